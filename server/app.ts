@@ -1,0 +1,141 @@
+// Composition root: builds every domain from the config and wires them together explicitly.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from './config/index.js';
+import { createIngest, type Ingest } from './ingest/index.js';
+import { createRateLimiter } from './ingest/ratelimit.js';
+import { createValidation } from './ingest/validate.js';
+import { createGroupWriter, type EventSink } from './ingest/writer.js';
+import { registerApiRoutes } from './http/api-routes.js';
+import { createKeyResolver } from './http/auth.js';
+import { registerStatusRoutes } from './http/index.js';
+import { registerIngestRoutes } from './http/ingest-routes.js';
+import { loadUws } from './http/uws.js';
+import { openEmbedded, openPostgres, type Db } from './store/db.js';
+import { createEventStore, type EventRow } from './store/events.js';
+import { migrate } from './store/migrate.js';
+import { createSpool } from './store/spool.js';
+import { createTenantStore, type CreatedTenant } from './store/tenants.js';
+
+export class StoreSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreSetupError';
+  }
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  adminToken: string;
+  /** Keys of the demo tenant when this start created it or it was created earlier in DATA_DIR. */
+  demo: CreatedTenant | null;
+  db: Db;
+  sink: EventSink;
+  ingest: Ingest;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  /** Receives committed rows (the live layer subscribes here). */
+  onCommitted?: (rows: EventRow[]) => void;
+}
+
+async function openStore(config: Config, log: Logger): Promise<Db> {
+  if (!config.databaseUrl) return openEmbedded(config.dataDir, log.child({ mod: 'store' }));
+  const db = await openPostgres(config.databaseUrl, config.databasePoolMax, log.child({ mod: 'store' }));
+  try {
+    await db.query('SELECT 1');
+  } catch (err) {
+    await db.close();
+    throw new StoreSetupError(`Cannot reach DATABASE_URL (${(err as Error).message}). Check host, port and credentials, or unset DATABASE_URL to use the embedded store.`);
+  }
+  const { rows } = await db.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'");
+  if (rows.length === 0) {
+    try {
+      await db.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+    } catch (err) {
+      await db.close();
+      throw new StoreSetupError(
+        `The database at DATABASE_URL has no TimescaleDB extension (${(err as Error).message}). ` +
+          'Use a TimescaleDB server (e.g. the timescale/timescaledb image in docker-compose.yml) or unset DATABASE_URL to use the embedded store.',
+      );
+    }
+  }
+  return db;
+}
+
+function resolveAdminToken(config: Config, log: Logger): string {
+  if (config.adminToken) return config.adminToken;
+  const file = path.join(config.dataDir, 'admin-token');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = crypto.randomBytes(24).toString('hex');
+  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
+  log.warn({ file }, 'ADMIN_TOKEN not set: generated one and saved it in DATA_DIR');
+  return token;
+}
+
+export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {
+  const { log } = opts;
+  const startedAt = Date.now();
+  const uws = loadUws(config.uwsAllowFallback);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const db = await openStore(config, log);
+  await migrate(db, log.child({ mod: 'migrate' }));
+  const adminToken = resolveAdminToken(config, log);
+
+  const tenants = createTenantStore();
+  const demoFile = path.join(config.dataDir, 'demo-tenant.json');
+  let demo: CreatedTenant | null = fs.existsSync(demoFile) ? (JSON.parse(fs.readFileSync(demoFile, 'utf8')) as CreatedTenant) : null;
+  if (config.demoTenant && (await tenants.count(db)) === 0) {
+    demo = await db.tx((q) => tenants.create(q, 'demo', []));
+    // Keys are stored hashed; the demo's plaintext is kept next to the data so every start can print it.
+    fs.writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
+  }
+
+  const events = createEventStore();
+  const spool = createSpool(path.join(config.dataDir, 'spool'), config.limits.spoolMaxBytes, log.child({ mod: 'spool' }));
+  const sink = createGroupWriter({ db, events, spool, log: log.child({ mod: 'writer' }), onCommitted: opts.onCommitted });
+  const validation = createValidation();
+  const ingest = createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) });
+  const keys = createKeyResolver(db, tenants);
+  const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
+
+  const app = uws.uws.App();
+  registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
+  registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
+  registerStatusRoutes(app, { config, uws, storeKind: db.kind, sink, ingest, log, startedAt });
+
+  const listenSocket = await new Promise<unknown>((resolve, reject) => {
+    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`Cannot listen on ${config.host}:${config.port} (port in use?). Set PORT to a free port.`))));
+  });
+  const port = uws.uws.us_socket_local_port(listenSocket as never);
+
+  // The idempotency ledger only needs ids young enough to be accepted again.
+  const prune = setInterval(() => {
+    const before = new Date(Date.now() - (config.limits.backfillDays + 2) * 86_400_000);
+    events.pruneIds(db, before).catch((err: Error) => log.warn({ err: err.message }, 'pruning tx_event_ids failed'));
+  }, 3_600_000);
+  prune.unref();
+
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    adminToken,
+    demo,
+    db,
+    sink,
+    ingest,
+    async close() {
+      clearInterval(prune);
+      uws.uws.us_listen_socket_close(listenSocket as never);
+      await sink.close();
+      await spool.close();
+      await db.close();
+    },
+  };
+}

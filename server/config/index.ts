@@ -1,0 +1,124 @@
+// Boot configuration. `loadConfig` is pure: it reads only the env object it is given and either returns a
+// complete, validated Config or throws ConfigError listing every problem with how to fix it.
+
+export interface Limits {
+  maxEventBytes: number;
+  maxBatchEvents: number;
+  maxBodyBytes: number;
+  backfillDays: number;
+  futureHours: number;
+  /** Token bucket per write key, in events. */
+  rateLimitPerSec: number;
+  rateLimitBurst: number;
+  /** Spool refuses writes beyond this many bytes (then ingest answers 503). */
+  spoolMaxBytes: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  databasePoolMax: number;
+  redisUrl: string | null;
+  adminToken: string | null;
+  uwsAllowFallback: boolean;
+  trustProxy: boolean;
+  logLevel: string;
+  demoTenant: boolean;
+  limits: Limits;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer between ${min} and ${max} (default ${def}); fix or unset it`);
+      return def;
+    }
+    return n;
+  };
+  const bool = (name: string, def: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+    problems.push(`${name}=${JSON.stringify(raw)} must be 1/0, true/false, yes/no or on/off`);
+    return def;
+  };
+  const url = (name: string, protocols: string[]): string | null => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return null;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) throw new Error('protocol');
+      return raw;
+    } catch {
+      problems.push(`${name} must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')} (got ${JSON.stringify(redact(raw))})`);
+      return null;
+    }
+  };
+
+  const port = int('PORT', 8080, 0, 65535);
+  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
+  const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const adminToken = env.ADMIN_TOKEN && env.ADMIN_TOKEN.length > 0 ? env.ADMIN_TOKEN : null;
+  if (adminToken !== null && adminToken.length < 16) {
+    problems.push('ADMIN_TOKEN must be at least 16 characters; generate one with `openssl rand -hex 24`');
+  }
+  if (databaseUrl && adminToken === null) {
+    problems.push('ADMIN_TOKEN is required with DATABASE_URL (every node must share it); generate one with `openssl rand -hex 24`');
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const limits: Limits = {
+    maxEventBytes: int('MAX_EVENT_BYTES', 32 * 1024, 1024, 1024 * 1024),
+    maxBatchEvents: int('MAX_BATCH_EVENTS', 100, 1, 10_000),
+    maxBodyBytes: int('MAX_BODY_BYTES', 512 * 1024, 1024, 64 * 1024 * 1024),
+    backfillDays: int('BACKFILL_DAYS', 7, 1, 3650),
+    futureHours: int('FUTURE_HOURS', 24, 1, 24 * 30),
+    rateLimitPerSec: int('RATE_LIMIT_EVENTS_PER_SEC', 2000, 1, 10_000_000),
+    rateLimitBurst: int('RATE_LIMIT_BURST', 10_000, 1, 100_000_000),
+    spoolMaxBytes: int('SPOOL_MAX_BYTES', 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+  };
+  if (limits.maxEventBytes > limits.maxBodyBytes) {
+    problems.push('MAX_EVENT_BYTES must not exceed MAX_BODY_BYTES');
+  }
+
+  const config: Config = {
+    port,
+    host: env.HOST || '0.0.0.0',
+    dataDir: env.DATA_DIR || './data',
+    databaseUrl,
+    databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 1000),
+    redisUrl,
+    adminToken,
+    uwsAllowFallback: bool('UWS_ALLOW_FALLBACK', false),
+    trustProxy: bool('TRUST_PROXY', false),
+    logLevel,
+    demoTenant: bool('DEMO_TENANT', true),
+    limits,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
+}

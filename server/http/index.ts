@@ -1,0 +1,71 @@
+// The uWS app: routes of every domain, /health, /metrics and a landing page.
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Ingest } from '../ingest/index.js';
+import type { EventSink } from '../ingest/writer.js';
+import { errorReply, send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
+
+export interface StatusDeps {
+  config: Config;
+  uws: LoadedUws;
+  storeKind: 'embedded' | 'postgres';
+  sink: EventSink;
+  ingest: Ingest;
+  log: Logger;
+  startedAt: number;
+}
+
+export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void {
+  const health = () => {
+    const s = deps.sink.status();
+    return {
+      status: s.storeUp ? 'ok' : 'degraded',
+      store: deps.storeKind,
+      store_reachable: s.storeUp,
+      spool_bytes: s.spoolBytes,
+      uws: deps.uws.native ? 'native' : 'fallback',
+      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+    };
+  };
+  app.get('/health', (res) => {
+    const state = trackAbort(res);
+    send(res, state, { status: 200, body: health() });
+  });
+
+  app.get('/metrics', (res) => {
+    const state = trackAbort(res);
+    const m = deps.ingest.metrics();
+    const s = deps.sink.status();
+    const lines = [
+      '# TYPE tx_ingest_events_total counter',
+      ...(['accepted', 'duplicates', 'rejected', 'consent_refused', 'spooled', 'bots'] as const).map((k) => `tx_ingest_events_total{outcome="${k}"} ${m[k]}`),
+      '# TYPE tx_ingest_rejections_total counter',
+      ...Object.entries(m.rejected_by_code).map(([code, n]) => `tx_ingest_rejections_total{code="${code}"} ${n}`),
+      '# TYPE tx_store_up gauge',
+      `tx_store_up ${s.storeUp ? 1 : 0}`,
+      '# TYPE tx_spool_bytes gauge',
+      `tx_spool_bytes ${s.spoolBytes}`,
+      '# TYPE tx_writer_queued gauge',
+      `tx_writer_queued ${s.queued}`,
+    ];
+    send(res, state, { status: 200, text: { body: lines.join('\n') + '\n', type: 'text/plain; version=0.0.4' } });
+  });
+
+  app.get('/', (res) => {
+    const state = trackAbort(res);
+    const h = health();
+    const m = deps.ingest.metrics();
+    const html = `<!doctype html><meta charset="utf-8"><title>Tixello Live</title>
+<style>body{font:15px system-ui;margin:2rem;max-width:48rem}code{background:#f3f3f3;padding:2px 4px}</style>
+<h1>Tixello Live</h1>
+<p>Status: <b>${h.status}</b> · store: ${h.store} · uWS: ${h.uws} · up ${h.uptime_s} s</p>
+<p>Events accepted since start: <b>${m.accepted}</b> · duplicates: ${m.duplicates} · rejected: ${m.rejected} · refused for consent: ${m.consent_refused}</p>
+<ul><li><a href="/health">/health</a></li><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/api/tx/schema">/api/tx/schema</a> (event registry)</li></ul>`;
+    send(res, state, { status: 200, text: { body: html, type: 'text/html; charset=utf-8' } });
+  });
+
+  app.any('/*', (res, req) => {
+    const state = trackAbort(res);
+    send(res, state, { ...errorReply(404, 'not_found', `No route for ${req.getMethod().toUpperCase()} ${req.getUrl()}.`), close: true });
+  });
+}

@@ -1,0 +1,140 @@
+// Public ingest API: POST /api/tx/events, /api/tx/events/batch, /api/tx/validate, GET /api/tx/schema.
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Ingest } from '../ingest/index.js';
+import type { RateLimiter } from '../ingest/ratelimit.js';
+import type { Validation } from '../ingest/validate.js';
+import { isUnavailable } from '../store/db.js';
+import { SpoolFullError } from '../store/spool.js';
+import { originAllowed, type KeyResolver } from './auth.js';
+import { errorReply, readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from './uws.js';
+
+export interface IngestRouteDeps {
+  config: Config;
+  ingest: Ingest;
+  keys: KeyResolver;
+  rateLimiter: RateLimiter;
+  validation: Validation;
+  log: Logger;
+}
+
+type Mode = 'single' | 'batch' | 'validate';
+
+const ACCEPTED_TYPES = ['application/json', 'text/plain'];
+
+export function corsHeaders(origin: string | undefined): Record<string, string> {
+  return origin ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' } : {};
+}
+
+export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): void {
+  const { config, log } = deps;
+  const limits = config.limits;
+
+  const handler = (mode: Mode) => (res: Parameters<Parameters<TemplatedApp['post']>[1]>[0], req: Parameters<Parameters<TemplatedApp['post']>[1]>[1]) => {
+    const state = trackAbort(res);
+    const info = snapshot(res, req, config.trustProxy);
+    const origin = info.headers.origin;
+    const reply = (r: Reply) => send(res, state, r);
+
+    // Everything decidable from the headers is answered before the body is read.
+    const key = info.headers['x-tx-key'] || info.query.get('key');
+    if (!key) return reply({ ...errorReply(401, 'missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, corsHeaders(origin)), close: true });
+    const contentType = (info.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!ACCEPTED_TYPES.includes(contentType)) {
+      return reply({ ...errorReply(415, 'unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`), close: true });
+    }
+    const tooLarge = () =>
+      reply({ ...errorReply(413, 'body_too_large', `Request body exceeds ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`, { limit: limits.maxBodyBytes }), close: true });
+    const bodyP = readBody(res, state, info.headers['content-length'], limits.maxBodyBytes);
+
+    (async () => {
+      const lookup = await deps.keys.resolve(key);
+      if (!lookup) return reply({ ...errorReply(401, 'invalid_key', 'Unknown or revoked key.', {}, corsHeaders(origin)), close: true });
+      const tenant = lookup.tenant;
+      if (!originAllowed(tenant.allowed_origins, origin)) {
+        return reply({ ...errorReply(403, 'origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins.`), close: true });
+      }
+      const cors = corsHeaders(origin);
+      const body = await bodyP;
+      if (!body.ok) return body.reason === 'too_large' ? tooLarge() : undefined;
+      const receivedAt = new Date();
+
+      let parsed: unknown;
+      const text = body.body.toString('utf8');
+      try {
+        parsed = JSON.parse(text);
+      } catch (err) {
+        const message = `Body is not valid JSON: ${(err as Error).message}`;
+        if (mode !== 'validate') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_json', field: null, message });
+        return reply(errorReply(400, 'invalid_json', message, {}, cors));
+      }
+
+      let events: unknown[];
+      if (mode === 'single') {
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          return reply(errorReply(400, 'invalid_body', 'POST /api/tx/events takes one event object; use /api/tx/events/batch for several.', { field: null }, cors));
+        }
+        events = [parsed];
+      } else {
+        const list = Array.isArray(parsed) ? parsed : (parsed as { events?: unknown } | null)?.events;
+        if (!Array.isArray(list)) {
+          const message = 'Body must be {"events":[...]}.';
+          if (mode === 'batch') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_body', field: 'events', message });
+          return reply(errorReply(400, 'invalid_body', message, { field: 'events' }, cors));
+        }
+        events = list;
+      }
+      if (events.length > limits.maxBatchEvents) {
+        return reply(errorReply(413, 'too_many_events', `A batch holds at most ${limits.maxBatchEvents} events (MAX_BATCH_EVENTS); got ${events.length}.`, { limit: limits.maxBatchEvents }, cors));
+      }
+      if (mode !== 'validate') {
+        const d = deps.rateLimiter.take(key, Math.max(1, events.length));
+        if (!d.allowed) {
+          return reply(errorReply(429, 'rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
+        }
+      }
+      const result = await deps.ingest.ingest(events, { tenantId: tenant.tenant_id, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null }, { dryRun: mode === 'validate' });
+      reply({ status: 200, body: result, headers: cors });
+    })().catch((err: unknown) => {
+      if (err instanceof SpoolFullError || isUnavailable(err)) {
+        log.error({ err: (err as Error).message }, 'ingest unavailable');
+        return reply(errorReply(503, 'store_unavailable', 'The event store and the local spool are both unavailable; retry later. Nothing from this request was kept.', {}, { 'Retry-After': '5', ...corsHeaders(origin) }));
+      }
+      log.error({ err }, 'ingest failed');
+      reply(errorReply(500, 'internal', 'Internal error; nothing from this request was acknowledged.'));
+    });
+  };
+
+  app.post('/api/tx/events', handler('single'));
+  app.post('/api/tx/events/batch', handler('batch'));
+  app.post('/api/tx/validate', handler('validate'));
+
+  // Preflight is answered for any origin: the real request is checked against the tenant's origins.
+  app.options('/api/tx/*', (res, req) => {
+    const state = trackAbort(res);
+    const origin = req.getHeader('origin');
+    send(res, state, {
+      status: 204,
+      headers: {
+        ...corsHeaders(origin || undefined),
+        'Access-Control-Allow-Methods': 'POST, GET, OPTIONS',
+        'Access-Control-Allow-Headers': 'Content-Type, X-Tx-Key',
+        'Access-Control-Max-Age': '86400',
+      },
+    });
+  });
+
+  const schemaBody = JSON.stringify({
+    version: 1,
+    envelope: {
+      required: ['event_id (or idempotency_key)', 'event_name', 'occurred_at', 'source_system', 'consent_snapshot'],
+      source_systems: ['web', 'mobile', 'scanner', 'backend', 'payments', 'shop', 'wallet'],
+      limits: { max_event_bytes: limits.maxEventBytes, max_batch_events: limits.maxBatchEvents, max_body_bytes: limits.maxBodyBytes, backfill_days: limits.backfillDays, future_hours: limits.futureHours },
+    },
+    events: [...deps.validation.definitions.values()],
+  });
+  app.get('/api/tx/schema', (res, req) => {
+    const state = trackAbort(res);
+    send(res, state, { status: 200, text: { body: schemaBody, type: 'application/json' }, headers: { ...corsHeaders(req.getHeader('origin') || undefined), 'Cache-Control': 'public, max-age=300' } });
+  });
+}

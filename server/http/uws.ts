@@ -1,0 +1,151 @@
+// uWebSockets.js loader and the small request/response helpers every route uses.
+// uWS request objects are only valid synchronously inside the handler, so `snapshot` copies what routes need
+// before any await; responses go through `send`, which respects aborts and corks the write.
+import { createRequire } from 'node:module';
+import type * as UWS from '@trufflesuite/uws-js-unofficial';
+
+export type HttpResponse = UWS.HttpResponse;
+export type HttpRequest = UWS.HttpRequest;
+export type TemplatedApp = UWS.TemplatedApp;
+
+export class UwsFallbackError extends Error {
+  constructor() {
+    super(
+      'uWebSockets.js native binary did not load (this platform/Node build is unsupported) and the pure-JS fallback is much slower. ' +
+        'Run on Node 20 with glibc >= 2.27 (e.g. node:20-bookworm-slim), or set UWS_ALLOW_FALLBACK=1 to start anyway.',
+    );
+    this.name = 'UwsFallbackError';
+  }
+}
+
+export interface LoadedUws {
+  uws: typeof UWS;
+  native: boolean;
+}
+
+export function loadUws(allowFallback: boolean): LoadedUws {
+  const require = createRequire(import.meta.url);
+  const id = require.resolve('@trufflesuite/uws-js-unofficial');
+  // The package logs a warning and silently swaps in a JS implementation; the module graph tells which loaded.
+  const uws = require(id) as typeof UWS;
+  const mod = require.cache[id];
+  const native = !!mod && mod.children.some((c) => c.id.endsWith('.node'));
+  if (!native && !allowFallback) throw new UwsFallbackError();
+  return { uws, native };
+}
+
+export interface ReqInfo {
+  method: string;
+  url: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  ip: string | null;
+}
+
+export function snapshot(res: HttpResponse, req: HttpRequest, trustProxy: boolean): ReqInfo {
+  const headers: Record<string, string> = {};
+  req.forEach((k, v) => {
+    headers[k] = v;
+  });
+  let ip: string | null = null;
+  if (trustProxy && headers['x-forwarded-for']) ip = headers['x-forwarded-for'].split(',')[0].trim();
+  if (!ip) ip = Buffer.from(res.getRemoteAddressAsText()).toString() || null;
+  return { method: req.getMethod().toUpperCase(), url: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''), headers, ip };
+}
+
+const STATUS: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type', 429: '429 Too Many Requests', 500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Raw text body (already serialised), with its content type. */
+  text?: { body: string; type: string };
+  close?: boolean;
+}
+
+/** Tracks whether the client went away; attach before the first await. */
+export interface AbortState {
+  aborted: boolean;
+  done?: boolean;
+  onAbort?: () => void;
+}
+
+export function trackAbort(res: HttpResponse): AbortState {
+  const state: AbortState = { aborted: false };
+  res.onAborted(() => {
+    state.aborted = true;
+    state.onAbort?.();
+  });
+  return state;
+}
+
+export function send(res: HttpResponse, state: AbortState, r: Reply): void {
+  if (state.aborted || state.done) return;
+  state.done = true;
+  res.cork(() => {
+    res.writeStatus(STATUS[r.status] ?? `${r.status} Status`);
+    for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+    if (r.status === 204) {
+      res.endWithoutBody(0, r.close);
+    } else if (r.text) {
+      res.writeHeader('Content-Type', r.text.type);
+      res.end(r.text.body, r.close);
+    } else {
+      res.writeHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(r.body ?? {}), r.close);
+    }
+  });
+}
+
+export function errorReply(status: number, code: string, message: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): Reply {
+  return { status, body: { error: { code, message, ...extra } }, headers };
+}
+
+export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: 'too_large' | 'aborted' };
+
+/**
+ * Reads the body, refusing it as soon as it passes `max` bytes (declared or actually received), so an
+ * oversized upload never sits in memory.
+ */
+export function readBody(res: HttpResponse, state: AbortState, declaredLength: string | undefined, max: number): Promise<BodyResult> {
+  return new Promise((resolve) => {
+    if (declaredLength !== undefined && Number(declaredLength) > max) {
+      resolve({ ok: false, reason: 'too_large' });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let finished = false;
+    state.onAbort = () => {
+      if (!finished) {
+        finished = true;
+        resolve({ ok: false, reason: 'aborted' });
+      }
+    };
+    res.onData((chunk, isLast) => {
+      if (finished) return;
+      if (state.aborted) {
+        finished = true;
+        resolve({ ok: false, reason: 'aborted' });
+        return;
+      }
+      size += chunk.byteLength;
+      if (size > max) {
+        finished = true;
+        resolve({ ok: false, reason: 'too_large' });
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) {
+        finished = true;
+        resolve({ ok: true, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+      }
+    });
+  });
+}

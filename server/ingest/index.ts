@@ -1,0 +1,133 @@
+// Ingest: raw envelopes in, per-event outcomes out. Valid events and the raw bodies of invalid ones go to the
+// durable sink together; consent refusals are only counted. Outcomes are values, never exceptions.
+import type { Logger } from 'pino';
+import type { Limits } from '../config/index.js';
+import type { Db } from '../store/db.js';
+import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
+import type { EventSink } from './writer.js';
+import type { FieldError, RequestContext, Validation } from './validate.js';
+
+export interface RejectedItem {
+  index: number;
+  event_id: string | null;
+  errors: FieldError[];
+}
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: RejectedItem[];
+}
+
+export interface IngestMetrics {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  consent_refused: number;
+  spooled: number;
+  bots: number;
+  rejected_by_code: Record<string, number>;
+}
+
+export interface Ingest {
+  ingest(events: unknown[], req: RequestContext, opts?: { dryRun?: boolean }): Promise<IngestResult>;
+  /** Keeps a whole body that could not be parsed as events (bad JSON, wrong shape) in the rejected table. */
+  recordBadBody(tenantId: number, body: string, error: FieldError): Promise<void>;
+  metrics(): IngestMetrics;
+}
+
+export interface IngestDeps {
+  validation: Validation;
+  sink: EventSink;
+  db: Db;
+  events: EventStore;
+  limits: Limits;
+  log: Logger;
+}
+
+const clean = (v: unknown, max: number): string | null =>
+  typeof v === 'string' && v.isWellFormed() && !v.includes('\u0000') ? v.slice(0, max) : null;
+
+export function createIngest(deps: IngestDeps): Ingest {
+  const { validation, sink, limits } = deps;
+  const m: IngestMetrics = { accepted: 0, duplicates: 0, rejected: 0, consent_refused: 0, spooled: 0, bots: 0, rejected_by_code: {} };
+
+  return {
+    async ingest(raw, req, opts = {}) {
+      const rows: EventRow[] = [];
+      const rowIndex: number[] = [];
+      const rejectedRows: RejectedRow[] = [];
+      const rejected: RejectedItem[] = [];
+      const receivedAt = req.receivedAt.toISOString();
+
+      raw.forEach((ev, index) => {
+        const out = validation.check(ev, req, limits);
+        if (out.kind === 'ok') {
+          rows.push(out.row);
+          rowIndex.push(index);
+          return;
+        }
+        const rawId = (ev as { event_id?: unknown } | null)?.event_id;
+        const eventId = clean(rawId, 64);
+        rejected.push({ index, event_id: eventId, errors: out.errors });
+        for (const e of out.errors) m.rejected_by_code[e.code] = (m.rejected_by_code[e.code] ?? 0) + 1;
+        if (!out.store) {
+          m.consent_refused++;
+          return;
+        }
+        m.rejected++;
+        rejectedRows.push({
+          tenant_id: req.tenantId,
+          event_id: eventId,
+          event_name: clean((ev as { event_name?: unknown } | null)?.event_name, 100),
+          raw_body: out.raw,
+          reasons: out.errors,
+          received_at: receivedAt,
+        });
+      });
+
+      let fresh: boolean[];
+      if (opts.dryRun) {
+        const known = await deps.events.knownIds(deps.db, req.tenantId, rows.map((r) => r.event_id)).catch((err: Error) => {
+          deps.log.warn({ err: err.message }, 'validate: duplicate lookup skipped, store unavailable');
+          return new Set<string>();
+        });
+        const seen = new Set<string>();
+        fresh = rows.map((r) => {
+          const k = eventKey(r.tenant_id, r.event_id);
+          const f = !known.has(r.event_id) && !seen.has(k);
+          seen.add(k);
+          return f;
+        });
+      } else if (rows.length > 0 || rejectedRows.length > 0) {
+        const res = await sink.append({ events: rows, rejected: rejectedRows });
+        fresh = res.fresh;
+        if (res.spooled) m.spooled += rows.length;
+      } else {
+        fresh = [];
+      }
+
+      const accepted = fresh.filter(Boolean).length;
+      if (!opts.dryRun) {
+        m.accepted += accepted;
+        m.duplicates += fresh.length - accepted;
+        m.bots += rows.filter((r, i) => fresh[i] && r.is_bot).length;
+      }
+      rejected.sort((a, b) => a.index - b.index);
+      return { accepted, duplicates: fresh.length - accepted, rejected };
+    },
+
+    async recordBadBody(tenantId, body, error) {
+      m.rejected++;
+      m.rejected_by_code[error.code] = (m.rejected_by_code[error.code] ?? 0) + 1;
+      // Lone surrogates or NULs in a body that failed to parse would make Postgres refuse the row itself.
+      const safe = body.isWellFormed() && !body.includes('\u0000') ? body : JSON.stringify(body);
+      await sink.append({
+        events: [],
+        rejected: [{ tenant_id: tenantId, event_id: null, event_name: null, raw_body: safe, reasons: [error], received_at: new Date().toISOString() }],
+      });
+    },
+
+    metrics: () => ({ ...m, rejected_by_code: { ...m.rejected_by_code } }),
+  };
+}

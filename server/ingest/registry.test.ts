@@ -1,0 +1,176 @@
+import { describe, it, expect } from 'vitest';
+import FastestValidator from 'fastest-validator';
+import { ENTITY_NAMES, REGISTRY_V1, type EventDefinition } from './registry.js';
+
+// The list in SPEC.md "The event registry (v1)", copied verbatim by category.
+const SPEC_NAMES: Record<string, string[]> = {
+  web: [
+    'page_view', 'page_engagement', 'search_performed', 'event_card_impression', 'event_card_click', 'event_view',
+    'ticket_type_selected', 'add_to_cart', 'remove_from_cart', 'cart_view', 'checkout_started', 'checkout_step_viewed',
+    'checkout_step_completed', 'beneficiary_added', 'beneficiary_updated', 'beneficiary_removed', 'discount_code_applied',
+    'discount_code_rejected', 'affiliate_attribution_captured', 'payment_method_selected', 'payment_attempted',
+    'ticket_link_click', 'share', 'event_interest_marked',
+  ],
+  backend: ['payment_succeeded', 'payment_failed', 'order_completed', 'refund_completed', 'chargeback_opened'],
+  scanner: [
+    'scanner_session_started', 'scanner_session_ended', 'ticket_scan_attempted', 'ticket_scan_result',
+    'entry_granted', 'entry_denied', 'capacity_snapshot',
+  ],
+  shop: ['product_view', 'add_to_cart_shop', 'checkout_started_shop', 'order_completed_shop', 'shipment_created', 'shipment_delivered'],
+  other: ['points_earned', 'wallet_pass_added', 'experiment_exposure'],
+};
+const ALL_SPEC_NAMES = Object.values(SPEC_NAMES).flat();
+
+// fastest-validator is CommonJS but its typings declare `export default class`: under NodeNext the default
+// import is typed as the module, while at runtime it is the class itself.
+const Validator = FastestValidator as unknown as typeof FastestValidator.default;
+const v = new Validator();
+const compile = (def: EventDefinition) => v.compile({ ...def.payload, $$strict: false });
+const byName = (name: string): EventDefinition => {
+  const def = REGISTRY_V1.find((d) => d.name === name);
+  if (!def) throw new Error(`missing ${name}`);
+  return def;
+};
+const check = (name: string, payload: unknown) => compile(byName(name))(payload);
+
+describe('REGISTRY_V1', () => {
+  it('holds every event named in the spec exactly once, and nothing else', () => {
+    const names = REGISTRY_V1.map((d) => d.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of ALL_SPEC_NAMES) expect(names.filter((n) => n === name)).toHaveLength(1);
+    expect([...names].sort()).toEqual([...ALL_SPEC_NAMES].sort());
+    expect(names).toHaveLength(45);
+  });
+
+  it('files each event under its spec category (backend/payments -> backend)', () => {
+    for (const [category, names] of Object.entries(SPEC_NAMES)) {
+      for (const name of names) expect(byName(name).category, name).toBe(category);
+    }
+  });
+
+  it('has well-formed entries: version 1, a one-line description, valid scope', () => {
+    for (const def of REGISTRY_V1) {
+      expect(def.version, def.name).toBe(1);
+      expect(def.description.length, def.name).toBeGreaterThan(0);
+      expect(def.description, def.name).not.toMatch(/\n/);
+      expect(['necessary', 'analytics', 'marketing'], def.name).toContain(def.scope);
+    }
+  });
+
+  it('uses only known entity names for required entities', () => {
+    for (const def of REGISTRY_V1) {
+      expect(new Set(def.required_entities).size, def.name).toBe(def.required_entities.length);
+      for (const e of def.required_entities) expect(ENTITY_NAMES, def.name).toContain(e);
+    }
+  });
+
+  it('compiles every payload schema with fastest-validator without mutating it', () => {
+    for (const def of REGISTRY_V1) {
+      const before = JSON.stringify(def.payload);
+      const fn = compile(def);
+      expect(typeof fn, def.name).toBe('function');
+      expect(JSON.stringify(def.payload), def.name).toBe(before);
+    }
+  });
+
+  it('is JSON-serialisable without loss (served at GET /api/tx/schema)', () => {
+    const roundTrip = JSON.parse(JSON.stringify(REGISTRY_V1)) as EventDefinition[];
+    expect(roundTrip).toEqual(REGISTRY_V1);
+    // A round-tripped schema still compiles and validates the same way.
+    const def = roundTrip.find((d) => d.name === 'add_to_cart')!;
+    const fn = v.compile({ ...def.payload, $$strict: false });
+    expect(fn({ items: [], cart_value: 1, currency: 'eur' })).not.toBe(true);
+  });
+
+  it('applies the consent scopes of the spec', () => {
+    const scope = (n: string) => byName(n).scope;
+    for (const n of ['page_view', 'page_engagement', 'add_to_cart', 'checkout_started', 'share', 'event_interest_marked', 'experiment_exposure']) {
+      expect(scope(n), n).toBe('analytics');
+    }
+    for (const n of [...SPEC_NAMES.backend, ...SPEC_NAMES.scanner, 'order_completed_shop', 'shipment_created', 'shipment_delivered', 'points_earned', 'wallet_pass_added']) {
+      expect(scope(n), n).toBe('necessary');
+    }
+    expect(scope('affiliate_attribution_captured')).toBe('marketing');
+  });
+
+  it('requires the spec entities on key events', () => {
+    const ents = (n: string) => byName(n).required_entities;
+    expect(ents('event_view')).toEqual(['event_entity_id']);
+    expect(ents('add_to_cart')).toEqual(['cart_id', 'event_entity_id']);
+    expect(ents('checkout_started')).toEqual(['cart_id']);
+    expect(ents('order_completed')).toEqual(['order_id']);
+    expect(ents('payment_succeeded')).toEqual(['order_id']);
+    expect(ents('entry_granted')).toEqual(['event_entity_id', 'ticket_id']);
+    expect(ents('capacity_snapshot')).toEqual(['event_entity_id']);
+    expect(ents('product_view')).toEqual(['product_id']);
+  });
+});
+
+describe('payload validation', () => {
+  it('accepts a realistic page_view from the SDK', () => {
+    expect(check('page_view', { page_type: 'event', is_first_touch: false, navigation_type: 'navigate' })).toBe(true);
+    expect(check('page_view', {})).toBe(true);
+  });
+
+  it('accepts a realistic add_to_cart (SDK example) and extra keys', () => {
+    const payload = { items: [{ ticket_type_id: 'tt_1', qty: 2, price: 50.0 }], cart_value: 100.0, currency: 'EUR', extra: 'ok' };
+    expect(check('add_to_cart', payload)).toBe(true);
+    // numeric ids from some tenants
+    expect(check('add_to_cart', { items: [{ ticket_type_id: 17, qty: 1 }], cart_value: 0, currency: 'RON' })).toBe(true);
+  });
+
+  it('rejects a wrong-typed cart_value on the cart_value field', () => {
+    const res = check('add_to_cart', { items: [{ ticket_type_id: 'tt_1', qty: 2, price: 50 }], cart_value: 'abc', currency: 'EUR' });
+    expect(res).not.toBe(true);
+    expect((res as Array<{ field: string }>).map((e) => e.field)).toContain('cart_value');
+  });
+
+  it('rejects add_to_cart without its defining fields or with a bad currency', () => {
+    const res = check('add_to_cart', { cart_value: 10, currency: 'eur' });
+    expect(res).not.toBe(true);
+    const fields = (res as Array<{ field: string }>).map((e) => e.field);
+    expect(fields).toContain('items');
+    expect(fields).toContain('currency');
+  });
+
+  it('accepts a realistic order_completed from the backend (nulls for unknowns)', () => {
+    const payload = {
+      gross_amount: 105.5,
+      net_amount: 100,
+      fees_amount: 5.5,
+      discount_total: 0,
+      currency: 'EUR',
+      items: [{ ticket_type_id: '42', qty: 2, price: 50 }],
+      affiliate_id: null,
+      channel: 'web',
+      consent_data_processing: true,
+      consent_marketing: false,
+      customer: { external_id: 981, email: 'ana@example.ro', city: 'Cluj-Napoca' },
+    };
+    expect(check('order_completed', payload)).toBe(true);
+    expect(check('order_completed', { gross_amount: 10, currency: 'EUR', items: [] })).toBe(true);
+    expect(check('order_completed', { gross_amount: -1, currency: 'EUR', items: [] })).not.toBe(true);
+  });
+
+  it('accepts a realistic capacity_snapshot from the scanner', () => {
+    const payload = { gate_id: 'gate-A', current_inside: 812, total_entries: 950, total_denied: 12, rate_per_minute: 14.5, capacity: 1000, venue_capacity: 4000 };
+    expect(check('capacity_snapshot', payload)).toBe(true);
+    expect(check('capacity_snapshot', { gate_id: 'gate-A', current_inside: 3 })).toBe(true);
+    expect(check('capacity_snapshot', { gate_id: 'gate-A' })).not.toBe(true);
+    expect(check('capacity_snapshot', { gate_id: 'gate-A', current_inside: 1.5 })).not.toBe(true);
+  });
+
+  it('accepts the other SDK / webhook payloads of seed 001', () => {
+    expect(check('event_view', { price_from: 50, currency: 'EUR', availability_snapshot: { vip: 10, ga: 100 } })).toBe(true);
+    expect(check('checkout_started', { cart_value: 100, currency: 'EUR', login_state: 'guest' })).toBe(true);
+    expect(check('checkout_step_completed', { step_name: 'details', step_duration_ms: 5300, validation_errors: [] })).toBe(true);
+    expect(check('page_engagement', { active_ms: 1200, total_ms: 3000, scroll_max_pct: 80, visibility_changes: 1, focus_changes: 2 })).toBe(true);
+    expect(check('payment_succeeded', { provider: 'stripe', provider_tx_id: 'pi_123', amount: 100, currency: 'EUR', latency_ms: null })).toBe(true);
+    expect(check('scanner_session_started', { scanner_session_id: 'u-1', staff_id: 's1', gate_id: 'g1', device_id: 'd1', app_version: '1.2.0', offline_mode: false })).toBe(true);
+    expect(check('ticket_scan_result', { scanner_session_id: 'u-1', gate_id: 'g1', scan_type: 'entry', result: 'already_used', reason_code: 'dup', latency_ms: 85, offline_resolution: false })).toBe(true);
+    expect(check('ticket_scan_result', { gate_id: 'g1', result: 'maybe' })).not.toBe(true);
+    expect(check('entry_granted', { gate_id: 'g1', entry_time: new Date().toISOString() })).toBe(true);
+    expect(check('entry_granted', {})).not.toBe(true);
+    expect(check('scanner_session_ended', { scanner_session_id: 'u-1', totals: { scans: 10, granted: 9, denied: 1 } })).toBe(true);
+  });
+});

@@ -1,0 +1,216 @@
+// Group-commit writer: requests that arrive while a commit is in flight share the next one (one multi-row
+// insert in one transaction). Each caller's promise resolves only after its rows are committed, or fsynced to
+// the spool when the database is unreachable. A background loop replays the spool when the database returns.
+import type { Logger } from 'pino';
+import { isUnavailable, StoreUnavailableError, type Db } from '../store/db.js';
+import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
+import type { Spool, SpoolRecord } from '../store/spool.js';
+
+export interface Batch {
+  events: EventRow[];
+  rejected: RejectedRow[];
+}
+
+export interface AppendResult {
+  /** Per input event: true when it was new, false when it was a duplicate. */
+  fresh: boolean[];
+  /** True when the batch went to the local spool instead of the database. */
+  spooled: boolean;
+}
+
+export interface EventSink {
+  append(batch: Batch): Promise<AppendResult>;
+  /** Resolves once nothing is queued or in flight. */
+  idle(): Promise<void>;
+  status(): { storeUp: boolean; spoolBytes: number; queued: number };
+  /** Stops the recovery loop and waits for pending writes. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  batch: Batch;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface WriterDeps {
+  db: Db;
+  events: EventStore;
+  spool: Spool;
+  log: Logger;
+  /** Upper bound of rows per commit. */
+  maxRows?: number;
+  /** How often to probe the database while it is down. */
+  retryMs?: number;
+  /** Called with the rows that were committed as new (feeds the live layer). */
+  onCommitted?: (rows: EventRow[]) => void;
+}
+
+export function createGroupWriter(deps: WriterDeps): EventSink {
+  const { db, events, spool, log } = deps;
+  const maxRows = deps.maxRows ?? 5000;
+  const retryMs = deps.retryMs ?? 1000;
+  let queue: Pending[] = [];
+  let flushing: Promise<void> | null = null;
+  let storeUp = true;
+  let recovery: NodeJS.Timeout | null = null;
+  let closed = false;
+  let idleWaiters: (() => void)[] = [];
+
+  const commit = async (items: Pending[]) => {
+    // Dedupe across the whole group: the first occurrence of an id wins, later ones are duplicates.
+    const seen = new Set<string>();
+    const rows: EventRow[] = [];
+    const rejected: RejectedRow[] = [];
+    const firstIn = items.map((p) =>
+      p.batch.events.map((e) => {
+        const k = eventKey(e.tenant_id, e.event_id);
+        if (seen.has(k)) return false;
+        seen.add(k);
+        rows.push(e);
+        return true;
+      }),
+    );
+    for (const p of items) rejected.push(...p.batch.rejected);
+
+    if (storeUp) {
+      try {
+        const fresh = await db.tx(async (q) => {
+          const f = await events.insert(q, rows);
+          await events.insertRejected(q, rejected);
+          return f;
+        });
+        items.forEach((p, i) =>
+          p.resolve({ spooled: false, fresh: p.batch.events.map((e, j) => firstIn[i][j] && fresh.has(eventKey(e.tenant_id, e.event_id))) }),
+        );
+        if (deps.onCommitted) deps.onCommitted(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+        return;
+      } catch (err) {
+        if (!isUnavailable(err)) {
+          // A data error in one request must not fail its neighbours: retry each on its own.
+          if (items.length > 1) {
+            for (const p of items) await commit([p]);
+            return;
+          }
+          items[0].reject(err);
+          return;
+        }
+        markDown(err);
+      }
+    }
+    try {
+      await spool.append({ events: rows, rejected });
+      items.forEach((p, i) => p.resolve({ spooled: true, fresh: firstIn[i] }));
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'spool append failed: store and spool both unavailable');
+      const e = new StoreUnavailableError(`database and spool both unavailable: ${(err as Error).message}`, err);
+      for (const p of items) p.reject(e);
+    }
+  };
+
+  const flushLoop = async () => {
+    while (queue.length > 0) {
+      let n = 0;
+      let take = 0;
+      while (take < queue.length && (take === 0 || n + queue[take].batch.events.length <= maxRows)) {
+        n += queue[take].batch.events.length;
+        take++;
+      }
+      const items = queue.slice(0, take);
+      queue = queue.slice(take);
+      await commit(items);
+    }
+    flushing = null;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const w of waiters) w();
+  };
+
+  const markDown = (err: unknown) => {
+    if (storeUp) log.error({ err: (err as Error).message }, 'database unreachable: acknowledging into the local spool');
+    storeUp = false;
+    scheduleRecovery();
+  };
+
+  const scheduleRecovery = () => {
+    if (recovery || closed) return;
+    recovery = setTimeout(async () => {
+      recovery = null;
+      try {
+        await db.query('SELECT 1');
+        await drainSpool();
+        storeUp = true;
+        // Records spooled while the first drain ran are replayed now that new writes go to the database.
+        await drainSpool();
+        log.info('database reachable again; spool drained');
+      } catch (err) {
+        if (!isUnavailable(err)) log.error({ err: (err as Error).message }, 'spool replay failed');
+        scheduleRecovery();
+      }
+    }, retryMs);
+    recovery.unref();
+  };
+
+  const drainSpool = () =>
+    spool.drain(async (records: SpoolRecord[]) => {
+      // Replay in bounded transactions; the idempotency ledger makes a repeated replay a no-op.
+      let chunk: SpoolRecord[] = [];
+      let n = 0;
+      const flush = async () => {
+        if (chunk.length === 0) return;
+        const rows = chunk.flatMap((r) => r.events);
+        const rejected = chunk.flatMap((r) => r.rejected);
+        const fresh = await db.tx(async (q) => {
+          const f = await events.insert(q, dedupe(rows));
+          await events.insertRejected(q, rejected);
+          return f;
+        });
+        if (deps.onCommitted) deps.onCommitted(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+        chunk = [];
+        n = 0;
+      };
+      for (const r of records) {
+        chunk.push(r);
+        n += r.events.length;
+        if (n >= maxRows) await flush();
+      }
+      await flush();
+    });
+
+  // A spool left by an earlier run is replayed as soon as the database answers.
+  if (spool.pendingBytes() > 0) {
+    storeUp = false;
+    scheduleRecovery();
+  }
+
+  return {
+    append(batch) {
+      if (closed) return Promise.reject(new Error('writer closed'));
+      return new Promise<AppendResult>((resolve, reject) => {
+        queue.push({ batch, resolve, reject });
+        if (!flushing) flushing = flushLoop();
+      });
+    },
+    idle() {
+      if (!flushing) return Promise.resolve();
+      return new Promise((r) => idleWaiters.push(r));
+    },
+    status: () => ({ storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length }),
+    async close() {
+      closed = true;
+      if (recovery) clearTimeout(recovery);
+      recovery = null;
+      while (flushing) await flushing;
+    },
+  };
+}
+
+function dedupe(rows: EventRow[]): EventRow[] {
+  const seen = new Set<string>();
+  return rows.filter((e) => {
+    const k = eventKey(e.tenant_id, e.event_id);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

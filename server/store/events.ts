@@ -1,0 +1,105 @@
+// Raw event persistence: idempotent bulk insert, rejected events, read-back.
+import type { Queryable } from './db.js';
+import { loadQueries } from './queries.js';
+
+/** A validated, normalised envelope as stored in tx_events. */
+export interface EventRow {
+  event_id: string;
+  event_name: string;
+  event_version: number;
+  occurred_at: string;
+  received_at: string;
+  sent_at: string | null;
+  tenant_id: number;
+  site_id: string | null;
+  source_system: string;
+  visitor_id: string | null;
+  session_id: string | null;
+  sequence_no: number | null;
+  prev_event_id: string | null;
+  person_id: number | null;
+  consent_snapshot: Record<string, unknown>;
+  context: Record<string, unknown>;
+  entities: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  idempotency_key: string | null;
+  is_bot: boolean;
+}
+
+export interface RejectedRow {
+  tenant_id: number;
+  event_id: string | null;
+  event_name: string | null;
+  raw_body: string;
+  reasons: unknown;
+  received_at: string;
+}
+
+export interface ListFilter {
+  limit: number;
+  event_name?: string | null;
+  visitor_id?: string | null;
+  event_entity_id?: string | null;
+  before?: string | null;
+}
+
+export const eventKey = (tenantId: number | string, eventId: string) => `${tenantId}:${eventId}`;
+
+const Q = loadQueries('events.sql');
+
+export interface EventStore {
+  /** Inserts rows (which must have distinct ids); returns eventKey()s of the rows that were new. */
+  insert(q: Queryable, rows: EventRow[]): Promise<Set<string>>;
+  insertRejected(q: Queryable, rows: RejectedRow[]): Promise<void>;
+  knownIds(q: Queryable, tenantId: number, eventIds: string[]): Promise<Set<string>>;
+  list(q: Queryable, tenantId: number, f: ListFilter): Promise<Record<string, unknown>[]>;
+  listRejected(q: Queryable, tenantId: number, limit: number): Promise<Record<string, unknown>[]>;
+  pruneIds(q: Queryable, before: Date): Promise<void>;
+}
+
+export function createEventStore(): EventStore {
+  return {
+    async insert(q, rows) {
+      if (rows.length === 0) return new Set();
+      const { rows: fresh } = await q.query<{ tenant_id: string; event_id: string }>(Q.insert_events, [JSON.stringify(rows)]);
+      return new Set(fresh.map((r) => eventKey(r.tenant_id, r.event_id)));
+    },
+    async insertRejected(q, rows) {
+      if (rows.length === 0) return;
+      await q.query(Q.insert_rejected, [JSON.stringify(rows)]);
+    },
+    async knownIds(q, tenantId, eventIds) {
+      if (eventIds.length === 0) return new Set();
+      const { rows } = await q.query<{ event_id: string }>(Q.known_event_ids, [tenantId, eventIds]);
+      return new Set(rows.map((r) => r.event_id));
+    },
+    async list(q, tenantId, f) {
+      const { rows } = await q.query(Q.list_events, [
+        tenantId, f.event_name ?? null, f.visitor_id ?? null, f.event_entity_id ?? null, f.before ?? null, f.limit,
+      ]);
+      return rows.map(toEnvelope);
+    },
+    async listRejected(q, tenantId, limit) {
+      const { rows } = await q.query<Record<string, unknown>>(Q.list_rejected, [tenantId, limit]);
+      return rows.map((r) => ({ ...r, received_at: iso(r.received_at) }));
+    },
+    async pruneIds(q, before) {
+      await q.query(Q.prune_event_ids, [before.toISOString()]);
+    },
+  };
+}
+
+function iso(v: unknown): unknown {
+  return v instanceof Date ? v.toISOString() : v;
+}
+
+function toEnvelope(r: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (v === null && k !== 'person_id') continue;
+    out[k] = iso(v);
+  }
+  out.tenant_id = Number(r.tenant_id);
+  out.person_id = r.person_id === null ? null : Number(r.person_id);
+  return out;
+}

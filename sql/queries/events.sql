@@ -1,0 +1,54 @@
+-- name: insert_events
+-- $1: JSON array of event rows. Returns the (tenant_id, event_id) pairs that were new; the rest were duplicates.
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(
+    event_id uuid, event_name text, event_version smallint, occurred_at timestamptz, received_at timestamptz,
+    sent_at timestamptz, tenant_id bigint, site_id text, source_system text, visitor_id text, session_id text,
+    sequence_no int, prev_event_id uuid, person_id bigint, consent_snapshot jsonb, context jsonb, entities jsonb,
+    payload jsonb, idempotency_key text, is_bot boolean)
+), fresh AS (
+  INSERT INTO tx_event_ids (tenant_id, event_id, received_at)
+  SELECT tenant_id, event_id, received_at FROM input
+  ON CONFLICT DO NOTHING
+  RETURNING tenant_id, event_id
+), stored AS (
+  INSERT INTO tx_events (event_id, event_name, event_version, occurred_at, received_at, sent_at, tenant_id, site_id,
+    source_system, visitor_id, session_id, sequence_no, prev_event_id, person_id, consent_snapshot, context, entities,
+    payload, idempotency_key, is_bot)
+  SELECT i.event_id, i.event_name, i.event_version, i.occurred_at, i.received_at, i.sent_at, i.tenant_id, i.site_id,
+    i.source_system, i.visitor_id, i.session_id, i.sequence_no, i.prev_event_id, i.person_id, i.consent_snapshot,
+    i.context, i.entities, i.payload, i.idempotency_key, i.is_bot
+  FROM input i JOIN fresh f ON f.tenant_id = i.tenant_id AND f.event_id = i.event_id
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT f.tenant_id::text AS tenant_id, f.event_id::text AS event_id FROM fresh f;
+
+-- name: insert_rejected
+INSERT INTO tx_rejected_events (tenant_id, event_id, event_name, raw_body, reasons, received_at)
+SELECT tenant_id, event_id, event_name, raw_body, reasons, received_at
+FROM json_to_recordset($1::json) AS x(tenant_id bigint, event_id text, event_name text, raw_body text, reasons jsonb, received_at timestamptz);
+
+-- name: known_event_ids
+SELECT event_id::text AS event_id FROM tx_event_ids WHERE tenant_id = $1 AND event_id = ANY($2::uuid[]);
+
+-- name: list_events
+-- Newest first; every filter is optional (NULL = no filter).
+SELECT event_id::text, event_name, event_version, occurred_at, received_at, sent_at, tenant_id::text, site_id,
+  source_system, visitor_id, session_id, sequence_no, prev_event_id::text, person_id::text, consent_snapshot,
+  context, entities, payload, idempotency_key, is_bot
+FROM tx_events
+WHERE tenant_id = $1
+  AND ($2::text IS NULL OR event_name = $2)
+  AND ($3::text IS NULL OR visitor_id = $3)
+  AND ($4::text IS NULL OR entities->>'event_entity_id' = $4)
+  AND ($5::timestamptz IS NULL OR occurred_at < $5)
+ORDER BY occurred_at DESC, id DESC
+LIMIT $6;
+
+-- name: list_rejected
+SELECT id::text, event_id, event_name, raw_body, reasons, received_at
+FROM tx_rejected_events WHERE tenant_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2;
+
+-- name: prune_event_ids
+DELETE FROM tx_event_ids WHERE received_at < $1;
