@@ -1,0 +1,226 @@
+// The ingest API end to end, once on the embedded store and once over the Postgres wire protocol.
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, eventsOf, getJson, orderEvent, postJson, webEvent, wireDatabase, type Tenant } from './helpers.js';
+
+const modes = [
+  { name: 'embedded store', wire: false },
+  { name: 'postgres wire (pg → pglite-socket)', wire: true },
+];
+
+describe.each(modes)('ingest on $name', ({ wire }) => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let pgWire: Awaited<ReturnType<typeof wireDatabase>> | null = null;
+  let base: string;
+  let t: Tenant;
+
+  beforeAll(async () => {
+    const env: Record<string, string> = { RATE_LIMIT_EVENTS_PER_SEC: '100', RATE_LIMIT_BURST: '1000' };
+    if (wire) {
+      pgWire = await wireDatabase();
+      Object.assign(env, { DATABASE_URL: pgWire.url, DATABASE_POOL_MAX: '1' });
+    }
+    server = await bootServer(env);
+    base = server.url;
+    t = await createTenant(base, 'acme', ['https://shop.example.com']);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await pgWire?.close();
+  });
+
+  const batch = (events: unknown[], key = t.write_key) => postJson(`${base}/api/tx/events/batch`, { events }, { 'x-tx-key': key });
+
+  it('health reports the store and the native uWS build', async () => {
+    const h = await getJson(`${base}/health`);
+    expect(h.json).toMatchObject({ status: 'ok', store: wire ? 'postgres' : 'embedded', uws: 'native' });
+  });
+
+  it('accepts valid events, rejects invalid ones with codes and field paths, refuses events without consent', async () => {
+    const good = [webEvent(), orderEvent(), webEvent({ event_name: 'page_view', entities: {}, payload: { page_type: 'home' } })];
+    const invalid = webEvent({ event_name: 'add_to_cart', payload: { cart_value: 'abc', currency: 'EUR', items: [] }, entities: { event_entity_id: 'E1' } });
+    const unknown = webEvent({ event_name: 'teleported' });
+    const noConsent = webEvent({ consent_snapshot: { analytics: false, marketing: false, data_processing: true } });
+    const r = await batch([good[0], invalid, good[1], unknown, noConsent, good[2]]);
+    expect(r.status).toBe(200);
+    expect(r.json.accepted).toBe(3);
+    expect(r.json.duplicates).toBe(0);
+    expect(r.json.rejected.map((x: any) => x.index)).toEqual([1, 3, 4]);
+    const byIndex = Object.fromEntries(r.json.rejected.map((x: any) => [x.index, x]));
+    expect(byIndex[1].event_id).toBe(invalid.event_id);
+    expect(byIndex[1].errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ code: 'invalid_type', field: 'payload.cart_value' }),
+        expect.objectContaining({ code: 'required', field: 'entities.cart_id' }),
+      ]),
+    );
+    expect(byIndex[3].errors).toEqual([expect.objectContaining({ code: 'unknown_event', field: 'event_name' })]);
+    expect(byIndex[4].errors).toEqual([expect.objectContaining({ code: 'consent_denied', field: 'consent_snapshot.analytics' })]);
+
+    const stored = await eventsOf(base, t);
+    const ids = new Set(stored.map((e) => e.event_id));
+    for (const g of good) expect(ids.has(g.event_id)).toBe(true);
+    expect(ids.has(invalid.event_id)).toBe(false);
+    expect(ids.has(noConsent.event_id)).toBe(false);
+
+    const rej = await getJson(`${base}/api/v1/tx/rejected?limit=100`, { authorization: `Bearer ${t.secret_key}` });
+    const kept = rej.json.rejected as any[];
+    const invalidRow = kept.find((x) => x.event_id === invalid.event_id);
+    expect(JSON.parse(invalidRow.raw_body)).toEqual(invalid);
+    expect(invalidRow.reasons.map((e: any) => e.field)).toContain('payload.cart_value');
+    expect(kept.find((x) => x.event_id === unknown.event_id)).toBeTruthy();
+    // GDPR: an event refused for consent is not kept anywhere.
+    expect(kept.find((x) => x.event_id === noConsent.event_id)).toBeUndefined();
+  });
+
+  it('stores the same batch once when it is sent 3 times in a row and 5 times at once', async () => {
+    const t2 = await createTenant(base, 'dupes');
+    const events = Array.from({ length: 20 }, (_, i) => webEvent({ visitor_id: `v${i}` }));
+    const seq = [];
+    for (let i = 0; i < 3; i++) seq.push(await batch(events, t2.write_key));
+    expect(seq.map((r) => [r.json.accepted, r.json.duplicates])).toEqual([[20, 0], [0, 20], [0, 20]]);
+
+    const fresh = Array.from({ length: 20 }, () => webEvent());
+    const parallel = await Promise.all(Array.from({ length: 5 }, () => batch(fresh, t2.write_key)));
+    expect(parallel.reduce((n, r) => n + r.json.accepted, 0)).toBe(20);
+    expect(parallel.reduce((n, r) => n + r.json.duplicates, 0)).toBe(80);
+    expect((await eventsOf(base, t2)).length).toBe(40);
+  });
+
+  it('maps idempotency_key to one deterministic event id', async () => {
+    const t3 = await createTenant(base, 'idem');
+    const a = orderEvent({ idempotency_key: 'order_completed_77' });
+    const b = orderEvent({ idempotency_key: 'order_completed_77', event_id: undefined });
+    delete b.event_id;
+    const r1 = await batch([a], t3.write_key);
+    const r2 = await batch([b], t3.write_key);
+    expect([r1.json.accepted, r2.json.duplicates]).toEqual([1, 1]);
+    const stored = await eventsOf(base, t3);
+    expect(stored).toHaveLength(1);
+    expect(stored[0].idempotency_key).toBe('order_completed_77');
+    expect(stored[0].event_id).not.toBe(a.event_id);
+  });
+
+  it('corrects occurred_at by the client clock skew and rejects events outside the window', async () => {
+    const t4 = await createTenant(base, 'skew');
+    const now = Date.now();
+    // The client's clock runs 1 h behind.
+    const skewed = webEvent({ occurred_at: new Date(now - 3_600_000 - 5_000).toISOString(), sent_at: new Date(now - 3_600_000).toISOString() });
+    const future = webEvent({ occurred_at: new Date(now + 48 * 3_600_000).toISOString() });
+    const old = webEvent({ occurred_at: new Date(now - 8 * 86_400_000).toISOString() });
+    const r = await batch([skewed, future, old], t4.write_key);
+    expect(r.json.accepted).toBe(1);
+    expect(r.json.rejected.map((x: any) => x.errors[0].code)).toEqual(['occurred_at_in_future', 'occurred_at_too_old']);
+    const [stored] = await eventsOf(base, t4);
+    const delta = Date.parse(stored.occurred_at) - now;
+    expect(delta).toBeGreaterThan(-5_000 - 2_000);
+    expect(delta).toBeLessThan(-5_000 + 2_000);
+    expect(Math.abs(stored.context.clock_skew_ms - 3_600_000)).toBeLessThan(2_000);
+  });
+
+  it('flags bot user agents but stores them, and truncates the IP', async () => {
+    const t5 = await createTenant(base, 'bots');
+    const bot = webEvent({ context: { user_agent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' } });
+    const human = webEvent({ context: { user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36' } });
+    await batch([bot, human], t5.write_key);
+    const stored = await eventsOf(base, t5);
+    const byId = Object.fromEntries(stored.map((e) => [e.event_id, e]));
+    expect(byId[bot.event_id].is_bot).toBe(true);
+    expect(byId[bot.event_id].context.is_bot).toBe(true);
+    expect(byId[human.event_id].is_bot).toBe(false);
+    expect(byId[human.event_id].context.ip).toBe('127.0.0.0');
+  });
+
+  it('validates without storing', async () => {
+    const t6 = await createTenant(base, 'validate');
+    const ok = webEvent();
+    const r = await postJson(`${base}/api/tx/validate`, { events: [ok, webEvent({ occurred_at: 'yesterday' })] }, { 'x-tx-key': t6.write_key });
+    expect(r.json).toMatchObject({ accepted: 1, duplicates: 0, rejected: [{ index: 1, errors: [{ code: 'invalid_format', field: 'occurred_at' }] }] });
+    expect(await eventsOf(base, t6)).toHaveLength(0);
+  });
+
+  it('accepts sendBeacon-style text/plain with ?key= and answers CORS for allowed origins only', async () => {
+    const ev = webEvent({ event_name: 'page_engagement', entities: {}, payload: { active_ms: 1000, total_ms: 2000 } });
+    const r = await fetch(`${base}/api/tx/events?key=${t.write_key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8', origin: 'https://shop.example.com' },
+      body: JSON.stringify(ev),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+    expect((await r.json()).accepted).toBe(1);
+    const evil = await postJson(`${base}/api/tx/events`, webEvent(), { 'x-tx-key': t.write_key, origin: 'https://evil.example' });
+    expect(evil.status).toBe(403);
+    expect(evil.json.error.code).toBe('origin_not_allowed');
+    const pre = await fetch(`${base}/api/tx/events/batch`, { method: 'OPTIONS', headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-headers')).toContain('X-Tx-Key');
+  });
+
+  it('answers whole-request failures with the documented status and error code', async () => {
+    const k = { 'x-tx-key': t.write_key };
+    const cases: [Promise<{ status: number; json: any }>, number, string][] = [
+      [postJson(`${base}/api/tx/events/batch`, { events: [] }), 401, 'missing_key'],
+      [postJson(`${base}/api/tx/events/batch`, { events: [] }, { 'x-tx-key': 'tx_pk_nope' }), 401, 'invalid_key'],
+      [postJson(`${base}/api/tx/events/batch`, '{"events": [', k), 400, 'invalid_json'],
+      [postJson(`${base}/api/tx/events/batch`, { nope: 1 }, k), 400, 'invalid_body'],
+      [postJson(`${base}/api/tx/events/batch`, { events: Array.from({ length: 101 }, () => webEvent()) }, k), 413, 'too_many_events'],
+      [postJson(`${base}/api/tx/events/batch`, 'x'.repeat(600_000), k), 413, 'body_too_large'],
+      [fetch(`${base}/api/tx/events`, { method: 'POST', headers: { ...k, 'content-type': 'application/xml' }, body: '<a/>' }).then(async (r) => ({ status: r.status, json: await r.json() })), 415, 'unsupported_media_type'],
+      [getJson(`${base}/api/v1/tx/events`, { authorization: `Bearer ${t.write_key}` }), 403, 'write_key_not_allowed'],
+      [getJson(`${base}/api/v1/tx/events`), 401, 'missing_key'],
+      [getJson(`${base}/api/v1/tx/events?limit=0`, { authorization: `Bearer ${t.secret_key}` }), 400, 'invalid_field'],
+    ];
+    for (const [p, status, code] of cases) {
+      const r = await p;
+      expect({ status: r.status, code: r.json?.error?.code }).toEqual({ status, code });
+    }
+    const rej = await getJson(`${base}/api/v1/tx/rejected?limit=10`, { authorization: `Bearer ${t.secret_key}` });
+    expect(rej.json.rejected.some((x: any) => x.raw_body === '{"events": [' && x.reasons[0].code === 'invalid_json')).toBe(true);
+  });
+
+  it('rate limits per key with Retry-After', async () => {
+    const t7 = await createTenant(base, 'limited');
+    const t8 = await createTenant(base, 'neighbour');
+    const hundred = () => Array.from({ length: 100 }, () => webEvent());
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 12; i++) {
+      const r = await batch(hundred(), t7.write_key);
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get('retry-after');
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 200)).toBe(true);
+    expect(statuses).toContain(429);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect((await batch([webEvent()], t8.write_key)).status).toBe(200);
+  });
+
+  it('reads events back newest first with filters', async () => {
+    const t9 = await createTenant(base, 'readback');
+    const base0 = Date.now() - 60_000;
+    const evs = [0, 1, 2].map((i) => webEvent({ occurred_at: new Date(base0 + i * 1000).toISOString(), visitor_id: i === 2 ? 'other' : 'v-1', entities: { event_entity_id: `E${i}` } }));
+    await batch(evs, t9.write_key);
+    const all = await eventsOf(base, t9);
+    expect(all.map((e) => e.event_id)).toEqual([evs[2].event_id, evs[1].event_id, evs[0].event_id]);
+    expect((await eventsOf(base, t9, 'visitor_id=other')).map((e) => e.event_id)).toEqual([evs[2].event_id]);
+    expect((await eventsOf(base, t9, 'event_entity_id=E1')).map((e) => e.event_id)).toEqual([evs[1].event_id]);
+    expect((await eventsOf(base, t9, 'event_name=order_completed'))).toHaveLength(0);
+    expect(all[0]).toMatchObject({ tenant_id: t9.tenant_id, source_system: 'web', consent_snapshot: evs[2].consent_snapshot, payload: evs[2].payload });
+  });
+
+  it('creates tenants only with the admin token and validates origins', async () => {
+    const bad = await postJson(`${base}/api/admin/tenants`, { name: 'x' }, { authorization: 'Bearer wrong' });
+    expect(bad.status).toBe(401);
+    const r = await postJson(`${base}/api/admin/tenants`, { name: 'x', allowed_origins: ['not a url'] }, { authorization: `Bearer test-admin-token-0123456789` });
+    expect(r.status).toBe(400);
+    expect(r.json.error.field).toBe('allowed_origins');
+  });
+
+  it('accepts a batch of unique event ids under the same occurred_at', async () => {
+    const t10 = await createTenant(base, 'same-time');
+    const at = new Date().toISOString();
+    const evs = Array.from({ length: 50 }, () => webEvent({ occurred_at: at, event_id: crypto.randomUUID() }));
+    expect((await batch(evs, t10.write_key)).json.accepted).toBe(50);
+  });
+});
