@@ -2,7 +2,7 @@
 // insert in one transaction). Each caller's promise resolves only after its rows are committed, or fsynced to
 // the spool when the database is unreachable. A background loop replays the spool when the database returns.
 import type { Logger } from 'pino';
-import { isUnavailable, StoreUnavailableError, type Db } from '../store/db.js';
+import { isUnavailable, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
 
@@ -44,6 +44,10 @@ export interface WriterDeps {
   retryMs?: number;
   /** Called with the rows that were committed as new (feeds the live layer). */
   onCommitted?: (rows: EventRow[]) => void;
+  /** Run inside the commit's transaction before the insert; may fill server-side fields (e.g. person_id). */
+  enrichers?: ((q: Queryable, rows: EventRow[]) => Promise<void>)[];
+  /** Run inside the commit's transaction with the rows that were new (e.g. session upserts). */
+  projectors?: ((q: Queryable, rows: EventRow[]) => Promise<void>)[];
 }
 
 export function createGroupWriter(deps: WriterDeps): EventSink {
@@ -56,6 +60,17 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   let recovery: NodeJS.Timeout | null = null;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
+
+  const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
+    for (const enrich of deps.enrichers ?? []) await enrich(q, rows);
+    const fresh = await events.insert(q, rows);
+    await events.insertRejected(q, rejected);
+    if (deps.projectors?.length && fresh.size > 0) {
+      const added = rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id)));
+      for (const project of deps.projectors) await project(q, added);
+    }
+    return fresh;
+  };
 
   const commit = async (items: Pending[]) => {
     // Dedupe across the whole group: the first occurrence of an id wins, later ones are duplicates.
@@ -75,11 +90,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
 
     if (storeUp) {
       try {
-        const fresh = await db.tx(async (q) => {
-          const f = await events.insert(q, rows);
-          await events.insertRejected(q, rejected);
-          return f;
-        });
+        const fresh = await db.tx((q) => write(q, rows, rejected));
         items.forEach((p, i) =>
           p.resolve({ spooled: false, fresh: p.batch.events.map((e, j) => firstIn[i][j] && fresh.has(eventKey(e.tenant_id, e.event_id))) }),
         );
@@ -160,11 +171,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         if (chunk.length === 0) return;
         const rows = chunk.flatMap((r) => r.events);
         const rejected = chunk.flatMap((r) => r.rejected);
-        const fresh = await db.tx(async (q) => {
-          const f = await events.insert(q, dedupe(rows));
-          await events.insertRejected(q, rejected);
-          return f;
-        });
+        const fresh = await db.tx((q) => write(q, dedupe(rows), rejected));
         if (deps.onCommitted) deps.onCommitted(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
         chunk = [];
         n = 0;
