@@ -148,7 +148,7 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     });
     expect(r.status).toBe(200);
     expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
-    expect((await r.json()).accepted).toBe(1);
+    expect(((await r.json()) as any).accepted).toBe(1);
     const evil = await postJson(`${base}/api/tx/events`, webEvent(), { 'x-tx-key': t.write_key, origin: 'https://evil.example' });
     expect(evil.status).toBe(403);
     expect(evil.json.error.code).toBe('origin_not_allowed');
