@@ -12,7 +12,9 @@ import { registerApiRoutes } from './http/api-routes.js';
 import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
+import { createIdentity, protectPii } from './identity/index.js';
 import { loadUws } from './http/uws.js';
+import { createLive, type Live } from './live/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -35,6 +37,7 @@ export interface RunningServer {
   db: Db;
   sink: EventSink;
   ingest: Ingest;
+  live: Live;
   close(): Promise<void>;
 }
 
@@ -98,15 +101,30 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
 
   const events = createEventStore();
   const spool = createSpool(path.join(config.dataDir, 'spool'), config.limits.spoolMaxBytes, log.child({ mod: 'spool' }));
-  const sink = createGroupWriter({ db, events, spool, log: log.child({ mod: 'writer' }), onCommitted: opts.onCommitted });
+  const identity = createIdentity({ config, db, spool, log: log.child({ mod: 'identity' }) });
+  // Live state is restored (or recomputed from the store) before the writer can commit anything new.
+  const live = await createLive({ config, db, log: log.child({ mod: 'live' }) });
+  await live.restore();
+  const onCommitted = (rows: EventRow[]) => {
+    live.onCommitted(rows);
+    opts.onCommitted?.(rows);
+  };
+  const sink = createGroupWriter({
+    db, events, spool, log: log.child({ mod: 'writer' }), onCommitted,
+    enrichers: identity.enrichers, projectors: identity.projectors,
+  });
   const validation = createValidation();
-  const ingest = createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) });
+  // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.
+  const ingest = protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) }));
   const keys = createKeyResolver(db, tenants);
   const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
 
   const app = uws.uws.App();
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
   registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
+  identity.registerRoutes(app, { ingest, keys, adminToken });
+  await identity.start();
+  live.register(app, keys);
   registerStatusRoutes(app, { config, uws, storeKind: db.kind, sink, ingest, log, startedAt });
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {
@@ -130,10 +148,13 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     db,
     sink,
     ingest,
+    live,
     async close() {
       clearInterval(prune);
       uws.uws.us_listen_socket_close(listenSocket as never);
+      await identity.close();
       await sink.close();
+      await live.close();
       await spool.close();
       await db.close();
     },

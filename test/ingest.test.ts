@@ -15,7 +15,7 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
   let t: Tenant;
 
   beforeAll(async () => {
-    const env: Record<string, string> = { RATE_LIMIT_EVENTS_PER_SEC: '100', RATE_LIMIT_BURST: '1000' };
+    const env: Record<string, string> = { RATE_LIMIT_EVENTS_PER_SEC: '10', RATE_LIMIT_BURST: '1000' };
     if (wire) {
       pgWire = await wireDatabase();
       Object.assign(env, { DATABASE_URL: pgWire.url, DATABASE_POOL_MAX: '1' });

@@ -14,6 +14,20 @@ export interface Limits {
   spoolMaxBytes: number;
 }
 
+/** The live layer (server/live): websockets, tokens, Redis mirror. */
+export interface LiveConfig {
+  /** HMAC secret for dashboard tokens; generated into DATA_DIR when unset (required with REDIS_URL). */
+  tokenSecret: string | null;
+  /** At most one update per topic per this many ms. */
+  coalesceMs: number;
+  /** A websocket whose unsent data passes this many bytes is disconnected. */
+  wsMaxBackpressure: number;
+  /** Prefix of every Redis key and channel of the live layer. */
+  redisPrefix: string;
+  /** Serve the live topics over Socket.IO too (same port, path /socket.io/). */
+  socketIo: boolean;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -21,12 +35,17 @@ export interface Config {
   databaseUrl: string | null;
   databasePoolMax: number;
   redisUrl: string | null;
+  live: LiveConfig;
   adminToken: string | null;
   uwsAllowFallback: boolean;
   trustProxy: boolean;
   logLevel: string;
   demoTenant: boolean;
   limits: Limits;
+  /** AES-256-GCM key for tenant secrets (64 hex chars or base64 of 32 bytes); generated into DATA_DIR when unset on the embedded store. */
+  encryptionKey: string | null;
+  /** Raw events (and sessions, rejected events) older than this many months are dropped. */
+  retentionMonths: number;
 }
 
 export class ConfigError extends Error {
@@ -77,12 +96,30 @@ export function loadConfig(env: Env): Config {
   const port = int('PORT', 8080, 0, 65535);
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
+  const liveTokenSecret = env.LIVE_TOKEN_SECRET && env.LIVE_TOKEN_SECRET.length > 0 ? env.LIVE_TOKEN_SECRET : null;
+  if (liveTokenSecret !== null && liveTokenSecret.length < 32) {
+    problems.push('LIVE_TOKEN_SECRET must be at least 32 characters; generate one with `openssl rand -hex 32`');
+  }
+  if (redisUrl && liveTokenSecret === null) {
+    problems.push('LIVE_TOKEN_SECRET is required with REDIS_URL (every node must verify the same dashboard tokens); generate one with `openssl rand -hex 32`');
+  }
+  const live: LiveConfig = {
+    tokenSecret: liveTokenSecret,
+    coalesceMs: int('LIVE_COALESCE_MS', 250, 10, 60_000),
+    wsMaxBackpressure: int('LIVE_WS_MAX_BACKPRESSURE', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    redisPrefix: env.LIVE_REDIS_PREFIX || 'tx:',
+    socketIo: bool('LIVE_SOCKETIO', true),
+  };
   const adminToken = env.ADMIN_TOKEN && env.ADMIN_TOKEN.length > 0 ? env.ADMIN_TOKEN : null;
   if (adminToken !== null && adminToken.length < 16) {
     problems.push('ADMIN_TOKEN must be at least 16 characters; generate one with `openssl rand -hex 24`');
   }
   if (databaseUrl && adminToken === null) {
     problems.push('ADMIN_TOKEN is required with DATABASE_URL (every node must share it); generate one with `openssl rand -hex 24`');
+  }
+  const encryptionKey = env.ENCRYPTION_KEY && env.ENCRYPTION_KEY.length > 0 ? env.ENCRYPTION_KEY.trim() : null;
+  if (encryptionKey !== null && !/^[0-9a-f]{64}$/i.test(encryptionKey) && !(/^[A-Za-z0-9+/_-]{43}=?$/.test(encryptionKey) && Buffer.from(encryptionKey, 'base64').length === 32)) {
+    problems.push('ENCRYPTION_KEY must be 32 bytes as 64 hex characters (or base64); generate one with `openssl rand -hex 32`');
   }
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
@@ -108,12 +145,15 @@ export function loadConfig(env: Env): Config {
     databaseUrl,
     databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 1000),
     redisUrl,
+    live,
     adminToken,
     uwsAllowFallback: bool('UWS_ALLOW_FALLBACK', false),
     trustProxy: bool('TRUST_PROXY', false),
     logLevel,
     demoTenant: bool('DEMO_TENANT', true),
     limits,
+    encryptionKey,
+    retentionMonths: int('RETENTION_MONTHS', 24, 1, 1200),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

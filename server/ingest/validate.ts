@@ -119,12 +119,13 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
   return {
     definitions,
     check(raw, req, limits) {
-      const json = JSON.stringify(raw) ?? 'null';
+      // Shape first: serialising hostile nesting would overflow the stack.
+      const shapeError = checkShape(raw);
+      const json = shapeError?.code === 'too_deep' ? JSON.stringify(`<not kept: nested deeper than ${MAX_DEPTH} levels>`) : (JSON.stringify(raw) ?? 'null');
       const reject = (errors: FieldError[], store = true): EventOutcome => ({ kind: 'rejected', errors, store, raw: json });
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         return reject([{ code: 'invalid_type', field: null, message: 'An event must be a JSON object.' }]);
       }
-      const shapeError = checkShape(raw);
       if (shapeError) return reject([shapeError]);
       const size = Buffer.byteLength(json);
       if (size > limits.maxEventBytes) {

@@ -108,6 +108,10 @@ export async function openPostgres(url: string, poolMax: number, log: Logger): P
     tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       return wrap(async () => {
         const client = await pool.connect();
+        // A connection dropping between two statements is emitted on the client, not thrown: keep it from
+        // crashing the process; the next statement fails and the batch goes to the spool.
+        const onError = (err: Error) => log.warn({ err: err.message }, 'postgres connection lost inside a transaction');
+        client.on('error', onError);
         let broken = false;
         try {
           await client.query('BEGIN');
@@ -127,6 +131,7 @@ export async function openPostgres(url: string, poolMax: number, log: Logger): P
           if (!broken) await client.query('ROLLBACK').catch((rbErr: Error) => log.warn({ err: rbErr.message }, 'rollback failed'));
           throw err;
         } finally {
+          client.off('error', onError);
           client.release(broken ? true : undefined);
         }
       });

@@ -74,10 +74,10 @@ export function createSpool(dir: string, maxBytes: number, log: Logger): Spool {
   const seal = async () => {
     // Wait for in-flight writes so no line lands in a segment being drained.
     while (writing) await writing;
-    if (current) {
-      await current.fh.close();
-      current = null;
-    }
+    // Detach synchronously (no await since the check above) so a new append opens a fresh segment.
+    const seg = current;
+    current = null;
+    if (seg) await seg.fh.close();
   };
 
   const readSegment = async (name: string): Promise<SpoolRecord[]> => {

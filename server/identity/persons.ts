@@ -1,0 +1,253 @@
+// Persons and identity stitching (seed 001 Faza 3, Migration 3). A person is the tenant's customer, resolved
+// from `external_id`; visitors are linked to persons by an order placed with data-processing consent or by a
+// login (POST /api/v1/identify). Linking backfills person_id on the visitor's stored events (only where it is
+// still empty, so it is idempotent) and the writer's enricher stamps later events of a linked visitor at
+// ingest. A visitor linked to several persons keeps every link; the link with the newest evidence wins.
+import type { Logger } from 'pino';
+import type { Queryable } from '../store/db.js';
+import type { EventRow } from '../store/events.js';
+import { loadQueries } from '../store/queries.js';
+import { idDigest } from './crypto.js';
+import { protectRow } from './pii.js';
+
+const Q = loadQueries('identity.sql');
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
+/** Events that belong to an order and inherit the order's person. */
+const ORDER_FOLLOWERS = new Set(['payment_succeeded', 'payment_failed', 'refund_completed', 'chargeback_opened', 'shipment_created', 'shipment_delivered', 'payment_attempted']);
+
+export type LinkSource = 'order_completed' | 'login' | 'manual';
+
+export interface LinkInput {
+  tenantId: number;
+  externalId: string;
+  visitorId: string | null;
+  orderId: string | null;
+  source: LinkSource;
+  /** Time of the evidence (order occurred_at, login time). */
+  at: Date;
+  emailSha256?: string | null;
+  phoneSha256?: string | null;
+  city?: string | null;
+  confidence?: number;
+}
+
+export interface LinkResult {
+  linked: boolean;
+  /** Why nothing was linked (the person or the visitor was erased before this evidence). */
+  reason?: 'erased_person' | 'erased_visitor';
+  person_id: number | null;
+  person_created: boolean;
+  visitor_id: string | null;
+  link_created: boolean;
+  /** The person this visitor was attributed to before, when this link moved attribution to another person. */
+  previous_person_id: number | null;
+  backfilled_events: number;
+  backfilled_sessions: number;
+}
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+
+/**
+ * Resolves or creates the person and links the visitor (when given), then backfills. Runs inside the
+ * caller's transaction. Serialised per (tenant, external id) with an advisory lock, shared with erasure.
+ */
+export async function linkIdentity(q: Queryable, input: LinkInput, log?: Logger): Promise<LinkResult> {
+  const { tenantId, externalId, visitorId, orderId } = input;
+  const none: LinkResult = {
+    linked: false, person_id: null, person_created: false, visitor_id: visitorId, link_created: false,
+    previous_person_id: null, backfilled_events: 0, backfilled_sessions: 0,
+  };
+  await q.query(Q.lock_external_id, [tenantId, externalId]);
+  const tomb = await q.query<{ erased_at: Date | string | null }>(Q.tombstone_for_external, [tenantId, idDigest(tenantId, 'external', externalId)]);
+  const erasedAt = tomb.rows[0]?.erased_at;
+  // Evidence from before an erasure (a late webhook, a replayed spool) must not bring the person back.
+  if (erasedAt && input.at.getTime() <= Date.parse(iso(erasedAt))) return { ...none, reason: 'erased_person' };
+
+  const p = await q.query<{ person_id: string; created: boolean }>(Q.upsert_person, [
+    tenantId, externalId, input.emailSha256 ?? null, input.phoneSha256 ?? null, input.city ?? null,
+  ]);
+  const personId = Number(p.rows[0].person_id);
+  const out: LinkResult = { ...none, linked: true, person_id: personId, person_created: p.rows[0].created === true };
+
+  if (visitorId) {
+    const ev = await q.query<{ erased_at: Date | string }>(Q.erased_visitor, [tenantId, idDigest(tenantId, 'visitor', visitorId)]);
+    const vErased = ev.rows[0]?.erased_at;
+    if (vErased && input.at.getTime() <= Date.parse(iso(vErased))) {
+      out.reason = 'erased_visitor';
+    } else {
+      const prev = await q.query<{ person_id: string; linked_at: Date | string }>(Q.newest_link, [tenantId, visitorId]);
+      const before = prev.rows[0];
+      const moves = before && Number(before.person_id) !== personId && Date.parse(iso(before.linked_at)) <= input.at.getTime();
+      const metadata: Obj = moves ? { previous_person_id: Number(before.person_id), attribution_changed_at: input.at.toISOString() } : {};
+      const l = await q.query<{ created: boolean }>(Q.upsert_link, [
+        tenantId, visitorId, personId, input.confidence ?? 1.0, input.source, orderId, input.at.toISOString(), JSON.stringify(metadata),
+      ]);
+      out.link_created = l.rows[0]?.created === true;
+      if (moves) {
+        out.previous_person_id = Number(before.person_id);
+        log?.info({ tenant_id: tenantId, person_id: personId, previous_person_id: out.previous_person_id }, 'visitor linked to a second person; newest link wins attribution');
+      }
+      out.backfilled_events += (await q.query<{ n: number }>(Q.backfill_events_by_visitor, [tenantId, visitorId, personId])).rows[0].n;
+      out.backfilled_sessions += (await q.query<{ n: number }>(Q.backfill_sessions_by_visitor, [tenantId, visitorId, personId])).rows[0].n;
+    }
+  }
+  if (orderId) {
+    out.backfilled_events += (await q.query<{ n: number }>(Q.backfill_events_by_order, [tenantId, orderId, personId])).rows[0].n;
+  }
+  return out;
+}
+
+/** The order's customer, when the order may be used for stitching (consent_data_processing true). */
+export function stitchableOrder(row: EventRow): { externalId: string; customer: Obj } | null {
+  if (!ORDER_EVENTS.has(row.event_name)) return null;
+  const payload = isObj(row.payload) ? row.payload : {};
+  if (payload.consent_data_processing !== true) return null;
+  const customer = isObj(payload.customer) ? payload.customer : null;
+  const ext = customer?.external_id;
+  if (!customer || (typeof ext !== 'string' && typeof ext !== 'number') || String(ext).length === 0) return null;
+  return { externalId: String(ext), customer };
+}
+
+const orderIdOf = (row: EventRow): string | null => {
+  const o = row.entities?.order_id;
+  return typeof o === 'string' || typeof o === 'number' ? String(o) : null;
+};
+
+/**
+ * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
+ * late events of erased visitors, and stamps person_id on events of linked visitors (newest link wins) and on
+ * payment/refund/chargeback events of an order already attributed to a person.
+ */
+export function createEnricher() {
+  return async function enrichIdentity(q: Queryable, rows: EventRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    for (const r of rows) protectRow(r);
+
+    const withVisitor = rows.filter((r) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0);
+    if (withVisitor.length > 0) {
+      const pairs = uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)]));
+      const erased = await q.query<{ tenant_id: string; visitor_sha256: string; erased_at: Date | string }>(Q.erased_visitors, pairs);
+      if (erased.rows.length > 0) {
+        const at = new Map(erased.rows.map((e) => [`${e.tenant_id}:${e.visitor_sha256}`, Date.parse(iso(e.erased_at))]));
+        for (const r of withVisitor) {
+          const t = at.get(`${r.tenant_id}:${idDigest(r.tenant_id, 'visitor', r.visitor_id!)}`);
+          if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
+        }
+      }
+    }
+
+    const linked = rows.filter((r) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0);
+    if (linked.length > 0) {
+      const pairs = uniquePairs(linked.map((r) => [r.tenant_id, r.visitor_id!]));
+      const { rows: links } = await q.query<{ tenant_id: string; visitor_id: string; person_id: string; linked_at: Date | string; id: string }>(Q.links_for_visitors, pairs);
+      if (links.length > 0) {
+        const newest = new Map<string, { person: number; at: number; id: number }>();
+        for (const l of links) {
+          const k = `${l.tenant_id}:${l.visitor_id}`;
+          const cand = { person: Number(l.person_id), at: Date.parse(iso(l.linked_at)), id: Number(l.id) };
+          const cur = newest.get(k);
+          if (!cur || cand.at > cur.at || (cand.at === cur.at && cand.id > cur.id)) newest.set(k, cand);
+        }
+        for (const r of linked) {
+          // A consented order is attributed to its own customer by the identity projector, not to the visitor's link.
+          if (stitchableOrder(r)) continue;
+          const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
+          if (hit) r.person_id = hit.person;
+        }
+      }
+    }
+
+    const followers = rows.filter((r) => r.person_id === null && ORDER_FOLLOWERS.has(r.event_name) && orderIdOf(r) !== null);
+    if (followers.length > 0) {
+      const pairs = uniquePairs(followers.map((r) => [r.tenant_id, orderIdOf(r)!]));
+      const { rows: found } = await q.query<{ tenant_id: string; order_id: string; person_id: string }>(Q.persons_for_orders, pairs);
+      const byOrder = new Map(found.map((f) => [`${f.tenant_id}:${f.order_id}`, Number(f.person_id)]));
+      for (const r of followers) {
+        const p = byOrder.get(`${r.tenant_id}:${orderIdOf(r)}`);
+        if (p !== undefined) r.person_id = p;
+      }
+    }
+
+    const points = rows.filter((r) => r.person_id === null && r.event_name === 'points_earned' && (typeof r.payload?.customer_external_id === 'string' || typeof r.payload?.customer_external_id === 'number'));
+    if (points.length > 0) {
+      const pairs = uniquePairs(points.map((r) => [r.tenant_id, String(r.payload.customer_external_id)]));
+      const { rows: found } = await q.query<{ tenant_id: string; external_id: string; person_id: string }>(Q.persons_for_external_ids, pairs);
+      const byExt = new Map(found.map((f) => [`${f.tenant_id}:${f.external_id}`, Number(f.person_id)]));
+      for (const r of points) {
+        const p = byExt.get(`${r.tenant_id}:${String(r.payload.customer_external_id)}`);
+        if (p !== undefined) r.person_id = p;
+      }
+    }
+  };
+}
+
+/**
+ * Writer projector (inside the commit, after the insert, new rows only): an order placed with
+ * data-processing consent resolves its person, links its visitor and backfills. The rows handed to later
+ * projectors and to the live layer carry the person id too.
+ */
+export function createIdentityProjector(log: Logger) {
+  return async function projectIdentity(q: Queryable, rows: EventRow[]): Promise<void> {
+    for (const r of rows) {
+      const order = stitchableOrder(r);
+      if (!order) continue;
+      const c = order.customer;
+      const res = await linkIdentity(q, {
+        tenantId: r.tenant_id,
+        externalId: order.externalId,
+        visitorId: typeof r.visitor_id === 'string' && r.visitor_id.length > 0 ? r.visitor_id : null,
+        orderId: orderIdOf(r),
+        source: 'order_completed',
+        at: new Date(r.occurred_at),
+        emailSha256: typeof c.email_sha256 === 'string' ? c.email_sha256 : null,
+        phoneSha256: typeof c.phone_sha256 === 'string' ? c.phone_sha256 : null,
+        city: typeof c.city === 'string' ? c.city.slice(0, 128) : null,
+      }, log);
+      if (!res.linked || res.person_id === null) continue;
+      // Rows of the same commit were stamped by the database backfill; keep the in-memory copies in step.
+      const visitorLinked = res.reason === undefined && !!r.visitor_id;
+      const orderId = orderIdOf(r);
+      for (const other of rows) {
+        if (other === r || other.tenant_id !== r.tenant_id || other.person_id !== null) continue;
+        if ((visitorLinked && other.visitor_id === r.visitor_id) || (orderId !== null && orderIdOf(other) === orderId)) other.person_id = res.person_id;
+      }
+      r.person_id = res.person_id;
+    }
+  };
+}
+
+/** Strips what identifies a visitor from an event that belongs to an erased person's past. */
+function anonymise(r: EventRow): void {
+  r.visitor_id = null;
+  r.session_id = null;
+  r.prev_event_id = null;
+  r.person_id = null;
+  const context = { ...(r.context ?? {}) };
+  delete context.ip;
+  delete context.user_agent;
+  delete context.click_ids;
+  r.context = { ...context, anonymised: true };
+  if (r.payload && 'customer' in r.payload) {
+    const payload = { ...r.payload };
+    delete payload.customer;
+    r.payload = payload;
+  }
+}
+
+function uniquePairs(pairs: [number, string][]): [number[], string[]] {
+  const seen = new Set<string>();
+  const t: number[] = [];
+  const v: string[] = [];
+  for (const [a, b] of pairs) {
+    const k = `${a}:${b}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    t.push(a);
+    v.push(b);
+  }
+  return [t, v];
+}

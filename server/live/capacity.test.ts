@@ -1,0 +1,93 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyScan, applySnapshot, capacityView, prune, type CapacityState } from './capacity.js';
+import type { GateSnapshot } from './facts.js';
+
+const NOW = Date.parse('2025-06-01T20:00:00Z');
+const S = 1000;
+const snap = (o: Partial<GateSnapshot>): GateSnapshot => ({ inside: 0, entries: null, denied: null, rate_per_minute: null, capacity: null, venue_capacity: null, ...o });
+
+describe('capacity', () => {
+  it('sums the latest snapshot of each gate; a late snapshot never overwrites a newer one', () => {
+    const s: CapacityState = new Map();
+    expect(applySnapshot(s, 'A', NOW - 10 * S, snap({ inside: 100, entries: 120, denied: 3, capacity: 500 }))).toBe(true);
+    expect(applySnapshot(s, 'B', NOW - 8 * S, snap({ inside: 50, entries: 55, denied: 1, capacity: 300 }))).toBe(true);
+    // Late (older) snapshot for A arrives after the newer one.
+    expect(applySnapshot(s, 'A', NOW - 30 * S, snap({ inside: 10, entries: 10, denied: 0, capacity: 500 }))).toBe(false);
+    const v = capacityView(s, NOW);
+    expect(v).toMatchObject({ inside: 150, entries: 175, denied: 4, capacity: 800, percent: 18.8 });
+    expect(v.gates.A).toMatchObject({ inside: 100, entries: 120, denied: 3, capacity: 500, percent: 20 });
+  });
+
+  it('adds entries and denials that occurred after the snapshot, not those it already counts', () => {
+    const s: CapacityState = new Map();
+    applySnapshot(s, 'A', NOW - 10 * S, snap({ inside: 100, entries: 120, denied: 3 }));
+    applyScan(s, 'A', NOW - 20 * S, 'g'); // before the snapshot: already in its totals
+    applyScan(s, 'A', NOW - 5 * S, 'g');
+    applyScan(s, 'A', NOW - 4 * S, 'g');
+    applyScan(s, 'A', NOW - 3 * S, 'd');
+    const v = capacityView(s, NOW);
+    expect(v).toMatchObject({ inside: 102, entries: 122, denied: 4, capacity: null, percent: null });
+  });
+
+  it('gates without snapshots count scans; rate per minute is a sliding minute', () => {
+    const s: CapacityState = new Map();
+    for (let i = 0; i < 30; i++) applyScan(s, 'C', NOW - 90 * S + i * S, 'g'); // 90..61 s ago
+    for (let i = 0; i < 12; i++) applyScan(s, 'C', NOW - 50 * S + i * S, 'g'); // within the minute
+    applyScan(s, 'C', NOW - 2 * S, 'd');
+    let v = capacityView(s, NOW);
+    expect(v).toMatchObject({ inside: 42, entries: 42, denied: 1, rate_per_minute: 12 });
+    v = capacityView(s, NOW + 20 * S);
+    expect(v.rate_per_minute).toBe(1); // of the scans 50..39 s ago only the one 39 s ago is in the last minute 20 s later
+    prune(s, NOW + 120 * S);
+    expect(capacityView(s, NOW + 120 * S)).toMatchObject({ inside: 42, entries: 42, denied: 1, rate_per_minute: 0 });
+  });
+
+  it("uses a fresh snapshot's own rate and the venue capacity when sent", () => {
+    const s: CapacityState = new Map();
+    applySnapshot(s, 'A', NOW - 5 * S, snap({ inside: 400, rate_per_minute: 30, capacity: 500, venue_capacity: 1000 }));
+    applySnapshot(s, 'B', NOW - 4 * S, snap({ inside: 100, rate_per_minute: 12 }));
+    const v = capacityView(s, NOW);
+    expect(v).toMatchObject({ inside: 500, capacity: 1000, percent: 50, rate_per_minute: 42 });
+    expect(capacityView(s, NOW + 120 * S).rate_per_minute).toBe(0);
+  });
+
+  it('pruning never changes the numbers', () => {
+    const s: CapacityState = new Map();
+    applySnapshot(s, 'A', NOW - 100 * S, snap({ inside: 10, entries: 10, denied: 0 }));
+    for (let i = 0; i < 200; i++) applyScan(s, 'A', NOW - 200 * S + i * S, i % 7 === 0 ? 'd' : 'g');
+    const before = capacityView(s, NOW);
+    prune(s, NOW);
+    expect(s.get('A')!.scans.length).toBeLessThan(200);
+    expect(capacityView(s, NOW)).toEqual(before);
+  });
+
+  it('is independent of arrival order', () => {
+    type Op = { gate: string; at: number; kind: 'g' | 'd' | 's'; inside: number; entries: number };
+    const op = fc.record({
+      gate: fc.constantFrom('A', 'B', 'C'),
+      at: fc.integer({ min: NOW - 600 * S, max: NOW }),
+      kind: fc.constantFrom<'g' | 'd' | 's'>('g', 'g', 'd', 's'),
+      inside: fc.nat(1000),
+      entries: fc.nat(1000),
+    });
+    const run = (ops: Op[]) => {
+      const s: CapacityState = new Map();
+      for (const o of ops) {
+        if (o.kind === 's') applySnapshot(s, o.gate, o.at, snap({ inside: o.inside, entries: o.entries, denied: 0, capacity: 2000 }));
+        else applyScan(s, o.gate, o.at, o.kind);
+      }
+      return capacityView(s, NOW);
+    };
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(op, { maxLength: 60, selector: (o) => `${o.gate}:${o.at}:${o.kind === 's'}` }).chain((ops) =>
+          fc.tuple(fc.constant(ops), fc.shuffledSubarray(ops, { minLength: ops.length, maxLength: ops.length })),
+        ),
+        ([ops, shuffled]) => {
+          expect(run(shuffled)).toEqual(run(ops));
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,128 @@
+// Committed rows → live facts. A fact is the small, serialisable part of a row the live layer needs; it is
+// what the hot state applies, what the Redis mirror writes, and what nodes send each other. Pure.
+import type { EventRow } from '../store/events.js';
+
+export type FactKind =
+  | 'view'
+  | 'select'
+  | 'cart'
+  | 'checkout'
+  | 'pay_attempt'
+  | 'pay_fail'
+  | 'order'
+  | 'grant'
+  | 'deny'
+  | 'snapshot'
+  /** Any other row about the event entity: counts its visitor and links the organizer. */
+  | 'touch';
+
+export interface GateSnapshot {
+  inside: number;
+  entries: number | null;
+  denied: number | null;
+  rate_per_minute: number | null;
+  capacity: number | null;
+  venue_capacity: number | null;
+}
+
+export interface Fact {
+  /** The row's event_id (unique per tenant). */
+  id: string;
+  tenant: number;
+  /** Event entity id. */
+  event: string;
+  org: string | null;
+  venue: string | null;
+  kind: FactKind;
+  /** occurred_at, epoch ms. */
+  at: number;
+  visitor: string | null;
+  session: string | null;
+  cart: string | null;
+  order: string | null;
+  tickets?: number;
+  amount?: number;
+  currency?: string;
+  gate?: string;
+  snap?: GateSnapshot;
+}
+
+const KINDS: Record<string, FactKind> = {
+  event_view: 'view',
+  ticket_type_selected: 'select',
+  add_to_cart: 'cart',
+  checkout_started: 'checkout',
+  payment_attempted: 'pay_attempt',
+  payment_failed: 'pay_fail',
+  order_completed: 'order',
+  entry_granted: 'grant',
+  entry_denied: 'deny',
+  capacity_snapshot: 'snapshot',
+};
+
+const id = (v: unknown): string | null => {
+  if (typeof v === 'string' && v.length > 0) return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return null;
+};
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** The UTC day (YYYY-MM-DD) of an epoch-ms instant: live state covers one such day. */
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Turns a committed row into a fact, or null when the live layer ignores it: bot traffic, rows without an
+ * event entity, and rows whose occurred_at is not on `day` (live numbers are "today", like the recompute).
+ */
+export function toFact(row: EventRow, day: string): Fact | null {
+  if (row.is_bot) return null;
+  const ent = row.entities ?? {};
+  const event = id(ent.event_entity_id);
+  if (!event) return null;
+  const at = Date.parse(row.occurred_at);
+  if (Number.isNaN(at) || utcDay(at) !== day) return null;
+  const kind = KINDS[row.event_name] ?? 'touch';
+  const p = row.payload ?? {};
+  const f: Fact = {
+    id: row.event_id,
+    tenant: Number(row.tenant_id),
+    event,
+    org: id(ent.organizer_id),
+    venue: id(ent.venue_id),
+    kind,
+    at,
+    visitor: id(row.visitor_id),
+    session: id(row.session_id),
+    cart: id(ent.cart_id),
+    order: id(ent.order_id),
+  };
+  switch (kind) {
+    case 'order': {
+      const items = Array.isArray(p.items) ? (p.items as { qty?: unknown }[]) : [];
+      f.tickets = items.reduce((n, it) => n + (num(it?.qty) ?? 0), 0);
+      f.amount = num(p.gross_amount) ?? 0;
+      f.currency = typeof p.currency === 'string' ? p.currency : 'XXX';
+      break;
+    }
+    case 'grant':
+    case 'deny':
+      f.gate = id(p.gate_id) ?? 'unknown';
+      break;
+    case 'snapshot':
+      f.gate = id(p.gate_id) ?? 'unknown';
+      f.snap = {
+        inside: num(p.current_inside) ?? 0,
+        entries: num(p.total_entries),
+        denied: num(p.total_denied),
+        rate_per_minute: num(p.rate_per_minute),
+        capacity: num(p.capacity),
+        venue_capacity: num(p.venue_capacity),
+      };
+      break;
+  }
+  return f;
+}
+
+/** Money is summed in integer thousandths so totals are exact (HINCRBY in Redis, no float drift). */
+export const toMilli = (amount: number): number => Math.round(amount * 1000);
+export const fromMilli = (milli: number): number => milli / 1000;

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { Hub } from './hub.js';
+import type { Topic } from './topics.js';
+
+function setup() {
+  const values = new Map<string, number>();
+  const sent: { key: string; msg: any }[] = [];
+  const hub = new Hub({
+    build: (tenant: number, t: Topic) => ({ data: { v: values.get(`${tenant}:${'event' in t ? t.event : t.org}`) ?? 0 }, updatedAt: 1_700_000_000_000 }),
+    send: (key, m) => sent.push({ key, msg: JSON.parse(m) }),
+  });
+  return { values, sent, hub };
+}
+
+describe('hub (coalescing)', () => {
+  it('sends a snapshot, then at most one update per topic per flush, only when changed, seq +1 each', () => {
+    const { values, sent, hub } = setup();
+    const e = hub.add(1, { kind: 'event', event: 'E1' });
+    const snap = JSON.parse(hub.snapshot(e, 1000));
+    expect(snap).toEqual({ topic: 'analytics:event:E1', type: 'snapshot', seq: 0, ts: 1000, data: { v: 0, updated_at: '2023-11-14T22:13:20.000Z' } });
+    for (let i = 1; i <= 5; i++) {
+      values.set('1:E1', i);
+      hub.touch({ tenant: 1, event: 'E1', org: null, capacity: false, funnel: true });
+    }
+    expect(hub.flush(1250)).toBe(1);
+    expect(sent).toEqual([{ key: '1|analytics:event:E1', msg: { topic: 'analytics:event:E1', type: 'update', seq: 1, ts: 1250, data: { v: 5, updated_at: expect.any(String) } } }]);
+    // Touched but unchanged: nothing.
+    hub.touch({ tenant: 1, event: 'E1', org: null, capacity: false, funnel: true });
+    expect(hub.flush(1500)).toBe(0);
+    values.set('1:E1', 6);
+    hub.markAll();
+    expect(hub.flush(1750)).toBe(1);
+    expect(sent[1].msg.seq).toBe(2);
+  });
+
+  it('ignores topics nobody watches and other tenants', () => {
+    const { values, sent, hub } = setup();
+    hub.add(1, { kind: 'dashboard', org: 'O' });
+    values.set('2:O', 3);
+    hub.touch({ tenant: 2, event: 'E', org: 'O', capacity: false, funnel: true });
+    hub.touch({ tenant: 1, event: 'E', org: 'O', capacity: true, funnel: false }); // capacity does not change the dashboard
+    expect(hub.flush(0)).toBe(0);
+    values.set('1:O', 3);
+    hub.touch({ tenant: 1, event: 'E', org: 'O', capacity: false, funnel: true });
+    expect(hub.flush(0)).toBe(1);
+    expect(sent[0].key).toBe('1|analytics:dashboard:O');
+    const e = hub.entries.get('1|analytics:dashboard:O')!;
+    hub.remove(e.key);
+    values.set('1:O', 4);
+    hub.touch({ tenant: 1, event: 'E', org: 'O', capacity: false, funnel: true });
+    expect(hub.flush(0)).toBe(0);
+  });
+});

@@ -1,0 +1,124 @@
+// Topic hub: which topics have subscribers, which changed, and the coalesced messages. A flush (every
+// LIVE_COALESCE_MS, 250 ms by default) sends at most one update per dirty topic, and only when its data
+// differs from the last one sent; `seq` increases by one per update of a topic. Transport-free: `send`
+// is given the topic key and the serialised message, and fans it out (uWS publish, Socket.IO room).
+import { topicKey, topicName, type Topic } from './topics.js';
+import type { Touched } from './state.js';
+
+export interface Built {
+  data: Record<string, unknown>;
+  /** Last change of the underlying state, epoch ms (0 = never). */
+  updatedAt: number;
+}
+
+export interface HubDeps {
+  build(tenant: number, topic: Topic, now: number): Built;
+  send(key: string, message: string): void;
+}
+
+export interface TopicEntry {
+  key: string;
+  tenant: number;
+  topic: Topic;
+  name: string;
+  seq: number;
+  /** Serialised data (without updated_at) of the last message sent, null before the first. */
+  last: string | null;
+  subs: number;
+}
+
+export type MessageType = 'snapshot' | 'update';
+
+export function message(name: string, type: MessageType, seq: number, ts: number, core: string, updatedAt: number): string {
+  const updated = updatedAt > 0 ? JSON.stringify(new Date(updatedAt).toISOString()) : 'null';
+  const data = core === '{}' ? `{"updated_at":${updated}}` : `${core.slice(0, -1)},"updated_at":${updated}}`;
+  return `{"topic":${JSON.stringify(name)},"type":"${type}","seq":${seq},"ts":${ts},"data":${data}}`;
+}
+
+export class Hub {
+  readonly entries = new Map<string, TopicEntry>();
+  private dirty = new Set<string>();
+  sent = 0;
+
+  constructor(private deps: HubDeps) {}
+
+  /** Adds a subscriber; returns the topic key. */
+  add(tenant: number, topic: Topic): TopicEntry {
+    const key = topicKey(tenant, topic);
+    let e = this.entries.get(key);
+    if (!e) {
+      e = { key, tenant, topic, name: topicName(topic), seq: 0, last: null, subs: 0 };
+      this.entries.set(key, e);
+    }
+    e.subs++;
+    return e;
+  }
+
+  remove(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    e.subs = Math.max(0, e.subs - 1);
+    if (e.subs === 0) {
+      this.dirty.delete(key);
+      // Forget quiet topics now and then; seq restarts only for topics nobody watched for a while.
+      if (this.entries.size > 100_000) this.entries.delete(key);
+    }
+  }
+
+  /** The current snapshot of a topic for a new subscriber (also the baseline for later updates). */
+  snapshot(e: TopicEntry, now: number): string {
+    const b = this.deps.build(e.tenant, e.topic, now);
+    const core = JSON.stringify(b.data);
+    if (e.last === null || e.subs <= 1) e.last = core;
+    return message(e.name, 'snapshot', e.seq, now, core, b.updatedAt);
+  }
+
+  /** A snapshot message for a one-off read (REST) without subscribing. */
+  peek(tenant: number, topic: Topic, now: number): string {
+    const e = this.entries.get(topicKey(tenant, topic));
+    const b = this.deps.build(tenant, topic, now);
+    return message(topicName(topic), 'snapshot', e?.seq ?? 0, now, JSON.stringify(b.data), b.updatedAt);
+  }
+
+  /** Marks the topics a fact touched (only those somebody watches). */
+  touch(t: Touched): void {
+    this.mark(topicKey(t.tenant, { kind: 'event', event: t.event }));
+    if (t.capacity) this.mark(topicKey(t.tenant, { kind: 'capacity', event: t.event }));
+    if (t.funnel && t.org !== null) this.mark(topicKey(t.tenant, { kind: 'dashboard', org: t.org }));
+  }
+
+  /** Time alone changes some numbers (active checkouts expire, the rate window slides). */
+  markAll(): void {
+    for (const e of this.entries.values()) if (e.subs > 0) this.dirty.add(e.key);
+  }
+
+  private mark(key: string): void {
+    const e = this.entries.get(key);
+    if (e && e.subs > 0) this.dirty.add(key);
+  }
+
+  /** Topics that will be rebuilt by the next flush. */
+  pending(): TopicEntry[] {
+    return [...this.dirty].map((k) => this.entries.get(k)!).filter(Boolean);
+  }
+
+  /** Sends one update per changed, watched topic. Returns how many were sent. */
+  flush(now: number): number {
+    const keys = this.dirty;
+    this.dirty = new Set();
+    let n = 0;
+    for (const key of keys) {
+      const e = this.entries.get(key);
+      if (!e || e.subs === 0) continue;
+      const b = this.deps.build(e.tenant, e.topic, now);
+      const core = JSON.stringify(b.data);
+      if (core === e.last) continue;
+      e.last = core;
+      e.seq++;
+      this.deps.send(key, message(e.name, 'update', e.seq, now, core, b.updatedAt));
+      n++;
+    }
+    this.sent += n;
+    return n;
+  }
+}

@@ -1,0 +1,242 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { EventRow } from '../store/events.js';
+import { toFact, utcDay, type Fact } from './facts.js';
+import { row } from './rows.fixture.js';
+import { activeCheckouts, CHECKOUT_WINDOW_MS, funnelMath, LiveState, zeroCounters } from './state.js';
+import { Uniq } from './uniq.js';
+
+const NOW = Date.parse('2025-06-01T12:00:00Z');
+const DAY = utcDay(NOW);
+const MIN = 60_000;
+
+interface Plan {
+  event: string;
+  org: string | null;
+  views: number;
+  repeatViews: number;
+  selects: number;
+  carts: number;
+  checkouts: number;
+  /** Of the checkouts: how many started > 30 min ago (expired) and never completed. */
+  expired: number;
+  attempts: number;
+  failures: number;
+  orders: number;
+  qty: number;
+  price: number;
+  currency: string;
+}
+
+/** 50 visitors walking the funnel of one event; visitor i reaches step k when i < count(k). */
+function funnelRows(p: Plan): EventRow[] {
+  const rows: EventRow[] = [];
+  const ent = (i: number, extra: Record<string, unknown> = {}) => ({ event_entity_id: p.event, ...(p.org ? { organizer_id: p.org } : {}), ...extra });
+  for (let i = 0; i < 50; i++) {
+    const v = { visitor_id: `${p.event}-v${i}`, session_id: `${p.event}-s${i}` };
+    const cart = `${p.event}-cart${i}`;
+    // Checkouts that expire started 40 min ago; everything else in the last 10 minutes.
+    const expired = i >= p.checkouts - p.expired && i < p.checkouts && i >= p.orders;
+    const t0 = expired ? NOW - 45 * MIN : NOW - 10 * MIN;
+    if (i < p.views) rows.push(row('event_view', t0, { ...v, entities: ent(i) }));
+    if (i < p.repeatViews) rows.push(row('event_view', t0 + 1000, { ...v, entities: ent(i) }));
+    if (i < p.selects) rows.push(row('ticket_type_selected', t0 + 2000, { ...v, entities: ent(i), payload: { ticket_type_id: 'GA', qty: p.qty } }));
+    if (i < p.carts) rows.push(row('add_to_cart', t0 + 3000, { ...v, entities: ent(i, { cart_id: cart }), payload: { items: [], cart_value: 1, currency: p.currency } }));
+    if (i < p.checkouts) rows.push(row('checkout_started', t0 + 5 * MIN, { ...v, entities: ent(i, { cart_id: cart }), payload: { cart_value: 1, currency: p.currency } }));
+    if (i < p.attempts) rows.push(row('payment_attempted', t0 + 6 * MIN, { ...v, entities: ent(i, { order_id: `${p.event}-o${i}` }), payload: { amount: 1, currency: p.currency } }));
+    if (i < p.failures) rows.push(row('payment_failed', t0 + 6 * MIN + 500, { source_system: 'payments', entities: ent(i, { order_id: `${p.event}-o${i}` }), payload: { provider: 'x' } }));
+    if (i < p.orders) {
+      rows.push(
+        row('order_completed', t0 + 7 * MIN, {
+          source_system: 'backend',
+          entities: ent(i, { order_id: `${p.event}-o${i}`, cart_id: cart }),
+          payload: { gross_amount: p.qty * p.price, currency: p.currency, items: [{ ticket_type_id: 'GA', qty: p.qty, price: p.price }] },
+        }),
+      );
+    }
+  }
+  // Bot traffic on the same event never counts.
+  for (let i = 0; i < 30; i++) rows.push(row('event_view', NOW - MIN, { is_bot: true, visitor_id: `bot${i}`, entities: ent(0) }));
+  for (let i = 0; i < 3; i++) rows.push(row('order_completed', NOW - MIN, { is_bot: true, entities: ent(0, { order_id: `bot-o${i}` }), payload: { gross_amount: 999, currency: p.currency, items: [{ ticket_type_id: 'GA', qty: 9 }] } }));
+  return rows;
+}
+
+const E1: Plan = { event: 'E1', org: 'O1', views: 50, repeatViews: 10, selects: 40, carts: 30, checkouts: 20, expired: 3, attempts: 12, failures: 2, orders: 10, qty: 2, price: 50, currency: 'EUR' };
+const E2: Plan = { event: 'E2', org: 'O1', views: 48, repeatViews: 0, selects: 35, carts: 24, checkouts: 16, expired: 0, attempts: 9, failures: 1, orders: 8, qty: 3, price: 33.3, currency: 'RON' };
+
+function build(rows: EventRow[], day = DAY): LiveState {
+  const s = new LiveState(day);
+  for (const r of rows) {
+    const f = toFact(r, day);
+    if (f) s.apply(f);
+  }
+  return s;
+}
+
+describe('funnel sequence: 2 events × 50 visitors', () => {
+  const rows = [...funnelRows(E1), ...funnelRows(E2)];
+  const s = build(rows);
+
+  it('counts every step exactly, ignoring bots', () => {
+    const d1 = s.eventData(1, 'E1', NOW) as any;
+    expect(d1.organizer_id).toBe('O1');
+    expect(d1.funnel).toEqual({
+      views: 60, unique_visitors: 50, ticket_selections: 40, add_to_carts: 30, checkouts_started: 20,
+      active_checkouts: 7, payment_attempts: 12, payment_failures: 2, orders: 10, tickets_sold: 20,
+    });
+    expect(d1.revenue).toEqual({ EUR: 1000 });
+    expect(d1.conversion).toEqual({ view_to_cart: 0.5, cart_to_checkout: 0.6667, checkout_to_order: 0.5, view_to_order: 0.1667 });
+    expect(d1.dropoff).toEqual({ view_to_cart: 0.5, cart_to_checkout: 0.3333, checkout_to_order: 0.5 });
+
+    const d2 = s.eventData(1, 'E2', NOW) as any;
+    expect(d2.funnel).toEqual({
+      views: 48, unique_visitors: 48, ticket_selections: 35, add_to_carts: 24, checkouts_started: 16,
+      active_checkouts: 8, payment_attempts: 9, payment_failures: 1, orders: 8, tickets_sold: 24,
+    });
+    // 8 orders × 3 × 33.3, summed exactly (no float drift).
+    expect(d2.revenue).toEqual({ RON: 799.2 });
+    expect(d2.conversion.view_to_cart).toBe(0.5);
+  });
+
+  it('active checkouts: 30-minute window and completion by the cart', () => {
+    const s = build(rows); // evaluating at a later `now` prunes, so use a state of its own
+    // E1: 20 checkouts, 10 completed, 3 of the other 10 started 40 min ago → 7 active now.
+    expect((s.eventData(1, 'E1', NOW) as any).funnel.active_checkouts).toBe(7);
+    // The others started at NOW-5min: still inside the 30 minutes at NOW+24min, expired at NOW+26min.
+    expect((s.eventData(1, 'E1', NOW + 24 * MIN) as any).funnel.active_checkouts).toBe(7);
+    expect((s.eventData(1, 'E1', NOW + 26 * MIN) as any).funnel.active_checkouts).toBe(0);
+  });
+
+  it('rolls the organizer dashboard up over its events, with a sales ticker', () => {
+    const d = s.dashboardData(1, 'O1', NOW) as any;
+    expect(d.events.map((e: any) => e.event_id)).toEqual(['E1', 'E2']);
+    expect(d.totals.funnel).toEqual({
+      views: 108, unique_visitors: 98, ticket_selections: 75, add_to_carts: 54, checkouts_started: 36,
+      active_checkouts: 15, payment_attempts: 21, payment_failures: 3, orders: 18, tickets_sold: 44,
+    });
+    expect(d.totals.revenue).toEqual({ EUR: 1000, RON: 799.2 });
+    expect(d.totals.conversion.checkout_to_order).toBe(0.5);
+    expect(d.ticker).toHaveLength(18);
+    expect(d.ticker[0]).toEqual({ ts: expect.any(String), event_id: expect.stringMatching(/^E[12]$/), tickets: expect.any(Number), amount: expect.any(Number), currency: expect.any(String) });
+    const ts = d.ticker.map((t: any) => t.ts);
+    expect([...ts].sort().reverse()).toEqual(ts);
+  });
+
+  it('gives the same numbers whatever order the rows arrive in', () => {
+    fc.assert(
+      fc.property(fc.shuffledSubarray(rows, { minLength: rows.length, maxLength: rows.length }), (shuffled) => {
+        const t = build(shuffled);
+        expect(t.eventData(1, 'E1', NOW)).toEqual(s.eventData(1, 'E1', NOW));
+        expect(t.dashboardData(1, 'O1', NOW)).toEqual(s.dashboardData(1, 'O1', NOW));
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+describe('facts', () => {
+  it('ignores bots, rows without an event entity and rows of another day', () => {
+    expect(toFact(row('event_view', NOW, { is_bot: true, entities: { event_entity_id: 'E' } }), DAY)).toBeNull();
+    expect(toFact(row('event_view', NOW, { entities: {} }), DAY)).toBeNull();
+    expect(toFact(row('event_view', NOW - 86_400_000, { entities: { event_entity_id: 'E' } }), DAY)).toBeNull();
+    expect(toFact(row('event_view', NOW, { entities: { event_entity_id: 7 } }), DAY)?.event).toBe('7');
+  });
+
+  it('an event entity without organizer still has its own state, and gets linked later', () => {
+    const s = new LiveState(DAY);
+    s.apply(toFact(row('event_view', NOW, { visitor_id: 'a', entities: { event_entity_id: 'E9' } }), DAY)!);
+    expect((s.eventData(1, 'E9', NOW) as any).organizer_id).toBeNull();
+    expect((s.eventData(1, 'E9', NOW) as any).funnel.views).toBe(1);
+    s.apply(toFact(row('event_view', NOW, { visitor_id: 'b', entities: { event_entity_id: 'E9', organizer_id: 'O9' } }), DAY)!);
+    const d = s.dashboardData(1, 'O9', NOW) as any;
+    expect(d.totals.funnel.views).toBe(2);
+    expect(d.totals.funnel.unique_visitors).toBe(2);
+  });
+
+  it('keeps tenants apart', () => {
+    const s = new LiveState(DAY);
+    s.apply(toFact(row('event_view', NOW, { tenant_id: 1, entities: { event_entity_id: 'E' } }), DAY)!);
+    s.apply(toFact(row('event_view', NOW, { tenant_id: 2, entities: { event_entity_id: 'E' } }), DAY)!);
+    s.apply(toFact(row('event_view', NOW, { tenant_id: 2, entities: { event_entity_id: 'E' } }), DAY)!);
+    expect((s.eventData(1, 'E', NOW) as any).funnel.views).toBe(1);
+    expect((s.eventData(2, 'E', NOW) as any).funnel.views).toBe(2);
+  });
+
+  it('does not create state for unknown topics', () => {
+    const s = new LiveState(DAY);
+    expect((s.eventData(1, 'nope', NOW) as any).funnel.views).toBe(0);
+    expect(s.events.size).toBe(0);
+  });
+});
+
+describe('active checkouts', () => {
+  const f = (kind: Fact['kind'], at: number, o: Partial<Fact> = {}): Fact => ({
+    id: String(Math.random()), tenant: 1, event: 'E', org: null, venue: null, kind, at, visitor: null, session: null, cart: null, order: null, ...o,
+  });
+  it('an order completes the checkout of its session even without a cart id; a later checkout is active again', () => {
+    const s = new LiveState(DAY);
+    s.apply(f('checkout', NOW - 10 * MIN, { session: 's1', cart: 'c1' }));
+    s.apply(f('order', NOW - 5 * MIN, { session: 's1', amount: 1, currency: 'EUR', tickets: 1 }));
+    expect((s.eventData(1, 'E', NOW) as any).funnel.active_checkouts).toBe(0);
+    s.apply(f('checkout', NOW - 2 * MIN, { session: 's1', cart: 'c2' }));
+    expect((s.eventData(1, 'E', NOW) as any).funnel.active_checkouts).toBe(1);
+  });
+  it('an order that arrives before its checkout (out of order) still completes it', () => {
+    const s = new LiveState(DAY);
+    s.apply(f('order', NOW - 5 * MIN, { cart: 'c1', amount: 1, currency: 'EUR', tickets: 1 }));
+    s.apply(f('checkout', NOW - 10 * MIN, { cart: 'c1' }));
+    expect((s.eventData(1, 'E', NOW) as any).funnel.active_checkouts).toBe(0);
+  });
+  it('prunes expired checkouts and completions', () => {
+    const co = new Map([['c:a', { at: NOW - CHECKOUT_WINDOW_MS - 1, ids: ['c:a'] }], ['c:b', { at: NOW - 1000, ids: ['c:b'] }]]);
+    const done = new Map([['c:x', NOW - CHECKOUT_WINDOW_MS - 5]]);
+    expect(activeCheckouts(co, done, NOW)).toBe(1);
+    expect([...co.keys()]).toEqual(['c:b']);
+    expect(done.size).toBe(0);
+  });
+});
+
+describe('funnel math', () => {
+  it('is 0 (not NaN) on empty steps', () => {
+    expect(funnelMath(zeroCounters())).toEqual({
+      conversion: { view_to_cart: 0, cart_to_checkout: 0, checkout_to_order: 0, view_to_order: 0 },
+      dropoff: { view_to_cart: 0, cart_to_checkout: 0, checkout_to_order: 0 },
+    });
+  });
+});
+
+describe('unique visitors (HyperLogLog)', () => {
+  it('is within 2% for 100k visitors, and re-adding every visitor changes nothing', () => {
+    const u = new Uniq();
+    for (let i = 0; i < 100_000; i++) u.add(`visitor-${i}`);
+    const n = u.count();
+    expect(Math.abs(n - 100_000) / 100_000).toBeLessThanOrEqual(0.02);
+    for (let i = 0; i < 100_000; i += 3) u.add(`visitor-${i}`);
+    expect(u.count()).toBe(n);
+  });
+  it('is exact while small and merges as a union', () => {
+    const a = new Uniq();
+    const b = new Uniq();
+    for (let i = 0; i < 200; i++) a.add(`v${i}`);
+    for (let i = 100; i < 300; i++) b.add(`v${i}`);
+    expect(a.count()).toBe(200);
+    a.merge(b);
+    expect(a.exact).toBe(false);
+    expect(Math.abs(a.count() - 300)).toBeLessThanOrEqual(3);
+    const big = new Uniq();
+    for (let i = 0; i < 50_000; i++) big.add(`w${i}`);
+    const c = new Uniq();
+    c.add('w1');
+    c.merge(big);
+    expect(Math.abs(c.count() - 50_000) / 50_000).toBeLessThanOrEqual(0.02);
+  });
+  it('100k visitors through the state: duplicates and bots do not inflate', () => {
+    const s = new LiveState(DAY);
+    const base = { id: 'x', tenant: 1, event: 'E', org: 'O', venue: null, at: NOW, session: null, cart: null, order: null } as const;
+    for (let i = 0; i < 100_000; i++) s.apply({ ...base, kind: 'view', visitor: `vis-${i}` });
+    const d = s.eventData(1, 'E', NOW) as any;
+    expect(d.funnel.views).toBe(100_000);
+    expect(Math.abs(d.funnel.unique_visitors - 100_000) / 100_000).toBeLessThanOrEqual(0.02);
+    expect(Math.abs((s.dashboardData(1, 'O', NOW) as any).totals.funnel.unique_visitors - 100_000) / 100_000).toBeLessThanOrEqual(0.02);
+  });
+});

@@ -1,0 +1,319 @@
+// Hot live state in memory: per (tenant, event entity) funnel, revenue, unique visitors, active checkouts
+// and gate capacity; per (tenant, organizer) the roll-up and a sales ticker. Pure: facts in, snapshots out,
+// `now` passed in. Every rule here is independent of the order facts arrive in, so the state built live and
+// the state recomputed from the store (in occurred_at order) are equal.
+import { applyScan, applySnapshot, capacityView, prune, type CapacityState, type CapacityView } from './capacity.js';
+import { fromMilli, toMilli, type Fact } from './facts.js';
+import { Uniq } from './uniq.js';
+
+export const CHECKOUT_WINDOW_MS = 30 * 60_000;
+export const TICKER_SIZE = 20;
+
+export const COUNTER_NAMES = [
+  'views',
+  'ticket_selections',
+  'add_to_carts',
+  'checkouts_started',
+  'payment_attempts',
+  'payment_failures',
+  'orders',
+  'tickets_sold',
+] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+export type Counters = Record<CounterName, number>;
+
+export const zeroCounters = (): Counters => Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as Counters;
+
+const COUNTER_OF: Partial<Record<Fact['kind'], CounterName>> = {
+  view: 'views',
+  select: 'ticket_selections',
+  cart: 'add_to_carts',
+  checkout: 'checkouts_started',
+  pay_attempt: 'payment_attempts',
+  pay_fail: 'payment_failures',
+  order: 'orders',
+};
+
+/** The counter increments a fact makes (used by the memory state and the Redis mirror alike). */
+export function counterDeltas(f: Fact): Partial<Counters> {
+  const name = COUNTER_OF[f.kind];
+  if (!name) return {};
+  const d: Partial<Counters> = { [name]: 1 };
+  if (f.kind === 'order') d.tickets_sold = f.tickets ?? 0;
+  return d;
+}
+
+/** Checkout identity: the cart, else the session, else the visitor. */
+export const checkoutKey = (f: Fact): string => (f.cart ? `c:${f.cart}` : f.session ? `s:${f.session}` : f.visitor ? `v:${f.visitor}` : `e:${f.id}`);
+/** Identifiers an order completes (and a checkout can be completed by). */
+export const completionIds = (f: Fact): string[] =>
+  [f.cart && `c:${f.cart}`, f.session && `s:${f.session}`, f.visitor && `v:${f.visitor}`].filter((x): x is string => !!x);
+
+export interface Checkout {
+  at: number;
+  ids: string[];
+}
+
+export interface TickerEntry {
+  ts: string;
+  event_id: string;
+  tickets: number;
+  amount: number;
+  currency: string;
+  /** For ordering ties only. */
+  id: string;
+}
+
+export interface EventLive {
+  tenant: number;
+  event: string;
+  org: string | null;
+  venue: string | null;
+  counters: Counters;
+  /** Gross revenue per currency, in thousandths. */
+  revenue: Map<string, number>;
+  uv: Uniq;
+  checkouts: Map<string, Checkout>;
+  /** Completion id → latest order time. */
+  completed: Map<string, number>;
+  capacity: CapacityState;
+  /** This event's newest orders (the organizer's ticker merges them). */
+  ticker: TickerEntry[];
+  /** occurred_at of the newest fact applied, epoch ms (order-independent, survives a recompute). */
+  updatedAt: number;
+}
+
+export interface OrgLive {
+  tenant: number;
+  org: string;
+  events: Set<string>;
+  uv: Uniq;
+}
+
+/** What a fact touched: the topics whose snapshot may have changed. */
+export interface Touched {
+  tenant: number;
+  event: string;
+  org: string | null;
+  capacity: boolean;
+  funnel: boolean;
+}
+
+export interface Funnel extends Counters {
+  unique_visitors: number;
+  active_checkouts: number;
+}
+
+export interface FunnelView {
+  funnel: Funnel;
+  revenue: Record<string, number>;
+  conversion: { view_to_cart: number; cart_to_checkout: number; checkout_to_order: number; view_to_order: number };
+  dropoff: { view_to_cart: number; cart_to_checkout: number; checkout_to_order: number };
+}
+
+/** Overrides unique-visitor counts (Redis mode reads them from PFCOUNT so nodes agree). */
+export type UvSource = (kind: 'event' | 'org', tenant: number, id: string) => number | undefined;
+
+const rate = (num: number, den: number): number => (den > 0 ? Math.round((num / den) * 10_000) / 10_000 : 0);
+const drop = (num: number, den: number): number => (den > 0 ? Math.max(0, Math.round((1 - num / den) * 10_000) / 10_000) : 0);
+
+/** Step conversion and drop-off from counts. Pure. */
+export function funnelMath(c: Counters): Pick<FunnelView, 'conversion' | 'dropoff'> {
+  return {
+    conversion: {
+      view_to_cart: rate(c.add_to_carts, c.views),
+      cart_to_checkout: rate(c.checkouts_started, c.add_to_carts),
+      checkout_to_order: rate(c.orders, c.checkouts_started),
+      view_to_order: rate(c.orders, c.views),
+    },
+    dropoff: {
+      view_to_cart: drop(c.add_to_carts, c.views),
+      cart_to_checkout: drop(c.checkouts_started, c.add_to_carts),
+      checkout_to_order: drop(c.orders, c.checkouts_started),
+    },
+  };
+}
+
+/** Sessions that started checkout in the last 30 min and have not completed an order since. */
+export function activeCheckouts(checkouts: Map<string, Checkout>, completed: Map<string, number>, now: number): number {
+  let n = 0;
+  for (const [key, c] of checkouts) {
+    if (c.at <= now - CHECKOUT_WINDOW_MS) {
+      checkouts.delete(key);
+      continue;
+    }
+    if (!c.ids.some((id) => (completed.get(id) ?? -Infinity) >= c.at)) n++;
+  }
+  for (const [id, at] of completed) if (at <= now - CHECKOUT_WINDOW_MS) completed.delete(id);
+  return n;
+}
+
+const revenueView = (m: Map<string, number>): Record<string, number> =>
+  Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([cur, milli]) => [cur, fromMilli(milli)]));
+
+export const eventKeyOf = (tenant: number, event: string) => `${tenant}\u0000${event}`;
+
+export class LiveState {
+  readonly events = new Map<string, EventLive>();
+  readonly orgs = new Map<string, OrgLive>();
+  uvSource: UvSource | null = null;
+
+  constructor(public day: string) {}
+
+  getEvent(tenant: number, event: string): EventLive | undefined {
+    return this.events.get(eventKeyOf(tenant, event));
+  }
+
+  getOrg(tenant: number, org: string): OrgLive | undefined {
+    return this.orgs.get(eventKeyOf(tenant, org));
+  }
+
+  ensureEvent(tenant: number, event: string): EventLive {
+    const k = eventKeyOf(tenant, event);
+    let e = this.events.get(k);
+    if (!e) {
+      e = blankEvent(tenant, event);
+      this.events.set(k, e);
+    }
+    return e;
+  }
+
+  ensureOrg(tenant: number, org: string): OrgLive {
+    const k = eventKeyOf(tenant, org);
+    let o = this.orgs.get(k);
+    if (!o) {
+      o = { tenant, org, events: new Set(), uv: new Uniq() };
+      this.orgs.set(k, o);
+    }
+    return o;
+  }
+
+  /** Links an event entity to its organizer (first one wins); merges what the event saw into the org. */
+  linkOrg(e: EventLive, org: string): OrgLive {
+    if (e.org === null) {
+      e.org = org;
+      const o = this.ensureOrg(e.tenant, org);
+      o.events.add(e.event);
+      o.uv.merge(e.uv);
+      return o;
+    }
+    return this.ensureOrg(e.tenant, e.org);
+  }
+
+  apply(f: Fact): Touched {
+    const e = this.ensureEvent(f.tenant, f.event);
+    const o = f.org !== null || e.org !== null ? this.linkOrg(e, f.org ?? e.org!) : null;
+    if (f.venue && !e.venue) e.venue = f.venue;
+    e.updatedAt = Math.max(e.updatedAt, f.at);
+    for (const [name, n] of Object.entries(counterDeltas(f)) as [CounterName, number][]) e.counters[name] += n;
+    if (f.visitor) {
+      e.uv.add(f.visitor);
+      o?.uv.add(f.visitor);
+    }
+    switch (f.kind) {
+      case 'checkout': {
+        const key = checkoutKey(f);
+        const prev = e.checkouts.get(key);
+        if (!prev || prev.at < f.at) e.checkouts.set(key, { at: f.at, ids: completionIds(f) });
+        break;
+      }
+      case 'order': {
+        for (const id of completionIds(f)) e.completed.set(id, Math.max(e.completed.get(id) ?? -Infinity, f.at));
+        const cur = f.currency ?? 'XXX';
+        e.revenue.set(cur, (e.revenue.get(cur) ?? 0) + toMilli(f.amount ?? 0));
+        addTicker(e.ticker, { ts: new Date(f.at).toISOString(), event_id: f.event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, id: f.id });
+        break;
+      }
+      case 'grant':
+      case 'deny':
+        applyScan(e.capacity, f.gate!, f.at, f.kind === 'grant' ? 'g' : 'd');
+        break;
+      case 'snapshot':
+        applySnapshot(e.capacity, f.gate!, f.at, f.snap!);
+        break;
+    }
+    const capacity = f.kind === 'grant' || f.kind === 'deny' || f.kind === 'snapshot';
+    return { tenant: f.tenant, event: f.event, org: e.org, capacity, funnel: !capacity };
+  }
+
+  funnelView(e: EventLive, now: number): FunnelView {
+    const uv = this.uvSource?.('event', e.tenant, e.event) ?? e.uv.count();
+    const funnel: Funnel = { ...e.counters, unique_visitors: uv, active_checkouts: activeCheckouts(e.checkouts, e.completed, now) };
+    return { funnel: orderFunnel(funnel), revenue: revenueView(e.revenue), ...funnelMath(e.counters) };
+  }
+
+  capacityView(e: EventLive, now: number): CapacityView {
+    prune(e.capacity, now);
+    return capacityView(e.capacity, now);
+  }
+
+  /** `analytics:event:{event_id}` data, without updated_at (see Topics). */
+  eventData(tenant: number, event: string, now: number): Record<string, unknown> {
+    const e = this.getEvent(tenant, event) ?? blankEvent(tenant, event);
+    return { event_id: event, organizer_id: e.org, venue_id: e.venue, ...this.funnelView(e, now), capacity: this.capacityView(e, now) };
+  }
+
+  capacityData(tenant: number, event: string, now: number): Record<string, unknown> {
+    const e = this.getEvent(tenant, event) ?? blankEvent(tenant, event);
+    return { event_id: event, venue_id: e.venue, ...this.capacityView(e, now) };
+  }
+
+  dashboardData(tenant: number, org: string, now: number): Record<string, unknown> {
+    const o = this.getOrg(tenant, org);
+    const events: Record<string, unknown>[] = [];
+    const total = zeroCounters();
+    let active = 0;
+    const revenue = new Map<string, number>();
+    const ticker: TickerEntry[] = [];
+    for (const id of [...(o?.events ?? [])].sort()) {
+      const e = this.getEvent(tenant, id)!;
+      const v = this.funnelView(e, now);
+      events.push({ event_id: id, ...v });
+      for (const n of COUNTER_NAMES) total[n] += e.counters[n];
+      active += v.funnel.active_checkouts;
+      for (const [cur, milli] of e.revenue) revenue.set(cur, (revenue.get(cur) ?? 0) + milli);
+      for (const t of e.ticker) addTicker(ticker, t);
+    }
+    const uv = (o && this.uvSource?.('org', tenant, org)) ?? o?.uv.count() ?? 0;
+    return {
+      organizer_id: org,
+      events,
+      totals: { funnel: orderFunnel({ ...total, unique_visitors: uv, active_checkouts: active }), revenue: revenueView(revenue), ...funnelMath(total) },
+      ticker: ticker.map(({ id: _id, ...t }) => t),
+    };
+  }
+
+  latestUpdate(tenant: number, event: string): number {
+    return this.getEvent(tenant, event)?.updatedAt ?? 0;
+  }
+
+  /** Day rollover: live numbers cover one UTC day. */
+  reset(day: string): void {
+    this.day = day;
+    this.events.clear();
+    this.orgs.clear();
+  }
+}
+
+/** Keeps the newest TICKER_SIZE orders, newest first; ties broken by id so order of arrival never matters. */
+export function addTicker(list: TickerEntry[], t: TickerEntry): void {
+  list.push(t);
+  list.sort((a, b) => (a.ts === b.ts ? (a.id < b.id ? 1 : -1) : a.ts < b.ts ? 1 : -1));
+  if (list.length > TICKER_SIZE) list.length = TICKER_SIZE;
+}
+
+export function blankEvent(tenant: number, event: string): EventLive {
+  return {
+    tenant, event, org: null, venue: null, counters: zeroCounters(), revenue: new Map(), uv: new Uniq(),
+    checkouts: new Map(), completed: new Map(), capacity: new Map(), ticker: [], updatedAt: 0,
+  };
+}
+
+/** The spec's field order: easier to read in a websocket frame. */
+function orderFunnel(f: Funnel): Funnel {
+  return {
+    views: f.views, unique_visitors: f.unique_visitors, ticket_selections: f.ticket_selections, add_to_carts: f.add_to_carts,
+    checkouts_started: f.checkouts_started, active_checkouts: f.active_checkouts, payment_attempts: f.payment_attempts,
+    payment_failures: f.payment_failures, orders: f.orders, tickets_sold: f.tickets_sold,
+  };
+}

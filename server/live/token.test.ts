@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseTokenRequest, signToken, verifyToken, type Scope } from './token.js';
+import { allowed, parseTopic, topicName, type Topic } from './topics.js';
+
+const SECRET = 'x'.repeat(64);
+const NOW = 1_750_000_000;
+
+describe('tokens', () => {
+  it('round-trips organizer and gate scopes and expires', () => {
+    const o = signToken(SECRET, { role: 'organizer', tenant: 3, org: 'O1' }, 60, NOW);
+    expect(o.expires_at).toBe(new Date((NOW + 60) * 1000).toISOString());
+    expect(verifyToken(SECRET, o.token, NOW + 59)).toEqual({ ok: true, scope: { role: 'organizer', tenant: 3, org: 'O1' }, exp: NOW + 60 });
+    expect(verifyToken(SECRET, o.token, NOW + 60)).toEqual({ ok: false, reason: 'expired' });
+    const g = signToken(SECRET, { role: 'gate', tenant: 3, events: ['E1', 'E2'] }, 60, NOW);
+    expect(verifyToken(SECRET, g.token, NOW)).toMatchObject({ ok: true, scope: { role: 'gate', events: ['E1', 'E2'] } });
+  });
+
+  it('refuses another secret, tampered claims and garbage', () => {
+    const { token } = signToken(SECRET, { role: 'organizer', tenant: 3, org: 'O1' }, 60, NOW);
+    expect(verifyToken('y'.repeat(64), token, NOW)).toEqual({ ok: false, reason: 'bad_signature' });
+    const [v, body, sig] = token.split('.');
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+    const forged = Buffer.from(JSON.stringify({ ...claims, o: 'O2' })).toString('base64url');
+    expect(verifyToken(SECRET, `${v}.${forged}.${sig}`, NOW)).toEqual({ ok: false, reason: 'bad_signature' });
+    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => {
+      expect(verifyToken(SECRET, s, NOW).ok).toBe(false);
+    }));
+    fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => {
+      expect(verifyToken(SECRET, `v1.${s}`, NOW).ok).toBe(false);
+    }));
+  });
+
+  it('validates token requests', () => {
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 'O1' })).toEqual({ ok: true, scope: { role: 'organizer', tenant: 1, org: 'O1' }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 42, ttl_s: 10 })).toMatchObject({ ok: true, scope: { org: '42' }, ttlS: 10 });
+    expect(parseTokenRequest(1, { role: 'gate', event_ids: ['E1', 'E1', 7] })).toMatchObject({ ok: true, scope: { events: ['E1', '7'] } });
+    expect(parseTokenRequest(1, { role: 'gate', event_ids: [] })).toMatchObject({ ok: false, field: 'event_ids' });
+    expect(parseTokenRequest(1, { role: 'organizer' })).toMatchObject({ ok: false, field: 'org_id' });
+    expect(parseTokenRequest(1, { role: 'admin' })).toMatchObject({ ok: false, field: 'role' });
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 'O', ttl_s: 0 })).toMatchObject({ ok: false, field: 'ttl_s' });
+  });
+});
+
+describe('topic scope', () => {
+  const owners: Record<string, string> = { A1: 'A', A2: 'A', B1: 'B', 'A:capacity': 'A' };
+  const organizerOf = (tenant: number, e: string) => (tenant === 1 ? owners[e] : undefined);
+  const orgA: Scope = { role: 'organizer', tenant: 1, org: 'A' };
+  const gate: Scope = { role: 'gate', tenant: 1, events: ['A1'] };
+  const can = (s: Scope, name: string) => {
+    const t = parseTopic(name);
+    return t !== null && allowed(s, t, organizerOf);
+  };
+
+  it('parses the three topic kinds', () => {
+    expect(parseTopic('analytics:event:E1')).toEqual({ kind: 'event', event: 'E1' });
+    expect(parseTopic('analytics:event:E1:capacity')).toEqual({ kind: 'capacity', event: 'E1' });
+    expect(parseTopic('analytics:dashboard:O1')).toEqual({ kind: 'dashboard', org: 'O1' });
+    for (const bad of ['', 'analytics:event:', 'analytics:dashboard:', 'analytics:event::capacity', 'x', 'analytics:event:a\nb', 42, null]) {
+      expect(parseTopic(bad)).toBeNull();
+    }
+    fc.assert(fc.property(fc.string({ minLength: 1, maxLength: 100 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s)), (id) => {
+      const t: Topic = { kind: 'dashboard', org: id };
+      expect(parseTopic(topicName(t))).toEqual(t);
+    }));
+  });
+
+  it("organizer A reads its own topics and nothing of B's (fuzzed names)", () => {
+    expect(can(orgA, 'analytics:event:A1')).toBe(true);
+    expect(can(orgA, 'analytics:event:A2:capacity')).toBe(true);
+    expect(can(orgA, 'analytics:dashboard:A')).toBe(true);
+    expect(can(orgA, 'analytics:event:B1')).toBe(false);
+    expect(can(orgA, 'analytics:dashboard:B')).toBe(false);
+    expect(can(orgA, 'analytics:event:unknown')).toBe(false);
+    expect(can({ role: 'organizer', tenant: 2, org: 'A' }, 'analytics:event:A1')).toBe(false);
+    const own = new Set(['analytics:event:A1', 'analytics:event:A2', 'analytics:event:A1:capacity', 'analytics:event:A2:capacity', 'analytics:dashboard:A', 'analytics:event:A:capacity', 'analytics:event:A:capacity:capacity']);
+    const piece = fc.oneof(fc.constantFrom('analytics', 'event', 'dashboard', 'capacity', 'A', 'A1', 'B', 'B1', ':', '::', '*', '#', '%3A', ' ', 'A1 ', '\u0000'), fc.string({ maxLength: 6 }));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }).map((p) => p.join('')), (name) => {
+        if (!own.has(name)) expect(can(orgA, name)).toBe(false);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(fc.property(fc.string({ maxLength: 40 }), (id) => {
+      if (id !== 'A') expect(can(orgA, `analytics:dashboard:${id}`)).toBe(false);
+      if (owners[id] !== 'A') expect(can(orgA, `analytics:event:${id}`)).toBe(false);
+    }));
+  });
+
+  it("gate staff read only their events' capacity topics", () => {
+    expect(can(gate, 'analytics:event:A1:capacity')).toBe(true);
+    expect(can(gate, 'analytics:event:A1')).toBe(false);
+    expect(can(gate, 'analytics:event:A2:capacity')).toBe(false);
+    expect(can(gate, 'analytics:dashboard:A')).toBe(false);
+    fc.assert(fc.property(fc.string({ maxLength: 60 }), (name) => {
+      if (name !== 'analytics:event:A1:capacity') expect(can(gate, name)).toBe(false);
+    }), { numRuns: 3000 });
+  });
+});
