@@ -120,11 +120,9 @@ export function createIngest(deps: IngestDeps): Ingest {
     async recordBadBody(tenantId, body, error) {
       m.rejected++;
       m.rejected_by_code[error.code] = (m.rejected_by_code[error.code] ?? 0) + 1;
-      // Lone surrogates or NULs in a body that failed to parse would make Postgres refuse the row itself.
-      const safe = body.isWellFormed() && !body.includes('\u0000') ? body : JSON.stringify(body);
       await sink.append({
         events: [],
-        rejected: [{ tenant_id: tenantId, event_id: null, event_name: null, raw_body: safe, reasons: [error], received_at: new Date().toISOString() }],
+        rejected: [{ tenant_id: tenantId, event_id: null, event_name: null, raw_body: body, reasons: [error], received_at: new Date().toISOString() }],
       });
     },
 

@@ -66,7 +66,7 @@ export function createEventStore(): EventStore {
     },
     async insertRejected(q, rows) {
       if (rows.length === 0) return;
-      await q.query(Q.insert_rejected, [JSON.stringify(rows)]);
+      await q.query(Q.insert_rejected, [JSON.stringify(rows, pgSafe)]);
     },
     async knownIds(q, tenantId, eventIds) {
       if (eventIds.length === 0) return new Set();
@@ -87,6 +87,15 @@ export function createEventStore(): EventStore {
       await q.query(Q.prune_event_ids, [before.toISOString()]);
     },
   };
+}
+
+/**
+ * Rejected input is kept as sent where Postgres allows: text and jsonb cannot hold NUL, and jsonb refuses
+ * lone surrogates, so those characters become U+FFFD.
+ */
+function pgSafe(_key: string, v: unknown): unknown {
+  if (typeof v !== 'string' || (v.isWellFormed() && !v.includes('\u0000'))) return v;
+  return v.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
 function iso(v: unknown): unknown {
