@@ -154,7 +154,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
           }
         }
       }
-      if (ev.event_id === undefined && (ev.idempotency_key === undefined || ev.idempotency_key === null)) {
+      if (typeof ev.event_id !== 'string' && typeof ev.idempotency_key !== 'string') {
         errors.push({ code: 'required', field: 'event_id', message: "The 'event_id' field is required (a UUID) unless idempotency_key is given." });
       }
       if (ev.tenant_id !== undefined && ev.tenant_id !== null && String(ev.tenant_id) !== String(req.tenantId)) {
