@@ -58,7 +58,7 @@ describe('bad input (property-based)', () => {
       fc.asyncProperty(fc.array(mutatedEvent, { minLength: 1, maxLength: 8 }), async (events) => {
         expectDocumented(await send(JSON.stringify({ events })));
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 150) },
     );
   });
 
@@ -78,7 +78,7 @@ describe('bad input (property-based)', () => {
       fc.asyncProperty(body, type, path, async (b, ct, p) => {
         expectDocumented(await send(b, ct, p));
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 150) },
     );
   });
 
