@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.js';
+
+describe('loadConfig', () => {
+  it('gives a runnable embedded default from an empty environment', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, dataDir: './data', databaseUrl: null, redisUrl: null, adminToken: null, uwsAllowFallback: false });
+    expect(c.limits).toMatchObject({ maxEventBytes: 32768, maxBatchEvents: 100, maxBodyBytes: 524288, backfillDays: 7 });
+  });
+
+  it('reports every problem at once, each with how to fix it', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', MAX_BATCH_EVENTS: '0', UWS_ALLOW_FALLBACK: 'maybe' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).toMatch(/PORT="eighty" must be an integer between 0 and 65535/);
+    expect(problems).toMatch(/DATABASE_URL must be a URL starting with postgres:\/\//);
+    expect(problems).toMatch(/MAX_BATCH_EVENTS/);
+    expect(problems).toMatch(/UWS_ALLOW_FALLBACK/);
+  });
+
+  it('requires a shared ADMIN_TOKEN with an external database and never echoes passwords', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:secret@db/x' })).toThrow(/ADMIN_TOKEN is required with DATABASE_URL/);
+    try {
+      loadConfig({ REDIS_URL: 'http://u:secret@r' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('secret');
+    }
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/x', ADMIN_TOKEN: 'x'.repeat(20) }).databaseUrl).toBe('postgres://u:p@db/x');
+  });
+});

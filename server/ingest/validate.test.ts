@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/index.js';
+import { checkShape, createValidation, truncateIp, uuidV5 } from './validate.js';
+
+const limits = loadConfig({}).limits;
+const v = createValidation();
+const now = new Date('2026-11-21T12:00:00Z');
+const req = { tenantId: 7, receivedAt: now, ip: '203.0.113.77', userAgent: 'Mozilla/5.0 Chrome/120' };
+const base = () => ({
+  event_id: '0b6e9a4e-3f7e-4b6e-9d0a-3c1f2e4d5a6b',
+  event_name: 'add_to_cart',
+  occurred_at: '2026-11-21T11:59:00Z',
+  source_system: 'web',
+  visitor_id: 'v',
+  session_id: 's',
+  consent_snapshot: { analytics: true, marketing: false, data_processing: true },
+  entities: { cart_id: 'c1', event_entity_id: 'E1' },
+  payload: { items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'EUR' },
+});
+
+describe('event validation', () => {
+  it('normalises a valid event into a row', () => {
+    const out = v.check(base(), req, limits);
+    expect(out.kind).toBe('ok');
+    if (out.kind !== 'ok') return;
+    expect(out.row).toMatchObject({ tenant_id: 7, event_version: 1, occurred_at: '2026-11-21T11:59:00.000Z', is_bot: false, person_id: null });
+    expect(out.row.context).toMatchObject({ ip: '203.0.113.0', user_agent: 'Mozilla/5.0 Chrome/120' });
+  });
+
+  it('names the field and code of every payload error', () => {
+    const e = base();
+    (e.payload.items[0] as Record<string, unknown>).qty = 'two';
+    e.payload.currency = 'euro';
+    const out = v.check(e, req, limits);
+    expect(out.kind === 'rejected' && out.errors.map((x) => [x.code, x.field])).toEqual(
+      expect.arrayContaining([['invalid_type', 'payload.items[0].qty'], [expect.any(String), 'payload.currency']]),
+    );
+  });
+
+  it('requires visitor and session for web events, and the tenant to match the key', () => {
+    const e = { ...base(), visitor_id: undefined, tenant_id: 8 };
+    const out = v.check(e, req, limits);
+    const codes = out.kind === 'rejected' ? out.errors.map((x) => `${x.code}:${x.field}`) : [];
+    expect(codes).toEqual(expect.arrayContaining(['required:visitor_id', 'tenant_mismatch:tenant_id']));
+  });
+
+  it('refuses analytics events without analytics consent, and does not keep them', () => {
+    const out = v.check({ ...base(), consent_snapshot: { analytics: false, marketing: false, data_processing: true } }, req, limits);
+    expect(out).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'consent_denied', field: 'consent_snapshot.analytics' }] });
+  });
+
+  it('accepts necessary events without consent and only flags bots on browser traffic', () => {
+    const order = {
+      event_id: '1b6e9a4e-3f7e-4b6e-9d0a-3c1f2e4d5a6b', event_name: 'order_completed', occurred_at: '2026-11-21T11:59:00Z', source_system: 'backend',
+      consent_snapshot: { analytics: false, marketing: false, data_processing: false }, entities: { order_id: 'O1' },
+      payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1, price: 10 }] },
+    };
+    const out = v.check(order, { ...req, userAgent: 'node-fetch/1.0' }, limits);
+    expect(out.kind === 'ok' && out.row.is_bot).toBe(false);
+    const bot = v.check(base(), { ...req, userAgent: 'Googlebot/2.1' }, limits);
+    expect(bot.kind === 'ok' && bot.row.is_bot).toBe(true);
+  });
+
+  it('applies clock skew from sent_at before checking the window', () => {
+    // Client clock 2 days behind: raw occurred_at looks too old, corrected it is one minute ago.
+    const e = { ...base(), occurred_at: '2026-11-19T11:59:00Z', sent_at: '2026-11-19T12:00:00Z' };
+    const out = v.check(e, req, { ...limits, backfillDays: 1 });
+    expect(out.kind === 'ok' && out.row.occurred_at).toBe('2026-11-21T11:59:00.000Z');
+  });
+
+  it('derives one deterministic id per tenant and idempotency key', () => {
+    expect(uuidV5('7:order_completed_1')).toBe(uuidV5('7:order_completed_1'));
+    expect(uuidV5('7:order_completed_1')).not.toBe(uuidV5('8:order_completed_1'));
+    expect(uuidV5('x')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('rejects NUL, lone surrogates and deep nesting without recursion', () => {
+    expect(checkShape({ a: 'x\u0000' })?.code).toBe('invalid_string');
+    expect(checkShape({ a: ['\ud800'] })).toMatchObject({ code: 'invalid_string', field: 'a[0]' });
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(checkShape({ deep })?.code).toBe('too_deep');
+    expect(checkShape({ ok: [{ fine: 'ü✓' }] })).toBeNull();
+  });
+
+  it('truncates IPv4 to /24 and IPv6 to /48', () => {
+    expect(truncateIp('198.51.100.23')).toBe('198.51.100.0');
+    expect(truncateIp('::ffff:198.51.100.23')).toBe('198.51.100.0');
+    expect(truncateIp('2001:db8:85a3:8d3:1319:8a2e:370:7348')).toBe('2001:db8:85a3::');
+  });
+});
