@@ -6,7 +6,7 @@ import { isUnavailable } from '../store/db.js';
 import type { EventStore } from '../store/events.js';
 import type { Tenant, TenantStore } from '../store/tenants.js';
 import { bearer, safeEqual, type KeyResolver } from './auth.js';
-import { errorReply, readBody, send, snapshot, trackAbort, type AbortState, type HttpResponse, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
+import { errorReply, readBody, send, snapshot, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
 
 export interface ApiRouteDeps {
   config: Config;
@@ -30,7 +30,7 @@ type Handler = (ctx: RouteCtx) => Promise<Reply>;
 
 /** Wraps an async handler with abort tracking, header snapshot, body helper and error mapping. */
 export function route(log: Logger, trustProxy: boolean, fn: Handler, opts: { body?: boolean } = {}) {
-  return (res: HttpResponse, req: Parameters<Parameters<TemplatedApp['get']>[1]>[1]) => {
+  return (res: HttpResponse, req: HttpRequest) => {
     const state = trackAbort(res);
     const info = snapshot(res, req, trustProxy);
     const bodyP = opts.body ? readBody(res, state, info.headers['content-length'], 1024 * 1024) : null;

@@ -7,7 +7,7 @@ import type { Validation } from '../ingest/validate.js';
 import { isUnavailable } from '../store/db.js';
 import { SpoolFullError } from '../store/spool.js';
 import { originAllowed, type KeyResolver } from './auth.js';
-import { errorReply, readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from './uws.js';
+import { errorReply, readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
 
 export interface IngestRouteDeps {
   config: Config;
@@ -30,7 +30,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
   const { config, log } = deps;
   const limits = config.limits;
 
-  const handler = (mode: Mode) => (res: Parameters<Parameters<TemplatedApp['post']>[1]>[0], req: Parameters<Parameters<TemplatedApp['post']>[1]>[1]) => {
+  const handler = (mode: Mode) => (res: HttpResponse, req: HttpRequest) => {
     const state = trackAbort(res);
     const info = snapshot(res, req, config.trustProxy);
     const origin = info.headers.origin;
