@@ -46,6 +46,8 @@ export interface Config {
   encryptionKey: string | null;
   /** Raw events (and sessions, rejected events) older than this many months are dropped. */
   retentionMonths: number;
+  /** How often each node drops expired chunks (the TimescaleDB policy job may not run in the embedded store). */
+  retentionIntervalS: number;
 }
 
 export class ConfigError extends Error {
@@ -154,6 +156,7 @@ export function loadConfig(env: Env): Config {
     limits,
     encryptionKey,
     retentionMonths: int('RETENTION_MONTHS', 24, 1, 1200),
+    retentionIntervalS: int('RETENTION_INTERVAL_S', 3600, 1, 7 * 86_400),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -99,16 +99,6 @@ export function createGdpr(deps: GdprDeps): Gdpr {
 
   const featureTables = async (q: Queryable): Promise<string[]> => (await q.query<{ table_name: string }>(Q.person_feature_tables)).rows.map((r) => r.table_name);
 
-  const spoolEdit = (ids: PersonIds) => {
-    const m = matcher(ids);
-    return (r: SpoolRecord): SpoolRecord | null => {
-      const events = r.events.filter((e) => !m.event(e));
-      const rejected = r.rejected.filter((x) => !m.rejected(x.tenant_id, x.event_id, x.raw_body));
-      if (events.length === r.events.length && rejected.length === r.rejected.length) return r;
-      return events.length === 0 && rejected.length === 0 ? null : { events, rejected };
-    };
-  };
-
   return {
     async exportPerson(tenantId, personId) {
       const found = await gather(db, tenantId, personId);
@@ -142,10 +132,7 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         rejected_events: rejected,
         features,
         counts: { events: events.length, sessions: sessions.length, identity_links: links.length, rejected_events: rejected.length },
-        notes: [
-          'Contact data is stored only as SHA-256 digests of its normalised form; the plaintext was never kept.',
-          'Live counters hold per-event aggregates and HyperLogLog sketches only: no per-person records.',
-        ],
+        notes: ['Contact data is stored only as SHA-256 digests of its normalised form; the plaintext was never kept.'],
       };
     },
 
@@ -156,7 +143,7 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         return t.rows.length ? { person_id: personId, erased_at: iso(t.rows[0].erased_at)!, already_erased: true, removed: t.rows[0].removed } : null;
       }
       // Spooled records first, so a replay racing with this erasure cannot bring rows back after the delete.
-      let spooled = await spool.rewrite(spoolEdit(first.ids));
+      let spooled = await eraseFromSpool(spool, first.ids);
 
       const erasedAt = new Date();
       const result = await db.tx(async (q) => {
@@ -165,7 +152,9 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         const links = (await q.query<{ n: number }>(Q.delete_person_links, [tenantId, personId])).rows[0].n;
         await q.query(Q.lock_external_id, [tenantId, first.ids.externalId]);
         const again = await gather(q, tenantId, personId);
-        const ids = again?.ids ?? first.ids;
+        // A concurrent erasure of the same person committed first: report its result instead.
+        if (!again) return null;
+        const ids = again.ids;
         ids.visitorIds = [...new Set([...first.ids.visitorIds, ...ids.visitorIds])];
         const deleted = (await q.query<{ event_id: string; session_id: string | null; order_id: string | null }>(Q.delete_person_events, [tenantId, personId, ids.visitorIds, ids.externalId])).rows;
         ids.eventIds = [...new Set([...ids.eventIds, ...deleted.map((d) => d.event_id)])];
@@ -184,9 +173,10 @@ export function createGdpr(deps: GdprDeps): Gdpr {
           );
           features[t] = rows[0].n;
         }
+        const stripeObjects = ids.orderIds.length ? (await q.query<{ n: number }>(Q.delete_stripe_objects, [tenantId, ids.orderIds])).rows[0].n : 0;
         const persons = (await q.query<{ n: number }>(Q.delete_person, [tenantId, personId])).rows[0].n;
         const removed = {
-          events: deleted.length, sessions, identity_links: links, rejected_events: rejected, persons, features,
+          events: deleted.length, sessions, identity_links: links, rejected_events: rejected, persons, features, stripe_objects: stripeObjects,
           visitors: ids.visitorIds.length,
         };
         await q.query(Q.insert_tombstone, [
@@ -197,8 +187,12 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         }
         return { removed, ids };
       });
+      if (result === null) {
+        const t = await db.query<{ erased_at: Date; removed: Obj }>(Q.tombstone_for_person, [tenantId, idDigest(tenantId, 'person', personId)]);
+        return t.rows.length ? { person_id: personId, erased_at: iso(t.rows[0].erased_at)!, already_erased: true, removed: t.rows[0].removed } : null;
+      }
       // Anything spooled while the transaction ran.
-      spooled += await spool.rewrite(spoolEdit(result.ids));
+      spooled += await eraseFromSpool(spool, result.ids);
 
       const external: Record<string, Record<string, number> | { error: string }> = {};
       for (const [name, fn] of erasers) {
@@ -209,12 +203,9 @@ export function createGdpr(deps: GdprDeps): Gdpr {
           external[name] = { error: (err as Error).message };
         }
       }
-      const removed = {
-        ...result.removed,
-        spooled_records: spooled,
-        external,
-        redis: erasers.size === 0 ? 'nothing to erase: live state holds per-event aggregates and HyperLogLog sketches, no per-person keys' : 'see external',
-      };
+      // `external` lists every registered store (e.g. the live layer's Redis streams and in-memory state).
+      // HyperLogLog sketches cannot hold or give back an id, so they need no erasure.
+      const removed = { ...result.removed, spooled_records: spooled, external };
       // The tombstone keeps the full report (counts only, no ids) so a repeated DELETE answers the same.
       await db.query('UPDATE gdpr_erasures SET removed = $3 WHERE tenant_id = $1 AND person_sha256 = $2', [
         tenantId, idDigest(tenantId, 'person', personId), JSON.stringify(removed),
@@ -228,14 +219,16 @@ export function createGdpr(deps: GdprDeps): Gdpr {
     },
 
     async applyRetentionPolicy() {
+      // PGlite quirk: after reopening a persisted data directory, TimescaleDB's licensed (TSL) module is not
+      // loaded until the library is loaded explicitly, and every policy function fails with a license error.
+      if (db.kind === 'embedded') await db.exec("LOAD 'timescaledb'");
       return db.tx(async (q) => {
         await q.query('SELECT pg_advisory_xact_lock(7465002)');
         const { rows } = await q.query<{ job_id: number; drop_after: string; matches: boolean }>(Q.retention_job, [retentionMonths]);
         if (rows.length === 1 && rows[0].matches) return { job_id: Number(rows[0].job_id), drop_after: rows[0].drop_after, changed: false };
         if (rows.length > 0) await q.query("SELECT remove_retention_policy('tx_events', if_exists => true)");
         const added = await q.query<{ job_id: number }>("SELECT add_retention_policy('tx_events', drop_after => make_interval(months => $1::int)) AS job_id", [retentionMonths]);
-        const now = await q.query<{ drop_after: string }>(Q.retention_job, [retentionMonths]);
-        return { job_id: Number(added.rows[0].job_id), drop_after: now.rows[0]?.drop_after ?? `${retentionMonths} mons`, changed: true };
+        return { job_id: Number(added.rows[0].job_id), drop_after: `${retentionMonths} months`, changed: true };
       });
     },
 
@@ -249,6 +242,29 @@ export function createGdpr(deps: GdprDeps): Gdpr {
       return { dropped_chunks: dropped, sessions, rejected_events: rejected, cutoff: cutoff.toISOString() };
     },
   };
+}
+
+/**
+ * Removes the person's events and rejected events from every spooled record; returns records changed.
+ * Skipped when nothing is spooled. A segment can vanish under the rewrite when a replay finishes it at the
+ * same moment (ENOENT): the rewrite is then simply repeated.
+ */
+export async function eraseFromSpool(spool: Spool, ids: PersonIds): Promise<number> {
+  const m = matcher(ids);
+  const edit = (r: SpoolRecord): SpoolRecord | null => {
+    const events = r.events.filter((e) => !m.event(e));
+    const rejected = r.rejected.filter((x) => !m.rejected(x.tenant_id, x.event_id, x.raw_body));
+    if (events.length === r.events.length && rejected.length === r.rejected.length) return r;
+    return events.length === 0 && rejected.length === 0 ? null : { events, rejected };
+  };
+  for (let attempt = 1; ; attempt++) {
+    if (spool.pendingBytes() === 0) return 0;
+    try {
+      return await spool.rewrite(edit);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+    }
+  }
 }
 
 /** Lookup sets over a person's ids, built once per erasure. */
@@ -282,22 +298,27 @@ export function matcher(ids: PersonIds) {
   };
 }
 
-/** True when a raw (rejected) body mentions the person: a visitor/session id, their customer id or email. */
+/**
+ * True when a raw (rejected) body is about the person: an event in it carries one of their visitor or session
+ * ids, their customer id or contact digest. Bodies that are not JSON are searched for the ids as JSON strings.
+ */
 export function rawMentions(raw: string, ids: PersonIds, needles: string[]): boolean {
-  if (needles.some((n) => raw.includes(n))) return true;
-  if (!raw.includes('customer')) return false;
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    return raw.includes(JSON.stringify(ids.externalId));
+    return needles.some((n) => raw.includes(n)) || raw.includes(JSON.stringify(ids.externalId));
   }
+  const visitors = new Set(ids.visitorIds);
+  const sessions = new Set(ids.sessionIds);
   const list = Array.isArray(parsed) ? parsed : isObj(parsed) && Array.isArray(parsed.events) ? parsed.events : [parsed];
   for (const ev of list) {
     if (!isObj(ev)) continue;
+    if (typeof ev.visitor_id === 'string' && visitors.has(ev.visitor_id)) return true;
+    if (typeof ev.session_id === 'string' && sessions.has(ev.session_id)) return true;
     const payload = isObj(ev.payload) ? ev.payload : {};
-    const c = isObj(payload.customer) ? payload.customer : null;
     if (payload.customer_external_id !== undefined && String(payload.customer_external_id) === ids.externalId) return true;
+    const c = isObj(payload.customer) ? payload.customer : null;
     if (!c) continue;
     if (c.external_id !== undefined && String(c.external_id) === ids.externalId) return true;
     if (ids.emailSha256 && (c.email_sha256 === ids.emailSha256 || (typeof c.email === 'string' && hashEmail(c.email) === ids.emailSha256))) return true;

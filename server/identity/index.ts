@@ -26,8 +26,6 @@ export interface IdentityDeps {
   db: Db;
   spool: Spool;
   log: Logger;
-  /** How often retention runs (default hourly); the first run is one interval after start. */
-  retentionEveryMs?: number;
 }
 
 export interface Identity {
@@ -54,6 +52,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
   const gdpr = createGdpr({ db, spool, log: log.child({ part: 'gdpr' }), retentionMonths: config.retentionMonths });
   const stripe = createStripeStore(db, cipher);
   let timer: NodeJS.Timeout | null = null;
+  let starting: Promise<void> = Promise.resolve();
 
   return {
     enrichers: [createEnricher()],
@@ -68,14 +67,15 @@ export function createIdentity(deps: IdentityDeps): Identity {
     },
     addEraser: (name, fn) => gdpr.addEraser(name, fn),
     async start() {
-      try {
-        const p = await gdpr.applyRetentionPolicy();
-        if (p.changed) log.info({ months: config.retentionMonths, job_id: p.job_id }, 'retention policy on tx_events set');
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'could not set the TimescaleDB retention policy; the retention timer still applies it');
-      }
+      // In the background: the policy is bookkeeping and must not delay the listening socket.
+      starting = gdpr
+        .applyRetentionPolicy()
+        .then((p) => {
+          if (p.changed) log.info({ months: config.retentionMonths, job_id: p.job_id }, 'retention policy on tx_events set');
+        })
+        .catch((err: Error) => log.warn({ err: err.message }, 'could not set the TimescaleDB retention policy; the retention timer still drops expired chunks'));
       // The policy's background job does not run in the embedded store: drop expired chunks on a timer too.
-      const every = deps.retentionEveryMs ?? 3_600_000;
+      const every = config.retentionIntervalS * 1000;
       timer = setInterval(() => {
         gdpr.runRetention().catch((err: Error) => log.warn({ err: err.message }, 'retention run failed'));
       }, every);
@@ -84,6 +84,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
     async close() {
       if (timer) clearInterval(timer);
       timer = null;
+      await starting;
     },
   };
 }

@@ -140,6 +140,20 @@ export function createEnricher() {
       }
     }
 
+    // Orders and points of an erased customer that occurred before the erasure lose their customer data.
+    const withCustomer = rows.filter((r) => customerIdOf(r) !== null);
+    if (withCustomer.length > 0) {
+      const pairs = uniquePairs(withCustomer.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'external', customerIdOf(r)!)]));
+      const erased = await q.query<{ tenant_id: string; external_sha256: string; erased_at: Date | string }>(Q.erased_externals, pairs);
+      if (erased.rows.length > 0) {
+        const at = new Map(erased.rows.map((e) => [`${e.tenant_id}:${e.external_sha256}`, Date.parse(iso(e.erased_at))]));
+        for (const r of withCustomer) {
+          const t = at.get(`${r.tenant_id}:${idDigest(r.tenant_id, 'external', customerIdOf(r)!)}`);
+          if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
+        }
+      }
+    }
+
     const linked = rows.filter((r) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0);
     if (linked.length > 0) {
       const pairs = uniquePairs(linked.map((r) => [r.tenant_id, r.visitor_id!]));
@@ -231,11 +245,20 @@ function anonymise(r: EventRow): void {
   delete context.user_agent;
   delete context.click_ids;
   r.context = { ...context, anonymised: true };
-  if (r.payload && 'customer' in r.payload) {
+  if (r.payload && ('customer' in r.payload || 'customer_external_id' in r.payload)) {
     const payload = { ...r.payload };
     delete payload.customer;
+    delete payload.customer_external_id;
     r.payload = payload;
   }
+}
+
+/** The tenant's customer id an event carries (orders: payload.customer.external_id; points: customer_external_id). */
+export function customerIdOf(r: EventRow): string | null {
+  const p = isObj(r.payload) ? r.payload : null;
+  if (!p) return null;
+  const c = isObj(p.customer) ? p.customer.external_id : p.customer_external_id;
+  return (typeof c === 'string' && c.length > 0) || typeof c === 'number' ? String(c) : null;
 }
 
 function uniquePairs(pairs: [number, string][]): [number[], string[]] {

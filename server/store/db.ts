@@ -47,6 +47,9 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
   const started = Date.now();
   const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
   await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
+  // A reopened data dir does not preload the extension's library; policy functions then fail with a
+  // licence error until it is loaded explicitly.
+  await db.exec("LOAD 'timescaledb'");
   log.info({ dir, ms: Date.now() - started }, 'embedded TimescaleDB (PGlite) opened');
   return {
     kind: 'embedded',

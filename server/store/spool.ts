@@ -41,19 +41,25 @@ export function createSpool(dir: string, maxBytes: number, log: Logger): Spool {
   fs.mkdirSync(dir, { recursive: true });
   let bytes = listSegments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
   let current: { name: string; fh: fsp.FileHandle } | null = null;
+  // Set synchronously before the file exists, so a concurrent listing can always tell the open segment.
+  let currentName: string | null = null;
   let seq = 0;
   let queue: Waiter[] = [];
   let writing: Promise<void> | null = null;
   let draining: Promise<number> | null = null;
+  // While set, appends wait: rewrite needs every segment sealed and still.
+  let exclusive: Promise<unknown> | null = null;
 
   const openSegment = async () => {
     const name = `seg-${Date.now().toString().padStart(15, '0')}-${process.pid}-${String(seq++).padStart(6, '0')}.jsonl`;
+    currentName = name;
     const fh = await fsp.open(path.join(dir, name), 'a');
     current = { name, fh };
     return current;
   };
 
   const writeLoop = async () => {
+    while (exclusive) await exclusive.catch(() => undefined);
     while (queue.length > 0) {
       const batch = queue;
       queue = [];
@@ -77,6 +83,7 @@ export function createSpool(dir: string, maxBytes: number, log: Logger): Spool {
     // Detach synchronously (no await since the check above) so a new append opens a fresh segment.
     const seg = current;
     current = null;
+    currentName = null;
     if (seg) await seg.fh.close();
   };
 
@@ -111,10 +118,11 @@ export function createSpool(dir: string, maxBytes: number, log: Logger): Spool {
       if (draining) return draining;
       draining = (async () => {
         let applied = 0;
+        while (exclusive) await exclusive.catch(() => undefined);
         try {
           await seal();
           for (const name of listSegments(dir)) {
-            if (current && name === current.name) continue;
+            if (name === currentName) continue;
             const records = await readSegment(name);
             if (records.length > 0) await apply(records);
             const size = (await fsp.stat(path.join(dir, name))).size;
@@ -132,26 +140,16 @@ export function createSpool(dir: string, maxBytes: number, log: Logger): Spool {
     },
 
     async rewrite(edit) {
-      await seal();
-      let changed = 0;
-      for (const name of listSegments(dir)) {
-        const records = await readSegment(name);
-        const next: SpoolRecord[] = [];
-        for (const r of records) {
-          const before = JSON.stringify(r);
-          const e = edit(r);
-          if (e === null || JSON.stringify(e) !== before) changed++;
-          if (e !== null) next.push(e);
-        }
-        const tmp = path.join(dir, name + '.tmp');
-        await fsp.writeFile(tmp, next.map((r) => JSON.stringify(r) + '\n').join(''));
-        const fh = await fsp.open(tmp, 'r');
-        await fh.sync();
-        await fh.close();
-        await fsp.rename(tmp, path.join(dir, name));
+      // Not concurrently with a drain (it may be replaying these very segments) nor with appends.
+      while (draining || exclusive) await (draining ?? exclusive)!.catch(() => undefined);
+      let release!: () => void;
+      exclusive = new Promise<void>((r) => (release = r));
+      try {
+        return await rewriteAll(edit);
+      } finally {
+        exclusive = null;
+        release();
       }
-      bytes = listSegments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
-      return changed;
     },
 
     pendingBytes: () => bytes,
@@ -160,6 +158,29 @@ export function createSpool(dir: string, maxBytes: number, log: Logger): Spool {
       await seal();
     },
   };
+
+  async function rewriteAll(edit: (r: SpoolRecord) => SpoolRecord | null): Promise<number> {
+    await seal();
+    let changed = 0;
+    for (const name of listSegments(dir)) {
+      const records = await readSegment(name);
+      const next: SpoolRecord[] = [];
+      for (const r of records) {
+        const before = JSON.stringify(r);
+        const e = edit(r);
+        if (e === null || JSON.stringify(e) !== before) changed++;
+        if (e !== null) next.push(e);
+      }
+      const tmp = path.join(dir, name + '.tmp');
+      await fsp.writeFile(tmp, next.map((r) => JSON.stringify(r) + '\n').join(''));
+      const fh = await fsp.open(tmp, 'r');
+      await fh.sync();
+      await fh.close();
+      await fsp.rename(tmp, path.join(dir, name));
+    }
+    bytes = listSegments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    return changed;
+  }
 }
 
 function listSegments(dir: string): string[] {
