@@ -45,6 +45,8 @@ export interface Fact {
   currency?: string;
   gate?: string;
   snap?: GateSnapshot;
+  /** Set by the node that applied it first: this fact linked the event to its organizer. */
+  link?: boolean;
 }
 
 const KINDS: Record<string, FactKind> = {

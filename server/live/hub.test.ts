@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Hub } from './hub.js';
 import type { Topic } from './topics.js';
 
-function setup() {
+function setup(intervalMs = 0) {
   const values = new Map<string, number>();
   const sent: { key: string; msg: any }[] = [];
   const hub = new Hub({
     build: (tenant: number, t: Topic) => ({ data: { v: values.get(`${tenant}:${'event' in t ? t.event : t.org}`) ?? 0 }, updatedAt: 1_700_000_000_000 }),
     send: (key, m) => sent.push({ key, msg: JSON.parse(m) }),
+    intervalMs,
   });
   return { values, sent, hub };
 }
@@ -49,5 +50,25 @@ describe('hub (coalescing)', () => {
     values.set('1:O', 4);
     hub.touch({ tenant: 1, event: 'E', org: 'O', capacity: false, funnel: true });
     expect(hub.flush(0)).toBe(0);
+  });
+
+  it('throttles per topic: leading edge right away, then at most one update per interval (trailing edge)', () => {
+    const { values, sent, hub } = setup(250);
+    const e = hub.add(1, { kind: 'event', event: 'E' });
+    hub.snapshot(e, 0);
+    const change = (v: number) => {
+      values.set('1:E', v);
+      hub.touch({ tenant: 1, event: 'E', org: null, capacity: false, funnel: true });
+    };
+    change(1);
+    expect(hub.flush(1000)).toBe(1); // quiet topic: goes out at once
+    change(2);
+    expect(hub.pending(1100)).toEqual([]);
+    expect(hub.flush(1100)).toBe(0);
+    change(3);
+    expect(hub.flush(1249)).toBe(0);
+    expect(hub.flush(1250)).toBe(1); // the end of the interval carries the latest value
+    expect(sent.map((x) => [x.msg.ts, x.msg.data.v, x.msg.seq])).toEqual([[1000, 1, 1], [1250, 3, 2]]);
+    expect(hub.flush(2000)).toBe(0);
   });
 });

@@ -1,7 +1,9 @@
-// Topic hub: which topics have subscribers, which changed, and the coalesced messages. A flush (every
-// LIVE_COALESCE_MS, 250 ms by default) sends at most one update per dirty topic, and only when its data
-// differs from the last one sent; `seq` increases by one per update of a topic. Transport-free: `send`
-// is given the topic key and the serialised message, and fans it out (uWS publish, Socket.IO room).
+// Topic hub: which topics have subscribers, which changed, and the coalesced messages. Per topic at most
+// one update per LIVE_COALESCE_MS (250 ms by default), and only when its data differs from the last one
+// sent; `seq` increases by one per update of a topic. Throttling is leading + trailing edge: a change to a
+// topic that has been quiet for the interval goes out at the next flush (the caller flushes every few ms),
+// changes inside the interval wait for its end. Transport-free: `send` is given the topic key and the
+// serialised message, and fans it out (uWS publish, Socket.IO room).
 import { topicKey, topicName, type Topic } from './topics.js';
 import type { Touched } from './state.js';
 
@@ -14,6 +16,8 @@ export interface Built {
 export interface HubDeps {
   build(tenant: number, topic: Topic, now: number): Built;
   send(key: string, message: string): void;
+  /** Minimum time between two updates of one topic (ms). */
+  intervalMs?: number;
 }
 
 export interface TopicEntry {
@@ -25,6 +29,8 @@ export interface TopicEntry {
   /** Serialised data (without updated_at) of the last message sent, null before the first. */
   last: string | null;
   subs: number;
+  /** When the last update went out (ms), -Infinity before the first. */
+  lastSent: number;
 }
 
 export type MessageType = 'snapshot' | 'update';
@@ -47,7 +53,7 @@ export class Hub {
     const key = topicKey(tenant, topic);
     let e = this.entries.get(key);
     if (!e) {
-      e = { key, tenant, topic, name: topicName(topic), seq: 0, last: null, subs: 0 };
+      e = { key, tenant, topic, name: topicName(topic), seq: 0, last: null, subs: 0, lastSent: -Infinity };
       this.entries.set(key, e);
     }
     e.subs++;
@@ -97,24 +103,33 @@ export class Hub {
     if (e && e.subs > 0) this.dirty.add(key);
   }
 
-  /** Topics that will be rebuilt by the next flush. */
-  pending(): TopicEntry[] {
-    return [...this.dirty].map((k) => this.entries.get(k)!).filter(Boolean);
+  private due(e: TopicEntry | undefined, now: number): e is TopicEntry {
+    return !!e && now - e.lastSent >= (this.deps.intervalMs ?? 0);
   }
 
-  /** Sends one update per changed, watched topic. Returns how many were sent. */
-  flush(now: number): number {
-    const keys = this.dirty;
-    this.dirty = new Set();
+  /** Topics that a flush at `now` would rebuild (changed, and not updated within the interval). */
+  pending(now: number): TopicEntry[] {
+    return [...this.dirty].map((k) => this.entries.get(k)).filter((e): e is TopicEntry => this.due(e, now));
+  }
+
+  /**
+   * Sends one update per changed, watched topic. Returns how many were sent. With `only`, flushes just those
+   * topics (the ones whose Redis counts were fetched) and leaves the others for the next flush.
+   */
+  flush(now: number, only?: TopicEntry[]): number {
+    const keys = only ? only.map((e) => e.key).filter((k) => this.dirty.has(k)) : [...this.dirty];
     let n = 0;
     for (const key of keys) {
       const e = this.entries.get(key);
+      if (e && !this.due(e, now)) continue;
+      this.dirty.delete(key);
       if (!e || e.subs === 0) continue;
       const b = this.deps.build(e.tenant, e.topic, now);
       const core = JSON.stringify(b.data);
       if (core === e.last) continue;
       e.last = core;
       e.seq++;
+      e.lastSent = now;
       this.deps.send(key, message(e.name, 'update', e.seq, now, core, b.updatedAt));
       n++;
     }

@@ -1,7 +1,9 @@
 // The live layer: committed rows → hot state → coalesced topic updates over /ws, Socket.IO and REST.
 // With REDIS_URL the state is mirrored in Redis (warm.ts) and nodes exchange facts over Redis pub/sub
-// (bus-redis.ts), so every node holds the combined numbers and pushes them to its own subscribers.
+// (bus-redis.ts), so every node holds the combined numbers and pushes them to its own subscribers;
+// unique visitors then come from the shared Redis HyperLogLogs (PFCOUNT), merged, never summed.
 import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { KeyResolver } from '../http/auth.js';
@@ -9,13 +11,16 @@ import type { TemplatedApp } from '../http/uws.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
+import { createRedisBus } from './bus-redis.js';
 import { toFact, utcDay, type Fact } from './facts.js';
-import { Hub, type Built, type TopicEntry } from './hub.js';
+import { Hub, type Built } from './hub.js';
 import { recomputeDay } from './recompute.js';
 import { registerLiveRoutes } from './routes.js';
-import { LiveState } from './state.js';
+import { attachSocketIo, type SocketIoServer } from './socketio.js';
+import { LiveState, type UvSource } from './state.js';
 import { resolveTokenSecret, signToken, verifyToken, type Scope, type VerifyResult } from './token.js';
 import { allowed, type Topic } from './topics.js';
+import { createRedisMirror } from './warm.js';
 import { registerWs, type WsServer } from './ws.js';
 
 export type { LiveBus } from './bus.js';
@@ -23,14 +28,21 @@ export type { Topic } from './topics.js';
 
 /** Redis mirror of the hot state (warm.ts); absent on a single node without Redis. */
 export interface Mirror {
-  /** Queues facts for the next pipelined flush; `onFlushed` runs once they are in Redis. */
-  write(facts: Fact[], onFlushed: () => void): void;
-  /** Loads today's state; false when Redis holds nothing for today. */
-  restore(state: LiveState, day: string): Promise<boolean>;
-  /** Writes a whole (recomputed) state. */
-  seed(state: LiveState, day: string): Promise<void>;
-  /** Reads the unique-visitor counts (PFCOUNT) these topics need into the state's uvSource. */
+  /** Queues facts for the next pipelined flush; `done` runs once they are in Redis. */
+  write(facts: Fact[], done: () => void): void;
+  /** Waits for queued writes. */
+  flush(): Promise<void>;
+  /**
+   * 'restored': today's state was loaded into `state`. 'seed': Redis holds nothing (complete) for today and
+   * this node was elected to recompute it from the store, write it, then call seeded().
+   */
+  restore(state: LiveState, day: string): Promise<'restored' | 'seed'>;
+  seeded(day: string): Promise<void>;
+  /** Loads today's state into `state` if Redis holds it (resynchronisation); false otherwise. */
+  reload(state: LiveState, day: string): Promise<boolean>;
+  /** Reads the unique-visitor counts (PFCOUNT) these topics need; uvSource then returns them. */
   prefetch(entries: { tenant: number; topic: Topic }[]): Promise<void>;
+  uvSource: UvSource;
   close(): Promise<void>;
 }
 
@@ -40,6 +52,7 @@ export interface LiveDeps {
   log: Logger;
   /** Injected clock (epoch ms). */
   now?: () => number;
+  /** Defaults: a Redis bus and mirror when REDIS_URL is set, none otherwise. */
   bus?: LiveBus | null;
   mirror?: Mirror | null;
 }
@@ -53,11 +66,21 @@ export interface LiveCore {
   now(): number;
   verify(token: string): VerifyResult;
   allowed(scope: Scope, topic: Topic): boolean;
-  /** Makes sure what a snapshot of these topics needs is loaded (Redis counts). */
+  /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */
   prepare(entries: { tenant: number; topic: Topic }[]): Promise<void>;
   /** Transports register how to deliver a serialised message to a topic key's subscribers. */
   addSender(send: (key: string, message: string) => void): void;
-  mintToken: (scope: Exclude<Scope, { role: 'tenant' }>, ttlS: number) => { token: string; expires_at: string };
+  mintToken(scope: Exclude<Scope, { role: 'tenant' }>, ttlS: number): { token: string; expires_at: string };
+}
+
+export interface LiveStats {
+  topics: number;
+  subscribers: number;
+  sockets: number;
+  socketIo: number;
+  sent: number;
+  restoredFrom: 'redis' | 'store' | null;
+  redis: boolean;
 }
 
 export interface Live {
@@ -68,7 +91,7 @@ export interface Live {
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */
   register(app: TemplatedApp, keys: KeyResolver): void;
   core: LiveCore;
-  stats(): { topics: number; subscribers: number; sockets: number; sent: number };
+  stats(): LiveStats;
   close(): Promise<void>;
 }
 
@@ -80,22 +103,40 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const now = deps.now ?? Date.now;
   const secret = resolveTokenSecret(config.live.tokenSecret, config.dataDir, log);
   const state = new LiveState(utcDay(now()));
-  const mirror = deps.mirror ?? null;
-  const bus = deps.bus ?? null;
-  const nodeId = crypto.randomBytes(8).toString('hex');
   const senders: ((key: string, message: string) => void)[] = [];
+  const nodeId = crypto.randomBytes(8).toString('hex');
+  let resync: () => void = () => undefined;
+
+  let redis: Redis | null = null;
+  let mirror = deps.mirror ?? null;
+  let bus = deps.bus ?? null;
+  if (config.redisUrl && deps.mirror === undefined) {
+    redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5000 });
+    redis.on('error', (err: Error) => log.warn({ err: err.message }, 'live: redis error'));
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw new Error(`Cannot reach REDIS_URL (${(err as Error).message}). Start Redis or unset REDIS_URL to run one node with live state in memory.`);
+    }
+    mirror = createRedisMirror({ redis, prefix: config.live.redisPrefix, log, now, orgEvents: (t, o) => state.getOrg(t, o)?.events ?? [] });
+  }
+  if (config.redisUrl && deps.bus === undefined) {
+    bus = createRedisBus({ url: config.redisUrl, prefix: config.live.redisPrefix, log, onResubscribed: () => resync() });
+    await bus.ready();
+  }
+  if (mirror) state.uvSource = mirror.uvSource;
 
   const build = (tenant: number, t: Topic, at: number): Built => {
     if (t.kind === 'dashboard') {
-      const o = state.getOrg(tenant, t.org);
       let updatedAt = 0;
-      for (const id of o?.events ?? []) updatedAt = Math.max(updatedAt, state.latestUpdate(tenant, id));
+      for (const id of state.getOrg(tenant, t.org)?.events ?? []) updatedAt = Math.max(updatedAt, state.latestUpdate(tenant, id));
       return { data: state.dashboardData(tenant, t.org, at), updatedAt };
     }
     const updatedAt = state.latestUpdate(tenant, t.event);
     return { data: t.kind === 'event' ? state.eventData(tenant, t.event, at) : state.capacityData(tenant, t.event, at), updatedAt };
   };
-  const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)) });
+  const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)), intervalMs: config.live.coalesceMs });
 
   const rollover = (at: number) => {
     const day = utcDay(at);
@@ -105,14 +146,18 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     hub.markAll();
   };
 
+  /** Applies facts to the hot state; resolves each fact's organizer and marks the ones that link it. */
   const applyFacts = (facts: Fact[]) => {
     for (const f of facts) {
-      if (f.at !== undefined && utcDay(f.at) !== state.day) continue;
-      hub.touch(state.apply(f));
+      if (utcDay(f.at) !== state.day) continue;
+      hub.touch(state.applyShared(f));
     }
   };
 
-  // Facts committed on other nodes.
+  const touchAll = (facts: Fact[]) => {
+    for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: f.org, capacity: false, funnel: true });
+  };
+
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic !== FACTS) return;
     const m = msg as { n: string; f: Fact[] };
@@ -120,6 +165,21 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     rollover(now());
     applyFacts(m.f);
   });
+
+  // After a lost Redis subscription, facts of other nodes may have been missed: reload from Redis.
+  resync = () => {
+    if (!mirror) return;
+    const fresh = new LiveState(state.day);
+    mirror
+      .reload(fresh, state.day)
+      .then((ok) => {
+        if (!ok) return log.warn('live: could not resynchronise from Redis after a reconnect');
+        state.replaceWith(fresh);
+        hub.markAll();
+        log.info('live: resynchronised from Redis after a reconnect');
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, 'live: resynchronisation failed'));
+  };
 
   const core: LiveCore = {
     hub,
@@ -148,58 +208,82 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         lastRefresh = t;
         hub.markAll();
       }
-      if (mirror) await mirror.prefetch(hub.pending());
-      hub.flush(now());
+      if (mirror) {
+        const pending = hub.pending(t);
+        if (pending.length > 0) {
+          await mirror.prefetch(pending);
+          hub.flush(now(), pending);
+        }
+      } else {
+        hub.flush(t);
+      }
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'live: flush failed');
     } finally {
       ticking = false;
     }
   };
-  const timer = setInterval(() => void tick(), config.live.coalesceMs);
+  // Flushes run often; the hub holds each topic to one update per LIVE_COALESCE_MS (leading + trailing edge).
+  const timer = setInterval(() => void tick(), Math.max(5, Math.min(25, Math.floor(config.live.coalesceMs / 5))));
   timer.unref();
 
   let ws: WsServer | null = null;
-  let extraClose: (() => Promise<void>)[] = [];
+  let sio: SocketIoServer | null = null;
+  let restoredFrom: LiveStats['restoredFrom'] = null;
+  let closed = false;
+
+  const share = (facts: Fact[]) => {
+    if (mirror) {
+      // Other nodes hear of the facts once Redis holds them, so their PFCOUNTs include these visitors.
+      mirror.write(facts, () => {
+        touchAll(facts);
+        bus?.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => log.warn({ err: err.message }, 'live: bus publish failed'));
+      });
+    } else {
+      bus?.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => log.warn({ err: err.message }, 'live: bus publish failed'));
+    }
+  };
 
   return {
     core,
     onCommitted(rows) {
-      const t = now();
-      rollover(t);
-      const facts: Fact[] = [];
-      for (const r of rows) {
-        const f = toFact(r, state.day);
-        if (f) facts.push(f);
-      }
-      if (facts.length === 0) return;
-      applyFacts(facts);
-      if (mirror) {
-        // Other nodes hear about the facts once Redis holds them, so their PFCOUNTs include them.
-        mirror.write(facts, () => {
-          for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: state.getEvent(f.tenant, f.event)?.org ?? null, capacity: false, funnel: true });
-          bus?.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => log.warn({ err: err.message }, 'live: bus publish failed'));
-        });
-      } else if (bus) {
-        bus.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => log.warn({ err: err.message }, 'live: bus publish failed'));
+      if (closed) return;
+      // Called by the writer after its commit: whatever happens here must not reach the writer.
+      try {
+        rollover(now());
+        const facts: Fact[] = [];
+        for (const r of rows) {
+          const f = toFact(r, state.day);
+          if (f) facts.push(f);
+        }
+        if (facts.length === 0) return;
+        applyFacts(facts);
+        share(facts);
+      } catch (err) {
+        log.error({ err }, 'live: applying committed rows failed');
       }
     },
     async restore() {
       const day = utcDay(now());
       state.reset(day);
-      if (mirror && (await mirror.restore(state, day))) {
+      if (mirror && (await mirror.restore(state, day)) === 'restored') {
+        restoredFrom = 'redis';
         log.info({ events: state.events.size }, 'live: state restored from Redis');
         return { source: 'redis' };
       }
-      let n = 0;
       const t0 = Date.now();
-      n = await recomputeDay(deps.db, day, applyFacts);
-      log.info({ rows: n, events: state.events.size, ms: Date.now() - t0 }, 'live: state recomputed from the store');
-      if (mirror) await mirror.seed(state, day);
+      const n = await recomputeDay(deps.db, day, (facts) => {
+        applyFacts(facts);
+        mirror?.write(facts, () => undefined);
+      });
+      if (mirror) await mirror.seeded(day);
+      restoredFrom = 'store';
+      log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
       return { source: 'store', rows: n };
     },
     register(app, keys) {
       ws = registerWs(app, core);
+      if (config.live.socketIo) sio = attachSocketIo(app, core);
       registerLiveRoutes(app, { core, keys });
     },
     stats() {
@@ -209,18 +293,17 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         if (e.subs > 0) topics++;
         subscribers += e.subs;
       }
-      return { topics, subscribers, sockets: ws?.sockets() ?? 0, sent: hub.sent };
+      return { topics, subscribers, sockets: ws?.sockets() ?? 0, socketIo: sio?.sockets() ?? 0, sent: hub.sent, restoredFrom, redis: !!mirror };
     },
     async close() {
+      closed = true;
       clearInterval(timer);
       unsubscribe?.();
       ws?.close();
-      for (const c of extraClose) await c();
-      extraClose = [];
+      await sio?.close();
       await mirror?.close();
       await bus?.close();
+      if (redis) await redis.quit().catch(() => redis?.disconnect());
     },
   };
 }
-
-export type { TopicEntry };

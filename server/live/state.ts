@@ -97,6 +97,8 @@ export interface Touched {
   org: string | null;
   capacity: boolean;
   funnel: boolean;
+  /** This fact linked the event to its organizer. */
+  linked?: boolean;
 }
 
 export interface Funnel extends Counters {
@@ -202,6 +204,7 @@ export class LiveState {
 
   apply(f: Fact): Touched {
     const e = this.ensureEvent(f.tenant, f.event);
+    const linked = e.org === null && f.org !== null;
     const o = f.org !== null || e.org !== null ? this.linkOrg(e, f.org ?? e.org!) : null;
     if (f.venue && !e.venue) e.venue = f.venue;
     e.updatedAt = Math.max(e.updatedAt, f.at);
@@ -233,7 +236,16 @@ export class LiveState {
         break;
     }
     const capacity = f.kind === 'grant' || f.kind === 'deny' || f.kind === 'snapshot';
-    return { tenant: f.tenant, event: f.event, org: e.org, capacity, funnel: !capacity };
+    return { tenant: f.tenant, event: f.event, org: e.org, capacity, funnel: !capacity, linked };
+  }
+
+  /** apply(), then records on the fact what other nodes and the Redis mirror need: its organizer, and
+   *  whether it is the fact that linked the event to that organizer. */
+  applyShared(f: Fact): Touched {
+    const touched = this.apply(f);
+    if (touched.org !== null) f.org = touched.org;
+    if (touched.linked) f.link = true;
+    return touched;
   }
 
   funnelView(e: EventLive, now: number): FunnelView {
@@ -285,6 +297,15 @@ export class LiveState {
 
   latestUpdate(tenant: number, event: string): number {
     return this.getEvent(tenant, event)?.updatedAt ?? 0;
+  }
+
+  /** Takes over another state's contents (a reload from Redis built off to the side). */
+  replaceWith(other: LiveState): void {
+    this.day = other.day;
+    this.events.clear();
+    this.orgs.clear();
+    for (const [k, v] of other.events) this.events.set(k, v);
+    for (const [k, v] of other.orgs) this.orgs.set(k, v);
   }
 
   /** Day rollover: live numbers cover one UTC day. */

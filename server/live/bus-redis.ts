@@ -1,0 +1,57 @@
+// LiveBus over Redis pub/sub: one channel per prefix, a publisher connection and a separate subscriber
+// connection (a subscribed ioredis connection cannot run other commands).
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { BusHandler, LiveBus } from './bus.js';
+
+export interface RedisBusOptions {
+  url: string;
+  /** Key/channel prefix (LIVE_REDIS_PREFIX); the channel is `{prefix}live:bus`. */
+  prefix: string;
+  log?: Logger;
+  /** Called after the subscriber reconnected (messages may have been missed meanwhile). */
+  onResubscribed?: () => void;
+}
+
+export function createRedisBus(opts: RedisBusOptions): LiveBus {
+  const channel = `${opts.prefix}live:bus`;
+  const pub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const sub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const handlers = new Set<BusHandler>();
+  let connectedOnce = false;
+  pub.on('error', (err: Error) => opts.log?.warn({ err: err.message }, 'live bus (publisher): redis error'));
+  sub.on('error', (err: Error) => opts.log?.warn({ err: err.message }, 'live bus (subscriber): redis error'));
+  const subscribed = sub.subscribe(channel).then(() => {
+    connectedOnce = true;
+  });
+  subscribed.catch(() => undefined);
+  sub.on('ready', () => {
+    // ioredis re-subscribes by itself after a reconnect; the owner may want to resynchronise.
+    if (connectedOnce) opts.onResubscribed?.();
+  });
+  sub.on('message', (ch: string, raw: string) => {
+    if (ch !== channel) return;
+    let m: { t: string; m: unknown };
+    try {
+      m = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    for (const h of handlers) h(m.t, m.m);
+  });
+
+  return {
+    async publish(topic, msg) {
+      await pub.publish(channel, JSON.stringify({ t: topic, m: msg }));
+    },
+    subscribe(handler) {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    ready: () => subscribed,
+    async close() {
+      handlers.clear();
+      await Promise.allSettled([sub.quit(), pub.quit()]);
+    },
+  };
+}

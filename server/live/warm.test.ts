@@ -1,0 +1,118 @@
+// The Redis mirror against a real Redis (127.0.0.1:6379), one random key prefix per test, deleted after.
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toFact, utcDay, type Fact } from './facts.js';
+import type { Mirror } from './index.js';
+import { deletePrefix, randomPrefix, REDIS_URL } from './redis-test-utils.js';
+import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
+import { LiveState } from './state.js';
+import { createRedisMirror, keys } from './warm.js';
+
+const DAY = utcDay(NOW);
+const log = pino({ level: 'silent' });
+
+function scripted(): Fact[] {
+  const cap = (name: string, at: number, payload: Record<string, unknown>) => row(name, at, { source_system: 'scanner', entities: { event_entity_id: 'E1', ticket_id: 't' }, payload });
+  const rows = [
+    ...funnelRows(E1),
+    ...funnelRows(E2),
+    row('event_view', NOW - MIN, { visitor_id: 'late-linker', entities: { event_entity_id: 'E3' } }),
+    row('event_view', NOW - MIN, { visitor_id: 'late-linker-2', entities: { event_entity_id: 'E3', organizer_id: 'O1' } }),
+    cap('capacity_snapshot', NOW - 30_000, { gate_id: 'G1', current_inside: 40, total_entries: 44, total_denied: 2, capacity: 100, rate_per_minute: 5 }),
+    cap('capacity_snapshot', NOW - 90_000, { gate_id: 'G1', current_inside: 1, total_entries: 1, total_denied: 0 }),
+    cap('entry_granted', NOW - 100_000, { gate_id: 'G1' }),
+    cap('entry_granted', NOW - 10_000, { gate_id: 'G1' }),
+    cap('entry_denied', NOW - 5_000, { gate_id: 'G2' }),
+  ];
+  return rows.map((r) => toFact(r, DAY)).filter((f): f is Fact => f !== null);
+}
+
+describe('Redis mirror (warm state)', () => {
+  let prefix: string;
+  const conns: Redis[] = [];
+  const open = (state?: LiveState): Mirror => {
+    const redis = new Redis(REDIS_URL);
+    conns.push(redis);
+    return createRedisMirror({ redis, prefix, log, now: () => NOW, orgEvents: (t, o) => state?.getOrg(t, o)?.events ?? [] });
+  };
+  beforeEach(() => {
+    prefix = randomPrefix();
+  });
+  afterEach(async () => {
+    await Promise.all(conns.splice(0).map((c) => c.quit()));
+    await deletePrefix(prefix);
+  });
+
+  it('mirrors every fact and restores a state equal to the hot one (UV from PFCOUNT)', async () => {
+    const hot = new LiveState(DAY);
+    const a = open(hot);
+    expect(await a.restore(hot, DAY)).toBe('seed');
+    const facts = scripted();
+    for (let i = 0; i < facts.length; i += 37) {
+      const chunk = facts.slice(i, i + 37);
+      for (const f of chunk) hot.applyShared(f);
+      a.write(chunk, () => undefined);
+    }
+    await a.seeded(DAY);
+
+    const restored = new LiveState(DAY);
+    const b = open(restored);
+    expect(await b.restore(restored, DAY)).toBe('restored');
+    restored.uvSource = b.uvSource;
+    const topics = [
+      { tenant: 1, topic: { kind: 'event' as const, event: 'E1' } },
+      { tenant: 1, topic: { kind: 'event' as const, event: 'E2' } },
+      { tenant: 1, topic: { kind: 'dashboard' as const, org: 'O1' } },
+    ];
+    await b.prefetch(topics);
+    for (const e of ['E1', 'E2', 'E3']) expect(restored.eventData(1, e, NOW)).toEqual(hot.eventData(1, e, NOW));
+    expect(restored.capacityData(1, 'E1', NOW)).toEqual(hot.capacityData(1, 'E1', NOW));
+    expect(restored.capacityData(1, 'E1', NOW)).toMatchObject({ inside: 41, entries: 45, denied: 3, rate_per_minute: 5 });
+    expect(restored.dashboardData(1, 'O1', NOW)).toEqual(hot.dashboardData(1, 'O1', NOW));
+    // The organizer's visitors include what E3 saw before it was linked to O1 (PFMERGE), counted once.
+    expect((restored.dashboardData(1, 'O1', NOW) as any).totals.funnel.unique_visitors).toBe(50 + 48 + 2);
+
+    const r = new Redis(REDIS_URL);
+    conns.push(r);
+    const k = keys(prefix, 1);
+    expect(await r.hget(k.live('E1'), 'orders')).toBe('10');
+    expect(await r.hget(k.live('E1'), 'rev:EUR')).toBe('1000000');
+    expect(await r.pfcount(k.uv('E1'))).toBe(50);
+    expect(await r.ttl(k.live('E1'))).toBeGreaterThan(1700);
+    expect(await r.xlen(k.funnel('E1'))).toBeGreaterThan(100);
+    expect(await r.exists(keys(prefix, 2).live('E1'))).toBe(0);
+  });
+
+  it('elects one node to rebuild an empty mirror; the other waits and restores', async () => {
+    const s1 = new LiveState(DAY);
+    const s2 = new LiveState(DAY);
+    const [m1, m2] = [open(s1), open(s2)];
+    const r1 = m1.restore(s1, DAY);
+    await new Promise((r) => setTimeout(r, 50));
+    const r2 = m2.restore(s2, DAY);
+    expect(await r1).toBe('seed');
+    const facts = scripted();
+    for (const f of facts) s1.applyShared(f);
+    m1.write(facts, () => undefined);
+    await m1.seeded(DAY);
+    expect(await r2).toBe('restored');
+    expect(s2.capacityData(1, 'E1', NOW)).toEqual(s1.capacityData(1, 'E1', NOW));
+  });
+
+  it('starts a new day from zero in Redis', async () => {
+    const s = new LiveState(DAY);
+    const m = open(s);
+    const f1 = toFact(row('order_completed', NOW, { entities: { event_entity_id: 'E1', order_id: 'o' }, payload: { gross_amount: 10, currency: 'EUR', items: [{ qty: 1 }] } }), DAY)!;
+    m.write([f1], () => undefined);
+    await m.flush();
+    const next = NOW + 86_400_000;
+    const f2 = toFact(row('event_view', next, { entities: { event_entity_id: 'E1' } }), utcDay(next))!;
+    m.write([f2], () => undefined);
+    await m.flush();
+    const r = new Redis(REDIS_URL);
+    conns.push(r);
+    expect(await r.hgetall(keys(prefix, 1).live('E1'))).toMatchObject({ day: utcDay(next), views: '1' });
+    expect(await r.hget(keys(prefix, 1).live('E1'), 'orders')).toBeNull();
+  });
+});

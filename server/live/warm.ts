@@ -1,0 +1,367 @@
+// Warm state in Redis: a mirror of the hot state that survives restarts and that several nodes share.
+// Every key starts with `{LIVE_REDIS_PREFIX}{tenant_id}:` so tenants never share one (default prefix "tx:"):
+//   …analytics:event:{event_id}:live       HASH  day, organizer_id, venue_id, updated_at, counters, rev:{CUR} (thousandths)
+//   …analytics:event:{event_id}:uv         HLL   visitors (PFADD / PFCOUNT)
+//   …analytics:funnel:{event_id}           STREAM funnel steps (XADD MAXLEN ~ 10000)
+//   …analytics:event:{event_id}:checkouts  ZSET  checkout key → started at;  :checkout_ids HASH key → ids
+//   …analytics:event:{event_id}:completed  ZSET  completion id → latest order time (ZADD GT)
+//   …analytics:event:{event_id}:gates      HASH  gate → newest snapshot (JSON, replaced only by a newer one)
+//   …analytics:event:{event_id}:scans      ZSET  gate\tkind\tid → occurred at
+//   …analytics:event:{event_id}:ticker     ZSET  newest orders
+//   …analytics:org:{org_id}:live | :uv | :events   day marker, HLL of visitors, SET of event ids
+// Event and org keys expire 30 min after their last write (refreshed by each write). Day bookkeeping (no
+// tenant): `{prefix}live:events:{day}`, `{prefix}live:orgs:{day}`, `{prefix}live:seeded:{day}`.
+// Writes are pipelined per flush (one round trip for everything committed meanwhile).
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Fact } from './facts.js';
+import type { Mirror } from './index.js';
+import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
+import type { Topic } from './topics.js';
+
+export const TTL_S = 1800;
+export const STREAM_MAX = 10_000;
+const DAY_TTL_S = 2 * 86_400;
+
+export const keys = (prefix: string, tenant: number) => {
+  const p = `${prefix}${tenant}:analytics:`;
+  const ev = (e: string, s: string) => `${p}event:${e}:${s}`;
+  return {
+    live: (e: string) => ev(e, 'live'),
+    uv: (e: string) => ev(e, 'uv'),
+    funnel: (e: string) => `${p}funnel:${e}`,
+    checkouts: (e: string) => ev(e, 'checkouts'),
+    checkoutIds: (e: string) => ev(e, 'checkout_ids'),
+    completed: (e: string) => ev(e, 'completed'),
+    gates: (e: string) => ev(e, 'gates'),
+    scans: (e: string) => ev(e, 'scans'),
+    ticker: (e: string) => ev(e, 'ticker'),
+    orgLive: (o: string) => `${p}org:${o}:live`,
+    orgUv: (o: string) => `${p}org:${o}:uv`,
+    orgEvents: (o: string) => `${p}org:${o}:events`,
+  };
+};
+type Keys = ReturnType<typeof keys>;
+const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
+const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgEvents(o)];
+
+/** KEYS[1] holds the day; when it is another day every key is dropped first. */
+const DAY_LUA = `
+if redis.call('HGET', KEYS[1], 'day') ~= ARGV[1] then
+  redis.call('DEL', unpack(KEYS))
+  redis.call('HSET', KEYS[1], 'day', ARGV[1])
+end
+return 0`;
+
+/** A gate snapshot replaces the held one only when newer; scans it covers that left the rate window go. */
+const SNAP_LUA = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local at = tonumber(ARGV[2])
+if cur then
+  local held = cjson.decode(cur)
+  if held.at >= at then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[5] == '1' then
+  local horizon = math.min(at, tonumber(ARGV[4]) - 60000)
+  local prefix = ARGV[1] .. '\\t'
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', horizon)) do
+    if string.sub(m, 1, #prefix) == prefix then redis.call('ZREM', KEYS[2], m) end
+  end
+end
+return 1`;
+
+/** HSET field to ARGV[2] unless it already holds a larger number. */
+const MAX_LUA = `
+local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0`;
+
+interface Scripted {
+  txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
+  txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
+  txMax(k: string, field: string, value: number): ChainableCommander;
+}
+
+export interface RedisMirrorOptions {
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+  now: () => number;
+  /** The events the hot state links to an organizer (a dashboard needs their visitor counts). */
+  orgEvents?: (tenant: number, org: string) => Iterable<string>;
+}
+
+export function createRedisMirror(o: RedisMirrorOptions): Mirror {
+  const { redis, prefix, log, now } = o;
+  redis.defineCommand('txDay', { lua: DAY_LUA });
+  redis.defineCommand('txSnap', { numberOfKeys: 2, lua: SNAP_LUA });
+  redis.defineCommand('txMax', { numberOfKeys: 1, lua: MAX_LUA });
+  const uvCache = new Map<string, number>();
+  const idx = (day: string) => `${prefix}live:events:${day}`;
+  const orgIdx = (day: string) => `${prefix}live:orgs:${day}`;
+  const seededKey = (day: string) => `${prefix}live:seeded:${day}`;
+  const lockKey = (day: string) => `${prefix}live:seed-lock:${day}`;
+
+  let queue: { facts: Fact[]; done: () => void }[] = [];
+  let flushing: Promise<void> | null = null;
+  let broken = false;
+
+  const build = (pl: ChainableCommander, facts: Fact[]) => {
+    const s = pl as ChainableCommander & Scripted;
+    const byEvent = new Map<string, Fact[]>();
+    const orgs = new Map<string, { tenant: number; org: string; visitors: Set<string>; events: Set<string>; links: Set<string> }>();
+    let day = '';
+    for (const f of facts) {
+      const k = `${f.tenant}\t${f.event}`;
+      const list = byEvent.get(k);
+      if (list) list.push(f);
+      else byEvent.set(k, [f]);
+      day = new Date(f.at).toISOString().slice(0, 10);
+      if (f.org !== null) {
+        const ok = `${f.tenant}\t${f.org}`;
+        let g = orgs.get(ok);
+        if (!g) orgs.set(ok, (g = { tenant: f.tenant, org: f.org, visitors: new Set(), events: new Set(), links: new Set() }));
+        if (f.visitor) g.visitors.add(f.visitor);
+        g.events.add(f.event);
+        if (f.link) g.links.add(f.event);
+      }
+    }
+    for (const list of byEvent.values()) {
+      const { tenant, event } = list[0];
+      const d = new Date(list[0].at).toISOString().slice(0, 10);
+      const k = keys(prefix, tenant);
+      const all = eventKeys(k, event);
+      s.txDay(all.length, ...all, d);
+      const counters = new Map<string, number>();
+      const meta: Record<string, string> = {};
+      let updated = 0;
+      const visitors = new Set<string>();
+      for (const f of list) {
+        for (const [n, v] of Object.entries(counterDeltas(f))) counters.set(n, (counters.get(n) ?? 0) + v);
+        if (f.org) meta.organizer_id = f.org;
+        if (f.venue) meta.venue_id = f.venue;
+        updated = Math.max(updated, f.at);
+        if (f.visitor) visitors.add(f.visitor);
+        if (f.kind !== 'touch' && f.kind !== 'grant' && f.kind !== 'deny' && f.kind !== 'snapshot') {
+          pl.xadd(k.funnel(event), 'MAXLEN', '~', STREAM_MAX, '*', 'k', f.kind, 'at', f.at, 'v', f.visitor ?? '', 's', f.session ?? '', 'id', f.id);
+        }
+        switch (f.kind) {
+          case 'checkout': {
+            const key = checkoutKey(f);
+            pl.zadd(k.checkouts(event), 'GT', f.at, key);
+            pl.hset(k.checkoutIds(event), key, completionIds(f).join('\t'));
+            break;
+          }
+          case 'order': {
+            for (const id of completionIds(f)) pl.zadd(k.completed(event), 'GT', f.at, id);
+            const cur = f.currency ?? 'XXX';
+            counters.set(`rev:${cur}`, (counters.get(`rev:${cur}`) ?? 0) + Math.round((f.amount ?? 0) * 1000));
+            const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, id: f.id };
+            pl.zadd(k.ticker(event), f.at, JSON.stringify(t));
+            break;
+          }
+          case 'grant':
+          case 'deny':
+            pl.zadd(k.scans(event), f.at, `${f.gate}\t${f.kind === 'grant' ? 'g' : 'd'}\t${f.id}`);
+            break;
+          case 'snapshot': {
+            const covers = f.snap!.entries !== null && f.snap!.denied !== null ? '1' : '0';
+            s.txSnap(k.gates(event), k.scans(event), f.gate!, f.at, JSON.stringify({ ...f.snap, at: f.at }), now(), covers);
+            break;
+          }
+        }
+      }
+      if (list.some((f) => f.kind === 'order')) pl.zremrangebyrank(k.ticker(event), 0, -(TICKER_SIZE + 1));
+      for (const [n, v] of counters) if (v !== 0) pl.hincrby(k.live(event), n, v);
+      if (Object.keys(meta).length > 0) pl.hset(k.live(event), meta);
+      s.txMax(k.live(event), 'updated_at', updated);
+      if (visitors.size > 0) pl.pfadd(k.uv(event), ...visitors);
+      for (const key of all) pl.expire(key, TTL_S);
+      pl.sadd(idx(d), `${tenant}\t${event}`);
+    }
+    for (const g of orgs.values()) {
+      const k = keys(prefix, g.tenant);
+      const all = orgKeys(k, g.org);
+      s.txDay(all.length, ...all, day);
+      if (g.visitors.size > 0) pl.pfadd(k.orgUv(g.org), ...g.visitors);
+      pl.sadd(k.orgEvents(g.org), ...g.events);
+      // An event linked to its organizer now: what it saw before joins the organizer's visitors.
+      for (const e of g.links) pl.pfmerge(k.orgUv(g.org), k.orgUv(g.org), k.uv(e));
+      for (const key of all) pl.expire(key, TTL_S);
+      pl.sadd(orgIdx(day), `${g.tenant}\t${g.org}`);
+    }
+    if (day) {
+      pl.expire(idx(day), DAY_TTL_S);
+      pl.expire(orgIdx(day), DAY_TTL_S);
+    }
+  };
+
+  const flushLoop = async () => {
+    while (queue.length > 0) {
+      const items = queue;
+      queue = [];
+      const pl = redis.pipeline();
+      build(pl, items.flatMap((i) => i.facts));
+      try {
+        const res = await pl.exec();
+        const err = res?.find(([e]) => e)?.[0];
+        if (err) throw err;
+        if (broken) {
+          // Some writes were lost while Redis was away: the next boot must recompute from the store.
+          broken = false;
+          const day = new Date(now()).toISOString().slice(0, 10);
+          await redis.del(seededKey(day));
+          log.warn('live: Redis is back; its mirror missed writes, so the next start recomputes from the store');
+        }
+      } catch (err) {
+        broken = true;
+        log.warn({ err: (err as Error).message }, 'live: Redis mirror write failed');
+      }
+      for (const i of items) i.done();
+    }
+    flushing = null;
+  };
+
+  const flush = async () => {
+    while (flushing) await flushing;
+  };
+
+  /** Loads today's state; false when something expired (then the caller recomputes). */
+  const load = async (state: LiveState, day: string): Promise<boolean> => {
+    const members = await redis.smembers(idx(day));
+    const t = now();
+    for (let i = 0; i < members.length; i += 200) {
+      const batch = members.slice(i, i + 200).map((m) => {
+        const tab = m.indexOf('\t');
+        return { tenant: Number(m.slice(0, tab)), event: m.slice(tab + 1) };
+      });
+      const pl = redis.pipeline();
+      for (const { tenant, event } of batch) {
+        const k = keys(prefix, tenant);
+        pl.hgetall(k.live(event));
+        pl.zrangebyscore(k.checkouts(event), String(t - CHECKOUT_WINDOW_MS), '+inf', 'WITHSCORES');
+        pl.hgetall(k.checkoutIds(event));
+        pl.zrangebyscore(k.completed(event), String(t - CHECKOUT_WINDOW_MS), '+inf', 'WITHSCORES');
+        pl.hgetall(k.gates(event));
+        pl.zrange(k.scans(event), '0', '-1', 'WITHSCORES');
+        pl.zrange(k.ticker(event), '0', '-1');
+      }
+      const res = (await pl.exec()) ?? [];
+      for (let j = 0; j < batch.length; j++) {
+        const r = res.slice(j * 7, j * 7 + 7).map(([err, v]) => {
+          if (err) throw err;
+          return v;
+        });
+        const live = r[0] as Record<string, string>;
+        if (!live.day) return false; // expired after 30 quiet minutes: the store has it, Redis no longer
+        if (live.day !== day) continue;
+        const { tenant, event } = batch[j];
+        const e = state.ensureEvent(tenant, event);
+        for (const n of COUNTER_NAMES) e.counters[n] = Number(live[n] ?? 0);
+        for (const [f, v] of Object.entries(live)) if (f.startsWith('rev:')) e.revenue.set(f.slice(4), Number(v));
+        e.venue = live.venue_id ?? null;
+        e.updatedAt = Number(live.updated_at ?? 0);
+        if (live.organizer_id) state.linkOrg(e, live.organizer_id);
+        const ids = r[2] as Record<string, string>;
+        for (const [key, at] of pairs(r[1] as string[])) e.checkouts.set(key, { at, ids: (ids[key] ?? '').split('\t').filter(Boolean) });
+        for (const [id, at] of pairs(r[3] as string[])) e.completed.set(id, at);
+        for (const [gate, json] of Object.entries(r[4] as Record<string, string>)) {
+          const snap = JSON.parse(json);
+          e.capacity.set(gate, { snap, scans: [], folded: { g: 0, d: 0 }, lastAt: snap.at });
+        }
+        for (const [m, at] of pairs(r[5] as string[])) {
+          const [gate, kind] = m.split('\t');
+          let g = e.capacity.get(gate);
+          if (!g) e.capacity.set(gate, (g = { snap: null, scans: [], folded: { g: 0, d: 0 }, lastAt: 0 }));
+          g.scans.push({ at, kind: kind === 'g' ? 'g' : 'd' });
+          g.lastAt = Math.max(g.lastAt, at);
+        }
+        e.ticker = (r[6] as string[]).map((j) => JSON.parse(j) as TickerEntry).sort((a, b) => (a.ts === b.ts ? (a.id < b.id ? 1 : -1) : a.ts < b.ts ? 1 : -1));
+      }
+    }
+    return true;
+  };
+
+  const clear = async (day: string) => {
+    const [events, orgs] = await Promise.all([redis.smembers(idx(day)), redis.smembers(orgIdx(day))]);
+    const pl = redis.pipeline();
+    for (const m of events) {
+      const tab = m.indexOf('\t');
+      pl.del(...eventKeys(keys(prefix, Number(m.slice(0, tab))), m.slice(tab + 1)));
+    }
+    for (const m of orgs) {
+      const tab = m.indexOf('\t');
+      pl.del(...orgKeys(keys(prefix, Number(m.slice(0, tab))), m.slice(tab + 1)));
+    }
+    pl.del(idx(day), orgIdx(day), seededKey(day));
+    await pl.exec();
+  };
+
+  return {
+    uvSource: (kind, tenant, id) => uvCache.get(`${kind}\t${tenant}\t${id}`),
+    write(facts, done) {
+      queue.push({ facts, done });
+      if (!flushing) flushing = new Promise<void>((r) => setImmediate(r)).then(flushLoop);
+    },
+    flush,
+    async restore(state, day) {
+      await flush();
+      if ((await redis.get(seededKey(day))) && (await load(state, day))) return 'restored';
+      // Nothing (or not everything) for today in Redis: one node recomputes from the store and writes it.
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline) {
+        if ((await redis.set(lockKey(day), '1', 'PX', 300_000, 'NX')) === 'OK') {
+          state.reset(day);
+          await clear(day);
+          return 'seed';
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        if (await redis.get(seededKey(day))) {
+          state.reset(day);
+          if (await load(state, day)) return 'restored';
+        }
+      }
+      throw new Error('live: timed out waiting for another node to rebuild the Redis mirror');
+    },
+    async reload(state, day) {
+      await flush();
+      if (!(await redis.get(seededKey(day)))) return false;
+      return load(state, day);
+    },
+    async seeded(day) {
+      await flush();
+      await redis.set(seededKey(day), new Date(now()).toISOString(), 'EX', DAY_TTL_S);
+      await redis.del(lockKey(day));
+    },
+    async prefetch(entries: { tenant: number; topic: Topic }[]) {
+      const want = new Map<string, string>();
+      for (const { tenant, topic } of entries) {
+        const k = keys(prefix, tenant);
+        if (topic.kind === 'event') want.set(`event\t${tenant}\t${topic.event}`, k.uv(topic.event));
+        if (topic.kind === 'dashboard') {
+          want.set(`org\t${tenant}\t${topic.org}`, k.orgUv(topic.org));
+          for (const e of o.orgEvents?.(tenant, topic.org) ?? []) want.set(`event\t${tenant}\t${e}`, k.uv(e));
+        }
+      }
+      if (want.size === 0) return;
+      const pl = redis.pipeline();
+      for (const key of want.values()) pl.pfcount(key);
+      const res = (await pl.exec()) ?? [];
+      [...want.keys()].forEach((c, i) => {
+        const [err, v] = res[i];
+        if (!err) uvCache.set(c, Number(v));
+      });
+      if (uvCache.size > 200_000) uvCache.clear();
+    },
+    async close() {
+      await flush();
+    },
+  };
+}
+
+function pairs(flat: string[]): [string, number][] {
+  const out: [string, number][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
+  return out;
+}

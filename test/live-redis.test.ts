@@ -1,0 +1,127 @@
+// The live layer with Redis (real, 127.0.0.1:6379; random key prefix per test, deleted after): restart
+// restores from Redis; two nodes, each with its own store and part of the traffic, show every subscriber
+// the combined numbers, equal to what both stores hold.
+import crypto from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { toFact, utcDay } from '../server/live/facts.js';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
+import { LiveState } from '../server/live/state.js';
+import type { EventRow } from '../server/store/events.js';
+import { bootServer, createTenant, eventsOf, tmpDir, type Tenant } from './helpers.js';
+import { funnelEvents, LiveClient, mintToken, readAll, restartScript, sendEvents, type FunnelPlan } from './live-helpers.js';
+
+const SECRET = crypto.randomBytes(32).toString('hex');
+const prefixes: string[] = [];
+const redisEnv = () => {
+  const prefix = randomPrefix();
+  prefixes.push(prefix);
+  return { REDIS_URL, LIVE_TOKEN_SECRET: SECRET, LIVE_REDIS_PREFIX: prefix, RATE_LIMIT_EVENTS_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' };
+};
+
+afterAll(async () => {
+  for (const p of prefixes) await deletePrefix(p);
+});
+
+describe('restart with Redis', () => {
+  it('restores the live state from Redis: numbers survive', async () => {
+    const env = { ...redisEnv(), DATA_DIR: tmpDir() };
+    let server = await bootServer(env);
+    expect(server.live.stats()).toMatchObject({ redis: true, restoredFrom: 'store' });
+    const t = await createTenant(server.url, 'restart-redis');
+    await sendEvents(server.url, t, restartScript());
+    const before = await readAll(server.url, t.secret_key);
+    expect((before['/api/v1/live/events/RE1'] as any).funnel.orders).toBe(6);
+    await server.close();
+
+    server = await bootServer(env);
+    try {
+      expect(server.live.stats().restoredFrom).toBe('redis');
+      expect(await readAll(server.url, t.secret_key)).toEqual(before);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** Every stored row of a tenant, read back through the API. */
+async function allRows(base: string, t: Tenant): Promise<EventRow[]> {
+  const out: EventRow[] = [];
+  let before = '';
+  for (;;) {
+    const page = await eventsOf(base, t, `limit=1000${before ? `&before=${encodeURIComponent(before)}` : ''}`);
+    out.push(...(page as EventRow[]));
+    if (page.length < 1000) return out;
+    before = page[page.length - 1].occurred_at;
+  }
+}
+
+describe('two nodes sharing Redis', () => {
+  it('subscribers of both nodes see the combined numbers, equal to both stores', async () => {
+    const env = redisEnv();
+    const a = await bootServer({ ...env, DATA_DIR: tmpDir() });
+    let b = await bootServer({ ...env, DATA_DIR: tmpDir() });
+    try {
+      // One embedded store per node: the same tenant (id 1) is created in each.
+      const ta = await createTenant(a.url, 'shared');
+      const tb = await createTenant(b.url, 'shared');
+      expect(ta.tenant_id).toBe(tb.tenant_id);
+      const plans: FunnelPlan[] = [
+        { event: 'N1', org: 'ORG-N', visitors: 300, views: 300, selects: 200, carts: 150, checkouts: 100, attempts: 70, failures: 10, orders: 60, qty: 2, price: 40, currency: 'EUR' },
+        { event: 'N2', org: 'ORG-N', visitors: 300, views: 280, selects: 150, carts: 90, checkouts: 60, attempts: 40, failures: 5, orders: 30, qty: 1, price: 15.5, currency: 'EUR' },
+      ];
+      // Seed the organizer link on one node so the token can subscribe to event topics on both.
+      const [first, ...rest] = plans.flatMap((p) => funnelEvents(p));
+      await sendEvents(a.url, ta, [first]);
+      const token = await mintToken(a.url, ta, { role: 'organizer', org_id: 'ORG-N' });
+      const ca = await LiveClient.open(a.url, token);
+      const cb = await LiveClient.open(b.url, token);
+      for (const c of [ca, cb]) {
+        await c.subscribe('analytics:dashboard:ORG-N');
+        expect((await c.subscribe('analytics:event:N1')).type).toBe('snapshot');
+      }
+      // Each visitor's steps alternate between the nodes: checkouts start on one and complete on the other.
+      const toA = rest.filter((_, i) => i % 2 === 0);
+      const toB = rest.filter((_, i) => i % 2 === 1);
+      await Promise.all([sendEvents(a.url, ta, toA), sendEvents(b.url, tb, toB)]);
+
+      // What the two stores hold, computed by the same pure state (exact visitor sets).
+      const rows = [...(await allRows(a.url, ta)), ...(await allRows(b.url, tb))];
+      expect(rows.length).toBe(rest.length + 1);
+      const truth = new LiveState(utcDay(Date.now()));
+      for (const r of rows) {
+        const f = toFact(r, truth.day);
+        if (f) truth.apply(f);
+      }
+      const want = truth.dashboardData(ta.tenant_id, 'ORG-N', Date.now()) as any;
+      expect(want.totals.funnel.orders).toBe(90);
+
+      const seen = [];
+      for (const c of [ca, cb]) {
+        const d = await c.until('analytics:dashboard:ORG-N', (x) => x.totals.funnel.orders === 90 && x.totals.funnel.views === want.totals.funnel.views, 20_000);
+        const { unique_visitors: uv, ...counts } = d.totals.funnel;
+        const { unique_visitors: wantUv, ...wantCounts } = want.totals.funnel;
+        expect(counts).toEqual(wantCounts);
+        expect(d.totals.revenue).toEqual(want.totals.revenue);
+        // 600 visitors, each seen on both nodes: merged (PFCOUNT), not summed (~1200).
+        expect(Math.abs(uv - wantUv) / wantUv).toBeLessThanOrEqual(0.02);
+        seen.push(d.totals.funnel);
+      }
+      expect(seen[0]).toEqual(seen[1]);
+      expect(seen[0].active_checkouts).toBe(100 - 60 + 60 - 30);
+
+      // Restart node B: it restores from Redis and shows the combined numbers, not only its own store's.
+      cb.close();
+      await b.close();
+      b = await bootServer({ ...env, DATA_DIR: b.dataDir });
+      expect(b.live.stats().restoredFrom).toBe('redis');
+      const cb2 = await LiveClient.open(b.url, token);
+      const snap = await cb2.subscribe('analytics:dashboard:ORG-N');
+      expect(snap.data.totals.funnel).toEqual(seen[0]);
+      ca.close();
+      cb2.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+// A client that stops reading is disconnected at the backpressure limit; the others keep their latency.
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, postJson, type Tenant } from './helpers.js';
+import { LiveClient, mintToken, sendEvents, sleep } from './live-helpers.js';
+
+const EVENTS = 400;
+
+describe('backpressure', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+
+  beforeAll(async () => {
+    server = await bootServer({
+      LIVE_COALESCE_MS: '20',
+      LIVE_WS_MAX_BACKPRESSURE: String(64 * 1024),
+      LIVE_SOCKETIO: '0',
+      RATE_LIMIT_EVENTS_PER_SEC: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+    });
+    t = await createTenant(server.url, 'stall');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const view = (i: number) => ({
+    event_id: crypto.randomUUID(), event_name: 'event_view', occurred_at: new Date().toISOString(), source_system: 'web',
+    visitor_id: `v${crypto.randomInt(1e9)}`, session_id: 's', consent_snapshot: { analytics: true, marketing: false, data_processing: true },
+    entities: { event_entity_id: `ST${i}`, organizer_id: 'ORG-S' }, payload: {},
+  });
+
+  it('cuts a stalled subscriber and keeps delivering to a healthy one', async () => {
+    // A dashboard of 400 events makes every update ~150 KB.
+    await sendEvents(server.url, t, Array.from({ length: EVENTS }, (_, i) => view(i)));
+    const token = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-S' });
+    const topic = 'analytics:dashboard:ORG-S';
+    const healthy = await LiveClient.open(server.url, token);
+    const stalled = await LiveClient.open(server.url, token);
+    expect((await healthy.subscribe(topic)).data.events).toHaveLength(EVENTS);
+    expect((await stalled.subscribe(topic)).data.events).toHaveLength(EVENTS);
+    expect(server.live.stats().sockets).toBe(2);
+    // Stop reading: the kernel buffers fill, then uWS's buffer passes the limit.
+    (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    const start = Date.now();
+    const from = healthy.messages.length;
+    let cutAfter = -1;
+    while (Date.now() - start < 30_000) {
+      const r = await postJson(`${server.url}/api/tx/events/batch`, { events: Array.from({ length: 20 }, () => view(crypto.randomInt(EVENTS))) }, { 'x-tx-key': t.write_key });
+      expect(r.status).toBe(200);
+      await sleep(10);
+      if (cutAfter < 0 && server.live.stats().sockets === 1) cutAfter = Date.now() - start;
+      if (cutAfter >= 0 && Date.now() - start > cutAfter + 1000) break;
+    }
+    expect(cutAfter).toBeGreaterThanOrEqual(0);
+    const got = healthy.messages.slice(from).filter((m) => m.type === 'update');
+    expect(healthy.closed).toBe(false);
+    expect(got.length).toBeGreaterThan(20);
+    const lat = got.map((m) => m.receivedAt - m.ts!).sort((a, b) => a - b);
+    const p99 = lat[Math.floor(lat.length * 0.99)];
+    console.log(`stalled client cut after ${cutAfter} ms; healthy client got ${got.length} updates, latency p50 ${lat[Math.floor(lat.length / 2)]} ms p99 ${p99} ms`);
+    expect(p99).toBeLessThan(250);
+    healthy.close();
+    stalled.close();
+  });
+});
