@@ -1,9 +1,9 @@
 // Composition root: builds every domain from the config and wires them together explicitly.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
+import { persistedSecret } from './config/secrets.js';
 import { createIngest, type Ingest } from './ingest/index.js';
 import { createRateLimiter } from './ingest/ratelimit.js';
 import { createValidation } from './ingest/validate.js';
@@ -72,13 +72,7 @@ async function openStore(config: Config, log: Logger): Promise<Db> {
 }
 
 function resolveAdminToken(config: Config, log: Logger): string {
-  if (config.adminToken) return config.adminToken;
-  const file = path.join(config.dataDir, 'admin-token');
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  const token = crypto.randomBytes(24).toString('hex');
-  fs.writeFileSync(file, token + '\n', { mode: 0o600 });
-  log.warn({ file }, 'ADMIN_TOKEN not set: generated one and saved it in DATA_DIR');
-  return token;
+  return config.adminToken ?? persistedSecret(config.dataDir, 'admin-token', 24, 'ADMIN_TOKEN', log);
 }
 
 export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {

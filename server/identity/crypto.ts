@@ -1,9 +1,8 @@
 // Hashing and encryption for personal data and tenant secrets: SHA-256 of normalised contact data,
 // AES-256-GCM for secrets (ENCRYPTION_KEY), and the key's resolution at boot.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
+import { persistedSecret } from '../config/secrets.js';
 import type { Config } from '../config/index.js';
 
 export const sha256 = (s: string): string => crypto.createHash('sha256').update(s, 'utf8').digest('hex');
@@ -117,15 +116,7 @@ export function resolveEncryptionKey(config: Config, log: Logger): Buffer | null
     log.warn('ENCRYPTION_KEY is not set: Stripe webhook secrets cannot be stored until it is (64 hex characters, the same on every node)');
     return null;
   }
-  const file = path.join(config.dataDir, 'encryption-key');
-  if (fs.existsSync(file)) {
-    const key = parseKey(fs.readFileSync(file, 'utf8'));
-    if (key) return key;
-    log.error({ file }, 'DATA_DIR/encryption-key is not a valid 32-byte key; secrets cannot be decrypted');
-    return null;
-  }
-  const key = crypto.randomBytes(32);
-  fs.writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600 });
-  log.warn({ file }, 'ENCRYPTION_KEY not set: generated one and saved it in DATA_DIR (back it up with the data)');
+  const key = parseKey(persistedSecret(config.dataDir, 'encryption-key', 32, 'ENCRYPTION_KEY', log));
+  if (!key) log.error('DATA_DIR/encryption-key is not a valid 32-byte key; secrets cannot be decrypted');
   return key;
 }
