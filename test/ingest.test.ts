@@ -148,10 +148,13 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     });
     expect(r.status).toBe(200);
     expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+    expect(r.headers.get('access-control-expose-headers')).toContain('Retry-After');
     expect(((await r.json()) as any).accepted).toBe(1);
     const evil = await postJson(`${base}/api/tx/events`, webEvent(), { 'x-tx-key': t.write_key, origin: 'https://evil.example' });
     expect(evil.status).toBe(403);
     expect(evil.json.error.code).toBe('origin_not_allowed');
+    // Readable by the page, so an SDK stops retrying a refusal that will not change.
+    expect(evil.headers.get('access-control-allow-origin')).toBe('https://evil.example');
     const pre = await fetch(`${base}/api/tx/events/batch`, { method: 'OPTIONS', headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST' } });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toContain('X-Tx-Key');

@@ -23,7 +23,8 @@ type Mode = 'single' | 'batch' | 'validate';
 const ACCEPTED_TYPES = ['application/json', 'text/plain'];
 
 export function corsHeaders(origin: string | undefined): Record<string, string> {
-  return origin ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' } : {};
+  // Retry-After must be exposed or browser SDKs cannot honour a 429's back-off.
+  return origin ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin', 'Access-Control-Expose-Headers': 'Retry-After' } : {};
 }
 
 export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): void {
@@ -41,10 +42,10 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     if (!key) return reply({ ...errorReply(401, 'missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, corsHeaders(origin)), close: true });
     const contentType = (info.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_TYPES.includes(contentType)) {
-      return reply({ ...errorReply(415, 'unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`), close: true });
+      return reply({ ...errorReply(415, 'unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`, {}, corsHeaders(origin)), close: true });
     }
     const tooLarge = () =>
-      reply({ ...errorReply(413, 'body_too_large', `Request body exceeds ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`, { limit: limits.maxBodyBytes }), close: true });
+      reply({ ...errorReply(413, 'body_too_large', `Request body exceeds ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`, { limit: limits.maxBodyBytes }, corsHeaders(origin)), close: true });
     const bodyP = readBody(res, state, info.headers['content-length'], limits.maxBodyBytes);
 
     (async () => {
@@ -52,7 +53,8 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       if (!lookup) return reply({ ...errorReply(401, 'invalid_key', 'Unknown or revoked key.', {}, corsHeaders(origin)), close: true });
       const tenant = lookup.tenant;
       if (!originAllowed(tenant.allowed_origins, origin)) {
-        return reply({ ...errorReply(403, 'origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins.`), close: true });
+        // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
+        return reply({ ...errorReply(403, 'origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins.`, {}, corsHeaders(origin)), close: true });
       }
       const cors = corsHeaders(origin);
       const body = await bodyP;

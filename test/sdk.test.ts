@@ -1,0 +1,433 @@
+// The browser SDK in Chromium against the real server. The SDK is built here (IIFE, one script tag) and
+// served by a test site on its own origin, so every request is cross-origin and exercises CORS and the
+// tenant's allowed origins. One browser for the file; a fresh context (own localStorage) per scenario.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, eventsOf, getJson, postJson, until, type Tenant } from './helpers.js';
+import { buildSdkForTest, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
+import { WEB_EVENTS } from '../client/shared/registry.gen.js';
+
+// Browser globals used inside page.evaluate callbacks (which run in Chromium). Declared here, for this
+// module only: the root tsconfig has no DOM lib.
+declare const window: any, document: any, localStorage: any, navigator: any;
+
+let server: Awaited<ReturnType<typeof bootServer>>;
+let site: Awaited<ReturnType<typeof startSite>>;
+let browser: Browser;
+let t: Tenant;
+let base: string;
+let build: Awaited<ReturnType<typeof buildSdkForTest>>;
+
+beforeAll(async () => {
+  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
+  base = server.url;
+  site = await startSite(build.iife);
+  t = await createTenant(base, 'acme', [site.origin]);
+  browser = await launchChromium();
+}, 240_000); // booting the server and Chromium is slow on a loaded machine
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await server?.close();
+});
+
+/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
+async function profile(config: Record<string, unknown>): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
+  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, ...config })}`);
+  return ctx;
+}
+
+const tx = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
+const queued = (page: Page) => page.evaluate(() => JSON.parse(localStorage.getItem('tx_queue') || '[]').length as number);
+const byVisitor = (vid: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}`);
+
+describe('browser SDK in Chromium', () => {
+  it('builds within the size budget and defines one method per web event of the registry', async () => {
+    console.log(`tx-sdk.js: ${build.sdk.bytes} B minified, ${build.sdk.gzip} B min+gzip (budget 6144 B)`);
+    expect(build.sdk.gzip).toBeLessThanOrEqual(6 * 1024);
+    const ctx = await profile({});
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/`);
+    const methods = await page.evaluate(() => Object.getOwnPropertyNames((window as any).TxTracker.prototype));
+    const camel = (s: string) => s.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+    for (const name of WEB_EVENTS.split(' ')) expect(methods).toContain(camel(name));
+
+    // One script tag with data attributes starts window.tx; its automatic page view waits for consent.
+    site.pages.set('/one-tag', `<!doctype html><title>one tag</title><script src="/tx.js" data-key="${t.write_key}" data-endpoint="${base}" data-site="main"></script>`);
+    await page.goto(`${site.origin}/one-tag`);
+    expect(await page.evaluate(() => typeof window.tx?.pageView)).toBe('function');
+    expect(await queued(page)).toBe(0);
+    await tx(page, `tx.setConsent({ analytics: true })`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    await tx(page, `tx.flush()`);
+    const [pv] = await until(async () => {
+      const e = await byVisitor(visitor_id);
+      return e.length ? e : null;
+    }, 10_000);
+    expect(pv).toMatchObject({ event_name: 'page_view', site_id: 'main', sequence_no: 0 });
+    expect(pv.context.page).toMatchObject({ path: '/one-tag', title: 'one tag', page_type: 'other' });
+    await ctx.close();
+  });
+
+  it('a visit with consent: page views, event views, cart, checkout and the order share one session, in sequence, with the first touch', async () => {
+    const ctx = await profile({ flushInterval: 200, debug: true });
+    const page = await ctx.newPage();
+    // Landing from a Google ad with a newsletter campaign.
+    await page.goto(`${site.origin}/?utm_source=newsletter&utm_medium=email&utm_campaign=fall&gclid=G-123`, { referer: 'https://www.google.com/' });
+
+    // Opt-in: before consent nothing is collected, not even queued.
+    expect(await tx(page, `tx.pageView()`)).toBeNull();
+    expect(await tx(page, `tx.getIds()`)).toBeNull();
+    expect(await queued(page)).toBe(0);
+    expect(await page.evaluate(() => localStorage.getItem('tx_vid'))).toBeNull();
+
+    await tx(page, `tx.setConsent({ analytics: true, data_processing: true })`);
+    const ids = await tx<{ visitor_id: string; session_id: string }>(page, `tx.getIds()`);
+    const sent: string[] = [];
+    const track = async (js: string) => {
+      const id = await tx<string | null>(page, js);
+      expect(id, js).toMatch(/^[0-9a-f-]{36}$/);
+      sent.push(id!);
+    };
+    await track(`tx.pageView()`);
+    await track(`tx.searchPerformed({ query: 'jazz', result_count: 8, has_results: true })`);
+    await track(`tx.eventCardClick({ event_entity_id: 'E1', position: 0, list_name: 'home' })`);
+
+    // A second page of the same site (same-site referrer, no campaign parameters).
+    await page.goto(`${site.origin}/events/E1`);
+    await track(`tx.pageView()`);
+    await track(`tx.eventView({ event_entity_id: 'E1', organizer_id: 'O1', price_from: 50, currency: 'EUR', availability_snapshot: { ga: 120, vip: 8 } })`);
+    await track(`tx.ticketTypeSelected({ event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' })`);
+    await track(`tx.addToCart({ cart_id: 'C1', event_entity_id: 'E1', organizer_id: 'O1', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'EUR' })`);
+    await track(`tx.cartView({ cart_id: 'C1', event_entity_id: 'E1', cart_value: 100, currency: 'EUR' })`);
+
+    await page.goto(`${site.origin}/checkout`);
+    await track(`tx.pageView()`);
+    await track(`tx.checkoutStarted({ cart_id: 'C1', event_entity_id: 'E1', cart_value: 100, currency: 'EUR', login_state: 'guest' })`);
+    await track(`tx.checkoutStepViewed({ cart_id: 'C1', step_name: 'details', step_index: 0 })`);
+    await track(`tx.checkoutStepCompleted({ cart_id: 'C1', step_name: 'details', step_index: 0, step_duration_ms: 4200, validation_errors: [] })`);
+    await track(`tx.paymentMethodSelected({ cart_id: 'C1', method: 'card', provider: 'stripe' })`);
+    await track(`tx.paymentAttempted({ order_id: 'ORD-1', event_entity_id: 'E1', amount: 100, currency: 'EUR', method: 'card' })`);
+    expect(await tx(page, `tx.getIds()`)).toEqual(ids);
+
+    // order_completed is a backend event: the tenant's backend posts it with the ids the page gave it.
+    const order = await postJson(
+      `${base}/api/tx/events/batch`,
+      {
+        events: [
+          {
+            idempotency_key: 'order_completed_ORD-1',
+            event_name: 'order_completed',
+            occurred_at: new Date().toISOString(),
+            source_system: 'backend',
+            visitor_id: ids.visitor_id,
+            session_id: ids.session_id,
+            consent_snapshot: { analytics: true, marketing: false, data_processing: true },
+            entities: { order_id: 'ORD-1', event_entity_id: 'E1', organizer_id: 'O1' },
+            payload: { gross_amount: 100, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], channel: 'web' },
+          },
+        ],
+      },
+      { 'x-tx-key': t.write_key },
+    );
+    expect(order.json).toMatchObject({ accepted: 1, rejected: [] });
+
+    const stored = await until(async () => {
+      const evs = await byVisitor(ids.visitor_id);
+      const seqs = evs.filter((e) => e.source_system === 'web').map((e) => e.sequence_no);
+      const contiguous = seqs.length > 0 && Math.max(...seqs) === seqs.length - 1;
+      return contiguous && sent.every((id) => evs.some((e) => e.event_id === id)) && evs.some((e) => e.event_name === 'order_completed') ? evs : null;
+    });
+    await page.close({ runBeforeUnload: true });
+
+    const web = stored.filter((e) => e.source_system === 'web').sort((a, b) => a.sequence_no - b.sequence_no);
+    // Exactly once each; the two page changes also sent page_engagement for the pages left.
+    expect(new Set(web.map((e) => e.event_id)).size).toBe(web.length);
+    for (const id of sent) expect(web.filter((e) => e.event_id === id)).toHaveLength(1);
+    expect(web.filter((e) => e.event_name === 'page_engagement').length).toBeGreaterThanOrEqual(2);
+    expect(web.filter((e) => e.event_name === 'page_view')).toHaveLength(3); // the one before consent is not there
+
+    // One session; sequence 0..n-1 without gaps; prev_event_id chains the events; sent_at on every event.
+    for (const e of web) {
+      expect(e.session_id).toBe(ids.session_id);
+      expect(e.visitor_id).toBe(ids.visitor_id);
+      expect(e.sent_at).toBeTruthy();
+      expect(e.is_bot, `${e.event_name} ${e.context.user_agent}`).toBe(false);
+      expect(e.consent_snapshot).toMatchObject({ analytics: true, marketing: false, data_processing: true });
+      expect(e.context.device).toEqual({ device_type: 'desktop', os: 'Linux', browser: 'Chrome' });
+    }
+    expect(web.map((e) => e.sequence_no)).toEqual(web.map((_, i) => i));
+    expect(web[0].prev_event_id ?? null).toBeNull();
+    for (let i = 1; i < web.length; i++) expect(web[i].prev_event_id).toBe(web[i - 1].event_id);
+    // Sequence order is the order the page recorded them in.
+    expect(web.filter((e) => sent.includes(e.event_id)).map((e) => e.event_id)).toEqual(sent);
+
+    // First touch: captured once on the landing page, carried by page views and the session's first event.
+    const firstTouch = { utm: { source: 'newsletter', medium: 'email', campaign: 'fall' }, click_ids: { gclid: 'G-123' }, referrer: 'https://www.google.com/', landing_page: '/' };
+    const views = web.filter((e) => e.event_name === 'page_view');
+    for (const v of views) expect(v.context.first_touch).toMatchObject(firstTouch);
+    expect(views.map((v) => v.payload.is_first_touch)).toEqual([true, false, false]);
+    expect(views.map((v) => v.payload.page_type)).toEqual(['home', 'event', 'checkout']);
+    expect(views.map((v) => v.context.page.path)).toEqual(['/', '/events/E1', '/checkout']);
+    // Attribution of later pages falls back to the campaign the session started with.
+    const cart = web.find((e) => e.event_name === 'add_to_cart')!;
+    expect(cart.context.utm).toEqual(firstTouch.utm);
+    expect(cart.context.click_ids).toEqual(firstTouch.click_ids);
+    expect(cart.entities).toEqual({ cart_id: 'C1', event_entity_id: 'E1', organizer_id: 'O1' });
+    expect(cart.payload).toEqual({ items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'EUR' });
+    const sel = web.find((e) => e.event_name === 'ticket_type_selected')!;
+    expect(sel.payload.ticket_type_id).toBe('GA'); // both a payload field and an entity of this event
+
+    // The server's session (built from the stored events) agrees, and counts the order.
+    const session = await until(async () => {
+      const r = await getJson(`${base}/api/v1/sessions/${ids.session_id}`, { authorization: `Bearer ${t.secret_key}` });
+      return r.status === 200 && r.json.orders_count === 1 ? r.json : null;
+    });
+    expect(session).toMatchObject({ visitor_id: ids.visitor_id, page_views: 3, landing_page: '/', sequence: { min: 0, gaps: 0 } });
+    expect(session.first_touch).toMatchObject({ utm: firstTouch.utm, click_ids: firstTouch.click_ids, referrer: firstTouch.referrer });
+    await ctx.close();
+  });
+
+  it('a page closed mid-session delivers its page_engagement (and anything queued) by beacon', async () => {
+    // No timed flush: what arrives after the close can only have gone by navigator.sendBeacon.
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 3_600_000, batchSize: 100 });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/E2`);
+    await page.evaluate(() => {
+      const w = window as any;
+      const realFetch = w.fetch.bind(w);
+      w.fetch = (url: string, init: unknown) => (String(url).includes('/events/batch') ? Promise.reject(new TypeError('fetch disabled by the test')) : realFetch(url, init));
+    });
+    const pv = await tx<string>(page, `tx.pageView()`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    await tx(page, `tx.eventView({ event_entity_id: 'E2', price_from: 20, currency: 'EUR' })`);
+    await page.mouse.wheel(0, 900);
+    await sleep(400);
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await sleep(700);
+    expect(await queued(page)).toBe(2);
+    await page.close({ runBeforeUnload: true });
+
+    const evs = await until(async () => {
+      const e = await byVisitor(visitor_id);
+      return e.some((x) => x.event_name === 'page_engagement') ? e : null;
+    });
+    expect(evs.map((e) => e.event_name).sort()).toEqual(['event_view', 'page_engagement', 'page_view']);
+    const eng = evs.find((e) => e.event_name === 'page_engagement')!;
+    expect(eng.payload.page_view_id).toBe(pv);
+    expect(eng.payload.total_ms).toBeGreaterThanOrEqual(1000);
+    expect(eng.payload.active_ms).toBeGreaterThan(0);
+    expect(eng.payload.active_ms).toBeLessThanOrEqual(eng.payload.total_ms);
+    expect(eng.payload.scroll_max_pct).toBe(100);
+    expect(eng.sequence_no).toBe(2);
+    expect(eng.sent_at).toBeTruthy();
+    await ctx.close();
+  });
+
+  it('offline then online: queued events are delivered exactly once; a closed tab’s queue goes with the next page', async () => {
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 200, retryBase: 200, retryMax: 800 });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/E3`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    await ctx.setOffline(true);
+    const ids = await tx<string[]>(page, `Array.from({ length: 25 }, (_, i) => tx.eventView({ event_entity_id: 'E3', price_from: i, currency: 'EUR' }))`);
+    await sleep(1500); // several failed attempts with backoff
+    expect(await queued(page)).toBe(25);
+    expect(await byVisitor(visitor_id)).toHaveLength(0);
+
+    await ctx.setOffline(false);
+    await until(async () => (await queued(page)) === 0, 15_000);
+    await sleep(800); // nothing more arrives later
+    const stored = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_view');
+    expect(stored.map((e) => e.event_id).sort()).toEqual([...ids].sort());
+    expect(stored.map((e) => e.sequence_no).sort((a, b) => a - b)).toEqual(ids.map((_, i) => i));
+
+    // Offline again; the tab is closed with five events unsent and its beacon lost (Chromium hands unload
+    // beacons and keepalive requests to the browser process, which setOffline does not cover).
+    await ctx.setOffline(true);
+    await page.evaluate(() => {
+      // Requests made while the page unloads escape setOffline too: make any send from this page fail.
+      navigator.sendBeacon = () => true;
+      const w = window as any;
+      w.fetch = () => Promise.reject(new TypeError('offline'));
+    });
+    const later = await tx<string[]>(page, `Array.from({ length: 5 }, (_, i) => tx.share({ event_entity_id: 'E3', method: 'copy_link', recipient_count: i }))`);
+    const next = await ctx.newPage();
+    const closed = new Promise((r) => page.once('close', r));
+    await page.close({ runBeforeUnload: true }); // runs unload handlers; resolves before the page is gone
+    await closed;
+    await ctx.setOffline(false);
+    await sleep(500);
+    expect((await byVisitor(visitor_id)).filter((e) => e.event_name === 'share')).toHaveLength(0);
+
+    await next.goto(`${site.origin}/events/E4`);
+    await until(async () => (await byVisitor(visitor_id)).filter((e) => e.event_name === 'share').length === 5, 15_000);
+    await until(async () => (await queued(next)) === 0, 15_000);
+    const shares = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'share');
+    expect(shares.map((e) => e.event_id).sort()).toEqual([...later].sort());
+    // The closed page's engagement came along too, exactly once.
+    const all = await byVisitor(visitor_id);
+    expect(new Set(all.map((e) => e.event_id)).size).toBe(all.length);
+    await ctx.close();
+  });
+
+  it('429 is retried after Retry-After; a 400 is dropped, not retried; per-event rejections are logged and not retried', async () => {
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 100, retryBase: 100, retryMax: 400, debug: true });
+    const page = await ctx.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(m.text()));
+    const hits: { at: number; ids: string[]; status: number }[] = [];
+    const plan: number[] = [];
+    await page.route(`${base}/api/tx/events/batch**`, async (route) => {
+      const ids = (JSON.parse(route.request().postData() ?? '{}').events ?? []).map((e: any) => e.event_id);
+      const status = plan.shift() ?? 0;
+      hits.push({ at: Date.now(), ids, status });
+      if (!status) return route.continue();
+      const headers = { 'access-control-allow-origin': site.origin, 'access-control-expose-headers': 'Retry-After', 'content-type': 'application/json' };
+      if (status === 429) return route.fulfill({ status, headers: { ...headers, 'retry-after': '1' }, body: '{"error":{"code":"rate_limited","message":"slow down"}}' });
+      return route.fulfill({ status, headers, body: '{"error":{"code":"invalid_body","message":"bad"}}' });
+    });
+    await page.goto(`${site.origin}/events/E5`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+
+    plan.push(429);
+    const a = await tx<string>(page, `tx.eventView({ event_entity_id: 'E5' })`);
+    await until(async () => (await byVisitor(visitor_id)).some((e) => e.event_id === a), 10_000);
+    const tries = hits.filter((h) => h.ids.includes(a));
+    expect(tries.map((h) => h.status)).toEqual([429, 0]);
+    // Retry-After: 1 s, not the 100–400 ms backoff (timestamps taken outside the page, hence the margin).
+    expect(tries[1].at - tries[0].at).toBeGreaterThanOrEqual(850);
+
+    plan.push(400);
+    const b = await tx<string>(page, `tx.eventView({ event_entity_id: 'E5', source: 'dropped' })`);
+    await until(async () => hits.some((h) => h.ids.includes(b)), 5000);
+    await sleep(600);
+    expect(hits.filter((h) => h.ids.includes(b))).toHaveLength(1);
+    expect(await queued(page)).toBe(0);
+    expect(logs.some((l) => l.includes('dropped 1 events: HTTP 400'))).toBe(true);
+
+    // Invalid for the registry (cart_value negative, currency lowercase): the server rejects it per event.
+    const c = await tx<string>(page, `tx.track('add_to_cart', { cart_id: 'C5', event_entity_id: 'E5', items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: -5, currency: 'eur' })`);
+    const d = await tx<string>(page, `tx.eventView({ event_entity_id: 'E5', source: 'kept' })`);
+    await until(async () => (await byVisitor(visitor_id)).some((e) => e.event_id === d), 10_000);
+    await sleep(600);
+    expect(hits.filter((h) => h.ids.includes(c))).toHaveLength(1);
+    expect((await byVisitor(visitor_id)).some((e) => e.event_id === c)).toBe(false);
+    expect(logs.some((l) => l.includes('rejected by the server (not retried)') && l.includes('add_to_cart'))).toBe(true);
+    expect(await queued(page)).toBe(0);
+    await ctx.close();
+  });
+
+  it('consent: scopes from the server registry, marketing events need marketing consent, withdrawal removes identifiers', async () => {
+    const ctx = await profile({ flushInterval: 100 });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/?ref=aff`);
+    await tx(page, `tx.setConsent({ analytics: true })`);
+    // The registry was fetched and cached (scope per event name).
+    const schema = await until(() => page.evaluate(() => JSON.parse(localStorage.getItem('tx_schema') || 'null')), 5000);
+    expect(schema.s).toMatchObject({ page_view: 'analytics', affiliate_attribution_captured: 'marketing', order_completed: 'necessary' });
+
+    expect(await tx(page, `tx.affiliateAttributionCaptured({ affiliate_id: 'A7' })`)).toBeNull();
+    expect(await queued(page)).toBe(0);
+    await tx(page, `tx.setConsent({ marketing: true })`);
+    const aff = await tx<string>(page, `tx.affiliateAttributionCaptured({ affiliate_id: 'A7', attribution_window_days: 30 })`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    const stored = await until(async () => (await byVisitor(visitor_id)).find((e) => e.event_id === aff), 10_000);
+    expect(stored.consent_snapshot).toMatchObject({ analytics: true, marketing: true });
+    expect(stored.consent_snapshot.captured_at).toBeTruthy();
+
+    // Withdrawn: nothing more is collected and the visitor's identifiers leave the device.
+    await tx(page, `tx.setConsent({ analytics: false, marketing: false })`);
+    expect(await tx(page, `tx.pageView()`)).toBeNull();
+    expect(await page.evaluate(() => ['tx_vid', 'tx_session', 'tx_first_touch', 'tx_queue'].map((k) => localStorage.getItem(k)))).toEqual([null, null, null, null]);
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem('tx_consent')!))).toMatchObject({ analytics: false, marketing: false });
+    // The choice holds on the next page.
+    await page.goto(`${site.origin}/events/E6`);
+    expect(await tx(page, `tx.getConsent().analytics`)).toBe(false);
+    expect(await tx(page, `tx.eventView({ event_entity_id: 'E6' })`)).toBeNull();
+    await ctx.close();
+  });
+
+  it('rolls the session after 30 minutes without events (clock injected), keeping visitor and first touch', async () => {
+    const ctx = await browser.newContext({ userAgent: DESKTOP_UA });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/?utm_source=spring`);
+    const out = await page.evaluate(
+      ({ key, endpoint }) => {
+        const w = window as any;
+        let clock = Date.now() - 3_600_000;
+        const t = new w.TxTracker({ writeKey: key, endpoint, consent: { analytics: true }, now: () => clock, flushInterval: 100 });
+        const ids = () => t.getIds();
+        const a = [t.pageView(), t.eventView({ event_entity_id: 'E7' })];
+        const s1 = ids();
+        clock += 29 * 60_000; // still the same session
+        a.push(t.eventView({ event_entity_id: 'E7' }));
+        clock += 30 * 60_000; // 30 minutes without events: a new one
+        a.push(t.eventView({ event_entity_id: 'E8' }));
+        return { a, s1, s2: ids() };
+      },
+      { key: t.write_key, endpoint: base },
+    );
+    expect(out.s2.visitor_id).toBe(out.s1.visitor_id);
+    expect(out.s2.session_id).not.toBe(out.s1.session_id);
+    const evs = await until(async () => {
+      const e = await byVisitor(out.s1.visitor_id);
+      return e.length === 4 ? e : null;
+    }, 10_000);
+    const byId = (id: string) => evs.find((e) => e.event_id === id)!;
+    expect(out.a.map((id: string) => [byId(id).session_id, byId(id).sequence_no])).toEqual([
+      [out.s1.session_id, 0],
+      [out.s1.session_id, 1],
+      [out.s1.session_id, 2],
+      [out.s2.session_id, 0],
+    ]);
+    const fresh = byId(out.a[3]);
+    expect(fresh.prev_event_id ?? null).toBeNull();
+    expect(fresh.context.first_touch).toMatchObject({ utm: { source: 'spring' }, landing_page: '/' });
+    expect(byId(out.a[2]).context.first_touch).toBeUndefined(); // only page views and session starts carry it
+    await ctx.close();
+  });
+
+  it('event card impressions: at least 50% visible, once per list position; clicks with the same placement', async () => {
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 100 });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/`);
+    await tx(page, `(tx.pageView(), tx.observeImpressions(document, { source: 'feed', clicks: true }), 1)`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    // Viewport 720 px: the heading (100 px) and cards 0 and 1 are fully visible, card 2 only 20 px of 300.
+    const seen = async () => {
+      const queuedNow = await page.evaluate(() => JSON.parse(localStorage.getItem('tx_queue') || '[]').filter((e: any) => e.event_name === 'event_card_impression').map((e: any) => e.payload.position));
+      const stored = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_card_impression').map((e) => e.payload.position);
+      return [...new Set([...queuedNow, ...stored])].sort();
+    };
+    await until(async () => (await seen()).length >= 2, 5000);
+    await sleep(300);
+    expect(await seen()).toEqual([0, 1]);
+    // Scroll down slowly through the list, then back up.
+    for (let y = 0; y <= 2600; y += 150) {
+      await page.evaluate((top) => window.scrollTo(0, top), y);
+      await sleep(60);
+    }
+    for (let y = 2600; y >= 0; y -= 300) {
+      await page.evaluate((top) => window.scrollTo(0, top), y);
+      await sleep(40);
+    }
+    await page.click('[data-tx-event="E0"]');
+    const evs = await until(async () => {
+      const e = await byVisitor(visitor_id);
+      return e.filter((x) => x.event_name === 'event_card_impression').length >= 8 && e.some((x) => x.event_name === 'event_card_click') ? e : null;
+    }, 10_000);
+    await sleep(500);
+    const imps = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_card_impression');
+    expect(imps.map((e) => e.payload.position).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const e of imps) {
+      expect(e.entities.event_entity_id).toBe(`E${e.payload.position}`);
+      expect(e.payload).toMatchObject({ list_name: 'home', source: 'feed' });
+    }
+    const click = evs.find((e) => e.event_name === 'event_card_click')!;
+    expect(click.entities.event_entity_id).toBe('E0');
+    expect(click.payload).toMatchObject({ position: 0, list_name: 'home', source: 'feed' });
+    await ctx.close();
+  });
+});
