@@ -1,6 +1,7 @@
 // Committed rows → live facts. A fact is the small, serialisable part of a row the live layer needs; it is
 // what the hot state applies, what the Redis mirror writes, and what nodes send each other. Pure.
 import type { EventRow } from '../store/events.js';
+import type { IdKind, Pseudonymizer } from './pseudo.js';
 
 export type FactKind =
   | 'view'
@@ -25,6 +26,10 @@ export interface GateSnapshot {
   venue_capacity: number | null;
 }
 
+/**
+ * The id fields (id, visitor, session, cart, order) hold pseudonyms (pseudo.ts) in every fact the server
+ * builds, never the raw ids; only equality between them matters to the live layer.
+ */
 export interface Fact {
   /** The row's event_id (unique per tenant). */
   id: string;
@@ -75,8 +80,10 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
 /**
  * Turns a committed row into a fact, or null when the live layer ignores it: bot traffic, rows without an
  * event entity, and rows whose occurred_at is not on `day` (live numbers are "today", like the recompute).
+ * `pseudo` replaces the event, visitor, session, cart and order ids by their pseudonyms; the server always
+ * passes it (createLive, recomputeDay). Without it the raw ids are kept (unit tests of the counting rules).
  */
-export function toFact(row: EventRow, day: string): Fact | null {
+export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer): Fact | null {
   if (row.is_bot) return null;
   const ent = row.entities ?? {};
   const event = id(ent.event_entity_id);
@@ -85,18 +92,20 @@ export function toFact(row: EventRow, day: string): Fact | null {
   if (Number.isNaN(at) || utcDay(at) !== day) return null;
   const kind = KINDS[row.event_name] ?? 'touch';
   const p = row.payload ?? {};
+  const tenant = Number(row.tenant_id);
+  const ps = (kind: IdKind, raw: string | null): string | null => (raw === null || !pseudo ? raw : pseudo(tenant, kind, raw));
   const f: Fact = {
-    id: row.event_id,
-    tenant: Number(row.tenant_id),
+    id: ps('event', String(row.event_id))!,
+    tenant,
     event,
     org: id(ent.organizer_id),
     venue: id(ent.venue_id),
     kind,
     at,
-    visitor: id(row.visitor_id),
-    session: id(row.session_id),
-    cart: id(ent.cart_id),
-    order: id(ent.order_id),
+    visitor: ps('visitor', id(row.visitor_id)),
+    session: ps('session', id(row.session_id)),
+    cart: ps('cart', id(ent.cart_id)),
+    order: ps('order', id(ent.order_id)),
   };
   switch (kind) {
     case 'order': {

@@ -2,6 +2,8 @@
 // With REDIS_URL the state is mirrored in Redis (warm.ts) and nodes exchange facts over Redis pub/sub
 // (bus-redis.ts), so every node holds the combined numbers and pushes them to its own subscribers;
 // unique visitors then come from the shared Redis HyperLogLogs (PFCOUNT), merged, never summed.
+// Visitor, session, cart, order and event ids are pseudonymised as facts are built (pseudo.ts): raw ids never
+// reach the hot state, Redis or the bus. erase() removes a person for GDPR (erase.ts, warm.ts).
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -12,11 +14,13 @@ import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
+import { eraseFromState, expandFromState, isEmpty, targetsOf, type Counts, type EraseRequest, type ErasureTargets } from './erase.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
 import { recomputeDay } from './recompute.js';
 import { registerLiveRoutes } from './routes.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
+import { createPseudonymizer, createRenamer } from './pseudo.js';
 import { LiveState, type UvSource } from './state.js';
 import { resolveTokenSecret, signToken, verifyToken, type Scope, type VerifyResult } from './token.js';
 import { allowed, type Topic } from './topics.js';
@@ -24,6 +28,7 @@ import { createRedisMirror } from './warm.js';
 import { registerWs, type WsServer } from './ws.js';
 
 export type { LiveBus } from './bus.js';
+export type { EraseRequest } from './erase.js';
 export type { Topic } from './topics.js';
 
 /** Redis mirror of the hot state (warm.ts); absent on a single node without Redis. */
@@ -43,6 +48,11 @@ export interface Mirror {
   /** Reads the unique-visitor counts (PFCOUNT) these topics need; uvSource then returns them. */
   prefetch(entries: { tenant: number; topic: Topic }[]): Promise<void>;
   uvSource: UvSource;
+  /**
+   * GDPR: after queued writes, adds the person's carts found in Redis to `t.completion`, then deletes or
+   * renames their entries (see eraseFromRedis); returns what changed, by kind.
+   */
+  erase(t: ErasureTargets, rename: (x: string) => string): Promise<Counts>;
   close(): Promise<void>;
 }
 
@@ -90,6 +100,11 @@ export interface Live {
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */
   register(app: TemplatedApp, keys: KeyResolver): void;
+  /**
+   * GDPR erasure (an identity eraser): removes the person's ids from the hot state (here and, over the bus,
+   * on every other node) and from Redis, keeping the live numbers. Returns what changed, by kind.
+   */
+  erase(ids: EraseRequest): Promise<Counts>;
   core: LiveCore;
   stats(): LiveStats;
   close(): Promise<void>;
@@ -97,11 +112,25 @@ export interface Live {
 
 const REFRESH_MS = 5000;
 const FACTS = 'facts';
+const ERASE = 'erase';
+
+/** An erasure another node ran: the pseudonyms it renamed and the nonce of its renamer (never stored). */
+interface EraseMessage {
+  n: string;
+  t: number;
+  v: string[];
+  s: string[];
+  e: string[];
+  c: string[];
+  k: string;
+}
 
 export async function createLive(deps: LiveDeps): Promise<Live> {
   const { config, log } = deps;
   const now = deps.now ?? Date.now;
   const secret = resolveTokenSecret(config.live.tokenSecret, config.dataDir, log);
+  // Shared by every node (LIVE_TOKEN_SECRET is required with Redis), so all agree on the pseudonyms.
+  const pseudo = createPseudonymizer(secret);
   const state = new LiveState(utcDay(now()));
   const senders: ((key: string, message: string) => void)[] = [];
   const nodeId = crypto.randomBytes(8).toString('hex');
@@ -159,6 +188,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   };
 
   const unsubscribe = bus?.subscribe((topic, msg) => {
+    if (topic === ERASE) {
+      const m = msg as EraseMessage;
+      if (m.n === nodeId) return;
+      // The erasing node already found the person's carts and renamed Redis: apply exactly its renaming.
+      const t: ErasureTargets = { tenant: m.t, visitors: new Set(m.v), sessions: new Set(m.s), events: new Set(m.e), completion: new Set(m.c) };
+      eraseFromState(state, t, createRenamer(Buffer.from(m.k, 'base64')).rename);
+      hub.markAll();
+      return;
+    }
     if (topic !== FACTS) return;
     const m = msg as { n: string; f: Fact[] };
     if (m.n === nodeId) return;
@@ -253,7 +291,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         rollover(now());
         const facts: Fact[] = [];
         for (const r of rows) {
-          const f = toFact(r, state.day);
+          const f = toFact(r, state.day, pseudo);
           if (f) facts.push(f);
         }
         if (facts.length === 0) return;
@@ -272,7 +310,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         return { source: 'redis' };
       }
       const t0 = Date.now();
-      const n = await recomputeDay(deps.db, day, (facts) => {
+      const n = await recomputeDay(deps.db, day, pseudo, (facts) => {
         applyFacts(facts);
         mirror?.write(facts, () => undefined);
       });
@@ -280,6 +318,22 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       restoredFrom = 'store';
       log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
       return { source: 'store', rows: n };
+    },
+    async erase(ids) {
+      const t = targetsOf(ids, pseudo);
+      if (closed || isEmpty(t)) return {};
+      expandFromState(state, t);
+      const { nonce, rename } = createRenamer();
+      // Redis first: it also finds carts the hot state no longer holds (checkouts older than 30 minutes).
+      const fromRedis = mirror ? await mirror.erase(t, rename) : {};
+      const fromMemory = eraseFromState(state, t, rename);
+      if (bus) {
+        const m: EraseMessage = { n: nodeId, t: t.tenant, v: [...t.visitors], s: [...t.sessions], e: [...t.events], c: [...t.completion], k: nonce.toString('base64') };
+        // A node that misses this keeps the pseudonyms in memory until its next restart or the day's end.
+        await bus.publish(ERASE, m).catch((err: Error) => log.warn({ err: err.message }, 'live: erasure could not be sent to the other nodes'));
+      }
+      hub.markAll();
+      return { ...fromMemory, ...fromRedis };
     },
     register(app, keys) {
       ws = registerWs(app, core);

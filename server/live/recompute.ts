@@ -3,6 +3,7 @@
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { toFact, type Fact } from './facts.js';
+import type { Pseudonymizer } from './pseudo.js';
 
 const PAGE = 5000;
 
@@ -17,8 +18,11 @@ LIMIT ${PAGE}`;
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
-/** Calls `onFacts` with the facts of `day` (YYYY-MM-DD, UTC), page by page. Returns the number of rows read. */
-export async function recomputeDay(db: Queryable, day: string, onFacts: (facts: Fact[]) => void): Promise<number> {
+/**
+ * Calls `onFacts` with the facts of `day` (YYYY-MM-DD, UTC), page by page, ids pseudonymised like the live
+ * feed's. Returns the number of rows read.
+ */
+export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonymizer, onFacts: (facts: Fact[]) => void): Promise<number> {
   const from = `${day}T00:00:00.000Z`;
   const to = new Date(Date.parse(from) + 86_400_000).toISOString();
   let after: [string, string] = ['-infinity', '0'];
@@ -38,7 +42,7 @@ export async function recomputeDay(db: Queryable, day: string, onFacts: (facts: 
         payload: r.payload ?? {},
         is_bot: false,
       } as EventRow;
-      const f = toFact(row, day);
+      const f = toFact(row, day, pseudo);
       if (f) facts.push(f);
     }
     onFacts(facts);

@@ -60,7 +60,7 @@ export interface TickerEntry {
   tickets: number;
   amount: number;
   currency: string;
-  /** For ordering ties only. */
+  /** For ordering ties only: the order fact's id (a pseudonym of its event_id). */
   id: string;
 }
 
@@ -316,10 +316,13 @@ export class LiveState {
   }
 }
 
+/** Newest first; ties broken by id so order of arrival never matters. */
+export const tickerOrder = (a: TickerEntry, b: TickerEntry): number => (a.ts === b.ts ? (a.id < b.id ? 1 : -1) : a.ts < b.ts ? 1 : -1);
+
 /** Keeps the newest TICKER_SIZE orders, newest first; ties broken by id so order of arrival never matters. */
 export function addTicker(list: TickerEntry[], t: TickerEntry): void {
   list.push(t);
-  list.sort((a, b) => (a.ts === b.ts ? (a.id < b.id ? 1 : -1) : a.ts < b.ts ? 1 : -1));
+  list.sort(tickerOrder);
   if (list.length > TICKER_SIZE) list.length = TICKER_SIZE;
 }
 

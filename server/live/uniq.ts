@@ -1,6 +1,7 @@
 // Distinct counting for unique visitors: exact (a Set) while small, a HyperLogLog (hyperloglog-lite, 2^14
 // registers, ~0.8% standard error, 16 KB) once it passes EXACT_LIMIT. Small events stay exact and cheap;
 // big ones cost a fixed 16 KB. Adding the same id twice never changes the count; merge is a union.
+// The ids added are pseudonyms (pseudo.ts), never raw visitor ids; the HyperLogLog keeps only registers.
 import HyperLogLog, { type Hll } from 'hyperloglog-lite';
 
 export const HLL_BITS = 14;
@@ -31,6 +32,17 @@ export class Uniq {
     }
     if (this.set) this.promote();
     this.hll!.merge(other.hll!.output());
+  }
+
+  /**
+   * Swaps one member of the exact set for another (GDPR erasure: a visitor's pseudonym for an unlinkable
+   * token), so the count stays. False when absent, or once this is a HyperLogLog (registers hold no id).
+   */
+  replace(id: string, next: string): boolean {
+    if (!this.set || !this.set.has(id)) return false;
+    this.set.delete(id);
+    this.set.add(next);
+    return true;
   }
 
   get exact(): boolean {
