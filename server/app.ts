@@ -14,6 +14,7 @@ import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createIdentity, protectPii } from './identity/index.js';
 import { loadUws } from './http/uws.js';
+import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
@@ -99,6 +100,8 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   // Live state is restored (or recomputed from the store) before the writer can commit anything new.
   const live = await createLive({ config, db, log: log.child({ mod: 'live' }) });
   await live.restore();
+  // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
+  identity.addEraser('live', (ids) => live.erase(ids));
   const onCommitted = (rows: EventRow[]) => {
     live.onCommitted(rows);
     opts.onCommitted?.(rows);
@@ -119,6 +122,7 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   identity.registerRoutes(app, { ingest, keys, adminToken });
   await identity.start();
   live.register(app, keys);
+  registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, { config, uws, storeKind: db.kind, sink, ingest, log, startedAt });
 
   const listenSocket = await new Promise<unknown>((resolve, reject) => {

@@ -1,0 +1,162 @@
+// The live dashboard page (/dashboard): sign in with a dashboard token (pasted, or ?token= in the link,
+// which is then moved to sessionStorage and removed from the address bar), then the organizer view or
+// the gate view depending on the token's role. One websocket (client/live) feeds everything; the header
+// shows its state, the reconnect countdown and how fresh the numbers are.
+import type { LiveClient, StateInfo } from '../live/client.js';
+import { decodeToken, type TokenClaims } from '../live/token.js';
+import { createLiveClient } from '../live/ws.js';
+import { attr, text } from './dom.js';
+import { formatAgo } from './format.js';
+import { GateView } from './gate.js';
+import { OrganizerView } from './organizer.js';
+
+const STORE_KEY = 'tx_dashboard_token';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+interface Running {
+  client: LiveClient;
+  view: OrganizerView | GateView;
+  claims: TokenClaims;
+}
+
+let running: Running | null = null;
+let lastMessageAt = 0;
+let clockTimer: ReturnType<typeof setInterval> | null = null;
+
+function showError(message: string | null): void {
+  const el = $('error');
+  el.hidden = !message;
+  text(el, message ?? '');
+}
+
+function showSignin(message?: string): void {
+  stop();
+  $('signin').hidden = false;
+  $('app').hidden = true;
+  $('signout').hidden = true;
+  text($('who'), '');
+  setConn(null);
+  showError(message ?? null);
+  ($('token-input') as HTMLTextAreaElement).focus();
+}
+
+function stop(): void {
+  if (!running) return;
+  running.view.destroy();
+  running.client.close();
+  running.view.el.remove();
+  running = null;
+  if (clockTimer) clearInterval(clockTimer);
+  clockTimer = null;
+}
+
+function setConn(s: StateInfo | null): void {
+  const el = $('conn');
+  const label = el.querySelector('.label')!;
+  if (!s) {
+    attr(el, 'data-state', 'idle');
+    text(label, 'Not connected');
+    return;
+  }
+  const state = s.state === 'reconnecting' && !navigator.onLine ? 'offline' : s.state;
+  attr(el, 'data-state', state);
+  attr(el, 'data-attempt', String(s.attempt));
+  switch (state) {
+    case 'idle':
+    case 'connecting':
+      text(label, s.attempt > 0 ? `Connecting… (attempt ${s.attempt + 1})` : 'Connecting…');
+      break;
+    case 'open':
+      text(label, 'Live');
+      break;
+    case 'offline':
+      text(label, 'Offline — waiting for the network');
+      break;
+    case 'reconnecting': {
+      const secs = Math.max(0, Math.ceil(((s.retryAt ?? Date.now()) - Date.now()) / 1000));
+      text(label, `Reconnecting in ${secs} s`);
+      attr(el, 'title', s.reason ?? '');
+      break;
+    }
+    case 'closed':
+      text(label, s.error === 'token_expired' ? 'Token expired' : s.error === 'unauthorized' ? 'Token refused' : 'Disconnected');
+      break;
+  }
+}
+
+function tick(): void {
+  if (!running) return;
+  setConn(running.client.stateInfo);
+  const el = $('updated');
+  if (!lastMessageAt) text(el, '');
+  else text(el, `Updated ${formatAgo(Date.now() - lastMessageAt)}`);
+  const exp = running.claims.exp * 1000 - Date.now();
+  attr($('who'), 'title', `Token expires ${new Date(running.claims.exp * 1000).toLocaleString()}`);
+  if (exp < 10 * 60_000 && exp > 0) showError(`This token expires in ${Math.ceil(exp / 60_000)} min. Ask for a new one to keep watching.`);
+}
+
+function start(token: string): void {
+  stop();
+  const claims = decodeToken(token);
+  if (!claims) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`).');
+  if (claims.exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
+  sessionStorage.setItem(STORE_KEY, token);
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('signout').hidden = false;
+  showError(null);
+  lastMessageAt = 0;
+
+  const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
+  const onError = (m: string) => showError(m);
+  const view = claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError) : new GateView(client, claims.events ?? [], onError);
+  text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
+  $('app').append(view.el);
+  client.on('state', (s) => {
+    setConn(s);
+    if (s.state === 'open') showError(null);
+    if (s.state === 'closed' && s.error) {
+      sessionStorage.removeItem(STORE_KEY);
+      showSignin(s.error === 'token_expired' ? 'The token has expired. Paste a new one.' : 'The server refused this token (wrong server, or the token was revoked). Paste a new one.');
+    }
+  });
+  client.on('message', () => {
+    lastMessageAt = Date.now();
+  });
+  running = { client, view, claims };
+  view.start();
+  client.connect();
+  clockTimer = setInterval(tick, 1000);
+  (window as unknown as { txDashboard: unknown }).txDashboard = { client, claims };
+}
+
+function boot(): void {
+  const form = $('signin-form') as HTMLFormElement;
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = ($('token-input') as HTMLTextAreaElement).value.trim();
+    if (v) start(v);
+  });
+  $('signout').addEventListener('click', () => {
+    sessionStorage.removeItem(STORE_KEY);
+    showSignin();
+  });
+  window.addEventListener('online', () => running?.client.retryNow());
+  window.addEventListener('offline', () => running && setConn(running.client.stateInfo));
+
+  // A token in the link is taken once and removed from the address bar (and so from history and screenshots).
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get('token');
+  if (fromUrl) {
+    url.searchParams.delete('token');
+    history.replaceState(null, '', url.pathname + (url.search === '?' ? '' : url.search) + url.hash);
+  }
+  const token = fromUrl?.trim() || sessionStorage.getItem(STORE_KEY);
+  if (token) start(token);
+  else showSignin();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();
+

@@ -1,0 +1,140 @@
+// Wire types of the live layer (README "Live layer"): what /ws and Socket.IO carry. Shared by the
+// dashboard page, Node scripts and tests.
+
+export interface Funnel {
+  views: number;
+  unique_visitors: number;
+  ticket_selections: number;
+  add_to_carts: number;
+  checkouts_started: number;
+  active_checkouts: number;
+  payment_attempts: number;
+  payment_failures: number;
+  orders: number;
+  tickets_sold: number;
+}
+
+export interface Conversion {
+  view_to_cart: number;
+  cart_to_checkout: number;
+  checkout_to_order: number;
+  view_to_order: number;
+}
+
+export interface Dropoff {
+  view_to_cart: number;
+  cart_to_checkout: number;
+  checkout_to_order: number;
+}
+
+/** Revenue per ISO currency code (gross). */
+export type Revenue = Record<string, number>;
+
+export interface GateCapacity {
+  inside: number;
+  entries: number;
+  denied: number;
+  rate_per_minute: number;
+  capacity: number | null;
+  percent: number | null;
+  updated_at?: string;
+}
+
+export interface Capacity extends Omit<GateCapacity, 'updated_at'> {
+  gates: Record<string, GateCapacity>;
+}
+
+/** `analytics:event:{event_id}` */
+export interface EventData {
+  event_id: string;
+  organizer_id: string | null;
+  venue_id?: string | null;
+  funnel: Funnel;
+  revenue: Revenue;
+  conversion: Conversion;
+  dropoff?: Dropoff;
+  capacity: Capacity;
+  updated_at: string | null;
+}
+
+/** `analytics:event:{event_id}:capacity` */
+export interface CapacityData extends Capacity {
+  event_id: string;
+  venue_id?: string | null;
+  updated_at: string | null;
+}
+
+export interface TickerEntry {
+  ts: string;
+  event_id: string;
+  tickets: number;
+  amount: number;
+  currency: string;
+}
+
+export interface EventRow {
+  event_id: string;
+  funnel: Funnel;
+  revenue: Revenue;
+  conversion: Conversion;
+  dropoff?: Dropoff;
+}
+
+/** `analytics:dashboard:{org_id}` */
+export interface DashboardData {
+  organizer_id: string;
+  events: EventRow[];
+  totals: { funnel: Funnel; revenue: Revenue; conversion: Conversion; dropoff?: Dropoff };
+  ticker: TickerEntry[];
+  updated_at: string | null;
+}
+
+export type MessageType = 'snapshot' | 'update';
+
+/** A topic's data: `snapshot` right after subscribing, then `update`s (each carries the whole state). */
+export interface TopicMessage<D = unknown> {
+  topic: string;
+  type: MessageType;
+  /** +1 per update of the topic on the serving node; a snapshot gives the baseline. */
+  seq: number;
+  /** Server time of the message (epoch ms). */
+  ts: number;
+  data: D;
+}
+
+export type ErrorCode =
+  | 'forbidden'
+  | 'invalid_topic'
+  | 'invalid_message'
+  | 'too_many_topics'
+  | 'token_expired'
+  | 'unavailable'
+  | 'disconnected'
+  | (string & {});
+
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  topic?: string | null;
+  message?: string;
+}
+
+export type ServerMessage =
+  | (TopicMessage & { type: MessageType })
+  | ErrorMessage
+  | { type: 'pong'; ts: number }
+  | { type: 'unsubscribed'; topic: string | null };
+
+export type TopicData<T extends string> = T extends `analytics:dashboard:${string}`
+  ? DashboardData
+  : T extends `analytics:event:${string}:capacity`
+    ? CapacityData
+    : T extends `analytics:event:${string}`
+      ? EventData
+      : unknown;
+
+export const topics = {
+  event: (eventId: string) => `analytics:event:${eventId}` as const,
+  capacity: (eventId: string) => `analytics:event:${eventId}:capacity` as const,
+  dashboard: (orgId: string) => `analytics:dashboard:${orgId}` as const,
+};

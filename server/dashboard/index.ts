@@ -1,0 +1,190 @@
+// Serves the live dashboard page: GET /dashboard (the HTML), /dashboard/app.js (client/dashboard bundled
+// with client/live by esbuild, in process, on the first request, then kept in memory) and
+// /dashboard/app.css. Nothing to build before `npm start`. Outside production the bundle is rebuilt when
+// one of its source files changed, so editing the page needs only a reload.
+//
+// Assets are answered with an ETag (304 on revalidation) and gzip when the browser accepts it. The page
+// carries a strict Content-Security-Policy (scripts and styles from this origin only, connections to this
+// origin's http and websocket) and no referrer, since links may carry a token in ?token=.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
+import type { Logger } from 'pino';
+import { errorReply, send, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type TemplatedApp } from '../http/uws.js';
+
+export interface DashboardDeps {
+  log: Logger;
+  /** Folder holding client/ (default: the repository this file is in). */
+  root?: string;
+  /** Rebuild when sources change (default: NODE_ENV is not production). */
+  watch?: boolean;
+}
+
+interface Asset {
+  body: Buffer;
+  gzip: Buffer;
+  etag: string;
+  type: string;
+  /** Source files and their mtimes when built (watch mode). */
+  inputs: Map<string, number>;
+}
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const PAGE_HEADERS = {
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy': CSP,
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+};
+
+const defaultRoot = () => path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function asset(body: Buffer, type: string, inputs: Map<string, number>): Asset {
+  return { body, gzip: zlib.gzipSync(body), etag: `"${crypto.createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`, type, inputs };
+}
+
+function mtimes(files: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const f of files) {
+    try {
+      m.set(f, fs.statSync(f).mtimeMs);
+    } catch {
+      m.set(f, -1);
+    }
+  }
+  return m;
+}
+
+const stale = (a: Asset) => [...a.inputs].some(([f, t]) => mtimes([f]).get(f) !== t);
+
+export interface DashboardAssets {
+  /** The bundle, building it if needed. */
+  script(): Promise<Asset>;
+  style(): Asset;
+  page(): Asset;
+}
+
+export function createDashboardAssets(deps: DashboardDeps): DashboardAssets {
+  const root = deps.root ?? defaultRoot();
+  const dir = path.join(root, 'client/dashboard');
+  const watch = deps.watch ?? process.env.NODE_ENV !== 'production';
+  let script: Asset | null = null;
+  let building: Promise<Asset> | null = null;
+  const files = new Map<string, Asset>();
+
+  const build = async (): Promise<Asset> => {
+    const t0 = Date.now();
+    const esbuild = await import('esbuild');
+    const out = await esbuild.build({
+      entryPoints: [path.join(dir, 'main.ts')],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2020',
+      minify: true,
+      legalComments: 'none',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      absWorkingDir: root,
+    });
+    const inputs = Object.keys(out.metafile.inputs).map((f) => path.resolve(root, f));
+    const a = asset(Buffer.from(out.outputFiles[0].contents), 'text/javascript; charset=utf-8', mtimes(inputs));
+    deps.log.info({ ms: Date.now() - t0, bytes: a.body.length, gzip: a.gzip.length, inputs: inputs.length }, 'dashboard: bundle built');
+    return a;
+  };
+
+  const file = (name: string, type: string): Asset => {
+    const f = path.join(dir, name);
+    let a = files.get(name);
+    if (!a || (watch && stale(a))) {
+      a = asset(fs.readFileSync(f), type, mtimes([f]));
+      files.set(name, a);
+    }
+    return a;
+  };
+
+  return {
+    async script() {
+      if (script && !(watch && stale(script))) return script;
+      building ??= build().finally(() => (building = null));
+      script = await building;
+      return script;
+    },
+    style: () => file('app.css', 'text/css; charset=utf-8'),
+    page: () => file('index.html', 'text/html; charset=utf-8'),
+  };
+}
+
+interface Conditional {
+  gzip: boolean;
+  etag: string;
+}
+
+/** What serve() needs from the request, read synchronously (uWS requests die with the handler). */
+const conditional = (req: HttpRequest): Conditional => ({ gzip: /\bgzip\b/.test(req.getHeader('accept-encoding')), etag: req.getHeader('if-none-match') });
+
+function serve(res: HttpResponse, state: AbortState, c: Conditional, a: Asset, headers: Record<string, string>): void {
+  if (state.aborted || state.done) return;
+  state.done = true;
+  res.cork(() => {
+    if (c.etag === a.etag) {
+      res.writeStatus('304 Not Modified');
+      res.writeHeader('ETag', a.etag);
+      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+      res.endWithoutBody();
+      return;
+    }
+    res.writeStatus('200 OK');
+    res.writeHeader('Content-Type', a.type);
+    res.writeHeader('ETag', a.etag);
+    res.writeHeader('Vary', 'Accept-Encoding');
+    for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+    if (c.gzip) res.writeHeader('Content-Encoding', 'gzip');
+    res.end(c.gzip ? a.gzip : a.body);
+  });
+}
+
+/** Registers /dashboard and its assets; call before the catch-all 404 (registerStatusRoutes). */
+export function registerDashboard(app: TemplatedApp, deps: DashboardDeps): DashboardAssets {
+  const assets = createDashboardAssets(deps);
+  const ASSET_HEADERS = { 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' };
+  const fileRoute = (get: () => Asset, headers: Record<string, string>, what: string) => (res: HttpResponse, req: HttpRequest) => {
+    const state = trackAbort(res);
+    try {
+      serve(res, state, conditional(req), get(), headers);
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message }, `dashboard: ${what} unavailable`);
+      send(res, state, errorReply(500, 'dashboard_unavailable', `The dashboard ${what} is missing from this installation (client/dashboard).`));
+    }
+  };
+  const page = fileRoute(() => assets.page(), PAGE_HEADERS, 'page');
+  app.get('/dashboard', page);
+  app.get('/dashboard/', page);
+  app.get('/dashboard/app.css', fileRoute(() => assets.style(), ASSET_HEADERS, 'stylesheet'));
+  app.get('/dashboard/app.js', (res, req) => {
+    const state = trackAbort(res);
+    const c = conditional(req);
+    assets
+      .script()
+      .then((a) => serve(res, state, c, a, ASSET_HEADERS))
+      .catch((err: Error) => {
+        deps.log.error({ err: err.message }, 'dashboard: bundle failed');
+        send(res, state, errorReply(500, 'dashboard_build_failed', `Building the dashboard failed: ${err.message.slice(0, 500)}`));
+      });
+  });
+  return assets;
+}

@@ -1,0 +1,142 @@
+// The dashboard's pure parts (the 60-minute series, funnel steps, capacity levels, formatting), its
+// type-check (browser code has its own tsconfig with the DOM lib), and the server's asset builder.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { formatAgo, formatMoney, formatPercent, formatRatio } from '../client/dashboard/format.js';
+import { capacityLevel, funnelSteps } from '../client/dashboard/funnel.js';
+import { MINUTE, MinuteSeries, niceMax } from '../client/dashboard/series.js';
+import type { Funnel } from '../client/live/types.js';
+import { createDashboardAssets } from '../server/dashboard/index.js';
+import { tmpDir } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const T0 = Date.UTC(2026, 10, 21, 18, 0, 0); // a minute boundary
+const f = (views: number, orders = 0, tickets_sold = 0) => ({ views, orders, tickets_sold });
+
+describe('MinuteSeries', () => {
+  it('counts per-minute differences of successive totals, from the first snapshot on', () => {
+    const s = new MinuteSeries(60);
+    s.observe(T0 + 10_000, f(100, 5, 9), { EUR: 500 }); // snapshot: baseline only
+    s.observe(T0 + 20_000, f(103, 5, 9), { EUR: 500 });
+    s.observe(T0 + 50_000, f(104, 6, 11), { EUR: 560.5 });
+    s.observe(T0 + MINUTE + 1_000, f(110, 8, 15), { EUR: 700.5, RON: 100 });
+    const pts = s.points(T0 + MINUTE + 2_000);
+    expect(pts).toHaveLength(60);
+    const [a, b] = pts.slice(-2);
+    expect(a).toEqual({ t: T0, views: 4, orders: 1, tickets: 2, revenue: { EUR: 60.5 } });
+    expect(b).toEqual({ t: T0 + MINUTE, views: 6, orders: 2, tickets: 4, revenue: { EUR: 140, RON: 100 } });
+    // before the page subscribed: unknown, not zero
+    expect(pts[57]).toEqual({ t: T0 - MINUTE, views: null, orders: null, tickets: null, revenue: null });
+  });
+
+  it('seeds orders from the sales ticker: all of them when the ticker is not full, else after its oldest entry', () => {
+    const at = T0 + 10 * MINUTE;
+    const entry = (min: number, amount: number) => ({ ts: new Date(T0 + min * MINUTE + 5_000).toISOString(), event_id: 'E1', tickets: 2, amount, currency: 'EUR' });
+    const complete = new MinuteSeries(60);
+    complete.seed([entry(9, 10), entry(9, 20), entry(2, 5)], at, { complete: true, oldestTs: null });
+    complete.observe(at, f(50, 3, 6), { EUR: 35 });
+    const p1 = complete.points(at);
+    expect(p1.find((p) => p.t === T0 + 9 * MINUTE)).toMatchObject({ orders: 2, tickets: 4, revenue: { EUR: 30 }, views: null });
+    expect(p1.find((p) => p.t === T0 + 2 * MINUTE)).toMatchObject({ orders: 1 });
+    expect(p1[0]).toMatchObject({ orders: 0, views: null }); // a complete ticker: no other orders today
+    expect(p1[p1.length - 1]).toMatchObject({ views: 0, orders: 0 });
+
+    const partial = new MinuteSeries(60);
+    partial.seed([entry(9, 10), entry(5, 20)], at, { complete: false, oldestTs: T0 + 5 * MINUTE + 5_000 });
+    const p2 = partial.points(at);
+    expect(p2.find((p) => p.t === T0 + 5 * MINUTE)!.orders).toBeNull(); // the oldest entry's minute may hold more orders
+    expect(p2.find((p) => p.t === T0 + 6 * MINUTE)!.orders).toBe(0);
+    expect(p2.find((p) => p.t === T0 + 9 * MINUTE)!.orders).toBe(1);
+  });
+
+  it('restarts its baseline when totals go down (new UTC day) and drops minutes older than the window', () => {
+    const s = new MinuteSeries(5);
+    s.observe(T0, f(100), {});
+    s.observe(T0 + 1_000, f(110), {});
+    s.observe(T0 + MINUTE, f(3), {}); // a new day
+    s.observe(T0 + MINUTE + 1_000, f(5), {});
+    expect(s.resets).toBe(1);
+    expect(s.points(T0 + MINUTE + 1_000).slice(-2).map((p) => p.views)).toEqual([10, 2]);
+    s.observe(T0 + 10 * MINUTE, f(6), {});
+    const pts = s.points(T0 + 10 * MINUTE);
+    expect(pts).toHaveLength(5);
+    expect(pts.map((p) => p.views)).toEqual([0, 0, 0, 0, 1]);
+  });
+});
+
+describe('funnel and capacity', () => {
+  const funnel: Funnel = { views: 200, unique_visitors: 150, ticket_selections: 90, add_to_carts: 60, checkouts_started: 30, active_checkouts: 4, payment_attempts: 20, payment_failures: 2, orders: 15, tickets_sold: 33 };
+
+  it('gives each step its conversion and drop-off from the previous one, rounded like the server', () => {
+    const steps = funnelSteps(funnel);
+    expect(steps.map((s) => [s.key, s.value, s.width, s.conversion, s.dropoff])).toEqual([
+      ['views', 200, 1, null, null],
+      ['ticket_selections', 90, 0.45, 0.45, 0.55],
+      ['add_to_carts', 60, 0.3, 0.6667, 0.3333],
+      ['checkouts_started', 30, 0.15, 0.5, 0.5],
+      ['orders', 15, 0.075, 0.5, 0.5],
+    ]);
+    const empty = funnelSteps({ ...funnel, views: 0, ticket_selections: 0, add_to_carts: 0, checkouts_started: 0, orders: 0 });
+    expect(empty.every((s) => s.width === 0 && s.conversion === null)).toBe(true);
+    // counts are events, not people: a later step can exceed an earlier one; drop-off never goes negative
+    const odd = funnelSteps({ ...funnel, ticket_selections: 250 });
+    expect(odd[1]).toMatchObject({ conversion: 1.25, dropoff: 0, width: 1 });
+  });
+
+  it('turns amber at 85 % and red at 95 %', () => {
+    expect([0, 84.9, 85, 94.9, 95, 120, null].map(capacityLevel)).toEqual(['ok', 'ok', 'warn', 'warn', 'crit', 'crit', 'unknown']);
+  });
+
+  it('formats numbers for people', () => {
+    expect(formatMoney(1234.5, 'EUR', 'en-US')).toBe('€1,234.50');
+    expect(formatMoney(12, 'XXX', 'en-US')).toMatch(/12\.00/);
+    expect(formatRatio(0.4567, 'en-US')).toBe('45.7%');
+    expect(formatPercent(84.3, 'en-US')).toBe('84.3%');
+    expect(formatPercent(null)).toBe('–');
+    expect([500, 12_000, 180_000, 7_300_000].map(formatAgo)).toEqual(['just now', '12 s ago', '3 min ago', '2 h ago']);
+    expect([0, 1, 3, 7, 11, 180, 240, 999].map(niceMax)).toEqual([1, 1, 5, 10, 20, 200, 250, 1000]);
+  });
+});
+
+describe('dashboard sources and assets', () => {
+  it('the browser code type-checks with the DOM lib', async () => {
+    const tsc = path.join(ROOT, 'node_modules/.bin/tsc');
+    const r = await promisify(execFile)(tsc, ['--noEmit', '-p', 'client/dashboard/tsconfig.json'], { cwd: ROOT }).catch((e) => e);
+    expect(`${r.stdout ?? ''}${r.stderr ?? ''}`.trim()).toBe('');
+  });
+
+  it('bundles on first use, caches, rebuilds when a source changes, and fails clearly without sources', async () => {
+    // a copy of the client sources, so the test can edit one
+    const root = tmpDir('txl-dash-');
+    for (const d of ['client/dashboard', 'client/live']) fs.cpSync(path.join(ROOT, d), path.join(root, d), { recursive: true });
+    const log = pino({ level: 'silent' });
+    const assets = createDashboardAssets({ log, root, watch: true });
+    const a = await assets.script();
+    expect(a.body.toString()).toContain('tx_dashboard_token');
+    expect(a.gzip.length).toBeLessThan(a.body.length / 2);
+    expect(await assets.script()).toBe(a); // cached
+    expect(assets.page().body.toString()).toContain('<title>Tixello Live');
+    const file = path.join(root, 'client/dashboard/format.ts');
+    fs.appendFileSync(file, '\nexport const marker = "rebuilt-after-edit";\nconsole.log(marker);\n');
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(file, later, later);
+    const b = await assets.script();
+    expect(b).not.toBe(a);
+    expect(b.etag).not.toBe(a.etag);
+    expect(b.body.toString()).toContain('rebuilt-after-edit');
+    // production: no stat calls, the first build stays
+    const prod = createDashboardAssets({ log, root, watch: false });
+    const p1 = await prod.script();
+    fs.utimesSync(file, new Date(Date.now() + 10_000), new Date(Date.now() + 10_000));
+    expect(await prod.script()).toBe(p1);
+
+    const missing = createDashboardAssets({ log, root: tmpDir('txl-empty-'), watch: false });
+    await expect(missing.script()).rejects.toThrow();
+    expect(() => missing.page()).toThrow();
+  });
+});
