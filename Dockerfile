@@ -12,6 +12,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY server ./server
 COPY sql ./sql
+# The dashboard page and client libraries are bundled by the server on first request (esbuild).
+COPY client ./client
+COPY scripts ./scripts
 COPY tsconfig.json ./
 
 RUN mkdir -p /data && chown node:node /data

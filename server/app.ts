@@ -125,9 +125,15 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, { config, uws, storeKind: db.kind, sink, ingest, log, startedAt });
 
-  const listenSocket = await new Promise<unknown>((resolve, reject) => {
-    app.listen(config.host, config.port, (s) => (s ? resolve(s) : reject(new Error(`Cannot listen on ${config.host}:${config.port} (port in use?). Set PORT to a free port.`))));
-  });
+  const listenOnce = () => new Promise<unknown>((resolve) => app.listen(config.host, config.port, (s) => resolve(s)));
+  let listenSocket = await listenOnce();
+  // uWS.js sets no SO_REUSEADDR: connections the previous run closed hold the port in TIME_WAIT for up to 60 s.
+  for (const until = Date.now() + 75_000; !listenSocket && config.port !== 0 && Date.now() < until; ) {
+    log.warn({ port: config.port }, 'port busy (TIME_WAIT from a previous run, or another process); retrying');
+    await new Promise((r) => setTimeout(r, 1000));
+    listenSocket = await listenOnce();
+  }
+  if (!listenSocket) throw new Error(`Cannot listen on ${config.host}:${config.port} (port in use?). Set PORT to a free port.`);
   const port = uws.uws.us_socket_local_port(listenSocket as never);
 
   // The idempotency ledger only needs ids young enough to be accepted again.

@@ -29,6 +29,7 @@ async function main() {
     `Tixello Live is listening on ${base}  (store: ${server.db.kind})`,
     `  health:    ${base}/health`,
     `  registry:  ${base}/api/tx/schema`,
+    `  dashboard: ${base}/dashboard  (run \`npm run demo\` in another terminal for live demo traffic and sign-in links)`,
     `  admin:     Authorization: Bearer ${server.adminToken}`,
   ];
   if (server.demo) {

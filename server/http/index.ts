@@ -60,6 +60,7 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
 <h1>Tixello Live</h1>
 <p>Status: <b>${h.status}</b> · store: ${h.store} · uWS: ${h.uws} · up ${h.uptime_s} s</p>
 <p>Events accepted since start: <b>${m.accepted}</b> · duplicates: ${m.duplicates} · rejected: ${m.rejected} · refused for consent: ${m.consent_refused}</p>
+<p><a href="/dashboard"><b>Live dashboard</b></a> — run <code>npm run demo</code> for demo traffic and a sign-in link.</p>
 <ul><li><a href="/health">/health</a></li><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/api/tx/schema">/api/tx/schema</a> (event registry)</li></ul>`;
     send(res, state, { status: 200, text: { body: html, type: 'text/html; charset=utf-8' } });
   });
