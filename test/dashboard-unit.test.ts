@@ -9,7 +9,8 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { formatAgo, formatMoney, formatPercent, formatRatio } from '../client/dashboard/format.js';
 import { capacityLevel, funnelSteps } from '../client/dashboard/funnel.js';
-import { MINUTE, MinuteSeries, niceMax } from '../client/dashboard/series.js';
+import { createHistoryFetcher } from '../client/dashboard/history.js';
+import { historyMinutes, MINUTE, MinuteSeries, niceMax, type HistoryMinute } from '../client/dashboard/series.js';
 import type { Funnel } from '../client/live/types.js';
 import { createDashboardAssets } from '../server/dashboard/index.js';
 import { tmpDir } from './helpers.js';
@@ -66,6 +67,67 @@ describe('MinuteSeries', () => {
     const pts = s.points(T0 + 10 * MINUTE);
     expect(pts).toHaveLength(5);
     expect(pts.map((p) => p.views)).toEqual([0, 0, 0, 0, 1]);
+  });
+});
+
+describe('MinuteSeries seeded with the per-minute history', () => {
+  // GET …/history?to=<baseline>: one entry per minute up to the baseline's minute
+  const hist = (to: number, counts: Record<number, [number, number, number, Record<string, number>?]>, minutes = 60): HistoryMinute[] =>
+    Array.from({ length: minutes }, (_, i) => {
+      const k = minutes - 1 - i; // minutes before the baseline's minute
+      const [views, orders, tickets_sold, revenue] = counts[k] ?? [0, 0, 0, {}];
+      return { ts: new Date(Math.floor(to / MINUTE) * MINUTE - k * MINUTE).toISOString(), views, orders, tickets_sold, revenue: revenue ?? {} };
+    });
+
+  it('knows every minute of the window from the history, and adds live differences after the baseline', () => {
+    const at = T0 + 30_000; // baseline: half way through minute T0
+    const s = new MinuteSeries(60);
+    s.seed([{ ts: new Date(T0 - 3 * MINUTE).toISOString(), event_id: 'E1', tickets: 1, amount: 5, currency: 'EUR' }], at, { complete: false, oldestTs: T0 - 3 * MINUTE });
+    s.observe(at, f(20, 3, 5), { EUR: 70 });
+    expect(s.points(at)[0].views).toBeNull(); // before history: unknown
+    expect(s.seedHistory(hist(at, { 45: [4, 0, 0], 3: [2, 1, 2, { EUR: 20 }], 0: [3, 1, 1, { EUR: 10.1 }] }))).toBe(true);
+    expect(s.historySince).toBe(T0 / MINUTE - 59);
+    s.observe(T0 + 50_000, f(22, 4, 6), { EUR: 80.2 }); // after the baseline, same minute
+    s.observe(T0 + MINUTE + 1_000, f(23, 4, 6), { EUR: 80.2 });
+    const pts = s.points(T0 + MINUTE + 1_000);
+    expect(pts.every((p) => p.views !== null && p.orders !== null)).toBe(true); // no "no data" left
+    const byMin = (k: number) => pts.find((p) => p.t === T0 - k * MINUTE)!;
+    expect(byMin(45)).toEqual({ t: T0 - 45 * MINUTE, views: 4, orders: 0, tickets: 0, revenue: {} });
+    // the history replaces the ticker's orders for its minutes
+    expect(byMin(3)).toEqual({ t: T0 - 3 * MINUTE, views: 2, orders: 1, tickets: 2, revenue: { EUR: 20 } });
+    // the baseline's minute: history up to the baseline + live after it
+    expect(byMin(0)).toEqual({ t: T0, views: 3 + 2, orders: 1 + 1, tickets: 1 + 1, revenue: { EUR: 20.3 } });
+    expect(byMin(-1)).toMatchObject({ views: 1, orders: 0 });
+    expect(pts.reduce((n, p) => n + p.views!, 0)).toBe(4 + 2 + 3 + 2 + 1);
+  });
+
+  it('ignores history before the first observe and minutes after the baseline; parses responses strictly', () => {
+    const s = new MinuteSeries(60);
+    expect(s.seedHistory(hist(T0, { 0: [1, 0, 0] }))).toBe(false);
+    s.observe(T0 + 10_000, f(0), {});
+    const late = [...hist(T0, { 1: [7, 0, 0] }), { ts: new Date(T0 + MINUTE).toISOString(), views: 99, orders: 0, tickets_sold: 0, revenue: {} }];
+    expect(s.seedHistory(late)).toBe(true);
+    const pts = s.points(T0 + MINUTE);
+    expect(pts.find((p) => p.t === T0 - MINUTE)!.views).toBe(7);
+    expect(pts.find((p) => p.t === T0 + MINUTE)!.views).toBe(0);
+
+    const body = { bucket_s: 60, from: 'x', to: 'y', series: [{ ts: '2026-11-21T18:00:00.000Z', views: 1, unique_visitors: 1, add_to_carts: 0, checkouts_started: 0, orders: 1, tickets_sold: 2, revenue: { EUR: 3.5 } }] };
+    expect(historyMinutes(body)).toEqual([{ ts: '2026-11-21T18:00:00.000Z', views: 1, orders: 1, tickets_sold: 2, revenue: { EUR: 3.5 } }]);
+    expect(historyMinutes({ error: { code: 'forbidden' } })).toBeNull();
+    expect(historyMinutes({ series: [{ ts: 'x', views: '1', orders: 0, tickets_sold: 0 }] })).toBeNull();
+    expect(historyMinutes(null)).toBeNull();
+  });
+
+  it('fetches with the token as a Bearer header, up to the baseline; a refusal is an error', async () => {
+    const calls: [string, RequestInit | undefined][] = [];
+    const reply = (status: number, body: unknown) => Promise.resolve(new Response(JSON.stringify(body), { status }));
+    const fetchOk = createHistoryFetcher('http://h', 'v1.tok', ((u: string, init?: RequestInit) => (calls.push([u, init]), reply(200, { series: [] }))) as typeof fetch);
+    expect(await fetchOk({ org: 'O 1' }, T0 + 0.5, 60)).toEqual([]);
+    await fetchOk({ event: 'E/1' }, T0, 30);
+    expect(calls.map((c) => c[0])).toEqual([`http://h/api/v1/live/dashboard/O%201/history?minutes=60&to=${T0}`, `http://h/api/v1/live/events/E%2F1/history?minutes=30&to=${T0}`]);
+    expect(calls[0][1]?.headers).toEqual({ authorization: 'Bearer v1.tok' });
+    const refused = createHistoryFetcher('http://h', 'v1.tok', (() => reply(403, { error: { code: 'forbidden' } })) as typeof fetch);
+    await expect(refused({ event: 'E1' }, T0, 60)).rejects.toThrow(/403/);
   });
 });
 

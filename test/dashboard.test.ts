@@ -193,6 +193,44 @@ describe('live dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('seeds the chart with the last hour from the store (GET …/history); falls back to "no data" without it', async () => {
+    const ORG = 'org-history';
+    const MIN = 60_000;
+    const t0 = Date.now();
+    const ago = (m: number) => new Date(t0 - m * MIN).toISOString();
+    const view = (m: number, v: string) => ({
+      event_id: crypto.randomUUID(), event_name: 'event_view', occurred_at: ago(m), source_system: 'web', visitor_id: v, session_id: `s-${v}`,
+      consent_snapshot: { analytics: true, marketing: false, data_processing: true }, entities: { event_entity_id: 'evt-history', organizer_id: ORG }, payload: {},
+    });
+    // before the page opens: 3 views 7 minutes ago, 1 view 3 minutes ago
+    await sendEvents(server.url, tenant, [view(7, 'h1'), view(7, 'h2'), view(7, 'h3'), view(3, 'h4')]);
+    await server.sink.idle();
+    const token = await mintToken(server.url, tenant, { role: 'organizer', org_id: ORG });
+    const minuteOf = (m: number) => Math.floor((t0 - m * MIN) / MIN) * MIN;
+    const readDots = (page: Page) => page.evaluate(`[...document.querySelectorAll('#chart .dot')].map((d) => [Number(d.dataset.minute), Number(d.dataset.views)])`) as Promise<[number, number][]>;
+
+    const { page, errors } = await open(`/dashboard?token=${token}`);
+    await page.waitForSelector('#chart[data-history="seeded"]');
+    const dots = new Map(await readDots(page));
+    expect(dots.size).toBe(60); // every minute of the window is known
+    expect(dots.get(minuteOf(7))).toBe(3);
+    expect(dots.get(minuteOf(3))).toBe(1);
+    expect([...dots.values()].reduce((a, b) => a + b, 0)).toBe(4);
+    expect(await page.locator('#chart .nodata').count()).toBe(0);
+    expect(await page.textContent('#organizer-view .note')).toMatch(/history/);
+    expect(errors).toEqual([]);
+    await page.close();
+
+    // The history request fails: the chart starts when the page opened, with the caveat.
+    const failing = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+    await failing.route('**/history?**', (r) => r.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"store_unavailable"}}' }));
+    await failing.goto(`${server.url}/dashboard?token=${token}`);
+    await failing.waitForSelector('#chart[data-history="failed"]');
+    expect(await failing.textContent('#chart .nodata-label')).toBe('views: no data before this page opened');
+    expect(new Map(await readDots(failing)).get(minuteOf(7))).toBeUndefined();
+    await failing.close();
+  });
+
   it('gate view: capacity bars turn amber at 85 % and red at 95 %, live', async () => {
     const EV = 'evt-gate-colours';
     const scan = (name: string, payload: Record<string, unknown>) => ({

@@ -1,5 +1,6 @@
 // The last-60-minutes chart, hand-drawn in SVG: orders per minute as bars (right axis), event views per
-// minute as a line (left axis). Minutes the page cannot know (before it subscribed) are shaded "no data".
+// minute as a line (left axis). Minutes the page does not know (before it subscribed, when the server's
+// per-minute history could not be loaded, or while it loads) are shaded "no data".
 import { formatMinute, formatMoney } from './format.js';
 import { s, clear } from './dom.js';
 import { niceMax, type MinutePoint } from './series.js';
@@ -8,7 +9,12 @@ const W = 720;
 const H = 190;
 const M = { l: 40, r: 40, t: 14, b: 24 };
 
-export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: string): void {
+export interface ChartOptions {
+  /** The label of the "no data" area (default: views before the page opened are unknown). */
+  nodata?: string;
+}
+
+export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: string, opts: ChartOptions = {}): void {
   clear(svg);
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const n = points.length;
@@ -28,12 +34,12 @@ export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: 
     svg.append(s('text', { x: M.l - 6, y: y + 4, class: 'axis axis-views', 'text-anchor': 'end' }, String(Math.round(maxViews * f))));
     svg.append(s('text', { x: W - M.r + 6, y: y + 4, class: 'axis axis-orders', 'text-anchor': 'start' }, String(Math.round(maxOrders * f * 10) / 10)));
   }
-  // minutes whose views the page cannot know (before it subscribed); orders may still be known there
+  // minutes whose views the page does not know (before it subscribed, without history); orders may still be known there
   const firstKnown = points.findIndex((p) => p.views !== null);
   const unknownTo = firstKnown === -1 ? n : firstKnown;
   if (unknownTo > 0) {
     svg.append(s('rect', { x: M.l, y: M.t, width: unknownTo * slot, height: ih, class: 'nodata' }));
-    if (unknownTo * slot > 200) svg.append(s('text', { x: M.l + (unknownTo * slot) / 2, y: M.t + ih / 2, class: 'nodata-label', 'text-anchor': 'middle' }, 'views: no data before this page opened'));
+    if (unknownTo * slot > 200) svg.append(s('text', { x: M.l + (unknownTo * slot) / 2, y: M.t + ih / 2, class: 'nodata-label', 'text-anchor': 'middle' }, opts.nodata ?? 'views: no data before this page opened'));
   }
   // orders: bars
   const bars = s('g', { class: 'bars' });

@@ -8,6 +8,7 @@ import { createLiveClient } from '../live/ws.js';
 import { attr, text } from './dom.js';
 import { formatAgo } from './format.js';
 import { GateView } from './gate.js';
+import { createHistoryFetcher } from './history.js';
 import { OrganizerView } from './organizer.js';
 
 const STORE_KEY = 'tx_dashboard_token';
@@ -110,7 +111,7 @@ function start(token: string): void {
 
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);
-  const view = claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError) : new GateView(client, claims.events ?? [], onError);
+  const view = claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token)) : new GateView(client, claims.events ?? [], onError);
   text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   $('app').append(view.el);
   client.on('state', (s) => {

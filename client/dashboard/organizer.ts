@@ -1,6 +1,7 @@
 // Organizer view: the overview of all the organizer's events (analytics:dashboard:{org}) or one event
 // (analytics:event:{id}, which adds gate capacity): KPIs, the funnel with step conversion and drop-off,
-// the last 60 minutes, the sales ticker and, in the overview, one row per event.
+// the last 60 minutes (seeded from the store's per-minute history, then live), the sales ticker and, in
+// the overview, one row per event.
 import type { LiveClient, Subscription } from '../live/client.js';
 import { topics, type DashboardData, type EventData, type Funnel, type Revenue, type TickerEntry, type TopicMessage } from '../live/types.js';
 import { CapacityPanel } from './capacity.js';
@@ -8,12 +9,14 @@ import { renderChart } from './chart.js';
 import { attr, clear, flash, h, number, s, text } from './dom.js';
 import { formatClock, formatCount, formatMoney, formatRatio } from './format.js';
 import { funnelSteps } from './funnel.js';
-import { MinuteSeries } from './series.js';
+import type { FetchHistory } from './history.js';
+import { MinuteSeries, type HistoryMinute } from './series.js';
 
 /** The server keeps this many orders in the ticker. */
 const TICKER_CAP = 20;
 const ZERO = { views: 0, orders: 0, tickets_sold: 0 };
 const ALL = '';
+const WINDOW = 60;
 
 const KPIS: { key: keyof Funnel; label: string; hint: string }[] = [
   { key: 'unique_visitors', label: 'Unique visitors', hint: 'today, any page of the event' },
@@ -56,6 +59,8 @@ export class OrganizerView {
   private series = new Map<string, MinuteSeries>();
   /** Server time of the first dashboard message. */
   private firstTs: number | null = null;
+  /** Per series key: the store's history up to firstTs, while it loads, or why it is missing. */
+  private histories = new Map<string, HistoryMinute[] | 'pending' | 'failed'>();
   private seenTicker = new Set<string>();
   private tickerPrimed = false;
   private chartTimer: ReturnType<typeof setInterval> | null = null;
@@ -65,6 +70,8 @@ export class OrganizerView {
     private client: LiveClient,
     readonly org: string,
     private onError: (message: string) => void,
+    /** Reads the per-minute history from the REST mirror; without it the chart starts when the page opened. */
+    private fetchHistory: FetchHistory | null = null,
   ) {
     this.tabs = h('nav', { class: 'tabs', 'aria-label': 'Events' });
     this.title = h('h1', null, 'All events');
@@ -81,6 +88,7 @@ export class OrganizerView {
     this.funnelEl = h('ol', { class: 'funnel' });
     this.payments = h('p', { class: 'muted payments' });
     this.chart = s('svg', { class: 'chart', id: 'chart', role: 'img', 'aria-label': 'Event views and orders per minute, last 60 minutes' });
+    attr(this.chart, 'data-history', 'none');
     this.chartNote = h('p', { class: 'muted note' });
     this.tickerList = h('ol', { class: 'ticker', id: 'ticker' });
     this.tickerEmpty = h('p', { class: 'muted empty' }, 'No sales yet today.');
@@ -172,7 +180,37 @@ export class OrganizerView {
     }
     this.renderTabs();
     this.renderTicker();
+    this.loadHistory(eventId);
     this.render();
+  }
+
+  /**
+   * Fetches the store's per-minute history of a series (the overview or one event) once, up to the first
+   * live message: that message is every series' baseline, so history and live differences never overlap.
+   */
+  private loadHistory(key: string): void {
+    if (!this.fetchHistory || this.firstTs === null || this.histories.has(key)) return;
+    // A page open for more than the window already counted all of it live.
+    if (Math.max(Date.now(), this.dashAt) - this.firstTs >= WINDOW * 60_000) return;
+    this.histories.set(key, 'pending');
+    this.fetchHistory(key === ALL ? { org: this.org } : { event: key }, this.firstTs, WINDOW).then(
+      (minutes) => {
+        this.histories.set(key, minutes);
+        this.applyHistory(key);
+        if (key === this.selected) this.renderChart();
+      },
+      () => {
+        // Kept as it was: the chart starts when the page opened (orders from the sales ticker).
+        this.histories.set(key, 'failed');
+        if (key === this.selected) this.renderChart();
+      },
+    );
+  }
+
+  private applyHistory(key: string): void {
+    const h = this.histories.get(key);
+    const ser = this.series.get(key);
+    if (ser && Array.isArray(h) && ser.historySince === null) ser.seedHistory(h);
   }
 
   /**
@@ -192,6 +230,7 @@ export class OrganizerView {
         ser.seed(key === ALL ? ticker : ticker.filter((t) => t.event_id === key), at, { complete, oldestTs: oldest });
       }
       this.series.set(key, ser);
+      if (this.firstTs !== null) this.applyHistory(key);
     }
     return ser;
   }
@@ -204,6 +243,7 @@ export class OrganizerView {
     this.seriesFor(ALL, d.ticker, m.ts).observe(m.ts, d.totals.funnel, d.totals.revenue);
     for (const row of d.events) this.seriesFor(row.event_id, d.ticker, m.ts).observe(m.ts, row.funnel, row.revenue);
     this.firstTs ??= m.ts;
+    this.loadHistory(this.selected);
     if (d.events.some((e) => !known.has(e.event_id)) || known.size !== d.events.length) this.renderTabs();
     this.renderEvents();
     this.renderTicker();
@@ -353,13 +393,25 @@ export class OrganizerView {
   private renderChart(): void {
     const ser = this.series.get(this.selected);
     const now = Math.max(Date.now(), this.dashAt);
-    renderChart(this.chart, ser ? ser.points(now) : new MinuteSeries(60).points(now));
+    const h = this.histories.get(this.selected);
+    const state = ser?.historySince != null ? 'seeded' : h === 'pending' ? 'pending' : h === 'failed' ? 'failed' : 'none';
+    attr(this.chart, 'data-history', state);
+    renderChart(this.chart, ser ? ser.points(now) : new MinuteSeries(WINDOW).points(now), undefined, { nodata: state === 'pending' ? 'loading the last hour…' : undefined });
     if (!ser || ser.viewsSince === null) {
       text(this.chartNote, 'Waiting for data…');
       return;
     }
-    const since = new Date(ser.viewsSince * 60_000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+    const hhmm = (ms: number) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+    if (state === 'seeded') {
+      text(this.chartNote, `Per minute from the server's history until ${hhmm(ser.baseAt!)}, then counted live by this page.`);
+      return;
+    }
+    if (state === 'pending') {
+      text(this.chartNote, 'Loading the last hour from the server…');
+      return;
+    }
+    const since = hhmm(ser.viewsSince * 60_000);
     const orders = ser.ordersSince === -Infinity ? 'orders of the whole window (from the sales ticker)' : ser.ordersSince !== null && ser.ordersSince < ser.viewsSince ? 'orders a little earlier (from the sales ticker)' : 'orders from then too';
-    text(this.chartNote, `Counted by this page since ${since}; ${orders}. The server keeps no per-minute history.`);
+    text(this.chartNote, `Counted by this page since ${since}; ${orders}.${state === 'failed' ? " The server's per-minute history could not be loaded." : ''}`);
   }
 }

@@ -1,8 +1,10 @@
-// The rolling last-60-minutes series of the dashboard chart, built in the browser. The live API has no
-// per-minute history: a snapshot carries today's totals, updates carry new totals, so the series is the
-// per-minute difference of successive totals, counted from the moment the page subscribed. Orders can
-// go further back: the snapshot's sales ticker lists the newest orders with their times, so minutes it
-// covers completely are seeded from it. Minutes the page cannot know are null (drawn as "no data"), never 0.
+// The rolling last-60-minutes series of the dashboard chart, built in the browser. Live messages carry
+// today's totals, so from the first one on (the baseline) the series is the per-minute difference of
+// successive totals. The minutes before the baseline come from the store: the page asks
+// GET /api/v1/live/…/history?to=<baseline ts> (seedHistory), which counts the rows that occurred up to
+// it, so history + live differences count every row once (a row in flight at that instant aside). Without history (the request failed), orders are still
+// seeded from the snapshot's sales ticker for the minutes it covers completely (seed) and views before
+// the baseline are unknown. Unknown minutes are null (drawn as "no data"), never 0. Pure.
 import type { Funnel, Revenue, TickerEntry } from '../live/types.js';
 
 export const MINUTE = 60_000;
@@ -23,6 +25,31 @@ interface Bucket {
   revenue: Revenue;
 }
 
+/** One minute of GET /api/v1/live/…/history (the fields the chart uses). */
+export interface HistoryMinute {
+  /** Start of the minute, ISO-8601. */
+  ts: string;
+  views: number;
+  orders: number;
+  tickets_sold: number;
+  revenue: Revenue;
+}
+
+/** The minutes of a history response, or null when it is not one. */
+export function historyMinutes(body: unknown): HistoryMinute[] | null {
+  const series = (body as { series?: unknown } | null)?.series;
+  if (!Array.isArray(series)) return null;
+  const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  const out: HistoryMinute[] = [];
+  for (const p of series as Record<string, unknown>[]) {
+    if (!p || typeof p.ts !== 'string' || !isNum(p.views) || !isNum(p.orders) || !isNum(p.tickets_sold)) return null;
+    const rev = p.revenue && typeof p.revenue === 'object' ? (p.revenue as Record<string, unknown>) : {};
+    if (!Object.values(rev).every(isNum)) return null;
+    out.push({ ts: p.ts, views: p.views, orders: p.orders, tickets_sold: p.tickets_sold, revenue: { ...(rev as Revenue) } });
+  }
+  return out;
+}
+
 interface Totals {
   views: number;
   orders: number;
@@ -31,10 +58,19 @@ interface Totals {
 }
 
 const minuteOf = (ms: number) => Math.floor(ms / MINUTE);
+const money = (v: number) => Math.round(v * 1000) / 1000;
 
 export class MinuteSeries {
-  private buckets = new Map<number, Bucket>();
+  /** Before the baseline: the store's history, or orders from the sales ticker. */
+  private past = new Map<number, Bucket>();
+  /** Differences of live totals since the baseline. */
+  private live = new Map<number, Bucket>();
   private base: Totals | null = null;
+  private lastAt = -Infinity;
+  /** Server time of the first observe (the baseline), epoch ms. */
+  baseAt: number | null = null;
+  /** First minute seeded from the store's history (seedHistory); null without it. */
+  historySince: number | null = null;
   /** First minute whose views are known (the minute of the first snapshot). */
   viewsSince: number | null = null;
   /** First minute whose orders are known. */
@@ -44,11 +80,11 @@ export class MinuteSeries {
 
   constructor(readonly windowMinutes = 60) {}
 
-  private bucket(minute: number): Bucket {
-    let b = this.buckets.get(minute);
+  private bucket(map: Map<number, Bucket>, minute: number): Bucket {
+    let b = map.get(minute);
     if (!b) {
       b = { views: 0, orders: 0, tickets: 0, revenue: {} };
-      this.buckets.set(minute, b);
+      map.set(minute, b);
     }
     return b;
   }
@@ -63,7 +99,7 @@ export class MinuteSeries {
     for (const e of entries) {
       const ts = Date.parse(e.ts);
       if (!Number.isFinite(ts) || ts > at) continue;
-      const b = this.bucket(minuteOf(ts));
+      const b = this.bucket(this.past, minuteOf(ts));
       b.orders++;
       b.tickets += e.tickets;
       b.revenue[e.currency] = (b.revenue[e.currency] ?? 0) + e.amount;
@@ -72,12 +108,39 @@ export class MinuteSeries {
     this.prune(at);
   }
 
+  /**
+   * Seeds the minutes up to the baseline from the store's per-minute history, fetched with `to` = the
+   * baseline's server time (call after the first observe). It replaces the ticker's orders for those
+   * minutes; views and orders are then known from its first minute on. Minutes after the baseline's are
+   * ignored (the live differences count them). Returns whether anything was seeded.
+   */
+  seedHistory(points: HistoryMinute[]): boolean {
+    if (this.baseAt === null) return false;
+    const last = minuteOf(this.baseAt);
+    let first = Infinity;
+    for (const p of points) {
+      const t = Date.parse(p.ts);
+      if (!Number.isFinite(t) || minuteOf(t) > last) continue;
+      const m = minuteOf(t);
+      first = Math.min(first, m);
+      this.past.set(m, { views: p.views, orders: p.orders, tickets: p.tickets_sold, revenue: { ...p.revenue } });
+    }
+    if (first === Infinity) return false;
+    this.historySince = first;
+    this.viewsSince = Math.min(this.viewsSince ?? first, first);
+    this.ordersSince = Math.min(this.ordersSince ?? first, first);
+    this.prune(this.lastAt);
+    return true;
+  }
+
   /** New totals at server time `at` (a snapshot or an update). */
   observe(at: number, f: Pick<Funnel, 'views' | 'orders' | 'tickets_sold'>, revenue: Revenue): void {
     const now: Totals = { views: f.views, orders: f.orders, tickets: f.tickets_sold, revenue: { ...revenue } };
     const m = minuteOf(at);
+    this.lastAt = Math.max(this.lastAt, at);
     if (this.base === null) {
       this.base = now;
+      this.baseAt = at;
       this.viewsSince = m;
       if (this.ordersSince === null) this.ordersSince = m;
       return;
@@ -90,20 +153,30 @@ export class MinuteSeries {
       this.resets++;
       return;
     }
-    const b = this.bucket(m);
+    const b = this.bucket(this.live, m);
     b.views += now.views - prev.views;
     b.orders += now.orders - prev.orders;
     b.tickets += now.tickets - prev.tickets;
     for (const [cur, v] of Object.entries(now.revenue)) {
-      const d = Math.round((v - (prev.revenue[cur] ?? 0)) * 1000) / 1000;
-      if (d !== 0) b.revenue[cur] = Math.round(((b.revenue[cur] ?? 0) + d) * 1000) / 1000;
+      const d = money(v - (prev.revenue[cur] ?? 0));
+      if (d !== 0) b.revenue[cur] = money((b.revenue[cur] ?? 0) + d);
     }
     this.prune(at);
   }
 
   private prune(at: number): void {
     const oldest = minuteOf(at) - this.windowMinutes + 1;
-    for (const k of this.buckets.keys()) if (k < oldest) this.buckets.delete(k);
+    for (const map of [this.past, this.live]) for (const k of map.keys()) if (k < oldest) map.delete(k);
+  }
+
+  /** A minute's counts: before the baseline plus after it (the baseline's minute has both). */
+  private sum(m: number): Bucket | undefined {
+    const p = this.past.get(m);
+    const l = this.live.get(m);
+    if (!p || !l) return p ?? l;
+    const revenue: Revenue = { ...p.revenue };
+    for (const [c, v] of Object.entries(l.revenue)) revenue[c] = money((revenue[c] ?? 0) + v);
+    return { views: p.views + l.views, orders: p.orders + l.orders, tickets: p.tickets + l.tickets, revenue };
   }
 
   /** One point per minute of the window ending at `now`, oldest first. */
@@ -111,7 +184,7 @@ export class MinuteSeries {
     const last = minuteOf(now);
     const out: MinutePoint[] = [];
     for (let m = last - this.windowMinutes + 1; m <= last; m++) {
-      const b = this.buckets.get(m);
+      const b = this.sum(m);
       const viewsKnown = this.viewsSince !== null && m >= this.viewsSince;
       const ordersKnown = this.ordersSince !== null && m >= this.ordersSince;
       out.push({

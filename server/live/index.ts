@@ -338,7 +338,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     register(app, keys) {
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);
-      registerLiveRoutes(app, { core, keys });
+      registerLiveRoutes(app, { core, keys, db: deps.db });
     },
     stats() {
       let subscribers = 0;

@@ -3,9 +3,12 @@
 //   GET  /api/v1/live/events/{event_id}         secret key or token → the topic's current snapshot
 //   GET  /api/v1/live/events/{event_id}/capacity
 //   GET  /api/v1/live/dashboard/{org_id}
+//   GET  /api/v1/live/events/{event_id}/history, /api/v1/live/dashboard/{org_id}/history   per minute (history.ts)
 import { route, tenantFromSecret } from '../http/api-routes.js';
 import { bearer, type KeyResolver } from '../http/auth.js';
 import { errorReply, type ReqInfo, type Reply, type TemplatedApp } from '../http/uws.js';
+import type { Queryable } from '../store/db.js';
+import { historyHandler } from './history.js';
 import type { LiveCore } from './index.js';
 import { parseTokenRequest, TOKEN_PREFIX, type Scope } from './token.js';
 import type { Topic } from './topics.js';
@@ -13,6 +16,8 @@ import type { Topic } from './topics.js';
 export interface LiveRouteDeps {
   core: LiveCore;
   keys: KeyResolver;
+  /** The store, for the per-minute history. */
+  db: Queryable;
 }
 
 const EVENTS = '/api/v1/live/events/';
@@ -65,6 +70,8 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     });
 
   const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
+  app.get(`${EVENTS}:event_id/history`, r(historyHandler({ core, db: deps.db, scopeOf }, 'event', EVENTS)));
+  app.get(`${DASH}:org_id/history`, r(historyHandler({ core, db: deps.db, scopeOf }, 'org', DASH)));
   app.get(`${EVENTS}:event_id/capacity`, read((rest) => {
     const id = rest.slice(0, -'/capacity'.length);
     return ID_RE.test(id) ? { kind: 'capacity', event: id } : null;

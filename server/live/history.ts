@@ -1,0 +1,142 @@
+// Per-minute history of the live funnel, read from the store (the record of truth) for the REST mirror:
+//   GET /api/v1/live/events/{event_id}/history?minutes=60[&to=…]
+//   GET /api/v1/live/dashboard/{org_id}/history?minutes=60[&to=…]
+// → {"bucket_s":60,"from","to","series":[{"ts","views","unique_visitors","add_to_carts","checkouts_started",
+//    "orders","tickets_sold","revenue":{"EUR":n}}…]}, one entry per minute, oldest first, zero-filled.
+// The window is `minutes` whole minutes ending with the minute of `to` (default now; that minute is partial).
+// The SQL (sql/queries/live.sql) counts what facts.ts counts; the same text runs on PGlite and on pg.
+// `to` lets a page ask for exactly what happened before its first live snapshot (the dashboard passes the
+// snapshot's `ts`), so history plus the live deltas after it count every row once.
+import type { Queryable } from '../store/db.js';
+import { loadQueries } from '../store/queries.js';
+import { errorReply, type ReqInfo, type Reply } from '../http/uws.js';
+import type { RouteCtx } from '../http/api-routes.js';
+import type { LiveCore } from './index.js';
+import { fromMilli } from './facts.js';
+import type { Scope } from './token.js';
+import type { Topic } from './topics.js';
+
+const Q = loadQueries('live.sql');
+
+export const BUCKET_MS = 60_000;
+export const DEFAULT_MINUTES = 60;
+export const MAX_MINUTES = 1440;
+
+export interface HistoryPoint {
+  ts: string;
+  views: number;
+  unique_visitors: number;
+  add_to_carts: number;
+  checkouts_started: number;
+  orders: number;
+  tickets_sold: number;
+  revenue: Record<string, number>;
+}
+
+export interface History {
+  bucket_s: 60;
+  from: string;
+  to: string;
+  series: HistoryPoint[];
+}
+
+/** `minutes`: an integer 1..1440; absent → 60. null when invalid. */
+export function parseMinutes(raw: string | null): number | null {
+  if (raw === null) return DEFAULT_MINUTES;
+  if (!/^\d{1,4}$/.test(raw)) return null;
+  const n = Number(raw);
+  return n >= 1 && n <= MAX_MINUTES ? n : null;
+}
+
+/** `to`: an ISO-8601 timestamp or epoch milliseconds; absent → now, later than now → now. null when invalid. */
+export function parseTo(raw: string | null, now: number): number | null {
+  if (raw === null) return now;
+  const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
+  if (!Number.isFinite(ms)) return null;
+  return Math.min(ms, now);
+}
+
+/** The window: `minutes` whole minutes, the last one holding `to`. */
+export function windowOf(minutes: number, to: number): { from: number; to: number } {
+  return { from: Math.floor(to / BUCKET_MS) * BUCKET_MS - (minutes - 1) * BUCKET_MS, to };
+}
+
+const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
+const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** One point per minute of the window, oldest first: the rows' minutes, zeros elsewhere. Pure. */
+export function zeroFill(rows: Record<string, unknown>[], from: number, minutes: number): HistoryPoint[] {
+  const byMinute = new Map<number, Record<string, unknown>>();
+  for (const r of rows) byMinute.set(ms(r.ts), r);
+  const out: HistoryPoint[] = [];
+  for (let i = 0; i < minutes; i++) {
+    const t = from + i * BUCKET_MS;
+    const r = byMinute.get(t);
+    const milli = (r?.revenue_milli ?? {}) as Record<string, unknown>;
+    const revenue = Object.fromEntries(Object.entries(typeof milli === 'string' ? (JSON.parse(milli) as Record<string, unknown>) : milli).sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => [c, fromMilli(n(v))]));
+    out.push({
+      ts: new Date(t).toISOString(),
+      views: n(r?.views),
+      unique_visitors: n(r?.unique_visitors),
+      add_to_carts: n(r?.add_to_carts),
+      checkouts_started: n(r?.checkouts_started),
+      orders: n(r?.orders),
+      tickets_sold: n(r?.tickets_sold),
+      revenue,
+    });
+  }
+  return out;
+}
+
+export type HistoryTarget = { kind: 'event'; event: string } | { kind: 'org'; org: string; events: string[] };
+
+/** Reads the per-minute history of an event or an organizer's events from the store. */
+export async function loadHistory(db: Queryable, tenant: number, target: HistoryTarget, minutes: number, to: number): Promise<History> {
+  const w = windowOf(minutes, to);
+  const from = new Date(w.from).toISOString();
+  const until = new Date(w.to).toISOString();
+  const { rows } =
+    target.kind === 'event'
+      ? await db.query<Record<string, unknown>>(Q.history_event, [tenant, target.event, from, until])
+      : await db.query<Record<string, unknown>>(Q.history_org, [tenant, target.org, from, until, target.events]);
+  return { bucket_s: 60, from, to: until, series: zeroFill(rows, w.from, minutes) };
+}
+
+export interface HistoryRouteDeps {
+  core: LiveCore;
+  db: Queryable;
+  /** The REST mirror's authentication: secret key or dashboard token. */
+  scopeOf(info: ReqInfo): Promise<{ scope: Scope } | { reply: Reply }>;
+}
+
+const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
+const SUFFIX = '/history';
+
+/**
+ * The handler of `{prefix}{id}/history` for events (topic analytics:event:{id}) or organizers
+ * (analytics:dashboard:{org}): same authentication and scope rules as the topic's snapshot.
+ */
+export function historyHandler(deps: HistoryRouteDeps, kind: 'event' | 'org', prefix: string): (ctx: RouteCtx) => Promise<Reply> {
+  const { core, db } = deps;
+  return async (ctx) => {
+    let id: string;
+    try {
+      id = decodeURIComponent(ctx.info.url.slice(prefix.length, -SUFFIX.length));
+    } catch {
+      return errorReply(400, 'invalid_field', 'The id in the path is not valid percent-encoding.');
+    }
+    if (!ID_RE.test(id)) return errorReply(400, 'invalid_field', 'The id must be 1-128 characters.');
+    const auth = await deps.scopeOf(ctx.info);
+    if ('reply' in auth) return auth.reply;
+    const topic: Topic = kind === 'event' ? { kind: 'event', event: id } : { kind: 'dashboard', org: id };
+    if (!core.allowed(auth.scope, topic)) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
+    const minutes = parseMinutes(ctx.info.query.get('minutes'));
+    if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes' });
+    const to = parseTo(ctx.info.query.get('to'), core.now());
+    if (to === null) return errorReply(400, 'invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to' });
+    const tenant = auth.scope.tenant;
+    const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
+    const body = await loadHistory(db, tenant, target, minutes, to);
+    return { status: 200, body, headers: { 'Cache-Control': 'no-store' } };
+  };
+}
