@@ -95,10 +95,8 @@ export async function loadHistory(db: Queryable, tenant: number, target: History
   const w = windowOf(minutes, to);
   const from = new Date(w.from).toISOString();
   const until = new Date(w.to).toISOString();
-  const { rows } =
-    target.kind === 'event'
-      ? await db.query<Record<string, unknown>>(Q.history_event, [tenant, target.event, from, until])
-      : await db.query<Record<string, unknown>>(Q.history_org, [tenant, target.org, from, until, target.events]);
+  const [events, org] = target.kind === 'event' ? [[target.event], null] : [target.events, target.org];
+  const { rows } = await db.query<Record<string, unknown>>(Q.history, [tenant, events, from, until, org]);
   return { bucket_s: 60, from, to: until, series: zeroFill(rows, w.from, minutes) };
 }
 

@@ -1,42 +1,10 @@
--- name: history_event
--- Per-minute funnel of one event entity for GET /api/v1/live/events/{id}/history (server/live/history.ts).
--- $1 tenant, $2 event entity id, $3 from (inclusive), $4 to (inclusive). Counts what the live layer counts
+-- name: history
+-- Per-minute funnel for GET /api/v1/live/events/{id}/history and /live/dashboard/{org}/history
+-- (server/live/history.ts). $1 tenant, $2 event entity ids (text[]), $3 from, $4 to (both inclusive),
+-- $5 organizer id or NULL: with an organizer, rows naming it count too (a row without organizer_id counts
+-- for the organizer its event is linked to, as live, through $2). Counts what the live layer counts
 -- (server/live/facts.ts): non-bot rows only; minutes without rows are absent (history.ts zero-fills them).
--- Uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at).
-WITH r AS (
-  SELECT time_bucket(INTERVAL '1 minute', occurred_at) AS ts, event_name, visitor_id,
-    CASE WHEN event_name = 'order_completed' THEN (
-      SELECT coalesce(sum((it->>'qty')::numeric), 0)
-      FROM jsonb_array_elements(CASE jsonb_typeof(payload->'items') WHEN 'array' THEN payload->'items' ELSE '[]'::jsonb END) AS it
-      WHERE jsonb_typeof(it->'qty') = 'number') END AS tickets,
-    CASE jsonb_typeof(payload->'currency') WHEN 'string' THEN payload->>'currency' ELSE 'XXX' END AS currency,
-    CASE jsonb_typeof(payload->'gross_amount') WHEN 'number' THEN round((payload->>'gross_amount')::numeric * 1000) ELSE 0 END AS milli
-  FROM tx_events
-  WHERE tenant_id = $1 AND NOT is_bot AND entities->>'event_entity_id' = $2
-    AND occurred_at >= $3::timestamptz AND occurred_at <= $4::timestamptz
-), money AS (
-  SELECT ts, jsonb_object_agg(currency, sum_milli) AS revenue_milli
-  FROM (SELECT ts, currency, sum(milli)::float8 AS sum_milli FROM r WHERE event_name = 'order_completed' GROUP BY ts, currency) m
-  GROUP BY ts
-)
-SELECT c.ts, c.views, c.unique_visitors, c.add_to_carts, c.checkouts_started, c.orders, c.tickets_sold,
-  coalesce(money.revenue_milli, '{}'::jsonb) AS revenue_milli
-FROM (
-  SELECT ts,
-    count(*) FILTER (WHERE event_name = 'event_view')::int AS views,
-    count(DISTINCT visitor_id)::int AS unique_visitors,
-    count(*) FILTER (WHERE event_name = 'add_to_cart')::int AS add_to_carts,
-    count(*) FILTER (WHERE event_name = 'checkout_started')::int AS checkouts_started,
-    count(*) FILTER (WHERE event_name = 'order_completed')::int AS orders,
-    coalesce(sum(tickets), 0)::float8 AS tickets_sold
-  FROM r GROUP BY ts
-) c LEFT JOIN money USING (ts)
-ORDER BY c.ts;
-
--- name: history_org
--- Per-minute funnel of an organizer's events for GET /api/v1/live/dashboard/{org}/history: rows of an event
--- entity that name the organizer, or of the events the live state links to it ($5, text[]; a row without
--- organizer_id counts for the organizer of its event, as live). Otherwise like history_event.
+-- For one event this uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at).
 WITH r AS (
   SELECT time_bucket(INTERVAL '1 minute', occurred_at) AS ts, event_name, visitor_id,
     CASE WHEN event_name = 'order_completed' THEN (
@@ -47,7 +15,7 @@ WITH r AS (
     CASE jsonb_typeof(payload->'gross_amount') WHEN 'number' THEN round((payload->>'gross_amount')::numeric * 1000) ELSE 0 END AS milli
   FROM tx_events
   WHERE tenant_id = $1 AND NOT is_bot AND entities ? 'event_entity_id'
-    AND (entities->>'organizer_id' = $2 OR entities->>'event_entity_id' = ANY($5::text[]))
+    AND (entities->>'event_entity_id' = ANY($2::text[]) OR ($5::text IS NOT NULL AND entities->>'organizer_id' = $5))
     AND occurred_at >= $3::timestamptz AND occurred_at <= $4::timestamptz
 ), money AS (
   SELECT ts, jsonb_object_agg(currency, sum_milli) AS revenue_milli
