@@ -166,8 +166,17 @@ export async function createTenant(base: string, name = 'acme', allowed_origins:
   return (await r.json()) as Tenant;
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return request('POST', url, body, headers);
+}
+
+/** Any HTTP call with an optional JSON (or raw string) body; answers status, parsed JSON (or null), text, headers. */
+export async function request(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const r = await fetch(url, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await r.text();
   let json: any = null;
   try {

@@ -3,25 +3,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../server/store/db.js';
-import { postJson, type Tenant } from './helpers.js';
+import { postJson, request, type Tenant } from './helpers.js';
 
 export const auth = (t: Tenant) => ({ authorization: `Bearer ${t.secret_key}` });
 
-export async function api(base: string, t: Tenant | null, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { ...(t ? auth(t) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  return { status: r.status, json, text, headers: r.headers };
-}
+export const api = (base: string, t: Tenant | null, method: string, p: string, body?: unknown, headers: Record<string, string> = {}) =>
+  request(method, `${base}${p}`, body, { ...(t ? auth(t) : {}), ...headers });
 
 export const serverEvents = (base: string, t: Tenant, body: unknown) => postJson(`${base}/api/v1/server-events`, body, auth(t));
 export const identify = (base: string, t: Tenant, body: unknown) => postJson(`${base}/api/v1/identify`, body, auth(t));
