@@ -36,6 +36,18 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     expect(h.json).toMatchObject({ status: 'ok', store: wire ? 'postgres' : 'embedded', uws: 'native' });
   });
 
+  it('exposes ingest outcomes and group-commit statistics as Prometheus metrics', async () => {
+    const t0 = await createTenant(base, 'metrics');
+    await batch([webEvent(), webEvent(), webEvent({ event_name: 'nope' })], t0.write_key);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const metric = (name: string) => Number(text.match(new RegExp(`^${name.replace(/[{}"|]/g, (c) => `\\${c}`)} (\\S+)$`, 'm'))?.[1]);
+    expect(metric('tx_ingest_events_total{outcome="accepted"}')).toBeGreaterThanOrEqual(2);
+    expect(metric('tx_ingest_rejections_total{code="unknown_event"}')).toBeGreaterThanOrEqual(1);
+    expect(metric('tx_writer_commit_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(metric('tx_writer_committed_rows_total')).toBeGreaterThanOrEqual(2);
+    expect(metric('tx_store_up')).toBe(1);
+  });
+
   it('accepts valid events, rejects invalid ones with codes and field paths, refuses events without consent', async () => {
     const good = [webEvent(), orderEvent(), webEvent({ event_name: 'page_view', entities: {}, payload: { page_type: 'home' } })];
     const invalid = webEvent({ event_name: 'add_to_cart', payload: { cart_value: 'abc', currency: 'EUR', items: [] }, entities: { event_entity_id: 'E1' } });

@@ -47,6 +47,16 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       `tx_spool_bytes ${s.spoolBytes}`,
       '# TYPE tx_writer_queued gauge',
       `tx_writer_queued ${s.queued}`,
+      '# HELP tx_writer_commit_seconds Group commits into the store (one transaction each).',
+      '# TYPE tx_writer_commit_seconds summary',
+      `tx_writer_commit_seconds_count ${s.commits.count}`,
+      `tx_writer_commit_seconds_sum ${s.commits.seconds.toFixed(6)}`,
+      '# TYPE tx_writer_commit_seconds_max gauge',
+      `tx_writer_commit_seconds_max ${s.commits.maxSeconds.toFixed(6)}`,
+      '# TYPE tx_writer_committed_rows_total counter',
+      `tx_writer_committed_rows_total ${s.commits.rows}`,
+      '# TYPE tx_writer_committed_requests_total counter',
+      `tx_writer_committed_requests_total ${s.commits.requests}`,
     ];
     send(res, state, { status: 200, text: { body: lines.join('\n') + '\n', type: 'text/plain; version=0.0.4' } });
   });

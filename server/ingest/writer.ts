@@ -22,9 +22,18 @@ export interface EventSink {
   append(batch: Batch): Promise<AppendResult>;
   /** Resolves once nothing is queued or in flight. */
   idle(): Promise<void>;
-  status(): { storeUp: boolean; spoolBytes: number; queued: number };
+  status(): { storeUp: boolean; spoolBytes: number; queued: number; commits: CommitStats };
   /** Stops the recovery loop and waits for pending writes. */
   close(): Promise<void>;
+}
+
+/** Cumulative commit statistics (exposed on /metrics). */
+export interface CommitStats {
+  count: number;
+  rows: number;
+  requests: number;
+  seconds: number;
+  maxSeconds: number;
 }
 
 interface Pending {
@@ -60,6 +69,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   let recovery: NodeJS.Timeout | null = null;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
+  const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
 
   const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
     for (const enrich of deps.enrichers ?? []) await enrich(q, rows);
@@ -90,7 +100,14 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
 
     if (storeUp) {
       try {
+        const started = performance.now();
         const fresh = await db.tx((q) => write(q, rows, rejected));
+        const took = (performance.now() - started) / 1000;
+        stats.count++;
+        stats.rows += rows.length;
+        stats.requests += items.length;
+        stats.seconds += took;
+        stats.maxSeconds = Math.max(stats.maxSeconds, took);
         items.forEach((p, i) =>
           p.resolve({ spooled: false, fresh: p.batch.events.map((e, j) => firstIn[i][j] && fresh.has(eventKey(e.tenant_id, e.event_id))) }),
         );
@@ -202,7 +219,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       if (!flushing) return Promise.resolve();
       return new Promise((r) => idleWaiters.push(r));
     },
-    status: () => ({ storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length }),
+    status: () => ({ storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length, commits: { ...stats } }),
     async close() {
       closed = true;
       if (recovery) clearTimeout(recovery);
