@@ -1,0 +1,18 @@
+// Compile-time guard (tsc -p . checks it; nothing imports it at run time): the live layer's snapshot pieces
+// must fit the wire types this client publishes, so the two cannot drift apart silently.
+import type { CapacityView, GateView } from '../../server/live/capacity.js';
+import type { FunnelView, TickerEntry as ServerTicker } from '../../server/live/state.js';
+import type { Capacity, Conversion, Dropoff, Funnel, GateCapacity, Revenue, TickerEntry } from './types.js';
+
+type Assert<T extends true> = T;
+type Fits<A, B> = A extends B ? true : false;
+
+export type WireChecks = [
+  Assert<Fits<CapacityView, Capacity>>,
+  Assert<Fits<GateView, GateCapacity>>,
+  Assert<Fits<FunnelView['funnel'], Funnel>>,
+  Assert<Fits<FunnelView['conversion'], Conversion>>,
+  Assert<Fits<FunnelView['dropoff'], Dropoff>>,
+  Assert<Fits<FunnelView['revenue'], Revenue>>,
+  Assert<Fits<ServerTicker, TickerEntry>>,
+];
