@@ -15,6 +15,19 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
+/** A person row as the API shows it (export, GET /api/v1/persons). */
+export function personView(p: Obj) {
+  return {
+    person_id: Number(p.person_id),
+    external_id: p.external_id,
+    email_sha256: p.email_sha256 ?? null,
+    phone_sha256: p.phone_sha256 ?? null,
+    city: p.city ?? null,
+    created_at: iso(p.created_at),
+    updated_at: iso(p.updated_at),
+  };
+}
+
 /** Everything that identifies one person, gathered before export or erasure. */
 export interface PersonIds {
   tenantId: number;
@@ -116,15 +129,7 @@ export function createGdpr(deps: GdprDeps): Gdpr {
       return {
         format: 'tixello-person-export/1',
         exported_at: new Date().toISOString(),
-        person: {
-          person_id: Number(person.person_id),
-          external_id: person.external_id,
-          email_sha256: person.email_sha256 ?? null,
-          phone_sha256: person.phone_sha256 ?? null,
-          city: person.city ?? null,
-          created_at: iso(person.created_at),
-          updated_at: iso(person.updated_at),
-        },
+        person: personView(person),
         identity_links: links.map((l) => ({ ...l, person_id: Number(l.person_id), first_linked_at: iso(l.first_linked_at), linked_at: iso(l.linked_at) })),
         visitor_ids: ids.visitorIds,
         sessions,

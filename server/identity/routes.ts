@@ -18,7 +18,7 @@ import { isUnavailable, type Db } from '../store/db.js';
 import { loadQueries } from '../store/queries.js';
 import { SpoolFullError } from '../store/spool.js';
 import { hashEmail, hashPhone, type Cipher } from './crypto.js';
-import type { Gdpr } from './gdpr.js';
+import { personView, type Gdpr } from './gdpr.js';
 import { linkIdentity } from './persons.js';
 import type { SessionStore } from './sessions.js';
 import { HANDLED_TYPES, parseStripeEvent, stripeEnvelope, verifyStripeSignature, type StripeStore } from './stripe.js';
@@ -308,19 +308,6 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
     const ran = await deps.gdpr.runRetention();
     return { status: 200, body: { retention_months: config.retentionMonths, policy, ...ran } };
   }));
-}
-
-function personView(p: Obj) {
-  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
-  return {
-    person_id: Number(p.person_id),
-    external_id: p.external_id,
-    email_sha256: p.email_sha256 ?? null,
-    phone_sha256: p.phone_sha256 ?? null,
-    city: p.city ?? null,
-    created_at: iso(p.created_at),
-    updated_at: iso(p.updated_at),
-  };
 }
 
 function linkView(l: Obj) {

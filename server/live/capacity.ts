@@ -26,23 +26,21 @@ export interface GateState {
 
 export type CapacityState = Map<string, GateState>;
 
-export interface GateView {
+/** The figures shown for one gate and, summed, for the whole event. */
+export interface CapacityFigures {
   inside: number;
   entries: number;
   denied: number;
   rate_per_minute: number;
   capacity: number | null;
   percent: number | null;
+}
+
+export interface GateView extends CapacityFigures {
   updated_at: string;
 }
 
-export interface CapacityView {
-  inside: number;
-  entries: number;
-  denied: number;
-  rate_per_minute: number;
-  capacity: number | null;
-  percent: number | null;
+export interface CapacityView extends CapacityFigures {
   gates: Record<string, GateView>;
 }
 
