@@ -1,6 +1,7 @@
+import crypto from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseTokenRequest, signToken, verifyToken, type Scope } from './token.js';
+import { decodeB64urlStrict, parseTokenRequest, signToken, verifyToken, type Scope } from './token.js';
 import { allowed, parseTopic, topicName, type Topic } from './topics.js';
 
 const SECRET = 'x'.repeat(64);
@@ -29,6 +30,39 @@ describe('tokens', () => {
     fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => {
       expect(verifyToken(SECRET, `v1.${s}`, NOW).ok).toBe(false);
     }));
+  });
+
+  it('refuses non-canonical base64url in the signature: padding, stray characters, changed unused low bits', () => {
+    const { token } = signToken(SECRET, { role: 'organizer', tenant: 3, org: 'O1' }, 60, NOW);
+    expect(verifyToken(SECRET, token, NOW).ok).toBe(true);
+    const sig = token.slice(token.lastIndexOf('.') + 1);
+    const head = token.slice(0, token.lastIndexOf('.') + 1);
+    // A 32-byte MAC is 43 characters: the last one carries 2 unused low bits. Flipping them keeps the same bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(sig.at(-1)!);
+    const variants = [1, 2, 3].map((bits) => sig.slice(0, -1) + alphabet[last ^ bits]);
+    for (const v of variants) expect(Buffer.from(v, 'base64url').equals(Buffer.from(sig, 'base64url'))).toBe(true);
+    for (const bad of [sig + '=', sig + '==', ...variants, sig.slice(0, 10) + '\n' + sig.slice(10)]) {
+      expect(verifyToken(SECRET, head + bad, NOW)).toEqual({ ok: false, reason: 'malformed' });
+    }
+  });
+
+  it('refuses non-canonical base64url in the claims even when the signature covers that spelling', () => {
+    const claims = Buffer.from(JSON.stringify({ t: 3, r: 'organizer', o: 'O1', iat: NOW, exp: NOW + 60 })).toString('base64url');
+    const signed = (body: string) => `${body}.${crypto.createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+    expect(verifyToken(SECRET, signed(`v1.${claims}`), NOW).ok).toBe(true);
+    expect(verifyToken(SECRET, signed(`v1.${claims}=`), NOW)).toEqual({ ok: false, reason: 'malformed' });
+    expect(verifyToken(SECRET, signed(`v1.${claims.slice(0, 4)}+${claims.slice(4)}`), NOW)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('decodes base64url strictly: only the canonical spelling of some bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const s = Buffer.from(bytes).toString('base64url');
+      expect(decodeB64urlStrict(s)?.equals(Buffer.from(bytes))).toBe(true);
+      expect(decodeB64urlStrict(s + '=')).toBeNull();
+    }));
+    expect(decodeB64urlStrict('QQ')).toEqual(Buffer.from('A'));
+    for (const bad of ['QR', 'QQ==', 'a+b/', 'ab cd', 'A']) expect(decodeB64urlStrict(bad)).toBeNull();
   });
 
   it('validates token requests', () => {

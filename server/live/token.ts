@@ -29,6 +29,16 @@ export const MAX_GATE_EVENTS = 50;
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 const mac = (secret: string, data: string) => crypto.createHmac('sha256', secret).update(data).digest();
 
+/**
+ * Strict base64url: Node's decoder ignores `=` padding, stray characters and the unused low bits of the last
+ * character, so several strings decode to the same bytes. A token has exactly one spelling: re-encoding the
+ * decoded bytes must give back the input, otherwise the string is refused (null).
+ */
+export function decodeB64urlStrict(s: string): Buffer | null {
+  const bytes = Buffer.from(s, 'base64url');
+  return bytes.toString('base64url') === s ? bytes : null;
+}
+
 export function signToken(secret: string, scope: Exclude<Scope, { role: 'tenant' }>, ttlS: number, nowS: number): { token: string; expires_at: string } {
   const claims: Claims = { t: scope.tenant, r: scope.role, iat: nowS, exp: nowS + ttlS };
   if (scope.role === 'organizer') claims.o = scope.org;
@@ -44,12 +54,17 @@ export function verifyToken(secret: string, token: string, nowS: number): Verify
   const dot = token.lastIndexOf('.');
   if (dot <= TOKEN_PREFIX.length) return { ok: false, reason: 'malformed' };
   const body = token.slice(0, dot);
-  const sig = Buffer.from(token.slice(dot + 1), 'base64url');
+  const sig = decodeB64urlStrict(token.slice(dot + 1));
+  if (!sig) return { ok: false, reason: 'malformed' };
   const want = mac(secret, body);
   if (sig.length !== want.length || !crypto.timingSafeEqual(sig, want)) return { ok: false, reason: 'bad_signature' };
+  // The signature covers the claims' text, so a non-canonical spelling would already fail it; checked anyway so
+  // the decoder never depends on that.
+  const claimBytes = decodeB64urlStrict(body.slice(TOKEN_PREFIX.length));
+  if (!claimBytes) return { ok: false, reason: 'malformed' };
   let c: Claims;
   try {
-    c = JSON.parse(Buffer.from(body.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8')) as Claims;
+    c = JSON.parse(claimBytes.toString('utf8')) as Claims;
   } catch {
     return { ok: false, reason: 'malformed' };
   }
