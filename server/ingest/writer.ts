@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { isUnavailable, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
+import { createAckLedger } from './ledger.js';
 
 export interface Batch {
   events: EventRow[];
@@ -51,6 +52,8 @@ export interface WriterDeps {
   maxRows?: number;
   /** How often to probe the database while it is down. */
   retryMs?: number;
+  /** How many recently kept event keys to remember for answering retries while the database is down. */
+  ledgerMax?: number;
   /** Called with the rows that were committed as new (feeds the live layer). */
   onCommitted?: (rows: EventRow[]) => void;
   /** Run inside the commit's transaction before the insert; may fill server-side fields (e.g. person_id). */
@@ -70,6 +73,20 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   let closed = false;
   let idleWaiters: (() => void)[] = [];
   const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
+  const ledger = createAckLedger(deps.ledgerMax ?? 100_000);
+  // A spool left by an earlier run holds acknowledged events: learn their keys before answering from the spool.
+  const ledgerReady: Promise<void> =
+    spool.pendingBytes() > 0
+      ? spool
+          .rewrite((r) => {
+            ledger.add(r.events.map((e) => eventKey(e.tenant_id, e.event_id)));
+            return r;
+          })
+          .then(
+            (n) => log.info({ keys: ledger.size(), changed: n }, 'spool left by an earlier run: keys loaded'),
+            (err: Error) => log.error({ err: err.message }, 'could not read the spool left by an earlier run; its retries may be answered accepted'),
+          )
+      : Promise.resolve();
 
   const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
     for (const enrich of deps.enrichers ?? []) await enrich(q, rows);
@@ -108,6 +125,8 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         stats.requests += items.length;
         stats.seconds += took;
         stats.maxSeconds = Math.max(stats.maxSeconds, took);
+        // Every row of a committed group is now kept, whether it was new or a duplicate.
+        ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
         items.forEach((p, i) =>
           p.resolve({ spooled: false, fresh: p.batch.events.map((e, j) => firstIn[i][j] && fresh.has(eventKey(e.tenant_id, e.event_id))) }),
         );
@@ -127,8 +146,15 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       }
     }
     try {
-      await spool.append({ events: rows, rejected });
-      items.forEach((p, i) => p.resolve({ spooled: true, fresh: firstIn[i] }));
+      // The database cannot say what it already holds: the ledger answers for what this process kept.
+      await ledgerReady;
+      const unknown = rows.filter((e) => !ledger.has(eventKey(e.tenant_id, e.event_id)));
+      const isNew = new Set(unknown.map((e) => eventKey(e.tenant_id, e.event_id)));
+      if (unknown.length > 0 || rejected.length > 0) await spool.append({ events: unknown, rejected });
+      ledger.add(isNew);
+      items.forEach((p, i) =>
+        p.resolve({ spooled: true, fresh: p.batch.events.map((e, j) => firstIn[i][j] && isNew.has(eventKey(e.tenant_id, e.event_id))) }),
+      );
     } catch (err) {
       log.error({ err: (err as Error).message }, 'spool append failed: store and spool both unavailable');
       const e = new StoreUnavailableError(`database and spool both unavailable: ${(err as Error).message}`, err);

@@ -1,0 +1,87 @@
+// The group writer's answers while the database is down: a retry of an event already kept is a duplicate,
+// whether it was committed before the outage, spooled during it, or left in the spool by an earlier run.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { StoreUnavailableError, type Db } from '../store/db.js';
+import { eventKey, type EventRow, type EventStore } from '../store/events.js';
+import { createSpool } from '../store/spool.js';
+import { createGroupWriter } from './writer.js';
+
+const log = pino({ level: 'silent' });
+const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'writer-'));
+const row = (id: string): EventRow => ({ event_id: id, tenant_id: 1 }) as EventRow;
+
+/** A database whose idempotency ledger is a Set, and which can be switched off. */
+function fakeStore() {
+  const stored = new Set<string>();
+  const state = { up: true };
+  const down = () => Promise.reject(new StoreUnavailableError('database unreachable: test'));
+  const db = {
+    kind: 'postgres',
+    query: async () => (state.up ? { rows: [] } : down()),
+    exec: async () => undefined,
+    tx: async <T>(fn: (q: never) => Promise<T>) => (state.up ? fn({} as never) : down()),
+    close: async () => undefined,
+  } as unknown as Db;
+  const events = {
+    insert: async (_q: unknown, rows: EventRow[]) => {
+      const fresh = new Set<string>();
+      for (const r of rows) {
+        const k = eventKey(r.tenant_id, r.event_id);
+        if (!stored.has(k)) fresh.add(k);
+        stored.add(k);
+      }
+      return fresh;
+    },
+    insertRejected: async () => undefined,
+  } as unknown as EventStore;
+  return { db, events, stored, state };
+}
+
+describe('group writer while the database is down', () => {
+  it('answers a retry of an event committed before the outage as a duplicate, and spools only the new one', async () => {
+    const s = fakeStore();
+    const spool = createSpool(dir(), 1 << 20, log);
+    const w = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 60_000 });
+    expect(await w.append({ events: [row('a')], rejected: [] })).toEqual({ spooled: false, fresh: [true] });
+    s.state.up = false;
+    expect(await w.append({ events: [row('a'), row('b')], rejected: [] })).toEqual({ spooled: true, fresh: [false, true] });
+    // A second retry of the spooled event is a duplicate too.
+    expect(await w.append({ events: [row('b')], rejected: [] })).toEqual({ spooled: true, fresh: [false] });
+    const spooled: string[] = [];
+    await spool.drain(async (rs) => void spooled.push(...rs.flatMap((r) => r.events.map((e) => e.event_id))));
+    expect(spooled).toEqual(['b']);
+    await w.close();
+  });
+
+  it('answers a retry of an event left in the spool by an earlier run as a duplicate', async () => {
+    const d = dir();
+    const s = fakeStore();
+    s.state.up = false;
+    const first = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(d, 1 << 20, log), log, retryMs: 60_000 });
+    expect(await first.append({ events: [row('c')], rejected: [] })).toEqual({ spooled: true, fresh: [true] });
+    await first.close();
+
+    // A new process: empty memory, the same spool directory, the database still down.
+    const spool = createSpool(d, 1 << 20, log);
+    const second = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 60_000 });
+    expect(await second.append({ events: [row('c'), row('d')], rejected: [] })).toEqual({ spooled: true, fresh: [false, true] });
+    const spooled: string[] = [];
+    await spool.drain(async (rs) => void spooled.push(...rs.flatMap((r) => r.events.map((e) => e.event_id))));
+    expect(spooled.sort()).toEqual(['c', 'd']);
+    await second.close();
+  });
+
+  it('forgets the oldest keys beyond its bound (then the answer is accepted, the store still keeps one copy)', async () => {
+    const s = fakeStore();
+    const spool = createSpool(dir(), 1 << 20, log);
+    const w = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 60_000, ledgerMax: 2 });
+    await w.append({ events: [row('x'), row('y'), row('z')], rejected: [] });
+    s.state.up = false;
+    expect(await w.append({ events: [row('x'), row('z')], rejected: [] })).toEqual({ spooled: true, fresh: [true, false] });
+    await w.close();
+  });
+});
