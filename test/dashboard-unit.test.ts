@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { formatAgo, formatMoney, formatPercent, formatRatio } from '../client/dashboard/format.js';
-import { capacityLevel, funnelSteps } from '../client/dashboard/funnel.js';
+import { capacityLevel, funnelSteps, stepRateText } from '../client/dashboard/funnel.js';
 import { createHistoryFetcher } from '../client/dashboard/history.js';
 import { historyMinutes, MINUTE, MinuteSeries, niceMax, type HistoryMinute } from '../client/dashboard/series.js';
 import type { Funnel } from '../client/live/types.js';
@@ -148,6 +148,27 @@ describe('funnel and capacity', () => {
     // counts are events, not people: a later step can exceed an earlier one; drop-off never goes negative
     const odd = funnelSteps({ ...funnel, ticket_selections: 250 });
     expect(odd[1]).toMatchObject({ conversion: 1.25, dropoff: 0, width: 1 });
+  });
+
+  it('never shows a conversion above 100 %, a drop-off for an empty step, or continue + drop-off other than 100 %', () => {
+    const text = (f: Partial<Funnel>) => {
+      const steps = funnelSteps({ ...funnel, ...f });
+      return steps.map((st, i) => stepRateText(st, i === 0 ? null : steps[i - 1].value, 'en-US'));
+    };
+    expect(text({})).toEqual(['', '↓ 45.0% continue · 55.0% drop off', '↓ 66.7% continue · 33.3% drop off', '↓ 50.0% continue · 50.0% drop off', '↓ 50.0% continue · 50.0% drop off']);
+    // a step nobody reached yet
+    expect(text({ add_to_carts: 0, checkouts_started: 0, orders: 0 }).slice(2)).toEqual(['↓ none yet', '↓ –', '↓ –']);
+    // more selections than views (events, not people)
+    expect(text({ ticket_selections: 250 })[1]).toBe('↓ all continue · 25.0% more events than the step before');
+    // 12.35 % continue: both halves were rounded separately before (12.4 % + 87.7 %)
+    expect(text({ views: 2000, ticket_selections: 247 })[1]).toBe('↓ 12.4% continue · 87.6% drop off');
+    for (let prev = 1; prev <= 400; prev += 7) {
+      for (let value = 1; value <= prev; value += 3) {
+        const [, line] = text({ views: prev, ticket_selections: value });
+        const [c, d] = [...line.matchAll(/([\d.]+)%/g)].map((m) => Number(m[1]));
+        expect(Math.round((c + d) * 10)).toBe(1000);
+      }
+    }
   });
 
   it('turns amber at 85 % and red at 95 %', () => {

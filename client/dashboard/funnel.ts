@@ -1,5 +1,6 @@
 // Funnel steps, their conversion and drop-off, and capacity levels. Pure.
 import type { Funnel } from '../live/types.js';
+import { formatRatio } from './format.js';
 
 export const FUNNEL_STEPS: { key: keyof Funnel; label: string }[] = [
   { key: 'views', label: 'Event views' },
@@ -31,6 +32,21 @@ export function funnelSteps(f: Funnel): Step[] {
     const conversion = i > 0 && prev > 0 ? round4(value / prev) : null;
     return { key: s.key, label: s.label, value, width: value / max, conversion, dropoff: conversion === null ? null : Math.max(0, round4(1 - value / prev)) };
   });
+}
+
+/**
+ * The line under a step. Counts are events, not people, so a step can be empty while the one before is not
+ * (nobody got there yet) or exceed it (one visitor selects tickets twice): neither is shown as a conversion
+ * rate. Continue and drop-off are rounded once, to the shown 0.1 %, and drop-off is the complement of the shown
+ * continue, so the two always add up to exactly 100 %.
+ */
+export function stepRateText(step: Step, prev: number | null, locale?: string): string {
+  if (prev === null) return '';
+  if (step.conversion === null) return '↓ –';
+  if (step.value === 0) return '↓ none yet';
+  if (step.value > prev) return `↓ all continue · ${formatRatio(step.value / prev - 1, locale)} more events than the step before`;
+  const shown = Math.round((step.value / prev) * 1000);
+  return `↓ ${formatRatio(shown / 1000, locale)} continue · ${formatRatio((1000 - shown) / 1000, locale)} drop off`;
 }
 
 export type CapacityLevel = 'ok' | 'warn' | 'crit' | 'unknown';

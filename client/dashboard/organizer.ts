@@ -8,7 +8,7 @@ import { CapacityPanel } from './capacity.js';
 import { renderChart } from './chart.js';
 import { attr, clear, flash, h, number, s, text } from './dom.js';
 import { formatClock, formatCount, formatMoney, formatRatio } from './format.js';
-import { funnelSteps } from './funnel.js';
+import { funnelSteps, stepRateText } from './funnel.js';
 import type { FetchHistory } from './history.js';
 import { MinuteSeries, type HistoryMinute } from './series.js';
 
@@ -340,7 +340,7 @@ export class OrganizerView {
       const rate = li.querySelector('.step-rate')!;
       attr(li, 'data-conversion', st.conversion === null ? null : String(st.conversion));
       attr(li, 'data-dropoff', st.dropoff === null ? null : String(st.dropoff));
-      text(rate, i === 0 ? '' : st.conversion === null ? '↓ –' : `↓ ${formatRatio(st.conversion)} continue · ${formatRatio(st.dropoff!)} drop off`);
+      text(rate, stepRateText(st, i === 0 ? null : steps[i - 1].value));
     });
   }
 
