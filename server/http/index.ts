@@ -15,6 +15,23 @@ export interface StatusDeps {
   startedAt: number;
 }
 
+// The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
+const LANDING_POLL = `
+const ids = ['accepted', 'duplicates', 'rejected', 'consent_refused'];
+async function poll() {
+  try {
+    const text = await (await fetch('/metrics', { cache: 'no-store' })).text();
+    for (const line of text.split('\\n')) {
+      const id = ids.find((k) => line.startsWith('tx_ingest_events_total{outcome="' + k + '"} '));
+      if (id) document.getElementById(id).textContent = line.slice(line.lastIndexOf(' ') + 1);
+    }
+    document.getElementById('live').textContent = '(updated ' + new Date().toLocaleTimeString() + ')';
+  } catch (err) {
+    document.getElementById('live').textContent = '(server unreachable: ' + err.message + ')';
+  }
+}
+setInterval(poll, 1000);`;
+
 export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void {
   const health = () => {
     const s = deps.sink.status();
@@ -69,9 +86,10 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
 <style>body{font:15px system-ui;margin:2rem;max-width:48rem}code{background:#f3f3f3;padding:2px 4px}</style>
 <h1>Tixello Live</h1>
 <p>Status: <b>${h.status}</b> · store: ${h.store} · uWS: ${h.uws} · up ${h.uptime_s} s</p>
-<p>Events accepted since start: <b>${m.accepted}</b> · duplicates: ${m.duplicates} · rejected: ${m.rejected} · refused for consent: ${m.consent_refused}</p>
+<p>Events accepted since start: <b id="accepted">${m.accepted}</b> · duplicates: <span id="duplicates">${m.duplicates}</span> · rejected: <span id="rejected">${m.rejected}</span> · refused for consent: <span id="consent_refused">${m.consent_refused}</span> <small id="live">(updates every second)</small></p>
 <p><a href="/dashboard"><b>Live dashboard</b></a> — run <code>npm run demo</code> for demo traffic and a sign-in link.</p>
-<ul><li><a href="/health">/health</a></li><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/api/tx/schema">/api/tx/schema</a> (event registry)</li></ul>`;
+<ul><li><a href="/health">/health</a></li><li><a href="/metrics">/metrics</a> (Prometheus)</li><li><a href="/api/tx/schema">/api/tx/schema</a> (event registry)</li></ul>
+<script>${LANDING_POLL}</script>`;
     send(res, state, { status: 200, text: { body: html, type: 'text/html; charset=utf-8' } });
   });
 

@@ -1,0 +1,33 @@
+// The landing page (`/`) is what a newcomer opens after `npm start`: its counters must follow the traffic
+// without a reload, as the README promises.
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './client-helpers.js';
+import { bootServer, createTenant, postJson, webEvent, type Tenant } from './helpers.js';
+
+describe('landing page', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let browser: Browser;
+  let tenant: Tenant;
+
+  beforeAll(async () => {
+    server = await bootServer({ DEMO_TENANT: '0' });
+    tenant = await createTenant(server.url);
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('counts events posted after the page was opened, without a reload', async () => {
+    const page = await browser.newPage();
+    await page.goto(server.url + '/');
+    const before = Number(await page.textContent('#accepted'));
+    const r = await postJson(`${server.url}/api/tx/events/batch`, { events: [webEvent(), webEvent(), webEvent()] }, { 'x-tx-key': tenant.write_key });
+    expect(r.status).toBe(200);
+    await page.waitForFunction((n) => Number(document.getElementById('accepted')?.textContent) === n, before + 3, { timeout: 30_000 });
+    expect(await page.textContent('#live')).toMatch(/updated/);
+    await page.close();
+  });
+});
