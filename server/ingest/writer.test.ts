@@ -85,3 +85,51 @@ describe('group writer while the database is down', () => {
     await w.close();
   });
 });
+
+describe('group writer just after the database returns', () => {
+  it('answers a retry of an event still waiting in the spool as a duplicate, though the database has not seen it', async () => {
+    const s = fakeStore();
+    const real = createSpool(dir(), 1 << 20, log);
+    // Recovery drains, marks the store up, then drains again for what was spooled meanwhile. Hold both
+    // drains so an event is spooled after the first and is still in the spool when its retry arrives.
+    let drains = 0;
+    const gates = [0, 1].map(() => {
+      let open!: () => void;
+      return { wait: new Promise<void>((r) => (open = r)), open: () => open(), reached: false };
+    });
+    const spool = {
+      ...real,
+      drain: async (apply: Parameters<typeof real.drain>[0]) => {
+        const n = ++drains;
+        if (n === 1) {
+          const applied = await real.drain(apply);
+          gates[0].reached = true;
+          await gates[0].wait;
+          return applied;
+        }
+        if (n === 2) {
+          gates[1].reached = true;
+          await gates[1].wait;
+        }
+        return real.drain(apply);
+      },
+    };
+    const w = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 5 });
+    const until = async (ok: () => boolean) => {
+      while (!ok()) await new Promise((r) => setTimeout(r, 5));
+    };
+    s.state.up = false;
+    await w.append({ events: [row('a')], rejected: [] });
+    s.state.up = true;
+    await until(() => gates[0].reached);
+    expect(await w.append({ events: [row('p')], rejected: [] })).toEqual({ spooled: true, fresh: [true] });
+    gates[0].open();
+    await until(() => gates[1].reached && w.status().storeUp);
+    const retry = await w.append({ events: [row('p'), row('q')], rejected: [] });
+    expect(retry).toEqual({ spooled: false, fresh: [false, true] });
+    gates[1].open();
+    await until(() => w.status().spoolBytes === 0);
+    await w.close();
+    expect([...s.stored].sort()).toEqual(['1:a', '1:p', '1:q']);
+  });
+});

@@ -125,11 +125,13 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         stats.requests += items.length;
         stats.seconds += took;
         stats.maxSeconds = Math.max(stats.maxSeconds, took);
+        // New to the database but already kept by this process means it still waits in the spool (the replay
+        // will find it stored): the sender's retry is a duplicate all the same.
+        const answer = (k: string) => fresh.has(k) && !ledger.has(k);
+        const answers = items.map((p, i) => p.batch.events.map((e, j) => firstIn[i][j] && answer(eventKey(e.tenant_id, e.event_id))));
         // Every row of a committed group is now kept, whether it was new or a duplicate.
         ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
-        items.forEach((p, i) =>
-          p.resolve({ spooled: false, fresh: p.batch.events.map((e, j) => firstIn[i][j] && fresh.has(eventKey(e.tenant_id, e.event_id))) }),
-        );
+        items.forEach((p, i) => p.resolve({ spooled: false, fresh: answers[i] }));
         if (deps.onCommitted) deps.onCommitted(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
         return;
       } catch (err) {
