@@ -6,7 +6,7 @@ import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { loadQueries } from '../store/queries.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
-import { hashEmail, idDigest } from './crypto.js';
+import { idDigest } from './crypto.js';
 import { toSessionView } from './sessions.js';
 
 const Q = loadQueries('identity.sql');
@@ -102,12 +102,10 @@ export function createGdpr(deps: GdprDeps): Gdpr {
     return { person, links, events, ids };
   };
 
-  /** Rejected events that carry one of the person's ids (searched as JSON strings in the raw body). */
+  /** Rejected events that carry one of the person's ids or digests, wherever they sit in the raw body. */
   const rejectedOf = async (q: Queryable, ids: PersonIds) => {
-    const needles = [...ids.visitorIds, ...ids.sessionIds].map((s) => JSON.stringify(s));
-    const { rows } = await q.query<Obj>(Q.rejected_candidates, [ids.tenantId, ids.eventIds, needles]);
-    const m = matcher(ids);
-    return rows.filter((r) => m.rejected(ids.tenantId, r.event_id, String(r.raw_body)));
+    const s = rawSearch(ids);
+    return (await q.query<Obj>(Q.rejected_of_person, [ids.tenantId, ids.eventIds, s.needles, s.patterns])).rows;
   };
 
   const featureTables = async (q: Queryable): Promise<string[]> => (await q.query<{ table_name: string }>(Q.person_feature_tables)).rows.map((r) => r.table_name);
@@ -278,7 +276,7 @@ export function matcher(ids: PersonIds) {
   const sessions = new Set(ids.sessionIds);
   const events = new Set(ids.eventIds);
   const orders = new Set(ids.orderIds);
-  const needles = [...ids.visitorIds, ...ids.sessionIds].map((s) => JSON.stringify(s));
+  const search = rawSearch(ids);
   return {
     /** True when a stored or spooled row is part of the person's data. */
     event(e: EventRow): boolean {
@@ -298,36 +296,39 @@ export function matcher(ids: PersonIds) {
     rejected(tenantId: number, eventId: unknown, raw: string): boolean {
       if (Number(tenantId) !== ids.tenantId) return false;
       if (typeof eventId === 'string' && events.has(eventId)) return true;
-      return rawMentions(raw, ids, needles);
+      return rawMentions(raw, search);
     },
   };
 }
 
+/** Below this length an order or customer id is matched only as the value of its own field, not anywhere. */
+const SHORT_ID = 8;
+const reEscape = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+
 /**
- * True when a raw (rejected) body is about the person: an event in it carries one of their visitor or session
- * ids, their customer id or contact digest. Bodies that are not JSON are searched for the ids as JSON strings.
+ * How a raw (rejected) body is recognised as the person's, whatever its shape, by text search (the SQL
+ * query and the spool use the same): `needles` are substrings — their visitor, session and event ids (and
+ * long order / customer ids) as JSON strings, and their contact digests (bodies are stored with contact data
+ * hashed, pii.ts) —, `patterns` are regular expressions (valid in JavaScript and in Postgres) for their order
+ * and customer ids as the value of their own field, string or number. Ids of another person that happen to
+ * equal one of these strings match too: erasure then removes that whole rejected body.
  */
-export function rawMentions(raw: string, ids: PersonIds, needles: string[]): boolean {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return needles.some((n) => raw.includes(n)) || raw.includes(JSON.stringify(ids.externalId));
-  }
-  const visitors = new Set(ids.visitorIds);
-  const sessions = new Set(ids.sessionIds);
-  const list = Array.isArray(parsed) ? parsed : isObj(parsed) && Array.isArray(parsed.events) ? parsed.events : [parsed];
-  for (const ev of list) {
-    if (!isObj(ev)) continue;
-    if (typeof ev.visitor_id === 'string' && visitors.has(ev.visitor_id)) return true;
-    if (typeof ev.session_id === 'string' && sessions.has(ev.session_id)) return true;
-    const payload = isObj(ev.payload) ? ev.payload : {};
-    if (payload.customer_external_id !== undefined && String(payload.customer_external_id) === ids.externalId) return true;
-    const c = isObj(payload.customer) ? payload.customer : null;
-    if (!c) continue;
-    if (c.external_id !== undefined && String(c.external_id) === ids.externalId) return true;
-    if (ids.emailSha256 && (c.email_sha256 === ids.emailSha256 || (typeof c.email === 'string' && hashEmail(c.email) === ids.emailSha256))) return true;
-    if (ids.phoneSha256 && c.phone_sha256 === ids.phoneSha256) return true;
-  }
-  return false;
+export function rawSearch(ids: PersonIds): { needles: string[]; patterns: string[] } {
+  const long = [ids.externalId, ...ids.orderIds].filter((x) => x.length >= SHORT_ID);
+  const needles = [...ids.visitorIds, ...ids.sessionIds, ...ids.eventIds, ...long].map((x) => JSON.stringify(x));
+  for (const h of [ids.emailSha256, ids.phoneSha256]) if (h) needles.push(h);
+  const value = (x: string) => {
+    const lit = reEscape(JSON.stringify(x));
+    return /^-?[0-9]+$/.test(x) ? `(?:${lit}|${reEscape(x)}(?![0-9.eE]))` : lit;
+  };
+  const patterns = [
+    `"(?:external_id|customer_external_id)"\\s*:\\s*${value(ids.externalId)}`,
+    ...ids.orderIds.map((o) => `"order_id"\\s*:\\s*${value(o)}`),
+  ];
+  return { needles: [...new Set(needles)], patterns };
+}
+
+/** True when a raw (rejected) body is about the person (see rawSearch). */
+export function rawMentions(raw: string, s: { needles: string[]; patterns: string[] }): boolean {
+  return s.needles.some((n) => raw.includes(n)) || s.patterns.some((p) => new RegExp(p).test(raw));
 }

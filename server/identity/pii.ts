@@ -34,12 +34,34 @@ export function hashCustomer(customer: unknown): Obj | null {
   return out;
 }
 
-/** The raw event with its customer contact data hashed (a shallow copy; the input is not modified). */
-export function protectRawEvent(ev: unknown): unknown {
-  if (!isObj(ev) || !isObj(ev.payload)) return ev;
-  const customer = hashCustomer(ev.payload.customer);
-  if (!customer) return ev;
-  return { ...ev, payload: { ...ev.payload, customer } };
+/** Deeper than the validator's MAX_DEPTH (20): an event nested deeper is stored only as a placeholder. */
+const PROTECT_DEPTH = 24;
+
+/**
+ * The raw event with contact data hashed wherever it sits: every `email` / `phone` field, at any depth (the
+ * registry's only such fields are payload.customer's, so valid events are unchanged otherwise; an event
+ * that will be rejected keeps no clear contact data in its stored raw body either). Copy on write: the input
+ * is not modified and an event without contact data is returned as is.
+ */
+export function protectRawEvent(ev: unknown, depth = 0): unknown {
+  if (depth > PROTECT_DEPTH || ev === null || typeof ev !== 'object') return ev;
+  if (Array.isArray(ev)) {
+    let out: unknown[] | null = null;
+    ev.forEach((x, i) => {
+      const y = protectRawEvent(x, depth + 1);
+      if (y !== x) (out ??= [...ev])[i] = y;
+    });
+    return out ?? ev;
+  }
+  const obj = ev as Obj;
+  let out: Obj | null = hashCustomer(obj);
+  const base = out ?? obj;
+  for (const [k, v] of Object.entries(base)) {
+    if (v === null || typeof v !== 'object') continue;
+    const y = protectRawEvent(v, depth + 1);
+    if (y !== v) (out ??= { ...obj })[k] = y;
+  }
+  return out ?? ev;
 }
 
 /** Same rewrite on a normalised row, in place. */
@@ -73,11 +95,44 @@ export function scrubEmails(text: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
+/** A JSON `"email"` / `"phone"` field with a string or number value, found in text whatever the body's shape. */
+const CONTACT_FIELD = /"(email|phone)"(\s*:\s*)("(?:[^"\\\n]|\\.)*"|-?[0-9][0-9.eE+-]{0,40})/g;
+/** An international phone number in free text: "+", then 7 to 15 digits with single separators between them. */
+const PHONE_TEXT = /(?<![0-9A-Za-z.])\+[ ]?[0-9](?:[ .()-]{0,2}[0-9]){6,14}(?![0-9])/g;
+
+const literalValue = (lit: string): string => {
+  if (!lit.startsWith('"')) return lit;
+  try {
+    return String(JSON.parse(lit));
+  } catch {
+    // An invalid escape: hash what was sent between the quotes; the digest still stands in for it.
+    return lit.slice(1, -1);
+  }
+};
+
+/**
+ * A body stored as sent (a rejected batch of the wrong shape, bad JSON, a server event refused before
+ * validation) keeps no clear contact data: `"email"` / `"phone"` fields anywhere become `"email_sha256"` /
+ * `"phone_sha256"` digests (the same digests a person row holds, so erasure finds the body by them), and
+ * email addresses and "+"-prefixed phone numbers in free text become `sha256:<digest>`. Works on text, so
+ * neither the shape nor the nesting depth of the body matters, and it is linear in the body's length.
+ * A phone number written without its "+" country prefix in free text cannot be told from other numbers
+ * and is not recognised (README, GDPR).
+ */
+export function scrubBody(text: string): string {
+  const fields = text.replace(CONTACT_FIELD, (_m, key: string, sep: string, lit: string) => {
+    const v = literalValue(lit);
+    const h = key === 'email' ? hashEmail(v) : hashPhone(v);
+    return `"${key}_sha256"${sep}${h ? `"${h}"` : 'null'}`;
+  });
+  return scrubEmails(fields).replace(PHONE_TEXT, (m) => `sha256:${hashPhone(m)}`);
+}
+
 /** Wraps an Ingest so every path into it (public ingest, server events, webhooks) hashes contact data first. */
 export function protectPii(ingest: Ingest): Ingest {
   return {
     ingest: (events, req, opts) => ingest.ingest(events.map(protectRawEvent), req, opts),
-    recordBadBody: (tenantId, body, error) => ingest.recordBadBody(tenantId, scrubEmails(body), error),
+    recordBadBody: (tenantId, body, error) => ingest.recordBadBody(tenantId, scrubBody(body), error),
     metrics: () => ingest.metrics(),
   };
 }

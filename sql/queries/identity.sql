@@ -203,14 +203,17 @@ WITH d AS (
   RETURNING 1
 ) SELECT count(*)::int AS n FROM d;
 
--- name: rejected_candidates
--- Rejected raw bodies that mention one of the person's ids, or any customer object (checked in code).
+-- name: rejected_of_person
+-- Rejected raw bodies about the person, whatever their shape (an array, {"events":{...}}, a lone server
+-- event, text that is not JSON): the body's own event_id is one of theirs, or the text contains one of the
+-- needles ($3: their ids as JSON strings, their contact digests) or matches one of the patterns ($4: their
+-- customer or order id as the value of its field, e.g. a numeric customer id). One set-based scan.
 SELECT id::text AS id, event_id, event_name, raw_body, reasons, received_at
 FROM tx_rejected_events
 WHERE tenant_id = $1
   AND (event_id = ANY($2::text[])
     OR EXISTS (SELECT 1 FROM unnest($3::text[]) n WHERE strpos(raw_body, n) > 0)
-    OR strpos(raw_body, 'customer') > 0)
+    OR EXISTS (SELECT 1 FROM unnest($4::text[]) p WHERE raw_body ~ p))
 ORDER BY received_at, id;
 
 -- name: delete_rejected
