@@ -5,7 +5,9 @@ import type { Db } from '../store/db.js';
 import { isUnavailable } from '../store/db.js';
 import type { EventStore } from '../store/events.js';
 import type { Tenant, TenantStore } from '../store/tenants.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { bearer, safeEqual, type KeyResolver } from './auth.js';
+import { checkBody, collect, cursor, encodeCursor, int, paramReply, stringProblem, text, time, type Parsed } from './params.js';
 import { errorReply, readBody, send, snapshot, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
 
 export interface ApiRouteDeps {
@@ -22,8 +24,11 @@ export interface RouteCtx {
   info: ReqInfo;
   res: HttpResponse;
   state: AbortState;
-  /** Reads and parses a JSON body (max 1 MB). */
-  json(): Promise<{ ok: true; value: unknown } | { ok: false; reply: Reply }>;
+  /**
+   * Reads and parses a JSON body (max 1 MB), refusing nesting deeper than 64 levels and, unless
+   * `strings: false` (a route that rejects per event), NUL characters and lone surrogates, with the field path.
+   */
+  json(opts?: { strings?: boolean }): Promise<{ ok: true; value: unknown } | { ok: false; reply: Reply }>;
 }
 
 type Handler = (ctx: RouteCtx) => Promise<Reply>;
@@ -38,15 +43,18 @@ export function route(log: Logger, trustProxy: boolean, fn: Handler, opts: { bod
       info,
       res,
       state,
-      async json() {
+      async json(opts = {}) {
         const b = await bodyP!;
         if (!b.ok) return { ok: false, reply: { ...errorReply(413, 'body_too_large', 'Request body exceeds 1 MB.', { limit: 1024 * 1024 }), close: true } };
         if (b.body.length === 0) return { ok: true, value: {} };
+        let value: unknown;
         try {
-          return { ok: true, value: JSON.parse(b.body.toString('utf8')) };
+          value = JSON.parse(b.body.toString('utf8'));
         } catch (err) {
           return { ok: false, reply: errorReply(400, 'invalid_json', `Body is not valid JSON: ${(err as Error).message}`) };
         }
+        const bad = checkBody(value, { strings: opts.strings ?? true });
+        return bad ? { ok: false, reply: paramReply(bad) } : { ok: true, value };
       },
     };
     fn(ctx)
@@ -63,64 +71,89 @@ export function route(log: Logger, trustProxy: boolean, fn: Handler, opts: { bod
 export async function tenantFromSecret(keys: KeyResolver, info: ReqInfo): Promise<{ tenant: Tenant } | { reply: Reply }> {
   const token = bearer(info.headers.authorization);
   if (!token) return { reply: errorReply(401, 'missing_key', 'Send the tenant secret key as Authorization: Bearer <secret_key>.') };
-  const found = await keys.resolve(token);
-  if (!found) return { reply: errorReply(401, 'invalid_key', 'Unknown or revoked key.') };
-  if (found.kind !== 'secret') return { reply: errorReply(403, 'write_key_not_allowed', 'A write key can only send events; use the secret key for /api/v1.') };
-  return { tenant: found.tenant };
+  const found = await keys.check(token);
+  if (!found.ok) {
+    return {
+      reply: found.code === 'revoked_key'
+        ? errorReply(401, 'revoked_key', 'This key was revoked; ask the operator for a new one (POST /api/admin/tenants/{tenant_id}/keys).')
+        : errorReply(401, 'invalid_key', 'Unknown key: send the tenant secret key (tx_sk_…) shown when the tenant or key was created.'),
+    };
+  }
+  if (found.lookup.kind !== 'secret') return { reply: errorReply(403, 'write_key_not_allowed', 'A write key can only send events; use the secret key for /api/v1.') };
+  return { tenant: found.lookup.tenant };
 }
 
-const ORIGIN = /^https?:\/\/[^/\s]+$/;
+/** True when the request carries the operator's ADMIN_TOKEN. */
+export const isAdmin = (info: ReqInfo, adminToken: string): boolean => {
+  const token = bearer(info.headers.authorization);
+  return token !== null && safeEqual(token, adminToken);
+};
+export const adminRefused = (): Reply => errorReply(401, 'invalid_admin_token', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
 
 export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): void {
   const { log, config } = deps;
   const r = (fn: Handler, opts?: { body?: boolean }) => route(log, config.trustProxy, fn, opts);
 
   app.post('/api/admin/tenants', r(async (ctx) => {
-    const token = bearer(ctx.info.headers.authorization);
-    if (!token || !safeEqual(token, deps.adminToken)) return errorReply(401, 'invalid_admin_token', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
+    if (!isAdmin(ctx.info, deps.adminToken)) return adminRefused();
     const body = await ctx.json();
     if (!body.ok) return body.reply;
     const { name, allowed_origins: origins = [] } = (body.value ?? {}) as { name?: unknown; allowed_origins?: unknown };
-    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200) {
-      return errorReply(400, 'invalid_field', 'name must be a non-empty string of at most 200 characters.', { field: 'name' });
+    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200 || stringProblem(name)) {
+      return errorReply(400, 'invalid_field', 'name must be a non-empty string of at most 200 printable characters.', { field: 'name', in: 'body' });
     }
-    if (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string' || (o !== '*' && !ORIGIN.test(o)))) {
-      return errorReply(400, 'invalid_field', 'allowed_origins must be a list of origins like "https://shop.example.com" (scheme://host[:port], no path) or "*".', { field: 'allowed_origins' });
-    }
-    const created = await deps.db.tx((q) => deps.tenants.create(q, name.trim(), origins as string[]));
+    const o = parseOrigins(origins);
+    if (!o.ok) return paramReply(o.error);
+    const created = await deps.db.tx((q) => deps.tenants.create(q, name.trim(), o.value));
     return { status: 201, body: created };
   }, { body: true }));
+  registerAdminRoutes(app, deps, r);
 
   app.get('/api/v1/tx/events', r(async (ctx) => {
     const auth = await tenantFromSecret(deps.keys, ctx.info);
     if ('reply' in auth) return auth.reply;
     const q = ctx.info.query;
-    const limit = parseLimit(q.get('limit'));
-    if (limit === null) return errorReply(400, 'invalid_field', 'limit must be an integer between 1 and 1000.', { field: 'limit' });
-    const before = q.get('before');
-    if (before !== null && Number.isNaN(Date.parse(before))) return errorReply(400, 'invalid_field', 'before must be an ISO-8601 timestamp.', { field: 'before' });
-    const events = await deps.events.list(deps.db, auth.tenant.tenant_id, {
-      limit,
-      event_name: q.get('event_name'),
-      visitor_id: q.get('visitor_id'),
-      event_entity_id: q.get('event_entity_id'),
-      before,
+    const p = collect({
+      limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
+      before: time('query', 'before', q.get('before')),
+      after: cursor(q.get('cursor'), 'events', ['ts', 'id']),
+      event_name: text('query', 'event_name', q.get('event_name'), { max: 100 }),
+      visitor_id: text('query', 'visitor_id', q.get('visitor_id'), { max: 64 }),
+      event_entity_id: text('query', 'event_entity_id', q.get('event_entity_id'), { max: 128 }),
     });
-    const last = events[events.length - 1];
-    return { status: 200, body: { events, next_before: events.length === limit && last ? last.occurred_at : null } };
+    if (!p.ok) return paramReply(p.error);
+    const { before, ...filter } = p.value;
+    const page = await deps.events.list(deps.db, auth.tenant.tenant_id, { ...filter, before: before === null ? null : new Date(before).toISOString() });
+    const last = page.rows[page.rows.length - 1];
+    return {
+      status: 200,
+      body: {
+        events: page.rows,
+        next_cursor: page.last ? encodeCursor('events', page.last) : null,
+        // Kept for old clients; it skips rows that share the last row's occurred_at: page with next_cursor.
+        next_before: page.last && last ? last.occurred_at : null,
+      },
+    };
   }));
 
   app.get('/api/v1/tx/rejected', r(async (ctx) => {
     const auth = await tenantFromSecret(deps.keys, ctx.info);
     if ('reply' in auth) return auth.reply;
-    const limit = parseLimit(ctx.info.query.get('limit'));
-    if (limit === null) return errorReply(400, 'invalid_field', 'limit must be an integer between 1 and 1000.', { field: 'limit' });
-    return { status: 200, body: { rejected: await deps.events.listRejected(deps.db, auth.tenant.tenant_id, limit) } };
+    const limit = int('query', 'limit', ctx.info.query.get('limit'), { min: 1, max: 1000, def: 100 });
+    if (!limit.ok) return paramReply(limit.error);
+    const after = cursor(ctx.info.query.get('cursor'), 'rejected', ['ts', 'id']);
+    if (!after.ok) return paramReply(after.error);
+    const page = await deps.events.listRejected(deps.db, auth.tenant.tenant_id, limit.value, after.value);
+    return { status: 200, body: { rejected: page.rows, next_cursor: page.last ? encodeCursor('rejected', page.last) : null } };
   }));
 }
 
-function parseLimit(raw: string | null): number | null {
-  if (raw === null || raw === '') return 100;
-  const n = Number(raw);
-  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : null;
+const ORIGIN = /^https?:\/\/[^/\s]+$/;
+
+/** `allowed_origins`: a list of "scheme://host[:port]" or "*". */
+export function parseOrigins(v: unknown, field = 'allowed_origins'): Parsed<string[]> {
+  if (!Array.isArray(v) || v.length > 100 || v.some((o) => typeof o !== 'string' || o.length > 300 || stringProblem(o) !== null || (o !== '*' && !ORIGIN.test(o)))) {
+    return { ok: false, error: { code: 'invalid_field', in: 'body', field, message: `${field} must be a list (at most 100) of origins like "https://shop.example.com" (scheme://host[:port], no path) or "*".` } };
+  }
+  return { ok: true, value: v as string[] };
 }

@@ -2,30 +2,48 @@
 // request, and so ingest keeps working from the cache (into the spool) while the database is down.
 import crypto from 'node:crypto';
 import type { Db } from '../store/db.js';
-import type { KeyLookup, TenantStore } from '../store/tenants.js';
+import type { KeyCheck, KeyLookup, TenantStore } from '../store/tenants.js';
 
 export interface KeyResolver {
-  /** null = unknown key. Throws StoreUnavailableError when the key is not cached and the store is down. */
+  /** null = unknown or revoked key. Throws StoreUnavailableError when the key is not cached and the store is down. */
   resolve(key: string): Promise<KeyLookup | null>;
+  /** Like resolve, but says why a key is refused (`invalid_key` or `revoked_key`). */
+  check(key: string): Promise<KeyCheck>;
+  /** Drops a key from this node's cache (revoked here: refused at once instead of after the TTL). */
+  forget(keyId: number): void;
   invalidate(): void;
 }
 
-export function createKeyResolver(db: Db, tenants: TenantStore, ttlMs = 60_000, negativeTtlMs = 5_000, now = Date.now): KeyResolver {
-  const cache = new Map<string, { value: KeyLookup | null; expires: number }>();
+/**
+ * Positive entries live `ttlMs` (5 s): a key revoked on any node is refused by every node within that time,
+ * while a busy key still costs one lookup per 5 s per node, not one per request.
+ */
+export const KEY_TTL_MS = 5_000;
+
+export function createKeyResolver(db: Db, tenants: TenantStore, ttlMs = KEY_TTL_MS, negativeTtlMs = 5_000, now = Date.now): KeyResolver {
+  const cache = new Map<string, { value: KeyCheck; expires: number }>();
+  const check = async (key: string): Promise<KeyCheck> => {
+    const hit = cache.get(key);
+    if (hit && hit.expires > now()) return hit.value;
+    try {
+      const value = await tenants.lookupKey(db, key);
+      if (cache.size > 50_000) cache.clear();
+      cache.set(key, { value, expires: now() + (value.ok ? ttlMs : negativeTtlMs) });
+      return value;
+    } catch (err) {
+      // A known key stays usable while the database is away; acknowledged events then go to the spool.
+      if (hit?.value.ok) return hit.value;
+      throw err;
+    }
+  };
   return {
+    check,
     async resolve(key) {
-      const hit = cache.get(key);
-      if (hit && hit.expires > now()) return hit.value;
-      try {
-        const value = await tenants.lookupKey(db, key);
-        if (cache.size > 50_000) cache.clear();
-        cache.set(key, { value, expires: now() + (value ? ttlMs : negativeTtlMs) });
-        return value;
-      } catch (err) {
-        // A known key stays usable while the database is away; acknowledged events then go to the spool.
-        if (hit?.value) return hit.value;
-        throw err;
-      }
+      const c = await check(key);
+      return c.ok ? c.lookup : null;
+    },
+    forget(keyId) {
+      for (const [k, v] of cache) if (v.value.ok && v.value.lookup.key_id === keyId) cache.delete(k);
     },
     invalidate: () => cache.clear(),
   };

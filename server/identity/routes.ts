@@ -13,6 +13,7 @@ import type { Ingest } from '../ingest/index.js';
 import type { FieldError } from '../ingest/validate.js';
 import { bearer, safeEqual, type KeyResolver } from '../http/auth.js';
 import { route, tenantFromSecret, type RouteCtx } from '../http/api-routes.js';
+import { checkBody, collect, cursor, encodeCursor, id, int, paramReply, pathSegments, stringProblem, text, type Parsed } from '../http/params.js';
 import { errorReply, readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from '../http/uws.js';
 import { isUnavailable, type Db } from '../store/db.js';
 import { loadQueries } from '../store/queries.js';
@@ -92,21 +93,21 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
       if ('reply' in auth) return auth.reply;
       return fn(ctx, auth.tenant.tenant_id);
     }, opts);
-  const segments = (url: string) => url.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+  /** Segment `i` of the percent-decoded path; malformed encoding is a 400 (not a URIError). */
+  const segment = (ctx: RouteCtx, i: number): Parsed<string | undefined> => {
+    const seg = pathSegments(ctx.info.url);
+    return seg.ok ? { ok: true, value: seg.value[i] } : seg;
+  };
   const personIdOf = (ctx: RouteCtx): number | null => {
-    const id = segments(ctx.info.url)[3];
-    return id !== undefined && /^\d{1,18}$/.test(id) ? Number(id) : null;
+    const id = segment(ctx, 3);
+    return id.ok && id.value !== undefined && /^\d{1,15}$/.test(id.value) && Number(id.value) > 0 ? Number(id.value) : null;
   };
-  const badPerson = () => errorReply(400, 'invalid_field', 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…).', { field: 'person_id' });
-  const parseLimit = (raw: string | null, def = 100): number | null => {
-    if (raw === null || raw === '') return def;
-    const n = Number(raw);
-    return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : null;
-  };
+  const badPerson = () => errorReply(400, 'invalid_field', 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…).', { field: 'person_id', in: 'path' });
 
   // --- server-side events -----------------------------------------------------------------------------
   app.post('/api/v1/server-events', authed(async (ctx, tenantId) => {
-    const body = await ctx.json();
+    // Strings are checked per event by ingest (a NUL rejects that event, not the batch); depth is checked here.
+    const body = await ctx.json({ strings: false });
     if (!body.ok) return body.reply;
     const v = body.value;
     const list: unknown[] | null = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.events) ? v.events : isObj(v) && v.event_name !== undefined ? [v] : null;
@@ -150,11 +151,11 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
     const b = isObj(body.value) ? body.value : {};
     const visitor = b.visitor_id;
     const ext = b.external_id;
-    if (typeof visitor !== 'string' || visitor.length === 0 || visitor.length > 64) {
-      return errorReply(400, 'invalid_field', 'visitor_id must be a string of 1 to 64 characters (the SDK\'s tx_vid).', { field: 'visitor_id' });
+    if (typeof visitor !== 'string' || visitor.length === 0 || visitor.length > 64 || stringProblem(visitor)) {
+      return errorReply(400, 'invalid_field', 'visitor_id must be a string of 1 to 64 printable characters (the SDK\'s tx_vid).', { field: 'visitor_id', in: 'body' });
     }
-    if (!((typeof ext === 'string' && ext.length > 0 && ext.length <= 128) || (typeof ext === 'number' && Number.isInteger(ext)))) {
-      return errorReply(400, 'invalid_field', 'external_id must be your customer id (string up to 128 characters or integer).', { field: 'external_id' });
+    if (!((typeof ext === 'string' && ext.length > 0 && ext.length <= 128 && !stringProblem(ext)) || (typeof ext === 'number' && Number.isSafeInteger(ext)))) {
+      return errorReply(400, 'invalid_field', 'external_id must be your customer id (string of up to 128 printable characters, or integer).', { field: 'external_id', in: 'body' });
     }
     for (const f of ['email', 'phone', 'city'] as const) {
       if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || (b[f] as string).length > 320)) {
@@ -183,24 +184,29 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
   // --- sessions ---------------------------------------------------------------------------------------
   app.get('/api/v1/sessions', authed(async (ctx, tenantId) => {
     const q = ctx.info.query;
-    const limit = parseLimit(q.get('limit'));
-    if (limit === null) return errorReply(400, 'invalid_field', 'limit must be an integer between 1 and 1000.', { field: 'limit' });
-    const person = q.get('person_id');
-    if (person !== null && !/^\d{1,18}$/.test(person)) return errorReply(400, 'invalid_field', 'person_id must be an integer.', { field: 'person_id' });
-    const sessions = await deps.sessions.list(db, tenantId, { visitor_id: q.get('visitor_id'), person_id: person === null ? null : Number(person), limit });
-    return { status: 200, body: { sessions } };
+    const p = collect({
+      limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
+      person_id: q.get('person_id') === null ? { ok: true, value: null } : id('query', 'person_id', q.get('person_id')),
+      visitor_id: text('query', 'visitor_id', q.get('visitor_id'), { max: 64 }),
+      after: cursor(q.get('cursor'), 'sessions', ['ts', 'text']),
+    });
+    if (!p.ok) return paramReply(p.error);
+    const page = await deps.sessions.list(db, tenantId, p.value);
+    return { status: 200, body: { sessions: page.rows, next_cursor: page.last ? encodeCursor('sessions', page.last) : null } };
   }));
   app.get('/api/v1/sessions/:session_id', authed(async (ctx, tenantId) => {
-    const id = segments(ctx.info.url)[3];
-    const s = id ? await deps.sessions.get(db, tenantId, id) : null;
+    const seg = segment(ctx, 3);
+    const sid = seg.ok ? text('path', 'session_id', seg.value, { max: 64, required: true }) : seg;
+    if (!sid.ok) return paramReply(sid.error);
+    const s = await deps.sessions.get(db, tenantId, sid.value!);
     return s ? { status: 200, body: s } : errorReply(404, 'not_found', 'No such session for this tenant.');
   }));
 
   // --- persons and GDPR -------------------------------------------------------------------------------
   app.get('/api/v1/persons', authed(async (ctx, tenantId) => {
-    const ext = ctx.info.query.get('external_id');
-    if (!ext) return errorReply(400, 'invalid_field', 'Pass ?external_id=<your customer id>.', { field: 'external_id' });
-    const { rows } = await db.query<Obj>(Q.find_person_by_external, [tenantId, ext]);
+    const ext = text('query', 'external_id', ctx.info.query.get('external_id'), { max: 128, required: true });
+    if (!ext.ok) return paramReply({ ...ext.error, message: `${ext.error.message} Pass ?external_id=<your customer id>.` });
+    const { rows } = await db.query<Obj>(Q.find_person_by_external, [tenantId, ext.value]);
     if (!rows.length) return errorReply(404, 'not_found', 'No person with this external_id.');
     return { status: 200, body: personView(rows[0]) };
   }));
@@ -280,8 +286,15 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
       } catch (err) {
         return reply(errorReply(400, 'invalid_json', `Body is not valid JSON: ${(err as Error).message}`));
       }
-      const evt = parseStripeEvent(parsed);
-      if (!evt) return reply(errorReply(400, 'invalid_body', 'Not a Stripe event object (id, type, created, data.object).'));
+      const shape = checkBody(parsed, { strings: false });
+      const p = shape ? { ok: false as const, error: { code: shape.code, field: shape.field, message: shape.message } } : parseStripeEvent(parsed);
+      if (!p.ok) {
+        // Signed by Stripe but unusable: acknowledged (a retry cannot fix it) and kept as rejected.
+        await deps.ingest.recordBadBody(tenantId, b.body.toString('utf8'), p.error);
+        log.warn({ tenant_id: tenantId, code: p.error.code, field: p.error.field }, 'stripe event rejected');
+        return reply({ status: 200, body: { received: true, accepted: 0, rejected: [{ index: 0, event_id: null, errors: [p.error] }] } });
+      }
+      const evt = p.event;
       if (!(evt.type in HANDLED_TYPES)) return reply({ status: 200, body: { received: true, ignored: true, reason: `event type ${evt.type} is not tracked` } });
       const orderId = await deps.stripe.resolveOrder(db, tenantId, evt.data.object);
       if (!orderId) {

@@ -4,7 +4,7 @@
 // the event it came from, counts and engagement are sums, and sequence gaps are derived from the set of
 // sequence numbers seen (a multirange), never from arrival order.
 import type { Queryable } from '../store/db.js';
-import type { EventRow } from '../store/events.js';
+import type { EventRow, Page } from '../store/events.js';
 import { loadQueries } from '../store/queries.js';
 
 const Q = loadQueries('identity.sql');
@@ -285,7 +285,8 @@ export function toSessionView(r: Obj): SessionView {
 
 export interface SessionStore {
   get(q: Queryable, tenantId: number, sessionId: string): Promise<SessionView | null>;
-  list(q: Queryable, tenantId: number, f: { visitor_id?: string | null; person_id?: number | null; limit: number }): Promise<SessionView[]>;
+  /** Newest first; `after` = the previous page's `last` (keyset cursor over first_seen_at, session_id). */
+  list(q: Queryable, tenantId: number, f: { visitor_id?: string | null; person_id?: number | null; limit: number; after?: string[] | null }): Promise<Page<SessionView>>;
 }
 
 export function createSessionStore(): SessionStore {
@@ -295,8 +296,9 @@ export function createSessionStore(): SessionStore {
       return rows.length ? toSessionView(rows[0]) : null;
     },
     async list(q, tenantId, f) {
-      const { rows } = await q.query<Obj>(Q.list_sessions, [tenantId, f.visitor_id ?? null, f.person_id ?? null, f.limit]);
-      return rows.map(toSessionView);
+      const { rows } = await q.query<Obj>(Q.list_sessions, [tenantId, f.visitor_id ?? null, f.person_id ?? null, f.limit, f.after?.[0] ?? null, f.after?.[1] ?? null]);
+      const last = rows.length === f.limit ? rows[rows.length - 1] : null;
+      return { rows: rows.map(toSessionView), last: last ? [String(last.cursor_ts), String(last.session_id)] : null };
     },
   };
 }

@@ -6,6 +6,8 @@ import crypto from 'node:crypto';
 import type { Db, Queryable } from '../store/db.js';
 import { loadQueries } from '../store/queries.js';
 import type { Cipher } from './crypto.js';
+import type { FieldError } from '../ingest/validate.js';
+import { stringProblem } from '../http/params.js';
 
 const Q = loadQueries('identity.sql');
 
@@ -59,7 +61,8 @@ export function verifyStripeSignature(rawBody: Buffer, header: string | undefine
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
-const str = (v: unknown, max = 255): string | null => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : null);
+// Control characters and lone surrogates never belong in Stripe ids or names, and NUL cannot be stored.
+const str = (v: unknown, max = 255): string | null => (typeof v === 'string' && v.length > 0 && v.length <= max && stringProblem(v) === null ? v : null);
 
 export interface StripeEvent {
   id: string;
@@ -77,11 +80,23 @@ export const HANDLED_TYPES: Record<string, string> = {
   'charge.dispute.created': 'chargeback_opened',
 };
 
-export function parseStripeEvent(v: unknown): StripeEvent | null {
-  if (!isObj(v) || typeof v.id !== 'string' || typeof v.type !== 'string' || !isObj(v.data) || !isObj(v.data.object)) return null;
-  const created = typeof v.created === 'number' && Number.isFinite(v.created) ? v.created : null;
-  if (created === null) return null;
-  return v as unknown as StripeEvent;
+/** Latest `created` accepted (2200-01-01): beyond it a Date cannot be formatted or stored. */
+const MAX_CREATED_S = Date.UTC(2200, 0, 1) / 1000;
+
+/**
+ * A signed body that is not a usable event is answered 200 and kept as rejected (Stripe would otherwise
+ * retry a permanent failure for days), so this says which field is wrong instead of throwing.
+ */
+export function parseStripeEvent(v: unknown): { ok: true; event: StripeEvent } | { ok: false; error: FieldError } {
+  const bad = (field: string, message: string) => ({ ok: false as const, error: { code: 'invalid_stripe_event', field, message } });
+  if (!isObj(v)) return bad('', 'The body is not a Stripe event object.');
+  if (str(v.id) === null) return bad('id', 'id must be a Stripe event id (1-255 printable characters).');
+  if (str(v.type, 100) === null) return bad('type', 'type must be a Stripe event type like payment_intent.succeeded.');
+  if (typeof v.created !== 'number' || !Number.isInteger(v.created) || v.created < 0 || v.created >= MAX_CREATED_S) {
+    return bad('created', `created must be a Unix time in seconds between 0 and ${MAX_CREATED_S}.`);
+  }
+  if (!isObj(v.data) || !isObj(v.data.object)) return bad('data.object', 'data.object must be the Stripe object the event is about.');
+  return { ok: true, event: v as unknown as StripeEvent };
 }
 
 // Stripe amounts are in the currency's smallest unit (https://docs.stripe.com/currencies#zero-decimal).
@@ -99,7 +114,7 @@ export function fromMinorUnits(amount: unknown, currency: string): number | null
 export function relatedObjectIds(obj: Obj): string[] {
   const ids = [obj.id, obj.payment_intent, obj.charge, obj.latest_charge]
     .map((v) => (isObj(v) ? v.id : v))
-    .filter((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 255);
+    .filter((v): v is string => str(v) !== null);
   return [...new Set(ids)];
 }
 

@@ -10,6 +10,7 @@
 import type { Queryable } from '../store/db.js';
 import { loadQueries } from '../store/queries.js';
 import { errorReply, type ReqInfo, type Reply } from '../http/uws.js';
+import { MIN_TIME_MS, parseIsoTime } from '../http/params.js';
 import type { RouteCtx } from '../http/api-routes.js';
 import type { LiveCore } from './index.js';
 import { fromMilli } from './facts.js';
@@ -48,11 +49,14 @@ export function parseMinutes(raw: string | null): number | null {
   return n >= 1 && n <= MAX_MINUTES ? n : null;
 }
 
-/** `to`: an ISO-8601 timestamp or epoch milliseconds; absent → now, later than now → now. null when invalid. */
+/**
+ * `to`: a strict ISO-8601 timestamp or epoch milliseconds, from 1970 on; absent → now, later than now → now.
+ * null when invalid (Date.parse's leniency let `0000-01-01T00:00:00Z` through to Postgres, which refused it).
+ */
 export function parseTo(raw: string | null, now: number): number | null {
   if (raw === null) return now;
-  const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : NaN;
-  if (!Number.isFinite(ms)) return null;
+  const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : raw.length <= 40 ? parseIsoTime(raw) : null;
+  if (ms === null || !Number.isFinite(ms) || ms < MIN_TIME_MS) return null;
   return Math.min(ms, now);
 }
 

@@ -41,6 +41,14 @@ export interface ListFilter {
   visitor_id?: string | null;
   event_entity_id?: string | null;
   before?: string | null;
+  /** Keyset cursor: the previous page's `last` ([occurred_at UTC with microseconds, id]). */
+  after?: string[] | null;
+}
+
+/** One page of a keyset-paged list; `last` is the sort key of the last row when more rows may follow. */
+export interface Page<T> {
+  rows: T[];
+  last: string[] | null;
 }
 
 export const eventKey = (tenantId: number | string, eventId: string) => `${tenantId}:${eventId}`;
@@ -52,8 +60,9 @@ export interface EventStore {
   insert(q: Queryable, rows: EventRow[]): Promise<Set<string>>;
   insertRejected(q: Queryable, rows: RejectedRow[]): Promise<void>;
   knownIds(q: Queryable, tenantId: number, eventIds: string[]): Promise<Set<string>>;
-  list(q: Queryable, tenantId: number, f: ListFilter): Promise<Record<string, unknown>[]>;
-  listRejected(q: Queryable, tenantId: number, limit: number): Promise<Record<string, unknown>[]>;
+  list(q: Queryable, tenantId: number, f: ListFilter): Promise<Page<Record<string, unknown>>>;
+  /** Newest first; `after` = the previous page's `last` ([received_at UTC with microseconds, id]). */
+  listRejected(q: Queryable, tenantId: number, limit: number, after?: string[] | null): Promise<Page<Record<string, unknown>>>;
   pruneIds(q: Queryable, before: Date): Promise<void>;
 }
 
@@ -74,14 +83,23 @@ export function createEventStore(): EventStore {
       return new Set(rows.map((r) => r.event_id));
     },
     async list(q, tenantId, f) {
-      const { rows } = await q.query(Q.list_events, [
+      const { rows } = await q.query<Record<string, unknown>>(Q.list_events, [
         tenantId, f.event_name ?? null, f.visitor_id ?? null, f.event_entity_id ?? null, f.before ?? null, f.limit,
+        f.after?.[0] ?? null, f.after?.[1] ?? null,
       ]);
-      return rows.map(toEnvelope);
+      const last = rows.length === f.limit ? rows[rows.length - 1] : null;
+      return {
+        rows: rows.map(({ cursor_ts: _t, cursor_id: _i, ...r }) => toEnvelope(r)),
+        last: last ? [String(last.cursor_ts), String(last.cursor_id)] : null,
+      };
     },
-    async listRejected(q, tenantId, limit) {
-      const { rows } = await q.query<Record<string, unknown>>(Q.list_rejected, [tenantId, limit]);
-      return rows.map((r) => ({ ...r, received_at: iso(r.received_at) }));
+    async listRejected(q, tenantId, limit, after) {
+      const { rows } = await q.query<Record<string, unknown>>(Q.list_rejected, [tenantId, limit, after?.[0] ?? null, after?.[1] ?? null]);
+      const last = rows.length === limit ? rows[rows.length - 1] : null;
+      return {
+        rows: rows.map(({ cursor_ts: _t, ...r }) => ({ ...r, received_at: iso(r.received_at) })),
+        last: last ? [String(last.cursor_ts), String(last.id)] : null,
+      };
     },
     async pruneIds(q, before) {
       await q.query(Q.prune_event_ids, [before.toISOString()]);

@@ -10,8 +10,37 @@ export interface Tenant {
 }
 
 export interface KeyLookup {
+  /** For a key with origins or a site of its own, `tenant.allowed_origins` holds that key's origins. */
   tenant: Tenant;
   kind: 'write' | 'secret';
+  key_id: number;
+  site_id: string | null;
+}
+
+/** A key as the database knows it: usable, revoked, or unknown. */
+export type KeyCheck = { ok: true; lookup: KeyLookup } | { ok: false; code: 'invalid_key' | 'revoked_key' };
+
+export type KeyKind = 'write' | 'secret';
+
+/** A key as listed to the operator: never the key itself, only its first characters. */
+export interface KeyView {
+  id: number;
+  tenant_id: number;
+  kind: KeyKind;
+  key_hint: string;
+  site_id: string | null;
+  allowed_origins: string[] | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface TenantView {
+  tenant_id: number;
+  name: string;
+  created_at: string;
+  sites: { site_id: string; allowed_origins: string[] }[];
+  active_keys: { write: number; secret: number };
 }
 
 export interface CreatedTenant {
@@ -28,11 +57,46 @@ function newKey(prefix: string): string {
   return `${prefix}_${crypto.randomBytes(24).toString('base64url')}`;
 }
 
+const PREFIX: Record<KeyKind, string> = { write: 'tx_pk', secret: 'tx_sk' };
+const hintOf = (key: string) => key.slice(0, 10) + '…';
+const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+
+export interface NewKey {
+  kind: KeyKind;
+  site_id?: string | null;
+  allowed_origins?: string[] | null;
+}
+
 export interface TenantStore {
   create(q: Queryable, name: string, allowedOrigins: string[]): Promise<CreatedTenant>;
-  lookupKey(q: Queryable, key: string): Promise<KeyLookup | null>;
+  /** Also stamps last_used_at, at most once a minute per key (the resolver calls this every few seconds at most). */
+  lookupKey(q: Queryable, key: string): Promise<KeyCheck>;
   count(q: Queryable): Promise<number>;
+  /** Tenants by id, ascending, after `afterId`. */
+  list(q: Queryable, limit: number, afterId: number | null): Promise<TenantView[]>;
+  exists(q: Queryable, tenantId: number): Promise<boolean>;
+  /** A new key; the plaintext is returned here only. A new site_id gets a site row with the given origins. */
+  createKey(q: Queryable, tenantId: number, k: NewKey): Promise<{ id: number; kind: KeyKind; key: string; key_hint: string }>;
+  listKeys(q: Queryable, tenantId: number): Promise<KeyView[]>;
+  /** Revokes once (a second call keeps the first revoked_at); null when there is no such key. */
+  revokeKey(q: Queryable, keyId: number): Promise<KeyView | null>;
 }
+
+function keyView(r: Record<string, unknown>): KeyView {
+  return {
+    id: Number(r.id),
+    tenant_id: Number(r.tenant_id),
+    kind: r.kind as KeyKind,
+    key_hint: String(r.key_hint),
+    site_id: (r.site_id as string | null) ?? null,
+    allowed_origins: (r.allowed_origins as string[] | null) ?? null,
+    created_at: iso(r.created_at)!,
+    last_used_at: iso(r.last_used_at),
+    revoked_at: iso(r.revoked_at),
+  };
+}
+
+const KEY_COLS = 'id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at';
 
 export function createTenantStore(): TenantStore {
   return {
@@ -44,22 +108,76 @@ export function createTenantStore(): TenantStore {
       const secretKey = newKey('tx_sk');
       for (const [kind, key] of [['write', writeKey], ['secret', secretKey]] as const) {
         await q.query('INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3, $4)', [
-          hashKey(key), tenantId, kind, key.slice(0, 10) + '…',
+          hashKey(key), tenantId, kind, hintOf(key),
         ]);
       }
       return { tenant_id: tenantId, name, write_key: writeKey, secret_key: secretKey, allowed_origins: allowedOrigins };
     },
     async lookupKey(q, key) {
-      const { rows } = await q.query<{ tenant_id: string; name: string; kind: 'write' | 'secret'; origins: string[] | null }>(
-        `SELECT t.tenant_id::text, t.name, k.kind,
-           (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o WHERE s.tenant_id = t.tenant_id) AS origins
+      // The UPDATE in the CTE runs even though nothing reads it; it writes at most once a minute per key.
+      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null }>(
+        `WITH touch AS (
+           UPDATE tenant_keys SET last_used_at = now()
+           WHERE key_hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+           RETURNING 1)
+         SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked,
+           COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
+             WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins
          FROM tenant_keys k JOIN tenants t USING (tenant_id)
-         WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+         WHERE k.key_hash = $1`,
         [hashKey(key)],
       );
-      if (rows.length === 0) return null;
+      if (rows.length === 0) return { ok: false, code: 'invalid_key' };
       const r = rows[0];
-      return { kind: r.kind, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] } };
+      if (r.revoked) return { ok: false, code: 'revoked_key' };
+      return {
+        ok: true,
+        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] } },
+      };
+    },
+    async list(q, limit, afterId) {
+      const { rows } = await q.query<Record<string, unknown>>(
+        `SELECT t.tenant_id::text, t.name, t.created_at,
+           COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
+             FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
+           (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'write' AND k.revoked_at IS NULL)::int AS write_keys,
+           (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
+         FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_id LIMIT $1`,
+        [limit, afterId],
+      );
+      return rows.map((r) => ({
+        tenant_id: Number(r.tenant_id),
+        name: String(r.name),
+        created_at: iso(r.created_at)!,
+        sites: (typeof r.sites === 'string' ? JSON.parse(r.sites) : r.sites) as TenantView['sites'],
+        active_keys: { write: Number(r.write_keys), secret: Number(r.secret_keys) },
+      }));
+    },
+    async exists(q, tenantId) {
+      const { rows } = await q.query('SELECT 1 FROM tenants WHERE tenant_id = $1', [tenantId]);
+      return rows.length > 0;
+    },
+    async createKey(q, tenantId, k) {
+      const key = newKey(PREFIX[k.kind]);
+      if (k.site_id) {
+        await q.query('INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [tenantId, k.site_id, k.allowed_origins ?? []]);
+      }
+      const { rows } = await q.query<{ id: string }>(
+        'INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text',
+        [hashKey(key), tenantId, k.kind, hintOf(key), k.site_id ?? null, k.allowed_origins ?? null],
+      );
+      return { id: Number(rows[0].id), kind: k.kind, key, key_hint: hintOf(key) };
+    },
+    async listKeys(q, tenantId) {
+      const { rows } = await q.query<Record<string, unknown>>(`SELECT ${KEY_COLS} FROM tenant_keys WHERE tenant_id = $1 ORDER BY id`, [tenantId]);
+      return rows.map(keyView);
+    },
+    async revokeKey(q, keyId) {
+      const { rows } = await q.query<Record<string, unknown>>(
+        `UPDATE tenant_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLS}`,
+        [keyId],
+      );
+      return rows.length ? keyView(rows[0]) : null;
     },
     async count(q) {
       const { rows } = await q.query<{ n: string }>('SELECT count(*)::text AS n FROM tenants');

@@ -33,22 +33,31 @@ FROM json_to_recordset($1::json) AS x(tenant_id bigint, event_id text, event_nam
 SELECT event_id::text AS event_id FROM tx_event_ids WHERE tenant_id = $1 AND event_id = ANY($2::uuid[]);
 
 -- name: list_events
--- Newest first; every filter is optional (NULL = no filter).
+-- Newest first; every filter is optional (NULL = no filter). Keyset paging over (occurred_at, id): $7/$8 are
+-- the last row of the previous page (UTC timestamp with microseconds, id), so rows sharing an occurred_at are
+-- neither skipped nor repeated. cursor_ts/cursor_id are that key for the caller to build the next cursor.
 SELECT event_id::text, event_name, event_version, occurred_at, received_at, sent_at, tenant_id::text, site_id,
   source_system, visitor_id, session_id, sequence_no, prev_event_id::text, person_id::text, consent_snapshot,
-  context, entities, payload, idempotency_key, is_bot
+  context, entities, payload, idempotency_key, is_bot,
+  to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_ts, id::text AS cursor_id
 FROM tx_events
 WHERE tenant_id = $1
   AND ($2::text IS NULL OR event_name = $2)
   AND ($3::text IS NULL OR visitor_id = $3)
   AND ($4::text IS NULL OR entities->>'event_entity_id' = $4)
   AND ($5::timestamptz IS NULL OR occurred_at < $5)
+  AND ($7::timestamp IS NULL OR (occurred_at, id) < ($7::timestamp AT TIME ZONE 'UTC', $8::bigint))
 ORDER BY occurred_at DESC, id DESC
 LIMIT $6;
 
 -- name: list_rejected
-SELECT id::text, event_id, event_name, raw_body, reasons, received_at
-FROM tx_rejected_events WHERE tenant_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2;
+-- Newest first, keyset paging over (received_at, id) like list_events ($3/$4 = last row of the previous page).
+SELECT id::text, event_id, event_name, raw_body, reasons, received_at,
+  to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_ts
+FROM tx_rejected_events
+WHERE tenant_id = $1
+  AND ($3::timestamp IS NULL OR (received_at, id) < ($3::timestamp AT TIME ZONE 'UTC', $4::bigint))
+ORDER BY received_at DESC, id DESC LIMIT $2;
 
 -- name: prune_event_ids
 DELETE FROM tx_event_ids WHERE received_at < $1;

@@ -54,10 +54,13 @@ ON CONFLICT (tenant_id, session_id) DO UPDATE SET
 SELECT * FROM tx_sessions WHERE tenant_id = $1 AND session_id = $2;
 
 -- name: list_sessions
-SELECT * FROM tx_sessions
+-- Newest first, keyset paging over (first_seen_at DESC, session_id ASC): $5/$6 = last row of the previous page.
+SELECT *, to_char(first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_ts FROM tx_sessions
 WHERE tenant_id = $1
   AND ($2::text IS NULL OR visitor_id = $2)
   AND ($3::bigint IS NULL OR person_id = $3)
+  AND ($5::timestamp IS NULL OR first_seen_at < ($5::timestamp AT TIME ZONE 'UTC')
+    OR (first_seen_at = ($5::timestamp AT TIME ZONE 'UTC') AND session_id > $6::text))
 ORDER BY first_seen_at DESC, session_id
 LIMIT $4;
 

@@ -1,0 +1,205 @@
+// Strict parsing of what arrives in the query string, the path and JSON bodies of the API routes, so that a
+// hostile value is answered with a 400 that names it and never reaches Postgres (which refuses NUL in text,
+// lone surrogates in jsonb and years outside its range, and would turn them into 500s).
+// Errors follow ingest's shape: `{"error":{"code":"invalid_field","in":"query","field":"before","message":…}}`;
+// body fields are paths like ingest's (`events[0].payload.amount`).
+import { errorReply, type Reply } from './uws.js';
+
+export type Where = 'query' | 'path' | 'body';
+
+export interface ParamError {
+  code: 'invalid_field' | 'too_deep';
+  in: Where;
+  /** Query parameter name, path part name, or body field path ('' = the body itself). */
+  field: string;
+  message: string;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ParamError };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = (where: Where, field: string, message: string, code: ParamError['code'] = 'invalid_field'): Parsed<never> => ({
+  ok: false,
+  error: { code, in: where, field, message },
+});
+
+export function paramReply(e: ParamError): Reply {
+  return errorReply(400, e.code, e.message, { field: e.field, in: e.in });
+}
+
+// C0 controls (NUL included) and DEL: never part of an id, a name or a date, and NUL cannot be stored in text.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Why a string cannot be used as an identifier or name, or null when it can. */
+export function stringProblem(s: string): string | null {
+  if (!s.isWellFormed()) return 'contains a lone UTF-16 surrogate';
+  if (CONTROL.test(s)) return 'contains a NUL or another control character';
+  return null;
+}
+
+/** A text value (id, name, filter). Absent (null) stays null unless `required`. */
+export function text(where: Where, field: string, raw: string | null | undefined, opts: { max: number; required?: boolean }): Parsed<string | null> {
+  if (raw === null || raw === undefined || raw === '') {
+    return opts.required ? fail(where, field, `${field} is required.`) : ok(null);
+  }
+  if (raw.length > opts.max) return fail(where, field, `${field} must be at most ${opts.max} characters (got ${raw.length}).`);
+  const problem = stringProblem(raw);
+  if (problem) return fail(where, field, `${field} ${problem}; send printable Unicode text.`);
+  return ok(raw);
+}
+
+/** An integer in [min, max]; absent → `def` (or an error when there is no default). */
+export function int(where: Where, field: string, raw: string | null | undefined, opts: { min: number; max: number; def?: number }): Parsed<number> {
+  if (raw === null || raw === undefined || raw === '') {
+    return opts.def !== undefined ? ok(opts.def) : fail(where, field, `${field} is required (an integer between ${opts.min} and ${opts.max}).`);
+  }
+  const n = /^-?\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < opts.min || n > opts.max) {
+    return fail(where, field, `${field} must be an integer between ${opts.min} and ${opts.max} (got ${JSON.stringify(raw.slice(0, 40))}).`);
+  }
+  return ok(n);
+}
+
+/** Database ids (tenant, person, key): positive integers that fit a JS number exactly. */
+export const id = (where: Where, field: string, raw: string | null | undefined): Parsed<number> =>
+  int(where, field, raw, { min: 1, max: Number.MAX_SAFE_INTEGER });
+
+/** Timestamps the API accepts: 1970-01-01 up to (excluding) 2200-01-01, inside both JS and Postgres' range. */
+export const MIN_TIME_MS = 0;
+export const MAX_TIME_MS = Date.UTC(2200, 0, 1);
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+
+/**
+ * Strict ISO-8601: `YYYY-MM-DD` (UTC midnight) or `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z` or an offset.
+ * Rejects what Date.parse forgives (`1`, `March 7`, `2024-02-30`, year 0). Milliseconds; finer digits are cut.
+ */
+export function parseIsoTime(raw: string): number | null {
+  const m = ISO.exec(raw);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1, 7).map((x) => (x === undefined ? 0 : Number(x)));
+  const frac = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
+  const base = Date.UTC(y, mo - 1, d, h, mi, s, frac);
+  // Date.UTC rolls 2024-02-30 into March: a day that does not exist in its month is refused.
+  if (new Date(base).getUTCDate() !== d) return null;
+  let offset = 0;
+  const z = m[8];
+  if (z && z !== 'Z') {
+    const om = /^([+-])(\d{2}):?(\d{2})$/.exec(z)!;
+    const oh = Number(om[2]);
+    const omin = Number(om[3]);
+    if (oh > 23 || omin > 59) return null;
+    offset = (om[1] === '-' ? -1 : 1) * (oh * 60 + omin) * 60_000;
+  }
+  return base - offset;
+}
+
+/** A timestamp (ms since epoch) in ISO-8601, or also epoch milliseconds when `epochMs`; absent → null. */
+export function time(where: Where, field: string, raw: string | null | undefined, opts: { epochMs?: boolean } = {}): Parsed<number | null> {
+  if (raw === null || raw === undefined || raw === '') return ok(null);
+  const ms = opts.epochMs && /^\d{1,15}$/.test(raw) ? Number(raw) : raw.length <= 40 ? parseIsoTime(raw) : null;
+  const forms = opts.epochMs ? 'an ISO-8601 timestamp (2026-03-07T18:00:00Z) or epoch milliseconds' : 'an ISO-8601 timestamp like 2026-03-07T18:00:00Z';
+  if (ms === null) return fail(where, field, `${field} must be ${forms} (got ${JSON.stringify(raw.slice(0, 40))}).`);
+  if (ms < MIN_TIME_MS || ms >= MAX_TIME_MS) return fail(where, field, `${field} must be between 1970-01-01 and 2199-12-31 (got ${JSON.stringify(raw.slice(0, 40))}).`);
+  return ok(ms);
+}
+
+/** Percent-decoded path segments; malformed encoding (`%ZZ`, a lone surrogate) is a 400, not a URIError. */
+export function pathSegments(url: string): Parsed<string[]> {
+  const out: string[] = [];
+  for (const s of url.split('/').filter(Boolean)) {
+    try {
+      out.push(decodeURIComponent(s));
+    } catch {
+      return fail('path', 'path', `The path segment ${JSON.stringify(s.slice(0, 40))} is not valid percent-encoded UTF-8.`);
+    }
+  }
+  return ok(out);
+}
+
+export const MAX_BODY_DEPTH = 64;
+
+/**
+ * Checks a parsed JSON body before anything stores or walks it recursively: nesting at most `maxDepth`
+ * levels and, when `strings`, no NUL / lone surrogate in any key or string. Iterative, so a 10,000-deep body
+ * cannot overflow the stack here.
+ */
+export function checkBody(root: unknown, opts: { strings?: boolean; maxDepth?: number } = {}): ParamError | null {
+  const strings = opts.strings ?? true;
+  const maxDepth = opts.maxDepth ?? MAX_BODY_DEPTH;
+  const stack: [unknown, number, string][] = [[root, 0, '']];
+  while (stack.length > 0) {
+    const [node, depth, at] = stack.pop()!;
+    if (typeof node === 'string') {
+      const problem = strings ? stringProblem(node) : null;
+      if (problem && problem.startsWith('contains a lone')) return { code: 'invalid_field', in: 'body', field: at, message: `${at || 'The body'} ${problem}.` };
+      // Control characters other than NUL are legal JSON text and storable; only NUL is refused in values.
+      if (strings && node.includes('\u0000')) return { code: 'invalid_field', in: 'body', field: at, message: `${at || 'The body'} contains a NUL character.` };
+    } else if (node !== null && typeof node === 'object') {
+      if (depth >= maxDepth) return { code: 'too_deep', in: 'body', field: at, message: `The body may nest at most ${maxDepth} levels (${at || 'the body'} is deeper).` };
+      if (Array.isArray(node)) {
+        for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], depth + 1, `${at}[${i}]`]);
+      } else {
+        for (const [k, v] of Object.entries(node)) {
+          const p = at ? `${at}.${k}` : k;
+          if (strings && (!k.isWellFormed() || k.includes('\u0000'))) {
+            return { code: 'invalid_field', in: 'body', field: at, message: `A key in ${at || 'the body'} contains a NUL character or a lone surrogate.` };
+          }
+          stack.push([v, depth + 1, p]);
+        }
+      }
+    }
+  }
+  return null;
+}
+
+// --- keyset cursors ---------------------------------------------------------------------------------------
+
+/**
+ * Opaque keyset cursor: base64url of `[kind, ...key]`, where key is the sort key of the last row of a page
+ * (e.g. occurred_at with microseconds and the row id). Clients pass it back unchanged as `?cursor=`.
+ */
+export function encodeCursor(kind: string, key: string[]): string {
+  return Buffer.from(JSON.stringify([kind, ...key]), 'utf8').toString('base64url');
+}
+
+/** Shape of one key part: a microsecond UTC timestamp as the store prints it, or a database id. */
+export type CursorPart = 'ts' | 'id' | 'text';
+const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+function partOk(kind: CursorPart, v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  if (kind === 'id') return /^\d{1,18}$/.test(v);
+  if (kind === 'ts') {
+    const ms = CURSOR_TS.test(v) ? parseIsoTime(`${v}Z`) : null;
+    return ms !== null && ms >= MIN_TIME_MS && ms < MAX_TIME_MS;
+  }
+  return v.length > 0 && v.length <= 128 && stringProblem(v) === null;
+}
+
+/** Decodes `?cursor=` made by encodeCursor for this list; anything else (forged, other list) is a 400. */
+export function cursor(raw: string | null | undefined, kind: string, parts: CursorPart[]): Parsed<string[] | null> {
+  if (raw === null || raw === undefined || raw === '') return ok(null);
+  const bad = fail('query', 'cursor', 'cursor must be a next_cursor value returned by this list, passed back unchanged.');
+  if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) return bad;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    return bad;
+  }
+  if (!Array.isArray(v) || v.length !== parts.length + 1 || v[0] !== kind) return bad;
+  const key = v.slice(1);
+  return parts.every((p, i) => partOk(p, key[i])) ? ok(key as string[]) : bad;
+}
+
+/** Several parsed values at once: the first error, or every value under its name. */
+export function collect<T extends Record<string, Parsed<unknown>>>(ps: T): Parsed<{ [K in keyof T]: T[K] extends Parsed<infer V> ? V : never }> {
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(ps)) {
+    if (!p.ok) return p;
+    out[k] = p.value;
+  }
+  return ok(out as { [K in keyof T]: T[K] extends Parsed<infer V> ? V : never });
+}
