@@ -52,7 +52,30 @@ export interface Fact {
   snap?: GateSnapshot;
   /** Set by the node that applied it first: this fact linked the event to its organizer. */
   link?: boolean;
+  /**
+   * Where `org` comes from (owners.ts): 'public' when a write-key source could have sent it, 'secret' when
+   * only the secret key can. Facts built from committed rows carry the stored owner, not the row's claim.
+   */
+  os?: ClaimSource;
+  /** Set with `link` when the event moved to this organizer from another one (a secret claim). */
+  from?: string;
 }
+
+export type ClaimSource = 'public' | 'secret';
+
+/** An event's owner: the organizer and the kind of source its claim came from (owners.ts). */
+export interface Owner {
+  org: string;
+  source: ClaimSource;
+}
+
+/**
+ * Sources only the secret key can send (backend, payments, shop: /api/v1/server-events and Stripe; issue 8.2
+ * keeps them off the public endpoint). Every other source may come from a browser with the write key.
+ */
+export const SECRET_SOURCES: ReadonlySet<string> = new Set(['backend', 'payments', 'shop']);
+
+export const claimSource = (sourceSystem: string): ClaimSource => (SECRET_SOURCES.has(sourceSystem) ? 'secret' : 'public');
 
 const KINDS: Record<string, FactKind> = {
   event_view: 'view',
@@ -67,11 +90,13 @@ const KINDS: Record<string, FactKind> = {
   capacity_snapshot: 'snapshot',
 };
 
-const id = (v: unknown): string | null => {
+/** An entity id as the live layer keys it: a non-empty string, or a finite number as text. */
+export const entityId = (v: unknown): string | null => {
   if (typeof v === 'string' && v.length > 0) return v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return null;
 };
+const id = entityId;
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** The UTC day (YYYY-MM-DD) of an epoch-ms instant: live state covers one such day. */
@@ -82,8 +107,10 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
  * event entity, and rows whose occurred_at is not on `day` (live numbers are "today", like the recompute).
  * `pseudo` replaces the event, visitor, session, cart and order ids by their pseudonyms; the server always
  * passes it (createLive, recomputeDay). Without it the raw ids are kept (unit tests of the counting rules).
+ * `owner` is the event's stored owner (owners.ts): it replaces the row's own organizer claim, so a row naming
+ * another organizer neither links nor moves the event.
  */
-export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer): Fact | null {
+export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer, owner?: Owner | null): Fact | null {
   if (row.is_bot) return null;
   const ent = row.entities ?? {};
   const event = id(ent.event_entity_id);
@@ -107,6 +134,13 @@ export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer): Fact
     cart: ps('cart', id(ent.cart_id)),
     order: ps('order', id(ent.order_id)),
   };
+  // The stored owner (owners.ts) when known, else the row's own claim (unit tests, no store).
+  if (owner) {
+    f.org = owner.org;
+    f.os = owner.source;
+  } else if (f.org !== null) {
+    f.os = claimSource(row.source_system);
+  }
   switch (kind) {
     case 'order': {
       const items = Array.isArray(p.items) ? (p.items as { qty?: unknown }[]) : [];

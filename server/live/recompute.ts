@@ -1,5 +1,7 @@
 // Rebuilds today's live state from the store (the record of truth): every non-bot row of the UTC day that
-// names an event entity, read in keyset pages so a big day never sits in memory at once.
+// names an event entity, read in keyset pages so a big day never sits in memory at once. Rows are read in
+// occurred_at order, which a sender chooses (and can back-date): so the event's organizer is not taken from
+// the rows but from its stored owner (live_event_owners, decided in commit order by owners.ts).
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { toFact, type Fact } from './facts.js';
@@ -8,12 +10,13 @@ import type { Pseudonymizer } from './pseudo.js';
 const PAGE = 5000;
 
 const SQL = `
-SELECT id::text AS id, event_id::text AS event_id, event_name, occurred_at, tenant_id::text AS tenant_id,
-       visitor_id, session_id, entities, payload
-FROM tx_events
-WHERE occurred_at >= $1 AND occurred_at < $2 AND NOT is_bot AND entities ? 'event_entity_id'
-  AND (occurred_at, id) > ($3::timestamptz, $4::bigint)
-ORDER BY occurred_at, id
+SELECT e.id::text AS id, e.event_id::text AS event_id, e.event_name, e.occurred_at, e.tenant_id::text AS tenant_id,
+       e.source_system, e.visitor_id, e.session_id, e.entities, e.payload, o.organizer_id AS owner, o.source AS owner_source
+FROM tx_events e
+LEFT JOIN live_event_owners o ON o.tenant_id = e.tenant_id AND o.event_entity_id = e.entities->>'event_entity_id'
+WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND NOT e.is_bot AND e.entities ? 'event_entity_id'
+  AND (e.occurred_at, e.id) > ($3::timestamptz, $4::bigint)
+ORDER BY e.occurred_at, e.id
 LIMIT ${PAGE}`;
 
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
@@ -36,13 +39,15 @@ export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonym
         event_name: r.event_name,
         occurred_at: iso(r.occurred_at),
         tenant_id: Number(r.tenant_id),
+        source_system: String(r.source_system),
         visitor_id: r.visitor_id,
         session_id: r.session_id,
         entities: r.entities ?? {},
         payload: r.payload ?? {},
         is_bot: false,
       } as EventRow;
-      const f = toFact(row, day, pseudo);
+      const owner = typeof r.owner === 'string' ? { org: r.owner, source: r.owner_source === 'secret' ? ('secret' as const) : ('public' as const) } : null;
+      const f = toFact(row, day, pseudo, owner);
       if (f) facts.push(f);
     }
     onFacts(facts);

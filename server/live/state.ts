@@ -3,7 +3,8 @@
 // `now` passed in. Every rule here is independent of the order facts arrive in, so the state built live and
 // the state recomputed from the store (in occurred_at order) are equal.
 import { applyScan, applySnapshot, capacityView, prune, type CapacityState, type CapacityView } from './capacity.js';
-import { fromMilli, toMilli, type Fact } from './facts.js';
+import { fromMilli, toMilli, type ClaimSource, type Fact } from './facts.js';
+import { decideClaim } from './owners.js';
 import { Uniq } from './uniq.js';
 
 export const CHECKOUT_WINDOW_MS = 30 * 60_000;
@@ -68,6 +69,8 @@ export interface EventLive {
   tenant: number;
   event: string;
   org: string | null;
+  /** Kind of source the owner's claim came from (owners.ts): a 'secret' owner never moves. */
+  orgSource: ClaimSource | null;
   venue: string | null;
   counters: Counters;
   /** Gross revenue per currency, in thousandths. */
@@ -99,6 +102,8 @@ export interface Touched {
   funnel: boolean;
   /** This fact linked the event to its organizer. */
   linked?: boolean;
+  /** The organizer this fact moved the event away from (a secret claim replaced a public owner). */
+  from?: string;
 }
 
 export interface Funnel extends Counters {
@@ -190,22 +195,51 @@ export class LiveState {
     return o;
   }
 
-  /** Links an event entity to its organizer (first one wins); merges what the event saw into the org. */
-  linkOrg(e: EventLive, org: string): OrgLive {
+  /**
+   * Applies an ownership claim (the rule is owners.ts' decideClaim): the first organizer links the event; a
+   * secret claim moves it away from a public owner, once; any other organizer is ignored. Linking merges what
+   * the event saw into the organizer. The stored owner (owners.ts) is what committed facts carry, so every
+   * node and every restart reach the same owner whatever order facts arrive in. Returns the event's
+   * organizer now and, when it moved, the one it left.
+   */
+  linkOrg(e: EventLive, org: string, source: ClaimSource = 'public'): { o: OrgLive; from: string | null } {
+    const d = decideClaim(e.org === null ? null : { org: e.org, source: e.orgSource ?? 'public' }, { org, source });
+    const from = d.outcome === 'replaced' ? e.org : null;
+    if (from !== null) this.unlinkOrg(e, from);
+    e.orgSource = d.owner.source;
     if (e.org === null) {
       e.org = org;
       const o = this.ensureOrg(e.tenant, org);
       o.events.add(e.event);
       o.uv.merge(e.uv);
-      return o;
+      return { o, from };
     }
-    return this.ensureOrg(e.tenant, e.org);
+    return { o: this.ensureOrg(e.tenant, e.org), from };
+  }
+
+  /** Takes an event out of an organizer; its visitors are recounted from the events it keeps (a union). */
+  private unlinkOrg(e: EventLive, org: string): void {
+    e.org = null;
+    const o = this.getOrg(e.tenant, org);
+    if (!o) return;
+    o.events.delete(e.event);
+    if (o.events.size === 0) {
+      this.orgs.delete(eventKeyOf(e.tenant, org));
+      return;
+    }
+    o.uv = new Uniq();
+    for (const id of o.events) {
+      const kept = this.getEvent(e.tenant, id);
+      if (kept) o.uv.merge(kept.uv);
+    }
   }
 
   apply(f: Fact): Touched {
     const e = this.ensureEvent(f.tenant, f.event);
-    const linked = e.org === null && f.org !== null;
-    const o = f.org !== null || e.org !== null ? this.linkOrg(e, f.org ?? e.org!) : null;
+    const before = e.org;
+    const link = f.org !== null ? this.linkOrg(e, f.org, f.os ?? 'public') : null;
+    const linked = e.org !== null && e.org !== before;
+    const o = link?.o ?? (e.org !== null ? this.ensureOrg(e.tenant, e.org) : null);
     if (f.venue && !e.venue) e.venue = f.venue;
     e.updatedAt = Math.max(e.updatedAt, f.at);
     for (const [name, n] of Object.entries(counterDeltas(f)) as [CounterName, number][]) e.counters[name] += n;
@@ -236,15 +270,21 @@ export class LiveState {
         break;
     }
     const capacity = f.kind === 'grant' || f.kind === 'deny' || f.kind === 'snapshot';
-    return { tenant: f.tenant, event: f.event, org: e.org, capacity, funnel: !capacity, linked };
+    const touched: Touched = { tenant: f.tenant, event: f.event, org: e.org, capacity, funnel: !capacity, linked };
+    if (link?.from) touched.from = link.from;
+    return touched;
   }
 
   /** apply(), then records on the fact what other nodes and the Redis mirror need: its organizer, and
    *  whether it is the fact that linked the event to that organizer. */
   applyShared(f: Fact): Touched {
     const touched = this.apply(f);
-    if (touched.org !== null) f.org = touched.org;
+    if (touched.org !== null) {
+      f.org = touched.org;
+      f.os = this.getEvent(f.tenant, f.event)!.orgSource ?? 'public';
+    }
     if (touched.linked) f.link = true;
+    if (touched.from) f.from = touched.from;
     return touched;
   }
 
@@ -328,7 +368,7 @@ export function addTicker(list: TickerEntry[], t: TickerEntry): void {
 
 export function blankEvent(tenant: number, event: string): EventLive {
   return {
-    tenant, event, org: null, venue: null, counters: zeroCounters(), revenue: new Map(), uv: new Uniq(),
+    tenant, event, org: null, orgSource: null, venue: null, counters: zeroCounters(), revenue: new Map(), uv: new Uniq(),
     checkouts: new Map(), completed: new Map(), capacity: new Map(), ticker: [], updatedAt: 0,
   };
 }
