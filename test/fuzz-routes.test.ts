@@ -1,0 +1,192 @@
+// Hostile query, path and body values on every API route (issue 8 item 5), with valid credentials so the
+// input reaches the handlers: never a 5xx, and the refusals are real 400s that name the field, not 401s.
+import crypto from 'node:crypto';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { api, stripeHeader } from './identity-helpers.js';
+
+const SECRET = 'whsec_' + crypto.randomBytes(24).toString('base64url');
+
+/** Percent-encodes any string byte by byte (encodeURIComponent throws on lone surrogates). */
+const enc = (s: string) => [...Buffer.from(s.toWellFormed(), 'utf8')].map((b) => '%' + b.toString(16).padStart(2, '0')).join('');
+
+// Values as they appear in a URL: already-encoded hostile fragments, or hostile text we encode.
+const rawFragments = ['%00', '%ZZ', '%', '%E0%A4%A', '%ED%A0%80', '%C0%80', '..', '%2F', '%0A', '%7F', 'a%00b', ''];
+const hostileText = [
+  '\u0000', 'a\u0000', '\u0001', '\n', ' ', '1', '-1', '0', '1.5', '1e20', '-1e20', '99999999999999999999', 'NaN', 'Infinity',
+  'March 7', '0000-01-01T00:00:00Z', '2024-02-30T00:00:00Z', '9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '1970-01-01',
+  'x'.repeat(5000), '__proto__', "' OR 1=1 --", '\ud83d\ude00', 'eyJhIjoxfQ', 'WyJldmVudHMiLCIiLCIiXQ',
+];
+const urlValue = fc.oneof(
+  fc.constantFrom(...rawFragments),
+  fc.constantFrom(...hostileText).map(enc),
+  fc.string({ unit: 'binary', maxLength: 30 }).map(enc),
+  fc.integer().map(String),
+);
+const nastyJson = fc.oneof(
+  fc.constantFrom<unknown>('\u0000', 'a\u0000b', '\ud800', '', 'x'.repeat(3000), 1e308, -1e308, 1e20, -1e20, 1.5, -1, 0, null, true, [], {}, '0000-01-01T00:00:00Z'),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+  fc.integer(),
+  fc.double(),
+);
+
+interface Route {
+  method: string;
+  path: (seg: string) => string;
+  query?: string[];
+  body?: (v: unknown) => unknown;
+  admin?: boolean;
+}
+
+describe('every API route under hostile input', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let base: string;
+  let t: Tenant;
+
+  beforeAll(async () => {
+    server = await bootServer({ RATE_LIMIT_EVENTS_PER_SEC: '1000000', RATE_LIMIT_BURST: '1000000', ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') });
+    base = server.url;
+    t = await createTenant(base, 'fuzz-routes');
+    expect((await api(base, t, 'PUT', '/api/v1/settings/stripe', { webhook_secret: SECRET })).status).toBe(200);
+    expect((await api(base, t, 'POST', '/api/v1/identify', { visitor_id: 'v-f', external_id: 'C-f' })).status).toBe(200);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const call = (method: string, path: string, body?: unknown, admin = false) =>
+    request(method, `${base}${path}`, body, { authorization: `Bearer ${admin ? ADMIN : t.secret_key}` });
+
+  const signed = (evt: unknown) => {
+    const body = JSON.stringify(evt);
+    return request('POST', `${base}/api/v1/webhooks/stripe/${t.tenant_id}`, body, { 'stripe-signature': stripeHeader(SECRET, body) });
+  };
+  const stripeEvent = (extra: Record<string, unknown> = {}, object: Record<string, unknown> = {}) => ({
+    id: 'evt_' + crypto.randomBytes(8).toString('hex'), object: 'event', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000),
+    data: { object: { id: 'pi_' + crypto.randomBytes(6).toString('hex'), amount: 1000, currency: 'eur', metadata: { order_id: 'O-1' }, ...object } },
+    ...extra,
+  });
+
+  it('answers the reported reproducers with 400 naming the field (they were 500s)', async () => {
+    const deep = `{"events":[${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}]}`;
+    const cases: [string, Promise<{ status: number; json: any }>, number, string | null][] = [
+      ['events visitor_id NUL', call('GET', '/api/v1/tx/events?visitor_id=%00'), 400, 'visitor_id'],
+      ['events before=1', call('GET', '/api/v1/tx/events?before=1'), 400, 'before'],
+      ['events before=March 7', call('GET', '/api/v1/tx/events?before=March%207'), 400, 'before'],
+      ['events before year 0', call('GET', '/api/v1/tx/events?before=0000-01-01T00:00:00Z'), 400, 'before'],
+      ['events forged cursor', call('GET', '/api/v1/tx/events?cursor=WyJldmVudHMiLCIiLCIiXQ'), 400, 'cursor'],
+      ['sessions %ZZ', call('GET', '/api/v1/sessions/%ZZ'), 400, 'path'],
+      ['sessions NUL id', call('GET', '/api/v1/sessions/a%00b'), 400, 'session_id'],
+      ['sessions visitor NUL', call('GET', '/api/v1/sessions?visitor_id=%00'), 400, 'visitor_id'],
+      ['persons external NUL', call('GET', '/api/v1/persons?external_id=%00'), 400, 'external_id'],
+      ['persons %ZZ', call('GET', '/api/v1/persons/%ZZ/export'), 400, 'person_id'],
+      ['identify NUL', call('POST', '/api/v1/identify', { visitor_id: 'v\u0000', external_id: 'C1' }), 400, 'visitor_id'],
+      ['identify NUL city', call('POST', '/api/v1/identify', { visitor_id: 'v1', external_id: 'C1', city: 'a\u0000' }), 400, 'city'],
+      ['tenant name NUL', call('POST', '/api/admin/tenants', { name: 'evil\u0000' }, true), 400, 'name'],
+      ['history to year 0', call('GET', '/api/v1/live/events/E1/history?to=0000-01-01T00:00:00Z'), 400, 'to'],
+    ];
+    for (const [name, p, status, field] of cases) {
+      const r = await p;
+      expect({ name, status: r.status, field: r.json?.error?.field ?? null }).toEqual({ name, status, field });
+    }
+    const d = await request('POST', `${base}/api/v1/server-events`, deep, { authorization: `Bearer ${t.secret_key}` });
+    expect({ status: d.status, code: d.json?.error?.code }).toEqual({ status: 400, code: 'too_deep' });
+    expect(d.json.error.field).toMatch(/^events\[0\](\.a){61,63}$/);
+  });
+
+  it('acknowledges validly signed but unusable Stripe events and keeps them as rejected', async () => {
+    const bad = [
+      stripeEvent({ created: 1e20 }),
+      stripeEvent({ created: -1e20 }),
+      stripeEvent({ id: 'evt_\u0000' }),
+      stripeEvent({}, { id: 'pi_\u0000', metadata: { order_id: 'O-\u0000' } }),
+    ];
+    const before = (await call('GET', '/api/v1/tx/rejected?limit=1000')).json.rejected.length;
+    for (const evt of bad) {
+      const r = await signed(evt);
+      expect(r.status).toBe(200);
+      expect(r.json.received).toBe(true);
+    }
+    // The first three are refused as events; the fourth has no usable ids, so it is ignored (no order id).
+    const after = (await call('GET', '/api/v1/tx/rejected?limit=1000')).json.rejected;
+    expect(after.length - before).toBe(3);
+    expect(after.slice(0, 3).map((x: any) => x.reasons[0].field).sort()).toEqual(['created', 'created', 'id']);
+  });
+
+  it('never answers 5xx to generated values in query, path and body of every route, and refuses with real 400s', async () => {
+    const digits = (s: string) => /^\d+$/.test(decodeURIComponentSafe(s));
+    const routes: Route[] = [
+      { method: 'GET', path: () => '/api/v1/tx/events', query: ['limit', 'before', 'cursor', 'event_name', 'visitor_id', 'event_entity_id'] },
+      { method: 'GET', path: () => '/api/v1/tx/rejected', query: ['limit', 'cursor'] },
+      { method: 'GET', path: () => '/api/v1/sessions', query: ['limit', 'visitor_id', 'person_id', 'cursor'] },
+      { method: 'GET', path: (s) => `/api/v1/sessions/${s}` },
+      { method: 'GET', path: () => '/api/v1/persons', query: ['external_id'] },
+      { method: 'GET', path: (s) => `/api/v1/persons/${s}` },
+      { method: 'GET', path: (s) => `/api/v1/persons/${s}/export` },
+      { method: 'DELETE', path: (s) => `/api/v1/persons/${s}` },
+      { method: 'GET', path: (s) => `/api/v1/live/events/${s}` },
+      { method: 'GET', path: (s) => `/api/v1/live/events/${s}/capacity` },
+      { method: 'GET', path: (s) => `/api/v1/live/events/${s}/history`, query: ['minutes', 'to'] },
+      { method: 'GET', path: (s) => `/api/v1/live/dashboard/${s}`, query: ['token'] },
+      { method: 'GET', path: (s) => `/api/v1/live/dashboard/${s}/history`, query: ['minutes', 'to'] },
+      { method: 'POST', path: () => '/api/v1/identify', body: (v) => ({ visitor_id: v, external_id: v, email: v, phone: v, city: v }) },
+      { method: 'POST', path: () => '/api/v1/identify', body: (v) => ({ visitor_id: 'v-x', external_id: v }) },
+      { method: 'POST', path: () => '/api/v1/server-events', body: (v) => ({ events: [{ event_name: 'order_completed', entities: { order_id: v }, payload: { gross_amount: v, currency: v } }] }) },
+      { method: 'POST', path: () => '/api/v1/server-events', body: (v) => v },
+      { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'organizer', org_id: v, ttl_s: v }) },
+      { method: 'PUT', path: () => '/api/v1/settings/stripe', body: (v) => ({ webhook_secret: v }) },
+      { method: 'POST', path: () => '/api/admin/tenants', body: (v) => ({ name: v, allowed_origins: [v] }), admin: true },
+      { method: 'GET', path: () => '/api/admin/tenants', query: ['limit', 'cursor'], admin: true },
+      { method: 'GET', path: (s) => `/api/admin/tenants/${s}/keys`, admin: true },
+      { method: 'POST', path: (s) => `/api/admin/tenants/${digits(s) ? '999999' : s}/keys`, body: (v) => ({ kind: v, site_id: v, allowed_origins: [v] }), admin: true },
+      { method: 'POST', path: () => `/api/admin/tenants/${t.tenant_id}/keys`, body: (v) => ({ kind: 'write', site_id: v, allowed_origins: v }), admin: true },
+      // Never a real key id: revoking this suite's own keys would turn the rest into 401s.
+      { method: 'DELETE', path: (s) => `/api/admin/keys/${digits(s) ? '999999' : s}`, admin: true },
+    ];
+    const stripeCase = fc.record({ field: fc.constantFrom('id', 'type', 'created', 'data', 'object.id', 'object.amount', 'object.currency', 'object.metadata'), v: nastyJson });
+    const sample = fc.sample(
+      fc.oneof(
+        fc.record({ kind: fc.constant('route' as const), route: fc.nat({ max: routes.length - 1 }), seg: urlValue, q: fc.array(fc.tuple(fc.nat({ max: 5 }), urlValue), { maxLength: 3 }), v: nastyJson }),
+        fc.record({ kind: fc.constant('stripe' as const), c: stripeCase }),
+      ),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 400), seed: Number(process.env.FUZZ_SEED ?? 8_5) },
+    );
+    const statuses: Record<number, number> = {};
+    const failures: string[] = [];
+    for (const s of sample) {
+      let r: { status: number; text: string };
+      let what: string;
+      if (s.kind === 'route') {
+        const route = routes[s.route];
+        const qs = (route.query ?? []).length ? s.q.map(([i, v]) => `${route.query![i % route.query!.length]}=${v}`).join('&') : '';
+        const path = route.path(s.seg) + (qs ? `?${qs}` : '');
+        what = `${route.method} ${path.slice(0, 200)} ${route.body ? JSON.stringify(route.body(s.v))?.slice(0, 200) : ''}`;
+        r = await call(route.method, path, route.body ? route.body(s.v) : undefined, route.admin);
+      } else {
+        const evt: any = stripeEvent();
+        const [head, tail] = s.c.field.split('.');
+        if (tail) evt.data.object[tail] = s.c.v;
+        else evt[head] = s.c.v;
+        what = `stripe ${s.c.field}=${JSON.stringify(s.c.v)?.slice(0, 80)}`;
+        r = await signed(evt);
+      }
+      statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      if (r.status >= 500) failures.push(`${r.status} ${what} → ${r.text.slice(0, 200)}`);
+    }
+    console.log('fuzz-routes statuses', JSON.stringify(statuses), 'failures', failures.length);
+    expect(failures).toEqual([]);
+    // The inputs reached the handlers: refusals are validation 400s, never missing/invalid credentials.
+    expect(statuses[401] ?? 0).toBe(0);
+    expect(statuses[400] ?? 0).toBeGreaterThan(sample.length / 4);
+    expect((await request('GET', `${base}/health`)).status).toBe(200);
+  });
+});
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
