@@ -108,7 +108,9 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   };
   const sink = createGroupWriter({
     db, events, spool, log: log.child({ mod: 'writer' }), onCommitted,
-    enrichers: identity.enrichers, projectors: identity.projectors,
+    enrichers: identity.enrichers,
+    // Event → organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
+    projectors: [...identity.projectors, live.projector],
   });
   const validation = createValidation();
   // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.

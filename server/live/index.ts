@@ -10,13 +10,14 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { KeyResolver } from '../http/auth.js';
 import type { TemplatedApp } from '../http/uws.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
 import { eraseFromState, expandFromState, isEmpty, targetsOf, type Counts, type EraseRequest, type ErasureTargets } from './erase.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
+import { createOwnerClaims } from './owners.js';
 import { recomputeDay } from './recompute.js';
 import { registerLiveRoutes } from './routes.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
@@ -91,11 +92,18 @@ export interface LiveStats {
   sent: number;
   restoredFrom: 'redis' | 'store' | null;
   redis: boolean;
+  /** Organizer claims ignored since start because the event has another owner (owners.ts). */
+  ownerConflicts: number;
 }
 
 export interface Live {
   /** Feed: rows newly committed to the store (the writer's onCommitted). */
   onCommitted(rows: EventRow[]): void;
+  /**
+   * Writer projector (inside the commit's transaction): records the event → organizer claims of new rows in
+   * commit order (owners.ts). onCommitted then gives their facts the stored owner.
+   */
+  projector(q: Queryable, rows: EventRow[]): Promise<void>;
   /** Restores from Redis, or recomputes today from the store. Call before the writer starts. */
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */
@@ -132,6 +140,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   // Shared by every node (LIVE_TOKEN_SECRET is required with Redis), so all agree on the pseudonyms.
   const pseudo = createPseudonymizer(secret);
   const state = new LiveState(utcDay(now()));
+  const owners = createOwnerClaims({ log });
   const senders: ((key: string, message: string) => void)[] = [];
   const nodeId = crypto.randomBytes(8).toString('hex');
   let resync: () => void = () => undefined;
@@ -179,7 +188,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const applyFacts = (facts: Fact[]) => {
     for (const f of facts) {
       if (utcDay(f.at) !== state.day) continue;
-      hub.touch(state.applyShared(f));
+      const touched = state.applyShared(f);
+      hub.touch(touched);
+      // The event moved to another organizer: the dashboard it left changes too.
+      if (touched.from) hub.touch({ ...touched, org: touched.from });
     }
   };
 
@@ -291,7 +303,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         rollover(now());
         const facts: Fact[] = [];
         for (const r of rows) {
-          const f = toFact(r, state.day, pseudo);
+          const f = toFact(r, state.day, pseudo, owners.ownerOf(r));
           if (f) facts.push(f);
         }
         if (facts.length === 0) return;
@@ -301,6 +313,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         log.error({ err }, 'live: applying committed rows failed');
       }
     },
+    projector: (q, rows) => owners.project(q, rows),
     async restore() {
       const day = utcDay(now());
       state.reset(day);
@@ -347,7 +360,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         if (e.subs > 0) topics++;
         subscribers += e.subs;
       }
-      return { topics, subscribers, sockets: ws?.sockets() ?? 0, socketIo: sio?.sockets() ?? 0, sent: hub.sent, restoredFrom, redis: !!mirror };
+      return {
+        topics, subscribers, sockets: ws?.sockets() ?? 0, socketIo: sio?.sockets() ?? 0, sent: hub.sent, restoredFrom, redis: !!mirror,
+        ownerConflicts: owners.conflicts(),
+      };
     },
     async close() {
       closed = true;

@@ -1,6 +1,6 @@
 // Warm state in Redis: a mirror of the hot state that survives restarts and that several nodes share.
 // Every key starts with `{LIVE_REDIS_PREFIX}{tenant_id}:` so tenants never share one (default prefix "tx:"):
-//   …analytics:event:{event_id}:live       HASH  day, organizer_id, venue_id, updated_at, counters, rev:{CUR} (thousandths)
+//   …analytics:event:{event_id}:live       HASH  day, organizer_id, owner_source, venue_id, updated_at, counters, rev:{CUR} (thousandths)
 //   …analytics:event:{event_id}:uv         HLL   visitors (PFADD / PFCOUNT)
 //   …analytics:funnel:{event_id}           STREAM funnel steps (XADD MAXLEN ~ 10000)
 //   …analytics:event:{event_id}:checkouts  ZSET  checkout key → started at;  :checkout_ids HASH key → ids
@@ -116,7 +116,31 @@ for i = 1, #ARGV, 2 do
 end
 return {checkouts, completed}`;
 
+/**
+ * The event's owner (owners.ts): KEYS[1] live hash gets organizer_id ARGV[1] and owner_source ARGV[2], unless
+ * it holds a secret owner and this one is public (nodes may flush in any order; a secret owner never moves).
+ */
+const OWNER_LUA = `
+if redis.call('HGET', KEYS[1], 'owner_source') == 'secret' and ARGV[2] ~= 'secret' then return 0 end
+redis.call('HSET', KEYS[1], 'organizer_id', ARGV[1], 'owner_source', ARGV[2])
+return 1`;
+
+/**
+ * An event left organizer KEYS[1]/KEYS[2] (its events SET and visitors HLL): remove it and rebuild the HLL from
+ * the events it keeps (ARGV[2] .. event .. ':uv'), since a HyperLogLog cannot forget. Builds key names, like
+ * the rest of this mirror it assumes one Redis, not a cluster.
+ */
+const UNLINK_LUA = `
+redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+for _, e in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  redis.call('PFMERGE', KEYS[2], KEYS[2], ARGV[2] .. e .. ':uv')
+end
+return 0`;
+
 interface Scripted {
+  txOwner(k: string, org: string, source: string): ChainableCommander;
+  txUnlink(events: string, uv: string, event: string, uvPrefix: string): ChainableCommander;
   txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
   txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
   txMax(k: string, field: string, value: number): ChainableCommander;
@@ -144,6 +168,8 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   redis.defineCommand('txSnap', { numberOfKeys: 2, lua: SNAP_LUA });
   redis.defineCommand('txMax', { numberOfKeys: 1, lua: MAX_LUA });
   redis.defineCommand('txRename', { numberOfKeys: 3, lua: RENAME_LUA });
+  redis.defineCommand('txOwner', { numberOfKeys: 1, lua: OWNER_LUA });
+  redis.defineCommand('txUnlink', { numberOfKeys: 2, lua: UNLINK_LUA });
   const uvCache = new Map<string, number>();
   const idx = (day: string) => `${prefix}live:events:${day}`;
   const orgIdx = (day: string) => `${prefix}live:orgs:${day}`;
@@ -183,11 +209,12 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       s.txDay(all.length, ...all, d);
       const counters = new Map<string, number>();
       const meta: Record<string, string> = {};
+      let owner: Fact | null = null;
       let updated = 0;
       const visitors = new Set<string>();
       for (const f of list) {
         for (const [n, v] of Object.entries(counterDeltas(f))) counters.set(n, (counters.get(n) ?? 0) + v);
-        if (f.org) meta.organizer_id = f.org;
+        if (f.org && (owner === null || f.os === 'secret' || owner.os !== 'secret')) owner = f;
         if (f.venue) meta.venue_id = f.venue;
         updated = Math.max(updated, f.at);
         if (f.visitor) visitors.add(f.visitor);
@@ -223,6 +250,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       if (list.some((f) => f.kind === 'order')) pl.zremrangebyrank(k.ticker(event), 0, -(TICKER_SIZE + 1));
       for (const [n, v] of counters) if (v !== 0) pl.hincrby(k.live(event), n, v);
       if (Object.keys(meta).length > 0) pl.hset(k.live(event), meta);
+      if (owner) s.txOwner(k.live(event), owner.org!, owner.os ?? 'public');
       s.txMax(k.live(event), 'updated_at', updated);
       if (visitors.size > 0) pl.pfadd(k.uv(event), ...visitors);
       for (const key of all) pl.expire(key, TTL_S);
@@ -238,6 +266,12 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       for (const e of g.links) pl.pfmerge(k.orgUv(g.org), k.orgUv(g.org), k.uv(e));
       for (const key of all) pl.expire(key, TTL_S);
       pl.sadd(orgIdx(day), `${g.tenant}\t${g.org}`);
+    }
+    // Events that moved away from an organizer (after the writes above, which may still name it).
+    for (const f of facts) {
+      if (!f.from) continue;
+      const k = keys(prefix, f.tenant);
+      s.txUnlink(k.orgEvents(f.from), k.orgUv(f.from), f.event, `${prefix}${f.tenant}:analytics:event:`);
     }
     if (day) {
       pl.expire(idx(day), DAY_TTL_S);
@@ -310,7 +344,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
         for (const [f, v] of Object.entries(live)) if (f.startsWith('rev:')) e.revenue.set(f.slice(4), Number(v));
         e.venue = live.venue_id ?? null;
         e.updatedAt = Number(live.updated_at ?? 0);
-        if (live.organizer_id) state.linkOrg(e, live.organizer_id);
+        if (live.organizer_id) state.linkOrg(e, live.organizer_id, live.owner_source === 'secret' ? 'secret' : 'public');
         const ids = r[2] as Record<string, string>;
         for (const [key, at] of pairs(r[1] as string[])) e.checkouts.set(key, { at, ids: (ids[key] ?? '').split('\t').filter(Boolean) });
         for (const [id, at] of pairs(r[3] as string[])) e.completed.set(id, at);
