@@ -52,12 +52,13 @@ LIMIT $6;
 
 -- name: list_rejected
 -- Newest first, keyset paging over (received_at, id) like list_events ($3/$4 = last row of the previous page).
-SELECT id::text, event_id, event_name, raw_body, reasons, received_at,
+-- Sorts on r.id, the bigint: a bare `id` in ORDER BY would name the text output column ('9' > '25').
+SELECT r.id::text AS id, event_id, event_name, raw_body, reasons, received_at,
   to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS cursor_ts
-FROM tx_rejected_events
+FROM tx_rejected_events r
 WHERE tenant_id = $1
-  AND ($3::timestamp IS NULL OR (received_at, id) < ($3::timestamp AT TIME ZONE 'UTC', $4::bigint))
-ORDER BY received_at DESC, id DESC LIMIT $2;
+  AND ($3::timestamp IS NULL OR (received_at, r.id) < ($3::timestamp AT TIME ZONE 'UTC', $4::bigint))
+ORDER BY received_at DESC, r.id DESC LIMIT $2;
 
 -- name: prune_event_ids
 DELETE FROM tx_event_ids WHERE received_at < $1;
