@@ -108,6 +108,22 @@ export function createGdpr(deps: GdprDeps): Gdpr {
     return (await q.query<Obj>(Q.rejected_of_person, [ids.tenantId, ids.eventIds, s.needles, s.patterns])).rows;
   };
 
+  /**
+   * Embedded store: the deleted values must leave the data directory's files too (heap, indexes, WAL), see
+   * Db.purge. On a Postgres server nothing is done here (README, GDPR: what stays on disk and for how long).
+   */
+  const purgeDisk = async (tables: string[]): Promise<Record<string, unknown>> => {
+    if (!db.purge) return { vacuumed: 0, note: 'postgres server: dead rows stay until autovacuum, WAL until recycled' };
+    try {
+      await db.purge(tables);
+      return { vacuumed: tables.length, wal: 'switched_and_checkpointed' };
+    } catch (err) {
+      // The erasure itself is committed: report the failed vacuum rather than failing the request.
+      log.error({ err: (err as Error).message }, 'GDPR: vacuum after erasure failed');
+      return { vacuumed: 0, error: (err as Error).message };
+    }
+  };
+
   const featureTables = async (q: Queryable): Promise<string[]> => (await q.query<{ table_name: string }>(Q.person_feature_tables)).rows.map((r) => r.table_name);
 
   return {
@@ -159,7 +175,7 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         if (!again) return null;
         const ids = again.ids;
         ids.visitorIds = [...new Set([...first.ids.visitorIds, ...ids.visitorIds])];
-        const deleted = (await q.query<{ event_id: string; session_id: string | null; order_id: string | null }>(Q.delete_person_events, [tenantId, personId, ids.visitorIds, ids.externalId])).rows;
+        const deleted = (await q.query<{ event_id: string; session_id: string | null; order_id: string | null; chunk: string }>(Q.delete_person_events, [tenantId, personId, ids.visitorIds, ids.externalId])).rows;
         ids.eventIds = [...new Set([...ids.eventIds, ...deleted.map((d) => d.event_id)])];
         ids.sessionIds = [...new Set([...ids.sessionIds, ...deleted.map((d) => d.session_id).filter((s): s is string => !!s)])];
         ids.orderIds = [...new Set([...ids.orderIds, ...deleted.map((d) => d.order_id).filter((s): s is string => !!s)])];
@@ -182,13 +198,19 @@ export function createGdpr(deps: GdprDeps): Gdpr {
           events: deleted.length, sessions, identity_links: links, rejected_events: rejected, persons, features, stripe_objects: stripeObjects,
           visitors: ids.visitorIds.length,
         };
+        // Where dead rows now lie (the events' chunks, not the whole hypertable): vacuumed after the commit.
+        const touched = [
+          ...new Set(deleted.map((d) => d.chunk)),
+          ...(sessions ? ['tx_sessions'] : []), 'tx_identity_links', 'persons', ...(rejected ? ['tx_rejected_events'] : []),
+          ...(stripeObjects ? ['stripe_objects'] : []), ...Object.keys(features).filter((t) => features[t] > 0),
+        ];
         await q.query(Q.insert_tombstone, [
           tenantId, idDigest(tenantId, 'person', personId), idDigest(tenantId, 'external', ids.externalId), erasedAt.toISOString(), JSON.stringify(removed),
         ]);
         if (ids.visitorIds.length) {
           await q.query(Q.insert_erased_visitors, [tenantId, ids.visitorIds.map((v) => idDigest(tenantId, 'visitor', v)), erasedAt.toISOString()]);
         }
-        return { removed, ids };
+        return { removed, ids, touched };
       });
       if (result === null) {
         const t = await db.query<{ erased_at: Date; removed: Obj }>(Q.tombstone_for_person, [tenantId, idDigest(tenantId, 'person', personId)]);
@@ -208,7 +230,8 @@ export function createGdpr(deps: GdprDeps): Gdpr {
       }
       // `external` lists every registered store (e.g. the live layer's Redis streams and in-memory state).
       // HyperLogLog sketches cannot hold or give back an id, so they need no erasure.
-      const removed = { ...result.removed, spooled_records: spooled, external };
+      const disk = await purgeDisk(result.touched);
+      const removed = { ...result.removed, spooled_records: spooled, external, disk };
       // The tombstone keeps the full report (counts only, no ids) so a repeated DELETE answers the same.
       await db.query('UPDATE gdpr_erasures SET removed = $3 WHERE tenant_id = $1 AND person_sha256 = $2', [
         tenantId, idDigest(tenantId, 'person', personId), JSON.stringify(removed),

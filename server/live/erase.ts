@@ -1,4 +1,13 @@
-// GDPR erasure of one person from the live layer's hot state (the Redis side is in warm.ts). Pure.
+// GDPR erasure of one person from the live layer.
+//
+// Policy (README, GDPR): an erasure DELETES the person's events from the store, and every number follows the
+// store: history drops them at once, and so do the live numbers. rebuildTenant() recomputes the tenant's live
+// state for today from the store after the erasure committed (counters, revenue, checkouts, ticker, gates
+// and the unique-visitor sketches, memory and Redis HyperLogLogs alike, rebuilt without the erased visitors,
+// since a sketch cannot forget one member) and swaps it in; every other node does the same on the bus.
+//
+// Before that policy (kept below, still used by the Redis mirror's erase of older keys): pseudonyms were
+// renamed away and every number kept.
 //
 // The live layer only ever holds pseudonyms (pseudo.ts), so erasure first computes the person's pseudonyms
 // from their raw ids, then finds every entry that names one of them, and swaps those pseudonyms for tokens
@@ -13,8 +22,9 @@
 // completions an order fact wrote with one of theirs (cart, session, visitor: all at the order's time).
 // Renaming is applied alike to every structure, so an id taken in by mistake (another order at the very same
 // millisecond) changes no number either.
+import type { Fact } from './facts.js';
 import type { Pseudonymizer } from './pseudo.js';
-import { tickerOrder, type LiveState } from './state.js';
+import { LiveState, tickerOrder } from './state.js';
 
 /** The person's ids as the identity domain gathers them (its PersonIds, or any superset of these fields). */
 export interface EraseRequest {
@@ -113,4 +123,75 @@ export function eraseFromState(state: LiveState, t: ErasureTargets, rename: (x: 
     for (const v of t.visitors) if (o.uv.replace(v, rename(v))) counts.visitor_entries++;
   }
   return counts;
+}
+
+/** Replaces everything `state` holds for `tenant` (events and organizers) with what `fresh` holds. */
+export function swapTenant(state: LiveState, fresh: LiveState, tenant: number): void {
+  for (const [k, e] of state.events) if (e.tenant === tenant) state.events.delete(k);
+  for (const [k, o] of state.orgs) if (o.tenant === tenant) state.orgs.delete(k);
+  for (const [k, e] of fresh.events) if (e.tenant === tenant) state.events.set(k, e);
+  for (const [k, o] of fresh.orgs) if (o.tenant === tenant) state.orgs.set(k, o);
+}
+
+export interface RebuildDeps {
+  state: LiveState;
+  tenant: number;
+  /** Today's facts from the store, page by page (recomputeDay, the same path a restart takes). */
+  recompute: (day: string, onFacts: (facts: Fact[]) => void) => Promise<unknown>;
+  /** Starts recording the facts applied to `state` meanwhile; the returned function stops and returns them. */
+  capture: () => () => Fact[];
+  /**
+   * The Redis mirror's reset of the tenant: holds new writes, deletes every key of the tenant, calls
+   * `finalize` (synchronously, so no fact slips between) and writes the facts it returns in their place.
+   */
+  resetRedis?: (tenant: number, day: string, finalize: () => Fact[]) => Promise<Counts>;
+}
+
+/**
+ * Recomputes the tenant's live state for today from the store and swaps it in (memory), then rewrites its
+ * Redis keys from the same facts. Facts committed while the store is read are captured and replayed unless
+ * the recompute already read them (same fact id), so nothing is lost or counted twice. Holds the tenant's
+ * facts of the day in memory for the Redis rewrite. Returns what was rebuilt, by kind.
+ */
+export async function rebuildTenant(d: RebuildDeps): Promise<Counts> {
+  const { state, tenant } = d;
+  const day = state.day;
+  const fresh = new LiveState(day);
+  const facts: Fact[] = [];
+  const seen = new Set<string>();
+  const take = (f: Fact) => {
+    if (f.tenant !== tenant || seen.has(f.id) || new Date(f.at).toISOString().slice(0, 10) !== day) return;
+    seen.add(f.id);
+    // A copy: applyShared annotates the fact (organizer, link), and the captured one is the hot state's.
+    const own = { ...f };
+    delete own.link;
+    delete own.from;
+    fresh.applyShared(own);
+    facts.push(own);
+  };
+  const stop = d.capture();
+  let stopped: Fact[] | null = null;
+  const finalize = (): Fact[] => {
+    if (stopped === null) {
+      stopped = stop();
+      for (const f of stopped) take(f);
+      // The day rolled over meanwhile: the reset already emptied the state; nothing to swap in.
+      if (state.day === day) swapTenant(state, fresh, tenant);
+    }
+    return facts;
+  };
+  try {
+    await d.recompute(day, (page) => page.forEach(take));
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  let counts: Counts = {};
+  try {
+    if (d.resetRedis) counts = await d.resetRedis(tenant, day, finalize);
+  } finally {
+    // Also when Redis failed: the hot state is rebuilt all the same (the caller reports the Redis error).
+    finalize();
+  }
+  return { live_events_rebuilt: [...fresh.events.values()].filter((e) => e.tenant === tenant).length, live_facts: facts.length, ...counts };
 }

@@ -14,14 +14,14 @@ import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
-import { eraseFromState, expandFromState, isEmpty, targetsOf, type Counts, type EraseRequest, type ErasureTargets } from './erase.js';
+import { rebuildTenant, type Counts, type EraseRequest, type ErasureTargets } from './erase.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
 import { createOwnerClaims } from './owners.js';
 import { recomputeDay } from './recompute.js';
 import { registerLiveRoutes } from './routes.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
-import { createPseudonymizer, createRenamer } from './pseudo.js';
+import { createPseudonymizer } from './pseudo.js';
 import { LiveState, type UvSource } from './state.js';
 import { resolveTokenSecret, signToken, verifyToken, type Scope, type VerifyResult } from './token.js';
 import { allowed, type Topic } from './topics.js';
@@ -54,6 +54,8 @@ export interface Mirror {
    * renames their entries (see eraseFromRedis); returns what changed, by kind.
    */
   erase(t: ErasureTargets, rename: (x: string) => string): Promise<Counts>;
+  /** GDPR erasure: replaces the tenant's keys by the facts `finalize` returns (warm.ts, erase.ts rebuildTenant). */
+  resetTenant?(tenant: number, day: string, finalize: () => Fact[]): Promise<Counts>;
   close(): Promise<void>;
 }
 
@@ -122,15 +124,10 @@ const REFRESH_MS = 5000;
 const FACTS = 'facts';
 const ERASE = 'erase';
 
-/** An erasure another node ran: the pseudonyms it renamed and the nonce of its renamer (never stored). */
+/** An erasure another node ran (its tenant): every node rebuilds that tenant's hot state from the store. */
 interface EraseMessage {
   n: string;
   t: number;
-  v: string[];
-  s: string[];
-  e: string[];
-  c: string[];
-  k: string;
 }
 
 export async function createLive(deps: LiveDeps): Promise<Live> {
@@ -184,10 +181,13 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     hub.markAll();
   };
 
+  /** Facts applied while a GDPR rebuild reads the store (erase.ts rebuildTenant). */
+  const captures = new Set<Fact[]>();
   /** Applies facts to the hot state; resolves each fact's organizer and marks the ones that link it. */
   const applyFacts = (facts: Fact[]) => {
     for (const f of facts) {
       if (utcDay(f.at) !== state.day) continue;
+      for (const c of captures) c.push(f);
       const touched = state.applyShared(f);
       hub.touch(touched);
       // The event moved to another organizer: the dashboard it left changes too.
@@ -199,14 +199,33 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: f.org, capacity: false, funnel: true });
   };
 
+  /** GDPR erasure: the tenant's hot state for today recomputed from the store (and its Redis keys, `withRedis`). */
+  const rebuild = async (tenant: number, withRedis: boolean): Promise<Counts> => {
+    const m = withRedis ? mirror : null;
+    const counts = await rebuildTenant({
+      state,
+      tenant,
+      recompute: (day, onFacts) => recomputeDay(deps.db, day, pseudo, onFacts),
+      capture: () => {
+        const list: Fact[] = [];
+        captures.add(list);
+        return () => {
+          captures.delete(list);
+          return list;
+        };
+      },
+      resetRedis: m?.resetTenant ? (t, day, finalize) => m.resetTenant!(t, day, finalize) : undefined,
+    });
+    hub.markAll();
+    return counts;
+  };
+
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic === ERASE) {
       const m = msg as EraseMessage;
       if (m.n === nodeId) return;
-      // The erasing node already found the person's carts and renamed Redis: apply exactly its renaming.
-      const t: ErasureTargets = { tenant: m.t, visitors: new Set(m.v), sessions: new Set(m.s), events: new Set(m.e), completion: new Set(m.c) };
-      eraseFromState(state, t, createRenamer(Buffer.from(m.k, 'base64')).rename);
-      hub.markAll();
+      // The erasing node already rewrote Redis; this node rebuilds its own hot state from the store.
+      rebuild(m.t, false).catch((err: Error) => log.warn({ err: err.message, tenant: m.t }, 'live: rebuild after another node\'s erasure failed'));
       return;
     }
     if (topic !== FACTS) return;
@@ -333,20 +352,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       return { source: 'store', rows: n };
     },
     async erase(ids) {
-      const t = targetsOf(ids, pseudo);
-      if (closed || isEmpty(t)) return {};
-      expandFromState(state, t);
-      const { nonce, rename } = createRenamer();
-      // Redis first: it also finds carts the hot state no longer holds (checkouts older than 30 minutes).
-      const fromRedis = mirror ? await mirror.erase(t, rename) : {};
-      const fromMemory = eraseFromState(state, t, rename);
+      if (closed) return {};
+      // Policy (erase.ts): the store has deleted the person's rows; the live numbers follow it.
+      const counts = await rebuild(ids.tenantId, true);
       if (bus) {
-        const m: EraseMessage = { n: nodeId, t: t.tenant, v: [...t.visitors], s: [...t.sessions], e: [...t.events], c: [...t.completion], k: nonce.toString('base64') };
-        // A node that misses this keeps the pseudonyms in memory until its next restart or the day's end.
+        const m: EraseMessage = { n: nodeId, t: ids.tenantId };
+        // A node that misses this keeps the person's contribution until its next restart or the day's end.
         await bus.publish(ERASE, m).catch((err: Error) => log.warn({ err: err.message }, 'live: erasure could not be sent to the other nodes'));
       }
-      hub.markAll();
-      return { ...fromMemory, ...fromRedis };
+      return counts;
     },
     register(app, keys) {
       ws = registerWs(app, core);

@@ -179,6 +179,9 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
 
   let queue: { facts: Fact[]; done: () => void }[] = [];
   let flushing: Promise<void> | null = null;
+  /** While a tenant is reset (GDPR erasure, resetTenant): new writes wait here, in order. */
+  let held: { facts: Fact[]; done: () => void }[] | null = null;
+  let resetting: Promise<unknown> = Promise.resolve();
   let broken = false;
 
   const build = (pl: ChainableCommander, facts: Fact[]) => {
@@ -383,6 +386,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   return {
     uvSource: (kind, tenant, id) => uvCache.get(`${kind}\t${tenant}\t${id}`),
     write(facts, done) {
+      if (held) return void held.push({ facts, done });
       queue.push({ facts, done });
       if (!flushing) flushing = new Promise<void>((r) => setImmediate(r)).then(flushLoop);
     },
@@ -439,6 +443,60 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
     async erase(t, rename) {
       await flush();
       return eraseFromRedis(redis, prefix, t, rename);
+    },
+    /**
+     * GDPR erasure (erase.ts rebuildTenant): replaces every key of the tenant (all days, found with SCAN) by
+     * the facts `finalize` returns. New writes are held meanwhile; those held before `finalize` ran are among
+     * its facts (the hot state captured them), so they are not written twice, only acknowledged.
+     */
+    resetTenant(tenant, day, finalize) {
+      const run = resetting.then(async () => {
+        held = [];
+        let covered = 0;
+        try {
+          await flush();
+          const p = `${prefix}${tenant}:analytics:`;
+          const found = new Set<string>();
+          let cursor = '0';
+          do {
+            const [next, page] = await redis.scan(cursor, 'MATCH', `${globEscape(p)}*`, 'COUNT', 1000);
+            cursor = next;
+            for (const key of page) found.add(key);
+          } while (cursor !== '0');
+          const mine = (m: string) => m.startsWith(`${tenant}\t`);
+          const [events, orgs] = await Promise.all([redis.smembers(idx(day)), redis.smembers(orgIdx(day))]);
+          const facts = finalize();
+          covered = held.length;
+          const k = keys(prefix, tenant);
+          for (const f of facts) {
+            for (const key of eventKeys(k, f.event)) found.add(key);
+            if (f.org) for (const key of orgKeys(k, f.org)) found.add(key);
+          }
+          const pl = redis.pipeline();
+          const all = [...found];
+          for (let i = 0; i < all.length; i += 500) pl.del(...all.slice(i, i + 500));
+          if (events.some(mine)) pl.srem(idx(day), ...events.filter(mine));
+          if (orgs.some(mine)) pl.srem(orgIdx(day), ...orgs.filter(mine));
+          build(pl, facts);
+          const res = await pl.exec();
+          const err = res?.find(([e]) => e)?.[0];
+          if (err) throw err;
+          return { redis_keys_replaced: all.length };
+        } catch (err) {
+          // Redis may keep part of the tenant's old keys: the next start must recompute the day from the store.
+          await redis.del(seededKey(day)).catch((e: Error) => log.warn({ err: e.message }, 'live: could not mark the Redis mirror incomplete'));
+          throw err;
+        } finally {
+          const waiting = held ?? [];
+          held = null;
+          // Covered writes went out with the reset; the rest follow it in order.
+          for (const i of waiting.slice(0, covered)) i.done();
+          queue.push(...waiting.slice(covered));
+          if (queue.length > 0 && !flushing) flushing = new Promise<void>((r) => setImmediate(r)).then(flushLoop);
+        }
+      });
+      resetting = run.catch(() => undefined);
+      return run;
     },
     async close() {
       await flush();

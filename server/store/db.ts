@@ -16,6 +16,13 @@ export interface Db extends Queryable {
   readonly kind: 'embedded' | 'postgres';
   /** Runs fn inside BEGIN/COMMIT on one connection; rolls back when fn throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Embedded store only (GDPR erasure): rewrites `tables` (tables or chunks) without their dead rows, then
+   * drops the WAL that still holds them, so deleted values leave the data directory's files. Absent on a
+   * Postgres server, where VACUUM FULL would lock production tables and the WAL belongs to the operator
+   * (README, GDPR: what stays on disk).
+   */
+  purge?(tables: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -134,6 +141,18 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
           if (!dead) await session.exec('ROLLBACK').catch((e: Error) => log.warn({ err: e.message }, 'rollback failed'));
           throw err;
         }
+      }),
+    purge: (tables) =>
+      exclusive(async () => {
+        // VACUUM cannot run in a transaction block: one statement each. FULL writes a new file for each table
+        // (and its indexes and TOAST) and unlinks the old one, dead rows included.
+        for (const t of tables) await session.query(`VACUUM FULL ${t.split('.').map((x) => `"${x.replace(/^"|"$/g, '').replace(/"/g, '""')}"`).join('.')}`);
+        // The WAL still holds the deleted rows (and full-page images of their pages): switch to a new segment
+        // and checkpoint, with recycling off so the old segments are unlinked rather than renamed for reuse.
+        // PGlite is single-user, so this session's setting is the one the checkpoint uses.
+        await session.query('SET wal_recycle = off');
+        await session.query('SELECT pg_switch_wal()');
+        await session.query('CHECKPOINT');
       }),
     async close() {
       if (dead) return;
