@@ -1,0 +1,152 @@
+// Key management (issue 9 item 4): list tenants, create, list and revoke keys; a revoked key is refused with
+// 401 revoked_key at once on the node that revoked it and within KEY_TTL_MS on every other node, while a
+// known key keeps working from the cache when the database is away.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeyResolver, KEY_TTL_MS } from '../server/http/auth.js';
+import { parseNewKey } from '../server/http/admin-routes.js';
+import { StoreUnavailableError } from '../server/store/db.js';
+import { createTenantStore, type KeyCheck, type TenantStore } from '../server/store/tenants.js';
+import { ADMIN, bootServer, createTenant, getJson, postJson, request, webEvent, type Tenant } from './helpers.js';
+
+const admin = { authorization: `Bearer ${ADMIN}` };
+
+describe('key management over HTTP', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let base: string;
+  let t: Tenant;
+
+  beforeAll(async () => {
+    server = await bootServer();
+    base = server.url;
+    t = await createTenant(base, 'keys', ['https://shop.example.com']);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('lists tenants with their sites and active key counts, for the admin token only', async () => {
+    expect((await getJson(`${base}/api/admin/tenants`)).status).toBe(401);
+    expect((await getJson(`${base}/api/admin/tenants`, { authorization: `Bearer ${t.secret_key}` })).status).toBe(401);
+    const r = await getJson(`${base}/api/admin/tenants`, admin);
+    expect(r.status).toBe(200);
+    const mine = r.json.tenants.find((x: any) => x.tenant_id === t.tenant_id);
+    expect(mine).toMatchObject({ name: 'keys', sites: [{ site_id: 'default', allowed_origins: ['https://shop.example.com'] }], active_keys: { write: 1, secret: 1 } });
+    expect(typeof mine.created_at).toBe('string');
+  });
+
+  it('creates a key shown once, lists keys by hint only, and records use', async () => {
+    const created = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret' }, admin);
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ kind: 'secret', id: expect.any(Number), key: expect.stringMatching(/^tx_sk_/) });
+    const key = created.json.key as string;
+    // The new key reads the tenant's data.
+    expect((await getJson(`${base}/api/v1/tx/events`, { authorization: `Bearer ${key}` })).status).toBe(200);
+    const list = await getJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, admin);
+    expect(list.status).toBe(200);
+    expect(list.json.keys.length).toBe(3);
+    expect(JSON.stringify(list.json)).not.toContain(key);
+    const row = list.json.keys.find((k: any) => k.id === created.json.id);
+    expect(row).toMatchObject({ kind: 'secret', key_hint: key.slice(0, 10) + '…', site_id: null, revoked_at: null });
+    expect(row.last_used_at).not.toBeNull();
+    expect(Object.keys(row).sort()).toEqual(['allowed_origins', 'created_at', 'id', 'key_hint', 'kind', 'last_used_at', 'revoked_at', 'site_id', 'tenant_id']);
+    // The tenant's original write key was never used: no last_used_at.
+    expect(list.json.keys.find((k: any) => k.kind === 'write').last_used_at).toBeNull();
+  });
+
+  it('creates a write key for a site with its own origins, which ingest enforces', async () => {
+    const created = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', site_id: 'box-office', allowed_origins: ['https://box.example.com'] }, admin);
+    expect(created.status).toBe(201);
+    const send = (origin: string) => postJson(`${base}/api/tx/events/batch`, { events: [webEvent()] }, { 'x-tx-key': created.json.key, origin });
+    expect((await send('https://box.example.com')).status).toBe(200);
+    expect((await send('https://shop.example.com')).status).toBe(403);
+    const tenants = await getJson(`${base}/api/admin/tenants`, admin);
+    expect(tenants.json.tenants.find((x: any) => x.tenant_id === t.tenant_id).sites.map((s: any) => s.site_id)).toEqual(['box-office', 'default']);
+  });
+
+  it('refuses bad key requests with 400 naming the field, and unknown tenants or keys with 404', async () => {
+    const cases: [string, unknown, string][] = [
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'admin' }, 'kind'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', site_id: 'a b' }, 'site_id'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', allowed_origins: ['https://x.com/path'] }, 'allowed_origins'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret', allowed_origins: ['*'] }, 'allowed_origins'],
+      ['/api/admin/tenants/abc/keys', { kind: 'write' }, 'tenant_id'],
+    ];
+    for (const [path, body, field] of cases) {
+      const r = await postJson(`${base}${path}`, body, admin);
+      expect({ path, body, status: r.status, field: r.json.error?.field }).toEqual({ path, body, status: 400, field });
+    }
+    expect((await postJson(`${base}/api/admin/tenants/999999/keys`, { kind: 'write' }, admin)).status).toBe(404);
+    expect((await request('DELETE', `${base}/api/admin/keys/999999`, undefined, admin)).status).toBe(404);
+    expect((await request('DELETE', `${base}/api/admin/keys/%ZZ`, undefined, admin)).status).toBe(400);
+  });
+
+  it('revokes a key: refused with 401 revoked_key at once on this node, within KEY_TTL_MS on another', async () => {
+    const created = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret' }, admin);
+    const key = created.json.key as string;
+    const use = () => getJson(`${base}/api/v1/tx/events?limit=1`, { authorization: `Bearer ${key}` });
+    expect((await use()).status).toBe(200);
+    // Another node: its own resolver over the same database, with a clock this test moves.
+    let now = 1_000_000;
+    const other = createKeyResolver(server.db, createTenantStore(), KEY_TTL_MS, 5_000, () => now);
+    expect((await other.check(key)).ok).toBe(true);
+
+    const del = await request('DELETE', `${base}/api/admin/keys/${created.json.id}`, undefined, admin);
+    expect(del.status).toBe(200);
+    expect(del.json).toMatchObject({ id: created.json.id, revoked_at: expect.any(String), effective_within_s: KEY_TTL_MS / 1000 });
+    const again = await request('DELETE', `${base}/api/admin/keys/${created.json.id}`, undefined, admin);
+    expect(again.json.revoked_at).toBe(del.json.revoked_at);
+
+    const refused = await use();
+    expect({ status: refused.status, code: refused.json.error.code }).toEqual({ status: 401, code: 'revoked_key' });
+    // The other node serves its cached answer until the TTL ends, then asks the database and refuses.
+    now += KEY_TTL_MS - 1;
+    expect((await other.check(key)).ok).toBe(true);
+    now += 2;
+    expect(await other.check(key)).toEqual({ ok: false, code: 'revoked_key' });
+    expect(KEY_TTL_MS).toBeLessThanOrEqual(10_000);
+    const list = await getJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, admin);
+    expect(list.json.keys.find((k: any) => k.id === created.json.id).revoked_at).toBe(del.json.revoked_at);
+  });
+});
+
+describe('key resolver cache', () => {
+  const lookup: KeyCheck = { ok: true, lookup: { kind: 'secret', key_id: 7, site_id: null, tenant: { tenant_id: 1, name: 't', allowed_origins: [] } } };
+  const fakeStore = (answer: () => Promise<KeyCheck>) => ({ lookupKey: answer }) as unknown as TenantStore;
+
+  it('keeps a known key working from the cache while the database is down, past the TTL', async () => {
+    let now = 0;
+    let down = false;
+    let calls = 0;
+    const r = createKeyResolver({} as never, fakeStore(async () => {
+      calls++;
+      if (down) throw new StoreUnavailableError('gone');
+      return lookup;
+    }), KEY_TTL_MS, 5_000, () => now);
+    expect((await r.check('k')).ok).toBe(true);
+    down = true;
+    now += KEY_TTL_MS * 100;
+    expect((await r.check('k')).ok).toBe(true);
+    expect(calls).toBe(2);
+    // An unknown key is not invented while the database is down.
+    await expect(r.check('other')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('asks the database at most once per key per TTL, and forget() drops a key at once', async () => {
+    let now = 0;
+    let calls = 0;
+    let answer: KeyCheck = lookup;
+    const r = createKeyResolver({} as never, fakeStore(async () => (calls++, answer)), KEY_TTL_MS, 5_000, () => now);
+    for (let i = 0; i < 50; i++) await r.check('k');
+    expect(calls).toBe(1);
+    answer = { ok: false, code: 'revoked_key' };
+    r.forget(7);
+    expect(await r.check('k')).toEqual({ ok: false, code: 'revoked_key' });
+    expect(await r.resolve('k')).toBeNull();
+  });
+
+  it('parses key requests (pure)', () => {
+    expect(parseNewKey({ kind: 'write' })).toEqual({ ok: true, value: { kind: 'write', site_id: null, allowed_origins: null } });
+    expect(parseNewKey([]).ok).toBe(false);
+    expect(parseNewKey({ kind: 'write', allowed_origins: 'https://a.com' }).ok).toBe(false);
+  });
+});
