@@ -9,6 +9,8 @@ export interface KV {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
   removeItem(key: string): void;
+  /** The stored keys (localStorage has none such method: its own keys are enumerable). */
+  keys?(): string[];
 }
 
 export function readJson<T>(kv: KV, key: string): T | null {
@@ -112,7 +114,57 @@ export function claimSequence(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Queue persisted in storage (shared by the tabs of a site: every change re-reads it first)
+// Sequence numbers shared by the tabs of a site
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A session's sequence counter, kept in IndexedDB (whose read-write transactions are serialized across
+ * tabs; localStorage is not: Chromium syncs it between tab processes asynchronously, even under a Web
+ * Lock). `n`: next sequence number; `p`: id of the event that took the last one; `ids`: the recent claims
+ * by event id, so that claiming an event again (its tab died before it recorded the answer) returns the
+ * same number instead of burning a new one (a gap).
+ */
+export interface Counter {
+  n: number;
+  p?: string;
+  ids: Record<string, [number, string?]>;
+}
+
+/** What a tab last knew of a session's counter (kept in its own localStorage key, `tx_n.<tab>`). */
+export interface Hint {
+  s: string;
+  n: number;
+  p?: string;
+}
+
+const RECENT = 200;
+
+/** The highest counter the hints report for session `sid` (a claim made without IndexedDB, e.g. at page leave). */
+export function floorOf(hints: (Hint | null)[], sid: string): Hint | null {
+  let best: Hint | null = null;
+  for (const h of hints) if (h && h.s === sid && typeof h.n === 'number' && (!best || h.n > best.n)) best = h;
+  return best;
+}
+
+/**
+ * Claims the next sequence number of a session for `eventId`: from the stored counter, raised to `floor`
+ * when a tab claimed past it without IndexedDB. Idempotent per event id. Returns the counter to store.
+ */
+export function claimIn(stored: Counter | null | undefined, eventId: string, floor?: Hint | null): { counter: Counter; seq: number; prev?: string } {
+  const c: Counter = stored && typeof stored.n === 'number' && stored.ids ? stored : { n: 0, ids: {} };
+  const had = c.ids[eventId];
+  if (had) return { counter: c, seq: had[0], prev: had[1] };
+  const n = floor && floor.n > c.n ? floor.n : c.n;
+  const prev = floor && floor.n > c.n ? floor.p : c.p;
+  const keys = Object.keys(c.ids);
+  const ids: Counter['ids'] = {};
+  for (const k of keys.slice(Math.max(0, keys.length - RECENT + 1))) ids[k] = c.ids[k];
+  ids[eventId] = prev === undefined ? [n] : [n, prev];
+  return { counter: { n: n + 1, p: eventId, ids }, seq: n, prev };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Queue persisted in storage (one key per tab: only that tab changes it while it lives)
 // ---------------------------------------------------------------------------------------------------------
 
 export class StoredQueue<T extends { event_id: string }> {
@@ -156,6 +208,14 @@ export class StoredQueue<T extends { event_id: string }> {
     const q = this.all();
     const kept = q.filter((e) => !gone.has(e.event_id));
     if (kept.length !== q.length) this.save(kept);
+  }
+
+  /** Sets fields of a queued event (its sequence number once claimed); false when it is no longer queued. */
+  patch(id: string, fields: Partial<T>): boolean {
+    const q = this.all();
+    const e = q.find((x) => x.event_id === id);
+    if (e) Object.assign(e, fields), this.save(q);
+    return !!e;
   }
 
   /** Keeps only the events `keep` accepts (e.g. after consent was withdrawn). */

@@ -15,18 +15,22 @@ import {
   DENIED,
   StoredQueue,
   allowed,
+  claimIn,
   claimSequence,
   device,
+  floorOf,
   mergeConsent,
   pageType,
   readJson,
   scopeOf,
   touchFrom,
   writeJson,
+  type Hint,
   type KV,
   type SessionState,
   type Touch,
 } from './core.js';
+import { Tabs } from './tabs.js';
 
 export const VERSION = '1.0.0';
 
@@ -102,10 +106,13 @@ const P = 'tx_';
 const K_VID = P + 'vid';
 const K_SESSION = P + 'session';
 const K_FIRST = P + 'first_touch';
-const K_QUEUE = P + 'queue';
+const K_QUEUE = P + 'queue'; // one queue shared by the tabs (browsers without Web Locks or IndexedDB; SDK ≤ 1.0)
+const K_Q = P + 'q.'; // + tab id: that tab's queue
+const K_HINT = P + 'n.'; // + tab id: the sequence counter as that tab last knew it
 const K_CONSENT = P + 'consent';
 const K_SCHEMA = P + 'schema';
-const PERSONAL = [K_VID, K_SESSION, K_FIRST, K_QUEUE];
+/** Keys that identify the visitor: removed when consent is withdrawn. */
+const PERSONAL = /^tx_(vid|session|first_touch|queue|q\.|n\.)/;
 const MAX_BEACON = 60_000;
 const MAX_BODY = 400_000;
 
@@ -143,10 +150,15 @@ class ConsentStore implements KV {
     const t = this.t();
     t ? t.removeItem(k) : delete this.mem[k];
   }
+  keys(): string[] {
+    const t = this.t();
+    return Object.keys(t ? (t.keys ? t.keys() : t) : this.mem);
+  }
   setPersist(on: boolean) {
     if (on === this.persist || !this.ls) return;
     try {
-      for (const k of PERSONAL) on ? k in this.mem && this.ls.setItem(k, this.mem[k]) : this.ls.removeItem(k);
+      if (on) for (const k in this.mem) this.ls.setItem(k, this.mem[k]);
+      else for (const k of this.ls.keys ? this.ls.keys() : Object.keys(this.ls)) PERSONAL.test(k) && this.ls.removeItem(k);
     } catch {
       /* storage unavailable */
     }
@@ -173,6 +185,17 @@ export class TxTracker {
   private pv: string | null = null;
   private seen: Record<string, 1> = {};
   private sending: Promise<void> | null = null;
+  /** Shared sequence counters and tab liveness; null: one shared queue, sequence from localStorage. */
+  private tabs: Tabs | null = null;
+  /** This tab's id ('' without Tabs). */
+  private tab = '';
+  /** Sequence claims sent to IndexedDB and not answered yet. */
+  private pending = 0;
+  /** The events of the request in flight, and whether it outlives the page (keepalive). */
+  private flying: string[] = [];
+  private keep = false;
+  /** In hide(): claim synchronously when this is the site's only tab (an answer from IndexedDB comes too late). */
+  private hiding = false;
   private attempt = 0;
   private retryAt = 0;
   private batch: number;
@@ -196,7 +219,9 @@ export class TxTracker {
     this.url = (c.endpoint || '').replace(/\/+$/, '') + '/api/tx/events/batch?key=' + encodeURIComponent(c.writeKey);
     this.ls = c.storage || safeLocalStorage();
     this.store = new ConsentStore(this.ls);
-    this.q = new StoredQueue<Envelope>(this.store, K_QUEUE, c.maxQueue || 500, (d) => this.log('queue full, dropped', d.length));
+    const w = window as { indexedDB?: unknown };
+    if (!c.storage && this.ls && navigator.locks && w.indexedDB) this.tabs = new Tabs((this.tab = uuid()));
+    this.q = new StoredQueue<Envelope>(this.store, this.tab ? K_Q + this.tab : K_QUEUE, c.maxQueue || 500, (d) => this.log('queue full, dropped', d.length));
     const now = this.now();
     this.consent = c.consent ? mergeConsent(this.loadConsent(), c.consent, iso(now)) : this.loadConsent();
     const l = location;
@@ -217,7 +242,7 @@ export class TxTracker {
       this.visible = document.visibilityState !== 'hidden';
       this.visible ? (this.reported = false) : this.hide();
     });
-    on(window, 'pagehide', () => this.hide());
+    on(window, 'pagehide', () => this.hide(true));
     on(window, 'pageshow', (e: PageTransitionEvent) => e.persisted && this.resetPage());
     on(window, 'focus', () => this.focus(true));
     on(window, 'blur', () => this.focus(false));
@@ -229,11 +254,12 @@ export class TxTracker {
     });
     // Consent changed in another tab of the site.
     on(window, 'storage', (e: StorageEvent) => e.key === K_CONSENT && this.setConsent(this.loadConsent(), true));
-    const iv = setInterval(() => this.flush(), c.flushInterval);
+    const iv = setInterval(() => (this.adopt(), this.flush()), c.flushInterval);
     this.off.push(() => clearInterval(iv));
     if (c.loadSchema !== false) this.loadSchema();
     if (c.autoPageView) this.pageView();
     // Whatever an earlier page could not deliver.
+    this.adopt();
     this.flush();
   }
 
@@ -291,8 +317,6 @@ export class TxTracker {
       source_system: 'web',
       visitor_id: this.vid(),
       session_id: session.id,
-      sequence_no: claim.sequence_no,
-      prev_event_id: claim.prev_event_id,
       site_id: this.c.siteId,
       consent_snapshot: { ...this.consent },
       context: ctx,
@@ -301,8 +325,8 @@ export class TxTracker {
     };
     this.log(name, env);
     const queued = this.q.push(env);
-    if (options.beacon) this.beacon();
-    else if (queued >= this.batch) this.later(0);
+    this.claim(env, options.beacon || this.hiding, options.beacon);
+    if (!options.beacon && queued >= this.batch) this.later(0);
     return id;
   }
 
@@ -337,6 +361,7 @@ export class TxTracker {
     this.consent = fromOtherTab ? { ...DENIED, ...change } : mergeConsent(this.consent, change, iso(this.now()));
     if (!fromOtherTab && this.ls) writeJson(this.ls, K_CONSENT, this.consent);
     this.applyConsent();
+    if (!this.store.persist && this.tabs) this.tabs.wipe();
     this.q.retain((e) => allowed(scopeOf(e.event_name, this.scopes), this.consent));
     if (this.c.autoPageView && !this.pv) this.pageView();
   }
@@ -422,6 +447,77 @@ export class TxTracker {
   // Delivery
   // -------------------------------------------------------------------------------------------------------
 
+  /**
+   * Gives a queued event its sequence number and previous event: from the session's counter in IndexedDB
+   * (asynchronous; the event is sent once numbered), or right away without Tabs, before consent (memory
+   * only, this tab only) or when `now` is asked while this is the site's only live tab and none of its own
+   * claims is pending (in hide(): the page may be gone before IndexedDB answers). Every claim leaves this
+   * tab's view of the counter in its hint key, which claims made later, anywhere, never go below.
+   */
+  private claim(e: Envelope, now?: boolean, beacon?: boolean) {
+    const sid = e.session_id!;
+    const id = e.event_id;
+    const t = this.tabs;
+    const done = (c: { counter: { n: number; p?: string }; seq: number; prev?: string }) => {
+      writeJson(this.store, K_HINT + this.tab, { s: sid, n: c.counter.n, p: c.counter.p } as Hint);
+      const f: Partial<Envelope> = { sequence_no: c.seq };
+      if (c.prev) f.prev_event_id = c.prev;
+      this.q.patch(id, f);
+      beacon && this.beacon();
+    };
+    if (!t || !this.store.persist || (now && !t.peers && !this.pending)) return done(claimIn(null, id, this.floor(sid)));
+    this.pending++;
+    t.rw('s:' + sid, (v) => {
+      const c = claimIn(v, id, this.floor(sid));
+      return [c.counter, c];
+    }).then((c) => {
+      this.pending--;
+      // IndexedDB failed (quota, shutdown): number it as a single tab would rather than never send it.
+      done(c || claimIn(null, id, this.floor(sid)));
+      if (!this.pending && this.q.all().length >= this.batch) this.later(0);
+    });
+  }
+
+  /** The highest counter any tab's hint reports for the session. */
+  private floor(sid: string): Hint | null {
+    return floorOf(
+      this.store.keys().filter((k) => k.startsWith(K_HINT)).map((k) => readJson<Hint>(this.store, k)),
+      sid,
+    );
+  }
+
+  /**
+   * Takes over the queues of tabs that are gone (closed, navigated away, crashed) with events still
+   * queued: the first live tab that claims one in IndexedDB moves its events into its own queue, numbers
+   * those that were not numbered yet and sends them.
+   */
+  private async adopt() {
+    const t = this.tabs;
+    if (!t || !this.store.persist) return;
+    const old = readJson<Envelope[]>(this.store, K_QUEUE);
+    if (old && old.length) this.q.push(...old), this.store.removeItem(K_QUEUE); // left by SDK 1.0
+    const ids: Record<string, 1> = {};
+    for (const k of this.store.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
+    const look = await t.dead(Object.keys(ids));
+    const live = look.live;
+    for (const id of look.dead) {
+      // Adopted by a tab that is still alive: done (or being done). By one that died meanwhile: again.
+      if (!(await t.rw('a:' + id, (v) => (v && live.includes(v) ? [v, 0] : [this.tab, 1])))) continue;
+      const evs = readJson<Envelope[]>(this.store, K_Q + id) || [];
+      const hint = readJson<Hint>(this.store, K_HINT + id);
+      // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
+      if (hint) await t.rw('s:' + hint.s, (v) => [v && v.n >= hint.n ? v : { ...v, ids: (v && v.ids) || {}, n: hint.n, p: hint.p }, 0]);
+      const mine: Record<string, 1> = {};
+      for (const e of this.q.all()) mine[e.event_id] = 1;
+      const add = evs.filter((e) => !mine[e.event_id]);
+      this.q.push(...add);
+      this.store.removeItem(K_Q + id);
+      this.store.removeItem(K_HINT + id);
+      for (const e of add) if (e.sequence_no === undefined) this.claim(e);
+      this.flush();
+    }
+  }
+
   /** One pending wake-up at a time; the flush interval is the safety net. */
   private later(ms: number) {
     clearTimeout(this.timer);
@@ -434,7 +530,8 @@ export class TxTracker {
     for (;;) {
       const now = this.now();
       if (now < this.retryAt) return;
-      const all = this.q.all().filter((e) => !done[e.event_id]);
+      // Only numbered events: the others wait for IndexedDB's answer.
+      const all = this.q.all().filter((e) => e.sequence_no !== undefined && !done[e.event_id]);
       if (!all.length) return;
       const sentAt = iso(now);
       const batch: Envelope[] = [];
@@ -447,15 +544,17 @@ export class TxTracker {
       }
       body = '{"events":[' + body + ']}';
       let res: Response | null = null;
+      const ids = batch.map((e) => e.event_id);
+      this.flying = ids;
       try {
         // text/plain and ?key= make this a CORS "simple" request: no preflight round trip.
-        res = await fetch(this.url, { method: 'POST', body, keepalive: body.length < MAX_BEACON });
+        res = await fetch(this.url, { method: 'POST', body, keepalive: (this.keep = body.length < MAX_BEACON) });
       } catch {
         /* network error, offline, CORS refusal: retried */
       }
+      this.flying = [];
       const status = res ? res.status : 0;
       const v = verdict(status);
-      const ids = batch.map((e) => e.event_id);
       if (v === 'retry') {
         this.attempt++;
         // Counted from the answer, not from when the request left.
@@ -490,27 +589,36 @@ export class TxTracker {
   }
 
   /**
-   * Hands everything queued to navigator.sendBeacon (page hidden or closing). Events stay queued: a beacon
-   * is not acknowledged, so the next page sends them again and the server answers duplicates.
+   * Hands what is queued, numbered and not already in flight to navigator.sendBeacon (page hidden or
+   * closing), and forgets what the browser took: each event goes out once. A beacon the browser refused
+   * (false) leaves its events queued for the next try. When the page is `leaving`, a keepalive request in
+   * flight outlives it like a beacon: its events are forgotten too, not sent again by the next page.
    */
-  private beacon() {
-    const all = this.q.all();
-    if (!all.length || !navigator.sendBeacon) return;
+  private beacon(leaving?: boolean) {
+    const fly = this.flying;
+    const gone = leaving && this.keep ? fly.slice() : [];
+    const all = this.q.all().filter((e) => e.sequence_no !== undefined && !fly.includes(e.event_id));
     const sentAt = iso(this.now());
+    let ok = !!navigator.sendBeacon;
     let chunk: string[] = [];
+    let ids: string[] = [];
     let size = 0;
-    const send = () => chunk.length && navigator.sendBeacon(this.url, '{"events":[' + chunk.join(',') + ']}');
+    const send = () => {
+      if (ok && chunk.length && (ok = navigator.sendBeacon(this.url, '{"events":[' + chunk.join(',') + ']}'))) gone.push(...ids);
+      chunk = [];
+      ids = [];
+      size = 0;
+    };
     for (const e of all) {
+      if (!ok) break;
       const s = JSON.stringify({ ...e, sent_at: sentAt });
-      if (chunk.length >= 100 || (chunk.length && size + s.length > MAX_BEACON)) {
-        if (!send()) return;
-        chunk = [];
-        size = 0;
-      }
+      if (chunk.length >= 100 || (chunk.length && size + s.length > MAX_BEACON)) send();
       chunk.push(s);
+      ids.push(e.event_id);
       size += s.length + 1;
     }
     send();
+    this.q.remove(gone);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -538,10 +646,12 @@ export class TxTracker {
     return pct;
   }
 
-  private hide() {
+  private hide(leaving?: boolean) {
+    this.hiding = true;
     if (!this.reported && this.c.engagement !== false) this.report();
+    this.hiding = false;
     this.reported = true;
-    this.beacon();
+    this.beacon(leaving);
   }
 
   /** page_engagement for the time since the last report: sums over a page's reports give its totals. */

@@ -1,0 +1,95 @@
+// What the tabs of a site share, made safe across tab processes. Chromium syncs localStorage between tab
+// processes asynchronously (even a Web Lock around a read-modify-write does not help: two tabs still read
+// the same value), so:
+// - each tab queues in a localStorage key of its own (`tx_q.<tab>`), which only it writes while it lives;
+// - a tab's liveness is a Web Lock it holds for its life (`tx_tab.<tab>`, released by the browser when the
+//   tab goes away); a dead tab's queue is adopted by a live one, once, decided in IndexedDB;
+// - sequence numbers come from a per-session counter in IndexedDB, whose read-write transactions are
+//   serialized across tabs (and run in creation order within one).
+// Browsers without Web Locks or IndexedDB fall back to one shared queue (best effort, as before).
+export class Tabs {
+  /** Other tabs of the site that held their lock at the last look (unknown before it: assume some). */
+  peers = 1;
+  private db: Promise<IDBDatabase | null>;
+  private seen: Record<string, 1> = {};
+
+  constructor(public id: string) {
+    navigator.locks.request('tx_tab.' + id, () => new Promise(() => {}));
+    this.db = new Promise((ok) => {
+      try {
+        const r = indexedDB.open('tx', 1);
+        r.onupgradeneeded = () => r.result.createObjectStore('kv');
+        r.onsuccess = () => {
+          const db = r.result;
+          // Another tab of a newer SDK wants to upgrade: let it.
+          db.onversionchange = () => db.close();
+          ok(db);
+        };
+        r.onerror = r.onblocked = () => ok(null);
+      } catch {
+        ok(null); // IndexedDB unavailable (some private modes)
+      }
+    });
+  }
+
+  /**
+   * One read-write transaction on `key`: `fn` gets the stored value (read when the transaction runs, after
+   * every earlier one of every tab) and returns [value to store, result]. Resolves after the commit;
+   * null when IndexedDB is unavailable or the transaction failed.
+   */
+  rw<T>(key: string, fn: (v: any) => [unknown, T]): Promise<T | null> {
+    return this.db.then(
+      (db) =>
+        db &&
+        new Promise<T | null>((ok) => {
+          let out: T | null = null;
+          try {
+            const t = db.transaction('kv', 'readwrite');
+            const s = t.objectStore('kv');
+            const g = s.get(key);
+            g.onsuccess = () => {
+              const vr = fn(g.result);
+              out = vr[1];
+              s.put(vr[0], key);
+            };
+            t.oncomplete = () => ok(out);
+            t.onerror = t.onabort = () => ok(null);
+          } catch {
+            ok(null);
+          }
+        }),
+    );
+  }
+
+  /** Forgets every counter (consent withdrawn). */
+  wipe(): void {
+    this.db.then((db) => {
+      try {
+        db && db.transaction('kv', 'readwrite').objectStore('kv').clear();
+      } catch {
+        /* closed or unavailable: nothing stored to forget */
+      }
+    });
+  }
+
+  /**
+   * The dead tabs among `ids` that may be adopted now: their lock is free and was free at the previous
+   * look too (a look per flush interval), so their last writes have long reached this tab's copy of
+   * localStorage. Also counts the live peers.
+   */
+  async dead(ids: string[]): Promise<{ dead: string[]; live: string[] }> {
+    const q = await navigator.locks.query();
+    const live: string[] = [];
+    for (const l of q.held || []) if (l.name && l.name.startsWith('tx_tab.') && l.name !== 'tx_tab.' + this.id) live.push(l.name.slice(7));
+    this.peers = live.length;
+    const dead: string[] = [];
+    const seen: Record<string, 1> = {};
+    for (const id of ids)
+      if (id !== this.id && !live.includes(id)) {
+        if (this.seen[id]) dead.push(id);
+        seen[id] = 1;
+      }
+    this.seen = seen;
+    return { dead, live };
+  }
+}

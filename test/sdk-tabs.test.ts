@@ -1,0 +1,207 @@
+// The browser SDK in two real tabs of one visitor (two pages of one Chromium context: one localStorage,
+// one IndexedDB, separate renderer processes that see each other's localStorage writes only
+// asynchronously). Every request from the pages goes through a counting proxy in front of the server, so
+// "sent once" is counted per event id (beacons included), not inferred.
+// TX_SDK_JS=/path/to/tx-sdk.js runs the same scenarios against another build (e.g. an older release).
+import fs from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, eventsOf, getJson, until, type Tenant } from './helpers.js';
+import { buildSdkForTest, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
+
+declare const window: any, localStorage: any, navigator: any;
+
+let server: Awaited<ReturnType<typeof bootServer>>;
+let site: Awaited<ReturnType<typeof startSite>>;
+let proxy: Awaited<ReturnType<typeof countingProxy>>;
+let browser: Browser;
+let t: Tenant;
+
+/** Forwards everything to the server; counts every event id posted to the batch endpoint. */
+async function countingProxy(target: string) {
+  const copies = new Map<string, number>();
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === 'POST' && req.url?.startsWith('/api/tx/events/batch')) {
+        try {
+          for (const e of JSON.parse(body.toString()).events ?? []) copies.set(e.event_id, (copies.get(e.event_id) ?? 0) + 1);
+        } catch (err) {
+          copies.set(`unparsable: ${(err as Error).message}`, 1); // shows up in the assertions
+        }
+      }
+      const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    copies,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+beforeAll(async () => {
+  const [build, s] = await Promise.all([buildSdkForTest(), bootServer()]);
+  server = s;
+  site = await startSite(process.env.TX_SDK_JS ? fs.readFileSync(process.env.TX_SDK_JS, 'utf8') : build.iife);
+  proxy = await countingProxy(server.url);
+  t = await createTenant(server.url, 'tabs', [site.origin]);
+  browser = await launchChromium();
+}, 240_000);
+afterAll(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await site?.close();
+  await server?.close();
+});
+
+async function profile(config: Record<string, unknown>): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
+  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: proxy.url, consent: { analytics: true }, ...config })}`);
+  return ctx;
+}
+
+const tx = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
+/** Events queued in the profile's storage, all tabs' queues together. */
+const queued = (page: Page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);
+const byVisitor = (vid: string) => eventsOf(server.url, t, `limit=1000&visitor_id=${vid}`);
+const session = (sid: string) => getJson(`${server.url}/api/v1/sessions/${sid}`, { authorization: `Bearer ${t.secret_key}` });
+
+/**
+ * Two tabs of one visitor (the second opened after the first started the session) each record 30
+ * event_views starting at the same wall-clock instant, `gap` ms apart (a function of the event index).
+ */
+async function twoTabs(gapMs: number) {
+  const ctx = await profile({ flushInterval: 200 });
+  const a = await ctx.newPage();
+  await a.goto(`${site.origin}/events/T1`);
+  const ids = await tx<{ visitor_id: string; session_id: string }>(a, `tx.getIds()`);
+  const b = await ctx.newPage();
+  await b.goto(`${site.origin}/events/T2`);
+  expect(await tx(b, `tx.getIds()`)).toEqual(ids);
+  const at = Date.now() + 500;
+  const fire = (page: Page, tab: string) =>
+    page.evaluate(
+      async ({ at, tab, gapMs }) => {
+        while (Date.now() < at) await new Promise((r) => setTimeout(r, 1));
+        const out: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          out.push(window.tx.eventView({ event_entity_id: tab, price_from: i, currency: 'EUR' }));
+          if (gapMs) await new Promise((r) => setTimeout(r, Math.random() * gapMs));
+        }
+        return out;
+      },
+      { at, tab, gapMs },
+    );
+  const sent = (await Promise.all([fire(a, 'T1'), fire(b, 'T2')])).flat();
+  let stored: Record<string, any>[] = [];
+  await until(
+    async () => {
+      stored = (await byVisitor(ids.visitor_id)).filter((e) => e.event_name === 'event_view');
+      return stored.length >= 60 && (await queued(a)) === 0;
+    },
+    20_000,
+  ).catch(() => null); // the assertions below say what is missing
+  await sleep(500); // nothing more arrives later
+  stored = (await byVisitor(ids.visitor_id)).filter((e) => e.event_name === 'event_view');
+  const seqs = stored.map((e) => e.sequence_no).sort((x, y) => x - y);
+  const distinct = new Set(seqs).size;
+  const s = await session(ids.session_id);
+  console.log(`two tabs, 0–${gapMs} ms apart: ${stored.length}/60 stored, ${distinct} distinct sequence numbers, session gaps ${s.json?.sequence?.gaps}`);
+  return { ctx, ids, sent, stored, seqs, session: s.json };
+}
+
+describe('browser SDK in two tabs of one visitor', () => {
+  for (const gapMs of [0, 40]) {
+    it(`2×30 events ${gapMs ? 'at random 0–40 ms gaps' : 'at the same moment'}: all 60 stored, 60 distinct sequence numbers, session gap count 0`, async () => {
+      const r = await twoTabs(gapMs);
+      expect(r.stored.map((e) => e.event_id).sort()).toEqual([...r.sent].sort());
+      expect(r.seqs).toEqual(r.sent.map((_, i) => i));
+      for (const e of r.stored) expect(e.session_id).toBe(r.ids.session_id);
+      // prev_event_id chains the events in sequence order, across the tabs.
+      const bySeq = [...r.stored].sort((x, y) => x.sequence_no - y.sequence_no);
+      expect(bySeq[0].prev_event_id ?? null).toBeNull();
+      for (let i = 1; i < bySeq.length; i++) expect(bySeq[i].prev_event_id).toBe(bySeq[i - 1].event_id);
+      expect(r.session).toMatchObject({ sequence: { min: 0, max: 59, gaps: 0 } });
+      for (const id of r.sent) expect(proxy.copies.get(id), id).toBe(1);
+      await r.ctx.close();
+    });
+  }
+
+  it('page leave: each event goes out once (beacon for what is queued, nothing again from the next page), stored once', async () => {
+    // No timed flush on the first page: what it queued leaves by beacon when the tab navigates away.
+    const ctx = await profile({ flushInterval: 3_600_000, batchSize: 100 });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/L1`);
+    const ids = await tx<{ visitor_id: string; session_id: string }>(page, `tx.getIds()`);
+    const first = await tx<string[]>(page, `[tx.pageView(), ...Array.from({ length: 8 }, (_, i) => tx.eventView({ event_entity_id: 'L1', price_from: i, currency: 'EUR' }))]`);
+    // Numbered (IndexedDB answered) before the visitor moves on.
+    await until(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).every((e: any) => e.sequence_no !== undefined)), 5000);
+    expect(await queued(page)).toBe(9);
+    expect(first.filter((id) => proxy.copies.has(id))).toEqual([]);
+
+    // The next page flushes every 200 ms and would resend anything the first page left queued.
+    await ctx.addInitScript(`window.TX_CONFIG = Object.assign({}, window.TX_CONFIG, { flushInterval: 200 })`);
+    await page.goto(`${site.origin}/events/L2`);
+    const next = await tx<string>(page, `tx.pageView()`);
+    const all = [...first, next];
+    const stored = await until(async () => {
+      const e = await byVisitor(ids.visitor_id);
+      return all.every((id) => e.some((x) => x.event_id === id)) && e.some((x) => x.event_name === 'page_engagement') ? e : null;
+    }, 10_000);
+    await sleep(1500); // several flush intervals of the next page: a resend would show now
+    const copies = [...proxy.copies.entries()].filter(([id]) => stored.some((e) => e.event_id === id));
+    const total = copies.reduce((n, [, c]) => n + c, 0);
+    console.log(`page leave: ${stored.length} events cost ${total} copies`);
+    expect(copies.filter(([, c]) => c !== 1)).toEqual([]);
+    expect(new Set(stored.map((e) => e.event_id)).size).toBe(stored.length);
+    expect(stored.map((e) => e.sequence_no).sort((x, y) => x - y)).toEqual(stored.map((_, i) => i));
+    expect(await queued(page)).toBe(0);
+    await ctx.close();
+  });
+
+  it('a tab closed with unsent events: the other tab adopts its queue and sends each event once, numbers kept', async () => {
+    const ctx = await profile({ flushInterval: 200 });
+    const a = await ctx.newPage();
+    await a.goto(`${site.origin}/events/C1`);
+    const ids = await tx<{ visitor_id: string; session_id: string }>(a, `tx.getIds()`);
+    const b = await ctx.newPage();
+    await b.goto(`${site.origin}/events/C2`);
+    // Tab A cannot send (its requests fail, the browser refuses its beacons), then is closed.
+    await a.evaluate(() => {
+      navigator.sendBeacon = () => false;
+      window.fetch = () => Promise.reject(new TypeError('offline'));
+    });
+    const lost = await tx<string[]>(a, `Array.from({ length: 5 }, (_, i) => tx.share({ event_entity_id: 'C1', method: 'copy_link', recipient_count: i }))`);
+    await until(() => a.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).filter((e: any) => e.sequence_no !== undefined).length >= 5), 5000);
+    const own = await tx<string[]>(b, `Array.from({ length: 5 }, (_, i) => tx.eventView({ event_entity_id: 'C2', price_from: i }))`);
+    await a.close({ runBeforeUnload: true });
+    const all = [...lost, ...own];
+    const stored = await until(async () => {
+      const e = await byVisitor(ids.visitor_id);
+      return all.every((id) => e.some((x) => x.event_id === id)) ? e : null;
+    }, 15_000);
+    await sleep(800);
+    expect(all.map((id) => proxy.copies.get(id))).toEqual(all.map(() => 1));
+    const web = await byVisitor(ids.visitor_id);
+    expect(new Set(web.map((e) => e.event_id)).size).toBe(web.length);
+    expect(web.map((e) => e.sequence_no).sort((x, y) => x - y)).toEqual(web.map((_, i) => i));
+    expect(stored.length).toBeGreaterThanOrEqual(10);
+    expect(await queued(b)).toBe(0);
+    await ctx.close();
+  });
+});
