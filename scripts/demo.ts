@@ -116,7 +116,7 @@ async function main() {
       console.log(`Could not mint dashboard tokens: ${(err as Error).message}\n`);
     }
   } else {
-    console.log('No secret key: orders are posted with the write key, and no dashboard tokens are minted (pass --secret-key).\n');
+    console.log('No secret key: orders and payments are not sent (the write key may not post them), and no dashboard tokens are minted (pass --secret-key).\n');
   }
   console.log(`Generating traffic: ${rate} new visitor(s) a second${args['no-gates'] ? '' : ', scanners at two gates per event'}. Ctrl-C to stop.\n`);
 

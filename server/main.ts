@@ -37,9 +37,10 @@ async function main() {
       `  demo tenant ${server.demo.tenant_id}: write key ${server.demo.write_key}`,
       `                 secret key ${server.demo.secret_key}`,
       '',
-      'Post an event:',
-      `  curl -s ${base}/api/tx/events -H 'Content-Type: application/json' -H 'X-Tx-Key: ${server.demo.write_key}' \\`,
-      `    -d '{"event_id":"'$(cat /proc/sys/kernel/random/uuid)'","event_name":"order_completed","occurred_at":"'$(date -u +%FT%TZ)'","source_system":"backend","consent_snapshot":{"analytics":true,"marketing":false,"data_processing":true},"entities":{"order_id":"A1","event_entity_id":"E1"},"payload":{"gross_amount":120,"currency":"EUR","items":[{"ticket_type_id":"GA","qty":2,"price":60}]}}'`,
+      // A browser's event (with a browser's User-Agent: curl's own is flagged as a bot and kept out of live numbers).
+      'Post an event (a visitor viewing event E1):',
+      `  curl -s ${base}/api/tx/events -H 'Content-Type: application/json' -H 'X-Tx-Key: ${server.demo.write_key}' -A 'Mozilla/5.0 (X11; Linux x86_64)' \\`,
+      `    -d '{"event_id":"'$(cat /proc/sys/kernel/random/uuid)'","event_name":"event_view","occurred_at":"'$(date -u +%FT%TZ)'","source_system":"web","visitor_id":"v1","session_id":"s1","consent_snapshot":{"analytics":true,"marketing":false,"data_processing":true},"entities":{"event_entity_id":"E1"},"payload":{"price_from":60,"currency":"EUR"}}'`,
       'Read it back:',
       `  curl -s '${base}/api/v1/tx/events?limit=5' -H 'Authorization: Bearer ${server.demo.secret_key}'`,
     );
@@ -56,6 +57,7 @@ async function main() {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  if (process.env.H1DEBUG) process.on('SIGTERM', () => console.error('H1 got SIGTERM'));
 }
 
 main().catch((err) => {

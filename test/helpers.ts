@@ -223,6 +223,34 @@ export function orderEvent(overrides: Record<string, unknown> = {}): Record<stri
   };
 }
 
+/** Sources that take the secret key: the public write key may not post them (issue 8, forged revenue). */
+export const SERVER_SOURCE_NAMES = new Set(['backend', 'payments', 'shop']);
+
+/**
+ * Posts events the way a tenant does: browser/app/scanner events with the write key to /api/tx/events/batch,
+ * server events (backend, payments, shop) with the secret key to /api/v1/server-events. Runs of the same kind
+ * are sent in order, at most 100 per request, so arrival order is the list's order.
+ */
+export async function postEvents(base: string, t: Tenant, events: Record<string, unknown>[], headers: Record<string, string> = {}) {
+  const out = { status: 200, accepted: 0, duplicates: 0, rejected: [] as { index: number; errors: unknown[] }[], texts: [] as string[] };
+  let i = 0;
+  while (i < events.length) {
+    const server = SERVER_SOURCE_NAMES.has(String(events[i].source_system));
+    let j = i;
+    while (j < events.length && j - i < 100 && SERVER_SOURCE_NAMES.has(String(events[j].source_system)) === server) j++;
+    const r = server
+      ? await postJson(`${base}/api/v1/server-events`, { events: events.slice(i, j) }, { authorization: `Bearer ${t.secret_key}`, ...headers })
+      : await postJson(`${base}/api/tx/events/batch`, { events: events.slice(i, j) }, { 'x-tx-key': t.write_key, ...headers });
+    if (r.status !== 200) out.status = r.status;
+    out.texts.push(r.text);
+    out.accepted += r.json?.accepted ?? 0;
+    out.duplicates += r.json?.duplicates ?? 0;
+    for (const x of r.json?.rejected ?? []) out.rejected.push({ ...x, index: x.index + i });
+    i = j;
+  }
+  return out;
+}
+
 export async function eventsOf(base: string, t: Tenant, query = 'limit=1000') {
   const r = await getJson(`${base}/api/v1/tx/events?${query}`, { authorization: `Bearer ${t.secret_key}` });
   if (r.status !== 200) throw new Error(`events: ${r.status} ${JSON.stringify(r.json)}`);

@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import WebSocket from 'ws';
 import { expect } from 'vitest';
-import { getJson, postJson, webEvent, type Tenant } from './helpers.js';
+import { getJson, postEvents, postJson, webEvent, type Tenant } from './helpers.js';
 
 export async function mintToken(base: string, t: Tenant, body: Record<string, unknown>): Promise<string> {
   const r = await postJson(`${base}/api/v1/tokens`, body, { authorization: `Bearer ${t.secret_key}` });
@@ -10,16 +10,11 @@ export async function mintToken(base: string, t: Tenant, body: Record<string, un
   return r.json.token as string;
 }
 
+/** Posts in order; orders and payments go with the secret key to /api/v1/server-events, as a tenant's backend does. */
 export async function sendEvents(base: string, t: Tenant, events: Record<string, unknown>[], headers: Record<string, string> = {}) {
-  let accepted = 0;
-  let duplicates = 0;
-  for (let i = 0; i < events.length; i += 100) {
-    const r = await postJson(`${base}/api/tx/events/batch`, { events: events.slice(i, i + 100) }, { 'x-tx-key': t.write_key, ...headers });
-    if (r.status !== 200 || r.json.rejected.length > 0) throw new Error(`sendEvents: ${r.status} ${r.text.slice(0, 2000)}`);
-    accepted += r.json.accepted;
-    duplicates += r.json.duplicates;
-  }
-  return { accepted, duplicates };
+  const r = await postEvents(base, t, events, headers);
+  if (r.status !== 200 || r.rejected.length > 0) throw new Error(`sendEvents: ${r.status} ${r.texts.join('\n').slice(0, 2000)}`);
+  return { accepted: r.accepted, duplicates: r.duplicates };
 }
 
 export interface LiveMessage {

@@ -13,7 +13,7 @@ export interface DemoOptions {
   /** Tenant write key (browser and scanner events). */
   writeKey: string;
   /** Tenant secret key: orders and payments go through /api/v1/server-events like a real backend. Without
-   *  it they are posted with the write key. */
+   *  it they are not sent at all (the public write key may not post them), and the dashboards show no revenue. */
   secretKey?: string | null;
   orgId?: string;
   events?: DemoEvent[];
@@ -90,9 +90,12 @@ class Sender {
 
   flush(): void {
     while (this.web.length) this.post(`${this.o.url}/api/tx/events/batch`, { 'x-tx-key': this.o.writeKey }, this.web.splice(0, 100));
-    const serverPath = this.o.secretKey ? '/api/v1/server-events' : '/api/tx/events/batch';
-    const auth: Record<string, string> = this.o.secretKey ? { authorization: `Bearer ${this.o.secretKey}` } : { 'x-tx-key': this.o.writeKey };
-    while (this.server.length) this.post(`${this.o.url}${serverPath}`, auth, this.server.splice(0, 100));
+    if (!this.o.secretKey) {
+      this.server.length = 0;
+      return;
+    }
+    const auth = { authorization: `Bearer ${this.o.secretKey}` };
+    while (this.server.length) this.post(`${this.o.url}/api/v1/server-events`, auth, this.server.splice(0, 100));
   }
 
   private post(url: string, headers: Record<string, string>, events: Record<string, unknown>[]): void {

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { RateLimiter } from '../ingest/ratelimit.js';
 import type { Validation } from '../ingest/validate.js';
+import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
 import { isUnavailable } from '../store/db.js';
 import { SpoolFullError } from '../store/spool.js';
 import { originAllowed, type KeyResolver } from './auth.js';
@@ -51,6 +52,11 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     (async () => {
       const lookup = await deps.keys.resolve(key);
       if (!lookup) return reply({ ...errorReply(401, 'invalid_key', 'Unknown or revoked key.', {}, corsHeaders(origin)), close: true });
+      if (lookup.kind !== 'write') {
+        // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
+        const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
+        return reply({ ...errorReply(403, 'wrong_key_kind', message, {}, corsHeaders(origin)), close: true });
+      }
       const tenant = lookup.tenant;
       if (!originAllowed(tenant.allowed_origins, origin)) {
         // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
@@ -95,7 +101,8 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
           return reply(errorReply(429, 'rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
         }
       }
-      const result = await deps.ingest.ingest(events, { tenantId: tenant.tenant_id, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null }, { dryRun: mode === 'validate' });
+      const ctx = { tenantId: tenant.tenant_id, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
+      const result = await deps.ingest.ingest(events, ctx, { dryRun: mode === 'validate' });
       reply({ status: 200, body: result, headers: cors });
     })().catch((err: unknown) => {
       if (err instanceof SpoolFullError || isUnavailable(err)) {
@@ -130,7 +137,9 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     version: 1,
     envelope: {
       required: ['event_id (or idempotency_key)', 'event_name', 'occurred_at', 'source_system', 'consent_snapshot'],
-      source_systems: ['web', 'mobile', 'scanner', 'backend', 'payments', 'shop', 'wallet'],
+      source_systems: [...SOURCE_SYSTEMS],
+      // Refused here with the write key; they take the secret key on /api/v1/server-events.
+      server_sources: [...SERVER_SOURCES],
       limits: { max_event_bytes: limits.maxEventBytes, max_batch_events: limits.maxBatchEvents, max_body_bytes: limits.maxBodyBytes, backfill_days: limits.backfillDays, future_hours: limits.futureHours },
     },
     events: [...deps.validation.definitions.values()],

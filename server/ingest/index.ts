@@ -13,10 +13,22 @@ export interface RejectedItem {
   errors: FieldError[];
 }
 
+/** Something about an event that was kept but will not count the way the sender may expect. */
+export interface IngestWarning {
+  index: number;
+  event_id: string;
+  code: 'bot_user_agent';
+  field: string;
+  message: string;
+}
+
 export interface IngestResult {
   accepted: number;
   duplicates: number;
   rejected: RejectedItem[];
+  /** Valid events of this request flagged as bots (stored, excluded from live funnels); one warning each. */
+  flagged_bots: number;
+  warnings: IngestWarning[];
 }
 
 export interface IngestMetrics {
@@ -114,7 +126,19 @@ export function createIngest(deps: IngestDeps): Ingest {
         m.bots += rows.filter((r, i) => fresh[i] && r.is_bot).length;
       }
       rejected.sort((a, b) => a.index - b.index);
-      return { accepted, duplicates: fresh.length - accepted, rejected };
+      const warnings: IngestWarning[] = [];
+      rows.forEach((r, i) => {
+        if (!r.is_bot) return;
+        const ua = typeof r.context.user_agent === 'string' ? r.context.user_agent.slice(0, 120) : '';
+        warnings.push({
+          index: rowIndex[i],
+          event_id: r.event_id,
+          code: 'bot_user_agent',
+          field: 'context.user_agent',
+          message: `Stored, but flagged as a bot by its user agent ${JSON.stringify(ua)}: it is excluded from live funnels and dashboards. Real browsers and apps are not flagged; scripts and tests should send the visitor's own User-Agent (or context.user_agent).`,
+        });
+      });
+      return { accepted, duplicates: fresh.length - accepted, rejected, flagged_bots: warnings.length, warnings };
     },
 
     async recordBadBody(tenantId, body, error) {

@@ -13,6 +13,14 @@
 
 export type ConsentScope = 'necessary' | 'analytics' | 'marketing';
 export type EventCategory = 'web' | 'backend' | 'scanner' | 'shop' | 'other';
+export type SourceSystem = 'web' | 'mobile' | 'scanner' | 'backend' | 'payments' | 'shop' | 'wallet';
+
+export const SOURCE_SYSTEMS: readonly SourceSystem[] = Object.freeze(['web', 'mobile', 'scanner', 'backend', 'payments', 'shop', 'wallet'] as const);
+/**
+ * Sources that speak for the tenant's servers: they take the secret key (/api/v1/server-events, Stripe) and are
+ * refused on the public ingest endpoints, whose write key sits in every page's source.
+ */
+export const SERVER_SOURCES: readonly SourceSystem[] = Object.freeze(['backend', 'payments', 'shop'] as const);
 export type EntityName =
   | 'event_entity_id'
   | 'order_id'
@@ -42,6 +50,11 @@ export interface EventDefinition {
   category: EventCategory;
   scope: ConsentScope;
   required_entities: EntityName[];
+  /**
+   * The source_system values that may emit this event. Server truth (orders, payments, refunds, points,
+   * shipments) lists only SERVER_SOURCES: anyone holding the public write key could forge it otherwise.
+   */
+  sources: SourceSystem[];
   description: string;
   payload: Record<string, unknown>;
 }
@@ -58,14 +71,35 @@ const ID: Rule = {
   type: 'multi',
   rules: [
     { type: 'string', min: 1, max: 128 },
-    { type: 'number', integer: true },
+    // Database ids: exact integers only (1e308 is an "integer" to JavaScript, but no database's id).
+    { type: 'number', integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
   ],
 };
-const AMOUNT: Rule = { type: 'number', min: 0, finite: true };
-const COUNT: Rule = { type: 'number', integer: true, min: 0 };
+// Every number has an upper bound: one absurd value (1e308) must not overflow live or SQL sums.
+/**
+ * Money in major units (120.5 = 120.50 EUR). 1e10 leaves room for high-denomination currencies (10 billion VND
+ * is about 400k USD) while keeping a sum of thousands of orders in milli-units exact in a double.
+ */
+export const MAX_AMOUNT = 10_000_000_000;
+/** Tickets or products on one line or one selection. */
+export const MAX_QTY = 10_000;
+/** Durations: nothing a client measures lasts longer than a week. */
+export const MAX_MS = 7 * 24 * 3_600_000;
+/** Generic counters (search results, list positions, points, scans). */
+export const MAX_COUNT = 1_000_000_000;
+/** People: gate and venue capacity, occupancy and entry totals (the largest festivals hold a few hundred thousand). */
+export const MAX_PEOPLE = 10_000_000;
+
+const AMOUNT: Rule = { type: 'number', min: 0, max: MAX_AMOUNT, finite: true };
+const COUNT: Rule = { type: 'number', integer: true, min: 0, max: MAX_COUNT };
 /** A line quantity: at least one unit. */
-const QTY: Rule = { type: 'number', integer: true, min: 1 };
-const MS: Rule = COUNT;
+const QTY: Rule = { type: 'number', integer: true, min: 1, max: MAX_QTY };
+const QTY0: Rule = { type: 'number', integer: true, min: 0, max: MAX_QTY };
+const MS: Rule = { type: 'number', integer: true, min: 0, max: MAX_MS };
+const PEOPLE: Rule = { type: 'number', integer: true, min: 0, max: MAX_PEOPLE };
+/** Percentages; overscroll and odd layouts can report slightly above 100, so the bound is loose. */
+const PCT: Rule = { type: 'number', min: 0, max: 1000, finite: true };
+const INDEX: Rule = { type: 'number', integer: true, min: 0, max: MAX_QTY };
 const CURRENCY: Rule = { type: 'string', length: 3, pattern: '^[A-Z]{3}$' };
 const BOOL: Rule = { type: 'boolean' };
 const URL: Rule = { type: 'string', max: 2048 };
@@ -132,8 +166,14 @@ function ev(
   description: string,
   payload: Props,
 ): EventDefinition {
-  return { name, version: 1, category, scope, required_entities, description, payload };
+  return { name, version: 1, category, scope, required_entities, sources: [...SOURCE_SYSTEMS], description, payload };
 }
+
+/** Marks events only the tenant's servers may emit (the secret-key path). */
+const serverOnly = (defs: EventDefinition[], names: string[]): EventDefinition[] => {
+  for (const n of names) if (!defs.some((d) => d.name === n)) throw new Error(`serverOnly: no event ${n}`);
+  return defs.map((d) => (names.includes(d.name) ? { ...d, sources: [...SERVER_SOURCES] } : d));
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // Web (browser SDK): behavioural, consent scope analytics unless stated
@@ -148,8 +188,7 @@ const WEB: EventDefinition[] = [
   ev('page_engagement', 'web', 'analytics', [], 'Engagement totals for a page, sent when the page is left.', {
     active_ms: MS,
     total_ms: MS,
-    // No upper bound: overscroll and odd layouts can report slightly above 100.
-    scroll_max_pct: opt({ type: 'number', min: 0, finite: true }),
+    scroll_max_pct: opt(PCT),
     visibility_changes: opt(COUNT),
     focus_changes: opt(COUNT),
   }),
@@ -163,12 +202,12 @@ const WEB: EventDefinition[] = [
   }),
   ev('event_card_impression', 'web', 'analytics', ['event_entity_id'], 'An event card became visible (>=50%) in a list or feed.', {
     ...PLACEMENT,
-    scroll_depth_pct: opt({ type: 'number', min: 0, finite: true }),
+    scroll_depth_pct: opt(PCT),
   }),
   ev('event_card_click', 'web', 'analytics', ['event_entity_id'], 'An event card in a list or feed was clicked.', {
     ...PLACEMENT,
-    relevance_score: opt({ type: 'number', finite: true }),
-    distance_km: opt({ type: 'number', min: 0, finite: true }),
+    relevance_score: opt({ type: 'number', min: -1e6, max: 1e6, finite: true }),
+    distance_km: opt({ type: 'number', min: 0, max: 50_000, finite: true }), // more than once around the Earth is an error
   }),
   ev('event_view', 'web', 'analytics', ['event_entity_id'], 'An event detail page or modal was viewed.', {
     price_from: opt(AMOUNT),
@@ -179,7 +218,7 @@ const WEB: EventDefinition[] = [
   ev('ticket_type_selected', 'web', 'analytics', ['event_entity_id'], 'A ticket type (and quantity) was selected on an event page.', {
     ticket_type_id: opt(ID),
     ticket_type_name: opt(NAME),
-    qty: opt(COUNT),
+    qty: opt(QTY0),
     price: opt(AMOUNT),
     currency: opt(CURRENCY),
   }),
@@ -206,11 +245,11 @@ const WEB: EventDefinition[] = [
   }),
   ev('checkout_step_viewed', 'web', 'analytics', ['cart_id'], 'A checkout step was shown.', {
     step_name: KEY,
-    step_index: opt(COUNT),
+    step_index: opt(INDEX),
   }),
   ev('checkout_step_completed', 'web', 'analytics', ['cart_id'], 'A checkout step was completed, with its duration and validation errors.', {
     step_name: KEY,
-    step_index: opt(COUNT),
+    step_index: opt(INDEX),
     step_duration_ms: opt(MS),
     validation_errors: opt(arr({ type: 'multi', rules: [str(256), ANY_OBJECT] }, 100)),
   }),
@@ -219,20 +258,20 @@ const WEB: EventDefinition[] = [
   ev('beneficiary_added', 'web', 'analytics', [], 'A beneficiary (ticket holder) was assigned to a ticket.', {
     beneficiary_id: opt(ID),
     ticket_type_id: opt(ID),
-    ticket_index: opt(COUNT),
+    ticket_index: opt(INDEX),
     is_buyer: opt(BOOL),
     fields: opt(arr(CODE, 50)),
   }),
   ev('beneficiary_updated', 'web', 'analytics', [], "A ticket's beneficiary details were changed.", {
     beneficiary_id: opt(ID),
     ticket_type_id: opt(ID),
-    ticket_index: opt(COUNT),
+    ticket_index: opt(INDEX),
     fields_changed: opt(arr(CODE, 50)),
   }),
   ev('beneficiary_removed', 'web', 'analytics', [], 'A beneficiary was removed from a ticket.', {
     beneficiary_id: opt(ID),
     ticket_type_id: opt(ID),
-    ticket_index: opt(COUNT),
+    ticket_index: opt(INDEX),
   }),
   ev('discount_code_applied', 'web', 'analytics', ['cart_id'], 'A discount code was accepted for the cart.', {
     code: KEY,
@@ -249,7 +288,7 @@ const WEB: EventDefinition[] = [
     affiliate_id: ID,
     click_id: opt(str(256)),
     landing_url: opt(URL),
-    attribution_window_days: opt(COUNT),
+    attribution_window_days: opt({ type: 'number', integer: true, min: 0, max: 3650 }),
   }),
   ev('payment_method_selected', 'web', 'analytics', ['cart_id'], 'A payment method was chosen in checkout.', {
     method: KEY, // card, apple_pay, google_pay, bank_transfer, ...
@@ -271,7 +310,7 @@ const WEB: EventDefinition[] = [
   ev('share', 'web', 'analytics', [], 'Content (an event, artist or venue) was shared.', {
     content_type: opt(CODE), // event, artist, venue, ...
     method: opt(CODE), // whatsapp, facebook, copy_link, native, in_app, ...
-    recipient_count: opt(COUNT),
+    recipient_count: opt({ type: 'number', integer: true, min: 0, max: 1_000_000 }),
   }),
   ev('event_interest_marked', 'web', 'analytics', ['event_entity_id'], 'The visitor marked (or unmarked) interest in an event.', {
     interested: opt(BOOL),
@@ -392,13 +431,13 @@ const SCANNER: EventDefinition[] = [
   }),
   ev('capacity_snapshot', 'scanner', 'necessary', ['event_entity_id'], 'Periodic occupancy counters for a gate.', {
     gate_id: ID,
-    current_inside: COUNT,
-    total_entries: opt(COUNT),
-    total_exits: opt(COUNT),
-    total_denied: opt(COUNT),
-    rate_per_minute: opt(AMOUNT),
-    capacity: opt(COUNT), // gate capacity
-    venue_capacity: opt(COUNT),
+    current_inside: PEOPLE,
+    total_entries: opt(PEOPLE),
+    total_exits: opt(PEOPLE),
+    total_denied: opt(PEOPLE),
+    rate_per_minute: opt({ type: 'number', min: 0, max: 1_000_000, finite: true }),
+    capacity: opt(PEOPLE), // gate capacity
+    venue_capacity: opt(PEOPLE),
   }),
 ];
 
@@ -445,7 +484,7 @@ const SHOP: EventDefinition[] = [
     carrier: opt(CODE),
     tracking_number: opt(str(128)),
     shipping_method: opt(CODE),
-    items_count: opt(COUNT),
+    items_count: opt(QTY0),
     estimated_delivery_at: opt(TIMESTAMP),
   }),
   ev('shipment_delivered', 'shop', 'necessary', ['order_id'], 'A shipment was delivered.', {
@@ -464,7 +503,7 @@ const OTHER: EventDefinition[] = [
   ev('points_earned', 'other', 'necessary', [], 'Loyalty points were credited to a customer.', {
     points: COUNT,
     reason: opt(CODE), // order, referral, check_in, review, ...
-    balance_after: opt({ type: 'number', integer: true }),
+    balance_after: opt({ type: 'number', integer: true, min: -MAX_COUNT, max: MAX_COUNT }),
     customer_external_id: opt(ID),
   }),
   ev('wallet_pass_added', 'other', 'necessary', ['ticket_id'], 'A ticket pass was added to a mobile wallet.', {
@@ -478,10 +517,12 @@ const OTHER: EventDefinition[] = [
   }),
 ];
 
-export const REGISTRY_V1: readonly EventDefinition[] = Object.freeze([
-  ...WEB,
-  ...BACKEND,
-  ...SCANNER,
-  ...SHOP,
-  ...OTHER,
+/** Server truth: only the secret-key path may post these (same list as /api/v1/server-events). */
+export const SERVER_ONLY_EVENTS: readonly string[] = Object.freeze([
+  'order_completed', 'payment_succeeded', 'payment_failed', 'refund_completed', 'chargeback_opened',
+  'points_earned', 'order_completed_shop', 'shipment_created', 'shipment_delivered',
 ]);
+
+export const REGISTRY_V1: readonly EventDefinition[] = Object.freeze(
+  serverOnly([...WEB, ...BACKEND, ...SCANNER, ...SHOP, ...OTHER], [...SERVER_ONLY_EVENTS]),
+);

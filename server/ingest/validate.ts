@@ -5,8 +5,9 @@ import crypto from 'node:crypto';
 import FastestValidator from 'fastest-validator';
 import type { EventRow } from '../store/events.js';
 import type { Limits } from '../config/index.js';
-import { ENTITY_NAMES, REGISTRY_V1, type ConsentScope, type EventDefinition } from './registry.js';
+import { ENTITY_NAMES, REGISTRY_V1, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
 import { isBot } from './bots.js';
+import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
 
 export interface FieldError {
   code: string;
@@ -19,6 +20,12 @@ export interface RequestContext {
   receivedAt: Date;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * How the caller authenticated. `public`: the write key, which sits in every page's source, so server truth
+   * (backend/payments/shop sources, orders, payments, refunds, points, shipments) is refused. Absent means
+   * `server`: the caller holds the secret key (/api/v1/server-events, Stripe webhooks).
+   */
+  channel?: 'public' | 'server';
 }
 
 export type EventOutcome =
@@ -26,7 +33,8 @@ export type EventOutcome =
   /** `store: false` for consent refusals: GDPR says such an event must not be kept at all. `raw` is the event as sent. */
   | { kind: 'rejected'; errors: FieldError[]; store: boolean; raw: string };
 
-export const SOURCE_SYSTEMS = ['web', 'mobile', 'scanner', 'backend', 'payments', 'shop', 'wallet'] as const;
+export { SOURCE_SYSTEMS };
+const PUBLIC_SOURCES = SOURCE_SYSTEMS.filter((x) => !SERVER_SOURCES.includes(x));
 const MAX_DEPTH = 20;
 const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -37,19 +45,22 @@ const IDEMPOTENCY_NS = Buffer.from('6f1d1c2a5b7e4d0a9c3b8e2f4a6d8c10', 'hex');
 const Validator = FastestValidator as unknown as typeof FastestValidator.default;
 
 const s = (max: number) => ({ type: 'string', max, optional: true, nullable: true });
-const id = { type: 'multi', optional: true, nullable: true, rules: [{ type: 'string', min: 1, max: 128 }, { type: 'number', integer: true }] };
+const id = { type: 'multi', optional: true, nullable: true, rules: [{ type: 'string', min: 1, max: 128 }, { type: 'number', integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }] };
 
-function envelopeSchema(def: EventDefinition): Record<string, unknown> {
+/** `def` null: the envelope alone, to report an unnamed or unknown event's other errors. */
+function envelopeSchema(def: EventDefinition | null): Record<string, unknown> {
+  const required = def?.required_entities ?? [];
   const entities: Record<string, unknown> = {};
-  for (const e of ENTITY_NAMES) entities[e] = { ...id, optional: !def.required_entities.includes(e), nullable: !def.required_entities.includes(e) };
+  for (const e of ENTITY_NAMES) entities[e] = { ...id, optional: !required.includes(e), nullable: !required.includes(e) };
   return {
     $$strict: 'remove',
-    event_id: { type: 'string', optional: true, pattern: UUID, messages: { stringPattern: "The 'event_id' field must be a UUID." } },
-    event_name: { type: 'string' },
+    event_id: { type: 'string', optional: true, pattern: UUID },
+    // Checked before the schema is chosen (missing, unknown, nearest name).
+    event_name: { type: 'any', optional: true },
     event_version: { type: 'number', integer: true, min: 1, max: 32767, optional: true },
-    occurred_at: { type: 'string', pattern: ISO_TS, messages: { stringPattern: "The 'occurred_at' field must be an ISO-8601 timestamp with a time zone." } },
+    occurred_at: { type: 'string', pattern: ISO_TS },
     sent_at: { type: 'string', pattern: ISO_TS, optional: true, nullable: true },
-    tenant_id: { type: 'multi', optional: true, nullable: true, rules: [{ type: 'string', max: 32 }, { type: 'number', integer: true }] },
+    tenant_id: { type: 'multi', optional: true, nullable: true, rules: [{ type: 'string', max: 32 }, { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }] },
     site_id: s(50),
     source_system: { type: 'enum', values: SOURCE_SYSTEMS },
     visitor_id: s(64),
@@ -83,22 +94,13 @@ function envelopeSchema(def: EventDefinition): Record<string, unknown> {
         ip: s(64),
       },
     },
-    entities: { type: 'object', optional: def.required_entities.length === 0, strict: false, props: entities },
-    payload: { type: 'object', optional: !hasRequired(def.payload), strict: false, props: def.payload },
+    entities: { type: 'object', optional: required.length === 0, strict: false, props: entities },
+    payload: { type: 'object', optional: !def || !hasRequired(def.payload), strict: false, props: def?.payload ?? {} },
   };
 }
 
 function hasRequired(props: Record<string, unknown>): boolean {
   return Object.values(props).some((r) => typeof r === 'string' || (typeof r === 'object' && r !== null && (r as { optional?: boolean }).optional !== true));
-}
-
-/** fastest-validator's rule types mapped onto the stable codes our API documents. */
-function codeFor(type: string): string {
-  if (type === 'required') return 'required';
-  if (type === 'enumValue' || type === 'equalValue') return 'invalid_value';
-  if (type === 'stringPattern') return 'invalid_format';
-  if (/(Min|Max|Length|Empty|Positive|Negative)$/.test(type)) return 'out_of_range';
-  return 'invalid_type';
 }
 
 export interface Validation {
@@ -110,11 +112,17 @@ export interface Validation {
 export function createValidation(registry: readonly EventDefinition[] = REGISTRY_V1): Validation {
   const v = new Validator({ useNewCustomCheckerFunction: true });
   const definitions = new Map<string, EventDefinition>();
-  const compiled = new Map<string, (o: unknown) => true | { type: string; field?: string; message?: string }[]>();
+  type Check = (o: unknown) => true | RuleError[];
+  const compiled = new Map<string, Check>();
   for (const def of registry) {
     definitions.set(def.name, def);
     compiled.set(`${def.name}@${def.version}`, v.compile(envelopeSchema(def)) as never);
   }
+  const envelopeOnly = v.compile(envelopeSchema(null)) as unknown as Check;
+  const rulesOf = (fn: Check, ev: unknown, name: string | null): FieldError[] => {
+    const r = fn(ev);
+    return r === true ? [] : toFieldErrors(r, ev, name);
+  };
 
   return {
     definitions,
@@ -124,7 +132,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const json = shapeError?.code === 'too_deep' ? JSON.stringify(`<not kept: nested deeper than ${MAX_DEPTH} levels>`) : (JSON.stringify(raw) ?? 'null');
       const reject = (errors: FieldError[], store = true): EventOutcome => ({ kind: 'rejected', errors, store, raw: json });
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-        return reject([{ code: 'invalid_type', field: null, message: 'An event must be a JSON object.' }]);
+        return reject([{ code: 'invalid_type', field: null, message: `An event must be a JSON object ({"event_name": …}); got ${shown(raw)} (${kindOf(raw)}).` }]);
       }
       if (shapeError) return reject([shapeError]);
       const size = Buffer.byteLength(json);
@@ -135,51 +143,36 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const name = ev.event_name;
       const version = ev.event_version ?? 1;
       const def = typeof name === 'string' ? definitions.get(name) : undefined;
-      if (!def) {
-        return reject([{ code: 'unknown_event', field: 'event_name', message: `Unknown event_name ${JSON.stringify(name)}; see GET /api/tx/schema.` }]);
+      const fn = def ? compiled.get(`${def.name}@${String(version)}`) : undefined;
+      if (!def || !fn) {
+        // Without a registry entry only the envelope can be checked; its errors are reported with the name's.
+        const envelope = rulesOf(envelopeOnly, ev, null).filter((e) => e.field !== 'event_version' || def === undefined);
+        return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)]);
       }
-      const fn = compiled.get(`${def.name}@${version}`);
-      if (!fn) {
-        return reject([{ code: 'unknown_version', field: 'event_version', message: `${def.name} has no version ${JSON.stringify(version)}; latest is ${def.version}.` }]);
-      }
-      const result = fn(ev);
-      const errors: FieldError[] =
-        result === true ? [] : result.map((e) => ({ code: codeFor(e.type), field: e.field ?? null, message: e.message ?? e.type }));
-
       const src = ev.source_system;
-      if (src === 'web' || src === 'mobile') {
-        for (const f of ['visitor_id', 'session_id'] as const) {
-          if (typeof ev[f] !== 'string' || ev[f] === '') {
-            errors.push({ code: 'required', field: f, message: `The '${f}' field is required when source_system is ${src}.` });
-          }
-        }
-      }
-      if (typeof ev.event_id !== 'string' && typeof ev.idempotency_key !== 'string') {
-        errors.push({ code: 'required', field: 'event_id', message: "The 'event_id' field is required (a UUID) unless idempotency_key is given." });
-      }
-      if (ev.tenant_id !== undefined && ev.tenant_id !== null && String(ev.tenant_id) !== String(req.tenantId)) {
-        errors.push({ code: 'tenant_mismatch', field: 'tenant_id', message: `tenant_id ${JSON.stringify(ev.tenant_id)} does not match the key's tenant ${req.tenantId}.` });
-      }
+      const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel ?? 'server')];
       if (errors.length > 0) return reject(errors);
 
       // Clock skew: shift the client's clock by how far its send time is from ours.
       const received = req.receivedAt.getTime();
       let occurred = Date.parse(ev.occurred_at as string);
       const sent = typeof ev.sent_at === 'string' ? Date.parse(ev.sent_at) : NaN;
-      if (Number.isNaN(occurred)) return reject([{ code: 'invalid_format', field: 'occurred_at', message: 'occurred_at is not a valid date.' }]);
+      if (Number.isNaN(occurred)) {
+        return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a calendar date (month 01-12, day within the month); send e.g. new Date().toISOString().` }]);
+      }
       const skew = Number.isNaN(sent) ? null : received - sent;
       if (skew !== null) occurred += skew;
       if (occurred > received + limits.futureHours * 3_600_000) {
-        return reject([{ code: 'occurred_at_in_future', field: 'occurred_at', message: `occurred_at is more than ${limits.futureHours} h in the future (after clock-skew correction).` }]);
+        return reject([{ code: 'occurred_at_in_future', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is more than ${limits.futureHours} h (FUTURE_HOURS) after the receive time ${req.receivedAt.toISOString()}; check the device clock or send sent_at.` }]);
       }
       if (occurred < received - limits.backfillDays * 86_400_000) {
-        return reject([{ code: 'occurred_at_too_old', field: 'occurred_at', message: `occurred_at is older than the backfill window of ${limits.backfillDays} days (BACKFILL_DAYS).` }]);
+        return reject([{ code: 'occurred_at_too_old', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is older than the backfill window of ${limits.backfillDays} days (BACKFILL_DAYS) before the receive time ${req.receivedAt.toISOString()}.` }]);
       }
 
       const consent = ev.consent_snapshot as Record<string, unknown>;
       const denied = consentDenied(def.scope, consent);
       if (denied) {
-        return reject([{ code: 'consent_denied', field: `consent_snapshot.${denied}`, message: `${def.name} needs ${denied} consent; the event was not stored.` }], false);
+        return reject([{ code: 'consent_denied', field: `consent_snapshot.${denied}`, message: `${def.name} needs ${denied} consent (consent_snapshot.${denied} is ${shown(consent[denied])}, must be true); the event was not stored. Send it only after the visitor consents.` }], false);
       }
 
       const context = { ...((ev.context as Record<string, unknown> | undefined) ?? {}) };
@@ -219,6 +212,65 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       return { kind: 'ok', row };
     },
   };
+}
+
+/** Rules that span fields, checked whatever the event's name. */
+function crossFieldErrors(ev: Record<string, unknown>, req: RequestContext): FieldError[] {
+  const errors: FieldError[] = [];
+  const src = ev.source_system;
+  if (src === 'web' || src === 'mobile') {
+    for (const f of ['visitor_id', 'session_id'] as const) {
+      // A value of the wrong type is already reported by the schema.
+      if (ev[f] === undefined || ev[f] === null || ev[f] === '') {
+        errors.push({ code: 'required', field: f, message: `The '${f}' field is required when source_system is ${src} (the SDK's ${f === 'visitor_id' ? 'tx_vid' : 'tx_sid'}); got ${shown(ev[f])}.` });
+      }
+    }
+  }
+  if ((ev.event_id === undefined || ev.event_id === null) && typeof ev.idempotency_key !== 'string') {
+    errors.push({ code: 'required', field: 'event_id', message: `The 'event_id' field is required (a UUID, e.g. crypto.randomUUID()) unless idempotency_key is given; got ${shown(ev.event_id)}.` });
+  }
+  if (ev.tenant_id !== undefined && ev.tenant_id !== null && String(ev.tenant_id) !== String(req.tenantId)) {
+    errors.push({ code: 'tenant_mismatch', field: 'tenant_id', message: `tenant_id ${shown(ev.tenant_id)} does not match the key's tenant ${req.tenantId}; leave tenant_id out (the key decides it) or use that tenant's key.` });
+  }
+  return errors;
+}
+
+/** The one error that explains why no registry entry applies: no name, an unknown name, or an unknown version. */
+function nameError(name: unknown, version: unknown, def: EventDefinition | undefined, known: Map<string, EventDefinition>): FieldError {
+  if (name === undefined || name === null || name === '') {
+    return { code: 'required', field: 'event_name', message: `The 'event_name' field is required (e.g. "page_view", "event_view"); got ${shown(name)}. The registry lists every name at GET /api/tx/schema.` };
+  }
+  if (typeof name !== 'string') {
+    return { code: 'invalid_type', field: 'event_name', message: `The 'event_name' field must be a string naming a registry event (e.g. "event_view"); got ${shown(name)} (${kindOf(name)}).` };
+  }
+  if (def) {
+    return { code: 'unknown_version', field: 'event_version', message: `${def.name} has no event_version ${shown(version)}; the latest is ${def.version} (leave event_version out to use it).` };
+  }
+  const guess = nearest(name, known.keys());
+  const hint = guess ? ` Did you mean "${guess}"?` : '';
+  return { code: 'unknown_event', field: 'event_name', message: `Unknown event_name ${shown(name)}.${hint} The registry lists every name at GET /api/tx/schema.` };
+}
+
+/**
+ * The public write key sits in every page's source: whatever it posts could be forged by anyone. Server truth
+ * (backend/payments/shop sources, orders, payments, refunds, points, shipments) therefore takes the secret key.
+ */
+function sourceErrors(def: EventDefinition, src: unknown, channel: 'public' | 'server'): FieldError[] {
+  const out: FieldError[] = [];
+  const known = typeof src === 'string' && (SOURCE_SYSTEMS as readonly string[]).includes(src);
+  if (!known) return out; // the schema already reported it
+  const viaSecret = 'post it to /api/v1/server-events with the secret key (Authorization: Bearer tx_sk_…) from your server, never from a browser';
+  if (channel === 'public') {
+    if (SERVER_SOURCES.includes(src as SourceSystem)) {
+      out.push({ code: 'source_requires_secret_key', field: 'source_system', message: `source_system "${src}" is server-side truth and is refused with the public write key; ${viaSecret}. Browser and app events use one of: ${PUBLIC_SOURCES.join(', ')}.` });
+    }
+    if (!def.sources.some((x) => PUBLIC_SOURCES.includes(x))) {
+      out.push({ code: 'event_requires_secret_key', field: 'event_name', message: `${def.name} can only come from your servers (source_system ${def.sources.join(', ')}) and is refused with the public write key; ${viaSecret}.` });
+    }
+  } else if (!def.sources.includes(src as SourceSystem)) {
+    out.push({ code: 'invalid_value', field: 'source_system', message: `${def.name} comes from source_system ${def.sources.join(', ')}; got ${shown(src)}.` });
+  }
+  return out;
 }
 
 export function consentDenied(scope: ConsentScope, consent: Record<string, unknown>): 'analytics' | 'marketing' | null {
