@@ -13,12 +13,15 @@ import {
   DENIED,
   StoredQueue,
   allowed,
+  claimIn,
   claimSequence,
   device,
+  floorOf,
   mergeConsent,
   pageType,
   scopeOf,
   touchFrom,
+  type Counter,
   type KV,
   type SessionState,
 } from '../client/sdk/core.js';
@@ -148,6 +151,52 @@ describe('session rolling', () => {
   });
 });
 
+describe('sequence counter shared by the tabs (IndexedDB record)', () => {
+  it('numbers events 0, 1, 2… and chains each to the one before', () => {
+    let c: Counter | null = null;
+    const got: [number, string | undefined][] = [];
+    for (const id of ['a', 'b', 'c']) {
+      const r = claimIn(c, id);
+      got.push([r.seq, r.prev]);
+      c = r.counter;
+    }
+    expect(got).toEqual([[0, undefined], [1, 'a'], [2, 'b']]);
+    expect(c).toMatchObject({ n: 3, p: 'c' });
+  });
+
+  it('claiming the same event again returns its number, not a new one (a tab died before recording it)', () => {
+    const a = claimIn(null, 'a');
+    const b = claimIn(a.counter, 'b');
+    const again = claimIn(b.counter, 'a');
+    expect([again.seq, again.prev]).toEqual([0, undefined]);
+    expect(again.counter.n).toBe(2);
+    expect(claimIn(again.counter, 'c').seq).toBe(2); // no gap
+  });
+
+  it('goes on above a claim made without IndexedDB (its tab left the page) and never below the counter', () => {
+    const c = claimIn(claimIn(null, 'a').counter, 'b').counter; // n = 2
+    const up = claimIn(c, 'z', { s: 'S', n: 5, p: 'y' });
+    expect([up.seq, up.prev, up.counter.n]).toEqual([5, 'y', 6]);
+    const stale = claimIn(c, 'd', { s: 'S', n: 1, p: 'a' });
+    expect([stale.seq, stale.prev]).toEqual([2, 'b']);
+  });
+
+  it('keeps a bounded list of recent claims', () => {
+    let c: Counter | null = null;
+    for (let i = 0; i < 1000; i++) c = claimIn(c, `e${i}`).counter;
+    expect(Object.keys(c!.ids).length).toBe(200);
+    expect(c!.ids.e999).toEqual([999, 'e998']);
+    expect(c!.n).toBe(1000);
+    expect(claimIn({ nonsense: 1 } as unknown as Counter, 'x').seq).toBe(0); // a broken record starts over
+  });
+
+  it('takes the highest hint of the session, ignoring other sessions and broken ones', () => {
+    const hints = [{ s: 'S', n: 3 }, null, { s: 'T', n: 9 }, { s: 'S', n: 7, p: 'x' }, { s: 'S' } as never];
+    expect(floorOf(hints, 'S')).toEqual({ s: 'S', n: 7, p: 'x' });
+    expect(floorOf(hints, 'U')).toBeNull();
+  });
+});
+
 describe('persisted queue', () => {
   const ev = (i: number) => ({ event_id: `e${i}`, n: i });
 
@@ -178,7 +227,16 @@ describe('persisted queue', () => {
     expect(left).toEqual(left.slice().sort((a, b) => a - b));
   });
 
-  it('is shared by the tabs of a site: each change re-reads storage', () => {
+  it('records a claimed number on the queued event; nothing when it left the queue', () => {
+    const kv = new MapKV();
+    const q = new StoredQueue<{ event_id: string; sequence_no?: number }>(kv, 'q', 10);
+    q.push({ event_id: 'a' }, { event_id: 'b' });
+    expect(q.patch('b', { sequence_no: 4 })).toBe(true);
+    expect(q.patch('gone', { sequence_no: 5 })).toBe(false);
+    expect(q.all()).toEqual([{ event_id: 'a' }, { event_id: 'b', sequence_no: 4 }]);
+  });
+
+  it('each change re-reads storage (a second instance on the same key sees the first one\'s changes)', () => {
     const kv = new MapKV();
     const tab1 = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 100);
     const tab2 = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 100);

@@ -501,8 +501,8 @@ export class TxTracker {
     const look = await t.dead(Object.keys(ids));
     const live = look.live;
     for (const id of look.dead) {
-      // Adopted by a tab that is still alive: done (or being done). By one that died meanwhile: again.
-      if (!(await t.rw('a:' + id, (v) => (v && live.includes(v) ? [v, 0] : [this.tab, 1])))) continue;
+      // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
+      if (!(await t.rw('a:' + id, (v) => (v && (v === this.tab || live.includes(v)) ? [v, 0] : [this.tab, 1])))) continue;
       const evs = readJson<Envelope[]>(this.store, K_Q + id) || [];
       const hint = readJson<Hint>(this.store, K_HINT + id);
       // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
