@@ -35,12 +35,22 @@ const COUNTER_OF: Partial<Record<Fact['kind'], CounterName>> = {
   order: 'orders',
 };
 
+/**
+ * Live sums cannot overflow (issue 8.4). Ingest bounds every number now, but rows stored before that may hold
+ * 1e308: a delta that is not an exact integer adds nothing, and a total saturates at the largest exact integer
+ * instead of turning into Infinity (`null` on the wire) or breaking Redis' HINCRBY.
+ */
+export function safeAdd(total: number, delta: number): number {
+  if (!Number.isSafeInteger(delta)) return total;
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, total + delta));
+}
+
 /** The counter increments a fact makes (used by the memory state and the Redis mirror alike). */
 export function counterDeltas(f: Fact): Partial<Counters> {
   const name = COUNTER_OF[f.kind];
   if (!name) return {};
   const d: Partial<Counters> = { [name]: 1 };
-  if (f.kind === 'order') d.tickets_sold = f.tickets ?? 0;
+  if (f.kind === 'order') d.tickets_sold = safeAdd(0, f.tickets ?? 0);
   return d;
 }
 
@@ -242,7 +252,7 @@ export class LiveState {
     const o = link?.o ?? (e.org !== null ? this.ensureOrg(e.tenant, e.org) : null);
     if (f.venue && !e.venue) e.venue = f.venue;
     e.updatedAt = Math.max(e.updatedAt, f.at);
-    for (const [name, n] of Object.entries(counterDeltas(f)) as [CounterName, number][]) e.counters[name] += n;
+    for (const [name, n] of Object.entries(counterDeltas(f)) as [CounterName, number][]) e.counters[name] = safeAdd(e.counters[name], n);
     if (f.visitor) {
       e.uv.add(f.visitor);
       o?.uv.add(f.visitor);
@@ -257,7 +267,7 @@ export class LiveState {
       case 'order': {
         for (const id of completionIds(f)) e.completed.set(id, Math.max(e.completed.get(id) ?? -Infinity, f.at));
         const cur = f.currency ?? 'XXX';
-        e.revenue.set(cur, (e.revenue.get(cur) ?? 0) + toMilli(f.amount ?? 0));
+        e.revenue.set(cur, safeAdd(e.revenue.get(cur) ?? 0, toMilli(f.amount ?? 0)));
         addTicker(e.ticker, { ts: new Date(f.at).toISOString(), event_id: f.event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, id: f.id });
         break;
       }
@@ -321,9 +331,9 @@ export class LiveState {
       const e = this.getEvent(tenant, id)!;
       const v = this.funnelView(e, now);
       events.push({ event_id: id, ...v });
-      for (const n of COUNTER_NAMES) total[n] += e.counters[n];
+      for (const n of COUNTER_NAMES) total[n] = safeAdd(total[n], e.counters[n]);
       active += v.funnel.active_checkouts;
-      for (const [cur, milli] of e.revenue) revenue.set(cur, (revenue.get(cur) ?? 0) + milli);
+      for (const [cur, milli] of e.revenue) revenue.set(cur, safeAdd(revenue.get(cur) ?? 0, milli));
       for (const t of e.ticker) addTicker(ticker, t);
     }
     const uv = (o && this.uvSource?.('org', tenant, org)) ?? o?.uv.count() ?? 0;
