@@ -13,6 +13,8 @@ export interface StatusDeps {
   ingest: Ingest;
   log: Logger;
   startedAt: number;
+  /** The live layer's Redis (warm tier): 'off' without REDIS_URL. */
+  redis?: () => 'up' | 'down' | 'off';
 }
 
 // The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
@@ -39,6 +41,8 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       status: s.storeUp ? 'ok' : 'degraded',
       store: deps.storeKind,
       store_reachable: s.storeUp,
+      // Informative only: with Redis down the node keeps serving its own live numbers (status stays "ok").
+      redis: deps.redis?.() ?? 'off',
       spool_bytes: s.spoolBytes,
       uws: deps.uws.native ? 'native' : 'fallback',
       uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),

@@ -15,7 +15,10 @@ export interface RedisBusOptions {
 
 export function createRedisBus(opts: RedisBusOptions): LiveBus {
   const channel = `${opts.prefix}live:bus`;
-  const pub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  // Publishing must never wait for an absent Redis (the caller keeps what failed and sends it again): no
+  // offline queue, a short command timeout. The subscriber keeps ioredis' queue: it only SUBSCRIBEs, and
+  // ioredis subscribes again by itself after each reconnect.
+  const pub = new Redis(opts.url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
   const sub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const handlers = new Set<BusHandler>();
   let connectedOnce = false;
@@ -48,10 +51,12 @@ export function createRedisBus(opts: RedisBusOptions): LiveBus {
       handlers.add(handler);
       return () => handlers.delete(handler);
     },
-    ready: () => subscribed,
+    // The publisher connects on its own; a publish before it is ready would fail for nothing.
+    ready: () => subscribed.then(() => (pub.status === 'ready' ? undefined : new Promise<void>((r) => pub.once('ready', () => r())))),
     async close() {
       handlers.clear();
-      await Promise.allSettled([sub.quit(), pub.quit()]);
+      // QUIT waits for a connection that may not come back: a disconnected client is just dropped.
+      await Promise.allSettled([sub, pub].map((c) => (c.status === 'ready' ? c.quit() : Promise.resolve(c.disconnect()))));
     },
   };
 }

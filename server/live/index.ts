@@ -49,6 +49,8 @@ export interface Mirror {
   /** Reads the unique-visitor counts (PFCOUNT) these topics need; uvSource then returns them. */
   prefetch(entries: { tenant: number; topic: Topic }[]): Promise<void>;
   uvSource: UvSource;
+  /** 'down' while Redis does not answer, and after it returns until it has been re-seeded (redis-recovery.ts). */
+  health(): 'up' | 'down';
   /**
    * GDPR: after queued writes, adds the person's carts found in Redis to `t.completion`, then deletes or
    * renames their entries (see eraseFromRedis); returns what changed, by kind.
@@ -117,10 +119,22 @@ export interface Live {
   erase(ids: EraseRequest): Promise<Counts>;
   core: LiveCore;
   stats(): LiveStats;
+  /** Redis for /health: 'off' without REDIS_URL. */
+  redis(): 'up' | 'down' | 'off';
   close(): Promise<void>;
 }
 
 const REFRESH_MS = 5000;
+/**
+ * Redis is the warm tier, not the hot path: a command fails after this long (a hung Redis), and nothing fails
+ * slowly while it is away (no offline queue: a command fails at once while disconnected; ioredis reconnects
+ * in the background). A snapshot or flush waits for Redis' visitor counts at most PREFETCH_WAIT_MS; past it
+ * the hot state's own counts serve.
+ */
+const REDIS_COMMAND_TIMEOUT_MS = 2000;
+const PREFETCH_WAIT_MS = 500;
+/** Facts the bus could not send (Redis away), kept to send when it returns; the oldest go beyond this. */
+const MAX_UNSENT = 100_000;
 const FACTS = 'facts';
 const ERASE = 'erase';
 
@@ -146,7 +160,9 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   let mirror = deps.mirror ?? null;
   let bus = deps.bus ?? null;
   if (config.redisUrl && deps.mirror === undefined) {
-    redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectTimeout: 5000 });
+    redis = new Redis(config.redisUrl, {
+      lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    });
     redis.on('error', (err: Error) => log.warn({ err: err.message }, 'live: redis error'));
     try {
       await redis.connect();
@@ -154,7 +170,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       redis.disconnect();
       throw new Error(`Cannot reach REDIS_URL (${(err as Error).message}). Start Redis or unset REDIS_URL to run one node with live state in memory.`);
     }
-    mirror = createRedisMirror({ redis, prefix: config.live.redisPrefix, log, now, orgEvents: (t, o) => state.getOrg(t, o)?.events ?? [] });
+    mirror = createRedisMirror({
+      redis, prefix: config.live.redisPrefix, log, now, orgEvents: (t, o) => state.getOrg(t, o)?.events ?? [],
+      // After an outage Redis is re-seeded from the hot state and today's rows in the store.
+      state, replay: (day, onFacts) => recomputeDay(deps.db, day, pseudo, onFacts),
+    });
   }
   if (config.redisUrl && deps.bus === undefined) {
     bus = createRedisBus({ url: config.redisUrl, prefix: config.live.redisPrefix, log, onResubscribed: () => resync() });
@@ -250,6 +270,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       .catch((err: Error) => log.warn({ err: err.message }, 'live: resynchronisation failed'));
   };
 
+  /** Redis' visitor counts for these topics, waited for at most PREFETCH_WAIT_MS (prefetch never throws). */
+  const prefetch = async (entries: { tenant: number; topic: Topic }[]): Promise<void> => {
+    if (!mirror) return;
+    let timer: NodeJS.Timeout | undefined;
+    const counts = mirror.prefetch(entries).catch((err: Error) => log.warn({ err: err.message }, 'live: reading visitor counts from Redis failed'));
+    await Promise.race([counts, new Promise<void>((r) => (timer = setTimeout(r, PREFETCH_WAIT_MS)))]);
+    clearTimeout(timer);
+  };
+
   const core: LiveCore = {
     hub,
     state,
@@ -258,9 +287,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     now,
     verify: (token) => verifyToken(secret, token, Math.floor(now() / 1000)),
     allowed: (scope, topic) => allowed(scope, topic, (tenant, event) => state.getEvent(tenant, event)?.org),
-    prepare: async (entries) => {
-      if (mirror) await mirror.prefetch(entries);
-    },
+    prepare: (entries) => prefetch(entries),
     addSender: (s) => senders.push(s),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
   };
@@ -280,7 +307,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       if (mirror) {
         const pending = hub.pending(t);
         if (pending.length > 0) {
-          await mirror.prefetch(pending);
+          await prefetch(pending);
           hub.flush(now(), pending);
         }
       } else {
@@ -301,15 +328,50 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   let restoredFrom: LiveStats['restoredFrom'] = null;
   let closed = false;
 
+  // Facts the other nodes have not heard of (the bus failed): sent again, oldest first, once it works.
+  let unsent: Fact[] = [];
+  let retrying = false;
+  const keepUnsent = (facts: Fact[], err: Error) => {
+    if (unsent.length === 0) log.warn({ err: err.message }, 'live: bus publish failed; keeping the facts to send when Redis returns');
+    for (const f of facts) unsent.push(f);
+    if (unsent.length > MAX_UNSENT) {
+      log.warn({ dropped: unsent.length - MAX_UNSENT }, 'live: too many unsent facts; other nodes will miss the oldest until they restart');
+      unsent = unsent.slice(unsent.length - MAX_UNSENT);
+    }
+    if (!retrying) {
+      retrying = true;
+      setTimeout(() => void sendUnsent(), 1000).unref();
+    }
+  };
+  const sendUnsent = async () => {
+    while (unsent.length > 0 && !closed && bus) {
+      const batch = unsent.splice(0, 500);
+      try {
+        await bus.publish(FACTS, { n: nodeId, f: batch });
+      } catch {
+        // Still away: keep them (in front, oldest first) and try again shortly.
+        unsent = batch.concat(unsent);
+        setTimeout(() => void sendUnsent(), 1000).unref();
+        return;
+      }
+    }
+    retrying = false;
+  };
+  const publish = (facts: Fact[]) => {
+    if (!bus) return;
+    // Sent later means applied out of order by the other nodes, which changes nothing: the state is order-independent.
+    bus.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => keepUnsent(facts, err));
+  };
+
   const share = (facts: Fact[]) => {
     if (mirror) {
       // Other nodes hear of the facts once Redis holds them, so their PFCOUNTs include these visitors.
       mirror.write(facts, () => {
         touchAll(facts);
-        bus?.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => log.warn({ err: err.message }, 'live: bus publish failed'));
+        publish(facts);
       });
     } else {
-      bus?.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => log.warn({ err: err.message }, 'live: bus publish failed'));
+      publish(facts);
     }
   };
 
@@ -367,6 +429,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       if (config.live.socketIo) sio = attachSocketIo(app, core);
       registerLiveRoutes(app, { core, keys, db: deps.db });
     },
+    redis: () => (mirror ? mirror.health() : 'off'),
     stats() {
       let subscribers = 0;
       let topics = 0;

@@ -24,10 +24,19 @@ import type { Fact } from './facts.js';
 import type { Mirror } from './index.js';
 import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
 import type { Topic } from './topics.js';
+import { createRedisRecovery, type Replay } from './redis-recovery.js';
 
 export const TTL_S = 1800;
 export const STREAM_MAX = 10_000;
 const DAY_TTL_S = 2 * 86_400;
+
+/** Day bookkeeping keys (no tenant): today's events and organizers, and whether Redis holds the whole day. */
+export const dayKeys = (prefix: string) => ({
+  events: (day: string) => `${prefix}live:events:${day}`,
+  orgs: (day: string) => `${prefix}live:orgs:${day}`,
+  seeded: (day: string) => `${prefix}live:seeded:p1:${day}`,
+  ttlS: DAY_TTL_S,
+});
 
 export const keys = (prefix: string, tenant: number) => {
   const p = `${prefix}${tenant}:analytics:`;
@@ -48,8 +57,8 @@ export const keys = (prefix: string, tenant: number) => {
   };
 };
 type Keys = ReturnType<typeof keys>;
-const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
-const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgEvents(o)];
+export const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
+export const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgEvents(o)];
 
 /** KEYS[1] holds the day; when it is another day every key is dropped first. */
 const DAY_LUA = `
@@ -138,7 +147,7 @@ for _, e in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return 0`;
 
-interface Scripted {
+export interface Scripted {
   txOwner(k: string, org: string, source: string): ChainableCommander;
   txUnlink(events: string, uv: string, event: string, uvPrefix: string): ChainableCommander;
   txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
@@ -160,6 +169,9 @@ export interface RedisMirrorOptions {
   now: () => number;
   /** The events the hot state links to an organizer (a dashboard needs their visitor counts). */
   orgEvents?: (tenant: number, org: string) => Iterable<string>;
+  /** The hot state and today's facts from the store: what re-seeds Redis after an outage (redis-recovery.ts). */
+  state?: LiveState;
+  replay?: Replay;
 }
 
 export function createRedisMirror(o: RedisMirrorOptions): Mirror {
@@ -171,6 +183,8 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   redis.defineCommand('txOwner', { numberOfKeys: 1, lua: OWNER_LUA });
   redis.defineCommand('txUnlink', { numberOfKeys: 2, lua: UNLINK_LUA });
   const uvCache = new Map<string, number>();
+  const recovery = createRedisRecovery({ redis, prefix, log, state: o.state, replay: o.replay });
+  const up = () => recovery.health() === 'up';
   const idx = (day: string) => `${prefix}live:events:${day}`;
   const orgIdx = (day: string) => `${prefix}live:orgs:${day}`;
   const seededKey = (day: string) => `${prefix}live:seeded:p1:${day}`;
@@ -182,7 +196,6 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   /** While a tenant is reset (GDPR erasure, resetTenant): new writes wait here, in order. */
   let held: { facts: Fact[]; done: () => void }[] | null = null;
   let resetting: Promise<unknown> = Promise.resolve();
-  let broken = false;
 
   const build = (pl: ChainableCommander, facts: Fact[]) => {
     const s = pl as ChainableCommander & Scripted;
@@ -289,19 +302,17 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       const pl = redis.pipeline();
       build(pl, items.flatMap((i) => i.facts));
       try {
+        // Disconnected, this fails at once (no offline queue); recovery re-seeds what these writes carried.
         const res = await pl.exec();
         const err = res?.find(([e]) => e)?.[0];
         if (err) throw err;
-        if (broken) {
-          // Some writes were lost while Redis was away: the next boot must recompute from the store.
-          broken = false;
-          const day = new Date(now()).toISOString().slice(0, 10);
-          await redis.del(seededKey(day));
-          log.warn('live: Redis is back; its mirror missed writes, so the next start recomputes from the store');
-        }
       } catch (err) {
-        broken = true;
-        log.warn({ err: (err as Error).message }, 'live: Redis mirror write failed');
+        const e = err as Error;
+        if (up()) log.warn({ err: e.message }, 'live: Redis mirror write failed');
+        // Redis answered with an error: it is up, but its mirror is incomplete, so the next start must
+        // recompute the day from the store. Anything else (timeout, connection lost): down, and re-seeded.
+        if (e.name === 'ReplyError') await redis.del(seededKey(new Date(now()).toISOString().slice(0, 10))).catch((de: Error) => recovery.markDown(de.message, true));
+        else recovery.markDown(e.message, true);
       }
       for (const i of items) i.done();
     }
@@ -384,7 +395,9 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   };
 
   return {
-    uvSource: (kind, tenant, id) => uvCache.get(`${kind}\t${tenant}\t${id}`),
+    // While Redis is down (or not re-seeded yet) its counts are stale or low: the hot state's own count serves.
+    uvSource: (kind, tenant, id) => (up() ? uvCache.get(`${kind}\t${tenant}\t${id}`) : undefined),
+    health: () => recovery.health(),
     write(facts, done) {
       if (held) return void held.push({ facts, done });
       queue.push({ facts, done });
@@ -412,7 +425,9 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
     },
     async reload(state, day) {
       await flush();
-      if (!(await redis.get(seededKey(day)))) return false;
+      // After an outage Redis lacks writes until re-seeded (which also drops the seeded marker): never load it then.
+      await recovery.settled();
+      if (!up() || !(await redis.get(seededKey(day)))) return false;
       return load(state, day);
     },
     async seeded(day) {
@@ -430,13 +445,21 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
           for (const e of o.orgEvents?.(tenant, topic.org) ?? []) want.set(`event\t${tenant}\t${e}`, k.uv(e));
         }
       }
-      if (want.size === 0) return;
+      // Down: nothing to wait for, uvSource answers from the hot state.
+      if (want.size === 0 || !up()) return;
       const pl = redis.pipeline();
       for (const key of want.values()) pl.pfcount(key);
-      const res = (await pl.exec()) ?? [];
+      let res: [Error | null, unknown][];
+      try {
+        res = (await pl.exec()) ?? [];
+      } catch (err) {
+        recovery.markDown((err as Error).message, false);
+        return;
+      }
       [...want.keys()].forEach((c, i) => {
         const [err, v] = res[i];
         if (!err) uvCache.set(c, Number(v));
+        else if (err.name !== 'ReplyError') recovery.markDown(err.message, false);
       });
       if (uvCache.size > 200_000) uvCache.clear();
     },
@@ -499,6 +522,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       return run;
     },
     async close() {
+      recovery.close();
       await flush();
     },
   };

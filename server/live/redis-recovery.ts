@@ -1,0 +1,193 @@
+// Redis is the warm tier, not the hot path. While it is away the node keeps serving and pushing its own hot
+// state (unique visitors from its in-memory sketches instead of PFCOUNT) and tracks here that Redis is
+// "down"; a background loop waits for Redis to answer again and then re-seeds it before declaring it "up":
+//   - counters, revenue and updated_at of every event in the hot state, merged with what Redis may still hold
+//     by maximum (a day's counters only grow; the hash is not read back until a restart marks the day seeded
+//     again), plus the day, event and organizer index entries;
+//   - the unique-visitor HyperLogLogs, by PFADDing again every visitor of today's rows in the store (the record
+//     of truth): Redis hashes elements itself, so the in-memory sketch (another hash, see uniq.ts) cannot be
+//     merged into Redis' registers, and a PFADD union never counts a visitor twice, whichever nodes re-seed.
+// The day's "seeded" marker is deleted first, so a node starting later recomputes the day from the store
+// (the mirror's checkouts, tickers, gates and funnel stream missed writes) and reload() refuses meanwhile.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Fact } from './facts.js';
+import { COUNTER_NAMES, type LiveState } from './state.js';
+import { dayKeys, eventKeys, keys, orgKeys, TTL_S, type Scripted } from './warm.js';
+
+export type RedisHealth = 'up' | 'down';
+
+/** Calls `onFacts` with today's facts from the store, page by page (recompute.ts); resolves when done. */
+export type Replay = (day: string, onFacts: (facts: Fact[]) => void) => Promise<unknown>;
+
+export interface RecoveryDeps {
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+  /** Without it (tests of the mirror alone) nothing is re-seeded; Redis is up again once it answers. */
+  state?: LiveState;
+  replay?: Replay;
+  /** Pause between two attempts to reach Redis again (ms). */
+  retryMs?: number;
+}
+
+export interface RedisRecovery {
+  health(): RedisHealth;
+  /** Something failed: Redis counts as down until it answers and has been re-seeded. */
+  markDown(reason: string, missedWrite: boolean): void;
+  /** Resolves once Redis is up (now, or after the running recovery). */
+  settled(): Promise<void>;
+  close(): void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
+  const { redis, log } = d;
+  let down = false;
+  let missed = false;
+  let failures = 0;
+  let closed = false;
+  let loop: Promise<void> | null = null;
+  let waiters: (() => void)[] = [];
+
+  const markDown = (reason: string, missedWrite: boolean) => {
+    if (closed) return;
+    if (missedWrite) {
+      missed = true;
+      failures++;
+    }
+    if (!down) {
+      down = true;
+      log.warn({ reason }, 'live: Redis is down; serving this node\'s own state and retrying in the background');
+    }
+    loop ??= recover().finally(() => {
+      loop = null;
+    });
+  };
+
+  const recover = async () => {
+    while (down && !closed) {
+      await sleep(d.retryMs ?? 500);
+      // ioredis reconnects by itself; commands fail at once until it is ready (no offline queue).
+      if (closed || redis.status !== 'ready') continue;
+      const gen = failures;
+      try {
+        await redis.ping();
+        const reseeded = await reseed(d, missed);
+        if (failures !== gen) continue; // a write failed meanwhile: once more
+        down = false;
+        missed = false;
+        log.info({ reseeded }, 'live: Redis is back' + (reseeded ? '; re-seeded from this node\'s state and the store' : ''));
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'live: Redis recovery failed; retrying');
+      }
+    }
+    for (const w of waiters.splice(0)) w();
+  };
+
+  redis.on('close', () => markDown('connection closed', false));
+
+  return {
+    health: () => (down || redis.status !== 'ready' ? 'down' : 'up'),
+    markDown,
+    settled: () => (down && !closed ? new Promise<void>((r) => waiters.push(r)) : Promise.resolve()),
+    close() {
+      closed = true;
+      for (const w of waiters.splice(0)) w();
+      waiters = [];
+    },
+  };
+}
+
+/**
+ * Re-seeds Redis after an outage if it lost something: writes were missed, or today's index is gone (Redis
+ * restarted empty). False when nothing needed doing (a connection blip).
+ */
+async function reseed(d: RecoveryDeps, missedWrites: boolean): Promise<boolean> {
+  const { redis, prefix, state } = d;
+  if (!state) return false;
+  const day = state.day;
+  const dk = dayKeys(prefix);
+  const lost = (await redis.exists(dk.events(day))) === 0 && state.events.size > 0;
+  if (!missedWrites && !lost) return false;
+  await redis.del(dk.seeded(day));
+  await reseedCounters(redis, prefix, state, day);
+  await reseedVisitors(d, state, day);
+  return true;
+}
+
+async function exec(pl: ReturnType<Redis['pipeline']>): Promise<void> {
+  const res = await pl.exec();
+  const err = res?.find(([e]) => e)?.[0];
+  if (err) throw err;
+}
+
+/** Counters, revenue, updated_at (by maximum), venue, organizer (unless set) and the day's indexes. */
+async function reseedCounters(redis: Redis, prefix: string, state: LiveState, day: string): Promise<void> {
+  const dk = dayKeys(prefix);
+  const events = [...state.events.values()];
+  for (let i = 0; i < events.length; i += 200) {
+    const pl = redis.pipeline();
+    const s = pl as typeof pl & Scripted;
+    for (const e of events.slice(i, i + 200)) {
+      const k = keys(prefix, e.tenant);
+      const all = eventKeys(k, e.event);
+      s.txDay(all.length, ...all, day);
+      for (const n of COUNTER_NAMES) if (e.counters[n] > 0) s.txMax(k.live(e.event), n, e.counters[n]);
+      for (const [cur, milli] of e.revenue) if (milli > 0) s.txMax(k.live(e.event), `rev:${cur}`, milli);
+      if (e.updatedAt > 0) s.txMax(k.live(e.event), 'updated_at', e.updatedAt);
+      if (e.venue) pl.hset(k.live(e.event), 'venue_id', e.venue);
+      if (e.org) pl.hsetnx(k.live(e.event), 'organizer_id', e.org);
+      for (const key of all) pl.expire(key, TTL_S);
+      pl.sadd(dk.events(day), `${e.tenant}\t${e.event}`);
+    }
+    await exec(pl);
+  }
+  const orgs = [...state.orgs.values()];
+  for (let i = 0; i < orgs.length; i += 200) {
+    const pl = redis.pipeline();
+    const s = pl as typeof pl & Scripted;
+    for (const o of orgs.slice(i, i + 200)) {
+      const k = keys(prefix, o.tenant);
+      const all = orgKeys(k, o.org);
+      s.txDay(all.length, ...all, day);
+      if (o.events.size > 0) pl.sadd(k.orgEvents(o.org), ...o.events);
+      for (const key of all) pl.expire(key, TTL_S);
+      pl.sadd(dk.orgs(day), `${o.tenant}\t${o.org}`);
+    }
+    await exec(pl);
+  }
+  const pl = redis.pipeline();
+  pl.expire(dk.events(day), dk.ttlS);
+  pl.expire(dk.orgs(day), dk.ttlS);
+  await exec(pl);
+}
+
+/** PFADDs every visitor of today's stored rows to its event's HLL and its organizer's (the hot state's link). */
+async function reseedVisitors(d: RecoveryDeps, state: LiveState, day: string): Promise<void> {
+  const { redis, prefix } = d;
+  const sent: Promise<void>[] = [];
+  await d.replay?.(day, (facts) => {
+    const uv = new Map<string, Set<string>>();
+    const add = (key: string, v: string) => {
+      const set = uv.get(key);
+      if (set) set.add(v);
+      else uv.set(key, new Set([v]));
+    };
+    for (const f of facts) {
+      if (!f.visitor) continue;
+      const k = keys(prefix, f.tenant);
+      add(k.uv(f.event), f.visitor);
+      const org = state.getEvent(f.tenant, f.event)?.org ?? f.org;
+      if (org) add(k.orgUv(org), f.visitor);
+    }
+    if (uv.size === 0) return;
+    const pl = redis.pipeline();
+    for (const [key, vs] of uv) pl.pfadd(key, ...vs).expire(key, TTL_S);
+    const p = exec(pl);
+    p.catch(() => undefined); // awaited below; this only keeps it from being reported as unhandled meanwhile
+    sent.push(p);
+  });
+  await Promise.all(sent);
+}

@@ -1,0 +1,188 @@
+// The live layer when Redis fails (issue 8 items 9-10), on a real Redis of its own: this test starts a
+// redis-server on a free port (nothing on disk), kills it under traffic and starts it again empty, so the
+// shared Redis other tests use is never touched. Bounds are relative to a control measured in the same test
+// before the outage, and generous: they prove "keeps flowing / answers promptly", not a speed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, getJson, tmpDir, webEvent, type Tenant } from './helpers.js';
+import { LiveClient, mintToken, sleep } from './live-helpers.js';
+
+const procs = new Set<ChildProcess>();
+afterAll(() => {
+  for (const p of procs) p.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A redis-server of this test only, keeping nothing on disk (a restart comes back empty). */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  procs.add(p);
+  for (const end = Date.now() + 10_000; Date.now() < end; await sleep(50)) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
+      s.once('data', (d) => (s.destroy(), resolve(d.toString().startsWith('+PONG'))));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return p;
+  }
+  throw new Error('redis-server did not start');
+}
+
+async function stopRedis(p: ChildProcess): Promise<void> {
+  const gone = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGKILL');
+  await gone;
+  procs.delete(p);
+}
+
+/** Sends one new visitor's view every `everyMs` until stopped; remembers every visitor id sent. */
+function traffic(base: string, t: Tenant, event: string, org: string, everyMs: number) {
+  const visitors = new Set<string>();
+  let stop = false;
+  let failures = 0;
+  const loop = (async () => {
+    while (!stop) {
+      const v = `v-${crypto.randomUUID()}`;
+      const r = await fetch(`${base}/api/tx/events/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-tx-key': t.write_key },
+        body: JSON.stringify({ events: [webEvent({ visitor_id: v, session_id: `s-${v}`, entities: { event_entity_id: event, organizer_id: org } })] }),
+      });
+      if (r.status === 200) visitors.add(v);
+      else failures++;
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    visitors,
+    failures: () => failures,
+    stop: async () => {
+      stop = true;
+      await loop;
+    },
+  };
+}
+
+/** Updates received on `topic` during the next `ms`. */
+async function updatesDuring(c: LiveClient, topic: string, ms: number): Promise<number> {
+  const from = c.messages.length;
+  await sleep(ms);
+  return c.messages.slice(from).filter((m) => m.topic === topic && m.type === 'update').length;
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await f();
+  return { ms: performance.now() - t0, value };
+}
+
+async function healthRedis(base: string): Promise<unknown> {
+  return (await getJson(`${base}/health`)).json.redis;
+}
+
+async function waitHealth(base: string, want: string, timeoutMs = 20_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(100)) if ((await healthRedis(base)) === want) return;
+  throw new Error(`/health never reported redis: ${want} (last: ${String(await healthRedis(base))})`);
+}
+
+describe('live layer when Redis fails and comes back empty', () => {
+  it('keeps pushing at the normal rate, answers promptly, reports redis down then up, and unique visitors converge after Redis returns empty', async () => {
+    const port = await freePort();
+    let redis = await startRedis(port);
+    const server = await bootServer({
+      DATA_DIR: tmpDir(),
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'),
+      LIVE_REDIS_PREFIX: 'tx:',
+      RATE_LIMIT_EVENTS_PER_SEC: '100000',
+      RATE_LIMIT_BURST: '100000',
+    });
+    const EVENT = 'RF1';
+    const ORG = 'ORG-RF';
+    const TOPIC = `analytics:event:${EVENT}`;
+    const gen: ReturnType<typeof traffic>[] = [];
+    try {
+      expect(await healthRedis(server.url)).toBe('up');
+      const t = await createTenant(server.url, 'redis-failure');
+      const seed = traffic(server.url, t, EVENT, ORG, 0);
+      gen.push(seed);
+      while (seed.visitors.size < 300) await sleep(50);
+      await seed.stop();
+      const token = await mintToken(server.url, t, { role: 'organizer', org_id: ORG });
+      const client = await LiveClient.open(server.url, token);
+      await client.subscribe(TOPIC);
+      const rest = () => getJson(`${server.url}/api/v1/live/events/${EVENT}`, { authorization: `Bearer ${t.secret_key}` });
+      const subscribe = async () => {
+        const c = await LiveClient.open(server.url, token);
+        try {
+          return await c.subscribe(TOPIC, 60_000);
+        } finally {
+          c.close();
+        }
+      };
+
+      // Control: Redis up, one new visitor every 100 ms.
+      const steady = traffic(server.url, t, EVENT, ORG, 100);
+      gen.push(steady);
+      const controlUpdates = await updatesDuring(client, TOPIC, 4000);
+      const controlRest = await timed(rest);
+      const controlSub = await timed(subscribe);
+      expect(controlRest.value.status).toBe(200);
+      expect(controlSub.value.type).toBe('snapshot');
+
+      // Outage: the same traffic keeps coming.
+      await stopRedis(redis);
+      await sleep(300);
+      const outageUpdates = await updatesDuring(client, TOPIC, 4000);
+      const outageRest = await timed(rest);
+      const outageSub = await timed(subscribe);
+      const outageHealth = await healthRedis(server.url);
+      console.info(
+        `redis outage: updates in 4 s ${controlUpdates} → ${outageUpdates}; REST ${controlRest.ms.toFixed(0)} → ${outageRest.ms.toFixed(0)} ms; ` +
+          `subscribe ${controlSub.ms.toFixed(0)} → ${outageSub.ms.toFixed(0)} ms; /health redis: ${String(outageHealth)}`,
+      );
+      expect(controlUpdates).toBeGreaterThanOrEqual(4);
+      expect(outageUpdates).toBeGreaterThanOrEqual(controlUpdates / 3);
+      expect(outageRest.value.status).toBe(200);
+      expect(outageRest.ms).toBeLessThan(Math.max(1500, 20 * controlRest.ms));
+      expect(outageSub.value.type).toBe('snapshot');
+      expect(outageSub.ms).toBeLessThan(Math.max(1500, 20 * controlSub.ms));
+      expect(outageHealth).toBe('down');
+      // While Redis is away the node counts its own visitors (no PFCOUNT): exact below 256, then ~0.8 %.
+      expect(outageRest.value.json.data.funnel.unique_visitors).toBeGreaterThan(300);
+
+      // Redis returns empty (nothing on disk); more visitors arrive.
+      redis = await startRedis(port);
+      await waitHealth(server.url, 'up');
+      await sleep(1500);
+      await steady.stop();
+      expect(steady.failures() + seed.failures()).toBe(0);
+      const truth = seed.visitors.size + steady.visitors.size;
+      const d = await client.until(TOPIC, (x) => Math.abs(x.funnel.unique_visitors - truth) / truth <= 0.02 && x.funnel.views === truth, 20_000);
+      console.info(`after Redis returned empty: unique_visitors ${d.funnel.unique_visitors}, truth ${truth}`);
+      // The shared count itself (PFCOUNT of Redis' HyperLogLog), not only the node's own estimate.
+      const probe = await import('ioredis');
+      const r = new probe.Redis(`redis://127.0.0.1:${port}`);
+      try {
+        const n = await r.pfcount(`tx:${t.tenant_id}:analytics:event:${EVENT}:uv`);
+        expect(Math.abs(n - truth) / truth).toBeLessThanOrEqual(0.02);
+      } finally {
+        r.disconnect();
+      }
+      client.close();
+    } finally {
+      for (const g of gen) await g.stop();
+      await server.close();
+      await stopRedis(redis).catch(() => undefined);
+    }
+  }, 120_000);
+});
