@@ -2,7 +2,7 @@
 // a restart unchanged, moves only for a secret-key claim, and a conflicting claim is recorded and ignored.
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bootServer, createTenant, postJson, tmpDir, webEvent, type Tenant } from './helpers.js';
+import { bootServer, createTenant, postJson, tmpDir, webEvent, wireDatabase, type Tenant } from './helpers.js';
 import { liveRest, mintToken } from './live-helpers.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
@@ -45,11 +45,14 @@ async function conflicts(s: Server, t: Tenant) {
   return rows;
 }
 
-describe('organizer takeover (issue 8.3)', () => {
+describe.each([['embedded'], ['pg']])('organizer takeover (issue 8.3, store: %s)', (store) => {
   it('a forged back-dated event_view with another organizer id does not take the event over, before or after a restart; the conflict is recorded', async () => {
     const dataDir = tmpDir();
-    let s = await bootServer({ DATA_DIR: dataDir });
+    const pg = store === 'pg' ? await wireDatabase() : null;
+    const env = { DATA_DIR: dataDir, ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_MAX: '1' } : {}) };
+    let s = await bootServer(env);
     try {
+      expect(s.db.kind).toBe(store === 'pg' ? 'postgres' : 'embedded');
       const t = await createTenant(s.url, 'owners');
       const now = Date.now();
       const dayStart = Date.parse(new Date(now).toISOString().slice(0, 10));
@@ -72,7 +75,7 @@ describe('organizer takeover (issue 8.3)', () => {
       expect(await conflicts(s, t)).toEqual([{ event_entity_id: 'OWN1', organizer_id: 'ORG-FORGER', source: 'public', owner_id: 'ORG-REAL', claims: 1 }]);
 
       await s.close();
-      s = await bootServer({ DATA_DIR: dataDir });
+      s = await bootServer(env);
       expect(s.live.stats().restoredFrom).toBe('store');
       await check();
       // Sending the forged claim again after the restart is counted on the same conflict row.
@@ -82,10 +85,11 @@ describe('organizer takeover (issue 8.3)', () => {
       expect(await conflicts(s, t)).toEqual([{ event_entity_id: 'OWN1', organizer_id: 'ORG-FORGER', source: 'public', owner_id: 'ORG-REAL', claims: 2 }]);
     } finally {
       await s.close();
+      await pg?.close();
     }
   });
 
-  it('a secret-key claim replaces a public owner once, the move survives a restart, and a later claim is ignored', async () => {
+  it.runIf(store === 'embedded')('a secret-key claim replaces a public owner once, the move survives a restart, and a later claim is ignored', async () => {
     const dataDir = tmpDir();
     let s = await bootServer({ DATA_DIR: dataDir });
     try {

@@ -90,16 +90,19 @@ export interface OwnerClaims {
 
 /**
  * Ownership claims against the store. Owners known to be stored are cached (filled only once a commit
- * succeeded, see ownerOf), so steady traffic of an owned event costs no query; a claim the cache cannot
+ * succeeded, see ownerOf), so steady traffic of an owned event costs no query, nor does traffic without
+ * organizer of an event known to have no owner (null: another node may set one meanwhile, which this node
+ * then hears of over the bus, and a restart reads from the store); a claim the cache cannot
  * answer as 'kept' goes to the database, which is the arbiter between nodes (row locks, ON CONFLICT).
  */
 export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
-  const cache = new Map<string, Owner>();
+  const cache = new Map<string, Owner | null>();
   // Decided inside a transaction that may still roll back: only ownerOf (called after commit) trusts it.
-  const decided = new WeakMap<EventRow, { key: string; owner: Owner | null }>();
+  // `conflicts` (on one row per event) is counted once the commit succeeded: a retried commit counts once.
+  const decided = new WeakMap<EventRow, { key: string; owner: Owner | null; conflicts?: number }>();
   let conflictCount = 0;
 
-  const remember = (key: string, owner: Owner) => {
+  const remember = (key: string, owner: Owner | null) => {
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(key, owner);
   };
@@ -121,7 +124,8 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     // Keys the cache answers: every claim keeps the cached owner.
     const ask = [...byKey].filter(([key, g]) => {
       const cached = cache.get(key);
-      if (!cached || !g.claims.every((c) => decideClaim(cached, c).outcome === 'kept')) return true;
+      if (cached === undefined) return true;
+      if (cached === null ? g.claims.length > 0 : !g.claims.every((c) => decideClaim(cached, c).outcome === 'kept')) return true;
       for (const r of g.rows) decided.set(r, { key, owner: cached });
       return false;
     });
@@ -135,10 +139,12 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     const upgrades: Claim[] = [];
     const conflicts: Conflict[] = [];
     const finals = new Map<string, Owner | null>();
+    const conflictsOf = new Map<string, number>();
     for (const [key, g] of ask) {
       const before = stored.get(key) ?? null;
       const f = foldClaims(before, g.claims);
       finals.set(key, f.owner);
+      conflictsOf.set(key, f.conflicts.length);
       conflicts.push(...f.conflicts);
       if (f.changed) (before === null ? inserts : upgrades).push({ tenant: g.tenant, event: g.event, ...f.owner!, at: g.claims[g.claims.length - 1].at });
     }
@@ -158,7 +164,6 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     if (upgrades.length > 0) await q.query(Q.upgrade_owners, [JSON.stringify(upgrades.map(ownerRow))]);
     if (conflicts.length > 0) {
       await q.query(Q.record_conflicts, [JSON.stringify(conflicts.map((c) => ({ ...ownerRow(c), owner_id: c.owner })))]);
-      conflictCount += conflicts.length;
       deps.log.warn(
         { conflicts: conflicts.length, first: { tenant: conflicts[0].tenant, event: conflicts[0].event, claimed: conflicts[0].org, source: conflicts[0].source, owner: conflicts[0].owner } },
         'live: organizer claims that do not match the event owner were ignored (live_owner_conflicts)',
@@ -167,6 +172,7 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     for (const [key, g] of ask) {
       if (!finals.has(key)) continue;
       for (const r of g.rows) decided.set(r, { key, owner: finals.get(key)! });
+      decided.set(g.rows[0], { key, owner: finals.get(key)!, conflicts: conflictsOf.get(key) });
     }
   };
 
@@ -175,7 +181,11 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     ownerOf(row) {
       const d = decided.get(row);
       if (!d) return undefined;
-      if (d.owner) remember(d.key, d.owner);
+      remember(d.key, d.owner);
+      if (d.conflicts) {
+        conflictCount += d.conflicts;
+        d.conflicts = 0;
+      }
       return d.owner;
     },
     conflicts: () => conflictCount,
