@@ -1,0 +1,53 @@
+// The boundary parsers (pure): what Date.parse, decodeURIComponent and JSON.parse let through and Postgres
+// or a recursive walk then refused with a 500.
+import { describe, expect, it } from 'vitest';
+import { checkBody, cursor, encodeCursor, int, parseIsoTime, pathSegments, text, time } from './params.js';
+
+describe('params', () => {
+  it('accepts strict ISO-8601 only, within 1970..2199', () => {
+    for (const bad of ['1', 'March 7', '2024-02-30T00:00:00Z', '2024-01-01T24:00:00Z', '0000-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '2200-01-01T00:00:00Z', '2024-01-01T10:00:00', ' 2024-01-01']) {
+      expect({ bad, ok: time('query', 'before', bad).ok }).toEqual({ bad, ok: false });
+    }
+    expect(time('query', 'before', '2024-01-01T10:00:00.123456+02:00')).toEqual({ ok: true, value: Date.UTC(2024, 0, 1, 8, 0, 0, 123) });
+    expect(time('query', 'before', '2024-02-29')).toEqual({ ok: true, value: Date.UTC(2024, 1, 29) });
+    expect(time('query', 'to', '1700000000000', { epochMs: true })).toEqual({ ok: true, value: 1_700_000_000_000 });
+    expect(parseIsoTime('2023-02-29T00:00:00Z')).toBeNull();
+  });
+
+  it('refuses NUL, control characters and over-long text with the field and where it came from', () => {
+    expect(text('query', 'visitor_id', '\u0000', { max: 64 })).toMatchObject({ ok: false, error: { code: 'invalid_field', in: 'query', field: 'visitor_id' } });
+    expect(text('query', 'visitor_id', 'a\nb', { max: 64 }).ok).toBe(false);
+    expect(text('query', 'visitor_id', 'x'.repeat(65), { max: 64 }).ok).toBe(false);
+    expect(text('query', 'visitor_id', 'ü-😀', { max: 64 })).toEqual({ ok: true, value: 'ü-😀' });
+    expect(text('query', 'visitor_id', null, { max: 64 })).toEqual({ ok: true, value: null });
+  });
+
+  it('bounds integers', () => {
+    expect(int('query', 'limit', '1e3', { min: 1, max: 1000 }).ok).toBe(false);
+    expect(int('query', 'limit', '99999999999999999999', { min: 1, max: 1000 }).ok).toBe(false);
+    expect(int('query', 'limit', '', { min: 1, max: 1000, def: 100 })).toEqual({ ok: true, value: 100 });
+  });
+
+  it('turns malformed percent-encoding in a path into a 400 instead of a URIError', () => {
+    expect(pathSegments('/api/v1/sessions/%ZZ')).toMatchObject({ ok: false, error: { in: 'path' } });
+    expect(pathSegments('/api/v1/sessions/%ED%A0%80').ok).toBe(false);
+    expect(pathSegments('/api/v1/sessions/a%20b')).toEqual({ ok: true, value: ['api', 'v1', 'sessions', 'a b'] });
+  });
+
+  it('checks 10,000-deep JSON without overflowing the stack, and names the path of a NUL', () => {
+    const deep = JSON.parse(`{"events":[${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}]}`);
+    expect(checkBody(deep)).toMatchObject({ code: 'too_deep', in: 'body' });
+    expect(checkBody({ events: [{ payload: { x: 'a\u0000' } }] })).toMatchObject({ field: 'events[0].payload.x' });
+    expect(checkBody({ events: [{ payload: { x: 'a\u0000' } }] }, { strings: false })).toBeNull();
+    expect(checkBody({ ok: ['\n', 'ü'] })).toBeNull();
+  });
+
+  it('round-trips cursors and refuses forged ones or another list\'s', () => {
+    const c = encodeCursor('events', ['2026-01-01T00:00:00.123456', '42']);
+    expect(cursor(c, 'events', ['ts', 'id'])).toEqual({ ok: true, value: ['2026-01-01T00:00:00.123456', '42'] });
+    expect(cursor(c, 'sessions', ['ts', 'text']).ok).toBe(false);
+    for (const key of [['0000-01-01T00:00:00.000000', '1'], ['2026-01-01T00:00:00.000000', '1 OR 1=1'], ['2026-01-01', '1']]) {
+      expect(cursor(encodeCursor('events', key), 'events', ['ts', 'id']).ok).toBe(false);
+    }
+  });
+});
