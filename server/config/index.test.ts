@@ -9,12 +9,7 @@ describe('loadConfig', () => {
   });
 
   it('reports every problem at once, each with how to fix it', () => {
-    let err: unknown;
-    try {
-      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', MAX_BATCH_EVENTS: '0', UWS_ALLOW_FALLBACK: 'maybe' });
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', MAX_BATCH_EVENTS: '0', UWS_ALLOW_FALLBACK: 'maybe' }));
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
     expect(problems).toMatch(/PORT="eighty" must be an integer between 0 and 65535/);
@@ -25,11 +20,21 @@ describe('loadConfig', () => {
 
   it('requires a shared ADMIN_TOKEN with an external database and never echoes passwords', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:secret@db/x' })).toThrow(/ADMIN_TOKEN is required with DATABASE_URL/);
-    try {
-      loadConfig({ REDIS_URL: 'http://u:secret@r' });
-    } catch (e) {
-      expect((e as Error).message).not.toContain('secret');
-    }
+    // The assertion must not sit in a catch: if nothing were thrown, it would never run.
+    const bad = thrown(() => loadConfig({ REDIS_URL: 'http://u:secret@r' }));
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect((bad as Error).message).toMatch(/REDIS_URL/);
+    expect((bad as Error).message).not.toContain('secret');
     expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/x', ADMIN_TOKEN: 'x'.repeat(20) }).databaseUrl).toBe('postgres://u:p@db/x');
   });
 });
+
+/** The error fn throws; fails the test when it throws nothing. */
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw, got none');
+}

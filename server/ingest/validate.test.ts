@@ -56,9 +56,12 @@ describe('event validation', () => {
       payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1, price: 10 }] },
     };
     const out = v.check(order, { ...req, userAgent: 'node-fetch/1.0' }, limits);
-    expect(out.kind === 'ok' && out.row.is_bot).toBe(false);
+    // Accepted, not merely "not a bot": a rejection must fail here.
+    expect(out).toMatchObject({ kind: 'ok', row: { event_name: 'order_completed', is_bot: false } });
+    // The same consent on an analytics event is refused, so the acceptance above is the necessary scope at work.
+    expect(v.check({ ...base(), consent_snapshot: order.consent_snapshot }, req, limits)).toMatchObject({ kind: 'rejected', store: false });
     const bot = v.check(base(), { ...req, userAgent: 'Googlebot/2.1' }, limits);
-    expect(bot.kind === 'ok' && bot.row.is_bot).toBe(true);
+    expect(bot).toMatchObject({ kind: 'ok', row: { is_bot: true } });
   });
 
   it('applies clock skew from sent_at before checking the window', () => {
