@@ -6,7 +6,8 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventRow } from '../store/events.js';
 import { toFact, utcDay, type Fact, type Owner } from './facts.js';
-import { claimOf, decideClaim, foldClaims, type Claim } from './owners.js';
+import type { Queryable } from '../store/db.js';
+import { claimOf, createOwnerClaims, decideClaim, foldClaims, type Claim } from './owners.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from './redis-test-utils.js';
 import { MIN, NOW, row } from './rows.fixture.js';
 import { LiveState } from './state.js';
@@ -48,6 +49,116 @@ describe('the claim rule', () => {
     expect(claimOf(row('event_view', NOW, { is_bot: true, entities: ent }))).toBeNull();
     expect(claimOf(row('event_view', NOW, { entities: { event_entity_id: 'E' } }))).toBeNull();
     expect(claimOf(row('event_view', NOW, { entities: { organizer_id: 'A' } }))).toBeNull();
+  });
+});
+
+/** The ownership tables in memory, answering owners.sql's queries; counts the queries it gets. */
+function fakeStore() {
+  const owners = new Map<string, { organizer_id: string; source: string }>();
+  const conflicts: Record<string, unknown>[] = [];
+  let queries = 0;
+  /** Keys another node stores just before this node's insert (a lost race). */
+  const raced = new Map<string, { organizer_id: string; source: string }>();
+  const k = (t: unknown, e: unknown) => `${t}|${e}`;
+  const q: Queryable = {
+    async query<T>(sql: string, params: unknown[] = []) {
+      queries++;
+      const list = () => JSON.parse(String(params[0])) as Record<string, string>[];
+      if (sql.includes('FOR UPDATE')) {
+        const [ts, es] = params as [number[], string[]];
+        const rows = ts.flatMap((t, i) => {
+          const o = owners.get(k(t, es[i]));
+          return o ? [{ tenant_id: String(t), event_entity_id: es[i], ...o }] : [];
+        });
+        return { rows: rows as T[] };
+      }
+      if (sql.includes('INSERT INTO live_event_owners')) {
+        const won = [];
+        for (const r of list()) {
+          const key = k(r.tenant_id, r.event_entity_id);
+          const other = raced.get(key);
+          if (other) owners.set(key, other);
+          if (owners.has(key)) continue;
+          owners.set(key, { organizer_id: r.organizer_id, source: r.source });
+          won.push({ tenant_id: String(r.tenant_id), event_entity_id: r.event_entity_id });
+        }
+        raced.clear();
+        return { rows: won as T[] };
+      }
+      if (sql.includes('UPDATE live_event_owners')) {
+        for (const r of list()) if (owners.get(k(r.tenant_id, r.event_entity_id))?.source === 'public') owners.set(k(r.tenant_id, r.event_entity_id), { organizer_id: r.organizer_id, source: r.source });
+        return { rows: [] };
+      }
+      if (sql.includes('live_owner_conflicts')) {
+        conflicts.push(...list());
+        return { rows: [] };
+      }
+      throw new Error(`unexpected query: ${sql.slice(0, 80)}`);
+    },
+    async exec() {},
+  };
+  return { q, owners, conflicts, raced, queries: () => queries };
+}
+
+const log = pino({ level: 'silent' });
+const claimRow = (org: string | null, source = 'web', event = 'E') =>
+  row('event_view', NOW, { source_system: source, entities: { event_entity_id: event, ...(org ? { organizer_id: org } : {}) } });
+
+describe('claims against the store (projector)', () => {
+  it('steady traffic of an owned event, or of an event known to have none, costs no query once committed; a conflicting claim does', async () => {
+    const db = fakeStore();
+    const c = createOwnerClaims({ log });
+    const first = [claimRow('A'), claimRow(null, 'web', 'NOORG')];
+    await c.project(db.q, first);
+    // Decided, but not trusted before the commit: until ownerOf (called after it) the next commit asks again.
+    await c.project(db.q, [claimRow('A')]);
+    const asked = db.queries();
+    expect(first.map((r) => c.ownerOf(r))).toEqual([pub('A'), null]);
+    await c.project(db.q, [claimRow('A'), claimRow(null), claimRow(null, 'web', 'NOORG')]);
+    expect(db.queries()).toBe(asked);
+    const forged = claimRow('F');
+    await c.project(db.q, [forged]);
+    expect(db.queries()).toBeGreaterThan(asked);
+    expect(c.ownerOf(forged)).toEqual(pub('A'));
+    expect(c.conflicts()).toBe(1);
+    expect(db.conflicts).toMatchObject([{ event_entity_id: 'E', organizer_id: 'F', source: 'public', owner_id: 'A' }]);
+  });
+
+  it('a commit retried (rolled back, then run again) counts its conflicts once', async () => {
+    const db = fakeStore();
+    const c = createOwnerClaims({ log });
+    const a = claimRow('A');
+    await c.project(db.q, [a]);
+    c.ownerOf(a);
+    const forged = [claimRow('F')];
+    await c.project(db.q, forged);
+    await c.project(db.q, forged);
+    c.ownerOf(forged[0]);
+    expect(c.conflicts()).toBe(1);
+  });
+
+  it('a first claim another node stored meanwhile wins: the rows get its owner and this claim is a conflict', async () => {
+    const db = fakeStore();
+    const c = createOwnerClaims({ log });
+    db.raced.set('1|E', { organizer_id: 'OTHER-NODE', source: 'public' });
+    const mine = claimRow('MINE');
+    await c.project(db.q, [mine]);
+    expect(c.ownerOf(mine)).toEqual(pub('OTHER-NODE'));
+    expect(db.owners.get('1|E')).toEqual({ organizer_id: 'OTHER-NODE', source: 'public' });
+    expect(db.conflicts).toMatchObject([{ organizer_id: 'MINE', owner_id: 'OTHER-NODE' }]);
+  });
+
+  it('a secret claim replaces a stored public owner; the displaced owner is recorded', async () => {
+    const db = fakeStore();
+    const c = createOwnerClaims({ log });
+    const squat = claimRow('SQUAT');
+    await c.project(db.q, [squat]);
+    c.ownerOf(squat);
+    const order = claimRow('REAL', 'backend');
+    await c.project(db.q, [order]);
+    expect(c.ownerOf(order)).toEqual(sec('REAL'));
+    expect(db.owners.get('1|E')).toEqual({ organizer_id: 'REAL', source: 'secret' });
+    expect(db.conflicts).toMatchObject([{ organizer_id: 'SQUAT', source: 'public', owner_id: 'REAL' }]);
   });
 });
 
@@ -134,7 +245,6 @@ describe('Redis mirror of ownership', () => {
     prefix = randomPrefix();
     const redis = new Redis(REDIS_URL);
     conns.push(redis);
-    const log = pino({ level: 'silent' });
     const hot = new LiveState(DAY);
     const mirror = createRedisMirror({ redis, prefix, log, now: () => NOW, orgEvents: (t, o) => hot.getOrg(t, o)?.events ?? [] });
     expect(await mirror.restore(hot, DAY)).toBe('seed');
