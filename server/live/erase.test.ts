@@ -1,5 +1,7 @@
-// GDPR erasure of the hot state: raw ids never get in (pseudonyms from the start), a person's pseudonyms are
-// all renamed away, and every live number stays as it was; over the bus, every node does the same.
+// GDPR erasure of the hot state (policy: delete): raw ids never get in (pseudonyms from the start); after the
+// store deleted a person's rows, the tenant's live state is recomputed from the store, so their pseudonyms
+// and their contribution to every number (unique-visitor sketches included) are gone; over the bus, every
+// node does the same; facts committed meanwhile are counted once.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,10 +11,12 @@ import { loadConfig } from '../config/index.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { createMemoryBus, MemoryNetwork } from './bus.js';
-import { eraseFromState, expandFromState, targetsOf, type EraseRequest } from './erase.js';
+import { rebuildTenant, type EraseRequest } from './erase.js';
+import type { Fact } from './facts.js';
 import { toFact, utcDay } from './facts.js';
 import { createLive } from './index.js';
-import { createPseudonymizer, createRenamer } from './pseudo.js';
+import { createPseudonymizer } from './pseudo.js';
+import { recomputeDay } from './recompute.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
 import { LiveState } from './state.js';
 
@@ -101,92 +105,127 @@ describe('pseudonymised facts', () => {
   });
 });
 
-describe('erasing a person from the hot state', () => {
-  it('renames every pseudonym of theirs away and leaves every number as it was', () => {
+/** A store for recomputeDay: the rows it holds, answered the way the recompute's keyset query pages them. */
+function fakeStore(rows: EventRow[]) {
+  const held = rows.map((r, i) => ({ r, id: i + 1 }));
+  const db = {
+    kind: 'embedded',
+    async query(_sql: string, params: unknown[] = []) {
+      const [from, to, afterTs, afterId] = params as [string, string, string, string];
+      const after = afterTs === '-infinity' ? -Infinity : Date.parse(afterTs);
+      const out = held
+        .filter(({ r }) => r.occurred_at >= from && r.occurred_at < to && !r.is_bot)
+        .filter(({ r, id }) => Date.parse(r.occurred_at) > after || (Date.parse(r.occurred_at) === after && id > Number(afterId)))
+        .sort((a, b) => a.r.occurred_at.localeCompare(b.r.occurred_at) || a.id - b.id)
+        .map(({ r, id }) => ({ ...r, id: String(id), tenant_id: String(r.tenant_id), owner: null, owner_source: null }));
+      return { rows: out };
+    },
+  };
+  return {
+    db: db as unknown as Db,
+    /** The store deletes rows (an erasure). */
+    remove: (gone: (r: EventRow) => boolean) => held.splice(0, held.length, ...held.filter(({ r }) => !gone(r))),
+    add: (r: EventRow) => held.push({ r, id: held.length + 1000 }),
+  };
+}
+
+const notMaria = (r: EventRow) => r.visitor_id === 'v-maria' || r.session_id === 's-maria' || r.entities?.order_id === 'order-maria';
+
+describe('rebuilding a tenant from the store after an erasure', () => {
+  it('drops the person\'s contribution and pseudonyms; numbers equal a fresh build of what the store kept', async () => {
     const { rows, ids } = mariaRows();
-    const s = build([...funnelRows(E1), ...funnelRows(E2), ...rows]);
-    const before = numbers(s);
-    expect((before.e1 as any).funnel.active_checkouts).toBeGreaterThan(0);
+    const base = [...funnelRows(E1), ...funnelRows(E2)];
+    const other = row('event_view', NOW - MIN, { tenant_id: 2, visitor_id: 'v-maria', entities: { event_entity_id: 'E1', organizer_id: 'O1' } });
+    const store = fakeStore([...base, ...rows, other]);
+    const s = build([...base, ...rows, other]);
+    const withHer = numbers(s);
     const mine = pseudonymsOf(ids);
-    // Raw ids never got in; her pseudonyms did.
-    expect(contains(stringsIn(s), RAW)).toEqual([]);
     expect(contains(stringsIn(s), mine).length).toBeGreaterThan(0);
-    // Someone else's pseudonym, for the "untouched" check.
-    const other = pseudo(1, 'session', 'E1-s3');
-    expect(contains(stringsIn(s), [other])).toEqual([other]);
 
-    const t = targetsOf(ids, pseudo);
-    expandFromState(s, t);
-    // Both of her carts were found through her checkouts.
-    expect(t.completion.has(`c:${pseudo(1, 'cart', 'cart-maria')}`)).toBe(true);
-    expect(t.completion.has(`c:${pseudo(1, 'cart', 'cart-maria-2')}`)).toBe(true);
-    const counts = eraseFromState(s, t, createRenamer().rename);
-    // E1: two checkouts; completions c:cart-maria (E1), and the visitor in E1, E2 and O1's exact sets; one order.
-    expect(counts).toEqual({ checkouts: 2, completion_ids: 1, visitor_entries: 3, ticker_entries: 1 });
-
-    expect(contains(stringsIn(s), mine)).toEqual([]);
-    expect(contains(stringsIn(s), [other])).toEqual([other]);
-    expect(numbers(s)).toEqual(before);
-    // Later on, the window logic still works on the renamed entries: her open checkout expires like any other.
-    const later = NOW + 25 * MIN;
-    expect((s.eventData(1, 'E1', later) as any).funnel.active_checkouts).toBeLessThan((before.e1 as any).funnel.active_checkouts);
+    store.remove(notMaria);
+    const counts = await rebuildTenant({ state: s, tenant: 1, recompute: (day, on) => recomputeDay(store.db, day, pseudo, on), capture: () => () => [] });
+    expect(counts).toMatchObject({ live_events_rebuilt: 2, live_facts: base.filter((r) => toFact(r, DAY, pseudo)).length });
+    // Exactly what a state built from the rows the store kept shows: her views, carts, order and visitor are gone.
+    expect(numbers(s)).toEqual(numbers(build(base)));
+    expect((numbers(s).e1 as any).funnel.orders).toBe((withHer.e1 as any).funnel.orders - 1);
+    expect((numbers(s).e1 as any).funnel.unique_visitors).toBe((withHer.e1 as any).funnel.unique_visitors - 1);
+    expect(contains(stringsIn(s), [...mine, ...RAW])).toEqual([]);
+    // Tenant 2 (same raw visitor id, another tenant) is untouched.
+    expect(contains(stringsIn(s.getEvent(2, 'E1')), [pseudo(2, 'visitor', 'v-maria')])).toHaveLength(1);
   });
 
-  it('finds a cart (and session) through the completions written by the same order when no checkout is held', () => {
-    const s = new LiveState(DAY);
-    const order = row('order_completed', NOW - MIN, { visitor_id: 'v-maria', session_id: 's-maria', entities: { event_entity_id: 'E1', order_id: 'order-maria', cart_id: 'cart-maria' }, payload: { gross_amount: 5, currency: 'EUR', items: [] } });
-    const otherOrder = row('order_completed', NOW - 2 * MIN, { entities: { event_entity_id: 'E1', order_id: 'o-x', cart_id: 'cart-x' }, payload: { gross_amount: 5, currency: 'EUR', items: [] } });
-    for (const r of [order, otherOrder]) s.apply(toFact(r, DAY, pseudo)!);
-    const t = targetsOf({ tenantId: 1, visitorIds: ['v-maria'], sessionIds: [], orderIds: ['order-maria'], eventIds: [] }, pseudo);
-    expandFromState(s, t);
-    expect(t.completion.has(`c:${pseudo(1, 'cart', 'cart-maria')}`)).toBe(true);
-    expect(t.completion.has(`c:${pseudo(1, 'cart', 'cart-x')}`)).toBe(false);
-    const counts = eraseFromState(s, t, createRenamer().rename);
-    expect(counts).toMatchObject({ completion_ids: 3, visitor_entries: 1 });
-    expect(contains(stringsIn(s), [pseudo(1, 'cart', 'cart-maria'), pseudo(1, 'visitor', 'v-maria'), pseudo(1, 'session', 's-maria')])).toEqual([]);
-    expect(contains(stringsIn(s), [pseudo(1, 'cart', 'cart-x')])).toHaveLength(1);
-  });
-
-  it('touches only the tenant of the person', () => {
-    const s = new LiveState(DAY);
-    for (const tenant of [1, 2]) s.apply(toFact(row('event_view', NOW, { tenant_id: tenant, visitor_id: 'v-maria', entities: { event_entity_id: 'E' } }), DAY, pseudo)!);
-    const counts = eraseFromState(s, targetsOf({ tenantId: 1, visitorIds: ['v-maria'], sessionIds: [], orderIds: [], eventIds: [] }, pseudo), createRenamer().rename);
-    expect(counts.visitor_entries).toBe(1);
-    expect(contains(stringsIn(s.getEvent(2, 'E')), [pseudo(2, 'visitor', 'v-maria')])).toHaveLength(1);
+  it('a fact committed while the store is read is counted once, whether the read saw it or not', async () => {
+    const { rows } = mariaRows();
+    const base = funnelRows(E1);
+    const store = fakeStore([...base, ...rows]);
+    const s = build([...base, ...rows]);
+    store.remove(notMaria);
+    const seen = row('event_view', NOW - MIN, { visitor_id: 'v-late-1', entities: { event_entity_id: 'E1', organizer_id: 'O1' } });
+    const unseen = row('add_to_cart', NOW - MIN, { visitor_id: 'v-late-2', entities: { event_entity_id: 'E1', organizer_id: 'O1', cart_id: 'c-late' }, payload: { items: [], cart_value: 1, currency: 'EUR' } });
+    const captured: Fact[] = [];
+    let capturing = false;
+    // Commits land in the middle of the read: `seen` before the store is queried (the read returns it),
+    // `unseen` after; both reach the hot state (and the capture) as the writer's onCommitted would.
+    const commit = (r: EventRow) => {
+      const f = toFact(r, DAY, pseudo)!;
+      s.applyShared(f);
+      if (capturing) captured.push(f);
+    };
+    await rebuildTenant({
+      state: s,
+      tenant: 1,
+      recompute: async (day, on) => {
+        store.add(seen);
+        commit(seen);
+        await recomputeDay(store.db, day, pseudo, on);
+        store.add(unseen);
+        commit(unseen);
+      },
+      capture: () => {
+        capturing = true;
+        return () => {
+          capturing = false;
+          return captured;
+        };
+      },
+    });
+    expect(numbers(s)).toEqual(numbers(build([...base, seen, unseen])));
   });
 });
 
 describe('Live.erase across nodes (memory bus)', () => {
-  it('the node that erases tells the others, which rename alike: every node keeps the same numbers', async () => {
+  it('the node that erases tells the others, which rebuild from the store alike: every node shows what the store kept', async () => {
     const net = new MemoryNetwork();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-erase-'));
     const config = loadConfig({ DATA_DIR: dir, LIVE_TOKEN_SECRET: SECRET, PORT: '0' });
     const log = pino({ level: 'silent' });
-    const mk = () => createLive({ config, db: {} as Db, log, now: () => NOW, bus: createMemoryBus(net), mirror: null });
+    const { rows, ids } = mariaRows();
+    const e1 = funnelRows(E1);
+    const store = fakeStore([...e1, ...rows]);
+    const mk = () => createLive({ config, db: store.db, log, now: () => NOW, bus: createMemoryBus(net), mirror: null });
     const [a, b] = [await mk(), await mk()];
     try {
-      const { rows, ids } = mariaRows();
-      a.onCommitted([...funnelRows(E1), ...rows]);
+      a.onCommitted([...e1, ...rows]);
       const settle = () => new Promise((r) => setTimeout(r, 20));
       await settle();
       const view = (l: typeof a) => numbers(l.core.state);
-      const before = view(a);
-      expect(view(b)).toEqual(before);
+      expect(view(b)).toEqual(view(a));
       const mine = pseudonymsOf(ids);
       for (const l of [a, b]) expect(contains(stringsIn(l.core.state), mine).length).toBeGreaterThan(0);
 
+      store.remove(notMaria);
       const counts = await a.erase({ ...ids, personId: 7 } as EraseRequest);
-      expect(counts).toMatchObject({ checkouts: 2, completion_ids: 1, ticker_entries: 1 });
+      expect(counts).toMatchObject({ live_events_rebuilt: 1, live_facts: e1.filter((r) => toFact(r, DAY, pseudo)).length });
       await settle();
+      const expected = numbers(build(e1));
       for (const l of [a, b]) {
         expect(contains(stringsIn(l.core.state), [...mine, ...RAW])).toEqual([]);
-        expect(view(l)).toEqual(before);
+        expect(view(l)).toEqual(expected);
       }
-      // Both nodes renamed alike: their states still agree once more facts arrive.
+      // Both nodes still agree once more facts arrive.
       a.onCommitted([row('checkout_started', NOW - MIN, { visitor_id: 'v-new', entities: { event_entity_id: 'E1', cart_id: 'cart-new' } })]);
       await settle();
       expect(view(b)).toEqual(view(a));
-      expect(await a.erase({ tenantId: 1, visitorIds: [], sessionIds: [], orderIds: [], eventIds: [] })).toEqual({});
     } finally {
       await a.close();
       await b.close();
