@@ -125,7 +125,9 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
   await identity.start();
   live.register(app, keys);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
-  registerStatusRoutes(app, { config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis() });
+  registerStatusRoutes(app, {
+    config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
+  });
 
   const listenOnce = () => new Promise<unknown>((resolve) => app.listen(config.host, config.port, (s) => resolve(s)));
   let listenSocket = await listenOnce();

@@ -72,6 +72,7 @@ describe.each([['embedded'], ['pg']])('organizer takeover (issue 8.3, store: %s)
       };
       await check();
       expect(s.live.stats().ownerConflicts).toBe(1);
+      expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^tx_live_owner_conflicts_total 1$/m);
       expect(await conflicts(s, t)).toEqual([{ event_entity_id: 'OWN1', organizer_id: 'ORG-FORGER', source: 'public', owner_id: 'ORG-REAL', claims: 1 }]);
 
       await s.close();

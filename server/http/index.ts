@@ -15,6 +15,8 @@ export interface StatusDeps {
   startedAt: number;
   /** The live layer's Redis (warm tier): 'off' without REDIS_URL. */
   redis?: () => 'up' | 'down' | 'off';
+  /** Organizer claims ignored because the event has another owner (live/owners.ts), since start. */
+  ownerConflicts?: () => number;
 }
 
 // The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
@@ -78,6 +80,9 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       `tx_writer_committed_rows_total ${s.commits.rows}`,
       '# TYPE tx_writer_committed_requests_total counter',
       `tx_writer_committed_requests_total ${s.commits.requests}`,
+      '# HELP tx_live_owner_conflicts_total Organizer claims ignored because the event has another owner (live_owner_conflicts).',
+      '# TYPE tx_live_owner_conflicts_total counter',
+      `tx_live_owner_conflicts_total ${deps.ownerConflicts?.() ?? 0}`,
     ];
     send(res, state, { status: 200, text: { body: lines.join('\n') + '\n', type: 'text/plain; version=0.0.4' } });
   });
