@@ -54,6 +54,13 @@ describe('public ingest abuse', () => {
     expect(await eventsOf(base, t, 'event_name=order_completed')).toHaveLength(0);
     expect(await eventsOf(base, t, 'event_name=payment_succeeded')).toHaveLength(0);
 
+    // The registry says who may send what.
+    const schema = await getJson(`${base}/api/tx/schema`);
+    const byName = (n: string) => schema.json.events.find((e: any) => e.name === n);
+    expect(byName('order_completed').sources).toEqual(['backend', 'payments', 'shop']);
+    expect(byName('event_view').sources).toContain('web');
+    expect(schema.json.envelope.server_sources).toEqual(['backend', 'payments', 'shop']);
+
     // The tenant's backend, with the secret key, still posts the same order.
     const ok = await secret(t, [events[1]]);
     expect(ok.json).toMatchObject({ accepted: 1, rejected: [] });
@@ -103,6 +110,11 @@ describe('public ingest abuse', () => {
     expect(errors[0]).toMatchObject({ code: 'required', field: 'event_name' });
     expect(errors.map((e: any) => e.field)).toEqual(expect.arrayContaining(['occurred_at', 'source_system', 'consent_snapshot', 'event_id']));
     expect(r.text).not.toContain('undefined');
+
+    const notEvents = await pub('/api/tx/events/batch', { event: [] }, t.write_key);
+    expect([notEvents.status, notEvents.json.error.message]).toEqual([400, 'Body must be {"events":[...]} (or an array of events); got an object without "events".']);
+    const arrayToSingle = await pub('/api/tx/events', [webEvent()], t.write_key);
+    expect(arrayToSingle.json.error.message).toContain('(got an array)');
 
     const typo = await pub('/api/tx/events', webEvent({ event_name: 'page_veiw', source_system: 'browser' }), t.write_key);
     const [unknown, source] = typo.json.rejected[0].errors;

@@ -51,7 +51,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
 
     (async () => {
       const lookup = await deps.keys.resolve(key);
-      if (!lookup) return reply({ ...errorReply(401, 'invalid_key', 'Unknown or revoked key.', {}, corsHeaders(origin)), close: true });
+      if (!lookup) return reply({ ...errorReply(401, 'invalid_key', 'Unknown or revoked key: send the tenant\'s current write key (tx_pk_…, from POST /api/admin/tenants or the key list).', {}, corsHeaders(origin)), close: true });
       if (lookup.kind !== 'write') {
         // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
         const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
@@ -60,7 +60,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       const tenant = lookup.tenant;
       if (!originAllowed(tenant.allowed_origins, origin)) {
         // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
-        return reply({ ...errorReply(403, 'origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins.`, {}, corsHeaders(origin)), close: true });
+        return reply({ ...errorReply(403, 'origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, corsHeaders(origin)), close: true });
       }
       const cors = corsHeaders(origin);
       const body = await bodyP;
@@ -80,13 +80,15 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       let events: unknown[];
       if (mode === 'single') {
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-          return reply(errorReply(400, 'invalid_body', 'POST /api/tx/events takes one event object; use /api/tx/events/batch for several.', { field: null }, cors));
+          const got = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
+          return reply(errorReply(400, 'invalid_body', `POST /api/tx/events takes one event object (got ${got}); use /api/tx/events/batch for several.`, { field: null }, cors));
         }
         events = [parsed];
       } else {
         const list = Array.isArray(parsed) ? parsed : (parsed as { events?: unknown } | null)?.events;
         if (!Array.isArray(list)) {
-          const message = 'Body must be {"events":[...]}.';
+          const got = parsed === null ? 'null' : typeof parsed !== 'object' ? typeof parsed : (parsed as { events?: unknown }).events === undefined ? 'an object without "events"' : `"events" of type ${typeof (parsed as { events?: unknown }).events}`;
+          const message = `Body must be {"events":[...]} (or an array of events); got ${got}.`;
           if (mode === 'batch') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_body', field: 'events', message });
           return reply(errorReply(400, 'invalid_body', message, { field: 'events' }, cors));
         }
