@@ -41,14 +41,35 @@ describe('retention', () => {
     expect((await api(server.url, t, 'GET', '/api/v1/sessions/s-new')).json.events_count).toBe(2);
   });
 
-  it('runs on demand for the operator, reporting what it dropped', async () => {
-    expect((await api(server.url, null, 'POST', '/api/admin/retention/run', undefined, { authorization: 'Bearer nope' })).status).toBe(401);
-    await batch(server.url, t, [webEvent({ occurred_at: daysAgo(120), session_id: 's-older' })]);
-    const r = await api(server.url, null, 'POST', '/api/admin/retention/run', undefined, { authorization: `Bearer ${ADMIN}` });
-    expect(r.status).toBe(200);
-    // The timer may have been first; either way nothing older than a month is left.
-    expect(r.json).toMatchObject({ retention_months: 1, policy: { changed: false, drop_after: '1 mon' } });
-    expect((await eventsOf(server.url, t)).every((e) => Date.parse(e.occurred_at) > Date.now() - 31 * 86_400_000)).toBe(true);
+  it('runs on demand for the operator, dropping exactly the expired data and reporting it', async () => {
+    // Its own server with a timer that does not fire during the test: what is dropped is the run's doing.
+    const own = await bootServer({ ...env, RETENTION_INTERVAL_S: String(7 * 86_400) });
+    try {
+      const ot = await createTenant(own.url, 'on-demand');
+      expect((await api(own.url, null, 'POST', '/api/admin/retention/run', undefined, { authorization: 'Bearer nope' })).status).toBe(401);
+      // Two expired events 20 days apart (two 7-day chunks) in one session, one expired rejected event, and recent data.
+      const old = [webEvent({ occurred_at: daysAgo(120), session_id: 's-older' }), webEvent({ occurred_at: daysAgo(100), session_id: 's-older' })];
+      const recent = [webEvent({ occurred_at: daysAgo(3), session_id: 's-recent' }), webEvent({ session_id: 's-recent' })];
+      expect((await batch(own.url, ot, [...old, ...recent])).json.accepted).toBe(4);
+      await own.db.query("INSERT INTO tx_rejected_events (tenant_id, raw_body, reasons, received_at) VALUES ($1, '{}', '[]', now() - interval '60 days')", [ot.tenant_id]);
+      await own.db.query("INSERT INTO tx_rejected_events (tenant_id, raw_body, reasons) VALUES ($1, '{}', '[]')", [ot.tenant_id]);
+
+      const run = () => api(own.url, null, 'POST', '/api/admin/retention/run', undefined, { authorization: `Bearer ${ADMIN}` });
+      const r = await run();
+      expect(r.status).toBe(200);
+      expect(r.json).toMatchObject({ retention_months: 1, sessions: 1, rejected_events: 1 });
+      expect(r.json.dropped_chunks).toHaveLength(2);
+      // Exactly the expired rows are gone; the recent ones are all there.
+      expect((await eventsOf(own.url, ot)).map((e) => e.event_id).sort()).toEqual(recent.map((e) => e.event_id).sort());
+      expect((await api(own.url, ot, 'GET', '/api/v1/sessions/s-older')).status).toBe(404);
+      expect((await api(own.url, ot, 'GET', '/api/v1/sessions/s-recent')).json.events_count).toBe(2);
+      const left = await own.db.query<{ n: number }>('SELECT count(*)::int AS n FROM tx_rejected_events WHERE tenant_id = $1', [ot.tenant_id]);
+      expect(left.rows[0].n).toBe(1);
+      // A second run has nothing left to drop, and says so.
+      expect((await run()).json).toMatchObject({ dropped_chunks: [], sessions: 0, rejected_events: 0 });
+    } finally {
+      await own.close();
+    }
   });
 
   it('follows a changed RETENTION_MONTHS on the next start', async () => {
