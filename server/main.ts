@@ -40,7 +40,7 @@ async function main() {
       // A browser's event (with a browser's User-Agent: curl's own is flagged as a bot and kept out of live numbers).
       'Post an event (a visitor viewing event E1):',
       `  curl -s ${base}/api/tx/events -H 'Content-Type: application/json' -H 'X-Tx-Key: ${server.demo.write_key}' -A 'Mozilla/5.0 (X11; Linux x86_64)' \\`,
-      `    -d '{"event_id":"'$(cat /proc/sys/kernel/random/uuid)'","event_name":"event_view","occurred_at":"'$(date -u +%FT%TZ)'","source_system":"web","visitor_id":"v1","session_id":"s1","consent_snapshot":{"analytics":true,"marketing":false,"data_processing":true},"entities":{"event_entity_id":"E1"},"payload":{"price_from":60,"currency":"EUR"}}'`,
+      `    -d '{"event_id":"'$(cat /proc/sys/kernel/random/uuid)'","event_name":"event_view","occurred_at":"'$(date -u +%FT%TZ)'","source_system":"web","visitor_id":"v1","session_id":"s1","consent_snapshot":{"analytics":true,"marketing":false,"data_processing":true},"entities":{"event_entity_id":"E1","organizer_id":"O1"},"payload":{"price_from":60,"currency":"EUR"}}'`,
       'Read it back:',
       `  curl -s '${base}/api/v1/tx/events?limit=5' -H 'Authorization: Bearer ${server.demo.secret_key}'`,
     );
