@@ -14,7 +14,7 @@ import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
-import { rebuildTenant, type Counts, type EraseRequest, type ErasureTargets } from './erase.js';
+import { rebuildTenant, type Counts, type EraseRequest } from './erase.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
 import { createOwnerClaims } from './owners.js';
@@ -51,11 +51,6 @@ export interface Mirror {
   uvSource: UvSource;
   /** 'down' while Redis does not answer, and after it returns until it has been re-seeded (redis-recovery.ts). */
   health(): 'up' | 'down';
-  /**
-   * GDPR: after queued writes, adds the person's carts found in Redis to `t.completion`, then deletes or
-   * renames their entries (see eraseFromRedis); returns what changed, by kind.
-   */
-  erase(t: ErasureTargets, rename: (x: string) => string): Promise<Counts>;
   /** GDPR erasure: replaces the tenant's keys by the facts `finalize` returns (warm.ts, erase.ts rebuildTenant). */
   resetTenant?(tenant: number, day: string, finalize: () => Fact[]): Promise<Counts>;
   close(): Promise<void>;

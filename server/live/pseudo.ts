@@ -7,13 +7,12 @@
 // pseudonym for the same id and their counts, checkouts and completions keep matching. The live layer only
 // ever compares ids for equality, so nothing else changes.
 //
-// Erasure (erase.ts) computes the same pseudonyms from the person's raw ids to find their entries, then
-// swaps them for tokens keyed with a random, discarded nonce: afterwards nothing left can be linked back to
-// the person, even by someone holding the secret and the raw ids, while every count stays the same.
+// Erasure (erase.ts) rebuilds the tenant's live state from the store, which no longer holds the person's
+// rows: none of their pseudonyms is left anywhere, and no count includes them.
 //
 // Caveat: rotating LIVE_TOKEN_SECRET changes every pseudonym. Entries written before the rotation (at most
-// the current UTC day) are then counted apart from new ones for unique visitors, and an erasure cannot find
-// them any more (they still hold no raw id, and they go at the day's end or when their keys expire).
+// the current UTC day) are then counted apart from new ones for unique visitors (an erasure still removes
+// them: it rebuilds the tenant from the store with the current secret).
 import crypto from 'node:crypto';
 
 export type IdKind = 'visitor' | 'session' | 'cart' | 'order' | 'event';
@@ -31,9 +30,4 @@ export function createPseudonymizer(secret: string): Pseudonymizer {
     const v = kind === 'event' ? raw.toLowerCase() : raw;
     return crypto.createHmac('sha256', key).update(`${tenant}\u0000${kind}\u0000${v}`).digest('base64url').slice(0, 22);
   };
-}
-
-/** A one-off, unlinkable renaming (erasure): keyed by a random nonce that is never stored. */
-export function createRenamer(nonce: Buffer = crypto.randomBytes(32)): { nonce: Buffer; rename: (x: string) => string } {
-  return { nonce, rename: (x) => `x:${crypto.createHmac('sha256', nonce).update(x).digest('base64url').slice(0, 22)}` };
 }

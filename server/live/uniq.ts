@@ -2,6 +2,7 @@
 // registers, ~0.8% standard error, 16 KB) once it passes EXACT_LIMIT. Small events stay exact and cheap;
 // big ones cost a fixed 16 KB. Adding the same id twice never changes the count; merge is a union.
 // The ids added are pseudonyms (pseudo.ts), never raw visitor ids; the HyperLogLog keeps only registers.
+// Neither can forget one member: a GDPR erasure rebuilds them from the store (erase.ts).
 import HyperLogLog, { type Hll } from 'hyperloglog-lite';
 
 export const HLL_BITS = 14;
@@ -32,17 +33,6 @@ export class Uniq {
     }
     if (this.set) this.promote();
     this.hll!.merge(other.hll!.output());
-  }
-
-  /**
-   * Swaps one member of the exact set for another (GDPR erasure: a visitor's pseudonym for an unlinkable
-   * token), so the count stays. False when absent, or once this is a HyperLogLog (registers hold no id).
-   */
-  replace(id: string, next: string): boolean {
-    if (!this.set || !this.set.has(id)) return false;
-    this.set.delete(id);
-    this.set.add(next);
-    return true;
   }
 
   get exact(): boolean {

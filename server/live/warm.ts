@@ -15,11 +15,11 @@
 // rebuilt from the store, so raw ids from an older version leave Redis at the first start; upgrade every node
 // sharing a Redis together).
 // Writes are pipelined per flush (one round trip for everything committed meanwhile).
-// Visitor, session, cart and event ids in these keys are pseudonyms (pseudo.ts), never raw ids; erase()
-// removes or renames a person's (GDPR, see erase.ts).
+// Visitor, session, cart and event ids in these keys are pseudonyms (pseudo.ts), never raw ids; after a GDPR
+// erasure resetTenant() replaces every key of the tenant with what the store still holds (erase.ts).
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { addSameOrderIds, type Counts, type ErasureTargets } from './erase.js';
+import type { Counts } from './erase.js';
 import type { Fact } from './facts.js';
 import type { Mirror } from './index.js';
 import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
@@ -93,39 +93,6 @@ if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 0`;
 
 /**
- * Erasure: renames checkout keys / completion ids (ARGV: old, new pairs) in KEYS[1] checkouts ZSET, KEYS[2]
- * checkout_ids HASH (and the ids it lists) and KEYS[3] completed ZSET, keeping their times. Atomic, so a
- * write racing with it cannot leave a half-renamed checkout. Returns {checkouts, completion ids} renamed.
- */
-const RENAME_LUA = `
-local map = {}
-for i = 1, #ARGV, 2 do map[ARGV[i]] = ARGV[i + 1] end
-local checkouts, completed = 0, 0
-for i = 1, #ARGV, 2 do
-  local old, new = ARGV[i], ARGV[i + 1]
-  local at = redis.call('ZSCORE', KEYS[1], old)
-  if at then
-    redis.call('ZREM', KEYS[1], old)
-    redis.call('ZADD', KEYS[1], 'GT', at, new)
-    checkouts = checkouts + 1
-  end
-  local ids = redis.call('HGET', KEYS[2], old)
-  if ids then
-    redis.call('HDEL', KEYS[2], old)
-    local out = {}
-    for id in string.gmatch(ids, '[^\t]+') do out[#out + 1] = map[id] or id end
-    redis.call('HSET', KEYS[2], new, table.concat(out, '\t'))
-  end
-  local done = redis.call('ZSCORE', KEYS[3], old)
-  if done then
-    redis.call('ZREM', KEYS[3], old)
-    redis.call('ZADD', KEYS[3], 'GT', done, new)
-    completed = completed + 1
-  end
-end
-return {checkouts, completed}`;
-
-/**
  * The event's owner (owners.ts): KEYS[1] live hash gets organizer_id ARGV[1] and owner_source ARGV[2], unless
  * it holds a secret owner and this one is public (nodes may flush in any order; a secret owner never moves).
  */
@@ -155,10 +122,6 @@ export interface Scripted {
   txMax(k: string, field: string, value: number): ChainableCommander;
 }
 
-interface RenameScript {
-  txRename(k1: string, k2: string, k3: string, ...pairs: string[]): Promise<[number, number]>;
-}
-
 /** SCAN MATCH pattern for a literal key prefix. */
 const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 
@@ -179,7 +142,6 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   redis.defineCommand('txDay', { lua: DAY_LUA });
   redis.defineCommand('txSnap', { numberOfKeys: 2, lua: SNAP_LUA });
   redis.defineCommand('txMax', { numberOfKeys: 1, lua: MAX_LUA });
-  redis.defineCommand('txRename', { numberOfKeys: 3, lua: RENAME_LUA });
   redis.defineCommand('txOwner', { numberOfKeys: 1, lua: OWNER_LUA });
   redis.defineCommand('txUnlink', { numberOfKeys: 2, lua: UNLINK_LUA });
   const uvCache = new Map<string, number>();
@@ -463,10 +425,6 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       });
       if (uvCache.size > 200_000) uvCache.clear();
     },
-    async erase(t, rename) {
-      await flush();
-      return eraseFromRedis(redis, prefix, t, rename);
-    },
     /**
      * GDPR erasure (erase.ts rebuildTenant): replaces every key of the tenant (all days, found with SCAN) by
      * the facts `finalize` returns. New writes are held meanwhile; those held before `finalize` ran are among
@@ -526,100 +484,6 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       await flush();
     },
   };
-}
-
-/**
- * Removes a person from the tenant's keys (every day still held, found with SCAN): deletes the funnel
- * stream entries naming one of their visitors, sessions or events; renames (erase.ts) their checkout keys
- * and completion ids (after adding the carts found here to `t.completion`), their orders in the tickers and
- * their gate scans. Counters, revenue, gate snapshots and HyperLogLogs hold no id and stay as they are.
- */
-async function eraseFromRedis(redis: Redis, prefix: string, t: ErasureTargets, rename: (x: string) => string): Promise<Counts> {
-  const counts: Counts = { redis_funnel_entries: 0, redis_checkouts: 0, redis_completion_ids: 0, redis_ticker_entries: 0, redis_scans: 0 };
-  const p = `${prefix}${t.tenant}:analytics:`;
-  const streams: string[] = [];
-  const events = new Map<string, Set<string>>();
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${globEscape(p)}*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of found) {
-      if (key.startsWith(`${p}funnel:`)) streams.push(key);
-      else if (key.startsWith(`${p}event:`)) {
-        const rest = key.slice(`${p}event:`.length);
-        const colon = rest.lastIndexOf(':');
-        if (colon <= 0) continue;
-        const e = rest.slice(0, colon);
-        let kinds = events.get(e);
-        if (!kinds) events.set(e, (kinds = new Set()));
-        kinds.add(rest.slice(colon + 1));
-      }
-    }
-  } while (cursor !== '0');
-  const k = keys(prefix, t.tenant);
-
-  // Their carts: checkouts that list one of their ids (all day long here, not only the last 30 min), and
-  // ids completed by the same order as one of theirs.
-  for (const [e, kinds] of events) {
-    if (kinds.has('checkout_ids')) {
-      let c = '0';
-      do {
-        const [next, flat] = await redis.hscan(k.checkoutIds(e), c, 'COUNT', 1000);
-        c = next;
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const ids = flat[i + 1].split('\t').filter(Boolean);
-          if (t.completion.has(flat[i]) || ids.some((id) => t.completion.has(id))) {
-            t.completion.add(flat[i]);
-            for (const id of ids) t.completion.add(id);
-          }
-        }
-      } while (c !== '0');
-    }
-    if (kinds.has('completed')) addSameOrderIds(pairs(await redis.zrange(k.completed(e), '0', '-1', 'WITHSCORES')), t.completion);
-  }
-
-  // Funnel stream entries: fields k, at, v (visitor), s (session), id (event).
-  for (const key of streams) {
-    let start = '-';
-    for (;;) {
-      const page = await redis.xrange(key, start, '+', 'COUNT', 1000);
-      const gone: string[] = [];
-      for (const [id, fields] of page) {
-        const f: Record<string, string> = {};
-        for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-        if ((f.v && t.visitors.has(f.v)) || (f.s && t.sessions.has(f.s)) || (f.id && t.events.has(f.id))) gone.push(id);
-      }
-      if (gone.length > 0) counts.redis_funnel_entries += await redis.xdel(key, ...gone);
-      if (page.length < 1000) break;
-      start = `(${page[page.length - 1][0]}`;
-    }
-  }
-
-  const pairsOut = [...t.completion].flatMap((id) => [id, rename(id)]);
-  for (const [e, kinds] of events) {
-    if (pairsOut.length > 0 && (kinds.has('checkouts') || kinds.has('checkout_ids') || kinds.has('completed'))) {
-      const [c, d] = await (redis as unknown as RenameScript).txRename(k.checkouts(e), k.checkoutIds(e), k.completed(e), ...pairsOut);
-      counts.redis_checkouts += Number(c);
-      counts.redis_completion_ids += Number(d);
-    }
-    if (t.events.size === 0) continue;
-    // Orders in the ticker (JSON members) and gate scans (`gate\tkind\tid`): their id is renamed in place.
-    for (const [kind, key, idOf, withId] of [
-      ['ticker', k.ticker(e), (m: string) => (JSON.parse(m) as TickerEntry).id, (m: string, id: string) => JSON.stringify({ ...(JSON.parse(m) as TickerEntry), id })],
-      ['scans', k.scans(e), (m: string) => m.slice(m.lastIndexOf('\t') + 1), (m: string, id: string) => `${m.slice(0, m.lastIndexOf('\t'))}\t${id}`],
-    ] as const) {
-      if (!kinds.has(kind)) continue;
-      const hits = pairs(await redis.zrange(key, '0', '-1', 'WITHSCORES')).filter(([m]) => t.events.has(idOf(m)));
-      if (hits.length === 0) continue;
-      const tx = redis.multi();
-      for (const [m, at] of hits) tx.zrem(key, m).zadd(key, at, withId(m, rename(idOf(m))));
-      const res = await tx.exec();
-      const err = res?.find(([er]) => er)?.[0];
-      if (err) throw err;
-      counts[kind === 'ticker' ? 'redis_ticker_entries' : 'redis_scans'] += hits.length;
-    }
-  }
-  return counts;
 }
 
 function pairs(flat: string[]): [string, number][] {
