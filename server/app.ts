@@ -13,12 +13,13 @@ import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createIdentity, protectPii } from './identity/index.js';
-import { loadUws } from './http/uws.js';
+import { listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
+import { lockDataDir, type DataDirLock } from './store/datadir-lock.js';
 import { createSpool } from './store/spool.js';
 import { createTenantStore, type CreatedTenant } from './store/tenants.js';
 
@@ -26,6 +27,16 @@ export class StoreSetupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StoreSetupError';
+  }
+}
+
+export class PortInUseError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`Port ${port} on ${host} is already in use (another Tixello Live server or another program). Stop it, or set PORT to a free port.`);
+    this.name = 'PortInUseError';
   }
 }
 
@@ -77,6 +88,18 @@ function resolveAdminToken(config: Config, log: Logger): string {
 }
 
 export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {
+  // Before anything opens DATA_DIR's files (store, spool, secrets): a second server there must refuse to start,
+  // also with DATABASE_URL set, since the spool of acknowledged events lives in DATA_DIR.
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, opts, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock): Promise<RunningServer> {
   const { log } = opts;
   const startedAt = Date.now();
   const uws = loadUws(config.uwsAllowFallback);
@@ -129,15 +152,22 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
   });
 
-  const listenOnce = () => new Promise<unknown>((resolve) => app.listen(config.host, config.port, (s) => resolve(s)));
-  let listenSocket = await listenOnce();
-  // uWS.js sets no SO_REUSEADDR: connections the previous run closed hold the port in TIME_WAIT for up to 60 s.
-  for (const until = Date.now() + 75_000; !listenSocket && config.port !== 0 && Date.now() < until; ) {
-    log.warn({ port: config.port }, 'port busy (TIME_WAIT from a previous run, or another process); retrying');
-    await new Promise((r) => setTimeout(r, 1000));
-    listenSocket = await listenOnce();
+  const closeParts = async () => {
+    await identity.close();
+    await sink.close();
+    await live.close();
+    await spool.close();
+    await db.close();
+  };
+  // Exclusive: without it uSockets sets SO_REUSEPORT and a second server on the same port also listens and
+  // silently takes half the connections. No retry loop: uSockets always sets SO_REUSEADDR, so connections of a
+  // previous run (TIME_WAIT, FIN_WAIT after kill -9) never block the port (measured: an immediate re-listen
+  // succeeds in both cases); a refusal means a live listener, and waiting would only delay the clear error.
+  const listenSocket = await listenExclusive(uws, app, config.host, config.port);
+  if (!listenSocket) {
+    await closeParts();
+    throw new PortInUseError(config.host, config.port);
   }
-  if (!listenSocket) throw new Error(`Cannot listen on ${config.host}:${config.port} (port in use?). Set PORT to a free port.`);
   const port = uws.uws.us_socket_local_port(listenSocket as never);
 
   // The idempotency ledger only needs ids young enough to be accepted again.
@@ -160,11 +190,8 @@ export async function startServer(config: Config, opts: StartOptions): Promise<R
     async close() {
       clearInterval(prune);
       uws.uws.us_listen_socket_close(listenSocket as never);
-      await identity.close();
-      await sink.close();
-      await live.close();
-      await spool.close();
-      await db.close();
+      await closeParts();
+      lock.release();
     },
   };
 }

@@ -57,7 +57,6 @@ async function main() {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  if (process.env.H1DEBUG) process.on('SIGTERM', () => console.error('H1 got SIGTERM'));
 }
 
 main().catch((err) => {

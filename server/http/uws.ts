@@ -34,6 +34,17 @@ export function loadUws(allowFallback: boolean): LoadedUws {
   return { uws, native };
 }
 
+/**
+ * Listens on host:port without SO_REUSEPORT, so a second listener on the same port fails instead of sharing it.
+ * The native binding takes (host, port, options, cb) and exports LIBUS_LISTEN_EXCLUSIVE_PORT (= 1); the bundled
+ * typings only declare (port, options, cb) and the enum, hence the narrow cast. Resolves the listen socket or null.
+ */
+export function listenExclusive(loaded: LoadedUws, app: TemplatedApp, host: string, port: number): Promise<UWS.us_listen_socket | null> {
+  const exclusive = (loaded.uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;
+  type Listen4 = (host: string, port: number, options: number, cb: (s: UWS.us_listen_socket | false) => void) => unknown;
+  return new Promise((resolve) => (app.listen as unknown as Listen4).call(app, host, port, exclusive, (s) => resolve(s || null)));
+}
+
 export interface ReqInfo {
   method: string;
   url: string;

@@ -1,0 +1,188 @@
+// One server per DATA_DIR. Two servers on one directory both acknowledge events into stores that overwrite
+// each other, so the loser's acknowledged events vanish at the next restart. The owner keeps DATA_DIR/server.lock
+// for its whole life: a JSON file {pid, host, started} created atomically (written to a private temp file, then
+// hard-linked into place, so the lock is never seen empty). A lock whose process is gone (kill -9, power loss) is
+// stale and taken over; a lock held by a live process makes the next server refuse to start, naming that pid.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const LOCK_FILE = 'server.lock';
+
+export interface LockInfo {
+  pid: number;
+  host: string;
+  /** Kernel start time of the process (Linux /proc); tells a reused pid from the original owner. */
+  started: string | null;
+}
+
+export class DataDirLockedError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly holder: LockInfo,
+  ) {
+    const where = holder.host === os.hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on host ${holder.host}`;
+    super(
+      `DATA_DIR ${dir} is in use by another Tixello Live server (${where}). Stop that server, or give this one its own DATA_DIR. ` +
+        `If that process is really gone, delete ${path.join(dir, LOCK_FILE)}.`,
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+export interface ProcessProbe {
+  /** True when a process with this pid exists (even one we may not signal). */
+  alive(pid: number): boolean;
+  /** The process start time, or null when the platform cannot tell. */
+  startTime(pid: number): string | null;
+}
+
+export type LockVerdict = 'held' | 'stale';
+
+/**
+ * Whether an existing lock still belongs to a running server. Pure: the probe is passed in.
+ * A lock from another host cannot be checked from here, so it counts as held (the message names that host).
+ * An unreadable lock counts as stale: it is only ever written whole (link of a complete temp file).
+ */
+export function judgeLock(existing: LockInfo | null, self: { host: string; pid: number; holdsHere: boolean }, probe: ProcessProbe): LockVerdict {
+  if (!existing) return 'stale';
+  if (existing.host !== self.host) return 'held';
+  // Our own pid: held if this process took it (a second server in one process), else a previous life of a
+  // container whose server always gets the same pid (e.g. pid 1).
+  if (existing.pid === self.pid) return self.holdsHere ? 'held' : 'stale';
+  if (!probe.alive(existing.pid)) return 'stale';
+  // Same pid, different start time: the owner died and the pid was reused by an unrelated process.
+  const now = probe.startTime(existing.pid);
+  if (existing.started && now && existing.started !== now) return 'stale';
+  return 'held';
+}
+
+export function parseLock(text: string): LockInfo | null {
+  try {
+    const v = JSON.parse(text) as Partial<LockInfo>;
+    if (!v || !Number.isInteger(v.pid) || (v.pid as number) <= 0 || typeof v.host !== 'string') return null;
+    return { pid: v.pid as number, host: v.host, started: typeof v.started === 'string' ? v.started : null };
+  } catch {
+    return null;
+  }
+}
+
+export const systemProbe: ProcessProbe = {
+  alive(pid) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      // EPERM: the process exists but belongs to another user.
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  },
+  startTime(pid) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Field 22 (starttime); fields are counted after the command name, which may contain spaces and ')'.
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    } catch {
+      return null; // no /proc (macOS) or the process just exited: the pid check alone decides
+    }
+  },
+};
+
+/** Lock files this process holds (resolved paths). */
+const heldHere = new Set<string>();
+
+export interface DataDirLock {
+  file: string;
+  info: LockInfo;
+  /** Removes the lock if it is still ours; safe to call twice. */
+  release(): void;
+}
+
+export interface LockDeps {
+  pid?: number;
+  host?: string;
+  probe?: ProcessProbe;
+}
+
+function readLock(file: string): { text: string } | null {
+  try {
+    return { text: fs.readFileSync(file, 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Takes DATA_DIR's lock or throws DataDirLockedError naming the holder. */
+export function lockDataDir(dir: string, deps: LockDeps = {}): DataDirLock {
+  const probe = deps.probe ?? systemProbe;
+  const host = deps.host ?? os.hostname();
+  const pid = deps.pid ?? process.pid;
+  const info: LockInfo = { pid, host, started: probe.startTime(pid) };
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, LOCK_FILE);
+  const text = JSON.stringify(info) + '\n';
+  const tmp = `${file}.${pid}.${Date.now()}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o644 });
+  try {
+    // Each round either links our lock into place or moves one stale lock out of the way; a handful of rounds
+    // covers any race between servers starting together.
+    for (let round = 0; round < 5; round++) {
+      try {
+        fs.linkSync(tmp, file);
+        return makeLock(file, info, text);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const seen = readLock(file);
+      if (!seen) continue; // released between our link and our read
+      const holder = parseLock(seen.text);
+      if (judgeLock(holder, { host, pid, holdsHere: heldHere.has(path.resolve(file)) }, probe) === 'held') throw new DataDirLockedError(dir, holder!);
+      takeOverStale(file, seen.text, pid);
+    }
+    const last = parseLock(readLock(file)?.text ?? '');
+    throw new DataDirLockedError(dir, last ?? { pid: 0, host, started: null });
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Moves a stale lock aside. Another starting server may have replaced it since we read it: the rename is
+ * atomic, so we check what we moved and put a live lock back if that is what we took.
+ */
+function takeOverStale(file: string, staleText: string, pid: number): void {
+  const aside = `${file}.${pid}.stale`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else moved it: next round decides
+    throw err;
+  }
+  const moved = readLock(aside)?.text;
+  if (moved !== undefined && moved !== staleText) {
+    try {
+      fs.linkSync(aside, file);
+    } catch (err) {
+      // EEXIST: a third server locked in between; its lock stands and the next round reads it.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+function makeLock(file: string, info: LockInfo, text: string): DataDirLock {
+  let held = true;
+  heldHere.add(path.resolve(file));
+  const release = () => {
+    if (!held) return;
+    held = false;
+    heldHere.delete(path.resolve(file));
+    process.removeListener('exit', release);
+    // Only our own lock: never remove one a later owner took over.
+    if (readLock(file)?.text === text) fs.rmSync(file, { force: true });
+  };
+  // A process that exits without close() (startup failure, process.exit) leaves no lock behind.
+  process.on('exit', release);
+  return { file, info, release };
+}
