@@ -92,28 +92,34 @@ describe('stripe webhooks', () => {
   it('rejects a bad signature, a stale or future timestamp, a re-serialised body and a missing header with 400', async () => {
     const evt = stripeEvent('payment_intent.succeeded', paymentIntent('pi_bad', 'O-bad'));
     const body = JSON.stringify(evt, null, 2);
-    const now = Math.floor(Date.now() / 1000);
-    const cases: [string, string | null, string, string][] = [
-      ['wrong secret', stripeHeader('whsec_other', body), body, 'invalid_signature'],
-      ['tampered signature', stripeHeader(SECRET, body).replace(/v1=([0-9a-f])/, (_m, c) => `v1=${c === '0' ? '1' : '0'}`), body, 'invalid_signature'],
-      ['stale t (301 s old)', stripeHeader(SECRET, body, now - 301), body, 'timestamp_outside_tolerance'],
-      ['future t (301 s ahead)', stripeHeader(SECRET, body, now + 301), body, 'timestamp_outside_tolerance'],
-      ['re-serialised body', stripeHeader(SECRET, body), JSON.stringify(JSON.parse(body)), 'invalid_signature'],
-      ['signature of another timestamp', stripeHeader(SECRET, body, now).replace(`t=${now}`, `t=${now - 1}`), body, 'invalid_signature'],
-      ['no header', null, body, 'missing_signature'],
-      ['no v1', `t=${now}`, body, 'malformed_signature'],
+    // Timestamps are taken when each request is built, never once for the whole test, and stay 10 s clear of
+    // the 300 s tolerance: a second ticking between signing and checking must not change the outcome. The
+    // exact boundary (300 in, 301 out) is proven with an injected clock in the unit test below.
+    const nowS = () => Math.floor(Date.now() / 1000);
+    const cases: [string, () => string | null, string, string][] = [
+      ['wrong secret', () => stripeHeader('whsec_other', body), body, 'invalid_signature'],
+      ['tampered signature', () => stripeHeader(SECRET, body).replace(/v1=([0-9a-f])/, (_m, c) => `v1=${c === '0' ? '1' : '0'}`), body, 'invalid_signature'],
+      ['stale t (310 s old)', () => stripeHeader(SECRET, body, nowS() - 310), body, 'timestamp_outside_tolerance'],
+      ['future t (310 s ahead)', () => stripeHeader(SECRET, body, nowS() + 310), body, 'timestamp_outside_tolerance'],
+      ['re-serialised body', () => stripeHeader(SECRET, body), JSON.stringify(JSON.parse(body)), 'invalid_signature'],
+      ['signature of another timestamp', () => {
+        const now = nowS();
+        return stripeHeader(SECRET, body, now).replace(`t=${now}`, `t=${now - 1}`);
+      }, body, 'invalid_signature'],
+      ['no header', () => null, body, 'missing_signature'],
+      ['no v1', () => `t=${nowS()}`, body, 'malformed_signature'],
     ];
-    for (const [name, sig, sent, code] of cases) {
-      const r = await send(sent, sig);
+    for (const [name, header, sent, code] of cases) {
+      const r = await send(sent, header());
       expect({ name, status: r.status, code: r.json.error?.code }).toEqual({ name, status: 400, code });
     }
     expect(await eventsOf(base, t, 'event_name=payment_succeeded').then((e) => e.filter((x) => x.entities.order_id === 'O-bad'))).toHaveLength(0);
     // Inside the tolerance on both sides, and with several v1 values (secret rotation), it is accepted.
-    const early = await send(body, stripeHeader(SECRET, body, now - 290, ['00'.repeat(32), 'zz']));
+    const early = await send(body, stripeHeader(SECRET, body, nowS() - 290, ['00'.repeat(32), 'zz']));
     expect(early.status).toBe(200);
     const evt2 = stripeEvent('payment_intent.succeeded', paymentIntent('pi_ahead', 'O-ahead'));
     const body2 = JSON.stringify(evt2);
-    expect((await send(body2, stripeHeader(SECRET, body2, now + 290))).status).toBe(200);
+    expect((await send(body2, stripeHeader(SECRET, body2, nowS() + 290))).status).toBe(200);
     expect((await send(body2, stripeHeader(SECRET, body2), `${base}/api/v1/webhooks/stripe/999999`)).status).toBe(404);
   });
 
