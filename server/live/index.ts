@@ -130,6 +130,7 @@ const REDIS_COMMAND_TIMEOUT_MS = 2000;
 const PREFETCH_WAIT_MS = 500;
 /** Facts the bus could not send (Redis away), kept to send when it returns; the oldest go beyond this. */
 const MAX_UNSENT = 100_000;
+const SEEN_GENERATION = 100_000;
 const FACTS = 'facts';
 const ERASE = 'erase';
 
@@ -235,6 +236,21 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     return counts;
   };
 
+  // Another node sends facts again when a publish failed, and a publish that timed out may still have been
+  // delivered: facts from the bus are applied once (by id; ids are remembered for the last 100,000 to 200,000 facts).
+  let seen = new Set<string>();
+  let seenBefore = new Set<string>();
+  const firstSeen = (f: Fact): boolean => {
+    const k = `${f.tenant}\t${f.id}`;
+    if (seen.has(k) || seenBefore.has(k)) return false;
+    if (seen.size >= SEEN_GENERATION) {
+      seenBefore = seen;
+      seen = new Set();
+    }
+    seen.add(k);
+    return true;
+  };
+
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic === ERASE) {
       const m = msg as EraseMessage;
@@ -247,7 +263,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     const m = msg as { n: string; f: Fact[] };
     if (m.n === nodeId) return;
     rollover(now());
-    applyFacts(m.f);
+    applyFacts(m.f.filter(firstSeen));
   });
 
   // After a lost Redis subscription, facts of other nodes may have been missed: reload from Redis.
