@@ -8,6 +8,7 @@ import { connectLive, createSocketIoLiveClient, topics, wsTransport, type Dashbo
 import { startProxy } from './dashboard-helpers.js';
 import { bootServer, createTenant, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { liveRest, mintToken, sendEvents } from './live-helpers.js';
+import { clearOfMidnight, MIDNIGHT_HOOK_TIMEOUT_MS } from './midnight.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
 
@@ -44,12 +45,14 @@ describe('client/live against the server', () => {
   const clients: LiveClient[] = [];
 
   beforeAll(async () => {
+    // Live numbers are per UTC day: the run must not straddle midnight.
+    await clearOfMidnight();
     dataDir = tmpDir();
     server = await bootServer({ DATA_DIR: dataDir });
     t = await createTenant(server.url, 'live-client');
     await sendEvents(server.url, t, [view('v0'), view('v0', 'LC2')]);
     token = await mintToken(server.url, t, { role: 'organizer', org_id: ORG, ttl_s: 3600 });
-  });
+  }, MIDNIGHT_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     for (const c of clients) c.close();
     await server?.close();

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, webEvent, type Tenant } from './helpers.js';
 import { funnelEvents, LiveClient, liveRest, mintToken, sendEvents, sleep, type FunnelPlan } from './live-helpers.js';
+import { clearOfMidnight, MIDNIGHT_HOOK_TIMEOUT_MS } from './midnight.js';
 
 const E1: FunnelPlan = { event: 'LE1', org: 'ORG-A', visitors: 50, views: 50, selects: 40, carts: 30, checkouts: 20, attempts: 12, failures: 2, orders: 10, qty: 2, price: 50, currency: 'EUR' };
 const E2: FunnelPlan = { event: 'LE2', org: 'ORG-A', visitors: 50, views: 45, selects: 30, carts: 25, checkouts: 15, attempts: 10, failures: 3, orders: 9, qty: 1, price: 19.9, currency: 'EUR' };
@@ -14,10 +15,12 @@ describe('live layer (single node)', () => {
   let t: Tenant;
 
   beforeAll(async () => {
+    // Events up to a minute old must be today's for the whole run (live numbers are per UTC day).
+    await clearOfMidnight();
     server = await bootServer({ RATE_LIMIT_EVENTS_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' });
     base = server.url;
     t = await createTenant(base, 'live');
-  });
+  }, MIDNIGHT_HOOK_TIMEOUT_MS);
   afterAll(async () => {
     await server?.close();
   });
