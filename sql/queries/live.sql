@@ -4,15 +4,20 @@
 -- $5 organizer id or NULL: with an organizer, rows naming it count too (a row without organizer_id counts
 -- for the organizer its event is linked to, as live, through $2). Counts what the live layer counts
 -- (server/live/facts.ts): non-bot rows only; minutes without rows are absent (history.ts zero-fills them).
+-- A per-row amount or ticket count beyond 2^53 (stored before the registry bounded numbers) adds nothing,
+-- as in the live sums (safeAdd in server/live/state.ts), so float8 never overflows.
 -- For one event this uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at).
 WITH r AS (
   SELECT time_bucket(INTERVAL '1 minute', occurred_at) AS ts, event_name, visitor_id,
     CASE WHEN event_name = 'order_completed' THEN (
-      SELECT coalesce(sum((it->>'qty')::numeric), 0)
-      FROM jsonb_array_elements(CASE jsonb_typeof(payload->'items') WHEN 'array' THEN payload->'items' ELSE '[]'::jsonb END) AS it
-      WHERE jsonb_typeof(it->'qty') = 'number') END AS tickets,
+      SELECT CASE WHEN abs(t) <= 9007199254740991 THEN t ELSE 0 END FROM (
+        SELECT coalesce(sum((it->>'qty')::numeric), 0) AS t
+        FROM jsonb_array_elements(CASE jsonb_typeof(payload->'items') WHEN 'array' THEN payload->'items' ELSE '[]'::jsonb END) AS it
+        WHERE jsonb_typeof(it->'qty') = 'number') q) END AS tickets,
     CASE jsonb_typeof(payload->'currency') WHEN 'string' THEN payload->>'currency' ELSE 'XXX' END AS currency,
-    CASE jsonb_typeof(payload->'gross_amount') WHEN 'number' THEN round((payload->>'gross_amount')::numeric * 1000) ELSE 0 END AS milli
+    CASE WHEN jsonb_typeof(payload->'gross_amount') = 'number'
+      AND abs(round((payload->>'gross_amount')::numeric * 1000)) <= 9007199254740991
+      THEN round((payload->>'gross_amount')::numeric * 1000) ELSE 0 END AS milli
   FROM tx_events
   WHERE tenant_id = $1 AND NOT is_bot AND entities ? 'event_entity_id'
     AND (entities->>'event_entity_id' = ANY($2::text[]) OR ($5::text IS NOT NULL AND entities->>'organizer_id' = $5))
