@@ -38,7 +38,8 @@ describe('the claim rule', () => {
     expect(f.owner).toEqual(sec('B'));
     expect(f.changed).toBe(true);
     expect(f.conflicts.map((c) => [c.org, c.source, c.owner])).toEqual([['F', 'public', 'A'], ['A', 'public', 'B'], ['C', 'secret', 'B'], ['A', 'public', 'B']]);
-    expect(foldClaims(sec('B'), [claim(pub('B'))])).toEqual({ owner: sec('B'), changed: false, conflicts: [] });
+    expect(f.claim?.org).toBe('B');
+    expect(foldClaims(sec('B'), [claim(pub('B'))])).toEqual({ owner: sec('B'), changed: false, conflicts: [], claim: null });
   });
 
   it('only non-bot rows naming an event and an organizer claim; backend, payments and shop rows are secret claims', () => {

@@ -55,9 +55,10 @@ export interface Conflict extends Claim {
 
 /**
  * Folds a key's claims, in commit order, over its stored owner. Returns the final owner, whether it differs
- * from the stored one, and the claims that did not hold (a displaced public owner counts as one). Pure.
+ * from the stored one, the claims that did not hold (a displaced public owner counts as one) and the claim
+ * that made the final owner (null when it was already stored). Pure.
  */
-export function foldClaims(stored: Owner | null, claims: Claim[]): { owner: Owner | null; changed: boolean; conflicts: Conflict[] } {
+export function foldClaims(stored: Owner | null, claims: Claim[]): { owner: Owner | null; changed: boolean; conflicts: Conflict[]; claim: Claim | null } {
   let owner = stored;
   let ownerClaim: Claim | null = null;
   const conflicts: Conflict[] = [];
@@ -72,7 +73,7 @@ export function foldClaims(stored: Owner | null, claims: Claim[]): { owner: Owne
     owner = { org: d.owner.org, source: d.owner.source };
   }
   const changed = owner !== null && (stored === null || stored.org !== owner.org || stored.source !== owner.source);
-  return { owner, changed, conflicts };
+  return { owner, changed, conflicts, claim: ownerClaim };
 }
 
 const Q = loadQueries('owners.sql');
@@ -146,7 +147,7 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
       finals.set(key, f.owner);
       conflictsOf.set(key, f.conflicts.length);
       conflicts.push(...f.conflicts);
-      if (f.changed) (before === null ? inserts : upgrades).push({ tenant: g.tenant, event: g.event, ...f.owner!, at: g.claims[g.claims.length - 1].at });
+      if (f.changed) (before === null ? inserts : upgrades).push({ tenant: g.tenant, event: g.event, ...f.owner!, at: f.claim!.at });
     }
     if (inserts.length > 0) {
       const { rows: won } = await q.query<{ tenant_id: string; event_entity_id: string }>(Q.insert_owners, [JSON.stringify(inserts.map(ownerRow))]);
