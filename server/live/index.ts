@@ -215,8 +215,17 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: f.org, capacity: false, funnel: true });
   };
 
-  /** GDPR erasure: the tenant's hot state for today recomputed from the store (and its Redis keys, `withRedis`). */
-  const rebuild = async (tenant: number, withRedis: boolean): Promise<Counts> => {
+  /**
+   * GDPR erasure: the tenant's hot state for today recomputed from the store (and its Redis keys, `withRedis`).
+   * One at a time: a rebuild that read the store before another erasure committed must not swap in after it.
+   */
+  let rebuilding: Promise<unknown> = Promise.resolve();
+  const rebuild = (tenant: number, withRedis: boolean): Promise<Counts> => {
+    const run = rebuilding.then(() => rebuildOnce(tenant, withRedis));
+    rebuilding = run.catch(() => undefined);
+    return run;
+  };
+  const rebuildOnce = async (tenant: number, withRedis: boolean): Promise<Counts> => {
     const m = withRedis ? mirror : null;
     const counts = await rebuildTenant({
       state,
