@@ -1,0 +1,106 @@
+// README claims that had no test of their own: idempotency whatever occurred_at says, tokens ending open
+// sockets at expiry, and the server refusing to boot on a bad configuration or a database without TimescaleDB.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, bootServer, createTenant, eventsOf, postJson, tmpDir, webEvent, type Tenant } from './helpers.js';
+import { LiveClient, mintToken } from './live-helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+/** The plain Postgres 15 (no TimescaleDB) the test machine provides. */
+const PLAIN_PG = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+describe('README claims', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+  beforeAll(async () => {
+    server = await bootServer();
+    t = await createTenant(server.url, 'claims');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers an event_id already sent as a duplicate whatever its occurred_at, and keeps the first copy', async () => {
+    const first = webEvent({ occurred_at: new Date(Date.now() - 3_600_000).toISOString(), visitor_id: 'first' });
+    const send = (e: Record<string, unknown>) => postJson(`${server.url}/api/tx/events/batch`, { events: [e] }, { 'x-tx-key': t.write_key });
+    expect((await send(first)).json).toMatchObject({ accepted: 1, duplicates: 0 });
+    // Same id, another time and other content; then five days back (most likely another 7-day chunk).
+    const again = { ...first, occurred_at: new Date().toISOString(), visitor_id: 'second' };
+    expect((await send(again)).json).toMatchObject({ accepted: 0, duplicates: 1, rejected: [] });
+    const older = { ...first, occurred_at: new Date(Date.now() - 5 * 86_400_000).toISOString() };
+    expect((await send(older)).json).toMatchObject({ accepted: 0, duplicates: 1, rejected: [] });
+    const stored = (await eventsOf(server.url, t)).filter((e) => e.event_id === first.event_id);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ visitor_id: 'first', occurred_at: new Date(first.occurred_at).toISOString() });
+  });
+
+  it('closes an open websocket when its token expires, without any message from the client', { timeout: 60_000 }, async () => {
+    const short = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-EXP', ttl_s: 2 });
+    const long = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-EXP', ttl_s: 3600 });
+    const expiresAt = Date.now() + 2000;
+    const [a, b] = await Promise.all([LiveClient.open(server.url, short), LiveClient.open(server.url, long)]);
+    const closed = new Promise<{ code: number; reason: string; at: number }>((r) => a.ws.once('close', (code, reason) => r({ code, reason: reason.toString(), at: Date.now() })));
+    const end = await Promise.race([closed, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
+    expect(end).not.toBeNull();
+    expect(end).toMatchObject({ code: 4001, reason: 'token expired' });
+    // Not before the expiry (tokens carry whole seconds: allow the second it was minted in)...
+    expect(end!.at).toBeGreaterThanOrEqual(expiresAt - 1000);
+    // ...and only the expired one: the control on a valid token is still open.
+    expect(b.closed).toBe(false);
+    b.close();
+  });
+});
+
+/** Runs `npm start`'s entry point with env; resolves with its exit code and output (it must exit by itself). */
+function boot(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DEMO_TENANT: '0', DATA_DIR: tmpDir(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not refuse to start within 60 s:\n${out}`));
+    }, 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe('boot refusals (README: Configuration)', () => {
+  it('refuses a bad configuration, naming every problem and how to fix it', { timeout: 90_000 }, async () => {
+    const r = await boot({ PORT: 'eighty', MAX_BATCH_EVENTS: '0', ADMIN_TOKEN: 'short' });
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/PORT="eighty" must be an integer between 0 and 65535/);
+    expect(r.out).toMatch(/MAX_BATCH_EVENTS/);
+    expect(r.out).toMatch(/ADMIN_TOKEN must be at least 16 characters; generate one with `openssl rand -hex 24`/);
+    expect(r.out).not.toMatch(/listening on/);
+  });
+
+  it('refuses a DATABASE_URL without the timescaledb extension, and leaves that database untouched', { timeout: 90_000 }, async () => {
+    const client = new pg.Client({ connectionString: PLAIN_PG });
+    await client.connect();
+    try {
+      const tables = async () => (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'tx\\_%'")).rows[0].n;
+      const extension = async () => (await client.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rowCount;
+      expect(await extension()).toBe(0);
+      const before = await tables();
+      const r = await boot({ DATABASE_URL: PLAIN_PG, ADMIN_TOKEN: ADMIN });
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(/has no TimescaleDB extension/);
+      expect(r.out).toMatch(/unset DATABASE_URL to use the embedded store/);
+      expect(r.out).not.toMatch(/listening on/);
+      expect(await tables()).toBe(before);
+    } finally {
+      await client.end();
+    }
+  });
+});
