@@ -61,6 +61,7 @@ WHERE tenant_id = $1
   AND ($3::bigint IS NULL OR person_id = $3)
   AND ($5::timestamp IS NULL OR first_seen_at < ($5::timestamp AT TIME ZONE 'UTC')
     OR (first_seen_at = ($5::timestamp AT TIME ZONE 'UTC') AND session_id > $6::text))
+  AND ($5::timestamp IS NULL OR first_seen_at <= ($5::timestamp AT TIME ZONE 'UTC'))
 ORDER BY first_seen_at DESC, session_id
 LIMIT $4;
 
