@@ -229,7 +229,7 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         }
       }
       // `external` lists every registered store (e.g. the live layer's Redis streams and in-memory state).
-      // HyperLogLog sketches cannot hold or give back an id, so they need no erasure.
+      // The live layer rebuilds the tenant's live state (HyperLogLogs included) from the store, now without them.
       const disk = await purgeDisk(result.touched);
       const removed = { ...result.removed, spooled_records: spooled, external, disk };
       // The tombstone keeps the full report (counts only, no ids) so a repeated DELETE answers the same.
