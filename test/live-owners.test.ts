@@ -1,9 +1,10 @@
 // Issue 8.3, organizer takeover: event → organizer ownership follows the first claim in commit order, survives
 // a restart unchanged, moves only for a secret-key claim, and a conflicting claim is recorded and ignored.
 import crypto from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, tmpDir, webEvent, wireDatabase, type Tenant } from './helpers.js';
 import { liveRest, mintToken } from './live-helpers.js';
+import { clearOfMidnight, MIDNIGHT_HOOK_TIMEOUT_MS } from './midnight.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
 
@@ -46,6 +47,11 @@ async function conflicts(s: Server, t: Tenant) {
 }
 
 describe.each([['embedded'], ['pg']])('organizer takeover (issue 8.3, store: %s)', (store) => {
+  // Live numbers (and the restart's recompute) cover one UTC day: a run must not straddle midnight.
+  beforeEach(async () => {
+    await clearOfMidnight();
+  }, MIDNIGHT_HOOK_TIMEOUT_MS);
+
   it('a forged back-dated event_view with another organizer id does not take the event over, before or after a restart; the conflict is recorded', async () => {
     const dataDir = tmpDir();
     const pg = store === 'pg' ? await wireDatabase() : null;
