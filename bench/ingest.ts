@@ -7,7 +7,7 @@
 //       then the server is stopped and `SELECT count(*) FROM tx_events` is compared with the acknowledged count.
 // Rounds interleave a→b→c→d so noisy neighbours hit every phase alike.
 //
-//   npx tsx bench/ingest.ts
+//   npx tsx bench/ingest.ts [--write]   (--write appends the markdown section it prints to bench/RESULTS.md)
 //   env: BENCH_ROUNDS (3) BENCH_SECONDS (12, per closed-loop phase) BENCH_CONN (16) BENCH_HALF_SECONDS (15)
 //        BENCH_PROFILE=1   start the server with --cpu-prof and print where its CPU time went
 //        BENCH_KEEP_PROF=1 keep the .cpuprofile files (path printed)
@@ -780,6 +780,7 @@ async function main() {
   };
   const body = bodyMaker();
   const started = new Date();
+  const startLoad = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
   console.log(`# ingest bench  node ${process.version}  nproc ${os.availableParallelism()}  loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`body: ${body.bytes} bytes, ${BATCH} events (${JSON.stringify(body.mix)}), event bytes min/avg/max ${body.eventBytes.min}/${body.eventBytes.avg}/${body.eventBytes.max}`);
   console.log(`options: ${JSON.stringify(o)}\n`);
@@ -863,11 +864,24 @@ async function main() {
     `- durability check, acknowledged = stored: ${rounds.every((r) => r.d.acked === r.d.stored) ? 'PASS' : 'FAIL'}`,
   ].join('\n');
 
-  console.log(`## Ingest (issue 2) — ${started.toISOString()}\n`);
-  console.log(`body: ${body.bytes} bytes / ${BATCH} events (${Object.entries(body.mix).map(([k, v]) => `${v} ${k}`).join(', ')}), ${body.eventBytes.avg} bytes per event on average (${body.eventBytes.min}–${body.eventBytes.max})\n`);
-  console.log(table);
-  console.log('');
-  console.log(verdict);
+  // The section RESULTS.md takes whole: every figure in it is this run's, with the command, machine and load.
+  const env = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('');
+  const section = [
+    `## Ingest (issue 2) — ${started.toISOString()}`,
+    '',
+    `- command: \`${env}npx tsx bench/ingest.ts\` (${o.rounds} rounds, ${o.seconds} s closed loop, ${o.halfSeconds} s half load, ${o.conns} connections)`,
+    `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average at start ${startLoad}, at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`,
+    `- body: ${body.bytes} bytes / ${BATCH} events (${Object.entries(body.mix).map(([k, v]) => `${v} ${k}`).join(', ')}), ${body.eventBytes.avg} bytes per event on average (${body.eventBytes.min}–${body.eventBytes.max})`,
+    '',
+    table,
+    '',
+    verdict,
+  ].join('\n');
+  console.log(section);
+  if (process.argv.includes('--write')) {
+    fs.appendFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), '\n' + section + '\n');
+    console.log('appended to bench/RESULTS.md');
+  }
 }
 
 const mode = process.argv[2];

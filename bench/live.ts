@@ -112,8 +112,10 @@ async function main() {
 
   out(`## Live layer (bench/live.ts)`);
   out('');
-  out(`- date: ${new Date().toISOString().slice(0, 10)}; command: \`node --expose-gc --import tsx bench/live.ts${QUICK ? ' --quick' : ''}\``);
-  out(`- machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${mb(os.totalmem()) / 1024 > 1 ? Math.round(os.totalmem() / 2 ** 30) + ' GB' : ''} RAM, Node ${process.version}, store: ${EMBEDDED ? 'embedded PGlite in the server process' : 'PGlite over the Postgres wire protocol in a separate process (pg pool of 1)'}, no Redis; clients in a child process on the same machine; load average at start ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (the machine is shared)`);
+  // Every figure in RESULTS.md comes from this output: the header names the exact command, date, machine and load.
+  const flags = process.argv.slice(2).filter((a) => a !== '--write');
+  out(`- date: ${new Date().toISOString()}; command: \`node --expose-gc --import tsx bench/live.ts${flags.map((f) => ' ' + f).join('')}\``);
+  out(`- machine: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${mb(os.totalmem()) / 1024 > 1 ? Math.round(os.totalmem() / 2 ** 30) + ' GB' : ''} RAM, Node ${process.version}, store: ${EMBEDDED ? 'embedded PGlite + TimescaleDB in a worker thread of the server process' : 'PGlite over the Postgres wire protocol in a separate process (pg pool of 1)'}, no Redis; clients in a child process on the same machine; load average at start ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')} (the machine is shared)`);
   out('');
 
   // 1. Memory per 1k idle subscribers.
@@ -298,6 +300,7 @@ async function main() {
     await new Promise((r) => dbChild!.once('exit', r));
   }
   fs.rmSync(dataDir, { recursive: true, force: true });
+  out(`- load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
   if (process.argv.includes('--write')) {
     fs.appendFileSync(path.join(import.meta.dirname, 'RESULTS.md'), '\n' + lines.join('\n') + '\n');
     console.log('appended to bench/RESULTS.md');
