@@ -107,6 +107,19 @@ describe('key management over HTTP', () => {
     const list = await getJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, admin);
     expect(list.json.keys.find((k: any) => k.id === created.json.id).revoked_at).toBe(del.json.revoked_at);
   });
+
+  it('refuses a revoked write key on ingest with 401 revoked_key, an unknown one with invalid_key', async () => {
+    const created = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write' }, admin);
+    const key = created.json.key as string;
+    const send = (k: string) => postJson(`${base}/api/tx/events`, webEvent(), { 'x-tx-key': k });
+    expect((await send(key)).status).toBe(200);
+    expect((await request('DELETE', `${base}/api/admin/keys/${created.json.id}`, undefined, admin)).status).toBe(200);
+    const refused = await send(key);
+    expect({ status: refused.status, code: refused.json.error.code }).toEqual({ status: 401, code: 'revoked_key' });
+    expect(refused.json.error.message).toMatch(/revoked/);
+    const unknown = await send('tx_pk_' + 'x'.repeat(32));
+    expect({ status: unknown.status, code: unknown.json.error.code }).toEqual({ status: 401, code: 'invalid_key' });
+  });
 });
 
 describe('key resolver cache', () => {

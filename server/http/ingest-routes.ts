@@ -50,8 +50,14 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     const bodyP = readBody(res, state, info.headers['content-length'], limits.maxBodyBytes);
 
     (async () => {
-      const lookup = await deps.keys.resolve(key);
-      if (!lookup) return reply({ ...errorReply(401, 'invalid_key', 'Unknown or revoked key: send the tenant\'s current write key (tx_pk_…, from POST /api/admin/tenants or the key list).', {}, corsHeaders(origin)), close: true });
+      const found = await deps.keys.check(key);
+      if (!found.ok) {
+        const message = found.code === 'revoked_key'
+          ? 'This write key was revoked: put the tenant\'s current write key in the page (the operator creates one with POST /api/admin/tenants/{tenant_id}/keys).'
+          : 'Unknown key: send the tenant\'s write key (tx_pk_…, from POST /api/admin/tenants or GET /api/admin/tenants/{tenant_id}/keys).';
+        return reply({ ...errorReply(401, found.code, message, {}, corsHeaders(origin)), close: true });
+      }
+      const lookup = found.lookup;
       if (lookup.kind !== 'write') {
         // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
         const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
