@@ -77,6 +77,12 @@ describe.each([['embedded'], ['pg']])('organizer takeover (issue 8.3, store: %s)
         expect(ev.json.data).toMatchObject({ organizer_id: 'ORG-REAL', funnel: { views: 2, unique_visitors: 2 } });
       };
       await check();
+      // A secret-source claim cannot come with the write key: refused, so it claims nothing.
+      const sneaky = await postJson(`${s.url}/api/tx/events/batch`, { events: [{ ...view('OWN1', 'ORG-FORGER', now, 'forger-3'), source_system: 'backend' }] }, { 'x-tx-key': t.write_key });
+      expect(sneaky.json.accepted).toBe(0);
+      expect(sneaky.json.rejected[0].errors.map((e: { code: string }) => e.code)).toContain('source_requires_secret_key');
+      await s.sink.idle();
+      await check();
       expect(s.live.stats().ownerConflicts).toBe(1);
       expect(await (await fetch(`${s.url}/metrics`)).text()).toMatch(/^tx_live_owner_conflicts_total 1$/m);
       expect(await conflicts(s, t)).toEqual([{ event_entity_id: 'OWN1', organizer_id: 'ORG-FORGER', source: 'public', owner_id: 'ORG-REAL', claims: 1 }]);

@@ -1,5 +1,6 @@
 // Committed rows → live facts. A fact is the small, serialisable part of a row the live layer needs; it is
 // what the hot state applies, what the Redis mirror writes, and what nodes send each other. Pure.
+import { SERVER_SOURCES } from '../ingest/registry.js';
 import type { EventRow } from '../store/events.js';
 import type { IdKind, Pseudonymizer } from './pseudo.js';
 
@@ -70,10 +71,11 @@ export interface Owner {
 }
 
 /**
- * Sources only the secret key can send (backend, payments, shop: /api/v1/server-events and Stripe; issue 8.2
- * keeps them off the public endpoint). Every other source may come from a browser with the write key.
+ * Sources only the secret key can send (the registry's server sources: backend, payments, shop, through
+ * /api/v1/server-events and Stripe; ingest refuses them with the public write key). Every other source may
+ * come from a browser with the write key.
  */
-export const SECRET_SOURCES: ReadonlySet<string> = new Set(['backend', 'payments', 'shop']);
+export const SECRET_SOURCES: ReadonlySet<string> = new Set(SERVER_SOURCES);
 
 export const claimSource = (sourceSystem: string): ClaimSource => (SECRET_SOURCES.has(sourceSystem) ? 'secret' : 'public');
 
