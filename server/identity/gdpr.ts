@@ -39,6 +39,8 @@ export interface PersonIds {
   sessionIds: string[];
   orderIds: string[];
   eventIds: string[];
+  /** UTC days (YYYY-MM-DD) of the events the erasure deleted from the store (the live layer rebuilds today's). */
+  eventDays?: string[];
 }
 
 /** An external store that may hold the person's ids (Redis, caches); returns what it removed, by kind. */
@@ -175,8 +177,9 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         if (!again) return null;
         const ids = again.ids;
         ids.visitorIds = [...new Set([...first.ids.visitorIds, ...ids.visitorIds])];
-        const deleted = (await q.query<{ event_id: string; session_id: string | null; order_id: string | null; chunk: string }>(Q.delete_person_events, [tenantId, personId, ids.visitorIds, ids.externalId])).rows;
+        const deleted = (await q.query<{ event_id: string; session_id: string | null; order_id: string | null; chunk: string; day: string }>(Q.delete_person_events, [tenantId, personId, ids.visitorIds, ids.externalId])).rows;
         ids.eventIds = [...new Set([...ids.eventIds, ...deleted.map((d) => d.event_id)])];
+        ids.eventDays = [...new Set(deleted.map((d) => d.day))];
         ids.sessionIds = [...new Set([...ids.sessionIds, ...deleted.map((d) => d.session_id).filter((s): s is string => !!s)])];
         ids.orderIds = [...new Set([...ids.orderIds, ...deleted.map((d) => d.order_id).filter((s): s is string => !!s)])];
         const sessions = (await q.query<{ n: number }>(Q.delete_person_sessions, [tenantId, personId, ids.visitorIds, ids.sessionIds])).rows[0].n;

@@ -11,7 +11,7 @@ import { loadConfig } from '../config/index.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { createMemoryBus, MemoryNetwork } from './bus.js';
-import { rebuildTenant, type EraseRequest } from './erase.js';
+import { rebuildTenant, touchesLive, type EraseRequest } from './erase.js';
 import type { Fact } from './facts.js';
 import { toFact, utcDay } from './facts.js';
 import { createLive } from './index.js';
@@ -190,6 +190,17 @@ describe('rebuilding a tenant from the store after an erasure', () => {
       },
     });
     expect(numbers(s)).toEqual(numbers(build([...base, seen, unseen])));
+  });
+});
+
+describe('which erasures reach the live layer', () => {
+  it('those that deleted rows of today or yesterday (Redis keys may outlive midnight), or of unknown days', () => {
+    const ids = { tenantId: 1, visitorIds: [], sessionIds: [], orderIds: [], eventIds: [] };
+    expect(touchesLive({ ...ids, eventDays: ['2025-06-01'] }, '2025-06-01')).toBe(true);
+    expect(touchesLive({ ...ids, eventDays: ['2025-03-01', '2025-05-31'] }, '2025-06-01')).toBe(true);
+    expect(touchesLive({ ...ids, eventDays: ['2025-03-01'] }, '2025-06-01')).toBe(false);
+    expect(touchesLive({ ...ids, eventDays: [] }, '2025-06-01')).toBe(false);
+    expect(touchesLive(ids, '2025-06-01')).toBe(true);
   });
 });
 

@@ -19,6 +19,18 @@ export interface EraseRequest {
   sessionIds: string[];
   orderIds: string[];
   eventIds: string[];
+  /** UTC days of the person's deleted events; absent: unknown (then the live state is always rebuilt). */
+  eventDays?: string[];
+}
+
+/**
+ * Whether an erasure can have changed the live layer: it holds today, and Redis may still hold yesterday's
+ * keys for up to 30 minutes after their last write (the reset deletes every key of the tenant).
+ */
+export function touchesLive(ids: EraseRequest, today: string): boolean {
+  if (!ids.eventDays) return true;
+  const yesterday = new Date(Date.parse(`${today}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  return ids.eventDays.includes(today) || ids.eventDays.includes(yesterday);
 }
 
 export type Counts = Record<string, number>;
@@ -48,14 +60,16 @@ export interface RebuildDeps {
 /**
  * Recomputes the tenant's live state for today from the store and swaps it in (memory), then rewrites its
  * Redis keys from the same facts. Facts committed while the store is read are captured and replayed unless
- * the recompute already read them (same fact id), so nothing is lost or counted twice. Holds the tenant's
- * facts of the day in memory for the Redis rewrite. Returns what was rebuilt, by kind.
+ * the recompute already read them (same fact id), so nothing is lost or counted twice. With Redis, holds the
+ * tenant's facts of the day in memory for the rewrite. Returns what was rebuilt, by kind.
  */
 export async function rebuildTenant(d: RebuildDeps): Promise<Counts> {
   const { state, tenant } = d;
   const day = state.day;
   const fresh = new LiveState(day);
+  // Kept only for the Redis rewrite: without Redis the tenant's day is never held in memory twice.
   const facts: Fact[] = [];
+  let applied = 0;
   const seen = new Set<string>();
   const take = (f: Fact) => {
     if (f.tenant !== tenant || seen.has(f.id) || new Date(f.at).toISOString().slice(0, 10) !== day) return;
@@ -65,7 +79,8 @@ export async function rebuildTenant(d: RebuildDeps): Promise<Counts> {
     delete own.link;
     delete own.from;
     fresh.applyShared(own);
-    facts.push(own);
+    applied++;
+    if (d.resetRedis) facts.push(own);
   };
   const stop = d.capture();
   let stopped: Fact[] | null = null;
@@ -91,5 +106,5 @@ export async function rebuildTenant(d: RebuildDeps): Promise<Counts> {
     // Also when Redis failed: the hot state is rebuilt all the same (the caller reports the Redis error).
     finalize();
   }
-  return { live_events_rebuilt: [...fresh.events.values()].filter((e) => e.tenant === tenant).length, live_facts: facts.length, ...counts };
+  return { live_events_rebuilt: [...fresh.events.values()].filter((e) => e.tenant === tenant).length, live_facts: applied, ...counts };
 }

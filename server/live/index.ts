@@ -14,7 +14,7 @@ import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
-import { rebuildTenant, type Counts, type EraseRequest } from './erase.js';
+import { rebuildTenant, touchesLive, type Counts, type EraseRequest } from './erase.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
 import { createOwnerClaims } from './owners.js';
@@ -435,6 +435,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     async erase(ids) {
       if (closed) return {};
+      // None of their deleted rows was of today (or yesterday): no live number or Redis key can hold them.
+      if (!touchesLive(ids, state.day)) return { live_events_rebuilt: 0, live_facts: 0 };
       // Policy (erase.ts): the store has deleted the person's rows; the live numbers follow it.
       const counts = await rebuild(ids.tenantId, true);
       if (bus) {

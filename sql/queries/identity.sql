@@ -192,8 +192,9 @@ WITH d AS (
       OR (person_id IS NULL AND visitor_id = ANY($3::text[]))
       OR (event_name IN ('order_completed', 'order_completed_shop') AND payload->'customer'->>'external_id' = $4)
       OR (event_name = 'points_earned' AND payload->>'customer_external_id' = $4))
-  RETURNING event_id::text AS event_id, session_id, entities->>'order_id' AS order_id, tableoid::regclass::text AS chunk
-) SELECT event_id, session_id, order_id, chunk FROM d;
+  RETURNING event_id::text AS event_id, session_id, entities->>'order_id' AS order_id, tableoid::regclass::text AS chunk,
+    to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
+) SELECT event_id, session_id, order_id, chunk, day FROM d;
 
 -- name: person_sessions
 SELECT * FROM tx_sessions
