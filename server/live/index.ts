@@ -273,6 +273,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     if (m.n === nodeId) return;
     rollover(now());
     applyFacts(m.f.filter(firstSeen));
+    // Another node stored a (final) secret owner: the claims cache must not keep an older public one.
+    for (const f of m.f) if (f.org !== null && f.os === 'secret') owners.learn(f.tenant, f.event, { org: f.org, source: 'secret' });
   });
 
   // After a lost Redis subscription, facts of other nodes may have been missed: reload from Redis.

@@ -149,6 +149,22 @@ describe('claims against the store (projector)', () => {
     expect(db.conflicts).toMatchObject([{ organizer_id: 'MINE', owner_id: 'OTHER-NODE' }]);
   });
 
+  it('a secret owner heard from another node replaces the cached public one: the old owner\'s claims are conflicts again', async () => {
+    const db = fakeStore();
+    const c = createOwnerClaims({ log });
+    const a = claimRow('A');
+    await c.project(db.q, [a]);
+    c.ownerOf(a);
+    // Another node moved the event (a backend order for REAL); this node hears the fact over the bus.
+    db.owners.set('1|E', { organizer_id: 'REAL', source: 'secret' });
+    c.learn(1, 'E', sec('REAL'));
+    c.learn(1, 'E', pub('IGNORED'));
+    const late = claimRow('A');
+    await c.project(db.q, [late]);
+    expect(c.ownerOf(late)).toEqual(sec('REAL'));
+    expect(db.conflicts).toMatchObject([{ organizer_id: 'A', source: 'public', owner_id: 'REAL' }]);
+  });
+
   it('a secret claim replaces a stored public owner; the displaced owner is recorded', async () => {
     const db = fakeStore();
     const c = createOwnerClaims({ log });

@@ -87,6 +87,11 @@ export interface OwnerClaims {
   ownerOf(row: EventRow): Owner | null | undefined;
   /** Claims recorded as conflicts since start. */
   conflicts(): number;
+  /**
+   * An owner another node stored (heard over the bus). Only a secret owner is taken: it never changes, so
+   * caching it cannot go stale, and it replaces a public owner this node may still have cached.
+   */
+  learn(tenant: number, event: string, owner: Owner): void;
 }
 
 /**
@@ -190,6 +195,9 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
       return d.owner;
     },
     conflicts: () => conflictCount,
+    learn(tenant, event, owner) {
+      if (owner.source === 'secret') remember(keyOf(tenant, event), owner);
+    },
   };
 }
 
