@@ -284,7 +284,9 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     mirror
       .reload(fresh, state.day)
       .then((ok) => {
-        if (!ok) return log.warn('live: could not resynchronise from Redis after a reconnect');
+        // After an outage Redis does not hold the whole day: this node keeps its state, and the facts other nodes
+        // could not send meanwhile come again over the bus.
+        if (!ok) return log.info('live: not resynchronised from Redis after a reconnect (it does not hold the whole day)');
         state.replaceWith(fresh);
         hub.markAll();
         log.info('live: resynchronised from Redis after a reconnect');

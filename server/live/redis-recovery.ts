@@ -50,6 +50,9 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
   let closed = false;
   let loop: Promise<void> | null = null;
   let waiters: (() => void)[] = [];
+  // Redis' run_id changes when it restarts (or fails over): then it lost what this node wrote, even if
+  // another node re-seeded first and today's index exists again.
+  let runId: string | null = null;
 
   const markDown = (reason: string, missedWrite: boolean) => {
     if (closed) return;
@@ -74,7 +77,9 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
       const gen = failures;
       try {
         await redis.ping();
-        const reseeded = await reseed(d, missed);
+        const id = await runIdOf(redis);
+        const reseeded = await reseed(d, missed || (runId !== null && id !== runId));
+        runId = id;
         if (failures !== gen) continue; // a write failed meanwhile: once more
         down = false;
         missed = false;
@@ -87,6 +92,13 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
   };
 
   redis.on('close', () => markDown('connection closed', false));
+  const learnRunId = () =>
+    runIdOf(redis).then(
+      (id) => void (runId ??= id),
+      (err: Error) => log.warn({ err: err.message }, 'live: could not read Redis run_id'),
+    );
+  if (redis.status === 'ready') void learnRunId();
+  else redis.once('ready', () => void learnRunId());
 
   return {
     health: () => (down || redis.status !== 'ready' ? 'down' : 'up'),
@@ -100,17 +112,19 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
   };
 }
 
+const runIdOf = async (redis: Redis): Promise<string | null> => /run_id:(\w+)/.exec(await redis.info('server'))?.[1] ?? null;
+
 /**
- * Re-seeds Redis after an outage if it lost something: writes were missed, or today's index is gone (Redis
- * restarted empty). False when nothing needed doing (a connection blip).
+ * Re-seeds Redis after an outage if it lost something: writes were missed, it restarted, or today's index is
+ * gone (flushed). False when nothing needed doing (a connection blip).
  */
-async function reseed(d: RecoveryDeps, missedWrites: boolean): Promise<boolean> {
+async function reseed(d: RecoveryDeps, lostWrites: boolean): Promise<boolean> {
   const { redis, prefix, state } = d;
   if (!state) return false;
   const day = state.day;
   const dk = dayKeys(prefix);
   const lost = (await redis.exists(dk.events(day))) === 0 && state.events.size > 0;
-  if (!missedWrites && !lost) return false;
+  if (!lostWrites && !lost) return false;
   await redis.del(dk.seeded(day));
   await reseedCounters(redis, prefix, state, day);
   await reseedVisitors(d, state, day);
