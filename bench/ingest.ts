@@ -531,7 +531,7 @@ async function phaseB(o: Opts, body: BodyMaker) {
   const bench = new Bench({ time: o.seconds * 1000, warmupTime: 1000 });
   bench.add('parse+validate 100', () => {
     const parsed = JSON.parse(texts[k++ % texts.length]) as { events: unknown[] };
-    const req = { tenantId: 1, receivedAt: new Date(), ip: '127.0.0.1', userAgent: UAS[1] };
+    const req = { tenantId: 1, receivedAt: new Date(), ip: '127.0.0.1', userAgent: UAS[1], channel: 'public' as const };
     for (const ev of parsed.events) if (validation.check(ev, req, limits).kind !== 'ok') bad++;
   });
   await bench.run();
@@ -556,7 +556,7 @@ async function phaseC(o: Opts, body: BodyMaker) {
   const validation = createValidation();
   const limits = loadConfig({}).limits;
   const parsed = JSON.parse(body.make().toString()) as { events: unknown[] };
-  const req = { tenantId: 1, receivedAt: new Date(), ip: '127.0.0.1', userAgent: UAS[1] };
+  const req = { tenantId: 1, receivedAt: new Date(), ip: '127.0.0.1', userAgent: UAS[1], channel: 'public' as const };
   const template = parsed.events.map((e) => {
     const out = validation.check(e, req, limits);
     if (out.kind !== 'ok') throw new Error('template event invalid');

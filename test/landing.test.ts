@@ -26,7 +26,7 @@ describe('landing page', () => {
     const before = Number(await page.textContent('#accepted'));
     const r = await postJson(`${server.url}/api/tx/events/batch`, { events: [webEvent(), webEvent(), webEvent()] }, { 'x-tx-key': tenant.write_key });
     expect(r.status).toBe(200);
-    await page.waitForFunction((n) => Number(document.getElementById('accepted')?.textContent) === n, before + 3, { timeout: 30_000 });
+    await page.waitForFunction(`Number(document.getElementById('accepted')?.textContent) === ${before + 3}`, undefined, { timeout: 30_000 });
     expect(await page.textContent('#live')).toMatch(/updated/);
     await page.close();
   });

@@ -137,7 +137,7 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
       }
     }
     const res = passed.length
-      ? await deps.ingest.ingest(passed, { tenantId, receivedAt, ip: null, userAgent: null })
+      ? await deps.ingest.ingest(passed, { tenantId, receivedAt, ip: null, userAgent: null, channel: 'server' })
       : { accepted: 0, duplicates: 0, rejected: [] };
     for (const x of res.rejected) rejected.push({ ...x, index: passedIndex[x.index] });
     rejected.sort((a, b) => a.index - b.index);
@@ -301,7 +301,7 @@ export function registerIdentityRoutes(app: TemplatedApp, deps: IdentityRouteDep
         log.info({ tenant_id: tenantId, stripe_event: evt.id, type: evt.type }, 'stripe event without an order id ignored');
         return reply({ status: 200, body: { received: true, ignored: true, reason: 'no order id: set metadata.order_id on the PaymentIntent' } });
       }
-      const out = await deps.ingest.ingest([stripeEnvelope(evt, orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null });
+      const out = await deps.ingest.ingest([stripeEnvelope(evt, orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server' });
       // A validation rejection is final (kept in the rejected-events table); Stripe retrying would not help.
       return reply({ status: 200, body: { received: true, event_name: HANDLED_TYPES[evt.type], ...out } });
     })().catch((err: unknown) => {

@@ -5,7 +5,7 @@ import { checkShape, createValidation, truncateIp, uuidV5 } from './validate.js'
 const limits = loadConfig({}).limits;
 const v = createValidation();
 const now = new Date('2026-11-21T12:00:00Z');
-const req = { tenantId: 7, receivedAt: now, ip: '203.0.113.77', userAgent: 'Mozilla/5.0 Chrome/120' };
+const req = { tenantId: 7, receivedAt: now, ip: '203.0.113.77', userAgent: 'Mozilla/5.0 Chrome/120', channel: 'public' as const };
 const base = () => ({
   event_id: '0b6e9a4e-3f7e-4b6e-9d0a-3c1f2e4d5a6b',
   event_name: 'add_to_cart',
@@ -55,7 +55,7 @@ describe('event validation', () => {
       consent_snapshot: { analytics: false, marketing: false, data_processing: false }, entities: { order_id: 'O1' },
       payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1, price: 10 }] },
     };
-    const out = v.check(order, { ...req, userAgent: 'node-fetch/1.0' }, limits);
+    const out = v.check(order, { ...req, userAgent: 'node-fetch/1.0', channel: 'server' }, limits);
     // Accepted, not merely "not a bot": a rejection must fail here.
     expect(out).toMatchObject({ kind: 'ok', row: { event_name: 'order_completed', is_bot: false } });
     // The same consent on an analytics event is refused, so the acceptance above is the necessary scope at work.

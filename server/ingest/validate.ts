@@ -22,10 +22,11 @@ export interface RequestContext {
   userAgent: string | null;
   /**
    * How the caller authenticated. `public`: the write key, which sits in every page's source, so server truth
-   * (backend/payments/shop sources, orders, payments, refunds, points, shipments) is refused. Absent means
-   * `server`: the caller holds the secret key (/api/v1/server-events, Stripe webhooks).
+   * (backend/payments/shop sources, orders, payments, refunds, points, shipments) is refused. `server`: the
+   * caller holds the secret key (/api/v1/server-events, Stripe webhooks). Required, so that no new caller is
+   * granted server truth by forgetting it.
    */
-  channel?: 'public' | 'server';
+  channel: 'public' | 'server';
 }
 
 export type EventOutcome =
@@ -150,7 +151,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)]);
       }
       const src = ev.source_system;
-      const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel ?? 'server')];
+      const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel)];
       if (errors.length > 0) return reject(errors);
 
       // Clock skew: shift the client's clock by how far its send time is from ours.
