@@ -12,9 +12,11 @@ export class Tabs {
   peers = 1;
   private db: Promise<IDBDatabase | null>;
   private seen: Record<string, 1> = {};
+  private unlock = () => {};
+  private bc?: BroadcastChannel;
 
   constructor(public id: string) {
-    navigator.locks.request('tx_tab.' + id, () => new Promise(() => {}));
+    this.hold(id);
     this.db = new Promise((ok) => {
       try {
         const r = indexedDB.open('tx', 1);
@@ -30,6 +32,29 @@ export class Tabs {
         ok(null); // IndexedDB unavailable (some private modes)
       }
     });
+  }
+
+  /**
+   * Holds the lock of tab `id` until free(). A page entering the back/forward cache frees it (Chromium does
+   * not cache a page holding a Web Lock) and comes back as a new tab: its old queue is adopted like any other.
+   */
+  hold(id: string) {
+    navigator.locks.request('tx_tab.' + (this.id = id), () => new Promise<void>((r) => (this.unlock = r)));
+    // A new tab says so at once: a tab leaving the page numbers its last events by itself only while it
+    // is the site's only tab, and the next look at the locks may be a flush interval away.
+    try {
+      const bc = (this.bc = new BroadcastChannel('tx_tabs'));
+      bc.onmessage = () => this.peers++;
+      bc.postMessage(1);
+    } catch {
+      /* no BroadcastChannel: new tabs are seen at the next look */
+    }
+  }
+
+  /** Releases this tab's lock and channel (Chromium evicts cached pages that hold either). */
+  free() {
+    this.unlock();
+    this.bc && this.bc.close();
   }
 
   /**

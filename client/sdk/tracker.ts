@@ -221,7 +221,7 @@ export class TxTracker {
     this.store = new ConsentStore(this.ls);
     const w = window as { indexedDB?: unknown };
     if (!c.storage && this.ls && navigator.locks && w.indexedDB) this.tabs = new Tabs((this.tab = uuid()));
-    this.q = new StoredQueue<Envelope>(this.store, this.tab ? K_Q + this.tab : K_QUEUE, c.maxQueue || 500, (d) => this.log('queue full, dropped', d.length));
+    this.q = this.queue();
     const now = this.now();
     this.consent = c.consent ? mergeConsent(this.loadConsent(), c.consent, iso(now)) : this.loadConsent();
     const l = location;
@@ -242,8 +242,16 @@ export class TxTracker {
       this.visible = document.visibilityState !== 'hidden';
       this.visible ? (this.reported = false) : this.hide();
     });
-    on(window, 'pagehide', () => this.hide(true));
-    on(window, 'pageshow', (e: PageTransitionEvent) => e.persisted && this.resetPage());
+    on(window, 'pagehide', (e: PageTransitionEvent) => {
+      this.hide(true);
+      e.persisted && this.tabs && this.tabs.free();
+    });
+    on(window, 'pageshow', (e: PageTransitionEvent) => {
+      if (!e.persisted) return;
+      this.resetPage();
+      // Back from the back/forward cache as a new tab (the old one's lock was freed: its queue may be adopted).
+      if (this.tabs) this.tabs.hold((this.tab = uuid())), (this.q = this.queue());
+    });
     on(window, 'focus', () => this.focus(true));
     on(window, 'blur', () => this.focus(false));
     on(window, 'scroll', () => this.scroll());
@@ -476,6 +484,10 @@ export class TxTracker {
       done(c || claimIn(null, id, this.floor(sid)));
       if (!this.pending && this.q.all().length >= this.batch) this.later(0);
     });
+  }
+
+  private queue() {
+    return new StoredQueue<Envelope>(this.store, this.tab ? K_Q + this.tab : K_QUEUE, this.c.maxQueue || 500, (d) => this.log('queue full, dropped', d.length));
   }
 
   /** The highest counter any tab's hint reports for the session. */
