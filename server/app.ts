@@ -13,7 +13,7 @@ import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createIdentity, protectPii } from './identity/index.js';
-import { listenExclusive, loadUws } from './http/uws.js';
+import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
@@ -141,7 +141,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const keys = createKeyResolver(db, tenants);
   const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
 
-  const app = uws.uws.App();
+  // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
+  const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
   registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
   identity.registerRoutes(app, { ingest, keys, adminToken });

@@ -1,0 +1,132 @@
+// Below the route handlers: how the server answers requests whose framing is ambiguous or broken, probed with
+// raw TCP (fetch would normalise them). Ours: a duplicated Content-Length or Transfer-Encoding, or an unsupported
+// Transfer-Encoding, closes the connection at once, so the bytes after the headers are never read as a next
+// request; a repeated Host gets a 400. uWS's (no route runs): a bad request line or a missing Host get no answer;
+// chunk extensions and a signed Content-Length close the connection at once. The README says what a proxy must do.
+import crypto from 'node:crypto';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestProblem } from '../server/http/uws.js';
+import { bootServer, createTenant, eventsOf, type Tenant, webEvent } from './helpers.js';
+
+interface RawAnswer {
+  text: string;
+  /** How the server ended it: closed the connection, or still open when we gave up. */
+  ended: 'closed' | 'open';
+}
+
+/** Writes raw bytes and collects the answer until the server closes the connection (or `capMs` passes). */
+function raw(port: number, payload: string, capMs: number): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text, ended: 'open' });
+    }, capMs);
+    s.on('data', (d) => (text += d.toString()));
+    s.on('error', () => undefined); // a reset shows up as the close below
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, ended: 'closed' });
+    });
+    s.write(payload);
+  });
+}
+
+const status = (a: RawAnswer) => Number(a.text.match(/^HTTP\/1\.1 (\d{3})/)?.[1] ?? 0);
+const jsonBody = (a: RawAnswer) => JSON.parse(a.text.slice(a.text.indexOf('\r\n\r\n') + 4));
+
+describe('requestProblem (pure)', () => {
+  const msg = (h: Array<[string, string]>) => requestProblem(h)?.message;
+  it('names repeated framing headers, non-decimal Content-Length and non-chunked Transfer-Encoding', () => {
+    expect(requestProblem([['host', 'a'], ['content-length', '3']])).toBeNull();
+    expect(requestProblem([['host', 'a'], ['transfer-encoding', 'Chunked']])).toBeNull();
+    expect(requestProblem([['content-length', '3'], ['content-length', '5']])).toEqual({ kind: 'framing', message: 'The content-length header appears 2 times ("3", "5"); send it once.' });
+    expect(msg([['content-length', '3'], ['content-length', '3']])).toMatch(/appears 2 times/);
+    expect(requestProblem([['host', 'a'], ['host', 'b']])).toMatchObject({ kind: 'host', message: expect.stringMatching(/host header appears 2 times/) });
+    expect(requestProblem([['transfer-encoding', 'chunked'], ['transfer-encoding', 'chunked']])?.kind).toBe('framing');
+    for (const cl of ['+3', '-1', '3, 3', ' 3', '0x10', '', '1'.repeat(16)]) expect(requestProblem([['content-length', cl]])).toMatchObject({ kind: 'framing', message: expect.stringMatching(/plain decimal/) });
+    expect(msg([['transfer-encoding', 'gzip, chunked']])).toMatch(/not supported/);
+  });
+});
+
+describe('HTTP edge cases on a real server', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+  beforeAll(async () => {
+    server = await bootServer();
+    t = await createTenant(server.url, 'edge');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const post = (headers: string[], body: string) =>
+    `POST /api/tx/events HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nX-Tx-Key: ${t.write_key}\r\n${headers.join('\r\n')}\r\n\r\n${body}`;
+  const stored = async (id: string) => (await eventsOf(server.url, t, 'limit=1000')).some((e) => e.event_id === id);
+
+  it('refuses Content-Length given twice with different values: closed at once, nothing stored, the smuggled request never answered', async () => {
+    const e = webEvent();
+    const body = JSON.stringify(e);
+    // uWS alone took the first value, stored the event and answered the rest ("GET /health…") as a second request.
+    const smuggled = 'GET /health HTTP/1.1\r\nHost: edge\r\n\r\n';
+    const a = await raw(server.port, post([`Content-Length: ${body.length}`, `Content-Length: ${body.length + smuggled.length}`], body + smuggled), 10_000);
+    expect(a).toEqual({ text: '', ended: 'closed' });
+    expect(await stored(e.event_id)).toBe(false);
+  });
+
+  it('closes on a repeated Content-Length with equal values, a repeated or unsupported Transfer-Encoding, also on the websocket route', async () => {
+    const e = webEvent();
+    const body = JSON.stringify(e);
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const answers = await Promise.all([
+      raw(server.port, post([`Content-Length: ${body.length}`, `Content-Length: ${body.length}`], body), 10_000),
+      raw(server.port, post(['Transfer-Encoding: gzip, chunked'], chunked), 10_000),
+      raw(server.port, post(['Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'], chunked), 10_000),
+      raw(server.port, 'GET /ws HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 4\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 10_000),
+    ]);
+    for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
+    expect(await stored(e.event_id)).toBe(false);
+  });
+
+  it('answers a repeated Host with 400 malformed_request and closes', async () => {
+    const a = await raw(server.port, 'GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 10_000);
+    expect(a.ended).toBe('closed');
+    expect(status(a)).toBe(400);
+    expect(jsonBody(a).error).toEqual({ code: 'malformed_request', message: 'The host header appears 2 times ("a", "b"); send it once.' });
+  });
+
+  it('still accepts plain chunked bodies and a single Content-Length', async () => {
+    const e1 = webEvent();
+    const e2 = webEvent();
+    const b1 = JSON.stringify(e1);
+    const b2 = JSON.stringify(e2);
+    const [a1, a2] = await Promise.all([
+      raw(server.port, post(['Transfer-Encoding: chunked', 'Connection: close'], `${b1.length.toString(16)}\r\n${b1}\r\n0\r\n\r\n`), 10_000),
+      raw(server.port, post([`Content-Length: ${b2.length}`, 'Connection: close'], b2), 10_000),
+    ]);
+    expect([status(a1), status(a2)]).toEqual([200, 200]);
+    expect(await stored(e1.event_id)).toBe(true);
+    expect(await stored(e2.event_id)).toBe(true);
+  });
+
+  it("uWS's own refusals: chunk extensions and a signed Content-Length close at once without an answer; nothing is stored", async () => {
+    const e = webEvent();
+    const body = JSON.stringify(e);
+    const answers = await Promise.all([
+      raw(server.port, post(['Transfer-Encoding: chunked'], `${body.length.toString(16)};x=1\r\n${body}\r\n0\r\n\r\n`), 30_000),
+      raw(server.port, post([`Content-Length: +${body.length}`], body), 30_000),
+    ]);
+    for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
+    expect(await stored(e.event_id)).toBe(false);
+  });
+
+  it("uWS's own refusals: a bad request line or a missing Host gets no answer (closed by the idle timeout); the server keeps serving", { timeout: 60_000 }, async () => {
+    const answers = await Promise.all(
+      ['GARBAGE\r\n\r\n', 'GET /health\r\n\r\n', 'GET /health HTTP/1.1\r\n\r\n', `GET /health HTTP/1.1\r\nX-Id: ${crypto.randomUUID()}\r\n\r\n`].map((p) => raw(server.port, p, 40_000)),
+    );
+    for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+});
