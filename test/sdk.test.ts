@@ -342,11 +342,27 @@ describe('browser SDK in Chromium', () => {
     expect(stored.consent_snapshot).toMatchObject({ analytics: true, marketing: true });
     expect(stored.consent_snapshot.captured_at).toBeTruthy();
 
+    /** Records in the IndexedDB store of the SDK's sequence counters. */
+    const counters = () =>
+      page.evaluate(
+        () =>
+          new Promise<number>((ok) => {
+            const r = (window as any).indexedDB.open('tx', 1);
+            r.onsuccess = () => {
+              const c = r.result.transaction('kv').objectStore('kv').count();
+              c.onsuccess = () => ok(c.result);
+            };
+          }),
+      );
+    expect(await counters()).toBeGreaterThan(0);
+
     // Withdrawn: nothing more is collected and the visitor's identifiers leave the device.
     await tx(page, `tx.setConsent({ analytics: false, marketing: false })`);
     expect(await tx(page, `tx.pageView()`)).toBeNull();
     expect(await page.evaluate(() => ['tx_vid', 'tx_session', 'tx_first_touch', 'tx_queue'].map((k) => localStorage.getItem(k)))).toEqual([null, null, null, null]);
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => /^tx_[qn]\./.test(k)))).toEqual([]); // per-tab queues and counters
+    // …and the sequence counters shared by the tabs (IndexedDB) are gone too.
+    await until(async () => (await counters()) === 0, 5000);
     expect(await page.evaluate(() => JSON.parse(localStorage.getItem('tx_consent')!))).toMatchObject({ analytics: false, marketing: false });
     // The choice holds on the next page.
     await page.goto(`${site.origin}/events/E6`);
