@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataDirLockedError, judgeLock, LOCK_FILE, lockDataDir, parseLock, type ProcessProbe } from './datadir-lock.js';
+import { DataDirLockedError, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, type ProcessProbe } from './datadir-lock.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'txl-lock-'));
 const probe = (alive: Record<number, string | null>): ProcessProbe => ({
@@ -13,25 +13,27 @@ const self = { host: 'h1', pid: 10, holdsHere: false };
 
 describe('judgeLock', () => {
   it('a lock of a live process on this host is held; of a dead one, stale', () => {
-    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({ 7: 's7' }))).toBe('held');
-    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({}))).toBe('stale');
+    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({ 7: 's7' }), 0)).toBe('held');
+    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({}), 0)).toBe('stale');
   });
 
   it('a reused pid (same pid, other start time) is stale; unknown start times fall back to the pid', () => {
-    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({ 7: 'other' }))).toBe('stale');
-    expect(judgeLock({ pid: 7, host: 'h1', started: null }, self, probe({ 7: 'x' }))).toBe('held');
-    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({ 7: null }))).toBe('held');
+    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({ 7: 'other' }), 0)).toBe('stale');
+    expect(judgeLock({ pid: 7, host: 'h1', started: null }, self, probe({ 7: 'x' }), 0)).toBe('held');
+    expect(judgeLock({ pid: 7, host: 'h1', started: 's7' }, self, probe({ 7: null }), 0)).toBe('held');
   });
 
   it('our own pid is held only if this process took it (a restarted container gets the same pid)', () => {
     const mine = { pid: 10, host: 'h1', started: 's10' };
-    expect(judgeLock(mine, self, probe({ 10: 's10' }))).toBe('stale');
-    expect(judgeLock(mine, { ...self, holdsHere: true }, probe({ 10: 's10' }))).toBe('held');
+    expect(judgeLock(mine, self, probe({ 10: 's10' }), 0)).toBe('stale');
+    expect(judgeLock(mine, { ...self, holdsHere: true }, probe({ 10: 's10' }), 0)).toBe('held');
   });
 
-  it('another host cannot be checked: held; an unreadable lock is stale', () => {
-    expect(judgeLock({ pid: 7, host: 'h2', started: null }, self, probe({}))).toBe('held');
-    expect(judgeLock(null, self, probe({}))).toBe('stale');
+  it('another host: held while its heartbeat is fresh, stale once it stops; an unreadable lock is stale', () => {
+    expect(judgeLock({ pid: 7, host: 'h2', started: null }, self, probe({}), 0)).toBe('held');
+    expect(judgeLock({ pid: 7, host: 'h2', started: null }, self, probe({}), FOREIGN_STALE_MS)).toBe('held');
+    expect(judgeLock({ pid: 7, host: 'h2', started: null }, self, probe({}), FOREIGN_STALE_MS + 1)).toBe('stale');
+    expect(judgeLock(null, self, probe({}), 0)).toBe('stale');
     expect(parseLock('')).toBeNull();
     expect(parseLock('{"pid":-1,"host":"h"}')).toBeNull();
     expect(parseLock('{"pid":5,"host":"h"}')).toEqual({ pid: 5, host: 'h', started: null });
@@ -68,6 +70,18 @@ describe('lockDataDir', () => {
     fs.writeFileSync(file, '{"pid":');
     lockDataDir(dir).release();
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a fresh lock from another host (shared volume) naming it; takes over one whose heartbeat stopped', () => {
+    const dir = tmp();
+    const file = path.join(dir, LOCK_FILE);
+    fs.writeFileSync(file, JSON.stringify({ pid: 42, host: 'other-host', started: null }));
+    expect(() => lockDataDir(dir)).toThrow('(pid 42 on host other-host)');
+    const old = new Date(Date.now() - FOREIGN_STALE_MS - 5000);
+    fs.utimesSync(file, old, old);
+    const lock = lockDataDir(dir);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).host).toBe(os.hostname());
+    lock.release();
   });
 
   it('does not remove a lock that a later owner took over', () => {

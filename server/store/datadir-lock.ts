@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const LOCK_FILE = 'server.lock';
+/** The holder touches its lock this often; a lock from another host untouched for FOREIGN_STALE_MS is stale. */
+export const HEARTBEAT_MS = 10_000;
+export const FOREIGN_STALE_MS = 60_000;
 
 export interface LockInfo {
   pid: number;
@@ -40,13 +43,15 @@ export interface ProcessProbe {
 export type LockVerdict = 'held' | 'stale';
 
 /**
- * Whether an existing lock still belongs to a running server. Pure: the probe is passed in.
- * A lock from another host cannot be checked from here, so it counts as held (the message names that host).
+ * Whether an existing lock still belongs to a running server. Pure: the probe and the lock file's age (time
+ * since its holder last touched it) are passed in. The pid of another host cannot be checked from here: its
+ * lock is held while its heartbeat is fresh (a shared volume), stale once it stops (a container recreated
+ * under a new hostname after its predecessor was killed).
  * An unreadable lock counts as stale: it is only ever written whole (link of a complete temp file).
  */
-export function judgeLock(existing: LockInfo | null, self: { host: string; pid: number; holdsHere: boolean }, probe: ProcessProbe): LockVerdict {
+export function judgeLock(existing: LockInfo | null, self: { host: string; pid: number; holdsHere: boolean }, probe: ProcessProbe, ageMs: number): LockVerdict {
   if (!existing) return 'stale';
-  if (existing.host !== self.host) return 'held';
+  if (existing.host !== self.host) return ageMs > FOREIGN_STALE_MS ? 'stale' : 'held';
   // Our own pid: held if this process took it (a second server in one process), else a previous life of a
   // container whose server always gets the same pid (e.g. pid 1).
   if (existing.pid === self.pid) return self.holdsHere ? 'held' : 'stale';
@@ -104,9 +109,10 @@ export interface LockDeps {
   probe?: ProcessProbe;
 }
 
-function readLock(file: string): { text: string } | null {
+function readLock(file: string): { text: string; mtimeMs: number } | null {
   try {
-    return { text: fs.readFileSync(file, 'utf8') };
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    return { text: fs.readFileSync(file, 'utf8'), mtimeMs };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -137,7 +143,8 @@ export function lockDataDir(dir: string, deps: LockDeps = {}): DataDirLock {
       const seen = readLock(file);
       if (!seen) continue; // released between our link and our read
       const holder = parseLock(seen.text);
-      if (judgeLock(holder, { host, pid, holdsHere: heldHere.has(path.resolve(file)) }, probe) === 'held') throw new DataDirLockedError(dir, holder!);
+      const age = Date.now() - seen.mtimeMs;
+      if (judgeLock(holder, { host, pid, holdsHere: heldHere.has(path.resolve(file)) }, probe, age) === 'held') throw new DataDirLockedError(dir, holder!);
       takeOverStale(file, seen.text, pid);
     }
     const last = parseLock(readLock(file)?.text ?? '');
@@ -174,9 +181,21 @@ function takeOverStale(file: string, staleText: string, pid: number): void {
 function makeLock(file: string, info: LockInfo, text: string): DataDirLock {
   let held = true;
   heldHere.add(path.resolve(file));
+  // Heartbeat for servers on other hosts sharing this directory (see judgeLock).
+  const beat = setInterval(() => {
+    const now = new Date();
+    try {
+      if (readLock(file)?.text === text) fs.utimesSync(file, now, now);
+    } catch (err) {
+      // A vanished or unreadable DATA_DIR: nothing to keep fresh; the store reports the real failure.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') clearInterval(beat);
+    }
+  }, HEARTBEAT_MS);
+  beat.unref();
   const release = () => {
     if (!held) return;
     held = false;
+    clearInterval(beat);
     heldHere.delete(path.resolve(file));
     process.removeListener('exit', release);
     // Only our own lock: never remove one a later owner took over.
