@@ -17,6 +17,9 @@ const row = (id: string): EventRow => ({ event_id: id, tenant_id: 1 }) as EventR
 /** A database whose idempotency ledger is a Set, and which can be switched off. */
 function fakeStore() {
   const stored = new Set<string>();
+  /** Every key offered to insert, and the keys that were new: a replay may offer a key twice, never store it twice. */
+  const inserts: string[] = [];
+  const freshKeys: string[] = [];
   const state = { up: true };
   const down = () => Promise.reject(new StoreUnavailableError('database unreachable: test'));
   const db = {
@@ -31,14 +34,18 @@ function fakeStore() {
       const fresh = new Set<string>();
       for (const r of rows) {
         const k = eventKey(r.tenant_id, r.event_id);
-        if (!stored.has(k)) fresh.add(k);
+        inserts.push(k);
+        if (!stored.has(k)) {
+          fresh.add(k);
+          freshKeys.push(k);
+        }
         stored.add(k);
       }
       return fresh;
     },
     insertRejected: async () => undefined,
   } as unknown as EventStore;
-  return { db, events, stored, state };
+  return { db, events, stored, state, inserts, fresh: freshKeys };
 }
 
 describe('group writer while the database is down', () => {
@@ -75,13 +82,40 @@ describe('group writer while the database is down', () => {
     await second.close();
   });
 
-  it('forgets the oldest keys beyond its bound (then the answer is accepted, the store still keeps one copy)', async () => {
+  it('forgets the oldest keys beyond its bound: a retry of a forgotten event is answered accepted while the database is down', async () => {
     const s = fakeStore();
     const spool = createSpool(dir(), 1 << 20, log);
     const w = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 60_000, ledgerMax: 2 });
     await w.append({ events: [row('x'), row('y'), row('z')], rejected: [] });
     s.state.up = false;
     expect(await w.append({ events: [row('x'), row('z')], rejected: [] })).toEqual({ spooled: true, fresh: [true, false] });
+    await w.close();
+  });
+
+  it('replays the whole spool again after a replay that failed half-way, storing each event once', async () => {
+    const s = fakeStore();
+    const spool = createSpool(dir(), 1 << 20, log);
+    // Two rows per replay transaction, so the replay of five events takes three.
+    const w = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 5, maxRows: 2 });
+    s.state.up = false;
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5']) await w.append({ events: [row(id)], rejected: [] });
+    // The database comes back, takes the first replay transaction, and goes away again during the second.
+    let txs = 0;
+    const tx = s.db.tx.bind(s.db);
+    s.db.tx = (async (fn: never) => {
+      if (++txs === 2) s.state.up = false;
+      return tx(fn);
+    }) as typeof s.db.tx;
+    s.state.up = true;
+    while (txs < 2) await new Promise((r) => setTimeout(r, 5));
+    expect([...s.stored]).toEqual(['1:r1', '1:r2']);
+    expect(w.status().spoolBytes).toBeGreaterThan(0);
+    // Back for good: the segment is replayed from its start; the first two are duplicates now.
+    s.state.up = true;
+    while (w.status().spoolBytes > 0 || !w.status().storeUp) await new Promise((r) => setTimeout(r, 5));
+    expect([...s.stored].sort()).toEqual(['1:r1', '1:r2', '1:r3', '1:r4', '1:r5']);
+    expect(s.inserts.filter((k) => k === '1:r1')).toHaveLength(2);
+    expect(s.fresh.sort()).toEqual(['1:r1', '1:r2', '1:r3', '1:r4', '1:r5']);
     await w.close();
   });
 });
