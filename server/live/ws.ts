@@ -3,6 +3,9 @@
 // coalesced updates through uWS topic publish (one serialisation per update, whatever the fan-out).
 // Backpressure: uWS buffers per socket; a socket whose buffer passes LIVE_WS_MAX_BACKPRESSURE is closed
 // (closeOnBackpressureLimit), so a stalled client costs its own buffer and never delays the others.
+// That close is a plain close(fd): uWS 20.30 has no reset (no SO_LINGER 0) on any path, so what the kernel
+// already queued for the client (up to its send buffer, ~4 MiB) stays there until the client reads it or goes
+// away (test/slow-consumer.test.ts keeps the reset as a failing expectation).
 import { bearer } from '../http/auth.js';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './index.js';
