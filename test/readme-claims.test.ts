@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
+import { io as connectSocketIo } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bootServer, createTenant, eventsOf, postJson, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { LiveClient, mintToken } from './live-helpers.js';
@@ -49,6 +50,28 @@ describe('README claims', () => {
     expect(end!.at).toBeGreaterThanOrEqual(expiresAt - 1000);
     // ...and only the expired one: the control on a valid token is still open.
     expect(b.closed).toBe(false);
+    b.close();
+  });
+
+  it('disconnects an open Socket.IO connection when its token expires', { timeout: 60_000 }, async () => {
+    const short = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-EXP', ttl_s: 2 });
+    const long = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-EXP', ttl_s: 3600 });
+    const open = (token: string) => {
+      const s = connectSocketIo(server.url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+      return new Promise<typeof s>((resolve, reject) => {
+        s.once('connect', () => resolve(s));
+        s.once('connect_error', reject);
+      });
+    };
+    const expiresAt = Date.now() + 2000;
+    const [a, b] = await Promise.all([open(short), open(long)]);
+    const gone = new Promise<{ reason: string; at: number }>((r) => a.once('disconnect', (reason) => r({ reason, at: Date.now() })));
+    const end = await Promise.race([gone, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
+    expect(end).not.toBeNull();
+    // The server ended it (not the client, not the transport).
+    expect(end!.reason).toBe('io server disconnect');
+    expect(end!.at).toBeGreaterThanOrEqual(expiresAt - 1000);
+    expect(b.connected).toBe(true);
     b.close();
   });
 });
