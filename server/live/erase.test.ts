@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config/index.js';
 import type { Db } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
@@ -14,7 +14,7 @@ import { createMemoryBus, MemoryNetwork } from './bus.js';
 import { rebuildTenant, touchesLive, type EraseRequest } from './erase.js';
 import type { Fact } from './facts.js';
 import { toFact, utcDay } from './facts.js';
-import { createLive } from './index.js';
+import { createLive, type Mirror } from './index.js';
 import { createPseudonymizer } from './pseudo.js';
 import { recomputeDay } from './recompute.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
@@ -201,6 +201,46 @@ describe('which erasures reach the live layer', () => {
     expect(touchesLive({ ...ids, eventDays: ['2025-03-01'] }, '2025-06-01')).toBe(false);
     expect(touchesLive({ ...ids, eventDays: [] }, '2025-06-01')).toBe(false);
     expect(touchesLive(ids, '2025-06-01')).toBe(true);
+  });
+});
+
+describe('Live.erase while Redis is down', () => {
+  it('rebuilds the hot state at once and resets the tenant\'s Redis keys once Redis is back', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-erase-'));
+    const config = loadConfig({ DATA_DIR: dir, LIVE_TOKEN_SECRET: SECRET, PORT: '0' });
+    const { rows, ids } = mariaRows();
+    const e1 = funnelRows(E1);
+    const store = fakeStore([...e1, ...rows]);
+    let health: 'up' | 'down' = 'down';
+    const resets: number[] = [];
+    const mirror = {
+      write: (_f: Fact[], done: () => void) => done(),
+      flush: async () => undefined,
+      prefetch: async () => undefined,
+      uvSource: () => undefined,
+      health: () => health,
+      resetTenant: async (tenant: number, _day: string, finalize: () => Fact[]) => {
+        if (health === 'down') throw new Error('Connection is closed.');
+        finalize();
+        resets.push(tenant);
+        return { redis_keys_replaced: 1 };
+      },
+      close: async () => undefined,
+    };
+    const live = await createLive({ config, db: store.db, log: pino({ level: 'silent' }), now: () => NOW, bus: null, mirror: mirror as unknown as Mirror });
+    try {
+      live.onCommitted([...e1, ...rows]);
+      store.remove(notMaria);
+      expect(await live.erase({ ...ids })).toEqual({ redis_reset_deferred: 1 });
+      expect(numbers(live.core.state)).toEqual(numbers(build(e1)));
+      expect(resets).toEqual([]);
+      health = 'up';
+      await vi.waitFor(() => expect(resets).toEqual([1]), { timeout: 10_000, interval: 50 });
+      expect(numbers(live.core.state)).toEqual(numbers(build(e1)));
+    } finally {
+      await live.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -133,6 +133,8 @@ const MAX_UNSENT = 100_000;
 const SEEN_GENERATION = 100_000;
 const FACTS = 'facts';
 const ERASE = 'erase';
+/** How often a Redis reset deferred by an outage checks whether Redis is back. */
+const RESET_RETRY_MS = 1000;
 
 /** An erasure another node ran (its tenant): every node rebuilds that tenant's hot state from the store. */
 interface EraseMessage {
@@ -224,6 +226,31 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     const run = rebuilding.then(() => rebuildOnce(tenant, withRedis));
     rebuilding = run.catch(() => undefined);
     return run;
+  };
+  /**
+   * Tenants erased while Redis was away: Redis' re-seed only adds (HyperLogLog union, counters by maximum), so
+   * their keys are reset from the store once it reports up again.
+   */
+  const resetLater = new Set<number>();
+  let resetTimer: NodeJS.Timeout | null = null;
+  const retryResets = () => {
+    if (resetTimer || !mirror) return;
+    const m = mirror;
+    resetTimer = setInterval(() => {
+      if (!closed && m.health() !== 'up') return;
+      clearInterval(resetTimer!);
+      resetTimer = null;
+      if (closed) return;
+      for (const tenant of [...resetLater]) {
+        resetLater.delete(tenant);
+        rebuild(tenant, true).catch((err: Error) => {
+          log.warn({ err: err.message, tenant }, 'live: deferred Redis reset failed; retrying');
+          resetLater.add(tenant);
+          retryResets();
+        });
+      }
+    }, RESET_RETRY_MS);
+    resetTimer.unref();
   };
   const rebuildOnce = async (tenant: number, withRedis: boolean): Promise<Counts> => {
     const m = withRedis ? mirror : null;
@@ -442,7 +469,17 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       // None of their deleted rows was of today (or yesterday): no live number or Redis key can hold them.
       if (!touchesLive(ids, state.day)) return { live_events_rebuilt: 0, live_facts: 0 };
       // Policy (erase.ts): the store has deleted the person's rows; the live numbers follow it.
-      const counts = await rebuild(ids.tenantId, true);
+      let counts: Counts;
+      try {
+        counts = await rebuild(ids.tenantId, true);
+      } catch (err) {
+        // The hot state was rebuilt; Redis could not be reset (down): it is, once it is back and re-seeded.
+        if (!mirror) throw err;
+        log.warn({ err: (err as Error).message, tenant: ids.tenantId }, 'live: Redis reset after an erasure deferred');
+        resetLater.add(ids.tenantId);
+        retryResets();
+        counts = { redis_reset_deferred: 1 };
+      }
       if (bus) {
         const m: EraseMessage = { n: nodeId, t: ids.tenantId };
         // A node that misses this keeps the person's contribution until its next restart or the day's end.
