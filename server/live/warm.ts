@@ -428,7 +428,9 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
     /**
      * GDPR erasure (erase.ts rebuildTenant): replaces every key of the tenant (all days, found with SCAN) by
      * the facts `finalize` returns. New writes are held meanwhile; those held before `finalize` ran are among
-     * its facts (the hot state captured them), so they are not written twice, only acknowledged.
+     * its facts (the hot state captured them), so they are not written twice, only acknowledged. Known limit:
+     * with several nodes, a fact another node writes to Redis between this DEL and these writes, and that this
+     * node also counted (from the store or the bus), is in Redis twice until the next reset or the day's end.
      */
     resetTenant(tenant, day, finalize) {
       const run = resetting.then(async () => {
