@@ -269,4 +269,39 @@ describe('browser SDK in two tabs of one visitor', () => {
       await new Promise<void>((r) => srv.close(() => r()));
     }
   });
+
+  it('a visitor mid-session when the site upgrades from SDK 1.0: its queue is sent, numbering goes on after the numbers 1.0 used', async () => {
+    const ctx = await profile({ flushInterval: 200 });
+    const page = await ctx.newPage();
+    // SDK 1.0's storage as it left it, written from a page of the site without the SDK.
+    site.pages.set('/blank', '<!doctype html><title>blank</title>');
+    await page.goto(`${site.origin}/blank`);
+    const vid = crypto.randomUUID();
+    const sid = crypto.randomUUID();
+    const legacy = crypto.randomUUID();
+    const now = Date.now();
+    await page.evaluate(
+      ({ vid, sid, legacy, now }) => {
+        const consent = { analytics: true, marketing: false, data_processing: false, captured_at: new Date(now).toISOString() };
+        localStorage.setItem('tx_consent', JSON.stringify(consent));
+        localStorage.setItem('tx_vid', vid);
+        localStorage.setItem('tx_session', JSON.stringify({ id: sid, start: now - 60_000, last: now - 1000, seq: 7, prev: legacy }));
+        const e = { event_id: legacy, event_name: 'event_view', event_version: 1, occurred_at: new Date(now - 1000).toISOString(), source_system: 'web', visitor_id: vid, session_id: sid, sequence_no: 6, consent_snapshot: consent, context: {}, entities: { event_entity_id: 'U1' }, payload: {} };
+        localStorage.setItem('tx_queue', JSON.stringify([e]));
+      },
+      { vid, sid, legacy, now },
+    );
+    await page.goto(`${site.origin}/events/U1`);
+    const a = await tx<string>(page, `tx.eventView({ event_entity_id: 'U1' })`);
+    const b = await tx<string>(page, `tx.eventView({ event_entity_id: 'U2' })`);
+    const evs = await until(async () => {
+      const e = await byVisitor(vid);
+      return [legacy, a, b].every((id) => e.some((x) => x.event_id === id)) ? e : null;
+    }, 10_000);
+    const seq = (id: string) => evs.find((e) => e.event_id === id)!;
+    expect([seq(legacy).sequence_no, seq(a).sequence_no, seq(b).sequence_no]).toEqual([6, 7, 8]);
+    expect([seq(a).prev_event_id, seq(b).prev_event_id]).toEqual([legacy, a]);
+    expect(await page.evaluate(() => localStorage.getItem('tx_queue'))).toBeNull();
+    await ctx.close();
+  });
 });

@@ -196,6 +196,7 @@ export class TxTracker {
   private keep = false;
   /** In hide(): claim synchronously when this is the site's only tab (an answer from IndexedDB comes too late). */
   private hiding = false;
+  private adopting = false;
   private attempt = 0;
   private retryAt = 0;
   private batch: number;
@@ -285,8 +286,11 @@ export class TxTracker {
     }
     const now = this.now();
     const id = uuid();
-    const claim = claimSequence(readJson<SessionState>(this.store, K_SESSION), now, this.c.sessionTimeout, id, () => ({ id: uuid(), touch: this.touch() }));
-    writeJson(this.store, K_SESSION, claim.state);
+    const stored = readJson<SessionState>(this.store, K_SESSION);
+    const claim = claimSequence(stored, now, this.c.sessionTimeout, id, () => ({ id: uuid(), touch: this.touch() }));
+    // Rolls the session only: numbers come from claim(). `seq`/`prev` keep what SDK 1.0 used in this
+    // session, a floor for the numbers that follow (a visitor mid-session when the site upgrades).
+    writeJson(this.store, K_SESSION, claim.fresh ? { ...claim.state, seq: 0, prev: undefined } : { ...claim.state, seq: stored!.seq, prev: stored!.prev });
 
     const entities: Entities = { ...this.c.entities };
     const payload: Record<string, unknown> = {};
@@ -492,10 +496,9 @@ export class TxTracker {
 
   /** The highest counter any tab's hint reports for the session. */
   private floor(sid: string): Hint | null {
-    return floorOf(
-      this.store.keys().filter((k) => k.startsWith(K_HINT)).map((k) => readJson<Hint>(this.store, k)),
-      sid,
-    );
+    const s = readJson<SessionState>(this.store, K_SESSION);
+    const hints = this.store.keys().filter((k) => k.startsWith(K_HINT)).map((k) => readJson<Hint>(this.store, k));
+    return floorOf(s ? [...hints, { s: s.id, n: s.seq, p: s.prev }] : hints, sid);
   }
 
   /**
@@ -505,7 +508,16 @@ export class TxTracker {
    */
   private async adopt() {
     const t = this.tabs;
-    if (!t || !this.store.persist) return;
+    if (!t || !this.store.persist || this.adopting) return;
+    this.adopting = true;
+    try {
+      await this.adoptDead(t);
+    } finally {
+      this.adopting = false;
+    }
+  }
+
+  private async adoptDead(t: Tabs) {
     const old = readJson<Envelope[]>(this.store, K_QUEUE);
     if (old && old.length) this.q.push(...old), this.store.removeItem(K_QUEUE); // left by SDK 1.0
     const ids: Record<string, 1> = {};
