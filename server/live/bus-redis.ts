@@ -9,8 +9,11 @@ export interface RedisBusOptions {
   /** Key/channel prefix (LIVE_REDIS_PREFIX); the channel is `{prefix}live:bus`. */
   prefix: string;
   log?: Logger;
-  /** Called after the subscriber reconnected (messages may have been missed meanwhile). */
-  onResubscribed?: () => void;
+  /**
+   * Called once the subscriber is subscribed again after a reconnect, with when it went away (epoch ms):
+   * messages published meanwhile were missed (Redis pub/sub keeps nothing).
+   */
+  onResubscribed?: (downSince: number) => void;
 }
 
 export function createRedisBus(opts: RedisBusOptions): LiveBus {
@@ -28,9 +31,20 @@ export function createRedisBus(opts: RedisBusOptions): LiveBus {
     connectedOnce = true;
   });
   subscribed.catch(() => undefined);
+  let downSince: number | null = null;
+  sub.on('close', () => {
+    downSince ??= Date.now();
+  });
   sub.on('ready', () => {
-    // ioredis re-subscribes by itself after a reconnect; the owner may want to resynchronise.
-    if (connectedOnce) opts.onResubscribed?.();
+    if (!connectedOnce) return;
+    const since = downSince ?? Date.now();
+    downSince = null;
+    // ioredis subscribes again by itself after a reconnect; subscribing here too (idempotent) tells when it
+    // is active, so what the owner asks for next (other nodes resending) cannot arrive before it.
+    sub
+      .subscribe(channel)
+      .then(() => opts.onResubscribed?.(since))
+      .catch((err: Error) => opts.log?.warn({ err: err.message }, 'live bus (subscriber): subscribing again failed'));
   });
   sub.on('message', (ch: string, raw: string) => {
     if (ch !== channel) return;

@@ -14,6 +14,7 @@ import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
+import { createRelay, FACTS, SYNC, type FactsMessage, type SyncMessage } from './bus-relay.js';
 import { rebuildTenant, touchesLive, type Counts, type EraseRequest } from './erase.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
@@ -128,10 +129,6 @@ const REFRESH_MS = 5000;
  */
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
 const PREFETCH_WAIT_MS = 500;
-/** Facts the bus could not send (Redis away), kept to send when it returns; the oldest go beyond this. */
-const MAX_UNSENT = 100_000;
-const SEEN_GENERATION = 100_000;
-const FACTS = 'facts';
 const ERASE = 'erase';
 /** How often a Redis reset deferred by an outage checks whether Redis is back. */
 const RESET_RETRY_MS = 1000;
@@ -152,7 +149,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const owners = createOwnerClaims({ log });
   const senders: ((key: string, message: string) => void)[] = [];
   const nodeId = crypto.randomBytes(8).toString('hex');
-  let resync: () => void = () => undefined;
+  let resync: (downSince: number) => void = () => undefined;
 
   let redis: Redis | null = null;
   let mirror = deps.mirror ?? null;
@@ -175,7 +172,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     });
   }
   if (config.redisUrl && deps.bus === undefined) {
-    bus = createRedisBus({ url: config.redisUrl, prefix: config.live.redisPrefix, log, onResubscribed: () => resync() });
+    bus = createRedisBus({ url: config.redisUrl, prefix: config.live.redisPrefix, log, onResubscribed: (since) => resync(since) });
     await bus.ready();
   }
   if (mirror) state.uvSource = mirror.uvSource;
@@ -272,20 +269,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     return counts;
   };
 
-  // Another node sends facts again when a publish failed, and a publish that timed out may still have been
-  // delivered: facts from the bus are applied once (by id; ids are remembered for the last 100,000 to 200,000 facts).
-  let seen = new Set<string>();
-  let seenBefore = new Set<string>();
-  const firstSeen = (f: Fact): boolean => {
-    const k = `${f.tenant}\t${f.id}`;
-    if (seen.has(k) || seenBefore.has(k)) return false;
-    if (seen.size >= SEEN_GENERATION) {
-      seenBefore = seen;
-      seen = new Set();
-    }
-    seen.add(k);
-    return true;
-  };
+  // Facts to and from the other nodes: sent again when a publish failed or a node missed them, applied once.
+  const relay = bus ? createRelay({ bus, nodeId, log }) : null;
 
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic === ERASE) {
@@ -295,17 +280,24 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       rebuild(m.t, false).catch((err: Error) => log.warn({ err: err.message, tenant: m.t }, 'live: rebuild after another node\'s erasure failed'));
       return;
     }
+    if (topic === SYNC) {
+      const m = msg as SyncMessage;
+      if (m.n !== nodeId) relay?.resend(m.since);
+      return;
+    }
     if (topic !== FACTS) return;
-    const m = msg as { n: string; f: Fact[] };
+    const m = msg as FactsMessage;
     if (m.n === nodeId) return;
     rollover(now());
-    applyFacts(m.f.filter(firstSeen));
+    applyFacts(relay ? relay.fresh(m.f) : m.f);
     // Another node stored a (final) secret owner: the claims cache must not keep an older public one.
     for (const f of m.f) if (f.org !== null && f.os === 'secret') owners.learn(f.tenant, f.event, { org: f.org, source: 'secret' });
   });
 
-  // After a lost Redis subscription, facts of other nodes may have been missed: reload from Redis.
-  resync = () => {
+  // After a lost Redis subscription, facts of other nodes may have been missed: the other nodes send again
+  // what they shared since (applied once), and, when Redis holds the whole day, the state is reloaded from it.
+  resync = (downSince) => {
+    relay?.ask(downSince);
     if (!mirror) return;
     const fresh = new LiveState(state.day);
     mirror
@@ -379,50 +371,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   let restoredFrom: LiveStats['restoredFrom'] = null;
   let closed = false;
 
-  // Facts the other nodes have not heard of (the bus failed): sent again, oldest first, once it works.
-  let unsent: Fact[] = [];
-  let retrying = false;
-  const keepUnsent = (facts: Fact[], err: Error) => {
-    if (unsent.length === 0) log.warn({ err: err.message }, 'live: bus publish failed; keeping the facts to send when Redis returns');
-    for (const f of facts) unsent.push(f);
-    if (unsent.length > MAX_UNSENT) {
-      log.warn({ dropped: unsent.length - MAX_UNSENT }, 'live: too many unsent facts; other nodes will miss the oldest until they restart');
-      unsent = unsent.slice(unsent.length - MAX_UNSENT);
-    }
-    if (!retrying) {
-      retrying = true;
-      setTimeout(() => void sendUnsent(), 1000).unref();
-    }
-  };
-  const sendUnsent = async () => {
-    while (unsent.length > 0 && !closed && bus) {
-      const batch = unsent.splice(0, 500);
-      try {
-        await bus.publish(FACTS, { n: nodeId, f: batch });
-      } catch {
-        // Still away: keep them (in front, oldest first) and try again shortly.
-        unsent = batch.concat(unsent);
-        setTimeout(() => void sendUnsent(), 1000).unref();
-        return;
-      }
-    }
-    retrying = false;
-  };
-  const publish = (facts: Fact[]) => {
-    if (!bus) return;
-    // Sent later means applied out of order by the other nodes, which changes nothing: the state is order-independent.
-    bus.publish(FACTS, { n: nodeId, f: facts }).catch((err: Error) => keepUnsent(facts, err));
-  };
-
   const share = (facts: Fact[]) => {
     if (mirror) {
       // Other nodes hear of the facts once Redis holds them, so their PFCOUNTs include these visitors.
       mirror.write(facts, () => {
         touchAll(facts);
-        publish(facts);
+        relay?.send(facts);
       });
     } else {
-      publish(facts);
+      relay?.send(facts);
     }
   };
 
@@ -508,6 +465,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     async close() {
       closed = true;
       clearInterval(timer);
+      relay?.close();
       unsubscribe?.();
       ws?.close();
       await sio?.close();

@@ -1,0 +1,150 @@
+// Facts between nodes over the bus, delivered at least once and applied once. Redis pub/sub keeps nothing:
+// a publish fails while Redis is away, and a node whose subscription was down misses what others published
+// meanwhile. So each node keeps what it shared recently; it sends again what failed (oldest first, once the
+// bus works), and what it shared since a given time when another node asks (after that node's subscription
+// came back). A receiver drops facts it has already applied (by tenant and fact id), so sending again, or a
+// publish that timed out but was delivered late, never counts anything twice.
+import type { Logger } from 'pino';
+import type { LiveBus } from './bus.js';
+import type { Fact } from './facts.js';
+
+export const FACTS = 'facts';
+export const SYNC = 'sync';
+
+export interface FactsMessage {
+  n: string;
+  f: Fact[];
+}
+
+/** A node asking for what was published since `since` (epoch ms, its clock). */
+export interface SyncMessage {
+  n: string;
+  since: number;
+}
+
+export interface RelayOptions {
+  bus: LiveBus;
+  nodeId: string;
+  log: Logger;
+  /** Wall clock (epoch ms) for "published at"; nodes' clocks may differ by up to SKEW_MS. */
+  clock?: () => number;
+  retryMs?: number;
+  /** Facts kept to send again (failed, and recent); the oldest go beyond this. */
+  maxKept?: number;
+  /** Facts remembered as applied: between this and twice this many. */
+  seenGeneration?: number;
+}
+
+export interface Relay {
+  /** Publishes this node's facts; on failure keeps them and sends them again. */
+  send(facts: Fact[]): void;
+  /** Of facts from another node, those not applied yet (remembered as applied from now on). */
+  fresh(facts: Fact[]): Fact[];
+  /** Another node asks: sends again this node's facts shared since then (less the clock-skew margin). */
+  resend(since: number): void;
+  /** This node's subscription is back after going away at `since`: asks the others for what it missed. */
+  ask(since: number): void;
+  close(): void;
+}
+
+/** Margin for clocks of different nodes: sending a little more is harmless (receivers drop duplicates). */
+export const SKEW_MS = 60_000;
+const CHUNK = 500;
+
+export function createRelay(o: RelayOptions): Relay {
+  const { bus, nodeId, log } = o;
+  const clock = o.clock ?? Date.now;
+  const retryMs = o.retryMs ?? 1000;
+  const maxKept = o.maxKept ?? 100_000;
+  const generation = o.seenGeneration ?? 100_000;
+  let closed = false;
+
+  // What this node shared, with when (its clock), for resend(); trimmed to maxKept facts.
+  let recent: { at: number; facts: Fact[] }[] = [];
+  let recentCount = 0;
+  const remember = (facts: Fact[]) => {
+    recent.push({ at: clock(), facts });
+    recentCount += facts.length;
+    if (recentCount > maxKept + CHUNK * 10) {
+      let drop = 0;
+      while (recentCount > maxKept && drop < recent.length - 1) recentCount -= recent[drop++].facts.length;
+      recent = recent.slice(drop);
+    }
+  };
+
+  // Facts whose publish failed, oldest first, and one retry loop sending them.
+  let unsent: Fact[] = [];
+  let retrying = false;
+  const keep = (facts: Fact[], err: Error) => {
+    if (unsent.length === 0) log.warn({ err: err.message }, 'live: bus publish failed; keeping the facts to send when Redis returns');
+    for (const f of facts) unsent.push(f);
+    if (unsent.length > maxKept) {
+      log.warn({ dropped: unsent.length - maxKept }, 'live: too many unsent facts; other nodes miss the oldest until they restart');
+      unsent = unsent.slice(unsent.length - maxKept);
+    }
+    if (!retrying) {
+      retrying = true;
+      setTimeout(() => void sendUnsent(), retryMs).unref();
+    }
+  };
+  const sendUnsent = async () => {
+    while (unsent.length > 0 && !closed) {
+      const batch = unsent.splice(0, CHUNK);
+      try {
+        await bus.publish(FACTS, { n: nodeId, f: batch } satisfies FactsMessage);
+      } catch {
+        // Still away: keep them in front (oldest first) and try again shortly.
+        unsent = batch.concat(unsent);
+        setTimeout(() => void sendUnsent(), retryMs).unref();
+        return;
+      }
+    }
+    retrying = false;
+  };
+  const publish = (facts: Fact[]) => {
+    // Sent later means applied out of order by the other nodes, which changes nothing: the state is order-independent.
+    bus.publish(FACTS, { n: nodeId, f: facts } satisfies FactsMessage).catch((err: Error) => keep(facts, err));
+  };
+
+  let seen = new Set<string>();
+  let seenBefore = new Set<string>();
+  const firstSeen = (f: Fact): boolean => {
+    const k = `${f.tenant}\t${f.id}`;
+    if (seen.has(k) || seenBefore.has(k)) return false;
+    if (seen.size >= generation) {
+      seenBefore = seen;
+      seen = new Set();
+    }
+    seen.add(k);
+    return true;
+  };
+
+  // Asking may itself fail (the publisher reconnects on its own schedule): a few tries.
+  const ask = (since: number, tries = 30) => {
+    if (closed) return;
+    bus.publish(SYNC, { n: nodeId, since } satisfies SyncMessage).catch((err: Error) => {
+      if (tries <= 1) return log.warn({ err: err.message }, 'live: could not ask the other nodes for facts missed while unsubscribed');
+      setTimeout(() => ask(since, tries - 1), retryMs).unref();
+    });
+  };
+
+  return {
+    send(facts) {
+      if (closed || facts.length === 0) return;
+      remember(facts);
+      publish(facts);
+    },
+    fresh: (facts) => facts.filter(firstSeen),
+    resend(since) {
+      if (closed) return;
+      const from = since - SKEW_MS;
+      const facts = recent.filter((b) => b.at >= from).flatMap((b) => b.facts);
+      for (let i = 0; i < facts.length; i += CHUNK) publish(facts.slice(i, i + CHUNK));
+      if (facts.length > 0) log.info({ facts: facts.length }, 'live: sent again what another node missed while unsubscribed');
+    },
+    ask: (since) => ask(since),
+    close() {
+      closed = true;
+    },
+  };
+}
