@@ -32,7 +32,7 @@ import {
 } from './core.js';
 import { Tabs } from './tabs.js';
 
-export const VERSION = '1.0.0';
+export const VERSION = '1.1.0'; // 1.1: per-tab queues and shared sequence counters (storage keys changed)
 
 export interface TxConfig {
   /** The tenant's public write key (tx_pk_…). */
