@@ -13,11 +13,11 @@ const until = async (pred: () => boolean) => {
 };
 
 /** A node: its bus (publish fails while `down`), its relay, and the fact ids it applied (in order). */
-function node(network: MemoryNetwork, nodeId: string, clock: () => number) {
+function node(network: MemoryNetwork, nodeId: string, clock: () => number, maxKept?: number) {
   const inner = createMemoryBus(network);
   let down = false;
   const bus: LiveBus = { ...inner, publish: (t, m) => (down ? Promise.reject(new Error('Redis away')) : inner.publish(t, m)) };
-  const relay = createRelay({ bus, nodeId, log, clock, retryMs: 10 });
+  const relay = createRelay({ bus, nodeId, log, clock, retryMs: 10, maxKept });
   const applied: string[] = [];
   let subscribed = true;
   bus.subscribe((topic, msg) => {
@@ -57,7 +57,7 @@ describe('bus relay', () => {
     const b = node(net, 'b', () => t);
     a.relay.send([fact('old')]);
     await until(() => b.applied.length === 1);
-    t += 10 * 60_000; // older than the skew margin: not sent again
+    t += 10 * 60_000; // older than the skew margin (and no longer kept): not sent again
     a.relay.send([fact('before')]);
     await until(() => b.applied.length === 2);
     t += 1000;
@@ -73,6 +73,19 @@ describe('bus relay', () => {
     await new Promise((r) => setTimeout(r, 50));
     // "before" was within the margin and sent again, but b had applied it: dropped.
     expect(b.applied).toEqual(['old', 'before', 'missed-1', 'missed-2']);
+  });
+
+  it('keeps only the newest maxKept facts to send again (memory stays bounded)', async () => {
+    const net = new MemoryNetwork();
+    const a = node(net, 'a', () => 1000, 3);
+    const b = node(net, 'b', () => 1000);
+    b.setSubscribed(false);
+    for (const id of ['1', '2', '3', '4', '5']) a.relay.send([fact(id)]);
+    await new Promise((r) => setTimeout(r, 20));
+    b.setSubscribed(true);
+    b.relay.ask(0);
+    await until(() => b.applied.length === 3);
+    expect(b.applied).toEqual(['3', '4', '5']);
   });
 
   it('drops a fact delivered twice (a publish that timed out but arrived, then sent again)', async () => {

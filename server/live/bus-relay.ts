@@ -49,6 +49,8 @@ export interface Relay {
 
 /** Margin for clocks of different nodes: sending a little more is harmless (receivers drop duplicates). */
 export const SKEW_MS = 60_000;
+/** How long this node keeps what it shared, to send it again to a node that asks. */
+export const RETAIN_MS = 5 * 60_000;
 const CHUNK = 500;
 
 export function createRelay(o: RelayOptions): Relay {
@@ -59,17 +61,17 @@ export function createRelay(o: RelayOptions): Relay {
   const generation = o.seenGeneration ?? 100_000;
   let closed = false;
 
-  // What this node shared, with when (its clock), for resend(); trimmed to maxKept facts.
+  // What this node shared, with when (its clock), for resend(): the last RETAIN_MS, at most maxKept facts.
+  // A subscription is down for seconds while Redis is up (longer outages fail the publishes, kept in `unsent`).
   let recent: { at: number; facts: Fact[] }[] = [];
   let recentCount = 0;
   const remember = (facts: Fact[]) => {
-    recent.push({ at: clock(), facts });
+    const at = clock();
+    recent.push({ at, facts });
     recentCount += facts.length;
-    if (recentCount > maxKept + CHUNK * 10) {
-      let drop = 0;
-      while (recentCount > maxKept && drop < recent.length - 1) recentCount -= recent[drop++].facts.length;
-      recent = recent.slice(drop);
-    }
+    let drop = 0;
+    while (drop < recent.length - 1 && (recentCount > maxKept || recent[drop].at < at - RETAIN_MS)) recentCount -= recent[drop++].facts.length;
+    if (drop > 0) recent = recent.slice(drop);
   };
 
   // Facts whose publish failed, oldest first, and one retry loop sending them.
