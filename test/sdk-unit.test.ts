@@ -13,6 +13,7 @@ import {
   DENIED,
   StoredQueue,
   allowed,
+  bounded,
   claimIn,
   claimSequence,
   device,
@@ -184,10 +185,20 @@ describe('sequence counter shared by the tabs (IndexedDB record)', () => {
   it('keeps a bounded list of recent claims', () => {
     let c: Counter | null = null;
     for (let i = 0; i < 1000; i++) c = claimIn(c, `e${i}`).counter;
-    expect(Object.keys(c!.ids).length).toBe(200);
+    expect(Object.keys(c!.ids).length).toBe(50);
     expect(c!.ids.e999).toEqual([999, 'e998']);
     expect(c!.n).toBe(1000);
     expect(claimIn({ nonsense: 1 } as unknown as Counter, 'x').seq).toBe(0); // a broken record starts over
+  });
+
+  it('keeps the IndexedDB records bounded: the newest entries, a re-set key becoming the newest', () => {
+    let m: Record<string, number> | null = null;
+    for (let i = 0; i < 20; i++) m = bounded(m, `s${i}`, i, 8);
+    expect(Object.keys(m!)).toEqual(['s12', 's13', 's14', 's15', 's16', 's17', 's18', 's19']);
+    m = bounded(m, 's13', 99, 8);
+    expect(Object.keys(m)).toEqual(['s12', 's14', 's15', 's16', 's17', 's18', 's19', 's13']);
+    expect(m.s13).toBe(99);
+    expect(bounded(undefined, 'a', 1, 8)).toEqual({ a: 1 });
   });
 
   it('takes the highest hint of the session, ignoring other sessions and broken ones', () => {

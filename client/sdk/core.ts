@@ -137,7 +137,20 @@ export interface Hint {
   p?: string;
 }
 
-const RECENT = 200;
+/** Claims remembered per session: more than a tab can have pending when it dies. */
+const RECENT = 50;
+
+/**
+ * `map` with `key` set to `value` as its newest entry, keeping the `max` newest (records in IndexedDB that
+ * would otherwise grow with every session and every tab a visitor ever had).
+ */
+export function bounded<V>(map: Record<string, V> | null | undefined, key: string, value: V, max: number): Record<string, V> {
+  const m: Record<string, V> = {};
+  const keys = Object.keys(map || {}).filter((k) => k !== key);
+  for (const k of keys.slice(Math.max(0, keys.length - max + 1))) m[k] = map![k];
+  m[key] = value;
+  return m;
+}
 
 /** The highest counter the hints report for session `sid` (a claim made without IndexedDB, e.g. at page leave). */
 export function floorOf(hints: (Hint | null)[], sid: string): Hint | null {

@@ -15,6 +15,7 @@ import {
   DENIED,
   StoredQueue,
   allowed,
+  bounded,
   claimIn,
   claimSequence,
   device,
@@ -475,13 +476,14 @@ export class TxTracker {
       const f: Partial<Envelope> = { sequence_no: c.seq };
       if (c.prev) f.prev_event_id = c.prev;
       this.q.patch(id, f);
-      beacon && this.beacon();
+      // Numbered while the page is hidden: it may be discarded before the next flush.
+      (beacon || !this.visible) && this.beacon();
     };
     if (!t || !this.store.persist || (now && !t.peers && !this.pending)) return done(claimIn(null, id, this.floor(sid)));
     this.pending++;
-    t.rw('s:' + sid, (v) => {
-      const c = claimIn(v, id, this.floor(sid));
-      return [c.counter, c];
+    t.rw('c', (v) => {
+      const c = claimIn(v && v[sid], id, this.floor(sid));
+      return [bounded(v, sid, c.counter, 8), c];
     }).then((c) => {
       this.pending--;
       // IndexedDB failed (quota, shutdown): number it as a single tab would rather than never send it.
@@ -526,11 +528,21 @@ export class TxTracker {
     const live = look.live;
     for (const id of look.dead) {
       // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
-      if (!(await t.rw('a:' + id, (v) => (v && (v === this.tab || live.includes(v)) ? [v, 0] : [this.tab, 1])))) continue;
+      if (
+        !(await t.rw('a', (v) => {
+          const by = v && v[id];
+          return by && (by === this.tab || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab, 100), 1];
+        }))
+      )
+        continue;
       const evs = readJson<Envelope[]>(this.store, K_Q + id) || [];
       const hint = readJson<Hint>(this.store, K_HINT + id);
       // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
-      if (hint) await t.rw('s:' + hint.s, (v) => [v && v.n >= hint.n ? v : { ...v, ids: (v && v.ids) || {}, n: hint.n, p: hint.p }, 0]);
+      if (hint)
+        await t.rw('c', (v) => {
+          const c = v && v[hint.s];
+          return [c && c.n >= hint.n ? v : bounded(v, hint.s, { ids: (c && c.ids) || {}, n: hint.n, p: hint.p }, 8), 0];
+        });
       const mine: Record<string, 1> = {};
       for (const e of this.q.all()) mine[e.event_id] = 1;
       const add = evs.filter((e) => !mine[e.event_id]);
