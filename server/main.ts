@@ -23,6 +23,20 @@ async function main() {
     console.error(`\nTixello Live could not start: ${(err as Error).message}`);
     process.exit(1);
   }
+  const running = server;
+  // Before the banner: whoever waits for "listening on" may signal at once, and a signal that arrives before
+  // the handlers exist kills the process without closing the store or releasing DATA_DIR's lock.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await running.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
   const base = `http://localhost:${server.port}`;
   const lines = [
     '',
@@ -46,17 +60,6 @@ async function main() {
     );
   }
   console.log(lines.join('\n') + '\n');
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((err) => {

@@ -107,6 +107,9 @@ describe('one owner per port and per DATA_DIR', () => {
     children.push(second.child);
     await second.listening;
     expect(JSON.parse(fs.readFileSync(path.join(dataDir, LOCK_FILE), 'utf8')).pid).toBe(second.child.pid);
-    // Graceful release on close() is proven in-process above; this one is killed by afterAll.
+    // SIGTERM as soon as the banner shows (the signal handlers are in place before it): clean exit, lock released.
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    expect(fs.existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
   });
 });
