@@ -15,23 +15,19 @@ import {
   DENIED,
   StoredQueue,
   allowed,
-  bounded,
-  claimIn,
   claimSequence,
   device,
-  floorOf,
   mergeConsent,
   pageType,
   readJson,
   scopeOf,
   touchFrom,
   writeJson,
-  type Hint,
   type KV,
   type SessionState,
   type Touch,
 } from './core.js';
-import { Tabs } from './tabs.js';
+import { TabQueue } from './tab-queue.js';
 
 export const VERSION = '1.1.0'; // 1.1: per-tab queues and shared sequence counters (storage keys changed)
 
@@ -107,12 +103,9 @@ const P = 'tx_';
 const K_VID = P + 'vid';
 const K_SESSION = P + 'session';
 const K_FIRST = P + 'first_touch';
-const K_QUEUE = P + 'queue'; // one queue shared by the tabs (browsers without Web Locks or IndexedDB; SDK ≤ 1.0)
-const K_Q = P + 'q.'; // + tab id: that tab's queue
-const K_HINT = P + 'n.'; // + tab id: the sequence counter as that tab last knew it
 const K_CONSENT = P + 'consent';
 const K_SCHEMA = P + 'schema';
-/** Keys that identify the visitor: removed when consent is withdrawn. */
+/** Keys that identify the visitor: removed when consent is withdrawn (tx_q.*, tx_n.*, tx_queue: tab-queue.ts). */
 const PERSONAL = /^tx_(vid|session|first_touch|queue|q\.|n\.)/;
 const MAX_BEACON = 60_000;
 const MAX_BODY = 400_000;
@@ -176,7 +169,9 @@ export class TxTracker {
   private url: string;
   private ls: KV | null;
   private store: ConsentStore;
-  private q: StoredQueue<Envelope>;
+  private get q(): StoredQueue<Envelope> {
+    return this.tq.q;
+  }
   private consent: ConsentSnapshot;
   private scopes: Record<string, ConsentScope> | null = null;
   private now: () => number;
@@ -186,18 +181,13 @@ export class TxTracker {
   private pv: string | null = null;
   private seen: Record<string, 1> = {};
   private sending: Promise<void> | null = null;
-  /** Shared sequence counters and tab liveness; null: one shared queue, sequence from localStorage. */
-  private tabs: Tabs | null = null;
-  /** This tab's id ('' without Tabs). */
-  private tab = '';
-  /** Sequence claims sent to IndexedDB and not answered yet. */
-  private pending = 0;
+  /** This tab's queue and the numbering of its events, shared safely with the site's other tabs. */
+  private tq: TabQueue;
   /** The events of the request in flight, and whether it outlives the page (keepalive). */
   private flying: string[] = [];
   private keep = false;
   /** In hide(): claim synchronously when this is the site's only tab (an answer from IndexedDB comes too late). */
   private hiding = false;
-  private adopting = false;
   private attempt = 0;
   private retryAt = 0;
   private batch: number;
@@ -222,8 +212,17 @@ export class TxTracker {
     this.ls = c.storage || safeLocalStorage();
     this.store = new ConsentStore(this.ls);
     const w = window as { indexedDB?: unknown };
-    if (!c.storage && this.ls && navigator.locks && w.indexedDB) this.tabs = new Tabs((this.tab = uuid()));
-    this.q = this.queue();
+    this.tq = new TabQueue(
+      {
+        store: this.store,
+        maxQueue: c.maxQueue || 500,
+        log: (...a: unknown[]) => this.log(...a),
+        // Numbered while the page is hidden: it may be discarded before the next flush.
+        numbered: (beacon?: boolean) => ((beacon || !this.visible) && this.beacon(), !this.tq.pending && this.q.all().length >= this.batch && this.later(0)),
+        flush: () => this.flush(),
+      },
+      !c.storage && !!this.ls && !!navigator.locks && !!w.indexedDB,
+    );
     const now = this.now();
     this.consent = c.consent ? mergeConsent(this.loadConsent(), c.consent, iso(now)) : this.loadConsent();
     const l = location;
@@ -246,13 +245,12 @@ export class TxTracker {
     });
     on(window, 'pagehide', (e: PageTransitionEvent) => {
       this.hide(true);
-      e.persisted && this.tabs && this.tabs.free();
+      e.persisted && this.tq.tabs && this.tq.tabs.free();
     });
     on(window, 'pageshow', (e: PageTransitionEvent) => {
       if (!e.persisted) return;
       this.resetPage();
-      // Back from the back/forward cache as a new tab (the old one's lock was freed: its queue may be adopted).
-      if (this.tabs) this.tabs.hold((this.tab = uuid())), (this.q = this.queue());
+      this.tq.renew();
     });
     on(window, 'focus', () => this.focus(true));
     on(window, 'blur', () => this.focus(false));
@@ -264,12 +262,12 @@ export class TxTracker {
     });
     // Consent changed in another tab of the site.
     on(window, 'storage', (e: StorageEvent) => e.key === K_CONSENT && this.setConsent(this.loadConsent(), true));
-    const iv = setInterval(() => (this.adopt(), this.flush()), c.flushInterval);
+    const iv = setInterval(() => (this.tq.adopt(), this.flush()), c.flushInterval);
     this.off.push(() => clearInterval(iv));
     if (c.loadSchema !== false) this.loadSchema();
     if (c.autoPageView) this.pageView();
     // Whatever an earlier page could not deliver.
-    this.adopt();
+    this.tq.adopt();
     this.flush();
   }
 
@@ -338,7 +336,7 @@ export class TxTracker {
     };
     this.log(name, env);
     const queued = this.q.push(env);
-    this.claim(env, options.beacon || this.hiding, options.beacon);
+    this.tq.claim(env, options.beacon || this.hiding, options.beacon);
     if (!options.beacon && queued >= this.batch) this.later(0);
     return id;
   }
@@ -374,7 +372,7 @@ export class TxTracker {
     this.consent = fromOtherTab ? { ...DENIED, ...change } : mergeConsent(this.consent, change, iso(this.now()));
     if (!fromOtherTab && this.ls) writeJson(this.ls, K_CONSENT, this.consent);
     this.applyConsent();
-    if (!this.store.persist && this.tabs) this.tabs.wipe();
+    if (!this.store.persist && this.tq.tabs) this.tq.tabs.wipe();
     this.q.retain((e) => allowed(scopeOf(e.event_name, this.scopes), this.consent));
     if (this.c.autoPageView && !this.pv) this.pageView();
   }
@@ -459,100 +457,6 @@ export class TxTracker {
   // -------------------------------------------------------------------------------------------------------
   // Delivery
   // -------------------------------------------------------------------------------------------------------
-
-  /**
-   * Gives a queued event its sequence number and previous event: from the session's counter in IndexedDB
-   * (asynchronous; the event is sent once numbered), or right away without Tabs, before consent (memory
-   * only, this tab only) or when `now` is asked while this is the site's only live tab and none of its own
-   * claims is pending (in hide(): the page may be gone before IndexedDB answers). Every claim leaves this
-   * tab's view of the counter in its hint key, which claims made later, anywhere, never go below.
-   */
-  private claim(e: Envelope, now?: boolean, beacon?: boolean) {
-    const sid = e.session_id!;
-    const id = e.event_id;
-    const t = this.tabs;
-    const done = (c: { counter: { n: number; p?: string }; seq: number; prev?: string }) => {
-      writeJson(this.store, K_HINT + this.tab, { s: sid, n: c.counter.n, p: c.counter.p } as Hint);
-      const f: Partial<Envelope> = { sequence_no: c.seq };
-      if (c.prev) f.prev_event_id = c.prev;
-      this.q.patch(id, f);
-      // Numbered while the page is hidden: it may be discarded before the next flush.
-      (beacon || !this.visible) && this.beacon();
-    };
-    if (!t || !this.store.persist || (now && !t.peers && !this.pending)) return done(claimIn(null, id, this.floor(sid)));
-    this.pending++;
-    t.rw('c', (v) => {
-      const c = claimIn(v && v[sid], id, this.floor(sid));
-      return [bounded(v, sid, c.counter, 8), c];
-    }).then((c) => {
-      this.pending--;
-      // IndexedDB failed (quota, shutdown): number it as a single tab would rather than never send it.
-      done(c || claimIn(null, id, this.floor(sid)));
-      if (!this.pending && this.q.all().length >= this.batch) this.later(0);
-    });
-  }
-
-  private queue() {
-    return new StoredQueue<Envelope>(this.store, this.tab ? K_Q + this.tab : K_QUEUE, this.c.maxQueue || 500, (d) => this.log('queue full, dropped', d.length));
-  }
-
-  /** The highest counter any tab's hint reports for the session. */
-  private floor(sid: string): Hint | null {
-    const s = readJson<SessionState>(this.store, K_SESSION);
-    const hints = this.store.keys().filter((k) => k.startsWith(K_HINT)).map((k) => readJson<Hint>(this.store, k));
-    return floorOf(s ? [...hints, { s: s.id, n: s.seq, p: s.prev }] : hints, sid);
-  }
-
-  /**
-   * Takes over the queues of tabs that are gone (closed, navigated away, crashed) with events still
-   * queued: the first live tab that claims one in IndexedDB moves its events into its own queue, numbers
-   * those that were not numbered yet and sends them.
-   */
-  private async adopt() {
-    const t = this.tabs;
-    if (!t || !this.store.persist || this.adopting) return;
-    this.adopting = true;
-    try {
-      await this.adoptDead(t);
-    } finally {
-      this.adopting = false;
-    }
-  }
-
-  private async adoptDead(t: Tabs) {
-    const old = readJson<Envelope[]>(this.store, K_QUEUE);
-    if (old && old.length) this.q.push(...old), this.store.removeItem(K_QUEUE); // left by SDK 1.0
-    const ids: Record<string, 1> = {};
-    for (const k of this.store.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
-    const look = await t.dead(Object.keys(ids));
-    const live = look.live;
-    for (const id of look.dead) {
-      // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
-      if (
-        !(await t.rw('a', (v) => {
-          const by = v && v[id];
-          return by && (by === this.tab || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab, 100), 1];
-        }))
-      )
-        continue;
-      const evs = readJson<Envelope[]>(this.store, K_Q + id) || [];
-      const hint = readJson<Hint>(this.store, K_HINT + id);
-      // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
-      if (hint)
-        await t.rw('c', (v) => {
-          const c = v && v[hint.s];
-          return [c && c.n >= hint.n ? v : bounded(v, hint.s, { ids: (c && c.ids) || {}, n: hint.n, p: hint.p }, 8), 0];
-        });
-      const mine: Record<string, 1> = {};
-      for (const e of this.q.all()) mine[e.event_id] = 1;
-      const add = evs.filter((e) => !mine[e.event_id]);
-      this.q.push(...add);
-      this.store.removeItem(K_Q + id);
-      this.store.removeItem(K_HINT + id);
-      for (const e of add) if (e.sequence_no === undefined) this.claim(e);
-      this.flush();
-    }
-  }
 
   /** One pending wake-up at a time; the flush interval is the safety net. */
   private later(ms: number) {
