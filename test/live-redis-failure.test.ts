@@ -274,3 +274,56 @@ describe('two nodes when their Redis hangs, then restarts empty', () => {
     }
   }, 150_000);
 });
+
+describe('a node starting while Redis is away', () => {
+  it('starts from the store, serves live numbers with redis: down, and re-seeds Redis when it comes', async () => {
+    const port = await freePort();
+    const env = {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'),
+      LIVE_REDIS_PREFIX: 'tx:',
+      RATE_LIMIT_EVENTS_PER_SEC: '100000',
+      RATE_LIMIT_BURST: '100000',
+      DATA_DIR: tmpDir(),
+    };
+    const EVENT = 'RF3';
+    const ORG = 'ORG-RF3';
+    // A first run without Redis stores a day of visitors; the node then restarts while Redis is still away.
+    let server = await bootServer(env);
+    let redis: ChildProcess | null = null;
+    try {
+      expect(await healthRedis(server.url)).toBe('down');
+      const t = await createTenant(server.url, 'redis-away');
+      const first = traffic(server.url, t, EVENT, ORG, 0);
+      while (first.visitors.size < 50) await sleep(20);
+      await first.stop();
+      await server.close();
+      server = await bootServer(env);
+      expect(server.live.stats().restoredFrom).toBe('store');
+      expect(await healthRedis(server.url)).toBe('down');
+      const more = traffic(server.url, t, EVENT, ORG, 0);
+      while (more.visitors.size < 20) await sleep(20);
+      await more.stop();
+      const truth = first.visitors.size + more.visitors.size;
+      const live = await getJson(`${server.url}/api/v1/live/events/${EVENT}`, { authorization: `Bearer ${t.secret_key}` });
+      expect(live.json.data.funnel).toMatchObject({ views: truth, unique_visitors: truth });
+
+      redis = await startRedis(port);
+      await waitHealth(server.url, 'up');
+      const probe = new Redis(`redis://127.0.0.1:${port}`);
+      try {
+        // Redis' HyperLogLog estimates (~0.8 %), even this small.
+        expect(Math.abs((await probe.pfcount(`tx:${t.tenant_id}:analytics:event:${EVENT}:uv`)) - truth) / truth).toBeLessThanOrEqual(0.03);
+        expect(await probe.hget(`tx:${t.tenant_id}:analytics:event:${EVENT}:live`, 'views')).toBe(String(truth));
+      } finally {
+        probe.disconnect();
+      }
+      const after = await getJson(`${server.url}/api/v1/live/events/${EVENT}`, { authorization: `Bearer ${t.secret_key}` });
+      expect(after.json.data.funnel.views).toBe(truth);
+      expect(Math.abs(after.json.data.funnel.unique_visitors - truth) / truth).toBeLessThanOrEqual(0.03);
+    } finally {
+      await server.close();
+      if (redis) await stopRedis(redis);
+    }
+  }, 120_000);
+});

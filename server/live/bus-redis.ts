@@ -19,10 +19,11 @@ export interface RedisBusOptions {
 export function createRedisBus(opts: RedisBusOptions): LiveBus {
   const channel = `${opts.prefix}live:bus`;
   // Publishing must never wait for an absent Redis (the caller keeps what failed and sends it again): no
-  // offline queue, a short command timeout. The subscriber keeps ioredis' queue: it only SUBSCRIBEs, and
-  // ioredis subscribes again by itself after each reconnect.
+  // offline queue, a short command timeout. The subscriber keeps ioredis' queue without a retry limit: it only
+  // SUBSCRIBEs (the first one may wait for a Redis that is away at start), and ioredis subscribes again by
+  // itself after each reconnect.
   const pub = new Redis(opts.url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
-  const sub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const sub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: null });
   const handlers = new Set<BusHandler>();
   let connectedOnce = false;
   pub.on('error', (err: Error) => opts.log?.warn({ err: err.message }, 'live bus (publisher): redis error'));

@@ -154,6 +154,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   let redis: Redis | null = null;
   let mirror = deps.mirror ?? null;
   let bus = deps.bus ?? null;
+  let redisAtStart = true;
   if (config.redisUrl && deps.mirror === undefined) {
     redis = new Redis(config.redisUrl, {
       lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 5000, commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
@@ -162,8 +163,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     try {
       await redis.connect();
     } catch (err) {
-      redis.disconnect();
-      throw new Error(`Cannot reach REDIS_URL (${(err as Error).message}). Start Redis or unset REDIS_URL to run one node with live state in memory.`);
+      // Redis is the warm tier: the node starts from the store and re-seeds Redis once it answers (ioredis
+      // keeps reconnecting). /health says redis: down meanwhile; a wrong REDIS_URL shows there and here.
+      log.error({ err: (err as Error).message, url: config.redisUrl.replace(/\/\/[^@/]*@/, '//***@') }, 'live: cannot reach REDIS_URL; starting without Redis until it answers');
+      redisAtStart = false;
     }
     mirror = createRedisMirror({
       redis, prefix: config.live.redisPrefix, log, now, orgEvents: (t, o) => state.getOrg(t, o)?.events ?? [],
@@ -173,7 +176,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   }
   if (config.redisUrl && deps.bus === undefined) {
     bus = createRedisBus({ url: config.redisUrl, prefix: config.live.redisPrefix, log, onResubscribed: (since) => resync(since) });
-    await bus.ready();
+    if (redisAtStart) await bus.ready();
+    else {
+      // Subscribed once Redis is there: then ask the other nodes for what they shared since this start.
+      const startedAt = Date.now();
+      bus.ready().then(
+        () => relay?.ask(startedAt),
+        (err: Error) => log.error({ err: err.message }, 'live: could not subscribe to the other nodes'),
+      );
+    }
   }
   if (mirror) state.uvSource = mirror.uvSource;
 
@@ -406,17 +417,26 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     async restore() {
       const day = utcDay(now());
       state.reset(day);
-      if (mirror && (await mirror.restore(state, day)) === 'restored') {
-        restoredFrom = 'redis';
-        log.info({ events: state.events.size }, 'live: state restored from Redis');
-        return { source: 'redis' };
+      let seeding = !!mirror;
+      try {
+        if (mirror && (await mirror.restore(state, day)) === 'restored') {
+          restoredFrom = 'redis';
+          log.info({ events: state.events.size }, 'live: state restored from Redis');
+          return { source: 'redis' };
+        }
+      } catch (err) {
+        if (!mirror || mirror.health() === 'up') throw err;
+        // Redis is away: the store alone; Redis is re-seeded when it answers (redis-recovery.ts).
+        log.warn({ err: (err as Error).message }, 'live: Redis unavailable at restore; recomputing from the store');
+        state.reset(day);
+        seeding = false;
       }
       const t0 = Date.now();
       const n = await recomputeDay(deps.db, day, pseudo, (facts) => {
         applyFacts(facts);
         mirror?.write(facts, () => undefined);
       });
-      if (mirror) await mirror.seeded(day);
+      if (mirror && seeding) await mirror.seeded(day);
       restoredFrom = 'store';
       log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
       return { source: 'store', rows: n };

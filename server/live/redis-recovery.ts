@@ -99,6 +99,8 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
     );
   if (redis.status === 'ready') void learnRunId();
   else redis.once('ready', () => void learnRunId());
+  // Redis was away at start (the first connect failed): up once it answers and, if needed, is re-seeded.
+  if (redis.status === 'reconnecting') markDown('not reachable at start', false);
 
   return {
     health: () => (down || redis.status !== 'ready' ? 'down' : 'up'),
