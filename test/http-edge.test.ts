@@ -1,8 +1,10 @@
 // Below the route handlers: how the server answers requests whose framing is ambiguous or broken, probed with
-// raw TCP (fetch would normalise them). Ours: a duplicated Content-Length or Transfer-Encoding, or an unsupported
-// Transfer-Encoding, closes the connection at once, so the bytes after the headers are never read as a next
-// request; a repeated Host gets a 400. uWS's (no route runs): a bad request line or a missing Host get no answer;
-// chunk extensions and a signed Content-Length close the connection at once. The README says what a proxy must do.
+// raw TCP (fetch would normalise them). Ours: a duplicated Content-Length, Transfer-Encoding or Host, or an
+// unsupported Transfer-Encoding, gets 400 malformed_request and the connection closed; when more bytes already
+// follow in the same read (a smuggled request), the connection is closed without an answer. Either way the bytes
+// after the headers are never read as another request. uWS's (no route runs): a bad request line or a missing
+// Host get no answer; chunk extensions and a signed Content-Length close the connection at once. The README says
+// what a proxy must do.
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +17,11 @@ interface RawAnswer {
   ended: 'closed' | 'open';
 }
 
-/** Writes raw bytes and collects the answer until the server closes the connection (or `capMs` passes). */
-function raw(port: number, payload: string, capMs: number): Promise<RawAnswer> {
+/**
+ * Writes raw bytes (then `later`, once the first answer bytes arrive, if given) and collects the answer until
+ * the server closes the connection (or `capMs` passes).
+ */
+function raw(port: number, payload: string, capMs: number, later?: string): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let text = '';
@@ -24,7 +29,10 @@ function raw(port: number, payload: string, capMs: number): Promise<RawAnswer> {
       s.destroy();
       resolve({ text, ended: 'open' });
     }, capMs);
-    s.on('data', (d) => (text += d.toString()));
+    s.on('data', (d) => {
+      if (!text && later !== undefined && s.writable) s.write(later);
+      text += d.toString();
+    });
     s.on('error', () => undefined); // a reset shows up as the close below
     s.on('close', () => {
       clearTimeout(timer);
@@ -66,17 +74,28 @@ describe('HTTP edge cases on a real server', () => {
     `POST /api/tx/events HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nX-Tx-Key: ${t.write_key}\r\n${headers.join('\r\n')}\r\n\r\n${body}`;
   const stored = async (id: string) => (await eventsOf(server.url, t, 'limit=1000')).some((e) => e.event_id === id);
 
-  it('refuses Content-Length given twice with different values: closed at once, nothing stored, the smuggled request never answered', async () => {
+  const smuggled = 'GET /health HTTP/1.1\r\nHost: edge\r\n\r\n';
+
+  it('refuses Content-Length given twice with different values: 400 and closed, nothing stored, a smuggled request never answered', async () => {
     const e = webEvent();
     const body = JSON.stringify(e);
+    const headers = [`Content-Length: ${body.length}`, `Content-Length: ${body.length + smuggled.length}`];
     // uWS alone took the first value, stored the event and answered the rest ("GET /health…") as a second request.
-    const smuggled = 'GET /health HTTP/1.1\r\nHost: edge\r\n\r\n';
-    const a = await raw(server.port, post([`Content-Length: ${body.length}`, `Content-Length: ${body.length + smuggled.length}`], body + smuggled), 10_000);
-    expect(a).toEqual({ text: '', ended: 'closed' });
+    const [together, after] = await Promise.all([
+      raw(server.port, post(headers, body + smuggled), 10_000),
+      raw(server.port, post(headers, body), 10_000, smuggled),
+    ]);
+    // Bytes already behind the headers: closed without an answer.
+    expect(together).toEqual({ text: '', ended: 'closed' });
+    // Bytes arriving after the answer: the 400 goes out, the rest is never parsed.
+    expect(after.ended).toBe('closed');
+    expect(status(after)).toBe(400);
+    expect(jsonBody(after).error).toEqual({ code: 'malformed_request', message: `The content-length header appears 2 times ("${body.length}", "${body.length + smuggled.length}"); send it once.` });
+    for (const a of [together, after]) expect(a.text.match(/HTTP\/1\.1 /g) ?? []).toHaveLength(a === after ? 1 : 0);
     expect(await stored(e.event_id)).toBe(false);
   });
 
-  it('closes on a repeated Content-Length with equal values, a repeated or unsupported Transfer-Encoding, also on the websocket route', async () => {
+  it('answers 400 malformed_request and closes on a repeated Content-Length with equal values, a repeated or unsupported Transfer-Encoding, a repeated Host, also on the websocket route', async () => {
     const e = webEvent();
     const body = JSON.stringify(e);
     const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
@@ -84,17 +103,16 @@ describe('HTTP edge cases on a real server', () => {
       raw(server.port, post([`Content-Length: ${body.length}`, `Content-Length: ${body.length}`], body), 10_000),
       raw(server.port, post(['Transfer-Encoding: gzip, chunked'], chunked), 10_000),
       raw(server.port, post(['Transfer-Encoding: chunked', 'Transfer-Encoding: chunked'], chunked), 10_000),
+      raw(server.port, 'GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 10_000),
       raw(server.port, 'GET /ws HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 4\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 10_000),
     ]);
-    for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
+    for (const a of answers) {
+      expect(a.ended).toBe('closed');
+      expect(status(a)).toBe(400);
+      expect(jsonBody(a).error.code).toBe('malformed_request');
+    }
+    expect(jsonBody(answers[3]).error.message).toBe('The host header appears 2 times ("a", "b"); send it once.');
     expect(await stored(e.event_id)).toBe(false);
-  });
-
-  it('answers a repeated Host with 400 malformed_request and closes', async () => {
-    const a = await raw(server.port, 'GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 10_000);
-    expect(a.ended).toBe('closed');
-    expect(status(a)).toBe(400);
-    expect(jsonBody(a).error).toEqual({ code: 'malformed_request', message: 'The host header appears 2 times ("a", "b"); send it once.' });
   });
 
   it('still accepts plain chunked bodies and a single Content-Length', async () => {

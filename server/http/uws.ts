@@ -77,13 +77,14 @@ type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
 const HTTP_METHODS = ['get', 'post', 'put', 'del', 'patch', 'options', 'head', 'any', 'connect', 'trace'] as const;
 
 /**
- * Every route registered on the returned app (the same object) first refuses ambiguous requests.
- * Ambiguous framing closes the connection at once, without an answer: uWS keeps parsing the bytes it already
- * read after an ended response, even one sent with `Connection: close`, and anything written in the handler is
- * dropped by the close (measured with uWS 20.30), so a 400 would come with the smuggled request answered too.
- * A repeated Host (body boundaries intact) gets a 400 and the connection closed.
- * What uWS refuses before any route runs (bad request line, missing Host, chunk extensions) is for the proxy in
- * front; see the README.
+ * Every route registered on the returned app (the same object) first refuses ambiguous requests with a 400
+ * and closes the connection, so bytes after the headers are never parsed as another request. The answer is
+ * sent on the next turn of the event loop, not in the handler: uWS 20.30 keeps parsing bytes it already read
+ * after an ended response (even with `Connection: close`), and answered a smuggled request that way; while a
+ * response is pending it closes the connection instead when more requests are in its buffer (measured), and
+ * bytes arriving after the answer are never parsed. So: a 400 when nothing follows, a closed connection when
+ * something does. What uWS refuses before any route runs (bad request line, missing Host, chunk extensions)
+ * is for the proxy in front; see the README.
  */
 export function guardRequests(app: TemplatedApp, onRefused: (p: RequestProblem) => void = () => undefined): TemplatedApp {
   const guard = (handler: Handler): Handler => (res, req) => {
@@ -94,8 +95,8 @@ export function guardRequests(app: TemplatedApp, onRefused: (p: RequestProblem) 
     const problem = requestProblem(headers);
     if (problem === null) return handler(res, req);
     onRefused(problem);
-    if (problem.kind === 'framing') res.close();
-    else send(res, { aborted: false }, { ...errorReply(400, 'malformed_request', problem.message), close: true });
+    const state = trackAbort(res);
+    setImmediate(() => send(res, state, { ...errorReply(400, 'malformed_request', problem.message), close: true }));
   };
   const target = app as unknown as Record<string, (pattern: string, h: Handler) => TemplatedApp>;
   for (const m of HTTP_METHODS) {
