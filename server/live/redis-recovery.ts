@@ -64,8 +64,15 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
       down = true;
       log.warn({ reason }, 'live: Redis is down; serving this node\'s own state and retrying in the background');
     }
-    loop ??= recover().finally(() => {
+    ensureLoop();
+  };
+
+  const ensureLoop = () => {
+    if (loop || closed) return;
+    loop = recover().finally(() => {
       loop = null;
+      // Down again between the loop's last check and now: another round.
+      if (down) ensureLoop();
     });
   };
 
