@@ -88,6 +88,35 @@ describe('bus relay', () => {
     expect(b.applied).toEqual(['3', '4', '5']);
   });
 
+  it('a fact this node applied from the store is not counted again when another node sends it', async () => {
+    const net = new MemoryNetwork();
+    const a = node(net, 'a', Date.now);
+    const b = node(net, 'b', Date.now);
+    b.relay.markSeen([fact('from-store')]);
+    a.relay.send([fact('from-store'), fact('new')]);
+    await until(() => b.applied.length === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(b.applied).toEqual(['new']);
+  });
+
+  it('forgets a rebuilt tenant: its kept facts are neither sent again on failure nor when asked', async () => {
+    const net = new MemoryNetwork();
+    const a = node(net, 'a', Date.now);
+    const b = node(net, 'b', Date.now);
+    const of = (tenant: number, id: string) => ({ tenant, id }) as unknown as Fact;
+    b.setSubscribed(false);
+    a.relay.send([of(1, 'kept-1'), of(2, 'kept-2')]);
+    a.setDown(true);
+    a.relay.send([of(1, 'unsent-1'), of(2, 'unsent-2')]);
+    a.relay.forget(2);
+    await new Promise((r) => setTimeout(r, 30));
+    b.setSubscribed(true);
+    a.setDown(false);
+    b.relay.ask(0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.applied.sort()).toEqual(['kept-1', 'unsent-1']);
+  });
+
   it('drops a fact delivered twice (a publish that timed out but arrived, then sent again)', async () => {
     const net = new MemoryNetwork();
     const b = node(net, 'b', Date.now);

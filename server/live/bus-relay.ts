@@ -40,6 +40,16 @@ export interface Relay {
   send(facts: Fact[]): void;
   /** Of facts from another node, those not applied yet (remembered as applied from now on). */
   fresh(facts: Fact[]): Fact[];
+  /**
+   * Facts this node applied from the store (a restore or a tenant's rebuild): the store holds every node's
+   * rows, so another node sending one of them again must not count it twice.
+   */
+  markSeen(facts: Fact[]): void;
+  /**
+   * A tenant's hot state was rebuilt from the store on every node (GDPR erasure): what this node kept of it to
+   * send again is dropped, so an erased person's facts never come back through the bus.
+   */
+  forget(tenant: number): void;
   /** Another node asks: sends again this node's facts shared since then (less the clock-skew margin). */
   resend(since: number): void;
   /** This node's subscription is back after going away at `since`: asks the others for what it missed. */
@@ -77,6 +87,10 @@ export function createRelay(o: RelayOptions): Relay {
   // Facts whose publish failed, oldest first, and one retry loop sending them.
   let unsent: Fact[] = [];
   let retrying = false;
+  // forget() while a publish is in flight: its facts of that tenant must not be kept when it fails.
+  let epoch = 0;
+  const forgottenAt = new Map<number, number>();
+  const stillWanted = (facts: Fact[], since: number) => facts.filter((f) => (forgottenAt.get(f.tenant) ?? 0) <= since);
   const keep = (facts: Fact[], err: Error) => {
     if (unsent.length === 0) log.warn({ err: err.message }, 'live: bus publish failed; keeping the facts to send when Redis returns');
     for (const f of facts) unsent.push(f);
@@ -92,11 +106,12 @@ export function createRelay(o: RelayOptions): Relay {
   const sendUnsent = async () => {
     while (unsent.length > 0 && !closed) {
       const batch = unsent.splice(0, CHUNK);
+      const at = epoch;
       try {
         await bus.publish(FACTS, { n: nodeId, f: batch } satisfies FactsMessage);
       } catch {
-        // Still away: keep them in front (oldest first) and try again shortly.
-        unsent = batch.concat(unsent);
+        // Still away: keep them in front (oldest first), less tenants forgotten meanwhile, and try again shortly.
+        unsent = stillWanted(batch, at).concat(unsent);
         setTimeout(() => void sendUnsent(), retryMs).unref();
         return;
       }
@@ -105,7 +120,8 @@ export function createRelay(o: RelayOptions): Relay {
   };
   const publish = (facts: Fact[]) => {
     // Sent later means applied out of order by the other nodes, which changes nothing: the state is order-independent.
-    bus.publish(FACTS, { n: nodeId, f: facts } satisfies FactsMessage).catch((err: Error) => keep(facts, err));
+    const at = epoch;
+    bus.publish(FACTS, { n: nodeId, f: facts } satisfies FactsMessage).catch((err: Error) => keep(stillWanted(facts, at), err));
   };
 
   let seen = new Set<string>();
@@ -137,6 +153,15 @@ export function createRelay(o: RelayOptions): Relay {
       publish(facts);
     },
     fresh: (facts) => facts.filter(firstSeen),
+    markSeen(facts) {
+      for (const f of facts) firstSeen(f);
+    },
+    forget(tenant) {
+      forgottenAt.set(tenant, ++epoch);
+      unsent = unsent.filter((f) => f.tenant !== tenant);
+      recent = recent.map((b) => ({ at: b.at, facts: b.facts.filter((f) => f.tenant !== tenant) })).filter((b) => b.facts.length > 0);
+      recentCount = recent.reduce((n, b) => n + b.facts.length, 0);
+    },
     resend(since) {
       if (closed) return;
       const from = since - SKEW_MS;

@@ -262,10 +262,17 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   };
   const rebuildOnce = async (tenant: number, withRedis: boolean): Promise<Counts> => {
     const m = withRedis ? mirror : null;
+    // Every node rebuilds from the store: what this one kept to send again is not needed, and must not
+    // bring an erased person's facts back; the store's facts are not counted again if another node sends one.
+    relay?.forget(tenant);
     const counts = await rebuildTenant({
       state,
       tenant,
-      recompute: (day, onFacts) => recomputeDay(deps.db, day, pseudo, onFacts),
+      recompute: (day, onFacts) =>
+        recomputeDay(deps.db, day, pseudo, (facts) => {
+          relay?.markSeen(facts);
+          onFacts(facts);
+        }),
       capture: () => {
         const list: Fact[] = [];
         captures.add(list);
@@ -433,6 +440,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       }
       const t0 = Date.now();
       const n = await recomputeDay(deps.db, day, pseudo, (facts) => {
+        relay?.markSeen(facts);
         applyFacts(facts);
         mirror?.write(facts, () => undefined);
       });
