@@ -20,9 +20,9 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Counts } from './erase.js';
-import type { Fact } from './facts.js';
+import { toMilli, type Fact } from './facts.js';
 import type { Mirror } from './index.js';
-import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
+import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, safeAdd, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
 import type { Topic } from './topics.js';
 import { createRedisRecovery, type Replay } from './redis-recovery.js';
 
@@ -209,7 +209,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
           case 'order': {
             for (const id of completionIds(f)) pl.zadd(k.completed(event), 'GT', f.at, id);
             const cur = f.currency ?? 'XXX';
-            counters.set(`rev:${cur}`, (counters.get(`rev:${cur}`) ?? 0) + Math.round((f.amount ?? 0) * 1000));
+            counters.set(`rev:${cur}`, safeAdd(counters.get(`rev:${cur}`) ?? 0, toMilli(f.amount ?? 0)));
             const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, id: f.id };
             pl.zadd(k.ticker(event), f.at, JSON.stringify(t));
             break;
