@@ -12,7 +12,7 @@ import { loadQueries } from '../store/queries.js';
 import { errorReply, type ReqInfo, type Reply } from '../http/uws.js';
 import { MIN_TIME_MS, parseIsoTime } from '../http/params.js';
 import type { RouteCtx } from '../http/api-routes.js';
-import type { LiveCore } from './index.js';
+import type { LiveCore } from './core.js';
 import { fromMilli } from './facts.js';
 import type { Scope } from './token.js';
 import type { Topic } from './topics.js';

@@ -15,7 +15,9 @@ import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
 import { createRelay, FACTS, SYNC, type FactsMessage, type SyncMessage } from './bus-relay.js';
-import { rebuildTenant, touchesLive, type Counts, type EraseRequest } from './erase.js';
+import type { LiveCore, Mirror } from './core.js';
+import type { Counts, EraseRequest } from './erase.js';
+import { createEraseProtocol, ERASE, type EraseMessage } from './erase-protocol.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
 import { createOwnerClaims } from './owners.js';
@@ -23,39 +25,17 @@ import { recomputeDay } from './recompute.js';
 import { registerLiveRoutes } from './routes.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
 import { createPseudonymizer } from './pseudo.js';
-import { LiveState, type UvSource } from './state.js';
-import { resolveTokenSecret, signToken, verifyToken, type Scope, type VerifyResult } from './token.js';
+import { LiveState } from './state.js';
+import { startTicker } from './tick.js';
+import { resolveTokenSecret, signToken, verifyToken } from './token.js';
 import { allowed, type Topic } from './topics.js';
 import { createRedisMirror } from './warm.js';
 import { registerWs, type WsServer } from './ws.js';
 
 export type { LiveBus } from './bus.js';
+export type { LiveCore, Mirror } from './core.js';
 export type { EraseRequest } from './erase.js';
 export type { Topic } from './topics.js';
-
-/** Redis mirror of the hot state (warm.ts); absent on a single node without Redis. */
-export interface Mirror {
-  /** Queues facts for the next pipelined flush; `done` runs once they are in Redis. */
-  write(facts: Fact[], done: () => void): void;
-  /** Waits for queued writes. */
-  flush(): Promise<void>;
-  /**
-   * 'restored': today's state was loaded into `state`. 'seed': Redis holds nothing (complete) for today and
-   * this node was elected to recompute it from the store, write it, then call seeded().
-   */
-  restore(state: LiveState, day: string): Promise<'restored' | 'seed'>;
-  seeded(day: string): Promise<void>;
-  /** Loads today's state into `state` if Redis holds it (resynchronisation); false otherwise. */
-  reload(state: LiveState, day: string): Promise<boolean>;
-  /** Reads the unique-visitor counts (PFCOUNT) these topics need; uvSource then returns them. */
-  prefetch(entries: { tenant: number; topic: Topic }[]): Promise<void>;
-  uvSource: UvSource;
-  /** 'down' while Redis does not answer, and after it returns until it has been re-seeded (redis-recovery.ts). */
-  health(): 'up' | 'down';
-  /** GDPR erasure: replaces the tenant's keys by the facts `finalize` returns (warm.ts, erase.ts rebuildTenant). */
-  resetTenant?(tenant: number, day: string, finalize: () => Fact[]): Promise<Counts>;
-  close(): Promise<void>;
-}
 
 export interface LiveDeps {
   config: Config;
@@ -66,22 +46,6 @@ export interface LiveDeps {
   /** Defaults: a Redis bus and mirror when REDIS_URL is set, none otherwise. */
   bus?: LiveBus | null;
   mirror?: Mirror | null;
-}
-
-/** What the transports (ws, Socket.IO, REST) need from the live layer. */
-export interface LiveCore {
-  readonly hub: Hub;
-  readonly state: LiveState;
-  readonly config: Config;
-  readonly log: Logger;
-  now(): number;
-  verify(token: string): VerifyResult;
-  allowed(scope: Scope, topic: Topic): boolean;
-  /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */
-  prepare(entries: { tenant: number; topic: Topic }[]): Promise<void>;
-  /** Transports register how to deliver a serialised message to a topic key's subscribers. */
-  addSender(send: (key: string, message: string) => void): void;
-  mintToken(scope: Exclude<Scope, { role: 'tenant' }>, ttlS: number): { token: string; expires_at: string };
 }
 
 export interface LiveStats {
@@ -120,7 +84,6 @@ export interface Live {
   close(): Promise<void>;
 }
 
-const REFRESH_MS = 5000;
 /**
  * Redis is the warm tier, not the hot path: a command fails after this long (a hung Redis), and nothing fails
  * slowly while it is away (no offline queue: a command fails at once while disconnected; ioredis reconnects
@@ -129,16 +92,6 @@ const REFRESH_MS = 5000;
  */
 const REDIS_COMMAND_TIMEOUT_MS = 2000;
 const PREFETCH_WAIT_MS = 500;
-const ERASE = 'erase';
-/** How often a Redis reset deferred by an outage checks whether Redis is back. */
-const RESET_RETRY_MS = 1000;
-
-/** An erasure another node ran (its tenant): every node rebuilds that tenant's hot state from the store. */
-interface EraseMessage {
-  n: string;
-  t: number;
-}
-
 export async function createLive(deps: LiveDeps): Promise<Live> {
   const { config, log } = deps;
   const now = deps.now ?? Date.now;
@@ -199,6 +152,12 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   };
   const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)), intervalMs: config.live.coalesceMs });
 
+  // Facts to and from the other nodes: sent again when a publish failed or a node missed them, applied once.
+  const relay = bus ? createRelay({ bus, nodeId, log }) : null;
+  const erasure = createEraseProtocol({
+    state, hub, mirror, bus, relay, nodeId, log, recompute: (day, onFacts) => recomputeDay(deps.db, day, pseudo, onFacts),
+  });
+
   const rollover = (at: number) => {
     const day = utcDay(at);
     if (day === state.day) return;
@@ -207,13 +166,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     hub.markAll();
   };
 
-  /** Facts applied while a GDPR rebuild reads the store (erase.ts rebuildTenant). */
-  const captures = new Set<Fact[]>();
   /** Applies facts to the hot state; resolves each fact's organizer and marks the ones that link it. */
   const applyFacts = (facts: Fact[]) => {
     for (const f of facts) {
       if (utcDay(f.at) !== state.day) continue;
-      for (const c of captures) c.push(f);
+      erasure.record(f);
       const touched = state.applyShared(f);
       hub.touch(touched);
       // The event moved to another organizer: the dashboard it left changes too.
@@ -225,79 +182,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: f.org, capacity: false, funnel: true });
   };
 
-  /**
-   * GDPR erasure: the tenant's hot state for today recomputed from the store (and its Redis keys, `withRedis`).
-   * One at a time: a rebuild that read the store before another erasure committed must not swap in after it.
-   */
-  let rebuilding: Promise<unknown> = Promise.resolve();
-  const rebuild = (tenant: number, withRedis: boolean): Promise<Counts> => {
-    const run = rebuilding.then(() => rebuildOnce(tenant, withRedis));
-    rebuilding = run.catch(() => undefined);
-    return run;
-  };
-  /**
-   * Tenants erased while Redis was away: Redis' re-seed only adds (HyperLogLog union, counters by maximum), so
-   * their keys are reset from the store once it reports up again.
-   */
-  const resetLater = new Set<number>();
-  let resetTimer: NodeJS.Timeout | null = null;
-  const retryResets = () => {
-    if (resetTimer || !mirror) return;
-    const m = mirror;
-    resetTimer = setInterval(() => {
-      if (!closed && m.health() !== 'up') return;
-      clearInterval(resetTimer!);
-      resetTimer = null;
-      if (closed) return;
-      for (const tenant of [...resetLater]) {
-        resetLater.delete(tenant);
-        rebuild(tenant, true).catch((err: Error) => {
-          log.warn({ err: err.message, tenant }, 'live: deferred Redis reset failed; retrying');
-          resetLater.add(tenant);
-          retryResets();
-        });
-      }
-    }, RESET_RETRY_MS);
-    resetTimer.unref();
-  };
-  const rebuildOnce = async (tenant: number, withRedis: boolean): Promise<Counts> => {
-    const m = withRedis ? mirror : null;
-    // Every node rebuilds from the store: what this one kept to send again is not needed, and must not
-    // bring an erased person's facts back; the store's facts are not counted again if another node sends one.
-    relay?.forget(tenant);
-    const counts = await rebuildTenant({
-      state,
-      tenant,
-      recompute: (day, onFacts) =>
-        recomputeDay(deps.db, day, pseudo, (facts) => {
-          relay?.markSeen(facts);
-          onFacts(facts);
-        }),
-      capture: () => {
-        const list: Fact[] = [];
-        captures.add(list);
-        return () => {
-          captures.delete(list);
-          return list;
-        };
-      },
-      resetRedis: m?.resetTenant ? (t, day, finalize) => m.resetTenant!(t, day, finalize) : undefined,
-    });
-    hub.markAll();
-    return counts;
-  };
-
-  // Facts to and from the other nodes: sent again when a publish failed or a node missed them, applied once.
-  const relay = bus ? createRelay({ bus, nodeId, log }) : null;
-
   const unsubscribe = bus?.subscribe((topic, msg) => {
-    if (topic === ERASE) {
-      const m = msg as EraseMessage;
-      if (m.n === nodeId) return;
-      // The erasing node already rewrote Redis; this node rebuilds its own hot state from the store.
-      rebuild(m.t, false).catch((err: Error) => log.warn({ err: err.message, tenant: m.t }, 'live: rebuild after another node\'s erasure failed'));
-      return;
-    }
+    if (topic === ERASE) return erasure.onMessage(msg as EraseMessage);
     if (topic === SYNC) {
       const m = msg as SyncMessage;
       if (m.n !== nodeId) relay?.resend(m.since);
@@ -353,36 +239,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
   };
 
-  let ticking = false;
-  let lastRefresh = now();
-  const tick = async () => {
-    if (ticking) return;
-    ticking = true;
-    try {
-      const t = now();
-      rollover(t);
-      if (t - lastRefresh >= REFRESH_MS) {
-        lastRefresh = t;
-        hub.markAll();
-      }
-      if (mirror) {
-        const pending = hub.pending(t);
-        if (pending.length > 0) {
-          await prefetch(pending);
-          hub.flush(now(), pending);
-        }
-      } else {
-        hub.flush(t);
-      }
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'live: flush failed');
-    } finally {
-      ticking = false;
-    }
-  };
-  // Flushes run often; the hub holds each topic to one update per LIVE_COALESCE_MS (leading + trailing edge).
-  const timer = setInterval(() => void tick(), Math.max(5, Math.min(25, Math.floor(config.live.coalesceMs / 5))));
-  timer.unref();
+  const ticker = startTicker({ hub, now, rollover, prefetch: mirror ? prefetch : null, log, coalesceMs: config.live.coalesceMs });
 
   let ws: WsServer | null = null;
   let sio: SocketIoServer | null = null;
@@ -449,29 +306,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
       return { source: 'store', rows: n };
     },
-    async erase(ids) {
-      if (closed) return {};
-      // None of their deleted rows was of today (or yesterday): no live number or Redis key can hold them.
-      if (!touchesLive(ids, state.day)) return { live_events_rebuilt: 0, live_facts: 0 };
-      // Policy (erase.ts): the store has deleted the person's rows; the live numbers follow it.
-      let counts: Counts;
-      try {
-        counts = await rebuild(ids.tenantId, true);
-      } catch (err) {
-        // The hot state was rebuilt; Redis could not be reset (down): it is, once it is back and re-seeded.
-        if (!mirror) throw err;
-        log.warn({ err: (err as Error).message, tenant: ids.tenantId }, 'live: Redis reset after an erasure deferred');
-        resetLater.add(ids.tenantId);
-        retryResets();
-        counts = { redis_reset_deferred: 1 };
-      }
-      if (bus) {
-        const m: EraseMessage = { n: nodeId, t: ids.tenantId };
-        // A node that misses this keeps the person's contribution until its next restart or the day's end.
-        await bus.publish(ERASE, m).catch((err: Error) => log.warn({ err: err.message }, 'live: erasure could not be sent to the other nodes'));
-      }
-      return counts;
-    },
+    erase: (ids) => erasure.erase(ids),
     register(app, keys) {
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);
@@ -492,7 +327,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     async close() {
       closed = true;
-      clearInterval(timer);
+      ticker.stop();
+      erasure.close();
       relay?.close();
       unsubscribe?.();
       ws?.close();

@@ -9,7 +9,7 @@ import { bearer, type KeyResolver } from '../http/auth.js';
 import { errorReply, type ReqInfo, type Reply, type TemplatedApp } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { historyHandler } from './history.js';
-import type { LiveCore } from './index.js';
+import type { LiveCore } from './core.js';
 import { parseTokenRequest, TOKEN_PREFIX, type Scope } from './token.js';
 import type { Topic } from './topics.js';
 

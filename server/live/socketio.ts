@@ -9,7 +9,7 @@
 import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { TemplatedApp } from '../http/uws.js';
-import type { LiveCore } from './index.js';
+import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
 import { parseTopic, topicKey } from './topics.js';
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toFact, utcDay, type Fact } from './facts.js';
-import type { Mirror } from './index.js';
+import type { Mirror } from './core.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from './redis-test-utils.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
 import { LiveState } from './state.js';

@@ -21,7 +21,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Counts } from './erase.js';
 import { toMilli, type Fact } from './facts.js';
-import type { Mirror } from './index.js';
+import type { Mirror } from './core.js';
 import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, safeAdd, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
 import type { Topic } from './topics.js';
 import { createRedisRecovery, type Replay } from './redis-recovery.js';

@@ -8,7 +8,7 @@
 // away (test/slow-consumer.test.ts keeps the reset as a failing expectation).
 import { bearer } from '../http/auth.js';
 import type { TemplatedApp } from '../http/uws.js';
-import type { LiveCore } from './index.js';
+import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
 import { parseTopic } from './topics.js';
 

@@ -1,0 +1,51 @@
+// The contracts between the live layer's assembly (index.ts createLive) and its parts. Types only, importing
+// nothing of index.ts, so the transports (ws, socketio, routes, history) and the Redis mirror (warm.ts) depend
+// on this file and index.ts depends on them: no import cycle (core.test.ts checks the whole folder).
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Counts } from './erase.js';
+import type { Fact } from './facts.js';
+import type { Hub } from './hub.js';
+import type { LiveState, UvSource } from './state.js';
+import type { Scope, VerifyResult } from './token.js';
+import type { Topic } from './topics.js';
+
+/** Redis mirror of the hot state (warm.ts); absent on a single node without Redis. */
+export interface Mirror {
+  /** Queues facts for the next pipelined flush; `done` runs once they are in Redis. */
+  write(facts: Fact[], done: () => void): void;
+  /** Waits for queued writes. */
+  flush(): Promise<void>;
+  /**
+   * 'restored': today's state was loaded into `state`. 'seed': Redis holds nothing (complete) for today and
+   * this node was elected to recompute it from the store, write it, then call seeded().
+   */
+  restore(state: LiveState, day: string): Promise<'restored' | 'seed'>;
+  seeded(day: string): Promise<void>;
+  /** Loads today's state into `state` if Redis holds it (resynchronisation); false otherwise. */
+  reload(state: LiveState, day: string): Promise<boolean>;
+  /** Reads the unique-visitor counts (PFCOUNT) these topics need; uvSource then returns them. */
+  prefetch(entries: { tenant: number; topic: Topic }[]): Promise<void>;
+  uvSource: UvSource;
+  /** 'down' while Redis does not answer, and after it returns until it has been re-seeded (redis-recovery.ts). */
+  health(): 'up' | 'down';
+  /** GDPR erasure: replaces the tenant's keys by the facts `finalize` returns (warm.ts, erase.ts rebuildTenant). */
+  resetTenant?(tenant: number, day: string, finalize: () => Fact[]): Promise<Counts>;
+  close(): Promise<void>;
+}
+
+/** What the transports (ws, Socket.IO, REST) need from the live layer. */
+export interface LiveCore {
+  readonly hub: Hub;
+  readonly state: LiveState;
+  readonly config: Config;
+  readonly log: Logger;
+  now(): number;
+  verify(token: string): VerifyResult;
+  allowed(scope: Scope, topic: Topic): boolean;
+  /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */
+  prepare(entries: { tenant: number; topic: Topic }[]): Promise<void>;
+  /** Transports register how to deliver a serialised message to a topic key's subscribers. */
+  addSender(send: (key: string, message: string) => void): void;
+  mintToken(scope: Exclude<Scope, { role: 'tenant' }>, ttlS: number): { token: string; expires_at: string };
+}
