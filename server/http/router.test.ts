@@ -1,0 +1,129 @@
+// The router with a fake uWS app: declared auth, params parsed by name (strict percent-decoding), the JSON
+// body and its schema, and the one error mapping (typed errors, store unavailable, anything else).
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { SpoolFullError } from '../store/spool.js';
+import type { KeyCheck, Tenant } from '../store/tenants.js';
+import type { KeyResolver } from './auth.js';
+import { ConflictError, NotFoundError, ValidationError } from './errors.js';
+import { id, text } from './params.js';
+import { createRouter, paramPositions, parseParams, type RouterDeps } from './router.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+
+const tenant = { tenant_id: 7, allowed_origins: [] } as unknown as Tenant;
+const KEYS: Record<string, KeyCheck> = {
+  tx_sk_good: { ok: true, lookup: { tenant, kind: 'secret', key_id: 1, site_id: null } },
+  tx_pk_good: { ok: true, lookup: { tenant, kind: 'write', key_id: 2, site_id: null } },
+  tx_sk_old: { ok: false, code: 'revoked_key' },
+};
+const keys: KeyResolver = {
+  check: async (k) => KEYS[k] ?? { ok: false, code: 'invalid_key' },
+  resolve: async () => null,
+  forget: () => undefined,
+  invalidate: () => undefined,
+};
+
+type Sent = { status: string; headers: Record<string, string>; body: unknown };
+
+/** A fake uWS app: records handlers; `call` runs one with headers and a body and resolves what was sent. */
+function fakeApp() {
+  const routes = new Map<string, (res: HttpResponse, req: HttpRequest) => void>();
+  const register = (m: string) => (pattern: string, h: (res: HttpResponse, req: HttpRequest) => void) => routes.set(`${m} ${pattern}`, h);
+  const app = { get: register('get'), post: register('post'), put: register('put'), del: register('del'), patch: register('patch') } as unknown as TemplatedApp;
+  const call = (route: string, url: string, opts: { headers?: Record<string, string>; body?: string; query?: string } = {}) =>
+    new Promise<Sent>((resolve) => {
+      const sent: Sent = { status: '', headers: {}, body: undefined };
+      let onData: ((chunk: ArrayBuffer, last: boolean) => void) | null = null;
+      const res = {
+        onAborted: () => res,
+        onData: (cb: typeof onData) => {
+          onData = cb;
+          return res;
+        },
+        getRemoteAddressAsText: () => new TextEncoder().encode('127.0.0.1').buffer,
+        cork: (f: () => void) => f(),
+        writeStatus: (s: string) => ((sent.status = s), res),
+        writeHeader: (k: string, v: string) => ((sent.headers[k] = v), res),
+        end: (b: string) => {
+          sent.body = JSON.parse(b);
+          resolve(sent);
+        },
+        endWithoutBody: () => resolve(sent),
+      } as unknown as HttpResponse;
+      const headers = opts.headers ?? {};
+      const req = {
+        forEach: (cb: (k: string, v: string) => void) => Object.entries(headers).forEach(([k, v]) => cb(k, v)),
+        getMethod: () => route.split(' ')[0],
+        getUrl: () => url,
+        getQuery: () => opts.query ?? '',
+      } as unknown as HttpRequest;
+      routes.get(route)!(res, req);
+      if (onData) (onData as (c: ArrayBuffer, l: boolean) => void)(new TextEncoder().encode(opts.body ?? '').buffer as ArrayBuffer, true);
+    });
+  return { app, call };
+}
+
+const deps = (app: TemplatedApp): RouterDeps => ({ app, log: pino({ level: 'silent' }), trustProxy: false, keys, adminToken: 'admin-secret' });
+
+describe('router', () => {
+  it('finds params by name and decodes them strictly', () => {
+    expect(paramPositions('/api/admin/tenants/:tenant_id/keys')).toEqual({ tenant_id: 3 });
+    expect(parseParams('/api/admin/tenants/12/keys', { tenant_id: 3 }, { tenant_id: id })).toEqual({ ok: true, value: { tenant_id: 12 } });
+    expect(parseParams('/api/admin/tenants/x/keys', { tenant_id: 3 }, { tenant_id: id })).toMatchObject({ ok: false, error: { code: 'invalid_field', in: 'path', field: 'tenant_id' } });
+    expect(parseParams('/a/%ZZ', { s: 1 }, { s: (w, f, raw) => text(w, f, raw, { max: 9 }) })).toMatchObject({ ok: false, error: { in: 'path' } });
+    expect(parseParams('/a/b%2Fc', { s: 1 }, { s: (w, f, raw) => text(w, f, raw, { max: 9 }) })).toEqual({ ok: true, value: { s: 'b/c' } });
+  });
+
+  it('refuses a route whose path names a param without a parser, at registration', () => {
+    const { app } = fakeApp();
+    expect(() => createRouter(deps(app)).add({ method: 'get', path: '/x/:id', auth: 'none', handler: async () => ({ status: 200 }) })).toThrow(/no parser for :id/);
+  });
+
+  it('resolves the declared auth before anything else', async () => {
+    const { app, call } = fakeApp();
+    const router = createRouter(deps(app));
+    router.add({ method: 'get', path: '/admin/:id', auth: 'admin', params: { id }, handler: async ({ params }) => ({ status: 200, body: { id: params.id } }) });
+    router.add({ method: 'get', path: '/secret', auth: 'secret', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
+    expect(await call('get /admin/:id', '/admin/x')).toMatchObject({ status: '401 Unauthorized', body: { error: { code: 'invalid_admin_token' } } });
+    expect(await call('get /admin/:id', '/admin/x', { headers: { authorization: 'Bearer admin-secret' } })).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', field: 'id', in: 'path' } } });
+    expect(await call('get /admin/:id', '/admin/5', { headers: { authorization: 'Bearer admin-secret' } })).toMatchObject({ body: { id: 5 } });
+    expect(await call('get /secret', '/secret')).toMatchObject({ body: { error: { code: 'missing_key' } } });
+    expect(await call('get /secret', '/secret', { headers: { authorization: 'Bearer tx_sk_old' } })).toMatchObject({ body: { error: { code: 'revoked_key' } } });
+    expect(await call('get /secret', '/secret', { headers: { authorization: 'Bearer tx_pk_good' } })).toMatchObject({ status: '403 Forbidden', body: { error: { code: 'write_key_not_allowed' } } });
+    expect(await call('get /secret', '/secret', { headers: { authorization: 'Bearer tx_sk_good' } })).toMatchObject({ body: { tenant: 7 } });
+  });
+
+  it('parses the JSON body with its schema and refuses it with field paths', async () => {
+    const { app, call } = fakeApp();
+    createRouter(deps(app)).add({
+      method: 'post', path: '/b', auth: 'none',
+      body: { limit: 100, parse: (v) => (typeof (v as { n?: unknown }).n === 'number' ? { ok: true, value: (v as { n: number }).n } : { ok: false, error: { code: 'invalid_field', in: 'body', field: 'n', message: 'n must be a number.' } }) },
+      handler: async ({ body }) => ({ status: 200, body: { twice: body * 2 } }),
+    });
+    expect(await call('post /b', '/b', { body: '{"n":4}' })).toMatchObject({ body: { twice: 8 } });
+    expect(await call('post /b', '/b', { body: '{"n":"4"}' })).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', field: 'n', in: 'body' } } });
+    expect(await call('post /b', '/b', { body: '{' })).toMatchObject({ body: { error: { code: 'invalid_json' } } });
+    expect(await call('post /b', '/b', { body: '{"s":"\\u0000"}' })).toMatchObject({ body: { error: { code: 'invalid_field', field: 's' } } });
+    expect(await call('post /b', '/b', { body: JSON.stringify({ n: 'x'.repeat(200) }) })).toMatchObject({ status: '413 Payload Too Large', body: { error: { code: 'body_too_large', limit: 100 } } });
+  });
+
+  it('maps thrown errors in one place: typed → their status, store unavailable → 503, anything else → 500 without details', async () => {
+    const { app, call } = fakeApp();
+    const router = createRouter(deps(app));
+    const throwing = (err: unknown) => async () => {
+      throw err;
+    };
+    router.add({ method: 'get', path: '/nf', auth: 'none', handler: throwing(new NotFoundError('not_found', 'No such thing.')) });
+    router.add({ method: 'get', path: '/c', auth: 'none', handler: throwing(new ConflictError('Taken.')) });
+    router.add({ method: 'get', path: '/v', auth: 'none', handler: throwing(new ValidationError({ code: 'invalid_field', in: 'query', field: 'a.b[0]', message: 'No.' })) });
+    router.add({ method: 'get', path: '/u', auth: 'none', handler: throwing(new SpoolFullError('full')) });
+    router.add({ method: 'get', path: '/x', auth: 'none', handler: throwing(new Error('secret detail')) });
+    expect(await call('get /nf', '/nf')).toMatchObject({ status: '404 Not Found', body: { error: { code: 'not_found', message: 'No such thing.' } } });
+    expect(await call('get /c', '/c')).toMatchObject({ status: '409 Conflict', body: { error: { code: 'conflict' } } });
+    expect(await call('get /v', '/v')).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', field: 'a.b[0]', in: 'query' } } });
+    expect(await call('get /u', '/u')).toMatchObject({ status: '503 Service Unavailable', headers: { 'Retry-After': '5' }, body: { error: { code: 'store_unavailable' } } });
+    const x = await call('get /x', '/x');
+    expect(x).toMatchObject({ status: '500 Internal Server Error', body: { error: { code: 'internal', message: 'Internal error.' } } });
+    expect(JSON.stringify(x.body)).not.toContain('secret detail');
+  });
+});

@@ -1,0 +1,244 @@
+// The router every HTTP domain registers its routes with. A route declares what it needs and the router does
+// the plumbing once: abort tracking, the header snapshot, authentication, path params (strictly decoded and
+// parsed by name), the JSON body (size limit, depth and string checks, an optional schema) and the mapping
+// of thrown errors to replies (errors.ts). Handlers get values and return a Reply (or throw a typed error).
+//
+// Usage:
+//   const router = createRouter({ app, log, trustProxy: config.trustProxy, keys, adminToken });
+//   router.add({
+//     method: 'del', path: '/api/admin/keys/:id', auth: 'admin', params: { id },     // id from params.ts
+//     handler: async ({ params }) => ({ status: 200, body: await revoke(params.id) }),
+//   });
+//   router.add({
+//     method: 'post', path: '/api/v1/identify', auth: 'secret', body: { parse: parseIdentify },
+//     handler: async ({ principal, body }) => …principal.tenant.tenant_id…,
+//   });
+// Order of the checks: auth (401/403), then path params (400), then the body (413/400), then the handler.
+// The ingest endpoints keep their own fast path (ingest-routes.ts) and share only `writeKeyRefusal`.
+import type { Logger } from 'pino';
+import type { Scope } from '../live/token.js';
+import type { KeyCheck, Tenant } from '../store/tenants.js';
+import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
+import { errorToReply, fail, paramFail, type ErrorReplyOpts } from './errors.js';
+import { checkBody, pathSegments, type Parsed } from './params.js';
+import { readBody, send, snapshot, trackAbort, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
+
+export type Auth = 'admin' | 'secret' | 'write' | 'token' | 'none';
+
+export type Principal =
+  | { kind: 'none' }
+  | { kind: 'admin' }
+  | { kind: 'secret'; tenant: Tenant }
+  | { kind: 'write'; tenant: Tenant }
+  /** A dashboard token (its scope) or the tenant secret key (scope `tenant`). */
+  | { kind: 'token'; scope: Scope };
+
+export type PrincipalOf<A extends Auth> = Extract<Principal, { kind: A }>;
+
+/** A path param parser with params.ts' signature (`id`, or `(w, f, raw) => text(w, f, raw, {…})`). */
+export type ParamParser<T> = (where: 'path', field: string, raw: string) => Parsed<T>;
+type ParamSpec = Record<string, ParamParser<unknown>>;
+type ParamsOf<P extends ParamSpec> = { [K in keyof P]: P[K] extends ParamParser<infer T> ? T : never };
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface BodySpec<B> {
+  /** Bytes; default 1 MB. */
+  limit?: number;
+  /** Refuse NUL and lone surrogates anywhere in the body (default true; false where ingest rejects per event). */
+  strings?: boolean;
+  /** The body's schema: the parsed JSON → the handler's value, or the refused field. Without it: unknown. */
+  parse?: (v: unknown) => Parsed<B>;
+}
+
+export interface RouteReq<A extends Auth, P extends ParamSpec, B> {
+  info: ReqInfo;
+  params: ParamsOf<P>;
+  body: B;
+  principal: PrincipalOf<A>;
+}
+
+export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
+  method: 'get' | 'post' | 'put' | 'del' | 'patch';
+  /** uWS pattern with named params: `/api/v1/persons/:id`. Each `:name` needs a parser in `params`. */
+  path: string;
+  auth: A;
+  /** Reserved for per-resource permissions (umami-style); not checked yet, declared so routes can carry it. */
+  permission?: string;
+  params?: P;
+  /** Present = the route reads a JSON body. */
+  body?: BodySpec<B>;
+  /** Messages of the 500/503 this route answers (defaults: errors.ts). */
+  errors?: ErrorReplyOpts;
+  handler(req: RouteReq<A, P, B>): Promise<Reply>;
+}
+
+export interface RouterDeps {
+  app: TemplatedApp;
+  log: Logger;
+  trustProxy: boolean;
+  keys: KeyResolver;
+  /** The operator token; `admin` routes are refused without it. */
+  adminToken?: string;
+  /** Dashboard tokens, for `token` routes (the live layer passes its verifier). */
+  tokens?: { prefix: string; verify(token: string): { ok: true; scope: Scope } | { ok: false; reason: string } };
+}
+
+export interface Router {
+  add<A extends Auth, P extends ParamSpec = Record<never, never>, B = unknown>(spec: RouteSpec<A, P, B>): void;
+}
+
+/** Position of each `:name` in a path pattern, e.g. `/api/admin/tenants/:tenant_id/keys` → {tenant_id: 3}. Pure. */
+export function paramPositions(pattern: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  pattern.split('/').filter(Boolean).forEach((s, i) => {
+    if (s.startsWith(':')) out[s.slice(1)] = i;
+  });
+  return out;
+}
+
+/** The params of `url` for `positions`, percent-decoded strictly and parsed; the first refusal otherwise. Pure. */
+export function parseParams<P extends ParamSpec>(url: string, positions: Record<string, number>, parsers: P): Parsed<ParamsOf<P>> {
+  const names = Object.keys(positions);
+  if (names.length === 0) return { ok: true, value: {} as ParamsOf<P> };
+  const seg = pathSegments(url);
+  if (!seg.ok) return seg;
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const p = parsers[name]('path', name, seg.value[positions[name]] ?? '');
+    if (!p.ok) return p;
+    out[name] = p.value;
+  }
+  return { ok: true, value: out as ParamsOf<P> };
+}
+
+/** `Authorization: Bearer <ADMIN_TOKEN>`? Compared in constant time. */
+export function isAdmin(info: ReqInfo, adminToken: string | undefined): boolean {
+  const token = bearer(info.headers.authorization);
+  return token !== null && adminToken !== undefined && adminToken !== '' && safeEqual(token, adminToken);
+}
+
+/** The tenant of `Authorization: Bearer <secret key>`, or the 401/403 refusing it (a write key is 403). */
+export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant } | { ok: false; reply: Reply }> {
+  const token = bearer(info.headers.authorization);
+  if (!token) return { ok: false, reply: fail('missing_key') };
+  const found = await keys.check(token);
+  if (!found.ok) return { ok: false, reply: fail(found.code) };
+  if (found.lookup.kind !== 'secret') return { ok: false, reply: fail('write_key_not_allowed') };
+  return { ok: true, tenant: found.lookup.tenant };
+}
+
+/**
+ * Why a write key (ingest, `write` routes) is refused, or null when it may send from `origin`. Synchronous and
+ * allocation-free on success: the ingest fast path calls it per request. Refusals carry `cors` and close.
+ */
+export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cors: () => Record<string, string>): Reply | null {
+  if (!found.ok) {
+    const message = found.code === 'revoked_key'
+      ? 'This write key was revoked: put the tenant\'s current write key in the page (the operator creates one with POST /api/admin/tenants/{tenant_id}/keys).'
+      : 'Unknown key: send the tenant\'s write key (tx_pk_…, from POST /api/admin/tenants or GET /api/admin/tenants/{tenant_id}/keys).';
+    return { ...fail(found.code, message, {}, cors()), close: true };
+  }
+  if (found.lookup.kind !== 'write') {
+    // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
+    const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
+    return { ...fail('wrong_key_kind', message, {}, cors()), close: true };
+  }
+  if (!originAllowed(found.lookup.tenant.allowed_origins, origin)) {
+    // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
+    return { ...fail('origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, cors()), close: true };
+  }
+  return null;
+}
+
+type Resolved = { ok: true; principal: Principal } | { ok: false; reply: Reply };
+
+/** Resolves the principal a route's `auth` asks for from the request headers (and `?token=` / `?key=`). */
+export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<RouterDeps, 'keys' | 'adminToken' | 'tokens'>): Promise<Resolved> {
+  switch (auth) {
+    case 'none':
+      return { ok: true, principal: { kind: 'none' } };
+    case 'admin':
+      return isAdmin(info, deps.adminToken) ? { ok: true, principal: { kind: 'admin' } } : { ok: false, reply: fail('invalid_admin_token') };
+    case 'secret': {
+      const s = await secretAuth(deps.keys, info);
+      return s.ok ? { ok: true, principal: { kind: 'secret', tenant: s.tenant } } : s;
+    }
+    case 'token': {
+      const token = bearer(info.headers.authorization) ?? info.query.get('token');
+      if (deps.tokens && token?.startsWith(deps.tokens.prefix)) {
+        const v = deps.tokens.verify(token);
+        if (!v.ok) return { ok: false, reply: fail(v.reason === 'expired' ? 'token_expired' : 'invalid_token') };
+        return { ok: true, principal: { kind: 'token', scope: v.scope } };
+      }
+      const s = await secretAuth(deps.keys, info);
+      return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id } } } : s;
+    }
+    case 'write': {
+      const key = info.headers['x-tx-key'] || info.query.get('key');
+      if (!key) return { ok: false, reply: { ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.'), close: true } };
+      const found = await deps.keys.check(key);
+      const refused = writeKeyRefusal(found, info.headers.origin, () => ({}));
+      if (refused) return { ok: false, reply: refused };
+      return { ok: true, principal: { kind: 'write', tenant: (found as Extract<KeyCheck, { ok: true }>).lookup.tenant } };
+    }
+  }
+}
+
+/** Reads and checks the JSON body of a route (empty body → `{}`, like every route so far). */
+async function readJson<B>(bodyP: ReturnType<typeof readBody>, spec: BodySpec<B>): Promise<{ ok: true; value: B } | { ok: false; reply: Reply }> {
+  const limit = spec.limit ?? DEFAULT_BODY_LIMIT;
+  const b = await bodyP;
+  if (!b.ok) {
+    const what = limit === DEFAULT_BODY_LIMIT ? '1 MB' : `${limit} bytes`;
+    return { ok: false, reply: { ...fail('body_too_large', `Request body exceeds ${what}.`, { limit }), close: true } };
+  }
+  let value: unknown = {};
+  if (b.body.length > 0) {
+    try {
+      value = JSON.parse(b.body.toString('utf8'));
+    } catch (err) {
+      return { ok: false, reply: fail('invalid_json', `Body is not valid JSON: ${(err as Error).message}`) };
+    }
+    const bad = checkBody(value, { strings: spec.strings ?? true });
+    if (bad) return { ok: false, reply: paramFail(bad) };
+  }
+  if (!spec.parse) return { ok: true, value: value as B };
+  const p = spec.parse(value);
+  return p.ok ? p : { ok: false, reply: paramFail(p.error) };
+}
+
+export function createRouter(deps: RouterDeps): Router {
+  const { app, log, trustProxy } = deps;
+  return {
+    add<A extends Auth, P extends ParamSpec, B>(spec: RouteSpec<A, P, B>) {
+      const positions = paramPositions(spec.path);
+      const parsers = (spec.params ?? {}) as P;
+      for (const name of Object.keys(positions)) {
+        if (typeof parsers[name] !== 'function') throw new Error(`Route ${spec.method.toUpperCase()} ${spec.path}: no parser for :${name}.`);
+      }
+      if (spec.auth === 'admin' && !deps.adminToken) throw new Error(`Route ${spec.path} needs the admin token, which the router was not given.`);
+      app[spec.method](spec.path, (res, req) => {
+        const state = trackAbort(res);
+        const info = snapshot(res, req, trustProxy);
+        // Started before any await: uWS delivers the body only to an onData attached in the handler itself.
+        const bodyP = spec.body ? readBody(res, state, info.headers['content-length'], spec.body.limit ?? DEFAULT_BODY_LIMIT) : null;
+        (async (): Promise<Reply> => {
+          const who = await resolvePrincipal(spec.auth, info, deps);
+          if (!who.ok) return who.reply;
+          const params = parseParams(info.url, positions, parsers);
+          if (!params.ok) return paramFail(params.error);
+          let body = undefined as B;
+          if (spec.body && bodyP) {
+            const b = await readJson(bodyP, spec.body);
+            if (!b.ok) return b.reply;
+            body = b.value;
+          }
+          return spec.handler({ info, params: params.value, body, principal: who.principal as PrincipalOf<A> });
+        })()
+          .then((r) => send(res, state, r))
+          .catch((err: unknown) => send(res, state, errorToReply(err, log, spec.errors)));
+      });
+    },
+  };
+}
