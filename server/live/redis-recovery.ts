@@ -9,11 +9,17 @@
 //     merged into Redis' registers, and a PFADD union never counts a visitor twice, whichever nodes re-seed.
 // The day's "seeded" marker is deleted first, so a node starting later recomputes the day from the store
 // (the mirror's checkouts, tickers, gates and funnel stream missed writes) and reload() refuses meanwhile.
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Fact } from './facts.js';
 import { COUNTER_NAMES, type LiveState } from './state.js';
-import { dayKeys, eventKeys, keys, orgKeys, TTL_S, type Scripted } from './warm.js';
+import { dayKeys, eventKeys, keys, orgKeys, TTL_S } from './redis-keys.js';
+
+/** The mirror's scripts the re-seed runs (defined on the connection by warm.ts; its Scripted has them all). */
+interface ReseedScripts {
+  txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
+  txMax(k: string, field: string, value: number): ChainableCommander;
+}
 
 export type RedisHealth = 'up' | 'down';
 
@@ -152,7 +158,7 @@ async function reseedCounters(redis: Redis, prefix: string, state: LiveState, da
   const events = [...state.events.values()];
   for (let i = 0; i < events.length; i += 200) {
     const pl = redis.pipeline();
-    const s = pl as typeof pl & Scripted;
+    const s = pl as typeof pl & ReseedScripts;
     for (const e of events.slice(i, i + 200)) {
       const k = keys(prefix, e.tenant);
       const all = eventKeys(k, e.event);
@@ -170,7 +176,7 @@ async function reseedCounters(redis: Redis, prefix: string, state: LiveState, da
   const orgs = [...state.orgs.values()];
   for (let i = 0; i < orgs.length; i += 200) {
     const pl = redis.pipeline();
-    const s = pl as typeof pl & Scripted;
+    const s = pl as typeof pl & ReseedScripts;
     for (const o of orgs.slice(i, i + 200)) {
       const k = keys(prefix, o.tenant);
       const all = orgKeys(k, o.org);

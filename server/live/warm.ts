@@ -25,40 +25,10 @@ import type { Mirror } from './core.js';
 import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, safeAdd, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
 import type { Topic } from './topics.js';
 import { createRedisRecovery, type Replay } from './redis-recovery.js';
+import { DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
 
-export const TTL_S = 1800;
-export const STREAM_MAX = 10_000;
-const DAY_TTL_S = 2 * 86_400;
-
-/** Day bookkeeping keys (no tenant): today's events and organizers, and whether Redis holds the whole day. */
-export const dayKeys = (prefix: string) => ({
-  events: (day: string) => `${prefix}live:events:${day}`,
-  orgs: (day: string) => `${prefix}live:orgs:${day}`,
-  seeded: (day: string) => `${prefix}live:seeded:p1:${day}`,
-  ttlS: DAY_TTL_S,
-});
-
-export const keys = (prefix: string, tenant: number) => {
-  const p = `${prefix}${tenant}:analytics:`;
-  const ev = (e: string, s: string) => `${p}event:${e}:${s}`;
-  return {
-    live: (e: string) => ev(e, 'live'),
-    uv: (e: string) => ev(e, 'uv'),
-    funnel: (e: string) => `${p}funnel:${e}`,
-    checkouts: (e: string) => ev(e, 'checkouts'),
-    checkoutIds: (e: string) => ev(e, 'checkout_ids'),
-    completed: (e: string) => ev(e, 'completed'),
-    gates: (e: string) => ev(e, 'gates'),
-    scans: (e: string) => ev(e, 'scans'),
-    ticker: (e: string) => ev(e, 'ticker'),
-    orgLive: (o: string) => `${p}org:${o}:live`,
-    orgUv: (o: string) => `${p}org:${o}:uv`,
-    orgEvents: (o: string) => `${p}org:${o}:events`,
-  };
-};
-type Keys = ReturnType<typeof keys>;
-export const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
-export const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgEvents(o)];
+// The key layout lives in redis-keys.ts (redis-recovery.ts writes the same keys); re-exported for the tests.
+export { dayKeys, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
 
 /** KEYS[1] holds the day; when it is another day every key is dropped first. */
 const DAY_LUA = `

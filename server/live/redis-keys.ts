@@ -1,0 +1,35 @@
+// Where the live state sits in Redis (the layout is described at the top of warm.ts): one place for the key
+// names, shared by the mirror (warm.ts) and its recovery after an outage (redis-recovery.ts).
+export const TTL_S = 1800;
+export const STREAM_MAX = 10_000;
+export const DAY_TTL_S = 2 * 86_400;
+
+/** Day bookkeeping keys (no tenant): today's events and organizers, and whether Redis holds the whole day. */
+export const dayKeys = (prefix: string) => ({
+  events: (day: string) => `${prefix}live:events:${day}`,
+  orgs: (day: string) => `${prefix}live:orgs:${day}`,
+  seeded: (day: string) => `${prefix}live:seeded:p1:${day}`,
+  ttlS: DAY_TTL_S,
+});
+
+export const keys = (prefix: string, tenant: number) => {
+  const p = `${prefix}${tenant}:analytics:`;
+  const ev = (e: string, s: string) => `${p}event:${e}:${s}`;
+  return {
+    live: (e: string) => ev(e, 'live'),
+    uv: (e: string) => ev(e, 'uv'),
+    funnel: (e: string) => `${p}funnel:${e}`,
+    checkouts: (e: string) => ev(e, 'checkouts'),
+    checkoutIds: (e: string) => ev(e, 'checkout_ids'),
+    completed: (e: string) => ev(e, 'completed'),
+    gates: (e: string) => ev(e, 'gates'),
+    scans: (e: string) => ev(e, 'scans'),
+    ticker: (e: string) => ev(e, 'ticker'),
+    orgLive: (o: string) => `${p}org:${o}:live`,
+    orgUv: (o: string) => `${p}org:${o}:uv`,
+    orgEvents: (o: string) => `${p}org:${o}:events`,
+  };
+};
+export type Keys = ReturnType<typeof keys>;
+export const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
+export const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgEvents(o)];
