@@ -55,7 +55,7 @@ export interface RunningServer {
 
 export interface StartOptions {
   log: Logger;
-  /** Receives committed rows (the live layer subscribes here). */
+  /** Receives committed rows after the live layer (bench/live.ts measures here); the writer's `embedder` hook. */
   onCommitted?: (rows: EventRow[]) => void;
 }
 
@@ -125,15 +125,19 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   await live.restore();
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
   identity.addEraser('live', (ids) => live.erase(ids));
-  const onCommitted = (rows: EventRow[]) => {
-    live.onCommitted(rows);
-    opts.onCommitted?.(rows);
-  };
+  // The writer's hooks, in the order they run (contract: ingest/hooks.ts; each one's time is on /metrics).
   const sink = createGroupWriter({
-    db, events, spool, log: log.child({ mod: 'writer' }), onCommitted,
-    enrichers: identity.enrichers,
-    // Event → organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
-    projectors: [...identity.projectors, live.projector],
+    db, events, spool, log: log.child({ mod: 'writer' }),
+    hooks: {
+      enrichers: identity.enrichers,
+      // Identity before the live owners, so the rows the live layer sees carry their person id. Event →
+      // organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
+      projectors: [...identity.projectors, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }],
+      committed: [
+        { name: 'live', run: (rows) => live.onCommitted(rows) },
+        ...(opts.onCommitted ? [{ name: 'embedder', run: opts.onCommitted }] : []),
+      ],
+    },
   });
   const validation = createValidation();
   // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.

@@ -48,6 +48,22 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     expect(metric('tx_store_up')).toBe(1);
   });
 
+  it('times each writer hook by name on /metrics', async () => {
+    await batch([webEvent()]);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const hooks = [...text.matchAll(/^tx_writer_hook_seconds_count\{hook="([^"]+)",stage="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1], m[2], Number(m[3]) > 0]);
+    // The declared order (app.ts): enrichers, projectors, committed hooks.
+    expect(hooks).toEqual([
+      ['identity.enrich', 'enrich', true],
+      ['identity.stitch', 'project', true],
+      ['identity.sessions', 'project', true],
+      ['live.owners', 'project', true],
+      ['live', 'committed', true],
+    ]);
+    expect(text).toMatch(/^tx_writer_hook_seconds_sum\{hook="identity.enrich",stage="enrich"\} \d+\.\d{6}$/m);
+    expect(text).toMatch(/^tx_writer_hook_errors_total\{hook="live",stage="committed"\} 0$/m);
+  });
+
   it('accepts valid events, rejects invalid ones with codes and field paths, refuses events without consent', async () => {
     const good = [webEvent(), webEvent({ event_name: 'search_performed', entities: {}, payload: { query: 'jazz' } }), webEvent({ event_name: 'page_view', entities: {}, payload: { page_type: 'home' } })];
     const invalid = webEvent({ event_name: 'add_to_cart', payload: { cart_value: 'abc', currency: 'EUR', items: [] }, entities: { event_entity_id: 'E1' } });

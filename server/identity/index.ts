@@ -6,8 +6,8 @@ import type { Config } from '../config/index.js';
 import type { KeyResolver } from '../http/auth.js';
 import type { TemplatedApp } from '../http/uws.js';
 import type { Ingest } from '../ingest/index.js';
-import type { Db, Queryable } from '../store/db.js';
-import type { EventRow } from '../store/events.js';
+import type { WriterHook } from '../ingest/hooks.js';
+import type { Db } from '../store/db.js';
 import type { Spool } from '../store/spool.js';
 import { createCipher, resolveEncryptionKey, type Cipher } from './crypto.js';
 import { createGdpr, type Eraser, type Gdpr } from './gdpr.js';
@@ -19,8 +19,6 @@ import { createStripeStore, type StripeStore } from './stripe.js';
 export { protectPii } from './pii.js';
 export type { Eraser, PersonIds } from './gdpr.js';
 
-type Hook = (q: Queryable, rows: EventRow[]) => Promise<void>;
-
 export interface IdentityDeps {
   config: Config;
   db: Db;
@@ -30,9 +28,9 @@ export interface IdentityDeps {
 
 export interface Identity {
   /** For createGroupWriter: stamp person_id, hash leftover contact data, anonymise erased visitors. */
-  enrichers: Hook[];
+  enrichers: WriterHook[];
   /** For createGroupWriter: identity stitching on consented orders, then session upserts. */
-  projectors: Hook[];
+  projectors: WriterHook[];
   sessions: SessionStore;
   gdpr: Gdpr;
   stripe: StripeStore;
@@ -55,9 +53,9 @@ export function createIdentity(deps: IdentityDeps): Identity {
   let starting: Promise<void> = Promise.resolve();
 
   return {
-    enrichers: [createEnricher()],
+    enrichers: [{ name: 'identity.enrich', run: createEnricher() }],
     // Identity first, so the session rows it touches and the rows it stamps are current for the session upsert.
-    projectors: [createIdentityProjector(log), projectSessions],
+    projectors: [{ name: 'identity.stitch', run: createIdentityProjector(log) }, { name: 'identity.sessions', run: projectSessions }],
     sessions,
     gdpr,
     stripe,

@@ -1,5 +1,7 @@
-// The group writer's answers while the database is down: a retry of an event already kept is a duplicate,
-// whether it was committed before the outage, spooled during it, or left in the spool by an earlier run.
+// The group writer against a fake Db: how a group is formed and deduped, a data error retried per request,
+// the spool fallback and the recovery, and its answers while the database is down: a retry of an event already
+// kept is a duplicate, whether it was committed before the outage, spooled during it, or left in the spool by
+// an earlier run.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError, type Db } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore } from '../store/events.js';
 import { createSpool } from '../store/spool.js';
+import { DuplicateHookError } from './hooks.js';
 import { createGroupWriter } from './writer.js';
 
 const log = pino({ level: 'silent' });
@@ -21,16 +24,30 @@ function fakeStore() {
   const inserts: string[] = [];
   const freshKeys: string[] = [];
   const state = { up: true };
+  /** What the writer's transaction hands to events and hooks; a data error is any event named 'bad'. */
+  const txQ = { tx: true };
   const down = () => Promise.reject(new StoreUnavailableError('database unreachable: test'));
   const db = {
     kind: 'postgres',
     query: async () => (state.up ? { rows: [] } : down()),
     exec: async () => undefined,
-    tx: async <T>(fn: (q: never) => Promise<T>) => (state.up ? fn({} as never) : down()),
+    // A transaction that throws leaves nothing stored, as a real rollback would.
+    tx: async <T>(fn: (q: never) => Promise<T>) => {
+      if (!state.up) return down();
+      const before = [...stored];
+      try {
+        return await fn(txQ as never);
+      } catch (err) {
+        stored.clear();
+        for (const k of before) stored.add(k);
+        throw err;
+      }
+    },
     close: async () => undefined,
   } as unknown as Db;
   const events = {
     insert: async (_q: unknown, rows: EventRow[]) => {
+      if (rows.some((r) => r.event_id === 'bad')) throw new Error('invalid input syntax: test');
       const fresh = new Set<string>();
       for (const r of rows) {
         const k = eventKey(r.tenant_id, r.event_id);
@@ -45,7 +62,7 @@ function fakeStore() {
     },
     insertRejected: async () => undefined,
   } as unknown as EventStore;
-  return { db, events, stored, state, inserts, fresh: freshKeys };
+  return { db, events, stored, state, inserts, fresh: freshKeys, txQ };
 }
 
 describe('group writer while the database is down', () => {
@@ -165,5 +182,183 @@ describe('group writer just after the database returns', () => {
     await until(() => w.status().spoolBytes === 0);
     await w.close();
     expect([...s.stored].sort()).toEqual(['1:a', '1:p', '1:q']);
+  });
+});
+
+const until = async (ok: () => boolean) => {
+  while (!ok()) await new Promise((r) => setTimeout(r, 5));
+};
+
+describe('group writer with the database up', () => {
+  it('commits the requests queued behind a commit as one group, deduped across it: the first occurrence wins', async () => {
+    const s = fakeStore();
+    const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log });
+    // The first request takes the writer alone; the next two queue behind it and share the second commit.
+    const [first, a, b] = await Promise.all([
+      w.append({ events: [row('g0')], rejected: [] }),
+      w.append({ events: [row('g1'), row('g2')], rejected: [] }),
+      w.append({ events: [row('g2'), row('g3'), row('g3')], rejected: [] }),
+    ]);
+    expect(first).toEqual({ spooled: false, fresh: [true] });
+    expect(a).toEqual({ spooled: false, fresh: [true, true] });
+    expect(b).toEqual({ spooled: false, fresh: [false, true, false] });
+    // Each key reached the database once: the group was deduped before the insert.
+    expect(s.inserts).toEqual(['1:g0', '1:g1', '1:g2', '1:g3']);
+    expect(w.status().commits).toMatchObject({ count: 2, rows: 4, requests: 3 });
+    await w.close();
+  });
+
+  it('retries each request of a group on its own after a data error: only the faulty request fails', async () => {
+    const s = fakeStore();
+    const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log });
+    const results = await Promise.allSettled([
+      w.append({ events: [row('d0')], rejected: [] }),
+      w.append({ events: [row('d1')], rejected: [] }),
+      w.append({ events: [row('bad'), row('d2')], rejected: [] }),
+      w.append({ events: [row('d3')], rejected: [] }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason.message).toBe('invalid input syntax: test');
+    expect((results[3] as PromiseFulfilledResult<unknown>).value).toEqual({ spooled: false, fresh: [true] });
+    // The faulty request's valid neighbour in the same request is not kept; the others are, and nothing spooled.
+    expect([...s.stored].sort()).toEqual(['1:d0', '1:d1', '1:d3']);
+    expect(w.status()).toMatchObject({ storeUp: true, spoolBytes: 0 });
+    await w.close();
+  });
+
+  it('refuses with StoreUnavailableError when the database and the spool are both unavailable', async () => {
+    const s = fakeStore();
+    const real = createSpool(dir(), 1 << 20, log);
+    const spool = { ...real, append: () => Promise.reject(new Error('disk full: test')) };
+    const w = createGroupWriter({ db: s.db, events: s.events, spool, log, retryMs: 60_000 });
+    s.state.up = false;
+    await expect(w.append({ events: [row('e1')], rejected: [] })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await w.close();
+  });
+});
+
+describe('group writer recovery', () => {
+  it('replays what was spooled while the database was down, runs the hooks on it, and commits to the database again', async () => {
+    const s = fakeStore();
+    const spool = createSpool(dir(), 1 << 20, log);
+    const projected: string[] = [];
+    const committed: string[] = [];
+    const w = createGroupWriter({
+      db: s.db, events: s.events, spool, log, retryMs: 5,
+      hooks: {
+        projectors: [{ name: 'p', run: async (_q, rows) => void projected.push(...rows.map((r) => r.event_id)) }],
+        committed: [{ name: 'c', run: (rows) => void committed.push(...rows.map((r) => r.event_id)) }],
+      },
+    });
+    s.state.up = false;
+    expect(await w.append({ events: [row('s1'), row('s2')], rejected: [] })).toEqual({ spooled: true, fresh: [true, true] });
+    expect(w.status().storeUp).toBe(false);
+    expect(s.stored.size).toBe(0);
+    s.state.up = true;
+    await until(() => w.status().storeUp && w.status().spoolBytes === 0);
+    expect([...s.stored].sort()).toEqual(['1:s1', '1:s2']);
+    expect(projected.sort()).toEqual(['s1', 's2']);
+    expect(committed.sort()).toEqual(['s1', 's2']);
+    // Back to committing directly: a retry of a replayed event is a duplicate, a new one is new.
+    expect(await w.append({ events: [row('s1'), row('s3')], rejected: [] })).toEqual({ spooled: false, fresh: [false, true] });
+    await w.close();
+  });
+});
+
+describe('group writer hooks', () => {
+  it('runs enrichers, then the insert, then projectors with the new rows, in the commit transaction, in declared order; then the committed hooks', async () => {
+    const s = fakeStore();
+    const calls: string[] = [];
+    const insert = s.events.insert.bind(s.events);
+    s.events.insert = (async (q: never, rows: EventRow[]) => {
+      calls.push('insert');
+      return insert(q, rows);
+    }) as typeof s.events.insert;
+    const hook = (name: string) => ({
+      name,
+      run: async (q: unknown, rows: EventRow[]) => {
+        expect(q).toBe(s.txQ);
+        calls.push(`${name}(${rows.map((r) => r.event_id).join(',')})`);
+      },
+    });
+    let t = 0;
+    const w = createGroupWriter({
+      db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log,
+      // Each reading of the clock moves it by 1 ms: every hook run takes 1 ms.
+      now: () => t++,
+      hooks: {
+        enrichers: [hook('e1'), hook('e2')],
+        projectors: [hook('p1'), hook('p2')],
+        committed: [{ name: 'c1', run: (rows) => void calls.push(`c1(${rows.map((r) => r.event_id).join(',')})`) }],
+      },
+    });
+    await w.append({ events: [row('h1')], rejected: [] });
+    expect(calls).toEqual(['e1(h1)', 'e2(h1)', 'insert', 'p1(h1)', 'p2(h1)', 'c1(h1)']);
+    calls.length = 0;
+    // Enrichers see every row; projectors only the new ones, and none runs when nothing is new.
+    await w.append({ events: [row('h1'), row('h2')], rejected: [] });
+    await w.append({ events: [row('h2')], rejected: [] });
+    expect(calls).toEqual(['e1(h1,h2)', 'e2(h1,h2)', 'insert', 'p1(h2)', 'p2(h2)', 'c1(h2)', 'e1(h2)', 'e2(h2)', 'insert', 'c1()']);
+    expect(w.status().hooks).toEqual([
+      { name: 'e1', stage: 'enrich', count: 3, seconds: 0.003, errors: 0 },
+      { name: 'e2', stage: 'enrich', count: 3, seconds: 0.003, errors: 0 },
+      { name: 'p1', stage: 'project', count: 2, seconds: 0.002, errors: 0 },
+      { name: 'p2', stage: 'project', count: 2, seconds: 0.002, errors: 0 },
+      { name: 'c1', stage: 'committed', count: 3, seconds: 0.003, errors: 0 },
+    ]);
+    await w.close();
+  });
+
+  it('a projector that throws fails its request alone (the group is retried per request) and is counted', async () => {
+    const s = fakeStore();
+    const w = createGroupWriter({
+      db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log,
+      hooks: {
+        projectors: [{ name: 'picky', run: async (_q, rows) => {
+          if (rows.some((r) => r.event_id === 'boom')) throw new Error('projector refused: test');
+        } }],
+      },
+    });
+    const results = await Promise.allSettled([
+      w.append({ events: [row('k0')], rejected: [] }),
+      w.append({ events: [row('boom')], rejected: [] }),
+      w.append({ events: [row('k1')], rejected: [] }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(w.status().hooks[0]).toMatchObject({ name: 'picky', errors: 2 });
+    await w.close();
+  });
+
+  it('a committed hook that throws is logged and counted; the next hook still runs and the rows are committed once', async () => {
+    const s = fakeStore();
+    const seen: string[] = [];
+    const w = createGroupWriter({
+      db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log,
+      hooks: {
+        committed: [
+          { name: 'broken', run: () => { throw new Error('hook bug: test'); } },
+          { name: 'after', run: (rows) => void seen.push(...rows.map((r) => r.event_id)) },
+        ],
+      },
+    });
+    const [a, b] = await Promise.all([
+      w.append({ events: [row('m0')], rejected: [] }),
+      w.append({ events: [row('m1')], rejected: [] }),
+      w.append({ events: [row('m2')], rejected: [] }),
+    ]);
+    expect(a).toEqual({ spooled: false, fresh: [true] });
+    expect(b).toEqual({ spooled: false, fresh: [true] });
+    expect(seen).toEqual(['m0', 'm1', 'm2']);
+    expect(s.inserts).toEqual(['1:m0', '1:m1', '1:m2']);
+    expect(w.status().hooks.map((h) => [h.name, h.count, h.errors])).toEqual([['broken', 2, 2], ['after', 2, 0]]);
+    await w.close();
+  });
+
+  it('refuses two hooks of the same name at construction', () => {
+    const s = fakeStore();
+    const h = { name: 'twice', run: async () => undefined };
+    expect(() =>
+      createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log, hooks: { enrichers: [h], projectors: [h] } }),
+    ).toThrow(DuplicateHookError);
   });
 });

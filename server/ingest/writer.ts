@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { isUnavailable, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
+import { createHookRunner, type HookStats, type WriterHooks } from './hooks.js';
 import { createAckLedger } from './ledger.js';
 
 export interface Batch {
@@ -23,7 +24,7 @@ export interface EventSink {
   append(batch: Batch): Promise<AppendResult>;
   /** Resolves once nothing is queued or in flight. */
   idle(): Promise<void>;
-  status(): { storeUp: boolean; spoolBytes: number; queued: number; commits: CommitStats };
+  status(): { storeUp: boolean; spoolBytes: number; queued: number; commits: CommitStats; hooks: HookStats[] };
   /** Stops the recovery loop and waits for pending writes. */
   close(): Promise<void>;
 }
@@ -54,12 +55,10 @@ export interface WriterDeps {
   retryMs?: number;
   /** How many recently kept event keys to remember for answering retries while the database is down. */
   ledgerMax?: number;
-  /** Called with the rows that were committed as new (feeds the live layer). */
-  onCommitted?: (rows: EventRow[]) => void;
-  /** Run inside the commit's transaction before the insert; may fill server-side fields (e.g. person_id). */
-  enrichers?: ((q: Queryable, rows: EventRow[]) => Promise<void>)[];
-  /** Run inside the commit's transaction with the rows that were new (e.g. session upserts). */
-  projectors?: ((q: Queryable, rows: EventRow[]) => Promise<void>)[];
+  /** Named enrichers, projectors and committed hooks, each run in declared order (contract: hooks.ts). */
+  hooks?: WriterHooks;
+  /** Clock for the hooks' timings, in milliseconds (performance.now by default). */
+  now?: () => number;
 }
 
 export function createGroupWriter(deps: WriterDeps): EventSink {
@@ -74,6 +73,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   let idleWaiters: (() => void)[] = [];
   const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
   const ledger = createAckLedger(deps.ledgerMax ?? 100_000);
+  const hooks = createHookRunner(deps.hooks ?? {}, { log, now: deps.now });
   // A spool left by an earlier run holds acknowledged events: learn their keys before answering from the spool.
   const ledgerReady: Promise<void> =
     spool.pendingBytes() > 0
@@ -89,13 +89,10 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       : Promise.resolve();
 
   const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
-    for (const enrich of deps.enrichers ?? []) await enrich(q, rows);
+    await hooks.enrich(q, rows);
     const fresh = await events.insert(q, rows);
     await events.insertRejected(q, rejected);
-    if (deps.projectors?.length && fresh.size > 0) {
-      const added = rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id)));
-      for (const project of deps.projectors) await project(q, added);
-    }
+    if (hooks.hasProjectors && fresh.size > 0) await hooks.project(q, rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
     return fresh;
   };
 
@@ -132,7 +129,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         // Every row of a committed group is now kept, whether it was new or a duplicate.
         ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
         items.forEach((p, i) => p.resolve({ spooled: false, fresh: answers[i] }));
-        if (deps.onCommitted) deps.onCommitted(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+        hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
         return;
       } catch (err) {
         if (!isUnavailable(err)) {
@@ -217,7 +214,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         const rows = chunk.flatMap((r) => r.events);
         const rejected = chunk.flatMap((r) => r.rejected);
         const fresh = await db.tx((q) => write(q, dedupe(rows), rejected));
-        if (deps.onCommitted) deps.onCommitted(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+        hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
         chunk = [];
         n = 0;
       };
@@ -247,7 +244,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       if (!flushing) return Promise.resolve();
       return new Promise((r) => idleWaiters.push(r));
     },
-    status: () => ({ storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length, commits: { ...stats } }),
+    status: () => ({ storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length, commits: { ...stats }, hooks: hooks.stats() }),
     async close() {
       closed = true;
       if (recovery) clearTimeout(recovery);
