@@ -1,6 +1,7 @@
 // Group-commit writer: requests that arrive while a commit is in flight share the next one (one multi-row
 // insert in one transaction). Each caller's promise resolves only after its rows are committed, or fsynced to
 // the spool when the database is unreachable. A background loop replays the spool when the database returns.
+// Domains add work to every commit, replays included, through named hooks (contract and timings: hooks.ts).
 import type { Logger } from 'pino';
 import { isUnavailable, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
