@@ -3,13 +3,12 @@
 //   POST   /api/admin/tenants/{tenant_id}/keys        {"kind":"write"|"secret","site_id"?,"allowed_origins"?} → 201 {"id","kind","key"} (shown once)
 //   GET    /api/admin/tenants/{tenant_id}/keys        {"keys":[{"id","kind","key_hint","site_id","created_at","last_used_at","revoked_at"}]}
 //   DELETE /api/admin/keys/{id}                       revokes: refused here at once, on every other node within KEY_TTL_MS
-import { errorReply, type Reply, type TemplatedApp } from './uws.js';
 import { KEY_TTL_MS } from './auth.js';
-import { adminRefused, isAdmin, parseOrigins, type ApiRouteDeps, type route, type RouteCtx } from './api-routes.js';
-import { collect, cursor, encodeCursor, id, int, paramReply, pathSegments, type Parsed } from './params.js';
+import { parseOrigins, type ApiRouteDeps } from './api-routes.js';
+import { fail, NotFoundError, paramFail } from './errors.js';
+import { collect, cursor, encodeCursor, id, int, type Parsed } from './params.js';
+import type { Router } from './router.js';
 import type { NewKey } from '../store/tenants.js';
-
-type Wrap = (fn: (ctx: RouteCtx) => Promise<Reply>, opts?: { body?: boolean }) => ReturnType<typeof route>;
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
 
@@ -34,56 +33,53 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
   return { ok: true, value: { kind: b.kind, site_id: siteId, allowed_origins: origins } };
 }
 
-export function registerAdminRoutes(app: TemplatedApp, deps: ApiRouteDeps, r: Wrap): void {
-  const admin = (fn: (ctx: RouteCtx) => Promise<Reply>, opts?: { body?: boolean }) =>
-    r(async (ctx) => (isAdmin(ctx.info, deps.adminToken) ? fn(ctx) : adminRefused()), opts);
-  /** The tenant id of /api/admin/tenants/{tenant_id}/keys, which must exist. */
-  const tenantOf = async (ctx: RouteCtx): Promise<{ tenantId: number } | { reply: Reply }> => {
-    const seg = pathSegments(ctx.info.url);
-    const t = seg.ok ? id('path', 'tenant_id', seg.value[3]) : seg;
-    if (!t.ok) return { reply: paramReply(t.error) };
-    if (!(await deps.tenants.exists(deps.db, t.value))) return { reply: errorReply(404, 'unknown_tenant', `No tenant ${t.value}.`) };
-    return { tenantId: t.value };
+export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
+  /** The tenant of /api/admin/tenants/{tenant_id}/keys must exist. */
+  const mustExist = async (tenantId: number): Promise<void> => {
+    if (!(await deps.tenants.exists(deps.db, tenantId))) throw new NotFoundError('unknown_tenant', `No tenant ${tenantId}.`);
   };
 
-  app.get('/api/admin/tenants', admin(async (ctx) => {
-    const q = ctx.info.query;
-    const p = collect({
-      limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
-      after: cursor(q.get('cursor'), 'tenants', ['id']),
-    });
-    if (!p.ok) return paramReply(p.error);
-    const tenants = await deps.tenants.list(deps.db, p.value.limit, p.value.after ? Number(p.value.after[0]) : null);
-    const last = tenants.length === p.value.limit ? tenants[tenants.length - 1] : null;
-    return { status: 200, body: { tenants, next_cursor: last ? encodeCursor('tenants', [String(last.tenant_id)]) : null } };
-  }));
+  router.add({
+    method: 'get', path: '/api/admin/tenants', auth: 'admin',
+    handler: async ({ info }) => {
+      const q = info.query;
+      const p = collect({
+        limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
+        after: cursor(q.get('cursor'), 'tenants', ['id']),
+      });
+      if (!p.ok) return paramFail(p.error);
+      const tenants = await deps.tenants.list(deps.db, p.value.limit, p.value.after ? Number(p.value.after[0]) : null);
+      const last = tenants.length === p.value.limit ? tenants[tenants.length - 1] : null;
+      return { status: 200, body: { tenants, next_cursor: last ? encodeCursor('tenants', [String(last.tenant_id)]) : null } };
+    },
+  });
 
-  app.post('/api/admin/tenants/:tenant_id/keys', admin(async (ctx) => {
-    const t = await tenantOf(ctx);
-    if ('reply' in t) return t.reply;
-    const body = await ctx.json();
-    if (!body.ok) return body.reply;
-    const k = parseNewKey(body.value);
-    if (!k.ok) return paramReply(k.error);
-    const created = await deps.db.tx((q) => deps.tenants.createKey(q, t.tenantId, k.value));
-    deps.log.info({ tenant_id: t.tenantId, key_id: created.id, kind: created.kind }, 'key created');
-    return { status: 201, body: { id: created.id, kind: created.kind, key: created.key, key_hint: created.key_hint, site_id: k.value.site_id, allowed_origins: k.value.allowed_origins } };
-  }, { body: true }));
+  router.add({
+    method: 'post', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id }, body: { parse: parseNewKey },
+    handler: async ({ params, body }) => {
+      await mustExist(params.tenant_id);
+      const created = await deps.db.tx((q) => deps.tenants.createKey(q, params.tenant_id, body));
+      deps.log.info({ tenant_id: params.tenant_id, key_id: created.id, kind: created.kind }, 'key created');
+      return { status: 201, body: { id: created.id, kind: created.kind, key: created.key, key_hint: created.key_hint, site_id: body.site_id, allowed_origins: body.allowed_origins } };
+    },
+  });
 
-  app.get('/api/admin/tenants/:tenant_id/keys', admin(async (ctx) => {
-    const t = await tenantOf(ctx);
-    if ('reply' in t) return t.reply;
-    return { status: 200, body: { keys: await deps.tenants.listKeys(deps.db, t.tenantId) } };
-  }));
+  router.add({
+    method: 'get', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id },
+    handler: async ({ params }) => {
+      await mustExist(params.tenant_id);
+      return { status: 200, body: { keys: await deps.tenants.listKeys(deps.db, params.tenant_id) } };
+    },
+  });
 
-  app.del('/api/admin/keys/:id', admin(async (ctx) => {
-    const seg = pathSegments(ctx.info.url);
-    const k = seg.ok ? id('path', 'id', seg.value[3]) : seg;
-    if (!k.ok) return paramReply(k.error);
-    const revoked = await deps.tenants.revokeKey(deps.db, k.value);
-    if (!revoked) return errorReply(404, 'unknown_key', `No key ${k.value}.`);
-    deps.keys.forget(revoked.id);
-    deps.log.info({ tenant_id: revoked.tenant_id, key_id: revoked.id }, 'key revoked');
-    return { status: 200, body: { ...revoked, effective_within_s: KEY_TTL_MS / 1000 } };
-  }));
+  router.add({
+    method: 'del', path: '/api/admin/keys/:id', auth: 'admin', params: { id },
+    handler: async ({ params }) => {
+      const revoked = await deps.tenants.revokeKey(deps.db, params.id);
+      if (!revoked) return fail('unknown_key', { id: params.id });
+      deps.keys.forget(revoked.id);
+      deps.log.info({ tenant_id: revoked.tenant_id, key_id: revoked.id }, 'key revoked');
+      return { status: 200, body: { ...revoked, effective_within_s: KEY_TTL_MS / 1000 } };
+    },
+  });
 }
