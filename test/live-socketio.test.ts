@@ -60,4 +60,30 @@ describe('Socket.IO', () => {
       ws.close();
     });
   }
+
+  it('at the topic limit (200) /ws and Socket.IO both refuse a new topic and answer a resubscribe with a snapshot', async () => {
+    // 100 events of one organizer: their event and capacity topics make 200; the dashboard is one too many.
+    const events = Array.from({ length: 100 }, (_, i) => `LIM${i}`);
+    await sendEvents(server.url, t, events.map((e) => webEvent({ entities: { event_entity_id: e, organizer_id: 'ORG-LIM' } })));
+    const topics = events.flatMap((e) => [`analytics:event:${e}`, `analytics:event:${e}:capacity`]);
+    const token = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-LIM' });
+    const ws = await LiveClient.open(server.url, token);
+    const s = await open(server.url, token);
+    try {
+      for (const topic of topics) {
+        expect((await ws.subscribe(topic)).type).toBe('snapshot');
+        expect((await s.emitWithAck('subscribe', topic)).type).toBe('snapshot');
+      }
+      const more = 'analytics:dashboard:ORG-LIM';
+      expect(await ws.subscribe(more)).toMatchObject({ type: 'error', code: 'too_many_topics', topic: more });
+      expect(await s.emitWithAck('subscribe', more)).toMatchObject({ type: 'error', code: 'too_many_topics', topic: more });
+      expect(await ws.subscribe(topics[0])).toMatchObject({ type: 'snapshot', topic: topics[0] });
+      expect(await s.emitWithAck('subscribe', topics[0])).toMatchObject({ type: 'snapshot', topic: topics[0] });
+      // Still one subscription each: the resubscribe added none.
+      expect(server.live.core.hub.entries.get(`${t.tenant_id}|${topics[0]}`)?.subs).toBe(2);
+    } finally {
+      s.close();
+      ws.close();
+    }
+  });
 });

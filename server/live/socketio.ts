@@ -1,7 +1,8 @@
 // The live topics over Socket.IO, attached to the same uWS app (path /socket.io/, same port). Topics are
 // rooms; the token is the same (handshake `auth: {token}` or `?token=`); payloads are the /ws messages,
 // delivered as the "message" event. Client → server: emit("subscribe", topic, ack?), emit("unsubscribe",
-// topic, ack?), or send({op, topic}) exactly like /ws.
+// topic, ack?), or send({op, topic}) exactly like /ws: one subscription protocol (subscriptions.ts); a reply
+// goes to the ack when the client asked for one, else as a "message".
 //
 // socket.io's attachApp() patches the global Adapter prototype to publish through the *last* attached
 // uWS app, which breaks when one process runs several servers (tests, benchmarks). Rooms here use an
@@ -10,8 +11,7 @@ import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import type { Scope } from './token.js';
-import { parseTopic, topicKey } from './topics.js';
+import { createSubscriptions, expired, type Link, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };
 
@@ -32,14 +32,6 @@ export interface SocketIoServer {
   close(): Promise<void>;
 }
 
-interface Data {
-  scope: Scope;
-  exp: number;
-  keys: Set<string>;
-}
-
-const MAX_TOPICS_PER_SOCKET = 200;
-
 export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServer {
   const io = new Server({
     serveClient: false,
@@ -54,68 +46,38 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
     const raw = (socket.handshake.auth as { token?: unknown })?.token ?? socket.handshake.query.token;
     const v = core.verify(typeof raw === 'string' ? raw : '');
     if (!v.ok) return next(Object.assign(new Error('unauthorized'), { data: { code: raw ? 'invalid_token' : 'missing_token', reason: v.reason } }));
-    (socket.data as Data) = { scope: v.scope, exp: v.exp, keys: new Set() };
+    (socket.data as Subscriber) = { scope: v.scope, exp: v.exp, topics: new Set() };
     next();
   });
 
-  const subscribe = async (socket: Socket, name: unknown): Promise<Record<string, unknown>> => {
-    const d = socket.data as Data;
-    const topic = parseTopic(name);
-    const shown = typeof name === 'string' ? name.slice(0, 200) : null;
-    if (!topic) return { type: 'error', code: 'invalid_topic', topic: shown };
-    if (d.exp <= core.now() / 1000) {
-      setImmediate(() => socket.disconnect(true));
-      return { type: 'error', code: 'token_expired' };
-    }
-    if (!core.allowed(d.scope, topic)) return { type: 'error', code: 'forbidden', topic: shown };
-    const key = topicKey(d.scope.tenant, topic);
-    if (!d.keys.has(key) && d.keys.size >= MAX_TOPICS_PER_SOCKET) return { type: 'error', code: 'too_many_topics', topic: shown };
-    await core.prepare([{ tenant: d.scope.tenant, topic }]);
-    if (!socket.connected) return { type: 'error', code: 'disconnected' };
-    const entry = d.keys.has(key) ? core.hub.entries.get(key)! : core.hub.add(d.scope.tenant, topic);
-    d.keys.add(key);
-    socket.join(key);
-    return JSON.parse(core.hub.snapshot(entry, core.now()));
+  const subs = createSubscriptions(core);
+  /** A message's link: its reply goes to the ack when there is one. */
+  const linkOf = (socket: Socket, ack: unknown): Link => {
+    const send = (reply: Reply) => {
+      if (typeof ack === 'function') ack(reply);
+      else socket.emit('message', reply);
+    };
+    return {
+      isOpen: () => socket.connected,
+      join: (key, fresh, snapshot) => {
+        if (fresh) socket.join(key);
+        send(JSON.parse(snapshot) as Reply);
+      },
+      leave: (key) => void socket.leave(key),
+      send,
+      // After the reply (an ack goes out with the next write; a disconnect now would drop it).
+      expire: () => void setImmediate(() => socket.disconnect(true)),
+    };
   };
-
-  const unsubscribe = (socket: Socket, name: unknown): Record<string, unknown> => {
-    const d = socket.data as Data;
-    const key = `${d.scope.tenant}|${typeof name === 'string' ? name : ''}`;
-    if (d.keys.delete(key)) {
-      socket.leave(key);
-      core.hub.remove(key);
-    }
-    return { type: 'unsubscribed', topic: name };
-  };
+  const handle = (socket: Socket, msg: unknown, ack: unknown) =>
+    subs.handle(socket.data as Subscriber, linkOf(socket, ack), msg).catch((err: Error) => core.log.warn({ err: err.message }, 'live: Socket.IO message failed'));
 
   io.on('connection', (socket) => {
-    const reply = (msg: Record<string, unknown>, ack?: unknown) => {
-      if (typeof ack === 'function') ack(msg);
-      else socket.emit('message', msg);
-    };
     const topicOf = (arg: unknown) => (arg && typeof arg === 'object' ? (arg as { topic?: unknown }).topic : arg);
-    socket.on('subscribe', (arg: unknown, ack?: unknown) => {
-      subscribe(socket, topicOf(arg))
-        .then((m) => reply(m, ack))
-        .catch(() => reply({ type: 'error', code: 'unavailable' }, ack));
-    });
-    socket.on('unsubscribe', (arg: unknown, ack?: unknown) => reply(unsubscribe(socket, topicOf(arg)), ack));
-    socket.on('message', (msg: { op?: unknown; topic?: unknown }, ack?: unknown) => {
-      if (msg?.op === 'ping') return reply({ type: 'pong', ts: core.now() }, ack);
-      if (msg?.op === 'subscribe') {
-        subscribe(socket, msg.topic)
-          .then((m) => reply(m, ack))
-          .catch(() => reply({ type: 'error', code: 'unavailable' }, ack));
-        return;
-      }
-      if (msg?.op === 'unsubscribe') return reply(unsubscribe(socket, msg.topic), ack);
-      reply({ type: 'error', code: 'invalid_message' }, ack);
-    });
-    socket.on('disconnect', () => {
-      const d = socket.data as Data;
-      for (const key of d.keys) core.hub.remove(key);
-      d.keys.clear();
-    });
+    socket.on('subscribe', (arg: unknown, ack?: unknown) => void handle(socket, { op: 'subscribe', topic: topicOf(arg) }, ack));
+    socket.on('unsubscribe', (arg: unknown, ack?: unknown) => void handle(socket, { op: 'unsubscribe', topic: topicOf(arg) }, ack));
+    socket.on('message', (msg: unknown, ack?: unknown) => void handle(socket, msg, ack));
+    socket.on('disconnect', () => subs.drop(socket.data as Subscriber));
   });
 
   core.addSender((key, message) => {
@@ -125,8 +87,8 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
   });
 
   const sweep = setInterval(() => {
-    const nowS = core.now() / 1000;
-    for (const s of io.sockets.sockets.values()) if ((s.data as Data).exp <= nowS) s.disconnect(true);
+    const at = core.now();
+    for (const s of io.sockets.sockets.values()) if (expired(s.data as Subscriber, at)) s.disconnect(true);
   }, 5000);
   sweep.unref();
 

@@ -1,0 +1,133 @@
+// The subscription protocol without a transport: a real hub, a fake link that records what the transport
+// would do. The transports themselves (/ws, Socket.IO) are tested end to end in test/live*.test.ts.
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Hub } from './hub.js';
+import { createSubscriptions, decodeFrame, parseOp, type Link, type Reply, type Subscriber, type SubscriptionCore } from './subscriptions.js';
+import type { Scope } from './token.js';
+
+const NOW = Date.parse('2026-11-21T19:00:00Z');
+const ORG: Scope = { role: 'organizer', tenant: 1, org: 'O1' };
+
+function setup(o: { prepare?: () => Promise<void>; maxTopics?: number; expS?: number } = {}) {
+  const hub = new Hub({ build: () => ({ data: { n: 1 }, updatedAt: 0 }), send: () => undefined, intervalMs: 0 });
+  const core: SubscriptionCore = {
+    hub,
+    log: pino({ level: 'silent' }),
+    now: () => NOW,
+    // O1 may read its dashboard and the events E*; nothing else.
+    allowed: (_scope, t) => (t.kind === 'dashboard' ? t.org === 'O1' : t.event.startsWith('E')),
+    prepare: o.prepare ?? (async () => undefined),
+  };
+  const subs = createSubscriptions(core, o.maxTopics);
+  const sub: Subscriber = { scope: ORG, exp: o.expS ?? NOW / 1000 + 60, topics: new Set() };
+  const seen = { sent: [] as Reply[], joined: [] as { key: string; fresh: boolean; snapshot: Reply }[], left: [] as string[], expired: 0, open: true };
+  const link: Link = {
+    isOpen: () => seen.open,
+    join: (key, fresh, snapshot) => seen.joined.push({ key, fresh, snapshot: JSON.parse(snapshot) }),
+    leave: (key) => seen.left.push(key),
+    send: (r) => seen.sent.push(r),
+    expire: () => seen.expired++,
+  };
+  const send = (msg: unknown) => subs.handle(sub, link, msg);
+  return { hub, subs, sub, seen, send };
+}
+
+describe('subscription protocol', () => {
+  it('answers a ping, and refuses what is not JSON or not an op', async () => {
+    const { seen, send } = setup();
+    await send({ op: 'ping' });
+    await send({ op: 'dance' });
+    await send(null);
+    expect(seen.sent).toEqual([
+      { type: 'pong', ts: NOW },
+      expect.objectContaining({ type: 'error', code: 'invalid_message' }),
+      expect.objectContaining({ type: 'error', code: 'invalid_message' }),
+    ]);
+    expect(decodeFrame('{nope')).toMatchObject({ error: { type: 'error', code: 'invalid_message' } });
+    expect(decodeFrame('{"op":"ping"}')).toEqual({ msg: { op: 'ping' } });
+    expect(parseOp({ op: 'subscribe', topic: 'x' })).toEqual({ op: 'subscribe', topic: 'x' });
+  });
+
+  it('subscribes with a snapshot, once per topic, and unsubscribes', async () => {
+    const { hub, sub, seen, send } = setup();
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    expect(seen.joined.map((j) => [j.key, j.fresh, j.snapshot.type, j.snapshot.topic])).toEqual([
+      ['1|analytics:event:E1', true, 'snapshot', 'analytics:event:E1'],
+      ['1|analytics:event:E1', false, 'snapshot', 'analytics:event:E1'],
+    ]);
+    expect(hub.entries.get('1|analytics:event:E1')?.subs).toBe(1);
+    await send({ op: 'unsubscribe', topic: 'analytics:event:E1' });
+    await send({ op: 'unsubscribe', topic: 'analytics:event:E1' });
+    expect(seen.left).toEqual(['1|analytics:event:E1']);
+    expect(seen.sent).toEqual([
+      { type: 'unsubscribed', topic: 'analytics:event:E1' },
+      { type: 'unsubscribed', topic: 'analytics:event:E1' },
+    ]);
+    expect(hub.entries.get('1|analytics:event:E1')?.subs).toBe(0);
+    expect(sub.topics.size).toBe(0);
+  });
+
+  it('refuses a bad topic name and a topic outside the scope', async () => {
+    const { seen, send } = setup();
+    await send({ op: 'subscribe', topic: 'analytics:nothing' });
+    await send({ op: 'subscribe', topic: 42 });
+    await send({ op: 'unsubscribe', topic: 'x'.repeat(300) });
+    await send({ op: 'subscribe', topic: 'analytics:dashboard:O2' });
+    expect(seen.sent.map((r) => [r.code, r.topic])).toEqual([
+      ['invalid_topic', 'analytics:nothing'],
+      ['invalid_topic', null],
+      ['invalid_topic', 'x'.repeat(200)],
+      ['forbidden', 'analytics:dashboard:O2'],
+    ]);
+    expect(seen.joined).toEqual([]);
+  });
+
+  it('at the topic limit refuses a new topic but answers a resubscribe (idempotent)', async () => {
+    const { sub, seen, send } = setup({ maxTopics: 2 });
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    await send({ op: 'subscribe', topic: 'analytics:event:E2' });
+    await send({ op: 'subscribe', topic: 'analytics:event:E3' });
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    expect(seen.sent).toEqual([expect.objectContaining({ type: 'error', code: 'too_many_topics', topic: 'analytics:event:E3' })]);
+    expect(seen.joined.map((j) => [j.key, j.fresh])).toEqual([
+      ['1|analytics:event:E1', true],
+      ['1|analytics:event:E2', true],
+      ['1|analytics:event:E1', false],
+    ]);
+    expect([...sub.topics]).toEqual(['1|analytics:event:E1', '1|analytics:event:E2']);
+  });
+
+  it('ends the connection on an expired token (a ping needs no check: the sweep ends it)', async () => {
+    const { sub, seen, send } = setup({ expS: NOW / 1000 });
+    await send({ op: 'ping' });
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    expect(seen.sent).toEqual([{ type: 'pong', ts: NOW }, expect.objectContaining({ type: 'error', code: 'token_expired' })]);
+    expect(seen.expired).toBe(1);
+    expect(seen.joined).toEqual([]);
+    expect(sub.topics.size).toBe(0);
+  });
+
+  it('answers unavailable when the snapshot cannot be prepared, and nothing to a connection that closed meanwhile', async () => {
+    const failing = setup({ prepare: () => Promise.reject(new Error('redis away')) });
+    await failing.send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    expect(failing.seen.sent).toEqual([expect.objectContaining({ type: 'error', code: 'unavailable', topic: 'analytics:event:E1' })]);
+    expect(failing.sub.topics.size).toBe(0);
+
+    const closing = setup({ prepare: async () => void (closing.seen.open = false) });
+    await closing.send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    expect(closing.seen.sent).toEqual([]);
+    expect(closing.seen.joined).toEqual([]);
+    expect(closing.hub.entries.size).toBe(0);
+  });
+
+  it('drop() takes the connection off every topic', async () => {
+    const { hub, subs, sub, send } = setup();
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    await send({ op: 'subscribe', topic: 'analytics:dashboard:O1' });
+    subs.drop(sub);
+    expect([...hub.entries.values()].map((e) => e.subs)).toEqual([0, 0]);
+    expect(sub.topics.size).toBe(0);
+  });
+});

@@ -1,0 +1,120 @@
+// The subscription protocol of the live topics, one for every transport (/ws in ws.ts, Socket.IO in
+// socketio.ts); a transport only decodes frames and carries replies (README, "Websocket /ws").
+//   client → server  {"op":"subscribe","topic"}  {"op":"unsubscribe","topic"}  {"op":"ping"}
+//   server → client  a snapshot on subscribe (then the hub's updates), {"type":"unsubscribed","topic"},
+//                    {"type":"pong","ts"}, {"type":"error","code","topic"?,"message"}
+// Checks, in order: the op, the topic's name, the token's expiry (an expired token ends the connection),
+// then for a subscribe the token's scope and the topic limit. A subscribe to a topic the connection already
+// has is idempotent (a fresh snapshot, no second subscription), also at the limit: it adds no topic.
+import type { LiveCore } from './core.js';
+import type { Scope } from './token.js';
+import { parseTopic, topicKey } from './topics.js';
+
+export const MAX_TOPICS_PER_SOCKET = 200;
+
+/** One connection's side of the protocol, kept by the transport with its socket. */
+export interface Subscriber {
+  readonly scope: Scope;
+  /** When the token expires (epoch seconds). */
+  readonly exp: number;
+  /** Topic keys (`{tenant}|{topic}`) this connection is subscribed to. */
+  readonly topics: Set<string>;
+}
+
+export type Reply = { type: string } & Record<string, unknown>;
+
+/** What a transport does for one connection (or, with a Socket.IO ack, for one message of it). */
+export interface Link {
+  /** False once the connection closed: a snapshot that waited for Redis is dropped. */
+  isOpen(): boolean;
+  /** Joins `key` (when `fresh`) and delivers the snapshot in one synchronous step: no update slips in between. */
+  join(key: string, fresh: boolean, snapshot: string): void;
+  leave(key: string): void;
+  send(reply: Reply): void;
+  /** The token expired: ends the connection, after the reply that says so. */
+  expire(): void;
+}
+
+export type Op = { op: 'ping' } | { op: 'subscribe' | 'unsubscribe'; topic: unknown };
+
+const TOPICS_HELP = 'Topics: analytics:event:{event_id}, analytics:event:{event_id}:capacity, analytics:dashboard:{org_id}.';
+
+const error = (code: string, message: string, topic?: string | null): Reply =>
+  topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message };
+
+/** A text frame (JSON) to a message; an error reply when it is not JSON. */
+export function decodeFrame(text: string): { msg: unknown } | { error: Reply } {
+  try {
+    return { msg: JSON.parse(text) };
+  } catch {
+    return { error: error('invalid_message', 'Send JSON: {"op":"subscribe","topic":"…"}.') };
+  }
+}
+
+/** A decoded message to an op; an error reply when it is none. */
+export function parseOp(msg: unknown): Op | { error: Reply } {
+  const m = msg !== null && typeof msg === 'object' ? (msg as { op?: unknown; topic?: unknown }) : {};
+  if (m.op === 'ping') return { op: 'ping' };
+  if (m.op === 'subscribe' || m.op === 'unsubscribe') return { op: m.op, topic: m.topic };
+  return { error: error('invalid_message', 'op must be subscribe, unsubscribe or ping.') };
+}
+
+/** Whether a connection's token has expired at `nowMs`. */
+export const expired = (sub: Subscriber, nowMs: number): boolean => sub.exp <= nowMs / 1000;
+
+export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'>;
+
+export interface Subscriptions {
+  /** Handles one decoded client message; every reply goes through `link`. Never rejects. */
+  handle(sub: Subscriber, link: Link, msg: unknown): Promise<void>;
+  /** The connection closed: each of its topics loses a subscriber. */
+  drop(sub: Subscriber): void;
+}
+
+export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPICS_PER_SOCKET): Subscriptions {
+  const subscribe = async (sub: Subscriber, link: Link, key: string, name: string, topic: NonNullable<ReturnType<typeof parseTopic>>) => {
+    if (!core.allowed(sub.scope, topic)) return link.send(error('forbidden', 'This token does not give access to that topic.', name));
+    if (!sub.topics.has(key) && sub.topics.size >= maxTopics) {
+      return link.send(error('too_many_topics', `At most ${maxTopics} topics per connection.`, name));
+    }
+    const tenant = sub.scope.tenant;
+    try {
+      await core.prepare([{ tenant, topic }]);
+      if (!link.isOpen()) return;
+      // Decided after the wait: the same topic may have been subscribed meanwhile.
+      const fresh = !sub.topics.has(key);
+      const entry = fresh ? core.hub.add(tenant, topic) : core.hub.entries.get(key)!;
+      sub.topics.add(key);
+      link.join(key, fresh, core.hub.snapshot(entry, core.now()));
+    } catch (err) {
+      core.log.warn({ err: (err as Error).message }, 'live: snapshot failed');
+      if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
+    }
+  };
+
+  return {
+    async handle(sub, link, msg) {
+      const op = parseOp(msg);
+      if ('error' in op) return link.send(op.error);
+      if (op.op === 'ping') return link.send({ type: 'pong', ts: core.now() });
+      const topic = parseTopic(op.topic);
+      const name = typeof op.topic === 'string' ? op.topic.slice(0, 200) : null;
+      if (!topic || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
+      if (expired(sub, core.now())) {
+        link.send(error('token_expired', 'The token expired; reconnect with a new one.'));
+        return link.expire();
+      }
+      const key = topicKey(sub.scope.tenant, topic);
+      if (op.op === 'subscribe') return subscribe(sub, link, key, name, topic);
+      if (sub.topics.delete(key)) {
+        link.leave(key);
+        core.hub.remove(key);
+      }
+      link.send({ type: 'unsubscribed', topic: name });
+    },
+    drop(sub) {
+      for (const key of sub.topics) core.hub.remove(key);
+      sub.topics.clear();
+    },
+  };
+}
