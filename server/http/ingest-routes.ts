@@ -5,10 +5,11 @@ import type { Ingest } from '../ingest/index.js';
 import type { RateLimiter } from '../ingest/ratelimit.js';
 import type { Validation } from '../ingest/validate.js';
 import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
-import { isUnavailable } from '../store/db.js';
-import { SpoolFullError } from '../store/spool.js';
-import { originAllowed, type KeyResolver } from './auth.js';
-import { errorReply, readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
+import type { KeyCheck } from '../store/tenants.js';
+import type { KeyResolver } from './auth.js';
+import { errorToReply, fail, storeUnavailable } from './errors.js';
+import { writeKeyRefusal } from './router.js';
+import { readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
 
 export interface IngestRouteDeps {
   config: Config;
@@ -22,6 +23,8 @@ export interface IngestRouteDeps {
 type Mode = 'single' | 'batch' | 'validate';
 
 const ACCEPTED_TYPES = ['application/json', 'text/plain'];
+const UNAVAILABLE = 'The event store and the local spool are both unavailable; retry later. Nothing from this request was kept.';
+const INTERNAL = 'Internal error; nothing from this request was acknowledged.';
 
 export function corsHeaders(origin: string | undefined): Record<string, string> {
   // Retry-After must be exposed or browser SDKs cannot honour a 429's back-off.
@@ -40,34 +43,21 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
 
     // Everything decidable from the headers is answered before the body is read.
     const key = info.headers['x-tx-key'] || info.query.get('key');
-    if (!key) return reply({ ...errorReply(401, 'missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, corsHeaders(origin)), close: true });
+    if (!key) return reply({ ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, corsHeaders(origin)), close: true });
     const contentType = (info.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_TYPES.includes(contentType)) {
-      return reply({ ...errorReply(415, 'unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`, {}, corsHeaders(origin)), close: true });
+      return reply({ ...fail('unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`, {}, corsHeaders(origin)), close: true });
     }
     const tooLarge = () =>
-      reply({ ...errorReply(413, 'body_too_large', `Request body exceeds ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`, { limit: limits.maxBodyBytes }, corsHeaders(origin)), close: true });
+      reply({ ...fail('body_too_large', `Request body exceeds ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`, { limit: limits.maxBodyBytes }, corsHeaders(origin)), close: true });
     const bodyP = readBody(res, state, info.headers['content-length'], limits.maxBodyBytes);
 
     (async () => {
+      // Not the router's generic path: this is the hot endpoint, and the refusal carries CORS headers and closes.
       const found = await deps.keys.check(key);
-      if (!found.ok) {
-        const message = found.code === 'revoked_key'
-          ? 'This write key was revoked: put the tenant\'s current write key in the page (the operator creates one with POST /api/admin/tenants/{tenant_id}/keys).'
-          : 'Unknown key: send the tenant\'s write key (tx_pk_…, from POST /api/admin/tenants or GET /api/admin/tenants/{tenant_id}/keys).';
-        return reply({ ...errorReply(401, found.code, message, {}, corsHeaders(origin)), close: true });
-      }
-      const lookup = found.lookup;
-      if (lookup.kind !== 'write') {
-        // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
-        const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
-        return reply({ ...errorReply(403, 'wrong_key_kind', message, {}, corsHeaders(origin)), close: true });
-      }
-      const tenant = lookup.tenant;
-      if (!originAllowed(tenant.allowed_origins, origin)) {
-        // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
-        return reply({ ...errorReply(403, 'origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, corsHeaders(origin)), close: true });
-      }
+      const refused = writeKeyRefusal(found, origin, corsHeaders);
+      if (refused !== null) return reply(refused);
+      const tenant = (found as Extract<KeyCheck, { ok: true }>).lookup.tenant;
       const cors = corsHeaders(origin);
       const body = await bodyP;
       if (!body.ok) return body.reason === 'too_large' ? tooLarge() : undefined;
@@ -80,14 +70,14 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       } catch (err) {
         const message = `Body is not valid JSON: ${(err as Error).message}`;
         if (mode !== 'validate') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_json', field: null, message });
-        return reply(errorReply(400, 'invalid_json', message, {}, cors));
+        return reply(fail('invalid_json', message, {}, cors));
       }
 
       let events: unknown[];
       if (mode === 'single') {
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
           const got = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
-          return reply(errorReply(400, 'invalid_body', `POST /api/tx/events takes one event object (got ${got}); use /api/tx/events/batch for several.`, { field: null }, cors));
+          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got}); use /api/tx/events/batch for several.`, { field: null }, cors));
         }
         events = [parsed];
       } else {
@@ -96,29 +86,25 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
           const got = parsed === null ? 'null' : typeof parsed !== 'object' ? typeof parsed : (parsed as { events?: unknown }).events === undefined ? 'an object without "events"' : `"events" of type ${typeof (parsed as { events?: unknown }).events}`;
           const message = `Body must be {"events":[...]} (or an array of events); got ${got}.`;
           if (mode === 'batch') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_body', field: 'events', message });
-          return reply(errorReply(400, 'invalid_body', message, { field: 'events' }, cors));
+          return reply(fail('invalid_body', message, { field: 'events' }, cors));
         }
         events = list;
       }
       if (events.length > limits.maxBatchEvents) {
-        return reply(errorReply(413, 'too_many_events', `A batch holds at most ${limits.maxBatchEvents} events (MAX_BATCH_EVENTS); got ${events.length}.`, { limit: limits.maxBatchEvents }, cors));
+        return reply(fail('too_many_events', `A batch holds at most ${limits.maxBatchEvents} events (MAX_BATCH_EVENTS); got ${events.length}.`, { limit: limits.maxBatchEvents }, cors));
       }
       if (mode !== 'validate') {
         const d = deps.rateLimiter.take(key, Math.max(1, events.length));
         if (!d.allowed) {
-          return reply(errorReply(429, 'rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
+          return reply(fail('rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
         }
       }
       const ctx = { tenantId: tenant.tenant_id, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
       const result = await deps.ingest.ingest(events, ctx, { dryRun: mode === 'validate' });
       reply({ status: 200, body: result, headers: cors });
     })().catch((err: unknown) => {
-      if (err instanceof SpoolFullError || isUnavailable(err)) {
-        log.error({ err: (err as Error).message }, 'ingest unavailable');
-        return reply(errorReply(503, 'store_unavailable', 'The event store and the local spool are both unavailable; retry later. Nothing from this request was kept.', {}, { 'Retry-After': '5', ...corsHeaders(origin) }));
-      }
-      log.error({ err }, 'ingest failed');
-      reply(errorReply(500, 'internal', 'Internal error; nothing from this request was acknowledged.'));
+      if (storeUnavailable(err)) log.error({ err: (err as Error).message }, 'ingest unavailable');
+      reply(errorToReply(err, log, { unavailable: UNAVAILABLE, internal: INTERNAL, headers: corsHeaders(origin), logMessage: 'ingest failed' }));
     });
   };
 

@@ -132,24 +132,26 @@ export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok
  * Why a write key (ingest, `write` routes) is refused, or null when it may send from `origin`. Synchronous and
  * allocation-free on success: the ingest fast path calls it per request. Refusals carry `cors` and close.
  */
-export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cors: () => Record<string, string>): Reply | null {
+export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cors: (origin: string | undefined) => Record<string, string>): Reply | null {
   if (!found.ok) {
     const message = found.code === 'revoked_key'
       ? 'This write key was revoked: put the tenant\'s current write key in the page (the operator creates one with POST /api/admin/tenants/{tenant_id}/keys).'
       : 'Unknown key: send the tenant\'s write key (tx_pk_…, from POST /api/admin/tenants or GET /api/admin/tenants/{tenant_id}/keys).';
-    return { ...fail(found.code, message, {}, cors()), close: true };
+    return { ...fail(found.code, message, {}, cors(origin)), close: true };
   }
   if (found.lookup.kind !== 'write') {
     // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
     const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
-    return { ...fail('wrong_key_kind', message, {}, cors()), close: true };
+    return { ...fail('wrong_key_kind', message, {}, cors(origin)), close: true };
   }
   if (!originAllowed(found.lookup.tenant.allowed_origins, origin)) {
     // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
-    return { ...fail('origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, cors()), close: true };
+    return { ...fail('origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, cors(origin)), close: true };
   }
   return null;
 }
+
+const noHeaders = (): Record<string, string> => ({});
 
 type Resolved = { ok: true; principal: Principal } | { ok: false; reply: Reply };
 
@@ -178,7 +180,7 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
       const key = info.headers['x-tx-key'] || info.query.get('key');
       if (!key) return { ok: false, reply: { ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.'), close: true } };
       const found = await deps.keys.check(key);
-      const refused = writeKeyRefusal(found, info.headers.origin, () => ({}));
+      const refused = writeKeyRefusal(found, info.headers.origin, noHeaders);
       if (refused) return { ok: false, reply: refused };
       return { ok: true, principal: { kind: 'write', tenant: (found as Extract<KeyCheck, { ok: true }>).lookup.tenant } };
     }
