@@ -12,16 +12,21 @@ import { registerApiRoutes } from './http/api-routes.js';
 import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
-import { createIdentity, protectPii } from './identity/index.js';
+import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
+import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
+import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
+import { queries } from './store/queries.js';
 import { lockDataDir, type DataDirLock } from './store/datadir-lock.js';
 import { createSpool } from './store/spool.js';
 import { createTenantStore, type CreatedTenant } from './store/tenants.js';
+
+const Q = queries('store.sql', ['ping', 'timescaledb_version', 'create_timescaledb']);
 
 export class StoreSetupError extends Error {
   constructor(message: string) {
@@ -63,15 +68,15 @@ async function openStore(config: Config, log: Logger): Promise<Db> {
   if (!config.databaseUrl) return openEmbedded(config.dataDir, log.child({ mod: 'store' }));
   const db = await openPostgres(config.databaseUrl, config.databasePoolMax, log.child({ mod: 'store' }));
   try {
-    await db.query('SELECT 1');
+    await db.query(Q.ping);
   } catch (err) {
     await db.close();
     throw new StoreSetupError(`Cannot reach DATABASE_URL (${(err as Error).message}). Check host, port and credentials, or unset DATABASE_URL to use the embedded store.`);
   }
-  const { rows } = await db.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'");
+  const { rows } = await db.query(Q.timescaledb_version);
   if (rows.length === 0) {
     try {
-      await db.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+      await db.query(Q.create_timescaledb);
     } catch (err) {
       await db.close();
       throw new StoreSetupError(
@@ -81,6 +86,20 @@ async function openStore(config: Config, log: Logger): Promise<Db> {
     }
   }
   return db;
+}
+
+/**
+ * The GDPR registry: every table that can hold a person's data, with its eraser, in erasure (and report)
+ * order, and every other table declared free of it (test/gdpr-registry.test.ts compares with the schema).
+ * External stores (the live layer) are added once they exist.
+ */
+export function createPersonDataRegistry(): GdprRegistry {
+  const registry = createGdprRegistry();
+  registerStoreTables(registry);
+  registerIdentityTables(registry);
+  registerStripeTables(registry);
+  registry.none(['live_event_owners', 'live_owner_conflicts'], 'event → organizer ownership of the live layer (live/owners.ts)');
+  return registry;
 }
 
 function resolveAdminToken(config: Config, log: Logger): string {
@@ -119,12 +138,15 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
 
   const events = createEventStore();
   const spool = createSpool(path.join(config.dataDir, 'spool'), config.limits.spoolMaxBytes, log.child({ mod: 'spool' }));
-  const identity = createIdentity({ config, db, spool, log: log.child({ mod: 'identity' }) });
+  const identity = createIdentity({ config, db, log: log.child({ mod: 'identity' }) });
+  const stripe = createStripe({ config, db, log: log.child({ mod: 'stripe' }) });
+  const registry = createPersonDataRegistry();
+  const gdpr = createGdprDomain({ config, db, spool, log: log.child({ mod: 'gdpr' }), registry });
   // Live state is restored (or recomputed from the store) before the writer can commit anything new.
   const live = await createLive({ config, db, log: log.child({ mod: 'live' }) });
   await live.restore();
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
-  identity.addEraser('live', (ids) => live.erase(ids));
+  registry.store('live', (ids) => live.erase(ids));
   // The writer's hooks, in the order they run (contract: ingest/hooks.ts; each one's time is on /metrics).
   const sink = createGroupWriter({
     db, events, spool, log: log.child({ mod: 'writer' }),
@@ -148,9 +170,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
-  registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
-  identity.registerRoutes(app, { ingest, keys, adminToken });
-  await identity.start();
+  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
+  identity.registerRoutes(router, { ingest });
+  gdpr.registerRoutes(router);
+  stripe.registerRoutes(router, app, { ingest });
+  gdpr.start();
   live.register(app, keys);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
@@ -158,7 +182,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   });
 
   const closeParts = async () => {
-    await identity.close();
+    await gdpr.close();
     await sink.close();
     await live.close();
     await spool.close();

@@ -2,7 +2,8 @@
 // documents (Stripe-Signature: t=<unix s>,v1=<hex HMAC-SHA256(endpoint secret, "<t>.<raw body>")>).
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyStripeSignature, stripeSignature, fromMinorUnits } from '../server/identity/stripe.js';
+import { fromMinorUnits } from '../server/integrations/stripe/events.js';
+import { verifyStripeSignature, stripeSignature } from '../server/integrations/stripe/verify.js';
 import { bootServer, createTenant, eventsOf, type Tenant } from './helpers.js';
 import { api, stripeHeader, whereIs } from './identity-helpers.js';
 

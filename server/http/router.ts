@@ -20,7 +20,7 @@ import type { Scope } from '../live/token.js';
 import type { KeyCheck, Tenant } from '../store/tenants.js';
 import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
 import { errorToReply, fail, paramFail, type ErrorReplyOpts } from './errors.js';
-import { checkBody, pathSegments, type Parsed } from './params.js';
+import { checkBody, pathSegments, type ParamError, type Parsed } from './params.js';
 import { readBody, send, snapshot, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
 
 export type Auth = 'admin' | 'secret' | 'write' | 'token' | 'none';
@@ -36,7 +36,10 @@ export type Principal =
 export type PrincipalOf<A extends Auth> = Extract<Principal, { kind: A }>;
 
 /** A path param parser with params.ts' signature (`id`, or `(w, f, raw) => text(w, f, raw, {…})`). */
-export type ParamParser<T> = (where: 'path', field: string, raw: string) => Parsed<T>;
+export type ParamParser<T> = ((where: 'path', field: string, raw: string) => Parsed<T>) & {
+  /** The refusal when the path is not valid percent-encoding (default: the `path` field's), e.g. the API's own bad-id message. */
+  malformed?: ParamError;
+};
 type ParamSpec = Record<string, ParamParser<unknown>>;
 type ParamsOf<P extends ParamSpec> = { [K in keyof P]: P[K] extends ParamParser<infer T> ? T : never };
 
@@ -102,7 +105,7 @@ export function parseParams<P extends ParamSpec>(url: string, positions: Record<
   const names = Object.keys(positions);
   if (names.length === 0) return { ok: true, value: {} as ParamsOf<P> };
   const seg = pathSegments(url);
-  if (!seg.ok) return seg;
+  if (!seg.ok) return { ok: false, error: names.map((n) => parsers[n].malformed).find((e) => e !== undefined) ?? seg.error };
   const out: Record<string, unknown> = {};
   for (const name of names) {
     const p = parsers[name]('path', name, seg.value[positions[name]] ?? '');

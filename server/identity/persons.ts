@@ -6,14 +6,32 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
-import { loadQueries } from '../store/queries.js';
+import { queries } from '../store/queries.js';
+import { iso, isObj, isoIfDate, isoOrNull, type Obj } from '../store/rows.js';
 import { idDigest } from './crypto.js';
 import { protectRow } from './pii.js';
 
-const Q = loadQueries('identity.sql');
+const Q = queries('persons.sql', [
+  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'erased_visitors', 'erased_externals', 'links_for_visitors',
+  'persons_for_orders', 'persons_for_external_ids', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
+  'backfill_events_by_order', 'backfill_sessions_by_visitor',
+]);
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A person row as the API shows it (export, GET /api/v1/persons). */
+export function personView(p: Obj) {
+  return {
+    person_id: Number(p.person_id),
+    external_id: p.external_id,
+    email_sha256: p.email_sha256 ?? null,
+    phone_sha256: p.phone_sha256 ?? null,
+    city: p.city ?? null,
+    created_at: isoOrNull(p.created_at),
+    updated_at: isoOrNull(p.updated_at),
+  };
+}
+
+/** An identity link as the API shows it (export, GET /api/v1/persons/{id}). */
+export const linkView = (l: Obj) => ({ ...l, person_id: Number(l.person_id), first_linked_at: isoIfDate(l.first_linked_at), linked_at: isoIfDate(l.linked_at) });
 
 export const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
 /** Events that belong to an order and inherit the order's person. */
@@ -48,8 +66,6 @@ export interface LinkResult {
   backfilled_events: number;
   backfilled_sessions: number;
 }
-
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 /**
  * Resolves or creates the person and links the visitor (when given), then backfills. Runs inside the

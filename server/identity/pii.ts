@@ -4,11 +4,8 @@
 // written by older versions).
 import type { Ingest } from '../ingest/index.js';
 import type { EventRow } from '../store/events.js';
+import { isObj, type Obj } from '../store/rows.js';
 import { hashEmail, hashPhone } from './crypto.js';
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Returns a customer object with email/phone replaced by email_sha256/phone_sha256, or null when unchanged. */
 export function hashCustomer(customer: unknown): Obj | null {

@@ -5,17 +5,16 @@
 // sequence numbers seen (a multirange), never from arrival order.
 import type { Queryable } from '../store/db.js';
 import type { EventRow, Page } from '../store/events.js';
-import { loadQueries } from '../store/queries.js';
+import { queries } from '../store/queries.js';
+import { iso, isObj, num, type Obj } from '../store/rows.js';
 
-const Q = loadQueries('identity.sql');
+const Q = queries('sessions.sql', ['upsert_sessions', 'get_session', 'list_sessions']);
 
 const CLIENT_SOURCES = new Set(['web', 'mobile']);
 const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
 /** Engagement of one page is capped at 24 days so a hostile value cannot overflow the sums. */
 const MAX_MS = 2_147_483_647;
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 
 /**
@@ -249,9 +248,6 @@ export interface SessionView {
   is_bot: boolean;
   updated_at: string;
 }
-
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export function toSessionView(r: Obj): SessionView {
   const min = num(r.min_sequence_no);

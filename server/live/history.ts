@@ -8,7 +8,7 @@
 // `to` lets a page ask for exactly what happened before its first live snapshot (the dashboard passes the
 // snapshot's `ts`), so history plus the live deltas after it count every row once.
 import type { Queryable } from '../store/db.js';
-import { loadQueries } from '../store/queries.js';
+import { queries } from '../store/queries.js';
 import { errorReply, type ReqInfo, type Reply } from '../http/uws.js';
 import { MIN_TIME_MS, parseIsoTime } from '../http/params.js';
 import type { RouteCtx } from '../http/api-routes.js';
@@ -17,7 +17,7 @@ import { fromMilli } from './facts.js';
 import type { Scope } from './token.js';
 import type { Topic } from './topics.js';
 
-const Q = loadQueries('live.sql');
+const Q = queries('live.sql', ['history']);
 
 export const BUCKET_MS = 60_000;
 export const DEFAULT_MINUTES = 60;

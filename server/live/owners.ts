@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
-import { loadQueries } from '../store/queries.js';
+import { queries } from '../store/queries.js';
 import { claimSource, entityId, type ClaimSource, type Owner } from './facts.js';
 
 export { claimSource, SECRET_SOURCES, type ClaimSource, type Owner } from './facts.js';
@@ -76,7 +76,7 @@ export function foldClaims(stored: Owner | null, claims: Claim[]): { owner: Owne
   return { owner, changed, conflicts, claim: ownerClaim };
 }
 
-const Q = loadQueries('owners.sql');
+const Q = queries('owners.sql', ['lock_owners', 'insert_owners', 'upgrade_owners', 'record_conflicts']);
 const keyOf = (tenant: number, event: string) => `${tenant}\u0000${event}`;
 const CACHE_MAX = 100_000;
 

@@ -1,6 +1,6 @@
 // Raw event persistence: idempotent bulk insert, rejected events, read-back.
 import type { Queryable } from './db.js';
-import { loadQueries } from './queries.js';
+import { queries } from './queries.js';
 
 /** A validated, normalised envelope as stored in tx_events. */
 export interface EventRow {
@@ -53,7 +53,7 @@ export interface Page<T> {
 
 export const eventKey = (tenantId: number | string, eventId: string) => `${tenantId}:${eventId}`;
 
-const Q = loadQueries('events.sql');
+const Q = queries('events.sql', ['insert_events', 'insert_rejected', 'known_event_ids', 'list_events', 'list_rejected', 'prune_event_ids']);
 
 export interface EventStore {
   /** Inserts rows (which must have distinct ids); returns eventKey()s of the rows that were new. */

@@ -1,6 +1,13 @@
 // Tenants, sites and keys. Keys are random, shown once, stored as SHA-256 digests.
 import crypto from 'node:crypto';
 import type { Queryable } from './db.js';
+import { queries } from './queries.js';
+import { iso, isoOrNull } from './rows.js';
+
+const Q = queries('tenants.sql', [
+  'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
+  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants',
+]);
 
 export interface Tenant {
   tenant_id: number;
@@ -59,7 +66,6 @@ function newKey(prefix: string): string {
 
 const PREFIX: Record<KeyKind, string> = { write: 'tx_pk', secret: 'tx_sk' };
 const hintOf = (key: string) => key.slice(0, 10) + '…';
-const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 export interface NewKey {
   kind: KeyKind;
@@ -90,41 +96,30 @@ function keyView(r: Record<string, unknown>): KeyView {
     key_hint: String(r.key_hint),
     site_id: (r.site_id as string | null) ?? null,
     allowed_origins: (r.allowed_origins as string[] | null) ?? null,
-    created_at: iso(r.created_at)!,
-    last_used_at: iso(r.last_used_at),
-    revoked_at: iso(r.revoked_at),
+    created_at: iso(r.created_at),
+    last_used_at: isoOrNull(r.last_used_at),
+    revoked_at: isoOrNull(r.revoked_at),
   };
 }
-
-const KEY_COLS = 'id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at';
 
 export function createTenantStore(): TenantStore {
   return {
     async create(q, name, allowedOrigins) {
-      const { rows } = await q.query<{ tenant_id: string }>('INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text', [name]);
+      const { rows } = await q.query<{ tenant_id: string }>(Q.insert_tenant, [name]);
       const tenantId = Number(rows[0].tenant_id);
-      await q.query('INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3)', [tenantId, 'default', allowedOrigins]);
+      await q.query(Q.insert_site, [tenantId, 'default', allowedOrigins]);
       const writeKey = newKey('tx_pk');
       const secretKey = newKey('tx_sk');
       for (const [kind, key] of [['write', writeKey], ['secret', secretKey]] as const) {
-        await q.query('INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3, $4)', [
+        await q.query(Q.insert_tenant_key, [
           hashKey(key), tenantId, kind, hintOf(key),
         ]);
       }
       return { tenant_id: tenantId, name, write_key: writeKey, secret_key: secretKey, allowed_origins: allowedOrigins };
     },
     async lookupKey(q, key) {
-      // The UPDATE in the CTE runs even though nothing reads it; it writes at most once a minute per key.
       const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null }>(
-        `WITH touch AS (
-           UPDATE tenant_keys SET last_used_at = now()
-           WHERE key_hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
-           RETURNING 1)
-         SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked,
-           COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
-             WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins
-         FROM tenant_keys k JOIN tenants t USING (tenant_id)
-         WHERE k.key_hash = $1`,
+        Q.lookup_key,
         [hashKey(key)],
       );
       if (rows.length === 0) return { ok: false, code: 'invalid_key' };
@@ -137,50 +132,42 @@ export function createTenantStore(): TenantStore {
     },
     async list(q, limit, afterId) {
       const { rows } = await q.query<Record<string, unknown>>(
-        `SELECT t.tenant_id::text, t.name, t.created_at,
-           COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
-             FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
-           (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'write' AND k.revoked_at IS NULL)::int AS write_keys,
-           (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
-         FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_id LIMIT $1`,
+        Q.list_tenants,
         [limit, afterId],
       );
       return rows.map((r) => ({
         tenant_id: Number(r.tenant_id),
         name: String(r.name),
-        created_at: iso(r.created_at)!,
+        created_at: iso(r.created_at),
         sites: (typeof r.sites === 'string' ? JSON.parse(r.sites) : r.sites) as TenantView['sites'],
         active_keys: { write: Number(r.write_keys), secret: Number(r.secret_keys) },
       }));
     },
     async exists(q, tenantId) {
-      const { rows } = await q.query('SELECT 1 FROM tenants WHERE tenant_id = $1', [tenantId]);
+      const { rows } = await q.query(Q.tenant_exists, [tenantId]);
       return rows.length > 0;
     },
     async createKey(q, tenantId, k) {
       const key = newKey(PREFIX[k.kind]);
       if (k.site_id) {
-        await q.query('INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [tenantId, k.site_id, k.allowed_origins ?? []]);
+        await q.query(Q.insert_site_if_new, [tenantId, k.site_id, k.allowed_origins ?? []]);
       }
       const { rows } = await q.query<{ id: string }>(
-        'INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text',
+        Q.insert_key,
         [hashKey(key), tenantId, k.kind, hintOf(key), k.site_id ?? null, k.allowed_origins ?? null],
       );
       return { id: Number(rows[0].id), kind: k.kind, key, key_hint: hintOf(key) };
     },
     async listKeys(q, tenantId) {
-      const { rows } = await q.query<Record<string, unknown>>(`SELECT ${KEY_COLS} FROM tenant_keys WHERE tenant_id = $1 ORDER BY id`, [tenantId]);
+      const { rows } = await q.query<Record<string, unknown>>(Q.list_keys, [tenantId]);
       return rows.map(keyView);
     },
     async revokeKey(q, keyId) {
-      const { rows } = await q.query<Record<string, unknown>>(
-        `UPDATE tenant_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLS}`,
-        [keyId],
-      );
+      const { rows } = await q.query<Record<string, unknown>>(Q.revoke_key, [keyId]);
       return rows.length ? keyView(rows[0]) : null;
     },
     async count(q) {
-      const { rows } = await q.query<{ n: string }>('SELECT count(*)::text AS n FROM tenants');
+      const { rows } = await q.query<{ n: string }>(Q.count_tenants);
       return Number(rows[0].n);
     },
   };

@@ -33,8 +33,3 @@ GROUP BY tenant_id, event_entity_id, organizer_id, source
 ON CONFLICT (tenant_id, event_entity_id, organizer_id, source) DO UPDATE
 SET claims = live_owner_conflicts.claims + excluded.claims, owner_id = excluded.owner_id,
     last_at = greatest(live_owner_conflicts.last_at, excluded.last_at);
-
--- name: list_conflicts
--- A tenant's recorded conflicts, newest first. $1 tenant, $2 limit.
-SELECT event_entity_id, organizer_id, source, owner_id, claims::int AS claims, first_at, last_at
-FROM live_owner_conflicts WHERE tenant_id = $1 ORDER BY last_at DESC LIMIT $2;

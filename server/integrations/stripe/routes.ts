@@ -1,0 +1,117 @@
+// HTTP API of the Stripe integration:
+//   PUT|GET|DELETE /api/v1/settings/stripe      Stripe webhook signing secret (tenant secret key; stored encrypted)
+//   POST   /api/v1/webhooks/stripe/{tenant_id} Stripe (signature-verified, no key)
+import type { Logger } from 'pino';
+import type { Ingest } from '../../ingest/index.js';
+import { checkBody } from '../../http/params.js';
+import type { Router } from '../../http/router.js';
+import { errorReply, readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from '../../http/uws.js';
+import type { Cipher } from '../../identity/crypto.js';
+import { isUnavailable, type Db } from '../../store/db.js';
+import { isObj } from '../../store/rows.js';
+import { SpoolFullError } from '../../store/spool.js';
+import { HANDLED_TYPES, parseStripeEvent, stripeEnvelope } from './events.js';
+import type { StripeStore } from './store.js';
+import { verifyStripeSignature } from './verify.js';
+
+export interface StripeRouteDeps {
+  log: Logger;
+  db: Db;
+  trustProxy: boolean;
+  ingest: Ingest;
+  stripe: StripeStore;
+  cipher: Cipher;
+}
+
+const webhookUrl = (tenantId: number) => `/api/v1/webhooks/stripe/${tenantId}`;
+
+export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: StripeRouteDeps): void {
+  const { log, db } = deps;
+
+  // --- settings ---------------------------------------------------------------------------------------
+  router.add({
+    method: 'put', path: '/api/v1/settings/stripe', auth: 'secret', body: {},
+    handler: async ({ body, principal }) => {
+      const tenantId = principal.tenant.tenant_id;
+      const secret = isObj(body) ? body.webhook_secret : undefined;
+      if (typeof secret !== 'string' || !/^whsec_[A-Za-z0-9+/=_-]{8,200}$/.test(secret)) {
+        return errorReply(400, 'invalid_field', 'webhook_secret must be the endpoint\'s signing secret from the Stripe dashboard (starts with "whsec_").', { field: 'webhook_secret' });
+      }
+      if (!deps.cipher.available) {
+        return errorReply(503, 'encryption_not_configured', 'ENCRYPTION_KEY is not set on this server, so secrets cannot be stored. Set ENCRYPTION_KEY (64 hex characters, `openssl rand -hex 32`) on every node and restart.');
+      }
+      const saved = await deps.stripe.setSecret(tenantId, secret);
+      return { status: 200, body: { stripe: { configured: true, webhook_secret_hint: saved.hint, updated_at: saved.updated_at, webhook_url: webhookUrl(tenantId) } } };
+    },
+  });
+  router.add({
+    method: 'get', path: '/api/v1/settings/stripe', auth: 'secret',
+    handler: async ({ principal }) => {
+      const tenantId = principal.tenant.tenant_id;
+      const s = await deps.stripe.status(tenantId);
+      return { status: 200, body: { stripe: { configured: s.configured, webhook_secret_hint: s.hint, updated_at: s.updated_at, webhook_url: webhookUrl(tenantId) } } };
+    },
+  });
+  router.add({
+    method: 'del', path: '/api/v1/settings/stripe', auth: 'secret',
+    handler: async ({ principal }) => {
+      const removed = await deps.stripe.clearSecret(principal.tenant.tenant_id);
+      return { status: 200, body: { stripe: { configured: false, removed } } };
+    },
+  });
+
+  // --- Stripe webhook: raw bytes are needed for the signature, so this reads the body itself ----------
+  app.post('/api/v1/webhooks/stripe/:tenant_id', (res, req) => {
+    const state = trackAbort(res);
+    const info = snapshot(res, req, deps.trustProxy);
+    const rawTenant = req.getParameter(0) ?? '';
+    const bodyP = readBody(res, state, info.headers['content-length'], 1024 * 1024);
+    const reply = (x: Reply) => send(res, state, x);
+    (async () => {
+      const b = await bodyP;
+      if (!b.ok) return b.reason === 'too_large' ? reply({ ...errorReply(413, 'body_too_large', 'Webhook body exceeds 1 MB.'), close: true }) : undefined;
+      if (!/^\d{1,18}$/.test(rawTenant)) return reply(errorReply(404, 'unknown_tenant', 'No such tenant.'));
+      const tenantId = Number(rawTenant);
+      const secret = await deps.stripe.secret(tenantId);
+      if (secret === null) {
+        if (!(await deps.stripe.tenantExists(tenantId))) return reply(errorReply(404, 'unknown_tenant', 'No such tenant.'));
+        return reply(errorReply(400, 'webhook_not_configured', 'No Stripe webhook secret is set for this tenant: PUT /api/v1/settings/stripe {"webhook_secret":"whsec_…"} first.'));
+      }
+      const v = verifyStripeSignature(b.body, info.headers['stripe-signature'], secret, Math.floor(Date.now() / 1000));
+      if (!v.ok) {
+        log.warn({ tenant_id: tenantId, code: v.code }, 'stripe webhook refused');
+        return reply(errorReply(400, v.code, v.message));
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(b.body.toString('utf8'));
+      } catch (err) {
+        return reply(errorReply(400, 'invalid_json', `Body is not valid JSON: ${(err as Error).message}`));
+      }
+      const shape = checkBody(parsed, { strings: false });
+      const p = shape ? { ok: false as const, error: { code: shape.code, field: shape.field, message: shape.message } } : parseStripeEvent(parsed);
+      if (!p.ok) {
+        // Signed by Stripe but unusable: acknowledged (a retry cannot fix it) and kept as rejected.
+        await deps.ingest.recordBadBody(tenantId, b.body.toString('utf8'), p.error);
+        log.warn({ tenant_id: tenantId, code: p.error.code, field: p.error.field }, 'stripe event rejected');
+        return reply({ status: 200, body: { received: true, accepted: 0, rejected: [{ index: 0, event_id: null, errors: [p.error] }] } });
+      }
+      const evt = p.event;
+      if (!(evt.type in HANDLED_TYPES)) return reply({ status: 200, body: { received: true, ignored: true, reason: `event type ${evt.type} is not tracked` } });
+      const orderId = await deps.stripe.resolveOrder(db, tenantId, evt.data.object);
+      if (!orderId) {
+        log.info({ tenant_id: tenantId, stripe_event: evt.id, type: evt.type }, 'stripe event without an order id ignored');
+        return reply({ status: 200, body: { received: true, ignored: true, reason: 'no order id: set metadata.order_id on the PaymentIntent' } });
+      }
+      const out = await deps.ingest.ingest([stripeEnvelope(evt, orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server' });
+      // A validation rejection is final (kept in the rejected-events table); Stripe retrying would not help.
+      return reply({ status: 200, body: { received: true, event_name: HANDLED_TYPES[evt.type], ...out } });
+    })().catch((err: unknown) => {
+      if (err instanceof SpoolFullError || isUnavailable(err)) {
+        return reply(errorReply(503, 'store_unavailable', 'The database is unavailable; Stripe will retry.', {}, { 'Retry-After': '5' }));
+      }
+      log.error({ err }, 'stripe webhook failed');
+      reply(errorReply(500, 'internal', 'Internal error; Stripe will retry.'));
+    });
+  });
+}

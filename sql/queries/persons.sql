@@ -1,0 +1,107 @@
+-- Persons and identity links: stitching, the writer enricher and the person API (server/identity/persons.ts, routes.ts).
+
+-- name: lock_external_id
+SELECT pg_advisory_xact_lock(hashtextextended('tx-person:' || $1::text || ':' || $2::text, 0));
+
+-- name: tombstone_for_external
+SELECT max(erased_at) AS erased_at FROM gdpr_erasures WHERE tenant_id = $1 AND external_sha256 = $2;
+
+-- name: erased_visitor
+SELECT erased_at FROM gdpr_erased_visitors WHERE tenant_id = $1 AND visitor_sha256 = $2;
+
+-- name: erased_visitors
+SELECT tenant_id::text AS tenant_id, visitor_sha256, erased_at
+FROM gdpr_erased_visitors
+WHERE (tenant_id, visitor_sha256) IN (SELECT * FROM unnest($1::bigint[], $2::text[]));
+
+-- name: erased_externals
+SELECT tenant_id::text AS tenant_id, external_sha256, max(erased_at) AS erased_at
+FROM gdpr_erasures
+WHERE (tenant_id, external_sha256) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+GROUP BY tenant_id, external_sha256;
+
+-- name: links_for_visitors
+-- $1 tenant ids, $2 visitor ids (pairwise). Locks the links it reads so an erasure cannot slip between
+-- reading a link and storing events stamped with it.
+SELECT tenant_id::text AS tenant_id, visitor_id, person_id::text AS person_id, linked_at, id::text AS id
+FROM tx_identity_links
+WHERE (tenant_id, visitor_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+FOR KEY SHARE;
+
+-- name: persons_for_orders
+-- The person an order was attributed to, for payment/refund/chargeback events of that order.
+SELECT DISTINCT ON (tenant_id, entities->>'order_id') tenant_id::text AS tenant_id, entities->>'order_id' AS order_id, person_id::text AS person_id
+FROM tx_events
+WHERE (tenant_id, entities->>'order_id') IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+  AND event_name IN ('order_completed', 'order_completed_shop') AND person_id IS NOT NULL
+ORDER BY tenant_id, entities->>'order_id', occurred_at DESC;
+
+-- name: persons_for_external_ids
+SELECT tenant_id::text AS tenant_id, external_id, person_id::text AS person_id
+FROM persons
+WHERE (tenant_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]));
+
+-- name: upsert_person
+-- (xmax = 0) is true only for a freshly inserted row.
+INSERT INTO persons (tenant_id, external_id, email_sha256, phone_sha256, city)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (tenant_id, external_id) DO UPDATE SET
+  email_sha256 = COALESCE(EXCLUDED.email_sha256, persons.email_sha256),
+  phone_sha256 = COALESCE(EXCLUDED.phone_sha256, persons.phone_sha256),
+  city = COALESCE(EXCLUDED.city, persons.city),
+  updated_at = now()
+RETURNING person_id::text AS person_id, (xmax = 0) AS created;
+
+-- name: newest_link
+SELECT person_id::text AS person_id, linked_at FROM tx_identity_links
+WHERE tenant_id = $1 AND visitor_id = $2
+ORDER BY linked_at DESC, id DESC LIMIT 1;
+
+-- name: upsert_link
+-- linked_at is the time of the evidence (the order, the login); the newest evidence wins attribution.
+INSERT INTO tx_identity_links AS l (tenant_id, visitor_id, person_id, confidence, link_source, order_id, first_linked_at, linked_at, metadata)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+ON CONFLICT (tenant_id, visitor_id, person_id) DO UPDATE SET
+  confidence = GREATEST(l.confidence, EXCLUDED.confidence),
+  link_source = CASE WHEN EXCLUDED.linked_at >= l.linked_at THEN EXCLUDED.link_source ELSE l.link_source END,
+  order_id = CASE WHEN EXCLUDED.linked_at >= l.linked_at THEN COALESCE(EXCLUDED.order_id, l.order_id) ELSE COALESCE(l.order_id, EXCLUDED.order_id) END,
+  first_linked_at = LEAST(l.first_linked_at, EXCLUDED.first_linked_at),
+  linked_at = GREATEST(l.linked_at, EXCLUDED.linked_at),
+  metadata = l.metadata || EXCLUDED.metadata
+RETURNING id::text AS id, (xmax = 0) AS created;
+
+-- name: backfill_events_by_visitor
+WITH u AS (
+  UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL RETURNING 1
+) SELECT count(*)::int AS n FROM u;
+
+-- name: backfill_events_by_order
+WITH u AS (
+  UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND entities->>'order_id' = $2 AND person_id IS NULL RETURNING 1
+) SELECT count(*)::int AS n FROM u;
+
+-- name: backfill_sessions_by_visitor
+WITH u AS (
+  UPDATE tx_sessions SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL RETURNING 1
+) SELECT count(*)::int AS n FROM u;
+
+-- name: get_person
+SELECT person_id::text AS person_id, tenant_id::text AS tenant_id, external_id, email_sha256, phone_sha256, city, created_at, updated_at
+FROM persons WHERE tenant_id = $1 AND person_id = $2;
+
+-- name: find_person_by_external
+SELECT person_id::text AS person_id, tenant_id::text AS tenant_id, external_id, email_sha256, phone_sha256, city, created_at, updated_at
+FROM persons WHERE tenant_id = $1 AND external_id = $2;
+
+-- name: links_of_person
+SELECT id::text AS id, visitor_id, person_id::text AS person_id, confidence::float8 AS confidence, link_source, order_id,
+  first_linked_at, linked_at, metadata
+FROM tx_identity_links WHERE tenant_id = $1 AND person_id = $2 ORDER BY linked_at, id;
+
+-- name: delete_person_links
+WITH d AS (DELETE FROM tx_identity_links WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)
+SELECT count(*)::int AS n FROM d;
+
+-- name: delete_person
+WITH d AS (DELETE FROM persons WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)
+SELECT count(*)::int AS n FROM d;

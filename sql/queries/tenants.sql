@@ -1,0 +1,52 @@
+-- Tenants, sites and keys (server/store/tenants.ts). Keys are stored as SHA-256 digests ($1 of key lookups).
+
+-- name: insert_tenant
+INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text;
+
+-- name: insert_site
+INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3);
+
+-- name: insert_site_if_new
+INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING;
+
+-- name: insert_tenant_key
+INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3, $4);
+
+-- name: insert_key
+INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text;
+
+-- name: lookup_key
+-- The UPDATE in the CTE runs even though nothing reads it; it writes at most once a minute per key.
+WITH touch AS (
+  UPDATE tenant_keys SET last_used_at = now()
+  WHERE key_hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
+  RETURNING 1)
+SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked,
+  COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
+    WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins
+FROM tenant_keys k JOIN tenants t USING (tenant_id)
+WHERE k.key_hash = $1;
+
+-- name: list_tenants
+-- Ascending by id after $2 (keyset paging).
+SELECT t.tenant_id::text, t.name, t.created_at,
+  COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
+    FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
+  (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'write' AND k.revoked_at IS NULL)::int AS write_keys,
+  (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
+FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_id LIMIT $1;
+
+-- name: tenant_exists
+SELECT 1 FROM tenants WHERE tenant_id = $1;
+
+-- name: list_keys
+SELECT id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at
+FROM tenant_keys WHERE tenant_id = $1 ORDER BY id;
+
+-- name: revoke_key
+-- A second revocation keeps the first revoked_at.
+UPDATE tenant_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
+RETURNING id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at;
+
+-- name: count_tenants
+SELECT count(*)::text AS n FROM tenants;
