@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
-import { errorReply, send, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type TemplatedApp } from '../http/uws.js';
+import { fail } from '../http/errors.js';
+import { send, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type TemplatedApp } from '../http/uws.js';
 
 export interface DashboardDeps {
   log: Logger;
@@ -168,7 +169,7 @@ export function registerDashboard(app: TemplatedApp, deps: DashboardDeps): Dashb
       serve(res, state, conditional(req), get(), headers);
     } catch (err) {
       deps.log.error({ err: (err as Error).message }, `dashboard: ${what} unavailable`);
-      send(res, state, errorReply(500, 'dashboard_unavailable', `The dashboard ${what} is missing from this installation (client/dashboard).`));
+      send(res, state, fail('dashboard_unavailable', { what }));
     }
   };
   const page = fileRoute(() => assets.page(), PAGE_HEADERS, 'page');
@@ -183,7 +184,7 @@ export function registerDashboard(app: TemplatedApp, deps: DashboardDeps): Dashb
       .then((a) => serve(res, state, c, a, ASSET_HEADERS))
       .catch((err: Error) => {
         deps.log.error({ err: err.message }, 'dashboard: bundle failed');
-        send(res, state, errorReply(500, 'dashboard_build_failed', `Building the dashboard failed: ${err.message.slice(0, 500)}`));
+        send(res, state, fail('dashboard_build_failed', `Building the dashboard failed: ${err.message.slice(0, 500)}`));
       });
   });
   return assets;
