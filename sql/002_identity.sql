@@ -1,5 +1,6 @@
 -- Sessions, persons and identity links, GDPR tombstones, encrypted tenant secrets, Stripe object → order map.
--- (Seed 001 Migration 2 `tx_sessions`, Migration 3 `tx_identity_links`; persons = the seeds' core_customers.)
+-- (README "Sessions, identity and GDPR": `tx_sessions` under "Sessions", `tx_identity_links` and persons, the
+-- tenant's customers, under "Identity stitching".)
 
 -- Number of integers missing inside the span of a set of sequence numbers (events lost client side).
 -- Order independent: it depends only on which numbers were seen, never on the order they arrived in.
@@ -67,7 +68,7 @@ CREATE TABLE persons (
   UNIQUE (tenant_id, external_id)
 );
 
--- Visitor → person links (seed 001 Migration 3). A visitor may be linked to several persons (shared device):
+-- Visitor → person links (README "Identity stitching"). A visitor may be linked to several persons (shared device):
 -- every link is kept and the one with the newest linked_at wins attribution of new events.
 CREATE TABLE tx_identity_links (
   id               bigserial PRIMARY KEY,

@@ -1,4 +1,4 @@
-// Gate scanner tracker (seed 001 "Faza 4", TxScannerTracker, made production-grade): offline first.
+// Gate scanner tracker (TxScannerTracker; README "Live layer" shows what its scans and capacity snapshots feed): offline first.
 //
 // Every event is appended to a durable queue (storage adapter: AsyncStorage on React Native, FileStorage
 // on Node, MemoryStorage in tests) before its promise resolves, and stays there until the server has

@@ -268,7 +268,7 @@ export function mergeConsent(prev: ConsentSnapshot, change: Partial<ConsentSnaps
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Page type and device (seed 001 "Faza 2")
+// Page type and device (kept per session: README "Sessions, identity and GDPR" → "Sessions")
 // ---------------------------------------------------------------------------------------------------------
 
 export function pageType(path: string): string {

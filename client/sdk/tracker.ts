@@ -1,4 +1,4 @@
-// Tixello Live browser SDK (seed 001 "Faza 2", tx-sdk.js, made production-grade). No dependencies.
+// Tixello Live browser SDK (tx-sdk.js; it posts to the README's "Ingest API" with the write key). No dependencies.
 //
 //   const tx = new TxTracker({ writeKey: 'tx_pk_…', endpoint: 'https://live.example.com' });
 //   tx.setConsent({ analytics: true });                  // opt-in: nothing is collected before this

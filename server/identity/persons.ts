@@ -1,4 +1,4 @@
-// Persons and identity stitching (seed 001 Faza 3, Migration 3). A person is the tenant's customer, resolved
+// Persons and identity stitching (README "Sessions, identity and GDPR" → "Identity stitching"). A person is the tenant's customer, resolved
 // from `external_id`; visitors are linked to persons by an order placed with data-processing consent or by a
 // login (POST /api/v1/identify). Linking backfills person_id on the visitor's stored events (only where it is
 // still empty, so it is idempotent) and the writer's enricher stamps later events of a linked visitor at

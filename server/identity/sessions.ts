@@ -1,4 +1,4 @@
-// tx_sessions (seed 001 Migration 2): one row per client session id, maintained by a writer projector from
+// tx_sessions (README "Sessions, identity and GDPR" → "Sessions"): one row per client session id, maintained by a writer projector from
 // every newly stored event. Duplicates never reach projectors; out-of-order arrival is handled by the merge
 // in `upsert_sessions`, which is commutative: each "first"/"last" attribute travels with the ordering key of
 // the event it came from, counts and engagement are sums, and sequence gaps are derived from the set of

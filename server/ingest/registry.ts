@@ -1,5 +1,5 @@
 /**
- * Event schema registry v1 (SPEC.md "The event registry (v1)"; payload fields from seeds 000, 001, 003).
+ * Event schema registry v1 (README "Ingest API" → "The envelope"; served as JSON at GET /api/tx/schema).
  *
  * Pure data: each entry names an event, its consent scope, the entity ids the envelope must carry and a
  * fastest-validator schema for `payload`. The ingest compiler adds strictness/`$$root` itself and allows
@@ -150,7 +150,7 @@ const SCAN_TYPE = oneOf('entry', 'exit', 'reentry');
 const SCAN_RESULTS = ['valid', 'invalid', 'already_used', 'wrong_gate', 'wrong_day', 'refunded', 'unknown'];
 const DENIAL_REASONS = [...SCAN_RESULTS.filter((r) => r !== 'valid'), 'capacity_full', 'other'];
 
-/** List/feed placement shared by impressions and clicks (seed 003 §1.1, §1.2). */
+/** List/feed placement shared by impressions and clicks. */
 const PLACEMENT: Props = {
   source: opt(CODE), // feed, search, artist_page, venue_page, profile, ...
   position: opt(COUNT),
