@@ -26,64 +26,12 @@ import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_
 import type { Topic } from './topics.js';
 import { createRedisRecovery, type Replay } from './redis-recovery.js';
 import { DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
+import { defineScripts } from './lua/index.js';
 
 // The key layout lives in redis-keys.ts (redis-recovery.ts writes the same keys); re-exported for the tests.
 export { dayKeys, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
 
-/** KEYS[1] holds the day; when it is another day every key is dropped first. */
-const DAY_LUA = `
-if redis.call('HGET', KEYS[1], 'day') ~= ARGV[1] then
-  redis.call('DEL', unpack(KEYS))
-  redis.call('HSET', KEYS[1], 'day', ARGV[1])
-end
-return 0`;
-
-/** A gate snapshot replaces the held one only when newer; scans it covers that left the rate window go. */
-const SNAP_LUA = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local at = tonumber(ARGV[2])
-if cur then
-  local held = cjson.decode(cur)
-  if held.at >= at then return 0 end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if ARGV[5] == '1' then
-  local horizon = math.min(at, tonumber(ARGV[4]) - 60000)
-  local prefix = ARGV[1] .. '\\t'
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', horizon)) do
-    if string.sub(m, 1, #prefix) == prefix then redis.call('ZREM', KEYS[2], m) end
-  end
-end
-return 1`;
-
-/** HSET field to ARGV[2] unless it already holds a larger number. */
-const MAX_LUA = `
-local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if tonumber(ARGV[2]) > c then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 0`;
-
-/**
- * The event's owner (owners.ts): KEYS[1] live hash gets organizer_id ARGV[1] and owner_source ARGV[2], unless
- * it holds a secret owner and this one is public (nodes may flush in any order; a secret owner never moves).
- */
-const OWNER_LUA = `
-if redis.call('HGET', KEYS[1], 'owner_source') == 'secret' and ARGV[2] ~= 'secret' then return 0 end
-redis.call('HSET', KEYS[1], 'organizer_id', ARGV[1], 'owner_source', ARGV[2])
-return 1`;
-
-/**
- * An event left organizer KEYS[1]/KEYS[2] (its events SET and visitors HLL): remove it and rebuild the HLL from
- * the events it keeps (ARGV[2] .. event .. ':uv'), since a HyperLogLog cannot forget. Builds key names, like
- * the rest of this mirror it assumes one Redis, not a cluster.
- */
-const UNLINK_LUA = `
-redis.call('SREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-for _, e in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  redis.call('PFMERGE', KEYS[2], KEYS[2], ARGV[2] .. e .. ':uv')
-end
-return 0`;
-
+// The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink) are in lua/*.lua, each with its KEYS/ARGV header.
 export interface Scripted {
   txOwner(k: string, org: string, source: string): ChainableCommander;
   txUnlink(events: string, uv: string, event: string, uvPrefix: string): ChainableCommander;
@@ -109,11 +57,7 @@ export interface RedisMirrorOptions {
 
 export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   const { redis, prefix, log, now } = o;
-  redis.defineCommand('txDay', { lua: DAY_LUA });
-  redis.defineCommand('txSnap', { numberOfKeys: 2, lua: SNAP_LUA });
-  redis.defineCommand('txMax', { numberOfKeys: 1, lua: MAX_LUA });
-  redis.defineCommand('txOwner', { numberOfKeys: 1, lua: OWNER_LUA });
-  redis.defineCommand('txUnlink', { numberOfKeys: 2, lua: UNLINK_LUA });
+  defineScripts(redis);
   const uvCache = new Map<string, number>();
   const recovery = createRedisRecovery({ redis, prefix, log, state: o.state, replay: o.replay });
   const up = () => recovery.health() === 'up';
