@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { EventSink } from '../ingest/writer.js';
-import { errorReply, send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
+import { fail } from './errors.js';
+import { send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
 
 export interface StatusDeps {
   config: Config;
@@ -112,6 +113,6 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
 
   app.any('/*', (res, req) => {
     const state = trackAbort(res);
-    send(res, state, { ...errorReply(404, 'not_found', `No route for ${req.getMethod().toUpperCase()} ${req.getUrl()}.`), close: true });
+    send(res, state, { ...fail('not_found', `No route for ${req.getMethod().toUpperCase()} ${req.getUrl()}.`), close: true });
   });
 }
