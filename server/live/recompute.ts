@@ -4,6 +4,7 @@
 // the rows but from its stored owner (live_event_owners, decided in commit order by owners.ts).
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
+import { iso } from '../store/rows.js';
 import { toFact, type Fact } from './facts.js';
 import type { Pseudonymizer } from './pseudo.js';
 
@@ -18,8 +19,6 @@ WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND NOT e.is_bot AND e.entities
   AND (e.occurred_at, e.id) > ($3::timestamptz, $4::bigint)
 ORDER BY e.occurred_at, e.id
 LIMIT ${PAGE}`;
-
-const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
 /**
  * Calls `onFacts` with the facts of `day` (YYYY-MM-DD, UTC), page by page, ids pseudonymised like the live

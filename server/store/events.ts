@@ -1,6 +1,7 @@
 // Raw event persistence: idempotent bulk insert, rejected events, read-back.
 import type { Queryable } from './db.js';
 import { queries } from './queries.js';
+import { isoIfDate } from './rows.js';
 
 /** A validated, normalised envelope as stored in tx_events. */
 export interface EventRow {
@@ -97,7 +98,7 @@ export function createEventStore(): EventStore {
       const { rows } = await q.query<Record<string, unknown>>(Q.list_rejected, [tenantId, limit, after?.[0] ?? null, after?.[1] ?? null]);
       const last = rows.length === limit ? rows[rows.length - 1] : null;
       return {
-        rows: rows.map(({ cursor_ts: _t, ...r }) => ({ ...r, received_at: iso(r.received_at) })),
+        rows: rows.map(({ cursor_ts: _t, ...r }) => ({ ...r, received_at: isoIfDate(r.received_at) })),
         last: last ? [String(last.cursor_ts), String(last.id)] : null,
       };
     },
@@ -116,15 +117,11 @@ function pgSafe(_key: string, v: unknown): unknown {
   return v.toWellFormed().replaceAll('\u0000', '\uFFFD');
 }
 
-function iso(v: unknown): unknown {
-  return v instanceof Date ? v.toISOString() : v;
-}
-
 function toEnvelope(r: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) {
     if (v === null && k !== 'person_id') continue;
-    out[k] = iso(v);
+    out[k] = isoIfDate(v);
   }
   out.tenant_id = Number(r.tenant_id);
   out.person_id = r.person_id === null ? null : Number(r.person_id);
