@@ -27,6 +27,19 @@ describe('error catalogue', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('has every code a route still writes by hand with errorReply, with the same status', () => {
+    const root = path.resolve(import.meta.dirname, '..');
+    const files = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    const mismatches: string[] = [];
+    for (const f of files) {
+      for (const [, status, code] of fs.readFileSync(path.join(root, f), 'utf8').matchAll(/errorReply\((\d{3}), '([a-z_]+)'/g)) {
+        const e = (ERRORS as Record<string, { status: number }>)[code];
+        if (e?.status !== Number(status)) mismatches.push(`${f}: ${status} ${code} (errors.ts: ${e?.status ?? 'missing'})`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   it('fills message templates and keeps a specific message as given', () => {
     expect(fillTemplate('No key {id}; {other}.', { id: 5 })).toBe('No key 5; {other}.');
     expect(fail('unknown_key', { id: 5 })).toEqual({ status: 404, body: { error: { code: 'unknown_key', message: 'No key 5.' } }, headers: undefined });
