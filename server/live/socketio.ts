@@ -65,7 +65,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
       },
       leave: (key) => void socket.leave(key),
       send,
-      // After the reply (an ack goes out with the next write; a disconnect now would drop it).
+      // On the next turn, so the reply that says why is sent before the connection goes.
       expire: () => void setImmediate(() => socket.disconnect(true)),
     };
   };
