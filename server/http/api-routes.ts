@@ -7,13 +7,13 @@ import type { EventStore } from '../store/events.js';
 import type { TenantStore } from '../store/tenants.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import type { KeyResolver } from './auth.js';
-import { fail, paramFail } from './errors.js';
+import { paramFail } from './errors.js';
 import { collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
-import { createRouter, isAdmin as isAdminOf, type Router } from './router.js';
-import type { ReqInfo, Reply, TemplatedApp } from './uws.js';
+import { createRouter, type Router } from './router.js';
+import type { TemplatedApp } from './uws.js';
 
-// Kept for the handlers not yet declared on the router (identity/routes.ts, live/history.ts); new code imports router.ts.
-export { route, tenantFromSecret, type RouteCtx } from './router.js';
+// Kept for live/history.ts, the one handler not yet declared on the router; new code imports router.ts.
+export type { RouteCtx } from './router.js';
 
 export interface ApiRouteDeps {
   config: Config;
@@ -24,10 +24,6 @@ export interface ApiRouteDeps {
   keys: KeyResolver;
   log: Logger;
 }
-
-/** True when the request carries the operator's ADMIN_TOKEN (legacy handlers; declared routes use `auth: 'admin'`). */
-export const isAdmin = (info: ReqInfo, adminToken: string): boolean => isAdminOf(info, adminToken);
-export const adminRefused = (): Reply => fail('invalid_admin_token');
 
 /** The body of POST /api/admin/tenants. Pure. */
 export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origins: string[] }> {

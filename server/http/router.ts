@@ -249,8 +249,8 @@ export function createRouter(deps: RouterDeps): Router {
 }
 
 // --- legacy: handlers not yet declared as routes ----------------------------------------------------------
-// identity/routes.ts and live/history.ts still take a context and check auth and path ids themselves; they
-// keep working through `route` until they are declared with `Router.add`. New code: use createRouter.
+// live/history.ts still takes a context and checks auth and the path id itself; it keeps working through
+// `route` until it is declared with `Router.add`. New code: use createRouter.
 
 export interface RouteCtx {
   info: ReqInfo;
@@ -271,10 +271,4 @@ export function route(log: Logger, trustProxy: boolean, fn: (ctx: RouteCtx) => P
       .then((r) => send(res, state, r))
       .catch((err: unknown) => send(res, state, errorToReply(err, log)));
   };
-}
-
-/** The tenant of a secret key, as `{tenant}` or `{reply}` (the shape legacy handlers test with `'reply' in`). */
-export async function tenantFromSecret(keys: KeyResolver, info: ReqInfo): Promise<{ tenant: Tenant } | { reply: Reply }> {
-  const s = await secretAuth(keys, info);
-  return s.ok ? { tenant: s.tenant } : { reply: s.reply };
 }
