@@ -93,6 +93,23 @@ describe('router', () => {
     expect(await call('get /secret', '/secret', { headers: { authorization: 'Bearer tx_sk_good' } })).toMatchObject({ body: { tenant: 7 } });
   });
 
+  it('resolves write keys (origin checked) and dashboard tokens or the secret key for token routes', async () => {
+    const { app, call } = fakeApp();
+    const router = createRouter({
+      ...deps(app),
+      tokens: { prefix: 'v1.', verify: (t) => (t === 'v1.ok' ? { ok: true, scope: { role: 'organizer', tenant: 7, org: 'O1' } } : { ok: false, reason: t === 'v1.old' ? 'expired' : 'bad_signature' }) },
+    });
+    router.add({ method: 'get', path: '/w', auth: 'write', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
+    router.add({ method: 'get', path: '/t', auth: 'token', handler: async ({ principal }) => ({ status: 200, body: principal.scope }) });
+    expect(await call('get /w', '/w')).toMatchObject({ status: '401 Unauthorized', body: { error: { code: 'missing_key' } } });
+    expect(await call('get /w', '/w', { headers: { 'x-tx-key': 'tx_sk_good' } })).toMatchObject({ status: '403 Forbidden', body: { error: { code: 'wrong_key_kind' } } });
+    expect(await call('get /w', '/w', { query: 'key=tx_pk_good' })).toMatchObject({ body: { tenant: 7 } });
+    expect(await call('get /t', '/t', { query: 'token=v1.ok' })).toMatchObject({ body: { role: 'organizer', org: 'O1' } });
+    expect(await call('get /t', '/t', { headers: { authorization: 'Bearer v1.old' } })).toMatchObject({ body: { error: { code: 'token_expired' } } });
+    expect(await call('get /t', '/t', { headers: { authorization: 'Bearer v1.forged' } })).toMatchObject({ body: { error: { code: 'invalid_token' } } });
+    expect(await call('get /t', '/t', { headers: { authorization: 'Bearer tx_sk_good' } })).toMatchObject({ body: { role: 'tenant', tenant: 7 } });
+  });
+
   it('parses the JSON body with its schema and refuses it with field paths', async () => {
     const { app, call } = fakeApp();
     createRouter(deps(app)).add({
