@@ -18,6 +18,7 @@ import { createStripe, registerStripeTables } from './integrations/stripe/index.
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
+import { registerCatalogTables } from './catalog/gdpr.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -99,6 +100,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerIdentityTables(registry);
   registerStripeTables(registry);
   registry.none(['live_event_owners', 'live_owner_conflicts'], 'event → organizer ownership of the live layer (live/owners.ts)');
+  registerCatalogTables(registry);
   return registry;
 }
 
