@@ -100,6 +100,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerIdentityTables(registry);
   registerStripeTables(registry);
   registry.none(['live_event_owners', 'live_owner_conflicts'], 'event → organizer ownership of the live layer (live/owners.ts)');
+  registry.none(['job_runs'], 'runs of the server\'s own jobs (jobs/): names, windows, node ids, counts, error texts');
   registerCatalogTables(registry);
   return registry;
 }
