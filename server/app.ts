@@ -14,6 +14,7 @@ import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
 import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
+import { createJobs, jobMetricLines } from './jobs/index.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
@@ -172,6 +173,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
+  // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
+  const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2 });
+  jobs.register(gdpr.retention.job());
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
   identity.registerRoutes(router, { ingest });
@@ -181,14 +185,17 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   live.register(app, keys);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
+  jobs.registerRoutes(router);
     config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
   });
 
   const closeParts = async () => {
     await gdpr.close();
+    jobs: () => jobMetricLines(jobs.runner.metrics()),
     await sink.close();
     await live.close();
     await spool.close();
+    await jobs.close();
     await db.close();
   };
   // Exclusive: without it uSockets sets SO_REUSEPORT and a second server on the same port also listens and
@@ -202,12 +209,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   }
   const port = uws.uws.us_socket_local_port(listenSocket as never);
 
-  // The idempotency ledger only needs ids young enough to be accepted again.
-  const prune = setInterval(() => {
-    const before = new Date(Date.now() - (config.limits.backfillDays + 2) * 86_400_000);
-    events.pruneIds(db, before).catch((err: Error) => log.warn({ err: err.message }, 'pruning tx_event_ids failed'));
-  }, 3_600_000);
-  prune.unref();
+  jobs.start();
 
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   return {
@@ -220,7 +222,6 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     ingest,
     live,
     async close() {
-      clearInterval(prune);
       uws.uws.us_listen_socket_close(listenSocket as never);
       await closeParts();
       lock.release();

@@ -26,7 +26,7 @@ export interface GdprDomain {
   gdpr: Gdpr;
   retention: Retention;
   registerRoutes(router: Router): void;
-  /** Applies the retention policy (in the background) and starts the retention timer. */
+  /** Applies the retention policy (in the background); the periodic run is `retention.job()` on the job runner. */
   start(): void;
   close(): Promise<void>;
 }

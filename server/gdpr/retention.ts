@@ -1,7 +1,9 @@
-// Raw-event retention (RETENTION_MONTHS): a TimescaleDB retention policy on tx_events, plus a timer that
-// drops what is past retention itself, because the policy's background job does not run in the embedded
-// store. Sessions and rejected events past retention go on the same timer.
+// Raw-event retention (RETENTION_MONTHS): a TimescaleDB retention policy on tx_events, plus a job
+// (`gdpr.retention`, every RETENTION_INTERVAL_S, on the job runner: once per window across the nodes) that drops
+// what is past retention itself, because the policy's background job does not run in the embedded store.
+// Sessions and rejected events past retention go in the same job.
 import type { Logger } from 'pino';
+import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 
@@ -15,8 +17,10 @@ export interface Retention {
   applyPolicy(): Promise<{ job_id: number; drop_after: string; changed: boolean }>;
   /** Drops what is past retention now (the policy's job may not run in the embedded store). */
   run(): Promise<{ dropped_chunks: string[]; sessions: number; rejected_events: number; cutoff: string }>;
-  /** Applies the policy in the background and starts the timer. */
+  /** Applies the policy in the background. */
   start(): void;
+  /** The periodic run, for the job runner. */
+  job(): Job;
   close(): Promise<void>;
 }
 
@@ -29,7 +33,6 @@ export interface RetentionDeps {
 
 export function createRetention(deps: RetentionDeps): Retention {
   const { db, log, months } = deps;
-  let timer: NodeJS.Timeout | null = null;
   let starting: Promise<void> = Promise.resolve();
 
   const applyPolicy: Retention['applyPolicy'] = async () => {
@@ -66,15 +69,19 @@ export function createRetention(deps: RetentionDeps): Retention {
           if (p.changed) log.info({ months, job_id: p.job_id }, 'retention policy on tx_events set');
         })
         .catch((err: Error) => log.warn({ err: err.message }, 'could not set the TimescaleDB retention policy; the retention timer still drops expired chunks'));
-      // The policy's background job does not run in the embedded store: drop expired chunks on a timer too.
-      timer = setInterval(() => {
-        run().catch((err: Error) => log.warn({ err: err.message }, 'retention run failed'));
-      }, deps.intervalS * 1000);
-      timer.unref();
     },
+    job: () => ({
+      // The policy's background job does not run in the embedded store: drop expired chunks in a job too.
+      // drop_chunks removes whole chunks (no row loop); the two DELETEs touch only rows past retention.
+      name: 'gdpr.retention',
+      schedule: { every: deps.intervalS },
+      timeoutS: 600,
+      run: async () => {
+        const r = await run();
+        return r.dropped_chunks.length + r.sessions + r.rejected_events;
+      },
+    }),
     async close() {
-      if (timer) clearInterval(timer);
-      timer = null;
       await starting;
     },
   };

@@ -46,6 +46,7 @@ export const ERRORS = {
   not_found: { status: 404, message: 'Not found.', when: 'no such route, or no such row for this tenant' },
   unknown_tenant: { status: 404, message: 'No tenant {id}.', when: 'no such tenant' },
   unknown_key: { status: 404, message: 'No key {id}.', when: 'no such key' },
+  unknown_job: { status: 404, message: 'No job named {name}; GET /api/admin/jobs lists them.', when: 'no job of that name (`/api/admin/jobs/{name}`)' },
   conflict: { status: 409, message: 'The request conflicts with the current state.', when: 'the request conflicts with the current state' },
   person_erased: { status: 410, message: 'This person was erased; nothing is held about them.', when: 'the person was erased (`error.erased_at`)' },
   body_too_large: { status: 413, message: 'Request body exceeds {limit} bytes.', when: 'the body is over the route\'s limit, checked while reading; `error.limit` names it in bytes (not on the Stripe webhook)' },

@@ -18,6 +18,8 @@ export interface StatusDeps {
   redis?: () => 'up' | 'down' | 'off';
   /** Organizer claims ignored because the event has another owner (live/owners.ts), since start. */
   ownerConflicts?: () => number;
+  /** The job runner's lines (jobs/index.ts jobMetricLines). */
+  jobs?: () => string[];
 }
 
 // The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
@@ -92,6 +94,7 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       '# HELP tx_live_owner_conflicts_total Organizer claims ignored because the event has another owner (live_owner_conflicts).',
       '# TYPE tx_live_owner_conflicts_total counter',
       `tx_live_owner_conflicts_total ${deps.ownerConflicts?.() ?? 0}`,
+      ...(deps.jobs?.() ?? []),
     ];
     send(res, state, { status: 200, text: { body: lines.join('\n') + '\n', type: 'text/plain; version=0.0.4' } });
   });

@@ -1,0 +1,291 @@
+// The job runner: periodic work that runs once per window across all nodes, claimed in the store (job_runs).
+// Why our own and not a library: pg-boss ≥ 11 and graphile-worker ≥ 0.17 need Node ≥ 22, graphile-worker
+// needs a pg Pool (no PGlite), BullMQ needs Redis, which the embedded default does not have (README, Jobs).
+//
+//   const runner = createJobRunner({ store: createJobStore(db), log });
+//   runner.register({ name: 'ingest.ledger_prune', schedule: { every: 3600 }, timeoutS: 600,
+//     run: (ctx) => ctx.chunk((limit) => store.pruneEventIds(before, limit)) });
+//   runner.start();
+//
+// Each poll (the one timer; POLL_MS) a node tries to claim the due window of every job (INSERT … ON CONFLICT DO
+// NOTHING: one node wins), then takes over runs whose lease expired (their node died) or whose retry is due.
+// While an attempt runs its node extends the lease (heartbeat every lease/3); an attempt that loses its lease
+// is abandoned and its result discarded. Execution is at least once per window (a node that dies mid-run is
+// replaced), so jobs are idempotent; the claim, and so the normal case, is exactly once.
+import crypto from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { checkSchedule, DEFAULT_RETRY, describeSchedule, dueWindow, nextRunAt, retryAt, windowAt, type RetryPolicy, type Schedule } from './schedule.js';
+import type { JobStore, RunRecord } from './store.js';
+
+export interface JobContext {
+  job: string;
+  windowStart: Date;
+  manual: boolean;
+  attempt: number;
+  /** Aborted on timeout, on a lost lease and on shutdown: stop at the next chunk. */
+  signal: AbortSignal;
+  log: Logger;
+  now(): number;
+  /**
+   * Bounded chunks: calls step(limit) until it returns fewer than `limit` rows, yielding to the event loop
+   * between chunks (on the embedded store, ingest's queued commits run between two chunks); returns the total.
+   */
+  chunk(step: (limit: number) => Promise<number>, limit?: number): Promise<number>;
+}
+
+export interface Job {
+  name: string;
+  schedule: Schedule;
+  /** An attempt running longer fails with "timed out" (and retries if its window leaves time). */
+  timeoutS: number;
+  retry?: Partial<RetryPolicy>;
+  /** Rows affected (recorded in job_runs.rows), or nothing. Must be idempotent. */
+  run(ctx: JobContext): Promise<number | void>;
+}
+
+export interface JobInfo {
+  name: string;
+  schedule: string;
+  timeout_s: number;
+  last_run: RunRecord | null;
+  next_run_at: string;
+}
+
+export interface JobMetrics {
+  name: string;
+  succeeded: number;
+  failed: number;
+  /** Attempts abandoned because another node took the lease over. */
+  lost: number;
+  running: number;
+  seconds: number;
+  lastSuccessS: number | null;
+}
+
+export interface JobRunner {
+  register(job: Job): void;
+  has(name: string): boolean;
+  start(): void;
+  /** Stops polling, aborts running attempts and waits for them to be recorded. */
+  close(): Promise<void>;
+  list(): Promise<JobInfo[]>;
+  /** Runs `name` now as a manual run; waits up to waitMs for it: `finished` false means still running. */
+  runNow(name: string, waitMs: number): Promise<{ finished: boolean; run: RunRecord }>;
+  page(name: string, limit: number, beforeId: number | null): Promise<RunRecord[]>;
+  metrics(): JobMetrics[];
+  /** One poll (tests call it instead of waiting for the timer). */
+  tick(): Promise<void>;
+  readonly node: string;
+}
+
+export interface RunnerDeps {
+  store: JobStore;
+  log: Logger;
+  node?: string;
+  pollMs?: number;
+  /** Lease of an attempt; a dead node's window is taken over this long after its last heartbeat. */
+  leaseS?: number;
+  now?: () => number;
+}
+
+export class UnknownJobError extends Error {
+  constructor(readonly job: string) {
+    super(`no job named ${job}`);
+    this.name = 'UnknownJobError';
+  }
+}
+
+class AttemptAborted extends Error {
+  constructor(message: string, readonly lost = false) {
+    super(message);
+    this.name = 'AttemptAborted';
+  }
+}
+
+export const DEFAULT_POLL_MS = 1000;
+export const DEFAULT_LEASE_S = 30;
+const TAKEOVERS_PER_POLL = 10;
+
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
+
+export function createJobRunner(deps: RunnerDeps): JobRunner {
+  const { store, log } = deps;
+  const now = deps.now ?? Date.now;
+  const node = deps.node ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+  const leaseS = deps.leaseS ?? DEFAULT_LEASE_S;
+  const jobs = new Map<string, Job>();
+  const stats = new Map<string, JobMetrics>();
+  /** Newest window start known to be claimed (by any node), so each window costs one INSERT per node. */
+  const seen = new Map<string, number>();
+  const active = new Map<number, { job: string; controller: AbortController; done: Promise<RunRecord | null> }>();
+  let timer: NodeJS.Timeout | null = null;
+  let ticking: Promise<void> | null = null;
+  let closed = false;
+
+  const policy = (job: Job): RetryPolicy => ({ ...DEFAULT_RETRY, ...job.retry });
+  const windowEnd = (job: Job, run: RunRecord): number | null => (run.manual ? null : windowAt(job.schedule, Date.parse(run.window_start)).end);
+  const runningLocally = (name: string) => [...active.values()].some((a) => a.job === name);
+
+  function execute(job: Job, run: RunRecord): Promise<RunRecord | null> {
+    const controller = new AbortController();
+    const jlog = log.child({ job: job.name, run_id: run.id, attempt: run.attempt });
+    const s = stats.get(job.name)!;
+    const started = now();
+    s.running++;
+    const done = (async (): Promise<RunRecord | null> => {
+      if (run.attempt > policy(job).maxAttempts) {
+        return store.finish(run, { status: 'failed', error: `gave up after ${run.attempt - 1} attempts`, rows: null, retryAt: null });
+      }
+      const beat = setInterval(() => {
+        store.heartbeat(run, leaseS).then(
+          (held) => held || controller.abort(new AttemptAborted('lease lost: another node took this run over', true)),
+          (err: Error) => jlog.warn({ err: err.message }, 'job heartbeat failed; the lease expires unless the next one succeeds'),
+        );
+      }, (leaseS * 1000) / 3);
+      const timeout = setTimeout(() => controller.abort(new AttemptAborted(`timed out after ${job.timeoutS} s`)), job.timeoutS * 1000);
+      const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+      aborted.catch(() => undefined);
+      const ctx: JobContext = {
+        job: job.name, windowStart: new Date(run.window_start), manual: run.manual, attempt: run.attempt, signal: controller.signal, log: jlog, now,
+        async chunk(step, limit = 1000) {
+          let total = 0;
+          for (;;) {
+            controller.signal.throwIfAborted();
+            const n = await step(limit);
+            total += n;
+            if (n < limit) return total;
+            await yieldTurn();
+          }
+        },
+      };
+      let outcome: { status: 'succeeded' | 'failed'; error: string | null; rows: number | null };
+      try {
+        const rows = await Promise.race([job.run(ctx), aborted]);
+        outcome = { status: 'succeeded', error: null, rows: typeof rows === 'number' ? rows : null };
+      } catch (err) {
+        if (err instanceof AttemptAborted && err.lost) {
+          s.lost++;
+          jlog.warn('job attempt abandoned: its lease was taken over');
+          return store.get(run.id);
+        }
+        outcome = { status: 'failed', error: err instanceof Error ? err.message : String(err), rows: null };
+      } finally {
+        clearInterval(beat);
+        clearTimeout(timeout);
+      }
+      const retry = outcome.status === 'failed' ? retryAt(run.attempt, now(), windowEnd(job, run), policy(job)) : null;
+      const rec = await store.finish(run, { ...outcome, retryAt: retry });
+      if (!rec) {
+        s.lost++;
+        jlog.warn('job attempt finished after its lease was taken over; its result is discarded');
+        return store.get(run.id);
+      }
+      s.seconds += (now() - started) / 1000;
+      if (rec.status === 'succeeded') {
+        s.succeeded++;
+        s.lastSuccessS = Math.floor(now() / 1000);
+        jlog.info({ rows: rec.rows, duration_ms: rec.duration_ms }, 'job run succeeded');
+      } else {
+        s.failed++;
+        jlog.warn({ err: rec.error, retry_at: rec.retry_at }, rec.retry_at ? 'job attempt failed; retrying' : 'job run failed');
+      }
+      return rec;
+    })()
+      .catch((err: Error) => {
+        jlog.error({ err: err.message }, 'recording the job run failed; its lease expires and another attempt follows');
+        return null;
+      })
+      .finally(() => {
+        s.running--;
+        active.delete(run.id);
+      });
+    active.set(run.id, { job: job.name, controller, done });
+    return done;
+  }
+
+  async function poll(): Promise<void> {
+    const t = now();
+    for (const job of jobs.values()) {
+      if (closed) return;
+      const w = dueWindow(job.schedule, t);
+      // One attempt of a job at a time per node: a slow run is not piled on; another node may take the window.
+      if (!w || seen.get(job.name) === w.start || runningLocally(job.name)) continue;
+      const run = await store.claimWindow(job.name, w.start, node, leaseS);
+      seen.set(job.name, w.start);
+      if (run) void execute(job, run);
+    }
+    const names = [...jobs.keys()];
+    for (let i = 0; i < TAKEOVERS_PER_POLL && !closed && names.length; i++) {
+      const run = await store.takeOver(names, node, leaseS);
+      if (!run) break;
+      log.info({ job: run.job, run_id: run.id, attempt: run.attempt, window_start: run.window_start }, 'job run taken over (lease expired or retry due)');
+      void execute(jobs.get(run.job)!, run);
+    }
+  }
+
+  const tick = (): Promise<void> => {
+    // Polls never overlap: a slow store delays the next poll instead of stacking claims.
+    ticking ??= poll()
+      .catch((err: Error) => log.warn({ err: err.message }, 'job poll failed; retrying on the next poll'))
+      .finally(() => {
+        ticking = null;
+      });
+    return ticking;
+  };
+
+  return {
+    node,
+    register(job) {
+      if (jobs.has(job.name)) throw new Error(`job ${job.name} is registered twice`);
+      checkSchedule(job.schedule);
+      if (!(job.timeoutS > 0)) throw new Error(`job ${job.name}: timeoutS must be positive`);
+      jobs.set(job.name, job);
+      stats.set(job.name, { name: job.name, succeeded: 0, failed: 0, lost: 0, running: 0, seconds: 0, lastSuccessS: null });
+    },
+    has: (name) => jobs.has(name),
+    start() {
+      if (timer || closed) return;
+      // The only periodic timer of the server's jobs: it polls for due windows, retries and dead leases.
+      timer = setInterval(() => void tick(), deps.pollMs ?? DEFAULT_POLL_MS);
+      timer.unref();
+      void tick();
+    },
+    async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      timer = null;
+      await ticking;
+      for (const a of active.values()) a.controller.abort(new AttemptAborted('the node is shutting down'));
+      await Promise.all([...active.values()].map((a) => a.done));
+    },
+    async list() {
+      const names = [...jobs.keys()];
+      const [last, windows] = await Promise.all([store.lastRuns(names), store.lastWindows(names)]);
+      const t = now();
+      return [...jobs.values()].map((j) => ({
+        name: j.name,
+        schedule: describeSchedule(j.schedule),
+        timeout_s: j.timeoutS,
+        last_run: last.get(j.name) ?? null,
+        next_run_at: new Date(nextRunAt(j.schedule, t, windows.get(j.name) ?? null)).toISOString(),
+      }));
+    },
+    async runNow(name, waitMs) {
+      const job = jobs.get(name);
+      if (!job) throw new UnknownJobError(name);
+      const run = await store.claimManual(name, node, leaseS);
+      const done = execute(job, run);
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<null>((r) => {
+        timer = setTimeout(() => r(null), waitMs);
+      });
+      const rec = await Promise.race([done, waited]);
+      clearTimeout(timer);
+      return rec ? { finished: rec.status !== 'running', run: rec } : { finished: false, run };
+    },
+    page: (name, limit, beforeId) => store.page(name, limit, beforeId),
+    metrics: () => [...stats.values()].map((s) => ({ ...s })),
+    tick,
+  };
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, checkSchedule, describeSchedule, dueWindow, InvalidScheduleError, nextRunAt, retryAt, windowAt, DEFAULT_RETRY } from './schedule.js';
+
+const T = (s: string) => Date.parse(s);
+
+describe('job schedules', () => {
+  it('cuts every-N-seconds windows on the epoch, the same on every node', () => {
+    expect(windowAt({ every: 3600 }, T('2026-03-01T10:30:00Z'))).toEqual({ start: T('2026-03-01T10:00:00Z'), end: T('2026-03-01T11:00:00Z') });
+    expect(windowAt({ every: 1 }, T('2026-03-01T10:30:00.999Z')).start).toBe(T('2026-03-01T10:30:00Z'));
+  });
+
+  it('claims a window only near its start: a node booting mid-hour waits for the next hour', () => {
+    expect(dueWindow({ every: 3600 }, T('2026-03-01T10:04:59Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
+    expect(dueWindow({ every: 3600 }, T('2026-03-01T10:30:00Z'))).toBeNull();
+    expect(nextRunAt({ every: 3600 }, T('2026-03-01T10:30:00Z'), null)).toBe(T('2026-03-01T11:00:00Z'));
+    // Short windows are claimable for their whole length.
+    expect(dueWindow({ every: 2 }, T('2026-03-01T10:00:01.9Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
+  });
+
+  it('says the current window is next while nobody claimed it, and the following one once claimed', () => {
+    const now = T('2026-03-01T10:01:00Z');
+    expect(nextRunAt({ every: 3600 }, now, T('2026-03-01T09:00:00Z'))).toBe(T('2026-03-01T10:00:00Z'));
+    expect(nextRunAt({ every: 3600 }, now, T('2026-03-01T10:00:00Z'))).toBe(T('2026-03-01T11:00:00Z'));
+  });
+
+  it('runs daily jobs at the wall-clock time of their IANA zone, across DST changes', () => {
+    const s = { daily: '04:00', tz: 'Europe/Bucharest' };
+    // Winter UTC+2, summer UTC+3 (clocks go from 03:00 to 04:00 local on 2026-03-29): a 23-hour window.
+    expect(windowAt(s, T('2026-03-28T12:00:00Z'))).toEqual({ start: T('2026-03-28T02:00:00Z'), end: T('2026-03-29T01:00:00Z') });
+    expect(windowAt(s, T('2026-07-01T00:30:00Z')).start).toBe(T('2026-06-30T01:00:00Z'));
+    // Before today's 04:00 local the window is yesterday's.
+    expect(windowAt(s, T('2026-01-10T01:59:00Z')).start).toBe(T('2026-01-09T02:00:00Z'));
+    // 03:00 does not exist that night: the window starts at the shifted wall time, 04:00 summer time.
+    expect(windowAt({ daily: '03:00', tz: 'Europe/Bucharest' }, T('2026-03-29T12:00:00Z')).start).toBe(T('2026-03-29T01:00:00Z'));
+    expect(windowAt({ daily: '23:45', tz: 'UTC' }, T('2026-12-31T23:50:00Z'))).toEqual({ start: T('2026-12-31T23:45:00Z'), end: T('2027-01-01T23:45:00Z') });
+    expect(describeSchedule(s)).toBe('daily at 04:00 Europe/Bucharest');
+  });
+
+  it('refuses schedules a job may not declare', () => {
+    for (const bad of [{ every: 0 }, { every: 1.5 }, { daily: '24:00', tz: 'UTC' }, { daily: '3:00', tz: 'UTC' }, { daily: '03:00', tz: 'Mars/Olympus' }]) {
+      expect(() => checkSchedule(bad as never)).toThrow(InvalidScheduleError);
+    }
+  });
+
+  it('backs off exponentially up to a cap and retries only inside the window', () => {
+    const p = { maxAttempts: 4, baseMs: 1000, maxMs: 5000 };
+    expect([1, 2, 3, 4, 5].map((a) => backoffMs(a, p))).toEqual([1000, 2000, 4000, 5000, 5000]);
+    expect(retryAt(1, 0, 60_000, p)).toBe(1000);
+    expect(retryAt(3, 0, 60_000, p)).toBe(4000);
+    expect(retryAt(4, 0, 60_000, p)).toBeNull(); // attempts used up
+    expect(retryAt(1, 59_500, 60_000, p)).toBeNull(); // would fall in the next window
+    expect(retryAt(1, 0, null, DEFAULT_RETRY)).toBeNull(); // manual runs are not retried
+  });
+});

@@ -1,0 +1,134 @@
+// Schedule math of the job runner, pure (`now` is always passed in). A schedule cuts time into windows; each
+// (job, window) runs once across all nodes (runner.ts claims it in job_runs).
+//   { every: N }                    windows [k·N s, (k+1)·N s) since the Unix epoch, the same on every node
+//   { daily: 'HH:MM', tz: 'Europe/Bucharest' }   from HH:MM local time to the next day's HH:MM (IANA zone; in a
+//                                   DST gap the window starts at the shifted wall time, Intl's reading of it)
+// A window is claimed only near its start (claimGraceMs), like cron: a node that starts in the middle of an
+// hourly or weekly window waits for the next one instead of running at every boot. A claimed window that its
+// node did not finish is still finished by another node (lease expiry), and failed attempts retry within it.
+
+export type Schedule = { every: number } | { daily: string; tz: string };
+
+export interface Window {
+  start: number;
+  end: number;
+}
+
+/** Longest time after a window's start during which it is still claimed (shorter windows: the whole window). */
+export const MAX_CLAIM_GRACE_MS = 5 * 60_000;
+
+export class InvalidScheduleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidScheduleError';
+  }
+}
+
+const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+function format(tz: string): Intl.DateTimeFormat {
+  let f = formats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formats.set(tz, f);
+  }
+  return f;
+}
+
+/** Throws InvalidScheduleError for a schedule a job may not declare (checked when the job is registered). */
+export function checkSchedule(s: Schedule): void {
+  if ('every' in s) {
+    if (!Number.isInteger(s.every) || s.every < 1 || s.every > 366 * 86_400) throw new InvalidScheduleError(`every must be a whole number of seconds in [1, 31622400], got ${s.every}`);
+    return;
+  }
+  if (!HHMM.test(s.daily)) throw new InvalidScheduleError(`daily must be HH:MM (24 h), got ${JSON.stringify(s.daily)}`);
+  try {
+    format(s.tz);
+  } catch {
+    throw new InvalidScheduleError(`unknown IANA time zone ${JSON.stringify(s.tz)}`);
+  }
+}
+
+/** How the admin API shows a schedule: "every 3600 s", "daily at 03:00 Europe/Bucharest". */
+export function describeSchedule(s: Schedule): string {
+  return 'every' in s ? `every ${s.every} s` : `daily at ${s.daily} ${s.tz}`;
+}
+
+/** The wall-clock fields of `ms` in `tz`, read back as if they were UTC: the zone's offset is the difference. */
+function localAsUtc(ms: number, tz: string): number {
+  const p: Record<string, number> = {};
+  for (const part of format(tz).formatToParts(ms)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+}
+
+/** The instant of local (y, m, d, hh:mm) in tz: two offset corrections settle it, also next to a DST change. */
+function zonedInstant(y: number, m: number, d: number, hh: number, mm: number, tz: string): number {
+  const wall = Date.UTC(y, m, d, hh, mm);
+  let t = wall;
+  for (let i = 0; i < 2; i++) t = wall - (localAsUtc(t, tz) - t);
+  return t;
+}
+
+/** The window that contains `now`. */
+export function windowAt(s: Schedule, now: number): Window {
+  if ('every' in s) {
+    const n = s.every * 1000;
+    const start = Math.floor(now / n) * n;
+    return { start, end: start + n };
+  }
+  const [hh, mm] = s.daily.split(':').map(Number);
+  const local = new Date(localAsUtc(now, s.tz));
+  const at = (dayOffset: number) => zonedInstant(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() + dayOffset, hh, mm, s.tz);
+  let start = at(0);
+  let end = at(1);
+  if (start > now) {
+    end = start;
+    start = at(-1);
+  }
+  return { start, end };
+}
+
+/** How long after its start a window may still be claimed. */
+export function claimGraceMs(w: Window): number {
+  return Math.min(w.end - w.start, MAX_CLAIM_GRACE_MS);
+}
+
+/** The window to claim now, or null when the current one is past its claim grace. */
+export function dueWindow(s: Schedule, now: number): Window | null {
+  const w = windowAt(s, now);
+  return now - w.start < claimGraceMs(w) ? w : null;
+}
+
+/**
+ * When the job runs next: now's window start if it is still claimable and nobody claimed it, else the next
+ * window's start. `lastClaimed` is the newest scheduled window_start in job_runs (null: never).
+ */
+export function nextRunAt(s: Schedule, now: number, lastClaimed: number | null): number {
+  const w = windowAt(s, now);
+  if (now - w.start < claimGraceMs(w) && (lastClaimed === null || lastClaimed < w.start)) return w.start;
+  return windowAt(s, w.end).start;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseMs: 1000, maxMs: 5 * 60_000 };
+
+/** Exponential backoff after failed attempt `attempt` (1-based): base, 2·base, 4·base, … capped at maxMs. */
+export function backoffMs(attempt: number, p: RetryPolicy): number {
+  return Math.min(p.maxMs, p.baseMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+}
+
+/**
+ * When failed attempt `attempt` is tried again, or null when it is final: the attempts are used up, it was a
+ * manual run, or the retry would fall after the window's end (the next window starts afresh).
+ */
+export function retryAt(attempt: number, now: number, windowEnd: number | null, p: RetryPolicy): number | null {
+  if (attempt >= p.maxAttempts || windowEnd === null) return null;
+  const at = now + backoffMs(attempt, p);
+  return at < windowEnd ? at : null;
+}
