@@ -90,7 +90,7 @@ export function prune(s: CapacityState, now: number): void {
   }
 }
 
-const pct = (inside: number, capacity: number | null): number | null =>
+export const pct = (inside: number, capacity: number | null): number | null =>
   capacity && capacity > 0 ? Math.round((inside / capacity) * 1000) / 10 : null;
 
 export function gateView(g: GateState, now: number): GateView {

@@ -51,6 +51,8 @@ export interface Fact {
   currency?: string;
   gate?: string;
   snap?: GateSnapshot;
+  /** Order: the catalog categories of its ticket types (catalog_ticket_types.category), distinct, sorted, ', '-joined. */
+  cat?: string;
   /** Set by the node that applied it first: this fact linked the event to its organizer. */
   link?: boolean;
   /**
@@ -62,7 +64,17 @@ export interface Fact {
   from?: string;
 }
 
-export type ClaimSource = 'public' | 'secret';
+/**
+ * 'public': a write-key source could have sent it; 'secret': only the secret key can; 'catalog': the tenant's
+ * synced catalog (catalog_events.organizer_id), which outranks both and follows the catalog's changes.
+ */
+export type ClaimSource = 'public' | 'secret' | 'catalog';
+
+/** Precedence of owner sources: a higher one is never replaced by a lower one. */
+export const SOURCE_RANK: Record<ClaimSource, number> = { public: 0, secret: 1, catalog: 2 };
+
+/** A source as read back from Redis or the store (anything unknown counts as public). */
+export const asClaimSource = (v: unknown): ClaimSource => (v === 'secret' || v === 'catalog' ? v : 'public');
 
 /** An event's owner: the organizer and the kind of source its claim came from (owners.ts). */
 export interface Owner {

@@ -14,6 +14,8 @@ import type { Db, Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import type { LiveBus } from './bus.js';
 import { createRedisBus } from './bus-redis.js';
+import { createLiveCatalog, type CatalogChange } from './catalog.js';
+import { CATALOG, createCatalogSync, withCatalog, type CatalogMessage } from './catalog-sync.js';
 import { createRelay, FACTS, SYNC, type FactsMessage, type SyncMessage } from './bus-relay.js';
 import type { LiveCore, Mirror } from './core.js';
 import type { Counts, EraseRequest } from './erase.js';
@@ -35,6 +37,7 @@ import { registerWs, type WsServer } from './ws.js';
 export type { LiveBus } from './bus.js';
 export type { LiveCore, Mirror } from './core.js';
 export type { EraseRequest } from './erase.js';
+export type { CatalogChange } from './catalog.js';
 export type { Topic } from './topics.js';
 
 export interface LiveDeps {
@@ -68,6 +71,11 @@ export interface Live {
    * commit order (owners.ts). onCommitted then gives their facts the stored owner.
    */
   projector(q: Queryable, rows: EventRow[]): Promise<void>;
+  /**
+   * A catalog change (server/catalog's onChange): every node re-reads the metadata of those ids and pushes
+   * the topics it changes (catalog-sync.ts).
+   */
+  onCatalogChange(c: CatalogChange): Promise<void>;
   /** Restores from Redis, or recomputes today from the store. Call before the writer starts. */
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */
@@ -100,6 +108,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const pseudo = createPseudonymizer(secret);
   const state = new LiveState(utcDay(now()));
   const owners = createOwnerClaims({ log });
+  const catalog = createLiveCatalog({ log });
   const senders: ((key: string, message: string) => void)[] = [];
   const nodeId = crypto.randomBytes(8).toString('hex');
   let resync: (downSince: number) => void = () => undefined;
@@ -145,10 +154,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     if (t.kind === 'dashboard') {
       let updatedAt = 0;
       for (const id of state.getOrg(tenant, t.org)?.events ?? []) updatedAt = Math.max(updatedAt, state.latestUpdate(tenant, id));
-      return { data: state.dashboardData(tenant, t.org, at), updatedAt };
+      return { data: withCatalog(catalog, tenant, t, state.dashboardData(tenant, t.org, at)), updatedAt };
     }
     const updatedAt = state.latestUpdate(tenant, t.event);
-    return { data: t.kind === 'event' ? state.eventData(tenant, t.event, at) : state.capacityData(tenant, t.event, at), updatedAt };
+    const data = t.kind === 'event' ? state.eventData(tenant, t.event, at) : state.capacityData(tenant, t.event, at);
+    return { data: withCatalog(catalog, tenant, t, data), updatedAt };
   };
   const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)), intervalMs: config.live.coalesceMs });
 
@@ -182,8 +192,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: f.org, capacity: false, funnel: true });
   };
 
+  const catalogSync = createCatalogSync({ catalog, state, hub, owners, db: deps.db, bus, nodeId, log });
+
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic === ERASE) return erasure.onMessage(msg as EraseMessage);
+    if (topic === CATALOG) return catalogSync.onMessage(msg as CatalogMessage);
     if (topic === SYNC) {
       const m = msg as SyncMessage;
       if (m.n !== nodeId) relay?.resend(m.since);
@@ -195,7 +208,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     rollover(now());
     applyFacts(relay ? relay.fresh(m.f) : m.f);
     // Another node stored a (final) secret owner: the claims cache must not keep an older public one.
-    for (const f of m.f) if (f.org !== null && f.os === 'secret') owners.learn(f.tenant, f.event, { org: f.org, source: 'secret' });
+    for (const f of m.f) if (f.org !== null && f.os && f.os !== 'public') owners.learn(f.tenant, f.event, { org: f.org, source: f.os });
   });
 
   // After a lost Redis subscription, facts of other nodes may have been missed: the other nodes send again
@@ -233,7 +246,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     log,
     now,
     verify: (token) => verifyToken(secret, token, Math.floor(now() / 1000)),
-    allowed: (scope, topic) => allowed(scope, topic, (tenant, event) => state.getEvent(tenant, event)?.org),
+    // The catalog's organizer first: it may open an event before its first visitor.
+    allowed: (scope, topic) => allowed(scope, topic, (tenant, event) => catalog.get(tenant, event)?.organizer_id ?? state.getEvent(tenant, event)?.org),
     prepare: (entries) => prefetch(entries),
     addSender: (s) => senders.push(s),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
@@ -258,6 +272,36 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     }
   };
 
+  /** Today's live state from Redis, or recomputed from the store. */
+  async function restoreState(): Promise<{ source: 'redis' | 'store'; rows?: number }> {
+    const day = utcDay(now());
+    state.reset(day);
+    let seeding = !!mirror;
+    try {
+      if (mirror && (await mirror.restore(state, day)) === 'restored') {
+        restoredFrom = 'redis';
+        log.info({ events: state.events.size }, 'live: state restored from Redis');
+        return { source: 'redis' };
+      }
+    } catch (err) {
+      if (!mirror || mirror.health() === 'up') throw err;
+      // Redis is away: the store alone; Redis is re-seeded when it answers (redis-recovery.ts).
+      log.warn({ err: (err as Error).message }, 'live: Redis unavailable at restore; recomputing from the store');
+      state.reset(day);
+      seeding = false;
+    }
+    const t0 = Date.now();
+    const n = await recomputeDay(deps.db, day, pseudo, (facts) => {
+      relay?.markSeen(facts);
+      applyFacts(facts);
+      mirror?.write(facts, () => undefined);
+    });
+    if (mirror && seeding) await mirror.seeded(day);
+    restoredFrom = 'store';
+    log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
+    return { source: 'store', rows: n };
+  }
+
   return {
     core,
     onCommitted(rows) {
@@ -268,6 +312,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         const facts: Fact[] = [];
         for (const r of rows) {
           const f = toFact(r, state.day, pseudo, owners.ownerOf(r));
+          if (f?.kind === 'order') f.cat = catalog.categoryOf(r) ?? undefined;
           if (f) facts.push(f);
         }
         if (facts.length === 0) return;
@@ -277,34 +322,17 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         log.error({ err }, 'live: applying committed rows failed');
       }
     },
-    projector: (q, rows) => owners.project(q, rows),
+    async projector(q, rows) {
+      await owners.project(q, rows);
+      await catalog.project(q, rows);
+    },
+    onCatalogChange: (c) => catalogSync.onChange(c),
     async restore() {
-      const day = utcDay(now());
-      state.reset(day);
-      let seeding = !!mirror;
-      try {
-        if (mirror && (await mirror.restore(state, day)) === 'restored') {
-          restoredFrom = 'redis';
-          log.info({ events: state.events.size }, 'live: state restored from Redis');
-          return { source: 'redis' };
-        }
-      } catch (err) {
-        if (!mirror || mirror.health() === 'up') throw err;
-        // Redis is away: the store alone; Redis is re-seeded when it answers (redis-recovery.ts).
-        log.warn({ err: (err as Error).message }, 'live: Redis unavailable at restore; recomputing from the store');
-        state.reset(day);
-        seeding = false;
-      }
+      const r = await restoreState();
       const t0 = Date.now();
-      const n = await recomputeDay(deps.db, day, pseudo, (facts) => {
-        relay?.markSeen(facts);
-        applyFacts(facts);
-        mirror?.write(facts, () => undefined);
-      });
-      if (mirror && seeding) await mirror.seeded(day);
-      restoredFrom = 'store';
-      log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
-      return { source: 'store', rows: n };
+      const n = await catalogSync.restore(state.day);
+      log.info({ events: n, ms: Date.now() - t0 }, 'live: catalog metadata loaded');
+      return r;
     },
     erase: (ids) => erasure.erase(ids),
     register(app, keys) {

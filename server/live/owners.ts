@@ -8,7 +8,8 @@
 //     backend knows which organizer sells an event, the browser does not. A secret owner is final;
 //   * any other claim naming another organizer is a conflict: recorded (live_owner_conflicts, log, counter)
 //     and ignored.
-// The catalog (a later issue) will be the first-class source and can take precedence over both.
+//   * the catalog (catalog_events.organizer_id, synced by the tenant) comes first: a catalog owner is final
+//     against both kinds of claim and is not copied into live_event_owners (the catalog is its record).
 // GDPR: ownership and conflict rows hold tenant, event and organizer ids (business entities) and times: no
 // personal data.
 import type { Logger } from 'pino';
@@ -22,13 +23,19 @@ export { claimSource, SECRET_SOURCES, type ClaimSource, type Owner } from './fac
 /** 'kept': same organizer, nothing changes; 'confirmed': a secret claim makes the same owner final. */
 export type ClaimOutcome = 'set' | 'kept' | 'confirmed' | 'replaced' | 'ignored';
 
-/** The ownership rule for one claim against the current owner. Pure. */
+/**
+ * The ownership rule for one claim against the current owner. Pure. A catalog owner (the tenant's synced
+ * catalog) is final against public and secret claims, and a catalog claim always holds: a change of the
+ * event's organizer in the catalog moves the event. A secret claim replaces a public owner once.
+ */
 export function decideClaim(current: Owner | null, claim: Owner): { owner: Owner; outcome: ClaimOutcome } {
   if (current === null) return { owner: claim, outcome: 'set' };
-  if (current.source === 'public' && claim.source === 'secret') {
-    return { owner: claim, outcome: current.org === claim.org ? 'confirmed' : 'replaced' };
+  const same = current.org === claim.org;
+  if (claim.source === 'catalog' || (current.source === 'public' && claim.source === 'secret')) {
+    if (same && current.source === claim.source) return { owner: current, outcome: 'kept' };
+    return { owner: claim, outcome: same ? 'confirmed' : 'replaced' };
   }
-  return { owner: current, outcome: current.org === claim.org ? 'kept' : 'ignored' };
+  return { owner: current, outcome: same ? 'kept' : 'ignored' };
 }
 
 export interface Claim extends Owner {
@@ -88,10 +95,13 @@ export interface OwnerClaims {
   /** Claims recorded as conflicts since start. */
   conflicts(): number;
   /**
-   * An owner another node stored (heard over the bus). Only a secret owner is taken: it never changes, so
-   * caching it cannot go stale, and it replaces a public owner this node may still have cached.
+   * An owner another node stored (heard over the bus), or the catalog's. A secret owner never changes, so
+   * caching it cannot go stale; a catalog owner changes only with the catalog, whose changes every node hears
+   * of (index.ts). Either replaces a public owner this node may still have cached.
    */
   learn(tenant: number, event: string, owner: Owner): void;
+  /** The catalog no longer names an organizer for this event: the next claim asks the store again. */
+  forget(tenant: number, event: string): void;
 }
 
 /**
@@ -140,7 +150,12 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     const events = ask.map(([, g]) => g.event);
     // FOR UPDATE: two nodes deciding the same stored owner take turns.
     const { rows: found } = await q.query<{ tenant_id: string; event_entity_id: string; organizer_id: string; source: ClaimSource }>(Q.lock_owners, [tenants, events]);
-    const stored = new Map(found.map((o) => [keyOf(Number(o.tenant_id), o.event_entity_id), { org: o.organizer_id, source: o.source }]));
+    // The catalog's organizer outranks a stored claim (decideClaim): claims against it are only conflicts.
+    const stored = new Map<string, Owner>();
+    for (const o of found) {
+      const key = keyOf(Number(o.tenant_id), o.event_entity_id);
+      if (stored.get(key)?.source !== 'catalog') stored.set(key, { org: o.organizer_id, source: o.source });
+    }
     const inserts: Claim[] = [];
     const upgrades: Claim[] = [];
     const conflicts: Conflict[] = [];
@@ -196,7 +211,10 @@ export function createOwnerClaims(deps: { log: Logger }): OwnerClaims {
     },
     conflicts: () => conflictCount,
     learn(tenant, event, owner) {
-      if (owner.source === 'secret') remember(keyOf(tenant, event), owner);
+      if (owner.source !== 'public') remember(keyOf(tenant, event), owner);
+    },
+    forget(tenant, event) {
+      cache.delete(keyOf(tenant, event));
     },
   };
 }

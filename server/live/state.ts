@@ -71,6 +71,8 @@ export interface TickerEntry {
   tickets: number;
   amount: number;
   currency: string;
+  /** The catalog categories of the order's ticket types (catalog.ts orderCategory), when known. */
+  category?: string;
   /** For ordering ties only: the order fact's id (a pseudonym of its event_id). */
   id: string;
 }
@@ -268,7 +270,7 @@ export class LiveState {
         for (const id of completionIds(f)) e.completed.set(id, Math.max(e.completed.get(id) ?? -Infinity, f.at));
         const cur = f.currency ?? 'XXX';
         e.revenue.set(cur, safeAdd(e.revenue.get(cur) ?? 0, toMilli(f.amount ?? 0)));
-        addTicker(e.ticker, { ts: new Date(f.at).toISOString(), event_id: f.event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, id: f.id });
+        addTicker(e.ticker, { ts: new Date(f.at).toISOString(), event_id: f.event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, ...(f.cat ? { category: f.cat } : {}), id: f.id });
         break;
       }
       case 'grant':

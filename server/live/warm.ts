@@ -20,7 +20,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Counts } from './erase.js';
-import { toMilli, type Fact } from './facts.js';
+import { asClaimSource, SOURCE_RANK, toMilli, type Fact } from './facts.js';
 import type { Mirror } from './core.js';
 import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, safeAdd, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
 import type { Topic } from './topics.js';
@@ -106,7 +106,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       const visitors = new Set<string>();
       for (const f of list) {
         for (const [n, v] of Object.entries(counterDeltas(f))) counters.set(n, (counters.get(n) ?? 0) + v);
-        if (f.org && (owner === null || f.os === 'secret' || owner.os !== 'secret')) owner = f;
+        if (f.org && (owner === null || SOURCE_RANK[f.os ?? 'public'] >= SOURCE_RANK[owner.os ?? 'public'])) owner = f;
         if (f.venue) meta.venue_id = f.venue;
         updated = Math.max(updated, f.at);
         if (f.visitor) visitors.add(f.visitor);
@@ -124,7 +124,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
             for (const id of completionIds(f)) pl.zadd(k.completed(event), 'GT', f.at, id);
             const cur = f.currency ?? 'XXX';
             counters.set(`rev:${cur}`, safeAdd(counters.get(`rev:${cur}`) ?? 0, toMilli(f.amount ?? 0)));
-            const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, id: f.id };
+            const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, ...(f.cat ? { category: f.cat } : {}), id: f.id };
             pl.zadd(k.ticker(event), f.at, JSON.stringify(t));
             break;
           }
@@ -234,7 +234,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
         for (const [f, v] of Object.entries(live)) if (f.startsWith('rev:')) e.revenue.set(f.slice(4), Number(v));
         e.venue = live.venue_id ?? null;
         e.updatedAt = Number(live.updated_at ?? 0);
-        if (live.organizer_id) state.linkOrg(e, live.organizer_id, live.owner_source === 'secret' ? 'secret' : 'public');
+        if (live.organizer_id) state.linkOrg(e, live.organizer_id, asClaimSource(live.owner_source));
         const ids = r[2] as Record<string, string>;
         for (const [key, at] of pairs(r[1] as string[])) e.checkouts.set(key, { at, ids: (ids[key] ?? '').split('\t').filter(Boolean) });
         for (const [id, at] of pairs(r[3] as string[])) e.completed.set(id, at);

@@ -1,12 +1,21 @@
 -- Event → organizer ownership claims (server/live/owners.ts, tables in sql/004_live_owners.sql).
 
 -- name: lock_owners
--- The stored owners of these (tenant, event entity) keys, locked until the commit. $1 bigint[], $2 text[].
-SELECT o.tenant_id::text AS tenant_id, o.event_entity_id, o.organizer_id, o.source
-FROM live_event_owners o
-JOIN unnest($1::bigint[], $2::text[]) AS k(tenant_id, event_entity_id)
-  ON o.tenant_id = k.tenant_id AND o.event_entity_id = k.event_entity_id
-FOR UPDATE OF o;
+-- The stored owners of these (tenant, event entity) keys, locked until the commit, and the catalog's organizer
+-- of those keys (source 'catalog', which outranks a stored owner: owners.ts). $1 bigint[], $2 text[].
+WITH locked AS (
+  SELECT o.tenant_id::text AS tenant_id, o.event_entity_id, o.organizer_id, o.source
+  FROM live_event_owners o
+  JOIN unnest($1::bigint[], $2::text[]) AS k(tenant_id, event_entity_id)
+    ON o.tenant_id = k.tenant_id AND o.event_entity_id = k.event_entity_id
+  FOR UPDATE OF o
+)
+SELECT tenant_id, event_entity_id, organizer_id, source FROM locked
+UNION ALL
+SELECT c.tenant_id::text, c.id, c.organizer_id, 'catalog'
+FROM catalog_events c
+JOIN unnest($1::bigint[], $2::text[]) AS k(tenant_id, event_entity_id) ON c.tenant_id = k.tenant_id AND c.id = k.event_entity_id
+WHERE c.organizer_id IS NOT NULL;
 
 -- name: insert_owners
 -- First claims. A key another node stored meanwhile is not returned (the caller decides it again).

@@ -1,0 +1,128 @@
+// Catalog changes into the live state, on every node (issue 11.3). The node whose API changed the catalog
+// publishes the change's ids on the bus (and applies it at once); every other node re-reads the metadata of
+// those ids from the store (the record: the message carries no data, so a node never shows what the store
+// does not hold) and applies it: the catalog organizer takes the event (moving it from another dashboard),
+// the owners cache learns it, and the event's topics and its dashboards are pushed. Names are added to the
+// topic data as it is built (withCatalog).
+import type { Logger } from 'pino';
+import type { Queryable } from '../store/db.js';
+import type { LiveBus } from './bus.js';
+import { capacityWithMeta, type CatalogChange, type EventMeta, type LiveCatalog } from './catalog.js';
+import type { CapacityView } from './capacity.js';
+import type { Hub } from './hub.js';
+import type { OwnerClaims } from './owners.js';
+import type { LiveState } from './state.js';
+import type { Topic } from './topics.js';
+
+export const CATALOG = 'catalog';
+
+export interface CatalogMessage {
+  n: string;
+  t: number;
+  k: string;
+  ids: string[];
+}
+
+/** Bounds one message (the sync API takes at most 1000 items per request). */
+const MAX_IDS = 1000;
+
+export interface CatalogSync {
+  /** server/catalog's onChange: applies here, then tells the other nodes. Never throws (logged). */
+  onChange(c: CatalogChange): Promise<void>;
+  onMessage(m: CatalogMessage): void;
+  /** At start, after the live state is restored: metadata of today's events, their catalog owners applied. */
+  restore(day: string): Promise<number>;
+}
+
+export function createCatalogSync(deps: {
+  catalog: LiveCatalog;
+  state: LiveState;
+  hub: Hub;
+  owners: OwnerClaims;
+  db: Queryable;
+  bus: LiveBus | null;
+  nodeId: string;
+  log: Logger;
+}): CatalogSync {
+  const { catalog, state, hub, owners, log } = deps;
+
+  /** The catalog organizer takes the event's live state (a move marks the dashboard it left). */
+  const apply = (metas: EventMeta[], removed: { tenant: number; id: string }[]) => {
+    for (const m of metas) {
+      if (m.organizer_id !== null) owners.learn(m.tenant, m.id, { org: m.organizer_id, source: 'catalog' });
+      else owners.forget(m.tenant, m.id);
+      const e = state.getEvent(m.tenant, m.id);
+      let org = e?.org ?? m.organizer_id;
+      if (e && m.organizer_id !== null) {
+        const { from } = state.linkOrg(e, m.organizer_id, 'catalog');
+        org = e.org;
+        if (from !== null) hub.touch({ tenant: m.tenant, event: m.id, org: from, capacity: true, funnel: true });
+      }
+      hub.touch({ tenant: m.tenant, event: m.id, org, capacity: true, funnel: true });
+    }
+    for (const r of removed) {
+      owners.forget(r.tenant, r.id);
+      hub.touch({ tenant: r.tenant, event: r.id, org: state.getEvent(r.tenant, r.id)?.org ?? null, capacity: true, funnel: true });
+    }
+  };
+
+  const reread = async (c: CatalogChange) => {
+    const { metas, removed } = await catalog.reload(deps.db, c);
+    apply(metas, removed.map((id) => ({ tenant: c.tenantId, id })));
+  };
+
+  return {
+    async onChange(c) {
+      const ids = c.ids.slice(0, MAX_IDS);
+      try {
+        await reread({ ...c, ids });
+      } catch (err) {
+        log.error({ err: (err as Error).message, tenant: c.tenantId, kind: c.kind }, 'live: reading the catalog change failed');
+      }
+      if (!deps.bus) return;
+      const msg: CatalogMessage = { n: deps.nodeId, t: c.tenantId, k: c.kind, ids };
+      await deps.bus.publish(CATALOG, msg).catch((err: Error) => log.warn({ err: err.message }, 'live: could not tell the other nodes of a catalog change'));
+    },
+    onMessage(m) {
+      if (m.n === deps.nodeId || !Number.isSafeInteger(m.t) || !Array.isArray(m.ids)) return;
+      reread({ tenantId: m.t, kind: String(m.k), ids: m.ids.filter((id) => typeof id === 'string').slice(0, MAX_IDS) }).catch((err: Error) =>
+        log.error({ err: err.message, tenant: m.t, kind: m.k }, 'live: reading a catalog change of another node failed'),
+      );
+    },
+    async restore(day) {
+      const live = [...state.events.values()].map((e) => ({ tenant: e.tenant, event: e.event }));
+      const metas = await catalog.restore(deps.db, day, live);
+      apply(metas, []);
+      return metas.length;
+    },
+  };
+}
+
+/**
+ * Adds the catalog's names to a topic's data (fields added, none renamed): `event_title`, `organizer_name`,
+ * gate names and the venue's capacity (capacityWithMeta); an event the live state has not linked yet shows
+ * its catalog organizer. Pure apart from reading `catalog`.
+ */
+export function withCatalog(catalog: LiveCatalog, tenant: number, t: Topic, data: Record<string, unknown>): Record<string, unknown> {
+  if (t.kind === 'dashboard') {
+    const events = (data.events as Record<string, unknown>[]).map((e) => ({ ...e, event_title: catalog.get(tenant, e.event_id as string)?.title ?? null }));
+    const ticker = (data.ticker as Record<string, unknown>[]).map((x) => ({
+      ...x, category: x.category ?? null, event_title: catalog.get(tenant, x.event_id as string)?.title ?? null,
+    }));
+    return { ...data, organizer_name: catalog.organizerName(tenant, t.org), events, ticker };
+  }
+  const meta = catalog.get(tenant, t.event);
+  if (t.kind === 'capacity') {
+    const { event_id, venue_id, ...cap } = data;
+    return { event_id, venue_id: venue_id ?? meta?.venue_id ?? null, event_title: meta?.title ?? null, ...capacityWithMeta(cap as unknown as CapacityView, meta) };
+  }
+  const org = (meta?.organizer_id ?? data.organizer_id ?? null) as string | null;
+  return {
+    ...data,
+    organizer_id: org,
+    venue_id: data.venue_id ?? meta?.venue_id ?? null,
+    event_title: meta?.title ?? null,
+    organizer_name: org === null ? null : (catalog.organizerName(tenant, org) ?? null),
+    capacity: capacityWithMeta(data.capacity as CapacityView, meta),
+  };
+}

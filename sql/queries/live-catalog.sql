@@ -1,0 +1,33 @@
+-- The live layer's reads of the catalog (server/live/catalog.ts, owners.ts; tables in sql/005_catalog.sql).
+
+-- name: event_meta
+-- What a snapshot shows of one tenant's events: the events named in $2, of the organizers in $3 or at the
+-- venues in $4 (a change of an organizer's name or a venue's gates reaches its events). $1 bigint, $2-$4 text[].
+SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id,
+       coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.status
+FROM catalog_events c
+LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
+LEFT JOIN catalog_venues v ON v.tenant_id = c.tenant_id AND v.id = c.venue_id
+WHERE c.tenant_id = $1 AND (c.id = ANY($2::text[]) OR c.organizer_id = ANY($3::text[]) OR c.venue_id = ANY($4::text[]))
+LIMIT 100000;
+
+-- name: restore_meta
+-- At start: every catalog event that is not over before the UTC day $1 starts (an organizer may open an
+-- upcoming event before its first visitor), plus the events with live state today ($2 bigint[], $3 text[]).
+-- Bounded: the live layer keeps at most this many events' metadata.
+SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id,
+       coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.status
+FROM catalog_events c
+LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
+LEFT JOIN catalog_venues v ON v.tenant_id = c.tenant_id AND v.id = c.venue_id
+WHERE coalesce(c.ends_at, c.starts_at + interval '1 day', 'infinity') >= $1::timestamptz
+   OR (c.tenant_id, c.id) IN (SELECT * FROM unnest($2::bigint[], $3::text[]))
+ORDER BY c.starts_at NULLS LAST
+LIMIT 100000;
+
+-- name: ticket_categories
+-- Categories of these ticket types (the sales ticker). $1 bigint[], $2 text[].
+SELECT t.tenant_id::text AS tenant_id, t.id, t.category
+FROM catalog_ticket_types t
+JOIN unnest($1::bigint[], $2::text[]) AS k(tenant_id, id) ON t.tenant_id = k.tenant_id AND t.id = k.id
+WHERE t.category IS NOT NULL;
