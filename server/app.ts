@@ -19,7 +19,7 @@ import { createStripe, registerStripeTables } from './integrations/stripe/index.
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
-import { registerCatalogTables } from './catalog/gdpr.js';
+import { createCatalog, registerCatalogTables } from './catalog/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -145,6 +145,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const identity = createIdentity({ config, db, log: log.child({ mod: 'identity' }) });
   const stripe = createStripe({ config, db, log: log.child({ mod: 'stripe' }) });
   const registry = createPersonDataRegistry();
+  // The catalog (README "Catalog"); onChange is where a catalog change reaches the live layer.
+  const catalog = createCatalog({ db, log: log.child({ mod: 'catalog' }) });
   const gdpr = createGdprDomain({ config, db, spool, log: log.child({ mod: 'gdpr' }), registry });
   // Live state is restored (or recomputed from the store) before the writer can commit anything new.
   const live = await createLive({ config, db, log: log.child({ mod: 'live' }) });
@@ -158,7 +160,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       enrichers: identity.enrichers,
       // Identity before the live owners, so the rows the live layer sees carry their person id. Event →
       // organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
-      projectors: [...identity.projectors, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }],
+      // The persons' order/entry stats after identity stitching, so the rows carry their person.
+      projectors: [...identity.projectors, catalog.projector, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }],
       committed: [
         { name: 'live', run: (rows) => live.onCommitted(rows) },
         ...(opts.onCommitted ? [{ name: 'embedder', run: opts.onCommitted }] : []),
@@ -170,32 +173,33 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const ingest = protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) }));
   const keys = createKeyResolver(db, tenants);
   const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
-
-  // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
-  const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
   // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
   const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2 });
   jobs.register(gdpr.retention.job());
+
+  // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
+  const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
   identity.registerRoutes(router, { ingest });
+  catalog.register(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
+  jobs.registerRoutes(router);
   gdpr.start();
   live.register(app, keys);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
-  jobs.registerRoutes(router);
     config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
+    jobs: () => jobMetricLines(jobs.runner.metrics()),
   });
 
   const closeParts = async () => {
+    await jobs.close();
     await gdpr.close();
-    jobs: () => jobMetricLines(jobs.runner.metrics()),
     await sink.close();
     await live.close();
     await spool.close();
-    await jobs.close();
     await db.close();
   };
   // Exclusive: without it uSockets sets SO_REUSEPORT and a second server on the same port also listens and

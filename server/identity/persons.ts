@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { queries } from '../store/queries.js';
-import { iso, isObj, isoIfDate, isoOrNull, type Obj } from '../store/rows.js';
+import { iso, isObj, isoIfDate, isoOrNull, num, type Obj } from '../store/rows.js';
 import { idDigest } from './crypto.js';
 import { protectRow } from './pii.js';
 
@@ -27,6 +27,14 @@ export function personView(p: Obj) {
     city: p.city ?? null,
     created_at: isoOrNull(p.created_at),
     updated_at: isoOrNull(p.updated_at),
+    // Catalog attributes (README "Catalog"): derived from the stored events unless synced (`synced_fields`).
+    marketing_consent: p.marketing_consent ?? null,
+    marketing_consent_at: isoOrNull(p.marketing_consent_at),
+    total_orders: num(p.total_orders) ?? 0,
+    events_attended: num(p.events_attended) ?? 0,
+    last_purchase_at: isoOrNull(p.last_purchase_at),
+    avg_order_value: num(p.avg_order_value),
+    synced_fields: p.synced_fields ?? [],
   };
 }
 

@@ -86,11 +86,13 @@ WITH u AS (
 ) SELECT count(*)::int AS n FROM u;
 
 -- name: get_person
-SELECT person_id::text AS person_id, tenant_id::text AS tenant_id, external_id, email_sha256, phone_sha256, city, created_at, updated_at
+SELECT person_id::text AS person_id, tenant_id::text AS tenant_id, external_id, email_sha256, phone_sha256, city, created_at, updated_at,
+  marketing_consent, marketing_consent_at, total_orders, events_attended, last_purchase_at, avg_order_value::text AS avg_order_value, synced_fields
 FROM persons WHERE tenant_id = $1 AND person_id = $2;
 
 -- name: find_person_by_external
-SELECT person_id::text AS person_id, tenant_id::text AS tenant_id, external_id, email_sha256, phone_sha256, city, created_at, updated_at
+SELECT person_id::text AS person_id, tenant_id::text AS tenant_id, external_id, email_sha256, phone_sha256, city, created_at, updated_at,
+  marketing_consent, marketing_consent_at, total_orders, events_attended, last_purchase_at, avg_order_value::text AS avg_order_value, synced_fields
 FROM persons WHERE tenant_id = $1 AND external_id = $2;
 
 -- name: links_of_person

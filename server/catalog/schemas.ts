@@ -1,0 +1,151 @@
+// What a catalog item of each kind may hold, checked at the boundary: fastest-validator compiled once per
+// kind at module load, then the checks a schema cannot say (strict ISO dates in range, ends_at after
+// starts_at, duplicate ids in one request). Pure: items in, normalised items or per-item errors out.
+// Bounds on every field, so nothing absurd reaches Postgres (NUL and lone surrogates are already refused by
+// the router for the whole body, params.ts checkBody).
+import FastestValidator from 'fastest-validator';
+import { MAX_TIME_MS, MIN_TIME_MS, parseIsoTime } from '../http/params.js';
+import { isObj, type Obj } from '../store/rows.js';
+
+export const KINDS = ['organizers', 'venues', 'artists', 'events', 'ticket_types', 'products', 'persons'] as const;
+export type Kind = (typeof KINDS)[number];
+export const isKind = (s: string): s is Kind => (KINDS as readonly string[]).includes(s);
+
+export const MAX_ITEMS = 1000;
+export const MAX_ID = 128;
+export const MAX_CAPACITY = 10_000_000;
+export const MAX_PRICE = 10_000_000_000;
+
+/** One refused field of an item, like ingest's per-event errors. */
+export interface ItemError {
+  code: 'invalid_field' | 'duplicate_id' | 'person_erased';
+  field: string;
+  message: string;
+}
+
+export interface Rejected {
+  index: number;
+  id: string | null;
+  errors: ItemError[];
+}
+
+// fastest-validator is CommonJS with an `export default` typing; under NodeNext the default is the module.
+const Validator = FastestValidator as unknown as typeof FastestValidator.default;
+const v = new Validator({ haltOnFirstError: false });
+
+// Ids are the tenant's own: text without control characters, or an integer (stored as its decimal text).
+const ID_TEXT = /^[^\u0000-\u001f\u007f]+$/;
+const idRule = (optional: boolean) => ({
+  type: 'multi', optional, nullable: optional,
+  rules: [{ type: 'string', min: 1, max: MAX_ID, pattern: ID_TEXT }, { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }],
+});
+const str = (max: number) => ({ type: 'string', max, optional: true, nullable: true });
+const int = (max: number) => ({ type: 'number', integer: true, min: 0, max, optional: true, nullable: true });
+const money = { type: 'number', min: 0, max: MAX_PRICE, finite: true, optional: true, nullable: true };
+const currency = { type: 'string', pattern: /^[A-Z]{3}$/, optional: true, nullable: true, messages: { stringPattern: "The '{field}' field must be an ISO 4217 code (three capital letters, e.g. EUR)." } };
+// Checked as text here and parsed strictly below (parseIsoTime refuses what Date.parse forgives).
+const date = { type: 'string', max: 40, optional: true, nullable: true };
+const idList = (max: number) => ({ type: 'array', max, optional: true, nullable: true, items: { ...idRule(false) } });
+const genres = { type: 'array', max: 50, optional: true, nullable: true, items: { type: 'string', min: 1, max: 64, pattern: ID_TEXT } };
+
+const common = { $$strict: 'remove', id: idRule(false), updated_at: date };
+
+const SCHEMAS: Record<Kind, Record<string, unknown>> = {
+  organizers: { ...common, name: str(256) },
+  venues: {
+    ...common, name: str(256), city: str(128), country: str(64),
+    lat: { type: 'number', min: -90, max: 90, optional: true, nullable: true },
+    lon: { type: 'number', min: -180, max: 180, optional: true, nullable: true },
+    capacity: int(MAX_CAPACITY),
+    gates: {
+      type: 'array', max: 500, optional: true, nullable: true,
+      items: { type: 'object', strict: 'remove', props: { id: idRule(false), name: str(256), capacity: int(MAX_CAPACITY) } },
+    },
+  },
+  artists: { ...common, name: str(256), genres },
+  events: {
+    ...common, organizer_id: idRule(true), venue_id: idRule(true), artist_ids: idList(200), genres, title: str(512),
+    starts_at: date, ends_at: date, status: str(32), capacity: int(MAX_CAPACITY), city: str(128),
+    url: { type: 'string', max: 2048, pattern: /^https?:\/\/\S+$/, optional: true, nullable: true, messages: { stringPattern: "The '{field}' field must be an http(s) URL." } },
+  },
+  ticket_types: { ...common, event_id: idRule(true), name: str(256), category: str(64), price: money, currency, quota: int(MAX_CAPACITY) },
+  products: { ...common, name: str(256), price: money, currency },
+  persons: {
+    ...common, city: str(128), marketing_consent: { type: 'boolean', optional: true, nullable: true }, marketing_consent_at: date,
+    total_orders: int(MAX_CAPACITY), events_attended: int(MAX_CAPACITY), last_purchase_at: date, avg_order_value: money,
+  },
+};
+
+const DATE_FIELDS: Record<Kind, string[]> = {
+  organizers: [], venues: [], artists: [], events: ['starts_at', 'ends_at'], ticket_types: [], products: [],
+  persons: ['marketing_consent_at', 'last_purchase_at'],
+};
+// Fields holding ids that may arrive as integers; stored as text.
+const ID_FIELDS = ['id', 'organizer_id', 'venue_id', 'event_id'];
+
+type Check = (item: unknown) => true | { type: string; field: string; message?: string }[] | Promise<unknown>;
+const CHECKS = Object.fromEntries(KINDS.map((k) => [k, v.compile(SCHEMAS[k]) as Check])) as Record<Kind, Check>;
+
+const idText = (x: unknown): string | null => (typeof x === 'number' ? String(x) : typeof x === 'string' ? x : null);
+
+/** A date field as ISO, or why not (strict ISO-8601, 1970 up to 2200 like every date of the API). */
+function isoField(raw: string, field: string): { ok: true; value: string } | { ok: false; error: ItemError } {
+  const ms = parseIsoTime(raw);
+  if (ms === null) return { ok: false, error: { code: 'invalid_field', field, message: `${field} must be an ISO-8601 timestamp like 2026-03-07T18:00:00Z.` } };
+  if (ms < MIN_TIME_MS || ms >= MAX_TIME_MS) return { ok: false, error: { code: 'invalid_field', field, message: `${field} must be between 1970-01-01 and 2199-12-31.` } };
+  return { ok: true, value: new Date(ms).toISOString() };
+}
+
+/**
+ * Checks one item of `kind` and returns it normalised (ids as text, dates as ISO, unknown fields removed),
+ * or its errors. The item is copied: the caller's object is not changed.
+ */
+export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | { ok: false; errors: ItemError[] } {
+  if (!isObj(raw)) return { ok: false, errors: [{ code: 'invalid_field', field: '', message: 'Each item must be a JSON object with an "id".' }] };
+  const item: Obj = structuredClone(raw);
+  const res = CHECKS[kind](item);
+  const errors: ItemError[] = [];
+  // One error per field: a `multi` rule (id: text or integer) reports each alternative it tried.
+  for (const e of res === true ? [] : (res as { field: string; message?: string }[])) {
+    if (!errors.some((x) => x.field === e.field)) errors.push({ code: 'invalid_field', field: e.field, message: e.message ?? `${e.field} is invalid.` });
+  }
+  for (const f of ['updated_at', ...DATE_FIELDS[kind]]) {
+    const val = item[f];
+    if (typeof val !== 'string' || errors.some((e) => e.field === f)) continue;
+    const d = isoField(val, f);
+    if (d.ok) item[f] = d.value;
+    else errors.push(d.error);
+  }
+  if (errors.length) return { ok: false, errors };
+  for (const f of ID_FIELDS) if (item[f] !== undefined && item[f] !== null) item[f] = idText(item[f]);
+  if (Array.isArray(item.artist_ids)) item.artist_ids = item.artist_ids.map(idText);
+  if (Array.isArray(item.gates)) item.gates = (item.gates as Obj[]).map((g) => ({ id: idText(g.id), name: g.name ?? null, capacity: g.capacity ?? null }));
+  if (typeof item.starts_at === 'string' && typeof item.ends_at === 'string' && item.ends_at < item.starts_at) {
+    return { ok: false, errors: [{ code: 'invalid_field', field: 'ends_at', message: 'ends_at must not be before starts_at.' }] };
+  }
+  return { ok: true, item };
+}
+
+/** Every item of a request: the valid ones (a later item with an id already seen is refused) and the refused ones. */
+export function checkItems(kind: Kind, items: unknown[]): { valid: Obj[]; rejected: Rejected[] } {
+  const valid: Obj[] = [];
+  const rejected: Rejected[] = [];
+  const seen = new Set<string>();
+  items.forEach((raw, index) => {
+    const c = checkItem(kind, raw);
+    const rawId = isObj(raw) ? idText(raw.id) : null;
+    const idOut = rawId !== null && rawId.length <= MAX_ID ? rawId : null;
+    if (!c.ok) {
+      rejected.push({ index, id: idOut, errors: c.errors });
+      return;
+    }
+    const itemId = c.item.id as string;
+    if (seen.has(itemId)) {
+      rejected.push({ index, id: itemId, errors: [{ code: 'duplicate_id', field: 'id', message: 'This id appears earlier in the same request; send each id once.' }] });
+      return;
+    }
+    seen.add(itemId);
+    valid.push(c.item);
+  });
+  return { valid, rejected };
+}

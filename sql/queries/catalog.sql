@@ -1,0 +1,254 @@
+-- The tenant's catalog (server/catalog/): set-based upserts from one jsonb array per request, keyset lists,
+-- deletes, the live layer's event metadata and the persons' derived stats.
+-- Upserts: $1 tenant id, $2 the validated items (a jsonb array; dates as ISO strings). An item without
+-- updated_at is stamped now(). A row is written only when the item is not older than the stored one; the
+-- row's synced_at moves to now() only when its content changed, so `changed` tells upserted from unchanged.
+
+-- name: upsert_organizers
+INSERT INTO catalog_organizers AS t (tenant_id, id, name, updated_at)
+SELECT $1, x.id, x.name, COALESCE(x.updated_at, now())
+FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, updated_at timestamptz)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+  name = EXCLUDED.name, updated_at = EXCLUDED.updated_at,
+  synced_at = CASE WHEN ROW(t.name) IS DISTINCT FROM ROW(EXCLUDED.name) THEN now() ELSE t.synced_at END
+WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+RETURNING t.id, t.synced_at = now() AS changed;
+
+-- name: upsert_venues
+INSERT INTO catalog_venues AS t (tenant_id, id, name, city, country, lat, lon, capacity, gates, updated_at)
+SELECT $1, x.id, x.name, x.city, x.country, x.lat, x.lon, x.capacity, COALESCE(x.gates, '[]'), COALESCE(x.updated_at, now())
+FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, city text, country text, lat float8, lon float8, capacity int, gates jsonb, updated_at timestamptz)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+  name = EXCLUDED.name, city = EXCLUDED.city, country = EXCLUDED.country, lat = EXCLUDED.lat, lon = EXCLUDED.lon,
+  capacity = EXCLUDED.capacity, gates = EXCLUDED.gates, updated_at = EXCLUDED.updated_at,
+  synced_at = CASE WHEN ROW(t.name, t.city, t.country, t.lat, t.lon, t.capacity, t.gates)
+    IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.lat, EXCLUDED.lon, EXCLUDED.capacity, EXCLUDED.gates)
+    THEN now() ELSE t.synced_at END
+WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+RETURNING t.id, t.synced_at = now() AS changed;
+
+-- name: upsert_artists
+INSERT INTO catalog_artists AS t (tenant_id, id, name, genres, updated_at)
+SELECT $1, x.id, x.name, COALESCE(x.genres, '{}'), COALESCE(x.updated_at, now())
+FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, genres text[], updated_at timestamptz)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+  name = EXCLUDED.name, genres = EXCLUDED.genres, updated_at = EXCLUDED.updated_at,
+  synced_at = CASE WHEN ROW(t.name, t.genres) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.genres) THEN now() ELSE t.synced_at END
+WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+RETURNING t.id, t.synced_at = now() AS changed;
+
+-- name: upsert_events
+-- genres absent (null) → the union of the artists' genres, marked genres_derived (re-derived when an artist changes).
+INSERT INTO catalog_events AS t (tenant_id, id, organizer_id, venue_id, artist_ids, genres, genres_derived, title, starts_at, ends_at, status, capacity, city, url, updated_at)
+SELECT $1, x.id, x.organizer_id, x.venue_id, COALESCE(x.artist_ids, '{}'),
+  COALESCE(x.genres, ARRAY(SELECT DISTINCT g FROM catalog_artists a, unnest(a.genres) g WHERE a.tenant_id = $1 AND a.id = ANY(x.artist_ids) ORDER BY g)),
+  x.genres IS NULL, x.title, x.starts_at, x.ends_at, x.status, x.capacity, x.city, x.url, COALESCE(x.updated_at, now())
+FROM jsonb_to_recordset($2::jsonb) AS x(id text, organizer_id text, venue_id text, artist_ids text[], genres text[], title text,
+  starts_at timestamptz, ends_at timestamptz, status text, capacity int, city text, url text, updated_at timestamptz)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+  organizer_id = EXCLUDED.organizer_id, venue_id = EXCLUDED.venue_id, artist_ids = EXCLUDED.artist_ids, genres = EXCLUDED.genres,
+  genres_derived = EXCLUDED.genres_derived, title = EXCLUDED.title, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+  status = EXCLUDED.status, capacity = EXCLUDED.capacity, city = EXCLUDED.city, url = EXCLUDED.url, updated_at = EXCLUDED.updated_at,
+  synced_at = CASE WHEN ROW(t.organizer_id, t.venue_id, t.artist_ids, t.genres, t.genres_derived, t.title, t.starts_at, t.ends_at, t.status, t.capacity, t.city, t.url)
+    IS DISTINCT FROM ROW(EXCLUDED.organizer_id, EXCLUDED.venue_id, EXCLUDED.artist_ids, EXCLUDED.genres, EXCLUDED.genres_derived, EXCLUDED.title,
+      EXCLUDED.starts_at, EXCLUDED.ends_at, EXCLUDED.status, EXCLUDED.capacity, EXCLUDED.city, EXCLUDED.url)
+    THEN now() ELSE t.synced_at END
+WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+RETURNING t.id, t.synced_at = now() AS changed;
+
+-- name: upsert_ticket_types
+INSERT INTO catalog_ticket_types AS t (tenant_id, id, event_id, name, category, price, currency, quota, updated_at)
+SELECT $1, x.id, x.event_id, x.name, x.category, x.price, x.currency, x.quota, COALESCE(x.updated_at, now())
+FROM jsonb_to_recordset($2::jsonb) AS x(id text, event_id text, name text, category text, price numeric, currency text, quota int, updated_at timestamptz)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+  event_id = EXCLUDED.event_id, name = EXCLUDED.name, category = EXCLUDED.category, price = EXCLUDED.price,
+  currency = EXCLUDED.currency, quota = EXCLUDED.quota, updated_at = EXCLUDED.updated_at,
+  synced_at = CASE WHEN ROW(t.event_id, t.name, t.category, t.price, t.currency, t.quota)
+    IS DISTINCT FROM ROW(EXCLUDED.event_id, EXCLUDED.name, EXCLUDED.category, EXCLUDED.price, EXCLUDED.currency, EXCLUDED.quota)
+    THEN now() ELSE t.synced_at END
+WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+RETURNING t.id, t.synced_at = now() AS changed;
+
+-- name: upsert_products
+INSERT INTO catalog_products AS t (tenant_id, id, name, price, currency, updated_at)
+SELECT $1, x.id, x.name, x.price, x.currency, COALESCE(x.updated_at, now())
+FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, price numeric, currency text, updated_at timestamptz)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+  name = EXCLUDED.name, price = EXCLUDED.price, currency = EXCLUDED.currency, updated_at = EXCLUDED.updated_at,
+  synced_at = CASE WHEN ROW(t.name, t.price, t.currency) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.price, EXCLUDED.currency) THEN now() ELSE t.synced_at END
+WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+RETURNING t.id, t.synced_at = now() AS changed;
+
+-- name: rederive_event_genres
+-- After artists changed ($2 their ids): events whose genres were derived take the union of their artists' genres again.
+UPDATE catalog_events e SET
+  genres = ARRAY(SELECT DISTINCT g FROM catalog_artists a, unnest(a.genres) g WHERE a.tenant_id = e.tenant_id AND a.id = ANY(e.artist_ids) ORDER BY g),
+  synced_at = now()
+WHERE e.tenant_id = $1 AND e.genres_derived AND e.artist_ids && $2::text[]
+  AND e.genres IS DISTINCT FROM ARRAY(SELECT DISTINCT g FROM catalog_artists a, unnest(a.genres) g WHERE a.tenant_id = e.tenant_id AND a.id = ANY(e.artist_ids) ORDER BY g)
+RETURNING e.id;
+
+-- name: lock_persons
+-- The same per-(tenant, external id) lock as identity stitching (persons.sql lock_external_id), taken in id
+-- order so two syncs of overlapping persons cannot deadlock.
+SELECT count(pg_advisory_xact_lock(hashtextextended('tx-person:' || $1::text || ':' || i, 0)))::int AS n
+FROM (SELECT i FROM unnest($2::text[]) i ORDER BY i) s;
+
+-- name: erased_persons
+-- Erasure tombstones of the synced external ids ($2 their keyed digests): a sync older than the erasure is refused.
+SELECT external_sha256, max(erased_at) AS erased_at FROM gdpr_erasures
+WHERE tenant_id = $1 AND external_sha256 = ANY($2::text[]) GROUP BY external_sha256;
+
+-- name: insert_persons
+-- New persons first (a CTE would not see them): $2 external ids; returns the ones created.
+INSERT INTO persons (tenant_id, external_id)
+SELECT $1, i FROM unnest($2::text[]) i
+ON CONFLICT (tenant_id, external_id) DO NOTHING
+RETURNING external_id AS id;
+
+-- name: upsert_persons
+-- Persons are shared with identity stitching, so a synced item changes only the fields it carries. A stat
+-- (total_orders, events_attended, last_purchase_at, avg_order_value) or marketing_consent sent with a value
+-- overrides its derivation (its name joins synced_fields); sent as null, the override is removed.
+WITH x AS (
+  SELECT e AS j, e->>'id' AS id, COALESCE((e->>'updated_at')::timestamptz, now()) AS u,
+    ARRAY(SELECT f FROM unnest(ARRAY['marketing_consent', 'total_orders', 'events_attended', 'last_purchase_at', 'avg_order_value']) f WHERE e ? f) AS sent,
+    ARRAY(SELECT f FROM unnest(ARRAY['marketing_consent', 'total_orders', 'events_attended', 'last_purchase_at', 'avg_order_value']) f WHERE jsonb_typeof(e->f) IS DISTINCT FROM 'null' AND e ? f) AS pinned
+  FROM jsonb_array_elements($2::jsonb) e
+),
+v AS (
+  SELECT p.person_id, x.u, x.sent, x.pinned,
+    CASE WHEN x.j ? 'city' THEN x.j->>'city' ELSE p.city END AS city,
+    CASE WHEN x.j ? 'marketing_consent' THEN (x.j->>'marketing_consent')::boolean ELSE p.marketing_consent END AS mc,
+    CASE WHEN x.j ? 'marketing_consent_at' THEN (x.j->>'marketing_consent_at')::timestamptz
+      WHEN x.j ? 'marketing_consent' AND (x.j->>'marketing_consent')::boolean IS DISTINCT FROM p.marketing_consent THEN x.u
+      ELSE p.marketing_consent_at END AS mca,
+    CASE WHEN jsonb_typeof(x.j->'total_orders') = 'number' THEN (x.j->>'total_orders')::int ELSE p.total_orders END AS total_orders,
+    CASE WHEN jsonb_typeof(x.j->'events_attended') = 'number' THEN (x.j->>'events_attended')::int ELSE p.events_attended END AS events_attended,
+    CASE WHEN x.j ? 'last_purchase_at' AND jsonb_typeof(x.j->'last_purchase_at') <> 'null' THEN (x.j->>'last_purchase_at')::timestamptz ELSE p.last_purchase_at END AS lpa,
+    CASE WHEN jsonb_typeof(x.j->'avg_order_value') = 'number' THEN (x.j->>'avg_order_value')::numeric ELSE p.avg_order_value END AS aov,
+    ARRAY(SELECT DISTINCT f FROM unnest(array_cat(ARRAY(SELECT s FROM unnest(p.synced_fields) s WHERE s <> ALL(x.sent)), x.pinned)) f ORDER BY f) AS fields
+  FROM x JOIN persons p ON p.tenant_id = $1 AND p.external_id = x.id
+  WHERE p.catalog_updated_at IS NULL OR x.u >= p.catalog_updated_at
+)
+UPDATE persons p SET
+  city = v.city, marketing_consent = v.mc, marketing_consent_at = v.mca, total_orders = v.total_orders,
+  events_attended = v.events_attended, last_purchase_at = v.lpa, avg_order_value = v.aov, synced_fields = v.fields,
+  catalog_updated_at = v.u,
+  synced_at = CASE WHEN ROW(p.city, p.marketing_consent, p.marketing_consent_at, p.total_orders, p.events_attended, p.last_purchase_at, p.avg_order_value, p.synced_fields)
+    IS DISTINCT FROM ROW(v.city, v.mc, v.mca, v.total_orders, v.events_attended, v.lpa, v.aov, v.fields) THEN now() ELSE p.synced_at END,
+  updated_at = now()
+FROM v WHERE p.person_id = v.person_id
+RETURNING p.external_id AS id, p.person_id::text AS person_id, p.synced_at = now() AS changed;
+
+-- name: recompute_person_stats
+-- Derived person attributes from the stored events, set-based: $1 a tenant (null: all), $2 person ids (null:
+-- all of them). Fields in synced_fields keep their synced value. Returns how many persons changed.
+WITH s AS (
+  SELECT p.person_id,
+    count(DISTINCT e.entities->>'order_id') FILTER (WHERE e.event_name = 'order_completed')::int AS total_orders,
+    count(DISTINCT e.entities->>'event_entity_id') FILTER (WHERE e.event_name = 'entry_granted')::int AS events_attended,
+    max(e.occurred_at) FILTER (WHERE e.event_name = 'order_completed') AS last_purchase_at,
+    round(avg((e.payload->>'gross_amount')::numeric) FILTER (WHERE e.event_name = 'order_completed'), 2) AS avg_order_value,
+    (array_agg((e.payload->>'consent_marketing')::boolean ORDER BY e.occurred_at DESC)
+      FILTER (WHERE e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'consent_marketing') = 'boolean'))[1] AS mc,
+    max(e.occurred_at) FILTER (WHERE e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'consent_marketing') = 'boolean') AS mca
+  FROM persons p
+  LEFT JOIN tx_events e ON e.tenant_id = p.tenant_id AND e.person_id = p.person_id AND e.event_name IN ('order_completed', 'entry_granted')
+  WHERE ($1::bigint IS NULL OR p.tenant_id = $1) AND ($2::bigint[] IS NULL OR p.person_id = ANY($2::bigint[]))
+  GROUP BY p.person_id
+),
+n AS (
+  SELECT p.person_id,
+    CASE WHEN 'total_orders' = ANY(p.synced_fields) THEN p.total_orders ELSE s.total_orders END AS total_orders,
+    CASE WHEN 'events_attended' = ANY(p.synced_fields) THEN p.events_attended ELSE s.events_attended END AS events_attended,
+    CASE WHEN 'last_purchase_at' = ANY(p.synced_fields) THEN p.last_purchase_at ELSE s.last_purchase_at END AS last_purchase_at,
+    CASE WHEN 'avg_order_value' = ANY(p.synced_fields) THEN p.avg_order_value ELSE s.avg_order_value END AS avg_order_value,
+    CASE WHEN 'marketing_consent' = ANY(p.synced_fields) OR s.mc IS NULL THEN p.marketing_consent ELSE s.mc END AS mc,
+    CASE WHEN 'marketing_consent' = ANY(p.synced_fields) OR s.mc IS NULL THEN p.marketing_consent_at ELSE s.mca END AS mca
+  FROM s JOIN persons p ON p.person_id = s.person_id
+),
+u AS (
+  UPDATE persons p SET total_orders = n.total_orders, events_attended = n.events_attended, last_purchase_at = n.last_purchase_at,
+    avg_order_value = n.avg_order_value, marketing_consent = n.mc, marketing_consent_at = n.mca
+  FROM n WHERE p.person_id = n.person_id
+    AND ROW(p.total_orders, p.events_attended, p.last_purchase_at, p.avg_order_value, p.marketing_consent, p.marketing_consent_at)
+      IS DISTINCT FROM ROW(n.total_orders, n.events_attended, n.last_purchase_at, n.avg_order_value, n.mc, n.mca)
+  RETURNING 1
+)
+SELECT count(*)::int AS n FROM u;
+
+-- name: persons_of_events
+-- The persons of newly stored order/entry events (the writer projector), read after identity stitching stamped them.
+SELECT DISTINCT person_id::text AS person_id FROM tx_events
+WHERE (tenant_id, event_id) IN (SELECT * FROM unnest($1::bigint[], $2::uuid[])) AND person_id IS NOT NULL;
+
+-- Lists: $1 tenant, $2 the last id of the previous page (null: first page), $3 one id (null: all), $4 limit.
+
+-- name: list_organizers
+SELECT id, name, updated_at, synced_at FROM catalog_organizers
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_venues
+SELECT id, name, city, country, lat, lon, capacity, gates, updated_at, synced_at FROM catalog_venues
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_artists
+SELECT id, name, genres, updated_at, synced_at FROM catalog_artists
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_events
+SELECT id, organizer_id, venue_id, artist_ids, genres, genres_derived, title, starts_at, ends_at, status, capacity, city, url, updated_at, synced_at
+FROM catalog_events
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_ticket_types
+SELECT id, event_id, name, category, price::text AS price, currency, quota, updated_at, synced_at FROM catalog_ticket_types
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_products
+SELECT id, name, price::text AS price, currency, updated_at, synced_at FROM catalog_products
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_persons
+SELECT external_id AS id, person_id::text AS person_id, city, marketing_consent, marketing_consent_at, total_orders, events_attended,
+  last_purchase_at, avg_order_value::text AS avg_order_value, synced_fields, catalog_updated_at AS updated_at, synced_at
+FROM persons
+WHERE tenant_id = $1 AND ($2::text IS NULL OR external_id > $2) AND ($3::text IS NULL OR external_id = $3) ORDER BY external_id LIMIT $4;
+
+-- Deletes: $1 tenant, $2 id.
+
+-- name: delete_organizers
+DELETE FROM catalog_organizers WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: delete_venues
+DELETE FROM catalog_venues WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: delete_artists
+DELETE FROM catalog_artists WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: delete_events
+DELETE FROM catalog_events WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: delete_ticket_types
+DELETE FROM catalog_ticket_types WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: delete_products
+DELETE FROM catalog_products WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: delete_persons
+-- Not an erasure (DELETE /api/v1/persons/{id} is): the person's synced attributes are dropped, the derived
+-- ones come back with the recompute that follows. The person, its city and identity links stay.
+UPDATE persons SET marketing_consent = NULL, marketing_consent_at = NULL, synced_fields = '{}', catalog_updated_at = NULL,
+  synced_at = NULL, updated_at = now()
+WHERE tenant_id = $1 AND external_id = $2
+RETURNING external_id AS id, person_id::text AS person_id;
+
+-- name: event_meta
+-- The live layer's view of events: organizer name, capacity (the event's, else its venue's) and the venue's gates.
+SELECT e.id, e.organizer_id, o.name AS organizer_name, e.title, e.venue_id, COALESCE(e.capacity, v.capacity) AS capacity,
+  COALESCE(v.gates, '[]'::jsonb) AS gates, e.starts_at, e.status
+FROM catalog_events e
+LEFT JOIN catalog_organizers o ON o.tenant_id = e.tenant_id AND o.id = e.organizer_id
+LEFT JOIN catalog_venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
+WHERE e.tenant_id = $1 AND e.id = ANY($2::text[]);
