@@ -1,0 +1,111 @@
+// The job runner across processes (issue 11 item 6): two node processes (test/jobs-node.ts) on one fresh
+// database of the machine's PostgreSQL 15. The server itself refuses PostgreSQL without TimescaleDB, but the
+// runner needs only job_runs: the test applies that migration alone.
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SQL_DIR } from '../server/store/migrate.js';
+
+const PG = process.env.JOBS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
+const dbName = `jobs_${crypto.randomBytes(5).toString('hex')}`;
+const url = `${PG}/${dbName}`;
+let admin: pg.Client;
+let db: pg.Pool;
+const children: ChildProcess[] = [];
+
+const until = async <T>(fn: () => Promise<T | null | false | undefined>, ms: number, what: string): Promise<T> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+/** Starts a node process; resolves once its runner polls. */
+function startNode(nodeId: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/jobs-node.ts'], {
+    cwd: path.resolve(SQL_DIR, '..'),
+    env: { ...process.env, DATABASE_URL: url, NODE_ID: nodeId, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(child));
+    child.once('exit', (code) => reject(new Error(`node ${nodeId} exited with ${code}`)));
+  });
+}
+
+const runsOf = async (job: string) =>
+  (await db.query('SELECT id, window_start, node, status, attempt, error, failures, rows FROM job_runs WHERE job = $1 ORDER BY window_start', [job])).rows;
+
+describe('job runner on two node processes sharing PostgreSQL', () => {
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: `${PG}/postgres` });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    db = new pg.Pool({ connectionString: url, max: 2 });
+    await db.query(fs.readFileSync(path.join(SQL_DIR, '006_jobs.sql'), 'utf8'));
+    await db.query('CREATE TABLE job_effects (job text NOT NULL, window_start timestamptz NOT NULL, node text NOT NULL)');
+  }, 30_000);
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  afterAll(async () => {
+    await db?.end();
+    await admin?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin?.end();
+  });
+
+  it('runs each window of a job every second exactly once across both nodes over 30 windows, and retries failures within the window', async () => {
+    const env = { JOBS: 'tick,flaky,broken' };
+    await Promise.all([startNode('node-a', env), startNode('node-b', env)]);
+    const bothUp = Date.now();
+    const done = await until(async () => {
+      const runs = (await runsOf('tick')).filter((r) => Date.parse(r.window_start) >= Math.ceil(bothUp / 1000) * 1000 && r.status === 'succeeded');
+      return runs.length >= 30 ? runs.slice(0, 30) : null;
+    }, 90_000, '30 windows of tick');
+    const windows = done.map((r) => Date.parse(r.window_start));
+    // 30 consecutive one-second windows, none skipped, each claimed once and run on its first attempt.
+    expect(windows.map((w, i) => w - windows[0])).toEqual([...Array(30).keys()].map((i) => i * 1000));
+    expect(done.every((r) => r.attempt === 1 && Number(r.rows) === 1)).toBe(true);
+    // The effect of each window happened exactly once, on the node that holds its row.
+    const effects = (await db.query("SELECT window_start, node FROM job_effects WHERE job = 'tick' AND window_start >= $1 AND window_start <= $2", [done[0].window_start, done[29].window_start])).rows;
+    expect(effects.length).toBe(30);
+    expect(effects.map((e) => `${new Date(e.window_start).getTime()}@${e.node}`).sort()).toEqual(done.map((r) => `${Date.parse(r.window_start)}@${r.node}`).sort());
+    const byNode = Object.fromEntries(['node-a', 'node-b'].map((n) => [n, done.filter((r) => r.node === n).length]));
+    console.info(`tick windows by node: ${JSON.stringify(byNode)}`);
+
+    // flaky: the first attempt failed, the retry (backoff 300 ms) succeeded; the failure is recorded with its error.
+    const [flaky] = await until(async () => ((await runsOf('flaky')).some((r) => r.status === 'succeeded') ? runsOf('flaky') : null), 20_000, 'flaky retried');
+    expect(flaky).toMatchObject({ status: 'succeeded', attempt: 2, error: null });
+    expect(flaky.failures).toMatchObject([{ attempt: 1, error: 'flaky: the first attempt fails' }]);
+    // broken: both attempts failed; the run is final, recorded as failed with its error.
+    const [broken] = await until(async () => ((await runsOf('broken')).some((r) => r.status === 'failed' && r.attempt === 2) ? runsOf('broken') : null), 20_000, 'broken given up');
+    expect(broken).toMatchObject({ status: 'failed', attempt: 2, error: 'broken: always fails' });
+    expect(broken.failures.map((f: { error: string }) => f.error)).toEqual(['broken: always fails', 'broken: always fails']);
+  }, 120_000);
+
+  it('finishes the window of a node killed mid-run on the other node once the lease expires', async () => {
+    const env = { JOBS: 'slow', SLOW_MS: '4000', LEASE_S: '2' };
+    const nodes = new Map<string, ChildProcess>();
+    await Promise.all(['node-c', 'node-d'].map(async (n) => nodes.set(n, await startNode(n, env))));
+    const held = await until(async () => (await runsOf('slow')).find((r) => r.status === 'running'), 20_000, 'slow claimed');
+    const holder = held.node as string;
+    nodes.get(holder)!.kill('SIGKILL');
+    const finished = await until(async () => {
+      const r = (await db.query('SELECT * FROM job_runs WHERE id = $1', [held.id])).rows[0];
+      return r.status === 'succeeded' ? r : null;
+    }, 30_000, 'the window finished by the other node');
+    const other = holder === 'node-c' ? 'node-d' : 'node-c';
+    expect(finished).toMatchObject({ node: other, attempt: 2, status: 'succeeded' });
+    expect(finished.failures).toMatchObject([{ attempt: 1, node: holder, error: expect.stringMatching(/lease expired/) }]);
+    // The killed node never finished its attempt: the window's effect is the survivor's, once.
+    const effects = (await db.query("SELECT node FROM job_effects WHERE job = 'slow' AND window_start = $1", [held.window_start])).rows;
+    expect(effects).toEqual([{ node: other }]);
+  }, 60_000);
+});
