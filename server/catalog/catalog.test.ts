@@ -1,0 +1,75 @@
+// The catalog's pure parts and its route handlers with a fake store: item normalisation and refusals, the
+// per-item answer's counts, and onChange called with exactly what the store changed (the live layer's hook).
+import { describe, expect, it } from 'vitest';
+import type { Router } from '../http/router.js';
+import { registerCatalogRoutes, type CatalogChange } from './routes.js';
+import { checkItem, checkItems } from './schemas.js';
+import type { CatalogStore, UpsertResult } from './store.js';
+
+describe('catalog item checks', () => {
+  it('normalises an item: integer ids as text, dates as UTC ISO, unknown fields dropped, the input untouched', () => {
+    const raw = { id: 42, organizer_id: 7, artist_ids: [1, 'A2'], starts_at: '2026-07-01T20:00:00+02:00', title: 'T', nonsense: { deep: 1 } };
+    const c = checkItem('events', raw);
+    expect(c).toEqual({ ok: true, item: { id: '42', organizer_id: '7', artist_ids: ['1', 'A2'], starts_at: '2026-07-01T18:00:00.000Z', title: 'T' } });
+    expect(raw.id).toBe(42);
+  });
+
+  it('refuses absurd values field by field, one error per field', () => {
+    const c = checkItem('venues', { id: -1, lat: Number.NaN, lon: 1e308, capacity: 1.5, gates: new Array(501).fill({ id: 'g' }) });
+    expect(c.ok).toBe(false);
+    if (!c.ok) expect(c.errors.map((e) => e.field).sort()).toEqual(['capacity', 'gates', 'id', 'lat', 'lon']);
+    const p = checkItem('persons', { id: 'C1', marketing_consent: 'yes', last_purchase_at: '1969-12-31T23:59:59Z', avg_order_value: 1e11 });
+    if (!p.ok) expect(p.errors.map((e) => e.field).sort()).toEqual(['avg_order_value', 'last_purchase_at', 'marketing_consent']);
+    expect(p.ok).toBe(false);
+  });
+
+  it('keeps the first of two items with one id and refuses the later one', () => {
+    const r = checkItems('organizers', [{ id: 'O1', name: 'a' }, { id: 'O1', name: 'b' }, { id: 1 }, { id: '1' }]);
+    expect(r.valid.map((v) => v.name ?? v.id)).toEqual(['a', '1']);
+    expect(r.rejected.map((x) => [x.index, x.errors[0].code])).toEqual([[1, 'duplicate_id'], [3, 'duplicate_id']]);
+  });
+});
+
+type Handler = (req: unknown) => Promise<{ status: number; body: any }>;
+
+function routesWith(result: UpsertResult, removed: string[] = []) {
+  const handlers = new Map<string, Handler>();
+  const router = { add: (spec: { method: string; path: string; handler: Handler }) => handlers.set(`${spec.method} ${spec.path}`, spec.handler) } as unknown as Router;
+  const changes: CatalogChange[] = [];
+  const store: CatalogStore = {
+    upsert: async () => result,
+    list: async () => ({ rows: [], last: null }),
+    get: async () => null,
+    remove: async () => removed,
+  };
+  registerCatalogRoutes(router, { store, onChange: (c) => changes.push(c), now: () => new Date('2026-11-29T00:00:00Z') });
+  const principal = { kind: 'secret', tenant: { tenant_id: 3 } };
+  return { handlers, changes, principal };
+}
+
+describe('catalog routes', () => {
+  it('answers upserted / unchanged / rejected and tells onChange what changed, artists and the events re-derived', async () => {
+    const { handlers, changes, principal } = routesWith({ changed: { artists: ['A1'], events: ['E1', 'E2'] }, rejected: [] });
+    const r = await handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'artists' }, body: { items: [{ id: 'A1' }, { id: 'A2' }, { id: '' }] }, principal });
+    expect(r).toEqual({ status: 200, body: { upserted: 1, unchanged: 1, rejected: [expect.objectContaining({ index: 2, id: '' })] } });
+    expect(changes).toEqual([{ tenantId: 3, kind: 'artists', ids: ['A1'] }, { tenantId: 3, kind: 'events', ids: ['E1', 'E2'] }]);
+  });
+
+  it('does not call onChange when nothing changed, and does after a delete that removed the item', async () => {
+    const none = routesWith({ changed: { venues: [] }, rejected: [] });
+    await none.handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'venues' }, body: { items: [{ id: 'V1' }] }, principal: none.principal });
+    await none.handlers.get('del /api/v1/catalog/:kind/:id')!({ params: { kind: 'venues', id: 'V1' }, principal: none.principal });
+    expect(none.changes).toEqual([]);
+    const del = routesWith({ changed: {}, rejected: [] }, ['V1']);
+    const r = await del.handlers.get('del /api/v1/catalog/:kind/:id')!({ params: { kind: 'venues', id: 'V1' }, principal: del.principal });
+    expect(r.body).toEqual({ deleted: 1 });
+    expect(del.changes).toEqual([{ tenantId: 3, kind: 'venues', ids: ['V1'] }]);
+  });
+
+  it('merges the store\'s refusals (erased persons) into the answer in item order', async () => {
+    const erased = { index: 0, id: 'C0', errors: [{ code: 'person_erased' as const, field: 'id', message: 'erased' }] };
+    const { handlers, principal } = routesWith({ changed: { persons: ['C2'] }, rejected: [erased] });
+    const r = await handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'persons' }, body: { items: [{ id: 'C0' }, { id: 'C1', total_orders: -1 }, { id: 'C2' }] }, principal });
+    expect(r.body).toMatchObject({ upserted: 1, unchanged: 0, rejected: [{ index: 0, id: 'C0' }, { index: 1, id: 'C1' }] });
+  });
+});
