@@ -19,7 +19,7 @@ import { createStripe, registerStripeTables } from './integrations/stripe/index.
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createLive, type Live } from './live/index.js';
-import { createCatalog, registerCatalogTables } from './catalog/index.js';
+import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -146,11 +146,15 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const stripe = createStripe({ config, db, log: log.child({ mod: 'stripe' }) });
   const registry = createPersonDataRegistry();
   // The catalog (README "Catalog"); onChange is where a catalog change reaches the live layer.
-  const catalog = createCatalog({ db, log: log.child({ mod: 'catalog' }) });
+  // The live layer is created below, before any request can change the catalog.
+  let onCatalogChange: (c: CatalogChange) => void = () => undefined;
+  const catalog = createCatalog({ db, log: log.child({ mod: 'catalog' }), onChange: (c) => onCatalogChange(c) });
   const gdpr = createGdprDomain({ config, db, spool, log: log.child({ mod: 'gdpr' }), registry });
   // Live state is restored (or recomputed from the store) before the writer can commit anything new.
   const live = await createLive({ config, db, log: log.child({ mod: 'live' }) });
   await live.restore();
+  // Every node re-reads the changed catalog events and pushes their topics (live/catalog-sync.ts); never throws.
+  onCatalogChange = (c) => void live.onCatalogChange(c);
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
   registry.store('live', (ids) => live.erase(ids));
   // The writer's hooks, in the order they run (contract: ingest/hooks.ts; each one's time is on /metrics).
