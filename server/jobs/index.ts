@@ -18,6 +18,8 @@ export interface JobsDeps {
   ledgerKeepDays: number;
   pollMs?: number;
   leaseS?: number;
+  /** POST …/run answers 202 after this long (RUN_WAIT_MS). */
+  runWaitMs?: number;
 }
 
 export interface Jobs {
@@ -58,7 +60,7 @@ export function createJobs(deps: JobsDeps): Jobs {
   return {
     runner,
     register: (job) => runner.register(job),
-    registerRoutes: (router) => registerJobRoutes(router, { runner }),
+    registerRoutes: (router) => registerJobRoutes(router, { runner, waitMs: deps.runWaitMs }),
     start: () => runner.start(),
     close: () => runner.close(),
   };
