@@ -38,6 +38,8 @@ export interface GateCapacity {
   capacity: number | null;
   percent: number | null;
   updated_at?: string;
+  /** The gate's name in the tenant's catalog (venue gates), null when the catalog has none. */
+  name?: string | null;
 }
 
 export interface Capacity extends Omit<GateCapacity, 'updated_at'> {
@@ -48,6 +50,9 @@ export interface Capacity extends Omit<GateCapacity, 'updated_at'> {
 export interface EventData {
   event_id: string;
   organizer_id: string | null;
+  /** From the tenant's catalog (null when the event or organizer is not in it). */
+  event_title?: string | null;
+  organizer_name?: string | null;
   venue_id?: string | null;
   funnel: Funnel;
   revenue: Revenue;
@@ -60,6 +65,7 @@ export interface EventData {
 /** `analytics:event:{event_id}:capacity` */
 export interface CapacityData extends Capacity {
   event_id: string;
+  event_title?: string | null;
   venue_id?: string | null;
   updated_at: string | null;
 }
@@ -70,10 +76,14 @@ export interface TickerEntry {
   tickets: number;
   amount: number;
   currency: string;
+  /** Catalog categories of the order's ticket types ("GA, VIP"), null when unknown. */
+  category?: string | null;
+  event_title?: string | null;
 }
 
 export interface EventRow {
   event_id: string;
+  event_title?: string | null;
   funnel: Funnel;
   revenue: Revenue;
   conversion: Conversion;
@@ -83,6 +93,7 @@ export interface EventRow {
 /** `analytics:dashboard:{org_id}` */
 export interface DashboardData {
   organizer_id: string;
+  organizer_name?: string | null;
   events: EventRow[];
   totals: { funnel: Funnel; revenue: Revenue; conversion: Conversion; dropoff?: Dropoff };
   ticker: TickerEntry[];

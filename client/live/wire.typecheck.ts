@@ -1,8 +1,9 @@
 // Compile-time guard (tsc -p . checks it; nothing imports it at run time): the live layer's snapshot pieces
 // must fit the wire types this client publishes, so the two cannot drift apart silently.
 import type { CapacityView, GateView } from '../../server/live/capacity.js';
+import type { EventNames, NamedGateView, TickerNames } from '../../server/live/catalog.js';
 import type { FunnelView, TickerEntry as ServerTicker } from '../../server/live/state.js';
-import type { Capacity, Conversion, Dropoff, Funnel, GateCapacity, Revenue, TickerEntry } from './types.js';
+import type { Capacity, Conversion, Dropoff, EventData, Funnel, GateCapacity, Revenue, TickerEntry } from './types.js';
 
 type Assert<T extends true> = T;
 type Fits<A, B> = A extends B ? true : false;
@@ -15,4 +16,7 @@ export type WireChecks = [
   Assert<Fits<FunnelView['dropoff'], Dropoff>>,
   Assert<Fits<FunnelView['revenue'], Revenue>>,
   Assert<Fits<ServerTicker, TickerEntry>>,
+  Assert<Fits<NamedGateView, GateCapacity>>,
+  Assert<Fits<EventNames, Pick<EventData, 'event_title' | 'organizer_name'>>>,
+  Assert<Fits<Omit<ServerTicker, 'id'> & TickerNames, TickerEntry>>,
 ];

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { LiveBus } from './bus.js';
-import { capacityWithMeta, type CatalogChange, type EventMeta, type LiveCatalog } from './catalog.js';
+import { capacityWithMeta, type CatalogChange, type EventMeta, type EventNames, type LiveCatalog, type TickerNames } from './catalog.js';
 import type { CapacityView } from './capacity.js';
 import type { Hub } from './hub.js';
 import type { OwnerClaims } from './owners.js';
@@ -106,9 +106,10 @@ export function createCatalogSync(deps: {
 export function withCatalog(catalog: LiveCatalog, tenant: number, t: Topic, data: Record<string, unknown>): Record<string, unknown> {
   if (t.kind === 'dashboard') {
     const events = (data.events as Record<string, unknown>[]).map((e) => ({ ...e, event_title: catalog.get(tenant, e.event_id as string)?.title ?? null }));
-    const ticker = (data.ticker as Record<string, unknown>[]).map((x) => ({
-      ...x, category: x.category ?? null, event_title: catalog.get(tenant, x.event_id as string)?.title ?? null,
-    }));
+    const ticker = (data.ticker as Record<string, unknown>[]).map((x) => {
+      const names: TickerNames = { category: (x.category as string | undefined) ?? null, event_title: catalog.get(tenant, x.event_id as string)?.title ?? null };
+      return { ...x, ...names };
+    });
     return { ...data, organizer_name: catalog.organizerName(tenant, t.org), events, ticker };
   }
   const meta = catalog.get(tenant, t.event);
@@ -117,12 +118,12 @@ export function withCatalog(catalog: LiveCatalog, tenant: number, t: Topic, data
     return { event_id, venue_id: venue_id ?? meta?.venue_id ?? null, event_title: meta?.title ?? null, ...capacityWithMeta(cap as unknown as CapacityView, meta) };
   }
   const org = (meta?.organizer_id ?? data.organizer_id ?? null) as string | null;
+  const names: EventNames = { event_title: meta?.title ?? null, organizer_name: org === null ? null : catalog.organizerName(tenant, org) };
   return {
     ...data,
     organizer_id: org,
     venue_id: data.venue_id ?? meta?.venue_id ?? null,
-    event_title: meta?.title ?? null,
-    organizer_name: org === null ? null : (catalog.organizerName(tenant, org) ?? null),
+    ...names,
     capacity: capacityWithMeta(data.capacity as CapacityView, meta),
   };
 }

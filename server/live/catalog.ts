@@ -15,6 +15,17 @@ import { entityId } from './facts.js';
 
 const Q = queries('live-catalog.sql', ['event_meta', 'restore_meta', 'ticket_categories']);
 
+/** What the catalog adds to topic data (client/live/types.ts; wire.typecheck.ts keeps them in step). */
+export interface EventNames {
+  event_title: string | null;
+  organizer_name: string | null;
+}
+export type NamedGateView = GateView & { name: string | null };
+export interface TickerNames {
+  category: string | null;
+  event_title: string | null;
+}
+
 export interface GateMeta {
   id: string;
   name: string | null;
@@ -92,7 +103,7 @@ export function metaFromRow(r: Record<string, unknown>): EventMeta {
 export function capacityWithMeta(cap: CapacityView, meta: EventMeta | undefined): CapacityView {
   if (!meta) return cap;
   const byId = new Map(meta.gates.map((g) => [g.id, g]));
-  const gates: Record<string, GateView & { name: string | null }> = {};
+  const gates: Record<string, NamedGateView> = {};
   for (const [id, g] of Object.entries(cap.gates)) {
     const m = byId.get(id);
     const capacity = g.capacity ?? m?.capacity ?? null;
