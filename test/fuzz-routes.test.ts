@@ -153,6 +153,10 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: () => `/api/admin/tenants/${t.tenant_id}/keys`, body: (v) => ({ kind: 'write', site_id: v, allowed_origins: v }), admin: true },
       // Never a real key id: revoking this suite's own keys would turn the rest into 401s.
       { method: 'DELETE', path: (s) => `/api/admin/keys/${digits(s) ? '999999' : s}`, admin: true },
+      { method: 'GET', path: () => '/api/admin/jobs', query: ['limit', 'cursor'], admin: true },
+      { method: 'POST', path: (s) => `/api/admin/jobs/${s}/run`, body: (v) => v, admin: true },
+      { method: 'GET', path: (s) => `/api/admin/jobs/${s}/runs`, query: ['limit', 'cursor'], admin: true },
+      { method: 'GET', path: () => '/api/admin/jobs/ingest.ledger_prune/runs', query: ['limit', 'cursor'], admin: true },
     ];
     // Mostly one hostile parameter alone, so an earlier parameter's refusal does not hide a later one's crash.
     const param = fc.tuple(fc.nat({ max: 5 }), urlValue);
