@@ -1,11 +1,13 @@
 // The jobs domain: the runner on the store (runner.ts, store.ts, schedule.ts), its admin routes, its /metrics
-// lines and the jobs that belong to no other domain (the idempotency ledger's pruning, old job_runs rows).
+// lines, the jobs that belong to no other domain (the idempotency ledger's pruning, old job_runs rows) and the
+// persons' derived stats (persons-stats.ts).
 // Other domains hand their jobs to `register` from the composition root (retention: gdpr/retention.ts).
 import type { Logger } from 'pino';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
 import { createJobRunner, type Job, type JobMetrics, type JobRunner } from './runner.js';
 import { registerJobRoutes } from './routes.js';
+import { personStatsJob } from './persons-stats.js';
 import { createJobStore, type JobStore } from './store.js';
 
 export { createJobRunner, type Job, type JobContext, type JobRunner } from './runner.js';
@@ -57,6 +59,7 @@ export function createJobs(deps: JobsDeps): Jobs {
   const store = createJobStore(deps.db);
   const runner = createJobRunner({ store, log: deps.log, pollMs: deps.pollMs, leaseS: deps.leaseS });
   for (const job of builtinJobs(store, deps.ledgerKeepDays)) runner.register(job);
+  runner.register(personStatsJob(deps.db));
   return {
     runner,
     register: (job) => runner.register(job),

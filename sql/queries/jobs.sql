@@ -83,3 +83,7 @@ WITH d AS (
     SELECT ctid FROM tx_event_ids WHERE received_at < $1 LIMIT $2)
   RETURNING 1)
 SELECT count(*)::int AS n FROM d;
+
+-- name: person_ids_after
+-- The next chunk of persons (all tenants) in id order, for the persons.stats job.
+SELECT person_id FROM persons WHERE person_id > $1 ORDER BY person_id LIMIT $2;
