@@ -152,8 +152,8 @@ describe('catalog sync API', () => {
     expect((await api(base, t, 'DELETE', `/api/v1/persons/${pid}`)).status).toBe(200);
     expect((await get(`persons/${ext}`)).status).toBe(404);
     // A sync carrying an update from before the erasure cannot bring the person back.
-    const late = await put('persons', [{ id: ext, city: 'Iasi', updated_at: at2 }]);
-    expect(late.json).toMatchObject({ upserted: 0, rejected: [{ index: 0, id: ext, errors: [{ code: 'person_erased' }] }] });
+    const late = await put('persons', [{ id: 'bad', total_orders: -1 }, { id: ext, city: 'Iasi', updated_at: at2 }]);
+    expect(late.json).toMatchObject({ upserted: 0, unchanged: 0, rejected: [{ index: 0, id: 'bad' }, { index: 1, id: ext, errors: [{ code: 'person_erased' }] }] });
     expect((await get(`persons/${ext}`)).status).toBe(404);
   });
 

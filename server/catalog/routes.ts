@@ -53,11 +53,12 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
     handler: async ({ params, body, principal }) => {
       if ('tooMany' in body) return fail('too_many_items', { limit: MAX_ITEMS, got: body.tooMany }, { limit: MAX_ITEMS });
       const tenantId = principal.tenant.tenant_id;
-      const { valid, rejected } = checkItems(params.kind, body.items);
+      const { valid, indices, rejected } = checkItems(params.kind, body.items);
       const res = await store.upsert(tenantId, params.kind, valid, deps.now());
       notify(tenantId, res.changed);
       const upserted = res.changed[params.kind]?.length ?? 0;
-      const all = [...rejected, ...res.rejected].sort((a, b) => a.index - b.index);
+      // The store's refusals index the valid items; the answer indexes the request's.
+      const all = [...rejected, ...res.rejected.map((r) => ({ ...r, index: indices[r.index] }))].sort((a, b) => a.index - b.index);
       return { status: 200, body: { upserted, unchanged: body.items.length - all.length - upserted, rejected: all } };
     },
   });

@@ -126,9 +126,13 @@ export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | {
   return { ok: true, item };
 }
 
-/** Every item of a request: the valid ones (a later item with an id already seen is refused) and the refused ones. */
-export function checkItems(kind: Kind, items: unknown[]): { valid: Obj[]; rejected: Rejected[] } {
+/**
+ * Every item of a request: the valid ones with their index in the request (a later item with an id already
+ * seen is refused) and the refused ones.
+ */
+export function checkItems(kind: Kind, items: unknown[]): { valid: Obj[]; indices: number[]; rejected: Rejected[] } {
   const valid: Obj[] = [];
+  const indices: number[] = [];
   const rejected: Rejected[] = [];
   const seen = new Set<string>();
   items.forEach((raw, index) => {
@@ -146,6 +150,7 @@ export function checkItems(kind: Kind, items: unknown[]): { valid: Obj[]; reject
     }
     seen.add(itemId);
     valid.push(c.item);
+    indices.push(index);
   });
-  return { valid, rejected };
+  return { valid, indices, rejected };
 }

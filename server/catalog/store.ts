@@ -20,7 +20,7 @@ const sql = (op: 'upsert' | 'list' | 'delete', kind: Kind): string => Q[`${op}_$
 /** What one sync request changed: ids by kind (artists may re-derive events' genres), and refusals found in the store. */
 export interface UpsertResult {
   changed: Partial<Record<Kind, string[]>>;
-  /** Valid items the store refused (a person erased after the item's updated_at). */
+  /** Valid items the store refused (a person erased after the item's updated_at); `index` is the position in `items`. */
   rejected: Rejected[];
 }
 
@@ -78,7 +78,9 @@ export function createCatalogStore(db: Db): CatalogStore {
       if (items.length === 0) return Promise.resolve({ changed: {}, rejected: [] });
       return db.tx(async (q) => {
         if (kind === 'persons') return upsertPersons(q, tenantId, items, now);
-        const rows = (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, JSON.stringify(items)])).rows;
+        // In id order, so two concurrent syncs of overlapping ids lock their rows in the same order (no deadlock).
+        const sorted = [...items].sort((a, b) => ((a.id as string) < (b.id as string) ? -1 : (a.id as string) > (b.id as string) ? 1 : 0));
+        const rows = (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, JSON.stringify(sorted)])).rows;
         const ids = rows.filter((r) => r.changed === true).map((r) => r.id);
         const changed: UpsertResult['changed'] = { [kind]: ids };
         if (kind === 'artists' && ids.length) {
