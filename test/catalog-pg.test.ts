@@ -48,6 +48,11 @@ describe('catalog on PostgreSQL 15 (pg driver)', () => {
     await sync('organizers', [{ id: 'O1', name: 'Org', updated_at: '2026-05-02T00:00:00Z' }]);
     expect((await sync('organizers', [{ id: 'O1', name: 'old', updated_at: '2026-05-01T00:00:00Z' }])).changed.organizers).toEqual([]);
     await sync('venues', [{ id: 'V1', name: 'Hall', capacity: 900, gates: [{ id: 'G1', name: 'Main', capacity: 900 }], lat: 1.5, lon: 2.5 }]);
+    // The same item again writes nothing: the row version (xmin) stays, so a full re-sync leaves no dead rows.
+    const xmin = async () => (await db.query<{ xmin: string }>("SELECT xmin::text AS xmin FROM catalog_venues WHERE id = 'V1'")).rows[0].xmin;
+    const before = await xmin();
+    expect((await sync('venues', [{ id: 'V1', name: 'Hall', capacity: 900, gates: [{ id: 'G1', name: 'Main', capacity: 900 }], lat: 1.5, lon: 2.5 }])).changed.venues).toEqual([]);
+    expect(await xmin()).toBe(before);
     await sync('artists', [{ id: 'A1', genres: ['pop'] }, { id: 'A2', genres: ['jazz', 'pop'] }]);
     expect((await sync('events', [{ id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1', 'A2'], title: 'Gala', starts_at: '2026-07-01T18:00:00Z', status: 'on_sale' }])).changed.events).toEqual(['E1']);
     expect((await sync('events', [{ id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1', 'A2'], title: 'Gala', starts_at: '2026-07-01T18:00:00Z', status: 'on_sale' }])).changed.events).toEqual([]);

@@ -1,8 +1,9 @@
 -- The tenant's catalog (server/catalog/): set-based upserts from one jsonb array per request, keyset lists,
 -- deletes, the live layer's event metadata and the persons' derived stats.
 -- Upserts: $1 tenant id, $2 the validated items (a jsonb array; dates as ISO strings). An item without
--- updated_at is stamped now(). A row is written only when the item is not older than the stored one; the
--- row's synced_at moves to now() only when its content changed, so `changed` tells upserted from unchanged.
+-- updated_at is stamped now() (that is how `EXCLUDED.updated_at <> now()` tells an explicit one). A row is
+-- written only when the item is not older than the stored one and changes something; the row's synced_at
+-- moves to now() only when its content changed, so `changed` tells upserted from unchanged.
 
 -- name: upsert_organizers
 INSERT INTO catalog_organizers AS t (tenant_id, id, name, updated_at)
@@ -11,7 +12,10 @@ FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, updated_at timestamp
 ON CONFLICT (tenant_id, id) DO UPDATE SET
   name = EXCLUDED.name, updated_at = EXCLUDED.updated_at,
   synced_at = CASE WHEN ROW(t.name) IS DISTINCT FROM ROW(EXCLUDED.name) THEN now() ELSE t.synced_at END
-WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
+  -- Same content: no write (no dead row), unless an explicit, newer updated_at moves the ordering forward.
+  AND (ROW(t.name) IS DISTINCT FROM ROW(EXCLUDED.name)
+    OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_venues
@@ -24,7 +28,11 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
   synced_at = CASE WHEN ROW(t.name, t.city, t.country, t.lat, t.lon, t.capacity, t.gates)
     IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.lat, EXCLUDED.lon, EXCLUDED.capacity, EXCLUDED.gates)
     THEN now() ELSE t.synced_at END
-WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
+  -- Same content: no write (no dead row), unless an explicit, newer updated_at moves the ordering forward.
+  AND (ROW(t.name, t.city, t.country, t.lat, t.lon, t.capacity, t.gates)
+    IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.city, EXCLUDED.country, EXCLUDED.lat, EXCLUDED.lon, EXCLUDED.capacity, EXCLUDED.gates)
+    OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_artists
@@ -34,7 +42,10 @@ FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, genres text[], updat
 ON CONFLICT (tenant_id, id) DO UPDATE SET
   name = EXCLUDED.name, genres = EXCLUDED.genres, updated_at = EXCLUDED.updated_at,
   synced_at = CASE WHEN ROW(t.name, t.genres) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.genres) THEN now() ELSE t.synced_at END
-WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
+  -- Same content: no write (no dead row), unless an explicit, newer updated_at moves the ordering forward.
+  AND (ROW(t.name, t.genres) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.genres)
+    OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_events
@@ -53,7 +64,12 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
     IS DISTINCT FROM ROW(EXCLUDED.organizer_id, EXCLUDED.venue_id, EXCLUDED.artist_ids, EXCLUDED.genres, EXCLUDED.genres_derived, EXCLUDED.title,
       EXCLUDED.starts_at, EXCLUDED.ends_at, EXCLUDED.status, EXCLUDED.capacity, EXCLUDED.city, EXCLUDED.url)
     THEN now() ELSE t.synced_at END
-WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
+  -- Same content: no write (no dead row), unless an explicit, newer updated_at moves the ordering forward.
+  AND (ROW(t.organizer_id, t.venue_id, t.artist_ids, t.genres, t.genres_derived, t.title, t.starts_at, t.ends_at, t.status, t.capacity, t.city, t.url)
+    IS DISTINCT FROM ROW(EXCLUDED.organizer_id, EXCLUDED.venue_id, EXCLUDED.artist_ids, EXCLUDED.genres, EXCLUDED.genres_derived, EXCLUDED.title,
+      EXCLUDED.starts_at, EXCLUDED.ends_at, EXCLUDED.status, EXCLUDED.capacity, EXCLUDED.city, EXCLUDED.url)
+    OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_ticket_types
@@ -66,7 +82,11 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
   synced_at = CASE WHEN ROW(t.event_id, t.name, t.category, t.price, t.currency, t.quota)
     IS DISTINCT FROM ROW(EXCLUDED.event_id, EXCLUDED.name, EXCLUDED.category, EXCLUDED.price, EXCLUDED.currency, EXCLUDED.quota)
     THEN now() ELSE t.synced_at END
-WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
+  -- Same content: no write (no dead row), unless an explicit, newer updated_at moves the ordering forward.
+  AND (ROW(t.event_id, t.name, t.category, t.price, t.currency, t.quota)
+    IS DISTINCT FROM ROW(EXCLUDED.event_id, EXCLUDED.name, EXCLUDED.category, EXCLUDED.price, EXCLUDED.currency, EXCLUDED.quota)
+    OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_products
@@ -76,7 +96,10 @@ FROM jsonb_to_recordset($2::jsonb) AS x(id text, name text, price numeric, curre
 ON CONFLICT (tenant_id, id) DO UPDATE SET
   name = EXCLUDED.name, price = EXCLUDED.price, currency = EXCLUDED.currency, updated_at = EXCLUDED.updated_at,
   synced_at = CASE WHEN ROW(t.name, t.price, t.currency) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.price, EXCLUDED.currency) THEN now() ELSE t.synced_at END
-WHERE EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL
+WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
+  -- Same content: no write (no dead row), unless an explicit, newer updated_at moves the ordering forward.
+  AND (ROW(t.name, t.price, t.currency) IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.price, EXCLUDED.currency)
+    OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: rederive_event_genres
