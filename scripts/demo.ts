@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEMO_EVENTS, DEMO_ORG, DEMO_ORG_NAME } from './demo/catalog.js';
 import { dashboardUrls, mintDemoTokens, startDemo, type DemoStats } from './demo/traffic.js';
+import { syncDemoCatalog } from './demo/sync.js';
 
 const USAGE = `Usage: npm run demo -- [--url http://localhost:8080] [--write-key tx_pk_… --secret-key tx_sk_…]
                        [--data-dir ./data] [--org org-demo] [--rate 2] [--speed 1] [--duration SECONDS] [--seed N] [--no-gates] [--ttl 43200]`;
@@ -105,6 +106,13 @@ async function main() {
   console.log(`\nTixello Live demo → ${url}`);
   console.log(`Organizer "${DEMO_ORG_NAME}" (${org}): ${DEMO_EVENTS.map((e) => `${e.name} (${e.id})`).join(', ')}\n`);
   if (secretKey) {
+    // The catalog first: the dashboard then shows names, and the organizer can open an event before its first visitor.
+    try {
+      const n = await syncDemoCatalog(url, secretKey, org);
+      console.log(`Catalog synced (${n} items: organizer, venues with gates, events, ticket types).`);
+    } catch (err) {
+      console.log(`Could not sync the catalog (the dashboard shows ids instead of names): ${(err as Error).message}`);
+    }
     try {
       const tokens = await mintDemoTokens(url, secretKey, org, DEMO_EVENTS.map((e) => e.id), ttl);
       const urls = dashboardUrls(url, tokens);
@@ -116,7 +124,7 @@ async function main() {
       console.log(`Could not mint dashboard tokens: ${(err as Error).message}\n`);
     }
   } else {
-    console.log('No secret key: orders and payments are not sent (the write key may not post them), and no dashboard tokens are minted (pass --secret-key).\n');
+    console.log('No secret key: no catalog is synced, orders and payments are not sent (the write key may not post them), and no dashboard tokens are minted (pass --secret-key).\n');
   }
   console.log(`Generating traffic: ${rate} new visitor(s) a second${args['no-gates'] ? '' : ', scanners at two gates per event'}. Ctrl-C to stop.\n`);
 

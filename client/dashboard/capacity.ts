@@ -111,5 +111,14 @@ export class CapacityPanel {
     if (v.capacity === null) text(g.capacity, '–');
     else number(g.capacity, v.capacity, formatCount(v.capacity));
     setMeter({ root: g.fill.parentElement as HTMLElement, fill: g.fill, pct: g.pct }, v.percent);
+    // The gate's name from the tenant's catalog, when it has one (data-gate keeps the id).
+    const heading = g.root.querySelector('h3');
+    if (heading && v.name) text(heading, v.name);
+  }
+
+  /** The panel's heading (the event's catalog title in the gate view). */
+  setTitle(title: string): void {
+    const heading = this.el.querySelector('h2');
+    if (heading) text(heading, title);
   }
 }

@@ -29,7 +29,11 @@ export class GateView {
   start(): void {
     for (const id of this.events) {
       this.subs.push(
-        this.client.subscribe(topics.capacity(id), (m) => this.panels.get(id)?.update(m.data), (e) => this.onError(`Event ${id}: ${e.code}`)),
+        this.client.subscribe(topics.capacity(id), (m) => {
+          const p = this.panels.get(id);
+          p?.update(m.data);
+          if (m.data.event_title) p?.setTitle(m.data.event_title);
+        }, (e) => this.onError(`Event ${id}: ${e.code}`)),
       );
     }
   }

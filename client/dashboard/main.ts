@@ -111,7 +111,7 @@ function start(token: string): void {
 
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);
-  const view = claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token)) : new GateView(client, claims.events ?? [], onError);
+  const view = claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError);
   text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   $('app').append(view.el);
   client.on('state', (s) => {

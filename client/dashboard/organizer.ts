@@ -72,6 +72,8 @@ export class OrganizerView {
     private onError: (message: string) => void,
     /** Reads the per-minute history from the REST mirror; without it the chart starts when the page opened. */
     private fetchHistory: FetchHistory | null = null,
+    /** Told the organizer's name from the tenant's catalog (the page header shows it). */
+    private onOrganizerName: (name: string) => void = () => undefined,
   ) {
     this.tabs = h('nav', { class: 'tabs', 'aria-label': 'Events' });
     this.title = h('h1', null, 'All events');
@@ -171,7 +173,7 @@ export class OrganizerView {
     this.capacity?.el.remove();
     this.capacity = null;
     attr(this.el, 'data-selected', eventId === ALL ? 'all' : eventId);
-    text(this.title, eventId === ALL ? 'All events' : eventId);
+    text(this.title, eventId === ALL ? 'All events' : this.nameOf(eventId));
     this.eventsPanel.hidden = eventId !== ALL;
     if (eventId !== ALL) {
       this.capacity = new CapacityPanel(eventId, 'Gates');
@@ -238,13 +240,16 @@ export class OrganizerView {
   private onDashboard(m: TopicMessage<DashboardData>): void {
     const d = m.data;
     const known = new Set(this.dash?.events.map((e) => e.event_id) ?? []);
+    const names = this.tabNames();
     this.dash = d;
+    if (d.organizer_name) this.onOrganizerName(d.organizer_name);
     this.dashAt = m.ts;
     this.seriesFor(ALL, d.ticker, m.ts).observe(m.ts, d.totals.funnel, d.totals.revenue);
     for (const row of d.events) this.seriesFor(row.event_id, d.ticker, m.ts).observe(m.ts, row.funnel, row.revenue);
     this.firstTs ??= m.ts;
     this.loadHistory(this.selected);
-    if (d.events.some((e) => !known.has(e.event_id)) || known.size !== d.events.length) this.renderTabs();
+    if (d.events.some((e) => !known.has(e.event_id)) || known.size !== d.events.length || names !== this.tabNames()) this.renderTabs();
+    if (this.selected !== ALL) text(this.title, this.nameOf(this.selected));
     this.renderEvents();
     this.renderTicker();
     this.render();
@@ -253,6 +258,7 @@ export class OrganizerView {
   private onEvent(m: TopicMessage<EventData>): void {
     if (m.data.event_id !== this.selected) return;
     this.eventData = m.data;
+    if (m.data.event_title) text(this.title, m.data.event_title);
     this.capacity?.update(m.data.capacity);
     this.render();
   }
@@ -271,7 +277,17 @@ export class OrganizerView {
     this.tabs.append(tab(ALL, 'All events'));
     const ids = this.dash?.events.map((e) => e.event_id) ?? [];
     if (this.selected !== ALL && !ids.includes(this.selected)) ids.push(this.selected);
-    for (const id of ids) this.tabs.append(tab(id, id));
+    for (const id of ids) this.tabs.append(tab(id, this.nameOf(id)));
+  }
+
+  /** An event's title from the catalog (its dashboard row or its own topic), else its id. */
+  private nameOf(id: string): string {
+    const row = this.dash?.events.find((e) => e.event_id === id);
+    return row?.event_title ?? (this.eventData?.event_id === id ? this.eventData.event_title : null) ?? id;
+  }
+
+  private tabNames(): string {
+    return (this.dash?.events ?? []).map((e) => e.event_title ?? '').join('\u0000');
   }
 
   private render(): void {
@@ -357,7 +373,7 @@ export class OrganizerView {
           'li',
           { class: fresh ? 'new' : null, 'data-ticker-row': '' },
           h('time', { datetime: t.ts, class: 'muted num' }, formatClock(t.ts)),
-          h('span', { class: 'ev' }, t.event_id),
+          h('span', { class: 'ev', 'data-event-id': t.event_id }, t.event_title ?? t.event_id, t.category ? h('span', { class: 'cat muted' }, ` · ${t.category}`) : null),
           h('span', { class: 'tk num' }, `${t.tickets} ticket${t.tickets === 1 ? '' : 's'}`),
           h('span', { class: 'amt num', 'data-value': t.amount, 'data-currency': t.currency }, formatMoney(t.amount, t.currency)),
         ),
@@ -381,7 +397,7 @@ export class OrganizerView {
         h(
           'tr',
           { 'data-event-row': r.event_id, tabindex: 0, onclick: () => this.select(r.event_id), onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && this.select(r.event_id) },
-          h('td', null, h('a', { href: `#event=${encodeURIComponent(r.event_id)}` }, r.event_id)),
+          h('td', null, h('a', { href: `#event=${encodeURIComponent(r.event_id)}` }, r.event_title ?? r.event_id)),
           ...[f.views, f.unique_visitors, f.add_to_carts, f.checkouts_started, f.orders, f.tickets_sold].map((v) => h('td', { class: 'num' }, formatCount(v))),
           h('td', { class: 'num' }, money),
           h('td', { class: 'num' }, formatRatio(r.conversion.view_to_order)),

@@ -4,12 +4,15 @@ export interface TicketType {
   id: string;
   name: string;
   price: number;
+  /** The catalog category shown on the sales ticker (GA, VIP, EarlyBird, …). */
+  category: string;
   /** Relative popularity. */
   weight: number;
 }
 
 export interface Gate {
   id: string;
+  name: string;
   capacity: number;
   /** Share of the capacity inside when the demo starts. */
   startFill: number;
@@ -24,6 +27,11 @@ export interface DemoEvent {
   name: string;
   slug: string;
   venueId: string;
+  venueName: string;
+  city: string;
+  country: string;
+  /** Doors, UTC hour of the demo day (the catalog's starts_at). */
+  startsHourUtc: number;
   venueCapacity: number;
   /** The shop's currency; a share of orders is paid in `altCurrency` (tourists, another storefront). */
   currency: string;
@@ -43,19 +51,23 @@ export const DEMO_EVENTS: DemoEvent[] = [
     name: 'Summer Fest 2026',
     slug: 'summer-fest-2026',
     venueId: 'venue-arena',
+    venueName: 'Arena Nord',
+    city: 'Cluj-Napoca',
+    country: 'RO',
+    startsHourUtc: 17,
     venueCapacity: 2000,
     currency: 'EUR',
     altCurrency: { code: 'GBP', rate: 0.85, share: 0.15 },
     tickets: [
-      { id: 'sf-early', name: 'Early Bird', price: 45, weight: 2 },
-      { id: 'sf-ga', name: 'General Admission', price: 59, weight: 6 },
-      { id: 'sf-vip', name: 'VIP', price: 149, weight: 1.5 },
-      { id: 'sf-weekend', name: 'Weekend Pass', price: 99, weight: 2.5 },
+      { id: 'sf-early', name: 'Early Bird', price: 45, category: 'EarlyBird', weight: 2 },
+      { id: 'sf-ga', name: 'General Admission', price: 59, category: 'GA', weight: 6 },
+      { id: 'sf-vip', name: 'VIP', price: 149, category: 'VIP', weight: 1.5 },
+      { id: 'sf-weekend', name: 'Weekend Pass', price: 99, category: 'Pass', weight: 2.5 },
     ],
     gates: [
       // Busy and nearly full: goes amber (85 %) within a minute or so, red (95 %) at peaks.
-      { id: 'north', capacity: 1200, startFill: 0.83, scanEverySec: 1.2, targetFill: 0.93 },
-      { id: 'south', capacity: 800, startFill: 0.55, scanEverySec: 2.5, targetFill: 0.7 },
+      { id: 'north', name: 'North Gate', capacity: 1200, startFill: 0.83, scanEverySec: 1.2, targetFill: 0.93 },
+      { id: 'south', name: 'South Gate', capacity: 800, startFill: 0.55, scanEverySec: 2.5, targetFill: 0.7 },
     ],
     popularity: 0.62,
   },
@@ -64,18 +76,22 @@ export const DEMO_EVENTS: DemoEvent[] = [
     name: 'Jazz Night at the Ateneu',
     slug: 'jazz-night',
     venueId: 'venue-ateneu',
+    venueName: 'Romanian Athenaeum',
+    city: 'Bucharest',
+    country: 'RO',
+    startsHourUtc: 18,
     venueCapacity: 380,
     currency: 'RON',
     altCurrency: { code: 'EUR', rate: 0.2, share: 0.2 },
     tickets: [
-      { id: 'jn-standard', name: 'Standard', price: 120, weight: 5 },
-      { id: 'jn-premium', name: 'Premium', price: 250, weight: 2 },
-      { id: 'jn-student', name: 'Student', price: 60, weight: 2 },
+      { id: 'jn-standard', name: 'Standard', price: 120, category: 'GA', weight: 5 },
+      { id: 'jn-premium', name: 'Premium', price: 250, category: 'VIP', weight: 2 },
+      { id: 'jn-student', name: 'Student', price: 60, category: 'Student', weight: 2 },
     ],
     gates: [
-      { id: 'main', capacity: 300, startFill: 0.4, scanEverySec: 3, targetFill: 0.6 },
+      { id: 'main', name: 'Main Entrance', capacity: 300, startFill: 0.4, scanEverySec: 3, targetFill: 0.6 },
       // A small balcony that is practically full: red.
-      { id: 'balcony', capacity: 80, startFill: 0.95, scanEverySec: 6, targetFill: 0.97 },
+      { id: 'balcony', name: 'Balcony', capacity: 80, startFill: 0.95, scanEverySec: 6, targetFill: 0.97 },
     ],
     popularity: 0.38,
   },
