@@ -14,7 +14,7 @@ import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
 import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
-import { createJobs, jobMetricLines } from './jobs/index.js';
+import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
@@ -57,6 +57,8 @@ export interface RunningServer {
   sink: EventSink;
   ingest: Ingest;
   live: Live;
+  /** The job runner (tests register their own jobs). */
+  jobs: Jobs;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,8 @@ export interface StartOptions {
   log: Logger;
   /** Receives committed rows after the live layer (bench/live.ts measures here); the writer's `embedder` hook. */
   onCommitted?: (rows: EventRow[]) => void;
+  /** How long POST /api/admin/jobs/{name}/run waits before answering 202 (default 30 s; tests shorten it). */
+  jobRunWaitMs?: number;
 }
 
 async function openStore(config: Config, log: Logger): Promise<Db> {
@@ -178,7 +182,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const keys = createKeyResolver(db, tenants);
   const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
   // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
-  const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2 });
+  const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2, runWaitMs: opts.jobRunWaitMs });
   jobs.register(gdpr.retention.job());
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
@@ -229,6 +233,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     sink,
     ingest,
     live,
+    jobs,
     async close() {
       uws.uws.us_listen_socket_close(listenSocket as never);
       await closeParts();
