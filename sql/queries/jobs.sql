@@ -79,8 +79,10 @@ SELECT count(*)::int AS n FROM d;
 -- The idempotency ledger's expired ids, a bounded chunk at a time (job ingest.ledger_prune), so a large
 -- backlog never holds the embedded store's one session for long.
 WITH d AS (
-  DELETE FROM tx_event_ids WHERE ctid IN (
-    SELECT ctid FROM tx_event_ids WHERE received_at < $1 LIMIT $2)
+  -- In received_at order, through its index: a sequential scan would walk again over the dead rows of every
+  -- earlier chunk (the embedded store has no autovacuum), making the whole backlog quadratic.
+  DELETE FROM tx_event_ids WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM tx_event_ids WHERE received_at < $1 ORDER BY received_at LIMIT $2))
   RETURNING 1)
 SELECT count(*)::int AS n FROM d;
 
