@@ -373,7 +373,7 @@ export class OrganizerView {
           'li',
           { class: fresh ? 'new' : null, 'data-ticker-row': '' },
           h('time', { datetime: t.ts, class: 'muted num' }, formatClock(t.ts)),
-          h('span', { class: 'ev', 'data-event-id': t.event_id }, t.event_title ?? t.event_id, t.category ? h('span', { class: 'cat muted' }, ` · ${t.category}`) : null),
+          h('span', { class: 'ev', 'data-event-id': t.event_id }, h('span', { class: 'evt' }, t.event_title ?? t.event_id), t.category ? h('span', { class: 'cat muted' }, ` · ${t.category}`) : null),
           h('span', { class: 'tk num' }, `${t.tickets} ticket${t.tickets === 1 ? '' : 's'}`),
           h('span', { class: 'amt num', 'data-value': t.amount, 'data-currency': t.currency }, formatMoney(t.amount, t.currency)),
         ),
