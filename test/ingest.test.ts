@@ -57,6 +57,7 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
       ['identity.enrich', 'enrich', true],
       ['identity.stitch', 'project', true],
       ['identity.sessions', 'project', true],
+      ['catalog.person_stats', 'project', true],
       ['live.owners', 'project', true],
       ['live', 'committed', true],
     ]);
