@@ -3,6 +3,8 @@ import crypto from 'node:crypto';
 import type { Queryable } from './db.js';
 import { queries } from './queries.js';
 import { iso, isoOrNull } from './rows.js';
+import type { Scope as AuthzScope } from '../authz/principal.js';
+import type { Role } from '../authz/roles.js';
 
 const Q = queries('tenants.sql', [
   'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
@@ -22,6 +24,10 @@ export interface KeyLookup {
   kind: 'write' | 'secret';
   key_id: number;
   site_id: string | null;
+  /** The key's role (issue 18, migration 007): absent = admin, the whole tenant, as every key before roles. */
+  role?: Role;
+  /** The key's scope; absent = {} (admin ignores it). */
+  scope?: AuthzScope;
 }
 
 /** A key as the database knows it: usable, revoked, or unknown. */

@@ -1,0 +1,90 @@
+// Who is asking (a key or a dashboard token: tenant, role, scope) and the two pure checks every route makes:
+// `can` (the role's permission, with the tenant's overrides) and `inScope` (the resource belongs to the
+// principal's organizers / venues / artists / events).
+import { permissionsFor, type Overrides, type Permission, type Role } from './roles.js';
+
+/** Ids the principal is limited to, per kind. Absent or empty = nothing of that kind (admin ignores scope). */
+export interface Scope {
+  organizers?: string[];
+  venues?: string[];
+  artists?: string[];
+  events?: string[];
+}
+
+export interface Principal {
+  tenant: number;
+  role: Role;
+  scope: Scope;
+  /** The key's id (audit); null for a dashboard token. */
+  keyId: number | null;
+  via: 'secret_key' | 'token';
+}
+
+/** An event as the catalog / live layer knows it: its owner, venue and artists (unknown = absent). */
+export interface EventResource {
+  id: string;
+  organizer_id?: string | null;
+  venue_id?: string | null;
+  artist_ids?: string[];
+}
+
+/** What a request touches. Several parts: every part must be in scope. `{}` = the tenant as a whole. */
+export interface Resource {
+  event?: EventResource;
+  organizer?: string;
+  venue?: string;
+  artist?: string;
+}
+
+/** Whether `p` has `permission` in its tenant (defaults of its role, changed by the tenant's overrides). Pure. */
+export function can(p: Pick<Principal, 'role'>, permission: Permission, overrides: Overrides = {}): boolean {
+  return permissionsFor(p.role, overrides).has(permission);
+}
+
+const has = (list: string[] | undefined, id: string | null | undefined): boolean => id != null && list !== undefined && list.includes(id);
+
+/** Whether an event belongs to the scope: listed itself, or its organizer, venue or one of its artists is. Pure. */
+export function eventInScope(s: Scope, e: EventResource): boolean {
+  return has(s.events, e.id) || has(s.organizers, e.organizer_id) || has(s.venues, e.venue_id)
+    || (e.artist_ids ?? []).some((a) => has(s.artists, a));
+}
+
+/**
+ * Whether `resource` is inside `p`'s scope. Admin: always (the whole tenant). Others: every part given must
+ * be in scope, and the tenant as a whole (`{}`) never is. Pure.
+ */
+export function inScope(p: Pick<Principal, 'role' | 'scope'>, resource: Resource): boolean {
+  if (p.role === 'admin') return true;
+  const s = p.scope;
+  const parts = [
+    resource.event === undefined ? null : eventInScope(s, resource.event),
+    resource.organizer === undefined ? null : has(s.organizers, resource.organizer),
+    resource.venue === undefined ? null : has(s.venues, resource.venue),
+    resource.artist === undefined ? null : has(s.artists, resource.artist),
+  ].filter((x): x is boolean => x !== null);
+  return parts.length > 0 && parts.every(Boolean);
+}
+
+/** The principal of a tenant secret key: a key without role columns (before migration 007) is the tenant's admin. */
+export function keyPrincipal(tenant: number, keyId: number, role: Role | undefined, scope: Scope | undefined): Principal {
+  return { tenant, role: role ?? 'admin', scope: scope ?? {}, keyId, via: 'secret_key' };
+}
+
+const SCOPE_KINDS = ['organizers', 'venues', 'artists', 'events'] as const;
+export const MAX_SCOPE_IDS = 200;
+const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
+
+/** A scope from untrusted JSON (a key's stored scope, a request body): unknown kinds, bad ids or too many → the field. Pure. */
+export function parseScope(v: unknown, field = 'scope'): { ok: true; value: Scope } | { ok: false; field: string; message: string } {
+  if (v === undefined || v === null) return { ok: true, value: {} };
+  if (typeof v !== 'object' || Array.isArray(v)) return { ok: false, field, message: `${field} must be an object with organizers, venues, artists and/or events (lists of ids).` };
+  const out: Scope = {};
+  for (const [k, ids] of Object.entries(v as Record<string, unknown>)) {
+    if (!(SCOPE_KINDS as readonly string[]).includes(k)) return { ok: false, field: `${field}.${k}`, message: `Unknown scope kind; use ${SCOPE_KINDS.join(', ')}.` };
+    if (!Array.isArray(ids) || ids.length > MAX_SCOPE_IDS || ids.some((x) => typeof x !== 'string' || !ID_RE.test(x) || !x.isWellFormed())) {
+      return { ok: false, field: `${field}.${k}`, message: `${field}.${k} must be a list of at most ${MAX_SCOPE_IDS} ids (1-128 printable characters).` };
+    }
+    out[k as (typeof SCOPE_KINDS)[number]] = [...new Set(ids as string[])];
+  }
+  return { ok: true, value: out };
+}
