@@ -18,6 +18,7 @@ import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
+import { createAudit, registerAuditTables } from './audit/index.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
 import { openEmbedded, openPostgres, type Db } from './store/db.js';
@@ -107,6 +108,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registry.none(['live_event_owners', 'live_owner_conflicts'], 'event → organizer ownership of the live layer (live/owners.ts)');
   registry.none(['job_runs'], 'runs of the server\'s own jobs (jobs/): names, windows, node ids, counts, error texts');
   registerCatalogTables(registry);
+  registerAuditTables(registry);
   return registry;
 }
 
@@ -184,18 +186,22 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
   const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2, runWaitMs: opts.jobRunWaitMs });
   jobs.register(gdpr.retention.job());
+  // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
+  const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });
+  jobs.register(audit.job());
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
-  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }) });
+  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit });
+  audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
   gdpr.start();
-  live.register(app, keys);
+  live.register(app, keys, audit);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
     config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,

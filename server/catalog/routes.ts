@@ -65,6 +65,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
 
   router.add({
     method: 'del', path: '/api/v1/catalog/:kind/:id', auth: 'secret', params: { kind: kindParam, id: idParam },
+    audit: ({ params }, reply) => ({ action: 'catalog.delete', target: `${params.kind}:${params.id}`, details: { deleted: (reply.body as { deleted: number }).deleted } }),
     handler: async ({ params, principal }) => {
       const ids = await store.remove(principal.tenant.tenant_id, params.kind, params.id);
       notify(principal.tenant.tenant_id, { [params.kind]: ids });

@@ -48,6 +48,8 @@ export interface Config {
   retentionMonths: number;
   /** How often each node drops expired chunks (the TimescaleDB policy job may not run in the embedded store). */
   retentionIntervalS: number;
+  /** Audit log rows older than this many days are pruned by the audit.prune job (server/audit/). */
+  auditRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -157,6 +159,7 @@ export function loadConfig(env: Env): Config {
     encryptionKey,
     retentionMonths: int('RETENTION_MONTHS', 24, 1, 1200),
     retentionIntervalS: int('RETENTION_INTERVAL_S', 3600, 1, 7 * 86_400),
+    auditRetentionDays: int('AUDIT_RETENTION_DAYS', 365, 1, 36_500),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

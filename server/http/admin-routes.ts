@@ -56,6 +56,7 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
 
   router.add({
     method: 'post', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id }, body: { parse: parseNewKey },
+    audit: ({ params, body }, reply) => ({ action: 'key.created', target: `key:${(reply.body as { id: number }).id}`, tenant: params.tenant_id, details: { kind: body.kind, site_id: body.site_id ?? null } }),
     handler: async ({ params, body }) => {
       await mustExist(params.tenant_id);
       const created = await deps.db.tx((q) => deps.tenants.createKey(q, params.tenant_id, body));
@@ -74,6 +75,7 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
 
   router.add({
     method: 'del', path: '/api/admin/keys/:id', auth: 'admin', params: { id },
+    audit: ({ params }, reply) => ({ action: 'key.revoked', target: `key:${params.id}`, tenant: (reply.body as { tenant_id: number }).tenant_id }),
     handler: async ({ params }) => {
       const revoked = await deps.tenants.revokeKey(deps.db, params.id);
       if (!revoked) return fail('unknown_key', { id: params.id });

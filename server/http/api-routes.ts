@@ -9,7 +9,7 @@ import { registerAdminRoutes } from './admin-routes.js';
 import type { KeyResolver } from './auth.js';
 import { paramFail } from './errors.js';
 import { collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
-import { createRouter, type Router } from './router.js';
+import { createRouter, type AuditSink, type Router } from './router.js';
 import type { TemplatedApp } from './uws.js';
 
 // Kept for live/history.ts, the one handler not yet declared on the router; new code imports router.ts.
@@ -23,6 +23,8 @@ export interface ApiRouteDeps {
   tenants: TenantStore;
   keys: KeyResolver;
   log: Logger;
+  /** The audit log (server/audit/): routes that declare `audit` record there. */
+  audit?: AuditSink;
 }
 
 /** The body of POST /api/admin/tenants. Pure. */
@@ -36,7 +38,7 @@ export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origi
 }
 
 export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router {
-  const router = createRouter({ app, log: deps.log, trustProxy: deps.config.trustProxy, keys: deps.keys, adminToken: deps.adminToken });
+  const router = createRouter({ app, log: deps.log, trustProxy: deps.config.trustProxy, keys: deps.keys, adminToken: deps.adminToken, audit: deps.audit });
 
   router.add({
     method: 'post', path: '/api/admin/tenants', auth: 'admin', body: { parse: parseNewTenant },

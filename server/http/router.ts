@@ -28,7 +28,8 @@ export type Auth = 'admin' | 'secret' | 'write' | 'token' | 'none';
 export type Principal =
   | { kind: 'none' }
   | { kind: 'admin' }
-  | { kind: 'secret'; tenant: Tenant }
+  /** keyId: the secret key's id (the audit log's actor). */
+  | { kind: 'secret'; tenant: Tenant; keyId?: number }
   | { kind: 'write'; tenant: Tenant }
   /** A dashboard token (its scope) or the tenant secret key (scope `tenant`). */
   | { kind: 'token'; scope: Scope };
@@ -73,7 +74,23 @@ export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
   body?: BodySpec<B>;
   /** Messages of the 500/503 this route answers (defaults: errors.ts). */
   errors?: ErrorReplyOpts;
+  /** An administrative action: what the audit log records after a 2xx reply (null: nothing to record). */
+  audit?: (req: RouteReq<A, P, B>, reply: Reply) => AuditNote | null;
   handler(req: RouteReq<A, P, B>): Promise<Reply>;
+}
+
+/** What a route tells the audit log; the router adds who (the principal), when and from where (the ip). */
+export interface AuditNote {
+  action: string;
+  target: string | null;
+  details?: Record<string, unknown>;
+  /** Default: the principal's tenant (none for the admin token). */
+  tenant?: number | null;
+}
+
+/** Where the router sends audit notes (server/audit/); resolves once the row is written or the failure logged. */
+export interface AuditSink {
+  note(principal: Principal, info: ReqInfo, note: AuditNote): Promise<unknown>;
 }
 
 export interface RouterDeps {
@@ -85,6 +102,8 @@ export interface RouterDeps {
   adminToken?: string;
   /** Dashboard tokens, for `token` routes (the live layer passes its verifier). */
   tokens?: { prefix: string; verify(token: string): { ok: true; scope: Scope } | { ok: false; reason: string } };
+  /** The audit log, for routes that declare `audit`. */
+  audit?: AuditSink;
 }
 
 export interface Router {
@@ -122,13 +141,13 @@ export function isAdmin(info: ReqInfo, adminToken: string | undefined): boolean 
 }
 
 /** The tenant of `Authorization: Bearer <secret key>`, or the 401/403 refusing it (a write key is 403). */
-export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant } | { ok: false; reply: Reply }> {
+export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant; keyId: number } | { ok: false; reply: Reply }> {
   const token = bearer(info.headers.authorization);
   if (!token) return { ok: false, reply: fail('missing_key') };
   const found = await keys.check(token);
   if (!found.ok) return { ok: false, reply: fail(found.code) };
   if (found.lookup.kind !== 'secret') return { ok: false, reply: fail('write_key_not_allowed') };
-  return { ok: true, tenant: found.lookup.tenant };
+  return { ok: true, tenant: found.lookup.tenant, keyId: found.lookup.key_id };
 }
 
 /**
@@ -167,7 +186,7 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
       return isAdmin(info, deps.adminToken) ? { ok: true, principal: { kind: 'admin' } } : { ok: false, reply: fail('invalid_admin_token') };
     case 'secret': {
       const s = await secretAuth(deps.keys, info);
-      return s.ok ? { ok: true, principal: { kind: 'secret', tenant: s.tenant } } : s;
+      return s.ok ? { ok: true, principal: { kind: 'secret', tenant: s.tenant, keyId: s.keyId } } : s;
     }
     case 'token': {
       const token = bearer(info.headers.authorization) ?? info.query.get('token');
@@ -239,7 +258,12 @@ export function createRouter(deps: RouterDeps): Router {
             if (!b.ok) return b.reply;
             body = b.value;
           }
-          return spec.handler({ info, params: params.value, body, principal: who.principal as PrincipalOf<A> });
+          const req = { info, params: params.value, body, principal: who.principal as PrincipalOf<A> };
+          const reply = await spec.handler(req);
+          // Recorded before the reply goes out, so a client that reads the log right after sees its own action.
+          const note = spec.audit && deps.audit && reply.status >= 200 && reply.status < 300 ? spec.audit(req, reply) : null;
+          if (note) await deps.audit!.note(who.principal, info, note);
+          return reply;
         })()
           .then((r) => send(res, state, r))
           .catch((err: unknown) => send(res, state, errorToReply(err, log, spec.errors)));

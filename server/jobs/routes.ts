@@ -31,6 +31,7 @@ export function registerJobRoutes(router: Router, deps: { runner: JobRunner; wai
 
   router.add({
     method: 'post', path: '/api/admin/jobs/:name/run', auth: 'admin', params: { name: jobName },
+    audit: ({ params }, reply) => ({ action: 'job.run', target: `job:${params.name}`, details: { run_id: (reply.body as { id?: number }).id ?? null } }),
     handler: async ({ params }) => {
       if (!runner.has(params.name)) return fail('unknown_job', { name: params.name });
       const { finished, run } = await runner.runNow(params.name, deps.waitMs ?? RUN_WAIT_MS);

@@ -25,6 +25,7 @@ import { Hub, type Built } from './hub.js';
 import { createOwnerClaims } from './owners.js';
 import { recomputeDay } from './recompute.js';
 import { registerLiveRoutes } from './routes.js';
+import type { AuditSink } from '../http/router.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
 import { createPseudonymizer } from './pseudo.js';
 import { LiveState } from './state.js';
@@ -79,7 +80,7 @@ export interface Live {
   /** Restores from Redis, or recomputes today from the store. Call before the writer starts. */
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */
-  register(app: TemplatedApp, keys: KeyResolver): void;
+  register(app: TemplatedApp, keys: KeyResolver, audit?: AuditSink): void;
   /**
    * GDPR erasure (an identity eraser): removes the person's ids from the hot state (here and, over the bus,
    * on every other node) and from Redis, keeping the live numbers. Returns what changed, by kind.
@@ -335,10 +336,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       return r;
     },
     erase: (ids) => erasure.erase(ids),
-    register(app, keys) {
+    register(app, keys, audit) {
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);
-      registerLiveRoutes(app, { core, keys, db: deps.db });
+      registerLiveRoutes(app, { core, keys, db: deps.db, audit });
     },
     redis: () => (mirror ? mirror.health() : 'off'),
     stats() {

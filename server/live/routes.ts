@@ -6,7 +6,7 @@
 //   GET  /api/v1/live/events/{event_id}/history, /api/v1/live/dashboard/{org_id}/history   per minute (history.ts)
 import { fail } from '../http/errors.js';
 import type { Parsed, Where } from '../http/params.js';
-import { createRouter, resolvePrincipal, route, type RouterDeps } from '../http/router.js';
+import { createRouter, resolvePrincipal, route, type AuditSink, type RouterDeps } from '../http/router.js';
 import type { KeyResolver } from '../http/auth.js';
 import type { ReqInfo, Reply, TemplatedApp } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
@@ -20,6 +20,8 @@ export interface LiveRouteDeps {
   keys: KeyResolver;
   /** The store, for the per-minute history. */
   db: Queryable;
+  /** The audit log (token minting is recorded). */
+  audit?: AuditSink;
 }
 
 const EVENTS = '/api/v1/live/events/';
@@ -38,11 +40,16 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     trustProxy: core.config.trustProxy,
     keys,
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => core.verify(token) },
+    audit: deps.audit,
   };
   const router = createRouter(routerDeps);
 
   router.add({
     method: 'post', path: '/api/v1/tokens', auth: 'secret', body: {},
+    audit: (_req, reply) => {
+      const b = reply.body as { role: string; expires_at: string; org_id?: string; event_ids?: string[] };
+      return { action: 'token.minted', target: `role:${b.role}`, details: { role: b.role, expires_at: b.expires_at, org_id: b.org_id, event_ids: b.event_ids } };
+    },
     handler: async ({ principal, body }) => {
       const req = parseTokenRequest(principal.tenant.tenant_id, body);
       if (!req.ok) return fail('invalid_field', req.message, { field: req.field });
