@@ -15,21 +15,23 @@ import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
 import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
 import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
+import { partitionsJob } from './jobs/partitions.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createAudit, registerAuditTables } from './audit/index.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
-import { openEmbedded, openPostgres, type Db } from './store/db.js';
+import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
+import { createPartitions } from './store/partitions.js';
 import { queries } from './store/queries.js';
 import { lockDataDir, type DataDirLock } from './store/datadir-lock.js';
 import { createSpool } from './store/spool.js';
 import { createTenantStore, type CreatedTenant } from './store/tenants.js';
 
-const Q = queries('store.sql', ['ping', 'timescaledb_version', 'create_timescaledb']);
+const Q = queries('store.sql', ['ping', 'timescaledb_version', 'create_timescaledb', 'server_version_num', 'tx_events_partitioned']);
 
 export class StoreSetupError extends Error {
   constructor(message: string) {
@@ -80,19 +82,25 @@ async function openStore(config: Config, log: Logger): Promise<Db> {
     await db.close();
     throw new StoreSetupError(`Cannot reach DATABASE_URL (${(err as Error).message}). Check host, port and credentials, or unset DATABASE_URL to use the embedded store.`);
   }
-  const { rows } = await db.query(Q.timescaledb_version);
-  if (rows.length === 0) {
+  // Refused before anything is created in it.
+  const tooOld = serverVersionProblem(Number((await db.query<{ n: number }>(Q.server_version_num)).rows[0].n));
+  if (tooOld) {
+    await db.close();
+    throw new StoreSetupError(tooOld);
+  }
+  // TimescaleDB when the server has it (installed, or installable here); otherwise plain mode (README "Plain
+  // PostgreSQL mode"). A database already migrated in plain mode is not given the extension.
+  const partitioned = (await db.query<{ partitioned: boolean }>(Q.tx_events_partitioned)).rows[0].partitioned;
+  let timescale = (await db.query(Q.timescaledb_version)).rows.length > 0;
+  if (!timescale && !partitioned) {
     try {
       await db.query(Q.create_timescaledb);
+      timescale = true;
     } catch (err) {
-      await db.close();
-      throw new StoreSetupError(
-        `The database at DATABASE_URL has no TimescaleDB extension (${(err as Error).message}). ` +
-          'Use a TimescaleDB server (e.g. the timescale/timescaledb image in docker-compose.yml) or unset DATABASE_URL to use the embedded store.',
-      );
+      log.info({ reason: (err as Error).message }, 'no TimescaleDB extension at DATABASE_URL: plain PostgreSQL mode (monthly partitions)');
     }
   }
-  return db;
+  return decideServerKind({ timescale, partitioned }) === 'postgres' ? { ...db, plain: true } : db;
 }
 
 /**
@@ -135,6 +143,14 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   fs.mkdirSync(config.dataDir, { recursive: true });
   const db = await openStore(config, log);
   await migrate(db, log.child({ mod: 'migrate' }));
+  // Plain PostgreSQL: this month's partitions before the first commit (else rows wait in the DEFAULT partition
+  // until the daily store.partitions job; never lost either way, so a failure here only warns).
+  const partitionPolicy = { backfillDays: config.limits.backfillDays, retentionMonths: config.retentionMonths };
+  if (db.plain) {
+    await createPartitions({ db, log: log.child({ mod: 'partitions' }) })
+      .ensure(new Date(), partitionPolicy)
+      .catch((err: Error) => log.warn({ err: err.message }, 'could not create tx_events partitions at start; store.partitions retries'));
+  }
   const adminToken = resolveAdminToken(config, log);
 
   const tenants = createTenantStore();
@@ -186,6 +202,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
   const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2, runWaitMs: opts.jobRunWaitMs });
   jobs.register(gdpr.retention.job());
+  if (db.plain) jobs.register(partitionsJob({ db, log: log.child({ mod: 'partitions' }), policy: partitionPolicy }));
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
   const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });
   jobs.register(audit.job());
@@ -204,7 +221,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   live.register(app, keys, audit);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
-    config, uws, storeKind: db.kind, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
+    config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     jobs: () => jobMetricLines(jobs.runner.metrics()),
   });
 

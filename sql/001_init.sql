@@ -1,4 +1,4 @@
--- Tenants, their sites/origins and API keys, raw events (hypertable), idempotency ledger, rejected events.
+-- Tenants, their sites/origins and API keys, raw events (hypertable, or monthly partitions on plain PostgreSQL), idempotency ledger, rejected events.
 
 CREATE TABLE tenants (
   tenant_id   bigserial PRIMARY KEY,
@@ -47,9 +47,19 @@ CREATE TABLE tx_events (
   payload          jsonb NOT NULL DEFAULT '{}',
   idempotency_key  varchar(255),
   is_bot           boolean NOT NULL DEFAULT false
-);
+)
+-- plain-only: PARTITION BY RANGE (occurred_at)
+;
+-- TimescaleDB: a hypertable in 7-day chunks. Plain PostgreSQL (server/store/migrate.ts markers): monthly
+-- declarative partitions tx_events_pYYYYMM, created ahead and dropped by jobs (server/store/partitions.ts),
+-- and a DEFAULT partition so that a row of a month without its partition is stored, never refused; the
+-- store.partitions job moves such rows into their month's partition once it creates it.
+-- timescale-only
 SELECT create_hypertable('tx_events', 'occurred_at', chunk_time_interval => INTERVAL '7 days');
--- A hypertable's unique key must contain the partitioning column; exact idempotency is tx_event_ids' job.
+-- end timescale-only
+-- plain-only: CREATE TABLE tx_events_default PARTITION OF tx_events DEFAULT;
+-- A hypertable's (or a partitioned table's) unique key must contain the partitioning column; exact
+-- idempotency is tx_event_ids' job.
 CREATE UNIQUE INDEX tx_events_event_id ON tx_events (tenant_id, event_id, occurred_at);
 CREATE INDEX tx_events_name_time ON tx_events (tenant_id, event_name, occurred_at DESC);
 CREATE INDEX tx_events_person_time ON tx_events (tenant_id, person_id, occurred_at DESC) WHERE person_id IS NOT NULL;

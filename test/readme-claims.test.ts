@@ -1,11 +1,14 @@
 // README claims that had no test of their own: idempotency whatever occurred_at says, tokens ending open
-// sockets at expiry, and the server refusing to boot on a bad configuration or a database without TimescaleDB.
+// sockets at expiry, the server refusing to boot on a bad configuration or an unusable database, and starting in
+// plain PostgreSQL mode on a database without TimescaleDB.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { io as connectSocketIo } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, eventsOf, postJson, tmpDir, webEvent, type Tenant } from './helpers.js';
+import { serverVersionProblem } from '../server/store/db.js';
+import { ADMIN, bootServer, createTenant, eventsOf, getJson, postJson, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { LiveClient, mintToken } from './live-helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -108,22 +111,46 @@ describe('boot refusals (README: Configuration)', () => {
     expect(r.out).not.toMatch(/listening on/);
   });
 
-  it('refuses a DATABASE_URL without the timescaledb extension, and leaves that database untouched', { timeout: 90_000 }, async () => {
+  it('starts in plain PostgreSQL mode on a DATABASE_URL without the timescaledb extension, and leaves the extension alone', { timeout: 90_000 }, async () => {
+    // README "Plain PostgreSQL mode" (issue 12): this used to be a refusal. A fresh database, dropped after.
     const client = new pg.Client({ connectionString: PLAIN_PG });
     await client.connect();
+    const name = `claims_${crypto.randomBytes(6).toString('hex')}`;
+    await client.query(`CREATE DATABASE ${name}`);
+    const url = new URL(PLAIN_PG);
+    url.pathname = `/${name}`;
+    let server: Awaited<ReturnType<typeof bootServer>> | undefined;
     try {
-      const tables = async () => (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'tx\\_%'")).rows[0].n;
-      const extension = async () => (await client.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rowCount;
-      expect(await extension()).toBe(0);
-      const before = await tables();
-      const r = await boot({ DATABASE_URL: PLAIN_PG, ADMIN_TOKEN: ADMIN });
-      expect(r.code).toBe(1);
-      expect(r.out).toMatch(/has no TimescaleDB extension/);
-      expect(r.out).toMatch(/unset DATABASE_URL to use the embedded store/);
-      expect(r.out).not.toMatch(/listening on/);
-      expect(await tables()).toBe(before);
+      server = await bootServer({ DATABASE_URL: url.toString() });
+      expect((await getJson(`${server.url}/health`)).json).toMatchObject({ status: 'ok', store: 'postgres' });
+      const db = new pg.Client({ connectionString: url.toString() });
+      await db.connect();
+      try {
+        expect((await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rowCount).toBe(0);
+        expect((await db.query("SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'tx_events'::regclass")).rowCount).toBe(1);
+      } finally {
+        await db.end();
+      }
     } finally {
+      await server?.close();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await client.end();
     }
+  });
+
+  it('still refuses an unreachable DATABASE_URL, naming the way out', { timeout: 90_000 }, async () => {
+    const r = await boot({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', ADMIN_TOKEN: ADMIN });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Cannot reach DATABASE_URL/);
+    expect(r.out).toMatch(/unset DATABASE_URL to use the embedded store/);
+    expect(r.out).not.toMatch(/listening on/);
+  });
+
+  it('refuses a PostgreSQL older than 14 (no date_bin), before creating anything in it', () => {
+    // No such server on the test machine: the decision itself, which openStore applies right after the ping.
+    expect(serverVersionProblem(130011)).toMatch(/version 13; Tixello Live needs PostgreSQL 14 or later.*unset DATABASE_URL to use the embedded store/);
+    expect(serverVersionProblem(Number.NaN)).toMatch(/version unknown/);
+    expect(serverVersionProblem(140000)).toBeNull();
+    expect(serverVersionProblem(150004)).toBeNull();
   });
 });

@@ -3,13 +3,15 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { EventSink } from '../ingest/writer.js';
+import type { StoreKind } from '../store/db.js';
 import { fail } from './errors.js';
 import { send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
 
 export interface StatusDeps {
   config: Config;
   uws: LoadedUws;
-  storeKind: 'embedded' | 'postgres';
+  /** README "Plain PostgreSQL mode": embedded, a TimescaleDB server, or plain PostgreSQL. */
+  storeKind: StoreKind;
   sink: EventSink;
   ingest: Ingest;
   log: Logger;

@@ -12,8 +12,16 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** What /health reports as `store` (README "Plain PostgreSQL mode"). */
+export type StoreKind = 'embedded' | 'timescaledb' | 'postgres';
+
 export interface Db extends Queryable {
   readonly kind: 'embedded' | 'postgres';
+  /**
+   * A PostgreSQL server without TimescaleDB (README "Plain PostgreSQL mode"): tx_events in monthly partitions,
+   * no policies. Absent or false: TimescaleDB (the embedded store, or a server with the extension).
+   */
+  readonly plain?: boolean;
   /** Runs fn inside BEGIN/COMMIT on one connection; rolls back when fn throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   /**
@@ -163,7 +171,44 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
   };
 }
 
-export async function openPostgres(url: string, poolMax: number, log: Logger): Promise<Db> {
+/** The oldest PostgreSQL server accepted: date_bin and the partitioning used in plain mode need 14. */
+export const MIN_SERVER_VERSION_NUM = 140000;
+
+/** What app.ts openStore found on a PostgreSQL server. */
+export interface ServerFacts {
+  /** SHOW server_version_num, e.g. 150004. */
+  versionNum: number;
+  /** The timescaledb extension is (now) installed in this database. */
+  timescale: boolean;
+  /** tx_events exists as a partitioned table: a database already set up in plain mode stays plain. */
+  partitioned: boolean;
+}
+
+/** Why a PostgreSQL server is refused (too old), or null. Pure. */
+export function serverVersionProblem(versionNum: number): string | null {
+  if (Number.isInteger(versionNum) && versionNum >= MIN_SERVER_VERSION_NUM) return null;
+  const major = Number.isInteger(versionNum) ? String(Math.floor(versionNum / 10000)) : 'unknown';
+  return `The PostgreSQL server at DATABASE_URL is version ${major}; Tixello Live needs PostgreSQL 14 or later. Upgrade the server, or unset DATABASE_URL to use the embedded store.`;
+}
+
+/**
+ * Which store an accepted PostgreSQL server is. Pure. A database once migrated in plain mode stays plain even if
+ * TimescaleDB appears later (its tx_events is no hypertable and cannot become one in place).
+ */
+export function decideServerKind(f: Omit<ServerFacts, 'versionNum'>): 'timescaledb' | 'postgres' {
+  return f.timescale && !f.partitioned ? 'timescaledb' : 'postgres';
+}
+
+/** /health's `store`. */
+export function storeKindOf(db: Pick<Db, 'kind' | 'plain'>): StoreKind {
+  return db.kind === 'embedded' ? 'embedded' : db.plain ? 'postgres' : 'timescaledb';
+}
+
+/**
+ * A PostgreSQL server through a `pg` pool. `plain`: the server has no TimescaleDB (app.ts openStore decides,
+ * decideServerKind); tests that set up a schema themselves leave it out.
+ */
+export async function openPostgres(url: string, poolMax: number, log: Logger, opts: { plain?: boolean } = {}): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle postgres connection lost'));
@@ -177,6 +222,7 @@ export async function openPostgres(url: string, poolMax: number, log: Logger): P
   };
   return {
     kind: 'postgres',
+    plain: opts.plain ?? false,
     query<T>(sql: string, params?: unknown[]) {
       return wrap(async () => {
         const r = await pool.query(sql, params);

@@ -1,5 +1,10 @@
 // Numbered migrations from sql/, applied once and in order. Each runs in its own transaction under a
 // transaction-scoped advisory lock, so two nodes booting together apply every file exactly once.
+// The same files serve both flavours of the schema (README "Plain PostgreSQL mode"): with TimescaleDB (embedded
+// store, a TimescaleDB server) and on a plain PostgreSQL. Two line markers keep them one text:
+//   -- timescale-only            lines up to `-- end timescale-only` are skipped on plain PostgreSQL;
+//   -- plain-only: <sql>          the line becomes <sql> on plain PostgreSQL, and stays a comment elsewhere
+// (so a file run by hand through psql on TimescaleDB does what it always did).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +28,36 @@ export function readMigrations(dir = SQL_DIR): Migration[] {
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: fs.readFileSync(path.join(dir, f), 'utf8') }));
 }
 
+export type SchemaFlavour = 'timescaledb' | 'plain';
+
+/** A migration's text for one flavour of the schema (the markers above). Pure. */
+export function forFlavour(sql: string, flavour: SchemaFlavour): string {
+  const out: string[] = [];
+  let skipping = false;
+  for (const line of sql.split('\n')) {
+    const t = line.trim();
+    if (t === '-- timescale-only') {
+      skipping = flavour === 'plain';
+      continue;
+    }
+    if (t === '-- end timescale-only') {
+      skipping = false;
+      continue;
+    }
+    if (skipping) continue;
+    const plain = /^(\s*)-- plain-only: (.*)$/.exec(line);
+    out.push(plain && flavour === 'plain' ? plain[1] + plain[2] : line);
+  }
+  return out.join('\n');
+}
+
+/** The schema's flavour follows the store: only a PostgreSQL server without TimescaleDB gets the plain one. */
+export function flavourOf(db: Pick<Db, 'plain'>): SchemaFlavour {
+  return db.plain ? 'plain' : 'timescaledb';
+}
+
 export async function migrate(db: Db, log: Logger, migrations = readMigrations()): Promise<string[]> {
+  const flavour = flavourOf(db);
   await db.tx(async (q) => {
     await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     await q.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -35,7 +69,7 @@ export async function migrate(db: Db, log: Logger, migrations = readMigrations()
       await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
       const { rows } = await q.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (rows.length > 0) return false;
-      await q.exec(m.sql);
+      await q.exec(forFlavour(m.sql, flavour));
       await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       return true;
     });

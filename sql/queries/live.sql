@@ -6,9 +6,11 @@
 -- (server/live/facts.ts): non-bot rows only; minutes without rows are absent (history.ts zero-fills them).
 -- A per-row amount or ticket count beyond 2^53 (stored before the registry bounded numbers) adds nothing,
 -- as in the live sums (safeAdd in server/live/state.ts), so float8 never overflows.
+-- date_bin (PostgreSQL ≥ 14, core) rather than TimescaleDB's time_bucket: one text for every store, plain
+-- PostgreSQL included; the origin is time_bucket's (any whole minute gives the same buckets).
 -- For one event this uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at).
 WITH r AS (
-  SELECT time_bucket(INTERVAL '1 minute', occurred_at) AS ts, event_name, visitor_id,
+  SELECT date_bin(INTERVAL '1 minute', occurred_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS ts, event_name, visitor_id,
     CASE WHEN event_name = 'order_completed' THEN (
       SELECT CASE WHEN abs(t) <= 9007199254740991 THEN t ELSE 0 END FROM (
         SELECT coalesce(sum((it->>'qty')::numeric), 0) AS t
