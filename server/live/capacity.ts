@@ -150,3 +150,39 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   const capacity = venue ? venue.value : s.size > 0 && gateCapacity ? gateCapacity : null;
   return { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };
 }
+
+/** One event's line in a venue's aggregate (`analytics:venue:{venue_id}:capacity`). */
+export interface VenueEventCapacity extends CapacityFigures {
+  event_id: string;
+  event_title: string | null;
+}
+
+export interface VenueCapacity extends CapacityFigures {
+  venue_id: string;
+  events: VenueEventCapacity[];
+}
+
+/**
+ * A venue's capacity: every event at it with live capacity today, summed (inside, entries, denied, rate) and
+ * listed by event id. The capacity is the sum of the events' capacities, null when one of them is unknown
+ * (a percentage over a partial total would overstate the fill). Pure.
+ */
+export function venueCapacity(venue: string, events: { event_id: string; event_title: string | null; view: CapacityFigures }[]): VenueCapacity {
+  const sorted = [...events].sort((a, b) => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0));
+  let inside = 0;
+  let entries = 0;
+  let denied = 0;
+  let rate = 0;
+  let capacity: number | null = sorted.length > 0 ? 0 : null;
+  const lines: VenueEventCapacity[] = [];
+  for (const e of sorted) {
+    const v = e.view;
+    inside += v.inside;
+    entries += v.entries;
+    denied += v.denied;
+    rate += v.rate_per_minute;
+    capacity = capacity !== null && v.capacity !== null ? capacity + v.capacity : null;
+    lines.push({ event_id: e.event_id, event_title: e.event_title, inside: v.inside, entries: v.entries, denied: v.denied, rate_per_minute: v.rate_per_minute, capacity: v.capacity, percent: v.percent });
+  }
+  return { venue_id: venue, inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), events: lines };
+}

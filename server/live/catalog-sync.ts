@@ -112,6 +112,8 @@ export function withCatalog(catalog: LiveCatalog, tenant: number, t: Topic, data
     });
     return { ...data, organizer_name: catalog.organizerName(tenant, t.org), events, ticker };
   }
+  // A venue's aggregate is built from events already named (live/capacity.ts venueCapacity).
+  if (t.kind === 'venue') return data;
   const meta = catalog.get(tenant, t.event);
   if (t.kind === 'capacity') {
     const { event_id, venue_id, ...cap } = data;

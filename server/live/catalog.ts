@@ -39,6 +39,8 @@ export interface EventMeta {
   organizer_name: string | null;
   title: string | null;
   venue_id: string | null;
+  /** The event's artists (issue 18: an artist token reads these events); absent when it has none. */
+  artist_ids?: string[];
   capacity: number | null;
   gates: GateMeta[];
   starts_at: string | null;
@@ -92,6 +94,7 @@ export function metaFromRow(r: Record<string, unknown>): EventMeta {
     }),
     starts_at: r.starts_at == null ? null : iso(r.starts_at),
     status: str(r.status),
+    ...(Array.isArray(r.artist_ids) && r.artist_ids.length > 0 ? { artist_ids: (r.artist_ids as unknown[]).map(String) } : {}),
   };
 }
 

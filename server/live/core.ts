@@ -8,7 +8,7 @@ import type { Fact } from './facts.js';
 import type { Hub } from './hub.js';
 import type { LiveState, UvSource } from './state.js';
 import type { Scope, VerifyResult } from './token.js';
-import type { Topic } from './topics.js';
+import type { EventOwnership, Topic } from './topics.js';
 
 /** Redis mirror of the hot state (warm.ts); absent on a single node without Redis. */
 export interface Mirror {
@@ -43,6 +43,12 @@ export interface LiveCore {
   now(): number;
   verify(token: string): VerifyResult;
   allowed(scope: Scope, topic: Topic): boolean;
+  /** Whether the key that minted this token is known revoked now (false for tokens without a key id). */
+  keyRevokedNow(scope: Scope): boolean;
+  /** The same after reading the key's status when this node does not know it yet (a subscribe waits for it). */
+  keyRevoked(scope: Scope): Promise<boolean>;
+  /** What the catalog or the live state knows of an event's organizer, venue and artists. */
+  ownerOf(tenant: number, event: string): EventOwnership | undefined;
   /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */
   prepare(entries: { tenant: number; topic: Topic }[]): Promise<void>;
   /** Transports register how to deliver a serialised message to a topic key's subscribers. */

@@ -6,7 +6,7 @@ function setup(intervalMs = 0) {
   const values = new Map<string, number>();
   const sent: { key: string; msg: any }[] = [];
   const hub = new Hub({
-    build: (tenant: number, t: Topic) => ({ data: { v: values.get(`${tenant}:${'event' in t ? t.event : t.org}`) ?? 0 }, updatedAt: 1_700_000_000_000 }),
+    build: (tenant: number, t: Topic) => ({ data: { v: values.get(`${tenant}:${'event' in t ? t.event : 'org' in t ? t.org : t.venue}`) ?? 0 }, updatedAt: 1_700_000_000_000 }),
     send: (key, m) => sent.push({ key, msg: JSON.parse(m) }),
     intervalMs,
   });

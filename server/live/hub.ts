@@ -44,6 +44,8 @@ export function message(name: string, type: MessageType, seq: number, ts: number
 export class Hub {
   readonly entries = new Map<string, TopicEntry>();
   private dirty = new Set<string>();
+  /** Keys of the venue topics per tenant: a capacity change marks them (their events are only known at build). */
+  private venues = new Map<number, Set<string>>();
   sent = 0;
 
   constructor(private deps: HubDeps) {}
@@ -55,6 +57,11 @@ export class Hub {
     if (!e) {
       e = { key, tenant, topic, name: topicName(topic), seq: 0, last: null, subs: 0, lastSent: -Infinity };
       this.entries.set(key, e);
+      if (topic.kind === 'venue') {
+        let set = this.venues.get(tenant);
+        if (!set) this.venues.set(tenant, (set = new Set()));
+        set.add(key);
+      }
     }
     e.subs++;
     return e;
@@ -67,7 +74,10 @@ export class Hub {
     if (e.subs === 0) {
       this.dirty.delete(key);
       // Forget quiet topics now and then; seq restarts only for topics nobody watched for a while.
-      if (this.entries.size > 100_000) this.entries.delete(key);
+      if (this.entries.size > 100_000) {
+        this.entries.delete(key);
+        this.venues.get(e.tenant)?.delete(key);
+      }
     }
   }
 
@@ -89,7 +99,12 @@ export class Hub {
   /** Marks the topics a fact touched (only those somebody watches). */
   touch(t: Touched): void {
     this.mark(topicKey(t.tenant, { kind: 'event', event: t.event }));
-    if (t.capacity) this.mark(topicKey(t.tenant, { kind: 'capacity', event: t.event }));
+    this.mark(topicKey(t.tenant, { kind: 'event', event: t.event, revenue: false }));
+    if (t.capacity) {
+      this.mark(topicKey(t.tenant, { kind: 'capacity', event: t.event }));
+      // Unchanged venue aggregates are rebuilt but not sent (flush compares the data).
+      for (const key of this.venues.get(t.tenant) ?? []) this.mark(key);
+    }
     if (t.funnel && t.org !== null) this.mark(topicKey(t.tenant, { kind: 'dashboard', org: t.org }));
   }
 

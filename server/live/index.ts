@@ -31,7 +31,9 @@ import { createPseudonymizer } from './pseudo.js';
 import { LiveState } from './state.js';
 import { startTicker } from './tick.js';
 import { resolveTokenSecret, signToken, verifyToken } from './token.js';
-import { allowed, type Topic } from './topics.js';
+import { allowed, type EventOwnership, type Topic } from './topics.js';
+import { venueCapacity, type CapacityFigures } from './capacity.js';
+import { createKeyStatus } from './key-status.js';
 import { createRedisMirror } from './warm.js';
 import { registerWs, type WsServer } from './ws.js';
 
@@ -86,6 +88,8 @@ export interface Live {
    * on every other node) and from Redis, keeping the live numbers. Returns what changed, by kind.
    */
   erase(ids: EraseRequest): Promise<Counts>;
+  /** This node revoked a key: its tokens are refused here at once (other nodes within KEY_TTL_MS). */
+  keyRevoked(keyId: number): void;
   core: LiveCore;
   stats(): LiveStats;
   /** Redis for /health: 'off' without REDIS_URL. */
@@ -157,10 +161,44 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       for (const id of state.getOrg(tenant, t.org)?.events ?? []) updatedAt = Math.max(updatedAt, state.latestUpdate(tenant, id));
       return { data: withCatalog(catalog, tenant, t, state.dashboardData(tenant, t.org, at)), updatedAt };
     }
+    if (t.kind === 'venue') return venueBuilt(tenant, t.venue, at);
     const updatedAt = state.latestUpdate(tenant, t.event);
     const data = t.kind === 'event' ? state.eventData(tenant, t.event, at) : state.capacityData(tenant, t.event, at);
-    return { data: withCatalog(catalog, tenant, t, data), updatedAt };
+    const named = withCatalog(catalog, tenant, t, data);
+    if (t.kind === 'event' && t.revenue === false) {
+      // An artist's variant: the same numbers without the money.
+      const { revenue: _revenue, ...rest } = named;
+      return { data: rest, updatedAt };
+    }
+    return { data: named, updatedAt };
   };
+
+  /** What the catalog (first) or the live state knows of an event's organizer, venue and artists. */
+  const ownerOf = (tenant: number, event: string): EventOwnership | undefined => {
+    const meta = catalog.get(tenant, event);
+    const live = state.getEvent(tenant, event);
+    if (!meta && !live) return undefined;
+    return { org: meta?.organizer_id ?? live?.org ?? null, venue: meta?.venue_id ?? live?.venue ?? null, artists: meta?.artist_ids ?? [] };
+  };
+
+  /**
+   * `analytics:venue:{venue}:capacity`: every event of the tenant with live state today whose venue (catalog
+   * first) is this one. A scan over the tenant's events of the day, at most once per coalescing interval per
+   * watched venue topic.
+   */
+  const venueBuilt = (tenant: number, venue: string, at: number): Built => {
+    const events: Parameters<typeof venueCapacity>[1] = [];
+    let updatedAt = 0;
+    for (const e of state.events.values()) {
+      if (e.tenant !== tenant || (catalog.get(tenant, e.event)?.venue_id ?? e.venue) !== venue) continue;
+      const cap = withCatalog(catalog, tenant, { kind: 'capacity', event: e.event }, state.capacityData(tenant, e.event, at)) as unknown as CapacityFigures & { event_title: string | null };
+      events.push({ event_id: e.event, event_title: cap.event_title ?? null, view: cap });
+      updatedAt = Math.max(updatedAt, state.latestUpdate(tenant, e.event));
+    }
+    return { data: venueCapacity(venue, events) as unknown as Record<string, unknown>, updatedAt };
+  };
+  // Tokens minted with a key end when the key is revoked (read from tenant_keys, live/key-status.ts).
+  const keyStatus = createKeyStatus({ db: deps.db, log, now });
   const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)), intervalMs: config.live.coalesceMs });
 
   // Facts to and from the other nodes: sent again when a publish failed or a node missed them, applied once.
@@ -246,9 +284,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     config,
     log,
     now,
-    verify: (token) => verifyToken(secret, token, Math.floor(now() / 1000)),
+    verify: (token) => {
+      const v = verifyToken(secret, token, Math.floor(now() / 1000));
+      return v.ok && core.keyRevokedNow(v.scope) ? { ok: false, reason: 'revoked' } : v;
+    },
+    keyRevokedNow: (scope) => 'key' in scope && scope.key !== undefined && keyStatus.revokedNow(scope.tenant, scope.key),
+    keyRevoked: async (scope) => 'key' in scope && scope.key !== undefined && (await keyStatus.revoked(scope.tenant, scope.key)),
+    ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
-    allowed: (scope, topic) => allowed(scope, topic, (tenant, event) => catalog.get(tenant, event)?.organizer_id ?? state.getEvent(tenant, event)?.org),
+    allowed: (scope, topic) => allowed(scope, topic, ownerOf),
     prepare: (entries) => prefetch(entries),
     addSender: (s) => senders.push(s),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
@@ -336,6 +380,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       return r;
     },
     erase: (ids) => erasure.erase(ids),
+    keyRevoked: (keyId) => keyStatus.markRevoked(keyId),
     register(app, keys, audit) {
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);

@@ -12,7 +12,8 @@ import type { ReqInfo, Reply, TemplatedApp } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { historyHandler } from './history.js';
 import type { LiveCore } from './core.js';
-import { parseTokenRequest, TOKEN_PREFIX, type Scope } from './token.js';
+import { bearer } from '../http/auth.js';
+import { parseTokenRequest, TOKEN_PREFIX, withinKey, type MintingKey, type Scope, type TokenScope } from './token.js';
 import type { Topic } from './topics.js';
 
 export interface LiveRouteDeps {
@@ -22,6 +23,20 @@ export interface LiveRouteDeps {
   db: Queryable;
   /** The audit log (token minting is recorded). */
   audit?: AuditSink;
+}
+
+/** The ids of a token's scope as POST /api/v1/tokens answers them. Pure. */
+export function tokenScopeFields(s: TokenScope): Record<string, unknown> {
+  switch (s.role) {
+    case 'organizer':
+      return { org_id: s.org };
+    case 'gate':
+      return { event_ids: s.events };
+    case 'venue':
+      return { venue_ids: s.venues };
+    case 'artist':
+      return { artist_ids: s.artists };
+  }
 }
 
 const EVENTS = '/api/v1/live/events/';
@@ -47,15 +62,24 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   router.add({
     method: 'post', path: '/api/v1/tokens', auth: 'secret', body: {},
     audit: (_req, reply) => {
-      const b = reply.body as { role: string; expires_at: string; org_id?: string; event_ids?: string[] };
-      return { action: 'token.minted', target: `role:${b.role}`, details: { role: b.role, expires_at: b.expires_at, org_id: b.org_id, event_ids: b.event_ids } };
+      const { token: _token, ...shown } = reply.body as { token: string; role: string };
+      return { action: 'token.minted', target: `role:${shown.role}`, details: shown };
     },
-    handler: async ({ principal, body }) => {
-      const req = parseTokenRequest(principal.tenant.tenant_id, body);
+    handler: async ({ principal, body, info }) => {
+      const tenant = principal.tenant.tenant_id;
+      const req = parseTokenRequest(tenant, body);
       if (!req.ok) return fail('invalid_field', req.message, { field: req.field });
-      const minted = core.mintToken(req.scope, req.ttlS);
-      const scope = req.scope.role === 'organizer' ? { org_id: req.scope.org } : { event_ids: req.scope.events };
-      return { status: 201, body: { ...minted, role: req.scope.role, ...scope } };
+      // The minting key's role and scope (the key cache, 5 s): a token never covers more than its key.
+      const found = await keys.check(bearer(info.headers.authorization) ?? '');
+      if (!found.ok) return fail(found.code);
+      const key: MintingKey = { id: found.lookup.key_id, role: found.lookup.role ?? 'admin', scope: found.lookup.scope ?? {} };
+      const within = withinKey(req.scope, key, (event) => {
+        const o = core.ownerOf(tenant, event);
+        return o && { organizer_id: o.org, venue_id: o.venue, artist_ids: o.artists };
+      });
+      if (!within.ok) return fail('forbidden', `The key minting this token does not cover ${within.field} ${JSON.stringify(within.id)}.`, { field: within.field, permission: 'mint_tokens' });
+      const minted = core.mintToken({ ...req.scope, key: key.id }, req.ttlS);
+      return { status: 201, body: { ...minted, role: req.scope.role, ...tokenScopeFields(req.scope), key_id: key.id } };
     },
   });
 

@@ -16,7 +16,7 @@ function setup(o: { prepare?: () => Promise<void>; maxTopics?: number; expS?: nu
     log: pino({ level: 'silent' }),
     now: () => NOW,
     // O1 may read its dashboard and the events E*; nothing else.
-    allowed: (_scope, t) => (t.kind === 'dashboard' ? t.org === 'O1' : t.event.startsWith('E')),
+    allowed: (_scope, t) => (t.kind === 'dashboard' ? t.org === 'O1' : t.kind !== 'venue' && t.event.startsWith('E')),
     prepare: o.prepare ?? (async () => undefined),
   };
   const subs = createSubscriptions(core, o.maxTopics);

@@ -4,11 +4,13 @@
 //   server → client  a snapshot on subscribe (then the hub's updates), {"type":"unsubscribed","topic"},
 //                    {"type":"pong","ts"}, {"type":"error","code","topic"?,"message"}
 // Checks, in order: the op, the topic's name, the token's expiry (an expired token ends the connection),
-// then for a subscribe the token's scope and the topic limit. A subscribe to a topic the connection already
+// then for a subscribe the token's scope, the topic limit and its key (a token whose minting key was revoked
+// gets `token_revoked` and the connection ends). A denial names the permission the topic needs (issue 18).
+// An artist subscribes to the revenue-free variant of an event topic (topics.ts topicFor). A subscribe to a topic the connection already
 // has is idempotent (a fresh snapshot, no second subscription), also at the limit: it adds no topic.
 import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
-import { parseTopic, topicKey } from './topics.js';
+import { parseTopic, topicFor, topicKey, type Topic } from './topics.js';
 
 export const MAX_TOPICS_PER_SOCKET = 200;
 
@@ -37,7 +39,12 @@ export interface Link {
 
 export type Op = { op: 'ping' } | { op: 'subscribe' | 'unsubscribe'; topic: unknown };
 
-const TOPICS_HELP = 'Topics: analytics:event:{event_id}, analytics:event:{event_id}:capacity, analytics:dashboard:{org_id}.';
+const TOPICS_HELP = 'Topics: analytics:event:{event_id}, analytics:event:{event_id}:capacity, analytics:dashboard:{org_id}, analytics:venue:{venue_id}:capacity.';
+
+/** The permission (authz/roles.ts) a topic is read with: named in a `forbidden` reply. */
+export function topicPermission(t: Topic): string {
+  return t.kind === 'event' || t.kind === 'dashboard' ? 'view_event_analytics' : t.kind === 'venue' ? 'view_venue_analytics' : 'view_capacity';
+}
 
 const error = (code: string, message: string, topic?: string | null): Reply =>
   topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message };
@@ -62,7 +69,13 @@ export function parseOp(msg: unknown): Op | { error: Reply } {
 /** Whether a connection's token has expired at `nowMs`. */
 export const expired = (sub: Subscriber, nowMs: number): boolean => sub.exp <= nowMs / 1000;
 
-export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'>;
+/** Why a connection must end now (the transports' sweeps): its token expired, or its key is known revoked. */
+export function endReason(sub: Subscriber, nowMs: number, core: Pick<LiveCore, 'keyRevokedNow'>): 'expired' | 'revoked' | null {
+  if (expired(sub, nowMs)) return 'expired';
+  return core.keyRevokedNow(sub.scope) ? 'revoked' : null;
+}
+
+export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked'>>;
 
 export interface Subscriptions {
   /** Handles one decoded client message; every reply goes through `link`. Never rejects. */
@@ -73,12 +86,18 @@ export interface Subscriptions {
 
 export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPICS_PER_SOCKET): Subscriptions {
   const subscribe = async (sub: Subscriber, link: Link, key: string, name: string, topic: NonNullable<ReturnType<typeof parseTopic>>) => {
-    if (!core.allowed(sub.scope, topic)) return link.send(error('forbidden', 'This token does not give access to that topic.', name));
+    if (!core.allowed(sub.scope, topic)) return link.send({ ...error('forbidden', 'This token does not give access to that topic.', name), permission: topicPermission(topic) });
     if (!sub.topics.has(key) && sub.topics.size >= maxTopics) {
       return link.send(error('too_many_topics', `At most ${maxTopics} topics per connection.`, name));
     }
     const tenant = sub.scope.tenant;
     try {
+      // Before any data: a token of a revoked key gets none (a node that never saw the key reads it first).
+      if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
+        if (!link.isOpen()) return;
+        link.send(error('token_revoked', 'The key that minted this token was revoked; mint a new token with a valid key.'));
+        return link.expire();
+      }
       await core.prepare([{ tenant, topic }]);
       if (!link.isOpen()) return;
       // Decided after the wait: the same topic may have been subscribed meanwhile.
@@ -97,9 +116,10 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       const op = parseOp(msg);
       if ('error' in op) return link.send(op.error);
       if (op.op === 'ping') return link.send({ type: 'pong', ts: core.now() });
-      const topic = parseTopic(op.topic);
+      const parsed = parseTopic(op.topic);
       const name = typeof op.topic === 'string' ? op.topic.slice(0, 200) : null;
-      if (!topic || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
+      if (!parsed || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
+      const topic = topicFor(sub.scope, parsed);
       if (expired(sub, core.now())) {
         link.send(error('token_expired', 'The token expired; reconnect with a new one.'));
         return link.expire();

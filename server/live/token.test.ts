@@ -78,7 +78,7 @@ describe('tokens', () => {
 
 describe('topic scope', () => {
   const owners: Record<string, string> = { A1: 'A', A2: 'A', B1: 'B', 'A:capacity': 'A' };
-  const organizerOf = (tenant: number, e: string) => (tenant === 1 ? owners[e] : undefined);
+  const organizerOf = (tenant: number, e: string) => (tenant === 1 && owners[e] ? { org: owners[e], venue: null, artists: [] } : undefined);
   const orgA: Scope = { role: 'organizer', tenant: 1, org: 'A' };
   const gate: Scope = { role: 'gate', tenant: 1, events: ['A1'] };
   const can = (s: Scope, name: string) => {

@@ -1,13 +1,23 @@
-// Topic names and who may read them. Pure.
-//   analytics:event:{event_id}            funnel + capacity (organizer of the event, tenant)
-//   analytics:event:{event_id}:capacity   capacity only (gate staff of the event, organizer, tenant)
+// Topic names and who may read them (issue 18: one rule per token role). Pure.
+//   analytics:event:{event_id}            funnel + capacity (organizer of the event, artist of the event without
+//                                         revenue, tenant)
+//   analytics:event:{event_id}:capacity   capacity only (gate staff of the event, organizer, venue staff of the
+//                                         event's venue, artist of the event, tenant)
 //   analytics:dashboard:{org_id}          the organizer's roll-up (that organizer, tenant)
+//   analytics:venue:{venue_id}:capacity   capacity of every event at the venue, summed (venue staff, tenant)
+// An artist's event topic is its own hub entry (`revenue: false`): the hub builds it without the revenue
+// fields, so an artist's connection never receives a message that carries them.
 import type { Scope } from './token.js';
 
-export type Topic = { kind: 'event'; event: string } | { kind: 'capacity'; event: string } | { kind: 'dashboard'; org: string };
+export type Topic =
+  | { kind: 'event'; event: string; revenue?: false }
+  | { kind: 'capacity'; event: string }
+  | { kind: 'dashboard'; org: string }
+  | { kind: 'venue'; venue: string };
 
 const EVENT = 'analytics:event:';
 const DASH = 'analytics:dashboard:';
+const VENUE = 'analytics:venue:';
 const CAP = ':capacity';
 const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
@@ -16,6 +26,12 @@ export function parseTopic(name: unknown): Topic | null {
   if (name.startsWith(DASH)) {
     const org = name.slice(DASH.length);
     return ID_RE.test(org) ? { kind: 'dashboard', org } : null;
+  }
+  if (name.startsWith(VENUE)) {
+    const rest = name.slice(VENUE.length);
+    if (!rest.endsWith(CAP)) return null;
+    const venue = rest.slice(0, -CAP.length);
+    return ID_RE.test(venue) ? { kind: 'venue', venue } : null;
   }
   if (name.startsWith(EVENT)) {
     const rest = name.slice(EVENT.length);
@@ -29,24 +45,64 @@ export function parseTopic(name: unknown): Topic | null {
 }
 
 export function topicName(t: Topic): string {
-  return t.kind === 'dashboard' ? DASH + t.org : t.kind === 'capacity' ? EVENT + t.event + CAP : EVENT + t.event;
+  switch (t.kind) {
+    case 'dashboard':
+      return DASH + t.org;
+    case 'capacity':
+      return EVENT + t.event + CAP;
+    case 'venue':
+      return VENUE + t.venue + CAP;
+    case 'event':
+      return EVENT + t.event;
+  }
 }
 
-/** The key a topic has inside this server (tenants never share one): `{tenant}|{topic}`. */
-export const topicKey = (tenant: number, t: Topic): string => `${tenant}|${topicName(t)}`;
+/**
+ * The key a topic has inside this server (tenants never share one): `{tenant}|{topic}`. The revenue-free
+ * variant of an event topic gets `|norevenue`: a name a client cannot spell (parseTopic never makes it).
+ */
+export const topicKey = (tenant: number, t: Topic): string => `${tenant}|${topicName(t)}${t.kind === 'event' && t.revenue === false ? '|norevenue' : ''}`;
+
+/** What the live layer knows of an event: its organizer, venue and artists (unknown = null / absent). */
+export interface EventOwnership {
+  org: string | null;
+  venue: string | null;
+  artists: string[];
+}
 
 /**
- * Whether `scope` may read `topic`. `organizerOf` gives the organizer the live state knows for an event
- * (null or undefined when unknown): an organizer only sees events that are known to be theirs.
+ * The topic a scope actually reads for a requested one: an artist's event topic is the revenue-free variant;
+ * every other request is itself. Pure.
  */
-export function allowed(scope: Scope, topic: Topic, organizerOf: (tenant: number, event: string) => string | null | undefined): boolean {
+export function topicFor(scope: Scope, topic: Topic): Topic {
+  return scope.role === 'artist' && topic.kind === 'event' ? { kind: 'event', event: topic.event, revenue: false } : topic;
+}
+
+/**
+ * Whether `scope` may read `topic`. `ownerOf` gives what the catalog or the live state knows of an event
+ * (undefined when nothing): a limited scope only sees events known to be in it. Pure.
+ */
+export function allowed(scope: Scope, topic: Topic, ownerOf: (tenant: number, event: string) => EventOwnership | undefined): boolean {
+  const owner = (event: string) => ownerOf(scope.tenant, event);
   switch (scope.role) {
     case 'tenant':
       return true;
     case 'organizer':
       if (topic.kind === 'dashboard') return topic.org === scope.org;
-      return organizerOf(scope.tenant, topic.event) === scope.org;
+      if (topic.kind === 'venue') return false;
+      return owner(topic.event)?.org === scope.org;
     case 'gate':
       return topic.kind === 'capacity' && scope.events.includes(topic.event);
+    case 'venue': {
+      if (topic.kind === 'venue') return scope.venues.includes(topic.venue);
+      if (topic.kind !== 'capacity') return false;
+      const v = owner(topic.event)?.venue;
+      return v != null && scope.venues.includes(v);
+    }
+    case 'artist': {
+      if (topic.kind !== 'event' && topic.kind !== 'capacity') return false;
+      if (topic.kind === 'event' && topic.revenue !== false) return false;
+      return (owner(topic.event)?.artists ?? []).some((a) => scope.artists.includes(a));
+    }
   }
 }

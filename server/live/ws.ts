@@ -9,7 +9,7 @@
 import { bearer } from '../http/auth.js';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { createSubscriptions, decodeFrame, expired, type Link, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, decodeFrame, endReason, type Link, type Subscriber } from './subscriptions.js';
 
 interface UserData extends Subscriber {
   closed: boolean;
@@ -88,7 +88,8 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
     const at = core.now();
     for (const ws of sockets) {
       const ud = ws.getUserData();
-      if (expired(ud, at) && !ud.closed) ws.end(4001, 'token expired');
+      const why = ud.closed ? null : endReason(ud, at, core);
+      if (why) ws.end(why === 'expired' ? 4001 : 4003, `token ${why}`);
     }
   }, 5000);
   sweep.unref();

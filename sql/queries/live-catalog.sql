@@ -3,7 +3,7 @@
 -- name: event_meta
 -- What a snapshot shows of one tenant's events: the events named in $2, of the organizers in $3 or at the
 -- venues in $4 (a change of an organizer's name or a venue's gates reaches its events). $1 bigint, $2-$4 text[].
-SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id,
+SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id, c.artist_ids,
        coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.status
 FROM catalog_events c
 LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
@@ -15,7 +15,7 @@ LIMIT 100000;
 -- At start: every catalog event that is not over before the UTC day $1 starts (an organizer may open an
 -- upcoming event before its first visitor), plus the events with live state today ($2 bigint[], $3 text[]).
 -- Bounded: the live layer keeps at most this many events' metadata.
-SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id,
+SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id, c.artist_ids,
        coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.status
 FROM catalog_events c
 LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
