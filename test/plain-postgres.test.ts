@@ -5,9 +5,11 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPersonDataRegistry } from '../server/app.js';
+import { uncovered } from '../server/gdpr/registry.js';
 import { forFlavour } from '../server/store/migrate.js';
-import { expiredPartitions, monthOf, wantedMonths } from '../server/store/partitions.js';
-import { ADMIN, bootServer, createTenant, eventsOf, orderEvent, request, tmpDir, webEvent, type Tenant } from './helpers.js';
+import { expiredPartitions, monthOf, monthStart, wantedMonths } from '../server/store/partitions.js';
+import { ADMIN, bootServer, createTenant, eventsOf, orderEvent, request, tmpDir, webEvent, wireDatabase, type Tenant } from './helpers.js';
 import { api, batch, identify, serverEvents } from './identity-helpers.js';
 import { mintToken } from './live-helpers.js';
 
@@ -82,6 +84,18 @@ describe('plain PostgreSQL mode: the server on PostgreSQL 15 without TimescaleDB
     expect(want).toContain(`tx_events_p${monthOf(now)}`);
     expect(want.length).toBeGreaterThanOrEqual(5); // ≥ 3 months of backfill, this one, 2 ahead
     expect(await partitions()).toEqual([...want, 'tx_events_default'].sort());
+  });
+
+  it('covers every table of the plain schema in the GDPR registry; the partitions are tx_events\' own', async () => {
+    const tables = (await sql.query<{ name: string; parent: string | null }>(
+      `SELECT c.relname AS name, p.relname AS parent FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
+       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')`,
+    )).rows;
+    const partitionsOf = [...new Set(tables.filter((r) => r.parent !== null).map((r) => r.parent))];
+    expect(partitionsOf).toEqual(['tx_events']);
+    const own = tables.filter((r) => r.parent === null).map((r) => r.name);
+    expect(uncovered(createPersonDataRegistry(), own)).toEqual([]);
   });
 
   it('ingests a batch (new, duplicate, rejected), reads back in pages, keeps an event_id once whatever its occurred_at', async () => {
@@ -163,6 +177,45 @@ describe('plain PostgreSQL mode: the server on PostgreSQL 15 without TimescaleDB
     expect((await runJob('store.partitions')).json).toMatchObject({ status: 'succeeded', rows: 0 });
   });
 
+  it('loses no row sent to a month without partition while store.partitions attaches that month', async () => {
+    const when = new Date(Date.now() - 40 * DAY); // another month than the test above (75 days back)
+    const month = `tx_events_p${monthOf(when)}`;
+    expect((await sql.query(`SELECT 1 FROM ${month}`)).rowCount).toBe(0);
+    await sql.query(`DROP TABLE ${month}`);
+    const at = (i: number) => new Date(monthStart(monthOf(when)).getTime() + 3_600_000 + i * 1000).toISOString();
+    const early = webEvent({ visitor_id: 'pv-race', occurred_at: at(0) });
+    expect((await batch(base(), t, [early])).json).toMatchObject({ accepted: 1 }); // in DEFAULT, to be moved
+    // A reader holds the DEFAULT partition, so the job stops at its ATTACH, after moving the rows.
+    const reader = new pg.Client({ connectionString: url });
+    await reader.connect();
+    const waiting = async (rel: string, mode: string) =>
+      (await sql.query("SELECT 1 FROM pg_locks WHERE NOT granted AND relation = $1::regclass AND mode = $2", [rel, mode])).rowCount! > 0;
+    const poll = async (ok: () => Promise<boolean>) => {
+      for (let i = 0; i < 200 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await ok()).toBe(true);
+    };
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM tx_events_default');
+      const job = runJob('store.partitions');
+      await poll(() => waiting('tx_events_default', 'AccessExclusiveLock'));
+      // Rows for that month arrive now: they must wait for the ATTACH and land in the new partition.
+      const late = Array.from({ length: 10 }, (_, j) => webEvent({ visitor_id: 'pv-race', occurred_at: at(j + 1) }));
+      const sent = batch(base(), t, late);
+      await poll(async () => (await waiting('tx_events', 'RowExclusiveLock')) || (await waiting('tx_events_default', 'RowExclusiveLock')));
+      await reader.query('COMMIT');
+      expect((await job).json).toMatchObject({ status: 'succeeded' });
+      expect((await sent).json).toMatchObject({ accepted: 10, duplicates: 0, rejected: [] });
+      const stored = (await sql.query<{ event_id: string; p: string }>(
+        "SELECT event_id::text AS event_id, tableoid::regclass::text AS p FROM tx_events WHERE visitor_id = 'pv-race'",
+      )).rows;
+      expect(stored.map((r) => r.event_id).sort()).toEqual([early, ...late].map((e) => e.event_id).sort());
+      expect(new Set(stored.map((r) => r.p))).toEqual(new Set([month]));
+    } finally {
+      await reader.end();
+    }
+  });
+
   it('gdpr.retention drops whole months past retention and expired rows left in the DEFAULT partition', async () => {
     // A month well past the 12 months of retention, attached the way the job does, and an old row in DEFAULT.
     await sql.query('CREATE TABLE tx_events_p202001 (LIKE tx_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)');
@@ -197,5 +250,23 @@ describe('plain PostgreSQL mode: the server on PostgreSQL 15 without TimescaleDB
     const e = webEvent({ visitor_id: 'pv-after' });
     expect((await batch(base(), t, [e])).json).toMatchObject({ accepted: 1 });
     expect(await whereStored(e.event_id)).toEqual([`tx_events_p${monthOf(new Date(e.occurred_at))}`]);
+  });
+});
+
+describe('/health store on a PostgreSQL server with TimescaleDB', () => {
+  it('says "timescaledb", keeps the hypertable and registers no store.partitions job', { timeout: 120_000 }, async () => {
+    const wire = await wireDatabase();
+    const server = await bootServer({ DATABASE_URL: wire.url, DATABASE_POOL_MAX: '1' });
+    try {
+      expect((await request('GET', `${server.url}/health`)).json).toMatchObject({ store: 'timescaledb' });
+      expect(server.db.plain).toBe(false);
+      expect((await server.db.query("SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'tx_events'")).rows).toHaveLength(1);
+      const jobs = (await request('GET', `${server.url}/api/admin/jobs`, undefined, admin)).json.jobs.map((j: any) => j.name);
+      expect(jobs).toContain('gdpr.retention');
+      expect(jobs).not.toContain('store.partitions');
+    } finally {
+      await server.close();
+      await wire.close();
+    }
   });
 });

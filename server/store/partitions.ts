@@ -3,14 +3,14 @@
 // whose month has no partition yet, so no row is ever refused for that. `ensure` (job store.partitions, and once
 // at boot) creates the months ahead and the ones backfill can reach, and moves rows out of the DEFAULT
 // partition into their new month; `dropExpired` (job gdpr.retention) drops whole months past retention.
-// Each month is its own short transaction: a standalone table, the DEFAULT partition's rows of that month moved
-// in, then ATTACH (SHARE UPDATE EXCLUSIVE on tx_events: ingest and reads go on; CREATE TABLE … PARTITION OF would
-// take ACCESS EXCLUSIVE on tx_events).
+// Each month is its own short transaction: writes to tx_events wait (reads go on), a standalone table, the DEFAULT
+// partition's rows of that month moved in, then ATTACH (CREATE TABLE … PARTITION OF would take ACCESS EXCLUSIVE
+// on tx_events and block reads too).
 import type { Logger } from 'pino';
 import type { Db } from './db.js';
 import { queries } from './queries.js';
 
-const Q = queries('partitions.sql', ['list_partitions', 'default_months', 'partitions_lock', 'lock_timeout', 'lock_default', 'delete_expired_default']);
+const Q = queries('partitions.sql', ['list_partitions', 'default_months', 'partitions_lock', 'lock_timeout', 'lock_writes', 'delete_expired_default']);
 
 /** Months created ahead of the current one. */
 export const MONTHS_AHEAD = 2;
@@ -102,7 +102,7 @@ export function createPartitions(deps: { db: Db; log: Logger }): Partitions {
       if (have.has(name)) return null;
       const from = monthStart(m).toISOString();
       const to = monthStart(addMonths(m, 1)).toISOString();
-      await q.query(Q.lock_default);
+      await q.query(Q.lock_writes);
       // `name` matches NAME and the bounds are our own ISO strings: nothing from a request reaches this DDL.
       await q.query(`CREATE TABLE ${name} (LIKE tx_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
       const moved = await q.query<{ n: number }>(

@@ -19,10 +19,13 @@ SELECT pg_advisory_xact_lock(7465003);
 -- a long read (the job fails and retries in its window).
 SET LOCAL lock_timeout = '10s';
 
--- name: lock_default
--- No row can enter the DEFAULT partition between the move below and the ATTACH (which would refuse it).
--- Reads go on; only writes of rows without a partition wait (a few ms on an empty DEFAULT partition).
-LOCK TABLE tx_events_default IN SHARE ROW EXCLUSIVE MODE;
+-- name: lock_writes
+-- No row can enter the DEFAULT partition between the move below and the ATTACH. Locking the DEFAULT partition
+-- alone is not enough: an INSERT already routed to it waits, then fails after the ATTACH with "new row for
+-- relation tx_events_default violates partition constraint" (measured on PostgreSQL 15). On tx_events, an
+-- INSERT waits before it routes, and routes to the new partition. Reads go on; writes wait for this short
+-- transaction (a few ms when the DEFAULT partition is empty, as it normally is).
+LOCK TABLE tx_events IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: delete_expired_default
 -- Retention for rows still in the DEFAULT partition ($1: the cutoff).
