@@ -20,6 +20,9 @@ import { createStripe, registerStripeTables } from './integrations/stripe/index.
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createAudit, registerAuditTables } from './audit/index.js';
+import { createAuthz, registerAuthzTables } from './authz/index.js';
+import { registerAuthzRoutes } from './authz/routes.js';
+import type { RouteInfo } from './http/router.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
 import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
@@ -62,6 +65,8 @@ export interface RunningServer {
   live: Live;
   /** The job runner (tests register their own jobs). */
   jobs: Jobs;
+  /** Every declared HTTP route with its auth, permission and resource (test/authz-matrix.test.ts). */
+  routes(): RouteInfo[];
   close(): Promise<void>;
 }
 
@@ -117,6 +122,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registry.none(['job_runs'], 'runs of the server\'s own jobs (jobs/): names, windows, node ids, counts, error texts');
   registerCatalogTables(registry);
   registerAuditTables(registry);
+  registerAuthzTables(registry);
   return registry;
 }
 
@@ -210,7 +216,12 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
-  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit });
+  // Roles and permissions (issue 18): every declared route's permission and scope are checked by the router
+  // with the tenant's overrides; `access.listing` collects the routes of every router (RunningServer.routes()).
+  const authz = createAuthz({ db, log: log.child({ mod: 'authz' }) });
+  const access = { authz: { overrides: authz.overrides, event: (t: number, id: string) => authz.resolveEventResource(db, t, id) }, listing: [] as RouteInfo[] };
+  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
+  registerAuthzRoutes(router, authz);
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
@@ -218,7 +229,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
   gdpr.start();
-  live.register(app, keys, audit);
+  live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
@@ -257,6 +268,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     ingest,
     live,
     jobs,
+    routes: () => [...access.listing],
     async close() {
       uws.uws.us_listen_socket_close(listenSocket as never);
       await closeParts();

@@ -48,7 +48,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
   };
 
   router.add({
-    method: 'put', path: '/api/v1/catalog/:kind', auth: 'secret', params: { kind: kindParam },
+    method: 'put', path: '/api/v1/catalog/:kind', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam },
     body: { limit: CATALOG_BODY_LIMIT, parse: parseSync },
     handler: async ({ params, body, principal }) => {
       if ('tooMany' in body) return fail('too_many_items', { limit: MAX_ITEMS, got: body.tooMany }, { limit: MAX_ITEMS });
@@ -64,7 +64,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
   });
 
   router.add({
-    method: 'del', path: '/api/v1/catalog/:kind/:id', auth: 'secret', params: { kind: kindParam, id: idParam },
+    method: 'del', path: '/api/v1/catalog/:kind/:id', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam, id: idParam },
     audit: ({ params }, reply) => ({ action: 'catalog.delete', target: `${params.kind}:${params.id}`, details: { deleted: (reply.body as { deleted: number }).deleted } }),
     handler: async ({ params, principal }) => {
       const ids = await store.remove(principal.tenant.tenant_id, params.kind, params.id);
@@ -74,7 +74,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/catalog/:kind', auth: 'secret', params: { kind: kindParam },
+    method: 'get', path: '/api/v1/catalog/:kind', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam },
     handler: async ({ info, params, principal }) => {
       const p = collect({
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
@@ -87,7 +87,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/catalog/:kind/:id', auth: 'secret', params: { kind: kindParam, id: idParam },
+    method: 'get', path: '/api/v1/catalog/:kind/:id', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam, id: idParam },
     handler: async ({ params, principal }) => {
       const item = await store.get(principal.tenant.tenant_id, params.kind, params.id);
       if (!item) throw new NotFoundError('not_found', `No ${params.kind} item with id ${JSON.stringify(params.id)} for this tenant.`);

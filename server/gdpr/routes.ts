@@ -15,7 +15,7 @@ export interface GdprRouteDeps {
 
 export function registerGdprRoutes(router: Router, deps: GdprRouteDeps): void {
   router.add({
-    method: 'get', path: '/api/v1/persons/:id/export', auth: 'secret', params: { id: personIdParam },
+    method: 'get', path: '/api/v1/persons/:id/export', auth: 'secret', permission: 'export_data', resource: 'tenant', params: { id: personIdParam },
     audit: ({ params }) => ({ action: 'gdpr.export', target: `person:${params.id}` }),
     handler: async ({ params, principal }) => {
       const out = await deps.gdpr.exportPerson(principal.tenant.tenant_id, params.id);
@@ -25,7 +25,7 @@ export function registerGdprRoutes(router: Router, deps: GdprRouteDeps): void {
     },
   });
   router.add({
-    method: 'del', path: '/api/v1/persons/:id', auth: 'secret', params: { id: personIdParam },
+    method: 'del', path: '/api/v1/persons/:id', auth: 'secret', permission: 'erase_data', resource: 'tenant', params: { id: personIdParam },
     audit: ({ params }) => ({ action: 'gdpr.erase', target: `person:${params.id}` }),
     handler: async ({ params, principal }) => {
       const out = await deps.gdpr.erasePerson(principal.tenant.tenant_id, params.id);

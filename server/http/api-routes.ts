@@ -9,7 +9,7 @@ import { registerAdminRoutes } from './admin-routes.js';
 import type { KeyResolver } from './auth.js';
 import { paramFail } from './errors.js';
 import { collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
-import { createRouter, type AuditSink, type Router } from './router.js';
+import { createRouter, type AuditSink, type RouteInfo, type Router, type RouterAuthz } from './router.js';
 import type { TemplatedApp } from './uws.js';
 
 // Kept for live/history.ts, the one handler not yet declared on the router; new code imports router.ts.
@@ -25,6 +25,8 @@ export interface ApiRouteDeps {
   log: Logger;
   /** The audit log (server/audit/): routes that declare `audit` record there. */
   audit?: AuditSink;
+  /** Role overrides and event owners for the router's checks, and the server's route listing (issue 18). */
+  access?: { authz: RouterAuthz; listing: RouteInfo[] };
 }
 
 /** The body of POST /api/admin/tenants. Pure. */
@@ -38,7 +40,7 @@ export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origi
 }
 
 export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router {
-  const router = createRouter({ app, log: deps.log, trustProxy: deps.config.trustProxy, keys: deps.keys, adminToken: deps.adminToken, audit: deps.audit });
+  const router = createRouter({ app, log: deps.log, trustProxy: deps.config.trustProxy, keys: deps.keys, adminToken: deps.adminToken, audit: deps.audit, authz: deps.access?.authz, listing: deps.access?.listing });
 
   router.add({
     method: 'post', path: '/api/admin/tenants', auth: 'admin', body: { parse: parseNewTenant },
@@ -47,7 +49,7 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
   registerAdminRoutes(router, deps);
 
   router.add({
-    method: 'get', path: '/api/v1/tx/events', auth: 'secret',
+    method: 'get', path: '/api/v1/tx/events', auth: 'secret', permission: 'view_raw_events', resource: { query_event: 'event_entity_id' },
     handler: async ({ info, principal }) => {
       const q = info.query;
       const p = collect({
@@ -75,7 +77,7 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
   });
 
   router.add({
-    method: 'get', path: '/api/v1/tx/rejected', auth: 'secret',
+    method: 'get', path: '/api/v1/tx/rejected', auth: 'secret', permission: 'view_raw_events', resource: 'tenant',
     handler: async ({ info, principal }) => {
       const p = collect({
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),

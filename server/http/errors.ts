@@ -42,7 +42,7 @@ export const ERRORS = {
   wrong_key_kind: { status: 403, message: 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page.', when: 'a secret key sent where the write key belongs' },
   origin_not_allowed: { status: 403, message: 'Origin {origin} is not in this tenant\'s allowed origins.', when: '`Origin` not in the tenant\'s allowed origins' },
   write_key_not_allowed: { status: 403, message: 'A write key can only send events; use the secret key for /api/v1.', when: 'a write key sent where the secret key belongs' },
-  forbidden: { status: 403, message: 'This key or token does not give access to that topic.', when: 'the key or token does not cover the requested topic' },
+  forbidden: { status: 403, message: 'This key or token does not give access to that topic.', when: 'the key or token does not cover the requested topic; on a declared route also `permission` (the one its role lacks), `role` and, for a resource outside its scope, `scope`' },
   not_found: { status: 404, message: 'Not found.', when: 'no such route, or no such row for this tenant' },
   unknown_tenant: { status: 404, message: 'No tenant {id}.', when: 'no such tenant' },
   unknown_key: { status: 404, message: 'No key {id}.', when: 'no such key' },

@@ -79,11 +79,26 @@ describe('router', () => {
     expect(() => createRouter(deps(app)).add({ method: 'get', path: '/x/:id', auth: 'none', handler: async () => ({ status: 200 }) })).toThrow(/no parser for :id/);
   });
 
+  it('refuses a secret or token route without a declared permission, or with path params but no resource, at registration (issue 18)', () => {
+    const { app } = fakeApp();
+    const router = createRouter(deps(app));
+    expect(() => router.add({ method: 'get', path: '/s', auth: 'secret', handler: async () => ({ status: 200 }) })).toThrow(/declare its permission/);
+    expect(() => router.add({ method: 'get', path: '/t', auth: 'token', handler: async () => ({ status: 200 }) })).toThrow(/declare its permission/);
+    expect(() => router.add({ method: 'get', path: '/e/:id', auth: 'secret', permission: 'view_event_analytics', params: { id }, handler: async () => ({ status: 200 }) })).toThrow(/declare its resource/);
+    expect(() => router.add({ method: 'get', path: '/e/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'other' }, params: { id }, handler: async () => ({ status: 200 }) })).toThrow(/not in the path/);
+    router.add({ method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, params: { id }, handler: async () => ({ status: 200 }) });
+    router.add({ method: 'get', path: '/open', auth: 'none', handler: async () => ({ status: 200 }) });
+    expect(router.routes()).toEqual([
+      { method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' } },
+      { method: 'get', path: '/open', auth: 'none', permission: null, resource: null },
+    ]);
+  });
+
   it('resolves the declared auth before anything else', async () => {
     const { app, call } = fakeApp();
     const router = createRouter(deps(app));
     router.add({ method: 'get', path: '/admin/:id', auth: 'admin', params: { id }, handler: async ({ params }) => ({ status: 200, body: { id: params.id } }) });
-    router.add({ method: 'get', path: '/secret', auth: 'secret', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
+    router.add({ method: 'get', path: '/secret', auth: 'secret', permission: 'none', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
     expect(await call('get /admin/:id', '/admin/x')).toMatchObject({ status: '401 Unauthorized', body: { error: { code: 'invalid_admin_token' } } });
     expect(await call('get /admin/:id', '/admin/x', { headers: { authorization: 'Bearer admin-secret' } })).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', field: 'id', in: 'path' } } });
     expect(await call('get /admin/:id', '/admin/5', { headers: { authorization: 'Bearer admin-secret' } })).toMatchObject({ body: { id: 5 } });
@@ -100,7 +115,7 @@ describe('router', () => {
       tokens: { prefix: 'v1.', verify: (t) => (t === 'v1.ok' ? { ok: true, scope: { role: 'organizer', tenant: 7, org: 'O1' } } : { ok: false, reason: t === 'v1.old' ? 'expired' : 'bad_signature' }) },
     });
     router.add({ method: 'get', path: '/w', auth: 'write', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
-    router.add({ method: 'get', path: '/t', auth: 'token', handler: async ({ principal }) => ({ status: 200, body: principal.scope }) });
+    router.add({ method: 'get', path: '/t', auth: 'token', permission: 'none', handler: async ({ principal }) => ({ status: 200, body: principal.scope }) });
     expect(await call('get /w', '/w')).toMatchObject({ status: '401 Unauthorized', body: { error: { code: 'missing_key' } } });
     expect(await call('get /w', '/w', { headers: { 'x-tx-key': 'tx_sk_good' } })).toMatchObject({ status: '403 Forbidden', body: { error: { code: 'wrong_key_kind' } } });
     expect(await call('get /w', '/w', { query: 'key=tx_pk_good' })).toMatchObject({ body: { tenant: 7 } });

@@ -18,6 +18,8 @@
 import type { Logger } from 'pino';
 import type { Scope } from '../live/token.js';
 import type { KeyCheck, Tenant } from '../store/tenants.js';
+import { can, inScope, keyPrincipal, type EventResource, type Principal as Who, type Resource } from '../authz/principal.js';
+import type { Overrides, Permission, Role } from '../authz/roles.js';
 import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
 import { errorToReply, fail, paramFail, type ErrorReplyOpts } from './errors.js';
 import { checkBody, pathSegments, type ParamError, type Parsed } from './params.js';
@@ -60,6 +62,32 @@ export interface RouteReq<A extends Auth, P extends ParamSpec, B> {
   params: ParamsOf<P>;
   body: B;
   principal: PrincipalOf<A>;
+  /** The key or token with its role and scope (`secret` and `token` routes); null for admin, write and none. */
+  who: Who | null;
+}
+
+/**
+ * The resource a route touches:
+ *   'tenant'              tenant-wide (persons, catalog, settings): the permission alone decides
+ *   { event: 'p' }        the event of path param p: its organizer, venue and artists (catalog / live owner)
+ *   { organizer: 'p' }    the organizer of path param p (also venue / artist)
+ *   { query_event: 'q' }  tenant-wide for admin; any other role must name an event in scope in query param q
+ */
+export type ResourceSpec = 'tenant' | { event: string } | { organizer: string } | { venue: string } | { artist: string } | { query_event: string };
+
+/** A declared route as the registry lists it (test/authz-matrix.test.ts walks every one). */
+export interface RouteInfo {
+  method: string;
+  path: string;
+  auth: Auth;
+  permission: Permission | 'none' | null;
+  resource: ResourceSpec | null;
+}
+
+/** What the router needs for the checks: the tenant's overrides and the resource behind an event id. */
+export interface RouterAuthz {
+  overrides(tenant: number): Promise<Overrides>;
+  event(tenant: number, eventId: string): Promise<EventResource>;
 }
 
 export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
@@ -67,8 +95,13 @@ export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
   /** uWS pattern with named params: `/api/v1/persons/:id`. Each `:name` needs a parser in `params`. */
   path: string;
   auth: A;
-  /** Reserved for per-resource permissions (umami-style); not checked yet, declared so routes can carry it. */
-  permission?: string;
+  /**
+   * The permission the principal's role needs (authz/roles.ts), checked by the router before the params.
+   * Mandatory for `secret` and `token` routes (add() throws without it); `'none'` must be said explicitly.
+   */
+  permission?: Permission | 'none';
+  /** What the request touches, checked against the principal's scope: see ResourceSpec. Mandatory with a permission when the path has params; default 'tenant'. */
+  resource?: ResourceSpec;
   params?: P;
   /** Present = the route reads a JSON body. */
   body?: BodySpec<B>;
@@ -104,10 +137,16 @@ export interface RouterDeps {
   tokens?: { prefix: string; verify(token: string): { ok: true; scope: Scope } | { ok: false; reason: string } };
   /** The audit log, for routes that declare `audit`. */
   audit?: AuditSink;
+  /** Overrides and event owners (authz/index.ts); without it: the default permissions, events known by id only. */
+  authz?: RouterAuthz;
+  /** Shared by every router of the server, so `routes()` lists them all. */
+  listing?: RouteInfo[];
 }
 
 export interface Router {
   add<A extends Auth, P extends ParamSpec = Record<never, never>, B = unknown>(spec: RouteSpec<A, P, B>): void;
+  /** Every route declared so far (on every router sharing `listing`). */
+  routes(): RouteInfo[];
 }
 
 /** Position of each `:name` in a path pattern, e.g. `/api/admin/tenants/:tenant_id/keys` → {tenant_id: 3}. Pure. */
@@ -141,13 +180,14 @@ export function isAdmin(info: ReqInfo, adminToken: string | undefined): boolean 
 }
 
 /** The tenant of `Authorization: Bearer <secret key>`, or the 401/403 refusing it (a write key is 403). */
-export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant; keyId: number } | { ok: false; reply: Reply }> {
+export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant; keyId: number; who: Who } | { ok: false; reply: Reply }> {
   const token = bearer(info.headers.authorization);
   if (!token) return { ok: false, reply: fail('missing_key') };
   const found = await keys.check(token);
   if (!found.ok) return { ok: false, reply: fail(found.code) };
   if (found.lookup.kind !== 'secret') return { ok: false, reply: fail('write_key_not_allowed') };
-  return { ok: true, tenant: found.lookup.tenant, keyId: found.lookup.key_id };
+  const l = found.lookup;
+  return { ok: true, tenant: l.tenant, keyId: l.key_id, who: keyPrincipal(l.tenant.tenant_id, l.key_id, l.role, l.scope) };
 }
 
 /**
@@ -175,7 +215,25 @@ export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cor
 
 const noHeaders = (): Record<string, string> => ({});
 
-type Resolved = { ok: true; principal: Principal } | { ok: false; reply: Reply };
+type Resolved = { ok: true; principal: Principal; who?: Who | null } | { ok: false; reply: Reply };
+
+/**
+ * A dashboard token as a principal: organizer → organizer on that organizer; gate → venue on its events (the
+ * live layer still limits it to capacity topics); venue / artist → that role on its venues / artists; the
+ * secret key's REST scope → admin. A role this function does not know gets media with nothing in scope. Pure.
+ */
+export function tokenPrincipal(scope: Scope): Who {
+  const t = scope as { role: string; tenant: number; org?: string; events?: string[]; venues?: string[]; artists?: string[]; key?: number };
+  const who = (role: Role, s: Who['scope']): Who => ({ tenant: t.tenant, role, scope: s, keyId: t.key ?? null, via: 'token' });
+  switch (t.role) {
+    case 'tenant': return who('admin', {});
+    case 'organizer': return who('organizer', { organizers: t.org === undefined ? [] : [t.org] });
+    case 'gate': return who('venue', { events: t.events ?? [] });
+    case 'venue': return who('venue', { venues: t.venues ?? [] });
+    case 'artist': return who('artist', { artists: t.artists ?? [] });
+    default: return who('media', {});
+  }
+}
 
 /** Resolves the principal a route's `auth` asks for from the request headers (and `?token=` / `?key=`). */
 export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<RouterDeps, 'keys' | 'adminToken' | 'tokens'>): Promise<Resolved> {
@@ -186,17 +244,17 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
       return isAdmin(info, deps.adminToken) ? { ok: true, principal: { kind: 'admin' } } : { ok: false, reply: fail('invalid_admin_token') };
     case 'secret': {
       const s = await secretAuth(deps.keys, info);
-      return s.ok ? { ok: true, principal: { kind: 'secret', tenant: s.tenant, keyId: s.keyId } } : s;
+      return s.ok ? { ok: true, principal: { kind: 'secret', tenant: s.tenant, keyId: s.keyId }, who: s.who } : s;
     }
     case 'token': {
       const token = bearer(info.headers.authorization) ?? info.query.get('token');
       if (deps.tokens && token?.startsWith(deps.tokens.prefix)) {
         const v = deps.tokens.verify(token);
         if (!v.ok) return { ok: false, reply: fail(v.reason === 'expired' ? 'token_expired' : 'invalid_token') };
-        return { ok: true, principal: { kind: 'token', scope: v.scope } };
+        return { ok: true, principal: { kind: 'token', scope: v.scope }, who: tokenPrincipal(v.scope) };
       }
       const s = await secretAuth(deps.keys, info);
-      return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id } } } : s;
+      return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id } }, who: s.who } : s;
     }
     case 'write': {
       const key = info.headers['x-tx-key'] || info.query.get('key');
@@ -232,9 +290,56 @@ async function readJson<B>(bodyP: ReturnType<typeof readBody>, spec: BodySpec<B>
   return p.ok ? p : { ok: false, reply: paramFail(p.error) };
 }
 
+/** The 403 of a principal whose role lacks `permission` (with the tenant's overrides), or null. Pure. */
+export function permissionRefusal(who: Who, permission: Permission, overrides: Overrides): Reply | null {
+  if (can(who, permission, overrides)) return null;
+  return fail('forbidden', `This key or token (role ${who.role}) does not have the permission ${permission}.`, { permission, role: who.role });
+}
+
+/** The 403 of a resource outside the principal's scope, or null. Pure. */
+export function scopeRefusal(who: Who, permission: Permission, resource: Resource, what: string): Reply | null {
+  if (inScope(who, resource)) return null;
+  return fail('forbidden', `${what} is outside the scope of this key or token (role ${who.role}).`, { permission, role: who.role, scope: what });
+}
+
+/** Registration-time rules of the declared permission and resource; a message for a route breaking them. Pure. */
+export function declarationProblem(spec: { method: string; path: string; auth: Auth; permission?: string; resource?: ResourceSpec; params?: ParamSpec }): string | null {
+  const name = `Route ${spec.method.toUpperCase()} ${spec.path}`;
+  if (spec.auth !== 'secret' && spec.auth !== 'token') return null;
+  if (spec.permission === undefined) return `${name}: declare its permission (authz/roles.ts), or permission: 'none' explicitly.`;
+  if (spec.permission === 'none') return null;
+  // A path without params names no resource: tenant-wide unless declared. A path with params must say what they name.
+  if (spec.resource === undefined && Object.keys(paramPositions(spec.path)).length > 0) return `${name}: declare its resource ('tenant', { event: param }, …) so the router checks the scope.`;
+  if (typeof spec.resource === 'object' && !('query_event' in spec.resource)) {
+    const param = Object.values(spec.resource)[0];
+    if (!(param in paramPositions(spec.path))) return `${name}: resource names :${param}, which is not in the path.`;
+  }
+  return null;
+}
+
+/** The resource of a request for its route's declaration, and how a refusal names it. */
+async function resourceOf(spec: ResourceSpec, who: Who, params: Record<string, unknown>, info: ReqInfo, authz: RouterAuthz | undefined): Promise<{ resource: Resource; what: string } | null> {
+  if (spec === 'tenant') return null;
+  if ('query_event' in spec) {
+    if (who.role === 'admin') return null;
+    const id = info.query.get(spec.query_event);
+    if (id === null || id === '') return { resource: {}, what: `the whole tenant (name an event in ${spec.query_event})` };
+    return { resource: { event: authz ? await authz.event(who.tenant, id) : { id } }, what: `event ${id}` };
+  }
+  if ('event' in spec) {
+    const id = String(params[spec.event]);
+    return { resource: { event: authz ? await authz.event(who.tenant, id) : { id } }, what: `event ${id}` };
+  }
+  const [kind, param] = Object.entries(spec)[0] as ['organizer' | 'venue' | 'artist', string];
+  const id = String(params[param]);
+  return { resource: { [kind]: id }, what: `${kind} ${id}` };
+}
+
 export function createRouter(deps: RouterDeps): Router {
   const { app, log, trustProxy } = deps;
+  const listing = deps.listing ?? [];
   return {
+    routes: () => [...listing],
     add<A extends Auth, P extends ParamSpec, B>(spec: RouteSpec<A, P, B>) {
       const positions = paramPositions(spec.path);
       const parsers = (spec.params ?? {}) as P;
@@ -242,6 +347,11 @@ export function createRouter(deps: RouterDeps): Router {
         if (typeof parsers[name] !== 'function') throw new Error(`Route ${spec.method.toUpperCase()} ${spec.path}: no parser for :${name}.`);
       }
       if (spec.auth === 'admin' && !deps.adminToken) throw new Error(`Route ${spec.path} needs the admin token, which the router was not given.`);
+      const problem = declarationProblem(spec);
+      if (problem) throw new Error(problem);
+      const resource: ResourceSpec | undefined = spec.resource ?? (spec.permission && spec.permission !== 'none' ? 'tenant' : undefined);
+      listing.push({ method: spec.method, path: spec.path, auth: spec.auth, permission: spec.permission ?? null, resource: resource ?? null });
+      const permission = spec.permission === 'none' ? undefined : spec.permission;
       app[spec.method](spec.path, (res, req) => {
         const state = trackAbort(res);
         const info = snapshot(res, req, trustProxy);
@@ -250,15 +360,27 @@ export function createRouter(deps: RouterDeps): Router {
         (async (): Promise<Reply> => {
           const who = await resolvePrincipal(spec.auth, info, deps);
           if (!who.ok) return who.reply;
+          const actor = who.who ?? null;
+          // The one place permissions are enforced: the role's permission before anything of the request is
+          // read, then (once the params are parsed) the resource against the principal's scope.
+          if (permission && actor) {
+            const refused = permissionRefusal(actor, permission, deps.authz ? await deps.authz.overrides(actor.tenant) : {});
+            if (refused) return refused;
+          }
           const params = parseParams(info.url, positions, parsers);
           if (!params.ok) return paramFail(params.error);
+          if (permission && actor && resource) {
+            const r = await resourceOf(resource, actor, params.value as Record<string, unknown>, info, deps.authz);
+            const refused = r && scopeRefusal(actor, permission, r.resource, r.what);
+            if (refused) return refused;
+          }
           let body = undefined as B;
           if (spec.body && bodyP) {
             const b = await readJson(bodyP, spec.body);
             if (!b.ok) return b.reply;
             body = b.value;
           }
-          const req = { info, params: params.value, body, principal: who.principal as PrincipalOf<A> };
+          const req = { info, params: params.value, body, principal: who.principal as PrincipalOf<A>, who: actor };
           const reply = await spec.handler(req);
           // Recorded before the reply goes out, so a client that reads the log right after sees its own action.
           const note = spec.audit && deps.audit && reply.status >= 200 && reply.status < 300 ? spec.audit(req, reply) : null;

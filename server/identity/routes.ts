@@ -87,7 +87,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
   // --- server-side events -----------------------------------------------------------------------------
   router.add({
     // Strings are checked per event by ingest (a NUL rejects that event, not the batch); depth is checked here.
-    method: 'post', path: '/api/v1/server-events', auth: 'secret', body: { strings: false },
+    method: 'post', path: '/api/v1/server-events', auth: 'secret', permission: 'send_server_events', resource: 'tenant', body: { strings: false },
     handler: async ({ body: v, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const list: unknown[] | null = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.events) ? v.events : isObj(v) && v.event_name !== undefined ? [v] : null;
@@ -127,7 +127,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
 
   // --- identify (login) -------------------------------------------------------------------------------
   router.add({
-    method: 'post', path: '/api/v1/identify', auth: 'secret', body: {},
+    method: 'post', path: '/api/v1/identify', auth: 'secret', permission: 'send_server_events', resource: 'tenant', body: {},
     handler: async ({ body, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const b = isObj(body) ? body : {};
@@ -166,7 +166,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
 
   // --- sessions ---------------------------------------------------------------------------------------
   router.add({
-    method: 'get', path: '/api/v1/sessions', auth: 'secret',
+    method: 'get', path: '/api/v1/sessions', auth: 'secret', permission: 'view_persons', resource: 'tenant',
     handler: async ({ info, principal }) => {
       const q = info.query;
       const p = collect({
@@ -181,7 +181,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/sessions/:session_id', auth: 'secret', params: { session_id: sessionIdParam },
+    method: 'get', path: '/api/v1/sessions/:session_id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { session_id: sessionIdParam },
     handler: async ({ params, principal }) => {
       const s = await deps.sessions.get(db, principal.tenant.tenant_id, params.session_id!);
       return s ? { status: 200, body: s } : errorReply(404, 'not_found', 'No such session for this tenant.');
@@ -190,7 +190,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
 
   // --- persons ----------------------------------------------------------------------------------------
   router.add({
-    method: 'get', path: '/api/v1/persons', auth: 'secret',
+    method: 'get', path: '/api/v1/persons', auth: 'secret', permission: 'view_persons', resource: 'tenant',
     handler: async ({ info, principal }) => {
       const ext = text('query', 'external_id', info.query.get('external_id'), { max: 128, required: true });
       if (!ext.ok) return paramReply({ ...ext.error, message: `${ext.error.message} Pass ?external_id=<your customer id>.` });
@@ -200,7 +200,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/persons/:id', auth: 'secret', params: { id: personIdParam },
+    method: 'get', path: '/api/v1/persons/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam },
     handler: async ({ params, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const { rows } = await db.query<Obj>(Q.get_person, [tenantId, params.id]);

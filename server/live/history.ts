@@ -130,15 +130,24 @@ export function historyHandler(deps: HistoryRouteDeps, kind: 'event' | 'org', pr
     if (!ID_RE.test(id)) return errorReply(400, 'invalid_field', 'The id must be 1-128 characters.');
     const auth = await deps.scopeOf(ctx.info);
     if ('reply' in auth) return auth.reply;
-    const topic: Topic = kind === 'event' ? { kind: 'event', event: id } : { kind: 'dashboard', org: id };
-    if (!core.allowed(auth.scope, topic)) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
-    const minutes = parseMinutes(ctx.info.query.get('minutes'));
-    if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes' });
-    const to = parseTo(ctx.info.query.get('to'), core.now());
-    if (to === null) return errorReply(400, 'invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to' });
-    const tenant = auth.scope.tenant;
-    const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
-    const body = await loadHistory(db, tenant, target, minutes, to);
-    return { status: 200, body, headers: { 'Cache-Control': 'no-store' } };
+    return historyReply({ core, db }, kind, id, auth.scope, ctx.info);
   };
+}
+
+/**
+ * The history of an event or organizer for an authenticated scope (the declared routes in routes.ts: the
+ * router has checked the role's permission and the resource's scope; the topic rule still applies to tokens).
+ */
+export async function historyReply(deps: { core: LiveCore; db: Queryable }, kind: 'event' | 'org', id: string, scope: Scope, info: ReqInfo): Promise<Reply> {
+  const { core, db } = deps;
+  const topic: Topic = kind === 'event' ? { kind: 'event', event: id } : { kind: 'dashboard', org: id };
+  if (!core.allowed(scope, topic)) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
+  const minutes = parseMinutes(info.query.get('minutes'));
+  if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes' });
+  const to = parseTo(info.query.get('to'), core.now());
+  if (to === null) return errorReply(400, 'invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to' });
+  const tenant = scope.tenant;
+  const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
+  const body = await loadHistory(db, tenant, target, minutes, to);
+  return { status: 200, body, headers: { 'Cache-Control': 'no-store' } };
 }

@@ -24,7 +24,7 @@ import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub, type Built } from './hub.js';
 import { createOwnerClaims } from './owners.js';
 import { recomputeDay } from './recompute.js';
-import { registerLiveRoutes } from './routes.js';
+import { registerLiveRoutes, type LiveRouteDeps } from './routes.js';
 import type { AuditSink } from '../http/router.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
 import { createPseudonymizer } from './pseudo.js';
@@ -82,7 +82,7 @@ export interface Live {
   /** Restores from Redis, or recomputes today from the store. Call before the writer starts. */
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */
-  register(app: TemplatedApp, keys: KeyResolver, audit?: AuditSink): void;
+  register(app: TemplatedApp, keys: KeyResolver, audit?: AuditSink, access?: LiveRouteDeps['access']): void;
   /**
    * GDPR erasure (an identity eraser): removes the person's ids from the hot state (here and, over the bus,
    * on every other node) and from Redis, keeping the live numbers. Returns what changed, by kind.
@@ -381,10 +381,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     erase: (ids) => erasure.erase(ids),
     keyRevoked: (keyId) => keyStatus.markRevoked(keyId),
-    register(app, keys, audit) {
+    register(app, keys, audit, access) {
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);
-      registerLiveRoutes(app, { core, keys, db: deps.db, audit });
+      registerLiveRoutes(app, { core, keys, db: deps.db, audit, access });
     },
     redis: () => (mirror ? mirror.health() : 'off'),
     stats() {

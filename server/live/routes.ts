@@ -6,11 +6,11 @@
 //   GET  /api/v1/live/events/{event_id}/history, /api/v1/live/dashboard/{org_id}/history   per minute (history.ts)
 import { fail } from '../http/errors.js';
 import type { Parsed, Where } from '../http/params.js';
-import { createRouter, resolvePrincipal, route, type AuditSink, type RouterDeps } from '../http/router.js';
+import { createRouter, type AuditSink, type RouteInfo, type RouterAuthz, type RouterDeps } from '../http/router.js';
 import type { KeyResolver } from '../http/auth.js';
-import type { ReqInfo, Reply, TemplatedApp } from '../http/uws.js';
+import type { Reply, TemplatedApp } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
-import { historyHandler } from './history.js';
+import { historyReply } from './history.js';
 import type { LiveCore } from './core.js';
 import { bearer } from '../http/auth.js';
 import { parseTokenRequest, TOKEN_PREFIX, withinKey, type MintingKey, type Scope, type TokenScope } from './token.js';
@@ -23,6 +23,8 @@ export interface LiveRouteDeps {
   db: Queryable;
   /** The audit log (token minting is recorded). */
   audit?: AuditSink;
+  /** Role overrides and event owners for the router's checks, and the server's route listing (issue 18). */
+  access?: { authz: RouterAuthz; listing: RouteInfo[] };
 }
 
 /** The ids of a token's scope as POST /api/v1/tokens answers them. Pure. */
@@ -56,11 +58,13 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     keys,
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => core.verify(token) },
     audit: deps.audit,
+    authz: deps.access?.authz,
+    listing: deps.access?.listing,
   };
   const router = createRouter(routerDeps);
 
   router.add({
-    method: 'post', path: '/api/v1/tokens', auth: 'secret', body: {},
+    method: 'post', path: '/api/v1/tokens', auth: 'secret', permission: 'mint_tokens', resource: 'tenant', body: {},
     audit: (_req, reply) => {
       const { token: _token, ...shown } = reply.body as { token: string; role: string };
       return { action: 'token.minted', target: `role:${shown.role}`, details: shown };
@@ -83,12 +87,6 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     },
   });
 
-  /** Secret key (whole tenant) or a dashboard token (its scope), as Bearer or ?token= (history.ts asks for it). */
-  const scopeOf = async (info: ReqInfo): Promise<{ scope: Scope } | { reply: Reply }> => {
-    const who = await resolvePrincipal('token', info, routerDeps);
-    return who.ok && who.principal.kind === 'token' ? { scope: who.principal.scope } : { reply: who.ok ? fail('internal') : who.reply };
-  };
-
   /** The topic's current snapshot, for a key or token that covers it. */
   const snapshotOf = async (scope: Scope, topic: Topic): Promise<Reply> => {
     if (!core.allowed(scope, topic)) return fail('forbidden');
@@ -96,20 +94,25 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     return { status: 200, text: { body: core.hub.peek(scope.tenant, topic, core.now()), type: 'application/json' }, headers: { 'Cache-Control': 'no-store' } };
   };
 
-  // History still parses its own path (history.ts); it goes through the legacy context wrapper.
-  const r = (fn: Parameters<typeof route>[2]) => route(core.log, core.config.trustProxy, fn);
-  app.get(`${EVENTS}:event_id/history`, r(historyHandler({ core, db: deps.db, scopeOf }, 'event', EVENTS)));
-  app.get(`${DASH}:org_id/history`, r(historyHandler({ core, db: deps.db, scopeOf }, 'org', DASH)));
+  // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
-    method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', params: { event_id: topicId },
+    method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
+    handler: ({ principal, params, info }) => historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info),
+  });
+  router.add({
+    method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
+    handler: ({ principal, params, info }) => historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info),
+  });
+  router.add({
+    method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId },
     handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'capacity', event: params.event_id }),
   });
   router.add({
-    method: 'get', path: `${EVENTS}:event_id`, auth: 'token', params: { event_id: topicId },
+    method: 'get', path: `${EVENTS}:event_id`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
     handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'event', event: params.event_id }),
   });
   router.add({
-    method: 'get', path: `${DASH}:org_id`, auth: 'token', params: { org_id: topicId },
+    method: 'get', path: `${DASH}:org_id`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
     handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'dashboard', org: params.org_id }),
   });
 }

@@ -3,8 +3,8 @@ import crypto from 'node:crypto';
 import type { Queryable } from './db.js';
 import { queries } from './queries.js';
 import { iso, isoOrNull } from './rows.js';
-import type { Scope as AuthzScope } from '../authz/principal.js';
-import type { Role } from '../authz/roles.js';
+import { parseScope, type Scope as AuthzScope } from '../authz/principal.js';
+import { isRole, type Role } from '../authz/roles.js';
 
 const Q = queries('tenants.sql', [
   'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
@@ -77,6 +77,9 @@ export interface NewKey {
   kind: KeyKind;
   site_id?: string | null;
   allowed_origins?: string[] | null;
+  /** Issue 18: absent = admin with an empty scope (the whole tenant). Checked by the caller (authz/principal.ts parseScope). */
+  role?: Role;
+  scope?: AuthzScope;
 }
 
 export interface TenantStore {
@@ -92,6 +95,25 @@ export interface TenantStore {
   listKeys(q: Queryable, tenantId: number): Promise<KeyView[]>;
   /** Revokes once (a second call keeps the first revoked_at); null when there is no such key. */
   revokeKey(q: Queryable, keyId: number): Promise<KeyView | null>;
+}
+
+/**
+ * The role and scope stored with a key. A value this server cannot read (a role removed since, a scope edited by
+ * hand) gives the role with nothing in scope, never admin: a key must not gain access through a bad row.
+ */
+function storedRole(role: string | null, raw: unknown): { role?: Role; scope?: AuthzScope } {
+  if (role === null || role === undefined) return {};
+  const scope = parseScope(typeof raw === 'string' ? safeJson(raw) : raw);
+  if (!isRole(role)) return { role: 'media', scope: {} };
+  return { role, scope: scope.ok ? scope.value : {} };
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return null; // parseScope turns null into {}: nothing in scope for a non-admin role
+  }
 }
 
 function keyView(r: Record<string, unknown>): KeyView {
@@ -124,7 +146,7 @@ export function createTenantStore(): TenantStore {
       return { tenant_id: tenantId, name, write_key: writeKey, secret_key: secretKey, allowed_origins: allowedOrigins };
     },
     async lookupKey(q, key) {
-      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null }>(
+      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; role: string | null; scope: unknown }>(
         Q.lookup_key,
         [hashKey(key)],
       );
@@ -133,7 +155,7 @@ export function createTenantStore(): TenantStore {
       if (r.revoked) return { ok: false, code: 'revoked_key' };
       return {
         ok: true,
-        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] } },
+        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, ...storedRole(r.role, r.scope) },
       };
     },
     async list(q, limit, afterId) {
@@ -160,7 +182,7 @@ export function createTenantStore(): TenantStore {
       }
       const { rows } = await q.query<{ id: string }>(
         Q.insert_key,
-        [hashKey(key), tenantId, k.kind, hintOf(key), k.site_id ?? null, k.allowed_origins ?? null],
+        [hashKey(key), tenantId, k.kind, hintOf(key), k.site_id ?? null, k.allowed_origins ?? null, k.role ?? null, k.scope ? JSON.stringify(k.scope) : null],
       );
       return { id: Number(rows[0].id), kind: k.kind, key, key_hint: hintOf(key) };
     },

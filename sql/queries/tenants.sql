@@ -13,7 +13,9 @@ INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $
 INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3, $4);
 
 -- name: insert_key
-INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text;
+-- role/scope: migration 008 (issue 18); $7/$8 NULL = 'admin' / {} (the whole tenant).
+INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins, role, scope)
+VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, 'admin'), COALESCE($8::jsonb, '{}'::jsonb)) RETURNING id::text;
 
 -- name: lookup_key
 -- The UPDATE in the CTE runs even though nothing reads it; it writes at most once a minute per key.
@@ -21,7 +23,7 @@ WITH touch AS (
   UPDATE tenant_keys SET last_used_at = now()
   WHERE key_hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
   RETURNING 1)
-SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked,
+SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked, k.role, k.scope,
   COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
     WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins
 FROM tenant_keys k JOIN tenants t USING (tenant_id)

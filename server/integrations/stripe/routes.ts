@@ -30,7 +30,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
 
   // --- settings ---------------------------------------------------------------------------------------
   router.add({
-    method: 'put', path: '/api/v1/settings/stripe', auth: 'secret', body: {},
+    method: 'put', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant', body: {},
     handler: async ({ body, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const secret = isObj(body) ? body.webhook_secret : undefined;
@@ -45,7 +45,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/settings/stripe', auth: 'secret',
+    method: 'get', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant',
     handler: async ({ principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const s = await deps.stripe.status(tenantId);
@@ -53,7 +53,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
     },
   });
   router.add({
-    method: 'del', path: '/api/v1/settings/stripe', auth: 'secret',
+    method: 'del', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant',
     handler: async ({ principal }) => {
       const removed = await deps.stripe.clearSecret(principal.tenant.tenant_id);
       return { status: 200, body: { stripe: { configured: false, removed } } };

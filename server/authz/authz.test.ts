@@ -1,0 +1,80 @@
+// The pure parts of roles and permissions (issue 18): defaults with overrides, scope membership, the scope
+// parser that every stored or submitted scope goes through, and a token's principal.
+import { describe, expect, it } from 'vitest';
+import { tokenPrincipal } from '../http/router.js';
+import { can, inScope, keyPrincipal, parseScope, MAX_SCOPE_IDS } from './principal.js';
+import { DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permissionsFor, ROLES } from './roles.js';
+import { parseRoleChanges, roleParam } from './routes.js';
+
+describe('roles and permissions', () => {
+  it('gives admin every permission and keeps it whatever the overrides say', () => {
+    expect([...permissionsFor('admin')].sort()).toEqual([...PERMISSIONS].sort());
+    expect(can({ role: 'admin' }, 'erase_data', { admin: { erase_data: false } })).toBe(true);
+  });
+
+  it('keeps revenue from artists and media, and ad accounts to audiences and campaigns', () => {
+    for (const role of ['artist', 'media', 'ad_account'] as const) expect(can({ role }, 'view_revenue')).toBe(false);
+    expect(DEFAULT_ROLE_PERMISSIONS.media).toEqual(['view_public_aggregates']);
+    expect([...permissionsFor('ad_account')].sort()).toEqual(['create_campaigns', 'manage_ads', 'target_users', 'view_ad_analytics']);
+    for (const role of ROLES.filter((r) => r !== 'admin')) {
+      for (const p of ['manage_keys', 'manage_permissions', 'erase_data', 'export_data', 'view_persons'] as const) expect({ role, p, ok: can({ role }, p) }).toEqual({ role, p, ok: false });
+    }
+  });
+
+  it('applies a tenant\'s overrides: true grants, false removes, unknown names are ignored', () => {
+    expect(can({ role: 'artist' }, 'view_revenue', { artist: { view_revenue: true } })).toBe(true);
+    expect(can({ role: 'venue' }, 'view_capacity', { venue: { view_capacity: false } })).toBe(false);
+    expect(can({ role: 'venue' }, 'view_capacity', { artist: { view_capacity: false } })).toBe(true);
+    expect([...permissionsFor('media', { media: { nonsense: true } as never })]).toEqual(['view_public_aggregates']);
+  });
+});
+
+describe('scope', () => {
+  const e1 = { id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1', 'A3'] };
+  it('puts an event in scope through itself, its organizer, its venue or one of its artists', () => {
+    for (const scope of [{ events: ['E1'] }, { organizers: ['O1'] }, { venues: ['V1'] }, { artists: ['A3'] }]) {
+      expect(inScope({ role: 'venue', scope }, { event: e1 })).toBe(true);
+    }
+    expect(inScope({ role: 'venue', scope: { venues: ['V2'], organizers: ['O2'] } }, { event: e1 })).toBe(false);
+    // An event whose owner is unknown is in scope only when listed itself.
+    expect(inScope({ role: 'organizer', scope: { organizers: ['O1'] } }, { event: { id: 'E9' } })).toBe(false);
+  });
+
+  it('never puts the tenant as a whole in a non-admin scope; admin ignores scope', () => {
+    expect(inScope({ role: 'organizer', scope: { organizers: ['O1'] } }, {})).toBe(false);
+    expect(inScope({ role: 'admin', scope: {} }, {})).toBe(true);
+    expect(inScope({ role: 'admin', scope: { organizers: ['O1'] } }, { organizer: 'O2' })).toBe(true);
+    expect(inScope({ role: 'organizer', scope: { organizers: ['O1'] } }, { organizer: 'O1', venue: 'V1' })).toBe(false);
+  });
+
+  it('parses scopes strictly: unknown kinds, non-lists, NUL, control characters, lone surrogates and too many ids are refused by field', () => {
+    expect(parseScope({ organizers: ['O1', 'O1'], events: [] })).toEqual({ ok: true, value: { organizers: ['O1'], events: [] } });
+    expect(parseScope(null)).toEqual({ ok: true, value: {} });
+    const bad: [unknown, string][] = [
+      [[], 'scope'], ['x', 'scope'], [{ tenants: ['1'] }, 'scope.tenants'], [{ venues: 'V1' }, 'scope.venues'],
+      [{ venues: ['a\u0000b'] }, 'scope.venues'], [{ venues: ['\n'] }, 'scope.venues'], [{ venues: ['\ud800'] }, 'scope.venues'],
+      [{ venues: [''] }, 'scope.venues'], [{ venues: ['x'.repeat(129)] }, 'scope.venues'], [{ venues: [1] }, 'scope.venues'],
+      [{ events: Array.from({ length: MAX_SCOPE_IDS + 1 }, (_, i) => `E${i}`) }, 'scope.events'],
+    ];
+    for (const [v, field] of bad) expect(parseScope(v)).toMatchObject({ ok: false, field });
+  });
+
+  it('reads a key without a stored role as the tenant\'s admin, and a dashboard token as its role', () => {
+    expect(keyPrincipal(3, 7, undefined, undefined)).toEqual({ tenant: 3, role: 'admin', scope: {}, keyId: 7, via: 'secret_key' });
+    expect(tokenPrincipal({ role: 'organizer', tenant: 3, org: 'O1' })).toEqual({ tenant: 3, role: 'organizer', scope: { organizers: ['O1'] }, keyId: null, via: 'token' });
+    expect(tokenPrincipal({ role: 'gate', tenant: 3, events: ['E1'] })).toMatchObject({ role: 'venue', scope: { events: ['E1'] } });
+  });
+});
+
+describe('override requests', () => {
+  it('accepts a role except admin and a map of known permissions to true, false or null', () => {
+    expect(roleParam('path', 'role', 'venue')).toEqual({ ok: true, value: 'venue' });
+    expect(roleParam('path', 'role', 'admin')).toMatchObject({ ok: false, error: { field: 'role' } });
+    expect(parseRoleChanges('venue', { permissions: { view_revenue: true, view_capacity: null } })).toEqual({
+      ok: true, value: [{ role: 'venue', permission: 'view_revenue', granted: true }, { role: 'venue', permission: 'view_capacity', granted: null }],
+    });
+    expect(parseRoleChanges('venue', { permissions: { __proto__: true } })).toMatchObject({ ok: false });
+    expect(parseRoleChanges('venue', { permissions: { view_revenue: 1 } })).toMatchObject({ ok: false, error: { field: 'permissions.view_revenue' } });
+    expect(parseRoleChanges('venue', null)).toMatchObject({ ok: false, error: { field: 'permissions' } });
+  });
+});

@@ -1,0 +1,48 @@
+// The tenant's role overrides over HTTP (permission manage_permissions, admin by default):
+//   GET /api/v1/roles                 every role: effective permissions, defaults, this tenant's overrides
+//   PUT /api/v1/roles/{role}          {"permissions": {"view_revenue": true, "view_capacity": false, "x": null}}
+//                                     true grants, false removes, null goes back to the default; admin is fixed
+import { paramFail } from '../http/errors.js';
+import type { Parsed, Where } from '../http/params.js';
+import type { Router } from '../http/router.js';
+import type { Authz, OverrideChange } from './index.js';
+import { isPermission, isRole, PERMISSIONS, ROLES, type Role } from './roles.js';
+
+/** A role in the path: one of ROLES except admin, whose permissions cannot change. Pure. */
+export const roleParam = (where: Where, field: string, raw: string): Parsed<Exclude<Role, 'admin'>> =>
+  isRole(raw) && raw !== 'admin'
+    ? { ok: true, value: raw as Exclude<Role, 'admin'> }
+    : { ok: false, error: { code: 'invalid_field', in: where, field, message: `role must be one of ${ROLES.filter((r) => r !== 'admin').join(', ')} (admin always has every permission).` } };
+
+/** The body of PUT /api/v1/roles/{role} for `role`. Pure. */
+export function parseRoleChanges(role: Role, v: unknown): Parsed<OverrideChange[]> {
+  const perms = (v as { permissions?: unknown } | null)?.permissions;
+  const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
+  if (typeof perms !== 'object' || perms === null || Array.isArray(perms)) return bad('permissions', 'permissions must be an object: permission → true (grant), false (remove) or null (default).');
+  const entries = Object.entries(perms as Record<string, unknown>);
+  if (entries.length === 0 || entries.length > PERMISSIONS.length) return bad('permissions', `permissions must name 1-${PERMISSIONS.length} permissions.`);
+  const out: OverrideChange[] = [];
+  for (const [k, g] of entries) {
+    if (!isPermission(k)) return bad(`permissions.${k.slice(0, 64)}`, `Unknown permission; the keys are: ${PERMISSIONS.join(', ')}.`);
+    if (g !== true && g !== false && g !== null) return bad(`permissions.${k}`, 'Each value must be true, false or null.');
+    out.push({ role, permission: k, granted: g });
+  }
+  return { ok: true, value: out };
+}
+
+export function registerAuthzRoutes(router: Router, authz: Authz): void {
+  router.add({
+    method: 'get', path: '/api/v1/roles', auth: 'secret', permission: 'manage_permissions', resource: 'tenant',
+    handler: async ({ principal }) => ({ status: 200, body: { roles: await authz.roles(principal.tenant.tenant_id) } }),
+  });
+  router.add({
+    method: 'put', path: '/api/v1/roles/:role', auth: 'secret', permission: 'manage_permissions', resource: 'tenant', params: { role: roleParam }, body: { limit: 16 * 1024 },
+    audit: ({ params, body }) => ({ action: 'roles.changed', target: `role:${params.role}`, details: { permissions: (body as { permissions?: unknown }).permissions } }),
+    handler: async ({ principal, params, body }) => {
+      const changes = parseRoleChanges(params.role, body);
+      if (!changes.ok) return paramFail(changes.error);
+      const roles = await authz.setOverrides(principal.tenant.tenant_id, changes.value);
+      return { status: 200, body: { role: roles.find((r) => r.role === params.role) } };
+    },
+  });
+}

@@ -1,0 +1,173 @@
+// Issue 18: the permission table enforced by the router, generated from the router's own registry. Every
+// /api/v1 route × every role × an in-scope and an out-of-scope resource → allow or deny as the permission
+// table (authz/roles.ts) and the scope rules (authz/principal.ts) say. A route added without a declared
+// permission cannot register (the server would not start), and the listing check below names it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { can, inScope } from '../server/authz/principal.js';
+import { ROLES, type Role } from '../server/authz/roles.js';
+import { createTenantStore } from '../server/store/tenants.js';
+import type { RouteInfo } from '../server/http/router.js';
+import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+
+// E1 belongs to O1, happens at V1 with A1; E2 to O2 at V2 with A2. Each non-admin key has one kind of scope
+// pointing at E1's side (the role's natural kind), so "in scope" is E1/O1 and "out of scope" E2/O2.
+const SCOPE_OF: Record<Role, Record<string, string[]>> = {
+  admin: {},
+  organizer: { organizers: ['O1'] },
+  venue: { venues: ['V1'] },
+  venue_manager: { venues: ['V1'] },
+  artist: { artists: ['A1'] },
+  promoter: { events: ['E1'] },
+  ad_account: { organizers: ['O1'] },
+  media: { events: ['E1'] },
+};
+// Path params that name no scoped resource: any valid value will do (the check comes before the handler).
+const OTHER_PARAMS: Record<string, string> = { kind: 'events', id: 'x-1', session_id: 'x-1', role: 'venue', person_id: 'x-1' };
+
+type Side = 'in' | 'out';
+
+function urlFor(r: RouteInfo, side: Side): string {
+  const res = r.resource;
+  let path = r.path.replace(/:(\w+)/g, (_m, name: string) => {
+    if (res && typeof res === 'object' && 'event' in res && res.event === name) return side === 'in' ? 'E1' : 'E2';
+    if (res && typeof res === 'object' && 'organizer' in res && res.organizer === name) return side === 'in' ? 'O1' : 'O2';
+    return encodeURIComponent(OTHER_PARAMS[name] ?? 'x-1');
+  });
+  if (res && typeof res === 'object' && 'query_event' in res) path += `?${res.query_event}=${side === 'in' ? 'E1' : 'E2'}`;
+  return path;
+}
+
+/** What the permission table and the scope rules say for `role` on route `r` with the resource on `side`. */
+function expected(r: RouteInfo, role: Role, side: Side): 'allow' | 'deny_permission' | 'deny_scope' {
+  if (r.permission === 'none' || r.permission === null) return 'allow';
+  if (!can({ role }, r.permission)) return 'deny_permission';
+  const res = r.resource;
+  if (res === 'tenant' || res === null) return 'allow';
+  const resource = 'event' in res || 'query_event' in res
+    ? { event: side === 'in' ? { id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1'] } : { id: 'E2', organizer_id: 'O2', venue_id: 'V2', artist_ids: ['A2'] } }
+    : { organizer: side === 'in' ? 'O1' : 'O2' };
+  return inScope({ role, scope: SCOPE_OF[role] }, resource) ? 'allow' : 'deny_scope';
+}
+
+describe('authorization matrix (every /api/v1 route × role × scope)', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+  const keys = {} as Record<Role, string>;
+
+  beforeAll(async () => {
+    server = await bootServer();
+    t = await createTenant(server.url, 'authz-matrix');
+    const put = (kind: string, items: unknown[]) => request('PUT', `${server.url}/api/v1/catalog/${kind}`, { items }, { authorization: `Bearer ${t.secret_key}` });
+    expect((await put('events', [
+      { id: 'E1', title: 'One', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1'] },
+      { id: 'E2', title: 'Two', organizer_id: 'O2', venue_id: 'V2', artist_ids: ['A2'] },
+    ])).status).toBe(200);
+    // Scoped keys straight through the tenant store (POST /api/v1/keys is the keys engineer's route).
+    const store = createTenantStore();
+    for (const role of ROLES) {
+      keys[role] = (await store.createKey(server.db, t.tenant_id, { kind: 'secret', role, scope: SCOPE_OF[role] })).key;
+    }
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const tenantRoutes = () => server.routes().filter((r) => r.path.startsWith('/api/v1/') && (r.auth === 'secret' || r.auth === 'token'));
+
+  it('lists every tenant route with a declared permission and a resource for its path params', () => {
+    const routes = tenantRoutes();
+    expect(routes.length).toBeGreaterThan(20);
+    const undeclared = routes.filter((r) => r.permission === null || (r.permission !== 'none' && r.resource === null)).map((r) => `${r.method} ${r.path}`);
+    expect(undeclared).toEqual([]);
+    // The live mirror and the read-back are scoped, not only permission-gated.
+    const scoped = routes.filter((r) => typeof r.resource === 'object' && r.resource !== null).map((r) => `${r.method} ${r.path}`);
+    expect(scoped).toEqual(expect.arrayContaining(['get /api/v1/live/events/:event_id', 'get /api/v1/live/events/:event_id/capacity', 'get /api/v1/live/dashboard/:org_id', 'get /api/v1/tx/events']));
+  });
+
+  it('allows and denies every route for every role, in and out of scope, as the permission table says', async () => {
+    const mismatches: string[] = [];
+    const tally: Record<string, number> = {};
+    let checked = 0;
+    for (const r of tenantRoutes()) {
+      for (const role of ROLES) {
+        for (const side of ['in', 'out'] as const) {
+          const want = expected(r, role, side);
+          const method = r.method === 'del' ? 'DELETE' : r.method.toUpperCase();
+          const body = ['post', 'put', 'patch'].includes(r.method) ? {} : undefined;
+          const res = await request(method, server.url + urlFor(r, side), body, { authorization: `Bearer ${keys[role]}` });
+          const err = res.json?.error;
+          const got = res.status === 403 && err?.code === 'forbidden'
+            ? (err.scope !== undefined ? 'deny_scope' : err.permission === r.permission ? 'deny_permission' : `403 ${JSON.stringify(err)}`)
+            : res.status === 401 || res.status >= 500 ? `${res.status} ${res.text.slice(0, 120)}` : 'allow';
+          checked++;
+          tally[want] = (tally[want] ?? 0) + 1;
+          if (got !== want) mismatches.push(`${method} ${urlFor(r, side)} as ${role}: want ${want}, got ${got}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(checked).toBeGreaterThan(300);
+    // The table exercises all three outcomes, not only allows.
+    expect(Object.keys(tally).sort()).toEqual(['allow', 'deny_permission', 'deny_scope']);
+    console.log('authz matrix', checked, 'requests', JSON.stringify(tally));
+  }, 120_000);
+
+  it('a denial is 403 naming the missing permission and the role', async () => {
+    const r = await request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${keys.artist}` });
+    expect(r.status).toBe(403);
+    expect(r.json.error).toMatchObject({ code: 'forbidden', permission: 'view_event_analytics', role: 'artist' });
+  });
+
+  it('a venue key sees its venue\'s event capacity and nothing of another venue', async () => {
+    const get = (p: string) => request('GET', `${server.url}${p}`, undefined, { authorization: `Bearer ${keys.venue}` });
+    expect((await get('/api/v1/live/events/E1/capacity')).status).toBe(200);
+    const other = await get('/api/v1/live/events/E2/capacity');
+    expect({ status: other.status, code: other.json.error.code, permission: other.json.error.permission }).toEqual({ status: 403, code: 'forbidden', permission: 'view_capacity' });
+    expect((await get('/api/v1/live/events/E2')).status).toBe(403);
+    expect((await get('/api/v1/live/dashboard/O2')).status).toBe(403);
+  });
+
+  it('per-tenant overrides grant and remove permissions for a role, never for admin', async () => {
+    const admin = { authorization: `Bearer ${t.secret_key}` };
+    const asArtist = () => request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${keys.artist}` });
+    expect((await asArtist()).status).toBe(403);
+    const put = await request('PUT', `${server.url}/api/v1/roles/artist`, { permissions: { view_event_analytics: true } }, admin);
+    expect(put.status).toBe(200);
+    expect(put.json.role.permissions).toContain('view_event_analytics');
+    expect((await asArtist()).status).toBe(200);
+    // Still scoped: the artist's other event stays closed.
+    expect((await request('GET', `${server.url}/api/v1/live/events/E2`, undefined, { authorization: `Bearer ${keys.artist}` })).status).toBe(403);
+    // null goes back to the default.
+    expect((await request('PUT', `${server.url}/api/v1/roles/artist`, { permissions: { view_event_analytics: null } }, admin)).status).toBe(200);
+    expect((await asArtist()).status).toBe(403);
+    // Removing a default permission.
+    expect((await request('PUT', `${server.url}/api/v1/roles/venue`, { permissions: { view_capacity: false } }, admin)).status).toBe(200);
+    const cap = await request('GET', `${server.url}/api/v1/live/events/E1/capacity`, undefined, { authorization: `Bearer ${keys.venue}` });
+    expect(cap.json.error).toMatchObject({ code: 'forbidden', permission: 'view_capacity' });
+    expect((await request('PUT', `${server.url}/api/v1/roles/venue`, { permissions: { view_capacity: null } }, admin)).status).toBe(200);
+    // Admin is fixed; a role without manage_permissions cannot change overrides.
+    const adminPut = await request('PUT', `${server.url}/api/v1/roles/admin`, { permissions: { view_audit: false } }, admin);
+    expect({ status: adminPut.status, field: adminPut.json.error.field }).toEqual({ status: 400, field: 'role' });
+    const byOrganizer = await request('PUT', `${server.url}/api/v1/roles/organizer`, { permissions: { manage_keys: true } }, { authorization: `Bearer ${keys.organizer}` });
+    expect(byOrganizer.json.error).toMatchObject({ code: 'forbidden', permission: 'manage_permissions' });
+    const list = await request('GET', `${server.url}/api/v1/roles`, undefined, admin);
+    expect(list.json.roles.map((r: { role: string }) => r.role)).toEqual([...ROLES]);
+  });
+
+  it('refuses hostile override bodies with 400 naming the field', async () => {
+    const admin = { authorization: `Bearer ${t.secret_key}` };
+    const cases: [string, unknown, string][] = [
+      ['/api/v1/roles/venue', { permissions: { 'view\u0000x': true } }, 'permissions.view\u0000x'],
+      ['/api/v1/roles/venue', { permissions: { view_revenue: 'yes' } }, 'permissions.view_revenue'],
+      ['/api/v1/roles/venue', { permissions: [] }, 'permissions'],
+      ['/api/v1/roles/venue', { permissions: {} }, 'permissions'],
+      ['/api/v1/roles/nobody', { permissions: { view_revenue: true } }, 'role'],
+      ['/api/v1/roles/a%00b', { permissions: { view_revenue: true } }, 'role'],
+    ];
+    for (const [path, body, field] of cases) {
+      const r = await request('PUT', `${server.url}${path}`, body, admin);
+      expect({ path, status: r.status }).toEqual({ path, status: 400 });
+      if (!String(body && JSON.stringify(body)).includes('\\u0000')) expect(r.json.error.field).toBe(field);
+    }
+  });
+});
