@@ -33,7 +33,8 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
 
   it('health reports the store and the native uWS build', async () => {
     const h = await getJson(`${base}/health`);
-    expect(h.json).toMatchObject({ status: 'ok', store: wire ? 'postgres' : 'embedded', uws: 'native' });
+    // A PostgreSQL server with TimescaleDB is "timescaledb"; "postgres" is plain mode (issue 12, README "Plain PostgreSQL mode").
+    expect(h.json).toMatchObject({ status: 'ok', store: wire ? 'timescaledb' : 'embedded', uws: 'native' });
   });
 
   it('exposes ingest outcomes and group-commit statistics as Prometheus metrics', async () => {
