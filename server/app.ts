@@ -203,7 +203,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const validation = createValidation();
   // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.
   const ingest = protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) }));
-  const keys = createKeyResolver(db, tenants);
+  // A key revoked on this node also ends its dashboard tokens here at once (other nodes: live/key-status.ts).
+  const resolver = createKeyResolver(db, tenants);
+  const keys: typeof resolver = { ...resolver, forget: (id) => (resolver.forget(id), live.keyRevoked(id)) };
   const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
   // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
   const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2, runWaitMs: opts.jobRunWaitMs });

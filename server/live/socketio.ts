@@ -11,7 +11,7 @@ import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { createSubscriptions, endReason, type Link, type Reply, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, endReason, SWEEP_MS, type Link, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };
 
@@ -89,7 +89,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
   const sweep = setInterval(() => {
     const at = core.now();
     for (const s of io.sockets.sockets.values()) if (endReason(s.data as Subscriber, at, core)) s.disconnect(true);
-  }, 5000);
+  }, SWEEP_MS);
   sweep.unref();
 
   return {

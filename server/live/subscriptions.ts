@@ -69,6 +69,12 @@ export function parseOp(msg: unknown): Op | { error: Reply } {
 /** Whether a connection's token has expired at `nowMs`. */
 export const expired = (sub: Subscriber, nowMs: number): boolean => sub.exp <= nowMs / 1000;
 
+/**
+ * How often the transports look for connections to end (expired token, revoked key). A pass is a loop over
+ * this node's sockets with no I/O; once a second keeps a revocation within KEY_TTL_MS + about 1 s.
+ */
+export const SWEEP_MS = 1000;
+
 /** Why a connection must end now (the transports' sweeps): its token expired, or its key is known revoked. */
 export function endReason(sub: Subscriber, nowMs: number, core: Pick<LiveCore, 'keyRevokedNow'>): 'expired' | 'revoked' | null {
   if (expired(sub, nowMs)) return 'expired';

@@ -9,7 +9,7 @@
 import { bearer } from '../http/auth.js';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { createSubscriptions, decodeFrame, endReason, type Link, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, decodeFrame, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
 
 interface UserData extends Subscriber {
   closed: boolean;
@@ -91,7 +91,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
       const why = ud.closed ? null : endReason(ud, at, core);
       if (why) ws.end(why === 'expired' ? 4001 : 4003, `token ${why}`);
     }
-  }, 5000);
+  }, SWEEP_MS);
   sweep.unref();
 
   return {
