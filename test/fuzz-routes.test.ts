@@ -86,6 +86,8 @@ describe('every API route under hostile input', () => {
       ['identify NUL city', call('POST', '/api/v1/identify', { visitor_id: 'v1', external_id: 'C1', city: 'a\u0000' }), 400, 'city'],
       ['tenant name NUL', call('POST', '/api/admin/tenants', { name: 'evil\u0000' }, true), 400, 'name'],
       ['history to year 0', call('GET', '/api/v1/live/events/E1/history?to=0000-01-01T00:00:00Z'), 400, 'to'],
+      ['audit forged cursor', call('GET', '/api/v1/audit?cursor=WyJhdWRpdCIsIngiXQ'), 400, 'cursor'],
+      ['audit limit huge', call('GET', '/api/v1/audit?limit=99999999999999999999'), 400, 'limit'],
     ];
     for (const [name, p, status, field] of cases) {
       const r = await p;
@@ -151,6 +153,7 @@ describe('every API route under hostile input', () => {
       { method: 'PUT', path: () => '/api/v1/roles/media', body: (v) => ({ permissions: v }) },
       { method: 'POST', path: () => '/api/admin/tenants', body: (v) => ({ name: v, allowed_origins: [v] }), admin: true },
       { method: 'GET', path: () => '/api/admin/tenants', query: ['limit', 'cursor'], admin: true },
+      { method: 'GET', path: () => '/api/v1/audit', query: ['limit', 'cursor'] },
       { method: 'GET', path: (s) => `/api/admin/tenants/${s}/keys`, admin: true },
       { method: 'POST', path: (s) => `/api/admin/tenants/${digits(s) ? '999999' : s}/keys`, body: (v) => ({ kind: v, site_id: v, allowed_origins: [v] }), admin: true },
       { method: 'POST', path: () => `/api/admin/tenants/${t.tenant_id}/keys`, body: (v) => ({ kind: 'write', site_id: v, allowed_origins: v }), admin: true },
