@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPersonDataRegistry } from '../server/app.js';
 import { uncovered } from '../server/gdpr/registry.js';
+import { decideServerKind, storeKindOf } from '../server/store/db.js';
 import { forFlavour } from '../server/store/migrate.js';
 import { expiredPartitions, monthOf, monthStart, wantedMonths } from '../server/store/partitions.js';
 import { ADMIN, bootServer, createTenant, eventsOf, orderEvent, request, tmpDir, webEvent, wireDatabase, type Tenant } from './helpers.js';
@@ -30,6 +31,15 @@ describe('plain PostgreSQL mode: pure parts', () => {
     expect(wantedMonths(now, { backfillDays: 40, retentionMonths: 24 })).toEqual(['202610', '202611', '202612', '202701']);
     expect(wantedMonths(now, { backfillDays: 3650, retentionMonths: 2 })).toEqual(['202609', '202610', '202611', '202612', '202701']);
     expect(wantedMonths(now, { backfillDays: 7, retentionMonths: 24 }, ['202401', '202502'])).toEqual(['202502', '202611', '202612', '202701']);
+  });
+
+  it('is TimescaleDB only with the extension on a database not already set up plain; /health says which store', () => {
+    expect(decideServerKind({ timescale: true, partitioned: false })).toBe('timescaledb');
+    expect(decideServerKind({ timescale: false, partitioned: false })).toBe('postgres');
+    expect(decideServerKind({ timescale: true, partitioned: true })).toBe('postgres'); // the extension appeared later
+    expect(storeKindOf({ kind: 'embedded' })).toBe('embedded');
+    expect(storeKindOf({ kind: 'postgres', plain: false })).toBe('timescaledb');
+    expect(storeKindOf({ kind: 'postgres', plain: true })).toBe('postgres');
   });
 
   it('drops only partitions whose whole month ends at or before the cutoff, never the DEFAULT one', () => {

@@ -174,17 +174,15 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
 /** The oldest PostgreSQL server accepted: date_bin and the partitioning used in plain mode need 14. */
 export const MIN_SERVER_VERSION_NUM = 140000;
 
-/** What app.ts openStore found on a PostgreSQL server. */
+/** What app.ts openStore found on an accepted PostgreSQL server (see serverVersionProblem for the version). */
 export interface ServerFacts {
-  /** SHOW server_version_num, e.g. 150004. */
-  versionNum: number;
   /** The timescaledb extension is (now) installed in this database. */
   timescale: boolean;
   /** tx_events exists as a partitioned table: a database already set up in plain mode stays plain. */
   partitioned: boolean;
 }
 
-/** Why a PostgreSQL server is refused (too old), or null. Pure. */
+/** Why a PostgreSQL server is refused (too old), or null. `versionNum`: server_version_num, e.g. 150004. Pure. */
 export function serverVersionProblem(versionNum: number): string | null {
   if (Number.isInteger(versionNum) && versionNum >= MIN_SERVER_VERSION_NUM) return null;
   const major = Number.isInteger(versionNum) ? String(Math.floor(versionNum / 10000)) : 'unknown';
@@ -195,7 +193,7 @@ export function serverVersionProblem(versionNum: number): string | null {
  * Which store an accepted PostgreSQL server is. Pure. A database once migrated in plain mode stays plain even if
  * TimescaleDB appears later (its tx_events is no hypertable and cannot become one in place).
  */
-export function decideServerKind(f: Omit<ServerFacts, 'versionNum'>): 'timescaledb' | 'postgres' {
+export function decideServerKind(f: ServerFacts): 'timescaledb' | 'postgres' {
   return f.timescale && !f.partitioned ? 'timescaledb' : 'postgres';
 }
 
