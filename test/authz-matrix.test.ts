@@ -113,9 +113,9 @@ describe('authorization matrix (every /api/v1 route × role × scope)', () => {
   }, 120_000);
 
   it('a denial is 403 naming the missing permission and the role', async () => {
-    const r = await request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${keys.artist}` });
+    const r = await request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${keys.media}` });
     expect(r.status).toBe(403);
-    expect(r.json.error).toMatchObject({ code: 'forbidden', permission: 'view_event_analytics', role: 'artist' });
+    expect(r.json.error).toMatchObject({ code: 'forbidden', permission: 'view_event_analytics', role: 'media' });
   });
 
   it('a venue key sees its venue\'s event capacity and nothing of another venue', async () => {
@@ -127,19 +127,39 @@ describe('authorization matrix (every /api/v1 route × role × scope)', () => {
     expect((await get('/api/v1/live/dashboard/O2')).status).toBe(403);
   });
 
+  it('shows an event\'s revenue only to a role with view_revenue, and refuses the organizer roll-up without it', async () => {
+    const get = (p: string, role: Role) => request('GET', `${server.url}${p}`, undefined, { authorization: `Bearer ${keys[role]}` });
+    const full = await get('/api/v1/live/events/E1', 'organizer');
+    expect(full.status).toBe(200);
+    expect(full.json.data).toHaveProperty('revenue');
+    for (const role of ['venue', 'artist'] as const) {
+      const r = await get('/api/v1/live/events/E1', role);
+      expect({ role, status: r.status, revenue: 'revenue' in r.json.data, funnel: Object.keys(r.json.data).length > 3 }).toEqual({ role, status: 200, revenue: false, funnel: true });
+      const h = await get('/api/v1/live/events/E1/history?minutes=2', role);
+      expect({ role, status: h.status, revenue: h.json.series.some((p: object) => 'revenue' in p) }).toEqual({ role, status: 200, revenue: false });
+    }
+    expect((await get('/api/v1/live/events/E1/history?minutes=2', 'organizer')).json.series[0]).toHaveProperty('revenue');
+    // A venue key scoped to the organizer sees the funnel but not the roll-up (it has no revenue-free variant).
+    const store = createTenantStore();
+    const key = (await store.createKey(server.db, t.tenant_id, { kind: 'secret', role: 'venue', scope: { organizers: ['O1'] } })).key;
+    const roll = await request('GET', `${server.url}/api/v1/live/dashboard/O1`, undefined, { authorization: `Bearer ${key}` });
+    expect({ status: roll.status, permission: roll.json.error?.permission }).toEqual({ status: 403, permission: 'view_revenue' });
+    expect((await get('/api/v1/live/dashboard/O1', 'organizer')).status).toBe(200);
+  });
+
   it('per-tenant overrides grant and remove permissions for a role, never for admin', async () => {
     const admin = { authorization: `Bearer ${t.secret_key}` };
-    const asArtist = () => request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${keys.artist}` });
-    expect((await asArtist()).status).toBe(403);
-    const put = await request('PUT', `${server.url}/api/v1/roles/artist`, { permissions: { view_event_analytics: true } }, admin);
+    const asMedia = () => request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${keys.media}` });
+    expect((await asMedia()).status).toBe(403);
+    const put = await request('PUT', `${server.url}/api/v1/roles/media`, { permissions: { view_event_analytics: true } }, admin);
     expect(put.status).toBe(200);
     expect(put.json.role.permissions).toContain('view_event_analytics');
-    expect((await asArtist()).status).toBe(200);
-    // Still scoped: the artist's other event stays closed.
-    expect((await request('GET', `${server.url}/api/v1/live/events/E2`, undefined, { authorization: `Bearer ${keys.artist}` })).status).toBe(403);
+    expect((await asMedia()).status).toBe(200);
+    // Still scoped: an event outside the key's scope stays closed.
+    expect((await request('GET', `${server.url}/api/v1/live/events/E2`, undefined, { authorization: `Bearer ${keys.media}` })).status).toBe(403);
     // null goes back to the default.
-    expect((await request('PUT', `${server.url}/api/v1/roles/artist`, { permissions: { view_event_analytics: null } }, admin)).status).toBe(200);
-    expect((await asArtist()).status).toBe(403);
+    expect((await request('PUT', `${server.url}/api/v1/roles/media`, { permissions: { view_event_analytics: null } }, admin)).status).toBe(200);
+    expect((await asMedia()).status).toBe(403);
     // Removing a default permission.
     expect((await request('PUT', `${server.url}/api/v1/roles/venue`, { permissions: { view_capacity: false } }, admin)).status).toBe(200);
     const cap = await request('GET', `${server.url}/api/v1/live/events/E1/capacity`, undefined, { authorization: `Bearer ${keys.venue}` });

@@ -12,9 +12,6 @@ import { collect, cursor, encodeCursor, int, stringProblem, text, time, type Par
 import { createRouter, type AuditSink, type RouteInfo, type Router, type RouterAuthz } from './router.js';
 import type { TemplatedApp } from './uws.js';
 
-// Kept for live/history.ts, the one handler not yet declared on the router; new code imports router.ts.
-export type { RouteCtx } from './router.js';
-
 export interface ApiRouteDeps {
   config: Config;
   adminToken: string;

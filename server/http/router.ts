@@ -23,7 +23,7 @@ import type { Overrides, Permission, Role } from '../authz/roles.js';
 import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
 import { errorToReply, fail, paramFail, type ErrorReplyOpts } from './errors.js';
 import { checkBody, pathSegments, type ParamError, type Parsed } from './params.js';
-import { readBody, send, snapshot, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
+import { readBody, send, snapshot, trackAbort, type ReqInfo, type Reply, type TemplatedApp } from './uws.js';
 
 export type Auth = 'admin' | 'secret' | 'write' | 'token' | 'none';
 
@@ -391,30 +391,5 @@ export function createRouter(deps: RouterDeps): Router {
           .catch((err: unknown) => send(res, state, errorToReply(err, log, spec.errors)));
       });
     },
-  };
-}
-
-// --- legacy: handlers not yet declared as routes ----------------------------------------------------------
-// live/history.ts still takes a context and checks auth and the path id itself; it keeps working through
-// `route` until it is declared with `Router.add`. New code: use createRouter.
-
-export interface RouteCtx {
-  info: ReqInfo;
-  res: HttpResponse;
-  state: AbortState;
-  /** The JSON body (max 1 MB), checked like a declared route's body (`strings: false` where ingest rejects per event). */
-  json(opts?: { strings?: boolean }): Promise<{ ok: true; value: unknown } | { ok: false; reply: Reply }>;
-}
-
-/** Wraps a context handler with abort tracking, the header snapshot, a body reader and the one error mapping. */
-export function route(log: Logger, trustProxy: boolean, fn: (ctx: RouteCtx) => Promise<Reply>, opts: { body?: boolean } = {}) {
-  return (res: HttpResponse, req: HttpRequest) => {
-    const state = trackAbort(res);
-    const info = snapshot(res, req, trustProxy);
-    const bodyP = opts.body ? readBody(res, state, info.headers['content-length'], DEFAULT_BODY_LIMIT) : null;
-    const ctx: RouteCtx = { info, res, state, json: (o = {}) => readJson(bodyP!, { strings: o.strings }) };
-    fn(ctx)
-      .then((r) => send(res, state, r))
-      .catch((err: unknown) => send(res, state, errorToReply(err, log)));
   };
 }

@@ -11,7 +11,6 @@ import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { errorReply, type ReqInfo, type Reply } from '../http/uws.js';
 import { MIN_TIME_MS, parseIsoTime } from '../http/params.js';
-import type { RouteCtx } from '../http/api-routes.js';
 import type { LiveCore } from './core.js';
 import { fromMilli } from './facts.js';
 import type { Scope } from './token.js';
@@ -104,43 +103,14 @@ export async function loadHistory(db: Queryable, tenant: number, target: History
   return { bucket_s: 60, from, to: until, series: zeroFill(rows, w.from, minutes) };
 }
 
-export interface HistoryRouteDeps {
-  core: LiveCore;
-  db: Queryable;
-  /** The REST mirror's authentication: secret key or dashboard token. */
-  scopeOf(info: ReqInfo): Promise<{ scope: Scope } | { reply: Reply }>;
-}
-
-const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
-const SUFFIX = '/history';
-
-/**
- * The handler of `{prefix}{id}/history` for events (topic analytics:event:{id}) or organizers
- * (analytics:dashboard:{org}): same authentication and scope rules as the topic's snapshot.
- */
-export function historyHandler(deps: HistoryRouteDeps, kind: 'event' | 'org', prefix: string): (ctx: RouteCtx) => Promise<Reply> {
-  const { core, db } = deps;
-  return async (ctx) => {
-    let id: string;
-    try {
-      id = decodeURIComponent(ctx.info.url.slice(prefix.length, -SUFFIX.length));
-    } catch {
-      return errorReply(400, 'invalid_field', 'The id in the path is not valid percent-encoding.');
-    }
-    if (!ID_RE.test(id)) return errorReply(400, 'invalid_field', 'The id must be 1-128 characters.');
-    const auth = await deps.scopeOf(ctx.info);
-    if ('reply' in auth) return auth.reply;
-    return historyReply({ core, db }, kind, id, auth.scope, ctx.info);
-  };
-}
-
 /**
  * The history of an event or organizer for an authenticated scope (the declared routes in routes.ts: the
  * router has checked the role's permission and the resource's scope; the topic rule still applies to tokens).
  */
-export async function historyReply(deps: { core: LiveCore; db: Queryable }, kind: 'event' | 'org', id: string, scope: Scope, info: ReqInfo): Promise<Reply> {
+export async function historyReply(deps: { core: LiveCore; db: Queryable }, kind: 'event' | 'org', id: string, scope: Scope, info: ReqInfo, revenue = true): Promise<Reply> {
   const { core, db } = deps;
-  const topic: Topic = kind === 'event' ? { kind: 'event', event: id } : { kind: 'dashboard', org: id };
+  // Without revenue (an artist, a venue key): the revenue-free event topic's rule, and no money in the series.
+  const topic: Topic = kind === 'event' ? { kind: 'event', event: id, ...(revenue ? {} : { revenue: false as const }) } : { kind: 'dashboard', org: id };
   if (!core.allowed(scope, topic)) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
   const minutes = parseMinutes(info.query.get('minutes'));
   if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes' });
@@ -149,5 +119,6 @@ export async function historyReply(deps: { core: LiveCore; db: Queryable }, kind
   const tenant = scope.tenant;
   const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
   const body = await loadHistory(db, tenant, target, minutes, to);
+  if (!revenue) body.series = body.series.map(({ revenue: _r, ...rest }) => rest) as typeof body.series;
   return { status: 200, body, headers: { 'Cache-Control': 'no-store' } };
 }

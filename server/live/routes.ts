@@ -14,7 +14,8 @@ import { historyReply } from './history.js';
 import type { LiveCore } from './core.js';
 import { bearer } from '../http/auth.js';
 import { parseTokenRequest, TOKEN_PREFIX, withinKey, type MintingKey, type Scope, type TokenScope } from './token.js';
-import type { Topic } from './topics.js';
+import { topicFor, type Topic } from './topics.js';
+import { can, type Principal as Who } from '../authz/principal.js';
 
 export interface LiveRouteDeps {
   core: LiveCore;
@@ -87,6 +88,13 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     },
   });
 
+  /** Whether the principal sees money: view_revenue with its tenant's overrides (issue 18). */
+  const seesRevenue = async (who: Who | null): Promise<boolean> =>
+    who === null || can(who, 'view_revenue', deps.access ? await deps.access.authz.overrides(who.tenant) : {});
+  /** The organizer roll-up has no revenue-free variant: without view_revenue it is refused, naming it. */
+  const rollUpRefusal = (who: Who | null): Reply =>
+    fail('forbidden', 'The organizer roll-up includes revenue: this key or token also needs view_revenue.', { permission: 'view_revenue', role: who?.role ?? null });
+
   /** The topic's current snapshot, for a key or token that covers it. */
   const snapshotOf = async (scope: Scope, topic: Topic): Promise<Reply> => {
     if (!core.allowed(scope, topic)) return fail('forbidden');
@@ -97,11 +105,11 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
     method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
-    handler: ({ principal, params, info }) => historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info),
+    handler: async ({ principal, params, info, who }) => historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who)),
   });
   router.add({
     method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
-    handler: ({ principal, params, info }) => historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info),
+    handler: async ({ principal, params, info, who }) => (await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info) : rollUpRefusal(who),
   });
   router.add({
     method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId },
@@ -109,10 +117,11 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   });
   router.add({
     method: 'get', path: `${EVENTS}:event_id`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
-    handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'event', event: params.event_id }),
+    // view_event_analytics is the funnel; the money in it needs view_revenue too (else the revenue-free variant).
+    handler: async ({ principal, params, who }) => snapshotOf(principal.scope, (await seesRevenue(who)) ? topicFor(principal.scope, { kind: 'event', event: params.event_id }) : { kind: 'event', event: params.event_id, revenue: false }),
   });
   router.add({
     method: 'get', path: `${DASH}:org_id`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
-    handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'dashboard', org: params.org_id }),
+    handler: async ({ principal, params, who }) => (await seesRevenue(who)) ? snapshotOf(principal.scope, { kind: 'dashboard', org: params.org_id }) : rollUpRefusal(who),
   });
 }
