@@ -22,6 +22,7 @@ import { registerDashboard } from './dashboard/index.js';
 import { createAudit, registerAuditTables } from './audit/index.js';
 import { createAuthz, registerAuthzTables } from './authz/index.js';
 import { registerAuthzRoutes } from './authz/routes.js';
+import { registerKeyRoutes } from './keys/index.js';
 import type { RouteInfo } from './http/router.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
@@ -224,6 +225,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const access = { authz: { overrides: authz.overrides, event: (t: number, id: string) => authz.resolveEventResource(db, t, id) }, listing: [] as RouteInfo[] };
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
   registerAuthzRoutes(router, authz);
+  // The tenant's own scoped keys (POST/GET/DELETE /api/v1/keys), next to the operator's /api/admin key routes.
+  registerKeyRoutes(router, { db, tenants, keys });
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);

@@ -88,6 +88,11 @@ describe('every API route under hostile input', () => {
       ['history to year 0', call('GET', '/api/v1/live/events/E1/history?to=0000-01-01T00:00:00Z'), 400, 'to'],
       ['audit forged cursor', call('GET', '/api/v1/audit?cursor=WyJhdWRpdCIsIngiXQ'), 400, 'cursor'],
       ['audit limit huge', call('GET', '/api/v1/audit?limit=99999999999999999999'), 400, 'limit'],
+      ['keys scope NUL id', call('POST', '/api/v1/keys', { role: 'venue', scope: { venues: ['a\u0000'] } }), 400, 'scope.venues[0]'],
+      ['keys scope deep', call('POST', '/api/v1/keys', { role: 'venue', scope: { venues: [[[['V1']]]] } }), 400, 'scope.venues'],
+      ['keys id %ZZ', call('DELETE', '/api/v1/keys/%ZZ'), 400, 'path'],
+      ['keys id huge', call('DELETE', '/api/v1/keys/99999999999999999999999'), 400, 'id'],
+      ['token venue ids NUL', call('POST', '/api/v1/tokens', { role: 'venue', venue_ids: ['V\u0000'] }), 400, 'venue_ids[0]'],
     ];
     for (const [name, p, status, field] of cases) {
       const r = await p;
@@ -154,6 +159,12 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: () => '/api/admin/tenants', body: (v) => ({ name: v, allowed_origins: [v] }), admin: true },
       { method: 'GET', path: () => '/api/admin/tenants', query: ['limit', 'cursor'], admin: true },
       { method: 'GET', path: () => '/api/v1/audit', query: ['limit', 'cursor'] },
+      { method: 'GET', path: () => '/api/v1/keys' },
+      { method: 'POST', path: () => '/api/v1/keys', body: (v) => ({ role: v, scope: { venues: [v], events: v }, name: v }) },
+      { method: 'POST', path: () => '/api/v1/keys', body: (v) => ({ role: 'artist', scope: v }) },
+      { method: 'DELETE', path: (s) => `/api/v1/keys/${s}` },
+      { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'venue', venue_ids: [v], ttl_s: v }) },
+      { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'artist', artist_ids: v }) },
       { method: 'GET', path: (s) => `/api/admin/tenants/${s}/keys`, admin: true },
       { method: 'POST', path: (s) => `/api/admin/tenants/${digits(s) ? '999999' : s}/keys`, body: (v) => ({ kind: v, site_id: v, allowed_origins: [v] }), admin: true },
       { method: 'POST', path: () => `/api/admin/tenants/${t.tenant_id}/keys`, body: (v) => ({ kind: 'write', site_id: v, allowed_origins: v }), admin: true },

@@ -1,0 +1,143 @@
+// Scoped keys (issue 18 item 3): the tenant's admin key creates keys limited to a role and a scope; tokens minted
+// from a scoped key never exceed it (403 naming the field); revoking the key refuses the key at once and ends
+// the tokens it minted within seconds; every create and revoke is in the audit log.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseNewScopedKey } from '../server/keys/index.js';
+import { bootServer, createTenant, getJson, postJson, request, until, type Tenant } from './helpers.js';
+import { api } from './identity-helpers.js';
+import { LiveClient, liveRest } from './live-helpers.js';
+
+describe('scoped keys over HTTP', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let base: string;
+  let t: Tenant;
+  let other: Tenant;
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  const mint = (key: string, body: Record<string, unknown>) => postJson(`${base}/api/v1/tokens`, body, as(key));
+  const clients: LiveClient[] = [];
+
+  beforeAll(async () => {
+    server = await bootServer();
+    base = server.url;
+    t = await createTenant(base, 'scoped');
+    other = await createTenant(base, 'scoped-other');
+    expect((await api(base, t, 'PUT', '/api/v1/catalog/venues', { items: [{ id: 'V1' }, { id: 'V2' }] })).status).toBe(200);
+    expect((await api(base, t, 'PUT', '/api/v1/catalog/events', {
+      items: [{ id: 'E1', organizer_id: 'O1', venue_id: 'V1' }, { id: 'E3', organizer_id: 'O1', venue_id: 'V2' }],
+    })).status).toBe(200);
+    // Venue staff may mint their own dashboard tokens in this tenant.
+    expect((await api(base, t, 'PUT', '/api/v1/roles/venue', { permissions: { mint_tokens: true } })).status).toBe(200);
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await server?.close();
+  });
+
+  it('creates a scoped key shown once, lists it with role, scope and name, and never the key', async () => {
+    const r = await postJson(`${base}/api/v1/keys`, { role: 'venue', scope: { venues: ['V1', 'V1'] }, name: 'Arena staff' }, as(t.secret_key));
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ id: expect.any(Number), key: expect.stringMatching(/^tx_sk_/), kind: 'secret', role: 'venue', scope: { venues: ['V1'] }, name: 'Arena staff' });
+    const list = await getJson(`${base}/api/v1/keys`, as(t.secret_key));
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(list.json)).not.toContain(r.json.key);
+    expect(list.json.keys.find((k: any) => k.id === r.json.id)).toMatchObject({ role: 'venue', scope: { venues: ['V1'] }, name: 'Arena staff', revoked_at: null });
+    expect(list.json.keys.find((k: any) => k.kind === 'secret' && k.id !== r.json.id)).toMatchObject({ role: 'admin', scope: {} });
+    // The other tenant lists only its own keys.
+    const theirs = await getJson(`${base}/api/v1/keys`, as(other.secret_key));
+    expect(theirs.json.keys.some((k: any) => k.id === r.json.id)).toBe(false);
+  });
+
+  it('a token minted from a scoped key never exceeds it: a venue, event or organizer outside it is 403', async () => {
+    const k = (await postJson(`${base}/api/v1/keys`, { role: 'venue', scope: { venues: ['V1'] } }, as(t.secret_key))).json;
+    const ok = await mint(k.key, { role: 'venue', venue_ids: ['V1'] });
+    expect(ok.status).toBe(201);
+    expect(ok.json).toMatchObject({ role: 'venue', venue_ids: ['V1'], key_id: k.id });
+    expect((await mint(k.key, { role: 'gate', event_ids: ['E1'] })).status).toBe(201); // E1 is at V1
+    for (const [body, field] of [
+      [{ role: 'venue', venue_ids: ['V1', 'V2'] }, 'venue_ids'],
+      [{ role: 'gate', event_ids: ['E1', 'E3'] }, 'event_ids'],
+      [{ role: 'gate', event_ids: ['NO-SUCH-EVENT'] }, 'event_ids'],
+      [{ role: 'organizer', org_id: 'O1' }, 'org_id'],
+      [{ role: 'artist', artist_ids: ['A1'] }, 'artist_ids'],
+    ] as const) {
+      const r = await mint(k.key, body);
+      expect({ body, status: r.status, code: r.json?.error?.code, field: r.json?.error?.field }).toEqual({ body, status: 403, code: 'forbidden', field });
+    }
+    // The token minted from it reads its venue and nothing else.
+    const c = await LiveClient.open(base, ok.json.token);
+    clients.push(c);
+    expect((await c.subscribe('analytics:venue:V1:capacity')).type).toBe('snapshot');
+    expect((await c.subscribe('analytics:venue:V2:capacity')).code).toBe('forbidden');
+    // The tenant's admin key mints anything of the tenant.
+    expect((await mint(t.secret_key, { role: 'venue', venue_ids: ['V2'] })).status).toBe(201);
+  });
+
+  it('only an admin key manages keys, even when a role is granted manage_keys', async () => {
+    const k = (await postJson(`${base}/api/v1/keys`, { role: 'venue', scope: { venues: ['V1'] } }, as(t.secret_key))).json;
+    const denied = await postJson(`${base}/api/v1/keys`, { role: 'admin' }, as(k.key));
+    expect(denied.status).toBe(403);
+    expect(denied.json.error).toMatchObject({ code: 'forbidden', permission: 'manage_keys' });
+    expect((await api(base, t, 'PUT', '/api/v1/roles/venue', { permissions: { manage_keys: true } })).status).toBe(200);
+    const still = await postJson(`${base}/api/v1/keys`, { role: 'admin' }, as(k.key));
+    expect(still.status).toBe(403);
+    expect((await request('DELETE', `${base}/api/v1/keys/${k.id}`, undefined, as(k.key))).status).toBe(403);
+    expect((await api(base, t, 'PUT', '/api/v1/roles/venue', { permissions: { manage_keys: null } })).status).toBe(200);
+  });
+
+  it('revoking a key refuses it at once and ends the tokens it minted; another tenant cannot revoke it', async () => {
+    const k = (await postJson(`${base}/api/v1/keys`, { role: 'venue', scope: { venues: ['V1'] }, name: 'to revoke' }, as(t.secret_key))).json;
+    const token = (await mint(k.key, { role: 'venue', venue_ids: ['V1'] })).json.token as string;
+    const c = await LiveClient.open(base, token);
+    clients.push(c);
+    expect((await c.subscribe('analytics:venue:V1:capacity')).type).toBe('snapshot');
+    expect((await liveRest(base, '/api/v1/live/events/E1/capacity', token)).status).toBe(200);
+
+    expect((await request('DELETE', `${base}/api/v1/keys/${k.id}`, undefined, as(other.secret_key))).status).toBe(404);
+    const r = await request('DELETE', `${base}/api/v1/keys/${k.id}`, undefined, as(t.secret_key));
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ id: k.id, role: 'venue', name: 'to revoke', revoked_at: expect.any(String), effective_within_s: 5 });
+    expect((await mint(k.key, { role: 'venue', venue_ids: ['V1'] })).json.error.code).toBe('revoked_key');
+    await until(async () => c.closed, 15_000);
+    expect((await liveRest(base, '/api/v1/live/events/E1/capacity', token)).status).toBe(401);
+    await expect(LiveClient.open(base, token)).rejects.toMatchObject({ status: 401 });
+    expect((await request('DELETE', `${base}/api/v1/keys/987654`, undefined, as(t.secret_key))).json.error.code).toBe('unknown_key');
+  }, 40_000);
+
+  it('records key creation and revocation in the audit log with the acting key', async () => {
+    const rows = (await getJson(`${base}/api/v1/audit?limit=1000`, as(t.secret_key))).json.audit;
+    const created = rows.filter((r: any) => r.action === 'key.created');
+    const revoked = rows.filter((r: any) => r.action === 'key.revoked');
+    expect(created.length).toBeGreaterThanOrEqual(4);
+    expect(revoked.length).toBe(1);
+    const adminKeyId = (await getJson(`${base}/api/v1/keys`, as(t.secret_key))).json.keys.find((k: any) => k.role === 'admin' && k.kind === 'secret').id;
+    for (const r of [...created, ...revoked]) expect(r).toMatchObject({ actor_kind: 'key', actor_id: String(adminKeyId), ip: expect.any(String) });
+    expect(created.find((r: any) => r.details.name === 'Arena staff').details).toMatchObject({ role: 'venue', scope: { venues: ['V1'] } });
+  });
+
+  it('refuses bad bodies with the field', async () => {
+    for (const [body, field] of [
+      [{ role: 'king' }, 'role'],
+      [{ role: 'venue' }, 'scope'],
+      [{ role: 'venue', scope: { planets: ['x'] } }, 'scope.planets'],
+      [{ role: 'venue', scope: { venues: 'V1' } }, 'scope.venues'],
+      [{ role: 'venue', scope: { venues: Array.from({ length: 201 }, (_, i) => `V${i}`) } }, 'scope.venues'],
+      [{ role: 'admin', scope: { venues: ['V1'] } }, 'scope'],
+      [{ role: 'venue', scope: { venues: ['V1'] }, name: '' }, 'name'],
+      [{ role: 'venue', scope: { venues: ['V1'] }, name: 42 }, 'name'],
+      [[], ''],
+    ] as const) {
+      const r = await postJson(`${base}/api/v1/keys`, body, as(t.secret_key));
+      expect({ body, status: r.status, field: r.json?.error?.field }).toEqual({ body, status: 400, field });
+    }
+    expect((await request('DELETE', `${base}/api/v1/keys/abc`, undefined, as(t.secret_key))).status).toBe(400);
+    expect((await getJson(`${base}/api/v1/keys`, as(t.write_key))).status).toBe(403);
+  });
+});
+
+describe('parseNewScopedKey (pure)', () => {
+  it('dedupes ids, trims the name and keeps an empty scope for admin and media', () => {
+    expect(parseNewScopedKey({ role: 'artist', scope: { artists: ['A', 'A', 'B'] }, name: ' x ' })).toEqual({ ok: true, value: { role: 'artist', scope: { artists: ['A', 'B'] }, name: 'x' } });
+    expect(parseNewScopedKey({ role: 'admin' })).toEqual({ ok: true, value: { role: 'admin', scope: {}, name: null } });
+    expect(parseNewScopedKey({ role: 'media', scope: {} })).toMatchObject({ ok: true });
+  });
+});
