@@ -2,6 +2,8 @@
 // /api/v1 route × every role × an in-scope and an out-of-scope resource → allow or deny as the permission
 // table (authz/roles.ts) and the scope rules (authz/principal.ts) say. A route added without a declared
 // permission cannot register (the server would not start), and the listing check below names it.
+import crypto from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { can, inScope } from '../server/authz/principal.js';
 import { ROLES, type Role } from '../server/authz/roles.js';
@@ -49,13 +51,26 @@ function expected(r: RouteInfo, role: Role, side: Side): 'allow' | 'deny_permiss
   return inScope({ role, scope: SCOPE_OF[role] }, resource) ? 'allow' : 'deny_scope';
 }
 
-describe('authorization matrix (every /api/v1 route × role × scope)', () => {
+const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+// The embedded store, and a plain PostgreSQL server (migration 008 and the authz queries through the pg driver).
+describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /api/v1 route × role × scope) on %s', (flavour) => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   const keys = {} as Record<Role, string>;
+  const dbName = `authz_${crypto.randomBytes(6).toString('hex')}`;
+  let root: pg.Client | null = null;
 
   beforeAll(async () => {
-    server = await bootServer();
+    if (flavour === 'embedded') server = await bootServer();
+    else {
+      root = new pg.Client({ connectionString: PG_URL });
+      await root.connect();
+      await root.query(`CREATE DATABASE ${dbName}`);
+      const u = new URL(PG_URL);
+      u.pathname = `/${dbName}`;
+      server = await bootServer({ DATABASE_URL: u.toString() });
+    }
     t = await createTenant(server.url, 'authz-matrix');
     const put = (kind: string, items: unknown[]) => request('PUT', `${server.url}/api/v1/catalog/${kind}`, { items }, { authorization: `Bearer ${t.secret_key}` });
     expect((await put('events', [
@@ -70,6 +85,8 @@ describe('authorization matrix (every /api/v1 route × role × scope)', () => {
   }, 60_000);
   afterAll(async () => {
     await server?.close();
+    await root?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await root?.end();
   });
 
   const tenantRoutes = () => server.routes().filter((r) => r.path.startsWith('/api/v1/') && (r.auth === 'secret' || r.auth === 'token'));

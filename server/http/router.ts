@@ -319,9 +319,9 @@ export function declarationProblem(spec: { method: string; path: string; auth: A
 
 /** The resource of a request for its route's declaration, and how a refusal names it. */
 async function resourceOf(spec: ResourceSpec, who: Who, params: Record<string, unknown>, info: ReqInfo, authz: RouterAuthz | undefined): Promise<{ resource: Resource; what: string } | null> {
-  if (spec === 'tenant') return null;
+  // Admin's scope is the tenant: nothing to resolve (no owner lookup on the admin key's requests).
+  if (spec === 'tenant' || who.role === 'admin') return null;
   if ('query_event' in spec) {
-    if (who.role === 'admin') return null;
     const id = info.query.get(spec.query_event);
     if (id === null || id === '') return { resource: {}, what: `the whole tenant (name an event in ${spec.query_event})` };
     return { resource: { event: authz ? await authz.event(who.tenant, id) : { id } }, what: `event ${id}` };
