@@ -65,11 +65,14 @@ describe('audit log', () => {
     expect(JSON.stringify(rows)).not.toContain('"token":');
   });
 
-  it('records a job run by hand with no tenant: in the table, in no tenant\'s list', async () => {
+  it('records a job or retention run by hand with no tenant: in the table, in no tenant\'s list', async () => {
     expect((await postJson(`${base}/api/admin/jobs/audit.prune/run`, {}, admin)).status).toBe(200);
     const { rows } = await server.db.query<{ tenant_id: string | null; actor_kind: string; target: string }>("SELECT tenant_id, actor_kind, target FROM audit_log WHERE action = 'job.run'");
     expect(rows).toEqual([{ tenant_id: null, actor_kind: 'admin_token', target: 'job:audit.prune' }]);
     expect((await audit(t)).json.audit.some((r: any) => r.action === 'job.run')).toBe(false);
+    expect((await postJson(`${base}/api/admin/retention/run`, {}, admin)).status).toBe(200);
+    const ret = await server.db.query<{ tenant_id: string | null; actor_id: string }>("SELECT tenant_id, actor_id FROM audit_log WHERE action = 'retention.run'");
+    expect(ret.rows).toEqual([{ tenant_id: null, actor_id: 'admin_token' }]);
   });
 
   it('pages newest first with a keyset cursor and refuses a forged one', async () => {

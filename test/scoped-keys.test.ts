@@ -178,6 +178,14 @@ describe('revocation across two nodes sharing a database', () => {
       console.log(`revocation on node A closed node B's connection after ${closedMs} ms`);
       expect((await liveRest(b.url, '/api/v1/live/events/E1/capacity', token)).status).toBe(401);
       await expect(LiveClient.open(b.url, token)).rejects.toMatchObject({ status: 401 });
+
+      // A key node B has never seen, revoked on A: B reads its status before answering the first request
+      // (for an event in the token's scope; one outside it is refused 403 by the router before that).
+      expect((await request('PUT', `${a.url}/api/v1/catalog/events`, { items: [{ id: 'E1', venue_id: 'V1' }] }, { authorization: `Bearer ${t.secret_key}` })).status).toBe(200);
+      const k2 = (await postJson(`${a.url}/api/v1/keys`, { role: 'admin' }, { authorization: `Bearer ${t.secret_key}` })).json;
+      const token2 = (await postJson(`${a.url}/api/v1/tokens`, { role: 'venue', venue_ids: ['V1'] }, { authorization: `Bearer ${k2.key}` })).json.token as string;
+      expect((await request('DELETE', `${a.url}/api/v1/keys/${k2.id}`, undefined, { authorization: `Bearer ${t.secret_key}` })).status).toBe(200);
+      expect((await liveRest(b.url, '/api/v1/live/events/E1/capacity', token2)).status).toBe(401);
     } finally {
       for (const c of clients) c.close();
       for (const n of nodes) await n.close();

@@ -35,6 +35,8 @@ export function registerGdprRoutes(router: Router, deps: GdprRouteDeps): void {
   });
   router.add({
     method: 'post', path: '/api/admin/retention/run', auth: 'admin',
+    // Retention run by hand: an operator action on every tenant's data (no tenant of its own).
+    audit: () => ({ action: 'retention.run', target: 'job:gdpr.retention', tenant: null }),
     handler: async () => {
       const policy = await deps.retention.applyPolicy();
       const ran = await deps.retention.run();

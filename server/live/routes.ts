@@ -95,8 +95,17 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   const rollUpRefusal = (who: Who | null): Reply =>
     fail('forbidden', 'The organizer roll-up includes revenue: this key or token also needs view_revenue.', { permission: 'view_revenue', role: who?.role ?? null });
 
+  /**
+   * A token whose minting key was revoked: the router's synchronous check refuses it once this node knows; a
+   * node that never saw the key reads its status here first, so no data goes out before that (key-status.ts).
+   */
+  const revokedKey = async (scope: Scope): Promise<Reply | null> =>
+    (await core.keyRevoked(scope)) ? fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.') : null;
+
   /** The topic's current snapshot, for a key or token that covers it. */
   const snapshotOf = async (scope: Scope, topic: Topic): Promise<Reply> => {
+    const gone = await revokedKey(scope);
+    if (gone) return gone;
     if (!core.allowed(scope, topic)) return fail('forbidden');
     await core.prepare([{ tenant: scope.tenant, topic }]);
     return { status: 200, text: { body: core.hub.peek(scope.tenant, topic, core.now()), type: 'application/json' }, headers: { 'Cache-Control': 'no-store' } };
@@ -105,11 +114,11 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
     method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
-    handler: async ({ principal, params, info, who }) => historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who)),
+    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who)),
   });
   router.add({
     method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
-    handler: async ({ principal, params, info, who }) => (await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info) : rollUpRefusal(who),
+    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info) : rollUpRefusal(who)),
   });
   router.add({
     method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId },
