@@ -42,6 +42,9 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
   const ttl = deps.ttlMs ?? OVERRIDES_TTL_MS;
   const now = deps.now ?? Date.now;
   const cache = new Map<number, { value: Overrides; expires: number }>();
+  // Event owners for scoped requests, kept as long as overrides: a catalog change of an event's organizer,
+  // venue or artists reaches the scope checks within OVERRIDES_TTL_MS, like a revoked key.
+  const events = new Map<string, { value: EventResource; expires: number }>();
 
   const load = async (tenant: number): Promise<Overrides> => {
     const { rows } = await db.query<{ role: string; permission: string; granted: boolean }>(Q.list_overrides, [tenant]);
@@ -87,11 +90,17 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
       return permissionsFor(role, await overrides(tenant));
     },
     async resolveEventResource(q, tenant, eventId) {
+      const k = `${tenant}|${eventId}`;
+      const hit = events.get(k);
+      if (hit && hit.expires > now()) return hit.value;
       const { rows } = await q.query<{ catalog_organizer: string | null; live_organizer: string | null; venue_id: string | null; artist_ids: string[] | null }>(
         Q.event_resource, [tenant, eventId],
       );
       const r = rows[0];
-      return { id: eventId, organizer_id: r?.catalog_organizer ?? r?.live_organizer ?? null, venue_id: r?.venue_id ?? null, artist_ids: r?.artist_ids ?? [] };
+      const value = { id: eventId, organizer_id: r?.catalog_organizer ?? r?.live_organizer ?? null, venue_id: r?.venue_id ?? null, artist_ids: r?.artist_ids ?? [] };
+      if (events.size > 50_000) events.clear();
+      events.set(k, { value, expires: now() + ttl });
+      return value;
     },
     roles,
     async setOverrides(tenant, changes) {

@@ -47,6 +47,13 @@ export interface LiveCore {
   keyRevokedNow(scope: Scope): boolean;
   /** The same after reading the key's status when this node does not know it yet (a subscribe waits for it). */
   keyRevoked(scope: Scope): Promise<boolean>;
+  /**
+   * The one topic check (issue 18): the shared model (authz/principal.ts: the token's role has the topic's
+   * permission with the tenant's overrides, and the topic's resource is in its scope) and the topic rules
+   * (topics.ts allowed). Gives the topic actually read: the revenue-free variant of an event topic when the
+   * role lacks view_revenue. A refusal names the permission.
+   */
+  access?(scope: Scope, topic: Topic): Promise<{ ok: true; topic: Topic } | { ok: false; permission: string }>;
   /** What the catalog or the live state knows of an event's organizer, venue and artists. */
   ownerOf(tenant: number, event: string): EventOwnership | undefined;
   /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */

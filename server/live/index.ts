@@ -34,6 +34,8 @@ import { resolveTokenSecret, signToken, verifyToken } from './token.js';
 import { allowed, type EventOwnership, type Topic } from './topics.js';
 import { venueCapacity, type CapacityFigures } from './capacity.js';
 import { createKeyStatus } from './key-status.js';
+import { topicAccess } from './access.js';
+import type { Overrides } from '../authz/roles.js';
 import { createRedisMirror } from './warm.js';
 import { registerWs, type WsServer } from './ws.js';
 
@@ -197,6 +199,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     }
     return { data: venueCapacity(venue, events) as unknown as Record<string, unknown>, updatedAt };
   };
+  /** Per-tenant role overrides, once register() is given them (none before: every role has its defaults). */
+  let overridesOf: (tenant: number) => Promise<Overrides> = async () => ({});
   // Tokens minted with a key end when the key is revoked (read from tenant_keys, live/key-status.ts).
   const keyStatus = createKeyStatus({ db: deps.db, log, now });
   const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)), intervalMs: config.live.coalesceMs });
@@ -290,6 +294,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     keyRevokedNow: (scope) => 'key' in scope && scope.key !== undefined && keyStatus.revokedNow(scope.tenant, scope.key),
     keyRevoked: async (scope) => 'key' in scope && scope.key !== undefined && (await keyStatus.revoked(scope.tenant, scope.key)),
+    access: (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf),
     ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
     allowed: (scope, topic) => allowed(scope, topic, ownerOf),
@@ -382,6 +387,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     erase: (ids) => erasure.erase(ids),
     keyRevoked: (keyId) => keyStatus.markRevoked(keyId),
     register(app, keys, audit, access) {
+      // The tenant's role overrides (authz): the topic check reads them like the router does.
+      if (access) overridesOf = (tenant) => access.authz.overrides(tenant);
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);
       registerLiveRoutes(app, { core, keys, db: deps.db, audit, access });

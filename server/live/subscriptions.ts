@@ -10,6 +10,7 @@
 // has is idempotent (a fresh snapshot, no second subscription), also at the limit: it adds no topic.
 import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
+import { topicPermission } from './access.js';
 import { parseTopic, topicFor, topicKey, type Topic } from './topics.js';
 
 export const MAX_TOPICS_PER_SOCKET = 200;
@@ -41,10 +42,6 @@ export type Op = { op: 'ping' } | { op: 'subscribe' | 'unsubscribe'; topic: unkn
 
 const TOPICS_HELP = 'Topics: analytics:event:{event_id}, analytics:event:{event_id}:capacity, analytics:dashboard:{org_id}, analytics:venue:{venue_id}:capacity.';
 
-/** The permission (authz/roles.ts) a topic is read with: named in a `forbidden` reply. */
-export function topicPermission(t: Topic): string {
-  return t.kind === 'event' || t.kind === 'dashboard' ? 'view_event_analytics' : t.kind === 'venue' ? 'view_venue_analytics' : 'view_capacity';
-}
 
 const error = (code: string, message: string, topic?: string | null): Reply =>
   topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message };
@@ -81,7 +78,7 @@ export function endReason(sub: Subscriber, nowMs: number, core: Pick<LiveCore, '
   return core.keyRevokedNow(sub.scope) ? 'revoked' : null;
 }
 
-export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked'>>;
+export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access'>>;
 
 export interface Subscriptions {
   /** Handles one decoded client message; every reply goes through `link`. Never rejects. */
@@ -91,12 +88,32 @@ export interface Subscriptions {
 }
 
 export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPICS_PER_SOCKET): Subscriptions {
-  const subscribe = async (sub: Subscriber, link: Link, key: string, name: string, topic: NonNullable<ReturnType<typeof parseTopic>>) => {
-    if (!core.allowed(sub.scope, topic)) return link.send({ ...error('forbidden', 'This token does not give access to that topic.', name), permission: topicPermission(topic) });
+  const forbidden = (link: Link, name: string, permission: string) =>
+    link.send({ ...error('forbidden', 'This token does not give access to that topic.', name), permission });
+
+  const subscribe = async (sub: Subscriber, link: Link, name: string, requested: Topic) => {
+    const tenant = sub.scope.tenant;
+    let topic: Topic;
+    if (core.access) {
+      let a: Awaited<ReturnType<NonNullable<SubscriptionCore['access']>>>;
+      try {
+        a = await core.access(sub.scope, requested);
+      } catch (err) {
+        // The tenant's role overrides could not be read (store away, nothing cached): refuse nothing wrongly.
+        core.log.warn({ err: (err as Error).message }, 'live: topic access check failed');
+        if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
+        return;
+      }
+      if (!a.ok) return forbidden(link, name, a.permission);
+      topic = a.topic;
+    } else {
+      topic = topicFor(sub.scope, requested);
+      if (!core.allowed(sub.scope, topic)) return forbidden(link, name, topicPermission(topic));
+    }
+    const key = topicKey(tenant, topic);
     if (!sub.topics.has(key) && sub.topics.size >= maxTopics) {
       return link.send(error('too_many_topics', `At most ${maxTopics} topics per connection.`, name));
     }
-    const tenant = sub.scope.tenant;
     try {
       // Before any data: a token of a revoked key gets none (a node that never saw the key reads it first).
       if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
@@ -125,16 +142,18 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       const parsed = parseTopic(op.topic);
       const name = typeof op.topic === 'string' ? op.topic.slice(0, 200) : null;
       if (!parsed || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
-      const topic = topicFor(sub.scope, parsed);
       if (expired(sub, core.now())) {
         link.send(error('token_expired', 'The token expired; reconnect with a new one.'));
         return link.expire();
       }
-      const key = topicKey(sub.scope.tenant, topic);
-      if (op.op === 'subscribe') return subscribe(sub, link, key, name, topic);
-      if (sub.topics.delete(key)) {
-        link.leave(key);
-        core.hub.remove(key);
+      if (op.op === 'subscribe') return subscribe(sub, link, name, parsed);
+      // The connection holds the topic itself or its revenue-free variant (whichever its access gave it).
+      const variants = parsed.kind === 'event' ? [parsed, { ...parsed, revenue: false as const }] : [parsed];
+      for (const key of variants.map((t) => topicKey(sub.scope.tenant, t))) {
+        if (sub.topics.delete(key)) {
+          link.leave(key);
+          core.hub.remove(key);
+        }
       }
       link.send({ type: 'unsubscribed', topic: name });
     },

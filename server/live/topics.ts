@@ -5,8 +5,8 @@
 //                                         event's venue, artist of the event, tenant)
 //   analytics:dashboard:{org_id}          the organizer's roll-up (that organizer, tenant)
 //   analytics:venue:{venue_id}:capacity   capacity of every event at the venue, summed (venue staff, tenant)
-// An artist's event topic is its own hub entry (`revenue: false`): the hub builds it without the revenue
-// fields, so an artist's connection never receives a message that carries them.
+// The revenue-free variant of an event topic is its own hub entry (`revenue: false`): the hub builds it without
+// the revenue fields, so a connection without view_revenue (an artist, by default) never receives them.
 import type { Scope } from './token.js';
 
 export type Topic =
@@ -100,8 +100,8 @@ export function allowed(scope: Scope, topic: Topic, ownerOf: (tenant: number, ev
       return v != null && scope.venues.includes(v);
     }
     case 'artist': {
+      // Which variant of an event topic (with or without the money) is decided by view_revenue (access.ts).
       if (topic.kind !== 'event' && topic.kind !== 'capacity') return false;
-      if (topic.kind === 'event' && topic.revenue !== false) return false;
       return (owner(topic.event)?.artists ?? []).some((a) => scope.artists.includes(a));
     }
   }

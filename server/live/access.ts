@@ -1,0 +1,41 @@
+// Who may read a live topic (issue 18 item 2): one check for /ws and Socket.IO, made of the shared model
+// (authz/principal.ts, the same `can` and `inScope` the router uses for HTTP routes, with the tenant's role
+// overrides) and the per-topic rules of topics.ts (a gate token reads capacity only, a venue token no funnel…).
+// Both must agree. Pure apart from the overrides it is handed.
+import { can, inScope, type Resource } from '../authz/principal.js';
+import type { Overrides, Permission } from '../authz/roles.js';
+import { tokenPrincipal } from '../http/router.js';
+import type { Scope } from './token.js';
+import { allowed, type EventOwnership, type Topic } from './topics.js';
+
+/** The permission a topic is read with. The organizer roll-up also needs view_revenue (it has no revenue-free variant). */
+export function topicPermission(t: Topic): Permission {
+  return t.kind === 'event' || t.kind === 'dashboard' ? 'view_event_analytics' : t.kind === 'venue' ? 'view_venue_analytics' : 'view_capacity';
+}
+
+export type Access = { ok: true; topic: Topic } | { ok: false; permission: Permission };
+
+export async function topicAccess(
+  scope: Scope,
+  requested: Topic,
+  overridesOf: (tenant: number) => Promise<Overrides>,
+  ownerOf: (tenant: number, event: string) => EventOwnership | undefined,
+): Promise<Access> {
+  const who = tokenPrincipal(scope);
+  const overrides = who.role === 'admin' ? {} : await overridesOf(scope.tenant);
+  const money = can(who, 'view_revenue', overrides);
+  // Without view_revenue (an artist, venue staff by default) an event topic is its revenue-free variant.
+  const topic: Topic = requested.kind === 'event' && !money ? { kind: 'event', event: requested.event, revenue: false } : requested;
+  const permission = topicPermission(topic);
+  if (!can(who, permission, overrides)) return { ok: false, permission };
+  if (topic.kind === 'dashboard' && !money) return { ok: false, permission: 'view_revenue' };
+  let resource: Resource;
+  if (topic.kind === 'dashboard') resource = { organizer: topic.org };
+  else if (topic.kind === 'venue') resource = { venue: topic.venue };
+  else {
+    const o = ownerOf(scope.tenant, topic.event);
+    resource = { event: { id: topic.event, organizer_id: o?.org ?? null, venue_id: o?.venue ?? null, artist_ids: o?.artists ?? [] } };
+  }
+  if (!inScope(who, resource) || !allowed(scope, topic, ownerOf)) return { ok: false, permission };
+  return { ok: true, topic };
+}
