@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeB64urlStrict, parseTokenRequest, signToken, verifyToken, type Scope } from './token.js';
+import { decodeB64urlStrict, parseTokenRequest, signToken, verifyToken, withinKey, type Scope } from './token.js';
 import { allowed, parseTopic, topicName, type Topic } from './topics.js';
 
 const SECRET = 'x'.repeat(64);
@@ -129,5 +129,70 @@ describe('topic scope', () => {
     fc.assert(fc.property(fc.string({ maxLength: 60 }), (name) => {
       if (name !== 'analytics:event:A1:capacity') expect(can(gate, name)).toBe(false);
     }), { numRuns: 3000 });
+  });
+});
+
+describe('tokens by role and key (issue 18)', () => {
+  const signed = (claims: Record<string, unknown>) => {
+    const body = `v1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${body}.${crypto.createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+  };
+
+  it('round-trips venue and artist scopes and the minting key id; a token without k has no key', () => {
+    const v = signToken(SECRET, { role: 'venue', tenant: 3, venues: ['V1'], key: 42 }, 60, NOW);
+    expect(verifyToken(SECRET, v.token, NOW)).toEqual({ ok: true, scope: { role: 'venue', tenant: 3, venues: ['V1'], key: 42 }, exp: NOW + 60 });
+    const a = signToken(SECRET, { role: 'artist', tenant: 3, artists: ['A1', 'A2'] }, 60, NOW);
+    const got = verifyToken(SECRET, a.token, NOW);
+    expect(got).toEqual({ ok: true, scope: { role: 'artist', tenant: 3, artists: ['A1', 'A2'] }, exp: NOW + 60 });
+    expect(got.ok && 'key' in got.scope).toBe(false);
+  });
+
+  it('refuses signed claims with a bad key id or bad venue/artist lists (strict decoding)', () => {
+    const base = { t: 3, iat: NOW, exp: NOW + 60 };
+    for (const bad of [
+      { ...base, r: 'venue', v: ['V1'], k: -1 }, { ...base, r: 'venue', v: ['V1'], k: 1.5 }, { ...base, r: 'venue', v: ['V1'], k: '7' },
+      { ...base, r: 'venue', v: ['V1'], k: 2 ** 60 }, { ...base, r: 'venue', v: [] }, { ...base, r: 'venue', v: [1] }, { ...base, r: 'venue' },
+      { ...base, r: 'artist', a: 'A1' }, { ...base, r: 'admin' }, { ...base, r: 'tenant' },
+    ]) {
+      expect(verifyToken(SECRET, signed(bad), NOW)).toEqual({ ok: false, reason: 'malformed' });
+    }
+    expect(verifyToken(SECRET, signed({ ...base, r: 'venue', v: ['V1'], k: 9 }), NOW)).toMatchObject({ ok: true, scope: { key: 9 } });
+  });
+
+  it('a token never covers more than its minting key (withinKey)', () => {
+    const owners: Record<string, { organizer_id: string; venue_id: string; artist_ids: string[] }> = {
+      E1: { organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1'] },
+      E2: { organizer_id: 'O2', venue_id: 'V2', artist_ids: [] },
+    };
+    const eventOf = (e: string) => owners[e];
+    const key = (role: string, scope: Record<string, string[]>) => ({ id: 1, role, scope });
+    expect(withinKey({ role: 'organizer', tenant: 1, org: 'ANY' }, key('admin', {}), eventOf)).toEqual({ ok: true });
+    expect(withinKey({ role: 'organizer', tenant: 1, org: 'O1' }, key('organizer', { organizers: ['O1'] }), eventOf)).toEqual({ ok: true });
+    expect(withinKey({ role: 'organizer', tenant: 1, org: 'O2' }, key('organizer', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'org_id', id: 'O2' });
+    expect(withinKey({ role: 'gate', tenant: 1, events: ['E1'] }, key('venue', { venues: ['V1'] }), eventOf)).toEqual({ ok: true });
+    expect(withinKey({ role: 'gate', tenant: 1, events: ['E1', 'E2'] }, key('venue', { venues: ['V1'] }), eventOf)).toEqual({ ok: false, field: 'event_ids', id: 'E2' });
+    expect(withinKey({ role: 'gate', tenant: 1, events: ['E9'] }, key('organizer', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'event_ids', id: 'E9' });
+    expect(withinKey({ role: 'gate', tenant: 1, events: ['E9'] }, key('promoter', { events: ['E9'] }), eventOf)).toEqual({ ok: true });
+    expect(withinKey({ role: 'venue', tenant: 1, venues: ['V1', 'V2'] }, key('venue', { venues: ['V1'] }), eventOf)).toEqual({ ok: false, field: 'venue_ids', id: 'V2' });
+    expect(withinKey({ role: 'artist', tenant: 1, artists: ['A1'] }, key('artist', { artists: ['A1'] }), eventOf)).toEqual({ ok: true });
+    expect(withinKey({ role: 'artist', tenant: 1, artists: ['A1'] }, key('venue', { venues: ['V1'] }), eventOf)).toEqual({ ok: false, field: 'artist_ids', id: 'A1' });
+    // Property: whatever a limited key and request, an allowed token's ids are all in the key's scope (or its events').
+    fc.assert(fc.property(
+      fc.constantFrom('organizer', 'venue', 'artist', 'promoter'),
+      fc.record({ organizers: fc.array(fc.constantFrom('O1', 'O2')), venues: fc.array(fc.constantFrom('V1', 'V2')), artists: fc.array(fc.constantFrom('A1')), events: fc.array(fc.constantFrom('E1', 'E2', 'E9')) }),
+      fc.array(fc.constantFrom('O1', 'O2', 'V1', 'V2', 'A1', 'E1', 'E2', 'E9'), { minLength: 1, maxLength: 3 }),
+      (role, scope, ids) => {
+        const k = key(role, scope);
+        const s = scope as Record<string, string[]>;
+        if (withinKey({ role: 'venue', tenant: 1, venues: ids }, k, eventOf).ok) expect(ids.every((i) => s.venues.includes(i))).toBe(true);
+        if (withinKey({ role: 'artist', tenant: 1, artists: ids }, k, eventOf).ok) expect(ids.every((i) => s.artists.includes(i))).toBe(true);
+        if (withinKey({ role: 'gate', tenant: 1, events: ids }, k, eventOf).ok) {
+          for (const e of ids) {
+            const o = owners[e];
+            expect(s.events.includes(e) || (!!o && (s.organizers.includes(o.organizer_id) || s.venues.includes(o.venue_id) || o.artist_ids.some((a) => s.artists.includes(a))))).toBe(true);
+          }
+        }
+      },
+    ));
   });
 });
