@@ -222,7 +222,15 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Roles and permissions (issue 18): every declared route's permission and scope are checked by the router
   // with the tenant's overrides; `access.listing` collects the routes of every router (RunningServer.routes()).
   const authz = createAuthz({ db, log: log.child({ mod: 'authz' }) });
-  const access = { authz: { overrides: authz.overrides, event: (t: number, id: string) => authz.resolveEventResource(db, t, id) }, listing: [] as RouteInfo[] };
+  // The live layer knows an event's current owner on this node at once (a commit or a catalog change moves it);
+  // the store's answer, cached a few seconds, fills in what the live layer does not hold.
+  const eventResource = async (t: number, id: string) => {
+    const stored = await authz.resolveEventResource(db, t, id);
+    const hot = live.core.ownerOf(t, id);
+    if (!hot) return stored;
+    return { ...stored, organizer_id: hot.org ?? stored.organizer_id, venue_id: hot.venue ?? stored.venue_id, artist_ids: hot.artists.length ? hot.artists : stored.artist_ids };
+  };
+  const access = { authz: { overrides: authz.overrides, event: eventResource }, listing: [] as RouteInfo[] };
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
   registerAuthzRoutes(router, authz);
   // The tenant's own scoped keys (POST/GET/DELETE /api/v1/keys), next to the operator's /api/admin key routes.
