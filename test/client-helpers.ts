@@ -92,7 +92,7 @@ export async function startSite(sdkSource: string) {
  */
 export async function startProxy(targetPort: number) {
   const sockets = new Set<net.Socket>();
-  const state = { dropResponses: false, connections: 0 };
+  const state = { dropResponses: false, connections: 0, dropped: 0 };
   const onClient = (client: net.Socket) => {
     state.connections++;
     const up = net.connect(targetPort, '127.0.0.1');
@@ -101,6 +101,7 @@ export async function startProxy(targetPort: number) {
     client.on('data', (d) => up.write(d));
     up.on('data', (d) => {
       if (state.dropResponses) {
+        state.dropped++;
         client.destroy();
         up.destroy();
       } else client.write(d);
