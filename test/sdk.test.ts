@@ -141,7 +141,10 @@ describe('browser SDK in Chromium', () => {
       const evs = await byVisitor(ids.visitor_id);
       const seqs = evs.filter((e) => e.source_system === 'web').map((e) => e.sequence_no);
       const contiguous = seqs.length > 0 && Math.max(...seqs) === seqs.length - 1;
-      return contiguous && sent.every((id) => evs.some((e) => e.event_id === id)) && evs.some((e) => e.event_name === 'order_completed') ? evs : null;
+      // The page_engagement of a page left can be numbered after the next page's events (a tab adopts what the
+      // page left behind): wait for both, not only for a contiguous prefix.
+      const engagements = evs.filter((e) => e.event_name === 'page_engagement').length;
+      return contiguous && engagements >= 2 && sent.every((id) => evs.some((e) => e.event_id === id)) && evs.some((e) => e.event_name === 'order_completed') ? evs : null;
     });
     await page.close({ runBeforeUnload: true });
 
