@@ -152,41 +152,38 @@ async function exec(pl: ReturnType<Redis['pipeline']>): Promise<void> {
   if (err) throw err;
 }
 
+/** Runs `add` for every item, 200 items per pipeline, one pipeline at a time. */
+async function pipelined<T>(redis: Redis, items: T[], add: (pl: ReturnType<Redis['pipeline']> & ReseedScripts, item: T) => void): Promise<void> {
+  for (let i = 0; i < items.length; i += 200) {
+    const pl = redis.pipeline() as ReturnType<Redis['pipeline']> & ReseedScripts;
+    for (const item of items.slice(i, i + 200)) add(pl, item);
+    await exec(pl);
+  }
+}
+
 /** Counters, revenue, updated_at (by maximum), venue, organizer (unless set) and the day's indexes. */
 async function reseedCounters(redis: Redis, prefix: string, state: LiveState, day: string): Promise<void> {
   const dk = dayKeys(prefix);
-  const events = [...state.events.values()];
-  for (let i = 0; i < events.length; i += 200) {
-    const pl = redis.pipeline();
-    const s = pl as typeof pl & ReseedScripts;
-    for (const e of events.slice(i, i + 200)) {
-      const k = keys(prefix, e.tenant);
-      const all = eventKeys(k, e.event);
-      s.txDay(all.length, ...all, day);
-      for (const n of COUNTER_NAMES) if (e.counters[n] > 0) s.txMax(k.live(e.event), n, e.counters[n]);
-      for (const [cur, milli] of e.revenue) if (milli > 0) s.txMax(k.live(e.event), `rev:${cur}`, milli);
-      if (e.updatedAt > 0) s.txMax(k.live(e.event), 'updated_at', e.updatedAt);
-      if (e.venue) pl.hset(k.live(e.event), 'venue_id', e.venue);
-      if (e.org) pl.hsetnx(k.live(e.event), 'organizer_id', e.org);
-      for (const key of all) pl.expire(key, TTL_S);
-      pl.sadd(dk.events(day), `${e.tenant}\t${e.event}`);
-    }
-    await exec(pl);
-  }
-  const orgs = [...state.orgs.values()];
-  for (let i = 0; i < orgs.length; i += 200) {
-    const pl = redis.pipeline();
-    const s = pl as typeof pl & ReseedScripts;
-    for (const o of orgs.slice(i, i + 200)) {
-      const k = keys(prefix, o.tenant);
-      const all = orgKeys(k, o.org);
-      s.txDay(all.length, ...all, day);
-      if (o.events.size > 0) pl.sadd(k.orgEvents(o.org), ...o.events);
-      for (const key of all) pl.expire(key, TTL_S);
-      pl.sadd(dk.orgs(day), `${o.tenant}\t${o.org}`);
-    }
-    await exec(pl);
-  }
+  await pipelined(redis, [...state.events.values()], (pl, e) => {
+    const k = keys(prefix, e.tenant);
+    const all = eventKeys(k, e.event);
+    pl.txDay(all.length, ...all, day);
+    for (const n of COUNTER_NAMES) if (e.counters[n] > 0) pl.txMax(k.live(e.event), n, e.counters[n]);
+    for (const [cur, milli] of e.revenue) if (milli > 0) pl.txMax(k.live(e.event), `rev:${cur}`, milli);
+    if (e.updatedAt > 0) pl.txMax(k.live(e.event), 'updated_at', e.updatedAt);
+    if (e.venue) pl.hset(k.live(e.event), 'venue_id', e.venue);
+    if (e.org) pl.hsetnx(k.live(e.event), 'organizer_id', e.org);
+    for (const key of all) pl.expire(key, TTL_S);
+    pl.sadd(dk.events(day), `${e.tenant}\t${e.event}`);
+  });
+  await pipelined(redis, [...state.orgs.values()], (pl, o) => {
+    const k = keys(prefix, o.tenant);
+    const all = orgKeys(k, o.org);
+    pl.txDay(all.length, ...all, day);
+    if (o.events.size > 0) pl.sadd(k.orgEvents(o.org), ...o.events);
+    for (const key of all) pl.expire(key, TTL_S);
+    pl.sadd(dk.orgs(day), `${o.tenant}\t${o.org}`);
+  });
   const pl = redis.pipeline();
   pl.expire(dk.events(day), dk.ttlS);
   pl.expire(dk.orgs(day), dk.ttlS);
