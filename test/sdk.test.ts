@@ -93,11 +93,15 @@ describe('browser SDK in Chromium', () => {
       expect(id, js).toMatch(/^[0-9a-f-]{36}$/);
       sent.push(id!);
     };
+    // Known issue (README "Tabs"): an event recorded in the last milliseconds before a navigation is numbered by
+    // the next page after that page's own events. This test checks the in-order case: numbering done, then leave.
+    const numbered = () => page.waitForFunction('((window.tx && window.tx.tq && window.tx.tq.pending) || 0) === 0', undefined, { timeout: 10_000 });
     await track(`tx.pageView()`);
     await track(`tx.searchPerformed({ query: 'jazz', result_count: 8, has_results: true })`);
     await track(`tx.eventCardClick({ event_entity_id: 'E1', position: 0, list_name: 'home' })`);
 
     // A second page of the same site (same-site referrer, no campaign parameters).
+    await numbered();
     await page.goto(`${site.origin}/events/E1`);
     await track(`tx.pageView()`);
     await track(`tx.eventView({ event_entity_id: 'E1', organizer_id: 'O1', price_from: 50, currency: 'EUR', availability_snapshot: { ga: 120, vip: 8 } })`);
@@ -105,6 +109,7 @@ describe('browser SDK in Chromium', () => {
     await track(`tx.addToCart({ cart_id: 'C1', event_entity_id: 'E1', organizer_id: 'O1', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'EUR' })`);
     await track(`tx.cartView({ cart_id: 'C1', event_entity_id: 'E1', cart_value: 100, currency: 'EUR' })`);
 
+    await numbered();
     await page.goto(`${site.origin}/checkout`);
     await track(`tx.pageView()`);
     await track(`tx.checkoutStarted({ cart_id: 'C1', event_entity_id: 'E1', cart_value: 100, currency: 'EUR', login_state: 'guest' })`);
