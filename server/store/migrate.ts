@@ -20,12 +20,24 @@ export interface Migration {
   sql: string;
 }
 
+export class DuplicateMigrationError extends Error {
+  constructor(readonly version: number, readonly names: string[]) {
+    super(`migrations ${names.join(' and ')} share the number ${String(version).padStart(3, '0')}: only one would ever be applied; renumber one of them`);
+    this.name = 'DuplicateMigrationError';
+  }
+}
+
 export function readMigrations(dir = SQL_DIR): Migration[] {
-  return fs
+  const all = fs
     .readdirSync(dir)
     .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
     .sort()
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f, sql: fs.readFileSync(path.join(dir, f), 'utf8') }));
+  // The version is the key of schema_migrations: a second file with the same number would be skipped silently.
+  for (let i = 1; i < all.length; i++) {
+    if (all[i].version === all[i - 1].version) throw new DuplicateMigrationError(all[i].version, [all[i - 1].name, all[i].name]);
+  }
+  return all;
 }
 
 export type SchemaFlavour = 'timescaledb' | 'plain';
