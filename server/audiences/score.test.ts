@@ -1,0 +1,133 @@
+// seed_v1 by hand for six personas (each term exercised), the bucket edges, and the fitted model's maths
+// (recovering known weights, log-loss and AUC on small hand-checked sets).
+import { describe, expect, it } from 'vitest';
+import { auc, fitLogistic, isHeldOut, logLoss, type Example } from './fit.js';
+import {
+  bucketOf, estimateLoop, features, propensity, seedModel, SEED_COEFFICIENTS, sigmoid, targetPrice,
+  type FeatureVector, type Hypothesis, type PersonFacts,
+} from './score.js';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const daysAgo = (d: number) => new Date(NOW - d * 86_400_000);
+const H: Hypothesis = { artist_ids: ['A1', 'A2'], genres: ['rock', 'pop'], city: 'Cluj', venue_id: '', price_from: 60, price_to: 100, ticket_category: '' };
+const blank: PersonFacts = { city: null, avgOrderValue: null, lastPurchaseAt: null, totalOrders: 0, eventsAttended: 0, artistAffinity: {}, genreAffinity: {}, discountRate: 0 };
+const seed = seedModel(SEED_COEFFICIENTS);
+
+export const PERSONAS: Record<string, { facts: PersonFacts; x: FeatureVector; p: number }> = {
+  // genre mean (80+40)/2/100; artist 150 capped at 1; same city; |90-80|/100; 9 days; 3 of 4 orders attended; half discounted
+  fan: {
+    facts: { city: 'Cluj', avgOrderValue: 90, lastPurchaseAt: daysAgo(9.5), totalOrders: 4, eventsAttended: 3, artistAffinity: { A1: 150 }, genreAffinity: { rock: 80, pop: 40, jazz: 99 }, discountRate: 0.5 },
+    x: [0.6, 1, 1, 0.9, Math.exp(-9 / 90), 0.75, 0.5],
+    p: sigmoid(4 * (0.3 * 0.6 + 0.3 * 1 + 0.15 * 1 + 0.1 * 0.9 + 0.1 * Math.exp(-9 / 90) + 0.1 * 0.75 - 0.05 * 0.5)),
+  },
+  // nothing known: default spend 50 vs 80 → 0.7; no purchase → recency 0; 0/max(0,1) attendance
+  newcomer: { facts: blank, x: [0, 0, 0, 0.7, 0, 0, 0], p: sigmoid(4 * (0.1 * 0.7)) },
+  // one genre row of 250 (capped); other city; spend 300 → price fit 0; one order, none attended
+  big_spender: {
+    facts: { ...blank, city: 'Bucuresti', avgOrderValue: 300, lastPurchaseAt: daysAgo(0.2), totalOrders: 1, genreAffinity: { rock: 250 } },
+    x: [1, 0, 0, 0, 1, 0, 0], p: sigmoid(4 * (0.3 * 1 + 0.1 * 1)),
+  },
+  // 180.5 days → 180 whole days; attended more events than orders → capped at 1; artist A2 only: 30/100
+  lapsed: {
+    facts: { ...blank, city: 'Cluj', avgOrderValue: 80, lastPurchaseAt: daysAgo(180.5), totalOrders: 2, eventsAttended: 5, artistAffinity: { A2: 30 } },
+    x: [0, 0.3, 1, 1, Math.exp(-2), 1, 0], p: sigmoid(4 * (0.3 * 0.3 + 0.15 + 0.1 * 1 + 0.1 * Math.exp(-2) + 0.1 * 1)),
+  },
+  // only discounted orders (spend 20 vs 80 → 0.4), affinity for a genre the event does not have
+  discount_hunter: {
+    facts: { ...blank, avgOrderValue: 20, totalOrders: 3, eventsAttended: 3, genreAffinity: { jazz: 90 }, discountRate: 1 },
+    x: [0, 0, 0, 0.4, 0, 1, 1], p: sigmoid(4 * (0.1 * 0.4 + 0.1 * 1 - 0.05 * 1)),
+  },
+  // a purchase dated in the future (clock skew) counts its distance like Carbon's absolute diffInDays
+  future_purchase: {
+    facts: { ...blank, avgOrderValue: 130, lastPurchaseAt: daysAgo(-45.9), genreAffinity: { pop: 100 } },
+    x: [1, 0, 0, 0.5, Math.exp(-45 / 90), 0, 0], p: sigmoid(4 * (0.3 + 0.1 * 0.5 + 0.1 * Math.exp(-0.5))),
+  },
+};
+
+describe('seed_v1 propensity (seed 001 Faza 6)', () => {
+  for (const [name, persona] of Object.entries(PERSONAS)) {
+    it(`persona ${name}: every term and the propensity by hand`, () => {
+      const x = features(persona.facts, H, NOW);
+      x.forEach((v, i) => expect(v).toBeCloseTo(persona.x[i], 12));
+      expect(propensity(seed, x)).toBeCloseTo(persona.p, 12);
+    });
+  }
+
+  it('admits everyone at the seed threshold: every term is ≥ 0 but the discount, so sigmoid(4·score) ≥ sigmoid(-0.2)', () => {
+    const worst = features({ ...blank, avgOrderValue: 1000, discountRate: 1 }, H, NOW);
+    expect(propensity(seed, worst)).toBeCloseTo(sigmoid(-0.2), 12);
+    expect(propensity(seed, worst)).toBeGreaterThan(0.1);
+  });
+
+  it('price fit is 1 without a price, uses from alone when to is absent', () => {
+    expect(targetPrice({ price_from: 0, price_to: 100 })).toBeNull();
+    expect(targetPrice({ price_from: 40, price_to: 0 })).toBe(40);
+    expect(features({ ...blank, avgOrderValue: 500 }, { ...H, price_from: 0, price_to: 0 }, NOW)[3]).toBe(1);
+  });
+
+  it('buckets at the seed edges', () => {
+    expect([0, 0.1999, 0.2, 0.4, 0.6, 0.7999, 0.8, 1].map(bucketOf)).toEqual(['0.0-0.2', '0.0-0.2', '0.2-0.4', '0.4-0.6', '0.6-0.8', '0.6-0.8', '0.8-1.0', '0.8-1.0']);
+  });
+
+  it('the per-person loop sums the admitted propensities and prices them at price_from', () => {
+    const people = Object.values(PERSONAS).map((p) => p.facts);
+    const ps = Object.values(PERSONAS).map((p) => p.p);
+    const out = estimateLoop(people, H, seed, 0.6, NOW);
+    const admitted = ps.filter((p) => p >= 0.6);
+    expect(out.eligible_users).toBe(admitted.length);
+    expect(out.expected_buyers).toBeCloseTo(admitted.reduce((a, b) => a + b, 0), 1);
+    expect(out.expected_gmv).toBeCloseTo(admitted.reduce((a, b) => a + b, 0) * 60, 2);
+  });
+});
+
+describe('fitted model', () => {
+  // A deterministic generator, so the test has no flaky draw.
+  const rng = (seed0: number) => {
+    let s = seed0 >>> 0;
+    return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  };
+
+  it('recovers the weights that generated the labels', () => {
+    const r = rng(7);
+    const truth = { intercept: -2, weights: [2, 1.5, 0.5, 0, 1, -1, -0.5] as FeatureVector };
+    const data: Example[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const x = [r(), r(), r() < 0.3 ? 1 : 0, r(), r(), r(), r()] as FeatureVector;
+      data.push({ x, y: r() < propensity(truth, x) ? 1 : 0, w: 1 });
+    }
+    const m = fitLogistic(data, { ridge: 0 });
+    expect(m.intercept).toBeCloseTo(truth.intercept, 0);
+    m.weights.forEach((w, i) => expect(Math.abs(w - truth.weights[i])).toBeLessThan(0.35));
+    expect(logLoss(m, data)).toBeLessThanOrEqual(logLoss(truth, data) + 1e-3);
+  });
+
+  it('weights stand in for sampled rows: one row of weight 3 fits like three rows', () => {
+    const x1 = [1, 0, 0, 0, 0, 0, 0] as FeatureVector;
+    const x0 = [0, 0, 0, 0, 0, 0, 0] as FeatureVector;
+    const base: Example[] = [{ x: x1, y: 1, w: 1 }, { x: x1, y: 0, w: 1 }, { x: x0, y: 0, w: 1 }, { x: x0, y: 1, w: 1 }];
+    const a = fitLogistic([...base, { x: x0, y: 0, w: 3 }]);
+    const b = fitLogistic([...base, { x: x0, y: 0, w: 1 }, { x: x0, y: 0, w: 1 }, { x: x0, y: 0, w: 1 }]);
+    expect(a.intercept).toBeCloseTo(b.intercept, 9);
+    expect(a.weights[0]).toBeCloseTo(b.weights[0], 9);
+  });
+
+  it('log-loss and AUC by hand', () => {
+    const m = { intercept: 0, weights: [1, 0, 0, 0, 0, 0, 0] as FeatureVector };
+    const at = (v: number, y: 0 | 1): Example => ({ x: [v, 0, 0, 0, 0, 0, 0], y, w: 1 });
+    expect(logLoss(m, [at(0, 1), at(0, 0)])).toBeCloseTo(Math.log(2), 12);
+    expect(auc(m, [at(2, 1), at(1, 1), at(0, 0), at(-1, 0)])).toBe(1);
+    expect(auc(m, [at(2, 0), at(1, 0), at(0, 1), at(-1, 1)])).toBe(0);
+    // one tie between a buyer and a non-buyer counts half: (2>1) (2>0) (1=1: ½) (1>0) → 3.5/4
+    expect(auc(m, [at(2, 1), at(1, 1), at(1, 0), at(0, 0)])).toBe(0.875);
+    expect(auc(m, [at(1, 1), at(1, 0)])).toBe(0.5);
+    expect(Number.isNaN(auc(m, [at(1, 1)]))).toBe(true);
+  });
+
+  it('holds out the same events on every run, about one in five', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `E${i}`);
+    const held = ids.filter((id) => isHeldOut(id));
+    expect(held).toEqual(ids.filter((id) => isHeldOut(id)));
+    expect(held.length).toBeGreaterThan(120);
+    expect(held.length).toBeLessThan(280);
+  });
+});
