@@ -25,6 +25,7 @@ export const PERMISSIONS = [
   'manage_permissions', // read and change this tenant's role overrides
   'manage_settings', // integrations (Stripe)
   'manage_catalog',
+  'manage_tracking_codes', // an organizer's pixels and tags (README "Tracking codes"); the marketplace's: admin only
   'send_server_events',
   'view_raw_events', // the read-back of stored events (/api/v1/tx/*)
   'view_persons', // persons and sessions (personal data)
@@ -44,7 +45,7 @@ const ALL: Permission[] = [...PERMISSIONS];
  */
 export const DEFAULT_ROLE_PERMISSIONS: Record<Role, Permission[]> = {
   admin: ALL,
-  organizer: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates'],
+  organizer: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates', 'manage_tracking_codes'],
   venue: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_public_aggregates'],
   venue_manager: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates'],
   artist: ['view_event_analytics', 'view_artist_analytics', 'view_capacity', 'view_public_aggregates'],

@@ -109,6 +109,8 @@ export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
   errors?: ErrorReplyOpts;
   /** An administrative action: what the audit log records after a 2xx reply (null: nothing to record). */
   audit?: (req: RouteReq<A, P, B>, reply: Reply) => AuditNote | null;
+  /** Headers added to every reply of the route, refusals and errors included (CORS on public `/api/tx` routes). */
+  headers?: (info: ReqInfo) => Record<string, string>;
   handler(req: RouteReq<A, P, B>): Promise<Reply>;
 }
 
@@ -355,6 +357,7 @@ export function createRouter(deps: RouterDeps): Router {
       app[spec.method](spec.path, (res, req) => {
         const state = trackAbort(res);
         const info = snapshot(res, req, trustProxy);
+        const withHeaders = (r: Reply): Reply => (spec.headers ? { ...r, headers: { ...r.headers, ...spec.headers(info) } } : r);
         // Started before any await: uWS delivers the body only to an onData attached in the handler itself.
         const bodyP = spec.body ? readBody(res, state, info.headers['content-length'], spec.body.limit ?? DEFAULT_BODY_LIMIT) : null;
         (async (): Promise<Reply> => {
@@ -387,8 +390,8 @@ export function createRouter(deps: RouterDeps): Router {
           if (note) await deps.audit!.note(who.principal, info, note);
           return reply;
         })()
-          .then((r) => send(res, state, r))
-          .catch((err: unknown) => send(res, state, errorToReply(err, log, spec.errors)));
+          .then((r) => send(res, state, withHeaders(r)))
+          .catch((err: unknown) => send(res, state, withHeaders(errorToReply(err, log, spec.errors))));
       });
     },
   };

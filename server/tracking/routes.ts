@@ -1,0 +1,223 @@
+// Tracking codes over HTTP (README "Tracking codes"):
+//   POST   /api/v1/tracking-codes              create (201); a second code for the same owner and provider is 409
+//   GET    /api/v1/tracking-codes              ?organizer_id&event_id&provider&owner&limit&cursor (keyset on id)
+//   GET    /api/v1/tracking-codes/{id}
+//   PUT    /api/v1/tracking-codes/{id}         {"enabled"?,"settings"?,"secrets"?}
+//   DELETE /api/v1/tracking-codes/{id}
+//   GET    /api/tx/tracking-config             write key, public (CORS): the codes of a page, JSON or HTML snippets
+// Secret-key routes need manage_tracking_codes. An admin key manages the whole tenant, the marketplace's codes
+// included; any other key only codes of its organizers (or events), and never the marketplace's.
+import { inScope, type Principal as Who } from '../authz/principal.js';
+import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
+import { collect, cursor, encodeCursor, id, int, text, type Parsed } from '../http/params.js';
+import type { AuditNote, Router } from '../http/router.js';
+import { scopeRefusal } from '../http/router.js';
+import { corsHeaders } from '../http/ingest-routes.js';
+import type { Reply } from '../http/uws.js';
+import type { Cipher } from '../identity/crypto.js';
+import type { Db } from '../store/db.js';
+import type { ResolutionCache } from './cache.js';
+import { nonceOk, renderSnippets, type PublicCode, type ScriptUrls } from './snippets.js';
+import { decryptSecrets, encryptSecrets, trackingStore as store, viewOf, type TrackingCodeRow, type TrackingCodeView } from './store.js';
+import { applySecrets, isProvider, MAX_OWNER_ID, parseCodePatch, parseNewCode, PROVIDERS, type Owner } from './validate.js';
+
+export interface Resolution {
+  event_id: string | null;
+  organizer_id: string | null;
+  codes: PublicCode[];
+}
+
+export interface TrackingRouteDeps {
+  db: Db;
+  cipher: Cipher;
+  cache: ResolutionCache<Resolution>;
+  /** The organizer of an event (catalog, else the live owner); null when unknown. */
+  organizerOf(tenant: number, eventId: string): Promise<string | null>;
+  scriptUrls: ScriptUrls;
+}
+
+const PERMISSION = 'manage_tracking_codes' as const;
+const OWNERS: Owner[] = ['marketplace', 'organizer', 'event'];
+const CONFIG_PARAMS = ['key', 'event_id', 'organizer_id', 'format', 'nonce'];
+const LIST_PARAMS = ['organizer_id', 'event_id', 'provider', 'owner', 'limit', 'cursor'];
+
+/** The refusal of a code outside the key's scope (the marketplace's codes are admin-only), or null. */
+function outOfScope(who: Who | null, c: { organizer_id: string | null; event_id: string | null }) {
+  if (!who || who.role === 'admin') return null;
+  if (c.organizer_id === null) return fail('forbidden', 'The marketplace\'s own codes (no organizer_id) are managed with an admin key.', { permission: PERMISSION, role: who.role, scope: 'marketplace' });
+  const resource = c.event_id !== null ? { event: { id: c.event_id, organizer_id: c.organizer_id } } : { organizer: c.organizer_id };
+  return inScope(who, resource) ? null : scopeRefusal(who, PERMISSION, resource, c.event_id !== null ? `event ${c.event_id}` : `organizer ${c.organizer_id}`);
+}
+
+/** The audit note of a change, from the code's view in the reply (never a secret). */
+const note = (action: string, reply: Reply, details: Record<string, unknown> = {}): AuditNote => {
+  const v = reply.body as TrackingCodeView;
+  return { action, target: `tracking_code:${v.id}`, details: { provider: v.provider, organizer_id: v.organizer_id, event_id: v.event_id, enabled: v.enabled, ...details } };
+};
+
+/** A query string with only `known` names, each once. */
+function unknownParam(q: URLSearchParams, known: string[]): string | null {
+  const seen = new Set<string>();
+  for (const k of q.keys()) {
+    if (!known.includes(k)) return `Unknown query parameter ${JSON.stringify(k.slice(0, 40))}: this route takes ${known.join(', ')}.`;
+    if (seen.has(k)) return `${k} is given twice.`;
+    seen.add(k);
+  }
+  return null;
+}
+const queryFail = (field: string, message: string) => paramFail({ code: 'invalid_field', in: 'query', field, message });
+
+export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps): void {
+  const { db, cipher, cache } = deps;
+  const needsCipher = (has: boolean) => (has && !cipher.available ? fail('encryption_not_configured', 'ENCRYPTION_KEY is not set on this server, so access tokens and API secrets cannot be stored. Set ENCRYPTION_KEY (64 hex characters, `openssl rand -hex 32`) on every node and restart.') : null);
+
+  router.add({
+    method: 'post', path: '/api/v1/tracking-codes', auth: 'secret', permission: PERMISSION, resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewCode },
+    audit: (_req, reply) => note('tracking_code.created', reply),
+    handler: async ({ principal, who, body }) => {
+      const tenant = principal.tenant.tenant_id;
+      const refused = outOfScope(who, body) ?? needsCipher(Object.values(body.secrets).some((v) => v !== null));
+      if (refused) return refused;
+      if (body.event_id !== null) {
+        const org = await deps.organizerOf(tenant, body.event_id);
+        if (org !== null && org !== body.organizer_id) return paramFail({ code: 'invalid_field', in: 'body', field: 'event_id', message: `Event ${body.event_id} belongs to organizer ${org}, not ${body.organizer_id}.` });
+      }
+      const secrets = applySecrets({}, body.secrets);
+      const row = await store.insert(db, tenant, { ...body, secrets_enc: encryptSecrets(cipher, tenant, body, secrets) });
+      if ('exists' in row) throw new ConflictError(`This owner already has a ${body.provider} code (id ${row.exists}): change it with PUT /api/v1/tracking-codes/${row.exists}.`, { id: row.exists });
+      cache.invalidate(tenant);
+      return { status: 201, body: viewOf(row, cipher) };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/tracking-codes', auth: 'secret', permission: PERMISSION, resource: 'tenant',
+    handler: async ({ info, principal, who }) => {
+      const q = info.query;
+      const extra = unknownParam(q, LIST_PARAMS);
+      if (extra) return queryFail('', extra);
+      const provider = q.get('provider');
+      if (provider !== null && !isProvider(provider)) return queryFail('provider', `provider is one of ${PROVIDERS.join(', ')}.`);
+      const owner = q.get('owner');
+      if (owner !== null && !(OWNERS as string[]).includes(owner)) return queryFail('owner', `owner is one of ${OWNERS.join(', ')}.`);
+      const p = collect({
+        organizer_id: text('query', 'organizer_id', q.get('organizer_id'), { max: MAX_OWNER_ID }),
+        event_id: text('query', 'event_id', q.get('event_id'), { max: MAX_OWNER_ID }),
+        limit: int('query', 'limit', q.get('limit'), { min: 1, max: 500, def: 100 }),
+        after: cursor(q.get('cursor'), 'tracking_codes', ['id']),
+      });
+      if (!p.ok) return paramFail(p.error);
+      const scope = !who || who.role === 'admin' ? null : { organizers: who.scope.organizers ?? [], events: who.scope.events ?? [] };
+      const rows = await store.list(db, principal.tenant.tenant_id, {
+        scope, organizer_id: p.value.organizer_id, event_id: p.value.event_id, provider: provider as never, owner: owner as Owner | null,
+        after: p.value.after ? Number(p.value.after[0]) : null, limit: p.value.limit,
+      });
+      const last = rows.length === p.value.limit ? rows[rows.length - 1] : null;
+      return { status: 200, body: { items: rows.map((r) => viewOf(r, cipher)), next_cursor: last ? encodeCursor('tracking_codes', [String(last.id)]) : null } };
+    },
+  });
+
+  const load = async (tenant: number, codeId: number, who: Who | null) => {
+    const row = await store.get(db, tenant, codeId);
+    if (!row) throw new NotFoundError('not_found', `No tracking code ${codeId} for this tenant.`);
+    return { row, refused: outOfScope(who, row) };
+  };
+
+  router.add({
+    method: 'get', path: '/api/v1/tracking-codes/:id', auth: 'secret', permission: PERMISSION, resource: 'tenant', params: { id },
+    handler: async ({ params, principal, who }) => {
+      const { row, refused } = await load(principal.tenant.tenant_id, params.id, who);
+      return refused ?? { status: 200, body: viewOf(row, cipher) };
+    },
+  });
+
+  router.add({
+    method: 'put', path: '/api/v1/tracking-codes/:id', auth: 'secret', permission: PERMISSION, resource: 'tenant', params: { id }, body: { limit: 64 * 1024 },
+    audit: ({ body }, reply) => note('tracking_code.updated', reply, { changed: changedFields(body) }),
+    handler: async ({ params, principal, who, body }) => {
+      const tenant = principal.tenant.tenant_id;
+      const { row, refused } = await load(tenant, params.id, who);
+      if (refused) return refused;
+      const patch = parseCodePatch(row.provider, body);
+      if (!patch.ok) return paramFail(patch.error);
+      const p = patch.value;
+      const touchesSecrets = Object.keys(p.secrets).length > 0;
+      const noCipher = needsCipher(Object.values(p.secrets).some((v) => v !== null));
+      if (noCipher) return noCipher;
+      const secrets_enc = touchesSecrets ? encryptSecrets(cipher, tenant, row, applySecrets(cipher.available ? decryptSecrets(cipher, row) : {}, p.secrets)) : row.secrets_enc;
+      const updated = await store.update(db, tenant, row.id, { enabled: p.enabled ?? row.enabled, settings: p.settings ?? row.settings, secrets_enc });
+      if (!updated) throw new NotFoundError('not_found', `No tracking code ${params.id} for this tenant.`);
+      cache.invalidate(tenant);
+      return { status: 200, body: viewOf(updated, cipher) };
+    },
+  });
+
+  router.add({
+    method: 'del', path: '/api/v1/tracking-codes/:id', auth: 'secret', permission: PERMISSION, resource: 'tenant', params: { id },
+    audit: (_req, reply) => note('tracking_code.deleted', reply),
+    handler: async ({ params, principal, who }) => {
+      const tenant = principal.tenant.tenant_id;
+      const { refused } = await load(tenant, params.id, who);
+      if (refused) return refused;
+      const row = await store.remove(db, tenant, params.id);
+      if (!row) throw new NotFoundError('not_found', `No tracking code ${params.id} for this tenant.`);
+      cache.invalidate(tenant);
+      return { status: 200, body: { ...viewOf(row, cipher), deleted: true } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/tx/tracking-config', auth: 'write',
+    headers: (info) => ({ ...corsHeaders(info.headers.origin), 'Cache-Control': 'no-store' }),
+    handler: async ({ info, principal }) => {
+      const q = info.query;
+      const extra = unknownParam(q, CONFIG_PARAMS);
+      if (extra) return queryFail('', extra);
+      const p = collect({
+        event_id: text('query', 'event_id', q.get('event_id'), { max: MAX_OWNER_ID }),
+        organizer_id: text('query', 'organizer_id', q.get('organizer_id'), { max: MAX_OWNER_ID }),
+        format: format(q.get('format')),
+      });
+      if (!p.ok) return paramFail(p.error);
+      if (p.value.event_id !== null && p.value.organizer_id !== null) return queryFail('organizer_id', 'Send event_id (an event page) or organizer_id (an organizer page), not both.');
+      const nonce = q.get('nonce');
+      if (p.value.format === 'html' && (nonce === null || !nonceOk(nonce))) return queryFail('nonce', 'format=html needs nonce: the page\'s CSP nonce, 8-128 base64 characters.');
+      if (p.value.format === 'json' && nonce !== null) return queryFail('nonce', 'nonce is for format=html.');
+      const tenant = principal.tenant.tenant_id;
+      const key = p.value.event_id !== null ? `e:${p.value.event_id}` : p.value.organizer_id !== null ? `o:${p.value.organizer_id}` : 'm';
+      const { value } = await cache.get(tenant, key);
+      if (p.value.format === 'json') return { status: 200, body: value };
+      const html = renderSnippets(value.codes, nonce!, deps.scriptUrls);
+      return { status: 200, body: { event_id: value.event_id, organizer_id: value.organizer_id, head: html.head, body: html.body, codes: html.codes } };
+    },
+  });
+}
+
+function format(raw: string | null): Parsed<'json' | 'html'> {
+  if (raw === null || raw === '' || raw === 'json') return { ok: true, value: 'json' };
+  if (raw === 'html') return { ok: true, value: 'html' };
+  return { ok: false, error: { code: 'invalid_field', in: 'query', field: 'format', message: 'format is json (default) or html.' } };
+}
+
+/** What an update changed, for the audit log: field names, never secret values. */
+function changedFields(body: unknown): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  const b = body as Record<string, unknown>;
+  const out = Object.keys(b).filter((k) => k !== 'secrets');
+  if (b.secrets && typeof b.secrets === 'object') for (const [k, v] of Object.entries(b.secrets)) out.push(`secrets.${k}${v === null ? ' (removed)' : ''}`);
+  return out;
+}
+
+/** The resolution of a cache key (`e:<event>`, `o:<organizer>`, `m`): what GET /api/tx/tracking-config answers. */
+export async function computeResolution(
+  deps: Pick<TrackingRouteDeps, 'db' | 'organizerOf'>,
+  resolve: (q: Db, tenant: number, who: { organizerId: string | null; eventId: string | null }) => Promise<TrackingCodeRow[]>,
+  publicOf: (r: TrackingCodeRow) => PublicCode,
+  tenant: number,
+  key: string,
+): Promise<Resolution> {
+  const eventId = key.startsWith('e:') ? key.slice(2) : null;
+  const organizerId = key.startsWith('o:') ? key.slice(2) : eventId !== null ? await deps.organizerOf(tenant, eventId) : null;
+  const rows = await resolve(deps.db, tenant, { organizerId, eventId });
+  return { event_id: eventId, organizer_id: organizerId, codes: rows.map(publicOf) };
+}
