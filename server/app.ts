@@ -26,11 +26,8 @@ import { registerKeyRoutes } from './keys/index.js';
 import type { RouteInfo } from './http/router.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
-import { createFeatures, registerFeatureTables } from './features/index.js';
-import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
-import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
-import { createConversions, registerConversionTables, withMatchKeys } from './conversions/index.js';
+import { createTracking, registerTrackingTables } from './tracking/index.js';
 import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -129,10 +126,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerCatalogTables(registry);
   registerAuditTables(registry);
   registerAuthzTables(registry);
-  registerFeatureTables(registry);
-  registerAudienceTables(registry);
   registerTrackingTables(registry);
-  registerConversionTables(registry);
   return registry;
 }
 
@@ -195,23 +189,15 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   onCatalogChange = (c) => void live.onCatalogChange(c);
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
   registry.store('live', (ids) => live.erase(ids));
-  // Server-side conversions (README "Server-side conversions"): outbox rows in the commit, a dispatcher job.
-  const cipher = createCipher(resolveEncryptionKey(config, log));
-  const conversions = createConversions({
-    db, log: log.child({ mod: 'conversions' }), urls: config.conversions,
-    decryptSecrets: (code) => decryptSecrets(cipher, code as Parameters<typeof decryptSecrets>[1]),
-  });
   // The writer's hooks, in the order they run (contract: ingest/hooks.ts; each one's time is on /metrics).
   const sink = createGroupWriter({
     db, events, spool, log: log.child({ mod: 'writer' }),
-    // Each lane holds a pool connection for its commit: leave at least one for reads and jobs.
-    lanes: db.kind === 'postgres' ? Math.min(config.writerLanes, Math.max(1, config.databasePoolMax - 1)) : 1,
     hooks: {
       enrichers: identity.enrichers,
       // Identity before the live owners, so the rows the live layer sees carry their person id. Event →
       // organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
       // The persons' order/entry stats after identity stitching, so the rows carry their person.
-      projectors: [...identity.projectors, catalog.projector, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }, conversions.projector],
+      projectors: [...identity.projectors, catalog.projector, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }],
       committed: [
         { name: 'live', run: (rows) => live.onCommitted(rows) },
         ...(opts.onCommitted ? [{ name: 'embedder', run: opts.onCommitted }] : []),
@@ -220,8 +206,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   });
   const validation = createValidation();
   // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.
-  // Outermost: the per-provider conversion digests need the contact data before protectPii replaces it.
-  const ingest = withMatchKeys(protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) })));
+  const ingest = protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) }));
   // A key revoked on this node also ends its dashboard tokens here at once (other nodes: live/key-status.ts).
   const resolver = createKeyResolver(db, tenants);
   const keys: typeof resolver = { ...resolver, forget: (id) => (resolver.forget(id), live.keyRevoked(id)) };
@@ -233,14 +218,6 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
   const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });
   jobs.register(audit.job());
-  // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
-  const features = createFeatures({ db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays });
-  for (const job of features.jobList()) jobs.register(job);
-  features.registerEraser(registry);
-  // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
-  const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
-  jobs.register(audiences.job());
-  jobs.register(conversions.job());
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
@@ -270,19 +247,15 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
-  audiences.register(router);
-  conversions.registerRoutes(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
-  features.registerRoutes(router, { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
   gdpr.start();
   live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
-    // The conversions' lines ride along: their figures come from the dispatcher job.
-    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines()],
+    jobs: () => jobMetricLines(jobs.runner.metrics()),
   });
 
   const closeParts = async () => {
