@@ -75,6 +75,33 @@ describe('bus relay', () => {
     expect(b.applied).toEqual(['old', 'before', 'missed-1', 'missed-2']);
   });
 
+  it('after a Redis restart cut every node off, each node gets the others\' facts whichever resubscribes first', async () => {
+    const net = new MemoryNetwork();
+    let t = 1_000_000;
+    const a = node(net, 'a', () => t);
+    const b = node(net, 'b', () => t);
+    const wentAway = t;
+    a.setSubscribed(false);
+    b.setSubscribed(false);
+    t += 1000;
+    a.relay.send([fact('a-1')]);
+    b.relay.send([fact('b-1')]);
+    await new Promise((r) => setTimeout(r, 20)); // delivered (to nobody) before anyone is back
+    // a resubscribes first: its ask reaches nobody (b is still unsubscribed)...
+    a.setSubscribed(true);
+    a.relay.resubscribed(wentAway);
+    await new Promise((r) => setTimeout(r, 20));
+    t += 1000;
+    b.relay.send([fact('b-2')]);
+    // ...so b, once back, sends again what it shared since it went away, and asks for what it missed.
+    b.setSubscribed(true);
+    b.relay.resubscribed(wentAway);
+    await until(() => a.applied.length === 2 && b.applied.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.applied.sort()).toEqual(['b-1', 'b-2']);
+    expect(b.applied).toEqual(['a-1']);
+  });
+
   it('keeps only the newest maxKept facts to send again (memory stays bounded)', async () => {
     const net = new MemoryNetwork();
     const a = node(net, 'a', () => 1000, 3);

@@ -54,6 +54,13 @@ export interface Relay {
   resend(since: number): void;
   /** This node's subscription is back after going away at `since`: asks the others for what it missed. */
   ask(since: number): void;
+  /**
+   * This node's subscription came back after a lost connection (Redis restarted: every node was cut off): asks
+   * for what it missed and sends again what it shared since. Asking alone is not enough: the node that
+   * resubscribes first asks while the others are still unsubscribed, so they never hear it, yet they missed
+   * what it published meanwhile. Receivers apply each fact once, so sending more is harmless.
+   */
+  resubscribed(since: number): void;
   close(): void;
 }
 
@@ -146,6 +153,14 @@ export function createRelay(o: RelayOptions): Relay {
     });
   };
 
+  const resend = (since: number) => {
+    if (closed) return;
+    const from = since - SKEW_MS;
+    const facts = recent.filter((b) => b.at >= from).flatMap((b) => b.facts);
+    for (let i = 0; i < facts.length; i += CHUNK) publish(facts.slice(i, i + CHUNK));
+    if (facts.length > 0) log.info({ facts: facts.length }, 'live: sent again what other nodes may have missed while unsubscribed');
+  };
+
   return {
     send(facts) {
       if (closed || facts.length === 0) return;
@@ -162,14 +177,12 @@ export function createRelay(o: RelayOptions): Relay {
       recent = recent.map((b) => ({ at: b.at, facts: b.facts.filter((f) => f.tenant !== tenant) })).filter((b) => b.facts.length > 0);
       recentCount = recent.reduce((n, b) => n + b.facts.length, 0);
     },
-    resend(since) {
-      if (closed) return;
-      const from = since - SKEW_MS;
-      const facts = recent.filter((b) => b.at >= from).flatMap((b) => b.facts);
-      for (let i = 0; i < facts.length; i += CHUNK) publish(facts.slice(i, i + CHUNK));
-      if (facts.length > 0) log.info({ facts: facts.length }, 'live: sent again what another node missed while unsubscribed');
-    },
+    resend,
     ask: (since) => ask(since),
+    resubscribed(since) {
+      ask(since);
+      resend(since);
+    },
     close() {
       closed = true;
     },

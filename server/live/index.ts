@@ -257,7 +257,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   // After a lost Redis subscription, facts of other nodes may have been missed: the other nodes send again
   // what they shared since (applied once), and, when Redis holds the whole day, the state is reloaded from it.
   resync = (downSince) => {
-    relay?.ask(downSince);
+    relay?.resubscribed(downSince);
     if (!mirror) return;
     const fresh = new LiveState(state.day);
     mirror
