@@ -1,0 +1,37 @@
+// The funnel engine: one statement over tx_events (sql/queries/funnels.sql) for a checked FunnelSpec, limited to
+// the events of a scope when the principal is not tenant-wide. Experiments reuse it (a variant's conversions
+// are a funnel from its exposure, broken down by variant).
+import type { Scope } from '../authz/principal.js';
+import type { Queryable } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import { funnelBody, type FunnelRow, type FunnelSpec } from './spec.js';
+
+const Q = queries('funnels.sql', ['funnel']);
+
+export type FunnelReply = ReturnType<typeof funnelBody>;
+
+/** The funnel's grouped rows (totals and per breakdown group); `scope` null = the whole tenant. */
+export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null): Promise<FunnelRow[]> {
+  const { rows } = await q.query<FunnelRow>(Q.funnel, [
+    tenantId,
+    JSON.stringify(spec.steps),
+    [...new Set(spec.steps.map((s) => s.event_name))],
+    new Date(spec.fromMs),
+    new Date(spec.toMs),
+    spec.windowS,
+    spec.by,
+    spec.breakdown?.root ?? null,
+    spec.breakdown?.path ?? null,
+    spec.breakdownLimit,
+    scope !== null,
+    scope?.organizers ?? [],
+    scope?.venues ?? [],
+    scope?.artists ?? [],
+    scope?.events ?? [],
+  ]);
+  return rows.map((r) => ({ ...r, step: Number(r.step), actors: Number(r.actors) }));
+}
+
+export async function runFunnel(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null): Promise<FunnelReply> {
+  return funnelBody(spec, await funnelRows(q, tenantId, spec, scope));
+}

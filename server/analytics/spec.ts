@@ -1,0 +1,251 @@
+// A funnel request as the API takes it (README "Funnels"), checked at the boundary, and the store's grouped rows
+// shaped into the answer. Pure: JSON in, a FunnelSpec or the refused field out; rows in, the reply body out.
+// Filters and breakdowns name a JSON path under payload, context or entities from a short grammar, and the
+// operators are a closed list: nothing the client sends becomes SQL text (funnels.sql takes them as values).
+import { parseIsoTime, type ParamError, type Parsed } from '../http/params.js';
+import { isObj } from '../store/rows.js';
+
+export const MIN_STEPS = 2;
+export const MAX_STEPS = 10;
+export const MAX_FILTERS = 10;
+export const MAX_LIST = 100;
+export const MAX_VALUE_CHARS = 256;
+export const MAX_WINDOW_S = 90 * 86_400;
+export const MAX_RANGE_MS = 366 * 86_400_000;
+export const DEFAULT_BREAKDOWN_LIMIT = 10;
+export const MAX_BREAKDOWN_LIMIT = 50;
+
+export const OPERATORS = ['eq', 'neq', 'in', 'not_in', 'contains', 'exists', 'gt', 'gte', 'lt', 'lte'] as const;
+export type Operator = (typeof OPERATORS)[number];
+const NUMERIC_OPS: readonly string[] = ['gt', 'gte', 'lt', 'lte'];
+
+/** `payload.x`, `context.utm.source`, `entities.venue_id`: a root and 1–3 snake_case keys. */
+const FIELD_RE = /^(payload|context|entities)((?:\.[a-z][a-z0-9_]{0,63}){1,3})$/;
+const EVENT_NAME_RE = /^[a-z][a-z0-9_]{0,99}$/;
+
+/** Seed 003 §4.1: impression → click → view details → interest → ticket click. */
+export const PRESETS: Record<string, string[]> = {
+  event_discovery: ['event_card_impression', 'event_card_click', 'event_view', 'event_interest_marked', 'ticket_link_click'],
+};
+
+export type Root = 'payload' | 'context' | 'entities';
+
+/** A filter as funnels.sql reads it: `num` for numeric comparisons, `text` for text ones, `list` for in/not_in. */
+export interface Filter {
+  root: Root;
+  path: string[];
+  op: Operator;
+  text?: string;
+  num?: number;
+  list?: string[];
+}
+
+export interface Step {
+  event_name: string;
+  filters: Filter[];
+}
+
+export interface FunnelSpec {
+  steps: Step[];
+  windowS: number;
+  fromMs: number;
+  toMs: number;
+  by: 'visitor' | 'person';
+  breakdown: { field: string; root: Root; path: string[] } | null;
+  breakdownLimit: number;
+}
+
+const bad = (field: string, message: string): { ok: false; error: ParamError } => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
+
+/** Refuses keys outside `allowed` (a typo would otherwise be ignored silently). */
+function unknownKey(v: Record<string, unknown>, allowed: readonly string[], at: string): { ok: false; error: ParamError } | null {
+  const k = Object.keys(v).find((x) => !allowed.includes(x));
+  return k === undefined ? null : bad(at ? `${at}.${k}` : k, `Unknown field; allowed: ${allowed.join(', ')}.`);
+}
+
+/** A field path of the grammar, or null. Pure. */
+export function parseField(raw: unknown): { root: Root; path: string[] } | null {
+  if (typeof raw !== 'string') return null;
+  const m = FIELD_RE.exec(raw);
+  return m ? { root: m[1] as Root, path: m[2].slice(1).split('.') } : null;
+}
+
+const scalar = (v: unknown): v is string | number | boolean =>
+  (typeof v === 'string' && v.length <= MAX_VALUE_CHARS) || (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 1e15) || typeof v === 'boolean';
+
+function parseFilter(v: unknown, at: string): Parsed<Filter> {
+  if (!isObj(v)) return bad(at, 'A filter is {"field","op","value"}.');
+  const extra = unknownKey(v, ['field', 'op', 'value'], at);
+  if (extra) return extra;
+  const field = parseField(v.field);
+  if (!field) return bad(`${at}.field`, 'field is payload.<key>, context.<key>[.<key>] or entities.<key>: 1–3 snake_case keys.');
+  if (typeof v.op !== 'string' || !(OPERATORS as readonly string[]).includes(v.op)) return bad(`${at}.op`, `op is one of ${OPERATORS.join(', ')}.`);
+  const op = v.op as Operator;
+  const out: Filter = { ...field, op };
+  if (op === 'exists') return v.value === undefined ? { ok: true, value: out } : bad(`${at}.value`, 'exists takes no value.');
+  if (op === 'in' || op === 'not_in') {
+    if (!Array.isArray(v.value) || v.value.length === 0 || v.value.length > MAX_LIST || !v.value.every(scalar)) {
+      return bad(`${at}.value`, `${op} takes a list of 1–${MAX_LIST} strings, numbers or booleans (strings ≤ ${MAX_VALUE_CHARS} characters).`);
+    }
+    return { ok: true, value: { ...out, list: v.value.map(String) } };
+  }
+  if (!scalar(v.value)) return bad(`${at}.value`, `value is a string (≤ ${MAX_VALUE_CHARS} characters), a finite number or a boolean.`);
+  if (NUMERIC_OPS.includes(op)) return typeof v.value === 'number' ? { ok: true, value: { ...out, num: v.value } } : bad(`${at}.value`, `${op} compares numbers.`);
+  if (op === 'contains') return typeof v.value === 'string' && v.value !== '' ? { ok: true, value: { ...out, text: v.value } } : bad(`${at}.value`, 'contains takes a non-empty string.');
+  return { ok: true, value: typeof v.value === 'number' ? { ...out, num: v.value } : { ...out, text: String(v.value) } };
+}
+
+function parseStep(v: unknown, at: string): Parsed<Step> {
+  if (!isObj(v)) return bad(at, 'A step is {"event_name","filters"?}.');
+  const extra = unknownKey(v, ['event_name', 'filters'], at);
+  if (extra) return extra;
+  if (typeof v.event_name !== 'string' || !EVENT_NAME_RE.test(v.event_name)) return bad(`${at}.event_name`, 'event_name is an event name (snake_case, ≤ 100 characters).');
+  const raw = v.filters ?? [];
+  if (!Array.isArray(raw) || raw.length > MAX_FILTERS) return bad(`${at}.filters`, `filters is a list of at most ${MAX_FILTERS} filters.`);
+  const filters: Filter[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const f = parseFilter(raw[i], `${at}.filters[${i}]`);
+    if (!f.ok) return f;
+    filters.push(f.value);
+  }
+  return { ok: true, value: { event_name: v.event_name, filters } };
+}
+
+function parseSteps(v: Record<string, unknown>): Parsed<Step[]> {
+  if (v.preset !== undefined) {
+    if (v.steps !== undefined) return bad('preset', 'Send steps or a preset, not both.');
+    const names = typeof v.preset === 'string' ? PRESETS[v.preset] : undefined;
+    if (!names) return bad('preset', `preset is one of ${Object.keys(PRESETS).join(', ')}.`);
+    return { ok: true, value: names.map((event_name) => ({ event_name, filters: [] })) };
+  }
+  if (!Array.isArray(v.steps) || v.steps.length < MIN_STEPS || v.steps.length > MAX_STEPS) {
+    return bad('steps', `steps is a list of ${MIN_STEPS}–${MAX_STEPS} steps (or send a preset).`);
+  }
+  const steps: Step[] = [];
+  for (let i = 0; i < v.steps.length; i++) {
+    const s = parseStep(v.steps[i], `steps[${i}]`);
+    if (!s.ok) return s;
+    steps.push(s.value);
+  }
+  return { ok: true, value: steps };
+}
+
+function parseRange(v: Record<string, unknown>): Parsed<{ fromMs: number; toMs: number }> {
+  const fromMs = typeof v.from === 'string' ? parseIsoTime(v.from) : null;
+  if (fromMs === null) return bad('from', 'from is an ISO-8601 time (2026-05-01 or 2026-05-01T00:00:00Z).');
+  const toMs = typeof v.to === 'string' ? parseIsoTime(v.to) : null;
+  if (toMs === null) return bad('to', 'to is an ISO-8601 time (2026-05-31 or 2026-05-31T00:00:00Z).');
+  if (toMs <= fromMs) return bad('to', 'to must be after from.');
+  if (toMs - fromMs > MAX_RANGE_MS) return bad('to', 'The range is at most 366 days.');
+  return { ok: true, value: { fromMs, toMs } };
+}
+
+/** The request body → a FunnelSpec, or the first refused field. Pure. */
+export function parseFunnel(v: unknown): Parsed<FunnelSpec> {
+  if (!isObj(v)) return bad('steps', 'Send {"steps":[{"event_name"}…],"window_s","from","to","by"?,"breakdown"?}.');
+  const extra = unknownKey(v, ['steps', 'preset', 'window_s', 'from', 'to', 'by', 'breakdown', 'breakdown_limit'], '');
+  if (extra) return extra;
+  const steps = parseSteps(v);
+  if (!steps.ok) return steps;
+  if (typeof v.window_s !== 'number' || !Number.isInteger(v.window_s) || v.window_s < 1 || v.window_s > MAX_WINDOW_S) {
+    return bad('window_s', `window_s is a whole number of seconds, 1–${MAX_WINDOW_S} (90 days).`);
+  }
+  const range = parseRange(v);
+  if (!range.ok) return range;
+  const by = v.by ?? 'visitor';
+  if (by !== 'visitor' && by !== 'person') return bad('by', 'by is "visitor" or "person".');
+  let breakdown: FunnelSpec['breakdown'] = null;
+  if (v.breakdown !== undefined && v.breakdown !== null) {
+    const f = parseField(v.breakdown);
+    if (!f) return bad('breakdown', 'breakdown is a field path such as context.utm.source, payload.source or entities.venue_id.');
+    breakdown = { field: v.breakdown as string, ...f };
+  }
+  const limit = v.breakdown_limit ?? DEFAULT_BREAKDOWN_LIMIT;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_BREAKDOWN_LIMIT) {
+    return bad('breakdown_limit', `breakdown_limit is 1–${MAX_BREAKDOWN_LIMIT}.`);
+  }
+  return { ok: true, value: { steps: steps.value, windowS: v.window_s, ...range.value, by, breakdown, breakdownLimit: limit } };
+}
+
+// --- the answer ---------------------------------------------------------------------------------------------
+
+/** One row of funnels.sql: actors who completed `step` (total, or for one breakdown group). */
+export interface FunnelRow {
+  total: boolean;
+  kind: 'all' | 'value' | 'none' | 'other' | null;
+  value: string | null;
+  step: number;
+  actors: number;
+  median_from_prev: number | null;
+  p90_from_prev: number | null;
+  median_from_first: number | null;
+  p90_from_first: number | null;
+}
+
+export interface StepResult {
+  step: number;
+  event_name: string;
+  count: number;
+  /** count / the previous step's count (1 for the first step; null when the previous step has nobody). */
+  conversion_from_previous: number | null;
+  conversion_from_first: number | null;
+  /** Who reached the previous step and not this one. */
+  drop_off: number;
+  drop_off_rate: number | null;
+  median_time_from_previous_s: number | null;
+  p90_time_from_previous_s: number | null;
+  median_time_from_first_s: number | null;
+  p90_time_from_first_s: number | null;
+}
+
+const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 1e6) / 1e6 : null);
+const secs = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 1000) / 1000);
+
+/** The steps of one group, every step present (a step nobody reached counts 0). Pure. */
+export function stepResults(steps: Step[], rows: FunnelRow[]): StepResult[] {
+  const at = new Map(rows.map((r) => [r.step, r]));
+  const counts = steps.map((_, i) => at.get(i)?.actors ?? 0);
+  return steps.map((s, i) => {
+    const r = at.get(i);
+    const prev = i === 0 ? counts[0] : counts[i - 1];
+    const first = i > 0;
+    return {
+      step: i,
+      event_name: s.event_name,
+      count: counts[i],
+      conversion_from_previous: ratio(counts[i], prev),
+      conversion_from_first: ratio(counts[i], counts[0]),
+      drop_off: prev - counts[i],
+      drop_off_rate: ratio(prev - counts[i], prev),
+      median_time_from_previous_s: first ? secs(r?.median_from_prev) : null,
+      p90_time_from_previous_s: first ? secs(r?.p90_from_prev) : null,
+      median_time_from_first_s: first ? secs(r?.median_from_first) : null,
+      p90_time_from_first_s: first ? secs(r?.p90_from_first) : null,
+    };
+  });
+}
+
+export interface BreakdownGroup {
+  /** The breakdown value; null for actors without one ("none") and for the rest ("other"). */
+  value: string | null;
+  kind: 'value' | 'none' | 'other';
+  steps: StepResult[];
+}
+
+/** The reply body from the store's rows. Groups: top values by entrants, then none, then other. Pure. */
+export function funnelBody(spec: FunnelSpec, rows: FunnelRow[]): { steps: StepResult[]; breakdown?: { field: string; groups: BreakdownGroup[] } } {
+  const steps = stepResults(spec.steps, rows.filter((r) => r.total));
+  if (!spec.breakdown) return { steps };
+  const groups = new Map<string, { kind: BreakdownGroup['kind']; value: string | null; rows: FunnelRow[] }>();
+  for (const r of rows) {
+    if (r.total || r.kind === null || r.kind === 'all') continue;
+    const k = `${r.kind}\u0000${r.value ?? ''}`;
+    const g = groups.get(k) ?? { kind: r.kind, value: r.value, rows: [] };
+    g.rows.push(r);
+    groups.set(k, g);
+  }
+  const order = { value: 0, none: 1, other: 2 } as const;
+  const list = [...groups.values()].map((g) => ({ value: g.value, kind: g.kind, steps: stepResults(spec.steps, g.rows) }));
+  list.sort((a, b) => order[a.kind] - order[b.kind] || b.steps[0].count - a.steps[0].count || String(a.value).localeCompare(String(b.value)));
+  return { steps, breakdown: { field: spec.breakdown.field, groups: list } };
+}

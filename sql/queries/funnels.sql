@@ -1,0 +1,104 @@
+-- Ad-hoc funnels over tx_events (server/analytics/, README "Funnels"). One statement per funnel.
+--
+-- Ordered steps inside a window, every start considered (not only an actor's first): for each event row e of
+-- step j, b_j(e) is the latest start time of any chain step 0 → … → j that ends at e, taken over the rows that
+-- come before e (occurred_at, then the row id: same-time events count in the order they were stored):
+--   b_0(e) = t(e);  b_j(e) = max { b_{j-1}(e') : e' of step j-1 before e }
+-- A later start leaves more of the window, so the latest one decides: e completes step j iff
+-- t(e) - b_j(e) <= window. The recursion runs once per step, each a window function over the actor's rows
+-- (set-based; no per-event loop anywhere).
+--
+-- $1 tenant_id, $2 steps jsonb [{event_name, filters:[{root,path,op,text,num,list}]}], $3 step names text[],
+-- $4 from, $5 to, $6 window seconds, $7 'visitor' | 'person', $8 breakdown root (payload|context|entities,
+-- null = no breakdown), $9 breakdown path text[], $10 breakdown values kept (the rest is "other"),
+-- $11 scoped (false = the whole tenant), $12 organizers, $13 venues, $14 artists, $15 events of the scope.
+
+-- name: funnel
+WITH RECURSIVE steps AS (
+  SELECT (s.ord - 1)::int AS idx, s.v->>'event_name' AS event_name, COALESCE(s.v->'filters', '[]'::jsonb) AS filters
+  FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(v, ord)
+), filt AS (
+  SELECT st.idx, f->>'root' AS root, ARRAY(SELECT jsonb_array_elements_text(f->'path')) AS path, f->>'op' AS op,
+         f->>'text' AS txt, (f->>'num')::numeric AS num,
+         ARRAY(SELECT jsonb_array_elements_text(COALESCE(f->'list', '[]'::jsonb))) AS list
+  FROM steps st CROSS JOIN LATERAL jsonb_array_elements(st.filters) AS f
+), scope_events AS (
+  SELECT c.id FROM catalog_events c
+  WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($12::text[]) OR c.venue_id = ANY($13::text[]) OR c.artist_ids && $14::text[])
+  UNION
+  -- An event the catalog does not own yet belongs to the organizer the live layer recorded for it.
+  SELECT o.event_entity_id FROM live_event_owners o
+  WHERE o.tenant_id = $1 AND o.organizer_id = ANY($12::text[])
+    AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)
+  UNION
+  SELECT unnest($15::text[])
+), matched AS MATERIALIZED (
+  SELECT e.id AS uid, extract(epoch FROM e.occurred_at)::float8 AS t, st.idx,
+         CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END AS actor,
+         CASE WHEN st.idx = 0 AND $8::text IS NOT NULL
+              THEN (CASE $8::text WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END) #>> $9::text[] END AS bval
+  FROM tx_events e JOIN steps st ON st.event_name = e.event_name
+  WHERE e.tenant_id = $1 AND e.event_name = ANY($3::text[]) AND e.occurred_at >= $4 AND e.occurred_at < $5 AND NOT e.is_bot
+    AND (CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END) IS NOT NULL
+    AND (NOT $11::boolean OR e.entities->>'event_entity_id' IN (SELECT id FROM scope_events))
+    AND NOT EXISTS (
+      SELECT 1 FROM filt f CROSS JOIN LATERAL (
+        SELECT CASE f.root WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END AS doc
+      ) d
+      WHERE f.idx = st.idx AND NOT COALESCE(CASE f.op
+        WHEN 'eq' THEN CASE WHEN f.num IS NULL THEN (d.doc #>> f.path) = f.txt
+                            WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric = f.num END
+        WHEN 'neq' THEN CASE WHEN f.num IS NULL THEN (d.doc #>> f.path) IS DISTINCT FROM f.txt
+                             WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric <> f.num
+                             ELSE true END
+        WHEN 'in' THEN (d.doc #>> f.path) = ANY(f.list)
+        WHEN 'not_in' THEN (d.doc #>> f.path) IS NULL OR (d.doc #>> f.path) <> ALL(f.list)
+        WHEN 'contains' THEN strpos(lower(d.doc #>> f.path), lower(f.txt)) > 0
+        WHEN 'exists' THEN COALESCE(jsonb_typeof(d.doc #> f.path), 'null') <> 'null'
+        WHEN 'gt' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric > f.num END
+        WHEN 'gte' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric >= f.num END
+        WHEN 'lt' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric < f.num END
+        WHEN 'lte' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric <= f.num END
+      END, false)
+    )
+), chain(j, uid, actor, t, b, prev) AS (
+  SELECT 0, uid, actor, t, t, t FROM matched WHERE idx = 0
+  UNION ALL
+  -- One iteration: the rows that completed step j (is_chain) and every row of a later step; a row of step
+  -- j + 1 takes the best chain among the step-j rows before it. The same event as step j and step j + 1 sorts
+  -- its candidate row first, so it never follows itself.
+  SELECT x.j + 1, x.uid, x.actor, x.t, x.best[1], x.best[2]
+  FROM (
+    SELECT u.uid, u.actor, u.t, u.idx, u.is_chain,
+           max(u.j) OVER (PARTITION BY u.actor) AS j,
+           max(CASE WHEN u.is_chain THEN ARRAY[u.b, u.t] END)
+             OVER (PARTITION BY u.actor ORDER BY u.t, u.uid, u.is_chain ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS best
+    FROM (
+      SELECT c.uid, c.actor, c.t, c.j AS idx, true AS is_chain, c.j, c.b FROM chain c
+      UNION ALL
+      SELECT m.uid, m.actor, m.t, m.idx, false, NULL::int, NULL::float8 FROM matched m WHERE m.idx > 0
+    ) u
+  ) x
+  WHERE NOT x.is_chain AND x.idx = x.j + 1 AND x.best IS NOT NULL AND x.t - x.best[1] <= $6::float8
+), reach AS (
+  -- Per actor and step: the fastest qualifying path to it (time from its start, and from its previous step).
+  SELECT j, actor, min(t - b) AS from_first, (min(ARRAY[t - b, t - prev]))[2] AS from_prev
+  FROM chain GROUP BY j, actor
+), actors AS (
+  SELECT actor, (array_agg(bval ORDER BY t, uid))[1] AS bval FROM matched WHERE idx = 0 GROUP BY actor
+), top AS (
+  SELECT bval FROM actors WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
+), labeled AS (
+  SELECT a.actor,
+         CASE WHEN $8::text IS NULL THEN 'all' WHEN a.bval IS NULL THEN 'none' WHEN a.bval IN (SELECT bval FROM top) THEN 'value' ELSE 'other' END AS kind,
+         CASE WHEN a.bval IN (SELECT bval FROM top) THEN a.bval END AS value
+  FROM actors a
+)
+SELECT GROUPING(l.kind) = 1 AS total, l.kind, l.value, r.j AS step, count(*)::int AS actors,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_prev) AS median_from_prev,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_prev) AS p90_from_prev,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_first) AS median_from_first,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_first) AS p90_from_first
+FROM reach r JOIN labeled l ON l.actor = r.actor
+GROUP BY GROUPING SETS ((r.j), (l.kind, l.value, r.j))
+ORDER BY total DESC, l.kind, l.value, r.j;
