@@ -26,6 +26,7 @@ import { registerKeyRoutes } from './keys/index.js';
 import type { RouteInfo } from './http/router.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
+import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, registerTrackingTables } from './tracking/index.js';
 import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
@@ -126,6 +127,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerCatalogTables(registry);
   registerAuditTables(registry);
   registerAuthzTables(registry);
+  registerFeatureTables(registry);
   registerTrackingTables(registry);
   return registry;
 }
@@ -218,6 +220,10 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
   const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });
   jobs.register(audit.job());
+  // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
+  const features = createFeatures({ db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays });
+  for (const job of features.jobList()) jobs.register(job);
+  features.registerEraser(registry);
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
@@ -250,6 +256,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
+  features.registerRoutes(router, { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
   gdpr.start();
   live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });

@@ -1,0 +1,93 @@
+// The three aggregates (fs_event_funnel_hourly, fs_event_daily, fs_person_daily) over a range of UTC days.
+// TimescaleDB: refresh_continuous_aggregate, ending each at its current bucket (the real-time part serves the
+// bucket in progress; refreshing it would move the watermark past rows still to come). It cannot run inside a
+// transaction, so each call is its own statement. Plain PostgreSQL: the tables of the same names, rewritten
+// (DELETE + the aggregate's SELECT) a week at a time, one transaction each, through the current day.
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import { DAY_MS, floorTo } from './model.js';
+
+const Q = queries('features.sql', [
+  'refresh_cagg_hourly', 'refresh_cagg_event_daily', 'refresh_cagg_person_daily',
+  'plain_delete_hourly', 'plain_recount_hourly', 'plain_delete_event_daily', 'plain_recount_event_daily',
+  'plain_delete_person_daily', 'plain_recount_person_daily',
+]);
+
+const PLAIN = [
+  [Q.plain_delete_hourly, Q.plain_recount_hourly],
+  [Q.plain_delete_event_daily, Q.plain_recount_event_daily],
+  [Q.plain_delete_person_daily, Q.plain_recount_person_daily],
+] as const;
+
+/** Days rewritten per transaction in plain mode: bounds one statement's work (and the writer's wait on the embedded store). */
+const PLAIN_STEP_MS = 7 * DAY_MS;
+
+export interface Aggregates {
+  /** Brings the buckets of [from, now] up to date; returns the number of refresh statements run. */
+  refresh(from: number, now: number, signal?: AbortSignal): Promise<number>;
+  /** The UTC days (YYYY-MM-DD) an erasure touched: their buckets are recounted without the erased rows. */
+  refreshDays(days: string[], now: number): Promise<number>;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function createAggregates(deps: { db: Db; log: Logger }): Aggregates {
+  const { db } = deps;
+
+  const timescale = async (from: number, now: number): Promise<number> => {
+    let n = 0;
+    const calls: [string, number][] = [
+      [Q.refresh_cagg_hourly, floorTo(now, 'hour')],
+      [Q.refresh_cagg_event_daily, floorTo(now, 'day')],
+      [Q.refresh_cagg_person_daily, floorTo(now, 'day')],
+    ];
+    for (const [sql, end] of calls) {
+      // A window without a whole bucket is refused by TimescaleDB; the real-time part covers it anyway.
+      if (end <= from) continue;
+      await db.query(sql, [iso(from), iso(end)]);
+      n++;
+    }
+    return n;
+  };
+
+  const plain = async (from: number, now: number, signal?: AbortSignal): Promise<number> => {
+    const end = floorTo(now, 'day') + DAY_MS;
+    let n = 0;
+    for (let a = from; a < end; a += PLAIN_STEP_MS) {
+      signal?.throwIfAborted();
+      const range = [iso(a), iso(Math.min(a + PLAIN_STEP_MS, end))];
+      await rewrite(range);
+      n++;
+    }
+    return n;
+  };
+
+  const refresh = (from: number, now: number, signal?: AbortSignal) => (db.plain ? plain(from, now, signal) : timescale(floorTo(from, 'day'), now));
+
+  return {
+    refresh,
+    async refreshDays(days, now) {
+      let n = 0;
+      for (const d of [...new Set(days)].sort()) {
+        const start = Date.parse(`${d}T00:00:00Z`);
+        if (Number.isNaN(start)) continue;
+        if (db.plain) {
+          await rewrite([iso(start), iso(start + DAY_MS)]);
+          n++;
+        } else n += await timescale(start, Math.min(now, start + DAY_MS));
+      }
+      return n;
+    },
+  };
+
+  /** Plain mode: the range's rows of the three tables, recounted from tx_events in one transaction. */
+  async function rewrite(range: string[]): Promise<void> {
+    await db.tx(async (q) => {
+      for (const [del, ins] of PLAIN) {
+        await q.query(del, range);
+        await q.query(ins, range);
+      }
+    });
+  }
+}

@@ -1,0 +1,97 @@
+// The feature store in the GDPR registry (gdpr/registry.ts). A person's rows (affinities, ticket preferences,
+// scores, decision times, daily aggregate) are exported and erased under `features`. The event-level tables
+// hold counts, no person; an erasure recounts what the person's rows contributed to them after its commit
+// (the `features` store eraser): the aggregates' buckets of the erased days, the timings and attendance of the
+// events their rows named. Those events are read in the `links` phase, before the rows phase deletes the rows.
+import type { GdprRegistry, PersonIds, PersonTable } from '../gdpr/registry.js';
+import type { Queryable } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import type { Aggregates } from './aggregates.js';
+
+const Q = queries('features-gdpr.sql', [
+  'person_event_keys', 'daily_is_view', 'export_daily', 'count_daily', 'erase_daily', 'materialization_of', 'export_timings', 'erase_timings',
+  'export_artist', 'erase_artist', 'export_genre', 'erase_genre', 'export_ticket_pref', 'erase_ticket_pref', 'export_scores', 'erase_scores',
+]);
+
+export const FEATURE_EVENT_TABLES = ['fs_event_funnel_hourly', 'fs_event_daily', 'fs_event_funnel_timings', 'fs_event_attendance'];
+
+export interface FeatureGdprDeps {
+  aggregates: Aggregates;
+  /** Recounts the timings and attendance of these events (jobs.ts). */
+  recountEvents(tenant: number, events: string[]): Promise<void>;
+  now(): number;
+}
+
+const count = async (q: Queryable, sql: string, ids: PersonIds) => (await q.query<{ n: number }>(sql, [ids.tenantId, ids.personId])).rows[0].n;
+
+const simple = (name: string, table: string, erase: string, exp: string, phase: PersonTable['phase'] = 'rows', views: string[] = []): PersonTable => ({
+  name, tables: [table, ...views], phase, feature: true,
+  async erase(q, ids) {
+    const n = await count(q, erase, ids);
+    return { removed: n, touched: n ? [table] : [] };
+  },
+  async export(q, ids) {
+    return (await q.query(exp, [ids.tenantId, ids.personId])).rows;
+  },
+});
+
+/**
+ * Events named by an erased person's rows, by `tenant:person`: noted by the links-phase entry inside the
+ * erasure's transaction, taken by the `features` store eraser after its commit (an entry left by a rolled-back
+ * erasure is replaced by the retry's). Module state because the registry's tables are declared without a
+ * store (createPersonDataRegistry) and the eraser is added once the store is open.
+ */
+const pending = new Map<string, string[]>();
+const key = (ids: PersonIds) => `${ids.tenantId}:${ids.personId}`;
+
+/** Whether fs_person_daily is a continuous aggregate here (a view) or plain mode's table. */
+const isAggregate = async (q: Queryable) => (await q.query<{ view: boolean }>(Q.daily_is_view)).rows[0]?.view === true;
+
+/** The feature tables with their erasers and exporters, and the tables without personal data. */
+export function registerFeatureTables(registry: GdprRegistry): void {
+
+  const timings = simple('fs_person_daily_timings', 'fs_person_daily_timings', Q.erase_timings, Q.export_timings, 'links');
+  registry.table({
+    ...timings,
+    async erase(q, ids) {
+      const events = (await q.query<{ event_entity_id: string }>(Q.person_event_keys, [ids.tenantId, ids.personId, ids.visitorIds])).rows;
+      pending.set(key(ids), events.map((e) => e.event_entity_id));
+      return timings.erase(q, ids);
+    },
+  });
+  // The views of the same names (affinity_score at query time) read these tables: erased with them.
+  registry.table(simple('fs_person_affinity_artist', 'fs_person_affinity_artist_raw', Q.erase_artist, Q.export_artist, 'rows', ['fs_person_affinity_artist']));
+  registry.table(simple('fs_person_affinity_genre', 'fs_person_affinity_genre_raw', Q.erase_genre, Q.export_genre, 'rows', ['fs_person_affinity_genre']));
+  registry.table(simple('fs_person_ticket_pref', 'fs_person_ticket_pref', Q.erase_ticket_pref, Q.export_ticket_pref));
+  registry.table(simple('fs_person_scores', 'fs_person_scores', Q.erase_scores, Q.export_scores));
+  registry.table({
+    name: 'fs_person_daily', tables: ['fs_person_daily'], phase: 'rows', feature: true,
+    async erase(q, ids) {
+      if (!(await isAggregate(q))) {
+        const n = await count(q, Q.erase_daily, ids);
+        return { removed: n, touched: n ? ['fs_person_daily'] : [] };
+      }
+      // A continuous aggregate cannot be deleted from: its rows go when the store eraser refreshes their days
+      // (after the commit); their dead tuples are in its materialization hypertable, vacuumed by the purge.
+      const n = await count(q, Q.count_daily, ids);
+      const mat = (await q.query<{ name: string }>(Q.materialization_of, ['fs_person_daily'])).rows[0]?.name;
+      return { removed: n, touched: n && mat ? [mat] : [] };
+    },
+    async export(q, ids) {
+      return (await q.query(Q.export_daily, [ids.tenantId, ids.personId])).rows;
+    },
+  });
+  registry.none(FEATURE_EVENT_TABLES, 'feature store counts per event (no person or visitor id); an erasure recounts them without the person (features/gdpr.ts)');
+  registry.none(['fs_tenant_price_quartiles', 'fs_job_state'], 'feature store bookkeeping: a tenant\'s ticket price quartiles, the jobs\' watermarks');
+}
+
+/** After an erasure's commit: the aggregates' erased days and the person's events' timings and attendance recounted. */
+export function registerFeatureEraser(registry: GdprRegistry, deps: FeatureGdprDeps): void {
+  registry.store('features', async (ids) => {
+    const events = pending.get(key(ids)) ?? [];
+    pending.delete(key(ids));
+    const buckets = await deps.aggregates.refreshDays(ids.eventDays ?? [], deps.now());
+    if (events.length) await deps.recountEvents(ids.tenantId, events);
+    return { aggregate_refreshes: buckets, events_recounted: events.length };
+  });
+}

@@ -1,0 +1,189 @@
+// The feature store's jobs (README "Feature store"). Each incremental job remembers the highest tx_events.id it
+// processed (fs_job_state) and works only on what rows stored since then touch: the buckets of the aggregates,
+// the events (timings, attendance), the persons (affinities, ticket preferences, decision times). For each key
+// it deletes the key's rows and recounts them from tx_events in one statement per chunk of keys, so a run that
+// sees a key recomputes it exactly as features.full (every key) does: incremental = full.
+// Rows whose id is below the watermark but commit after the job read it (another node's slower commit) are
+// caught by the daily features.full; on one node the writer commits one group at a time.
+import type { Logger } from 'pino';
+import type { Job, JobContext } from '../jobs/index.js';
+import type { Db } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import type { Aggregates } from './aggregates.js';
+import { AFFINITY_WINDOW_DAYS, DAY_MS, refreshStart } from './model.js';
+
+const Q = queries('features.sql', [
+  'job_state', 'save_job_state', 'max_id', 'new_span', 'new_event_keys', 'new_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
+  'delete_timings', 'insert_timings', 'delete_decisions', 'insert_decisions',
+  'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
+  'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
+  'delete_attendance', 'insert_attendance', 'delete_scores', 'insert_scores',
+]);
+
+/** Keys per statement: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
+export const KEY_CHUNK = 1000;
+
+export interface FeatureJobsDeps {
+  db: Db;
+  log: Logger;
+  aggregates: Aggregates;
+  /** BACKFILL_DAYS: how old a newly stored row's occurred_at can be. */
+  backfillDays: number;
+}
+
+interface Window {
+  lastId: string;
+  maxId: string;
+  /** The oldest occurred_at a row stored since the last run can have. */
+  low: string;
+  lastRunAt: number | null;
+}
+
+type Keys = [number[], (string | number)[]];
+type KeyRows = { tenant_id: string; event_entity_id?: string; person_id?: string }[];
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
+
+export interface FeatureJobs {
+  jobs(): Job[];
+  /** features.full's work, also for tests and the bench: every aggregate, event and person recomputed. */
+  full(ctx: Pick<JobContext, 'now' | 'signal'>): Promise<number>;
+  /** Timings and attendance of these events recounted (after a GDPR erasure). */
+  recountEvents(tenant: number, events: string[]): Promise<void>;
+}
+
+export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
+  const { db, aggregates } = deps;
+  const backfillMs = (deps.backfillDays + 2) * DAY_MS;
+
+  /** What is new for `job` since its last run; `save` records it as seen once the work is done. */
+  const windowOf = async (job: string, now: number): Promise<{ w: Window; save: (refreshedTo?: number) => Promise<void> }> => {
+    const s = (await db.query<{ last_id: string; last_run_at: Date | string | null }>(Q.job_state, [job])).rows[0];
+    const lastRunAt = s?.last_run_at ? new Date(s.last_run_at).getTime() : null;
+    const low = iso(lastRunAt === null ? 0 : lastRunAt - backfillMs);
+    const maxId = (await db.query<{ max_id: string }>(Q.max_id, [low])).rows[0].max_id;
+    const w = { lastId: s?.last_id ?? '0', maxId, low, lastRunAt };
+    return { w, save: async (to) => void (await db.query(Q.save_job_state, [job, maxId, iso(now), to === undefined ? null : iso(to)])) };
+  };
+
+  /** Runs `step` over `keys` in chunks (delete + recount in one transaction each); returns the keys done. */
+  const inChunks = async (keys: Keys, signal: AbortSignal, step: (chunk: Keys) => Promise<void>): Promise<number> => {
+    for (let i = 0; i < keys[0].length; i += KEY_CHUNK) {
+      signal.throwIfAborted();
+      await step([keys[0].slice(i, i + KEY_CHUNK), keys[1].slice(i, i + KEY_CHUNK)]);
+      await yieldTurn();
+    }
+    return keys[0].length;
+  };
+
+  const eventKeys = (rows: KeyRows): Keys => [rows.map((r) => Number(r.tenant_id)), rows.map((r) => r.event_entity_id!)];
+  const personKeys = (rows: KeyRows): Keys => [rows.map((r) => Number(r.tenant_id)), rows.map((r) => Number(r.person_id))];
+  const newEvents = async (w: Window) => eventKeys((await db.query<KeyRows[number]>(Q.new_event_keys, [w.lastId, w.maxId, w.low])).rows);
+  /** Persons with new rows; with `aging`, also those whose events left the affinity window since the last run. */
+  const newPersons = async (w: Window, now: number, aging: boolean) => {
+    const win = AFFINITY_WINDOW_DAYS * DAY_MS;
+    const [a, b] = aging && w.lastRunAt !== null ? [iso(w.lastRunAt - win), iso(now - win)] : [iso(0), iso(0)];
+    return personKeys((await db.query<KeyRows[number]>(Q.new_person_keys, [w.lastId, w.maxId, w.low, a, b])).rows);
+  };
+
+  const recount = (del: string, ins: string, extra: (chunk: Keys) => unknown[] = () => []) => (chunk: Keys) =>
+    db.tx(async (q) => {
+      await q.query(del, chunk);
+      await q.query(ins, [...chunk, ...extra(chunk)]);
+    });
+
+  const timings = (keys: Keys, signal: AbortSignal) => inChunks(keys, signal, recount(Q.delete_timings, Q.insert_timings));
+  const decisions = (keys: Keys, signal: AbortSignal) => inChunks(keys, signal, recount(Q.delete_decisions, Q.insert_decisions));
+  const attendance = (keys: Keys, signal: AbortSignal) => inChunks(keys, signal, recount(Q.delete_attendance, Q.insert_attendance));
+
+  const persons = async (keys: Keys, now: number, signal: AbortSignal) => {
+    // Price bands follow the tenant's quartiles: when they moved, every band of the tenant moves with them.
+    const changed = (await db.query<{ tenant_id: string }>(Q.update_quartiles)).rows.map((r) => Number(r.tenant_id));
+    if (changed.length) await db.query(Q.reband, [changed]);
+    const window = () => [iso(now - AFFINITY_WINDOW_DAYS * DAY_MS), iso(now)];
+    return inChunks(keys, signal, (chunk) =>
+      db.tx(async (q) => {
+        for (const [del, ins, extra] of [
+          [Q.delete_affinity_artist, Q.insert_affinity_artist, window()],
+          [Q.delete_affinity_genre, Q.insert_affinity_genre, window()],
+          [Q.delete_ticket_pref, Q.insert_ticket_pref, []],
+        ] as const) {
+          await q.query(del, chunk);
+          await q.query(ins, [...chunk, ...extra]);
+        }
+      }));
+  };
+
+  const scores = (now: number) =>
+    db.tx(async (q) => {
+      await q.query(Q.delete_scores);
+      await q.query(Q.insert_scores, [iso(now)]);
+      return 0;
+    });
+
+  const job = (name: string, every: number, run: (ctx: JobContext) => Promise<number>): Job => ({ name, schedule: { every }, timeoutS: 1800, run });
+
+  const refreshJob = job('features.refresh', 300, async (ctx) => {
+    const now = ctx.now();
+    const { w, save } = await windowOf('features.refresh', now);
+    const min = (await db.query<{ min_at: Date | string | null }>(Q.new_span, [w.lastId, w.maxId, w.low])).rows[0]?.min_at;
+    const from = refreshStart(min ? new Date(min).getTime() : null, w.lastRunAt);
+    const n = from === null ? 0 : await aggregates.refresh(from, now, ctx.signal);
+    await save(now);
+    return n;
+  });
+
+  const timingsJob = job('features.timings', 300, async (ctx) => {
+    const { w, save } = await windowOf('features.timings', ctx.now());
+    const n = (await timings(await newEvents(w), ctx.signal)) + (await decisions(await newPersons(w, ctx.now(), false), ctx.signal));
+    await save();
+    return n;
+  });
+
+  const personsJob = job('features.persons', 900, async (ctx) => {
+    const now = ctx.now();
+    const { w, save } = await windowOf('features.persons', now);
+    const n = await persons(await newPersons(w, now, true), now, ctx.signal);
+    await save();
+    return n;
+  });
+
+  const attendanceJob = job('features.attendance', 300, async (ctx) => {
+    const { w, save } = await windowOf('features.attendance', ctx.now());
+    const n = await attendance(await newEvents(w), ctx.signal);
+    await save();
+    return n;
+  });
+
+  const scoresJob = job('features.scores', 3600, (ctx) => scores(ctx.now()));
+
+  const full = async (ctx: Pick<JobContext, 'now' | 'signal'>): Promise<number> => {
+    const now = ctx.now();
+    const oldest = (await db.query<{ min_at: Date | string | null }>(Q.oldest_event)).rows[0]?.min_at;
+    let n = oldest ? await aggregates.refresh(new Date(oldest).getTime(), now, ctx.signal) : 0;
+    const events = eventKeys((await db.query<KeyRows[number]>(Q.all_event_keys)).rows);
+    const people = personKeys((await db.query<KeyRows[number]>(Q.all_person_keys)).rows);
+    n += await timings(events, ctx.signal);
+    n += await attendance(events, ctx.signal);
+    n += await decisions(people, ctx.signal);
+    n += await persons(people, now, ctx.signal);
+    await scores(now);
+    return n;
+  };
+
+  return {
+    jobs: () => [
+      refreshJob, timingsJob, personsJob, attendanceJob, scoresJob,
+      // The full recompute: daily, and by hand (POST /api/admin/jobs/features.full/run).
+      { name: 'features.full', schedule: { daily: '03:15', tz: 'UTC' }, timeoutS: 7200, run: full },
+    ],
+    full,
+    async recountEvents(tenant, events) {
+      const keys: Keys = [events.map(() => tenant), events];
+      const signal = new AbortController().signal;
+      await timings(keys, signal);
+      await attendance(keys, signal);
+    },
+  };
+}
