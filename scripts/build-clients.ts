@@ -4,6 +4,7 @@
 //   client/dist/tx-sdk.mjs         ESM, minified: for bundlers / <script type=module>
 //   client/dist/tx-scanner.mjs     ESM: scanner tracker (Node, React Native); no Node built-ins
 //   client/dist/tx-scanner-file.mjs  ESM: FileStorage adapter for Node (node:fs)
+//   client/dist/tx-pixels.js       IIFE, minified: the opt-in pixel loader (window.TxPixels); tx-pixels.mjs ESM
 // Reports raw / minified / gzip sizes and fails when the SDK's IIFE exceeds the 6 KB min+gzip budget.
 //
 //   npm run build:clients            (tsx scripts/build-clients.ts)
@@ -200,6 +201,9 @@ export async function buildClients(opts: { outDir?: string; typecheck?: boolean;
     ['tx-sdk.mjs', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/index.ts')], format: 'esm' }],
     ['tx-scanner.mjs', { ...common, entryPoints: [path.join(ROOT, 'client/scanner/index.ts')], format: 'esm', platform: 'neutral', target: 'es2020' }],
     ['tx-scanner-file.mjs', { ...common, entryPoints: [path.join(ROOT, 'client/scanner/file-storage.ts')], format: 'esm', platform: 'node', target: 'node20' }],
+    // The opt-in pixel loader (README "Tracking codes"): its own chunk, outside the SDK's budget.
+    ['tx-pixels.js', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/pixels-iife.ts')], format: 'iife' }],
+    ['tx-pixels.mjs', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/pixels.ts')], format: 'esm' }],
   ];
   const files: BuiltFile[] = [];
   for (const [name, options] of builds) {

@@ -1,0 +1,263 @@
+// Opt-in pixel loader (client/README.md "Pixels"; a chunk of its own, dist/tx-pixels.js, so the core SDK stays
+// in its budget). Attached to a TxTracker, it waits for consent, reads the page's codes from
+// GET /api/tx/tracking-config, loads each platform's library once its consent category (marketing; GA4:
+// analytics) is given, and fires PageView / ViewContent / AddToCart / InitiateCheckout / Purchase (GA4:
+// page_view, view_item, add_to_cart, begin_checkout, purchase) with the tx event's event_id as the pixel's
+// event id, so each platform deduplicates the browser event against the server-side conversion.
+// It hooks the tracker's track() and setConsent() (every event method goes through track()).
+import type { ConsentSnapshot } from '../shared/types.js';
+import type { TxTracker } from './tracker.js';
+
+type Provider = 'meta' | 'ga4' | 'gtm' | 'google_ads' | 'tiktok';
+export interface PixelCode {
+  provider: Provider;
+  owner: string;
+  consent: 'marketing' | 'analytics';
+  id: string;
+  conversion_label?: string;
+  conversion_events: string[];
+  custom_params: Record<string, unknown>;
+}
+
+export interface PixelsConfig {
+  writeKey: string;
+  endpoint?: string;
+  /** The page's event (or organizer) whose codes apply; neither: the marketplace's codes only. */
+  eventId?: string;
+  organizerId?: string;
+  /** The page's CSP nonce, put on every script the loader inserts. */
+  nonce?: string;
+  /** Library URLs (defaults: the platforms' own; tests point them at stand-ins). */
+  scripts?: Partial<Record<'meta' | 'gtag' | 'gtm' | 'tiktok', string>>;
+  /** Codes to use instead of asking the server (e.g. rendered into the page). */
+  codes?: PixelCode[];
+}
+
+/** Browser names per tx event; server/tracking/snippets.ts PIXEL_EVENTS is the same table (a test compares). */
+export const PIXEL_EVENTS: Record<string, { meta: string; ga4: string; tiktok: string }> = {
+  page_view: { meta: 'PageView', ga4: 'page_view', tiktok: 'Pageview' },
+  event_view: { meta: 'ViewContent', ga4: 'view_item', tiktok: 'ViewContent' },
+  add_to_cart: { meta: 'AddToCart', ga4: 'add_to_cart', tiktok: 'AddToCart' },
+  checkout_started: { meta: 'InitiateCheckout', ga4: 'begin_checkout', tiktok: 'InitiateCheckout' },
+  order_completed: { meta: 'Purchase', ga4: 'purchase', tiktok: 'CompletePayment' },
+};
+
+const URLS = {
+  meta: 'https://connect.facebook.net/en_US/fbevents.js',
+  gtag: 'https://www.googletagmanager.com/gtag/js',
+  gtm: 'https://www.googletagmanager.com/gtm.js',
+  tiktok: 'https://analytics.tiktok.com/i18n/pixel/events.js',
+};
+
+type Item = { ticket_type_id?: unknown; qty?: number; price?: number; ticket_type_name?: string };
+type Props = Record<string, any>;
+type Fired = { name: string; props: Props; id: string };
+type W = Window & Record<string, any>;
+
+/** The platforms' parameters of a tx event's props (value, currency, content ids, items). Pure. */
+export function pixelParams(name: string, p: Props): { meta: Props; ga4: Props; tiktok: Props } {
+  const items: Item[] = Array.isArray(p.items) ? p.items : [];
+  const value = p.value ?? p.gross_amount ?? p.cart_value ?? p.price_from;
+  const ids = items.length ? items.map((i) => String(i.ticket_type_id)) : p.event_entity_id !== undefined ? [String(p.event_entity_id)] : [];
+  const base: Props = {};
+  if (typeof value === 'number') base.value = value;
+  if (typeof p.currency === 'string') base.currency = p.currency;
+  const meta: Props = { ...base, content_type: 'product' };
+  if (ids.length) meta.content_ids = ids;
+  if (items.length) meta.num_items = items.reduce((n, i) => n + (i.qty || 0), 0);
+  const ga4: Props = { ...base };
+  if (p.order_id !== undefined) ga4.transaction_id = String(p.order_id);
+  if (items.length) ga4.items = items.map((i) => ({ item_id: String(i.ticket_type_id), item_name: i.ticket_type_name, price: i.price, quantity: i.qty }));
+  else if (p.event_entity_id !== undefined) ga4.items = [{ item_id: String(p.event_entity_id) }];
+  const tiktok: Props = { ...base, content_type: 'product' };
+  if (ids.length) tiktok.contents = ids.map((id, k) => ({ content_id: id, quantity: items[k] ? items[k].qty : 1 }));
+  return { meta: name === 'page_view' ? {} : meta, ga4: name === 'page_view' ? {} : ga4, tiktok };
+}
+
+export class TxPixels {
+  private c: PixelsConfig;
+  private codes: PixelCode[] | null = null;
+  private asking = false;
+  private loaded: Record<string, 1> = {};
+  /** Events tracked before the codes arrived (bounded): fired once they are loaded. */
+  private early: Fired[] = [];
+  private w = window as unknown as W;
+
+  constructor(private tx: TxTracker, config: PixelsConfig) {
+    this.c = config;
+    if (config.codes) this.codes = config.codes;
+    const t = tx as unknown as { track: (...a: any[]) => string | null; setConsent: (...a: any[]) => void };
+    const track = t.track;
+    const setConsent = t.setConsent;
+    t.track = (name: string, props?: Props, options?: unknown) => {
+      const id = track.call(tx, name, props, options);
+      if (id && PIXEL_EVENTS[name]) this.fire({ name, props: props || {}, id });
+      return id;
+    };
+    t.setConsent = (change: Partial<ConsentSnapshot>, other?: boolean) => {
+      setConsent.call(tx, change, other);
+      this.start();
+    };
+    this.start();
+  }
+
+  /**
+   * Purchase on the thank-you page: order_completed comes from the tenant's backend, so the page passes that
+   * event's event_id (the one the server-side conversion carries) with the order's value.
+   */
+  purchase(p: { event_id: string; order_id?: string; value?: number; currency?: string; items?: Item[] }): void {
+    this.fire({ name: 'order_completed', props: p, id: p.event_id });
+  }
+
+  private consent(): ConsentSnapshot {
+    return this.tx.getConsent();
+  }
+
+  private start() {
+    const c = this.consent();
+    if (!c.marketing && !c.analytics) return;
+    if (this.codes) return this.load();
+    if (this.asking) return;
+    this.asking = true;
+    const q = this.c.eventId ? '&event_id=' + encodeURIComponent(this.c.eventId) : this.c.organizerId ? '&organizer_id=' + encodeURIComponent(this.c.organizerId) : '';
+    fetch((this.c.endpoint || '').replace(/\/+$/, '') + '/api/tx/tracking-config?key=' + encodeURIComponent(this.c.writeKey) + q)
+      .then((r) => (r.ok ? r.json() : null))
+      .then((j: { codes?: PixelCode[] } | null) => {
+        this.codes = (j && j.codes) || [];
+        this.load();
+      })
+      .catch(() => {
+        this.asking = false;
+      });
+  }
+
+  private allowed(code: PixelCode): boolean {
+    return !!this.consent()[code.consent];
+  }
+
+  /** Loads every code its consent allows (once each), then fires what was tracked meanwhile. */
+  private load() {
+    for (const code of this.codes || []) {
+      const k = code.provider + ':' + code.id;
+      if (this.loaded[k] || !this.allowed(code)) continue;
+      this.loaded[k] = 1;
+      this.install(code);
+    }
+    const early = this.early;
+    this.early = [];
+    for (const f of early) this.fire(f);
+  }
+
+  private script(src: string) {
+    const d = document;
+    if (d.querySelector('script[src="' + src.replace(/"/g, '') + '"]')) return;
+    const s = d.createElement('script');
+    s.async = true;
+    if (this.c.nonce) s.setAttribute('nonce', this.c.nonce);
+    s.src = src;
+    d.head.appendChild(s);
+  }
+
+  private url(k: 'meta' | 'gtag' | 'gtm' | 'tiktok'): string {
+    return (this.c.scripts && this.c.scripts[k]) || URLS[k];
+  }
+
+  private gtag(...a: unknown[]) {
+    const w = this.w;
+    w.dataLayer = w.dataLayer || [];
+    // gtag queues the arguments object itself, not an array.
+    w.gtag = w.gtag || function () {
+      // eslint-disable-next-line prefer-rest-params
+      w.dataLayer.push(arguments);
+    };
+    w.gtag(...a);
+  }
+
+  private install(code: PixelCode) {
+    const w = this.w;
+    const id = code.id;
+    if (code.provider === 'meta') {
+      if (!w.fbq) {
+        const n: any = (w.fbq = function () {
+          // eslint-disable-next-line prefer-rest-params
+          n.callMethod ? n.callMethod.apply(n, arguments) : n.queue.push(arguments);
+        });
+        if (!w._fbq) w._fbq = n;
+        n.push = n;
+        n.loaded = true;
+        n.version = '2.0';
+        n.queue = [];
+      }
+      w.fbq('init', id);
+      this.script(this.url('meta'));
+    } else if (code.provider === 'ga4' || code.provider === 'google_ads') {
+      if (!w.dataLayer || !w.gtag) this.gtag('js', new Date());
+      // Page views are fired by the loader with the tx event id, not by config.
+      this.gtag('config', id, { ...code.custom_params, send_page_view: false });
+      this.script(this.url('gtag') + '?id=' + encodeURIComponent(id));
+    } else if (code.provider === 'gtm') {
+      w.dataLayer = w.dataLayer || [];
+      w.dataLayer.push({ 'gtm.start': Date.now(), event: 'gtm.js' });
+      this.script(this.url('gtm') + '?id=' + encodeURIComponent(id));
+    } else if (code.provider === 'tiktok') {
+      this.tiktok().load(id);
+    }
+  }
+
+  /** TikTok's queueing stub (its loader inserts the library per pixel code, with the nonce). */
+  private tiktok(): any {
+    const w = this.w;
+    if (w.ttq && w.ttq.load) return w.ttq;
+    const q: any = (w.ttq = w.ttq || []);
+    w.TiktokAnalyticsObject = 'ttq';
+    q.methods = ['page', 'track', 'identify', 'instances', 'debug', 'on', 'off', 'once', 'ready', 'alias', 'group', 'enableCookie', 'disableCookie', 'holdConsent', 'revokeConsent', 'grantConsent'];
+    q.setAndDefer = (o: any, m: string) => {
+      o[m] = (...a: unknown[]) => o.push([m, ...a]);
+    };
+    for (const m of q.methods) q.setAndDefer(q, m);
+    q.instance = (id: string) => {
+      const e = (q._i && q._i[id]) || [];
+      for (const m of q.methods) q.setAndDefer(e, m);
+      return e;
+    };
+    q.load = (id: string, o?: unknown) => {
+      const src = this.url('tiktok');
+      q._i = q._i || {};
+      q._i[id] = [];
+      q._i[id]._u = src;
+      q._t = q._t || {};
+      q._t[id] = +new Date();
+      q._o = q._o || {};
+      q._o[id] = o || {};
+      this.script(src + '?sdkid=' + encodeURIComponent(id) + '&lib=ttq');
+    };
+    return q;
+  }
+
+  /** Sends one tx event to every loaded code its consent allows; queued (≤ 50) until the codes arrive. */
+  private fire(f: Fired) {
+    if (!this.codes) {
+      if (this.early.length < 50) this.early.push(f);
+      return;
+    }
+    const names = PIXEL_EVENTS[f.name];
+    const p = pixelParams(f.name, f.props);
+    const w = this.w;
+    for (const code of this.codes) {
+      if (!this.loaded[code.provider + ':' + code.id] || !this.allowed(code)) continue;
+      const id = code.id;
+      if (code.provider === 'meta') w.fbq('trackSingle', id, names.meta, { ...(f.name === 'page_view' ? code.custom_params : {}), ...p.meta }, { eventID: f.id });
+      else if (code.provider === 'ga4') this.gtag('event', names.ga4, { ...p.ga4, send_to: id, event_id: f.id });
+      else if (code.provider === 'google_ads') {
+        if (code.conversion_label && code.conversion_events.indexOf(f.name) >= 0) {
+          this.gtag('event', 'conversion', { ...p.ga4, items: undefined, send_to: id + '/' + code.conversion_label, transaction_id: p.ga4.transaction_id || f.id, event_id: f.id });
+        }
+      } else if (code.provider === 'gtm') w.dataLayer.push({ event: names.ga4, tx_event_id: f.id, ecommerce: p.ga4 });
+      else if (code.provider === 'tiktok') {
+        const t = this.tiktok().instance(id);
+        if (f.name === 'page_view') t.page();
+        else t.track(names.tiktok, p.tiktok, { event_id: f.id });
+      }
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// The SDK's opt-in pixel loader (issue 15 item 6) in Chromium, against local stand-ins for fbevents.js,
+// gtag.js, gtm.js and TikTok's events.js that record what they are asked. The page has a nonce-only CSP, so
+// a script the loader inserted without the nonce would not run. Nothing loads before consent; after marketing
+// consent the resolved codes load and each tx event reaches every pixel with its event_id as the pixel's id.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIXEL_EVENTS as CLIENT_EVENTS } from '../client/sdk/pixels.js';
+import { PIXEL_EVENTS as SERVER_EVENTS } from '../server/tracking/snippets.js';
+import { launchChromium } from './client-helpers.js';
+import { screenshot } from './dashboard-helpers.js';
+import { bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
+import { buildClients } from '../scripts/build-clients.js';
+
+const ORG_META = '123456789012345';
+const MARKET_META = '999999999999999';
+const TIKTOK = 'CABCDEFGHIJ123456789';
+const NONCE = crypto.randomBytes(12).toString('base64');
+
+// Stand-ins: each records that it ran (with the id in its URL) and drains the stub's queue into window.__calls.
+const FAKES: Record<string, string> = {
+  '/fake/fbevents.js': `(function(){var f=window.fbq;(window.__loaded=window.__loaded||[]).push('meta');window.__calls=window.__calls||[];
+f.callMethod=function(){window.__calls.push(['fbq'].concat([].slice.call(arguments)))};var q=f.queue;f.queue=[];q.forEach(function(a){f.callMethod.apply(f,a)})})();`,
+  '/fake/gtag.js': `(window.__loaded=window.__loaded||[]).push('gtag:'+new URL(document.currentScript.src).searchParams.get('id'));`,
+  '/fake/gtm.js': `(window.__loaded=window.__loaded||[]).push('gtm:'+new URL(document.currentScript.src).searchParams.get('id'));`,
+  '/fake/tiktok.js': `(window.__loaded=window.__loaded||[]).push('tiktok:'+new URL(document.currentScript.src).searchParams.get('sdkid'));`,
+};
+
+function page(api: string, t: Tenant, site: string, eventId: string) {
+  const cfg = { writeKey: t.write_key, endpoint: api, loadSchema: false, autoPageView: true };
+  const pixels = { writeKey: t.write_key, endpoint: api, eventId, nonce: NONCE, scripts: { meta: `${site}/fake/fbevents.js`, gtag: `${site}/fake/gtag.js`, gtm: `${site}/fake/gtm.js`, tiktok: `${site}/fake/tiktok.js` } };
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Event ${eventId}</title></head><body><h1>Event ${eventId}</h1>
+<script nonce="${NONCE}" src="/tx.js"></script><script nonce="${NONCE}" src="/tx-pixels.js"></script>
+<script nonce="${NONCE}">window.tx = new TxTracker(${JSON.stringify(cfg)}); window.px = new TxPixels(window.tx, ${JSON.stringify(pixels)});</script>
+</body></html>`;
+}
+
+describe('pixel loader in Chromium', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let browser: Browser;
+  let site: http.Server;
+  let origin: string;
+  let t: Tenant;
+  let bundles: Record<string, string>;
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    const outDir = tmpDir('txl-pixels-');
+    await buildClients({ outDir, quiet: true, regenerate: false, typecheck: false });
+    bundles = { '/tx.js': fs.readFileSync(path.join(outDir, 'tx-sdk.js'), 'utf8'), '/tx-pixels.js': fs.readFileSync(path.join(outDir, 'tx-pixels.js'), 'utf8') };
+    site = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://site');
+      requests.push(url.pathname + url.search);
+      const js = bundles[url.pathname] ?? FAKES[url.pathname];
+      if (js !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/javascript', 'cache-control': 'no-store' });
+        return res.end(js);
+      }
+      if (url.pathname.startsWith('/event/')) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': `script-src 'nonce-${NONCE}'`, 'cache-control': 'no-store' });
+        return res.end(page(server.url, t, origin, url.pathname.slice(7)));
+      }
+      res.writeHead(url.pathname === '/favicon.ico' ? 204 : 404);
+      res.end();
+    });
+    await new Promise<void>((r) => site.listen(0, '127.0.0.1', () => r()));
+    origin = `http://127.0.0.1:${(site.address() as net.AddressInfo).port}`;
+    server = await bootServer();
+    t = await createTenant(server.url, 'pixels', [origin]);
+    const api = (method: string, p: string, body: unknown) => request(method, `${server.url}${p}`, body, { authorization: `Bearer ${t.secret_key}` });
+    expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1' }] })).status).toBe(200);
+    for (const body of [
+      { provider: 'meta', organizer_id: 'O1', settings: { pixel_id: ORG_META, custom_params: { content_category: 'concert' } } },
+      { provider: 'ga4', organizer_id: 'O1', settings: { measurement_id: 'G-ORG00001' } },
+      { provider: 'meta', settings: { pixel_id: MARKET_META } },
+      { provider: 'tiktok', settings: { pixel_id: TIKTOK } },
+      { provider: 'google_ads', settings: { conversion_id: 'AW-123456789', conversion_label: 'AbC-1' } },
+      { provider: 'gtm', organizer_id: 'O1', event_id: 'E1', settings: { container_id: 'GTM-AB12CD3' } },
+    ]) expect((await api('POST', '/api/v1/tracking-codes', body)).status).toBe(201);
+    browser = await launchChromium();
+  }, 600_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await new Promise<void>((r) => (site ? site.close(() => r()) : r()));
+  }, 120_000);
+
+  const state = (p: Page) => p.evaluate(() => {
+    const w = window as any;
+    const dl = (w.dataLayer || []).map((a: any) => (a && typeof a === 'object' && 'length' in a ? Array.from(a) : a));
+    const tt = w.ttq && w.ttq._i ? Object.fromEntries(Object.entries(w.ttq._i).map(([k, v]: any) => [k, Array.from(v)])) : {};
+    return JSON.parse(JSON.stringify({ loaded: w.__loaded || [], calls: w.__calls || [], dataLayer: dl, ttq: tt, fbq: typeof w.fbq }));
+  });
+
+  it('the browser event names are the server\'s (the conversions dispatcher sends the same)', () => {
+    expect(CLIENT_EVENTS).toEqual(SERVER_EVENTS);
+  });
+
+  it('loads nothing before consent; after marketing consent loads the pixels and fires each tx event with its event_id', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    p.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await p.goto(`${origin}/event/E1`);
+    await p.waitForFunction(() => typeof (window as any).px === 'object');
+    // A moment for anything that would (wrongly) start: then nothing must have loaded.
+    await p.waitForTimeout(500);
+    expect(await state(p)).toMatchObject({ loaded: [], calls: [], dataLayer: [], fbq: 'undefined' });
+    expect(requests.some((r) => r.startsWith('/fake/'))).toBe(false);
+
+    await p.evaluate(() => (window as any).tx.setConsent({ analytics: true, marketing: true }));
+    await p.waitForFunction(() => ((window as any).__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+    const ids = await p.evaluate(() => {
+      const tx = (window as any).tx;
+      return {
+        view: tx.eventView({ event_entity_id: 'E1', organizer_id: 'O1', price_from: 50, currency: 'RON' }),
+        cart: tx.addToCart({ cart_id: 'C1', event_entity_id: 'E1', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'RON' }),
+        checkout: tx.checkoutStarted({ cart_id: 'C1', cart_value: 100, currency: 'RON' }),
+      };
+    });
+    await p.evaluate(() => (window as any).px.purchase({ event_id: 'order-evt-1', order_id: 'ORD1', value: 100, currency: 'RON', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }] }));
+    await p.waitForFunction(() => ((window as any).__calls || []).some((c: any[]) => c[3] === 'Purchase'), undefined, { timeout: 60_000 });
+    const s = await state(p);
+    expect([...s.loaded].sort()).toEqual(['gtag:AW-123456789', 'gtag:G-ORG00001', 'gtm:GTM-AB12CD3', 'meta', `tiktok:${TIKTOK}`]);
+    // Every inserted script carried the nonce (the CSP would have blocked it otherwise) and no script errored.
+    expect(errors).toEqual([]);
+
+    const pv = (await p.evaluate(() => (window as any).tx.pv)) as string;
+    expect(pv).toMatch(/^[0-9a-f-]{36}$/);
+    const fbq = s.calls.filter((c: any[]) => c[1] === 'trackSingle');
+    const byPixel = (px: string) => fbq.filter((c: any[]) => c[2] === px).map((c: any[]) => [c[3], c[5].eventID]);
+    const expected = [['PageView', pv], ['ViewContent', ids.view], ['AddToCart', ids.cart], ['InitiateCheckout', ids.checkout], ['Purchase', 'order-evt-1']];
+    expect(byPixel(ORG_META)).toEqual(expected);
+    expect(byPixel(MARKET_META)).toEqual(expected);
+    expect(s.calls.filter((c: any[]) => c[1] === 'init').map((c: any[]) => c[2])).toEqual([ORG_META, MARKET_META]);
+    expect(fbq.find((c: any[]) => c[3] === 'PageView' && c[2] === ORG_META)[4]).toMatchObject({ content_category: 'concert' });
+    expect(fbq.find((c: any[]) => c[3] === 'Purchase')[4]).toMatchObject({ value: 100, currency: 'RON', content_ids: ['GA'], num_items: 2 });
+
+    const gtagEvents = s.dataLayer.filter((a: any) => Array.isArray(a) && a[0] === 'event');
+    expect(gtagEvents.filter((a: any[]) => a[2].send_to === 'G-ORG00001').map((a: any[]) => [a[1], a[2].event_id])).toEqual([
+      ['page_view', pv], ['view_item', ids.view], ['add_to_cart', ids.cart], ['begin_checkout', ids.checkout], ['purchase', 'order-evt-1'],
+    ]);
+    // Google Ads converts on its conversion_events only (default order_completed).
+    expect(gtagEvents.filter((a: any[]) => a[1] === 'conversion').map((a: any[]) => a[2])).toEqual([
+      expect.objectContaining({ send_to: 'AW-123456789/AbC-1', transaction_id: 'ORD1', event_id: 'order-evt-1', value: 100, currency: 'RON' }),
+    ]);
+    expect(s.dataLayer.filter((a: any) => a && a.tx_event_id).map((a: any) => [a.event, a.tx_event_id])).toEqual([
+      ['page_view', pv], ['view_item', ids.view], ['add_to_cart', ids.cart], ['begin_checkout', ids.checkout], ['purchase', 'order-evt-1'],
+    ]);
+    const tt = s.ttq[TIKTOK].filter((c: any) => Array.isArray(c));
+    expect(tt.map((c: any[]) => [c[0], c[1], c[3]?.event_id])).toEqual([
+      ['page', undefined, undefined], ['track', 'ViewContent', ids.view], ['track', 'AddToCart', ids.cart], ['track', 'InitiateCheckout', ids.checkout], ['track', 'CompletePayment', 'order-evt-1'],
+    ]);
+    await screenshot(p, 'tracking-pixels-consented.png');
+    await ctx.close();
+  }, 180_000);
+
+  it('analytics consent alone loads GA4 only; the marketing pixels load once marketing consent is given', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(`${origin}/event/E1`);
+    await p.waitForFunction(() => typeof (window as any).px === 'object');
+    await p.evaluate(() => (window as any).tx.setConsent({ analytics: true, marketing: false }));
+    await p.waitForFunction(() => ((window as any).__loaded || []).length >= 1, undefined, { timeout: 60_000 });
+    await p.waitForTimeout(300);
+    let s = await state(p);
+    expect(s.loaded).toEqual(['gtag:G-ORG00001']);
+    expect(s.fbq).toBe('undefined');
+    await p.evaluate(() => (window as any).tx.setConsent({ marketing: true }));
+    await p.waitForFunction(() => ((window as any).__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+    s = await state(p);
+    expect(s.loaded).toContain('meta');
+    await ctx.close();
+  }, 180_000);
+});
