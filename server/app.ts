@@ -26,6 +26,7 @@ import { registerKeyRoutes } from './keys/index.js';
 import type { RouteInfo } from './http/router.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
+import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, registerTrackingTables } from './tracking/index.js';
@@ -127,6 +128,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerCatalogTables(registry);
   registerAuditTables(registry);
   registerAuthzTables(registry);
+  registerAudienceTables(registry);
   registerFeatureTables(registry);
   registerTrackingTables(registry);
   return registry;
@@ -220,6 +222,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
   const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });
   jobs.register(audit.job());
+  // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
+  const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
+  jobs.register(audiences.job());
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
   const features = createFeatures({ db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays });
   for (const job of features.jobList()) jobs.register(job);
@@ -253,6 +258,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
+  audiences.register(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);

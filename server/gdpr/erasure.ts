@@ -116,6 +116,8 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         events: events.map(envelope),
         rejected_events: rejected,
         features,
+        // The other domains' rows (audiences, conversions, …), each under its registry name.
+        ...Object.fromEntries(Object.entries(rows).filter(([k]) => k !== 'sessions' && k !== 'rejected_events')),
         counts: { events: events.length, sessions: sessions.length, identity_links: links.length, rejected_events: rejected.length },
         notes: ['Contact data is stored only as SHA-256 digests of its normalised form; the plaintext was never kept.'],
       };

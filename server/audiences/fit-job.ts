@@ -1,0 +1,76 @@
+// audiences.fit: refits each tenant's `fitted` model from its past events' actual buyers, daily. Per past event
+// (the newest FIT_EVENTS that sold tickets) one set-based statement returns the buyers and a hashed sample of
+// the other consented persons, weighted back by the sampling rate; events are split by a stable hash into
+// training and held-out sets, and the held-out log-loss / AUC of both models is stored with the weights.
+// Known limit (README "Audiences"): the features are today's feature-store values, which already contain the
+// purchases being predicted, so held-out quality is optimistic; an as-of feature snapshot would remove that.
+import type { Logger } from 'pino';
+import type { Job } from '../jobs/index.js';
+import { auc, fitLogistic, isHeldOut, logLoss, type Example } from './fit.js';
+import { round } from './score.js';
+import type { AudienceStore } from './store.js';
+
+export const FIT_EVENTS = 50;
+/** About this many non-buyers per event enter the training set, whatever the tenant's size. */
+export const NON_BUYERS_PER_EVENT = 2000;
+
+export interface FitReport {
+  tenant: number;
+  fitted: boolean;
+  reason?: string;
+}
+
+const quality = (m: Parameters<typeof logLoss>[0], data: Example[]) =>
+  data.length ? { log_loss: round(logLoss(m, data), 6), auc: Number.isNaN(auc(m, data)) ? null : round(auc(m, data), 6) } : { log_loss: null, auc: null };
+
+/** Fits one tenant; a value says why not when it cannot (no past event with buyers, no negatives). */
+export async function fitTenant(store: AudienceStore, tenantId: number, now: Date, signal?: AbortSignal): Promise<FitReport> {
+  const events = await store.pastEvents(tenantId, now, FIT_EVENTS);
+  if (events.length === 0) return { tenant: tenantId, fitted: false, reason: 'no past event with buyers' };
+  const consented = await store.consentedCount(tenantId);
+  const slots = Math.max(1, Math.min(1024, Math.ceil((1024 * NON_BUYERS_PER_EVENT) / Math.max(consented, 1))));
+  const train: Example[] = [];
+  const test: Example[] = [];
+  const used = { train: 0, test: 0 };
+  for (const eventId of events) {
+    signal?.throwIfAborted();
+    const h = await store.eventHypothesis(tenantId, eventId, '');
+    if (!h) continue;
+    const rows = await store.fitRows(tenantId, h.hypothesis, eventId, now, slots);
+    const into = isHeldOut(eventId) ? test : train;
+    used[into === test ? 'test' : 'train']++;
+    for (const r of rows) into.push({ x: r.x, y: r.y, w: r.y ? 1 : 1024 / slots });
+  }
+  // Too few events for a held-out set: test on nothing rather than on the training rows.
+  if (!train.some((e) => e.y === 1) || !train.some((e) => e.y === 0)) return { tenant: tenantId, fitted: false, reason: 'the training events need buyers and non-buyers' };
+  const model = fitLogistic(train);
+  const seed = await store.seed(tenantId);
+  const fit = {
+    ...quality(model, test),
+    train: { events: used.train, rows: train.length, buyers: train.filter((e) => e.y).length, ...quality(model, train) },
+    held_out: { events: used.test, rows: test.length, buyers: test.filter((e) => e.y).length },
+    seed_v1_held_out: quality(seed, test),
+    non_buyer_weight: 1024 / slots,
+  };
+  await store.putFitted(tenantId, model, fit, now);
+  return { tenant: tenantId, fitted: true };
+}
+
+export function fitJob(store: AudienceStore, log: Logger): Job {
+  return {
+    name: 'audiences.fit',
+    schedule: { daily: '04:00', tz: 'UTC' },
+    timeoutS: 3600,
+    async run(ctx) {
+      const now = new Date(ctx.now());
+      let fitted = 0;
+      for (const t of await store.fitTenants(now)) {
+        ctx.signal.throwIfAborted();
+        const r = await fitTenant(store, t, now, ctx.signal);
+        if (r.fitted) fitted++;
+        else log.info({ tenant_id: t, reason: r.reason }, 'no fitted model for this tenant');
+      }
+      return fitted;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+// The audience API (README "Audiences"), tenant secret key with the permission target_users (the ad_account
+// role's): estimate, build and rebuild, versions and member pages, coefficient overrides, the fitted model and
+// recommendations. Bodies are checked by schemas.ts; outcomes of the service become replies here.
+import type { Router } from '../http/router.js';
+import { fail, paramFail } from '../http/errors.js';
+import { collect, cursor, encodeCursor, id, int, text } from '../http/params.js';
+import type { Reply } from '../http/uws.js';
+import { parseBuild, parseCoefficients, parseEstimate } from './schemas.js';
+import { SEED_COEFFICIENTS } from './score.js';
+import type { AudienceService, Outcome } from './service.js';
+import type { AudienceStore } from './store.js';
+
+export interface AudienceRouteDeps {
+  store: AudienceStore;
+  service: AudienceService;
+}
+
+const reply = <T>(o: Outcome<T>, status = 200): Reply => (o.ok ? { status, body: o.value } : fail(o.code, o.message));
+const P = { permission: 'target_users', resource: 'tenant' } as const;
+
+export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps): void {
+  const { store, service } = deps;
+  const tid = (p: { tenant: { tenant_id: number } }) => p.tenant.tenant_id;
+
+  router.add({
+    method: 'post', path: '/api/v1/audience/estimate', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: (v) => parseEstimate(v) },
+    handler: async ({ body, principal }) => reply(await service.estimate(tid(principal), body)),
+  });
+
+  router.add({
+    method: 'post', path: '/api/v1/audience/build', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: parseBuild },
+    audit: (_req, r) => ({ action: 'audience.built', target: `audience:${(r.body as { id: number }).id}`, details: { version: (r.body as { version: number }).version } }),
+    handler: async ({ body, principal }) => reply(await service.build(tid(principal), { audienceId: null, name: body.name, body }), 201),
+  });
+
+  router.add({
+    method: 'post', path: '/api/v1/audiences/:id/rebuild', auth: 'secret', ...P, params: { id },
+    audit: ({ params }, r) => ({ action: 'audience.rebuilt', target: `audience:${params.id}`, details: { version: (r.body as { version: number }).version } }),
+    handler: async ({ params, principal }) => {
+      const a = await store.get(tid(principal), params.id);
+      if (!a) return fail('not_found', `No audience ${params.id} for this tenant.`);
+      // The stored definition is re-checked like a request body: an event_id is resolved from today's catalog.
+      const body = parseEstimate(a.definition);
+      if (!body.ok) return fail('conflict', `The stored definition of audience ${params.id} no longer parses (${body.error.message}).`);
+      return reply(await service.build(tid(principal), { audienceId: params.id, name: String(a.name), body: body.value }), 201);
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/audiences/:id', auth: 'secret', ...P, params: { id },
+    handler: async ({ params, principal }) => {
+      const a = await store.get(tid(principal), params.id);
+      if (!a) return fail('not_found', `No audience ${params.id} for this tenant.`);
+      const versions = await store.versions(tid(principal), params.id);
+      const live = versions.filter((v) => v.deleted_at === null);
+      return { status: 200, body: { id: params.id, name: a.name, definition: a.definition, latest_version: live[0]?.version ?? null, latest: live[0] ?? null, versions: versions.length, created_at: a.created_at, updated_at: a.updated_at } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/audiences/:id/versions', auth: 'secret', ...P, params: { id },
+    handler: async ({ params, principal }) => {
+      if (!(await store.get(tid(principal), params.id))) return fail('not_found', `No audience ${params.id} for this tenant.`);
+      return { status: 200, body: { versions: await store.versions(tid(principal), params.id) } };
+    },
+  });
+
+  router.add({
+    method: 'del', path: '/api/v1/audiences/:id/versions/:version', auth: 'secret', ...P, params: { id, version: id },
+    audit: ({ params }) => ({ action: 'audience.version_deleted', target: `audience:${params.id}`, details: { version: params.version } }),
+    handler: async ({ params, principal }) => {
+      const ok = await store.deleteVersion(tid(principal), params.id, params.version);
+      return ok ? { status: 200, body: { deleted: true } } : fail('not_found', `No undeleted version ${params.version} of audience ${params.id}.`);
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/audiences/:id/members', auth: 'secret', ...P, params: { id },
+    handler: async ({ info, params, principal }) => {
+      const q = collect({
+        version: int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 }),
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 10_000, def: 1000 }),
+        after: cursor(info.query.get('cursor'), `audience_${params.id}`, ['id', 'id']),
+      });
+      if (!q.ok) return paramFail(q.error);
+      const t = tid(principal);
+      const version = q.value.after ? Number(q.value.after[0]) : q.value.version || (await store.latestVersion(t, params.id));
+      if (!version) return fail('not_found', `Audience ${params.id} has no version to read.`);
+      const state = await store.versionState(t, params.id, version);
+      if (state !== 'ok') return fail('not_found', state === 'deleted' ? `Version ${version} of audience ${params.id} was deleted.` : `No version ${version} of audience ${params.id}.`);
+      const rows = await store.members(t, params.id, version, q.value.after ? Number(q.value.after[1]) : 0, q.value.limit);
+      const next = rows.length === q.value.limit ? encodeCursor(`audience_${params.id}`, [String(version), String(rows[rows.length - 1].person_id)]) : null;
+      return { status: 200, body: { audience_id: params.id, version, members: rows, next_cursor: next } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/audience/coefficients', auth: 'secret', ...P,
+    handler: async ({ principal }) => {
+      const c = await store.coefficients(tid(principal));
+      return { status: 200, body: { coefficients: c.coefficients, overridden: c.overridden, seed: SEED_COEFFICIENTS } };
+    },
+  });
+
+  router.add({
+    method: 'put', path: '/api/v1/audience/coefficients', auth: 'secret', ...P, body: { limit: 4096, parse: parseCoefficients },
+    audit: ({ body }) => ({ action: 'audience.coefficients_set', target: 'audience_coefficients', details: { ...body } }),
+    handler: async ({ body, principal }) => {
+      await store.putCoefficients(tid(principal), body);
+      return { status: 200, body: { coefficients: body, overridden: true, seed: SEED_COEFFICIENTS } };
+    },
+  });
+
+  router.add({
+    method: 'del', path: '/api/v1/audience/coefficients', auth: 'secret', ...P,
+    audit: () => ({ action: 'audience.coefficients_reset', target: 'audience_coefficients' }),
+    handler: async ({ principal }) => {
+      await store.deleteCoefficients(tid(principal));
+      return { status: 200, body: { coefficients: SEED_COEFFICIENTS, overridden: false, seed: SEED_COEFFICIENTS } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/audience/model', auth: 'secret', ...P,
+    handler: async ({ principal }) => {
+      const m = await store.fitted(tid(principal));
+      if (!m) return { status: 200, body: { model: 'fitted', available: false } };
+      return { status: 200, body: { model: 'fitted', available: true, intercept: m.model.intercept, weights: m.model.weights, fit: m.fit, fitted_at: m.fittedAt } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/recommendations', auth: 'secret', ...P,
+    handler: async ({ info, principal }) => {
+      const q = collect({
+        person: int('query', 'person_id', info.query.get('person_id'), { min: 1, max: Number.MAX_SAFE_INTEGER, def: 0 }),
+        visitor: text('query', 'visitor_id', info.query.get('visitor_id'), { max: 64 }),
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 100, def: 10 }),
+      });
+      if (!q.ok) return paramFail(q.error);
+      if ((q.value.person > 0) === (q.value.visitor !== null)) return fail('invalid_field', 'Send exactly one of person_id and visitor_id.', { field: 'person_id', in: 'query' });
+      const t = tid(principal);
+      const person = q.value.person || (await store.personOfVisitor(t, q.value.visitor!));
+      if (!person) return fail('not_found', `Visitor ${JSON.stringify(q.value.visitor)} is not linked to a person (identity links).`);
+      const r = await service.recommend(t, person, q.value.limit);
+      return r.ok ? { status: 200, body: { ...r.value, visitor_id: q.value.visitor } } : reply(r);
+    },
+  });
+}

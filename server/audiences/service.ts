@@ -1,0 +1,99 @@
+// What the audience routes do, over the store: resolve the target (a hypothesis, or a catalog event), pick the
+// model (seed_v1 with the tenant's coefficients, or the tenant's fitted model), estimate or build, and rank
+// upcoming events for one person. Outcomes are values; the routes turn them into replies.
+import type { Obj } from '../store/rows.js';
+import type { EstimateBody, ModelName, Target } from './schemas.js';
+import {
+  BUCKETS, contributions, FEATURES, expectedValuePrice, features, propensity, round, type Hypothesis, type Model,
+} from './score.js';
+import type { AudienceStore, FittedModel, ResolvedTarget } from './store.js';
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: 'not_found' | 'conflict'; message: string };
+
+const notFoundEvent = (id: string): Outcome<never> => ({ ok: false, code: 'not_found', message: `No catalog event ${JSON.stringify(id)} for this tenant (sync it with PUT /api/v1/catalog/events).` });
+const noFit: Outcome<never> = { ok: false, code: 'conflict', message: 'This tenant has no fitted model yet: the audiences.fit job fits one from past events with buyers (POST /api/admin/jobs/audiences.fit/run runs it now).' };
+
+export function createAudienceService(store: AudienceStore, now: () => Date) {
+  async function resolve(tenantId: number, t: Target): Promise<Outcome<ResolvedTarget>> {
+    if ('hypothesis' in t) return { ok: true, value: { hypothesis: t.hypothesis, eventId: null, currency: 'EUR' } };
+    const r = await store.eventHypothesis(tenantId, t.eventId, t.ticketCategory);
+    return r ? { ok: true, value: r } : notFoundEvent(t.eventId);
+  }
+
+  async function pickModels(tenantId: number, name: ModelName): Promise<Outcome<{ model: Model; other: { name: ModelName; model: Model } | null; fitted: FittedModel | null }>> {
+    const seed = await store.seed(tenantId);
+    const fitted = await store.fitted(tenantId);
+    if (name === 'fitted') {
+      if (!fitted) return noFit;
+      return { ok: true, value: { model: fitted.model, other: { name: 'seed_v1', model: seed }, fitted } };
+    }
+    return { ok: true, value: { model: seed, other: fitted ? { name: 'fitted', model: fitted.model } : null, fitted } };
+  }
+
+  return {
+    resolve,
+    async estimate(tenantId: number, body: EstimateBody): Promise<Outcome<Obj>> {
+      const started = performance.now();
+      const target = await resolve(tenantId, body.target);
+      if (!target.ok) return target;
+      const models = await pickModels(tenantId, body.model);
+      if (!models.ok) return models;
+      const h = target.value.hypothesis;
+      const price = expectedValuePrice(h);
+      const r = await store.estimate(tenantId, h, models.value.model, models.value.other?.model ?? null, body.minPropensity, now());
+      const fittedInfo = models.value.fitted ? { fit: models.value.fitted.fit, fitted_at: models.value.fitted.fittedAt } : null;
+      const other = models.value.other && r.other
+        ? { model: models.value.other.name, eligible_users: r.other.eligible, expected_buyers: round(r.other.buyers, 1), expected_gmv: round(r.other.buyers * price, 2), ...(models.value.other.name === 'fitted' ? fittedInfo : {}) }
+        : { model: 'fitted', available: false };
+      return {
+        ok: true,
+        value: {
+          eligible_users: r.eligible, expected_buyers: round(r.buyers, 1), expected_gmv: round(r.buyers * price, 2), currency: target.value.currency,
+          distribution: Object.fromEntries(BUCKETS.map((b, i) => [b, r.buckets[i]])), model: body.model,
+          ...(body.model === 'fitted' ? fittedInfo : {}),
+          consented_persons: r.consented, min_propensity: body.minPropensity, event_id: target.value.eventId, event_hypothesis: h,
+          compare: other, computed_in_ms: round(performance.now() - started, 1),
+        },
+      };
+    },
+    async build(tenantId: number, args: { audienceId: number | null; name: string; body: EstimateBody }): Promise<Outcome<Obj>> {
+      const target = await resolve(tenantId, args.body.target);
+      if (!target.ok) return target;
+      const models = await pickModels(tenantId, args.body.model);
+      if (!models.ok) return models;
+      const t = args.body.target;
+      const definition = { ...('hypothesis' in t ? { event_hypothesis: t.hypothesis } : { event_id: t.eventId, ticket_category: t.ticketCategory }), min_propensity: args.body.minPropensity, model: args.body.model };
+      const built = await store.build(tenantId, {
+        audienceId: args.audienceId, name: args.name, definition, modelName: args.body.model, model: models.value.model, target: target.value,
+        min: args.body.minPropensity, price: expectedValuePrice(target.value.hypothesis),
+      }, now());
+      if (!built) return { ok: false, code: 'not_found', message: `No audience ${args.audienceId} for this tenant.` };
+      return {
+        ok: true,
+        value: { id: built.id, name: args.name, version: built.version, model: args.body.model, member_count: built.member_count, expected_buyers: round(built.expected_buyers, 1), expected_gmv: round(built.expected_gmv, 2), currency: target.value.currency },
+      };
+    },
+    /** The tenant's upcoming events ranked for one person, with each term's contribution. */
+    async recommend(tenantId: number, personId: number, limit: number): Promise<Outcome<Obj>> {
+      const p = await store.personFacts(tenantId, personId);
+      if (!p) return { ok: false, code: 'not_found', message: `No person ${personId} for this tenant.` };
+      const seed = await store.seed(tenantId);
+      const fitted = await store.fitted(tenantId);
+      const model = fitted?.model ?? seed;
+      const name = fitted ? 'fitted' : 'seed_v1';
+      if (!p.consent) return { ok: true, value: { person_id: personId, model: name, personalised: false, reason: 'no marketing consent: no profile is used', events: [] } };
+      const at = now();
+      const events = await store.upcoming(tenantId, at, 1000);
+      const ranked = events.map((e) => {
+        const x = features(p.facts, e.hypothesis, at.getTime());
+        return { event_id: e.id, title: e.title, starts_at: e.starts_at, propensity: propensity(model, x), terms: contributions(model, x), features: featureObj(x) };
+      }).sort((a, b) => b.propensity - a.propensity || (a.starts_at ?? '').localeCompare(b.starts_at ?? '') || a.event_id.localeCompare(b.event_id));
+      return { ok: true, value: { person_id: personId, model: name, personalised: true, events: ranked.slice(0, limit) } };
+    },
+  };
+}
+
+const featureObj = (x: number[]): Record<string, number> => Object.fromEntries(FEATURES.map((n, i) => [n, x[i]]));
+
+export type AudienceService = ReturnType<typeof createAudienceService>;
+export type { Hypothesis };
