@@ -26,6 +26,8 @@ import { registerKeyRoutes } from './keys/index.js';
 import type { RouteInfo } from './http/router.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
+import { createAnalytics } from './analytics/index.js';
+import { createExperiments, registerExperimentTables } from './experiments/index.js';
 import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
@@ -128,6 +130,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerCatalogTables(registry);
   registerAuditTables(registry);
   registerAuthzTables(registry);
+  registerExperimentTables(registry);
   registerAudienceTables(registry);
   registerFeatureTables(registry);
   registerTrackingTables(registry);
@@ -258,6 +261,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
+  // Funnels over stored events and A/B experiments (README "Funnels", "Experiments").
+  createAnalytics({ db, log: log.child({ mod: 'analytics' }), overrides: authz.overrides }).register(router);
+  createExperiments({ db, log: log.child({ mod: 'experiments' }) }).register(router);
   audiences.register(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });

@@ -95,7 +95,8 @@ function parseFilter(v: unknown, at: string): Parsed<Filter> {
   return { ok: true, value: typeof v.value === 'number' ? { ...out, num: v.value } : { ...out, text: String(v.value) } };
 }
 
-function parseStep(v: unknown, at: string): Parsed<Step> {
+/** One step `{"event_name","filters"?}`; `at` names it in a refusal (`steps[2]`). Pure. */
+export function parseStep(v: unknown, at: string): Parsed<Step> {
   if (!isObj(v)) return bad(at, 'A step is {"event_name","filters"?}.');
   const extra = unknownKey(v, ['event_name', 'filters'], at);
   if (extra) return extra;

@@ -1,0 +1,153 @@
+// Assignment hashing against the shared vectors (GrowthBook's published hash v2 and bucket-range cases, and the
+// frozen assignments the SDK's Chromium test checks too), uniformity, SRM, the comparison statistics and the
+// request schema. No I/O.
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { assignVariant, bucketRanges, chooseVariation, gbHash, type ExperimentDef } from '../../client/shared/experiment-hash.js';
+import { assignmentsFor } from './assign.js';
+import { countsByVariant, resultsBody, resultsRange } from './results.js';
+import { parseExperiment } from './schemas.js';
+import { chiSquareP, compare, normalCdf, srm } from './stats.js';
+import type { Experiment } from './store.js';
+
+const VECTORS = JSON.parse(fs.readFileSync(new URL('../../client/shared/experiment-vectors.json', import.meta.url), 'utf8')) as {
+  hash: [string, string, number, number | null][];
+  bucketRanges: [string, [number, number, number[] | null], [number, number][]][];
+  assign: { experiment: ExperimentDef; id: string; bucket: number; variant: string | null }[];
+};
+
+describe('GrowthBook-compatible hashing', () => {
+  it('matches GrowthBook\'s published hash vectors (v2, v1, unknown version)', () => {
+    for (const [seed, value, version, expected] of VECTORS.hash) expect(gbHash(seed, value, version), `${seed}|${value}|v${version}`).toBe(expected);
+  });
+
+  it('matches GrowthBook\'s bucket ranges', () => {
+    for (const [name, [n, coverage, weights], expected] of VECTORS.bucketRanges) {
+      const got = bucketRanges(n, coverage, weights).map(([a, b]) => [Math.round(a * 1e6) / 1e6, Math.round(b * 1e6) / 1e6]);
+      expect(got, name).toEqual(expected);
+    }
+    expect(chooseVariation(0.5, [[0, 0.5], [0.5, 1]])).toBe(1);
+    expect(chooseVariation(0.3, [[0, 0.25], [0.5, 0.75]])).toBe(-1);
+  });
+
+  it('gives the frozen assignments (the SDK test reads the same file)', () => {
+    expect(VECTORS.assign.length).toBeGreaterThan(20);
+    for (const a of VECTORS.assign) {
+      expect(gbHash(a.experiment.key, a.id), a.id).toBe(a.bucket);
+      expect(assignVariant(a.experiment, a.id), `${a.experiment.key}|${a.id}`).toBe(a.variant);
+    }
+    // GrowthBook's "creates experiments properly" case: seed feature, id 123 → bucket 0.5231, variation 1.
+    expect(VECTORS.assign[0]).toMatchObject({ id: '123', bucket: 0.5231, variant: 'v1' });
+  });
+
+  it('spreads 100k visitor ids uniformly: buckets and a 50/50 and 20/30/50 split pass χ² at p > 0.001', () => {
+    const ids = Array.from({ length: 100_000 }, (_, i) => `visitor-${i}-${(i * 2654435761) % 1000003}`);
+    const deciles = new Array(10).fill(0);
+    for (const id of ids) deciles[Math.floor((gbHash('uniformity', id) as number) * 10)]++;
+    expect(srm(deciles, new Array(10).fill(1))!.p).toBeGreaterThan(0.001);
+    const split = (exp: ExperimentDef) => {
+      const c = new Map(exp.variants.map((v) => [v.key, 0]));
+      for (const id of ids) c.set(assignVariant(exp, id)!, c.get(assignVariant(exp, id)!)! + 1);
+      return exp.variants.map((v) => c.get(v.key)!);
+    };
+    const two = { key: 'checkout_button', variants: [{ key: 'control', weight: 0.5 }, { key: 'b', weight: 0.5 }] };
+    expect(srm(split(two), [0.5, 0.5])!.p).toBeGreaterThan(0.001);
+    const three = { key: 'feed_ranking', variants: [{ key: 'a', weight: 0.2 }, { key: 'b', weight: 0.3 }, { key: 'c', weight: 0.5 }] };
+    const counts = split(three);
+    expect(srm(counts, [0.2, 0.3, 0.5])!.p).toBeGreaterThan(0.001);
+    // A wrong expectation is caught: the same counts against 50/30/20 are a mismatch.
+    expect(srm(counts, [0.5, 0.3, 0.2])!.warning).toBe(true);
+  });
+
+  it('leaves visitors outside the coverage unassigned, about in proportion', () => {
+    const exp = { key: 'half', coverage: 0.5, variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }] };
+    let inside = 0;
+    for (let i = 0; i < 20_000; i++) if (assignVariant(exp, `id-${i}`) !== null) inside++;
+    expect(inside / 20_000).toBeGreaterThan(0.48);
+    expect(inside / 20_000).toBeLessThan(0.52);
+    expect(assignVariant(exp, '')).toBeNull();
+    const all = assignmentsFor([exp, { key: 'full', variants: [{ key: 'x', weight: 1 }, { key: 'y', weight: 0 }] } as ExperimentDef], 'id-1');
+    expect(all.full).toBe('x');
+  });
+});
+
+describe('statistics', () => {
+  it('χ² survival function at known points', () => {
+    expect(chiSquareP(3.841459, 1)).toBeCloseTo(0.05, 5);
+    expect(chiSquareP(10.827566, 1)).toBeCloseTo(0.001, 6);
+    expect(chiSquareP(5.991465, 2)).toBeCloseTo(0.05, 5);
+    expect(chiSquareP(16.918978, 9)).toBeCloseTo(0.05, 5);
+    expect(chiSquareP(0, 3)).toBe(1);
+    expect(normalCdf(1.959964)).toBeCloseTo(0.975, 5);
+  });
+
+  it('flags a biased split (SRM) and not a fair one; never below 8 per variant', () => {
+    expect(srm([600, 400], [0.5, 0.5])!.warning).toBe(true);
+    expect(srm([510, 490], [0.5, 0.5])!.warning).toBe(false);
+    expect(srm([300, 700], [0.3, 0.7])!.warning).toBe(false);
+    expect(srm([40, 3], [0.5, 0.5])!.warning).toBe(false);
+    expect(srm([0, 0], [0.5, 0.5])).toBeNull();
+  });
+
+  it('compares a variant with control: uplift, its 95 % interval, chance to beat control', () => {
+    const c = compare(120, 1000, 100, 1000);
+    expect(c.uplift).toBeCloseTo(0.2, 10);
+    const se = Math.sqrt((0.12 * 0.88) / 1000 + (0.1 * 0.9) / 1000);
+    expect(c.uplift_ci95![0]).toBeCloseTo((0.02 - 1.959964 * se) / 0.1, 5);
+    expect(c.uplift_ci95![1]).toBeCloseTo((0.02 + 1.959964 * se) / 0.1, 5);
+    expect(c.chance_to_beat_control!).toBeGreaterThan(0.9);
+    expect(c.chance_to_beat_control!).toBeLessThan(0.95);
+    expect(compare(100, 1000, 100, 1000).chance_to_beat_control).toBeCloseTo(0.5, 6);
+    expect(compare(5, 10, 0, 10)).toMatchObject({ uplift: null, uplift_ci95: null });
+    expect(compare(0, 0, 1, 10).chance_to_beat_control).toBeNull();
+  });
+});
+
+describe('results shaping', () => {
+  const exp: Experiment = {
+    key: 'x', name: null, variants: [{ key: 'control', weight: 0.5 }, { key: 'b', weight: 0.5 }], coverage: 1, start: '2026-03-01T00:00:00.000Z', end: '2026-03-10T00:00:00.000Z',
+    success_metrics: [{ name: 'buy', steps: [{ event_name: 'ticket_link_click', filters: [] }] }], metric_window_s: 86_400, created_at: '', updated_at: '',
+  };
+  it('counts per variant from breakdown rows, ignoring other values', () => {
+    const row = (value: string | null, kind: 'value' | 'other', step: number, actors: number) => ({ total: false, kind, value, step, actors, median_from_prev: null, p90_from_prev: null, median_from_first: null, p90_from_first: null });
+    const m = countsByVariant([row('control', 'value', 1, 3), row('b', 'value', 1, 5), row('zzz', 'value', 1, 9), row(null, 'other', 1, 4), row('b', 'value', 0, 50)], ['control', 'b'], 1);
+    expect([...m]).toEqual([['control', 3], ['b', 5]]);
+  });
+  it('ends the range at the end plus the metric window, or now', () => {
+    expect(resultsRange(exp, new Date('2026-03-05T00:00:00Z')).to.toISOString()).toBe('2026-03-05T00:00:00.000Z');
+    expect(resultsRange(exp, new Date('2026-04-01T00:00:00Z')).to.toISOString()).toBe('2026-03-11T00:00:00.000Z');
+  });
+  it('builds per-variant metrics and the SRM verdict', () => {
+    const body = resultsBody(exp, resultsRange(exp, new Date('2026-03-05T00:00:00Z')), new Map([['control', 100], ['b', 100]]), new Map([['buy', new Map([['control', 10], ['b', 20]])]]));
+    expect(body.control).toBe('control');
+    expect(body.variants[0].metrics.buy).toMatchObject({ conversions: 10, rate: 0.1, uplift: null });
+    expect(body.variants[1].metrics.buy.uplift).toBeCloseTo(1, 10);
+    expect(body.srm!.warning).toBe(false);
+  });
+});
+
+describe('experiment schema', () => {
+  const ok = { key: 'checkout_button', variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.5 }], start: '2026-03-01', success_metrics: ['ticket_link_click', { name: 'funnel', steps: [{ event_name: 'event_view' }, { event_name: 'ticket_link_click' }] }] };
+  const field = (v: unknown) => { const p = parseExperiment(v); return p.ok ? null : p.error.field; };
+  it('takes a valid experiment with defaults', () => {
+    const p = parseExperiment(ok);
+    expect(p.ok && p.value).toMatchObject({ key: 'checkout_button', coverage: 1, endMs: null, metricWindowS: 604_800, metrics: [{ name: 'ticket_link_click' }, { name: 'funnel' }] });
+    const eq = parseExperiment({ ...ok, variants: [{ key: 'a' }, { key: 'b' }, { key: 'c' }] });
+    expect(eq.ok && eq.value.variants.map((v) => v.weight)).toEqual([1 / 3, 1 / 3, 1 / 3]);
+  });
+  it('refuses bad fields, naming them', () => {
+    expect(field({ ...ok, extra: 1 })).toBe('extra');
+    expect(field({ ...ok, key: 'bad key' })).toBe('key');
+    expect(field({ ...ok, variants: [{ key: 'a', weight: 0.5 }] })).toBe('variants');
+    expect(field({ ...ok, variants: [{ key: 'a', weight: 0.7 }, { key: 'b', weight: 0.7 }] })).toBe('variants');
+    expect(field({ ...ok, variants: [{ key: 'a', weight: 0.5 }, { key: 'a', weight: 0.5 }] })).toBe('variants[1].key');
+    expect(field({ ...ok, variants: [{ key: 'a', weight: 0.5 }, { key: 'b' }] })).toBe('variants');
+    expect(field({ ...ok, coverage: 1.5 })).toBe('coverage');
+    expect(field({ ...ok, start: 'yesterday' })).toBe('start');
+    expect(field({ ...ok, end: '2026-02-01' })).toBe('end');
+    expect(field({ ...ok, success_metrics: ['Bad Name'] })).toBe('success_metrics[0].event_name');
+    expect(field({ ...ok, success_metrics: [{ steps: [{ event_name: 'x', filters: [{ field: 'payload.a', op: 'like', value: 1 }] }] }] })).toBe('success_metrics[0].steps[0].filters[0].op');
+    expect(field({ ...ok, metric_window_s: 0 })).toBe('metric_window_s');
+    expect(field([])).toBe('key');
+  });
+});

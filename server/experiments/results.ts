@@ -1,0 +1,81 @@
+// Results of an experiment per variant: exposures (visitors with an experiment_exposure of this experiment),
+// conversions per success metric from the funnel engine (exposure → the metric's steps inside the metric window,
+// broken down by the variant of the visitor's first exposure), uplift against the control (the first variant)
+// and the sample-ratio-mismatch check of the exposures against the weights.
+import { funnelRows } from '../analytics/funnels.js';
+import type { FunnelRow, FunnelSpec, Step } from '../analytics/spec.js';
+import type { Queryable } from '../store/db.js';
+import { compare, srm, type Comparison, type Srm } from './stats.js';
+import type { Experiment } from './store.js';
+
+export interface MetricResult extends Comparison {
+  conversions: number;
+  rate: number | null;
+}
+
+export interface VariantResult {
+  key: string;
+  weight: number;
+  exposures: number;
+  metrics: Record<string, MetricResult>;
+}
+
+export interface ExperimentResults {
+  key: string;
+  from: string;
+  to: string;
+  control: string;
+  variants: VariantResult[];
+  srm: Srm | null;
+}
+
+/** Reached-step counts per variant key from the engine's breakdown rows (values outside `keys` are ignored). Pure. */
+export function countsByVariant(rows: FunnelRow[], keys: string[], step: number): Map<string, number> {
+  const out = new Map(keys.map((k) => [k, 0]));
+  for (const r of rows) if (!r.total && r.kind === 'value' && r.value !== null && out.has(r.value) && r.step === step) out.set(r.value, r.actors);
+  return out;
+}
+
+/** The results from the exposures and each metric's conversions per variant. Pure. */
+export function resultsBody(exp: Experiment, range: { from: Date; to: Date }, exposures: Map<string, number>, conversions: Map<string, Map<string, number>>): ExperimentResults {
+  const control = exp.variants[0].key;
+  const n0 = exposures.get(control) ?? 0;
+  const variants = exp.variants.map((v) => {
+    const n = exposures.get(v.key) ?? 0;
+    const metrics: Record<string, MetricResult> = {};
+    for (const m of exp.success_metrics) {
+      const c = conversions.get(m.name)?.get(v.key) ?? 0;
+      const c0 = conversions.get(m.name)?.get(control) ?? 0;
+      const cmp = v.key === control ? { uplift: null, uplift_ci95: null, chance_to_beat_control: null } : compare(c, n, c0, n0);
+      metrics[m.name] = { conversions: c, rate: n > 0 ? c / n : null, ...cmp };
+    }
+    return { key: v.key, weight: v.weight, exposures: n, metrics };
+  });
+  return {
+    key: exp.key, from: range.from.toISOString(), to: range.to.toISOString(), control, variants,
+    srm: srm(variants.map((v) => v.exposures), exp.variants.map((v) => v.weight)),
+  };
+}
+
+/** From the start to now, or to the end plus the metric window (conversions after the last exposure count). */
+export function resultsRange(exp: Experiment, now: Date): { from: Date; to: Date } {
+  const from = new Date(exp.start);
+  const endPlus = exp.end === null ? Infinity : Date.parse(exp.end) + exp.metric_window_s * 1000;
+  return { from, to: new Date(Math.max(from.getTime() + 1000, Math.min(now.getTime(), endPlus))) };
+}
+
+export async function experimentResults(q: Queryable, tenantId: number, exp: Experiment, now: Date): Promise<ExperimentResults> {
+  const range = resultsRange(exp, now);
+  const exposure: Step = { event_name: 'experiment_exposure', filters: [{ root: 'payload', path: ['experiment_id'], op: 'eq', text: exp.key }] };
+  const keys = exp.variants.map((v) => v.key);
+  const spec = (steps: Step[]): FunnelSpec => ({
+    steps: [exposure, ...steps], windowS: exp.metric_window_s, fromMs: range.from.getTime(), toMs: range.to.getTime(), by: 'visitor',
+    breakdown: { field: 'payload.variant', root: 'payload', path: ['variant'] }, breakdownLimit: 50,
+  });
+  const exposures = countsByVariant(await funnelRows(q, tenantId, spec([]), null), keys, 0);
+  const conversions = new Map<string, Map<string, number>>();
+  for (const m of exp.success_metrics) {
+    conversions.set(m.name, countsByVariant(await funnelRows(q, tenantId, spec(m.steps), null), keys, m.steps.length));
+  }
+  return resultsBody(exp, range, exposures, conversions);
+}
