@@ -1,0 +1,114 @@
+// Experiments on a running server: CRUD with the secret key, GET /api/tx/experiments (write key, CORS) equal to
+// what the shared hash computes, results per variant from exposure and conversion events, SRM flagged on a
+// biased split, 4xx with the field on bad input.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assignVariant } from '../client/shared/experiment-hash.js';
+import { bootServer, createTenant, getJson, postEvents, request, webEvent, type Tenant } from './helpers.js';
+
+const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+
+describe('experiments API', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let base: string;
+  let t: Tenant;
+  const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, { authorization: `Bearer ${key}` });
+  const exp = (key: string, extra: Record<string, unknown> = {}) => ({
+    key, variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.5 }], start: ago(86_400), success_metrics: ['ticket_link_click'], metric_window_s: 3600, ...extra,
+  });
+
+  beforeAll(async () => {
+    server = await bootServer();
+    base = server.url;
+    t = await createTenant(base, 'experiments', ['https://shop.example']);
+  }, 120_000);
+  afterAll(async () => server?.close());
+
+  it('creates, reads, lists, replaces and deletes; a second create of a key is 409', async () => {
+    const c = await api('POST', '/api/v1/experiments', exp('crud', { name: 'Button', coverage: 0.8 }));
+    expect(c.status, c.text).toBe(201);
+    expect(c.json).toMatchObject({ key: 'crud', name: 'Button', coverage: 0.8, variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.5 }], success_metrics: [{ name: 'ticket_link_click', steps: [{ event_name: 'ticket_link_click', filters: [] }] }], end: null });
+    expect((await api('POST', '/api/v1/experiments', exp('crud'))).status).toBe(409);
+    expect((await api('GET', '/api/v1/experiments/crud')).json.key).toBe('crud');
+    const put = await api('PUT', '/api/v1/experiments/crud', { ...exp('crud'), coverage: 1, key: undefined });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json.coverage).toBe(1);
+    expect((await api('PUT', '/api/v1/experiments/crud', exp('other'))).json.error).toMatchObject({ code: 'invalid_field', field: 'key' });
+    expect((await api('GET', '/api/v1/experiments')).json.experiments.map((e: { key: string }) => e.key)).toContain('crud');
+    expect((await api('DELETE', '/api/v1/experiments/crud')).status).toBe(200);
+    expect((await api('GET', '/api/v1/experiments/crud')).status).toBe(404);
+    expect((await api('DELETE', '/api/v1/experiments/crud')).status).toBe(404);
+    expect((await api('POST', '/api/v1/experiments', exp('w'), t.write_key)).status).toBe(403);
+  });
+
+  it('refuses bad experiments with 400 naming the field', async () => {
+    const cases: [unknown, string][] = [
+      [exp('bad key'), 'key'],
+      [exp('x', { variants: [{ key: 'a', weight: 0.9 }, { key: 'b', weight: 0.9 }] }), 'variants'],
+      [exp('x', { coverage: -1 }), 'coverage'],
+      [exp('x', { end: ago(90_000) }), 'end'],
+      [exp('x', { success_metrics: [{ event_name: 'x', filters: [{ field: 'payload.a', op: 'drop', value: 1 }] }] }), 'success_metrics[0].filters[0].op'],
+      [exp('x', { surprise: true }), 'surprise'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await api('POST', '/api/v1/experiments', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error).toMatchObject({ code: 'invalid_field', field });
+    }
+    expect((await api('GET', '/api/v1/experiments/bad%20key')).status).toBe(400);
+  });
+
+  it('assigns running experiments exactly as the shared hash does, with CORS for the page', async () => {
+    const defs = [exp('button'), exp('ranking', { variants: [{ key: 'a', weight: 0.2 }, { key: 'b', weight: 0.3 }, { key: 'c', weight: 0.5 }], coverage: 0.5 })];
+    for (const d of defs) expect((await api('POST', '/api/v1/experiments', d)).status).toBe(201);
+    // Not running: starts tomorrow, or ended.
+    expect((await api('POST', '/api/v1/experiments', exp('later', { start: new Date(Date.now() + 86_400_000).toISOString() }))).status).toBe(201);
+    expect((await api('POST', '/api/v1/experiments', exp('over', { start: ago(7200), end: ago(3600) }))).status).toBe(201);
+    for (let i = 0; i < 40; i++) {
+      const vid = `visitor-${i}`;
+      const r = await request('GET', `${base}/api/tx/experiments?visitor_id=${vid}&key=${t.write_key}`, undefined, { origin: 'https://shop.example' });
+      expect(r.status).toBe(200);
+      const want: Record<string, string> = {};
+      for (const d of defs) {
+        const v = assignVariant(d, vid);
+        if (v) want[d.key] = v;
+      }
+      expect(r.json).toEqual({ assignments: want });
+      if (i === 0) expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example');
+    }
+    expect((await request('GET', `${base}/api/tx/experiments?key=${t.write_key}`)).json.error).toMatchObject({ code: 'invalid_field', field: 'visitor_id' });
+    expect((await request('GET', `${base}/api/tx/experiments?visitor_id=${'x'.repeat(65)}&key=${t.write_key}`)).status).toBe(400);
+    expect((await request('GET', `${base}/api/tx/experiments?visitor_id=v&extra=1&key=${t.write_key}`)).json.error).toMatchObject({ field: 'extra' });
+    expect((await request('GET', `${base}/api/tx/experiments?visitor_id=v&key=${t.secret_key}`)).status).toBe(403);
+    expect((await request('GET', `${base}/api/tx/experiments?visitor_id=v&key=${t.write_key}`, undefined, { origin: 'https://evil.example' })).status).toBe(403);
+  });
+
+  it('reports exposures, conversions and uplift per variant, and flags a biased split (SRM)', async () => {
+    expect((await api('POST', '/api/v1/experiments', exp('srm'))).status).toBe(201);
+    // 60 visitors saw control, 20 saw green (a 50/50 experiment): χ² = 20, p ≈ 8e-6. Control converts 6, green 8.
+    const events: Record<string, unknown>[] = [];
+    const visitor = (variant: string, i: number, converts: boolean) => {
+      const v = `${variant}-${i}`;
+      const base_ = { visitor_id: v, session_id: `s-${v}` };
+      events.push(webEvent({ ...base_, event_name: 'experiment_exposure', occurred_at: ago(600), entities: {}, payload: { experiment_id: 'srm', variant } }));
+      if (converts) events.push(webEvent({ ...base_, event_name: 'ticket_link_click', occurred_at: ago(300), payload: { ticket_url: 'https://t.example/x' } }));
+    };
+    for (let i = 0; i < 60; i++) visitor('control', i, i < 6);
+    for (let i = 0; i < 20; i++) visitor('green', i, i < 8);
+    // Another experiment's exposure and a click before any exposure are not counted.
+    events.push(webEvent({ visitor_id: 'other', session_id: 's-o', event_name: 'experiment_exposure', occurred_at: ago(600), entities: {}, payload: { experiment_id: 'button', variant: 'green' } }));
+    events.push(webEvent({ visitor_id: 'green-19', session_id: 's-green-19', event_name: 'ticket_link_click', occurred_at: ago(900), payload: { ticket_url: 'https://t.example/x' } }));
+    const r = await postEvents(base, t, events);
+    expect(r.rejected).toEqual([]);
+    const res = await getJson(`${base}/api/v1/experiments/srm/results`, { authorization: `Bearer ${t.secret_key}` });
+    expect(res.status).toBe(200);
+    const [control, green] = res.json.variants;
+    expect(control).toMatchObject({ key: 'control', exposures: 60, metrics: { ticket_link_click: { conversions: 6, rate: 0.1, uplift: null } } });
+    expect(green).toMatchObject({ key: 'green', exposures: 20, metrics: { ticket_link_click: { conversions: 8, rate: 0.4 } } });
+    expect(green.metrics.ticket_link_click.uplift).toBeCloseTo(3, 10);
+    expect(green.metrics.ticket_link_click.uplift_ci95[0]).toBeLessThan(3);
+    expect(green.metrics.ticket_link_click.chance_to_beat_control).toBeGreaterThan(0.99);
+    expect(res.json.srm.warning).toBe(true);
+    expect(res.json.srm.p).toBeLessThan(0.001);
+    expect(res.json.control).toBe('control');
+  });
+});
