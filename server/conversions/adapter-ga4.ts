@@ -1,0 +1,69 @@
+// GA4 Measurement Protocol: POST {GA4_MP_URL}/mp/collect?measurement_id=G-…&api_secret=…, one client per
+// request ({"client_id","timestamp_micros","events":[…≤25]}). It never answers with an error, so every rule of
+// its validation endpoint (/debug/mp/collect) that our data could break is checked before sending: names,
+// 25 params, values ≤ 100 characters, 72 h backdating.
+import { joinUrl, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
+
+const EVENT_NAMES: Record<string, string> = { order_completed: 'purchase', add_to_cart: 'add_to_cart', checkout_started: 'begin_checkout', event_view: 'view_item' };
+const MAX_AGE_MS = 72 * 3_600_000;
+const MEASUREMENT = /^G-[A-Z0-9]+$/;
+
+export const ga4ClientId = (item: OutboxItem): string => item.data.visitor_id ?? `tx.${item.event_id}`;
+
+export function ga4Event(item: OutboxItem): Record<string, unknown> {
+  const d = item.data;
+  const items = (d.items ?? []).slice(0, 200).map((i) => ({ item_id: String(i.ticket_type_id).slice(0, 100), quantity: i.qty, ...(i.price !== undefined ? { price: i.price } : {}) }));
+  const params: Record<string, unknown> = { engagement_time_msec: 1 };
+  if (d.currency) params.currency = d.currency;
+  if (d.value !== undefined) params.value = d.value;
+  if (item.event_name === 'order_completed') params.transaction_id = (d.order_id ?? item.event_id).slice(0, 100);
+  if (items.length) params.items = items;
+  else if (d.event_entity_id) params.items = [{ item_id: d.event_entity_id.slice(0, 100) }];
+  return { name: EVENT_NAMES[item.event_name], timestamp_micros: Date.parse(item.occurred_at) * 1000, params };
+}
+
+export function ga4Body(items: OutboxItem[]): Record<string, unknown> {
+  const granted = items.every((i) => i.legal_basis === 'consent') ? 'GRANTED' : 'DENIED';
+  return {
+    client_id: ga4ClientId(items[0]),
+    consent: { ad_user_data: granted, ad_personalization: granted },
+    events: items.map(ga4Event),
+  };
+}
+
+export function classifyGa4(a: HttpAnswer): SendOutcome {
+  const t = transient(a);
+  if (t) return t;
+  if (a.status >= 200 && a.status < 300) return { kind: 'ok' };
+  return { kind: a.status === 401 || a.status === 403 ? 'fatal' : 'invalid', error: `GA4 HTTP ${a.status}: ${a.text.slice(0, 500)}` };
+}
+
+/** base: GA4_MP_URL (https://www.google-analytics.com). */
+export const ga4Adapter = (base: string): Adapter => ({
+  provider: 'ga4',
+  maxBatch: 25,
+  configProblem(dest: Destination) {
+    if (!MEASUREMENT.test(String(dest.settings.measurement_id ?? ''))) return 'the GA4 code has no valid measurement_id';
+    if (!str(dest.secrets.api_secret)) return 'the GA4 code has no api_secret (Measurement Protocol) set';
+    return null;
+  },
+  check(_dest, item, now) {
+    if (!EVENT_NAMES[item.event_name]) return `GA4: no event for ${item.event_name}`;
+    if (now - Date.parse(item.occurred_at) > MAX_AGE_MS) return 'GA4: events can be backdated 72 hours at most';
+    return null;
+  },
+  async send(dest, items, http) {
+    const url = `${joinUrl(base, 'mp/collect')}?measurement_id=${encodeURIComponent(String(dest.settings.measurement_id))}&api_secret=${encodeURIComponent(dest.secrets.api_secret ?? '')}`;
+    // One request per client (each event carries its own time); the first failure is the batch's answer.
+    const groups = new Map<string, OutboxItem[]>();
+    for (const i of items) {
+      const k = ga4ClientId(i);
+      groups.set(k, [...(groups.get(k) ?? []), i]);
+    }
+    for (const g of groups.values()) {
+      const out = classifyGa4(await http(url, ga4Body(g)));
+      if (out.kind !== 'ok') return out;
+    }
+    return { kind: 'ok' };
+  },
+});

@@ -1,0 +1,66 @@
+// TikTok Events API 1.3: POST {TIKTOK_API_URL}/open_api/v1.3/event/track/ with the Access-Token header,
+// {"event_source":"web","event_source_id":<pixel code>,"data":[…≤1000]}. TikTok answers HTTP 200 with its own
+// code: 0 (or 20001, partly accepted) is success, 40100 is its rate limit, 40001/40002 are the token's fault;
+// one bad row fails the whole batch (hence validation first and bisection).
+import { joinUrl, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
+
+const EVENT_NAMES: Record<string, string> = { order_completed: 'CompletePayment', add_to_cart: 'AddToCart', checkout_started: 'InitiateCheckout', event_view: 'ViewContent' };
+const PIXEL = /^[A-Z0-9]{20}$/;
+const RETRY_CODES = new Set([40100, 40700, 50000, 50002]);
+const FATAL_CODES = new Set([40001, 40002, 40105]);
+
+export function tiktokEvent(item: OutboxItem): Record<string, unknown> {
+  const d = item.data;
+  const u = item.user_data ?? {};
+  const items = d.items ?? [];
+  return {
+    event: EVENT_NAMES[item.event_name],
+    event_time: Math.floor(Date.parse(item.occurred_at) / 1000),
+    event_id: item.event_id,
+    user: clean({ email: u.em, phone: u.ph, external_id: u.external_id, ttclid: d.ttclid, ttp: d.ttp, ip: d.ip, user_agent: d.user_agent }),
+    properties: clean({
+      contents: items.length ? items.map((i) => clean({ content_id: String(i.ticket_type_id), quantity: i.qty, price: i.price, content_name: i.ticket_type_name })) : undefined,
+      content_type: 'product', currency: d.currency, value: d.value, order_id: d.order_id,
+    }),
+    page: clean({ url: d.url }),
+  };
+}
+
+function clean(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
+}
+
+export function classifyTiktok(a: HttpAnswer): SendOutcome {
+  const t = transient(a);
+  if (t) return t;
+  const body = a.json as { code?: number; message?: string } | null;
+  const text = `TikTok ${body?.code ?? `HTTP ${a.status}`}: ${body?.message ?? a.text.slice(0, 500)}`;
+  if (a.status >= 200 && a.status < 300 && (body?.code === 0 || body?.code === 20001)) return { kind: 'ok' };
+  if (body?.code !== undefined && RETRY_CODES.has(body.code)) return { kind: 'retry', error: text };
+  if (a.status === 401 || a.status === 403 || (body?.code !== undefined && FATAL_CODES.has(body.code))) return { kind: 'fatal', error: text };
+  return { kind: 'invalid', error: text };
+}
+
+/** base: TIKTOK_API_URL (https://business-api.tiktok.com). */
+export const tiktokAdapter = (base: string): Adapter => ({
+  provider: 'tiktok',
+  maxBatch: 1000,
+  configProblem(dest: Destination) {
+    if (!PIXEL.test(String(dest.settings.pixel_id ?? ''))) return 'the TikTok code has no valid pixel_id (20 upper-case letters and digits)';
+    if (!str(dest.secrets.access_token)) return 'the TikTok code has no access_token (Events API) set';
+    return null;
+  },
+  check(_dest, item) {
+    if (!EVENT_NAMES[item.event_name]) return `TikTok: no standard event for ${item.event_name}`;
+    return null;
+  },
+  async send(dest, items, http) {
+    const body = {
+      event_source: 'web',
+      event_source_id: dest.settings.pixel_id,
+      ...(str(dest.settings.test_event_code) ? { test_event_code: dest.settings.test_event_code } : {}),
+      data: items.map(tiktokEvent),
+    };
+    return classifyTiktok(await http(joinUrl(base, 'open_api/v1.3/event/track/'), body, { 'Access-Token': dest.secrets.access_token ?? '' }));
+  },
+});

@@ -1,0 +1,127 @@
+// What every provider adapter implements, and the HTTP call they share. An adapter turns claimed outbox rows
+// into one request (at most `maxBatch` rows), checks each row first (a row the provider would refuse is dead
+// before it can fail a whole batch), and classifies the answer as a value:
+//   ok       acknowledged: the rows are marked sent
+//   retry    429, 5xx, a network error, or the provider's throttle codes: backoff (backoff.ts)
+//   invalid  the request was refused as a whole for its content: the dispatcher bisects to find the bad row
+//   fatal    refused for the destination itself (token, permissions, unknown pixel): every row is dead
+// Adapters are replaceable per provider (README): the dispatcher only sees this interface.
+
+export const PROVIDERS = ['meta', 'tiktok', 'google_ads', 'ga4'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+/** What the outbox projector stored for the adapters (conversion_outbox.data). */
+export interface ConversionData {
+  event_entity_id?: string;
+  organizer_id?: string;
+  order_id?: string;
+  cart_id?: string;
+  value?: number;
+  currency?: string;
+  items?: { ticket_type_id: string | number; qty: number; price?: number; ticket_type_name?: string }[];
+  url?: string;
+  ip?: string;
+  user_agent?: string;
+  visitor_id?: string;
+  fbc?: string;
+  fbp?: string;
+  gclid?: string;
+  ttclid?: string;
+  ttp?: string;
+  utm?: Record<string, string>;
+}
+
+export interface OutboxItem {
+  id: number;
+  event_id: string;
+  event_name: string;
+  /** ISO time the event occurred. */
+  occurred_at: string;
+  legal_basis: 'consent' | 'legitimate_interest';
+  data: ConversionData;
+  /** This provider's digests (match-keys.ts); null when none were sent with the event. */
+  user_data: Record<string, string> | null;
+  attempts: number;
+}
+
+export interface CodeSecrets {
+  access_token?: string;
+  api_secret?: string;
+}
+
+export interface Destination {
+  tenantId: number;
+  /** '<provider>:<code id>' */
+  name: string;
+  provider: Provider;
+  codeId: number;
+  settings: Record<string, unknown>;
+  secrets: CodeSecrets;
+}
+
+export type SendOutcome =
+  | { kind: 'ok' }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'invalid'; error: string }
+  | { kind: 'fatal'; error: string };
+
+export interface Adapter {
+  provider: Provider;
+  /** The provider's limit of events per request. */
+  maxBatch: number;
+  /** Why this destination cannot send at all (missing id or secret), or null. */
+  configProblem(dest: Destination): string | null;
+  /** Why the provider would refuse this row (checked before sending), or null. */
+  check(dest: Destination, item: OutboxItem, now: number): string | null;
+  send(dest: Destination, items: OutboxItem[], http: HttpPost): Promise<SendOutcome>;
+}
+
+export interface HttpAnswer {
+  status: number;
+  json: unknown;
+  text: string;
+  retryAfterMs?: number;
+}
+
+/** A POST with a JSON body; a network failure or timeout resolves to status 0 (never throws). */
+export type HttpPost = (url: string, body: unknown, headers?: Record<string, string>) => Promise<HttpAnswer>;
+
+/** RudderStack's router uses 10 s; a hung provider holds one batch at most this long. */
+export const HTTP_TIMEOUT_MS = 10_000;
+
+export function createHttpPost(timeoutMs = HTTP_TIMEOUT_MS): HttpPost {
+  return async (url, body, headers = {}) => {
+    try {
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await r.text();
+      let json: unknown = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        json = null;
+      }
+      const ra = Number(r.headers.get('retry-after'));
+      return { status: r.status, json, text: text.slice(0, 2000), retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined };
+    } catch (err) {
+      return { status: 0, json: null, text: `network error: ${(err as Error).message}` };
+    }
+  };
+}
+
+/** The shared part of every classification: network errors, 429 and 5xx retry. Null: the adapter decides. */
+export function transient(a: HttpAnswer): SendOutcome | null {
+  if (a.status === 0) return { kind: 'retry', error: a.text };
+  if (a.status === 429 || a.status >= 500) return { kind: 'retry', error: `HTTP ${a.status}: ${a.text.slice(0, 500)}`, retryAfterMs: a.retryAfterMs };
+  return null;
+}
+
+/** Joins a configured base URL and a path without doubling or losing the slash. */
+export const joinUrl = (base: string, path: string): string => `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+
+export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+export const seconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000);

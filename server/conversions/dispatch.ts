@@ -1,0 +1,188 @@
+// The `conversions-dispatch` job: sends due outbox rows, destination by destination, in batches within each
+// provider's limit. Per batch: claim (rows become `sending` under a lease, their attempt counted), drop the
+// rows the provider would refuse (dead, with the reason), spend one call of the destination's rate window,
+// send, then mark in one statement: sent, back to pending after a backoff, or dead. A batch refused as a whole
+// for its content is split in two and each half sent again until the bad row is alone (bisection).
+// Delivery is at least once: a crash between the provider's answer and the mark leaves the rows `sending`;
+// when the lease ends they are sent again with the same event_id, which the providers deduplicate (Meta and
+// TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again.
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import type { Adapter, CodeSecrets, Destination, HttpPost, OutboxItem, Provider, SendOutcome } from './adapter.js';
+import { nextRetry } from './backoff.js';
+import type { RateLimiter } from './ratelimit.js';
+import type { ConversionStats } from './stats.js';
+
+const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination', 'claim_batch', 'mark_sent', 'mark_failed', 'extend_lease']);
+
+/** Destinations looked at per run, and batches per destination per run (the next run continues). */
+export const DESTINATIONS_PER_RUN = 200;
+export const BATCHES_PER_DESTINATION = 20;
+/** A claimed batch's lease; extended before each request of a bisection. */
+export const LEASE_S = 60;
+
+export interface CodeRow {
+  id: string | number;
+  tenant_id: number;
+  provider: string;
+  organizer_id: string | null;
+  event_id: string | null;
+  enabled: boolean;
+  settings: Record<string, unknown>;
+  secrets_enc: string | null;
+}
+
+export interface DispatchDeps {
+  db: Db;
+  log: Logger;
+  adapters: Record<Provider, Adapter>;
+  http: HttpPost;
+  rate: RateLimiter;
+  stats: ConversionStats;
+  /** The code's decrypted secrets, or why they cannot be read. */
+  secrets(tenantId: number, code: CodeRow): CodeSecrets | { error: string };
+  now?: () => number;
+  rand?: () => number;
+  leaseS?: number;
+}
+
+type Claimed = OutboxItem & { firstAt: number };
+type Failure = { id: number; dead: boolean; next_at: string | null; error: string };
+
+interface DueRow {
+  tenant_id: string | number;
+  destination: string;
+  provider: Provider;
+  code_id: string | number;
+}
+
+export interface Dispatcher {
+  /** One pass over the due destinations; returns the rows it settled (sent or dead). */
+  runOnce(signal?: AbortSignal): Promise<number>;
+}
+
+const toItem = (r: Record<string, unknown>): Claimed => ({
+  id: Number(r.id),
+  event_id: String(r.event_id),
+  event_name: String(r.event_name),
+  occurred_at: new Date(r.occurred_at as string).toISOString(),
+  legal_basis: r.legal_basis as OutboxItem['legal_basis'],
+  data: (r.data ?? {}) as OutboxItem['data'],
+  user_data: (r.user_data ?? null) as OutboxItem['user_data'],
+  attempts: Number(r.attempts),
+  firstAt: new Date(r.first_at as string).getTime(),
+});
+
+export function createDispatcher(deps: DispatchDeps): Dispatcher {
+  const { db, log, stats } = deps;
+  const now = deps.now ?? Date.now;
+  const rand = deps.rand ?? Math.random;
+  const leaseS = deps.leaseS ?? LEASE_S;
+
+  const fail = async (rows: Failure[]) => {
+    if (rows.length) await db.query(Q.mark_failed, [JSON.stringify(rows)]);
+  };
+  const dead = (provider: Provider, items: OutboxItem[], error: string): Promise<void> => {
+    stats.add(provider, 'dead', items.length);
+    return fail(items.map((i) => ({ id: i.id, dead: true, next_at: null, error })));
+  };
+
+  /** Marks one answer; `invalid` of several rows bisects. Returns the rows settled. */
+  async function settle(dest: Destination, items: Claimed[], out: SendOutcome, adapter: Adapter): Promise<number> {
+    stats.request(dest.provider, out.kind);
+    if (out.kind === 'ok') {
+      await db.query(Q.mark_sent, [items.map((i) => i.id)]);
+      stats.add(dest.provider, 'sent', items.length);
+      return items.length;
+    }
+    if (out.kind === 'fatal' || (out.kind === 'invalid' && items.length === 1)) {
+      await dead(dest.provider, items, out.error);
+      return items.length;
+    }
+    if (out.kind === 'invalid') {
+      const half = Math.ceil(items.length / 2);
+      return (await deliver(dest, items.slice(0, half), adapter)) + (await deliver(dest, items.slice(half), adapter));
+    }
+    const t = now();
+    const rows = items.map((i): Failure => {
+      const d = nextRetry({ attempts: i.attempts, firstAt: i.firstAt, now: t, rand, retryAfterMs: out.retryAfterMs });
+      return d.kind === 'dead'
+        ? { id: i.id, dead: true, next_at: null, error: `no success within 24 h; last: ${out.error}` }
+        : { id: i.id, dead: false, next_at: new Date(d.at).toISOString(), error: out.error };
+    });
+    const gaveUp = rows.filter((r) => r.dead).length;
+    stats.add(dest.provider, 'dead', gaveUp);
+    stats.add(dest.provider, 'retried', rows.length - gaveUp);
+    await fail(rows);
+    return gaveUp;
+  }
+
+  /** One request (after a call of the rate window); the rows wait for the next window when none is left. */
+  async function deliver(dest: Destination, items: Claimed[], adapter: Adapter): Promise<number> {
+    const call = await deps.rate.take(db, dest.tenantId, dest.name, dest.provider, now());
+    if (!call.ok) {
+      stats.add(dest.provider, 'rate_limited', items.length);
+      const at = new Date(call.until).toISOString();
+      await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: `rate limit: ${call.limit.calls} calls per ${call.limit.periodMs / 1000} s for this destination` })));
+      return 0;
+    }
+    await db.query(Q.extend_lease, [items.map((i) => i.id), leaseS]);
+    const out = await adapter.send(dest, items, deps.http);
+    return settle(dest, items, out, adapter);
+  }
+
+  async function loadDestination(d: DueRow): Promise<{ dest: Destination | null; problem: string | null }> {
+    const tenantId = Number(d.tenant_id);
+    const found = (await db.query<CodeRow>(Q.code_for_destination, [tenantId, Number(d.code_id)])).rows[0];
+    const code = found ? { ...found, tenant_id: tenantId } : undefined;
+    if (!code || !code.enabled) return { dest: null, problem: 'the tracking code was deleted or disabled' };
+    const secrets = deps.secrets(tenantId, code);
+    if ('error' in secrets) return { dest: null, problem: String(secrets.error) };
+    const dest: Destination = { tenantId, name: d.destination, provider: d.provider, codeId: Number(d.code_id), settings: code.settings ?? {}, secrets };
+    return { dest, problem: deps.adapters[d.provider].configProblem(dest) };
+  }
+
+  async function destination(d: DueRow, signal?: AbortSignal): Promise<number> {
+    const adapter = deps.adapters[d.provider];
+    const { dest, problem } = await loadDestination(d);
+    let settled = 0;
+    for (let b = 0; b < BATCHES_PER_DESTINATION; b++) {
+      signal?.throwIfAborted();
+      const claimed = (await db.query(Q.claim_batch, [Number(d.tenant_id), d.destination, adapter.maxBatch, leaseS])).rows.map(toItem);
+      if (claimed.length === 0) break;
+      if (problem || !dest) {
+        await dead(d.provider, claimed, problem ?? 'no destination');
+        settled += claimed.length;
+      } else {
+        const t = now();
+        const refused = claimed.map((i) => [i, adapter.check(dest, i, t)] as const).filter(([, why]) => why !== null);
+        for (const [i, why] of refused) await dead(d.provider, [i], why!);
+        const good = claimed.filter((i) => !refused.some(([r]) => r === i));
+        settled += refused.length + (good.length ? await deliver(dest, good, adapter) : 0);
+      }
+      if (claimed.length < adapter.maxBatch) break;
+    }
+    return settled;
+  }
+
+  return {
+    async runOnce(signal) {
+      const due = (await db.query<DueRow>(Q.due_destinations, [DESTINATIONS_PER_RUN])).rows;
+      let settled = 0;
+      for (const d of due) {
+        signal?.throwIfAborted();
+        try {
+          settled += await destination(d, signal);
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          // One destination's failure (store hiccup) must not starve the others; its rows' leases expire.
+          log.error({ err: (err as Error).message, destination: d.destination, tenant_id: d.tenant_id }, 'conversions: dispatching a destination failed');
+        }
+      }
+      await deps.rate.prune(db, now());
+      await stats.refreshPending(db);
+      return settled;
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// The conversions status API (README "Server-side conversions"), tenant secret key:
+//   GET  /api/v1/conversions?status=&destination=&cursor=&limit=   newest first, keyset pages, counts per destination
+//   POST /api/v1/conversions/{id}/retry                           a dead row goes back to pending (fresh 24 h)
+//   GET|PUT /api/v1/settings/conversions                          {"purchase_basis":"consent"|"legitimate_interest"}
+import type { Router } from '../http/router.js';
+import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
+import { collect, cursor, encodeCursor, id, int, text, type Parsed, type Where } from '../http/params.js';
+import type { Db } from '../store/db.js';
+import { isoIfDate, isObj } from '../store/rows.js';
+import { queries } from '../store/queries.js';
+
+const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'status_of', 'get_settings', 'put_settings']);
+
+export const STATUSES = ['pending', 'sent', 'dead'] as const;
+export const BASES = ['consent', 'legitimate_interest'] as const;
+const CURSOR_KIND = 'conversions';
+
+const oneOf = <T extends string>(where: Where, field: string, raw: string | null | undefined, values: readonly T[]): Parsed<T | null> => {
+  if (raw === null || raw === undefined || raw === '') return { ok: true, value: null };
+  return (values as readonly string[]).includes(raw)
+    ? { ok: true, value: raw as T }
+    : { ok: false, error: { code: 'invalid_field', in: where, field, message: `${field} must be one of ${values.join(', ')}.` } };
+};
+
+/** {"purchase_basis": …} and nothing else. */
+export function parseSettings(v: unknown): Parsed<{ purchase_basis: (typeof BASES)[number] }> {
+  if (!isObj(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: '', message: 'Send {"purchase_basis":"consent"|"legitimate_interest"}.' } };
+  const extra = Object.keys(v).find((k) => k !== 'purchase_basis');
+  if (extra) return { ok: false, error: { code: 'invalid_field', in: 'body', field: extra, message: `Unknown field ${extra}; only purchase_basis can be set.` } };
+  const b = oneOf('body', 'purchase_basis', typeof v.purchase_basis === 'string' ? v.purchase_basis : '\u0000', BASES);
+  return b.ok && b.value ? { ok: true, value: { purchase_basis: b.value } } : { ok: false, error: { code: 'invalid_field', in: 'body', field: 'purchase_basis', message: `purchase_basis must be one of ${BASES.join(', ')}.` } };
+}
+
+const row = (r: Record<string, unknown>) => ({
+  ...r,
+  id: Number(r.id),
+  code_id: Number(r.code_id),
+  occurred_at: isoIfDate(r.occurred_at),
+  next_attempt_at: r.status === 'pending' ? isoIfDate(r.next_at) : null,
+  next_at: undefined,
+  created_at: isoIfDate(r.created_at),
+  sent_at: isoIfDate(r.sent_at),
+});
+
+export function registerConversionRoutes(router: Router, deps: { db: Db }): void {
+  const { db } = deps;
+  router.add({
+    method: 'get', path: '/api/v1/conversions', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant',
+    handler: async ({ info, principal }) => {
+      const p = collect({
+        status: oneOf('query', 'status', info.query.get('status'), STATUSES),
+        destination: text('query', 'destination', info.query.get('destination'), { max: 64 }),
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
+        after: cursor(info.query.get('cursor'), CURSOR_KIND, ['id']),
+      });
+      if (!p.ok) return paramFail(p.error);
+      const t = principal.tenant.tenant_id;
+      const { status, destination, limit, after } = p.value;
+      const items = (await db.query<Record<string, unknown>>(Q.list_conversions, [t, status, destination, after?.[0] ?? null, limit])).rows.map(row);
+      const counts = (await db.query(Q.count_conversions, [t])).rows;
+      const last = items.length === limit ? items[items.length - 1] : null;
+      return { status: 200, body: { items, counts, next_cursor: last ? encodeCursor(CURSOR_KIND, [String(last.id)]) : null } };
+    },
+  });
+
+  router.add({
+    method: 'post', path: '/api/v1/conversions/:id/retry', auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id },
+    audit: ({ params }) => ({ action: 'conversion.retry', target: `conversion:${params.id}` }),
+    handler: async ({ params, principal }) => {
+      const t = principal.tenant.tenant_id;
+      const done = (await db.query(Q.retry_dead, [t, params.id])).rows[0];
+      if (done) return { status: 200, body: { id: params.id, status: 'pending' } };
+      const now = (await db.query<{ status: string }>(Q.status_of, [t, params.id])).rows[0];
+      if (!now) throw new NotFoundError('not_found', `No conversion ${params.id} for this tenant.`);
+      throw new ConflictError(`Only a dead conversion can be retried; conversion ${params.id} is ${now.status === 'sending' ? 'pending' : now.status}.`, { status: now.status === 'sending' ? 'pending' : now.status });
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/settings/conversions', auth: 'secret', permission: 'manage_settings', resource: 'tenant',
+    handler: async ({ principal }) => {
+      const s = (await db.query<{ purchase_basis: string; updated_at: unknown }>(Q.get_settings, [principal.tenant.tenant_id])).rows[0];
+      return { status: 200, body: { purchase_basis: s?.purchase_basis ?? 'consent', updated_at: s ? isoIfDate(s.updated_at) : null } };
+    },
+  });
+
+  router.add({
+    method: 'put', path: '/api/v1/settings/conversions', auth: 'secret', permission: 'manage_settings', resource: 'tenant', body: { parse: parseSettings },
+    audit: (_req, reply) => ({ action: 'conversions.settings', target: null, details: { purchase_basis: (reply.body as { purchase_basis: string }).purchase_basis } }),
+    handler: async ({ body, principal }) => {
+      const s = (await db.query<{ purchase_basis: string; updated_at: unknown }>(Q.put_settings, [principal.tenant.tenant_id, body.purchase_basis])).rows[0];
+      return { status: 200, body: { purchase_basis: s.purchase_basis, updated_at: isoIfDate(s.updated_at) } };
+    },
+  });
+}

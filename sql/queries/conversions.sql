@@ -1,0 +1,214 @@
+-- Server-side conversions (server/conversions/): the outbox projector, the dispatcher's claims and marks,
+-- the rate windows, the status API, the tenant's policy and the GDPR eraser/exporter.
+
+-- name: project_outbox
+-- $1: JSON array of this commit's new rows whose event_name a code may list (order_completed, add_to_cart,
+-- checkout_started, event_view). One statement per commit: the purchase's attribution, then one outbox row
+-- per destination. Resolution (seed 002 §1.2): per provider, the event's code, else the organizer default;
+-- plus the marketplace's code (organizer_id and event_id NULL) always. The event's organizer comes from the
+-- catalog, else the live layer's owner (decided earlier in this transaction), else the row's own claim.
+WITH r AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(
+    tenant_id bigint, event_id uuid, event_name text, occurred_at timestamptz, person_id bigint, session_id text,
+    visitor_id text, consent_snapshot jsonb, context jsonb, entities jsonb, payload jsonb)
+),
+ev AS (
+  SELECT r.*,
+    COALESCE(r.entities->>'event_entity_id', tt.event_id) AS event_entity_id,
+    COALESCE(r.session_id, ls.session_id) AS att_session,
+    CASE WHEN ft.context IS NOT NULL THEN jsonb_strip_nulls(jsonb_build_object(
+      'utm', ft.context->'utm', 'click_ids', ft.context->'click_ids', 'referrer', ft.context->>'referrer',
+      'landing_page', ft.context->'page'->>'url', 'at', ft.occurred_at)) END AS first_touch,
+    COALESCE(ft.occurred_at, r.occurred_at) AS touch_at,
+    COALESCE((r.payload->>'consent_marketing')::boolean, (r.consent_snapshot->>'marketing')::boolean, false) AS marketing
+  FROM r
+  LEFT JOIN catalog_ticket_types tt
+    ON r.entities->>'event_entity_id' IS NULL AND tt.tenant_id = r.tenant_id AND tt.id = r.payload->'items'->0->>'ticket_type_id'
+  -- A purchase sent without its session: the visitor's latest session of the last day.
+  LEFT JOIN LATERAL (
+    SELECT x.session_id FROM tx_events x
+    WHERE r.session_id IS NULL AND x.tenant_id = r.tenant_id AND x.visitor_id = r.visitor_id AND x.session_id IS NOT NULL
+      AND x.occurred_at <= r.occurred_at AND x.occurred_at > r.occurred_at - interval '1 day'
+    ORDER BY x.occurred_at DESC LIMIT 1
+  ) ls ON true
+  -- The session's first touch: its earliest browser or app event, read from the events themselves (the same
+  -- definition as tx_sessions.first_touch, which is projected out of the commit and may lag behind it).
+  LEFT JOIN LATERAL (
+    SELECT x.context, x.occurred_at FROM tx_events x
+    WHERE x.tenant_id = r.tenant_id AND x.visitor_id = r.visitor_id AND x.session_id = COALESCE(r.session_id, ls.session_id)
+      AND x.source_system IN ('web', 'mobile') AND x.occurred_at <= r.occurred_at AND x.occurred_at > r.occurred_at - interval '1 day'
+    ORDER BY x.occurred_at, x.event_id LIMIT 1
+  ) ft ON true
+),
+e AS (
+  SELECT ev.*,
+    COALESCE(ce.organizer_id, lo.organizer_id, ev.entities->>'organizer_id') AS organizer_id,
+    COALESCE(ev.context->'click_ids', ev.first_touch->'click_ids', '{}'::jsonb) AS clicks,
+    COALESCE(ev.context->'utm', ev.first_touch->'utm', '{}'::jsonb) AS utm
+  FROM ev
+  LEFT JOIN catalog_events ce ON ce.tenant_id = ev.tenant_id AND ce.id = ev.event_entity_id
+  LEFT JOIN live_event_owners lo ON lo.tenant_id = ev.tenant_id AND lo.event_entity_id = ev.event_entity_id
+),
+att AS (
+  INSERT INTO conversion_attributions (tenant_id, event_id, order_id, person_id, session_id, visitor_id, occurred_at, first_touch, click_ids, utm)
+  SELECT tenant_id, event_id, entities->>'order_id', person_id, att_session, visitor_id, occurred_at, first_touch, clicks, utm
+  FROM e WHERE event_name = 'order_completed'
+  ON CONFLICT (tenant_id, event_id) DO NOTHING
+  RETURNING 1
+),
+-- The winning code per (event, provider, marketplace or not): the event's own before the organizer default.
+won AS (
+  SELECT DISTINCT ON (e.tenant_id, e.event_id, tc.provider, tc.organizer_id IS NULL)
+    e.tenant_id, e.event_id, tc.id AS code_id, tc.provider, tc.settings,
+    CASE WHEN tc.organizer_id IS NULL THEN 'marketplace' WHEN tc.event_id IS NULL THEN 'organizer' ELSE 'event' END AS owner
+  FROM e
+  JOIN tracking_codes tc ON tc.tenant_id = e.tenant_id AND tc.enabled AND tc.provider IN ('meta', 'tiktok', 'google_ads', 'ga4')
+    AND ((tc.organizer_id IS NULL AND tc.event_id IS NULL)
+      OR (tc.organizer_id = e.organizer_id AND (tc.event_id IS NULL OR tc.event_id = e.event_entity_id)))
+  ORDER BY e.tenant_id, e.event_id, tc.provider, tc.organizer_id IS NULL, tc.event_id IS NULL
+),
+dest AS (
+  SELECT e.*, w.code_id, w.provider, w.owner,
+    CASE WHEN e.marketing THEN 'consent'
+         WHEN cs.purchase_basis = 'legitimate_interest' AND e.event_name = 'order_completed' THEN 'legitimate_interest' END AS basis
+  FROM e
+  JOIN won w ON w.tenant_id = e.tenant_id AND w.event_id = e.event_id
+  LEFT JOIN conversion_settings cs ON cs.tenant_id = e.tenant_id
+  WHERE COALESCE(w.settings->'conversion_events', '["order_completed"]'::jsonb) ? e.event_name
+),
+ins AS (
+  INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, person_id,
+    session_id, legal_basis, data, user_data)
+  SELECT tenant_id, provider || ':' || code_id, provider, code_id, owner, event_id, event_name, occurred_at, person_id,
+    COALESCE(session_id, att_session), basis,
+    jsonb_strip_nulls(jsonb_build_object(
+      'event_entity_id', event_entity_id, 'organizer_id', organizer_id,
+      'order_id', entities->>'order_id', 'cart_id', entities->>'cart_id',
+      'value', COALESCE(payload->'gross_amount', payload->'cart_value', payload->'price_from'),
+      'currency', payload->>'currency', 'items', payload->'items',
+      'url', COALESCE(context->'page'->>'url', first_touch->>'landing_page'),
+      'ip', context->>'ip', 'user_agent', context->>'user_agent', 'visitor_id', visitor_id,
+      'fbc', CASE WHEN clicks->>'fbclid' IS NOT NULL
+        THEN 'fb.1.' || (extract(epoch FROM touch_at) * 1000)::bigint || '.' || (clicks->>'fbclid') END,
+      'fbp', context->>'fbp', 'gclid', clicks->>'gclid', 'ttclid', clicks->>'ttclid', 'ttp', context->>'ttp',
+      'utm', NULLIF(utm, '{}'::jsonb))),
+    payload->'customer'->'match_keys'->(CASE provider WHEN 'google_ads' THEN 'google' ELSE provider END)
+  FROM dest WHERE basis IS NOT NULL
+  ON CONFLICT (tenant_id, destination, event_id) DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM att)::int AS attributed, (SELECT count(*) FROM ins)::int AS queued;
+
+-- name: due_destinations
+SELECT tenant_id, destination, provider, code_id, count(*)::int AS due
+FROM conversion_outbox WHERE status IN ('pending', 'sending') AND next_at <= now()
+GROUP BY tenant_id, destination, provider, code_id ORDER BY min(next_at) LIMIT $1;
+
+-- name: code_for_destination
+SELECT id, tenant_id, provider, organizer_id, event_id, enabled, settings, secrets_enc FROM tracking_codes WHERE tenant_id = $1 AND id = $2;
+
+-- name: claim_batch
+-- A claimed row is `sending` until its lease ends; next_at = the lease's end, so if this node dies the row
+-- is due again then (the same index), and its attempt was counted.
+UPDATE conversion_outbox o
+SET status = 'sending', attempts = o.attempts + 1, lease_until = now() + make_interval(secs => $4), next_at = now() + make_interval(secs => $4)
+WHERE o.id IN (
+  SELECT id FROM conversion_outbox
+  WHERE tenant_id = $1 AND destination = $2 AND status IN ('pending', 'sending') AND next_at <= now()
+  ORDER BY next_at, id LIMIT $3 FOR UPDATE SKIP LOCKED
+)
+RETURNING o.id, o.event_id::text AS event_id, o.event_name, o.occurred_at, o.legal_basis, o.data, o.user_data, o.attempts,
+  COALESCE(o.retried_at, o.created_at) AS first_at;
+
+-- name: mark_sent
+UPDATE conversion_outbox SET status = 'sent', sent_at = now(), user_data = NULL, lease_until = NULL, last_error = NULL
+WHERE id = ANY($1::bigint[]) AND status = 'sending';
+
+-- name: mark_failed
+-- $1: [{"id","dead","next_at","error"}]: back to pending at next_at, or dead with the provider's error.
+UPDATE conversion_outbox o
+SET status = CASE WHEN x.dead THEN 'dead' ELSE 'pending' END, next_at = COALESCE(x.next_at, o.next_at), lease_until = NULL, last_error = x.error
+FROM json_to_recordset($1::json) AS x(id bigint, dead boolean, next_at timestamptz, error text)
+WHERE o.id = x.id AND o.status = 'sending';
+
+-- name: pending_by_provider
+SELECT provider, count(*)::int AS n FROM conversion_outbox WHERE status IN ('pending', 'sending') GROUP BY provider;
+
+-- name: take_call
+-- One call of a destination in its fixed window; no row back = the window's limit is reached.
+INSERT INTO conversion_rate_windows AS w (tenant_id, destination, window_start, calls) VALUES ($1, $2, $3, 1)
+ON CONFLICT (tenant_id, destination, window_start) DO UPDATE SET calls = w.calls + 1 WHERE w.calls < $4
+RETURNING calls;
+
+-- name: prune_windows
+WITH d AS (DELETE FROM conversion_rate_windows WHERE window_start < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
+
+-- name: list_conversions
+SELECT id, destination, provider, code_id, owner, event_id::text AS event_id, event_name, occurred_at, legal_basis,
+  CASE WHEN status = 'sending' THEN 'pending' ELSE status END AS status, attempts, next_at, created_at, sent_at, last_error
+FROM conversion_outbox
+WHERE tenant_id = $1
+  AND ($2::text IS NULL OR status = $2 OR ($2 = 'pending' AND status = 'sending'))
+  AND ($3::text IS NULL OR destination = $3)
+  AND ($4::bigint IS NULL OR id < $4)
+ORDER BY id DESC LIMIT $5;
+
+-- name: count_conversions
+SELECT destination, provider,
+  count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS pending,
+  count(*) FILTER (WHERE status = 'sent')::int AS sent,
+  count(*) FILTER (WHERE status = 'dead')::int AS dead
+FROM conversion_outbox WHERE tenant_id = $1 GROUP BY destination, provider ORDER BY destination;
+
+-- name: retry_dead
+UPDATE conversion_outbox SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL
+WHERE tenant_id = $1 AND id = $2 AND status = 'dead'
+RETURNING id, status;
+
+-- name: status_of
+SELECT status FROM conversion_outbox WHERE tenant_id = $1 AND id = $2;
+
+-- name: get_settings
+SELECT purchase_basis, updated_at FROM conversion_settings WHERE tenant_id = $1;
+
+-- name: put_settings
+INSERT INTO conversion_settings (tenant_id, purchase_basis, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (tenant_id) DO UPDATE SET purchase_basis = EXCLUDED.purchase_basis, updated_at = now()
+RETURNING purchase_basis, updated_at;
+
+-- name: erase_outbox
+-- The person's rows not yet acknowledged go; acknowledged ones keep only where and when (no data, no hashes).
+WITH d AS (
+  DELETE FROM conversion_outbox
+  WHERE tenant_id = $1 AND status <> 'sent' AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]))
+  RETURNING 1
+), u AS (
+  UPDATE conversion_outbox SET user_data = NULL, data = '{}'::jsonb, person_id = NULL, session_id = NULL
+  WHERE tenant_id = $1 AND status = 'sent' AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]))
+    AND (data <> '{}'::jsonb OR person_id IS NOT NULL OR session_id IS NOT NULL)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM d)::int + (SELECT count(*) FROM u)::int AS n;
+
+-- name: erase_attributions
+WITH d AS (
+  DELETE FROM conversion_attributions
+  WHERE tenant_id = $1 AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]) OR visitor_id = ANY($5::text[]))
+  RETURNING 1
+) SELECT count(*)::int AS n FROM d;
+
+-- name: export_outbox
+SELECT id, destination, event_id::text AS event_id, event_name, occurred_at, legal_basis, status, data, user_data, sent_at, last_error
+FROM conversion_outbox
+WHERE tenant_id = $1 AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]))
+ORDER BY id;
+
+-- name: export_attributions
+SELECT event_id::text AS event_id, order_id, session_id, visitor_id, occurred_at, first_touch, click_ids, utm
+FROM conversion_attributions
+WHERE tenant_id = $1 AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]) OR visitor_id = ANY($5::text[]))
+ORDER BY occurred_at;
+
+-- name: extend_lease
+UPDATE conversion_outbox SET lease_until = now() + make_interval(secs => $2), next_at = now() + make_interval(secs => $2)
+WHERE id = ANY($1::bigint[]) AND status = 'sending';
