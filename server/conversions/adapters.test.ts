@@ -1,0 +1,90 @@
+// Adapters without I/O: each provider's answer classification and the request each builds (a recording HttpPost).
+import { describe, expect, it } from 'vitest';
+import type { Destination, HttpAnswer, HttpPost, OutboxItem } from './adapter.js';
+import { classifyGa4, ga4Adapter } from './adapter-ga4.js';
+import { classifyGoogle, googleAdapter } from './adapter-google.js';
+import { classifyMeta, metaAdapter } from './adapter-meta.js';
+import { classifyTiktok, tiktokAdapter } from './adapter-tiktok.js';
+
+const ans = (status: number, json: unknown = null, retryAfterMs?: number): HttpAnswer => ({ status, json, text: JSON.stringify(json), retryAfterMs });
+const NOW = Date.UTC(2026, 10, 30, 12);
+const item = (over: Partial<OutboxItem> = {}): OutboxItem => ({
+  id: 1, event_id: '0b0e8a1c-1111-4a4a-8888-000000000001', event_name: 'order_completed', occurred_at: new Date(NOW - 60_000).toISOString(), legal_basis: 'consent',
+  data: { order_id: 'O-1', value: 120, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 2, price: 60 }], url: 'https://t.example/c', user_agent: 'UA', ip: '203.0.113.0', visitor_id: 'v-1', gclid: 'G1', fbc: 'fb.1.1.F' },
+  user_data: { em: 'a'.repeat(64), ph: 'b'.repeat(64) }, attempts: 1, ...over,
+});
+const dest = (provider: Destination['provider'], settings: Record<string, unknown>, secrets = { access_token: 'tok', api_secret: 'sec' }): Destination => ({ tenantId: 1, name: `${provider}:1`, provider, codeId: 1, settings, secrets });
+const recorder = () => {
+  const calls: { url: string; body: any; headers?: Record<string, string> }[] = [];
+  const http: HttpPost = async (url, body, headers) => (calls.push({ url, body, headers }), ans(200, { events_received: 1, code: 0 }));
+  return { calls, http };
+};
+
+describe('answer classification', () => {
+  it('Meta: throttles and transient Graph codes retry, token errors are fatal, other 4xx invalid', () => {
+    expect(classifyMeta(ans(200, { events_received: 3 }))).toEqual({ kind: 'ok' });
+    expect(classifyMeta(ans(400, { error: { code: 17, message: 'User request limit reached' } })).kind).toBe('retry');
+    expect(classifyMeta(ans(500, { error: { code: 2, message: 'unexpected' } })).kind).toBe('retry');
+    expect(classifyMeta(ans(429, null, 30_000))).toMatchObject({ kind: 'retry', retryAfterMs: 30_000 });
+    expect(classifyMeta(ans(400, { error: { code: 190, message: 'Invalid OAuth access token' } })).kind).toBe('fatal');
+    expect(classifyMeta(ans(400, { error: { code: 100, error_subcode: 2804003, message: 'event_time too old' } }))).toEqual({ kind: 'invalid', error: 'Meta error 100/2804003: event_time too old' });
+    expect(classifyMeta(ans(0, null)).kind).toBe('retry');
+  });
+  it('TikTok: its own codes inside HTTP 200', () => {
+    expect(classifyTiktok(ans(200, { code: 0 })).kind).toBe('ok');
+    expect(classifyTiktok(ans(200, { code: 40100, message: 'rate' })).kind).toBe('retry');
+    expect(classifyTiktok(ans(200, { code: 40001, message: 'auth' })).kind).toBe('fatal');
+    expect(classifyTiktok(ans(200, { code: 40000, message: 'bad' })).kind).toBe('invalid');
+    expect(classifyTiktok(ans(503)).kind).toBe('retry');
+  });
+  it('Google and GA4: 401/403 fatal, other 4xx invalid, 429/5xx retry', () => {
+    expect(classifyGoogle(ans(200, { requestId: 'r' })).kind).toBe('ok');
+    expect(classifyGoogle(ans(400, { error: { status: 'INVALID_ARGUMENT', message: 'x' } }))).toEqual({ kind: 'invalid', error: 'Google 400 INVALID_ARGUMENT: x' });
+    expect(classifyGoogle(ans(403)).kind).toBe('fatal');
+    expect(classifyGoogle(ans(429)).kind).toBe('retry');
+    expect(classifyGa4(ans(204)).kind).toBe('ok');
+    expect(classifyGa4(ans(502)).kind).toBe('retry');
+  });
+});
+
+describe('requests', () => {
+  it('Meta: pixel path, token, website event with unhashed ip/ua/fbc, hashes dropped without advanced matching', async () => {
+    const { calls, http } = recorder();
+    await metaAdapter('http://m/')!.send(dest('meta', { pixel_id: '123456789012345', test_event_code: 'TEST1', advanced_matching: false }), [item()], http);
+    expect(calls[0].url).toBe('http://m/v25.0/123456789012345/events?access_token=tok');
+    expect(calls[0].body.test_event_code).toBe('TEST1');
+    const e = calls[0].body.data[0];
+    expect(e).toMatchObject({ event_name: 'Purchase', action_source: 'website', event_time: Math.floor((NOW - 60_000) / 1000), user_data: { client_ip_address: '203.0.113.0', client_user_agent: 'UA', fbc: 'fb.1.1.F' } });
+    expect(e.user_data.em).toBeUndefined();
+  });
+  it('Meta refuses before sending: older than 7 days, nothing to match; and a backend order without a page is system_generated', async () => {
+    const a = metaAdapter('http://m');
+    const d = dest('meta', { pixel_id: '123456789012345' });
+    expect(a.check(d, item({ occurred_at: new Date(NOW - 8 * 86_400_000).toISOString() }), NOW)).toMatch(/7 days/);
+    expect(a.check(d, item({ user_data: null, data: { order_id: 'O' } }), NOW)).toMatch(/no customer information/);
+    expect(a.configProblem(dest('meta', { pixel_id: '123456789012345' }, {} as never))).toMatch(/access_token/);
+    const { calls, http } = recorder();
+    await a.send(d, [item({ data: { order_id: 'O', value: 1, currency: 'EUR' } })], http);
+    expect(calls[0].body.data[0].action_source).toBe('system_generated');
+  });
+  it('TikTok, Google and GA4 build their documented bodies', async () => {
+    const r = recorder();
+    await tiktokAdapter('http://t').send(dest('tiktok', { pixel_id: 'D17TA5JC77UDOT6CA5FG' }), [item()], r.http);
+    expect(r.calls[0]).toMatchObject({ url: 'http://t/open_api/v1.3/event/track/', headers: { 'Access-Token': 'tok' }, body: { event_source: 'web', event_source_id: 'D17TA5JC77UDOT6CA5FG' } });
+    expect(r.calls[0].body.data[0]).toMatchObject({ event: 'CompletePayment', user: { email: 'a'.repeat(64), phone: 'b'.repeat(64) }, properties: { value: 120, currency: 'EUR' } });
+
+    const g = googleAdapter('http://g');
+    const gd = dest('google_ads', { conversion_id: 'AW-1', custom_params: { customer_id: '123-456-7890', conversion_action_id: '42' } });
+    expect(g.configProblem(dest('google_ads', { conversion_id: 'AW-1' }))).toMatch(/customer_id/);
+    await g.send(gd, [item({ legal_basis: 'legitimate_interest' })], r.http);
+    expect(r.calls[1].body).toMatchObject({ encoding: 'HEX', destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '1234567890' }, productDestinationId: '42' }] });
+    expect(r.calls[1].body.events[0]).toMatchObject({ transactionId: 'O-1', adIdentifiers: { gclid: 'G1' }, consent: { adUserData: 'CONSENT_DENIED' } });
+
+    const ga = ga4Adapter('http://a');
+    expect(ga.check(dest('ga4', {}), item({ occurred_at: new Date(NOW - 73 * 3_600_000).toISOString() }), NOW)).toMatch(/72 hours/);
+    await ga.send(dest('ga4', { measurement_id: 'G-ABC123' }), [item(), item({ id: 2, data: { visitor_id: 'v-2', order_id: 'O-2' } })], r.http);
+    expect(r.calls.slice(2).map((c) => c.body.client_id)).toEqual(['v-1', 'v-2']);
+    expect(r.calls[2].url).toBe('http://a/mp/collect?measurement_id=G-ABC123&api_secret=sec');
+    expect(r.calls[2].body.events[0]).toMatchObject({ name: 'purchase', params: { transaction_id: 'O-1', value: 120, currency: 'EUR', items: [{ item_id: 'GA', quantity: 2, price: 60 }] } });
+  });
+});
