@@ -229,7 +229,10 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
   jobs.register(audiences.job());
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
-  const features = createFeatures({ db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays });
+  const features = createFeatures({
+    db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, settings: config.featureStore,
+    rawRetentionMonths: config.retentionMonths, encryptionKey: resolveEncryptionKey(config, log),
+  });
   for (const job of features.jobList()) jobs.register(job);
   features.registerEraser(registry);
 
@@ -274,6 +277,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
+    featureStore: () => features.capabilities(),
     jobs: () => jobMetricLines(jobs.runner.metrics()),
   });
 

@@ -92,6 +92,12 @@ FROM tx_events
 WHERE NOT is_bot AND person_id IS NOT NULL
 GROUP BY tenant_id, person_id, time_bucket(INTERVAL '1 day', occurred_at), fs_order_currency(event_name, payload)
 WITH NO DATA;
+
+-- Materialization chunks: aggregate retention drops whole chunks (drop_chunks), so their length is how late a
+-- bucket can go after AGGREGATE_RETENTION_MONTHS (the default would be ten raw chunks, 70 days).
+SELECT set_chunk_time_interval('fs_event_funnel_hourly', INTERVAL '7 days');
+SELECT set_chunk_time_interval('fs_event_daily', INTERVAL '30 days');
+SELECT set_chunk_time_interval('fs_person_daily', INTERVAL '30 days');
 -- end timescale-only
 
 -- plain-only: CREATE TABLE fs_event_funnel_hourly (tenant_id bigint NOT NULL, event_entity_id text, hour timestamptz NOT NULL, currency text, page_views bigint NOT NULL, ticket_selections bigint NOT NULL, add_to_carts bigint NOT NULL, checkout_starts bigint NOT NULL, payment_attempts bigint NOT NULL, orders_completed bigint NOT NULL, tickets_sold numeric NOT NULL, revenue_gross numeric NOT NULL);

@@ -50,6 +50,19 @@ export interface Config {
   retentionIntervalS: number;
   /** Audit log rows older than this many days are pruned by the audit.prune job (server/audit/). */
   auditRetentionDays: number;
+  /** The feature store's retention, compression, archive and pseudonymisation settings (server/features/retention.ts). */
+  featureStore: FeatureStoreConfig;
+}
+
+export interface FeatureStoreConfig {
+  /** AGGREGATE_RETENTION_MONTHS: aggregate rows older than this are deleted (seed 003: two years). */
+  aggregateRetentionMonths: number;
+  /** COMPRESS_AFTER_DAYS: TimescaleDB chunks of tx_events older than this are compressed; 0 = off. */
+  compressAfterDays: number;
+  /** ARCHIVE_DIR: raw events are exported here (gzipped NDJSON per tenant and month) before retention drops them; null = off. */
+  archiveDir: string | null;
+  /** PSEUDONYMIZE_AFTER_DAYS: visitor, session and person ids of older raw events become keyed hashes; 0 = off. */
+  pseudonymizeAfterDays: number;
 }
 
 export class ConfigError extends Error {
@@ -160,7 +173,21 @@ export function loadConfig(env: Env): Config {
     retentionMonths: int('RETENTION_MONTHS', 24, 1, 1200),
     retentionIntervalS: int('RETENTION_INTERVAL_S', 3600, 1, 7 * 86_400),
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    featureStore: {
+      aggregateRetentionMonths: int('AGGREGATE_RETENTION_MONTHS', 24, 1, 1200),
+      compressAfterDays: int('COMPRESS_AFTER_DAYS', 0, 0, 36_500),
+      archiveDir: env.ARCHIVE_DIR || null,
+      pseudonymizeAfterDays: int('PSEUDONYMIZE_AFTER_DAYS', 0, 0, 36_500),
+    },
   };
+  // Compressed chunks take backfilled rows slowly and rewrite on every erasure: only chunks no event can reach.
+  const fsc = config.featureStore;
+  if (fsc.compressAfterDays > 0 && fsc.compressAfterDays <= limits.backfillDays + 1) {
+    problems.push(`COMPRESS_AFTER_DAYS=${fsc.compressAfterDays} must be 0 (off) or more than BACKFILL_DAYS + 1 (${limits.backfillDays + 1}): events are still accepted for younger chunks`);
+  }
+  if (fsc.pseudonymizeAfterDays > 0 && fsc.pseudonymizeAfterDays <= limits.backfillDays) {
+    problems.push(`PSEUDONYMIZE_AFTER_DAYS=${fsc.pseudonymizeAfterDays} must be 0 (off) or more than BACKFILL_DAYS (${limits.backfillDays})`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

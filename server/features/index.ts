@@ -1,11 +1,13 @@
 // The feature store (issue 13, README "Feature store"): aggregates over tx_events (continuous aggregates on
 // TimescaleDB, job-refreshed tables of the same names on plain PostgreSQL), the per-person and per-event
 // tables its jobs fill, the read API and the GDPR entries. Built by app.ts:
-//   const features = createFeatures({ db, log, backfillDays });
+//   const features = createFeatures({ db, log, backfillDays, settings, rawRetentionMonths, encryptionKey });
 //   for (const job of features.jobs()) jobs.register(job);
 //   features.registerRoutes(router, { authz, keyRevoked });
 //   features.registerEraser(registry);
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
+import type { FeatureStoreConfig } from '../config/index.js';
 import type { GdprRegistry } from '../gdpr/registry.js';
 import type { Job } from '../jobs/index.js';
 import type { Router } from '../http/router.js';
@@ -14,6 +16,7 @@ import { createAggregates, type Aggregates } from './aggregates.js';
 import { registerFeatureEraser } from './gdpr.js';
 import { createFeatureJobs, type FeatureJobs } from './jobs.js';
 import { createFeatureReader, type FeatureReader } from './read.js';
+import { createFeatureRetention } from './retention.js';
 import { registerFeatureRoutes, type FeatureRouteDeps } from './routes.js';
 
 export { registerFeatureTables } from './gdpr.js';
@@ -22,6 +25,11 @@ export interface FeaturesDeps {
   db: Db;
   log: Logger;
   backfillDays: number;
+  settings: FeatureStoreConfig;
+  /** RETENTION_MONTHS of the raw events (the archive runs a month ahead of it). */
+  rawRetentionMonths: number;
+  /** ENCRYPTION_KEY (pseudonyms are keyed with a key derived from it); null: no pseudonymisation. */
+  encryptionKey: Buffer | null;
   now?: () => number;
 }
 
@@ -30,6 +38,8 @@ export interface Features {
   jobs: FeatureJobs;
   reader: FeatureReader;
   jobList(): Job[];
+  /** What the retention settings do on this store (/health `feature_store`). */
+  capabilities(): Record<string, string>;
   registerRoutes(router: Router, access: Pick<FeatureRouteDeps, 'authz' | 'keyRevoked'>): void;
   /** The `features` store eraser (GDPR): recounts what an erased person contributed. */
   registerEraser(registry: GdprRegistry): void;
@@ -40,11 +50,16 @@ export function createFeatures(deps: FeaturesDeps): Features {
   const aggregates = createAggregates({ db: deps.db, log: deps.log });
   const jobs = createFeatureJobs({ db: deps.db, log: deps.log, aggregates, backfillDays: deps.backfillDays });
   const reader = createFeatureReader(deps.db);
+  const secret = deps.encryptionKey && crypto.createHmac('sha256', deps.encryptionKey).update('tixello:features:pseudonymize').digest();
+  const retention = createFeatureRetention({
+    db: deps.db, log: deps.log, settings: deps.settings, rawRetentionMonths: deps.rawRetentionMonths, backfillDays: deps.backfillDays, secret,
+  });
   return {
     aggregates,
     jobs,
     reader,
-    jobList: () => jobs.jobs(),
+    jobList: () => [...jobs.jobs(), ...retention.jobs()],
+    capabilities: () => retention.capabilities(),
     registerRoutes: (router, access) => registerFeatureRoutes(router, { reader, now, ...access }),
     registerEraser: (registry) => registerFeatureEraser(registry, { aggregates, recountEvents: jobs.recountEvents, now }),
   };

@@ -22,6 +22,8 @@ export interface StatusDeps {
   ownerConflicts?: () => number;
   /** The job runner's lines (jobs/index.ts jobMetricLines). */
   jobs?: () => string[];
+  /** What the feature store's retention settings do on this store (features/retention.ts); "unsupported: …" says why not. */
+  featureStore?: () => Record<string, string>;
 }
 
 // The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
@@ -53,6 +55,7 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       spool_bytes: s.spoolBytes,
       uws: deps.uws.native ? 'native' : 'fallback',
       uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+      ...(deps.featureStore ? { feature_store: deps.featureStore() } : {}),
     };
   };
   app.get('/health', (res) => {

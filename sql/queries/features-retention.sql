@@ -1,0 +1,71 @@
+-- The feature store's retention, compression, archive and pseudonymisation jobs (server/features/retention.ts).
+
+-- name: compression_enabled
+SELECT compression_enabled AS on FROM timescaledb_information.hypertables WHERE hypertable_name = 'tx_events';
+
+-- name: enable_compression
+ALTER TABLE tx_events SET (timescaledb.compress, timescaledb.compress_segmentby = 'tenant_id', timescaledb.compress_orderby = 'occurred_at DESC');
+
+-- name: compress_old
+-- Chunks entirely older than $1 not compressed yet.
+SELECT count(compress_chunk(c, if_not_compressed => true))::int AS n FROM show_chunks('tx_events', older_than => $1::timestamptz) AS c;
+
+-- name: drop_hourly
+SELECT count(*)::int AS n FROM drop_chunks('fs_event_funnel_hourly', older_than => $1::timestamptz);
+
+-- name: drop_event_daily
+SELECT count(*)::int AS n FROM drop_chunks('fs_event_daily', older_than => $1::timestamptz);
+
+-- name: drop_person_daily
+SELECT count(*)::int AS n FROM drop_chunks('fs_person_daily', older_than => $1::timestamptz);
+
+-- name: prune_hourly
+WITH d AS (DELETE FROM fs_event_funnel_hourly WHERE hour < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
+
+-- name: prune_event_daily
+WITH d AS (DELETE FROM fs_event_daily WHERE date < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
+
+-- name: prune_person_daily
+WITH d AS (DELETE FROM fs_person_daily WHERE date < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
+
+-- name: prune_timings
+WITH a AS (DELETE FROM fs_event_funnel_timings WHERE hour < $1 RETURNING 1), b AS (DELETE FROM fs_person_daily_timings WHERE date < $1 RETURNING 1)
+SELECT ((SELECT count(*) FROM a) + (SELECT count(*) FROM b))::int AS n;
+
+-- name: archive_months
+-- Tenant × UTC month of the raw events before $1 (months that retention will drop next), with their row counts.
+SELECT tenant_id::text AS tenant_id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*)::int AS n
+FROM tx_events WHERE occurred_at < $1 GROUP BY 1, 2 ORDER BY 2, 1;
+
+-- name: archive_slice
+-- One tenant's rows of [$2, $3) as JSON documents, in time order.
+SELECT to_jsonb(e) AS doc FROM tx_events e WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, id;
+
+-- name: pseudo_visitors
+-- Up to $3 distinct raw visitor / session ids (not yet pseudonymised) of rows in [$1, $2).
+SELECT DISTINCT visitor_id AS id FROM tx_events
+WHERE occurred_at >= $1 AND occurred_at < $2 AND visitor_id IS NOT NULL AND visitor_id NOT LIKE 'px\_%' LIMIT $3;
+
+-- name: pseudo_sessions
+SELECT DISTINCT session_id AS id FROM tx_events
+WHERE occurred_at >= $1 AND occurred_at < $2 AND session_id IS NOT NULL AND session_id NOT LIKE 'px\_%' LIMIT $3;
+
+-- name: pseudo_persons
+SELECT DISTINCT tenant_id::text || ':' || person_id::text AS id FROM tx_events
+WHERE occurred_at >= $1 AND occurred_at < $2 AND person_id > 0 LIMIT $3;
+
+-- name: set_visitors
+WITH u AS (UPDATE tx_events e SET visitor_id = m.new FROM unnest($3::text[], $4::text[]) AS m(old, new)
+  WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.visitor_id = m.old RETURNING 1)
+SELECT count(*)::int AS n FROM u;
+
+-- name: set_sessions
+WITH u AS (UPDATE tx_events e SET session_id = m.new FROM unnest($3::text[], $4::text[]) AS m(old, new)
+  WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.session_id = m.old RETURNING 1)
+SELECT count(*)::int AS n FROM u;
+
+-- name: set_persons
+-- A person id becomes a negative keyed hash: still distinct per person, never a persons row.
+WITH u AS (UPDATE tx_events e SET person_id = m.new FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS m(tenant_id, old, new)
+  WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.tenant_id = m.tenant_id AND e.person_id = m.old RETURNING 1)
+SELECT count(*)::int AS n FROM u;

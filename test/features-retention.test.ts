@@ -1,0 +1,140 @@
+// The feature store's retention settings (README "Feature store": retention) on the embedded TimescaleDB and on
+// plain PostgreSQL 15: what /health says each does, the archive of a month retention will drop next (gzipped
+// NDJSON + manifest), keyed pseudonyms in old raw rows, aggregate retention, and (TimescaleDB) compression.
+// Rows older than the backfill window cannot come through ingest: the test writes them with SQL.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capabilities, monthsBefore, personPseudonym, pseudonym } from '../server/features/retention.js';
+import { ADMIN, bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
+
+const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const DAY = 86_400_000;
+const admin = { authorization: `Bearer ${ADMIN}` };
+
+describe('retention settings: pure parts', () => {
+  it('says what each setting does, and what a plain PostgreSQL or a missing key cannot', () => {
+    const s = { aggregateRetentionMonths: 24, compressAfterDays: 30, archiveDir: '/a', pseudonymizeAfterDays: 90 };
+    expect(capabilities(s, false, true)).toEqual({ aggregate_retention: '24 months', compression: 'after 30 days', archive: 'to /a', pseudonymize: 'after 90 days' });
+    expect(capabilities(s, true, false).compression).toMatch(/^unsupported/);
+    expect(capabilities(s, true, false).pseudonymize).toMatch(/^unsupported/);
+    expect(capabilities({ ...s, compressAfterDays: 0, archiveDir: null, pseudonymizeAfterDays: 0 }, true, true)).toMatchObject({ compression: 'off', archive: 'off', pseudonymize: 'off' });
+  });
+
+  it('keys pseudonyms: stable per id, different per id, kind and key; person pseudonyms are negative', () => {
+    const k = crypto.randomBytes(32);
+    expect(pseudonym(k, 'visitor', 'v1')).toBe(pseudonym(k, 'visitor', 'v1'));
+    expect(pseudonym(k, 'visitor', 'v1')).toMatch(/^px_[0-9a-f]{32}$/);
+    expect(new Set([pseudonym(k, 'visitor', 'v1'), pseudonym(k, 'visitor', 'v2'), pseudonym(k, 'session', 'v1'), pseudonym(crypto.randomBytes(32), 'visitor', 'v1')]).size).toBe(4);
+    expect(BigInt(personPseudonym(k, '1', '7')) < 0n).toBe(true);
+    expect(monthsBefore(Date.parse('2026-03-31T00:00:00Z'), 1)).toBe(Date.parse('2026-03-03T00:00:00Z'));
+  });
+});
+
+const stores = [
+  { name: 'embedded TimescaleDB', plain: false },
+  { name: 'plain PostgreSQL', plain: true },
+];
+
+describe.each(stores)('retention jobs on $name', ({ plain }) => {
+  const dbName = `fsr_${crypto.randomBytes(6).toString('hex')}`;
+  const root = new pg.Client({ connectionString: PLAIN_URL });
+  const archiveDir = tmpDir('fs-archive-');
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+  // ~13 months: its month starts before now - (RETENTION_MONTHS - 1) = 13 months (archived), and it is younger than
+  // RETENTION_MONTHS (not dropped), older than AGGREGATE_RETENTION_MONTHS (its aggregates pruned).
+  const old = Date.now() - 400 * DAY;
+  const run = async (job: string) => {
+    const r = await request('POST', `${server.url}/api/admin/jobs/${job}/run`, undefined, admin);
+    expect(r.json?.status, `${job}: ${r.text}`).toBe('succeeded');
+    return r.json;
+  };
+
+  beforeAll(async () => {
+    const env: Record<string, string> = {
+      DATA_DIR: tmpDir(), DEMO_TENANT: '0', RETENTION_MONTHS: '14', RETENTION_INTERVAL_S: '604800', AGGREGATE_RETENTION_MONTHS: '12', ARCHIVE_DIR: archiveDir,
+      PSEUDONYMIZE_AFTER_DAYS: '30', COMPRESS_AFTER_DAYS: '30', ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'),
+    };
+    if (plain) {
+      await root.connect();
+      await root.query(`CREATE DATABASE ${dbName}`);
+      const u = new URL(PLAIN_URL);
+      u.pathname = `/${dbName}`;
+      env.DATABASE_URL = u.toString();
+    }
+    server = await bootServer(env);
+    t = await createTenant(server.url, 'fsr');
+    // 50 old rows over two hours of one day, 3 visitors, persons 1/2; and 5 recent rows of a visitor that must stay raw.
+    await server.db.query(`INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, person_id, consent_snapshot, entities)
+      SELECT gen_random_uuid(), 'event_view', $2::timestamptz + (i || ' minutes')::interval, $1, 'web', 'v' || (i % 3), 's' || (i % 3), CASE WHEN i % 3 = 0 THEN NULL ELSE i % 3 END,
+        '{}'::jsonb, '{"event_entity_id":"E1"}'::jsonb FROM generate_series(1, 50) i`, [t.tenant_id, new Date(old).toISOString()]);
+    await server.db.query(`INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, consent_snapshot, entities)
+      SELECT gen_random_uuid(), 'event_view', now() - (i || ' hours')::interval, $1, 'web', 'recent', '{}'::jsonb, '{"event_entity_id":"E1"}'::jsonb FROM generate_series(1, 5) i`, [t.tenant_id]);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    if (plain) {
+      await root.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+      await root.end();
+    }
+  });
+
+  it('reports in /health what each setting does here', async () => {
+    const h = (await request('GET', `${server.url}/health`)).json;
+    expect(h.feature_store.aggregate_retention).toBe('12 months');
+    expect(h.feature_store.compression).toBe(plain ? 'unsupported: plain PostgreSQL has no TimescaleDB compression' : 'after 30 days');
+    expect(h.feature_store.archive).toBe(`to ${archiveDir}`);
+    expect(h.feature_store.pseudonymize).toBe('after 30 days');
+  });
+
+  it('archives the old month once as gzipped NDJSON with a manifest of its row count', async () => {
+    await run('features.archive');
+    const manifest = JSON.parse(fs.readFileSync(path.join(archiveDir, 'manifest.json'), 'utf8'));
+    expect(manifest).toHaveLength(1);
+    expect(manifest[0]).toMatchObject({ tenant_id: t.tenant_id, month: new Date(old).toISOString().slice(0, 7), rows: 50 });
+    const lines = zlib.gunzipSync(fs.readFileSync(path.join(archiveDir, manifest[0].file))).toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(50);
+    expect(new Set(lines.map((l) => l.event_id)).size).toBe(50);
+    expect(crypto.createHash('sha256').update(fs.readFileSync(path.join(archiveDir, manifest[0].file))).digest('hex')).toBe(manifest[0].sha256);
+    await run('features.archive');
+    expect(JSON.parse(fs.readFileSync(path.join(archiveDir, 'manifest.json'), 'utf8'))).toHaveLength(1);
+  });
+
+  it('keeps aggregates AGGREGATE_RETENTION_MONTHS, then drops them', async () => {
+    await run('features.full');
+    const count = async () => Number((await server.db.query<{ n: string }>('SELECT count(*) AS n FROM fs_event_daily WHERE tenant_id = $1 AND date < now() - interval \'300 days\'', [t.tenant_id])).rows[0].n);
+    expect(await count()).toBeGreaterThan(0);
+    await run('features.aggregate_retention');
+    expect(await count()).toBe(0);
+    const recent = await server.db.query('SELECT 1 FROM fs_event_daily WHERE tenant_id = $1 AND date > now() - interval \'2 days\'', [t.tenant_id]);
+    expect(recent.rows.length).toBeGreaterThan(0);
+  });
+
+  it('replaces visitor, session and person ids of rows past PSEUDONYMIZE_AFTER_DAYS by keyed pseudonyms, consistently', async () => {
+    await run('features.pseudonymize');
+    const rows = (await server.db.query<{ visitor_id: string; session_id: string | null; person_id: string | null; recent: boolean }>(
+      'SELECT visitor_id, session_id, person_id::text AS person_id, occurred_at > now() - interval \'1 day\' AS recent FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows;
+    const oldRows = rows.filter((r) => !r.recent);
+    expect(oldRows).toHaveLength(50);
+    expect(oldRows.every((r) => /^px_/.test(r.visitor_id) && /^px_/.test(r.session_id!))).toBe(true);
+    expect(new Set(oldRows.map((r) => r.visitor_id)).size).toBe(3);
+    expect(oldRows.filter((r) => r.person_id !== null).every((r) => BigInt(r.person_id!) < 0n)).toBe(true);
+    expect(new Set(oldRows.filter((r) => r.person_id !== null).map((r) => r.person_id)).size).toBe(2);
+    expect(rows.filter((r) => r.recent).every((r) => r.visitor_id === 'recent')).toBe(true);
+  });
+
+  it.skipIf(plain)('compresses raw chunks older than COMPRESS_AFTER_DAYS; their rows stay readable', async () => {
+    await run('features.compress');
+    const chunks = (await server.db.query<{ is_compressed: boolean; range_end: string }>(
+      "SELECT is_compressed, range_end FROM timescaledb_information.chunks WHERE hypertable_name = 'tx_events'")).rows;
+    expect(chunks.filter((c) => new Date(c.range_end).getTime() < Date.now() - 30 * DAY).every((c) => c.is_compressed)).toBe(true);
+    expect(chunks.some((c) => c.is_compressed)).toBe(true);
+    expect(chunks.filter((c) => new Date(c.range_end).getTime() > Date.now()).every((c) => !c.is_compressed)).toBe(true);
+    const n = (await server.db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows[0].n;
+    expect(Number(n)).toBe(55);
+  });
+});
