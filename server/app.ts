@@ -31,7 +31,8 @@ import { createExperiments, registerExperimentTables } from './experiments/index
 import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
-import { createTracking, registerTrackingTables } from './tracking/index.js';
+import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
+import { createConversions, registerConversionTables, withMatchKeys } from './conversions/index.js';
 import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -132,6 +133,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerAuthzTables(registry);
   registerExperimentTables(registry);
   registerAudienceTables(registry);
+  registerConversionTables(registry);
   registerFeatureTables(registry);
   registerTrackingTables(registry);
   return registry;
@@ -196,6 +198,12 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   onCatalogChange = (c) => void live.onCatalogChange(c);
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
   registry.store('live', (ids) => live.erase(ids));
+  // Server-side conversions (README "Server-side conversions"): outbox rows in the commit, a dispatcher job.
+  const cipher = createCipher(resolveEncryptionKey(config, log));
+  const conversions = createConversions({
+    db, log: log.child({ mod: 'conversions' }), urls: config.conversions,
+    decryptSecrets: (code) => decryptSecrets(cipher, code as Parameters<typeof decryptSecrets>[1]),
+  });
   // The writer's hooks, in the order they run (contract: ingest/hooks.ts; each one's time is on /metrics).
   const sink = createGroupWriter({
     db, events, spool, log: log.child({ mod: 'writer' }),
@@ -204,7 +212,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
       // Identity before the live owners, so the rows the live layer sees carry their person id. Event →
       // organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
       // The persons' order/entry stats after identity stitching, so the rows carry their person.
-      projectors: [...identity.projectors, catalog.projector, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }],
+      projectors: [...identity.projectors, catalog.projector, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }, conversions.projector],
       committed: [
         { name: 'live', run: (rows) => live.onCommitted(rows) },
         ...(opts.onCommitted ? [{ name: 'embedder', run: opts.onCommitted }] : []),
@@ -213,7 +221,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   });
   const validation = createValidation();
   // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.
-  const ingest = protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) }));
+  // Outermost: the per-provider conversion digests need the contact data before protectPii replaces it.
+  const ingest = withMatchKeys(protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) })));
   // A key revoked on this node also ends its dashboard tokens here at once (other nodes: live/key-status.ts).
   const resolver = createKeyResolver(db, tenants);
   const keys: typeof resolver = { ...resolver, forget: (id) => (resolver.forget(id), live.keyRevoked(id)) };
@@ -228,6 +237,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
   const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
   jobs.register(audiences.job());
+  jobs.register(conversions.job());
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
   const features = createFeatures({
     db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, settings: config.featureStore,
@@ -261,6 +271,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     organizerOf: async (t, id) => (await eventResource(t, id)).organizer_id ?? null,
   });
   tracking.register(router);
+  conversions.registerRoutes(router);
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
@@ -278,7 +289,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   registerStatusRoutes(app, {
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     featureStore: () => features.capabilities(),
-    jobs: () => jobMetricLines(jobs.runner.metrics()),
+    // The conversions' lines ride along: their figures come from the dispatcher job.
+    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines()],
   });
 
   const closeParts = async () => {

@@ -1,37 +1,15 @@
 // Acknowledged means durable, and answered honestly: across a hard kill with requests in flight, a database
 // outage mid-load, a restart with a spool left over, a crash mid-replay, and database and spool both down.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, getJson, postJson, tmpDir, until, webEvent, wireDatabase } from './helpers.js';
+import { bootServer, createTenant, getJson, postJson, startChild as startServerProcess, tmpDir, until, webEvent, wireDatabase } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 // A limit no test here can reach: a 429 would make the outcome depend on how fast the machine is.
 const NO_RATE_LIMIT = { RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '100000000' };
 
-function startChild(dataDir: string): Promise<{ child: ChildProcess; base: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn', DEMO_TENANT: '0', ...NO_RATE_LIMIT },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      const m = out.match(/listening on (http:\/\/localhost:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, base: m[1] });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-  });
-}
+const startChild = (dataDir: string) => startServerProcess(dataDir, NO_RATE_LIMIT);
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
 

@@ -1,5 +1,6 @@
 // Shared integration-test plumbing: real servers on real ports, an embedded Timescale served over the
 // Postgres wire protocol, and small HTTP helpers.
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -255,6 +256,33 @@ export async function eventsOf(base: string, t: Tenant, query = 'limit=1000') {
   const r = await getJson(`${base}/api/v1/tx/events?${query}`, { authorization: `Bearer ${t.secret_key}` });
   if (r.status !== 200) throw new Error(`events: ${r.status} ${JSON.stringify(r.json)}`);
   return r.json.events as Record<string, any>[];
+}
+
+/**
+ * The server as a child process (`server/main.ts`, as `npm start` runs it), for tests that kill it with SIGKILL;
+ * resolves once it prints its URL. `env` adds to (or overrides) the test defaults.
+ */
+export function startChild(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'warn', DEMO_TENANT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      const m = out.match(/listening on (http:\/\/localhost:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, base: m[1] });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+  });
 }
 
 export async function until<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, stepMs = 100): Promise<T> {

@@ -52,6 +52,19 @@ export interface Config {
   auditRetentionDays: number;
   /** The feature store's retention, compression, archive and pseudonymisation settings (server/features/retention.ts). */
   featureStore: FeatureStoreConfig;
+  /** Ad-platform API bases for server-side conversions (server/conversions/): the real hosts unless pointed at a stand-in. */
+  conversions: ConversionUrls;
+}
+
+export interface ConversionUrls {
+  /** META_GRAPH_URL */
+  meta: string;
+  /** TIKTOK_API_URL */
+  tiktok: string;
+  /** GOOGLE_DATAMANAGER_URL */
+  googleDataManager: string;
+  /** GA4_MP_URL */
+  ga4: string;
 }
 
 export interface FeatureStoreConfig {
@@ -178,6 +191,12 @@ export function loadConfig(env: Env): Config {
       compressAfterDays: int('COMPRESS_AFTER_DAYS', 0, 0, 36_500),
       archiveDir: env.ARCHIVE_DIR || null,
       pseudonymizeAfterDays: int('PSEUDONYMIZE_AFTER_DAYS', 0, 0, 36_500),
+    },
+    conversions: {
+      meta: url('META_GRAPH_URL', ['https:', 'http:']) ?? 'https://graph.facebook.com',
+      tiktok: url('TIKTOK_API_URL', ['https:', 'http:']) ?? 'https://business-api.tiktok.com',
+      googleDataManager: url('GOOGLE_DATAMANAGER_URL', ['https:', 'http:']) ?? 'https://datamanager.googleapis.com',
+      ga4: url('GA4_MP_URL', ['https:', 'http:']) ?? 'https://www.google-analytics.com',
     },
   };
   // Compressed chunks take backfilled rows slowly and rewrite on every erasure: only chunks no event can reach.

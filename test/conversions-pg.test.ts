@@ -1,0 +1,57 @@
+// Server-side conversions on plain PostgreSQL 15 (README "Plain PostgreSQL mode"): migration 012, the outbox
+// projector (which reads the first touch from the partitioned tx_events) and the dispatcher, on a fresh
+// database dropped after the run.
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, getJson, postEvents, tmpDir, until, webEvent } from './helpers.js';
+import { addCode, auth, dispatchNow, metaCode, providerEnv, purchase } from './conversions-helpers.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-platforms/index.js';
+
+const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+describe('server-side conversions on plain PostgreSQL', () => {
+  const name = `conv_${crypto.randomBytes(6).toString('hex')}`;
+  let root: pg.Client;
+  let mock: MockPlatforms;
+  let server: Awaited<ReturnType<typeof bootServer>>;
+
+  beforeAll(async () => {
+    root = new pg.Client({ connectionString: ADMIN_URL });
+    await root.connect();
+    await root.query(`CREATE DATABASE ${name}`);
+    const u = new URL(ADMIN_URL);
+    u.pathname = `/${name}`;
+    mock = await startMockPlatforms();
+    server = await bootServer({ ...providerEnv(mock), DATABASE_URL: u.toString(), DATA_DIR: tmpDir() });
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await root?.end();
+  });
+
+  it('queues a purchase for the organizer and the marketplace in the commit and delivers it once to each', { timeout: 240_000 }, async () => {
+    expect(server.db.plain).toBe(true);
+    const t = await createTenant(server.url, 'conv-plain');
+    await addCode(server.url, t, metaCode('123456789012345', 'O1'));
+    await addCode(server.url, t, metaCode('543210987654321', null));
+    const touch = webEvent({ context: { click_ids: { fbclid: 'PLAINFB' }, utm: { source: 'ig' }, page: { url: 'https://tickets.example/e/E1' } } });
+    const order = purchase();
+    const noConsent = purchase({ consent_snapshot: { analytics: true, marketing: false, data_processing: true } }, { consent_marketing: false });
+    await postEvents(server.url, t, [touch]);
+    await postEvents(server.url, t, [order, noConsent]);
+    await until(async () => {
+      await dispatchNow(server.url);
+      const r = await getJson(`${server.url}/api/v1/conversions`, auth(t));
+      return r.json.counts.length === 2 && r.json.counts.every((c: any) => c.sent === 1 && c.pending === 0);
+    }, 180_000, 500);
+    expect(mock.problems).toEqual([]);
+    const meta = mock.received.filter((r) => r.ids.includes(order.event_id));
+    expect(meta.map((r) => r.destination).sort()).toEqual(['123456789012345', '543210987654321']);
+    expect(meta[0].body.data[0].user_data.fbc).toMatch(/^fb\.1\.\d{13}\.PLAINFB$/);
+    expect(mock.received.some((r) => r.ids.includes(noConsent.event_id))).toBe(false);
+    expect(mock.accepted.get(order.event_id)).toBe(2);
+  });
+});

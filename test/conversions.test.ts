@@ -1,0 +1,208 @@
+// Server-side conversions end to end (issue 15 part 2): a purchase reaches the organizer's and the marketplace's
+// destinations once each with the documented formats and hashes; 429 then 200 delivers once; a 400 is dead with
+// the provider's reason (bisection keeps the good rows); consent and the legitimate-interest policy decide what
+// is queued; erasure removes pending rows and hashes; the status API pages and counts.
+import crypto from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, getJson, postEvents, request, until, webEvent, type Tenant } from './helpers.js';
+import { addCode, auth, CUSTOMER, dispatchNow, metaCode, providerEnv, purchase } from './conversions-helpers.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-platforms/index.js';
+
+const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+describe('server-side conversions', () => {
+  let mock: MockPlatforms;
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let base: string;
+
+  beforeAll(async () => {
+    mock = await startMockPlatforms();
+    server = await bootServer({ ...providerEnv(mock), RATE_LIMIT_EVENTS_PER_SEC: '100000', RATE_LIMIT_BURST: '1000000' });
+    base = server.url;
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+  });
+
+  const rowsOf = async (t: Tenant, query = '') => {
+    const r = await getJson(`${base}/api/v1/conversions?limit=1000${query}`, auth(t));
+    expect(r.status).toBe(200);
+    return r.json as { items: any[]; counts: any[]; next_cursor: string | null };
+  };
+  /** Requests carrying the event (Meta, TikTok: its event id; Google, GA4: its order id as transaction id). */
+  const sentFor = (e: Record<string, any>) => mock.received.filter((r) => r.ids.includes(e.event_id) || r.ids.includes(e.entities.order_id));
+
+  it('sends a purchase once to the organizer\'s and the marketplace\'s destinations, with the documented payloads and hashes', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-dual');
+    await addCode(base, t, metaCode('111111111111111', 'O1'));
+    await addCode(base, t, metaCode('222222222222222', null));
+    await addCode(base, t, { provider: 'tiktok', organizer_id: null, settings: { pixel_id: 'D17TA5JC77UDOT6CA5FG' }, secrets: { access_token: 'tt' } });
+    await addCode(base, t, { provider: 'google_ads', organizer_id: 'O1', settings: { conversion_id: 'AW-1234567', custom_params: { customer_id: '1234567890', conversion_action_id: '987654' } }, secrets: { access_token: 'ya29.x' } });
+    await addCode(base, t, { provider: 'ga4', organizer_id: null, settings: { measurement_id: 'G-ABCD1234' }, secrets: { api_secret: 's3cr3t' } });
+    // Another organizer's code must not receive it.
+    await addCode(base, t, metaCode('333333333333333', 'O2'));
+
+    // The session's first touch carries the click ids and UTMs; the purchase arrives later from the backend.
+    const touch = webEvent({ session_id: 's-1', visitor_id: 'v-1', context: { utm: { source: 'fb', campaign: 'spring' }, click_ids: { fbclid: 'FBCLID123', gclid: 'GCLID456', ttclid: 'TT789' }, page: { url: 'https://tickets.example/e/E1' } } });
+    const order = purchase();
+    expect((await postEvents(base, t, [touch])).accepted).toBe(1);
+    expect((await postEvents(base, t, [order])).accepted).toBe(1);
+
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t)).counts.every((c) => c.pending === 0) && sentFor(order).length >= 5;
+    }, 180_000, 500);
+
+    expect(mock.problems).toEqual([]);
+    const got = sentFor(order);
+    const meta = got.filter((r) => r.provider === 'meta');
+    expect(meta.map((r) => r.destination).sort()).toEqual(['111111111111111', '222222222222222']);
+    expect(got.filter((r) => r.provider !== 'meta').map((r) => r.provider).sort()).toEqual(['ga4', 'google', 'tiktok']);
+
+    const ev = meta[0].body.data[0];
+    expect(meta[0].query.access_token).toMatch(/^token-/);
+    expect(ev).toMatchObject({ event_name: 'Purchase', event_id: order.event_id, action_source: 'website', event_source_url: 'https://tickets.example/e/E1/checkout' });
+    // Meta's published example: "John_Smith@gmail.com" → 62a14e44…; the phone as digits with the country code.
+    expect(ev.user_data.em).toBe('62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f');
+    expect(ev.user_data.ph).toBe(sha('16169547888'));
+    expect(ev.user_data.ct).toBe(sha('newyork'));
+    expect(ev.user_data.external_id).toBe(sha('c-1'));
+    expect(ev.user_data.client_user_agent).toBe(order.context.user_agent);
+    expect(ev.user_data.client_ip_address).toBe('203.0.113.0');
+    expect(ev.user_data.fbc).toMatch(/^fb\.1\.\d{13}\.FBCLID123$/);
+    expect(ev.custom_data).toMatchObject({ value: 120, currency: 'EUR', order_id: order.entities.order_id, content_ids: ['GA'], num_items: 2 });
+
+    const google = got.find((r) => r.provider === 'google')!;
+    expect(google.headers.authorization).toBe('Bearer ya29.x');
+    expect(google.body.destinations[0]).toEqual({ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '1234567890' }, productDestinationId: '987654' });
+    const g = google.body.events[0];
+    expect(g.adIdentifiers).toEqual({ gclid: 'GCLID456' });
+    // Google: E.164 with "+", dots removed from gmail addresses (none here, but the underscore stays).
+    expect(g.userData.userIdentifiers).toEqual([{ emailAddress: sha('john_smith@gmail.com') }, { phoneNumber: sha('+16169547888') }]);
+
+    const tiktok = got.find((r) => r.provider === 'tiktok')!;
+    expect(tiktok.body.data[0]).toMatchObject({ event: 'CompletePayment', event_id: order.event_id, user: { email: sha('john_smith@gmail.com'), phone: sha('+16169547888'), ttclid: 'TT789' } });
+    const ga4 = got.find((r) => r.provider === 'ga4')!;
+    expect(ga4.body).toMatchObject({ client_id: 'v-1', events: [{ name: 'purchase', params: { transaction_id: order.entities.order_id, currency: 'EUR', value: 120 } }] });
+
+    // Each destination accepted it once (two Meta pixels and TikTok by event id; Google and GA4 by order id).
+    expect(got.every((r) => r.status === 200)).toBe(true);
+    expect(mock.accepted.get(order.event_id)).toBe(3);
+    expect(mock.accepted.get(order.entities.order_id)).toBe(2);
+    const listed = await rowsOf(t);
+    expect(listed.items).toHaveLength(5);
+    expect(new Set(listed.items.map((i) => i.status))).toEqual(new Set(['sent']));
+    expect(new Set(listed.items.map((i) => i.legal_basis))).toEqual(new Set(['consent']));
+    expect(listed.items.map((i) => i.owner).sort()).toEqual(['marketplace', 'marketplace', 'marketplace', 'organizer', 'organizer']);
+    const stored = await server.db.query<{ user_data: unknown }>('SELECT user_data FROM conversion_outbox WHERE tenant_id = $1', [t.tenant_id]);
+    expect(stored.rows.every((r) => r.user_data === null)).toBe(true);
+    const att = (await server.db.query<any>('SELECT * FROM conversion_attributions WHERE tenant_id = $1', [t.tenant_id])).rows;
+    expect(att).toHaveLength(1);
+    expect(att[0]).toMatchObject({ session_id: 's-1', order_id: order.entities.order_id, utm: { source: 'fb', campaign: 'spring' }, click_ids: { fbclid: 'FBCLID123', gclid: 'GCLID456', ttclid: 'TT789' } });
+    expect(att[0].first_touch.utm).toEqual({ source: 'fb', campaign: 'spring' });
+    // No clear contact data anywhere in the stored event.
+    const raw = JSON.stringify((await server.db.query('SELECT payload FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows);
+    expect(raw).not.toContain('John_Smith');
+    expect(raw).not.toContain('616');
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/tx_conversions_total\{provider="meta",outcome="sent"\} [1-9]/);
+  });
+
+  it('delivers once after a 429, and a 400 is dead with the provider\'s reason while the rest of the batch is sent', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-retry');
+    await addCode(base, t, metaCode('444444444444444', 'O1'));
+    const first = purchase();
+    mock.script('meta', [429]);
+    await postEvents(base, t, [first]);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t)).items[0]?.attempts >= 1;
+    }, 120_000, 500);
+    const afterFirst = (await rowsOf(t)).items[0];
+    if (afterFirst.status === 'pending') expect(afterFirst.last_error).toMatch(/Meta error 4/);
+    await until(async () => (await rowsOf(t, '&status=sent')).items.length === 1, 120_000, 500);
+    expect(sentFor(first).map((r) => r.status)).toEqual([429, 200]);
+    expect(mock.accepted.get(first.event_id)).toBe(1);
+
+    // Three purchases in one batch, one of which the provider refuses: bisection isolates it.
+    const batch = [purchase(), purchase(), purchase()];
+    mock.rejectEvent(batch[1].event_id);
+    await postEvents(base, t, batch);
+    await until(async () => {
+      await dispatchNow(base);
+      const c = (await rowsOf(t)).counts[0];
+      return c.pending === 0 && c.sent === 3 && c.dead === 1;
+    }, 120_000, 500);
+    const dead = (await rowsOf(t, '&status=dead')).items;
+    expect(dead.map((d) => d.event_id)).toEqual([batch[1].event_id]);
+    expect(dead[0].last_error).toMatch(/Meta error 100\/2804003: Invalid parameter/);
+    for (const e of [batch[0], batch[2]]) expect(mock.accepted.get(e.event_id)).toBe(1);
+    expect(mock.accepted.get(batch[1].event_id)).toBeUndefined();
+
+    // A dead row can be retried by hand; a sent one cannot.
+    const sent = (await rowsOf(t, '&status=sent')).items[0];
+    expect((await request('POST', `${base}/api/v1/conversions/${sent.id}/retry`, undefined, auth(t))).status).toBe(409);
+    expect((await request('POST', `${base}/api/v1/conversions/999999999/retry`, undefined, auth(t))).status).toBe(404);
+    const retried = await request('POST', `${base}/api/v1/conversions/${dead[0].id}/retry`, undefined, auth(t));
+    expect(retried.status).toBe(200);
+    expect(retried.json).toEqual({ id: dead[0].id, status: 'pending' });
+  });
+
+  it('queues nothing without marketing consent, and purchases only under the legitimate-interest policy, recorded on the row', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-consent');
+    await addCode(base, t, metaCode('555555555555555', 'O1', { conversion_events: ['order_completed', 'add_to_cart'] }));
+    const noConsent = { consent_snapshot: { analytics: true, marketing: false, data_processing: true } };
+    const refused = purchase(noConsent, { consent_marketing: false });
+    const cart = webEvent({ event_name: 'add_to_cart', consent_snapshot: { analytics: true, marketing: false, data_processing: true }, entities: { cart_id: 'K1', event_entity_id: 'E1', organizer_id: 'O1' }, payload: { items: [{ ticket_type_id: 'GA', qty: 1, price: 60 }], cart_value: 60, currency: 'EUR' } });
+    await postEvents(base, t, [cart, refused]);
+    await dispatchNow(base);
+    expect((await rowsOf(t)).items).toEqual([]);
+    expect(sentFor(refused)).toEqual([]);
+
+    const policy = await request('PUT', `${base}/api/v1/settings/conversions`, { purchase_basis: 'legitimate_interest' }, auth(t));
+    expect(policy.status).toBe(200);
+    expect(policy.json.purchase_basis).toBe('legitimate_interest');
+    const bad = await request('PUT', `${base}/api/v1/settings/conversions`, { purchase_basis: 'always', x: 1 }, auth(t));
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('invalid_field');
+
+    const li = purchase(noConsent, { consent_marketing: false });
+    const cart2 = { ...cart, event_id: crypto.randomUUID() };
+    await postEvents(base, t, [cart2, li]);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, '&status=sent')).items.length === 1;
+    }, 120_000, 500);
+    const rows = (await rowsOf(t)).items;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ event_id: li.event_id, legal_basis: 'legitimate_interest', status: 'sent' });
+    expect(sentFor(cart2)).toEqual([]);
+  });
+
+  it('erases a person\'s pending rows and hashes; the status API refuses bad filters and pages with a cursor', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-erase');
+    await addCode(base, t, metaCode('666666666666666', 'O1'));
+    mock.script('meta', Array(50).fill(503));
+    const orders = [purchase(), purchase(), purchase({ visitor_id: 'v-2', session_id: 's-2' }, { customer: { ...CUSTOMER, external_id: 'C-2', email: 'other@example.com' } })];
+    await postEvents(base, t, orders);
+    await until(async () => (await rowsOf(t)).items.length === 3, 60_000, 200);
+    const c1 = (await getJson(`${base}/api/v1/persons?external_id=C-1`, auth(t))).json;
+    const erased = await request('DELETE', `${base}/api/v1/persons/${c1.person_id}`, undefined, auth(t));
+    expect(erased.status).toBe(200);
+    const left = (await server.db.query<{ event_id: string }>('SELECT event_id::text AS event_id FROM conversion_outbox WHERE tenant_id = $1', [t.tenant_id])).rows;
+    expect(left.map((r) => r.event_id)).toEqual([orders[2].event_id]);
+    expect((await server.db.query('SELECT 1 FROM conversion_attributions WHERE tenant_id = $1 AND event_id = $2', [t.tenant_id, orders[0].event_id])).rows).toEqual([]);
+    mock.script('meta', []);
+
+    const page1 = await getJson(`${base}/api/v1/conversions?limit=1`, auth(t));
+    expect(page1.json.items).toHaveLength(1);
+    expect(page1.json.next_cursor).toBeTruthy();
+    for (const q of ['status=lost', 'limit=0', 'cursor=abc', 'destination=%00']) {
+      const r = await getJson(`${base}/api/v1/conversions?${q}`, auth(t));
+      expect(r.status, q).toBe(400);
+      expect(r.json.error.code).toBe('invalid_field');
+    }
+  });
+});
