@@ -1,0 +1,73 @@
+// TikTok Business API v1.3: campaign/create (WEB_CONVERSIONS, daily budget mode, created disabled) and one ad
+// group with the targeting, then campaign/status/update ENABLE; budget edits with campaign/update; lifetime
+// figures per campaign with report/integrated/get (BASIC, AUCTION_CAMPAIGN). Every answer is HTTP 200 with
+// {code, message, data}: code 0 is success, 40100 (rate limit) and 5xxxx are retried, the rest are refusals.
+import type { CampaignsConfig } from '../config.js';
+import type { Stats } from '../model.js';
+import { call, notConfigured, num, type External, type Outcome, type PlatformAdapter } from './adapter.js';
+
+function unwrap(r: Outcome<any>): Outcome<any> {
+  if (!r.ok) return r;
+  const code = num(r.value?.code);
+  if (code === 0) return { ok: true, value: r.value?.data ?? {} };
+  return { ok: false, error: `TikTok code ${code}: ${String(r.value?.message ?? '').slice(0, 200)}`, retriable: code === 40100 || code >= 50000 };
+}
+
+export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
+  const { advertiserId: adv, token } = cfg.tiktok;
+  const base = `${cfg.urls.tiktok}/open_api/v1.3`;
+  const headers = { 'Access-Token': token ?? '' };
+  const post = async (path: string, body: Record<string, unknown>) => unwrap(await call(`${base}/${path}/`, { method: 'POST', headers, body: { advertiser_id: adv, ...body } }));
+  const ready = adv && token;
+  const missing = () => notConfigured('TIKTOK_ADVERTISER_ID / TIKTOK_ADS_TOKEN');
+  return {
+    platform: 'tiktok',
+    async publish(c): Promise<Outcome<External>> {
+      if (!ready) return missing();
+      const camp = await post('campaign/create', { campaign_name: c.name.slice(0, 512), objective_type: 'WEB_CONVERSIONS', budget_mode: 'BUDGET_MODE_DAY', budget: c.dailyBudget, operation_status: 'DISABLE' });
+      if (!camp.ok) return camp;
+      const campaignId = String(camp.value.campaign_id ?? '');
+      const t = c.targeting;
+      const group = await post('adgroup/create', {
+        campaign_id: campaignId, adgroup_name: `${c.name} — ad group`.slice(0, 512), placement_type: 'PLACEMENT_TYPE_AUTOMATIC',
+        optimization_goal: 'CONVERT', billing_event: 'OCPM', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW',
+        audience_ids: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.audience_id !== null).map((a) => String(a.audience_id)),
+        excluded_audience_ids: t.excluded_audiences.filter((a) => a.audience_id !== null).map((a) => String(a.audience_id)),
+      });
+      if (!group.ok) return group;
+      const on = await post('campaign/status/update', { campaign_ids: [campaignId], operation_status: 'ENABLE' });
+      if (!on.ok) return on;
+      return { ok: true, value: { campaignId, adsetId: String(group.value.adgroup_id ?? '') } };
+    },
+    async setActive(ext, active) {
+      if (!ready) return missing();
+      const r = await post('campaign/status/update', { campaign_ids: [ext.campaignId], operation_status: active ? 'ENABLE' : 'DISABLE' });
+      return r.ok ? { ok: true, value: undefined } : r;
+    },
+    async setDailyBudget(ext, amount) {
+      if (!ready) return missing();
+      const r = await post('campaign/update', { campaign_id: ext.campaignId, budget: amount });
+      return r.ok ? { ok: true, value: undefined } : r;
+    },
+    async fetchMetrics(ids) {
+      if (!ready) return missing();
+      const out = new Map<string, Stats>();
+      for (let page = 1; page <= 50; page++) {
+        const qs = new URLSearchParams({
+          advertiser_id: adv, report_type: 'BASIC', data_level: 'AUCTION_CAMPAIGN', lifetime: 'true', page: String(page), page_size: '1000',
+          dimensions: JSON.stringify(['campaign_id']),
+          metrics: JSON.stringify(['spend', 'impressions', 'clicks', 'complete_payment', 'total_complete_payment_rate']),
+          filtering: JSON.stringify([{ field_name: 'campaign_ids', filter_type: 'IN', filter_value: JSON.stringify(ids) }]),
+        });
+        const r = unwrap(await call(`${base}/report/integrated/get/?${qs}`, { method: 'GET', headers }));
+        if (!r.ok) return r;
+        for (const row of (r.value.list ?? []) as { dimensions?: { campaign_id?: string }; metrics?: Record<string, unknown> }[]) {
+          const m = row.metrics ?? {};
+          out.set(String(row.dimensions?.campaign_id), { impressions: num(m.impressions), clicks: num(m.clicks), spend: num(m.spend), conversions: num(m.complete_payment), revenue: num(m.total_complete_payment_rate) });
+        }
+        if (page >= num(r.value.page_info?.total_page)) break;
+      }
+      return { ok: true, value: out };
+    },
+  };
+}

@@ -1,0 +1,149 @@
+// Budget allocation (seed 002 §2.4 allocateBudget / reallocateBudget): how much a budget may spend per day
+// (pacing) and how that day is split between its campaigns. Pure; randomness comes from the seed passed in.
+//
+// performance_based is a Thompson-sampling bandit: for each campaign, draw a conversion rate from
+// Beta(1 + conversions, 1 + clicks − conversions), turn it into value per euro (× mean order value ÷ cost per
+// click, both with weak priors), and count how often each campaign wins over DRAWS draws. Its share of the day
+// is that win probability, clamped to [minShare, maxShare] (explore a little, never bet everything), then
+// renormalised. Campaigns without data share the prior: the first day is an equal split.
+import { beta } from './rng.js';
+import { cents, DAY_MS, floorCents, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+
+export interface PaceInput {
+  total: number;
+  spent: number;
+  dailyLimit: number | null;
+  /** ms; null = open-ended (paced over DEFAULT_PACE_DAYS). */
+  endsAt: number | null;
+  now: number;
+}
+
+export const DEFAULT_PACE_DAYS = 14;
+
+/** The day's spend target: what is left spread evenly over the days left, never above the daily limit. */
+export function dailyTarget(p: PaceInput): number {
+  const remaining = Math.max(0, p.total - p.spent);
+  const daysLeft = p.endsAt === null ? DEFAULT_PACE_DAYS : Math.max(1, Math.ceil((p.endsAt - p.now) / DAY_MS));
+  const even = remaining / daysLeft;
+  return floorCents(Math.min(even, p.dailyLimit ?? Infinity, remaining));
+}
+
+export interface Arm {
+  id: number;
+  platform: Platform;
+  stats: Stats;
+}
+
+export interface BanditOpts {
+  draws: number;
+  minShare: number;
+  maxShare: number;
+  /** Prior mean order value and cost per click, used until a campaign has its own. */
+  priorOrderValue: number;
+  priorCpc: number;
+}
+
+export const DEFAULT_BANDIT: BanditOpts = { draws: 400, minShare: 0.02, maxShare: 0.6, priorOrderValue: 50, priorCpc: 0.5 };
+
+/** Value per euro drawn once for an arm. */
+function drawValuePerEuro(s: Stats, o: BanditOpts, rand: () => number): number {
+  const conv = Math.min(s.conversions, s.clicks);
+  const cvr = beta(1 + conv, 1 + Math.max(0, s.clicks - conv), rand);
+  // Weak priors (worth 5 conversions / 20 clicks) keep early averages from swinging.
+  const aov = (s.revenue + 5 * o.priorOrderValue) / (conv + 5);
+  const cpc = (s.spend + 20 * o.priorCpc) / (s.clicks + 20);
+  return (cvr * aov) / cpc;
+}
+
+/** Win probabilities of the arms by Thompson sampling. */
+export function winProbabilities(arms: Arm[], o: BanditOpts, rand: () => number): Map<number, number> {
+  const wins = new Map<number, number>(arms.map((a) => [a.id, 0]));
+  for (let i = 0; i < o.draws; i++) {
+    let best = -1;
+    let bestId = -1;
+    for (const a of arms) {
+      const v = drawValuePerEuro(a.stats, o, rand);
+      if (v > best) [best, bestId] = [v, a.id];
+    }
+    wins.set(bestId, wins.get(bestId)! + 1);
+  }
+  return new Map([...wins].map(([id, w]) => [id, w / o.draws]));
+}
+
+/** Clamps shares into [min, max] and renormalises until stable (sum 1). */
+export function clampShares(shares: Map<number, number>, min: number, max: number): Map<number, number> {
+  const n = shares.size;
+  if (n === 0) return shares;
+  const lo = Math.min(min, 1 / n);
+  const hi = Math.max(max, 1 / n);
+  let out = new Map(shares);
+  for (let round = 0; round < 50; round++) {
+    const fixed = new Map<number, number>();
+    for (const [id, s] of out) if (s <= lo) fixed.set(id, lo); else if (s >= hi) fixed.set(id, hi);
+    const free = [...out].filter(([id]) => !fixed.has(id));
+    const rest = 1 - [...fixed.values()].reduce((a, b) => a + b, 0);
+    const freeSum = free.reduce((a, [, s]) => a + s, 0);
+    const next = new Map(fixed);
+    for (const [id, s] of free) next.set(id, freeSum > 0 ? (s / freeSum) * rest : rest / free.length);
+    if (free.length === 0) {
+      const sum = [...next.values()].reduce((a, b) => a + b, 0);
+      for (const [id, s] of next) next.set(id, s / sum);
+    }
+    const stable = [...next].every(([id, s]) => Math.abs(s - (out.get(id) ?? 0)) < 1e-9);
+    out = next;
+    if (stable) break;
+  }
+  return out;
+}
+
+export interface AllocationInput {
+  strategy: Strategy;
+  platformAllocations: PlatformAllocations;
+  arms: Arm[];
+  dayTarget: number;
+  bandit?: BanditOpts;
+  rand: () => number;
+}
+
+export interface Allocation {
+  /** Campaign id → daily budget (cents floored: the sum never exceeds the day's target). */
+  daily: Map<number, number>;
+  shares: Map<number, number>;
+  /** performance_based: the bandit's win probabilities before clamping. */
+  winProbabilities?: Map<number, number>;
+}
+
+/** Manual: the platforms' percentages, split evenly inside a platform; platforms without a share get none. */
+function manualShares(arms: Arm[], pa: PlatformAllocations): Map<number, number> {
+  const byPlatform = new Map<Platform, Arm[]>();
+  for (const a of arms) byPlatform.set(a.platform, [...(byPlatform.get(a.platform) ?? []), a]);
+  const totalPct = [...byPlatform.keys()].reduce((s, p) => s + (pa[p]?.percentage ?? 0), 0);
+  const out = new Map<number, number>();
+  for (const [p, list] of byPlatform) for (const a of list) out.set(a.id, totalPct > 0 ? (pa[p]?.percentage ?? 0) / totalPct / list.length : 0);
+  return out;
+}
+
+/** The day's target split between the arms by strategy, platform daily limits applied. */
+export function allocate(inp: AllocationInput): Allocation {
+  const o = inp.bandit ?? DEFAULT_BANDIT;
+  if (inp.arms.length === 0) return { daily: new Map(), shares: new Map() };
+  let shares: Map<number, number>;
+  let wp: Map<number, number> | undefined;
+  if (inp.strategy === 'manual') shares = manualShares(inp.arms, inp.platformAllocations);
+  else if (inp.strategy === 'equal_split') shares = new Map(inp.arms.map((a) => [a.id, 1 / inp.arms.length]));
+  else {
+    wp = winProbabilities(inp.arms, o, inp.rand);
+    shares = clampShares(wp, o.minShare, o.maxShare);
+  }
+  const daily = new Map<number, number>();
+  for (const a of inp.arms) daily.set(a.id, floorCents(inp.dayTarget * (shares.get(a.id) ?? 0)));
+  // A platform's own daily limit caps the sum of its campaigns (scaled down together).
+  for (const p of new Set(inp.arms.map((a) => a.platform))) {
+    const limit = inp.platformAllocations[p]?.daily_limit;
+    if (limit === undefined) continue;
+    const ids = inp.arms.filter((a) => a.platform === p).map((a) => a.id);
+    const sum = ids.reduce((s, id) => s + daily.get(id)!, 0);
+    if (sum > limit) for (const id of ids) daily.set(id, floorCents((daily.get(id)! * limit) / sum));
+  }
+  return { daily, shares: new Map([...shares].map(([k, v]) => [k, cents(v * 10000) / 10000])), winProbabilities: wp };
+}

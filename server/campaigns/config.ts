@@ -1,0 +1,50 @@
+// Campaign automation's configuration (README "Campaigns"): the platforms' API bases (the conversions' META_GRAPH_URL
+// and TIKTOK_API_URL, plus GOOGLE_ADS_URL) and the marketplace's own ad accounts the suites are published in.
+// A platform without its account or token cannot publish: its campaigns fail with that reason.
+
+export interface CampaignsConfig {
+  urls: { meta: string; googleAds: string; tiktok: string };
+  meta: { adAccountId: string | null; token: string | null };
+  google: { customerId: string | null; token: string | null; developerToken: string | null };
+  tiktok: { advertiserId: string | null; token: string | null };
+}
+
+type Env = Record<string, string | undefined>;
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** From the environment; refusals are appended to `problems` (loadConfig reports them together). */
+export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
+  const url = (name: string, def: string): string => {
+    const raw = env[name];
+    if (!raw) return def;
+    try {
+      const u = new URL(raw);
+      if (u.protocol === 'https:' || u.protocol === 'http:') return raw.replace(/\/+$/, '');
+    } catch {
+      // reported below
+    }
+    problems.push(`${name} must be an http(s) URL`);
+    return def;
+  };
+  const id = (name: string): string | null => {
+    const raw = env[name];
+    if (!raw) return null;
+    if (!ID.test(raw)) {
+      problems.push(`${name} must be 1-64 of A-Z a-z 0-9 _ -`);
+      return null;
+    }
+    return raw;
+  };
+  const secret = (name: string): string | null => env[name] || null;
+  return {
+    urls: {
+      meta: url('META_GRAPH_URL', 'https://graph.facebook.com'),
+      googleAds: url('GOOGLE_ADS_URL', 'https://googleads.googleapis.com'),
+      tiktok: url('TIKTOK_API_URL', 'https://business-api.tiktok.com'),
+    },
+    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN') },
+    google: { customerId: id('GOOGLE_ADS_CUSTOMER_ID'), token: secret('GOOGLE_ADS_TOKEN'), developerToken: secret('GOOGLE_ADS_DEVELOPER_TOKEN') },
+    tiktok: { advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN') },
+  };
+}

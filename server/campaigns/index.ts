@@ -1,0 +1,74 @@
+// Campaign automation (issue 16, README "Campaigns"): an organizer's ad budget, its campaign suite on Meta,
+// Google Ads and TikTok, the admin's approval queue, and the jobs that sync metrics, optimise hourly and
+// rebalance daily, logging every decision. app.ts builds it with createCampaigns and registers its jobs,
+// routes and tables. scripts/simulate-campaigns.ts runs the same core against mock platforms.
+import type { Logger } from 'pino';
+import type { GdprRegistry } from '../gdpr/registry.js';
+import type { Job } from '../jobs/runner.js';
+import type { Db } from '../store/db.js';
+import type { PlatformAdapter } from './adapters/adapter.js';
+import { createGoogleAdapter } from './adapters/google.js';
+import { createMetaAdapter } from './adapters/meta.js';
+import { createTiktokAdapter } from './adapters/tiktok.js';
+import type { CampaignsConfig } from './config.js';
+import { attributionCredits, createCampaignJobs, type CreditSource } from './jobs.js';
+import type { Platform } from './model.js';
+import { createService, type LowBudgetNotice } from './service.js';
+import { campaignStore as S, Q, type Budget, type Campaign } from './store.js';
+
+export { campaignsConfig, type CampaignsConfig } from './config.js';
+export type { LowBudgetNotice } from './service.js';
+
+export const CAMPAIGN_TABLES = ['ad_campaign_budgets', 'automated_campaigns', 'campaign_optimization_log', 'campaign_metric_snapshots', 'campaign_credits'];
+
+export function registerCampaignTables(registry: GdprRegistry): void {
+  registry.none(CAMPAIGN_TABLES, 'campaign automation: organizers\' ad budgets, campaign settings, platform totals, optimiser decisions and order ids credited to campaigns (no person: the order\'s person lives in the conversions and identity domains)');
+}
+
+export interface CoreDeps {
+  db: Db;
+  log: Logger;
+  config: CampaignsConfig;
+  now?: () => number;
+  fallbackUrl?: string;
+  notify?: (n: LowBudgetNotice) => Promise<void>;
+  credits?: CreditSource;
+  /** Tests: stand-in adapters. */
+  adapters?: Record<Platform, PlatformAdapter>;
+}
+
+export interface Purchase {
+  order_id: string;
+  utm_campaign: string;
+  revenue: number;
+  tickets: number;
+  occurred_at: string;
+}
+
+export function createCampaignsCore(deps: CoreDeps) {
+  const { db, log } = deps;
+  const now = deps.now ?? Date.now;
+  const adapters = deps.adapters ?? { meta: createMetaAdapter(deps.config), google_ads: createGoogleAdapter(deps.config), tiktok: createTiktokAdapter(deps.config) };
+  const notify = deps.notify ?? (async (n: LowBudgetNotice) => log.info({ notice: n }, 'campaign budget below 20 %'));
+  const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? 'https://tixello.com/events', notify });
+  const service = {
+    ...base,
+    budget: (tenant: number, id: number): Promise<Budget | null> => S.budget(db, tenant, id),
+    campaignsOf: (tenant: number, budgetId: number): Promise<Campaign[]> => S.campaigns(db, tenant, budgetId),
+    campaign: (tenant: number, id: number): Promise<Campaign | null> => S.campaign(db, tenant, id),
+  };
+  const jobs = createCampaignJobs({ db, log, service: base, adapters, credits: deps.credits ?? attributionCredits });
+  return {
+    service,
+    jobs: jobs.jobs as Job[],
+    runners: jobs,
+    /** Tracked sales whose utm_campaign names one of our campaigns; an order credits once. */
+    async recordCredits(tenant: number, rows: Purchase[]): Promise<number> {
+      if (rows.length === 0) return 0;
+      return (await db.query(Q.insert_credits, [tenant, JSON.stringify(rows)])).rows.length;
+    },
+    creditsOf: (tenant: number, ids: number[]) => S.credits(db, tenant, ids),
+  };
+}
+
+export type CampaignsCore = ReturnType<typeof createCampaignsCore>;

@@ -1,0 +1,132 @@
+// The campaign jobs on the job runner (seed 002 §2.7), each once per window across the nodes:
+//   campaigns.sync_metrics  every 30 min   platform figures → campaigns, snapshots, budgets' spend; tracked credits
+//   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget
+//   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
+// Decisions are logged per (campaign, window, rule) before they are carried out, so an attempt run again for the
+// same window (lease lost, retry, restart) finds them and never acts twice.
+import type { Logger } from 'pino';
+import type { Job } from '../jobs/runner.js';
+import type { Db } from '../store/db.js';
+import type { PlatformAdapter } from './adapters/adapter.js';
+import { dayStart, type Platform, type Stats } from './model.js';
+import { hash32, prng } from './rng.js';
+import { dailyDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
+import type { CampaignService } from './service.js';
+import { campaignStore as S, platformStats, Q, toBudget, type Budget, type Campaign } from './store.js';
+
+/** Where tracked sales come from: by default the conversions domain's attributions (issue 15). */
+export interface CreditSource {
+  pull(db: Db, since: Date, until: Date): Promise<number>;
+}
+
+export const attributionCredits: CreditSource = {
+  async pull(db, since) {
+    const present = (await db.query<{ present: boolean }>(Q.has_attributions)).rows[0]?.present;
+    if (!present) return 0;
+    return (await db.query(Q.credit_from_attributions, [since])).rows.length;
+  },
+};
+
+export interface JobDeps {
+  db: Db;
+  log: Logger;
+  service: CampaignService;
+  adapters: Record<Platform, PlatformAdapter>;
+  credits: CreditSource;
+}
+
+const CHUNK = 100;
+/** Credits look back this far each sync (a sale is attributed a little after it happened). */
+const CREDIT_LOOKBACK_MS = 2 * 86_400_000;
+
+export function createCampaignJobs(deps: JobDeps) {
+  const { db, log } = deps;
+
+  async function syncMetrics(at: Date): Promise<number> {
+    const rows = (await db.query<Record<string, unknown>>(Q.synced_campaigns)).rows;
+    const byPlatform = new Map<Platform, { id: number; ext: string }[]>();
+    for (const r of rows) {
+      const p = r.platform as Platform;
+      byPlatform.set(p, [...(byPlatform.get(p) ?? []), { id: Number(r.id), ext: String(r.external_campaign_id) }]);
+    }
+    const figures: (Stats & { id: number })[] = [];
+    let failures = 0;
+    for (const [p, list] of byPlatform) {
+      for (let i = 0; i < list.length; i += CHUNK) {
+        const part = list.slice(i, i + CHUNK);
+        const r = await deps.adapters[p].fetchMetrics(part.map((x) => x.ext));
+        if (!r.ok) {
+          failures++;
+          log.warn({ platform: p, err: r.error }, 'campaign metrics fetch failed');
+          continue;
+        }
+        for (const x of part) {
+          const s = r.value.get(x.ext);
+          if (s) figures.push({ id: x.id, ...s });
+        }
+      }
+    }
+    if (figures.length) await db.query(Q.write_metrics, [at, JSON.stringify(figures)]);
+    await deps.credits.pull(db, new Date(at.getTime() - CREDIT_LOOKBACK_MS), at);
+    if (failures > 0 && figures.length === 0 && rows.length > 0) throw new Error(`metrics sync failed on ${failures} platform call(s)`);
+    return figures.length;
+  }
+
+  /** The optimiser's view: tracked sales when the budget has any, else the platform's own claim. */
+  async function views(b: Budget): Promise<{ budget: BudgetView; campaigns: CampaignView[]; list: Campaign[] }> {
+    const list = await S.campaigns(db, b.tenant_id, b.id);
+    const credits = await S.credits(db, b.tenant_id, list.map((c) => c.id));
+    const raises = await S.lastRaises(db, b.tenant_id, b.id);
+    const tracked = credits.size > 0;
+    const campaigns = list.map((c): CampaignView => {
+      const p = platformStats(c);
+      const cr = credits.get(c.id);
+      const stats = tracked ? { ...p, conversions: cr?.orders ?? 0, revenue: cr?.revenue ?? 0 } : p;
+      return { id: c.id, platform: c.platform, status: c.status, statusReason: c.status_reason, dailyBudget: c.daily_budget, stats, lastRaiseAt: raises.get(c.id) ?? null };
+    });
+    const budget: BudgetView = {
+      id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,
+      endsAt: b.ends_at ? Date.parse(b.ends_at) : null, strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, lowNotified: b.low_notified_at !== null,
+    };
+    return { budget, campaigns, list };
+  }
+
+  const liveBudgets = async () => (await db.query<Record<string, unknown>>(Q.live_budgets)).rows.map(toBudget);
+
+  async function optimize(window: Date): Promise<number> {
+    await syncMetrics(window);
+    let acted = 0;
+    let failed = 0;
+    for (const b of await liveBudgets()) {
+      const v = await views(b);
+      const today = await S.spendSince(db, b.tenant_id, b.id, new Date(dayStart(window.getTime())));
+      const spentToday = [...today.values()].reduce((s, x) => s + x, 0);
+      const r = await deps.service.decide(b, window, 'campaigns.optimize', hourlyDecisions({ budget: v.budget, campaigns: v.campaigns, spentToday, now: window.getTime() }));
+      acted += r.applied;
+      failed += r.failed;
+    }
+    if (failed > 0) throw new Error(`${failed} decision(s) could not be carried out on the platforms; the window retries them`);
+    return acted;
+  }
+
+  async function rebalance(window: Date): Promise<number> {
+    let acted = 0;
+    let failed = 0;
+    for (const b of await liveBudgets()) {
+      const v = await views(b);
+      const rand = prng(hash32(`rebalance:${b.id}:${window.toISOString()}`));
+      const r = await deps.service.decide(b, window, 'campaigns.rebalance', dailyDecisions({ budget: v.budget, campaigns: v.campaigns, now: window.getTime(), rand }));
+      acted += r.applied;
+      failed += r.failed;
+    }
+    if (failed > 0) throw new Error(`${failed} decision(s) could not be carried out on the platforms; the window retries them`);
+    return acted;
+  }
+
+  const jobs: Job[] = [
+    { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncMetrics(ctx.windowStart) },
+    { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
+    { name: 'campaigns.rebalance', schedule: { daily: '06:00', tz: 'UTC' }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart) },
+  ];
+  return { jobs, syncMetrics, optimize, rebalance };
+}

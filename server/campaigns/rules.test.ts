@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { HOUR_MS, DAY_MS, ZERO_STATS, type Stats } from './model.js';
+import { prng } from './rng.js';
+import { dailyDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
+
+const T0 = Date.UTC(2026, 2, 5, 12);
+const budget = (o: Partial<BudgetView> = {}): BudgetView => ({
+  id: 1, total: 1400, spent: 300, dailyLimit: 110, targetCpa: 10, targetRoas: 1.5, endsAt: T0 + 7 * DAY_MS, strategy: 'performance_based', platformAllocations: {}, lowNotified: false, ...o,
+});
+const stats = (spend: number, conversions: number, revenue: number, clicks = 500): Stats => ({ ...ZERO_STATS, spend, conversions, revenue, clicks });
+const camp = (id: number, s: Stats, o: Partial<CampaignView> = {}): CampaignView => ({ id, platform: 'meta', status: 'active', statusReason: null, dailyBudget: 20, stats: s, lastRaiseAt: null, ...o });
+
+describe('hourly rules', () => {
+  it('pauses at CPA above 2x target once spend reached 3x target, the worst first, never the last running one', () => {
+    const d = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [camp(1, stats(40, 1, 60)), camp(2, stats(50, 0, 0)), camp(3, stats(60, 10, 600))] });
+    const paused = d.filter((x) => x.rule === 'cpa_above_limit').map((x) => x.campaignId);
+    expect(paused).toEqual([2, 1]);
+    expect(d.find((x) => x.campaignId === 2)!.inputs).toMatchObject({ cpa: null, target_cpa: 10 });
+    const last = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [camp(1, stats(40, 1, 60))] });
+    expect(last.filter((x) => x.rule === 'cpa_above_limit')).toEqual([]);
+  });
+  it('does not judge CPA before the minimum spend', () => {
+    const d = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [camp(1, stats(29, 0, 0)), camp(2, stats(10, 5, 300))] });
+    expect(d.filter((x) => x.rule === 'cpa_above_limit')).toEqual([]);
+  });
+  it('raises ROAS winners by at most 20 % out of the headroom, once per 24 h', () => {
+    const cs = [camp(1, stats(100, 10, 1000), { dailyBudget: 40 }), camp(2, stats(100, 6, 200), { dailyBudget: 40 })];
+    const d = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: cs });
+    const raise = d.filter((x) => x.rule === 'roas_above_target');
+    expect(raise).toHaveLength(1);
+    expect(raise[0].action).toEqual({ kind: 'set_daily_budget', daily_budget: 48 });
+    const again = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [{ ...cs[0], lastRaiseAt: T0 - 2 * HOUR_MS }, cs[1]] });
+    expect(again.filter((x) => x.rule === 'roas_above_target')).toEqual([]);
+    const noRoom = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [{ ...cs[0], dailyBudget: 80 }, { ...cs[1], dailyBudget: 80 }] });
+    expect(noRoom.filter((x) => x.rule === 'roas_above_target')).toEqual([]);
+  });
+  it('pauses for the day before the daily limit would be passed and resumes on a new day', () => {
+    const cs = [camp(1, stats(5, 1, 50)), camp(2, stats(5, 1, 50))];
+    const d = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0, campaigns: cs });
+    expect(d.filter((x) => x.rule === 'daily_limit').map((x) => x.action)).toEqual([{ kind: 'pause', reason: 'daily_limit' }, { kind: 'pause', reason: 'daily_limit' }]);
+    const paused = cs.map((c) => ({ ...c, status: 'paused' as const, statusReason: 'daily_limit' }));
+    const next = hourlyDecisions({ budget: budget(), spentToday: 0, now: T0 + 12 * HOUR_MS, campaigns: paused });
+    expect(next.filter((x) => x.rule === 'daily_limit').map((x) => x.action.kind)).toEqual(['resume', 'resume']);
+    const same = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0 + HOUR_MS, campaigns: paused });
+    expect(same.filter((x) => x.action.kind === 'resume')).toEqual([]);
+  });
+  it('stops everything before the total is reached, and completes after the end date', () => {
+    const cs = [camp(1, stats(5, 1, 50), { dailyBudget: 48 }), camp(2, stats(5, 1, 50), { dailyBudget: 48 })];
+    const d = hourlyDecisions({ budget: budget({ spent: 1396 }), spentToday: 10, now: T0, campaigns: cs });
+    expect(d.map((x) => x.action.kind)).toEqual(['budget_status', 'pause', 'pause']);
+    const end = hourlyDecisions({ budget: budget({ endsAt: T0 }), spentToday: 10, now: T0, campaigns: cs });
+    expect(end.map((x) => x.rule)).toEqual(['budget_ended', 'budget_ended']);
+  });
+});
+
+describe('daily rebalance', () => {
+  it('notifies once below 20 % left and splits the day target without exceeding it', () => {
+    const cs = [camp(1, stats(100, 10, 1000)), camp(2, stats(100, 2, 100)), camp(3, stats(0, 0, 0), { status: 'paused', statusReason: 'cpa_above_limit' })];
+    const d = dailyDecisions({ budget: budget({ spent: 1200 }), campaigns: cs, now: T0, rand: prng(5) });
+    expect(d[0]).toMatchObject({ rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: 200 } });
+    const split = d.filter((x) => x.action.kind === 'set_daily_budget');
+    expect(split.map((x) => x.campaignId)).toEqual([1, 2]);
+    const sum = split.reduce((s, x) => s + (x.action as { daily_budget: number }).daily_budget, 0);
+    expect(sum).toBeLessThanOrEqual(200 / 7 + 1e-9);
+    expect(dailyDecisions({ budget: budget({ spent: 1200, lowNotified: true }), campaigns: cs, now: T0, rand: prng(5) }).some((x) => x.rule === 'low_budget')).toBe(false);
+  });
+});

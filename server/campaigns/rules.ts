@@ -1,0 +1,224 @@
+// The optimiser's rules (seed 002 §2.4 optimizeCampaigns, §2.7 RebalanceBudgetJob) as pure functions: figures in,
+// decisions out. Each decision names its rule, its action, the inputs it saw and a sentence saying why; the jobs
+// log it (campaign_optimization_log) and apply it. `now` is passed in.
+//
+// Hourly (optimise):
+//   budget_ended        ends_at passed: every running campaign completes
+//   budget_exhausted    spent + the next hour's expected spend would reach the total: pause all, budget exhausted
+//   daily_limit         today's spend + the next hour's would pass the daily limit: pause until the next UTC day,
+//                       then resume (only the campaigns this rule paused)
+//   cpa_above_limit     CPA > 2× target CPA once spend ≥ 3× target CPA (minimum data): pause (never the last
+//                       running campaign of the budget)
+//   roas_above_target   ROAS > 2× target ROAS with ≥ 5 conversions: daily budget +20 %, at most once per 24 h,
+//                       and only out of the day's unallocated headroom (the pace is never exceeded)
+// Daily (rebalance): low_budget notice below 20 % left (once), exhausted when nothing is left, and the day's
+// target split between the running campaigns by the budget's strategy (allocate.ts).
+import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
+import { cents, floorCents, HOUR_MS, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+
+export interface BudgetView {
+  id: number;
+  total: number;
+  spent: number;
+  dailyLimit: number | null;
+  targetCpa: number | null;
+  targetRoas: number | null;
+  endsAt: number | null;
+  strategy: Strategy;
+  platformAllocations: PlatformAllocations;
+  lowNotified: boolean;
+}
+
+export interface CampaignView {
+  id: number;
+  platform: Platform;
+  status: CampaignStatus;
+  statusReason: string | null;
+  dailyBudget: number;
+  stats: Stats;
+  lastRaiseAt: number | null;
+}
+
+export type Action =
+  | { kind: 'pause'; reason: PauseReason }
+  | { kind: 'resume' }
+  | { kind: 'complete' }
+  | { kind: 'set_daily_budget'; daily_budget: number }
+  | { kind: 'budget_status'; status: 'exhausted' | 'active' }
+  | { kind: 'notify_low_budget'; remaining: number; remaining_pct: number };
+
+export interface Decision {
+  /** 0 = the budget as a whole. */
+  campaignId: number;
+  rule: string;
+  action: Action;
+  inputs: Record<string, unknown>;
+  reason: string;
+}
+
+export const RULES = {
+  /** Pause at CPA above this multiple of the target. */
+  cpaMultiple: 2,
+  /** Judge CPA only once spend reached this multiple of the target CPA. */
+  cpaMinSpendMultiple: 3,
+  roasMultiple: 2,
+  roasMinConversions: 5,
+  raiseStep: 0.2,
+  raiseEveryMs: 24 * HOUR_MS,
+  /** An hour's spend may run this much above its share of the daily budget (the platforms' pacing). */
+  hourlyOverdelivery: 1.2,
+  lowBudgetShare: 0.2,
+} as const;
+
+const running = (c: CampaignView) => c.status === 'active';
+const pausedBy = (c: CampaignView, r: PauseReason) => c.status === 'paused' && c.statusReason === r;
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '∞');
+
+export interface HourInput {
+  budget: BudgetView;
+  campaigns: CampaignView[];
+  /** Spend of the budget's campaigns since the start of this UTC day. */
+  spentToday: number;
+  now: number;
+}
+
+/** The next hour's expected spend of these campaigns at their daily budgets, with the pacing margin. */
+const nextHour = (cs: CampaignView[]) => cs.reduce((s, c) => s + c.dailyBudget, 0) / 24 * RULES.hourlyOverdelivery;
+
+function guards(inp: HourInput): Decision[] | null {
+  const { budget: b, campaigns, now } = inp;
+  const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  if (b.endsAt !== null && now >= b.endsAt) {
+    return campaigns.filter((c) => c.status === 'active' || c.status === 'paused').map((c) => ({
+      campaignId: c.id, rule: 'budget_ended', action: { kind: 'complete' }, inputs: { ends_at: new Date(b.endsAt!).toISOString() },
+      reason: 'The budget\'s end date has passed: the campaign is complete.',
+    }));
+  }
+  const expected = nextHour(live);
+  if (live.length > 0 && b.spent + expected >= b.total) {
+    const inputs = { total: b.total, spent: cents(b.spent), next_hour_expected: cents(expected) };
+    return [
+      { campaignId: 0, rule: 'budget_exhausted', action: { kind: 'budget_status', status: 'exhausted' }, inputs, reason: `Spent ${fmt(b.spent)} of ${fmt(b.total)}; another hour would reach the total, so the budget stops here.` },
+      ...live.filter(running).map((c): Decision => ({ campaignId: c.id, rule: 'budget_exhausted', action: { kind: 'pause', reason: 'budget_exhausted' }, inputs, reason: 'The budget is used up: paused.' })),
+    ];
+  }
+  return null;
+}
+
+function dailyLimitDecisions(inp: HourInput): Decision[] {
+  const { budget: b, campaigns, spentToday } = inp;
+  if (b.dailyLimit === null) return [];
+  const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  const expected = nextHour(live);
+  const inputs = { daily_limit: b.dailyLimit, spent_today: cents(spentToday), next_hour_expected: cents(expected) };
+  if (spentToday + expected > b.dailyLimit) {
+    return live.filter(running).map((c) => ({
+      campaignId: c.id, rule: 'daily_limit', action: { kind: 'pause', reason: 'daily_limit' }, inputs,
+      reason: `Spent ${fmt(spentToday)} today; another hour would pass the daily limit of ${fmt(b.dailyLimit!)}: paused until tomorrow.`,
+    }));
+  }
+  return live.filter((c) => pausedBy(c, 'daily_limit')).map((c) => ({
+    campaignId: c.id, rule: 'daily_limit', action: { kind: 'resume' }, inputs, reason: 'A new day under the daily limit: resumed.',
+  }));
+}
+
+function cpaDecisions(inp: HourInput): Decision[] {
+  const { budget: b } = inp;
+  if (b.targetCpa === null) return [];
+  const out: Decision[] = [];
+  let left = inp.campaigns.filter(running).length;
+  // The worst first: if only one may go (the last running one stays), it is the worst.
+  const judged = inp.campaigns.filter(running)
+    .map((c) => ({ c, cpa: c.stats.conversions > 0 ? c.stats.spend / c.stats.conversions : Infinity }))
+    .filter((x) => x.c.stats.spend >= RULES.cpaMinSpendMultiple * b.targetCpa! && x.cpa > RULES.cpaMultiple * b.targetCpa!)
+    .sort((x, y) => y.cpa - x.cpa);
+  for (const { c, cpa } of judged) {
+    if (left <= 1) break;
+    left--;
+    out.push({
+      campaignId: c.id, rule: 'cpa_above_limit', action: { kind: 'pause', reason: 'cpa_above_limit' },
+      inputs: { spend: cents(c.stats.spend), conversions: c.stats.conversions, cpa: Number.isFinite(cpa) ? cents(cpa) : null, target_cpa: b.targetCpa },
+      reason: `CPA ${fmt(cpa)} is above ${RULES.cpaMultiple}× the target of ${fmt(b.targetCpa!)} after spending ${fmt(c.stats.spend)}: paused.`,
+    });
+  }
+  return out;
+}
+
+function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
+  const { budget: b, now } = inp;
+  if (b.targetRoas === null) return [];
+  const active = inp.campaigns.filter((c) => running(c) && !pausedNow.has(c.id));
+  const target = dailyTarget({ total: b.total, spent: b.spent, dailyLimit: b.dailyLimit, endsAt: b.endsAt, now });
+  let headroom = floorCents(target - active.reduce((s, c) => s + c.dailyBudget, 0));
+  const candidates = active
+    .map((c) => ({ c, roas: c.stats.spend > 0 ? c.stats.revenue / c.stats.spend : 0 }))
+    .filter((x) => x.c.stats.conversions >= RULES.roasMinConversions && x.roas > RULES.roasMultiple * b.targetRoas!)
+    .filter((x) => x.c.lastRaiseAt === null || now - x.c.lastRaiseAt >= RULES.raiseEveryMs)
+    .sort((x, y) => y.roas - x.roas);
+  const out: Decision[] = [];
+  for (const { c, roas } of candidates) {
+    const raise = floorCents(Math.min(c.dailyBudget * RULES.raiseStep, headroom));
+    if (raise < 0.01) break;
+    headroom = floorCents(headroom - raise);
+    const next = cents(c.dailyBudget + raise);
+    out.push({
+      campaignId: c.id, rule: 'roas_above_target', action: { kind: 'set_daily_budget', daily_budget: next },
+      inputs: { roas: cents(roas), target_roas: b.targetRoas, conversions: c.stats.conversions, daily_budget: c.dailyBudget, day_target: target },
+      reason: `ROAS ${roas.toFixed(2)}× is above ${RULES.roasMultiple}× the target of ${b.targetRoas}×: daily budget ${fmt(c.dailyBudget)} → ${fmt(next)}.`,
+    });
+  }
+  return out;
+}
+
+/** The hourly decisions for one budget. */
+export function hourlyDecisions(inp: HourInput): Decision[] {
+  const stop = guards(inp);
+  if (stop) return stop;
+  const daily = dailyLimitDecisions(inp);
+  const cpa = cpaDecisions(inp);
+  const paused = new Set([...daily, ...cpa].filter((d) => d.action.kind === 'pause').map((d) => d.campaignId));
+  // While the day's limit holds the budget, nothing is raised.
+  const roas = daily.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
+  return [...daily, ...cpa, ...roas];
+}
+
+export interface DayInput {
+  budget: BudgetView;
+  campaigns: CampaignView[];
+  now: number;
+  rand: () => number;
+  bandit?: BanditOpts;
+}
+
+/** The daily rebalance: notices, exhaustion and the day's split between the running campaigns. */
+export function dailyDecisions(inp: DayInput): Decision[] {
+  const { budget: b, now } = inp;
+  const remaining = Math.max(0, b.total - b.spent);
+  const out: Decision[] = [];
+  if (!b.lowNotified && remaining < RULES.lowBudgetShare * b.total) {
+    out.push({
+      campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: cents(remaining), remaining_pct: cents((remaining / b.total) * 100) },
+      inputs: { total: b.total, spent: cents(b.spent) }, reason: `Only ${fmt(remaining)} (${((remaining / b.total) * 100).toFixed(1)} %) of the budget is left: the organizer is told.`,
+    });
+  }
+  const eligible = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  if (eligible.length === 0) return out;
+  const target = dailyTarget({ total: b.total, spent: b.spent, dailyLimit: b.dailyLimit, endsAt: b.endsAt, now });
+  const alloc = allocate({
+    strategy: b.strategy, platformAllocations: b.platformAllocations, dayTarget: target, rand: inp.rand, bandit: inp.bandit,
+    arms: eligible.map((c) => ({ id: c.id, platform: c.platform, stats: c.stats })),
+  });
+  for (const c of eligible) {
+    const next = alloc.daily.get(c.id) ?? 0;
+    const share = alloc.shares.get(c.id) ?? 0;
+    const wp = alloc.winProbabilities?.get(c.id);
+    out.push({
+      campaignId: c.id, rule: `rebalance_${b.strategy}`, action: { kind: 'set_daily_budget', daily_budget: next },
+      inputs: { day_target: target, share, ...(wp === undefined ? {} : { win_probability: wp }), spend: cents(c.stats.spend), clicks: c.stats.clicks, conversions: c.stats.conversions, revenue: cents(c.stats.revenue), previous_daily_budget: c.dailyBudget },
+      reason: b.strategy === 'performance_based'
+        ? `Thompson sampling gives it a ${(share * 100).toFixed(1)} % share (won ${((wp ?? 0) * 100).toFixed(1)} % of the draws): ${fmt(next)} of today's ${fmt(target)}.`
+        : `${b.strategy === 'manual' ? 'Manual platform split' : 'Equal split'}: ${fmt(next)} of today's ${fmt(target)}.`,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,215 @@
+// The campaign lifecycle (seed 002 §2.4): budgets, the suite, review, publishing, pause / resume and manual
+// overrides, and carrying out the optimiser's logged decisions on the platforms. Outcomes are values: a
+// platform refusal is recorded on the campaign (last_error / failed), not thrown.
+import type { Logger } from 'pino';
+import type { Db, Queryable } from '../store/db.js';
+import type { PlatformAdapter } from './adapters/adapter.js';
+import { allocate, dailyTarget } from './allocate.js';
+import { canMove, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
+import { hash32, prng } from './rng.js';
+import type { Action, Decision } from './rules.js';
+import { campaignStore as S, platformStats, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
+import { buildSuite, type Creative, type Targeting } from './suite.js';
+
+export interface NewBudget {
+  organizer_id: string;
+  event_id: string | null;
+  total_budget: number;
+  currency: string;
+  daily_budget_limit: number | null;
+  allocation_strategy: Strategy;
+  platform_allocations: PlatformAllocations;
+  target_cpa: number | null;
+  target_roas: number | null;
+  payment_reference: string | null;
+  paid_at: string | null;
+  started_at: string | null;
+  ends_at: string | null;
+  notes: string | null;
+}
+
+export interface LowBudgetNotice {
+  tenant: number;
+  budget_id: number;
+  organizer_id: string;
+  remaining: number;
+  remaining_pct: number;
+  currency: string;
+}
+
+export interface ServiceDeps {
+  db: Db;
+  log: Logger;
+  adapters: Record<Platform, PlatformAdapter>;
+  now: () => number;
+  /** Landing page of events without a url in the catalog. */
+  fallbackUrl: string;
+  notify(n: LowBudgetNotice): Promise<void>;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; code: 'not_found' | 'conflict'; message: string };
+
+const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
+
+export function createService(deps: ServiceDeps) {
+  const { db, adapters } = deps;
+  const now = () => new Date(deps.now());
+
+  async function createBudget(tenant: number, b: NewBudget): Promise<Budget> {
+    const t = now();
+    const r = await db.query(Q.insert_budget, [tenant, b.organizer_id, b.event_id, b.total_budget, b.currency, b.daily_budget_limit, b.allocation_strategy,
+      JSON.stringify(b.platform_allocations), b.target_cpa, b.target_roas, b.payment_reference, b.paid_at, b.started_at ?? t, b.ends_at, b.notes, t]);
+    return toBudget(r.rows[0] as Record<string, unknown>);
+  }
+
+  async function createSuite(tenant: number, budgetId: number, lookalikePct: number): Promise<Result<Campaign[]>> {
+    const b = await S.budget(db, tenant, budgetId);
+    if (!b) return { ok: false, code: 'not_found', message: `No budget ${budgetId} for this tenant.` };
+    if (b.status !== 'active') return { ok: false, code: 'conflict', message: `Budget ${budgetId} is ${b.status}: a suite is created for an active budget.` };
+    const ev = b.event_id ? ((await db.query(Q.event_for_suite, [tenant, b.event_id])).rows[0] as Record<string, unknown> | undefined) : undefined;
+    const drafts = buildSuite({
+      budgetId, organizerId: b.organizer_id, platformAllocations: b.platform_allocations, lookalikePct, fallbackUrl: deps.fallbackUrl,
+      event: { id: b.event_id, title: (ev?.title as string | null) ?? null, genres: (ev?.genres as string[] | undefined) ?? [], city: (ev?.city as string | null) ?? null, url: (ev?.url as string | null) ?? null },
+    });
+    await db.query(Q.insert_campaigns, [tenant, budgetId, b.organizer_id, b.event_id, b.ends_at, now(), JSON.stringify(drafts)]);
+    return { ok: true, value: await S.campaigns(db, tenant, budgetId) };
+  }
+
+  /** Moves campaigns of a budget; those not in a state that allows it are left and listed. */
+  async function move(tenant: number, ids: number[], to: CampaignStatus, reason: string | null): Promise<Campaign[]> {
+    const from = (['draft', 'pending_review', 'active', 'paused', 'completed', 'failed'] as CampaignStatus[]).filter((s) => canMove(s, to));
+    return S.move(db, tenant, ids, from, to, reason, now());
+  }
+
+  async function submit(tenant: number, budgetId: number): Promise<Result<Campaign[]>> {
+    const cs = await S.campaigns(db, tenant, budgetId);
+    if (cs.length === 0) return { ok: false, code: 'not_found', message: `Budget ${budgetId} has no campaigns: create its suite first.` };
+    await move(tenant, cs.filter((c) => c.status === 'draft' || c.status === 'failed').map((c) => c.id), 'pending_review', null);
+    return { ok: true, value: await S.campaigns(db, tenant, budgetId) };
+  }
+
+  /** Daily budgets for campaigns starting now: the day's headroom next to the running ones, split by strategy. */
+  function startingBudgets(b: Budget, all: Campaign[], starting: Campaign[]): Map<number, number> {
+    const running = all.filter((c) => c.status === 'active' && !starting.some((s) => s.id === c.id));
+    const target = dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: deps.now() });
+    const headroom = Math.max(0, target - running.reduce((s, c) => s + c.daily_budget, 0));
+    return allocate({
+      strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, dayTarget: headroom, rand: prng(hash32(`start:${b.id}`)),
+      arms: starting.map((c) => ({ id: c.id, platform: c.platform, stats: platformStats(c) })),
+    }).daily;
+  }
+
+  /** Approves pending campaigns (the marketplace admin): each is published and started, or marked failed. */
+  async function approve(tenant: number, ids: number[]): Promise<Result<Campaign[]>> {
+    const loaded = (await Promise.all(ids.map((id) => S.campaign(db, tenant, id)))).filter((c): c is Campaign => c !== null && c.status === 'pending_review');
+    if (loaded.length === 0) return { ok: false, code: 'conflict', message: 'None of these campaigns is pending review.' };
+    const out: Campaign[] = [];
+    for (const budgetId of new Set(loaded.map((c) => c.budget_id))) {
+      const b = (await S.budget(db, tenant, budgetId))!;
+      const mine = loaded.filter((c) => c.budget_id === budgetId);
+      const daily = startingBudgets(b, await S.campaigns(db, tenant, budgetId), mine);
+      for (const c of mine) out.push(await publishOne(tenant, b, c, daily.get(c.id) ?? 0));
+    }
+    return { ok: true, value: out };
+  }
+
+  async function publishOne(tenant: number, b: Budget, c: Campaign, daily: number): Promise<Campaign> {
+    const r = await adapters[c.platform].publish({
+      name: `${c.name} [txc-${c.budget_id}-${c.platform}-${c.campaign_type}]`, campaignType: c.campaign_type, dailyBudget: daily, currency: b.currency,
+      targeting: c.targeting as unknown as Targeting, creative: c.creative as unknown as Creative,
+    });
+    const t = now();
+    if (!r.ok) {
+      deps.log.warn({ campaign: c.id, platform: c.platform, err: r.error }, 'publishing a campaign failed');
+      const failed = (await db.query(Q.set_failed, [tenant, c.id, r.error.slice(0, 1000), t])).rows[0];
+      return failed ? toCampaign(failed as Record<string, unknown>) : c;
+    }
+    const row = (await db.query(Q.set_published, [tenant, c.id, r.value.campaignId, r.value.adsetId, t, daily, b.total_budget])).rows[0];
+    return row ? toCampaign(row as Record<string, unknown>) : c;
+  }
+
+  async function reject(tenant: number, ids: number[], note: string | null): Promise<Campaign[]> {
+    return S.move(db, tenant, ids, ['pending_review'], 'draft', note, now());
+  }
+
+  /** Pause or resume by hand (also the admin's manual override). */
+  async function setActive(tenant: number, id: number, active: boolean): Promise<Result<Campaign>> {
+    const c = await S.campaign(db, tenant, id);
+    if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
+    const to: CampaignStatus = active ? 'active' : 'paused';
+    if (!canMove(c.status, to) || !c.external_campaign_id) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: it cannot be ${active ? 'resumed' : 'paused'}.` };
+    if (active) {
+      const b = (await S.budget(db, tenant, c.budget_id))!;
+      if (b.status !== 'active') return { ok: false, code: 'conflict', message: `Its budget is ${b.status}: raise the total or resume the budget first.` };
+    }
+    const r = await adapters[c.platform].setActive(ext(c), active);
+    if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
+    const [moved] = await S.move(db, tenant, [id], [c.status], to, active ? null : 'manual', now());
+    return { ok: true, value: moved ?? c };
+  }
+
+  async function setDailyBudget(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
+    const c = await S.campaign(db, tenant, id);
+    if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
+    if (!c.external_campaign_id || (c.status !== 'active' && c.status !== 'paused')) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: only a published campaign has a daily budget.` };
+    const r = await adapters[c.platform].setDailyBudget(ext(c), amount);
+    if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
+    return { ok: true, value: (await S.setDaily(db, tenant, id, amount, now()))! };
+  }
+
+  async function overrideBudget(tenant: number, id: number, o: { total_budget?: number; daily_budget_limit?: number | null }): Promise<Result<Budget>> {
+    const clear = o.daily_budget_limit === null;
+    const r = (await db.query(Q.override_budget, [tenant, id, o.total_budget ?? null, o.daily_budget_limit ?? null, clear, now()])).rows[0];
+    return r ? { ok: true, value: toBudget(r as Record<string, unknown>) } : { ok: false, code: 'not_found', message: `No budget ${id} for this tenant.` };
+  }
+
+  /** Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done. */
+  async function decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }> {
+    if (decisions.length) {
+      const rows = decisions.map((d) => ({ campaign_id: d.campaignId, rule: d.rule, action: d.action.kind, inputs: d.inputs, params: d.action, reason: d.reason }));
+      await db.query(Q.insert_decisions, [b.tenant_id, b.id, window, job, now(), JSON.stringify(rows)]);
+    }
+    let applied = 0;
+    let failed = 0;
+    for (const d of await S.unapplied(db, b.tenant_id, b.id, window)) {
+      const ok = await apply(b, d.campaign_id, d.params as unknown as Action);
+      if (ok) {
+        await db.query(Q.mark_applied, [d.id, now(), '{}']);
+        applied++;
+      } else failed++;
+    }
+    return { applied, failed };
+  }
+
+  /** One decision on the platform and in the store; false when the platform refused (retried with the window). */
+  async function apply(b: Budget, campaignId: number, a: Action): Promise<boolean> {
+    const tenant = b.tenant_id;
+    if (a.kind === 'budget_status') return (await db.query(Q.set_budget_status, [tenant, b.id, a.status, now()]), true);
+    if (a.kind === 'notify_low_budget') {
+      const first = (await db.query(Q.mark_low_notified, [tenant, b.id, now()])).rows.length > 0;
+      if (first) await deps.notify({ tenant, budget_id: b.id, organizer_id: b.organizer_id, remaining: a.remaining, remaining_pct: a.remaining_pct, currency: b.currency });
+      return true;
+    }
+    const c = await S.campaign(db, tenant, campaignId);
+    if (!c || !c.external_campaign_id) return true;
+    const adapter = adapters[c.platform];
+    const r =
+      a.kind === 'set_daily_budget' ? await adapter.setDailyBudget(ext(c), a.daily_budget)
+      : a.kind === 'resume' ? await adapter.setActive(ext(c), true)
+      : c.status === 'active' ? await adapter.setActive(ext(c), false)
+      : ({ ok: true, value: undefined } as const);
+    if (!r.ok) {
+      await db.query(Q.set_error, [tenant, c.id, r.error.slice(0, 1000), now()]);
+      return false;
+    }
+    if (a.kind === 'set_daily_budget') await S.setDaily(db, tenant, c.id, a.daily_budget, now());
+    else if (a.kind === 'pause') await S.move(db, tenant, [c.id], ['active'], 'paused', a.reason, now());
+    else if (a.kind === 'resume') await S.move(db, tenant, [c.id], ['paused'], 'active', null, now());
+    else if (a.kind === 'complete') await S.move(db, tenant, [c.id], ['active', 'paused'], 'completed', 'budget_ended', now());
+    return true;
+  }
+
+  return { createBudget, createSuite, submit, approve, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
+}
+
+export type CampaignService = ReturnType<typeof createService>;

@@ -1,0 +1,148 @@
+// Budgets, campaigns, the optimisation log, snapshots and credits in the store (migration 016,
+// sql/queries/campaigns.sql). Rows are mapped to plain values here; amounts are numbers in the budget's currency.
+import type { Queryable } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import { iso, isoOrNull } from '../store/rows.js';
+import type { BudgetStatus, CampaignStatus, CampaignType, Platform, PlatformAllocations, Stats, Strategy } from './model.js';
+
+export const Q = queries('campaigns.sql', [
+  'insert_budget', 'get_budget', 'list_budgets', 'override_budget', 'set_budget_status', 'mark_low_notified',
+  'insert_campaigns', 'budget_campaigns', 'get_campaign', 'move_campaigns', 'set_published', 'set_failed', 'set_error', 'set_daily_budget',
+  'review_queue', 'live_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
+  'insert_decisions', 'unapplied_decisions', 'mark_applied', 'last_raises', 'budget_log',
+  'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
+  'organizer_report', 'snapshot_series', 'admin_overview', 'event_for_suite',
+]);
+
+type Row = Record<string, unknown>;
+const n = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
+export interface Budget {
+  id: number;
+  tenant_id: number;
+  organizer_id: string;
+  event_id: string | null;
+  total_budget: number;
+  spent_budget: number;
+  currency: string;
+  daily_budget_limit: number | null;
+  status: BudgetStatus;
+  allocation_strategy: Strategy;
+  platform_allocations: PlatformAllocations;
+  target_cpa: number | null;
+  target_roas: number | null;
+  payment_reference: string | null;
+  paid_at: string | null;
+  started_at: string | null;
+  ends_at: string | null;
+  notes: string | null;
+  low_notified_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Campaign {
+  id: number;
+  tenant_id: number;
+  budget_id: number;
+  organizer_id: string;
+  event_id: string | null;
+  platform: Platform;
+  campaign_type: CampaignType;
+  external_campaign_id: string | null;
+  external_adset_id: string | null;
+  name: string;
+  status: CampaignStatus;
+  status_reason: string | null;
+  objective: string;
+  targeting: Record<string, unknown>;
+  creative: Record<string, unknown>;
+  budget_allocated: number;
+  budget_spent: number;
+  daily_budget: number;
+  bid_strategy: string;
+  bid_amount: number | null;
+  performance_metrics: Record<string, unknown>;
+  last_error: string | null;
+  started_at: string | null;
+  ends_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toBudget(r: Row): Budget {
+  return {
+    id: Number(r.id), tenant_id: Number(r.tenant_id), organizer_id: String(r.organizer_id), event_id: (r.event_id as string | null) ?? null,
+    total_budget: n(r.total_budget), spent_budget: n(r.spent_budget), currency: String(r.currency), daily_budget_limit: nOrNull(r.daily_budget_limit),
+    status: r.status as BudgetStatus, allocation_strategy: r.allocation_strategy as Strategy, platform_allocations: json(r.platform_allocations),
+    target_cpa: nOrNull(r.target_cpa), target_roas: nOrNull(r.target_roas), payment_reference: (r.payment_reference as string | null) ?? null,
+    paid_at: isoOrNull(r.paid_at), started_at: isoOrNull(r.started_at), ends_at: isoOrNull(r.ends_at), notes: (r.notes as string | null) ?? null,
+    low_notified_at: isoOrNull(r.low_notified_at), created_at: iso(r.created_at), updated_at: iso(r.updated_at),
+  };
+}
+
+export function toCampaign(r: Row): Campaign {
+  return {
+    id: Number(r.id), tenant_id: Number(r.tenant_id), budget_id: Number(r.budget_id), organizer_id: String(r.organizer_id), event_id: (r.event_id as string | null) ?? null,
+    platform: r.platform as Platform, campaign_type: r.campaign_type as CampaignType,
+    external_campaign_id: (r.external_campaign_id as string | null) ?? null, external_adset_id: (r.external_adset_id as string | null) ?? null,
+    name: String(r.name), status: r.status as CampaignStatus, status_reason: (r.status_reason as string | null) ?? null, objective: String(r.objective),
+    targeting: json(r.targeting), creative: json(r.creative), budget_allocated: n(r.budget_allocated), budget_spent: n(r.budget_spent),
+    daily_budget: n(r.daily_budget), bid_strategy: String(r.bid_strategy), bid_amount: nOrNull(r.bid_amount), performance_metrics: json(r.performance_metrics),
+    last_error: (r.last_error as string | null) ?? null, started_at: isoOrNull(r.started_at), ends_at: isoOrNull(r.ends_at),
+    created_at: iso(r.created_at), updated_at: iso(r.updated_at),
+  };
+}
+
+/** A campaign's platform figures as the optimiser reads them. */
+export function platformStats(c: Campaign): Stats {
+  const m = c.performance_metrics;
+  return { impressions: n(m.impressions), clicks: n(m.clicks), spend: n(m.spend), conversions: n(m.conversions), revenue: n(m.revenue_generated) };
+}
+
+export interface Decided {
+  id: number;
+  campaign_id: number;
+  rule: string;
+  action: string;
+  params: Record<string, unknown>;
+}
+
+export const campaignStore = {
+  async budget(q: Queryable, tenant: number, id: number): Promise<Budget | null> {
+    const r = (await q.query<Row>(Q.get_budget, [tenant, id])).rows[0];
+    return r ? toBudget(r) : null;
+  },
+  async campaigns(q: Queryable, tenant: number, budgetId: number): Promise<Campaign[]> {
+    return (await q.query<Row>(Q.budget_campaigns, [tenant, budgetId])).rows.map(toCampaign);
+  },
+  async campaign(q: Queryable, tenant: number, id: number): Promise<Campaign | null> {
+    const r = (await q.query<Row>(Q.get_campaign, [tenant, id])).rows[0];
+    return r ? toCampaign(r) : null;
+  },
+  async move(q: Queryable, tenant: number, ids: number[], from: CampaignStatus[], to: CampaignStatus, reason: string | null, now: Date): Promise<Campaign[]> {
+    return (await q.query<Row>(Q.move_campaigns, [tenant, ids, from, to, reason, now])).rows.map(toCampaign);
+  },
+  async setDaily(q: Queryable, tenant: number, id: number, amount: number, now: Date): Promise<Campaign | null> {
+    const r = (await q.query<Row>(Q.set_daily_budget, [tenant, id, amount, now])).rows[0];
+    return r ? toCampaign(r) : null;
+  },
+  async spendSince(q: Queryable, tenant: number, budgetId: number, since: Date): Promise<Map<number, number>> {
+    const rows = (await q.query<Row>(Q.spend_since, [tenant, budgetId, since])).rows;
+    return new Map(rows.map((r) => [Number(r.id), n(r.spend)]));
+  },
+  async credits(q: Queryable, tenant: number, ids: number[]): Promise<Map<number, { orders: number; tickets: number; revenue: number }>> {
+    const rows = (await q.query<Row>(Q.credits_by_campaign, [tenant, ids])).rows;
+    return new Map(rows.map((r) => [Number(r.campaign_id), { orders: n(r.orders), tickets: n(r.tickets), revenue: n(r.revenue) }]));
+  },
+  async lastRaises(q: Queryable, tenant: number, budgetId: number): Promise<Map<number, number>> {
+    const rows = (await q.query<Row>(Q.last_raises, [tenant, budgetId])).rows;
+    return new Map(rows.map((r) => [Number(r.campaign_id), Date.parse(iso(r.at))]));
+  },
+  async unapplied(q: Queryable, tenant: number, budgetId: number, window: Date): Promise<Decided[]> {
+    const rows = (await q.query<Row>(Q.unapplied_decisions, [tenant, budgetId, window])).rows;
+    return rows.map((r) => ({ id: Number(r.id), campaign_id: Number(r.campaign_id), rule: String(r.rule), action: String(r.action), params: json(r.params) }));
+  },
+};

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { buildSuite, parseUtmCampaign, suitePlatforms } from './suite.js';
+
+describe('campaign suite', () => {
+  const inp = { budgetId: 7, organizerId: 'org-1', platformAllocations: {}, lookalikePct: 2, fallbackUrl: 'https://t.example/e', event: { id: 'E1', title: 'Rock Night', genres: ['rock', 'indie'], city: 'Cluj', url: 'https://t.example/e/1?x=1' } };
+  it('one campaign per platform and type, audiences as definitions', () => {
+    const s = buildSuite(inp);
+    expect(s).toHaveLength(12);
+    const pro = s.find((c) => c.platform === 'meta' && c.campaign_type === 'prospecting')!;
+    expect(pro.targeting.interests).toEqual(['rock', 'indie']);
+    expect(pro.targeting.excluded_audiences).toEqual([{ type: 'ticket_buyers', criteria: { event_id: 'E1' }, audience_id: null }]);
+    const rt = s.find((c) => c.campaign_type === 'retargeting')!;
+    expect(rt.targeting.custom_audiences[0]).toMatchObject({ type: 'event_viewers', criteria: { event_id: 'E1' } });
+    const lal = s.find((c) => c.campaign_type === 'lookalike')!;
+    expect(lal.targeting.lookalike_audiences[0]).toMatchObject({ type: 'lookalike', ratio: 0.02, criteria: { seed: { type: 'ticket_buyers', organizer_id: 'org-1' } } });
+    const dyn = s.find((c) => c.campaign_type === 'dynamic_remarketing')!;
+    expect(dyn.targeting.custom_audiences[0].type).toBe('cart_abandoners');
+  });
+  it('landing URLs carry the utm_campaign that credits the campaign', () => {
+    const s = buildSuite(inp);
+    const u = new URL(s.find((c) => c.platform === 'tiktok' && c.campaign_type === 'lookalike')!.creative.landing_page_url);
+    expect(u.searchParams.get('x')).toBe('1');
+    expect(parseUtmCampaign(u.searchParams.get('utm_campaign')!)).toEqual({ budgetId: 7, platform: 'tiktok', type: 'lookalike' });
+    expect(parseUtmCampaign('txc-7-meta-other')).toBeNull();
+  });
+  it('only platforms with a share, all three when none is named', () => {
+    expect(suitePlatforms({ meta: { percentage: 70 }, tiktok: { percentage: 0 } })).toEqual(['meta']);
+    expect(suitePlatforms({})).toEqual(['meta', 'google_ads', 'tiktok']);
+  });
+  it('no genres: broad live-music interests', () => {
+    const s = buildSuite({ ...inp, event: { ...inp.event, genres: [] } });
+    expect(s[0].targeting.interests).toEqual(['live music', 'concerts']);
+  });
+});

@@ -1,0 +1,212 @@
+-- Campaign automation (server/campaigns/, migration 016): budgets, campaigns, the optimisation log, metric
+-- snapshots and tracked credits.
+
+-- name: insert_budget
+INSERT INTO ad_campaign_budgets (tenant_id, organizer_id, event_id, total_budget, currency, daily_budget_limit, allocation_strategy,
+  platform_allocations, target_cpa, target_roas, payment_reference, paid_at, started_at, ends_at, notes, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+RETURNING *;
+
+-- name: get_budget
+SELECT * FROM ad_campaign_budgets WHERE tenant_id = $1 AND id = $2;
+
+-- name: list_budgets
+-- $2: every organizer (admin); else only $3's. Keyset on id, newest first.
+SELECT * FROM ad_campaign_budgets
+WHERE tenant_id = $1 AND ($2::boolean OR organizer_id = ANY($3::text[]))
+  AND ($4::text IS NULL OR organizer_id = $4::text)
+  AND ($5::bigint IS NULL OR id < $5::bigint)
+ORDER BY id DESC LIMIT $6;
+
+-- name: override_budget
+-- A manual override: total and/or daily limit (NULL keeps the current value; $5 clears the daily limit).
+UPDATE ad_campaign_budgets
+SET total_budget = coalesce($3, total_budget),
+    daily_budget_limit = CASE WHEN $5::boolean THEN NULL ELSE coalesce($4, daily_budget_limit) END,
+    status = CASE WHEN status = 'exhausted' AND coalesce($3, total_budget) > spent_budget THEN 'active' ELSE status END,
+    updated_at = $6
+WHERE tenant_id = $1 AND id = $2
+RETURNING *;
+
+-- name: set_budget_status
+UPDATE ad_campaign_budgets SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
+
+-- name: mark_low_notified
+UPDATE ad_campaign_budgets SET low_notified_at = $3 WHERE tenant_id = $1 AND id = $2 AND low_notified_at IS NULL RETURNING id;
+
+-- name: insert_campaigns
+-- The suite: one row per (budget, platform, type); a second call inserts nothing new.
+INSERT INTO automated_campaigns (tenant_id, budget_id, organizer_id, event_id, platform, campaign_type, name, status, objective,
+  targeting, creative, bid_strategy, bid_amount, ends_at, created_at, updated_at)
+SELECT $1, $2, $3, $4, x.platform, x.campaign_type, x.name, 'draft', x.objective, x.targeting, x.creative, x.bid_strategy, x.bid_amount, $5, $6, $6
+FROM jsonb_to_recordset($7::jsonb) AS x(platform text, campaign_type text, name text, objective text, targeting jsonb, creative jsonb, bid_strategy text, bid_amount numeric)
+ON CONFLICT (budget_id, platform, campaign_type) DO NOTHING;
+
+-- name: budget_campaigns
+SELECT * FROM automated_campaigns WHERE tenant_id = $1 AND budget_id = $2 ORDER BY id;
+
+-- name: get_campaign
+SELECT * FROM automated_campaigns WHERE tenant_id = $1 AND id = $2;
+
+-- name: move_campaigns
+-- Status moves guarded by the expected current status ($3): a concurrent move wins once.
+UPDATE automated_campaigns
+SET status = $4, status_reason = $5, updated_at = $6,
+    started_at = CASE WHEN $4 = 'active' THEN coalesce(started_at, $6) ELSE started_at END
+WHERE tenant_id = $1 AND id = ANY($2::bigint[]) AND status = ANY($3::text[])
+RETURNING *;
+
+-- name: set_published
+UPDATE automated_campaigns
+SET external_campaign_id = $3, external_adset_id = $4, status = 'active', status_reason = NULL, last_error = NULL,
+    started_at = coalesce(started_at, $5), updated_at = $5, daily_budget = $6, budget_allocated = $7
+WHERE tenant_id = $1 AND id = $2 AND status = 'pending_review'
+RETURNING *;
+
+-- name: set_failed
+UPDATE automated_campaigns SET status = 'failed', last_error = $3, updated_at = $4
+WHERE tenant_id = $1 AND id = $2 AND status IN ('pending_review', 'active', 'paused') RETURNING *;
+
+-- name: set_error
+UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2;
+
+-- name: set_daily_budget
+UPDATE automated_campaigns SET daily_budget = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
+
+-- name: review_queue
+SELECT * FROM automated_campaigns WHERE tenant_id = $1 AND status = 'pending_review' ORDER BY id LIMIT $2;
+
+-- name: live_budgets
+-- The budgets the jobs work on: active ones with campaigns on a platform (any tenant).
+SELECT b.* FROM ad_campaign_budgets b
+WHERE b.status = 'active' AND EXISTS (SELECT 1 FROM automated_campaigns c WHERE c.budget_id = b.id AND c.external_campaign_id IS NOT NULL)
+ORDER BY b.id;
+
+-- name: synced_campaigns
+-- Campaigns whose figures the metrics sync reads: on a platform and not finished long ago.
+SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id FROM automated_campaigns c
+JOIN ad_campaign_budgets b ON b.id = c.budget_id
+WHERE c.external_campaign_id IS NOT NULL AND c.status IN ('active', 'paused') AND b.status IN ('active', 'paused', 'exhausted')
+ORDER BY c.id;
+
+-- name: write_metrics
+-- One statement for a whole sync: campaigns' figures, their snapshot at $1, and the budgets' spent sums.
+WITH m AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, impressions bigint, clicks bigint, spend numeric, conversions numeric, revenue numeric)
+), upd AS (
+  UPDATE automated_campaigns c
+  SET budget_spent = round(m.spend, 2),
+      performance_metrics = jsonb_build_object(
+        'impressions', m.impressions, 'clicks', m.clicks, 'spend', round(m.spend, 2), 'conversions', m.conversions,
+        'revenue_generated', round(m.revenue, 2),
+        'ctr', CASE WHEN m.impressions > 0 THEN round(m.clicks::numeric / m.impressions, 5) END,
+        'conversion_rate', CASE WHEN m.clicks > 0 THEN round(m.conversions / m.clicks, 5) END,
+        'cpa', CASE WHEN m.conversions > 0 THEN round(m.spend / m.conversions, 2) END,
+        'roas', CASE WHEN m.spend > 0 THEN round(m.revenue / m.spend, 3) END,
+        'last_updated_at', $1::timestamptz)
+  FROM m WHERE c.id = m.id
+  RETURNING c.id, c.tenant_id, c.budget_id
+), snap AS (
+  INSERT INTO campaign_metric_snapshots (tenant_id, campaign_id, at, impressions, clicks, spend, conversions, revenue)
+  SELECT u.tenant_id, m.id, $1, m.impressions, m.clicks, round(m.spend, 2), m.conversions, round(m.revenue, 2) FROM m JOIN upd u ON u.id = m.id
+  ON CONFLICT (campaign_id, at) DO UPDATE SET impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks, spend = EXCLUDED.spend,
+    conversions = EXCLUDED.conversions, revenue = EXCLUDED.revenue
+  RETURNING campaign_id
+)
+UPDATE ad_campaign_budgets b
+SET spent_budget = s.spent, updated_at = $1
+FROM (
+  SELECT c.budget_id, sum(coalesce(m.spend, c.budget_spent)) AS spent
+  FROM automated_campaigns c LEFT JOIN m ON m.id = c.id
+  WHERE c.budget_id IN (SELECT budget_id FROM upd)
+  GROUP BY c.budget_id
+) s
+WHERE b.id = s.budget_id
+RETURNING b.id;
+
+-- name: spend_since
+-- Per campaign of budget $2: spend since $3 (the latest snapshot minus the last one at or before $3).
+SELECT c.id,
+  coalesce((SELECT s.spend FROM campaign_metric_snapshots s WHERE s.campaign_id = c.id ORDER BY s.at DESC LIMIT 1), 0)
+  - coalesce((SELECT s.spend FROM campaign_metric_snapshots s WHERE s.campaign_id = c.id AND s.at <= $3 ORDER BY s.at DESC LIMIT 1), 0) AS spend
+FROM automated_campaigns c WHERE c.tenant_id = $1 AND c.budget_id = $2;
+
+-- name: insert_decisions
+-- The decisions of one window; those already logged for the same (campaign, window, rule) come back as not new.
+INSERT INTO campaign_optimization_log (tenant_id, budget_id, campaign_id, window_start, job, rule, action, inputs, params, reason, created_at)
+SELECT $1, $2, x.campaign_id, $3, $4, x.rule, x.action, x.inputs, x.params, x.reason, $5
+FROM jsonb_to_recordset($6::jsonb) AS x(campaign_id bigint, rule text, action text, inputs jsonb, params jsonb, reason text)
+ON CONFLICT (tenant_id, budget_id, campaign_id, window_start, rule) DO NOTHING;
+
+-- name: unapplied_decisions
+-- The window's decisions not yet carried out (new ones, or left by an attempt that stopped half-way).
+SELECT id, campaign_id, rule, action, params FROM campaign_optimization_log
+WHERE tenant_id = $1 AND budget_id = $2 AND window_start = $3 AND applied_at IS NULL ORDER BY id;
+
+-- name: mark_applied
+UPDATE campaign_optimization_log SET applied_at = $2, params = params || $3::jsonb WHERE id = $1;
+
+-- name: last_raises
+SELECT campaign_id, max(window_start) AS at FROM campaign_optimization_log
+WHERE tenant_id = $1 AND budget_id = $2 AND rule = 'roas_above_target' GROUP BY campaign_id;
+
+-- name: budget_log
+SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, created_at
+FROM campaign_optimization_log WHERE tenant_id = $1 AND budget_id = $2 AND ($3::bigint IS NULL OR id < $3::bigint)
+ORDER BY id DESC LIMIT $4;
+
+-- name: insert_credits
+INSERT INTO campaign_credits (tenant_id, order_id, campaign_id, revenue, tickets, matched_by, occurred_at)
+SELECT $1, x.order_id, c.id, x.revenue, x.tickets, 'utm', x.occurred_at
+FROM jsonb_to_recordset($2::jsonb) AS x(order_id text, utm_campaign text, revenue numeric, tickets int, occurred_at timestamptz)
+JOIN automated_campaigns c ON c.tenant_id = $1 AND x.utm_campaign = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
+ON CONFLICT (tenant_id, order_id) DO NOTHING
+RETURNING order_id;
+
+-- name: has_attributions
+SELECT to_regclass('conversion_attributions') IS NOT NULL AS present;
+
+-- name: credit_from_attributions
+-- Purchases attributed by the conversions domain (issue 15: UTMs and first touch per order) since $1 whose
+-- utm_campaign names one of our campaigns; value and tickets from the order_completed event itself.
+INSERT INTO campaign_credits (tenant_id, order_id, campaign_id, revenue, tickets, matched_by, occurred_at)
+SELECT a.tenant_id, coalesce(a.order_id, a.event_id::text), c.id,
+  CASE WHEN jsonb_typeof(e.payload->'gross_amount') = 'number' THEN (e.payload->>'gross_amount')::numeric ELSE 0 END,
+  coalesce((SELECT sum((i->>'qty')::int) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(e.payload->'items') = 'array' THEN e.payload->'items' ELSE '[]'::jsonb END) i
+            WHERE jsonb_typeof(i->'qty') = 'number'), 0),
+  'utm', a.occurred_at
+FROM conversion_attributions a
+JOIN tx_events e ON e.tenant_id = a.tenant_id AND e.event_id = a.event_id AND e.occurred_at = a.occurred_at
+JOIN automated_campaigns c ON c.tenant_id = a.tenant_id
+  AND coalesce(a.utm->>'utm_campaign', a.utm->>'campaign', a.first_touch->>'utm_campaign') = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
+WHERE a.occurred_at >= $1
+ON CONFLICT (tenant_id, order_id) DO NOTHING
+RETURNING order_id;
+
+-- name: credits_by_campaign
+SELECT campaign_id, count(*)::int AS orders, coalesce(sum(tickets), 0)::int AS tickets, coalesce(sum(revenue), 0) AS revenue
+FROM campaign_credits WHERE tenant_id = $1 AND campaign_id = ANY($2::bigint[]) GROUP BY campaign_id;
+
+-- name: organizer_report
+SELECT b.id AS budget_id, b.currency, b.total_budget, b.spent_budget, b.status, c.id AS campaign_id, c.name, c.platform, c.campaign_type,
+  c.status AS campaign_status, c.status_reason, c.daily_budget, c.budget_spent, c.performance_metrics
+FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
+WHERE b.tenant_id = $1 AND b.organizer_id = $2 ORDER BY b.id, c.id;
+
+-- name: snapshot_series
+-- The performance-over-time chart: the budget's cumulative figures per sync time.
+SELECT s.at, sum(s.spend) AS spend, sum(s.clicks)::bigint AS clicks, sum(s.conversions) AS conversions, sum(s.revenue) AS revenue
+FROM campaign_metric_snapshots s JOIN automated_campaigns c ON c.id = s.campaign_id
+WHERE s.tenant_id = $1 AND c.budget_id = $2 GROUP BY s.at ORDER BY s.at DESC LIMIT $3;
+
+-- name: admin_overview
+SELECT b.organizer_id, count(DISTINCT b.id)::int AS budgets,
+  (SELECT sum(b2.total_budget) FROM ad_campaign_budgets b2 WHERE b2.tenant_id = $1 AND b2.organizer_id = b.organizer_id) AS total_budget,
+  count(c.id) FILTER (WHERE c.status = 'active')::int AS active, count(c.id) FILTER (WHERE c.status = 'pending_review')::int AS pending_review,
+  coalesce(sum(c.budget_spent), 0) AS spend, coalesce(sum((c.performance_metrics->>'conversions')::numeric), 0) AS conversions,
+  coalesce(sum((c.performance_metrics->>'revenue_generated')::numeric), 0) AS revenue
+FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
+WHERE b.tenant_id = $1 GROUP BY b.organizer_id ORDER BY b.organizer_id;
+
+-- name: event_for_suite
+SELECT id, title, genres, city, url FROM catalog_events WHERE tenant_id = $1 AND id = $2;

@@ -1,0 +1,239 @@
+// Local stand-ins for the Meta Marketing API, Google Ads API and TikTok Business API campaign calls the adapters
+// make (server/campaigns/adapters/), on one HTTP server (their paths do not overlap). Delivery is simulated on
+// a clock the caller advances: each simulated hour, every enabled campaign spends about daily_budget / 24
+// (±15 %, the platforms' pacing) and turns it into impressions, clicks, purchases and revenue from hidden
+// per-campaign true rates, deterministically from the seed, the campaign and the hour. The platform claims
+// more purchases than happened (claimFactor: view-through and modelled conversions); the true purchases, each
+// with the campaign's utm_campaign, are what the site's own tracking sees (purchasesSince).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { binomial, hash32, poisson, prng } from '../../server/campaigns/rng.js';
+
+export interface TrueRates {
+  /** Cost per 1000 impressions. */
+  cpm: number;
+  ctr: number;
+  /** Purchases per click. */
+  cvr: number;
+  /** Mean order value. */
+  aov: number;
+  /** Platform-reported purchases ÷ true purchases. */
+  claimFactor: number;
+}
+
+export interface MockCampaign {
+  platform: 'meta' | 'google_ads' | 'tiktok';
+  id: string;
+  name: string;
+  utm: string | null;
+  active: boolean;
+  daily: number;
+  rates: TrueRates;
+  impressions: number;
+  clicks: number;
+  spend: number;
+  purchases: number;
+  revenue: number;
+  /** Per simulated UTC day: spend (checks the daily limits against what was really spent). */
+  spendByDay: Map<number, number>;
+}
+
+export interface Purchase {
+  order_id: string;
+  utm_campaign: string;
+  revenue: number;
+  tickets: number;
+  occurred_at: string;
+}
+
+export interface MockPlatforms {
+  url: string;
+  campaigns: Map<string, MockCampaign>;
+  /** Simulated time: delivers every whole hour between the last call and `ms`. */
+  advanceTo(ms: number): void;
+  purchasesSince(ms: number): Purchase[];
+  /** Calls received, by path pattern (tests check the documented calls were made). */
+  calls: { method: string; path: string }[];
+  /** Make the next n calls fail with 500 (retry paths). */
+  failNext(n: number): void;
+  close(): Promise<void>;
+}
+
+const HOUR = 3_600_000;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export async function startMockPlatforms(opts: { seed: number; startMs: number; rates: (name: string, platform: MockCampaign['platform']) => TrueRates }): Promise<MockPlatforms> {
+  const campaigns = new Map<string, MockCampaign>();
+  const budgets = new Map<string, string>(); // google budget resource → campaign id
+  const purchases: (Purchase & { at: number })[] = [];
+  const calls: { method: string; path: string }[] = [];
+  let nextId = 1000;
+  let clock = Math.floor(opts.startMs / HOUR) * HOUR;
+  let failing = 0;
+
+  const add = (platform: MockCampaign['platform'], name: string, daily: number): MockCampaign => {
+    const id = String(++nextId);
+    const utm = /\[(txc-[^\]]+)\]/.exec(name)?.[1] ?? null;
+    const c: MockCampaign = { platform, id, name, utm, active: false, daily, rates: opts.rates(name, platform), impressions: 0, clicks: 0, spend: 0, purchases: 0, revenue: 0, spendByDay: new Map() };
+    campaigns.set(id, c);
+    return c;
+  };
+
+  function deliverHour(hourStart: number) {
+    for (const c of campaigns.values()) {
+      if (!c.active || c.daily <= 0) continue;
+      const rand = prng(hash32(`${opts.seed}:${c.platform}:${c.id}:${hourStart}`));
+      const spend = round2((c.daily / 24) * (0.85 + 0.3 * rand()));
+      const impressions = Math.round((spend / c.rates.cpm) * 1000);
+      const clicks = binomial(impressions, c.rates.ctr, rand);
+      const conv = binomial(clicks, c.rates.cvr, rand);
+      let revenue = 0;
+      for (let i = 0; i < conv; i++) {
+        const tickets = 1 + poisson(0.8, rand);
+        const value = round2((c.rates.aov / 1.8) * tickets);
+        revenue += value;
+        if (c.utm) purchases.push({ order_id: `o-${c.id}-${hourStart}-${i}`, utm_campaign: c.utm, revenue: value, tickets, occurred_at: new Date(hourStart + 30 * 60_000).toISOString(), at: hourStart });
+      }
+      c.impressions += impressions;
+      c.clicks += clicks;
+      c.spend = round2(c.spend + spend);
+      c.purchases += conv;
+      c.revenue = round2(c.revenue + revenue);
+      const day = Math.floor(hourStart / 86_400_000);
+      c.spendByDay.set(day, round2((c.spendByDay.get(day) ?? 0) + spend));
+    }
+  }
+
+  const claimed = (c: MockCampaign) => ({ conv: Math.round(c.purchases * c.rates.claimFactor), value: round2(c.revenue * c.rates.claimFactor) });
+
+  function route(method: string, url: URL, body: any): { status: number; body: unknown } {
+    const p = url.pathname;
+    // --- Meta Marketing API ---
+    let m = /^\/v\d+\.\d+\/act_([^/]+)\/(campaigns|adsets|insights)$/.exec(p);
+    if (m) {
+      if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
+      if (m[2] === 'campaigns' && method === 'POST') {
+        if (!Array.isArray(body?.special_ad_categories)) return { status: 400, body: { error: { message: 'special_ad_categories is required', code: 100 } } };
+        return { status: 200, body: { id: add('meta', String(body.name), Number(body.daily_budget) / 100).id } };
+      }
+      if (m[2] === 'adsets' && method === 'POST') return campaigns.has(String(body?.campaign_id)) ? { status: 200, body: { id: `as${body.campaign_id}` } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
+      if (m[2] === 'insights' && method === 'GET') {
+        const ids = new Set<string>(JSON.parse(url.searchParams.get('filtering') ?? '[]')[0]?.value ?? []);
+        const data = [...campaigns.values()].filter((c) => c.platform === 'meta' && ids.has(c.id)).map((c) => ({
+          campaign_id: c.id, impressions: String(c.impressions), clicks: String(c.clicks), spend: c.spend.toFixed(2),
+          actions: [{ action_type: 'purchase', value: String(claimed(c).conv) }], action_values: [{ action_type: 'purchase', value: claimed(c).value.toFixed(2) }],
+        }));
+        return { status: 200, body: { data, paging: {} } };
+      }
+    }
+    m = /^\/v\d+\.\d+\/(\d+)$/.exec(p);
+    if (m && method === 'POST') {
+      const c = campaigns.get(m[1]);
+      if (!c || c.platform !== 'meta') return { status: 400, body: { error: { message: 'Unsupported post request', code: 100 } } };
+      if (body.status !== undefined) c.active = body.status === 'ACTIVE';
+      if (body.daily_budget !== undefined) c.daily = Number(body.daily_budget) / 100;
+      return { status: 200, body: { success: true } };
+    }
+    // --- Google Ads API ---
+    m = /^\/v\d+\/customers\/(\d+)\/(campaignBudgets|campaigns):mutate$/.exec(p);
+    if (m && method === 'POST') {
+      const op = body?.operations?.[0];
+      if (m[2] === 'campaignBudgets') {
+        if (op?.create) {
+          const rn = `customers/${m[1]}/campaignBudgets/${++nextId}`;
+          budgets.set(rn, '');
+          budgets.set(`${rn}#amount`, String(Number(op.create.amountMicros) / 1e6));
+          return { status: 200, body: { results: [{ resourceName: rn }] } };
+        }
+        const rn = op?.update?.resourceName;
+        const cid = budgets.get(rn);
+        if (cid === undefined) return { status: 400, body: { error: { code: 400, message: 'budget not found', status: 'INVALID_ARGUMENT' } } };
+        const c = campaigns.get(cid);
+        if (c) c.daily = Number(op.update.amountMicros) / 1e6;
+        return { status: 200, body: { results: [{ resourceName: rn }] } };
+      }
+      if (op?.create) {
+        const amount = Number(budgets.get(`${op.create.campaignBudget}#amount`) ?? 0);
+        const c = add('google_ads', String(op.create.name), amount);
+        budgets.set(op.create.campaignBudget, c.id);
+        return { status: 200, body: { results: [{ resourceName: `customers/${m[1]}/campaigns/${c.id}` }] } };
+      }
+      const c = campaigns.get(String(op?.update?.resourceName ?? '').split('/').pop() ?? '');
+      if (!c) return { status: 400, body: { error: { code: 400, message: 'campaign not found', status: 'INVALID_ARGUMENT' } } };
+      if (op.updateMask === 'status') c.active = op.update.status === 'ENABLED';
+      return { status: 200, body: { results: [{ resourceName: op.update.resourceName }] } };
+    }
+    m = /^\/v\d+\/customers\/(\d+)\/googleAds:search$/.exec(p);
+    if (m && method === 'POST') {
+      const ids = new Set((/IN \(([^)]*)\)/.exec(String(body?.query))?.[1] ?? '').split(',').map((s) => s.trim()));
+      const results = [...campaigns.values()].filter((c) => c.platform === 'google_ads' && ids.has(c.id)).map((c) => ({
+        campaign: { resourceName: `customers/${m![1]}/campaigns/${c.id}`, id: c.id },
+        metrics: { impressions: String(c.impressions), clicks: String(c.clicks), costMicros: String(Math.round(c.spend * 1e6)), conversions: claimed(c).conv, conversionsValue: claimed(c).value },
+      }));
+      return { status: 200, body: { results } };
+    }
+    // --- TikTok Business API ---
+    m = /^\/open_api\/v1\.3\/(campaign\/create|adgroup\/create|campaign\/status\/update|campaign\/update|report\/integrated\/get)\/$/.exec(p);
+    if (m) {
+      const ok = (data: unknown) => ({ status: 200, body: { code: 0, message: 'OK', request_id: String(++nextId), data } });
+      const bad = (msg: string) => ({ status: 200, body: { code: 40002, message: msg, request_id: String(++nextId), data: {} } });
+      if (m[1] === 'campaign/create') return body?.advertiser_id ? ok({ campaign_id: add('tiktok', String(body.campaign_name), Number(body.budget)).id }) : bad('advertiser_id');
+      if (m[1] === 'adgroup/create') return campaigns.has(String(body?.campaign_id)) ? ok({ adgroup_id: `ag${body.campaign_id}` }) : bad('campaign_id');
+      if (m[1] === 'campaign/status/update') {
+        for (const id of body?.campaign_ids ?? []) { const c = campaigns.get(String(id)); if (c) c.active = body.operation_status === 'ENABLE'; }
+        return ok({ campaign_ids: body?.campaign_ids ?? [] });
+      }
+      if (m[1] === 'campaign/update') {
+        const c = campaigns.get(String(body?.campaign_id));
+        if (!c) return bad('campaign_id');
+        c.daily = Number(body.budget);
+        return ok({ campaign_id: c.id });
+      }
+      const filter = JSON.parse(url.searchParams.get('filtering') ?? '[]')[0];
+      const ids = new Set<string>(JSON.parse(filter?.filter_value ?? '[]'));
+      const list = [...campaigns.values()].filter((c) => c.platform === 'tiktok' && ids.has(c.id)).map((c) => ({
+        dimensions: { campaign_id: c.id },
+        metrics: { spend: c.spend.toFixed(2), impressions: String(c.impressions), clicks: String(c.clicks), complete_payment: String(claimed(c).conv), total_complete_payment_rate: claimed(c).value.toFixed(2) },
+      }));
+      return ok({ list, page_info: { page: 1, page_size: 1000, total_number: list.length, total_page: 1 } });
+    }
+    return { status: 404, body: { error: { message: `no mock for ${method} ${p}` } } };
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://mock');
+      calls.push({ method: req.method ?? 'GET', path: url.pathname });
+      let out: { status: number; body: unknown };
+      if (failing > 0) {
+        failing--;
+        out = { status: 500, body: { error: { message: 'temporarily unavailable' } } };
+      } else {
+        let body: unknown = null;
+        try {
+          body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
+        } catch {
+          body = null;
+        }
+        out = route(req.method ?? 'GET', url, body);
+      }
+      res.writeHead(out.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(out.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    campaigns,
+    calls,
+    advanceTo(ms) {
+      for (; clock + HOUR <= ms; clock += HOUR) deliverHour(clock);
+    },
+    purchasesSince: (ms) => purchases.filter((x) => x.at >= ms).map(({ at: _at, ...rest }) => rest),
+    failNext: (n) => void (failing = n),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
