@@ -2,6 +2,8 @@
 // the browser SDK (it needs the DOM lib, so it has its own tsconfig), and bundles with esbuild:
 //   client/dist/tx-sdk.js          IIFE, minified: one <script> tag, defines window.TxTracker
 //   client/dist/tx-sdk.mjs         ESM, minified: for bundlers / <script type=module>
+//   client/dist/tx-helpers.js      IIFE, minified: impressions, detail-view duration, UTM ticket links, experiments
+//                                  (window.TxHelpers; .mjs too), outside the core's budget
 //   client/dist/tx-scanner.mjs     ESM: scanner tracker (Node, React Native); no Node built-ins
 //   client/dist/tx-scanner-file.mjs  ESM: FileStorage adapter for Node (node:fs)
 //   client/dist/tx-pixels.js       IIFE, minified: the opt-in pixel loader (window.TxPixels); tx-pixels.mjs ESM
@@ -199,6 +201,9 @@ export async function buildClients(opts: { outDir?: string; typecheck?: boolean;
   const builds: [string, esbuild.BuildOptions][] = [
     ['tx-sdk.js', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/iife.ts')], format: 'iife' }],
     ['tx-sdk.mjs', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/index.ts')], format: 'esm' }],
+    // Interaction helpers and experiments (issue 17): their own chunk, outside the core's budget.
+    ['tx-helpers.js', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/helpers-iife.ts')], format: 'iife' }],
+    ['tx-helpers.mjs', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/helpers.ts')], format: 'esm' }],
     ['tx-scanner.mjs', { ...common, entryPoints: [path.join(ROOT, 'client/scanner/index.ts')], format: 'esm', platform: 'neutral', target: 'es2020' }],
     ['tx-scanner-file.mjs', { ...common, entryPoints: [path.join(ROOT, 'client/scanner/file-storage.ts')], format: 'esm', platform: 'node', target: 'node20' }],
     // The opt-in pixel loader (README "Tracking codes"): its own chunk, outside the SDK's budget.

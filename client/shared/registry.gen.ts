@@ -194,6 +194,92 @@ export interface EventPayloads {
     interested?: boolean | null;
     source?: string | null;
   };
+  /** An event detail view (page or modal) opened or closed; the close carries how long it was open. Scope: analytics. */
+  event_detail_view: {
+    action: "open" | "close";
+    duration_ms?: number | null;
+    interacted?: boolean | null;
+    source?: string | null;
+    scrolled_to_bottom?: boolean | null;
+    viewed_setlist?: boolean | null;
+    viewed_reviews?: boolean | null;
+  };
+  /** An artist name or card was clicked. Scope: analytics. */
+  artist_click: {
+    source?: string | null;
+    position?: number | null;
+    list_name?: string | null;
+    feed_tab?: string | null;
+    artist_name?: string | null;
+    from_view?: string | null;
+  };
+  /** A venue name or card was clicked. Scope: analytics. */
+  venue_click: {
+    source?: string | null;
+    position?: number | null;
+    list_name?: string | null;
+    feed_tab?: string | null;
+    venue_name?: string | null;
+    venue_city?: string | null;
+    venue_state?: string | null;
+    from_view?: string | null;
+  };
+  /** A review of an event, artist or venue was submitted. Scope: analytics. */
+  review_submitted: {
+    review_id?: string | number | null;
+    target_type?: "event" | "artist" | "venue" | null;
+    rating?: number | null;
+    review_length?: number | null;
+    has_photos?: boolean | null;
+    photo_count?: number | null;
+    has_setlist?: boolean | null;
+    mood_tags?: Array<string> | null;
+    privacy?: "public" | "private" | null;
+    time_to_complete_ms?: number | null;
+  };
+  /** A review was liked (or unliked). Scope: analytics. */
+  review_liked: {
+    review_id: string | number;
+    liked?: boolean | null;
+    review_rating?: number | null;
+    had_photos?: boolean | null;
+    source?: string | null;
+  };
+  /** A comment was posted on a review. Scope: analytics. */
+  review_commented: {
+    review_id: string | number;
+    comment_length?: number | null;
+    source?: string | null;
+  };
+  /** The visitor followed (or unfollowed) an artist. Scope: analytics. */
+  artist_followed: {
+    followed?: boolean | null;
+    source?: string | null;
+  };
+  /** The visitor followed (or unfollowed) a venue. Scope: analytics. */
+  venue_followed: {
+    followed?: boolean | null;
+    source?: string | null;
+  };
+  /** The deepest scroll reached in a feed, sent when it is left. Scope: analytics. */
+  feed_scroll_depth: {
+    max_scroll_pct: number;
+    active_tab?: string | null;
+    feed_type?: string | null;
+    items_viewed?: number | null;
+  };
+  /** More items were requested in a feed. Scope: analytics. */
+  feed_load_more: {
+    active_tab?: string | null;
+    current_items?: number | null;
+    offset?: number | null;
+  };
+  /** The feed tab was changed. Scope: analytics. */
+  feed_tab_changed: {
+    to_tab: string;
+    from_tab?: string | null;
+    items_viewed?: number | null;
+  };
   /** The payment provider confirmed a payment. Scope: necessary. */
   payment_succeeded: {
     provider: string;
@@ -444,6 +530,17 @@ export interface EventRequiredEntities {
   ticket_link_click: 'event_entity_id';
   share: never;
   event_interest_marked: 'event_entity_id';
+  event_detail_view: 'event_entity_id';
+  artist_click: 'artist_id';
+  venue_click: 'venue_id';
+  review_submitted: never;
+  review_liked: never;
+  review_commented: never;
+  artist_followed: 'artist_id';
+  venue_followed: 'venue_id';
+  feed_scroll_depth: never;
+  feed_load_more: never;
+  feed_tab_changed: never;
   payment_succeeded: 'order_id';
   payment_failed: 'order_id';
   order_completed: 'order_id';
@@ -468,11 +565,11 @@ export interface EventRequiredEntities {
 }
 
 export type EventName = keyof EventPayloads;
-export type WebEventName = 'page_view' | 'page_engagement' | 'search_performed' | 'event_card_impression' | 'event_card_click' | 'event_view' | 'ticket_type_selected' | 'add_to_cart' | 'remove_from_cart' | 'cart_view' | 'checkout_started' | 'checkout_step_viewed' | 'checkout_step_completed' | 'beneficiary_added' | 'beneficiary_updated' | 'beneficiary_removed' | 'discount_code_applied' | 'discount_code_rejected' | 'affiliate_attribution_captured' | 'payment_method_selected' | 'payment_attempted' | 'ticket_link_click' | 'share' | 'event_interest_marked';
+export type WebEventName = 'page_view' | 'page_engagement' | 'search_performed' | 'event_card_impression' | 'event_card_click' | 'event_view' | 'ticket_type_selected' | 'add_to_cart' | 'remove_from_cart' | 'cart_view' | 'checkout_started' | 'checkout_step_viewed' | 'checkout_step_completed' | 'beneficiary_added' | 'beneficiary_updated' | 'beneficiary_removed' | 'discount_code_applied' | 'discount_code_rejected' | 'affiliate_attribution_captured' | 'payment_method_selected' | 'payment_attempted' | 'ticket_link_click' | 'share' | 'event_interest_marked' | 'event_detail_view' | 'artist_click' | 'venue_click' | 'review_submitted' | 'review_liked' | 'review_commented' | 'artist_followed' | 'venue_followed' | 'feed_scroll_depth' | 'feed_load_more' | 'feed_tab_changed';
 export type ScannerEventName = 'scanner_session_started' | 'scanner_session_ended' | 'ticket_scan_attempted' | 'ticket_scan_result' | 'entry_granted' | 'entry_denied' | 'capacity_snapshot';
 
 /** Web events in registry order; the SDK derives one camelCase method per name (page_view → pageView). */
-export const WEB_EVENTS = "page_view page_engagement search_performed event_card_impression event_card_click event_view ticket_type_selected add_to_cart remove_from_cart cart_view checkout_started checkout_step_viewed checkout_step_completed beneficiary_added beneficiary_updated beneficiary_removed discount_code_applied discount_code_rejected affiliate_attribution_captured payment_method_selected payment_attempted ticket_link_click share event_interest_marked";
+export const WEB_EVENTS = "page_view page_engagement search_performed event_card_impression event_card_click event_view ticket_type_selected add_to_cart remove_from_cart cart_view checkout_started checkout_step_viewed checkout_step_completed beneficiary_added beneficiary_updated beneficiary_removed discount_code_applied discount_code_rejected affiliate_attribution_captured payment_method_selected payment_attempted ticket_link_click share event_interest_marked event_detail_view artist_click venue_click review_submitted review_liked review_commented artist_followed venue_followed feed_scroll_depth feed_load_more feed_tab_changed";
 
 /**
  * Consent scope of the web events that are not `analytics`. The SDK uses this until it has loaded
@@ -487,4 +584,4 @@ export const PAYLOAD_ENTITY_KEYS: Record<string, string[]> = {"ticket_type_selec
 
 /** camelCase method name of each web event. */
 export type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
-// pageView, pageEngagement, searchPerformed, eventCardImpression, eventCardClick, eventView, ticketTypeSelected, addToCart, removeFromCart, cartView, checkoutStarted, checkoutStepViewed, checkoutStepCompleted, beneficiaryAdded, beneficiaryUpdated, beneficiaryRemoved, discountCodeApplied, discountCodeRejected, affiliateAttributionCaptured, paymentMethodSelected, paymentAttempted, ticketLinkClick, share, eventInterestMarked
+// pageView, pageEngagement, searchPerformed, eventCardImpression, eventCardClick, eventView, ticketTypeSelected, addToCart, removeFromCart, cartView, checkoutStarted, checkoutStepViewed, checkoutStepCompleted, beneficiaryAdded, beneficiaryUpdated, beneficiaryRemoved, discountCodeApplied, discountCodeRejected, affiliateAttributionCaptured, paymentMethodSelected, paymentAttempted, ticketLinkClick, share, eventInterestMarked, eventDetailView, artistClick, venueClick, reviewSubmitted, reviewLiked, reviewCommented, artistFollowed, venueFollowed, feedScrollDepth, feedLoadMore, feedTabChanged

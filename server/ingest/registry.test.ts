@@ -11,6 +11,9 @@ const SPEC_NAMES: Record<string, string[]> = {
     'checkout_step_completed', 'beneficiary_added', 'beneficiary_updated', 'beneficiary_removed', 'discount_code_applied',
     'discount_code_rejected', 'affiliate_attribution_captured', 'payment_method_selected', 'payment_attempted',
     'ticket_link_click', 'share', 'event_interest_marked',
+    // issue 17 item 1 (seed 003 interactions)
+    'event_detail_view', 'artist_click', 'venue_click', 'review_submitted', 'review_liked', 'review_commented',
+    'artist_followed', 'venue_followed', 'feed_scroll_depth', 'feed_load_more', 'feed_tab_changed',
   ],
   backend: ['payment_succeeded', 'payment_failed', 'order_completed', 'refund_completed', 'chargeback_opened'],
   scanner: [
@@ -40,7 +43,7 @@ describe('REGISTRY_V1', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const name of ALL_SPEC_NAMES) expect(names.filter((n) => n === name)).toHaveLength(1);
     expect([...names].sort()).toEqual([...ALL_SPEC_NAMES].sort());
-    expect(names).toHaveLength(45);
+    expect(names).toHaveLength(56);
   });
 
   it('files each event under its spec category (backend/payments -> backend)', () => {
@@ -173,5 +176,31 @@ describe('payload validation', () => {
     expect(check('entry_granted', { gate_id: 'g1', entry_time: new Date().toISOString() })).toBe(true);
     expect(check('entry_granted', {})).not.toBe(true);
     expect(check('scanner_session_ended', { scanner_session_id: 'u-1', totals: { scans: 10, granted: 9, denied: 1 } })).toBe(true);
+  });
+
+  it('accepts seed 003\'s interaction payloads (issue 17) and refuses them without their defining fields', () => {
+    expect(byName('event_detail_view').required_entities).toEqual(['event_entity_id']);
+    expect(byName('artist_click').required_entities).toEqual(['artist_id']);
+    expect(byName('venue_followed').required_entities).toEqual(['venue_id']);
+    for (const n of ['event_detail_view', 'artist_click', 'venue_click', 'review_submitted', 'review_liked', 'review_commented', 'artist_followed', 'venue_followed', 'feed_scroll_depth', 'feed_load_more', 'feed_tab_changed']) {
+      expect(byName(n).scope, n).toBe('analytics');
+    }
+    expect(check('event_detail_view', { action: 'open', source: 'event_modal' })).toBe(true);
+    expect(check('event_detail_view', { action: 'close', duration_ms: 42_000, interacted: true, scrolled_to_bottom: false })).toBe(true);
+    expect(check('event_detail_view', { duration_ms: 5 })).not.toBe(true);
+    expect(check('event_detail_view', { action: 'close', duration_ms: -1 })).not.toBe(true);
+    expect(check('artist_click', { source: 'event_modal', artist_name: 'Subcarpați', from_view: '/events/E1', position: 2 })).toBe(true);
+    expect(check('venue_click', { source: 'event_modal', venue_name: 'Arenele Romane', venue_city: 'București' })).toBe(true);
+    expect(check('review_submitted', { rating: 4.5, review_length: 120, has_photos: true, photo_count: 2, mood_tags: ['hype'], privacy: 'public', time_to_complete_ms: 90_000 })).toBe(true);
+    expect(check('review_submitted', { privacy: 'friends' })).not.toBe(true);
+    expect(check('review_liked', { review_id: 'R1', liked: true, review_rating: 5, source: 'feed' })).toBe(true);
+    expect(check('review_liked', { liked: true })).not.toBe(true);
+    expect(check('review_commented', { review_id: 9, comment_length: 40 })).toBe(true);
+    expect(check('artist_followed', { followed: false, source: 'artist_page' })).toBe(true);
+    expect(check('feed_scroll_depth', { max_scroll_pct: 73, active_tab: 'events', feed_type: 'personalized' })).toBe(true);
+    expect(check('feed_scroll_depth', {})).not.toBe(true);
+    expect(check('feed_load_more', { active_tab: 'events', current_items: 20, offset: 20 })).toBe(true);
+    expect(check('feed_tab_changed', { from_tab: 'events', to_tab: 'reviews', items_viewed: 12 })).toBe(true);
+    expect(check('feed_tab_changed', { from_tab: 'events' })).not.toBe(true);
   });
 });

@@ -176,6 +176,85 @@ const serverOnly = (defs: EventDefinition[], names: string[]): EventDefinition[]
 };
 
 // ---------------------------------------------------------------------------------------------------------
+// Interactions of a concert app (seed 003 §1.4, §1.6, §3.1, §3.3; issue 17 item 1): web, analytics.
+// Seed 003's seconds are milliseconds here, like every other duration of the registry.
+// ---------------------------------------------------------------------------------------------------------
+
+const REVIEW_TARGET = oneOf('event', 'artist', 'venue');
+
+const INTERACTIONS: EventDefinition[] = [
+  ev('event_detail_view', 'web', 'analytics', ['event_entity_id'], 'An event detail view (page or modal) opened or closed; the close carries how long it was open.', {
+    action: oneOf('open', 'close'),
+    duration_ms: opt(MS),
+    interacted: opt(BOOL), // liked, commented, shared, clicked a ticket link while open
+    source: opt(CODE), // event_modal, event_page, ...
+    scrolled_to_bottom: opt(BOOL),
+    viewed_setlist: opt(BOOL),
+    viewed_reviews: opt(BOOL),
+  }),
+  ev('artist_click', 'web', 'analytics', ['artist_id'], 'An artist name or card was clicked.', {
+    ...PLACEMENT,
+    artist_name: opt(NAME),
+    from_view: opt(str(2048)),
+  }),
+  ev('venue_click', 'web', 'analytics', ['venue_id'], 'A venue name or card was clicked.', {
+    ...PLACEMENT,
+    venue_name: opt(NAME),
+    venue_city: opt(NAME),
+    venue_state: opt(NAME),
+    from_view: opt(str(2048)),
+  }),
+  ev('review_submitted', 'web', 'analytics', [], 'A review of an event, artist or venue was submitted.', {
+    review_id: opt(ID),
+    target_type: opt(REVIEW_TARGET),
+    rating: opt({ type: 'number', min: 0, max: 10, finite: true }),
+    review_length: opt(COUNT),
+    has_photos: opt(BOOL),
+    photo_count: opt(QTY0),
+    has_setlist: opt(BOOL),
+    mood_tags: opt(arr(CODE, 20)),
+    privacy: opt(oneOf('public', 'private')),
+    time_to_complete_ms: opt(MS),
+  }),
+  ev('review_liked', 'web', 'analytics', [], 'A review was liked (or unliked).', {
+    review_id: ID,
+    liked: opt(BOOL),
+    review_rating: opt({ type: 'number', min: 0, max: 10, finite: true }),
+    had_photos: opt(BOOL),
+    source: opt(CODE),
+  }),
+  ev('review_commented', 'web', 'analytics', [], 'A comment was posted on a review.', {
+    review_id: ID,
+    comment_length: opt(COUNT),
+    source: opt(CODE),
+  }),
+  ev('artist_followed', 'web', 'analytics', ['artist_id'], 'The visitor followed (or unfollowed) an artist.', {
+    followed: opt(BOOL),
+    source: opt(CODE),
+  }),
+  ev('venue_followed', 'web', 'analytics', ['venue_id'], 'The visitor followed (or unfollowed) a venue.', {
+    followed: opt(BOOL),
+    source: opt(CODE),
+  }),
+  ev('feed_scroll_depth', 'web', 'analytics', [], 'The deepest scroll reached in a feed, sent when it is left.', {
+    max_scroll_pct: PCT,
+    active_tab: opt(CODE),
+    feed_type: opt(CODE), // personalized, following, ...
+    items_viewed: opt(COUNT),
+  }),
+  ev('feed_load_more', 'web', 'analytics', [], 'More items were requested in a feed.', {
+    active_tab: opt(CODE),
+    current_items: opt(COUNT),
+    offset: opt(COUNT),
+  }),
+  ev('feed_tab_changed', 'web', 'analytics', [], 'The feed tab was changed.', {
+    to_tab: KEY,
+    from_tab: opt(CODE),
+    items_viewed: opt(COUNT),
+  }),
+];
+
+// ---------------------------------------------------------------------------------------------------------
 // Web (browser SDK): behavioural, consent scope analytics unless stated
 // ---------------------------------------------------------------------------------------------------------
 
@@ -316,6 +395,7 @@ const WEB: EventDefinition[] = [
     interested: opt(BOOL),
     source: opt(CODE),
   }),
+  ...INTERACTIONS,
 ];
 
 // ---------------------------------------------------------------------------------------------------------

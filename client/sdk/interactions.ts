@@ -1,0 +1,191 @@
+// Interaction helpers of the browser SDK (seed 003 §1.2–1.4; a chunk of its own, dist/tx-helpers.js, so the
+// core stays in its budget). Attached to a TxTracker; every event goes through its track(), so consent and
+// delivery are the core's.
+//
+//   const imp = trackImpressions(tx, { list_name: 'home_feed' });   // [data-tx-event] cards, ≥ 50 % visible
+//   const view = trackDetailView(tx, { event_entity_id: 'E1', source: 'event_modal' }, modalEl);  … view.close();
+//   trackTicketLinks(tx, { utm: { source: 'tixello', campaign: 'spring' } });  // a[data-tx-ticket="E1"]
+import type { TxTracker } from './tracker.js';
+
+type Track = (name: string, props: Record<string, unknown>, options?: { beacon?: boolean }) => string | null;
+const track = (tx: TxTracker): Track => tx.track.bind(tx) as unknown as Track;
+
+const pageHooks = new WeakMap<TxTracker, Set<() => void>>();
+
+/**
+ * Calls `fn` after each pageView() of `tx` (single-page apps call it per route). Wraps the method once per
+ * tracker; other wrappers (the pixel loader hooks track()) stay in place.
+ */
+export function onPageView(tx: TxTracker, fn: () => void): () => void {
+  let set = pageHooks.get(tx);
+  if (!set) {
+    const fns = (set = new Set());
+    pageHooks.set(tx, fns);
+    const orig = tx.pageView;
+    tx.pageView = function (this: TxTracker, ...a: Parameters<TxTracker['pageView']>) {
+      const id = orig.apply(this, a);
+      fns.forEach((f) => f());
+      return id;
+    };
+  }
+  set.add(fn);
+  return () => set!.delete(fn);
+}
+
+function scrollPct(): number {
+  const max = document.documentElement.scrollHeight - innerHeight;
+  return max > 0 ? Math.min(100, Math.round((scrollY / max) * 100)) : 100;
+}
+
+export interface ImpressionOptions {
+  /** Cards to watch; default `[data-tx-event]` (`data-tx-event="<event id>"`, optional `data-tx-position`, `data-tx-list`, `data-tx-source`). */
+  selector?: string;
+  root?: ParentNode;
+  list_name?: string;
+  source?: string;
+  feed_tab?: string;
+}
+
+export interface Impressions {
+  /** Watches cards added since (infinite lists). */
+  scan(): void;
+  disconnect(): void;
+}
+
+/**
+ * event_card_impression once per card element per page view, when at least half of it is visible
+ * (IntersectionObserver, threshold 0.5). A new pageView() counts every card again, those still on screen included.
+ */
+export function trackImpressions(tx: TxTracker, o: ImpressionOptions = {}): Impressions {
+  const send = track(tx);
+  const watched = new Set<Element>();
+  let seen = new WeakSet<Element>();
+  const io = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting || e.intersectionRatio < 0.5 || seen.has(e.target)) continue;
+        seen.add(e.target);
+        const d = (e.target as HTMLElement).dataset;
+        const all = Array.from(watched);
+        send('event_card_impression', {
+          event_entity_id: d.txEvent || '',
+          position: d.txPosition ? +d.txPosition : all.indexOf(e.target),
+          list_name: d.txList || o.list_name,
+          source: d.txSource || o.source,
+          feed_tab: o.feed_tab,
+          scroll_depth_pct: scrollPct(),
+        });
+      }
+    },
+    { threshold: 0.5 },
+  );
+  const scan = () =>
+    (o.root || document).querySelectorAll(o.selector || '[data-tx-event]').forEach((el) => {
+      if (watched.has(el)) return;
+      watched.add(el);
+      io.observe(el);
+    });
+  const off = onPageView(tx, () => {
+    seen = new WeakSet();
+    // Observing again delivers a fresh entry for every card, so those still visible count for the new page view.
+    watched.forEach((el) => (el.isConnected ? (io.unobserve(el), io.observe(el)) : watched.delete(el)));
+  });
+  scan();
+  return { scan, disconnect: () => (io.disconnect(), off(), watched.clear()) };
+}
+
+export interface DetailView {
+  /** Marks the view as interacted (a like, a share…); clicks inside the watched element do it too. */
+  interacted(): void;
+  /** Sends the close with the time the view was open while the page was visible; once. */
+  close(extra?: Record<string, unknown>): void;
+}
+
+/**
+ * event_detail_view `open` now and `close` (duration_ms, interacted) on close() or when the page is left. Time
+ * while the page is hidden does not count: a modal left open in a background tab was not being read.
+ */
+export function trackDetailView(tx: TxTracker, props: { event_entity_id: string; source?: string }, el?: Element | null): DetailView {
+  const send = track(tx);
+  const now = () => performance.now();
+  let shown = 0;
+  let since: number | null = document.visibilityState === 'hidden' ? null : now();
+  let touched = false;
+  let done = false;
+  const vis = () => {
+    if (document.visibilityState === 'hidden') {
+      if (since !== null) shown += now() - since;
+      since = null;
+    } else if (since === null) since = now();
+  };
+  const mark = () => (touched = true);
+  const leave = () => close({}, true);
+  const close = (extra: Record<string, unknown> = {}, beacon?: boolean) => {
+    if (done) return;
+    done = true;
+    if (since !== null) shown += now() - since;
+    document.removeEventListener('visibilitychange', vis);
+    removeEventListener('pagehide', leave);
+    if (el) el.removeEventListener('click', mark, true);
+    send('event_detail_view', { ...props, ...extra, action: 'close', duration_ms: Math.round(shown), interacted: touched }, { beacon });
+  };
+  document.addEventListener('visibilitychange', vis);
+  addEventListener('pagehide', leave);
+  if (el) el.addEventListener('click', mark, true);
+  send('event_detail_view', { ...props, action: 'open' });
+  return { interacted: mark, close: (extra) => close(extra) };
+}
+
+/**
+ * `url` with utm_* parameters added for the keys it does not carry yet (the ticket seller's own campaign
+ * tags win); anything but an absolute http(s) URL comes back unchanged. Pure.
+ */
+export function decorateUrl(url: string, utm: Record<string, string | undefined>): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return url;
+  for (const k in utm) {
+    const v = utm[k];
+    if (v && !u.searchParams.has('utm_' + k)) u.searchParams.set('utm_' + k, v);
+  }
+  return u.toString();
+}
+
+export interface TicketLinkOptions {
+  /** Links to watch; default `a[data-tx-ticket]` (`data-tx-ticket="<event id>"`, optional `data-tx-provider`, `data-tx-price-range`). */
+  selector?: string;
+  root?: ParentNode;
+  /** utm_source (default this site's host), utm_medium (default `referral`), utm_campaign, utm_content. */
+  utm?: { source?: string; medium?: string; campaign?: string; content?: string };
+  /** ticket_link_click.source (where the link sits: event_modal, event_card…). */
+  source?: string;
+}
+
+/**
+ * Decorates outbound ticket links with UTM parameters (at once, so a copied or middle-clicked link carries them
+ * too) and sends ticket_link_click with the decorated URL when one is clicked (as a beacon: the page may be left).
+ */
+export function trackTicketLinks(tx: TxTracker, o: TicketLinkOptions = {}): { scan(): void; disconnect(): void } {
+  const send = track(tx);
+  const utm = { source: location.hostname, medium: 'referral', ...o.utm };
+  const bound = new Set<HTMLAnchorElement>();
+  const click = (e: Event) => {
+    const a = e.currentTarget as HTMLAnchorElement;
+    a.href = decorateUrl(a.href, utm);
+    const d = a.dataset;
+    send('ticket_link_click', { event_entity_id: d.txTicket || '', ticket_url: a.href.slice(0, 2048), ticket_provider: d.txProvider, price_range: d.txPriceRange, source: o.source }, { beacon: true });
+  };
+  const scan = () =>
+    (o.root || document).querySelectorAll<HTMLAnchorElement>(o.selector || 'a[data-tx-ticket]').forEach((a) => {
+      if (bound.has(a)) return;
+      bound.add(a);
+      a.href = decorateUrl(a.href, utm);
+      a.addEventListener('click', click);
+    });
+  scan();
+  return { scan, disconnect: () => (bound.forEach((a) => a.removeEventListener('click', click)), bound.clear()) };
+}

@@ -1,0 +1,195 @@
+// The SDK's helpers chunk (dist/tx-helpers.js) in Chromium against the real server: impressions (≥ 50 % visible,
+// once per card per page view), detail-view duration, UTM-decorated ticket links, and experiments: the
+// GrowthBook vectors and frozen assignments the server's unit test reads, the server's assignments equal to
+// the SDK's, one exposure per (experiment, variant, visitor) per session.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assignVariant } from '../client/shared/experiment-hash.js';
+import { bootServer, createTenant, eventsOf, postJson, until, type Tenant } from './helpers.js';
+import { buildSdkForTest, DESKTOP_UA, launchChromium, startSite } from './client-helpers.js';
+
+declare const window: any, document: any, localStorage: any;
+
+const VECTORS = JSON.parse(fs.readFileSync(new URL('../client/shared/experiment-vectors.json', import.meta.url), 'utf8'));
+
+let server: Awaited<ReturnType<typeof bootServer>>;
+let site: Awaited<ReturnType<typeof startSite>>;
+let browser: Browser;
+let t: Tenant;
+let base: string;
+let helpers: string;
+
+const cards = Array.from({ length: 8 }, (_, i) => `<div class="card" data-tx-event="E${i}" style="height:300px;border:1px solid #ccc">Event E${i}</div>`).join('');
+const PAGE = () => `<!doctype html><html><head><meta charset="utf-8"><title>helpers</title><style>body{margin:0}</style></head><body>
+<h1 style="height:100px;margin:0">helpers</h1>
+<div id="modal"><button id="like">like</button></div>
+<a id="keep" data-tx-ticket="E1" data-tx-provider="ticketmaster" href="https://tickets.example/buy?e=1&utm_source=seller">Tickets</a>
+<a id="plain" data-tx-ticket="E2" href="https://tickets.example/buy?e=2">Tickets</a>
+<div id="list">${cards}</div><div style="height:3000px"></div>
+<script src="/tx.js"></script><script>${helpers}</script>
+<script>window.tx = new TxTracker(window.TX_CONFIG); document.querySelectorAll('a').forEach((a) => a.addEventListener('click', (e) => e.preventDefault()));</script>
+</body></html>`;
+
+beforeAll(async () => {
+  let build: Awaited<ReturnType<typeof buildSdkForTest>>;
+  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
+  helpers = fs.readFileSync(path.join(build.outDir, 'tx-helpers.js'), 'utf8');
+  base = server.url;
+  site = await startSite(build.iife);
+  site.pages.set('/h', PAGE());
+  t = await createTenant(base, 'helpers', [site.origin]);
+  browser = await launchChromium();
+}, 240_000);
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await server?.close();
+});
+
+async function open(): Promise<{ page: Page; vid: string; close: () => Promise<void> }> {
+  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
+  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, consent: { analytics: true } })}`);
+  const page = await ctx.newPage();
+  await page.goto(`${site.origin}/h`);
+  const vid = (await page.evaluate(() => window.tx.getIds().visitor_id)) as string;
+  return { page, vid, close: () => ctx.close() };
+}
+
+const stored = (vid: string, name: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}&event_name=${name}`);
+const flush = (page: Page) => page.evaluate(() => window.tx.flush());
+
+describe('SDK helpers in Chromium', () => {
+  it('counts an impression once per card per page view, at ≥ 50 % visible', async () => {
+    const { page, vid, close } = await open();
+    const perCard = async () => {
+      await flush(page);
+      const out: Record<string, number> = {};
+      for (const e of await stored(vid, 'event_card_impression')) out[e.entities.event_entity_id] = (out[e.entities.event_entity_id] ?? 0) + 1;
+      return Object.fromEntries(Object.entries(out).sort());
+    };
+    const reach = (want: Record<string, number>) => until(async () => JSON.stringify(await perCard()) === JSON.stringify(Object.fromEntries(Object.entries(want).sort())) && want, 30_000);
+    // Viewport 720 px: cards start at 160 px (heading, modal, links); E0 and E1 are whole, E2 shows 20 px.
+    const top = (await page.evaluate(() => document.getElementById('list').getBoundingClientRect().top)) as number;
+    await page.evaluate(() => window.TxHelpers.trackImpressions(window.tx, { list_name: 'home' }));
+    const visibleAt = (scroll: number) => Array.from({ length: 8 }, (_, i) => i).filter((i) => {
+      const a = top + i * 300 - scroll;
+      const seen = Math.max(0, Math.min(a + 300, 720) - Math.max(a, 0));
+      return seen >= 150;
+    });
+    const first = visibleAt(0);
+    expect(first.length).toBeGreaterThan(0);
+    await reach(Object.fromEntries(first.map((i) => [`E${i}`, 1])));
+    // Scrolled down: the newly visible cards count once; scrolling back up counts nothing again.
+    await page.evaluate(() => window.scrollTo(0, 900));
+    const second = visibleAt(900);
+    const counts: Record<string, number> = Object.fromEntries(first.map((i) => [`E${i}`, 1]));
+    for (const i of second) counts[`E${i}`] = 1;
+    await reach(counts);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // A new page view counts the visible cards again.
+    await page.evaluate(() => window.tx.pageView());
+    for (const i of first) counts[`E${i}`] += 1;
+    const rows = await reach(counts);
+    await flush(page);
+    expect(await perCard()).toEqual(Object.fromEntries(Object.entries(counts).sort()));
+    expect(Object.keys(rows).length).toBe(new Set([...first, ...second]).size);
+    const one = (await stored(vid, 'event_card_impression'))[0];
+    expect(one.payload).toMatchObject({ list_name: 'home' });
+    expect(typeof one.payload.position).toBe('number');
+    await close();
+  });
+
+  it('sends the detail view open and its close with the visible duration and interaction', async () => {
+    const { page, vid, close } = await open();
+    await page.evaluate(async () => {
+      const v = window.TxHelpers.trackDetailView(window.tx, { event_entity_id: 'E5', source: 'event_modal' }, document.getElementById('modal'));
+      document.getElementById('like').click();
+      await new Promise((r) => setTimeout(r, 300));
+      v.close({ viewed_setlist: true });
+      v.close();
+    });
+    await flush(page);
+    const rows = await until(async () => {
+      const e = await stored(vid, 'event_detail_view');
+      return e.length >= 2 ? e : null;
+    }, 20_000);
+    expect(rows.map((e) => e.payload.action).sort()).toEqual(['close', 'open']);
+    const c = rows.find((e) => e.payload.action === 'close')!;
+    expect(c.entities.event_entity_id).toBe('E5');
+    expect(c.payload).toMatchObject({ interacted: true, viewed_setlist: true, source: 'event_modal' });
+    expect(c.payload.duration_ms).toBeGreaterThanOrEqual(250);
+    await close();
+  });
+
+  it('decorates ticket links with UTM parameters (keeping the seller\'s own) and records the click', async () => {
+    const { page, vid, close } = await open();
+    const hrefs = (await page.evaluate(() => {
+      window.TxHelpers.trackTicketLinks(window.tx, { utm: { source: 'tixello', campaign: 'spring' }, source: 'event_modal' });
+      return [document.getElementById('keep').href, document.getElementById('plain').href];
+    })) as string[];
+    const keep = new URL(hrefs[0]);
+    expect(Object.fromEntries(keep.searchParams)).toEqual({ e: '1', utm_source: 'seller', utm_medium: 'referral', utm_campaign: 'spring' });
+    expect(Object.fromEntries(new URL(hrefs[1]).searchParams)).toEqual({ e: '2', utm_source: 'tixello', utm_medium: 'referral', utm_campaign: 'spring' });
+    expect(await page.evaluate(() => window.TxHelpers.decorateUrl('mailto:x@example.com', { source: 'a' }))).toBe('mailto:x@example.com');
+    await page.click('#keep');
+    const [click] = await until(async () => {
+      const e = await stored(vid, 'ticket_link_click');
+      return e.length ? e : null;
+    }, 20_000);
+    expect(click.entities.event_entity_id).toBe('E1');
+    expect(click.payload).toMatchObject({ ticket_url: hrefs[0], ticket_provider: 'ticketmaster', source: 'event_modal' });
+    await close();
+  });
+
+  it('hashes like the server (shared vectors) and gets the server\'s assignments; one exposure per variant per session', async () => {
+    const { page, vid, close } = await open();
+    const got = (await page.evaluate((v: any) => ({
+      hash: v.hash.map(([seed, value, version]: [string, string, number]) => window.TxHelpers.gbHash(seed, value, version)),
+      assign: v.assign.map((a: any) => window.TxHelpers.assignVariant(a.experiment, a.id)),
+    }), VECTORS)) as { hash: (number | null)[]; assign: (string | null)[] };
+    expect(got.hash).toEqual(VECTORS.hash.map((h: unknown[]) => h[3]));
+    expect(got.assign).toEqual(VECTORS.assign.map((a: { variant: string | null }) => a.variant));
+
+    const defs = [
+      { key: 'sdk_button', variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.5 }] },
+      { key: 'sdk_ranking', variants: [{ key: 'a', weight: 0.2 }, { key: 'b', weight: 0.3 }, { key: 'c', weight: 0.5 }], coverage: 0.9 },
+    ];
+    for (const d of defs) {
+      const r = await postJson(`${base}/api/v1/experiments`, { ...d, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${t.secret_key}` });
+      expect(r.status, r.text).toBe(201);
+    }
+    const res = (await page.evaluate(async ([key, endpoint, d]: [string, string, unknown[]]) => {
+      const xp = await window.TxHelpers.loadExperiments(window.tx, { writeKey: key, endpoint });
+      const local = window.TxHelpers.localExperiments(window.tx, d);
+      const first = xp.variant('sdk_button');
+      xp.variant('sdk_button');
+      xp.variant('sdk_button');
+      // A new session (the old one removed): the same variant is exposed once more.
+      localStorage.removeItem('tx_session');
+      xp.variant('sdk_button');
+      xp.variant('sdk_button');
+      await window.tx.flush();
+      return { server: xp.assignments, local: local.assignments, first };
+    }, [t.write_key, base, defs] as [string, string, unknown[]])) as { server: Record<string, string>; local: Record<string, string>; first: string };
+    const want: Record<string, string> = {};
+    for (const d of defs) {
+      const v = assignVariant(d, vid);
+      if (v) want[d.key] = v;
+    }
+    expect(res.server).toMatchObject(want);
+    expect(Object.keys(res.server).filter((k) => k.startsWith('sdk_')).sort()).toEqual(Object.keys(want).sort());
+    expect(res.local).toEqual(want);
+    expect(res.first).toBe(want.sdk_button);
+    const exposures = await until(async () => {
+      await flush(page);
+      const e = await stored(vid, 'experiment_exposure');
+      return e.length >= 2 ? e : null;
+    }, 20_000);
+    expect(exposures.map((e) => e.payload)).toEqual([{ experiment_id: 'sdk_button', variant: want.sdk_button }, { experiment_id: 'sdk_button', variant: want.sdk_button }]);
+    expect(new Set(exposures.map((e) => e.session_id)).size).toBe(2);
+    await close();
+  });
+});
