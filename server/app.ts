@@ -29,6 +29,7 @@ import { createCatalog, registerCatalogTables, type CatalogChange } from './cata
 import { createAnalytics } from './analytics/index.js';
 import { createExperiments, registerExperimentTables } from './experiments/index.js';
 import { createAudiences, registerAudienceTables } from './audiences/index.js';
+import { createSegments, registerSegmentTables } from './segments/index.js';
 import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
@@ -133,6 +134,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerAuthzTables(registry);
   registerExperimentTables(registry);
   registerAudienceTables(registry);
+  registerSegmentTables(registry);
   registerConversionTables(registry);
   registerFeatureTables(registry);
   registerTrackingTables(registry);
@@ -237,6 +239,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
   const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
   jobs.register(audiences.job());
+  // Segments: versions, size on save, refreshed every 15 min with an atomic swap (README "Segments").
+  const segments = createSegments({ db, log: log.child({ mod: 'segments' }) });
+  jobs.register(segments.job());
   jobs.register(conversions.job());
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
   const features = createFeatures({
@@ -279,6 +284,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   createAnalytics({ db, log: log.child({ mod: 'analytics' }), overrides: authz.overrides }).register(router);
   createExperiments({ db, log: log.child({ mod: 'experiments' }) }).register(router);
   audiences.register(router);
+  segments.register(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
@@ -290,7 +296,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     featureStore: () => features.capabilities(),
     // The conversions' lines ride along: their figures come from the dispatcher job.
-    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines()],
+    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines()],
   });
 
   const closeParts = async () => {

@@ -87,6 +87,9 @@ CREATE TABLE segment_versions (
   member_count      int,
   computed_at       timestamptz,
   eval_ms           float8,
+  -- The last refresh attempt (success or not): the job takes each version once per run, oldest first.
+  attempted_at      timestamptz,
+  -- Consecutive failed refreshes (0 after a success); past 20 the job stops trying until the next edit.
   error_count       int NOT NULL DEFAULT 0,
   last_error        text,
   created_at        timestamptz NOT NULL DEFAULT now(),

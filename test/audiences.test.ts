@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHeldOut } from '../server/audiences/fit.js';
 import { BLANK, HYPOTHESIS, personas, type Persona } from '../server/audiences/personas.fixture.js';
-import { features, propensity, seedModel, SEED_COEFFICIENTS, sigmoid, type Coefficients } from '../server/audiences/score.js';
+import { features, propensity, seedModel, SEED_COEFFICIENTS, sigmoid, type Coefficients, type PersonFacts } from '../server/audiences/score.js';
 import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 import { seedPersons } from './audiences-helpers.js';
@@ -161,7 +161,7 @@ describe('audiences', () => {
 
   it('fits a model per tenant from past events\' buyers and reports held-out log-loss and AUC next to seed_v1', async () => {
     const t2 = await createTenant(base, 'audiences-fit');
-    const facts = (i: number) => ({ ...BLANK, genreAffinity: i % 2 === 0 ? { rock: 90 } : { jazz: 90 }, city: i % 4 === 0 ? 'Cluj' : 'Iasi' });
+    const facts = (i: number): PersonFacts => ({ ...BLANK, genreAffinity: i % 2 === 0 ? { rock: 90 } : { jazz: 90 }, city: i % 4 === 0 ? 'Cluj' : 'Iasi' });
     const crowd = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`c${i}`, { facts: facts(i) }]));
     const pids = await seedPersons(base, t2, server.db, crowd);
     // Event ids chosen so that both the training and the held-out set have events.

@@ -1,0 +1,66 @@
+// The segment API (README "Segments"), tenant secret key with target_users: create (version 1 with its size),
+// edit (the next version; campaigns keep referring to theirs), read a version, list versions, page members.
+import type { Router } from '../http/router.js';
+import { fail, paramFail } from '../http/errors.js';
+import { collect, cursor, encodeCursor, id, int } from '../http/params.js';
+import { parseSegment } from './schemas.js';
+import type { Segments } from './index.js';
+
+const P = { permission: 'target_users', resource: 'tenant' } as const;
+const missing = (sid: number) => fail('not_found', `No segment ${sid} for this tenant.`);
+
+export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'create' | 'edit' | 'store'>): void {
+  const { store } = seg;
+  router.add({
+    method: 'post', path: '/api/v1/segments', auth: 'secret', ...P, body: { limit: 256 * 1024, parse: (v) => parseSegment(v, { create: true }) },
+    audit: (_r, reply) => ({ action: 'segment.created', target: `segment:${(reply.body as { id: number }).id}` }),
+    handler: async ({ body, principal }) => ({ status: 201, body: await seg.create(principal.tenant.tenant_id, body) }),
+  });
+  router.add({
+    method: 'put', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id }, body: { limit: 256 * 1024, parse: (v) => parseSegment(v, { create: false }) },
+    audit: ({ params }, reply) => ({ action: 'segment.edited', target: `segment:${params.id}`, details: { version: (reply.body as { version: number }).version } }),
+    handler: async ({ params, body, principal }) => {
+      const r = await seg.edit(principal.tenant.tenant_id, params.id, body);
+      return r ? { status: 200, body: r } : missing(params.id);
+    },
+  });
+  router.add({
+    method: 'del', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id },
+    audit: ({ params }) => ({ action: 'segment.deleted', target: `segment:${params.id}` }),
+    handler: async ({ params, principal }) => ((await store.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
+  });
+  router.add({
+    method: 'get', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id },
+    handler: async ({ info, params, principal }) => {
+      const v = int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 });
+      if (!v.ok) return paramFail(v.error);
+      const s = await store.get(principal.tenant.tenant_id, params.id, v.value || null);
+      return s ? { status: 200, body: s } : fail('not_found', v.value ? `Segment ${params.id} has no version ${v.value}.` : `No segment ${params.id} for this tenant.`);
+    },
+  });
+  router.add({
+    method: 'get', path: '/api/v1/segments/:id/versions', auth: 'secret', ...P, params: { id },
+    handler: async ({ params, principal }) => {
+      const versions = await store.versions(principal.tenant.tenant_id, params.id);
+      return versions.length ? { status: 200, body: { versions } } : missing(params.id);
+    },
+  });
+  router.add({
+    method: 'get', path: '/api/v1/segments/:id/members', auth: 'secret', ...P, params: { id },
+    handler: async ({ info, params, principal }) => {
+      const q = collect({
+        version: int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 }),
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 10_000, def: 1000 }),
+        after: cursor(info.query.get('cursor'), `segment_${params.id}`, ['id', 'id']),
+      });
+      if (!q.ok) return paramFail(q.error);
+      const t = principal.tenant.tenant_id;
+      const s = await store.get(t, params.id, q.value.after ? Number(q.value.after[0]) : q.value.version || null);
+      if (!s) return fail('not_found', `No such segment or version (segment ${params.id}).`);
+      const version = Number(s.version);
+      const rows = await store.members(t, params.id, version, q.value.after ? Number(q.value.after[1]) : 0, q.value.limit);
+      const next = rows.length === q.value.limit ? encodeCursor(`segment_${params.id}`, [String(version), String(rows[rows.length - 1])]) : null;
+      return { status: 200, body: { segment_id: params.id, version, computed_at: s.computed_at, members: rows.map((p) => ({ person_id: p })), next_cursor: next } };
+    },
+  });
+}
