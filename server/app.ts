@@ -23,7 +23,8 @@ import { createAudit, registerAuditTables } from './audit/index.js';
 import { createAuthz, registerAuthzTables } from './authz/index.js';
 import { registerAuthzRoutes } from './authz/routes.js';
 import { registerKeyRoutes } from './keys/index.js';
-import type { RouteInfo } from './http/router.js';
+import { createRouter, type RouteInfo } from './http/router.js';
+import { TOKEN_PREFIX } from './live/token.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
 import { createAnalytics } from './analytics/index.js';
@@ -275,7 +276,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     db, log: log.child({ mod: 'tracking' }), cipher: createCipher(resolveEncryptionKey(config, log)), redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix,
     organizerOf: async (t, id) => (await eventResource(t, id)).organizer_id ?? null,
   });
-  tracking.register(router);
+  // Its routes take the organizer dashboard's tokens too (the tracking page): a router that verifies them.
+  tracking.register(createRouter({
+    app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
+    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+  }));
   conversions.registerRoutes(router);
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });

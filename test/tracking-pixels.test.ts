@@ -9,12 +9,14 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PIXEL_EVENTS as CLIENT_EVENTS } from '../client/sdk/pixels.js';
+import { PIXEL_EVENTS as CLIENT_EVENTS } from '../client/sdk/pixel-events.js';
 import { PIXEL_EVENTS as SERVER_EVENTS } from '../server/tracking/snippets.js';
 import { launchChromium } from './client-helpers.js';
 import { screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
 import { buildClients } from '../scripts/build-clients.js';
+
+declare const window: any;
 
 const ORG_META = '123456789012345';
 const MARKET_META = '999999999999999';
@@ -108,30 +110,30 @@ describe('pixel loader in Chromium', () => {
     p.on('pageerror', (e) => errors.push(e.message));
     p.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     await p.goto(`${origin}/event/E1`);
-    await p.waitForFunction(() => typeof (window as any).px === 'object');
+    await p.waitForFunction(() => typeof window.px === 'object');
     // A moment for anything that would (wrongly) start: then nothing must have loaded.
     await p.waitForTimeout(500);
     expect(await state(p)).toMatchObject({ loaded: [], calls: [], dataLayer: [], fbq: 'undefined' });
     expect(requests.some((r) => r.startsWith('/fake/'))).toBe(false);
 
-    await p.evaluate(() => (window as any).tx.setConsent({ analytics: true, marketing: true }));
-    await p.waitForFunction(() => ((window as any).__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+    await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: true }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
     const ids = await p.evaluate(() => {
-      const tx = (window as any).tx;
+      const tx = window.tx;
       return {
         view: tx.eventView({ event_entity_id: 'E1', organizer_id: 'O1', price_from: 50, currency: 'RON' }),
         cart: tx.addToCart({ cart_id: 'C1', event_entity_id: 'E1', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'RON' }),
         checkout: tx.checkoutStarted({ cart_id: 'C1', cart_value: 100, currency: 'RON' }),
       };
     });
-    await p.evaluate(() => (window as any).px.purchase({ event_id: 'order-evt-1', order_id: 'ORD1', value: 100, currency: 'RON', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }] }));
-    await p.waitForFunction(() => ((window as any).__calls || []).some((c: any[]) => c[3] === 'Purchase'), undefined, { timeout: 60_000 });
+    await p.evaluate(() => window.px.purchase({ event_id: 'order-evt-1', order_id: 'ORD1', value: 100, currency: 'RON', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }] }));
+    await p.waitForFunction(() => (window.__calls || []).some((c: any[]) => c[3] === 'Purchase'), undefined, { timeout: 60_000 });
     const s = await state(p);
     expect([...s.loaded].sort()).toEqual(['gtag:AW-123456789', 'gtag:G-ORG00001', 'gtm:GTM-AB12CD3', 'meta', `tiktok:${TIKTOK}`]);
     // Every inserted script carried the nonce (the CSP would have blocked it otherwise) and no script errored.
     expect(errors).toEqual([]);
 
-    const pv = (await p.evaluate(() => (window as any).tx.pv)) as string;
+    const pv = (await p.evaluate(() => window.tx.pv)) as string;
     expect(pv).toMatch(/^[0-9a-f-]{36}$/);
     const fbq = s.calls.filter((c: any[]) => c[1] === 'trackSingle');
     const byPixel = (px: string) => fbq.filter((c: any[]) => c[2] === px).map((c: any[]) => [c[3], c[5].eventID]);
@@ -165,15 +167,15 @@ describe('pixel loader in Chromium', () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await p.goto(`${origin}/event/E1`);
-    await p.waitForFunction(() => typeof (window as any).px === 'object');
-    await p.evaluate(() => (window as any).tx.setConsent({ analytics: true, marketing: false }));
-    await p.waitForFunction(() => ((window as any).__loaded || []).length >= 1, undefined, { timeout: 60_000 });
+    await p.waitForFunction(() => typeof window.px === 'object');
+    await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: false }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 1, undefined, { timeout: 60_000 });
     await p.waitForTimeout(300);
     let s = await state(p);
     expect(s.loaded).toEqual(['gtag:G-ORG00001']);
     expect(s.fbq).toBe('undefined');
-    await p.evaluate(() => (window as any).tx.setConsent({ marketing: true }));
-    await p.waitForFunction(() => ((window as any).__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+    await p.evaluate(() => window.tx.setConsent({ marketing: true }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
     s = await state(p);
     expect(s.loaded).toContain('meta');
     await ctx.close();

@@ -10,6 +10,7 @@ import { formatAgo } from './format.js';
 import { GateView } from './gate.js';
 import { createHistoryFetcher } from './history.js';
 import { OrganizerView } from './organizer.js';
+import { TrackingView } from './tracking.js';
 
 const STORE_KEY = 'tx_dashboard_token';
 
@@ -17,7 +18,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 
 interface Running {
   client: LiveClient;
-  view: OrganizerView | GateView;
+  view: OrganizerView | GateView | TrackingView;
   claims: TokenClaims;
 }
 
@@ -111,7 +112,10 @@ function start(token: string): void {
 
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);
-  const view = claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError);
+  // #tracking: the organizer's tracking codes (tracking.ts) instead of the live view.
+  const tracking = claims.role === 'organizer' && location.hash === '#tracking';
+  $('nav-tracking').hidden = claims.role !== 'organizer' || tracking;
+  const view = tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError);
   text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   $('app').append(view.el);
   client.on('state', (s) => {
@@ -144,6 +148,10 @@ function boot(): void {
     showSignin();
   });
   window.addEventListener('online', () => running?.client.retryNow());
+  window.addEventListener('hashchange', () => {
+    const t = sessionStorage.getItem(STORE_KEY);
+    if (t && running) start(t);
+  });
   window.addEventListener('offline', () => running && setConn(running.client.stateInfo));
 
   // A token in the link is taken once and removed from the address bar (and so from history and screenshots).

@@ -6,7 +6,10 @@
 // event id, so each platform deduplicates the browser event against the server-side conversion.
 // It hooks the tracker's track() and setConsent() (every event method goes through track()).
 import type { ConsentSnapshot } from '../shared/types.js';
+import { PIXEL_EVENTS, pixelParams, type Item } from './pixel-events.js';
 import type { TxTracker } from './tracker.js';
+
+export { PIXEL_EVENTS, pixelParams } from './pixel-events.js';
 
 type Provider = 'meta' | 'ga4' | 'gtm' | 'google_ads' | 'tiktok';
 export interface PixelCode {
@@ -33,15 +36,6 @@ export interface PixelsConfig {
   codes?: PixelCode[];
 }
 
-/** Browser names per tx event; server/tracking/snippets.ts PIXEL_EVENTS is the same table (a test compares). */
-export const PIXEL_EVENTS: Record<string, { meta: string; ga4: string; tiktok: string }> = {
-  page_view: { meta: 'PageView', ga4: 'page_view', tiktok: 'Pageview' },
-  event_view: { meta: 'ViewContent', ga4: 'view_item', tiktok: 'ViewContent' },
-  add_to_cart: { meta: 'AddToCart', ga4: 'add_to_cart', tiktok: 'AddToCart' },
-  checkout_started: { meta: 'InitiateCheckout', ga4: 'begin_checkout', tiktok: 'InitiateCheckout' },
-  order_completed: { meta: 'Purchase', ga4: 'purchase', tiktok: 'CompletePayment' },
-};
-
 const URLS = {
   meta: 'https://connect.facebook.net/en_US/fbevents.js',
   gtag: 'https://www.googletagmanager.com/gtag/js',
@@ -49,30 +43,9 @@ const URLS = {
   tiktok: 'https://analytics.tiktok.com/i18n/pixel/events.js',
 };
 
-type Item = { ticket_type_id?: unknown; qty?: number; price?: number; ticket_type_name?: string };
 type Props = Record<string, any>;
 type Fired = { name: string; props: Props; id: string };
 type W = Window & Record<string, any>;
-
-/** The platforms' parameters of a tx event's props (value, currency, content ids, items). Pure. */
-export function pixelParams(name: string, p: Props): { meta: Props; ga4: Props; tiktok: Props } {
-  const items: Item[] = Array.isArray(p.items) ? p.items : [];
-  const value = p.value ?? p.gross_amount ?? p.cart_value ?? p.price_from;
-  const ids = items.length ? items.map((i) => String(i.ticket_type_id)) : p.event_entity_id !== undefined ? [String(p.event_entity_id)] : [];
-  const base: Props = {};
-  if (typeof value === 'number') base.value = value;
-  if (typeof p.currency === 'string') base.currency = p.currency;
-  const meta: Props = { ...base, content_type: 'product' };
-  if (ids.length) meta.content_ids = ids;
-  if (items.length) meta.num_items = items.reduce((n, i) => n + (i.qty || 0), 0);
-  const ga4: Props = { ...base };
-  if (p.order_id !== undefined) ga4.transaction_id = String(p.order_id);
-  if (items.length) ga4.items = items.map((i) => ({ item_id: String(i.ticket_type_id), item_name: i.ticket_type_name, price: i.price, quantity: i.qty }));
-  else if (p.event_entity_id !== undefined) ga4.items = [{ item_id: String(p.event_entity_id) }];
-  const tiktok: Props = { ...base, content_type: 'product' };
-  if (ids.length) tiktok.contents = ids.map((id, k) => ({ content_id: id, quantity: items[k] ? items[k].qty : 1 }));
-  return { meta: name === 'page_view' ? {} : meta, ga4: name === 'page_view' ? {} : ga4, tiktok };
-}
 
 export class TxPixels {
   private c: PixelsConfig;

@@ -5,8 +5,9 @@
 //   PUT    /api/v1/tracking-codes/{id}         {"enabled"?,"settings"?,"secrets"?}
 //   DELETE /api/v1/tracking-codes/{id}
 //   GET    /api/tx/tracking-config             write key, public (CORS): the codes of a page, JSON or HTML snippets
-// Secret-key routes need manage_tracking_codes. An admin key manages the whole tenant, the marketplace's codes
-// included; any other key only codes of its organizers (or events), and never the marketplace's.
+// The /api/v1 routes take the secret key or a dashboard token (the organizer dashboard's tracking page) and need
+// manage_tracking_codes. An admin key manages the whole tenant, the marketplace's codes included; any other key
+// or token only codes of its organizers (or events), and never the marketplace's.
 import { inScope, type Principal as Who } from '../authz/principal.js';
 import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
 import { collect, cursor, encodeCursor, id, int, text, type Parsed } from '../http/params.js';
@@ -72,10 +73,10 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
   const needsCipher = (has: boolean) => (has && !cipher.available ? fail('encryption_not_configured', 'ENCRYPTION_KEY is not set on this server, so access tokens and API secrets cannot be stored. Set ENCRYPTION_KEY (64 hex characters, `openssl rand -hex 32`) on every node and restart.') : null);
 
   router.add({
-    method: 'post', path: '/api/v1/tracking-codes', auth: 'secret', permission: PERMISSION, resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewCode },
+    method: 'post', path: '/api/v1/tracking-codes', auth: 'token', permission: PERMISSION, resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewCode },
     audit: (_req, reply) => note('tracking_code.created', reply),
-    handler: async ({ principal, who, body }) => {
-      const tenant = principal.tenant.tenant_id;
+    handler: async ({ who, body }) => {
+      const tenant = who!.tenant;
       const refused = outOfScope(who, body) ?? needsCipher(Object.values(body.secrets).some((v) => v !== null));
       if (refused) return refused;
       if (body.event_id !== null) {
@@ -91,8 +92,8 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/tracking-codes', auth: 'secret', permission: PERMISSION, resource: 'tenant',
-    handler: async ({ info, principal, who }) => {
+    method: 'get', path: '/api/v1/tracking-codes', auth: 'token', permission: PERMISSION, resource: 'tenant',
+    handler: async ({ info, who }) => {
       const q = info.query;
       const extra = unknownParam(q, LIST_PARAMS);
       if (extra) return queryFail('', extra);
@@ -108,7 +109,7 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
       });
       if (!p.ok) return paramFail(p.error);
       const scope = !who || who.role === 'admin' ? null : { organizers: who.scope.organizers ?? [], events: who.scope.events ?? [] };
-      const rows = await store.list(db, principal.tenant.tenant_id, {
+      const rows = await store.list(db, who!.tenant, {
         scope, organizer_id: p.value.organizer_id, event_id: p.value.event_id, provider: provider as never, owner: owner as Owner | null,
         after: p.value.after ? Number(p.value.after[0]) : null, limit: p.value.limit,
       });
@@ -124,18 +125,18 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
   };
 
   router.add({
-    method: 'get', path: '/api/v1/tracking-codes/:id', auth: 'secret', permission: PERMISSION, resource: 'tenant', params: { id },
-    handler: async ({ params, principal, who }) => {
-      const { row, refused } = await load(principal.tenant.tenant_id, params.id, who);
+    method: 'get', path: '/api/v1/tracking-codes/:id', auth: 'token', permission: PERMISSION, resource: 'tenant', params: { id },
+    handler: async ({ params, who }) => {
+      const { row, refused } = await load(who!.tenant, params.id, who);
       return refused ?? { status: 200, body: viewOf(row, cipher) };
     },
   });
 
   router.add({
-    method: 'put', path: '/api/v1/tracking-codes/:id', auth: 'secret', permission: PERMISSION, resource: 'tenant', params: { id }, body: { limit: 64 * 1024 },
+    method: 'put', path: '/api/v1/tracking-codes/:id', auth: 'token', permission: PERMISSION, resource: 'tenant', params: { id }, body: { limit: 64 * 1024 },
     audit: ({ body }, reply) => note('tracking_code.updated', reply, { changed: changedFields(body) }),
-    handler: async ({ params, principal, who, body }) => {
-      const tenant = principal.tenant.tenant_id;
+    handler: async ({ params, who, body }) => {
+      const tenant = who!.tenant;
       const { row, refused } = await load(tenant, params.id, who);
       if (refused) return refused;
       const patch = parseCodePatch(row.provider, body);
@@ -153,10 +154,10 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
   });
 
   router.add({
-    method: 'del', path: '/api/v1/tracking-codes/:id', auth: 'secret', permission: PERMISSION, resource: 'tenant', params: { id },
+    method: 'del', path: '/api/v1/tracking-codes/:id', auth: 'token', permission: PERMISSION, resource: 'tenant', params: { id },
     audit: (_req, reply) => note('tracking_code.deleted', reply),
-    handler: async ({ params, principal, who }) => {
-      const tenant = principal.tenant.tenant_id;
+    handler: async ({ params, who }) => {
+      const tenant = who!.tenant;
       const { refused } = await load(tenant, params.id, who);
       if (refused) return refused;
       const row = await store.remove(db, tenant, params.id);
