@@ -1,0 +1,75 @@
+// Two nodes on one plain PostgreSQL 15 database and one Redis (random key prefix, deleted after): a tracking
+// code changed through node B reaches node A's cached resolution within the 5 s fingerprint re-read, and the
+// resolutions are shared in Redis under the tenant's codes fingerprint (issue 15 item 4).
+import crypto from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
+import { bootServer, createTenant, request, until, type Tenant } from './helpers.js';
+
+const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+describe('tracking-config cache across two nodes', () => {
+  const dbName = `tracking_nodes_${crypto.randomBytes(6).toString('hex')}`;
+  const prefix = randomPrefix();
+  let root: pg.Client;
+  let a: Awaited<ReturnType<typeof bootServer>>;
+  let b: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    root = new pg.Client({ connectionString: PG_URL });
+    await root.connect();
+    await root.query(`CREATE DATABASE ${dbName}`);
+    const u = new URL(PG_URL);
+    u.pathname = `/${dbName}`;
+    const env = { DATABASE_URL: u.toString(), REDIS_URL, LIVE_REDIS_PREFIX: prefix, LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'), ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') };
+    a = await bootServer(env);
+    b = await bootServer(env);
+    t = await createTenant(a.url, 'tracking-nodes');
+    redis = new Redis(REDIS_URL);
+  }, 600_000);
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    redis?.disconnect();
+    await deletePrefix(prefix);
+    await root?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await root?.end();
+  }, 120_000);
+
+  const resolve = async (base: string) => {
+    const r = await request('GET', `${base}/api/tx/tracking-config`, undefined, { 'x-tx-key': t.write_key });
+    expect(r.status, r.text).toBe(200);
+    return r.json.codes.map((c: any) => `${c.provider}:${c.id}`);
+  };
+  const api = (base: string, method: string, p: string, body?: unknown) => request(method, `${base}${p}`, body, { authorization: `Bearer ${t.secret_key}` });
+
+  it('a change through node B reaches node A\'s cached resolution, and Redis holds it under the fingerprint', async () => {
+    const created = await api(b.url, 'POST', '/api/v1/tracking-codes', { provider: 'ga4', settings: { measurement_id: 'G-FIRST001' } });
+    expect(created.status).toBe(201);
+    expect(await resolve(a.url)).toEqual(['ga4:G-FIRST001']);
+    // Cached in Redis under the tenant's fingerprint.
+    const keys = await until(async () => {
+      const k = await redis.keys(`${prefix}tracking:${t.tenant_id}:*`);
+      return k.length > 0 ? k : null;
+    });
+    expect(keys).toEqual([expect.stringMatching(new RegExp(`^${prefix}tracking:${t.tenant_id}:1:\\d+:.*:m$`))]);
+    expect(JSON.parse((await redis.get(keys[0]))!).codes[0].id).toBe('G-FIRST001');
+
+    // Node B changes the code; node A (which cached the old answer) serves the new one once its fingerprint is re-read.
+    expect((await api(b.url, 'PUT', `/api/v1/tracking-codes/${created.json.id}`, { settings: { measurement_id: 'G-SECOND02' } })).status).toBe(200);
+    expect(await resolve(b.url)).toEqual(['ga4:G-SECOND02']);
+    const started = Date.now();
+    await until(async () => (await resolve(a.url))[0] === 'ga4:G-SECOND02', 60_000, 200);
+    console.log(`tracking-config: a change on node B seen on node A after ${Date.now() - started} ms`);
+
+    // A delete too; node B's own view is immediate.
+    expect((await api(b.url, 'DELETE', `/api/v1/tracking-codes/${created.json.id}`)).status).toBe(200);
+    expect(await resolve(b.url)).toEqual([]);
+    await until(async () => (await resolve(a.url)).length === 0, 60_000, 200);
+  }, 180_000);
+});
