@@ -293,7 +293,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
-  features.registerRoutes(router, { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
+  // The analytics routes take dashboard tokens too (the history view): on a router that verifies them.
+  features.registerRoutes(createRouter({
+    app, log: log.child({ mod: 'http-features' }), trustProxy: config.trustProxy, keys, audit, authz: access.authz, listing: access.listing,
+    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+  }), { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
   gdpr.start();
   live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });

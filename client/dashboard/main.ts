@@ -10,6 +10,7 @@ import { formatAgo } from './format.js';
 import { GateView } from './gate.js';
 import { createHistoryFetcher } from './history.js';
 import { OrganizerView } from './organizer.js';
+import { TrendsView } from './trends.js';
 import { TrackingView } from './tracking.js';
 
 const STORE_KEY = 'tx_dashboard_token';
@@ -18,7 +19,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 
 interface Running {
   client: LiveClient;
-  view: OrganizerView | GateView | TrackingView;
+  view: TrendsView | OrganizerView | GateView | TrackingView;
   claims: TokenClaims;
 }
 
@@ -115,7 +116,10 @@ function start(token: string): void {
   // #tracking: the organizer's tracking codes (tracking.ts) instead of the live view.
   const tracking = claims.role === 'organizer' && location.hash === '#tracking';
   $('nav-tracking').hidden = claims.role !== 'organizer' || tracking;
-  const view = tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError);
+  // #history: the organizer's 7/30-day history from the feature store (trends.ts) instead of the live view.
+  const trends = claims.role === 'organizer' && location.hash === '#history' ? new TrendsView(location.origin, token, claims.org!, onError) : null;
+  $('nav-history').hidden = claims.role !== 'organizer' || trends !== null;
+  const view = trends ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError));
   text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   $('app').append(view.el);
   client.on('state', (s) => {
@@ -148,6 +152,10 @@ function boot(): void {
     showSignin();
   });
   window.addEventListener('online', () => running?.client.retryNow());
+  window.addEventListener('hashchange', () => {
+    const t = sessionStorage.getItem(STORE_KEY);
+    if (t && running) start(t);
+  });
   window.addEventListener('hashchange', () => {
     const t = sessionStorage.getItem(STORE_KEY);
     if (t && running) start(t);
