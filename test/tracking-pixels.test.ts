@@ -9,7 +9,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PIXEL_EVENTS as CLIENT_EVENTS } from '../client/sdk/pixel-events.js';
+import { PIXEL_EVENTS as CLIENT_EVENTS, pixelParams } from '../client/sdk/pixel-events.js';
 import { PIXEL_EVENTS as SERVER_EVENTS } from '../server/tracking/snippets.js';
 import { launchChromium } from './client-helpers.js';
 import { screenshot } from './dashboard-helpers.js';
@@ -40,6 +40,21 @@ function page(api: string, t: Tenant, site: string, eventId: string) {
 <script nonce="${NONCE}">window.tx = new TxTracker(${JSON.stringify(cfg)}); window.px = new TxPixels(window.tx, ${JSON.stringify(pixels)});</script>
 </body></html>`;
 }
+
+describe('pixelParams', () => {
+  it('maps a cart to each platform\'s value, currency, content ids and items', () => {
+    const p = pixelParams('add_to_cart', { cart_id: 'C1', event_entity_id: 'E1', items: [{ ticket_type_id: 'GA', qty: 2, price: 50, ticket_type_name: 'General' }, { ticket_type_id: 7, qty: 1, price: 80 }], cart_value: 180, currency: 'RON' });
+    expect(p.meta).toEqual({ value: 180, currency: 'RON', content_type: 'product', content_ids: ['GA', '7'], num_items: 3 });
+    expect(p.ga4).toEqual({ value: 180, currency: 'RON', items: [{ item_id: 'GA', item_name: 'General', price: 50, quantity: 2 }, { item_id: '7', item_name: undefined, price: 80, quantity: 1 }] });
+    expect(p.tiktok).toEqual({ value: 180, currency: 'RON', content_type: 'product', contents: [{ content_id: 'GA', quantity: 2 }, { content_id: '7', quantity: 1 }] });
+  });
+
+  it('an event view names the event; a purchase carries the order as GA4 transaction_id; a page view has no parameters', () => {
+    expect(pixelParams('event_view', { event_entity_id: 'E1', price_from: 50, currency: 'EUR' }).meta).toEqual({ value: 50, currency: 'EUR', content_type: 'product', content_ids: ['E1'] });
+    expect(pixelParams('order_completed', { event_id: 'x', order_id: 'ORD1', value: 100, currency: 'EUR' }).ga4).toEqual({ value: 100, currency: 'EUR', transaction_id: 'ORD1' });
+    expect(pixelParams('page_view', { page_type: 'home' })).toMatchObject({ meta: {}, ga4: {} });
+  });
+});
 
 describe('pixel loader in Chromium', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
