@@ -150,6 +150,23 @@ describe('server-side conversions', () => {
     expect(retried.json).toEqual({ id: dead[0].id, status: 'pending' });
   });
 
+  it('is dead before sending when the provider would refuse the row or the destination cannot send', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-refused');
+    await addCode(base, t, metaCode('999999999999999', 'O1'));
+    await addCode(base, t, { provider: 'google_ads', organizer_id: 'O1', settings: { conversion_id: 'AW-7654321' }, secrets: { access_token: 'ya29.y' } });
+    // No customer, no ip or user agent, no click id: nothing Meta could match.
+    const bare = purchase({ context: {}, session_id: 's-bare', visitor_id: 'v-bare' }, { customer: null });
+    await postEvents(base, t, [bare]);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, '&status=dead')).items.length === 2;
+    }, 120_000, 500);
+    const dead = Object.fromEntries((await rowsOf(t, '&status=dead')).items.map((i) => [i.provider, i.last_error]));
+    expect(dead.meta).toMatch(/no customer information to match/);
+    expect(dead.google_ads).toMatch(/needs custom_params.customer_id and custom_params.conversion_action_id/);
+    expect(sentFor(bare)).toEqual([]);
+  });
+
   it('queues nothing without marketing consent, and purchases only under the legitimate-interest policy, recorded on the row', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-consent');
     await addCode(base, t, metaCode('555555555555555', 'O1', { conversion_events: ['order_completed', 'add_to_cart'] }));

@@ -156,9 +156,11 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         settled += claimed.length;
       } else {
         const t = now();
-        const refused = claimed.map((i) => [i, adapter.check(dest, i, t)] as const).filter(([, why]) => why !== null);
-        for (const [i, why] of refused) await dead(d.provider, [i], why!);
-        const good = claimed.filter((i) => !refused.some(([r]) => r === i));
+        const verdicts = claimed.map((i) => ({ i, why: adapter.check(dest, i, t) }));
+        const refused = verdicts.filter((v) => v.why !== null);
+        stats.add(d.provider, 'dead', refused.length);
+        await fail(refused.map((v) => ({ id: v.i.id, dead: true, next_at: null, error: v.why! })));
+        const good = verdicts.filter((v) => v.why === null).map((v) => v.i);
         settled += refused.length + (good.length ? await deliver(dest, good, adapter) : 0);
       }
       if (claimed.length < adapter.maxBatch) break;
