@@ -12,7 +12,7 @@
 --   resolveCodes(q: Queryable, tenantId: number, { organizerId: string | null, eventId: string | null })
 --     → TrackingCodeRow[] (enabled codes only: the event's or else the organizer default, one per provider,
 --       plus the marketplace's), each with `owner` 'event' | 'organizer' | 'marketplace' and `secrets_enc` raw;
---   decryptSecrets(row, key) → { access_token?, api_secret? }.
+--   decryptSecrets(cipher, row) → { access_token?, api_secret? } (cipher: identity/crypto.ts createCipher).
 -- GDPR: tenant configuration, no person — exported with the tenant, nothing to erase per person.
 CREATE TABLE tracking_codes (
   id            bigserial PRIMARY KEY,
