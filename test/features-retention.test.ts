@@ -136,5 +136,9 @@ describe.each(stores)('retention jobs on $name', ({ plain }) => {
     expect(chunks.filter((c) => new Date(c.range_end).getTime() > Date.now()).every((c) => !c.is_compressed)).toBe(true);
     const n = (await server.db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows[0].n;
     expect(Number(n)).toBe(55);
+    // A GDPR erasure deletes rows inside compressed chunks.
+    await server.db.query("DELETE FROM tx_events WHERE tenant_id = $1 AND occurred_at < now() - interval '300 days' AND visitor_id = (SELECT min(visitor_id) FROM tx_events WHERE tenant_id = $1 AND occurred_at < now() - interval '300 days')", [t.tenant_id]);
+    const left = (await server.db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows[0].n;
+    expect(Number(left)).toBeLessThan(55);
   });
 });
