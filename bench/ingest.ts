@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
 const BATCH = 100;
-const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 
 // ---------------------------------------------------------------------------------------------------------
 // Child modes
@@ -216,7 +216,7 @@ function rng(seed: number) {
   };
 }
 
-const UAS = [
+export const UAS = [
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
   'Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36',
@@ -320,13 +320,13 @@ export function bodyMaker(): BodyMaker {
 // Load generator: node:http keep-alive, closed loop (N connections) and open loop (fixed request rate)
 // ---------------------------------------------------------------------------------------------------------
 
-interface Target {
+export interface Target {
   port: number;
   path: string;
   headers: Record<string, string>;
 }
 
-interface LoadResult {
+export interface LoadResult {
   ok: number;
   events: number;
   accepted: number;
@@ -379,7 +379,7 @@ function record(r: LoadResult, res: { status: number; text: string } | Error, ms
   }
 }
 
-async function closedLoop(t: Target, conns: number, seconds: number, body: BodyMaker, parse: boolean): Promise<LoadResult> {
+export async function closedLoop(t: Target, conns: number, seconds: number, body: BodyMaker, parse: boolean): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
   const r = newResult();
   const start = performance.now();
@@ -401,7 +401,7 @@ async function closedLoop(t: Target, conns: number, seconds: number, body: BodyM
 }
 
 /** Requests start on a fixed schedule whatever the server does; latency counts from the scheduled start. */
-async function openLoop(t: Target, rps: number, seconds: number, body: BodyMaker, parse: boolean): Promise<LoadResult> {
+export async function openLoop(t: Target, rps: number, seconds: number, body: BodyMaker, parse: boolean): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   const r = newResult();
   const interval = 1000 / rps;
@@ -429,7 +429,7 @@ async function openLoop(t: Target, rps: number, seconds: number, body: BodyMaker
   return r;
 }
 
-function pct(xs: number[], p: number): number {
+export function pct(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
@@ -444,7 +444,7 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-function spawnNode(args: string[], env: Record<string, string>, nodeFlags: string[] = []): ChildProcess {
+export function spawnNode(args: string[], env: Record<string, string>, nodeFlags: string[] = []): ChildProcess {
   // `node --import tsx X` is what `npx tsx X` runs, without the extra wrapper process between us and the server.
   const c = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(c);
@@ -452,7 +452,7 @@ function spawnNode(args: string[], env: Record<string, string>, nodeFlags: strin
   return c;
 }
 
-function waitFor(c: ChildProcess, re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+export function waitFor(c: ChildProcess, re: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let err = '';
@@ -476,7 +476,7 @@ function waitFor(c: ChildProcess, re: RegExp, timeoutMs = 60_000): Promise<RegEx
   });
 }
 
-function stop(c: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
+export function stop(c: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
   return new Promise((resolve) => {
     if (c.exitCode !== null) return resolve(c.exitCode);
     const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
@@ -492,7 +492,7 @@ function stop(c: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
 // Phases
 // ---------------------------------------------------------------------------------------------------------
 
-interface Opts {
+export interface Opts {
   rounds: number;
   seconds: number;
   halfSeconds: number;
@@ -502,12 +502,12 @@ interface Opts {
   experiments: Variant[];
 }
 
-const quietLog = async () => (await import('pino')).default({ level: 'silent' });
+export const quietLog = async () => (await import('pino')).default({ level: 'silent' });
 const rate = (r: LoadResult) => r.events / r.seconds;
-const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const fmt2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
-const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
-const errText = (r: LoadResult) => (Object.keys(r.errors).length ? JSON.stringify(r.errors) : '');
+export const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+export const fmt2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+export const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+export const errText = (r: LoadResult) => (Object.keys(r.errors).length ? JSON.stringify(r.errors) : '');
 
 async function phaseA(o: Opts, body: BodyMaker) {
   const c = spawnNode([SELF, '--bare-child'], {});
@@ -519,7 +519,7 @@ async function phaseA(o: Opts, body: BodyMaker) {
   return { eps: rate(r), rps: r.ok / r.seconds, native: m[2], errors: errText(r) };
 }
 
-async function phaseB(o: Opts, body: BodyMaker) {
+export async function phaseB(o: Opts, body: BodyMaker) {
   const { Bench } = await import('tinybench');
   const { createValidation } = await import('../server/ingest/validate.js');
   const { loadConfig } = await import('../server/config/index.js');
@@ -762,7 +762,7 @@ const LABEL: Record<Variant, string> = {
   socket: 'experiment: PGlite in its own process (pglite-socket)',
 };
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -31,6 +31,7 @@ import { createAnalytics } from './analytics/index.js';
 import { createExperiments, registerExperimentTables } from './experiments/index.js';
 import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createSegments, registerSegmentTables } from './segments/index.js';
+import { createRemarketing, registerRemarketingTables } from './remarketing/index.js';
 import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
@@ -136,6 +137,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerExperimentTables(registry);
   registerAudienceTables(registry);
   registerSegmentTables(registry);
+  registerRemarketingTables(registry);
   registerConversionTables(registry);
   registerFeatureTables(registry);
   registerTrackingTables(registry);
@@ -243,6 +245,13 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Segments: versions, size on save, refreshed every 15 min with an atomic swap (README "Segments").
   const segments = createSegments({ db, log: log.child({ mod: 'segments' }) });
   jobs.register(segments.job());
+  // Remarketing audiences, refreshed daily and synced to the platforms with the tracking codes' tokens.
+  const remarketing = createRemarketing({
+    db, log: log.child({ mod: 'remarketing' }),
+    urls: { meta: config.conversions.meta, google_ads: config.conversions.googleDataManager, tiktok: config.conversions.tiktok },
+    decrypt: (row) => decryptSecrets(cipher, row as unknown as Parameters<typeof decryptSecrets>[1]),
+  });
+  jobs.register(remarketing.job());
   jobs.register(conversions.job());
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
   const features = createFeatures({
@@ -290,6 +299,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   createExperiments({ db, log: log.child({ mod: 'experiments' }) }).register(router);
   audiences.register(router);
   segments.register(router);
+  remarketing.register(router);
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);

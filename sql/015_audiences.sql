@@ -117,7 +117,9 @@ CREATE TABLE remarketing_audiences (
   audience_type         text NOT NULL CHECK (audience_type IN ('website_visitors', 'event_viewers', 'cart_abandoners', 'ticket_buyers', 'lookalike', 'custom_segment')),
   name                  text NOT NULL,
   criteria              jsonb NOT NULL,
+  -- The platform's audience id and the ad account it lives in (default: the marketplace's account, config).
   external_audience_id  text,
+  account_id            text,
   member_count          int NOT NULL DEFAULT 0,
   status                text NOT NULL DEFAULT 'building' CHECK (status IN ('building', 'ready', 'syncing', 'active', 'expired')),
   auto_refresh          boolean NOT NULL DEFAULT true,

@@ -34,6 +34,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   databasePoolMax: number;
+  /** Group commits in flight at once on PostgreSQL (the embedded store has one session: always 1). */
+  writerLanes: number;
   redisUrl: string | null;
   live: LiveConfig;
   adminToken: string | null;
@@ -174,6 +176,7 @@ export function loadConfig(env: Env): Config {
     dataDir: env.DATA_DIR || './data',
     databaseUrl,
     databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 1000),
+    writerLanes: int('WRITER_LANES', 4, 1, 64),
     redisUrl,
     live,
     adminToken,

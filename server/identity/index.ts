@@ -18,24 +18,29 @@ export interface IdentityDeps {
   config: Config;
   db: Db;
   log: Logger;
+  /** The writer's barrier for deferred projectors (EventSink.projected); bound once the writer exists. */
+  projected?: () => Promise<void>;
 }
 
 export interface Identity {
   /** For createGroupWriter: stamp person_id, hash leftover contact data, anonymise erased visitors. */
   enrichers: WriterHook[];
-  /** For createGroupWriter: identity stitching on consented orders, then session upserts. */
+  /** For createGroupWriter: identity stitching on consented orders (in the commit: catalog and live read its person ids). */
   projectors: WriterHook[];
+  /** For createGroupWriter: session upserts, out of the commit from a durable cursor (ingest/projector.ts). */
+  deferred: WriterHook[];
   sessions: SessionStore;
   registerRoutes(router: Router, deps: { ingest: Ingest }): void;
 }
 
 export function createIdentity(deps: IdentityDeps): Identity {
   const { config, db, log } = deps;
-  const sessions = createSessionStore();
+  const sessions = createSessionStore(() => deps.projected?.() ?? Promise.resolve());
   return {
     enrichers: [{ name: 'identity.enrich', run: createEnricher() }],
-    // Identity first, so the session rows it touches and the rows it stamps are current for the session upsert.
-    projectors: [{ name: 'identity.stitch', run: createIdentityProjector(log) }, { name: 'identity.sessions', run: projectSessions }],
+    projectors: [{ name: 'identity.stitch', run: createIdentityProjector(log) }],
+    // Reads the rows back after the commit, with the person ids stitching stamped on them.
+    deferred: [{ name: 'identity.sessions', run: projectSessions }],
     sessions,
     registerRoutes(router, r) {
       registerIdentityRoutes(router, { config, log, db, ingest: r.ingest, sessions });

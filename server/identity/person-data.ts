@@ -4,7 +4,7 @@ import type { GdprRegistry, PersonTable } from '../gdpr/registry.js';
 import { queries } from '../store/queries.js';
 import { toSessionView } from './sessions.js';
 
-const S = queries('sessions.sql', ['person_sessions', 'delete_person_sessions']);
+const S = queries('sessions.sql', ['person_sessions', 'delete_person_sessions', 'lock_projection']);
 const P = queries('persons.sql', ['delete_person_links', 'delete_person']);
 
 /** Exported from the gathered record (gdpr/erasure.ts); always vacuumed. */
@@ -23,6 +23,9 @@ export const sessionsTable: PersonTable = {
   tables: ['tx_sessions'],
   phase: 'rows',
   async erase(q, ids) {
+    // Serialised with the deferred sessions projector: a pass that read the person's events before this
+    // erasure commits finishes first (and its sessions are deleted here); a later pass no longer sees them.
+    await q.query(S.lock_projection);
     const n = (await q.query<{ n: number }>(S.delete_person_sessions, [ids.tenantId, ids.personId, ids.visitorIds, ids.sessionIds])).rows[0].n;
     return { removed: n, touched: n ? ['tx_sessions'] : [] };
   },
@@ -48,4 +51,5 @@ export function registerIdentityTables(registry: GdprRegistry): void {
   registry.table(sessionsTable);
   registry.table(linksTable);
   registry.table(personsTable);
+  registry.none(['tx_projector_cursors'], 'positions of the deferred projectors (ingest/projector.ts): a name and a row id');
 }

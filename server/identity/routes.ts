@@ -147,6 +147,8 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
       if (b.consent_data_processing === false) {
         return { status: 200, body: { linked: false, reason: 'no_consent', person_id: null, visitor_id: visitor } };
       }
+      // The visitor's sessions of events already acknowledged exist before the link backfills them.
+      await deps.sessions.projected();
       const res = await db.tx((q) =>
         linkIdentity(q, {
           tenantId,

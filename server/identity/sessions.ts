@@ -1,5 +1,6 @@
-// tx_sessions (README "Sessions, identity and GDPR" → "Sessions"): one row per client session id, maintained by a writer projector from
-// every newly stored event. Duplicates never reach projectors; out-of-order arrival is handled by the merge
+// tx_sessions (README "Sessions, identity and GDPR" → "Sessions"): one row per client session id, maintained by a deferred writer
+// projector (ingest/projector.ts: out of the commit, from a durable cursor, exactly once) from every stored event.
+// Reads through the API first wait for it to catch up with what was committed before them (read your writes). Duplicates never reach projectors; out-of-order arrival is handled by the merge
 // in `upsert_sessions`, which is commutative: each "first"/"last" attribute travels with the ordering key of
 // the event it came from, counts and engagement are sums, and sequence gaps are derived from the set of
 // sequence numbers seen (a multirange), never from arrival order.
@@ -203,7 +204,9 @@ export function foldSessions(rows: EventRow[]) {
     const cur = by.get(k);
     by.set(k, cur ? mergePartials(cur, p) : p);
   }
-  return [...by.values()].map((p) => {
+  // Sorted by key: concurrent writer lanes then lock session rows in one order and cannot deadlock on them.
+  const sorted = [...by.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
+  return sorted.map((p) => {
     const seq = sequenceSummary(p.seqs);
     return {
       tenant_id: p.tenant_id, session_id: p.session_id, visitor_id: p.visitor_id, person_id: p.person_id, site_id: p.site_id,
@@ -217,7 +220,7 @@ export function foldSessions(rows: EventRow[]) {
   });
 }
 
-/** Writer projector: folds the new rows into their sessions inside the commit's transaction. */
+/** Deferred writer projector: folds committed rows into their sessions, in the projection pass's transaction. */
 export async function projectSessions(q: Queryable, rows: EventRow[]): Promise<void> {
   const input = foldSessions(rows);
   if (input.length === 0) return;
@@ -280,18 +283,24 @@ export function toSessionView(r: Obj): SessionView {
 }
 
 export interface SessionStore {
+  /** Resolves once every event committed before the call is folded into its session (bounded wait). */
+  projected(): Promise<void>;
   get(q: Queryable, tenantId: number, sessionId: string): Promise<SessionView | null>;
   /** Newest first; `after` = the previous page's `last` (keyset cursor over first_seen_at, session_id). */
   list(q: Queryable, tenantId: number, f: { visitor_id?: string | null; person_id?: number | null; limit: number; after?: string[] | null }): Promise<Page<SessionView>>;
 }
 
-export function createSessionStore(): SessionStore {
+/** `projected`: the writer's barrier for the deferred projectors (none: sessions are read as stored). */
+export function createSessionStore(projected: () => Promise<void> = async () => undefined): SessionStore {
   return {
+    projected,
     async get(q, tenantId, sessionId) {
+      await projected();
       const { rows } = await q.query<Obj>(Q.get_session, [tenantId, sessionId]);
       return rows.length ? toSessionView(rows[0]) : null;
     },
     async list(q, tenantId, f) {
+      await projected();
       const { rows } = await q.query<Obj>(Q.list_sessions, [tenantId, f.visitor_id ?? null, f.person_id ?? null, f.limit, f.after?.[0] ?? null, f.after?.[1] ?? null]);
       const last = rows.length === f.limit ? rows[rows.length - 1] : null;
       return { rows: rows.map(toSessionView), last: last ? [String(last.cursor_ts), String(last.session_id)] : null };

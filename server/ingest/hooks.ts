@@ -13,6 +13,12 @@
 // Enrichers run before the insert on every row of the group (duplicates included: the store decides which are
 // new) and may fill server-side fields (person_id). Projectors run after it, only with the rows that were new.
 //
+// Deferred projectors run out of the commit, in their own transaction, with committed rows read back after a
+// durable cursor (ingest/projector.ts): exactly once, restart safe, a few hundred milliseconds behind the commit.
+// Same contract as projectors (set-based, idempotent is not needed but harmless); rows carry what is stored at
+// the time of the pass (a person stamped later by identity stitching included). Use them for work nothing in
+// the commit depends on: the commit no longer waits for it.
+//
 // Committed hooks run after the commit, outside the transaction, with the rows that were new, on the writer's
 // own turn: synchronous and cheap. The rows are already kept, so a hook that throws is logged and counted and
 // the next hook still runs (an error there must neither fail the commit nor starve later hooks).
@@ -33,7 +39,7 @@ export interface CommittedHook {
   run(rows: EventRow[]): void;
 }
 
-export type HookStage = 'enrich' | 'project' | 'committed';
+export type HookStage = 'enrich' | 'project' | 'deferred' | 'committed';
 
 /** Cumulative per-hook figures since start (exposed on /metrics). */
 export interface HookStats {
@@ -55,6 +61,8 @@ export class DuplicateHookError extends Error {
 export interface WriterHooks {
   enrichers?: WriterHook[];
   projectors?: WriterHook[];
+  /** Out of the commit, from a durable cursor (one cursor per hook, named after it). */
+  deferred?: WriterHook[];
   committed?: CommittedHook[];
 }
 
@@ -66,6 +74,8 @@ export interface HookRunner {
   /** Runs the committed hooks in order; a throw is logged and counted, never passed on. */
   committed(rows: EventRow[]): void;
   readonly hasProjectors: boolean;
+  /** The deferred hooks, each timed under its name (ingest/projector.ts runs them). */
+  deferred(): WriterHook[];
   stats(): HookStats[];
 }
 
@@ -82,6 +92,7 @@ export function createHookRunner(hooks: WriterHooks, deps: { log: Logger; now?: 
   };
   for (const h of enrichers) declare(h.name, 'enrich');
   for (const h of projectors) declare(h.name, 'project');
+  for (const h of hooks.deferred ?? []) declare(h.name, 'deferred');
   for (const h of committed) declare(h.name, 'committed');
 
   const timed = async (h: WriterHook, q: Queryable, rows: EventRow[]) => {
@@ -122,6 +133,7 @@ export function createHookRunner(hooks: WriterHooks, deps: { log: Logger; now?: 
       }
     },
     hasProjectors: projectors.length > 0,
+    deferred: () => (hooks.deferred ?? []).map((h) => ({ name: h.name, run: (q: Queryable, rows: EventRow[]) => timed(h, q, rows) })),
     stats: () => [...stats.values()].map((s) => ({ ...s })),
   };
 }

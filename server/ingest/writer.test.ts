@@ -362,3 +362,55 @@ describe('group writer hooks', () => {
     ).toThrow(DuplicateHookError);
   });
 });
+
+describe('group writer with several lanes', () => {
+  it('answers groups in the order they were formed even when a later one commits first', async () => {
+    const s = fakeStore();
+    const gates: (() => void)[] = [];
+    const tx = s.db.tx.bind(s.db);
+    let commits = 0;
+    // The first commit waits until released; the second runs straight through on the other lane.
+    s.db.tx = (async <T>(fn: (q: never) => Promise<T>) => {
+      if (commits++ === 0) await new Promise<void>((r) => gates.push(r));
+      return tx(fn as never);
+    }) as Db['tx'];
+    const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log, lanes: 2 });
+    const answered: string[] = [];
+    const first = w.append({ events: [row('o1')], rejected: [] }).then((r) => (answered.push('o1'), r));
+    const second = w.append({ events: [row('o2')], rejected: [] }).then((r) => (answered.push('o2'), r));
+    await until(() => s.inserts.includes('1:o2'));
+    // The second group is committed, yet not answered while the first is still in flight.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toEqual([]);
+    gates[0]();
+    expect(await first).toEqual({ spooled: false, fresh: [true] });
+    expect(await second).toEqual({ spooled: false, fresh: [true] });
+    expect(answered).toEqual(['o1', 'o2']);
+    await w.close();
+  });
+
+  it('keeps at most `lanes` commits in flight and commits a conflicted group again', async () => {
+    const s = fakeStore();
+    const tx = s.db.tx.bind(s.db);
+    let inFlight = 0;
+    let most = 0;
+    let conflicts = 1;
+    s.db.tx = (async <T>(fn: (q: never) => Promise<T>) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      try {
+        if (conflicts-- > 0) throw Object.assign(new Error('deadlock detected: test'), { code: '40P01' });
+        return await tx(fn as never);
+      } finally {
+        inFlight--;
+      }
+    }) as Db['tx'];
+    const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log, lanes: 3, maxRows: 1 });
+    const out = await Promise.all(Array.from({ length: 12 }, (_, i) => w.append({ events: [row(`l${i}`)], rejected: [] })));
+    expect(out.every((r) => r.fresh[0] && !r.spooled)).toBe(true);
+    expect(most).toBe(3);
+    expect(s.stored.size).toBe(12);
+    await w.close();
+  });
+});

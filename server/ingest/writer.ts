@@ -1,6 +1,10 @@
 // Group-commit writer: requests that arrive while a commit is in flight share the next one (one multi-row
 // insert in one transaction). Each caller's promise resolves only after its rows are committed, or fsynced to
 // the spool when the database is unreachable. A background loop replays the spool when the database returns.
+// Up to `lanes` commits are in flight at once (PostgreSQL: one connection each; the embedded store has one
+// session, so one lane). Groups are answered in the order they were formed, whichever commits first, so a
+// request is never acknowledged before one queued ahead of it; two lanes racing on one event_id store it once
+// because the ledger's primary key decides (the second insert waits for the first and then skips it).
 // Domains add work to every commit, replays included, through named hooks (contract and timings: hooks.ts).
 import type { Logger } from 'pino';
 import { isUnavailable, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
@@ -8,6 +12,7 @@ import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../s
 import type { Spool, SpoolRecord } from '../store/spool.js';
 import { createHookRunner, type HookStats, type WriterHooks } from './hooks.js';
 import { createAckLedger } from './ledger.js';
+import { createProjectionRunner, type ProjectionRunner, type ProjectionStats } from './projector.js';
 
 export interface Batch {
   events: EventRow[];
@@ -25,7 +30,11 @@ export interface EventSink {
   append(batch: Batch): Promise<AppendResult>;
   /** Resolves once nothing is queued or in flight. */
   idle(): Promise<void>;
-  status(): { storeUp: boolean; spoolBytes: number; queued: number; commits: CommitStats; hooks: HookStats[] };
+  status(): { storeUp: boolean; spoolBytes: number; queued: number; commits: CommitStats; hooks: HookStats[]; projections: ProjectionStats[] };
+  /** Resolves once the deferred projectors have caught up with every row committed before the call (bounded wait). */
+  projected(): Promise<void>;
+  /** One pass of every deferred projector now (the ingest.project job); resolves with the rows projected. */
+  project(): Promise<number>;
   /** Stops the recovery loop and waits for pending writes. */
   close(): Promise<void>;
 }
@@ -60,14 +69,28 @@ export interface WriterDeps {
   hooks?: WriterHooks;
   /** Clock for the hooks' timings, in milliseconds (performance.now by default). */
   now?: () => number;
+  /** Commits in flight at once (1 by default; PostgreSQL only: WRITER_LANES). */
+  lanes?: number;
 }
+
+/** Lock-order conflicts between lanes (deadlock, serialization failure): the group is simply committed again. */
+const RETRYABLE_SQLSTATE = new Set(['40P01', '40001']);
+const RETRIES = 5;
+const retryable = (err: unknown) => RETRYABLE_SQLSTATE.has(String((err as { code?: unknown })?.code ?? ''));
+
+/** What answers a group's callers once every group formed before it is answered. */
+type Settle = () => void;
 
 export function createGroupWriter(deps: WriterDeps): EventSink {
   const { db, events, spool, log } = deps;
   const maxRows = deps.maxRows ?? 5000;
   const retryMs = deps.retryMs ?? 1000;
+  const lanes = Math.max(1, Math.floor(deps.lanes ?? 1));
   let queue: Pending[] = [];
-  let flushing: Promise<void> | null = null;
+  let inFlight = 0;
+  // Groups formed but not answered yet; `order` settles them in the order they were formed.
+  let unsettled = 0;
+  let order: Promise<void> = Promise.resolve();
   let storeUp = true;
   let recovery: NodeJS.Timeout | null = null;
   let closed = false;
@@ -75,6 +98,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
   const ledger = createAckLedger(deps.ledgerMax ?? 100_000);
   const hooks = createHookRunner(deps.hooks ?? {}, { log, now: deps.now });
+  const deferred: ProjectionRunner[] = hooks.deferred().map((h) => createProjectionRunner({ db, log, name: h.name, projectors: [h] }));
   // A spool left by an earlier run holds acknowledged events: learn their keys before answering from the spool.
   const ledgerReady: Promise<void> =
     spool.pendingBytes() > 0
@@ -90,6 +114,8 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       : Promise.resolve();
 
   const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
+    // Before any id is drawn: deferred projectors wait for this commit before reading past its ids.
+    if (deferred.length > 0) await deferred[0].enterCommit(q);
     await hooks.enrich(q, rows);
     const fresh = await events.insert(q, rows);
     await events.insertRejected(q, rejected);
@@ -97,7 +123,19 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     return fresh;
   };
 
-  const commit = async (items: Pending[]) => {
+  const commitOnce = async (rows: EventRow[], rejected: RejectedRow[]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.tx((q) => write(q, rows, rejected));
+      } catch (err) {
+        if (!retryable(err) || attempt >= RETRIES) throw err;
+        log.warn({ err: (err as Error).message, attempt }, 'commit conflicted with another lane; committing the group again');
+      }
+    }
+  };
+
+  /** Commits a group (or spools it); returns how to answer its callers, called in group order. */
+  const commit = async (items: Pending[]): Promise<Settle> => {
     // Dedupe across the whole group: the first occurrence of an id wins, later ones are duplicates.
     const seen = new Set<string>();
     const rows: EventRow[] = [];
@@ -116,31 +154,33 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     if (storeUp) {
       try {
         const started = performance.now();
-        const fresh = await db.tx((q) => write(q, rows, rejected));
+        const fresh = await commitOnce(rows, rejected);
         const took = (performance.now() - started) / 1000;
         stats.count++;
         stats.rows += rows.length;
         stats.requests += items.length;
         stats.seconds += took;
         stats.maxSeconds = Math.max(stats.maxSeconds, took);
-        // New to the database but already kept by this process means it still waits in the spool (the replay
-        // will find it stored): the sender's retry is a duplicate all the same.
-        const answer = (k: string) => fresh.has(k) && !ledger.has(k);
-        const answers = items.map((p, i) => p.batch.events.map((e, j) => firstIn[i][j] && answer(eventKey(e.tenant_id, e.event_id))));
-        // Every row of a committed group is now kept, whether it was new or a duplicate.
-        ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
-        items.forEach((p, i) => p.resolve({ spooled: false, fresh: answers[i] }));
-        hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
-        return;
+        return () => {
+          // New to the database but already kept by this process means it still waits in the spool (the replay
+          // will find it stored): the sender's retry is a duplicate all the same.
+          const answer = (k: string) => fresh.has(k) && !ledger.has(k);
+          const answers = items.map((p, i) => p.batch.events.map((e, j) => firstIn[i][j] && answer(eventKey(e.tenant_id, e.event_id))));
+          // Every row of a committed group is now kept, whether it was new or a duplicate.
+          ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
+          items.forEach((p, i) => p.resolve({ spooled: false, fresh: answers[i] }));
+          hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+          if (fresh.size > 0) for (const d of deferred) d.kick();
+        };
       } catch (err) {
         if (!isUnavailable(err)) {
           // A data error in one request must not fail its neighbours: retry each on its own.
           if (items.length > 1) {
-            for (const p of items) await commit([p]);
-            return;
+            const each: Settle[] = [];
+            for (const p of items) each.push(await commit([p]));
+            return () => each.forEach((f) => f());
           }
-          items[0].reject(err);
-          return;
+          return () => items[0].reject(err);
         }
         markDown(err);
       }
@@ -152,32 +192,55 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       const isNew = new Set(unknown.map((e) => eventKey(e.tenant_id, e.event_id)));
       if (unknown.length > 0 || rejected.length > 0) await spool.append({ events: unknown, rejected });
       ledger.add(isNew);
-      items.forEach((p, i) =>
-        p.resolve({ spooled: true, fresh: p.batch.events.map((e, j) => firstIn[i][j] && isNew.has(eventKey(e.tenant_id, e.event_id))) }),
-      );
+      return () =>
+        items.forEach((p, i) =>
+          p.resolve({ spooled: true, fresh: p.batch.events.map((e, j) => firstIn[i][j] && isNew.has(eventKey(e.tenant_id, e.event_id))) }),
+        );
     } catch (err) {
       log.error({ err: (err as Error).message }, 'spool append failed: store and spool both unavailable');
       const e = new StoreUnavailableError(`database and spool both unavailable: ${(err as Error).message}`, err);
-      for (const p of items) p.reject(e);
+      return () => items.forEach((p) => p.reject(e));
     }
   };
 
-  const flushLoop = async () => {
-    while (queue.length > 0) {
-      let n = 0;
-      let take = 0;
-      while (take < queue.length && (take === 0 || n + queue[take].batch.events.length <= maxRows)) {
-        n += queue[take].batch.events.length;
-        take++;
-      }
-      const items = queue.slice(0, take);
-      queue = queue.slice(take);
-      await commit(items);
+  /** The next group: queued requests up to maxRows (a single larger request goes alone). */
+  const takeGroup = (): Pending[] => {
+    let n = 0;
+    let take = 0;
+    while (take < queue.length && (take === 0 || n + queue[take].batch.events.length <= maxRows)) {
+      n += queue[take].batch.events.length;
+      take++;
     }
-    flushing = null;
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const w of waiters) w();
+    const items = queue.slice(0, take);
+    queue = queue.slice(take);
+    return items;
+  };
+
+  const pump = () => {
+    while (queue.length > 0 && inFlight < lanes) {
+      const items = takeGroup();
+      inFlight++;
+      unsettled++;
+      const done = commit(items).then(
+        (settle) => settle,
+        (err: unknown) => () => items.forEach((p) => p.reject(err)),
+      );
+      // A lane is free as soon as its commit ends; its callers are answered after every earlier group's.
+      void done.then(() => {
+        inFlight--;
+        pump();
+      });
+      const prev = order;
+      order = Promise.all([prev, done]).then(([, settle]) => {
+        settle();
+        unsettled--;
+        if (unsettled === 0 && queue.length === 0) {
+          const waiters = idleWaiters;
+          idleWaiters = [];
+          for (const w of waiters) w();
+        }
+      });
+    }
   };
 
   const markDown = (err: unknown) => {
@@ -216,6 +279,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         const rejected = chunk.flatMap((r) => r.rejected);
         const fresh = await db.tx((q) => write(q, dedupe(rows), rejected));
         hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+        if (fresh.size > 0) for (const d of deferred) d.kick();
         chunk = [];
         n = 0;
       };
@@ -227,6 +291,8 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       await flush();
     });
 
+  // Rows committed before a crash (or by another node) and not yet projected: a first pass at start.
+  for (const d of deferred) d.kick();
   // A spool left by an earlier run is replayed as soon as the database answers.
   if (spool.pendingBytes() > 0) {
     storeUp = false;
@@ -238,19 +304,24 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       if (closed) return Promise.reject(new Error('writer closed'));
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ batch, resolve, reject });
-        if (!flushing) flushing = flushLoop();
+        pump();
       });
     },
     idle() {
-      if (!flushing) return Promise.resolve();
+      if (unsettled === 0 && queue.length === 0) return Promise.resolve();
       return new Promise((r) => idleWaiters.push(r));
     },
-    status: () => ({ storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length, commits: { ...stats }, hooks: hooks.stats() }),
+    status: () => ({
+      storeUp, spoolBytes: spool.pendingBytes(), queued: queue.length, commits: { ...stats }, hooks: hooks.stats(), projections: deferred.map((d) => d.stats()),
+    }),
+    projected: async () => void (await Promise.all(deferred.map((d) => d.projected()))),
+    project: async () => (await Promise.all(deferred.map((d) => d.pass()))).reduce((a, b) => a + b, 0),
     async close() {
       closed = true;
       if (recovery) clearTimeout(recovery);
       recovery = null;
-      while (flushing) await flushing;
+      while (unsettled > 0 || queue.length > 0) await new Promise<void>((r) => idleWaiters.push(r));
+      await Promise.all(deferred.map((d) => d.close()));
     },
   };
 }

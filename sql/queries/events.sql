@@ -64,3 +64,35 @@ ORDER BY received_at DESC, r.id DESC LIMIT $2;
 
 -- name: prune_event_ids
 DELETE FROM tx_event_ids WHERE received_at < $1;
+
+-- Deferred projectors (server/ingest/projector.ts). Lock keys: 7465012 = writer commits (shared), 7465013 = a
+-- projection pass, or an erasure of sessions (exclusive).
+
+-- name: writer_share_lock
+SELECT pg_advisory_xact_lock_shared(7465012);
+
+-- name: writers_in_flight
+-- Transactions now inside a writer commit (holding 7465012 shared); virtualtransaction identifies each.
+SELECT virtualtransaction AS vx FROM pg_locks
+WHERE locktype = 'advisory' AND classid = 0 AND objid = 7465012 AND objsubid = 1 AND granted;
+
+-- name: id_horizon
+-- The highest tx_events.id drawn so far (committed or not).
+SELECT (CASE WHEN is_called THEN last_value ELSE 0 END)::text AS h FROM tx_events_id_seq;
+
+-- name: projector_lock
+SELECT pg_advisory_xact_lock(7465013);
+
+-- name: projector_cursor
+SELECT position::text AS position FROM tx_projector_cursors WHERE projector = $1 FOR UPDATE;
+
+-- name: projector_rows
+-- Rows after the cursor ($1) up to the horizon ($2), in id order, $3 at most (index tx_events_id).
+SELECT id::text AS id, event_id::text AS event_id, event_name, event_version, occurred_at, received_at, sent_at, tenant_id::text AS tenant_id,
+  site_id, source_system, visitor_id, session_id, sequence_no, prev_event_id::text AS prev_event_id, person_id::text AS person_id,
+  consent_snapshot, context, entities, payload, idempotency_key, is_bot
+FROM tx_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3;
+
+-- name: projector_advance
+INSERT INTO tx_projector_cursors (projector, position, updated_at) VALUES ($1, $2, now())
+ON CONFLICT (projector) DO UPDATE SET position = GREATEST(tx_projector_cursors.position, EXCLUDED.position), updated_at = now();

@@ -78,3 +78,7 @@ WITH d AS (
   WHERE tenant_id = $1 AND (person_id = $2 OR (person_id IS NULL AND visitor_id = ANY($3::text[])) OR session_id = ANY($4::text[]))
   RETURNING 1
 ) SELECT count(*)::int AS n FROM d;
+
+-- name: lock_projection
+-- The deferred projectors' pass lock (server/ingest/projector.ts, events.sql projector_lock).
+SELECT pg_advisory_xact_lock(7465013);

@@ -1,0 +1,64 @@
+// The remarketing audience API (README "Remarketing audiences"), tenant secret key with target_users: create
+// (built at once: building → ready), read, member pages, the platform export (digests only), sync now, delete.
+import type { Router } from '../http/router.js';
+import { fail, paramFail } from '../http/errors.js';
+import { collect, cursor, encodeCursor, id, int } from '../http/params.js';
+import { audienceView } from './store.js';
+import { parseNewAudience } from './schemas.js';
+import type { Remarketing } from './index.js';
+
+const P = { permission: 'target_users', resource: 'tenant' } as const;
+const missing = (aid: number) => fail('not_found', `No remarketing audience ${aid} for this tenant.`);
+
+export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 'create' | 'syncNow' | 'store'>): void {
+  const { store } = rm;
+  router.add({
+    method: 'post', path: '/api/v1/remarketing-audiences', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: parseNewAudience },
+    audit: (_r, reply) => ({ action: 'remarketing.created', target: `remarketing_audience:${(reply.body as { id: number }).id}` }),
+    handler: async ({ body, principal }) => {
+      const r = await rm.create(principal.tenant.tenant_id, body);
+      return r.ok ? { status: 201, body: r.value } : fail(r.code, r.message, { field: r.field, in: 'body' });
+    },
+  });
+  router.add({
+    method: 'get', path: '/api/v1/remarketing-audiences/:id', auth: 'secret', ...P, params: { id },
+    handler: async ({ params, principal }) => {
+      const a = await store.get(principal.tenant.tenant_id, params.id);
+      return a ? { status: 200, body: audienceView(a) } : missing(params.id);
+    },
+  });
+  router.add({
+    method: 'del', path: '/api/v1/remarketing-audiences/:id', auth: 'secret', ...P, params: { id },
+    audit: ({ params }) => ({ action: 'remarketing.deleted', target: `remarketing_audience:${params.id}` }),
+    handler: async ({ params, principal }) => ((await store.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
+  });
+  router.add({
+    method: 'post', path: '/api/v1/remarketing-audiences/:id/sync', auth: 'secret', ...P, params: { id },
+    audit: ({ params }) => ({ action: 'remarketing.synced', target: `remarketing_audience:${params.id}` }),
+    handler: async ({ params, principal }) => {
+      const r = await rm.syncNow(principal.tenant.tenant_id, params.id);
+      if (r === null) return missing(params.id);
+      return { status: 200, body: r };
+    },
+  });
+  for (const kind of ['members', 'export'] as const) {
+    router.add({
+      method: 'get', path: `/api/v1/remarketing-audiences/:id/${kind}`, auth: 'secret', ...P, params: { id },
+      handler: async ({ info, params, principal }) => {
+        const q = collect({
+          limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 10_000, def: 1000 }),
+          after: cursor(info.query.get('cursor'), `remarketing_${kind}_${params.id}`, ['id']),
+        });
+        if (!q.ok) return paramFail(q.error);
+        const t = principal.tenant.tenant_id;
+        if (!(await store.get(t, params.id))) return missing(params.id);
+        const after = q.value.after ? Number(q.value.after[0]) : 0;
+        const rows = kind === 'members' ? await store.members(t, params.id, after, q.value.limit) : await store.exportPage(t, params.id, after, q.value.limit);
+        const next = rows.length === q.value.limit ? encodeCursor(`remarketing_${kind}_${params.id}`, [String(rows[rows.length - 1].person_id)]) : null;
+        // The platform export carries digests only: the person ids stay here (they are only the cursor's key).
+        const out = kind === 'members' ? rows : rows.map((r) => ({ email_sha256: (r as { email_sha256: string | null }).email_sha256, phone_sha256: (r as { phone_sha256: string | null }).phone_sha256 }));
+        return { status: 200, body: { audience_id: params.id, [kind === 'members' ? 'members' : 'identifiers']: out, next_cursor: next } };
+      },
+    });
+  }
+}

@@ -1,0 +1,110 @@
+// The body of POST /api/v1/remarketing-audiences (seed 002 §2.3): platform, audience_type, optional event and
+// organizer, criteria {source_events, time_window_days, min_actions, exclude_purchasers, lookalike_source_id,
+// lookalike_percentage, segment_id, segment_version}, optional name, external_audience_id, account_id,
+// auto_refresh and expires_at. Unknown fields are refused. Pure.
+import type { Parsed } from '../http/params.js';
+import { parseIsoTime } from '../http/params.js';
+import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
+import { isObj } from '../store/rows.js';
+
+export const PLATFORMS = ['meta', 'google_ads', 'tiktok'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+export const TYPES = ['website_visitors', 'event_viewers', 'cart_abandoners', 'ticket_buyers', 'lookalike', 'custom_segment'] as const;
+export type AudienceType = (typeof TYPES)[number];
+
+/** The events each behaviour type counts unless criteria.source_events says otherwise. */
+export const DEFAULT_SOURCE_EVENTS: Record<AudienceType, string[]> = {
+  website_visitors: ['page_view'], event_viewers: ['event_view'], cart_abandoners: ['add_to_cart'], ticket_buyers: ['order_completed'], lookalike: [], custom_segment: [],
+};
+
+export interface Criteria {
+  source_events: string[];
+  time_window_days: number;
+  min_actions: number;
+  exclude_purchasers: boolean;
+  lookalike_source_id?: number;
+  lookalike_percentage?: number;
+  segment_id?: number;
+  segment_version?: number;
+}
+
+export interface NewAudience {
+  platform: Platform;
+  audience_type: AudienceType;
+  event_id: string | null;
+  organizer_id: string | null;
+  name: string;
+  criteria: Criteria;
+  external_audience_id: string | null;
+  account_id: string | null;
+  auto_refresh: boolean;
+  expires_at: string | null;
+}
+
+const oneOf = <T extends string>(v: unknown, list: readonly T[], field: string): Parsed<T> =>
+  typeof v === 'string' && (list as readonly string[]).includes(v) ? { ok: true, value: v as T } : bad(field, `${field} must be one of ${list.join(', ')}.`);
+
+function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
+  if (v !== undefined && !isObj(v)) return bad('criteria', 'criteria must be an object.');
+  const c = (v ?? {}) as Record<string, unknown>;
+  const unknown = unknownField(c, ['source_events', 'time_window_days', 'min_actions', 'exclude_purchasers', 'lookalike_source_id', 'lookalike_percentage', 'segment_id', 'segment_version'], 'criteria');
+  if (unknown) return unknown;
+  const src = strList(c.source_events, 'criteria.source_events', 20, 100);
+  if (!src.ok) return src;
+  const days = num(c.time_window_days, 'criteria.time_window_days', 1, 540, 30);
+  if (!days.ok || !Number.isInteger(days.value)) return bad('criteria.time_window_days', 'criteria.time_window_days must be an integer between 1 and 540.');
+  const min = num(c.min_actions, 'criteria.min_actions', 1, 1000, 1);
+  if (!min.ok || !Number.isInteger(min.value)) return bad('criteria.min_actions', 'criteria.min_actions must be an integer between 1 and 1000.');
+  if (c.exclude_purchasers !== undefined && typeof c.exclude_purchasers !== 'boolean') return bad('criteria.exclude_purchasers', 'criteria.exclude_purchasers must be true or false.');
+  const out: Criteria = {
+    source_events: src.value.length ? src.value : DEFAULT_SOURCE_EVENTS[type], time_window_days: days.value, min_actions: min.value,
+    exclude_purchasers: c.exclude_purchasers === true,
+  };
+  const ints: [keyof Criteria, number, number][] = [['lookalike_source_id', 1, Number.MAX_SAFE_INTEGER], ['lookalike_percentage', 1, 10], ['segment_id', 1, Number.MAX_SAFE_INTEGER], ['segment_version', 1, 1_000_000]];
+  for (const [k, lo, hi] of ints) {
+    if (c[k] === undefined) continue;
+    const n = num(c[k], `criteria.${k}`, lo, hi, 0);
+    if (!n.ok || !Number.isInteger(n.value)) return bad(`criteria.${k}`, `criteria.${k} must be an integer between ${lo} and ${hi}.`);
+    (out as unknown as Record<string, number>)[k] = n.value;
+  }
+  if (type === 'lookalike' && out.lookalike_source_id === undefined) return bad('criteria.lookalike_source_id', 'A lookalike names its seed audience: criteria.lookalike_source_id.');
+  if (type === 'lookalike' && out.lookalike_percentage === undefined) out.lookalike_percentage = 1;
+  if (type === 'custom_segment' && out.segment_id === undefined) return bad('criteria.segment_id', 'A custom_segment audience names its segment: criteria.segment_id.');
+  return { ok: true, value: out };
+}
+
+export function parseNewAudience(v: unknown): Parsed<NewAudience> {
+  if (!isObj(v)) return bad('', 'Send {"platform","audience_type","event_id"?,"criteria":{…}}.');
+  const unknown = unknownField(v, ['platform', 'audience_type', 'event_id', 'organizer_id', 'name', 'criteria', 'external_audience_id', 'account_id', 'auto_refresh', 'expires_at']);
+  if (unknown) return unknown;
+  const platform = oneOf(v.platform, PLATFORMS, 'platform');
+  if (!platform.ok) return platform;
+  const type = oneOf(v.audience_type, TYPES, 'audience_type');
+  if (!type.ok) return type;
+  const texts = {
+    event_id: str(typeof v.event_id === 'number' ? String(v.event_id) : v.event_id, 'event_id', 128),
+    organizer_id: str(typeof v.organizer_id === 'number' ? String(v.organizer_id) : v.organizer_id, 'organizer_id', 128),
+    name: str(v.name, 'name', 255, { def: `${type.value} (${platform.value})` }),
+    external_audience_id: str(v.external_audience_id, 'external_audience_id', 128),
+    account_id: str(v.account_id, 'account_id', 128),
+  };
+  for (const t of Object.values(texts)) if (!t.ok) return t;
+  const val = (k: keyof typeof texts) => (texts[k] as { value: string }).value || null;
+  if (type.value === 'event_viewers' && !val('event_id')) return bad('event_id', 'event_viewers needs the event_id whose viewers it holds.');
+  const criteria = parseCriteria(v.criteria, type.value);
+  if (!criteria.ok) return criteria;
+  if (v.auto_refresh !== undefined && typeof v.auto_refresh !== 'boolean') return bad('auto_refresh', 'auto_refresh must be true or false.');
+  let expires: string | null = null;
+  if (v.expires_at !== undefined && v.expires_at !== null) {
+    const ms = typeof v.expires_at === 'string' ? parseIsoTime(v.expires_at) : null;
+    if (ms === null) return bad('expires_at', 'expires_at must be an ISO-8601 timestamp like 2026-12-31T00:00:00Z.');
+    expires = new Date(ms).toISOString();
+  }
+  return {
+    ok: true,
+    value: {
+      platform: platform.value, audience_type: type.value, event_id: val('event_id'), organizer_id: val('organizer_id'), name: val('name') ?? '',
+      criteria: criteria.value, external_audience_id: val('external_audience_id'), account_id: val('account_id'), auto_refresh: v.auto_refresh !== false, expires_at: expires,
+    },
+  };
+}

@@ -1,0 +1,157 @@
+-- Remarketing audiences (server/remarketing/). Behaviour audiences read tx_events in the window; an event
+-- without a person resolves through the visitor's newest identity link. Members are persons with marketing
+-- consent; a refresh deletes the persons who left and inserts the new ones in one statement (added_at of the
+-- persons who stay is kept, which the platform sync's deltas rely on).
+-- fill_behaviour: $1 tenant, $2 now, $3 event id ('' = any), $4 window days, $5 min actions, $6 source events,
+-- $7 exclude every purchaser in the window, $8 audience id, $9 cart mode (drop who ordered after their last cart).
+
+-- name: fill_behaviour
+WITH ev AS (
+  SELECT COALESCE(e.person_id, l.person_id) AS person_id, e.occurred_at
+  FROM tx_events e
+  LEFT JOIN LATERAL (
+    SELECT person_id FROM tx_identity_links l WHERE l.tenant_id = e.tenant_id AND l.visitor_id = e.visitor_id ORDER BY l.linked_at DESC, l.id DESC LIMIT 1
+  ) l ON e.person_id IS NULL AND e.visitor_id IS NOT NULL
+  WHERE e.tenant_id = $1 AND e.event_name = ANY($6::text[]) AND NOT e.is_bot
+    AND e.occurred_at >= $2::timestamptz - $4::int * interval '1 day' AND e.occurred_at <= $2::timestamptz
+    AND ($3::text = '' OR e.entities->>'event_entity_id' = $3::text)
+),
+act AS (
+  SELECT person_id, max(occurred_at) AS last_at FROM ev WHERE person_id IS NOT NULL GROUP BY person_id HAVING count(*) >= $5::int
+),
+ord AS (
+  SELECT COALESCE(e.person_id, l.person_id) AS person_id, max(e.occurred_at) AS last_order
+  FROM tx_events e
+  LEFT JOIN LATERAL (
+    SELECT person_id FROM tx_identity_links l WHERE l.tenant_id = e.tenant_id AND l.visitor_id = e.visitor_id ORDER BY l.linked_at DESC, l.id DESC LIMIT 1
+  ) l ON e.person_id IS NULL AND e.visitor_id IS NOT NULL
+  WHERE e.tenant_id = $1 AND e.event_name = 'order_completed'
+    AND e.occurred_at >= $2::timestamptz - $4::int * interval '1 day' AND e.occurred_at <= $2::timestamptz
+    AND ($3::text = '' OR e.entities->>'event_entity_id' = $3::text)
+  GROUP BY 1
+),
+keep AS (
+  SELECT a.person_id FROM act a
+  JOIN persons p ON p.person_id = a.person_id AND p.tenant_id = $1 AND p.marketing_consent IS TRUE
+  LEFT JOIN ord o ON o.person_id = a.person_id
+  WHERE NOT ($7::boolean AND o.person_id IS NOT NULL) AND NOT ($9::boolean AND COALESCE(o.last_order >= a.last_at, false))
+),
+del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $8::bigint AND m.person_id NOT IN (SELECT person_id FROM keep)),
+ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, added_at) SELECT $1, $8::bigint, person_id, $2 FROM keep ON CONFLICT DO NOTHING)
+SELECT count(*)::int AS n FROM keep
+
+-- name: fill_from_audience
+-- lookalike: the seed audience's members ($3), still consented; the platform widens them by the percentage.
+WITH keep AS (
+  SELECT m.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+  WHERE m.tenant_id = $1 AND m.audience_id = $3::bigint
+),
+del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $4::bigint AND m.person_id NOT IN (SELECT person_id FROM keep)),
+ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, added_at) SELECT $1, $4::bigint, person_id, $2 FROM keep ON CONFLICT DO NOTHING)
+SELECT count(*)::int AS n FROM keep
+
+-- name: fill_from_segment
+-- custom_segment: a segment version's members ($3 segment, $5 version; null = its current version), consented.
+WITH v AS (SELECT COALESCE($5::int, current_version) AS version FROM segments WHERE tenant_id = $1 AND id = $3::bigint),
+keep AS (
+  SELECT m.person_id FROM segment_members m JOIN v ON m.version = v.version
+  JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+  WHERE m.tenant_id = $1 AND m.segment_id = $3::bigint
+),
+del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $4::bigint AND m.person_id NOT IN (SELECT person_id FROM keep)),
+ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, added_at) SELECT $1, $4::bigint, person_id, $2 FROM keep ON CONFLICT DO NOTHING)
+SELECT count(*)::int AS n FROM keep
+
+-- name: external_taken
+SELECT id FROM remarketing_audiences WHERE platform = $1 AND external_audience_id = $2
+
+-- name: insert_audience
+INSERT INTO remarketing_audiences (tenant_id, organizer_id, event_id, platform, audience_type, name, criteria, external_audience_id, account_id, auto_refresh, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+
+-- name: get_audience
+SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2
+
+-- name: set_built
+UPDATE remarketing_audiences SET member_count = $3, refreshed_at = $4, updated_at = $4,
+  status = CASE WHEN status = 'building' THEN 'ready' ELSE status END, error_count = 0
+WHERE tenant_id = $1 AND id = $2
+
+-- name: set_status
+UPDATE remarketing_audiences SET status = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2
+
+-- name: set_failed
+UPDATE remarketing_audiences SET status = $3, error_count = error_count + 1, last_error = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2
+
+-- name: set_synced
+UPDATE remarketing_audiences SET status = 'active', last_synced_at = $3, last_error = NULL, error_count = 0, updated_at = $3 WHERE tenant_id = $1 AND id = $2
+
+-- name: expire_due
+UPDATE remarketing_audiences SET status = 'expired', updated_at = $1 WHERE expires_at IS NOT NULL AND expires_at <= $1 AND status <> 'expired' RETURNING id
+
+-- name: due_refresh
+SELECT tenant_id, id FROM remarketing_audiences
+WHERE auto_refresh AND status <> 'expired' AND (refreshed_at IS NULL OR refreshed_at < $1) AND id > $2
+ORDER BY id LIMIT $3
+
+-- name: delete_audience
+DELETE FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2 RETURNING id
+
+-- name: members_page
+SELECT m.person_id, m.added_at FROM remarketing_members m WHERE m.tenant_id = $1 AND m.audience_id = $2 AND m.person_id > $3 ORDER BY m.person_id LIMIT $4
+
+-- name: export_page
+-- What a platform receives: the members' normalised SHA-256 digests, nothing else.
+SELECT m.person_id, p.email_sha256, p.phone_sha256 FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id
+WHERE m.tenant_id = $1 AND m.audience_id = $2 AND m.person_id > $3 AND (p.email_sha256 IS NOT NULL OR p.phone_sha256 IS NOT NULL)
+ORDER BY m.person_id LIMIT $4
+
+-- name: sync_adds
+-- Digests of current members the platform does not hold yet ($3: the kinds this platform takes).
+SELECT d.kind, d.digest, d.person_id FROM (
+  SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id
+  WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
+  UNION ALL
+  SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id
+  WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
+) d
+WHERE d.kind = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = $2 AND s.kind = d.kind AND s.digest = d.digest)
+  AND $1::bigint IS NOT NULL
+ORDER BY d.person_id, d.kind
+LIMIT $4
+
+-- name: sync_removes
+-- Digests the platform holds whose person left the audience or was erased (person_id NULL).
+SELECT s.kind, s.digest FROM remarketing_synced s
+WHERE s.tenant_id = $1 AND s.audience_id = $2
+  AND (s.person_id IS NULL OR NOT EXISTS (SELECT 1 FROM remarketing_members m WHERE m.audience_id = s.audience_id AND m.person_id = s.person_id))
+ORDER BY s.kind, s.digest
+LIMIT $3
+
+-- name: mark_added
+INSERT INTO remarketing_synced (tenant_id, audience_id, kind, digest, person_id, synced_at)
+SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::timestamptz[]) ON CONFLICT DO NOTHING
+
+-- name: mark_removed
+DELETE FROM remarketing_synced WHERE audience_id = $1 AND (kind, digest) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+
+-- name: erase_members
+WITH m AS (DELETE FROM remarketing_members WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)
+SELECT count(*)::int AS n FROM m
+
+-- name: erase_synced
+-- The platform still holds the digests: unlink them from the person; the next sync removes them there.
+WITH s AS (UPDATE remarketing_synced SET person_id = NULL WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)
+SELECT count(*)::int AS n FROM s
+
+-- name: export_person
+SELECT m.audience_id, a.platform, a.audience_type, m.added_at FROM remarketing_members m JOIN remarketing_audiences a ON a.id = m.audience_id
+WHERE m.tenant_id = $1 AND m.person_id = $2 ORDER BY m.audience_id
+
+-- name: tracking_code
+-- Where the platform token comes from: the organizer's code for this provider, else the marketplace's (event
+-- codes are for pixels, not for audience uploads).
+SELECT tenant_id, provider, organizer_id, event_id, secrets_enc FROM tracking_codes
+WHERE tenant_id = $1 AND provider = $2 AND event_id IS NULL AND enabled AND secrets_enc IS NOT NULL
+  AND (organizer_id = $3::text OR organizer_id IS NULL)
+ORDER BY organizer_id NULLS LAST LIMIT 1

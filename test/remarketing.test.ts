@@ -1,0 +1,202 @@
+// Remarketing audiences end to end on the embedded store (README "Remarketing audiences"): visitors resolved to
+// persons through identity links, cart abandoners without later buyers, lookalike and segment audiences,
+// consent withdrawal and expiry at the next refresh, the digest-only export, and the sync to Meta, Google and
+// TikTok against one local stand-in that checks each documented request (retry after a 500, add then remove
+// deltas after a GDPR erase).
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
+import { api, identify, sha256 } from './identity-helpers.js';
+
+const DAY = 86_400_000;
+const admin = { authorization: `Bearer ${ADMIN}` };
+const HEX64 = /^[0-9a-f]{64}$/;
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+/** One stand-in for the three platforms: records every request, fails the first Meta call with a 500. */
+async function platforms() {
+  const seen: Seen[] = [];
+  let metaCalls = 0;
+  const srv = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const body = raw ? JSON.parse(raw) : null;
+      seen.push({ method: req.method!, path: req.url!, headers: req.headers, body });
+      const reply = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
+      if (req.url!.endsWith('/users')) {
+        if (metaCalls++ === 0) return reply(500, { error: { message: 'temporary', code: 2 } });
+        return reply(200, { audience_id: '6001', num_received: body.payload.data.length, num_invalid_entries: 0 });
+      }
+      if (req.url!.startsWith('/v1/audienceMembers:')) return reply(200, { requestId: crypto.randomUUID() });
+      if (req.url!.startsWith('/open_api/v1.3/segment/mapping/')) return reply(200, { code: 0, message: 'OK', request_id: 'r', data: {} });
+      return reply(404, {});
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((r) => srv.close(() => r())) };
+}
+
+describe('remarketing audiences', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let mock: Awaited<ReturnType<typeof platforms>>;
+  let base: string;
+  let t: Tenant;
+  const pid: Record<string, number> = {};
+  const call = (method: string, p: string, body?: unknown) => api(base, t, method, p, body);
+  const refresh = async () => expect((await request('POST', `${base}/api/admin/jobs/remarketing.refresh/run`, undefined, admin)).json.status).toBe('succeeded');
+  const members = async (id: number) => (await call('GET', `/api/v1/remarketing-audiences/${id}/members`)).json.members.map((m: { person_id: number }) => m.person_id).sort((a: number, b: number) => a - b);
+  const ids = (...names: string[]) => names.map((n) => pid[n]).sort((a, b) => a - b);
+
+  beforeAll(async () => {
+    mock = await platforms();
+    server = await bootServer({ ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'), META_GRAPH_URL: mock.url, GOOGLE_DATAMANAGER_URL: mock.url, TIKTOK_API_URL: mock.url });
+    base = server.url;
+    t = await createTenant(base, 'remarketing');
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    // r1..r3 view E1 yesterday; r2..r4 carted E1 two days ago; r3 bought E1 yesterday (after carting); v5 never logs in.
+    const web = [
+      ...[1, 2, 3, 5].map((i) => webEvent({ visitor_id: `rv${i}`, session_id: `rs${i}`, occurred_at: iso(now - DAY) })),
+      ...[2, 3, 4].map((i) => webEvent({ event_name: 'add_to_cart', visitor_id: `rv${i}`, session_id: `rc${i}`, occurred_at: iso(now - 2 * DAY), entities: { event_entity_id: 'E1', cart_id: `c${i}` }, payload: { items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: 50, currency: 'EUR' } })),
+    ];
+    expect((await postEvents(base, t, web)).rejected).toEqual([]);
+    for (const i of [1, 2, 3, 4]) {
+      const r = await identify(base, t, { visitor_id: `rv${i}`, external_id: `r${i}`, email: ` R${i}@Example.org `, ...(i === 1 ? { phone: '+40 712 345 678' } : {}) });
+      pid[`r${i}`] = r.json.person_id;
+    }
+    const order = orderEvent({ occurred_at: iso(now - DAY + 60_000), entities: { order_id: 'O-r3', event_entity_id: 'E1' }, payload: { gross_amount: 50, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: { external_id: 'r3' } } });
+    expect((await postEvents(base, t, [order])).accepted).toBe(1);
+    await call('PUT', '/api/v1/catalog/persons', { items: [1, 2, 3, 4].map((i) => ({ id: `r${i}`, marketing_consent: true })) });
+    // The marketplace's platform tokens, on its tracking codes.
+    for (const code of [
+      { provider: 'meta', settings: { pixel_id: '123456789012345' }, secrets: { access_token: 'meta-token' } },
+      { provider: 'google_ads', settings: { conversion_id: 'AW-123456789', conversion_label: 'AbC-1' }, secrets: { access_token: 'google-token' } },
+      { provider: 'tiktok', settings: { pixel_id: 'D17TA5JC77UDOT6CA5FG' }, secrets: { access_token: 'tiktok-token' } },
+    ]) expect((await call('POST', '/api/v1/tracking-codes', code)).status).toBe(201);
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+  });
+
+  it('builds each type from behaviour resolved through identity links; cart abandoners exclude later buyers', async () => {
+    const viewers = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', criteria: { time_window_days: 7 } });
+    expect(viewers.status).toBe(201);
+    expect(viewers.json).toMatchObject({ status: 'ready', member_count: 3, criteria: { source_events: ['event_view'], min_actions: 1 } });
+    expect(await members(viewers.json.id)).toEqual(ids('r1', 'r2', 'r3'));
+    const carts = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'cart_abandoners', event_id: 'E1', criteria: { time_window_days: 7 } });
+    expect(await members(carts.json.id)).toEqual(ids('r2', 'r4'));
+    const buyers = await call('POST', '/api/v1/remarketing-audiences', { platform: 'tiktok', audience_type: 'ticket_buyers', criteria: { time_window_days: 7 } });
+    expect(await members(buyers.json.id)).toEqual(ids('r3'));
+    const notBuyers = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', criteria: { exclude_purchasers: true } });
+    expect(await members(notBuyers.json.id)).toEqual(ids('r1', 'r2'));
+    const short = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'cart_abandoners', criteria: { time_window_days: 1 } });
+    expect(short.json.member_count).toBe(0);
+    const look = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: buyers.json.id, lookalike_percentage: 3 } });
+    expect(look.json).toMatchObject({ member_count: 1, criteria: { lookalike_percentage: 3 } });
+    const seg = await call('POST', '/api/v1/segments', { name: 'carted', filters: { did: 'add_to_cart', within_days: 7 } });
+    const custom = await call('POST', '/api/v1/remarketing-audiences', { platform: 'google_ads', audience_type: 'custom_segment', criteria: { segment_id: seg.json.id } });
+    expect(await members(custom.json.id)).toEqual(ids('r2', 'r3', 'r4'));
+  });
+
+  it('exports normalised SHA-256 digests only', async () => {
+    const a = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1' });
+    const ex = await call('GET', `/api/v1/remarketing-audiences/${a.json.id}/export`);
+    expect(ex.status).toBe(200);
+    for (const row of ex.json.identifiers) expect(Object.keys(row).sort()).toEqual(['email_sha256', 'phone_sha256']);
+    const emails = ex.json.identifiers.map((r: { email_sha256: string }) => r.email_sha256).sort();
+    expect(emails).toEqual(['r1', 'r2', 'r3'].map((n) => sha256(`${n}@example.org`)).sort());
+    expect(ex.json.identifiers.find((r: { phone_sha256: string | null }) => r.phone_sha256)?.phone_sha256).toBe(sha256('40712345678'));
+  });
+
+  it('drops a person whose consent was withdrawn and expires audiences at the next refresh', async () => {
+    const a = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1' });
+    const old = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', expires_at: new Date(Date.now() + 60_000).toISOString() });
+    await server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [old.json.id]);
+    await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'r1', marketing_consent: false }] });
+    expect(await members(a.json.id)).toContain(pid.r1);
+    await refresh();
+    expect(await members(a.json.id)).toEqual(ids('r2', 'r3'));
+    expect((await call('GET', `/api/v1/remarketing-audiences/${a.json.id}`)).json).toMatchObject({ member_count: 2, status: 'ready' });
+    expect((await call('GET', `/api/v1/remarketing-audiences/${old.json.id}`)).json.status).toBe('expired');
+    await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'r1', marketing_consent: true }] });
+  });
+
+  it('syncs deltas to Meta (retrying a 500), Google Data Manager and TikTok in their documented formats; an erased person is removed next sync', async () => {
+    const mk = (platform: string, extra: Record<string, string> = {}) =>
+      call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'event_viewers', event_id: 'E1', external_audience_id: '6001', ...extra });
+    const meta = await mk('meta');
+    const s = await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`);
+    expect(s.status).toBe(200);
+    expect(s.json).toMatchObject({ ok: true, added: 4, removed: 0, audience: { status: 'active' } });
+    const metaReqs = mock.seen.filter((r) => r.path === '/v25.0/6001/users');
+    expect(metaReqs.length).toBe(3); // the 500, then emails, then the one phone
+    for (const r of metaReqs) {
+      expect(r.method).toBe('POST');
+      expect(r.headers.authorization).toBe('Bearer meta-token');
+      expect(['EMAIL_SHA256', 'PHONE_SHA256']).toContain(r.body.payload.schema);
+      for (const d of r.body.payload.data) expect(d).toMatch(HEX64);
+    }
+    expect(metaReqs[2].body.payload).toEqual({ schema: 'PHONE_SHA256', data: [sha256('40712345678')] });
+    expect((await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`)).json).toMatchObject({ ok: true, added: 0, removed: 0, requests: 0 });
+
+    const google = await mk('google_ads', { account_id: '1234567890' });
+    expect((await call('POST', `/api/v1/remarketing-audiences/${google.json.id}/sync`)).json).toMatchObject({ ok: true, added: 3 });
+    const g = mock.seen.find((r) => r.path === '/v1/audienceMembers:ingest')!;
+    expect(g.headers.authorization).toBe('Bearer google-token');
+    expect(g.body).toMatchObject({ destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '1234567890' }, productDestinationId: '6001' }], encoding: 'HEX', consent: { adUserData: 'CONSENT_GRANTED' } });
+    expect(g.body.audienceMembers.map((m: any) => m.userData.userIdentifiers[0].emailAddress).sort()).toEqual(['r1', 'r2', 'r3'].map((n) => sha256(`${n}@example.org`)).sort());
+
+    const tiktok = await mk('tiktok', { account_id: '7000' });
+    expect((await call('POST', `/api/v1/remarketing-audiences/${tiktok.json.id}/sync`)).json).toMatchObject({ ok: true, added: 3 });
+    const tt = mock.seen.find((r) => r.path === '/open_api/v1.3/segment/mapping/')!;
+    expect(tt.headers['access-token']).toBe('tiktok-token');
+    expect(tt.body).toMatchObject({ advertiser_ids: ['7000'], action: 'add', id_schema: ['EMAIL_SHA256'] });
+    expect(tt.body.batch_data[0]).toEqual([{ id: expect.stringMatching(HEX64), audience_ids: ['6001'] }]);
+
+    // GDPR erase of r2: gone from every audience at once; the platforms are told at the next sync.
+    expect((await call('DELETE', `/api/v1/persons/${pid.r2}`)).status).toBe(200);
+    expect(await members(meta.json.id)).not.toContain(pid.r2);
+    const before = mock.seen.length;
+    expect((await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`)).json).toMatchObject({ ok: true, removed: 1, added: 0 });
+    const del = mock.seen.slice(before).find((r) => r.method === 'DELETE')!;
+    expect(del.body.payload).toEqual({ schema: 'EMAIL_SHA256', data: [sha256('r2@example.org')] });
+    const left = await server.db.query<{ n: number }>("SELECT count(*)::int AS n FROM remarketing_synced WHERE audience_id = $1 AND digest = $2", [meta.json.id, sha256('r2@example.org')]);
+    expect(Number(left.rows[0].n)).toBe(0);
+
+    expect((await mk('tiktok', { account_id: '7000' })).status).toBe(409);
+    const noAccount = await mk('tiktok', { external_audience_id: '6002' });
+    const refused = await call('POST', `/api/v1/remarketing-audiences/${noAccount.json.id}/sync`);
+    expect(refused.json).toMatchObject({ ok: false, audience: { status: 'ready', error_count: 1 } });
+    expect(refused.json.error).toMatch(/account_id/);
+  }, 120_000);
+
+  it('refuses bad bodies with 400 naming the field', async () => {
+    const cases: [unknown, string][] = [
+      [{ platform: 'myspace', audience_type: 'ticket_buyers' }, 'platform'],
+      [{ platform: 'meta', audience_type: 'friends' }, 'audience_type'],
+      [{ platform: 'meta', audience_type: 'event_viewers' }, 'event_id'],
+      [{ platform: 'meta', audience_type: 'ticket_buyers', criteria: { time_window_days: 0 } }, 'criteria.time_window_days'],
+      [{ platform: 'meta', audience_type: 'ticket_buyers', criteria: { colour: 1 } }, 'criteria.colour'],
+      [{ platform: 'meta', audience_type: 'lookalike', criteria: {} }, 'criteria.lookalike_source_id'],
+      [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 99999999 } }, 'criteria.lookalike_source_id'],
+      [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1, lookalike_percentage: 11 } }, 'criteria.lookalike_percentage'],
+      [{ platform: 'meta', audience_type: 'ticket_buyers', expires_at: 'tomorrow' }, 'expires_at'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await call('POST', '/api/v1/remarketing-audiences', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error.field).toBe(field);
+    }
+    expect((await call('GET', '/api/v1/remarketing-audiences/99999999')).status).toBe(404);
+  });
+});
