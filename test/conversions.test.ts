@@ -206,6 +206,10 @@ describe('server-side conversions', () => {
     await postEvents(base, t, orders);
     await until(async () => (await rowsOf(t)).items.length === 3, 60_000, 200);
     const c1 = (await getJson(`${base}/api/v1/persons?external_id=C-1`, auth(t))).json;
+    const exported = (await getJson(`${base}/api/v1/persons/${c1.person_id}/export`, auth(t))).json;
+    expect(exported.conversion_outbox.map((r: any) => r.event_id).sort()).toEqual([orders[0].event_id, orders[1].event_id].sort());
+    expect(exported.conversion_outbox[0].user_data.em).toBe('62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f');
+    expect(exported.conversion_attributions).toHaveLength(2);
     const erased = await request('DELETE', `${base}/api/v1/persons/${c1.person_id}`, undefined, auth(t));
     expect(erased.status).toBe(200);
     const left = (await server.db.query<{ event_id: string }>('SELECT event_id::text AS event_id FROM conversion_outbox WHERE tenant_id = $1', [t.tenant_id])).rows;
