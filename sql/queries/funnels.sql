@@ -99,6 +99,7 @@ SELECT GROUPING(l.kind) = 1 AS total, l.kind, l.value, r.j AS step, count(*)::in
        percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_prev) AS p90_from_prev,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_first) AS median_from_first,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_first) AS p90_from_first
-FROM reach r JOIN labeled l ON l.actor = r.actor
+-- Without a breakdown the join's condition is false from the start and the breakdown CTEs never run.
+FROM reach r LEFT JOIN labeled l ON $8::text IS NOT NULL AND l.actor = r.actor
 GROUP BY GROUPING SETS ((r.j), (l.kind, l.value, r.j))
 ORDER BY total DESC, l.kind, l.value, r.j;
