@@ -43,7 +43,7 @@ export function trueRates(seed: number): (name: string, platform: string) => Tru
   const type: Record<string, { ctr: number; cvr: number }> = {
     prospecting: { ctr: 0.008, cvr: 0.01 }, lookalike: { ctr: 0.01, cvr: 0.018 }, retargeting: { ctr: 0.016, cvr: 0.04 }, dynamic_remarketing: { ctr: 0.014, cvr: 0.03 },
   };
-  const plat: Record<string, { cpm: number; q: number; claim: number }> = { meta: { cpm: 6, q: 1.35, claim: 1.3 }, google_ads: { cpm: 5, q: 1.0, claim: 1.15 }, tiktok: { cpm: 4, q: 0.55, claim: 1.5 } };
+  const plat: Record<string, { cpm: number; q: number; claim: number }> = { meta: { cpm: 5, q: 1.5, claim: 1.3 }, google_ads: { cpm: 5, q: 1.0, claim: 1.15 }, tiktok: { cpm: 4, q: 0.55, claim: 1.5 } };
   return (name, platform) => {
     const t = /-(prospecting|retargeting|lookalike|dynamic_remarketing)\]/.exec(name)?.[1] ?? 'prospecting';
     const rand = prng(hash32(`${seed}:${name}`));
@@ -111,7 +111,7 @@ export async function setupWorld(opts: SimOptions, log: Logger = pino({ level: '
   const total = opts.totalBudget ?? 100 * opts.days;
   const budget = await w.core.service.createBudget(TENANT, {
     organizer_id: 'org-sim', event_id: null, total_budget: total, currency: 'EUR', daily_budget_limit: opts.dailyLimit ?? Math.round((total / opts.days) * 1.1),
-    allocation_strategy: 'performance_based', platform_allocations: {}, target_cpa: 10, target_roas: 1.5, payment_reference: 'SIM', paid_at: null,
+    allocation_strategy: 'performance_based', platform_allocations: {}, target_cpa: 15, target_roas: 1.5, payment_reference: 'SIM', paid_at: null,
     started_at: new Date(SIM_START_MS).toISOString(), ends_at: new Date(SIM_START_MS + opts.days * DAY).toISOString(), notes: null,
   });
   const suite = await w.core.service.createSuite(TENANT, budget.id, 1);

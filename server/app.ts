@@ -36,6 +36,7 @@ import { createFeatures, registerFeatureTables } from './features/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
 import { createConversions, registerConversionTables, withMatchKeys } from './conversions/index.js';
+import { createCampaignsCore, registerCampaignTables } from './campaigns/index.js';
 import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -139,6 +140,7 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerSegmentTables(registry);
   registerRemarketingTables(registry);
   registerConversionTables(registry);
+  registerCampaignTables(registry);
   registerFeatureTables(registry);
   registerTrackingTables(registry);
   return registry;
@@ -253,6 +255,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   });
   jobs.register(remarketing.job());
   jobs.register(conversions.job());
+  // Campaign automation (README "Campaigns"): metrics sync, hourly optimiser and daily rebalance on the runner.
+  const campaigns = createCampaignsCore({ db, log: log.child({ mod: 'campaigns' }), config: config.campaigns });
+  for (const job of campaigns.jobs) jobs.register(job);
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
   const features = createFeatures({
     db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, settings: config.featureStore,
@@ -291,6 +296,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
   }));
   conversions.registerRoutes(router);
+  campaigns.register(router);
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);

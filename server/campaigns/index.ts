@@ -4,6 +4,7 @@
 // routes and tables. scripts/simulate-campaigns.ts runs the same core against mock platforms.
 import type { Logger } from 'pino';
 import type { GdprRegistry } from '../gdpr/registry.js';
+import type { Router } from '../http/router.js';
 import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
@@ -13,6 +14,7 @@ import { createTiktokAdapter } from './adapters/tiktok.js';
 import type { CampaignsConfig } from './config.js';
 import { attributionCredits, createCampaignJobs, type CreditSource } from './jobs.js';
 import type { Platform } from './model.js';
+import { registerCampaignRoutes } from './routes.js';
 import { createService, type LowBudgetNotice } from './service.js';
 import { campaignStore as S, Q, type Budget, type Campaign } from './store.js';
 
@@ -68,6 +70,7 @@ export function createCampaignsCore(deps: CoreDeps) {
       return (await db.query(Q.insert_credits, [tenant, JSON.stringify(rows)])).rows.length;
     },
     creditsOf: (tenant: number, ids: number[]) => S.credits(db, tenant, ids),
+    register: (router: Router) => registerCampaignRoutes(router, { service, db }),
   };
 }
 

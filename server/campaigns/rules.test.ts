@@ -11,7 +11,7 @@ const stats = (spend: number, conversions: number, revenue: number, clicks = 500
 const camp = (id: number, s: Stats, o: Partial<CampaignView> = {}): CampaignView => ({ id, platform: 'meta', status: 'active', statusReason: null, dailyBudget: 20, stats: s, lastRaiseAt: null, ...o });
 
 describe('hourly rules', () => {
-  it('pauses at CPA above 2x target once spend reached 3x target, the worst first, never the last running one', () => {
+  it('pauses at CPA above 2x target once spend reached 2x target, the worst first, never the last running one', () => {
     const d = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [camp(1, stats(40, 1, 60)), camp(2, stats(50, 0, 0)), camp(3, stats(60, 10, 600))] });
     const paused = d.filter((x) => x.rule === 'cpa_above_limit').map((x) => x.campaignId);
     expect(paused).toEqual([2, 1]);
@@ -20,7 +20,7 @@ describe('hourly rules', () => {
     expect(last.filter((x) => x.rule === 'cpa_above_limit')).toEqual([]);
   });
   it('does not judge CPA before the minimum spend', () => {
-    const d = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [camp(1, stats(29, 0, 0)), camp(2, stats(10, 5, 300))] });
+    const d = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [camp(1, stats(19, 0, 0)), camp(2, stats(10, 5, 300))] });
     expect(d.filter((x) => x.rule === 'cpa_above_limit')).toEqual([]);
   });
   it('raises ROAS winners by at most 20 % out of the headroom, once per 24 h', () => {

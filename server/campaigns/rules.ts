@@ -7,7 +7,7 @@
 //   budget_exhausted    spent + the next hour's expected spend would reach the total: pause all, budget exhausted
 //   daily_limit         today's spend + the next hour's would pass the daily limit: pause until the next UTC day,
 //                       then resume (only the campaigns this rule paused)
-//   cpa_above_limit     CPA > 2× target CPA once spend ≥ 3× target CPA (minimum data): pause (never the last
+//   cpa_above_limit     CPA > 2× target CPA once spend ≥ 2× target CPA (minimum data): pause (never the last
 //                       running campaign of the budget)
 //   roas_above_target   ROAS > 2× target ROAS with ≥ 5 conversions: daily budget +20 %, at most once per 24 h,
 //                       and only out of the day's unallocated headroom (the pace is never exceeded)
@@ -60,7 +60,7 @@ export const RULES = {
   /** Pause at CPA above this multiple of the target. */
   cpaMultiple: 2,
   /** Judge CPA only once spend reached this multiple of the target CPA. */
-  cpaMinSpendMultiple: 3,
+  cpaMinSpendMultiple: 2,
   roasMultiple: 2,
   roasMinConversions: 5,
   raiseStep: 0.2,

@@ -1,5 +1,6 @@
 // Boot configuration. `loadConfig` is pure: it reads only the env object it is given and either returns a
 // complete, validated Config or throws ConfigError listing every problem with how to fix it.
+import { campaignsConfig, type CampaignsConfig } from '../campaigns/config.js';
 
 export interface Limits {
   maxEventBytes: number;
@@ -56,6 +57,8 @@ export interface Config {
   featureStore: FeatureStoreConfig;
   /** Ad-platform API bases for server-side conversions (server/conversions/): the real hosts unless pointed at a stand-in. */
   conversions: ConversionUrls;
+  /** Campaign automation (server/campaigns/): platform API bases (META_GRAPH_URL, GOOGLE_ADS_URL, TIKTOK_API_URL) and the marketplace's ad accounts. */
+  campaigns: CampaignsConfig;
 }
 
 export interface ConversionUrls {
@@ -195,6 +198,7 @@ export function loadConfig(env: Env): Config {
       archiveDir: env.ARCHIVE_DIR || null,
       pseudonymizeAfterDays: int('PSEUDONYMIZE_AFTER_DAYS', 0, 0, 36_500),
     },
+    campaigns: campaignsConfig(env, problems),
     conversions: {
       meta: url('META_GRAPH_URL', ['https:', 'http:']) ?? 'https://graph.facebook.com',
       tiktok: url('TIKTOK_API_URL', ['https:', 'http:']) ?? 'https://business-api.tiktok.com',

@@ -1,0 +1,59 @@
+// The organizer's report (seed 002 §2.8 "Ai investit X EUR, ai generat Y vanzari (Z bilete), ROAS = W" and the
+// end-to-end flow's recommendations): invested, sales and tickets credited from our own tracking, ROAS tracked next
+// to the platforms' own claim, and advice in plain words. Pure.
+import { cents } from './model.js';
+
+export interface ReportCampaign {
+  id: number;
+  name: string;
+  platform: string;
+  campaign_type: string;
+  status: string;
+  spend: number;
+  platform_conversions: number;
+  platform_revenue: number;
+  orders: number;
+  tickets: number;
+  revenue: number;
+}
+
+export interface Report {
+  currency: string;
+  budget_total: number;
+  invested: number;
+  remaining: number;
+  sales: number;
+  tickets: number;
+  revenue: number;
+  roas_tracked: number | null;
+  roas_platform: number | null;
+  summary: string;
+  recommendations: string[];
+}
+
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+
+export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null): Report {
+  const invested = cents(campaigns.reduce((s, c) => s + c.spend, 0));
+  const sales = campaigns.reduce((s, c) => s + c.orders, 0);
+  const tickets = campaigns.reduce((s, c) => s + c.tickets, 0);
+  const revenue = cents(campaigns.reduce((s, c) => s + c.revenue, 0));
+  const claimed = campaigns.reduce((s, c) => s + c.platform_revenue, 0);
+  const roas = ratio(revenue, invested);
+  const recs: string[] = [];
+  const target = targetRoas ?? 1;
+  if (roas !== null && sales >= 5 && roas >= 2 * target) recs.push(`Raise the budget by 20 %: ROAS is ${roas.toFixed(1)}×.`);
+  if (roas !== null && invested >= 50 && roas < target) recs.push(`Lower the budget or change the offer: ROAS is ${roas.toFixed(1)}×, below the ${target}× target.`);
+  const withSpend = campaigns.filter((c) => c.spend >= 20);
+  const best = withSpend.reduce<ReportCampaign | null>((a, c) => (a === null || c.revenue / c.spend > a.revenue / a.spend ? c : a), null);
+  if (best && best.orders > 0) recs.push(`${best.name} sells best (ROAS ${(best.revenue / best.spend).toFixed(1)}×): it gets more of the budget.`);
+  const claimedRoas = ratio(claimed, invested);
+  if (claimedRoas !== null && roas !== null && claimedRoas > roas * 1.25) recs.push(`The platforms claim ROAS ${claimedRoas.toFixed(1)}×; our own tracking counts ${roas.toFixed(1)}×. Judge by ours.`);
+  if (invested >= budgetTotal * 0.8) recs.push(`${Math.round((1 - invested / budgetTotal) * 100)} % of the budget is left: top it up to keep the campaigns running.`);
+  return {
+    currency, budget_total: budgetTotal, invested, remaining: cents(Math.max(0, budgetTotal - invested)), sales, tickets, revenue,
+    roas_tracked: roas, roas_platform: claimedRoas,
+    summary: `You invested ${invested.toFixed(2)} ${currency} and made ${sales} sales (${tickets} tickets), ROAS = ${roas === null ? '—' : `${roas.toFixed(2)}×`}.`,
+    recommendations: recs,
+  };
+}

@@ -1,0 +1,215 @@
+// The campaign API (README "Campaigns"), secret key. Permissions: create_campaigns to create a budget, its suite
+// and submit it; manage_ads to pause, resume and override; view_ad_analytics to read. A key other than admin
+// acts only on the organizers of its scope (ad_account and organizer keys). The approval queue and approvals
+// are the marketplace admin's (admin role). Budget changes, approvals and overrides are in the audit log.
+import type { Principal as Who } from '../authz/principal.js';
+import type { Permission } from '../authz/roles.js';
+import { fail, paramFail } from '../http/errors.js';
+import { collect, cursor, encodeCursor, id, int, text } from '../http/params.js';
+import type { Router } from '../http/router.js';
+import { scopeRefusal } from '../http/router.js';
+import type { Reply } from '../http/uws.js';
+import type { Queryable } from '../store/db.js';
+import { iso } from '../store/rows.js';
+import { organizerReport, type ReportCampaign } from './report.js';
+import { parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
+import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
+import type { CampaignsCore } from './index.js';
+
+type Service = CampaignsCore['service'];
+
+const outOfScope = (who: Who | null, permission: Permission, organizer: string): Reply | null =>
+  !who || who.role === 'admin' ? null : scopeRefusal(who, permission, { organizer }, `organizer ${organizer}`);
+
+const adminOnly = (who: Who | null, permission: Permission): Reply | null =>
+  !who || who.role === 'admin' ? null : fail('forbidden', 'The approval queue is the marketplace admin\'s: use an admin key.', { permission, role: who.role });
+
+const refused = (r: { code: 'not_found' | 'conflict'; message: string }) => fail(r.code, r.message);
+
+export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable }): void {
+  const { service, db } = deps;
+
+  const withBudget = async (tenant: number, budgetId: number, who: Who | null, permission: Permission): Promise<{ b: Budget } | { reply: Reply }> => {
+    const b = await service.budget(tenant, budgetId);
+    if (!b) return { reply: fail('not_found', `No budget ${budgetId} for this tenant.`) };
+    const r = outOfScope(who, permission, b.organizer_id);
+    return r ? { reply: r } : { b };
+  };
+  const withCampaign = async (tenant: number, cid: number, who: Who | null, permission: Permission): Promise<{ c: Campaign } | { reply: Reply }> => {
+    const c = await service.campaign(tenant, cid);
+    if (!c) return { reply: fail('not_found', `No campaign ${cid} for this tenant.`) };
+    const r = outOfScope(who, permission, c.organizer_id);
+    return r ? { reply: r } : { c };
+  };
+
+  router.add({
+    method: 'post', path: '/api/v1/campaigns/budgets', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewBudget },
+    audit: (_req, reply) => ({ action: 'campaigns.budget_created', target: `budget:${(reply.body as Budget).id}`, details: { total_budget: (reply.body as Budget).total_budget, organizer_id: (reply.body as Budget).organizer_id } }),
+    handler: async ({ body, principal, who }) => {
+      const r = outOfScope(who, 'create_campaigns', body.organizer_id);
+      if (r) return r;
+      return { status: 201, body: await service.createBudget(principal.tenant.tenant_id, body) };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/campaigns/budgets/:id', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant', params: { id },
+    handler: async ({ params, principal, who, info }) => {
+      const tenant = principal.tenant.tenant_id;
+      const got = await withBudget(tenant, params.id, who, 'view_ad_analytics');
+      if ('reply' in got) return got.reply;
+      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_log', ['id']) });
+      if (!p.ok) return paramFail(p.error);
+      const log = (await db.query<Record<string, unknown>>(Q.budget_log, [tenant, params.id, p.value.before?.[0] ?? null, p.value.limit])).rows
+        .map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
+      const series = (await db.query<Record<string, unknown>>(Q.snapshot_series, [tenant, params.id, 24 * 60])).rows
+        .map((r) => ({ at: iso(r.at), spend: Number(r.spend), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) })).reverse();
+      const next = log.length === p.value.limit ? encodeCursor('campaign_log', [String(log[log.length - 1].id)]) : null;
+      return { status: 200, body: { budget: got.b, campaigns: await service.campaignsOf(tenant, params.id), optimization_log: log, log_next_cursor: next, series } };
+    },
+  });
+
+  router.add({
+    method: 'patch', path: '/api/v1/campaigns/budgets/:id', auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseOverride },
+    audit: ({ params, body }) => ({ action: 'campaigns.budget_changed', target: `budget:${params.id}`, details: body }),
+    handler: async ({ params, body, principal, who }) => {
+      const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'manage_ads');
+      if ('reply' in got) return got.reply;
+      const r = await service.overrideBudget(principal.tenant.tenant_id, params.id, body);
+      return r.ok ? { status: 200, body: r.value } : refused(r);
+    },
+  });
+
+  router.add({
+    method: 'post', path: '/api/v1/campaigns/budgets/:id/suite', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseSuite },
+    handler: async ({ params, body, principal, who }) => {
+      const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'create_campaigns');
+      if ('reply' in got) return got.reply;
+      const r = await service.createSuite(principal.tenant.tenant_id, params.id, body.lookalike_pct);
+      return r.ok ? { status: 201, body: { campaigns: r.value } } : refused(r);
+    },
+  });
+
+  router.add({
+    method: 'post', path: '/api/v1/campaigns/budgets/:id/submit', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', params: { id },
+    handler: async ({ params, principal, who }) => {
+      const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'create_campaigns');
+      if ('reply' in got) return got.reply;
+      const r = await service.submit(principal.tenant.tenant_id, params.id);
+      return r.ok ? { status: 200, body: { campaigns: r.value } } : refused(r);
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/campaigns/review-queue', auth: 'secret', permission: 'manage_ads', resource: 'tenant',
+    handler: async ({ principal, who, info }) => {
+      const r = adminOnly(who, 'manage_ads');
+      if (r) return r;
+      const p = int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 });
+      if (!p.ok) return paramFail(p.error);
+      const rows = (await db.query<Record<string, unknown>>(Q.review_queue, [principal.tenant.tenant_id, p.value])).rows.map(toCampaign);
+      return { status: 200, body: { campaigns: rows } };
+    },
+  });
+
+  const review = (verb: 'approve' | 'reject') => router.add({
+    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseIds },
+    audit: ({ params, body }, reply) => ({ action: `campaigns.${verb}d`, target: `campaign:${params.id}`, details: { status: (reply.body as { campaign?: Campaign }).campaign?.status ?? null, note: body.note } }),
+    handler: async ({ params, body, principal, who }) => {
+      const r = adminOnly(who, 'manage_ads');
+      if (r) return r;
+      const tenant = principal.tenant.tenant_id;
+      if (verb === 'approve') {
+        const out = await service.approve(tenant, [params.id]);
+        return out.ok ? { status: 200, body: { campaign: out.value[0] } } : refused(out);
+      }
+      const [c] = await service.reject(tenant, [params.id], body.note);
+      return c ? { status: 200, body: { campaign: c } } : fail('conflict', `Campaign ${params.id} is not pending review.`);
+    },
+  });
+  review('approve');
+  review('reject');
+
+  const toggle = (verb: 'pause' | 'resume') => router.add({
+    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id },
+    audit: ({ params }) => ({ action: `campaigns.${verb}d`, target: `campaign:${params.id}` }),
+    handler: async ({ params, principal, who }) => {
+      const got = await withCampaign(principal.tenant.tenant_id, params.id, who, 'manage_ads');
+      if ('reply' in got) return got.reply;
+      const r = await service.setActive(principal.tenant.tenant_id, params.id, verb === 'resume');
+      return r.ok ? { status: 200, body: { campaign: r.value } } : refused(r);
+    },
+  });
+  toggle('pause');
+  toggle('resume');
+
+  router.add({
+    method: 'put', path: '/api/v1/campaigns/:id/daily-budget', auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id }, body: { limit: 1024, parse: parseAmount },
+    audit: ({ params, body }) => ({ action: 'campaigns.daily_budget_changed', target: `campaign:${params.id}`, details: { daily_budget: body } }),
+    handler: async ({ params, body, principal, who }) => {
+      const got = await withCampaign(principal.tenant.tenant_id, params.id, who, 'manage_ads');
+      if ('reply' in got) return got.reply;
+      const r = await service.setDailyBudget(principal.tenant.tenant_id, params.id, body);
+      return r.ok ? { status: 200, body: { campaign: r.value } } : refused(r);
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/campaigns/report', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant',
+    handler: async ({ principal, who, info }) => {
+      const org = text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128, required: true });
+      if (!org.ok) return paramFail(org.error);
+      const r = outOfScope(who, 'view_ad_analytics', org.value!);
+      if (r) return r;
+      const tenant = principal.tenant.tenant_id;
+      const rows = (await db.query<Record<string, unknown>>(Q.organizer_report, [tenant, org.value])).rows;
+      const ids = rows.filter((x) => x.campaign_id !== null).map((x) => Number(x.campaign_id));
+      const credits = await S.credits(db, tenant, ids);
+      const budgets = new Map(rows.map((x) => [Number(x.budget_id), { total: Number(x.total_budget), currency: String(x.currency) }]));
+      const campaigns: ReportCampaign[] = rows.filter((x) => x.campaign_id !== null).map((x) => {
+        const m = (typeof x.performance_metrics === 'string' ? JSON.parse(x.performance_metrics) : x.performance_metrics) as Record<string, unknown>;
+        const cr = credits.get(Number(x.campaign_id));
+        return {
+          id: Number(x.campaign_id), name: String(x.name), platform: String(x.platform), campaign_type: String(x.campaign_type), status: String(x.campaign_status),
+          spend: Number(x.budget_spent), platform_conversions: Number(m.conversions ?? 0), platform_revenue: Number(m.revenue_generated ?? 0),
+          orders: cr?.orders ?? 0, tickets: cr?.tickets ?? 0, revenue: cr?.revenue ?? 0,
+        };
+      });
+      const total = [...budgets.values()].reduce((s, b) => s + b.total, 0);
+      const currency = [...budgets.values()][0]?.currency ?? 'EUR';
+      return { status: 200, body: { organizer_id: org.value, ...organizerReport(currency, total, campaigns, null), campaigns } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/campaigns/overview', auth: 'secret', permission: 'manage_ads', resource: 'tenant',
+    handler: async ({ principal, who }) => {
+      const r = adminOnly(who, 'manage_ads');
+      if (r) return r;
+      const tenant = principal.tenant.tenant_id;
+      const rows = (await db.query<Record<string, unknown>>(Q.admin_overview, [tenant])).rows.map((x) => ({
+        organizer_id: String(x.organizer_id), budgets: Number(x.budgets), total_budget: Number(x.total_budget), active: Number(x.active), pending_review: Number(x.pending_review),
+        spend: Number(x.spend), conversions: Number(x.conversions), revenue: Number(x.revenue), roas: Number(x.spend) > 0 ? Math.round((Number(x.revenue) / Number(x.spend)) * 100) / 100 : null,
+      }));
+      const queue = (await db.query<Record<string, unknown>>(Q.review_queue, [tenant, 100])).rows.map(toCampaign);
+      return { status: 200, body: { organizers: rows, review_queue: queue } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/campaigns/budgets', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant',
+    handler: async ({ principal, who, info }) => {
+      const p = collect({
+        organizer: text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128 }),
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }),
+        before: cursor(info.query.get('cursor'), 'campaign_budgets', ['id']),
+      });
+      if (!p.ok) return paramFail(p.error);
+      const all = !who || who.role === 'admin';
+      const rows = (await db.query<Record<string, unknown>>(Q.list_budgets, [principal.tenant.tenant_id, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, p.value.before?.[0] ?? null, p.value.limit])).rows;
+      const budgets = rows.map(toBudget);
+      const next = budgets.length === p.value.limit ? encodeCursor('campaign_budgets', [String(budgets[budgets.length - 1].id)]) : null;
+      return { status: 200, body: { budgets, next_cursor: next } };
+    },
+  });
+}

@@ -1,0 +1,124 @@
+// Request bodies of the campaign routes: every field bounded, unknown fields refused, the refused field named.
+// Pure.
+import type { Parsed } from '../http/params.js';
+import { stringProblem } from '../http/params.js';
+import { isObj } from '../store/rows.js';
+import { isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
+import type { NewBudget } from './service.js';
+
+const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
+
+function unknownField(v: Record<string, unknown>, allowed: string[]): string | null {
+  return Object.keys(v).find((k) => !allowed.includes(k)) ?? null;
+}
+
+function money(v: unknown, field: string, max: number, required: boolean): Parsed<number | null> {
+  if (v === undefined || v === null) return required ? bad(field, `${field} is required (an amount above 0, at most ${max}).`) : { ok: true, value: null };
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max || Math.round(v * 100) !== Math.round(v * 100 * 1e6) / 1e6) {
+    return bad(field, `${field} must be an amount above 0 and at most ${max}, in cents at most.`);
+  }
+  return { ok: true, value: v };
+}
+
+function str(v: unknown, field: string, max: number, required = false): Parsed<string | null> {
+  if (v === undefined || v === null) return required ? bad(field, `${field} is required.`) : { ok: true, value: null };
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) return bad(field, `${field} must be a string of 1-${max} characters.`);
+  const p = stringProblem(v);
+  return p ? bad(field, `${field} ${p}.`) : { ok: true, value: v };
+}
+
+function time(v: unknown, field: string): Parsed<string | null> {
+  if (v === undefined || v === null) return { ok: true, value: null };
+  const ms = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms) || ms < Date.UTC(2000, 0, 1) || ms > Date.UTC(2200, 0, 1)) return bad(field, `${field} must be an ISO 8601 time between 2000 and 2200.`);
+  return { ok: true, value: new Date(ms).toISOString() };
+}
+
+function allocations(v: unknown): Parsed<PlatformAllocations> {
+  if (v === undefined || v === null) return { ok: true, value: {} };
+  if (!isObj(v)) return bad('platform_allocations', 'platform_allocations must be an object: {"meta":{"percentage":40,"daily_limit":50},…}.');
+  const out: PlatformAllocations = {};
+  let sum = 0;
+  for (const [p, a] of Object.entries(v)) {
+    const f = `platform_allocations.${p}`;
+    if (!isPlatform(p)) return bad(f, 'Platforms are meta, google_ads and tiktok.');
+    if (!isObj(a) || unknownField(a, ['percentage', 'daily_limit'])) return bad(f, `${f} takes percentage (0-100) and an optional daily_limit.`);
+    if (typeof a.percentage !== 'number' || !(a.percentage >= 0 && a.percentage <= 100)) return bad(`${f}.percentage`, 'percentage must be a number from 0 to 100.');
+    const dl = money(a.daily_limit, `${f}.daily_limit`, 1_000_000, false);
+    if (!dl.ok) return dl;
+    sum += a.percentage;
+    out[p] = { percentage: a.percentage, ...(dl.value === null ? {} : { daily_limit: dl.value }) };
+  }
+  if (Object.keys(out).length && Math.abs(sum - 100) > 0.01) return bad('platform_allocations', `The percentages must add up to 100 (got ${sum}).`);
+  return { ok: true, value: out };
+}
+
+const BUDGET_FIELDS = ['organizer_id', 'event_id', 'total_budget', 'currency', 'daily_budget_limit', 'allocation_strategy', 'platform_allocations', 'target_cpa', 'target_roas', 'payment_reference', 'paid_at', 'started_at', 'ends_at', 'notes'];
+
+export function parseNewBudget(v: unknown): Parsed<NewBudget> {
+  if (!isObj(v)) return bad('', 'Send a JSON object.');
+  const extra = unknownField(v, BUDGET_FIELDS);
+  if (extra) return bad(extra, `Unknown field; a budget takes ${BUDGET_FIELDS.join(', ')}.`);
+  const org = str(v.organizer_id, 'organizer_id', 128, true);
+  const ev = str(v.event_id, 'event_id', 128);
+  const total = money(v.total_budget, 'total_budget', 10_000_000, true);
+  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false);
+  const cpa = money(v.target_cpa, 'target_cpa', 100_000, false);
+  const roas = money(v.target_roas, 'target_roas', 1000, false);
+  const pay = str(v.payment_reference, 'payment_reference', 255);
+  const notes = str(v.notes, 'notes', 4000);
+  const paid = time(v.paid_at, 'paid_at');
+  const start = time(v.started_at, 'started_at');
+  const end = time(v.ends_at, 'ends_at');
+  const pa = allocations(v.platform_allocations);
+  for (const p of [org, ev, total, daily, cpa, roas, pay, notes, paid, start, end, pa]) if (!p.ok) return p;
+  const currency = v.currency ?? 'EUR';
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return bad('currency', 'currency must be a 3-letter ISO 4217 code (EUR).');
+  const strategy = v.allocation_strategy ?? 'equal_split';
+  if (!(STRATEGIES as readonly string[]).includes(strategy as string)) return bad('allocation_strategy', `allocation_strategy is one of ${STRATEGIES.join(', ')}.`);
+  if (strategy === 'manual' && Object.keys((pa as { value: PlatformAllocations }).value).length === 0) return bad('platform_allocations', 'A manual budget names its platform percentages.');
+  const v2 = <T>(p: Parsed<T>) => (p as { ok: true; value: T }).value;
+  if (v2(start) && v2(end) && Date.parse(v2(end)!) <= Date.parse(v2(start)!)) return bad('ends_at', 'ends_at must be after started_at.');
+  if (v2(daily) !== null && v2(daily)! > v2(total)!) return bad('daily_budget_limit', 'daily_budget_limit cannot be above total_budget.');
+  return {
+    ok: true,
+    value: {
+      organizer_id: v2(org)!, event_id: v2(ev), total_budget: v2(total)!, currency, daily_budget_limit: v2(daily), allocation_strategy: strategy as Strategy,
+      platform_allocations: v2(pa), target_cpa: v2(cpa), target_roas: v2(roas), payment_reference: v2(pay), paid_at: v2(paid), started_at: v2(start), ends_at: v2(end), notes: v2(notes),
+    },
+  };
+}
+
+export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily_budget_limit?: number | null }> {
+  if (!isObj(v)) return bad('', 'Send a JSON object.');
+  const extra = unknownField(v, ['total_budget', 'daily_budget_limit']);
+  if (extra) return bad(extra, 'A budget override takes total_budget and/or daily_budget_limit (null removes the limit).');
+  const total = money(v.total_budget, 'total_budget', 10_000_000, false);
+  if (!total.ok) return total;
+  if (v.daily_budget_limit === null) return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), daily_budget_limit: null } };
+  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false);
+  if (!daily.ok) return daily;
+  if (total.value === null && daily.value === null) return bad('', 'Send total_budget and/or daily_budget_limit.');
+  return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), ...(daily.value === null ? {} : { daily_budget_limit: daily.value }) } };
+}
+
+export function parseAmount(v: unknown): Parsed<number> {
+  if (!isObj(v) || unknownField(v, ['daily_budget'])) return bad('daily_budget', 'Send {"daily_budget": amount}.');
+  const m = money(v.daily_budget, 'daily_budget', 1_000_000, true);
+  return m.ok ? { ok: true, value: m.value! } : m;
+}
+
+export function parseSuite(v: unknown): Parsed<{ lookalike_pct: number }> {
+  if (v === null || v === undefined) return { ok: true, value: { lookalike_pct: 1 } };
+  if (!isObj(v) || unknownField(v, ['lookalike_pct'])) return bad('', 'The suite takes an optional {"lookalike_pct": 1|2|3}.');
+  const p = v.lookalike_pct ?? 1;
+  if (p !== 1 && p !== 2 && p !== 3) return bad('lookalike_pct', 'lookalike_pct is 1, 2 or 3 (% of the country).');
+  return { ok: true, value: { lookalike_pct: p } };
+}
+
+export function parseIds(v: unknown): Parsed<{ note: string | null }> {
+  if (v === null || v === undefined) return { ok: true, value: { note: null } };
+  if (!isObj(v) || unknownField(v, ['note'])) return bad('', 'Send nothing, or {"note": "…"}.');
+  const n = str(v.note, 'note', 1000);
+  return n.ok ? { ok: true, value: { note: n.value } } : n;
+}

@@ -1,0 +1,142 @@
+// Campaign API (issue 16) on a running server against the mock ad platforms: budget → suite (genres from the
+// catalog) → review queue → approval publishes on Meta, Google Ads and TikTok → pause / resume / overrides →
+// organizer report; scope of ad_account keys, admin-only approval, audit entries, bad input answered 400 with
+// the field.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+
+describe('campaigns API', { timeout: 180_000 }, () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let mock: MockPlatforms;
+  let base: string;
+  let t: Tenant;
+  let adKey: string;
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, as(key));
+
+  beforeAll(async () => {
+    mock = await startMockPlatforms({ seed: 1, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
+    server = await bootServer({
+      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
+      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
+    });
+    base = server.url;
+    t = await createTenant(base, 'ads');
+    expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Rock Night', genres: ['rock', 'indie'], city: 'Cluj', url: 'https://tickets.example/e1' }] })).status).toBe(200);
+    const k = await postJson(`${base}/api/v1/keys`, { role: 'ad_account', scope: { organizers: ['O1'] } }, as(t.secret_key));
+    expect(k.status, k.text).toBe(201);
+    adKey = k.json.key;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+  });
+
+  it('runs the flow from budget to published suite, with overrides and the report', async () => {
+    const b = await api('POST', '/api/v1/campaigns/budgets', {
+      organizer_id: 'O1', event_id: 'E1', total_budget: 700, daily_budget_limit: 60, allocation_strategy: 'manual', target_cpa: 15, target_roas: 2,
+      platform_allocations: { meta: { percentage: 50 }, google_ads: { percentage: 30 }, tiktok: { percentage: 20, daily_limit: 10 } },
+      ends_at: new Date(Date.now() + 7 * 86_400_000).toISOString(), payment_reference: 'TRF-1',
+    }, adKey);
+    expect(b.status, b.text).toBe(201);
+    const id = b.json.id;
+    expect(b.json).toMatchObject({ status: 'active', total_budget: 700, allocation_strategy: 'manual' });
+
+    const suite = await api('POST', `/api/v1/campaigns/budgets/${id}/suite`, { lookalike_pct: 2 }, adKey);
+    expect(suite.status, suite.text).toBe(201);
+    expect(suite.json.campaigns).toHaveLength(12);
+    const pro = suite.json.campaigns.find((c: any) => c.platform === 'meta' && c.campaign_type === 'prospecting');
+    expect(pro.targeting.interests).toEqual(['rock', 'indie']);
+    expect(pro.status).toBe('draft');
+    // A second call creates nothing new.
+    expect((await api('POST', `/api/v1/campaigns/budgets/${id}/suite`, {}, adKey)).json.campaigns).toHaveLength(12);
+
+    expect((await api('POST', `/api/v1/campaigns/budgets/${id}/submit`, undefined, adKey)).json.campaigns.every((c: any) => c.status === 'pending_review')).toBe(true);
+    // The approval queue is the marketplace admin's.
+    expect((await api('GET', '/api/v1/campaigns/review-queue', undefined, adKey)).status).toBe(403);
+    const queue = await api('GET', '/api/v1/campaigns/review-queue');
+    expect(queue.json.campaigns.map((c: any) => c.id).sort()).toEqual(suite.json.campaigns.map((c: any) => c.id).sort());
+    expect((await api('POST', `/api/v1/campaigns/${pro.id}/approve`, undefined, adKey)).status).toBe(403);
+
+    for (const c of suite.json.campaigns) {
+      const r = await api('POST', `/api/v1/campaigns/${c.id}/approve`);
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.campaign.status).toBe('active');
+      expect(r.json.campaign.external_campaign_id).toBeTruthy();
+    }
+    expect(mock.campaigns.size).toBe(12);
+    expect([...mock.campaigns.values()].every((c) => c.active)).toBe(true);
+    // The manual split: never above the daily limit, TikTok within its own cap.
+    const daily = [...mock.campaigns.values()];
+    expect(daily.reduce((s, c) => s + c.daily, 0)).toBeLessThanOrEqual(60);
+    expect(daily.filter((c) => c.platform === 'tiktok').reduce((s, c) => s + c.daily, 0)).toBeLessThanOrEqual(10);
+    expect(mock.calls.some((c) => /^\/v25\.0\/act_1001\/campaigns$/.test(c.path))).toBe(true);
+    expect(mock.calls.some((c) => /^\/v22\/customers\/2002\/campaignBudgets:mutate$/.test(c.path))).toBe(true);
+    expect(mock.calls.some((c) => c.path === '/open_api/v1.3/campaign/create/')).toBe(true);
+
+    // Pause, resume, daily budget override, on the platform.
+    const ext = (cid: number) => [...mock.campaigns.values()].find((m) => m.utm?.endsWith('-meta-prospecting') && cid > 0)!;
+    expect((await api('POST', `/api/v1/campaigns/${pro.id}/pause`, undefined, adKey)).json.campaign).toMatchObject({ status: 'paused', status_reason: 'manual' });
+    expect(ext(pro.id).active).toBe(false);
+    expect((await api('POST', `/api/v1/campaigns/${pro.id}/pause`, undefined, adKey)).status).toBe(409);
+    expect((await api('POST', `/api/v1/campaigns/${pro.id}/resume`, undefined, adKey)).json.campaign.status).toBe('active');
+    expect(ext(pro.id).active).toBe(true);
+    expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: 7.5 }, adKey)).json.campaign.daily_budget).toBe(7.5);
+    expect(ext(pro.id).daily).toBe(7.5);
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: 900 }, adKey)).json.total_budget).toBe(900);
+
+    // Metrics sync by hand: spend and the platform's claim reach the campaigns; the report speaks plainly.
+    mock.advanceTo(Date.now() + 48 * 3_600_000);
+    const run = await request('POST', `${base}/api/admin/jobs/campaigns.sync_metrics/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+    expect(run.status, run.text).toBe(200);
+    const got = await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey);
+    expect(got.json.budget.spent_budget).toBeGreaterThan(0);
+    expect(got.json.campaigns.every((c: any) => typeof c.performance_metrics.impressions === 'number')).toBe(true);
+    expect(got.json.series.length).toBeGreaterThan(0);
+    const rep = await api('GET', '/api/v1/campaigns/report?organizer_id=O1', undefined, adKey);
+    expect(rep.status, rep.text).toBe(200);
+    expect(rep.json.invested).toBeGreaterThan(0);
+    expect(rep.json.summary).toMatch(/^You invested \d+\.\d\d EUR and made \d+ sales \(\d+ tickets\)/);
+    const audit = await api('GET', '/api/v1/audit?limit=100');
+    const actions = audit.json.audit.map((e: any) => e.action);
+    for (const a of ['campaigns.budget_created', 'campaigns.approved', 'campaigns.paused', 'campaigns.daily_budget_changed', 'campaigns.budget_changed']) expect(actions).toContain(a);
+  });
+
+  it('keeps a scoped key to its organizers', async () => {
+    const r = await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'O2', total_budget: 100 }, adKey);
+    expect(r.status).toBe(403);
+    expect(r.json.error).toMatchObject({ code: 'forbidden', permission: 'create_campaigns', scope: 'organizer O2' });
+    const theirs = await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'O2', total_budget: 100 });
+    expect((await api('GET', `/api/v1/campaigns/budgets/${theirs.json.id}`, undefined, adKey)).status).toBe(403);
+    expect((await api('GET', '/api/v1/campaigns/report?organizer_id=O2', undefined, adKey)).status).toBe(403);
+    const list = await api('GET', '/api/v1/campaigns/budgets', undefined, adKey);
+    expect(list.json.budgets.every((b: any) => b.organizer_id === 'O1')).toBe(true);
+  });
+
+  it('answers bad input with 400 naming the field, never 5xx', async () => {
+    const cases: [unknown, string][] = [
+      [{ organizer_id: 'O1', total_budget: -5 }, 'total_budget'],
+      [{ organizer_id: 'O1', total_budget: 1e12 }, 'total_budget'],
+      [{ organizer_id: 'O1\u0000', total_budget: 10 }, 'organizer_id'],
+      [{ organizer_id: 'O1', total_budget: 10, surprise: 1 }, 'surprise'],
+      [{ organizer_id: 'O1', total_budget: 10, allocation_strategy: 'yolo' }, 'allocation_strategy'],
+      [{ organizer_id: 'O1', total_budget: 10, platform_allocations: { myspace: { percentage: 100 } } }, 'platform_allocations.myspace'],
+      [{ organizer_id: 'O1', total_budget: 10, platform_allocations: { meta: { percentage: 60 } } }, 'platform_allocations'],
+      [{ organizer_id: 'O1', total_budget: 10, daily_budget_limit: 20 }, 'daily_budget_limit'],
+      [{ organizer_id: 'O1', total_budget: 10, ends_at: 'tomorrow' }, 'ends_at'],
+      [{ organizer_id: 'O1', total_budget: 10, currency: 'euro' }, 'currency'],
+      [{ total_budget: 10 }, 'organizer_id'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await api('POST', '/api/v1/campaigns/budgets', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error.field).toBe(field);
+    }
+    expect((await api('PUT', '/api/v1/campaigns/1/daily-budget', { daily_budget: 'lots' })).json.error.field).toBe('daily_budget');
+    expect((await api('POST', '/api/v1/campaigns/budgets/1/suite', { lookalike_pct: 7 })).json.error.field).toBe('lookalike_pct');
+    expect((await api('GET', '/api/v1/campaigns/report')).json.error.field).toBe('organizer_id');
+    expect((await api('GET', '/api/v1/campaigns/budgets/999999')).status).toBe(404);
+    expect((await api('POST', '/api/v1/campaigns/999999/approve')).status).toBe(409);
+  });
+});

@@ -1,0 +1,84 @@
+// Issue 16 tests: a simulated 14-day run against the mock platforms with known true rates (most budget ends on
+// the best campaign, the worst is paused, the total and daily limits hold within the documented tolerance, the
+// log explains each step), and a restart mid-run that does no hourly action twice. Runs the real job runner with
+// a simulated clock on a fresh database of the local PostgreSQL (the embedded store works too, but slower).
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanWorld, restartWorld, runSimulation, runUntil, setupWorld, SIM_START_MS, stopWorld, summarize, type SimWorld } from '../scripts/simulate-campaigns.js';
+
+const PG = process.env.PLAIN_PG_URL ? process.env.PLAIN_PG_URL.replace(/\/[^/]*$/, '/postgres') : 'postgres://postgres@127.0.0.1:5432/postgres';
+const DAY = 86_400_000;
+/** README "Campaigns": a day may run over its limit by at most one hour of delivery at the platforms' pacing. */
+const DAILY_TOLERANCE_PCT = 5;
+
+const worlds: SimWorld[] = [];
+afterAll(async () => {
+  for (const w of worlds) await cleanWorld(w).catch(() => undefined);
+});
+
+describe('campaign simulation', { timeout: 900_000 }, () => {
+  it('14 days: budget moves to the best campaign, the worst is paused, limits hold, every decision explained', async () => {
+    const { summary, world } = await runSimulation({ days: 14, seed: 7, pgUrl: PG });
+    worlds.push(world);
+    expect(summary.days).toBe(14);
+    expect(summary.spend_total).toBeLessThanOrEqual(summary.budget_total);
+    expect(summary.spend_total).toBeGreaterThan(summary.budget_total * 0.8);
+    expect(summary.max_daily_overspend_pct).toBeLessThanOrEqual(DAILY_TOLERANCE_PCT);
+    // The best campaign by its hidden true rates gets the largest share, well above an equal split of 12.
+    const mine = [...world.mock.campaigns.values()];
+    const spendOf = (utm: string) => mine.find((c) => c.utm === utm)!.spend;
+    expect(summary.best_campaign).toBe('txc-1-meta-retargeting');
+    for (const c of mine) expect(spendOf(summary.best_campaign)).toBeGreaterThanOrEqual(c.spend);
+    expect(summary.best_campaign_spend_share).toBeGreaterThan(2 / 12);
+    // The worst (TikTok prospecting: a sixth of the others' conversion rate) is paused by the CPA rule.
+    expect(summary.paused).toContain('txc-1-tiktok-prospecting');
+    expect(summary.paused).not.toContain(summary.best_campaign);
+    // The platforms claim more than our tracking credits.
+    expect(summary.roas_platform).toBeGreaterThan(summary.roas_tracked);
+    expect(summary.roas_tracked).toBeGreaterThan(1);
+    // Every decision has its rule, inputs and a reason, and was carried out.
+    const log = (await world.db.query<Record<string, unknown>>('SELECT rule, action, inputs, reason, applied_at FROM campaign_optimization_log')).rows;
+    expect(log.length).toBe(summary.decisions);
+    for (const d of log) {
+      expect(String(d.reason).length).toBeGreaterThan(10);
+      expect(Object.keys(d.inputs as object).length).toBeGreaterThan(0);
+      expect(d.applied_at).not.toBeNull();
+    }
+    const rules = new Set(log.map((d) => d.rule));
+    for (const r of ['rebalance_performance_based', 'cpa_above_limit', 'budget_ended']) expect(rules).toContain(r);
+    // One run per job window (the runner's claim).
+    const dup = (await world.db.query('SELECT job, window_start FROM job_runs WHERE NOT manual GROUP BY 1, 2 HAVING count(*) > 1')).rows;
+    expect(dup).toEqual([]);
+    await stopWorld(world);
+  });
+
+  it('a restart mid-run continues without doing any hourly action twice', async () => {
+    const w1 = await setupWorld({ days: 4, seed: 11, pgUrl: PG });
+    worlds.push(w1);
+    const mid = SIM_START_MS + 2 * DAY + 5 * 3_600_000;
+    await runUntil(w1, mid);
+    const before = (await w1.db.query<{ n: number }>('SELECT count(*)::int AS n FROM campaign_optimization_log')).rows[0].n;
+    const callsBefore = w1.mock.calls.length;
+    await stopWorld(w1);
+    // The new process starts inside the window the old one already ran: it must not run it again.
+    const w2 = await restartWorld(w1);
+    worlds.push(w2);
+    await runUntil(w2, mid);
+    expect((await w2.db.query<{ n: number }>('SELECT count(*)::int AS n FROM campaign_optimization_log')).rows[0].n).toBe(before);
+    expect(w2.mock.calls.length).toBe(callsBefore);
+    // Even a window run twice (at-least-once: a lease taken over) acts once: decisions are logged per window.
+    const window = new Date(Math.floor(mid / 3_600_000) * 3_600_000);
+    const mutating = () => w2.mock.calls.filter((c) => c.method === 'POST' && !/insights|search|report/.test(c.path)).length;
+    const m0 = mutating();
+    await w2.core.runners.optimize(window);
+    expect((await w2.db.query<{ n: number }>('SELECT count(*)::int AS n FROM campaign_optimization_log')).rows[0].n).toBe(before);
+    expect(mutating()).toBe(m0);
+    await runUntil(w2, SIM_START_MS + 4 * DAY);
+    const s = await summarize(w2, 4);
+    expect(s.spend_total).toBeLessThanOrEqual(s.budget_total);
+    const dup = (await w2.db.query('SELECT campaign_id, window_start, rule FROM campaign_optimization_log GROUP BY 1, 2, 3 HAVING count(*) > 1')).rows;
+    expect(dup).toEqual([]);
+    const runs = (await w2.db.query('SELECT job, window_start FROM job_runs WHERE NOT manual GROUP BY 1, 2 HAVING count(*) > 1')).rows;
+    expect(runs).toEqual([]);
+    await stopWorld(w2);
+  });
+});
