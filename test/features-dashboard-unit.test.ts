@@ -1,6 +1,6 @@
 // The dashboard's 7/30-day history (client/dashboard/trends.ts): the pure parts, without a browser.
 import { describe, expect, it } from 'vitest';
-import { trendDays, trendRange } from '../client/dashboard/trends.js';
+import { trendDays, trendRange } from '../client/dashboard/trend-data.js';
 
 describe('dashboard history (trends.ts)', () => {
   it('covers whole UTC days ending with today', () => {
