@@ -88,7 +88,7 @@ describe('SDK helpers in Chromium', () => {
     for (const i of second) counts[`E${i}`] = 1;
     await reach(counts);
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))'); // two frames: the observer has run
     // A new page view counts the visible cards again.
     await page.evaluate(() => window.tx.pageView());
     for (const i of first) counts[`E${i}`] += 1;
