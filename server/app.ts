@@ -255,6 +255,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   });
   jobs.register(remarketing.job());
   jobs.register(conversions.job());
+  jobs.register(conversions.pruneJob());
   // Campaign automation (README "Campaigns"): metrics sync, hourly optimiser and daily rebalance on the runner.
   const campaigns = createCampaignsCore({ db, log: log.child({ mod: 'campaigns' }), config: config.campaigns });
   for (const job of campaigns.jobs) jobs.register(job);

@@ -4,7 +4,7 @@
 // is queued; erasure removes pending rows and hashes; the status API pages and counts.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, getJson, postEvents, request, until, webEvent, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, createTenant, getJson, postEvents, request, until, webEvent, type Tenant } from './helpers.js';
 import { addCode, auth, CUSTOMER, dispatchNow, metaCode, providerEnv, purchase } from './conversions-helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-platforms/index.js';
 
@@ -216,6 +216,13 @@ describe('server-side conversions', () => {
     expect(left.map((r) => r.event_id)).toEqual([orders[2].event_id]);
     expect((await server.db.query('SELECT 1 FROM conversion_attributions WHERE tenant_id = $1 AND event_id = $2', [t.tenant_id, orders[0].event_id])).rows).toEqual([]);
     mock.script('meta', []);
+
+    // Settled rows older than 30 days are pruned by conversions.prune; younger ones and pending ones stay.
+    await server.db.query("UPDATE conversion_outbox SET status = 'dead', created_at = now() - interval '31 days' WHERE tenant_id = $1", [t.tenant_id]);
+    const pruned = await request('POST', `${base}/api/admin/jobs/conversions.prune/run`, undefined, { authorization: `Bearer ${ADMIN}` });
+    expect(pruned.status).toBe(200);
+    expect((await server.db.query('SELECT 1 FROM conversion_outbox WHERE tenant_id = $1', [t.tenant_id])).rows).toEqual([]);
+    await postEvents(base, t, [purchase({ visitor_id: 'v-3', session_id: 's-3' })]);
 
     const page1 = await getJson(`${base}/api/v1/conversions?limit=1`, auth(t));
     expect(page1.json.items).toHaveLength(1);

@@ -75,6 +75,8 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
 
     const audit = (await getJson(`${base}/api/v1/audit`, as(t.secret_key))).json.audit.filter((a: any) => a.target === `tracking_code:${c.id}`);
     expect(audit.map((a: any) => a.action).sort()).toEqual(['tracking_code.created', 'tracking_code.deleted', 'tracking_code.updated']);
+    // The secret key is the actor (these routes also take dashboard tokens).
+    expect(audit.map((a: any) => a.actor_kind)).toEqual(['key', 'key', 'key']);
     expect(audit.find((a: any) => a.action === 'tracking_code.updated').details).toMatchObject({ provider: 'meta', organizer_id: 'O9', changed: ['enabled', 'secrets.access_token (removed)'] });
     expect(JSON.stringify(audit)).not.toContain('EAAB');
   });

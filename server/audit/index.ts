@@ -45,7 +45,7 @@ export function actorOf(p: Principal): Actor {
     case 'write':
       return { kind: 'key', id: 'keyId' in p && p.keyId !== undefined ? String(p.keyId) : 'unknown' };
     case 'token':
-      return { kind: 'token', id: `${p.scope.role}` };
+      return p.keyId !== undefined ? { kind: 'key', id: String(p.keyId) } : { kind: 'token', id: `${p.scope.role}` };
     case 'none':
       return { kind: 'token', id: 'anonymous' };
   }

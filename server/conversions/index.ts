@@ -21,11 +21,16 @@ import { outboxProjector } from './outbox.js';
 import { createRateLimiter, type RateLimit } from './ratelimit.js';
 import { registerConversionRoutes } from './routes.js';
 import { createConversionStats } from './stats.js';
+import { queries } from '../store/queries.js';
+
+const Q = queries('conversions.sql', ['prune_settled']);
 
 export { registerConversionTables } from './gdpr.js';
 export { withMatchKeys, CONVERSION_EVENTS } from './match-keys.js';
 
 export const DISPATCH_JOB = 'conversions-dispatch';
+/** Sent and dead rows are kept this long (the status API's history; the platforms deduplicate for 48 h at most). */
+export const KEEP_SETTLED_DAYS = 30;
 
 /** Each provider's API base (config: META_GRAPH_URL, TIKTOK_API_URL, GOOGLE_DATAMANAGER_URL, GA4_MP_URL). */
 export interface ProviderUrls {
@@ -51,6 +56,8 @@ export interface Conversions {
   projector: WriterHook;
   dispatcher: Dispatcher;
   job(): Job;
+  /** `conversions.prune`: settled rows older than KEEP_SETTLED_DAYS, 5000 per statement. */
+  pruneJob(): Job;
   registerRoutes(router: Router): void;
   metricLines(): string[];
 }
@@ -82,6 +89,10 @@ export function createConversions(deps: ConversionsDeps): Conversions {
     projector: outboxProjector,
     dispatcher,
     job: () => ({ name: DISPATCH_JOB, schedule: { every: 5 }, timeoutS: 300, run: (ctx) => dispatcher.runOnce(ctx.signal) }),
+    pruneJob: () => ({
+      name: 'conversions.prune', schedule: { daily: '04:15', tz: 'UTC' }, timeoutS: 600,
+      run: (ctx) => ctx.chunk(async (limit) => (await deps.db.query<{ n: number }>(Q.prune_settled, [new Date(ctx.now() - KEEP_SETTLED_DAYS * 86_400_000).toISOString(), limit])).rows[0].n, 5000),
+    }),
     registerRoutes: (router) => registerConversionRoutes(router, { db: deps.db }),
     metricLines: () => stats.lines(),
   };

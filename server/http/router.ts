@@ -34,7 +34,8 @@ export type Principal =
   | { kind: 'secret'; tenant: Tenant; keyId?: number }
   | { kind: 'write'; tenant: Tenant }
   /** A dashboard token (its scope) or the tenant secret key (scope `tenant`). */
-  | { kind: 'token'; scope: Scope };
+  /** keyId: set when a secret key was sent to a `token` route (the audit log's actor is then that key). */
+  | { kind: 'token'; scope: Scope; keyId?: number };
 
 export type PrincipalOf<A extends Auth> = Extract<Principal, { kind: A }>;
 
@@ -256,7 +257,7 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
         return { ok: true, principal: { kind: 'token', scope: v.scope }, who: tokenPrincipal(v.scope) };
       }
       const s = await secretAuth(deps.keys, info);
-      return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id } }, who: s.who } : s;
+      return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id }, keyId: s.keyId }, who: s.who } : s;
     }
     case 'write': {
       const key = info.headers['x-tx-key'] || info.query.get('key');

@@ -212,3 +212,11 @@ ORDER BY occurred_at;
 -- name: extend_lease
 UPDATE conversion_outbox SET lease_until = now() + make_interval(secs => $2), next_at = now() + make_interval(secs => $2)
 WHERE id = ANY($1::bigint[]) AND status = 'sending';
+
+-- name: prune_settled
+-- Settled rows (sent or dead) older than the cut-off, oldest ids first, a chunk at a time.
+WITH d AS (
+  DELETE FROM conversion_outbox WHERE id IN (
+    SELECT id FROM conversion_outbox WHERE status IN ('sent', 'dead') AND COALESCE(sent_at, created_at) < $1 ORDER BY id LIMIT $2
+  ) RETURNING 1
+) SELECT count(*)::int AS n FROM d;
