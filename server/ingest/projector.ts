@@ -84,8 +84,10 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
   const now = deps.now ?? Date.now;
   const retryMs = deps.retryMs ?? 1000;
   const s: ProjectionStats = { name, position: 0, passes: 0, rows: 0, errors: 0, lagSeconds: 0, maxLagSeconds: 0 };
-  // Kicks not yet covered by a finished pass: the time of the oldest one (lag), and whether another pass is due.
+  // The oldest kick no pass has started for, and the oldest kick the running pass covers (lag = age of the
+  // oldest commit not yet projected); `again`: another pass is due.
   let pendingSince: number | null = null;
+  let passSince: number | null = null;
   let again = false;
   let running: Promise<void> | null = null;
   let retry: NodeJS.Timeout | null = null;
@@ -125,18 +127,22 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
   const loop = async () => {
     while (!closed) {
       again = false;
-      const since = pendingSince;
+      passSince = pendingSince;
+      pendingSince = null;
       const started = ++passesStarted;
       try {
         const n = await passOnce();
         s.passes++;
         s.rows += n;
-        if (since !== null) s.maxLagSeconds = Math.max(s.maxLagSeconds, (now() - since) / 1000);
-        if (!again) pendingSince = null;
+        if (passSince !== null) s.maxLagSeconds = Math.max(s.maxLagSeconds, (now() - passSince) / 1000);
+        passSince = null;
         const ready = waiters.filter((w) => w.after < started);
         waiters = waiters.filter((w) => w.after >= started);
         for (const w of ready) w.resolve();
       } catch (err) {
+        // Its commits are still waiting: they stay the oldest.
+        pendingSince = passSince ?? pendingSince;
+        passSince = null;
         s.errors++;
         log.error({ err: (err as Error).message, projector: name }, 'deferred projection pass failed; retrying from the cursor');
         if (!retry && !closed) {
@@ -179,7 +185,10 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
       s.rows += n;
       return n;
     },
-    stats: () => ({ ...s, lagSeconds: pendingSince === null ? 0 : (now() - pendingSince) / 1000 }),
+    stats: () => {
+      const oldest = passSince ?? pendingSince;
+      return { ...s, lagSeconds: oldest === null ? 0 : (now() - oldest) / 1000 };
+    },
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
