@@ -27,8 +27,10 @@ export function parseSettings(v: unknown): Parsed<{ purchase_basis: (typeof BASE
   if (!isObj(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: '', message: 'Send {"purchase_basis":"consent"|"legitimate_interest"}.' } };
   const extra = Object.keys(v).find((k) => k !== 'purchase_basis');
   if (extra) return { ok: false, error: { code: 'invalid_field', in: 'body', field: extra, message: `Unknown field ${extra}; only purchase_basis can be set.` } };
-  const b = oneOf('body', 'purchase_basis', typeof v.purchase_basis === 'string' ? v.purchase_basis : '\u0000', BASES);
-  return b.ok && b.value ? { ok: true, value: { purchase_basis: b.value } } : { ok: false, error: { code: 'invalid_field', in: 'body', field: 'purchase_basis', message: `purchase_basis must be one of ${BASES.join(', ')}.` } };
+  const b = v.purchase_basis;
+  return typeof b === 'string' && (BASES as readonly string[]).includes(b)
+    ? { ok: true, value: { purchase_basis: b as (typeof BASES)[number] } }
+    : { ok: false, error: { code: 'invalid_field', in: 'body', field: 'purchase_basis', message: `purchase_basis must be one of ${BASES.join(', ')}.` } };
 }
 
 const row = (r: Record<string, unknown>) => ({
