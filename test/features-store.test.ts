@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bootServer, createTenant, orderEvent, request, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { identify } from './identity-helpers.js';
-import { sendEvents } from './live-helpers.js';
+import { mintToken, sendEvents } from './live-helpers.js';
 import { affinity, eventDaily, hourlyFunnel, personDaily, ticketPrefs, type RawRow } from './features-reference.js';
 
 const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -243,6 +243,22 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
       expect([r.status, r.json.error.field]).toEqual([400, field]);
     }
     expect((await request('GET', `${server.url}/api/v1/features/persons/999999`, undefined, sk())).status).toBe(404);
+  });
+
+  it('tokens see only their scope: an organizer its events and roll-up, an artist its events without revenue', async () => {
+    const get = (p: string, token: string) => request('GET', `${server.url}/api/v1/analytics/${p}?bucket=day`, undefined, { authorization: `Bearer ${token}` });
+    const org = await mintToken(server.url, t, { role: 'organizer', org_id: 'O1' });
+    expect((await get('events/E1', org)).status).toBe(200);
+    expect((await get('organizers/O1', org)).status).toBe(200);
+    expect((await get('events/E3', org)).json.error).toMatchObject({ code: 'forbidden', scope: 'event E3' });
+    expect((await get('organizers/O2', org)).status).toBe(403);
+    const artist = await mintToken(server.url, t, { role: 'artist', artist_ids: ['A3'] });
+    const e2 = await get('events/E2', artist);
+    expect(e2.status).toBe(200);
+    expect(e2.json.revenue).toBe(false);
+    expect(e2.json.series.every((p: any) => !('revenue_gross' in p))).toBe(true);
+    expect((await get('events/E1', artist)).status).toBe(403);
+    expect((await get('organizers/O1', artist)).json.error).toMatchObject({ code: 'forbidden' });
   });
 
   it('an erased person disappears from every aggregate after the erasure (its days refreshed by the erase)', async () => {
