@@ -17,7 +17,7 @@ describe('conversions across kill -9', () => {
     await mock?.close();
   });
 
-  it('delivers every conversion after a crash mid-dispatch, each event_id accepted once', { timeout: 400_000 }, async () => {
+  it('delivers every conversion after a crash mid-dispatch, each event_id accepted once', { timeout: 900_000 }, async () => {
     mock = await startMockPlatforms();
     const dataDir = tmpDir();
     const env = providerEnv(mock);

@@ -270,7 +270,8 @@ export function startChild(dataDir: string, env: Record<string, string> = {}): P
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
+    // Generous: on a busy 2-core machine tsx compiling server/main.ts alone has taken over a minute.
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 180_000);
     const onData = (b: Buffer) => {
       out += b.toString();
       const m = out.match(/listening on (http:\/\/localhost:\d+)/);
