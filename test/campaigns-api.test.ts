@@ -43,12 +43,18 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     const id = b.json.id;
     expect(b.json).toMatchObject({ status: 'active', total_budget: 700, allocation_strategy: 'manual' });
 
+    // An audience the remarketing module already built and synced to Meta is referenced by id.
+    await server.db.query(`INSERT INTO remarketing_audiences (tenant_id, organizer_id, event_id, platform, audience_type, name, criteria, external_audience_id, status)
+      VALUES ($1, 'O1', 'E1', 'meta', 'event_viewers', 'E1 viewers', '{}', '23840001', 'active')`, [t.tenant_id]);
     const suite = await api('POST', `/api/v1/campaigns/budgets/${id}/suite`, { lookalike_pct: 2 }, adKey);
     expect(suite.status, suite.text).toBe(201);
     expect(suite.json.campaigns).toHaveLength(12);
     const pro = suite.json.campaigns.find((c: any) => c.platform === 'meta' && c.campaign_type === 'prospecting');
     expect(pro.targeting.interests).toEqual(['rock', 'indie']);
     expect(pro.status).toBe('draft');
+    const rt = suite.json.campaigns.find((c: any) => c.platform === 'meta' && c.campaign_type === 'retargeting');
+    expect(rt.targeting.custom_audiences[0]).toMatchObject({ type: 'event_viewers', external_id: '23840001' });
+    expect(suite.json.campaigns.find((c: any) => c.platform === 'tiktok' && c.campaign_type === 'retargeting').targeting.custom_audiences[0].audience_id).toBeNull();
     // A second call creates nothing new.
     expect((await api('POST', `/api/v1/campaigns/budgets/${id}/suite`, {}, adKey)).json.campaigns).toHaveLength(12);
 

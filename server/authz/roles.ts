@@ -18,6 +18,7 @@ export const PERMISSIONS = [
   'view_ad_analytics',
   'manage_ads',
   'create_campaigns',
+  'approve_campaigns', // the marketplace's review of campaigns before they are published (admin by default)
   'target_users', // audiences
   // tenant administration
   'manage_keys',

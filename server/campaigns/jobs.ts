@@ -2,6 +2,7 @@
 //   campaigns.sync_metrics  every 30 min   platform figures → campaigns, snapshots, budgets' spend; tracked credits
 //   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget
 //   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
+//   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
 // Decisions are logged per (campaign, window, rule) before they are carried out, so an attempt run again for the
 // same window (lease lost, retry, restart) finds them and never acts twice.
 import type { Logger } from 'pino';
@@ -127,6 +128,9 @@ export function createCampaignJobs(deps: JobDeps) {
     { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncMetrics(ctx.windowStart) },
     { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
     { name: 'campaigns.rebalance', schedule: { daily: '06:00', tz: 'UTC' }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart) },
+    // RefreshAudiences (seed §2.7): audiences the remarketing module built since are linked to campaigns not yet
+    // published; that module itself refreshes and syncs the audiences' members (remarketing.refresh).
+    { name: 'campaigns.refresh_audiences', schedule: { daily: '03:00', tz: 'UTC' }, timeoutS: 600, run: () => deps.service.linkPending(5000) },
   ];
   return { jobs, syncMetrics, optimize, rebalance };
 }

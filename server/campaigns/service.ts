@@ -9,7 +9,7 @@ import { canMove, type CampaignStatus, type Platform, type PlatformAllocations, 
 import { hash32, prng } from './rng.js';
 import type { Action, Decision } from './rules.js';
 import { campaignStore as S, platformStats, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
-import { buildSuite, type Creative, type Targeting } from './suite.js';
+import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
 
 export interface NewBudget {
   organizer_id: string;
@@ -67,10 +67,13 @@ export function createService(deps: ServiceDeps) {
     if (!b) return { ok: false, code: 'not_found', message: `No budget ${budgetId} for this tenant.` };
     if (b.status !== 'active') return { ok: false, code: 'conflict', message: `Budget ${budgetId} is ${b.status}: a suite is created for an active budget.` };
     const ev = b.event_id ? ((await db.query(Q.event_for_suite, [tenant, b.event_id])).rows[0] as Record<string, unknown> | undefined) : undefined;
-    const drafts = buildSuite({
+    const candidates = await S.audienceCandidates(db, tenant, b.organizer_id);
+    const built = buildSuite({
       budgetId, organizerId: b.organizer_id, platformAllocations: b.platform_allocations, lookalikePct, fallbackUrl: deps.fallbackUrl,
       event: { id: b.event_id, title: (ev?.title as string | null) ?? null, genres: (ev?.genres as string[] | undefined) ?? [], city: (ev?.city as string | null) ?? null, url: (ev?.url as string | null) ?? null },
     });
+    // Audiences already built and synced by the remarketing module are referenced at once; the others later.
+    const drafts = built.map((d) => ({ ...d, targeting: linkAudiences(d.targeting, d.platform, b.organizer_id, candidates) }));
     await db.query(Q.insert_campaigns, [tenant, budgetId, b.organizer_id, b.event_id, b.ends_at, now(), JSON.stringify(drafts)]);
     return { ok: true, value: await S.campaigns(db, tenant, budgetId) };
   }
@@ -209,7 +212,24 @@ export function createService(deps: ServiceDeps) {
     return true;
   }
 
-  return { createBudget, createSuite, submit, approve, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
+  /** Links the audience definitions of campaigns not yet published to audiences built since (RefreshAudiences). */
+  async function linkPending(limit: number): Promise<number> {
+    const rows = (await db.query<Record<string, unknown>>(Q.unpublished_with_audiences, [limit])).rows.map(toCampaign);
+    const cache = new Map<string, Awaited<ReturnType<typeof S.audienceCandidates>>>();
+    let changed = 0;
+    for (const c of rows) {
+      const key = `${c.tenant_id}:${c.organizer_id}`;
+      if (!cache.has(key)) cache.set(key, await S.audienceCandidates(db, c.tenant_id, c.organizer_id));
+      const before = c.targeting as unknown as Targeting;
+      const after = linkAudiences(before, c.platform, c.organizer_id, cache.get(key)!);
+      if (JSON.stringify(after) === JSON.stringify(before)) continue;
+      await db.query(Q.set_targeting, [c.tenant_id, c.id, JSON.stringify(after), now()]);
+      changed++;
+    }
+    return changed;
+  }
+
+  return { linkPending, createBudget, createSuite, submit, approve, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
 }
 
 export type CampaignService = ReturnType<typeof createService>;

@@ -3,6 +3,7 @@
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
+import type { AudienceCandidate } from './suite.js';
 import type { BudgetStatus, CampaignStatus, CampaignType, Platform, PlatformAllocations, Stats, Strategy } from './model.js';
 
 export const Q = queries('campaigns.sql', [
@@ -11,7 +12,7 @@ export const Q = queries('campaigns.sql', [
   'review_queue', 'live_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'last_raises', 'budget_log',
   'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
-  'organizer_report', 'snapshot_series', 'admin_overview', 'event_for_suite',
+  'organizer_report', 'snapshot_series', 'admin_overview', 'event_for_suite', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
 ]);
 
 type Row = Record<string, unknown>;
@@ -111,6 +112,13 @@ export interface Decided {
 }
 
 export const campaignStore = {
+  async audienceCandidates(q: Queryable, tenant: number, organizerId: string): Promise<AudienceCandidate[]> {
+    const rows = (await q.query<Row>(Q.audience_candidates, [tenant, organizerId])).rows;
+    return rows.map((r) => ({
+      id: Number(r.id), platform: r.platform as Platform, audience_type: r.audience_type as AudienceCandidate['audience_type'],
+      organizer_id: (r.organizer_id as string | null) ?? null, event_id: (r.event_id as string | null) ?? null, external_audience_id: (r.external_audience_id as string | null) ?? null,
+    }));
+  },
   async budget(q: Queryable, tenant: number, id: number): Promise<Budget | null> {
     const r = (await q.query<Row>(Q.get_budget, [tenant, id])).rows[0];
     return r ? toBudget(r) : null;

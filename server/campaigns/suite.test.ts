@@ -32,3 +32,21 @@ describe('campaign suite', () => {
     expect(s[0].targeting.interests).toEqual(['live music', 'concerts']);
   });
 });
+
+describe('linking audiences', () => {
+  it('links a definition to a synced audience of the same platform, type and event; others stay unlinked', async () => {
+    const { linkAudiences } = await import('./suite.js');
+    const s = buildSuite({ budgetId: 1, organizerId: 'O1', platformAllocations: { meta: { percentage: 100 } }, lookalikePct: 1, fallbackUrl: 'https://t.example', event: { id: 'E1', title: null, genres: [], city: null, url: null } });
+    const rt = s.find((c) => c.campaign_type === 'retargeting')!;
+    const cands = [
+      { id: 5, platform: 'meta' as const, audience_type: 'event_viewers' as const, organizer_id: 'O1', event_id: 'E1', external_audience_id: '2384' },
+      { id: 6, platform: 'tiktok' as const, audience_type: 'ticket_buyers' as const, organizer_id: 'O1', event_id: 'E1', external_audience_id: '99' },
+      { id: 7, platform: 'meta' as const, audience_type: 'event_viewers' as const, organizer_id: 'O1', event_id: 'E2', external_audience_id: '77' },
+    ];
+    const t = linkAudiences(rt.targeting, 'meta', 'O1', cands);
+    expect(t.custom_audiences[0]).toMatchObject({ type: 'event_viewers', audience_id: 5, external_id: '2384' });
+    expect(t.excluded_audiences[0]).toMatchObject({ type: 'ticket_buyers', audience_id: null });
+    const lal = linkAudiences(s.find((c) => c.campaign_type === 'lookalike')!.targeting, 'meta', 'O1', [{ id: 8, platform: 'meta', audience_type: 'lookalike', organizer_id: 'O1', event_id: null, external_audience_id: 'L1' }]);
+    expect(lal.lookalike_audiences[0]).toMatchObject({ audience_id: 8, external_id: 'L1', ratio: 0.01 });
+  });
+});

@@ -12,8 +12,37 @@ export type AudienceType = 'website_visitors' | 'event_viewers' | 'cart_abandone
 export interface AudienceRef {
   type: AudienceType;
   criteria: Record<string, unknown>;
-  /** The built audience (audiences module) once linked; null until then. */
+  /** The remarketing audience (server/remarketing, remarketing_audiences.id) once linked; null until then. */
   audience_id: number | null;
+  /** Its id on the platform (external_audience_id): what the adapters send. */
+  external_id?: string | null;
+}
+
+/** A remarketing audience as linking needs it (remarketing_audiences, issue 14). */
+export interface AudienceCandidate {
+  id: number;
+  platform: Platform;
+  audience_type: AudienceType;
+  organizer_id: string | null;
+  event_id: string | null;
+  external_audience_id: string | null;
+}
+
+/**
+ * Links a campaign's audience definitions to built remarketing audiences of the same platform and type for the
+ * same event (or, without an event in the criteria, the same organizer), synced to the platform (an external id).
+ * Definitions already linked, or without a match, stay as they are. Pure.
+ */
+export function linkAudiences(t: Targeting, platform: Platform, organizerId: string, candidates: AudienceCandidate[]): Targeting {
+  const link = <A extends AudienceRef>(a: A): A => {
+    if (a.audience_id !== null) return a;
+    const eventId = typeof a.criteria.event_id === 'string' ? a.criteria.event_id : null;
+    const type = a.type;
+    const m = candidates.find((c) => c.platform === platform && c.audience_type === type && c.external_audience_id !== null
+      && (eventId !== null ? c.event_id === eventId : c.event_id === null && c.organizer_id === organizerId));
+    return m ? { ...a, audience_id: m.id, external_id: m.external_audience_id } : a;
+  };
+  return { ...t, custom_audiences: t.custom_audiences.map(link), lookalike_audiences: t.lookalike_audiences.map(link), excluded_audiences: t.excluded_audiences.map(link) };
 }
 
 export interface Targeting {

@@ -210,3 +210,16 @@ WHERE b.tenant_id = $1 GROUP BY b.organizer_id ORDER BY b.organizer_id;
 
 -- name: event_for_suite
 SELECT id, title, genres, city, url FROM catalog_events WHERE tenant_id = $1 AND id = $2;
+
+-- name: audience_candidates
+-- Built remarketing audiences (issue 14, synced to a platform) an organizer's campaigns can use.
+SELECT id, platform, audience_type, organizer_id, event_id, external_audience_id FROM remarketing_audiences
+WHERE tenant_id = $1 AND organizer_id = $2 AND status IN ('ready', 'syncing', 'active') AND external_audience_id IS NOT NULL
+ORDER BY id DESC;
+
+-- name: unpublished_with_audiences
+-- Campaigns not on a platform yet (their targeting can still change), per tenant and organizer.
+SELECT * FROM automated_campaigns WHERE status IN ('draft', 'pending_review') ORDER BY tenant_id, organizer_id, id LIMIT $1;
+
+-- name: set_targeting
+UPDATE automated_campaigns SET targeting = $3::jsonb, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND status IN ('draft', 'pending_review');

@@ -17,8 +17,8 @@ export function metaTargeting(t: PublishInput['targeting']) {
     age_min: t.age_min, age_max: t.age_max,
     geo_locations: t.locations.length ? { cities: t.locations.map((l) => ({ name: l.city, radius: l.radius_km, distance_unit: 'kilometer' })) } : { countries: ['RO'] },
     ...(t.interests.length ? { flexible_spec: [{ interests: t.interests.map((name) => ({ name })) }] } : {}),
-    custom_audiences: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.audience_id !== null).map((a) => ({ id: String(a.audience_id) })),
-    excluded_custom_audiences: t.excluded_audiences.filter((a) => a.audience_id !== null).map((a) => ({ id: String(a.audience_id) })),
+    custom_audiences: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
+    excluded_custom_audiences: t.excluded_audiences.filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
   };
 }
 

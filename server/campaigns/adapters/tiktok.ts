@@ -31,8 +31,8 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
       const group = await post('adgroup/create', {
         campaign_id: campaignId, adgroup_name: `${c.name} — ad group`.slice(0, 512), placement_type: 'PLACEMENT_TYPE_AUTOMATIC',
         optimization_goal: 'CONVERT', billing_event: 'OCPM', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW',
-        audience_ids: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.audience_id !== null).map((a) => String(a.audience_id)),
-        excluded_audience_ids: t.excluded_audiences.filter((a) => a.audience_id !== null).map((a) => String(a.audience_id)),
+        audience_ids: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => a.external_id),
+        excluded_audience_ids: t.excluded_audiences.filter((a) => a.external_id).map((a) => a.external_id),
       });
       if (!group.ok) return group;
       const on = await post('campaign/status/update', { campaign_ids: [campaignId], operation_status: 'ENABLE' });
