@@ -2,6 +2,8 @@
 // catalog) → review queue → approval publishes on Meta, Google Ads and TikTok → pause / resume / overrides →
 // organizer report; scope of ad_account keys, admin-only approval, audit entries, bad input answered 400 with
 // the field.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
@@ -12,12 +14,24 @@ describe('campaigns API', { timeout: 180_000 }, () => {
   let base: string;
   let t: Tenant;
   let adKey: string;
+  let hook: http.Server;
+  const notices: any[] = [];
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, as(key));
 
   beforeAll(async () => {
+    hook = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        notices.push(JSON.parse(body));
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     mock = await startMockPlatforms({ seed: 1, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
+      CAMPAIGNS_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/notices`,
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
       META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
     });
@@ -31,6 +45,7 @@ describe('campaigns API', { timeout: 180_000 }, () => {
   afterAll(async () => {
     await server?.close();
     await mock?.close();
+    await new Promise((r) => hook?.close(r));
   });
 
   it('runs the flow from budget to published suite, with overrides and the report', async () => {
@@ -104,6 +119,17 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect(rep.status, rep.text).toBe(200);
     expect(rep.json.invested).toBeGreaterThan(0);
     expect(rep.json.summary).toMatch(/^You invested \d+\.\d\d EUR and made \d+ sales \(\d+ tickets\)/);
+    // Below 20 % left: the daily rebalance tells the organizer once (webhook) and logs why.
+    const spent = got.json.budget.spent_budget;
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: Math.ceil(spent * 110) / 100 })).status).toBe(200);
+    const reb = await request('POST', `${base}/api/admin/jobs/campaigns.rebalance/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+    expect(reb.json.status, reb.text).toBe('succeeded');
+    expect(notices).toEqual([expect.objectContaining({ type: 'campaign_budget_low', budget_id: id, organizer_id: 'O1', currency: 'EUR' })]);
+    const after = await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey);
+    expect(after.json.budget.low_notified_at).not.toBeNull();
+    expect(after.json.optimization_log.some((d: any) => d.rule === 'low_budget' && /left/.test(d.reason) && d.applied_at)).toBe(true);
+    await request('POST', `${base}/api/admin/jobs/campaigns.rebalance/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+    expect(notices).toHaveLength(1);
     const audit = await api('GET', '/api/v1/audit?limit=100');
     const actions = audit.json.audit.map((e: any) => e.action);
     for (const a of ['campaigns.budget_created', 'campaigns.approved', 'campaigns.paused', 'campaigns.daily_budget_changed', 'campaigns.budget_changed']) expect(actions).toContain(a);

@@ -7,6 +7,8 @@ export interface CampaignsConfig {
   meta: { adAccountId: string | null; token: string | null };
   google: { customerId: string | null; token: string | null; developerToken: string | null };
   tiktok: { advertiserId: string | null; token: string | null };
+  /** CAMPAIGNS_WEBHOOK_URL: where notices (budget below 20 %) are POSTed as JSON; unset = logged only. */
+  webhookUrl: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -46,5 +48,6 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN') },
     google: { customerId: id('GOOGLE_ADS_CUSTOMER_ID'), token: secret('GOOGLE_ADS_TOKEN'), developerToken: secret('GOOGLE_ADS_DEVELOPER_TOKEN') },
     tiktok: { advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN') },
+    webhookUrl: env.CAMPAIGNS_WEBHOOK_URL ? url('CAMPAIGNS_WEBHOOK_URL', '') || null : null,
   };
 }

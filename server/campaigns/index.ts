@@ -47,11 +47,28 @@ export interface Purchase {
   occurred_at: string;
 }
 
+/**
+ * The organizer's notices: logged, and POSTed to CAMPAIGNS_WEBHOOK_URL when set ({"type":"campaign_budget_low",…}).
+ * A refused or failed POST throws, so the decision stays unapplied and the job's window retries it.
+ */
+export function webhookNotify(url: string | null, log: Logger): (n: LowBudgetNotice) => Promise<void> {
+  return async (n) => {
+    log.info({ notice: n }, 'campaign budget below 20 %');
+    if (!url) return;
+    const res = await fetch(url, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(10_000),
+      body: JSON.stringify({ type: 'campaign_budget_low', ...n }),
+    });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`CAMPAIGNS_WEBHOOK_URL answered ${res.status}`);
+  };
+}
+
 export function createCampaignsCore(deps: CoreDeps) {
   const { db, log } = deps;
   const now = deps.now ?? Date.now;
   const adapters = deps.adapters ?? { meta: createMetaAdapter(deps.config), google_ads: createGoogleAdapter(deps.config), tiktok: createTiktokAdapter(deps.config) };
-  const notify = deps.notify ?? (async (n: LowBudgetNotice) => log.info({ notice: n }, 'campaign budget below 20 %'));
+  const notify = deps.notify ?? webhookNotify(deps.config.webhookUrl, log);
   const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? 'https://tixello.com/events', notify });
   const service = {
     ...base,

@@ -189,8 +189,15 @@ export function createService(deps: ServiceDeps) {
     const tenant = b.tenant_id;
     if (a.kind === 'budget_status') return (await db.query(Q.set_budget_status, [tenant, b.id, a.status, now()]), true);
     if (a.kind === 'notify_low_budget') {
-      const first = (await db.query(Q.mark_low_notified, [tenant, b.id, now()])).rows.length > 0;
-      if (first) await deps.notify({ tenant, budget_id: b.id, organizer_id: b.organizer_id, remaining: a.remaining, remaining_pct: a.remaining_pct, currency: b.currency });
+      // Sent before it is marked: a failed send is retried with the window (a crash in between may send it twice).
+      if (b.low_notified_at !== null) return true;
+      try {
+        await deps.notify({ tenant, budget_id: b.id, organizer_id: b.organizer_id, remaining: a.remaining, remaining_pct: a.remaining_pct, currency: b.currency });
+      } catch (err) {
+        deps.log.warn({ budget: b.id, err: (err as Error).message }, 'campaign notice not delivered; retried with the window');
+        return false;
+      }
+      await db.query(Q.mark_low_notified, [tenant, b.id, now()]);
       return true;
     }
     const c = await S.campaign(db, tenant, campaignId);
