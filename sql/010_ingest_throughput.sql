@@ -16,3 +16,8 @@ CREATE INDEX tx_events_id ON tx_events (id);
 
 -- Sessions of events stored before this migration were projected inside their commits: start after them.
 INSERT INTO tx_projector_cursors (projector, position) SELECT 'identity.sessions', COALESCE(max(id), 0) FROM tx_events;
+
+-- Only events that belong to an order are looked up by order id (persons.sql: persons_for_orders,
+-- backfill_events_by_order; both imply order_id IS NOT NULL): page views and carts no longer pay for an entry.
+DROP INDEX tx_events_order;
+CREATE INDEX tx_events_order ON tx_events (tenant_id, (entities->>'order_id'), occurred_at DESC) WHERE (entities->>'order_id') IS NOT NULL;

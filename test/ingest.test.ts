@@ -1,7 +1,7 @@
 // The ingest API end to end, once on the embedded store and once over the Postgres wire protocol.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, getJson, orderEvent, postJson, webEvent, wireDatabase, type Tenant } from './helpers.js';
+import { bootServer, createTenant, eventsOf, getJson, orderEvent, postJson, until, webEvent, wireDatabase, type Tenant } from './helpers.js';
 
 const modes = [
   { name: 'embedded store', wire: false },
@@ -51,17 +51,26 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
 
   it('times each writer hook by name on /metrics', async () => {
     await batch([webEvent()]);
-    const text = await (await fetch(`${base}/metrics`)).text();
-    const hooks = [...text.matchAll(/^tx_writer_hook_seconds_count\{hook="([^"]+)",stage="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1], m[2], Number(m[3]) > 0]);
-    // The declared order (app.ts): enrichers, projectors, committed hooks.
+    const read = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return { text, hooks: [...text.matchAll(/^tx_writer_hook_seconds_count\{hook="([^"]+)",stage="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1], m[2], Number(m[3]) > 0]) };
+    };
+    // The deferred projector runs shortly after the commit: wait until it has.
+    const { text, hooks } = await until(async () => {
+      const r = await read();
+      return r.hooks.every((h) => h[2]) ? r : null;
+    }, 30_000, 50);
+    // The declared order (app.ts): enrichers, projectors, deferred projectors, committed hooks.
     expect(hooks).toEqual([
       ['identity.enrich', 'enrich', true],
       ['identity.stitch', 'project', true],
-      ['identity.sessions', 'project', true],
       ['catalog.person_stats', 'project', true],
       ['live.owners', 'project', true],
+      ['conversions.outbox', 'project', true],
+      ['identity.sessions', 'deferred', true],
       ['live', 'committed', true],
     ]);
+    expect(text).toMatch(/^tx_projector_lag_seconds\{projector="identity.sessions"\} \d+\.\d{3}$/m);
     expect(text).toMatch(/^tx_writer_hook_seconds_sum\{hook="identity.enrich",stage="enrich"\} \d+\.\d{6}$/m);
     expect(text).toMatch(/^tx_writer_hook_errors_total\{hook="live",stage="committed"\} 0$/m);
   });

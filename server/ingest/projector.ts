@@ -60,8 +60,10 @@ export interface ProjectionDeps {
   batchRows?: number;
   /** Milliseconds (Date.now by default). */
   now?: () => number;
-  /** Backoff after a failed pass, milliseconds. */
+  /** First backoff after a failed pass, milliseconds (doubles per failure, up to 30 s). */
   retryMs?: number;
+  /** False while the writer knows the store is down: no retries then (the writer kicks once it is back). */
+  storeUp?: () => boolean;
 }
 
 /** Reads the horizon: the highest id drawn, once every commit that could hold a lower one has ended. Pure wait logic aside. */
@@ -92,6 +94,7 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
   let running: Promise<void> | null = null;
   let retry: NodeJS.Timeout | null = null;
   let closed = false;
+  let failures = 0;
   // Callers of projected(): each waits for a pass that started after it asked.
   let waiters: { after: number; resolve: () => void }[] = [];
   let passesStarted = 0;
@@ -136,6 +139,7 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
         s.rows += n;
         if (passSince !== null) s.maxLagSeconds = Math.max(s.maxLagSeconds, (now() - passSince) / 1000);
         passSince = null;
+        failures = 0;
         const ready = waiters.filter((w) => w.after < started);
         waiters = waiters.filter((w) => w.after >= started);
         for (const w of ready) w.resolve();
@@ -145,11 +149,13 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
         passSince = null;
         s.errors++;
         log.error({ err: (err as Error).message, projector: name }, 'deferred projection pass failed; retrying from the cursor');
-        if (!retry && !closed) {
+        failures++;
+        // While the store is down a retry would only take a pool connection from the writer's recovery probe.
+        if (!retry && !closed && (deps.storeUp?.() ?? true)) {
           retry = setTimeout(() => {
             retry = null;
             kick();
-          }, retryMs);
+          }, Math.min(30_000, retryMs * 2 ** (failures - 1)));
           retry.unref();
         }
         return;

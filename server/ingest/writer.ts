@@ -98,7 +98,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
   const ledger = createAckLedger(deps.ledgerMax ?? 100_000);
   const hooks = createHookRunner(deps.hooks ?? {}, { log, now: deps.now });
-  const deferred: ProjectionRunner[] = hooks.deferred().map((h) => createProjectionRunner({ db, log, name: h.name, projectors: [h] }));
+  const deferred: ProjectionRunner[] = hooks.deferred().map((h) => createProjectionRunner({ db, log, name: h.name, projectors: [h], storeUp: () => storeUp }));
   // A spool left by an earlier run holds acknowledged events: learn their keys before answering from the spool.
   const ledgerReady: Promise<void> =
     spool.pendingBytes() > 0
@@ -257,6 +257,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         await db.query('SELECT 1');
         await drainSpool();
         storeUp = true;
+        for (const d of deferred) d.kick();
         // Records spooled while the first drain ran are replayed now that new writes go to the database.
         await drainSpool();
         log.info('database reachable again; spool drained');

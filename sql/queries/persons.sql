@@ -33,6 +33,8 @@ FOR KEY SHARE;
 SELECT DISTINCT ON (tenant_id, entities->>'order_id') tenant_id::text AS tenant_id, entities->>'order_id' AS order_id, person_id::text AS person_id
 FROM tx_events
 WHERE (tenant_id, entities->>'order_id') IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+  -- Implied by the line above; spelled out so the partial index tx_events_order (migration 010) applies.
+  AND entities->>'order_id' IS NOT NULL
   AND event_name IN ('order_completed', 'order_completed_shop') AND person_id IS NOT NULL
 ORDER BY tenant_id, entities->>'order_id', occurred_at DESC;
 

@@ -5,7 +5,7 @@
 -- Merging it into the stored row is order independent: sums, min/max, multirange union, and every
 -- "first/last" value travels with the ordering key of the event it came from.
 WITH input AS (
-  SELECT * FROM json_to_recordset($1::json) AS x(
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     tenant_id bigint, session_id text, visitor_id text, person_id bigint, site_id text,
     first_seen_at timestamptz, last_seen_at timestamptz, events_count int, page_views int, orders_count int,
     sequence_ranges int4multirange, min_sequence_no int, max_sequence_no int, sequence_gaps int,
