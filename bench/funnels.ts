@@ -1,0 +1,156 @@
+// Funnel query latency (issue 17 item 3; target: 30 days, 10M events, < 2 s on the embedded store).
+//
+//   npx tsx bench/funnels.ts [--events 10000000] [--store embedded|postgres] [--visitors 500000] [--runs 3] [--explain] [--work-mem 64MB]
+//
+// Generates `--events` rows straight into tx_events with one set-based INSERT … SELECT generate_series per
+// million (30 days, a mix of page views, engagement, the seed 003 funnel events and carts), then times the seed
+// 003 preset (5 steps, 1-day window) over the 30 days, with and without a breakdown by context.utm.source, and a
+// baseline measured in the same run on the same data: distinct visitors per step name with no ordering, the
+// cheapest query that reads the same rows. Prints a Markdown table for bench/RESULTS.md.
+import crypto from 'node:crypto';
+import os from 'node:os';
+import pg from 'pg';
+import { runFunnel } from '../server/analytics/funnels.js';
+import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
+import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
+import { migrate } from '../server/store/migrate.js';
+import { silent, tmpDir } from '../test/helpers.js';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const EVENTS = Number(arg('events', '10000000'));
+const STORE = arg('store', 'embedded');
+const VISITORS = Number(arg('visitors', '500000'));
+const RUNS = Number(arg('runs', '3'));
+const CHUNK = 1_000_000;
+const EXPLAIN = process.argv.includes('--explain');
+const WORK_MEM = /^\d+MB$/.test(arg('work-mem', '')) ? arg('work-mem', '') : null;
+const FROM = Date.parse('2026-10-01T00:00:00Z');
+const DAYS = 30;
+
+// Cumulative shares of the mix: page_view 30 %, page_engagement 20 %, impression 30 %, card click 8 %,
+// event view 7 %, interest 2 %, ticket link click 1.5 %, add_to_cart 1.5 %.
+const MIX: [string, number][] = [
+  ['page_view', 0.3], ['page_engagement', 0.5], ['event_card_impression', 0.8], ['event_card_click', 0.88], ['event_view', 0.95],
+  ['event_interest_marked', 0.97], ['ticket_link_click', 0.985], ['add_to_cart', 1],
+];
+const nameCase = `CASE ${MIX.map(([n, c]) => `WHEN r < ${c} THEN '${n}'`).join(' ')} END`;
+
+// Each row: a visitor, a time in the 30 days and a step by a hash of the row number (deterministic, no JS loop).
+const INSERT = `
+INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, consent_snapshot, context, entities, payload)
+SELECT md5($1::text || i)::uuid, ${nameCase}, $2::timestamptz + (h2 * interval '${DAYS} days'), $3, 'web', 'v' || (h1 % $4), 's' || (h1 % $4),
+       '{"analytics":true}', jsonb_build_object('utm', jsonb_build_object('source', (ARRAY['google','facebook','newsletter','tiktok','direct','partner'])[1 + h1 % 6])),
+       jsonb_build_object('event_entity_id', 'E' || (h1 % 500)), '{}'
+FROM (SELECT i, abs(hashtext('a' || i)) AS h1, abs(hashtext('b' || i))::float8 / 2147483648 AS h2, abs(hashtext('c' || i))::float8 / 2147483648 AS r
+      FROM generate_series($5::bigint, $6::bigint) AS i) g`;
+
+async function open(): Promise<{ db: Db; done: () => Promise<void> }> {
+  if (STORE === 'embedded') {
+    const db = await openEmbedded(tmpDir('txl-bench-funnels-'), silent);
+    await migrate(db, silent);
+    return { db, done: () => db.close() };
+  }
+  const adminUrl = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `bench_funnels_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = await openPostgres(url.toString(), 2, silent, { plain: true });
+  await migrate(db, silent);
+  return {
+    db,
+    done: async () => {
+      await db.close();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+const spec = (breakdown: boolean): FunnelSpec => {
+  const p = parseFunnel({ preset: 'event_discovery', window_s: 86_400, from: new Date(FROM).toISOString(), to: new Date(FROM + DAYS * 86_400_000).toISOString(), ...(breakdown ? { breakdown: 'context.utm.source' } : {}) });
+  if (!p.ok) throw new Error(JSON.stringify(p.error));
+  return p.value;
+};
+
+const BASELINE = `SELECT event_name, count(DISTINCT visitor_id) AS n FROM tx_events
+WHERE tenant_id = $1 AND event_name = ANY($2::text[]) AND occurred_at >= $3 AND occurred_at < $4 AND NOT is_bot GROUP BY event_name`;
+
+async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+
+async function main() {
+  const loadAtStart = load();
+  const { db, done } = await open();
+  try {
+    const tenant = Number((await db.query<{ tenant_id: string }>("INSERT INTO tenants (name) VALUES ('bench') RETURNING tenant_id")).rows[0].tenant_id);
+    const seed = crypto.randomBytes(4).toString('hex');
+    const loadStart = performance.now();
+    for (let lo = 1; lo <= EVENTS; lo += CHUNK) {
+      const hi = Math.min(EVENTS, lo + CHUNK - 1);
+      const t = await time(() => db.query(INSERT, [seed, new Date(FROM), tenant, VISITORS, lo, hi]));
+      console.error(`loaded ${hi.toLocaleString('en')} rows (+${(t.ms / 1000).toFixed(1)} s)`);
+    }
+    const loadS = (performance.now() - loadStart) / 1000;
+    await db.query('ANALYZE tx_events');
+    const s = spec(false);
+    const names = s.steps.map((x) => x.event_name);
+    const stepRows = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1 AND event_name = ANY($2::text[])', [tenant, names])).rows[0].n);
+    if (EXPLAIN) {
+      const q = { query: <T>(sql: string, params?: unknown[]) => db.query<T>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params) };
+      const rows = (await (await import('../server/analytics/funnels.js')).funnelRows(q as unknown as Db, tenant, s, null)) as unknown as Record<string, string>[];
+      console.log(rows.map((r) => Object.values(r)[0]).join('\n'));
+    }
+    const measure = async () => {
+      const base: number[] = [];
+      const plain: number[] = [];
+      const broken: number[] = [];
+      let counts: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        base.push((await time(() => db.query(BASELINE, [tenant, names, new Date(s.fromMs), new Date(s.toMs)]))).ms);
+        const f = await time(() => runFunnel(db, tenant, s, null));
+        plain.push(f.ms);
+        counts = f.value.steps.map((x) => x.count);
+        broken.push((await time(() => runFunnel(db, tenant, spec(true), null))).ms);
+      }
+      return { base, plain, broken, counts };
+    };
+    const { base, plain, broken, counts } = await measure();
+    // Embedded only (one connection): the same queries again with a larger sort memory for the session.
+    const wm = WORK_MEM && STORE === 'embedded' ? (await db.query(`SET work_mem = '${WORK_MEM}'`), await measure()) : null;
+    const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+    console.log(`\n${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GB, store ${STORE}, node ${process.version}`);
+    console.log(`load average at start ${loadAtStart}, at end ${load()}`);
+    console.log(`${EVENTS.toLocaleString('en')} events over ${DAYS} days (${stepRows.toLocaleString('en')} of the 5 step names), ${VISITORS.toLocaleString('en')} visitors; loaded in ${loadS.toFixed(0)} s`);
+    console.log(`funnel counts: ${counts.join(' → ')}\n`);
+    console.log('| query (median of ' + RUNS + ') | ms | × baseline |');
+    console.log('|---|---:|---:|');
+    console.log(`| baseline: distinct visitors per step name, unordered | ${median(base).toFixed(0)} | 1.0 |`);
+    console.log(`| funnel, seed 003 preset (5 steps, 1-day window) | ${median(plain).toFixed(0)} | ${(median(plain) / median(base)).toFixed(1)} |`);
+    console.log(`| same, breakdown by context.utm.source | ${median(broken).toFixed(0)} | ${(median(broken) / median(base)).toFixed(1)} |`);
+    if (wm) {
+      console.log(`| baseline, work_mem ${WORK_MEM} | ${median(wm.base).toFixed(0)} | ${(median(wm.base) / median(base)).toFixed(1)} |`);
+      console.log(`| funnel, work_mem ${WORK_MEM} | ${median(wm.plain).toFixed(0)} | ${(median(wm.plain) / median(base)).toFixed(1)} |`);
+      console.log(`| breakdown, work_mem ${WORK_MEM} | ${median(wm.broken).toFixed(0)} | ${(median(wm.broken) / median(base)).toFixed(1)} |`);
+    }
+  } finally {
+    await done();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
