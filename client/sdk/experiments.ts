@@ -31,7 +31,8 @@ export function exposure(tx: TxTracker, experiment: string, variant: string, nam
   const ids = tx.getIds();
   if (!ids) return false;
   const ss = sessionStore();
-  const k = ids.visitor_id + '|' + experiment + '|' + variant;
+  // The session belongs to one visitor (reset() starts a new visitor and session), so the list keys need no visitor id.
+  const k = experiment + '|' + variant;
   let state: { s: string; seen: string[] } = { s: ids.session_id, seen: [] };
   try {
     const raw = ss && ss.getItem(K_SEEN);
