@@ -29,8 +29,16 @@ function sessionStore(): Storage | null {
  */
 export function exposure(tx: TxTracker, experiment: string, variant: string, name?: string): boolean {
   const ids = tx.getIds();
-  if (!ids) return false;
   const ss = sessionStore();
+  if (!ids) {
+    // Consent withdrawn: the list names the old session, drop it like the core drops its identifiers.
+    try {
+      if (ss) ss.removeItem(K_SEEN);
+    } catch {
+      /* storage blocked */
+    }
+    return false;
+  }
   // The session belongs to one visitor (reset() starts a new visitor and session), so the list keys need no visitor id.
   const k = experiment + '|' + variant;
   let state: { s: string; seen: string[] } = { s: ids.session_id, seen: [] };
