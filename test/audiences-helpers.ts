@@ -4,7 +4,7 @@
 // is an aggregate of tx_events).
 import type { Db } from '../server/store/db.js';
 import type { PersonFacts } from '../server/audiences/score.js';
-import { orderEvent, postEvents, type Tenant } from './helpers.js';
+import { ADMIN, orderEvent, postEvents, request, until, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 
 /**
@@ -28,7 +28,7 @@ export interface Scripted {
 }
 
 /** Syncs persons (external id → facts) and their feature rows; answers external id → person_id. */
-export async function seedPersons(base: string, t: Tenant, db: Db, people: Record<string, Scripted>): Promise<Record<string, number>> {
+export async function seedPersons(base: string, t: Tenant, db: Db, people: Record<string, Scripted>, opts: { afterOrders?: () => Promise<unknown> } = {}): Promise<Record<string, number>> {
   const items = Object.entries(people).map(([id, { facts: f, consent }]) => ({
     id, city: f.city, marketing_consent: consent ?? true, total_orders: f.totalOrders, events_attended: f.eventsAttended,
     last_purchase_at: f.lastPurchaseAt?.toISOString() ?? null, avg_order_value: f.avgOrderValue,
@@ -55,11 +55,32 @@ export async function seedPersons(base: string, t: Tenant, db: Db, people: Recor
       }));
     }
   }
-  await writeAffinities(db, t.tenant_id, 'artist', artists);
-  await writeAffinities(db, t.tenant_id, 'genre', genres);
   if (orders.length) {
     const r = await postEvents(base, t, orders);
     if (r.accepted !== orders.length) throw new Error(`orders: ${JSON.stringify(r.rejected).slice(0, 400)}`);
   }
+  // Plain PostgreSQL: the feature jobs fill fs_person_daily from the orders (and rewrite affinities from events,
+  // so the scripted affinities are written after them).
+  await opts.afterOrders?.();
+  await writeAffinities(db, t.tenant_id, 'artist', artists);
+  await writeAffinities(db, t.tenant_id, 'genre', genres);
   return ids;
+}
+
+/**
+ * Runs the feature store's incremental person job by hand: once it has seen every event posted so far, its
+ * scheduled runs leave the scripted affinity rows alone (they recompute only persons with newer events).
+ */
+export async function featuresCaughtUp(base: string, job = 'features.persons'): Promise<void> {
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const r = await request('POST', `${base}/api/admin/jobs/${job}/run`, undefined, admin);
+  // A busy machine may take longer than the route waits (202): follow the run until it ends.
+  const status = r.status === 202
+    ? await until(async () => {
+      const runs = await request('GET', `${base}/api/admin/jobs/${job}/runs?limit=20`, undefined, admin);
+      const run = runs.json.runs.find((x: { id: number }) => x.id === r.json.id);
+      return run && run.status !== 'running' ? run.status : null;
+    }, 300_000, 500)
+    : r.json?.status;
+  if (status !== 'succeeded') throw new Error(`${job}: ${r.status} ${status} ${r.text.slice(0, 300)}`);
 }

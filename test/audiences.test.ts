@@ -8,7 +8,7 @@ import { BLANK, HYPOTHESIS, personas, type Persona } from '../server/audiences/p
 import { features, propensity, seedModel, SEED_COEFFICIENTS, sigmoid, type Coefficients, type PersonFacts } from '../server/audiences/score.js';
 import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
-import { seedPersons } from './audiences-helpers.js';
+import { featuresCaughtUp, seedPersons } from './audiences-helpers.js';
 
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -25,7 +25,7 @@ describe('audiences', () => {
     base = server.url;
     t = await createTenant(base, 'audiences');
     people = personas(Date.now());
-    ids = await seedPersons(base, t, server.db, { ...people, no_consent: { facts: people.fan.facts, consent: false } });
+    ids = await seedPersons(base, t, server.db, { ...people, no_consent: { facts: people.fan.facts, consent: false } }, { afterOrders: () => featuresCaughtUp(base) });
   }, 180_000);
   afterAll(async () => {
     await server?.close();

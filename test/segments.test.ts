@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type Filter, type PersonRecord } from '../server/segments/grammar.js';
 import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
 import { api, identify } from './identity-helpers.js';
-import { seedPersons } from './audiences-helpers.js';
+import { featuresCaughtUp, seedPersons } from './audiences-helpers.js';
 import { BLANK } from '../server/audiences/personas.fixture.js';
 
 const DAY = 86_400_000;
@@ -31,7 +31,6 @@ describe('segments', () => {
       facts: { ...BLANK, city: city(i), totalOrders: i % 4, genreAffinity: { rock: 10 * i } },
       consent: i !== 11,
     }]));
-    ids = await seedPersons(base, t, server.db, people);
     // Behaviour: views today (i+1 of them for s0..s5), carts three days ago (s2, s3), an order two days ago (s3).
     const web: Record<string, unknown>[] = [];
     const at = { view: now - 3_600_000, cart: now - 3 * DAY, order: now - 2 * DAY };
@@ -42,6 +41,8 @@ describe('segments', () => {
     for (let i = 0; i < 6; i++) expect((await identify(base, t, { visitor_id: `vis-${i}`, external_id: `s${i}` })).json.linked).toBe(true);
     const order = orderEvent({ occurred_at: new Date(at.order).toISOString(), entities: { order_id: 'O-s3', event_entity_id: 'E1' }, payload: { gross_amount: 50, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: { external_id: 's3' } } });
     expect((await postEvents(base, t, [order])).accepted).toBe(1);
+    // Persons after their events, affinities after the feature job saw those events (it would rewrite them).
+    ids = await seedPersons(base, t, server.db, people, { afterOrders: () => featuresCaughtUp(base) });
     // RFM scores are the feature store's job output; two scripted rows.
     await server.db.query(`INSERT INTO fs_person_scores (tenant_id, person_id, recency_days, frequency, monetary, rfm_recency_score, rfm_frequency_score, rfm_monetary_score, customer_segment, sessions_30d, active_ms_30d, interactions_30d, engagement_score, computed_at)
       VALUES ($1, $2, 1, 5, 500, 5, 5, 5, 'vip', 3, 1000, 10, 0.9, now()), ($1, $3, 300, 1, 10, 1, 1, 1, 'lost', 0, 0, 0, 0.1, now())`, [t.tenant_id, ids.s0, ids.s1]);
