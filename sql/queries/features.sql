@@ -1,5 +1,7 @@
 -- The feature store's jobs (server/features/jobs.ts, aggregates.ts). Set-based: every statement covers a set of
--- keys (unnest of parallel arrays), never one person at a time. Buckets use date_bin with time_bucket's origin,
+-- keys (unnest of parallel arrays), never one person at a time. Each key reaches its rows through a LATERAL
+-- subquery with OFFSET 0 (not pulled up into a join): an index scan per key (tx_events_person_time,
+-- tx_events_event_entity) rather than a hash join over every row of the window, which the planner preferred. Buckets use date_bin with time_bucket's origin,
 -- so the plain tables and the continuous aggregates cut hours and UTC days at the same instants.
 
 -- name: job_state
@@ -139,7 +141,7 @@ f AS (
     min(e.occurred_at) FILTER (WHERE e.event_name = 'add_to_cart') AS c,
     min(e.occurred_at) FILTER (WHERE e.event_name = 'checkout_started') AS s,
     min(e.occurred_at) FILTER (WHERE e.event_name = 'order_completed') AS o
-  FROM k JOIN tx_events e ON e.tenant_id = k.tenant_id AND e.entities->>'event_entity_id' = k.ev
+  FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.entities->>'event_entity_id' = k.ev OFFSET 0) AS e
   WHERE NOT e.is_bot AND e.visitor_id IS NOT NULL
     AND e.event_name IN ('event_view', 'add_to_cart', 'checkout_started', 'order_completed')
   GROUP BY 1, 2, 3
@@ -164,7 +166,7 @@ INSERT INTO fs_person_daily_timings
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 r AS (
   SELECT e.tenant_id, e.person_id, e.event_name, e.occurred_at, e.entities->>'event_entity_id' AS ev
-  FROM k JOIN tx_events e ON e.tenant_id = k.tenant_id AND e.person_id = k.person_id
+  FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.person_id = k.person_id OFFSET 0) AS e
   WHERE NOT e.is_bot AND e.event_name IN ('event_view', 'order_completed') AND e.entities ? 'event_entity_id'
 ), fv AS (
   SELECT tenant_id, person_id, ev, min(occurred_at) AS v FROM r WHERE event_name = 'event_view' GROUP BY 1, 2, 3
@@ -188,7 +190,7 @@ r AS (
   SELECT e.tenant_id, e.person_id, e.event_name, e.occurred_at, a.artist_id,
     CASE e.event_name WHEN 'event_view' THEN 1 WHEN 'add_to_cart' THEN 3 WHEN 'checkout_started' THEN 5
       WHEN 'order_completed' THEN 10 WHEN 'entry_granted' THEN 12 END::float8 AS w
-  FROM k JOIN tx_events e ON e.tenant_id = k.tenant_id AND e.person_id = k.person_id
+  FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.person_id = k.person_id OFFSET 0) AS e
   JOIN catalog_events c ON c.tenant_id = e.tenant_id AND c.id = e.entities->>'event_entity_id'
   CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(c.artist_ids) AS x) AS a(artist_id)
   WHERE NOT e.is_bot AND e.occurred_at > $3 AND e.occurred_at <= $4
@@ -213,7 +215,7 @@ r AS (
   SELECT e.tenant_id, e.person_id, e.event_name, e.occurred_at, g.genre,
     CASE e.event_name WHEN 'event_view' THEN 1 WHEN 'add_to_cart' THEN 3 WHEN 'checkout_started' THEN 5
       WHEN 'order_completed' THEN 10 WHEN 'entry_granted' THEN 12 END::float8 AS w
-  FROM k JOIN tx_events e ON e.tenant_id = k.tenant_id AND e.person_id = k.person_id
+  FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.person_id = k.person_id OFFSET 0) AS e
   JOIN catalog_events c ON c.tenant_id = e.tenant_id AND c.id = e.entities->>'event_entity_id'
   CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(c.genres) AS x) AS g(genre)
   WHERE NOT e.is_bot AND e.occurred_at > $3 AND e.occurred_at <= $4
@@ -258,7 +260,7 @@ WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, pers
 it AS (
   SELECT e.tenant_id, e.person_id, e.event_id, coalesce(t.category, 'uncategorised') AS category,
     fs_num(i->'qty') AS qty, coalesce(fs_num(i->'price'), t.price) AS price
-  FROM k JOIN tx_events e ON e.tenant_id = k.tenant_id AND e.person_id = k.person_id
+  FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.person_id = k.person_id OFFSET 0) AS e
   CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(e.payload->'items') WHEN 'array' THEN e.payload->'items' ELSE '[]'::jsonb END) AS i
   LEFT JOIN catalog_ticket_types t ON t.tenant_id = e.tenant_id AND t.id = i->>'ticket_type_id'
   WHERE NOT e.is_bot AND e.event_name = 'order_completed'
@@ -284,7 +286,7 @@ INSERT INTO fs_event_attendance
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS k(tenant_id, ev)),
 r AS (
   SELECT e.tenant_id, k.ev, e.event_name, e.occurred_at, e.event_id, e.entities, e.payload
-  FROM k JOIN tx_events e ON e.tenant_id = k.tenant_id AND e.entities->>'event_entity_id' = k.ev
+  FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.entities->>'event_entity_id' = k.ev OFFSET 0) AS e
   WHERE NOT e.is_bot AND e.event_name IN ('order_completed', 'entry_granted', 'capacity_snapshot')
 ), sold AS (
   SELECT tenant_id, ev, sum(fs_items_qty(payload->'items')) AS t FROM r WHERE event_name = 'order_completed' GROUP BY 1, 2
