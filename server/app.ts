@@ -33,6 +33,7 @@ import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createSegments, registerSegmentTables } from './segments/index.js';
 import { createRemarketing, registerRemarketingTables } from './remarketing/index.js';
 import { createFeatures, registerFeatureTables } from './features/index.js';
+import { createAnalyticsDaily } from './analytics-daily/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
 import { createConversions, registerConversionTables, withMatchKeys } from './conversions/index.js';
@@ -311,10 +312,13 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);
   // The analytics routes take dashboard tokens too (the history view): on a router that verifies them.
-  features.registerRoutes(createRouter({
+  const analyticsRouter = createRouter({
     app, log: log.child({ mod: 'http-features' }), trustProxy: config.trustProxy, keys, audit, authz: access.authz, listing: access.listing,
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
-  }), { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
+  });
+  features.registerRoutes(analyticsRouter, { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
+  // Daily analytics per user, artist and venue (README "Daily analytics"), on the same token-aware router.
+  createAnalyticsDaily({ db }).registerRoutes(analyticsRouter, { keyRevoked: (scope) => live.core.keyRevoked(scope) });
   gdpr.start();
   live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
