@@ -298,7 +298,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
   }));
   conversions.registerRoutes(router);
-  campaigns.register(router);
+  // Its reads take the organizer dashboard's tokens too (the campaigns page): a router that verifies them.
+  campaigns.register(createRouter({
+    app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
+    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+  }));
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);

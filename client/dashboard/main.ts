@@ -12,6 +12,7 @@ import { createHistoryFetcher } from './history.js';
 import { OrganizerView } from './organizer.js';
 import { TrendsView } from './trends.js';
 import { TrackingView } from './tracking.js';
+import { CampaignsView } from './campaigns.js';
 
 const STORE_KEY = 'tx_dashboard_token';
 
@@ -19,7 +20,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 
 interface Running {
   client: LiveClient;
-  view: TrendsView | OrganizerView | GateView | TrackingView;
+  view: TrendsView | OrganizerView | GateView | TrackingView | CampaignsView;
   claims: TokenClaims;
 }
 
@@ -119,7 +120,10 @@ function start(token: string): void {
   // #history: the organizer's 7/30-day history from the feature store (trends.ts) instead of the live view.
   const trends = claims.role === 'organizer' && location.hash === '#history' ? new TrendsView(location.origin, token, claims.org!, onError) : null;
   $('nav-history').hidden = claims.role !== 'organizer' || trends !== null;
-  const view = trends ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError));
+  // #campaigns: the organizer's ad campaigns, budget and recommendations (campaigns.ts), read-only.
+  const campaigns = claims.role === 'organizer' && location.hash === '#campaigns' ? new CampaignsView(location.origin, token, claims.org!, onError) : null;
+  $('nav-campaigns').hidden = claims.role !== 'organizer' || campaigns !== null;
+  const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError));
   text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   $('app').append(view.el);
   client.on('state', (s) => {

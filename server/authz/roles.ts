@@ -42,11 +42,12 @@ const ALL: Permission[] = [...PERMISSIONS];
  * Defaults per role. Admin has every permission and overrides never apply to it (a tenant cannot lock its own
  * admin key out). view_event_analytics is an event's funnel; its money needs view_revenue as well (without it
  * the REST mirror serves the revenue-free variant and refuses the organizer roll-up). An artist sees its events
- * without revenue; media only public aggregates; an ad account only audiences and campaigns.
+ * without revenue; media only public aggregates; an ad account only audiences and campaigns. An organizer reads
+ * its own campaigns (view_ad_analytics: the dashboard's campaigns page) but neither creates nor steers them.
  */
 export const DEFAULT_ROLE_PERMISSIONS: Record<Role, Permission[]> = {
   admin: ALL,
-  organizer: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates', 'manage_tracking_codes'],
+  organizer: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates', 'manage_tracking_codes', 'view_ad_analytics'],
   venue: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_public_aggregates'],
   venue_manager: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates'],
   artist: ['view_event_analytics', 'view_artist_analytics', 'view_capacity', 'view_public_aggregates'],

@@ -2,6 +2,8 @@
 // and submit it; manage_ads to pause, resume and override; view_ad_analytics to read. A key other than admin
 // acts only on the organizers of its scope (ad_account and organizer keys). The approval queue, approvals and
 // the overview need approve_campaigns (the marketplace: admin by default, tenant-wide when granted to a role).
+// The reads (budgets, a budget, the report) take an organizer dashboard token too (the dashboard's campaigns page,
+// on a router that verifies tokens): the token's role is organizer, so it reads only its own organizer's.
 // Budget changes, approvals and overrides are in the audit log.
 import type { Principal as Who } from '../authz/principal.js';
 import type { Permission } from '../authz/roles.js';
@@ -51,9 +53,9 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/budgets/:id', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant', params: { id },
-    handler: async ({ params, principal, who, info }) => {
-      const tenant = principal.tenant.tenant_id;
+    method: 'get', path: '/api/v1/campaigns/budgets/:id', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', params: { id },
+    handler: async ({ params, who, info }) => {
+      const tenant = who!.tenant;
       const got = await withBudget(tenant, params.id, who, 'view_ad_analytics');
       if ('reply' in got) return got.reply;
       const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_log', ['id']) });
@@ -149,13 +151,13 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/report', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant',
-    handler: async ({ principal, who, info }) => {
+    method: 'get', path: '/api/v1/campaigns/report', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant',
+    handler: async ({ who, info }) => {
       const org = text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128, required: true });
       if (!org.ok) return paramFail(org.error);
       const r = outOfScope(who, 'view_ad_analytics', org.value!);
       if (r) return r;
-      const tenant = principal.tenant.tenant_id;
+      const tenant = who!.tenant;
       const rows = (await db.query<Record<string, unknown>>(Q.organizer_report, [tenant, org.value])).rows;
       const ids = rows.filter((x) => x.campaign_id !== null).map((x) => Number(x.campaign_id));
       const credits = await S.credits(db, tenant, ids);
@@ -189,8 +191,8 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/budgets', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant',
-    handler: async ({ principal, who, info }) => {
+    method: 'get', path: '/api/v1/campaigns/budgets', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant',
+    handler: async ({ who, info }) => {
       const p = collect({
         organizer: text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128 }),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }),
@@ -198,7 +200,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       });
       if (!p.ok) return paramFail(p.error);
       const all = !who || who.role === 'admin';
-      const rows = (await db.query<Record<string, unknown>>(Q.list_budgets, [principal.tenant.tenant_id, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, p.value.before?.[0] ?? null, p.value.limit])).rows;
+      const rows = (await db.query<Record<string, unknown>>(Q.list_budgets, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, p.value.before?.[0] ?? null, p.value.limit])).rows;
       const budgets = rows.map(toBudget);
       const next = budgets.length === p.value.limit ? encodeCursor('campaign_budgets', [String(budgets[budgets.length - 1].id)]) : null;
       return { status: 200, body: { budgets, next_cursor: next } };
