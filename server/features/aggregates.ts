@@ -11,7 +11,7 @@ import { DAY_MS, floorTo } from './model.js';
 const Q = queries('features.sql', [
   'refresh_cagg_hourly', 'refresh_cagg_event_daily', 'refresh_cagg_person_daily',
   'plain_delete_hourly', 'plain_recount_hourly', 'plain_delete_event_daily', 'plain_recount_event_daily',
-  'plain_delete_person_daily', 'plain_recount_person_daily',
+  'plain_delete_person_daily', 'plain_recount_person_daily', 'lock_features',
 ]);
 
 const PLAIN = [
@@ -84,6 +84,7 @@ export function createAggregates(deps: { db: Db; log: Logger }): Aggregates {
   /** Plain mode: the range's rows of the three tables, recounted from tx_events in one transaction. */
   async function rewrite(range: string[]): Promise<void> {
     await db.tx(async (q) => {
+      await q.query(Q.lock_features);
       for (const [del, ins] of PLAIN) {
         await q.query(del, range);
         await q.query(ins, range);

@@ -17,7 +17,7 @@ const Q = queries('features.sql', [
   'delete_timings', 'insert_timings', 'delete_decisions', 'insert_decisions',
   'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
   'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
-  'delete_attendance', 'insert_attendance', 'delete_scores', 'insert_scores',
+  'delete_attendance', 'insert_attendance', 'delete_scores', 'insert_scores', 'lock_features',
 ]);
 
 /** Keys per statement: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
@@ -89,6 +89,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const recount = (del: string, ins: string, extra: (chunk: Keys) => unknown[] = () => []) => (chunk: Keys) =>
     db.tx(async (q) => {
+      await q.query(Q.lock_features);
       await q.query(del, chunk);
       await q.query(ins, [...chunk, ...extra(chunk)]);
     });
@@ -104,6 +105,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
     const window = () => [iso(now - AFFINITY_WINDOW_DAYS * DAY_MS), iso(now)];
     return inChunks(keys, signal, (chunk) =>
       db.tx(async (q) => {
+        await q.query(Q.lock_features);
         for (const [del, ins, extra] of [
           [Q.delete_affinity_artist, Q.insert_affinity_artist, window()],
           [Q.delete_affinity_genre, Q.insert_affinity_genre, window()],
@@ -117,6 +119,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const scores = (now: number) =>
     db.tx(async (q) => {
+      await q.query(Q.lock_features);
       await q.query(Q.delete_scores);
       await q.query(Q.insert_scores, [iso(now)]);
       return 0;

@@ -4,6 +4,11 @@
 -- tx_events_event_entity) rather than a hash join over every row of the window, which the planner preferred. Buckets use date_bin with time_bucket's origin,
 -- so the plain tables and the continuous aggregates cut hours and UTC days at the same instants.
 
+-- name: lock_features
+-- Taken first by every transaction that deletes and recounts feature rows: a manual run, a scheduled one and
+-- an erasure's recount never interleave (on plain tables without keys two interleaved rewrites would double rows).
+SELECT pg_advisory_xact_lock(7465013);
+
 -- name: job_state
 SELECT last_id::text AS last_id, last_run_at, refreshed_to FROM fs_job_state WHERE job = $1;
 
