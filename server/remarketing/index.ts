@@ -59,7 +59,14 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
       // One platform audience feeds one of ours (the unique key): a second binding would fight over its members.
       const taken = a.external_audience_id ? await store.externalTaken(a.platform, a.external_audience_id) : null;
       if (taken !== null) return { ok: false, code: 'conflict', field: 'external_audience_id', message: `The ${a.platform} audience ${a.external_audience_id} is already synced by remarketing audience ${taken}.` };
-      const id = await store.create(tenantId, a);
+      let id: number;
+      try {
+        id = await store.create(tenantId, a);
+      } catch (err) {
+        // Two requests binding the same platform audience at once: the unique key decides, the loser is told.
+        if ((err as { code?: string }).code !== '23505') throw err;
+        return { ok: false, code: 'conflict', field: 'external_audience_id', message: `The ${a.platform} audience ${a.external_audience_id} is already synced by another remarketing audience.` };
+      }
       const row = (await store.get(tenantId, id))!;
       await store.refresh(row, now());
       return { ok: true, value: audienceView((await store.get(tenantId, id))!) };
