@@ -57,6 +57,8 @@ const tenant = (await (await fetch(`${server.url}/api/admin/tenants`, {
   method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }),
 })).json()) as { tenant_id: number; write_key: string; secret_key: string };
 const T = tenant.tenant_id;
+// No scheduled runs during the measurement (windows of 300 s are claimable all along): only the runs below.
+await server.jobs.runner.close();
 const db = server.db;
 
 async function seed(): Promise<number> {
@@ -92,12 +94,12 @@ async function seed(): Promise<number> {
   return performance.now() - s;
 }
 
+/** A manual run through the runner (as POST /api/admin/jobs/{name}/run, without HTTP's header timeout on long runs). */
 async function runJob(name: string): Promise<{ ms: number; rows: number }> {
   const s = performance.now();
-  const r = await fetch(`${server.url}/api/admin/jobs/${name}/run`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
-  const j = (await r.json()) as { status: string; rows: number; error: string | null };
-  if (j.status !== 'succeeded') throw new Error(`${name}: ${j.status} ${j.error}`);
-  return { ms: performance.now() - s, rows: j.rows };
+  const { finished, run } = await server.jobs.runner.runNow(name, 4 * 3_600_000);
+  if (!finished || run.status !== 'succeeded') throw new Error(`${name}: ${run.status} ${run.error}`);
+  return { ms: performance.now() - s, rows: Number(run.rows) };
 }
 
 const batch = (n: number, offset: number) => JSON.stringify({
