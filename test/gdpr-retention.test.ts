@@ -51,6 +51,8 @@ describe('retention', () => {
       const old = [webEvent({ occurred_at: daysAgo(120), session_id: 's-older' }), webEvent({ occurred_at: daysAgo(100), session_id: 's-older' })];
       const recent = [webEvent({ occurred_at: daysAgo(3), session_id: 's-recent' }), webEvent({ session_id: 's-recent' })];
       expect((await batch(own.url, ot, [...old, ...recent])).json.accepted).toBe(4);
+      // Wait until projected: sessions follow the commit (deferred projector); a session read waits for it.
+      expect((await api(own.url, ot, 'GET', '/api/v1/sessions/s-older')).status).toBe(200);
       await own.db.query("INSERT INTO tx_rejected_events (tenant_id, raw_body, reasons, received_at) VALUES ($1, '{}', '[]', now() - interval '60 days')", [ot.tenant_id]);
       await own.db.query("INSERT INTO tx_rejected_events (tenant_id, raw_body, reasons) VALUES ($1, '{}', '[]')", [ot.tenant_id]);
 

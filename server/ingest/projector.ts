@@ -21,6 +21,7 @@ import type { WriterHook } from './hooks.js';
 
 const Q = queries('events.sql', [
   'writer_share_lock', 'id_horizon', 'writers_in_flight', 'projector_lock', 'projector_cursor', 'projector_rows', 'projector_advance',
+  'projector_advance_to_horizon',
 ]);
 
 /** Cumulative figures of one deferred stage (exposed on /metrics). */
@@ -39,6 +40,11 @@ export interface ProjectionStats {
 export interface ProjectionRunner {
   /** For every writer commit, before its insert: holds WRITE_LOCK shared until the commit ends (PostgreSQL). */
   enterCommit(q: Queryable): Promise<void>;
+  /**
+   * Embedded store only (one session): the commit ran the projector itself; the cursor moves to the last id
+   * drawn, in the same transaction (every lower id is committed or rolled back: nothing else runs meanwhile).
+   */
+  advanceInCommit(q: Queryable): Promise<void>;
   /** New rows were committed: a pass follows (one at a time; kicks during a pass make one more pass). */
   kick(): void;
   /** Resolves once every row committed before the call is projected (bounded by `waitMs`; then it resolves anyway). */
@@ -66,8 +72,11 @@ export interface ProjectionDeps {
   storeUp?: () => boolean;
 }
 
-/** Reads the horizon: the highest id drawn, once every commit that could hold a lower one has ended. Pure wait logic aside. */
-async function horizon(db: Db, closed: () => boolean): Promise<number> {
+/**
+ * The highest tx_events.id below which every row is final (committed or rolled back): for any reader that follows
+ * tx_events by id (a cursor), since "max(id) visible" can sit above an id a slower lane has not committed yet.
+ */
+export async function horizon(db: Db, closed: () => boolean): Promise<number> {
   const h = Number((await db.query<{ h: string }>(Q.id_horizon)).rows[0]?.h ?? 0);
   if (db.kind !== 'postgres') return h;
   const holders = new Set((await db.query<{ vx: string }>(Q.writers_in_flight)).rows.map((r) => r.vx));
@@ -174,6 +183,11 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
   return {
     async enterCommit(q) {
       if (db.kind === 'postgres') await q.query(Q.writer_share_lock);
+    },
+    async advanceInCommit(q) {
+      const { rows } = await q.query<{ position: string }>(Q.projector_advance_to_horizon, [name]);
+      // Known once the commit is: set from the next pass or stats; the figure is informative only.
+      s.position = Math.max(s.position, Number(rows[0]?.position ?? 0));
     },
     kick,
     projected(waitMs = 5000) {

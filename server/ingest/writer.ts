@@ -98,7 +98,12 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
   const ledger = createAckLedger(deps.ledgerMax ?? 100_000);
   const hooks = createHookRunner(deps.hooks ?? {}, { log, now: deps.now });
-  const deferred: ProjectionRunner[] = hooks.deferred().map((h) => createProjectionRunner({ db, log, name: h.name, projectors: [h], storeUp: () => storeUp }));
+  const deferredHooks = hooks.deferred();
+  const deferred: ProjectionRunner[] = deferredHooks.map((h) => createProjectionRunner({ db, log, name: h.name, projectors: [h], storeUp: () => storeUp }));
+  // The embedded store has one session: a pass out of the commit cannot run beside it, and reading the rows back
+  // costs more than folding them in the commit (bench/RESULTS.md). There the deferred hooks run at the end of the
+  // commit with its new rows and move their cursors in it: exactly once all the same, and no lag.
+  const inline = db.kind === 'embedded' && deferredHooks.length > 0;
   // A spool left by an earlier run holds acknowledged events: learn their keys before answering from the spool.
   const ledgerReady: Promise<void> =
     spool.pendingBytes() > 0
@@ -120,6 +125,11 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     const fresh = await events.insert(q, rows);
     await events.insertRejected(q, rejected);
     if (hooks.hasProjectors && fresh.size > 0) await hooks.project(q, rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+    if (inline && fresh.size > 0) {
+      const added = rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id)));
+      for (const h of deferredHooks) await h.run(q, added);
+      for (const d of deferred) await d.advanceInCommit(q);
+    }
     return fresh;
   };
 
@@ -170,7 +180,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
           ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
           items.forEach((p, i) => p.resolve({ spooled: false, fresh: answers[i] }));
           hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
-          if (fresh.size > 0) for (const d of deferred) d.kick();
+          if (fresh.size > 0 && !inline) for (const d of deferred) d.kick();
         };
       } catch (err) {
         if (!isUnavailable(err)) {
@@ -280,7 +290,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         const rejected = chunk.flatMap((r) => r.rejected);
         const fresh = await db.tx((q) => write(q, dedupe(rows), rejected));
         hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
-        if (fresh.size > 0) for (const d of deferred) d.kick();
+        if (fresh.size > 0 && !inline) for (const d of deferred) d.kick();
         chunk = [];
         n = 0;
       };

@@ -98,3 +98,10 @@ FROM tx_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3;
 -- name: projector_advance
 INSERT INTO tx_projector_cursors (projector, position, updated_at) VALUES ($1, $2, now())
 ON CONFLICT (projector) DO UPDATE SET position = GREATEST(tx_projector_cursors.position, EXCLUDED.position), updated_at = now();
+
+-- name: projector_advance_to_horizon
+-- Embedded store (one session), inside the commit that ran the projector: every id drawn so far is final.
+INSERT INTO tx_projector_cursors (projector, position, updated_at)
+SELECT $1, (CASE WHEN is_called THEN last_value ELSE 0 END), now() FROM tx_events_id_seq
+ON CONFLICT (projector) DO UPDATE SET position = GREATEST(tx_projector_cursors.position, EXCLUDED.position), updated_at = now()
+RETURNING position::text AS position;
