@@ -33,6 +33,8 @@ function urlFor(r: RouteInfo, side: Side): string {
   let path = r.path.replace(/:(\w+)/g, (_m, name: string) => {
     if (res && typeof res === 'object' && 'event' in res && res.event === name) return side === 'in' ? 'E1' : 'E2';
     if (res && typeof res === 'object' && 'organizer' in res && res.organizer === name) return side === 'in' ? 'O1' : 'O2';
+    if (res && typeof res === 'object' && 'venue' in res && res.venue === name) return side === 'in' ? 'V1' : 'V2';
+    if (res && typeof res === 'object' && 'artist' in res && res.artist === name) return side === 'in' ? 'A1' : 'A2';
     return encodeURIComponent(OTHER_PARAMS[name] ?? 'x-1');
   });
   if (res && typeof res === 'object' && 'query_event' in res) path += `?${res.query_event}=${side === 'in' ? 'E1' : 'E2'}`;
@@ -47,6 +49,8 @@ function expected(r: RouteInfo, role: Role, side: Side): 'allow' | 'deny_permiss
   if (res === 'tenant' || res === null) return 'allow';
   const resource = 'event' in res || 'query_event' in res
     ? { event: side === 'in' ? { id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1'] } : { id: 'E2', organizer_id: 'O2', venue_id: 'V2', artist_ids: ['A2'] } }
+    : 'venue' in res ? { venue: side === 'in' ? 'V1' : 'V2' }
+    : 'artist' in res ? { artist: side === 'in' ? 'A1' : 'A2' }
     : { organizer: side === 'in' ? 'O1' : 'O2' };
   return inScope({ role, scope: SCOPE_OF[role] }, resource) ? 'allow' : 'deny_scope';
 }
