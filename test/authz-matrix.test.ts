@@ -47,6 +47,8 @@ function expected(r: RouteInfo, role: Role, side: Side): 'allow' | 'deny_permiss
   if (!can({ role }, r.permission)) return 'deny_permission';
   const res = r.resource;
   if (res === 'tenant' || res === null) return 'allow';
+  // Every non-admin key of the matrix is limited to one side: whole-tenant data is refused on both.
+  if (res === 'whole_tenant') return role === 'admin' || Object.keys(SCOPE_OF[role]).length === 0 ? 'allow' : 'deny_scope';
   const resource = 'event' in res || 'query_event' in res
     ? { event: side === 'in' ? { id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1'] } : { id: 'E2', organizer_id: 'O2', venue_id: 'V2', artist_ids: ['A2'] } }
     : 'venue' in res ? { venue: side === 'in' ? 'V1' : 'V2' }

@@ -16,7 +16,8 @@ export interface AudienceRouteDeps {
 }
 
 const reply = <T>(o: Outcome<T>, status = 200): Reply => (o.ok ? { status, body: o.value } : fail(o.code, o.message));
-const P = { permission: 'target_users', resource: 'tenant' } as const;
+// Persons of every organizer: a key limited to some organizers is refused (router 'whole_tenant').
+const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 
 export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps): void {
   const { store, service } = deps;

@@ -47,7 +47,9 @@ const row = (r: Record<string, unknown>) => ({
 export function registerConversionRoutes(router: Router, deps: { db: Db }): void {
   const { db } = deps;
   router.add({
-    method: 'get', path: '/api/v1/conversions', auth: 'secret', permission: 'view_ad_analytics', resource: 'tenant',
+    // Every organizer's purchases: manage_ads (organizer keys have view_ad_analytics, for their own campaigns'
+    // figures, not this), and a key limited to some organizers is refused (router 'whole_tenant').
+    method: 'get', path: '/api/v1/conversions', auth: 'secret', permission: 'manage_ads', resource: 'whole_tenant',
     handler: async ({ info, principal }) => {
       const p = collect({
         status: oneOf('query', 'status', info.query.get('status'), STATUSES),
@@ -66,7 +68,7 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
   });
 
   router.add({
-    method: 'post', path: '/api/v1/conversions/:id/retry', auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id },
+    method: 'post', path: '/api/v1/conversions/:id/retry', auth: 'secret', permission: 'manage_ads', resource: 'whole_tenant', params: { id },
     audit: ({ params }) => ({ action: 'conversion.retry', target: `conversion:${params.id}` }),
     handler: async ({ params, principal }) => {
       const t = principal.tenant.tenant_id;

@@ -159,3 +159,13 @@ describe('router', () => {
     expect(JSON.stringify(x.body)).not.toContain('secret detail');
   });
 });
+
+describe('whole-tenant resources', () => {
+  it('a scope without ids is the whole tenant; any listed id limits it', async () => {
+    const { isLimited } = await import('./router.js');
+    expect(isLimited({})).toBe(false);
+    expect(isLimited({ organizers: [] })).toBe(false);
+    expect(isLimited({ organizers: ['O1'] })).toBe(true);
+    expect(isLimited({ events: ['E1'] })).toBe(true);
+  });
+});

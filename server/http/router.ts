@@ -70,11 +70,14 @@ export interface RouteReq<A extends Auth, P extends ParamSpec, B> {
 /**
  * The resource a route touches:
  *   'tenant'              tenant-wide (persons, catalog, settings): the permission alone decides
+ *   'whole_tenant'        data that spans every organizer and cannot be cut by scope (audiences, segments,
+ *                         every organizer's conversions): the permission, and a key or token whose scope is the
+ *                         whole tenant (admin, or no organizers/venues/artists/events listed)
  *   { event: 'p' }        the event of path param p: its organizer, venue and artists (catalog / live owner)
  *   { organizer: 'p' }    the organizer of path param p (also venue / artist)
  *   { query_event: 'q' }  tenant-wide for admin; any other role must name an event in scope in query param q
  */
-export type ResourceSpec = 'tenant' | { event: string } | { organizer: string } | { venue: string } | { artist: string } | { query_event: string };
+export type ResourceSpec = 'tenant' | 'whole_tenant' | { event: string } | { organizer: string } | { venue: string } | { artist: string } | { query_event: string };
 
 /** A declared route as the registry lists it (test/authz-matrix.test.ts walks every one). */
 export interface RouteInfo {
@@ -320,10 +323,18 @@ export function declarationProblem(spec: { method: string; path: string; auth: A
   return null;
 }
 
+/** Whether a scope lists anything: a scope without ids is the whole tenant. Pure. */
+export const isLimited = (scope: Who['scope']): boolean => Object.values(scope ?? {}).some((ids) => Array.isArray(ids) && ids.length > 0);
+
 /** The resource of a request for its route's declaration, and how a refusal names it. */
 async function resourceOf(spec: ResourceSpec, who: Who, params: Record<string, unknown>, info: ReqInfo, authz: RouterAuthz | undefined): Promise<{ resource: Resource; what: string } | null> {
   // Admin's scope is the tenant: nothing to resolve (no owner lookup on the admin key's requests).
   if (spec === 'tenant' || who.role === 'admin') return null;
+  if (spec === 'whole_tenant') {
+    if (!isLimited(who.scope)) return null;
+    // An empty resource is in no limited scope: refused, naming why.
+    return { resource: {}, what: 'data of the whole tenant (this key or token is limited to some organizers, venues, artists or events)' };
+  }
   if ('query_event' in spec) {
     const id = info.query.get(spec.query_event);
     if (id === null || id === '') return { resource: {}, what: `the whole tenant (name an event in ${spec.query_event})` };
@@ -371,9 +382,15 @@ export function createRouter(deps: RouterDeps): Router {
             const refused = permissionRefusal(actor, permission, deps.authz ? await deps.authz.overrides(actor.tenant) : {});
             if (refused) return refused;
           }
+          // Whole-tenant data needs no param to judge the scope: refused before the params are read.
+          if (permission && actor && resource === 'whole_tenant') {
+            const r = await resourceOf(resource, actor, {}, info, deps.authz);
+            const refused = r && scopeRefusal(actor, permission, r.resource, r.what);
+            if (refused) return refused;
+          }
           const params = parseParams(info.url, positions, parsers);
           if (!params.ok) return paramFail(params.error);
-          if (permission && actor && resource) {
+          if (permission && actor && resource && resource !== 'whole_tenant') {
             const r = await resourceOf(resource, actor, params.value as Record<string, unknown>, info, deps.authz);
             const refused = r && scopeRefusal(actor, permission, r.resource, r.what);
             if (refused) return refused;

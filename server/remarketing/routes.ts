@@ -7,7 +7,8 @@ import { audienceView } from './store.js';
 import { parseNewAudience } from './schemas.js';
 import type { Remarketing } from './index.js';
 
-const P = { permission: 'target_users', resource: 'tenant' } as const;
+// Persons of every organizer: a key limited to some organizers is refused (router 'whole_tenant').
+const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 const missing = (aid: number) => fail('not_found', `No remarketing audience ${aid} for this tenant.`);
 
 export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 'create' | 'syncNow' | 'store'>): void {

@@ -6,7 +6,8 @@ import { collect, cursor, encodeCursor, id, int } from '../http/params.js';
 import { parseSegment } from './schemas.js';
 import type { Segments } from './index.js';
 
-const P = { permission: 'target_users', resource: 'tenant' } as const;
+// Persons of every organizer: a key limited to some organizers is refused (router 'whole_tenant').
+const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 const missing = (sid: number) => fail('not_found', `No segment ${sid} for this tenant.`);
 
 export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'create' | 'edit' | 'store'>): void {
