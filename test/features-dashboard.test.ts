@@ -44,7 +44,8 @@ describe('dashboard history view', () => {
     expect(cells.slice(0, 5)).toEqual([day, '4', '0', '0', '1']);
     expect(cells[6]).toContain('80');
     await page.click('[data-days="30"]');
-    await page.waitForFunction("document.querySelectorAll('.trends-table tbody tr').length === 30", undefined, { timeout: 30_000 });
+    // A function, not a string: the page's CSP refuses eval.
+    await page.waitForFunction(() => (globalThis as unknown as { document: { querySelectorAll(q: string): { length: number } } }).document.querySelectorAll('.trends-table tbody tr').length === 30, undefined, { timeout: 30_000 });
     await screenshot(page, 'features-history.png');
     expect(errors).toEqual([]);
     await page.close();
