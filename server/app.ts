@@ -29,11 +29,11 @@ import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
 import { createAnalytics } from './analytics/index.js';
 import { createExperiments, registerExperimentTables } from './experiments/index.js';
+import { createFeatures, registerFeatureTables } from './features/index.js';
+import { createAnalyticsDaily } from './analytics-daily/index.js';
 import { createAudiences, registerAudienceTables } from './audiences/index.js';
 import { createSegments, registerSegmentTables } from './segments/index.js';
 import { createRemarketing, registerRemarketingTables } from './remarketing/index.js';
-import { createFeatures, registerFeatureTables } from './features/index.js';
-import { createAnalyticsDaily } from './analytics-daily/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
 import { createConversions, registerConversionTables, withMatchKeys } from './conversions/index.js';
@@ -137,13 +137,13 @@ export function createPersonDataRegistry(): GdprRegistry {
   registerAuditTables(registry);
   registerAuthzTables(registry);
   registerExperimentTables(registry);
+  registerFeatureTables(registry);
   registerAudienceTables(registry);
   registerSegmentTables(registry);
   registerRemarketingTables(registry);
+  registerTrackingTables(registry);
   registerConversionTables(registry);
   registerCampaignTables(registry);
-  registerFeatureTables(registry);
-  registerTrackingTables(registry);
   return registry;
 }
 
@@ -191,7 +191,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
 
   const events = createEventStore();
   const spool = createSpool(path.join(config.dataDir, 'spool'), config.limits.spoolMaxBytes, log.child({ mod: 'spool' }));
-  const identity = createIdentity({ config, db, log: log.child({ mod: 'identity' }) });
+  // Session reads wait for the writer's deferred projectors (bound below, once the writer exists).
+  let projected = (): Promise<void> => Promise.resolve();
+  const identity = createIdentity({ config, db, log: log.child({ mod: 'identity' }), projected: () => projected() });
   const stripe = createStripe({ config, db, log: log.child({ mod: 'stripe' }) });
   const registry = createPersonDataRegistry();
   // The catalog (README "Catalog"); onChange is where a catalog change reaches the live layer.
@@ -215,12 +217,16 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // The writer's hooks, in the order they run (contract: ingest/hooks.ts; each one's time is on /metrics).
   const sink = createGroupWriter({
     db, events, spool, log: log.child({ mod: 'writer' }),
+    // Each lane holds a pool connection for its commit: leave at least one for reads and jobs.
+    lanes: db.kind === 'postgres' ? Math.min(config.writerLanes, Math.max(1, config.databasePoolMax - 1)) : 1,
     hooks: {
       enrichers: identity.enrichers,
       // Identity before the live owners, so the rows the live layer sees carry their person id. Event →
       // organizer ownership is decided in the commit's transaction, in commit order (live/owners.ts).
       // The persons' order/entry stats after identity stitching, so the rows carry their person.
       projectors: [...identity.projectors, catalog.projector, { name: 'live.owners', run: (q, rows) => live.projector(q, rows) }, conversions.projector],
+      // Out of the commit: read back after a durable cursor, exactly once (ingest/projector.ts).
+      deferred: identity.deferred,
       committed: [
         { name: 'live', run: (rows) => live.onCommitted(rows) },
         ...(opts.onCommitted ? [{ name: 'embedder', run: opts.onCommitted }] : []),
@@ -237,11 +243,21 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const rateLimiter = createRateLimiter(config.limits.rateLimitPerSec, config.limits.rateLimitBurst);
   // Periodic work runs once per window across the nodes, claimed in the store (README "Jobs").
   const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2, runWaitMs: opts.jobRunWaitMs });
+  projected = () => sink.projected();
   jobs.register(gdpr.retention.job());
+  // Safety net for rows no commit of this node kicked a pass for (another node failed to project them).
+  jobs.register({ name: 'ingest.project', schedule: { every: 60 }, timeoutS: 300, run: () => sink.project() });
   if (db.plain) jobs.register(partitionsJob({ db, log: log.child({ mod: 'partitions' }), policy: partitionPolicy }));
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
   const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });
   jobs.register(audit.job());
+  // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
+  const features = createFeatures({
+    db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, settings: config.featureStore,
+    rawRetentionMonths: config.retentionMonths, encryptionKey: resolveEncryptionKey(config, log),
+  });
+  for (const job of features.jobList()) jobs.register(job);
+  features.registerEraser(registry);
   // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
   const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
   jobs.register(audiences.job());
@@ -260,13 +276,6 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Campaign automation (README "Campaigns"): metrics sync, hourly optimiser and daily rebalance on the runner.
   const campaigns = createCampaignsCore({ db, log: log.child({ mod: 'campaigns' }), config: config.campaigns });
   for (const job of campaigns.jobs) jobs.register(job);
-  // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
-  const features = createFeatures({
-    db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, settings: config.featureStore,
-    rawRetentionMonths: config.retentionMonths, encryptionKey: resolveEncryptionKey(config, log),
-  });
-  for (const job of features.jobList()) jobs.register(job);
-  features.registerEraser(registry);
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
@@ -297,12 +306,6 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
   }));
-  conversions.registerRoutes(router);
-  // Its reads take the organizer dashboard's tokens too (the campaigns page): a router that verifies them.
-  campaigns.register(createRouter({
-    app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
-    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
-  }));
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
@@ -312,6 +315,12 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   audiences.register(router);
   segments.register(router);
   remarketing.register(router);
+  conversions.registerRoutes(router);
+  // Its reads take the organizer dashboard's tokens too (the campaigns page): a router that verifies them.
+  campaigns.register(createRouter({
+    app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
+    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+  }));
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);

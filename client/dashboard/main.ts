@@ -160,10 +160,6 @@ function boot(): void {
     const t = sessionStorage.getItem(STORE_KEY);
     if (t && running) start(t);
   });
-  window.addEventListener('hashchange', () => {
-    const t = sessionStorage.getItem(STORE_KEY);
-    if (t && running) start(t);
-  });
   window.addEventListener('offline', () => running && setConn(running.client.stateInfo));
 
   // A token in the link is taken once and removed from the address bar (and so from history and screenshots).
