@@ -65,7 +65,10 @@ describe('GDPR export and erasure', () => {
     expect(ex.json.sessions.map((s: any) => s.session_id).sort()).toEqual(['s-maria-1', 's-maria-2']);
     expect(ex.json.identity_links).toEqual([expect.objectContaining({ visitor_id: v, link_source: 'order_completed', order_id: 'O-maria-1' })]);
     expect(ex.json.rejected_events.map((r: any) => r.event_id).sort()).toEqual([invalid.event_id, rejectedServer.event_id].sort());
-    expect(ex.json.features).toEqual({});
+    // The feature store's tables about the person (README "Feature store"), holding only their rows.
+    expect(Object.keys(ex.json.features)).toEqual(expect.arrayContaining(['fs_person_daily', 'fs_person_affinity_artist', 'fs_person_affinity_genre']));
+    for (const rows of Object.values(ex.json.features)) for (const r of rows as { person_id: number }[]) expect(r.person_id).toBe(pid);
+    expect(ex.json.features.fs_person_daily.length).toBeGreaterThan(0);
     expect(ex.json.counts).toEqual({ events: 7, sessions: 2, identity_links: 1, rejected_events: 2 });
 
     // --- erase ---

@@ -74,7 +74,11 @@ describe.each(modes)('identity on $name', ({ wire }) => {
     const stored = evs.find((e) => e.event_name === 'order_completed')!;
     expect(stored.idempotency_key).toBe('order_completed_ORD-1');
     expect(stored.source_system).toBe('backend');
-    expect(stored.payload.customer).toEqual({ external_id: 'cust-1', city: 'Cluj', email_sha256: sha256('anna.pop@example.com'), phone_sha256: sha256('40721000111') });
+    const { match_keys: matchKeys, ...customer } = stored.payload.customer;
+    expect(customer).toEqual({ external_id: 'cust-1', city: 'Cluj', email_sha256: sha256('anna.pop@example.com'), phone_sha256: sha256('40721000111') });
+    // The ad platforms' own normalisations, kept as digests only (README "Server-side conversions").
+    expect(Object.keys(matchKeys).sort()).toEqual(['google', 'meta', 'tiktok']);
+    for (const keys of Object.values(matchKeys as Record<string, Record<string, string>>)) for (const d of Object.values(keys)) expect(d).toMatch(/^[0-9a-f]{64}$/);
 
     // Contact data exists nowhere in plaintext.
     expect(await whereIs(server.db, ['Anna.Pop', 'anna.pop', '721 000', '721000111'])).toEqual({});
