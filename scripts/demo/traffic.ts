@@ -5,6 +5,7 @@
 // the dashboard tests, in process.
 import crypto from 'node:crypto';
 import { MemoryStorage, TxScannerTracker } from '../../client/scanner/index.js';
+import { prng } from '../../server/campaigns/rng.js';
 import { DEMO_EVENTS, DEMO_ORG, PAYMENT_METHODS, SITE, SOURCES, USER_AGENTS, type DemoEvent, type Gate, type TicketType } from './catalog.js';
 
 export interface DemoOptions {
@@ -54,17 +55,8 @@ export interface DemoHandle {
   stop(): Promise<DemoStats>;
 }
 
-/** mulberry32: a small seeded PRNG, so a seed replays the same traffic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A seeded PRNG (mulberry32), so a seed replays the same traffic.
+export { prng };
 
 const CONSENT_WEB = { analytics: true, marketing: false, data_processing: true };
 const CONSENT_SERVER = { analytics: false, marketing: false, data_processing: true };

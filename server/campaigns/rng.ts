@@ -1,4 +1,5 @@
 // Seeded randomness for the bandit (Thompson sampling) and the mock platforms: same seed, same draws. Pure.
+import { fnv1a32 } from '../../client/shared/experiment-hash.js';
 
 /** mulberry32: a small 32-bit generator, enough for sampling (not for secrets). */
 export function prng(seed: number): () => number {
@@ -12,15 +13,8 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** FNV-1a 32 of a string: stable seeds from ids and windows. */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
+/** FNV-1a 32 of a string: stable seeds from ids and windows (the experiments' hash, client/shared). */
+export const hash32 = fnv1a32;
 
 /** Standard normal (Box-Muller). */
 export function normal(rand: () => number): number {
