@@ -13,7 +13,9 @@ const PG = process.env.JOBS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
 const dbName = `jobs_${crypto.randomBytes(5).toString('hex')}`;
 const url = `${PG}/${dbName}`;
 let admin: pg.Client;
-let db: pg.Pool;
+// A client, not a pool: pg.Pool#end resolves before its sockets close, and the DROP … WITH (FORCE) below would
+// then kill a connection still closing, an 'error' nobody listens to.
+let db: pg.Client;
 const children: ChildProcess[] = [];
 
 const until = async <T>(fn: () => Promise<T | null | false | undefined>, ms: number, what: string): Promise<T> => {
@@ -48,7 +50,8 @@ describe('job runner on two node processes sharing PostgreSQL', () => {
     admin = new pg.Client({ connectionString: `${PG}/postgres` });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${dbName}`);
-    db = new pg.Pool({ connectionString: url, max: 2 });
+    db = new pg.Client({ connectionString: url });
+    await db.connect();
     await db.query(fs.readFileSync(path.join(SQL_DIR, '006_jobs.sql'), 'utf8'));
     await db.query('CREATE TABLE job_effects (job text NOT NULL, window_start timestamptz NOT NULL, node text NOT NULL)');
   }, 30_000);
