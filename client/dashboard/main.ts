@@ -1,7 +1,8 @@
 // The live dashboard page (/dashboard): sign in with a dashboard token (pasted, or ?token= in the link,
 // which is then moved to sessionStorage and removed from the address bar), then the organizer view or
 // the gate view depending on the token's role. One websocket (client/live) feeds everything; the header
-// shows its state, the reconnect countdown and how fresh the numbers are.
+// shows its state, the reconnect countdown and how fresh the numbers are. #artist/{id} and #venue/{id} (entity.ts)
+// are daily figures read over REST, without the websocket; artist and venue tokens open only those.
 import type { LiveClient, StateInfo } from '../live/client.js';
 import { decodeToken, type TokenClaims } from '../live/token.js';
 import { createLiveClient } from '../live/ws.js';
@@ -13,15 +14,19 @@ import { OrganizerView } from './organizer.js';
 import { TrendsView } from './trends.js';
 import { TrackingView } from './tracking.js';
 import { CampaignsView } from './campaigns.js';
+import { EntityView } from './entity.js';
+import { entityClaims, entityHash, parseEntityHash, type EntityClaims, type EntityKind, type EntityRoute } from './entity-data.js';
 
 const STORE_KEY = 'tx_dashboard_token';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface Running {
-  client: LiveClient;
-  view: TrendsView | OrganizerView | GateView | TrackingView | CampaignsView;
-  claims: TokenClaims;
+  /** null for the artist and venue views, which read REST only. */
+  client: LiveClient | null;
+  view: TrendsView | OrganizerView | GateView | TrackingView | CampaignsView | EntityView;
+  /** The token's expiry, epoch seconds. */
+  exp: number;
 }
 
 let running: Running | null = null;
@@ -39,6 +44,8 @@ function showSignin(message?: string): void {
   $('signin').hidden = false;
   $('app').hidden = true;
   $('signout').hidden = true;
+  $('open-entity').hidden = true;
+  $('conn').hidden = false;
   text($('who'), '');
   setConn(null);
   showError(message ?? null);
@@ -48,7 +55,7 @@ function showSignin(message?: string): void {
 function stop(): void {
   if (!running) return;
   running.view.destroy();
-  running.client.close();
+  running.client?.close();
   running.view.el.remove();
   running = null;
   if (clockTimer) clearInterval(clockTimer);
@@ -91,38 +98,75 @@ function setConn(s: StateInfo | null): void {
 
 function tick(): void {
   if (!running) return;
-  setConn(running.client.stateInfo);
+  if (running.client) setConn(running.client.stateInfo);
   const el = $('updated');
   if (!lastMessageAt) text(el, '');
   else text(el, `Updated ${formatAgo(Date.now() - lastMessageAt)}`);
-  const exp = running.claims.exp * 1000 - Date.now();
-  attr($('who'), 'title', `Token expires ${new Date(running.claims.exp * 1000).toLocaleString()}`);
+  const exp = running.exp * 1000 - Date.now();
+  attr($('who'), 'title', `Token expires ${new Date(running.exp * 1000).toLocaleString()}`);
   if (exp < 10 * 60_000 && exp > 0) showError(`This token expires in ${Math.ceil(exp / 60_000)} min. Ask for a new one to keep watching.`);
+}
+
+/** The header's links to the organizer's pages: shown to an organizer token, except the page it is on. */
+function setNav(role: string | null, current: string | null): void {
+  for (const page of ['history', 'tracking', 'campaigns']) $(`nav-${page}`).hidden = role !== 'organizer' || current === page;
+}
+
+/** The "open artist/venue" form of the header: for the roles that may read one (the server decides which). */
+function showOpenForm(kind: EntityKind | null): void {
+  $('open-entity').hidden = kind === null;
+  if (kind) ($('open-kind') as HTMLSelectElement).value = kind;
+}
+
+/** #artist/{id} or #venue/{id}; an artist or venue token without one opens its first artist or venue. */
+function entityRouteFor(entity: EntityClaims | null): EntityRoute | null {
+  const route = parseEntityHash(location.hash) ?? (entity ? { kind: entity.role, id: entity.ids[0] } : null);
+  if (route && location.hash !== entityHash(route)) history.replaceState(null, '', location.pathname + location.search + entityHash(route));
+  return route;
+}
+
+function startEntity(token: string, route: EntityRoute, claims: TokenClaims | null, entity: EntityClaims | null, exp: number): void {
+  const mine = entity ? entity.ids.map((id) => ({ kind: entity.role, id })) : [];
+  const view = new EntityView(location.origin, token, route, { back: claims?.role === 'organizer' ? '#' : null, mine });
+  text($('who'), entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : claims!.role === 'organizer' ? `Organizer ${claims!.org}` : 'Gate staff');
+  setNav(claims?.role ?? null, null);
+  showOpenForm(claims?.role === 'gate' ? null : route.kind);
+  // No websocket here: the connection badge would only ever say "Not connected".
+  $('conn').hidden = true;
+  $('app').append(view.el);
+  running = { client: null, view, exp };
+  view.start();
+  clockTimer = setInterval(tick, 1000);
 }
 
 function start(token: string): void {
   stop();
   const claims = decodeToken(token);
-  if (!claims) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`).');
-  if (claims.exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
+  const entity = claims ? null : entityClaims(token);
+  const exp = claims?.exp ?? entity?.exp;
+  if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`).');
+  if (exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
   sessionStorage.setItem(STORE_KEY, token);
   $('signin').hidden = true;
   $('app').hidden = false;
   $('signout').hidden = false;
   showError(null);
   lastMessageAt = 0;
+  const route = entityRouteFor(entity);
+  if (route) return startEntity(token, route, claims, entity, exp);
+  if (!claims) return;
+  $('conn').hidden = false;
+  showOpenForm(claims.role === 'organizer' ? 'venue' : null);
 
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);
   // #tracking: the organizer's tracking codes (tracking.ts) instead of the live view.
   const tracking = claims.role === 'organizer' && location.hash === '#tracking';
-  $('nav-tracking').hidden = claims.role !== 'organizer' || tracking;
   // #history: the organizer's 7/30-day history from the feature store (trends.ts) instead of the live view.
   const trends = claims.role === 'organizer' && location.hash === '#history' ? new TrendsView(location.origin, token, claims.org!, onError) : null;
-  $('nav-history').hidden = claims.role !== 'organizer' || trends !== null;
   // #campaigns: the organizer's ad campaigns, budget and recommendations (campaigns.ts), read-only.
   const campaigns = claims.role === 'organizer' && location.hash === '#campaigns' ? new CampaignsView(location.origin, token, claims.org!, onError) : null;
-  $('nav-campaigns').hidden = claims.role !== 'organizer' || campaigns !== null;
+  setNav(claims.role, tracking ? 'tracking' : trends ? 'history' : campaigns ? 'campaigns' : null);
   const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError));
   text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   $('app').append(view.el);
@@ -137,7 +181,7 @@ function start(token: string): void {
   client.on('message', () => {
     lastMessageAt = Date.now();
   });
-  running = { client, view, claims };
+  running = { client, view, exp };
   view.start();
   client.connect();
   clockTimer = setInterval(tick, 1000);
@@ -151,16 +195,21 @@ function boot(): void {
     const v = ($('token-input') as HTMLTextAreaElement).value.trim();
     if (v) start(v);
   });
+  $('open-entity').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = ($('open-id') as HTMLInputElement).value.trim();
+    if (id) location.hash = entityHash({ kind: ($('open-kind') as HTMLSelectElement).value === 'artist' ? 'artist' : 'venue', id });
+  });
   $('signout').addEventListener('click', () => {
     sessionStorage.removeItem(STORE_KEY);
     showSignin();
   });
-  window.addEventListener('online', () => running?.client.retryNow());
+  window.addEventListener('online', () => running?.client?.retryNow());
   window.addEventListener('hashchange', () => {
     const t = sessionStorage.getItem(STORE_KEY);
     if (t && running) start(t);
   });
-  window.addEventListener('offline', () => running && setConn(running.client.stateInfo));
+  window.addEventListener('offline', () => running?.client && setConn(running.client.stateInfo));
 
   // A token in the link is taken once and removed from the address bar (and so from history and screenshots).
   const url = new URL(location.href);
