@@ -38,12 +38,17 @@ interface Route {
   query?: string[];
   body?: (v: unknown) => unknown;
   admin?: boolean;
+  /** The tenant's write key (X-Tx-Key) instead of the secret key: the public /api/tx routes. */
+  write?: boolean;
+  /** A dashboard token (artist A1) instead of the secret key: the token branch of a route (key status, scope). */
+  token?: boolean;
 }
 
 describe('every API route under hostile input', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let base: string;
   let t: Tenant;
+  let artistToken: string;
 
   beforeAll(async () => {
     server = await bootServer({ RATE_LIMIT_EVENTS_PER_SEC: '1000000', RATE_LIMIT_BURST: '1000000', ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') });
@@ -51,13 +56,16 @@ describe('every API route under hostile input', () => {
     t = await createTenant(base, 'fuzz-routes');
     expect((await api(base, t, 'PUT', '/api/v1/settings/stripe', { webhook_secret: SECRET })).status).toBe(200);
     expect((await api(base, t, 'POST', '/api/v1/identify', { visitor_id: 'v-f', external_id: 'C-f' })).status).toBe(200);
+    const minted = await api(base, t, 'POST', '/api/v1/tokens', { role: 'artist', artist_ids: ['A1'] });
+    expect(minted.status).toBe(201);
+    artistToken = minted.json.token;
   });
   afterAll(async () => {
     await server?.close();
   });
 
-  const call = (method: string, path: string, body?: unknown, admin = false) =>
-    request(method, `${base}${path}`, body, { authorization: `Bearer ${admin ? ADMIN : t.secret_key}` });
+  const call = (method: string, path: string, body?: unknown, admin = false, via: 'write' | 'token' | null = null) =>
+    request(method, `${base}${path}`, body, via === 'write' ? { 'x-tx-key': t.write_key } : { authorization: `Bearer ${admin ? ADMIN : via === 'token' ? artistToken : t.secret_key}` });
 
   const signed = (evt: unknown) => {
     const body = JSON.stringify(evt);
@@ -141,6 +149,11 @@ describe('every API route under hostile input', () => {
       { method: 'GET', path: (s) => `/api/v1/analytics/events/${s}`, query: ['from', 'to', 'bucket'] },
       { method: 'GET', path: (s) => `/api/v1/analytics/organizers/${s}`, query: ['from', 'to', 'bucket'] },
       { method: 'GET', path: (s) => `/api/v1/features/persons/${s}`, query: ['from', 'to'] },
+      { method: 'GET', path: (s) => `/api/v1/analytics/users/${s}`, query: ['from', 'to'] },
+      { method: 'GET', path: (s) => `/api/v1/analytics/artists/${s}`, query: ['from', 'to', 'bucket'] },
+      { method: 'GET', path: (s) => `/api/v1/analytics/venues/${s}`, query: ['from', 'to'] },
+      { method: 'GET', path: () => '/api/v1/analytics/artists/A1', query: ['from', 'to'], token: true },
+      { method: 'GET', path: () => '/api/tx/tracking-config', query: ['event_id', 'organizer_id', 'format', 'nonce'], write: true },
       { method: 'POST', path: () => '/api/v1/identify', body: (v) => ({ visitor_id: v, external_id: v, email: v, phone: v, city: v }) },
       { method: 'POST', path: () => '/api/v1/identify', body: (v) => ({ visitor_id: 'v-x', external_id: v }) },
       { method: 'POST', path: () => '/api/v1/server-events', body: (v) => ({ events: [{ event_name: 'order_completed', entities: { order_id: v }, payload: { gross_amount: v, currency: v } }] }) },
@@ -238,7 +251,7 @@ describe('every API route under hostile input', () => {
         const qs = (route.query ?? []).length ? s.q.map(([i, v]) => `${route.query![i % route.query!.length]}=${v}`).join('&') : '';
         const path = route.path(s.seg) + (qs ? `?${qs}` : '');
         what = `${route.method} ${path.slice(0, 200)} ${route.body ? JSON.stringify(route.body(s.v))?.slice(0, 200) : ''}`;
-        r = await call(route.method, path, route.body ? route.body(s.v) : undefined, route.admin);
+        r = await call(route.method, path, route.body ? route.body(s.v) : undefined, route.admin, route.write ? 'write' : route.token ? 'token' : null);
       } else {
         const evt: any = stripeEvent();
         const [head, tail] = s.c.field.split('.');
