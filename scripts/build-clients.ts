@@ -197,7 +197,9 @@ export async function buildClients(opts: { outDir?: string; typecheck?: boolean;
     logLevel: 'silent',
     charset: 'utf8',
   };
-  const browser = { ...common, platform: 'browser' as const, target: ['es2019', 'chrome80', 'firefox78', 'safari13'], minify: true };
+  // Members named with a trailing underscore are the SDK's private ones (never on the wire, in storage or in
+  // another chunk's reach): esbuild shortens them, which neither minifying nor gzip does for property names.
+  const browser = { ...common, platform: 'browser' as const, target: ['es2019', 'chrome80', 'firefox78', 'safari13'], minify: true, mangleProps: /_$/ };
   const builds: [string, esbuild.BuildOptions][] = [
     ['tx-sdk.js', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/iife.ts')], format: 'iife' }],
     ['tx-sdk.mjs', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/index.ts')], format: 'esm' }],

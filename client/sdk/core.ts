@@ -2,7 +2,7 @@
 // No DOM types here (the root tsconfig type-checks these through the unit tests), storage and clocks are
 // injected.
 import { WEB_SCOPES, type ConsentScope } from '../shared/registry.gen.js';
-import type { ConsentSnapshot } from '../shared/types.js';
+import type { ConsentSnapshot, Envelope } from '../shared/types.js';
 
 /** The subset of the Web Storage API the SDK uses (localStorage, or a memory map before consent). */
 export interface KV {
@@ -92,9 +92,19 @@ export interface Claim {
 }
 
 /**
- * Assigns the session, sequence number and previous event of a new event at `now`. The stored session
- * continues when its last activity is less than `timeoutMs` ago (a clock that went backwards keeps it too);
- * otherwise a new one starts at sequence 0. Returns the state to store back.
+ * The session at `now`: the stored one while its last activity is less than `timeoutMs` ago (a clock that
+ * went backwards keeps it too), else a new one from `open` at sequence 0 (`fresh`). Its last activity is
+ * left as stored: the caller records activity.
+ */
+export function roll(stored: SessionState | null, now: number, timeoutMs: number, open: () => Pick<SessionState, 'id' | 'touch'>): { s: SessionState; fresh: boolean } {
+  const alive = stored && typeof stored.id === 'string' && typeof stored.seq === 'number' && now - stored.last < timeoutMs;
+  return alive ? { s: stored!, fresh: false } : { s: { ...open(), start: now, last: now, seq: 0 }, fresh: true };
+}
+
+/**
+ * Assigns the session (roll()), sequence number and previous event of a new event at `now`, numbered from
+ * the session itself (as SDK 1.0 did; 1.1 numbers from claimIn() and keeps these as a floor). Returns the
+ * state to store back.
  */
 export function claimSequence(
   stored: SessionState | null,
@@ -103,13 +113,13 @@ export function claimSequence(
   eventId: string,
   open: () => Pick<SessionState, 'id' | 'touch'>,
 ): Claim {
-  const alive = stored && typeof stored.id === 'string' && typeof stored.seq === 'number' && now - stored.last < timeoutMs;
-  const s: SessionState = alive ? stored! : { ...open(), start: now, last: now, seq: 0 };
+  const r = roll(stored, now, timeoutMs, open);
+  const s = r.s;
   return {
     state: { ...s, last: Math.max(now, s.last), seq: s.seq + 1, prev: eventId },
     sequence_no: s.seq,
-    prev_event_id: alive ? s.prev : undefined,
-    fresh: !alive,
+    prev_event_id: r.fresh ? undefined : s.prev,
+    fresh: r.fresh,
   };
 }
 
@@ -167,13 +177,10 @@ export function claimIn(stored: Counter | null | undefined, eventId: string, flo
   const c: Counter = stored && typeof stored.n === 'number' && stored.ids ? stored : { n: 0, ids: {} };
   const had = c.ids[eventId];
   if (had) return { counter: c, seq: had[0], prev: had[1] };
-  const n = floor && floor.n > c.n ? floor.n : c.n;
-  const prev = floor && floor.n > c.n ? floor.p : c.p;
-  const keys = Object.keys(c.ids);
-  const ids: Counter['ids'] = {};
-  for (const k of keys.slice(Math.max(0, keys.length - RECENT + 1))) ids[k] = c.ids[k];
-  ids[eventId] = prev === undefined ? [n] : [n, prev];
-  return { counter: { n: n + 1, p: eventId, ids }, seq: n, prev };
+  const up = floor && floor.n > c.n;
+  const n = up ? floor!.n : c.n;
+  const prev = up ? floor!.p : c.p;
+  return { counter: { n: n + 1, p: eventId, ids: bounded(c.ids, eventId, prev === undefined ? [n] : [n, prev], RECENT) }, seq: n, prev };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -185,7 +192,7 @@ export class StoredQueue<T extends { event_id: string }> {
     private kv: KV,
     private key: string,
     public cap: number,
-    private onDrop: (dropped: T[]) => void = () => {},
+    private onDrop_: (dropped: T[]) => void = () => {},
   ) {}
 
   all(): T[] {
@@ -193,8 +200,8 @@ export class StoredQueue<T extends { event_id: string }> {
     return Array.isArray(q) ? q : [];
   }
 
-  private save(q: T[]): void {
-    if (q.length > this.cap) this.onDrop(q.splice(0, q.length - this.cap));
+  private save_(q: T[]): void {
+    if (q.length > this.cap) this.onDrop_(q.splice(0, q.length - this.cap));
     if (!q.length) {
       try {
         this.kv.removeItem(this.key);
@@ -204,30 +211,28 @@ export class StoredQueue<T extends { event_id: string }> {
       return;
     }
     // Storage full: keep the newest half rather than nothing.
-    while (!writeJson(this.kv, this.key, q) && q.length > 1) this.onDrop(q.splice(0, q.length >> 1));
+    while (!writeJson(this.kv, this.key, q) && q.length > 1) this.onDrop_(q.splice(0, q.length >> 1));
   }
 
   /** Appends; returns the number of events stored. */
   push(...events: T[]): number {
     const q = this.all();
     q.push(...events);
-    this.save(q);
+    this.save_(q);
     return q.length;
   }
 
   /** Removes the given event ids (sent and acknowledged, or dropped). */
   remove(ids: Iterable<string>): void {
     const gone = new Set(ids);
-    const q = this.all();
-    const kept = q.filter((e) => !gone.has(e.event_id));
-    if (kept.length !== q.length) this.save(kept);
+    this.retain((e) => !gone.has(e.event_id));
   }
 
   /** Sets fields of a queued event (its sequence number once claimed); false when it is no longer queued. */
   patch(id: string, fields: Partial<T>): boolean {
     const q = this.all();
     const e = q.find((x) => x.event_id === id);
-    if (e) Object.assign(e, fields), this.save(q);
+    if (e) Object.assign(e, fields), this.save_(q);
     return !!e;
   }
 
@@ -235,8 +240,32 @@ export class StoredQueue<T extends { event_id: string }> {
   retain(keep: (e: T) => boolean): void {
     const q = this.all();
     const kept = q.filter(keep);
-    if (kept.length !== q.length) this.save(kept);
+    if (kept.length !== q.length) this.save_(kept);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Request bodies (fetch and sendBeacon alike)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The numbered events of `events` (the others wait for their sequence number), as request bodies of at most
+ * `max` events and about `bytes` bytes each (a single larger event gets a body of its own), stamped `sentAt`.
+ * Lazy: a fetch takes only the first body.
+ */
+export function* bodies(events: Envelope[], sentAt: string, max: number, bytes: number): Generator<[string, Envelope[]]> {
+  let parts: string[] = [];
+  let batch: Envelope[] = [];
+  let size = 0;
+  for (const e of events) {
+    if (e.sequence_no === undefined) continue;
+    const s = JSON.stringify({ ...e, sent_at: sentAt });
+    if (parts.length >= max || (size && size + s.length > bytes)) yield ['{"events":[' + parts.join() + ']}', batch], (parts = []), (batch = []), (size = 0);
+    parts.push(s);
+    batch.push(e);
+    size += s.length + 1;
+  }
+  if (size) yield ['{"events":[' + parts.join() + ']}', batch];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -271,19 +300,19 @@ export function mergeConsent(prev: ConsentSnapshot, change: Partial<ConsentSnaps
 // Page type and device (kept per session: README "Sessions, identity and GDPR" → "Sessions")
 // ---------------------------------------------------------------------------------------------------------
 
-export function pageType(path: string): string {
-  const p = path.toLowerCase();
-  if (p === '/' || p === '/home' || p === '/index.html') return 'home';
-  if (/\/events\/?$/.test(p)) return 'listing';
-  if (p.includes('/checkout')) return 'checkout';
-  if (/\/(cart|basket)(\/|$)/.test(p)) return 'cart';
-  if (/\/events?\/[\w-]+/.test(p)) return 'event';
-  if (p.includes('/artist')) return 'artist';
-  if (p.includes('/venue')) return 'venue';
-  if (p.includes('/search')) return 'search';
-  if (p.includes('/shop') || p.includes('/product')) return 'shop';
-  if (p.includes('/account')) return 'account';
+/** The name of the first `pattern=name` entry (`;`-separated, tried in order) whose pattern matches `s`, else `other`. */
+function first(s: string, table: string): string {
+  for (const entry of table.split(';')) {
+    const at = entry.lastIndexOf('=');
+    if (new RegExp(entry.slice(0, at), 'i').test(s)) return entry.slice(at + 1);
+  }
   return 'other';
+}
+
+export function pageType(path: string): string {
+  return /^\/(home|index\.html)?$/i.test(path)
+    ? 'home'
+    : first(path, '/events/?$=listing;/checkout=checkout;/(cart|basket)(/|$)=cart;/events?/[\\w-]+=event;/artist=artist;/venue=venue;/search=search;/shop|/product=shop;/account=account');
 }
 
 export interface Device {
@@ -293,34 +322,10 @@ export interface Device {
 }
 
 export function device(ua: string): Device {
-  const t = (re: RegExp) => re.test(ua);
+  const type = first(ua, 'ipad|tablet|playbook|silk|android(?!.*mobile)=tablet;mobi|iphone|ipod|android=mobile');
   return {
-    device_type: t(/ipad|tablet|playbook|silk|android(?!.*mobile)/i) ? 'tablet' : t(/mobi|iphone|ipod|android/i) ? 'mobile' : 'desktop',
-    os: t(/windows/i)
-      ? 'Windows'
-      : t(/iphone|ipad|ipod/i)
-        ? 'iOS'
-        : t(/android/i)
-          ? 'Android'
-          : t(/cros/i)
-            ? 'ChromeOS'
-            : t(/mac os x|macintosh/i)
-              ? 'macOS'
-              : t(/linux/i)
-                ? 'Linux'
-                : 'other',
-    browser: t(/edg(e|a|ios)?\//i)
-      ? 'Edge'
-      : t(/opr\/|opera/i)
-        ? 'Opera'
-        : t(/samsungbrowser/i)
-          ? 'Samsung Internet'
-          : t(/firefox|fxios/i)
-            ? 'Firefox'
-            : t(/chrome|crios|chromium/i)
-              ? 'Chrome'
-              : t(/safari/i)
-                ? 'Safari'
-                : 'other',
+    device_type: type === 'other' ? 'desktop' : (type as Device['device_type']),
+    os: first(ua, 'windows=Windows;iphone|ipad|ipod=iOS;android=Android;cros=ChromeOS;mac os x|macintosh=macOS;linux=Linux'),
+    browser: first(ua, 'edg(e|a|ios)?/=Edge;opr/|opera=Opera;samsungbrowser=Samsung Internet;firefox|fxios=Firefox;chrome|crios|chromium=Chrome;safari=Safari'),
   };
 }

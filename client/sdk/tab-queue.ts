@@ -16,35 +16,35 @@ const K_SESSION = 'tx_session'; // the tracker's rolling session; `seq`/`prev`: 
 
 export interface TabQueueDeps {
   /** Memory before consent, localStorage after (`persist`). */
-  store: KV & { keys(): string[]; persist: boolean };
-  maxQueue: number;
-  log(...args: unknown[]): void;
+  store_: KV & { keys(): string[]; persist_: boolean };
+  maxQueue_: number;
+  log_(...args: unknown[]): void;
   /** An event of the queue got its number: send it (by beacon when `beacon`). */
-  numbered(beacon?: boolean): void;
+  numbered_(beacon?: boolean): void;
   flush(): void;
 }
 
 export class TabQueue {
   /** Tab liveness and the IndexedDB counters; null: one shared queue, numbers from localStorage. */
-  tabs: Tabs | null = null;
+  tabs_: Tabs | null = null;
   /** This tab's id ('' without Tabs). */
-  tab = '';
+  tab_ = '';
   /** Claims sent to IndexedDB and not answered yet. */
   pending = 0;
-  q: StoredQueue<Envelope>;
-  private adopting = false;
+  q_: StoredQueue<Envelope>;
+  private adopting_ = false;
 
   constructor(
     private d: TabQueueDeps,
     shared: boolean,
   ) {
-    if (shared) this.tabs = new Tabs((this.tab = uuid()));
-    this.q = this.queue();
+    if (shared) this.tabs_ = new Tabs((this.tab_ = uuid()));
+    this.q_ = this.queue_();
   }
 
   /** Back from the back/forward cache as a new tab (the old one's lock was freed: its queue may be adopted). */
-  renew() {
-    if (this.tabs) this.tabs.hold((this.tab = uuid())), (this.q = this.queue());
+  renew_() {
+    if (this.tabs_) this.tabs_.hold_((this.tab_ = uuid())), (this.q_ = this.queue_());
   }
 
   /**
@@ -54,37 +54,37 @@ export class TabQueue {
    * claims is pending (in hide(): the page may be gone before IndexedDB answers). Every claim leaves this
    * tab's view of the counter in its hint key, which claims made later, anywhere, never go below.
    */
-  claim(e: Envelope, now?: boolean, beacon?: boolean) {
+  claim_(e: Envelope, now?: boolean, beacon?: boolean) {
     const sid = e.session_id!;
     const id = e.event_id;
-    const t = this.tabs;
+    const t = this.tabs_;
     const done = (c: { counter: { n: number; p?: string }; seq: number; prev?: string }) => {
-      writeJson(this.d.store, K_HINT + this.tab, { s: sid, n: c.counter.n, p: c.counter.p } as Hint);
+      writeJson(this.d.store_, K_HINT + this.tab_, { s: sid, n: c.counter.n, p: c.counter.p } as Hint);
       const f: Partial<Envelope> = { sequence_no: c.seq };
       if (c.prev) f.prev_event_id = c.prev;
-      this.q.patch(id, f);
-      this.d.numbered(beacon);
+      this.q_.patch(id, f);
+      this.d.numbered_(beacon);
     };
-    if (!t || !this.d.store.persist || (now && !t.peers && !this.pending)) return done(claimIn(null, id, this.floor(sid)));
+    if (!t || !this.d.store_.persist_ || (now && !t.peers_ && !this.pending)) return done(claimIn(null, id, this.floor_(sid)));
     this.pending++;
-    t.rw('c', (v) => {
-      const c = claimIn(v && v[sid], id, this.floor(sid));
+    t.rw_('c', (v) => {
+      const c = claimIn(v && v[sid], id, this.floor_(sid));
       return [bounded(v, sid, c.counter, 8), c];
     }).then((c) => {
       this.pending--;
       // IndexedDB failed (quota, shutdown): number it as a single tab would rather than never send it.
-      done(c || claimIn(null, id, this.floor(sid)));
+      done(c || claimIn(null, id, this.floor_(sid)));
     });
   }
 
-  private queue() {
-    return new StoredQueue<Envelope>(this.d.store, this.tab ? K_Q + this.tab : K_QUEUE, this.d.maxQueue, (x) => this.d.log('queue full, dropped', x.length));
+  private queue_() {
+    return new StoredQueue<Envelope>(this.d.store_, this.tab_ ? K_Q + this.tab_ : K_QUEUE, this.d.maxQueue_, (x) => this.d.log_('queue full, dropped', x.length));
   }
 
   /** The highest counter any tab's hint reports for the session. */
-  private floor(sid: string): Hint | null {
-    const s = readJson<SessionState>(this.d.store, K_SESSION);
-    const hints = this.d.store.keys().filter((k) => k.startsWith(K_HINT)).map((k) => readJson<Hint>(this.d.store, k));
+  private floor_(sid: string): Hint | null {
+    const s = readJson<SessionState>(this.d.store_, K_SESSION);
+    const hints = this.d.store_.keys().filter((k) => k.startsWith(K_HINT)).map((k) => readJson<Hint>(this.d.store_, k));
     return floorOf(s ? [...hints, { s: s.id, n: s.seq, p: s.prev }] : hints, sid);
   }
 
@@ -93,48 +93,48 @@ export class TabQueue {
    * queued: the first live tab that claims one in IndexedDB moves its events into its own queue, numbers
    * those that were not numbered yet and sends them.
    */
-  async adopt() {
-    const t = this.tabs;
-    if (!t || !this.d.store.persist || this.adopting) return;
-    this.adopting = true;
+  async adopt_() {
+    const t = this.tabs_;
+    if (!t || !this.d.store_.persist_ || this.adopting_) return;
+    this.adopting_ = true;
     try {
-      await this.adoptDead(t);
+      await this.adoptDead_(t);
     } finally {
-      this.adopting = false;
+      this.adopting_ = false;
     }
   }
 
-  private async adoptDead(t: Tabs) {
-    const old = readJson<Envelope[]>(this.d.store, K_QUEUE);
-    if (old && old.length) this.q.push(...old), this.d.store.removeItem(K_QUEUE); // left by SDK 1.0
+  private async adoptDead_(t: Tabs) {
+    const old = readJson<Envelope[]>(this.d.store_, K_QUEUE);
+    if (old && old.length) this.q_.push(...old), this.d.store_.removeItem(K_QUEUE); // left by SDK 1.0
     const ids: Record<string, 1> = {};
-    for (const k of this.d.store.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
-    const look = await t.dead(Object.keys(ids));
+    for (const k of this.d.store_.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
+    const look = await t.dead_(Object.keys(ids));
     const live = look.live;
     for (const id of look.dead) {
       // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
       if (
-        !(await t.rw('a', (v) => {
+        !(await t.rw_('a', (v) => {
           const by = v && v[id];
-          return by && (by === this.tab || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab, 100), 1];
+          return by && (by === this.tab_ || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab_, 100), 1];
         }))
       )
         continue;
-      const evs = readJson<Envelope[]>(this.d.store, K_Q + id) || [];
-      const hint = readJson<Hint>(this.d.store, K_HINT + id);
+      const evs = readJson<Envelope[]>(this.d.store_, K_Q + id) || [];
+      const hint = readJson<Hint>(this.d.store_, K_HINT + id);
       // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
       if (hint)
-        await t.rw('c', (v) => {
+        await t.rw_('c', (v) => {
           const c = v && v[hint.s];
           return [c && c.n >= hint.n ? v : bounded(v, hint.s, { ids: (c && c.ids) || {}, n: hint.n, p: hint.p }, 8), 0];
         });
       const mine: Record<string, 1> = {};
-      for (const e of this.q.all()) mine[e.event_id] = 1;
+      for (const e of this.q_.all()) mine[e.event_id] = 1;
       const add = evs.filter((e) => !mine[e.event_id]);
-      this.q.push(...add);
-      this.d.store.removeItem(K_Q + id);
-      this.d.store.removeItem(K_HINT + id);
-      for (const e of add) if (e.sequence_no === undefined) this.claim(e);
+      this.q_.push(...add);
+      this.d.store_.removeItem(K_Q + id);
+      this.d.store_.removeItem(K_HINT + id);
+      for (const e of add) if (e.sequence_no === undefined) this.claim_(e);
       this.d.flush();
     }
   }

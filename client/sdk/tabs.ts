@@ -9,14 +9,14 @@
 // Browsers without Web Locks or IndexedDB fall back to one shared queue (best effort, as before).
 export class Tabs {
   /** Other tabs of the site that held their lock at the last look (unknown before it: assume some). */
-  peers = 1;
+  peers_ = 1;
   private db: Promise<IDBDatabase | null>;
-  private seen: Record<string, 1> = {};
-  private unlock = () => {};
+  private seen_: Record<string, 1> = {};
+  private unlock_ = () => {};
   private bc?: BroadcastChannel;
 
   constructor(public id: string) {
-    this.hold(id);
+    this.hold_(id);
     this.db = new Promise((ok) => {
       try {
         const r = indexedDB.open('tx', 1);
@@ -38,13 +38,13 @@ export class Tabs {
    * Holds the lock of tab `id` until free(). A page entering the back/forward cache frees it (Chromium does
    * not cache a page holding a Web Lock) and comes back as a new tab: its old queue is adopted like any other.
    */
-  hold(id: string) {
-    navigator.locks.request('tx_tab.' + (this.id = id), () => new Promise<void>((r) => (this.unlock = r)));
+  hold_(id: string) {
+    navigator.locks.request('tx_tab.' + (this.id = id), () => new Promise<void>((r) => (this.unlock_ = r)));
     // A new tab says so at once: a tab leaving the page numbers its last events by itself only while it
     // is the site's only tab, and the next look at the locks may be a flush interval away.
     try {
       const bc = (this.bc = new BroadcastChannel('tx_tabs'));
-      bc.onmessage = () => this.peers++;
+      bc.onmessage = () => this.peers_++;
       bc.postMessage(1);
     } catch {
       /* no BroadcastChannel: new tabs are seen at the next look */
@@ -52,8 +52,8 @@ export class Tabs {
   }
 
   /** Releases this tab's lock and channel (Chromium evicts cached pages that hold either). */
-  free() {
-    this.unlock();
+  free_() {
+    this.unlock_();
     this.bc && this.bc.close();
   }
 
@@ -62,7 +62,7 @@ export class Tabs {
    * every earlier one of every tab) and returns [value to store, result]. Resolves after the commit;
    * null when IndexedDB is unavailable or the transaction failed.
    */
-  rw<T>(key: string, fn: (v: any) => [unknown, T]): Promise<T | null> {
+  rw_<T>(key: string, fn: (v: any) => [unknown, T]): Promise<T | null> {
     return this.db.then(
       (db) =>
         db &&
@@ -87,7 +87,7 @@ export class Tabs {
   }
 
   /** Forgets every counter (consent withdrawn). */
-  wipe(): void {
+  wipe_(): void {
     this.db.then((db) => {
       try {
         db && db.transaction('kv', 'readwrite').objectStore('kv').clear();
@@ -102,19 +102,19 @@ export class Tabs {
    * look too (a look per flush interval), so their last writes have long reached this tab's copy of
    * localStorage. Also counts the live peers.
    */
-  async dead(ids: string[]): Promise<{ dead: string[]; live: string[] }> {
+  async dead_(ids: string[]): Promise<{ dead: string[]; live: string[] }> {
     const q = await navigator.locks.query();
     const live: string[] = [];
     for (const l of q.held || []) if (l.name && l.name.startsWith('tx_tab.') && l.name !== 'tx_tab.' + this.id) live.push(l.name.slice(7));
-    this.peers = live.length;
+    this.peers_ = live.length;
     const dead: string[] = [];
     const seen: Record<string, 1> = {};
     for (const id of ids)
       if (id !== this.id && !live.includes(id)) {
-        if (this.seen[id]) dead.push(id);
+        if (this.seen_[id]) dead.push(id);
         seen[id] = 1;
       }
-    this.seen = seen;
+    this.seen_ = seen;
     return { dead, live };
   }
 }

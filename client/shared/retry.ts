@@ -13,11 +13,15 @@
 export type Verdict = 'ack' | 'retry' | 'split' | 'auth' | 'drop';
 
 export function verdict(status: number): Verdict {
-  if (status >= 200 && status < 300) return 'ack';
-  if (status === 0 || status === 408 || status === 429 || status >= 500) return 'retry';
-  if (status === 413) return 'split';
-  if (status === 401 || status === 403) return 'auth';
-  return 'drop';
+  return status > 199 && status < 300
+    ? 'ack'
+    : !status || status == 408 || status == 429 || status > 499
+      ? 'retry'
+      : status == 413
+        ? 'split'
+        : status == 401 || status == 403
+          ? 'auth'
+          : 'drop';
 }
 
 /**

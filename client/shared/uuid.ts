@@ -4,14 +4,10 @@
 declare const crypto: { randomUUID?: () => string; getRandomValues?: <T extends Uint8Array>(a: T) => T } | undefined;
 
 export function uuid(): string {
-  const c = typeof crypto !== 'undefined' ? crypto : undefined;
+  const c = typeof crypto != 'undefined' ? crypto : undefined;
   if (c && c.randomUUID) return c.randomUUID();
-  const b = new Uint8Array(16);
-  if (c && c.getRandomValues) c.getRandomValues(b);
-  else for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
-  b[6] = (b[6] & 15) | 64;
-  b[8] = (b[8] & 63) | 128;
-  let h = '';
-  for (let i = 0; i < 16; i++) h += (b[i] + 256).toString(16).slice(1) + (i === 3 || i === 5 || i === 7 || i === 9 ? '-' : '');
-  return h;
+  const rnd = () => (c && c.getRandomValues ? c.getRandomValues(new Uint8Array(1))[0] : Math.random() * 256);
+  // Each template digit d becomes d XOR a random nibble masked by 15 >> d/4: 0 and 1 → any hex digit,
+  // 4 → 4 (the version), 8 → 8–b (the variant). (The browser bundle's size budget prefers this to a loop.)
+  return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (d) => (+d ^ (rnd() & (15 >> (+d / 4)))).toString(16));
 }

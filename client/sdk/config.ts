@@ -1,0 +1,72 @@
+// The browser SDK's public types: its configuration, options and the registry-derived event methods.
+import type { CamelCase, EventName, WebEventName } from '../shared/registry.gen.js';
+import type { ConsentSnapshot, Entities, Envelope, Props, Rejection } from '../shared/types.js';
+import type { KV } from './core.js';
+
+export interface TxConfig {
+  /** The tenant's public write key (tx_pk_…). */
+  writeKey: string;
+  /** Base URL of the Tixello Live server; default: this page's origin. */
+  endpoint?: string;
+  siteId?: string;
+  /**
+   * Consent as known when the page loads (e.g. from the site's consent banner). Default: the last choice
+   * stored by setConsent(), else everything denied (opt-in).
+   */
+  consent?: Partial<ConsentSnapshot>;
+  /** Entity ids added to every event (e.g. `{ organizer_id }` on an organizer's own site). */
+  entities?: Entities;
+  /** Logs every event, consent block and server rejection to the console. */
+  debug?: boolean;
+  /** Events per request (≤ 100). Default 20: a full batch is sent at once. */
+  batchSize?: number;
+  /** How often queued events are sent, in ms. Default 3000. */
+  flushInterval?: number;
+  /** Most events kept in storage while they cannot be sent; the oldest go first. Default 500. */
+  maxQueue?: number;
+  /** Inactivity after which a new session starts, in ms. Default 30 min. */
+  sessionTimeout?: number;
+  /** Backoff between failed attempts: first step and cap, in ms. Defaults 1000 and 60000. */
+  retryBase?: number;
+  retryMax?: number;
+  /** Sends a page_view now (or as soon as consent allows). Default false: call pageView() yourself. */
+  autoPageView?: boolean;
+  /** Tracks active/total time, scroll and visibility, sent as page_engagement when the page is left. Default true. */
+  engagement?: boolean;
+  /** Loads consent scopes from GET /api/tx/schema (cached a day). Default true. */
+  loadSchema?: boolean;
+  /** Page type for a path; return undefined to use the built-in detection. */
+  pageType?: (path: string) => string | undefined;
+  /** Called with each event the server rejected (it is not retried). */
+  onReject?: (event: Envelope, rejection: Rejection) => void;
+  /** Storage; default localStorage (used only once analytics or marketing consent is given). */
+  storage?: KV;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface TrackOptions {
+  /** Send right away with navigator.sendBeacon (for events just before navigating away). */
+  beacon?: boolean;
+}
+
+export interface ImpressionOptions {
+  /** Cards to watch; default `[data-tx-event]`. A card carries `data-tx-event="<event id>"` and optionally
+   * `data-tx-position`, `data-tx-list`, `data-tx-source` (position defaults to the card's index, from 0). */
+  selector?: string;
+  list_name?: string;
+  source?: string;
+  feed_tab?: string;
+  /** Also send event_card_click when a card is clicked. */
+  clicks?: boolean;
+}
+
+export interface ImpressionHandle {
+  /** Looks for cards added since (infinite lists). */
+  scan(): void;
+  disconnect(): void;
+}
+
+type Method<N extends EventName> = {} extends Props<N> ? (props?: Props<N>, options?: TrackOptions) => string | null : (props: Props<N>, options?: TrackOptions) => string | null;
+/** One method per web event of the registry: page_view → pageView, add_to_cart → addToCart, … */
+export type WebMethods = { [N in WebEventName as CamelCase<N>]: Method<N> };
