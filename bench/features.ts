@@ -79,7 +79,7 @@ async function seed(): Promise<number> {
   const STEP = 50_000;
   for (let a = 0; a < N; a += STEP) {
     await db.query(`INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, person_id, consent_snapshot, entities, payload)
-      SELECT gen_random_uuid(), k.name, now() - (((i * 7919) % 2592000) || ' seconds')::interval, $1, 'web', 'v' || (i % $4), 's' || (i % ($4 * 3)),
+      SELECT gen_random_uuid(), k.name, now() - (((i::bigint * 7919) % 2592000) || ' seconds')::interval, $1, 'web', 'v' || (i % $4), 's' || (i % ($4 * 3)),
         CASE WHEN i % 10 < 7 THEN $6 + (i % $4) % $5 END, '{}'::jsonb,
         jsonb_build_object('event_entity_id', 'E' || (1 + ((i::bigint * i) % $7)), 'order_id', 'o' || i, 'ticket_id', 't' || i),
         CASE WHEN k.name = 'order_completed' THEN jsonb_build_object('gross_amount', 50 + i % 200, 'net_amount', 45 + i % 180, 'currency', 'EUR',
