@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocate, clampShares, dailyTarget, winProbabilities, DEFAULT_BANDIT, type Arm } from './allocate.js';
+import { allocate, clampShares, dailyTarget, startingBudgets, winProbabilities, DEFAULT_BANDIT, type Arm } from './allocate.js';
 import { ZERO_STATS, DAY_MS } from './model.js';
 import { prng } from './rng.js';
 
@@ -61,5 +61,26 @@ describe('allocate', () => {
     const a = allocate({ strategy: 'performance_based', platformAllocations: {}, dayTarget: 80, rand: prng(9), arms });
     const b = allocate({ strategy: 'performance_based', platformAllocations: {}, dayTarget: 80, rand: prng(9), arms });
     expect([...a.daily]).toEqual([...b.daily]);
+  });
+});
+
+describe('startingBudgets (approval)', () => {
+  const fresh = (id: number, platform: Arm['platform'] = 'meta'): Arm => ({ id, platform, stats: ZERO_STATS });
+  const base = { strategy: 'equal_split' as const, platformAllocations: {}, dayTarget: 100, rand: prng(1) };
+  it('approving a suite one campaign at a time gives each its share, not the whole day to the first', () => {
+    const first = startingBudgets({ ...base, running: [], starting: [fresh(1)], waiting: [fresh(2), fresh(3), fresh(4)] });
+    expect([...first]).toEqual([[1, 25]]);
+    const second = startingBudgets({ ...base, running: [{ ...fresh(1), daily: 25 }], starting: [fresh(2)], waiting: [fresh(3), fresh(4)] });
+    expect([...second]).toEqual([[2, 25]]);
+  });
+  it('approving the whole suite at once splits the day between all of them', () => {
+    const all = startingBudgets({ ...base, running: [], starting: [1, 2, 3, 4].map((id) => fresh(id)), waiting: [] });
+    expect([...all.values()]).toEqual([25, 25, 25, 25]);
+  });
+  it('never gives the starting campaigns more than the running ones leave free', () => {
+    const r = startingBudgets({ ...base, running: [{ ...fresh(1), daily: 90 }], starting: [fresh(2), fresh(3)], waiting: [] });
+    expect(r.get(2)! + r.get(3)!).toBeLessThanOrEqual(10);
+    expect(r.get(2)).toBe(10);
+    expect(r.get(3)).toBe(0);
   });
 });

@@ -147,3 +147,29 @@ export function allocate(inp: AllocationInput): Allocation {
   }
   return { daily, shares: new Map([...shares].map(([k, v]) => [k, cents(v * 10000) / 10000])), winProbabilities: wp };
 }
+
+export interface StartingInput extends Omit<AllocationInput, 'arms'> {
+  /** Campaigns of the budget already running, with the daily budget each holds. */
+  running: (Arm & { daily: number })[];
+  /** Campaigns being approved now. */
+  starting: Arm[];
+  /** Campaigns of the budget that may still be approved (pending review, drafts). */
+  waiting: Arm[];
+}
+
+/**
+ * Daily budgets for campaigns approved now. The day is split over every campaign of the budget that runs or may
+ * still start, so approving a suite one campaign at a time gives each its share instead of the first one the
+ * whole day (and the rest nothing); the starting ones never take more than the running ones leave free.
+ */
+export function startingBudgets(inp: StartingInput): Map<number, number> {
+  const shares = allocate({ ...inp, arms: [...inp.running, ...inp.starting, ...inp.waiting] }).daily;
+  let headroom = Math.max(0, inp.dayTarget - inp.running.reduce((s, c) => s + c.daily, 0));
+  const out = new Map<number, number>();
+  for (const a of inp.starting) {
+    const d = floorCents(Math.min(shares.get(a.id) ?? 0, headroom));
+    out.set(a.id, d);
+    headroom -= d;
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
-import { allocate, dailyTarget } from './allocate.js';
+import { dailyTarget, startingBudgets } from './allocate.js';
 import { canMove, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
 import { hash32, prng } from './rng.js';
 import type { Action, Decision } from './rules.js';
@@ -91,15 +91,17 @@ export function createService(deps: ServiceDeps) {
     return { ok: true, value: await S.campaigns(db, tenant, budgetId) };
   }
 
-  /** Daily budgets for campaigns starting now: the day's headroom next to the running ones, split by strategy. */
-  function startingBudgets(b: Budget, all: Campaign[], starting: Campaign[]): Map<number, number> {
-    const running = all.filter((c) => c.status === 'active' && !starting.some((s) => s.id === c.id));
-    const target = dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: deps.now() });
-    const headroom = Math.max(0, target - running.reduce((s, c) => s + c.daily_budget, 0));
-    return allocate({
-      strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, dayTarget: headroom, rand: prng(hash32(`start:${b.id}`)),
-      arms: starting.map((c) => ({ id: c.id, platform: c.platform, stats: platformStats(c) })),
-    }).daily;
+  /** Daily budgets for campaigns starting now: their share of the day next to the running and waiting ones. */
+  function budgetsFor(b: Budget, all: Campaign[], starting: Campaign[]): Map<number, number> {
+    const arm = (c: Campaign) => ({ id: c.id, platform: c.platform, stats: platformStats(c) });
+    const isStarting = (c: Campaign) => starting.some((s) => s.id === c.id);
+    return startingBudgets({
+      strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, rand: prng(hash32(`start:${b.id}`)),
+      dayTarget: dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: deps.now() }),
+      running: all.filter((c) => c.status === 'active' && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
+      starting: starting.map(arm),
+      waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft') && !isStarting(c)).map(arm),
+    });
   }
 
   /** Approves pending campaigns (the marketplace admin): each is published and started, or marked failed. */
@@ -110,7 +112,7 @@ export function createService(deps: ServiceDeps) {
     for (const budgetId of new Set(loaded.map((c) => c.budget_id))) {
       const b = (await S.budget(db, tenant, budgetId))!;
       const mine = loaded.filter((c) => c.budget_id === budgetId);
-      const daily = startingBudgets(b, await S.campaigns(db, tenant, budgetId), mine);
+      const daily = budgetsFor(b, await S.campaigns(db, tenant, budgetId), mine);
       for (const c of mine) out.push(await publishOne(tenant, b, c, daily.get(c.id) ?? 0));
     }
     return { ok: true, value: out };
