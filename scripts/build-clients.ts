@@ -7,7 +7,7 @@
 //   client/dist/tx-scanner.mjs     ESM: scanner tracker (Node, React Native); no Node built-ins
 //   client/dist/tx-scanner-file.mjs  ESM: FileStorage adapter for Node (node:fs)
 //   client/dist/tx-pixels.js       IIFE, minified: the opt-in pixel loader (window.TxPixels); tx-pixels.mjs ESM
-// Reports raw / minified / gzip sizes and fails when the SDK's IIFE exceeds the 6 KB min+gzip budget.
+// Reports raw / minified / gzip sizes and fails when the SDK's IIFE exceeds its min+gzip budget (SDK_BUDGET_GZIP).
 //
 //   npm run build:clients            (tsx scripts/build-clients.ts)
 import { execFile } from 'node:child_process';
@@ -21,9 +21,11 @@ import { ENTITY_NAMES, REGISTRY_V1, type EventDefinition } from '../server/inges
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REGISTRY_GEN_PATH = path.join(ROOT, 'client/shared/registry.gen.ts');
-// 6 KB until the SDK 1.1 made its queue and sequence numbers safe across tabs (per-tab queues, IndexedDB
-// counters, Web Locks): +1.2 KB.
-export const SDK_BUDGET_GZIP = 7.5 * 1024;
+// Issue 17 asks for 6 KB. The SDK 1.1's cross-tab safety (per-tab queues, IndexedDB counters, Web Locks) took
+// the core to 7552 B and the budget to 7.5 KB; mangled private names, a closure-held tracker and shared code
+// paths brought it to ~7.08 KB with every behaviour kept (bench/RESULTS.md "SDK size"). 7 KB holds that gain;
+// what 6 KB would cost in behaviour is listed there.
+export const SDK_BUDGET_GZIP = 7 * 1024;
 
 // ---------------------------------------------------------------------------------------------------------
 // registry.gen.ts: TypeScript types and the little runtime data the clients need, derived from REGISTRY_V1
@@ -184,7 +186,9 @@ export async function typecheckSdk(): Promise<void> {
  * `regenerate: false` leaves client/shared/registry.gen.ts alone (tests must not write into the source tree;
  * test/sdk-unit.test.ts fails instead when it is stale).
  */
-export async function buildClients(opts: { outDir?: string; typecheck?: boolean; quiet?: boolean; regenerate?: boolean } = {}): Promise<BuildReport> {
+export async function buildClients(
+  opts: { outDir?: string; typecheck?: boolean; quiet?: boolean; regenerate?: boolean; budget?: number } = {},
+): Promise<BuildReport> {
   const outDir = opts.outDir ?? path.join(ROOT, 'client/dist');
   fs.mkdirSync(outDir, { recursive: true });
   const regenerated = opts.regenerate === false ? false : writeRegistryModule();
@@ -224,7 +228,8 @@ export async function buildClients(opts: { outDir?: string; typecheck?: boolean;
   if (!opts.quiet) {
     for (const f of files) console.log(`${path.relative(ROOT, f.file).padEnd(34)} ${String(f.bytes).padStart(7)} B   ${String(f.gzip).padStart(6)} B gzip`);
   }
-  if (sdk.gzip > SDK_BUDGET_GZIP) throw new Error(`tx-sdk.js is ${sdk.gzip} B min+gzip; the budget is ${SDK_BUDGET_GZIP} B.`);
+  const budget = opts.budget ?? SDK_BUDGET_GZIP;
+  if (sdk.gzip > budget) throw new Error(`tx-sdk.js is ${sdk.gzip} B min+gzip; the budget is ${budget} B (SDK_BUDGET_GZIP).`);
   return { outDir, files, sdk, regenerated };
 }
 

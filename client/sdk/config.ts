@@ -70,3 +70,34 @@ export interface ImpressionHandle {
 type Method<N extends EventName> = {} extends Props<N> ? (props?: Props<N>, options?: TrackOptions) => string | null : (props: Props<N>, options?: TrackOptions) => string | null;
 /** One method per web event of the registry: page_view → pageView, add_to_cart → addToCart, … */
 export type WebMethods = { [N in WebEventName as CamelCase<N>]: Method<N> };
+
+/** The tracker's own methods (next to one method per web event, WebMethods). */
+export interface TxApi {
+  /** Records an event; returns its event_id, or null when consent does not allow it (nothing is kept). */
+  track<N extends EventName>(name: N, props?: Props<N>, options?: TrackOptions): string | null;
+  /** page_view: also closes the previous page's engagement (single-page apps call this on each route). */
+  pageView(props?: Props<'page_view'>, options?: TrackOptions): string | null;
+  /**
+   * Updates consent (from the site's consent banner). Takes effect for the events that follow; withdrawing
+   * it drops queued events it no longer covers and, with neither analytics nor marketing, removes the
+   * visitor's identifiers from storage. (`fromOtherTab` is internal: the choice made in another tab.)
+   */
+  setConsent(change: Partial<ConsentSnapshot>, fromOtherTab?: boolean): void;
+  getConsent(): ConsentSnapshot;
+  /**
+   * Ids for the site's backend (e.g. to put on order_completed), starting a session if none is running;
+   * null without analytics or marketing consent.
+   */
+  getIds(): { visitor_id: string; session_id: string } | null;
+  /** Sends what is queued now (resolves when the queue is empty or the next attempt is scheduled). */
+  flush(): Promise<void>;
+  /** Forgets the visitor (e.g. on logout): new visitor id, session and first touch. */
+  reset(): void;
+  /** Stops timers and listeners (queued events stay stored for the next page). */
+  destroy(): void;
+  /**
+   * Sends event_card_impression once per list position when a card is at least 50% visible
+   * (IntersectionObserver), and event_card_click on click with `clicks: true`.
+   */
+  observeImpressions(root?: ParentNode, o?: ImpressionOptions): ImpressionHandle;
+}

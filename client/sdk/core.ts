@@ -189,14 +189,14 @@ export function claimIn(stored: Counter | null | undefined, eventId: string, flo
 
 export class StoredQueue<T extends { event_id: string }> {
   constructor(
-    private kv: KV,
-    private key: string,
+    private kv_: KV,
+    private key_: string,
     public cap: number,
     private onDrop_: (dropped: T[]) => void = () => {},
   ) {}
 
   all(): T[] {
-    const q = readJson<T[]>(this.kv, this.key);
+    const q = readJson<T[]>(this.kv_, this.key_);
     return Array.isArray(q) ? q : [];
   }
 
@@ -204,14 +204,14 @@ export class StoredQueue<T extends { event_id: string }> {
     if (q.length > this.cap) this.onDrop_(q.splice(0, q.length - this.cap));
     if (!q.length) {
       try {
-        this.kv.removeItem(this.key);
+        this.kv_.removeItem(this.key_);
       } catch {
         /* storage unavailable */
       }
       return;
     }
     // Storage full: keep the newest half rather than nothing.
-    while (!writeJson(this.kv, this.key, q) && q.length > 1) this.onDrop_(q.splice(0, q.length >> 1));
+    while (!writeJson(this.kv_, this.key_, q) && q.length > 1) this.onDrop_(q.splice(0, q.length >> 1));
   }
 
   /** Appends; returns the number of events stored. */
@@ -300,11 +300,16 @@ export function mergeConsent(prev: ConsentSnapshot, change: Partial<ConsentSnaps
 // Page type and device (kept per session: README "Sessions, identity and GDPR" → "Sessions")
 // ---------------------------------------------------------------------------------------------------------
 
-/** The name of the first `pattern=name` entry (`;`-separated, tried in order) whose pattern matches `s`, else `other`. */
+/**
+ * The name of the first entry of `table` (`;`-separated, tried in order) whose pattern matches `s`, case
+ * insensitively, else `other`. An entry is `pattern=name`, or a pattern whose first alternative, less its
+ * non-word characters, is the name (`Firefox|fxios` → Firefox, `/shop|/product` → shop): the tables ship in
+ * the size-budgeted browser bundle.
+ */
 function first(s: string, table: string): string {
   for (const entry of table.split(';')) {
-    const at = entry.lastIndexOf('=');
-    if (new RegExp(entry.slice(0, at), 'i').test(s)) return entry.slice(at + 1);
+    const parts = entry.split('=');
+    if (new RegExp(parts[0], 'i').test(s)) return parts[1] || parts[0].split('|')[0].replace(/\W/g, '');
   }
   return 'other';
 }
@@ -312,7 +317,7 @@ function first(s: string, table: string): string {
 export function pageType(path: string): string {
   return /^\/(home|index\.html)?$/i.test(path)
     ? 'home'
-    : first(path, '/events/?$=listing;/checkout=checkout;/(cart|basket)(/|$)=cart;/events?/[\\w-]+=event;/artist=artist;/venue=venue;/search=search;/shop|/product=shop;/account=account');
+    : first(path, '/events/?$=listing;/checkout;/(cart|basket)(/|$)=cart;/events?/[\\w-]+=event;/artist;/venue;/search;/shop|/product;/account');
 }
 
 export interface Device {
@@ -325,7 +330,7 @@ export function device(ua: string): Device {
   const type = first(ua, 'ipad|tablet|playbook|silk|android(?!.*mobile)=tablet;mobi|iphone|ipod|android=mobile');
   return {
     device_type: type === 'other' ? 'desktop' : (type as Device['device_type']),
-    os: first(ua, 'windows=Windows;iphone|ipad|ipod=iOS;android=Android;cros=ChromeOS;mac os x|macintosh=macOS;linux=Linux'),
-    browser: first(ua, 'edg(e|a|ios)?/=Edge;opr/|opera=Opera;samsungbrowser=Samsung Internet;firefox|fxios=Firefox;chrome|crios|chromium=Chrome;safari=Safari'),
+    os: first(ua, 'Windows;iphone|ipad|ipod=iOS;Android;cros=ChromeOS;mac os x|macintosh=macOS;Linux'),
+    browser: first(ua, 'edg(e|a|ios)?/=Edge;Opera|opr/;samsungbrowser=Samsung Internet;Firefox|fxios;Chrome|crios|chromium;Safari'),
   };
 }

@@ -14,12 +14,13 @@ import { ENTITY_NAMES, PAYLOAD_ENTITY_KEYS, WEB_EVENTS, type ConsentScope, type 
 import { nextDelay, retryAfterMs, verdict } from '../shared/retry.js';
 import type { BatchResult, ConsentSnapshot, Entities, Envelope, Props } from '../shared/types.js';
 import { uuid } from '../shared/uuid.js';
-import type { ImpressionHandle, ImpressionOptions, TrackOptions, TxConfig, WebMethods } from './config.js';
+import type { TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 import { ConsentStore } from './consent-store.js';
 import { DENIED, allowed, bodies, device, mergeConsent, pageType, readJson, roll, scopeOf, touchFrom, writeJson, type KV, type SessionState, type Touch } from './core.js';
+import { observeImpressions } from './impressions.js';
 import { TabQueue } from './tab-queue.js';
 
-export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxConfig, WebMethods } from './config.js';
+export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 
 export const VERSION = '1.1.0'; // 1.1: per-tab queues and shared sequence counters (storage keys changed)
 
@@ -44,37 +45,10 @@ function safeLocalStorage(): KV | null {
   }
 }
 
-export interface TxTracker extends Omit<WebMethods, 'pageView'> {}
+export interface TxTracker extends Omit<WebMethods, 'pageView'>, TxApi {}
 
 export class TxTracker {
   readonly version = VERSION;
-  /** Records an event; returns its event_id, or null when consent does not allow it (nothing is kept). */
-  track!: <N extends EventName>(name: N, props?: Props<N>, options?: TrackOptions) => string | null;
-  /** page_view: also closes the previous page's engagement (single-page apps call this on each route). */
-  pageView!: (props?: Props<'page_view'>, options?: TrackOptions) => string | null;
-  /**
-   * Updates consent (from the site's consent banner). Takes effect for the events that follow; withdrawing
-   * it drops queued events it no longer covers and, with neither analytics nor marketing, removes the
-   * visitor's identifiers from storage. (`fromOtherTab` is internal: the choice made in another tab.)
-   */
-  setConsent!: (change: Partial<ConsentSnapshot>, fromOtherTab?: boolean) => void;
-  getConsent!: () => ConsentSnapshot;
-  /**
-   * Ids for the site's backend (e.g. to put on order_completed), starting a session if none is running;
-   * null without analytics or marketing consent.
-   */
-  getIds!: () => { visitor_id: string; session_id: string } | null;
-  /** Sends what is queued now (resolves when the queue is empty or the next attempt is scheduled). */
-  flush!: () => Promise<void>;
-  /** Forgets the visitor (e.g. on logout): new visitor id, session and first touch. */
-  reset!: () => void;
-  /** Stops timers and listeners (queued events stay stored for the next page). */
-  destroy!: () => void;
-  /**
-   * Sends event_card_impression once per list position when a card is at least 50% visible
-   * (IntersectionObserver), and event_card_click on click with `clicks: true`.
-   */
-  observeImpressions!: (root?: ParentNode, o?: ImpressionOptions) => ImpressionHandle;
   /** Id of the current page view (read by tests). */
   pv: string | null = null;
   /** This tab's queue and the numbering of its events, shared safely with the site's other tabs. */
@@ -402,41 +376,7 @@ export class TxTracker {
       off.length = 0;
     };
 
-    this.observeImpressions = (root = document, o = {}) => {
-      const places = new WeakMap<Element, Props<'event_card_impression'>>();
-      const io =
-        typeof IntersectionObserver != 'undefined'
-          ? new IntersectionObserver(
-              (entries) => {
-                for (const e of entries) {
-                  const p = places.get(e.target);
-                  if (!p || !e.isIntersecting || e.intersectionRatio < 0.5) continue;
-                  io!.unobserve(e.target);
-                  const k = p.list_name + '|' + p.position + '|' + p.event_entity_id;
-                  if (!seen[k]) (seen[k] = 1), self.eventCardImpression({ ...p, scroll_depth_pct: scroll() });
-                }
-              },
-              { threshold: 0.5 },
-            )
-          : null;
-      const scan = () =>
-        root.querySelectorAll(o.selector || '[data-tx-event]').forEach((el, i) => {
-          if (places.has(el)) return;
-          const d = (el as HTMLElement).dataset;
-          const p: Props<'event_card_impression'> = {
-            event_entity_id: d.txEvent || '',
-            position: d.txPosition ? +d.txPosition : i,
-            list_name: d.txList || o.list_name,
-            source: d.txSource || o.source,
-            feed_tab: o.feed_tab,
-          };
-          places.set(el, p);
-          if (io) io.observe(el);
-          if (o.clicks) el.addEventListener('click', () => self.eventCardClick(p));
-        });
-      scan();
-      return { scan, disconnect: () => io && io.disconnect() };
-    };
+    this.observeImpressions = (root = document, o = {}) => observeImpressions(self, () => seen, scroll, root, o);
 
     // ----------------------------------------------------------------------------------------------------
     // Page lifecycle

@@ -1,0 +1,44 @@
+// The core's event card impressions (tx.observeImpressions; the helpers chunk's trackImpressions counts per
+// card element instead): event_card_impression once per list position per page view when a card is at
+// least 50% visible, and event_card_click on click with `clicks: true`.
+import type { Props } from '../shared/types.js';
+import type { ImpressionHandle, ImpressionOptions } from './config.js';
+import type { TxTracker } from './tracker.js';
+
+/** `seen`: the page view's positions already counted (a new object per page view); `depth`: scroll depth %. */
+export function observeImpressions(tx: TxTracker, seen: () => Record<string, 1>, depth: () => number, root: ParentNode, o: ImpressionOptions): ImpressionHandle {
+  const places = new WeakMap<Element, Props<'event_card_impression'>>();
+  const io =
+    typeof IntersectionObserver != 'undefined'
+      ? new IntersectionObserver(
+          (entries) => {
+            for (const e of entries) {
+              const p = places.get(e.target);
+              if (!p || !e.isIntersecting || e.intersectionRatio < 0.5) continue;
+              io!.unobserve(e.target);
+              const k = p.list_name + '|' + p.position + '|' + p.event_entity_id;
+              const s = seen();
+              if (!s[k]) (s[k] = 1), tx.eventCardImpression({ ...p, scroll_depth_pct: depth() });
+            }
+          },
+          { threshold: 0.5 },
+        )
+      : null;
+  const scan = () =>
+    root.querySelectorAll(o.selector || '[data-tx-event]').forEach((el, i) => {
+      if (places.has(el)) return;
+      const d = (el as HTMLElement).dataset;
+      const p: Props<'event_card_impression'> = {
+        event_entity_id: d.txEvent || '',
+        position: d.txPosition ? +d.txPosition : i,
+        list_name: d.txList || o.list_name,
+        source: d.txSource || o.source,
+        feed_tab: o.feed_tab,
+      };
+      places.set(el, p);
+      if (io) io.observe(el);
+      if (o.clicks) el.addEventListener('click', () => tx.eventCardClick(p));
+    });
+  scan();
+  return { scan, disconnect: () => io && io.disconnect() };
+}
