@@ -170,6 +170,20 @@ export interface BuildReport {
   regenerated: boolean;
 }
 
+const COMMON: esbuild.BuildOptions = {
+  bundle: true,
+  write: false,
+  legalComments: 'none',
+  logLevel: 'silent',
+  charset: 'utf8',
+};
+/**
+ * esbuild options of the browser chunks (bench/sdk-size.ts builds variants of the SDK with them). Members
+ * named with a trailing underscore are the SDK's private ones (never on the wire, in storage or in another
+ * chunk's reach): esbuild shortens them, which neither minifying nor gzip does for property names.
+ */
+export const BROWSER: esbuild.BuildOptions = { ...COMMON, platform: 'browser', target: ['es2019', 'chrome80', 'firefox78', 'safari13'], minify: true, mangleProps: /_$/ };
+
 const run = promisify(execFile);
 
 export async function typecheckSdk(): Promise<void> {
@@ -194,16 +208,8 @@ export async function buildClients(
   const regenerated = opts.regenerate === false ? false : writeRegistryModule();
   if (opts.typecheck !== false) await typecheckSdk();
 
-  const common: esbuild.BuildOptions = {
-    bundle: true,
-    write: false,
-    legalComments: 'none',
-    logLevel: 'silent',
-    charset: 'utf8',
-  };
-  // Members named with a trailing underscore are the SDK's private ones (never on the wire, in storage or in
-  // another chunk's reach): esbuild shortens them, which neither minifying nor gzip does for property names.
-  const browser = { ...common, platform: 'browser' as const, target: ['es2019', 'chrome80', 'firefox78', 'safari13'], minify: true, mangleProps: /_$/ };
+  const common = COMMON;
+  const browser = BROWSER;
   const builds: [string, esbuild.BuildOptions][] = [
     ['tx-sdk.js', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/iife.ts')], format: 'iife' }],
     ['tx-sdk.mjs', { ...browser, entryPoints: [path.join(ROOT, 'client/sdk/index.ts')], format: 'esm' }],

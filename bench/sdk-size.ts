@@ -1,0 +1,67 @@
+// What each behaviour of the browser SDK's core costs in tx-sdk.js (min+gzip), measured by building a copy of
+// client/ with that behaviour stubbed out, with the build's own esbuild options (scripts/build-clients.ts).
+// Answers "what would the issue's 6 KB budget cost"; the copies are never shipped or tested.
+//
+//   npx tsx bench/sdk-size.ts
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import * as esbuild from 'esbuild';
+import { BROWSER, SDK_BUDGET_GZIP } from '../scripts/build-clients.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+/** A source edit: in `file` (under client/), the first match of `find` becomes `put`. */
+type Edit = [file: string, find: RegExp, put: string];
+
+const NO_IMPRESSIONS: Edit = ['sdk/tracker.ts', /this\.observeImpressions = .*?;\n/, ''];
+const NO_DETECTION: Edit[] = [
+  ['sdk/core.ts', /export function pageType\(path: string\): string \{.*?\n\}\n/s, 'export function pageType(path: string): string {\n  return path;\n}\n'],
+  ['sdk/core.ts', /export function device\(ua: string\): Device \{.*?\n\}\n/s, 'export function device(ua: string): Device {\n  return ua as never;\n}\n'],
+];
+const NO_METHODS: Edit = ['sdk/tracker.ts', /for \(const n of WEB_EVENTS\.split\(' '\)\) \{.*?\n\}\n/s, ''];
+const NO_ADOPTION: Edit[] = [
+  ['sdk/tab-queue.ts', /  private async adoptDead_\(t: Tabs\) \{.*?\n  \}\n/s, '  private async adoptDead_(t: Tabs) {}\n'],
+  ['sdk/tabs.ts', /  async dead_\(ids: string\[\]\).*?\n  \}\n/s, '  async dead_(ids: string[]): Promise<{ dead: string[]; live: string[] }> {\n    return { dead: ids, live: [] };\n  }\n'],
+];
+
+const VARIANTS: [string, Edit[]][] = [
+  ['as built (every behaviour)', []],
+  ['without tx.observeImpressions', [NO_IMPRESSIONS]],
+  ['without page type and device detection', NO_DETECTION],
+  ['without the per-event methods (track() only)', [NO_METHODS]],
+  ['without dead-tab adoption and the SDK 1.0 queue', NO_ADOPTION],
+  ['without impressions and detection', [NO_IMPRESSIONS, ...NO_DETECTION]],
+  ['without impressions, detection and per-event methods', [NO_IMPRESSIONS, ...NO_DETECTION, NO_METHODS]],
+];
+
+async function size(edits: Edit[]): Promise<{ bytes: number; gzip: number }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-sdk-size-'));
+  try {
+    fs.cpSync(path.join(ROOT, 'client'), path.join(dir, 'client'), { recursive: true, filter: (p) => !p.includes(`${path.sep}dist`) });
+    // "type": "module" as in the repository: without it esbuild wraps each module in a lazy initializer.
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+    for (const [file, find, put] of edits) {
+      const p = path.join(dir, 'client', file);
+      const src = fs.readFileSync(p, 'utf8');
+      const out = src.replace(find, put);
+      if (out === src) throw new Error(`bench/sdk-size: ${find} no longer matches ${file}; update the variant`);
+      fs.writeFileSync(p, out);
+    }
+    const r = await esbuild.build({ ...BROWSER, entryPoints: [path.join(dir, 'client/sdk/iife.ts')], format: 'iife' });
+    const code = r.outputFiles![0].contents;
+    return { bytes: code.length, gzip: zlib.gzipSync(code, { level: 9 }).length };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const base = await size([]);
+console.log(`tx-sdk.js variants (budget ${SDK_BUDGET_GZIP} B; issue 17 asks for ${6 * 1024} B)\n`);
+console.log('| variant | minified B | min+gzip B | Δ gzip |');
+console.log('|:---|---:|---:|---:|');
+for (const [name, edits] of VARIANTS) {
+  const s = edits.length ? await size(edits) : base;
+  console.log(`| ${name} | ${s.bytes} | ${s.gzip} | ${s.gzip - base.gzip} |`);
+}
