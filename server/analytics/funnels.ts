@@ -6,13 +6,19 @@ import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { funnelBody, type FunnelRow, type FunnelSpec } from './spec.js';
 
-const Q = queries('funnels.sql', ['funnel']);
+const Q = queries('funnels.sql', ['funnel', 'funnel_recursive']);
 
 export type FunnelReply = ReturnType<typeof funnelBody>;
 
+/**
+ * 'one_pass' (the engine); 'recursive' is the statement it replaced, same parameters and rows, kept so that
+ * bench/funnels.ts and the equivalence test measure and compare both on the same data.
+ */
+export type FunnelEngine = 'one_pass' | 'recursive';
+
 /** The funnel's grouped rows (totals and per breakdown group); `scope` null = the whole tenant. */
-export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null): Promise<FunnelRow[]> {
-  const { rows } = await q.query<FunnelRow>(Q.funnel, [
+export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null, engine: FunnelEngine = 'one_pass'): Promise<FunnelRow[]> {
+  const { rows } = await q.query<FunnelRow>(engine === 'one_pass' ? Q.funnel : Q.funnel_recursive, [
     tenantId,
     JSON.stringify(spec.steps),
     [...new Set(spec.steps.map((s) => s.event_name))],
@@ -32,6 +38,6 @@ export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpe
   return rows.map((r) => ({ ...r, step: Number(r.step), actors: Number(r.actors) }));
 }
 
-export async function runFunnel(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null): Promise<FunnelReply> {
-  return funnelBody(spec, await funnelRows(q, tenantId, spec, scope));
+export async function runFunnel(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null, engine: FunnelEngine = 'one_pass'): Promise<FunnelReply> {
+  return funnelBody(spec, await funnelRows(q, tenantId, spec, scope, engine));
 }

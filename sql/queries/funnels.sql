@@ -5,8 +5,7 @@
 -- come before e (occurred_at, then the row id: same-time events count in the order they were stored):
 --   b_0(e) = t(e);  b_j(e) = max { b_{j-1}(e') : e' of step j-1 before e }
 -- A later start leaves more of the window, so the latest one decides: e completes step j iff
--- t(e) - b_j(e) <= window. The recursion runs once per step, each a window function over the actor's rows
--- (set-based; no per-event loop anywhere).
+-- t(e) - b_j(e) <= window.
 --
 -- $1 tenant_id, $2 steps jsonb [{event_name, filters:[{root,path,op,text,num,list}]}], $3 step names text[],
 -- $4 from, $5 to, $6 window seconds, $7 'visitor' | 'person', $8 breakdown root (payload|context|entities,
@@ -14,6 +13,90 @@
 -- $11 scoped (false = the whole tenant), $12 organizers, $13 venues, $14 artists, $15 events of the scope.
 
 -- name: funnel
+-- One pass (measured against the statement below in bench/RESULTS.md "Funnels"): the matched rows are
+-- sorted once, by actor then time, and folded by the funnel_reach aggregate (sql/017_funnel_reach.sql), which
+-- keeps per step the latest chain row (its start and time) and the fastest chain inside the window. Times stay
+-- timestamptz until the fold because the sort then compares 8-byte times, not numerics; date_part('epoch') is
+-- the same float8 as extract(epoch)::float8 (both correctly rounded), so every figure equals the old one.
+-- The actor sorts in the C collation: any order groups the same rows, and the default one is several times
+-- slower in PGlite. steps and filt are MATERIALIZED so that their values are computed once, not once per
+-- filter reference per row; an unfiltered step skips the filter test.
+WITH steps AS MATERIALIZED (
+  SELECT (s.ord - 1)::int AS idx, s.v->>'event_name' AS event_name, COALESCE(s.v->'filters', '[]'::jsonb) AS filters
+  FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(v, ord)
+), filt AS MATERIALIZED (
+  SELECT st.idx, f->>'root' AS root, ARRAY(SELECT jsonb_array_elements_text(f->'path')) AS path, f->>'op' AS op,
+         f->>'text' AS txt, (f->>'num')::numeric AS num,
+         ARRAY(SELECT jsonb_array_elements_text(COALESCE(f->'list', '[]'::jsonb))) AS list
+  FROM steps st CROSS JOIN LATERAL jsonb_array_elements(st.filters) AS f
+), scope_events AS (
+  SELECT c.id FROM catalog_events c
+  WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($12::text[]) OR c.venue_id = ANY($13::text[]) OR c.artist_ids && $14::text[])
+  UNION
+  -- An event the catalog does not own yet belongs to the organizer the live layer recorded for it.
+  SELECT o.event_entity_id FROM live_event_owners o
+  WHERE o.tenant_id = $1 AND o.organizer_id = ANY($12::text[])
+    AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)
+  UNION
+  SELECT unnest($15::text[])
+), matched AS (
+  SELECT e.id AS uid, e.occurred_at AS at, st.idx,
+         CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END COLLATE "C" AS actor,
+         CASE WHEN st.idx = 0 AND $8::text IS NOT NULL
+              THEN (CASE $8::text WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END) #>> $9::text[] END AS bval
+  FROM tx_events e JOIN steps st ON st.event_name = e.event_name
+  WHERE e.tenant_id = $1 AND e.event_name = ANY($3::text[]) AND e.occurred_at >= $4 AND e.occurred_at < $5 AND NOT e.is_bot
+    AND (CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END) IS NOT NULL
+    AND (NOT $11::boolean OR e.entities->>'event_entity_id' IN (SELECT id FROM scope_events))
+    AND (st.filters = '[]'::jsonb OR NOT EXISTS (
+      SELECT 1 FROM filt f CROSS JOIN LATERAL (
+        SELECT CASE f.root WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END AS doc
+      ) d
+      WHERE f.idx = st.idx AND NOT COALESCE(CASE f.op
+        WHEN 'eq' THEN CASE WHEN f.num IS NULL THEN (d.doc #>> f.path) = f.txt
+                            WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric = f.num END
+        WHEN 'neq' THEN CASE WHEN f.num IS NULL THEN (d.doc #>> f.path) IS DISTINCT FROM f.txt
+                             WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric <> f.num
+                             ELSE true END
+        WHEN 'in' THEN (d.doc #>> f.path) = ANY(f.list)
+        WHEN 'not_in' THEN (d.doc #>> f.path) IS NULL OR (d.doc #>> f.path) <> ALL(f.list)
+        WHEN 'contains' THEN strpos(lower(d.doc #>> f.path), lower(f.txt)) > 0
+        WHEN 'exists' THEN COALESCE(jsonb_typeof(d.doc #> f.path), 'null') <> 'null'
+        WHEN 'gt' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric > f.num END
+        WHEN 'gte' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric >= f.num END
+        WHEN 'lt' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric < f.num END
+        WHEN 'lte' THEN CASE WHEN jsonb_typeof(d.doc #> f.path) = 'number' THEN (d.doc #>> f.path)::numeric <= f.num END
+      END, false)
+    ))
+), actors AS (
+  SELECT actor, funnel_reach(idx, date_part('epoch', at), $6::float8 ORDER BY at, uid, idx DESC) AS r,
+         (array_agg(bval ORDER BY at, uid, idx DESC) FILTER (WHERE idx = 0))[1] AS bval
+  FROM matched GROUP BY actor
+), reach AS (
+  SELECT a.actor, s.j, a.r[21 + s.j] AS from_first, a.r[31 + s.j] AS from_prev
+  FROM actors a CROSS JOIN LATERAL generate_series(0, jsonb_array_length($2::jsonb) - 1) AS s(j)
+  WHERE a.r[21 + s.j] IS NOT NULL
+), top AS (
+  SELECT bval FROM actors WHERE r[21] IS NOT NULL AND bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
+), labeled AS (
+  SELECT a.actor,
+         CASE WHEN $8::text IS NULL THEN 'all' WHEN a.bval IS NULL THEN 'none' WHEN a.bval IN (SELECT bval FROM top) THEN 'value' ELSE 'other' END AS kind,
+         CASE WHEN a.bval IN (SELECT bval FROM top) THEN a.bval END AS value
+  FROM actors a WHERE a.r[21] IS NOT NULL
+)
+SELECT GROUPING(l.kind) = 1 AS total, l.kind, l.value, r.j AS step, count(*)::int AS actors,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_prev) AS median_from_prev,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_prev) AS p90_from_prev,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_first) AS median_from_first,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_first) AS p90_from_first
+FROM reach r LEFT JOIN labeled l ON $8::text IS NOT NULL AND l.actor = r.actor
+GROUP BY GROUPING SETS ((r.j), (l.kind, l.value, r.j))
+ORDER BY total DESC, l.kind, l.value, r.j;
+
+-- name: funnel_recursive
+-- The previous engine, kept as bench/funnels.ts's baseline (same parameters, same rows out): a recursive CTE
+-- that runs one window function per step over the union of the previous step's chains and the later steps'
+-- rows (a sort per step). funnels.ts runs it only when asked (engine 'recursive').
 WITH RECURSIVE steps AS (
   SELECT (s.ord - 1)::int AS idx, s.v->>'event_name' AS event_name, COALESCE(s.v->'filters', '[]'::jsonb) AS filters
   FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(v, ord)
