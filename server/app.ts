@@ -261,8 +261,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
   const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
   jobs.register(audiences.job());
-  // Segments: versions, size on save, refreshed every 15 min with an atomic swap (README "Segments").
-  const segments = createSegments({ db, log: log.child({ mod: 'segments' }) });
+  // Segments: versions, size on save, refreshed every 15 min with an atomic swap; cached in Redis (README "Segments").
+  const segments = createSegments({ db, log: log.child({ mod: 'segments' }), redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix });
   jobs.register(segments.job());
   // Remarketing audiences, refreshed daily and synced to the platforms with the tracking codes' tokens.
   const remarketing = createRemarketing({
@@ -348,6 +348,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     await sink.close();
     await live.close();
     await tracking.close();
+    await segments.close();
     await spool.close();
     await db.close();
   };

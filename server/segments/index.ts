@@ -1,12 +1,14 @@
 // The segments domain (README "Segments"; seed 004 AudienceSegment): a filter grammar compiled to SQL with bound
 // parameters (grammar.ts), versions (an edit never changes a version campaigns refer to), the size on save, the
 // segments.refresh job (every version of auto-refreshing segments, oldest first, atomic swap per version) and
-// the evaluation time per segment on /metrics. app.ts builds it with createSegments.
+// the evaluation time per segment on /metrics. With REDIS_URL the current versions are cached in Redis
+// (cache.ts): every write below reaches the cache after its commit. app.ts builds it with createSegments.
 import type { Logger } from 'pino';
 import type { Router } from '../http/router.js';
 import type { Job } from '../jobs/index.js';
 import type { Db } from '../store/db.js';
 import type { Obj } from '../store/rows.js';
+import { createSegmentCache, type SegmentCache } from './cache.js';
 import { registerSegmentRoutes } from './routes.js';
 import type { SegmentBody } from './schemas.js';
 import { createSegmentStore, type Evaluation, type SegmentStore } from './store.js';
@@ -21,20 +23,34 @@ export interface SegmentsDeps {
   db: Db;
   log: Logger;
   now?: () => Date;
+  /** REDIS_URL: the segment summaries are cached there (README "Segments"). */
+  redisUrl?: string | null;
+  /** Redis key prefix (LIVE_REDIS_PREFIX). */
+  redisPrefix?: string;
 }
 
 export interface Segments {
   store: SegmentStore;
+  /** Reads of current versions (cache first with Redis). */
+  cache: SegmentCache;
   create(tenantId: number, body: SegmentBody): Promise<Obj>;
   edit(tenantId: number, id: number, body: SegmentBody): Promise<Obj | null>;
+  remove(tenantId: number, id: number): Promise<boolean>;
   register(router: Router): void;
   job(): Job;
   metricLines(): string[];
+  close(): Promise<void>;
 }
 
 export function createSegments(deps: SegmentsDeps): Segments {
   const store = createSegmentStore(deps.db);
   const now = deps.now ?? (() => new Date());
+  const cache = createSegmentCache({ redisUrl: deps.redisUrl, prefix: deps.redisPrefix ?? 'tx:', log: deps.log, store });
+  /** Runs a committed write, then brings the tenant's cache entry up to date (it never throws). */
+  const written = async <T>(tenantId: number, r: T): Promise<T> => {
+    if (r) await cache.changed(tenantId);
+    return r;
+  };
   const last = new Map<string, { tenant: number; segment: number; version: number; seconds: number; members: number }>();
   const totals = { ok: 0, error: 0, seconds: 0 };
   const record = (e: Evaluation) => {
@@ -51,8 +67,10 @@ export function createSegments(deps: SegmentsDeps): Segments {
   };
   const seg: Segments = {
     store,
-    create: (t, b) => timed(t, () => store.create(t, { name: b.name!, filters: b.filters!, marketingOnly: b.marketingOnly ?? true }, b.autoRefresh ?? true, now())),
-    edit: (t, id, b) => timed(t, () => store.edit(t, id, { name: b.name, filters: b.filters, marketingOnly: b.marketingOnly, autoRefresh: b.autoRefresh }, now())),
+    cache,
+    create: async (t, b) => written(t, await timed(t, () => store.create(t, { name: b.name!, filters: b.filters!, marketingOnly: b.marketingOnly ?? true }, b.autoRefresh ?? true, now()))),
+    edit: async (t, id, b) => written(t, await timed(t, () => store.edit(t, id, { name: b.name, filters: b.filters, marketingOnly: b.marketingOnly, autoRefresh: b.autoRefresh }, now()))),
+    remove: async (t, id) => written(t, await store.remove(t, id)),
     register: (router) => registerSegmentRoutes(router, seg),
     job: () => ({
       name: 'segments.refresh',
@@ -64,6 +82,8 @@ export function createSegments(deps: SegmentsDeps): Segments {
         return ctx.chunk(async (limit) => {
           const due = await store.due(started, limit);
           for (const v of due) record(await store.refresh(v, new Date(ctx.now())));
+          // A refresh changes the summaries (size, computed time, error count) even when it failed.
+          for (const t of new Set(due.map((v) => v.tenantId))) await cache.changed(t);
           return due.length;
         }, CHUNK);
       },
@@ -80,6 +100,7 @@ export function createSegments(deps: SegmentsDeps): Segments {
       '# TYPE tx_segment_eval_seconds_sum counter',
       `tx_segment_eval_seconds_sum ${totals.seconds.toFixed(6)}`,
     ],
+    close: () => cache.close(),
   };
   return seg;
 }

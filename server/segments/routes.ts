@@ -1,5 +1,6 @@
 // The segment API (README "Segments"), tenant secret key with target_users: create (version 1 with its size),
-// edit (the next version; campaigns keep referring to theirs), read a version, list versions, page members.
+// edit (the next version; campaigns keep referring to theirs), list the segments, read a version, list versions,
+// page members. The list and a read of the current version go through the cache (cache.ts).
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, encodeCursor, id, int } from '../http/params.js';
@@ -10,8 +11,8 @@ import type { Segments } from './index.js';
 const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 const missing = (sid: number) => fail('not_found', `No segment ${sid} for this tenant.`);
 
-export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'create' | 'edit' | 'store'>): void {
-  const { store } = seg;
+export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'create' | 'edit' | 'remove' | 'store' | 'cache'>): void {
+  const { store, cache } = seg;
   router.add({
     method: 'post', path: '/api/v1/segments', auth: 'secret', ...P, body: { limit: 256 * 1024, parse: (v) => parseSegment(v, { create: true }) },
     audit: (_r, reply) => ({ action: 'segment.created', target: `segment:${(reply.body as { id: number }).id}` }),
@@ -28,14 +29,26 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
   router.add({
     method: 'del', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id },
     audit: ({ params }) => ({ action: 'segment.deleted', target: `segment:${params.id}` }),
-    handler: async ({ params, principal }) => ((await store.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
+    handler: async ({ params, principal }) => ((await seg.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
+  });
+  router.add({
+    method: 'get', path: '/api/v1/segments', auth: 'secret', ...P,
+    handler: async ({ info, principal }) => {
+      const q = collect({
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
+        after: cursor(info.query.get('cursor'), 'segments', ['id']),
+      });
+      if (!q.ok) return paramFail(q.error);
+      const page = await cache.list(principal.tenant.tenant_id, q.value.after ? Number(q.value.after[0]) : 0, q.value.limit);
+      return { status: 200, body: { segments: page.segments, next_cursor: page.next === null ? null : encodeCursor('segments', [String(page.next)]) } };
+    },
   });
   router.add({
     method: 'get', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id },
     handler: async ({ info, params, principal }) => {
       const v = int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 });
       if (!v.ok) return paramFail(v.error);
-      const s = await store.get(principal.tenant.tenant_id, params.id, v.value || null);
+      const s = await cache.current(principal.tenant.tenant_id, params.id, v.value || null);
       return s ? { status: 200, body: s } : fail('not_found', v.value ? `Segment ${params.id} has no version ${v.value}.` : `No segment ${params.id} for this tenant.`);
     },
   });

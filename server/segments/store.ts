@@ -7,7 +7,7 @@ import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
 import { compileFilter, parseFilter, type Filter } from './grammar.js';
 
 const Q = queries('segments.sql', [
-  'insert_segment', 'insert_version', 'lock_segment', 'set_current', 'get_version', 'list_versions', 'delete_segment',
+  'insert_segment', 'insert_version', 'lock_segment', 'set_current', 'get_version', 'list_current', 'list_versions', 'delete_segment',
   'clear_members', 'fill_members', 'finish_version', 'fail_version', 'due_versions', 'members_page',
 ]);
 
@@ -81,6 +81,10 @@ export function createSegmentStore(db: Db) {
     async get(tenantId: number, id: number, version: number | null): Promise<Obj | null> {
       const r = (await db.query<Obj>(Q.get_version, [tenantId, id, version])).rows[0];
       return r ? versionView(r) : null;
+    },
+    /** The current version of up to `limit` segments after id `after`, by id. */
+    async listCurrent(tenantId: number, after: number, limit: number): Promise<Obj[]> {
+      return (await db.query<Obj>(Q.list_current, [tenantId, after, limit])).rows.map(versionView);
     },
     async versions(tenantId: number, id: number): Promise<Obj[]> {
       return (await db.query<Obj>(Q.list_versions, [tenantId, id])).rows.map((r) => ({

@@ -21,6 +21,16 @@ SELECT s.id, s.current_version, s.auto_refresh, s.created_at, s.updated_at,
 FROM segments s JOIN segment_versions v ON v.segment_id = s.id AND v.version = COALESCE($3::int, s.current_version)
 WHERE s.tenant_id = $1 AND s.id = $2
 
+-- name: list_current
+-- The current version of each of the tenant's segments after id $2, by id (the list and the Redis cache's entry).
+SELECT s.id, s.current_version, s.auto_refresh, s.created_at, s.updated_at,
+  v.version, v.name, v.filters, v.marketing_only, v.size_estimate, v.member_count, v.computed_at, v.attempted_at, v.eval_ms,
+  v.error_count, v.last_error, v.created_at AS version_created_at
+FROM segments s JOIN segment_versions v ON v.segment_id = s.id AND v.version = s.current_version
+WHERE s.tenant_id = $1 AND s.id > $2
+ORDER BY s.id
+LIMIT $3
+
 -- name: list_versions
 SELECT version, name, filters, marketing_only, size_estimate, member_count, computed_at, eval_ms, error_count, last_error, created_at
 FROM segment_versions WHERE tenant_id = $1 AND segment_id = $2 ORDER BY version DESC
