@@ -1,5 +1,5 @@
-// The one-pass funnel statement (sql/queries/funnels.sql `funnel`, the funnel_reach aggregate of
-// sql/017_funnel_reach.sql) against the recursive statement it replaced (`funnel_recursive`), on the embedded
+// The one-pass funnel statement (sql/queries/funnels.sql `funnel`, the funnel_fold aggregate of
+// sql/017_funnel_fold.sql) against the recursive statement it replaced (`funnel_recursive`), on the embedded
 // store and on plain PostgreSQL 15: the same rows — counts, medians and p90s, breakdown groups — for random
 // journeys with same-time events, restarts, repeated step names, filters, person mode and bots.
 import crypto from 'node:crypto';

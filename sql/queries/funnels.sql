@@ -14,7 +14,7 @@
 
 -- name: funnel
 -- One pass (measured against the statement below in bench/RESULTS.md "Funnels"): the matched rows are
--- sorted once, by actor then time, and folded by the funnel_reach aggregate (sql/017_funnel_reach.sql), which
+-- sorted once, by actor then time, and folded by the funnel_fold aggregate (sql/017_funnel_fold.sql), which
 -- keeps per step the latest chain row (its start and time) and the fastest chain inside the window. Times stay
 -- timestamptz until the fold because the sort then compares 8-byte times, not numerics; date_part('epoch') is
 -- the same float8 as extract(epoch)::float8 (both correctly rounded), so every figure equals the old one.
@@ -22,7 +22,8 @@
 -- slower in PGlite. steps and filt are MATERIALIZED so that their values are computed once, not once per
 -- filter reference per row; an unfiltered step skips the filter test.
 WITH steps AS MATERIALIZED (
-  SELECT (s.ord - 1)::int AS idx, s.v->>'event_name' AS event_name, COALESCE(s.v->'filters', '[]'::jsonb) AS filters
+  SELECT (s.ord - 1)::int AS idx, s.v->>'event_name' AS event_name, COALESCE(s.v->'filters', '[]'::jsonb) AS filters,
+         COALESCE(jsonb_array_length(s.v->'filters'), 0) > 0 AS filtered
   FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(v, ord)
 ), filt AS MATERIALIZED (
   SELECT st.idx, f->>'root' AS root, ARRAY(SELECT jsonb_array_elements_text(f->'path')) AS path, f->>'op' AS op,
@@ -48,7 +49,7 @@ WITH steps AS MATERIALIZED (
   WHERE e.tenant_id = $1 AND e.event_name = ANY($3::text[]) AND e.occurred_at >= $4 AND e.occurred_at < $5 AND NOT e.is_bot
     AND (CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END) IS NOT NULL
     AND (NOT $11::boolean OR e.entities->>'event_entity_id' IN (SELECT id FROM scope_events))
-    AND (st.filters = '[]'::jsonb OR NOT EXISTS (
+    AND (NOT st.filtered OR NOT EXISTS (
       SELECT 1 FROM filt f CROSS JOIN LATERAL (
         SELECT CASE f.root WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END AS doc
       ) d
@@ -69,29 +70,33 @@ WITH steps AS MATERIALIZED (
       END, false)
     ))
 ), actors AS (
-  SELECT actor, funnel_reach(idx, date_part('epoch', at), $6::float8 ORDER BY at, uid, idx DESC) AS r,
-         (array_agg(bval ORDER BY at, uid, idx DESC) FILTER (WHERE idx = 0))[1] AS bval
+  SELECT funnel_fold(idx, date_part('epoch', at), $6::float8 ORDER BY at, uid, idx DESC) AS r,
+         (array_agg(bval ORDER BY at, uid, idx DESC) FILTER (WHERE idx = 0 AND $8::text IS NOT NULL))[1] AS bval
   FROM matched GROUP BY actor
-), reach AS (
-  SELECT a.actor, s.j, a.r[21 + s.j] AS from_first, a.r[31 + s.j] AS from_prev
-  FROM actors a CROSS JOIN LATERAL generate_series(0, jsonb_array_length($2::jsonb) - 1) AS s(j)
-  WHERE a.r[21 + s.j] IS NOT NULL
+), entered AS (
+  SELECT r, cardinality(r) / 2 AS n, bval FROM actors WHERE r IS NOT NULL
 ), top AS (
-  SELECT bval FROM actors WHERE r[21] IS NOT NULL AND bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
+  SELECT bval FROM entered WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
+), reach AS (
+  -- Per actor and step reached: the fastest chain's seconds from the start and from the previous step. Step 0
+  -- is the entrants themselves; only the few actors who got further unfold into more rows.
+  SELECT 0 AS j, r[1] AS from_first, r[n + 1] AS from_prev, bval FROM entered
+  UNION ALL
+  SELECT s.j, e.r[s.j + 1], e.r[e.n + s.j + 1], e.bval FROM entered e CROSS JOIN LATERAL generate_series(1, e.n - 1) AS s(j) WHERE e.n > 1
 ), labeled AS (
-  SELECT a.actor,
-         CASE WHEN $8::text IS NULL THEN 'all' WHEN a.bval IS NULL THEN 'none' WHEN a.bval IN (SELECT bval FROM top) THEN 'value' ELSE 'other' END AS kind,
-         CASE WHEN a.bval IN (SELECT bval FROM top) THEN a.bval END AS value
-  FROM actors a WHERE a.r[21] IS NOT NULL
+  SELECT j, from_first, from_prev,
+         CASE WHEN $8::text IS NULL THEN NULL WHEN bval IS NULL THEN 'none' WHEN bval IN (SELECT bval FROM top) THEN 'value' ELSE 'other' END AS kind,
+         CASE WHEN bval IS NOT NULL AND bval IN (SELECT bval FROM top) THEN bval END AS value
+  FROM reach
 )
-SELECT GROUPING(l.kind) = 1 AS total, l.kind, l.value, r.j AS step, count(*)::int AS actors,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_prev) AS median_from_prev,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_prev) AS p90_from_prev,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.from_first) AS median_from_first,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.from_first) AS p90_from_first
-FROM reach r LEFT JOIN labeled l ON $8::text IS NOT NULL AND l.actor = r.actor
-GROUP BY GROUPING SETS ((r.j), (l.kind, l.value, r.j))
-ORDER BY total DESC, l.kind, l.value, r.j;
+SELECT GROUPING(kind) = 1 AS total, kind, value, j AS step, count(*)::int AS actors,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY from_prev) AS median_from_prev,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY from_prev) AS p90_from_prev,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY from_first) AS median_from_first,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY from_first) AS p90_from_first
+FROM labeled
+GROUP BY GROUPING SETS ((j), (kind, value, j))
+ORDER BY total DESC, kind, value, j;
 
 -- name: funnel_recursive
 -- The previous engine, kept as bench/funnels.ts's baseline (same parameters, same rows out): a recursive CTE
