@@ -171,6 +171,7 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: () => '/api/v1/segments', body: (v) => ({ name: 'f', filters: { or: [{ attribute: 'city', op: 'eq', value: v }, { affinity: 'genre', id: v, gte: v }, { did: v, within_days: v }] } }) },
       { method: 'PUT', path: (s) => `/api/v1/segments/${s}`, body: (v) => ({ filters: { activity: 'views', within_days: v, gte: v } }) },
       { method: 'GET', path: (s) => `/api/v1/segments/${s}/members`, query: ['version', 'limit', 'cursor'] },
+      { method: 'GET', path: () => '/api/v1/segments', query: ['limit', 'cursor'] },
       { method: 'POST', path: () => '/api/v1/remarketing-audiences', body: (v) => ({ platform: 'meta', audience_type: 'ticket_buyers', event_id: v, criteria: { source_events: [v], time_window_days: v, min_actions: v }, expires_at: v }) },
       { method: 'GET', path: (s) => `/api/v1/remarketing-audiences/${s}/export`, query: ['limit', 'cursor'] },
       { method: 'GET', path: () => '/api/v1/conversions', query: ['status', 'destination', 'cursor', 'limit'] },
