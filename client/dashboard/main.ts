@@ -2,7 +2,9 @@
 // which is then moved to sessionStorage and removed from the address bar), then the organizer view or
 // the gate view depending on the token's role. One websocket (client/live) feeds everything; the header
 // shows its state, the reconnect countdown and how fresh the numbers are. #artist/{id} and #venue/{id} (entity.ts)
-// are daily figures read over REST, without the websocket; artist and venue tokens open only those.
+// are daily figures read over REST, without the websocket; artist and venue tokens open only those. #approvals
+// (approvals.ts) is the marketplace's campaign approval queue: a secret key allowed to approve opens it (and only
+// it); a dashboard token there is told why it cannot approve.
 import type { LiveClient, StateInfo } from '../live/client.js';
 import { decodeToken, type TokenClaims } from '../live/token.js';
 import { createLiveClient } from '../live/ws.js';
@@ -15,6 +17,8 @@ import { TrendsView } from './trends.js';
 import { TrackingView } from './tracking.js';
 import { CampaignsView } from './campaigns.js';
 import { EntityView } from './entity.js';
+import { ApprovalsView } from './approvals.js';
+import { isSecretKey } from './approvals-data.js';
 import { entityClaims, entityHash, parseEntityHash, type EntityClaims, type EntityKind, type EntityRoute } from './entity-data.js';
 
 const STORE_KEY = 'tx_dashboard_token';
@@ -24,8 +28,8 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 interface Running {
   /** null for the artist and venue views, which read REST only. */
   client: LiveClient | null;
-  view: TrendsView | OrganizerView | GateView | TrackingView | CampaignsView | EntityView;
-  /** The token's expiry, epoch seconds. */
+  view: TrendsView | OrganizerView | GateView | TrackingView | CampaignsView | EntityView | ApprovalsView;
+  /** The token's expiry, epoch seconds (Infinity for a secret key). */
   exp: number;
 }
 
@@ -102,6 +106,7 @@ function tick(): void {
   const el = $('updated');
   if (!lastMessageAt) text(el, '');
   else text(el, `Updated ${formatAgo(Date.now() - lastMessageAt)}`);
+  if (!Number.isFinite(running.exp)) return;
   const exp = running.exp * 1000 - Date.now();
   attr($('who'), 'title', `Token expires ${new Date(running.exp * 1000).toLocaleString()}`);
   if (exp < 10 * 60_000 && exp > 0) showError(`This token expires in ${Math.ceil(exp / 60_000)} min. Ask for a new one to keep watching.`);
@@ -139,12 +144,34 @@ function startEntity(token: string, route: EntityRoute, claims: TokenClaims | nu
   clockTimer = setInterval(tick, 1000);
 }
 
+/** The approval queue (REST only): a secret key's, or a dashboard token's explanation of why it cannot approve. */
+function startApprovals(credential: string, kind: 'key' | 'token', who: string, exp: number): void {
+  if (location.hash !== '#approvals') history.replaceState(null, '', `${location.pathname}${location.search}#approvals`);
+  const view = new ApprovalsView(location.origin, credential, kind, (m) => showError(m));
+  text($('who'), who);
+  setNav(null, null);
+  showOpenForm(null);
+  $('conn').hidden = true;
+  $('app').append(view.el);
+  running = { client: null, view, exp };
+  view.start();
+  clockTimer = setInterval(tick, 1000);
+}
+
 function start(token: string): void {
   stop();
+  if (isSecretKey(token)) {
+    sessionStorage.setItem(STORE_KEY, token);
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    $('signout').hidden = false;
+    showError(null);
+    return startApprovals(token, 'key', `Campaign review · key …${token.trim().slice(-4)}`, Infinity);
+  }
   const claims = decodeToken(token);
   const entity = claims ? null : entityClaims(token);
   const exp = claims?.exp ?? entity?.exp;
-  if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`).');
+  if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`); the campaign approval queue takes a secret key (tx_sk_…).');
   if (exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
   sessionStorage.setItem(STORE_KEY, token);
   $('signin').hidden = true;
@@ -152,6 +179,7 @@ function start(token: string): void {
   $('signout').hidden = false;
   showError(null);
   lastMessageAt = 0;
+  if (location.hash === '#approvals') return startApprovals(token, 'token', claims?.role === 'organizer' ? `Organizer ${claims.org}` : entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : 'Gate staff', exp);
   const route = entityRouteFor(entity);
   if (route) return startEntity(token, route, claims, entity, exp);
   if (!claims) return;
@@ -218,6 +246,8 @@ function boot(): void {
     url.searchParams.delete('token');
     history.replaceState(null, '', url.pathname + (url.search === '?' ? '' : url.search) + url.hash);
   }
+  // A secret key does not belong in a link (it would stay in the history and in server logs): paste it instead.
+  if (fromUrl && isSecretKey(fromUrl)) return showSignin('A secret key is never put in a link. Paste it here instead (it is kept for this tab only).');
   const token = fromUrl?.trim() || sessionStorage.getItem(STORE_KEY);
   if (token) start(token);
   else showSignin();

@@ -87,7 +87,7 @@ export function createCampaignsCore(deps: CoreDeps) {
       return (await db.query(Q.insert_credits, [tenant, JSON.stringify(rows)])).rows.length;
     },
     creditsOf: (tenant: number, ids: number[]) => S.credits(db, tenant, ids),
-    register: (router: Router) => registerCampaignRoutes(router, { service, db }),
+    register: (router: Router) => registerCampaignRoutes(router, { service, db, now }),
   };
 }
 

@@ -15,6 +15,7 @@ import type { Reply } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { iso } from '../store/rows.js';
 import { organizerReport, type ReportCampaign } from './report.js';
+import { queueEntries } from './review.js';
 import { parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
 import type { CampaignsCore } from './index.js';
@@ -26,8 +27,8 @@ const outOfScope = (who: Who | null, permission: Permission, organizer: string):
 
 const refused = (r: { code: 'not_found' | 'conflict'; message: string }) => fail(r.code, r.message);
 
-export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable }): void {
-  const { service, db } = deps;
+export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable; now: () => number }): void {
+  const { service, db, now } = deps;
 
   const withBudget = async (tenant: number, budgetId: number, who: Who | null, permission: Permission): Promise<{ b: Budget } | { reply: Reply }> => {
     const b = await service.budget(tenant, budgetId);
@@ -100,13 +101,18 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     },
   });
 
+  // The approval queue across budgets, each campaign with its budget's totals and the daily budget approving it
+  // now would give it (review.ts). The dashboard's #approvals page reads it; 403 there means "not a reviewer".
   router.add({
     method: 'get', path: '/api/v1/campaigns/review-queue', auth: 'secret', permission: 'approve_campaigns', resource: 'tenant',
-    handler: async ({ principal, who, info }) => {
-      const p = int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 });
+    handler: async ({ principal, info }) => {
+      const p = collect({ limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }), after: cursor(info.query.get('cursor'), 'campaign_review', ['id']) });
       if (!p.ok) return paramFail(p.error);
-      const rows = (await db.query<Record<string, unknown>>(Q.review_queue, [principal.tenant.tenant_id, p.value])).rows.map(toCampaign);
-      return { status: 200, body: { campaigns: rows } };
+      const after = p.value.after ? Number(p.value.after[0]) : null;
+      const q = await S.reviewQueue(db, principal.tenant.tenant_id, p.value.limit, after);
+      const campaigns = queueEntries(q.pending, q.budgets, now());
+      const next = q.pending.length === p.value.limit ? encodeCursor('campaign_review', [String(q.pending[q.pending.length - 1].id)]) : null;
+      return { status: 200, body: { campaigns, next_cursor: next } };
     },
   });
 
@@ -185,7 +191,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         organizer_id: String(x.organizer_id), budgets: Number(x.budgets), total_budget: Number(x.total_budget), active: Number(x.active), pending_review: Number(x.pending_review),
         spend: Number(x.spend), conversions: Number(x.conversions), revenue: Number(x.revenue), roas: Number(x.spend) > 0 ? Math.round((Number(x.revenue) / Number(x.spend)) * 100) / 100 : null,
       }));
-      const queue = (await db.query<Record<string, unknown>>(Q.review_queue, [tenant, 100])).rows.map(toCampaign);
+      const queue = (await db.query<Record<string, unknown>>(Q.review_queue, [tenant, 100, null])).rows.map(toCampaign);
       return { status: 200, body: { organizers: rows, review_queue: queue } };
     },
   });

@@ -4,11 +4,10 @@
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
-import { dailyTarget, startingBudgets } from './allocate.js';
 import { canMove, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
-import { hash32, prng } from './rng.js';
+import { startingDailyBudgets } from './review.js';
 import type { Action, Decision } from './rules.js';
-import { campaignStore as S, platformStats, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
+import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
 import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
 
 export interface NewBudget {
@@ -91,19 +90,6 @@ export function createService(deps: ServiceDeps) {
     return { ok: true, value: await S.campaigns(db, tenant, budgetId) };
   }
 
-  /** Daily budgets for campaigns starting now: their share of the day next to the running and waiting ones. */
-  function budgetsFor(b: Budget, all: Campaign[], starting: Campaign[]): Map<number, number> {
-    const arm = (c: Campaign) => ({ id: c.id, platform: c.platform, stats: platformStats(c) });
-    const isStarting = (c: Campaign) => starting.some((s) => s.id === c.id);
-    return startingBudgets({
-      strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, rand: prng(hash32(`start:${b.id}`)),
-      dayTarget: dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: deps.now() }),
-      running: all.filter((c) => c.status === 'active' && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
-      starting: starting.map(arm),
-      waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft') && !isStarting(c)).map(arm),
-    });
-  }
-
   /** Approves pending campaigns (the marketplace admin): each is published and started, or marked failed. */
   async function approve(tenant: number, ids: number[]): Promise<Result<Campaign[]>> {
     const loaded = (await Promise.all(ids.map((id) => S.campaign(db, tenant, id)))).filter((c): c is Campaign => c !== null && c.status === 'pending_review');
@@ -112,7 +98,7 @@ export function createService(deps: ServiceDeps) {
     for (const budgetId of new Set(loaded.map((c) => c.budget_id))) {
       const b = (await S.budget(db, tenant, budgetId))!;
       const mine = loaded.filter((c) => c.budget_id === budgetId);
-      const daily = budgetsFor(b, await S.campaigns(db, tenant, budgetId), mine);
+      const daily = startingDailyBudgets(b, await S.campaigns(db, tenant, budgetId), mine, deps.now());
       for (const c of mine) out.push(await publishOne(tenant, b, c, daily.get(c.id) ?? 0));
     }
     return { ok: true, value: out };

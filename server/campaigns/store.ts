@@ -3,13 +3,14 @@
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
+import type { BudgetContext } from './review.js';
 import type { AudienceCandidate } from './suite.js';
 import type { BudgetStatus, CampaignStatus, CampaignType, Platform, PlatformAllocations, Stats, Strategy } from './model.js';
 
 export const Q = queries('campaigns.sql', [
   'insert_budget', 'get_budget', 'list_budgets', 'override_budget', 'set_budget_status', 'mark_low_notified',
   'insert_campaigns', 'budget_campaigns', 'get_campaign', 'move_campaigns', 'set_published', 'set_failed', 'set_error', 'set_daily_budget',
-  'review_queue', 'live_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
+  'review_queue', 'review_budgets', 'review_budget_campaigns', 'live_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'last_raises', 'budget_log',
   'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
   'organizer_report', 'snapshot_series', 'admin_overview', 'event_for_suite', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
@@ -148,6 +149,19 @@ export const campaignStore = {
   async lastRaises(q: Queryable, tenant: number, budgetId: number): Promise<Map<number, number>> {
     const rows = (await q.query<Row>(Q.last_raises, [tenant, budgetId])).rows;
     return new Map(rows.map((r) => [Number(r.campaign_id), Date.parse(iso(r.at))]));
+  },
+  /** Campaigns pending review across budgets (oldest first, after id `after`) with their budgets and events. */
+  async reviewQueue(q: Queryable, tenant: number, limit: number, after: number | null): Promise<{ pending: Campaign[]; budgets: Map<number, BudgetContext> }> {
+    const pending = (await q.query<Row>(Q.review_queue, [tenant, limit, after])).rows.map(toCampaign);
+    const ids = [...new Set(pending.map((c) => c.budget_id))];
+    if (ids.length === 0) return { pending, budgets: new Map() };
+    const [bs, cs] = await Promise.all([q.query<Row>(Q.review_budgets, [tenant, ids]), q.query<Row>(Q.review_budget_campaigns, [tenant, ids])]);
+    const all = cs.rows.map(toCampaign);
+    const budgets = new Map(bs.rows.map((r): [number, BudgetContext] => {
+      const b = toBudget(r);
+      return [b.id, { budget: b, event_title: (r.event_title as string | null) ?? null, campaigns: all.filter((c) => c.budget_id === b.id) }];
+    }));
+    return { pending, budgets };
   },
   async unapplied(q: Queryable, tenant: number, budgetId: number, window: Date): Promise<Decided[]> {
     const rows = (await q.query<Row>(Q.unapplied_decisions, [tenant, budgetId, window])).rows;

@@ -74,7 +74,20 @@ UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id 
 UPDATE automated_campaigns SET daily_budget = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
 
 -- name: review_queue
-SELECT * FROM automated_campaigns WHERE tenant_id = $1 AND status = 'pending_review' ORDER BY id LIMIT $2;
+-- The marketplace's approval queue across budgets, oldest first; $3: keyset (ids after it), NULL for the start.
+SELECT * FROM automated_campaigns
+WHERE tenant_id = $1 AND status = 'pending_review' AND ($3::bigint IS NULL OR id > $3::bigint)
+ORDER BY id LIMIT $2;
+
+-- name: review_budgets
+-- The budgets of a page of the approval queue, with their event's title from the catalog.
+SELECT b.*, e.title AS event_title FROM ad_campaign_budgets b
+LEFT JOIN catalog_events e ON e.tenant_id = b.tenant_id AND e.id = b.event_id
+WHERE b.tenant_id = $1 AND b.id = ANY($2::bigint[]);
+
+-- name: review_budget_campaigns
+-- Every campaign of those budgets: a proposed daily budget is a share of the day next to the running and waiting ones.
+SELECT * FROM automated_campaigns WHERE tenant_id = $1 AND budget_id = ANY($2::bigint[]) ORDER BY budget_id, id;
 
 -- name: live_budgets
 -- The budgets the jobs work on: active ones with campaigns on a platform (any tenant).

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { DAY_MS } from './model.js';
+import { queueEntries, startingDailyBudgets, type BudgetContext } from './review.js';
+import type { Budget, Campaign } from './store.js';
+
+const T0 = Date.UTC(2026, 2, 2);
+const budget = (o: Partial<Budget> = {}): Budget => ({
+  id: 1, tenant_id: 1, organizer_id: 'O1', event_id: 'E1', total_budget: 300, spent_budget: 0, currency: 'EUR', daily_budget_limit: 30, status: 'active',
+  allocation_strategy: 'equal_split', platform_allocations: {}, target_cpa: null, target_roas: null, payment_reference: null, paid_at: null,
+  started_at: null, ends_at: new Date(T0 + 10 * DAY_MS).toISOString(), notes: null, low_notified_at: null, created_at: '', updated_at: '', ...o,
+});
+const campaign = (id: number, o: Partial<Campaign> = {}): Campaign => ({
+  id, tenant_id: 1, budget_id: 1, organizer_id: 'O1', event_id: 'E1', platform: 'meta', campaign_type: 'prospecting', external_campaign_id: null,
+  external_adset_id: null, name: `C${id}`, status: 'pending_review', status_reason: null, objective: 'conversions', targeting: {}, creative: {},
+  budget_allocated: 0, budget_spent: 0, daily_budget: 0, bid_strategy: 'lowest_cost', bid_amount: null, performance_metrics: {}, last_error: null,
+  started_at: null, ends_at: null, created_at: '', updated_at: '', ...o,
+});
+const ctx = (b: Budget, campaigns: Campaign[], event_title: string | null = 'Rock Night'): Map<number, BudgetContext> => new Map([[b.id, { budget: b, event_title, campaigns }]]);
+
+describe('approval queue entries', () => {
+  it('proposes the share of the day approving the campaign now gives it, next to running and waiting ones', () => {
+    const running = campaign(1, { status: 'active', daily_budget: 10, external_campaign_id: 'x1' });
+    const [a, b] = [campaign(2), campaign(3)];
+    const out = queueEntries([a, b], ctx(budget(), [running, a, b]), T0);
+    // Day target min(300 / 10 days, limit 30) = 30, split equally over three campaigns.
+    expect(out.map((e) => e.proposed_daily_budget)).toEqual([10, 10]);
+    // The same figure the approval itself computes.
+    expect(startingDailyBudgets(budget(), [running, a, b], [a], T0).get(2)).toBe(10);
+  });
+
+  it('never proposes more than the running campaigns leave of the day', () => {
+    const running = campaign(1, { status: 'active', daily_budget: 25 });
+    const out = queueEntries([campaign(2)], ctx(budget(), [running, campaign(2)]), T0);
+    expect(out[0].proposed_daily_budget).toBe(5);
+  });
+
+  it('carries the budget totals and pacing, shaped once per budget, and the event title', () => {
+    const b = budget({ spent_budget: 120.5 });
+    const cs = [campaign(1, { status: 'active', daily_budget: 6 }), campaign(2), campaign(3, { status: 'paused' }), campaign(4)];
+    const out = queueEntries([cs[1], cs[3]], ctx(b, cs), T0);
+    expect(out[0].budget).toEqual({
+      id: 1, status: 'active', currency: 'EUR', total_budget: 300, spent_budget: 120.5, remaining: 179.5, daily_budget_limit: 30,
+      day_target: 17.95, allocation_strategy: 'equal_split', ends_at: b.ends_at, running: 1, running_daily: 6, pending_review: 2,
+    });
+    expect(out[1].budget).toBe(out[0].budget);
+    expect(out[0]).toMatchObject({ id: 2, event_title: 'Rock Night', name: 'C2' });
+  });
+
+  it('leaves out a campaign whose budget was not loaded, and proposes nothing from a spent budget', () => {
+    expect(queueEntries([campaign(9, { budget_id: 99 })], ctx(budget(), []), T0)).toEqual([]);
+    const spent = budget({ spent_budget: 300 });
+    expect(queueEntries([campaign(2)], ctx(spent, [campaign(2)]), T0)[0]).toMatchObject({ proposed_daily_budget: 0, budget: { remaining: 0, day_target: 0 } });
+  });
+});

@@ -1,0 +1,84 @@
+// The marketplace admin's approval queue (README "Campaigns", issue 16 item 2): what a reviewer needs to decide on
+// a campaign pending review, across budgets — its budget's totals and pacing, and the daily budget approving it now
+// would give it, computed by the same split as the approval itself (startingDailyBudgets, used by service.approve).
+// Pure.
+import { dailyTarget, startingBudgets } from './allocate.js';
+import { hash32, prng } from './rng.js';
+import { platformStats, type Budget, type Campaign } from './store.js';
+
+/**
+ * Daily budgets for campaigns of budget `b` approved now: their share of the day next to the running and waiting
+ * ones (allocate.ts startingBudgets), with the budget's own seed so a preview and the approval agree.
+ */
+export function startingDailyBudgets(b: Budget, all: Campaign[], starting: Campaign[], now: number): Map<number, number> {
+  const arm = (c: Campaign) => ({ id: c.id, platform: c.platform, stats: platformStats(c) });
+  const isStarting = (c: Campaign) => starting.some((s) => s.id === c.id);
+  return startingBudgets({
+    strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, rand: prng(hash32(`start:${b.id}`)),
+    dayTarget: dayTargetOf(b, now),
+    running: all.filter((c) => c.status === 'active' && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
+    starting: starting.map(arm),
+    waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft') && !isStarting(c)).map(arm),
+  });
+}
+
+const dayTargetOf = (b: Budget, now: number): number =>
+  dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now });
+
+export interface QueueBudget {
+  id: number;
+  status: Budget['status'];
+  currency: string;
+  total_budget: number;
+  spent_budget: number;
+  remaining: number;
+  daily_budget_limit: number | null;
+  /** What the budget may spend today (what is left over the days left, within the daily limit). */
+  day_target: number;
+  allocation_strategy: Budget['allocation_strategy'];
+  ends_at: string | null;
+  /** The budget's campaigns running now (their daily budgets come first out of day_target). */
+  running: number;
+  running_daily: number;
+  pending_review: number;
+}
+
+export interface QueueEntry extends Campaign {
+  event_title: string | null;
+  budget: QueueBudget;
+  /** The daily budget this campaign starts with if approved now (alone or with others of its budget). */
+  proposed_daily_budget: number;
+}
+
+export interface BudgetContext {
+  budget: Budget;
+  event_title: string | null;
+  campaigns: Campaign[];
+}
+
+const cents = (x: number) => Math.round(x * 100) / 100;
+
+function queueBudget(ctx: BudgetContext, now: number): QueueBudget {
+  const b = ctx.budget;
+  const running = ctx.campaigns.filter((c) => c.status === 'active');
+  return {
+    id: b.id, status: b.status, currency: b.currency, total_budget: b.total_budget, spent_budget: b.spent_budget,
+    remaining: Math.max(0, cents(b.total_budget - b.spent_budget)), daily_budget_limit: b.daily_budget_limit, day_target: dayTargetOf(b, now),
+    allocation_strategy: b.allocation_strategy, ends_at: b.ends_at, running: running.length,
+    running_daily: cents(running.reduce((s, c) => s + c.daily_budget, 0)), pending_review: ctx.campaigns.filter((c) => c.status === 'pending_review').length,
+  };
+}
+
+/** The queue's entries in the order given; a campaign whose budget is missing from `budgets` is left out. */
+export function queueEntries(pending: Campaign[], budgets: Map<number, BudgetContext>, now: number): QueueEntry[] {
+  const shaped = new Map<number, QueueBudget>();
+  const out: QueueEntry[] = [];
+  for (const c of pending) {
+    const ctx = budgets.get(c.budget_id);
+    if (!ctx) continue;
+    if (!shaped.has(c.budget_id)) shaped.set(c.budget_id, queueBudget(ctx, now));
+    const proposed = startingDailyBudgets(ctx.budget, ctx.campaigns, [c], now).get(c.id) ?? 0;
+    out.push({ ...c, event_title: ctx.event_title, budget: shaped.get(c.budget_id)!, proposed_daily_budget: proposed });
+  }
+  return out;
+}
