@@ -3,12 +3,15 @@
 // optimiser, daily rebalance) against the local mock platforms, which deliver from hidden true rates.
 //
 //   npm run simulate:campaigns -- --days 14 --seed 7
+//   npm run simulate:campaigns -- --hours 72 --seed 7       (72 simulated hours of a 3-day budget)
 //
 // Prints the decisions as they are made (stderr) and, as its last line, a JSON summary:
 //   {"days","budget_total","spend_total","max_daily_overspend_pct","best_campaign","best_campaign_spend_share",
 //    "paused":[…],"decisions":N,"roas_tracked","roas_platform"}
-// The jobs run through the real runner (claims in job_runs, once per window) on an embedded store in a
-// temporary directory, with its clock set to the simulated time.
+// The jobs run through the real runner (claims in job_runs, once per window) with its clock set to the simulated
+// time, the jobs of one window one after another (inTurn), so a seed always decides the same. The store is the
+// embedded PGlite + TimescaleDB in this thread, from a migrated template (simulate-campaigns-store.ts), or with
+// --pg a database of its own on a PostgreSQL server. The last stderr line says where the time went.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,22 +20,24 @@ import pino, { type Logger } from 'pino';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
 import { campaignsConfig } from '../server/campaigns/config.js';
 import { hash32, prng } from '../server/campaigns/rng.js';
-import { createJobRunner, createJobStore, type JobRunner } from '../server/jobs/index.js';
+import { createJobRunner, createJobStore, type Job, type JobContext, type JobRunner } from '../server/jobs/index.js';
 import pg from 'pg';
-import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
+import { openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
+import { openSimStore, type SimStore } from './simulate-campaigns-store.js';
 import { startMockPlatforms, type MockPlatforms, type TrueRates } from '../test/mock-ad-platforms/index.js';
 import type { CreditSource } from '../server/campaigns/jobs.js';
 
 export const SIM_START_MS = Date.UTC(2026, 2, 2, 0, 0, 0);
 const HALF_HOUR = 1_800_000;
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 export const TENANT = 1;
 
 export interface SimOptions {
   days: number;
   seed: number;
-  /** A PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/postgres): the run gets its own database there, dropped by cleanWorld. Default: the embedded store (slower: ~30 ms per statement). */
+  /** A PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/postgres): the run gets its own database there, dropped by cleanWorld. Default: the embedded store (simulate-campaigns-store.ts). */
   pgUrl?: string;
   totalBudget?: number;
   dailyLimit?: number;
@@ -54,9 +59,21 @@ export function trueRates(seed: number): (name: string, platform: string) => Tru
   };
 }
 
-/** What the site's tracking saw of the mock's purchases: credited through the same insert as real attributions. */
+/**
+ * What the site's tracking saw of the mock's purchases: credited through the same insert as real attributions.
+ * Each sync looks back two days, but an order credits once (ON CONFLICT DO NOTHING), so only the orders not yet
+ * sent are sent: the same credits, without an insert of the same rows every half hour.
+ */
 function mockCredits(mock: MockPlatforms, core: () => CampaignsCore): CreditSource {
-  return { pull: async (_db, since) => core().recordCredits(TENANT, mock.purchasesSince(since.getTime())) };
+  const sent = new Set<string>();
+  return {
+    pull: async (_db, since) => {
+      const fresh = mock.purchasesSince(since.getTime()).filter((p) => !sent.has(p.order_id));
+      const n = await core().recordCredits(TENANT, fresh);
+      for (const p of fresh) sent.add(p.order_id);
+      return n;
+    },
+  };
 }
 
 export interface SimWorld {
@@ -70,11 +87,42 @@ export interface SimWorld {
   clock: { now: number };
   budgetId: number;
   notices: unknown[];
+  turns: Turns;
+}
+
+interface Turns {
+  jobs: Job[];
+  /** Resolves once every job run started so far has returned. */
+  idle(): Promise<void>;
+}
+
+/**
+ * The runner starts the jobs due in one window together (at 06:00: the metrics sync, the optimiser and the
+ * rebalance), so which of them saw the others' writes depended on timing, and one seed decided differently from
+ * run to run. Here they run one after another in the order the runner starts them (registration order), so a
+ * seed always gives the same decisions, however fast or loaded the machine is.
+ */
+function inTurn(jobs: Job[]): Turns {
+  let tail: Promise<unknown> = Promise.resolve();
+  const wrap = (j: Job): Job => ({
+    ...j,
+    run: (ctx: JobContext) => {
+      const run = tail.then(() => j.run(ctx));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+  });
+  return {
+    jobs: jobs.map(wrap),
+    async idle() {
+      for (let seen = null as Promise<unknown> | null; seen !== tail; ) await (seen = tail);
+    },
+  };
 }
 
 async function openWorld(dir: string, pgDb: SimWorld['pgDb'], mock: MockPlatforms, clock: { now: number }, log: Logger, notices: unknown[]): Promise<Omit<SimWorld, 'budgetId'>> {
-  const db = pgDb ? { ...(await openPostgres(pgDb.url, 4, log)), plain: true } : await openEmbedded(dir, log);
-  await migrate(db, log);
+  const db = pgDb ? { ...(await openPostgres(pgDb.url, 4, log)), plain: true } : await openSimStore(dir, log);
+  if (pgDb) await migrate(db, log);
   const cfg = campaignsConfig({
     META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
     META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'sim', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'sim', GOOGLE_ADS_DEVELOPER_TOKEN: 'sim',
@@ -86,8 +134,9 @@ async function openWorld(dir: string, pgDb: SimWorld['pgDb'], mock: MockPlatform
     notify: async (n) => void notices.push(n), credits: mockCredits(mock, () => core),
   });
   const runner = createJobRunner({ store: createJobStore(db), log, now: () => clock.now, node: `sim-${process.pid}-${Math.random().toString(36).slice(2, 8)}` });
-  for (const job of core.jobs) runner.register(job);
-  return { dir, pgDb, db, core, runner, mock, clock, notices };
+  const turns = inTurn(core.jobs);
+  for (const job of turns.jobs) runner.register(job);
+  return { dir, pgDb, db, core, runner, mock, clock, notices, turns };
 }
 
 /** Sets up the store, the mock platforms, the budget and its approved suite at SIM_START_MS. */
@@ -123,9 +172,11 @@ export async function setupWorld(opts: SimOptions, log: Logger = pino({ level: '
 }
 
 /** Closes the store and the runner as a process stop would, keeping the mock (the platforms stay up). */
-export async function stopWorld(w: SimWorld): Promise<void> {
+/** `save` false: the run is over and its store goes (the embedded store then skips writing itself out). */
+export async function stopWorld(w: SimWorld, save = true): Promise<void> {
   await w.runner.close();
-  await w.db.close();
+  if (!save && 'discard' in w.db) await (w.db as SimStore).discard();
+  else await w.db.close();
 }
 
 /** After stopWorld: the mock, the temporary directory and the run's database go. */
@@ -146,11 +197,20 @@ export async function restartWorld(w: SimWorld, log: Logger = pino({ level: 'sil
   return { ...next, budgetId: w.budgetId };
 }
 
-async function drain(runner: JobRunner): Promise<void> {
+/**
+ * Runs what is due at the clock's time: a poll claims the due windows and starts them, then we wait for those runs
+ * and the runner's record of them. Only a failed (or lost) attempt needs another poll, which takes it over for its
+ * retry. Waiting on the runs, instead of polling every millisecond meanwhile, matters: each poll is a take-over
+ * query, and on a one-session store those queued ahead of the jobs' own statements were half the run's statements.
+ */
+async function drain(w: SimWorld): Promise<void> {
+  const setbacks = () => w.runner.metrics().reduce((s, m) => s + m.failed + m.lost, 0);
   for (;;) {
-    await runner.tick();
-    if (runner.metrics().every((m) => m.running === 0)) return;
-    await new Promise((r) => setTimeout(r, 1));
+    const before = setbacks();
+    await w.runner.tick();
+    await w.turns.idle();
+    while (w.runner.metrics().some((m) => m.running > 0)) await new Promise((r) => setTimeout(r, 1));
+    if (setbacks() === before) return;
   }
 }
 
@@ -159,7 +219,7 @@ export async function runUntil(w: SimWorld, untilMs: number): Promise<void> {
   for (let t = w.clock.now; t <= untilMs; t += HALF_HOUR) {
     w.mock.advanceTo(t);
     w.clock.now = t;
-    await drain(w.runner);
+    await drain(w);
   }
   w.clock.now = untilMs;
 }
@@ -204,10 +264,37 @@ export async function summarize(w: SimWorld, days: number): Promise<Summary> {
   };
 }
 
-export async function runSimulation(opts: SimOptions, log?: Logger): Promise<{ summary: Summary; world: SimWorld }> {
+export interface Timing {
+  setup_s: number;
+  setup_cpu_s: number;
+  run_s: number;
+  /** CPU of this process (every thread) during the run, and the statements it sent to the store. */
+  run_cpu_s: number;
+  run_statements: number;
+}
+
+export async function runSimulation(opts: SimOptions & { hours?: number }, log?: Logger): Promise<{ summary: Summary; world: SimWorld; timing: Timing }> {
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const w = await setupWorld(opts, log);
-  await runUntil(w, SIM_START_MS + opts.days * DAY);
-  return { summary: await summarize(w, opts.days), world: w };
+  const t1 = performance.now();
+  const setupCpu = process.cpuUsage(cpu0);
+  const cpu = process.cpuUsage();
+  const sent = countStatements(w.db);
+  await runUntil(w, SIM_START_MS + (opts.hours ?? opts.days * 24) * HOUR);
+  const t2 = performance.now();
+  const used = process.cpuUsage(cpu);
+  const s = (ms: number) => Math.round(ms / 10) / 100;
+  const timing = { setup_s: s(t1 - t0), setup_cpu_s: s((setupCpu.user + setupCpu.system) / 1000), run_s: s(t2 - t1), run_cpu_s: s((used.user + used.system) / 1000), run_statements: sent() };
+  return { summary: await summarize(w, opts.days), world: w, timing };
+}
+
+/** Counts the statements sent through db.query from now on (the run's measure of store work). */
+function countStatements(db: Db): () => number {
+  let n = 0;
+  const query = db.query.bind(db);
+  db.query = ((sql: string, params?: unknown[]) => (n++, query(sql, params))) as Db['query'];
+  return () => n;
 }
 
 function arg(name: string, def: number): number {
@@ -218,18 +305,25 @@ function arg(name: string, def: number): number {
 }
 
 async function main() {
-  const days = arg('days', 14);
+  const t0 = performance.now();
+  const given = (name: string) => process.argv.includes(`--${name}`);
+  // --hours N stops after N simulated hours; the budget still runs over --days (default: the days those hours touch).
+  const hours = given('hours') ? arg('hours', 72) : null;
+  const days = given('days') || hours === null ? arg('days', 14) : Math.ceil(hours / 24);
   if (days > 120) throw new Error('--days must be at most 120');
+  if (hours !== null && hours > days * 24) throw new Error('--hours must be at most --days × 24');
   const seed = arg('seed', 1);
   const i = process.argv.indexOf('--pg');
   const pgUrl = i >= 0 ? process.argv[i + 1] : process.env.SIM_PG_URL;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
-  const { summary, world } = await runSimulation({ days, seed, pgUrl }, log);
+  const { summary, world, timing } = await runSimulation({ days, seed, pgUrl, hours: hours ?? undefined }, log);
   const rows = (await world.db.query<Record<string, unknown>>('SELECT window_start, campaign_id, rule, action, reason FROM campaign_optimization_log ORDER BY id')).rows;
   for (const r of rows) process.stderr.write(`${new Date(String(r.window_start)).toISOString()} #${r.campaign_id} ${r.rule} ${r.action}: ${r.reason}\n`);
-  await stopWorld(world);
+  await stopWorld(world, false);
   await cleanWorld(world);
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  const total = Math.round((performance.now() - t0) / 10) / 100;
+  process.stderr.write(`timing: store and suite ${timing.setup_s} s (${timing.setup_cpu_s} s CPU); ${hours ?? days * 24} simulated hours ${timing.run_s} s (${timing.run_cpu_s} s CPU, ${timing.run_statements} statements); whole run ${total} s after the process start\n`);
+  process.stdout.write(`${JSON.stringify(hours === null ? summary : { ...summary, hours })}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

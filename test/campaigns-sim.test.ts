@@ -51,6 +51,34 @@ describe('campaign simulation', { timeout: 900_000 }, () => {
     await stopWorld(world);
   });
 
+  it('one seed decides the same on every run, on either store (the jobs of a window run in turn)', async () => {
+    // 30 hours: two 06:00 windows where the sync, the optimiser and the rebalance are due together (they raced
+    // before, and the rebalance saw the 05:30 or the 06:00 figures depending on timing).
+    const log = async (opts: { pgUrl?: string }) => {
+      const { world } = await runSimulation({ days: 3, seed: 5, hours: 30, ...opts });
+      worlds.push(world);
+      const rows = (await world.db.query<Record<string, unknown>>('SELECT window_start, campaign_id, rule, action, params, reason FROM campaign_optimization_log ORDER BY id')).rows;
+      await stopWorld(world, false);
+      return rows.map((r) => JSON.stringify([new Date(String(r.window_start)).toISOString(), Number(r.campaign_id), r.rule, r.action, r.params, r.reason]));
+    };
+    const first = await log({ pgUrl: PG });
+    expect(first.filter((l) => l.includes('rebalance_performance_based')).length).toBeGreaterThan(12);
+    expect(await log({ pgUrl: PG })).toEqual(first);
+    expect(await log({})).toEqual(first);
+    // The embedded store stopped mid-run and opened again (a new process on the same directory) decides the same.
+    const w1 = await setupWorld({ days: 3, seed: 5 });
+    worlds.push(w1);
+    await runUntil(w1, SIM_START_MS + 13 * 3_600_000);
+    await stopWorld(w1);
+    const w2 = await restartWorld(w1);
+    worlds.push(w2);
+    await runUntil(w2, SIM_START_MS + 30 * 3_600_000);
+    const resumed = (await w2.db.query<Record<string, unknown>>('SELECT window_start, campaign_id, rule, action, params, reason FROM campaign_optimization_log ORDER BY id')).rows
+      .map((r) => JSON.stringify([new Date(String(r.window_start)).toISOString(), Number(r.campaign_id), r.rule, r.action, r.params, r.reason]));
+    expect(resumed).toEqual(first);
+    await stopWorld(w2, false);
+  });
+
   it('a restart mid-run continues without doing any hourly action twice', async () => {
     const w1 = await setupWorld({ days: 4, seed: 11, pgUrl: PG });
     worlds.push(w1);
