@@ -1,16 +1,21 @@
 // Funnel query latency (issue 17 item 3; target: 30 days, 10M events, < 2 s on the embedded store).
 //
-//   npx tsx bench/funnels.ts [--events 10000000] [--store embedded|postgres] [--visitors 500000] [--runs 3] [--explain] [--work-mem 64MB]
+//   npx tsx bench/funnels.ts [--events 10000000] [--store embedded|postgres] [--visitors 500000] [--runs 3]
+//                            [--old-runs 1] [--explain] [--work-mem 64MB]
 //
 // Generates `--events` rows straight into tx_events with one set-based INSERT … SELECT generate_series per
 // million (30 days, a mix of page views, engagement, the seed 003 funnel events and carts), then times the seed
-// 003 preset (5 steps, 1-day window) over the 30 days, with and without a breakdown by context.utm.source, and a
-// baseline measured in the same run on the same data: distinct visitors per step name with no ordering, the
-// cheapest query that reads the same rows. Prints a Markdown table for bench/RESULTS.md.
+// 003 preset (5 steps, 1-day window) over the 30 days, with and without a breakdown by context.utm.source, on
+// both engines in the same run on the same data: the one-pass statement (funnels.sql `funnel`) and the
+// recursive one it replaced (`funnel_recursive`, `--old-runs` times: it is slow; 0 skips it), and checks that
+// their rows are equal. A third reference is the cheapest query that reads the same rows: distinct visitors per
+// step name, no ordering. Embedded store: the CPU column is this process's CPU time (PGlite runs in its worker
+// thread), less sensitive than wall time to other work on a shared machine. Prints a Markdown table for
+// bench/RESULTS.md.
 import crypto from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
-import { runFunnel } from '../server/analytics/funnels.js';
+import { funnelRows, type FunnelEngine } from '../server/analytics/funnels.js';
 import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
 import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
@@ -24,6 +29,7 @@ const EVENTS = Number(arg('events', '10000000'));
 const STORE = arg('store', 'embedded');
 const VISITORS = Number(arg('visitors', '500000'));
 const RUNS = Number(arg('runs', '3'));
+const OLD_RUNS = Number(arg('old-runs', '1'));
 const CHUNK = 1_000_000;
 const EXPLAIN = process.argv.includes('--explain');
 const WORK_MEM = /^\d+MB$/.test(arg('work-mem', '')) ? arg('work-mem', '') : null;
@@ -81,69 +87,128 @@ const spec = (breakdown: boolean): FunnelSpec => {
 const BASELINE = `SELECT event_name, count(DISTINCT visitor_id) AS n FROM tx_events
 WHERE tenant_id = $1 AND event_name = ANY($2::text[]) AND occurred_at >= $3 AND occurred_at < $4 AND NOT is_bot GROUP BY event_name`;
 
-async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - t0, value };
+interface Timed<T> {
+  ms: number;
+  cpuMs: number;
+  value: T;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+async function time<T>(fn: () => Promise<T>): Promise<Timed<T>> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const value = await fn();
+  const c = process.cpuUsage(c0);
+  return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, value };
+}
+
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+
+/** Wall and CPU milliseconds of every run of one query. */
+class Samples {
+  ms: number[] = [];
+  cpu: number[] = [];
+  add(t: Timed<unknown>) {
+    this.ms.push(t.ms);
+    this.cpu.push(t.cpuMs);
+  }
+}
+
+async function loadEvents(db: Db, tenant: number): Promise<number> {
+  const seed = crypto.randomBytes(4).toString('hex');
+  const loadStart = performance.now();
+  for (let lo = 1; lo <= EVENTS; lo += CHUNK) {
+    const hi = Math.min(EVENTS, lo + CHUNK - 1);
+    const t = await time(() => db.query(INSERT, [seed, new Date(FROM), tenant, VISITORS, lo, hi]));
+    console.error(`loaded ${hi.toLocaleString('en')} rows (+${(t.ms / 1000).toFixed(1)} s)`);
+  }
+  await db.query('ANALYZE tx_events');
+  return (performance.now() - loadStart) / 1000;
+}
+
+type Case = 'base' | 'new' | 'new_bd' | 'old' | 'old_bd';
+
+/** Runs every query RUNS times (the recursive engine OLD_RUNS times), interleaved so load drifts hit all alike. */
+async function measure(db: Db, tenant: number) {
+  const s = spec(false);
+  const b = spec(true);
+  const names = s.steps.map((x) => x.event_name);
+  const out: Record<Case, Samples> = { base: new Samples(), new: new Samples(), new_bd: new Samples(), old: new Samples(), old_bd: new Samples() };
+  const rows: Partial<Record<Case, string>> = {};
+  let counts: number[] = [];
+  const funnel = async (c: Case, sp: FunnelSpec, engine: FunnelEngine) => {
+    const t = await time(() => funnelRows(db, tenant, sp, null, engine));
+    out[c].add(t);
+    rows[c] = JSON.stringify(t.value);
+    return t.value;
+  };
+  for (let i = 0; i < Math.max(RUNS, OLD_RUNS); i++) {
+    if (i < RUNS) {
+      out.base.add(await time(() => db.query(BASELINE, [tenant, names, new Date(s.fromMs), new Date(s.toMs)])));
+      const r = await funnel('new', s, 'one_pass');
+      counts = r.filter((x) => x.total).map((x) => x.actors);
+      await funnel('new_bd', b, 'one_pass');
+    }
+    if (i < OLD_RUNS) {
+      await funnel('old', s, 'recursive');
+      await funnel('old_bd', b, 'recursive');
+    }
+  }
+  const equal = OLD_RUNS > 0 ? rows.new === rows.old && rows.new_bd === rows.old_bd : null;
+  return { out, counts, equal };
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(1) : '–');
+
+function table(m: Awaited<ReturnType<typeof measure>>, label: string) {
+  const { out } = m;
+  const cpu = STORE === 'embedded';
+  const line = (name: string, c: Case, old?: Case) => {
+    const n = c.startsWith('old') ? OLD_RUNS : RUNS;
+    const cells = [name + (n !== RUNS ? ` (${n} run${n === 1 ? '' : 's'})` : ''), fmt(median(out[c].ms)), ...(cpu ? [fmt(median(out[c].cpu))] : []), ratio(median(out[c].ms), median(out.base.ms))];
+    cells.push(old ? ratio(median(out[old].ms), median(out[c].ms)) : '');
+    return `| ${cells.join(' | ')} |`;
+  };
+  console.log(`| query${label} (median of ${RUNS}) | ms |${cpu ? ' CPU ms |' : ''} × baseline | old ÷ new |`);
+  console.log(`|---|---:|${cpu ? '---:|' : ''}---:|---:|`);
+  console.log(line('baseline: distinct visitors per step name, unordered', 'base'));
+  console.log(line('**one pass**: seed 003 preset (5 steps, 1-day window)', 'new', OLD_RUNS > 0 ? 'old' : undefined));
+  console.log(line('**one pass**: same, breakdown by context.utm.source', 'new_bd', OLD_RUNS > 0 ? 'old_bd' : undefined));
+  if (OLD_RUNS > 0) {
+    console.log(line('old recursive statement: preset', 'old'));
+    console.log(line('old recursive statement: breakdown', 'old_bd'));
+  }
+}
 
 async function main() {
   const loadAtStart = load();
   const { db, done } = await open();
   try {
     const tenant = Number((await db.query<{ tenant_id: string }>("INSERT INTO tenants (name) VALUES ('bench') RETURNING tenant_id")).rows[0].tenant_id);
-    const seed = crypto.randomBytes(4).toString('hex');
-    const loadStart = performance.now();
-    for (let lo = 1; lo <= EVENTS; lo += CHUNK) {
-      const hi = Math.min(EVENTS, lo + CHUNK - 1);
-      const t = await time(() => db.query(INSERT, [seed, new Date(FROM), tenant, VISITORS, lo, hi]));
-      console.error(`loaded ${hi.toLocaleString('en')} rows (+${(t.ms / 1000).toFixed(1)} s)`);
-    }
-    const loadS = (performance.now() - loadStart) / 1000;
-    await db.query('ANALYZE tx_events');
+    const loadS = await loadEvents(db, tenant);
     const s = spec(false);
     const names = s.steps.map((x) => x.event_name);
     const stepRows = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1 AND event_name = ANY($2::text[])', [tenant, names])).rows[0].n);
     if (EXPLAIN) {
       const q = { query: <T>(sql: string, params?: unknown[]) => db.query<T>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, params) };
-      const rows = (await (await import('../server/analytics/funnels.js')).funnelRows(q as unknown as Db, tenant, s, null)) as unknown as Record<string, string>[];
+      const rows = (await funnelRows(q as unknown as Db, tenant, s, null)) as unknown as Record<string, string>[];
       console.log(rows.map((r) => Object.values(r)[0]).join('\n'));
     }
-    const measure = async () => {
-      const base: number[] = [];
-      const plain: number[] = [];
-      const broken: number[] = [];
-      let counts: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        base.push((await time(() => db.query(BASELINE, [tenant, names, new Date(s.fromMs), new Date(s.toMs)]))).ms);
-        const f = await time(() => runFunnel(db, tenant, s, null));
-        plain.push(f.ms);
-        counts = f.value.steps.map((x) => x.count);
-        broken.push((await time(() => runFunnel(db, tenant, spec(true), null))).ms);
-      }
-      return { base, plain, broken, counts };
-    };
-    const { base, plain, broken, counts } = await measure();
+    const loadBefore = load();
+    const m = await measure(db, tenant);
     // Embedded only (one connection): the same queries again with a larger sort memory for the session.
-    const wm = WORK_MEM && STORE === 'embedded' ? (await db.query(`SET work_mem = '${WORK_MEM}'`), await measure()) : null;
+    const wm = WORK_MEM && STORE === 'embedded' ? (await db.query(`SET work_mem = '${WORK_MEM}'`), await measure(db, tenant)) : null;
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-    console.log(`\n${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GB, store ${STORE}, node ${process.version}`);
-    console.log(`load average at start ${loadAtStart}, at end ${load()}`);
+    console.log(`\n${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GB, store ${STORE}, node ${process.version}`);
+    console.log(`load average at start ${loadAtStart}, before the queries ${loadBefore}, at end ${load()}`);
     console.log(`${EVENTS.toLocaleString('en')} events over ${DAYS} days (${stepRows.toLocaleString('en')} of the 5 step names), ${VISITORS.toLocaleString('en')} visitors; loaded in ${loadS.toFixed(0)} s`);
-    console.log(`funnel counts: ${counts.join(' → ')}\n`);
-    console.log('| query (median of ' + RUNS + ') | ms | × baseline |');
-    console.log('|---|---:|---:|');
-    console.log(`| baseline: distinct visitors per step name, unordered | ${median(base).toFixed(0)} | 1.0 |`);
-    console.log(`| funnel, seed 003 preset (5 steps, 1-day window) | ${median(plain).toFixed(0)} | ${(median(plain) / median(base)).toFixed(1)} |`);
-    console.log(`| same, breakdown by context.utm.source | ${median(broken).toFixed(0)} | ${(median(broken) / median(base)).toFixed(1)} |`);
+    console.log(`funnel counts: ${m.counts.join(' → ')}; one-pass rows equal to the recursive statement's: ${m.equal === null ? 'not checked (--old-runs 0)' : m.equal ? 'yes' : 'NO'}\n`);
+    table(m, '');
     if (wm) {
-      console.log(`| baseline, work_mem ${WORK_MEM} | ${median(wm.base).toFixed(0)} | ${(median(wm.base) / median(base)).toFixed(1)} |`);
-      console.log(`| funnel, work_mem ${WORK_MEM} | ${median(wm.plain).toFixed(0)} | ${(median(wm.plain) / median(base)).toFixed(1)} |`);
-      console.log(`| breakdown, work_mem ${WORK_MEM} | ${median(wm.broken).toFixed(0)} | ${(median(wm.broken) / median(base)).toFixed(1)} |`);
+      console.log('');
+      table(wm, `, work_mem ${WORK_MEM}`);
     }
   } finally {
     await done();
