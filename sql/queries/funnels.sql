@@ -79,8 +79,9 @@ WITH steps AS MATERIALIZED (
   SELECT bval FROM entered WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
 ), reach AS (
   -- Per actor and step reached: the fastest chain's seconds from the start and from the previous step. Step 0
-  -- is the entrants themselves; only the few actors who got further unfold into more rows.
-  SELECT 0 AS j, r[1] AS from_first, r[n + 1] AS from_prev, bval FROM entered
+  -- is the entrants themselves (their times are 0: left null here, so no percentile sorts them; the final
+  -- SELECT answers 0); only the few actors who got further unfold into more rows.
+  SELECT 0 AS j, NULL::float8 AS from_first, NULL::float8 AS from_prev, bval FROM entered
   UNION ALL
   SELECT s.j, e.r[s.j + 1], e.r[e.n + s.j + 1], e.bval FROM entered e CROSS JOIN LATERAL generate_series(1, e.n - 1) AS s(j) WHERE e.n > 1
 ), labeled AS (
@@ -90,10 +91,10 @@ WITH steps AS MATERIALIZED (
   FROM reach
 )
 SELECT GROUPING(kind) = 1 AS total, kind, value, j AS step, count(*)::int AS actors,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY from_prev) AS median_from_prev,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY from_prev) AS p90_from_prev,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY from_first) AS median_from_first,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY from_first) AS p90_from_first
+       CASE WHEN j = 0 THEN 0 ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY from_prev) END AS median_from_prev,
+       CASE WHEN j = 0 THEN 0 ELSE percentile_cont(0.9) WITHIN GROUP (ORDER BY from_prev) END AS p90_from_prev,
+       CASE WHEN j = 0 THEN 0 ELSE percentile_cont(0.5) WITHIN GROUP (ORDER BY from_first) END AS median_from_first,
+       CASE WHEN j = 0 THEN 0 ELSE percentile_cont(0.9) WITHIN GROUP (ORDER BY from_first) END AS p90_from_first
 FROM labeled
 GROUP BY GROUPING SETS ((j), (kind, value, j))
 ORDER BY total DESC, kind, value, j;
