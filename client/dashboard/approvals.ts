@@ -79,7 +79,11 @@ export class ApprovalsView {
     if (this.stopped) return;
     if (r.status === 401 || r.status === 403) return this.deny(accessMessage('key', r.status, r.json));
     const q = r.status === 200 ? readQueue(r.json) : null;
-    if (!q) return this.onError(accessMessage('key', r.status, r.json));
+    if (!q) {
+      // The last results stay on screen; the buttons come back so the reviewer can try again.
+      this.setBusy(false);
+      return this.onError(accessMessage('key', r.status, r.json));
+    }
     this.items = q.items;
     this.access.hidden = true;
     this.work.hidden = false;
