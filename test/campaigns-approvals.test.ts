@@ -124,6 +124,20 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
     expect(await page.textContent('#who')).toMatch(/^Campaign review · key …/);
   });
 
+  it('pages the queue with a cursor and answers bad paging input with 400', async () => {
+    const all = await queue();
+    const first = (await api('GET', '/api/v1/campaigns/review-queue?limit=5')).json;
+    expect(first.campaigns.map((c: any) => c.id)).toEqual(all.slice(0, 5).map((c) => c.id));
+    const next = (await api('GET', `/api/v1/campaigns/review-queue?limit=5&cursor=${first.next_cursor}`)).json;
+    expect(next.campaigns.map((c: any) => c.id)).toEqual(all.slice(5, 10).map((c) => c.id));
+    const other = Buffer.from(JSON.stringify(['campaign_budgets', '1'])).toString('base64url');
+    for (const q of ['limit=0', 'limit=abc', 'limit=501', 'cursor=%21%21', `cursor=${other}`]) {
+      const r = await api('GET', `/api/v1/campaigns/review-queue?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.error.code, q).toBe('invalid_field');
+    }
+  });
+
   it('approves several: each published with the proposed daily budget, then the queue refreshes', async () => {
     const before = await queue();
     const picked = before.filter((c) => c.budget_id === b1 && c.platform === 'meta');
