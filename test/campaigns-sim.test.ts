@@ -79,6 +79,20 @@ describe('campaign simulation', { timeout: 900_000 }, () => {
     await stopWorld(w2, false);
   });
 
+  it('at the top of the hour the sync job and the optimiser share one round of metrics calls', async () => {
+    const w = await setupWorld({ days: 1, seed: 3, pgUrl: PG });
+    worlds.push(w);
+    await runUntil(w, SIM_START_MS + 30 * 60_000);
+    const metrics = () => w.mock.calls.filter((c) => /insights|search|report/.test(c.path)).length;
+    const m0 = metrics();
+    await runUntil(w, SIM_START_MS + 3_600_000);
+    // One call per platform (4 campaigns each, one chunk), not one for the sync job and one for the optimiser.
+    expect(metrics() - m0).toBe(3);
+    const runs = (await w.db.query<{ job: string }>("SELECT job FROM job_runs WHERE window_start = $1 AND status = 'succeeded' ORDER BY job", [new Date(SIM_START_MS + 3_600_000)])).rows;
+    expect(runs.map((r) => r.job)).toEqual(['campaigns.optimize', 'campaigns.sync_metrics']);
+    await stopWorld(w, false);
+  });
+
   it('a restart mid-run continues without doing any hourly action twice', async () => {
     const w1 = await setupWorld({ days: 4, seed: 11, pgUrl: PG });
     worlds.push(w1);

@@ -73,6 +73,20 @@ export function createCampaignJobs(deps: JobDeps) {
     return figures.length;
   }
 
+  // At the top of each hour the half-hourly sync and the optimiser's own sync are for the same window; on one node
+  // they share one sync (one round of platform calls), whichever starts first. A failed sync is not shared: the
+  // next caller syncs again. Another node, or a restart, syncs for itself.
+  let shared: { at: number; run: Promise<number> } | null = null;
+  function syncWindow(at: Date): Promise<number> {
+    if (shared?.at === at.getTime()) return shared.run;
+    const entry = { at: at.getTime(), run: syncMetrics(at) };
+    shared = entry;
+    entry.run.catch(() => {
+      if (shared === entry) shared = null;
+    });
+    return entry.run;
+  }
+
   /** The optimiser's view: tracked sales when the budget has any, else the platform's own claim. */
   async function views(b: Budget): Promise<{ budget: BudgetView; campaigns: CampaignView[]; list: Campaign[] }> {
     const list = await S.campaigns(db, b.tenant_id, b.id);
@@ -95,7 +109,7 @@ export function createCampaignJobs(deps: JobDeps) {
   const liveBudgets = async () => (await db.query<Record<string, unknown>>(Q.live_budgets)).rows.map(toBudget);
 
   async function optimize(window: Date): Promise<number> {
-    await syncMetrics(window);
+    await syncWindow(window);
     let acted = 0;
     let failed = 0;
     for (const b of await liveBudgets()) {
@@ -125,7 +139,7 @@ export function createCampaignJobs(deps: JobDeps) {
   }
 
   const jobs: Job[] = [
-    { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncMetrics(ctx.windowStart) },
+    { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncWindow(ctx.windowStart) },
     { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
     { name: 'campaigns.rebalance', schedule: { daily: '06:00', tz: 'UTC' }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart) },
     // RefreshAudiences (seed §2.7): audiences the remarketing module built since are linked to campaigns not yet
