@@ -135,7 +135,7 @@ function startEntity(token: string, route: EntityRoute, claims: TokenClaims | nu
   const view = new EntityView(location.origin, token, route, { back: claims?.role === 'organizer' ? '#' : null, mine });
   text($('who'), entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : claims!.role === 'organizer' ? `Organizer ${claims!.org}` : 'Gate staff');
   setNav(claims?.role ?? null, null);
-  showOpenForm(claims?.role === 'gate' ? null : route.kind);
+  showOpenForm(entity ? route.kind : null);
   // No websocket here: the connection badge would only ever say "Not connected".
   $('conn').hidden = true;
   $('app').append(view.el);
@@ -184,7 +184,8 @@ function start(token: string): void {
   if (route) return startEntity(token, route, claims, entity, exp);
   if (!claims) return;
   $('conn').hidden = false;
-  showOpenForm(claims.role === 'organizer' ? 'venue' : null);
+  // Organizer and gate tokens read no artist or venue figures (those belong to venue and artist roles).
+  showOpenForm(null);
 
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);

@@ -7,7 +7,6 @@ import { topics, type DashboardData, type EventData, type Funnel, type Revenue, 
 import { CapacityPanel } from './capacity.js';
 import { renderChart } from './chart.js';
 import { attr, clear, flash, h, number, s, text } from './dom.js';
-import { entityHash } from './entity-data.js';
 import { formatClock, formatCount, formatMoney, formatRatio } from './format.js';
 import { funnelSteps, stepRateText } from './funnel.js';
 import type { FetchHistory } from './history.js';
@@ -37,8 +36,6 @@ export class OrganizerView {
   readonly el: HTMLElement;
   private tabs: HTMLElement;
   private title: HTMLElement;
-  /** The selected event's venue (#venue/{id}, entity.ts), once its topic names one. */
-  private venueLink: HTMLAnchorElement;
   private kpi = new Map<string, { value: HTMLElement; sub: HTMLElement }>();
   private revenueList: HTMLElement;
   private revenueEls = new Map<string, HTMLElement>();
@@ -80,7 +77,6 @@ export class OrganizerView {
   ) {
     this.tabs = h('nav', { class: 'tabs', 'aria-label': 'Events' });
     this.title = h('h1', null, 'All events');
-    this.venueLink = h('a', { class: 'venue-link', id: 'event-venue', hidden: true });
     const kpis = h('div', { class: 'kpis' });
     for (const k of KPIS) {
       const value = h('div', { class: 'value num' }, '–');
@@ -120,7 +116,7 @@ export class OrganizerView {
       'div',
       { class: 'organizer', id: 'organizer-view', 'data-org': org, 'data-selected': 'all' },
       this.tabs,
-      h('div', { class: 'title-row' }, this.title, this.venueLink),
+      h('div', { class: 'title-row' }, this.title),
       kpis,
       h(
         'div',
@@ -178,7 +174,6 @@ export class OrganizerView {
     this.capacity = null;
     attr(this.el, 'data-selected', eventId === ALL ? 'all' : eventId);
     text(this.title, eventId === ALL ? 'All events' : this.nameOf(eventId));
-    this.venueLink.hidden = true;
     this.eventsPanel.hidden = eventId !== ALL;
     if (eventId !== ALL) {
       this.capacity = new CapacityPanel(eventId, 'Gates');
@@ -264,12 +259,6 @@ export class OrganizerView {
     if (m.data.event_id !== this.selected) return;
     this.eventData = m.data;
     if (m.data.event_title) text(this.title, m.data.event_title);
-    // The live topic names the venue (not the artists): its daily figures are one click away.
-    if (m.data.venue_id) {
-      attr(this.venueLink, 'href', entityHash({ kind: 'venue', id: m.data.venue_id }));
-      text(this.venueLink, `Venue ${m.data.venue_id}: daily figures`);
-      this.venueLink.hidden = false;
-    }
     this.capacity?.update(m.data.capacity);
     this.render();
   }
