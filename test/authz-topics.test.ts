@@ -113,7 +113,7 @@ describe('topics by role over /ws', () => {
       [{ role: 'venue', venue_ids: [] }, 'venue_ids'],
       [{ role: 'venue', venue_ids: ['a\u0001'] }, 'venue_ids'],
       [{ role: 'artist', artist_ids: Array.from({ length: 51 }, (_, i) => `A${i}`) }, 'artist_ids'],
-      [{ role: 'admin' }, 'role'],
+      [{ role: 'root' }, 'role'],
     ] as const) {
       const r = await postJson(`${base}/api/v1/tokens`, body, auth);
       expect({ body, status: r.status, field: r.json?.error?.field }).toEqual({ body, status: 400, field });

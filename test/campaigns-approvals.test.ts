@@ -51,8 +51,8 @@ describe('approval queue data (pure)', () => {
   });
 
   it('says why a principal sees no actions', () => {
-    expect(accessMessage('token')).toMatch(/secret key allowed to approve campaigns/);
-    expect(accessMessage('key', 403, { error: { message: 'Your role lacks approve_campaigns.' } })).toBe('This key may not approve campaigns (Your role lacks approve_campaigns.). Ask the tenant\'s admin for a key allowed to (permission approve_campaigns).');
+    expect(accessMessage('token', 403)).toMatch(/^This token may not approve campaigns\. .*admin token/);
+    expect(accessMessage('key', 403, { error: { message: 'Your role lacks approve_campaigns.' } })).toBe('This key may not approve campaigns (Your role lacks approve_campaigns.). Ask the tenant\'s admin for a key allowed to (permission approve_campaigns), or an admin token.');
     expect(accessMessage('key', 401)).toMatch(/does not accept this key/);
     expect([isSecretKey('tx_sk_abcdefgh1234'), isSecretKey('v1.abc.def'), isSecretKey('tx_pk_abcdefgh1234')]).toEqual([true, false, false]);
   });
@@ -186,6 +186,29 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
     expect(errors).toEqual([]);
   });
 
+  it('an admin dashboard token runs the queue without a secret key in the browser; only an admin key mints one', async () => {
+    const adKey = (await api('POST', '/api/v1/keys', { role: 'ad_account', scope: { organizers: ['O1'] } })).json.key;
+    expect((await api('POST', '/api/v1/tokens', { role: 'admin' }, adKey)).status).toBe(403);
+    const minted = await api('POST', '/api/v1/tokens', { role: 'admin', ttl_s: 600 });
+    expect(minted.status).toBe(201);
+    expect(minted.json.role).toBe('admin');
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const p = await ctx.newPage();
+    await p.goto(`${server.url}/dashboard?token=${encodeURIComponent(minted.json.token)}`);
+    const n = (await queue()).length;
+    await p.waitForFunction((k: number) => document.querySelectorAll('#ap-rows tr[data-id]').length === k, n, { timeout: 120_000 });
+    expect(await p.textContent('#who')).toBe('Admin');
+    const one = (await queue())[0];
+    await p.click(`#ap-rows tr[data-id="${one.id}"] .ap-one-approve`);
+    await p.waitForFunction((k: number) => document.querySelectorAll('#ap-rows tr[data-id]').length === k && !(document.querySelector('#ap-approve') as any).disabled, n - 1, { timeout: 120_000 });
+    const now = (await api('GET', `/api/v1/campaigns/budgets/${one.budget_id}`)).json.campaigns.find((x: any) => x.id === one.id);
+    expect(['active', 'failed']).toContain(now.status);
+    // The audit log names the token's key as the actor of the approval.
+    const audit = (await api('GET', '/api/v1/audit?limit=200')).json;
+    expect(JSON.stringify(audit)).toContain(`campaign:${one.id}`);
+    await ctx.close();
+  });
+
   it('shows no actions to a principal that may not approve, and says why', async () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
@@ -195,10 +218,11 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
       expect(await p.$$('#ap-rows tr[data-id]')).toHaveLength(0);
       return p.textContent('#ap-access');
     };
-    // An organizer dashboard token: it never approves (the routes are the secret key's).
+    // An organizer dashboard token: the server refuses it (no approve_campaigns), the page says so in words.
     const token = (await api('POST', '/api/v1/tokens', { role: 'organizer', org_id: 'O1' })).json.token;
+    expect((await api('POST', '/api/v1/campaigns/1/approve', {}, token)).status).toBe(403);
     await p.goto(`${server.url}/dashboard?token=${encodeURIComponent(token)}#approvals`);
-    expect(await noActions()).toMatch(/secret key allowed to approve campaigns/);
+    expect(await noActions()).toMatch(/^This token may not approve campaigns .*admin token/);
     await p.click('#signout');
     // A key whose role lacks approve_campaigns: the server's 403, in words.
     const adKey = (await api('POST', '/api/v1/keys', { role: 'ad_account', scope: { organizers: ['O1'] } })).json.key;

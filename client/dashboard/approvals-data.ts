@@ -141,11 +141,13 @@ export function outcomeOf(verb: 'approve' | 'reject', id: number, status: number
  * (401: not a valid key; 403: its role lacks approve_campaigns). Pure.
  */
 export function accessMessage(kind: 'token' | 'key', status = 0, body: unknown = null): string {
-  if (kind === 'token') {
-    return 'The approval queue is for the marketplace\'s reviewers: sign in with a secret key allowed to approve campaigns (permission approve_campaigns: the tenant\'s admin key, or a key whose role the tenant granted it). A dashboard token only reads; an organizer sees its own campaigns under Campaigns.';
-  }
   const said = errorMessage(body);
-  if (status === 403) return `This key may not approve campaigns${said ? ` (${said})` : ''}. Ask the tenant's admin for a key allowed to (permission approve_campaigns).`;
-  if (status === 401) return `The server does not accept this key${said ? ` (${said})` : ''}. Sign out and paste a current secret key.`;
+  const what = kind === 'token' ? 'token' : 'key';
+  if (status === 403) {
+    return kind === 'token'
+      ? `This token may not approve campaigns${said ? ` (${said})` : ''}. The approval queue is for the marketplace's reviewers: sign in with an admin token (POST /api/v1/tokens {"role":"admin"} with an admin key) or a secret key allowed to approve campaigns (permission approve_campaigns). An organizer sees its own campaigns under Campaigns.`
+      : `This key may not approve campaigns${said ? ` (${said})` : ''}. Ask the tenant's admin for a key allowed to (permission approve_campaigns), or an admin token.`;
+  }
+  if (status === 401) return `The server does not accept this ${what}${said ? ` (${said})` : ''}. Sign out and paste a current ${kind === 'token' ? 'token' : 'secret key'}.`;
   return said ?? `The approval queue could not be loaded (${status || 'no answer'}).`;
 }

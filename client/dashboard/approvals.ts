@@ -48,7 +48,6 @@ export class ApprovalsView {
   }
 
   start(): void {
-    if (this.kind === 'token') return this.deny(accessMessage('token'));
     void this.load();
   }
 
@@ -77,12 +76,12 @@ export class ApprovalsView {
   private async load(): Promise<void> {
     const r = await this.call('GET', `/api/v1/campaigns/review-queue?limit=${PAGE}`);
     if (this.stopped) return;
-    if (r.status === 401 || r.status === 403) return this.deny(accessMessage('key', r.status, r.json));
+    if (r.status === 401 || r.status === 403) return this.deny(accessMessage(this.kind, r.status, r.json));
     const q = r.status === 200 ? readQueue(r.json) : null;
     if (!q) {
       // The last results stay on screen; the buttons come back so the reviewer can try again.
       this.setBusy(false);
-      return this.onError(accessMessage('key', r.status, r.json));
+      return this.onError(accessMessage(this.kind, r.status, r.json));
     }
     this.items = q.items;
     this.access.hidden = true;

@@ -125,6 +125,18 @@ export function entityClaims(token: string): EntityClaims | null {
   return { tenant: c.t, role: c.r, ids: ids as string[], exp: c.exp };
 }
 
+/** The expiry (seconds) of an admin dashboard token (`{"r":"admin"}`): its page is the approval queue. Else null. Pure. */
+export function adminTokenExp(token: string): number | null {
+  const parts = typeof token === 'string' && token.startsWith('v1.') ? token.split('.') : [];
+  if (parts.length !== 3 || !parts[1]) return null;
+  try {
+    const c = b64urlJson(parts[1]) as { t?: unknown; r?: unknown; exp?: unknown } | null;
+    return c && c.r === 'admin' && typeof c.t === 'number' && typeof c.exp === 'number' ? c.exp : null;
+  } catch {
+    return null;
+  }
+}
+
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** A column's figure over the whole range (null when no day has one). Pure. */

@@ -19,7 +19,7 @@ import { CampaignsView } from './campaigns.js';
 import { EntityView } from './entity.js';
 import { ApprovalsView } from './approvals.js';
 import { isSecretKey } from './approvals-data.js';
-import { entityClaims, entityHash, parseEntityHash, type EntityClaims, type EntityKind, type EntityRoute } from './entity-data.js';
+import { adminTokenExp, entityClaims, entityHash, parseEntityHash, type EntityClaims, type EntityKind, type EntityRoute } from './entity-data.js';
 
 const STORE_KEY = 'tx_dashboard_token';
 
@@ -168,10 +168,20 @@ function start(token: string): void {
     showError(null);
     return startApprovals(token, 'key', `Campaign review · key …${token.trim().slice(-4)}`, Infinity);
   }
+  const adminExp = adminTokenExp(token);
+  if (adminExp !== null) {
+    if (adminExp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
+    sessionStorage.setItem(STORE_KEY, token);
+    $('signin').hidden = true;
+    $('app').hidden = false;
+    $('signout').hidden = false;
+    showError(null);
+    return startApprovals(token, 'token', 'Admin', adminExp);
+  }
   const claims = decodeToken(token);
   const entity = claims ? null : entityClaims(token);
   const exp = claims?.exp ?? entity?.exp;
-  if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`); the campaign approval queue takes a secret key (tx_sk_…).');
+  if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`); the campaign approval queue takes an admin token or a secret key (tx_sk_…).');
   if (exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
   sessionStorage.setItem(STORE_KEY, token);
   $('signin').hidden = true;

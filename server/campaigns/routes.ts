@@ -103,13 +103,15 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
 
   // The approval queue across budgets, each campaign with its budget's totals and the daily budget approving it
   // now would give it (review.ts). The dashboard's #approvals page reads it; 403 there means "not a reviewer".
+  // The queue, approve and reject take a dashboard token too: an admin token (POST /api/v1/tokens {"role":"admin"})
+  // lets the page act without a secret key in the browser; organizer and other tokens lack approve_campaigns.
   router.add({
-    method: 'get', path: '/api/v1/campaigns/review-queue', auth: 'secret', permission: 'approve_campaigns', resource: 'tenant',
-    handler: async ({ principal, info }) => {
+    method: 'get', path: '/api/v1/campaigns/review-queue', auth: 'token', permission: 'approve_campaigns', resource: 'tenant',
+    handler: async ({ who, info }) => {
       const p = collect({ limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }), after: cursor(info.query.get('cursor'), 'campaign_review', ['id']) });
       if (!p.ok) return paramFail(p.error);
       const after = p.value.after ? Number(p.value.after[0]) : null;
-      const q = await S.reviewQueue(db, principal.tenant.tenant_id, p.value.limit, after);
+      const q = await S.reviewQueue(db, who!.tenant, p.value.limit, after);
       const campaigns = queueEntries(q.pending, q.budgets, now());
       const next = q.pending.length === p.value.limit ? encodeCursor('campaign_review', [String(q.pending[q.pending.length - 1].id)]) : null;
       return { status: 200, body: { campaigns, next_cursor: next } };
@@ -117,10 +119,10 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   const review = (verb: 'approve' | 'reject') => router.add({
-    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'approve_campaigns', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseIds },
+    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'token', permission: 'approve_campaigns', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseIds },
     audit: ({ params, body }, reply) => ({ action: `campaigns.${verb}d`, target: `campaign:${params.id}`, details: { status: (reply.body as { campaign?: Campaign }).campaign?.status ?? null, note: body.note } }),
-    handler: async ({ params, body, principal, who }) => {
-      const tenant = principal.tenant.tenant_id;
+    handler: async ({ params, body, who }) => {
+      const tenant = who!.tenant;
       if (verb === 'approve') {
         const out = await service.approve(tenant, [params.id]);
         return out.ok ? { status: 200, body: { campaign: out.value[0] } } : refused(out);

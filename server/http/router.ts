@@ -226,13 +226,14 @@ type Resolved = { ok: true; principal: Principal; who?: Who | null } | { ok: fal
 /**
  * A dashboard token as a principal: organizer → organizer on that organizer; gate → venue on its events (the
  * live layer still limits it to capacity topics); venue / artist → that role on its venues / artists; the
- * secret key's REST scope → admin. A role this function does not know gets media with nothing in scope. Pure.
+ * secret key's REST scope and an admin token → admin. A role this function does not know gets media with nothing in scope. Pure.
  */
 export function tokenPrincipal(scope: Scope): Who {
   const t = scope as { role: string; tenant: number; org?: string; events?: string[]; venues?: string[]; artists?: string[]; key?: number };
   const who = (role: Role, s: Who['scope']): Who => ({ tenant: t.tenant, role, scope: s, keyId: t.key ?? null, via: 'token' });
   switch (t.role) {
-    case 'tenant': return who('admin', {});
+    case 'tenant':
+    case 'admin': return who('admin', {});
     case 'organizer': return who('organizer', { organizers: t.org === undefined ? [] : [t.org] });
     case 'gate': return who('venue', { events: t.events ?? [] });
     case 'venue': return who('venue', { venues: t.venues ?? [] });

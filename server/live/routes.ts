@@ -39,6 +39,8 @@ export function tokenScopeFields(s: TokenScope): Record<string, unknown> {
       return { venue_ids: s.venues };
     case 'artist':
       return { artist_ids: s.artists };
+    case 'admin':
+      return {};
   }
 }
 

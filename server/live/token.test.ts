@@ -71,7 +71,7 @@ describe('tokens', () => {
     expect(parseTokenRequest(1, { role: 'gate', event_ids: ['E1', 'E1', 7] })).toMatchObject({ ok: true, scope: { events: ['E1', '7'] } });
     expect(parseTokenRequest(1, { role: 'gate', event_ids: [] })).toMatchObject({ ok: false, field: 'event_ids' });
     expect(parseTokenRequest(1, { role: 'organizer' })).toMatchObject({ ok: false, field: 'org_id' });
-    expect(parseTokenRequest(1, { role: 'admin' })).toMatchObject({ ok: false, field: 'role' });
+    expect(parseTokenRequest(1, { role: 'root' })).toMatchObject({ ok: false, field: 'role' });
     expect(parseTokenRequest(1, { role: 'organizer', org_id: 'O', ttl_s: 0 })).toMatchObject({ ok: false, field: 'ttl_s' });
   });
 });
@@ -152,11 +152,23 @@ describe('tokens by role and key (issue 18)', () => {
     for (const bad of [
       { ...base, r: 'venue', v: ['V1'], k: -1 }, { ...base, r: 'venue', v: ['V1'], k: 1.5 }, { ...base, r: 'venue', v: ['V1'], k: '7' },
       { ...base, r: 'venue', v: ['V1'], k: 2 ** 60 }, { ...base, r: 'venue', v: [] }, { ...base, r: 'venue', v: [1] }, { ...base, r: 'venue' },
-      { ...base, r: 'artist', a: 'A1' }, { ...base, r: 'admin' }, { ...base, r: 'tenant' },
+      { ...base, r: 'artist', a: 'A1' }, { ...base, r: 'root' }, { ...base, r: 'tenant' },
     ]) {
       expect(verifyToken(SECRET, signed(bad), NOW)).toEqual({ ok: false, reason: 'malformed' });
     }
     expect(verifyToken(SECRET, signed({ ...base, r: 'venue', v: ['V1'], k: 9 }), NOW)).toMatchObject({ ok: true, scope: { key: 9 } });
+  });
+
+  it('an admin token covers the whole tenant, round-trips, reads every topic, and only an admin key mints one', () => {
+    expect(parseTokenRequest(4, { role: 'admin' })).toEqual({ ok: true, scope: { role: 'admin', tenant: 4 }, ttlS: 3600 });
+    const a = signToken(SECRET, { role: 'admin', tenant: 4, key: 9 }, 60, NOW);
+    const v = verifyToken(SECRET, a.token, NOW);
+    expect(v).toEqual({ ok: true, scope: { role: 'admin', tenant: 4, key: 9 }, exp: NOW + 60 });
+    const scope = (v as { scope: Scope }).scope;
+    for (const t of [{ kind: 'dashboard', org: 'O9' }, { kind: 'venue', venue: 'V9' }, { kind: 'capacity', event: 'E9' }] as Topic[]) expect(allowed(scope, t, () => undefined)).toBe(true);
+    const key = (role: string) => ({ id: 1, role, scope: { organizers: ['O1'] } });
+    expect(withinKey({ role: 'admin', tenant: 4 }, { ...key('admin'), scope: {} }, () => undefined)).toEqual({ ok: true });
+    for (const role of ['organizer', 'promoter', 'ad_account', 'venue']) expect(withinKey({ role: 'admin', tenant: 4 }, key(role), () => undefined)).toEqual({ ok: false, field: 'role', id: 'admin' });
   });
 
   it('a token never covers more than its minting key (withinKey)', () => {

@@ -1,5 +1,7 @@
 // Dashboard tokens: HMAC-SHA256 signed, expiring, scoped to an organizer (tenant, org_id), to gate staff
-// (tenant, event ids), to venue staff (tenant, venue ids) or to artists (tenant, artist ids).
+// (tenant, event ids), to venue staff (tenant, venue ids), to artists (tenant, artist ids) or to the tenant's
+// admin (the whole tenant; minted only by an admin key: a browser page for the marketplace admin, e.g. the
+// campaign approval queue, without the secret key in the browser).
 // Format: `v1.<base64url(JSON claims)>.<base64url(HMAC(secret, "v1." + claims))>`.
 // A token minted with a key carries that key's id (`k`): revoking the key ends the token within seconds
 // (live/key-status.ts); a token from before `k` existed stays valid until it expires.
@@ -17,6 +19,8 @@ export type Scope =
   | { role: 'venue'; tenant: number; venues: string[]; key?: number }
   /** An artist: the event topics of events with these artists, without revenue. */
   | { role: 'artist'; tenant: number; artists: string[]; key?: number }
+  /** The tenant's admin: everything of the tenant that a token may read or do. */
+  | { role: 'admin'; tenant: number; key?: number }
   /** The tenant secret key (REST only): everything of the tenant. */
   | { role: 'tenant'; tenant: number };
 
@@ -63,7 +67,7 @@ export function signToken(secret: string, scope: TokenScope, ttlS: number, nowS:
   if (scope.role === 'organizer') claims.o = scope.org;
   else if (scope.role === 'gate') claims.e = scope.events;
   else if (scope.role === 'venue') claims.v = scope.venues;
-  else claims.a = scope.artists;
+  else if (scope.role === 'artist') claims.a = scope.artists;
   if (scope.key !== undefined) claims.k = scope.key;
   const body = TOKEN_PREFIX + b64(JSON.stringify(claims));
   return { token: `${body}.${b64(mac(secret, body))}`, expires_at: new Date(claims.exp * 1000).toISOString() };
@@ -100,6 +104,7 @@ export function verifyToken(secret: string, token: string, nowS: number): Verify
   if (c.r === 'gate' && Array.isArray(c.e) && c.e.every((x) => typeof x === 'string')) return { ok: true, scope: { role: 'gate', tenant: c.t, events: c.e, ...key }, exp: c.exp };
   if (c.r === 'venue' && ids(c.v)) return { ok: true, scope: { role: 'venue', tenant: c.t, venues: c.v, ...key }, exp: c.exp };
   if (c.r === 'artist' && ids(c.a)) return { ok: true, scope: { role: 'artist', tenant: c.t, artists: c.a, ...key }, exp: c.exp };
+  if (c.r === 'admin') return { ok: true, scope: { role: 'admin', tenant: c.t, ...key }, exp: c.exp };
   return { ok: false, reason: 'malformed' };
 }
 
@@ -136,7 +141,8 @@ export function parseTokenRequest(tenant: number, body: unknown): TokenRequest {
     const list = [...new Set(ids as string[])];
     return { ok: true, scope: b.role === 'venue' ? { role: 'venue', tenant, venues: list } : { role: 'artist', tenant, artists: list }, ttlS: ttl };
   }
-  return { ok: false, field: 'role', message: 'role must be "organizer" (with org_id), "gate" (with event_ids), "venue" (with venue_ids) or "artist" (with artist_ids).' };
+  if (b.role === 'admin') return { ok: true, scope: { role: 'admin', tenant }, ttlS: ttl };
+  return { ok: false, field: 'role', message: 'role must be "organizer" (with org_id), "gate" (with event_ids), "venue" (with venue_ids), "artist" (with artist_ids) or "admin" (the whole tenant; an admin key only).' };
 }
 
 /** A key's role and scope as authz/principal.ts states them (the minting key of a token). */
@@ -175,6 +181,9 @@ export function withinKey(scope: TokenScope, key: MintingKey, eventOf: (event: s
       break;
     case 'artist':
       [field, out] = ['artist_ids', firstOut(scope.artists, (a) => has(s.artists, a))];
+      break;
+    case 'admin':
+      [field, out] = ['role', 'admin'];
       break;
     case 'gate':
       field = 'event_ids';
