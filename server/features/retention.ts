@@ -15,7 +15,7 @@ import { queries } from '../store/queries.js';
 import { DAY_MS, HOUR_MS } from './model.js';
 
 const Q = queries('features-retention.sql', [
-  'compression_enabled', 'enable_compression', 'compress_old', 'drop_hourly', 'drop_event_daily', 'drop_person_daily',
+  'compression_enabled', 'enable_compression', 'compress_old', 'drop_hourly', 'drop_event_daily', 'drop_person_daily', 'has_watermark_catalog', 'raise_watermarks',
   'prune_hourly', 'prune_event_daily', 'prune_person_daily', 'prune_timings', 'archive_months', 'archive_slice',
   'pseudo_visitors', 'pseudo_sessions', 'pseudo_persons', 'set_visitors', 'set_sessions', 'set_persons',
 ]);
@@ -76,6 +76,10 @@ export function createFeatureRetention(deps: RetentionDeps): FeatureRetention {
     const sqls = db.plain ? [Q.prune_hourly, Q.prune_event_daily, Q.prune_person_daily] : [Q.drop_hourly, Q.drop_event_daily, Q.drop_person_daily];
     let n = 0;
     for (const sql of [...sqls, Q.prune_timings]) n += (await db.query<{ n: number }>(sql, [before])).rows[0].n;
+    if (!db.plain && (await db.query<{ ok: boolean }>(Q.has_watermark_catalog)).rows[0]?.ok) {
+      const raised = (await db.query<{ n: number }>(Q.raise_watermarks, [before])).rows[0].n;
+      if (raised > 0) log.info({ raised, before }, 'continuous aggregates emptied by retention: watermark kept at the retention cutoff');
+    }
     return n;
   };
 

@@ -19,6 +19,24 @@ SELECT count(*)::int AS n FROM drop_chunks('fs_event_daily', older_than => $1::t
 -- name: drop_person_daily
 SELECT count(*)::int AS n FROM drop_chunks('fs_person_daily', older_than => $1::timestamptz);
 
+-- name: has_watermark_catalog
+SELECT to_regclass('_timescaledb_catalog.continuous_aggs_watermark') IS NOT NULL AS ok;
+
+-- name: raise_watermarks
+-- drop_chunks recomputes a continuous aggregate's watermark from the rows left; when none is left it falls to
+-- -infinity and the real-time half of the view aggregates every raw row again, the dropped days included (the
+-- raw events outlive their aggregates). Everything before $1 was dropped on purpose, so the watermark never stays
+-- below it: the view then answers [$1, the next refresh) from the raw events, as it does past any watermark.
+WITH w AS (
+  UPDATE _timescaledb_catalog.continuous_aggs_watermark w
+  SET watermark = (extract(epoch FROM $1::timestamptz) * 1000000)::bigint
+  FROM _timescaledb_catalog.continuous_agg c
+  WHERE c.mat_hypertable_id = w.mat_hypertable_id
+    AND c.user_view_name IN ('fs_event_funnel_hourly', 'fs_event_daily', 'fs_person_daily')
+    AND w.watermark < (extract(epoch FROM $1::timestamptz) * 1000000)::bigint
+  RETURNING 1
+) SELECT count(*)::int AS n FROM w;
+
 -- name: prune_hourly
 WITH d AS (DELETE FROM fs_event_funnel_hourly WHERE hour < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
 
