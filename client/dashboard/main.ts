@@ -158,24 +158,25 @@ function startApprovals(credential: string, kind: 'key' | 'token', who: string, 
   clockTimer = setInterval(tick, 1000);
 }
 
+/** Keeps the credential for this tab and swaps the sign-in form for the page. */
+function showApp(credential: string): void {
+  sessionStorage.setItem(STORE_KEY, credential);
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('signout').hidden = false;
+  showError(null);
+}
+
 function start(token: string): void {
   stop();
   if (isSecretKey(token)) {
-    sessionStorage.setItem(STORE_KEY, token);
-    $('signin').hidden = true;
-    $('app').hidden = false;
-    $('signout').hidden = false;
-    showError(null);
+    showApp(token);
     return startApprovals(token, 'key', `Campaign review · key …${token.trim().slice(-4)}`, Infinity);
   }
   const adminExp = adminTokenExp(token);
   if (adminExp !== null) {
     if (adminExp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
-    sessionStorage.setItem(STORE_KEY, token);
-    $('signin').hidden = true;
-    $('app').hidden = false;
-    $('signout').hidden = false;
-    showError(null);
+    showApp(token);
     return startApprovals(token, 'token', 'Admin', adminExp);
   }
   const claims = decodeToken(token);
@@ -183,11 +184,7 @@ function start(token: string): void {
   const exp = claims?.exp ?? entity?.exp;
   if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`); the campaign approval queue takes an admin token or a secret key (tx_sk_…).');
   if (exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
-  sessionStorage.setItem(STORE_KEY, token);
-  $('signin').hidden = true;
-  $('app').hidden = false;
-  $('signout').hidden = false;
-  showError(null);
+  showApp(token);
   lastMessageAt = 0;
   if (location.hash === '#approvals') return startApprovals(token, 'token', claims?.role === 'organizer' ? `Organizer ${claims.org}` : entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : 'Gate staff', exp);
   const route = entityRouteFor(entity);
