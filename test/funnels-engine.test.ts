@@ -2,15 +2,12 @@
 // PostgreSQL 15: steps out of order, outside the window, repeated steps, a step name used twice, filters,
 // breakdowns (top values, none, other), person mode, bots and an organizer's scope.
 import crypto from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { runFunnel } from '../server/analytics/funnels.js';
 import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
-import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
-import { silent, tmpDir } from './helpers.js';
+import type { Db } from '../server/store/db.js';
+import { onBothStores } from './store-suites.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const S0 = 'event_card_impression';
 const S1 = 'event_card_click';
@@ -119,37 +116,4 @@ function journeys(store: () => { db: Db; tenant: number }) {
   });
 }
 
-describe('funnels on the embedded store', () => {
-  let db: Db;
-  let tenant: number;
-  beforeAll(async () => {
-    db = await openEmbedded(tmpDir('txl-funnels-'), silent);
-    await migrate(db, silent);
-    tenant = await seed(db);
-  }, 120_000);
-  afterAll(async () => db?.close());
-  journeys(() => ({ db, tenant }));
-});
-
-describe('funnels on plain PostgreSQL 15', () => {
-  const name = `funnels_${crypto.randomBytes(6).toString('hex')}`;
-  let admin: pg.Client;
-  let db: Db;
-  let tenant: number;
-  beforeAll(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    db = await openPostgres(url.toString(), 2, silent, { plain: true });
-    await migrate(db, silent);
-    tenant = await seed(db);
-  }, 120_000);
-  afterAll(async () => {
-    await db?.close();
-    await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin?.end();
-  });
-  journeys(() => ({ db, tenant }));
-});
+onBothStores('funnels', 'funnels', seed, journeys);

@@ -3,16 +3,13 @@
 // store and on plain PostgreSQL 15: the same rows — counts, medians and p90s, breakdown groups — for random
 // journeys with same-time events, restarts, repeated step names, filters, person mode and bots.
 import crypto from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { funnelRows } from '../server/analytics/funnels.js';
 import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
 import { prng } from '../server/campaigns/rng.js';
-import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
-import { silent, tmpDir } from './helpers.js';
+import type { Db } from '../server/store/db.js';
+import { onBothStores } from './store-suites.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const NAMES = ['event_card_impression', 'event_card_click', 'ticket_link_click', 'page_view'];
 
@@ -98,37 +95,4 @@ function compare(store: () => { db: Db; tenant: number }) {
   });
 }
 
-describe('one-pass funnels on the embedded store', () => {
-  let db: Db;
-  let tenant: number;
-  beforeAll(async () => {
-    db = await openEmbedded(tmpDir('txl-funnels-1p-'), silent);
-    await migrate(db, silent);
-    tenant = await seed(db);
-  }, 120_000);
-  afterAll(async () => db?.close());
-  compare(() => ({ db, tenant }));
-});
-
-describe('one-pass funnels on plain PostgreSQL 15', () => {
-  const name = `funnels_1p_${crypto.randomBytes(6).toString('hex')}`;
-  let admin: pg.Client;
-  let db: Db;
-  let tenant: number;
-  beforeAll(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    db = await openPostgres(url.toString(), 2, silent, { plain: true });
-    await migrate(db, silent);
-    tenant = await seed(db);
-  }, 120_000);
-  afterAll(async () => {
-    await db?.close();
-    await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin?.end();
-  });
-  compare(() => ({ db, tenant }));
-});
+onBothStores('one-pass funnels', 'funnels-1p', seed, compare);

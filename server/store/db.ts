@@ -72,6 +72,41 @@ export class EmbeddedDbError extends Error {
  * embedded-worker.mjs). PGlite is one session, so statements are serialised here: a transaction holds the
  * session from BEGIN to COMMIT and everything else waits its turn.
  */
+/** A FIFO lock: each call runs after every earlier one has settled (one database session, one statement at a time). */
+export function createExclusive(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/**
+ * query/exec/tx over one session behind `exclusive`, so a transaction's statements are never interleaved with
+ * anyone else's (the embedded store, and the campaign simulation's in-thread PGlite). `alive` false skips the
+ * ROLLBACK of a session that is gone.
+ */
+export function oneSession(session: Queryable, exclusive: <T>(fn: () => Promise<T>) => Promise<T>, log: Logger, alive: () => boolean = () => true): Pick<Db, 'kind' | 'query' | 'exec' | 'tx'> {
+  return {
+    kind: 'embedded',
+    query: (sql, params) => exclusive(() => session.query(sql, params)),
+    exec: (sql) => exclusive(() => session.exec(sql)),
+    tx: (fn) =>
+      exclusive(async () => {
+        await session.exec('BEGIN');
+        try {
+          const out = await fn(session);
+          await session.exec('COMMIT');
+          return out;
+        } catch (err) {
+          if (alive()) await session.exec('ROLLBACK').catch((e: Error) => log.warn({ err: e.message }, 'rollback failed'));
+          throw err;
+        }
+      }),
+  };
+}
+
 export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
   const dir = path.resolve(dataDir, 'pgdata');
   fs.mkdirSync(dir, { recursive: true });
@@ -115,16 +150,7 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
       worker.postMessage({ id, op, sql, params });
     });
 
-  // One session: a FIFO lock so a transaction's statements are never interleaved with anyone else's.
-  let tail: Promise<void> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = tail.then(fn);
-    tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  };
+  const exclusive = createExclusive();
   const session: Queryable = {
     async query<T>(sql: string, params?: unknown[]) {
       return { rows: (await call('query', sql, params)) as T[] };
@@ -135,21 +161,7 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
   };
 
   return {
-    kind: 'embedded',
-    query: (sql, params) => exclusive(() => session.query(sql, params)),
-    exec: (sql) => exclusive(() => session.exec(sql)),
-    tx: (fn) =>
-      exclusive(async () => {
-        await session.exec('BEGIN');
-        try {
-          const out = await fn(session);
-          await session.exec('COMMIT');
-          return out;
-        } catch (err) {
-          if (!dead) await session.exec('ROLLBACK').catch((e: Error) => log.warn({ err: e.message }, 'rollback failed'));
-          throw err;
-        }
-      }),
+    ...oneSession(session, exclusive, log, () => !dead),
     purge: (tables) =>
       exclusive(async () => {
         // VACUUM cannot run in a transaction block: one statement each. FULL writes a new file for each table

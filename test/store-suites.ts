@@ -1,0 +1,49 @@
+// One suite on both stores: the embedded PGlite + TimescaleDB and a fresh database of the machine's PostgreSQL 15
+// in plain mode (dropped after), each migrated and seeded once; `body` reads the store and the seeded tenant.
+import crypto from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
+import { migrate } from '../server/store/migrate.js';
+import { silent, tmpDir } from './helpers.js';
+
+const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export type StoreCtx = () => { db: Db; tenant: number };
+
+export function onBothStores(title: string, prefix: string, seed: (db: Db) => Promise<number>, body: (ctx: StoreCtx) => void): void {
+  describe(`${title} on the embedded store`, () => {
+    let db: Db;
+    let tenant: number;
+    beforeAll(async () => {
+      db = await openEmbedded(tmpDir(`txl-${prefix}-`), silent);
+      await migrate(db, silent);
+      tenant = await seed(db);
+    }, 120_000);
+    afterAll(async () => db?.close());
+    body(() => ({ db, tenant }));
+  });
+
+  describe(`${title} on plain PostgreSQL 15`, () => {
+    const name = `${prefix.replace(/-/g, '_')}_${crypto.randomBytes(6).toString('hex')}`;
+    let admin: pg.Client;
+    let db: Db;
+    let tenant: number;
+    beforeAll(async () => {
+      admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      const url = new URL(ADMIN_URL);
+      url.pathname = `/${name}`;
+      db = await openPostgres(url.toString(), 2, silent, { plain: true });
+      await migrate(db, silent);
+      tenant = await seed(db);
+    }, 120_000);
+    afterAll(async () => {
+      await db?.close();
+      await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin?.end();
+    });
+    body(() => ({ db, tenant }));
+  });
+}
