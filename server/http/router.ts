@@ -16,10 +16,10 @@
 // Order of the checks: auth (401/403), then path params (400), then the body (413/400), then the handler.
 // The ingest endpoints keep their own fast path (ingest-routes.ts) and share only `writeKeyRefusal`.
 import type { Logger } from 'pino';
-import type { Scope } from '../live/token.js';
+import { tokenPrincipal, type Scope } from '../live/token.js';
 import type { KeyCheck, Tenant } from '../store/tenants.js';
 import { can, inScope, keyPrincipal, type EventResource, type Principal as Who, type Resource } from '../authz/principal.js';
-import type { Overrides, Permission, Role } from '../authz/roles.js';
+import type { Overrides, Permission } from '../authz/roles.js';
 import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
 import { errorToReply, fail, paramFail, type ErrorReplyOpts } from './errors.js';
 import { checkBody, pathSegments, type ParamError, type Parsed } from './params.js';
@@ -223,24 +223,8 @@ const noHeaders = (): Record<string, string> => ({});
 
 type Resolved = { ok: true; principal: Principal; who?: Who | null } | { ok: false; reply: Reply };
 
-/**
- * A dashboard token as a principal: organizer → organizer on that organizer; gate → venue on its events (the
- * live layer still limits it to capacity topics); venue / artist → that role on its venues / artists; the
- * secret key's REST scope and an admin token → admin. A role this function does not know gets media with nothing in scope. Pure.
- */
-export function tokenPrincipal(scope: Scope): Who {
-  const t = scope as { role: string; tenant: number; org?: string; events?: string[]; venues?: string[]; artists?: string[]; key?: number };
-  const who = (role: Role, s: Who['scope']): Who => ({ tenant: t.tenant, role, scope: s, keyId: t.key ?? null, via: 'token' });
-  switch (t.role) {
-    case 'tenant':
-    case 'admin': return who('admin', {});
-    case 'organizer': return who('organizer', { organizers: t.org === undefined ? [] : [t.org] });
-    case 'gate': return who('venue', { events: t.events ?? [] });
-    case 'venue': return who('venue', { venues: t.venues ?? [] });
-    case 'artist': return who('artist', { artists: t.artists ?? [] });
-    default: return who('media', {});
-  }
-}
+// A dashboard token's principal: one mapping, with the token roles (live/token.ts).
+export { tokenPrincipal };
 
 /** Resolves the principal a route's `auth` asks for from the request headers (and `?token=` / `?key=`). */
 export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<RouterDeps, 'keys' | 'adminToken' | 'tokens'>): Promise<Resolved> {

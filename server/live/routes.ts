@@ -16,6 +16,7 @@ import { bearer } from '../http/auth.js';
 import { parseTokenRequest, TOKEN_PREFIX, withinKey, type MintingKey, type Scope, type TokenScope } from './token.js';
 import { topicFor, type Topic } from './topics.js';
 import { can, type Principal as Who } from '../authz/principal.js';
+import { permissionsFor } from '../authz/roles.js';
 
 export interface LiveRouteDeps {
   core: LiveCore;
@@ -36,9 +37,15 @@ export function tokenScopeFields(s: TokenScope): Record<string, unknown> {
     case 'gate':
       return { event_ids: s.events };
     case 'venue':
+    case 'venue_manager':
       return { venue_ids: s.venues };
     case 'artist':
       return { artist_ids: s.artists };
+    case 'promoter':
+      return { event_ids: s.events, org_ids: s.orgs };
+    case 'ad_account':
+      return { org_ids: s.orgs };
+    case 'media':
     case 'admin':
       return {};
   }
@@ -80,11 +87,18 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
       const found = await keys.check(bearer(info.headers.authorization) ?? '');
       if (!found.ok) return fail(found.code);
       const key: MintingKey = { id: found.lookup.key_id, role: found.lookup.role ?? 'admin', scope: found.lookup.scope ?? {} };
+      // The tenant's overrides: a token's role may not have a permission the key's role lacks.
+      const overrides = deps.access && key.role !== 'admin' ? await deps.access.authz.overrides(tenant) : {};
       const within = withinKey(req.scope, key, (event) => {
         const o = core.ownerOf(tenant, event);
         return o && { organizer_id: o.org, venue_id: o.venue, artist_ids: o.artists };
-      });
-      if (!within.ok) return fail('forbidden', `The key minting this token does not cover ${within.field} ${JSON.stringify(within.id)}.`, { field: within.field, permission: 'mint_tokens' });
+      }, (role) => permissionsFor(role, overrides));
+      if (!within.ok) {
+        const what = within.field === 'role'
+          ? `role ${JSON.stringify(within.id)} (a token of that role would have a permission, or an id, this key has not)`
+          : `${within.field} ${JSON.stringify(within.id)}`;
+        return fail('forbidden', `The key minting this token does not cover ${what}.`, { field: within.field, id: within.id, permission: 'mint_tokens' });
+      }
       const minted = core.mintToken({ ...req.scope, key: key.id }, req.ttlS);
       return { status: 201, body: { ...minted, role: req.scope.role, ...tokenScopeFields(req.scope), key_id: key.id } };
     },

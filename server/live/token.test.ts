@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeB64urlStrict, parseTokenRequest, signToken, verifyToken, withinKey, type Scope } from './token.js';
-import { allowed, parseTopic, topicName, type Topic } from './topics.js';
+import { permissionsFor, ROLES, type Role } from '../authz/roles.js';
+import { decodeB64urlStrict, parseTokenRequest, signToken, tokenPrincipal, verifyToken, withinKey, type Scope, type TokenScope } from './token.js';
+import { allowed, parseTopic, topicName, type EventOwnership, type Topic } from './topics.js';
 
 const SECRET = 'x'.repeat(64);
 const NOW = 1_750_000_000;
@@ -204,6 +205,127 @@ describe('tokens by role and key (issue 18)', () => {
             expect(s.events.includes(e) || (!!o && (s.organizers.includes(o.organizer_id) || s.venues.includes(o.venue_id) || o.artist_ids.some((a) => s.artists.includes(a))))).toBe(true);
           }
         }
+      },
+    ));
+  });
+});
+
+describe('tokens of the venue_manager, promoter, ad_account and media roles', () => {
+  const signed = (claims: Record<string, unknown>) => {
+    const body = `v1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${body}.${crypto.createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+  };
+  const owners: Record<string, EventOwnership> = { E1: { org: 'O1', venue: 'V1', artists: ['A1'] }, E2: { org: 'O2', venue: 'V2', artists: [] } };
+  const ownerOf = (tenant: number, e: string) => (tenant === 1 ? owners[e] : undefined);
+  const eventOf = (e: string) => owners[e] && { organizer_id: owners[e].org, venue_id: owners[e].venue, artist_ids: owners[e].artists };
+  const key = (role: string, scope: Record<string, string[]> = {}) => ({ id: 7, role, scope });
+
+  it('parses each role with its scope fields, and names the field of a bad one', () => {
+    expect(parseTokenRequest(1, { role: 'venue_manager', venue_ids: ['V1', 'V1', 2] })).toEqual({ ok: true, scope: { role: 'venue_manager', tenant: 1, venues: ['V1', '2'] }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'promoter', event_ids: ['E1'] })).toEqual({ ok: true, scope: { role: 'promoter', tenant: 1, events: ['E1'], orgs: [] }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'promoter', org_ids: ['O1'], event_ids: [] })).toEqual({ ok: true, scope: { role: 'promoter', tenant: 1, events: [], orgs: ['O1'] }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'ad_account', org_ids: ['O1'], ttl_s: 60 })).toEqual({ ok: true, scope: { role: 'ad_account', tenant: 1, orgs: ['O1'] }, ttlS: 60 });
+    expect(parseTokenRequest(1, { role: 'media' })).toEqual({ ok: true, scope: { role: 'media', tenant: 1 }, ttlS: 3600 });
+    const tooMany = Array.from({ length: 51 }, (_, i) => `X${i}`);
+    for (const [body, field] of [
+      [{ role: 'venue_manager' }, 'venue_ids'], [{ role: 'venue_manager', venue_ids: [] }, 'venue_ids'], [{ role: 'venue_manager', venue_ids: ['a\u0001'] }, 'venue_ids'],
+      [{ role: 'promoter' }, 'event_ids'], [{ role: 'promoter', event_ids: [], org_ids: [] }, 'event_ids'], [{ role: 'promoter', event_ids: 'E1' }, 'event_ids'],
+      [{ role: 'promoter', event_ids: ['E1'], org_ids: [null] }, 'org_ids'], [{ role: 'promoter', org_ids: tooMany }, 'org_ids'],
+      [{ role: 'ad_account' }, 'org_ids'], [{ role: 'ad_account', org_ids: [{}] }, 'org_ids'], [{ role: 'media', ttl_s: 0 }, 'ttl_s'],
+      [{ role: 'label' }, 'role'], [{ role: 'tenant' }, 'role'], [{ role: ['media'] }, 'role'],
+    ] as const) {
+      expect({ body, got: parseTokenRequest(1, body) }).toMatchObject({ body, got: { ok: false, field } });
+    }
+    // An unknown role is answered with every role a token may carry.
+    const unknown = parseTokenRequest(1, { role: 'label' });
+    for (const role of ['organizer', 'gate', 'venue', 'venue_manager', 'artist', 'promoter', 'ad_account', 'media', 'admin']) expect(!unknown.ok && unknown.message).toContain(`"${role}"`);
+  });
+
+  it('signs and verifies each role with its ids and key; signed claims with bad lists are malformed', () => {
+    for (const scope of [
+      { role: 'venue_manager', tenant: 3, venues: ['V1'], key: 5 },
+      { role: 'promoter', tenant: 3, events: ['E1'], orgs: [] },
+      { role: 'promoter', tenant: 3, events: [], orgs: ['O1', 'O2'], key: 5 },
+      { role: 'ad_account', tenant: 3, orgs: ['O1'], key: 5 },
+      { role: 'media', tenant: 3, key: 5 },
+    ] as TokenScope[]) {
+      const v = verifyToken(SECRET, signToken(SECRET, scope, 60, NOW).token, NOW);
+      expect(v).toEqual({ ok: true, scope, exp: NOW + 60 });
+    }
+    const base = { t: 3, iat: NOW, exp: NOW + 60 };
+    for (const bad of [
+      { ...base, r: 'venue_manager' }, { ...base, r: 'venue_manager', v: [] }, { ...base, r: 'venue_manager', v: 'V1' },
+      { ...base, r: 'promoter' }, { ...base, r: 'promoter', e: [], os: [] }, { ...base, r: 'promoter', e: [1] }, { ...base, r: 'promoter', os: 'O1' },
+      { ...base, r: 'ad_account' }, { ...base, r: 'ad_account', os: [] }, { ...base, r: 'media', k: 0 },
+    ]) {
+      expect(verifyToken(SECRET, signed(bad), NOW)).toEqual({ ok: false, reason: 'malformed' });
+    }
+  });
+
+  it('maps each token to the principal of its role with the same scope a key of the role carries', () => {
+    expect(tokenPrincipal({ role: 'venue_manager', tenant: 3, venues: ['V1'], key: 5 })).toEqual({ tenant: 3, role: 'venue_manager', scope: { venues: ['V1'] }, keyId: 5, via: 'token' });
+    expect(tokenPrincipal({ role: 'promoter', tenant: 3, events: ['E1'], orgs: ['O1'] })).toMatchObject({ role: 'promoter', scope: { events: ['E1'], organizers: ['O1'] }, keyId: null });
+    expect(tokenPrincipal({ role: 'ad_account', tenant: 3, orgs: ['O1'] })).toMatchObject({ role: 'ad_account', scope: { organizers: ['O1'] } });
+    expect(tokenPrincipal({ role: 'media', tenant: 3 })).toMatchObject({ role: 'media', scope: {} });
+  });
+
+  it('reads topics by scope only (the permission is access.ts\'): a venue manager its venues\' events, a promoter its events and organizers', () => {
+    const vm: Scope = { role: 'venue_manager', tenant: 1, venues: ['V1'] };
+    const pr: Scope = { role: 'promoter', tenant: 1, events: ['E2'], orgs: ['O1'] };
+    const t = (name: string) => parseTopic(name)!;
+    expect(['analytics:event:E1', 'analytics:event:E1:capacity', 'analytics:venue:V1:capacity'].map((n) => allowed(vm, t(n), ownerOf))).toEqual([true, true, true]);
+    expect(['analytics:event:E2', 'analytics:venue:V2:capacity', 'analytics:dashboard:O1'].map((n) => allowed(vm, t(n), ownerOf))).toEqual([false, false, false]);
+    expect(['analytics:event:E1', 'analytics:event:E2:capacity', 'analytics:dashboard:O1'].map((n) => allowed(pr, t(n), ownerOf))).toEqual([true, true, true]);
+    expect(['analytics:dashboard:O2', 'analytics:venue:V1:capacity', 'analytics:event:E9'].map((n) => allowed(pr, t(n), ownerOf))).toEqual([false, false, false]);
+    // Another tenant's events are unknown to this scope's tenant: refused.
+    expect(allowed({ ...vm, tenant: 2 }, t('analytics:event:E1'), ownerOf)).toBe(false);
+    expect(allowed({ role: 'media', tenant: 1 }, t('analytics:event:E1'), ownerOf)).toBe(false);
+    expect(allowed({ role: 'ad_account', tenant: 1, orgs: ['O1'] }, t('analytics:dashboard:O1'), ownerOf)).toBe(true);
+  });
+
+  it('a scoped key mints these roles only inside its ids and never with a permission its role lacks (withinKey)', () => {
+    const ok = { ok: true };
+    // Ids: the key's own lists (events also through their organizer, venue or artist).
+    expect(withinKey({ role: 'venue_manager', tenant: 1, venues: ['V1'] }, key('venue_manager', { venues: ['V1'] }), eventOf)).toEqual(ok);
+    expect(withinKey({ role: 'venue_manager', tenant: 1, venues: ['V1', 'V2'] }, key('venue_manager', { venues: ['V1'] }), eventOf)).toEqual({ ok: false, field: 'venue_ids', id: 'V2' });
+    expect(withinKey({ role: 'promoter', tenant: 1, events: ['E1'], orgs: ['O1'] }, key('promoter', { organizers: ['O1'] }), eventOf)).toEqual(ok);
+    expect(withinKey({ role: 'promoter', tenant: 1, events: ['E2'], orgs: [] }, key('promoter', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'event_ids', id: 'E2' });
+    expect(withinKey({ role: 'promoter', tenant: 1, events: ['E1'], orgs: ['O2'] }, key('promoter', { events: ['E1'] }), eventOf)).toEqual({ ok: false, field: 'org_ids', id: 'O2' });
+    expect(withinKey({ role: 'ad_account', tenant: 1, orgs: ['O1'] }, key('ad_account', { organizers: ['O1'] }), eventOf)).toEqual(ok);
+    expect(withinKey({ role: 'ad_account', tenant: 1, orgs: ['O1', 'O9'] }, key('ad_account', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'org_ids', id: 'O9' });
+    // A key of the tenant's ad team (no ids) covers no organizer's campaigns itself, so none of its tokens either.
+    expect(withinKey({ role: 'ad_account', tenant: 1, orgs: ['O1'] }, key('ad_account'), eventOf)).toEqual({ ok: false, field: 'org_ids', id: 'O1' });
+    // Media has no ids: the whole tenant, beyond a limited key; an admin key mints it.
+    expect(withinKey({ role: 'media', tenant: 1 }, key('organizer', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'role', id: 'media' });
+    expect(withinKey({ role: 'media', tenant: 1 }, key('admin'), eventOf)).toEqual(ok);
+    expect(withinKey({ role: 'media', tenant: 1 }, key('media'), eventOf)).toEqual(ok);
+    // Role: a venue key's ids do not make it a venue manager (view_revenue); an organizer key may mint a promoter.
+    expect(withinKey({ role: 'venue_manager', tenant: 1, venues: ['V1'] }, key('venue', { venues: ['V1'] }), eventOf)).toEqual({ ok: false, field: 'role', id: 'venue_manager' });
+    expect(withinKey({ role: 'venue', tenant: 1, venues: ['V1'] }, key('venue_manager', { venues: ['V1'] }), eventOf)).toEqual(ok);
+    expect(withinKey({ role: 'promoter', tenant: 1, events: [], orgs: ['O1'] }, key('organizer', { organizers: ['O1'] }), eventOf)).toEqual(ok);
+    expect(withinKey({ role: 'ad_account', tenant: 1, orgs: ['O1'] }, key('organizer', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'role', id: 'ad_account' });
+    expect(withinKey({ role: 'gate', tenant: 1, events: ['E1'] }, key('ad_account', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'role', id: 'gate' });
+    expect(withinKey({ role: 'organizer', tenant: 1, org: 'O1' }, key('some_future_role', { organizers: ['O1'] }), eventOf)).toEqual({ ok: false, field: 'role', id: 'organizer' });
+    // With the tenant's overrides: venue staff granted view_revenue may mint a venue manager's token.
+    const granted = (r: Role) => permissionsFor(r, { venue: { view_revenue: true } });
+    expect(withinKey({ role: 'venue_manager', tenant: 1, venues: ['V1'] }, key('venue', { venues: ['V1'] }), eventOf, granted)).toEqual(ok);
+    // Property: an allowed token of any role from a limited key has only ids the key covers and only the key's permissions.
+    fc.assert(fc.property(
+      fc.constantFrom(...ROLES.filter((r) => r !== 'admin')),
+      fc.record({ organizers: fc.array(fc.constantFrom('O1', 'O2')), venues: fc.array(fc.constantFrom('V1', 'V2')), events: fc.array(fc.constantFrom('E1', 'E2', 'E9')) }),
+      fc.constantFrom(...(['venue_manager', 'promoter', 'ad_account', 'media'] as const)),
+      fc.array(fc.constantFrom('O1', 'O2', 'V1', 'V2', 'E1', 'E2', 'E9'), { maxLength: 3 }),
+      (role, sc, tokenRole, ids) => {
+        const s = sc as Record<string, string[]>;
+        const scope: TokenScope = tokenRole === 'venue_manager' ? { role: tokenRole, tenant: 1, venues: ids } : tokenRole === 'promoter' ? { role: tokenRole, tenant: 1, events: ids.filter((i) => i.startsWith('E')), orgs: ids.filter((i) => i.startsWith('O')) }
+          : tokenRole === 'ad_account' ? { role: tokenRole, tenant: 1, orgs: ids } : { role: 'media', tenant: 1 };
+        if (!withinKey(scope, key(role, sc), eventOf).ok) return;
+        for (const p of permissionsFor(tokenRole)) expect(permissionsFor(role).has(p)).toBe(true);
+        const who = tokenPrincipal(scope);
+        for (const v of who.scope.venues ?? []) expect(s.venues).toContain(v);
+        for (const o of who.scope.organizers ?? []) expect(s.organizers).toContain(o);
+        for (const e of who.scope.events ?? []) expect(s.events.includes(e) || s.organizers.includes(owners[e]?.org ?? '') || s.venues.includes(owners[e]?.venue ?? '')).toBe(true);
+        if (tokenRole === 'media') expect([...s.organizers, ...s.venues, ...s.events]).toEqual([]);
       },
     ));
   });

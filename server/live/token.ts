@@ -1,7 +1,9 @@
-// Dashboard tokens: HMAC-SHA256 signed, expiring, scoped to an organizer (tenant, org_id), to gate staff
-// (tenant, event ids), to venue staff (tenant, venue ids), to artists (tenant, artist ids) or to the tenant's
-// admin (the whole tenant; minted only by an admin key: a browser page for the marketplace admin, e.g. the
-// campaign approval queue, without the secret key in the browser).
+// Dashboard tokens: HMAC-SHA256 signed, expiring, one per role of authz/roles.ts (plus gate staff): an organizer
+// (tenant, org_id), gate staff (tenant, event ids), venue staff and venue managers (tenant, venue ids), artists
+// (tenant, artist ids), promoters (tenant, event and/or organizer ids), ad accounts (tenant, organizer ids),
+// media (the tenant's public aggregates) or the tenant's admin (the whole tenant: a browser page for the
+// marketplace admin, e.g. the campaign approval queue, without the secret key in the browser). A token's
+// principal (tokenPrincipal) has its role's permissions with the tenant's overrides, like a key of that role.
 // Format: `v1.<base64url(JSON claims)>.<base64url(HMAC(secret, "v1." + claims))>`.
 // A token minted with a key carries that key's id (`k`): revoking the key ends the token within seconds
 // (live/key-status.ts); a token from before `k` existed stays valid until it expires.
@@ -10,6 +12,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Principal } from '../authz/principal.js';
+import { isRole, permissionsFor, type Permission, type Role } from '../authz/roles.js';
 
 /** `key`: the id of the secret key that minted the token (absent on tokens minted before key ids were carried). */
 export type Scope =
@@ -19,6 +23,14 @@ export type Scope =
   | { role: 'venue'; tenant: number; venues: string[]; key?: number }
   /** An artist: the event topics of events with these artists, without revenue. */
   | { role: 'artist'; tenant: number; artists: string[]; key?: number }
+  /** A venue manager: as venue staff, plus the money (view_revenue) and the funnels of events at its venues. */
+  | { role: 'venue_manager'; tenant: number; venues: string[]; key?: number }
+  /** A promoter: its events, listed or of its organizers (funnel with revenue, capacity, the organizers' roll-up). */
+  | { role: 'promoter'; tenant: number; events: string[]; orgs: string[]; key?: number }
+  /** An ad account: the campaigns of its organizers (read), nothing of the live funnels. */
+  | { role: 'ad_account'; tenant: number; orgs: string[]; key?: number }
+  /** Media: the tenant's public aggregates only (view_public_aggregates); no ids. */
+  | { role: 'media'; tenant: number; key?: number }
   /** The tenant's admin: everything of the tenant that a token may read or do. */
   | { role: 'admin'; tenant: number; key?: number }
   /** The tenant secret key (REST only): everything of the tenant. */
@@ -36,6 +48,8 @@ interface Claims {
   v?: string[];
   /** Artist ids. */
   a?: string[];
+  /** Organizer ids (promoter, ad_account). */
+  os?: string[];
   /** Key id. */
   k?: number;
   iat: number;
@@ -46,7 +60,7 @@ export const TOKEN_PREFIX = 'v1.';
 export const MAX_TTL_S = 30 * 86_400;
 export const DEFAULT_TTL_S = 3600;
 export const MAX_GATE_EVENTS = 50;
-/** Venue and artist tokens list at most this many ids. */
+/** Venue, venue_manager, artist, promoter and ad_account tokens list at most this many ids per field. */
 export const MAX_SCOPE_IDS = 50;
 
 const b64 = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -66,8 +80,13 @@ export function signToken(secret: string, scope: TokenScope, ttlS: number, nowS:
   const claims: Claims = { t: scope.tenant, r: scope.role, iat: nowS, exp: nowS + ttlS };
   if (scope.role === 'organizer') claims.o = scope.org;
   else if (scope.role === 'gate') claims.e = scope.events;
-  else if (scope.role === 'venue') claims.v = scope.venues;
+  else if (scope.role === 'venue' || scope.role === 'venue_manager') claims.v = scope.venues;
   else if (scope.role === 'artist') claims.a = scope.artists;
+  else if (scope.role === 'ad_account') claims.os = scope.orgs;
+  else if (scope.role === 'promoter') {
+    claims.e = scope.events;
+    claims.os = scope.orgs;
+  }
   if (scope.key !== undefined) claims.k = scope.key;
   const body = TOKEN_PREFIX + b64(JSON.stringify(claims));
   return { token: `${body}.${b64(mac(secret, body))}`, expires_at: new Date(claims.exp * 1000).toISOString() };
@@ -104,6 +123,16 @@ export function verifyToken(secret: string, token: string, nowS: number): Verify
   if (c.r === 'gate' && Array.isArray(c.e) && c.e.every((x) => typeof x === 'string')) return { ok: true, scope: { role: 'gate', tenant: c.t, events: c.e, ...key }, exp: c.exp };
   if (c.r === 'venue' && ids(c.v)) return { ok: true, scope: { role: 'venue', tenant: c.t, venues: c.v, ...key }, exp: c.exp };
   if (c.r === 'artist' && ids(c.a)) return { ok: true, scope: { role: 'artist', tenant: c.t, artists: c.a, ...key }, exp: c.exp };
+  if (c.r === 'venue_manager' && ids(c.v)) return { ok: true, scope: { role: 'venue_manager', tenant: c.t, venues: c.v, ...key }, exp: c.exp };
+  if (c.r === 'ad_account' && ids(c.os)) return { ok: true, scope: { role: 'ad_account', tenant: c.t, orgs: c.os, ...key }, exp: c.exp };
+  if (c.r === 'promoter') {
+    // Either list may be empty, never both (a promoter token names what it covers).
+    const list = (v: unknown): string[] | null => (v === undefined ? [] : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : null);
+    const [events, orgs] = [list(c.e), list(c.os)];
+    if (events && orgs && events.length + orgs.length > 0) return { ok: true, scope: { role: 'promoter', tenant: c.t, events, orgs, ...key }, exp: c.exp };
+    return { ok: false, reason: 'malformed' };
+  }
+  if (c.r === 'media') return { ok: true, scope: { role: 'media', tenant: c.t, ...key }, exp: c.exp };
   if (c.r === 'admin') return { ok: true, scope: { role: 'admin', tenant: c.t, ...key }, exp: c.exp };
   return { ok: false, reason: 'malformed' };
 }
@@ -113,36 +142,66 @@ export type TokenRequest = { ok: true; scope: TokenScope; ttlS: number } | { ok:
 const ID_RE = /^[^\u0000-\u001f]{1,128}$/;
 const asId = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) ? String(v) : typeof v === 'string' && ID_RE.test(v) ? v : null);
 
+/** Every role a token may carry, and the fields each takes (the 400 for an unknown role lists them). */
+export const TOKEN_ROLES_HELP = '"organizer" (with org_id), "gate" (with event_ids), "venue" or "venue_manager" (with venue_ids), "artist" (with artist_ids), '
+  + '"promoter" (with event_ids and/or org_ids), "ad_account" (with org_ids), "media" (no ids) or "admin" (the whole tenant; an admin key only)';
+
+type IdList = { ok: true; ids: string[] } | { ok: false; field: string; message: string };
+/** A list of 1-`max` ids (duplicates dropped); `optional`: absent or [] is the empty list. */
+function idList(raw: unknown, field: string, max: number, optional = false): IdList {
+  if (optional && (raw === undefined || (Array.isArray(raw) && raw.length === 0))) return { ok: true, ids: [] };
+  const ids = Array.isArray(raw) && raw.length <= max ? raw.map(asId) : null;
+  if (!ids || ids.length === 0 || ids.some((x) => x === null)) return { ok: false, field, message: `${field} must be a list of 1-${max} ids.` };
+  return { ok: true, ids: [...new Set(ids as string[])] };
+}
+
 /** Validates a `POST /api/v1/tokens` body for a tenant. */
 export function parseTokenRequest(tenant: number, body: unknown): TokenRequest {
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) return { ok: false, field: 'role', message: 'Send a JSON object: {"role",…}.' };
-  const b = (body ?? {}) as { role?: unknown; org_id?: unknown; event_ids?: unknown; venue_ids?: unknown; artist_ids?: unknown; ttl_s?: unknown };
+  const b = (body ?? {}) as { role?: unknown; org_id?: unknown; org_ids?: unknown; event_ids?: unknown; venue_ids?: unknown; artist_ids?: unknown; ttl_s?: unknown };
   const ttl = b.ttl_s ?? DEFAULT_TTL_S;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_S) {
     return { ok: false, field: 'ttl_s', message: `ttl_s must be an integer number of seconds between 1 and ${MAX_TTL_S} (default ${DEFAULT_TTL_S}).` };
   }
-  if (b.role === 'organizer') {
-    const org = asId(b.org_id);
-    if (!org) return { ok: false, field: 'org_id', message: 'org_id must be the organizer id (a string of 1-128 characters, or an integer).' };
-    return { ok: true, scope: { role: 'organizer', tenant, org }, ttlS: ttl };
-  }
-  if (b.role === 'gate') {
-    const ids = Array.isArray(b.event_ids) ? b.event_ids.map(asId) : null;
-    if (!ids || ids.length === 0 || ids.length > MAX_GATE_EVENTS || ids.some((x) => x === null)) {
-      return { ok: false, field: 'event_ids', message: `event_ids must be a list of 1-${MAX_GATE_EVENTS} event ids.` };
+  const ok = (scope: TokenScope): TokenRequest => ({ ok: true, scope, ttlS: ttl });
+  switch (b.role) {
+    case 'organizer': {
+      const org = asId(b.org_id);
+      if (!org) return { ok: false, field: 'org_id', message: 'org_id must be the organizer id (a string of 1-128 characters, or an integer).' };
+      return ok({ role: 'organizer', tenant, org });
     }
-    return { ok: true, scope: { role: 'gate', tenant, events: [...new Set(ids as string[])] }, ttlS: ttl };
+    case 'gate': {
+      const l = idList(b.event_ids, 'event_ids', MAX_GATE_EVENTS);
+      return l.ok ? ok({ role: 'gate', tenant, events: l.ids }) : l;
+    }
+    case 'venue':
+    case 'venue_manager': {
+      const l = idList(b.venue_ids, 'venue_ids', MAX_SCOPE_IDS);
+      return l.ok ? ok({ role: b.role, tenant, venues: l.ids }) : l;
+    }
+    case 'artist': {
+      const l = idList(b.artist_ids, 'artist_ids', MAX_SCOPE_IDS);
+      return l.ok ? ok({ role: 'artist', tenant, artists: l.ids }) : l;
+    }
+    case 'promoter': {
+      const events = idList(b.event_ids, 'event_ids', MAX_SCOPE_IDS, true);
+      if (!events.ok) return events;
+      const orgs = idList(b.org_ids, 'org_ids', MAX_SCOPE_IDS, true);
+      if (!orgs.ok) return orgs;
+      if (events.ids.length + orgs.ids.length === 0) return { ok: false, field: 'event_ids', message: `A promoter token needs event_ids and/or org_ids (lists of 1-${MAX_SCOPE_IDS} ids).` };
+      return ok({ role: 'promoter', tenant, events: events.ids, orgs: orgs.ids });
+    }
+    case 'ad_account': {
+      const l = idList(b.org_ids, 'org_ids', MAX_SCOPE_IDS);
+      return l.ok ? ok({ role: 'ad_account', tenant, orgs: l.ids }) : l;
+    }
+    case 'media':
+      return ok({ role: 'media', tenant });
+    case 'admin':
+      return ok({ role: 'admin', tenant });
+    default:
+      return { ok: false, field: 'role', message: `role must be ${TOKEN_ROLES_HELP}.` };
   }
-  if (b.role === 'venue' || b.role === 'artist') {
-    const field = b.role === 'venue' ? 'venue_ids' : 'artist_ids';
-    const raw = b.role === 'venue' ? b.venue_ids : b.artist_ids;
-    const ids = Array.isArray(raw) && raw.length <= MAX_SCOPE_IDS ? raw.map(asId) : null;
-    if (!ids || ids.length === 0 || ids.some((x) => x === null)) return { ok: false, field, message: `${field} must be a list of 1-${MAX_SCOPE_IDS} ids.` };
-    const list = [...new Set(ids as string[])];
-    return { ok: true, scope: b.role === 'venue' ? { role: 'venue', tenant, venues: list } : { role: 'artist', tenant, artists: list }, ttlS: ttl };
-  }
-  if (b.role === 'admin') return { ok: true, scope: { role: 'admin', tenant }, ttlS: ttl };
-  return { ok: false, field: 'role', message: 'role must be "organizer" (with org_id), "gate" (with event_ids), "venue" (with venue_ids), "artist" (with artist_ids) or "admin" (the whole tenant; an admin key only).' };
 }
 
 /** A key's role and scope as authz/principal.ts states them (the minting key of a token). */
@@ -160,41 +219,71 @@ export interface EventOwners {
 }
 
 /**
- * Whether a token scope stays inside the key that mints it: an admin key mints anything of its tenant; any
- * other key only ids its own scope lists (an organizer token for one of its organizers, a venue token for its
- * venues, an artist token for its artists, a gate token for events that are in its scope: listed, or whose
- * organizer, venue or artist is). An event the server does not know is outside every limited scope. Pure.
+ * A dashboard token as a principal (authz/principal.ts): each role is itself on its ids (organizer → its
+ * organizer; venue, venue_manager → venues; artist → artists; promoter → events and organizers; ad_account →
+ * organizers; media → no ids); gate → venue limited to its events (the live layer still limits it to capacity
+ * topics); the secret key's REST scope and an admin token → admin. Pure.
  */
-export function withinKey(scope: TokenScope, key: MintingKey, eventOf: (event: string) => EventOwners | null | undefined): { ok: true } | { ok: false; field: string; id: string } {
+export function tokenPrincipal(scope: Scope): Principal {
+  const who = (role: Role, s: Principal['scope']): Principal => ({ tenant: scope.tenant, role, scope: s, keyId: ('key' in scope ? scope.key : undefined) ?? null, via: 'token' });
+  switch (scope.role) {
+    case 'tenant':
+    case 'admin': return who('admin', {});
+    case 'organizer': return who('organizer', { organizers: [scope.org] });
+    case 'gate': return who('venue', { events: scope.events });
+    case 'venue':
+    case 'venue_manager': return who(scope.role, { venues: scope.venues });
+    case 'artist': return who('artist', { artists: scope.artists });
+    case 'promoter': return who('promoter', { events: scope.events, organizers: scope.orgs });
+    case 'ad_account': return who('ad_account', { organizers: scope.orgs });
+    case 'media': return who('media', {});
+  }
+}
+
+/**
+ * What the key minting this token does not cover, or ok. Ids: an admin key mints anything of its tenant; any
+ * other key only ids its own scope lists (an organizer, venue, artist or ad_account token for its organizers,
+ * venues or artists; a gate or promoter token for events in its scope: listed, or whose organizer, venue or
+ * artist is; an event the server does not know is outside every limited scope). A token without ids (media)
+ * is the whole tenant, so only a key whose scope is the whole tenant mints one. Role: the token's role has no
+ * permission the key's role lacks (`permissionsOf`: the tenant's overrides; a gate token needs view_capacity
+ * only, all it reads), so a venue key cannot mint a venue_manager token that sees revenue. Pure.
+ */
+export function withinKey(
+  scope: TokenScope, key: MintingKey, eventOf: (event: string) => EventOwners | null | undefined,
+  permissionsOf: (role: Role) => Set<Permission> = (r) => permissionsFor(r),
+): { ok: true } | { ok: false; field: string; id: string } {
   if (key.role === 'admin') return { ok: true };
   const s = key.scope;
   const has = (list: string[] | undefined, id: string | null | undefined) => id != null && (list ?? []).includes(id);
   const firstOut = (ids: string[], inside: (id: string) => boolean) => ids.find((id) => !inside(id));
-  let field: string;
-  let out: string | undefined;
+  const eventIn = (e: string) => {
+    if (has(s.events, e)) return true;
+    const o = eventOf(e);
+    return !!o && (has(s.organizers, o.organizer_id) || has(s.venues, o.venue_id) || (o.artist_ids ?? []).some((a) => has(s.artists, a)));
+  };
+  const orgIn = (o: string) => has(s.organizers, o);
+  const outs: [string, string | undefined][] = [];
   switch (scope.role) {
-    case 'organizer':
-      [field, out] = ['org_id', has(s.organizers, scope.org) ? undefined : scope.org];
-      break;
+    case 'organizer': outs.push(['org_id', orgIn(scope.org) ? undefined : scope.org]); break;
     case 'venue':
-      [field, out] = ['venue_ids', firstOut(scope.venues, (v) => has(s.venues, v))];
-      break;
-    case 'artist':
-      [field, out] = ['artist_ids', firstOut(scope.artists, (a) => has(s.artists, a))];
-      break;
+    case 'venue_manager': outs.push(['venue_ids', firstOut(scope.venues, (v) => has(s.venues, v))]); break;
+    case 'artist': outs.push(['artist_ids', firstOut(scope.artists, (a) => has(s.artists, a))]); break;
+    case 'gate': outs.push(['event_ids', firstOut(scope.events, eventIn)]); break;
+    case 'promoter': outs.push(['event_ids', firstOut(scope.events, eventIn)], ['org_ids', firstOut(scope.orgs, orgIn)]); break;
+    case 'ad_account': outs.push(['org_ids', firstOut(scope.orgs, orgIn)]); break;
+    case 'media':
     case 'admin':
-      [field, out] = ['role', 'admin'];
-      break;
-    case 'gate':
-      field = 'event_ids';
-      out = firstOut(scope.events, (e) => {
-        if (has(s.events, e)) return true;
-        const o = eventOf(e);
-        return !!o && (has(s.organizers, o.organizer_id) || has(s.venues, o.venue_id) || (o.artist_ids ?? []).some((a) => has(s.artists, a)));
-      });
+      // No ids: the whole tenant (admin: everything of it), beyond any limited key.
+      if (scope.role === 'admin' || Object.values(s).some((ids) => (ids ?? []).length > 0)) outs.push(['role', scope.role]);
       break;
   }
-  return out === undefined ? { ok: true } : { ok: false, field, id: out };
+  const out = outs.find(([, id]) => id !== undefined);
+  if (out) return { ok: false, field: out[0], id: out[1]! };
+  const keyRole: Role = isRole(key.role) ? key.role : 'media';
+  const needs = scope.role === 'gate' ? new Set<Permission>(['view_capacity']) : permissionsOf(tokenPrincipal(scope).role);
+  const mine = permissionsOf(keyRole);
+  return [...needs].every((p) => mine.has(p)) ? { ok: true } : { ok: false, field: 'role', id: scope.role };
 }
 
 /**

@@ -5,9 +5,12 @@
 //                                         event's venue, artist of the event, tenant)
 //   analytics:dashboard:{org_id}          the organizer's roll-up (that organizer, tenant)
 //   analytics:venue:{venue_id}:capacity   capacity of every event at the venue, summed (venue staff, tenant)
+// The roles without a line above (venue_manager, promoter, ad_account, media) read what a key of the role may:
+// the permission (access.ts) and the topic's resource in scope, nothing more.
 // The revenue-free variant of an event topic is its own hub entry (`revenue: false`): the hub builds it without
 // the revenue fields, so a connection without view_revenue (an artist, by default) never receives them.
-import type { Scope } from './token.js';
+import { inScope } from '../authz/principal.js';
+import { tokenPrincipal, type Scope } from './token.js';
 
 export type Topic =
   | { kind: 'event'; event: string; revenue?: false }
@@ -104,6 +107,18 @@ export function allowed(scope: Scope, topic: Topic, ownerOf: (tenant: number, ev
       // Which variant of an event topic (with or without the money) is decided by view_revenue (access.ts).
       if (topic.kind !== 'event' && topic.kind !== 'capacity') return false;
       return (owner(topic.event)?.artists ?? []).some((a) => scope.artists.includes(a));
+    }
+    case 'venue_manager':
+    case 'promoter':
+    case 'ad_account':
+    case 'media': {
+      // No per-topic rule beyond the shared model: the topic's resource in the token's scope, as for a key of
+      // the role (the permission is access.ts' part: ad_account and media read no topic by default).
+      const who = tokenPrincipal(scope);
+      if (topic.kind === 'dashboard') return inScope(who, { organizer: topic.org });
+      if (topic.kind === 'venue') return inScope(who, { venue: topic.venue });
+      const o = owner(topic.event);
+      return inScope(who, { event: { id: topic.event, organizer_id: o?.org ?? null, venue_id: o?.venue ?? null, artist_ids: o?.artists ?? [] } });
     }
   }
 }
