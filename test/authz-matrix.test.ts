@@ -9,6 +9,8 @@ import { can, inScope } from '../server/authz/principal.js';
 import { ROLES, type Role } from '../server/authz/roles.js';
 import { createTenantStore } from '../server/store/tenants.js';
 import type { RouteInfo } from '../server/http/router.js';
+import type { Scope } from '../server/live/token.js';
+import { allowed, topicFor, type EventOwnership, type Topic } from '../server/live/topics.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
 
 // E1 belongs to O1, happens at V1 with A1; E2 to O2 at V2 with A2. Each non-admin key has one kind of scope
@@ -23,6 +25,33 @@ const SCOPE_OF: Record<Role, Record<string, string[]>> = {
   ad_account: { organizers: ['O1'] },
   media: { events: ['E1'] },
 };
+// Dashboard tokens of every role (POST /api/v1/tokens, minted by the admin key), each on E1's side like the keys;
+// media and admin tokens carry no ids. They go to the `auth: 'token'` routes only (the others take the key alone).
+const TOKEN_OF: Record<Role, Record<string, unknown>> = {
+  admin: { role: 'admin' },
+  organizer: { role: 'organizer', org_id: 'O1' },
+  venue: { role: 'venue', venue_ids: ['V1'] },
+  venue_manager: { role: 'venue_manager', venue_ids: ['V1'] },
+  artist: { role: 'artist', artist_ids: ['A1'] },
+  promoter: { role: 'promoter', event_ids: ['E1'] },
+  ad_account: { role: 'ad_account', org_ids: ['O1'] },
+  media: { role: 'media' },
+};
+const TOKEN_SCOPE_OF: Record<Role, Record<string, string[]>> = { ...SCOPE_OF, media: {} };
+/** The token's scope as the server verifies it (live/token.ts), for the topic rule. */
+const tokenScope = (role: Role, tenant: number): Scope => {
+  const b = TOKEN_OF[role] as { org_id?: string; venue_ids?: string[]; artist_ids?: string[]; event_ids?: string[]; org_ids?: string[] };
+  switch (role) {
+    case 'organizer': return { role, tenant, org: b.org_id! };
+    case 'venue': case 'venue_manager': return { role, tenant, venues: b.venue_ids! };
+    case 'artist': return { role, tenant, artists: b.artist_ids! };
+    case 'promoter': return { role, tenant, events: b.event_ids ?? [], orgs: b.org_ids ?? [] };
+    case 'ad_account': return { role, tenant, orgs: b.org_ids! };
+    case 'media': case 'admin': return { role, tenant };
+  }
+};
+const OWNERS: Record<string, EventOwnership> = { E1: { org: 'O1', venue: 'V1', artists: ['A1'] }, E2: { org: 'O2', venue: 'V2', artists: ['A2'] } };
+
 // Path params that name no scoped resource: any valid value will do (the check comes before the handler).
 const OTHER_PARAMS: Record<string, string> = { kind: 'events', id: 'x-1', session_id: 'x-1', role: 'venue', person_id: 'x-1' };
 
@@ -42,19 +71,31 @@ function urlFor(r: RouteInfo, side: Side): string {
 }
 
 /** What the permission table and the scope rules say for `role` on route `r` with the resource on `side`. */
-function expected(r: RouteInfo, role: Role, side: Side): 'allow' | 'deny_permission' | 'deny_scope' {
+function expected(r: RouteInfo, role: Role, side: Side, scopes = SCOPE_OF): 'allow' | 'deny_permission' | 'deny_scope' {
   if (r.permission === 'none' || r.permission === null) return 'allow';
   if (!can({ role }, r.permission)) return 'deny_permission';
   const res = r.resource;
   if (res === 'tenant' || res === null) return 'allow';
   // Every non-admin key of the matrix is limited to one side: whole-tenant data is refused on both.
-  if (res === 'whole_tenant') return role === 'admin' || Object.keys(SCOPE_OF[role]).length === 0 ? 'allow' : 'deny_scope';
+  if (res === 'whole_tenant') return role === 'admin' || Object.keys(scopes[role]).length === 0 ? 'allow' : 'deny_scope';
   const resource = 'event' in res || 'query_event' in res
     ? { event: side === 'in' ? { id: 'E1', organizer_id: 'O1', venue_id: 'V1', artist_ids: ['A1'] } : { id: 'E2', organizer_id: 'O2', venue_id: 'V2', artist_ids: ['A2'] } }
     : 'venue' in res ? { venue: side === 'in' ? 'V1' : 'V2' }
     : 'artist' in res ? { artist: side === 'in' ? 'A1' : 'A2' }
     : { organizer: side === 'in' ? 'O1' : 'O2' };
-  return inScope({ role, scope: SCOPE_OF[role] }, resource) ? 'allow' : 'deny_scope';
+  return inScope({ role, scope: scopes[role] }, resource) ? 'allow' : 'deny_scope';
+}
+
+/**
+ * A token on a route: as a key of its role with the token's scope, and on the live mirror also the topic's own
+ * rule (topics.ts: a venue token reads capacity only, …), which refuses with a bare 403 (`deny_topic`).
+ */
+function expectedForToken(r: RouteInfo, role: Role, side: Side, tokenScope: Scope): string {
+  const want = expected(r, role, side, TOKEN_SCOPE_OF);
+  if (want !== 'allow' || !r.path.startsWith('/api/v1/live/')) return want;
+  const id = side === 'in' ? '1' : '2';
+  const topic: Topic = r.path.includes('/dashboard/') ? { kind: 'dashboard', org: `O${id}` } : r.path.endsWith('/capacity') ? { kind: 'capacity', event: `E${id}` } : { kind: 'event', event: `E${id}` };
+  return allowed(tokenScope, topicFor(tokenScope, topic), (_t, e) => OWNERS[e]) ? 'allow' : 'deny_topic';
 }
 
 const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -64,6 +105,7 @@ describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   const keys = {} as Record<Role, string>;
+  const tokens = {} as Record<Role, string>;
   const dbName = `authz_${crypto.randomBytes(6).toString('hex')}`;
   let root: pg.Client | null = null;
 
@@ -87,6 +129,9 @@ describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /
     const store = createTenantStore();
     for (const role of ROLES) {
       keys[role] = (await store.createKey(server.db, t.tenant_id, { kind: 'secret', role, scope: SCOPE_OF[role] })).key;
+      const minted = await request('POST', `${server.url}/api/v1/tokens`, TOKEN_OF[role], { authorization: `Bearer ${t.secret_key}` });
+      expect({ role, status: minted.status }).toEqual({ role, status: 201 });
+      tokens[role] = minted.json.token;
     }
   }, 60_000);
   afterAll(async () => {
@@ -133,6 +178,32 @@ describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /
     // The table exercises all three outcomes, not only allows.
     expect(Object.keys(tally).sort()).toEqual(['allow', 'deny_permission', 'deny_scope']);
     console.log('authz matrix', checked, 'requests', JSON.stringify(tally));
+  }, 120_000);
+
+  it('allows and denies every token route for a dashboard token of every role as for a key of the role, plus the topic rule', async () => {
+    const mismatches: string[] = [];
+    const tally: Record<string, number> = {};
+    const routes = tenantRoutes().filter((r) => r.auth === 'token');
+    expect(routes.length).toBeGreaterThan(10);
+    for (const r of routes) {
+      for (const role of ROLES) {
+        for (const side of ['in', 'out'] as const) {
+          const want = expectedForToken(r, role, side, tokenScope(role, t.tenant_id));
+          const method = r.method === 'del' ? 'DELETE' : r.method.toUpperCase();
+          const body = ['post', 'put', 'patch'].includes(r.method) ? {} : undefined;
+          const res = await request(method, server.url + urlFor(r, side), body, { authorization: `Bearer ${tokens[role]}` });
+          const err = res.json?.error;
+          const got = res.status === 403 && err?.code === 'forbidden'
+            ? (err.scope !== undefined ? 'deny_scope' : err.permission === r.permission ? 'deny_permission' : err.permission === undefined ? 'deny_topic' : `403 ${JSON.stringify(err)}`)
+            : res.status === 401 || res.status >= 500 ? `${res.status} ${res.text.slice(0, 120)}` : 'allow';
+          tally[want] = (tally[want] ?? 0) + 1;
+          if (got !== want) mismatches.push(`${method} ${urlFor(r, side)} as ${role} token: want ${want}, got ${got}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+    expect(Object.keys(tally).sort()).toEqual(['allow', 'deny_permission', 'deny_scope', 'deny_topic']);
+    console.log('authz matrix (tokens)', JSON.stringify(tally));
   }, 120_000);
 
   it('a denial is 403 naming the missing permission and the role', async () => {
