@@ -4,11 +4,12 @@
 // shows its state, the reconnect countdown and how fresh the numbers are. #artist/{id} and #venue/{id} (entity.ts)
 // are daily figures read over REST, without the websocket; artist and venue tokens open only those. #approvals
 // (approvals.ts) is the marketplace's campaign approval queue: a secret key allowed to approve opens it (and only
-// it); a dashboard token there is told why it cannot approve.
+// it); a dashboard token there is told why it cannot approve. Venue manager, promoter, ad account and media tokens
+// open the existing view their role may use (roles-data.ts decides which); pages they cannot use are not linked.
 import type { LiveClient, StateInfo } from '../live/client.js';
 import { decodeToken, type TokenClaims } from '../live/token.js';
 import { createLiveClient } from '../live/ws.js';
-import { attr, text } from './dom.js';
+import { attr, h, text } from './dom.js';
 import { formatAgo } from './format.js';
 import { GateView } from './gate.js';
 import { createHistoryFetcher } from './history.js';
@@ -20,6 +21,7 @@ import { EntityView } from './entity.js';
 import { ApprovalsView } from './approvals.js';
 import { isSecretKey } from './approvals-data.js';
 import { adminTokenExp, entityClaims, entityHash, parseEntityHash, type EntityClaims, type EntityKind, type EntityRoute } from './entity-data.js';
+import { navPages, orgHash, roleClaims, roleLabel, rolePage, type RoleClaims } from './roles-data.js';
 
 const STORE_KEY = 'tx_dashboard_token';
 
@@ -28,7 +30,9 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 interface Running {
   /** null for the artist and venue views, which read REST only. */
   client: LiveClient | null;
-  view: TrendsView | OrganizerView | GateView | TrackingView | CampaignsView | EntityView | ApprovalsView;
+  view: { el: HTMLElement; start(): void; destroy(): void };
+  /** The links to the token's other organizers (promoter, ad account), removed with the view. */
+  extra?: HTMLElement | null;
   /** The token's expiry, epoch seconds (Infinity for a secret key). */
   exp: number;
 }
@@ -61,6 +65,7 @@ function stop(): void {
   running.view.destroy();
   running.client?.close();
   running.view.el.remove();
+  running.extra?.remove();
   running = null;
   if (clockTimer) clearInterval(clockTimer);
   clockTimer = null;
@@ -112,9 +117,16 @@ function tick(): void {
   if (exp < 10 * 60_000 && exp > 0) showError(`This token expires in ${Math.ceil(exp / 60_000)} min. Ask for a new one to keep watching.`);
 }
 
-/** The header's links to the organizer's pages: shown to an organizer token, except the page it is on. */
-function setNav(role: string | null, current: string | null): void {
-  for (const page of ['history', 'tracking', 'campaigns']) $(`nav-${page}`).hidden = role !== 'organizer' || current === page;
+/** The header's links to the organizer's pages: those the role may use (roles-data.ts navPages), except the page it is on. */
+function setNav(role: string | null, current: string | null, orgs = 1): void {
+  const mine = navPages(role ?? '', orgs);
+  for (const page of ['history', 'tracking', 'campaigns'] as const) $(`nav-${page}`).hidden = !mine.includes(page) || current === page;
+}
+
+/** Links to the token's other organizers (`#org={id}`), above the view; null with one organizer. */
+function orgLinks(orgs: string[], current: string): HTMLElement | null {
+  if (orgs.length < 2) return null;
+  return h('nav', { class: 'org-links', id: 'org-links' }, 'Organizers: ', ...orgs.map((o) => (o === current ? h('strong', null, o) : h('a', { href: orgHash(o) }, o))).flatMap((el, i) => (i ? [' · ', el] : [el])));
 }
 
 /** The "open artist/venue" form of the header: for the roles that may read one (the server decides which). */
@@ -130,10 +142,10 @@ function entityRouteFor(entity: EntityClaims | null): EntityRoute | null {
   return route;
 }
 
-function startEntity(token: string, route: EntityRoute, claims: TokenClaims | null, entity: EntityClaims | null, exp: number): void {
+function startEntity(token: string, route: EntityRoute, claims: TokenClaims | null, entity: EntityClaims | null, exp: number, label?: string): void {
   const mine = entity ? entity.ids.map((id) => ({ kind: entity.role, id })) : [];
   const view = new EntityView(location.origin, token, route, { back: claims?.role === 'organizer' ? '#' : null, mine });
-  text($('who'), entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : claims!.role === 'organizer' ? `Organizer ${claims!.org}` : 'Gate staff');
+  text($('who'), label ?? (entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : claims!.role === 'organizer' ? `Organizer ${claims!.org}` : 'Gate staff'));
   setNav(claims?.role ?? null, null);
   showOpenForm(entity ? route.kind : null);
   // No websocket here: the connection badge would only ever say "Not connected".
@@ -156,6 +168,39 @@ function startApprovals(credential: string, kind: 'key' | 'token', who: string, 
   running = { client: null, view, exp };
   view.start();
   clockTimer = setInterval(tick, 1000);
+}
+
+/** A page read over REST only (the ad account's campaigns, the media notice): no websocket, no connection badge. */
+function startRest(view: Running['view'], who: string, exp: number, extra: HTMLElement | null): void {
+  text($('who'), who);
+  setNav(null, null);
+  showOpenForm(null);
+  $('conn').hidden = true;
+  if (extra) $('app').append(extra);
+  $('app').append(view.el);
+  running = { client: null, view, exp, extra };
+  view.start();
+  clockTimer = setInterval(tick, 1000);
+}
+
+/** The page of a venue_manager, promoter, ad_account or media token: an existing view, as roles-data.ts picks it. */
+function startRole(token: string, rc: RoleClaims, exp: number): void {
+  const page = rolePage(rc, location.hash);
+  const who = roleLabel(rc);
+  switch (page.view) {
+    case 'entity': {
+      const entity: EntityClaims = { tenant: rc.tenant, role: page.kind, ids: page.ids, exp };
+      return startEntity(token, entityRouteFor(entity)!, null, entity, exp, who);
+    }
+    case 'campaigns':
+      return startRest(new CampaignsView(location.origin, token, page.org, (m) => showError(m)), who, exp, orgLinks(page.orgs, page.org));
+    case 'notice':
+      return startRest({ el: h('section', { class: 'panel notice', id: 'role-notice' }, h('h1', null, who), h('p', null, page.message)), start: () => undefined, destroy: () => undefined }, who, exp, null);
+    case 'organizer':
+      return startLive(token, { tenant: rc.tenant, role: 'organizer', org: page.org, iat: 0, exp }, exp, rc, orgLinks(page.orgs, page.org));
+    case 'capacity':
+      return startLive(token, { tenant: rc.tenant, role: 'gate', events: page.events, iat: 0, exp }, exp, rc, null);
+  }
 }
 
 /** Keeps the credential for this tab and swaps the sign-in form for the page. */
@@ -181,30 +226,43 @@ function start(token: string): void {
   }
   const claims = decodeToken(token);
   const entity = claims ? null : entityClaims(token);
-  const exp = claims?.exp ?? entity?.exp;
+  const rc = claims || entity ? null : roleClaims(token);
+  const exp = claims?.exp ?? entity?.exp ?? rc?.exp;
   if (exp === undefined) return showSignin('That is not a dashboard token. Tokens look like v1.xxxxx.yyyyy (POST /api/v1/tokens, or `npm run demo`); the campaign approval queue takes an admin token or a secret key (tx_sk_…).');
   if (exp * 1000 <= Date.now()) return showSignin('This token has expired. Paste a new one.');
   showApp(token);
   lastMessageAt = 0;
-  if (location.hash === '#approvals') return startApprovals(token, 'token', claims?.role === 'organizer' ? `Organizer ${claims.org}` : entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : 'Gate staff', exp);
+  if (location.hash === '#approvals') return startApprovals(token, 'token', rc ? roleLabel(rc) : claims?.role === 'organizer' ? `Organizer ${claims.org}` : entity ? `${entity.role === 'artist' ? 'Artist' : 'Venue'} · ${entity.ids.join(', ')}` : 'Gate staff', exp);
+  if (rc) return startRole(token, rc, exp);
   const route = entityRouteFor(entity);
   if (route) return startEntity(token, route, claims, entity, exp);
-  if (!claims) return;
+  if (claims) startLive(token, claims, exp, null, null);
+}
+
+/**
+ * The live views (one websocket): the organizer view and its pages, or the gate view. `as`: a promoter token
+ * shown as its organizer (org_ids) or as the capacity of its events (event_ids only), with the promoter's links.
+ */
+function startLive(token: string, claims: TokenClaims, exp: number, as: RoleClaims | null, extra: HTMLElement | null): void {
   $('conn').hidden = false;
   // Organizer and gate tokens read no artist or venue figures (those belong to venue and artist roles).
   showOpenForm(null);
 
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);
+  const role = as?.role ?? claims.role;
+  const pages = navPages(role, claims.org === undefined ? 0 : 1);
   // #tracking: the organizer's tracking codes (tracking.ts) instead of the live view.
-  const tracking = claims.role === 'organizer' && location.hash === '#tracking';
+  const tracking = pages.includes('tracking') && location.hash === '#tracking';
   // #history: the organizer's 7/30-day history from the feature store (trends.ts) instead of the live view.
-  const trends = claims.role === 'organizer' && location.hash === '#history' ? new TrendsView(location.origin, token, claims.org!, onError) : null;
+  const trends = pages.includes('history') && location.hash === '#history' ? new TrendsView(location.origin, token, claims.org!, onError) : null;
   // #campaigns: the organizer's ad campaigns, budget and recommendations (campaigns.ts), read-only.
-  const campaigns = claims.role === 'organizer' && location.hash === '#campaigns' ? new CampaignsView(location.origin, token, claims.org!, onError) : null;
-  setNav(claims.role, tracking ? 'tracking' : trends ? 'history' : campaigns ? 'campaigns' : null);
-  const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), (name) => text($('who'), `Organizer ${name} (${claims.org})`)) : new GateView(client, claims.events ?? [], onError));
-  text($('who'), claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
+  const campaigns = pages.includes('campaigns') && location.hash === '#campaigns' ? new CampaignsView(location.origin, token, claims.org!, onError) : null;
+  setNav(role, tracking ? 'tracking' : trends ? 'history' : campaigns ? 'campaigns' : null);
+  const named = (name: string) => text($('who'), as ? `Promoter · ${name} (${claims.org})` : `Organizer ${name} (${claims.org})`);
+  const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), named) : new GateView(client, claims.events ?? [], onError));
+  text($('who'), as ? roleLabel(as) : claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
+  if (extra) $('app').append(extra);
   $('app').append(view.el);
   client.on('state', (s) => {
     setConn(s);
@@ -217,7 +275,7 @@ function start(token: string): void {
   client.on('message', () => {
     lastMessageAt = Date.now();
   });
-  running = { client, view, exp };
+  running = { client, view, exp, extra };
   view.start();
   client.connect();
   clockTimer = setInterval(tick, 1000);
