@@ -55,7 +55,8 @@ export class CampaignsView {
   private budgets: BudgetSummary[] = [];
   private stopped = false;
 
-  constructor(private origin: string, private token: string, private org: string, private onError: (m: string) => void) {
+  /** `liveLink`: the link back to the live dashboard (an ad account's token has no live view: false). */
+  constructor(private origin: string, private token: string, private org: string, private onError: (m: string) => void, liveLink = true) {
     this.summary = h('p', { id: 'cp-summary', class: 'cp-summary' });
     this.recs = h('ul', { id: 'cp-recs', class: 'cp-recs' });
     this.budgetPick = h('select', { id: 'cp-budget', 'aria-label': 'Budget', onchange: () => void this.loadBudget(Number(this.budgetPick.value)) });
@@ -68,7 +69,7 @@ export class CampaignsView {
     this.empty = h('p', { class: 'muted', id: 'cp-empty', hidden: true }, 'No campaign budget yet. Transfer an ad budget to the marketplace and it will run your campaigns here.');
     const th = (...cols: string[]) => h('thead', null, h('tr', null, ...cols.map((c) => h('th', null, c))));
     this.el = h('section', { class: 'campaigns', id: 'campaigns' },
-      h('div', { class: 'title-row' }, h('h1', null, 'Campaigns'), h('a', { href: '#', class: 'link' }, '← Live dashboard')),
+      h('div', { class: 'title-row' }, h('h1', null, 'Campaigns'), liveLink ? h('a', { href: '#', class: 'link' }, '← Live dashboard') : null),
       this.empty,
       h('div', { class: 'panel' }, this.summary, h('h2', null, 'Recommendations'), this.recs),
       h('div', { class: 'panel' }, h('div', { class: 'cp-budget-head' }, h('h2', null, 'Budget'), this.budgetPick), this.bar, this.barText),

@@ -193,7 +193,7 @@ function startRole(token: string, rc: RoleClaims, exp: number): void {
       return startEntity(token, entityRouteFor(entity)!, null, entity, exp, who);
     }
     case 'campaigns':
-      return startRest(new CampaignsView(location.origin, token, page.org, (m) => showError(m)), who, exp, orgLinks(page.orgs, page.org));
+      return startRest(new CampaignsView(location.origin, token, page.org, (m) => showError(m), false), who, exp, orgLinks(page.orgs, page.org));
     case 'notice':
       return startRest({ el: h('section', { class: 'panel notice', id: 'role-notice' }, h('h1', null, who), h('p', null, page.message)), start: () => undefined, destroy: () => undefined }, who, exp, null);
     case 'organizer':
@@ -251,14 +251,15 @@ function startLive(token: string, claims: TokenClaims, exp: number, as: RoleClai
   const client = createLiveClient({ url: location.origin, token, backoff: { baseMs: 500, maxMs: 15_000 }, connect: false });
   const onError = (m: string) => showError(m);
   const role = as?.role ?? claims.role;
-  const pages = navPages(role, claims.org === undefined ? 0 : 1);
+  const orgs = claims.org === undefined ? 0 : 1;
+  const pages = navPages(role, orgs);
   // #tracking: the organizer's tracking codes (tracking.ts) instead of the live view.
   const tracking = pages.includes('tracking') && location.hash === '#tracking';
   // #history: the organizer's 7/30-day history from the feature store (trends.ts) instead of the live view.
   const trends = pages.includes('history') && location.hash === '#history' ? new TrendsView(location.origin, token, claims.org!, onError) : null;
   // #campaigns: the organizer's ad campaigns, budget and recommendations (campaigns.ts), read-only.
   const campaigns = pages.includes('campaigns') && location.hash === '#campaigns' ? new CampaignsView(location.origin, token, claims.org!, onError) : null;
-  setNav(role, tracking ? 'tracking' : trends ? 'history' : campaigns ? 'campaigns' : null);
+  setNav(role, tracking ? 'tracking' : trends ? 'history' : campaigns ? 'campaigns' : null, orgs);
   const named = (name: string) => text($('who'), as ? `Promoter · ${name} (${claims.org})` : `Organizer ${name} (${claims.org})`);
   const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), named) : new GateView(client, claims.events ?? [], onError));
   text($('who'), as ? roleLabel(as) : claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
