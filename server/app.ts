@@ -259,7 +259,13 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   for (const job of features.jobList()) jobs.register(job);
   features.registerEraser(registry);
   // Audience estimates and builds over the feature store; the fitted model is refitted daily (README "Audiences").
-  const audiences = createAudiences({ db, log: log.child({ mod: 'audiences' }) });
+  const a = config.audiences;
+  const audiences = createAudiences({
+    db, log: log.child({ mod: 'audiences' }),
+    snapshot: { maxAgeMs: a.snapshotMaxAgeS * 1000, minPersons: a.snapshotMinPersons, maxTenants: a.snapshotMaxTenants },
+  });
+  const snapshots = audiences.snapshots;
+  if (snapshots) registry.store('audience_snapshot', (ids) => snapshots.erase(ids));
   jobs.register(audiences.job());
   // Segments: versions, size on save, refreshed every 15 min with an atomic swap; cached in Redis (README "Segments").
   const segments = createSegments({ db, log: log.child({ mod: 'segments' }), redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix });

@@ -9,6 +9,7 @@ import type { Db } from '../store/db.js';
 import { fitJob } from './fit-job.js';
 import { registerAudienceRoutes } from './routes.js';
 import { createAudienceService, type AudienceService } from './service.js';
+import { createSnapshotCache, type SnapshotCache, type SnapshotCacheOptions } from './snapshot-cache.js';
 import { createAudienceStore, type AudienceStore } from './store.js';
 
 export { registerAudienceTables } from './gdpr.js';
@@ -18,21 +19,30 @@ export interface AudiencesDeps {
   db: Db;
   log: Logger;
   now?: () => Date;
+  /** Estimate snapshots of large tenants; absent = every estimate reads the store. */
+  snapshot?: SnapshotCacheOptions;
 }
 
 export interface Audiences {
   store: AudienceStore;
   service: AudienceService;
+  /** Null when snapshots are off. The app registers its eraser with the GDPR registry. */
+  snapshots: SnapshotCache | null;
   register(router: Router): void;
   job(): Job;
 }
 
 export function createAudiences(deps: AudiencesDeps): Audiences {
   const store = createAudienceStore(deps.db);
-  const service = createAudienceService(store, deps.now ?? (() => new Date()));
+  const now = deps.now ?? (() => new Date());
+  const snapshots = deps.snapshot && deps.snapshot.maxAgeMs > 0
+    ? createSnapshotCache({ source: store, log: deps.log, now: () => now().getTime(), options: deps.snapshot })
+    : null;
+  const service = createAudienceService(store, now, snapshots);
   return {
     store,
     service,
+    snapshots,
     register: (router) => registerAudienceRoutes(router, { store, service }),
     job: () => fitJob(store, deps.log),
   };

@@ -5,7 +5,7 @@ import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, encodeCursor, id, int, text } from '../http/params.js';
 import type { Reply } from '../http/uws.js';
-import { parseBuild, parseCoefficients, parseEstimate } from './schemas.js';
+import { parseBuild, parseCoefficients, parseEstimate, parseEstimateRequest } from './schemas.js';
 import { SEED_COEFFICIENTS } from './score.js';
 import type { AudienceService, Outcome } from './service.js';
 import type { AudienceStore } from './store.js';
@@ -24,7 +24,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   const tid = (p: { tenant: { tenant_id: number } }) => p.tenant.tenant_id;
 
   router.add({
-    method: 'post', path: '/api/v1/audience/estimate', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: (v) => parseEstimate(v) },
+    method: 'post', path: '/api/v1/audience/estimate', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: (v) => parseEstimateRequest(v) },
     handler: async ({ body, principal }) => reply(await service.estimate(tid(principal), body)),
   });
 

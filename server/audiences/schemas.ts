@@ -19,6 +19,11 @@ export interface EstimateBody {
   model: ModelName;
 }
 
+/** An estimate request: `fresh` reads every person from the store, never from the node's snapshot. */
+export interface EstimateRequest extends EstimateBody {
+  fresh: boolean;
+}
+
 export interface BuildBody extends EstimateBody {
   name: string;
 }
@@ -111,6 +116,14 @@ export function parseEstimate(v: unknown, extra: string[] = []): Parsed<Estimate
   const model = parseModel(v.model);
   if (!model.ok) return model;
   return { ok: true, value: { target: target.value, minPropensity: min.value, model: model.value } };
+}
+
+export function parseEstimateRequest(v: unknown): Parsed<EstimateRequest> {
+  const e = parseEstimate(v, ['fresh']);
+  if (!e.ok) return e;
+  const fresh = (v as Obj).fresh ?? false;
+  if (typeof fresh !== 'boolean') return bad('fresh', 'fresh must be true (read every person from the store now) or false (the default: a recent snapshot may answer).');
+  return { ok: true, value: { ...e.value, fresh } };
 }
 
 export function parseBuild(v: unknown): Parsed<BuildBody> {

@@ -2,18 +2,33 @@
 // model (seed_v1 with the tenant's coefficients, or the tenant's fitted model), estimate or build, and rank
 // upcoming events for one person. Outcomes are values; the routes turn them into replies.
 import type { Obj } from '../store/rows.js';
-import type { EstimateBody, ModelName, Target } from './schemas.js';
+import type { EstimateBody, EstimateRequest, ModelName, Target } from './schemas.js';
 import {
   BUCKETS, contributions, FEATURES, expectedValuePrice, features, propensity, round, type Hypothesis, type Model,
 } from './score.js';
-import type { AudienceStore, FittedModel, ResolvedTarget } from './store.js';
+import type { SnapshotCache } from './snapshot-cache.js';
+import { scoreColumns } from './snapshot.js';
+import type { AudienceStore, EstimateRow, FittedModel, ResolvedTarget } from './store.js';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: 'not_found' | 'conflict'; message: string };
 
 const notFoundEvent = (id: string): Outcome<never> => ({ ok: false, code: 'not_found', message: `No catalog event ${JSON.stringify(id)} for this tenant (sync it with PUT /api/v1/catalog/events).` });
 const noFit: Outcome<never> = { ok: false, code: 'conflict', message: 'This tenant has no fitted model yet: the audiences.fit job fits one from past events with buyers (POST /api/admin/jobs/audiences.fit/run runs it now).' };
 
-export function createAudienceService(store: AudienceStore, now: () => Date) {
+export function createAudienceService(store: AudienceStore, now: () => Date, snapshots: SnapshotCache | null = null) {
+  /** The estimate over the node's snapshot of the tenant when it has a fresh one, else over the store. */
+  async function estimateRow(tenantId: number, h: Hypothesis, model: Model, other: Model | null, min: number, fresh: boolean): Promise<{ row: EstimateRow; asOf: Date; source: 'snapshot' | 'store' }> {
+    const at = now();
+    const snap = fresh ? null : snapshots?.get(tenantId);
+    if (snap) {
+      const aff = await store.hypothesisAffinities(tenantId, h, at);
+      return { row: scoreColumns(snap, aff, h, model, other, min, at.getTime()), asOf: snap.loadedAt, source: 'snapshot' };
+    }
+    const row = await store.estimate(tenantId, h, model, other, min, at);
+    snapshots?.consider(tenantId, row.consented);
+    return { row, asOf: at, source: 'store' };
+  }
+
   async function resolve(tenantId: number, t: Target): Promise<Outcome<ResolvedTarget>> {
     if ('hypothesis' in t) return { ok: true, value: { hypothesis: t.hypothesis, eventId: null, currency: 'EUR' } };
     const r = await store.eventHypothesis(tenantId, t.eventId, t.ticketCategory);
@@ -32,7 +47,7 @@ export function createAudienceService(store: AudienceStore, now: () => Date) {
 
   return {
     resolve,
-    async estimate(tenantId: number, body: EstimateBody): Promise<Outcome<Obj>> {
+    async estimate(tenantId: number, body: EstimateRequest): Promise<Outcome<Obj>> {
       const started = performance.now();
       const target = await resolve(tenantId, body.target);
       if (!target.ok) return target;
@@ -40,7 +55,7 @@ export function createAudienceService(store: AudienceStore, now: () => Date) {
       if (!models.ok) return models;
       const h = target.value.hypothesis;
       const price = expectedValuePrice(h);
-      const r = await store.estimate(tenantId, h, models.value.model, models.value.other?.model ?? null, body.minPropensity, now());
+      const { row: r, asOf, source } = await estimateRow(tenantId, h, models.value.model, models.value.other?.model ?? null, body.minPropensity, body.fresh);
       const fittedInfo = models.value.fitted ? { fit: models.value.fitted.fit, fitted_at: models.value.fitted.fittedAt } : null;
       const other = models.value.other && r.other
         ? { model: models.value.other.name, eligible_users: r.other.eligible, expected_buyers: round(r.other.buyers, 1), expected_gmv: round(r.other.buyers * price, 2), ...(models.value.other.name === 'fitted' ? fittedInfo : {}) }
@@ -52,7 +67,7 @@ export function createAudienceService(store: AudienceStore, now: () => Date) {
           distribution: Object.fromEntries(BUCKETS.map((b, i) => [b, r.buckets[i]])), model: body.model,
           ...(body.model === 'fitted' ? fittedInfo : {}),
           consented_persons: r.consented, min_propensity: body.minPropensity, event_id: target.value.eventId, event_hypothesis: h,
-          compare: other, computed_in_ms: round(performance.now() - started, 1),
+          compare: other, features_source: source, features_as_of: asOf.toISOString(), computed_in_ms: round(performance.now() - started, 1),
         },
       };
     },

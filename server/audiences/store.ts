@@ -3,6 +3,7 @@
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
+import type { AffinityRows, SnapshotRow } from './snapshot.js';
 import { SEED_COEFFICIENTS, seedModel, targetPrice, type Coefficients, type FeatureVector, type Hypothesis, type Model } from './score.js';
 
 const Q = queries('audiences.sql', [
@@ -11,6 +12,7 @@ const Q = queries('audiences.sql', [
   'insert_audience', 'lock_audience', 'next_version', 'insert_version', 'finish_version', 'touch_audience',
   'get_audience', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
   'person_facts', 'person_affinities', 'person_discount_rate', 'person_of_visitor', 'upcoming_events', 'consented_count',
+  'snapshot_persons', 'snapshot_affinities',
 ]);
 
 /** The statement with the shared feature definition in place of its `/*features*\/` marker. */
@@ -102,6 +104,20 @@ export function createAudienceStore(db: Db) {
         buckets: [r.b0, r.b1, r.b2, r.b3, r.b4].map(Number) as EstimateRow['buckets'],
         other: other ? { eligible: Number(r.other_eligible), buyers: Number(r.other_buyers) } : null,
       };
+    },
+    // --- the estimate snapshot's reads (audiences/snapshot.ts) ---
+    async snapshotPage(tenantId: number, after: number, limit: number): Promise<SnapshotRow[]> {
+      return (await db.query<Obj>(Q.snapshot_persons, [tenantId, after, limit])).rows.map((r) => ({
+        person_id: Number(r.person_id), city: (r.city as string | null) ?? null, aov: num(r.aov), last_purchase_s: num(r.last_purchase_s),
+        total_orders: Number(r.total_orders), events_attended: Number(r.events_attended), discount_rate: num(r.discount_rate),
+      }));
+    },
+    async hypothesisAffinities(tenantId: number, h: Hypothesis, now: Date): Promise<AffinityRows> {
+      const r = (await db.query<Obj>(Q.snapshot_affinities, [tenantId, h.artist_ids, h.genres, now])).rows[0];
+      // A float8 array's NULL element arrives as null from pg and as NaN from the embedded store (a mean of
+      // finite scores is never NaN itself).
+      const nums = (v: unknown) => (v as unknown[]).map((x) => (x === null || x === undefined || Number.isNaN(Number(x)) ? null : Number(x)));
+      return { person_id: (r.person_id as unknown[]).map(Number), genre_mean: nums(r.genre_mean), artist_mean: nums(r.artist_mean) };
     },
     /** A new audience (or, with `audienceId`, its next version) built in one transaction. */
     async build(tenantId: number, args: { audienceId: number | null; name: string; definition: Obj; modelName: string; model: Model; target: ResolvedTarget; min: number; price: number }, now: Date) {

@@ -57,6 +57,8 @@ export interface Config {
   featureStore: FeatureStoreConfig;
   /** Ad-platform API bases for server-side conversions (server/conversions/): the real hosts unless pointed at a stand-in. */
   conversions: ConversionUrls;
+  /** Estimates over per-node snapshots of large tenants' persons (server/audiences/snapshot-cache.ts). */
+  audiences: AudiencesConfig;
   /** Campaign automation (server/campaigns/): platform API bases (META_GRAPH_URL, GOOGLE_ADS_URL, TIKTOK_API_URL) and the marketplace's ad accounts. */
   campaigns: CampaignsConfig;
 }
@@ -70,6 +72,15 @@ export interface ConversionUrls {
   googleDataManager: string;
   /** GA4_MP_URL */
   ga4: string;
+}
+
+export interface AudiencesConfig {
+  /** AUDIENCE_SNAPSHOT_MAX_AGE_S: how old a snapshot may be and still answer an estimate; 0 = every estimate reads the store. */
+  snapshotMaxAgeS: number;
+  /** AUDIENCE_SNAPSHOT_MIN_PERSONS: tenants with fewer consented persons always read the store. */
+  snapshotMinPersons: number;
+  /** AUDIENCE_SNAPSHOT_MAX_TENANTS: snapshots one node keeps (≈ 45 bytes per person each). */
+  snapshotMaxTenants: number;
 }
 
 export interface FeatureStoreConfig {
@@ -199,6 +210,11 @@ export function loadConfig(env: Env): Config {
       pseudonymizeAfterDays: int('PSEUDONYMIZE_AFTER_DAYS', 0, 0, 36_500),
     },
     campaigns: campaignsConfig(env, problems),
+    audiences: {
+      snapshotMaxAgeS: int('AUDIENCE_SNAPSHOT_MAX_AGE_S', 600, 0, 86_400),
+      snapshotMinPersons: int('AUDIENCE_SNAPSHOT_MIN_PERSONS', 100_000, 1, 1_000_000_000),
+      snapshotMaxTenants: int('AUDIENCE_SNAPSHOT_MAX_TENANTS', 4, 1, 1000),
+    },
     conversions: {
       meta: url('META_GRAPH_URL', ['https:', 'http:']) ?? 'https://graph.facebook.com',
       tiktok: url('TIKTOK_API_URL', ['https:', 'http:']) ?? 'https://business-api.tiktok.com',

@@ -221,3 +221,40 @@ WHERE m.tenant_id = $1 AND m.person_id = $2 ORDER BY m.audience_id, m.version
 
 -- name: consented_count
 SELECT count(*)::int AS n FROM persons WHERE tenant_id = $1 AND marketing_consent IS TRUE
+
+-- name: snapshot_persons
+-- One page of the estimate's snapshot (audiences/snapshot.ts): the consented persons after person id $2, $3
+-- of them in id order, with their hypothesis-independent features and their discount rate (the `features`
+-- statement's terms before any hypothesis). Pages keep each read short, so ingest interleaves on the
+-- embedded store's one session.
+WITH p AS (
+  SELECT person_id, city, avg_order_value, last_purchase_at, total_orders, events_attended
+  FROM persons WHERE tenant_id = $1 AND marketing_consent IS TRUE AND person_id > $2::bigint
+  ORDER BY person_id LIMIT $3::int
+)
+SELECT p.person_id::float8 AS person_id, p.city, p.avg_order_value::float8 AS aov, date_part('epoch', p.last_purchase_at) AS last_purchase_s,
+  p.total_orders, p.events_attended, d.rate AS discount_rate
+FROM p LEFT JOIN (
+  SELECT person_id, sum(discount_orders)::float8 / NULLIF(sum(purchases_count), 0)::float8 AS rate
+  FROM fs_person_daily
+  WHERE tenant_id = $1 AND purchases_count > 0 AND person_id > $2::bigint AND person_id <= (SELECT max(person_id) FROM p)
+  GROUP BY person_id
+) d ON d.person_id = p.person_id
+ORDER BY p.person_id
+
+-- name: snapshot_affinities
+-- The hypothesis' side of the snapshot estimate: each person's mean decayed genre and artist affinity over the
+-- hypothesis' ids ($2 artists, $3 genres) at $4, as three arrays (one row: far cheaper to carry than 160k rows).
+-- The decay is the `features` statement's.
+SELECT COALESCE(array_agg(person_id::float8), '{}') AS person_id, COALESCE(array_agg(genre_mean), '{}') AS genre_mean,
+  COALESCE(array_agg(artist_mean), '{}') AS artist_mean
+FROM (
+  SELECT person_id, avg(s) FILTER (WHERE k = 1) AS genre_mean, avg(s) FILTER (WHERE k = 2) AS artist_mean
+  FROM (
+    SELECT person_id, 1 AS k, score_at_last * exp(-greatest(0, date_part('epoch', $4::timestamptz - last_interaction_at)) / 5184000.0) AS s
+    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND genre = ANY($3::text[])
+    UNION ALL
+    SELECT person_id, 2, score_at_last * exp(-greatest(0, date_part('epoch', $4::timestamptz - last_interaction_at)) / 5184000.0)
+    FROM fs_person_affinity_artist_raw WHERE tenant_id = $1 AND artist_id = ANY($2::text[])
+  ) u GROUP BY person_id
+) x
