@@ -132,6 +132,9 @@ describe('dashboard tokens of every role', () => {
     expect(roll.data.events.map((e: { event_id: string }) => e.event_id).sort()).toEqual(['E2', 'E3']);
     expect(await s.emitWithAck('subscribe', 'analytics:event:E1')).toMatchObject({ type: 'error', code: 'forbidden', permission: 'view_event_analytics' });
     expect((await get('/api/v1/live/dashboard/O2', byOrg)).status).toBe(200);
+    // The dashboard's History page of that organizer (the feature store's roll-up, with revenue).
+    expect((await get('/api/v1/analytics/organizers/O2', byOrg)).status).toBe(200);
+    expect(await refusal('/api/v1/analytics/organizers/O1', byOrg)).toEqual([403, 'view_event_analytics', true]);
     expect(await refusal('/api/v1/campaigns/report?organizer_id=O2', byOrg)).toEqual([403, 'view_ad_analytics', false]);
   });
 
