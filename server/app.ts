@@ -345,7 +345,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     featureStore: () => features.capabilities(),
     // The conversions' lines ride along: their figures come from the dispatcher job.
-    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines()],
+    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines(), ...audiences.metricLines()],
   });
 
   const closeParts = async () => {

@@ -97,6 +97,9 @@ describe('estimates of a large tenant through the server', () => {
     });
     expect(numbers(later.json)).toEqual(numbers(first.json));
     expect(Date.parse(later.json.features_as_of)).toBeLessThanOrEqual(Date.now());
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^tx_audience_snapshots 1$/m);
+    expect(metrics).toMatch(/^tx_audience_snapshot_loads_total\{outcome="ok"\} [1-9]/m);
     const fresh = await estimate({ fresh: true });
     expect(fresh.json.features_source).toBe('store');
     expect(numbers(fresh.json)).toEqual(numbers(first.json));

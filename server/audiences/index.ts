@@ -29,6 +29,8 @@ export interface Audiences {
   /** Null when snapshots are off. The app registers its eraser with the GDPR registry. */
   snapshots: SnapshotCache | null;
   register(router: Router): void;
+  /** The node's estimate snapshots on /metrics. */
+  metricLines(): string[];
   job(): Job;
 }
 
@@ -43,6 +45,20 @@ export function createAudiences(deps: AudiencesDeps): Audiences {
     store,
     service,
     snapshots,
+    metricLines: () => {
+      if (!snapshots) return [];
+      const st = snapshots.stats();
+      return [
+        '# HELP tx_audience_snapshots Tenants whose audience estimates this node answers from a snapshot.',
+        '# TYPE tx_audience_snapshots gauge',
+        `tx_audience_snapshots ${st.tenants}`,
+        '# TYPE tx_audience_snapshot_bytes gauge',
+        `tx_audience_snapshot_bytes ${st.bytes}`,
+        '# TYPE tx_audience_snapshot_loads_total counter',
+        `tx_audience_snapshot_loads_total{outcome="ok"} ${st.loads}`,
+        `tx_audience_snapshot_loads_total{outcome="error"} ${st.failures}`,
+      ];
+    },
     register: (router) => registerAudienceRoutes(router, { store, service }),
     job: () => fitJob(store, deps.log),
   };
