@@ -16,24 +16,19 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 type Edit = [file: string, find: RegExp, put: string];
 
 const NO_IMPRESSIONS: Edit = ['sdk/tracker.ts', /this\.observeImpressions = .*?;\n/, ''];
-const NO_DETECTION: Edit[] = [
-  ['sdk/core.ts', /export function pageType\(path: string\): string \{.*?\n\}\n/s, 'export function pageType(path: string): string {\n  return path;\n}\n'],
-  ['sdk/core.ts', /export function device\(ua: string\): Device \{.*?\n\}\n/s, 'export function device(ua: string): Device {\n  return ua as never;\n}\n'],
-];
 const NO_METHODS: Edit = ['sdk/tracker.ts', /for \(const n of WEB_EVENTS\.split\(' '\)\) \{.*?\n\}\n/s, ''];
 const NO_ADOPTION: Edit[] = [
   ['sdk/tab-queue.ts', /  private async adoptDead_\(t: Tabs\) \{.*?\n  \}\n/s, '  private async adoptDead_(t: Tabs) {}\n'],
-  ['sdk/tabs.ts', /  async dead_\(ids: string\[\]\).*?\n  \}\n/s, '  async dead_(ids: string[]): Promise<{ dead: string[]; live: string[] }> {\n    return { dead: ids, live: [] };\n  }\n'],
+  ['sdk/tabs.ts', /  async dead_\(ids: string\[\]\).*?\n  \}\n/s, '  async dead_(ids: string[]): Promise<[string[], string[]]> {\n    return [ids, []];\n  }\n'],
 ];
 
+// Page type and device detection, SDK 1.1's third variant, left the core in SDK 1.2: the server derives them.
 const VARIANTS: [string, Edit[]][] = [
   ['as built (every behaviour)', []],
   ['without tx.observeImpressions', [NO_IMPRESSIONS]],
-  ['without page type and device detection', NO_DETECTION],
   ['without the per-event methods (track() only)', [NO_METHODS]],
   ['without dead-tab adoption and the SDK 1.0 queue', NO_ADOPTION],
-  ['without impressions and detection', [NO_IMPRESSIONS, ...NO_DETECTION]],
-  ['without impressions, detection and per-event methods', [NO_IMPRESSIONS, ...NO_DETECTION, NO_METHODS]],
+  ['without impressions and per-event methods', [NO_IMPRESSIONS, NO_METHODS]],
 ];
 
 async function size(edits: Edit[]): Promise<{ bytes: number; gzip: number }> {

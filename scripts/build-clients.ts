@@ -182,7 +182,7 @@ const COMMON: esbuild.BuildOptions = {
  * named with a trailing underscore are the SDK's private ones (never on the wire, in storage or in another
  * chunk's reach): esbuild shortens them, which neither minifying nor gzip does for property names.
  */
-export const BROWSER: esbuild.BuildOptions = { ...COMMON, platform: 'browser', target: ['es2019', 'chrome80', 'firefox78', 'safari13'], minify: true, mangleProps: /_$/ };
+export const BROWSER: esbuild.BuildOptions = { ...COMMON, platform: 'browser', target: ['es2020', 'chrome91', 'firefox78', 'safari13.1'], minify: true, mangleProps: /_$/ };
 
 const run = promisify(execFile);
 

@@ -65,9 +65,9 @@ describe('session rolling', () => {
   const open = () => ({ id: 'new' });
   const s: SessionState = { id: 'old', start: 0, last: 1000, seq: 7, prev: 'p' };
   it('keeps the stored session while it is alive (its last activity untouched) and opens a fresh one after the timeout', () => {
-    expect(roll(s, 1000 + 59_999, 60_000, open)).toEqual({ s, fresh: false });
-    expect(roll(s, 1000 + 60_000, 60_000, open)).toEqual({ s: { id: 'new', start: 61_000, last: 61_000, seq: 0 }, fresh: true });
-    expect(roll({ ...s, seq: 'x' as unknown as number }, 1001, 60_000, open).fresh).toBe(true);
-    expect(roll(null, 5, 60_000, open)).toEqual({ s: { id: 'new', start: 5, last: 5, seq: 0 }, fresh: true });
+    expect(roll(s, 1000 + 59_999, 60_000, open)).toEqual({ s, fresh_: false });
+    expect(roll(s, 1000 + 60_000, 60_000, open)).toEqual({ s: { id: 'new', start: 61_000, last: 61_000, seq: 0 }, fresh_: true });
+    expect(roll({ ...s, seq: 'x' as unknown as number }, 1001, 60_000, open).fresh_).toBe(true);
+    expect(roll(null, 5, 60_000, open)).toEqual({ s: { id: 'new', start: 5, last: 5, seq: 0 }, fresh_: true });
   });
 });

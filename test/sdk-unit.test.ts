@@ -1,5 +1,5 @@
 // Unit tests of the clients' pure parts (no browser, no server): delivery policy and backoff, session
-// rolling, the persisted queue and its cap, consent gating, attribution and detection, and the generated
+// rolling, the persisted queue and its cap, consent gating, attribution, and the generated
 // registry module being current.
 import fs from 'node:fs';
 import fc from 'fast-check';
@@ -16,10 +16,8 @@ import {
   bounded,
   claimIn,
   claimSequence,
-  device,
   floorOf,
   mergeConsent,
-  pageType,
   scopeOf,
   touchFrom,
   type Counter,
@@ -158,8 +156,8 @@ describe('sequence counter shared by the tabs (IndexedDB record)', () => {
     const got: [number, string | undefined][] = [];
     for (const id of ['a', 'b', 'c']) {
       const r = claimIn(c, id);
-      got.push([r.seq, r.prev]);
-      c = r.counter;
+      got.push([r.seq_, r.prev_]);
+      c = r.c_;
     }
     expect(got).toEqual([[0, undefined], [1, 'a'], [2, 'b']]);
     expect(c).toMatchObject({ n: 3, p: 'c' });
@@ -167,28 +165,28 @@ describe('sequence counter shared by the tabs (IndexedDB record)', () => {
 
   it('claiming the same event again returns its number, not a new one (a tab died before recording it)', () => {
     const a = claimIn(null, 'a');
-    const b = claimIn(a.counter, 'b');
-    const again = claimIn(b.counter, 'a');
-    expect([again.seq, again.prev]).toEqual([0, undefined]);
-    expect(again.counter.n).toBe(2);
-    expect(claimIn(again.counter, 'c').seq).toBe(2); // no gap
+    const b = claimIn(a.c_, 'b');
+    const again = claimIn(b.c_, 'a');
+    expect([again.seq_, again.prev_]).toEqual([0, undefined]);
+    expect(again.c_.n).toBe(2);
+    expect(claimIn(again.c_, 'c').seq_).toBe(2); // no gap
   });
 
   it('goes on above a claim made without IndexedDB (its tab left the page) and never below the counter', () => {
-    const c = claimIn(claimIn(null, 'a').counter, 'b').counter; // n = 2
+    const c = claimIn(claimIn(null, 'a').c_, 'b').c_; // n = 2
     const up = claimIn(c, 'z', { s: 'S', n: 5, p: 'y' });
-    expect([up.seq, up.prev, up.counter.n]).toEqual([5, 'y', 6]);
+    expect([up.seq_, up.prev_, up.c_.n]).toEqual([5, 'y', 6]);
     const stale = claimIn(c, 'd', { s: 'S', n: 1, p: 'a' });
-    expect([stale.seq, stale.prev]).toEqual([2, 'b']);
+    expect([stale.seq_, stale.prev_]).toEqual([2, 'b']);
   });
 
   it('keeps a bounded list of recent claims', () => {
     let c: Counter | null = null;
-    for (let i = 0; i < 1000; i++) c = claimIn(c, `e${i}`).counter;
+    for (let i = 0; i < 1000; i++) c = claimIn(c, `e${i}`).c_;
     expect(Object.keys(c!.ids).length).toBe(50);
     expect(c!.ids.e999).toEqual([999, 'e998']);
     expect(c!.n).toBe(1000);
-    expect(claimIn({ nonsense: 1 } as unknown as Counter, 'x').seq).toBe(0); // a broken record starts over
+    expect(claimIn({ nonsense: 1 } as unknown as Counter, 'x').seq_).toBe(0); // a broken record starts over
   });
 
   it('keeps the IndexedDB records bounded: the newest entries, a re-set key becoming the newest', () => {
@@ -215,24 +213,24 @@ describe('persisted queue', () => {
     const kv = new MapKV();
     const dropped: number[] = [];
     const q = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 5, (d) => dropped.push(...d.map((e) => e.n)));
-    for (let i = 0; i < 8; i++) q.push(ev(i));
-    expect(q.all().map((e) => e.n)).toEqual([3, 4, 5, 6, 7]);
+    for (let i = 0; i < 8; i++) q.push_(ev(i));
+    expect(q.all_().map((e) => e.n)).toEqual([3, 4, 5, 6, 7]);
     expect(dropped).toEqual([0, 1, 2]);
-    q.remove(['e4', 'e6', 'nope']);
-    expect(q.all().map((e) => e.n)).toEqual([3, 5, 7]);
-    q.retain((e) => e.n > 3);
-    expect(q.all().map((e) => e.n)).toEqual([5, 7]);
-    q.remove(['e5', 'e7']);
+    q.remove_(['e4', 'e6', 'nope']);
+    expect(q.all_().map((e) => e.n)).toEqual([3, 5, 7]);
+    q.retain_((e) => e.n > 3);
+    expect(q.all_().map((e) => e.n)).toEqual([5, 7]);
+    q.remove_(['e5', 'e7']);
     expect(kv.map.has('q')).toBe(false);
   });
 
   it('keeps the newest events when storage is full', () => {
     const kv = new MapKV();
     const q = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 1000);
-    for (let i = 0; i < 20; i++) q.push(ev(i));
-    kv.limit = JSON.stringify(q.all().slice(0, 12)).length;
-    q.push(ev(20));
-    const left = q.all().map((e) => e.n);
+    for (let i = 0; i < 20; i++) q.push_(ev(i));
+    kv.limit = JSON.stringify(q.all_().slice(0, 12)).length;
+    q.push_(ev(20));
+    const left = q.all_().map((e) => e.n);
     expect(left.length).toBeGreaterThan(0);
     expect(left[left.length - 1]).toBe(20);
     expect(left).toEqual(left.slice().sort((a, b) => a - b));
@@ -241,30 +239,30 @@ describe('persisted queue', () => {
   it('records a claimed number on the queued event; nothing when it left the queue', () => {
     const kv = new MapKV();
     const q = new StoredQueue<{ event_id: string; sequence_no?: number }>(kv, 'q', 10);
-    q.push({ event_id: 'a' }, { event_id: 'b' });
-    expect(q.patch('b', { sequence_no: 4 })).toBe(true);
-    expect(q.patch('gone', { sequence_no: 5 })).toBe(false);
-    expect(q.all()).toEqual([{ event_id: 'a' }, { event_id: 'b', sequence_no: 4 }]);
+    q.push_({ event_id: 'a' }, { event_id: 'b' });
+    expect(q.patch_('b', { sequence_no: 4 })).toBe(true);
+    expect(q.patch_('gone', { sequence_no: 5 })).toBe(false);
+    expect(q.all_()).toEqual([{ event_id: 'a' }, { event_id: 'b', sequence_no: 4 }]);
   });
 
   it('each change re-reads storage (a second instance on the same key sees the first one\'s changes)', () => {
     const kv = new MapKV();
     const tab1 = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 100);
     const tab2 = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 100);
-    tab1.push(ev(1));
-    tab2.push(ev(2));
-    tab1.push(ev(3));
-    expect(tab2.all().map((e) => e.n)).toEqual([1, 2, 3]);
-    tab2.remove(['e1']);
-    expect(tab1.all().map((e) => e.n)).toEqual([2, 3]);
+    tab1.push_(ev(1));
+    tab2.push_(ev(2));
+    tab1.push_(ev(3));
+    expect(tab2.all_().map((e) => e.n)).toEqual([1, 2, 3]);
+    tab2.remove_(['e1']);
+    expect(tab1.all_().map((e) => e.n)).toEqual([2, 3]);
   });
 
   it('survives unreadable storage content', () => {
     const kv = new MapKV();
     kv.map.set('q', '{not json');
     const q = new StoredQueue<ReturnType<typeof ev>>(kv, 'q', 10);
-    expect(q.all()).toEqual([]);
-    expect(q.push(ev(1))).toBe(1);
+    expect(q.all_()).toEqual([]);
+    expect(q.push_(ev(1))).toBe(1);
   });
 });
 
@@ -305,35 +303,11 @@ describe('consent gating', () => {
   });
 });
 
-describe('attribution and detection', () => {
+describe('attribution', () => {
   it('reads UTMs and click ids, leaving out empty ones', () => {
     const t = touchFrom('?utm_source=nl&utm_medium=&utm_campaign=fall&gclid=G1&x=1', 'https://google.com/', '/e/1', 'now');
     expect(t).toEqual({ utm: { source: 'nl', campaign: 'fall' }, click_ids: { gclid: 'G1' }, referrer: 'https://google.com/', landing_page: '/e/1', captured_at: 'now' });
     expect(touchFrom('', '', '/', 'now')).toEqual({ utm: undefined, click_ids: undefined, landing_page: '/', captured_at: 'now' });
     expect(touchFrom(`?utm_source=${'x'.repeat(300)}`, '', '/', '').utm!.source).toHaveLength(256);
-  });
-
-  it('detects page types as the seed does', () => {
-    const table: [string, string][] = [
-      ['/', 'home'], ['/home', 'home'], ['/events', 'listing'], ['/events/', 'listing'], ['/events/rock-night', 'event'],
-      ['/event/123', 'event'], ['/checkout', 'checkout'], ['/events/12/checkout', 'checkout'], ['/cart', 'cart'],
-      ['/artist/queen', 'artist'], ['/venues/arena', 'venue'], ['/search', 'search'], ['/shop/tees', 'shop'],
-      ['/product/9', 'shop'], ['/account', 'account'], ['/about', 'other'],
-    ];
-    for (const [path, type] of table) expect(pageType(path), path).toBe(type);
-  });
-
-  it('detects device type, OS and browser', () => {
-    const table: [string, string, string, string][] = [
-      ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0', 'desktop', 'Windows', 'Edge'],
-      ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1', 'mobile', 'iOS', 'Safari'],
-      ['Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0 Mobile/15E148 Safari/604.1', 'tablet', 'iOS', 'Chrome'],
-      ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36', 'mobile', 'Android', 'Chrome'],
-      ['Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 Chrome/121.0 Safari/537.36', 'tablet', 'Android', 'Samsung Internet'],
-      ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5; rv:127.0) Gecko/20100101 Firefox/127.0', 'desktop', 'macOS', 'Firefox'],
-      ['Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36', 'desktop', 'ChromeOS', 'Chrome'],
-      ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 OPR/111.0', 'desktop', 'Linux', 'Opera'],
-    ];
-    for (const [ua, device_type, os, browser] of table) expect(device(ua), ua).toEqual({ device_type, os, browser });
   });
 });

@@ -7,6 +7,7 @@ import { bootServer, createTenant, eventsOf, getJson, postJson, until, type Tena
 import { buildSdkForTest, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
 import { WEB_EVENTS } from '../client/shared/registry.gen.js';
 import { SDK_BUDGET_GZIP } from '../scripts/build-clients.js';
+import { device, pageType } from '../server/ingest/web-fill.js';
 
 // Browser globals used inside page.evaluate callbacks (which run in Chromium). Declared here, for this
 // module only: the root tsconfig has no DOM lib.
@@ -198,6 +199,55 @@ describe('browser SDK in Chromium', () => {
     });
     expect(session).toMatchObject({ visitor_id: ids.visitor_id, page_views: 3, landing_page: '/', sequence: { min: 0, gaps: 0 } });
     expect(session.first_touch).toMatchObject({ utm: firstTouch.utm, click_ids: firstTouch.click_ids, referrer: firstTouch.referrer });
+    await ctx.close();
+  });
+
+  it('what SDK 1.2 leaves to the server (entity split, device, page type, event_version) is stored as SDK 1.1 sent it', async () => {
+    const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+    const ctx = await browser.newContext({ userAgent: IPHONE, viewport: { width: 390, height: 800 } });
+    const config = { writeKey: t.write_key, endpoint: base, consent: { analytics: true }, entities: { organizer_id: 'O9' }, flushInterval: 3_600_000 };
+    await ctx.addInitScript(`window.TX_CONFIG = Object.assign(${JSON.stringify(config)}, { pageType: (p) => (p.startsWith('/fest') ? 'festival' : undefined) })`);
+    const page = await ctx.newPage();
+    const wire: Record<string, any>[] = [];
+    page.on('request', (r) => r.url().includes('/api/tx/events/batch') && wire.push(...JSON.parse(r.postData() ?? '{"events":[]}').events));
+    await page.goto(`${site.origin}/fest/summer`);
+    const ua = await page.evaluate(() => navigator.userAgent);
+    const a = await tx<string>(page, `tx.pageView()`);
+    const b = await tx<string>(page, `(history.pushState({}, '', '/events/E3'), tx.pageView())`);
+    const c = await tx<string>(page, `tx.ticketTypeSelected({ event_entity_id: 'E3', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' })`);
+    const d = await tx<string>(page, `tx.eventView({ event_entity_id: 'E3', price_from: 50, currency: 'EUR' })`);
+    await page.waitForFunction('window.tx.tq.pending === 0');
+    await tx(page, `tx.flush()`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    const stored = await until(async () => {
+      const e = await byVisitor(visitor_id);
+      return [a, b, c, d].every((id) => e.some((x) => x.event_id === id)) ? e : null;
+    });
+    const sent = (id: string) => wire.find((e) => e.event_id === id)!;
+    const got = (id: string) => stored.find((e) => e.event_id === id)!;
+
+    // On the wire: props as given, no device, a page type only from the site's override, no event_version.
+    expect(sent(c).payload).toEqual({ event_entity_id: 'E3', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' });
+    expect(sent(c).entities).toEqual({ organizer_id: 'O9' });
+    for (const id of [a, b, c, d]) expect(sent(id).context.device).toBeUndefined();
+    expect(sent(a).context.page.page_type).toBe('festival');
+    expect(sent(b).context.page.page_type).toBeUndefined();
+    expect(sent(b).payload).not.toHaveProperty('page_type');
+    expect(sent(b)).not.toHaveProperty('event_version');
+
+    // Stored as SDK 1.1 sent it: its device detection of navigator.userAgent, its page types, its entity split.
+    expect(device(ua)).toEqual({ device_type: 'mobile', os: 'iOS', browser: 'Safari' });
+    for (const e of stored) {
+      expect(e.context.device, e.event_name).toEqual(device(ua));
+      expect(e.event_version).toBe(1);
+    }
+    expect([got(a).context.page.page_type, got(a).payload.page_type]).toEqual(['festival', 'festival']);
+    expect([got(b).context.page.page_type, got(b).payload.page_type]).toEqual(['event', 'event']);
+    expect(got(b).context.page.page_type).toBe(pageType(got(b).context.page.path));
+    expect(got(c).entities).toEqual({ organizer_id: 'O1', event_entity_id: 'E3', ticket_type_id: 'GA' }); // props override the option
+    expect(got(c).payload).toEqual({ ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' }); // a payload field too
+    expect(got(d).entities).toEqual({ organizer_id: 'O9', event_entity_id: 'E3' });
+    expect(got(d).payload).toEqual({ price_from: 50, currency: 'EUR' });
     await ctx.close();
   });
 

@@ -1,4 +1,5 @@
-// The SDK's pure parts: session rolling, the persisted queue, consent gating and page/device detection.
+// The SDK's pure parts: session rolling, the persisted queue and consent gating (page type and device are
+// derived by the server: server/ingest/detect.ts).
 // No DOM types here (the root tsconfig type-checks these through the unit tests), storage and clocks are
 // injected.
 import { WEB_SCOPES, type ConsentScope } from '../shared/registry.gen.js';
@@ -12,6 +13,9 @@ export interface KV {
   /** The stored keys (localStorage has none such method: its own keys are enumerable). */
   keys?(): string[];
 }
+
+/** The tracker's rolling session (SessionState); its `seq`/`prev` are what SDK 1.0 numbered. */
+export const K_SESSION = 'tx_session';
 
 export function readJson<T>(kv: KV, key: string): T | null {
   try {
@@ -96,9 +100,9 @@ export interface Claim {
  * went backwards keeps it too), else a new one from `open` at sequence 0 (`fresh`). Its last activity is
  * left as stored: the caller records activity.
  */
-export function roll(stored: SessionState | null, now: number, timeoutMs: number, open: () => Pick<SessionState, 'id' | 'touch'>): { s: SessionState; fresh: boolean } {
+export function roll(stored: SessionState | null, now: number, timeoutMs: number, open: () => Pick<SessionState, 'id' | 'touch'>): { s: SessionState; fresh_: boolean } {
   const alive = stored && typeof stored.id === 'string' && typeof stored.seq === 'number' && now - stored.last < timeoutMs;
-  return alive ? { s: stored!, fresh: false } : { s: { ...open(), start: now, last: now, seq: 0 }, fresh: true };
+  return alive ? { s: stored!, fresh_: false } : { s: { ...open(), start: now, last: now, seq: 0 }, fresh_: true };
 }
 
 /**
@@ -118,8 +122,8 @@ export function claimSequence(
   return {
     state: { ...s, last: Math.max(now, s.last), seq: s.seq + 1, prev: eventId },
     sequence_no: s.seq,
-    prev_event_id: r.fresh ? undefined : s.prev,
-    fresh: r.fresh,
+    prev_event_id: r.fresh_ ? undefined : s.prev,
+    fresh: r.fresh_,
   };
 }
 
@@ -165,7 +169,7 @@ export function bounded<V>(map: Record<string, V> | null | undefined, key: strin
 /** The highest counter the hints report for session `sid` (a claim made without IndexedDB, e.g. at page leave). */
 export function floorOf(hints: (Hint | null)[], sid: string): Hint | null {
   let best: Hint | null = null;
-  for (const h of hints) if (h && h.s === sid && typeof h.n === 'number' && (!best || h.n > best.n)) best = h;
+  for (const h of hints) if (h?.s === sid && typeof h.n === 'number' && (!best || h.n > best.n)) best = h;
   return best;
 }
 
@@ -173,14 +177,14 @@ export function floorOf(hints: (Hint | null)[], sid: string): Hint | null {
  * Claims the next sequence number of a session for `eventId`: from the stored counter, raised to `floor`
  * when a tab claimed past it without IndexedDB. Idempotent per event id. Returns the counter to store.
  */
-export function claimIn(stored: Counter | null | undefined, eventId: string, floor?: Hint | null): { counter: Counter; seq: number; prev?: string } {
+export function claimIn(stored: Counter | null | undefined, eventId: string, floor?: Hint | null): { c_: Counter; seq_: number; prev_?: string } {
   const c: Counter = stored && typeof stored.n === 'number' && stored.ids ? stored : { n: 0, ids: {} };
   const had = c.ids[eventId];
-  if (had) return { counter: c, seq: had[0], prev: had[1] };
+  if (had) return { c_: c, seq_: had[0], prev_: had[1] };
   const up = floor && floor.n > c.n;
   const n = up ? floor!.n : c.n;
   const prev = up ? floor!.p : c.p;
-  return { counter: { n: n + 1, p: eventId, ids: bounded(c.ids, eventId, prev === undefined ? [n] : [n, prev], RECENT) }, seq: n, prev };
+  return { c_: { n: n + 1, p: eventId, ids: bounded(c.ids, eventId, prev === undefined ? [n] : [n, prev], RECENT) }, seq_: n, prev_: prev };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -191,17 +195,17 @@ export class StoredQueue<T extends { event_id: string }> {
   constructor(
     private kv_: KV,
     private key_: string,
-    public cap: number,
+    public cap_: number,
     private onDrop_: (dropped: T[]) => void = () => {},
   ) {}
 
-  all(): T[] {
+  all_(): T[] {
     const q = readJson<T[]>(this.kv_, this.key_);
     return Array.isArray(q) ? q : [];
   }
 
   private save_(q: T[]): void {
-    if (q.length > this.cap) this.onDrop_(q.splice(0, q.length - this.cap));
+    if (q.length > this.cap_) this.onDrop_(q.splice(0, q.length - this.cap_));
     if (!q.length) {
       try {
         this.kv_.removeItem(this.key_);
@@ -215,30 +219,30 @@ export class StoredQueue<T extends { event_id: string }> {
   }
 
   /** Appends; returns the number of events stored. */
-  push(...events: T[]): number {
-    const q = this.all();
+  push_(...events: T[]): number {
+    const q = this.all_();
     q.push(...events);
     this.save_(q);
     return q.length;
   }
 
   /** Removes the given event ids (sent and acknowledged, or dropped). */
-  remove(ids: Iterable<string>): void {
+  remove_(ids: Iterable<string>): void {
     const gone = new Set(ids);
-    this.retain((e) => !gone.has(e.event_id));
+    this.retain_((e) => !gone.has(e.event_id));
   }
 
   /** Sets fields of a queued event (its sequence number once claimed); false when it is no longer queued. */
-  patch(id: string, fields: Partial<T>): boolean {
-    const q = this.all();
+  patch_(id: string, fields: Partial<T>): boolean {
+    const q = this.all_();
     const e = q.find((x) => x.event_id === id);
     if (e) Object.assign(e, fields), this.save_(q);
     return !!e;
   }
 
   /** Keeps only the events `keep` accepts (e.g. after consent was withdrawn). */
-  retain(keep: (e: T) => boolean): void {
-    const q = this.all();
+  retain_(keep: (e: T) => boolean): void {
+    const q = this.all_();
     const kept = q.filter(keep);
     if (kept.length !== q.length) this.save_(kept);
   }
@@ -279,7 +283,7 @@ export const DENIED: ConsentSnapshot = { analytics: false, marketing: false, dat
  * events; anything else counts as `analytics` (the strict side) until the registry says otherwise.
  */
 export function scopeOf(name: string, registry?: Record<string, ConsentScope> | null): ConsentScope {
-  return (registry && registry[name]) || WEB_SCOPES[name] || 'analytics';
+  return registry?.[name] || WEB_SCOPES[name] || 'analytics';
 }
 
 /** Whether an event of `scope` may be collected under `consent` (necessary events always may). */
@@ -294,43 +298,4 @@ export function mergeConsent(prev: ConsentSnapshot, change: Partial<ConsentSnaps
   if (change.copy_hash !== undefined) next.copy_hash = change.copy_hash;
   if (change.captured_at) next.captured_at = change.captured_at;
   return next;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Page type and device (kept per session: README "Sessions, identity and GDPR" → "Sessions")
-// ---------------------------------------------------------------------------------------------------------
-
-/**
- * The name of the first entry of `table` (`;`-separated, tried in order) whose pattern matches `s`, case
- * insensitively, else `other`. An entry is `pattern=name`, or a pattern whose first alternative, less its
- * non-word characters, is the name (`Firefox|fxios` → Firefox, `/shop|/product` → shop): the tables ship in
- * the size-budgeted browser bundle.
- */
-function first(s: string, table: string): string {
-  for (const entry of table.split(';')) {
-    const parts = entry.split('=');
-    if (new RegExp(parts[0], 'i').test(s)) return parts[1] || parts[0].split('|')[0].replace(/\W/g, '');
-  }
-  return 'other';
-}
-
-export function pageType(path: string): string {
-  return /^\/(home|index\.html)?$/i.test(path)
-    ? 'home'
-    : first(path, '/events/?$=listing;/checkout;/(cart|basket)(/|$)=cart;/events?/[\\w-]+=event;/artist;/venue;/search;/shop|/product;/account');
-}
-
-export interface Device {
-  device_type: 'mobile' | 'tablet' | 'desktop';
-  os: string;
-  browser: string;
-}
-
-export function device(ua: string): Device {
-  const type = first(ua, 'ipad|tablet|playbook|silk|android(?!.*mobile)=tablet;mobi|iphone|ipod|android=mobile');
-  return {
-    device_type: type === 'other' ? 'desktop' : (type as Device['device_type']),
-    os: first(ua, 'Windows;iphone|ipad|ipod=iOS;Android;cros=ChromeOS;mac os x|macintosh=macOS;Linux'),
-    browser: first(ua, 'edg(e|a|ios)?/=Edge;Opera|opr/;samsungbrowser=Samsung Internet;Firefox|fxios;Chrome|crios|chromium;Safari'),
-  };
 }

@@ -7,5 +7,5 @@ import { TxTracker } from './tracker.js';
 const w = window as unknown as { TxTracker: typeof TxTracker; tx?: TxTracker };
 w.TxTracker = TxTracker;
 const s = document.currentScript as HTMLScriptElement | null;
-const d = s && s.dataset;
-if (d && d.key) w.tx = new TxTracker({ writeKey: d.key, endpoint: d.endpoint, siteId: d.site, debug: 'debug' in d, autoPageView: true });
+const d = s?.dataset;
+if (d?.key) w.tx = new TxTracker({ writeKey: d.key, endpoint: d.endpoint, siteId: d.site, debug: 'debug' in d, autoPageView: true });

@@ -8,22 +8,20 @@ import type { TxTracker } from './tracker.js';
 /** `seen`: the page view's positions already counted (a new object per page view); `depth`: scroll depth %. */
 export function observeImpressions(tx: TxTracker, seen: () => Record<string, 1>, depth: () => number, root: ParentNode, o: ImpressionOptions): ImpressionHandle {
   const places = new WeakMap<Element, Props<'event_card_impression'>>();
-  const io =
-    typeof IntersectionObserver != 'undefined'
-      ? new IntersectionObserver(
-          (entries) => {
-            for (const e of entries) {
-              const p = places.get(e.target);
-              if (!p || !e.isIntersecting || e.intersectionRatio < 0.5) continue;
-              io!.unobserve(e.target);
-              const k = p.list_name + '|' + p.position + '|' + p.event_entity_id;
-              const s = seen();
-              if (!s[k]) (s[k] = 1), tx.eventCardImpression({ ...p, scroll_depth_pct: depth() });
-            }
-          },
-          { threshold: 0.5 },
-        )
-      : null;
+  // Every browser the build targets (scripts/build-clients.ts) has IntersectionObserver.
+  const io = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        const p = places.get(e.target);
+        if (!p || !e.isIntersecting || e.intersectionRatio < 0.5) continue;
+        io.unobserve(e.target);
+        const k = p.list_name + '|' + p.position + '|' + p.event_entity_id;
+        const s = seen();
+        if (!s[k]) (s[k] = 1), tx.eventCardImpression({ ...p, scroll_depth_pct: depth() });
+      }
+    },
+    { threshold: 0.5 },
+  );
   const scan = () =>
     root.querySelectorAll(o.selector || '[data-tx-event]').forEach((el, i) => {
       if (places.has(el)) return;
@@ -36,9 +34,9 @@ export function observeImpressions(tx: TxTracker, seen: () => Record<string, 1>,
         feed_tab: o.feed_tab,
       };
       places.set(el, p);
-      if (io) io.observe(el);
+      io.observe(el);
       if (o.clicks) el.addEventListener('click', () => tx.eventCardClick(p));
     });
   scan();
-  return { scan, disconnect: () => io && io.disconnect() };
+  return { scan, disconnect: () => io.disconnect() };
 }

@@ -6,13 +6,12 @@
 // - the queues of dead tabs are adopted by one live tab.
 import type { Envelope } from '../shared/types.js';
 import { uuid } from '../shared/uuid.js';
-import { StoredQueue, bounded, claimIn, floorOf, readJson, writeJson, type Hint, type KV, type SessionState } from './core.js';
+import { K_SESSION, StoredQueue, bounded, claimIn, floorOf, readJson, writeJson, type Hint, type KV, type SessionState } from './core.js';
 import { Tabs } from './tabs.js';
 
 const K_QUEUE = 'tx_queue'; // one queue shared by the tabs (browsers without Web Locks or IndexedDB; SDK 1.0)
 const K_Q = 'tx_q.'; // + tab id: that tab's queue
 const K_HINT = 'tx_n.'; // + tab id: the sequence counter as that tab last knew it
-const K_SESSION = 'tx_session'; // the tracker's rolling session; `seq`/`prev`: what SDK 1.0 numbered
 
 export interface TabQueueDeps {
   /** Memory before consent, localStorage after (`persist`). */
@@ -58,18 +57,18 @@ export class TabQueue {
     const sid = e.session_id!;
     const id = e.event_id;
     const t = this.tabs_;
-    const done = (c: { counter: { n: number; p?: string }; seq: number; prev?: string }) => {
-      writeJson(this.d.store_, K_HINT + this.tab_, { s: sid, n: c.counter.n, p: c.counter.p } as Hint);
-      const f: Partial<Envelope> = { sequence_no: c.seq };
-      if (c.prev) f.prev_event_id = c.prev;
-      this.q_.patch(id, f);
+    const done = (c: { c_: { n: number; p?: string }; seq_: number; prev_?: string }) => {
+      writeJson(this.d.store_, K_HINT + this.tab_, { s: sid, n: c.c_.n, p: c.c_.p } as Hint);
+      const f: Partial<Envelope> = { sequence_no: c.seq_ };
+      if (c.prev_) f.prev_event_id = c.prev_;
+      this.q_.patch_(id, f);
       this.d.numbered_(beacon);
     };
     if (!t || !this.d.store_.persist_ || (now && !t.peers_ && !this.pending)) return done(claimIn(null, id, this.floor_(sid)));
     this.pending++;
     t.rw_('c', (v) => {
-      const c = claimIn(v && v[sid], id, this.floor_(sid));
-      return [bounded(v, sid, c.counter, 8), c];
+      const c = claimIn(v?.[sid], id, this.floor_(sid));
+      return [bounded(v, sid, c.c_, 8), c];
     }).then((c) => {
       this.pending--;
       // IndexedDB failed (quota, shutdown): number it as a single tab would rather than never send it.
@@ -106,16 +105,16 @@ export class TabQueue {
 
   private async adoptDead_(t: Tabs) {
     const old = readJson<Envelope[]>(this.d.store_, K_QUEUE);
-    if (old && old.length) this.q_.push(...old), this.d.store_.removeItem(K_QUEUE); // left by SDK 1.0
+    if (old?.length) this.q_.push_(...old), this.d.store_.removeItem(K_QUEUE); // left by SDK 1.0
     const ids: Record<string, 1> = {};
     for (const k of this.d.store_.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
     const look = await t.dead_(Object.keys(ids));
-    const live = look.live;
-    for (const id of look.dead) {
+    const live = look[1];
+    for (const id of look[0]) {
       // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
       if (
         !(await t.rw_('a', (v) => {
-          const by = v && v[id];
+          const by = v?.[id];
           return by && (by === this.tab_ || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab_, 100), 1];
         }))
       )
@@ -125,13 +124,13 @@ export class TabQueue {
       // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
       if (hint)
         await t.rw_('c', (v) => {
-          const c = v && v[hint.s];
-          return [c && c.n >= hint.n ? v : bounded(v, hint.s, { ids: (c && c.ids) || {}, n: hint.n, p: hint.p }, 8), 0];
+          const c = v?.[hint.s];
+          return [c?.n >= hint.n ? v : bounded(v, hint.s, { ids: c?.ids || {}, n: hint.n, p: hint.p }, 8), 0];
         });
       const mine: Record<string, 1> = {};
-      for (const e of this.q_.all()) mine[e.event_id] = 1;
+      for (const e of this.q_.all_()) mine[e.event_id] = 1;
       const add = evs.filter((e) => !mine[e.event_id]);
-      this.q_.push(...add);
+      this.q_.push_(...add);
       this.d.store_.removeItem(K_Q + id);
       this.d.store_.removeItem(K_HINT + id);
       for (const e of add) if (e.sequence_no === undefined) this.claim_(e);

@@ -10,14 +10,14 @@
 export class Tabs {
   /** Other tabs of the site that held their lock at the last look (unknown before it: assume some). */
   peers_ = 1;
-  private db: Promise<IDBDatabase | null>;
+  private db_: Promise<IDBDatabase | null>;
   private seen_: Record<string, 1> = {};
   private unlock_ = () => {};
-  private bc?: BroadcastChannel;
+  private bc_?: BroadcastChannel;
 
   constructor(public id: string) {
     this.hold_(id);
-    this.db = new Promise((ok) => {
+    this.db_ = new Promise((ok) => {
       try {
         const r = indexedDB.open('tx', 1);
         r.onupgradeneeded = () => r.result.createObjectStore('kv');
@@ -43,7 +43,7 @@ export class Tabs {
     // A new tab says so at once: a tab leaving the page numbers its last events by itself only while it
     // is the site's only tab, and the next look at the locks may be a flush interval away.
     try {
-      const bc = (this.bc = new BroadcastChannel('tx_tabs'));
+      const bc = (this.bc_ = new BroadcastChannel('tx_tabs'));
       bc.onmessage = () => this.peers_++;
       bc.postMessage(1);
     } catch {
@@ -54,7 +54,7 @@ export class Tabs {
   /** Releases this tab's lock and channel (Chromium evicts cached pages that hold either). */
   free_() {
     this.unlock_();
-    this.bc && this.bc.close();
+    this.bc_?.close();
   }
 
   /**
@@ -63,7 +63,7 @@ export class Tabs {
    * null when IndexedDB is unavailable or the transaction failed.
    */
   rw_<T>(key: string, fn: (v: any) => [unknown, T]): Promise<T | null> {
-    return this.db.then(
+    return this.db_.then(
       (db) =>
         db &&
         new Promise<T | null>((ok) => {
@@ -88,9 +88,9 @@ export class Tabs {
 
   /** Forgets every counter (consent withdrawn). */
   wipe_(): void {
-    this.db.then((db) => {
+    this.db_.then((db) => {
       try {
-        db && db.transaction('kv', 'readwrite').objectStore('kv').clear();
+        db?.transaction('kv', 'readwrite').objectStore('kv').clear();
       } catch {
         /* closed or unavailable: nothing stored to forget */
       }
@@ -102,10 +102,10 @@ export class Tabs {
    * look too (a look per flush interval), so their last writes have long reached this tab's copy of
    * localStorage. Also counts the live peers.
    */
-  async dead_(ids: string[]): Promise<{ dead: string[]; live: string[] }> {
+  async dead_(ids: string[]): Promise<[dead: string[], live: string[]]> {
     const q = await navigator.locks.query();
     const live: string[] = [];
-    for (const l of q.held || []) if (l.name && l.name.startsWith('tx_tab.') && l.name !== 'tx_tab.' + this.id) live.push(l.name.slice(7));
+    for (const l of q.held || []) if (l.name?.startsWith('tx_tab.') && l.name !== 'tx_tab.' + this.id) live.push(l.name.slice(7));
     this.peers_ = live.length;
     const dead: string[] = [];
     const seen: Record<string, 1> = {};
@@ -115,6 +115,6 @@ export class Tabs {
         seen[id] = 1;
       }
     this.seen_ = seen;
-    return { dead, live };
+    return [dead, live];
   }
 }

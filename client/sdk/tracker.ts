@@ -10,22 +10,23 @@
 //
 // The state lives in the constructor's closure rather than in fields: the core has a size budget (6 KB
 // min+gzip, scripts/build-clients.ts) and locals minify to one letter where `this.field` does not.
-import { ENTITY_NAMES, PAYLOAD_ENTITY_KEYS, WEB_EVENTS, type ConsentScope, type EventName } from '../shared/registry.gen.js';
+import { WEB_EVENTS, type ConsentScope, type EventName } from '../shared/registry.gen.js';
 import { nextDelay, retryAfterMs, verdict } from '../shared/retry.js';
-import type { BatchResult, ConsentSnapshot, Entities, Envelope, Props } from '../shared/types.js';
+import type { BatchResult, ConsentSnapshot, Envelope, Props } from '../shared/types.js';
 import { uuid } from '../shared/uuid.js';
 import type { TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 import { ConsentStore } from './consent-store.js';
-import { DENIED, allowed, bodies, device, mergeConsent, pageType, readJson, roll, scopeOf, touchFrom, writeJson, type KV, type SessionState, type Touch } from './core.js';
+import { DENIED, K_SESSION, allowed, bodies, mergeConsent, readJson, roll, scopeOf, touchFrom, writeJson, type KV, type SessionState, type Touch } from './core.js';
 import { observeImpressions } from './impressions.js';
 import { TabQueue } from './tab-queue.js';
 
 export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 
-export const VERSION = '1.1.0'; // 1.1: per-tab queues and shared sequence counters (storage keys changed)
+// 1.1: per-tab queues and shared sequence counters (storage keys changed). 1.2: device, page type and
+// event_version are left to the server (server/ingest/detect.ts), for the core's size budget.
+export const VERSION = '1.2.0';
 
 const K_VID = 'tx_vid';
-const K_SESSION = 'tx_session';
 const K_FIRST = 'tx_first_touch';
 const K_CONSENT = 'tx_consent';
 const K_SCHEMA = 'tx_schema';
@@ -89,7 +90,7 @@ export class TxTracker {
         maxQueue_: c.maxQueue || 500,
         log_: log,
         // Numbered while the page is hidden: it may be discarded before the next flush.
-        numbered_: (b?: boolean) => ((b || !visible) && beacon(), !tq.pending && tq.q_.all().length >= batch && later(0)),
+        numbered_: (b?: boolean) => ((b || !visible) && beacon(), !tq.pending && tq.q_.all_().length >= batch && later(0)),
         flush: () => flush(),
       },
       !c.storage && !!ls && !!navigator.locks && !!(window as { indexedDB?: unknown }).indexedDB,
@@ -127,7 +128,6 @@ export class TxTracker {
       // Capture the first touch as soon as anything may be kept (the landing page of this load).
       if (store.persist_) firstTouch();
     };
-    const pageTypeOf = (path: string) => (c.pageType && c.pageType(path)) || pageType(path);
     const newSession = () => ({ id: uuid(), touch: touch() });
     const allowedNow = (name: string) => allowed(scopeOf(name, scopes), consent);
 
@@ -151,7 +151,7 @@ export class TxTracker {
       for (;;) {
         const t = now();
         if (t < retryAt) return;
-        const next = bodies(q().all().filter((e) => !done[e.event_id]), iso(t), batch, MAX_BODY).next();
+        const next = bodies(q().all_().filter((e) => !done[e.event_id]), iso(t), batch, MAX_BODY).next();
         if (next.done) return;
         const body = next.value[0];
         const sent = next.value[1];
@@ -169,7 +169,7 @@ export class TxTracker {
         if (v === 'retry') {
           // Counted from the answer, not from when the request left.
           const at = now();
-          const wait = nextDelay(++attempt, retryAfterMs(res && res.headers.get('retry-after'), at), c.retryBase, c.retryMax);
+          const wait = nextDelay(++attempt, retryAfterMs(res?.headers.get('retry-after'), at), c.retryBase, c.retryMax);
           retryAt = at + wait;
           log('send failed (' + status + '), retry in ' + wait + ' ms');
           return later(wait);
@@ -182,16 +182,16 @@ export class TxTracker {
         batch = c.batchSize;
         if (v === 'ack') {
           const r = (await res!.json().catch(() => null)) as BatchResult | null;
-          for (const x of (r && r.rejected) || []) {
+          for (const x of r?.rejected || []) {
             const e = sent[x.index];
-            if (e) log('rejected by the server (not retried)', e.event_name, x.errors), c.onReject && c.onReject(e, x);
+            if (e) log('rejected by the server (not retried)', e.event_name, x.errors), c.onReject?.(e, x);
           }
         } else {
           // 4xx other than 408/429: sending the same request again cannot succeed.
           console.warn('[tx] dropped ' + ids.length + ' events: HTTP ' + status + ' ' + (res ? await res.text().catch(() => '') : ''));
         }
         ids.forEach((id) => (done[id] = 1));
-        q().remove(ids);
+        q().remove_(ids);
       }
     };
 
@@ -204,12 +204,11 @@ export class TxTracker {
     const beacon = (leaving?: boolean) => {
       const fly = flying;
       const gone = leaving && keep ? fly.slice() : [];
-      if (navigator.sendBeacon)
-        for (const b of bodies(q().all().filter((e) => !fly.includes(e.event_id)), iso(now()), 100, MAX_BEACON)) {
-          if (!navigator.sendBeacon(url, b[0])) break;
-          for (const e of b[1]) gone.push(e.event_id);
-        }
-      q().remove(gone);
+      for (const b of bodies(q().all_().filter((e) => !fly.includes(e.event_id)), iso(now()), 100, MAX_BEACON)) {
+        if (!navigator.sendBeacon(url, b[0])) break;
+        for (const e of b[1]) gone.push(e.event_id);
+      }
+      q().remove_(gone);
     };
 
     // ----------------------------------------------------------------------------------------------------
@@ -277,38 +276,32 @@ export class TxTracker {
       // numbered in it, a floor for the numbers that follow (a visitor mid-session when the site upgrades).
       writeJson(store, K_SESSION, { ...session, last: Math.max(t, session.last) });
 
-      const entities: Entities = { ...c.entities };
-      const payload: Record<string, unknown> = {};
-      const dual = PAYLOAD_ENTITY_KEYS[name] || [];
-      for (const k in props) {
-        const v = props[k];
-        if (v === undefined) continue;
-        const entity = (ENTITY_NAMES as readonly string[]).includes(k);
-        if (entity) (entities as Record<string, unknown>)[k] = v;
-        if (!entity || dual.includes(k)) payload[k] = v;
-      }
-
       const l = location;
       const here = touchFrom(l.search, '', l.pathname, '');
       const st = session.touch;
       const ctx: Record<string, unknown> = {
-        page: { url: l.href.slice(0, 2048), path: l.pathname.slice(0, 2048), title: document.title.slice(0, 512), page_type: pageTypeOf(l.pathname) },
+        page: {
+          url: l.href.slice(0, 2048),
+          path: l.pathname.slice(0, 2048),
+          title: document.title.slice(0, 512),
+          // The site's own page type, else none: the server derives it from the path (server/ingest/detect.ts)
+          // and puts it on a page_view's payload too.
+          page_type: c.pageType?.(l.pathname) || undefined,
+        },
         // Attribution of this event: the page's own UTMs/click ids, else those the session started with.
-        utm: here.utm || (st && st.utm),
-        click_ids: here.click_ids || (st && st.click_ids),
+        utm: here.utm || st?.utm,
+        click_ids: here.click_ids || st?.click_ids,
         referrer: document.referrer.slice(0, 2048) || undefined,
-        device: device(navigator.userAgent),
         locale: navigator.language,
         screen: screen.width + 'x' + screen.height,
         library: 'tx-sdk/' + VERSION,
       };
       // The visitor's first touch rides on page views and on the first event of each session.
-      if (r.fresh || name === 'page_view') ctx.first_touch = firstTouch();
+      if (r.fresh_ || name === 'page_view') ctx.first_touch = firstTouch();
 
       const env: Envelope = {
         event_id: id,
         event_name: name,
-        event_version: 1,
         occurred_at: iso(t),
         source_system: 'web',
         visitor_id: vid(),
@@ -316,11 +309,13 @@ export class TxTracker {
         site_id: c.siteId,
         consent_snapshot: { ...consent },
         context: ctx,
-        entities,
-        payload,
+        entities: { ...c.entities },
+        // Props as given, flat: the server moves the entity ids among them into `entities` (a payload field of
+        // the same name stays too), as SDK 1.1 did here (server/ingest/web-fill.ts).
+        payload: props,
       };
       log(name, env);
-      const queued = q().push(env);
+      const queued = q().push_(env);
       tq.claim_(env, options.beacon || hiding, options.beacon);
       if (!options.beacon && queued >= batch) later(0);
       return id;
@@ -329,12 +324,11 @@ export class TxTracker {
     this.pageView = (props = {}, options) => {
       if (self.pv) report();
       resetPage();
-      const nav = (performance.getEntriesByType && (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)) || null;
+      const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
       const id = self.track(
         'page_view',
         {
-          page_type: pageTypeOf(location.pathname),
-          navigation_type: views ? 'navigate' : ((nav && nav.type) as Props<'page_view'>['navigation_type']) || 'unknown',
+          navigation_type: views ? 'navigate' : (nav?.type as Props<'page_view'>['navigation_type']) || 'unknown',
           is_first_touch: firstLoad && !views,
           ...props,
         },
@@ -348,8 +342,8 @@ export class TxTracker {
       consent = fromOtherTab ? { ...DENIED, ...change } : mergeConsent(consent, change, iso(now()));
       if (!fromOtherTab && ls) writeJson(ls, K_CONSENT, consent);
       applyConsent();
-      if (!store.persist_ && tq.tabs_) tq.tabs_.wipe_();
-      q().retain((e) => allowedNow(e.event_name));
+      if (!store.persist_) tq.tabs_?.wipe_();
+      q().retain_((e) => allowedNow(e.event_name));
       if (c.autoPageView && !self.pv) self.pageView();
     };
 
@@ -358,7 +352,7 @@ export class TxTracker {
     this.getIds = () => {
       if (!consent.analytics && !consent.marketing) return null;
       const r = roll(readJson<SessionState>(store, K_SESSION), now(), c.sessionTimeout, newSession);
-      if (r.fresh) writeJson(store, K_SESSION, r.s);
+      if (r.fresh_) writeJson(store, K_SESSION, r.s);
       return { visitor_id: vid(), session_id: r.s.id };
     };
 
@@ -395,7 +389,7 @@ export class TxTracker {
     });
     on(window, 'pagehide', (e: PageTransitionEvent) => {
       hide(true);
-      e.persisted && tq.tabs_ && tq.tabs_.free_();
+      e.persisted && tq.tabs_?.free_();
     });
     on(window, 'pageshow', (e: PageTransitionEvent) => e.persisted && (resetPage(), tq.renew_()));
     on(window, 'focus', focus(true));

@@ -26,7 +26,8 @@ export type Props<N extends EventName> = EventPayloads[N] & EntitiesFor<N>;
 export interface Envelope {
   event_id: string;
   event_name: string;
-  event_version: number;
+  /** Default 1 (the browser SDK leaves it out). */
+  event_version?: number;
   occurred_at: string;
   sent_at?: string;
   site_id?: string;

@@ -5,8 +5,8 @@ declare const crypto: { randomUUID?: () => string; getRandomValues?: <T extends 
 
 export function uuid(): string {
   const c = typeof crypto != 'undefined' ? crypto : undefined;
-  if (c && c.randomUUID) return c.randomUUID();
-  const rnd = () => (c && c.getRandomValues ? c.getRandomValues(new Uint8Array(1))[0] : Math.random() * 256);
+  if (c?.randomUUID) return c.randomUUID();
+  const rnd = () => (c?.getRandomValues ? c.getRandomValues(new Uint8Array(1))[0] : Math.random() * 256);
   // Each template digit d becomes d XOR a random nibble masked by 15 >> d/4: 0 and 1 → any hex digit,
   // 4 → 4 (the version), 8 → 8–b (the variant). (The browser bundle's size budget prefers this to a loop.)
   return '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (d) => (+d ^ (rnd() & (15 >> (+d / 4)))).toString(16));

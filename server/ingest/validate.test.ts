@@ -27,6 +27,34 @@ describe('event validation', () => {
     expect(out.row.context).toMatchObject({ ip: '203.0.113.0', user_agent: 'Mozilla/5.0 Chrome/120' });
   });
 
+  it('stores an event of browser SDK 1.2 (flat props, no device, page type or event_version) as SDK 1.1 sent it', () => {
+    const ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+    const common = { ...base(), event_name: 'ticket_type_selected', consent_snapshot: { analytics: true, marketing: false, data_processing: false } };
+    const page = { url: 'https://s.example/events/E1', path: '/events/E1', title: 'E1' };
+    const v11 = {
+      ...common,
+      event_version: 1,
+      context: { page: { ...page, page_type: 'event' }, device: { device_type: 'desktop', os: 'Linux', browser: 'Chrome' }, library: 'tx-sdk/1.1.0' },
+      entities: { organizer_id: 'O1', event_entity_id: 'E1', ticket_type_id: 'GA' },
+      payload: { ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' },
+    };
+    const v12 = {
+      ...common,
+      context: { page, library: 'tx-sdk/1.1.0' },
+      entities: { organizer_id: 'O9' }, // the tracker's `entities` option; props override it
+      payload: { event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' },
+    };
+    const a = v.check(v11, { ...req, userAgent: ua }, limits);
+    const b = v.check(v12, { ...req, userAgent: ua }, limits);
+    expect(a.kind).toBe('ok');
+    expect(b).toEqual(a);
+    // A required entity sent flat is found; missing, it is named where SDK 1.1 would have had it.
+    const cart = { ...base(), entities: undefined, payload: { ...base().payload, cart_id: 'c1', event_entity_id: 'E1' } };
+    expect(v.check(cart, req, limits)).toEqual(v.check(base(), req, limits));
+    const missing = v.check({ ...cart, payload: base().payload }, req, limits);
+    expect(missing.kind === 'rejected' && missing.errors.map((e) => e.field)).toContain('entities');
+  });
+
   it('names the field and code of every payload error', () => {
     const e = base();
     (e.payload.items[0] as Record<string, unknown>).qty = 'two';

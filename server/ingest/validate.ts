@@ -1,5 +1,6 @@
 // Envelope + payload validation, compiled once per (event_name, event_version) from the registry, and the
-// normalisation that turns a raw envelope into a stored row (deterministic ids, clock skew, IP, bot flag).
+// normalisation that turns a raw envelope into a stored row (deterministic ids, clock skew, IP, bot flag, and
+// what the browser SDK leaves to the server: web-fill.ts).
 // Pure: `now` and the request context are passed in.
 import crypto from 'node:crypto';
 import FastestValidator from 'fastest-validator';
@@ -7,6 +8,7 @@ import type { EventRow } from '../store/events.js';
 import type { Limits } from '../config/index.js';
 import { ENTITY_NAMES, REGISTRY_V1, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
 import { isBot } from './bots.js';
+import { fillWebDetection, liftEntities } from './web-fill.js';
 import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
 
 export interface FieldError {
@@ -140,7 +142,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       if (size > limits.maxEventBytes) {
         return reject([{ code: 'event_too_large', field: null, message: `Event is ${size} bytes; the limit is ${limits.maxEventBytes} (MAX_EVENT_BYTES).` }]);
       }
-      const ev = raw as Record<string, unknown>;
+      let ev = raw as Record<string, unknown>;
       const name = ev.event_name;
       const version = ev.event_version ?? 1;
       const def = typeof name === 'string' ? definitions.get(name) : undefined;
@@ -151,6 +153,8 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)]);
       }
       const src = ev.source_system;
+      // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts).
+      if (src === 'web') ev = liftEntities(ev, def.payload as Record<string, unknown>);
       const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel)];
       if (errors.length > 0) return reject(errors);
 
@@ -176,8 +180,11 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         return reject([{ code: 'consent_denied', field: `consent_snapshot.${denied}`, message: `${def.name} needs ${denied} consent (consent_snapshot.${denied} is ${shown(consent[denied])}, must be true); the event was not stored. Send it only after the visitor consents.` }], false);
       }
 
-      const context = { ...((ev.context as Record<string, unknown> | undefined) ?? {}) };
-      const ua = typeof context.user_agent === 'string' ? context.user_agent : req.userAgent;
+      const sentContext = (ev.context as Record<string, unknown> | undefined) ?? {};
+      const ua = typeof sentContext.user_agent === 'string' ? sentContext.user_agent : req.userAgent;
+      // The browser SDK leaves device and page type to the server, which has the User-Agent and the path.
+      const web = src === 'web' ? fillWebDetection(def.name, sentContext, (ev.payload as Record<string, unknown> | undefined) ?? {}, ua) : null;
+      const context = web ? web.context : { ...sentContext };
       if (ua && context.user_agent === undefined) context.user_agent = ua;
       const serverSide = src === 'backend' || src === 'payments' || src === 'shop';
       const ip = serverSide && typeof context.ip === 'string' ? context.ip : req.ip;
@@ -206,7 +213,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         consent_snapshot: consent,
         context,
         entities: (ev.entities as Record<string, unknown> | undefined) ?? {},
-        payload: (ev.payload as Record<string, unknown> | undefined) ?? {},
+        payload: web ? web.payload : ((ev.payload as Record<string, unknown> | undefined) ?? {}),
         idempotency_key: idem,
         is_bot: bot,
       };
