@@ -377,7 +377,7 @@ describe('browser SDK in Chromium', () => {
     await sleep(600);
     expect(hits.filter((h) => h.ids.includes(c))).toHaveLength(1);
     expect((await byVisitor(visitor_id)).some((e) => e.event_id === c)).toBe(false);
-    expect(logs.some((l) => l.includes('rejected by the server (not retried)') && l.includes('add_to_cart'))).toBe(true);
+    expect(logs.some((l) => l.includes('[tx] rejected add_to_cart'))).toBe(true); // with debug: true
     expect(await queued(page)).toBe(0);
     await ctx.close();
   });

@@ -1,5 +1,5 @@
-// The SDK's pure parts: session rolling, the persisted queue and consent gating (page type and device are
-// derived by the server: server/ingest/detect.ts).
+// The SDK's pure parts: session rolling, the persisted queue and consent gating (the entity split, page type
+// and device are derived by the server: server/ingest/web-fill.ts).
 // No DOM types here (the root tsconfig type-checks these through the unit tests), storage and clocks are
 // injected.
 import { WEB_SCOPES, type ConsentScope } from '../shared/registry.gen.js';

@@ -23,7 +23,7 @@ import { TabQueue } from './tab-queue.js';
 export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 
 // 1.1: per-tab queues and shared sequence counters (storage keys changed). 1.2: device, page type and
-// event_version are left to the server (server/ingest/detect.ts), for the core's size budget.
+// event_version are left to the server (server/ingest/web-fill.ts), for the core's size budget.
 export const VERSION = '1.2.0';
 
 const K_VID = 'tx_vid';
@@ -129,6 +129,7 @@ export class TxTracker {
       if (store.persist_) firstTouch();
     };
     const newSession = () => ({ id: uuid(), touch: touch() });
+    const session = (t: number) => roll(readJson<SessionState>(store, K_SESSION), t, c.sessionTimeout, newSession);
     const allowedNow = (name: string) => allowed(scopeOf(name, scopes), consent);
 
     let consent = c.consent ? mergeConsent(loadConsent(), c.consent, iso(now())) : loadConsent();
@@ -171,7 +172,7 @@ export class TxTracker {
           const at = now();
           const wait = nextDelay(++attempt, retryAfterMs(res?.headers.get('retry-after'), at), c.retryBase, c.retryMax);
           retryAt = at + wait;
-          log('send failed (' + status + '), retry in ' + wait + ' ms');
+          log('HTTP', status, 'retry in', wait);
           return later(wait);
         }
         if (v === 'split' && ids.length > 1) {
@@ -184,7 +185,7 @@ export class TxTracker {
           const r = (await res!.json().catch(() => null)) as BatchResult | null;
           for (const x of r?.rejected || []) {
             const e = sent[x.index];
-            if (e) log('rejected by the server (not retried)', e.event_name, x.errors), c.onReject?.(e, x);
+            if (e) log('rejected', e.event_name, x.errors), c.onReject?.(e, x);
           }
         } else {
           // 4xx other than 408/429: sending the same request again cannot succeed.
@@ -267,24 +268,24 @@ export class TxTracker {
 
     this.track = ((name: string, props: Record<string, unknown> = {}, options: TrackOptions = {}): string | null => {
       const scope = scopeOf(name, scopes);
-      if (!allowed(scope, consent)) return log('blocked by consent (' + scope + ')', name), null;
+      if (!allowed(scope, consent)) return log('no consent', scope, name), null;
       const t = now();
       const id = uuid();
-      const r = roll(readJson<SessionState>(store, K_SESSION), t, c.sessionTimeout, newSession);
-      const session = r.s;
+      const r = session(t);
+      const s = r.s;
       // Rolls the session only: numbers come from tq.claim(). A session's own `seq`/`prev` are what SDK 1.0
       // numbered in it, a floor for the numbers that follow (a visitor mid-session when the site upgrades).
-      writeJson(store, K_SESSION, { ...session, last: Math.max(t, session.last) });
+      writeJson(store, K_SESSION, { ...s, last: Math.max(t, s.last) });
 
       const l = location;
       const here = touchFrom(l.search, '', l.pathname, '');
-      const st = session.touch;
+      const st = s.touch;
       const ctx: Record<string, unknown> = {
         page: {
           url: l.href.slice(0, 2048),
           path: l.pathname.slice(0, 2048),
           title: document.title.slice(0, 512),
-          // The site's own page type, else none: the server derives it from the path (server/ingest/detect.ts)
+          // The site's own page type, else none: the server derives it from the path (server/ingest/web-fill.ts)
           // and puts it on a page_view's payload too.
           page_type: c.pageType?.(l.pathname) || undefined,
         },
@@ -305,7 +306,7 @@ export class TxTracker {
         occurred_at: iso(t),
         source_system: 'web',
         visitor_id: vid(),
-        session_id: session.id,
+        session_id: s.id,
         site_id: c.siteId,
         consent_snapshot: { ...consent },
         context: ctx,
@@ -351,7 +352,7 @@ export class TxTracker {
 
     this.getIds = () => {
       if (!consent.analytics && !consent.marketing) return null;
-      const r = roll(readJson<SessionState>(store, K_SESSION), now(), c.sessionTimeout, newSession);
+      const r = session(now());
       if (r.fresh_) writeJson(store, K_SESSION, r.s);
       return { visitor_id: vid(), session_id: r.s.id };
     };
@@ -415,7 +416,7 @@ export class TxTracker {
             scopes = s;
             if (ls) writeJson(ls, K_SCHEMA, { at: now(), s });
           })
-          .catch(() => log('no schema; built-in consent scopes'));
+          .catch(() => log('no schema'));
     }
     if (c.autoPageView) self.pageView();
     // Whatever an earlier page could not deliver.
