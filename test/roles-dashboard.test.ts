@@ -1,6 +1,6 @@
 // The dashboard signed in with venue_manager, promoter, ad_account and media tokens (Chromium against a real
 // server): each opens the existing view its role may use, with its own data, and the header links only the pages
-// the role may read; a media token is told in words that nothing here is open to it.
+// the role may read; a media token is told in words where its public aggregates are (REST).
 import crypto from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,7 +110,7 @@ describe('dashboard for venue_manager, promoter, ad_account and media tokens (Ch
     await p.close();
   });
 
-  it('a media token is told that nothing here is open to it, with no links and no live view', async () => {
+  it('a media token is told where its public aggregates are, with no links and no live view', async () => {
     const { p, errors } = await open(await mintToken(server.url, t, { role: 'media' }));
     await p.waitForSelector('#role-notice', { timeout: 60_000 });
     expect(await p.textContent('#role-notice')).toMatch(/public aggregates only/);

@@ -156,7 +156,7 @@ describe('dashboard tokens of every role', () => {
     }
   });
 
-  it('a media token gets no live funnel, capacity, campaign or entity figures (public aggregates only)', async () => {
+  it('a media token gets no live funnel, capacity, campaign or entity figures, only an event\'s public daily interest figures', async () => {
     const token = await mintToken(base, t, { role: 'media' });
     const c = await open(token);
     for (const [topic, permission] of [['analytics:event:E1', 'view_event_analytics'], ['analytics:event:E1:capacity', 'view_capacity'], ['analytics:venue:V1:capacity', 'view_venue_analytics']]) {
@@ -168,6 +168,15 @@ describe('dashboard tokens of every role', () => {
     }
     // A token is never a secret key: the key-only routes refuse it.
     expect((await get('/api/v1/keys', token)).status).toBe(401);
+    // What it does get: an event's daily interest figures, never its sales or money.
+    const pub = await get('/api/v1/analytics/public/events/E1', token);
+    expect(pub.status, pub.text).toBe(200);
+    expect(pub.json).toMatchObject({ event_id: 'E1', bucket: 'day' });
+    const days = pub.json.series as Record<string, unknown>[];
+    expect(days.reduce((n, d) => n + (d.page_views as number), 0)).toBe(2);
+    for (const d of days) expect(Object.keys(d).sort()).toEqual(['clicks', 'impressions', 'interested', 'page_views', 'ticket_link_clicks', 'ts', 'unique_viewers']);
+    expect(pub.text).not.toMatch(/orders|revenue|tickets_sold|add_to_carts/);
+    expect((await get('/api/v1/analytics/public/events/E1?bucket=hour', token)).status).toBe(400);
   });
 
   it('a token from a scoped key never exceeds the key: another id is 403 naming it, a wider role 403 naming the role', async () => {

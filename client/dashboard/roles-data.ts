@@ -24,7 +24,7 @@ export type NavPage = 'history' | 'tracking' | 'campaigns';
  *   organizer  promoter with org_ids: the organizer view (roll-up and its events, live) of one of its organizers
  *   capacity   promoter with event_ids only: the capacity of its events (the gate view), live
  *   campaigns  ad_account: the campaigns page (campaigns.ts) of one of its organizers, read-only
- *   notice     media: nothing this server publishes is open to it; the page says so
+ *   notice     media: the page says where its public aggregates are (REST); no live view
  */
 export type RolePage =
   | { view: 'entity'; kind: 'venue'; ids: string[] }
@@ -83,8 +83,9 @@ export function pickOrg(orgs: string[], hash: string): string {
 
 export const orgHash = (org: string): string => `#org=${encodeURIComponent(org)}`;
 
-export const MEDIA_NOTICE = 'A media token reads the tenant\'s public aggregates only. This server publishes none yet: every live topic, '
-  + 'figure and campaign page refuses this token (403, naming the permission it lacks). Ask the marketplace for a token of another role to see more.';
+export const MEDIA_NOTICE = 'A media token reads the tenant\'s public aggregates only: an event\'s daily views, viewers, impressions, interest '
+  + 'and ticket-link clicks over REST (GET /api/v1/analytics/public/events/{id} with this token as the bearer). Every live topic, sales figure and '
+  + 'campaign page refuses it (403, naming the permission it lacks).';
 
 /** The page a token of these roles opens, for the current location hash. Pure. */
 export function rolePage(c: RoleClaims, hash: string): RolePage {

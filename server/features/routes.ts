@@ -3,6 +3,9 @@
 //   GET /api/v1/analytics/events/{id}?from=&to=&bucket=hour|day  secret key or dashboard token, view_event_analytics
 //       (the money needs view_revenue too: without it, the series without revenue_gross)
 //   GET /api/v1/analytics/organizers/{id}?from=&to=&bucket=day   secret key or token, view_event_analytics + view_revenue
+//   GET /api/v1/analytics/public/events/{id}?from=&to=           secret key or token, view_public_aggregates (media):
+//       an event's daily audience figures a site could show publicly (views, viewers, impressions, interest,
+//       ticket-link clicks): no carts, orders, tickets, conversion rates, revenue or persons
 import { fail, paramFail } from '../http/errors.js';
 import type { Router, RouterAuthz } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
@@ -23,6 +26,9 @@ export interface FeatureRouteDeps {
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
+
+/** What of an event's daily point is public: interest, never sales or money. */
+export const PUBLIC_FIELDS = ['ts', 'page_views', 'impressions', 'unique_viewers', 'clicks', 'interested', 'ticket_link_clicks'] as const;
 
 export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): void {
   const { reader } = deps;
@@ -72,6 +78,19 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
       const events = await reader.organizerEvents(tenant, params.org_id);
       const series = await reader.series(tenant, events, range.value, true);
       return { status: 200, body: { organizer_id: params.org_id, bucket: range.value.bucket, from: new Date(range.value.from).toISOString(), to: new Date(range.value.to).toISOString(), events: events.length, series }, headers: NO_STORE };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/analytics/public/events/:event_id', auth: 'token', permission: 'view_public_aggregates', resource: 'tenant', params: { event_id: topicId },
+    handler: async ({ params, principal, info }) => {
+      const gone = await revoked(principal.scope);
+      if (gone) return gone;
+      const range = parseRange(info.query, deps.now(), ['day']);
+      if (!range.ok) return paramFail(range.error);
+      const series = await reader.series(principal.scope.tenant, [params.event_id], range.value, false);
+      const pub = series.map((p) => Object.fromEntries(PUBLIC_FIELDS.map((f) => [f, p[f] ?? 0])));
+      return { status: 200, body: { event_id: params.event_id, bucket: 'day', from: new Date(range.value.from).toISOString(), to: new Date(range.value.to).toISOString(), series: pub }, headers: NO_STORE };
     },
   });
 }
