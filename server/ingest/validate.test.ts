@@ -49,10 +49,21 @@ describe('event validation', () => {
     expect(a.kind).toBe('ok');
     expect(b).toEqual(a);
     // A required entity sent flat is found; missing, it is named where SDK 1.1 would have had it.
-    const cart = { ...base(), entities: undefined, payload: { ...base().payload, cart_id: 'c1', event_entity_id: 'E1' } };
-    expect(v.check(cart, req, limits)).toEqual(v.check(base(), req, limits));
+    const sdk = { ...base(), context: { library: 'tx-sdk/1.2.0' } };
+    const cart = { ...sdk, entities: undefined, payload: { ...base().payload, cart_id: 'c1', event_entity_id: 'E1' } };
+    expect(v.check(cart, req, limits)).toEqual(v.check(sdk, req, limits));
     const missing = v.check({ ...cart, payload: base().payload }, req, limits);
     expect(missing.kind === 'rejected' && missing.errors.map((e) => e.field)).toContain('entities');
+  });
+
+  it("stores another sender's web event with its payload as sent: entity-named keys are not moved", () => {
+    const ids = { event_entity_id: 'E1', cart_id: 'c1' };
+    const curl = { ...base(), event_name: 'share', entities: undefined, payload: { ...ids, method: 'copy_link' } };
+    const out = v.check(curl, req, limits);
+    expect(out.kind === 'ok' && [out.row.entities, out.row.payload]).toEqual([{}, curl.payload]);
+    // The same body from the browser SDK: its flat props are split.
+    const sdk = v.check({ ...curl, context: { library: 'tx-sdk/1.2.0' } }, req, limits);
+    expect(sdk.kind === 'ok' && [sdk.row.entities, sdk.row.payload]).toEqual([ids, { method: 'copy_link' }]);
   });
 
   it('names the field and code of every payload error', () => {

@@ -153,7 +153,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)]);
       }
       const src = ev.source_system;
-      // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts).
+      // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts; its events only).
       if (src === 'web') ev = liftEntities(ev, def.payload as Record<string, unknown>);
       const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel)];
       if (errors.length > 0) return reject(errors);

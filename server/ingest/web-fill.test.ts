@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { device, fillWebDetection, liftEntities, pageType } from './web-fill.js';
+import { device, fillWebDetection, fromSdk, liftEntities, pageType } from './web-fill.js';
 
 describe('page type and device (the tables SDK 1.1 shipped)', () => {
   it('detects page types as the seed does', () => {
@@ -60,24 +60,37 @@ describe('fillWebDetection', () => {
 
 describe('liftEntities', () => {
   const declared = { ticket_type_id: { type: 'string' }, qty: 'number' };
+  const sdk = { library: 'tx-sdk/1.2.0' };
 
   it('moves entity ids from the payload to entities, keeping a declared one in both', () => {
-    const ev = { event_name: 'ticket_type_selected', entities: { organizer_id: 'O9' }, payload: { event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2 } };
+    const ev = { event_name: 'ticket_type_selected', context: sdk, entities: { organizer_id: 'O9' }, payload: { event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2 } };
     const out = liftEntities(ev, declared);
     expect(out.entities).toEqual({ organizer_id: 'O1', event_entity_id: 'E1', ticket_type_id: 'GA' }); // props win, as in SDK 1.1
     expect(out.payload).toEqual({ ticket_type_id: 'GA', qty: 2 });
     expect(ev.payload).toHaveProperty('event_entity_id'); // the argument is left alone
-    expect(liftEntities({ payload: { cart_id: null } }, {})).toEqual({ entities: { cart_id: null }, payload: {} });
+    expect(liftEntities({ context: sdk, payload: { cart_id: null } }, {})).toEqual({ context: sdk, entities: { cart_id: null }, payload: {} });
+  });
+
+  it("leaves another sender's web event as sent: its payload is its own", () => {
+    const payload = { event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2 };
+    for (const context of [undefined, {}, { library: 'posthog-js/1.0' }, { library: 'my-tx-sdk/1' }, { library: 7 }, 'tx-sdk/1.2.0']) {
+      const ev = { event_name: 'ticket_type_selected', context, entities: { organizer_id: 'O9' }, payload };
+      const out = liftEntities(ev, declared);
+      expect(out, JSON.stringify(context)).toBe(ev);
+      expect(out.payload).toEqual({ event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2 });
+      expect(out.entities).toEqual({ organizer_id: 'O9' });
+    }
+    expect(fromSdk({ context: { library: 'tx-sdk/1.1.0' } })).toBe(true);
   });
 
   it('leaves an event without flat ids, or with a broken shape, to the validator as sent', () => {
-    const plain = { entities: { cart_id: 'C1' }, payload: { cart_value: 1 } };
+    const plain = { context: sdk, entities: { cart_id: 'C1' }, payload: { cart_value: 1 } };
     expect(liftEntities(plain, declared)).toBe(plain);
-    const broken = { entities: 'C1', payload: { cart_id: 'C1' } };
+    const broken = { context: sdk, entities: 'C1', payload: { cart_id: 'C1' } };
     expect(liftEntities(broken, declared)).toBe(broken);
-    const noPayload = { payload: ['cart_id'] };
+    const noPayload = { context: sdk, payload: ['cart_id'] };
     expect(liftEntities(noPayload, declared)).toBe(noPayload);
     // A key on the prototype chain is not the payload's own.
-    expect(liftEntities({ payload: JSON.parse('{"__proto__": {"cart_id": "x"}}') }, {}).entities).toBeUndefined();
+    expect(liftEntities({ context: sdk, payload: JSON.parse('{"__proto__": {"cart_id": "x"}}') }, {}).entities).toBeUndefined();
   });
 });

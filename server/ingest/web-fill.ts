@@ -1,7 +1,8 @@
 // What the browser SDK (1.2) leaves to the server, to stay within its size budget (issue 17: core ≤ 6 KB gz),
 // filled in from what the server receives anyway, so that a stored event is the same whichever SDK sent it
 // (test/sdk.test.ts reads back what the built SDK posted):
-// - entity ids: the SDK sends its flat props as the payload; liftEntities() splits them as SDK 1.1 did;
+// - entity ids: the SDK sends its flat props as the payload; liftEntities() splits them as SDK 1.1 did, for
+//   the SDK's events only (what another sender, curl or a server, put in its payload is its own);
 // - page type from context.page.path and device from the User-Agent header (navigator.userAgent), with the
 //   tables SDK 1.1 shipped, unchanged. Pure.
 import { ENTITY_NAMES } from './registry.js';
@@ -45,16 +46,26 @@ export function device(ua: string): Device {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The browser SDK's `context.library` prefix (client/sdk/tracker.ts: `tx-sdk/<version>`). */
+export const SDK_LIBRARY = 'tx-sdk/';
+
+/** Whether the browser SDK sent this event (its `context.library`). */
+export function fromSdk(ev: Obj): boolean {
+  const ctx = ev.context;
+  return isObj(ctx) && typeof ctx.library === 'string' && ctx.library.startsWith(SDK_LIBRARY);
+}
+
 /**
- * A web event with the entity ids found in its payload moved into `entities` (over a value there: SDK 1.1 let
- * props override its `entities` option), each kept in the payload too when the event's payload declares that
- * key (`declared`, e.g. ticket_type_selected.ticket_type_id). The event itself when there is nothing to move or
- * its `entities` is not an object (the validator names that error). A new object; the argument is not changed.
+ * A browser SDK event with the entity ids found in its payload moved into `entities` (over a value there: SDK
+ * 1.1 let props override its `entities` option), each kept in the payload too when the event's payload declares
+ * that key (`declared`, e.g. ticket_type_selected.ticket_type_id). The event itself when another client sent it
+ * (fromSdk), when there is nothing to move or when its `entities` is not an object (the validator names that
+ * error). A new object; the argument is not changed.
  */
 export function liftEntities(ev: Obj, declared: Obj): Obj {
   const payload = ev.payload;
   const sent = ev.entities;
-  if (!isObj(payload) || (sent !== undefined && !isObj(sent))) return ev;
+  if (!fromSdk(ev) || !isObj(payload) || (sent !== undefined && !isObj(sent))) return ev;
   const keys = ENTITY_NAMES.filter((k) => Object.hasOwn(payload, k));
   if (!keys.length) return ev;
   const entities: Obj = { ...sent };
