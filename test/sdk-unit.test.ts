@@ -1,5 +1,5 @@
 // Unit tests of the clients' pure parts (no browser, no server): delivery policy and backoff, session
-// rolling, the persisted queue and its cap, consent gating, attribution, and the generated
+// rolling, the persisted queue and its cap, consent gating and the consent store, attribution, and the generated
 // registry module being current.
 import fs from 'node:fs';
 import fc from 'fast-check';
@@ -24,6 +24,7 @@ import {
   type KV,
   type SessionState,
 } from '../client/sdk/core.js';
+import { ConsentStore } from '../client/sdk/consent-store.js';
 
 class MapKV implements KV {
   map = new Map<string, string>();
@@ -300,6 +301,59 @@ describe('consent gating', () => {
     expect(b).toEqual({ analytics: true, marketing: true, data_processing: false, captured_at: '2026-11-21T11:00:00.000Z', copy_hash: 'v3' });
     const c = mergeConsent(b, { analytics: 1 as unknown as boolean, captured_at: '2026-11-01T00:00:00.000Z' }, '2026-11-21T12:00:00.000Z');
     expect(c).toMatchObject({ analytics: false, captured_at: '2026-11-01T00:00:00.000Z' });
+    const d = mergeConsent(DENIED, { data_processing: true, other: true } as Partial<typeof DENIED>, 'now');
+    expect(d).toEqual({ analytics: false, marketing: false, data_processing: true, captured_at: 'now' });
+  });
+});
+
+/** localStorage's shape: the stored keys are the object's own enumerable properties, the methods are not. */
+class LocalStorageLike implements KV {
+  getItem(k: string) {
+    return Object.hasOwn(this, k) ? (this as unknown as Record<string, string>)[k] : null;
+  }
+  setItem(k: string, v: string) {
+    (this as unknown as Record<string, string>)[k] = v;
+  }
+  removeItem(k: string) {
+    delete (this as unknown as Record<string, string>)[k];
+  }
+}
+
+describe('consent store (memory before consent, localStorage after)', () => {
+  const listed = () => Object.assign(new MapKV(), { keys(this: MapKV) { return [...this.map.keys()]; } });
+  for (const [name, make] of [['localStorage-like', () => new LocalStorageLike()], ['a KV listing its keys', listed]] as const) {
+    it(`keeps identifiers in memory until consent, moves them to storage with it and removes them on withdrawal (${name})`, () => {
+      const ls: KV = make();
+      ls.setItem('tx_consent', '{}');
+      ls.setItem('site_key', 'x');
+      const s = new ConsentStore(ls);
+      s.setItem('tx_vid', 'V');
+      s.setItem('tx_q.T1', '[]');
+      expect([s.getItem('tx_vid'), s.getItem('tx_none'), ls.getItem('tx_vid')]).toEqual(['V', null, null]);
+      expect(s.keys().sort()).toEqual(['tx_q.T1', 'tx_vid']);
+      s.removeItem('tx_q.T1');
+      expect(s.keys()).toEqual(['tx_vid']);
+
+      s.setPersist_(true);
+      expect([s.persist_, ls.getItem('tx_vid'), s.getItem('tx_consent')]).toEqual([true, 'V', '{}']);
+      s.setItem('tx_session', 'S');
+      s.setItem('tx_n.T2', '{}');
+      expect(ls.getItem('tx_session')).toBe('S');
+      expect(s.keys().sort()).toEqual(['site_key', 'tx_consent', 'tx_n.T2', 'tx_session', 'tx_vid']);
+
+      s.setPersist_(false);
+      expect([s.persist_, s.keys()]).toEqual([false, []]);
+      // The visitor's identifiers are gone from storage; the consent choice and the site's own keys stay.
+      for (const k of ['tx_vid', 'tx_session', 'tx_n.T2']) expect(ls.getItem(k), k).toBeNull();
+      expect([ls.getItem('tx_consent'), ls.getItem('site_key')]).toEqual(['{}', 'x']);
+    });
+  }
+
+  it('stays in memory without localStorage', () => {
+    const s = new ConsentStore(null);
+    s.setPersist_(true);
+    s.setItem('tx_vid', 'V');
+    expect([s.persist_, s.getItem('tx_vid'), s.keys()]).toEqual([false, 'V', ['tx_vid']]);
   });
 });
 

@@ -8,31 +8,27 @@ export class ConsentStore implements KV {
   mem_: Record<string, string> = {};
   persist_ = false;
   constructor(public ls_: KV | null) {}
-  private t_(): KV | null {
-    return this.persist_ ? this.ls_ : null;
-  }
+  // persist_ is only ever on with a localStorage (setPersist_).
   getItem(k: string) {
-    const t = this.t_();
-    return t ? t.getItem(k) : k in this.mem_ ? this.mem_[k] : null;
+    return this.persist_ ? this.ls_!.getItem(k) : (this.mem_[k] ?? null);
   }
   setItem(k: string, v: string) {
-    const t = this.t_();
-    t ? t.setItem(k, v) : (this.mem_[k] = v);
+    this.persist_ ? this.ls_!.setItem(k, v) : (this.mem_[k] = v);
   }
   removeItem(k: string) {
-    const t = this.t_();
-    t ? t.removeItem(k) : delete this.mem_[k];
+    this.persist_ ? this.ls_!.removeItem(k) : delete this.mem_[k];
   }
   keys(): string[] {
-    const t = this.t_();
-    return Object.keys(t ? (t.keys ? t.keys() : t) : this.mem_);
+    // localStorage's own keys are enumerable, another KV lists them; memory never holds a `keys` entry.
+    const t = (this.persist_ ? this.ls_ : this.mem_) as KV;
+    return t.keys ? t.keys() : Object.keys(t);
   }
   setPersist_(on: boolean) {
     const ls = this.ls_;
     if (on === this.persist_ || !ls) return;
     try {
       if (on) for (const k in this.mem_) ls.setItem(k, this.mem_[k]);
-      else for (const k of ls.keys ? ls.keys() : Object.keys(ls)) PERSONAL.test(k) && ls.removeItem(k);
+      else for (const k of this.keys()) PERSONAL.test(k) && ls.removeItem(k); // persist_ is still on here
     } catch {
       /* storage unavailable: nothing was kept there either */
     }

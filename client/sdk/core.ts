@@ -276,6 +276,7 @@ export function* bodies(events: Envelope[], sentAt: string, max: number, bytes: 
 // Consent
 // ---------------------------------------------------------------------------------------------------------
 
+type Choice = 'analytics' | 'marketing' | 'data_processing';
 export const DENIED: ConsentSnapshot = { analytics: false, marketing: false, data_processing: false };
 
 /**
@@ -294,7 +295,11 @@ export function allowed(scope: ConsentScope, consent: ConsentSnapshot): boolean 
 /** A new consent snapshot: the old one updated with `change`, stamped with when it was captured. */
 export function mergeConsent(prev: ConsentSnapshot, change: Partial<ConsentSnapshot>, nowIso: string): ConsentSnapshot {
   const next: ConsentSnapshot = { ...prev, captured_at: nowIso };
-  for (const k of ['analytics', 'marketing', 'data_processing'] as const) if (change[k] !== undefined) next[k] = change[k] === true;
+  // DENIED holds exactly the three choices: no second list of them in the bundle.
+  for (const k in DENIED) {
+    const v = change[k as Choice];
+    if (v !== undefined) next[k as Choice] = v === true;
+  }
   if (change.copy_hash !== undefined) next.copy_hash = change.copy_hash;
   if (change.captured_at) next.captured_at = change.captured_at;
   return next;

@@ -17,7 +17,7 @@ export function observeImpressions(tx: TxTracker, seen: () => Record<string, 1>,
         io.unobserve(e.target);
         const k = p.list_name + '|' + p.position + '|' + p.event_entity_id;
         const s = seen();
-        if (!s[k]) (s[k] = 1), tx.eventCardImpression({ ...p, scroll_depth_pct: depth() });
+        if (!s[k]) (s[k] = 1), tx.track('event_card_impression', { ...p, scroll_depth_pct: depth() });
       }
     },
     { threshold: 0.5 },
@@ -35,7 +35,7 @@ export function observeImpressions(tx: TxTracker, seen: () => Record<string, 1>,
       };
       places.set(el, p);
       io.observe(el);
-      if (o.clicks) el.addEventListener('click', () => tx.eventCardClick(p));
+      if (o.clicks) el.addEventListener('click', () => tx.track('event_card_click', p));
     });
   scan();
   return { scan, disconnect: () => io.disconnect() };

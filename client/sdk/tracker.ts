@@ -189,7 +189,7 @@ export class TxTracker {
           }
         } else {
           // 4xx other than 408/429: sending the same request again cannot succeed.
-          console.warn('[tx] dropped ' + ids.length + ' events: HTTP ' + status + ' ' + (res ? await res.text().catch(() => '') : ''));
+          console.warn('[tx] dropped', ids.length, 'events: HTTP', status, res ? await res.text().catch(() => '') : '');
         }
         ids.forEach((id) => (done[id] = 1));
         q().remove_(ids);
@@ -308,7 +308,7 @@ export class TxTracker {
         visitor_id: vid(),
         session_id: s.id,
         site_id: c.siteId,
-        consent_snapshot: { ...consent },
+        consent_snapshot: consent, // no copy: replaced on each change, never changed in place
         context: ctx,
         entities: { ...c.entities },
         // Props as given, flat: the server moves the entity ids among them into `entities` (a payload field of
