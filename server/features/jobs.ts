@@ -20,8 +20,22 @@ const Q = queries('features.sql', [
   'delete_attendance', 'insert_attendance', 'delete_scores', 'insert_scores', 'lock_features',
 ]);
 
-/** Keys per statement: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
+/** Keys per statement at most: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
 export const KEY_CHUNK = 1000;
+/**
+ * On the embedded store (one session) a chunk holds ingest's commits back for as long as it runs, so the chunk
+ * size follows each chunk's time towards this target instead of a fixed key count: a person with years of
+ * events costs a thousand times one with a page view (bench/RESULTS.md "Feature store": fixed chunks of 1000
+ * persons held ingest's p99 at ×6.5 while features.persons ran).
+ */
+export const CHUNK_TARGET_MS = 250;
+const MIN_CHUNK = 10;
+
+/** The next chunk's key count from the last one's size and time: towards `targetMs`, at most ×2 up or ÷4 down. Pure. */
+export function nextChunk(size: number, tookMs: number, targetMs = CHUNK_TARGET_MS): number {
+  const want = tookMs > 0 ? Math.round((size * targetMs) / tookMs) : size * 2;
+  return Math.max(MIN_CHUNK, Math.min(KEY_CHUNK, size * 2, Math.max(Math.floor(size / 4), want)));
+}
 
 export interface FeatureJobsDeps {
   db: Db;
@@ -68,10 +82,17 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   };
 
   /** Runs `step` over `keys` in chunks (delete + recount in one transaction each); returns the keys done. */
+  const adaptive = db.kind === 'embedded';
+  // A chunk's time counts from its request for the session, queueing behind ingest's commits included: under
+  // load the chunks shrink and ingest gets the session more often; idle, they grow back to full speed.
   const inChunks = async (keys: Keys, signal: AbortSignal, step: (chunk: Keys) => Promise<void>): Promise<number> => {
-    for (let i = 0; i < keys[0].length; i += KEY_CHUNK) {
+    let size = adaptive ? MIN_CHUNK * 10 : KEY_CHUNK;
+    for (let i = 0; i < keys[0].length; ) {
       signal.throwIfAborted();
-      await step([keys[0].slice(i, i + KEY_CHUNK), keys[1].slice(i, i + KEY_CHUNK)]);
+      const started = performance.now();
+      await step([keys[0].slice(i, i + size), keys[1].slice(i, i + size)]);
+      i += size;
+      if (adaptive) size = nextChunk(size, performance.now() - started);
       await yieldTurn();
     }
     return keys[0].length;
