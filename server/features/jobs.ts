@@ -13,7 +13,7 @@ import type { Aggregates } from './aggregates.js';
 import { AFFINITY_WINDOW_DAYS, DAY_MS, refreshStart } from './model.js';
 
 const Q = queries('features.sql', [
-  'job_state', 'save_job_state', 'max_id', 'new_span', 'new_event_keys', 'new_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
+  'job_state', 'save_job_state', 'max_id', 'new_span', 'new_event_keys', 'new_person_keys', 'aging_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
   'delete_timings', 'insert_timings', 'delete_decisions', 'insert_decisions',
   'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
   'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
@@ -30,6 +30,23 @@ export const KEY_CHUNK = 1000;
  */
 export const CHUNK_TARGET_MS = 250;
 const MIN_CHUNK = 10;
+/**
+ * Ids per key-discovery statement: after a watermark reset (or on a large backlog) one DISTINCT over every new row
+ * held the embedded store's session for seconds; id ranges keep each statement short.
+ */
+const EMBEDDED_ID_SPAN = 50_000;
+const ID_SPAN = 1_000_000;
+
+/** (lo, hi] id ranges of at most `span` ids covering (lastId, maxId]. Pure. */
+export function idRanges(lastId: string, maxId: string, span: number): [string, string][] {
+  const out: [string, string][] = [];
+  const end = BigInt(maxId);
+  for (let lo = BigInt(lastId); lo < end; lo += BigInt(span)) {
+    const hi = lo + BigInt(span) < end ? lo + BigInt(span) : end;
+    out.push([lo.toString(), hi.toString()]);
+  }
+  return out;
+}
 
 /** The next chunk's key count from the last one's size and time: towards `targetMs`, at most ×2 up or ÷4 down. Pure. */
 export function nextChunk(size: number, tookMs: number, targetMs = CHUNK_TARGET_MS): number {
@@ -100,12 +117,27 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const eventKeys = (rows: KeyRows): Keys => [rows.map((r) => Number(r.tenant_id)), rows.map((r) => r.event_entity_id!)];
   const personKeys = (rows: KeyRows): Keys => [rows.map((r) => Number(r.tenant_id)), rows.map((r) => Number(r.person_id))];
-  const newEvents = async (w: Window) => eventKeys((await db.query<KeyRows[number]>(Q.new_event_keys, [w.lastId, w.maxId, w.low])).rows);
+  /** Distinct key rows of `sql` over the window's new ids, read id range by id range (see idRanges). */
+  const overNewIds = async (w: Window, sql: string): Promise<KeyRows> => {
+    const seen = new Map<string, KeyRows[number]>();
+    for (const [lo, hi] of idRanges(w.lastId, w.maxId, adaptive ? EMBEDDED_ID_SPAN : ID_SPAN)) {
+      for (const r of (await db.query<KeyRows[number]>(sql, [lo, hi, w.low])).rows) seen.set(`${r.tenant_id}\u0000${r.event_entity_id ?? r.person_id}`, r);
+      await yieldTurn();
+    }
+    return [...seen.values()];
+  };
+  const newEvents = async (w: Window) => eventKeys(await overNewIds(w, Q.new_event_keys));
   /** Persons with new rows; with `aging`, also those whose events left the affinity window since the last run. */
   const newPersons = async (w: Window, now: number, aging: boolean) => {
-    const win = AFFINITY_WINDOW_DAYS * DAY_MS;
-    const [a, b] = aging && w.lastRunAt !== null ? [iso(w.lastRunAt - win), iso(now - win)] : [iso(0), iso(0)];
-    return personKeys((await db.query<KeyRows[number]>(Q.new_person_keys, [w.lastId, w.maxId, w.low, a, b])).rows);
+    const rows = await overNewIds(w, Q.new_person_keys);
+    if (aging && w.lastRunAt !== null) {
+      const win = AFFINITY_WINDOW_DAYS * DAY_MS;
+      const have = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.person_id}`));
+      for (const r of (await db.query<KeyRows[number]>(Q.aging_person_keys, [iso(w.lastRunAt - win), iso(now - win)])).rows) {
+        if (!have.has(`${r.tenant_id}\u0000${r.person_id}`)) rows.push(r);
+      }
+    }
+    return personKeys(rows);
   };
 
   const recount = (del: string, ins: string, extra: (chunk: Keys) => unknown[] = () => []) => (chunk: Keys) =>

@@ -26,14 +26,20 @@ SELECT coalesce(max(id), 0)::text AS max_id FROM tx_events WHERE occurred_at >= 
 SELECT min(occurred_at) AS min_at FROM tx_events WHERE id > $1 AND id <= $2 AND occurred_at >= $3;
 
 -- name: new_event_keys
+-- Events with rows stored since the last run (one id range of them).
 SELECT DISTINCT tenant_id::text AS tenant_id, entities->>'event_entity_id' AS event_entity_id
 FROM tx_events WHERE id > $1 AND id <= $2 AND occurred_at >= $3 AND entities ? 'event_entity_id';
 
 -- name: new_person_keys
--- Persons with rows stored since the last run, and ($4, $5) persons whose events left the affinity window
--- between the last run's cutoff and this one's (their scores change without a new event).
+-- Persons with rows stored since the last run (one id range of them: features/jobs.ts idRanges).
 SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM tx_events
-WHERE person_id IS NOT NULL AND ((id > $1 AND id <= $2 AND occurred_at >= $3) OR (occurred_at > $4 AND occurred_at <= $5));
+WHERE person_id IS NOT NULL AND id > $1 AND id <= $2 AND occurred_at >= $3;
+
+-- name: aging_person_keys
+-- Persons whose events left the affinity window between the last run's cutoff ($1) and this one's ($2): their
+-- scores change without a new event.
+SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM tx_events
+WHERE person_id IS NOT NULL AND occurred_at > $1 AND occurred_at <= $2;
 
 -- name: all_event_keys
 SELECT DISTINCT tenant_id::text AS tenant_id, entities->>'event_entity_id' AS event_entity_id
