@@ -11,6 +11,11 @@ describe('parseRange', () => {
     expect(parseRange(q('from=2026-11-30T10:30:00Z&to=2026-11-30T12:00:00Z'), NOW)).toEqual({ ok: true, value: { bucket: 'hour', from: Date.parse('2026-11-30T10:00:00Z'), to: Date.parse('2026-11-30T12:00:00Z') } });
   });
 
+  it('never defaults to buckets before the epoch', () => {
+    expect(parseRange(q('bucket=day&to=1970-01-02T00:00:00Z'), NOW)).toEqual({ ok: true, value: { bucket: 'day', from: 0, to: DAY_MS } });
+    expect(parseRange(q('to=1970-01-01T01:00:00Z'), NOW)).toEqual({ ok: true, value: { bucket: 'hour', from: 0, to: HOUR_MS } });
+  });
+
   it('refuses an unknown bucket or parameter, a bad or reversed time and a span over the limit, naming the field', () => {
     const field = (s: string, buckets?: ('hour' | 'day')[]) => {
       const r = parseRange(q(s), NOW, buckets);

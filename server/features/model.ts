@@ -47,7 +47,9 @@ export function parseRange(query: URLSearchParams, now: number, buckets: readonl
   const size = bucket === 'hour' ? HOUR_MS : DAY_MS;
   // `to` exclusive: the bucket holding `to` is included only when `to` is past its start.
   const to = p.value.to === null ? floorTo(now, bucket) + size : Math.ceil(p.value.to / size) * size;
-  const from = floorTo(p.value.from ?? to - DEFAULT_SPAN_MS[bucket], bucket);
+  // The default span never reaches before the epoch (no event is stored there; `?to=1970-01-02` alone would
+  // otherwise answer buckets of 1969).
+  const from = floorTo(p.value.from ?? Math.max(0, to - DEFAULT_SPAN_MS[bucket]), bucket);
   if (from >= to) return bad('from', 'from must be before to.');
   if (to - from > MAX_SPAN_MS[bucket]) return bad('from', `At most ${MAX_SPAN_MS[bucket] / DAY_MS} days per request with bucket=${bucket}.`);
   return { ok: true, value: { from, to, bucket } };
