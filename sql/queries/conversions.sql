@@ -1,6 +1,16 @@
 -- Server-side conversions (server/conversions/): the outbox projector, the dispatcher's claims and marks,
 -- the rate windows, the status API, the tenant's policy and the GDPR eraser/exporter.
 
+-- name: listed_conversion_events
+-- The event names the enabled conversion codes of these tenants ($1) list (a destination's
+-- `conversion_events`, default order_completed): the writer sends project_outbox only the rows a destination
+-- can take, and purchases (always attributed).
+SELECT DISTINCT tc.tenant_id::text AS tenant_id, n.name AS event_name
+FROM tracking_codes tc
+CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(tc.settings->'conversion_events') = 'array'
+  THEN tc.settings->'conversion_events' ELSE '["order_completed"]'::jsonb END) AS n(name)
+WHERE tc.tenant_id = ANY($1::bigint[]) AND tc.enabled AND tc.provider IN ('meta', 'tiktok', 'google_ads', 'ga4');
+
 -- name: project_outbox
 -- $1: JSON array of this commit's new rows whose event_name a code may list (order_completed, add_to_cart,
 -- checkout_started, event_view). One statement per commit: the purchase's attribution, then one outbox row
