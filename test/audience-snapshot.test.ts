@@ -10,6 +10,7 @@ import { scoreColumns } from '../server/audiences/snapshot.js';
 import { HYPOTHESIS, personas, type Persona } from '../server/audiences/personas.fixture.js';
 import type { Hypothesis, Model } from '../server/audiences/score.js';
 import type { Db } from '../server/store/db.js';
+import { idDigest } from '../server/identity/crypto.js';
 import { createTenantStore } from '../server/store/tenants.js';
 import { bootServer, createTenant, silent, until, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
@@ -112,6 +113,22 @@ describe('estimates of a large tenant through the server', () => {
     expect(snap.json.features_source).toBe('snapshot');
     expect(snap.json.consented_persons).toBe(5);
     expect(numbers(snap.json)).toEqual(numbers((await estimate({ fresh: true })).json));
+  });
+
+  it('an erasure on another node since the snapshot was read sends the next estimate to the store and reads the snapshot again', async () => {
+    await until(async () => ((await estimate()).json.features_source === 'snapshot' ? true : null));
+    // What another node's erasure leaves in the shared store: the person gone and the tombstone.
+    await server.db.query('DELETE FROM persons WHERE tenant_id = $1 AND person_id = $2', [t.tenant_id, ids.big_spender]);
+    await server.db.query("INSERT INTO gdpr_erasures (tenant_id, person_sha256, external_sha256, removed) VALUES ($1, $2, $3, '{}')",
+      [t.tenant_id, idDigest(t.tenant_id, 'person', ids.big_spender), idDigest(t.tenant_id, 'external', 'big_spender')]);
+    const next = await estimate();
+    expect(next.json.features_source).toBe('store');
+    expect(next.json.consented_persons).toBe(4);
+    const again = await until(async () => {
+      const r = await estimate();
+      return r.json.features_source === 'snapshot' ? r : null;
+    });
+    expect(numbers(again.json)).toEqual(numbers(next.json));
   });
 
   it('refuses a fresh flag that is not a boolean, naming the field', async () => {

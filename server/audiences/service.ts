@@ -6,7 +6,7 @@ import type { EstimateBody, EstimateRequest, ModelName, Target } from './schemas
 import {
   BUCKETS, contributions, FEATURES, expectedValuePrice, features, propensity, round, type Hypothesis, type Model,
 } from './score.js';
-import type { SnapshotCache } from './snapshot-cache.js';
+import { ERASURE_MARGIN_MS, type SnapshotCache } from './snapshot-cache.js';
 import { scoreColumns } from './snapshot.js';
 import type { AudienceStore, EstimateRow, FittedModel, ResolvedTarget } from './store.js';
 
@@ -19,7 +19,12 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
   /** The estimate over the node's snapshot of the tenant when it has a fresh one, else over the store. */
   async function estimateRow(tenantId: number, h: Hypothesis, model: Model, other: Model | null, min: number, fresh: boolean): Promise<{ row: EstimateRow; asOf: Date; source: 'snapshot' | 'store' }> {
     const at = now();
-    const snap = fresh ? null : snapshots?.get(tenantId);
+    let snap = fresh ? null : snapshots?.get(tenantId);
+    // An erasure since the snapshot was read: this node's own are already out of it, another node's are not.
+    if (snap && (await store.erasedSince(tenantId, new Date(snap.loadedAt.getTime() - ERASURE_MARGIN_MS))).some((d) => !snap!.forgotten.has(d))) {
+      snapshots!.reload(tenantId);
+      snap = null;
+    }
     if (snap) {
       const aff = await store.hypothesisAffinities(tenantId, h, at);
       return { row: scoreColumns(snap, aff, h, model, other, min, at.getTime()), asOf: snap.loadedAt, source: 'snapshot' };

@@ -15,6 +15,9 @@ function setup(opts: Partial<SnapshotCacheOptions> = {}, persons = 5) {
   const gates: (() => void)[] = [];
   let gated = false;
   const source = {
+    async erasedSince() {
+      return [] as string[];
+    },
     async snapshotPage(tenant: number, after: number, limit: number) {
       calls.push({ tenant, after });
       if (gated) await new Promise<void>((r) => gates.push(r));

@@ -3,10 +3,12 @@
 // serves estimates while younger than `maxAgeMs` and is reloaded in the background once past half of that, so a
 // tenant in regular use never waits for the store's full pass. A snapshot past `maxAgeMs` is not used: the
 // estimate goes back to the store (exact) and a reload starts. Loads are requested by estimates, never by a
-// timer. Erasure on this node removes the person from the snapshot at once (GDPR registry store); other nodes'
-// snapshots age out within `maxAgeMs`.
+// timer. Erasure on this node removes the person from the snapshot at once (GDPR registry store); an erasure on
+// any node after a snapshot's read began makes the next estimate read the store and the snapshot be read again
+// (audiences/service.ts, gdpr_erasures).
 import type { Logger } from 'pino';
 import type { PersonIds } from '../gdpr/registry.js';
+import { idDigest } from '../identity/crypto.js';
 import { columnsBuilder, forgetPerson, snapshotBytes, type PersonColumns, type SnapshotRow } from './snapshot.js';
 
 export interface SnapshotCacheOptions {
@@ -21,7 +23,15 @@ export interface SnapshotCacheOptions {
 
 export interface SnapshotSource {
   snapshotPage(tenantId: number, after: number, limit: number): Promise<SnapshotRow[]>;
+  /** Digests of the tenant's persons erased at or after `at` (gdpr_erasures). */
+  erasedSince(tenantId: number, at: Date): Promise<string[]>;
 }
+
+/**
+ * An erasure's time is its transaction's start, which can precede a snapshot's read although it committed during
+ * it: erasures are compared from this long before the read (erasures are short; a longer one would be missed).
+ */
+export const ERASURE_MARGIN_MS = 10 * 60_000;
 
 export interface SnapshotCache {
   /** The tenant's snapshot when one is fresh enough (and a background reload once it is past half its age). */
@@ -30,12 +40,20 @@ export interface SnapshotCache {
   consider(tenant: number, consented: number): void;
   /** Loads (or reloads) now; resolves when the snapshot is in place. */
   load(tenant: number): Promise<PersonColumns>;
+  /** Drops the tenant's snapshot and reads it again in the background (an erasure on some node since it was read). */
+  reload(tenant: number): void;
   /** GDPR erasure: the person leaves every snapshot of their tenant on this node. */
   erase(ids: Pick<PersonIds, 'tenantId' | 'personId'>): Promise<Record<string, number>>;
   stats(): { tenants: number; bytes: number; loads: number; failures: number };
 }
 
 const RETRY_AFTER_FAILURE_MS = 60_000;
+
+/** The person leaves the snapshot, and their digest is noted as an erasure the snapshot already reflects. */
+function forget(cols: PersonColumns, personId: number): boolean {
+  cols.forgotten.add(idDigest(cols.tenant, 'person', personId));
+  return forgetPerson(cols, personId);
+}
 const DEFAULT_PAGE = 50_000;
 
 export function createSnapshotCache(deps: { source: SnapshotSource; log: Logger; now?: () => number; options: SnapshotCacheOptions }): SnapshotCache {
@@ -50,6 +68,8 @@ export function createSnapshotCache(deps: { source: SnapshotSource; log: Logger;
 
   const read = async (tenant: number, erased: Set<number>): Promise<PersonColumns> => {
     const started = now();
+    // Committed before the read began, so their persons are not in it: a later estimate need not reload for them.
+    const gone = await source.erasedSince(tenant, new Date(started - ERASURE_MARGIN_MS));
     const b = columnsBuilder(tenant);
     let after = 0;
     for (;;) {
@@ -60,7 +80,8 @@ export function createSnapshotCache(deps: { source: SnapshotSource; log: Logger;
     }
     // The start of the read: every change after it may be missing, so the age counts from there.
     const cols = b.done(new Date(started));
-    for (const id of erased) forgetPerson(cols, id);
+    for (const d of gone) cols.forgotten.add(d);
+    for (const id of erased) forget(cols, id);
     return cols;
   };
 
@@ -122,10 +143,14 @@ export function createSnapshotCache(deps: { source: SnapshotSource; log: Logger;
       if (options.maxAgeMs > 0 && consented >= options.minPersons && !snaps.has(tenant)) background(tenant);
     },
     load,
+    reload(tenant) {
+      snaps.delete(tenant);
+      background(tenant);
+    },
     async erase(ids) {
       let removed = 0;
       const s = snaps.get(ids.tenantId);
-      if (s && forgetPerson(s.cols, ids.personId)) removed++;
+      if (s && forget(s.cols, ids.personId)) removed++;
       loading.get(ids.tenantId)?.erased.add(ids.personId);
       return { audience_snapshot: removed };
     },

@@ -39,6 +39,8 @@ export interface PersonColumns {
   discount: Float64Array;
   /** 0 once the person was erased on this node (GDPR), so a snapshot never counts them again. */
   live: Uint8Array;
+  /** Digests of the persons erased on this node since the read (the erasures another node made are not here). */
+  forgotten: Set<string>;
   /** When the persons were read (the answer's `features_as_of`). */
   loadedAt: Date;
 }
@@ -86,7 +88,7 @@ export function columnsBuilder(tenant: number) {
     done(loadedAt: Date): PersonColumns {
       return {
         tenant, size: n, ids: ids.slice(0, n), city: city.slice(0, n), cities, aov: aov.slice(0, n), lastPurchaseS: lastPurchaseS.slice(0, n),
-        attendance: attendance.slice(0, n), discount: discount.slice(0, n), live: new Uint8Array(n).fill(1), loadedAt,
+        attendance: attendance.slice(0, n), discount: discount.slice(0, n), live: new Uint8Array(n).fill(1), forgotten: new Set(), loadedAt,
       };
     },
   };

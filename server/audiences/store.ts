@@ -12,7 +12,7 @@ const Q = queries('audiences.sql', [
   'insert_audience', 'lock_audience', 'next_version', 'insert_version', 'finish_version', 'touch_audience',
   'get_audience', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
   'person_facts', 'person_affinities', 'person_discount_rate', 'person_of_visitor', 'upcoming_events', 'consented_count',
-  'snapshot_persons', 'snapshot_affinities',
+  'snapshot_persons', 'snapshot_affinities', 'erased_since',
 ]);
 
 /** The statement with the shared feature definition in place of its `/*features*\/` marker. */
@@ -111,6 +111,10 @@ export function createAudienceStore(db: Db) {
         person_id: Number(r.person_id), city: (r.city as string | null) ?? null, aov: num(r.aov), last_purchase_s: num(r.last_purchase_s),
         total_orders: Number(r.total_orders), events_attended: Number(r.events_attended), discount_rate: num(r.discount_rate),
       }));
+    },
+    /** Digests (identity/crypto idDigest 'person') of the tenant's persons erased at or after `at`. */
+    async erasedSince(tenantId: number, at: Date): Promise<string[]> {
+      return (await db.query<{ person_sha256: string }>(Q.erased_since, [tenantId, at])).rows.map((r) => r.person_sha256.trim());
     },
     async hypothesisAffinities(tenantId: number, h: Hypothesis, now: Date): Promise<AffinityRows> {
       const r = (await db.query<Obj>(Q.snapshot_affinities, [tenantId, h.artist_ids, h.genres, now])).rows[0];
