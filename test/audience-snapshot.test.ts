@@ -73,6 +73,11 @@ describe('estimates of a large tenant through the server', () => {
   let ids: Record<string, number>;
   let people: Record<string, Persona>;
   const estimate = (body: Record<string, unknown> = {}) => api(base, t, 'POST', '/api/v1/audience/estimate', { event_hypothesis: HYPOTHESIS, min_propensity: 0, ...body });
+  /** The next estimate answered from the node's snapshot (the first ones read the store while it loads). */
+  const fromSnapshot = () => until(async () => {
+    const r = await estimate();
+    return r.json.features_source === 'snapshot' ? r : null;
+  });
   const numbers = (j: Record<string, unknown>) => ({ eligible_users: j.eligible_users, consented_persons: j.consented_persons, expected_buyers: j.expected_buyers, distribution: j.distribution });
 
   beforeAll(async () => {
@@ -92,10 +97,7 @@ describe('estimates of a large tenant through the server', () => {
     expect(first.status).toBe(200);
     expect(first.json.features_source).toBe('store');
     expect(first.json.consented_persons).toBe(6);
-    const later = await until(async () => {
-      const r = await estimate();
-      return r.json.features_source === 'snapshot' ? r : null;
-    });
+    const later = await fromSnapshot();
     expect(numbers(later.json)).toEqual(numbers(first.json));
     expect(Date.parse(later.json.features_as_of)).toBeLessThanOrEqual(Date.now());
     const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -107,7 +109,7 @@ describe('estimates of a large tenant through the server', () => {
   });
 
   it('leaves an erased person out of the next estimate at once, as the store does', async () => {
-    await until(async () => ((await estimate()).json.features_source === 'snapshot' ? true : null));
+    await fromSnapshot();
     expect((await api(base, t, 'DELETE', `/api/v1/persons/${ids.lapsed}`)).status).toBe(200);
     const snap = await estimate();
     expect(snap.json.features_source).toBe('snapshot');
@@ -116,7 +118,7 @@ describe('estimates of a large tenant through the server', () => {
   });
 
   it('an erasure on another node since the snapshot was read sends the next estimate to the store and reads the snapshot again', async () => {
-    await until(async () => ((await estimate()).json.features_source === 'snapshot' ? true : null));
+    await fromSnapshot();
     // What another node's erasure leaves in the shared store: the person gone and the tombstone.
     await server.db.query('DELETE FROM persons WHERE tenant_id = $1 AND person_id = $2', [t.tenant_id, ids.big_spender]);
     await server.db.query("INSERT INTO gdpr_erasures (tenant_id, person_sha256, external_sha256, removed) VALUES ($1, $2, $3, '{}')",
@@ -124,10 +126,7 @@ describe('estimates of a large tenant through the server', () => {
     const next = await estimate();
     expect(next.json.features_source).toBe('store');
     expect(next.json.consented_persons).toBe(4);
-    const again = await until(async () => {
-      const r = await estimate();
-      return r.json.features_source === 'snapshot' ? r : null;
-    });
+    const again = await fromSnapshot();
     expect(numbers(again.json)).toEqual(numbers(next.json));
   });
 
