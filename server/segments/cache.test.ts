@@ -69,9 +69,6 @@ function fakeRepo() {
       await step('save');
       data.set(id, copy);
     },
-    async expire() {
-      await step('expire');
-    },
     async remove(id) {
       await step('remove');
       data.delete(id);

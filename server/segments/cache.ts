@@ -9,6 +9,7 @@
 // A per-tenant generation keeps an older snapshot (a read's fill, or an earlier write) from being stored after
 // a newer one begun on this node; across nodes that race is bounded by the TTL. A snapshot that cannot be
 // stored is removed, and when even that fails this node reads the store for that tenant until a store succeeds.
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import { Repository, Schema } from 'redis-om';
@@ -42,8 +43,8 @@ export interface SegmentCache {
 /** What the cache uses of redis-om's Repository. */
 export interface EntityRepo {
   fetch(id: string): Promise<Record<string, unknown>>;
-  save(id: string, entity: CachedEntity): Promise<unknown>;
-  expire(id: string, ttlS: number): Promise<void>;
+  /** Replaces the entity; it expires after `ttlS` and is never visible without that TTL. */
+  save(id: string, entity: CachedEntity, ttlS: number): Promise<unknown>;
   remove(id: string): Promise<void>;
 }
 
@@ -107,7 +108,17 @@ function redisRepository(url: string, prefix: string, log: Logger): { repo: Enti
       log.debug({ err: (err as Error).message }, 'segments cache: disconnect');
     }
   };
-  return { repo: { fetch: (id) => repo.fetch(id), save: (id, e) => repo.save(id, e), expire: (id, s) => repo.expire(id, s), remove: (id) => repo.remove(id) }, close };
+  // redis-om writes a HASH without a TTL (its save replaces the key); set apart, the entry would exist without one
+  // until the EXPIRE that follows (forever if the node stopped between the two). Written under a key of its own,
+  // given its TTL there and renamed over the entry (RENAME is atomic and keeps the source's TTL), an entry always
+  // has its TTL.
+  const save = async (id: string, e: CachedEntity, ttlS: number) => {
+    const tmp = `${id}:w${crypto.randomBytes(8).toString('hex')}`;
+    await repo.save(tmp, e);
+    await repo.expire(tmp, ttlS);
+    await client.rename(`${schemaName(prefix)}:${tmp}`, `${schemaName(prefix)}:${id}`);
+  };
+  return { repo: { fetch: (id) => repo.fetch(id), save, remove: (id) => repo.remove(id) }, close };
 }
 
 function cachedReads(deps: SegmentCacheDeps, repo: EntityRepo, direct: ReturnType<typeof storeReads>, close: () => Promise<void>): SegmentCache {
@@ -169,8 +180,7 @@ function cachedReads(deps: SegmentCacheDeps, repo: EntityRepo, direct: ReturnTyp
     }
     if (rows === null) return remove(t, g);
     try {
-      await bounded(repo.save(entityId(t), toEntity(rows, now())), timeoutMs, 'save');
-      await bounded(repo.expire(entityId(t), ttlS), timeoutMs, 'expire');
+      await bounded(repo.save(entityId(t), toEntity(rows, now()), ttlS), timeoutMs, 'save');
       settled(t, g);
     } catch (err) {
       failed(err, 'save', t);
