@@ -1,19 +1,15 @@
 // The audience SQL on plain PostgreSQL 15 (no TimescaleDB; fs_person_daily is a table the feature jobs fill):
 // seed_v1 for the six scripted personas equals the hand computation, a segment and a remarketing audience build.
-// A fresh database per run, dropped after (helper pattern of test/plain-postgres.test.ts).
-import crypto from 'node:crypto';
-import pg from 'pg';
+// A fresh database per run, dropped after (scratchDatabase, test/store-suites.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HYPOTHESIS, personas, type Persona } from '../server/audiences/personas.fixture.js';
 import { ADMIN, bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 import { seedPersons } from './audiences-helpers.js';
-
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 describe('audiences on plain PostgreSQL', () => {
-  const name = `plain_aud_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   let ids: Record<string, number>;
@@ -21,12 +17,8 @@ describe('audiences on plain PostgreSQL', () => {
   const call = (method: string, p: string, body?: unknown) => api(server.url, t, method, p, body);
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    server = await bootServer({ DATABASE_URL: u.toString(), DATA_DIR: tmpDir() });
+    scratch = await scratchDatabase('plain_aud');
+    server = await bootServer({ DATABASE_URL: scratch.url, DATA_DIR: tmpDir() });
     t = await createTenant(server.url, 'aud-pg');
     people = personas(Date.now());
     const full = async () => expect((await request('POST', `${server.url}/api/admin/jobs/features.full/run`, undefined, { authorization: `Bearer ${ADMIN}` })).json.status).toBe('succeeded');
@@ -34,8 +26,7 @@ describe('audiences on plain PostgreSQL', () => {
   }, 180_000);
   afterAll(async () => {
     await server?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   });
 
   it('scores every persona as by hand and builds audience, segment and remarketing memberships', async () => {

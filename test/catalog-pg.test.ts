@@ -3,7 +3,6 @@
 // The test machine's PostgreSQL has no TimescaleDB, so the schema is the real migrations without the one
 // create_hypertable call (tx_events stays a plain table; the catalog does not depend on it being a hypertable).
 import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEventMeta, recomputePersonStats } from '../server/catalog/index.js';
 import { checkItems, type Kind } from '../server/catalog/schemas.js';
@@ -12,12 +11,10 @@ import type { EventRow } from '../server/store/events.js';
 import { openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
 import { silent } from './helpers.js';
-
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 describe('catalog on PostgreSQL 15 (pg driver)', () => {
-  const name = `catalog_${crypto.randomBytes(6).toString('hex')}`;
-  let admin: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let db: Db;
   let tenant: number;
   const store = () => createCatalogStore(db);
@@ -28,20 +25,15 @@ describe('catalog on PostgreSQL 15 (pg driver)', () => {
   };
 
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
+    scratch = await scratchDatabase('catalog');
     // A PostgreSQL 15 without TimescaleDB: the plain flavour of the schema, as the server would choose it.
-    db = await openPostgres(url.toString(), 4, silent, { plain: true });
+    db = await openPostgres(scratch.url, 4, silent, { plain: true });
     await migrate(db, silent);
     tenant = Number((await db.query<{ tenant_id: string }>("INSERT INTO tenants (name) VALUES ('pg') RETURNING tenant_id")).rows[0].tenant_id);
   }, 60_000);
   afterAll(async () => {
     await db?.close();
-    await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin?.end();
+    await scratch?.drop();
   });
 
   it('upserts every kind, ignores an older update, derives genres and answers event metadata', async () => {

@@ -1,35 +1,26 @@
 // Server-side conversions on plain PostgreSQL 15 (README "Plain PostgreSQL mode"): migration 012, the outbox
 // projector (which reads the first touch from the partitioned tx_events) and the dispatcher, on a fresh
 // database dropped after the run.
-import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, getJson, postEvents, tmpDir, until, webEvent } from './helpers.js';
 import { addCode, auth, dispatchNow, metaCode, providerEnv, purchase } from './conversions-helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-platforms/index.js';
-
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 describe('server-side conversions on plain PostgreSQL', () => {
-  const name = `conv_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let mock: MockPlatforms;
   let server: Awaited<ReturnType<typeof bootServer>>;
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
+    scratch = await scratchDatabase('conv');
     mock = await startMockPlatforms();
-    server = await bootServer({ ...providerEnv(mock), DATABASE_URL: u.toString(), DATA_DIR: tmpDir() });
+    server = await bootServer({ ...providerEnv(mock), DATABASE_URL: scratch.url, DATA_DIR: tmpDir() });
   }, 120_000);
   afterAll(async () => {
     await server?.close();
     await mock?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   });
 
   it('queues a purchase for the organizer and the marketplace in the commit and delivers it once to each', { timeout: 240_000 }, async () => {

@@ -25,25 +25,43 @@ export function onBothStores(title: string, prefix: string, seed: (db: Db) => Pr
   });
 
   describe(`${title} on plain PostgreSQL 15`, () => {
-    const name = `${prefix.replace(/-/g, '_')}_${crypto.randomBytes(6).toString('hex')}`;
-    let admin: pg.Client;
+    let scratch: ScratchDatabase | undefined;
     let db: Db;
     let tenant: number;
     beforeAll(async () => {
-      admin = new pg.Client({ connectionString: ADMIN_URL });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      const url = new URL(ADMIN_URL);
-      url.pathname = `/${name}`;
-      db = await openPostgres(url.toString(), 2, silent, { plain: true });
+      scratch = await scratchDatabase(prefix);
+      db = await openPostgres(scratch.url, 2, silent, { plain: true });
       await migrate(db, silent);
       tenant = await seed(db);
     }, 120_000);
     afterAll(async () => {
       await db?.close();
-      await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin?.end();
+      await scratch?.drop();
     });
     body(() => ({ db, tenant }));
   });
+}
+
+export interface ScratchDatabase {
+  /** postgres://… of the new database. */
+  url: string;
+  /** Drops it (connections still open are ended: WITH (FORCE)). */
+  drop(): Promise<void>;
+}
+
+/** A fresh database on the machine's PostgreSQL (PLAIN_PG_URL's server), named after `prefix`. */
+export async function scratchDatabase(prefix: string): Promise<ScratchDatabase> {
+  const name = `${prefix.replace(/-/g, '_')}_${crypto.randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
 }
