@@ -14,11 +14,22 @@ import { ENTITY_NAMES } from './registry.js';
  * encoding, kept so that the tables stay the ones it shipped.
  */
 function first(s: string, table: string): string {
-  for (const entry of table.split(';')) {
-    const parts = entry.split('=');
-    if (new RegExp(parts[0], 'i').test(s)) return parts[1] || parts[0].split('|')[0].replace(/\W/g, '');
-  }
+  for (const [re, name] of compiled(table)) if (re.test(s)) return name;
   return 'other';
+}
+
+const tables = new Map<string, [RegExp, string][]>();
+/** A table's entries as (pattern, name), parsed once: `first` runs for every web event. */
+function compiled(table: string): [RegExp, string][] {
+  let t = tables.get(table);
+  if (!t) {
+    t = table.split(';').map((entry) => {
+      const parts = entry.split('=');
+      return [new RegExp(parts[0], 'i'), parts[1] || parts[0].split('|')[0].replace(/\W/g, '')];
+    });
+    tables.set(table, t);
+  }
+  return t;
 }
 
 /** home, listing, event, checkout, cart, artist, venue, search, shop, account or other. */
