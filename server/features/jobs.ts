@@ -117,27 +117,28 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const eventKeys = (rows: KeyRows): Keys => [rows.map((r) => Number(r.tenant_id)), rows.map((r) => r.event_entity_id!)];
   const personKeys = (rows: KeyRows): Keys => [rows.map((r) => Number(r.tenant_id)), rows.map((r) => Number(r.person_id))];
+  type Distinct = Map<string, KeyRows[number]>;
+  const add = (seen: Distinct, rows: KeyRows) => {
+    for (const r of rows) seen.set(`${r.tenant_id}\u0000${r.event_entity_id ?? r.person_id}`, r);
+  };
   /** Distinct key rows of `sql` over the window's new ids, read id range by id range (see idRanges). */
-  const overNewIds = async (w: Window, sql: string): Promise<KeyRows> => {
-    const seen = new Map<string, KeyRows[number]>();
+  const overNewIds = async (w: Window, sql: string): Promise<Distinct> => {
+    const seen: Distinct = new Map();
     for (const [lo, hi] of idRanges(w.lastId, w.maxId, adaptive ? EMBEDDED_ID_SPAN : ID_SPAN)) {
-      for (const r of (await db.query<KeyRows[number]>(sql, [lo, hi, w.low])).rows) seen.set(`${r.tenant_id}\u0000${r.event_entity_id ?? r.person_id}`, r);
+      add(seen, (await db.query<KeyRows[number]>(sql, [lo, hi, w.low])).rows);
       await yieldTurn();
     }
-    return [...seen.values()];
+    return seen;
   };
-  const newEvents = async (w: Window) => eventKeys(await overNewIds(w, Q.new_event_keys));
+  const newEvents = async (w: Window) => eventKeys([...(await overNewIds(w, Q.new_event_keys)).values()]);
   /** Persons with new rows; with `aging`, also those whose events left the affinity window since the last run. */
   const newPersons = async (w: Window, now: number, aging: boolean) => {
-    const rows = await overNewIds(w, Q.new_person_keys);
+    const seen = await overNewIds(w, Q.new_person_keys);
     if (aging && w.lastRunAt !== null) {
       const win = AFFINITY_WINDOW_DAYS * DAY_MS;
-      const have = new Set(rows.map((r) => `${r.tenant_id}\u0000${r.person_id}`));
-      for (const r of (await db.query<KeyRows[number]>(Q.aging_person_keys, [iso(w.lastRunAt - win), iso(now - win)])).rows) {
-        if (!have.has(`${r.tenant_id}\u0000${r.person_id}`)) rows.push(r);
-      }
+      add(seen, (await db.query<KeyRows[number]>(Q.aging_person_keys, [iso(w.lastRunAt - win), iso(now - win)])).rows);
     }
-    return personKeys(rows);
+    return personKeys([...seen.values()]);
   };
 
   const recount = (del: string, ins: string, extra: (chunk: Keys) => unknown[] = () => []) => (chunk: Keys) =>
