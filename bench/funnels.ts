@@ -1,7 +1,10 @@
 // Funnel query latency (issue 17 item 3; target: 30 days, 10M events, < 2 s on the embedded store).
 //
 //   npx tsx bench/funnels.ts [--events 10000000] [--store embedded|postgres] [--visitors 500000] [--runs 3]
-//                            [--old-runs 1] [--explain] [--work-mem 64MB]
+//                            [--old-runs 1] [--explain] [--work-mem 64MB] [--data DIR]
+//
+// --data DIR (embedded only) keeps the generated store in DIR and reuses it on the next run with the same
+// --events and --visitors (DIR/bench.json records them and the tenant), so the 10M-row load is paid once.
 //
 // Generates `--events` rows straight into tx_events with one set-based INSERT … SELECT generate_series per
 // million (30 days, a mix of page views, engagement, the seed 003 funnel events and carts), then times the seed
@@ -13,7 +16,9 @@
 // thread), less sensitive than wall time to other work on a shared machine. Prints a Markdown table for
 // bench/RESULTS.md.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { funnelRows, type FunnelEngine } from '../server/analytics/funnels.js';
 import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
@@ -32,6 +37,7 @@ const RUNS = Number(arg('runs', '3'));
 const OLD_RUNS = Number(arg('old-runs', '1'));
 const CHUNK = 1_000_000;
 const EXPLAIN = process.argv.includes('--explain');
+const DATA = arg('data', '');
 const WORK_MEM = /^\d+MB$/.test(arg('work-mem', '')) ? arg('work-mem', '') : null;
 const FROM = Date.parse('2026-10-01T00:00:00Z');
 const DAYS = 30;
@@ -55,7 +61,7 @@ FROM (SELECT i, abs(hashtext('a' || i)) AS h1, abs(hashtext('b' || i))::float8 /
 
 async function open(): Promise<{ db: Db; done: () => Promise<void> }> {
   if (STORE === 'embedded') {
-    const db = await openEmbedded(tmpDir('txl-bench-funnels-'), silent);
+    const db = await openEmbedded(DATA || tmpDir('txl-bench-funnels-'), silent);
     await migrate(db, silent);
     return { db, done: () => db.close() };
   }
@@ -182,12 +188,25 @@ function table(m: Awaited<ReturnType<typeof measure>>, label: string) {
   }
 }
 
+/** A fresh tenant with EVENTS generated rows, or the one a previous run left in --data with the same sizes. */
+async function dataset(db: Db): Promise<{ tenant: number; loadS: number }> {
+  const marker = DATA && STORE === 'embedded' ? path.join(DATA, 'bench.json') : '';
+  if (marker && fs.existsSync(marker)) {
+    const m = JSON.parse(fs.readFileSync(marker, 'utf8')) as { events: number; visitors: number; tenant: number; loadS: number };
+    if (m.events === EVENTS && m.visitors === VISITORS) return m;
+    throw new Error(`${DATA} holds ${m.events} events / ${m.visitors} visitors; pass the same sizes or another --data directory`);
+  }
+  const tenant = Number((await db.query<{ tenant_id: string }>("INSERT INTO tenants (name) VALUES ('bench') RETURNING tenant_id")).rows[0].tenant_id);
+  const loadS = await loadEvents(db, tenant);
+  if (marker) fs.writeFileSync(marker, JSON.stringify({ events: EVENTS, visitors: VISITORS, tenant, loadS }));
+  return { tenant, loadS };
+}
+
 async function main() {
   const loadAtStart = load();
   const { db, done } = await open();
   try {
-    const tenant = Number((await db.query<{ tenant_id: string }>("INSERT INTO tenants (name) VALUES ('bench') RETURNING tenant_id")).rows[0].tenant_id);
-    const loadS = await loadEvents(db, tenant);
+    const { tenant, loadS } = await dataset(db);
     const s = spec(false);
     const names = s.steps.map((x) => x.event_name);
     const stepRows = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1 AND event_name = ANY($2::text[])', [tenant, names])).rows[0].n);

@@ -315,8 +315,16 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
   catalog.register(router);
-  // Funnels over stored events and A/B experiments (README "Funnels", "Experiments").
-  createAnalytics({ db, log: log.child({ mod: 'analytics' }), overrides: authz.overrides }).register(router);
+  // Funnels over stored events (large tenants' from this node's funnel index) and A/B experiments (README
+  // "Funnels", "Experiments").
+  const fi = config.funnelIndex;
+  const analytics = createAnalytics({
+    db, log: log.child({ mod: 'analytics' }), overrides: authz.overrides,
+    index: { maxAgeMs: fi.maxAgeS * 1000, minQueryMs: fi.minQueryMs, maxTenants: fi.maxTenants, maxRows: fi.maxRows },
+  });
+  analytics.register(router);
+  const funnelIndex = analytics.index;
+  if (funnelIndex) registry.store('funnel_index', (ids) => funnelIndex.erase(ids));
   createExperiments({ db, log: log.child({ mod: 'experiments' }) }).register(router);
   audiences.register(router);
   segments.register(router);
@@ -345,7 +353,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     featureStore: () => features.capabilities(),
     // The conversions' lines ride along: their figures come from the dispatcher job.
-    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines(), ...audiences.metricLines()],
+    jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines(), ...audiences.metricLines(), ...analytics.metricLines()],
   });
 
   const closeParts = async () => {

@@ -2,49 +2,15 @@
 // sql/017_funnel_fold.sql) against the recursive statement it replaced (`funnel_recursive`), on the embedded
 // store and on plain PostgreSQL 15: the same rows — counts, medians and p90s, breakdown groups — for random
 // journeys with same-time events, restarts, repeated step names, filters, person mode and bots.
-import crypto from 'node:crypto';
 import { expect, it } from 'vitest';
 import { funnelRows } from '../server/analytics/funnels.js';
 import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
-import { prng } from '../server/campaigns/rng.js';
 import type { Db } from '../server/store/db.js';
+import { FUNNEL_NAMES, seedJourneys } from './funnel-journeys.js';
 import { onBothStores } from './store-suites.js';
 
-const T0 = Date.parse('2026-03-02T10:00:00Z');
-const NAMES = ['event_card_impression', 'event_card_click', 'ticket_link_click', 'page_view'];
-
-/** 250 visitors, 2–14 events each within 2 hours; whole seconds often, so many events share a time. */
-function journeys(seed: number): Record<string, unknown>[] {
-  const rand = prng(seed);
-  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
-  const rows: Record<string, unknown>[] = [];
-  for (let v = 0; v < 250; v++) {
-    const n = 2 + Math.floor(rand() * 13);
-    const person = rand() < 0.5 ? 1 + Math.floor(v / 3) : null;
-    for (let i = 0; i < n; i++) {
-      const ms = Math.floor(rand() * 7200) * 1000 + (rand() < 0.3 ? Math.floor(rand() * 1000) : 0);
-      rows.push({
-        event_id: crypto.randomUUID(), event_name: pick(NAMES), occurred_at: new Date(T0 + ms).toISOString(), visitor_id: `v${v}`, person_id: person,
-        payload: { source: pick(['feed', 'search']), position: Math.floor(rand() * 10) },
-        context: rand() < 0.8 ? { utm: { source: pick(['google', 'fb', 'newsletter']) } } : {},
-        entities: { event_entity_id: pick(['E1', 'E2']) }, is_bot: rand() < 0.02,
-      });
-    }
-  }
-  return rows;
-}
-
-async function seed(db: Db): Promise<number> {
-  const tenant = Number((await db.query<{ tenant_id: string }>("INSERT INTO tenants (name) VALUES ('funnels-one-pass') RETURNING tenant_id")).rows[0].tenant_id);
-  await db.query(
-    `INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, person_id, consent_snapshot, context, entities, payload, is_bot)
-     SELECT x.event_id, x.event_name, x.occurred_at, $1, 'web', x.visitor_id, x.person_id, '{}', x.context, x.entities, x.payload, x.is_bot
-     FROM jsonb_to_recordset($2::jsonb) AS x(event_id uuid, event_name text, occurred_at timestamptz, visitor_id text, person_id bigint, context jsonb, entities jsonb, payload jsonb, is_bot boolean)`,
-    [tenant, JSON.stringify(journeys(17))],
-  );
-  await db.query("INSERT INTO catalog_events (tenant_id, id, organizer_id) VALUES ($1, 'E1', 'O1'), ($1, 'E2', 'O2')", [tenant]);
-  return tenant;
-}
+const NAMES = FUNNEL_NAMES;
+const seed = (db: Db) => seedJourneys(db, 'funnels-one-pass');
 
 const [S0, S1, S2, PV] = NAMES;
 const step = (event_name: string, filters?: unknown[]) => (filters ? { event_name, filters } : { event_name });

@@ -1,24 +1,38 @@
 // Ad-hoc analytics over stored events (README "Funnels"): POST /api/v1/analytics/funnels. A principal whose role
-// is not tenant-wide (no view_all_analytics) gets the funnel of its scope's events only.
+// is not tenant-wide (no view_all_analytics) gets the funnel of its scope's events only. Large tenants' visitor
+// funnels are answered from this node's funnel index (analytics/funnel-index.ts); `"fresh":true` reads the store.
 import type { Logger } from 'pino';
 import { can, type Principal, type Scope } from '../authz/principal.js';
 import type { Overrides } from '../authz/roles.js';
+import { erasedSince } from '../gdpr/erased.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
-import { runFunnel } from './funnels.js';
-import { parseFunnel } from './spec.js';
+import { queries } from '../store/queries.js';
+import { DIMS, funnelFromColumns, servable, type IndexPage } from './columns.js';
+import { createFunnelIndex, type FunnelIndex, type FunnelIndexOptions, type IndexSource } from './funnel-index.js';
+import { funnelRows } from './funnels.js';
+import { funnelBody, parseFunnel, type FunnelRow, type FunnelSpec } from './spec.js';
 
 export { runFunnel, funnelRows } from './funnels.js';
 export { parseFunnel, PRESETS, type FunnelSpec, type Step } from './spec.js';
+
+const Q = queries('funnel-index.sql', ['index_page', 'scope_events']);
 
 export interface AnalyticsDeps {
   db: Db;
   log: Logger;
   overrides(tenant: number): Promise<Overrides>;
+  /** Funnel indexes of large tenants; absent = every funnel reads the store. */
+  index?: FunnelIndexOptions;
 }
 
 export interface Analytics {
   register(router: Router): void;
+  /** Null when indexes are off. The app registers its eraser with the GDPR registry. */
+  index: FunnelIndex | null;
+  /** A funnel's rows, from the index when the tenant has one that can answer it. */
+  funnel(tenantId: number, spec: FunnelSpec, scope: Scope | null): Promise<{ rows: FunnelRow[]; source: 'index' | 'store'; asOf: Date | null }>;
+  metricLines(): string[];
 }
 
 /** The events a principal may analyse: null = the whole tenant. */
@@ -27,19 +41,75 @@ export async function analyticsScope(who: Principal, overrides: (tenant: number)
   return who.scope;
 }
 
+export function indexSource(db: Db): IndexSource {
+  return {
+    async page(tenantId, afterId, limit): Promise<IndexPage> {
+      const r = (await db.query<Record<string, unknown[]>>(Q.index_page, [tenantId, afterId, limit])).rows[0];
+      return {
+        id: r.id.map(Number), name: r.name as string[], t: r.t.map(Number), visitor: r.visitor as string[],
+        dims: DIMS.map((_, d) => r[`d${d}`] as (string | null)[]),
+      };
+    },
+    erasedSince: (tenantId, at) => erasedSince(db, tenantId, at),
+  };
+}
+
 export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const log = deps.log;
+  const index = deps.index && deps.index.maxAgeMs > 0 ? createFunnelIndex({ source: indexSource(deps.db), log, options: deps.index }) : null;
+
+  const scopeEvents = async (tenantId: number, s: Scope): Promise<Set<string>> =>
+    new Set((await deps.db.query<{ id: string }>(Q.scope_events, [tenantId, s.organizers, s.venues, s.artists, s.events])).rows.map((r) => r.id));
+
+  const funnel: Analytics['funnel'] = async (tenantId, spec, scope) => {
+    const held = index && !spec.fresh ? await index.acquire(tenantId) : null;
+    const why = held ? servable(held.cols, spec, scope !== null) : 'no_index';
+    if (held && why === true) {
+      const rows = funnelFromColumns(held.cols, spec, scope ? await scopeEvents(tenantId, scope) : null);
+      return { rows, source: 'index', asOf: held.asOf };
+    }
+    const started = performance.now();
+    const rows = await funnelRows(deps.db, tenantId, spec, scope);
+    const ms = performance.now() - started;
+    index?.consider(tenantId, ms);
+    log.debug({ tenant_id: tenantId, ms, why }, 'funnel read from the store');
+    return { rows, source: 'store', asOf: null };
+  };
+
   return {
+    index,
+    funnel,
+    metricLines: () => {
+      if (!index) return [];
+      const st = index.stats();
+      return [
+        '# HELP tx_funnel_indexes Tenants whose funnels this node answers from a funnel index.',
+        '# TYPE tx_funnel_indexes gauge',
+        `tx_funnel_indexes ${st.tenants}`,
+        '# TYPE tx_funnel_index_rows gauge',
+        `tx_funnel_index_rows ${st.rows}`,
+        '# TYPE tx_funnel_index_bytes gauge',
+        `tx_funnel_index_bytes ${st.bytes}`,
+        '# TYPE tx_funnel_index_loads_total counter',
+        `tx_funnel_index_loads_total{outcome="ok"} ${st.loads}`,
+        `tx_funnel_index_loads_total{outcome="error"} ${st.failures}`,
+      ];
+    },
     register(router) {
       router.add({
         method: 'post', path: '/api/v1/analytics/funnels', auth: 'secret', permission: 'view_event_analytics', resource: 'tenant',
         body: { limit: 64 * 1024, parse: parseFunnel },
         handler: async ({ body, principal, who }) => {
-          const started = Date.now();
+          const started = performance.now();
           const scope = await analyticsScope(who!, deps.overrides);
-          const out = await runFunnel(deps.db, principal.tenant.tenant_id, body, scope);
-          log.debug({ tenant_id: principal.tenant.tenant_id, steps: body.steps.length, ms: Date.now() - started }, 'funnel');
-          return { status: 200, body: { ...out, window_s: body.windowS, from: new Date(body.fromMs).toISOString(), to: new Date(body.toMs).toISOString(), by: body.by } };
+          const out = await funnel(principal.tenant.tenant_id, body, scope);
+          return {
+            status: 200,
+            body: {
+              ...funnelBody(body, out.rows), window_s: body.windowS, from: new Date(body.fromMs).toISOString(), to: new Date(body.toMs).toISOString(), by: body.by,
+              source: out.source, ...(out.asOf ? { index_read_at: out.asOf.toISOString() } : {}), computed_in_ms: Math.round(performance.now() - started),
+            },
+          };
         },
       });
     },

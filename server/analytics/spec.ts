@@ -53,6 +53,8 @@ export interface FunnelSpec {
   by: 'visitor' | 'person';
   breakdown: { field: string; root: Root; path: string[] } | null;
   breakdownLimit: number;
+  /** Read the store even when this node holds a funnel index for the tenant. */
+  fresh?: boolean;
 }
 
 const bad = (field: string, message: string): { ok: false; error: ParamError } => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
@@ -143,8 +145,8 @@ function parseRange(v: Record<string, unknown>): Parsed<{ fromMs: number; toMs: 
 
 /** The request body → a FunnelSpec, or the first refused field. Pure. */
 export function parseFunnel(v: unknown): Parsed<FunnelSpec> {
-  if (!isObj(v)) return bad('steps', 'Send {"steps":[{"event_name"}…],"window_s","from","to","by"?,"breakdown"?}.');
-  const extra = unknownKey(v, ['steps', 'preset', 'window_s', 'from', 'to', 'by', 'breakdown', 'breakdown_limit'], '');
+  if (!isObj(v)) return bad('steps', 'Send {"steps":[{"event_name"}…],"window_s","from","to","by"?,"breakdown"?,"fresh"?}.');
+  const extra = unknownKey(v, ['steps', 'preset', 'window_s', 'from', 'to', 'by', 'breakdown', 'breakdown_limit', 'fresh'], '');
   if (extra) return extra;
   const steps = parseSteps(v);
   if (!steps.ok) return steps;
@@ -165,7 +167,8 @@ export function parseFunnel(v: unknown): Parsed<FunnelSpec> {
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_BREAKDOWN_LIMIT) {
     return bad('breakdown_limit', `breakdown_limit is 1–${MAX_BREAKDOWN_LIMIT}.`);
   }
-  return { ok: true, value: { steps: steps.value, windowS: v.window_s, ...range.value, by, breakdown, breakdownLimit: limit } };
+  if (v.fresh !== undefined && typeof v.fresh !== 'boolean') return bad('fresh', 'fresh is true (read the store, not the funnel index) or false.');
+  return { ok: true, value: { steps: steps.value, windowS: v.window_s, ...range.value, by, breakdown, breakdownLimit: limit, fresh: v.fresh === true } };
 }
 
 // --- the answer ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 import type { Logger } from 'pino';
 import type { PersonIds } from '../gdpr/registry.js';
 import { idDigest } from '../identity/crypto.js';
+import { ERASURE_MARGIN_MS } from '../gdpr/erased.js';
+import { createTenantCache } from '../store/tenant-cache.js';
 import { columnsBuilder, forgetPerson, snapshotBytes, type PersonColumns, type SnapshotRow } from './snapshot.js';
 
 export interface SnapshotCacheOptions {
@@ -27,11 +29,7 @@ export interface SnapshotSource {
   erasedSince(tenantId: number, at: Date): Promise<string[]>;
 }
 
-/**
- * An erasure's time is its transaction's start, which can precede a snapshot's read although it committed during
- * it: erasures are compared from this long before the read (erasures are short; a longer one would be missed).
- */
-export const ERASURE_MARGIN_MS = 10 * 60_000;
+export { ERASURE_MARGIN_MS };
 
 export interface SnapshotCache {
   /** The tenant's snapshot when one is fresh enough (and a background reload once it is past half its age). */
@@ -47,8 +45,6 @@ export interface SnapshotCache {
   stats(): { tenants: number; bytes: number; loads: number; failures: number };
 }
 
-const RETRY_AFTER_FAILURE_MS = 60_000;
-
 /** The person leaves the snapshot, and their digest is noted as an erasure the snapshot already reflects. */
 function forget(cols: PersonColumns, personId: number): boolean {
   cols.forgotten.add(idDigest(cols.tenant, 'person', personId));
@@ -60,104 +56,54 @@ export function createSnapshotCache(deps: { source: SnapshotSource; log: Logger;
   const { source, log, options } = deps;
   const now = deps.now ?? Date.now;
   const page = options.pageSize ?? DEFAULT_PAGE;
-  const snaps = new Map<number, { cols: PersonColumns; usedAt: number }>();
-  const loading = new Map<number, { promise: Promise<PersonColumns>; erased: Set<number> }>();
-  const failedAt = new Map<number, number>();
-  let loads = 0;
-  let failures = 0;
+  /** Persons erased on this node while their tenant's snapshot was being read, taken out once it is in. */
+  const erasedDuringRead = new Map<number, Set<number>>();
 
-  const read = async (tenant: number, erased: Set<number>): Promise<PersonColumns> => {
+  const read = async (tenant: number): Promise<PersonColumns> => {
     const started = now();
-    // Committed before the read began, so their persons are not in it: a later estimate need not reload for them.
-    const gone = await source.erasedSince(tenant, new Date(started - ERASURE_MARGIN_MS));
-    const b = columnsBuilder(tenant);
-    let after = 0;
-    for (;;) {
-      const rows = await source.snapshotPage(tenant, after, page);
-      b.push(rows);
-      if (rows.length < page) break;
-      after = rows[rows.length - 1].person_id;
-    }
-    // The start of the read: every change after it may be missing, so the age counts from there.
-    const cols = b.done(new Date(started));
-    for (const d of gone) cols.forgotten.add(d);
-    for (const id of erased) forget(cols, id);
-    return cols;
-  };
-
-  const load = (tenant: number): Promise<PersonColumns> => {
-    const inFlight = loading.get(tenant);
-    if (inFlight) return inFlight.promise;
     const erased = new Set<number>();
-    const promise = read(tenant, erased).then(
-      (cols) => {
-        loads++;
-        failedAt.delete(tenant);
-        snaps.set(tenant, { cols, usedAt: now() });
-        evict();
-        log.info({ tenant, persons: cols.size, ms: now() - cols.loadedAt.getTime() }, 'audience snapshot loaded');
-        return cols;
-      },
-      (err: unknown) => {
-        failures++;
-        failedAt.set(tenant, now());
-        log.warn({ err, tenant }, 'audience snapshot load failed; estimates read the store');
-        throw err;
-      },
-    ).finally(() => loading.delete(tenant));
-    loading.set(tenant, { promise, erased });
-    return promise;
-  };
-
-  const background = (tenant: number) => {
-    if (loading.has(tenant) || now() - (failedAt.get(tenant) ?? -Infinity) < RETRY_AFTER_FAILURE_MS) return;
-    // The failure is logged and counted by load(); the estimate that asked has its answer from the store.
-    load(tenant).catch(() => undefined);
-  };
-
-  const evict = () => {
-    while (snaps.size > options.maxTenants) {
-      let oldest: number | null = null;
-      let at = Infinity;
-      for (const [t, s] of snaps) if (s.usedAt < at) [oldest, at] = [t, s.usedAt];
-      snaps.delete(oldest!);
+    erasedDuringRead.set(tenant, erased);
+    try {
+      // Committed before the read began, so their persons are not in it: a later estimate need not reload for them.
+      const gone = await source.erasedSince(tenant, new Date(started - ERASURE_MARGIN_MS));
+      const b = columnsBuilder(tenant);
+      let after = 0;
+      for (;;) {
+        const rows = await source.snapshotPage(tenant, after, page);
+        b.push(rows);
+        if (rows.length < page) break;
+        after = rows[rows.length - 1].person_id;
+      }
+      // The start of the read: every change after it may be missing, so the age counts from there.
+      const cols = b.done(new Date(started));
+      for (const d of gone) cols.forgotten.add(d);
+      for (const id of erased) forget(cols, id);
+      log.debug({ tenant, persons: cols.size }, 'audience snapshot read');
+      return cols;
+    } finally {
+      erasedDuringRead.delete(tenant);
     }
   };
+  const cache = createTenantCache({ what: 'audience snapshot', log, now, options, read, readAt: (c) => c.loadedAt.getTime() });
 
   return {
-    get(tenant) {
-      if (options.maxAgeMs <= 0) return null;
-      const s = snaps.get(tenant);
-      if (!s) return null;
-      const age = now() - s.cols.loadedAt.getTime();
-      if (age > options.maxAgeMs) {
-        snaps.delete(tenant);
-        background(tenant);
-        return null;
-      }
-      if (age > options.maxAgeMs / 2) background(tenant);
-      s.usedAt = now();
-      return s.cols;
-    },
+    get: (tenant) => cache.get(tenant),
     consider(tenant, consented) {
-      if (options.maxAgeMs > 0 && consented >= options.minPersons && !snaps.has(tenant)) background(tenant);
+      if (options.maxAgeMs > 0 && consented >= options.minPersons && !cache.has(tenant)) cache.background(tenant);
     },
-    load,
-    reload(tenant) {
-      snaps.delete(tenant);
-      background(tenant);
-    },
+    load: (tenant) => cache.load(tenant),
+    reload: (tenant) => cache.reload(tenant),
     async erase(ids) {
       let removed = 0;
-      const s = snaps.get(ids.tenantId);
-      if (s && forget(s.cols, ids.personId)) removed++;
-      loading.get(ids.tenantId)?.erased.add(ids.personId);
+      const s = cache.peek(ids.tenantId);
+      if (s && forget(s, ids.personId)) removed++;
+      erasedDuringRead.get(ids.tenantId)?.add(ids.personId);
       return { audience_snapshot: removed };
     },
     stats() {
       let bytes = 0;
-      for (const s of snaps.values()) bytes += snapshotBytes(s.cols);
-      return { tenants: snaps.size, bytes, loads, failures };
+      for (const c of cache.values()) bytes += snapshotBytes(c);
+      return { ...cache.stats(), bytes };
     },
   };
 }

@@ -1,5 +1,6 @@
 // Audiences in the store: one set-based statement per estimate and per build (sql/queries/audiences.sql),
 // versions, keyset member pages, coefficient overrides and the fitted model.
+import { erasedSince } from '../gdpr/erased.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
@@ -12,7 +13,7 @@ const Q = queries('audiences.sql', [
   'insert_audience', 'lock_audience', 'next_version', 'insert_version', 'finish_version', 'touch_audience',
   'get_audience', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
   'person_facts', 'person_affinities', 'person_discount_rate', 'person_of_visitor', 'upcoming_events', 'consented_count',
-  'snapshot_persons', 'snapshot_affinities', 'erased_since',
+  'snapshot_persons', 'snapshot_affinities',
 ]);
 
 /** The statement with the shared feature definition in place of its `/*features*\/` marker. */
@@ -114,7 +115,7 @@ export function createAudienceStore(db: Db) {
     },
     /** Digests (identity/crypto idDigest 'person') of the tenant's persons erased at or after `at`. */
     async erasedSince(tenantId: number, at: Date): Promise<string[]> {
-      return (await db.query<{ person_sha256: string }>(Q.erased_since, [tenantId, at])).rows.map((r) => r.person_sha256.trim());
+      return erasedSince(db, tenantId, at);
     },
     async hypothesisAffinities(tenantId: number, h: Hypothesis, now: Date): Promise<AffinityRows> {
       const r = (await db.query<Obj>(Q.snapshot_affinities, [tenantId, h.artist_ids, h.genres, now])).rows[0];

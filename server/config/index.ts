@@ -59,6 +59,8 @@ export interface Config {
   conversions: ConversionUrls;
   /** Estimates over per-node snapshots of large tenants' persons (server/audiences/snapshot-cache.ts). */
   audiences: AudiencesConfig;
+  /** Funnels of large tenants over a per-node index of their events (server/analytics/funnel-index.ts). */
+  funnelIndex: FunnelIndexConfig;
   /** Campaign automation (server/campaigns/): platform API bases (META_GRAPH_URL, GOOGLE_ADS_URL, TIKTOK_API_URL) and the marketplace's ad accounts. */
   campaigns: CampaignsConfig;
 }
@@ -81,6 +83,17 @@ export interface AudiencesConfig {
   snapshotMinPersons: number;
   /** AUDIENCE_SNAPSHOT_MAX_TENANTS: snapshots one node keeps (≈ 45 bytes per person each). */
   snapshotMaxTenants: number;
+}
+
+export interface FunnelIndexConfig {
+  /** FUNNEL_INDEX_MAX_AGE_S: how long an index answers before it is read again in full; 0 = every funnel reads the store. */
+  maxAgeS: number;
+  /** FUNNEL_INDEX_MIN_QUERY_MS: a tenant gets an index after a funnel read from the store took this long. */
+  minQueryMs: number;
+  /** FUNNEL_INDEX_MAX_TENANTS: indexes one node keeps. */
+  maxTenants: number;
+  /** FUNNEL_INDEX_MAX_ROWS: tenants with more stored events are not indexed (≈ 30 bytes a row). */
+  maxRows: number;
 }
 
 export interface FeatureStoreConfig {
@@ -214,6 +227,12 @@ export function loadConfig(env: Env): Config {
       snapshotMaxAgeS: int('AUDIENCE_SNAPSHOT_MAX_AGE_S', 600, 0, 86_400),
       snapshotMinPersons: int('AUDIENCE_SNAPSHOT_MIN_PERSONS', 100_000, 1, 1_000_000_000),
       snapshotMaxTenants: int('AUDIENCE_SNAPSHOT_MAX_TENANTS', 4, 1, 1000),
+    },
+    funnelIndex: {
+      maxAgeS: int('FUNNEL_INDEX_MAX_AGE_S', 3600, 0, 86_400),
+      minQueryMs: int('FUNNEL_INDEX_MIN_QUERY_MS', 1000, 0, 3_600_000),
+      maxTenants: int('FUNNEL_INDEX_MAX_TENANTS', 2, 1, 1000),
+      maxRows: int('FUNNEL_INDEX_MAX_ROWS', 30_000_000, 1, 1_000_000_000),
     },
     conversions: {
       meta: url('META_GRAPH_URL', ['https:', 'http:']) ?? 'https://graph.facebook.com',

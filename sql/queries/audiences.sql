@@ -258,8 +258,3 @@ FROM (
     FROM fs_person_affinity_artist_raw WHERE tenant_id = $1 AND artist_id = ANY($2::text[])
   ) u GROUP BY person_id
 ) x
-
--- name: erased_since
--- The persons of the tenant erased (on any node) at or after $2, as digests: a snapshot read before then may
--- still hold them unless this node's eraser already took them out (audiences/service.ts).
-SELECT person_sha256 FROM gdpr_erasures WHERE tenant_id = $1 AND erased_at >= $2

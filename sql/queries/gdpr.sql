@@ -59,3 +59,8 @@ ON CONFLICT (tenant_id, visitor_sha256) DO UPDATE SET erased_at = GREATEST(gdpr_
 -- name: update_tombstone_report
 -- After the external stores and the disk purge: the tombstone keeps the full report (counts only, no ids).
 UPDATE gdpr_erasures SET removed = $3 WHERE tenant_id = $1 AND person_sha256 = $2;
+
+-- name: erased_since
+-- The persons of the tenant erased (on any node) at or after $2, as digests: a per-node copy of store data read
+-- before then may still hold them unless this node's eraser already took them out (gdpr/erased.ts).
+SELECT person_sha256 FROM gdpr_erasures WHERE tenant_id = $1 AND erased_at >= $2;

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { appendPage, DIMS, emptyColumns, funnelFromColumns, MAX_DIM_VALUES, percentileCont, servable, type IndexPage } from './columns.js';
+import { parseFunnel, type FunnelSpec } from './spec.js';
+
+const T = Date.parse('2026-03-02T10:00:00Z') / 1000;
+
+function page(rows: [id: number, name: string, t: number, visitor: string, source?: string | null][]): IndexPage {
+  return {
+    id: rows.map((r) => r[0]), name: rows.map((r) => r[1]), t: rows.map((r) => T + r[2]), visitor: rows.map((r) => r[3]),
+    dims: DIMS.map((d) => rows.map((r) => (d === 'context.utm.source' ? (r[4] ?? null) : null))),
+  };
+}
+
+const spec = (b: Record<string, unknown>): FunnelSpec => {
+  const p = parseFunnel({ from: '2026-03-02', to: '2026-03-03', window_s: 60, ...b });
+  if (!p.ok) throw new Error(JSON.stringify(p.error));
+  return p.value;
+};
+
+describe('funnel over columns', () => {
+  it('counts steps in order inside the window, from the latest start, the later step first within one event', () => {
+    const cols = emptyColumns(1);
+    appendPage(cols, page([
+      [1, 'a', 0, 'v1'], [2, 'b', 10, 'v1'], [3, 'c', 20, 'v1'], // complete, 10 s apart
+      [4, 'b', 0, 'v2'], [5, 'a', 5, 'v2'], // b before a: only step 0
+      [6, 'a', 0, 'v3'], [7, 'b', 100, 'v3'], [8, 'a', 90, 'v3'], [9, 'c', 120, 'v3'], // restart at 90 makes it fit
+      [10, 'a', 0, 'v4'], [11, 'b', 61, 'v4'], // outside the 60 s window
+    ]));
+    const rows = funnelFromColumns(cols, spec({ steps: [{ event_name: 'a' }, { event_name: 'b' }, { event_name: 'c' }] }), null);
+    expect(rows.map((r) => [r.step, r.actors])).toEqual([[0, 4], [1, 2], [2, 2]]);
+    const last = rows.find((r) => r.step === 2)!;
+    expect([last.median_from_first, last.median_from_prev]).toEqual([(20 + 30) / 2, (10 + 20) / 2]);
+  });
+
+  it('a step repeated on one name needs two events, never one event twice', () => {
+    const cols = emptyColumns(1);
+    appendPage(cols, page([[1, 'a', 0, 'v1'], [2, 'a', 0, 'v2'], [3, 'a', 5, 'v2']]));
+    const rows = funnelFromColumns(cols, spec({ steps: [{ event_name: 'a' }, { event_name: 'a' }] }), null);
+    expect(rows.map((r) => [r.step, r.actors])).toEqual([[0, 2], [1, 1]]);
+  });
+
+  it('breaks down by the value of the actor\'s first step-0 event; past the limit values are "other"', () => {
+    const cols = emptyColumns(1);
+    appendPage(cols, page([[1, 'a', 0, 'v1', 'g'], [2, 'a', 1, 'v1', 'f'], [3, 'a', 0, 'v2', 'g'], [4, 'a', 0, 'v3', 'f'], [5, 'a', 0, 'v4'], [6, 'b', 1, 'v4']]));
+    const rows = funnelFromColumns(cols, spec({ steps: [{ event_name: 'a' }, { event_name: 'b' }], breakdown: 'context.utm.source', breakdown_limit: 1 }), null);
+    const groups = rows.filter((r) => !r.total && r.step === 0).map((r) => [r.kind, r.value, r.actors]);
+    expect(groups.sort()).toEqual([['none', null, 1], ['other', null, 1], ['value', 'g', 2]]);
+  });
+
+  it('percentile_cont interpolates between the closest ranks', () => {
+    expect(percentileCont(Float64Array.of(1, 2, 3, 4), 0.5)).toBe(2.5);
+    expect(percentileCont(Float64Array.of(1, 2, 3, 4), 0.9)).toBeCloseTo(3.7, 12);
+    expect(percentileCont(Float64Array.of(7), 0.9)).toBe(7);
+  });
+
+  it('answers only visitor funnels over held dimensions; a dimension past its code space reads the store', () => {
+    const cols = emptyColumns(1);
+    const base = { steps: [{ event_name: 'a' }, { event_name: 'b' }] };
+    expect(servable(cols, spec(base), false)).toBe(true);
+    expect(servable(cols, spec({ ...base, by: 'person' }), false)).toBe('by_person');
+    expect(servable(cols, spec({ ...base, breakdown: 'payload.x' }), false)).toBe('breakdown_not_held');
+    expect(servable(cols, spec({ steps: [{ event_name: 'a', filters: [{ field: 'context.utm.source', op: 'eq', value: 3 }] }, { event_name: 'b' }] }), false)).toBe('filter_not_held');
+    appendPage(cols, page(Array.from({ length: MAX_DIM_VALUES + 1 }, (_, i) => [i + 1, 'a', 0, 'v', `s${i}`] as [number, string, number, string, string])));
+    expect(servable(cols, spec({ ...base, breakdown: 'context.utm.source' }), false)).toBe('breakdown_not_held');
+    expect(servable(cols, spec(base), true)).toBe(true);
+  });
+});

@@ -1,0 +1,166 @@
+// Per-node funnel indexes of large tenants (analytics/columns.ts; README "Funnels", "The funnel index"). A tenant
+// gets one after a funnel read from the store took at least `minQueryMs`; it is read once in pages by id (pages
+// keep each read short, so ingest interleaves on the embedded store's one session) and before every funnel it
+// reads the rows stored since, so new events count at once. What changes rows in place — pseudonymisation and
+// retention, which touch old rows on their own schedule — is picked up when the index is read again (past half
+// of `maxAgeMs`, in the background; one past `maxAgeMs` is not used). An erasure on this node drops the tenant's
+// index (its rows are found by person, visitor and order, which the index does not hold); one on another node
+// after the index was read makes the next funnel read the store while the index is read again.
+import type { Logger } from 'pino';
+import type { PersonIds } from '../gdpr/registry.js';
+import { ERASURE_MARGIN_MS } from '../gdpr/erased.js';
+import { createTenantCache } from '../store/tenant-cache.js';
+import { appendPage, columnsBytes, emptyColumns, type EventColumns, type IndexPage } from './columns.js';
+
+export interface FunnelIndexOptions {
+  /** FUNNEL_INDEX_MAX_AGE_S in ms; 0 = no indexes (every funnel reads the store). */
+  maxAgeMs: number;
+  /** FUNNEL_INDEX_MIN_QUERY_MS: a tenant gets an index after a store funnel took this long. */
+  minQueryMs: number;
+  /** FUNNEL_INDEX_MAX_TENANTS: indexes one node keeps (least recently used dropped). */
+  maxTenants: number;
+  /** FUNNEL_INDEX_MAX_ROWS: a larger tenant is not indexed (≈ 30 bytes a row). */
+  maxRows: number;
+  pageSize?: number;
+  /** A commit in flight this long after a read is assumed done (rows are read again from before it). */
+  settleMs?: number;
+}
+
+export interface IndexSource {
+  page(tenantId: number, afterId: number, limit: number): Promise<IndexPage>;
+  erasedSince(tenantId: number, at: Date): Promise<string[]>;
+}
+
+/** A tenant's index with what keeps it current. */
+interface Held {
+  cols: EventColumns;
+  /** When the first page was read: its age, and the erasures it may miss, count from there. */
+  readAt: number;
+  /** Erasures committed before the read began (their rows were already gone). */
+  reflected: Set<string>;
+  /** After each read: the highest id held, and when that read began. */
+  marks: { at: number; maxId: number }[];
+  /** Ids held above the oldest mark still in use (a row read twice is kept once). */
+  tail: Set<number>;
+  pulling: Promise<void> | null;
+}
+
+export interface FunnelIndex {
+  /** The tenant's columns, caught up to now, or null (no index, too old, or an erasure since): read the store. */
+  acquire(tenant: number): Promise<{ cols: EventColumns; asOf: Date } | null>;
+  /** After a store funnel: a tenant whose funnel took this long gets an index, read in the background. */
+  consider(tenant: number, queryMs: number): void;
+  /** Reads (or reads again) now. */
+  load(tenant: number): Promise<EventColumns>;
+  /** GDPR erasure: the tenant's index is dropped and read again. */
+  erase(ids: Pick<PersonIds, 'tenantId'>): Promise<Record<string, number>>;
+  stats(): { tenants: number; rows: number; bytes: number; loads: number; failures: number };
+}
+
+export class IndexTooLargeError extends Error {
+  constructor(
+    readonly tenant: number,
+    readonly maxRows: number,
+  ) {
+    super(`Tenant ${tenant} has more than FUNNEL_INDEX_MAX_ROWS=${maxRows} stored events; its funnels read the store (raise the limit if the node has the memory: ~30 bytes a row).`);
+    this.name = 'IndexTooLargeError';
+  }
+}
+
+const DEFAULT_PAGE = 50_000;
+const SETTLE_MS = 5_000;
+
+export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?: () => number; options: FunnelIndexOptions }): FunnelIndex {
+  const { source, options } = deps;
+  const log = deps.log;
+  const now = deps.now ?? Date.now;
+  const page = options.pageSize ?? DEFAULT_PAGE;
+  const settle = options.settleMs ?? SETTLE_MS;
+
+  /** Reads the rows after the last settled mark; a row already held is skipped. */
+  const pull = async (h: Held): Promise<void> => {
+    const tenant = h.cols.tenant;
+    const cutoff = now() - settle;
+    let from = 0;
+    for (const m of h.marks) if (m.at <= cutoff) from = m.maxId;
+    h.marks = h.marks.filter((m) => m.maxId >= from);
+    for (const id of h.tail) if (id <= from) h.tail.delete(id);
+    let after = from;
+    for (;;) {
+      const at = now();
+      const p = await source.page(tenant, after, page);
+      const fresh = keepNew(h, p);
+      if (!appendPage(h.cols, fresh)) throw new IndexTooLargeError(tenant, options.maxRows);
+      for (const id of fresh.id) h.tail.add(id);
+      h.marks.push({ at, maxId: h.cols.maxId });
+      if (h.cols.size > options.maxRows) throw new IndexTooLargeError(tenant, options.maxRows);
+      if (p.id.length < page) return;
+      after = p.id[p.id.length - 1];
+    }
+  };
+
+  const read = async (tenant: number): Promise<Held> => {
+    const readAt = now();
+    const reflected = new Set(await source.erasedSince(tenant, new Date(readAt - ERASURE_MARGIN_MS)));
+    const h: Held = { cols: emptyColumns(tenant), readAt, reflected, marks: [], tail: new Set(), pulling: null };
+    await pull(h);
+    return h;
+  };
+
+  const cache = createTenantCache<Held>({
+    what: 'funnel index', log, now, read, readAt: (h) => h.readAt,
+    options: { maxAgeMs: options.maxAgeMs, maxTenants: options.maxTenants, retryAfterFailureMs: Math.max(60_000, options.maxAgeMs) },
+  });
+
+  const catchUp = (h: Held): Promise<void> => {
+    h.pulling ??= pull(h).finally(() => (h.pulling = null));
+    return h.pulling;
+  };
+
+  return {
+    async acquire(tenant) {
+      const h = cache.get(tenant);
+      if (!h) return null;
+      const erased = await source.erasedSince(tenant, new Date(h.readAt - ERASURE_MARGIN_MS));
+      if (erased.some((d) => !h.reflected.has(d))) {
+        log.info({ tenant }, 'funnel index read again: a person was erased since it was read');
+        cache.reload(tenant);
+        return null;
+      }
+      try {
+        await catchUp(h);
+      } catch (err) {
+        log.warn({ err, tenant }, 'funnel index catch-up failed; the funnel reads the store and the index is read again');
+        cache.reload(tenant);
+        return null;
+      }
+      return { cols: h.cols, asOf: new Date(h.readAt) };
+    },
+    consider(tenant, queryMs) {
+      if (options.maxAgeMs > 0 && queryMs >= options.minQueryMs && !cache.has(tenant)) cache.background(tenant);
+    },
+    load: async (tenant) => (await cache.load(tenant)).cols,
+    async erase(ids) {
+      const held = cache.has(ids.tenantId) || cache.loading(ids.tenantId) !== null;
+      if (held) cache.reload(ids.tenantId);
+      return { funnel_index: held ? 1 : 0 };
+    },
+    stats() {
+      let rows = 0;
+      let bytes = 0;
+      for (const h of cache.values()) {
+        rows += h.cols.size;
+        bytes += columnsBytes(h.cols);
+      }
+      return { ...cache.stats(), rows, bytes };
+    },
+  };
+}
+
+/** The page's rows this index does not hold yet: ids above its maximum, and late commits below it. */
+function keepNew(h: Held, p: IndexPage): IndexPage {
+  if (p.id.every((id) => id > h.cols.maxId)) return p;
+  const keep = p.id.map((id) => id > h.cols.maxId || !h.tail.has(id));
+  const pick = <T>(xs: T[]) => xs.filter((_, i) => keep[i]);
+  return { id: pick(p.id), name: pick(p.name), t: pick(p.t), visitor: pick(p.visitor), dims: p.dims.map(pick) };
+}

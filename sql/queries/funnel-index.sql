@@ -1,0 +1,31 @@
+-- The per-node funnel index (server/analytics/funnel-index.ts, README "Funnels"): a tenant's stored events as
+-- columns, read in pages by id and then kept current by reading the ids after the last page.
+
+-- name: index_page
+-- Up to $3 of the tenant's rows after id $2, in id order, as one row of arrays (far cheaper to carry than $3
+-- rows). Bots and rows without a visitor are never in a funnel. t is date_part('epoch'), the float8 the funnel
+-- statement compares; the dimensions are funnel-index DIMS, in order, as #>> gives them. Text travels in JSON arrays:
+-- PGlite reads a NULL inside a text array as the string "NULL".
+SELECT COALESCE(array_agg(id::float8 ORDER BY id), '{}') AS id, COALESCE(json_agg(event_name ORDER BY id), '[]') AS name,
+       COALESCE(array_agg(t ORDER BY id), '{}') AS t, COALESCE(json_agg(visitor_id ORDER BY id), '[]') AS visitor,
+       COALESCE(json_agg(d0 ORDER BY id), '[]') AS d0, COALESCE(json_agg(d1 ORDER BY id), '[]') AS d1,
+       COALESCE(json_agg(d2 ORDER BY id), '[]') AS d2, COALESCE(json_agg(d3 ORDER BY id), '[]') AS d3
+FROM (
+  SELECT id, event_name, date_part('epoch', occurred_at) AS t, visitor_id, entities->>'event_entity_id' AS d0,
+         context #>> '{utm,source}' AS d1, context #>> '{utm,medium}' AS d2, context #>> '{utm,campaign}' AS d3
+  FROM tx_events
+  WHERE tenant_id = $1 AND id > $2::bigint AND NOT is_bot AND visitor_id IS NOT NULL
+  ORDER BY id LIMIT $3::int
+) r;
+
+-- name: scope_events
+-- The events a scoped principal may analyse (funnels.sql's scope_events): $2 organizers, $3 venues, $4 artists,
+-- $5 events.
+SELECT c.id FROM catalog_events c
+WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($2::text[]) OR c.venue_id = ANY($3::text[]) OR c.artist_ids && $4::text[])
+UNION
+SELECT o.event_entity_id FROM live_event_owners o
+WHERE o.tenant_id = $1 AND o.organizer_id = ANY($2::text[])
+  AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)
+UNION
+SELECT unnest($5::text[]);

@@ -1,0 +1,149 @@
+// The per-node funnel index (server/analytics/funnel-index.ts, columns.ts) against the store's funnel statement,
+// on the embedded store and on plain PostgreSQL 15: the same answer — counts, conversions, medians and p90s,
+// breakdown groups — for random journeys with same-time events, microsecond times, restarts, repeated step
+// names, held-dimension filters, bots and rows without a visitor; rows stored after the index was read count at
+// once; what the index cannot answer (person funnels, payload filters) reads the store; an erasure makes the
+// next funnel read the store while the index is read again.
+import crypto from 'node:crypto';
+import { expect, it } from 'vitest';
+import { createAnalytics, type Analytics } from '../server/analytics/index.js';
+import { funnelRows } from '../server/analytics/funnels.js';
+import { funnelBody, parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
+import type { Db } from '../server/store/db.js';
+import { FUNNEL_NAMES, insertJourneys, journeys, seedJourneys } from './funnel-journeys.js';
+import { silent } from './helpers.js';
+import { onBothStores } from './store-suites.js';
+
+const [S0, S1, S2, PV] = FUNNEL_NAMES;
+const step = (event_name: string, filters?: unknown[]) => (filters ? { event_name, filters } : { event_name });
+
+/** Funnels the index answers: order, windows from 1 s to a day, repeated names, held-dimension filters, breakdowns. */
+const HELD: Record<string, unknown>[] = [
+  { steps: [step(S0), step(S1), step(S2)], window_s: 600 },
+  { steps: [step(S0), step(S1), step(S2)], window_s: 1 },
+  { steps: [step(S0), step(S1), step(S2), step(PV)], window_s: 86_400 },
+  { steps: [step(PV), step(PV), step(PV)], window_s: 900 },
+  { steps: [step(S0), step(S0), step(S1), step(S0)], window_s: 1800 },
+  { steps: [step(S1), step(S0)], window_s: 300 },
+  { steps: [step(S0, [{ field: 'context.utm.source', op: 'eq', value: 'google' }]), step(S1, [{ field: 'entities.event_entity_id', op: 'in', value: ['E1', 'E3'] }]), step(S2)], window_s: 3600 },
+  { steps: [step(S0, [{ field: 'context.utm.source', op: 'neq', value: 'fb' }]), step(S1, [{ field: 'context.utm.source', op: 'not_in', value: ['newsletter'] }]), step(S2, [{ field: 'context.utm.source', op: 'exists' }])], window_s: 3600 },
+  { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source' },
+  { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source', breakdown_limit: 1 },
+  { steps: [step(PV), step(S0), step(S1)], window_s: 2400, breakdown: 'entities.event_entity_id' },
+];
+
+const spec = (b: Record<string, unknown>): FunnelSpec => {
+  const p = parseFunnel({ from: '2026-03-02', to: '2026-03-03', ...b });
+  if (!p.ok) throw new Error(JSON.stringify(p.error));
+  return p.value;
+};
+
+/** Extra rows: no visitor (server events), microsecond times, an event outside the catalog. */
+function oddRows(): Record<string, unknown>[] {
+  return [
+    ...Array.from({ length: 20 }, (_, i) => ({ event_id: crypto.randomUUID(), event_name: S0, occurred_at: '2026-03-02T10:00:00Z', visitor_id: null, person_id: null, payload: {}, context: {}, entities: {}, is_bot: false, i })),
+    ...Array.from({ length: 30 }, (_, i) => ({
+      event_id: crypto.randomUUID(), event_name: [S0, S1, S2][i % 3], occurred_at: `2026-03-02T11:00:0${i % 3}.${String(123457 + i * 1001).padStart(6, '0')}Z`,
+      visitor_id: `u${Math.floor(i / 3)}`, person_id: null, payload: {}, context: { utm: { source: 'tiktok', medium: 'cpc' } }, entities: { event_entity_id: 'E3' }, is_bot: false,
+    })),
+  ];
+}
+
+async function seed(db: Db): Promise<number> {
+  const tenant = await seedJourneys(db, 'funnel-index');
+  await insertJourneys(db, tenant, oddRows());
+  return tenant;
+}
+
+const analytics = (db: Db): Analytics =>
+  createAnalytics({ db, log: silent, overrides: async () => ({}), index: { maxAgeMs: 3_600_000, minQueryMs: 0, maxTenants: 2, maxRows: 1_000_000, pageSize: 500 } });
+
+/** The answer a user sees, from the store's statement and from the index. */
+async function both(a: Analytics, db: Db, tenant: number, s: FunnelSpec, scope: Parameters<Analytics['funnel']>[2] = null) {
+  const fromIndex = await a.funnel(tenant, s, scope);
+  const fromStore = await funnelRows(db, tenant, s, scope);
+  return { index: funnelBody(s, fromIndex.rows), store: funnelBody(s, fromStore), source: fromIndex.source };
+}
+
+function suite(store: () => { db: Db; tenant: number }) {
+  it('answers every held funnel exactly as the store statement does', async () => {
+    const { db, tenant } = store();
+    const a = analytics(db);
+    await a.index!.load(tenant);
+    let reached = 0;
+    for (const b of HELD) {
+      const s = spec(b);
+      const r = await both(a, db, tenant, s);
+      expect(r.source, JSON.stringify(b)).toBe('index');
+      expect(r.index, JSON.stringify(b)).toEqual(r.store);
+      reached += r.index.steps[s.steps.length - 1].count;
+    }
+    expect(reached).toBeGreaterThan(100);
+  });
+
+  it('answers a scoped principal with the funnel of its events only, as the store does', async () => {
+    const { db, tenant } = store();
+    const a = analytics(db);
+    await a.index!.load(tenant);
+    const scope = { organizers: ['O1'], venues: [], artists: [], events: ['E3'] };
+    const r = await both(a, db, tenant, spec(HELD[0]), scope);
+    expect(r.source).toBe('index');
+    expect(r.index).toEqual(r.store);
+    expect(r.index.steps[0].count).toBeLessThan((await both(a, db, tenant, spec(HELD[0]))).index.steps[0].count);
+  });
+
+  it('counts rows stored after the index was read in the next funnel', async () => {
+    const { db, tenant } = store();
+    const a = analytics(db);
+    await a.index!.load(tenant);
+    const s = spec(HELD[8]);
+    const before = await both(a, db, tenant, s);
+    await insertJourneys(db, tenant, journeys(18, 120));
+    const after = await both(a, db, tenant, s);
+    expect(after.source).toBe('index');
+    expect(after.index).toEqual(after.store);
+    expect(after.index.steps[0].count).toBeGreaterThan(before.index.steps[0].count);
+    // Read twice, kept once: the rows of the last settle period are read again and not counted twice.
+    expect((await both(a, db, tenant, s)).index).toEqual(after.store);
+  });
+
+  it('reads the store for what the index does not hold: person funnels, payload filters, fresh', async () => {
+    const { db, tenant } = store();
+    const a = analytics(db);
+    await a.index!.load(tenant);
+    expect((await a.funnel(tenant, spec({ ...HELD[0], by: 'person' }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ steps: [step(S0, [{ field: 'payload.source', op: 'eq', value: 'feed' }]), step(S1)], window_s: 60 }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ steps: [step(S0, [{ field: 'context.utm.source', op: 'contains', value: 'oo' }]), step(S1)], window_s: 60 }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ ...HELD[0], breakdown: 'payload.source' }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ ...HELD[0], fresh: true }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec(HELD[0]), null)).source).toBe('index');
+  });
+
+  it('after an erasure on any node, reads the store until the index is read again', async () => {
+    const { db, tenant } = store();
+    const a = analytics(db);
+    await a.index!.load(tenant);
+    await db.query("INSERT INTO gdpr_erasures (tenant_id, person_sha256, external_sha256, removed) VALUES ($1, repeat('a', 64), repeat('b', 64), '{}')", [tenant]);
+    await db.query("DELETE FROM tx_events WHERE tenant_id = $1 AND visitor_id IN ('v1', 'v2', 'v3')", [tenant]);
+    const s = spec(HELD[2]);
+    const r = await both(a, db, tenant, s);
+    expect(r.source).toBe('store');
+    await a.index!.load(tenant);
+    const again = await both(a, db, tenant, s);
+    expect(again.source).toBe('index');
+    expect(again.index).toEqual(again.store);
+  });
+
+  it('gives a tenant an index after a slow store funnel, not before', async () => {
+    const { db, tenant } = store();
+    const a = createAnalytics({ db, log: silent, overrides: async () => ({}), index: { maxAgeMs: 3_600_000, minQueryMs: 3_600_000, maxTenants: 2, maxRows: 1_000_000 } });
+    expect((await a.funnel(tenant, spec(HELD[0]), null)).source).toBe('store');
+    expect(a.index!.stats().tenants).toBe(0);
+    const fast = analytics(db);
+    expect((await fast.funnel(tenant, spec(HELD[0]), null)).source).toBe('store');
+    await expect.poll(() => fast.index!.stats().tenants).toBe(1);
+    expect((await fast.funnel(tenant, spec(HELD[0]), null)).source).toBe('index');
+  });
+}
+
+onBothStores('funnel index', 'funnel-index', seed, suite);
