@@ -153,104 +153,153 @@ function filterTable(cols: EventColumns, f: Filter): { dim: number; pass: Uint8A
   return { dim, pass };
 }
 
-interface Matched {
-  n: number;
-  row: Uint32Array;
-  step: Uint8Array;
-}
-
-/** The (row, step) pairs of the funnel: a row counts for each step its name and filters match. */
-function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): Matched {
-  const stepsOfName = new Map<number, number[]>();
+/** Per name code: the one step it matches (≥ 0), none (-1) or several (-2: `multi`, the later step first). */
+function stepLookup(cols: EventColumns, spec: FunnelSpec): { single: Int16Array; multi: Map<number, number[]> } {
+  const single = new Int16Array(cols.names.length + 1).fill(-1);
+  const multi = new Map<number, number[]>();
   spec.steps.forEach((s, j) => {
     const c = cols.nameCode.get(s.event_name);
-    if (c !== undefined) stepsOfName.set(c + 1, [...(stepsOfName.get(c + 1) ?? []), j]);
+    if (c === undefined) return;
+    const code = c + 1;
+    if (single[code] === -1) single[code] = j;
+    else {
+      multi.set(code, [...(multi.get(code) ?? [single[code]]), j].sort((a, b) => b - a));
+      single[code] = -2;
+    }
   });
-  const byName: (number[] | undefined)[] = new Array(cols.names.length + 1);
-  for (const [c, js] of stepsOfName) byName[c] = js.sort((a, b) => b - a); // the later step first
+  return { single, multi };
+}
+
+/** The funnel's (row, step) pairs grouped by actor (start[a] … start[a + 1]), each group in the statement's order. */
+interface Pairs {
+  start: Uint32Array;
+  t: Float64Array;
+  id: Float64Array;
+  step: Uint8Array;
+  /** The breakdown code of the pair's row (0 = none, or no breakdown). */
+  b: Uint16Array;
+}
+
+/** Rows a step's name, range, scope and filters admit, as (row, step); a row counts once per step it matches. */
+function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): { n: number; row: Uint32Array; step: Uint8Array } {
+  const { single, multi } = stepLookup(cols, spec);
   const tables = spec.steps.map((s) => s.filters.map((f) => filterTable(cols, f)));
   let inScope: Uint8Array | null = null;
   if (scopeEvents) {
     inScope = new Uint8Array(cols.dimValues[SCOPE_DIM].length + 1);
     cols.dimValues[SCOPE_DIM].forEach((v, c) => (inScope![c + 1] = scopeEvents.has(v) ? 1 : 0));
   }
+  const admits = (j: number, i: number) => tables[j].length === 0 || tables[j].every((f) => f.pass[cols.dims[f.dim][i]] === 1);
   const from = spec.fromMs / 1000;
   const to = spec.toMs / 1000;
-  let row = new Uint32Array(1024);
-  let step = new Uint8Array(1024);
+  let row = new Uint32Array(1 << 16);
+  let step = new Uint8Array(1 << 16);
   let n = 0;
-  for (let i = 0; i < cols.size; i++) {
-    const js = byName[cols.name[i]];
-    if (js === undefined) continue;
-    const t = cols.t[i];
-    if (!(t >= from && t < to)) continue;
-    if (inScope && inScope[cols.dims[SCOPE_DIM][i]] === 0) continue;
-    for (const j of js) {
-      if (tables[j].length > 0 && !tables[j].every((f) => f.pass[cols.dims[f.dim][i]] === 1)) continue;
-      if (n === row.length) {
-        row = grown(row, n + 1);
-        step = grown(step, n + 1);
-      }
-      row[n] = i;
-      step[n++] = j;
+  const push = (i: number, j: number) => {
+    if (n === row.length) {
+      row = grown(row, n + 1);
+      step = grown(step, n + 1);
     }
+    row[n] = i;
+    step[n++] = j;
+  };
+  const { name, t } = cols;
+  const scopeDim = cols.dims[SCOPE_DIM];
+  for (let i = 0; i < cols.size; i++) {
+    const j = single[name[i]];
+    if (j === -1) continue;
+    const at = t[i];
+    if (!(at >= from && at < to)) continue;
+    if (inScope !== null && inScope[scopeDim[i]] === 0) continue;
+    if (j >= 0) {
+      if (admits(j, i)) push(i, j);
+      continue;
+    }
+    for (const k of multi.get(name[i])!) if (admits(k, i)) push(i, k);
   }
   return { n, row, step };
 }
 
-/** Pair indices grouped by actor (a counting sort), each group in the statement's row order. */
-function byActor(cols: EventColumns, m: Matched): { order: Uint32Array; start: Uint32Array } {
+/** Scatters the pairs into actor order (a counting sort, stable), then orders each actor's few pairs. */
+function byActor(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null, bdim: number): Pairs {
+  const m = match(cols, spec, scopeEvents);
   const actors = cols.visitors.length;
   const start = new Uint32Array(actors + 1);
   for (let k = 0; k < m.n; k++) start[cols.actor[m.row[k]] + 1]++;
   for (let a = 0; a < actors; a++) start[a + 1] += start[a];
   const fill = start.slice(0, actors);
-  const order = new Uint32Array(m.n);
-  for (let k = 0; k < m.n; k++) order[fill[cols.actor[m.row[k]]]++] = k;
-  const before = (x: number, y: number): number => {
-    const rx = m.row[x];
-    const ry = m.row[y];
-    return cols.t[rx] - cols.t[ry] || cols.id[rx] - cols.id[ry] || m.step[y] - m.step[x];
-  };
-  for (let a = 0; a < actors; a++) {
-    const lo = start[a];
-    const hi = start[a + 1];
-    if (hi - lo > 32) {
-      order.set(Array.from(order.subarray(lo, hi)).sort(before), lo);
-      continue;
-    }
-    for (let i = lo + 1; i < hi; i++) {
-      const x = order[i];
-      let j = i - 1;
-      while (j >= lo && before(order[j], x) > 0) {
-        order[j + 1] = order[j];
-        j--;
-      }
-      order[j + 1] = x;
-    }
+  const p: Pairs = { start, t: new Float64Array(m.n), id: new Float64Array(m.n), step: new Uint8Array(m.n), b: new Uint16Array(m.n) };
+  const bcol = bdim >= 0 ? cols.dims[bdim] : null;
+  for (let k = 0; k < m.n; k++) {
+    const r = m.row[k];
+    const at = fill[cols.actor[r]]++;
+    p.t[at] = cols.t[r];
+    p.id[at] = cols.id[r];
+    p.step[at] = m.step[k];
+    p.b[at] = bcol === null ? 0 : bcol[r];
   }
-  return { order, start };
+  for (let a = 0; a < actors; a++) if (start[a + 1] - start[a] > 1) sortSegment(p, start[a], start[a + 1]);
+  return p;
 }
 
-/** What one actor reached: steps 0…n-1, each with the fastest chain's seconds from the start and from the previous step. */
-interface Reach {
-  n: number;
-  ff: Float64Array;
-  fp: Float64Array;
-  /** Breakdown code of the actor's first step-0 row (0 = none). */
-  bcode: number;
+/** Time, then id, then the later step first (an event is never its own predecessor). */
+function before(p: Pairs, x: number, y: number): boolean {
+  return p.t[x] < p.t[y] || (p.t[x] === p.t[y] && (p.id[x] < p.id[y] || (p.id[x] === p.id[y] && p.step[x] > p.step[y])));
 }
 
-/** funnel_fold over one actor's pairs (sql/017_funnel_fold.sql), NaN standing for SQL's null. */
-function fold(cols: EventColumns, m: Matched, pairs: Uint32Array, steps: number, windowS: number, bdim: number, st: Float64Array, out: Reach): void {
+function sortSegment(p: Pairs, lo: number, hi: number): void {
+  if (hi - lo > 32) {
+    const idx = Array.from({ length: hi - lo }, (_, k) => lo + k).sort((x, y) => (before(p, x, y) ? -1 : before(p, y, x) ? 1 : 0));
+    const [t, id, step, b] = [idx.map((k) => p.t[k]), idx.map((k) => p.id[k]), idx.map((k) => p.step[k]), idx.map((k) => p.b[k])];
+    p.t.set(t, lo);
+    p.id.set(id, lo);
+    p.step.set(step, lo);
+    p.b.set(b, lo);
+    return;
+  }
+  for (let i = lo + 1; i < hi; i++) {
+    if (!before(p, i, i - 1)) continue;
+    const [t, id, step, b] = [p.t[i], p.id[i], p.step[i], p.b[i]];
+    let j = i - 1;
+    while (j >= lo && (t < p.t[j] || (t === p.t[j] && (id < p.id[j] || (id === p.id[j] && step > p.step[j]))))) {
+      p.t[j + 1] = p.t[j];
+      p.id[j + 1] = p.id[j];
+      p.step[j + 1] = p.step[j];
+      p.b[j + 1] = p.b[j];
+      j--;
+    }
+    p.t[j + 1] = t;
+    p.id[j + 1] = id;
+    p.step[j + 1] = step;
+    p.b[j + 1] = b;
+  }
+}
+
+/** What the actors reached: per entrant its breakdown code; per step j ≥ 1 reached, its times and the entrant. */
+class Reached {
+  entrantB: number[] = [];
+  ff: number[][];
+  fp: number[][];
+  who: number[][];
+  constructor(steps: number) {
+    this.ff = Array.from({ length: steps }, () => []);
+    this.fp = Array.from({ length: steps }, () => []);
+    this.who = Array.from({ length: steps }, () => []);
+  }
+}
+
+/**
+ * funnel_fold over one actor's pairs (sql/017_funnel_fold.sql), NaN standing for SQL's null. The state holds per
+ * step k, at 4k…4k+3: the latest chain row's start and time, the fastest chain's seconds from start and previous.
+ */
+function fold(p: Pairs, lo: number, hi: number, steps: number, windowS: number, st: Float64Array, out: Reached): void {
   st.fill(NaN);
-  out.bcode = -1;
-  for (let k = 0; k < pairs.length; k++) {
-    const pr = pairs[k];
-    const idx = m.step[pr];
-    const t = cols.t[m.row[pr]];
+  let bcode = -1;
+  for (let k = lo; k < hi; k++) {
+    const idx = p.step[k];
+    const t = p.t[k];
     if (idx === 0) {
-      if (out.bcode < 0) out.bcode = bdim < 0 ? 0 : cols.dims[bdim][m.row[pr]];
+      if (bcode < 0) bcode = p.b[k];
       st[0] = t;
       st[1] = t;
       if (Number.isNaN(st[2])) st[2] = st[3] = 0;
@@ -267,13 +316,14 @@ function fold(cols: EventColumns, m: Matched, pairs: Uint32Array, steps: number,
     st[o] = b;
     st[o + 1] = t;
   }
-  let n = 0;
-  while (n < steps && !Number.isNaN(st[4 * n + 2])) {
-    out.ff[n] = st[4 * n + 2];
-    out.fp[n] = st[4 * n + 3];
-    n++;
+  if (bcode < 0) return;
+  const e = out.entrantB.length;
+  out.entrantB.push(bcode);
+  for (let j = 1; j < steps && !Number.isNaN(st[4 * j + 2]); j++) {
+    out.ff[j].push(st[4 * j + 2]);
+    out.fp[j].push(st[4 * j + 3]);
+    out.who[j].push(e);
   }
-  out.n = n;
 }
 
 /** percentile_cont: linear interpolation between the closest ranks (PostgreSQL's float8_lerp). */
@@ -284,84 +334,50 @@ export function percentileCont(sorted: Float64Array, p: number): number {
   return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
 }
 
-/** One group's rows (totals, or one breakdown label), as funnels.sql returns them. */
-function groupRows(reached: { ff: number[]; fp: number[] }[], counts: number[], head: Pick<FunnelRow, 'total' | 'kind' | 'value'>): FunnelRow[] {
-  const rows: FunnelRow[] = [];
-  counts.forEach((actors, step) => {
-    if (actors === 0) return;
-    if (step === 0) {
-      rows.push({ ...head, step, actors, median_from_prev: 0, p90_from_prev: 0, median_from_first: 0, p90_from_first: 0 });
-      return;
-    }
-    const fp = Float64Array.from(reached[step].fp).sort();
-    const ff = Float64Array.from(reached[step].ff).sort();
+type Head = Pick<FunnelRow, 'total' | 'kind' | 'value'>;
+
+/** One group's rows (totals, or one breakdown label), as funnels.sql returns them; `keep` picks the group's entrants. */
+function groupRows(r: Reached, head: Head, entrants: number, keep: ((e: number) => boolean) | null): FunnelRow[] {
+  const rows: FunnelRow[] = entrants > 0 ? [{ ...head, step: 0, actors: entrants, median_from_prev: 0, p90_from_prev: 0, median_from_first: 0, p90_from_first: 0 }] : [];
+  for (let j = 1; j < r.ff.length; j++) {
+    const pick = (xs: number[]) => Float64Array.from(keep ? xs.filter((_, k) => keep(r.who[j][k])) : xs).sort();
+    const ff = pick(r.ff[j]);
+    if (ff.length === 0) continue;
+    const fp = pick(r.fp[j]);
     rows.push({
-      ...head, step, actors,
+      ...head, step: j, actors: ff.length,
       median_from_prev: percentileCont(fp, 0.5), p90_from_prev: percentileCont(fp, 0.9),
       median_from_first: percentileCont(ff, 0.5), p90_from_first: percentileCont(ff, 0.9),
     });
-  });
+  }
   return rows;
-}
-
-class Group {
-  counts: number[];
-  reached: { ff: number[]; fp: number[] }[];
-  constructor(steps: number) {
-    this.counts = new Array<number>(steps).fill(0);
-    this.reached = Array.from({ length: steps }, () => ({ ff: [], fp: [] }));
-  }
-  add(r: Reach): void {
-    for (let j = 0; j < r.n; j++) {
-      this.counts[j]++;
-      if (j > 0) {
-        this.reached[j].ff.push(r.ff[j]);
-        this.reached[j].fp.push(r.fp[j]);
-      }
-    }
-  }
 }
 
 /** The funnel's rows over the columns: what `funnel` in funnels.sql returns for the same spec. `servable` first. */
 export function funnelFromColumns(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): FunnelRow[] {
   const steps = spec.steps.length;
-  const m = match(cols, spec, scopeEvents);
-  const { order, start } = byActor(cols, m);
   const bdim = spec.breakdown ? dimOf(spec.breakdown.root, spec.breakdown.path) : -1;
+  const p = byActor(cols, spec, scopeEvents, bdim);
   const st = new Float64Array(4 * steps);
-  const r: Reach = { n: 0, ff: new Float64Array(steps), fp: new Float64Array(steps), bcode: 0 };
-  const total = new Group(steps);
-  const entrants: Reach[] = [];
-  for (let a = 0; a < cols.visitors.length; a++) {
-    if (start[a] === start[a + 1]) continue;
-    fold(cols, m, order.subarray(start[a], start[a + 1]), steps, spec.windowS, bdim, st, r);
-    if (r.n === 0) continue;
-    total.add(r);
-    if (bdim >= 0) entrants.push({ n: r.n, ff: r.ff.slice(0, r.n), fp: r.fp.slice(0, r.n), bcode: r.bcode });
-  }
-  const rows = groupRows(total.reached, total.counts, { total: true, kind: null, value: null });
-  if (bdim < 0) return rows;
-  return rows.concat(breakdownRows(cols.dimValues[bdim], entrants, steps, spec.breakdownLimit));
+  const r = new Reached(steps);
+  for (let a = 0; a < cols.visitors.length; a++) if (p.start[a] < p.start[a + 1]) fold(p, p.start[a], p.start[a + 1], steps, spec.windowS, st, r);
+  const rows = groupRows(r, { total: true, kind: null, value: null }, r.entrantB.length, null);
+  return bdim < 0 ? rows : rows.concat(breakdownRows(cols.dimValues[bdim], r, spec.breakdownLimit));
 }
 
 /** Top values by entrants (then by value), the rest as "other", actors without a value as "none". */
-function breakdownRows(values: string[], entrants: Reach[], steps: number, limit: number): FunnelRow[] {
+function breakdownRows(values: string[], r: Reached, limit: number): FunnelRow[] {
   const byCode = new Map<number, number>();
-  for (const e of entrants) if (e.bcode > 0) byCode.set(e.bcode, (byCode.get(e.bcode) ?? 0) + 1);
-  const top = new Set(
-    [...byCode].sort((x, y) => y[1] - x[1] || (values[x[0] - 1] < values[y[0] - 1] ? -1 : values[x[0] - 1] > values[y[0] - 1] ? 1 : 0)).slice(0, limit).map(([c]) => c),
-  );
-  const groups = new Map<number, Group>();
-  for (const e of entrants) {
-    const key = e.bcode === 0 ? 0 : top.has(e.bcode) ? e.bcode : -1;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = new Group(steps)));
-    g.add(e);
-  }
+  for (const b of r.entrantB) if (b > 0) byCode.set(b, (byCode.get(b) ?? 0) + 1);
+  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const top = new Set([...byCode].sort((x, y) => y[1] - x[1] || cmp(values[x[0] - 1], values[y[0] - 1])).slice(0, limit).map(([c]) => c));
+  const label = Int32Array.from(r.entrantB, (b) => (b === 0 ? 0 : top.has(b) ? b : -1));
+  const counts = new Map<number, number>();
+  for (const l of label) counts.set(l, (counts.get(l) ?? 0) + 1);
   const rows: FunnelRow[] = [];
-  for (const [key, g] of groups) {
-    const head = key === 0 ? { kind: 'none' as const, value: null } : key < 0 ? { kind: 'other' as const, value: null } : { kind: 'value' as const, value: values[key - 1] };
-    rows.push(...groupRows(g.reached, g.counts, { total: false, ...head }));
+  for (const [key, n] of counts) {
+    const head: Head = key === 0 ? { total: false, kind: 'none', value: null } : key < 0 ? { total: false, kind: 'other', value: null } : { total: false, kind: 'value', value: values[key - 1] };
+    rows.push(...groupRows(r, head, n, (e) => label[e] === key));
   }
   return rows;
 }

@@ -22,7 +22,11 @@ export interface FunnelIndexOptions {
   /** FUNNEL_INDEX_MAX_ROWS: a larger tenant is not indexed (≈ 30 bytes a row). */
   maxRows: number;
   pageSize?: number;
-  /** A commit in flight this long after a read is assumed done (rows are read again from before it). */
+  /**
+   * A commit in flight this long after a read is assumed done: the ids read since are read again, so a commit
+   * that lands below the highest id already read still counts. 0 on the embedded store (one session: commits
+   * are seen in id order); 2 s by default on a PostgreSQL server.
+   */
   settleMs?: number;
 }
 
@@ -68,7 +72,7 @@ export class IndexTooLargeError extends Error {
 }
 
 const DEFAULT_PAGE = 50_000;
-const SETTLE_MS = 5_000;
+const SETTLE_MS = 2_000;
 
 export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?: () => number; options: FunnelIndexOptions }): FunnelIndex {
   const { source, options } = deps;
@@ -81,7 +85,8 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   const pull = async (h: Held): Promise<void> => {
     const tenant = h.cols.tenant;
     const cutoff = now() - settle;
-    let from = 0;
+    // Right after the first read nothing has settled: its first page (the tenant's oldest rows) is taken as read.
+    let from = h.marks[0]?.maxId ?? 0;
     for (const m of h.marks) if (m.at <= cutoff) from = m.maxId;
     h.marks = h.marks.filter((m) => m.maxId >= from);
     for (const id of h.tail) if (id <= from) h.tail.delete(id);

@@ -56,7 +56,8 @@ export function indexSource(db: Db): IndexSource {
 
 export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const log = deps.log;
-  const index = deps.index && deps.index.maxAgeMs > 0 ? createFunnelIndex({ source: indexSource(deps.db), log, options: deps.index }) : null;
+  const options = deps.index ? { settleMs: deps.db.kind === 'embedded' ? 0 : undefined, ...deps.index } : null;
+  const index = options && options.maxAgeMs > 0 ? createFunnelIndex({ source: indexSource(deps.db), log, options }) : null;
 
   const scopeEvents = async (tenantId: number, s: Scope): Promise<Set<string>> =>
     new Set((await deps.db.query<{ id: string }>(Q.scope_events, [tenantId, s.organizers, s.venues, s.artists, s.events])).rows.map((r) => r.id));
