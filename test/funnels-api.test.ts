@@ -17,7 +17,8 @@ describe('funnels API', () => {
   const range = () => ({ from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() });
 
   beforeAll(async () => {
-    server = await bootServer();
+    // Every tenant gets a funnel index after its first funnel: the tests below hold both paths to one answer.
+    server = await bootServer({ FUNNEL_INDEX_MIN_QUERY_MS: '0' });
     base = server.url;
     t = await createTenant(base, 'funnels');
     const journey = (v: string, event: string, names: string[], utm?: string) =>
@@ -88,5 +89,24 @@ describe('funnels API', () => {
     const org = await funnel({ preset: 'event_discovery', window_s: 3600, ...range() }, await mint('organizer', { organizers: ['O1'] }));
     expect(org.status).toBe(200);
     expect(org.json.steps.map((s: { count: number }) => s.count)).toEqual([2, 2, 2, 1, 1]);
+  });
+
+  it('answers from the node\'s funnel index once the tenant has one, the same as the store; fresh reads the store', async () => {
+    const body = { preset: 'event_discovery', window_s: 3600, ...range(), breakdown: 'context.utm.source' };
+    const store = await funnel({ ...body, fresh: true });
+    expect(store.json.source).toBe('store');
+    // The index is read in the background after a store funnel (this tenant's took ≥ FUNNEL_INDEX_MIN_QUERY_MS = 0).
+    await expect.poll(async () => (await funnel(body)).json.source, { timeout: 20_000 }).toBe('index');
+    const fromIndex = await funnel(body);
+    expect(fromIndex.json.index_read_at).toMatch(/^\d{4}-/);
+    const strip = (j: Record<string, unknown>) => ({ ...j, source: undefined, index_read_at: undefined, computed_in_ms: undefined });
+    expect(strip(fromIndex.json)).toEqual(strip(store.json));
+    // A new event counts at once.
+    const r = await postEvents(base, t, [webEvent({ event_name: 'event_card_impression', visitor_id: 'e', session_id: 's-e', occurred_at: at(0), entities: { event_entity_id: 'E2' } })]);
+    expect(r.accepted).toBe(1);
+    const after = await funnel(body);
+    expect(after.json.source).toBe('index');
+    expect(after.json.steps[0].count).toBe(fromIndex.json.steps[0].count + 1);
+    expect((await funnel({ ...body, fresh: 'yes' })).json.error).toMatchObject({ code: 'invalid_field', field: 'fresh' });
   });
 });

@@ -219,6 +219,7 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: () => '/api/v1/analytics/funnels', body: (v) => ({ steps: [{ event_name: v, filters: [{ field: v, op: v, value: v }] }, { event_name: 'event_view' }], window_s: v, from: v, to: v, by: v, breakdown: v }) },
       { method: 'POST', path: () => '/api/v1/analytics/funnels', body: (v) => ({ steps: [{ event_name: 'event_view', filters: [{ field: 'payload.x', op: 'eq', value: v }, { field: 'payload.y', op: 'gt', value: v }] }, { event_name: 'ticket_link_click', filters: [{ field: 'context.utm.source', op: 'in', value: [v] }] }], window_s: 60, from: '2026-01-01', to: '2026-01-02', breakdown: 'payload.source' }) },
       { method: 'POST', path: () => '/api/v1/analytics/funnels', body: (v) => v },
+      { method: 'POST', path: () => '/api/v1/analytics/funnels', body: (v) => ({ preset: 'event_discovery', window_s: 60, from: '2026-01-01', to: '2026-01-02', fresh: v, breakdown: 'context.utm.source' }) },
       { method: 'POST', path: () => '/api/v1/experiments', body: (v) => ({ key: v, variants: [{ key: v, weight: v }, { key: 'b' }], coverage: v, start: v, end: v, success_metrics: [v], metric_window_s: v }) },
       { method: 'GET', path: () => '/api/v1/experiments', query: ['limit', 'cursor'] },
       { method: 'PUT', path: (s) => `/api/v1/experiments/${s}`, body: (v) => v },
