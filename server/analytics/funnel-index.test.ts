@@ -47,9 +47,17 @@ describe('funnel index upkeep', () => {
   it('does not index a tenant past FUNNEL_INDEX_MAX_ROWS', async () => {
     const s = fakeStore();
     for (let id = 1; id <= 20; id++) s.rows.push({ id, visible: true });
-    const index = createFunnelIndex({ source: s.source, log: silent, options: { maxAgeMs: 3_600_000, minQueryMs: 0, maxTenants: 1, maxRows: 10, pageSize: 5 } });
+    let now = 0;
+    const index = createFunnelIndex({ source: s.source, log: silent, now: () => now, options: { maxAgeMs: 3_600_000, minQueryMs: 0, maxTenants: 1, maxRows: 10, pageSize: 5 } });
     await expect(index.load(1)).rejects.toThrow(/FUNNEL_INDEX_MAX_ROWS=10/);
     expect(await index.acquire(1)).toBeNull();
     expect(index.stats().failures).toBe(1);
+    // Not read again on the next slow funnel, even past the retry delay of other failures: every attempt would
+    // read FUNNEL_INDEX_MAX_ROWS rows first.
+    now = 3_600_000;
+    index.consider(1, 60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(index.stats().failures).toBe(1);
+    expect(index.stats().loads).toBe(0);
   });
 });

@@ -73,6 +73,7 @@ export class IndexTooLargeError extends Error {
 
 const DEFAULT_PAGE = 50_000;
 const SETTLE_MS = 2_000;
+const TOO_LARGE_RETRY_MS = 86_400_000;
 
 export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?: () => number; options: FunnelIndexOptions }): FunnelIndex {
   const { source, options } = deps;
@@ -104,17 +105,25 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
     }
   };
 
+  /** Tenants found past maxRows, and when: not read again for a day (each attempt reads maxRows rows first). */
+  const tooLarge = new Map<number, number>();
+
   const read = async (tenant: number): Promise<Held> => {
     const readAt = now();
     const reflected = new Set(await source.erasedSince(tenant, new Date(readAt - ERASURE_MARGIN_MS)));
     const h: Held = { cols: emptyColumns(tenant), readAt, reflected, marks: [], tail: new Set(), pulling: null };
-    await pull(h);
+    try {
+      await pull(h);
+    } catch (err) {
+      if (err instanceof IndexTooLargeError) tooLarge.set(tenant, now());
+      throw err;
+    }
     return h;
   };
 
   const cache = createTenantCache<Held>({
     what: 'funnel index', log, now, read, readAt: (h) => h.readAt,
-    options: { maxAgeMs: options.maxAgeMs, maxTenants: options.maxTenants, retryAfterFailureMs: Math.max(60_000, options.maxAgeMs) },
+    options: { maxAgeMs: options.maxAgeMs, maxTenants: options.maxTenants },
   });
 
   const catchUp = (h: Held): Promise<void> => {
@@ -142,6 +151,7 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
       return { cols: h.cols, asOf: new Date(h.readAt) };
     },
     consider(tenant, queryMs) {
+      if (now() - (tooLarge.get(tenant) ?? -Infinity) < TOO_LARGE_RETRY_MS) return;
       if (options.maxAgeMs > 0 && queryMs >= options.minQueryMs && !cache.has(tenant)) cache.background(tenant);
     },
     load: async (tenant) => (await cache.load(tenant)).cols,

@@ -63,7 +63,9 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     new Set((await deps.db.query<{ id: string }>(Q.scope_events, [tenantId, s.organizers, s.venues, s.artists, s.events])).rows.map((r) => r.id));
 
   const funnel: Analytics['funnel'] = async (tenantId, spec, scope) => {
-    const held = index && !spec.fresh ? await index.acquire(tenantId) : null;
+    // Person funnels never come from the index (stitching rewrites old rows' person): no catch-up read for them.
+    const indexed = index !== null && spec.by === 'visitor';
+    const held = indexed && !spec.fresh ? await index.acquire(tenantId) : null;
     const why = held ? servable(held.cols, spec, scope !== null) : 'no_index';
     if (held && why === true) {
       const rows = funnelFromColumns(held.cols, spec, scope ? await scopeEvents(tenantId, scope) : null);
@@ -72,7 +74,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     const started = performance.now();
     const rows = await funnelRows(deps.db, tenantId, spec, scope);
     const ms = performance.now() - started;
-    index?.consider(tenantId, ms);
+    if (indexed) index.consider(tenantId, ms);
     log.debug({ tenant_id: tenantId, ms, why }, 'funnel read from the store');
     return { rows, source: 'store', asOf: null };
   };
