@@ -1,0 +1,63 @@
+// What the principal may do: the route's permission against the role (with the tenant's overrides), the
+// resource it touches against the principal's scope, and the registration-time rules of those declarations.
+// The one place permissions are decided (the router calls these in order); apart from the router so the
+// domains that check a scope by hand (campaigns, tracking) use the same refusal.
+import { can, inScope, type Principal as Who, type Resource } from '../authz/principal.js';
+import type { Overrides, Permission } from '../authz/roles.js';
+import { fail } from './errors.js';
+import type { ReqInfo, Reply } from './uws.js';
+import { paramPositions } from './route-input.js';
+import type { Auth, ParamSpec, ResourceSpec, RouterAuthz } from './route-types.js';
+
+/** The 403 of a principal whose role lacks `permission` (with the tenant's overrides), or null. Pure. */
+export function permissionRefusal(who: Who, permission: Permission, overrides: Overrides): Reply | null {
+  if (can(who, permission, overrides)) return null;
+  return fail('forbidden', `This key or token (role ${who.role}) does not have the permission ${permission}.`, { permission, role: who.role });
+}
+
+/** The 403 of a resource outside the principal's scope, or null. Pure. */
+export function scopeRefusal(who: Who, permission: Permission, resource: Resource, what: string): Reply | null {
+  if (inScope(who, resource)) return null;
+  return fail('forbidden', `${what} is outside the scope of this key or token (role ${who.role}).`, { permission, role: who.role, scope: what });
+}
+
+/** Registration-time rules of the declared permission and resource; a message for a route breaking them. Pure. */
+export function declarationProblem(spec: { method: string; path: string; auth: Auth; permission?: string; resource?: ResourceSpec; params?: ParamSpec }): string | null {
+  const name = `Route ${spec.method.toUpperCase()} ${spec.path}`;
+  if (spec.auth !== 'secret' && spec.auth !== 'token') return null;
+  if (spec.permission === undefined) return `${name}: declare its permission (authz/roles.ts), or permission: 'none' explicitly.`;
+  if (spec.permission === 'none') return null;
+  // A path without params names no resource: tenant-wide unless declared. A path with params must say what they name.
+  if (spec.resource === undefined && Object.keys(paramPositions(spec.path)).length > 0) return `${name}: declare its resource ('tenant', { event: param }, …) so the router checks the scope.`;
+  if (typeof spec.resource === 'object' && !('query_event' in spec.resource)) {
+    const param = Object.values(spec.resource)[0];
+    if (!(param in paramPositions(spec.path))) return `${name}: resource names :${param}, which is not in the path.`;
+  }
+  return null;
+}
+
+/** Whether a scope lists anything: a scope without ids is the whole tenant. Pure. */
+export const isLimited = (scope: Who['scope']): boolean => Object.values(scope ?? {}).some((ids) => Array.isArray(ids) && ids.length > 0);
+
+/** The resource of a request for its route's declaration, and how a refusal names it. */
+export async function resourceOf(spec: ResourceSpec, who: Who, params: Record<string, unknown>, info: ReqInfo, authz: RouterAuthz | undefined): Promise<{ resource: Resource; what: string } | null> {
+  // Admin's scope is the tenant: nothing to resolve (no owner lookup on the admin key's requests).
+  if (spec === 'tenant' || who.role === 'admin') return null;
+  if (spec === 'whole_tenant') {
+    if (!isLimited(who.scope)) return null;
+    // An empty resource is in no limited scope: refused, naming why.
+    return { resource: {}, what: 'data of the whole tenant (this key or token is limited to some organizers, venues, artists or events)' };
+  }
+  if ('query_event' in spec) {
+    const id = info.query.get(spec.query_event);
+    if (id === null || id === '') return { resource: {}, what: `the whole tenant (name an event in ${spec.query_event})` };
+    return { resource: { event: authz ? await authz.event(who.tenant, id) : { id } }, what: `event ${id}` };
+  }
+  if ('event' in spec) {
+    const id = String(params[spec.event]);
+    return { resource: { event: authz ? await authz.event(who.tenant, id) : { id } }, what: `event ${id}` };
+  }
+  const [kind, param] = Object.entries(spec)[0] as ['organizer' | 'venue' | 'artist', string];
+  const id = String(params[param]);
+  return { resource: { [kind]: id }, what: `${kind} ${id}` };
+}

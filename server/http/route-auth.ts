@@ -1,0 +1,86 @@
+// Who is asking: the principal a route's `auth` names (admin token, secret key, write key, dashboard token
+// or none) resolved from the request headers, and the 401/403 refusing it. Apart from the router because the
+// ingest fast path (ingest-routes.ts) shares writeKeyRefusal without the rest of the router.
+import { tokenPrincipal } from '../live/token.js';
+import type { KeyCheck, Tenant } from '../store/tenants.js';
+import { keyPrincipal, type Principal as Who } from '../authz/principal.js';
+import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
+import { fail } from './errors.js';
+import type { ReqInfo, Reply } from './uws.js';
+import type { Auth, Principal, RouterDeps } from './route-types.js';
+
+/** `Authorization: Bearer <ADMIN_TOKEN>`? Compared in constant time. */
+export function isAdmin(info: ReqInfo, adminToken: string | undefined): boolean {
+  const token = bearer(info.headers.authorization);
+  return token !== null && adminToken !== undefined && adminToken !== '' && safeEqual(token, adminToken);
+}
+
+/** The tenant of `Authorization: Bearer <secret key>`, or the 401/403 refusing it (a write key is 403). */
+export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant; keyId: number; who: Who } | { ok: false; reply: Reply }> {
+  const token = bearer(info.headers.authorization);
+  if (!token) return { ok: false, reply: fail('missing_key') };
+  const found = await keys.check(token);
+  if (!found.ok) return { ok: false, reply: fail(found.code) };
+  if (found.lookup.kind !== 'secret') return { ok: false, reply: fail('write_key_not_allowed') };
+  const l = found.lookup;
+  return { ok: true, tenant: l.tenant, keyId: l.key_id, who: keyPrincipal(l.tenant.tenant_id, l.key_id, l.role, l.scope) };
+}
+
+/**
+ * Why a write key (ingest, `write` routes) is refused, or null when it may send from `origin`. Synchronous and
+ * allocation-free on success: the ingest fast path calls it per request. Refusals carry `cors` and close.
+ */
+export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cors: (origin: string | undefined) => Record<string, string>): Reply | null {
+  if (!found.ok) {
+    const message = found.code === 'revoked_key'
+      ? 'This write key was revoked: put the tenant\'s current write key in the page (the operator creates one with POST /api/admin/tenants/{tenant_id}/keys).'
+      : 'Unknown key: send the tenant\'s write key (tx_pk_…, from POST /api/admin/tenants or GET /api/admin/tenants/{tenant_id}/keys).';
+    return { ...fail(found.code, message, {}, cors(origin)), close: true };
+  }
+  if (found.lookup.kind !== 'write') {
+    // A secret key on a public endpoint means it is about to be (or already is) in a browser: refuse it whole.
+    const message = 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page. Send the write key (tx_pk_…) here; server-side events go to /api/v1/server-events with Authorization: Bearer <secret key>. If this key was exposed, create a new one.';
+    return { ...fail('wrong_key_kind', message, {}, cors(origin)), close: true };
+  }
+  if (!originAllowed(found.lookup.tenant.allowed_origins, origin)) {
+    // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
+    return { ...fail('origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, cors(origin)), close: true };
+  }
+  return null;
+}
+
+const noHeaders = (): Record<string, string> => ({});
+
+type Resolved = { ok: true; principal: Principal; who?: Who | null } | { ok: false; reply: Reply };
+
+/** Resolves the principal a route's `auth` asks for from the request headers (and `?token=` / `?key=`). */
+export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<RouterDeps, 'keys' | 'adminToken' | 'tokens'>): Promise<Resolved> {
+  switch (auth) {
+    case 'none':
+      return { ok: true, principal: { kind: 'none' } };
+    case 'admin':
+      return isAdmin(info, deps.adminToken) ? { ok: true, principal: { kind: 'admin' } } : { ok: false, reply: fail('invalid_admin_token') };
+    case 'secret': {
+      const s = await secretAuth(deps.keys, info);
+      return s.ok ? { ok: true, principal: { kind: 'secret', tenant: s.tenant, keyId: s.keyId }, who: s.who } : s;
+    }
+    case 'token': {
+      const token = bearer(info.headers.authorization) ?? info.query.get('token');
+      if (deps.tokens && token?.startsWith(deps.tokens.prefix)) {
+        const v = deps.tokens.verify(token);
+        if (!v.ok) return { ok: false, reply: fail(v.reason === 'expired' ? 'token_expired' : 'invalid_token') };
+        return { ok: true, principal: { kind: 'token', scope: v.scope }, who: tokenPrincipal(v.scope) };
+      }
+      const s = await secretAuth(deps.keys, info);
+      return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id }, keyId: s.keyId }, who: s.who } : s;
+    }
+    case 'write': {
+      const key = info.headers['x-tx-key'] || info.query.get('key');
+      if (!key) return { ok: false, reply: { ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.'), close: true } };
+      const found = await deps.keys.check(key);
+      const refused = writeKeyRefusal(found, info.headers.origin, noHeaders);
+      if (refused) return { ok: false, reply: refused };
+      return { ok: true, principal: { kind: 'write', tenant: (found as Extract<KeyCheck, { ok: true }>).lookup.tenant } };
+    }
+  }
+}
