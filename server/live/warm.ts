@@ -19,26 +19,21 @@
 // erasure resetTenant() replaces every key of the tenant with what the store still holds (erase.ts).
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Counts } from './erase.js';
-import { asClaimSource, SOURCE_RANK, toMilli, type Fact } from './facts.js';
+import type { Fact } from './facts.js';
 import type { Mirror } from './core.js';
-import { CHECKOUT_WINDOW_MS, checkoutKey, completionIds, counterDeltas, COUNTER_NAMES, safeAdd, TICKER_SIZE, type LiveState, type TickerEntry, type UvSource } from './state.js';
+import type { LiveState } from './state.js';
 import type { Topic } from './topics.js';
 import { createRedisRecovery, type Replay } from './redis-recovery.js';
-import { DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
+import { DAY_TTL_S, eventKeys, keys, orgKeys } from './redis-keys.js';
 import { defineScripts } from './lua/index.js';
+import { writeFacts } from './warm-write.js';
+import { loadDay } from './warm-load.js';
 
 // The key layout lives in redis-keys.ts (redis-recovery.ts writes the same keys); re-exported for the tests.
 export { dayKeys, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
-
-// The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink) are in lua/*.lua, each with its KEYS/ARGV header.
-export interface Scripted {
-  txOwner(k: string, org: string, source: string): ChainableCommander;
-  txUnlink(events: string, uv: string, event: string, uvPrefix: string): ChainableCommander;
-  txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
-  txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
-  txMax(k: string, field: string, value: number): ChainableCommander;
-}
+// What a flush writes is built in warm-write.ts, what a start reads back in warm-load.ts; this file keeps the
+// queue, the seeding election, visitor counts and the tenant reset.
+export type { Scripted } from './warm-write.js';
 
 /** SCAN MATCH pattern for a literal key prefix. */
 const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
@@ -73,103 +68,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   let held: { facts: Fact[]; done: () => void }[] | null = null;
   let resetting: Promise<unknown> = Promise.resolve();
 
-  const build = (pl: ChainableCommander, facts: Fact[]) => {
-    const s = pl as ChainableCommander & Scripted;
-    const byEvent = new Map<string, Fact[]>();
-    const orgs = new Map<string, { tenant: number; org: string; visitors: Set<string>; events: Set<string>; links: Set<string> }>();
-    let day = '';
-    for (const f of facts) {
-      const k = `${f.tenant}\t${f.event}`;
-      const list = byEvent.get(k);
-      if (list) list.push(f);
-      else byEvent.set(k, [f]);
-      day = new Date(f.at).toISOString().slice(0, 10);
-      if (f.org !== null) {
-        const ok = `${f.tenant}\t${f.org}`;
-        let g = orgs.get(ok);
-        if (!g) orgs.set(ok, (g = { tenant: f.tenant, org: f.org, visitors: new Set(), events: new Set(), links: new Set() }));
-        if (f.visitor) g.visitors.add(f.visitor);
-        g.events.add(f.event);
-        if (f.link) g.links.add(f.event);
-      }
-    }
-    for (const list of byEvent.values()) {
-      const { tenant, event } = list[0];
-      const d = new Date(list[0].at).toISOString().slice(0, 10);
-      const k = keys(prefix, tenant);
-      const all = eventKeys(k, event);
-      s.txDay(all.length, ...all, d);
-      const counters = new Map<string, number>();
-      const meta: Record<string, string> = {};
-      let owner: Fact | null = null;
-      let updated = 0;
-      const visitors = new Set<string>();
-      for (const f of list) {
-        for (const [n, v] of Object.entries(counterDeltas(f))) counters.set(n, (counters.get(n) ?? 0) + v);
-        if (f.org && (owner === null || SOURCE_RANK[f.os ?? 'public'] >= SOURCE_RANK[owner.os ?? 'public'])) owner = f;
-        if (f.venue) meta.venue_id = f.venue;
-        updated = Math.max(updated, f.at);
-        if (f.visitor) visitors.add(f.visitor);
-        if (f.kind !== 'touch' && f.kind !== 'grant' && f.kind !== 'deny' && f.kind !== 'snapshot') {
-          pl.xadd(k.funnel(event), 'MAXLEN', '~', STREAM_MAX, '*', 'k', f.kind, 'at', f.at, 'v', f.visitor ?? '', 's', f.session ?? '', 'id', f.id);
-        }
-        switch (f.kind) {
-          case 'checkout': {
-            const key = checkoutKey(f);
-            pl.zadd(k.checkouts(event), 'GT', f.at, key);
-            pl.hset(k.checkoutIds(event), key, completionIds(f).join('\t'));
-            break;
-          }
-          case 'order': {
-            for (const id of completionIds(f)) pl.zadd(k.completed(event), 'GT', f.at, id);
-            const cur = f.currency ?? 'XXX';
-            counters.set(`rev:${cur}`, safeAdd(counters.get(`rev:${cur}`) ?? 0, toMilli(f.amount ?? 0)));
-            const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, ...(f.cat ? { category: f.cat } : {}), id: f.id };
-            pl.zadd(k.ticker(event), f.at, JSON.stringify(t));
-            break;
-          }
-          case 'grant':
-          case 'deny':
-            pl.zadd(k.scans(event), f.at, `${f.gate}\t${f.kind === 'grant' ? 'g' : 'd'}\t${f.id}`);
-            break;
-          case 'snapshot': {
-            const covers = f.snap!.entries !== null && f.snap!.denied !== null ? '1' : '0';
-            s.txSnap(k.gates(event), k.scans(event), f.gate!, f.at, JSON.stringify({ ...f.snap, at: f.at }), now(), covers);
-            break;
-          }
-        }
-      }
-      if (list.some((f) => f.kind === 'order')) pl.zremrangebyrank(k.ticker(event), 0, -(TICKER_SIZE + 1));
-      for (const [n, v] of counters) if (v !== 0) pl.hincrby(k.live(event), n, v);
-      if (Object.keys(meta).length > 0) pl.hset(k.live(event), meta);
-      if (owner) s.txOwner(k.live(event), owner.org!, owner.os ?? 'public');
-      s.txMax(k.live(event), 'updated_at', updated);
-      if (visitors.size > 0) pl.pfadd(k.uv(event), ...visitors);
-      for (const key of all) pl.expire(key, TTL_S);
-      pl.sadd(idx(d), `${tenant}\t${event}`);
-    }
-    for (const g of orgs.values()) {
-      const k = keys(prefix, g.tenant);
-      const all = orgKeys(k, g.org);
-      s.txDay(all.length, ...all, day);
-      if (g.visitors.size > 0) pl.pfadd(k.orgUv(g.org), ...g.visitors);
-      pl.sadd(k.orgEvents(g.org), ...g.events);
-      // An event linked to its organizer now: what it saw before joins the organizer's visitors.
-      for (const e of g.links) pl.pfmerge(k.orgUv(g.org), k.orgUv(g.org), k.uv(e));
-      for (const key of all) pl.expire(key, TTL_S);
-      pl.sadd(orgIdx(day), `${g.tenant}\t${g.org}`);
-    }
-    // Events that moved away from an organizer (after the writes above, which may still name it).
-    for (const f of facts) {
-      if (!f.from) continue;
-      const k = keys(prefix, f.tenant);
-      s.txUnlink(k.orgEvents(f.from), k.orgUv(f.from), f.event, `${prefix}${f.tenant}:analytics:event:`);
-    }
-    if (day) {
-      pl.expire(idx(day), DAY_TTL_S);
-      pl.expire(orgIdx(day), DAY_TTL_S);
-    }
-  };
+  const build = (pl: ChainableCommander, facts: Fact[]) => writeFacts(pl, facts, prefix, now);
 
   const flushLoop = async () => {
     while (queue.length > 0) {
@@ -200,60 +99,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   };
 
   /** Loads today's state; false when something expired (then the caller recomputes). */
-  const load = async (state: LiveState, day: string): Promise<boolean> => {
-    const members = await redis.smembers(idx(day));
-    const t = now();
-    for (let i = 0; i < members.length; i += 200) {
-      const batch = members.slice(i, i + 200).map((m) => {
-        const tab = m.indexOf('\t');
-        return { tenant: Number(m.slice(0, tab)), event: m.slice(tab + 1) };
-      });
-      const pl = redis.pipeline();
-      for (const { tenant, event } of batch) {
-        const k = keys(prefix, tenant);
-        pl.hgetall(k.live(event));
-        pl.zrangebyscore(k.checkouts(event), String(t - CHECKOUT_WINDOW_MS), '+inf', 'WITHSCORES');
-        pl.hgetall(k.checkoutIds(event));
-        pl.zrangebyscore(k.completed(event), String(t - CHECKOUT_WINDOW_MS), '+inf', 'WITHSCORES');
-        pl.hgetall(k.gates(event));
-        pl.zrange(k.scans(event), '0', '-1', 'WITHSCORES');
-        pl.zrange(k.ticker(event), '0', '-1');
-      }
-      const res = (await pl.exec()) ?? [];
-      for (let j = 0; j < batch.length; j++) {
-        const r = res.slice(j * 7, j * 7 + 7).map(([err, v]) => {
-          if (err) throw err;
-          return v;
-        });
-        const live = r[0] as Record<string, string>;
-        if (!live.day) return false; // expired after 30 quiet minutes: the store has it, Redis no longer
-        if (live.day !== day) continue;
-        const { tenant, event } = batch[j];
-        const e = state.ensureEvent(tenant, event);
-        for (const n of COUNTER_NAMES) e.counters[n] = Number(live[n] ?? 0);
-        for (const [f, v] of Object.entries(live)) if (f.startsWith('rev:')) e.revenue.set(f.slice(4), Number(v));
-        e.venue = live.venue_id ?? null;
-        e.updatedAt = Number(live.updated_at ?? 0);
-        if (live.organizer_id) state.linkOrg(e, live.organizer_id, asClaimSource(live.owner_source));
-        const ids = r[2] as Record<string, string>;
-        for (const [key, at] of pairs(r[1] as string[])) e.checkouts.set(key, { at, ids: (ids[key] ?? '').split('\t').filter(Boolean) });
-        for (const [id, at] of pairs(r[3] as string[])) e.completed.set(id, at);
-        for (const [gate, json] of Object.entries(r[4] as Record<string, string>)) {
-          const snap = JSON.parse(json);
-          e.capacity.set(gate, { snap, scans: [], folded: { g: 0, d: 0 }, lastAt: snap.at });
-        }
-        for (const [m, at] of pairs(r[5] as string[])) {
-          const [gate, kind] = m.split('\t');
-          let g = e.capacity.get(gate);
-          if (!g) e.capacity.set(gate, (g = { snap: null, scans: [], folded: { g: 0, d: 0 }, lastAt: 0 }));
-          g.scans.push({ at, kind: kind === 'g' ? 'g' : 'd' });
-          g.lastAt = Math.max(g.lastAt, at);
-        }
-        e.ticker = (r[6] as string[]).map((j) => JSON.parse(j) as TickerEntry).sort((a, b) => (a.ts === b.ts ? (a.id < b.id ? 1 : -1) : a.ts < b.ts ? 1 : -1));
-      }
-    }
-    return true;
-  };
+  const load = (state: LiveState, day: string): Promise<boolean> => loadDay(redis, prefix, now, state, day);
 
   const clear = async (day: string) => {
     const [events, orgs] = await Promise.all([redis.smembers(idx(day)), redis.smembers(orgIdx(day))]);
@@ -400,10 +246,4 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       await flush();
     },
   };
-}
-
-function pairs(flat: string[]): [string, number][] {
-  const out: [string, number][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], Number(flat[i + 1])]);
-  return out;
 }

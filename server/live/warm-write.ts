@@ -1,0 +1,137 @@
+// The mirror's writes: a batch of facts as the pipelined Redis commands that add them to the warm state
+// (counters, visitor HLLs, funnel stream, checkouts, completions, gates, ticker, organizer sets, day
+// indexes). Only command building, on a pipeline the caller executes: the flush loop and the GDPR tenant reset
+// (warm.ts) send the same commands, and the key layout itself is in redis-keys.ts.
+import type { ChainableCommander } from 'ioredis';
+import { SOURCE_RANK, toMilli, type Fact } from './facts.js';
+import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type TickerEntry } from './state.js';
+import { dayKeys, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
+
+// The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink) are in lua/*.lua, each with its KEYS/ARGV header.
+export interface Scripted {
+  txOwner(k: string, org: string, source: string): ChainableCommander;
+  txUnlink(events: string, uv: string, event: string, uvPrefix: string): ChainableCommander;
+  txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
+  txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
+  txMax(k: string, field: string, value: number): ChainableCommander;
+}
+
+/** The facts of one organizer in a batch: its visitors, its events and the events newly linked to it. */
+interface OrgGroup {
+  tenant: number;
+  org: string;
+  visitors: Set<string>;
+  events: Set<string>;
+  links: Set<string>;
+}
+
+/** Queues on `pl` the commands that write `facts` to the mirror under `prefix` (events first, then organizers). */
+export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string, now: () => number): void {
+  const s = pl as ChainableCommander & Scripted;
+  const idx = dayKeys(prefix).events;
+  const orgIdx = dayKeys(prefix).orgs;
+  const byEvent = new Map<string, Fact[]>();
+  const orgs = new Map<string, OrgGroup>();
+  let day = '';
+  for (const f of facts) {
+    const k = `${f.tenant}\t${f.event}`;
+    const list = byEvent.get(k);
+    if (list) list.push(f);
+    else byEvent.set(k, [f]);
+    day = new Date(f.at).toISOString().slice(0, 10);
+    if (f.org !== null) {
+      const ok = `${f.tenant}\t${f.org}`;
+      let g = orgs.get(ok);
+      if (!g) orgs.set(ok, (g = { tenant: f.tenant, org: f.org, visitors: new Set(), events: new Set(), links: new Set() }));
+      if (f.visitor) g.visitors.add(f.visitor);
+      g.events.add(f.event);
+      if (f.link) g.links.add(f.event);
+    }
+  }
+  for (const list of byEvent.values()) writeEvent(s, list, prefix, now);
+  for (const g of orgs.values()) writeOrg(s, g, day, prefix);
+  // Events that moved away from an organizer (after the writes above, which may still name it).
+  for (const f of facts) {
+    if (!f.from) continue;
+    const k = keys(prefix, f.tenant);
+    s.txUnlink(k.orgEvents(f.from), k.orgUv(f.from), f.event, `${prefix}${f.tenant}:analytics:event:`);
+  }
+  if (day) {
+    pl.expire(idx(day), DAY_TTL_S);
+    pl.expire(orgIdx(day), DAY_TTL_S);
+  }
+}
+
+/** One event's facts of the batch (all of one tenant and event). */
+function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: string, now: () => number): void {
+  const pl: ChainableCommander = s;
+  const idx = dayKeys(prefix).events;
+  const { tenant, event } = list[0];
+  const d = new Date(list[0].at).toISOString().slice(0, 10);
+  const k = keys(prefix, tenant);
+  const all = eventKeys(k, event);
+  s.txDay(all.length, ...all, d);
+  const counters = new Map<string, number>();
+  const meta: Record<string, string> = {};
+  let owner: Fact | null = null;
+  let updated = 0;
+  const visitors = new Set<string>();
+  for (const f of list) {
+    for (const [n, v] of Object.entries(counterDeltas(f))) counters.set(n, (counters.get(n) ?? 0) + v);
+    if (f.org && (owner === null || SOURCE_RANK[f.os ?? 'public'] >= SOURCE_RANK[owner.os ?? 'public'])) owner = f;
+    if (f.venue) meta.venue_id = f.venue;
+    updated = Math.max(updated, f.at);
+    if (f.visitor) visitors.add(f.visitor);
+    if (f.kind !== 'touch' && f.kind !== 'grant' && f.kind !== 'deny' && f.kind !== 'snapshot') {
+      pl.xadd(k.funnel(event), 'MAXLEN', '~', STREAM_MAX, '*', 'k', f.kind, 'at', f.at, 'v', f.visitor ?? '', 's', f.session ?? '', 'id', f.id);
+    }
+    switch (f.kind) {
+      case 'checkout': {
+        const key = checkoutKey(f);
+        pl.zadd(k.checkouts(event), 'GT', f.at, key);
+        pl.hset(k.checkoutIds(event), key, completionIds(f).join('\t'));
+        break;
+      }
+      case 'order': {
+        for (const id of completionIds(f)) pl.zadd(k.completed(event), 'GT', f.at, id);
+        const cur = f.currency ?? 'XXX';
+        counters.set(`rev:${cur}`, safeAdd(counters.get(`rev:${cur}`) ?? 0, toMilli(f.amount ?? 0)));
+        const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, ...(f.cat ? { category: f.cat } : {}), id: f.id };
+        pl.zadd(k.ticker(event), f.at, JSON.stringify(t));
+        break;
+      }
+      case 'grant':
+      case 'deny':
+        pl.zadd(k.scans(event), f.at, `${f.gate}\t${f.kind === 'grant' ? 'g' : 'd'}\t${f.id}`);
+        break;
+      case 'snapshot': {
+        const covers = f.snap!.entries !== null && f.snap!.denied !== null ? '1' : '0';
+        s.txSnap(k.gates(event), k.scans(event), f.gate!, f.at, JSON.stringify({ ...f.snap, at: f.at }), now(), covers);
+        break;
+      }
+    }
+  }
+  if (list.some((f) => f.kind === 'order')) pl.zremrangebyrank(k.ticker(event), 0, -(TICKER_SIZE + 1));
+  for (const [n, v] of counters) if (v !== 0) pl.hincrby(k.live(event), n, v);
+  if (Object.keys(meta).length > 0) pl.hset(k.live(event), meta);
+  if (owner) s.txOwner(k.live(event), owner.org!, owner.os ?? 'public');
+  s.txMax(k.live(event), 'updated_at', updated);
+  if (visitors.size > 0) pl.pfadd(k.uv(event), ...visitors);
+  for (const key of all) pl.expire(key, TTL_S);
+  pl.sadd(idx(d), `${tenant}\t${event}`);
+}
+
+/** One organizer's part of the batch: its day marker, visitors, events and the visitors of newly linked events. */
+function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, day: string, prefix: string): void {
+  const pl: ChainableCommander = s;
+  const orgIdx = dayKeys(prefix).orgs;
+  const k = keys(prefix, g.tenant);
+  const all = orgKeys(k, g.org);
+  s.txDay(all.length, ...all, day);
+  if (g.visitors.size > 0) pl.pfadd(k.orgUv(g.org), ...g.visitors);
+  pl.sadd(k.orgEvents(g.org), ...g.events);
+  // An event linked to its organizer now: what it saw before joins the organizer's visitors.
+  for (const e of g.links) pl.pfmerge(k.orgUv(g.org), k.orgUv(g.org), k.uv(e));
+  for (const key of all) pl.expire(key, TTL_S);
+  pl.sadd(orgIdx(day), `${g.tenant}\t${g.org}`);
+}
