@@ -14,129 +14,19 @@
 // - Tokens: a static token that the server refuses (401 at the handshake, Socket.IO "unauthorized") or
 //   that expires ends in state `closed` with `error` set, without retrying; a token *function* is called
 //   before every connection attempt, so an app that can mint a fresh token keeps going.
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+//
+// The transport contract is in transport.ts, the options, state and subscription types in client-types.ts;
+// both are re-exported here.
+import { backoffDelay } from './backoff.js';
 import { transition, type ConnectionState, type MachineEvent } from './machine.js';
 import { tokenExpired } from './token.js';
 import type { ErrorMessage, ServerMessage, TopicData, TopicMessage } from './types.js';
+import type { CloseInfo, Connection, Transport, TransportHandlers } from './transport.js';
+import { DEFAULT_TIMERS, type DataHandler, type ErrorHandler, type Events, type FatalError, type Listener, type LiveClientOptions, type StateInfo, type Subscription, type TopicState } from './client-types.js';
 
 export type { ConnectionState } from './machine.js';
-
-export interface CloseInfo {
-  /** Websocket close code, when known. */
-  code?: number;
-  reason?: string;
-  /** HTTP status of a refused handshake, when the transport can see it. */
-  status?: number;
-  /** The server refused the token. */
-  unauthorized?: boolean;
-  /** The server said the token expired. */
-  expired?: boolean;
-  /** The connection never opened. */
-  handshake?: boolean;
-}
-
-export interface TransportHandlers {
-  open(): void;
-  message(msg: ServerMessage): void;
-  close(info: CloseInfo): void;
-}
-
-export interface Connection {
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
-  ping(): void;
-  /** Closes from the client side. */
-  close(): void;
-}
-
-export interface Transport {
-  readonly name: string;
-  connect(token: string, handlers: TransportHandlers): Connection;
-  /**
-   * After a handshake failed without telling why (a browser WebSocket hides the HTTP status), asks the
-   * server whether the token is the reason.
-   */
-  probe?(token: string): Promise<'unauthorized' | 'ok' | 'unknown'>;
-}
-
-export type FatalError = 'unauthorized' | 'token_expired';
-
-export interface StateInfo {
-  state: ConnectionState;
-  /** Reconnect attempts since the last stable connection. */
-  attempt: number;
-  /** When the next attempt starts (epoch ms), in state `reconnecting`. */
-  retryAt: number | null;
-  /** Why the client stopped (state `closed`); null when closed by its owner. */
-  error: FatalError | null;
-  /** Human-readable cause of the last drop. */
-  reason: string | null;
-  /** When this state began (epoch ms). */
-  since: number;
-}
-
-export interface GapInfo {
-  topic: string;
-  /** The seq that was due. */
-  expected: number;
-  /** The seq that came. */
-  got: number;
-}
-
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export interface LiveClientOptions {
-  /** A dashboard token, or a function giving one before each connection attempt. */
-  token: string | (() => string | Promise<string>);
-  backoff?: BackoffOptions;
-  /** Heartbeat period (ms); 0 turns it off. Default 20 000. */
-  pingIntervalMs?: number;
-  /** A heartbeat with no answer for this long (ms) replaces the connection. Default 10 000. */
-  pongTimeoutMs?: number;
-  /** A connection up this long (ms) resets the backoff. Default 5 000. */
-  stableAfterMs?: number;
-  /** Ask for a snapshot again after a seq gap. Default false (updates carry the whole state). */
-  resyncOnGap?: boolean;
-  /** Retry a subscription the server could not serve (`unavailable`) after this long (ms). Default 2 000. */
-  resubscribeMs?: number;
-  now?: () => number;
-  random?: () => number;
-  timers?: Timers;
-}
-
-export interface Subscription<D = unknown> {
-  readonly topic: string;
-  /** The newest snapshot or update received for the topic. */
-  readonly latest: TopicMessage<D> | undefined;
-  unsubscribe(): void;
-}
-
-type DataHandler = (msg: TopicMessage<any>) => void;
-type ErrorHandler = (err: ErrorMessage) => void;
-
-interface TopicState {
-  handlers: Set<{ data?: DataHandler; error?: ErrorHandler }>;
-  seq: number | null;
-  latest: TopicMessage | undefined;
-}
-
-interface Events {
-  state: StateInfo;
-  message: TopicMessage;
-  error: ErrorMessage;
-  gap: GapInfo;
-  pong: { rtt: number };
-}
-
-type Listener<T> = (v: T) => void;
-
-const DEFAULT_TIMERS: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+export type { CloseInfo, Connection, Transport, TransportHandlers } from './transport.js';
+export type { FatalError, GapInfo, LiveClientOptions, StateInfo, Subscription, Timers } from './client-types.js';
 
 export class LiveClient {
   private readonly opts: Required<Omit<LiveClientOptions, 'backoff' | 'token'>> & Pick<LiveClientOptions, 'backoff' | 'token'>;
