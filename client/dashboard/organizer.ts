@@ -2,14 +2,17 @@
 // (analytics:event:{id}, which adds gate capacity): KPIs, the funnel with step conversion and drop-off,
 // the last 60 minutes (seeded from the store's per-minute history, then live), the sales ticker and, in
 // the overview, one row per event.
+// The elements are built in organizer-layout.ts and each panel is drawn by organizer-panels.ts; this class
+// keeps what changes: subscriptions, the selected event, the per-minute series and their history.
 import type { LiveClient, Subscription } from '../live/client.js';
 import { topics, type DashboardData, type EventData, type Funnel, type Revenue, type TickerEntry, type TopicMessage } from '../live/types.js';
 import { CapacityPanel } from './capacity.js';
 import { renderChart } from './chart.js';
-import { attr, clear, flash, h, number, s, text } from './dom.js';
-import { formatClock, formatCount, formatMoney, formatRatio } from './format.js';
-import { funnelSteps, stepRateText } from './funnel.js';
+import { attr, clear, flash, h, number, text } from './dom.js';
+import { formatCount, formatRatio } from './format.js';
 import type { FetchHistory } from './history.js';
+import { buildOrganizerLayout, KPIS, type OrganizerLayout } from './organizer-layout.js';
+import { chartNoteText, renderEvents, renderFunnel, renderRevenue, renderTicker } from './organizer-panels.js';
 import { MinuteSeries, type HistoryMinute } from './series.js';
 
 /** The server keeps this many orders in the ticker. */
@@ -17,14 +20,6 @@ const TICKER_CAP = 20;
 const ZERO = { views: 0, orders: 0, tickets_sold: 0 };
 const ALL = '';
 const WINDOW = 60;
-
-const KPIS: { key: keyof Funnel; label: string; hint: string }[] = [
-  { key: 'unique_visitors', label: 'Unique visitors', hint: 'today, any page of the event' },
-  { key: 'views', label: 'Event views', hint: 'event page views today' },
-  { key: 'active_checkouts', label: 'Active checkouts', hint: 'started in the last 30 min, not completed' },
-  { key: 'orders', label: 'Orders', hint: '' },
-  { key: 'tickets_sold', label: 'Tickets sold', hint: '' },
-];
 
 interface Scope {
   funnel: Funnel;
@@ -34,20 +29,9 @@ interface Scope {
 
 export class OrganizerView {
   readonly el: HTMLElement;
-  private tabs: HTMLElement;
-  private title: HTMLElement;
-  private kpi = new Map<string, { value: HTMLElement; sub: HTMLElement }>();
-  private revenueList: HTMLElement;
+  /** The elements the view updates (organizer-layout.ts). */
+  private ui: OrganizerLayout;
   private revenueEls = new Map<string, HTMLElement>();
-  private funnelEl: HTMLElement;
-  private payments: HTMLElement;
-  private chart: SVGSVGElement;
-  private chartNote: HTMLElement;
-  private tickerList: HTMLElement;
-  private tickerEmpty: HTMLElement;
-  private eventsPanel: HTMLElement;
-  private eventsBody: HTMLElement;
-  private capacityHost: HTMLElement;
   private capacity: CapacityPanel | null = null;
 
   private dash: DashboardData | null = null;
@@ -75,66 +59,8 @@ export class OrganizerView {
     /** Told the organizer's name from the tenant's catalog (the page header shows it). */
     private onOrganizerName: (name: string) => void = () => undefined,
   ) {
-    this.tabs = h('nav', { class: 'tabs', 'aria-label': 'Events' });
-    this.title = h('h1', null, 'All events');
-    const kpis = h('div', { class: 'kpis' });
-    for (const k of KPIS) {
-      const value = h('div', { class: 'value num' }, '–');
-      const sub = h('div', { class: 'sub muted' }, k.hint);
-      kpis.append(h('div', { class: 'kpi', 'data-kpi': k.key }, h('div', { class: 'label' }, k.label), value, sub));
-      this.kpi.set(k.key, { value, sub });
-    }
-    this.revenueList = h('div', { class: 'value revenue' }, '–');
-    kpis.append(h('div', { class: 'kpi kpi-revenue', 'data-kpi': 'revenue' }, h('div', { class: 'label' }, 'Revenue'), this.revenueList, h('div', { class: 'sub muted' }, 'gross, per currency')));
-
-    this.funnelEl = h('ol', { class: 'funnel' });
-    this.payments = h('p', { class: 'muted payments' });
-    this.chart = s('svg', { class: 'chart', id: 'chart', role: 'img', 'aria-label': 'Event views and orders per minute, last 60 minutes' });
-    attr(this.chart, 'data-history', 'none');
-    this.chartNote = h('p', { class: 'muted note' });
-    this.tickerList = h('ol', { class: 'ticker', id: 'ticker' });
-    this.tickerEmpty = h('p', { class: 'muted empty' }, 'No sales yet today.');
-    this.eventsBody = h('tbody');
-    this.eventsPanel = h(
-      'section',
-      { class: 'panel events' },
-      h('h2', null, 'Events'),
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          { id: 'events-table' },
-          h('thead', null, h('tr', null, ...['Event', 'Views', 'Visitors', 'Carts', 'Checkouts', 'Orders', 'Tickets', 'Revenue', 'View → order'].map((c, i) => h('th', { class: i > 0 ? 'num' : null }, c)))),
-          this.eventsBody,
-        ),
-      ),
-    );
-    this.capacityHost = h('div', { class: 'capacity-host' });
-
-    this.el = h(
-      'div',
-      { class: 'organizer', id: 'organizer-view', 'data-org': org, 'data-selected': 'all' },
-      this.tabs,
-      h('div', { class: 'title-row' }, this.title),
-      kpis,
-      h(
-        'div',
-        { class: 'grid2' },
-        h('section', { class: 'panel' }, h('h2', null, 'Funnel'), this.funnelEl, this.payments),
-        h('section', { class: 'panel' }, h('h2', null, 'Sales ticker'), this.tickerEmpty, this.tickerList),
-      ),
-      h(
-        'section',
-        { class: 'panel' },
-        h('h2', null, 'Last 60 minutes'),
-        h('div', { class: 'legend' }, h('span', { class: 'key key-line' }), ' event views / min (left)  ', h('span', { class: 'key key-bar' }), ' orders / min (right)'),
-        this.chart,
-        this.chartNote,
-      ),
-      this.capacityHost,
-      this.eventsPanel,
-    );
+    this.ui = buildOrganizerLayout(org);
+    this.el = this.ui.el;
   }
 
   start(): void {
@@ -173,11 +99,11 @@ export class OrganizerView {
     this.capacity?.el.remove();
     this.capacity = null;
     attr(this.el, 'data-selected', eventId === ALL ? 'all' : eventId);
-    text(this.title, eventId === ALL ? 'All events' : this.nameOf(eventId));
-    this.eventsPanel.hidden = eventId !== ALL;
+    text(this.ui.title, eventId === ALL ? 'All events' : this.nameOf(eventId));
+    this.ui.eventsPanel.hidden = eventId !== ALL;
     if (eventId !== ALL) {
       this.capacity = new CapacityPanel(eventId, 'Gates');
-      this.capacityHost.append(this.capacity.el);
+      this.ui.capacityHost.append(this.capacity.el);
       this.eventSub = this.client.subscribe(topics.event(eventId), (m) => this.onEvent(m), (e) => this.onError(`Event ${eventId}: ${e.code === 'forbidden' ? 'not an event of this organizer (yet)' : e.code}`));
     }
     this.renderTabs();
@@ -249,7 +175,7 @@ export class OrganizerView {
     this.firstTs ??= m.ts;
     this.loadHistory(this.selected);
     if (d.events.some((e) => !known.has(e.event_id)) || known.size !== d.events.length || names !== this.tabNames()) this.renderTabs();
-    if (this.selected !== ALL) text(this.title, this.nameOf(this.selected));
+    if (this.selected !== ALL) text(this.ui.title, this.nameOf(this.selected));
     this.renderEvents();
     this.renderTicker();
     this.render();
@@ -258,7 +184,7 @@ export class OrganizerView {
   private onEvent(m: TopicMessage<EventData>): void {
     if (m.data.event_id !== this.selected) return;
     this.eventData = m.data;
-    if (m.data.event_title) text(this.title, m.data.event_title);
+    if (m.data.event_title) text(this.ui.title, m.data.event_title);
     this.capacity?.update(m.data.capacity);
     this.render();
   }
@@ -271,13 +197,13 @@ export class OrganizerView {
   }
 
   private renderTabs(): void {
-    clear(this.tabs);
+    clear(this.ui.tabs);
     const tab = (id: string, label: string) =>
       h('button', { type: 'button', class: `tab${id === this.selected ? ' active' : ''}`, 'data-tab': id === ALL ? 'all' : id, 'aria-pressed': id === this.selected ? 'true' : 'false', onclick: () => this.select(id) }, label);
-    this.tabs.append(tab(ALL, 'All events'));
+    this.ui.tabs.append(tab(ALL, 'All events'));
     const ids = this.dash?.events.map((e) => e.event_id) ?? [];
     if (this.selected !== ALL && !ids.includes(this.selected)) ids.push(this.selected);
-    for (const id of ids) this.tabs.append(tab(id, this.nameOf(id)));
+    for (const id of ids) this.ui.tabs.append(tab(id, this.nameOf(id)));
   }
 
   /** An event's title from the catalog (its dashboard row or its own topic), else its id. */
@@ -296,114 +222,35 @@ export class OrganizerView {
     if (!sc) return;
     const f = sc.funnel;
     for (const k of KPIS) {
-      const el = this.kpi.get(k.key)!;
+      const el = this.ui.kpi.get(k.key)!;
       const before = el.value.getAttribute('data-value');
       number(el.value, f[k.key], formatCount(f[k.key]));
       if (before !== null && before !== String(f[k.key])) flash(el.value);
     }
-    text(this.kpi.get('orders')!.sub, `${formatRatio(sc.conversion.view_to_order)} of event views`);
+    text(this.ui.kpi.get('orders')!.sub, `${formatRatio(sc.conversion.view_to_order)} of event views`);
     this.renderRevenue(sc.revenue);
     this.renderFunnel(f);
-    text(this.payments, `Payment attempts ${formatCount(f.payment_attempts)} · failures ${formatCount(f.payment_failures)}${f.payment_attempts ? ` (${formatRatio(f.payment_failures / f.payment_attempts)})` : ''}`);
+    text(this.ui.payments, `Payment attempts ${formatCount(f.payment_attempts)} · failures ${formatCount(f.payment_failures)}${f.payment_attempts ? ` (${formatRatio(f.payment_failures / f.payment_attempts)})` : ''}`);
     this.renderChart();
   }
 
   private renderRevenue(revenue: Revenue): void {
-    const entries = Object.entries(revenue).sort(([a], [b]) => a.localeCompare(b));
-    const want = entries.map(([c]) => c).join(',');
-    if (this.revenueList.getAttribute('data-currencies') !== want) {
-      clear(this.revenueList);
-      this.revenueEls.clear();
-      attr(this.revenueList, 'data-currencies', want);
-      if (!entries.length) this.revenueList.append('–');
-      for (const [c] of entries) {
-        const el = h('div', { class: 'num', 'data-currency': c });
-        this.revenueEls.set(c, el);
-        this.revenueList.append(el);
-      }
-    }
-    for (const [c, v] of entries) {
-      const el = this.revenueEls.get(c)!;
-      const before = el.getAttribute('data-value');
-      number(el, v, formatMoney(v, c));
-      if (before !== null && before !== String(v)) flash(el);
-    }
+    renderRevenue(this.ui.revenueList, this.revenueEls, revenue);
   }
 
   private renderFunnel(f: Funnel): void {
-    const steps = funnelSteps(f);
-    if (this.funnelEl.children.length !== steps.length) {
-      clear(this.funnelEl);
-      for (const st of steps) {
-        this.funnelEl.append(
-          h(
-            'li',
-            { class: 'step', 'data-step': st.key },
-            h('div', { class: 'step-rate muted' }),
-            h('div', { class: 'step-head' }, h('span', { class: 'step-label' }, st.label), h('span', { class: 'step-value num' })),
-            h('div', { class: 'step-bar' }, h('div', { class: 'step-fill' })),
-          ),
-        );
-      }
-    }
-    steps.forEach((st, i) => {
-      const li = this.funnelEl.children[i] as HTMLElement;
-      number(li.querySelector('.step-value')!, st.value, formatCount(st.value));
-      attr(li, 'data-value', String(st.value));
-      const fill = li.querySelector('.step-fill') as HTMLElement;
-      const w = `${(st.width * 100).toFixed(2)}%`;
-      if (fill.style.width !== w) fill.style.width = w;
-      const rate = li.querySelector('.step-rate')!;
-      attr(li, 'data-conversion', st.conversion === null ? null : String(st.conversion));
-      attr(li, 'data-dropoff', st.dropoff === null ? null : String(st.dropoff));
-      text(rate, stepRateText(st, i === 0 ? null : steps[i - 1].value));
-    });
+    renderFunnel(this.ui.funnelEl, f);
   }
 
   private renderTicker(): void {
     const all = this.dash?.ticker ?? [];
     const rows = this.selected === ALL ? all : all.filter((t) => t.event_id === this.selected);
-    this.tickerEmpty.hidden = rows.length > 0;
-    clear(this.tickerList);
-    for (const t of rows) {
-      const key = `${t.ts}|${t.event_id}|${t.amount}|${t.currency}|${t.tickets}`;
-      const fresh = this.tickerPrimed && !this.seenTicker.has(key);
-      this.tickerList.append(
-        h(
-          'li',
-          { class: fresh ? 'new' : null, 'data-ticker-row': '' },
-          h('time', { datetime: t.ts, class: 'muted num' }, formatClock(t.ts)),
-          h('span', { class: 'ev', 'data-event-id': t.event_id }, h('span', { class: 'evt' }, t.event_title ?? t.event_id), t.category ? h('span', { class: 'cat muted' }, ` · ${t.category}`) : null),
-          h('span', { class: 'tk num' }, `${t.tickets} ticket${t.tickets === 1 ? '' : 's'}`),
-          h('span', { class: 'amt num', 'data-value': t.amount, 'data-currency': t.currency }, formatMoney(t.amount, t.currency)),
-        ),
-      );
-    }
-    for (const t of all) this.seenTicker.add(`${t.ts}|${t.event_id}|${t.amount}|${t.currency}|${t.tickets}`);
+    renderTicker(this.ui, all, rows, this.seenTicker, this.tickerPrimed);
     this.tickerPrimed = true;
   }
 
   private renderEvents(): void {
-    const rows = this.dash?.events ?? [];
-    clear(this.eventsBody);
-    if (!rows.length) {
-      this.eventsBody.append(h('tr', null, h('td', { colspan: 9, class: 'muted' }, 'No events with activity today yet.')));
-      return;
-    }
-    for (const r of rows) {
-      const f = r.funnel;
-      const money = Object.entries(r.revenue).sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => formatMoney(v, c)).join(' · ') || '–';
-      this.eventsBody.append(
-        h(
-          'tr',
-          { 'data-event-row': r.event_id, tabindex: 0, onclick: () => this.select(r.event_id), onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && this.select(r.event_id) },
-          h('td', null, h('a', { href: `#event=${encodeURIComponent(r.event_id)}` }, r.event_title ?? r.event_id)),
-          ...[f.views, f.unique_visitors, f.add_to_carts, f.checkouts_started, f.orders, f.tickets_sold].map((v) => h('td', { class: 'num' }, formatCount(v))),
-          h('td', { class: 'num' }, money),
-          h('td', { class: 'num' }, formatRatio(r.conversion.view_to_order)),
-        ),
-      );
-    }
+    renderEvents(this.ui.eventsBody, this.dash?.events ?? [], (id) => this.select(id));
   }
 
   private renderChart(): void {
@@ -411,23 +258,8 @@ export class OrganizerView {
     const now = Math.max(Date.now(), this.dashAt);
     const h = this.histories.get(this.selected);
     const state = ser?.historySince != null ? 'seeded' : h === 'pending' ? 'pending' : h === 'failed' ? 'failed' : 'none';
-    attr(this.chart, 'data-history', state);
-    renderChart(this.chart, ser ? ser.points(now) : new MinuteSeries(WINDOW).points(now), undefined, { nodata: state === 'pending' ? 'loading the last hour…' : undefined });
-    if (!ser || ser.viewsSince === null) {
-      text(this.chartNote, 'Waiting for data…');
-      return;
-    }
-    const hhmm = (ms: number) => new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
-    if (state === 'seeded') {
-      text(this.chartNote, `Per minute from the server's history until ${hhmm(ser.baseAt!)}, then counted live by this page.`);
-      return;
-    }
-    if (state === 'pending') {
-      text(this.chartNote, 'Loading the last hour from the server…');
-      return;
-    }
-    const since = hhmm(ser.viewsSince * 60_000);
-    const orders = ser.ordersSince === -Infinity ? 'orders of the whole window (from the sales ticker)' : ser.ordersSince !== null && ser.ordersSince < ser.viewsSince ? 'orders a little earlier (from the sales ticker)' : 'orders from then too';
-    text(this.chartNote, `Counted by this page since ${since}; ${orders}.${state === 'failed' ? " The server's per-minute history could not be loaded." : ''}`);
+    attr(this.ui.chart, 'data-history', state);
+    renderChart(this.ui.chart, ser ? ser.points(now) : new MinuteSeries(WINDOW).points(now), undefined, { nodata: state === 'pending' ? 'loading the last hour…' : undefined });
+    text(this.ui.chartNote, chartNoteText(ser, state));
   }
 }
