@@ -12,119 +12,23 @@
 //   await scanner.startSession({ eventEntityId: 'E1', venueId: 'V1', gateId: 'G-north', staffId: 'S7' });
 //   await scanner.recordScan({ ticketId: 'T-123', result: 'valid', latencyMs: 84 });
 //   await scanner.endSession();
-import type { EventPayloads, Id } from '../shared/registry.gen.js';
+//
+// This file keeps the session, the queue and the delivery decisions; the public types are in types.ts, what
+// each event holds in steps.ts and one POST of a batch in send.ts (re-exported here as before).
+import type { Id } from '../shared/registry.gen.js';
 import { nextDelay, retryAfterMs, verdict } from '../shared/retry.js';
-import type { BatchResult, ConsentSnapshot, Entities, Envelope, Rejection } from '../shared/types.js';
+import type { Envelope } from '../shared/types.js';
 import { uuid as defaultUuid } from '../shared/uuid.js';
 import { DurableQueue } from './queue.js';
-import { MemoryStorage, type StorageAdapter } from './storage.js';
+import { postBatch } from './send.js';
+import { deniedStep, envelope, grantedStep, scanAttemptStep, scanResultStep, type AttemptOptions, type DenyOptions, type GrantOptions, type ResultOptions, type Step } from './steps.js';
+import { MemoryStorage } from './storage.js';
+import type { DenialReason, ScannerConfig, ScannerSession, ScanParams, ScanResult, ScanType, StartSessionParams, TrackerState } from './types.js';
 
-export const SCANNER_VERSION = '1.0.0';
-
-export type ScanType = NonNullable<EventPayloads['ticket_scan_result']['scan_type']>;
-export type ScanResult = EventPayloads['ticket_scan_result']['result'];
-export type DenialReason = NonNullable<EventPayloads['entry_denied']['reason']>;
-
-export interface ScannerError {
-  /** network: no response / timeout; http: a status that keeps the events (401, 403, 429, 5xx);
-   * rejected: the server refused an event (it is not retried); dropped: an event could not be sent at all
-   * (too large, malformed) and was removed; storage: the adapter failed. */
-  kind: 'network' | 'http' | 'rejected' | 'dropped' | 'storage';
-  status?: number;
-  message: string;
-  event?: Envelope;
-  rejection?: Rejection;
-}
-
-export interface ScannerConfig {
-  /** Base URL of the Tixello Live server. */
-  endpoint: string;
-  /** The tenant's write key. */
-  writeKey: string;
-  storage?: StorageAdapter;
-  /** Key prefix in the storage (one per tracker on a device). Default `tx_scanner`. */
-  storageKey?: string;
-  deviceId?: Id;
-  appVersion?: string;
-  siteId?: string;
-  /** Entity ids added to every event (e.g. `{ organizer_id }`). */
-  entities?: Entities;
-  /** Consent snapshot on the events (scanner events are `necessary`). Default: data processing only. */
-  consent?: ConsentSnapshot;
-  /** Events per request (≤ 100). Default 50. */
-  batchSize?: number;
-  /** Background send interval in ms while events wait. Default 5000; 0 disables the timer. */
-  flushIntervalMs?: number;
-  retryBaseMs?: number;
-  retryMaxMs?: number;
-  requestTimeoutMs?: number;
-  /** Events per storage page. Default 200. */
-  pageSize?: number;
-  onError?: (err: ScannerError) => void;
-  fetch?: typeof fetch;
-  now?: () => number;
-  random?: () => number;
-  uuid?: () => string;
-}
-
-export interface StartSessionParams {
-  eventEntityId: Id;
-  gateId: Id;
-  venueId?: Id;
-  organizerId?: Id;
-  staffId?: Id;
-  deviceId?: Id;
-  appVersion?: string;
-  /** The app starts without a network (validating tickets from a local list). */
-  offline?: boolean;
-  /** Gate capacity, reported with capacity snapshots. */
-  capacity?: number;
-  venueCapacity?: number;
-}
-
-export interface ScannerSession {
-  id: string;
-  eventEntityId: Id;
-  gateId: Id;
-  venueId?: Id;
-  organizerId?: Id;
-  staffId?: Id;
-  deviceId?: Id;
-  capacity?: number;
-  venueCapacity?: number;
-  startedAt: number;
-  totals: { scans: number; granted: number; denied: number; exits: number; offline_scans: number };
-  /** Entry times of the last minute (rate per minute). */
-  recent: number[];
-}
-
-interface State {
-  session: ScannerSession | null;
-  seq: number;
-  prev: string | null;
-}
-
-export interface ScanParams {
-  ticketId: Id;
-  result: ScanResult;
-  scanType?: ScanType;
-  qrHash?: string;
-  reasonCode?: string;
-  latencyMs?: number;
-  offlineResolution?: boolean;
-  ticketTypeId?: Id;
-  beneficiaryId?: Id;
-  /** Why entry was refused when result is valid but entry is still denied (e.g. capacity_full). */
-  denyReason?: DenialReason;
-}
+export { SCANNER_VERSION } from './steps.js';
+export type { DenialReason, ScannerConfig, ScannerError, ScannerSession, ScanParams, ScanResult, ScanType, StartSessionParams } from './types.js';
 
 const CRITICAL = new Set(['entry_granted', 'entry_denied']);
-const DEFAULT_CONSENT: ConsentSnapshot = { analytics: false, marketing: false, data_processing: true };
-
-const clean = <T extends Record<string, unknown>>(o: T): T => {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o;
-};
 
 export class TxScannerTracker {
   private cfg: Required<Pick<ScannerConfig, 'batchSize' | 'flushIntervalMs' | 'retryBaseMs' | 'retryMaxMs' | 'requestTimeoutMs'>> & ScannerConfig;
@@ -132,7 +36,7 @@ export class TxScannerTracker {
   private fetch: typeof fetch;
   private now: () => number;
   private uuid: () => string;
-  private state: State;
+  private state: TrackerState;
   private batch: number;
   private attempt = 0;
   private retryAt = 0;
@@ -146,7 +50,7 @@ export class TxScannerTracker {
 
   private constructor(
     config: ScannerConfig,
-    private queue: DurableQueue<Envelope, State>,
+    private queue: DurableQueue<Envelope, TrackerState>,
   ) {
     this.cfg = { batchSize: 50, flushIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 30_000, requestTimeoutMs: 15_000, ...config };
     this.batch = this.cfg.batchSize = Math.max(1, Math.min(100, this.cfg.batchSize));
@@ -171,7 +75,7 @@ export class TxScannerTracker {
   /** Opens the tracker and loads what an earlier run left unsent (and the open session, if any). */
   static async open(config: ScannerConfig): Promise<TxScannerTracker> {
     const storage = config.storage ?? new MemoryStorage();
-    const queue = await DurableQueue.open<Envelope, State>(storage, config.storageKey ?? 'tx_scanner', config.pageSize ?? 200, (key, err) =>
+    const queue = await DurableQueue.open<Envelope, TrackerState>(storage, config.storageKey ?? 'tx_scanner', config.pageSize ?? 200, (key, err) =>
       config.onError?.({ kind: 'storage', message: `unreadable ${key} skipped: ${(err as Error).message}` }),
     );
     const t = new TxScannerTracker(config, queue);
@@ -335,32 +239,8 @@ export class TxScannerTracker {
       if (now < this.retryAt) return this.schedule(this.retryAt - now);
       const batch = this.queue.peek(this.batch);
       if (!batch.length) return;
-      const sentAt = new Date(now).toISOString();
-      const body = JSON.stringify({ events: batch.map((e) => ({ ...e, sent_at: sentAt })) });
-      let res: Response | null = null;
-      let netError: unknown = null;
-      const ctl = new AbortController();
-      const timer = setTimeout(() => ctl.abort(), this.cfg.requestTimeoutMs);
-      try {
-        res = await this.fetch(this.url, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-tx-key': this.cfg.writeKey }, signal: ctl.signal });
-      } catch (err) {
-        netError = err;
-      }
-      const status = res?.status ?? 0;
-      let result: BatchResult | null = null;
-      let text = '';
-      try {
-        // Read the whole body under the same timeout: a 200 only counts once its answer arrived.
-        text = res ? await res.text() : '';
-        if (status === 200) result = JSON.parse(text) as BatchResult;
-      } catch (err) {
-        if (status === 200) {
-          res = null;
-          netError = err;
-        }
-      } finally {
-        clearTimeout(timer);
-      }
+      const send = (url: string, init: NonNullable<Parameters<typeof fetch>[1]>) => this.fetch(url, init);
+      const { res, status, result, text, netError } = await postBatch({ send, url: this.url, writeKey: this.cfg.writeKey, timeoutMs: this.cfg.requestTimeoutMs }, batch, now);
       const v = res ? verdict(status) : 'retry';
 
       if (v === 'retry' || v === 'auth') {
@@ -423,65 +303,20 @@ export class TxScannerTracker {
     return this.state.session;
   }
 
-  private scanAttempt(ticketId: Id, o: { scanType?: ScanType; qrHash?: string; ticketTypeId?: Id }): Step {
-    const s = this.need();
-    s.totals.scans++;
-    if (!this.lastOk) s.totals.offline_scans++;
-    return {
-      name: 'ticket_scan_attempted',
-      payload: { gate_id: s.gateId, scanner_session_id: s.id, scan_type: o.scanType ?? 'entry', qr_payload_hash: o.qrHash },
-      entities: { ticket_id: ticketId, ticket_type_id: o.ticketTypeId },
-    };
+  private scanAttempt(ticketId: Id, o: AttemptOptions): Step {
+    return scanAttemptStep(this.need(), this.lastOk, ticketId, o);
   }
 
-  private scanResult(ticketId: Id, o: { result: ScanResult; scanType?: ScanType; reasonCode?: string; latencyMs?: number; offlineResolution?: boolean; ticketTypeId?: Id }): Step {
-    const s = this.need();
-    return {
-      name: 'ticket_scan_result',
-      payload: {
-        gate_id: s.gateId,
-        scanner_session_id: s.id,
-        result: o.result,
-        scan_type: o.scanType ?? 'entry',
-        reason_code: o.reasonCode,
-        latency_ms: o.latencyMs === undefined ? undefined : Math.max(0, Math.round(o.latencyMs)),
-        offline_resolution: o.offlineResolution ?? !this.lastOk,
-      },
-      entities: { ticket_id: ticketId, ticket_type_id: o.ticketTypeId },
-    };
+  private scanResult(ticketId: Id, o: ResultOptions): Step {
+    return scanResultStep(this.need(), this.lastOk, ticketId, o);
   }
 
-  private granted(ticketId: Id, o: { scanType?: ScanType; beneficiaryId?: Id; ticketTypeId?: Id }): Step {
-    const s = this.need();
-    const now = this.now();
-    if (o.scanType === 'exit') s.totals.exits++;
-    else {
-      s.totals.granted++;
-      s.recent.push(now);
-      if (s.recent.length > 1000) s.recent = s.recent.filter((x) => now - x < 60_000);
-    }
-    return {
-      name: 'entry_granted',
-      payload: {
-        gate_id: s.gateId,
-        entry_time: new Date(now).toISOString(),
-        beneficiary_id: o.beneficiaryId,
-        ticket_type_id: o.ticketTypeId,
-        scan_type: o.scanType ?? 'entry',
-        scanner_session_id: s.id,
-      },
-      entities: { ticket_id: ticketId, ticket_type_id: o.ticketTypeId },
-    };
+  private granted(ticketId: Id, o: GrantOptions): Step {
+    return grantedStep(this.need(), this.now(), ticketId, o);
   }
 
-  private denied(ticketId: Id, o: { reason?: DenialReason; reasonCode?: string; scanType?: ScanType; ticketTypeId?: Id }): Step {
-    const s = this.need();
-    s.totals.denied++;
-    return {
-      name: 'entry_denied',
-      payload: { gate_id: s.gateId, reason: o.reason, reason_code: o.reasonCode, scan_type: o.scanType ?? 'entry', scanner_session_id: s.id },
-      entities: { ticket_id: ticketId, ticket_type_id: o.ticketTypeId },
-    };
+  private denied(ticketId: Id, o: DenyOptions): Step {
+    return deniedStep(this.need(), ticketId, o);
   }
 
   private recordOne(step: Step): Promise<string> {
@@ -500,36 +335,12 @@ export class TxScannerTracker {
     const at = new Date(now).toISOString();
     const events: Envelope[] = steps.map((step) => {
       const id = this.uuid();
-      const e: Envelope = {
-        event_id: id,
-        event_name: step.name,
-        event_version: 1,
-        occurred_at: at,
-        source_system: 'scanner',
-        site_id: this.cfg.siteId,
-        sequence_no: this.state.seq++,
-        prev_event_id: this.state.prev ?? undefined,
-        consent_snapshot: this.cfg.consent ?? DEFAULT_CONSENT,
-        context: clean({
-          device: { device_type: 'scanner' },
-          device_id: s.deviceId,
-          app_version: this.cfg.appVersion,
-          library: `tx-scanner/${SCANNER_VERSION}`,
-        }),
-        entities: clean({
-          ...this.cfg.entities,
-          event_entity_id: s.eventEntityId,
-          venue_id: s.venueId,
-          organizer_id: s.organizerId,
-          ...step.entities,
-        }),
-        payload: clean(step.payload),
-      };
+      const e = envelope(step, s, this.cfg, { id, at, seq: this.state.seq++, prev: this.state.prev });
       this.state.prev = id;
-      return clean(e as unknown as Record<string, unknown>) as unknown as Envelope;
+      return e;
     });
     if (o.endSession) this.state = { session: null, seq: 0, prev: null };
-    const snapshot = JSON.parse(JSON.stringify(this.state)) as State;
+    const snapshot = JSON.parse(JSON.stringify(this.state)) as TrackerState;
     try {
       await this.queue.append(events, snapshot);
     } catch (err) {
@@ -541,8 +352,3 @@ export class TxScannerTracker {
   }
 }
 
-interface Step {
-  name: string;
-  payload: Record<string, unknown>;
-  entities: Entities;
-}
