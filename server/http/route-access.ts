@@ -1,7 +1,7 @@
 // What the principal may do: the route's permission against the role (with the tenant's overrides), the
 // resource it touches against the principal's scope, and the registration-time rules of those declarations.
-// The one place permissions are decided (the router calls these in order); apart from the router so the
-// domains that check a scope by hand (campaigns, tracking) use the same refusal.
+// The router calls these for every route, in order; apart from the router so the domains that check a scope
+// by hand (campaigns, tracking) give the same refusal.
 import { can, inScope, type Principal as Who, type Resource } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
 import { fail } from './errors.js';

@@ -1,7 +1,7 @@
 // How a node joins the shared Redis at start: the connection (with the timeouts that keep Redis off the hot
 // path), the mirror of the hot state (warm.ts) and the bus to the other nodes (bus-redis.ts). Apart from the
-// assembly (index.ts) because it is the only code that decides what runs without Redis: a node whose Redis
-// does not answer at start still starts, from the store, and joins once Redis is back.
+// assembly (index.ts) because it is where a start without Redis is decided: a node whose Redis does not
+// answer at start still starts, from the store, and joins once Redis is back.
 import { Redis } from 'ioredis';
 import type { Db } from '../store/db.js';
 import type { LiveBus } from './bus.js';
