@@ -1,6 +1,6 @@
 // The contracts between the live layer's assembly (index.ts createLive) and its parts. Types only, importing
 // nothing of index.ts, so the transports (ws, socketio, routes, history) and the Redis mirror (warm.ts) depend
-// on this file and index.ts depends on them: no import cycle (core.test.ts checks the whole folder).
+// on this file and index.ts depends on them: no import cycle (imports.test.ts checks the whole folder).
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Counts } from './erase.js';
