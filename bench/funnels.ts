@@ -12,7 +12,9 @@
 // both engines in the same run on the same data: the one-pass statement (funnels.sql `funnel`) and the
 // recursive one it replaced (`funnel_recursive`, `--old-runs` times: it is slow; 0 skips it), and checks that
 // their rows are equal. A third reference is the cheapest query that reads the same rows: distinct visitors per
-// step name, no ordering. Embedded store: the CPU column is this process's CPU time (PGlite runs in its worker
+// step name, no ordering. And the funnel index (server/analytics/funnel-index.ts) as the route uses it — its
+// catch-up read and erasure check included — after reading it once (time and memory printed), with its answers
+// checked equal to the one-pass statement's. Embedded store: the CPU column is this process's CPU time (PGlite runs in its worker
 // thread), less sensitive than wall time to other work on a shared machine. Prints a Markdown table for
 // bench/RESULTS.md.
 import crypto from 'node:crypto';
@@ -21,7 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { funnelRows, type FunnelEngine } from '../server/analytics/funnels.js';
-import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
+import { createAnalytics, type Analytics } from '../server/analytics/index.js';
+import { funnelBody, parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
 import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
 import { silent, tmpDir } from '../test/helpers.js';
@@ -133,21 +136,32 @@ async function loadEvents(db: Db, tenant: number): Promise<number> {
   return (performance.now() - loadStart) / 1000;
 }
 
-type Case = 'base' | 'new' | 'new_bd' | 'old' | 'old_bd';
+type Case = 'base' | 'new' | 'new_bd' | 'old' | 'old_bd' | 'idx' | 'idx_bd';
 
 /** Runs every query RUNS times (the recursive engine OLD_RUNS times), interleaved so load drifts hit all alike. */
-async function measure(db: Db, tenant: number) {
+async function measure(db: Db, tenant: number, analytics: Analytics) {
   const s = spec(false);
   const b = spec(true);
   const names = s.steps.map((x) => x.event_name);
-  const out: Record<Case, Samples> = { base: new Samples(), new: new Samples(), new_bd: new Samples(), old: new Samples(), old_bd: new Samples() };
+  const out: Record<Case, Samples> = {
+    base: new Samples(), new: new Samples(), new_bd: new Samples(), old: new Samples(), old_bd: new Samples(), idx: new Samples(), idx_bd: new Samples(),
+  };
+  const answers: Partial<Record<Case, string>> = {};
   const rows: Partial<Record<Case, string>> = {};
   let counts: number[] = [];
   const funnel = async (c: Case, sp: FunnelSpec, engine: FunnelEngine) => {
     const t = await time(() => funnelRows(db, tenant, sp, null, engine));
     out[c].add(t);
     rows[c] = JSON.stringify(t.value);
+    answers[c] = JSON.stringify(funnelBody(sp, t.value));
     return t.value;
+  };
+  // The funnel index as the route uses it: the catch-up read and the erasure check included.
+  const indexed = async (c: Case, sp: FunnelSpec) => {
+    const t = await time(() => analytics.funnel(tenant, sp, null));
+    if (t.value.source !== 'index') throw new Error('the funnel index did not answer');
+    out[c].add(t);
+    answers[c] = JSON.stringify(funnelBody(sp, t.value.rows));
   };
   for (let i = 0; i < Math.max(RUNS, OLD_RUNS); i++) {
     if (i < RUNS) {
@@ -155,6 +169,8 @@ async function measure(db: Db, tenant: number) {
       const r = await funnel('new', s, 'one_pass');
       counts = r.filter((x) => x.total).map((x) => x.actors);
       await funnel('new_bd', b, 'one_pass');
+      await indexed('idx', s);
+      await indexed('idx_bd', b);
     }
     if (i < OLD_RUNS) {
       await funnel('old', s, 'recursive');
@@ -162,7 +178,8 @@ async function measure(db: Db, tenant: number) {
     }
   }
   const equal = OLD_RUNS > 0 ? rows.new === rows.old && rows.new_bd === rows.old_bd : null;
-  return { out, counts, equal };
+  const indexEqual = answers.idx === answers.new && answers.idx_bd === answers.new_bd;
+  return { out, counts, equal, indexEqual };
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
@@ -182,6 +199,8 @@ function table(m: Awaited<ReturnType<typeof measure>>, label: string) {
   console.log(line('baseline: distinct visitors per step name, unordered', 'base'));
   console.log(line('**one pass**: seed 003 preset (5 steps, 1-day window)', 'new', OLD_RUNS > 0 ? 'old' : undefined));
   console.log(line('**one pass**: same, breakdown by context.utm.source', 'new_bd', OLD_RUNS > 0 ? 'old_bd' : undefined));
+  console.log(line('**funnel index**: seed 003 preset', 'idx'));
+  console.log(line('**funnel index**: same, breakdown by context.utm.source', 'idx_bd'));
   if (OLD_RUNS > 0) {
     console.log(line('old recursive statement: preset', 'old'));
     console.log(line('old recursive statement: breakdown', 'old_bd'));
@@ -215,15 +234,25 @@ async function main() {
       const rows = (await funnelRows(q as unknown as Db, tenant, s, null)) as unknown as Record<string, string>[];
       console.log(rows.map((r) => Object.values(r)[0]).join('\n'));
     }
+    const analytics = createAnalytics({
+      db, log: silent, overrides: async () => ({}), index: { maxAgeMs: 86_400_000, minQueryMs: 0, maxTenants: 1, maxRows: 100_000_000 },
+    });
+    const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const indexLoad = await time(() => analytics.index!.load(tenant));
+    const heap1 = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const ist = analytics.index!.stats();
+    // The first funnel after the read pays the collection of the read's garbage; reported apart, not in the medians.
+    const first = await time(() => analytics.funnel(tenant, spec(false), null));
     const loadBefore = load();
-    const m = await measure(db, tenant);
+    const m = await measure(db, tenant, analytics);
     // Embedded only (one connection): the same queries again with a larger sort memory for the session.
-    const wm = WORK_MEM && STORE === 'embedded' ? (await db.query(`SET work_mem = '${WORK_MEM}'`), await measure(db, tenant)) : null;
+    const wm = WORK_MEM && STORE === 'embedded' ? (await db.query(`SET work_mem = '${WORK_MEM}'`), await measure(db, tenant, analytics)) : null;
     const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
     console.log(`\n${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GB, store ${STORE}, node ${process.version}`);
     console.log(`load average at start ${loadAtStart}, before the queries ${loadBefore}, at end ${load()}`);
     console.log(`${EVENTS.toLocaleString('en')} events over ${DAYS} days (${stepRows.toLocaleString('en')} of the 5 step names), ${VISITORS.toLocaleString('en')} visitors; loaded in ${loadS.toFixed(0)} s`);
-    console.log(`funnel counts: ${m.counts.join(' → ')}; one-pass rows equal to the recursive statement's: ${m.equal === null ? 'not checked (--old-runs 0)' : m.equal ? 'yes' : 'NO'}\n`);
+    console.log(`funnel counts: ${m.counts.join(' → ')}; one-pass rows equal to the recursive statement's: ${m.equal === null ? 'not checked (--old-runs 0)' : m.equal ? 'yes' : 'NO'}`);
+    console.log(`funnel index: read in ${(indexLoad.ms / 1000).toFixed(1)} s (CPU ${(indexLoad.cpuMs / 1000).toFixed(1)} s), ${ist.rows.toLocaleString('en')} rows, ${(ist.bytes / 2 ** 20).toFixed(0)} MiB by its own count, heap + buffers +${((heap1 - heap0) / 2 ** 20).toFixed(0)} MiB; first funnel after the read ${first.ms.toFixed(0)} ms; answers equal to the one-pass statement's: ${m.indexEqual ? 'yes' : 'NO'}\n`);
     table(m, '');
     if (wm) {
       console.log('');

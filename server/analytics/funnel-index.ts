@@ -42,10 +42,12 @@ interface Held {
   readAt: number;
   /** Erasures committed before the read began (their rows were already gone). */
   reflected: Set<string>;
-  /** After each read: the highest id held, and when that read began. */
-  marks: { at: number; maxId: number }[];
-  /** Ids held above the oldest mark still in use (a row read twice is kept once). */
-  tail: Set<number>;
+  /**
+   * After each page read: when it began, the highest id held then and the ids it added. The first mark is the
+   * settled one (every commit in flight at its time is done, so nothing below its maxId is missing); the ids of
+   * the later ones are what a read from there may bring again (kept once). Pruned as marks settle.
+   */
+  marks: { at: number; maxId: number; ids: Set<number> }[];
   pulling: Promise<void> | null;
 }
 
@@ -85,20 +87,14 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   /** Reads the rows after the last settled mark; a row already held is skipped. */
   const pull = async (h: Held): Promise<void> => {
     const tenant = h.cols.tenant;
-    const cutoff = now() - settle;
-    // Right after the first read nothing has settled: its first page (the tenant's oldest rows) is taken as read.
-    let from = h.marks[0]?.maxId ?? 0;
-    for (const m of h.marks) if (m.at <= cutoff) from = m.maxId;
-    h.marks = h.marks.filter((m) => m.maxId >= from);
-    for (const id of h.tail) if (id <= from) h.tail.delete(id);
-    let after = from;
+    let after = settled(h, now() - settle);
     for (;;) {
       const at = now();
       const p = await source.page(tenant, after, page);
       const fresh = keepNew(h, p);
       if (!appendPage(h.cols, fresh)) throw new IndexTooLargeError(tenant, options.maxRows);
-      for (const id of fresh.id) h.tail.add(id);
-      h.marks.push({ at, maxId: h.cols.maxId });
+      h.marks.push({ at, maxId: h.cols.maxId, ids: new Set(fresh.id) });
+      settled(h, now() - settle);
       if (h.cols.size > options.maxRows) throw new IndexTooLargeError(tenant, options.maxRows);
       if (p.id.length < page) return;
       after = p.id[p.id.length - 1];
@@ -111,7 +107,7 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   const read = async (tenant: number): Promise<Held> => {
     const readAt = now();
     const reflected = new Set(await source.erasedSince(tenant, new Date(readAt - ERASURE_MARGIN_MS)));
-    const h: Held = { cols: emptyColumns(tenant), readAt, reflected, marks: [], tail: new Set(), pulling: null };
+    const h: Held = { cols: emptyColumns(tenant), readAt, reflected, marks: [], pulling: null };
     try {
       await pull(h);
     } catch (err) {
@@ -172,10 +168,26 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   };
 }
 
+/**
+ * The id to read from: the maxId of the newest mark begun before `cutoff`, which becomes the first mark (its ids
+ * and the older marks are dropped). Right after the first read nothing has settled: its first page (the tenant's
+ * oldest rows) is taken as read.
+ */
+function settled(h: Held, cutoff: number): number {
+  let s = 0;
+  h.marks.forEach((m, k) => {
+    if (m.at <= cutoff) s = k;
+  });
+  h.marks = h.marks.slice(s);
+  if (h.marks.length === 0) return 0;
+  h.marks[0].ids = new Set();
+  return h.marks[0].maxId;
+}
+
 /** The page's rows this index does not hold yet: ids above its maximum, and late commits below it. */
 function keepNew(h: Held, p: IndexPage): IndexPage {
   if (p.id.every((id) => id > h.cols.maxId)) return p;
-  const keep = p.id.map((id) => id > h.cols.maxId || !h.tail.has(id));
+  const keep = p.id.map((id) => id > h.cols.maxId || !h.marks.some((m) => m.ids.has(id)));
   const pick = <T>(xs: T[]) => xs.filter((_, i) => keep[i]);
   return { id: pick(p.id), name: pick(p.name), t: pick(p.t), visitor: pick(p.visitor), dims: p.dims.map(pick) };
 }
