@@ -183,7 +183,7 @@ async function measure(db: Db, tenant: number, analytics: Analytics) {
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '–');
-const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(1) : '–');
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(a / b < 0.1 ? 3 : 1) : '–');
 
 function table(m: Awaited<ReturnType<typeof measure>>, label: string) {
   const { out } = m;
