@@ -10,21 +10,15 @@ import { createAnalytics, type Analytics } from '../server/analytics/index.js';
 import { funnelRows } from '../server/analytics/funnels.js';
 import { funnelBody, parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
 import type { Db } from '../server/store/db.js';
-import { FUNNEL_NAMES, insertJourneys, journeys, seedJourneys } from './funnel-journeys.js';
+import { FUNNEL_NAMES, insertJourneys, journeys, ORDER_BODIES, seedJourneys, step } from './funnel-journeys.js';
 import { silent } from './helpers.js';
 import { onBothStores } from './store-suites.js';
 
 const [S0, S1, S2, PV] = FUNNEL_NAMES;
-const step = (event_name: string, filters?: unknown[]) => (filters ? { event_name, filters } : { event_name });
 
 /** Funnels the index answers: order, windows from 1 s to a day, repeated names, held-dimension filters, breakdowns. */
 const HELD: Record<string, unknown>[] = [
-  { steps: [step(S0), step(S1), step(S2)], window_s: 600 },
-  { steps: [step(S0), step(S1), step(S2)], window_s: 1 },
-  { steps: [step(S0), step(S1), step(S2), step(PV)], window_s: 86_400 },
-  { steps: [step(PV), step(PV), step(PV)], window_s: 900 },
-  { steps: [step(S0), step(S0), step(S1), step(S0)], window_s: 1800 },
-  { steps: [step(S1), step(S0)], window_s: 300 },
+  ...ORDER_BODIES,
   { steps: [step(S0, [{ field: 'context.utm.source', op: 'eq', value: 'google' }]), step(S1, [{ field: 'entities.event_entity_id', op: 'in', value: ['E1', 'E3'] }]), step(S2)], window_s: 3600 },
   { steps: [step(S0, [{ field: 'context.utm.source', op: 'neq', value: 'fb' }]), step(S1, [{ field: 'context.utm.source', op: 'not_in', value: ['newsletter'] }]), step(S2, [{ field: 'context.utm.source', op: 'exists' }])], window_s: 3600 },
   { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source' },

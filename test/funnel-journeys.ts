@@ -46,3 +46,16 @@ export async function insertJourneys(db: Db, tenant: number, rows: Record<string
   );
 }
 
+
+const [S0, S1, S2, PV] = FUNNEL_NAMES;
+export const step = (event_name: string, filters?: unknown[]) => (filters ? { event_name, filters } : { event_name });
+
+/** Funnels over the journeys that test order alone: windows from 1 s to a day, repeated names, restarts. */
+export const ORDER_BODIES: Record<string, unknown>[] = [
+  { steps: [step(S0), step(S1), step(S2)], window_s: 600 },
+  { steps: [step(S0), step(S1), step(S2)], window_s: 1 },
+  { steps: [step(S0), step(S1), step(S2), step(PV)], window_s: 86_400 },
+  { steps: [step(PV), step(PV), step(PV)], window_s: 900 },
+  { steps: [step(S0), step(S0), step(S1), step(S0)], window_s: 1800 },
+  { steps: [step(S1), step(S0)], window_s: 300 },
+];

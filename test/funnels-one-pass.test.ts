@@ -6,23 +6,17 @@ import { expect, it } from 'vitest';
 import { funnelRows } from '../server/analytics/funnels.js';
 import { parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
 import type { Db } from '../server/store/db.js';
-import { FUNNEL_NAMES, seedJourneys } from './funnel-journeys.js';
+import { FUNNEL_NAMES, ORDER_BODIES, seedJourneys, step } from './funnel-journeys.js';
 import { onBothStores } from './store-suites.js';
 
 const NAMES = FUNNEL_NAMES;
 const seed = (db: Db) => seedJourneys(db, 'funnels-one-pass');
 
 const [S0, S1, S2, PV] = NAMES;
-const step = (event_name: string, filters?: unknown[]) => (filters ? { event_name, filters } : { event_name });
 
 /** The funnels compared: order, windows from 1 s to a day, repeated names, filters, breakdowns, person mode. */
 const BODIES: Record<string, unknown>[] = [
-  { steps: [step(S0), step(S1), step(S2)], window_s: 600 },
-  { steps: [step(S0), step(S1), step(S2)], window_s: 1 },
-  { steps: [step(S0), step(S1), step(S2), step(PV)], window_s: 86_400 },
-  { steps: [step(PV), step(PV), step(PV)], window_s: 900 },
-  { steps: [step(S0), step(S0), step(S1), step(S0)], window_s: 1800 },
-  { steps: [step(S1), step(S0)], window_s: 300 },
+  ...ORDER_BODIES,
   { steps: [step(S0, [{ field: 'payload.source', op: 'eq', value: 'feed' }]), step(S0, [{ field: 'payload.position', op: 'gte', value: 5 }]), step(S2)], window_s: 3600 },
   { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source' },
   { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source', breakdown_limit: 1 },

@@ -7,6 +7,12 @@ import { queries } from '../store/queries.js';
 import { funnelBody, type FunnelRow, type FunnelSpec } from './spec.js';
 
 const Q = queries('funnels.sql', ['funnel', 'funnel_recursive']);
+const S = queries('funnel-index.sql', ['scope_events']);
+
+/** The ids of the events a scoped principal may analyse (its organizers', venues', artists' and own events). */
+export async function scopeEvents(q: Queryable, tenantId: number, s: Scope): Promise<string[]> {
+  return (await q.query<{ id: string }>(S.scope_events, [tenantId, s.organizers, s.venues, s.artists, s.events])).rows.map((r) => r.id);
+}
 
 export type FunnelReply = ReturnType<typeof funnelBody>;
 
@@ -30,10 +36,7 @@ export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpe
     spec.breakdown?.path ?? null,
     spec.breakdownLimit,
     scope !== null,
-    scope?.organizers ?? [],
-    scope?.venues ?? [],
-    scope?.artists ?? [],
-    scope?.events ?? [],
+    scope ? await scopeEvents(q, tenantId, scope) : [],
   ]);
   return rows.map((r) => ({ ...r, step: Number(r.step), actors: Number(r.actors) }));
 }

@@ -10,13 +10,13 @@ import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { DIMS, funnelFromColumns, servable, type IndexPage } from './columns.js';
 import { createFunnelIndex, type FunnelIndex, type FunnelIndexOptions, type IndexSource } from './funnel-index.js';
-import { funnelRows } from './funnels.js';
+import { funnelRows, scopeEvents } from './funnels.js';
 import { funnelBody, parseFunnel, type FunnelRow, type FunnelSpec } from './spec.js';
 
 export { runFunnel, funnelRows } from './funnels.js';
 export { parseFunnel, PRESETS, type FunnelSpec, type Step } from './spec.js';
 
-const Q = queries('funnel-index.sql', ['index_page', 'scope_events']);
+const Q = queries('funnel-index.sql', ['index_page']);
 
 export interface AnalyticsDeps {
   db: Db;
@@ -59,16 +59,13 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const options = deps.index ? { settleMs: deps.db.kind === 'embedded' ? 0 : undefined, ...deps.index } : null;
   const index = options && options.maxAgeMs > 0 ? createFunnelIndex({ source: indexSource(deps.db), log, options }) : null;
 
-  const scopeEvents = async (tenantId: number, s: Scope): Promise<Set<string>> =>
-    new Set((await deps.db.query<{ id: string }>(Q.scope_events, [tenantId, s.organizers, s.venues, s.artists, s.events])).rows.map((r) => r.id));
-
   const funnel: Analytics['funnel'] = async (tenantId, spec, scope) => {
     // Person funnels never come from the index (stitching rewrites old rows' person): no catch-up read for them.
     const indexed = index !== null && spec.by === 'visitor';
     const held = indexed && !spec.fresh ? await index.acquire(tenantId) : null;
     const why = held ? servable(held.cols, spec, scope !== null) : 'no_index';
     if (held && why === true) {
-      const rows = funnelFromColumns(held.cols, spec, scope ? await scopeEvents(tenantId, scope) : null);
+      const rows = funnelFromColumns(held.cols, spec, scope ? new Set(await scopeEvents(deps.db, tenantId, scope)) : null);
       return { rows, source: 'index', asOf: held.asOf };
     }
     const started = performance.now();

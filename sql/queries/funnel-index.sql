@@ -1,5 +1,6 @@
 -- The per-node funnel index (server/analytics/funnel-index.ts, README "Funnels"): a tenant's stored events as
--- columns, read in pages by id and then kept current by reading the ids after the last page.
+-- columns, read in pages by id and then kept current by reading the ids after the last page; and the scope of a
+-- principal's funnels, by whichever path they are answered.
 
 -- name: index_page
 -- Up to $3 of the tenant's rows after id $2, in id order, as one row of arrays (far cheaper to carry than $3
@@ -19,8 +20,8 @@ FROM (
 ) r;
 
 -- name: scope_events
--- The events a scoped principal may analyse (funnels.sql's scope_events): $2 organizers, $3 venues, $4 artists,
--- $5 events.
+-- The events a scoped principal may analyse, for the funnel statements ($12 of funnels.sql) and the index:
+-- $2 organizers, $3 venues, $4 artists, $5 events.
 SELECT c.id FROM catalog_events c
 WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($2::text[]) OR c.venue_id = ANY($3::text[]) OR c.artist_ids && $4::text[])
 UNION

@@ -10,7 +10,7 @@
 -- $1 tenant_id, $2 steps jsonb [{event_name, filters:[{root,path,op,text,num,list}]}], $3 step names text[],
 -- $4 from, $5 to, $6 window seconds, $7 'visitor' | 'person', $8 breakdown root (payload|context|entities,
 -- null = no breakdown), $9 breakdown path text[], $10 breakdown values kept (the rest is "other"),
--- $11 scoped (false = the whole tenant), $12 organizers, $13 venues, $14 artists, $15 events of the scope.
+-- $11 scoped (false = the whole tenant), $12 the scope's event ids (funnel-index.sql `scope_events`).
 
 -- name: funnel
 -- One pass (measured against the statement below in bench/RESULTS.md "Funnels"): the matched rows are
@@ -30,16 +30,6 @@ WITH steps AS MATERIALIZED (
          f->>'text' AS txt, (f->>'num')::numeric AS num,
          ARRAY(SELECT jsonb_array_elements_text(COALESCE(f->'list', '[]'::jsonb))) AS list
   FROM steps st CROSS JOIN LATERAL jsonb_array_elements(st.filters) AS f
-), scope_events AS (
-  SELECT c.id FROM catalog_events c
-  WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($12::text[]) OR c.venue_id = ANY($13::text[]) OR c.artist_ids && $14::text[])
-  UNION
-  -- An event the catalog does not own yet belongs to the organizer the live layer recorded for it.
-  SELECT o.event_entity_id FROM live_event_owners o
-  WHERE o.tenant_id = $1 AND o.organizer_id = ANY($12::text[])
-    AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)
-  UNION
-  SELECT unnest($15::text[])
 ), matched AS (
   SELECT e.id AS uid, e.occurred_at AS at, st.idx,
          CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END COLLATE "C" AS actor,
@@ -48,7 +38,7 @@ WITH steps AS MATERIALIZED (
   FROM tx_events e JOIN steps st ON st.event_name = e.event_name
   WHERE e.tenant_id = $1 AND e.event_name = ANY($3::text[]) AND e.occurred_at >= $4 AND e.occurred_at < $5 AND NOT e.is_bot
     AND (CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END) IS NOT NULL
-    AND (NOT $11::boolean OR e.entities->>'event_entity_id' IN (SELECT id FROM scope_events))
+    AND (NOT $11::boolean OR e.entities->>'event_entity_id' = ANY($12::text[]))
     AND (NOT st.filtered OR NOT EXISTS (
       SELECT 1 FROM filt f CROSS JOIN LATERAL (
         SELECT CASE f.root WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END AS doc
@@ -111,16 +101,6 @@ WITH RECURSIVE steps AS (
          f->>'text' AS txt, (f->>'num')::numeric AS num,
          ARRAY(SELECT jsonb_array_elements_text(COALESCE(f->'list', '[]'::jsonb))) AS list
   FROM steps st CROSS JOIN LATERAL jsonb_array_elements(st.filters) AS f
-), scope_events AS (
-  SELECT c.id FROM catalog_events c
-  WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($12::text[]) OR c.venue_id = ANY($13::text[]) OR c.artist_ids && $14::text[])
-  UNION
-  -- An event the catalog does not own yet belongs to the organizer the live layer recorded for it.
-  SELECT o.event_entity_id FROM live_event_owners o
-  WHERE o.tenant_id = $1 AND o.organizer_id = ANY($12::text[])
-    AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)
-  UNION
-  SELECT unnest($15::text[])
 ), matched AS MATERIALIZED (
   SELECT e.id AS uid, extract(epoch FROM e.occurred_at)::float8 AS t, st.idx,
          CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END AS actor,
@@ -129,7 +109,7 @@ WITH RECURSIVE steps AS (
   FROM tx_events e JOIN steps st ON st.event_name = e.event_name
   WHERE e.tenant_id = $1 AND e.event_name = ANY($3::text[]) AND e.occurred_at >= $4 AND e.occurred_at < $5 AND NOT e.is_bot
     AND (CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END) IS NOT NULL
-    AND (NOT $11::boolean OR e.entities->>'event_entity_id' IN (SELECT id FROM scope_events))
+    AND (NOT $11::boolean OR e.entities->>'event_entity_id' = ANY($12::text[]))
     AND NOT EXISTS (
       SELECT 1 FROM filt f CROSS JOIN LATERAL (
         SELECT CASE f.root WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END AS doc
