@@ -2,7 +2,7 @@
 // on the embedded store and on plain PostgreSQL 15: the same answer — counts, conversions, medians and p90s,
 // breakdown groups — for random journeys with same-time events, microsecond times, restarts, repeated step
 // names, held-dimension filters, bots and rows without a visitor; rows stored after the index was read count at
-// once; what the index cannot answer (person funnels, payload filters) reads the store; an erasure makes the
+// once; what the index cannot answer (person funnels, other payload fields, numbers) reads the store; an erasure makes the
 // next funnel read the store while the index is read again.
 import crypto from 'node:crypto';
 import { expect, it } from 'vitest';
@@ -24,6 +24,7 @@ const HELD: Record<string, unknown>[] = [
   { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source' },
   { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source', breakdown_limit: 1 },
   { steps: [step(PV), step(S0), step(S1)], window_s: 2400, breakdown: 'entities.event_entity_id' },
+  { steps: [step(S0, [{ field: 'payload.source', op: 'eq', value: 'feed' }]), step(S1), step(S2)], window_s: 3600, breakdown: 'context.device.device_type' },
 ];
 
 const spec = (b: Record<string, unknown>): FunnelSpec => {
@@ -101,14 +102,15 @@ function suite(store: () => { db: Db; tenant: number }) {
     expect((await both(a, db, tenant, s)).index).toEqual(after.store);
   });
 
-  it('reads the store for what the index does not hold: person funnels, payload filters, fresh', async () => {
+  it('reads the store for what the index does not hold: person funnels, other fields, numeric filters, fresh', async () => {
     const { db, tenant } = store();
     const a = analytics(db);
     await a.index!.load(tenant);
     expect((await a.funnel(tenant, spec({ ...HELD[0], by: 'person' }), null)).source).toBe('store');
-    expect((await a.funnel(tenant, spec({ steps: [step(S0, [{ field: 'payload.source', op: 'eq', value: 'feed' }]), step(S1)], window_s: 60 }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ steps: [step(S0, [{ field: 'payload.position', op: 'eq', value: 'x' }]), step(S1)], window_s: 60 }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ steps: [step(S0, [{ field: 'payload.position', op: 'gte', value: 5 }]), step(S1)], window_s: 60 }), null)).source).toBe('store');
     expect((await a.funnel(tenant, spec({ steps: [step(S0, [{ field: 'context.utm.source', op: 'contains', value: 'oo' }]), step(S1)], window_s: 60 }), null)).source).toBe('store');
-    expect((await a.funnel(tenant, spec({ ...HELD[0], breakdown: 'payload.source' }), null)).source).toBe('store');
+    expect((await a.funnel(tenant, spec({ ...HELD[0], breakdown: 'payload.position' }), null)).source).toBe('store');
     expect((await a.funnel(tenant, spec({ ...HELD[0], fresh: true }), null)).source).toBe('store');
     expect((await a.funnel(tenant, spec(HELD[0]), null)).source).toBe('index');
   });

@@ -20,7 +20,7 @@ export function journeys(seed: number, visitors = 250): Record<string, unknown>[
       rows.push({
         event_id: crypto.randomUUID(), event_name: pick(FUNNEL_NAMES), occurred_at: new Date(T0 + ms).toISOString(), visitor_id: `v${v}`, person_id: person,
         payload: { source: pick(['feed', 'search']), position: Math.floor(rand() * 10) },
-        context: rand() < 0.8 ? { utm: { source: pick(['google', 'fb', 'newsletter']) } } : {},
+        context: rand() < 0.8 ? { utm: { source: pick(['google', 'fb', 'newsletter']) }, device: { device_type: pick(['mobile', 'desktop']) } } : {},
         entities: { event_entity_id: pick(['E1', 'E2']) }, is_bot: rand() < 0.02,
       });
     }
