@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { silent } from '../../test/helpers.js';
 import { DIMS, type IndexPage } from './columns.js';
-import { createFunnelIndex, type IndexSource } from './funnel-index.js';
+import { createFunnelIndex, nextPageSize, type IndexSource } from './funnel-index.js';
 
 /** A store whose rows become visible when the test says (a late commit below the highest id already read). */
 function fakeStore() {
   const rows: { id: number; visible: boolean }[] = [];
   let erased: string[] = [];
   const source: IndexSource = {
-    async page(_tenant, after, limit): Promise<IndexPage> {
-      const r = rows.filter((x) => x.visible && x.id > after).sort((a, b) => a.id - b.id).slice(0, limit);
+    async page(_tenant, after, through): Promise<IndexPage> {
+      const r = rows.filter((x) => x.visible && x.id > after && x.id <= through).sort((a, b) => a.id - b.id);
       return { id: r.map((x) => x.id), name: r.map(() => 'a'), t: r.map((x) => x.id), visitor: r.map((x) => `v${x.id}`), dims: DIMS.map(() => r.map(() => null)) };
     },
+    maxId: async () => Math.max(0, ...rows.map((r) => r.id)),
     erasedSince: async () => erased,
   };
   return { rows, source, erase: (d: string) => (erased = [...erased, d]) };
@@ -59,5 +60,17 @@ describe('funnel index upkeep', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(index.stats().failures).toBe(1);
     expect(index.stats().loads).toBe(0);
+  });
+});
+
+describe('page size by time', () => {
+  it('scales the next page toward the target, at most halving or doubling, within bounds', () => {
+    expect(nextPageSize(10_000, 100, 100)).toBe(10_000);
+    expect(nextPageSize(10_000, 400, 100)).toBe(5_000);
+    expect(nextPageSize(10_000, 10, 100)).toBe(20_000);
+    expect(nextPageSize(10_000, 80, 100)).toBe(12_500);
+    expect(nextPageSize(5_000, 1_000, 100)).toBe(5_000);
+    expect(nextPageSize(1_000_000, 1, 100)).toBe(1_000_000);
+    expect(nextPageSize(10_000, 0, 100)).toBe(20_000);
   });
 });

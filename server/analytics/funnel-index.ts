@@ -21,7 +21,19 @@ export interface FunnelIndexOptions {
   maxTenants: number;
   /** FUNNEL_INDEX_MAX_ROWS: a larger tenant is not indexed (≈ 34 bytes a row). */
   maxRows: number;
+  /** Ids spanned by one page read (the first page's, when pages are sized by time). */
   pageSize?: number;
+  /**
+   * Pages sized to take about this long (0 = fixed pages). On the embedded store every page holds its one
+   * session, so ingest waits behind it: 100 ms there by default; a PostgreSQL server reads pages on a connection
+   * of their own.
+   */
+  pageTargetMs?: number;
+  /**
+   * After each page the read rests this many times the page's duration (0 = none), so on the embedded store's
+   * one session ingest keeps most of the time while an index is read: 1 there by default.
+   */
+  pageRest?: number;
   /**
    * A commit in flight this long after a read is assumed done: the ids read since are read again, so a commit
    * that lands below the highest id already read still counts. 0 on the embedded store (one session: commits
@@ -31,7 +43,10 @@ export interface FunnelIndexOptions {
 }
 
 export interface IndexSource {
-  page(tenantId: number, afterId: number, limit: number): Promise<IndexPage>;
+  /** The tenant's rows with afterId < id <= throughId, in id order. */
+  page(tenantId: number, afterId: number, throughId: number): Promise<IndexPage>;
+  /** The highest id stored now, all tenants (0 when none). */
+  maxId(): Promise<number>;
   erasedSince(tenantId: number, at: Date): Promise<string[]>;
 }
 
@@ -43,7 +58,7 @@ interface Held {
   /** Erasures committed before the read began (their rows were already gone). */
   reflected: Set<string>;
   /**
-   * After each page read: when it began, the highest id held then and the ids it added. The first mark is the
+   * After each page read: when it began, the id it read through and the ids it added. The first mark is the
    * settled one (every commit in flight at its time is done, so nothing below its maxId is missing); the ids of
    * the later ones are what a read from there may bring again (kept once). Pruned as marks settle.
    */
@@ -74,6 +89,14 @@ export class IndexTooLargeError extends Error {
 }
 
 const DEFAULT_PAGE = 50_000;
+const MIN_PAGE = 5_000;
+const MAX_PAGE = 1_000_000;
+
+/** The next page's id span for a page of `rows` ids that took `ms`, aiming at `targetMs` (halving or doubling at most). Pure. */
+export function nextPageSize(rows: number, ms: number, targetMs: number): number {
+  const scaled = ms > 0 ? (rows * targetMs) / ms : rows * 2;
+  return Math.round(Math.min(MAX_PAGE, Math.max(MIN_PAGE, rows / 2, Math.min(rows * 2, scaled))));
+}
 const SETTLE_MS = 2_000;
 const TOO_LARGE_RETRY_MS = 86_400_000;
 
@@ -81,23 +104,35 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   const { source, options } = deps;
   const log = deps.log;
   const now = deps.now ?? Date.now;
-  const page = options.pageSize ?? DEFAULT_PAGE;
+  const firstPage = options.pageSize ?? DEFAULT_PAGE;
+  const target = options.pageTargetMs ?? 0;
+  const rest = options.pageRest ?? 0;
   const settle = options.settleMs ?? SETTLE_MS;
 
-  /** Reads the rows after the last settled mark; a row already held is skipped. */
+  /**
+   * Reads the rows after the last settled mark up to the highest id stored when it starts, in id ranges (a range
+   * walks the id index whatever the planner knows: the embedded store has no statistics, and a row-count page
+   * planned without them scanned every row of the tenant); a row already held is skipped.
+   */
   const pull = async (h: Held): Promise<void> => {
     const tenant = h.cols.tenant;
     let after = settled(h, now() - settle);
-    for (;;) {
+    const top = await source.maxId();
+    let span = firstPage;
+    while (after < top) {
       const at = now();
-      const p = await source.page(tenant, after, page);
+      const through = Math.min(top, after + span);
+      const started = performance.now();
+      const p = await source.page(tenant, after, through);
+      const took = performance.now() - started;
+      if (target > 0) span = nextPageSize(span, took, target);
+      if (rest > 0) await new Promise((r) => setTimeout(r, took * rest));
       const fresh = keepNew(h, p);
       if (!appendPage(h.cols, fresh)) throw new IndexTooLargeError(tenant, options.maxRows);
-      h.marks.push({ at, maxId: h.cols.maxId, ids: new Set(fresh.id) });
+      h.marks.push({ at, maxId: through, ids: new Set(fresh.id) });
       settled(h, now() - settle);
       if (h.cols.size > options.maxRows) throw new IndexTooLargeError(tenant, options.maxRows);
-      if (p.id.length < page) return;
-      after = p.id[p.id.length - 1];
+      after = through;
     }
   };
 

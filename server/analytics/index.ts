@@ -16,7 +16,7 @@ import { funnelBody, parseFunnel, type FunnelRow, type FunnelSpec } from './spec
 export { runFunnel, funnelRows } from './funnels.js';
 export { parseFunnel, PRESETS, type FunnelSpec, type Step } from './spec.js';
 
-const Q = queries('funnel-index.sql', ['index_page']);
+const Q = queries('funnel-index.sql', ['index_page', 'max_id']);
 
 export interface AnalyticsDeps {
   db: Db;
@@ -43,20 +43,22 @@ export async function analyticsScope(who: Principal, overrides: (tenant: number)
 
 export function indexSource(db: Db): IndexSource {
   return {
-    async page(tenantId, afterId, limit): Promise<IndexPage> {
-      const r = (await db.query<Record<string, unknown[]>>(Q.index_page, [tenantId, afterId, limit])).rows[0];
+    async page(tenantId, afterId, throughId): Promise<IndexPage> {
+      const r = (await db.query<Record<string, unknown[]>>(Q.index_page, [tenantId, afterId, throughId])).rows[0];
       return {
         id: r.id.map(Number), name: r.name as string[], t: r.t.map(Number), visitor: r.visitor as string[],
         dims: DIMS.map((_, d) => r[`d${d}`] as (string | null)[]),
       };
     },
+    maxId: async () => Number((await db.query<{ id: number }>(Q.max_id)).rows[0].id),
     erasedSince: (tenantId, at) => erasedSince(db, tenantId, at),
   };
 }
 
 export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const log = deps.log;
-  const options = deps.index ? { settleMs: deps.db.kind === 'embedded' ? 0 : undefined, ...deps.index } : null;
+  const embedded = deps.db.kind === 'embedded';
+  const options = deps.index ? { settleMs: embedded ? 0 : undefined, pageSize: embedded ? 20_000 : 200_000, pageTargetMs: embedded ? 100 : 0, pageRest: embedded ? 1 : 0, ...deps.index } : null;
   const index = options && options.maxAgeMs > 0 ? createFunnelIndex({ source: indexSource(deps.db), log, options }) : null;
 
   const funnel: Analytics['funnel'] = async (tenantId, spec, scope) => {

@@ -1,0 +1,131 @@
+// Ingest latency while a funnel index is read (server/analytics/funnel-index.ts), in ONE run on the default
+// embedded store (PGlite in a worker thread: one Postgres session, so every page read makes commits wait):
+//   (a) baseline          ingest alone, as long as (b)
+//   (b) paced pages       ingest while the index of a tenant with BENCH_ROWS stored events is read in pages sized
+//                         to take ~100 ms, resting as long after each (the embedded store's default)
+//   (c) same, no rest     pages sized to ~100 ms, the next one at once
+//   (d) fixed pages       the same read in fixed pages of 50,000 ids, no rest
+// After seeding, every job is run once to completion (so the feature store's backlog does not run during a phase).
+// Each phase: CONN closed-loop clients posting 100-event batches to /api/tx/events/batch of another tenant;
+// per-request latency p50/p99/max and events/s. The index is read in the server's process on the server's own
+// store handle, as the server's analytics module reads it.
+//
+//   npx tsx bench/funnel-index-ingest.ts [--write]   (--write appends the markdown section to bench/RESULTS.md)
+//   env: BENCH_ROWS (1000000 stored events of the indexed tenant) BENCH_CONN (4)
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { createAnalytics } from '../server/analytics/index.js';
+import { startServer } from '../server/app.js';
+import { loadConfig } from '../server/config/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN = 'bench-admin-token-0123456789abcdef';
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const CONN = Number(process.env.BENCH_CONN ?? 4);
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, Node ${process.version}`;
+const startLoad = load();
+const log = pino({ level: 'warn' });
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-funnel-index-'));
+const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '10000000' });
+const server = await startServer(config, { log });
+const tenant = async (name: string) => (await (await fetch(`${server.url}/api/admin/tenants`, {
+  method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }),
+})).json()) as { write_key: string; tenant_id: number | string };
+const writer = await tenant('ingest');
+const indexed = await tenant('indexed');
+const indexedId = Number(indexed.tenant_id);
+
+// The indexed tenant's history: 30 days of the seed 003 funnel's names over 100k visitors, set-based.
+await server.db.query(
+  `INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, consent_snapshot, context, entities, payload)
+   SELECT gen_random_uuid(), (ARRAY['event_card_impression','event_card_click','event_view','page_view','ticket_link_click'])[1 + i % 5],
+          now() - (i % 2592000) * interval '1 second', $1, 'web', 'v' || (i % 100000), 's' || (i % 100000), '{"analytics":true}',
+          jsonb_build_object('utm', jsonb_build_object('source', (ARRAY['google','facebook','direct'])[1 + i % 3])), jsonb_build_object('event_entity_id', 'E' || (i % 50)), '{}'
+   FROM generate_series(1, $2::int) AS i`,
+  [indexedId, ROWS],
+);
+
+// Every job run once to completion: the feature store's jobs would otherwise fold the seeded rows during a
+// phase (seconds-long statements on the one session), which is not what this bench measures.
+for (const job of await server.jobs.runner.list()) await server.jobs.runner.runNow(job.name, 600_000);
+
+const batch = () => JSON.stringify({
+  events: Array.from({ length: 100 }, (_, i) => ({
+    event_id: crypto.randomUUID(), event_name: 'event_view', occurred_at: new Date().toISOString(), source_system: 'web',
+    visitor_id: `v-${i % 17}`, session_id: `s-${i % 5}`, consent_snapshot: { analytics: true, marketing: true, data_processing: true },
+    entities: { event_entity_id: 'E1' }, payload: { price_from: 50, currency: 'EUR' },
+  })),
+});
+
+/** Closed-loop ingest until `stop` settles; per-request latencies. */
+async function ingestWhile(stop: Promise<unknown>): Promise<{ lat: number[]; events: number; seconds: number }> {
+  let done = false;
+  void stop.finally(() => (done = true));
+  const lat: number[] = [];
+  let events = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONN }, async () => {
+    while (!done) {
+      const s = performance.now();
+      const r = await fetch(`${server.url}/api/tx/events/batch`, { method: 'POST', headers: { 'x-tx-key': writer.write_key, 'content-type': 'application/json' }, body: batch() });
+      const j = (await r.json()) as { accepted?: number };
+      lat.push(performance.now() - s);
+      events += j.accepted ?? 0;
+    }
+  }));
+  return { lat, events, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Reads the indexed tenant's funnel index once with these page settings; its time and rows. */
+async function readIndex(pages: { pageSize: number; pageTargetMs: number; pageRest: number }): Promise<{ ms: number; rows: number }> {
+  const a = createAnalytics({ db: server.db, log, overrides: async () => ({}), index: { maxAgeMs: 3_600_000, minQueryMs: 0, maxTenants: 1, maxRows: 100_000_000, ...pages } });
+  const s = performance.now();
+  const cols = await a.index!.load(indexedId);
+  return { ms: performance.now() - s, rows: cols.size };
+}
+
+const row = (name: string, r: { lat: number[]; events: number; seconds: number }, extra: string) =>
+  `| ${name} | ${r.seconds.toFixed(1)} s | ${r.lat.length} | ${pct(r.lat, 50).toFixed(1)} / ${pct(r.lat, 99).toFixed(1)} / ${Math.max(...r.lat).toFixed(1)} ms | ${Math.round(r.events / r.seconds)} | ${extra} |`;
+
+// Warm-up: the first requests pay for JIT and the first chunk of tx_events.
+await ingestWhile(new Promise((r) => setTimeout(r, 3000)));
+
+let paced = { ms: 0, rows: 0 };
+const b = await ingestWhile(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 1 }).then((r) => (paced = r)));
+const a = await ingestWhile(new Promise((r) => setTimeout(r, Math.max(3000, paced.ms))));
+let timed = { ms: 0, rows: 0 };
+const c = await ingestWhile(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 0 }).then((r) => (timed = r)));
+let fixed = { ms: 0, rows: 0 };
+const d = await ingestWhile(readIndex({ pageSize: 50_000, pageTargetMs: 0, pageRest: 0 }).then((r) => (fixed = r)));
+const endLoad = load();
+await server.close();
+fs.rmSync(dataDir, { recursive: true, force: true });
+
+const section = [
+  '## Ingest while a funnel index is read (bench/funnel-index-ingest.ts)',
+  '',
+  `- date: ${new Date().toISOString()}; command: \`npx tsx bench/funnel-index-ingest.ts\`; store: embedded (PGlite + TimescaleDB in a worker thread)`,
+  `- machine: ${machine}; load average at start ${startLoad}, at end ${endLoad}`,
+  `- ${CONN} closed-loop clients in the server's process, 100-event batches to another tenant; the indexed tenant holds ${ROWS.toLocaleString('en')} events`,
+  '',
+  '| phase | duration | requests | latency p50 / p99 / max | events/s | index read |',
+  '|---|---|---|---|---|---|',
+  row('(a) ingest alone', a, '—'),
+  row('(b) during a read in ~100 ms pages, resting as long after each (default)', b, `${paced.rows.toLocaleString('en')} rows in ${(paced.ms / 1000).toFixed(1)} s`),
+  row('(c) during a read in ~100 ms pages, no rest', c, `${timed.rows.toLocaleString('en')} rows in ${(timed.ms / 1000).toFixed(1)} s`),
+  row('(d) during a read in fixed pages of 50,000 ids, no rest', d, `${fixed.rows.toLocaleString('en')} rows in ${(fixed.ms / 1000).toFixed(1)} s`),
+].join('\n');
+console.log(section);
+if (process.argv.includes('--write')) fs.appendFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), '\n' + section + '\n');
+process.exit(0);
