@@ -12,7 +12,6 @@
 //
 //   npx tsx bench/funnel-index-ingest.ts [--write]   (--write appends the markdown section to bench/RESULTS.md)
 //   env: BENCH_ROWS (1000000 stored events of the indexed tenant) BENCH_CONN (4)
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import pino from 'pino';
 import { createAnalytics } from '../server/analytics/index.js';
 import { startServer } from '../server/app.js';
 import { loadConfig } from '../server/config/index.js';
+import { ingestWhile, loopRow } from './closed-loop.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = 'bench-admin-token-0123456789abcdef';
@@ -30,11 +30,6 @@ const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
 const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, Node ${process.version}`;
 const startLoad = load();
 const log = pino({ level: 'warn' });
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-funnel-index-'));
 const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '10000000' });
@@ -60,33 +55,6 @@ await server.db.query(
 // phase (seconds-long statements on the one session), which is not what this bench measures.
 for (const job of await server.jobs.runner.list()) await server.jobs.runner.runNow(job.name, 600_000);
 
-const batch = () => JSON.stringify({
-  events: Array.from({ length: 100 }, (_, i) => ({
-    event_id: crypto.randomUUID(), event_name: 'event_view', occurred_at: new Date().toISOString(), source_system: 'web',
-    visitor_id: `v-${i % 17}`, session_id: `s-${i % 5}`, consent_snapshot: { analytics: true, marketing: true, data_processing: true },
-    entities: { event_entity_id: 'E1' }, payload: { price_from: 50, currency: 'EUR' },
-  })),
-});
-
-/** Closed-loop ingest until `stop` settles; per-request latencies. */
-async function ingestWhile(stop: Promise<unknown>): Promise<{ lat: number[]; events: number; seconds: number }> {
-  let done = false;
-  void stop.finally(() => (done = true));
-  const lat: number[] = [];
-  let events = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONN }, async () => {
-    while (!done) {
-      const s = performance.now();
-      const r = await fetch(`${server.url}/api/tx/events/batch`, { method: 'POST', headers: { 'x-tx-key': writer.write_key, 'content-type': 'application/json' }, body: batch() });
-      const j = (await r.json()) as { accepted?: number };
-      lat.push(performance.now() - s);
-      events += j.accepted ?? 0;
-    }
-  }));
-  return { lat, events, seconds: (performance.now() - t0) / 1000 };
-}
-
 /** Reads the indexed tenant's funnel index once with these page settings; its time and rows. */
 async function readIndex(pages: { pageSize: number; pageTargetMs: number; pageRest: number }): Promise<{ ms: number; rows: number }> {
   const a = createAnalytics({ db: server.db, log, overrides: async () => ({}), index: { maxAgeMs: 3_600_000, minQueryMs: 0, maxTenants: 1, maxRows: 100_000_000, ...pages } });
@@ -95,19 +63,18 @@ async function readIndex(pages: { pageSize: number; pageTargetMs: number; pageRe
   return { ms: performance.now() - s, rows: cols.size };
 }
 
-const row = (name: string, r: { lat: number[]; events: number; seconds: number }, extra: string) =>
-  `| ${name} | ${r.seconds.toFixed(1)} s | ${r.lat.length} | ${pct(r.lat, 50).toFixed(1)} / ${pct(r.lat, 99).toFixed(1)} / ${Math.max(...r.lat).toFixed(1)} ms | ${Math.round(r.events / r.seconds)} | ${extra} |`;
+const loop = (stop: Promise<unknown>) => ingestWhile(server.url, writer.write_key, CONN, stop);
 
 // Warm-up: the first requests pay for JIT and the first chunk of tx_events.
-await ingestWhile(new Promise((r) => setTimeout(r, 3000)));
+await loop(new Promise((r) => setTimeout(r, 3000)));
 
 let paced = { ms: 0, rows: 0 };
-const b = await ingestWhile(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 1 }).then((r) => (paced = r)));
-const a = await ingestWhile(new Promise((r) => setTimeout(r, Math.max(3000, paced.ms))));
+const b = await loop(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 1 }).then((r) => (paced = r)));
+const a = await loop(new Promise((r) => setTimeout(r, Math.max(3000, paced.ms))));
 let timed = { ms: 0, rows: 0 };
-const c = await ingestWhile(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 0 }).then((r) => (timed = r)));
+const c = await loop(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 0 }).then((r) => (timed = r)));
 let fixed = { ms: 0, rows: 0 };
-const d = await ingestWhile(readIndex({ pageSize: 50_000, pageTargetMs: 0, pageRest: 0 }).then((r) => (fixed = r)));
+const d = await loop(readIndex({ pageSize: 50_000, pageTargetMs: 0, pageRest: 0 }).then((r) => (fixed = r)));
 const endLoad = load();
 await server.close();
 fs.rmSync(dataDir, { recursive: true, force: true });
@@ -121,10 +88,10 @@ const section = [
   '',
   '| phase | duration | requests | latency p50 / p99 / max | events/s | index read |',
   '|---|---|---|---|---|---|',
-  row('(a) ingest alone', a, '—'),
-  row('(b) during a read in ~100 ms pages, resting as long after each (default)', b, `${paced.rows.toLocaleString('en')} rows in ${(paced.ms / 1000).toFixed(1)} s`),
-  row('(c) during a read in ~100 ms pages, no rest', c, `${timed.rows.toLocaleString('en')} rows in ${(timed.ms / 1000).toFixed(1)} s`),
-  row('(d) during a read in fixed pages of 50,000 ids, no rest', d, `${fixed.rows.toLocaleString('en')} rows in ${(fixed.ms / 1000).toFixed(1)} s`),
+  loopRow('(a) ingest alone', a, '—'),
+  loopRow('(b) during a read in ~100 ms pages, resting as long after each (default)', b, `${paced.rows.toLocaleString('en')} rows in ${(paced.ms / 1000).toFixed(1)} s`),
+  loopRow('(c) during a read in ~100 ms pages, no rest', c, `${timed.rows.toLocaleString('en')} rows in ${(timed.ms / 1000).toFixed(1)} s`),
+  loopRow('(d) during a read in fixed pages of 50,000 ids, no rest', d, `${fixed.rows.toLocaleString('en')} rows in ${(fixed.ms / 1000).toFixed(1)} s`),
 ].join('\n');
 console.log(section);
 if (process.argv.includes('--write')) fs.appendFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), '\n' + section + '\n');

@@ -11,7 +11,6 @@
 //   npx tsx bench/jobs-ingest.ts [--write]   (--write appends the markdown section to bench/RESULTS.md)
 //   env: BENCH_ROWS (600000 expired ledger ids per phase) BENCH_CONN (4) BENCH_FORCE=1 (run even when the
 //        1-minute load average is ≥ 4; otherwise the script only records that it was not run)
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { startServer } from '../server/app.js';
 import { loadConfig } from '../server/config/index.js';
+import { ingestWhile, loopRow } from './closed-loop.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = 'bench-admin-token-0123456789abcdef';
@@ -45,45 +45,12 @@ if (startLoad >= 4 && process.env.BENCH_FORCE !== '1') {
   process.exit(0);
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
-
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-jobs-'));
 const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '10000000' });
 const server = await startServer(config, { log: pino({ level: 'warn' }) });
 const tenant = (await (await fetch(`${server.url}/api/admin/tenants`, {
   method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }),
 })).json()) as { write_key: string };
-
-const batch = () => JSON.stringify({
-  events: Array.from({ length: 100 }, (_, i) => ({
-    event_id: crypto.randomUUID(), event_name: 'event_view', occurred_at: new Date().toISOString(), source_system: 'web',
-    visitor_id: `v-${i % 17}`, session_id: `s-${i % 5}`, consent_snapshot: { analytics: true, marketing: true, data_processing: true },
-    entities: { event_entity_id: 'E1' }, payload: { price_from: 50, currency: 'EUR' },
-  })),
-});
-
-/** Closed-loop ingest until `stop()` resolves; per-request latencies. */
-async function ingestWhile(stop: Promise<unknown>): Promise<{ lat: number[]; events: number; seconds: number }> {
-  let done = false;
-  void stop.then(() => (done = true));
-  const lat: number[] = [];
-  let events = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONN }, async () => {
-    while (!done) {
-      const body = batch();
-      const s = performance.now();
-      const r = await fetch(`${server.url}/api/tx/events/batch`, { method: 'POST', headers: { 'x-tx-key': tenant.write_key, 'content-type': 'application/json' }, body });
-      const j = (await r.json()) as { accepted?: number };
-      lat.push(performance.now() - s);
-      events += j.accepted ?? 0;
-    }
-  }));
-  return { lat, events, seconds: (performance.now() - t0) / 1000 };
-}
 
 async function seed(): Promise<void> {
   await server.db.query(
@@ -92,26 +59,25 @@ async function seed(): Promise<void> {
   );
 }
 
-const row = (name: string, r: { lat: number[]; events: number; seconds: number }, extra: string) =>
-  `| ${name} | ${r.seconds.toFixed(1)} s | ${r.lat.length} | ${pct(r.lat, 50).toFixed(1)} / ${pct(r.lat, 99).toFixed(1)} / ${Math.max(...r.lat).toFixed(1)} ms | ${Math.round(r.events / r.seconds)} | ${extra} |`;
+const loop = (stop: Promise<unknown>) => ingestWhile(server.url, tenant.write_key, CONN, stop);
 
 // Warm-up: the first requests pay for JIT and the first chunk of tx_events.
-await ingestWhile(new Promise((r) => setTimeout(r, 3000)));
+await loop(new Promise((r) => setTimeout(r, 3000)));
 
 await seed();
 let jobMs = 0;
 let jobRows = 0;
-const b = await ingestWhile((async () => {
+const b = await loop((async () => {
   const s = performance.now();
   const r = await fetch(`${server.url}/api/admin/jobs/ingest.ledger_prune/run`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
   const run = (await r.json()) as { rows: number; status: string };
   jobMs = performance.now() - s;
   jobRows = run.rows;
 })());
-const a = await ingestWhile(new Promise((r) => setTimeout(r, Math.max(3000, jobMs))));
+const a = await loop(new Promise((r) => setTimeout(r, Math.max(3000, jobMs))));
 await seed();
 let oneMs = 0;
-const c = await ingestWhile((async () => {
+const c = await loop((async () => {
   const s = performance.now();
   await server.db.query('DELETE FROM tx_event_ids WHERE received_at < $1', [new Date(Date.now() - 30 * 86_400_000).toISOString()]);
   oneMs = performance.now() - s;
@@ -129,8 +95,8 @@ write([
   '',
   '| phase | duration | requests | latency p50 / p99 / max | events/s | deletion |',
   '|---|---|---|---|---|---|',
-  row('(a) ingest alone', a, '—'),
-  row('(b) during ingest.ledger_prune (chunks of 5000)', b, `${jobRows} rows in ${jobMs.toFixed(0)} ms`),
-  row('(c) during one DELETE (the old timer)', c, `${ROWS} rows in ${oneMs.toFixed(0)} ms`),
+  loopRow('(a) ingest alone', a, '—'),
+  loopRow('(b) during ingest.ledger_prune (chunks of 5000)', b, `${jobRows} rows in ${jobMs.toFixed(0)} ms`),
+  loopRow('(c) during one DELETE (the old timer)', c, `${ROWS} rows in ${oneMs.toFixed(0)} ms`),
 ].join('\n'));
 process.exit(0);

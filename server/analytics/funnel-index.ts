@@ -112,9 +112,10 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   /**
    * Reads the rows after the last settled mark up to the highest id stored when it starts, in id ranges (a range
    * walks the id index whatever the planner knows: the embedded store has no statistics, and a row-count page
-   * planned without them scanned every row of the tenant); a row already held is skipped.
+   * planned without them scanned every row of the tenant); a row already held is skipped. `paced`: the
+   * background read rests after each page (pageRest); a funnel's catch-up does not make its caller wait longer.
    */
-  const pull = async (h: Held): Promise<void> => {
+  const pull = async (h: Held, paced: boolean): Promise<void> => {
     const tenant = h.cols.tenant;
     let after = settled(h, now() - settle);
     const top = await source.maxId();
@@ -126,7 +127,7 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
       const p = await source.page(tenant, after, through);
       const took = performance.now() - started;
       if (target > 0) span = nextPageSize(span, took, target);
-      if (rest > 0) await new Promise((r) => setTimeout(r, took * rest));
+      if (paced && rest > 0) await new Promise((r) => setTimeout(r, took * rest));
       const fresh = keepNew(h, p);
       if (!appendPage(h.cols, fresh)) throw new IndexTooLargeError(tenant, options.maxRows);
       h.marks.push({ at, maxId: through, ids: new Set(fresh.id) });
@@ -144,7 +145,7 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
     const reflected = new Set(await source.erasedSince(tenant, new Date(readAt - ERASURE_MARGIN_MS)));
     const h: Held = { cols: emptyColumns(tenant), readAt, reflected, marks: [], pulling: null };
     try {
-      await pull(h);
+      await pull(h, true);
     } catch (err) {
       if (err instanceof IndexTooLargeError) tooLarge.set(tenant, now());
       throw err;
@@ -158,7 +159,7 @@ export function createFunnelIndex(deps: { source: IndexSource; log: Logger; now?
   });
 
   const catchUp = (h: Held): Promise<void> => {
-    h.pulling ??= pull(h).finally(() => (h.pulling = null));
+    h.pulling ??= pull(h, false).finally(() => (h.pulling = null));
     return h.pulling;
   };
 
