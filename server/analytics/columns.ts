@@ -155,6 +155,20 @@ function filterTable(cols: EventColumns, f: Filter): { dim: number; pass: Uint8A
   return { dim, pass };
 }
 
+const ROW_SLICE = 1 << 19;
+const ACTOR_SLICE = 1 << 16;
+
+/**
+ * Runs body over [0, n) in slices and lets the event loop run between them: the HTTP server and the live layer
+ * share this thread, and a funnel over 10M rows is ~1 s of work.
+ */
+async function sliced(n: number, body: (lo: number, hi: number) => void, slice = ROW_SLICE): Promise<void> {
+  for (let lo = 0; lo < n; lo += slice) {
+    if (lo > 0) await new Promise((r) => setImmediate(r));
+    body(lo, Math.min(n, lo + slice));
+  }
+}
+
 /** Per name code: the one step it matches (≥ 0), none (-1) or several (-2: `multi`, the later step first). */
 function stepLookup(cols: EventColumns, spec: FunnelSpec): { single: Int16Array; multi: Map<number, number[]> } {
   const single = new Int16Array(cols.names.length + 1).fill(-1);
@@ -183,7 +197,7 @@ interface Pairs {
 }
 
 /** Rows a step's name, range, scope and filters admit, as (row, step); a row counts once per step it matches. */
-function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): { n: number; row: Uint32Array; step: Uint8Array } {
+async function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): Promise<{ n: number; row: Uint32Array; step: Uint8Array }> {
   const { single, multi } = stepLookup(cols, spec);
   const tables = spec.steps.map((s) => s.filters.map((f) => filterTable(cols, f)));
   let inScope: Uint8Array | null = null;
@@ -207,40 +221,48 @@ function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | 
   };
   const { name, t } = cols;
   const scopeDim = cols.dims[SCOPE_DIM];
-  for (let i = 0; i < cols.size; i++) {
-    const j = single[name[i]];
-    if (j === -1) continue;
-    const at = t[i];
-    if (!(at >= from && at < to)) continue;
-    if (inScope !== null && inScope[scopeDim[i]] === 0) continue;
-    if (j >= 0) {
-      if (admits(j, i)) push(i, j);
-      continue;
+  await sliced(cols.size, (lo, hi) => {
+    for (let i = lo; i < hi; i++) {
+      const j = single[name[i]];
+      if (j === -1) continue;
+      const at = t[i];
+      if (!(at >= from && at < to)) continue;
+      if (inScope !== null && inScope[scopeDim[i]] === 0) continue;
+      if (j >= 0) {
+        if (admits(j, i)) push(i, j);
+        continue;
+      }
+      for (const k of multi.get(name[i])!) if (admits(k, i)) push(i, k);
     }
-    for (const k of multi.get(name[i])!) if (admits(k, i)) push(i, k);
-  }
+  });
   return { n, row, step };
 }
 
 /** Scatters the pairs into actor order (a counting sort, stable), then orders each actor's few pairs. */
-function byActor(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null, bdim: number): Pairs {
-  const m = match(cols, spec, scopeEvents);
+async function byActor(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null, bdim: number): Promise<Pairs> {
+  const m = await match(cols, spec, scopeEvents);
   const actors = cols.visitors.length;
   const start = new Uint32Array(actors + 1);
-  for (let k = 0; k < m.n; k++) start[cols.actor[m.row[k]] + 1]++;
+  await sliced(m.n, (lo, hi) => {
+    for (let k = lo; k < hi; k++) start[cols.actor[m.row[k]] + 1]++;
+  });
   for (let a = 0; a < actors; a++) start[a + 1] += start[a];
   const fill = start.slice(0, actors);
   const p: Pairs = { start, t: new Float64Array(m.n), id: new Float64Array(m.n), step: new Uint8Array(m.n), b: new Uint16Array(m.n) };
   const bcol = bdim >= 0 ? cols.dims[bdim] : null;
-  for (let k = 0; k < m.n; k++) {
-    const r = m.row[k];
-    const at = fill[cols.actor[r]]++;
-    p.t[at] = cols.t[r];
-    p.id[at] = cols.id[r];
-    p.step[at] = m.step[k];
-    p.b[at] = bcol === null ? 0 : bcol[r];
-  }
-  for (let a = 0; a < actors; a++) if (start[a + 1] - start[a] > 1) sortSegment(p, start[a], start[a + 1]);
+  await sliced(m.n, (lo, hi) => {
+    for (let k = lo; k < hi; k++) {
+      const r = m.row[k];
+      const at = fill[cols.actor[r]]++;
+      p.t[at] = cols.t[r];
+      p.id[at] = cols.id[r];
+      p.step[at] = m.step[k];
+      p.b[at] = bcol === null ? 0 : bcol[r];
+    }
+  });
+  await sliced(actors, (lo, hi) => {
+    for (let a = lo; a < hi; a++) if (start[a + 1] - start[a] > 1) sortSegment(p, start[a], start[a + 1]);
+  }, ACTOR_SLICE);
   return p;
 }
 
@@ -356,13 +378,17 @@ function groupRows(r: Reached, head: Head, entrants: number, keep: ((e: number) 
 }
 
 /** The funnel's rows over the columns: what `funnel` in funnels.sql returns for the same spec. `servable` first. */
-export function funnelFromColumns(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): FunnelRow[] {
+export async function funnelFromColumns(live: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): Promise<FunnelRow[]> {
+  // The rows held now: a catch-up may append while this yields (into new arrays, or past `size`).
+  const cols: EventColumns = { ...live, dims: [...live.dims], visitors: live.visitors.slice() };
   const steps = spec.steps.length;
   const bdim = spec.breakdown ? dimOf(spec.breakdown.root, spec.breakdown.path) : -1;
-  const p = byActor(cols, spec, scopeEvents, bdim);
+  const p = await byActor(cols, spec, scopeEvents, bdim);
   const st = new Float64Array(4 * steps);
   const r = new Reached(steps);
-  for (let a = 0; a < cols.visitors.length; a++) if (p.start[a] < p.start[a + 1]) fold(p, p.start[a], p.start[a + 1], steps, spec.windowS, st, r);
+  await sliced(cols.visitors.length, (lo, hi) => {
+    for (let a = lo; a < hi; a++) if (p.start[a] < p.start[a + 1]) fold(p, p.start[a], p.start[a + 1], steps, spec.windowS, st, r);
+  }, ACTOR_SLICE);
   const rows = groupRows(r, { total: true, kind: null, value: null }, r.entrantB.length, null);
   return bdim < 0 ? rows : rows.concat(breakdownRows(cols.dimValues[bdim], r, spec.breakdownLimit));
 }

@@ -67,7 +67,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     const held = indexed && !spec.fresh ? await index.acquire(tenantId) : null;
     const why = held ? servable(held.cols, spec, scope !== null) : 'no_index';
     if (held && why === true) {
-      const rows = funnelFromColumns(held.cols, spec, scope ? new Set(await scopeEvents(deps.db, tenantId, scope)) : null);
+      const rows = await funnelFromColumns(held.cols, spec, scope ? new Set(await scopeEvents(deps.db, tenantId, scope)) : null);
       return { rows, source: 'index', asOf: held.asOf };
     }
     const started = performance.now();
