@@ -66,16 +66,9 @@ export interface StartSessionParams {
   venueCapacity?: number;
 }
 
-export interface ScannerSession {
+/** The open session: what it was started with (less the start-only flags), and its running totals. */
+export interface ScannerSession extends Omit<StartSessionParams, 'appVersion' | 'offline'> {
   id: string;
-  eventEntityId: Id;
-  gateId: Id;
-  venueId?: Id;
-  organizerId?: Id;
-  staffId?: Id;
-  deviceId?: Id;
-  capacity?: number;
-  venueCapacity?: number;
   startedAt: number;
   totals: { scans: number; granted: number; denied: number; exits: number; offline_scans: number };
   /** Entry times of the last minute (rate per minute). */
