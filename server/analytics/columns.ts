@@ -239,9 +239,8 @@ async function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<stri
 }
 
 /** Scatters the pairs into actor order (a counting sort, stable), then orders each actor's few pairs. */
-async function byActor(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null, bdim: number): Promise<Pairs> {
+async function byActor(cols: EventColumns, actors: number, spec: FunnelSpec, scopeEvents: Set<string> | null, bdim: number): Promise<Pairs> {
   const m = await match(cols, spec, scopeEvents);
-  const actors = cols.visitors.length;
   const start = new Uint32Array(actors + 1);
   await sliced(m.n, (lo, hi) => {
     for (let k = lo; k < hi; k++) start[cols.actor[m.row[k]] + 1]++;
@@ -379,14 +378,16 @@ function groupRows(r: Reached, head: Head, entrants: number, keep: ((e: number) 
 
 /** The funnel's rows over the columns: what `funnel` in funnels.sql returns for the same spec. `servable` first. */
 export async function funnelFromColumns(live: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): Promise<FunnelRow[]> {
-  // The rows held now: a catch-up may append while this yields (into new arrays, or past `size`).
-  const cols: EventColumns = { ...live, dims: [...live.dims], visitors: live.visitors.slice() };
+  // The rows and visitors held now: a catch-up may append while this yields (into new arrays, or past `size`
+  // and past the dictionaries' lengths), never into what is counted here.
+  const cols: EventColumns = { ...live };
+  const actors = live.visitors.length;
   const steps = spec.steps.length;
   const bdim = spec.breakdown ? dimOf(spec.breakdown.root, spec.breakdown.path) : -1;
-  const p = await byActor(cols, spec, scopeEvents, bdim);
+  const p = await byActor(cols, actors, spec, scopeEvents, bdim);
   const st = new Float64Array(4 * steps);
   const r = new Reached(steps);
-  await sliced(cols.visitors.length, (lo, hi) => {
+  await sliced(actors, (lo, hi) => {
     for (let a = lo; a < hi; a++) if (p.start[a] < p.start[a + 1]) fold(p, p.start[a], p.start[a + 1], steps, spec.windowS, st, r);
   }, ACTOR_SLICE);
   const rows = groupRows(r, { total: true, kind: null, value: null }, r.entrantB.length, null);

@@ -8,6 +8,7 @@ import { erasedSince } from '../gdpr/erased.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
+import { cacheMetricLines } from '../store/tenant-cache.js';
 import { DIMS, funnelFromColumns, servable, type IndexPage } from './columns.js';
 import { createFunnelIndex, type FunnelIndex, type FunnelIndexOptions, type IndexSource } from './funnel-index.js';
 import { funnelRows, scopeEvents } from './funnels.js';
@@ -84,18 +85,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     metricLines: () => {
       if (!index) return [];
       const st = index.stats();
-      return [
-        '# HELP tx_funnel_indexes Tenants whose funnels this node answers from a funnel index.',
-        '# TYPE tx_funnel_indexes gauge',
-        `tx_funnel_indexes ${st.tenants}`,
-        '# TYPE tx_funnel_index_rows gauge',
-        `tx_funnel_index_rows ${st.rows}`,
-        '# TYPE tx_funnel_index_bytes gauge',
-        `tx_funnel_index_bytes ${st.bytes}`,
-        '# TYPE tx_funnel_index_loads_total counter',
-        `tx_funnel_index_loads_total{outcome="ok"} ${st.loads}`,
-        `tx_funnel_index_loads_total{outcome="error"} ${st.failures}`,
-      ];
+      const help = 'Tenants whose funnels this node answers from a funnel index.';
+      return cacheMetricLines({ count: 'tx_funnel_indexes', prefix: 'tx_funnel_index', help }, st, { rows: st.rows });
     },
     register(router) {
       router.add({

@@ -11,6 +11,7 @@ import { registerAudienceRoutes } from './routes.js';
 import { createAudienceService, type AudienceService } from './service.js';
 import { createSnapshotCache, type SnapshotCache, type SnapshotCacheOptions } from './snapshot-cache.js';
 import { createAudienceStore, type AudienceStore } from './store.js';
+import { cacheMetricLines } from '../store/tenant-cache.js';
 
 export { registerAudienceTables } from './gdpr.js';
 export { fitTenant } from './fit-job.js';
@@ -47,17 +48,8 @@ export function createAudiences(deps: AudiencesDeps): Audiences {
     snapshots,
     metricLines: () => {
       if (!snapshots) return [];
-      const st = snapshots.stats();
-      return [
-        '# HELP tx_audience_snapshots Tenants whose audience estimates this node answers from a snapshot.',
-        '# TYPE tx_audience_snapshots gauge',
-        `tx_audience_snapshots ${st.tenants}`,
-        '# TYPE tx_audience_snapshot_bytes gauge',
-        `tx_audience_snapshot_bytes ${st.bytes}`,
-        '# TYPE tx_audience_snapshot_loads_total counter',
-        `tx_audience_snapshot_loads_total{outcome="ok"} ${st.loads}`,
-        `tx_audience_snapshot_loads_total{outcome="error"} ${st.failures}`,
-      ];
+      const help = 'Tenants whose audience estimates this node answers from a snapshot.';
+      return cacheMetricLines({ count: 'tx_audience_snapshots', prefix: 'tx_audience_snapshot', help }, snapshots.stats());
     },
     register: (router) => registerAudienceRoutes(router, { store, service }),
     job: () => fitJob(store, deps.log),

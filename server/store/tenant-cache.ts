@@ -111,7 +111,26 @@ export function createTenantCache<T>(deps: {
       background(tenant);
     },
     loading: (tenant) => inFlight.get(tenant) ?? null,
-    values: () => [...copies.values()].map((c) => c.value)[Symbol.iterator](),
+    *values() {
+      for (const c of copies.values()) yield c.value;
+    },
     stats: () => ({ tenants: copies.size, loads, failures }),
   };
+}
+
+/** /metrics lines of a per-node cache: copies held, their bytes (and any extra gauges), reads by outcome. */
+export function cacheMetricLines(
+  names: { count: string; prefix: string; help: string },
+  st: { tenants: number; bytes: number; loads: number; failures: number },
+  gauges: Record<string, number> = {},
+): string[] {
+  return [
+    `# HELP ${names.count} ${names.help}`,
+    `# TYPE ${names.count} gauge`,
+    `${names.count} ${st.tenants}`,
+    ...Object.entries({ ...gauges, bytes: st.bytes }).flatMap(([k, v]) => [`# TYPE ${names.prefix}_${k} gauge`, `${names.prefix}_${k} ${v}`]),
+    `# TYPE ${names.prefix}_loads_total counter`,
+    `${names.prefix}_loads_total{outcome="ok"} ${st.loads}`,
+    `${names.prefix}_loads_total{outcome="error"} ${st.failures}`,
+  ];
 }
