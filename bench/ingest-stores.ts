@@ -11,7 +11,8 @@
 //   npx tsx bench/ingest-stores.ts [--write]     (npm run bench:stores; --write appends the section to RESULTS.md)
 //   env: BENCH_ROUNDS (1) BENCH_SECONDS (10) BENCH_HALF_SECONDS (10) BENCH_CONN (16) BENCH_B_CONNS (4)
 //        BENCH_STORES (embedded,postgres)  BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres)
-//        BENCH_SERVER_ENV (extra server env, e.g. "WRITER_LANES=1")
+//        BENCH_SERVER_ENV (extra server env, e.g. "WRITER_LANES=1")  BENCH_NODE_FLAGS (the server's node flags, e.g.
+//        "--cpu-prof --cpu-prof-dir=/tmp/prof" for a profile of the main thread and the store's worker)
 // One round on both stores takes about 2 minutes.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -139,7 +140,9 @@ async function writerFigures(port: number) {
     const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
     return m ? Number(m[1]) : NaN;
   };
-  return { commits: val('tx_writer_commit_seconds_count'), commitSeconds: val('tx_writer_commit_seconds_sum'), rows: val('tx_writer_committed_rows_total'), lagMax: val('tx_projector_lag_seconds_max') };
+  const hooks: Record<string, number> = {};
+  for (const m of text.matchAll(/^tx_writer_hook_seconds_sum\{hook="([^"]+)",stage="(enrich|project|deferred)"\} ([0-9.eE+-]+)$/gm)) hooks[m[1]] = Number(m[3]);
+  return { commits: val('tx_writer_commit_seconds_count'), commitSeconds: val('tx_writer_commit_seconds_sum'), rows: val('tx_writer_committed_rows_total'), lagMax: val('tx_projector_lag_seconds_max'), hooks };
 }
 
 async function phaseServer(cfg: Cfg, store: Store, body: BodyMaker) {
@@ -149,7 +152,7 @@ async function phaseServer(cfg: Cfg, store: Store, body: BodyMaker) {
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '100000000',
     LOG_LEVEL: 'warn', DEMO_TENANT: '0', ...(tmp ? { DATABASE_URL: tmp.url } : {}), ...cfg.serverEnv,
   };
-  const c = spawnNode(['server/main.ts'], env);
+  const c = spawnNode(['server/main.ts'], env, (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean));
   try {
     const m = await waitFor(c, /listening on http:\/\/localhost:(\d+)/, 120_000);
     const port = Number(m[1]);
@@ -201,6 +204,8 @@ async function phaseServer(cfg: Cfg, store: Store, body: BodyMaker) {
       halfLoad,
       rowsPerCommit: before.rows / before.commits,
       msPerCommit: (1000 * before.commitSeconds) / before.commits,
+      // Where the commits' time went (warm-up and saturation phases): each hook's share, the rest is the insert.
+      hookShare: Object.fromEntries(Object.entries(before.hooks).map(([k, v]) => [k, v / before.commitSeconds])),
       lagMax: after.lagMax,
       acked: warm.accepted + sat.accepted + half.accepted,
       stored,
@@ -283,6 +288,7 @@ async function main() {
       console.log(`[round ${i}] [${s}] (b) engine ${fmt(b.eps)} events/s (${b.lanes} session(s))`);
       const sv = await phaseServer(cfg, s, body);
       console.log(`[round ${i}] [${s}] (c) ${fmt(sv.eps)} events/s  c/b ${fmt2(sv.eps / b.eps)}  ${fmt(sv.rowsPerCommit)} rows/commit, ${fmtMs(sv.msPerCommit)} ms/commit, CPU ${Math.round(sv.satCpu * 100)} %, load ${sv.satLoad.toFixed(2)}`);
+      console.log(`[round ${i}] [${s}] (c) commit time by hook: ${Object.entries(sv.hookShare).map(([k, v]) => `${k} ${Math.round(v * 100)} %`).join(', ')}; the rest is the insert`);
       console.log(`[round ${i}] [${s}] (d) ${fmt(sv.halfRps)} req/s (target ${fmt(sv.halfTarget)}) p50 ${fmtMs(sv.p50)} ms p99 ${fmtMs(sv.p99)} ms, CPU ${Math.round(sv.halfCpu * 100)} %, lag max ${sv.lagMax}`);
       console.log(`[round ${i}] [${s}] acknowledged ${sv.acked} stored ${sv.stored} ${sv.acked === sv.stored ? 'OK' : 'MISMATCH'} exit ${sv.exit} ${sv.errors}`);
       round.per[s] = { b, s: sv };

@@ -12,8 +12,7 @@ import { idDigest } from './crypto.js';
 import { protectRow } from './pii.js';
 
 const Q = queries('persons.sql', [
-  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'erased_visitors', 'erased_externals', 'links_for_visitors',
-  'persons_for_orders', 'persons_for_external_ids', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
+  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'identity_lookups', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
   'backfill_events_by_order', 'backfill_sessions_by_visitor',
 ]);
 
@@ -144,83 +143,91 @@ const orderIdOf = (row: EventRow): string | null => {
 /**
  * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
  * late events of erased visitors, and stamps person_id on events of linked visitors (newest link wins) and on
- * payment/refund/chargeback events of an order already attributed to a person.
+ * payment/refund/chargeback events of an order already attributed to a person. Reads everything in one
+ * statement (identity_lookups), asking for a superset of what each step applies: the steps then run in order
+ * in memory, each re-checking its condition on the row as the earlier steps left it.
  */
 export function createEnricher() {
   return async function enrichIdentity(q: Queryable, rows: EventRow[]): Promise<void> {
     if (rows.length === 0) return;
     for (const r of rows) protectRow(r);
-
-    const withVisitor = rows.filter((r) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0);
-    if (withVisitor.length > 0) {
-      const pairs = uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)]));
-      const erased = await q.query<{ tenant_id: string; visitor_sha256: string; erased_at: Date | string }>(Q.erased_visitors, pairs);
-      if (erased.rows.length > 0) {
-        const at = new Map(erased.rows.map((e) => [`${e.tenant_id}:${e.visitor_sha256}`, Date.parse(iso(e.erased_at))]));
-        for (const r of withVisitor) {
-          const t = at.get(`${r.tenant_id}:${idDigest(r.tenant_id, 'visitor', r.visitor_id!)}`);
-          if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
-        }
-      }
-    }
-
-    // Orders and points of an erased customer that occurred before the erasure lose their customer data.
-    const withCustomer = rows.filter((r) => customerIdOf(r) !== null);
-    if (withCustomer.length > 0) {
-      const pairs = uniquePairs(withCustomer.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'external', customerIdOf(r)!)]));
-      const erased = await q.query<{ tenant_id: string; external_sha256: string; erased_at: Date | string }>(Q.erased_externals, pairs);
-      if (erased.rows.length > 0) {
-        const at = new Map(erased.rows.map((e) => [`${e.tenant_id}:${e.external_sha256}`, Date.parse(iso(e.erased_at))]));
-        for (const r of withCustomer) {
-          const t = at.get(`${r.tenant_id}:${idDigest(r.tenant_id, 'external', customerIdOf(r)!)}`);
-          if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
-        }
-      }
-    }
-
-    const linked = rows.filter((r) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0);
-    if (linked.length > 0) {
-      const pairs = uniquePairs(linked.map((r) => [r.tenant_id, r.visitor_id!]));
-      const { rows: links } = await q.query<{ tenant_id: string; visitor_id: string; person_id: string; linked_at: Date | string; id: string }>(Q.links_for_visitors, pairs);
-      if (links.length > 0) {
-        const newest = new Map<string, { person: number; at: number; id: number }>();
-        for (const l of links) {
-          const k = `${l.tenant_id}:${l.visitor_id}`;
-          const cand = { person: Number(l.person_id), at: Date.parse(iso(l.linked_at)), id: Number(l.id) };
-          const cur = newest.get(k);
-          if (!cur || cand.at > cur.at || (cand.at === cur.at && cand.id > cur.id)) newest.set(k, cand);
-        }
-        for (const r of linked) {
-          // A consented order is attributed to its own customer by the identity projector, not to the visitor's link.
-          if (stitchableOrder(r)) continue;
-          const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
-          if (hit) r.person_id = hit.person;
-        }
-      }
-    }
-
-    const followers = rows.filter((r) => r.person_id === null && ORDER_FOLLOWERS.has(r.event_name) && orderIdOf(r) !== null);
-    if (followers.length > 0) {
-      const pairs = uniquePairs(followers.map((r) => [r.tenant_id, orderIdOf(r)!]));
-      const { rows: found } = await q.query<{ tenant_id: string; order_id: string; person_id: string }>(Q.persons_for_orders, pairs);
-      const byOrder = new Map(found.map((f) => [`${f.tenant_id}:${f.order_id}`, Number(f.person_id)]));
-      for (const r of followers) {
-        const p = byOrder.get(`${r.tenant_id}:${orderIdOf(r)}`);
-        if (p !== undefined) r.person_id = p;
-      }
-    }
-
-    const points = rows.filter((r) => r.person_id === null && r.event_name === 'points_earned' && (typeof r.payload?.customer_external_id === 'string' || typeof r.payload?.customer_external_id === 'number'));
-    if (points.length > 0) {
-      const pairs = uniquePairs(points.map((r) => [r.tenant_id, String(r.payload.customer_external_id)]));
-      const { rows: found } = await q.query<{ tenant_id: string; external_id: string; person_id: string }>(Q.persons_for_external_ids, pairs);
-      const byExt = new Map(found.map((f) => [`${f.tenant_id}:${f.external_id}`, Number(f.person_id)]));
-      for (const r of points) {
-        const p = byExt.get(`${r.tenant_id}:${String(r.payload.customer_external_id)}`);
-        if (p !== undefined) r.person_id = p;
-      }
-    }
+    const { rows: found } = await q.query<LookupRow>(Q.identity_lookups, lookupParams(rows));
+    if (found.length > 0) applyLookups(rows, found);
   };
+}
+
+interface LookupRow {
+  kind: 'erased_visitor' | 'erased_customer' | 'link' | 'order' | 'person';
+  tenant_id: string;
+  key: string;
+  at: Date | string | null;
+  person_id: string | null;
+  id: string | null;
+}
+
+const hasVisitor = (r: EventRow) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0;
+const isFollower = (r: EventRow) => r.person_id === null && ORDER_FOLLOWERS.has(r.event_name) && orderIdOf(r) !== null;
+const pointsCustomer = (r: EventRow): string | null => {
+  const c = r.payload?.customer_external_id;
+  return r.person_id === null && r.event_name === 'points_earned' && (typeof c === 'string' || typeof c === 'number') ? String(c) : null;
+};
+
+function lookupParams(rows: EventRow[]): unknown[] {
+  const withVisitor = rows.filter(hasVisitor);
+  const withCustomer = rows.filter((r) => customerIdOf(r) !== null);
+  return [
+    ...uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)])),
+    ...uniquePairs(withCustomer.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'external', customerIdOf(r)!)])),
+    ...uniquePairs(withVisitor.map((r) => [r.tenant_id, r.visitor_id!])),
+    // A follower stamped by its visitor's link below no longer needs its order's person: asked for anyway.
+    ...uniquePairs(rows.filter(isFollower).map((r) => [r.tenant_id, orderIdOf(r)!])),
+    ...uniquePairs(rows.flatMap((r) => { const c = pointsCustomer(r); return c === null ? [] : [[r.tenant_id, c] as [number, string]]; })),
+  ];
+}
+
+function applyLookups(rows: EventRow[], found: LookupRow[]): void {
+  const of = (kind: LookupRow['kind']) => found.filter((f) => f.kind === kind);
+  const erasedAt = (kind: LookupRow['kind']) => new Map(of(kind).map((e) => [`${e.tenant_id}:${e.key}`, Date.parse(iso(e.at))]));
+  const erasedVisitors = erasedAt('erased_visitor');
+  if (erasedVisitors.size > 0) {
+    for (const r of rows.filter(hasVisitor)) {
+      const t = erasedVisitors.get(`${r.tenant_id}:${idDigest(r.tenant_id, 'visitor', r.visitor_id!)}`);
+      if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
+    }
+  }
+  // Orders and points of an erased customer that occurred before the erasure lose their customer data.
+  const erasedCustomers = erasedAt('erased_customer');
+  if (erasedCustomers.size > 0) {
+    for (const r of rows) {
+      const c = customerIdOf(r);
+      const t = c === null ? undefined : erasedCustomers.get(`${r.tenant_id}:${idDigest(r.tenant_id, 'external', c)}`);
+      if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
+    }
+  }
+  const newest = new Map<string, { person: number; at: number; id: number }>();
+  for (const l of of('link')) {
+    const k = `${l.tenant_id}:${l.key}`;
+    const cand = { person: Number(l.person_id), at: Date.parse(iso(l.at)), id: Number(l.id) };
+    const cur = newest.get(k);
+    if (!cur || cand.at > cur.at || (cand.at === cur.at && cand.id > cur.id)) newest.set(k, cand);
+  }
+  for (const r of rows) {
+    // A consented order is attributed to its own customer by the identity projector, not to the visitor's link.
+    if (!hasVisitor(r) || stitchableOrder(r)) continue;
+    const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
+    if (hit) r.person_id = hit.person;
+  }
+  const byOrder = new Map(of('order').map((f) => [`${f.tenant_id}:${f.key}`, Number(f.person_id)]));
+  for (const r of rows.filter(isFollower)) {
+    const p = byOrder.get(`${r.tenant_id}:${orderIdOf(r)}`);
+    if (p !== undefined) r.person_id = p;
+  }
+  const byExternal = new Map(of('person').map((f) => [`${f.tenant_id}:${f.key}`, Number(f.person_id)]));
+  for (const r of rows) {
+    const c = pointsCustomer(r);
+    const p = c === null ? undefined : byExternal.get(`${r.tenant_id}:${c}`);
+    if (p !== undefined) r.person_id = p;
+  }
 }
 
 /**

@@ -127,8 +127,9 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     if (hooks.hasProjectors && fresh.size > 0) await hooks.project(q, rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
     if (inline && fresh.size > 0) {
       const added = rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id)));
-      for (const h of deferredHooks) await h.run(q, added);
-      for (const d of deferred) await d.advanceInCommit(q);
+      // Sent back to back: the session runs them in the order sent, without a round trip through this
+      // (busy) event loop between them. Each hook's first statement goes out in declared order.
+      await Promise.all([...deferredHooks.map((h) => h.run(q, added)), ...deferred.map((d) => d.advanceInCommit(q))]);
     }
     return fresh;
   };

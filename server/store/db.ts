@@ -94,9 +94,11 @@ export function oneSession(session: Queryable, exclusive: <T>(fn: () => Promise<
     exec: (sql) => exclusive(() => session.exec(sql)),
     tx: (fn) =>
       exclusive(async () => {
-        await session.exec('BEGIN');
+        // BEGIN goes out with the first statement instead of a round trip ahead of it: the session runs
+        // statements in the order they are sent, and a failed BEGIN fails the transaction here.
+        const begun = session.exec('BEGIN');
         try {
-          const out = await fn(session);
+          const [, out] = await Promise.all([begun, fn(session)]);
           await session.exec('COMMIT');
           return out;
         } catch (err) {
