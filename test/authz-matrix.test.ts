@@ -24,6 +24,7 @@ const SCOPE_OF: Record<Role, Record<string, string[]>> = {
   promoter: { events: ['E1'] },
   ad_account: { organizers: ['O1'] },
   media: { events: ['E1'] },
+  gate: { events: ['E1'] },
 };
 // Dashboard tokens of every role (POST /api/v1/tokens, minted by the admin key), each on E1's side like the keys;
 // media and admin tokens carry no ids. They go to the `auth: 'token'` routes only (the others take the key alone).
@@ -36,6 +37,7 @@ const TOKEN_OF: Record<Role, Record<string, unknown>> = {
   promoter: { role: 'promoter', event_ids: ['E1'] },
   ad_account: { role: 'ad_account', org_ids: ['O1'] },
   media: { role: 'media' },
+  gate: { role: 'gate', event_ids: ['E1'] },
 };
 const TOKEN_SCOPE_OF: Record<Role, Record<string, string[]>> = { ...SCOPE_OF, media: {} };
 /** The token's scope as the server verifies it (live/token.ts), for the topic rule. */
@@ -47,6 +49,7 @@ const tokenScope = (role: Role, tenant: number): Scope => {
     case 'artist': return { role, tenant, artists: b.artist_ids! };
     case 'promoter': return { role, tenant, events: b.event_ids ?? [], orgs: b.org_ids ?? [] };
     case 'ad_account': return { role, tenant, orgs: b.org_ids! };
+    case 'gate': return { role, tenant, events: b.event_ids! };
     case 'media': case 'admin': return { role, tenant };
   }
 };

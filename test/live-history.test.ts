@@ -156,6 +156,17 @@ describe.each([['embedded'], ['pg']])('live history (per minute, from the store:
     expect((await get(ev, `${orgH.slice(0, -4)}AAAA`)).json.error.code).toBe('invalid_token');
   });
 
+  it('gives a gate token its events\' capacity and nothing else: every analytics route answers 403 naming view_event_analytics', async () => {
+    const gate = await mintToken(base, a, { role: 'gate', event_ids: ['HE1'] });
+    expect((await get('/api/v1/live/events/HE1/capacity', gate)).status).toBe(200);
+    for (const path of ['/api/v1/live/events/HE1', '/api/v1/live/events/HE1/history', '/api/v1/analytics/events/HE1']) {
+      const r = await get(path, gate);
+      expect({ path, status: r.status, code: r.json.error?.code, message: r.json.error?.message }).toEqual({
+        path, status: 403, code: 'forbidden', message: expect.stringContaining('view_event_analytics'),
+      });
+    }
+  });
+
   it('refuses a bad minutes or to with 400 invalid_field', async () => {
     for (const q of ['minutes=0', 'minutes=1441', 'minutes=abc', 'minutes=1.5', 'minutes=-5', 'minutes=', 'to=yesterday', 'to=2026-13-45T00:00:00Z']) {
       const r = await get(`/api/v1/live/events/HE1/history?${q}`, a.secret_key);

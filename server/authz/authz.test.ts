@@ -62,7 +62,9 @@ describe('scope', () => {
   it('reads a key without a stored role as the tenant\'s admin, and a dashboard token as its role', () => {
     expect(keyPrincipal(3, 7, undefined, undefined)).toEqual({ tenant: 3, role: 'admin', scope: {}, keyId: 7, via: 'secret_key' });
     expect(tokenPrincipal({ role: 'organizer', tenant: 3, org: 'O1' })).toEqual({ tenant: 3, role: 'organizer', scope: { organizers: ['O1'] }, keyId: null, via: 'token' });
-    expect(tokenPrincipal({ role: 'gate', tenant: 3, events: ['E1'] })).toMatchObject({ role: 'venue', scope: { events: ['E1'] } });
+    // Gate staff: their own role, capacity only (as a venue they could read the event's funnel).
+    expect(tokenPrincipal({ role: 'gate', tenant: 3, events: ['E1'] })).toMatchObject({ role: 'gate', scope: { events: ['E1'] } });
+    expect([...permissionsFor('gate')]).toEqual(['view_capacity']);
   });
 });
 

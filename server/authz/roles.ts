@@ -2,7 +2,7 @@
 // A principal (an API key or a dashboard token) carries one role; the role's permissions are the defaults
 // below, changed per tenant by overrides (tenant_role_permissions, see index.ts). Pure.
 
-export const ROLES = ['admin', 'organizer', 'venue', 'venue_manager', 'artist', 'promoter', 'ad_account', 'media'] as const;
+export const ROLES = ['admin', 'organizer', 'venue', 'venue_manager', 'artist', 'promoter', 'ad_account', 'media', 'gate'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const PERMISSIONS = [
@@ -44,6 +44,7 @@ const ALL: Permission[] = [...PERMISSIONS];
  * the REST mirror serves the revenue-free variant and refuses the organizer roll-up). An artist sees its events
  * without revenue; media only public aggregates; an ad account only audiences and campaigns. An organizer reads
  * its own campaigns (view_ad_analytics: the dashboard's campaigns page) but neither creates nor steers them.
+ * Gate staff (a gate token, or a gate key scoped to events) read their events' capacity and nothing else.
  */
 export const DEFAULT_ROLE_PERMISSIONS: Record<Role, Permission[]> = {
   admin: ALL,
@@ -54,6 +55,7 @@ export const DEFAULT_ROLE_PERMISSIONS: Record<Role, Permission[]> = {
   promoter: ['view_event_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates'],
   ad_account: ['view_ad_analytics', 'manage_ads', 'create_campaigns', 'target_users'],
   media: ['view_public_aggregates'],
+  gate: ['view_capacity'],
 };
 
 export const isRole = (v: unknown): v is Role => typeof v === 'string' && (ROLES as readonly string[]).includes(v);

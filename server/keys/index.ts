@@ -21,7 +21,7 @@ import type { TenantStore } from '../store/tenants.js';
 const Q = queries('keys.sql', ['set_key_name', 'list_tenant_keys', 'revoke_tenant_key']);
 
 /** Roles whose key is useless without ids: their data is always some organizers', venues', artists' or events'. */
-const SCOPED_ROLES: Role[] = ['organizer', 'venue', 'venue_manager', 'artist', 'promoter'];
+const SCOPED_ROLES: Role[] = ['organizer', 'venue', 'venue_manager', 'artist', 'promoter', 'gate'];
 
 export interface NewScopedKey {
   role: Role;

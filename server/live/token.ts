@@ -221,8 +221,8 @@ export interface EventOwners {
 /**
  * A dashboard token as a principal (authz/principal.ts): each role is itself on its ids (organizer → its
  * organizer; venue, venue_manager → venues; artist → artists; promoter → events and organizers; ad_account →
- * organizers; media → no ids); gate → venue limited to its events (the live layer still limits it to capacity
- * topics); the secret key's REST scope and an admin token → admin. Pure.
+ * organizers; media → no ids); gate → gate on its events (capacity only); the secret key's REST scope and an
+ * admin token → admin. Pure.
  */
 export function tokenPrincipal(scope: Scope): Principal {
   const who = (role: Role, s: Principal['scope']): Principal => ({ tenant: scope.tenant, role, scope: s, keyId: ('key' in scope ? scope.key : undefined) ?? null, via: 'token' });
@@ -230,7 +230,7 @@ export function tokenPrincipal(scope: Scope): Principal {
     case 'tenant':
     case 'admin': return who('admin', {});
     case 'organizer': return who('organizer', { organizers: [scope.org] });
-    case 'gate': return who('venue', { events: scope.events });
+    case 'gate': return who('gate', { events: scope.events });
     case 'venue':
     case 'venue_manager': return who(scope.role, { venues: scope.venues });
     case 'artist': return who('artist', { artists: scope.artists });
@@ -247,7 +247,7 @@ export function tokenPrincipal(scope: Scope): Principal {
  * artist is; an event the server does not know is outside every limited scope). A token without ids (media)
  * is the whole tenant, so only a key whose scope is the whole tenant mints one. Role: the token's role has no
  * permission the key's role lacks (`permissionsOf`: the tenant's overrides; a gate token needs view_capacity
- * only, all it reads), so a venue key cannot mint a venue_manager token that sees revenue. Pure.
+ * only, unless the tenant granted gate staff more), so a venue key cannot mint a venue_manager token that sees revenue. Pure.
  */
 export function withinKey(
   scope: TokenScope, key: MintingKey, eventOf: (event: string) => EventOwners | null | undefined,
@@ -281,7 +281,7 @@ export function withinKey(
   const out = outs.find(([, id]) => id !== undefined);
   if (out) return { ok: false, field: out[0], id: out[1]! };
   const keyRole: Role = isRole(key.role) ? key.role : 'media';
-  const needs = scope.role === 'gate' ? new Set<Permission>(['view_capacity']) : permissionsOf(tokenPrincipal(scope).role);
+  const needs = permissionsOf(tokenPrincipal(scope).role);
   const mine = permissionsOf(keyRole);
   return [...needs].every((p) => mine.has(p)) ? { ok: true } : { ok: false, field: 'role', id: scope.role };
 }
