@@ -15,6 +15,7 @@ import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
 import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
 import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
+import { checkpointJob, DEFAULT_CHECKPOINT_POLICY } from './jobs/checkpoint.js';
 import { partitionsJob } from './jobs/partitions.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
@@ -247,6 +248,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   jobs.register(gdpr.retention.job());
   // Safety net for rows no commit of this node kicked a pass for (another node failed to project them).
   jobs.register({ name: 'ingest.project', schedule: { every: 60 }, timeoutS: 300, run: () => sink.project() });
+  // PGlite has no checkpointer process: without this, WAL grows for as long as the server runs (jobs/checkpoint.ts).
+  if (db.kind === 'embedded') {
+    const policy = { ...DEFAULT_CHECKPOINT_POLICY, maxWalBytes: config.checkpointWalMb * 1024 * 1024 };
+    jobs.register(checkpointJob({ db, log: log.child({ mod: 'checkpoint' }), policy }));
+  }
   if (db.plain) jobs.register(partitionsJob({ db, log: log.child({ mod: 'partitions' }), policy: partitionPolicy }));
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").
   const audit = createAudit({ db, log: log.child({ mod: 'audit' }), retentionDays: config.auditRetentionDays });

@@ -61,6 +61,8 @@ export interface Config {
   audiences: AudiencesConfig;
   /** Funnels of large tenants over a per-node index of their events (server/analytics/funnel-index.ts). */
   funnelIndex: FunnelIndexConfig;
+  /** CHECKPOINT_WAL_MB: the embedded store checkpoints once this much WAL was written since the last checkpoint (jobs/checkpoint.ts). */
+  checkpointWalMb: number;
   /** Campaign automation (server/campaigns/): platform API bases (META_GRAPH_URL, GOOGLE_ADS_URL, TIKTOK_API_URL) and the marketplace's ad accounts. */
   campaigns: CampaignsConfig;
 }
@@ -228,6 +230,7 @@ export function loadConfig(env: Env): Config {
       snapshotMinPersons: int('AUDIENCE_SNAPSHOT_MIN_PERSONS', 100_000, 1, 1_000_000_000),
       snapshotMaxTenants: int('AUDIENCE_SNAPSHOT_MAX_TENANTS', 4, 1, 1000),
     },
+    checkpointWalMb: int('CHECKPOINT_WAL_MB', 64, 1, 65_536),
     funnelIndex: {
       maxAgeS: int('FUNNEL_INDEX_MAX_AGE_S', 3600, 0, 86_400),
       minQueryMs: int('FUNNEL_INDEX_MIN_QUERY_MS', 1000, 0, 3_600_000),
