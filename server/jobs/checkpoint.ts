@@ -1,9 +1,10 @@
 // store.checkpoint (embedded store only). PGlite runs Postgres in single-user mode: there is no checkpointer
-// process, so while the server runs no checkpoint ever happens. Measured (PGlite 1 MB WAL segments): 800k rows
-// left 438 segments in pg_wal and none was ever recycled; a crash would replay all of it at the next start, and
-// every new segment is created and zero-filled instead of recycled. This job checkpoints from the job runner:
-// when enough WAL has accumulated, or some WAL and enough time. A checkpoint of ~100k rows' changes takes
-// ~60 ms of the one session (bench/RESULTS.md); it runs between two commits like any statement.
+// process, so while the server runs no checkpoint ever happens. Measured (PGlite's 1 MB WAL segments): 800k rows
+// left 438 segments in pg_wal and none was ever recycled; a crash would replay all of it at the next start. This
+// job checkpoints from the job runner when enough WAL has accumulated, or some WAL and enough time. A checkpoint
+// holds the one session (ingest waits) for as long as it flushes, which grows with the WAL since the last one
+// (measured at ~9 MB/s of WAL, saturated ingest: 100-270 ms every 15 s; 250-330 ms every 60 s): hence a short
+// period and a small bound rather than PostgreSQL's 5 min / 1 GB (bench/RESULTS.md).
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -35,7 +36,7 @@ export function checkpointJob(deps: { db: Db; log: Logger; policy?: CheckpointPo
   const policy = deps.policy ?? DEFAULT_CHECKPOINT_POLICY;
   return {
     name: 'store.checkpoint',
-    schedule: { every: 60 },
+    schedule: { every: 15 },
     timeoutS: 300,
     async run(ctx) {
       const { rows } = await deps.db.query<{ wal_bytes: string; checkpoint_time: Date | string }>(Q.wal_since_checkpoint);
