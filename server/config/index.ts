@@ -230,7 +230,7 @@ export function loadConfig(env: Env): Config {
       snapshotMinPersons: int('AUDIENCE_SNAPSHOT_MIN_PERSONS', 100_000, 1, 1_000_000_000),
       snapshotMaxTenants: int('AUDIENCE_SNAPSHOT_MAX_TENANTS', 4, 1, 1000),
     },
-    checkpointWalMb: int('CHECKPOINT_WAL_MB', 64, 1, 65_536),
+    checkpointWalMb: int('CHECKPOINT_WAL_MB', 256, 1, 65_536),
     funnelIndex: {
       maxAgeS: int('FUNNEL_INDEX_MAX_AGE_S', 3600, 0, 86_400),
       minQueryMs: int('FUNNEL_INDEX_MIN_QUERY_MS', 1000, 0, 3_600_000),
