@@ -12,7 +12,7 @@ import { idDigest } from './crypto.js';
 import { protectRow } from './pii.js';
 
 const Q = queries('persons.sql', [
-  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'identity_lookups', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
+  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'identity_lookups', 'persons_for_orders', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
   'backfill_events_by_order', 'backfill_sessions_by_visitor',
 ]);
 
@@ -143,9 +143,10 @@ const orderIdOf = (row: EventRow): string | null => {
 /**
  * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
  * late events of erased visitors, and stamps person_id on events of linked visitors (newest link wins) and on
- * payment/refund/chargeback events of an order already attributed to a person. Reads everything in one
- * statement (identity_lookups), asking for a superset of what each step applies: the steps then run in order
- * in memory, each re-checking its condition on the row as the earlier steps left it.
+ * payment/refund/chargeback events of an order already attributed to a person. One statement reads what every
+ * commit needs (identity_lookups), asking for a superset of what each step applies: the steps then run in order
+ * in memory, each re-checking its condition on the row as the earlier steps left it. Orders' persons are a
+ * second statement, only for commits with payment events (it reads tx_events).
  */
 export function createEnricher() {
   return async function enrichIdentity(q: Queryable, rows: EventRow[]): Promise<void> {
@@ -153,11 +154,21 @@ export function createEnricher() {
     for (const r of rows) protectRow(r);
     const { rows: found } = await q.query<LookupRow>(Q.identity_lookups, lookupParams(rows));
     if (found.length > 0) applyLookups(rows, found);
+    const followers = rows.filter(isFollower);
+    if (followers.length === 0) return;
+    const { rows: orders } = await q.query<{ tenant_id: string; order_id: string; person_id: string }>(
+      Q.persons_for_orders, uniquePairs(followers.map((r) => [r.tenant_id, orderIdOf(r)!])),
+    );
+    const byOrder = new Map(orders.map((f) => [`${f.tenant_id}:${f.order_id}`, Number(f.person_id)]));
+    for (const r of followers) {
+      const p = byOrder.get(`${r.tenant_id}:${orderIdOf(r)}`);
+      if (p !== undefined) r.person_id = p;
+    }
   };
 }
 
 interface LookupRow {
-  kind: 'erased_visitor' | 'erased_customer' | 'link' | 'order' | 'person';
+  kind: 'erased_visitor' | 'erased_customer' | 'link' | 'person';
   tenant_id: string;
   key: string;
   at: Date | string | null;
@@ -179,8 +190,6 @@ function lookupParams(rows: EventRow[]): unknown[] {
     ...uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)])),
     ...uniquePairs(withCustomer.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'external', customerIdOf(r)!)])),
     ...uniquePairs(withVisitor.map((r) => [r.tenant_id, r.visitor_id!])),
-    // A follower stamped by its visitor's link below no longer needs its order's person: asked for anyway.
-    ...uniquePairs(rows.filter(isFollower).map((r) => [r.tenant_id, orderIdOf(r)!])),
     ...uniquePairs(rows.flatMap((r) => { const c = pointsCustomer(r); return c === null ? [] : [[r.tenant_id, c] as [number, string]]; })),
   ];
 }
@@ -216,11 +225,6 @@ function applyLookups(rows: EventRow[], found: LookupRow[]): void {
     if (!hasVisitor(r) || stitchableOrder(r)) continue;
     const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
     if (hit) r.person_id = hit.person;
-  }
-  const byOrder = new Map(of('order').map((f) => [`${f.tenant_id}:${f.key}`, Number(f.person_id)]));
-  for (const r of rows.filter(isFollower)) {
-    const p = byOrder.get(`${r.tenant_id}:${orderIdOf(r)}`);
-    if (p !== undefined) r.person_id = p;
   }
   const byExternal = new Map(of('person').map((f) => [`${f.tenant_id}:${f.key}`, Number(f.person_id)]));
   for (const r of rows) {

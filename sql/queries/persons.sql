@@ -10,11 +10,12 @@ SELECT max(erased_at) AS erased_at FROM gdpr_erasures WHERE tenant_id = $1 AND e
 SELECT erased_at FROM gdpr_erased_visitors WHERE tenant_id = $1 AND visitor_sha256 = $2;
 
 -- name: identity_lookups
--- Everything the writer's enricher reads, in one round trip (one statement instead of up to five: the embedded
--- store answers each one through the server's busy event loop). Pairwise arrays, empty when not needed:
--- $1/$2 tenant ids + visitor digests (erased visitors), $3/$4 tenant ids + customer digests (erased customers),
--- $5/$6 tenant ids + visitor ids (identity links), $7/$8 tenant ids + order ids (the person of an order),
--- $9/$10 tenant ids + external ids (persons). kind says which; key is the looked-up value.
+-- What the writer's enricher reads for every commit, in one round trip (one statement instead of up to four:
+-- the embedded store answers each one through the server's busy event loop). Pairwise arrays, empty when not
+-- needed: $1/$2 tenant ids + visitor digests (erased visitors), $3/$4 tenant ids + customer digests (erased
+-- customers), $5/$6 tenant ids + visitor ids (identity links), $7/$8 tenant ids + external ids (persons). kind
+-- says which; key is the looked-up value. tx_events stays out (persons_for_orders, only when a commit has
+-- payments): a statement naming it plans every chunk or partition and waits behind a partition being attached.
 -- The links are locked (FOR KEY SHARE) so an erasure cannot slip between reading a link and storing events
 -- stamped with it; MATERIALIZED keeps the locking read out of the UNION, where a locking clause is not allowed.
 WITH links AS MATERIALIZED (
@@ -35,21 +36,19 @@ GROUP BY tenant_id, external_sha256
 UNION ALL
 SELECT 'link', tenant_id::text, visitor_id, linked_at, person_id::text, id::text FROM links
 UNION ALL
-(
-  -- The person an order was attributed to, for payment/refund/chargeback events of that order.
-  SELECT DISTINCT ON (tenant_id, entities->>'order_id') 'order', tenant_id::text, entities->>'order_id', NULL::timestamptz,
-    person_id::text, NULL
-  FROM tx_events
-  WHERE (tenant_id, entities->>'order_id') IN (SELECT * FROM unnest($7::bigint[], $8::text[]))
-    -- Implied by the line above; spelled out so the partial index tx_events_order (migration 010) applies.
-    AND entities->>'order_id' IS NOT NULL
-    AND event_name IN ('order_completed', 'order_completed_shop') AND person_id IS NOT NULL
-  ORDER BY tenant_id, entities->>'order_id', occurred_at DESC
-)
-UNION ALL
 SELECT 'person', tenant_id::text, external_id, NULL, person_id::text, NULL
 FROM persons
-WHERE (tenant_id, external_id) IN (SELECT * FROM unnest($9::bigint[], $10::text[]));
+WHERE (tenant_id, external_id) IN (SELECT * FROM unnest($7::bigint[], $8::text[]));
+
+-- name: persons_for_orders
+-- The person an order was attributed to, for payment/refund/chargeback events of that order.
+SELECT DISTINCT ON (tenant_id, entities->>'order_id') tenant_id::text AS tenant_id, entities->>'order_id' AS order_id, person_id::text AS person_id
+FROM tx_events
+WHERE (tenant_id, entities->>'order_id') IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+  -- Implied by the line above; spelled out so the partial index tx_events_order (migration 010) applies.
+  AND entities->>'order_id' IS NOT NULL
+  AND event_name IN ('order_completed', 'order_completed_shop') AND person_id IS NOT NULL
+ORDER BY tenant_id, entities->>'order_id', occurred_at DESC;
 
 -- name: upsert_person
 -- (xmax = 0) is true only for a freshly inserted row.
