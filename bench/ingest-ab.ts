@@ -9,12 +9,10 @@
 //        BENCH_PG_URL (postgres://postgres@127.0.0.1:5432/postgres: a throwaway database per server)
 //        AB_LOG (a log level: the servers' job and checkpoint log lines are printed)
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { ADMIN_TOKEN, bodyMaker, closedLoop, median, openLoop, pct, stop, UAS, waitFor, type Target } from './ingest.js';
+import { ADMIN_TOKEN, bodyMaker, closedLoop, median, openLoop, pct, stop, throwawayDb, UAS, waitFor, type Target } from './ingest.js';
 
 const trees = (process.env.TREES ?? '.').split(',').map((t) => path.resolve(t));
 const rounds = Number(process.env.ROUNDS ?? 3);
@@ -32,19 +30,9 @@ async function metrics(port: number) {
   return { seconds: v('tx_writer_commit_seconds_sum'), rows: v('tx_writer_committed_rows_total') };
 }
 
-async function throwaway() {
-  const name = `bench_ab_${crypto.randomBytes(5).toString('hex')}`;
-  const root = new pg.Client({ connectionString: pgUrl });
-  await root.connect();
-  await root.query(`CREATE DATABASE ${name}`);
-  const u = new URL(pgUrl);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), drop: async () => { await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await root.end(); } };
-}
-
 async function one(tree: string): Promise<Run> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-bench-ab-'));
-  const tmp = store === 'postgres' ? await throwaway() : null;
+  const tmp = store === 'postgres' ? await throwawayDb(pgUrl) : null;
   const env = {
     ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, RATE_LIMIT_EVENTS_PER_SEC: '10000000',
     RATE_LIMIT_BURST: '100000000', LOG_LEVEL: process.env.AB_LOG ?? 'warn', DEMO_TENANT: '0', ...(tmp ? { DATABASE_URL: tmp.url } : {}),

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
-  ADMIN_TOKEN, bodyMaker, closedLoop, errText, fmt, fmt2, fmtMs, median, openLoop, pct, phaseB, quietLog, spawnNode, stop, UAS, waitFor,
+  ADMIN_TOKEN, bodyMaker, closedLoop, errText, fmt, fmt2, fmtMs, median, openLoop, pct, phaseB, quietLog, spawnNode, stop, throwawayDb, UAS, waitFor,
   type BodyMaker, type Opts, type Target,
 } from './ingest.js';
 
@@ -81,23 +81,6 @@ async function templateRows(body: BodyMaker) {
     if (out.kind !== 'ok') throw new Error('template event invalid');
     return out.row;
   });
-}
-
-/** A throwaway database on the PostgreSQL server; `drop` removes it. */
-async function throwawayDb(adminUrl: string) {
-  const name = `bench_${crypto.randomBytes(5).toString('hex')}`;
-  const root = new pg.Client({ connectionString: adminUrl });
-  await root.connect();
-  await root.query(`CREATE DATABASE ${name}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await root.end();
-    },
-  };
 }
 
 async function phaseEngine(cfg: Cfg, store: Store, body: BodyMaker) {

@@ -900,3 +900,20 @@ if (mode === '--bare-child') {
     },
   );
 }
+
+/** A throwaway database on the PostgreSQL server; `drop` removes it. */
+export async function throwawayDb(adminUrl: string) {
+  const name = `bench_${crypto.randomBytes(5).toString('hex')}`;
+  const root = new (await import('pg')).default.Client({ connectionString: adminUrl });
+  await root.connect();
+  await root.query(`CREATE DATABASE ${name}`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await root.end();
+    },
+  };
+}
