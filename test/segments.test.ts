@@ -43,9 +43,15 @@ describe('segments', () => {
     expect((await postEvents(base, t, [order])).accepted).toBe(1);
     // Persons after their events, affinities after the feature job saw those events (it would rewrite them).
     ids = await seedPersons(base, t, server.db, people, { afterOrders: () => featuresCaughtUp(base) });
-    // RFM scores are the feature store's job output; two scripted rows.
+    // RFM scores are the feature store's job output; two scripted rows (over the job's own, when its hourly run
+    // came after the persons above).
     await server.db.query(`INSERT INTO fs_person_scores (tenant_id, person_id, recency_days, frequency, monetary, rfm_recency_score, rfm_frequency_score, rfm_monetary_score, customer_segment, sessions_30d, active_ms_30d, interactions_30d, engagement_score, computed_at)
-      VALUES ($1, $2, 1, 5, 500, 5, 5, 5, 'vip', 3, 1000, 10, 0.9, now()), ($1, $3, 300, 1, 10, 1, 1, 1, 'lost', 0, 0, 0, 0.1, now())`, [t.tenant_id, ids.s0, ids.s1]);
+      VALUES ($1, $2, 1, 5, 500, 5, 5, 5, 'vip', 3, 1000, 10, 0.9, now()), ($1, $3, 300, 1, 10, 1, 1, 1, 'lost', 0, 0, 0, 0.1, now())
+      ON CONFLICT (tenant_id, person_id) DO UPDATE SET recency_days = EXCLUDED.recency_days, frequency = EXCLUDED.frequency,
+        monetary = EXCLUDED.monetary, rfm_recency_score = EXCLUDED.rfm_recency_score, rfm_frequency_score = EXCLUDED.rfm_frequency_score,
+        rfm_monetary_score = EXCLUDED.rfm_monetary_score, customer_segment = EXCLUDED.customer_segment, sessions_30d = EXCLUDED.sessions_30d,
+        active_ms_30d = EXCLUDED.active_ms_30d, interactions_30d = EXCLUDED.interactions_30d, engagement_score = EXCLUDED.engagement_score,
+        computed_at = EXCLUDED.computed_at`, [t.tenant_id, ids.s0, ids.s1]);
     const today = Math.floor(at.view / DAY) * DAY;
     for (let i = 0; i < N; i++) {
       records.set(ids[`s${i}`], {
