@@ -247,18 +247,18 @@ describe('browser SDK in two tabs of one visitor', () => {
       const sent = await tx<string[]>(page, `[tx.pageView(), tx.eventView({ event_entity_id: 'B1' })]`);
       await page.evaluate(() => (window.marker = 1));
       const numbered = () => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).every((e: any) => e.sequence_no !== undefined));
-      await until(numbered, 5000);
+      await until(numbered, 15_000);
       await tx(page, `tx.flush()`);
       expect(await queued(page)).toBe(0);
       await sleep(300);
       await page.goto(`${origin}/b`);
       sent.push(await tx<string>(page, `tx.pageView()`));
       await page.goBack({ waitUntil: 'commit' });
-      await until(() => page.evaluate(() => document.readyState === 'complete').catch(() => false), 5000);
+      await until(() => page.evaluate(() => document.readyState === 'complete').catch(() => false), 15_000);
       const restored = await page.evaluate(() => window.marker === 1);
       expect(restored, `not restored from the back/forward cache: ${why.join(' ')}`).toBe(true);
       sent.push(await tx<string>(page, `tx.eventView({ event_entity_id: 'B2' })`));
-      await until(numbered, 5000);
+      await until(numbered, 15_000);
       await tx(page, `tx.flush()`);
       const evs = await until(async () => {
         const e = await eventsOf(server.url, tb, `limit=1000&visitor_id=${ids.visitor_id}`);
