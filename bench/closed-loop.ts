@@ -1,11 +1,7 @@
 // Closed-loop ingest for the benches that measure ingest latency while something else holds the embedded store's
 // one session (bench/jobs-ingest.ts: a job; bench/funnel-index-ingest.ts: a funnel index read).
 import crypto from 'node:crypto';
-
-export const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-};
+import { pct } from './ingest.js';
 
 /** A 100-event batch of consented event_view events, fresh ids. */
 export const batch = () => JSON.stringify({

@@ -21,13 +21,11 @@ import { createAnalytics } from '../server/analytics/index.js';
 import { startServer } from '../server/app.js';
 import { loadConfig } from '../server/config/index.js';
 import { ingestWhile, loopRow } from './closed-loop.js';
+import { ADMIN_TOKEN as ADMIN, loadAvg as load, machine } from './ingest.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN = 'bench-admin-token-0123456789abcdef';
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const CONN = Number(process.env.BENCH_CONN ?? 4);
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
-const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, Node ${process.version}`;
 const startLoad = load();
 const log = pino({ level: 'warn' });
 
@@ -83,7 +81,7 @@ const section = [
   '## Ingest while a funnel index is read (bench/funnel-index-ingest.ts)',
   '',
   `- date: ${new Date().toISOString()}; command: \`npx tsx bench/funnel-index-ingest.ts\`; store: embedded (PGlite + TimescaleDB in a worker thread)`,
-  `- machine: ${machine}; load average at start ${startLoad}, at end ${endLoad}`,
+  `- machine: ${machine()}; load average at start ${startLoad}, at end ${endLoad}`,
   `- ${CONN} closed-loop clients in the server's process, 100-event batches to another tenant; the indexed tenant holds ${ROWS.toLocaleString('en')} events`,
   '',
   '| phase | duration | requests | latency p50 / p99 / max | events/s | index read |',

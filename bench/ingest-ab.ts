@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ADMIN_TOKEN, bodyMaker, closedLoop, median, openLoop, pct, stop, throwawayDb, UAS, waitFor, type Target } from './ingest.js';
+import { ADMIN_TOKEN, bodyMaker, closedLoop, loadAvg, median, openLoop, pct, stop, throwawayDb, UAS, waitFor, type Target } from './ingest.js';
 
 const trees = (process.env.TREES ?? '.').split(',').map((t) => path.resolve(t));
 const rounds = Number(process.env.ROUNDS ?? 3);
@@ -69,7 +69,7 @@ async function one(tree: string): Promise<Run> {
 }
 
 async function main() {
-  console.log(`# ingest A/B (${store})  node ${process.version}  nproc ${os.availableParallelism()}  loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
+  console.log(`# ingest A/B (${store})  node ${process.version}  nproc ${os.availableParallelism()}  loadavg ${loadAvg()}`);
   const runs = new Map<string, Run[]>(trees.map((t) => [t, []]));
   for (let r = 0; r < rounds; r++) {
     for (const tree of r % 2 ? [...trees].reverse() : trees) {
@@ -84,7 +84,7 @@ async function main() {
     const m = (f: (r: Run) => number) => median(xs.map(f)).toFixed(1);
     console.log(`| ${tree} | ${median(xs.map((x) => x.eps)).toFixed(0)} | ${m((x) => x.usPerRow)} | ${m((x) => x.p50)} | ${m((x) => x.p99)} | ${xs.map((x) => x.eps.toFixed(0)).join(', ')} |`);
   }
-  console.log(`\nload average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
+  console.log(`\nload average at the end ${loadAvg()}`);
 }
 
 main().catch((err) => {

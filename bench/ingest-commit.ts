@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bodyMaker, quietLog, UAS } from './ingest.js';
+import { bodyMaker, loadAvg, quietLog, UAS } from './ingest.js';
 
 const ALL_SECONDARY = [
   'tx_events_occurred_at_idx', 'tx_events_event_id', 'tx_events_name_time', 'tx_events_person_time', 'tx_events_visitor_time',
@@ -40,7 +40,7 @@ async function main() {
     }
     return out.slice(0, n);
   };
-  console.log(`# ingest-commit  node ${process.version}  nproc ${os.availableParallelism()}  loadavg ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}`);
+  console.log(`# ingest-commit  node ${process.version}  nproc ${os.availableParallelism()}  loadavg ${loadAvg()}`);
   console.log(`${commits} commits of ${n} rows per variant (3 warm-up commits first), embedded store\n`);
   console.log('| indexes dropped | ms per commit | µs per row | enrich | insert | sessions |');
   console.log('|:---|---:|---:|---:|---:|---:|');

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
-  ADMIN_TOKEN, bodyMaker, closedLoop, errText, fmt, fmt2, fmtMs, median, openLoop, pct, phaseB, quietLog, spawnNode, stop, throwawayDb, UAS, waitFor,
+  ADMIN_TOKEN, bodyMaker, closedLoop, errText, fmt, fmt2, fmtMs, loadAvg, median, openLoop, pct, phaseB, quietLog, spawnNode, stop, throwawayDb, UAS, waitFor,
   type BodyMaker, type Opts, type Target,
 } from './ingest.js';
 
@@ -257,7 +257,7 @@ async function main() {
   const cfg = config();
   const body = bodyMaker();
   const started = new Date();
-  const startLoad = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+  const startLoad = loadAvg();
   console.log(`# ingest bench (issue 12)  node ${process.version}  nproc ${os.availableParallelism()}  loadavg ${startLoad}`);
   console.log(`options: ${JSON.stringify(cfg)}\n`);
   const aOpts: Opts = { rounds: 1, seconds: Math.min(cfg.seconds, 5), halfSeconds: 0, conns: 0, profile: false, instrument: false, experiments: [] };
@@ -283,7 +283,7 @@ async function main() {
     `### Ingest on both stores (issue 12) — ${started.toISOString()}`,
     '',
     `- command: \`${env}npx tsx bench/ingest-stores.ts\` (${cfg.rounds} round(s), ${cfg.seconds} s closed loop, ${cfg.halfSeconds} s half load, ${cfg.conns} connections)`,
-    `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average at start ${startLoad}, at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}; PostgreSQL at ${cfg.pgUrl.replace(/\/[^/]*$/, '')}`,
+    `- machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model.trim()}), Node ${process.version}; load average at start ${startLoad}, at the end ${loadAvg()}; PostgreSQL at ${cfg.pgUrl.replace(/\/[^/]*$/, '')}`,
     `- body: ${body.bytes} bytes / 100 events; server env: ${JSON.stringify(cfg.serverEnv)}`,
     '',
     table(cfg, rounds),

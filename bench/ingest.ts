@@ -429,6 +429,12 @@ export async function openLoop(t: Target, rps: number, seconds: number, body: Bo
   return r;
 }
 
+/** The 1, 5 and 15 min load averages, as every bench records them next to its figures. */
+export const loadAvg = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+
+/** Cores, CPU model, memory and Node version, for a bench's machine line. */
+export const machine = () => `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, Node ${process.version}`;
+
 export function pct(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);

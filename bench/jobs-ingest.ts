@@ -19,13 +19,11 @@ import pino from 'pino';
 import { startServer } from '../server/app.js';
 import { loadConfig } from '../server/config/index.js';
 import { ingestWhile, loopRow } from './closed-loop.js';
+import { ADMIN_TOKEN as ADMIN, loadAvg as load, machine } from './ingest.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN = 'bench-admin-token-0123456789abcdef';
 const ROWS = Number(process.env.BENCH_ROWS ?? 600_000);
 const CONN = Number(process.env.BENCH_CONN ?? 4);
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' / ');
-const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, Node ${process.version}`;
 const command = 'npx tsx bench/jobs-ingest.ts';
 
 function write(section: string): void {
@@ -38,7 +36,7 @@ if (startLoad >= 4 && process.env.BENCH_FORCE !== '1') {
   write([
     '## Ingest while a job runs (bench/jobs-ingest.ts)',
     '',
-    `- date: ${new Date().toISOString()}; command: \`${command}\`; machine: ${machine}`,
+    `- date: ${new Date().toISOString()}; command: \`${command}\`; machine: ${machine()}`,
     `- **not run**: load average ${load()} at start (≥ 4: the shared machine ran other engineers' tests, so a`,
     '  latency figure would measure the neighbours). Run it on a quiet machine.',
   ].join('\n'));
@@ -90,7 +88,7 @@ write([
   '## Ingest while a job runs (bench/jobs-ingest.ts)',
   '',
   `- date: ${new Date().toISOString()}; command: \`${command}\`; store: embedded (PGlite + TimescaleDB in a worker thread)`,
-  `- machine: ${machine}; load average at start ${startLoad.toFixed(2)} (1 min), at end ${endLoad}`,
+  `- machine: ${machine()}; load average at start ${startLoad.toFixed(2)} (1 min), at end ${endLoad}`,
   `- ${CONN} closed-loop clients in the server's process, 100-event batches; backlog ${ROWS} expired tx_event_ids per phase`,
   '',
   '| phase | duration | requests | latency p50 / p99 / max | events/s | deletion |',

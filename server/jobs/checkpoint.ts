@@ -24,13 +24,13 @@ export interface CheckpointPolicy {
 /** PostgreSQL's own defaults are 1 GB / 5 min (see above for the bound). */
 export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { maxWalBytes: 256 * 1024 * 1024, maxAgeMs: 5 * 60_000 };
 
-/**
- * Whether to checkpoint now. Pure. Some WAL is written even while idle (the job runner's own rows), so a WAL of
- * less than one page-sized record since the last checkpoint does not count as activity.
- */
+/** Some WAL is written even while idle (the job runner's own rows): up to one page of it is not activity. */
+const IDLE_WAL_BYTES = 8192;
+
+/** Whether to checkpoint now. Pure. */
 export function checkpointDue(walBytes: number, lastAt: number, now: number, policy: CheckpointPolicy = DEFAULT_CHECKPOINT_POLICY): boolean {
   if (walBytes >= policy.maxWalBytes) return true;
-  return walBytes > 8192 && now - lastAt >= policy.maxAgeMs;
+  return walBytes > IDLE_WAL_BYTES && now - lastAt >= policy.maxAgeMs;
 }
 
 export function checkpointJob(deps: { db: Db; log: Logger; policy?: CheckpointPolicy }): Job {
