@@ -24,6 +24,7 @@ import {
   ADMIN_TOKEN, bodyMaker, closedLoop, errText, fmt, fmt2, fmtMs, loadAvg, median, openLoop, pct, phaseB, quietLog, spawnNode, stop, throwawayDb, UAS, waitFor,
   type BodyMaker, type Opts, type Target,
 } from './ingest.js';
+import { cpuSplit, fmtSplit, perThousand, type CpuSplit } from './proc-cpu.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 type Store = 'embedded' | 'postgres';
@@ -97,6 +98,7 @@ async function phaseEngine(cfg: Cfg, store: Store, body: BodyMaker) {
     const one = () => db.tx((q) => q.query(PLAIN_INSERT, [rowsOf(1000)]));
     for (let i = 0; i < 3; i++) await one();
     let n = 0;
+    const split = cpuSplit(undefined);
     const start = performance.now();
     const end = start + cfg.seconds * 1000;
     await Promise.all(Array.from({ length: lanes }, async () => {
@@ -106,9 +108,12 @@ async function phaseEngine(cfg: Cfg, store: Store, body: BodyMaker) {
       }
     }));
     const secs = (performance.now() - start) / 1000;
+    // The engine's CPU: PostgreSQL's processes, or this process (PGlite runs in its worker; nothing else runs).
+    const used = split();
+    const engineCores = used ? (store === 'postgres' ? used.postgres : used.loadGenerator) / used.seconds : NaN;
     const stored = Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM bench_plain')).rows[0].n);
     if (stored !== n + 3000) throw new Error(`engine phase: ${stored} rows stored of ${n + 3000}`);
-    return { eps: n / secs, lanes };
+    return { eps: n / secs, lanes, engineCores };
   } finally {
     await db.close();
     await tmp?.drop();
@@ -150,7 +155,9 @@ async function phaseServer(cfg: Cfg, store: Store, body: BodyMaker) {
 
     const warm = await closedLoop(t, cfg.conns, 3, body, true);
     let cpu = cpuMeter();
+    const split = cpuSplit(c.pid);
     const sat = await closedLoop(t, cfg.conns, cfg.seconds, body, true);
+    const satSplit = split();
     const satCpu = cpu();
     const satLoad = os.loadavg()[0];
     const before = await writerFigures(port);
@@ -182,6 +189,7 @@ async function phaseServer(cfg: Cfg, store: Store, body: BodyMaker) {
       p50: pct(half.latencies, 50),
       p99: pct(half.latencies, 99),
       satCpu,
+      satSplit,
       satLoad,
       halfCpu,
       halfLoad,
@@ -200,6 +208,19 @@ async function phaseServer(cfg: Cfg, store: Store, body: BodyMaker) {
     await tmp?.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Core-ms per 1000 events of each component in (c) against the engine's in (b), and what (c)'s cost per event
+ * makes of the target: the cores 0.7 × b would need on this machine (load generator included, as it runs here).
+ */
+function cpuLine(split: CpuSplit | null, eps: number, b: { eps: number; engineCores: number }): string {
+  const k = perThousand(split, eps * (split?.seconds ?? 0));
+  if (!k) return 'n/a (needs Linux /proc)';
+  const total = k.main + k.worker + k.otherThreads + k.postgres + k.loadGenerator;
+  const engine = (b.engineCores * 1e6) / b.eps;
+  const parts = Object.entries(k).map(([name, v]) => `${name} ${v.toFixed(0)}`).join(', ');
+  return `${parts}; total ${total.toFixed(0)} vs (b) engine ${engine.toFixed(0)}; 0.7 × b would need ${((0.7 * b.eps * total) / 1e6).toFixed(2)} cores`;
 }
 
 type Engine = Awaited<ReturnType<typeof phaseEngine>>;
@@ -244,6 +265,9 @@ function table(cfg: Cfg, rounds: Round[]): string {
     rows.push([`[${s}] (d) half load: req/s achieved (target)`, ...rounds.map((r) => `${fmt(P(r).s.halfRps)} (${fmt(P(r).s.halfTarget)})`), '']);
     line(`[${s}] (d) half load p50 — ms`, (r) => P(r).s.p50, fmtMs);
     line(`[${s}] (d) half load p99 — ms`, (r) => P(r).s.p99, fmtMs);
+    rows.push([`[${s}] (b) engine CPU — cores`, ...rounds.map((r) => P(r).b.engineCores.toFixed(2)), '']);
+    rows.push([`[${s}] (c) CPU by component — cores`, ...rounds.map((r) => fmtSplit(P(r).s.satSplit, s === 'embedded' ? 'store worker' : 'busiest other thread')), '']);
+    rows.push([`[${s}] (c) core-ms per 1000 events, by component`, ...rounds.map((r) => cpuLine(P(r).s.satSplit, P(r).s.eps, P(r).b)), '']);
     line(`[${s}] machine CPU busy during (c) / loadavg 1m`, (r) => P(r).s.satCpu, pctFmt);
     rows[rows.length - 1] = [rows[rows.length - 1][0], ...rounds.map((r) => `${pctFmt(P(r).s.satCpu)} / ${P(r).s.satLoad.toFixed(2)}`), ''];
     rows.push([`[${s}] machine CPU busy during (d) / loadavg 1m`, ...rounds.map((r) => `${pctFmt(P(r).s.halfCpu)} / ${P(r).s.halfLoad.toFixed(2)}`), '']);
@@ -268,9 +292,11 @@ async function main() {
     const round: Round = { a, per: {} };
     for (const s of cfg.stores) {
       const b = await phaseEngine(cfg, s, body);
-      console.log(`[round ${i}] [${s}] (b) engine ${fmt(b.eps)} events/s (${b.lanes} session(s))`);
+      console.log(`[round ${i}] [${s}] (b) engine ${fmt(b.eps)} events/s (${b.lanes} session(s)), ${b.engineCores.toFixed(2)} cores`);
       const sv = await phaseServer(cfg, s, body);
       console.log(`[round ${i}] [${s}] (c) ${fmt(sv.eps)} events/s  c/b ${fmt2(sv.eps / b.eps)}  ${fmt(sv.rowsPerCommit)} rows/commit, ${fmtMs(sv.msPerCommit)} ms/commit, CPU ${Math.round(sv.satCpu * 100)} %, load ${sv.satLoad.toFixed(2)}`);
+      console.log(`[round ${i}] [${s}] (c) CPU by component: ${fmtSplit(sv.satSplit, s === 'embedded' ? 'store worker' : 'busiest other thread')}`);
+      console.log(`[round ${i}] [${s}] (c) core-ms per 1000 events: ${cpuLine(sv.satSplit, sv.eps, b)}`);
       console.log(`[round ${i}] [${s}] (c) commit time by hook: ${Object.entries(sv.hookShare).map(([k, v]) => `${k} ${Math.round(v * 100)} %`).join(', ')}; the rest is the insert`);
       console.log(`[round ${i}] [${s}] (d) ${fmt(sv.halfRps)} req/s (target ${fmt(sv.halfTarget)}) p50 ${fmtMs(sv.p50)} ms p99 ${fmtMs(sv.p99)} ms, CPU ${Math.round(sv.halfCpu * 100)} %, lag max ${sv.lagMax}`);
       console.log(`[round ${i}] [${s}] acknowledged ${sv.acked} stored ${sv.stored} ${sv.acked === sv.stored ? 'OK' : 'MISMATCH'} exit ${sv.exit} ${sv.errors}`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.js';
-import { checkShape, createValidation, truncateIp, uuidV5 } from './validate.js';
+import { checkShape, createValidation, truncateIp, uuidV5, walkShape } from './validate.js';
 
 const limits = loadConfig({}).limits;
 const v = createValidation();
@@ -123,6 +123,32 @@ describe('event validation', () => {
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(checkShape({ deep })?.code).toBe('too_deep');
     expect(checkShape({ ok: [{ fine: 'ü✓' }] })).toBeNull();
+  });
+
+  it('names the field at fault through nested objects and arrays', () => {
+    expect(checkShape({ a: { b: [{ c: 'x\u0000' }] } })).toMatchObject({ code: 'invalid_string', field: 'a.b[0].c' });
+    expect(checkShape([{ ['k\ud800']: 1 }])).toMatchObject({ code: 'invalid_string', field: '[0]' });
+    expect(checkShape({ 'x\u0000': 1 })).toMatchObject({ code: 'invalid_string', field: null });
+  });
+
+  it('bounds the JSON size from above, so an event under the bound needs no serialising to pass the size limit', () => {
+    const values: unknown[] = [
+      {}, [], '', 'ascii', '\u0001\u001f"\\', 'ü✓€', '😀😀', -1.2345678901234567e-308, Number.MAX_SAFE_INTEGER, true, false, null,
+      { nested: [{ a: ['\n\t', 1e21, { '': '' }] }], 'ключ': 'значение', emoji: '🎟️' },
+      Array.from({ length: 50 }, (_, i) => ({ [`k${i}`]: 'v'.repeat(i), n: i / 3 })),
+    ];
+    for (const v of values) expect(walkShape(v).bound).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(v)));
+  });
+
+  it('rejects an event over MAX_EVENT_BYTES however its size is made up', () => {
+    const v = createValidation();
+    const limits = { ...loadConfig({}).limits, maxEventBytes: 1024 };
+    const big = { ...base(), payload: { ...base().payload, note: 'x'.repeat(1100) } };
+    const out = v.check(big, req, limits);
+    expect(out.kind === 'rejected' && out.errors[0].code).toBe('event_too_large');
+    const escaped = { ...base(), payload: { ...base().payload, note: '\u0001'.repeat(200) } }; // 200 characters, 1200 bytes as JSON
+    const out2 = v.check(escaped, req, limits);
+    expect(out2.kind === 'rejected' && out2.errors[0].code).toBe('event_too_large');
   });
 
   it('truncates IPv4 to /24 and IPv6 to /48', () => {

@@ -127,18 +127,37 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
     return r === true ? [] : toFieldErrors(r, ev, name);
   };
 
+  // One request's events share its receive time and, from the SDK, one sent_at: formatted and parsed once.
+  let recvDate: Date | null = null;
+  let recvIso = '';
+  const receivedIso = (d: Date) => (d === recvDate ? recvIso : ((recvDate = d), (recvIso = d.toISOString())));
+  let sentText: string | null = null;
+  let sentMs = NaN;
+  let sentIso: string | null = null;
+  const parseSent = (v: unknown): number => {
+    if (typeof v !== 'string') return NaN;
+    if (v !== sentText) {
+      sentText = v;
+      sentMs = Date.parse(v);
+      sentIso = Number.isNaN(sentMs) ? null : new Date(sentMs).toISOString();
+    }
+    return sentMs;
+  };
+
   return {
     definitions,
     check(raw, req, limits) {
       // Shape first: serialising hostile nesting would overflow the stack.
-      const shapeError = checkShape(raw);
-      const json = shapeError?.code === 'too_deep' ? JSON.stringify(`<not kept: nested deeper than ${MAX_DEPTH} levels>`) : (JSON.stringify(raw) ?? 'null');
-      const reject = (errors: FieldError[], store = true): EventOutcome => ({ kind: 'rejected', errors, store, raw: json });
+      const shape = walkShape(raw);
+      const shapeError = shape.error;
+      // Serialised only when kept as rejected, or when its size could pass the limit.
+      const json = () => (shapeError?.code === 'too_deep' ? JSON.stringify(`<not kept: nested deeper than ${MAX_DEPTH} levels>`) : (JSON.stringify(raw) ?? 'null'));
+      const reject = (errors: FieldError[], store = true): EventOutcome => ({ kind: 'rejected', errors, store, raw: json() });
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
         return reject([{ code: 'invalid_type', field: null, message: `An event must be a JSON object ({"event_name": …}); got ${shown(raw)} (${kindOf(raw)}).` }]);
       }
       if (shapeError) return reject([shapeError]);
-      const size = Buffer.byteLength(json);
+      const size = shape.bound > limits.maxEventBytes ? Buffer.byteLength(json()) : 0;
       if (size > limits.maxEventBytes) {
         return reject([{ code: 'event_too_large', field: null, message: `Event is ${size} bytes; the limit is ${limits.maxEventBytes} (MAX_EVENT_BYTES).` }]);
       }
@@ -161,7 +180,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       // Clock skew: shift the client's clock by how far its send time is from ours.
       const received = req.receivedAt.getTime();
       let occurred = Date.parse(ev.occurred_at as string);
-      const sent = typeof ev.sent_at === 'string' ? Date.parse(ev.sent_at) : NaN;
+      const sent = parseSent(ev.sent_at);
       if (Number.isNaN(occurred)) {
         return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a calendar date (month 01-12, day within the month); send e.g. new Date().toISOString().` }]);
       }
@@ -200,8 +219,8 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         event_name: def.name,
         event_version: version as number,
         occurred_at: new Date(occurred).toISOString(),
-        received_at: req.receivedAt.toISOString(),
-        sent_at: Number.isNaN(sent) ? null : new Date(sent).toISOString(),
+        received_at: receivedIso(req.receivedAt),
+        sent_at: Number.isNaN(sent) ? null : sentIso,
         tenant_id: req.tenantId,
         site_id: (ev.site_id as string | undefined) ?? null,
         source_system: src as string,
@@ -293,29 +312,63 @@ export function consentDenied(scope: ConsentScope, consent: Record<string, unkno
  * overflow the stack here.
  */
 export function checkShape(root: unknown): FieldError | null {
-  const stack: [unknown, number, string][] = [[root, 0, '']];
+  return walkShape(root).error;
+}
+
+/** A node still to visit: its parent and key name the field when it is at fault (built only then). */
+interface Visit {
+  node: unknown;
+  depth: number;
+  parent: Visit | null;
+  key: string | number;
+}
+
+function fieldOf(v: Visit): string | null {
+  const keys: (string | number)[] = [];
+  for (let at: Visit | null = v; at && at.parent; at = at.parent) keys.push(at.key);
+  let out = '';
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const k = keys[i];
+    out = typeof k === 'number' ? `${out}[${k}]` : out ? `${out}.${k}` : k;
+  }
+  return out || null;
+}
+
+/**
+ * checkShape, and an upper bound of the event's JSON size in UTF-8 bytes (a UTF-16 unit is at most 6 bytes
+ * escaped, a number at most 24 characters): the exact size (a JSON.stringify) is only needed when the bound
+ * passes the limit, which a normal event is far from.
+ */
+export function walkShape(root: unknown): { error: FieldError | null; bound: number } {
+  const stack: Visit[] = [{ node: root, depth: 0, parent: null, key: '' }];
+  let bound = 0;
   while (stack.length > 0) {
-    const [node, depth, at] = stack.pop()!;
+    const visit = stack.pop()!;
+    const node = visit.node;
     if (typeof node === 'string') {
       if (!node.isWellFormed() || node.includes('\u0000')) {
-        return { code: 'invalid_string', field: at || null, message: 'Strings must be valid Unicode without NUL characters or lone surrogates.' };
+        return { error: { code: 'invalid_string', field: fieldOf(visit), message: 'Strings must be valid Unicode without NUL characters or lone surrogates.' }, bound };
       }
+      bound += 6 * node.length + 3;
     } else if (node !== null && typeof node === 'object') {
-      if (depth >= MAX_DEPTH) return { code: 'too_deep', field: at || null, message: `Objects may nest at most ${MAX_DEPTH} levels.` };
+      if (visit.depth >= MAX_DEPTH) return { error: { code: 'too_deep', field: fieldOf(visit), message: `Objects may nest at most ${MAX_DEPTH} levels.` }, bound };
+      bound += 3;
       if (Array.isArray(node)) {
-        for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, `${at}[${i}]`]);
+        for (let i = 0; i < node.length; i++) stack.push({ node: node[i], depth: visit.depth + 1, parent: visit, key: i });
       } else {
-        for (const [k, v] of Object.entries(node)) {
-          const p = at ? `${at}.${k}` : k;
+        for (const k of Object.keys(node)) {
           if (!k.isWellFormed() || k.includes('\u0000')) {
-            return { code: 'invalid_string', field: at || null, message: 'Keys must be valid Unicode without NUL characters or lone surrogates.' };
+            return { error: { code: 'invalid_string', field: fieldOf(visit), message: 'Keys must be valid Unicode without NUL characters or lone surrogates.' }, bound };
           }
-          stack.push([v, depth + 1, p]);
+          bound += 6 * k.length + 4;
+          stack.push({ node: (node as Record<string, unknown>)[k], depth: visit.depth + 1, parent: visit, key: k });
         }
       }
+    } else {
+      bound += 25;
     }
   }
-  return null;
+  return { error: null, bound };
 }
 
 /** Keeps IPs useful for geo and abuse checks without identifying a person: IPv4 /24, IPv6 /48. */
