@@ -16,8 +16,10 @@
 // Deferred projectors run out of the commit, in their own transaction, with committed rows read back after a
 // durable cursor (ingest/projector.ts): exactly once, restart safe, a few hundred milliseconds behind the commit.
 // Same contract as projectors (set-based, idempotent is not needed but harmless); rows carry what is stored at
-// the time of the pass (a person stamped later by identity stitching included). Use them for work nothing in
-// the commit depends on: the commit no longer waits for it.
+// the time of the pass (a person stamped later by identity stitching included), narrowed to what deferred
+// projectors read: entities empty, context and payload cut to the keys listed at `projector_rows` (events.sql;
+// a new deferred projector adds the keys it reads there). Use them for work nothing in the commit depends on:
+// the commit no longer waits for it.
 //
 // Committed hooks run after the commit, outside the transaction, with the rows that were new, on the writer's
 // own turn: synchronous and cheap. The rows are already kept, so a hook that throws is logged and counted and

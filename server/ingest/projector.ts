@@ -219,15 +219,8 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
   };
 }
 
-/** A row of projector_rows as the writer's projectors receive it. */
+/** A row of projector_rows as the writer's projectors receive it (timestamps already ISO text). */
 function toRow(r: EventRow & { id: string }): EventRow {
   const { id: _id, ...row } = r;
-  return {
-    ...row,
-    tenant_id: Number(row.tenant_id),
-    person_id: row.person_id === null ? null : Number(row.person_id),
-    occurred_at: new Date(row.occurred_at).toISOString(),
-    received_at: new Date(row.received_at).toISOString(),
-    sent_at: row.sent_at === null ? null : new Date(row.sent_at).toISOString(),
-  };
+  return { ...row, tenant_id: Number(row.tenant_id), person_id: row.person_id === null ? null : Number(row.person_id) };
 }

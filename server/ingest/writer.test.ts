@@ -389,6 +389,26 @@ describe('group writer with several lanes', () => {
     await w.close();
   });
 
+  it('answers an event sent in two concurrent requests accepted once when the later group stores it first', async () => {
+    const s = fakeStore();
+    const gates: (() => void)[] = [];
+    const tx = s.db.tx.bind(s.db);
+    let commits = 0;
+    // The first group's commit waits until released; the second, formed later, stores the shared event first.
+    s.db.tx = (async <T>(fn: (q: never) => Promise<T>) => {
+      if (commits++ === 0) await new Promise<void>((r) => gates.push(r));
+      return tx(fn as never);
+    }) as Db['tx'];
+    const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log, lanes: 2 });
+    const first = w.append({ events: [row('shared'), row('a')], rejected: [] });
+    const second = w.append({ events: [row('shared'), row('b')], rejected: [] });
+    await until(() => s.inserts.includes('1:b'));
+    gates[0]();
+    const answers = [await first, await second];
+    expect(answers).toEqual([{ spooled: false, fresh: [false, true] }, { spooled: false, fresh: [true, true] }]);
+    await w.close();
+  });
+
   it('keeps at most `lanes` commits in flight and commits a conflicted group again', async () => {
     const s = fakeStore();
     const tx = s.db.tx.bind(s.db);

@@ -97,6 +97,11 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
   let idleWaiters: (() => void)[] = [];
   const stats: CommitStats = { count: 0, rows: 0, requests: 0, seconds: 0, maxSeconds: 0 };
   const ledger = createAckLedger(deps.ledgerMax ?? 100_000);
+  // The keys answered `accepted` from the spool (this run's, and those of a spool left by an earlier run): a
+  // commit that finds one of them new to the database stores a replay's row early, and its sender's retry is a
+  // duplicate. Not `ledger`, which also holds the keys of groups committed on other lanes: a duplicate there
+  // settling first would turn the accepted answer of the lane that stored the row into a second duplicate.
+  const spooled = createAckLedger(deps.ledgerMax ?? 100_000);
   const hooks = createHookRunner(deps.hooks ?? {}, { log, now: deps.now });
   const deferredHooks = hooks.deferred();
   const deferred: ProjectionRunner[] = deferredHooks.map((h) => createProjectionRunner({ db, log, name: h.name, projectors: [h], storeUp: () => storeUp }));
@@ -109,7 +114,9 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     spool.pendingBytes() > 0
       ? spool
           .rewrite((r) => {
-            ledger.add(r.events.map((e) => eventKey(e.tenant_id, e.event_id)));
+            const keys = r.events.map((e) => eventKey(e.tenant_id, e.event_id));
+            ledger.add(keys);
+            spooled.add(keys);
             return r;
           })
           .then(
@@ -173,9 +180,9 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         stats.seconds += took;
         stats.maxSeconds = Math.max(stats.maxSeconds, took);
         return () => {
-          // New to the database but already kept by this process means it still waits in the spool (the replay
-          // will find it stored): the sender's retry is a duplicate all the same.
-          const answer = (k: string) => fresh.has(k) && !ledger.has(k);
+          // New to the database but answered from the spool means it still waits there (the replay will find
+          // it stored): the sender's retry is a duplicate all the same.
+          const answer = (k: string) => fresh.has(k) && !spooled.has(k);
           const answers = items.map((p, i) => p.batch.events.map((e, j) => firstIn[i][j] && answer(eventKey(e.tenant_id, e.event_id))));
           // Every row of a committed group is now kept, whether it was new or a duplicate.
           ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
@@ -203,6 +210,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       const isNew = new Set(unknown.map((e) => eventKey(e.tenant_id, e.event_id)));
       if (unknown.length > 0 || rejected.length > 0) await spool.append({ events: unknown, rejected });
       ledger.add(isNew);
+      spooled.add(isNew);
       return () =>
         items.forEach((p, i) =>
           p.resolve({ spooled: true, fresh: p.batch.events.map((e, j) => firstIn[i][j] && isNew.has(eventKey(e.tenant_id, e.event_id))) }),
