@@ -73,7 +73,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   // Facts to and from the other nodes: sent again when a publish failed or a node missed them, applied once.
   const relay = bus ? createRelay({ bus, nodeId, log }) : null;
   const erasure = createEraseProtocol({
-    state, hub, mirror, bus, relay, nodeId, log, recompute: (day, onFacts) => recomputeDay(deps.db, day, pseudo, onFacts),
+    state, hub, mirror, bus, relay, nodeId, log, recompute: (day, onFacts) => {
+      // An erasure rebuilds from the store: no remembered raw id of the erased person may outlive it.
+      pseudo.forget();
+      return recomputeDay(deps.db, day, pseudo, onFacts);
+    },
   });
 
   const rollover = (at: number) => {

@@ -22,12 +22,33 @@ export type Pseudonymizer = (tenant: number, kind: IdKind, raw: string) => strin
 
 const DOMAIN = 'tixello-live/id-pseudonym/v1';
 
-/** Pseudonymizer keyed by a key derived from `secret` (the live token secret), never by the secret itself. */
-export function createPseudonymizer(secret: string): Pseudonymizer {
+/** A pseudonymizer that remembers recent visitor, session, cart and order pseudonyms; forget() drops them. */
+export type MemoPseudonymizer = Pseudonymizer & { forget(): void };
+
+/** Remembered pseudonyms at most (≈100 bytes each); the memory starts again empty when full. */
+const MEMO_MAX = 20_000;
+
+/**
+ * Pseudonymizer keyed by a key derived from `secret` (the live token secret), never by the secret itself.
+ * A visitor's or session's id comes with each of its events: its HMAC was a twentieth of the ingest thread, so
+ * recent ones are remembered (never event ids, which come once). The memory holds raw ids in this process
+ * only; erasure's rebuild calls forget() so none of an erased person's stays.
+ */
+export function createPseudonymizer(secret: string): MemoPseudonymizer {
   const key = crypto.createHmac('sha256', secret).update(DOMAIN).digest();
-  return (tenant, kind, raw) => {
+  let memo = new Map<string, string>();
+  const hmac = (input: string) => crypto.createHmac('sha256', key).update(input).digest('base64url').slice(0, 22);
+  const fn: Pseudonymizer = (tenant, kind, raw) => {
     // Event ids are UUIDs, stored lowercased; the person's ids come back from the store in that form too.
-    const v = kind === 'event' ? raw.toLowerCase() : raw;
-    return crypto.createHmac('sha256', key).update(`${tenant}\u0000${kind}\u0000${v}`).digest('base64url').slice(0, 22);
+    if (kind === 'event') return hmac(`${tenant}\u0000${kind}\u0000${raw.toLowerCase()}`);
+    const input = `${tenant}\u0000${kind}\u0000${raw}`;
+    let out = memo.get(input);
+    if (out === undefined) {
+      if (memo.size >= MEMO_MAX) memo = new Map();
+      out = hmac(input);
+      memo.set(input, out);
+    }
+    return out;
   };
+  return Object.assign(fn, { forget: () => void (memo = new Map()) });
 }
