@@ -363,17 +363,23 @@ describe('group writer hooks', () => {
   });
 });
 
+/** The first commit waits until the returned function is called; later ones run straight through on other lanes. */
+function holdFirstCommit(s: ReturnType<typeof fakeStore>): () => void {
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  const tx = s.db.tx.bind(s.db);
+  let commits = 0;
+  s.db.tx = (async <T>(fn: (q: never) => Promise<T>) => {
+    if (commits++ === 0) await held;
+    return tx(fn as never);
+  }) as Db['tx'];
+  return () => release();
+}
+
 describe('group writer with several lanes', () => {
   it('answers groups in the order they were formed even when a later one commits first', async () => {
     const s = fakeStore();
-    const gates: (() => void)[] = [];
-    const tx = s.db.tx.bind(s.db);
-    let commits = 0;
-    // The first commit waits until released; the second runs straight through on the other lane.
-    s.db.tx = (async <T>(fn: (q: never) => Promise<T>) => {
-      if (commits++ === 0) await new Promise<void>((r) => gates.push(r));
-      return tx(fn as never);
-    }) as Db['tx'];
+    const release = holdFirstCommit(s);
     const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log, lanes: 2 });
     const answered: string[] = [];
     const first = w.append({ events: [row('o1')], rejected: [] }).then((r) => (answered.push('o1'), r));
@@ -382,7 +388,7 @@ describe('group writer with several lanes', () => {
     // The second group is committed, yet not answered while the first is still in flight.
     await new Promise((r) => setTimeout(r, 20));
     expect(answered).toEqual([]);
-    gates[0]();
+    release();
     expect(await first).toEqual({ spooled: false, fresh: [true] });
     expect(await second).toEqual({ spooled: false, fresh: [true] });
     expect(answered).toEqual(['o1', 'o2']);
@@ -391,19 +397,13 @@ describe('group writer with several lanes', () => {
 
   it('answers an event sent in two concurrent requests accepted once when the later group stores it first', async () => {
     const s = fakeStore();
-    const gates: (() => void)[] = [];
-    const tx = s.db.tx.bind(s.db);
-    let commits = 0;
-    // The first group's commit waits until released; the second, formed later, stores the shared event first.
-    s.db.tx = (async <T>(fn: (q: never) => Promise<T>) => {
-      if (commits++ === 0) await new Promise<void>((r) => gates.push(r));
-      return tx(fn as never);
-    }) as Db['tx'];
+    // The second group, formed later, stores the shared event first.
+    const release = holdFirstCommit(s);
     const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log, lanes: 2 });
     const first = w.append({ events: [row('shared'), row('a')], rejected: [] });
     const second = w.append({ events: [row('shared'), row('b')], rejected: [] });
     await until(() => s.inserts.includes('1:b'));
-    gates[0]();
+    release();
     const answers = [await first, await second];
     expect(answers).toEqual([{ spooled: false, fresh: [false, true] }, { spooled: false, fresh: [true, true] }]);
     await w.close();
