@@ -223,6 +223,9 @@ function cpuLine(split: CpuSplit | null, eps: number, b: { eps: number; engineCo
   return `${parts}; total ${total.toFixed(0)} vs (b) engine ${engine.toFixed(0)}; 0.7 × b would need ${((0.7 * b.eps * total) / 1e6).toFixed(2)} cores`;
 }
 
+/** What the server's busiest thread besides the main one is: the embedded store runs PGlite in it. */
+const workerLabel = (s: Store) => (s === 'embedded' ? 'store worker' : 'busiest other thread');
+
 type Engine = Awaited<ReturnType<typeof phaseEngine>>;
 type Server = Awaited<ReturnType<typeof phaseServer>>;
 interface Round {
@@ -266,7 +269,7 @@ function table(cfg: Cfg, rounds: Round[]): string {
     line(`[${s}] (d) half load p50 — ms`, (r) => P(r).s.p50, fmtMs);
     line(`[${s}] (d) half load p99 — ms`, (r) => P(r).s.p99, fmtMs);
     rows.push([`[${s}] (b) engine CPU — cores`, ...rounds.map((r) => P(r).b.engineCores.toFixed(2)), '']);
-    rows.push([`[${s}] (c) CPU by component — cores`, ...rounds.map((r) => fmtSplit(P(r).s.satSplit, s === 'embedded' ? 'store worker' : 'busiest other thread')), '']);
+    rows.push([`[${s}] (c) CPU by component — cores`, ...rounds.map((r) => fmtSplit(P(r).s.satSplit, workerLabel(s))), '']);
     rows.push([`[${s}] (c) core-ms per 1000 events, by component`, ...rounds.map((r) => cpuLine(P(r).s.satSplit, P(r).s.eps, P(r).b)), '']);
     line(`[${s}] machine CPU busy during (c) / loadavg 1m`, (r) => P(r).s.satCpu, pctFmt);
     rows[rows.length - 1] = [rows[rows.length - 1][0], ...rounds.map((r) => `${pctFmt(P(r).s.satCpu)} / ${P(r).s.satLoad.toFixed(2)}`), ''];
@@ -295,7 +298,7 @@ async function main() {
       console.log(`[round ${i}] [${s}] (b) engine ${fmt(b.eps)} events/s (${b.lanes} session(s)), ${b.engineCores.toFixed(2)} cores`);
       const sv = await phaseServer(cfg, s, body);
       console.log(`[round ${i}] [${s}] (c) ${fmt(sv.eps)} events/s  c/b ${fmt2(sv.eps / b.eps)}  ${fmt(sv.rowsPerCommit)} rows/commit, ${fmtMs(sv.msPerCommit)} ms/commit, CPU ${Math.round(sv.satCpu * 100)} %, load ${sv.satLoad.toFixed(2)}`);
-      console.log(`[round ${i}] [${s}] (c) CPU by component: ${fmtSplit(sv.satSplit, s === 'embedded' ? 'store worker' : 'busiest other thread')}`);
+      console.log(`[round ${i}] [${s}] (c) CPU by component: ${fmtSplit(sv.satSplit, workerLabel(s))}`);
       console.log(`[round ${i}] [${s}] (c) core-ms per 1000 events: ${cpuLine(sv.satSplit, sv.eps, b)}`);
       console.log(`[round ${i}] [${s}] (c) commit time by hook: ${Object.entries(sv.hookShare).map(([k, v]) => `${k} ${Math.round(v * 100)} %`).join(', ')}; the rest is the insert`);
       console.log(`[round ${i}] [${s}] (d) ${fmt(sv.halfRps)} req/s (target ${fmt(sv.halfTarget)}) p50 ${fmtMs(sv.p50)} ms p99 ${fmtMs(sv.p99)} ms, CPU ${Math.round(sv.halfCpu * 100)} %, lag max ${sv.lagMax}`);

@@ -120,6 +120,9 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** CHECKPOINT_WAL_MB's default (jobs/checkpoint.ts says why 256). */
+export const DEFAULT_CHECKPOINT_WAL_MB = 256;
+
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
 
@@ -230,7 +233,7 @@ export function loadConfig(env: Env): Config {
       snapshotMinPersons: int('AUDIENCE_SNAPSHOT_MIN_PERSONS', 100_000, 1, 1_000_000_000),
       snapshotMaxTenants: int('AUDIENCE_SNAPSHOT_MAX_TENANTS', 4, 1, 1000),
     },
-    checkpointWalMb: int('CHECKPOINT_WAL_MB', 256, 1, 65_536),
+    checkpointWalMb: int('CHECKPOINT_WAL_MB', DEFAULT_CHECKPOINT_WAL_MB, 1, 65_536),
     funnelIndex: {
       maxAgeS: int('FUNNEL_INDEX_MAX_AGE_S', 3600, 0, 86_400),
       minQueryMs: int('FUNNEL_INDEX_MIN_QUERY_MS', 1000, 0, 3_600_000),

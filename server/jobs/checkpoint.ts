@@ -7,6 +7,7 @@
 // 330 ms at 556 MB. A bound of 256 MB (PostgreSQL's max_wal_size is 1 GB) keeps disk use and a crash's replay
 // small while few, not many, stalls reach a busy server; the 15 s period keeps the bound close.
 import type { Logger } from 'pino';
+import { DEFAULT_CHECKPOINT_WAL_MB } from '../config/index.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso } from '../store/rows.js';
@@ -22,7 +23,7 @@ export interface CheckpointPolicy {
 }
 
 /** PostgreSQL's own defaults are 1 GB / 5 min (see above for the bound). */
-export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { maxWalBytes: 256 * 1024 * 1024, maxAgeMs: 5 * 60_000 };
+export const DEFAULT_CHECKPOINT_POLICY: CheckpointPolicy = { maxWalBytes: DEFAULT_CHECKPOINT_WAL_MB * 1024 * 1024, maxAgeMs: 5 * 60_000 };
 
 /** Some WAL is written even while idle (the job runner's own rows): up to one page of it is not activity. */
 const IDLE_WAL_BYTES = 8192;
