@@ -6,6 +6,8 @@
 // session while it samples, so it is kept short: 3,000 sampled rows (statistics target 10) and, for tables with
 // json/jsonb columns, the other columns only (measured on a 78k-row tx_events chunk: all columns at target 100
 // 2.2 s, scalar columns at target 10 38 ms); one table per statement, so ingest's commits run in between.
+// Statistics hold sampled values: a GDPR erasure's disk purge (Db.purge) deletes them all, and this job gathers
+// them again (a table with rows at its last analyze and no statistics is due).
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -18,6 +20,8 @@ export interface AnalyzeCandidate {
   /** Pages and rows when last analyzed (reltuples -1: never). */
   relpages: number;
   reltuples: number;
+  /** Whether pg_statistic holds any row for it. */
+  hasStats: boolean;
   /** Pages now. */
   pages: number;
   scalarColumns: string | null;
@@ -31,9 +35,9 @@ const GROWTH_MIN_PAGES = 8;
 const RUN_BUDGET_MS = 2_000;
 
 /** Whether a table needs (new) statistics. Pure. */
-export function analyzeDue(c: Pick<AnalyzeCandidate, 'relpages' | 'reltuples' | 'pages'>): boolean {
+export function analyzeDue(c: Pick<AnalyzeCandidate, 'relpages' | 'reltuples' | 'pages' | 'hasStats'>): boolean {
   if (c.pages <= 0) return false;
-  if (c.reltuples < 0) return true;
+  if (c.reltuples < 0 || (c.reltuples > 0 && !c.hasStats)) return true;
   return c.pages - c.relpages >= Math.max(GROWTH_MIN_PAGES, GROWTH * c.relpages);
 }
 
@@ -48,9 +52,9 @@ export function analyzeJob(deps: { db: Db; log: Logger }): Job {
     schedule: { every: 300 },
     timeoutS: 300,
     async run(ctx) {
-      const { rows } = await deps.db.query<{ rel: string; relpages: number; reltuples: number; pages: string; scalar_columns: string | null; has_json: boolean }>(Q.analyze_candidates);
+      const { rows } = await deps.db.query<{ rel: string; relpages: number; reltuples: number; has_stats: boolean; pages: string; scalar_columns: string | null; has_json: boolean }>(Q.analyze_candidates);
       const due = rows
-        .map((r) => ({ rel: r.rel, relpages: Number(r.relpages), reltuples: Number(r.reltuples), pages: Number(r.pages), scalarColumns: r.scalar_columns, hasJson: r.has_json }))
+        .map((r) => ({ rel: r.rel, relpages: Number(r.relpages), reltuples: Number(r.reltuples), hasStats: r.has_stats, pages: Number(r.pages), scalarColumns: r.scalar_columns, hasJson: r.has_json }))
         .filter(analyzeDue);
       const started = ctx.now();
       let done = 0;

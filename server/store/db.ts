@@ -169,12 +169,22 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
         // VACUUM cannot run in a transaction block: one statement each. FULL writes a new file for each table
         // (and its indexes and TOAST) and unlinks the old one, dead rows included.
         for (const t of tables) await session.query(`VACUUM FULL ${t.split('.').map((x) => `"${x.replace(/^"|"$/g, '').replace(/"/g, '""')}"`).join('.')}`);
+        // Planner statistics (jobs/analyze.ts) keep sampled column values, an erased person's ids among them:
+        // dropped with the file that held them; store.analyze gathers them again from what is left.
+        await session.query('DELETE FROM pg_statistic');
+        await session.query('VACUUM FULL pg_statistic');
         // The WAL still holds the deleted rows (and full-page images of their pages): switch to a new segment
         // and checkpoint, with recycling off so the old segments are unlinked rather than renamed for reuse.
         // PGlite is single-user, so this session's setting is the one the checkpoint uses.
         await session.query('SET wal_recycle = off');
         await session.query('SELECT pg_switch_wal()');
         await session.query('CHECKPOINT');
+        // Earlier checkpoints (store.checkpoint, with recycling on) renamed old segments, content and all, to
+        // names ahead of the current one for reuse: unlink those too. Postgres creates a segment it finds
+        // missing when it gets there; it holds only the current one open.
+        const [{ current }] = (await session.query<{ current: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS current')).rows;
+        const walDir = path.join(dir, 'pg_wal');
+        for (const f of fs.readdirSync(walDir)) if (/^[0-9A-F]{24}$/.test(f) && f > current) fs.rmSync(path.join(walDir, f), { force: true });
       }),
     async close() {
       if (dead) return;
