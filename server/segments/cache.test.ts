@@ -2,10 +2,11 @@
 // code on a real Redis): a miss fills, a hit reads nothing from the store, an older snapshot never replaces a
 // newer one, a late success of an old write does not make a node trust an entry it could not update, and Redis
 // failing or hanging sends reads to the store.
+import net from 'node:net';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Obj } from '../store/rows.js';
-import { createSegmentCache, type EntityRepo } from './cache.js';
+import { bounded, createSegmentCache, SegmentCacheError, type EntityRepo } from './cache.js';
 import { MAX_CACHED_SEGMENTS } from './cache-map.js';
 
 const T = 1;
@@ -173,5 +174,39 @@ describe('segments cache', () => {
     expect(await cache.current(T, 1, null)).toMatchObject({ name: 'a' });
     await cache.changed(T);
     expect(store.calls).toEqual({ list: 0, get: 1 });
+  });
+});
+
+/** Two ends of a loopback TCP connection: what one writes sits in the other's socket until the loop reads it. */
+async function socketPair(): Promise<{ a: net.Socket; b: net.Socket; close: () => void }> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
+  const a = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((r) => a.once('connect', () => r()));
+  const b = await accepted;
+  return { a, b, close: () => (a.destroy(), b.destroy(), srv.close()) };
+}
+
+describe('bounded (the cache\'s Redis deadline)', () => {
+  it('an answer that arrived while the process was stalled past the deadline wins over the deadline', async () => {
+    const { a, b, close } = await socketPair();
+    try {
+      const answer = new Promise<string>((r) => a.once('data', (d) => r(String(d))));
+      const call = bounded(answer, 20, 'fetch');
+      b.write('reply');
+      // The stall: the reply is in the socket and the deadline passes before the loop can read either.
+      const until = Date.now() + 100;
+      while (Date.now() < until);
+      expect(await call).toBe('reply');
+    } finally {
+      close();
+    }
+  });
+
+  it('a call still unanswered at the deadline fails with the operation named', async () => {
+    const err = await bounded(new Promise<never>(() => {}), 20, 'save').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SegmentCacheError);
+    expect(err).toMatchObject({ op: 'save', message: 'redis did not answer within 20 ms' });
   });
 });

@@ -81,12 +81,24 @@ export function createSegmentCache(deps: SegmentCacheDeps): SegmentCache {
   return cachedReads(deps, redis.repo, direct, redis.close);
 }
 
-function bounded<T>(p: Promise<T>, ms: number, op: string): Promise<T> {
+/**
+ * `p`, or a SegmentCacheError when it has not settled `ms` after the call. The deadline's rejection waits for
+ * setImmediate, which runs after the event loop's poll phase: when the process was stalled past the deadline
+ * (a busy machine, a long GC) while Redis's answer already sat in the socket, timers run before that answer is
+ * read, and the answer must still win. Only a Redis that has not answered by the deadline times out.
+ */
+export function bounded<T>(p: Promise<T>, ms: number, op: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let expiry: NodeJS.Immediate | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SegmentCacheError(`redis did not answer within ${ms} ms`, op)), ms);
+    timer = setTimeout(() => {
+      expiry = setImmediate(() => reject(new SegmentCacheError(`redis did not answer within ${ms} ms`, op)));
+    }, ms);
   });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+  return Promise.race([p, late]).finally(() => {
+    clearTimeout(timer);
+    clearImmediate(expiry);
+  });
 }
 
 /** A HASH per tenant through redis-om on its own node-redis client (redis-om 0.4 needs that client, not ioredis). */
