@@ -185,7 +185,10 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
       if (rec.status === 'succeeded') {
         s.succeeded++;
         s.lastSuccessS = Math.floor(now() / 1000);
-        jlog.info({ rows: rec.rows, duration_ms: rec.duration_ms }, 'job run succeeded');
+        // A run that found nothing to do is recorded (admin jobs API, /metrics) but not logged at info: the
+        // frequent jobs (conversions every 5 s) would fill an idle server's log with them.
+        const level = rec.rows === 0 && !run.manual ? 'debug' : 'info';
+        jlog[level]({ rows: rec.rows, duration_ms: rec.duration_ms }, 'job run succeeded');
       } else {
         s.failed++;
         jlog.warn({ err: rec.error, retry_at: rec.retry_at }, rec.retry_at ? 'job attempt failed; retrying' : 'job run failed');
