@@ -16,6 +16,7 @@ import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprReg
 import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
 import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
 import { analyzeJob } from './jobs/analyze.js';
+import { vacuumJob } from './jobs/vacuum.js';
 import { checkpointJob, DEFAULT_CHECKPOINT_POLICY } from './jobs/checkpoint.js';
 import { partitionsJob } from './jobs/partitions.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
@@ -253,8 +254,10 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   if (db.kind === 'embedded') {
     const policy = { ...DEFAULT_CHECKPOINT_POLICY, maxWalBytes: config.checkpointWalMb * 1024 * 1024 };
     jobs.register(checkpointJob({ db, log: log.child({ mod: 'checkpoint' }), policy }));
-    // Nor autovacuum: without this, nothing ever gathers planner statistics (jobs/analyze.ts).
+    // Nor autovacuum: without these two, nothing ever gathers planner statistics (jobs/analyze.ts), deleted rows'
+    // space is never reused and no row is ever frozen against transaction id wraparound (jobs/vacuum.ts).
     jobs.register(analyzeJob({ db, log: log.child({ mod: 'analyze' }) }));
+    jobs.register(vacuumJob({ db, log: log.child({ mod: 'vacuum' }) }));
   }
   if (db.plain) jobs.register(partitionsJob({ db, log: log.child({ mod: 'partitions' }), policy: partitionPolicy }));
   // Administrative actions (routes that declare `audit`), pruned after AUDIT_RETENTION_DAYS (README "Audit log").

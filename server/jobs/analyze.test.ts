@@ -3,20 +3,20 @@ import { analyzeDue, analyzeStatement } from './analyze.js';
 
 describe('store.analyze decisions', () => {
   it('analyzes a table that has data and was never analyzed, and not an empty one', () => {
-    expect(analyzeDue({ relpages: 0, reltuples: -1, pages: 1, hasStats: false })).toBe(true);
-    expect(analyzeDue({ relpages: 0, reltuples: -1, pages: 0, hasStats: false })).toBe(false);
+    expect(analyzeDue({ analyzedPages: 0, reltuples: -1, pages: 1, hasStats: false })).toBe(true);
+    expect(analyzeDue({ analyzedPages: 0, reltuples: -1, pages: 0, hasStats: false })).toBe(false);
   });
 
   it('analyzes again once the table grew by a fifth, and by at least 8 pages', () => {
-    expect(analyzeDue({ relpages: 1000, reltuples: 50_000, pages: 1199, hasStats: true })).toBe(false);
-    expect(analyzeDue({ relpages: 1000, reltuples: 50_000, pages: 1200, hasStats: true })).toBe(true);
-    expect(analyzeDue({ relpages: 10, reltuples: 300, pages: 17, hasStats: true })).toBe(false);
-    expect(analyzeDue({ relpages: 10, reltuples: 300, pages: 18, hasStats: true })).toBe(true);
+    expect(analyzeDue({ analyzedPages: 1000, reltuples: 50_000, pages: 1199, hasStats: true })).toBe(false);
+    expect(analyzeDue({ analyzedPages: 1000, reltuples: 50_000, pages: 1200, hasStats: true })).toBe(true);
+    expect(analyzeDue({ analyzedPages: 10, reltuples: 300, pages: 17, hasStats: true })).toBe(false);
+    expect(analyzeDue({ analyzedPages: 10, reltuples: 300, pages: 18, hasStats: true })).toBe(true);
     // Its statistics deleted by a GDPR purge: due again; an empty table has none to gather.
-    expect(analyzeDue({ relpages: 1000, reltuples: 50_000, pages: 1000, hasStats: false })).toBe(true);
-    expect(analyzeDue({ relpages: 3, reltuples: 0, pages: 3, hasStats: false })).toBe(false);
+    expect(analyzeDue({ analyzedPages: 1000, reltuples: 50_000, pages: 1000, hasStats: false })).toBe(true);
+    expect(analyzeDue({ analyzedPages: 3, reltuples: 0, pages: 3, hasStats: false })).toBe(false);
     // Emptied by retention but not truncated (its pages stay): not due again until it grows.
-    expect(analyzeDue({ relpages: 5000, reltuples: 0, pages: 5000, hasStats: true })).toBe(false);
+    expect(analyzeDue({ analyzedPages: 5000, reltuples: 0, pages: 5000, hasStats: true })).toBe(false);
   });
 
   it('leaves json/jsonb columns out of a table that has any (their statistics cost seconds a chunk)', () => {

@@ -17,8 +17,8 @@ const Q = queries('analyze.sql', ['analyze_candidates', 'analyze_sample']);
 
 export interface AnalyzeCandidate {
   rel: string;
-  /** Pages and rows when last analyzed (reltuples -1: never). */
-  relpages: number;
+  /** Pages when last analyzed (see analyzeDue), and rows (reltuples -1: never analyzed nor vacuumed). */
+  analyzedPages: number;
   reltuples: number;
   /** Whether pg_statistic holds any row for it. */
   hasStats: boolean;
@@ -34,11 +34,15 @@ const GROWTH_MIN_PAGES = 8;
 /** One run stops starting new ANALYZEs after this long; the rest are due at the next run. */
 const RUN_BUDGET_MS = 2_000;
 
-/** Whether a table needs (new) statistics. Pure. */
-export function analyzeDue(c: Pick<AnalyzeCandidate, 'relpages' | 'reltuples' | 'pages' | 'hasStats'>): boolean {
+/**
+ * Whether a table needs (new) statistics. Pure. `analyzedPages`: its size when last analyzed — what this job
+ * remembers, or at first sight pg_class.relpages (set by the last ANALYZE, but by every VACUUM too: store.vacuum
+ * keeps it current, so it cannot serve as the baseline once this job has seen the table).
+ */
+export function analyzeDue(c: { analyzedPages: number; reltuples: number; pages: number; hasStats: boolean }): boolean {
   if (c.pages <= 0) return false;
   if (c.reltuples < 0 || (c.reltuples > 0 && !c.hasStats)) return true;
-  return c.pages - c.relpages >= Math.max(GROWTH_MIN_PAGES, GROWTH * c.relpages);
+  return c.pages - c.analyzedPages >= Math.max(GROWTH_MIN_PAGES, GROWTH * c.analyzedPages);
 }
 
 /** The statement for one table: its scalar columns alone when it has json/jsonb ones. Pure. */
@@ -47,15 +51,20 @@ export function analyzeStatement(c: Pick<AnalyzeCandidate, 'rel' | 'scalarColumn
 }
 
 export function analyzeJob(deps: { db: Db; log: Logger }): Job {
+  // Pages of each table when this process last analyzed it or first saw it (one process owns the embedded store).
+  const analyzedPages = new Map<string, number>();
   return {
     name: 'store.analyze',
     schedule: { every: 300 },
     timeoutS: 300,
     async run(ctx) {
       const { rows } = await deps.db.query<{ rel: string; relpages: number; reltuples: number; has_stats: boolean; pages: string; scalar_columns: string | null; has_json: boolean }>(Q.analyze_candidates);
-      const due = rows
-        .map((r) => ({ rel: r.rel, relpages: Number(r.relpages), reltuples: Number(r.reltuples), hasStats: r.has_stats, pages: Number(r.pages), scalarColumns: r.scalar_columns, hasJson: r.has_json }))
-        .filter(analyzeDue);
+      const due: AnalyzeCandidate[] = [];
+      for (const r of rows) {
+        if (!analyzedPages.has(r.rel)) analyzedPages.set(r.rel, Number(r.relpages));
+        const c = { rel: r.rel, analyzedPages: analyzedPages.get(r.rel)!, reltuples: Number(r.reltuples), hasStats: r.has_stats, pages: Number(r.pages), scalarColumns: r.scalar_columns, hasJson: r.has_json };
+        if (analyzeDue(c)) due.push(c);
+      }
       const started = ctx.now();
       let done = 0;
       for (const c of due) {
@@ -64,6 +73,7 @@ export function analyzeJob(deps: { db: Db; log: Logger }): Job {
           await q.query(Q.analyze_sample);
           await q.query(analyzeStatement(c));
         });
+        analyzedPages.set(c.rel, c.pages);
         done++;
       }
       if (done > 0) deps.log.info({ analyzed: done, due: due.length, ms: Math.round(ctx.now() - started) }, 'planner statistics gathered');
