@@ -54,6 +54,20 @@ export function vacuumPlan(candidates: VacuumCandidate[], freezeAge = FREEZE_AGE
 /** `rel` is regclass text (already quoted where it needs to be). */
 export const vacuumStatement = (s: VacuumStep): string => (s.freeze ? `VACUUM (FREEZE) ${s.rel}` : `VACUUM ${s.rel}`);
 
+/** PostgreSQL's undefined_table: the table went between the listing and its turn (retention drops chunks). */
+const UNDEFINED_TABLE = '42P01';
+
+/** Vacuums one table; false when it no longer exists. */
+async function vacuumOne(db: Db, step: VacuumStep): Promise<boolean> {
+  try {
+    await db.query(vacuumStatement(step));
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === UNDEFINED_TABLE) return false;
+    throw err;
+  }
+}
+
 export function vacuumJob(deps: { db: Db; log: Logger }): Job {
   return {
     name: 'store.vacuum',
@@ -69,7 +83,7 @@ export function vacuumJob(deps: { db: Db; log: Logger }): Job {
         if (ctx.signal.aborted) break;
         if (!step.freeze && ctx.now() - started > RUN_BUDGET_MS) break;
         // Not in a transaction: VACUUM cannot run in one.
-        await deps.db.query(vacuumStatement(step));
+        if (!(await vacuumOne(deps.db, step))) continue;
         done++;
         if (step.freeze) frozen++;
       }
