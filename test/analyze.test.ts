@@ -43,4 +43,25 @@ describe('store.analyze on the embedded store', () => {
     expect(third.rows).toBeGreaterThanOrEqual(2);
     expect((await runJob()).rows).toBe(0);
   });
+
+  it('skips a table dropped between the listing and its turn (retention drops chunks while it runs)', async () => {
+    await server.db.query('CREATE TABLE analyze_probe_gone AS SELECT g AS n FROM generate_series(1, 100) g');
+    const { analyzeJob } = await import('../server/jobs/analyze.js');
+    const pino = (await import('pino')).default;
+    let dropped = false;
+    const db = {
+      ...server.db,
+      tx: async (fn: Parameters<typeof server.db.tx>[0]) => {
+        if (!dropped) {
+          dropped = true;
+          await server.db.query('DROP TABLE analyze_probe_gone');
+        }
+        return server.db.tx(fn);
+      },
+    } as typeof server.db;
+    const job = analyzeJob({ db, log: pino({ level: 'silent' }) });
+    const ctx = { job: job.name, windowStart: new Date(), manual: true, attempt: 1, signal: new AbortController().signal, log: pino({ level: 'silent' }), now: Date.now, chunk: async () => 0 };
+    await expect(job.run(ctx)).resolves.toBeGreaterThanOrEqual(0);
+    expect(dropped).toBe(true);
+  });
 });

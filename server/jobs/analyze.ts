@@ -9,7 +9,7 @@
 // Statistics hold sampled values: a GDPR erasure's disk purge (Db.purge) deletes them all, and this job gathers
 // them again (a table with rows at its last analyze and no statistics is due).
 import type { Logger } from 'pino';
-import type { Db } from '../store/db.js';
+import { isUndefinedTable, type Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Job } from './runner.js';
 
@@ -69,10 +69,16 @@ export function analyzeJob(deps: { db: Db; log: Logger }): Job {
       let done = 0;
       for (const c of due) {
         if (ctx.signal.aborted || ctx.now() - started > RUN_BUDGET_MS) break;
-        await deps.db.tx(async (q) => {
+        const analyzed = await deps.db.tx(async (q) => {
           await q.query(Q.analyze_sample);
           await q.query(analyzeStatement(c));
+          return true;
+        }).catch((err: unknown) => {
+          // Gone between the listing and its turn (retention drops chunks): nothing to analyze.
+          if (isUndefinedTable(err)) return false;
+          throw err;
         });
+        if (!analyzed) continue;
         analyzedPages.set(c.rel, c.pages);
         done++;
       }

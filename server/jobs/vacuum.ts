@@ -13,7 +13,7 @@
 // run; a table whose pages are all visible and unchanged since is skipped page by page by the visibility map,
 // so a run over unchanged tables costs milliseconds each.
 import type { Logger } from 'pino';
-import type { Db } from '../store/db.js';
+import { isUndefinedTable, type Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Job } from './runner.js';
 
@@ -54,16 +54,13 @@ export function vacuumPlan(candidates: VacuumCandidate[], freezeAge = FREEZE_AGE
 /** `rel` is regclass text (already quoted where it needs to be). */
 export const vacuumStatement = (s: VacuumStep): string => (s.freeze ? `VACUUM (FREEZE) ${s.rel}` : `VACUUM ${s.rel}`);
 
-/** PostgreSQL's undefined_table: the table went between the listing and its turn (retention drops chunks). */
-const UNDEFINED_TABLE = '42P01';
-
-/** Vacuums one table; false when it no longer exists. */
+/** Vacuums one table; false when it went between the listing and its turn (retention drops chunks). */
 async function vacuumOne(db: Db, step: VacuumStep): Promise<boolean> {
   try {
     await db.query(vacuumStatement(step));
     return true;
   } catch (err) {
-    if ((err as { code?: string }).code === UNDEFINED_TABLE) return false;
+    if (isUndefinedTable(err)) return false;
     throw err;
   }
 }

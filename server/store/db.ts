@@ -56,6 +56,9 @@ export function isUnavailable(err: unknown): boolean {
 }
 
 /** A Postgres error carried back from the embedded store's worker thread. */
+/** PostgreSQL's undefined_table (42P01): for maintenance that lists tables, then works on each in turn. */
+export const isUndefinedTable = (err: unknown): boolean => (err as { code?: string } | null)?.code === '42P01';
+
 export class EmbeddedDbError extends Error {
   code?: string;
   detail?: string;
