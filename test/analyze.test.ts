@@ -1,7 +1,7 @@
 // The embedded store gathers planner statistics from the job runner (jobs/analyze.ts): PGlite runs no
 // autovacuum, so without the job every table and chunk stays "never analyzed".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, request, webEvent, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, createTenant, jobContext, request, silent, webEvent, type Tenant } from './helpers.js';
 import { batch } from './identity-helpers.js';
 
 describe('store.analyze on the embedded store', () => {
@@ -47,7 +47,6 @@ describe('store.analyze on the embedded store', () => {
   it('skips a table dropped between the listing and its turn (retention drops chunks while it runs)', async () => {
     await server.db.query('CREATE TABLE analyze_probe_gone AS SELECT g AS n FROM generate_series(1, 100) g');
     const { analyzeJob } = await import('../server/jobs/analyze.js');
-    const pino = (await import('pino')).default;
     let dropped = false;
     const db = {
       ...server.db,
@@ -59,9 +58,8 @@ describe('store.analyze on the embedded store', () => {
         return server.db.tx(fn);
       },
     } as typeof server.db;
-    const job = analyzeJob({ db, log: pino({ level: 'silent' }) });
-    const ctx = { job: job.name, windowStart: new Date(), manual: true, attempt: 1, signal: new AbortController().signal, log: pino({ level: 'silent' }), now: Date.now, chunk: async () => 0 };
-    await expect(job.run(ctx)).resolves.toBeGreaterThanOrEqual(0);
+    const job = analyzeJob({ db, log: silent });
+    await expect(job.run(jobContext(job.name))).resolves.toBeGreaterThanOrEqual(0);
     expect(dropped).toBe(true);
   });
 });

@@ -286,6 +286,11 @@ export function startChild(dataDir: string, env: Record<string, string> = {}): P
   });
 }
 
+/** A job's context for calling its run() directly (a manual run, never aborted). */
+export function jobContext(job: string): import('../server/jobs/runner.js').JobContext {
+  return { job, windowStart: new Date(), manual: true, attempt: 1, signal: new AbortController().signal, log: silent, now: Date.now, chunk: async () => 0 };
+}
+
 export async function until<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, stepMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {

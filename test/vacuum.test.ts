@@ -1,7 +1,7 @@
 // The embedded store vacuums from the job runner (jobs/vacuum.ts): PGlite runs no autovacuum, so without the job
 // space freed by deletes and updates is never reused and files only grow.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, request, webEvent } from './helpers.js';
+import { ADMIN, bootServer, createTenant, jobContext, request, silent, webEvent } from './helpers.js';
 import { batch } from './identity-helpers.js';
 
 describe('store.vacuum on the embedded store', () => {
@@ -59,7 +59,6 @@ describe('store.vacuum on the embedded store', () => {
     await server.db.query('CREATE TABLE vacuum_probe_gone (tenant_id bigint NOT NULL)');
     // Its turn comes first (never vacuumed); it is gone by then.
     const { vacuumJob } = await import('../server/jobs/vacuum.js');
-    const pino = (await import('pino')).default;
     let dropped = false;
     const db = {
       ...server.db,
@@ -71,9 +70,8 @@ describe('store.vacuum on the embedded store', () => {
         return server.db.query(sql, params);
       },
     } as typeof server.db;
-    const job = vacuumJob({ db, log: pino({ level: 'silent' }) });
-    const ctx = { job: job.name, windowStart: new Date(), manual: true, attempt: 1, signal: new AbortController().signal, log: pino({ level: 'silent' }), now: Date.now, chunk: async () => 0 };
-    const n = await job.run(ctx);
+    const job = vacuumJob({ db, log: silent });
+    const n = await job.run(jobContext(job.name));
     expect(dropped).toBe(true);
     expect(n).toBeGreaterThan(0);
   });
