@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FREEZE_AGE, vacuumPlan, vacuumStatement, type VacuumCandidate } from './vacuum.js';
+import { FREEZE_AGE, vacuumPlan, vacuumStatement, xidsUsed, type VacuumCandidate } from './vacuum.js';
 
 const c = (rel: string, o: Partial<VacuumCandidate> = {}): VacuumCandidate => ({ rel, app: true, xidAge: 1000, lastVacuumMs: null, ...o });
 
@@ -22,5 +22,12 @@ describe('store.vacuum plan', () => {
     ]);
     expect(plan).toEqual([{ rel: 'old', freeze: true }, { rel: 'pg_catalog.pg_type', freeze: true }, { rel: 'fresh', freeze: false }]);
     expect(plan.map(vacuumStatement)).toEqual(['VACUUM (FREEZE) old', 'VACUUM (FREEZE) pg_catalog.pg_type', 'VACUUM fresh']);
+  });
+
+  it('reads the transaction ids used from the checkpoint\'s next_xid, epoch included', () => {
+    expect(xidsUsed('0:738')).toBe(738);
+    expect(xidsUsed('1:5')).toBe(2 ** 32 + 5);
+    expect(xidsUsed('')).toBeNull();
+    expect(xidsUsed(null)).toBeNull();
   });
 });

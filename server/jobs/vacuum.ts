@@ -1,23 +1,24 @@
 // store.vacuum (embedded store only). PGlite runs Postgres in single-user mode, without autovacuum, and nothing
-// else ever vacuums, which costs two things:
-// - Disk that only grows. A deleted or updated row's space is reusable only once VACUUM has recorded it in the
-//   free space map, so every recompute that deletes and reinserts a window (the feature store's tables), every
-//   prune (the idempotency ledger, job runs, the audit log) and every upsert adds to the file instead: measured on
-//   PGlite, 30 delete-and-reinsert rounds of 20k rows left a 26.6 MB table, 1.8 MB with a VACUUM after each.
-// - Transaction id wraparound. PostgreSQL stops accepting writes when a table's oldest unfrozen row is ~2^31
-//   transactions old; autovacuum freezes rows long before (autovacuum_freeze_max_age, 200M). Every group commit
-//   and job run takes an id: at 50 commits a second (a request each at low load) that is 2^31 in 17 months.
+// else ever vacuums. Its main cost is disk that only grows: a deleted or updated row's space is reusable only
+// once VACUUM has recorded it in the free space map, so every recompute that deletes and reinserts a window (the
+// feature store's tables), every prune (the idempotency ledger, job runs, the audit log) and every upsert adds
+// to the file instead (bench/vacuum.ts: 30 delete-and-reinsert rounds of 20k rows left a 25.3 MB table, 1.7 MB
+// with a VACUUM after each).
 // This job does autovacuum's part: each run vacuums the server's tables (those it has not vacuumed longest
-// first), and any table, system catalogs included, whose xid age passed FREEZE_AGE with FREEZE. A VACUUM holds
-// the one session while it runs, so one table per statement (ingest's commits run in between) and a budget per
-// run; a table whose pages are all visible and unchanged since is skipped page by page by the visibility map,
-// so a run over unchanged tables costs milliseconds each.
+// first), and any table, system catalogs included, whose xid age passed FREEZE_AGE with FREEZE, as autovacuum
+// would before transaction id wraparound. That keeps this database's rows readable, but it cannot move the
+// cluster's wraparound limit: PGlite's initdb leaves the `postgres` and `template0` databases with no frozen xid
+// (datfrozenxid 0), which pins the limit at ≈2^31 transaction ids from the data directory's creation
+// (pg_control_checkpoint().oldest_xid is 0 after any VACUUM). The job warns as that nears (XID_WARN).
+// A VACUUM holds the one session while it runs, so one table per statement (ingest's commits run in between)
+// and a budget per run; a table whose pages are all visible and unchanged since is skipped page by page by the
+// visibility map, so a run over unchanged tables costs milliseconds each.
 import type { Logger } from 'pino';
 import { isUndefinedTable, type Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Job } from './runner.js';
 
-const Q = queries('vacuum.sql', ['vacuum_candidates']);
+const Q = queries('vacuum.sql', ['vacuum_candidates', 'vacuum_next_xid']);
 
 export interface VacuumCandidate {
   rel: string;
@@ -33,6 +34,16 @@ export interface VacuumCandidate {
 export const FREEZE_AGE = 100_000_000;
 /** One run stops starting new VACUUMs after this long (wraparound ones excepted); the rest are first next run. */
 const RUN_BUDGET_MS = 2_000;
+
+/** PostgreSQL stops accepting writes 3M ids short of 2^31 past the cluster's oldest xid (0 here): warn from here. */
+export const XID_WARN = 1_500_000_000;
+const XID_LIMIT = 2 ** 31 - 3_000_000;
+
+/** Transaction ids used so far, from pg_control_checkpoint()'s next_xid ("epoch:xid"); null when unreadable. Pure. */
+export function xidsUsed(nextXid: string | null | undefined): number | null {
+  const m = /^(\d+):(\d+)$/.exec(nextXid ?? '');
+  return m ? Number(m[1]) * 2 ** 32 + Number(m[2]) : null;
+}
 
 export interface VacuumStep {
   rel: string;
@@ -86,6 +97,10 @@ export function vacuumJob(deps: { db: Db; log: Logger }): Job {
       }
       deps.log.debug({ vacuumed: done, frozen, planned: plan.length, ms: Math.round(ctx.now() - started) }, 'vacuum');
       if (frozen > 0) deps.log.info({ frozen }, 'vacuum froze tables near transaction id wraparound');
+      const used = xidsUsed((await deps.db.query<{ next_xid: string }>(Q.vacuum_next_xid)).rows[0]?.next_xid);
+      if (used !== null && used >= XID_WARN) {
+        deps.log.warn({ xids_used: used, xids_left: XID_LIMIT - used }, 'the embedded store nears its transaction id limit (≈2.1 billion over its life; it then refuses writes): move to a PostgreSQL server (DATABASE_URL)');
+      }
       return done;
     },
   };

@@ -11,3 +11,7 @@ SELECT c.oid::regclass::text AS rel, n.nspname NOT IN ('pg_catalog', 'informatio
   (extract(epoch FROM s.last_vacuum) * 1000)::float8 AS last_vacuum_ms
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND NOT c.relhassubclass AND n.nspname <> 'pg_toast';
+
+-- name: vacuum_next_xid
+-- The next transaction id as of the last checkpoint ("epoch:xid"): how many ids the cluster has used.
+SELECT next_xid::text AS next_xid FROM pg_control_checkpoint();
