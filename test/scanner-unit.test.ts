@@ -136,7 +136,7 @@ describe('scanner delivery rules', () => {
     const { t, calls, seen } = await tracker(['network', 503, 429, 'network']);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(...(await t.recordScan({ ticketId: `T${i}`, result: 'valid' })));
-    await until(async () => t.pending === 0, 5000);
+    await until(async () => t.pending === 0, 15_000);
     expect(calls.slice(0, 4).map((c) => c.answer)).toEqual(['network', 503, 429, 'network']);
     expect([...seen].filter((id) => ids.includes(id))).toEqual(ids);
     expect(t.online).toBe(true);
@@ -151,10 +151,10 @@ describe('scanner delivery rules', () => {
     expect(calls).toHaveLength(0); // nothing critical yet, batch not full
     expect(t.pending).toBe(3);
     await t.trackEntryGranted('T1');
-    await until(async () => t.pending === 0, 1000);
+    await until(async () => t.pending === 0, 10_000);
     expect(calls.map((c) => c.ids.length)).toEqual([4]); // session start, attempt, result, granted
     for (let i = 0; i < 12; i++) await t.trackScanAttempt(`B${i}`);
-    await until(async () => t.pending < 10, 1000);
+    await until(async () => t.pending < 10, 10_000);
     expect(calls[1].ids).toHaveLength(10); // a full batch goes by itself
     await t.close();
   });
@@ -163,7 +163,7 @@ describe('scanner delivery rules', () => {
     const { t, calls, errors } = await tracker([]);
     // reason_code 'poison' makes the scripted server reject the scan result and the denial.
     const [, result, denied] = await t.recordScan({ ticketId: 'T1', result: 'invalid', reasonCode: 'poison' });
-    await until(async () => t.pending === 0, 1000);
+    await until(async () => t.pending === 0, 10_000);
     await new Promise((r) => setTimeout(r, 20));
     expect(calls.filter((c) => c.ids.includes(result))).toHaveLength(1);
     expect(errors.filter((e) => e.kind === 'rejected').map((e) => e.event?.event_id)).toEqual([result, denied]);
@@ -178,7 +178,7 @@ describe('scanner delivery rules', () => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await t.trackScanAttempt(`T${i}`));
     await t.flush();
-    await until(async () => t.pending === 0, 1000);
+    await until(async () => t.pending === 0, 10_000);
     // 4 → 400; 2 → 400; 1 → ok; 1 → 400: dropped; the other suspects one by one; then full batches again.
     expect(f.calls.map((c) => c.ids.length)).toEqual([4, 2, 1, 1, 1, 1]);
     expect(errors.filter((e) => e.kind === 'dropped').map((e) => e.event?.event_id)).toEqual([ids[1]]);
@@ -201,7 +201,7 @@ describe('scanner delivery rules', () => {
     expect(b.session?.totals).toMatchObject({ scans: 1, granted: 1 });
     await b.trackCapacitySnapshot();
     await b.endSession();
-    await until(async () => b.pending === 0, 1000);
+    await until(async () => b.pending === 0, 10_000);
     expect(f.seen.size).toBe(6); // start, 3 scan events, snapshot, end: each once
     await b.close();
   });

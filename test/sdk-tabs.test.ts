@@ -153,7 +153,7 @@ describe('browser SDK in two tabs of one visitor', () => {
     const ids = await tx<{ visitor_id: string; session_id: string }>(page, `tx.getIds()`);
     const first = await tx<string[]>(page, `[tx.pageView(), ...Array.from({ length: 8 }, (_, i) => tx.eventView({ event_entity_id: 'L1', price_from: i, currency: 'EUR' }))]`);
     // Numbered (IndexedDB answered) before the visitor moves on.
-    await until(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).every((e: any) => e.sequence_no !== undefined)), 5000);
+    await until(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).every((e: any) => e.sequence_no !== undefined)), 15_000);
     expect(await queued(page)).toBe(9);
     expect(first.filter((id) => proxy.copies.has(id))).toEqual([]);
 
@@ -196,7 +196,7 @@ describe('browser SDK in two tabs of one visitor', () => {
         window.fetch = () => Promise.reject(new TypeError('offline'));
       });
       const lost = await tx<string[]>(a, `Array.from({ length: 5 }, (_, i) => tx.share({ event_entity_id: 'C1', method: 'copy_link', recipient_count: i }))`);
-      await until(() => a.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).filter((e: any) => e.sequence_no !== undefined).length >= 5), 5000);
+      await until(() => a.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).filter((e: any) => e.sequence_no !== undefined).length >= 5), 15_000);
       const own = await tx<string[]>(b, `Array.from({ length: 5 }, (_, i) => tx.eventView({ event_entity_id: 'C2', price_from: i }))`);
       await a.close({ runBeforeUnload: true });
       const all = [...lost, ...own];

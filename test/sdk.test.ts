@@ -364,7 +364,7 @@ describe('browser SDK in Chromium', () => {
 
     plan.push(400);
     const b = await tx<string>(page, `tx.eventView({ event_entity_id: 'E5', source: 'dropped' })`);
-    await until(async () => hits.some((h) => h.ids.includes(b)), 5000);
+    await until(async () => hits.some((h) => h.ids.includes(b)), 15_000);
     await sleep(600);
     expect(hits.filter((h) => h.ids.includes(b))).toHaveLength(1);
     expect(await queued(page)).toBe(0);
@@ -388,7 +388,7 @@ describe('browser SDK in Chromium', () => {
     await page.goto(`${site.origin}/?ref=aff`);
     await tx(page, `tx.setConsent({ analytics: true })`);
     // The registry was fetched and cached (scope per event name).
-    const schema = await until(() => page.evaluate(() => JSON.parse(localStorage.getItem('tx_schema') || 'null')), 5000);
+    const schema = await until(() => page.evaluate(() => JSON.parse(localStorage.getItem('tx_schema') || 'null')), 15_000);
     expect(schema.s).toMatchObject({ page_view: 'analytics', affiliate_attribution_captured: 'marketing', order_completed: 'necessary' });
 
     expect(await tx(page, `tx.affiliateAttributionCaptured({ affiliate_id: 'A7' })`)).toBeNull();
@@ -420,7 +420,7 @@ describe('browser SDK in Chromium', () => {
     expect(await page.evaluate(() => ['tx_vid', 'tx_session', 'tx_first_touch', 'tx_queue'].map((k) => localStorage.getItem(k)))).toEqual([null, null, null, null]);
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => /^tx_[qn]\./.test(k)))).toEqual([]); // per-tab queues and counters
     // …and the sequence counters shared by the tabs (IndexedDB) are gone too.
-    await until(async () => (await counters()) === 0, 5000);
+    await until(async () => (await counters()) === 0, 15_000);
     expect(await page.evaluate(() => JSON.parse(localStorage.getItem('tx_consent')!))).toMatchObject({ analytics: false, marketing: false });
     // The choice holds on the next page.
     await page.goto(`${site.origin}/events/E6`);
@@ -481,7 +481,7 @@ describe('browser SDK in Chromium', () => {
       const stored = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_card_impression').map((e) => e.payload.position);
       return [...new Set([...queuedNow, ...stored])].sort();
     };
-    await until(async () => (await seen()).length >= 2, 5000);
+    await until(async () => (await seen()).length >= 2, 15_000);
     await sleep(300);
     expect(await seen()).toEqual([0, 1]);
     // Scroll down slowly through the list, then back up.
