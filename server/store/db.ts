@@ -171,7 +171,17 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
       exclusive(async () => {
         // VACUUM cannot run in a transaction block: one statement each. FULL writes a new file for each table
         // (and its indexes and TOAST) and unlinks the old one, dead rows included.
-        for (const t of tables) await session.query(`VACUUM FULL ${t.split('.').map((x) => `"${x.replace(/^"|"$/g, '').replace(/"/g, '""')}"`).join('.')}`);
+        for (const t of tables) {
+          const rel = t.split('.').map((x) => `"${x.replace(/^"|"$/g, '').replace(/"/g, '""')}"`).join('.');
+          // A column added with a default (ADD COLUMN … DEFAULT, the migrations' way) keeps that default in
+          // pg_attribute until the table is rewritten; the rewrite clears it, and PGlite's session then holds a
+          // stale copy of those pg_attribute rows: the next VACUUM FULL of the table failed with "tuple
+          // concurrently deleted" (every erasure after the first of a process). Touching each such column with a
+          // no-op ALTER after the rewrite refreshes the copy.
+          const missing = await session.query<{ col: string }>('SELECT quote_ident(attname) AS col FROM pg_attribute WHERE attrelid = $1::regclass AND atthasmissing', [rel]);
+          await session.query(`VACUUM FULL ${rel}`);
+          for (const { col } of missing.rows) await session.query(`ALTER TABLE ${rel} ALTER COLUMN ${col} SET STATISTICS -1`);
+        }
         // Planner statistics (jobs/analyze.ts) keep sampled column values, an erased person's ids among them:
         // dropped with the file that held them; store.analyze gathers them again from what is left.
         await session.query('DELETE FROM pg_statistic');
