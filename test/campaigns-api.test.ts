@@ -106,6 +106,11 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: 7.5 }, adKey)).json.campaign.daily_budget).toBe(7.5);
     expect(ext(pro.id).daily).toBe(7.5);
     expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: 900 }, adKey)).json.total_budget).toBe(900);
+    // An amount below a cent would be stored as 0.00: refused with the field, not a 500 from the database.
+    for (const tiny of [1e-10, 5e-324, 0.001]) {
+      const r = await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: tiny }, adKey);
+      expect({ status: r.status, field: r.json.error?.field }).toEqual({ status: 400, field: 'total_budget' });
+    }
 
     // Metrics sync by hand: spend and the platform's claim reach the campaigns; the report speaks plainly.
     mock.advanceTo(Date.now() + 48 * 3_600_000);

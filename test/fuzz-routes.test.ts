@@ -14,7 +14,7 @@ const enc = (s: string) => [...Buffer.from(s.toWellFormed(), 'utf8')].map((b) =>
 // Values as they appear in a URL: already-encoded hostile fragments, or hostile text we encode.
 const rawFragments = ['%00', '%ZZ', '%', '%E0%A4%A', '%ED%A0%80', '%C0%80', '..', '%2F', '%0A', '%7F', 'a%00b', ''];
 const hostileText = [
-  '\u0000', 'a\u0000', '\u0001', '\n', ' ', '1', '-1', '0', '1.5', '1e20', '-1e20', '99999999999999999999', 'NaN', 'Infinity',
+  '\u0000', 'a\u0000', '\u0001', '\n', ' ', '1', '-1', '0', '1.5', '1e20', '-1e20', '99999999999999999999', '2147483648', '4294967296', '9007199254740991', 'NaN', 'Infinity',
   'March 7', '0000-01-01T00:00:00Z', '2024-02-30T00:00:00Z', '9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '1970-01-01',
   'x'.repeat(5000), '__proto__', "' OR 1=1 --", '\ud83d\ude00', 'eyJhIjoxfQ', 'WyJldmVudHMiLCIiLCIiXQ',
 ];
@@ -26,7 +26,7 @@ const urlValue = fc.oneof(
   { arbitrary: fc.integer().map(String), weight: 1 },
 );
 const nastyJson = fc.oneof(
-  fc.constantFrom<unknown>('\u0000', 'a\u0000b', '\ud800', '', 'x'.repeat(3000), 1e308, -1e308, 1e20, -1e20, 1.5, -1, 0, null, true, [], {}, '0000-01-01T00:00:00Z'),
+  fc.constantFrom<unknown>('\u0000', 'a\u0000b', '\ud800', '', 'x'.repeat(3000), 1e308, -1e308, 1e20, -1e20, 1e-10, 5e-324, 2147483648, 1.5, -1, 0, null, true, [], {}, '0000-01-01T00:00:00Z'),
   fc.string({ unit: 'binary', maxLength: 20 }),
   fc.integer(),
   fc.double(),

@@ -19,6 +19,9 @@ const reply = <T>(o: Outcome<T>, status = 200): Reply => (o.ok ? { status, body:
 // Persons of every organizer: a key limited to some organizers is refused (router 'whole_tenant').
 const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 
+/** An audience version in a path: the same bounds as `?version=` (the column is an int). */
+const versionParam = (where: 'path', field: string, raw: string | null | undefined) => int(where, field, raw, { min: 1, max: 1_000_000 });
+
 export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps): void {
   const { store, service } = deps;
   const tid = (p: { tenant: { tenant_id: number } }) => p.tenant.tenant_id;
@@ -67,7 +70,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'del', path: '/api/v1/audiences/:id/versions/:version', auth: 'secret', ...P, params: { id, version: id },
+    method: 'del', path: '/api/v1/audiences/:id/versions/:version', auth: 'secret', ...P, params: { id, version: versionParam },
     audit: ({ params }) => ({ action: 'audience.version_deleted', target: `audience:${params.id}`, details: { version: params.version } }),
     handler: async ({ params, principal }) => {
       const ok = await store.deleteVersion(tid(principal), params.id, params.version);

@@ -17,4 +17,9 @@ describe('organizer report', () => {
     expect(r.roas_tracked).toBeNull();
     expect(r.recommendations).toEqual([]);
   });
+  it('no budget (an organizer without one): no share of it is left to report, no NaN', () => {
+    const r = organizerReport('EUR', 0, [], null);
+    expect(r.recommendations).toEqual([]);
+    expect(JSON.stringify(r)).not.toContain('NaN');
+  });
 });

@@ -49,7 +49,7 @@ export function organizerReport(currency: string, budgetTotal: number, campaigns
   if (best && best.orders > 0) recs.push(`${best.name} sells best (ROAS ${(best.revenue / best.spend).toFixed(1)}×): it gets more of the budget.`);
   const claimedRoas = ratio(claimed, invested);
   if (claimedRoas !== null && roas !== null && claimedRoas > roas * 1.25) recs.push(`The platforms claim ROAS ${claimedRoas.toFixed(1)}×; our own tracking counts ${roas.toFixed(1)}×. Judge by ours.`);
-  if (invested >= budgetTotal * 0.8) recs.push(`${Math.round((1 - invested / budgetTotal) * 100)} % of the budget is left: top it up to keep the campaigns running.`);
+  if (budgetTotal > 0 && invested >= budgetTotal * 0.8) recs.push(`${Math.round((1 - invested / budgetTotal) * 100)} % of the budget is left: top it up to keep the campaigns running.`);
   return {
     currency, budget_total: budgetTotal, invested, remaining: cents(Math.max(0, budgetTotal - invested)), sales, tickets, revenue,
     roas_tracked: roas, roas_platform: claimedRoas,

@@ -13,9 +13,10 @@ function unknownField(v: Record<string, unknown>, allowed: string[]): string | n
 }
 
 function money(v: unknown, field: string, max: number, required: boolean): Parsed<number | null> {
-  if (v === undefined || v === null) return required ? bad(field, `${field} is required (an amount above 0, at most ${max}).`) : { ok: true, value: null };
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max || Math.round(v * 100) !== Math.round(v * 100 * 1e6) / 1e6) {
-    return bad(field, `${field} must be an amount above 0 and at most ${max}, in cents at most.`);
+  if (v === undefined || v === null) return required ? bad(field, `${field} is required (an amount of at least 0.01, at most ${max}).`) : { ok: true, value: null };
+  // At least a cent: below that the stored amount (two decimals) would be 0.
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0.01 || v > max || Math.round(v * 100) !== Math.round(v * 100 * 1e6) / 1e6) {
+    return bad(field, `${field} must be an amount of at least 0.01 and at most ${max}, in cents at most.`);
   }
   return { ok: true, value: v };
 }
