@@ -45,6 +45,9 @@ describe('Socket.IO', () => {
       expect(snap).toMatchObject({ topic: 'analytics:event:S1', type: 'snapshot', seq: wsSnap.seq, data: { event_id: 'S1', organizer_id: 'ORG-S' } });
       expect(snap.data).toEqual(wsSnap.data);
       expect(await s.emitWithAck('subscribe', { topic: 'analytics:dashboard:OTHER' })).toMatchObject({ type: 'error', code: 'forbidden' });
+      // The acknowledgement is Socket.IO's last argument, whatever came before it: every call is answered.
+      expect(await s.timeout(10_000).emitWithAck('subscribe')).toMatchObject({ type: 'error', code: 'invalid_topic' });
+      expect(await s.timeout(10_000).emitWithAck('subscribe', 'analytics:event:S1', 'extra')).toMatchObject({ type: 'snapshot', topic: 'analytics:event:S1' });
       s.send({ op: 'ping' });
 
       const before = snap.data.funnel.views;

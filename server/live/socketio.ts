@@ -74,9 +74,22 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
 
   io.on('connection', (socket) => {
     const topicOf = (arg: unknown) => (arg && typeof arg === 'object' ? (arg as { topic?: unknown }).topic : arg);
-    socket.on('subscribe', (arg: unknown, ack?: unknown) => void handle(socket, { op: 'subscribe', topic: topicOf(arg) }, ack));
-    socket.on('unsubscribe', (arg: unknown, ack?: unknown) => void handle(socket, { op: 'unsubscribe', topic: topicOf(arg) }, ack));
-    socket.on('message', (msg: unknown, ack?: unknown) => void handle(socket, msg, ack));
+    // Socket.IO passes the acknowledgement callback as the last argument, however many the client sent: with
+    // no topic it is the first, with an extra one the third. Take it from the end so every call is answered.
+    const split = (args: unknown[]): [unknown, unknown] => {
+      const ack = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
+      return [args.length > (ack ? 1 : 0) ? args[0] : undefined, ack];
+    };
+    for (const op of ['subscribe', 'unsubscribe'] as const) {
+      socket.on(op, (...args: unknown[]) => {
+        const [arg, ack] = split(args);
+        void handle(socket, { op, topic: topicOf(arg) }, ack);
+      });
+    }
+    socket.on('message', (...args: unknown[]) => {
+      const [msg, ack] = split(args);
+      void handle(socket, msg, ack);
+    });
     socket.on('disconnect', () => subs.drop(socket.data as Subscriber));
   });
 
