@@ -364,6 +364,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   registerStatusRoutes(app, {
     config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     featureStore: () => features.capabilities(),
+    operatorTokens: [adminToken, ...(config.metricsToken ? [config.metricsToken] : [])],
     // The conversions' lines ride along: their figures come from the dispatcher job.
     jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines(), ...audiences.metricLines(), ...analytics.metricLines()],
   });

@@ -6,7 +6,7 @@ import { auditPruneJob } from '../server/audit/index.js';
 import { createAuditStore } from '../server/audit/store.js';
 import type { JobContext } from '../server/jobs/runner.js';
 import { api, identify } from './identity-helpers.js';
-import { ADMIN, bootServer, createTenant, getJson, postJson, request, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, idsAcrossDigitBoundary, createTenant, getJson, postJson, request, type Tenant } from './helpers.js';
 
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -75,7 +75,9 @@ describe('audit log', () => {
     expect(ret.rows).toEqual([{ tenant_id: null, actor_id: 'admin_token' }]);
   });
 
-  it('pages newest first with a keyset cursor and refuses a forged one', async () => {
+  it('pages newest first with a keyset cursor and refuses a forged one, also across ids of different lengths', async () => {
+    await idsAcrossDigitBoundary(server.db, 'audit_log');
+    for (let i = 0; i < 5; i++) expect((await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write' }, admin)).status).toBe(201);
     const all = (await audit(t, '?limit=1000')).json.audit.map((r: any) => r.id);
     const seen: number[] = [];
     let next: string | null = null;

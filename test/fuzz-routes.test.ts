@@ -195,7 +195,7 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: () => '/api/admin/tenants', body: (v) => ({ name: v, allowed_origins: [v] }), admin: true },
       { method: 'GET', path: () => '/api/admin/tenants', query: ['limit', 'cursor'], admin: true },
       { method: 'GET', path: () => '/api/v1/audit', query: ['limit', 'cursor'] },
-      { method: 'GET', path: () => '/api/v1/keys' },
+      { method: 'GET', path: () => '/api/v1/keys', query: ['limit', 'cursor'] },
       { method: 'POST', path: () => '/api/v1/keys', body: (v) => ({ role: v, scope: { venues: [v], events: v }, name: v }) },
       { method: 'POST', path: () => '/api/v1/keys', body: (v) => ({ role: 'artist', scope: v }) },
       { method: 'DELETE', path: (s) => `/api/v1/keys/${s}` },
@@ -231,7 +231,7 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'promoter', event_ids: [v], org_ids: v }) },
       { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'ad_account', org_ids: [v, v], ttl_s: v }) },
       { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: v }) },
-      { method: 'GET', path: (s) => `/api/admin/tenants/${s}/keys`, admin: true },
+      { method: 'GET', path: (s) => `/api/admin/tenants/${s}/keys`, query: ['limit', 'cursor'], admin: true },
       { method: 'POST', path: (s) => `/api/admin/tenants/${digits(s) ? '999999' : s}/keys`, body: (v) => ({ kind: v, site_id: v, allowed_origins: [v] }), admin: true },
       { method: 'POST', path: () => `/api/admin/tenants/${t.tenant_id}/keys`, body: (v) => ({ kind: 'write', site_id: v, allowed_origins: v }), admin: true },
       // Never a real key id: revoking this suite's own keys would turn the rest into 401s.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../server/config/index.js';
 import { startServer, type RunningServer } from '../server/app.js';
+import type { Queryable } from '../server/store/db.js';
 
 export const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -299,4 +300,15 @@ export async function until<T>(fn: () => Promise<T | undefined | null | false>, 
     if (Date.now() > end) throw new Error('until: timed out');
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * Moves `table`'s id sequence so that the next ids cross a power of ten within three rows (…98, 99, 100, 101):
+ * a list that sorted ids as text ("100" before "99") pages wrongly only across such a boundary.
+ */
+export async function idsAcrossDigitBoundary(db: Queryable, table: string): Promise<void> {
+  const { rows } = await db.query<{ max: string | null }>(`SELECT max(id)::text AS max FROM ${table}`);
+  const max = Number(rows[0].max ?? 0);
+  const next = 10 ** String(max + 3).length - 3;
+  await db.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), $1)`, [next]);
 }

@@ -147,4 +147,16 @@ describe('HTTP edge cases on a real server', () => {
     for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
+
+  it('answers HEAD /health with the GET status, type and length and no body, and keeps the connection usable', async () => {
+    const getLength = Buffer.byteLength(await (await fetch(`${server.url}/health`)).text());
+    const head = await fetch(`${server.url}/health`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('application/json');
+    // uptime_s may gain a digit between the two requests.
+    expect(Math.abs(Number(head.headers.get('content-length')) - getLength)).toBeLessThanOrEqual(1);
+    expect(await head.text()).toBe('');
+    // A body after the headers would be read as the next answer on the same keep-alive connection.
+    expect(((await (await fetch(`${server.url}/health`)).json()) as { status: string }).status).toBe('ok');
+  });
 });

@@ -5,9 +5,11 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNewScopedKey } from '../server/keys/index.js';
-import { bootServer, createTenant, getJson, postJson, request, tmpDir, until, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, createTenant, getJson, postJson, request, tmpDir, until, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 import { LiveClient, liveRest } from './live-helpers.js';
+
+const admin = { authorization: `Bearer ${ADMIN}` };
 
 describe('scoped keys over HTTP', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -47,6 +49,30 @@ describe('scoped keys over HTTP', () => {
     // The other tenant lists only its own keys.
     const theirs = await getJson(`${base}/api/v1/keys`, as(other.secret_key));
     expect(theirs.json.keys.some((k: any) => k.id === r.json.id)).toBe(false);
+  });
+
+  it('pages the key lists (tenant and admin) by ?limit= and ?cursor=: every key exactly once, bad paging is 400 naming the field', async () => {
+    for (let i = 0; i < 5; i++) expect((await postJson(`${base}/api/v1/keys`, { role: 'artist', scope: { artists: [`A${i}`] } }, as(other.secret_key))).status).toBe(201);
+    const all = (await getJson(`${base}/api/v1/keys?limit=1000`, as(other.secret_key))).json.keys.map((k: any) => k.id);
+    expect(all.length).toBeGreaterThanOrEqual(7);
+    for (const [path, auth] of [[`/api/v1/keys`, as(other.secret_key)], [`/api/admin/tenants/${other.tenant_id}/keys`, admin]] as const) {
+      const seen: number[] = [];
+      let cursor: string | null = '';
+      for (let pages = 0; cursor !== null; pages++) {
+        expect(pages).toBeLessThan(all.length + 1);
+        const page = await getJson(`${base}${path}?limit=2${cursor ? `&cursor=${cursor}` : ''}`, auth);
+        expect(page.status).toBe(200);
+        expect(page.json.keys.length).toBeLessThanOrEqual(2);
+        seen.push(...page.json.keys.map((k: any) => Number(k.id)));
+        cursor = page.json.next_cursor;
+      }
+      expect(seen).toEqual(all.map(Number));
+      for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['cursor=WyJ0ZW5hbnRzIiwiMSJd', 'cursor'], ['cursor=%00', 'cursor']]) {
+        const bad = await getJson(`${base}${path}?${q}`, auth);
+        expect(bad.status, `${path}?${q}`).toBe(400);
+        expect(bad.json.error.field).toBe(field);
+      }
+    }
   });
 
   it('a token minted from a scoped key never exceeds it: a venue, event or organizer outside it is 403', async () => {

@@ -150,9 +150,14 @@ describe('segments', () => {
     await request('POST', `${base}/api/admin/jobs/segments.refresh/run`, undefined, admin);
     expect(await count()).toBe(0);
 
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
     expect(metrics).toMatch(new RegExp(`tx_segment_eval_seconds\\{tenant="${t.tenant_id}",segment="${id}",version="2"\\} \\d`));
     expect(metrics).toMatch(/tx_segment_evaluations_total\{outcome="ok"\} [1-9]/);
+    // Without an operator token a scraper sees the totals but no series naming a tenant.
+    const open = await (await fetch(`${base}/metrics`)).text();
+    expect(open).toMatch(/tx_segment_evaluations_total\{outcome="ok"\} [1-9]/);
+    expect(open).not.toMatch(/tenant="/);
+    expect(open).toContain('# per-tenant series omitted');
   });
 
   it('refuses bad filters and bodies with 400 naming the field', async () => {

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantStore } from '../server/store/tenants.js';
-import { bootServer, createTenant, getJson, request, type Tenant } from './helpers.js';
+import { bootServer, createTenant, idsAcrossDigitBoundary, getJson, request, type Tenant } from './helpers.js';
 
 const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const META = '123456789012345';
@@ -127,6 +127,9 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     expect(byProvider.every((c: any) => c.provider === 'tiktok')).toBe(true);
     expect((await api('GET', '/api/v1/tracking-codes?owner=marketplace')).json.items.every((c: any) => c.organizer_id === null)).toBe(true);
     expect((await api('GET', '/api/v1/tracking-codes?event_id=E2')).json.items.map((c: any) => c.id)).toEqual([mine.id]);
+    await idsAcrossDigitBoundary(server.db, 'tracking_codes');
+    const more = [];
+    for (const n of [1, 2, 3, 4, 5]) more.push(await create({ provider: 'gtm', organizer_id: `OP${n}`, settings: { container_id: `GTM-PAGE${n}` } }));
     const seen: number[] = [];
     let cursor: string | null = '';
     while (cursor !== null) {
@@ -136,8 +139,8 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     }
     expect(seen).toEqual([...seen].sort((a, b) => a - b));
     expect(new Set(seen).size).toBe(seen.length);
-    expect(seen).toEqual(expect.arrayContaining([mine.id, theirs.id, market.id]));
-    for (const id of [mine.id, theirs.id, market.id]) await api('DELETE', `/api/v1/tracking-codes/${id}`);
+    expect(seen).toEqual(expect.arrayContaining([mine.id, theirs.id, market.id, ...more.map((c) => c.id)]));
+    for (const id of [mine.id, theirs.id, market.id, ...more.map((c) => c.id)]) await api('DELETE', `/api/v1/tracking-codes/${id}`);
   });
 
   it('resolves a page: the event\'s code over the organizer default, the marketplace\'s always, with consent categories', async () => {

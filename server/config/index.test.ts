@@ -18,6 +18,12 @@ describe('loadConfig', () => {
     expect(problems).toMatch(/UWS_ALLOW_FALLBACK/);
   });
 
+  it('takes a METRICS_TOKEN of at least 16 characters for scrapers', () => {
+    expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
+    expect(loadConfig({}).metricsToken).toBeNull();
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN must be at least 16 characters/);
+  });
+
   it('requires a shared ADMIN_TOKEN with an external database and never echoes passwords', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:secret@db/x' })).toThrow(/ADMIN_TOKEN is required with DATABASE_URL/);
     // The assertion must not sit in a catch: if nothing were thrown, it would never run.

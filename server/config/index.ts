@@ -40,6 +40,8 @@ export interface Config {
   redisUrl: string | null;
   live: LiveConfig;
   adminToken: string | null;
+  /** Bearer token a Prometheus scraper presents to see /metrics' per-tenant series (the admin token also does). */
+  metricsToken: string | null;
   uwsAllowFallback: boolean;
   trustProxy: boolean;
   logLevel: string;
@@ -181,6 +183,10 @@ export function loadConfig(env: Env): Config {
   if (databaseUrl && adminToken === null) {
     problems.push('ADMIN_TOKEN is required with DATABASE_URL (every node must share it); generate one with `openssl rand -hex 24`');
   }
+  const metricsToken = env.METRICS_TOKEN && env.METRICS_TOKEN.length > 0 ? env.METRICS_TOKEN : null;
+  if (metricsToken !== null && metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN must be at least 16 characters; generate one with `openssl rand -hex 24`');
+  }
   const encryptionKey = env.ENCRYPTION_KEY && env.ENCRYPTION_KEY.length > 0 ? env.ENCRYPTION_KEY.trim() : null;
   if (encryptionKey !== null && !/^[0-9a-f]{64}$/i.test(encryptionKey) && !(/^[A-Za-z0-9+/_-]{43}=?$/.test(encryptionKey) && Buffer.from(encryptionKey, 'base64').length === 32)) {
     problems.push('ENCRYPTION_KEY must be 32 bytes as 64 hex characters (or base64); generate one with `openssl rand -hex 32`');
@@ -212,6 +218,7 @@ export function loadConfig(env: Env): Config {
     redisUrl,
     live,
     adminToken,
+    metricsToken,
     uwsAllowFallback: bool('UWS_ALLOW_FALLBACK', false),
     trustProxy: bool('TRUST_PROXY', false),
     logLevel,

@@ -6,7 +6,7 @@
 import { KEY_TTL_MS } from './auth.js';
 import { parseOrigins, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
-import { collect, cursor, encodeCursor, id, int, type Parsed } from './params.js';
+import { id, idPage, nextIdCursor, type Parsed } from './params.js';
 import type { Router } from './router.js';
 import type { NewKey } from '../store/tenants.js';
 
@@ -42,15 +42,10 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
   router.add({
     method: 'get', path: '/api/admin/tenants', auth: 'admin',
     handler: async ({ info }) => {
-      const q = info.query;
-      const p = collect({
-        limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
-        after: cursor(q.get('cursor'), 'tenants', ['id']),
-      });
+      const p = idPage(info.query, 'tenants');
       if (!p.ok) return paramFail(p.error);
-      const tenants = await deps.tenants.list(deps.db, p.value.limit, p.value.after ? Number(p.value.after[0]) : null);
-      const last = tenants.length === p.value.limit ? tenants[tenants.length - 1] : null;
-      return { status: 200, body: { tenants, next_cursor: last ? encodeCursor('tenants', [String(last.tenant_id)]) : null } };
+      const tenants = await deps.tenants.list(deps.db, p.value.limit, p.value.after);
+      return { status: 200, body: { tenants, next_cursor: nextIdCursor('tenants', tenants.length, p.value.limit, tenants.at(-1)?.tenant_id) } };
     },
   });
 
@@ -67,9 +62,12 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
 
   router.add({
     method: 'get', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id },
-    handler: async ({ params }) => {
+    handler: async ({ params, info }) => {
+      const p = idPage(info.query, 'keys');
+      if (!p.ok) return paramFail(p.error);
       await mustExist(params.tenant_id);
-      return { status: 200, body: { keys: await deps.tenants.listKeys(deps.db, params.tenant_id) } };
+      const keys = await deps.tenants.listKeys(deps.db, params.tenant_id, p.value.limit, p.value.after);
+      return { status: 200, body: { keys, next_cursor: nextIdCursor('keys', keys.length, p.value.limit, keys.at(-1)?.id) } };
     },
   });
 

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { EventSink } from '../ingest/writer.js';
 import type { StoreKind } from '../store/db.js';
+import { bearer, safeEqual } from './auth.js';
 import { fail } from './errors.js';
 import { send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
 
@@ -24,7 +25,24 @@ export interface StatusDeps {
   jobs?: () => string[];
   /** What the feature store's retention settings do on this store (features/retention.ts); "unsupported: …" says why not. */
   featureStore?: () => Record<string, string>;
+  /** Tokens that see /metrics' series labelled with a tenant: the admin token and METRICS_TOKEN. */
+  operatorTokens: string[];
 }
+
+/**
+ * /metrics is scraped without credentials by default, so series that name a tenant (segment sizes and
+ * timings) are kept for an operator: a competitor must not learn another tenant's audience sizes from it.
+ */
+export function publicMetricLines(lines: string[]): string[] {
+  const out = lines.filter((l) => l.startsWith('#') || !/[{,]tenant="/.test(l));
+  if (out.length < lines.length) out.push('# per-tenant series omitted: send Authorization: Bearer <METRICS_TOKEN or ADMIN_TOKEN>');
+  return out;
+}
+
+const isOperator = (authorization: string, tokens: string[]): boolean => {
+  const token = bearer(authorization);
+  return token !== null && tokens.some((t) => t !== '' && safeEqual(token, t));
+};
 
 // The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
 const LANDING_POLL = `
@@ -62,9 +80,21 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
     const state = trackAbort(res);
     send(res, state, { status: 200, body: health() });
   });
-
-  app.get('/metrics', (res) => {
+  // Load balancers and uptime checks often probe with HEAD: the GET's status and headers, no body.
+  // (uWS 20.30 ignores endWithoutBody's closeConnection: the connection stays open as for any keep-alive.)
+  app.head('/health', (res) => {
     const state = trackAbort(res);
+    const length = Buffer.byteLength(JSON.stringify(health()));
+    res.cork(() => {
+      if (state.aborted) return;
+      state.done = true;
+      res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').endWithoutBody(length);
+    });
+  });
+
+  app.get('/metrics', (res, req) => {
+    const state = trackAbort(res);
+    const operator = isOperator(req.getHeader('authorization'), deps.operatorTokens);
     const m = deps.ingest.metrics();
     const s = deps.sink.status();
     const lines = [
@@ -112,7 +142,8 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       `tx_live_owner_conflicts_total ${deps.ownerConflicts?.() ?? 0}`,
       ...(deps.jobs?.() ?? []),
     ];
-    send(res, state, { status: 200, text: { body: lines.join('\n') + '\n', type: 'text/plain; version=0.0.4' } });
+    const shown = operator ? lines : publicMetricLines(lines);
+    send(res, state, { status: 200, text: { body: shown.join('\n') + '\n', type: 'text/plain; version=0.0.4' } });
   });
 
   app.get('/', (res) => {

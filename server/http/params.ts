@@ -194,6 +194,20 @@ export function cursor(raw: string | null | undefined, kind: string, parts: Curs
   return parts.every((p, i) => partOk(p, key[i])) ? ok(key as string[]) : bad;
 }
 
+/** `?limit=` (1–1000, default 100) and `?cursor=` of a list paged by ascending database id. */
+export function idPage(query: { get(name: string): string | null }, kind: string): Parsed<{ limit: number; after: number | null }> {
+  const limit = int('query', 'limit', query.get('limit'), { min: 1, max: 1000, def: 100 });
+  if (!limit.ok) return limit;
+  const after = cursor(query.get('cursor'), kind, ['id']);
+  if (!after.ok) return after;
+  return ok({ limit: limit.value, after: after.value ? Number(after.value[0]) : null });
+}
+
+/** The next_cursor of a page in ascending id order whose last row has `lastId`: null when the page was not full. */
+export function nextIdCursor(kind: string, rows: number, limit: number, lastId: unknown): string | null {
+  return rows > 0 && rows === limit ? encodeCursor(kind, [String(lastId)]) : null;
+}
+
 /** Several parsed values at once: the first error, or every value under its name. */
 export function collect<T extends Record<string, Parsed<unknown>>>(ps: T): Parsed<{ [K in keyof T]: T[K] extends Parsed<infer V> ? V : never }> {
   const out: Record<string, unknown> = {};

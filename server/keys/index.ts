@@ -10,10 +10,10 @@
 import { parseScope, type Scope } from '../authz/principal.js';
 import { isRole, ROLES, type Role } from '../authz/roles.js';
 import { KEY_TTL_MS, type KeyResolver } from '../http/auth.js';
-import { fail } from '../http/errors.js';
-import { id, stringProblem, type Parsed } from '../http/params.js';
+import { fail, paramFail } from '../http/errors.js';
+import { id, idPage, nextIdCursor, stringProblem, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
-import type { Db, Queryable } from '../store/db.js';
+import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
 import type { TenantStore } from '../store/tenants.js';
@@ -89,7 +89,6 @@ const adminOnly = () => fail('forbidden', 'Only a key of role admin (the whole t
 
 export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
   const { db } = deps;
-  const list = async (q: Queryable, tenant: number) => (await q.query<Record<string, unknown>>(Q.list_tenant_keys, [tenant])).rows.map(view);
 
   router.add({
     method: 'post', path: '/api/v1/keys', auth: 'secret', permission: 'manage_keys', resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewScopedKey },
@@ -108,7 +107,12 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
 
   router.add({
     method: 'get', path: '/api/v1/keys', auth: 'secret', permission: 'manage_keys', resource: 'tenant',
-    handler: async ({ principal }) => ({ status: 200, body: { keys: await list(db, principal.tenant.tenant_id) } }),
+    handler: async ({ principal, info }) => {
+      const p = idPage(info.query, 'keys');
+      if (!p.ok) return paramFail(p.error);
+      const { rows } = await db.query<Record<string, unknown>>(Q.list_tenant_keys, [principal.tenant.tenant_id, p.value.after, p.value.limit]);
+      return { status: 200, body: { keys: rows.map(view), next_cursor: nextIdCursor('keys', rows.length, p.value.limit, rows.at(-1)?.id) } };
+    },
   });
 
   router.add({

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { declaredQueries, parseQueries, queries, QueryNotDefinedError, QUERIES_DIR } from './queries.js';
+import { declaredQueries, parseQueries, queries, QueryNotDefinedError, QUERIES_DIR, retypedSortKeys } from './queries.js';
 
 const SERVER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -57,5 +57,25 @@ describe('named queries', () => {
       for (const name of defined.keys()) if (!declared.get(file)?.has(name)) unused.push(`${file}: ${name}`);
     }
     expect(unused).toEqual([]);
+  });
+
+  it('finds a top-level ORDER BY on a column the select list re-typed, and nothing else', () => {
+    expect(retypedSortKeys('SELECT id::text, name FROM t WHERE id > $1 ORDER BY id LIMIT $2')).toEqual(['id']);
+    expect(retypedSortKeys('SELECT a.id::text AS id FROM t a ORDER BY at DESC, id DESC LIMIT 5')).toEqual(['id']);
+    expect(retypedSortKeys('SELECT x::text AS n FROM t ORDER BY n')).toEqual(['n']);
+    expect(retypedSortKeys('SELECT t.id::text FROM t WHERE t.id > $1 ORDER BY t.id LIMIT $2')).toEqual([]);
+    expect(retypedSortKeys('SELECT array_agg(id::float8 ORDER BY id) AS ids FROM t')).toEqual([]);
+    expect(retypedSortKeys('WITH p AS (SELECT id FROM t ORDER BY id LIMIT 3) SELECT p.id::float8 AS id FROM p')).toEqual([]);
+    expect(retypedSortKeys("SELECT id FROM t WHERE k = $1::text -- ORDER BY id::text\nORDER BY id")).toEqual([]);
+  });
+
+  it('no query in sql/queries sorts by a column its select list re-typed', () => {
+    const found: string[] = [];
+    for (const file of fs.readdirSync(QUERIES_DIR).filter((f) => f.endsWith('.sql'))) {
+      for (const [name, sql] of parseQueries(file, fs.readFileSync(path.join(QUERIES_DIR, file), 'utf8'))) {
+        for (const key of retypedSortKeys(sql)) found.push(`${file}: ${name} orders by ${key}`);
+      }
+    }
+    expect(found).toEqual([]);
   });
 });

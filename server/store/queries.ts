@@ -62,3 +62,31 @@ export function queries<const N extends string>(file: string, names: readonly N[
 export function declaredQueries(): ReadonlyMap<string, ReadonlySet<string>> {
   return declared;
 }
+
+/**
+ * Sort keys of a statement's top-level ORDER BY that name a column its select list re-typed (`id::text` or
+ * `x::text AS id`). Postgres resolves such a name to the output column, so the rows sort as text ("10" before
+ * "9") while the keyset filter compares the original column: a page ends on the wrong row and rows are
+ * skipped. Qualify the sort key (`t.id`) instead. Only the outermost level is read (CTEs and aggregates' own
+ * ORDER BY sort their input columns).
+ */
+export function retypedSortKeys(sql: string): string[] {
+  let depth = 0;
+  let top = '';
+  for (const ch of sql.replace(/--[^\n]*/g, ' ')) {
+    if (ch === '(') depth++;
+    top += depth === 0 ? ch : ' ';
+    if (ch === ')') depth--;
+  }
+  const retyped = new Set<string>();
+  for (const m of top.matchAll(/(?<![\w.])(\w+)::\w+\b(?:\[\])?(?!\s*(?:\[|AS\b))/gi)) retyped.add(m[1].toLowerCase());
+  for (const m of top.matchAll(/::\w+(?:\[\])?\s+AS\s+(\w+)/gi)) retyped.add(m[1].toLowerCase());
+  const out: string[] = [];
+  for (const m of top.matchAll(/ORDER\s+BY\s+([\s\S]*?)(?=\bLIMIT\b|\bOFFSET\b|\bFOR\b|;|$)/gi)) {
+    for (const item of m[1].split(',')) {
+      const key = item.trim().match(/^(\w+)(?:\s+(?:ASC|DESC|NULLS\s+\w+))*\s*$/i)?.[1]?.toLowerCase();
+      if (key && retyped.has(key)) out.push(key);
+    }
+  }
+  return out;
+}

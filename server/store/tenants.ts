@@ -92,7 +92,8 @@ export interface TenantStore {
   exists(q: Queryable, tenantId: number): Promise<boolean>;
   /** A new key; the plaintext is returned here only. A new site_id gets a site row with the given origins. */
   createKey(q: Queryable, tenantId: number, k: NewKey): Promise<{ id: number; kind: KeyKind; key: string; key_hint: string }>;
-  listKeys(q: Queryable, tenantId: number): Promise<KeyView[]>;
+  /** Ascending by id after `afterId` (keyset paging). */
+  listKeys(q: Queryable, tenantId: number, limit: number, afterId: number | null): Promise<KeyView[]>;
   /** Revokes once (a second call keeps the first revoked_at); null when there is no such key. */
   revokeKey(q: Queryable, keyId: number): Promise<KeyView | null>;
 }
@@ -186,8 +187,8 @@ export function createTenantStore(): TenantStore {
       );
       return { id: Number(rows[0].id), kind: k.kind, key, key_hint: hintOf(key) };
     },
-    async listKeys(q, tenantId) {
-      const { rows } = await q.query<Record<string, unknown>>(Q.list_keys, [tenantId]);
+    async listKeys(q, tenantId, limit, afterId) {
+      const { rows } = await q.query<Record<string, unknown>>(Q.list_keys, [tenantId, afterId, limit]);
       return rows.map(keyView);
     },
     async revokeKey(q, keyId) {

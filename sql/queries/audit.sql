@@ -6,11 +6,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
 RETURNING id::text, at;
 
 -- name: list_audit
--- Newest first; $3 = the last id of the previous page (keyset).
-SELECT id::text, tenant_id::text, at, actor_kind, actor_id, action, target, ip, details
-FROM audit_log
-WHERE tenant_id = $1 AND ($3::bigint IS NULL OR id < $3)
-ORDER BY id DESC LIMIT $2;
+-- Newest first; $3 = the last id of the previous page (keyset). Ordered by the bigint column (a.id), not the
+-- text the select prints under the same name: as text "9" sorts after "10" and a page skipped rows.
+SELECT a.id::text, a.tenant_id::text, a.at, a.actor_kind, a.actor_id, a.action, a.target, a.ip, a.details
+FROM audit_log a
+WHERE a.tenant_id = $1 AND ($3::bigint IS NULL OR a.id < $3)
+ORDER BY a.id DESC LIMIT $2;
 
 -- name: prune_audit
 -- One bounded chunk of rows older than $1, oldest first through the (at) index.

@@ -107,7 +107,7 @@ SELECT id::text AS id, event_id::text AS event_id, event_name, event_version,
   CASE WHEN event_name = 'page_engagement' THEN jsonb_build_object('active_ms', payload->'active_ms', 'total_ms', payload->'total_ms')
     ELSE '{}'::jsonb END AS payload,
   idempotency_key, is_bot
-FROM tx_events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3;
+FROM tx_events t WHERE t.id > $1 AND t.id <= $2 ORDER BY t.id LIMIT $3;
 
 -- name: projector_advance
 INSERT INTO tx_projector_cursors (projector, position, updated_at) VALUES ($1, $2, now())

@@ -15,7 +15,7 @@ WHERE tenant_id = $1
     OR (person_id IS NULL AND visitor_id = ANY($3::text[]))
     OR (event_name IN ('order_completed', 'order_completed_shop') AND payload->'customer'->>'external_id' = $4)
     OR (event_name = 'points_earned' AND payload->>'customer_external_id' = $4))
-ORDER BY occurred_at, event_id;
+ORDER BY occurred_at, tx_events.event_id;
 
 -- name: delete_person_events
 WITH d AS (
@@ -40,7 +40,7 @@ WHERE tenant_id = $1
   AND (event_id = ANY($2::text[])
     OR EXISTS (SELECT 1 FROM unnest($3::text[]) n WHERE strpos(raw_body, n) > 0)
     OR EXISTS (SELECT 1 FROM unnest($4::text[]) p WHERE raw_body ~ p))
-ORDER BY received_at, id;
+ORDER BY received_at, tx_rejected_events.id;
 
 -- name: delete_rejected
 WITH d AS (DELETE FROM tx_rejected_events WHERE tenant_id = $1 AND id = ANY($2::bigint[]) RETURNING 1)

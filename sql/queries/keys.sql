@@ -4,8 +4,9 @@
 UPDATE tenant_keys SET name = $2 WHERE id = $1;
 
 -- name: list_tenant_keys
+-- Ascending by id after $2 (keyset paging); ordered by the bigint column, not the text one the select prints.
 SELECT id::text, kind, role, scope, name, key_hint, site_id, created_at, last_used_at, revoked_at
-FROM tenant_keys WHERE tenant_id = $1 ORDER BY id;
+FROM tenant_keys k WHERE k.tenant_id = $1 AND ($2::bigint IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3;
 
 -- name: revoke_tenant_key
 -- Only a key of this tenant; a second revocation keeps the first revoked_at.

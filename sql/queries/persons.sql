@@ -42,13 +42,13 @@ WHERE (tenant_id, external_id) IN (SELECT * FROM unnest($7::bigint[], $8::text[]
 
 -- name: persons_for_orders
 -- The person an order was attributed to, for payment/refund/chargeback events of that order.
-SELECT DISTINCT ON (tenant_id, entities->>'order_id') tenant_id::text AS tenant_id, entities->>'order_id' AS order_id, person_id::text AS person_id
+SELECT DISTINCT ON (tx_events.tenant_id, entities->>'order_id') tenant_id::text AS tenant_id, entities->>'order_id' AS order_id, person_id::text AS person_id
 FROM tx_events
 WHERE (tenant_id, entities->>'order_id') IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
   -- Implied by the line above; spelled out so the partial index tx_events_order (migration 010) applies.
   AND entities->>'order_id' IS NOT NULL
   AND event_name IN ('order_completed', 'order_completed_shop') AND person_id IS NOT NULL
-ORDER BY tenant_id, entities->>'order_id', occurred_at DESC;
+ORDER BY tx_events.tenant_id, entities->>'order_id', occurred_at DESC;
 
 -- name: upsert_person
 -- (xmax = 0) is true only for a freshly inserted row.
@@ -107,7 +107,7 @@ FROM persons WHERE tenant_id = $1 AND external_id = $2;
 -- name: links_of_person
 SELECT id::text AS id, visitor_id, person_id::text AS person_id, confidence::float8 AS confidence, link_source, order_id,
   first_linked_at, linked_at, metadata
-FROM tx_identity_links WHERE tenant_id = $1 AND person_id = $2 ORDER BY linked_at, id;
+FROM tx_identity_links WHERE tenant_id = $1 AND person_id = $2 ORDER BY linked_at, tx_identity_links.id;
 
 -- name: delete_person_links
 WITH d AS (DELETE FROM tx_identity_links WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)

@@ -30,7 +30,7 @@ FROM tenant_keys k JOIN tenants t USING (tenant_id)
 WHERE k.key_hash = $1;
 
 -- name: list_tenants
--- Ascending by id after $2 (keyset paging).
+-- Ascending by id after $2 (keyset paging); ordered by the bigint column, not the text one the select prints.
 SELECT t.tenant_id::text, t.name, t.created_at,
   COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
     FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
@@ -42,8 +42,9 @@ FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_
 SELECT 1 FROM tenants WHERE tenant_id = $1;
 
 -- name: list_keys
+-- Ascending by id after $2 (keyset paging); ordered by the bigint column, not the text one the select prints.
 SELECT id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at
-FROM tenant_keys WHERE tenant_id = $1 ORDER BY id;
+FROM tenant_keys k WHERE k.tenant_id = $1 AND ($2::bigint IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3;
 
 -- name: revoke_key
 -- A second revocation keeps the first revoked_at.

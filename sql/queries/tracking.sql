@@ -26,9 +26,9 @@ RETURNING id::text, organizer_id, event_id, provider, enabled, settings, secrets
 
 -- name: list_codes
 -- $2: the whole tenant (admin); else only codes of the organizers $3 or the events $4 (the key's scope).
--- $8 owner: 'marketplace' | 'organizer' | 'event' | NULL. Keyset on id.
-SELECT id::text, organizer_id, event_id, provider, enabled, settings, secrets_enc, created_at, updated_at
-FROM tracking_codes
+-- $8 owner: 'marketplace' | 'organizer' | 'event' | NULL. Keyset on the bigint c.id (not the text it prints).
+SELECT c.id::text, organizer_id, event_id, provider, enabled, settings, secrets_enc, created_at, updated_at
+FROM tracking_codes c
 WHERE tenant_id = $1
   AND ($2::boolean OR organizer_id = ANY($3::text[]) OR event_id = ANY($4::text[]))
   AND ($5::text IS NULL OR organizer_id = $5::text)
@@ -38,8 +38,8 @@ WHERE tenant_id = $1
        OR ($8::text = 'marketplace' AND organizer_id IS NULL)
        OR ($8::text = 'organizer' AND organizer_id IS NOT NULL AND event_id IS NULL)
        OR ($8::text = 'event' AND event_id IS NOT NULL))
-  AND ($9::bigint IS NULL OR id > $9::bigint)
-ORDER BY id
+  AND ($9::bigint IS NULL OR c.id > $9::bigint)
+ORDER BY c.id
 LIMIT $10;
 
 -- name: resolve_codes
@@ -53,7 +53,7 @@ FROM tracking_codes
 WHERE tenant_id = $1 AND enabled
   AND ((organizer_id IS NULL AND event_id IS NULL)
        OR (organizer_id = $2::text AND (event_id IS NULL OR event_id = $3::text)))
-ORDER BY coalesce(organizer_id, ''), provider, event_id IS NULL, id;
+ORDER BY coalesce(organizer_id, ''), provider, event_id IS NULL, tracking_codes.id;
 
 -- name: codes_version
 -- A fingerprint of the tenant's codes: any insert (count, max id), update (updated_at) or delete (count) changes
