@@ -160,6 +160,9 @@ describe.each(modes)('identity on $name', ({ wire }) => {
     expect(r.status).toBe(200);
     expect(r.json.accepted).toBe(2);
     expect(r.json.rejected.map((x: any) => [x.index, x.errors[0].code])).toEqual([[0, 'not_a_server_event'], [2, 'invalid_value']]);
+    // Names every object inherits are not server events either (they passed an `in` check and got a function as source_system).
+    const inherited = await serverEvents(base, t, { events: ['toString', 'constructor', '__proto__'].map((event_name) => orderEvent({ event_name })) });
+    expect(inherited.json.rejected.map((x: any) => x.errors)).toEqual([0, 1, 2].map(() => [expect.objectContaining({ code: 'not_a_server_event', field: 'event_name' })]));
     const [points] = await eventsOf(base, t, 'event_name=points_earned');
     const cust1 = (await api(base, t, 'GET', '/api/v1/persons?external_id=cust-1')).json.person_id;
     expect(points).toMatchObject({ source_system: 'backend', person_id: cust1 });

@@ -17,6 +17,7 @@ describe('parseFunnel', () => {
     expect(p.ok && p.value.steps.map((s) => s.event_name)).toEqual(PRESETS.event_discovery);
     expect(field({ ...base, preset: 'event_discovery' })).toBe('preset');
     expect(field({ preset: 'nope', window_s: 1, from: '2026-03-01', to: '2026-03-02' })).toBe('preset');
+    for (const preset of ['toString', '__proto__', 'constructor', 7]) expect(field({ preset, window_s: 1, from: '2026-03-01', to: '2026-03-02' })).toBe('preset');
   });
 
   it('refuses what is out of bounds or unknown, naming the field', () => {

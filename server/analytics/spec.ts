@@ -4,6 +4,7 @@
 // operators are a closed list: nothing the client sends becomes SQL text (funnels.sql takes them as values).
 import { parseIsoTime, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
+import { own } from '../lookup.js';
 
 export const MIN_STEPS = 2;
 export const MAX_STEPS = 10;
@@ -117,7 +118,7 @@ export function parseStep(v: unknown, at: string): Parsed<Step> {
 function parseSteps(v: Record<string, unknown>): Parsed<Step[]> {
   if (v.preset !== undefined) {
     if (v.steps !== undefined) return bad('preset', 'Send steps or a preset, not both.');
-    const names = typeof v.preset === 'string' ? PRESETS[v.preset] : undefined;
+    const names = own(PRESETS, v.preset);
     if (!names) return bad('preset', `preset is one of ${Object.keys(PRESETS).join(', ')}.`);
     return { ok: true, value: names.map((event_name) => ({ event_name, filters: [] })) };
   }

@@ -124,6 +124,15 @@ describe('results shaping', () => {
     expect(body.variants[1].metrics.buy.uplift).toBeCloseTo(1, 10);
     expect(body.srm!.warning).toBe(false);
   });
+  it('keeps a metric named like an Object.prototype member', () => {
+    const odd = { ...exp, success_metrics: ['__proto__', 'toString'].map((name) => ({ name, steps: [{ event_name: 'event_view', filters: [] }] })) };
+    const conversions = new Map([['__proto__', new Map([['control', 1]])], ['toString', new Map([['b', 2]])]]);
+    const body = resultsBody(odd, resultsRange(odd, new Date('2026-03-05T00:00:00Z')), new Map([['control', 10], ['b', 10]]), conversions);
+    const json = JSON.parse(JSON.stringify(body));
+    expect(Object.keys(json.variants[0].metrics)).toEqual(['__proto__', 'toString']);
+    expect(json.variants[0].metrics.__proto__).toMatchObject({ conversions: 1 });
+    expect(json.variants[1].metrics.toString).toMatchObject({ conversions: 2 });
+  });
 });
 
 describe('experiment schema', () => {
@@ -149,5 +158,9 @@ describe('experiment schema', () => {
     expect(field({ ...ok, success_metrics: [{ steps: [{ event_name: 'x', filters: [{ field: 'payload.a', op: 'like', value: 1 }] }] }] })).toBe('success_metrics[0].steps[0].filters[0].op');
     expect(field({ ...ok, metric_window_s: 0 })).toBe('metric_window_s');
     expect(field([])).toBe('key');
+    // A metric's name appears once, whichever form (an event name or an object) comes first.
+    expect(field({ ...ok, success_metrics: ['event_view', 'event_view'] })).toBe('success_metrics[1]');
+    expect(field({ ...ok, success_metrics: [{ name: 'event_view', event_name: 'ticket_link_click' }, 'event_view'] })).toBe('success_metrics[1]');
+    expect(field({ ...ok, success_metrics: ['event_view', { name: 'event_view', event_name: 'ticket_link_click' }] })).toBe('success_metrics[1].name');
   });
 });

@@ -42,7 +42,8 @@ export function resultsBody(exp: Experiment, range: { from: Date; to: Date }, ex
   const n0 = exposures.get(control) ?? 0;
   const variants = exp.variants.map((v) => {
     const n = exposures.get(v.key) ?? 0;
-    const metrics: Record<string, MetricResult> = {};
+    // Null prototype: a metric may be named "__proto__", which an ordinary object would swallow as its prototype.
+    const metrics: Record<string, MetricResult> = Object.create(null);
     for (const m of exp.success_metrics) {
       const c = conversions.get(m.name)?.get(v.key) ?? 0;
       const c0 = conversions.get(m.name)?.get(control) ?? 0;

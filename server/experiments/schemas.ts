@@ -68,6 +68,7 @@ function parseMetrics(raw: unknown): Parsed<Metric[]> {
     if (typeof m === 'string') {
       const s = parseStep({ event_name: m }, at);
       if (!s.ok) return s;
+      if (out.some((o) => o.name === m)) return bad(at, `Metric ${m} appears twice.`);
       out.push({ name: m, steps: [s.value] });
       continue;
     }

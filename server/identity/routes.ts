@@ -17,6 +17,7 @@ import { isObj, type Obj } from '../store/rows.js';
 import { hashEmail, hashPhone } from './crypto.js';
 import { linkIdentity, linkView, personView } from './persons.js';
 import type { SessionStore } from './sessions.js';
+import { own } from '../lookup.js';
 
 const Q = queries('persons.sql', ['find_person_by_external', 'get_person', 'links_of_person']);
 
@@ -50,11 +51,12 @@ const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
  */
 export function prepareServerEvent(ev: Obj, receivedAt: Date): { ok: true; event: Obj } | { ok: false; error: FieldError } {
   const name = ev.event_name;
-  if (typeof name !== 'string' || !(name in SERVER_EVENTS)) {
+  const source = own(SERVER_EVENTS, name);
+  if (typeof name !== 'string' || source === undefined) {
     return { ok: false, error: { code: 'not_a_server_event', field: 'event_name', message: `event_name must be one of ${Object.keys(SERVER_EVENTS).join(', ')} on /api/v1/server-events; browser events go to /api/tx/events with the write key.` } };
   }
   const out: Obj = { ...ev };
-  if (out.source_system === undefined || out.source_system === null) out.source_system = SERVER_EVENTS[name];
+  if (out.source_system === undefined || out.source_system === null) out.source_system = source;
   else if (typeof out.source_system !== 'string' || !SERVER_SOURCES.has(out.source_system)) {
     return { ok: false, error: { code: 'invalid_value', field: 'source_system', message: 'source_system must be backend, payments or shop on /api/v1/server-events.' } };
   }

@@ -3,6 +3,7 @@
 // Pure functions: the raw event is passed in, so the value is read from the event itself rather than from
 // fastest-validator's `actual` (which is a length for strings and arrays).
 import type { FieldError } from './validate.js';
+import { own } from '../lookup.js';
 
 /** What fastest-validator reports for one broken rule. */
 export interface RuleError {
@@ -65,7 +66,8 @@ const REQUIRED_HINTS: Record<string, string> = {
 
 function formatRule(field: string, expected: unknown): string {
   const last = field.replace(/.*\./, '');
-  if (FORMATS[field]) return FORMATS[field];
+  const format = own(FORMATS, field);
+  if (format) return format;
   if (last === 'currency') return 'an ISO 4217 code of three capital letters such as "EUR"';
   return `text matching ${list(expected)}`;
 }
@@ -78,7 +80,8 @@ export function describe(e: RuleError, raw: unknown, eventName: string | null): 
   const of = eventName ? ` for ${eventName}` : '';
   switch (e.type) {
     case 'required': {
-      const hint = REQUIRED_HINTS[field] ? `send ${REQUIRED_HINTS[field]}` : SCHEMA_HINT;
+      const required = own(REQUIRED_HINTS, field);
+      const hint = required ? `send ${required}` : SCHEMA_HINT;
       return `The '${field}' field is required${of} (${v === null ? 'null is not a value here' : 'it was missing'}); ${hint}.`;
     }
     case 'number':

@@ -3,6 +3,7 @@
 import type { FieldError } from '../../ingest/validate.js';
 import { stringProblem } from '../../http/params.js';
 import { isObj, type Obj } from '../../store/rows.js';
+import { own } from '../../lookup.js';
 
 // Control characters and lone surrogates never belong in Stripe ids or names, and NUL cannot be stored.
 const str = (v: unknown, max = 255): string | null => (typeof v === 'string' && v.length > 0 && v.length <= max && stringProblem(v) === null ? v : null);
@@ -70,7 +71,7 @@ export function metadataOrderId(obj: Obj): string | null {
 
 /** The tx envelope for a handled Stripe event (order id already resolved). */
 export function stripeEnvelope(evt: StripeEvent, orderId: string): Record<string, unknown> {
-  const name = HANDLED_TYPES[evt.type];
+  const name = own(HANDLED_TYPES, evt.type);
   const o = evt.data.object;
   const md = isObj(o.metadata) ? o.metadata : {};
   const currency = (str(o.currency, 3) ?? 'xxx').toUpperCase();

@@ -13,6 +13,7 @@ import { SpoolFullError } from '../../store/spool.js';
 import { HANDLED_TYPES, parseStripeEvent, stripeEnvelope } from './events.js';
 import type { StripeStore } from './store.js';
 import { verifyStripeSignature } from './verify.js';
+import { own } from '../../lookup.js';
 
 export interface StripeRouteDeps {
   log: Logger;
@@ -97,7 +98,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
         return reply({ status: 200, body: { received: true, accepted: 0, rejected: [{ index: 0, event_id: null, errors: [p.error] }] } });
       }
       const evt = p.event;
-      if (!(evt.type in HANDLED_TYPES)) return reply({ status: 200, body: { received: true, ignored: true, reason: `event type ${evt.type} is not tracked` } });
+      if (own(HANDLED_TYPES, evt.type) === undefined) return reply({ status: 200, body: { received: true, ignored: true, reason: `event type ${evt.type} is not tracked` } });
       const orderId = await deps.stripe.resolveOrder(db, tenantId, evt.data.object);
       if (!orderId) {
         log.info({ tenant_id: tenantId, stripe_event: evt.id, type: evt.type }, 'stripe event without an order id ignored');
@@ -105,7 +106,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       }
       const out = await deps.ingest.ingest([stripeEnvelope(evt, orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server' });
       // A validation rejection is final (kept in the rejected-events table); Stripe retrying would not help.
-      return reply({ status: 200, body: { received: true, event_name: HANDLED_TYPES[evt.type], ...out } });
+      return reply({ status: 200, body: { received: true, event_name: own(HANDLED_TYPES, evt.type), ...out } });
     })().catch((err: unknown) => {
       if (err instanceof SpoolFullError || isUnavailable(err)) {
         return reply(errorReply(503, 'store_unavailable', 'The database is unavailable; Stripe will retry.', {}, { 'Retry-After': '5' }));
