@@ -89,6 +89,25 @@ describe('funnels API', () => {
     const org = await funnel({ preset: 'event_discovery', window_s: 3600, ...range() }, await mint('organizer', { organizers: ['O1'] }));
     expect(org.status).toBe(200);
     expect(org.json.steps.map((s: { count: number }) => s.count)).toEqual([2, 2, 2, 1, 1]);
+
+    // Amounts need view_revenue: an artist (no revenue by default) may not list or bisect them through a funnel.
+    const artist = await mint('artist', { artists: ['A1'] });
+    const steps = [{ event_name: 'event_card_click' }, { event_name: 'event_view' }];
+    const byPrice = await funnel({ steps, window_s: 3600, ...range(), breakdown: 'payload.price_from' }, artist);
+    expect(byPrice.status).toBe(403);
+    expect(byPrice.json.error).toMatchObject({ code: 'forbidden', permission: 'view_revenue', field: 'breakdown' });
+    const bisect = await funnel({ steps: [steps[0], { event_name: 'event_view', filters: [{ field: 'payload.price_from', op: 'gt', value: 5 }] }], window_s: 3600, ...range() }, artist);
+    expect(bisect.json.error).toMatchObject({ permission: 'view_revenue', field: 'steps[1].filters[0].field' });
+    expect((await funnel({ steps, window_s: 3600, ...range(), breakdown: 'context.utm.source' }, artist)).status).toBe(200);
+    // The tenant may grant the artist revenue; then the same funnel is answered.
+    const grant = async (on: boolean | null) =>
+      expect((await request('PUT', `${base}/api/v1/roles/artist`, { permissions: { view_revenue: on } }, { authorization: `Bearer ${t.secret_key}` })).status).toBe(200);
+    await grant(true);
+    try {
+      expect((await funnel({ steps, window_s: 3600, ...range(), breakdown: 'payload.price_from' }, artist)).status).toBe(200);
+    } finally {
+      await grant(null);
+    }
   });
 
   it('answers from the node\'s funnel index once the tenant has one, the same as the store; fresh reads the store', async () => {

@@ -1,6 +1,6 @@
 // The funnel request's boundary checks and the answer's arithmetic. Pure.
 import { describe, expect, it } from 'vitest';
-import { funnelBody, parseFunnel, parseField, PRESETS, stepResults, type FunnelRow } from './spec.js';
+import { funnelBody, moneyField, parseFunnel, parseField, PRESETS, stepResults, type FunnelRow } from './spec.js';
 
 const base = { steps: [{ event_name: 'event_view' }, { event_name: 'ticket_link_click' }], window_s: 3600, from: '2026-03-01', to: '2026-03-31' };
 const field = (v: unknown) => { const p = parseFunnel(v); return p.ok ? null : p.error.field; };
@@ -10,6 +10,19 @@ describe('parseFunnel', () => {
     const p = parseFunnel({ ...base, by: 'person', breakdown: 'context.utm.source' });
     expect(p.ok && p.value).toMatchObject({ windowS: 3600, by: 'person', breakdown: { root: 'context', path: ['utm', 'source'] }, breakdownLimit: 10, fromMs: Date.parse('2026-03-01T00:00:00Z') });
     expect(parseFunnel(base).ok && (parseFunnel(base) as { value: { by: string } }).value.by).toBe('visitor');
+  });
+
+  it('finds the first field reading money: a breakdown or a filter on a money key anywhere in a payload path', () => {
+    const money = new Set(['gross_amount', 'price']);
+    const spec = (extra: Record<string, unknown>) => {
+      const p = parseFunnel({ steps: [{ event_name: 'a' }, { event_name: 'b', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }] }], window_s: 60, from: '2026-03-01', to: '2026-03-02', ...extra });
+      if (!p.ok) throw new Error(p.error.message);
+      return p.value;
+    };
+    expect(moneyField(spec({}), money)).toBeNull();
+    expect(moneyField(spec({ breakdown: 'payload.gross_amount' }), money)).toBe('breakdown');
+    expect(moneyField(spec({ breakdown: 'context.price' }), money)).toBeNull();
+    expect(moneyField(spec({ steps: [{ event_name: 'a' }, { event_name: 'b', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }, { field: 'payload.items.price', op: 'gt', value: 1 }] }] }), money)).toBe('steps[1].filters[1].field');
   });
 
   it('expands the seed 003 §4.1 preset', () => {

@@ -254,3 +254,17 @@ export function funnelBody(spec: FunnelSpec, rows: FunnelRow[]): { steps: StepRe
   list.sort((a, b) => order[a.kind] - order[b.kind] || b.steps[0].count - a.steps[0].count || String(a.value).localeCompare(String(b.value)));
   return { steps, breakdown: { field: spec.breakdown.field, groups: list } };
 }
+
+/**
+ * The first body field of the spec that reads money (a payload key in `moneyKeys` anywhere in its path, as a
+ * breakdown or a filter): a breakdown lists amounts and a gt/lt filter bisects them. Null when none does. Pure.
+ */
+export function moneyField(spec: FunnelSpec, moneyKeys: ReadonlySet<string>): string | null {
+  const money = (f: { root: Root; path: string[] }) => f.root === 'payload' && f.path.some((k) => moneyKeys.has(k));
+  if (spec.breakdown && money(spec.breakdown)) return 'breakdown';
+  for (let i = 0; i < spec.steps.length; i++) {
+    const j = spec.steps[i].filters.findIndex(money);
+    if (j >= 0) return `steps[${i}].filters[${j}].field`;
+  }
+  return null;
+}

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import FastestValidator from 'fastest-validator';
-import { ENTITY_NAMES, REGISTRY_V1, type EventDefinition } from './registry.js';
+import { ENTITY_NAMES, MONEY_KEYS, REGISTRY_V1, type EventDefinition } from './registry.js';
 
 // The v1 event names by category, as first specified (README "Ingest API"; GET /api/tx/schema serves the registry):
 // a name dropped or renamed in registry.ts by mistake fails here.
@@ -202,5 +202,12 @@ describe('payload validation', () => {
     expect(check('feed_load_more', { active_tab: 'events', current_items: 20, offset: 20 })).toBe(true);
     expect(check('feed_tab_changed', { from_tab: 'events', to_tab: 'reviews', items_viewed: 12 })).toBe(true);
     expect(check('feed_tab_changed', { from_tab: 'events' })).not.toBe(true);
+  });
+});
+
+describe('MONEY_KEYS', () => {
+  it('lists the registry payload keys bounded as amounts, nested item prices included, and no counts', () => {
+    for (const k of ['gross_amount', 'net_amount', 'amount', 'price', 'cart_value', 'price_from']) expect(MONEY_KEYS.has(k), k).toBe(true);
+    for (const k of ['qty', 'currency', 'points', 'capacity', 'active_ms']) expect(MONEY_KEYS.has(k), k).toBe(false);
   });
 });

@@ -606,3 +606,20 @@ export const SERVER_ONLY_EVENTS: readonly string[] = Object.freeze([
 export const REGISTRY_V1: readonly EventDefinition[] = Object.freeze(
   serverOnly([...WEB, ...BACKEND, ...SCANNER, ...SHOP, ...OTHER], [...SERVER_ONLY_EVENTS]),
 );
+
+/**
+ * Payload keys that carry money anywhere in the registry (rules bounded by MAX_AMOUNT: gross_amount, price,
+ * cart_value, …, nested item prices included). Filters and breakdowns on them reveal amounts, so they need
+ * view_revenue (analytics/index.ts).
+ */
+export const MONEY_KEYS: ReadonlySet<string> = (() => {
+  const keys = new Set<string>();
+  const walk = (rule: Rule, key: string | null): void => {
+    if (key !== null && rule.type === 'number' && rule.max === MAX_AMOUNT) keys.add(key);
+    if (rule.type === 'object') for (const [k, r] of Object.entries((rule.props ?? {}) as Props)) walk(r, k);
+    if (rule.type === 'array') walk(rule.items as Rule, key);
+    if (rule.type === 'multi') for (const r of rule.rules as Rule[]) walk(r, key);
+  };
+  for (const d of REGISTRY_V1) for (const [k, r] of Object.entries(d.payload)) walk(r as Rule, k);
+  return keys;
+})();
