@@ -170,7 +170,7 @@ describe.each([['embedded'], ['pg']])('live history (per minute, from the store:
   it('refuses a bad minutes or to with 400 invalid_field', async () => {
     for (const q of ['minutes=0', 'minutes=1441', 'minutes=abc', 'minutes=1.5', 'minutes=-5', 'minutes=', 'to=yesterday', 'to=2026-13-45T00:00:00Z']) {
       const r = await get(`/api/v1/live/events/HE1/history?${q}`, a.secret_key);
-      expect({ q, status: r.status, code: r.json.error?.code, field: r.json.error?.field }).toEqual({ q, status: 400, code: 'invalid_field', field: q.split('=')[0] });
+      expect({ q, status: r.status, code: r.json.error?.code, field: r.json.error?.field, in: r.json.error?.in }).toEqual({ q, status: 400, code: 'invalid_field', field: q.split('=')[0], in: 'query' });
     }
     expect((await get('/api/v1/live/dashboard/ORG-H/history?minutes=1440', a.secret_key)).json.series).toHaveLength(1440);
     expect((await get('/api/v1/live/dashboard/ORG-H/history?minutes=1', a.secret_key)).json.series).toHaveLength(1);

@@ -108,6 +108,7 @@ describe('scoped keys over HTTP', () => {
     expect((await api(base, t, 'PUT', '/api/v1/roles/venue', { permissions: { manage_keys: true } })).status).toBe(200);
     const still = await postJson(`${base}/api/v1/keys`, { role: 'admin' }, as(k.key));
     expect(still.status).toBe(403);
+    expect(still.json.error).toMatchObject({ code: 'forbidden', permission: 'manage_keys', role: 'venue' });
     expect((await request('DELETE', `${base}/api/v1/keys/${k.id}`, undefined, as(k.key))).status).toBe(403);
     expect((await api(base, t, 'PUT', '/api/v1/roles/venue', { permissions: { manage_keys: null } })).status).toBe(200);
   });
@@ -167,6 +168,15 @@ describe('parseNewScopedKey (pure)', () => {
     expect(parseNewScopedKey({ role: 'artist', scope: { artists: ['A', 'A', 'B'] }, name: ' x ' })).toEqual({ ok: true, value: { role: 'artist', scope: { artists: ['A', 'B'] }, name: 'x' } });
     expect(parseNewScopedKey({ role: 'admin' })).toEqual({ ok: true, value: { role: 'admin', scope: {}, name: null } });
     expect(parseNewScopedKey({ role: 'media', scope: {} })).toMatchObject({ ok: true });
+  });
+  it('counts ids after dropping duplicates: 250 entries naming 200 ids pass, 201 distinct do not', () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `V${i}`);
+    const dup = parseNewScopedKey({ role: 'venue', scope: { venues: [...ids(200), ...ids(50)] } });
+    expect(dup.ok && dup.value.scope.venues).toHaveLength(200);
+    expect(parseNewScopedKey({ role: 'venue', scope: { venues: ids(201) } })).toMatchObject({ ok: false, error: { field: 'scope.venues' } });
+  });
+  it('refuses a field it does not take instead of dropping it (a write key is not a scoped key)', () => {
+    expect(parseNewScopedKey({ role: 'media', kind: 'write' })).toMatchObject({ ok: false, error: { field: 'kind', message: expect.stringMatching(/always a secret key/) } });
   });
 });
 

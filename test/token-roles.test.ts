@@ -82,7 +82,7 @@ describe('dashboard tokens of every role', () => {
       [{ role: 'ad_account', org_ids: [] }, 'org_ids'], [{ role: 'media', ttl_s: -1 }, 'ttl_s'], [{ role: 'label' }, 'role'],
     ] as const) {
       const r = await postJson(`${base}/api/v1/tokens`, body, as(t.secret_key));
-      expect({ body, status: r.status, code: r.json?.error?.code, field: r.json?.error?.field }).toEqual({ body, status: 400, code: 'invalid_field', field });
+      expect({ body, status: r.status, code: r.json?.error?.code, field: r.json?.error?.field, in: r.json?.error?.in }).toEqual({ body, status: 400, code: 'invalid_field', field, in: 'body' });
     }
     const unknown = await postJson(`${base}/api/v1/tokens`, { role: 'label' }, as(t.secret_key));
     for (const role of ['organizer', 'gate', 'venue', 'venue_manager', 'artist', 'promoter', 'ad_account', 'media', 'admin']) expect(unknown.json.error.message).toContain(`"${role}"`);

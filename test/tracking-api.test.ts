@@ -98,9 +98,10 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     const dup = await api('POST', '/api/v1/tracking-codes', { provider: 'gtm', organizer_id: 'O7', settings: { container_id: 'GTM-ZZ99ZZ9' } });
     expect(dup.status).toBe(409);
     expect(dup.json.error).toMatchObject({ code: 'conflict', id: first.id });
-    for (const q of ['provider=facebook', 'owner=x', 'limit=0', 'cursor=zzz', 'bogus=1', 'organizer_id=%00']) {
+    for (const q of ['provider=facebook', 'owner=x', 'limit=0', 'cursor=zzz', 'bogus=1', 'organizer_id=%00', 'limit=1&limit=2']) {
       const r = await api('GET', `/api/v1/tracking-codes?${q}`);
       expect(r.status, q).toBe(400);
+      expect(r.json.error.field, q).toBe(q.slice(0, q.indexOf('=')));
     }
     expect((await api('PUT', `/api/v1/tracking-codes/${first.id}`, { provider: 'ga4' })).json.error.field).toBe('provider');
     expect((await api('GET', '/api/v1/tracking-codes/abc')).status).toBe(400);
@@ -192,7 +193,7 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     expect(r.headers.get('cache-control')).toBe('no-store');
     for (const [q, field] of [
       ['event_id=E1&format=html', 'nonce'], ['event_id=E1&format=html&nonce=ab"c%3Cdefgh', 'nonce'], ['event_id=E1&format=xml', 'format'],
-      ['event_id=E1&nonce=abcdefgh', 'nonce'], ['event_id=E1&organizer_id=O1', 'organizer_id'], ['event_id=E1&bogus=1', ''], ['event_id=E1&event_id=E2', ''],
+      ['event_id=E1&nonce=abcdefgh', 'nonce'], ['event_id=E1&organizer_id=O1', 'organizer_id'], ['event_id=E1&bogus=1', 'bogus'], ['event_id=E1&event_id=E2', 'event_id'],
       [`event_id=${'x'.repeat(200)}`, 'event_id'], ['event_id=%00', 'event_id'],
     ]) {
       const bad = await config(q, { origin: 'https://shop.example' });

@@ -81,10 +81,13 @@ export function parseScope(v: unknown, field = 'scope'): { ok: true; value: Scop
   const out: Scope = {};
   for (const [k, ids] of Object.entries(v as Record<string, unknown>)) {
     if (!(SCOPE_KINDS as readonly string[]).includes(k)) return { ok: false, field: `${field}.${k}`, message: `Unknown scope kind; use ${SCOPE_KINDS.join(', ')}.` };
-    if (!Array.isArray(ids) || ids.length > MAX_SCOPE_IDS || ids.some((x) => typeof x !== 'string' || !ID_RE.test(x) || !x.isWellFormed())) {
+    // Duplicates are dropped before the count; the raw list is bounded too, so a huge one is not walked.
+    if (!Array.isArray(ids) || ids.length > 10 * MAX_SCOPE_IDS || ids.some((x) => typeof x !== 'string' || !ID_RE.test(x) || !x.isWellFormed())) {
       return { ok: false, field: `${field}.${k}`, message: `${field}.${k} must be a list of at most ${MAX_SCOPE_IDS} ids (1-128 printable characters).` };
     }
-    out[k as (typeof SCOPE_KINDS)[number]] = [...new Set(ids as string[])];
+    const unique = [...new Set(ids as string[])];
+    if (unique.length > MAX_SCOPE_IDS) return { ok: false, field: `${field}.${k}`, message: `${field}.${k} must be a list of at most ${MAX_SCOPE_IDS} ids (1-128 printable characters); got ${unique.length} distinct.` };
+    out[k as (typeof SCOPE_KINDS)[number]] = unique;
   }
   return { ok: true, value: out };
 }

@@ -47,6 +47,9 @@ export function parseNewScopedKey(v: unknown): Parsed<NewScopedKey> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"role","scope":{"organizers"?,"venues"?,"artists"?,"events"?},"name"?}.');
   const b = v as Record<string, unknown>;
+  // An unknown field is refused, not dropped: {"kind":"write"} must not quietly yield a secret key.
+  const extra = Object.keys(b).find((k) => !['role', 'scope', 'name'].includes(k));
+  if (extra !== undefined) return bad(extra.slice(0, 40), `Unknown field; a scoped key takes role, scope and name (it is always a secret key; write keys come from the admin API).`);
   if (!isRole(b.role)) return bad('role', `role must be one of ${ROLES.join(', ')}.`);
   const s = parseScope(b.scope);
   if (!s.ok) return bad(s.field, s.message);
@@ -85,7 +88,7 @@ export interface KeysDeps {
 }
 
 /** Only a key of role admin manages keys (see the header). */
-const adminOnly = () => fail('forbidden', 'Only a key of role admin (the whole tenant) creates or revokes keys.', { permission: 'manage_keys' });
+const adminOnly = (role: string | null) => fail('forbidden', 'Only a key of role admin (the whole tenant) creates or revokes keys.', { permission: 'manage_keys', role });
 
 export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
   const { db } = deps;
@@ -94,7 +97,7 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
     method: 'post', path: '/api/v1/keys', auth: 'secret', permission: 'manage_keys', resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewScopedKey },
     audit: ({ body }, reply) => ({ action: 'key.created', target: `key:${(reply.body as { id: number }).id}`, details: { role: body.role, scope: body.scope, name: body.name } }),
     handler: async ({ principal, who, body }) => {
-      if (who?.role !== 'admin') return adminOnly();
+      if (who?.role !== 'admin') return adminOnly(who?.role ?? null);
       const tenant = principal.tenant.tenant_id;
       const created = await db.tx(async (q) => {
         const k = await deps.tenants.createKey(q, tenant, { kind: 'secret', role: body.role, scope: body.scope });
@@ -119,7 +122,7 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
     method: 'del', path: '/api/v1/keys/:id', auth: 'secret', permission: 'manage_keys', resource: 'tenant', params: { id },
     audit: ({ params }) => ({ action: 'key.revoked', target: `key:${params.id}` }),
     handler: async ({ principal, who, params }) => {
-      if (who?.role !== 'admin') return adminOnly();
+      if (who?.role !== 'admin') return adminOnly(who?.role ?? null);
       const { rows } = await db.query<Record<string, unknown>>(Q.revoke_tenant_key, [params.id, principal.tenant.tenant_id]);
       // Another tenant's key is as unknown as a missing one.
       if (rows.length === 0) return fail('unknown_key', { id: params.id });

@@ -113,9 +113,9 @@ export async function historyReply(deps: { core: LiveCore; db: Queryable }, kind
   const topic: Topic = kind === 'event' ? { kind: 'event', event: id, ...(revenue ? {} : { revenue: false as const }) } : { kind: 'dashboard', org: id };
   if (!core.allowed(scope, topic)) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
   const minutes = parseMinutes(info.query.get('minutes'));
-  if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes' });
+  if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes', in: 'query' });
   const to = parseTo(info.query.get('to'), core.now());
-  if (to === null) return errorReply(400, 'invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to' });
+  if (to === null) return errorReply(400, 'invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to', in: 'query' });
   const tenant = scope.tenant;
   const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
   const body = await loadHistory(db, tenant, target, minutes, to);

@@ -57,7 +57,9 @@ const DASH = '/api/v1/live/dashboard/';
 const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
 /** An event or organizer id in the path: 1-128 characters, no control characters. Pure. */
 export const topicId = (where: Where, field: string, raw: string): Parsed<string> =>
-  ID_RE.test(raw) ? { ok: true, value: raw } : { ok: false, error: { code: 'invalid_field', in: where, field, message: 'The id must be 1-128 characters.' } };
+  ID_RE.test(raw)
+    ? { ok: true, value: raw }
+    : { ok: false, error: { code: 'invalid_field', in: where, field, message: raw.length >= 1 && raw.length <= 128 ? 'The id must not contain control characters (NUL, tabs, line breaks).' : `The id must be 1-128 characters; got ${raw.length}.` } };
 
 export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void {
   const { core, keys } = deps;
@@ -82,7 +84,7 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     handler: async ({ principal, body, info }) => {
       const tenant = principal.tenant.tenant_id;
       const req = parseTokenRequest(tenant, body);
-      if (!req.ok) return fail('invalid_field', req.message, { field: req.field });
+      if (!req.ok) return fail('invalid_field', req.message, { field: req.field, in: 'body' });
       // The minting key's role and scope (the key cache, 5 s): a token never covers more than its key.
       const found = await keys.check(bearer(info.headers.authorization) ?? '');
       if (!found.ok) return fail(found.code);

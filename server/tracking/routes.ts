@@ -57,11 +57,13 @@ const note = (action: string, reply: Reply, details: Record<string, unknown> = {
 };
 
 /** A query string with only `known` names, each once. */
-function unknownParam(q: URLSearchParams, known: string[]): string | null {
+/** The first query parameter this route does not take, or takes once but got twice; named in `field`. */
+function unknownParam(q: URLSearchParams, known: string[]): { field: string; message: string } | null {
   const seen = new Set<string>();
   for (const k of q.keys()) {
-    if (!known.includes(k)) return `Unknown query parameter ${JSON.stringify(k.slice(0, 40))}: this route takes ${known.join(', ')}.`;
-    if (seen.has(k)) return `${k} is given twice.`;
+    const field = k.slice(0, 40);
+    if (!known.includes(k)) return { field, message: `Unknown query parameter ${JSON.stringify(field)}: this route takes ${known.join(', ')}.` };
+    if (seen.has(k)) return { field, message: `${k} is given twice; send it once.` };
     seen.add(k);
   }
   return null;
@@ -96,7 +98,7 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
     handler: async ({ info, who }) => {
       const q = info.query;
       const extra = unknownParam(q, LIST_PARAMS);
-      if (extra) return queryFail('', extra);
+      if (extra) return queryFail(extra.field, extra.message);
       const provider = q.get('provider');
       if (provider !== null && !isProvider(provider)) return queryFail('provider', `provider is one of ${PROVIDERS.join(', ')}.`);
       const owner = q.get('owner');
@@ -173,7 +175,7 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
     handler: async ({ info, principal }) => {
       const q = info.query;
       const extra = unknownParam(q, CONFIG_PARAMS);
-      if (extra) return queryFail('', extra);
+      if (extra) return queryFail(extra.field, extra.message);
       const p = collect({
         event_id: text('query', 'event_id', q.get('event_id'), { max: MAX_OWNER_ID }),
         organizer_id: text('query', 'organizer_id', q.get('organizer_id'), { max: MAX_OWNER_ID }),
