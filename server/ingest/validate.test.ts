@@ -88,6 +88,16 @@ describe('event validation', () => {
     expect(out).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'consent_denied', field: 'consent_snapshot.analytics' }] });
   });
 
+  it('does not keep a refused event that is also malformed, nor an unknown one whose snapshot refuses analytics', () => {
+    const refused = { analytics: false, marketing: false, data_processing: true };
+    const broken = v.check({ ...base(), session_id: undefined, payload: { cart_value: 'x' }, consent_snapshot: refused }, req, limits);
+    expect(broken).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'consent_denied' }] });
+    const unknown = v.check({ ...base(), event_name: 'made_up_event', consent_snapshot: refused }, req, limits);
+    expect(unknown).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'unknown_event' }] });
+    // With consent, the same unknown event is kept as rejected for the tenant to inspect.
+    expect(v.check({ ...base(), event_name: 'made_up_event' }, req, limits)).toMatchObject({ kind: 'rejected', store: true });
+  });
+
   it('accepts necessary events without consent and only flags bots on browser traffic', () => {
     const order = {
       event_id: '1b6e9a4e-3f7e-4b6e-9d0a-3c1f2e4d5a6b', event_name: 'order_completed', occurred_at: '2026-11-21T11:59:00Z', source_system: 'backend',

@@ -166,11 +166,18 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const version = ev.event_version ?? 1;
       const def = typeof name === 'string' ? definitions.get(name) : undefined;
       const fn = def ? compiled.get(`${def.name}@${String(version)}`) : undefined;
+      // Consent before any other rule: an event the visitor refused is never kept, not even as a rejected body
+      // when it is also malformed in some other way.
+      const snapshot = isPlainObject(ev.consent_snapshot) ? ev.consent_snapshot : null;
       if (!def || !fn) {
         // Without a registry entry only the envelope can be checked; its errors are reported with the name's.
         const envelope = rulesOf(envelopeOnly, ev, null).filter((e) => e.field !== 'event_version' || def === undefined);
-        return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)]);
+        // The scope is unknown, but every event beyond the strictly necessary needs analytics consent at least.
+        const refused = snapshot !== null && snapshot.analytics === false;
+        return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)], !refused);
       }
+      const early = snapshot && consentDenied(def.scope, snapshot);
+      if (early) return reject([deniedError(def.name, early, snapshot)], false);
       const src = ev.source_system;
       // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts; its events only).
       if (src === 'web') ev = liftEntities(ev, def.payload as Record<string, unknown>);
@@ -195,9 +202,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
 
       const consent = ev.consent_snapshot as Record<string, unknown>;
       const denied = consentDenied(def.scope, consent);
-      if (denied) {
-        return reject([{ code: 'consent_denied', field: `consent_snapshot.${denied}`, message: `${def.name} needs ${denied} consent (consent_snapshot.${denied} is ${shown(consent[denied])}, must be true); the event was not stored. Send it only after the visitor consents.` }], false);
-      }
+      if (denied) return reject([deniedError(def.name, denied, consent)], false);
 
       const sentContext = (ev.context as Record<string, unknown> | undefined) ?? {};
       const ua = typeof sentContext.user_agent === 'string' ? sentContext.user_agent : req.userAgent;
@@ -299,6 +304,12 @@ function sourceErrors(def: EventDefinition, src: unknown, channel: 'public' | 's
   }
   return out;
 }
+
+function deniedError(name: string, denied: 'analytics' | 'marketing', consent: Record<string, unknown>): FieldError {
+  return { code: 'consent_denied', field: `consent_snapshot.${denied}`, message: `${name} needs ${denied} consent (consent_snapshot.${denied} is ${shown(consent[denied])}, must be true); the event was not stored. Send it only after the visitor consents.` };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function consentDenied(scope: ConsentScope, consent: Record<string, unknown>): 'analytics' | 'marketing' | null {
   if (scope === 'analytics' && consent.analytics !== true) return 'analytics';
