@@ -151,6 +151,13 @@ describe.each(modes)('identity on $name', ({ wire }) => {
 
     const refused = await identify(base, t, { visitor_id: 'v-x', external_id: 'cust-x', consent_data_processing: false });
     expect(refused.json).toMatchObject({ linked: false, reason: 'no_consent' });
+    // Anything but a boolean is refused, never read as consent.
+    for (const consent of ['no', 0, 'false', {}]) {
+      const r = await identify(base, t, { visitor_id: 'v-y', external_id: 'cust-y', consent_data_processing: consent });
+      expect(r.status).toBe(400);
+      expect(r.json.error).toMatchObject({ code: 'invalid_field', field: 'consent_data_processing', in: 'body' });
+    }
+    expect((await identify(base, t, { visitor_id: 'v-y', external_id: 'cust-y', email: 'a\u0000@b.c' })).json.error).toMatchObject({ field: 'email', in: 'body' });
     expect((await identify(base, t, { external_id: 'cust-x' })).status).toBe(400);
   });
 

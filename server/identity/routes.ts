@@ -142,11 +142,16 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
         return errorReply(400, 'invalid_field', 'external_id must be your customer id (string of up to 128 printable characters, or integer).', { field: 'external_id', in: 'body' });
       }
       for (const f of ['email', 'phone', 'city'] as const) {
-        if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || (b[f] as string).length > 320)) {
-          return errorReply(400, 'invalid_field', `${f} must be a string.`, { field: f });
+        if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || (b[f] as string).length > 320 || stringProblem(b[f] as string))) {
+          return errorReply(400, 'invalid_field', `${f} must be a string of at most 320 printable characters.`, { field: f, in: 'body' });
         }
       }
-      if (b.consent_data_processing === false) {
+      // Only a real boolean decides: "no" or 0 must not read as consent given.
+      const consent = b.consent_data_processing;
+      if (consent !== undefined && consent !== null && typeof consent !== 'boolean') {
+        return errorReply(400, 'invalid_field', `consent_data_processing must be true or false (or left out: a login implies it); got ${JSON.stringify(consent).slice(0, 40)}.`, { field: 'consent_data_processing', in: 'body' });
+      }
+      if (consent === false) {
         return { status: 200, body: { linked: false, reason: 'no_consent', person_id: null, visitor_id: visitor } };
       }
       // The visitor's sessions of events already acknowledged exist before the link backfills them.
