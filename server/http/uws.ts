@@ -1,6 +1,7 @@
 // uWebSockets.js loader and the small request/response helpers every route uses.
 // uWS request objects are only valid synchronously inside the handler, so `snapshot` copies what routes need
 // before any await; responses go through `send`, which respects aborts and corks the write.
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
 
@@ -124,13 +125,23 @@ export interface ReqInfo {
   ip: string | null;
 }
 
+/**
+ * The client address a trusted proxy put in X-Forwarded-For: the last entry, the one the proxy next to us
+ * appended (nginx's $proxy_add_x_forwarded_for, an ALB, Caddy). Entries to its left come from the client
+ * and can say anything. Null when that entry is not an IP address (the socket's address is used then).
+ */
+export function forwardedFor(header: string | undefined): string | null {
+  if (!header) return null;
+  const last = header.split(',').pop()!.trim();
+  return net.isIP(last) !== 0 ? last : null;
+}
+
 export function snapshot(res: HttpResponse, req: HttpRequest, trustProxy: boolean): ReqInfo {
   const headers: Record<string, string> = {};
   req.forEach((k, v) => {
     headers[k] = v;
   });
-  let ip: string | null = null;
-  if (trustProxy && headers['x-forwarded-for']) ip = headers['x-forwarded-for'].split(',')[0].trim();
+  let ip: string | null = trustProxy ? forwardedFor(headers['x-forwarded-for']) : null;
   if (!ip) ip = Buffer.from(res.getRemoteAddressAsText()).toString() || null;
   return { method: req.getMethod().toUpperCase(), url: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''), headers, ip };
 }
