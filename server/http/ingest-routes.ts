@@ -63,13 +63,27 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       if (!body.ok) return body.reason === 'too_large' ? tooLarge() : undefined;
       const receivedAt = new Date();
 
+      const limited = (d: { retryAfterS: number }) =>
+        reply(fail('rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
+      // A body kept as rejected is charged to the key's rate like the events its size could hold, so bad
+      // bodies fill the store no faster than good ones (they were kept without any limit).
+      const keepBad = async (text: string, error: { code: string; field: string | null; message: string }): Promise<boolean> => {
+        const d = deps.rateLimiter.take(key, Math.min(limits.rateLimitBurst, Math.max(1, Math.ceil(body.body.length / limits.maxEventBytes))));
+        if (!d.allowed) {
+          limited(d);
+          return false;
+        }
+        await deps.ingest.recordBadBody(tenant.tenant_id, text, error);
+        return true;
+      };
+
       let parsed: unknown;
       const text = body.body.toString('utf8');
       try {
         parsed = JSON.parse(text);
       } catch (err) {
         const message = `Body is not valid JSON: ${(err as Error).message}`;
-        if (mode !== 'validate') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_json', field: null, message });
+        if (mode !== 'validate' && !(await keepBad(text, { code: 'invalid_json', field: null, message }))) return;
         return reply(fail('invalid_json', message, {}, cors));
       }
 
@@ -83,9 +97,10 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       } else {
         const list = Array.isArray(parsed) ? parsed : (parsed as { events?: unknown } | null)?.events;
         if (!Array.isArray(list)) {
-          const got = parsed === null ? 'null' : typeof parsed !== 'object' ? typeof parsed : (parsed as { events?: unknown }).events === undefined ? 'an object without "events"' : `"events" of type ${typeof (parsed as { events?: unknown }).events}`;
+          const inner = (parsed as { events?: unknown } | null)?.events;
+          const got = parsed === null ? 'null' : typeof parsed !== 'object' ? typeof parsed : inner === undefined ? 'an object without "events"' : `"events": ${inner === null ? 'null' : `a value of type ${typeof inner}`}`;
           const message = `Body must be {"events":[...]} (or an array of events); got ${got}.`;
-          if (mode === 'batch') await deps.ingest.recordBadBody(tenant.tenant_id, text, { code: 'invalid_body', field: 'events', message });
+          if (mode === 'batch' && !(await keepBad(text, { code: 'invalid_body', field: 'events', message }))) return;
           return reply(fail('invalid_body', message, { field: 'events' }, cors));
         }
         events = list;
@@ -95,9 +110,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       }
       if (mode !== 'validate') {
         const d = deps.rateLimiter.take(key, Math.max(1, events.length));
-        if (!d.allowed) {
-          return reply(fail('rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
-        }
+        if (!d.allowed) return limited(d);
       }
       const ctx = { tenantId: tenant.tenant_id, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
       const result = await deps.ingest.ingest(events, ctx, { dryRun: mode === 'validate' });
