@@ -90,10 +90,35 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
 
 const ORIGIN = /^https?:\/\/[^/\s]+$/;
 
-/** `allowed_origins`: a list of "scheme://host[:port]" or "*". */
-export function parseOrigins(v: unknown, field = 'allowed_origins'): Parsed<string[]> {
-  if (!Array.isArray(v) || v.length > 100 || v.some((o) => typeof o !== 'string' || o.length > 300 || stringProblem(o) !== null || (o !== '*' && !ORIGIN.test(o)))) {
-    return { ok: false, error: { code: 'invalid_field', in: 'body', field, message: `${field} must be a list (at most 100) of origins like "https://shop.example.com" (scheme://host[:port], no path) or "*".` } };
+/**
+ * An origin as a browser sends it in the Origin header (lower-case host, no default port, IDN as punycode), or
+ * why it can never match one. Stored as given, "https://Shop.Example:443" refused every browser request.
+ */
+export function normalOrigin(o: string): { ok: true; origin: string } | { ok: false; why: string } {
+  if (o === '*') return { ok: true, origin: o };
+  if (!ORIGIN.test(o)) return { ok: false, why: 'is not scheme://host[:port] (http or https, no path)' };
+  if (o.slice(o.indexOf('//') + 2).includes('*')) return { ok: false, why: 'has a wildcard: list each origin, or use "*" alone for any' };
+  let url: URL;
+  try {
+    url = new URL(o);
+  } catch {
+    return { ok: false, why: 'is not a valid URL' };
   }
-  return { ok: true, value: v as string[] };
+  if (url.username || url.password || url.search || url.hash) return { ok: false, why: 'has credentials, a query or a fragment' };
+  return { ok: true, origin: url.origin };
+}
+
+/** `allowed_origins`: a list of "scheme://host[:port]" or "*", each as browsers send it (normalOrigin). */
+export function parseOrigins(v: unknown, field = 'allowed_origins'): Parsed<string[]> {
+  const bad = (message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
+  const shape = `${field} must be a list (at most 100) of origins like "https://shop.example.com" (scheme://host[:port], no path) or "*"`;
+  if (!Array.isArray(v) || v.length > 100) return bad(`${shape}.`);
+  const out: string[] = [];
+  for (const [i, o] of v.entries()) {
+    if (typeof o !== 'string' || o.length > 300 || stringProblem(o) !== null) return bad(`${shape}; item ${i} is not.`);
+    const n = normalOrigin(o);
+    if (!n.ok) return bad(`${shape}; ${JSON.stringify(o)} ${n.why}.`);
+    if (!out.includes(n.origin)) out.push(n.origin);
+  }
+  return { ok: true, value: out };
 }

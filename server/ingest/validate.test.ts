@@ -76,6 +76,19 @@ describe('event validation', () => {
     );
   });
 
+  it("stamps the key's site on its events and refuses another site", () => {
+    const bound = { ...req, siteId: 'box-office' };
+    const plain = v.check(base(), bound, limits);
+    expect(plain.kind === 'ok' && plain.row.site_id).toBe('box-office');
+    const same = v.check({ ...base(), site_id: 'box-office' }, bound, limits);
+    expect(same.kind).toBe('ok');
+    const other = v.check({ ...base(), site_id: 'default' }, bound, limits);
+    expect(other.kind === 'rejected' && other.errors.map((x) => `${x.code}:${x.field}`)).toEqual(['site_mismatch:site_id']);
+    // A key with no site leaves the event's own site_id as sent.
+    const free = v.check({ ...base(), site_id: 'default' }, req, limits);
+    expect(free.kind === 'ok' && free.row.site_id).toBe('default');
+  });
+
   it('requires visitor and session for web events, and the tenant to match the key', () => {
     const e = { ...base(), visitor_id: undefined, tenant_id: 8 };
     const out = v.check(e, req, limits);

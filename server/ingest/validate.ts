@@ -29,6 +29,8 @@ export interface RequestContext {
    * granted server truth by forgetting it.
    */
   channel: 'public' | 'server';
+  /** The site the write key is bound to (keys created with a site_id): its events carry it. */
+  siteId?: string | null;
 }
 
 export type EventOutcome =
@@ -227,7 +229,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         received_at: receivedIso(req.receivedAt),
         sent_at: Number.isNaN(sent) ? null : sentIso,
         tenant_id: req.tenantId,
-        site_id: (ev.site_id as string | undefined) ?? null,
+        site_id: (ev.site_id as string | undefined) ?? req.siteId ?? null,
         source_system: src as string,
         visitor_id: (ev.visitor_id as string | undefined) ?? null,
         session_id: (ev.session_id as string | undefined) ?? null,
@@ -263,6 +265,9 @@ function crossFieldErrors(ev: Record<string, unknown>, req: RequestContext): Fie
   }
   if (ev.tenant_id !== undefined && ev.tenant_id !== null && String(ev.tenant_id) !== String(req.tenantId)) {
     errors.push({ code: 'tenant_mismatch', field: 'tenant_id', message: `tenant_id ${shown(ev.tenant_id)} does not match the key's tenant ${req.tenantId}; leave tenant_id out (the key decides it) or use that tenant's key.` });
+  }
+  if (req.siteId && ev.site_id !== undefined && ev.site_id !== null && ev.site_id !== req.siteId) {
+    errors.push({ code: 'site_mismatch', field: 'site_id', message: `site_id ${shown(ev.site_id)} does not match the key's site ${JSON.stringify(req.siteId)}; leave site_id out (the key decides it) or use that site's key.` });
   }
   return errors;
 }
