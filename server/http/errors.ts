@@ -48,6 +48,7 @@ export const ERRORS = {
   unknown_key: { status: 404, message: 'No key {id}.', when: 'no such key' },
   unknown_job: { status: 404, message: 'No job named {name}; GET /api/admin/jobs lists them.', when: 'no job of that name (`/api/admin/jobs/{name}`)' },
   conflict: { status: 409, message: 'The request conflicts with the current state.', when: 'the request conflicts with the current state' },
+  job_running: { status: 409, message: 'Job {name} is already running; follow it in GET /api/admin/jobs/{name}/runs (error.run_id is the run).', when: 'a manual run of a job that could not start within 30 s because an attempt of it runs (`error.run_id`)' },
   person_erased: { status: 410, message: 'This person was erased; nothing is held about them.', when: 'the person was erased (`error.erased_at`)' },
   body_too_large: { status: 413, message: 'Request body exceeds {limit} bytes.', when: 'the body is over the route\'s limit, checked while reading; `error.limit` names it in bytes (not on the Stripe webhook)' },
   too_many_events: { status: 413, message: 'A batch holds at most {limit} events (MAX_BATCH_EVENTS); got {got}.', when: 'more than `MAX_BATCH_EVENTS` events' },

@@ -6,7 +6,7 @@
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, encodeCursor, int, text, type Parsed, type Where } from '../http/params.js';
 import type { Router } from '../http/router.js';
-import type { JobRunner } from './runner.js';
+import { JobBusyError, type JobRunner } from './runner.js';
 
 /** How long POST …/run waits for the run before answering 202. */
 export const RUN_WAIT_MS = 30_000;
@@ -34,7 +34,14 @@ export function registerJobRoutes(router: Router, deps: { runner: JobRunner; wai
     audit: ({ params }, reply) => ({ action: 'job.run', target: `job:${params.name}`, details: { run_id: (reply.body as { id?: number }).id ?? null } }),
     handler: async ({ params }) => {
       if (!runner.has(params.name)) return fail('unknown_job', { name: params.name });
-      const { finished, run } = await runner.runNow(params.name, deps.waitMs ?? RUN_WAIT_MS);
+      let started;
+      try {
+        started = await runner.runNow(params.name, deps.waitMs ?? RUN_WAIT_MS);
+      } catch (err) {
+        if (!(err instanceof JobBusyError)) throw err;
+        return fail('job_running', { name: params.name }, { name: params.name, run_id: err.runId });
+      }
+      const { finished, run } = started;
       if (!finished) return { status: 202, body: { id: run.id, status: 'running', run } };
       return { status: 200, body: run };
     },

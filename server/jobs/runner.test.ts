@@ -24,6 +24,7 @@ function memoryStore(clock: () => number) {
       return fresh(job, windowStart, false, node, leaseS);
     },
     async claimManual(job, node, leaseS) {
+      if (rows.some((r) => r.job === job && r.status === 'running' && r.lease_until > clock())) return null;
       return fresh(job, clock(), true, node, leaseS);
     },
     async takeOver(jobs, node, leaseS) {
@@ -49,8 +50,10 @@ function memoryStore(clock: () => number) {
       const r = rows.find((x) => x.id === runId);
       return r ? { ...r } : null;
     },
-    async lastRuns() {
-      return new Map();
+    async lastRuns(jobs) {
+      const out = new Map<string, RunRecord>();
+      for (const r of rows) if (jobs.includes(r.job) && (out.get(r.job)?.id ?? 0) < r.id) out.set(r.job, { ...r });
+      return out;
     },
     async lastWindows() {
       return new Map();
@@ -159,6 +162,51 @@ describe('job runner', () => {
     expect(out).toMatchObject({ finished: true, run: { status: 'succeeded', rows: 2500, manual: true } });
     expect(limits).toEqual([1000, 1000, 1000]);
     expect(rows).toHaveLength(1);
+  });
+
+  it('runs concurrent manual runs of a job one after another, never two at once', async () => {
+    const t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    let running = 0;
+    let most = 0;
+    const r = createJobRunner({ store, log, node: 'a', now: () => t });
+    r.register({ name: 'busy', schedule: { every: 3600 }, timeoutS: 60, run: async () => {
+      most = Math.max(most, ++running);
+      await new Promise((res) => setTimeout(res, 30));
+      running--;
+      return 1;
+    } });
+    const out = await Promise.all([r.runNow('busy', 10_000), r.runNow('busy', 10_000), r.runNow('busy', 10_000)]);
+    expect(out.map((o) => o.run.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(most).toBe(1);
+    expect(rows).toHaveLength(3);
+    await r.close();
+  });
+
+  it('refuses a manual run that cannot start within its wait: concurrent requests, and another node with a live lease', async () => {
+    let t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const job = { name: 'slow', schedule: { every: 3600 }, timeoutS: 60, run: async () => (await gate, 1) };
+    const a = createJobRunner({ store, log, node: 'a', now: () => t });
+    const b = createJobRunner({ store, log, node: 'b', now: () => t });
+    a.register(job);
+    b.register(job);
+    const results = await Promise.allSettled([a.runNow('slow', 10), a.runNow('slow', 10), a.runNow('slow', 10), b.runNow('slow', 10)]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+    expect(refused).toHaveLength(3);
+    for (const e of refused) expect(e).toMatchObject({ name: 'JobBusyError', job: 'slow', runId: rows[0].id });
+    expect(rows).toHaveLength(1);
+    release();
+    await settle();
+    // Once it has finished, the next manual run starts.
+    t += 1000;
+    expect((await b.runNow('slow', 1000)).run.manual).toBe(true);
+    expect(rows).toHaveLength(2);
+    await a.close();
+    await b.close();
   });
 
   it('aborts running attempts on close and records them for a retry by another node', async () => {

@@ -89,6 +89,14 @@ export interface RunnerDeps {
   now?: () => number;
 }
 
+/** A manual run asked for while an attempt of the job is running (on this node or, with a live lease, another). */
+export class JobBusyError extends Error {
+  constructor(readonly job: string, readonly runId: number | null) {
+    super(`job ${job} is already running${runId === null ? '' : ` (run ${runId})`}`);
+    this.name = 'JobBusyError';
+  }
+}
+
 export class UnknownJobError extends Error {
   constructor(readonly job: string) {
     super(`no job named ${job}`);
@@ -109,6 +117,18 @@ const TAKEOVERS_PER_POLL = 10;
 
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
+/** Whether `p` settled before `deadline` (Date.now() ms); a rejection counts as settled. */
+async function before(p: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()));
+  });
+  const settled = p.then(() => true, () => true);
+  const out = await Promise.race([settled, late]);
+  clearTimeout(timer);
+  return out;
+}
+
 export function createJobRunner(deps: RunnerDeps): JobRunner {
   const { store, log } = deps;
   const now = deps.now ?? Date.now;
@@ -126,6 +146,11 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
   const policy = (job: Job): RetryPolicy => ({ ...DEFAULT_RETRY, ...job.retry });
   const windowEnd = (job: Job, run: RunRecord): number | null => (run.manual ? null : windowAt(job.schedule, Date.parse(run.window_start)).end);
   const runningLocally = (name: string) => [...active.values()].some((a) => a.job === name);
+  const localRun = (name: string): number | null => [...active.entries()].find(([, a]) => a.job === name)?.[0] ?? null;
+  /** The last manual run of each job waiting for its turn on this node (they start one after another). */
+  const manualTurns = new Map<string, Promise<void>>();
+  /** Settles when every attempt of `name` running on this node has ended. */
+  const idleLocally = (name: string) => Promise.all([...active.values()].filter((a) => a.job === name).map((a) => a.done.catch(() => null)));
 
   function execute(job: Job, run: RunRecord): Promise<RunRecord | null> {
     const controller = new AbortController();
@@ -277,11 +302,36 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
     async runNow(name, waitMs) {
       const job = jobs.get(name);
       if (!job) throw new UnknownJobError(name);
-      const run = await store.claimManual(name, node, leaseS);
+      // Real time, not the injected clock: this bounds how long the caller waits.
+      const deadline = Date.now() + waitMs;
+      // Manual runs of a job on this node take turns; a turn ends once its run has started (or it gave up).
+      const prev = manualTurns.get(name) ?? Promise.resolve();
+      let release!: () => void;
+      const turn = new Promise<void>((r) => (release = r));
+      const chained = prev.then(() => turn);
+      manualTurns.set(name, chained);
+      let run: RunRecord | null = null;
+      try {
+        if (!(await before(prev, deadline))) throw new JobBusyError(name, localRun(name));
+        while (run === null) {
+          if (runningLocally(name)) {
+            if (!(await before(idleLocally(name), deadline))) throw new JobBusyError(name, localRun(name));
+            continue;
+          }
+          run = await store.claimManual(name, node, leaseS);
+          if (run) break;
+          // Running on another node (a live lease): wait for it while the caller's wait lasts.
+          if (Date.now() >= deadline) throw new JobBusyError(name, (await store.lastRuns([name])).get(name)?.id ?? null);
+          await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, deadline - Date.now()))));
+        }
+      } finally {
+        release();
+        if (manualTurns.get(name) === chained) manualTurns.delete(name);
+      }
       const done = execute(job, run);
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<null>((r) => {
-        timer = setTimeout(() => r(null), waitMs);
+        timer = setTimeout(() => r(null), Math.max(0, deadline - Date.now()));
       });
       const rec = await Promise.race([done, waited]);
       clearTimeout(timer);

@@ -57,7 +57,8 @@ const one = (rows: Row[]): RunRecord | null => (rows.length ? toRun(rows[0]) : n
 export interface JobStore {
   /** The window's row when this node claimed it; null when another node already has it. */
   claimWindow(job: string, windowStart: number, node: string, leaseS: number): Promise<RunRecord | null>;
-  claimManual(job: string, node: string, leaseS: number): Promise<RunRecord>;
+  /** A manual run's row; null while an attempt of the job runs with a live lease (on any node). */
+  claimManual(job: string, node: string, leaseS: number): Promise<RunRecord | null>;
   /** One run of `jobs` whose lease expired or whose retry is due, now held by `node`; null when there is none. */
   takeOver(jobs: string[], node: string, leaseS: number): Promise<RunRecord | null>;
   /** False when the lease was lost. */
@@ -79,7 +80,7 @@ export function createJobStore(q: Queryable): JobStore {
       return one((await q.query<Row>(Q.claim_window, [job, new Date(windowStart).toISOString(), node, leaseS])).rows);
     },
     async claimManual(job, node, leaseS) {
-      return toRun((await q.query<Row>(Q.claim_manual, [job, node, leaseS])).rows[0]);
+      return one((await q.query<Row>(Q.claim_manual, [job, node, leaseS])).rows);
     },
     async takeOver(jobs, node, leaseS) {
       return one((await q.query<Row>(Q.take_over, [jobs, node, leaseS])).rows);

@@ -9,8 +9,10 @@ ON CONFLICT (job, window_start) WHERE NOT manual DO NOTHING
 RETURNING id, job, window_start, manual, node, status, attempt, started_at, finished_at, error, failures, rows, duration_ms, retry_at;
 
 -- name: claim_manual
+-- Nothing when an attempt of the job is running with a live lease on any node (one attempt of a job at a time).
 INSERT INTO job_runs (job, window_start, manual, node, status, lease_until)
-VALUES ($1, now(), true, $2, 'running', now() + make_interval(secs => $3::float8))
+SELECT $1, now(), true, $2, 'running', now() + make_interval(secs => $3::float8)
+WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE job = $1 AND status = 'running' AND lease_until > now())
 RETURNING id, job, window_start, manual, node, status, attempt, started_at, finished_at, error, failures, rows, duration_ms, retry_at;
 
 -- name: take_over
