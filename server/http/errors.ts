@@ -53,7 +53,7 @@ export const ERRORS = {
   body_too_large: { status: 413, message: 'Request body exceeds {limit} bytes.', when: 'the body is over the route\'s limit, checked while reading; `error.limit` names it in bytes (not on the Stripe webhook)' },
   too_many_events: { status: 413, message: 'A batch holds at most {limit} events (MAX_BATCH_EVENTS); got {got}.', when: 'more than `MAX_BATCH_EVENTS` events' },
   too_many_items: { status: 413, message: 'A catalog sync holds at most {limit} items; got {got}.', when: 'a catalog sync (`PUT /api/v1/catalog/{kind}`) with more than 1000 items' },
-  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json or text/plain.', when: 'ingest with a content type other than `application/json` / `text/plain`' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json or text/plain.', when: 'ingest with a content type other than `application/json` / `text/plain`, or a `Content-Encoding` other than `gzip` / `deflate`' },
   rate_limited: { status: 429, message: 'Rate limit exceeded; retry after {retry} s.', when: 'the key\'s token bucket is empty; `Retry-After` says when to retry' },
   internal: { status: 500, message: 'Internal error.', when: 'an unexpected failure (logged; no details are sent)' },
   dashboard_unavailable: { status: 500, message: 'The dashboard {what} is missing from this installation (client/dashboard).', when: 'the dashboard page or bundle is missing' },
