@@ -67,7 +67,7 @@ describe('scoped keys over HTTP', () => {
         cursor = page.json.next_cursor;
       }
       expect(seen).toEqual(all.map(Number));
-      for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['cursor=WyJ0ZW5hbnRzIiwiMSJd', 'cursor'], ['cursor=%00', 'cursor']]) {
+      for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['cursor=WyJ0ZW5hbnRzIiwiMSJd', 'cursor'], ['cursor=%00', 'cursor'], ['cursor=%ZZ', 'cursor'], ['limit=%E0%A4', 'limit']]) {
         const bad = await getJson(`${base}${path}?${q}`, auth);
         expect(bad.status, `${path}?${q}`).toBe(400);
         expect(bad.json.error.field).toBe(field);

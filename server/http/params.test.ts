@@ -1,7 +1,7 @@
 // The boundary parsers (pure): what Date.parse, decodeURIComponent and JSON.parse let through and Postgres
 // or a recursive walk then refused with a 500.
 import { describe, expect, it } from 'vitest';
-import { checkBody, cursor, encodeCursor, int, parseIsoTime, pathSegments, text, time } from './params.js';
+import { checkBody, cursor, encodeCursor, int, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -49,5 +49,16 @@ describe('params', () => {
     for (const key of [['0000-01-01T00:00:00.000000', '1'], ['2026-01-01T00:00:00.000000', '1 OR 1=1'], ['2026-01-01', '1']]) {
       expect(cursor(encodeCursor('events', key), 'events', ['ts', 'id']).ok).toBe(false);
     }
+  });
+});
+
+describe('queryProblem', () => {
+  it('names the parameter whose percent-encoding is not valid UTF-8', () => {
+    for (const [q, field] of [['visitor_id=%ZZ', 'visitor_id'], ['a=1&visitor_id=%E0%A4', 'visitor_id'], ['x=%ED%A0%80', 'x'], ['na%ZZme=1', 'na%ZZme'], ['limit=5&q=%', 'q']]) {
+      expect(queryProblem(q), q).toMatchObject({ code: 'invalid_field', in: 'query', field });
+    }
+  });
+  it('passes valid encodings, plus signs and empty values', () => {
+    for (const q of ['', 'a=1', 'name=caf%C3%A9', 'q=a+b&x=', 'e=%F0%9F%8E%AB', 'flag']) expect(queryProblem(q), q).toBeNull();
   });
 });

@@ -154,6 +154,32 @@ export function checkBody(root: unknown, opts: { strings?: boolean; maxDepth?: n
   return null;
 }
 
+/**
+ * The first query parameter whose name or value is not valid percent-encoded UTF-8 (`%ZZ`, a cut sequence, an
+ * encoded lone surrogate). URLSearchParams would read it as U+FFFD and the filter would silently match nothing.
+ */
+export function queryProblem(raw: string): ParamError | null {
+  if (!raw.includes('%')) return null;
+  for (const part of raw.split('&')) {
+    const eq = part.indexOf('=');
+    const [k, v] = eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)];
+    for (const piece of [k, v]) {
+      try {
+        decodeURIComponent(piece.replaceAll('+', ' '));
+      } catch {
+        let field = k.slice(0, 40);
+        try {
+          field = decodeURIComponent(field);
+        } catch {
+          // The name itself is malformed: it is reported as sent.
+        }
+        return { code: 'invalid_field', in: 'query', field, message: `The query parameter ${JSON.stringify(field)} is not valid percent-encoded UTF-8 (e.g. %ZZ or a cut multi-byte sequence); encode it with encodeURIComponent.` };
+      }
+    }
+  }
+  return null;
+}
+
 // --- keyset cursors ---------------------------------------------------------------------------------------
 
 /**

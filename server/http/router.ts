@@ -20,6 +20,7 @@
 // domains keep importing from router.js.
 import { tokenPrincipal } from '../live/token.js';
 import { errorToReply, paramFail } from './errors.js';
+import { queryProblem } from './params.js';
 import { readBody, send, snapshot, trackAbort, type Reply } from './uws.js';
 import { declarationProblem, permissionRefusal, resourceOf, scopeRefusal } from './route-access.js';
 import { resolvePrincipal } from './route-auth.js';
@@ -79,6 +80,8 @@ export function createRouter(deps: RouterDeps): Router {
           }
           const params = parseParams(info.url, positions, parsers);
           if (!params.ok) return paramFail(params.error);
+          const badQuery = queryProblem(info.rawQuery ?? '');
+          if (badQuery) return paramFail(badQuery);
           if (permission && actor && resource && resource !== 'whole_tenant') {
             const r = await resourceOf(resource, actor, params.value as Record<string, unknown>, info, deps.authz);
             const refused = r && scopeRefusal(actor, permission, r.resource, r.what);

@@ -121,6 +121,8 @@ export interface ReqInfo {
   method: string;
   url: string;
   query: URLSearchParams;
+  /** The query string as sent (URLSearchParams turns malformed percent-encoding into U+FFFD silently). */
+  rawQuery?: string;
   headers: Record<string, string>;
   ip: string | null;
 }
@@ -143,7 +145,8 @@ export function snapshot(res: HttpResponse, req: HttpRequest, trustProxy: boolea
   });
   let ip: string | null = trustProxy ? forwardedFor(headers['x-forwarded-for']) : null;
   if (!ip) ip = Buffer.from(res.getRemoteAddressAsText()).toString() || null;
-  return { method: req.getMethod().toUpperCase(), url: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''), headers, ip };
+  const rawQuery = req.getQuery() ?? '';
+  return { method: req.getMethod().toUpperCase(), url: req.getUrl(), query: new URLSearchParams(rawQuery), rawQuery, headers, ip };
 }
 
 const STATUS: Record<number, string> = {
