@@ -45,7 +45,9 @@ export function actorOf(p: Principal): Actor {
     case 'write':
       return { kind: 'key', id: 'keyId' in p && p.keyId !== undefined ? String(p.keyId) : 'unknown' };
     case 'token':
-      return p.keyId !== undefined ? { kind: 'key', id: String(p.keyId) } : { kind: 'token', id: `${p.scope.role}` };
+      if (p.keyId !== undefined) return { kind: 'key', id: String(p.keyId) };
+      // A dashboard token: the key that minted it when the token names it (tokens minted since key ids), else its role.
+      return { kind: 'token', id: 'key' in p.scope && p.scope.key !== undefined ? `key:${p.scope.key}` : `role:${p.scope.role}` };
     case 'none':
       return { kind: 'token', id: 'anonymous' };
   }
