@@ -23,6 +23,13 @@ describe('catalog item checks', () => {
     expect(p.ok).toBe(false);
   });
 
+  it('keeps each artist of an event once (1 and "1" are one id) and refuses a venue listing a gate twice', () => {
+    const e = checkItem('events', { id: 'E1', artist_ids: [1, 2, '1', 'A', 'A'] });
+    expect(e.ok && e.item.artist_ids).toEqual(['1', '2', 'A']);
+    const v = checkItem('venues', { id: 'V1', gates: [{ id: 'G1' }, { id: 'G2' }, { id: 'G1' }] });
+    expect(v).toMatchObject({ ok: false, errors: [{ field: 'gates[2].id', message: expect.stringMatching(/G1 is listed twice/) }] });
+  });
+
   it('keeps the first of two items with one id and refuses the later one', () => {
     const r = checkItems('organizers', [{ id: 'O1', name: 'a' }, { id: 'O1', name: 'b' }, { id: 1 }, { id: '1' }]);
     expect(r.valid.map((v) => v.name ?? v.id)).toEqual(['a', '1']);

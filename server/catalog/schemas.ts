@@ -118,8 +118,14 @@ export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | {
   }
   if (errors.length) return { ok: false, errors };
   for (const f of ID_FIELDS) if (item[f] !== undefined && item[f] !== null) item[f] = idText(item[f]);
-  if (Array.isArray(item.artist_ids)) item.artist_ids = item.artist_ids.map(idText);
-  if (Array.isArray(item.gates)) item.gates = (item.gates as Obj[]).map((g) => ({ id: idText(g.id), name: g.name ?? null, capacity: g.capacity ?? null }));
+  // 1 and "1" are one id once stored as text: listed twice, the artist would count twice in every derived figure.
+  if (Array.isArray(item.artist_ids)) item.artist_ids = [...new Set(item.artist_ids.map(idText))];
+  if (Array.isArray(item.gates)) {
+    item.gates = (item.gates as Obj[]).map((g) => ({ id: idText(g.id), name: g.name ?? null, capacity: g.capacity ?? null }));
+    const ids = (item.gates as Obj[]).map((g) => g.id);
+    const dup = ids.findIndex((g, i) => ids.indexOf(g) !== i);
+    if (dup >= 0) return { ok: false, errors: [{ code: 'invalid_field', field: `gates[${dup}].id`, message: `Gate ${String(ids[dup])} is listed twice; each gate of a venue has its own id.` }] };
+  }
   if (typeof item.starts_at === 'string' && typeof item.ends_at === 'string' && item.ends_at < item.starts_at) {
     return { ok: false, errors: [{ code: 'invalid_field', field: 'ends_at', message: 'ends_at must not be before starts_at.' }] };
   }

@@ -1,5 +1,6 @@
 // The catalog in the store: one set-based statement per request and kind (sql/queries/catalog.sql), keyset
 // lists by id, the live layer's event metadata, and the persons' derived stats (recompute + writer projector).
+import { pageOf } from '../http/params.js';
 import { idDigest } from '../identity/crypto.js';
 import type { WriterHook } from '../ingest/hooks.js';
 import type { Db, Queryable } from '../store/db.js';
@@ -27,7 +28,7 @@ export interface UpsertResult {
 export interface CatalogStore {
   /** Upserts the validated items of one request in one transaction; `now` stamps erased-person checks. */
   upsert(tenantId: number, kind: Kind, items: Obj[], now: Date): Promise<UpsertResult>;
-  /** One page ordered by id, after the id `after`; `last` is the cursor key when a next page may exist. */
+  /** One page ordered by id, after the id `after`; `last` is the cursor key (the last row's id) when a next page exists, null on the last page. */
   list(tenantId: number, kind: Kind, after: string | null, limit: number): Promise<{ rows: Obj[]; last: string | null }>;
   get(tenantId: number, kind: Kind, id: string): Promise<Obj | null>;
   /** Deletes one item (for persons: drops their synced attributes); the ids removed. */
@@ -91,8 +92,8 @@ export function createCatalogStore(db: Db): CatalogStore {
       });
     },
     async list(tenantId, kind, after, limit) {
-      const rows = (await db.query<Obj>(sql('list', kind), [tenantId, after, null, limit])).rows;
-      return { rows: rows.map((r) => itemView(kind, r)), last: rows.length === limit ? String(rows[rows.length - 1].id) : null };
+      const page = pageOf((await db.query<Obj>(sql('list', kind), [tenantId, after, null, limit + 1])).rows, limit);
+      return { rows: page.rows.map((r) => itemView(kind, r)), last: page.more ? String(page.rows[page.rows.length - 1].id) : null };
     },
     async get(tenantId, kind, id) {
       const r = (await db.query<Obj>(sql('list', kind), [tenantId, null, id, 1])).rows[0];
