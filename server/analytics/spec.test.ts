@@ -41,6 +41,10 @@ describe('parseFunnel', () => {
     expect(field({ ...base, window_s: 0 })).toBe('window_s');
     expect(field({ ...base, window_s: 1.5 })).toBe('window_s');
     expect(field({ ...base, window_s: 91 * 86_400 })).toBe('window_s');
+    expect(field({ ...base, window_s: null })).toBe('window_s');
+    const { window_s: _w, ...noWindow } = base;
+    const p = parseFunnel(noWindow);
+    expect(p.ok && p.value.windowS).toBe(14 * 86_400);
     expect(field({ ...base, from: 'March' })).toBe('from');
     expect(field({ ...base, to: '2026-02-01' })).toBe('to');
     expect(field({ ...base, from: '2025-01-01', to: '2026-03-01' })).toBe('to');

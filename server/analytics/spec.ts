@@ -12,6 +12,7 @@ export const MAX_FILTERS = 10;
 export const MAX_LIST = 100;
 export const MAX_VALUE_CHARS = 256;
 export const MAX_WINDOW_S = 90 * 86_400;
+export const DEFAULT_WINDOW_S = 14 * 86_400;
 export const MAX_RANGE_MS = 366 * 86_400_000;
 export const DEFAULT_BREAKDOWN_LIMIT = 10;
 export const MAX_BREAKDOWN_LIMIT = 50;
@@ -151,8 +152,10 @@ export function parseFunnel(v: unknown): Parsed<FunnelSpec> {
   if (extra) return extra;
   const steps = parseSteps(v);
   if (!steps.ok) return steps;
-  if (typeof v.window_s !== 'number' || !Number.isInteger(v.window_s) || v.window_s < 1 || v.window_s > MAX_WINDOW_S) {
-    return bad('window_s', `window_s is a whole number of seconds, 1–${MAX_WINDOW_S} (90 days).`);
+  // PostHog's default conversion window: 14 days.
+  const windowS = v.window_s === undefined ? DEFAULT_WINDOW_S : v.window_s;
+  if (typeof windowS !== 'number' || !Number.isInteger(windowS) || windowS < 1 || windowS > MAX_WINDOW_S) {
+    return bad('window_s', `window_s is a whole number of seconds, 1–${MAX_WINDOW_S} (90 days; default ${DEFAULT_WINDOW_S}, 14 days).`);
   }
   const range = parseRange(v);
   if (!range.ok) return range;
@@ -169,7 +172,7 @@ export function parseFunnel(v: unknown): Parsed<FunnelSpec> {
     return bad('breakdown_limit', `breakdown_limit is 1–${MAX_BREAKDOWN_LIMIT}.`);
   }
   if (v.fresh !== undefined && typeof v.fresh !== 'boolean') return bad('fresh', 'fresh is true (read the store, not the funnel index) or false.');
-  return { ok: true, value: { steps: steps.value, windowS: v.window_s, ...range.value, by, breakdown, breakdownLimit: limit, fresh: v.fresh === true } };
+  return { ok: true, value: { steps: steps.value, windowS, ...range.value, by, breakdown, breakdownLimit: limit, fresh: v.fresh === true } };
 }
 
 // --- the answer ---------------------------------------------------------------------------------------------
