@@ -1,7 +1,7 @@
 // The boundary parsers (pure): what Date.parse, decodeURIComponent and JSON.parse let through and Postgres
 // or a recursive walk then refused with a 500.
 import { describe, expect, it } from 'vitest';
-import { checkBody, cursor, encodeCursor, int, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
+import { checkBody, cursor, encodeCursor, int, nextIdCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -52,9 +52,30 @@ describe('params', () => {
   });
 });
 
+describe('keyset pages', () => {
+  // A list asks its query for limit + 1 rows: the extra row only says that a next page exists.
+  it('pageOf keeps at most limit rows and says more only when the extra row came back', () => {
+    expect(pageOf([1, 2, 3, 4], 3)).toEqual({ rows: [1, 2, 3], more: true });
+    // Exactly full: the last page (deciding by rows.length === limit gave it a cursor to an empty page).
+    expect(pageOf([1, 2, 3], 3)).toEqual({ rows: [1, 2, 3], more: false });
+    expect(pageOf([1, 2], 3)).toEqual({ rows: [1, 2], more: false });
+    expect(pageOf([], 3)).toEqual({ rows: [], more: false });
+    expect(pageOf([1, 2], 1)).toEqual({ rows: [1], more: true });
+  });
+
+  it('nextIdCursor is built from the last returned row, never the extra one, and is null on the last page', () => {
+    const rows = [{ id: 7 }, { id: 8 }, { id: 9 }];
+    expect(nextIdCursor('keys', pageOf(rows, 2), (r) => r.id)).toBe(encodeCursor('keys', ['8']));
+    expect(cursor(nextIdCursor('keys', pageOf(rows, 2), (r) => r.id), 'keys', ['id'])).toEqual({ ok: true, value: ['8'] });
+    expect(nextIdCursor('keys', pageOf(rows, 3), (r) => r.id)).toBeNull();
+    expect(nextIdCursor('keys', pageOf(rows, 4), (r) => r.id)).toBeNull();
+    expect(nextIdCursor('keys', pageOf([] as { id: number }[], 2), (r) => r.id)).toBeNull();
+  });
+});
+
 describe('queryProblem', () => {
   it('names the parameter whose percent-encoding is not valid UTF-8', () => {
-    for (const [q, field] of [['visitor_id=%ZZ', 'visitor_id'], ['a=1&visitor_id=%E0%A4', 'visitor_id'], ['x=%ED%A0%80', 'x'], ['na%ZZme=1', 'na%ZZme'], ['limit=5&q=%', 'q']]) {
+    for (const [q, field] of [['bucket=day&bucket=hour', 'bucket'], ['a=1&b=2&a=1', 'a'], ['visitor_id=%ZZ', 'visitor_id'], ['a=1&visitor_id=%E0%A4', 'visitor_id'], ['x=%ED%A0%80', 'x'], ['na%ZZme=1', 'na%ZZme'], ['limit=5&q=%', 'q']]) {
       expect(queryProblem(q), q).toMatchObject({ code: 'invalid_field', in: 'query', field });
     }
   });

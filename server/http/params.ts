@@ -155,10 +155,19 @@ export function checkBody(root: unknown, opts: { strings?: boolean; maxDepth?: n
 }
 
 /**
- * The first query parameter whose name or value is not valid percent-encoded UTF-8 (`%ZZ`, a cut sequence, an
- * encoded lone surrogate). URLSearchParams would read it as U+FFFD and the filter would silently match nothing.
+ * The first query parameter given twice (no route takes a list that way: which one counts would be a guess), or
+ * whose name or value is not valid percent-encoded UTF-8 (`%ZZ`, a cut sequence, an encoded lone surrogate):
+ * URLSearchParams would read that as U+FFFD and the filter would silently match nothing.
  */
-export function queryProblem(raw: string): ParamError | null {
+export function queryProblem(raw: string, query: URLSearchParams = new URLSearchParams(raw)): ParamError | null {
+  const seen = new Set<string>();
+  for (const k of query.keys()) {
+    if (seen.has(k)) {
+      const field = k.slice(0, 40);
+      return { code: 'invalid_field', in: 'query', field, message: `The query parameter ${JSON.stringify(field)} is given more than once; send it once.` };
+    }
+    seen.add(k);
+  }
   if (!raw.includes('%')) return null;
   for (const part of raw.split('&')) {
     const eq = part.indexOf('=');
@@ -229,9 +238,20 @@ export function idPage(query: { get(name: string): string | null }, kind: string
   return ok({ limit: limit.value, after: after.value ? Number(after.value[0]) : null });
 }
 
-/** The next_cursor of a page in ascending id order whose last row has `lastId`: null when the page was not full. */
-export function nextIdCursor(kind: string, rows: number, limit: number, lastId: unknown): string | null {
-  return rows > 0 && rows === limit ? encodeCursor(kind, [String(lastId)]) : null;
+/**
+ * One page of a keyset list whose query asked for `limit + 1` rows: at most `limit` rows, and `more` when the
+ * extra row came back, i.e. a next page exists. A page that is exactly full is therefore the last one when
+ * nothing follows it, and its next_cursor is null (deciding by `rows.length === limit` gave such a page a
+ * cursor that led to an empty page). The next cursor is built from the last row returned, never the extra one.
+ */
+export function pageOf<T>(rows: T[], limit: number): { rows: T[]; more: boolean } {
+  return rows.length > limit ? { rows: rows.slice(0, limit), more: true } : { rows, more: false };
+}
+
+/** The next_cursor of a page in ascending id order (from pageOf): the id of its last row, or null on the last page. */
+export function nextIdCursor<T>(kind: string, page: { rows: T[]; more: boolean }, idOf: (row: T) => unknown): string | null {
+  const last = page.rows.at(-1);
+  return page.more && last !== undefined ? encodeCursor(kind, [String(idOf(last))]) : null;
 }
 
 /** Several parsed values at once: the first error, or every value under its name. */

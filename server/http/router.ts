@@ -80,7 +80,7 @@ export function createRouter(deps: RouterDeps): Router {
           }
           const params = parseParams(info.url, positions, parsers);
           if (!params.ok) return paramFail(params.error);
-          const badQuery = queryProblem(info.rawQuery ?? '');
+          const badQuery = queryProblem(info.rawQuery ?? '', info.query);
           if (badQuery) return paramFail(badQuery);
           if (permission && actor && resource && resource !== 'whole_tenant') {
             const r = await resourceOf(resource, actor, params.value as Record<string, unknown>, info, deps.authz);
