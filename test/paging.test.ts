@@ -50,7 +50,8 @@ describe('keyset paging', () => {
     const ids = rows.map((e) => e.event_id);
     expect(ids.length).toBe(40);
     expect(new Set(ids).size).toBe(40);
-    expect(pages.slice(0, 4)).toEqual([10, 10, 10, 10]);
+    // 40 rows fill 4 pages exactly: the 4th is the last (next_cursor null), with no empty 5th page.
+    expect(pages).toEqual([10, 10, 10, 10]);
     // Newest first: the 35 equal timestamps come before the 5 older events.
     expect(rows.slice(0, 35).every((e) => e.occurred_at === T)).toBe(true);
   });
@@ -63,7 +64,8 @@ describe('keyset paging', () => {
   });
 
   it('pages sessions that share first_seen_at without loss or repeats', async () => {
-    const { rows } = await walk('/api/v1/sessions?limit=10', 'sessions');
+    const { rows, pages } = await walk('/api/v1/sessions?limit=10', 'sessions');
+    expect(pages).toEqual([10, 10, 10, 10]);
     const ids = rows.map((s) => s.session_id);
     expect(ids.length).toBe(40);
     expect(new Set(ids).size).toBe(40);

@@ -63,10 +63,20 @@ describe('scoped keys over HTTP', () => {
         const page = await getJson(`${base}${path}?limit=2${cursor ? `&cursor=${cursor}` : ''}`, auth);
         expect(page.status).toBe(200);
         expect(page.json.keys.length).toBeLessThanOrEqual(2);
+        expect(page.json.keys.length).toBeGreaterThan(0);
         seen.push(...page.json.keys.map((k: any) => Number(k.id)));
         cursor = page.json.next_cursor;
       }
       expect(seen).toEqual(all.map(Number));
+      // A page that is exactly full with nothing after it is the last page: next_cursor null, no empty page after.
+      const n = seen.length;
+      const whole = await getJson(`${base}${path}?limit=${n}`, auth);
+      expect({ keys: whole.json.keys.length, next_cursor: whole.json.next_cursor }).toEqual({ keys: n, next_cursor: null });
+      const head = await getJson(`${base}${path}?limit=${n - 1}`, auth);
+      expect(head.json.keys.map((k: any) => Number(k.id))).toEqual(seen.slice(0, n - 1));
+      expect(head.json.next_cursor).toEqual(expect.any(String));
+      const tail = await getJson(`${base}${path}?limit=1&cursor=${head.json.next_cursor}`, auth);
+      expect({ keys: tail.json.keys.map((k: any) => Number(k.id)), next_cursor: tail.json.next_cursor }).toEqual({ keys: [seen[n - 1]], next_cursor: null });
       for (const [q, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['cursor=WyJ0ZW5hbnRzIiwiMSJd', 'cursor'], ['cursor=%00', 'cursor'], ['cursor=%ZZ', 'cursor'], ['limit=%E0%A4', 'limit']]) {
         const bad = await getJson(`${base}${path}?${q}`, auth);
         expect(bad.status, `${path}?${q}`).toBe(400);

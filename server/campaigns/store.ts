@@ -1,5 +1,6 @@
 // Budgets, campaigns, the optimisation log, snapshots and credits in the store (migration 016,
 // sql/queries/campaigns.sql). Rows are mapped to plain values here; amounts are numbers in the budget's currency.
+import { pageOf } from '../http/params.js';
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
@@ -150,18 +151,23 @@ export const campaignStore = {
     const rows = (await q.query<Row>(Q.last_raises, [tenant, budgetId])).rows;
     return new Map(rows.map((r) => [Number(r.campaign_id), Date.parse(iso(r.at))]));
   },
-  /** Campaigns pending review across budgets (oldest first, after id `after`) with their budgets and events. */
-  async reviewQueue(q: Queryable, tenant: number, limit: number, after: number | null): Promise<{ pending: Campaign[]; budgets: Map<number, BudgetContext> }> {
-    const pending = (await q.query<Row>(Q.review_queue, [tenant, limit, after])).rows.map(toCampaign);
+  /**
+   * One page of up to `limit` campaigns pending review across budgets (oldest first, after id `after`) with their
+   * budgets and events; `more` when further campaigns follow the page.
+   */
+  async reviewQueue(q: Queryable, tenant: number, limit: number, after: number | null): Promise<{ pending: Campaign[]; more: boolean; budgets: Map<number, BudgetContext> }> {
+    const page = pageOf((await q.query<Row>(Q.review_queue, [tenant, limit + 1, after])).rows, limit);
+    const pending = page.rows.map(toCampaign);
+    const more = page.more;
     const ids = [...new Set(pending.map((c) => c.budget_id))];
-    if (ids.length === 0) return { pending, budgets: new Map() };
+    if (ids.length === 0) return { pending, more, budgets: new Map() };
     const [bs, cs] = await Promise.all([q.query<Row>(Q.review_budgets, [tenant, ids]), q.query<Row>(Q.review_budget_campaigns, [tenant, ids])]);
     const all = cs.rows.map(toCampaign);
     const budgets = new Map(bs.rows.map((r): [number, BudgetContext] => {
       const b = toBudget(r);
       return [b.id, { budget: b, event_title: (r.event_title as string | null) ?? null, campaigns: all.filter((c) => c.budget_id === b.id) }];
     }));
-    return { pending, budgets };
+    return { pending, more, budgets };
   },
   async unapplied(q: Queryable, tenant: number, budgetId: number, window: Date): Promise<Decided[]> {
     const rows = (await q.query<Row>(Q.unapplied_decisions, [tenant, budgetId, window])).rows;

@@ -4,6 +4,7 @@
 // in `upsert_sessions`, which is commutative: each "first"/"last" attribute travels with the ordering key of
 // the event it came from, counts and engagement are sums, and sequence gaps are derived from the set of
 // sequence numbers seen (a multirange), never from arrival order.
+import { pageOf } from '../http/params.js';
 import type { Queryable } from '../store/db.js';
 import type { EventRow, Page } from '../store/events.js';
 import { queries } from '../store/queries.js';
@@ -301,8 +302,8 @@ export function createSessionStore(projected: () => Promise<void> = async () => 
     },
     async list(q, tenantId, f) {
       await projected();
-      const { rows } = await q.query<Obj>(Q.list_sessions, [tenantId, f.visitor_id ?? null, f.person_id ?? null, f.limit, f.after?.[0] ?? null, f.after?.[1] ?? null]);
-      const last = rows.length === f.limit ? rows[rows.length - 1] : null;
+      const { rows, more } = pageOf((await q.query<Obj>(Q.list_sessions, [tenantId, f.visitor_id ?? null, f.person_id ?? null, f.limit + 1, f.after?.[0] ?? null, f.after?.[1] ?? null])).rows, f.limit);
+      const last = more ? rows[rows.length - 1] : null;
       return { rows: rows.map(toSessionView), last: last ? [String(last.cursor_ts), String(last.session_id)] : null };
     },
   };

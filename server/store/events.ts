@@ -1,4 +1,5 @@
 // Raw event persistence: idempotent bulk insert, rejected events, read-back.
+import { pageOf } from '../http/params.js';
 import type { Queryable } from './db.js';
 import { queries } from './queries.js';
 import { isoIfDate } from './rows.js';
@@ -46,7 +47,7 @@ export interface ListFilter {
   after?: string[] | null;
 }
 
-/** One page of a keyset-paged list; `last` is the sort key of the last row when more rows may follow. */
+/** One page of a keyset-paged list; `last` is the sort key of the last row when more rows follow, null on the last page. */
 export interface Page<T> {
   rows: T[];
   last: string[] | null;
@@ -84,19 +85,19 @@ export function createEventStore(): EventStore {
       return new Set(rows.map((r) => r.event_id));
     },
     async list(q, tenantId, f) {
-      const { rows } = await q.query<Record<string, unknown>>(Q.list_events, [
-        tenantId, f.event_name ?? null, f.visitor_id ?? null, f.event_entity_id ?? null, f.before ?? null, f.limit,
+      const { rows, more } = pageOf((await q.query<Record<string, unknown>>(Q.list_events, [
+        tenantId, f.event_name ?? null, f.visitor_id ?? null, f.event_entity_id ?? null, f.before ?? null, f.limit + 1,
         f.after?.[0] ?? null, f.after?.[1] ?? null,
-      ]);
-      const last = rows.length === f.limit ? rows[rows.length - 1] : null;
+      ])).rows, f.limit);
+      const last = more ? rows[rows.length - 1] : null;
       return {
         rows: rows.map(({ cursor_ts: _t, cursor_id: _i, ...r }) => toEnvelope(r)),
         last: last ? [String(last.cursor_ts), String(last.cursor_id)] : null,
       };
     },
     async listRejected(q, tenantId, limit, after) {
-      const { rows } = await q.query<Record<string, unknown>>(Q.list_rejected, [tenantId, limit, after?.[0] ?? null, after?.[1] ?? null]);
-      const last = rows.length === limit ? rows[rows.length - 1] : null;
+      const { rows, more } = pageOf((await q.query<Record<string, unknown>>(Q.list_rejected, [tenantId, limit + 1, after?.[0] ?? null, after?.[1] ?? null])).rows, limit);
+      const last = more ? rows[rows.length - 1] : null;
       return {
         rows: rows.map(({ cursor_ts: _t, ...r }) => ({ ...r, received_at: isoIfDate(r.received_at) })),
         last: last ? [String(last.cursor_ts), String(last.id)] : null,

@@ -10,7 +10,7 @@
 // or token only codes of its organizers (or events), and never the marketplace's.
 import { inScope, type Principal as Who } from '../authz/principal.js';
 import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, text, type Parsed } from '../http/params.js';
+import { collect, cursor, encodeCursor, id, int, pageOf, text, type Parsed } from '../http/params.js';
 import type { AuditNote, Router } from '../http/router.js';
 import { scopeRefusal } from '../http/router.js';
 import { corsHeaders } from '../http/ingest-routes.js';
@@ -111,11 +111,11 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
       });
       if (!p.ok) return paramFail(p.error);
       const scope = !who || who.role === 'admin' ? null : { organizers: who.scope.organizers ?? [], events: who.scope.events ?? [] };
-      const rows = await store.list(db, who!.tenant, {
+      const { rows, more } = pageOf(await store.list(db, who!.tenant, {
         scope, organizer_id: p.value.organizer_id, event_id: p.value.event_id, provider: provider as never, owner: owner as Owner | null,
-        after: p.value.after ? Number(p.value.after[0]) : null, limit: p.value.limit,
-      });
-      const last = rows.length === p.value.limit ? rows[rows.length - 1] : null;
+        after: p.value.after ? Number(p.value.after[0]) : null, limit: p.value.limit + 1,
+      }), p.value.limit);
+      const last = more ? rows[rows.length - 1] : null;
       return { status: 200, body: { items: rows.map((r) => viewOf(r, cipher)), next_cursor: last ? encodeCursor('tracking_codes', [String(last.id)]) : null } };
     },
   });
