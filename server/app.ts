@@ -13,7 +13,7 @@ import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
 import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
-import { createIdentity, protectPii, registerIdentityTables } from './identity/index.js';
+import { createIdentity, protectPii, registerIdentityTables, scrubBody } from './identity/index.js';
 import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
 import { analyzeJob } from './jobs/analyze.js';
 import { vacuumJob } from './jobs/vacuum.js';
@@ -239,7 +239,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const validation = createValidation();
   // Contact data in payload.customer is hashed before validation: no plaintext reaches the store or spool.
   // Outermost: the per-provider conversion digests need the contact data before protectPii replaces it.
-  const ingest = withMatchKeys(protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }) })));
+  const ingest = withMatchKeys(protectPii(createIngest({ validation, sink, db, events, limits: config.limits, log: log.child({ mod: 'ingest' }), scrubRejected: scrubBody })));
   // A key revoked on this node also ends its dashboard tokens here at once (other nodes: live/key-status.ts).
   const resolver = createKeyResolver(db, tenants);
   const keys: typeof resolver = { ...resolver, forget: (id) => (resolver.forget(id), live.keyRevoked(id)) };

@@ -44,6 +44,17 @@ describe('rate limit on bad bodies', () => {
     expect(kept).toHaveLength(statuses.filter((s) => s === 400).length);
   });
 
+  it('keeps a rejected event without clear contact data in its free text, like a body kept whole', async () => {
+    const tenant = await createTenant(server.url, 'scrub');
+    const bad = webEvent({ session_id: undefined, payload: { note: 'call me on +40 721 234 567 or mail ana.pop@example.org' } });
+    const r = await postJson(`${server.url}/api/tx/events/batch`, { events: [bad] }, { 'x-tx-key': tenant.write_key });
+    expect(r.json.rejected).toHaveLength(1);
+    const [kept] = (await getJson(`${server.url}/api/v1/tx/rejected?limit=10`, { authorization: `Bearer ${tenant.secret_key}` })).json.rejected;
+    expect(kept.event_id).toBe(bad.event_id);
+    expect(kept.raw_body).not.toMatch(/ana\.pop@example\.org|721 234 567/);
+    expect(kept.raw_body.match(/sha256:[0-9a-f]{64}/g)).toHaveLength(2);
+  });
+
   it('takes gzip-compressed batches, refuses unknown encodings with 415 and corrupt data with 400', async () => {
     const other = await createTenant(server.url, 'gzip');
     const events = [webEvent(), webEvent()];

@@ -12,7 +12,7 @@ import { registerIdentityRoutes } from './routes.js';
 import { createSessionStore, projectSessions, type SessionStore } from './sessions.js';
 
 export { registerIdentityTables } from './person-data.js';
-export { protectPii } from './pii.js';
+export { protectPii, scrubBody } from './pii.js';
 
 export interface IdentityDeps {
   config: Config;

@@ -55,6 +55,11 @@ export interface IngestDeps {
   events: EventStore;
   limits: Limits;
   log: Logger;
+  /**
+   * Rewrites a rejected event's raw JSON before it is kept (identity/pii.ts scrubBody: contact data in free
+   * text becomes digests, as in bodies kept whole). Identity by default.
+   */
+  scrubRejected?: (raw: string) => string;
 }
 
 const clean = (v: unknown, max: number): string | null =>
@@ -92,7 +97,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           tenant_id: req.tenantId,
           event_id: eventId,
           event_name: clean((ev as { event_name?: unknown } | null)?.event_name, 100),
-          raw_body: out.raw,
+          raw_body: deps.scrubRejected ? deps.scrubRejected(out.raw) : out.raw,
           reasons: out.errors,
           received_at: receivedAt,
         });
