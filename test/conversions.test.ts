@@ -222,11 +222,18 @@ describe('server-side conversions', () => {
     const pruned = await request('POST', `${base}/api/admin/jobs/conversions.prune/run`, undefined, { authorization: `Bearer ${ADMIN}` });
     expect(pruned.status).toBe(200);
     expect((await server.db.query('SELECT 1 FROM conversion_outbox WHERE tenant_id = $1', [t.tenant_id])).rows).toEqual([]);
-    await postEvents(base, t, [purchase({ visitor_id: 'v-3', session_id: 's-3' })]);
+    await postEvents(base, t, [purchase({ visitor_id: 'v-3', session_id: 's-3' }), purchase({ visitor_id: 'v-4', session_id: 's-4' })]);
+    await until(async () => (await rowsOf(t)).items.length === 2, 60_000, 200);
 
     const page1 = await getJson(`${base}/api/v1/conversions?limit=1`, auth(t));
     expect(page1.json.items).toHaveLength(1);
     expect(page1.json.next_cursor).toBeTruthy();
+    // The second row fills its page of 1 exactly and nothing follows: the last page, next_cursor null.
+    const page2 = await getJson(`${base}/api/v1/conversions?limit=1&cursor=${page1.json.next_cursor}`, auth(t));
+    expect(page2.json.items).toHaveLength(1);
+    expect(page2.json.items[0].id).not.toBe(page1.json.items[0].id);
+    expect(page2.json.next_cursor).toBeNull();
+    expect((await getJson(`${base}/api/v1/conversions?limit=2`, auth(t))).json.next_cursor).toBeNull();
     for (const q of ['status=lost', 'limit=0', 'cursor=abc', 'destination=%00']) {
       const r = await getJson(`${base}/api/v1/conversions?${q}`, auth(t));
       expect(r.status, q).toBe(400);
