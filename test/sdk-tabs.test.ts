@@ -177,6 +177,24 @@ describe('browser SDK in two tabs of one visitor', () => {
     await ctx.close();
   });
 
+  it('a visit shorter than a flush interval: the page_engagement recorded as the only tab leaves still arrives', async () => {
+    // The tab looks at the other tabs' locks when it starts: before, it assumed some and left the numbering of
+    // its last event to IndexedDB, which answered after the page was gone (the event was lost).
+    // Consent given on the page (a banner), the default flush interval; the visitor leaves for another site.
+    const ctx = await profile({ consent: undefined });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/S1`);
+    const ids = await tx<{ visitor_id: string }>(page, `(tx.setConsent({ analytics: true, marketing: false, data_processing: true }), tx.pageView(), tx.getIds())`);
+    await sleep(300);
+    await page.evaluate(`location.href = 'about:blank'`);
+    const stored = await until(async () => {
+      const e = await byVisitor(ids.visitor_id);
+      return e.some((x) => x.event_name === 'page_engagement') ? e : null;
+    }, 10_000).catch(() => byVisitor(ids.visitor_id));
+    expect(stored.map((e) => e.event_name).sort()).toEqual(['page_engagement', 'page_view']);
+    await ctx.close();
+  });
+
   it('a tab closed with unsent events while another records: the other adopts its queue, each event sent once, numbers never reused', async () => {
     // Tab A looks at the site's tabs only when it starts (long flush interval), before B exists: only B's
     // announcement tells A that it is no longer alone when it numbers its last page_engagement on leaving.

@@ -17,6 +17,9 @@ export class Tabs {
 
   constructor(public id: string) {
     this.hold_(id);
+    // The first look at the locks now, not at the first flush interval: a visit shorter than that which
+    // closes its only tab must number its last events (page_engagement) at once, for the beacon.
+    this.dead_([]).catch(() => 0);
     this.db_ = new Promise((ok) => {
       try {
         const r = indexedDB.open('tx', 1);
