@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { formatAgo, formatMoney, formatPercent, formatRatio } from '../client/dashboard/format.js';
 import { capacityLevel, funnelSteps, stepRateText } from '../client/dashboard/funnel.js';
 import { createHistoryFetcher } from '../client/dashboard/history.js';
-import { historyMinutes, MINUTE, MinuteSeries, niceMax, type HistoryMinute } from '../client/dashboard/series.js';
+import { countAxisMax, historyMinutes, MINUTE, MinuteSeries, niceMax, type HistoryMinute } from '../client/dashboard/series.js';
 import type { Funnel } from '../client/live/types.js';
 import { createDashboardAssets } from '../server/dashboard/index.js';
 import { tmpDir } from './helpers.js';
@@ -183,6 +183,12 @@ describe('funnel and capacity', () => {
     expect(formatPercent(null)).toBe('–');
     expect([500, 12_000, 180_000, 7_300_000].map(formatAgo)).toEqual(['just now', '12 s ago', '3 min ago', '2 h ago']);
     expect([0, 1, 3, 7, 11, 180, 240, 999].map(niceMax)).toEqual([1, 1, 5, 10, 20, 200, 250, 1000]);
+    // A count axis labelled at 0, ½ and 1 of its top never shows one label twice (0, 1, 1 at a top of 1).
+    for (const v of [0, 1, 2, 3, 7]) {
+      const top = countAxisMax(v);
+      const labels = [0, 0.5, 1].map((f) => Math.round(top * f));
+      expect(new Set(labels).size, `top ${top}`).toBe(3);
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 // per-minute history could not be loaded, or while it loads) are shaded "no data".
 import { formatMinute, formatMoney } from './format.js';
 import { s, clear } from './dom.js';
-import { niceMax, type MinutePoint } from './series.js';
+import { countAxisMax, niceMax, type MinutePoint } from './series.js';
 
 const W = 720;
 const H = 190;
@@ -21,7 +21,7 @@ export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: 
   const iw = W - M.l - M.r;
   const ih = H - M.t - M.b;
   const slot = iw / n;
-  const maxViews = niceMax(Math.max(0, ...points.map((p) => p.views ?? 0)));
+  const maxViews = countAxisMax(Math.max(0, ...points.map((p) => p.views ?? 0)));
   const maxOrders = niceMax(Math.max(0, ...points.map((p) => p.orders ?? 0)));
   const x = (i: number) => M.l + i * slot;
   const yV = (v: number) => M.t + ih - (v / maxViews) * ih;

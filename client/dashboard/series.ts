@@ -200,6 +200,11 @@ export class MinuteSeries {
 }
 
 /** A round axis maximum ≥ v (1, 2, 2.5 or 5 × 10^n). */
+/** The top of an axis of whole counts labelled at 0, ½ and 1: at least 2, or its middle 0.5 shows as "1" (1, 1, 0). */
+export function countAxisMax(v: number): number {
+  return Math.max(2, niceMax(v));
+}
+
 export function niceMax(v: number): number {
   if (v <= 1) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
