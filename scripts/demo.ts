@@ -103,6 +103,13 @@ async function main() {
     fail(`Cannot reach ${url} (${(err as Error).message}). Start the server first (\`npm start\`), or pass --url.`);
   }
 
+  // Wrong keys would only show as a 401 per batch for as long as the demo runs: refuse them up front.
+  const refused = async (what: string, r: Response) => {
+    if (r.status === 401 || r.status === 403) fail(`The server refused the ${what} (${r.status}): ${(await r.text()).slice(0, 200)}\nPass the keys of a tenant of this server (POST /api/admin/tenants creates one).`);
+  };
+  await refused('write key', await fetch(`${url}/api/tx/validate`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tx-key': writeKey }, body: '{"events":[]}' }));
+  if (secretKey) await refused('secret key', await fetch(`${url}/api/v1/tx/events?limit=1`, { headers: { authorization: `Bearer ${secretKey}` } }));
+
   console.log(`\nTixello Live demo → ${url}`);
   console.log(`Organizer "${DEMO_ORG_NAME}" (${org}): ${DEMO_EVENTS.map((e) => `${e.name} (${e.id})`).join(', ')}\n`);
   if (secretKey) {
