@@ -19,6 +19,7 @@ import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { minify, type MinifyOptions } from 'terser';
+import { BROWSER_BUILD, BROWSER_CHUNKS, COMMON_BUILD } from '../server/dashboard/browser-build.js';
 import { ENTITY_NAMES, REGISTRY_V1, type EventDefinition } from '../server/ingest/registry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -173,19 +174,9 @@ export interface BuildReport {
   regenerated: boolean;
 }
 
-const COMMON: esbuild.BuildOptions = {
-  bundle: true,
-  write: false,
-  legalComments: 'none',
-  logLevel: 'silent',
-  charset: 'utf8',
-};
-/**
- * esbuild options of the browser chunks (bench/sdk-size.ts builds variants of the SDK with them). Members
- * named with a trailing underscore are the SDK's private ones (never on the wire, in storage or in another
- * chunk's reach): esbuild shortens them, which neither minifying nor gzip does for property names.
- */
-export const BROWSER: esbuild.BuildOptions = { ...COMMON, platform: 'browser', target: ['es2020', 'chrome91', 'firefox78', 'safari13.1'], minify: true, mangleProps: /_$/ };
+const COMMON = COMMON_BUILD;
+/** esbuild options of the browser chunks (bench/sdk-size.ts builds variants of the SDK with them; the server's too). */
+export const BROWSER: esbuild.BuildOptions = BROWSER_BUILD;
 
 /**
  * terser over esbuild's minified browser chunks: its compressor and its frequency-ordered local names take
@@ -232,17 +223,12 @@ export async function buildClients(
   const common = COMMON;
   const browser = (entry: string, format: 'iife' | 'esm') => () => buildBrowserChunk({ entryPoints: [path.join(ROOT, entry)], format });
   const node = (options: esbuild.BuildOptions) => async () => (await esbuild.build({ ...common, ...options })).outputFiles![0].contents;
+  // The SDK first (its budget is checked below); interaction helpers and experiments (issue 17) and the opt-in
+  // pixel loader (README "Tracking codes") are chunks of their own, outside the core's budget.
   const builds: [string, () => Promise<Uint8Array>][] = [
-    ['tx-sdk.js', browser('client/sdk/iife.ts', 'iife')],
-    ['tx-sdk.mjs', browser('client/sdk/index.ts', 'esm')],
-    // Interaction helpers and experiments (issue 17): their own chunk, outside the core's budget.
-    ['tx-helpers.js', browser('client/sdk/helpers-iife.ts', 'iife')],
-    ['tx-helpers.mjs', browser('client/sdk/helpers.ts', 'esm')],
+    ...Object.entries(BROWSER_CHUNKS).map(([name, c]): [string, () => Promise<Uint8Array>] => [name, browser(c.entry, c.format)]),
     ['tx-scanner.mjs', node({ entryPoints: [path.join(ROOT, 'client/scanner/index.ts')], format: 'esm', platform: 'neutral', target: 'es2020' })],
     ['tx-scanner-file.mjs', node({ entryPoints: [path.join(ROOT, 'client/scanner/file-storage.ts')], format: 'esm', platform: 'node', target: 'node20' })],
-    // The opt-in pixel loader (README "Tracking codes"): its own chunk, outside the SDK's budget.
-    ['tx-pixels.js', browser('client/sdk/pixels-iife.ts', 'iife')],
-    ['tx-pixels.mjs', browser('client/sdk/pixels.ts', 'esm')],
   ];
   const files: BuiltFile[] = [];
   for (const [name, build] of builds) {

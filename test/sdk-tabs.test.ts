@@ -195,6 +195,27 @@ describe('browser SDK in two tabs of one visitor', () => {
     await ctx.close();
   });
 
+  it('a page loads the SDK from the server itself (/tx-sdk.js, nothing built beforehand) and its events arrive', async () => {
+    const js = await fetch(`${server.url}/tx-sdk.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect(js.headers.get('access-control-allow-origin')).toBe('*');
+    const mjs = await fetch(`${server.url}/tx-sdk.mjs`);
+    expect([mjs.status, await mjs.text()]).toEqual([200, expect.stringContaining('export')]);
+    site.pages.set('/served', `<!doctype html><html><body><script src="${server.url}/tx-sdk.js"></script>
+<script>window.tx = new TxTracker(window.TX_CONFIG);</script></body></html>`);
+    const ctx = await profile({ flushInterval: 200 });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/served`);
+    const ids = await tx<{ visitor_id: string }>(page, `(tx.pageView(), tx.getIds())`);
+    const stored = await until(async () => {
+      const e = await byVisitor(ids.visitor_id);
+      return e.some((x) => x.event_name === 'page_view') ? e : null;
+    }, 15_000);
+    expect(stored.filter((e) => e.event_name === 'page_view')).toHaveLength(1);
+    await ctx.close();
+  });
+
   it('a tab closed with unsent events while another records: the other adopts its queue, each event sent once, numbers never reused', async () => {
     // Tab A looks at the site's tabs only when it starts (long flush interval), before B exists: only B's
     // announcement tells A that it is no longer alone when it numbers its last page_engagement on leaving.

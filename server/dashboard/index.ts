@@ -1,6 +1,8 @@
 // Serves the live dashboard page: GET /dashboard (the HTML), /dashboard/app.js (client/dashboard bundled
 // with client/live by esbuild, in process, on the first request, then kept in memory) and
-// /dashboard/app.css. Nothing to build before `npm start`. Outside production the bundle is rebuilt when
+// /dashboard/app.css; and the browser SDK's chunks at /tx-sdk.js, /tx-sdk.mjs, /tx-helpers.js(.mjs) and
+// /tx-pixels.js(.mjs), bundled the same way (esbuild only: the release build in client/dist adds terser and
+// is ~200 B smaller), so a page can load the SDK from this server. Nothing to build before `npm start`. Outside production the bundle is rebuilt when
 // one of its source files changed, so editing the page needs only a reload.
 //
 // Assets are answered with an ETag (304 on revalidation) and gzip when the browser accepts it. The page
@@ -13,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import { fail } from '../http/errors.js';
+import { BROWSER_BUILD, BROWSER_CHUNKS } from './browser-build.js';
 import { send, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type TemplatedApp } from '../http/uws.js';
 
 export interface DashboardDeps {
@@ -74,6 +77,8 @@ const stale = (a: Asset) => [...a.inputs].some(([f, t]) => mtimes([f]).get(f) !=
 export interface DashboardAssets {
   /** The bundle, building it if needed. */
   script(): Promise<Asset>;
+  /** A browser chunk of the SDK (a key of BROWSER_CHUNKS), building it if needed. */
+  chunk(name: string): Promise<Asset>;
   style(): Asset;
   page(): Asset;
 }
@@ -82,31 +87,33 @@ export function createDashboardAssets(deps: DashboardDeps): DashboardAssets {
   const root = deps.root ?? defaultRoot();
   const dir = path.join(root, 'client/dashboard');
   const watch = deps.watch ?? process.env.NODE_ENV !== 'production';
-  let script: Asset | null = null;
-  let building: Promise<Asset> | null = null;
   const files = new Map<string, Asset>();
+  const bundles = new Map<string, Asset>();
+  const building = new Map<string, Promise<Asset>>();
 
-  const build = async (): Promise<Asset> => {
+  const build = async (name: string, options: import('esbuild').BuildOptions): Promise<Asset> => {
     const t0 = Date.now();
     const esbuild = await import('esbuild');
-    const out = await esbuild.build({
-      entryPoints: [path.join(dir, 'main.ts')],
-      bundle: true,
-      format: 'iife',
-      platform: 'browser',
-      target: 'es2020',
-      minify: true,
-      legalComments: 'none',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-      absWorkingDir: root,
-    });
-    const inputs = Object.keys(out.metafile.inputs).map((f) => path.resolve(root, f));
-    const a = asset(Buffer.from(out.outputFiles[0].contents), 'text/javascript; charset=utf-8', mtimes(inputs));
-    deps.log.info({ ms: Date.now() - t0, bytes: a.body.length, gzip: a.gzip.length, inputs: inputs.length }, 'dashboard: bundle built');
+    const out = await esbuild.build({ ...options, write: false, metafile: true, logLevel: 'silent', absWorkingDir: root });
+    const inputs = Object.keys(out.metafile!.inputs).map((f) => path.resolve(root, f));
+    const a = asset(Buffer.from(out.outputFiles![0].contents), 'text/javascript; charset=utf-8', mtimes(inputs));
+    deps.log.info({ ms: Date.now() - t0, bytes: a.body.length, gzip: a.gzip.length, inputs: inputs.length }, `${name}: bundle built`);
     return a;
   };
+  /** One bundle per name, built once (again when a source changed, in watch mode); concurrent callers share the build. */
+  const bundle = async (name: string, options: import('esbuild').BuildOptions): Promise<Asset> => {
+    const have = bundles.get(name);
+    if (have && !(watch && stale(have))) return have;
+    let b = building.get(name);
+    if (!b) {
+      b = build(name, options).finally(() => building.delete(name));
+      building.set(name, b);
+    }
+    const a = await b;
+    bundles.set(name, a);
+    return a;
+  };
+  const DASHBOARD: import('esbuild').BuildOptions = { entryPoints: [path.join(dir, 'main.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2020', minify: true, legalComments: 'none' };
 
   const file = (name: string, type: string): Asset => {
     const f = path.join(dir, name);
@@ -119,12 +126,8 @@ export function createDashboardAssets(deps: DashboardDeps): DashboardAssets {
   };
 
   return {
-    async script() {
-      if (script && !(watch && stale(script))) return script;
-      building ??= build().finally(() => (building = null));
-      script = await building;
-      return script;
-    },
+    script: () => bundle('dashboard', DASHBOARD),
+    chunk: (name) => bundle(name, { ...BROWSER_BUILD, entryPoints: [path.join(root, BROWSER_CHUNKS[name].entry)], format: BROWSER_CHUNKS[name].format }),
     style: () => file('app.css', 'text/css; charset=utf-8'),
     page: () => file('index.html', 'text/html; charset=utf-8'),
   };
@@ -176,16 +179,19 @@ export function registerDashboard(app: TemplatedApp, deps: DashboardDeps): Dashb
   app.get('/dashboard', page);
   app.get('/dashboard/', page);
   app.get('/dashboard/app.css', fileRoute(() => assets.style(), ASSET_HEADERS, 'stylesheet'));
-  app.get('/dashboard/app.js', (res, req) => {
+  const bundleRoute = (get: () => Promise<Asset>, headers: Record<string, string>, what: string) => (res: HttpResponse, req: HttpRequest) => {
     const state = trackAbort(res);
     const c = conditional(req);
-    assets
-      .script()
-      .then((a) => serve(res, state, c, a, ASSET_HEADERS))
+    get()
+      .then((a) => serve(res, state, c, a, headers))
       .catch((err: Error) => {
-        deps.log.error({ err: err.message }, 'dashboard: bundle failed');
-        send(res, state, fail('dashboard_build_failed', `Building the dashboard failed: ${err.message.slice(0, 500)}`));
+        deps.log.error({ err: err.message }, `${what}: bundle failed`);
+        send(res, state, fail('dashboard_build_failed', `Building ${what} failed: ${err.message.slice(0, 500)}`));
       });
-  });
+  };
+  app.get('/dashboard/app.js', bundleRoute(() => assets.script(), ASSET_HEADERS, 'the dashboard'));
+  // Loaded by tenants' pages on other origins: an ES module import needs CORS; short caching, revalidated by ETag.
+  const SDK_HEADERS = { 'Cache-Control': 'public, max-age=300', 'Access-Control-Allow-Origin': '*', 'X-Content-Type-Options': 'nosniff' };
+  for (const name of Object.keys(BROWSER_CHUNKS)) app.get(`/${name}`, bundleRoute(() => assets.chunk(name), SDK_HEADERS, name));
   return assets;
 }
