@@ -164,8 +164,11 @@ describe('remarketing audiences', () => {
     expect(tt.body.batch_data[0]).toEqual([{ id: expect.stringMatching(HEX64), audience_ids: ['6001'] }]);
 
     // GDPR erase of r2: gone from every audience at once; the platforms are told at the next sync.
+    const countBefore = (await call('GET', `/api/v1/remarketing-audiences/${meta.json.id}`)).json.member_count;
     expect((await call('DELETE', `/api/v1/persons/${pid.r2}`)).status).toBe(200);
     expect(await members(meta.json.id)).not.toContain(pid.r2);
+    // The audience's count follows at once (it stayed at its old value until the next refresh).
+    expect((await call('GET', `/api/v1/remarketing-audiences/${meta.json.id}`)).json.member_count).toBe(countBefore - 1);
     const before = mock.seen.length;
     expect((await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`)).json).toMatchObject({ ok: true, removed: 1, added: 0 });
     const del = mock.seen.slice(before).find((r) => r.method === 'DELETE')!;

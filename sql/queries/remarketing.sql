@@ -136,7 +136,15 @@ SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::timestamp
 DELETE FROM remarketing_synced WHERE audience_id = $1 AND (kind, digest) IN (SELECT * FROM unnest($2::text[], $3::text[]))
 
 -- name: erase_members
-WITH m AS (DELETE FROM remarketing_members WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)
+-- Each audience the person was in counts one member fewer at once (member_count would otherwise stay stale
+-- until the next refresh while /members already lists one fewer).
+WITH m AS (DELETE FROM remarketing_members WHERE tenant_id = $1 AND person_id = $2 RETURNING audience_id),
+counted AS (
+  UPDATE remarketing_audiences a SET member_count = GREATEST(a.member_count - c.n, 0)
+  FROM (SELECT audience_id, count(*)::int AS n FROM m GROUP BY audience_id) c
+  WHERE a.tenant_id = $1 AND a.id = c.audience_id
+  RETURNING 1
+)
 SELECT count(*)::int AS n FROM m
 
 -- name: erase_synced
