@@ -52,6 +52,11 @@ describe('live layer (single node)', () => {
     c.send({ op: 'ping' });
     expect((await c.next((m) => m.type === 'pong')).ts).toEqual(expect.any(Number));
     c.close();
+    // A plain GET of the websocket URL (a browser tab, curl) is told what the URL is for.
+    const plain = await fetch(`${base}/ws?token=${good}`);
+    expect(plain.status).toBe(426);
+    expect(plain.headers.get('upgrade')).toBe('websocket');
+    expect(((await plain.json()) as any).error.code).toBe('upgrade_required');
   });
 
   it('streams exact funnel numbers for 2 events × 50 visitors; duplicates and bots do not count; REST agrees', async () => {

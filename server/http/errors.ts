@@ -54,6 +54,7 @@ export const ERRORS = {
   too_many_events: { status: 413, message: 'A batch holds at most {limit} events (MAX_BATCH_EVENTS); got {got}.', when: 'more than `MAX_BATCH_EVENTS` events' },
   too_many_items: { status: 413, message: 'A catalog sync holds at most {limit} items; got {got}.', when: 'a catalog sync (`PUT /api/v1/catalog/{kind}`) with more than 1000 items' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json or text/plain.', when: 'ingest with a content type other than `application/json` / `text/plain`, or a `Content-Encoding` other than `gzip` / `deflate`' },
+  upgrade_required: { status: 426, message: '/ws is a websocket endpoint: connect with a websocket client (new WebSocket("ws://host/ws?token=…")), or use the REST mirror under /api/v1/live.', when: 'a plain HTTP request to `/ws`' },
   rate_limited: { status: 429, message: 'Rate limit exceeded; retry after {retry} s.', when: 'the key\'s token bucket is empty; `Retry-After` says when to retry' },
   internal: { status: 500, message: 'Internal error.', when: 'an unexpected failure (logged; no details are sent)' },
   dashboard_unavailable: { status: 500, message: 'The dashboard {what} is missing from this installation (client/dashboard).', when: 'the dashboard page or bundle is missing' },

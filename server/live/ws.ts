@@ -7,7 +7,8 @@
 // already queued for the client (up to its send buffer, ~4 MiB) stays there until the client reads it or goes
 // away (test/slow-consumer.test.ts keeps the reset as a failing expectation).
 import { bearer } from '../http/auth.js';
-import type { TemplatedApp } from '../http/uws.js';
+import { fail } from '../http/errors.js';
+import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { createSubscriptions, decodeFrame, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
 
@@ -93,6 +94,12 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
     }
   }, SWEEP_MS);
   sweep.unref();
+
+  // A plain GET (a browser tab, curl) yields from the websocket route to this one: say what the URL is for.
+  app.get('/ws', (res) => {
+    const state = trackAbort(res);
+    send(res, state, { ...fail('upgrade_required'), headers: { Upgrade: 'websocket', Connection: 'Upgrade' } });
+  });
 
   return {
     sockets: () => sockets.size,
