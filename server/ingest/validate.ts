@@ -191,7 +191,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       let occurred = Date.parse(ev.occurred_at as string);
       const sent = parseSent(ev.sent_at);
       if (Number.isNaN(occurred)) {
-        return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a calendar date (month 01-12, day within the month); send e.g. new Date().toISOString().` }]);
+        return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a real date and time (month 01-12, a day within the month, hours 00-23, minutes and seconds 00-59, an offset within ±14:00); send e.g. new Date().toISOString().` }]);
       }
       const skew = Number.isNaN(sent) ? null : received - sent;
       if (skew !== null) occurred += skew;
