@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.js';
-import { checkShape, createValidation, truncateIp, uuidV5, walkShape } from './validate.js';
+import { checkShape, createValidation, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
 
 const limits = loadConfig({}).limits;
 const v = createValidation();
@@ -74,6 +74,15 @@ describe('event validation', () => {
     expect(out.kind === 'rejected' && out.errors.map((x) => [x.code, x.field])).toEqual(
       expect.arrayContaining([['invalid_type', 'payload.items[0].qty'], [expect.any(String), 'payload.currency']]),
     );
+  });
+
+  it('refuses an occurred_at on a day its month does not have (Date.parse would move it to the next month)', () => {
+    for (const at of ['2026-11-31T00:00:00Z', '2027-02-29T10:00:00Z', '2026-04-31T23:00:00+02:00']) {
+      const out = v.check({ ...base(), occurred_at: at }, req, limits);
+      expect(out.kind === 'rejected' && out.errors.map((x) => `${x.code}:${x.field}`), at).toEqual(['invalid_format:occurred_at']);
+    }
+    expect(realDate('2028-02-29T00:00:00Z')).toBe(true);
+    expect(realDate('2026-12-31T23:59:59.999Z')).toBe(true);
   });
 
   it("stamps the key's site on its events and refuses another site", () => {

@@ -188,7 +188,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
 
       // Clock skew: shift the client's clock by how far its send time is from ours.
       const received = req.receivedAt.getTime();
-      let occurred = Date.parse(ev.occurred_at as string);
+      let occurred = realDate(ev.occurred_at as string) ? Date.parse(ev.occurred_at as string) : NaN;
       const sent = parseSent(ev.sent_at);
       if (Number.isNaN(occurred)) {
         return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a real date and time (month 01-12, a day within the month, hours 00-23, minutes and seconds 00-59, an offset within ±14:00); send e.g. new Date().toISOString().` }]);
@@ -308,6 +308,17 @@ function sourceErrors(def: EventDefinition, src: unknown, channel: 'public' | 's
     out.push({ code: 'invalid_value', field: 'source_system', message: `${def.name} comes from source_system ${def.sources.join(', ')}; got ${shown(src)}.` });
   }
   return out;
+}
+
+/**
+ * Whether the calendar date a timestamp starts with exists: Date.parse rolls 2026-11-31 over to December 1st,
+ * which would store the event on another day than the one sent.
+ */
+export function realDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
+  if (!m) return true;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return mo >= 1 && mo <= 12 && d >= 1 && new Date(Date.UTC(y, mo - 1, d)).getUTCDate() === d;
 }
 
 function deniedError(name: string, denied: 'analytics' | 'marketing', consent: Record<string, unknown>): FieldError {
