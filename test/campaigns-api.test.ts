@@ -111,6 +111,15 @@ describe('campaigns API', { timeout: 180_000 }, () => {
       const r = await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: tiny }, adKey);
       expect({ status: r.status, field: r.json.error?.field }).toEqual({ status: 400, field: 'total_budget' });
     }
+    // A daily limit above the total is refused on a change as at creation, whichever of the two moves.
+    const limit0 = (await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey)).json.budget.daily_budget_limit;
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { daily_budget_limit: 50 }, adKey)).status).toBe(200);
+    for (const [change, field] of [[{ daily_budget_limit: 901 }, 'daily_budget_limit'], [{ total_budget: 49 }, 'total_budget'], [{ total_budget: 10, daily_budget_limit: 20 }, 'daily_budget_limit']] as const) {
+      const r = await api('PATCH', `/api/v1/campaigns/budgets/${id}`, change, adKey);
+      expect({ status: r.status, field: r.json.error?.field }).toEqual({ status: 400, field });
+    }
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { daily_budget_limit: limit0 }, adKey)).status).toBe(200);
+    expect((await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey)).json.budget).toMatchObject({ total_budget: 900, daily_budget_limit: limit0 });
 
     // Metrics sync by hand: spend and the platform's claim reach the campaigns; the report speaks plainly.
     mock.advanceTo(Date.now() + 48 * 3_600_000);

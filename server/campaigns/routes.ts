@@ -77,6 +77,13 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     handler: async ({ params, body, principal, who }) => {
       const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'manage_ads');
       if ('reply' in got) return got.reply;
+      // The same rule as at creation, against what the budget will hold once changed.
+      const total = body.total_budget ?? Number(got.b.total_budget);
+      const daily = body.daily_budget_limit === undefined ? (got.b.daily_budget_limit === null ? null : Number(got.b.daily_budget_limit)) : body.daily_budget_limit;
+      if (daily !== null && daily > total) {
+        const field = body.daily_budget_limit !== undefined && body.daily_budget_limit !== null ? 'daily_budget_limit' : 'total_budget';
+        return paramFail({ code: 'invalid_field', in: 'body', field, message: `daily_budget_limit (${daily}) cannot be above total_budget (${total}); change both in one request or lower the limit first.` });
+      }
       const r = await service.overrideBudget(principal.tenant.tenant_id, params.id, body);
       return r.ok ? { status: 200, body: r.value } : refused(r);
     },
