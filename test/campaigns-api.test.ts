@@ -185,4 +185,17 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect((await api('GET', '/api/v1/campaigns/budgets/999999')).status).toBe(404);
     expect((await api('POST', '/api/v1/campaigns/999999/approve')).status).toBe(409);
   });
+
+  it('reports one currency at a time: amounts in EUR and USD are never added up', async () => {
+    for (const [total, currency] of [[1000, 'EUR'], [7, 'USD']] as const) {
+      expect((await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'OCUR', total_budget: total, currency })).status).toBe(201);
+    }
+    const main = await api('GET', '/api/v1/campaigns/report?organizer_id=OCUR');
+    expect(main.status, main.text).toBe(200);
+    expect(main.json).toMatchObject({ currency: 'EUR', budget_total: 1000, currencies: ['EUR', 'USD'] });
+    expect((await api('GET', '/api/v1/campaigns/report?organizer_id=OCUR&currency=USD')).json).toMatchObject({ currency: 'USD', budget_total: 7 });
+    expect((await api('GET', '/api/v1/campaigns/report?organizer_id=OCUR&currency=usd')).json.error.field).toBe('currency');
+    const overview = (await api('GET', '/api/v1/campaigns/overview')).json.organizers.filter((o: any) => o.organizer_id === 'OCUR');
+    expect(overview.map((o: any) => [o.currency, o.total_budget])).toEqual([['EUR', 1000], ['USD', 7]]);
+  });
 });

@@ -174,7 +174,19 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const r = outOfScope(who, 'view_ad_analytics', org.value!);
       if (r) return r;
       const tenant = who!.tenant;
-      const rows = (await db.query<Record<string, unknown>>(Q.organizer_report, [tenant, org.value])).rows;
+      const all = (await db.query<Record<string, unknown>>(Q.organizer_report, [tenant, org.value])).rows;
+      // Amounts in different currencies never add up: one report per currency, by default the one holding the
+      // largest total budget; `currencies` lists the others to ask for with ?currency=.
+      const byCurrency = new Map<string, number>();
+      // One row per campaign: each budget counted once.
+      for (const b of new Map(all.map((x) => [Number(x.budget_id), x])).values()) byCurrency.set(String(b.currency), (byCurrency.get(String(b.currency)) ?? 0) + Number(b.total_budget));
+      const currencies = [...byCurrency.keys()].sort();
+      const asked = text('query', 'currency', info.query.get('currency'), { max: 3 });
+      if (!asked.ok) return paramFail(asked.error);
+      if (asked.value !== null && !/^[A-Z]{3}$/.test(asked.value)) return paramFail({ code: 'invalid_field', in: 'query', field: 'currency', message: 'currency is an ISO 4217 code such as EUR.' });
+      const main = [...byCurrency.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? null;
+      const chosen = asked.value ?? main;
+      const rows = all.filter((x) => String(x.currency) === chosen);
       const ids = rows.filter((x) => x.campaign_id !== null).map((x) => Number(x.campaign_id));
       const credits = await S.credits(db, tenant, ids);
       const budgets = new Map(rows.map((x) => [Number(x.budget_id), { total: Number(x.total_budget), currency: String(x.currency) }]));
@@ -188,8 +200,8 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         };
       });
       const total = [...budgets.values()].reduce((s, b) => s + b.total, 0);
-      const currency = [...budgets.values()][0]?.currency ?? 'EUR';
-      return { status: 200, body: { organizer_id: org.value, ...organizerReport(currency, total, campaigns, null), campaigns } };
+      const currency = chosen ?? 'EUR';
+      return { status: 200, body: { organizer_id: org.value, ...organizerReport(currency, total, campaigns, null), campaigns, currencies } };
     },
   });
 
@@ -198,7 +210,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     handler: async ({ principal, who }) => {
       const tenant = principal.tenant.tenant_id;
       const rows = (await db.query<Record<string, unknown>>(Q.admin_overview, [tenant])).rows.map((x) => ({
-        organizer_id: String(x.organizer_id), budgets: Number(x.budgets), total_budget: Number(x.total_budget), active: Number(x.active), pending_review: Number(x.pending_review),
+        organizer_id: String(x.organizer_id), currency: String(x.currency), budgets: Number(x.budgets), total_budget: Number(x.total_budget), active: Number(x.active), pending_review: Number(x.pending_review),
         spend: Number(x.spend), conversions: Number(x.conversions), revenue: Number(x.revenue), roas: Number(x.spend) > 0 ? Math.round((Number(x.revenue) / Number(x.spend)) * 100) / 100 : null,
       }));
       const queue = (await db.query<Record<string, unknown>>(Q.review_queue, [tenant, 100, null])).rows.map(toCampaign);

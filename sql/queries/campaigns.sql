@@ -213,13 +213,14 @@ FROM campaign_metric_snapshots s JOIN automated_campaigns c ON c.id = s.campaign
 WHERE s.tenant_id = $1 AND c.budget_id = $2 GROUP BY s.at ORDER BY s.at DESC LIMIT $3;
 
 -- name: admin_overview
-SELECT b.organizer_id, count(DISTINCT b.id)::int AS budgets,
-  (SELECT sum(b2.total_budget) FROM ad_campaign_budgets b2 WHERE b2.tenant_id = $1 AND b2.organizer_id = b.organizer_id) AS total_budget,
+-- One row per organizer and budget currency: amounts in different currencies are never added up.
+SELECT b.organizer_id, b.currency, count(DISTINCT b.id)::int AS budgets,
+  (SELECT sum(b2.total_budget) FROM ad_campaign_budgets b2 WHERE b2.tenant_id = $1 AND b2.organizer_id = b.organizer_id AND b2.currency = b.currency) AS total_budget,
   count(c.id) FILTER (WHERE c.status = 'active')::int AS active, count(c.id) FILTER (WHERE c.status = 'pending_review')::int AS pending_review,
   coalesce(sum(c.budget_spent), 0) AS spend, coalesce(sum((c.performance_metrics->>'conversions')::numeric), 0) AS conversions,
   coalesce(sum((c.performance_metrics->>'revenue_generated')::numeric), 0) AS revenue
 FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
-WHERE b.tenant_id = $1 GROUP BY b.organizer_id ORDER BY b.organizer_id;
+WHERE b.tenant_id = $1 GROUP BY b.organizer_id, b.currency ORDER BY b.organizer_id, b.currency;
 
 -- name: event_for_suite
 SELECT id, title, genres, city, url FROM catalog_events WHERE tenant_id = $1 AND id = $2;
