@@ -165,7 +165,8 @@ describe('segments', () => {
       [{ name: 'x' }, 'filters'],
       [{ filters: { consent: 'marketing' } }, 'name'],
       [{ name: 'x', filters: { and: [{ attribute: 'shoe', op: 'eq', value: 1 }] } }, 'filters.and[0].attribute'],
-      [{ name: 'x', filters: { did: 'x', within_days: 99999 } }, 'filters.within_days'],
+      [{ name: 'x', filters: { did: 'event_view', within_days: 99999 } }, 'filters.within_days'],
+      [{ name: 'x', filters: { did: 'not_an_event', within_days: 3 } }, 'filters.did'],
       [{ name: 'x', filters: { consent: 'marketing' }, colour: 'red' }, 'colour'],
       [{ name: 'x', filters: { consent: 'marketing' }, marketing_only: 'yes' }, 'marketing_only'],
     ];

@@ -27,6 +27,11 @@ describe('segment filter grammar', () => {
     expect(parseFilter(f)).toEqual({ ok: true, value: f });
   });
 
+  it('suggests the nearest event name for a misspelt one', () => {
+    const f = parseFilter({ did: 'oder_completed', within_days: 3 });
+    expect(f.ok ? null : f.error.message).toMatch(/did you mean order_completed\?/);
+  });
+
   it('refuses bad filters naming the path', () => {
     const cases: [unknown, string][] = [
       [null, 'filters'],
@@ -34,7 +39,9 @@ describe('segment filter grammar', () => {
       [{ and: [{ attribute: 'city', op: 'eq', value: 'x' }, { attribute: 'shoe_size', op: 'eq', value: 1 }] }, 'filters.and[1].attribute'],
       [{ affinity: 'genre', id: 'rock', gte: -1 }, 'filters.gte'],
       [{ activity: 'views', within_days: 0 }, 'filters.within_days'],
-      [{ did: 'x', within_days: 1.5 }, 'filters.within_days'],
+      [{ did: 'event_view', within_days: 1.5 }, 'filters.within_days'],
+      [{ did: 'oder_completed', within_days: 3 }, 'filters.did'],
+      [{ did: '__proto__', within_days: 3 }, 'filters.did'],
       [{ not: { consent: 'marketing', extra: 1 } }, 'filters.not.extra'],
       [{ attribute: 'city', op: 'eq', value: 'a\u0000b' }, 'filters.value'],
       [{ rfm: 'recency' }, 'filters.gte'],
@@ -55,11 +62,11 @@ describe('segment filter grammar', () => {
 
   it('compiles to SQL with every value bound, never spliced', () => {
     const evil = "x'); DROP TABLE persons; --";
-    const f = parseFilter({ or: [{ attribute: 'city', op: 'eq', value: evil }, { not: { did: evil, within_days: 3, event_id: evil } }] });
+    const f = parseFilter({ or: [{ attribute: 'city', op: 'eq', value: evil }, { not: { did: 'event_view', within_days: 3, event_id: evil } }] });
     if (!f.ok) throw new Error('parse');
     const c = compileFilter(f.value);
     expect(c.sql).not.toContain('DROP');
-    expect(c.params).toEqual([evil, evil, 3, evil]);
+    expect(c.params).toEqual([evil, 'event_view', 3, evil]);
     expect(c.sql).toContain('$3::text');
     expect(c.sql).toContain('$6::text');
     expect(c.sql).toContain('$5::int');

@@ -14,6 +14,10 @@
 // A leaf whose data is missing (no city, no score row) is false, so {"not": leaf} holds for such persons.
 import { stringProblem } from '../http/params.js';
 import { isObj } from '../store/rows.js';
+import { nearest } from '../ingest/messages.js';
+import { REGISTRY_V1 } from '../ingest/registry.js';
+
+const EVENT_NAMES: ReadonlySet<string> = new Set(REGISTRY_V1.map((d) => d.name));
 
 export type Filter =
   | { and: Filter[] }
@@ -190,6 +194,11 @@ function leaf(k: string, v: Record<string, unknown>, at: string): P<Filter> {
       if (!ks.ok) return ks;
       const name = text(v.did, `${at}.did`, 100);
       if (!name.ok) return name;
+      // A name no event carries would silently match nobody (a typo, or "__proto__").
+      if (!EVENT_NAMES.has(name.value)) {
+        const near = nearest(name.value, EVENT_NAMES);
+        return no(`${at}.did`, `${at}.did ${JSON.stringify(name.value.slice(0, 100))} is not an event name${near ? ` (did you mean ${near}?)` : ''}; GET /api/tx/schema lists them.`);
+      }
       const d = number(v.within_days, `${at}.within_days`, 1, MAX_DAYS, true);
       if (!d.ok) return d;
       if (v.event_id === undefined) return { ok: true, value: { did: name.value, within_days: d.value } };
