@@ -214,7 +214,7 @@ describe('every API route under hostile input', () => {
       { method: 'GET', path: () => '/api/v1/campaigns/review-queue', query: ['limit', 'cursor'] },
       { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'admin', ttl_s: v }) },
       { method: 'PUT', path: (s) => `/api/v1/campaigns/${s}/daily-budget`, body: (v) => ({ daily_budget: v }) },
-      { method: 'GET', path: () => '/api/v1/campaigns/report', query: ['organizer_id'] },
+      { method: 'GET', path: () => '/api/v1/campaigns/report', query: ['organizer_id', 'currency'] },
       { method: 'POST', path: () => '/api/v1/tracking-codes', body: (v) => v },
       { method: 'POST', path: () => '/api/v1/analytics/funnels', body: (v) => ({ steps: [{ event_name: v, filters: [{ field: v, op: v, value: v }] }, { event_name: 'event_view' }], window_s: v, from: v, to: v, by: v, breakdown: v }) },
       { method: 'POST', path: () => '/api/v1/analytics/funnels', body: (v) => ({ steps: [{ event_name: 'event_view', filters: [{ field: 'payload.x', op: 'eq', value: v }, { field: 'payload.y', op: 'gt', value: v }] }, { event_name: 'ticket_link_click', filters: [{ field: 'context.utm.source', op: 'in', value: [v] }] }], window_s: 60, from: '2026-01-01', to: '2026-01-02', breakdown: 'payload.source' }) },
