@@ -3,7 +3,7 @@
 // recommendations. Bodies are checked by schemas.ts; outcomes of the service become replies here.
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, pageOf, text } from '../http/params.js';
+import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
 import type { Reply } from '../http/uws.js';
 import { parseBuild, parseCoefficients, parseEstimate, parseEstimateRequest } from './schemas.js';
 import { SEED_COEFFICIENTS } from './score.js';
@@ -92,9 +92,9 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
       if (!version) return fail('not_found', `Audience ${params.id} has no version to read.`);
       const state = await store.versionState(t, params.id, version);
       if (state !== 'ok') return fail('not_found', state === 'deleted' ? `Version ${version} of audience ${params.id} was deleted.` : `No version ${version} of audience ${params.id}.`);
-      const { rows, more } = pageOf(await store.members(t, params.id, version, q.value.after ? Number(q.value.after[1]) : 0, q.value.limit + 1), q.value.limit);
-      const next = more ? encodeCursor(`audience_${params.id}`, [String(version), String(rows[rows.length - 1].person_id)]) : null;
-      return { status: 200, body: { audience_id: params.id, version, members: rows, next_cursor: next } };
+      const page = pageOf(await store.members(t, params.id, version, q.value.after ? Number(q.value.after[1]) : 0, q.value.limit + 1), q.value.limit);
+      const next = nextCursor(`audience_${params.id}`, page, (m) => [version, m.person_id]);
+      return { status: 200, body: { audience_id: params.id, version, members: page.rows, next_cursor: next } };
     },
   });
 

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { GdprRegistry } from '../gdpr/registry.js';
 import { paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, int, pageOf } from '../http/params.js';
+import { collect, cursor, int, nextCursor, pageOf } from '../http/params.js';
 import type { AuditSink, Principal, Router } from '../http/router.js';
 import type { ReqInfo } from '../http/uws.js';
 import type { Job } from '../jobs/runner.js';
@@ -110,9 +110,8 @@ export function createAudit(deps: AuditDeps): Audit {
             after: cursor(info.query.get('cursor'), 'audit', ['id']),
           });
           if (!p.ok) return paramFail(p.error);
-          const { rows, more } = pageOf(await store.list(db, principal.tenant.tenant_id, p.value.limit + 1, p.value.after ? Number(p.value.after[0]) : null), p.value.limit);
-          const last = more ? rows[rows.length - 1] : null;
-          return { status: 200, body: { audit: rows, next_cursor: last ? encodeCursor('audit', [String(last.id)]) : null } };
+          const page = pageOf(await store.list(db, principal.tenant.tenant_id, p.value.limit + 1, p.value.after ? Number(p.value.after[0]) : null), p.value.limit);
+          return { status: 200, body: { audit: page.rows, next_cursor: nextCursor('audit', page, (r) => [r.id]) } };
         },
       });
     },

@@ -8,7 +8,7 @@
 import type { Principal as Who } from '../authz/principal.js';
 import type { Permission } from '../authz/roles.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, pageOf, text } from '../http/params.js';
+import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { scopeRefusal } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
@@ -66,7 +66,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         .map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
       const series = (await db.query<Record<string, unknown>>(Q.snapshot_series, [tenant, params.id, 24 * 60])).rows
         .map((r) => ({ at: iso(r.at), spend: Number(r.spend), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) })).reverse();
-      const next = logPage.more ? encodeCursor('campaign_log', [String(log[log.length - 1].id)]) : null;
+      const next = nextCursor('campaign_log', { rows: log, more: logPage.more }, (x) => [x.id]);
       return { status: 200, body: { budget: got.b, campaigns: await service.campaignsOf(tenant, params.id), optimization_log: log, log_next_cursor: next, series } };
     },
   });
@@ -121,7 +121,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const after = p.value.after ? Number(p.value.after[0]) : null;
       const q = await S.reviewQueue(db, who!.tenant, p.value.limit, after);
       const campaigns = queueEntries(q.pending, q.budgets, now());
-      const next = q.more ? encodeCursor('campaign_review', [String(q.pending[q.pending.length - 1].id)]) : null;
+      const next = nextCursor('campaign_review', { rows: q.pending, more: q.more }, (c) => [c.id]);
       return { status: 200, body: { campaigns, next_cursor: next } };
     },
   });
@@ -230,7 +230,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const all = !who || who.role === 'admin';
       const page = pageOf((await db.query<Record<string, unknown>>(Q.list_budgets, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const budgets = page.rows.map(toBudget);
-      const next = page.more ? encodeCursor('campaign_budgets', [String(budgets[budgets.length - 1].id)]) : null;
+      const next = nextCursor('campaign_budgets', { rows: budgets, more: page.more }, (b) => [b.id]);
       return { status: 200, body: { budgets, next_cursor: next } };
     },
   });

@@ -4,7 +4,7 @@
 //   GET|PUT /api/v1/settings/conversions                          {"purchase_basis":"consent"|"legitimate_interest"}
 import type { Router } from '../http/router.js';
 import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, pageOf, text, type Parsed, type Where } from '../http/params.js';
+import { collect, cursor, id, int, nextCursor, pageOf, text, type Parsed, type Where } from '../http/params.js';
 import type { Db } from '../store/db.js';
 import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
@@ -63,8 +63,7 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
       const page = pageOf((await db.query<Record<string, unknown>>(Q.list_conversions, [t, status, destination, after?.[0] ?? null, limit + 1])).rows, limit);
       const items = page.rows.map(row);
       const counts = (await db.query(Q.count_conversions, [t])).rows;
-      const last = page.more ? items[items.length - 1] : null;
-      return { status: 200, body: { items, counts, next_cursor: last ? encodeCursor(CURSOR_KIND, [String(last.id)]) : null } };
+      return { status: 200, body: { items, counts, next_cursor: nextCursor(CURSOR_KIND, { rows: items, more: page.more }, (x) => [x.id]) } };
     },
   });
 

@@ -8,7 +8,7 @@
 //   GET    /api/tx/experiments?visitor_id=…    write key, public (CORS): the visitor's running assignments
 import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
 import { corsHeaders } from '../http/ingest-routes.js';
-import { collect, cursor, encodeCursor, int, pageOf, text, type Parsed } from '../http/params.js';
+import { collect, cursor, int, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
 import { experimentResults } from './results.js';
@@ -52,9 +52,8 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
         after: cursor(info.query.get('cursor'), 'experiments', ['text']),
       });
       if (!p.ok) return paramFail(p.error);
-      const { rows, more } = pageOf(await store.list(db, principal.tenant.tenant_id, p.value.after?.[0] ?? '', p.value.limit + 1), p.value.limit);
-      const last = more ? rows[rows.length - 1].key : null;
-      return { status: 200, body: { experiments: rows, next_cursor: last === null ? null : encodeCursor('experiments', [last]) } };
+      const page = pageOf(await store.list(db, principal.tenant.tenant_id, p.value.after?.[0] ?? '', p.value.limit + 1), p.value.limit);
+      return { status: 200, body: { experiments: page.rows, next_cursor: nextCursor('experiments', page, (e) => [e.key]) } };
     },
   });
 

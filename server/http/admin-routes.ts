@@ -6,7 +6,7 @@
 import { KEY_TTL_MS } from './auth.js';
 import { parseOrigins, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
-import { id, idPage, nextIdCursor, pageOf, type Parsed } from './params.js';
+import { id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
 import type { NewKey } from '../store/tenants.js';
 
@@ -45,7 +45,7 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
       const p = idPage(info.query, 'tenants');
       if (!p.ok) return paramFail(p.error);
       const page = pageOf(await deps.tenants.list(deps.db, p.value.limit + 1, p.value.after), p.value.limit);
-      return { status: 200, body: { tenants: page.rows, next_cursor: nextIdCursor('tenants', page, (t) => t.tenant_id) } };
+      return { status: 200, body: { tenants: page.rows, next_cursor: nextCursor('tenants', page, (t) => [t.tenant_id]) } };
     },
   });
 
@@ -67,7 +67,7 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
       if (!p.ok) return paramFail(p.error);
       await mustExist(params.tenant_id);
       const page = pageOf(await deps.tenants.listKeys(deps.db, params.tenant_id, p.value.limit + 1, p.value.after), p.value.limit);
-      return { status: 200, body: { keys: page.rows, next_cursor: nextIdCursor('keys', page, (k) => k.id) } };
+      return { status: 200, body: { keys: page.rows, next_cursor: nextCursor('keys', page, (k) => [k.id]) } };
     },
   });
 

@@ -1,7 +1,7 @@
 // The boundary parsers (pure): what Date.parse, decodeURIComponent and JSON.parse let through and Postgres
 // or a recursive walk then refused with a 500.
 import { describe, expect, it } from 'vitest';
-import { checkBody, cursor, encodeCursor, int, nextIdCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
+import { checkBody, cursor, encodeCursor, int, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -63,13 +63,13 @@ describe('keyset pages', () => {
     expect(pageOf([1, 2], 1)).toEqual({ rows: [1], more: true });
   });
 
-  it('nextIdCursor is built from the last returned row, never the extra one, and is null on the last page', () => {
+  it('nextCursor is built from the last returned row, never the extra one, and is null on the last page', () => {
     const rows = [{ id: 7 }, { id: 8 }, { id: 9 }];
-    expect(nextIdCursor('keys', pageOf(rows, 2), (r) => r.id)).toBe(encodeCursor('keys', ['8']));
-    expect(cursor(nextIdCursor('keys', pageOf(rows, 2), (r) => r.id), 'keys', ['id'])).toEqual({ ok: true, value: ['8'] });
-    expect(nextIdCursor('keys', pageOf(rows, 3), (r) => r.id)).toBeNull();
-    expect(nextIdCursor('keys', pageOf(rows, 4), (r) => r.id)).toBeNull();
-    expect(nextIdCursor('keys', pageOf([] as { id: number }[], 2), (r) => r.id)).toBeNull();
+    expect(nextCursor('keys', pageOf(rows, 2), (r) => [r.id])).toBe(encodeCursor('keys', ['8']));
+    expect(cursor(nextCursor('keys', pageOf(rows, 2), (r) => [r.id]), 'keys', ['id'])).toEqual({ ok: true, value: ['8'] });
+    expect(nextCursor('keys', pageOf(rows, 3), (r) => [r.id])).toBeNull();
+    expect(nextCursor('keys', pageOf(rows, 4), (r) => [r.id])).toBeNull();
+    expect(nextCursor('keys', pageOf([] as { id: number }[], 2), (r) => [r.id])).toBeNull();
   });
 });
 

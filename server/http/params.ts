@@ -248,10 +248,10 @@ export function pageOf<T>(rows: T[], limit: number): { rows: T[]; more: boolean 
   return rows.length > limit ? { rows: rows.slice(0, limit), more: true } : { rows, more: false };
 }
 
-/** The next_cursor of a page in ascending id order (from pageOf): the id of its last row, or null on the last page. */
-export function nextIdCursor<T>(kind: string, page: { rows: T[]; more: boolean }, idOf: (row: T) => unknown): string | null {
+/** The next_cursor of a page (from pageOf): `keyOf` its last row (the sort key), or null on the last page. */
+export function nextCursor<T>(kind: string, page: { rows: T[]; more: boolean }, keyOf: (last: T) => unknown[]): string | null {
   const last = page.rows.at(-1);
-  return page.more && last !== undefined ? encodeCursor(kind, [String(idOf(last))]) : null;
+  return page.more && last !== undefined ? encodeCursor(kind, keyOf(last).map(String)) : null;
 }
 
 /** Several parsed values at once: the first error, or every value under its name. */

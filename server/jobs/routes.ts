@@ -4,7 +4,7 @@
 //                                                 when it takes longer than RUN_WAIT_MS (then GET …/runs shows it)
 //   GET  /api/admin/jobs/{name}/runs[?limit&cursor]   {"runs":[…newest first],"next_cursor"}
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, int, pageOf, text, type Parsed, type Where } from '../http/params.js';
+import { collect, cursor, int, nextCursor, pageOf, text, type Parsed, type Where } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { JobBusyError, type JobRunner } from './runner.js';
 
@@ -57,9 +57,8 @@ export function registerJobRoutes(router: Router, deps: { runner: JobRunner; wai
         after: cursor(q.get('cursor'), `job_runs:${params.name}`, ['id']),
       });
       if (!p.ok) return paramFail(p.error);
-      const { rows: runs, more } = pageOf(await runner.page(params.name, p.value.limit + 1, p.value.after ? Number(p.value.after[0]) : null), p.value.limit);
-      const last = more ? runs[runs.length - 1] : null;
-      return { status: 200, body: { runs, next_cursor: last ? encodeCursor(`job_runs:${params.name}`, [String(last.id)]) : null } };
+      const page = pageOf(await runner.page(params.name, p.value.limit + 1, p.value.after ? Number(p.value.after[0]) : null), p.value.limit);
+      return { status: 200, body: { runs: page.rows, next_cursor: nextCursor(`job_runs:${params.name}`, page, (r) => [r.id]) } };
     },
   });
 }

@@ -145,8 +145,9 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
 
   const policy = (job: Job): RetryPolicy => ({ ...DEFAULT_RETRY, ...job.retry });
   const windowEnd = (job: Job, run: RunRecord): number | null => (run.manual ? null : windowAt(job.schedule, Date.parse(run.window_start)).end);
-  const runningLocally = (name: string) => [...active.values()].some((a) => a.job === name);
+  /** The id of the attempt of `name` running on this node, if any. */
   const localRun = (name: string): number | null => [...active.entries()].find(([, a]) => a.job === name)?.[0] ?? null;
+  const runningLocally = (name: string) => localRun(name) !== null;
   /** The last manual run of each job waiting for its turn on this node (they start one after another). */
   const manualTurns = new Map<string, Promise<void>>();
   /** Settles when every attempt of `name` running on this node has ended. */

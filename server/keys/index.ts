@@ -11,7 +11,7 @@ import { parseScope, type Scope } from '../authz/principal.js';
 import { isRole, ROLES, type Role } from '../authz/roles.js';
 import { KEY_TTL_MS, type KeyResolver } from '../http/auth.js';
 import { fail, paramFail } from '../http/errors.js';
-import { id, idPage, nextIdCursor, pageOf, stringProblem, type Parsed } from '../http/params.js';
+import { id, idPage, nextCursor, pageOf, stringProblem, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -115,7 +115,7 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
       if (!p.ok) return paramFail(p.error);
       const { rows } = await db.query<Record<string, unknown>>(Q.list_tenant_keys, [principal.tenant.tenant_id, p.value.after, p.value.limit + 1]);
       const page = pageOf(rows, p.value.limit);
-      return { status: 200, body: { keys: page.rows.map(view), next_cursor: nextIdCursor('keys', page, (k) => k.id) } };
+      return { status: 200, body: { keys: page.rows.map(view), next_cursor: nextCursor('keys', page, (k) => [k.id]) } };
     },
   });
 

@@ -2,7 +2,7 @@
 // (built at once: building → ready), read, member pages, the platform export (digests only), sync now, delete.
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, pageOf } from '../http/params.js';
+import { collect, cursor, id, int, nextCursor, pageOf } from '../http/params.js';
 import { audienceView } from './store.js';
 import { parseNewAudience } from './schemas.js';
 import type { Remarketing } from './index.js';
@@ -54,12 +54,13 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
         const t = principal.tenant.tenant_id;
         if (!(await store.get(t, params.id))) return missing(params.id);
         const after = q.value.after ? Number(q.value.after[0]) : 0;
-        const { rows, more } = kind === 'members'
+        const page: { rows: { person_id: number; email_sha256?: string | null; phone_sha256?: string | null }[]; more: boolean } = kind === 'members'
           ? pageOf(await store.members(t, params.id, after, q.value.limit + 1), q.value.limit)
           : pageOf(await store.exportPage(t, params.id, after, q.value.limit + 1), q.value.limit);
-        const next = more ? encodeCursor(`remarketing_${kind}_${params.id}`, [String(rows[rows.length - 1].person_id)]) : null;
+        const rows = page.rows;
+        const next = nextCursor(`remarketing_${kind}_${params.id}`, page, (r) => [r.person_id]);
         // The platform export carries digests only: the person ids stay here (they are only the cursor's key).
-        const out = kind === 'members' ? rows : rows.map((r) => ({ email_sha256: (r as { email_sha256: string | null }).email_sha256, phone_sha256: (r as { phone_sha256: string | null }).phone_sha256 }));
+        const out = kind === 'members' ? rows : rows.map((r) => ({ email_sha256: r.email_sha256 ?? null, phone_sha256: r.phone_sha256 ?? null }));
         return { status: 200, body: { audience_id: params.id, [kind === 'members' ? 'members' : 'identifiers']: out, next_cursor: next } };
       },
     });

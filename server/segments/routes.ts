@@ -3,7 +3,7 @@
 // page members. The list and a read of the current version go through the cache (cache.ts).
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, pageOf } from '../http/params.js';
+import { collect, cursor, encodeCursor, id, int, nextCursor, pageOf } from '../http/params.js';
 import { parseSegment } from './schemas.js';
 import type { Segments } from './index.js';
 
@@ -72,9 +72,9 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
       const s = await store.get(t, params.id, q.value.after ? Number(q.value.after[0]) : q.value.version || null);
       if (!s) return fail('not_found', `No such segment or version (segment ${params.id}).`);
       const version = Number(s.version);
-      const { rows, more } = pageOf(await store.members(t, params.id, version, q.value.after ? Number(q.value.after[1]) : 0, q.value.limit + 1), q.value.limit);
-      const next = more ? encodeCursor(`segment_${params.id}`, [String(version), String(rows[rows.length - 1])]) : null;
-      return { status: 200, body: { segment_id: params.id, version, computed_at: s.computed_at, members: rows.map((p) => ({ person_id: p })), next_cursor: next } };
+      const page = pageOf(await store.members(t, params.id, version, q.value.after ? Number(q.value.after[1]) : 0, q.value.limit + 1), q.value.limit);
+      const next = nextCursor(`segment_${params.id}`, page, (p) => [version, p]);
+      return { status: 200, body: { segment_id: params.id, version, computed_at: s.computed_at, members: page.rows.map((p) => ({ person_id: p })), next_cursor: next } };
     },
   });
 }
