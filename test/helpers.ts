@@ -312,3 +312,12 @@ export async function idsAcrossDigitBoundary(db: Queryable, table: string): Prom
   const next = 10 ** String(max + 3).length - 3;
   await db.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), $1)`, [next]);
 }
+
+/**
+ * Waits out the last `marginMs` before a UTC midnight: the live layer's numbers are per UTC day, so a test that
+ * posts events and reads them back must not straddle the day's end (a CI run at 23:59 read the new day's zeros).
+ */
+export async function awayFromMidnight(marginMs = 120_000): Promise<void> {
+  const left = 86_400_000 - (Date.now() % 86_400_000);
+  if (left < marginMs) await new Promise((r) => setTimeout(r, left + 1000));
+}

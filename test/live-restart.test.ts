@@ -1,10 +1,11 @@
 // After a restart the live numbers equal those before it: recomputed from the store (no Redis).
 import { describe, expect, it } from 'vitest';
-import { bootServer, createTenant, tmpDir } from './helpers.js';
+import { awayFromMidnight, bootServer, createTenant, tmpDir } from './helpers.js';
 import { readAll, restartScript, sendEvents } from './live-helpers.js';
 
 describe('restart without Redis', () => {
-  it('recomputes today from the store: numbers survive', async () => {
+  it('recomputes today from the store: numbers survive', { timeout: 300_000 }, async () => {
+    await awayFromMidnight();
     const dataDir = tmpDir();
     let server = await bootServer({ DATA_DIR: dataDir });
     const t = await createTenant(server.url, 'restart');
