@@ -4,7 +4,7 @@
 // from every version, evaluation times reach /metrics, bad filters are 400 with the field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type Filter, type PersonRecord } from '../server/segments/grammar.js';
-import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
+import { ADMIN, awayFromMidnight, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
 import { api, identify } from './identity-helpers.js';
 import { featuresCaughtUp, seedPersons } from './audiences-helpers.js';
 import { BLANK } from '../server/audiences/personas.fixture.js';
@@ -26,6 +26,9 @@ describe('segments', () => {
     server = await bootServer();
     base = server.url;
     t = await createTenant(base, 'segments');
+    // "Views today" must fall on the same UTC day as the reads: not an hour back (the first hour after midnight
+    // read yesterday's), and not straddling a midnight.
+    await awayFromMidnight();
     const now = Date.now();
     const people = Object.fromEntries(Array.from({ length: N }, (_, i) => [`s${i}`, {
       facts: { ...BLANK, city: city(i), totalOrders: i % 4, genreAffinity: { rock: 10 * i } },
@@ -33,7 +36,7 @@ describe('segments', () => {
     }]));
     // Behaviour: views today (i+1 of them for s0..s5), carts three days ago (s2, s3), an order two days ago (s3).
     const web: Record<string, unknown>[] = [];
-    const at = { view: now - 3_600_000, cart: now - 3 * DAY, order: now - 2 * DAY };
+    const at = { view: now - 60_000, cart: now - 3 * DAY, order: now - 2 * DAY };
     for (let i = 0; i < 6; i++) for (let k = 0; k <= i; k++) web.push(webEvent({ visitor_id: `vis-${i}`, session_id: `ses-${i}`, occurred_at: new Date(at.view - k * 1000).toISOString() }));
     for (const i of [2, 3]) web.push(webEvent({ event_name: 'add_to_cart', visitor_id: `vis-${i}`, session_id: `ses-c${i}`, occurred_at: new Date(at.cart).toISOString(), entities: { event_entity_id: 'E1', cart_id: `c${i}` }, payload: { items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: 50, currency: 'EUR' } }));
     const posted = await postEvents(base, t, web);
@@ -66,7 +69,7 @@ describe('segments', () => {
         ],
       });
     }
-  }, 180_000);
+  }, 330_000);
   afterAll(async () => {
     await server?.close();
   });
