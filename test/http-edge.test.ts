@@ -148,6 +148,33 @@ describe('HTTP edge cases on a real server', () => {
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 
+  it('answers HEAD on every GET route (API, dashboard, SDK chunk, unknown path) with the GET status and length and no body, so the next answer on the connection is intact', { timeout: 60_000 }, async () => {
+    const auth = `Authorization: Bearer ${t.secret_key}\r\n`;
+    const routes: Array<[path: string, headers: string, status: number]> = [
+      ['/api/tx/schema', '', 200],
+      ['/api/v1/tx/events?limit=1', auth, 200],
+      ['/api/v1/tx/events?limit=0', auth, 400],
+      ['/dashboard', '', 200],
+      ['/tx-sdk.js', '', 200],
+      ['/no/such/route', '', 404],
+    ];
+    for (const [path, headers, expected] of routes) {
+      const get = await fetch(`${server.url}${path}`, { headers: headers ? { authorization: `Bearer ${t.secret_key}` } : {} });
+      const getBody = Buffer.from(await get.arrayBuffer());
+      const head = `HEAD ${path} HTTP/1.1\r\nHost: edge\r\n${headers}\r\n`;
+      const next = 'GET /health HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n';
+      const a = await raw(server.port, head, 20_000, next);
+      expect(status(a), path).toBe(expected);
+      const headEnd = a.text.indexOf('\r\n\r\n') + 4;
+      const length = Number(a.text.slice(0, headEnd).match(/content-length: (\d+)/i)?.[1]);
+      if (!path.startsWith('/no/')) expect(length, path).toBe(getBody.byteLength);
+      // The HEAD's headers are followed directly by the next request's answer: no body in between. The 404
+      // closes the connection as its GET does (catch-all: nothing behind an unknown request is parsed).
+      if (expected === 404) expect(a).toMatchObject({ text: a.text.slice(0, headEnd), ended: 'closed' });
+      else expect(a.text.slice(headEnd, headEnd + 12), path).toBe('HTTP/1.1 200');
+    }
+  });
+
   it('answers HEAD /health with the GET status, type and length and no body, and keeps the connection usable', async () => {
     const getLength = Buffer.byteLength(await (await fetch(`${server.url}/health`)).text());
     const head = await fetch(`${server.url}/health`, { method: 'HEAD' });

@@ -16,7 +16,7 @@ import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import { fail } from '../http/errors.js';
 import { BROWSER_BUILD, BROWSER_CHUNKS } from './browser-build.js';
-import { send, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type TemplatedApp } from '../http/uws.js';
+import { answerBody, send, trackAbort, type AbortState, type HttpRequest, type HttpResponse, type TemplatedApp } from '../http/uws.js';
 
 export interface DashboardDeps {
   log: Logger;
@@ -158,7 +158,7 @@ function serve(res: HttpResponse, state: AbortState, c: Conditional, a: Asset, h
     res.writeHeader('Vary', 'Accept-Encoding');
     for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
     if (c.gzip) res.writeHeader('Content-Encoding', 'gzip');
-    res.end(c.gzip ? a.gzip : a.body);
+    answerBody(res, c.gzip ? a.gzip : a.body);
   });
 }
 

@@ -80,17 +80,7 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
     const state = trackAbort(res);
     send(res, state, { status: 200, body: health() });
   });
-  // Load balancers and uptime checks often probe with HEAD: the GET's status and headers, no body.
-  // (uWS 20.30 ignores endWithoutBody's closeConnection: the connection stays open as for any keep-alive.)
-  app.head('/health', (res) => {
-    const state = trackAbort(res);
-    const length = Buffer.byteLength(JSON.stringify(health()));
-    res.cork(() => {
-      if (state.aborted) return;
-      state.done = true;
-      res.writeStatus('200 OK').writeHeader('Content-Type', 'application/json').endWithoutBody(length);
-    });
-  });
+  // HEAD /health (load balancers, uptime checks) is this GET without the body: guardRequests registers it.
 
   app.get('/metrics', (res, req) => {
     const state = trackAbort(res);
