@@ -18,6 +18,11 @@ describe('loadConfig', () => {
     expect(problems).toMatch(/UWS_ALLOW_FALLBACK/);
   });
 
+  it('refuses a BACKFILL_DAYS that reaches past raw-event retention (accepted events would be deleted by the next retention run)', () => {
+    expect(() => loadConfig({ BACKFILL_DAYS: '90', RETENTION_MONTHS: '3' })).toThrow(/BACKFILL_DAYS=90 must be less than RETENTION_MONTHS × 28 days \(84\)/);
+    expect(loadConfig({ BACKFILL_DAYS: '83', RETENTION_MONTHS: '3' }).limits.backfillDays).toBe(83);
+  });
+
   it('takes a METRICS_TOKEN of at least 16 characters for scrapers', () => {
     expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
     expect(loadConfig({}).metricsToken).toBeNull();

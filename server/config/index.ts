@@ -262,6 +262,10 @@ export function loadConfig(env: Env): Config {
   if (fsc.pseudonymizeAfterDays > 0 && fsc.pseudonymizeAfterDays <= limits.backfillDays) {
     problems.push(`PSEUDONYMIZE_AFTER_DAYS=${fsc.pseudonymizeAfterDays} must be 0 (off) or more than BACKFILL_DAYS (${limits.backfillDays})`);
   }
+  // An accepted backfilled event older than retention would be acknowledged, then dropped by the next gdpr.retention run.
+  if (limits.backfillDays >= config.retentionMonths * 28) {
+    problems.push(`BACKFILL_DAYS=${limits.backfillDays} must be less than RETENTION_MONTHS × 28 days (${config.retentionMonths * 28}): older events would be accepted, then deleted by retention; lower BACKFILL_DAYS or raise RETENTION_MONTHS`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
