@@ -198,6 +198,47 @@ describe('server-side conversions', () => {
     expect(sentFor(cart2)).toEqual([]);
   });
 
+  it('takes a browser event\'s marketing consent from its snapshot only: an undeclared payload.consent_marketing neither grants it nor fails the batch', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-payload-consent');
+    await addCode(base, t, metaCode('777777777777777', 'O1', { conversion_events: ['event_view'] }));
+    const view = (marketing: boolean, consent_marketing: unknown) => webEvent({
+      event_name: 'event_view', consent_snapshot: { analytics: true, marketing, data_processing: true },
+      entities: { event_entity_id: 'E1', organizer_id: 'O1' }, payload: { consent_marketing },
+    });
+    const overrides = [view(false, true), view(false, 'yes'), view(false, 'maybe')];
+    const consented = view(true, 'maybe');
+    const r = await postEvents(base, t, [...overrides, consented]);
+    expect(r).toMatchObject({ status: 200, accepted: 4, rejected: [] });
+    await until(async () => (await rowsOf(t)).items.length > 0, 60_000, 200);
+    expect((await rowsOf(t)).items.map((i) => i.event_id)).toEqual([consented.event_id]);
+  });
+
+  it('never forwards a late event of an erased person, and keeps no ad-platform id or click id on it', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-late-erased');
+    await addCode(base, t, metaCode('888888888888888', 'O1', { conversion_events: ['order_completed', 'add_to_cart'] }));
+    const order = purchase({ visitor_id: 'v-late', session_id: 's-late' }, { customer: { ...CUSTOMER, external_id: 'C-late' } });
+    await postEvents(base, t, [order]);
+    const person = await until(async () => {
+      const p = await getJson(`${base}/api/v1/persons?external_id=C-late`, auth(t));
+      return p.status === 200 ? p.json : null;
+    }, 60_000, 200);
+    expect((await request('DELETE', `${base}/api/v1/persons/${person.person_id}`, undefined, auth(t))).status).toBe(200);
+    // From the erased visitor's offline queue, dated before the erasure.
+    const late = webEvent({
+      event_name: 'add_to_cart', visitor_id: 'v-late', session_id: 's-late', occurred_at: new Date(Date.now() - 60_000).toISOString(),
+      context: { page: { url: 'https://tickets.example/e/E1?fbclid=FBLATE', path: '/e/E1' }, fbp: 'fb.1.1.LATEFBP', ttp: 'LATETTP', click_ids: { fbclid: 'FBLATE' } },
+      entities: { cart_id: 'K-late', event_entity_id: 'E1', organizer_id: 'O1' }, payload: { items: [{ ticket_type_id: 'GA', qty: 1, price: 60 }], cart_value: 60, currency: 'EUR' },
+    });
+    const marker = purchase({ visitor_id: 'v-marker', session_id: 's-marker' }, { customer: { ...CUSTOMER, external_id: 'C-marker' } });
+    await postEvents(base, t, [late, marker]);
+    // The marker, posted after it, is queued: by then the late event had its chance.
+    await until(async () => (await rowsOf(t)).items.some((i) => i.event_id === marker.event_id), 60_000, 200);
+    expect((await rowsOf(t)).items.map((i) => i.event_id)).toEqual([marker.event_id]);
+    const stored = (await getJson(`${base}/api/v1/tx/events?limit=10`, auth(t))).json.events.find((e: any) => e.event_id === late.event_id);
+    expect(JSON.stringify(stored)).not.toMatch(/LATEFBP|LATETTP|FBLATE|K-late|v-late/);
+    expect(stored.context).toMatchObject({ anonymised: true, page: { url: 'https://tickets.example/e/E1', path: '/e/E1' } });
+  });
+
   it('erases a person\'s pending rows and hashes; the status API refuses bad filters and pages with a cursor', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-erase');
     await addCode(base, t, metaCode('666666666666666', 'O1'));

@@ -8,6 +8,7 @@ import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { queries } from '../store/queries.js';
 import { iso, isObj, isoIfDate, isoOrNull, num, type Obj } from '../store/rows.js';
+import { anonymise } from './anonymise.js';
 import { idDigest } from './crypto.js';
 import { protectRow } from './pii.js';
 
@@ -267,25 +268,6 @@ export function createIdentityProjector(log: Logger) {
       r.person_id = res.person_id;
     }
   };
-}
-
-/** Strips what identifies a visitor from an event that belongs to an erased person's past. */
-function anonymise(r: EventRow): void {
-  r.visitor_id = null;
-  r.session_id = null;
-  r.prev_event_id = null;
-  r.person_id = null;
-  const context = { ...(r.context ?? {}) };
-  delete context.ip;
-  delete context.user_agent;
-  delete context.click_ids;
-  r.context = { ...context, anonymised: true };
-  if (r.payload && ('customer' in r.payload || 'customer_external_id' in r.payload)) {
-    const payload = { ...r.payload };
-    delete payload.customer;
-    delete payload.customer_external_id;
-    r.payload = payload;
-  }
 }
 
 /** The tenant's customer id an event carries (orders: payload.customer.external_id; points: customer_external_id). */

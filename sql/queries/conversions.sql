@@ -30,7 +30,11 @@ ev AS (
       'utm', ft.context->'utm', 'click_ids', ft.context->'click_ids', 'referrer', ft.context->>'referrer',
       'landing_page', ft.context->'page'->>'url', 'at', ft.occurred_at)) END AS first_touch,
     COALESCE(ft.occurred_at, r.occurred_at) AS touch_at,
-    COALESCE((r.payload->>'consent_marketing')::boolean, (r.consent_snapshot->>'marketing')::boolean, false) AS marketing
+    -- An order's validated payload.consent_marketing wins over its snapshot; on any other event the payload is
+    -- free-form (an undeclared "yes" must neither count as consent nor fail the cast and the commit).
+    CASE WHEN r.event_name = 'order_completed' AND jsonb_typeof(r.payload->'consent_marketing') = 'boolean' THEN (r.payload->'consent_marketing')::boolean
+         WHEN jsonb_typeof(r.consent_snapshot->'marketing') = 'boolean' THEN (r.consent_snapshot->'marketing')::boolean
+         ELSE false END AS marketing
   FROM r
   LEFT JOIN catalog_ticket_types tt
     ON r.entities->>'event_entity_id' IS NULL AND tt.tenant_id = r.tenant_id AND tt.id = r.payload->'items'->0->>'ticket_type_id'
@@ -85,6 +89,8 @@ dest AS (
   JOIN won w ON w.tenant_id = e.tenant_id AND w.event_id = e.event_id
   LEFT JOIN conversion_settings cs ON cs.tenant_id = e.tenant_id
   WHERE COALESCE(w.settings->'conversion_events', '["order_completed"]'::jsonb) ? e.event_name
+    -- A late event of an erased person (identity enricher) is kept for counts, never sent to an ad platform.
+    AND e.context->'anonymised' IS DISTINCT FROM 'true'::jsonb
 ),
 ins AS (
   INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, person_id,
