@@ -8,16 +8,19 @@ export const META_API_VERSION = 'v25.0';
 /** "If any event_time in data is greater than 7 days in the past, we return an error for the entire request." */
 const MAX_AGE_S = 7 * 86_400;
 const EVENT_NAMES: Record<string, string> = { order_completed: 'Purchase', add_to_cart: 'AddToCart', checkout_started: 'InitiateCheckout', event_view: 'ViewContent' };
-const HASHED = ['em', 'ph', 'fn', 'ln', 'ct', 'zp', 'country'];
+/** Customer information parameters: what Meta calls advanced matching, left out when the code turns it off. */
+const HASHED = ['em', 'ph', 'fn', 'ln', 'ct', 'zp', 'country', 'external_id'];
 /** Graph error codes (RudderStack's Meta network handler): throttling and transient ones retry; these are the destination's own fault. */
 const THROTTLE = new Set([4, 17, 32, 613, 80000, 80001, 80003, 80004, 80014]);
 const TRANSIENT = new Set([1, 2, 341, 368, 5000]);
 const FATAL = new Set([10, 102, 190, 200, 294, 803]);
 
+const matchKeys = (dest: Destination, item: OutboxItem): Record<string, string> =>
+  Object.fromEntries(Object.entries(item.user_data ?? {}).filter(([k]) => dest.settings.advanced_matching !== false || !HASHED.includes(k)));
+
 export function metaServerEvent(dest: Destination, item: OutboxItem): Record<string, unknown> {
   const d = item.data;
-  const matching = dest.settings.advanced_matching !== false;
-  const hashes = Object.fromEntries(Object.entries(item.user_data ?? {}).filter(([k]) => matching || !HASHED.includes(k)));
+  const hashes = matchKeys(dest, item);
   const user_data = { ...hashes, client_ip_address: d.ip, client_user_agent: d.user_agent, fbc: d.fbc, fbp: d.fbp };
   const items = d.items ?? [];
   const custom = typeof dest.settings.custom_params === 'object' && dest.settings.custom_params !== null ? dest.settings.custom_params : {};
@@ -65,10 +68,10 @@ export const metaAdapter = (base: string): Adapter => ({
     if (!str(dest.secrets.access_token)) return 'the Meta code has no access_token (Conversions API) set';
     return null;
   },
-  check(_dest, item, now) {
+  check(dest, item, now) {
     if (!EVENT_NAMES[item.event_name]) return `Meta: no standard event for ${item.event_name}`;
     if (now / 1000 - seconds(item.occurred_at) > MAX_AGE_S) return 'Meta: event_time is more than 7 days in the past';
-    const u = item.user_data ?? {};
+    const u = matchKeys(dest, item);
     if (Object.keys(u).length === 0 && !(item.data.ip && item.data.user_agent) && !item.data.fbc) return 'Meta: no customer information to match (no hashes, no ip + user agent, no fbc)';
     return null;
   },

@@ -9,9 +9,10 @@ const PIXEL = /^[A-Z0-9]{20}$/;
 const RETRY_CODES = new Set([40100, 40700, 50000, 50002]);
 const FATAL_CODES = new Set([40001, 40002, 40105]);
 
-export function tiktokEvent(item: OutboxItem): Record<string, unknown> {
+/** The code's advanced_matching: false leaves the hashed e-mail, phone and external id out (cookies and ip stay). */
+export function tiktokEvent(item: OutboxItem, matching = true): Record<string, unknown> {
   const d = item.data;
-  const u = item.user_data ?? {};
+  const u = matching ? (item.user_data ?? {}) : {};
   const items = d.items ?? [];
   return {
     event: EVENT_NAMES[item.event_name],
@@ -59,7 +60,7 @@ export const tiktokAdapter = (base: string): Adapter => ({
       event_source: 'web',
       event_source_id: dest.settings.pixel_id,
       ...(str(dest.settings.test_event_code) ? { test_event_code: dest.settings.test_event_code } : {}),
-      data: items.map(tiktokEvent),
+      data: items.map((i) => tiktokEvent(i, dest.settings.advanced_matching !== false)),
     };
     return classifyTiktok(await http(joinUrl(base, 'open_api/v1.3/event/track/'), body, { 'Access-Token': dest.secrets.access_token ?? '' }));
   },

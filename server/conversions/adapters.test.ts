@@ -50,12 +50,21 @@ describe('answer classification', () => {
 describe('requests', () => {
   it('Meta: pixel path, token, website event with unhashed ip/ua/fbc, hashes dropped without advanced matching', async () => {
     const { calls, http } = recorder();
-    await metaAdapter('http://m/')!.send(dest('meta', { pixel_id: '123456789012345', test_event_code: 'TEST1', advanced_matching: false }), [item()], http);
+    await metaAdapter('http://m/')!.send(dest('meta', { pixel_id: '123456789012345', test_event_code: 'TEST1', advanced_matching: false }), [item({ user_data: { em: 'a'.repeat(64), external_id: 'c'.repeat(64) } })], http);
     expect(calls[0].url).toBe('http://m/v25.0/123456789012345/events?access_token=tok');
     expect(calls[0].body.test_event_code).toBe('TEST1');
     const e = calls[0].body.data[0];
     expect(e).toMatchObject({ event_name: 'Purchase', action_source: 'website', event_time: Math.floor((NOW - 60_000) / 1000), user_data: { client_ip_address: '203.0.113.0', client_user_agent: 'UA', fbc: 'fb.1.1.F' } });
     expect(e.user_data.em).toBeUndefined();
+    // external_id is a customer information parameter too (README: dropped with the others).
+    expect(e.user_data.external_id).toBeUndefined();
+    // Without the hashes, what is left must still be enough to match.
+    expect(metaAdapter('http://m/').check(dest('meta', { pixel_id: '123456789012345', advanced_matching: false }), item({ data: { order_id: 'O' } }), NOW)).toMatch(/no customer information/);
+  });
+  it('TikTok leaves the hashed e-mail, phone and external id out without advanced matching, and keeps its cookie and ip', async () => {
+    const r = recorder();
+    await tiktokAdapter('http://t').send(dest('tiktok', { pixel_id: 'D17TA5JC77UDOT6CA5FG', advanced_matching: false }), [item({ user_data: { em: 'a'.repeat(64), ph: 'b'.repeat(64), external_id: 'c'.repeat(64) }, data: { ...item().data, ttp: 'TTP1' } })], r.http);
+    expect(r.calls[0].body.data[0].user).toEqual({ ttp: 'TTP1', ip: '203.0.113.0', user_agent: 'UA' });
   });
   it('Meta refuses before sending: older than 7 days, nothing to match; and a backend order without a page is system_generated', async () => {
     const a = metaAdapter('http://m');
