@@ -150,6 +150,21 @@ describe('server-side conversions', () => {
     expect(retried.json).toEqual({ id: dead[0].id, status: 'pending' });
   });
 
+  it('GA4: when one client\'s request of a batch fails, the clients already accepted are not sent again (GA4 counts every copy)', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-ga4-partial');
+    await addCode(base, t, { provider: 'ga4', organizer_id: null, settings: { measurement_id: 'G-PARTIAL1' }, secrets: { api_secret: 's3cr3t' } });
+    const orders = [purchase({ visitor_id: 'v-ga-1', session_id: 's-ga-1' }), purchase({ visitor_id: 'v-ga-2', session_id: 's-ga-2' })];
+    mock.script('ga4', [200, 503]);
+    await postEvents(base, t, orders);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, '&status=sent')).items.length === 2;
+    }, 180_000, 500);
+    const accepted = (o: Record<string, any>) => mock.received.filter((r) => r.provider === 'ga4' && r.status === 200 && r.ids.includes(o.entities.order_id)).length;
+    expect(orders.map(accepted)).toEqual([1, 1]);
+    expect(mock.received.filter((r) => r.provider === 'ga4' && r.destination === 'G-PARTIAL1' && r.status === 503)).toHaveLength(1);
+  });
+
   it('is dead before sending when the provider would refuse the row or the destination cannot send', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-refused');
     await addCode(base, t, metaCode('999999999999999', 'O1'));

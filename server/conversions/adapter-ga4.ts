@@ -54,15 +54,18 @@ export const ga4Adapter = (base: string): Adapter => ({
   },
   async send(dest, items, http) {
     const url = `${joinUrl(base, 'mp/collect')}?measurement_id=${encodeURIComponent(String(dest.settings.measurement_id))}&api_secret=${encodeURIComponent(dest.secrets.api_secret ?? '')}`;
-    // One request per client (each event carries its own time); the first failure is the batch's answer.
+    // One request per client (each event carries its own time). At the first failure the clients already
+    // sent are reported as sent: GA4 does not deduplicate events, so sending them again would count them twice.
     const groups = new Map<string, OutboxItem[]>();
     for (const i of items) {
       const k = ga4ClientId(i);
       groups.set(k, [...(groups.get(k) ?? []), i]);
     }
+    const sent: number[] = [];
     for (const g of groups.values()) {
       const out = classifyGa4(await http(url, ga4Body(g)));
-      if (out.kind !== 'ok') return out;
+      if (out.kind !== 'ok' && out.kind !== 'partial') return sent.length ? { kind: 'partial', sent, rest: out } : out;
+      sent.push(...g.map((i) => i.id));
     }
     return { kind: 'ok' };
   },

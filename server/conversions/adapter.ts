@@ -59,11 +59,16 @@ export interface Destination {
   secrets: CodeSecrets;
 }
 
-export type SendOutcome =
-  | { kind: 'ok' }
+export type FailedOutcome =
   | { kind: 'retry'; error: string; retryAfterMs?: number }
   | { kind: 'invalid'; error: string }
   | { kind: 'fatal'; error: string };
+
+/**
+ * `partial`: a batch sent as several requests (GA4: one per client) where some went through: the rows in
+ * `sent` (OutboxItem ids) are delivered and must not be sent again; `rest` is the answer for the others.
+ */
+export type SendOutcome = { kind: 'ok' } | FailedOutcome | { kind: 'partial'; sent: number[]; rest: FailedOutcome };
 
 export interface Adapter {
   provider: Provider;

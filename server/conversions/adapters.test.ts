@@ -96,4 +96,15 @@ describe('requests', () => {
     expect(r.calls[2].url).toBe('http://a/mp/collect?measurement_id=G-ABC123&api_secret=sec');
     expect(r.calls[2].body.events[0]).toMatchObject({ name: 'purchase', params: { transaction_id: 'O-1', value: 120, currency: 'EUR', items: [{ item_id: 'GA', quantity: 2, price: 60 }] } });
   });
+  it('GA4 reports the clients it already sent when a later client fails (GA4 does not deduplicate: they must not be sent again)', async () => {
+    const bodies: any[] = [];
+    const http: HttpPost = async (_url, body) => (bodies.push(body), (body as any).client_id === 'v-2' ? ans(503) : ans(204));
+    const rows = [item({ id: 1 }), item({ id: 2, data: { visitor_id: 'v-2' } }), item({ id: 3, data: { visitor_id: 'v-3' } }), item({ id: 4 })];
+    const out = await ga4Adapter('http://a').send(dest('ga4', { measurement_id: 'G-ABC123' }), rows, http);
+    expect(out).toEqual({ kind: 'partial', sent: [1, 4], rest: { kind: 'retry', error: expect.stringMatching(/503/) } });
+    expect(bodies.map((b) => b.client_id)).toEqual(['v-1', 'v-2']);
+    // The first client failing: nothing was sent, the batch's answer is that failure.
+    const first = await ga4Adapter('http://a').send(dest('ga4', { measurement_id: 'G-ABC123' }), [rows[1], rows[0]], http);
+    expect(first.kind).toBe('retry');
+  });
 });

@@ -90,6 +90,12 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
 
   /** Marks one answer; `invalid` of several rows bisects. Returns the rows settled. */
   async function settle(dest: Destination, items: Claimed[], out: SendOutcome, adapter: Adapter): Promise<number> {
+    if (out.kind === 'partial') {
+      const sent = new Set(out.sent);
+      const done = items.filter((i) => sent.has(i.id));
+      await settle(dest, done, { kind: 'ok' }, adapter);
+      return done.length + (await settle(dest, items.filter((i) => !sent.has(i.id)), out.rest, adapter));
+    }
     stats.request(dest.provider, out.kind);
     if (out.kind === 'ok') {
       await db.query(Q.mark_sent, [items.map((i) => i.id)]);
