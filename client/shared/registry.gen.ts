@@ -406,6 +406,7 @@ export interface EventPayloads {
   /** Periodic occupancy counters for a gate. Scope: necessary. */
   capacity_snapshot: {
     gate_id: string | number;
+    scanner_session_id?: string | number | null;
     current_inside: number;
     total_entries?: number | null;
     total_exits?: number | null;

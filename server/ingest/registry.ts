@@ -511,6 +511,8 @@ const SCANNER: EventDefinition[] = [
   }),
   ev('capacity_snapshot', 'scanner', 'necessary', ['event_entity_id'], 'Periodic occupancy counters for a gate.', {
     gate_id: ID,
+    // With it, the counters are that scanner session's own (one device's shift at the gate); without it, the gate's.
+    scanner_session_id: opt(ID),
     current_inside: PEOPLE,
     total_entries: opt(PEOPLE),
     total_exits: opt(PEOPLE),
