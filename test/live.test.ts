@@ -145,6 +145,18 @@ describe('live layer (single node)', () => {
     const rest = await liveRest(base, '/api/v1/live/events/CAP1/capacity', gateToken);
     expect(rest.json.data.inside).toBe(152);
     expect((await liveRest(base, '/api/v1/live/events/CAP1', gateToken)).status).toBe(403);
+
+    // Gate G3 has two scanners (their sessions' own snapshots) and sees an exit: the gate sums the sessions.
+    const at = (s: string) => ({ gate_id: 'G3', scanner_session_id: s });
+    await sendEvents(base, t, [
+      ...Array.from({ length: 10 }, (_, i) => scan('entry_granted', at('dev-a'), now - 3000 + i)),
+      ...Array.from({ length: 3 }, (_, i) => scan('entry_granted', at('dev-b'), now - 3000 + i)),
+      scan('capacity_snapshot', { ...at('dev-a'), current_inside: 10, total_entries: 10, total_denied: 0, capacity: 100 }, now - 2000),
+      scan('capacity_snapshot', { ...at('dev-b'), current_inside: 3, total_entries: 3, total_denied: 0, capacity: 100 }, now - 1900),
+      scan('entry_granted', { ...at('dev-b'), scan_type: 'exit' }, now - 800),
+    ]);
+    const g3 = (await c.until(topic, (x) => x.gates.G3?.entries === 13 && x.gates.G3?.inside === 12)).gates.G3;
+    expect(g3).toMatchObject({ inside: 12, entries: 13, denied: 0, capacity: 100 });
     c.close();
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyScan, applySnapshot, capacityView, prune, type CapacityState } from './capacity.js';
+import { applyScan, applySnapshot, capacityView, laneKey, prune, type CapacityState, type ScanKind } from './capacity.js';
 import type { GateSnapshot } from './facts.js';
 
 const NOW = Date.parse('2025-06-01T20:00:00Z');
@@ -60,6 +60,87 @@ describe('capacity', () => {
     prune(s, NOW);
     expect(s.get('A')!.scans.length).toBeLessThan(200);
     expect(capacityView(s, NOW)).toEqual(before);
+  });
+
+  it('takes an exit scan off inside, not counting it as an entry or in the rate; a snapshot covers the exits before it', () => {
+    const s: CapacityState = new Map();
+    for (let i = 0; i < 5; i++) applyScan(s, 'A', NOW - 50 * S + i * S, 'g');
+    applyScan(s, 'A', NOW - 40 * S, 'x');
+    applyScan(s, 'A', NOW - 39 * S, 'x');
+    applyScan(s, 'A', NOW - 38 * S, 'g'); // a re-entry is an entry
+    applyScan(s, 'A', NOW - 37 * S, 'd');
+    expect(capacityView(s, NOW)).toMatchObject({ inside: 4, entries: 6, denied: 1, rate_per_minute: 6 });
+    applySnapshot(s, 'A', NOW - 30 * S, snap({ inside: 4, entries: 6, denied: 1 }));
+    applyScan(s, 'A', NOW - 20 * S, 'x');
+    expect(capacityView(s, NOW)).toMatchObject({ inside: 3, entries: 6, denied: 1 });
+    // More exits than anyone seen going in (a scanner that started mid-event) never goes below zero.
+    const t: CapacityState = new Map();
+    applyScan(t, 'B', NOW - 5 * S, 'x');
+    expect(capacityView(t, NOW).gates.B.inside).toBe(0);
+  });
+
+  it('sums the scanner sessions at a gate: two devices and a shift change each count their own', () => {
+    const s: CapacityState = new Map();
+    const a1 = laneKey('north', 'dev-a-1');
+    const b1 = laneKey('north', 'dev-b-1');
+    const a2 = laneKey('north', 'dev-a-2');
+    for (let i = 0; i < 10; i++) applyScan(s, a1, NOW - 100 * S + i * S, 'g');
+    for (let i = 0; i < 3; i++) applyScan(s, b1, NOW - 100 * S + i * S, 'g');
+    expect(capacityView(s, NOW).gates.north.inside).toBe(13);
+    applySnapshot(s, a1, NOW - 80 * S, snap({ inside: 10, entries: 10, denied: 0, capacity: 500 }));
+    expect(capacityView(s, NOW).gates.north).toMatchObject({ inside: 13, entries: 13, capacity: 500 });
+    applySnapshot(s, b1, NOW - 79 * S, snap({ inside: 3, entries: 3, denied: 0, capacity: 500 }));
+    expect(capacityView(s, NOW).gates.north.inside).toBe(13);
+    // Device A's next shift is a new session starting from zero.
+    applyScan(s, a2, NOW - 10 * S, 'g');
+    applySnapshot(s, a2, NOW - 9 * S, snap({ inside: 1, entries: 1, denied: 0, capacity: 500 }));
+    const v = capacityView(s, NOW);
+    expect(v).toMatchObject({ inside: 14, entries: 14, capacity: 500, percent: 2.8 });
+    expect(Object.keys(v.gates)).toEqual(['north']);
+  });
+
+  it('under a gate-wide snapshot (no session) every scan before it is counted by it, session snapshots are not added', () => {
+    const s: CapacityState = new Map();
+    for (let i = 0; i < 10; i++) applyScan(s, laneKey('south', 'dev-1'), NOW - 100 * S + i * S, 'g');
+    applySnapshot(s, laneKey('south', 'dev-1'), NOW - 85 * S, snap({ inside: 10, entries: 10, denied: 0 }));
+    applySnapshot(s, 'south', NOW - 60 * S, snap({ inside: 250, entries: 260, denied: 2 }));
+    applyScan(s, laneKey('south', 'dev-1'), NOW - 30 * S, 'g');
+    applyScan(s, 'south', NOW - 20 * S, 'x');
+    const before = capacityView(s, NOW);
+    expect(before.gates.south).toMatchObject({ inside: 250, entries: 261, denied: 2 });
+    prune(s, NOW + 200 * S);
+    expect(capacityView(s, NOW + 200 * S)).toMatchObject({ inside: 250, entries: 261, denied: 2 });
+  });
+
+  it('is independent of arrival order, and pruning never changes the numbers, with sessions and exits', () => {
+    type Op = { gate: string; at: number; kind: ScanKind | 's'; inside: number; entries: number };
+    const op = fc.record({
+      gate: fc.constantFrom('A', 'B', laneKey('A', 's1'), laneKey('A', 's2'), laneKey('B', 's1')),
+      at: fc.integer({ min: NOW - 600 * S, max: NOW }),
+      kind: fc.constantFrom<ScanKind | 's'>('g', 'g', 'x', 'd', 's'),
+      inside: fc.nat(1000),
+      entries: fc.nat(1000),
+    });
+    const run = (ops: Op[], pruneAt?: number) => {
+      const s: CapacityState = new Map();
+      for (const o of ops) {
+        if (o.kind === 's') applySnapshot(s, o.gate, o.at, snap({ inside: o.inside, entries: o.entries, denied: 0, capacity: 2000 }));
+        else applyScan(s, o.gate, o.at, o.kind);
+      }
+      if (pruneAt !== undefined) prune(s, pruneAt);
+      return capacityView(s, NOW + 120 * S);
+    };
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(op, { maxLength: 60, selector: (o) => `${o.gate}:${o.at}:${o.kind === 's'}` }).chain((ops) =>
+          fc.tuple(fc.constant(ops), fc.shuffledSubarray(ops, { minLength: ops.length, maxLength: ops.length })),
+        ),
+        ([ops, shuffled]) => {
+          expect(run(shuffled)).toEqual(run(ops));
+          expect(run(ops, NOW + 120 * S)).toEqual(run(ops));
+        },
+      ),
+    );
   });
 
   it('is independent of arrival order', () => {

@@ -1,10 +1,18 @@
 // Gate capacity from scanner events. Pure; `now` is always passed in.
 //
-// Per gate: the newest `capacity_snapshot` (by occurred_at) is the base — a late, older snapshot never
-// replaces it — and `entry_granted` / `entry_denied` that occurred after it are added on top. Scans at or
-// before the base are already inside its totals. The result does not depend on arrival order, so the live
-// numbers and a recompute from the store in occurred_at order agree.
-import type { GateSnapshot } from './facts.js';
+// Per lane: the newest `capacity_snapshot` (by occurred_at) is the base — a late, older snapshot never
+// replaces it — and `entry_granted` / `entry_denied` that occurred after it are added on top (an exit scan
+// takes one off `inside`). Scans at or before the base are already inside its totals. The result does not
+// depend on arrival order, so the live numbers and a recompute from the store in occurred_at order agree.
+//
+// A lane is one scanner session at a gate (`gate\0session`: its scans and snapshots carry that
+// scanner_session_id, and its snapshots count that session only), or the gate itself (no session: its
+// snapshots count the whole gate). A gate's figures are the sum of its session lanes — several devices, shift
+// changes — unless the gate has a gate-wide snapshot: that one then counts every scan before it, whatever
+// its session, and session snapshots are not added to it.
+import { laneGate, type GateSnapshot, type ScanKind } from './facts.js';
+
+export { laneGate, laneKey, scanKind, type ScanKind } from './facts.js';
 
 export const RATE_WINDOW_MS = 60_000;
 /** Safety cap for gates that never send snapshots: the oldest scans are folded into a base count. */
@@ -12,14 +20,14 @@ const MAX_SCANS = 200_000;
 
 export interface Scan {
   at: number;
-  kind: 'g' | 'd';
+  kind: ScanKind;
 }
 
 export interface GateState {
   snap: (GateSnapshot & { at: number }) | null;
   scans: Scan[];
   /** Scans folded away by the cap (never covered by a later snapshot). */
-  folded: { g: number; d: number };
+  folded: Record<ScanKind, number>;
   /** Latest activity (snapshot or scan), epoch ms. */
   lastAt: number;
 }
@@ -44,10 +52,12 @@ export interface CapacityView extends CapacityFigures {
   gates: Record<string, GateView>;
 }
 
+export const emptyGate = (): GateState => ({ snap: null, scans: [], folded: { g: 0, x: 0, d: 0 }, lastAt: 0 });
+
 const gateOf = (s: CapacityState, gate: string): GateState => {
   let g = s.get(gate);
   if (!g) {
-    g = { snap: null, scans: [], folded: { g: 0, d: 0 }, lastAt: 0 };
+    g = emptyGate();
     s.set(gate, g);
   }
   return g;
@@ -62,7 +72,7 @@ export function applySnapshot(s: CapacityState, gate: string, at: number, snap: 
   return true;
 }
 
-export function applyScan(s: CapacityState, gate: string, at: number, kind: 'g' | 'd'): void {
+export function applyScan(s: CapacityState, gate: string, at: number, kind: ScanKind): void {
   const g = gateOf(s, gate);
   g.scans.push({ at, kind });
   g.lastAt = Math.max(g.lastAt, at);
@@ -72,21 +82,23 @@ export function applyScan(s: CapacityState, gate: string, at: number, kind: 'g' 
   }
 }
 
-const coverAt = (g: GateState, kind: 'g' | 'd'): number => {
-  if (!g.snap) return -Infinity;
-  const total = kind === 'g' ? g.snap.entries : g.snap.denied;
-  return total === null ? -Infinity : g.snap.at;
+/** Up to when a snapshot's totals include a kind of scan (exits are only in `inside`, which is always sent). */
+const coverAt = (snap: GateState['snap'], kind: ScanKind): number => {
+  if (!snap) return -Infinity;
+  const total = kind === 'g' ? snap.entries : kind === 'd' ? snap.denied : snap.inside;
+  return total === null ? -Infinity : snap.at;
 };
 
-/** Drops scans that can no longer change any number: covered by the snapshot and out of the rate window. */
+/** Drops scans that can no longer change any number: covered by the snapshot that counts them and out of the rate window. */
 export function prune(s: CapacityState, now: number): void {
-  for (const g of s.values()) {
-    const horizon = now - RATE_WINDOW_MS;
-    const cg = Math.min(coverAt(g, 'g'), horizon);
-    const cd = Math.min(coverAt(g, 'd'), horizon);
-    if (g.scans.some((sc) => sc.at <= (sc.kind === 'g' ? cg : cd))) {
-      g.scans = g.scans.filter((sc) => sc.at > (sc.kind === 'g' ? cg : cd));
-    }
+  const horizon = now - RATE_WINDOW_MS;
+  for (const [lane, g] of s) {
+    // Under a gate-wide snapshot, session lanes are counted from it, not from their own snapshots.
+    const gateWide = lane === laneGate(lane) ? null : (s.get(laneGate(lane))?.snap ?? null);
+    const by = gateWide ?? g.snap;
+    const cover = (kind: ScanKind) => Math.min(coverAt(by, kind), horizon);
+    const c = { g: cover('g'), x: cover('x'), d: cover('d') };
+    if (g.scans.some((sc) => sc.at <= c[sc.kind])) g.scans = g.scans.filter((sc) => sc.at > c[sc.kind]);
   }
 }
 
@@ -95,9 +107,10 @@ export const pct = (inside: number, capacity: number | null): number | null =>
 
 export function gateView(g: GateState, now: number): GateView {
   const snapAt = g.snap ? g.snap.at : -Infinity;
-  const cg = coverAt(g, 'g');
-  const cd = coverAt(g, 'd');
+  const cg = coverAt(g.snap, 'g');
+  const cd = coverAt(g.snap, 'd');
   let grantsAfterSnap = 0;
+  let exitsAfterSnap = 0;
   let entries = g.snap?.entries ?? 0;
   let denied = g.snap?.denied ?? 0;
   let recent = 0;
@@ -106,13 +119,15 @@ export function gateView(g: GateState, now: number): GateView {
       if (sc.at > cg) entries++;
       if (sc.at > snapAt) grantsAfterSnap++;
       if (sc.at > now - RATE_WINDOW_MS && sc.at <= now) recent++;
+    } else if (sc.kind === 'x') {
+      if (sc.at > snapAt) exitsAfterSnap++;
     } else if (sc.at > cd) {
       denied++;
     }
   }
   if (cg === -Infinity) entries += g.folded.g;
   if (cd === -Infinity) denied += g.folded.d;
-  const inside = (g.snap?.inside ?? 0) + grantsAfterSnap + (g.snap ? 0 : g.folded.g);
+  const inside = Math.max(0, (g.snap?.inside ?? 0) + grantsAfterSnap - exitsAfterSnap + (g.snap ? 0 : g.folded.g - g.folded.x));
   // The scanner's own rate is trusted while it is fresh; individual entries give the rate otherwise.
   const snapRate = g.snap && g.snap.rate_per_minute !== null && now - g.snap.at <= RATE_WINDOW_MS ? g.snap.rate_per_minute : 0;
   const capacity = g.snap?.capacity ?? null;
@@ -127,6 +142,53 @@ export function gateView(g: GateState, now: number): GateView {
   };
 }
 
+/** The lanes of each gate, by gate id. */
+function byGate(s: CapacityState): Map<string, { own: GateState | null; sessions: GateState[] }> {
+  const out = new Map<string, { own: GateState | null; sessions: GateState[] }>();
+  for (const [lane, g] of s) {
+    const gate = laneGate(lane);
+    let e = out.get(gate);
+    if (!e) out.set(gate, (e = { own: null, sessions: [] }));
+    if (lane === gate) e.own = g;
+    else e.sessions.push(g);
+  }
+  return out;
+}
+
+/** The newest snapshot among lanes, for the figures a scanner states rather than counts (capacities). */
+const newestSnap = (lanes: GateState[]): GateState['snap'] =>
+  lanes.reduce<GateState['snap']>((best, g) => (g.snap && (!best || g.snap.at > best.at) ? g.snap : best), null);
+
+/** One gate's figures from its lanes (see the header), and the snapshot its capacities come from. */
+function gateFigures(own: GateState | null, sessions: GateState[], now: number): { view: GateView; snap: GateState['snap'] } {
+  const lanes = own ? [own, ...sessions] : sessions;
+  if (own?.snap || sessions.length === 0) {
+    const all: GateState = own && sessions.length === 0 ? own : {
+      snap: own?.snap ?? null,
+      scans: lanes.flatMap((g) => g.scans),
+      folded: { g: lanes.reduce((n, g) => n + g.folded.g, 0), x: lanes.reduce((n, g) => n + g.folded.x, 0), d: lanes.reduce((n, g) => n + g.folded.d, 0) },
+      lastAt: Math.max(...lanes.map((g) => g.lastAt)),
+    };
+    return { view: gateView(all, now), snap: all.snap };
+  }
+  const views = lanes.map((g) => gateView(g, now));
+  const snap = newestSnap(lanes);
+  const inside = views.reduce((n, v) => n + v.inside, 0);
+  const capacity = snap?.capacity ?? null;
+  return {
+    view: {
+      inside,
+      entries: views.reduce((n, v) => n + v.entries, 0),
+      denied: views.reduce((n, v) => n + v.denied, 0),
+      rate_per_minute: views.reduce((n, v) => n + v.rate_per_minute, 0),
+      capacity,
+      percent: pct(inside, capacity),
+      updated_at: new Date(Math.max(...lanes.map((g) => g.lastAt))).toISOString(),
+    },
+    snap,
+  };
+}
+
 export function capacityView(s: CapacityState, now: number): CapacityView {
   const gates: Record<string, GateView> = {};
   let inside = 0;
@@ -135,19 +197,22 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   let rate = 0;
   let gateCapacity: number | null = 0;
   let venue: { at: number; value: number } | null = null;
-  for (const id of [...s.keys()].sort()) {
-    const g = s.get(id)!;
-    const v = gateView(g, now);
+  const groups = byGate(s);
+  for (const id of [...groups.keys()].sort()) {
+    const { own, sessions } = groups.get(id)!;
+    const { view: v } = gateFigures(own, sessions, now);
     gates[id] = v;
     inside += v.inside;
     entries += v.entries;
     denied += v.denied;
     rate += v.rate_per_minute;
     gateCapacity = v.capacity !== null && gateCapacity !== null ? gateCapacity + v.capacity : null;
-    const vc = g.snap?.venue_capacity;
-    if (vc != null && (!venue || g.snap!.at > venue.at)) venue = { at: g.snap!.at, value: vc };
+    for (const g of own ? [own, ...sessions] : sessions) {
+      const vc = g.snap?.venue_capacity;
+      if (vc != null && (!venue || g.snap!.at > venue.at)) venue = { at: g.snap!.at, value: vc };
+    }
   }
-  const capacity = venue ? venue.value : s.size > 0 && gateCapacity ? gateCapacity : null;
+  const capacity = venue ? venue.value : groups.size > 0 && gateCapacity ? gateCapacity : null;
   return { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };
 }
 

@@ -18,6 +18,21 @@ export type FactKind =
   /** Any other row about the event entity: counts its visitor and links the organizer. */
   | 'touch';
 
+/** g: granted (entry or re-entry), x: granted exit, d: denied. */
+export type ScanKind = 'g' | 'x' | 'd';
+
+/** The scan a grant or deny fact records. */
+export const scanKind = (f: { kind: string; exit?: boolean }): ScanKind => (f.kind === 'deny' ? 'd' : f.exit ? 'x' : 'g');
+
+const LANE = '\u0000';
+/** The state key of a gate's scans and snapshots: the gate's own, or one scanner session's at it. */
+export const laneKey = (gate: string, session: string | null): string => (session === null ? gate : `${gate}${LANE}${session}`);
+/** The gate a lane belongs to (ingest refuses NUL in ids, so the separator is unambiguous). */
+export const laneGate = (lane: string): string => {
+  const i = lane.indexOf(LANE);
+  return i === -1 ? lane : lane.slice(0, i);
+};
+
 export interface GateSnapshot {
   inside: number;
   entries: number | null;
@@ -49,7 +64,10 @@ export interface Fact {
   tickets?: number;
   amount?: number;
   currency?: string;
+  /** Scans and snapshots: the capacity lane (capacity.ts laneKey: the gate, or the gate and the scanner session). */
   gate?: string;
+  /** An entry_granted whose scan_type is 'exit': takes one off the gate's inside. */
+  exit?: boolean;
   snap?: GateSnapshot;
   /** Order: the catalog categories of its ticket types (catalog_ticket_types.category), distinct, sorted, ', '-joined. */
   cat?: string;
@@ -165,10 +183,11 @@ export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer, owner
     }
     case 'grant':
     case 'deny':
-      f.gate = id(p.gate_id) ?? 'unknown';
+      f.gate = laneKey(id(p.gate_id) ?? 'unknown', id(p.scanner_session_id));
+      if (kind === 'grant' && p.scan_type === 'exit') f.exit = true;
       break;
     case 'snapshot':
-      f.gate = id(p.gate_id) ?? 'unknown';
+      f.gate = laneKey(id(p.gate_id) ?? 'unknown', id(p.scanner_session_id));
       f.snap = {
         inside: num(p.current_inside) ?? 0,
         entries: num(p.total_entries),

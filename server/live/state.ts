@@ -2,7 +2,7 @@
 // and gate capacity; per (tenant, organizer) the roll-up and a sales ticker. Pure: facts in, snapshots out,
 // `now` passed in. Every rule here is independent of the order facts arrive in, so the state built live and
 // the state recomputed from the store (in occurred_at order) are equal.
-import { applyScan, applySnapshot, capacityView, prune, type CapacityState, type CapacityView } from './capacity.js';
+import { applyScan, applySnapshot, capacityView, prune, scanKind, type CapacityState, type CapacityView } from './capacity.js';
 import { fromMilli, toMilli, type ClaimSource, type Fact } from './facts.js';
 import { decideClaim } from './owners.js';
 import { Uniq } from './uniq.js';
@@ -275,7 +275,7 @@ export class LiveState {
       }
       case 'grant':
       case 'deny':
-        applyScan(e.capacity, f.gate!, f.at, f.kind === 'grant' ? 'g' : 'd');
+        applyScan(e.capacity, f.gate!, f.at, scanKind(f));
         break;
       case 'snapshot':
         applySnapshot(e.capacity, f.gate!, f.at, f.snap!);

@@ -3,6 +3,7 @@
 // only code that turns Redis' shapes back into LiveState's; false when Redis no longer holds the whole day.
 import type { ChainableCommander, Redis } from 'ioredis';
 import { asClaimSource } from './facts.js';
+import { emptyGate } from './capacity.js';
 import { CHECKOUT_WINDOW_MS, COUNTER_NAMES, type LiveState, type TickerEntry } from './state.js';
 import { dayKeys, keys, type Keys } from './redis-keys.js';
 
@@ -59,13 +60,13 @@ function applyEvent(state: LiveState, tenant: number, event: string, live: Recor
   for (const [id, at] of pairs(r[3] as string[])) e.completed.set(id, at);
   for (const [gate, json] of Object.entries(r[4] as Record<string, string>)) {
     const snap = JSON.parse(json);
-    e.capacity.set(gate, { snap, scans: [], folded: { g: 0, d: 0 }, lastAt: snap.at });
+    e.capacity.set(gate, { ...emptyGate(), snap, lastAt: snap.at });
   }
   for (const [m, at] of pairs(r[5] as string[])) {
     const [gate, kind] = m.split('\t');
     let g = e.capacity.get(gate);
-    if (!g) e.capacity.set(gate, (g = { snap: null, scans: [], folded: { g: 0, d: 0 }, lastAt: 0 }));
-    g.scans.push({ at, kind: kind === 'g' ? 'g' : 'd' });
+    if (!g) e.capacity.set(gate, (g = emptyGate()));
+    g.scans.push({ at, kind: kind === 'g' || kind === 'x' ? kind : 'd' });
     g.lastAt = Math.max(g.lastAt, at);
   }
   e.ticker = (r[6] as string[]).map((j) => JSON.parse(j) as TickerEntry).sort((a, b) => (a.ts === b.ts ? (a.id < b.id ? 1 : -1) : a.ts < b.ts ? 1 : -1));

@@ -3,6 +3,7 @@
 // indexes). Only command building, on a pipeline the caller executes: the flush loop and the GDPR tenant reset
 // (warm.ts) send the same commands, and the key layout itself is in redis-keys.ts.
 import type { ChainableCommander } from 'ioredis';
+import { scanKind } from './capacity.js';
 import { SOURCE_RANK, toMilli, type Fact } from './facts.js';
 import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type TickerEntry } from './state.js';
 import { dayKeys, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
@@ -102,7 +103,7 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
       }
       case 'grant':
       case 'deny':
-        pl.zadd(k.scans(event), f.at, `${f.gate}\t${f.kind === 'grant' ? 'g' : 'd'}\t${f.id}`);
+        pl.zadd(k.scans(event), f.at, `${f.gate}\t${scanKind(f)}\t${f.id}`);
         break;
       case 'snapshot': {
         const covers = f.snap!.entries !== null && f.snap!.denied !== null ? '1' : '0';

@@ -14,6 +14,7 @@ const log = pino({ level: 'silent' });
 
 function scripted(): Fact[] {
   const cap = (name: string, at: number, payload: Record<string, unknown>) => row(name, at, { source_system: 'scanner', entities: { event_entity_id: 'E1', ticket_id: 't' }, payload });
+  const cap2 = (name: string, at: number, payload: Record<string, unknown>) => row(name, at, { source_system: 'scanner', entities: { event_entity_id: 'E2', ticket_id: 't' }, payload });
   const rows = [
     ...funnelRows(E1),
     ...funnelRows(E2),
@@ -24,6 +25,11 @@ function scripted(): Fact[] {
     cap('entry_granted', NOW - 100_000, { gate_id: 'G1' }),
     cap('entry_granted', NOW - 10_000, { gate_id: 'G1' }),
     cap('entry_denied', NOW - 5_000, { gate_id: 'G2' }),
+    // E2's gate: two scanner sessions (one with its own snapshot) and an exit.
+    ...[1, 2, 3].map((i) => cap2('entry_granted', NOW - 50_000 + i, { gate_id: 'G9', scanner_session_id: 'dev-a' })),
+    cap2('capacity_snapshot', NOW - 40_000, { gate_id: 'G9', scanner_session_id: 'dev-a', current_inside: 3, total_entries: 3, total_denied: 0 }),
+    cap2('entry_granted', NOW - 30_000, { gate_id: 'G9', scanner_session_id: 'dev-b' }),
+    cap2('entry_granted', NOW - 20_000, { gate_id: 'G9', scanner_session_id: 'dev-a', scan_type: 'exit' }),
   ];
   return rows.map((r) => toFact(r, DAY)).filter((f): f is Fact => f !== null);
 }
@@ -69,6 +75,8 @@ describe('Redis mirror (warm state)', () => {
     for (const e of ['E1', 'E2', 'E3']) expect(restored.eventData(1, e, NOW)).toEqual(hot.eventData(1, e, NOW));
     expect(restored.capacityData(1, 'E1', NOW)).toEqual(hot.capacityData(1, 'E1', NOW));
     expect(restored.capacityData(1, 'E1', NOW)).toMatchObject({ inside: 41, entries: 45, denied: 3, rate_per_minute: 5 });
+    expect(restored.capacityData(1, 'E2', NOW)).toEqual(hot.capacityData(1, 'E2', NOW));
+    expect(restored.capacityData(1, 'E2', NOW)).toMatchObject({ inside: 3, entries: 4, gates: { G9: { inside: 3, entries: 4 } } });
     expect(restored.dashboardData(1, 'O1', NOW)).toEqual(hot.dashboardData(1, 'O1', NOW));
     // The organizer's visitors include what E3 saw before it was linked to O1 (PFMERGE), counted once.
     expect((restored.dashboardData(1, 'O1', NOW) as any).totals.funnel.unique_visitors).toBe(50 + 48 + 2);
