@@ -69,6 +69,40 @@ describe('subscription protocol', () => {
     expect(sub.topics.size).toBe(0);
   });
 
+  it('counts subscribes still waiting (on Redis) against the topic limit: a burst cannot pass it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { sub, seen, send } = setup({ maxTopics: 3, prepare: () => gate });
+    const burst = ['E1', 'E2', 'E3', 'E4', 'E5', 'E1'].map((e) => send({ op: 'subscribe', topic: `analytics:event:${e}` }));
+    await new Promise((r) => setImmediate(r));
+    release();
+    await Promise.all(burst);
+    expect(seen.sent.map((r) => [r.code, r.topic])).toEqual([
+      ['too_many_topics', 'analytics:event:E4'],
+      ['too_many_topics', 'analytics:event:E5'],
+    ]);
+    // The repeated E1 waited with the first: a second snapshot, no second topic.
+    expect(seen.joined.map((j) => [j.key, j.fresh])).toEqual([['1|analytics:event:E1', true], ['1|analytics:event:E2', true], ['1|analytics:event:E3', true], ['1|analytics:event:E1', false]]);
+    expect(sub.topics.size).toBe(3);
+  });
+
+  it('an unsubscribe sent while the subscribe still waits cancels it: no join, no updates after "unsubscribed"', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { hub, sub, seen, send } = setup({ prepare: () => gate });
+    const subscribing = send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    await send({ op: 'unsubscribe', topic: 'analytics:event:E1' });
+    release();
+    await subscribing;
+    expect(seen.joined).toEqual([]);
+    expect(seen.sent).toEqual([{ type: 'unsubscribed', topic: 'analytics:event:E1' }, { type: 'unsubscribed', topic: 'analytics:event:E1' }]);
+    expect(sub.topics.size).toBe(0);
+    expect(hub.entries.get('1|analytics:event:E1')?.subs ?? 0).toBe(0);
+    // A later subscribe to it is not cancelled by the old unsubscribe.
+    await send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    expect(seen.joined.map((j) => j.key)).toEqual(['1|analytics:event:E1']);
+  });
+
   it('refuses a bad topic name and a topic outside the scope', async () => {
     const { seen, send } = setup();
     await send({ op: 'subscribe', topic: 'analytics:nothing' });

@@ -87,7 +87,28 @@ export interface Subscriptions {
   drop(sub: Subscriber): void;
 }
 
+/**
+ * A connection's subscribes still waiting (for the key check or Redis): they hold a place under the topic
+ * limit, and an unsubscribe meanwhile cancels them (`cancels` counts a topic's unsubscribes).
+ */
+interface Pending {
+  waiting: Map<string, number>;
+  cancels: Map<string, number>;
+}
+
 export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPICS_PER_SOCKET): Subscriptions {
+  const pendingOf = new WeakMap<Subscriber, Pending>();
+  const pending = (sub: Subscriber): Pending => {
+    let p = pendingOf.get(sub);
+    if (!p) pendingOf.set(sub, (p = { waiting: new Map(), cancels: new Map() }));
+    return p;
+  };
+  /** Topics held or on their way: what the limit counts. */
+  const held = (sub: Subscriber, p: Pending): number => {
+    let n = sub.topics.size;
+    for (const key of p.waiting.keys()) if (!sub.topics.has(key)) n++;
+    return n;
+  };
   const forbidden = (link: Link, name: string, permission: string) =>
     link.send({ ...error('forbidden', 'This token does not give access to that topic.', name), permission });
 
@@ -111,9 +132,27 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (!core.allowed(sub.scope, topic)) return forbidden(link, name, topicPermission(topic));
     }
     const key = topicKey(tenant, topic);
-    if (!sub.topics.has(key) && sub.topics.size >= maxTopics) {
+    const p = pending(sub);
+    // Checked and reserved in one synchronous step: a burst of subscribes all waiting on Redis must not all pass.
+    if (!sub.topics.has(key) && !p.waiting.has(key) && held(sub, p) >= maxTopics) {
       return link.send(error('too_many_topics', `At most ${maxTopics} topics per connection.`, name));
     }
+    p.waiting.set(key, (p.waiting.get(key) ?? 0) + 1);
+    const epoch = p.cancels.get(key) ?? 0;
+    try {
+      await join(sub, link, key, tenant, topic, () => (p.cancels.get(key) ?? 0) !== epoch, name);
+    } finally {
+      const n = (p.waiting.get(key) ?? 1) - 1;
+      if (n > 0) p.waiting.set(key, n);
+      else {
+        p.waiting.delete(key);
+        p.cancels.delete(key);
+      }
+    }
+  };
+
+  /** The wait and the join of a subscribe that passed its checks; `cancelled`: an unsubscribe came meanwhile. */
+  const join = async (sub: Subscriber, link: Link, key: string, tenant: number, topic: Topic, cancelled: () => boolean, name: string) => {
     try {
       // Before any data: a token of a revoked key gets none (a node that never saw the key reads it first).
       if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
@@ -123,6 +162,8 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       }
       await core.prepare([{ tenant, topic }]);
       if (!link.isOpen()) return;
+      // Unsubscribed while it waited: it is not joined (the unsubscribe was already answered; this answers the subscribe).
+      if (cancelled()) return link.send({ type: 'unsubscribed', topic: name });
       // Decided after the wait: the same topic may have been subscribed meanwhile.
       const fresh = !sub.topics.has(key);
       const entry = fresh ? core.hub.add(tenant, topic) : core.hub.entries.get(key)!;
@@ -149,7 +190,9 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (op.op === 'subscribe') return subscribe(sub, link, name, parsed);
       // The connection holds the topic itself or its revenue-free variant (whichever its access gave it).
       const variants = parsed.kind === 'event' ? [parsed, { ...parsed, revenue: false as const }] : [parsed];
+      const p = pending(sub);
       for (const key of variants.map((t) => topicKey(sub.scope.tenant, t))) {
+        if (p.waiting.has(key)) p.cancels.set(key, (p.cancels.get(key) ?? 0) + 1);
         if (sub.topics.delete(key)) {
           link.leave(key);
           core.hub.remove(key);
