@@ -27,6 +27,27 @@ describe('Socket.IO', () => {
     await server?.close();
   });
 
+  it('ends a long-polling session that keeps posting and never polls, once LIVE_WS_MAX_BACKPRESSURE bytes wait for it', { timeout: 60_000 }, async () => {
+    const token = await mintToken(server.url, t, { role: 'organizer', org_id: 'ORG-S' });
+    const url = (sid?: string) => `${server.url}/socket.io/?EIO=4&transport=polling&token=${encodeURIComponent(token)}${sid ? `&sid=${sid}` : ''}`;
+    const open = await (await fetch(url())).text();
+    const sid = JSON.parse(open.slice(1)).sid as string;
+    const post = (body: string) => fetch(url(sid), { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+    expect((await post('40')).status).toBe(200);
+    // Each subscribe is answered with a snapshot (~0.7 KB) that waits for a GET that never comes: ~2.8 MB in all.
+    const batch = Array(400).fill('42["subscribe","analytics:event:S1"]').join('\x1e');
+    for (let i = 0; i < 10; i++) {
+      const r = await post(batch);
+      if (r.status !== 200) break; // already ended
+    }
+    await sleep(200);
+    const poll = await fetch(url(sid));
+    const text = await poll.text();
+    // The session is gone (engine.io: "Session ID unknown"), not answered with megabytes of queued snapshots.
+    expect(poll.status).toBe(400);
+    expect(text.length).toBeLessThan(1000);
+  });
+
   it('refuses a connection without a valid token', async () => {
     await expect(open(server.url, 'nope')).rejects.toMatchObject({ message: 'unauthorized', data: { code: 'invalid_token' } });
     await expect(open(server.url, '')).rejects.toMatchObject({ data: { code: 'missing_token' } });

@@ -27,6 +27,36 @@ export class RoomAdapter extends Adapter {
   }
 }
 
+/** What capWriteBuffer uses of an engine.io connection (its public events and close). */
+export interface EngineConn {
+  readyState: string;
+  on(event: 'packetCreate', fn: (packet: { data?: unknown }) => void): unknown;
+  on(event: 'flush', fn: () => void): unknown;
+  close(discard?: boolean): unknown;
+}
+
+/**
+ * Ends a connection once more than `maxBytes` wait in its engine.io write buffer. uWS's maxBackpressure only
+ * covers the websocket transport; on long-polling every message waits in that buffer until the client's next
+ * GET, without bound, so a client that keeps posting (subscribes, pongs that keep it alive) and never polls
+ * would hold the server's memory (measured: 309 MB for one session in 70 s).
+ */
+export function capWriteBuffer(conn: EngineConn, maxBytes: number): void {
+  let bytes = 0;
+  let closing = false;
+  conn.on('flush', () => {
+    bytes = 0;
+  });
+  conn.on('packetCreate', (packet) => {
+    const d = packet.data;
+    bytes += 8 + (typeof d === 'string' ? d.length : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? d.byteLength : 0);
+    if (bytes <= maxBytes || closing) return;
+    closing = true;
+    // After this packet is queued: close(true) discards the transport and the buffer with it.
+    setImmediate(() => conn.readyState === 'open' && conn.close(true));
+  });
+}
+
 export interface SocketIoServer {
   sockets(): number;
   close(): Promise<void>;
@@ -41,6 +71,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
   });
   // Passed through to uWS: a Socket.IO client that stops reading loses messages instead of piling them up.
   io.attachApp(app, { maxBackpressure: core.config.live.wsMaxBackpressure } as never);
+  io.engine.on('connection', (conn: EngineConn) => capWriteBuffer(conn, core.config.live.wsMaxBackpressure));
 
   io.use((socket, next) => {
     const raw = (socket.handshake.auth as { token?: unknown })?.token ?? socket.handshake.query.token;
