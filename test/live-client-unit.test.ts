@@ -72,6 +72,15 @@ describe('token claims', () => {
     expect(tokenExpired('garbage', 1)).toBe(false);
   });
 
+  it('knows the expiry of every role\'s token, not only organizer and gate (the client would reconnect with an expired admin token)', () => {
+    for (const r of ['admin', 'venue', 'venue_manager', 'artist', 'promoter', 'ad_account', 'media']) {
+      expect(tokenExpired(fakeToken({ t: 1, r, exp: 100 }), 100_000), r).toBe(true);
+      expect(tokenExpired(fakeToken({ t: 1, r, exp: 101 }), 100_000), r).toBe(false);
+    }
+    expect(tokenExpired(fakeToken({ t: 1, r: 'admin' }), 100_000)).toBe(false);
+    expect(tokenExpired('v1.bnVsbA.x', 100_000)).toBe(false); // "null" as claims
+  });
+
   it('derives the websocket and http bases', () => {
     expect(baseUrls('http://h:8080/dashboard?x')).toEqual({ http: 'http://h:8080', ws: 'ws://h:8080' });
     expect(baseUrls('wss://live.example.com')).toEqual({ http: 'https://live.example.com', ws: 'wss://live.example.com' });

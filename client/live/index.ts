@@ -10,6 +10,6 @@ export { LiveClient } from './client.js';
 export type { CloseInfo, Connection, FatalError, GapInfo, LiveClientOptions, StateInfo, Subscription, Timers, Transport, TransportHandlers } from './client.js';
 export { backoffDelay, BACKOFF_DEFAULTS, type BackoffOptions } from './backoff.js';
 export { transition, type ConnectionState, type MachineEvent } from './machine.js';
-export { decodeToken, tokenExpired, type TokenClaims } from './token.js';
+export { decodeToken, tokenExp, tokenExpired, type TokenClaims } from './token.js';
 export { createLiveClient, wsTransport, baseUrls, type WebSocketCtor, type WebSocketLike, type WsLiveClientOptions, type WsTransportOptions } from './ws.js';
 export * from './types.js';

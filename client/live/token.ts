@@ -42,8 +42,24 @@ export function decodeToken(token: string): TokenClaims | null {
   }
 }
 
-/** Whether the token's expiry has passed at `nowMs` (unreadable tokens count as not expired: the server decides). */
+/** A v1 token's expiry (epoch seconds), whatever its role; null when it is not one. */
+export function tokenExp(token: string): number | null {
+  if (typeof token !== 'string' || !token.startsWith('v1.')) return null;
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return null;
+  try {
+    const c = JSON.parse(b64urlDecode(parts[1])) as { exp?: unknown } | null;
+    return c !== null && typeof c.exp === 'number' ? c.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the token's expiry has passed at `nowMs`, for every role (admin, venue, promoter… not only the
+ * organizer and gate tokens decodeToken reads); unreadable tokens count as not expired: the server decides.
+ */
 export function tokenExpired(token: string, nowMs: number): boolean {
-  const c = decodeToken(token);
-  return !!c && c.exp * 1000 <= nowMs;
+  const exp = tokenExp(token);
+  return exp !== null && exp * 1000 <= nowMs;
 }
