@@ -303,6 +303,25 @@ describe('live dashboard in Chromium', () => {
     }
   });
 
+  it('fits a 390 px phone: the header wraps instead of squeezing its links, no page scrolls sideways', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      for (const hash of ['', '#history', '#tracking', '#campaigns']) {
+        await page.goto(`${server.url}/dashboard?token=${tokens.organizer}${hash}`);
+        await page.waitForSelector('#app:not([hidden])');
+        await page.waitForTimeout(300);
+        const m = await page.evaluate(() => ({
+          scroll: document.documentElement.scrollWidth,
+          // A link squeezed into a column of letters is taller than two lines.
+          tall: [...document.querySelectorAll<HTMLElement>('header.top a:not([hidden]), header.top button:not([hidden])')].filter((e) => e.offsetParent && e.getBoundingClientRect().height > 40).map((e) => e.textContent),
+        }));
+        expect(m, hash || 'live').toEqual({ scroll: 390, tall: [] });
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
   it('signs in by pasting a token, refuses bad and expired tokens, signs out', async () => {
     const { page } = await open('/dashboard');
     await page.waitForSelector('#signin:not([hidden])');
@@ -329,8 +348,14 @@ describe('live dashboard in Chromium', () => {
     await page.click('#signin button[type="submit"]');
     await page.waitForSelector('#conn[data-state="open"]');
     expect(await page.textContent('#who')).toBe(`Organizer ${DEMO_ORG}`);
+    await page.waitForFunction(() => document.getElementById('updated')!.textContent !== '');
     await page.click('#signout');
     await page.waitForSelector('#signin:not([hidden])');
+    // Nothing of the organizer's view is left in the header.
+    expect(await page.evaluate(() => ({
+      updated: document.getElementById('updated')!.textContent,
+      links: ['nav-history', 'nav-tracking', 'nav-campaigns'].filter((id) => !document.getElementById(id)!.hidden),
+    }))).toEqual({ updated: '', links: [] });
     await page.reload();
     await page.waitForSelector('#signin:not([hidden])'); // the token was forgotten
     await page.close();

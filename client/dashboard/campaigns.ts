@@ -74,11 +74,11 @@ export class CampaignsView {
       h('div', { class: 'panel' }, this.summary, h('h2', null, 'Recommendations'), this.recs),
       h('div', { class: 'panel' }, h('div', { class: 'cp-budget-head' }, h('h2', null, 'Budget'), this.budgetPick), this.bar, this.barText),
       h('div', { class: 'panel' }, h('h2', null, 'Campaigns'),
-        h('table', { class: 'cp-table' }, th('Campaign', 'Platform', 'Type', 'Status', 'Impressions', 'Clicks', 'Spend', 'Conversions', 'Sales', 'ROAS'), this.rows),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'cp-table' }, th('Campaign', 'Platform', 'Type', 'Status', 'Impressions', 'Clicks', 'Spend', 'Conversions', 'Sales', 'ROAS'), this.rows)),
         h('p', { class: 'muted' }, 'Conversions are what the platform reports; sales and ROAS (tracked revenue ÷ spend) come from our own tracking.')),
       h('div', { class: 'panel' }, h('h2', null, 'Performance over time'), this.chart,
         h('p', { class: 'muted' }, h('span', { class: 'key key-spend' }), ' spend  ', h('span', { class: 'key key-revenue' }), ' tracked revenue (cumulative, per metrics sync)')),
-      h('div', { class: 'panel' }, h('h2', null, 'Audiences'), h('table', { class: 'cp-table' }, th('Campaign', 'Platform', 'Audience', 'Kind', 'Sync'), this.audiences)),
+      h('div', { class: 'panel' }, h('h2', null, 'Audiences'), h('div', { class: 'table-wrap' }, h('table', { class: 'cp-table' }, th('Campaign', 'Platform', 'Audience', 'Kind', 'Sync'), this.audiences))),
     );
   }
 

@@ -55,6 +55,9 @@ function showSignin(message?: string): void {
   $('open-entity').hidden = true;
   $('conn').hidden = false;
   text($('who'), '');
+  // Nothing of the signed-out view stays in the header: no "updated", no links into its pages.
+  text($('updated'), '');
+  for (const id of ['nav-history', 'nav-tracking', 'nav-campaigns']) $(id).hidden = true;
   setConn(null);
   showError(message ?? null);
   ($('token-input') as HTMLTextAreaElement).focus();

@@ -100,7 +100,7 @@ export function renderEvents(body: HTMLElement, rows: DashboardData['events'], s
       h(
         'tr',
         { 'data-event-row': r.event_id, tabindex: 0, onclick: () => select(r.event_id), onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && select(r.event_id) },
-        h('td', null, h('a', { href: `#event=${encodeURIComponent(r.event_id)}` }, r.event_title ?? r.event_id)),
+        h('td', { class: 'ev-name', title: r.event_title ?? r.event_id }, h('a', { href: `#event=${encodeURIComponent(r.event_id)}` }, r.event_title ?? r.event_id)),
         ...[f.views, f.unique_visitors, f.add_to_carts, f.checkouts_started, f.orders, f.tickets_sold].map((v) => h('td', { class: 'num' }, formatCount(v))),
         h('td', { class: 'num' }, money),
         h('td', { class: 'num' }, formatRatio(r.conversion.view_to_order)),

@@ -92,7 +92,7 @@ export class TrackingView {
       h('p', { class: 'muted' }, `Your pixels and tags on the pages of organizer ${org}'s events. A code for one event replaces your default for that provider on that event; the marketplace's own codes are always there too. They load only after the visitor's consent.`),
       h('div', { class: 'panel' },
         h('div', { class: 'tc-filters' }, this.filterProvider, this.filterEvent),
-        h('table', { class: 'tc-table' }, h('thead', null, h('tr', null, h('th', null, 'Provider'), h('th', null, 'ID'), h('th', null, 'Applies to'), h('th', null, 'Consent'), h('th', null, 'Server-side'), h('th', null, 'Status'), h('th', null, ''))), this.rows),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'tc-table' }, h('thead', null, h('tr', null, h('th', null, 'Provider'), h('th', null, 'ID'), h('th', null, 'Applies to'), h('th', null, 'Consent'), h('th', null, 'Server-side'), h('th', null, 'Status'), h('th', null, ''))), this.rows)),
         this.empty),
       h('div', { class: 'panel' }, h('h2', null, 'Add a tracking code'), this.form),
     );
