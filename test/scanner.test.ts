@@ -151,4 +151,29 @@ describe('scanner tracker against the server', () => {
     expect(again.session).toBeNull();
     await again.close();
   });
+
+  it('a wrong endpoint (the server answers 404) keeps every event; with the right one they all arrive, snapshots with their session', async () => {
+    const storage = new MemoryStorage();
+    const errors: ScannerError[] = [];
+    const wrong = await TxScannerTracker.open({ endpoint: `${base}/not-here`, writeKey: t.write_key, storage, retryBaseMs: 20, retryMaxMs: 50, flushIntervalMs: 0, onError: (e) => errors.push(e) });
+    const session = await wrong.startSession({ eventEntityId: 'EV-404', gateId: 'G-east' });
+    for (let i = 0; i < 5; i++) await wrong.recordScan({ ticketId: `W-${i}`, result: 'valid' });
+    const own = await wrong.trackCapacitySnapshot();
+    const gate = await wrong.trackCapacitySnapshot({ currentInside: 40, totalEntries: 45 });
+    await until(async () => errors.filter((e) => e.status === 404).length >= 3, 10_000);
+    await wrong.close();
+    expect(errors.filter((e) => e.kind === 'dropped' || e.kind === 'rejected')).toEqual([]);
+    expect(wrong.pending).toBe(1 + 15 + 2);
+
+    const right = await TxScannerTracker.open({ endpoint: base, writeKey: t.write_key, storage, flushIntervalMs: 0, onError: (e) => errors.push(e) });
+    await right.flush();
+    await until(async () => right.pending === 0, 15_000);
+    await right.close();
+    expect(errors.filter((e) => e.kind === 'dropped' || e.kind === 'rejected')).toEqual([]);
+    const stored = await eventsByName(base, t, SCANNER_EVENTS, 'event_entity_id=EV-404');
+    expect(stored).toHaveLength(18);
+    expect(stored.find((e) => e.event_id === own)!.payload).toMatchObject({ scanner_session_id: session, current_inside: 5, total_entries: 5 });
+    expect(stored.find((e) => e.event_id === gate)!.payload).toMatchObject({ current_inside: 40, total_entries: 45 });
+    expect(stored.find((e) => e.event_id === gate)!.payload.scanner_session_id).toBeUndefined();
+  });
 });

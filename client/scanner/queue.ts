@@ -21,6 +21,7 @@ interface Meta<S> {
 }
 
 interface Waiter {
+  append: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -36,6 +37,8 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
   private waiters: Waiter[] = [];
   private writing: Promise<void> | null = null;
   private count = 0;
+  /** Events appended by the write in progress (the last ones of the queue). */
+  private inflight = 0;
 
   private constructor(
     private storage: StorageAdapter,
@@ -45,42 +48,86 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
     public state: S | null,
   ) {}
 
-  /** Loads what an earlier run left. `onCorrupt` hears about pages that could not be parsed (skipped). */
+  /**
+   * Loads what an earlier run left. `onCorrupt` hears about every loss or repair: a page that could not be
+   * parsed or is not a list (skipped), a page missing between others (its events are lost), and a meta that is
+   * unreadable, empty or missing while pages exist (the pages are recovered; the tracker state is lost).
+   */
   static async open<T extends { event_id: string }, S>(
     storage: StorageAdapter,
     prefix: string,
     pageSize = 200,
     onCorrupt: (key: string, err: unknown) => void = () => {},
   ): Promise<DurableQueue<T, S>> {
-    const raw = await storage.getItem(`${prefix}:meta`);
-    let meta: Meta<S> = { v: 1, head: 0, tail: -1, state: null };
-    if (raw) {
+    const metaKey = `${prefix}:meta`;
+    const raw = await storage.getItem(metaKey);
+    let meta: Meta<S> | null = null;
+    let metaProblem: string | null = raw === null ? 'missing' : raw.trim() === '' ? 'empty' : null;
+    if (!metaProblem) {
       try {
-        meta = { ...meta, ...(JSON.parse(raw) as Meta<S>) };
+        const m = JSON.parse(raw!) as Meta<S>;
+        if (!m || typeof m !== 'object' || !Number.isInteger(m.head) || !Number.isInteger(m.tail)) throw new Error('not a queue meta');
+        meta = { v: 1, head: m.head, tail: m.tail, state: m.state ?? null };
       } catch (err) {
-        onCorrupt(`${prefix}:meta`, err);
+        metaProblem = `unreadable (${(err as Error).message})`;
       }
     }
-    const q = new DurableQueue<T, S>(storage, prefix, pageSize, meta.state);
-    let n = meta.head;
-    for (; ; n++) {
-      const key = `${prefix}:p:${n}`;
+    // The page numbers stored, when the adapter can list its keys.
+    const pagePrefix = `${prefix}:p:`;
+    const listed = storage.getAllKeys
+      ? (await storage.getAllKeys())
+          .filter((k) => k.startsWith(pagePrefix) && /^\d+$/.test(k.slice(pagePrefix.length)))
+          .map((k) => Number(k.slice(pagePrefix.length)))
+          .sort((a, b) => a - b)
+      : null;
+    const head = meta?.head ?? (listed?.length ? listed[0] : 0);
+    const tail = meta?.tail ?? (listed?.length ? listed[listed.length - 1] : -1);
+
+    const q = new DurableQueue<T, S>(storage, prefix, pageSize, meta?.state ?? null);
+    const at: { found: number | null } = { found: null }; // the last page number read (an existing page)
+    const read = async (n: number): Promise<boolean> => {
+      const key = `${pagePrefix}${n}`;
       const page = await storage.getItem(key);
-      if (page === null) {
-        if (n <= meta.tail) continue;
-        break;
-      }
+      if (page === null) return false;
+      // A page missing after an earlier one held events that were never acknowledged (emptied pages go from the front).
+      const last = at.found;
+      if (last !== null && n > last + 1) onCorrupt(`${pagePrefix}${last + 1}`, new Error(`page${n - last > 2 ? `s ${last + 1}..${n - 1}` : ` ${last + 1}`} missing: events lost`));
+      at.found = n;
       try {
         const items = JSON.parse(page) as T[];
-        if (Array.isArray(items) && items.length) {
-          q.pages.push({ n, items });
-          q.count += items.length;
+        if (!Array.isArray(items)) throw new Error('not a list of events');
+        const ok = items.filter((it) => it && typeof it === 'object' && typeof it.event_id === 'string');
+        if (ok.length !== items.length) onCorrupt(key, new Error(`${items.length - ok.length} malformed events skipped`));
+        if (ok.length) {
+          q.pages.push({ n, items: ok });
+          q.count += ok.length;
         }
       } catch (err) {
-        onCorrupt(key, err);
+        onCorrupt(key, new Error(`skipped, its events are lost: ${(err as Error).message}`));
+      }
+      return true;
+    };
+    let next = head;
+    if (listed) {
+      // Pages before head are acknowledged ones whose removal was not recorded; everything from head is read.
+      for (const n of listed) if (n >= head) await read(n);
+      next = Math.max(head, (listed[listed.length - 1] ?? -1) + 1, tail + 1);
+    } else {
+      // Without a listing: read on from head while pages exist, past tail too (a crash between a page write and
+      // the meta write); a missing page before the first one found was emptied and removed.
+      for (; ; next++) {
+        if (!(await read(next)) && next > tail) break;
       }
     }
-    q.nextPage = n;
+    const last = at.found;
+    if (last !== null && last < tail) onCorrupt(`${pagePrefix}${last + 1}`, new Error(`page${tail > last + 1 ? `s ${last + 1}..${tail}` : ` ${tail}`} missing: events lost`));
+    q.nextPage = next;
+    if (metaProblem && (raw !== null || last !== null)) {
+      onCorrupt(
+        metaKey,
+        new Error(`${metaProblem}; ${q.count} events recovered from ${q.pages.length} pages${listed ? '' : ' (from page 0 on: the storage cannot list its keys)'}, the tracker state (open session, counters) is lost`),
+      );
+    }
     return q;
   }
 
@@ -89,9 +136,10 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
     return this.count;
   }
 
-  /** The oldest committed events, in order. */
+  /** The oldest committed events, in order (not those of a write still in progress: it may fail). */
   peek(limit: number): T[] {
     const out: T[] = [];
+    limit = Math.min(limit, this.count - this.inflight);
     for (const p of this.pages) {
       for (const it of p.items) {
         if (out.length >= limit) return out;
@@ -105,13 +153,13 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
   append(items: T[], state?: S | null): Promise<void> {
     this.pendingItems.push(...items);
     if (state !== undefined) this.pendingState = { value: state };
-    return this.commit();
+    return this.commit(true);
   }
 
   /** Removes acknowledged events; resolves once that is stored. */
   ack(ids: Iterable<string>): Promise<void> {
     for (const id of ids) this.pendingAcks.add(id);
-    return this.commit();
+    return this.commit(false);
   }
 
   /** Resolves when everything handed over so far is stored (rejects if the last write failed). */
@@ -119,9 +167,9 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
     return this.writing ?? Promise.resolve();
   }
 
-  private commit(): Promise<void> {
+  private commit(append: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      this.waiters.push({ append, resolve, reject });
       if (!this.writing) this.writing = this.loop();
     });
   }
@@ -131,12 +179,27 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
     await Promise.resolve();
     while (this.waiters.length) {
       const waiters = this.waiters.splice(0);
+      const undo = { nextPage: this.nextPage, state: this.state, appended: this.pendingItems.length };
       this.apply();
+      this.inflight = undo.appended;
       try {
         await this.persist();
+        this.inflight = 0;
         for (const w of waiters) w.resolve();
       } catch (err) {
-        for (const w of waiters) w.reject(err);
+        // The appends of a failed write never happened: their callers are told so, so they must not be sent.
+        this.inflight = 0;
+        this.rollback(undo);
+        // Best effort: take back what reached the storage before the failure (a page written, then the meta
+        // failed), so that a restart does not recover events their callers were told are not stored.
+        await this.persist().catch(() => undefined);
+        // Appends made meanwhile were built on the failed ones (the tracker's sequence, totals): they fail too,
+        // so that the state goes back to the last one stored. Acks wait for the next write.
+        this.pendingItems = [];
+        this.pendingState = null;
+        const later = this.waiters.filter((w) => w.append);
+        this.waiters = this.waiters.filter((w) => !w.append);
+        for (const w of [...waiters, ...later]) w.reject(err);
       }
     }
     this.writing = null;
@@ -171,6 +234,7 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
       let last = this.pages[this.pages.length - 1];
       if (!last || last.items.length >= this.pageSize) {
         last = { n: this.nextPage++, items: [] };
+        this.removed.delete(last.n); // taken back by a failed write, written again now
         this.pages.push(last);
       }
       last.items.push(it);
@@ -181,6 +245,25 @@ export class DurableQueue<T extends { event_id: string }, S = unknown> {
       this.state = this.pendingState.value;
       this.pendingState = null;
     }
+  }
+
+  /** Takes the last `appended` events out of the pages again and restores the state before the write. */
+  private rollback(undo: { nextPage: number; state: S | null; appended: number }): void {
+    let k = undo.appended;
+    while (k > 0 && this.pages.length) {
+      const last = this.pages[this.pages.length - 1];
+      const take = Math.min(k, last.items.length);
+      last.items.splice(last.items.length - take, take);
+      this.count -= take;
+      k -= take;
+      if (last.items.length === 0 && last.n >= undo.nextPage) {
+        this.pages.pop();
+        this.dirty.delete(last.n);
+        this.removed.add(last.n);
+      } else this.dirty.add(last.n);
+    }
+    this.nextPage = undo.nextPage;
+    this.state = undo.state;
   }
 
   private async persist(): Promise<void> {

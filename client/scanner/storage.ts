@@ -7,6 +7,13 @@ export interface StorageAdapter {
   getItem(key: string): Promise<string | null>;
   setItem(key: string, value: string): Promise<void>;
   removeItem(key: string): Promise<void>;
+  /**
+   * Every key stored (AsyncStorage's own method). Optional, but without it a lost or corrupt queue meta can
+   * only be recovered from page 0 onwards: the queue lists its page keys with it to recover them all.
+   */
+  getAllKeys?(): Promise<readonly string[]>;
+  /** Releases the adapter (FileStorage: its directory lock); called by the tracker's close(). Optional. */
+  close?(): Promise<void>;
 }
 
 export class MemoryStorage implements StorageAdapter {
@@ -19,5 +26,8 @@ export class MemoryStorage implements StorageAdapter {
   }
   async removeItem(key: string): Promise<void> {
     this.map.delete(key);
+  }
+  async getAllKeys(): Promise<string[]> {
+    return [...this.map.keys()];
   }
 }

@@ -2,11 +2,14 @@
 //
 // Every event is appended to a durable queue (storage adapter: AsyncStorage on React Native, FileStorage
 // on Node, MemoryStorage in tests) before its promise resolves, and stays there until the server has
-// acknowledged it: a 200 whose per-event result is accepted, duplicate or rejected. Network errors,
-// timeouts, 5xx and 429 keep the batch and retry it with exponential backoff and jitter (honouring
-// Retry-After); batches go out one at a time, oldest first, so a session's events reach the server in
-// order. Event ids are fixed when an event is recorded, so a replay after a lost response is answered as
-// a duplicate and stored once. entry_granted / entry_denied trigger a send immediately.
+// acknowledged it: a 200 whose body is the per-event answer to that batch (accepted, duplicate or rejected,
+// adding up to the batch). Everything else keeps the batch and retries it with exponential backoff and jitter
+// (honouring Retry-After, timed on a monotonic clock): no answer, 5xx, 429, another 2xx, any 4xx but a 400/413
+// carrying the server's own JSON error, which halves the batch until the one refused event is alone and drops
+// it. Batches go out one at a time, oldest first, so a session's events reach the server in order. Event ids
+// are fixed when an event is recorded, so a replay after a lost response is answered as a duplicate and
+// stored once. entry_granted / entry_denied trigger a send immediately (at the end of a running backoff).
+// Recording is atomic: when the storage write fails, the promise rejects and nothing of it is kept or sent.
 //
 //   const scanner = await TxScannerTracker.open({ endpoint, writeKey, storage: AsyncStorage, deviceId });
 //   await scanner.startSession({ eventEntityId: 'E1', venueId: 'V1', gateId: 'G-north', staffId: 'S7' });
@@ -16,34 +19,52 @@
 // This file keeps the session, the queue and the delivery decisions; the public types are in types.ts, what
 // each event holds in steps.ts and one POST of a batch in send.ts (re-exported here as before).
 import type { Id } from '../shared/registry.gen.js';
-import { nextDelay, retryAfterMs, verdict } from '../shared/retry.js';
+import { nextDelay, retryAfterMs } from '../shared/retry.js';
 import type { Envelope } from '../shared/types.js';
 import { uuid as defaultUuid } from '../shared/uuid.js';
 import { DurableQueue } from './queue.js';
-import { postBatch } from './send.js';
-import { deniedStep, envelope, grantedStep, scanAttemptStep, scanResultStep, type AttemptOptions, type DenyOptions, type GrantOptions, type ResultOptions, type Step } from './steps.js';
-import { MemoryStorage } from './storage.js';
+import { postBatch, scannerVerdict } from './send.js';
+import { deniedStep, envelope, grantedStep, scanAttemptStep, scanResultStep, type Step } from './steps.js';
+import { MemoryStorage, type StorageAdapter } from './storage.js';
 import type { DenialReason, ScannerConfig, ScannerSession, ScanParams, ScanResult, ScanType, StartSessionParams, TrackerState } from './types.js';
 
 export { SCANNER_VERSION } from './steps.js';
 export type { DenialReason, ScannerConfig, ScannerError, ScannerSession, ScanParams, ScanResult, ScanType, StartSessionParams } from './types.js';
 
 const CRITICAL = new Set(['entry_granted', 'entry_denied']);
+/** The longest Retry-After honoured (a gate must not go quiet for longer on one answer). */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+/** setTimeout's largest delay; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Queues open in this process, per storage: two trackers on one queue would overwrite each other's pages. */
+const openQueues = new WeakMap<object, Set<string>>();
+
+const copy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+function monotonicClock(): () => number {
+  const perf = (globalThis as { performance?: { now(): number } }).performance;
+  if (perf?.now) return () => perf.now();
+  let last = 0; // no performance.now: at least never backwards
+  return () => (last = Math.max(last, Date.now()));
+}
 
 export class TxScannerTracker {
   private cfg: Required<Pick<ScannerConfig, 'batchSize' | 'flushIntervalMs' | 'retryBaseMs' | 'retryMaxMs' | 'requestTimeoutMs'>> & ScannerConfig;
   private url: string;
   private fetch: typeof fetch;
   private now: () => number;
+  private mono: () => number;
   private uuid: () => string;
   private state: TrackerState;
   private batch: number;
   private attempt = 0;
+  /** On the monotonic clock. */
   private retryAt = 0;
   private sending: Promise<void> | null = null;
   private wake: ReturnType<typeof setTimeout> | null = null;
   private interval: ReturnType<typeof setInterval> | null = null;
   private closed = false;
+  private released = false;
   private lastOk = true;
   /** Events of a batch the server refused as a whole (400/413), sent in smaller batches until each is settled. */
   private suspects: Set<string> | null = null;
@@ -51,21 +72,18 @@ export class TxScannerTracker {
   private constructor(
     config: ScannerConfig,
     private queue: DurableQueue<Envelope, TrackerState>,
+    private storage: StorageAdapter,
+    private storageKey: string,
   ) {
     this.cfg = { batchSize: 50, flushIntervalMs: 5000, retryBaseMs: 1000, retryMaxMs: 30_000, requestTimeoutMs: 15_000, ...config };
     this.batch = this.cfg.batchSize = Math.max(1, Math.min(100, this.cfg.batchSize));
     this.url = `${config.endpoint.replace(/\/+$/, '')}/api/tx/events/batch`;
     this.fetch = config.fetch ?? ((...a) => fetch(...a));
     this.now = config.now ?? Date.now;
+    this.mono = config.monotonic ?? monotonicClock();
     this.uuid = config.uuid ?? defaultUuid;
-    this.state = queue.state ?? { session: null, seq: 0, prev: null };
-    // A crash between a page write and the meta write can leave events newer than the stored state.
-    for (const e of queue.peek(Infinity)) {
-      if (this.state.session && e.payload.scanner_session_id === this.state.session.id && typeof e.sequence_no === 'number' && e.sequence_no >= this.state.seq) {
-        this.state.seq = e.sequence_no + 1;
-        this.state.prev = e.event_id;
-      }
-    }
+    this.state = queue.state ? copy(queue.state) : { session: null, seq: 0, prev: null };
+    this.reconcile();
     if (this.cfg.flushIntervalMs > 0) {
       this.interval = setInterval(() => void this.flush(), this.cfg.flushIntervalMs);
       (this.interval as { unref?: () => void }).unref?.();
@@ -75,12 +93,57 @@ export class TxScannerTracker {
   /** Opens the tracker and loads what an earlier run left unsent (and the open session, if any). */
   static async open(config: ScannerConfig): Promise<TxScannerTracker> {
     const storage = config.storage ?? new MemoryStorage();
-    const queue = await DurableQueue.open<Envelope, TrackerState>(storage, config.storageKey ?? 'tx_scanner', config.pageSize ?? 200, (key, err) =>
-      config.onError?.({ kind: 'storage', message: `unreadable ${key} skipped: ${(err as Error).message}` }),
-    );
-    const t = new TxScannerTracker(config, queue);
+    const key = config.storageKey ?? 'tx_scanner';
+    const mine = openQueues.get(storage) ?? new Set<string>();
+    if (mine.has(key)) throw new Error(`TxScannerTracker: a tracker is already open on storage key "${key}" of this storage; close it first, or give each tracker its own storageKey`);
+    mine.add(key);
+    openQueues.set(storage, mine);
+    let queue: DurableQueue<Envelope, TrackerState>;
+    try {
+      queue = await DurableQueue.open<Envelope, TrackerState>(storage, key, config.pageSize ?? 200, (k, err) =>
+        config.onError?.({ kind: 'storage', message: `${k}: ${(err as Error).message}` }),
+      );
+    } catch (err) {
+      mine.delete(key);
+      throw err;
+    }
+    const t = new TxScannerTracker(config, queue, storage, key);
     if (queue.size) void t.flush();
     return t;
+  }
+
+  /**
+   * A crash between a page write and the meta write leaves queued events newer than the stored state: the
+   * events chained after the stored one (sequence_no and prev_event_id of this session) are applied to it, so
+   * the sequence, the totals and an already queued scanner_session_ended are as recorded.
+   */
+  private reconcile(): void {
+    const st = this.state;
+    if (!st.session || st.prev === null) return;
+    const queued = this.queue.peek(Infinity);
+    // Acknowledgements remove the oldest events first: when the stored last event is gone, all queued ones are newer.
+    const from = queued.findIndex((e) => e.event_id === st.prev) + 1;
+    for (const e of queued.slice(from)) {
+      const s = st.session;
+      if (!s || e.sequence_no !== st.seq || (e.prev_event_id ?? null) !== st.prev) break;
+      st.seq++;
+      st.prev = e.event_id;
+      const p = e.payload as Record<string, unknown>;
+      if (e.event_name === 'ticket_scan_attempted') s.totals.scans++;
+      else if (e.event_name === 'ticket_scan_result' && p.offline_resolution === true) s.totals.offline_scans++;
+      else if (e.event_name === 'entry_denied') s.totals.denied++;
+      else if (e.event_name === 'entry_granted') {
+        if (p.scan_type === 'exit') s.totals.exits++;
+        else {
+          s.totals.granted++;
+          const at = Date.parse(String(p.entry_time));
+          if (!Number.isNaN(at)) s.recent.push(at);
+        }
+      } else if (e.event_name === 'scanner_session_ended') {
+        this.state = { session: null, seq: 0, prev: null };
+        break;
+      }
+    }
   }
 
   /** The open scanner session (restored after a restart), or null. */
@@ -105,6 +168,7 @@ export class TxScannerTracker {
   /** Starts a scanner session (ending an open one first); resolves with the scanner_session_id. */
   async startSession(p: StartSessionParams): Promise<string> {
     if (this.state.session) await this.endSession();
+    const before = { lastOk: this.lastOk };
     const s: ScannerSession = {
       id: this.uuid(),
       eventEntityId: p.eventEntityId,
@@ -121,78 +185,113 @@ export class TxScannerTracker {
     };
     if (p.offline) this.lastOk = false;
     this.state = { session: s, seq: 0, prev: null };
-    await this.record('scanner_session_started', {
-      scanner_session_id: s.id,
-      gate_id: s.gateId,
-      staff_id: s.staffId,
-      device_id: s.deviceId,
-      app_version: p.appVersion ?? this.cfg.appVersion,
-      offline_mode: p.offline ?? false,
-    });
+    try {
+      await this.record(() => [
+        {
+          name: 'scanner_session_started',
+          payload: {
+            scanner_session_id: s.id,
+            gate_id: s.gateId,
+            staff_id: s.staffId,
+            device_id: s.deviceId,
+            app_version: p.appVersion ?? this.cfg.appVersion,
+            offline_mode: p.offline ?? false,
+          },
+          entities: {},
+        },
+      ]);
+    } catch (err) {
+      this.lastOk = before.lastOk;
+      throw err;
+    }
     return s.id;
   }
 
-  trackScanAttempt(ticketId: Id, o: { scanType?: ScanType; qrHash?: string; ticketTypeId?: Id } = {}): Promise<string> {
-    return this.recordOne(this.scanAttempt(ticketId, o));
+  // Every track* method returns a promise, rejected (never thrown) without a session or when nothing was stored.
+
+  async trackScanAttempt(ticketId: Id, o: { scanType?: ScanType; qrHash?: string; ticketTypeId?: Id } = {}): Promise<string> {
+    return (await this.record((s) => [scanAttemptStep(s, this.lastOk, ticketId, o)]))[0];
   }
 
-  trackScanResult(ticketId: Id, o: { result: ScanResult; scanType?: ScanType; reasonCode?: string; latencyMs?: number; offlineResolution?: boolean; ticketTypeId?: Id }): Promise<string> {
-    return this.recordOne(this.scanResult(ticketId, o));
+  async trackScanResult(ticketId: Id, o: { result: ScanResult; scanType?: ScanType; reasonCode?: string; latencyMs?: number; offlineResolution?: boolean; ticketTypeId?: Id }): Promise<string> {
+    return (await this.record((s) => [scanResultStep(s, this.lastOk, ticketId, o)]))[0];
   }
 
-  trackEntryGranted(ticketId: Id, o: { scanType?: ScanType; beneficiaryId?: Id; ticketTypeId?: Id } = {}): Promise<string> {
-    return this.recordOne(this.granted(ticketId, o));
+  async trackEntryGranted(ticketId: Id, o: { scanType?: ScanType; beneficiaryId?: Id; ticketTypeId?: Id } = {}): Promise<string> {
+    return (await this.record((s) => [grantedStep(s, this.now(), ticketId, o)]))[0];
   }
 
-  trackEntryDenied(ticketId: Id, o: { reason?: DenialReason; reasonCode?: string; scanType?: ScanType; ticketTypeId?: Id } = {}): Promise<string> {
-    return this.recordOne(this.denied(ticketId, o));
+  async trackEntryDenied(ticketId: Id, o: { reason?: DenialReason; reasonCode?: string; scanType?: ScanType; ticketTypeId?: Id } = {}): Promise<string> {
+    return (await this.record((s) => [deniedStep(s, ticketId, o)]))[0];
   }
 
   /**
    * A whole scan in one durable write: ticket_scan_attempted, ticket_scan_result, then entry_granted
    * (result valid) or entry_denied (the result, or `denyReason`). Resolves with the three event ids.
    */
-  async recordScan(s: ScanParams): Promise<string[]> {
-    const steps: Step[] = [
-      this.scanAttempt(s.ticketId, s),
-      this.scanResult(s.ticketId, s),
-      s.result === 'valid' && !s.denyReason
-        ? this.granted(s.ticketId, s)
-        : this.denied(s.ticketId, { reason: s.denyReason ?? (s.result as DenialReason), reasonCode: s.reasonCode, scanType: s.scanType, ticketTypeId: s.ticketTypeId }),
-    ];
-    return this.recordMany(steps);
+  async recordScan(p: ScanParams): Promise<string[]> {
+    return this.record((s) => [
+      scanAttemptStep(s, this.lastOk, p.ticketId, p),
+      scanResultStep(s, this.lastOk, p.ticketId, p),
+      p.result === 'valid' && !p.denyReason
+        ? grantedStep(s, this.now(), p.ticketId, p)
+        : deniedStep(s, p.ticketId, { reason: p.denyReason ?? (p.result as DenialReason), reasonCode: p.reasonCode, scanType: p.scanType, ticketTypeId: p.ticketTypeId }),
+    ]);
   }
 
-  /** capacity_snapshot; anything not given comes from this session's own counts. */
-  trackCapacitySnapshot(
+  /**
+   * capacity_snapshot. Without any of currentInside / totalEntries / totalExits / totalDenied it reports this
+   * session's own counts, with `scanner_session_id` (the server keeps them per scanner session, beside the
+   * other scanners of the gate). With any of them, they are the whole gate's counts (e.g. from the gate
+   * system): sent without `scanner_session_id`, the missing ones from this session.
+   */
+  async trackCapacitySnapshot(
     o: { currentInside?: number; totalEntries?: number; totalExits?: number; totalDenied?: number; ratePerMinute?: number; capacity?: number; venueCapacity?: number } = {},
   ): Promise<string> {
-    const s = this.need();
-    const t = s.totals;
-    const now = this.now();
-    s.recent = s.recent.filter((x) => now - x < 60_000);
-    return this.record('capacity_snapshot', {
-      gate_id: s.gateId,
-      current_inside: o.currentInside ?? Math.max(0, t.granted - t.exits),
-      total_entries: o.totalEntries ?? t.granted,
-      total_exits: o.totalExits ?? t.exits,
-      total_denied: o.totalDenied ?? t.denied,
-      rate_per_minute: o.ratePerMinute ?? s.recent.length,
-      capacity: o.capacity ?? s.capacity,
-      venue_capacity: o.venueCapacity ?? s.venueCapacity,
+    const gateWide = o.currentInside !== undefined || o.totalEntries !== undefined || o.totalExits !== undefined || o.totalDenied !== undefined;
+    const [id] = await this.record((s) => {
+      const t = s.totals;
+      const now = this.now();
+      s.recent = s.recent.filter((x) => now - x < 60_000);
+      return [
+        {
+          name: 'capacity_snapshot',
+          payload: {
+            gate_id: s.gateId,
+            scanner_session_id: gateWide ? undefined : s.id,
+            current_inside: o.currentInside ?? Math.max(0, t.granted - t.exits),
+            total_entries: o.totalEntries ?? t.granted,
+            total_exits: o.totalExits ?? t.exits,
+            total_denied: o.totalDenied ?? t.denied,
+            rate_per_minute: o.ratePerMinute ?? s.recent.length,
+            capacity: o.capacity ?? s.capacity,
+            venue_capacity: o.venueCapacity ?? s.venueCapacity,
+          },
+          entities: {},
+        },
+      ];
     });
+    return id;
   }
 
   /** Ends the session with its totals and sends what is queued. Resolves with the event id, or null. */
   async endSession(): Promise<string | null> {
-    const s = this.state.session;
-    if (!s) return null;
-    const id = await this.record('scanner_session_ended', {
-      scanner_session_id: s.id,
-      gate_id: s.gateId,
-      duration_ms: Math.max(0, this.now() - s.startedAt),
-      totals: { scans: s.totals.scans, granted: s.totals.granted, denied: s.totals.denied, offline_scans: s.totals.offline_scans },
-    }, { endSession: true });
+    if (!this.state.session) return null;
+    const [id] = await this.record(
+      (s) => [
+        {
+          name: 'scanner_session_ended',
+          payload: {
+            scanner_session_id: s.id,
+            gate_id: s.gateId,
+            duration_ms: Math.max(0, this.now() - s.startedAt),
+            totals: { scans: s.totals.scans, granted: s.totals.granted, denied: s.totals.denied, offline_scans: s.totals.offline_scans },
+          },
+          entities: {},
+        },
+      ],
+      { endSession: true },
+    );
     void this.flush();
     return id;
   }
@@ -221,6 +320,11 @@ export class TxScannerTracker {
     if (this.wake) clearTimeout(this.wake);
     await this.sending?.catch(() => undefined);
     await this.queue.settled().catch(() => undefined);
+    if (this.released) return;
+    this.released = true;
+    openQueues.get(this.storage)?.delete(this.storageKey);
+    // FileStorage: releases the directory lock (the next open takes it again).
+    await this.storage.close?.().catch((err: Error) => this.cfg.onError?.({ kind: 'storage', message: `storage not closed: ${err.message}` }));
   }
 
   private schedule(ms: number) {
@@ -229,29 +333,34 @@ export class TxScannerTracker {
     this.wake = setTimeout(() => {
       this.wake = null;
       void this.flush();
-    }, ms);
+    }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     (this.wake as { unref?: () => void }).unref?.();
   }
 
   private async drain(): Promise<void> {
     while (!this.closed) {
-      const now = this.now();
-      if (now < this.retryAt) return this.schedule(this.retryAt - now);
+      // Waits are timed on the monotonic clock: a wall-clock jump neither stalls nor hurries them.
+      const mono = this.mono();
+      if (mono < this.retryAt) return this.schedule(this.retryAt - mono);
       const batch = this.queue.peek(this.batch);
       if (!batch.length) return;
       const send = (url: string, init: NonNullable<Parameters<typeof fetch>[1]>) => this.fetch(url, init);
-      const { res, status, result, text, netError } = await postBatch({ send, url: this.url, writeKey: this.cfg.writeKey, timeoutMs: this.cfg.requestTimeoutMs }, batch, now);
-      const v = res ? verdict(status) : 'retry';
+      const answer = await postBatch({ send, url: this.url, writeKey: this.cfg.writeKey, timeoutMs: this.cfg.requestTimeoutMs }, batch, this.now());
+      const { res, status, result, errorCode, text, netError } = answer;
+      const v = scannerVerdict(answer);
 
       if (v === 'retry' || v === 'auth') {
         // auth (401/403): the key or device is misconfigured; entries must not be lost, so keep retrying slowly.
+        // Any answer that is not the server's (a proxy, a captive portal) counts as offline, like no answer.
         this.attempt++;
-        if (status === 0 || status >= 500) this.lastOk = false;
-        // Counted from the answer, not from when the request left.
-        const at = this.now();
-        const wait = v === 'auth' ? this.cfg.retryMaxMs : nextDelay(this.attempt, retryAfterMs(res?.headers.get('retry-after'), at), this.cfg.retryBaseMs, this.cfg.retryMaxMs, this.cfg.random);
-        this.retryAt = at + wait;
-        this.cfg.onError?.(res ? { kind: 'http', status, message: `HTTP ${status} ${text.slice(0, 200)}` } : { kind: 'network', message: String((netError as Error)?.message ?? netError) });
+        if (!res || status >= 500 || (status === 200 ? !result : !errorCode)) this.lastOk = false;
+        // Counted from the answer, not from when the request left; a Retry-After is honoured up to an hour.
+        const retryAfter = retryAfterMs(res?.headers.get('retry-after'), this.now());
+        const wait =
+          v === 'auth' ? this.cfg.retryMaxMs : nextDelay(this.attempt, retryAfter === null ? null : Math.min(retryAfter, MAX_RETRY_AFTER_MS), this.cfg.retryBaseMs, this.cfg.retryMaxMs, this.cfg.random);
+        this.retryAt = this.mono() + wait;
+        const what = status === 200 ? 'an answer that is not the per-event result of this batch' : status > 200 && status < 300 ? 'no per-event result' : errorCode ? errorCode : 'not an answer of the Tixello server';
+        this.cfg.onError?.(res ? { kind: 'http', status, message: `HTTP ${status} (${what}; events kept) ${text.slice(0, 200)}` } : { kind: 'network', message: String((netError as Error)?.message ?? netError) });
         return this.schedule(wait);
       }
       this.attempt = 0;
@@ -264,7 +373,7 @@ export class TxScannerTracker {
         await this.settle(batch.map((e) => e.event_id));
         continue;
       }
-      // split (413) / drop (other 4xx): halve the batch until the event the server cannot take is alone.
+      // split (400/413 with the server's error body): halve the batch until the event the server cannot take is alone.
       if (batch.length > 1) {
         this.suspects ??= new Set(batch.map((e) => e.event_id));
         this.batch = Math.max(1, batch.length >> 1);
@@ -295,42 +404,18 @@ export class TxScannerTracker {
   }
 
   // -------------------------------------------------------------------------------------------------------
-  // Building events
+  // Recording
   // -------------------------------------------------------------------------------------------------------
 
-  private need(): ScannerSession {
-    if (!this.state.session) throw new Error('TxScannerTracker: no open session; call startSession() first');
-    return this.state.session;
-  }
-
-  private scanAttempt(ticketId: Id, o: AttemptOptions): Step {
-    return scanAttemptStep(this.need(), this.lastOk, ticketId, o);
-  }
-
-  private scanResult(ticketId: Id, o: ResultOptions): Step {
-    return scanResultStep(this.need(), this.lastOk, ticketId, o);
-  }
-
-  private granted(ticketId: Id, o: GrantOptions): Step {
-    return grantedStep(this.need(), this.now(), ticketId, o);
-  }
-
-  private denied(ticketId: Id, o: DenyOptions): Step {
-    return deniedStep(this.need(), ticketId, o);
-  }
-
-  private recordOne(step: Step): Promise<string> {
-    return this.recordMany([step]).then((ids) => ids[0]);
-  }
-
-  private record(name: string, payload: Record<string, unknown>, o: { endSession?: boolean } = {}): Promise<string> {
-    this.need();
-    return this.recordMany([{ name, payload, entities: {} }], o).then((ids) => ids[0]);
-  }
-
-  /** Builds the envelopes (ids, sequence numbers) now, stores them in one write, then triggers a send. */
-  private async recordMany(steps: Step[], o: { endSession?: boolean } = {}): Promise<string[]> {
-    const s = this.need();
+  /**
+   * Builds the steps on the open session (counting its totals), turns them into envelopes (ids, sequence
+   * numbers), stores them in one write, then triggers a send. All or nothing: when the write fails, the
+   * session, its totals and the sequence are back to what is stored, and the events are neither kept nor sent.
+   */
+  private async record(build: (s: ScannerSession) => Step[], o: { endSession?: boolean } = {}): Promise<string[]> {
+    const s = this.state.session;
+    if (!s) throw new Error('TxScannerTracker: no open session; call startSession() first');
+    const steps = build(s);
     const now = this.now();
     const at = new Date(now).toISOString();
     const events: Envelope[] = steps.map((step) => {
@@ -340,10 +425,11 @@ export class TxScannerTracker {
       return e;
     });
     if (o.endSession) this.state = { session: null, seq: 0, prev: null };
-    const snapshot = JSON.parse(JSON.stringify(this.state)) as TrackerState;
     try {
-      await this.queue.append(events, snapshot);
+      await this.queue.append(events, copy(this.state));
     } catch (err) {
+      // Back to the last stored state (the queue restored it): also right when other recordings shared the write.
+      this.state = this.queue.state ? copy(this.queue.state) : { session: null, seq: 0, prev: null };
       this.cfg.onError?.({ kind: 'storage', message: `events not stored: ${(err as Error).message}` });
       throw err;
     }
@@ -351,4 +437,3 @@ export class TxScannerTracker {
     return events.map((e) => e.event_id);
   }
 }
-

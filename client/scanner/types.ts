@@ -10,9 +10,11 @@ export type ScanResult = EventPayloads['ticket_scan_result']['result'];
 export type DenialReason = NonNullable<EventPayloads['entry_denied']['reason']>;
 
 export interface ScannerError {
-  /** network: no response / timeout; http: a status that keeps the events (401, 403, 429, 5xx);
-   * rejected: the server refused an event (it is not retried); dropped: an event could not be sent at all
-   * (too large, malformed) and was removed; storage: the adapter failed. */
+  /** network: no response / timeout; http: an answer that keeps the events (401, 403, 429, 5xx, any other
+   * 4xx, a 400/413 that is not the server's error body, a 2xx that is not the per-event answer to the batch);
+   * rejected: the server refused an event (it is not retried); dropped: the server refused a batch holding
+   * only this event (400/413 with its JSON error body: too large, malformed) and it was removed; storage: the
+   * adapter failed, or the queue found a loss or recovered from one when it opened. */
   kind: 'network' | 'http' | 'rejected' | 'dropped' | 'storage';
   status?: number;
   message: string;
@@ -26,7 +28,7 @@ export interface ScannerConfig {
   /** The tenant's write key. */
   writeKey: string;
   storage?: StorageAdapter;
-  /** Key prefix in the storage (one per tracker on a device). Default `tx_scanner`. */
+  /** Key prefix in the storage (one tracker per prefix: open() refuses a second one in this process). Default `tx_scanner`. */
   storageKey?: string;
   deviceId?: Id;
   appVersion?: string;
@@ -46,7 +48,10 @@ export interface ScannerConfig {
   pageSize?: number;
   onError?: (err: ScannerError) => void;
   fetch?: typeof fetch;
+  /** Wall clock (timestamps on the events). Default Date.now. */
   now?: () => number;
+  /** Monotonic clock for retry waits (a wall-clock jump must not stall delivery). Default performance.now. */
+  monotonic?: () => number;
   random?: () => number;
   uuid?: () => string;
 }
