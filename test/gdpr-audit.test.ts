@@ -12,7 +12,7 @@ import type { PersonIds } from '../server/gdpr/registry.js';
 import { protectRawEvent, scrubBody } from '../server/identity/pii.js';
 import { createPseudonymizer } from '../server/live/pseudo.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
-import { bootServer, createTenant, orderEvent, postJson, until, webEvent } from './helpers.js';
+import { bootServer, createTenant, filesHolding, orderEvent, postJson, until, webEvent } from './helpers.js';
 import { api, batch, identify, serverEvents, whereIs } from './identity-helpers.js';
 import { liveRest } from './live-helpers.js';
 
@@ -79,22 +79,6 @@ describe('a rejected body is the person\'s whatever its shape', () => {
 // ---------------------------------------------------------------------------------------------------------
 
 /** Every file under `dir` that contains one of the needles (as bytes): `file: needle`. */
-function filesHolding(dir: string, needles: string[]): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const f of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, f.name);
-      if (f.isDirectory()) walk(p);
-      else if (f.isFile()) {
-        const bytes = fs.readFileSync(p);
-        for (const n of needles) if (bytes.includes(Buffer.from(n))) out.push(`${path.relative(dir, p)}: ${n}`);
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 describe('GDPR erasure audit (embedded store, Redis)', () => {
   const SECRET = crypto.randomBytes(32).toString('hex');
   const PREFIX = randomPrefix();

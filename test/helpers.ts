@@ -321,3 +321,20 @@ export async function awayFromMidnight(marginMs = 120_000): Promise<void> {
   const left = 86_400_000 - (Date.now() % 86_400_000);
   if (left < marginMs) await new Promise((r) => setTimeout(r, left + 1000));
 }
+
+/** Files under `dir` (recursively) whose bytes contain one of the needles, as `relative path: needle`. */
+export function filesHolding(dir: string, needles: string[]): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const f of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, f.name);
+      if (f.isDirectory()) walk(p);
+      else if (f.isFile()) {
+        const bytes = fs.readFileSync(p);
+        for (const n of needles) if (bytes.includes(Buffer.from(n))) out.push(`${path.relative(dir, p)}: ${n}`);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}

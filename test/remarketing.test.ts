@@ -4,10 +4,11 @@
 // TikTok against one local stand-in that checks each documented request (retry after a 500, add then remove
 // deltas after a GDPR erase).
 import crypto from 'node:crypto';
+import path from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, createTenant, filesHolding, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
 import { api, identify, sha256 } from './identity-helpers.js';
 
 const DAY = 86_400_000;
@@ -163,6 +164,11 @@ describe('remarketing audiences', () => {
     expect(tt.body).toMatchObject({ advertiser_ids: ['7000'], action: 'add', id_schema: ['EMAIL_SHA256'] });
     expect(tt.body.batch_data[0]).toEqual([{ id: expect.stringMatching(HEX64), audience_ids: ['6001'] }]);
 
+    // The person's export lists what each platform holds about them: their contact digests.
+    const ex = await call('GET', `/api/v1/persons/${pid.r2}/export`);
+    expect(ex.json.remarketing_synced.map((r: any) => [r.platform, r.kind, r.digest]).sort()).toEqual(
+      [['google_ads', 'email', sha256('r2@example.org')], ['meta', 'email', sha256('r2@example.org')], ['tiktok', 'email', sha256('r2@example.org')]].sort(),
+    );
     // GDPR erase of r2: gone from every audience at once; the platforms are told at the next sync.
     const countBefore = (await call('GET', `/api/v1/remarketing-audiences/${meta.json.id}`)).json.member_count;
     expect((await call('DELETE', `/api/v1/persons/${pid.r2}`)).status).toBe(200);
@@ -175,6 +181,11 @@ describe('remarketing audiences', () => {
     expect(del.body.payload).toEqual({ schema: 'EMAIL_SHA256', data: [sha256('r2@example.org')] });
     const left = await server.db.query<{ n: number }>("SELECT count(*)::int AS n FROM remarketing_synced WHERE audience_id = $1 AND digest = $2", [meta.json.id, sha256('r2@example.org')]);
     expect(Number(left.rows[0].n)).toBe(0);
+    // Once every platform was told, the digest is gone from the database's files too (the sync rewrote the
+    // table: a plain DELETE left it in the heap and its primary key's pages).
+    for (const a of [google, tiktok]) expect((await call('POST', `/api/v1/remarketing-audiences/${a.json.id}/sync`)).json).toMatchObject({ ok: true, removed: 1 });
+    await server.db.exec('CHECKPOINT');
+    expect(filesHolding(path.join(server.dataDir, 'pgdata', 'base'), [sha256('r2@example.org')])).toEqual([]);
 
     expect((await mk('tiktok', { account_id: '7000' })).status).toBe(409);
     const noAccount = await mk('tiktok', { external_audience_id: '6002' });

@@ -4,8 +4,8 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromMinorUnits } from '../server/integrations/stripe/events.js';
 import { verifyStripeSignature, stripeSignature } from '../server/integrations/stripe/verify.js';
-import { bootServer, createTenant, eventsOf, type Tenant } from './helpers.js';
-import { api, stripeHeader, whereIs } from './identity-helpers.js';
+import { bootServer, createTenant, eventsOf, orderEvent, until, type Tenant } from './helpers.js';
+import { api, serverEvents, stripeHeader, whereIs } from './identity-helpers.js';
 
 const SECRET = 'whsec_' + crypto.randomBytes(24).toString('base64url');
 
@@ -159,6 +159,21 @@ describe('stripe webhooks', () => {
     expect(of(refund2.id)).toMatchObject({ event_name: 'refund_completed', payload: { amount: 30, is_partial: false } });
     expect(of(dispute.id)).toMatchObject({ event_name: 'chargeback_opened', entities: { order_id: 'O-200' }, payload: { amount: 30, reason: 'fraudulent', provider_dispute_id: 'dp_1' } });
     expect(of(yen.id).payload).toMatchObject({ amount: 1500, currency: 'JPY' });
+  });
+
+  it("lists the Stripe objects of a person's orders in their GDPR export, and erases them with the person", async () => {
+    const order = orderEvent({ visitor_id: 'v-stripe-export', entities: { order_id: 'O-export-1', event_entity_id: 'E1' }, payload: { gross_amount: 50, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: { external_id: 'cust-stripe-export' } } });
+    expect((await serverEvents(base, t, order)).json.accepted).toBe(1);
+    expect((await deliver(stripeEvent('payment_intent.succeeded', paymentIntent('pi_export1', 'O-export-1', 5000)))).json).toMatchObject({ accepted: 1 });
+    const person = await until(async () => {
+      const r = await api(base, t, 'GET', '/api/v1/persons?external_id=cust-stripe-export');
+      return r.status === 200 ? r.json : null;
+    });
+    const ex = await api(base, t, 'GET', `/api/v1/persons/${person.person_id}/export`);
+    expect(ex.status).toBe(200);
+    expect(ex.json.stripe_objects.map((o: any) => [o.object_id, o.order_id]).sort()).toEqual([['ch_export1', 'O-export-1'], ['pi_export1', 'O-export-1']]);
+    expect((await api(base, t, 'DELETE', `/api/v1/persons/${person.person_id}`)).json.removed.stripe_objects).toBe(2);
+    expect(await whereIs(server.db, ['pi_export1', 'ch_export1'])).toEqual({});
   });
 
   it('acknowledges and ignores unknown event types and events without an order', async () => {

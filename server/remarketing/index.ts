@@ -37,7 +37,7 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
   const store = createRemarketingStore(deps.db);
   const now = deps.now ?? (() => new Date());
   const sync = createSync({
-    store, urls: deps.urls, now, ...deps.sync,
+    store, urls: deps.urls, now, purge: deps.db.purge?.bind(deps.db), ...deps.sync,
     async token(a: AudienceRow) {
       const row = await store.trackingCode(Number(a.tenant_id), a.platform, a.organizer_id);
       if (!row) return null;

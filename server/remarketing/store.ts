@@ -94,7 +94,7 @@ export function createRemarketingStore(db: Db) {
       return (await db.query<Obj>(Q.sync_adds, [tenantId, id, kinds, limit])).rows.map((r) => ({ kind: r.kind as Kind, digest: String(r.digest).trim(), person_id: num(r.person_id) }));
     },
     async removes(tenantId: number, id: number, limit: number) {
-      return (await db.query<Obj>(Q.sync_removes, [tenantId, id, limit])).rows.map((r) => ({ kind: r.kind as Kind, digest: String(r.digest).trim() }));
+      return (await db.query<Obj>(Q.sync_removes, [tenantId, id, limit])).rows.map((r) => ({ kind: r.kind as Kind, digest: String(r.digest).trim(), erased: r.erased === true }));
     },
     async markAdded(tenantId: number, id: number, rows: { kind: Kind; digest: string; person_id: number | null }[], at: Date) {
       await db.query(Q.mark_added, [tenantId, id, rows.map((r) => r.kind), rows.map((r) => r.digest), rows.map((r) => r.person_id), rows.map(() => at)]);

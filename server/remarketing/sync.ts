@@ -19,6 +19,8 @@ export interface SyncDeps {
   /** Backoff base and cap (ms): 10 s … 5 min by default, as for conversions. */
   backoff?: { base: number; cap: number };
   now?: () => Date;
+  /** Rewrites tables on disk (Db.purge, embedded store): erased persons' digests must leave the files once deleted. */
+  purge?: (tables: string[]) => Promise<void>;
 }
 
 export type SyncOutcome = { ok: true; added: number; removed: number; requests: number } | { ok: false; error: string; added: number; removed: number; requests: number };
@@ -74,9 +76,11 @@ export function createSync(deps: SyncDeps) {
         await deps.store.setFailed(t, a.id, prior, error);
         return { ok: false, error, added, removed, requests: count.requests };
       };
+      let erasedGone = false;
       for (;;) {
         const rm = await deps.store.removes(t, a.id, limit);
         if (rm.length === 0) break;
+        erasedGone ||= rm.some((r) => r.erased);
         for (const kind of ['email', 'phone'] as const) {
           const part = rm.filter((r) => r.kind === kind);
           if (!part.length) continue;
@@ -88,6 +92,7 @@ export function createSync(deps: SyncDeps) {
         }
         if (rm.length < limit) break;
       }
+      if (erasedGone && deps.purge) await deps.purge(['remarketing_synced']);
       for (;;) {
         const add = await deps.store.adds(t, a.id, KINDS[a.platform], limit);
         if (add.length === 0) break;

@@ -121,8 +121,8 @@ ORDER BY d.person_id, d.kind
 LIMIT $4
 
 -- name: sync_removes
--- Digests the platform holds whose person left the audience or was erased (person_id NULL).
-SELECT s.kind, s.digest FROM remarketing_synced s
+-- Digests the platform holds whose person left the audience or was erased (person_id NULL: `erased`).
+SELECT s.kind, s.digest, s.person_id IS NULL AS erased FROM remarketing_synced s
 WHERE s.tenant_id = $1 AND s.audience_id = $2
   AND (s.person_id IS NULL OR NOT EXISTS (SELECT 1 FROM remarketing_members m WHERE m.audience_id = s.audience_id AND m.person_id = s.person_id))
 ORDER BY s.kind, s.digest
@@ -155,6 +155,11 @@ SELECT count(*)::int AS n FROM s
 -- name: export_person
 SELECT m.audience_id, a.platform, a.audience_type, m.added_at FROM remarketing_members m JOIN remarketing_audiences a ON a.id = m.audience_id
 WHERE m.tenant_id = $1 AND m.person_id = $2 ORDER BY m.audience_id
+
+-- name: export_synced
+-- What was uploaded about the person: the contact digests each platform audience holds.
+SELECT s.audience_id, a.platform, s.kind, s.digest, s.synced_at FROM remarketing_synced s JOIN remarketing_audiences a ON a.id = s.audience_id
+WHERE s.tenant_id = $1 AND s.person_id = $2 ORDER BY s.audience_id, s.kind
 
 -- name: tracking_code
 -- Where the platform token comes from: the organizer's code for this provider, else the marketplace's (event

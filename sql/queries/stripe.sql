@@ -25,3 +25,7 @@ SELECT order_id FROM stripe_objects WHERE tenant_id = $1 AND object_id = ANY($2:
 -- name: delete_stripe_objects
 WITH d AS (DELETE FROM stripe_objects WHERE tenant_id = $1 AND order_id = ANY($2::text[]) RETURNING 1)
 SELECT count(*)::int AS n FROM d;
+
+-- name: export_stripe_objects
+-- The Stripe objects (payment intents, charges…) mapped to the person's orders.
+SELECT object_id, order_id, created_at FROM stripe_objects WHERE tenant_id = $1 AND order_id = ANY($2::text[]) ORDER BY created_at, object_id;

@@ -8,7 +8,7 @@ import { iso, type Obj } from '../../store/rows.js';
 import { metadataOrderId, relatedObjectIds } from './events.js';
 
 const Q = queries('stripe.sql', [
-  'get_secret', 'put_secret', 'delete_secret', 'tenant_exists', 'remember_stripe_objects', 'order_for_stripe_objects', 'delete_stripe_objects',
+  'get_secret', 'put_secret', 'delete_secret', 'tenant_exists', 'remember_stripe_objects', 'order_for_stripe_objects', 'delete_stripe_objects', 'export_stripe_objects',
 ]);
 
 export const STRIPE_SECRET_NAME = 'stripe_webhook_secret';
@@ -82,6 +82,7 @@ export function registerStripeTables(registry: GdprRegistry): void {
       const n = ids.orderIds.length ? (await q.query<{ n: number }>(Q.delete_stripe_objects, [ids.tenantId, ids.orderIds])).rows[0].n : 0;
       return { removed: n, touched: n ? ['stripe_objects'] : [] };
     },
+    export: async (q, ids) => (ids.orderIds.length ? (await q.query(Q.export_stripe_objects, [ids.tenantId, ids.orderIds])).rows : []),
   });
   registry.none(['tenant_secrets'], 'tenant settings: encrypted webhook signing secrets');
 }
