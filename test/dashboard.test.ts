@@ -10,7 +10,7 @@ import { funnelSteps } from '../client/dashboard/funnel.js';
 import { DEMO_EVENTS, DEMO_ORG } from '../scripts/demo/catalog.js';
 import { mintDemoTokens, startDemo, type DemoTokens } from '../scripts/demo/traffic.js';
 import { launchChromium, pageErrors, screenshot, startProxy } from './dashboard-helpers.js';
-import { bootServer, getJson, type Tenant } from './helpers.js';
+import { bootServer, getJson, webEvent, type Tenant } from './helpers.js';
 import { mintToken, sendEvents } from './live-helpers.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
@@ -301,6 +301,19 @@ describe('live dashboard in Chromium', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('an organizer with more events than a dashboard lists sees the 200 with the most sales and a note saying how many there are', { timeout: 90_000 }, async () => {
+    const org = 'ORG-MANY';
+    const events = Array.from({ length: 230 }, (_, i) => webEvent({ event_name: 'event_view', entities: { event_entity_id: `MANY${String(i).padStart(3, '0')}`, organizer_id: org } }));
+    await sendEvents(server.url, tenant, events);
+    const token = await mintToken(server.url, tenant, { role: 'organizer', org_id: org });
+    const { page, errors } = await open(`/dashboard?token=${token}`);
+    await page.waitForSelector('#events-note:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#events-note')).toMatch(/Showing the 200 events with the most sales of 230/);
+    expect(await page.locator('#events-table tbody tr').count()).toBe(200);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 
   it('fits a 390 px phone: the header wraps instead of squeezing its links, no page scrolls sideways', async () => {

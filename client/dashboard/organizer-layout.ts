@@ -28,6 +28,8 @@ export interface OrganizerLayout {
   tickerEmpty: HTMLElement;
   eventsPanel: HTMLElement;
   eventsBody: HTMLElement;
+  /** Says how many events the list leaves out (a dashboard lists at most 200). */
+  eventsNote: HTMLElement;
   capacityHost: HTMLElement;
 }
 
@@ -53,6 +55,7 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
   const tickerList = h('ol', { class: 'ticker', id: 'ticker' });
   const tickerEmpty = h('p', { class: 'muted empty' }, 'No sales yet today.');
   const eventsBody = h('tbody');
+  const eventsNote = h('p', { class: 'muted note', id: 'events-note', hidden: true });
   const eventsPanel = h(
     'section',
     { class: 'panel events' },
@@ -67,6 +70,7 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
         eventsBody,
       ),
     ),
+    eventsNote,
   );
   const capacityHost = h('div', { class: 'capacity-host' });
 
@@ -93,5 +97,5 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
     capacityHost,
     eventsPanel,
   );
-  return { el, tabs, title, kpi, revenueList, funnelEl, payments, chart, chartNote, tickerList, tickerEmpty, eventsPanel, eventsBody, capacityHost };
+  return { el, tabs, title, kpi, revenueList, funnelEl, payments, chart, chartNote, tickerList, tickerEmpty, eventsPanel, eventsBody, eventsNote, capacityHost };
 }

@@ -250,7 +250,11 @@ export class OrganizerView {
   }
 
   private renderEvents(): void {
-    renderEvents(this.ui.eventsBody, this.dash?.events ?? [], (id) => this.select(id));
+    const events = this.dash?.events ?? [];
+    renderEvents(this.ui.eventsBody, events, (id) => this.select(id));
+    const total = this.dash?.events_total ?? events.length;
+    this.ui.eventsNote.hidden = total <= events.length;
+    text(this.ui.eventsNote, `Showing the ${formatCount(events.length)} events with the most sales of ${formatCount(total)}; the totals above count all of them. Open another one with #event=<its id> in the address.`);
   }
 
   private renderChart(): void {

@@ -94,7 +94,9 @@ export interface EventRow {
 export interface DashboardData {
   organizer_id: string;
   organizer_name?: string | null;
+  /** At most 200 (those with the most orders, tickets, views), by id; `events_total` counts them all. */
   events: EventRow[];
+  events_total?: number;
   totals: { funnel: Funnel; revenue: Revenue; conversion: Conversion; dropoff?: Dropoff };
   ticker: TickerEntry[];
   updated_at: string | null;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventRow } from '../store/events.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
-import { activeCheckouts, CHECKOUT_WINDOW_MS, funnelMath, LiveState, zeroCounters } from './state.js';
+import { activeCheckouts, CHECKOUT_WINDOW_MS, DASHBOARD_MAX_EVENTS, dashboardEvents, funnelMath, LiveState, zeroCounters } from './state.js';
 import { Uniq } from './uniq.js';
 
 const DAY = utcDay(NOW);
@@ -40,6 +40,24 @@ describe('funnel sequence: 2 events × 50 visitors', () => {
     // 8 orders × 3 × 33.3, summed exactly (no float drift).
     expect(d2.revenue).toEqual({ RON: 799.2 });
     expect(d2.conversion.view_to_cart).toBe(0.5);
+  });
+
+  it('lists at most DASHBOARD_MAX_EVENTS events on a dashboard, those with sales first; the totals still cover every event', () => {
+    const many: EventRow[] = [];
+    for (let i = 0; i < DASHBOARD_MAX_EVENTS + 50; i++) {
+      many.push(row('event_view', NOW - MIN, { visitor_id: `v${i}`, entities: { event_entity_id: `SPAM${String(i).padStart(4, '0')}`, organizer_id: 'OBIG' } }));
+      many.push(row('event_view', NOW - MIN, { visitor_id: `w${i}`, entities: { event_entity_id: `SPAM${String(i).padStart(4, '0')}`, organizer_id: 'OBIG' } }));
+    }
+    // One real event: a single view and a sale (backend), listed although 250 others have more views.
+    many.push(row('event_view', NOW - MIN, { visitor_id: 'buyer', entities: { event_entity_id: 'ZREAL', organizer_id: 'OBIG' } }));
+    many.push(row('order_completed', NOW - MIN, { source_system: 'backend', visitor_id: 'buyer', entities: { event_entity_id: 'ZREAL', organizer_id: 'OBIG', order_id: 'O1' }, payload: { gross_amount: 10, currency: 'EUR', items: [{ qty: 1 }] } }));
+    const d = build(many).dashboardData(1, 'OBIG', NOW) as any;
+    expect(d.events).toHaveLength(DASHBOARD_MAX_EVENTS);
+    expect(d.events_total).toBe(DASHBOARD_MAX_EVENTS + 51);
+    expect(d.events.map((e: any) => e.event_id)).toContain('ZREAL');
+    expect(d.events.map((e: any) => e.event_id)).toEqual([...d.events.map((e: any) => e.event_id)].sort());
+    expect(d.totals.funnel.views).toBe(2 * (DASHBOARD_MAX_EVENTS + 50) + 1);
+    expect(dashboardEvents([{ event_id: 'b', funnel: { orders: 0, tickets_sold: 0, views: 1 } }, { event_id: 'a', funnel: { orders: 0, tickets_sold: 0, views: 1 } }], 1).map((e) => e.event_id)).toEqual(['a']);
   });
 
   it('active checkouts: 30-minute window and completion by the cart', () => {

@@ -324,7 +324,7 @@ export class LiveState {
 
   dashboardData(tenant: number, org: string, now: number): Record<string, unknown> {
     const o = this.getOrg(tenant, org);
-    const events: Record<string, unknown>[] = [];
+    const events: ({ event_id: string } & ReturnType<LiveState['funnelView']>)[] = [];
     const total = zeroCounters();
     let active = 0;
     const revenue = new Map<string, number>();
@@ -341,7 +341,8 @@ export class LiveState {
     const uv = (o && this.uvSource?.('org', tenant, org)) ?? o?.uv.count() ?? 0;
     return {
       organizer_id: org,
-      events,
+      events: dashboardEvents(events),
+      events_total: events.length,
       totals: { funnel: orderFunnel({ ...total, unique_visitors: uv, active_checkouts: active }), revenue: revenueView(revenue), ...funnelMath(total) },
       ticker: ticker.map(({ id: _id, ...t }) => t),
     };
@@ -366,6 +367,26 @@ export class LiveState {
     this.events.clear();
     this.orgs.clear();
   }
+}
+
+/**
+ * A dashboard message lists at most this many events; its totals cover all of them. Every update carries the
+ * whole list, and an organizer's events can be claimed by anyone holding the public write key: 10,000 of them
+ * made 4 MB messages, past what a connection may hold unread (LIVE_WS_MAX_BACKPRESSURE), so the page froze.
+ */
+export const DASHBOARD_MAX_EVENTS = 200;
+
+type Ranked = { event_id: string; funnel: { orders: number; tickets_sold: number; views: number } };
+const byId = (a: Ranked, b: Ranked): number => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0);
+
+/**
+ * The events a dashboard lists, by id: all when few, else the ones with the most orders, then tickets, then
+ * views (sales need the secret key; views do not, so events made up through the write key rank last). Pure.
+ */
+export function dashboardEvents<T extends Ranked>(rows: T[], max = DASHBOARD_MAX_EVENTS): T[] {
+  if (rows.length <= max) return rows;
+  const rank = rows.slice().sort((a, b) => b.funnel.orders - a.funnel.orders || b.funnel.tickets_sold - a.funnel.tickets_sold || b.funnel.views - a.funnel.views || byId(a, b));
+  return rank.slice(0, max).sort(byId);
 }
 
 /** Newest first; ties broken by id so order of arrival never matters. */
