@@ -280,6 +280,27 @@ async function tracker(script: (string | number | RawAnswer)[], extra: Partial<P
   return { t, ...f, errors };
 }
 
+describe('scanner record times', () => {
+  it('dates each record after the previous one, so a grant recorded just after a snapshot is never taken as inside it', async () => {
+    let wall = Date.parse('2026-12-01T10:00:00.000Z');
+    const { t, calls } = await tracker([], { now: () => wall, batchSize: 100 });
+    await t.trackCapacitySnapshot();
+    await t.trackEntryGranted('T1', { ticketTypeId: 'GA' });
+    wall -= 200; // the clock steps back a little (NTP slew)
+    await t.trackEntryGranted('T2', {});
+    wall -= 3_600_000; // a large correction is followed
+    await t.trackEntryGranted('T3', {});
+    await until(async () => t.pending === 0, 5_000);
+    const sent = calls.flatMap((c) => c.events ?? []).filter((e: any) => e.event_name !== 'scanner_session_started');
+    const at = sent.map((e: any) => Date.parse(e.occurred_at));
+    expect(sent.map((e: any) => e.event_name)).toEqual(['capacity_snapshot', 'entry_granted', 'entry_granted', 'entry_granted']);
+    expect(at[1]).toBeGreaterThan(at[0]);
+    expect(at[2]).toBeGreaterThan(at[1]);
+    expect(at[3]).toBe(Date.parse('2026-12-01T10:00:00.000Z') - 200 - 3_600_000);
+    await t.close();
+  });
+});
+
 describe('scanner delivery rules', () => {
   it('keeps events through network errors, 5xx and 429 and sends them once, in order', async () => {
     const { t, calls, seen } = await tracker(['network', 503, 429, 'network']);

@@ -66,6 +66,7 @@ export class TxScannerTracker {
   private closed = false;
   private released = false;
   private lastOk = true;
+  private lastRecordAt = -Infinity;
   /** Events of a batch the server refused as a whole (400/413), sent in smaller batches until each is settled. */
   private suspects: Set<string> | null = null;
 
@@ -412,11 +413,23 @@ export class TxScannerTracker {
    * numbers), stores them in one write, then triggers a send. All or nothing: when the write fails, the
    * session, its totals and the sequence are back to what is stored, and the events are neither kept nor sent.
    */
+  /**
+   * The time of a new record: after the previous one, by 1 ms when the clock has not moved on (or stepped back
+   * less than a second). The server counts a gate's scans after its snapshot by time, so a grant recorded just
+   * after a snapshot in the same millisecond would be taken as already in it. A larger step back (NTP) is
+   * followed: stamping ahead of it would date the events in the future.
+   */
+  private recordTime(): number {
+    const now = this.now();
+    this.lastRecordAt = now <= this.lastRecordAt && this.lastRecordAt - now < 1000 ? this.lastRecordAt + 1 : now;
+    return this.lastRecordAt;
+  }
+
   private async record(build: (s: ScannerSession) => Step[], o: { endSession?: boolean } = {}): Promise<string[]> {
     const s = this.state.session;
     if (!s) throw new Error('TxScannerTracker: no open session; call startSession() first');
     const steps = build(s);
-    const now = this.now();
+    const now = this.recordTime();
     const at = new Date(now).toISOString();
     const events: Envelope[] = steps.map((step) => {
       const id = this.uuid();
