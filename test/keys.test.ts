@@ -48,7 +48,7 @@ describe('key management over HTTP', () => {
     const row = list.json.keys.find((k: any) => k.id === created.json.id);
     expect(row).toMatchObject({ kind: 'secret', key_hint: key.slice(0, 10) + '…', site_id: null, revoked_at: null });
     expect(row.last_used_at).not.toBeNull();
-    expect(Object.keys(row).sort()).toEqual(['allowed_origins', 'created_at', 'id', 'key_hint', 'kind', 'last_used_at', 'revoked_at', 'site_id', 'tenant_id']);
+    expect(Object.keys(row).sort()).toEqual(['allowed_origins', 'created_at', 'id', 'key_hint', 'kind', 'last_used_at', 'revoked_at', 'site_id', 'sources', 'tenant_id']);
     // The tenant's original write key was never used: no last_used_at.
     expect(list.json.keys.find((k: any) => k.kind === 'write').last_used_at).toBeNull();
   });
@@ -63,12 +63,43 @@ describe('key management over HTTP', () => {
     expect(tenants.json.tenants.find((x: any) => x.tenant_id === t.tenant_id).sites.map((s: any) => s.site_id)).toEqual(['box-office', 'default']);
   });
 
+  it('keeps a write key to its sources: a site\'s public key cannot post gate scans or capacity, the gate devices\' key can', async () => {
+    const mk = async (sources: string[]) => {
+      const r = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', sources }, admin);
+      expect(r.status).toBe(201);
+      expect(r.json.sources).toEqual(sources);
+      return r.json.key as string;
+    };
+    const site = await mk(['web']);
+    const gates = await mk(['scanner']);
+    const snapshot = (source_system: string) => ({
+      ...webEvent(), event_name: 'capacity_snapshot', source_system, consent_snapshot: { analytics: false, marketing: false, data_processing: true },
+      entities: { event_entity_id: 'E1' }, payload: { gate_id: 'G1', current_inside: 10_000_000 },
+    });
+    const post = async (key: string, events: unknown[]) => (await postJson(`${base}/api/tx/events/batch`, { events }, { 'x-tx-key': key, origin: 'https://shop.example.com' })).json;
+    const bySite = await post(site, [webEvent(), snapshot('scanner'), snapshot('web')]);
+    expect(bySite.accepted).toBe(1);
+    expect(bySite.rejected.map((r: any) => [r.index, r.errors.map((e: any) => [e.code, e.field])])).toEqual([
+      [1, [['source_not_allowed', 'source_system']]],
+      [2, [['source_not_allowed', 'event_name']]],
+    ]);
+    const byGates = await post(gates, [snapshot('scanner'), webEvent()]);
+    expect(byGates.accepted).toBe(1);
+    expect(byGates.rejected.map((r: any) => [r.index, r.errors[0].code])).toEqual([[1, 'source_not_allowed']]);
+    const listed = (await getJson(`${base}/api/admin/tenants/${t.tenant_id}/keys?limit=100`, admin)).json.keys;
+    expect(listed.filter((k: any) => k.sources).map((k: any) => k.sources)).toEqual([['web'], ['scanner']]);
+  });
+
   it('refuses bad key requests with 400 naming the field, and unknown tenants or keys with 404', async () => {
     const cases: [string, unknown, string][] = [
       [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'admin' }, 'kind'],
       [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', site_id: 'a b' }, 'site_id'],
       [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', allowed_origins: ['https://x.com/path'] }, 'allowed_origins'],
       [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret', allowed_origins: ['*'] }, 'allowed_origins'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', sources: 'web' }, 'sources'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', sources: [] }, 'sources'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write', sources: ['web', 'gate'] }, 'sources'],
+      [`/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret', sources: ['web'] }, 'sources'],
       ['/api/admin/tenants/abc/keys', { kind: 'write' }, 'tenant_id'],
     ];
     for (const [path, body, field] of cases) {
@@ -158,7 +189,8 @@ describe('key resolver cache', () => {
   });
 
   it('parses key requests (pure)', () => {
-    expect(parseNewKey({ kind: 'write' })).toEqual({ ok: true, value: { kind: 'write', site_id: null, allowed_origins: null } });
+    expect(parseNewKey({ kind: 'write' })).toEqual({ ok: true, value: { kind: 'write', site_id: null, allowed_origins: null, sources: null } });
+    expect(parseNewKey({ kind: 'write', sources: ['web', 'mobile', 'web'] })).toEqual({ ok: true, value: { kind: 'write', site_id: null, allowed_origins: null, sources: ['web', 'mobile'] } });
     expect(parseNewKey([]).ok).toBe(false);
     expect(parseNewKey({ kind: 'write', allowed_origins: 'https://a.com' }).ok).toBe(false);
   });

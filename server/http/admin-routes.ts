@@ -1,13 +1,14 @@
 // Operator key management (ADMIN_TOKEN):
 //   GET    /api/admin/tenants[?limit&cursor]          tenants, their sites and active key counts
-//   POST   /api/admin/tenants/{tenant_id}/keys        {"kind":"write"|"secret","site_id"?,"allowed_origins"?} → 201 {"id","kind","key"} (shown once)
-//   GET    /api/admin/tenants/{tenant_id}/keys        {"keys":[{"id","kind","key_hint","site_id","created_at","last_used_at","revoked_at"}]}
+//   POST   /api/admin/tenants/{tenant_id}/keys        {"kind":"write"|"secret","site_id"?,"allowed_origins"?,"sources"?} → 201 {"id","kind","key"} (shown once)
+//   GET    /api/admin/tenants/{tenant_id}/keys        {"keys":[{"id","kind","key_hint","site_id","allowed_origins","sources","created_at","last_used_at","revoked_at"}]}
 //   DELETE /api/admin/keys/{id}                       revokes: refused here at once, on every other node within KEY_TTL_MS
 import { KEY_TTL_MS } from './auth.js';
 import { parseOrigins, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
 import { id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
+import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
 import type { NewKey } from '../store/tenants.js';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
@@ -15,7 +16,7 @@ const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
 /** The request body of a new key. Pure. */
 export function parseNewKey(v: unknown): Parsed<NewKey> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"kind":"write"|"secret","site_id"?,"allowed_origins"?}.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"kind":"write"|"secret","site_id"?,"allowed_origins"?,"sources"?}.');
   const b = v as Record<string, unknown>;
   if (b.kind !== 'write' && b.kind !== 'secret') return bad('kind', `kind must be "write" (browser/app key) or "secret" (server key); got ${JSON.stringify(b.kind ?? null)}.`);
   let siteId: string | null = null;
@@ -30,7 +31,26 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
     if (!o.ok) return o;
     origins = o.value;
   }
-  return { ok: true, value: { kind: b.kind, site_id: siteId, allowed_origins: origins } };
+  let sources: string[] | null = null;
+  if (b.sources !== undefined && b.sources !== null) {
+    if (b.kind === 'secret') return bad('sources', 'sources applies to write keys only (a secret key sends server events of any source).');
+    const s = parseSources(b.sources);
+    if (!s.ok) return s;
+    sources = s.value;
+  }
+  return { ok: true, value: { kind: b.kind, site_id: siteId, allowed_origins: origins, sources } };
+}
+
+/** Sources a write key can send at all: server truth (backend, payments, shop) takes the secret key. */
+const WRITE_KEY_SOURCES: readonly string[] = SOURCE_SYSTEMS.filter((x) => !SERVER_SOURCES.includes(x));
+
+/** A write key's source systems: a non-empty list of WRITE_KEY_SOURCES, each once. Pure. */
+export function parseSources(v: unknown): Parsed<string[]> {
+  const allowed = WRITE_KEY_SOURCES;
+  if (!Array.isArray(v) || v.length === 0 || v.length > allowed.length || !v.every((x) => typeof x === 'string' && allowed.includes(x))) {
+    return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'sources', message: `sources must be a non-empty list of ${allowed.map((x) => JSON.stringify(x)).join(', ')} (e.g. ["web"] for a site's public key, ["scanner"] for gate devices).` } };
+  }
+  return { ok: true, value: [...new Set(v as string[])] };
 }
 
 export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
@@ -51,12 +71,12 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
 
   router.add({
     method: 'post', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id }, body: { parse: parseNewKey },
-    audit: ({ params, body }, reply) => ({ action: 'key.created', target: `key:${(reply.body as { id: number }).id}`, tenant: params.tenant_id, details: { kind: body.kind, site_id: body.site_id ?? null } }),
+    audit: ({ params, body }, reply) => ({ action: 'key.created', target: `key:${(reply.body as { id: number }).id}`, tenant: params.tenant_id, details: { kind: body.kind, site_id: body.site_id ?? null, sources: body.sources ?? null } }),
     handler: async ({ params, body }) => {
       await mustExist(params.tenant_id);
       const created = await deps.db.tx((q) => deps.tenants.createKey(q, params.tenant_id, body));
       deps.log.info({ tenant_id: params.tenant_id, key_id: created.id, kind: created.kind }, 'key created');
-      return { status: 201, body: { id: created.id, kind: created.kind, key: created.key, key_hint: created.key_hint, site_id: body.site_id, allowed_origins: body.allowed_origins } };
+      return { status: 201, body: { id: created.id, kind: created.kind, key: created.key, key_hint: created.key_hint, site_id: body.site_id, allowed_origins: body.allowed_origins, sources: body.sources } };
     },
   });
 

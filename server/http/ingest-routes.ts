@@ -79,7 +79,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       const found = await deps.keys.check(key);
       const refused = writeKeyRefusal(found, origin, corsHeaders);
       if (refused !== null) return reply(refused);
-      const { tenant, site_id: siteId } = (found as Extract<KeyCheck, { ok: true }>).lookup;
+      const { tenant, site_id: siteId, sources } = (found as Extract<KeyCheck, { ok: true }>).lookup;
       const cors = corsHeaders(origin);
       const body = await bodyP;
       if (!body.ok) return body.reason === 'too_large' ? tooLarge() : undefined;
@@ -136,7 +136,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
         const d = deps.rateLimiter.take(key, Math.max(1, events.length));
         if (!d.allowed) return limited(d);
       }
-      const ctx = { tenantId: tenant.tenant_id, siteId, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
+      const ctx = { tenantId: tenant.tenant_id, siteId, sources, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
       const result = await deps.ingest.ingest(events, ctx, { dryRun: mode === 'validate' });
       reply({ status: 200, body: result, headers: cors });
     })().catch((err: unknown) => {

@@ -31,6 +31,8 @@ export interface RequestContext {
   channel: 'public' | 'server';
   /** The site the write key is bound to (keys created with a site_id): its events carry it. */
   siteId?: string | null;
+  /** The source systems the write key may send (keys created with `sources`); null or absent: any. */
+  sources?: readonly string[] | null;
 }
 
 export type EventOutcome =
@@ -183,7 +185,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const src = ev.source_system;
       // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts; its events only).
       if (src === 'web') ev = liftEntities(ev, def.payload as Record<string, unknown>);
-      const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel)];
+      const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel), ...keySourceErrors(def, src, req.sources)];
       if (errors.length > 0) return reject(errors);
 
       // Clock skew: shift the client's clock by how far its send time is from ours.
@@ -308,6 +310,22 @@ function sourceErrors(def: EventDefinition, src: unknown, channel: 'public' | 's
     out.push({ code: 'invalid_value', field: 'source_system', message: `${def.name} comes from source_system ${def.sources.join(', ')}; got ${shown(src)}.` });
   }
   return out;
+}
+
+/**
+ * A write key limited to some source systems (README "Keys"): a site's public key kept to ["web"] cannot be used
+ * to post gate scans or capacity (category scanner, whatever source_system it claims) or anything of another
+ * source; gate devices get a key of their own.
+ */
+function keySourceErrors(def: EventDefinition, src: unknown, sources: readonly string[] | null | undefined): FieldError[] {
+  if (!sources || typeof src !== 'string') return [];
+  if (!sources.includes(src)) {
+    return [{ code: 'source_not_allowed', field: 'source_system', message: `This write key sends only source_system ${sources.join(', ')}; got ${shown(src)}. Use the key made for that source.` }];
+  }
+  if (def.category === 'scanner' && !sources.includes('scanner')) {
+    return [{ code: 'source_not_allowed', field: 'event_name', message: `${def.name} is a gate event and this write key does not send source_system scanner; gate devices use a key with "scanner" in its sources.` }];
+  }
+  return [];
 }
 
 /**

@@ -24,6 +24,8 @@ export interface KeyLookup {
   kind: 'write' | 'secret';
   key_id: number;
   site_id: string | null;
+  /** The source systems a write key may send (null or absent: any); others are rejected (source_not_allowed). */
+  sources?: string[] | null;
   /** The key's role (issue 18, migration 007): absent = admin, the whole tenant, as every key before roles. */
   role?: Role;
   /** The key's scope; absent = {} (admin ignores it). */
@@ -43,6 +45,7 @@ export interface KeyView {
   key_hint: string;
   site_id: string | null;
   allowed_origins: string[] | null;
+  sources: string[] | null;
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
@@ -77,6 +80,8 @@ export interface NewKey {
   kind: KeyKind;
   site_id?: string | null;
   allowed_origins?: string[] | null;
+  /** Write keys: the source systems it may send (absent: any). */
+  sources?: string[] | null;
   /** Issue 18: absent = admin with an empty scope (the whole tenant). Checked by the caller (authz/principal.ts parseScope). */
   role?: Role;
   scope?: AuthzScope;
@@ -125,6 +130,7 @@ function keyView(r: Record<string, unknown>): KeyView {
     key_hint: String(r.key_hint),
     site_id: (r.site_id as string | null) ?? null,
     allowed_origins: (r.allowed_origins as string[] | null) ?? null,
+    sources: (r.sources as string[] | null) ?? null,
     created_at: iso(r.created_at),
     last_used_at: isoOrNull(r.last_used_at),
     revoked_at: isoOrNull(r.revoked_at),
@@ -147,7 +153,7 @@ export function createTenantStore(): TenantStore {
       return { tenant_id: tenantId, name, write_key: writeKey, secret_key: secretKey, allowed_origins: allowedOrigins };
     },
     async lookupKey(q, key) {
-      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; role: string | null; scope: unknown }>(
+      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; role: string | null; scope: unknown; sources: string[] | null }>(
         Q.lookup_key,
         [hashKey(key)],
       );
@@ -156,7 +162,7 @@ export function createTenantStore(): TenantStore {
       if (r.revoked) return { ok: false, code: 'revoked_key' };
       return {
         ok: true,
-        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, ...storedRole(r.role, r.scope) },
+        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, sources: r.sources ?? null, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, ...storedRole(r.role, r.scope) },
       };
     },
     async list(q, limit, afterId) {
@@ -183,7 +189,7 @@ export function createTenantStore(): TenantStore {
       }
       const { rows } = await q.query<{ id: string }>(
         Q.insert_key,
-        [hashKey(key), tenantId, k.kind, hintOf(key), k.site_id ?? null, k.allowed_origins ?? null, k.role ?? null, k.scope ? JSON.stringify(k.scope) : null],
+        [hashKey(key), tenantId, k.kind, hintOf(key), k.site_id ?? null, k.allowed_origins ?? null, k.role ?? null, k.scope ? JSON.stringify(k.scope) : null, k.sources ?? null],
       );
       return { id: Number(rows[0].id), kind: k.kind, key, key_hint: hintOf(key) };
     },

@@ -14,8 +14,8 @@ INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3
 
 -- name: insert_key
 -- role/scope: migration 008 (issue 18); $7/$8 NULL = 'admin' / {} (the whole tenant).
-INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins, role, scope)
-VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, 'admin'), COALESCE($8::jsonb, '{}'::jsonb)) RETURNING id::text;
+INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint, site_id, allowed_origins, role, scope, sources)
+VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, 'admin'), COALESCE($8::jsonb, '{}'::jsonb), $9::text[]) RETURNING id::text;
 
 -- name: lookup_key
 -- The UPDATE in the CTE runs even though nothing reads it; it writes at most once a minute per key.
@@ -23,7 +23,7 @@ WITH touch AS (
   UPDATE tenant_keys SET last_used_at = now()
   WHERE key_hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
   RETURNING 1)
-SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked, k.role, k.scope,
+SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked, k.role, k.scope, k.sources,
   COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
     WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins
 FROM tenant_keys k JOIN tenants t USING (tenant_id)
@@ -43,13 +43,13 @@ SELECT 1 FROM tenants WHERE tenant_id = $1;
 
 -- name: list_keys
 -- Ascending by id after $2 (keyset paging); ordered by the bigint column, not the text one the select prints.
-SELECT id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at
+SELECT id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, sources, created_at, last_used_at, revoked_at
 FROM tenant_keys k WHERE k.tenant_id = $1 AND ($2::bigint IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3;
 
 -- name: revoke_key
 -- A second revocation keeps the first revoked_at.
 UPDATE tenant_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
-RETURNING id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, created_at, last_used_at, revoked_at;
+RETURNING id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, sources, created_at, last_used_at, revoked_at;
 
 -- name: count_tenants
 SELECT count(*)::text AS n FROM tenants;
