@@ -57,7 +57,7 @@ describe('funnel sequence: 2 events × 50 visitors', () => {
     expect(d.events.map((e: any) => e.event_id)).toContain('ZREAL');
     expect(d.events.map((e: any) => e.event_id)).toEqual([...d.events.map((e: any) => e.event_id)].sort());
     expect(d.totals.funnel.views).toBe(2 * (DASHBOARD_MAX_EVENTS + 50) + 1);
-    expect(dashboardEvents([{ event_id: 'b', funnel: { orders: 0, tickets_sold: 0, views: 1 } }, { event_id: 'a', funnel: { orders: 0, tickets_sold: 0, views: 1 } }], 1).map((e) => e.event_id)).toEqual(['a']);
+    expect(dashboardEvents([{ event_id: 'b', counters: { orders: 0, tickets_sold: 0, views: 1 } }, { event_id: 'a', counters: { orders: 0, tickets_sold: 0, views: 1 } }], 1).map((e) => e.event_id)).toEqual(['a']);
   });
 
   it('active checkouts: 30-minute window and completion by the cart', () => {

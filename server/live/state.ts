@@ -324,25 +324,24 @@ export class LiveState {
 
   dashboardData(tenant: number, org: string, now: number): Record<string, unknown> {
     const o = this.getOrg(tenant, org);
-    const events: ({ event_id: string } & ReturnType<LiveState['funnelView']>)[] = [];
+    const all = [...(o?.events ?? [])].map((id) => ({ event_id: id, e: this.getEvent(tenant, id)! }));
     const total = zeroCounters();
     let active = 0;
     const revenue = new Map<string, number>();
     const ticker: TickerEntry[] = [];
-    for (const id of [...(o?.events ?? [])].sort()) {
-      const e = this.getEvent(tenant, id)!;
-      const v = this.funnelView(e, now);
-      events.push({ event_id: id, ...v });
+    for (const { e } of all) {
       for (const n of COUNTER_NAMES) total[n] = safeAdd(total[n], e.counters[n]);
-      active += v.funnel.active_checkouts;
+      active += activeCheckouts(e.checkouts, e.completed, now);
       for (const [cur, milli] of e.revenue) revenue.set(cur, safeAdd(revenue.get(cur) ?? 0, milli));
       for (const t of e.ticker) addTicker(ticker, t);
     }
+    // Only the listed events get their view (unique visitors are a HyperLogLog count each).
+    const events = dashboardEvents(all.map((x) => ({ event_id: x.event_id, counters: x.e.counters, e: x.e }))).map(({ event_id, e }) => ({ event_id, ...this.funnelView(e, now) }));
     const uv = (o && this.uvSource?.('org', tenant, org)) ?? o?.uv.count() ?? 0;
     return {
       organizer_id: org,
-      events: dashboardEvents(events),
-      events_total: events.length,
+      events,
+      events_total: all.length,
       totals: { funnel: orderFunnel({ ...total, unique_visitors: uv, active_checkouts: active }), revenue: revenueView(revenue), ...funnelMath(total) },
       ticker: ticker.map(({ id: _id, ...t }) => t),
     };
@@ -376,7 +375,7 @@ export class LiveState {
  */
 export const DASHBOARD_MAX_EVENTS = 200;
 
-type Ranked = { event_id: string; funnel: { orders: number; tickets_sold: number; views: number } };
+type Ranked = { event_id: string; counters: { orders: number; tickets_sold: number; views: number } };
 const byId = (a: Ranked, b: Ranked): number => (a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0);
 
 /**
@@ -384,8 +383,9 @@ const byId = (a: Ranked, b: Ranked): number => (a.event_id < b.event_id ? -1 : a
  * views (sales need the secret key; views do not, so events made up through the write key rank last). Pure.
  */
 export function dashboardEvents<T extends Ranked>(rows: T[], max = DASHBOARD_MAX_EVENTS): T[] {
-  if (rows.length <= max) return rows;
-  const rank = rows.slice().sort((a, b) => b.funnel.orders - a.funnel.orders || b.funnel.tickets_sold - a.funnel.tickets_sold || b.funnel.views - a.funnel.views || byId(a, b));
+  if (rows.length <= max) return rows.slice().sort(byId);
+  const c = (r: T) => r.counters;
+  const rank = rows.slice().sort((a, b) => c(b).orders - c(a).orders || c(b).tickets_sold - c(a).tickets_sold || c(b).views - c(a).views || byId(a, b));
   return rank.slice(0, max).sort(byId);
 }
 
