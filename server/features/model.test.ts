@@ -32,9 +32,13 @@ describe('parseRange', () => {
     expect(field('bucket=day&from=2020-01-01T00:00:00Z')).toBe('from');
   });
 
-  it('gives a person 90 days of days by default', () => {
+  it('gives a person 90 days of days by default, also up to a `to` given alone', () => {
     const r = parseDays(q(''), NOW);
     expect(r.ok && (r.value.to - r.value.from) / DAY_MS).toBe(90);
+    const upTo = parseDays(q('to=2026-11-01'), NOW);
+    expect(upTo.ok && [new Date(upTo.value.from).toISOString(), new Date(upTo.value.to).toISOString()]).toEqual(['2026-08-03T00:00:00.000Z', '2026-11-01T00:00:00.000Z']);
+    const from = parseDays(q('from=2026-11-01'), NOW);
+    expect(from.ok && from.value.from).toBe(Date.parse('2026-11-01'));
   });
 });
 

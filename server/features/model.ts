@@ -37,7 +37,7 @@ export const floorTo = (ms: number, bucket: Bucket): number => {
  * `from`, `to` (ISO-8601 or epoch ms, [from, to)) and `bucket` of a series request. Defaults: `to` now, `from` a
  * day (hours) or 30 days (days) before `to`. Both are rounded down to the bucket; unknown parameters refused.
  */
-export function parseRange(query: URLSearchParams, now: number, buckets: readonly Bucket[] = ['hour', 'day']): Parsed<Range> {
+export function parseRange(query: URLSearchParams, now: number, buckets: readonly Bucket[] = ['hour', 'day'], defaultSpanMs?: number): Parsed<Range> {
   for (const k of query.keys()) if (!['from', 'to', 'bucket'].includes(k)) return bad(k, `Unknown query parameter ${k}: use from, to${buckets.length > 1 ? ', bucket' : ''}.`);
   const rawBucket = query.get('bucket') ?? buckets[0];
   if (!(buckets as readonly string[]).includes(rawBucket)) return bad('bucket', `bucket must be ${buckets.join(' or ')}.`);
@@ -49,17 +49,15 @@ export function parseRange(query: URLSearchParams, now: number, buckets: readonl
   const to = p.value.to === null ? floorTo(now, bucket) + size : Math.ceil(p.value.to / size) * size;
   // The default span never reaches before the epoch (no event is stored there; `?to=1970-01-02` alone would
   // otherwise answer buckets of 1969).
-  const from = floorTo(p.value.from ?? Math.max(0, to - DEFAULT_SPAN_MS[bucket]), bucket);
+  const from = floorTo(p.value.from ?? Math.max(0, to - (defaultSpanMs ?? DEFAULT_SPAN_MS[bucket])), bucket);
   if (from >= to) return bad('from', 'from must be before to.');
   if (to - from > MAX_SPAN_MS[bucket]) return bad('from', `At most ${MAX_SPAN_MS[bucket] / DAY_MS} days per request with bucket=${bucket}.`);
   return { ok: true, value: { from, to, bucket } };
 }
 
-/** [from, to) of a person's daily rows: as parseRange with days only, 90 days by default. */
+/** [from, to) of daily rows: as parseRange with days only, the 90 days up to `to` (today) by default. */
 export function parseDays(query: URLSearchParams, now: number): Parsed<Range> {
-  const q = new URLSearchParams(query);
-  if (!q.has('from') && !q.has('to')) q.set('from', String(floorTo(now, 'day') - 89 * DAY_MS));
-  return parseRange(q, now, ['day']);
+  return parseRange(query, now, ['day'], 90 * DAY_MS);
 }
 
 export interface FunnelRow {
