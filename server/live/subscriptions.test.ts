@@ -9,7 +9,7 @@ import type { Scope } from './token.js';
 const NOW = Date.parse('2026-11-21T19:00:00Z');
 const ORG: Scope = { role: 'organizer', tenant: 1, org: 'O1' };
 
-function setup(o: { prepare?: () => Promise<void>; maxTopics?: number; expS?: number } = {}) {
+function setup(o: { prepare?: () => Promise<void>; access?: SubscriptionCore['access']; maxTopics?: number; expS?: number } = {}) {
   const hub = new Hub({ build: () => ({ data: { n: 1 }, updatedAt: 0 }), send: () => undefined, intervalMs: 0 });
   const core: SubscriptionCore = {
     hub,
@@ -18,6 +18,7 @@ function setup(o: { prepare?: () => Promise<void>; maxTopics?: number; expS?: nu
     // O1 may read its dashboard and the events E*; nothing else.
     allowed: (_scope, t) => (t.kind === 'dashboard' ? t.org === 'O1' : t.kind !== 'venue' && t.event.startsWith('E')),
     prepare: o.prepare ?? (async () => undefined),
+    ...(o.access ? { access: o.access } : {}),
   };
   const subs = createSubscriptions(core, o.maxTopics);
   const sub: Subscriber = { scope: ORG, exp: o.expS ?? NOW / 1000 + 60, topics: new Set() };
@@ -101,6 +102,22 @@ describe('subscription protocol', () => {
     // A later subscribe to it is not cancelled by the old unsubscribe.
     await send({ op: 'subscribe', topic: 'analytics:event:E1' });
     expect(seen.joined.map((j) => j.key)).toEqual(['1|analytics:event:E1']);
+  });
+
+  it('an unsubscribe that arrives while the access check still runs cancels the subscribe too', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const access: SubscriptionCore['access'] = async (_scope, topic) => {
+      await gate;
+      return { ok: true, topic };
+    };
+    const { sub, seen, send } = setup({ access });
+    const subscribing = send({ op: 'subscribe', topic: 'analytics:event:E1' });
+    await send({ op: 'unsubscribe', topic: 'analytics:event:E1' });
+    release();
+    await subscribing;
+    expect(seen.joined).toEqual([]);
+    expect(sub.topics.size).toBe(0);
   });
 
   it('refuses a bad topic name and a topic outside the scope', async () => {

@@ -88,19 +88,27 @@ export interface Subscriptions {
 }
 
 /**
- * A connection's subscribes still waiting (for the key check or Redis): they hold a place under the topic
- * limit, and an unsubscribe meanwhile cancels them (`cancels` counts a topic's unsubscribes).
+ * A connection's subscribes still under way. `waiting`: by the topic they will hold (known once access is
+ * decided), each holding a place under the topic limit. `asked` / `cancels`: by the topic as asked for, from
+ * the first moment, so an unsubscribe that arrives while any of its awaits runs cancels it.
  */
 interface Pending {
   waiting: Map<string, number>;
+  asked: Map<string, number>;
   cancels: Map<string, number>;
 }
+
+const bump = (m: Map<string, number>, key: string, by: number): void => {
+  const n = (m.get(key) ?? 0) + by;
+  if (n > 0) m.set(key, n);
+  else m.delete(key);
+};
 
 export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPICS_PER_SOCKET): Subscriptions {
   const pendingOf = new WeakMap<Subscriber, Pending>();
   const pending = (sub: Subscriber): Pending => {
     let p = pendingOf.get(sub);
-    if (!p) pendingOf.set(sub, (p = { waiting: new Map(), cancels: new Map() }));
+    if (!p) pendingOf.set(sub, (p = { waiting: new Map(), asked: new Map(), cancels: new Map() }));
     return p;
   };
   /** Topics held or on their way: what the limit counts. */
@@ -113,6 +121,20 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     link.send({ ...error('forbidden', 'This token does not give access to that topic.', name), permission });
 
   const subscribe = async (sub: Subscriber, link: Link, name: string, requested: Topic) => {
+    const p = pending(sub);
+    const asked = topicKey(sub.scope.tenant, requested);
+    bump(p.asked, asked, 1);
+    const epoch = p.cancels.get(asked) ?? 0;
+    try {
+      await admit(sub, link, name, requested, p, () => (p.cancels.get(asked) ?? 0) !== epoch);
+    } finally {
+      bump(p.asked, asked, -1);
+      if (!p.asked.has(asked)) p.cancels.delete(asked);
+    }
+  };
+
+  /** Access, then the topic limit (checked and reserved in one synchronous step), then the join. */
+  const admit = async (sub: Subscriber, link: Link, name: string, requested: Topic, p: Pending, cancelled: () => boolean) => {
     const tenant = sub.scope.tenant;
     let topic: Topic;
     if (core.access) {
@@ -132,22 +154,15 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (!core.allowed(sub.scope, topic)) return forbidden(link, name, topicPermission(topic));
     }
     const key = topicKey(tenant, topic);
-    const p = pending(sub);
-    // Checked and reserved in one synchronous step: a burst of subscribes all waiting on Redis must not all pass.
+    // A burst of subscribes all waiting on Redis must not all pass the limit.
     if (!sub.topics.has(key) && !p.waiting.has(key) && held(sub, p) >= maxTopics) {
       return link.send(error('too_many_topics', `At most ${maxTopics} topics per connection.`, name));
     }
-    p.waiting.set(key, (p.waiting.get(key) ?? 0) + 1);
-    const epoch = p.cancels.get(key) ?? 0;
+    bump(p.waiting, key, 1);
     try {
-      await join(sub, link, key, tenant, topic, () => (p.cancels.get(key) ?? 0) !== epoch, name);
+      await join(sub, link, key, tenant, topic, cancelled, name);
     } finally {
-      const n = (p.waiting.get(key) ?? 1) - 1;
-      if (n > 0) p.waiting.set(key, n);
-      else {
-        p.waiting.delete(key);
-        p.cancels.delete(key);
-      }
+      bump(p.waiting, key, -1);
     }
   };
 
@@ -191,8 +206,9 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       // The connection holds the topic itself or its revenue-free variant (whichever its access gave it).
       const variants = parsed.kind === 'event' ? [parsed, { ...parsed, revenue: false as const }] : [parsed];
       const p = pending(sub);
+      const asked = topicKey(sub.scope.tenant, parsed);
+      if (p.asked.has(asked)) bump(p.cancels, asked, 1);
       for (const key of variants.map((t) => topicKey(sub.scope.tenant, t))) {
-        if (p.waiting.has(key)) p.cancels.set(key, (p.cancels.get(key) ?? 0) + 1);
         if (sub.topics.delete(key)) {
           link.leave(key);
           core.hub.remove(key);
