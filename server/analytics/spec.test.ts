@@ -46,6 +46,10 @@ describe('parseFunnel', () => {
     const p = parseFunnel(noWindow);
     expect(p.ok && p.value.windowS).toBe(14 * 86_400);
     expect(field({ ...base, from: 'March' })).toBe('from');
+    // A missing bound says it is required, not that a bad value was sent.
+    const { from: _f, ...noFrom } = base;
+    const r = parseFunnel({ ...noFrom, preset: 'event_discovery', steps: undefined });
+    expect(!r.ok && [r.error.field, r.error.message]).toEqual(['from', expect.stringMatching(/^from is required/)]);
     expect(field({ ...base, to: '2026-02-01' })).toBe('to');
     expect(field({ ...base, from: '2025-01-01', to: '2026-03-01' })).toBe('to');
     expect(field({ ...base, by: 'session' })).toBe('by');

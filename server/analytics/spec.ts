@@ -136,8 +136,11 @@ function parseSteps(v: Record<string, unknown>): Parsed<Step[]> {
 }
 
 function parseRange(v: Record<string, unknown>): Parsed<{ fromMs: number; toMs: number }> {
+  const missing = (f: 'from' | 'to') => v[f] === undefined || v[f] === null;
+  if (missing('from')) return bad('from', 'from is required: the start of the range, an ISO-8601 time (2026-05-01 or 2026-05-01T00:00:00Z).');
   const fromMs = typeof v.from === 'string' ? parseIsoTime(v.from) : null;
   if (fromMs === null) return bad('from', 'from is an ISO-8601 time (2026-05-01 or 2026-05-01T00:00:00Z).');
+  if (missing('to')) return bad('to', 'to is required: the end of the range (exclusive), an ISO-8601 time (2026-05-31 or 2026-05-31T00:00:00Z).');
   const toMs = typeof v.to === 'string' ? parseIsoTime(v.to) : null;
   if (toMs === null) return bad('to', 'to is an ISO-8601 time (2026-05-31 or 2026-05-31T00:00:00Z).');
   if (toMs <= fromMs) return bad('to', 'to must be after from.');
