@@ -34,7 +34,7 @@ export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cor
   if (!found.ok) {
     const message = found.code === 'revoked_key'
       ? 'This write key was revoked: put the tenant\'s current write key in the page (the operator creates one with POST /api/admin/tenants/{tenant_id}/keys).'
-      : 'Unknown key: send the tenant\'s write key (tx_pk_…, from POST /api/admin/tenants or GET /api/admin/tenants/{tenant_id}/keys).';
+      : 'Unknown key: send the tenant\'s write key (tx_pk_…), as shown once when it was created (POST /api/admin/tenants or POST /api/admin/tenants/{tenant_id}/keys; GET …/keys lists only key hints).';
     return { ...fail(found.code, message, {}, cors(origin)), close: true };
   }
   if (found.lookup.kind !== 'write') {
