@@ -172,6 +172,7 @@ describe('campaigns API', { timeout: 180_000 }, () => {
       [{ organizer_id: 'O1', total_budget: 10, daily_budget_limit: 20 }, 'daily_budget_limit'],
       [{ organizer_id: 'O1', total_budget: 10, ends_at: 'tomorrow' }, 'ends_at'],
       [{ organizer_id: 'O1', total_budget: 10, ends_at: '2027-02-30T00:00:00Z' }, 'ends_at'],
+      [{ organizer_id: 'O1', total_budget: 10, ends_at: new Date(Date.now() - 60_000).toISOString() }, 'ends_at'],
       [{ organizer_id: 'O1', total_budget: 10, currency: 'euro' }, 'currency'],
       [{ total_budget: 10 }, 'organizer_id'],
     ];

@@ -44,7 +44,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   };
 
   router.add({
-    method: 'post', path: '/api/v1/campaigns/budgets', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', body: { limit: 64 * 1024, parse: parseNewBudget },
+    method: 'post', path: '/api/v1/campaigns/budgets', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', body: { limit: 64 * 1024, parse: (v) => parseNewBudget(v, Date.now()) },
     audit: (_req, reply) => ({ action: 'campaigns.budget_created', target: `budget:${(reply.body as Budget).id}`, details: { total_budget: (reply.body as Budget).total_budget, organizer_id: (reply.body as Budget).organizer_id } }),
     handler: async ({ body, principal, who }) => {
       const r = outOfScope(who, 'create_campaigns', body.organizer_id);

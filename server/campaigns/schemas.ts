@@ -57,7 +57,8 @@ function allocations(v: unknown): Parsed<PlatformAllocations> {
 
 const BUDGET_FIELDS = ['organizer_id', 'event_id', 'total_budget', 'currency', 'daily_budget_limit', 'allocation_strategy', 'platform_allocations', 'target_cpa', 'target_roas', 'payment_reference', 'paid_at', 'started_at', 'ends_at', 'notes'];
 
-export function parseNewBudget(v: unknown): Parsed<NewBudget> {
+/** A new budget's body; `now` refuses an end already past (its campaigns would all complete at the first optimiser run). */
+export function parseNewBudget(v: unknown, now: number): Parsed<NewBudget> {
   if (!isObj(v)) return bad('', 'Send a JSON object.');
   const extra = unknownField(v, BUDGET_FIELDS);
   if (extra) return bad(extra, `Unknown field; a budget takes ${BUDGET_FIELDS.join(', ')}.`);
@@ -81,6 +82,7 @@ export function parseNewBudget(v: unknown): Parsed<NewBudget> {
   if (strategy === 'manual' && Object.keys((pa as { value: PlatformAllocations }).value).length === 0) return bad('platform_allocations', 'A manual budget names its platform percentages.');
   const v2 = <T>(p: Parsed<T>) => (p as { ok: true; value: T }).value;
   if (v2(start) && v2(end) && Date.parse(v2(end)!) <= Date.parse(v2(start)!)) return bad('ends_at', 'ends_at must be after started_at.');
+  if (v2(end) && Date.parse(v2(end)!) <= now) return bad('ends_at', `ends_at ${v2(end)} has already passed (now ${new Date(now).toISOString()}); a budget ends in the future.`);
   if (v2(daily) !== null && v2(daily)! > v2(total)!) return bad('daily_budget_limit', 'daily_budget_limit cannot be above total_budget.');
   return {
     ok: true,
