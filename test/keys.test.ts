@@ -109,6 +109,10 @@ describe('key management over HTTP', () => {
     expect((await postJson(`${base}/api/admin/tenants/999999/keys`, { kind: 'write' }, admin)).status).toBe(404);
     expect((await request('DELETE', `${base}/api/admin/keys/999999`, undefined, admin)).status).toBe(404);
     expect((await request('DELETE', `${base}/api/admin/keys/%ZZ`, undefined, admin)).status).toBe(400);
+    // A dashboard token where the secret key belongs is named as such, not as an unknown key.
+    const token = (await postJson(`${base}/api/v1/tokens`, { role: 'organizer', org_id: 'O1', ttl_s: 60 }, { authorization: `Bearer ${t.secret_key}` })).json.token;
+    const onSecretRoute = await getJson(`${base}/api/v1/tx/events?limit=1`, { authorization: `Bearer ${token}` });
+    expect([onSecretRoute.status, onSecretRoute.json.error.code, onSecretRoute.json.error.message]).toEqual([401, 'invalid_key', expect.stringMatching(/not a dashboard token/)]);
   });
 
   it('revokes a key: refused with 401 revoked_key at once on this node, within KEY_TTL_MS on another', async () => {

@@ -19,6 +19,8 @@ export function isAdmin(info: ReqInfo, adminToken: string | undefined): boolean 
 export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok: true; tenant: Tenant; keyId: number; who: Who } | { ok: false; reply: Reply }> {
   const token = bearer(info.headers.authorization);
   if (!token) return { ok: false, reply: fail('missing_key') };
+  // A dashboard token (v1.…) is not a key: say so rather than "unknown key".
+  if (token.startsWith('v1.')) return { ok: false, reply: fail('invalid_key', 'This route takes the tenant\'s secret key (Authorization: Bearer tx_sk_…), not a dashboard token.') };
   const found = await keys.check(token);
   if (!found.ok) return { ok: false, reply: fail(found.code) };
   if (found.lookup.kind !== 'secret') return { ok: false, reply: fail('write_key_not_allowed') };
