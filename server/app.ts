@@ -197,7 +197,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Session reads wait for the writer's deferred projectors (bound below, once the writer exists).
   let projected = (): Promise<void> => Promise.resolve();
   const identity = createIdentity({ config, db, log: log.child({ mod: 'identity' }), projected: () => projected() });
-  const stripe = createStripe({ config, db, log: log.child({ mod: 'stripe' }) });
+  // One key for every domain that stores secrets (Stripe, tracking codes, conversions): resolved (and warned about) once.
+  const cipher = createCipher(resolveEncryptionKey(config, log));
+  const stripe = createStripe({ config, db, log: log.child({ mod: 'stripe' }), cipher });
   const registry = createPersonDataRegistry();
   // The catalog (README "Catalog"); onChange is where a catalog change reaches the live layer.
   // The live layer is created below, before any request can change the catalog.
@@ -212,7 +214,6 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
   registry.store('live', (ids) => live.erase(ids));
   // Server-side conversions (README "Server-side conversions"): outbox rows in the commit, a dispatcher job.
-  const cipher = createCipher(resolveEncryptionKey(config, log));
   const conversions = createConversions({
     db, log: log.child({ mod: 'conversions' }), urls: config.conversions,
     decryptSecrets: (code) => decryptSecrets(cipher, code as Parameters<typeof decryptSecrets>[1]),
@@ -316,7 +317,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   registerKeyRoutes(router, { db, tenants, keys });
   // Tracking codes per organizer and event (README "Tracking codes"); resolutions cached 5 min, also in Redis.
   const tracking = createTracking({
-    db, log: log.child({ mod: 'tracking' }), cipher: createCipher(resolveEncryptionKey(config, log)), redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix,
+    db, log: log.child({ mod: 'tracking' }), cipher, redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix,
     organizerOf: async (t, id) => (await eventResource(t, id)).organizer_id ?? null,
   });
   // Its routes take the organizer dashboard's tokens too (the tracking page): a router that verifies them.

@@ -23,6 +23,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ BACKFILL_DAYS: '83', RETENTION_MONTHS: '3' }).limits.backfillDays).toBe(83);
   });
 
+  it('refuses an explicit WRITER_LANES that the pool cannot hold with DATABASE_URL; the default is fitted to the pool', () => {
+    const pg = { DATABASE_URL: 'postgres://u:p@db/x', ADMIN_TOKEN: 'x'.repeat(20) };
+    expect(() => loadConfig({ ...pg, WRITER_LANES: '20', DATABASE_POOL_MAX: '10' })).toThrow(/WRITER_LANES=20 needs DATABASE_POOL_MAX of at least 21/);
+    expect(loadConfig({ ...pg, WRITER_LANES: '9', DATABASE_POOL_MAX: '10' }).writerLanes).toBe(9);
+    expect(loadConfig({ ...pg, DATABASE_POOL_MAX: '2' }).writerLanes).toBe(4); // capped to the pool at start (app.ts)
+    expect(loadConfig({ WRITER_LANES: '20' }).writerLanes).toBe(20); // the embedded store has one lane whatever it says
+  });
+
   it('takes a METRICS_TOKEN of at least 16 characters for scrapers', () => {
     expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
     expect(loadConfig({}).metricsToken).toBeNull();

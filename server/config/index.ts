@@ -262,6 +262,10 @@ export function loadConfig(env: Env): Config {
   if (fsc.pseudonymizeAfterDays > 0 && fsc.pseudonymizeAfterDays <= limits.backfillDays) {
     problems.push(`PSEUDONYMIZE_AFTER_DAYS=${fsc.pseudonymizeAfterDays} must be 0 (off) or more than BACKFILL_DAYS (${limits.backfillDays})`);
   }
+  // Each writer lane holds a pool connection and reads need one: an explicit WRITER_LANES that cannot fit is a mistake.
+  if (config.databaseUrl && env.WRITER_LANES !== undefined && config.writerLanes > config.databasePoolMax - 1) {
+    problems.push(`WRITER_LANES=${config.writerLanes} needs DATABASE_POOL_MAX of at least ${config.writerLanes + 1} (it is ${config.databasePoolMax}): raise DATABASE_POOL_MAX or lower WRITER_LANES`);
+  }
   // An accepted backfilled event older than retention would be acknowledged, then dropped by the next gdpr.retention run.
   if (limits.backfillDays >= config.retentionMonths * 28) {
     problems.push(`BACKFILL_DAYS=${limits.backfillDays} must be less than RETENTION_MONTHS × 28 days (${config.retentionMonths * 28}): older events would be accepted, then deleted by retention; lower BACKFILL_DAYS or raise RETENTION_MONTHS`);

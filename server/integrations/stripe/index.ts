@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/index.js';
 import type { Router } from '../../http/router.js';
 import type { TemplatedApp } from '../../http/uws.js';
-import { createCipher, resolveEncryptionKey } from '../../identity/crypto.js';
+import type { Cipher } from '../../identity/crypto.js';
 import type { Ingest } from '../../ingest/index.js';
 import type { Db } from '../../store/db.js';
 import { registerStripeRoutes } from './routes.js';
@@ -16,6 +16,8 @@ export interface StripeDeps {
   config: Config;
   db: Db;
   log: Logger;
+  /** Encrypts the webhook signing secrets (identity/crypto.ts, ENCRYPTION_KEY). */
+  cipher: Cipher;
 }
 
 export interface Stripe {
@@ -24,8 +26,7 @@ export interface Stripe {
 }
 
 export function createStripe(deps: StripeDeps): Stripe {
-  const { config, db, log } = deps;
-  const cipher = createCipher(resolveEncryptionKey(config, log));
+  const { config, db, log, cipher } = deps;
   const store = createStripeStore(db, cipher);
   return {
     store,
