@@ -24,21 +24,17 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
     if (typeof b.site_id !== 'string' || !SITE_ID.test(b.site_id)) return bad('site_id', 'site_id must be 1-50 characters of letters, digits, "_", "." or "-".');
     siteId = b.site_id;
   }
-  let origins: string[] | null = null;
-  if (b.allowed_origins !== undefined && b.allowed_origins !== null) {
-    if (b.kind === 'secret') return bad('allowed_origins', 'allowed_origins applies to write keys only: a secret key never belongs in a browser.');
-    const o = parseOrigins(b.allowed_origins);
-    if (!o.ok) return o;
-    origins = o.value;
-  }
-  let sources: string[] | null = null;
-  if (b.sources !== undefined && b.sources !== null) {
-    if (b.kind === 'secret') return bad('sources', 'sources applies to write keys only (a secret key sends server events of any source).');
-    const s = parseSources(b.sources);
-    if (!s.ok) return s;
-    sources = s.value;
-  }
-  return { ok: true, value: { kind: b.kind, site_id: siteId, allowed_origins: origins, sources } };
+  /** A field only a write key takes: absent or null is none; on a secret key it is refused with why. */
+  const writeOnly = <T>(field: 'allowed_origins' | 'sources', why: string, parse: (x: unknown) => Parsed<T>): Parsed<T | null> => {
+    if (b[field] === undefined || b[field] === null) return { ok: true, value: null };
+    if (b.kind === 'secret') return bad(field, `${field} applies to write keys only: ${why}.`);
+    return parse(b[field]);
+  };
+  const origins = writeOnly('allowed_origins', 'a secret key never belongs in a browser', parseOrigins);
+  if (!origins.ok) return origins;
+  const sources = writeOnly('sources', 'a secret key sends server events of any source', parseSources);
+  if (!sources.ok) return sources;
+  return { ok: true, value: { kind: b.kind, site_id: siteId, allowed_origins: origins.value, sources: sources.value } };
 }
 
 /** Sources a write key can send at all: server truth (backend, payments, shop) takes the secret key. */
