@@ -37,7 +37,7 @@ describe('audit log', () => {
     const rows = (await audit(t)).json.audit;
     expect(rows.slice(0, 2)).toEqual([
       expect.objectContaining({ tenant_id: t.tenant_id, actor_kind: 'admin_token', actor_id: 'admin_token', action: 'key.revoked', target: `key:${created.json.id}`, ip: expect.stringMatching(/127\.0\.0\.1/) }),
-      expect.objectContaining({ actor_kind: 'admin_token', action: 'key.created', target: `key:${created.json.id}`, details: { kind: 'write', site_id: null } }),
+      expect.objectContaining({ actor_kind: 'admin_token', action: 'key.created', target: `key:${created.json.id}`, details: { kind: 'write', site_id: null, sources: null } }),
     ]);
     expect(Date.now() - Date.parse(rows[0].at)).toBeLessThan(600_000);
     // The other tenant sees none of it.
