@@ -335,6 +335,46 @@ describe('browser SDK in Chromium', () => {
     await ctx.close();
   });
 
+  it('while the server is failing, leaving the page keeps the queue for the next page instead of handing it to a beacon', async () => {
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 200, retryBase: 200, retryMax: 800 });
+    // Counts the page's beacons across its navigations (sessionStorage lives as long as the tab).
+    await ctx.addInitScript(`{ const b = navigator.sendBeacon.bind(navigator); navigator.sendBeacon = (u, d) => (sessionStorage.setItem('beacons', String(Number(sessionStorage.getItem('beacons') || 0) + 1)), b(u, d)); }`);
+    let failing = true;
+    await ctx.route(`${base}/api/tx/events/batch**`, (route) => (failing ? route.fulfill({ status: 503, body: '{}' }) : route.continue()));
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/E5`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    const ids = await tx<string[]>(page, `Array.from({ length: 10 }, (_, i) => tx.eventView({ event_entity_id: 'E5', price_from: i, currency: 'EUR' }))`);
+    await sleep(1200); // failed attempts, backing off
+    expect(await queued(page)).toBeGreaterThanOrEqual(10);
+    await page.goto(`${site.origin}/events/E6`); // the first page is left while every delivery fails
+    expect(await page.evaluate(`Number(sessionStorage.getItem('beacons') || 0)`)).toBe(0);
+    failing = false;
+    await until(async () => (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_view').length >= 10, 15_000);
+    await until(async () => (await queued(page)) === 0, 15_000);
+    const stored = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_view');
+    expect(stored.map((e) => e.event_id).filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+    expect(new Set(stored.map((e) => e.event_id)).size).toBe(stored.length);
+    await ctx.close();
+  });
+
+  it('a full localStorage never throws into the page: identifiers and the queue live in memory and events are delivered', async () => {
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 200 });
+    // Fill the origin's storage before the SDK runs (it throws QuotaExceededError on the next write)…
+    // Then free the last one-character item: the SDK's storage probe ('tx_t') still fits, its identifiers do not.
+    await ctx.addInitScript(`{ let i = 0, last = ''; for (let size = 1 << 20; size >= 1; size >>= 2) { try { for (;;) { localStorage.setItem('fill' + i, 'x'.repeat(size)); last = 'fill' + i++; } } catch (e) {} } localStorage.removeItem(last); }`);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${site.origin}/events/E7`);
+    const ids = await tx<string[]>(page, `[tx.pageView(), tx.eventView({ event_entity_id: 'E7', price_from: 1, currency: 'EUR' }), tx.track('share', { event_entity_id: 'E7', method: 'copy_link' })]`);
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    await until(async () => (await byVisitor(visitor_id)).filter((e) => ids.includes(e.event_id)).length === 3, 15_000);
+    expect(errors).toEqual([]);
+    await ctx.close();
+  });
+
   it('429 is retried after Retry-After; a 400 is dropped, not retried; per-event rejections are logged and not retried', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 100, retryBase: 100, retryMax: 400, debug: true });
     const page = await ctx.newPage();
@@ -368,7 +408,7 @@ describe('browser SDK in Chromium', () => {
     await sleep(600);
     expect(hits.filter((h) => h.ids.includes(b))).toHaveLength(1);
     expect(await queued(page)).toBe(0);
-    expect(logs.some((l) => l.includes('dropped 1 events: HTTP 400'))).toBe(true);
+    expect(logs.some((l) => l.includes('[tx] dropped 400'))).toBe(true); // status, the ids, the server's answer
 
     // Invalid for the registry (cart_value negative, currency lowercase): the server rejects it per event.
     const c = await tx<string>(page, `tx.track('add_to_cart', { cart_id: 'C5', event_entity_id: 'E5', items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: -5, currency: 'eur' })`);

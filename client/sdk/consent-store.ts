@@ -8,15 +8,20 @@ export class ConsentStore implements KV {
   mem_: Record<string, string> = {};
   persist_ = false;
   constructor(public ls_: KV | null) {}
-  // persist_ is only ever on with a localStorage (setPersist_).
+  // persist_ is only ever on with a localStorage (setPersist_). A write it refuses (quota full) is kept in memory
+  // for this page instead of throwing into the host page's call: storage is best effort.
   getItem(k: string) {
-    return this.persist_ ? this.ls_!.getItem(k) : (this.mem_[k] ?? null);
+    return this.mem_[k] ?? (this.persist_ ? this.ls_!.getItem(k) : null);
   }
   setItem(k: string, v: string) {
-    this.persist_ ? this.ls_!.setItem(k, v) : (this.mem_[k] = v);
+    try {
+      if (this.persist_) return this.ls_!.setItem(k, v), void delete this.mem_[k];
+    } catch {}
+    this.mem_[k] = v;
   }
   removeItem(k: string) {
-    this.persist_ ? this.ls_!.removeItem(k) : delete this.mem_[k];
+    delete this.mem_[k];
+    this.persist_ && this.ls_!.removeItem(k);
   }
   keys(): string[] {
     // localStorage's own keys are enumerable, another KV lists them; memory never holds a `keys` entry.

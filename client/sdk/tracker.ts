@@ -189,7 +189,7 @@ export class TxTracker {
           }
         } else {
           // 4xx other than 408/429: sending the same request again cannot succeed.
-          console.warn('[tx] dropped', ids.length, 'events: HTTP', status, res ? await res.text().catch(() => '') : '');
+          console.warn('[tx] dropped', status, ids, await res?.text().catch(() => ''));
         }
         ids.forEach((id) => (done[id] = 1));
         q().remove_(ids);
@@ -203,6 +203,9 @@ export class TxTracker {
      * flight outlives it like a beacon: its events are forgotten too, not sent again by the next page.
      */
     const beacon = (leaving?: boolean) => {
+      // A beacon's answer is never seen: while the server is failing or the browser offline, the queue stays
+      // for the next try or the next page (a stored event sent twice is a duplicate, a lost one is gone).
+      if (attempt || !navigator.onLine) return;
       const fly = flying;
       const gone = leaving && keep ? fly.slice() : [];
       for (const b of bodies(q().all_().filter((e) => !fly.includes(e.event_id)), iso(now()), 100, MAX_BEACON)) {
@@ -416,7 +419,7 @@ export class TxTracker {
             scopes = s;
             if (ls) writeJson(ls, K_SCHEMA, { at: now(), s });
           })
-          .catch(() => log('no schema'));
+          .catch(log);
     }
     if (c.autoPageView) self.pageView();
     // Whatever an earlier page could not deliver.
