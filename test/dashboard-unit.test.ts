@@ -177,6 +177,9 @@ describe('funnel and capacity', () => {
 
   it('formats numbers for people', () => {
     expect(formatMoney(1234.5, 'EUR', 'en-US')).toBe('€1,234.50');
+    // Each currency with its own minor units: no yen cents, three decimals for dinars.
+    expect(formatMoney(123456789.99, 'JPY', 'en-US')).toBe('¥123,456,790');
+    expect(formatMoney(1.5, 'KWD', 'en-US')).toMatch(/^KWD\s1\.500$/); // Intl puts a no-break space after the code
     expect(formatMoney(12, 'XXX', 'en-US')).toMatch(/12\.00/);
     expect(formatRatio(0.4567, 'en-US')).toBe('45.7%');
     expect(formatPercent(84.3, 'en-US')).toBe('84.3%');

@@ -6,7 +6,8 @@ export function formatCount(n: number, locale?: string): string {
 
 export function formatMoney(amount: number, currency: string, locale?: string): string {
   try {
-    return new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(amount);
+    // The currency's own minor units: 2 for EUR, 0 for JPY, 3 for KWD.
+    return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(amount);
   } catch {
     // Not an ISO code Intl knows (e.g. XXX for "unknown"): plain number and code.
     return `${new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(amount)} ${currency}`;
