@@ -2,7 +2,7 @@
 // request ({"client_id","timestamp_micros","events":[…≤25]}). It never answers with an error, so every rule of
 // its validation endpoint (/debug/mp/collect) that our data could break is checked before sending: names,
 // 25 params, values ≤ 100 characters, 72 h backdating.
-import { joinUrl, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
+import { joinUrl, str, transient, type Adapter, type Destination, type FailedOutcome, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 const EVENT_NAMES: Record<string, string> = { order_completed: 'purchase', add_to_cart: 'add_to_cart', checkout_started: 'begin_checkout', event_view: 'view_item' };
 const MAX_AGE_MS = 72 * 3_600_000;
@@ -31,7 +31,7 @@ export function ga4Body(items: OutboxItem[]): Record<string, unknown> {
   };
 }
 
-export function classifyGa4(a: HttpAnswer): SendOutcome {
+export function classifyGa4(a: HttpAnswer): { kind: 'ok' } | FailedOutcome {
   const t = transient(a);
   if (t) return t;
   if (a.status >= 200 && a.status < 300) return { kind: 'ok' };
@@ -64,7 +64,7 @@ export const ga4Adapter = (base: string): Adapter => ({
     const sent: number[] = [];
     for (const g of groups.values()) {
       const out = classifyGa4(await http(url, ga4Body(g)));
-      if (out.kind !== 'ok' && out.kind !== 'partial') return sent.length ? { kind: 'partial', sent, rest: out } : out;
+      if (out.kind !== 'ok') return sent.length ? { kind: 'partial', sent, rest: out } : out;
       sent.push(...g.map((i) => i.id));
     }
     return { kind: 'ok' };

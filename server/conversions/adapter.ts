@@ -119,7 +119,7 @@ export function createHttpPost(timeoutMs = HTTP_TIMEOUT_MS): HttpPost {
 }
 
 /** The shared part of every classification: network errors, 429 and 5xx retry. Null: the adapter decides. */
-export function transient(a: HttpAnswer): SendOutcome | null {
+export function transient(a: HttpAnswer): FailedOutcome | null {
   if (a.status === 0) return { kind: 'retry', error: a.text };
   if (a.status === 429 || a.status >= 500) return { kind: 'retry', error: `HTTP ${a.status}: ${a.text.slice(0, 500)}`, retryAfterMs: a.retryAfterMs };
   return null;

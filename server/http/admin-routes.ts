@@ -8,7 +8,7 @@ import { parseOrigins, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
 import { id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
-import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
+import { PUBLIC_SOURCES } from '../ingest/registry.js';
 import type { NewKey } from '../store/tenants.js';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
@@ -37,12 +37,9 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
   return { ok: true, value: { kind: b.kind, site_id: siteId, allowed_origins: origins.value, sources: sources.value } };
 }
 
-/** Sources a write key can send at all: server truth (backend, payments, shop) takes the secret key. */
-const WRITE_KEY_SOURCES: readonly string[] = SOURCE_SYSTEMS.filter((x) => !SERVER_SOURCES.includes(x));
-
-/** A write key's source systems: a non-empty list of WRITE_KEY_SOURCES, each once. Pure. */
+/** A write key's source systems: a non-empty list of PUBLIC_SOURCES (server truth takes the secret key), each once. Pure. */
 export function parseSources(v: unknown): Parsed<string[]> {
-  const allowed = WRITE_KEY_SOURCES;
+  const allowed: readonly string[] = PUBLIC_SOURCES;
   if (!Array.isArray(v) || v.length === 0 || v.length > allowed.length || !v.every((x) => typeof x === 'string' && allowed.includes(x))) {
     return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'sources', message: `sources must be a non-empty list of ${allowed.map((x) => JSON.stringify(x)).join(', ')} (e.g. ["web"] for a site's public key, ["scanner"] for gate devices).` } };
   }

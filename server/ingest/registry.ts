@@ -21,6 +21,8 @@ export const SOURCE_SYSTEMS: readonly SourceSystem[] = Object.freeze(['web', 'mo
  * refused on the public ingest endpoints, whose write key sits in every page's source.
  */
 export const SERVER_SOURCES: readonly SourceSystem[] = Object.freeze(['backend', 'payments', 'shop'] as const);
+/** What a write key may send: every source but server truth, which takes the secret key. */
+export const PUBLIC_SOURCES: readonly SourceSystem[] = Object.freeze(SOURCE_SYSTEMS.filter((x) => !SERVER_SOURCES.includes(x)));
 export type EntityName =
   | 'event_entity_id'
   | 'order_id'

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import FastestValidator from 'fastest-validator';
 import type { EventRow } from '../store/events.js';
 import type { Limits } from '../config/index.js';
-import { ENTITY_NAMES, REGISTRY_V1, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
+import { ENTITY_NAMES, PUBLIC_SOURCES, REGISTRY_V1, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
 import { isBot } from './bots.js';
 import { fillWebDetection, liftEntities } from './web-fill.js';
 import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
@@ -41,7 +41,6 @@ export type EventOutcome =
   | { kind: 'rejected'; errors: FieldError[]; store: boolean; raw: string };
 
 export { SOURCE_SYSTEMS };
-const PUBLIC_SOURCES = SOURCE_SYSTEMS.filter((x) => !SERVER_SOURCES.includes(x));
 const MAX_DEPTH = 20;
 const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

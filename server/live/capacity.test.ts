@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyScan, applySnapshot, capacityView, laneKey, prune, type CapacityState, type ScanKind } from './capacity.js';
-import type { GateSnapshot } from './facts.js';
+import { applyScan, applySnapshot, capacityView, prune, type CapacityState } from './capacity.js';
+import { laneKey, type GateSnapshot, type ScanKind } from './facts.js';
 
 const NOW = Date.parse('2025-06-01T20:00:00Z');
 const S = 1000;

@@ -12,8 +12,6 @@
 // its session, and session snapshots are not added to it.
 import { laneGate, type GateSnapshot, type ScanKind } from './facts.js';
 
-export { laneGate, laneKey, scanKind, type ScanKind } from './facts.js';
-
 export const RATE_WINDOW_MS = 60_000;
 /** Safety cap for gates that never send snapshots: the oldest scans are folded into a base count. */
 const MAX_SCANS = 200_000;
@@ -142,50 +140,47 @@ export function gateView(g: GateState, now: number): GateView {
   };
 }
 
-/** The lanes of each gate, by gate id. */
-function byGate(s: CapacityState): Map<string, { own: GateState | null; sessions: GateState[] }> {
-  const out = new Map<string, { own: GateState | null; sessions: GateState[] }>();
+/** Each gate's lanes, its own (the gate-wide one, when it has scans or snapshots) first. */
+function byGate(s: CapacityState): Map<string, { own: GateState | null; lanes: GateState[] }> {
+  const out = new Map<string, { own: GateState | null; lanes: GateState[] }>();
   for (const [lane, g] of s) {
     const gate = laneGate(lane);
     let e = out.get(gate);
-    if (!e) out.set(gate, (e = { own: null, sessions: [] }));
-    if (lane === gate) e.own = g;
-    else e.sessions.push(g);
+    if (!e) out.set(gate, (e = { own: null, lanes: [] }));
+    if (lane === gate) {
+      e.own = g;
+      e.lanes.unshift(g);
+    } else {
+      e.lanes.push(g);
+    }
   }
   return out;
 }
 
-/** The newest snapshot among lanes, for the figures a scanner states rather than counts (capacities). */
-const newestSnap = (lanes: GateState[]): GateState['snap'] =>
-  lanes.reduce<GateState['snap']>((best, g) => (g.snap && (!best || g.snap.at > best.at) ? g.snap : best), null);
+const sum = <T>(xs: T[], f: (x: T) => number): number => xs.reduce((n, x) => n + f(x), 0);
+const lastOf = (lanes: GateState[]): number => Math.max(...lanes.map((g) => g.lastAt));
 
-/** One gate's figures from its lanes (see the header), and the snapshot its capacities come from. */
-function gateFigures(own: GateState | null, sessions: GateState[], now: number): { view: GateView; snap: GateState['snap'] } {
-  const lanes = own ? [own, ...sessions] : sessions;
-  if (own?.snap || sessions.length === 0) {
-    const all: GateState = own && sessions.length === 0 ? own : {
-      snap: own?.snap ?? null,
-      scans: lanes.flatMap((g) => g.scans),
-      folded: { g: lanes.reduce((n, g) => n + g.folded.g, 0), x: lanes.reduce((n, g) => n + g.folded.x, 0), d: lanes.reduce((n, g) => n + g.folded.d, 0) },
-      lastAt: Math.max(...lanes.map((g) => g.lastAt)),
-    };
-    return { view: gateView(all, now), snap: all.snap };
+/** One gate's figures from its lanes (see the header). */
+function gateFigures(own: GateState | null, lanes: GateState[], now: number): GateView {
+  if (lanes.length === 1) return gateView(lanes[0], now);
+  if (own?.snap) {
+    // The gate-wide snapshot counts every scan before it, whatever its lane.
+    const folded = { g: sum(lanes, (g) => g.folded.g), x: sum(lanes, (g) => g.folded.x), d: sum(lanes, (g) => g.folded.d) };
+    return gateView({ snap: own.snap, scans: lanes.flatMap((g) => g.scans), folded, lastAt: lastOf(lanes) }, now);
   }
   const views = lanes.map((g) => gateView(g, now));
-  const snap = newestSnap(lanes);
-  const inside = views.reduce((n, v) => n + v.inside, 0);
+  // Capacities are stated by the scanners, not counted: the newest snapshot's.
+  const snap = lanes.reduce<GateState['snap']>((best, g) => (g.snap && (!best || g.snap.at > best.at) ? g.snap : best), null);
+  const inside = sum(views, (v) => v.inside);
   const capacity = snap?.capacity ?? null;
   return {
-    view: {
-      inside,
-      entries: views.reduce((n, v) => n + v.entries, 0),
-      denied: views.reduce((n, v) => n + v.denied, 0),
-      rate_per_minute: views.reduce((n, v) => n + v.rate_per_minute, 0),
-      capacity,
-      percent: pct(inside, capacity),
-      updated_at: new Date(Math.max(...lanes.map((g) => g.lastAt))).toISOString(),
-    },
-    snap,
+    inside,
+    entries: sum(views, (v) => v.entries),
+    denied: sum(views, (v) => v.denied),
+    rate_per_minute: sum(views, (v) => v.rate_per_minute),
+    capacity,
+    percent: pct(inside, capacity),
+    updated_at: new Date(lastOf(lanes)).toISOString(),
   };
 }
 
@@ -199,15 +194,15 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   let venue: { at: number; value: number } | null = null;
   const groups = byGate(s);
   for (const id of [...groups.keys()].sort()) {
-    const { own, sessions } = groups.get(id)!;
-    const { view: v } = gateFigures(own, sessions, now);
+    const { own, lanes } = groups.get(id)!;
+    const v = gateFigures(own, lanes, now);
     gates[id] = v;
     inside += v.inside;
     entries += v.entries;
     denied += v.denied;
     rate += v.rate_per_minute;
     gateCapacity = v.capacity !== null && gateCapacity !== null ? gateCapacity + v.capacity : null;
-    for (const g of own ? [own, ...sessions] : sessions) {
+    for (const g of lanes) {
       const vc = g.snap?.venue_capacity;
       if (vc != null && (!venue || g.snap!.at > venue.at)) venue = { at: g.snap!.at, value: vc };
     }

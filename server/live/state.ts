@@ -2,8 +2,8 @@
 // and gate capacity; per (tenant, organizer) the roll-up and a sales ticker. Pure: facts in, snapshots out,
 // `now` passed in. Every rule here is independent of the order facts arrive in, so the state built live and
 // the state recomputed from the store (in occurred_at order) are equal.
-import { applyScan, applySnapshot, capacityView, prune, scanKind, type CapacityState, type CapacityView } from './capacity.js';
-import { fromMilli, toMilli, type ClaimSource, type Fact } from './facts.js';
+import { applyScan, applySnapshot, capacityView, prune, type CapacityState, type CapacityView } from './capacity.js';
+import { fromMilli, scanKind, toMilli, type ClaimSource, type Fact } from './facts.js';
 import { decideClaim } from './owners.js';
 import { Uniq } from './uniq.js';
 

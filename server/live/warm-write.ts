@@ -3,8 +3,7 @@
 // indexes). Only command building, on a pipeline the caller executes: the flush loop and the GDPR tenant reset
 // (warm.ts) send the same commands, and the key layout itself is in redis-keys.ts.
 import type { ChainableCommander } from 'ioredis';
-import { scanKind } from './capacity.js';
-import { SOURCE_RANK, toMilli, type Fact } from './facts.js';
+import { scanKind, SOURCE_RANK, toMilli, type Fact } from './facts.js';
 import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type TickerEntry } from './state.js';
 import { dayKeys, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
 
