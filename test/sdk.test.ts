@@ -408,7 +408,7 @@ describe('browser SDK in Chromium', () => {
     await sleep(600);
     expect(hits.filter((h) => h.ids.includes(b))).toHaveLength(1);
     expect(await queued(page)).toBe(0);
-    expect(logs.some((l) => l.includes('[tx] dropped 400'))).toBe(true); // status, the ids, the server's answer
+    expect(logs.some((l) => l.includes('[tx] dropped 400'))).toBe(true); // the status and the ids
 
     // Invalid for the registry (cart_value negative, currency lowercase): the server rejects it per event.
     const c = await tx<string>(page, `tx.track('add_to_cart', { cart_id: 'C5', event_entity_id: 'E5', items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: -5, currency: 'eur' })`);
@@ -419,6 +419,29 @@ describe('browser SDK in Chromium', () => {
     expect((await byVisitor(visitor_id)).some((e) => e.event_id === c)).toBe(false);
     expect(logs.some((l) => l.includes('[tx] rejected add_to_cart'))).toBe(true); // with debug: true
     expect(await queued(page)).toBe(0);
+    await ctx.close();
+  });
+
+  it('a request the server never answers is abandoned after 60 s and its events are sent again, once stored', async () => {
+    const ctx = await profile({ consent: { analytics: true }, flushInterval: 100, retryBase: 100, retryMax: 400 });
+    // The page's clock for request timeouts runs 300× fast: the SDK's 60 s become 200 ms. What it asked for is kept.
+    await ctx.addInitScript(`{ const t = AbortSignal.timeout.bind(AbortSignal); window.__timeouts = []; AbortSignal.timeout = (ms) => (window.__timeouts.push(ms), t(ms / 300)); }`);
+    let hangs = 1;
+    const hits: string[][] = [];
+    await ctx.route(`${base}/api/tx/events/batch**`, (route) => {
+      hits.push((JSON.parse(route.request().postData() ?? '{}').events ?? []).map((e: any) => e.event_id));
+      if (hangs-- > 0) return; // never answered
+      return route.continue();
+    });
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/E8`);
+    const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
+    const id = await tx<string>(page, `tx.eventView({ event_entity_id: 'E8' })`);
+    await until(async () => (await byVisitor(visitor_id)).some((e) => e.event_id === id), 15_000);
+    expect(hits.filter((h) => h.includes(id)).length).toBeGreaterThanOrEqual(2);
+    expect(await page.evaluate(`window.__timeouts[0]`)).toBe(60_000);
+    await until(async () => (await queued(page)) === 0, 10_000);
+    expect((await byVisitor(visitor_id)).filter((e) => e.event_id === id)).toHaveLength(1);
     await ctx.close();
   });
 

@@ -160,7 +160,7 @@ export class TxTracker {
         let res: Response | null = null;
         try {
           // text/plain and ?key= make this a CORS "simple" request: no preflight round trip.
-          res = await fetch(url, { method: 'POST', body, keepalive: (keep = body.length < MAX_BEACON) });
+          res = await fetch(url, { method: 'POST', body, keepalive: (keep = body.length < MAX_BEACON), signal: AbortSignal.timeout?.(6e4) });
         } catch {
           /* network error, offline, CORS refusal: retried below */
         }
@@ -172,7 +172,7 @@ export class TxTracker {
           const at = now();
           const wait = nextDelay(++attempt, retryAfterMs(res?.headers.get('retry-after'), at), c.retryBase, c.retryMax);
           retryAt = at + wait;
-          log('HTTP', status, 'retry in', wait);
+          log('retry', status, wait);
           return later(wait);
         }
         if (v === 'split' && ids.length > 1) {
@@ -189,7 +189,7 @@ export class TxTracker {
           }
         } else {
           // 4xx other than 408/429: sending the same request again cannot succeed.
-          console.warn('[tx] dropped', status, ids, await res?.text().catch(() => ''));
+          console.warn('[tx] dropped', status, ids);
         }
         ids.forEach((id) => (done[id] = 1));
         q().remove_(ids);
