@@ -4,8 +4,8 @@
 // machine's speed). Compressed bodies (gzip, deflate) are accepted, bounded by MAX_BODY_BYTES once decompressed.
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inflate } from '../server/http/ingest-routes.js';
-import { bootServer, createTenant, eventsOf, getJson, postJson, webEvent, type Tenant } from './helpers.js';
+import { inflate } from '../server/http/body.js';
+import { bootServer, createTenant, eventsOf, getJson, orderEvent, postJson, webEvent, type Tenant } from './helpers.js';
 
 describe('inflate (pure)', () => {
   const json = Buffer.from(JSON.stringify({ events: [] }));
@@ -68,6 +68,54 @@ describe('rate limit on bad bodies', () => {
     expect(br.status).toBe(415);
     expect(((await br.json()) as any).error.code).toBe('unsupported_media_type');
     const corrupt = await post('definitely not gzip', 'gzip');
+    expect(corrupt.status).toBe(400);
+    expect(((await corrupt.json()) as any).error.code).toBe('invalid_body');
+  });
+
+  it('refuses a body that is not valid UTF-8 on every route instead of replacing the bytes: two orders differing in one byte are not one', async () => {
+    const u = await createTenant(server.url, 'utf8');
+    // The JSON of `body` with MARK replaced by one raw byte.
+    const withByte = (body: unknown, byte: number) => {
+      const [head, tail] = JSON.stringify(body).split('MARK');
+      return Buffer.concat([Buffer.from(head), Buffer.from([byte]), Buffer.from(tail)]);
+    };
+    const post = (path: string, body: Buffer, headers: Record<string, string>, method = 'POST') =>
+      fetch(`${server.url}${path}`, { method, body, headers: { 'content-type': 'application/json', ...headers } });
+    const secret = { authorization: `Bearer ${u.secret_key}` };
+    for (const byte of [0xff, 0xfe]) {
+      const r = await post('/api/v1/server-events', withByte({ events: [orderEvent({ entities: { order_id: 'ORD-MARK', event_entity_id: 'E1' } })] }, byte), secret);
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as any).error).toMatchObject({ code: 'invalid_json', message: expect.stringContaining('not valid UTF-8') });
+    }
+    const pub = await post('/api/tx/events/batch', withByte({ events: [webEvent({ payload: { title: 'CafMARK' } })] }, 0xe9), { 'x-tx-key': u.write_key });
+    expect(pub.status).toBe(400);
+    expect(((await pub.json()) as any).error.code).toBe('invalid_json');
+    const c = await post('/api/v1/catalog/artists', withByte({ items: [{ id: 'A1', name: 'NMARK' }] }, 0xff), secret, 'PUT');
+    expect(c.status).toBe(400);
+    expect(((await c.json()) as any).error.code).toBe('invalid_json');
+    expect(await eventsOf(server.url, u)).toEqual([]);
+    // A charset other than UTF-8 is refused, not decoded as UTF-8 anyway.
+    const latin = await post('/api/v1/server-events', Buffer.from(JSON.stringify({ events: [orderEvent()] })), { ...secret, 'content-type': 'application/json; charset=ISO-8859-1' });
+    expect(latin.status).toBe(415);
+  });
+
+  it('takes compressed JSON bodies on /api/v1 routes (a 1000-item catalog sync, server events) and a leading byte order mark', async () => {
+    const v = await createTenant(server.url, 'v1gzip');
+    const post = (path: string, body: Buffer, headers: Record<string, string> = {}, method = 'POST') =>
+      fetch(`${server.url}${path}`, { method, body, headers: { authorization: `Bearer ${v.secret_key}`, 'content-type': 'application/json', ...headers } });
+    const items = Array.from({ length: 1000 }, (_, i) => ({ id: `A${i}`, name: `Artist ${i}`, genres: ['rock'] }));
+    const r = await post('/api/v1/catalog/artists', zlib.gzipSync(JSON.stringify({ items })), { 'content-encoding': 'gzip' }, 'PUT');
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ upserted: 1000, rejected: [] });
+    const s = await post('/api/v1/server-events', zlib.deflateSync(JSON.stringify({ events: [orderEvent()] })), { 'content-encoding': 'deflate' });
+    expect(s.status).toBe(200);
+    expect(await s.json()).toMatchObject({ accepted: 1 });
+    const bom = await post('/api/v1/server-events', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ events: [orderEvent()] }))]));
+    expect(bom.status).toBe(200);
+    expect(await bom.json()).toMatchObject({ accepted: 1 });
+    const br = await post('/api/v1/server-events', Buffer.from('{}'), { 'content-encoding': 'br' });
+    expect(br.status).toBe(415);
+    const corrupt = await post('/api/v1/server-events', Buffer.from('not gzip'), { 'content-encoding': 'gzip' });
     expect(corrupt.status).toBe(400);
     expect(((await corrupt.json()) as any).error.code).toBe('invalid_body');
   });

@@ -24,7 +24,7 @@ interface Entry {
 
 export const ERRORS = {
   malformed_request: { status: 400, message: 'The request is ambiguous (a framing or Host header appears twice or is malformed).', when: 'duplicated or malformed `Content-Length` / `Transfer-Encoding` / `Host`; the connection is closed' },
-  invalid_json: { status: 400, message: 'Body is not valid JSON: {detail}', when: 'the body is not JSON' },
+  invalid_json: { status: 400, message: 'Body is not valid JSON: {detail}', when: 'the body is not JSON, or not valid UTF-8 (malformed bytes are refused, never replaced)' },
   invalid_body: { status: 400, message: 'Send one event object or {"events":[...]}.', when: 'the body is JSON but not the shape the route takes (`error.field` names the part)' },
   invalid_field: { status: 400, message: 'A field of the request is invalid.', when: 'a query, path or body value is refused; `error.in` and `error.field` name it' },
   too_deep: { status: 400, message: 'The body nests too deep.', when: 'a JSON body nests more than 64 levels' },
@@ -53,7 +53,7 @@ export const ERRORS = {
   body_too_large: { status: 413, message: 'Request body exceeds {limit} bytes.', when: 'the body is over the route\'s limit, checked while reading; `error.limit` names it in bytes (not on the Stripe webhook)' },
   too_many_events: { status: 413, message: 'A batch holds at most {limit} events (MAX_BATCH_EVENTS); got {got}.', when: 'more than `MAX_BATCH_EVENTS` events' },
   too_many_items: { status: 413, message: 'A catalog sync holds at most {limit} items; got {got}.', when: 'a catalog sync (`PUT /api/v1/catalog/{kind}`) with more than 1000 items' },
-  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json or text/plain.', when: 'ingest with a content type other than `application/json` / `text/plain`, or a `Content-Encoding` other than `gzip` / `deflate`' },
+  unsupported_media_type: { status: 415, message: 'Content-Type must be application/json or text/plain.', when: 'ingest with a content type other than `application/json` / `text/plain`; on any route with a body, a `Content-Encoding` other than `gzip` / `deflate` or a `charset` other than UTF-8' },
   upgrade_required: { status: 426, message: '/ws is a websocket endpoint: connect with a websocket client (new WebSocket("ws://host/ws?token=…")), or use the REST mirror under /api/v1/live.', when: 'a plain HTTP request to `/ws`' },
   rate_limited: { status: 429, message: 'Rate limit exceeded; retry after {retry} s.', when: 'the key\'s token bucket is empty; `Retry-After` says when to retry' },
   internal: { status: 500, message: 'Internal error.', when: 'an unexpected failure (logged; no details are sent)' },

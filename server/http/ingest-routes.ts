@@ -1,5 +1,4 @@
 // Public ingest API: POST /api/tx/events, /api/tx/events/batch, /api/tx/validate, GET /api/tx/schema.
-import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
@@ -8,6 +7,7 @@ import type { Validation } from '../ingest/validate.js';
 import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
 import type { KeyCheck } from '../store/tenants.js';
 import type { KeyResolver } from './auth.js';
+import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
 import { errorToReply, fail, storeUnavailable } from './errors.js';
 import { writeKeyRefusal } from './router.js';
 import { readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
@@ -24,23 +24,6 @@ export interface IngestRouteDeps {
 type Mode = 'single' | 'batch' | 'validate';
 
 const ACCEPTED_TYPES = ['application/json', 'text/plain'];
-const ENCODINGS = ['identity', 'gzip', 'x-gzip', 'deflate'];
-
-/**
- * A compressed body, decompressed to at most `max` bytes (MAX_BODY_BYTES applies to what is parsed, so a small
- * gzip bomb is refused like any oversized body).
- */
-export function inflate(body: Buffer, encoding: string, max: number): { ok: true; body: Buffer } | { ok: false; reason: 'too_large' | 'corrupt'; message: string } {
-  if (encoding === 'identity') return { ok: true, body };
-  try {
-    const opts = { maxOutputLength: max };
-    return { ok: true, body: encoding === 'deflate' ? zlib.inflateSync(body, opts) : zlib.gunzipSync(body, opts) };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return { ok: false, reason: 'too_large', message: e.message };
-    return { ok: false, reason: 'corrupt', message: e.message };
-  }
-}
 const UNAVAILABLE = 'The event store and the local spool are both unavailable; retry later. Nothing from this request was kept.';
 const INTERNAL = 'Internal error; nothing from this request was acknowledged.';
 
@@ -66,10 +49,11 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     if (!ACCEPTED_TYPES.includes(contentType)) {
       return reply({ ...fail('unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`, {}, corsHeaders(origin)), close: true });
     }
-    const encoding = (info.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (!ENCODINGS.includes(encoding)) {
-      return reply({ ...fail('unsupported_media_type', `Content-Encoding must be gzip, deflate or none (got ${JSON.stringify(encoding.slice(0, 40))}).`, {}, corsHeaders(origin)), close: true });
-    }
+    const charset = charsetProblem(info.headers['content-type']);
+    if (charset) return reply({ ...fail('unsupported_media_type', charset, {}, corsHeaders(origin)), close: true });
+    const enc = encodingOf(info.headers['content-encoding']);
+    if (!enc.ok) return reply({ ...fail('unsupported_media_type', enc.message, {}, corsHeaders(origin)), close: true });
+    const encoding = enc.encoding;
     const tooLarge = () =>
       reply({ ...fail('body_too_large', `Request body exceeds ${limits.maxBodyBytes} bytes (MAX_BODY_BYTES).`, { limit: limits.maxBodyBytes }, corsHeaders(origin)), close: true });
     const bodyP = readBody(res, state, info.headers['content-length'], limits.maxBodyBytes);
@@ -102,11 +86,14 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       const raw = inflate(body.body, encoding, limits.maxBodyBytes);
       if (!raw.ok) return raw.reason === 'too_large' ? tooLarge() : reply(fail('invalid_body', `The body is not valid ${encoding} data: ${raw.message}`, { field: null }, cors));
       let parsed: unknown;
-      const text = raw.body.toString('utf8');
+      const decoded = bodyText(raw.body);
+      // Kept as rejected like unparsable JSON (with U+FFFD where the bytes were malformed), for the tenant to see.
+      const text = decoded.ok ? decoded.text : raw.body.toString('utf8');
       try {
+        if (!decoded.ok) throw new Error(decoded.message);
         parsed = JSON.parse(text);
       } catch (err) {
-        const message = `Body is not valid JSON: ${(err as Error).message}`;
+        const message = decoded.ok ? `Body is not valid JSON: ${(err as Error).message}` : decoded.message;
         if (mode !== 'validate' && !(await keepBad(text, { code: 'invalid_json', field: null, message }))) return;
         return reply(fail('invalid_json', message, {}, cors));
       }

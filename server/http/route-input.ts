@@ -2,6 +2,7 @@
 // strict percent-decoding, a parser per name) and the JSON body (size limit, depth and string checks, an
 // optional schema). Pure or nearly so (readJson awaits the body the router started reading), apart from
 // the router so each check can be tested and read on its own.
+import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
 import { fail, paramFail } from './errors.js';
 import { checkBody, pathSegments, type Parsed } from './params.js';
 import type { readBody, Reply } from './uws.js';
@@ -31,18 +32,32 @@ export function parseParams<P extends ParamSpec>(url: string, positions: Record<
   return { ok: true, value: out as ParamsOf<P> };
 }
 
-/** Reads and checks the JSON body of a route (empty body → `{}`, like every route so far). */
-export async function readJson<B>(bodyP: ReturnType<typeof readBody>, spec: BodySpec<B>): Promise<{ ok: true; value: B } | { ok: false; reply: Reply }> {
+/**
+ * Reads and checks the JSON body of a route (empty body → `{}`, like every route so far): compressed
+ * (Content-Encoding gzip or deflate, the limit applying to the decompressed bytes) or not, UTF-8 strictly.
+ */
+export async function readJson<B>(
+  bodyP: ReturnType<typeof readBody>,
+  spec: BodySpec<B>,
+  headers: { 'content-type'?: string; 'content-encoding'?: string } = {},
+): Promise<{ ok: true; value: B } | { ok: false; reply: Reply }> {
   const limit = spec.limit ?? DEFAULT_BODY_LIMIT;
+  const what = limit === DEFAULT_BODY_LIMIT ? '1 MB' : `${limit} bytes`;
+  const tooLarge = { ok: false as const, reply: { ...fail('body_too_large', `Request body exceeds ${what}.`, { limit }), close: true } };
+  const charset = charsetProblem(headers['content-type']);
+  if (charset) return { ok: false, reply: { ...fail('unsupported_media_type', charset), close: true } };
+  const enc = encodingOf(headers['content-encoding']);
+  if (!enc.ok) return { ok: false, reply: { ...fail('unsupported_media_type', enc.message), close: true } };
   const b = await bodyP;
-  if (!b.ok) {
-    const what = limit === DEFAULT_BODY_LIMIT ? '1 MB' : `${limit} bytes`;
-    return { ok: false, reply: { ...fail('body_too_large', `Request body exceeds ${what}.`, { limit }), close: true } };
-  }
+  if (!b.ok) return tooLarge;
   let value: unknown = {};
   if (b.body.length > 0) {
+    const raw = inflate(b.body, enc.encoding, limit);
+    if (!raw.ok) return raw.reason === 'too_large' ? tooLarge : { ok: false, reply: fail('invalid_body', `The body is not valid ${enc.encoding} data: ${raw.message}`) };
+    const text = bodyText(raw.body);
+    if (!text.ok) return { ok: false, reply: fail('invalid_json', text.message) };
     try {
-      value = JSON.parse(b.body.toString('utf8'));
+      value = JSON.parse(text.text);
     } catch (err) {
       return { ok: false, reply: fail('invalid_json', `Body is not valid JSON: ${(err as Error).message}`) };
     }

@@ -1,0 +1,40 @@
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
+
+describe('bodyText', () => {
+  it('refuses malformed UTF-8 with the offset of the first bad byte instead of replacing it (two ids would become one)', () => {
+    const a = Buffer.concat([Buffer.from('{"id":"ORD-'), Buffer.from([0xff]), Buffer.from('"}')]);
+    const b = Buffer.concat([Buffer.from('{"id":"ORD-'), Buffer.from([0xfe]), Buffer.from('"}')]);
+    expect(bodyText(a)).toEqual({ ok: false, message: 'The body is not valid UTF-8 (malformed byte 0xff at offset 11).' });
+    expect(bodyText(b)).toMatchObject({ ok: false, message: expect.stringContaining('0xfe at offset 11') });
+    // A cut multi-byte sequence at the end, and an overlong encoding of '/'.
+    expect(bodyText(Buffer.from([0x22, 0xe2, 0x82]))).toMatchObject({ ok: false, message: expect.stringContaining('offset 1') });
+    expect(bodyText(Buffer.from([0xc0, 0xaf]))).toMatchObject({ ok: false });
+  });
+  it('takes valid UTF-8, a U+FFFD the sender encoded, and ignores one leading byte order mark', () => {
+    expect(bodyText(Buffer.from('{"t":"Café ✓ 🎫"}'))).toEqual({ ok: true, text: '{"t":"Café ✓ 🎫"}' });
+    expect(bodyText(Buffer.from('"\uFFFD"'))).toEqual({ ok: true, text: '"\uFFFD"' });
+    expect(bodyText(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')]))).toEqual({ ok: true, text: '{}' });
+    const badAfterBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{'), Buffer.from([0x80])]);
+    expect(bodyText(badAfterBom)).toMatchObject({ ok: false, message: expect.stringContaining('0x80 at offset 4') });
+  });
+});
+
+describe('charsetProblem and encodingOf', () => {
+  it('accepts no charset and UTF-8 in any spelling; refuses others by name', () => {
+    expect(charsetProblem(undefined)).toBeNull();
+    expect(charsetProblem('application/json')).toBeNull();
+    expect(charsetProblem('application/json; charset=UTF-8')).toBeNull();
+    expect(charsetProblem('text/plain;charset="utf8"')).toBeNull();
+    expect(charsetProblem('application/json; charset=ISO-8859-1')).toContain('charset="ISO-8859-1"');
+  });
+  it('normalises the encoding, absent or empty = identity; refuses br', () => {
+    expect(encodingOf(undefined)).toEqual({ ok: true, encoding: 'identity' });
+    expect(encodingOf(' GZIP ')).toEqual({ ok: true, encoding: 'gzip' });
+    expect(encodingOf('br')).toMatchObject({ ok: false, message: expect.stringContaining('"br"') });
+  });
+  it('inflate bounds what it decompresses', () => {
+    expect(inflate(zlib.gzipSync(Buffer.alloc(5000)), 'gzip', 1000)).toMatchObject({ ok: false, reason: 'too_large' });
+  });
+});
