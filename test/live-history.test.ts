@@ -55,10 +55,15 @@ describe.each([['embedded'], ['pg']])('live history (per minute, from the store:
       view(10, 'bot', he(), { context: { user_agent: BOT_UA } }), // a bot: never counts
       view(5, 'vf', he('ORG-H', 'HE2')), // the organizer's other event
       view(5, 'vx', he('ORG-X', 'HX1')), // another organizer's event
+      view(4, 'vz', he('ORG-H', 'HX1')), // ORG-H names ORG-X's event: traffic of HX1, never ORG-H's
       view(0, 'vd'), // today (T's minute): links HE1 to ORG-H in the live state
     ]);
     // another tenant, same ids: never counts for tenant a
     await send(b, [view(10, 'b1'), view(10, 'b2'), order(10, 999, 'EUR', [9])]);
+    // Two days back, an event ORG-H owns by its first claim, and a row of it naming no organizer: not in the
+    // live state (today only), still ORG-H's history.
+    const old = (m: number, visitor: string, entities: Record<string, string>) => webEvent({ occurred_at: new Date(M - 2 * 86_400_000 + m * MIN).toISOString(), visitor_id: visitor, session_id: `s-${visitor}`, entities });
+    await send(a, [old(0, 'y1', { event_entity_id: 'HY1', organizer_id: 'ORG-H' }), old(1, 'y2', { event_entity_id: 'HY1' })]);
     await server.sink.idle();
   });
   afterAll(async () => {
@@ -99,7 +104,10 @@ describe.each([['embedded'], ['pg']])('live history (per minute, from the store:
     expect(sum(org.json.series, 'views')).toBe(7);
     expect(sum(org.json.series, 'orders')).toBe(3);
     const other = await get(`/api/v1/live/dashboard/ORG-X/history?to=${T}`, a.secret_key);
-    expect(sum(other.json.series, 'views')).toBe(1);
+    expect(sum(other.json.series, 'views')).toBe(2);
+    // The events it owns with no row today count too, whatever organizer their rows name.
+    const back = await get(`/api/v1/live/dashboard/ORG-H/history?minutes=10&to=${M - 2 * 86_400_000 + 5 * MIN}`, a.secret_key);
+    expect(sum(back.json.series, 'views')).toBe(2);
 
     // A shorter window leaves out the row 45 minutes back; without `to` the window ends now.
     const short = await get(`/api/v1/live/events/HE1/history?minutes=30&to=${T}`, a.secret_key);

@@ -1,8 +1,10 @@
 -- name: history
 -- Per-minute funnel for GET /api/v1/live/events/{id}/history and /live/dashboard/{org}/history
 -- (server/live/history.ts). $1 tenant, $2 event entity ids (text[]), $3 from, $4 to (both inclusive),
--- $5 organizer id or NULL: with an organizer, rows naming it count too (a row without organizer_id counts
--- for the organizer its event is linked to, as live, through $2). Counts what the live layer counts
+-- $5 organizer id or NULL: with an organizer, the rows of every event it owns count too, whatever organizer
+-- a row names (ownership as the live layer decides it, server/live/owners.ts: the catalog's organizer, else the
+-- stored first claim), so events with no row today (not in the live state's $2) are not left out, and a row
+-- naming the organizer on another organizer's event never counts for it. Counts what the live layer counts
 -- (server/live/facts.ts): non-bot rows only; minutes without rows are absent (history.ts zero-fills them).
 -- A per-row amount or ticket count beyond 2^53 (stored before the registry bounded numbers) adds nothing,
 -- as in the live sums (safeAdd in server/live/state.ts), so float8 never overflows.
@@ -22,7 +24,12 @@ WITH r AS (
       THEN round((payload->>'gross_amount')::numeric * 1000) ELSE 0 END AS milli
   FROM tx_events
   WHERE tenant_id = $1 AND NOT is_bot AND entities ? 'event_entity_id'
-    AND (entities->>'event_entity_id' = ANY($2::text[]) OR ($5::text IS NOT NULL AND entities->>'organizer_id' = $5))
+    AND entities->>'event_entity_id' = ANY($2::text[] || ARRAY(
+      SELECT c.id FROM catalog_events c WHERE $5::text IS NOT NULL AND c.tenant_id = $1 AND c.organizer_id = $5
+      UNION ALL
+      SELECT o.event_entity_id FROM live_event_owners o
+      WHERE $5::text IS NOT NULL AND o.tenant_id = $1 AND o.organizer_id = $5
+        AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)))
     AND occurred_at >= $3::timestamptz AND occurred_at <= $4::timestamptz
 ), money AS (
   SELECT ts, jsonb_object_agg(currency, sum_milli) AS revenue_milli
