@@ -119,4 +119,19 @@ describe('rate limit on bad bodies', () => {
     expect(corrupt.status).toBe(400);
     expect(((await corrupt.json()) as any).error.code).toBe('invalid_body');
   });
+
+  it('refuses a write key given twice (?key= twice, or a header and a query key that differ) instead of picking one', async () => {
+    const [k1, k2] = [await createTenant(server.url, 'twice-1'), await createTenant(server.url, 'twice-2')];
+    const body = { events: [webEvent()] };
+    const twice = await postJson(`${server.url}/api/tx/events/batch?key=${k1.write_key}&key=${k2.write_key}`, body);
+    expect(twice.status).toBe(400);
+    expect(twice.json.error).toMatchObject({ code: 'invalid_field', field: 'key', in: 'query' });
+    const both = await postJson(`${server.url}/api/tx/events/batch?key=${k2.write_key}`, body, { 'x-tx-key': k1.write_key });
+    expect(both.status).toBe(400);
+    expect(both.json.error).toMatchObject({ code: 'invalid_field', field: 'key' });
+    expect([...(await eventsOf(server.url, k1)), ...(await eventsOf(server.url, k2))]).toEqual([]);
+    // The same key in both places is one key.
+    const same = await postJson(`${server.url}/api/tx/events/batch?key=${k1.write_key}`, body, { 'x-tx-key': k1.write_key });
+    expect(same.json).toMatchObject({ accepted: 1 });
+  });
 });

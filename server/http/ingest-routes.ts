@@ -9,6 +9,7 @@ import type { KeyCheck } from '../store/tenants.js';
 import type { KeyResolver } from './auth.js';
 import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
 import { errorToReply, fail, storeUnavailable } from './errors.js';
+import { queryProblem } from './params.js';
 import { writeKeyRefusal } from './router.js';
 import { readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
 
@@ -43,7 +44,15 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     const reply = (r: Reply) => send(res, state, r);
 
     // Everything decidable from the headers is answered before the body is read.
-    const key = info.headers['x-tx-key'] || info.query.get('key');
+    // A key given twice (?key=A&key=B, or a header and a query value that differ) is refused: which one
+    // counts would be a guess, and the answer would go to a tenant the sender may not have meant.
+    const badQuery = queryProblem(info.rawQuery ?? '', info.query);
+    if (badQuery) return reply({ ...fail(badQuery.code, badQuery.message, { field: badQuery.field, in: badQuery.in }, corsHeaders(origin)), close: true });
+    const [headerKey, queryKey] = [info.headers['x-tx-key'], info.query.get('key')];
+    if (headerKey && queryKey && headerKey !== queryKey) {
+      return reply({ ...fail('invalid_field', 'The key is sent both in X-Tx-Key and in ?key= with different values; send one.', { field: 'key', in: 'query' }, corsHeaders(origin)), close: true });
+    }
+    const key = headerKey || queryKey;
     if (!key) return reply({ ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, corsHeaders(origin)), close: true });
     const contentType = (info.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_TYPES.includes(contentType)) {
