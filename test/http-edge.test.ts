@@ -186,4 +186,22 @@ describe('HTTP edge cases on a real server', () => {
     // A body after the headers would be read as the next answer on the same keep-alive connection.
     expect(((await (await fetch(`${server.url}/health`)).json()) as { status: string }).status).toBe('ok');
   });
+
+  it('answers a known path asked with another method 405 with Allow (OPTIONS: 204 with Allow); a trailing slash is named in the 404', async () => {
+    const wrong = await fetch(`${server.url}/api/v1/catalog/events`, { method: 'POST', headers: { authorization: `Bearer ${t.secret_key}` } });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD, PUT');
+    expect(((await wrong.json()) as any).error).toMatchObject({ code: 'method_not_allowed', allow: ['GET', 'HEAD', 'PUT'] });
+    const ingest = await fetch(`${server.url}/api/tx/events`);
+    expect(ingest.status).toBe(405);
+    expect(ingest.headers.get('allow')).toBe('POST, OPTIONS');
+    const options = await fetch(`${server.url}/api/v1/keys/1`, { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('DELETE');
+    const slash = await fetch(`${server.url}/health/`);
+    expect(slash.status).toBe(404);
+    expect(((await slash.json()) as any).error.message).toContain('did you mean /health');
+    const unknown = await fetch(`${server.url}/api/v1/nothing-here`, { method: 'PATCH' });
+    expect(unknown.status).toBe(404);
+  });
 });

@@ -47,6 +47,7 @@ export const ERRORS = {
   unknown_tenant: { status: 404, message: 'No tenant {id}.', when: 'no such tenant' },
   unknown_key: { status: 404, message: 'No key {id}.', when: 'no such key' },
   unknown_job: { status: 404, message: 'No job named {name}; GET /api/admin/jobs lists them.', when: 'no job of that name (`/api/admin/jobs/{name}`)' },
+  method_not_allowed: { status: 405, message: 'This path does not answer that method.', when: 'a path that exists asked with another method; `Allow` (and `error.allow`) lists the methods it answers. `OPTIONS` on such a path is 204 with `Allow`' },
   conflict: { status: 409, message: 'The request conflicts with the current state.', when: 'the request conflicts with the current state' },
   job_running: { status: 409, message: 'Job {name} is already running; follow it in GET /api/admin/jobs/{name}/runs (error.run_id is the run).', when: 'a manual run of a job that could not start within 30 s because an attempt of it runs (`error.run_id`)' },
   person_erased: { status: 410, message: 'This person was erased; nothing is held about them.', when: 'the person was erased (`error.erased_at`)' },

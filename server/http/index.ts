@@ -6,7 +6,8 @@ import type { EventSink } from '../ingest/writer.js';
 import type { StoreKind } from '../store/db.js';
 import { bearer, safeEqual } from './auth.js';
 import { fail } from './errors.js';
-import { send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
+import { allowedMethods, withoutTrailingSlash } from './methods.js';
+import { registeredRoutes, send, trackAbort, type LoadedUws, type TemplatedApp } from './uws.js';
 
 export interface StatusDeps {
   config: Config;
@@ -153,6 +154,16 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
 
   app.any('/*', (res, req) => {
     const state = trackAbort(res);
-    send(res, state, { ...fail('not_found', `No route for ${req.getMethod().toUpperCase()} ${req.getUrl()}.`), close: true });
+    const method = req.getMethod().toUpperCase();
+    const url = req.getUrl();
+    const routes = registeredRoutes(app);
+    const allow = allowedMethods(routes, url);
+    if (allow.length > 0) {
+      const headers = { Allow: allow.join(', ') };
+      if (method === 'OPTIONS') return send(res, state, { status: 204, headers });
+      return send(res, state, { ...fail('method_not_allowed', `${url} answers ${allow.join(', ')}, not ${method}.`, { allow }, headers), close: true });
+    }
+    const bare = withoutTrailingSlash(routes, url);
+    send(res, state, { ...fail('not_found', `No route for ${method} ${url}${bare ? ` (did you mean ${bare}, without the trailing slash?)` : ''}.`), close: true });
   });
 }

@@ -1,6 +1,7 @@
 // uWebSockets.js loader and the small request/response helpers every route uses.
 // uWS request objects are only valid synchronously inside the handler, so `snapshot` copies what routes need
 // before any await; responses go through `send`, which respects aborts and corks the write.
+import type { Registered } from './methods.js';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
@@ -101,10 +102,13 @@ export function guardRequests(app: TemplatedApp, onRefused: (p: RequestProblem) 
     setImmediate(() => send(res, state, { ...errorReply(400, 'malformed_request', problem.message), close: true }));
   };
   const target = app as unknown as Record<string, (pattern: string, h: Handler) => TemplatedApp>;
+  const registered: Registered[] = [];
+  REGISTERED.set(app, registered);
   for (const m of HTTP_METHODS) {
     if (typeof target[m] !== 'function') continue;
     const original = target[m].bind(app);
     target[m] = (pattern, handler) => {
+      registered.push({ method: m, pattern });
       original(pattern, guard(handler));
       // HEAD is the GET without its body (RFC 9110 §9.3.2): every GET route answers it, through answerBody.
       if (m === 'get' && typeof target.head === 'function') Reflect.apply(target.head, app, [pattern, handler]);
@@ -113,11 +117,19 @@ export function guardRequests(app: TemplatedApp, onRefused: (p: RequestProblem) 
   }
   const ws = app.ws.bind(app);
   app.ws = ((pattern: string, behavior: UWS.WebSocketBehavior<unknown>) => {
+    registered.push({ method: 'get', pattern });
     const upgrade = behavior.upgrade;
     ws(pattern, upgrade ? { ...behavior, upgrade: (res, req, context) => guard((r, q) => upgrade(r, q, context))(res, req) } : behavior);
     return app;
   }) as TemplatedApp['ws'];
   return app;
+}
+
+const REGISTERED = new WeakMap<object, Registered[]>();
+
+/** Every route registered on an app returned by guardRequests, in order (the catch-all's 405s: methods.ts). */
+export function registeredRoutes(app: TemplatedApp): readonly Registered[] {
+  return REGISTERED.get(app) ?? [];
 }
 
 export interface ReqInfo {
