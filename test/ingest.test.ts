@@ -159,6 +159,30 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     expect(Math.abs(stored.context.clock_skew_ms - 3_600_000)).toBeLessThan(2_000);
   });
 
+  it('leaves a device clock within 2 s as it is: network delay is not skew, so a slow scan stays before the gate snapshot recorded after it', async () => {
+    const t6 = await createTenant(base, 'skew-noise');
+    const E = `E-noise-${crypto.randomUUID().slice(0, 8)}`;
+    const scanner = (name: string, at: number, sentAt: number, payload: Record<string, unknown>, entities: Record<string, string> = {}) => ({
+      event_id: crypto.randomUUID(), event_name: name, occurred_at: new Date(at).toISOString(), sent_at: new Date(sentAt).toISOString(), source_system: 'scanner',
+      consent_snapshot: { analytics: false, marketing: false, data_processing: true }, entities: { event_entity_id: E, venue_id: 'V1', ...entities }, payload,
+    });
+    const now = Date.now();
+    // Recorded at T0 and sent at once, but 800 ms on the way (sent_at 800 ms before it arrives) ...
+    const scan = scanner('entry_granted', now - 1_000, now - 800, { gate_id: 'north', scan_type: 'entry' }, { ticket_id: 'T1' });
+    // ... while the gate-wide snapshot recorded 200 ms after the scan (which it counts) arrived at once.
+    const snap = scanner('capacity_snapshot', now - 800, now, { gate_id: 'north', capacity: 1000, current_inside: 100, total_entries: 100 });
+    expect((await batch([snap], t6.write_key)).json.accepted).toBe(1);
+    expect((await batch([scan], t6.write_key)).json.accepted).toBe(1);
+    const stored = await eventsOf(base, t6);
+    for (const e of stored) expect(e.context.clock_skew_ms).toBeUndefined();
+    expect(stored.find((e: any) => e.event_name === 'entry_granted').occurred_at).toBe(scan.occurred_at);
+    const cap = await until(async () => {
+      const r = await getJson(`${base}/api/v1/live/events/${E}/capacity`, { authorization: `Bearer ${t6.secret_key}` });
+      return r.json?.data?.inside !== undefined ? r.json.data : null;
+    }, 10_000);
+    expect({ inside: cap.inside, entries: cap.entries }).toEqual({ inside: 100, entries: 100 });
+  });
+
   it('flags bot user agents but stores them, and truncates the IP', async () => {
     const t5 = await createTenant(base, 'bots');
     const bot = webEvent({ context: { user_agent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' } });

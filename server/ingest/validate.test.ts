@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.js';
-import { checkShape, createValidation, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
+import { checkShape, clockSkew, createValidation, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
 
 const limits = loadConfig({}).limits;
 const v = createValidation();
@@ -187,5 +187,16 @@ describe('event validation', () => {
     expect(truncateIp('198.51.100.23')).toBe('198.51.100.0');
     expect(truncateIp('::ffff:198.51.100.23')).toBe('198.51.100.0');
     expect(truncateIp('2001:db8:85a3:8d3:1319:8a2e:370:7348')).toBe('2001:db8:85a3::');
+  });
+});
+
+describe('clockSkew', () => {
+  it('corrects a clock off by more than 2 s (either way), never network delay within it, nothing without sent_at', () => {
+    const received = Date.parse('2026-12-01T10:00:00Z');
+    expect(clockSkew(received, received - 3_600_000)).toBe(3_600_000);
+    expect(clockSkew(received, received + 2_001)).toBe(-2_001);
+    expect(clockSkew(received, received - 800)).toBeNull();
+    expect(clockSkew(received, received - 2_000)).toBeNull();
+    expect(clockSkew(received, NaN)).toBeNull();
   });
 });

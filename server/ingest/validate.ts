@@ -11,6 +11,23 @@ import { isBot } from './bots.js';
 import { fillWebDetection, liftEntities } from './web-fill.js';
 import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
 
+
+/**
+ * How far a client's clock is off, or null when it need not be corrected (no sent_at, or within
+ * SKEW_TOLERANCE_MS). received − sent also holds the request's network delay, which differs from one request
+ * to the next: correcting a device whose clock is right by that noise reorders its events across batches (a
+ * gate scan sent slowly landed after the gate-wide snapshot recorded after it, and counted twice). Clocks off
+ * by more than the tolerance are wrong enough that their correction matters more than that noise. Pure.
+ */
+export function clockSkew(received: number, sent: number): number | null {
+  if (Number.isNaN(sent)) return null;
+  const skew = received - sent;
+  return Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : null;
+}
+
+/** A device clock within this of the server's (send time to receive time, network delay included) is left as it is. */
+export const SKEW_TOLERANCE_MS = 2_000;
+
 export interface FieldError {
   code: string;
   field: string | null;
@@ -187,14 +204,14 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel), ...keySourceErrors(def, src, req.sources)];
       if (errors.length > 0) return reject(errors);
 
-      // Clock skew: shift the client's clock by how far its send time is from ours.
+      // Clock skew: shift the client's clock by how far its send time is from ours (beyond network delay).
       const received = req.receivedAt.getTime();
       let occurred = realDate(ev.occurred_at as string) ? Date.parse(ev.occurred_at as string) : NaN;
       const sent = parseSent(ev.sent_at);
       if (Number.isNaN(occurred)) {
         return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a real date and time (month 01-12, a day within the month, hours 00-23, minutes and seconds 00-59, an offset within ±14:00); send e.g. new Date().toISOString().` }]);
       }
-      const skew = Number.isNaN(sent) ? null : received - sent;
+      const skew = clockSkew(received, sent);
       if (skew !== null) occurred += skew;
       if (occurred > received + limits.futureHours * 3_600_000) {
         return reject([{ code: 'occurred_at_in_future', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is more than ${limits.futureHours} h (FUTURE_HOURS) after the receive time ${req.receivedAt.toISOString()}; check the device clock or send sent_at.` }]);
