@@ -70,7 +70,7 @@ describe('shapeSeries', () => {
 
 describe('shapePersonDaily', () => {
   const base = { views_count: 0, carts_count: 0, checkouts_count: 0, purchases_count: 0, attendance_count: 0, gross_amount: 0, net_amount: 0, discount_orders: 0, affiliate_orders: 0 };
-  it('puts the non-order counts on the day\'s first item and derives the ratios per currency', () => {
+  it('puts the non-order counts on the day\'s first item and derives the ratios per currency, with their counts (every fs_person_daily column)', () => {
     const out = shapePersonDaily([
       { ...base, date: '2026-11-29T00:00:00Z', currency: null, views_count: 2 },
       { ...base, date: '2026-11-30T00:00:00Z', currency: null, views_count: 3, carts_count: 1 },
@@ -78,9 +78,9 @@ describe('shapePersonDaily', () => {
       { ...base, date: '2026-11-30T00:00:00Z', currency: 'RON', purchases_count: 1, gross_amount: 50, net_amount: 50, affiliate_orders: 1 },
     ], [{ date: '2026-11-30T00:00:00Z', avg_decision_time_ms: 1000 }]);
     expect(out).toEqual([
-      { date: '2026-11-29', views_count: 2, carts_count: 0, checkouts_count: 0, purchases_count: 0, attendance_count: 0, gross_amount: 0, net_amount: 0, avg_order_value: null, avg_decision_time_ms: null, discount_usage_rate: null, affiliate_rate: null, currency: null },
-      { date: '2026-11-30', views_count: 3, carts_count: 1, checkouts_count: 0, purchases_count: 2, attendance_count: 0, gross_amount: 100, net_amount: 90, avg_order_value: 50, avg_decision_time_ms: 1000, discount_usage_rate: 0.5, affiliate_rate: 0, currency: 'EUR' },
-      { date: '2026-11-30', views_count: 0, carts_count: 0, checkouts_count: 0, purchases_count: 1, attendance_count: 0, gross_amount: 50, net_amount: 50, avg_order_value: 50, avg_decision_time_ms: null, discount_usage_rate: 0, affiliate_rate: 1, currency: 'RON' },
+      { date: '2026-11-29', views_count: 2, carts_count: 0, checkouts_count: 0, purchases_count: 0, attendance_count: 0, gross_amount: 0, net_amount: 0, avg_order_value: null, avg_decision_time_ms: null, discount_usage_rate: null, affiliate_rate: null, discount_orders: 0, affiliate_orders: 0, currency: null },
+      { date: '2026-11-30', views_count: 3, carts_count: 1, checkouts_count: 0, purchases_count: 2, attendance_count: 0, gross_amount: 100, net_amount: 90, avg_order_value: 50, avg_decision_time_ms: 1000, discount_usage_rate: 0.5, affiliate_rate: 0, discount_orders: 1, affiliate_orders: 0, currency: 'EUR' },
+      { date: '2026-11-30', views_count: 0, carts_count: 0, checkouts_count: 0, purchases_count: 1, attendance_count: 0, gross_amount: 50, net_amount: 50, avg_order_value: 50, avg_decision_time_ms: null, discount_usage_rate: 0, affiliate_rate: 1, discount_orders: 0, affiliate_orders: 1, currency: 'RON' },
     ]);
   });
 });

@@ -162,7 +162,8 @@ const PERSON_COUNTS = ['views_count', 'carts_count', 'checkouts_count', 'purchas
 /**
  * fs_person_daily rows → one item per day and order currency (a day without orders: one item, currency null).
  * The counts of non-order events go with the day's first item, so summing items never counts one twice.
- * avg_order_value = gross / purchases; discount_usage_rate and affiliate_rate are shares of the day's orders.
+ * avg_order_value = gross / purchases; discount_usage_rate and affiliate_rate are shares of the day's orders,
+ * discount_orders and affiliate_orders their counts (0 on an item without orders).
  */
 export function shapePersonDaily(rows: PersonDayRow[], decisions: { date: Date | string; avg_decision_time_ms: number }[]): Record<string, unknown>[] {
   const days = new Map<number, PersonDayRow[]>();
@@ -182,6 +183,7 @@ export function shapePersonDaily(rows: PersonDayRow[], decisions: { date: Date |
         avg_order_value: n > 0 ? money(Number(r.gross_amount) / n) : null,
         avg_decision_time_ms: i === 0 ? decision.get(day) ?? null : null,
         discount_usage_rate: ratio(Number(r.discount_orders), n), affiliate_rate: ratio(Number(r.affiliate_orders), n),
+        discount_orders: Number(r.discount_orders), affiliate_orders: Number(r.affiliate_orders),
         currency: r.currency,
       });
       out.push(item);
