@@ -8,7 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, monthsBefore, personPseudonym, pseudonym } from '../server/features/retention.js';
+import { capabilities, monthsBefore, personPseudonym, pseudonym, pseudonymCutoff } from '../server/features/retention.js';
 import { ADMIN, bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
 
 const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -16,6 +16,12 @@ const DAY = 86_400_000;
 const admin = { authorization: `Bearer ${ADMIN}` };
 
 describe('retention settings: pure parts', () => {
+  it('pseudonymises whole UTC days: the cutoff is the midnight at or before now − days, whatever time the job runs', () => {
+    const at = (iso: string) => Date.parse(iso);
+    expect(new Date(pseudonymCutoff(at('2026-12-01T04:45:00Z'), 90)).toISOString()).toBe('2026-09-02T00:00:00.000Z');
+    expect(new Date(pseudonymCutoff(at('2026-12-01T23:59:59.999Z'), 90)).toISOString()).toBe('2026-09-02T00:00:00.000Z');
+    expect(new Date(pseudonymCutoff(at('2026-12-01T00:00:00Z'), 1)).toISOString()).toBe('2026-11-30T00:00:00.000Z');
+  });
   it('says what each setting does, and what a plain PostgreSQL or a missing key cannot', () => {
     const s = { aggregateRetentionMonths: 24, compressAfterDays: 30, archiveDir: '/a', pseudonymizeAfterDays: 90 };
     expect(capabilities(s, false, true)).toEqual({ aggregate_retention: '24 months', compression: 'after 30 days', archive: 'to /a', pseudonymize: 'after 90 days' });

@@ -162,6 +162,15 @@ async function writeMonth(db: Db, ctx: JobContext, file: string, tenant: number,
 }
 
 /**
+ * Rows before this instant are pseudonymised: the UTC midnight at or before now − days. Whole days, so a
+ * visitor is never one id before the run's time of day and another after it within one day (distinct
+ * visitors of that day would count them twice). Pure.
+ */
+export function pseudonymCutoff(now: number, days: number): number {
+  return Math.floor((now - days * DAY_MS) / DAY_MS) * DAY_MS;
+}
+
+/**
  * Raw rows older than PSEUDONYMIZE_AFTER_DAYS get keyed pseudonyms for their visitor, session and person ids,
  * PSEUDO_BATCH distinct ids per statement (set-based: the mapping is computed here, the rows change in SQL).
  * Each run covers the rows that crossed the age since the previous run (from a day before its cutoff).
@@ -170,7 +179,7 @@ async function pseudonymize(deps: RetentionDeps, ctx: JobContext): Promise<numbe
   const { db } = deps;
   const secret = deps.secret!;
   const job = 'features.pseudonymize';
-  const cutoff = ctx.now() - deps.settings.pseudonymizeAfterDays * DAY_MS;
+  const cutoff = pseudonymCutoff(ctx.now(), deps.settings.pseudonymizeAfterDays);
   const prev = (await db.query<{ refreshed_to: Date | string | null }>(S.job_state, [job])).rows[0]?.refreshed_to;
   const range = [iso(prev ? new Date(prev).getTime() - DAY_MS : 0), iso(cutoff)];
   let n = 0;
