@@ -25,7 +25,7 @@ export function registerAnalyticsDailyRoutes(router: Router, deps: AnalyticsDail
   const { reader } = deps;
 
   router.add({
-    method: 'get', path: '/api/v1/analytics/users/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam },
+    method: 'get', path: '/api/v1/analytics/users/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info }) => {
       const range = parseDailyRange(info.query, deps.now());
       if (!range.ok) return paramFail(range.error);
@@ -36,7 +36,7 @@ export function registerAnalyticsDailyRoutes(router: Router, deps: AnalyticsDail
   });
 
   const entityRoute = (kind: EntityKind, path: string) => router.add({
-    method: 'get', path, auth: 'token', permission: kind === 'artist' ? 'view_artist_analytics' : 'view_venue_analytics',
+    method: 'get', path, auth: 'token', permission: kind === 'artist' ? 'view_artist_analytics' : 'view_venue_analytics', query: ['from', 'to', 'bucket'],
     resource: kind === 'artist' ? { artist: 'id' } : { venue: 'id' }, params: { id: topicId },
     handler: async ({ params, principal, info }) => {
       if (deps.keyRevoked && (await deps.keyRevoked(principal.scope))) {

@@ -51,7 +51,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/audiences/:id', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/audiences/:id', auth: 'secret', ...P, params: { id }, query: [],
     handler: async ({ params, principal }) => {
       const a = await store.get(tid(principal), params.id);
       if (!a) return fail('not_found', `No audience ${params.id} for this tenant.`);
@@ -62,7 +62,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/audiences/:id/versions', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/audiences/:id/versions', auth: 'secret', ...P, params: { id }, query: [],
     handler: async ({ params, principal }) => {
       if (!(await store.get(tid(principal), params.id))) return fail('not_found', `No audience ${params.id} for this tenant.`);
       return { status: 200, body: { versions: await store.versions(tid(principal), params.id) } };
@@ -79,7 +79,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/audiences/:id/members', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/audiences/:id/members', auth: 'secret', ...P, params: { id }, query: ['version', 'limit', 'cursor'],
     handler: async ({ info, params, principal }) => {
       const q = collect({
         version: int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 }),
@@ -99,7 +99,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/audience/coefficients', auth: 'secret', ...P,
+    method: 'get', path: '/api/v1/audience/coefficients', auth: 'secret', ...P, query: [],
     handler: async ({ principal }) => {
       const c = await store.coefficients(tid(principal));
       return { status: 200, body: { coefficients: c.coefficients, overridden: c.overridden, seed: SEED_COEFFICIENTS } };
@@ -125,7 +125,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/audience/model', auth: 'secret', ...P,
+    method: 'get', path: '/api/v1/audience/model', auth: 'secret', ...P, query: [],
     handler: async ({ principal }) => {
       const m = await store.fitted(tid(principal));
       if (!m) return { status: 200, body: { model: 'fitted', available: false } };
@@ -134,7 +134,7 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
-    method: 'get', path: '/api/v1/recommendations', auth: 'secret', ...P,
+    method: 'get', path: '/api/v1/recommendations', auth: 'secret', ...P, query: ['person_id', 'visitor_id', 'limit'],
     handler: async ({ info, principal }) => {
       const q = collect({
         person: int('query', 'person_id', info.query.get('person_id'), { min: 1, max: Number.MAX_SAFE_INTEGER, def: 0 }),

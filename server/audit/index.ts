@@ -103,7 +103,7 @@ export function createAudit(deps: AuditDeps): Audit {
     job: () => auditPruneJob(db, store, deps.retentionDays),
     registerRoutes(router) {
       router.add({
-        method: 'get', path: '/api/v1/audit', auth: 'secret', permission: 'view_audit',
+        method: 'get', path: '/api/v1/audit', auth: 'secret', permission: 'view_audit', query: ['limit', 'cursor'],
         handler: async ({ info, principal }) => {
           const p = collect({
             limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),

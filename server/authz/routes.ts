@@ -32,7 +32,7 @@ export function parseRoleChanges(role: Role, v: unknown): Parsed<OverrideChange[
 
 export function registerAuthzRoutes(router: Router, authz: Authz): void {
   router.add({
-    method: 'get', path: '/api/v1/roles', auth: 'secret', permission: 'manage_permissions', resource: 'tenant',
+    method: 'get', path: '/api/v1/roles', auth: 'secret', permission: 'manage_permissions', resource: 'tenant', query: [],
     handler: async ({ principal }) => ({ status: 200, body: { roles: await authz.roles(principal.tenant.tenant_id) } }),
   });
   router.add({

@@ -54,7 +54,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/budgets/:id', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', params: { id },
+    method: 'get', path: '/api/v1/campaigns/budgets/:id', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', params: { id }, query: ['log_limit', 'log_cursor', 'token'],
     handler: async ({ params, who, info }) => {
       const tenant = who!.tenant;
       const got = await withBudget(tenant, params.id, who, 'view_ad_analytics');
@@ -114,7 +114,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   // The queue, approve and reject take a dashboard token too: an admin token (POST /api/v1/tokens {"role":"admin"})
   // lets the page act without a secret key in the browser; organizer and other tokens lack approve_campaigns.
   router.add({
-    method: 'get', path: '/api/v1/campaigns/review-queue', auth: 'token', permission: 'approve_campaigns', resource: 'tenant',
+    method: 'get', path: '/api/v1/campaigns/review-queue', auth: 'token', permission: 'approve_campaigns', resource: 'tenant', query: ['limit', 'cursor', 'token'],
     handler: async ({ who, info }) => {
       const p = collect({ limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }), after: cursor(info.query.get('cursor'), 'campaign_review', ['id']) });
       if (!p.ok) return paramFail(p.error);
@@ -127,7 +127,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   const review = (verb: 'approve' | 'reject') => router.add({
-    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'token', permission: 'approve_campaigns', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseIds },
+    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'token', permission: 'approve_campaigns', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseIds }, query: ['token'],
     audit: ({ params, body }, reply) => ({ action: `campaigns.${verb}d`, target: `campaign:${params.id}`, details: { status: (reply.body as { campaign?: Campaign }).campaign?.status ?? null, note: body.note } }),
     handler: async ({ params, body, who }) => {
       const tenant = who!.tenant;
@@ -167,7 +167,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/report', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant',
+    method: 'get', path: '/api/v1/campaigns/report', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', query: ['organizer_id', 'currency', 'token'],
     handler: async ({ who, info }) => {
       const org = text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128, required: true });
       if (!org.ok) return paramFail(org.error);
@@ -206,7 +206,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/overview', auth: 'secret', permission: 'approve_campaigns', resource: 'tenant',
+    method: 'get', path: '/api/v1/campaigns/overview', auth: 'secret', permission: 'approve_campaigns', resource: 'tenant', query: [],
     handler: async ({ principal, who }) => {
       const tenant = principal.tenant.tenant_id;
       const rows = (await db.query<Record<string, unknown>>(Q.admin_overview, [tenant])).rows.map((x) => ({
@@ -219,7 +219,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'get', path: '/api/v1/campaigns/budgets', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant',
+    method: 'get', path: '/api/v1/campaigns/budgets', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', query: ['organizer_id', 'limit', 'cursor', 'token'],
     handler: async ({ who, info }) => {
       const p = collect({
         organizer: text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128 }),

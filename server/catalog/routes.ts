@@ -74,7 +74,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/catalog/:kind', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam },
+    method: 'get', path: '/api/v1/catalog/:kind', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam }, query: ['limit', 'cursor'],
     handler: async ({ info, params, principal }) => {
       const p = collect({
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
@@ -87,7 +87,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/catalog/:kind/:id', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam, id: idParam },
+    method: 'get', path: '/api/v1/catalog/:kind/:id', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam, id: idParam }, query: [],
     handler: async ({ params, principal }) => {
       const item = await store.get(principal.tenant.tenant_id, params.kind, params.id);
       if (!item) throw new NotFoundError('not_found', `No ${params.kind} item with id ${JSON.stringify(params.id)} for this tenant.`);

@@ -49,7 +49,7 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
   router.add({
     // Every organizer's purchases: manage_ads (organizer keys have view_ad_analytics, for their own campaigns'
     // figures, not this), and a key limited to some organizers is refused (router 'whole_tenant').
-    method: 'get', path: '/api/v1/conversions', auth: 'secret', permission: 'manage_ads', resource: 'whole_tenant',
+    method: 'get', path: '/api/v1/conversions', auth: 'secret', permission: 'manage_ads', resource: 'whole_tenant', query: ['status', 'destination', 'limit', 'cursor'],
     handler: async ({ info, principal }) => {
       const p = collect({
         status: oneOf('query', 'status', info.query.get('status'), STATUSES),
@@ -81,7 +81,7 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
   });
 
   router.add({
-    method: 'get', path: '/api/v1/settings/conversions', auth: 'secret', permission: 'manage_settings', resource: 'tenant',
+    method: 'get', path: '/api/v1/settings/conversions', auth: 'secret', permission: 'manage_settings', resource: 'tenant', query: [],
     handler: async ({ principal }) => {
       const s = (await db.query<{ purchase_basis: string; updated_at: unknown }>(Q.get_settings, [principal.tenant.tenant_id])).rows[0];
       return { status: 200, body: { purchase_basis: s?.purchase_basis ?? 'consent', updated_at: s ? isoIfDate(s.updated_at) : null } };

@@ -6,7 +6,7 @@
 //   DELETE /api/v1/experiments/{key}
 //   GET    /api/v1/experiments/{key}/results   secret key, view_all_analytics: per variant, SRM
 //   GET    /api/tx/experiments?visitor_id=…    write key, public (CORS): the visitor's running assignments
-import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
+import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
 import { corsHeaders } from '../http/ingest-routes.js';
 import { collect, cursor, int, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
@@ -45,7 +45,7 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
   });
 
   router.add({
-    ...admin, method: 'get', path: '/api/v1/experiments',
+    ...admin, method: 'get', path: '/api/v1/experiments', query: ['limit', 'cursor'],
     handler: async ({ info, principal }) => {
       const p = collect({
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 200, def: 50 }),
@@ -58,7 +58,7 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
   });
 
   router.add({
-    ...admin, method: 'get', path: '/api/v1/experiments/:key', params: { key: keyParam },
+    ...admin, method: 'get', path: '/api/v1/experiments/:key', params: { key: keyParam }, query: [],
     handler: async ({ params, principal }) => {
       const e = await store.get(db, principal.tenant.tenant_id, params.key);
       if (!e) throw missing(params.key);
@@ -90,7 +90,7 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
   });
 
   router.add({
-    method: 'get', path: '/api/v1/experiments/:key/results', auth: 'secret', permission: 'view_all_analytics', resource: 'tenant', params: { key: keyParam },
+    method: 'get', path: '/api/v1/experiments/:key/results', auth: 'secret', permission: 'view_all_analytics', resource: 'tenant', params: { key: keyParam }, query: [],
     handler: async ({ params, principal }) => {
       const e = await store.get(db, principal.tenant.tenant_id, params.key);
       if (!e) throw missing(params.key);
@@ -99,11 +99,9 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
   });
 
   router.add({
-    method: 'get', path: '/api/tx/experiments', auth: 'write',
+    method: 'get', path: '/api/tx/experiments', auth: 'write', query: ['visitor_id', 'key'],
     headers: (info) => ({ ...corsHeaders(info.headers.origin), 'Cache-Control': 'no-store' }),
     handler: async ({ info, principal }) => {
-      const unknown = [...info.query.keys()].find((k) => k !== 'visitor_id' && k !== 'key');
-      if (unknown) return fail('invalid_field', 'Unknown query parameter; send visitor_id (and the write key as key or X-Tx-Key).', { field: unknown, in: 'query' });
       const v = text('query', 'visitor_id', info.query.get('visitor_id'), { max: MAX_VISITOR_ID, required: true });
       if (!v.ok) return paramFail(v.error);
       return { status: 200, body: { assignments: await deps.assignments.of(principal.tenant.tenant_id, v.value as string) } };

@@ -37,7 +37,7 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
     deps.keyRevoked && (await deps.keyRevoked(scope)) ? fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.') : null;
 
   router.add({
-    method: 'get', path: '/api/v1/features/persons/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam },
+    method: 'get', path: '/api/v1/features/persons/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info }) => {
       const now = deps.now();
       const range = parseDays(info.query, now);
@@ -49,7 +49,7 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/analytics/events/:event_id', auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
+    method: 'get', path: '/api/v1/analytics/events/:event_id', auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info, who }) => {
       const gone = await revoked(principal.scope);
       if (gone) return gone;
@@ -64,7 +64,7 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/analytics/organizers/:org_id', auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
+    method: 'get', path: '/api/v1/analytics/organizers/:org_id', auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info, who }) => {
       const gone = await revoked(principal.scope);
       if (gone) return gone;
@@ -82,7 +82,7 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
   });
 
   router.add({
-    method: 'get', path: '/api/v1/analytics/public/events/:event_id', auth: 'token', permission: 'view_public_aggregates', resource: 'tenant', params: { event_id: topicId },
+    method: 'get', path: '/api/v1/analytics/public/events/:event_id', auth: 'token', permission: 'view_public_aggregates', resource: 'tenant', params: { event_id: topicId }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info }) => {
       const gone = await revoked(principal.scope);
       if (gone) return gone;

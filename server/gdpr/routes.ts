@@ -15,7 +15,7 @@ export interface GdprRouteDeps {
 
 export function registerGdprRoutes(router: Router, deps: GdprRouteDeps): void {
   router.add({
-    method: 'get', path: '/api/v1/persons/:id/export', auth: 'secret', permission: 'export_data', resource: 'tenant', params: { id: personIdParam },
+    method: 'get', path: '/api/v1/persons/:id/export', auth: 'secret', permission: 'export_data', resource: 'tenant', params: { id: personIdParam }, query: [],
     audit: ({ params }) => ({ action: 'gdpr.export', target: `person:${params.id}` }),
     handler: async ({ params, principal }) => {
       const out = await deps.gdpr.exportPerson(principal.tenant.tenant_id, params.id);

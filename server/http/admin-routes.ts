@@ -53,7 +53,7 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
   };
 
   router.add({
-    method: 'get', path: '/api/admin/tenants', auth: 'admin',
+    method: 'get', path: '/api/admin/tenants', auth: 'admin', query: ['limit', 'cursor'],
     handler: async ({ info }) => {
       const p = idPage(info.query, 'tenants');
       if (!p.ok) return paramFail(p.error);
@@ -74,7 +74,7 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
   });
 
   router.add({
-    method: 'get', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id },
+    method: 'get', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id }, query: ['limit', 'cursor'],
     handler: async ({ params, info }) => {
       const p = idPage(info.query, 'keys');
       if (!p.ok) return paramFail(p.error);

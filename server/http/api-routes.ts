@@ -46,7 +46,7 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
   registerAdminRoutes(router, deps);
 
   router.add({
-    method: 'get', path: '/api/v1/tx/events', auth: 'secret', permission: 'view_raw_events', resource: { query_event: 'event_entity_id' },
+    method: 'get', path: '/api/v1/tx/events', auth: 'secret', permission: 'view_raw_events', resource: { query_event: 'event_entity_id' }, query: ['limit', 'before', 'cursor', 'event_name', 'visitor_id', 'event_entity_id'],
     handler: async ({ info, principal }) => {
       const q = info.query;
       const p = collect({
@@ -74,7 +74,7 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
   });
 
   router.add({
-    method: 'get', path: '/api/v1/tx/rejected', auth: 'secret', permission: 'view_raw_events', resource: 'tenant',
+    method: 'get', path: '/api/v1/tx/rejected', auth: 'secret', permission: 'view_raw_events', resource: 'tenant', query: ['limit', 'cursor'],
     handler: async ({ info, principal }) => {
       const p = collect({
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),

@@ -73,6 +73,8 @@ export interface RouteInfo {
   auth: Auth;
   permission: Permission | 'none' | null;
   resource: ResourceSpec | null;
+  /** The query parameters the route takes (its `query` declaration); any other name is refused with a 400. */
+  query: readonly string[];
 }
 
 /** What the router needs for the checks: the tenant's overrides and the resource behind an event id. */
@@ -94,6 +96,14 @@ export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
   /** What the request touches, checked against the principal's scope: see ResourceSpec. Mandatory with a permission when the path has params; default 'tenant'. */
   resource?: ResourceSpec;
   params?: P;
+  /**
+   * The query parameters the route takes, by name; the router refuses any other with 400 `invalid_field`
+   * (`in: 'query'`, `field` the name, the message listing these) after the path params, before the handler.
+   * Mandatory for `get` routes (add() throws without it; `[]` when it takes none); other methods default to none.
+   * List what the router reads for the route too: `token` where a dashboard token may come as `?token=`, `key`
+   * for a write key sent as `?key=`, and the name of a `{ query_event }` resource (add() checks that one).
+   */
+  query?: readonly string[];
   /** Present = the route reads a JSON body. */
   body?: BodySpec<B>;
   /** Messages of the 500/503 this route answers (defaults: errors.ts). */

@@ -86,19 +86,19 @@ describe('router', () => {
     expect(() => router.add({ method: 'get', path: '/t', auth: 'token', handler: async () => ({ status: 200 }) })).toThrow(/declare its permission/);
     expect(() => router.add({ method: 'get', path: '/e/:id', auth: 'secret', permission: 'view_event_analytics', params: { id }, handler: async () => ({ status: 200 }) })).toThrow(/declare its resource/);
     expect(() => router.add({ method: 'get', path: '/e/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'other' }, params: { id }, handler: async () => ({ status: 200 }) })).toThrow(/not in the path/);
-    router.add({ method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, params: { id }, handler: async () => ({ status: 200 }) });
-    router.add({ method: 'get', path: '/open', auth: 'none', handler: async () => ({ status: 200 }) });
+    router.add({ method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, params: { id }, query: [], handler: async () => ({ status: 200 }) });
+    router.add({ method: 'get', path: '/open', auth: 'none', query: ['q'], handler: async () => ({ status: 200 }) });
     expect(router.routes()).toEqual([
-      { method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' } },
-      { method: 'get', path: '/open', auth: 'none', permission: null, resource: null },
+      { method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, query: [] },
+      { method: 'get', path: '/open', auth: 'none', permission: null, resource: null, query: ['q'] },
     ]);
   });
 
   it('resolves the declared auth before anything else', async () => {
     const { app, call } = fakeApp();
     const router = createRouter(deps(app));
-    router.add({ method: 'get', path: '/admin/:id', auth: 'admin', params: { id }, handler: async ({ params }) => ({ status: 200, body: { id: params.id } }) });
-    router.add({ method: 'get', path: '/secret', auth: 'secret', permission: 'none', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
+    router.add({ method: 'get', path: '/admin/:id', auth: 'admin', params: { id }, query: [], handler: async ({ params }) => ({ status: 200, body: { id: params.id } }) });
+    router.add({ method: 'get', path: '/secret', auth: 'secret', permission: 'none', query: [], handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
     expect(await call('get /admin/:id', '/admin/x')).toMatchObject({ status: '401 Unauthorized', body: { error: { code: 'invalid_admin_token' } } });
     expect(await call('get /admin/:id', '/admin/x', { headers: { authorization: 'Bearer admin-secret' } })).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', field: 'id', in: 'path' } } });
     expect(await call('get /admin/:id', '/admin/5', { headers: { authorization: 'Bearer admin-secret' } })).toMatchObject({ body: { id: 5 } });
@@ -114,8 +114,8 @@ describe('router', () => {
       ...deps(app),
       tokens: { prefix: 'v1.', verify: (t) => (t === 'v1.ok' ? { ok: true, scope: { role: 'organizer', tenant: 7, org: 'O1' } } : { ok: false, reason: t === 'v1.old' ? 'expired' : 'bad_signature' }) },
     });
-    router.add({ method: 'get', path: '/w', auth: 'write', handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
-    router.add({ method: 'get', path: '/t', auth: 'token', permission: 'none', handler: async ({ principal }) => ({ status: 200, body: principal.scope }) });
+    router.add({ method: 'get', path: '/w', auth: 'write', query: ['key'], handler: async ({ principal }) => ({ status: 200, body: { tenant: principal.tenant.tenant_id } }) });
+    router.add({ method: 'get', path: '/t', auth: 'token', permission: 'none', query: ['token'], handler: async ({ principal }) => ({ status: 200, body: principal.scope }) });
     expect(await call('get /w', '/w')).toMatchObject({ status: '401 Unauthorized', body: { error: { code: 'missing_key' } } });
     expect(await call('get /w', '/w', { headers: { 'x-tx-key': 'tx_sk_good' } })).toMatchObject({ status: '403 Forbidden', body: { error: { code: 'wrong_key_kind' } } });
     expect(await call('get /w', '/w', { query: 'key=tx_pk_good' })).toMatchObject({ body: { tenant: 7 } });
@@ -123,6 +123,41 @@ describe('router', () => {
     expect(await call('get /t', '/t', { headers: { authorization: 'Bearer v1.old' } })).toMatchObject({ body: { error: { code: 'token_expired' } } });
     expect(await call('get /t', '/t', { headers: { authorization: 'Bearer v1.forged' } })).toMatchObject({ body: { error: { code: 'invalid_token' } } });
     expect(await call('get /t', '/t', { headers: { authorization: 'Bearer tx_sk_good' } })).toMatchObject({ body: { role: 'tenant', tenant: 7 } });
+  });
+
+  it('refuses a get route without a query declaration, or one omitting its query_event, at registration', () => {
+    const { app } = fakeApp();
+    const router = createRouter(deps(app));
+    expect(() => router.add({ method: 'get', path: '/q', auth: 'none', handler: async () => ({ status: 200 }) })).toThrow(/GET \/q must declare the query parameters/);
+    expect(() => router.add({ method: 'get', path: '/q', auth: 'none', query: ['a', 'a'], handler: async () => ({ status: 200 }) })).toThrow(/each parameter once/);
+    expect(() => router.add({ method: 'get', path: '/q', auth: 'secret', permission: 'view_raw_events', resource: { query_event: 'event' }, query: ['limit'], handler: async () => ({ status: 200 }) })).toThrow(/\?event=, which query must list/);
+    // Other methods take no query parameter unless they declare some.
+    router.add({ method: 'post', path: '/p', auth: 'none', handler: async () => ({ status: 200 }) });
+    expect(router.routes()).toEqual([{ method: 'post', path: '/p', auth: 'none', permission: null, resource: null, query: [] }]);
+  });
+
+  it('refuses a query parameter the route does not declare, after auth and the path, naming it and listing the others', async () => {
+    const { app, call } = fakeApp();
+    const router = createRouter(deps(app));
+    router.add({ method: 'get', path: '/l/:id', auth: 'admin', params: { id }, query: ['limit', 'cursor'], handler: async ({ info }) => ({ status: 200, body: { limit: info.query.get('limit') } }) });
+    router.add({ method: 'post', path: '/none', auth: 'none', handler: async () => ({ status: 200, body: { ran: true } }) });
+    const admin = { authorization: 'Bearer admin-secret' };
+    expect(await call('get /l/:id', '/l/1', { headers: admin, query: 'limit=5&cursor=' })).toMatchObject({ status: '200 OK', body: { limit: '5' } });
+    expect(await call('get /l/:id', '/l/1', { headers: admin, query: 'limit=5&bogus=1' })).toEqual({
+      status: '400 Bad Request', headers: expect.anything(),
+      body: { error: { code: 'invalid_field', in: 'query', field: 'bogus', message: 'Unknown query parameter "bogus": this route takes limit, cursor.' } },
+    });
+    // Auth first (no key: 401, not a hint at the route's parameters), then the path param.
+    expect(await call('get /l/:id', '/l/1', { query: 'bogus=1' })).toMatchObject({ status: '401 Unauthorized' });
+    expect(await call('get /l/:id', '/l/x', { headers: admin, query: 'bogus=1' })).toMatchObject({ body: { error: { field: 'id', in: 'path' } } });
+    // The name as decoded, cut to 40 characters; exact (no case folding).
+    expect(await call('get /l/:id', '/l/1', { headers: admin, query: 'Limit=5' })).toMatchObject({ body: { error: { field: 'Limit' } } });
+    expect(await call('get /l/:id', '/l/1', { headers: admin, query: `${'%C3%A9'.repeat(50)}=1` })).toMatchObject({ body: { error: { field: 'é'.repeat(40) } } });
+    // A route that takes none says so, and the handler (here one that acts) never runs.
+    expect(await call('post /none', '/none', { query: 'dry_run=1' })).toMatchObject({
+      status: '400 Bad Request', body: { error: { field: 'dry_run', message: 'Unknown query parameter "dry_run": this route takes no query parameters.' } },
+    });
+    expect(await call('post /none', '/none')).toMatchObject({ body: { ran: true } });
   });
 
   it('parses the JSON body with its schema and refuses it with field paths', async () => {
@@ -145,11 +180,11 @@ describe('router', () => {
     const throwing = (err: unknown) => async () => {
       throw err;
     };
-    router.add({ method: 'get', path: '/nf', auth: 'none', handler: throwing(new NotFoundError('not_found', 'No such thing.')) });
-    router.add({ method: 'get', path: '/c', auth: 'none', handler: throwing(new ConflictError('Taken.')) });
-    router.add({ method: 'get', path: '/v', auth: 'none', handler: throwing(new ValidationError({ code: 'invalid_field', in: 'query', field: 'a.b[0]', message: 'No.' })) });
-    router.add({ method: 'get', path: '/u', auth: 'none', handler: throwing(new SpoolFullError('full')) });
-    router.add({ method: 'get', path: '/x', auth: 'none', handler: throwing(new Error('secret detail')) });
+    router.add({ method: 'get', path: '/nf', auth: 'none', query: [], handler: throwing(new NotFoundError('not_found', 'No such thing.')) });
+    router.add({ method: 'get', path: '/c', auth: 'none', query: [], handler: throwing(new ConflictError('Taken.')) });
+    router.add({ method: 'get', path: '/v', auth: 'none', query: [], handler: throwing(new ValidationError({ code: 'invalid_field', in: 'query', field: 'a.b[0]', message: 'No.' })) });
+    router.add({ method: 'get', path: '/u', auth: 'none', query: [], handler: throwing(new SpoolFullError('full')) });
+    router.add({ method: 'get', path: '/x', auth: 'none', query: [], handler: throwing(new Error('secret detail')) });
     expect(await call('get /nf', '/nf')).toMatchObject({ status: '404 Not Found', body: { error: { code: 'not_found', message: 'No such thing.' } } });
     expect(await call('get /c', '/c')).toMatchObject({ status: '409 Conflict', body: { error: { code: 'conflict' } } });
     expect(await call('get /v', '/v')).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', field: 'a.b[0]', in: 'query' } } });

@@ -10,17 +10,23 @@
 //     handler: async ({ params }) => ({ status: 200, body: await revoke(params.id) }),
 //   });
 //   router.add({
+//     method: 'get', path: '/api/admin/tenants', auth: 'admin', query: ['limit', 'cursor'],   // `get`: mandatory
+//     handler: async ({ info }) => …info.query.get('limit')…,                               // ?other=1 → 400
+//   });
+//   router.add({
 //     method: 'post', path: '/api/v1/identify', auth: 'secret', body: { parse: parseIdentify },
 //     handler: async ({ principal, body }) => …principal.tenant.tenant_id…,
 //   });
-// Order of the checks: auth (401/403), then path params (400), then the body (413/400), then the handler.
+// Order of the checks: auth (401/403), then path params (400), then the query's parameter names (400: each
+// route declares the ones it takes in `query`, so a mistyped filter is refused instead of answering
+// unfiltered data), then the body (413/400), then the handler.
 // The ingest endpoints keep their own fast path (ingest-routes.ts) and share only `writeKeyRefusal`.
 // The parts: route-types.ts (the declarations), route-auth.ts (who is asking), route-access.ts (permission
 // and scope), route-input.ts (path params and body). Everything they export is re-exported here, so the
 // domains keep importing from router.js.
 import { tokenPrincipal } from '../live/token.js';
 import { errorToReply, paramFail } from './errors.js';
-import { queryProblem } from './params.js';
+import { queryProblem, type ParamError } from './params.js';
 import { readBody, send, snapshot, trackAbort, type Reply } from './uws.js';
 import { declarationProblem, permissionRefusal, resourceOf, scopeRefusal } from './route-access.js';
 import { resolvePrincipal } from './route-auth.js';
@@ -39,6 +45,29 @@ export { paramPositions, parseParams } from './route-input.js';
 // A dashboard token's principal: one mapping, with the token roles (live/token.ts).
 export { tokenPrincipal };
 
+/** Why a route's `query` declaration is wrong (a `get` route without one, a `query_event` it omits), or null. */
+export function queryDeclarationProblem(spec: Pick<RouteSpec<Auth, ParamSpec, unknown>, 'method' | 'path' | 'query' | 'resource'>): string | null {
+  const route = `Route ${spec.method.toUpperCase()} ${spec.path}`;
+  if (spec.query === undefined) {
+    return spec.method === 'get' ? `${route} must declare the query parameters it takes (query: ['limit', 'cursor'], or [] for none).` : null;
+  }
+  if (spec.query.some((name, i) => name === '' || spec.query!.indexOf(name) !== i)) return `${route}: query names each parameter once, none empty.`;
+  const r = spec.resource;
+  if (r && typeof r === 'object' && 'query_event' in r && !spec.query.includes(r.query_event)) return `${route}: its resource is named by ?${r.query_event}=, which query must list.`;
+  return null;
+}
+
+/** The first query parameter not among `accepted` (the route's declaration), as the 400 naming it, or null. */
+export function unknownQueryParam(query: URLSearchParams, accepted: readonly string[]): ParamError | null {
+  for (const name of query.keys()) {
+    if (accepted.includes(name)) continue;
+    const field = name.slice(0, 40);
+    const takes = accepted.length > 0 ? `this route takes ${accepted.join(', ')}` : 'this route takes no query parameters';
+    return { code: 'invalid_field', in: 'query', field, message: `Unknown query parameter ${JSON.stringify(field)}: ${takes}.` };
+  }
+  return null;
+}
+
 export function createRouter(deps: RouterDeps): Router {
   const { app, log, trustProxy } = deps;
   const listing = deps.listing ?? [];
@@ -51,10 +80,11 @@ export function createRouter(deps: RouterDeps): Router {
         if (typeof parsers[name] !== 'function') throw new Error(`Route ${spec.method.toUpperCase()} ${spec.path}: no parser for :${name}.`);
       }
       if (spec.auth === 'admin' && !deps.adminToken) throw new Error(`Route ${spec.path} needs the admin token, which the router was not given.`);
-      const problem = declarationProblem(spec);
+      const problem = declarationProblem(spec) ?? queryDeclarationProblem(spec);
       if (problem) throw new Error(problem);
+      const accepted: readonly string[] = [...(spec.query ?? [])];
       const resource: ResourceSpec | undefined = spec.resource ?? (spec.permission && spec.permission !== 'none' ? 'tenant' : undefined);
-      listing.push({ method: spec.method, path: spec.path, auth: spec.auth, permission: spec.permission ?? null, resource: resource ?? null });
+      listing.push({ method: spec.method, path: spec.path, auth: spec.auth, permission: spec.permission ?? null, resource: resource ?? null, query: accepted });
       const permission = spec.permission === 'none' ? undefined : spec.permission;
       app[spec.method](spec.path, (res, req) => {
         const state = trackAbort(res);
@@ -82,6 +112,8 @@ export function createRouter(deps: RouterDeps): Router {
           if (!params.ok) return paramFail(params.error);
           const badQuery = queryProblem(info.rawQuery ?? '', info.query);
           if (badQuery) return paramFail(badQuery);
+          const unknown = unknownQueryParam(info.query, accepted);
+          if (unknown) return paramFail(unknown);
           if (permission && actor && resource && resource !== 'whole_tenant') {
             const r = await resourceOf(resource, actor, params.value as Record<string, unknown>, info, deps.authz);
             const refused = r && scopeRefusal(actor, permission, r.resource, r.what);

@@ -175,7 +175,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
 
   // --- sessions ---------------------------------------------------------------------------------------
   router.add({
-    method: 'get', path: '/api/v1/sessions', auth: 'secret', permission: 'view_persons', resource: 'tenant',
+    method: 'get', path: '/api/v1/sessions', auth: 'secret', permission: 'view_persons', resource: 'tenant', query: ['limit', 'person_id', 'visitor_id', 'cursor'],
     handler: async ({ info, principal }) => {
       const q = info.query;
       const p = collect({
@@ -190,7 +190,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/sessions/:session_id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { session_id: sessionIdParam },
+    method: 'get', path: '/api/v1/sessions/:session_id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { session_id: sessionIdParam }, query: [],
     handler: async ({ params, principal }) => {
       const s = await deps.sessions.get(db, principal.tenant.tenant_id, params.session_id!);
       return s ? { status: 200, body: s } : errorReply(404, 'not_found', 'No such session for this tenant.');
@@ -199,7 +199,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
 
   // --- persons ----------------------------------------------------------------------------------------
   router.add({
-    method: 'get', path: '/api/v1/persons', auth: 'secret', permission: 'view_persons', resource: 'tenant',
+    method: 'get', path: '/api/v1/persons', auth: 'secret', permission: 'view_persons', resource: 'tenant', query: ['external_id'],
     handler: async ({ info, principal }) => {
       const ext = text('query', 'external_id', info.query.get('external_id'), { max: 128, required: true });
       if (!ext.ok) return paramReply({ ...ext.error, message: `${ext.error.message} Pass ?external_id=<your customer id>.` });
@@ -209,7 +209,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/persons/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam },
+    method: 'get', path: '/api/v1/persons/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam }, query: [],
     handler: async ({ params, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const { rows } = await db.query<Obj>(Q.get_person, [tenantId, params.id]);

@@ -25,7 +25,7 @@ export function registerJobRoutes(router: Router, deps: { runner: JobRunner; wai
   const { runner } = deps;
 
   router.add({
-    method: 'get', path: '/api/admin/jobs', auth: 'admin',
+    method: 'get', path: '/api/admin/jobs', auth: 'admin', query: [],
     handler: async () => ({ status: 200, body: { jobs: await runner.list() } }),
   });
 
@@ -48,7 +48,7 @@ export function registerJobRoutes(router: Router, deps: { runner: JobRunner; wai
   });
 
   router.add({
-    method: 'get', path: '/api/admin/jobs/:name/runs', auth: 'admin', params: { name: jobName },
+    method: 'get', path: '/api/admin/jobs/:name/runs', auth: 'admin', params: { name: jobName }, query: ['limit', 'cursor'],
     handler: async ({ params, info }) => {
       if (!runner.has(params.name)) return fail('unknown_job', { name: params.name });
       const q = info.query;

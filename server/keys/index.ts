@@ -109,7 +109,7 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
   });
 
   router.add({
-    method: 'get', path: '/api/v1/keys', auth: 'secret', permission: 'manage_keys', resource: 'tenant',
+    method: 'get', path: '/api/v1/keys', auth: 'secret', permission: 'manage_keys', resource: 'tenant', query: ['limit', 'cursor'],
     handler: async ({ principal, info }) => {
       const p = idPage(info.query, 'keys');
       if (!p.ok) return paramFail(p.error);

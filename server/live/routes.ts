@@ -131,24 +131,24 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
 
   // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
-    method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
+    method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['minutes', 'to', 'token'],
     handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who)),
   });
   router.add({
-    method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
+    method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['minutes', 'to', 'token'],
     handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info) : rollUpRefusal(who)),
   });
   router.add({
-    method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId },
+    method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['token'],
     handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'capacity', event: params.event_id }),
   });
   router.add({
-    method: 'get', path: `${EVENTS}:event_id`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId },
+    method: 'get', path: `${EVENTS}:event_id`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['token'],
     // view_event_analytics is the funnel; the money in it needs view_revenue too (else the revenue-free variant).
     handler: async ({ principal, params, who }) => snapshotOf(principal.scope, (await seesRevenue(who)) ? topicFor(principal.scope, { kind: 'event', event: params.event_id }) : { kind: 'event', event: params.event_id, revenue: false }),
   });
   router.add({
-    method: 'get', path: `${DASH}:org_id`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId },
+    method: 'get', path: `${DASH}:org_id`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['token'],
     handler: async ({ principal, params, who }) => (await seesRevenue(who)) ? snapshotOf(principal.scope, { kind: 'dashboard', org: params.org_id }) : rollUpRefusal(who),
   });
 }

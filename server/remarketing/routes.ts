@@ -22,7 +22,7 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/remarketing-audiences/:id', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/remarketing-audiences/:id', auth: 'secret', ...P, params: { id }, query: [],
     handler: async ({ params, principal }) => {
       const a = await store.get(principal.tenant.tenant_id, params.id);
       return a ? { status: 200, body: audienceView(a) } : missing(params.id);
@@ -44,7 +44,7 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
   });
   for (const kind of ['members', 'export'] as const) {
     router.add({
-      method: 'get', path: `/api/v1/remarketing-audiences/:id/${kind}`, auth: 'secret', ...P, params: { id },
+      method: 'get', path: `/api/v1/remarketing-audiences/:id/${kind}`, auth: 'secret', ...P, params: { id }, query: ['limit', 'cursor'],
       handler: async ({ info, params, principal }) => {
         const q = collect({
           limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 10_000, def: 1000 }),

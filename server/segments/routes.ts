@@ -32,7 +32,7 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
     handler: async ({ params, principal }) => ((await seg.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
   });
   router.add({
-    method: 'get', path: '/api/v1/segments', auth: 'secret', ...P,
+    method: 'get', path: '/api/v1/segments', auth: 'secret', ...P, query: ['limit', 'cursor'],
     handler: async ({ info, principal }) => {
       const q = collect({
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
@@ -44,7 +44,7 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id }, query: ['version'],
     handler: async ({ info, params, principal }) => {
       const v = int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 });
       if (!v.ok) return paramFail(v.error);
@@ -53,14 +53,14 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/segments/:id/versions', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/segments/:id/versions', auth: 'secret', ...P, params: { id }, query: [],
     handler: async ({ params, principal }) => {
       const versions = await store.versions(principal.tenant.tenant_id, params.id);
       return versions.length ? { status: 200, body: { versions } } : missing(params.id);
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/segments/:id/members', auth: 'secret', ...P, params: { id },
+    method: 'get', path: '/api/v1/segments/:id/members', auth: 'secret', ...P, params: { id }, query: ['version', 'limit', 'cursor'],
     handler: async ({ info, params, principal }) => {
       const q = collect({
         version: int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 }),

@@ -46,7 +46,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
     },
   });
   router.add({
-    method: 'get', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant',
+    method: 'get', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant', query: [],
     handler: async ({ principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const s = await deps.stripe.status(tenantId);
