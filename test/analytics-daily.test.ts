@@ -48,6 +48,8 @@ function dataset() {
     web('v2', 'event_card_impression', at(2, 12), { event_entity_id: 'E3' }), web('v2', 'event_card_click', at(2, 12, 1), { event_entity_id: 'E3' }),
     web('v2', 'venue_click', at(1, 13), { venue_id: 'V1' }),
     webEvent({ source_system: 'scanner', visitor_id: 'v2', event_name: 'entry_granted', occurred_at: at(2, 19), entities: { event_entity_id: 'E1', ticket_id: 't2' }, payload: { gate_id: 'G1' } }),
+    // ... and leaves 9 minutes later: an exit scan takes one off inside, it is no attendance (README "Live layer").
+    webEvent({ source_system: 'scanner', visitor_id: 'v2', event_name: 'entry_granted', occurred_at: at(2, 19, 9), entities: { event_entity_id: 'E1', ticket_id: 't2' }, payload: { gate_id: 'G1', scan_type: 'exit' } }),
     // An anonymous visitor's (v9) rows count for artists and venues, never for a person.
     web('v9', 'artist_click', at(2, 8), { artist_id: 'A1' }), web('v9', 'event_card_impression', at(2, 8, 1), { event_entity_id: 'E1' }),
   ];
@@ -88,7 +90,8 @@ function entityRecount(rows: Raw[], kind: 'artist' | 'venue', id: string, days: 
     const on = (r: Raw) => dayOf(r.occurred_at) === date;
     const rated = reviews.filter(on);
     const rating = rated.length ? Math.round((rated.reduce((s, r) => s + Number(r.payload.rating), 0) / rated.length) * 100) / 100 : null;
-    const onEvents = (name: string) => human.filter((r) => on(r) && r.event_name === name && ids.has(r.entities.event_entity_id)).length;
+    const onEvents = (name: string) => human.filter((r) => on(r) && r.event_name === name && ids.has(r.entities.event_entity_id)
+      && !(name === 'entry_granted' && r.payload.scan_type === 'exit')).length;
     const row: Record<string, unknown> = {
       date,
       profile_views: own.filter((r) => on(r) && r.event_name === `${kind}_click`).length,

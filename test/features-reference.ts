@@ -17,6 +17,8 @@ const t = (r: RawRow) => new Date(r.occurred_at).getTime();
 const ev = (r: RawRow) => (typeof r.entities.event_entity_id === 'string' ? r.entities.event_entity_id : r.entities.event_entity_id == null ? null : String(r.entities.event_entity_id));
 const qty = (r: RawRow) => (Array.isArray(r.payload.items) ? r.payload.items.reduce((n: number, i: any) => n + (typeof i?.qty === 'number' ? i.qty : 0), 0) : 0);
 const add = (m: Record<string, number>, k: string, v: number) => (m[k] = (m[k] ?? 0) + v);
+/** An exit scan (entry_granted with scan_type 'exit') takes one off inside; it is no entry (README "Live layer"). */
+const isExit = (r: RawRow) => r.event_name === 'entry_granted' && r.payload?.scan_type === 'exit';
 
 /** Per event and hour: the funnel counts and revenue per currency. */
 export function hourlyFunnel(rows: RawRow[]): Map<string, Record<string, any>> {
@@ -85,7 +87,7 @@ export function personDaily(rows: RawRow[]): Map<string, Record<string, number>>
     if (n === 'event_view') p.views_count++;
     if (n === 'add_to_cart') p.carts_count++;
     if (n === 'checkout_started') p.checkouts_count++;
-    if (n === 'entry_granted') p.attendance_count++;
+    if (n === 'entry_granted' && !isExit(r)) p.attendance_count++;
     if (n === 'order_completed') {
       p.purchases_count++;
       p.gross_amount += r.payload.gross_amount ?? 0;
@@ -105,7 +107,7 @@ export function affinity(rows: RawRow[], person: string | number, of: (event: st
   for (const r of rows) {
     const e = ev(r);
     const w = WEIGHTS[r.event_name];
-    if (r.is_bot || String(r.person_id) !== String(person) || e === null || w === undefined) continue;
+    if (r.is_bot || String(r.person_id) !== String(person) || e === null || w === undefined || isExit(r)) continue;
     if (t(r) <= now - 90 * DAY || t(r) > now) continue;
     for (const a of new Set(of(e))) {
       const s = out.get(a) ?? { score: 0, views: 0, purchases: 0, attendance: 0, last: 0 };

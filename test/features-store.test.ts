@@ -42,6 +42,15 @@ const order = (v: string, e: string, when: string, type: string, n: number, extr
 });
 const entry = (v: string, e: string, when: string, ticket: string) =>
   webEvent({ source_system: 'scanner', visitor_id: v, event_name: 'entry_granted', occurred_at: when, entities: { event_entity_id: e, ticket_id: ticket }, payload: { gate_id: 'G1' } });
+/** A scan of a ticket leaving (scan_type 'exit'): no entry, no attendance (README "Live layer"). */
+const exitScan = (v: string, e: string, when: string, ticket: string) =>
+  webEvent({ source_system: 'scanner', visitor_id: v, event_name: 'entry_granted', occurred_at: when, entities: { event_entity_id: e, ticket_id: ticket }, payload: { gate_id: 'G1', scan_type: 'exit' } });
+/** A gate scanner's entry naming the ticket's order, without a visitor: the order's person attends. */
+const orderScan = (e: string, when: string, ticket: string, orderId: string) => {
+  const { visitor_id: _v, session_id: _s, ...x } = webEvent({ source_system: 'scanner', event_name: 'entry_granted', occurred_at: when,
+    entities: { event_entity_id: e, ticket_id: ticket, order_id: orderId }, payload: { gate_id: 'G1', scan_type: 'entry' } });
+  return x;
+};
 const snapshot = (e: string, when: string, gate: string, inside: number) =>
   webEvent({ source_system: 'scanner', visitor_id: 'gate-device', event_name: 'capacity_snapshot', occurred_at: when, entities: { event_entity_id: e }, payload: { gate_id: gate, current_inside: inside } });
 
@@ -68,6 +77,9 @@ function dataset() {
     order('v1', 'E1', at(0, 10, 9, 30), 'GA-E1', 2, { discount_code: 'X' }),
     order('v2', 'E2', at(1, 9, 45), 'VIP-E2', 1, { affiliate_id: 'aff1' }),
     order('v3', 'E3', at(1, 14, 8), 'EB-E3', 4, { currency: 'RON' }),
+    // v1 leaves E1 9 minutes after entering; v2's ticket is scanned at E2's gate, the scan naming only the order.
+    exitScan('v1', 'E1', at(2, 12, 9), 't1'),
+    orderScan('E2', at(2, 14, 0), 't2', 'o-v2-E2'),
   ];
 }
 
@@ -170,9 +182,12 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     expect(await hour('E2', 1, 9)).toMatchObject({ avg_time_to_cart_ms: 1_800_000, avg_time_to_checkout_ms: 2_400_000, avg_checkout_duration_ms: 300_000 });
     expect(await hour('E3', 1, 14)).toMatchObject({ avg_time_to_cart_ms: 300_000, avg_time_to_checkout_ms: 420_000, avg_checkout_duration_ms: 60_000 });
     const p1 = (await request('GET', `${server.url}/api/v1/features/persons/${persons.v1}?from=${at(0, 0, 0)}&to=${at(3, 0, 0)}`, undefined, sk())).json;
-    expect(p1.daily[0]).toMatchObject({ date: at(0, 0, 0).slice(0, 10), views_count: 1, purchases_count: 1, gross_amount: 100, avg_order_value: 100, avg_decision_time_ms: 570_000, discount_usage_rate: 1, currency: 'EUR' });
+    expect(p1.daily[0]).toMatchObject({ date: at(0, 0, 0).slice(0, 10), views_count: 1, purchases_count: 1, gross_amount: 100, avg_order_value: 100, avg_decision_time_ms: 570_000,
+      discount_usage_rate: 1, affiliate_rate: 0, discount_orders: 1, affiliate_orders: 0, currency: 'EUR' });
+    // t1 entered at 12:00 and left at 12:09: one entry, the last one at 12:00 (an exit scan is no entry).
     const att = (await series('events/E1', 'bucket=day')).attendance;
-    expect(att).toMatchObject({ tickets_sold: 2, entries: 1, no_show_rate: 0.5, peak_inside: 17, first_entry_at: at(2, 12, 0) });
+    expect(att).toMatchObject({ tickets_sold: 2, entries: 1, no_show_rate: 0.5, peak_inside: 17, first_entry_at: at(2, 12, 0), last_entry_at: at(2, 12, 0) });
+    expect(p1.daily.find((d: any) => d.date === at(2, 0, 0).slice(0, 10))).toMatchObject({ attendance_count: 1 });
   });
 
   it('affinities equal the seed formula within 1e-6 (highest first); ticket preferences equal a JS reference', async () => {
@@ -198,16 +213,36 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     }
   });
 
+  it('an entry scan naming an attributed order is the buyer\'s attendance: at ingest, and backfilled when the order comes later', async () => {
+    const scans = async () => new Map((await raw()).filter((r) => r.event_name === 'entry_granted').map((r) => [String(r.entities.ticket_id), r.person_id === null ? null : Number(r.person_id)]));
+    expect((await scans()).get('t2')).toBe(persons.v2);
+    const day2 = at(2, 0, 0).slice(0, 10);
+    const p2 = (await request('GET', `${server.url}/api/v1/features/persons/${persons.v2}`, undefined, sk())).json;
+    expect(p2.daily.find((d: any) => d.date === day2)).toMatchObject({ attendance_count: 1 });
+    expect(p2.affinity.artists.find((a: any) => a.artist_id === 'A3')).toMatchObject({ attendance_count: 1 });
+    expect((await request('GET', `${server.url}/api/v1/persons/${persons.v2}`, undefined, sk())).json).toMatchObject({ events_attended: 1 });
+    // A scan stored before its order (consented: it stitches its customer) gets the person with the order's backfill.
+    await sendEvents(server.url, t, [orderScan('E3', at(2, 13, 30), 't4', 'o-v4-E3')]);
+    expect((await scans()).get('t4')).toBeNull();
+    await sendEvents(server.url, t, [order('v4', 'E3', at(2, 13, 20), 'EB-E3', 1, { consent_data_processing: true, customer: { external_id: 'cust-v4' } })]);
+    expect((await scans()).get('t4')).toBe(persons.v4);
+    await incremental();
+    const p4 = (await request('GET', `${server.url}/api/v1/features/persons/${persons.v4}`, undefined, sk())).json;
+    expect(p4.daily.find((d: any) => d.date === day2)).toMatchObject({ attendance_count: 1, purchases_count: 1 });
+    expect((await request('GET', `${server.url}/api/v1/persons/${persons.v4}`, undefined, sk())).json).toMatchObject({ events_attended: 1 });
+  });
+
+  const snap = async () => {
+    const out: Record<string, unknown[]> = {};
+    for (const [table, order] of [['fs_person_affinity_artist_raw', 'person_id, artist_id'], ['fs_person_affinity_genre_raw', 'person_id, genre'], ['fs_person_ticket_pref', 'person_id, ticket_category'],
+      ['fs_event_funnel_timings', 'event_entity_id, hour'], ['fs_person_daily_timings', 'person_id, date'], ['fs_event_attendance', 'event_entity_id']]) {
+      out[table] = (await server.db.query(`SELECT * FROM ${table} WHERE tenant_id = $1 ORDER BY ${order}`, [t.tenant_id])).rows.map((r: any) =>
+        ({ ...r, score_at_last: r.score_at_last === undefined ? undefined : Math.round(r.score_at_last * 1e9) / 1e9 }));
+    }
+    return out;
+  };
+
   it('an incremental run leaves the same rows as a full recompute', async () => {
-    const snap = async () => {
-      const out: Record<string, unknown[]> = {};
-      for (const [table, order] of [['fs_person_affinity_artist_raw', 'person_id, artist_id'], ['fs_person_affinity_genre_raw', 'person_id, genre'], ['fs_person_ticket_pref', 'person_id, ticket_category'],
-        ['fs_event_funnel_timings', 'event_entity_id, hour'], ['fs_person_daily_timings', 'person_id, date'], ['fs_event_attendance', 'event_entity_id']]) {
-        out[table] = (await server.db.query(`SELECT * FROM ${table} WHERE tenant_id = $1 ORDER BY ${order}`, [t.tenant_id])).rows.map((r: any) =>
-          ({ ...r, score_at_last: r.score_at_last === undefined ? undefined : Math.round(r.score_at_last * 1e9) / 1e9 }));
-      }
-      return out;
-    };
     // More rows, then the incremental jobs; then a full recompute must change nothing.
     await sendEvents(server.url, t, [view('v3', 'E1', at(2, 16, 0)), cart('v3', 'E1', at(2, 16, 3), 'PREM-E1', 1), order('v3', 'E1', at(2, 16, 9), 'PREM-E1', 1)]);
     await incremental();
@@ -262,6 +297,27 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     expect((await get('organizers/O1', artist)).json.error).toMatchObject({ code: 'forbidden' });
   });
 
+  it('after a catalog change (an event\'s artists, a ticket type\'s category) the next incremental run equals a full recompute', async () => {
+    const put = async (kind: string, items: unknown[]) => expect((await request('PUT', `${server.url}/api/v1/catalog/${kind}`, { items }, sk())).json.upserted).toBe(items.length);
+    const v1 = async () => (await request('GET', `${server.url}/api/v1/features/persons/${persons.v1}`, undefined, sk())).json;
+    const names = (p: any) => [p.affinity.artists.map((a: any) => a.artist_id).sort(), p.affinity.genres.map((g: any) => g.genre).sort(), p.ticket_prefs.map((x: any) => x.ticket_category).sort()];
+    expect(names(await v1())).toEqual([['A1', 'A2'], ['indie', 'pop', 'rock'], ['GA']]);
+    const change = async (artists: string[], category: string) => {
+      await put('events', [{ id: 'E1', organizer_id: 'O1', artist_ids: artists, title: 'E1' }]);
+      await put('ticket_types', [{ id: 'GA-E1', ...TYPES['GA-E1'], category, currency: 'EUR' }]);
+      await incremental();
+      const inc = await snap();
+      await run('features.full');
+      const after = await snap();
+      for (const table of Object.keys(inc)) expect(inc[table], table).toEqual(after[table]);
+    };
+    await change(['A3'], 'General');
+    expect(names(await v1())).toEqual([['A3'], ['rock'], ['General']]);
+    // And back (the later tests read the catalog of the dataset).
+    await change(['A1', 'A2'], 'GA');
+    expect(names(await v1())).toEqual([['A1', 'A2'], ['indie', 'pop', 'rock'], ['GA']]);
+  });
+
   it('an erased person disappears from every aggregate after the erasure (its days refreshed by the erase)', async () => {
     const r = await request('DELETE', `${server.url}/api/v1/persons/${persons.v2}`, undefined, sk());
     expect(r.status, r.text).toBe(200);
@@ -276,5 +332,20 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     expect(Number(left.n)).toBe(0);
     const timings = (await series('events/E2', `bucket=hour&from=${at(1, 9, 0)}&to=${at(1, 10, 0)}`)).series[0];
     expect(timings.avg_time_to_cart_ms).toBeNull();
+  });
+
+  it('after an erasure the other persons\' scores equal a recompute (RFM quintiles and engagement without the erased person)', async () => {
+    const scores = async () => (await server.db.query(`SELECT person_id::text AS person_id, frequency, monetary::float8 AS monetary, rfm_recency_score, rfm_frequency_score,
+      rfm_monetary_score, customer_segment, sessions_30d, active_ms_30d::float8 AS active_ms_30d, interactions_30d, engagement_score
+      FROM fs_person_scores WHERE tenant_id = $1 ORDER BY person_id`, [t.tenant_id])).rows;
+    await run('features.scores');
+    const before = await scores();
+    const r = await request('DELETE', `${server.url}/api/v1/persons/${persons.v1}`, undefined, sk());
+    expect(r.status, r.text).toBe(200);
+    const erased = await scores();
+    expect(erased.some((s: any) => Number(s.person_id) === persons.v1)).toBe(false);
+    expect(erased).not.toEqual(before.filter((s: any) => Number(s.person_id) !== persons.v1));
+    await run('features.scores');
+    expect(erased).toEqual(await scores());
   });
 });

@@ -2,7 +2,7 @@
 // scores, decision times, daily aggregate) are exported and erased under `features`. The event-level tables
 // hold counts, no person; an erasure recounts what the person's rows contributed to them after its commit
 // (the `features` store eraser): the aggregates' buckets of the erased days, the timings and attendance of the
-// events their rows named. Those events are read in the `links` phase, before the rows phase deletes the rows.
+// events their rows named, and the tenant's scores (ranks within the tenant). Those events are read in the `links` phase, before the rows phase deletes the rows.
 import type { GdprRegistry, PersonIds, PersonTable } from '../gdpr/registry.js';
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -19,6 +19,8 @@ export interface FeatureGdprDeps {
   aggregates: Aggregates;
   /** Recounts the timings and attendance of these events (jobs.ts). */
   recountEvents(tenant: number, events: string[]): Promise<void>;
+  /** Recomputes the tenant's scores (jobs.ts): RFM quintiles and engagement are ranks among the tenant's persons. */
+  recountScores(tenant: number, now: number): Promise<void>;
   now(): number;
 }
 
@@ -82,16 +84,21 @@ export function registerFeatureTables(registry: GdprRegistry): void {
     },
   });
   registry.none(FEATURE_EVENT_TABLES, 'feature store counts per event (no person or visitor id); an erasure recounts them without the person (features/gdpr.ts)');
-  registry.none(['fs_tenant_price_quartiles', 'fs_job_state'], 'feature store bookkeeping: a tenant\'s ticket price quartiles, the jobs\' watermarks');
+  registry.none(['fs_tenant_price_quartiles', 'fs_job_state', 'fs_catalog_seen', 'fs_catalog_features'],
+    'feature store bookkeeping: a tenant\'s ticket price quartiles, the jobs\' watermarks, the catalog fingerprints (events\' artists and genres, ticket types\' category and price) the persons\' rows were computed with');
 }
 
-/** After an erasure's commit: the aggregates' erased days and the person's events' timings and attendance recounted. */
+/**
+ * After an erasure's commit: the aggregates' erased days, the person's events' timings and attendance, and the
+ * tenant's scores recounted (the other persons' RFM and engagement scores are ranks that counted the person).
+ */
 export function registerFeatureEraser(registry: GdprRegistry, deps: FeatureGdprDeps): void {
   registry.store('features', async (ids) => {
     const events = pending.get(key(ids)) ?? [];
     pending.delete(key(ids));
     const buckets = await deps.aggregates.refreshDays(ids.eventDays ?? [], deps.now());
     if (events.length) await deps.recountEvents(ids.tenantId, events);
-    return { aggregate_refreshes: buckets, events_recounted: events.length };
+    await deps.recountScores(ids.tenantId, deps.now());
+    return { aggregate_refreshes: buckets, events_recounted: events.length, tenants_rescored: 1 };
   });
 }

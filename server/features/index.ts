@@ -61,6 +61,6 @@ export function createFeatures(deps: FeaturesDeps): Features {
     jobList: () => [...jobs.jobs(), ...retention.jobs()],
     capabilities: () => retention.capabilities(),
     registerRoutes: (router, access) => registerFeatureRoutes(router, { reader, now, ...access }),
-    registerEraser: (registry) => registerFeatureEraser(registry, { aggregates, recountEvents: jobs.recountEvents, now }),
+    registerEraser: (registry) => registerFeatureEraser(registry, { aggregates, recountEvents: jobs.recountEvents, recountScores: jobs.recountScores, now }),
   };
 }

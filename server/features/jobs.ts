@@ -1,6 +1,7 @@
 // The feature store's jobs (README "Feature store"). Each incremental job remembers the highest tx_events.id it
 // processed (fs_job_state) and works only on what rows stored since then touch: the buckets of the aggregates,
-// the events (timings, attendance), the persons (affinities, ticket preferences, decision times). For each key
+// the events (timings, attendance), the persons (affinities, ticket preferences, decision times; and the persons
+// of catalog items changed since the last run, fs_catalog_seen). For each key
 // it deletes the key's rows and recounts them from tx_events in one statement per chunk of keys, so a run that
 // sees a key recomputes it exactly as features.full (every key) does: incremental = full.
 // Rows whose id is below the watermark but commit after the job read it (another node's slower commit) are
@@ -18,6 +19,7 @@ const Q = queries('features.sql', [
   'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
   'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
   'delete_attendance', 'insert_attendance', 'delete_scores', 'insert_scores', 'lock_features',
+  'catalog_changes', 'catalog_change_persons', 'save_catalog_seen',
 ]);
 
 /** Keys per statement at most: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
@@ -72,6 +74,8 @@ interface Window {
 
 type Keys = [number[], (string | number)[]];
 type KeyRows = { tenant_id: string; event_entity_id?: string; person_id?: string }[];
+/** A catalog item whose fingerprint changed since the persons' rows were computed (features.sql catalog_changes); null: deleted. */
+type CatalogChange = { tenant_id: string; kind: 'event' | 'ticket_type'; id: string; fingerprint: string | null };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
@@ -82,6 +86,8 @@ export interface FeatureJobs {
   full(ctx: Pick<JobContext, 'now' | 'signal'>): Promise<number>;
   /** Timings and attendance of these events recounted (after a GDPR erasure). */
   recountEvents(tenant: number, events: string[]): Promise<void>;
+  /** The tenant's fs_person_scores recomputed as of `now` (after a GDPR erasure: the others' quintiles without the person). */
+  recountScores(tenant: number, now: number): Promise<void>;
 }
 
 export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
@@ -131,14 +137,37 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
     return seen;
   };
   const newEvents = async (w: Window) => eventKeys([...(await overNewIds(w, Q.new_event_keys)).values()]);
-  /** Persons with new rows; with `aging`, also those whose events left the affinity window since the last run. */
-  const newPersons = async (w: Window, now: number, aging: boolean) => {
+  /**
+   * Persons with new rows; with `aging`, also those whose events left the affinity window since the last run;
+   * and `extra` (the persons of catalog changes).
+   */
+  const newPersons = async (w: Window, now: number, aging: boolean, extra: KeyRows = []) => {
     const seen = await overNewIds(w, Q.new_person_keys);
     if (aging && w.lastRunAt !== null) {
       const win = AFFINITY_WINDOW_DAYS * DAY_MS;
       add(seen, (await db.query<KeyRows[number]>(Q.aging_person_keys, [iso(w.lastRunAt - win), iso(now - win)])).rows);
     }
+    add(seen, extra);
     return personKeys([...seen.values()]);
+  };
+
+  // Affinities read the catalog's events (artists, genres) and ticket preferences its ticket types (category,
+  // price): a catalog change moves them without a new row. The persons job compares the catalog with the
+  // fingerprints it last computed with (fs_catalog_seen), recomputes the persons of the changed items, and
+  // records the fingerprints it read: the same idea as the price quartiles' re-band.
+  const catalogChanges = async () => (await db.query<CatalogChange>(Q.catalog_changes)).rows;
+  const catalogPersons = async (changes: CatalogChange[], now: number): Promise<KeyRows> => {
+    if (changes.length === 0) return [];
+    const of = (kind: CatalogChange['kind']) => changes.filter((c) => c.kind === kind);
+    const [ev, tt] = [of('event'), of('ticket_type')];
+    return (await db.query<KeyRows[number]>(Q.catalog_change_persons, [
+      ev.map((c) => Number(c.tenant_id)), ev.map((c) => c.id), tt.map((c) => Number(c.tenant_id)), tt.map((c) => c.id),
+      iso(now - AFFINITY_WINDOW_DAYS * DAY_MS), iso(now),
+    ])).rows;
+  };
+  const saveCatalogSeen = async (changes: CatalogChange[]) => {
+    if (changes.length === 0) return;
+    await db.query(Q.save_catalog_seen, [changes.map((c) => Number(c.tenant_id)), changes.map((c) => c.kind), changes.map((c) => c.id), changes.map((c) => c.fingerprint)]);
   };
 
   const recount = (del: string, ins: string, extra: (chunk: Keys) => unknown[] = () => []) => (chunk: Keys) =>
@@ -171,11 +200,12 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
       }));
   };
 
-  const scores = (now: number) =>
+  /** Every tenant's scores (tenant null), or one tenant's: quintiles are within the tenant, so a tenant is recomputed whole. */
+  const scores = (now: number, tenant: number | null = null) =>
     db.tx(async (q) => {
       await q.query(Q.lock_features);
-      await q.query(Q.delete_scores);
-      await q.query(Q.insert_scores, [iso(now)]);
+      await q.query(Q.delete_scores, [tenant]);
+      await q.query(Q.insert_scores, [iso(now), tenant]);
       return 0;
     });
 
@@ -201,7 +231,9 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   const personsJob = job('features.persons', 900, async (ctx) => {
     const now = ctx.now();
     const { w, save } = await windowOf('features.persons', now);
-    const n = await persons(await newPersons(w, now, true), now, ctx.signal);
+    const changes = await catalogChanges();
+    const n = await persons(await newPersons(w, now, true, await catalogPersons(changes, now)), now, ctx.signal);
+    await saveCatalogSeen(changes);
     await save();
     return n;
   });
@@ -221,10 +253,12 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
     let n = oldest ? await aggregates.refresh(new Date(oldest).getTime(), now, ctx.signal) : 0;
     const events = eventKeys((await db.query<KeyRows[number]>(Q.all_event_keys)).rows);
     const people = personKeys((await db.query<KeyRows[number]>(Q.all_person_keys)).rows);
+    const changes = await catalogChanges();
     n += await timings(events, ctx.signal);
     n += await attendance(events, ctx.signal);
     n += await decisions(people, ctx.signal);
     n += await persons(people, now, ctx.signal);
+    await saveCatalogSeen(changes);
     await scores(now);
     return n;
   };
@@ -241,6 +275,9 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
       const signal = new AbortController().signal;
       await timings(keys, signal);
       await attendance(keys, signal);
+    },
+    async recountScores(tenant, now) {
+      await scores(now, tenant);
     },
   };
 }

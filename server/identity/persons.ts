@@ -1,8 +1,9 @@
 // Persons and identity stitching (README "Sessions, identity and GDPR" → "Identity stitching"). A person is the tenant's customer, resolved
 // from `external_id`; visitors are linked to persons by an order placed with data-processing consent or by a
 // login (POST /api/v1/identify). Linking backfills person_id on the visitor's stored events (only where it is
-// still empty, so it is idempotent) and the writer's enricher stamps later events of a linked visitor at
-// ingest. A visitor linked to several persons keeps every link; the link with the newest evidence wins.
+// still empty, so it is idempotent) and the writer's enricher stamps later events of a linked visitor, and
+// payments, refunds and entry scans of an attributed order, at ingest. A visitor linked to several persons
+// keeps every link; the link with the newest evidence wins.
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
@@ -42,8 +43,13 @@ export function personView(p: Obj) {
 export const linkView = (l: Obj) => ({ ...l, person_id: Number(l.person_id), first_linked_at: isoIfDate(l.first_linked_at), linked_at: isoIfDate(l.linked_at) });
 
 export const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
-/** Events that belong to an order and inherit the order's person. */
-const ORDER_FOLLOWERS = new Set(['payment_succeeded', 'payment_failed', 'refund_completed', 'chargeback_opened', 'shipment_created', 'shipment_delivered', 'payment_attempted']);
+/**
+ * Events that belong to an order and inherit the order's person. `entry_granted`: a scanner's scan of a ticket of
+ * the order (`entities.order_id`) is the buyer's attendance (fs_person_daily.attendance_count, affinities' entry
+ * weight, persons.events_attended); a scan stored before its order is stamped by the order's backfill
+ * (linkIdentity → backfill_events_by_order), like every row naming the order.
+ */
+const ORDER_FOLLOWERS = new Set(['payment_succeeded', 'payment_failed', 'refund_completed', 'chargeback_opened', 'shipment_created', 'shipment_delivered', 'payment_attempted', 'entry_granted']);
 
 export type LinkSource = 'order_completed' | 'login' | 'manual';
 
@@ -144,10 +150,10 @@ const orderIdOf = (row: EventRow): string | null => {
 /**
  * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
  * late events of erased visitors, and stamps person_id on events of linked visitors (newest link wins) and on
- * payment/refund/chargeback events of an order already attributed to a person. One statement reads what every
- * commit needs (identity_lookups), asking for a superset of what each step applies: the steps then run in order
+ * payment/refund/chargeback events and entry scans of an order already attributed to a person. One statement
+ * reads what every commit needs (identity_lookups), asking for a superset of what each step applies: the steps then run in order
  * in memory, each re-checking its condition on the row as the earlier steps left it. Orders' persons are a
- * second statement, only for commits with payment events (it reads tx_events).
+ * second statement, only for commits with payment events or entry scans (it reads tx_events).
  */
 export function createEnricher() {
   return async function enrichIdentity(q: Queryable, rows: EventRow[]): Promise<void> {

@@ -95,6 +95,7 @@ WITH days AS (
   SELECT date_bin(INTERVAL '1 day', occurred_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS date, count(*) AS n
   FROM tx_events
   WHERE tenant_id = $1 AND entities->>'event_entity_id' IN (SELECT id FROM evs) AND event_name = 'entry_granted'
+    AND payload->>'scan_type' IS DISTINCT FROM 'exit'  -- an exit scan is no attendance (README "Live layer")
     AND occurred_at >= $3 AND occurred_at < $4 AND NOT is_bot
   GROUP BY 1
 )

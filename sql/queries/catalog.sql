@@ -185,7 +185,7 @@ RETURNING p.external_id AS id, p.person_id::text AS person_id, p.synced_at = now
 WITH s AS (
   SELECT p.person_id,
     count(DISTINCT e.entities->>'order_id') FILTER (WHERE e.event_name = 'order_completed')::int AS total_orders,
-    count(DISTINCT e.entities->>'event_entity_id') FILTER (WHERE e.event_name = 'entry_granted')::int AS events_attended,
+    count(DISTINCT e.entities->>'event_entity_id') FILTER (WHERE e.event_name = 'entry_granted' AND e.payload->>'scan_type' IS DISTINCT FROM 'exit')::int AS events_attended,
     max(e.occurred_at) FILTER (WHERE e.event_name = 'order_completed') AS last_purchase_at,
     round(avg((e.payload->>'gross_amount')::numeric) FILTER (WHERE e.event_name = 'order_completed'), 2) AS avg_order_value,
     (array_agg((e.payload->>'consent_marketing')::boolean ORDER BY e.occurred_at DESC)

@@ -41,6 +41,45 @@ WHERE person_id IS NOT NULL AND id > $1 AND id <= $2 AND occurred_at >= $3;
 SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM tx_events
 WHERE person_id IS NOT NULL AND occurred_at > $1 AND occurred_at <= $2;
 
+-- name: catalog_changes
+-- Catalog items whose fingerprint (fs_catalog_features, migration 019: an event's artists and genres, a ticket
+-- type's category and price) differs from the one the persons' rows were last computed with (fs_catalog_seen):
+-- changed, new or deleted (fingerprint NULL). A scan of the catalog, not of tx_events.
+SELECT coalesce(c.tenant_id, s.tenant_id)::text AS tenant_id, coalesce(c.kind, s.kind) AS kind, coalesce(c.id, s.id) AS id,
+  c.fingerprint::text AS fingerprint
+FROM fs_catalog_features c FULL JOIN fs_catalog_seen s ON s.tenant_id = c.tenant_id AND s.kind = c.kind AND s.id = c.id
+WHERE c.fingerprint IS DISTINCT FROM s.fingerprint;
+
+-- name: catalog_change_persons
+-- The persons whose affinities or ticket preferences read the changed catalog items: rows of the last 90 days
+-- ($5, $6] that an affinity weighs, naming a changed event ($1 tenants, $2 ids); orders with a line of a changed
+-- ticket type ($3 tenants, $4 ids), any time (ticket preferences have no window), read per tenant by name.
+WITH ev AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS k(tenant_id, id)),
+tt AS (SELECT tenant_id, array_agg(id) AS ids FROM unnest($3::bigint[], $4::text[]) AS k(tenant_id, id) GROUP BY 1)
+SELECT e.tenant_id::text AS tenant_id, e.person_id::text AS person_id
+FROM ev CROSS JOIN LATERAL (
+  SELECT x.tenant_id, x.person_id FROM tx_events x
+  WHERE x.tenant_id = ev.tenant_id AND x.entities->>'event_entity_id' = ev.id AND x.person_id IS NOT NULL AND NOT x.is_bot
+    AND x.occurred_at > $5 AND x.occurred_at <= $6
+    AND x.event_name IN ('event_view', 'add_to_cart', 'checkout_started', 'order_completed', 'entry_granted') OFFSET 0) AS e
+UNION
+SELECT o.tenant_id::text, o.person_id::text
+FROM tt CROSS JOIN LATERAL (
+  SELECT x.tenant_id, x.person_id FROM tx_events x
+  WHERE x.tenant_id = tt.tenant_id AND x.event_name = 'order_completed' AND x.person_id IS NOT NULL AND NOT x.is_bot
+    AND EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(x.payload->'items') WHEN 'array' THEN x.payload->'items' ELSE '[]'::jsonb END) AS i
+      WHERE i->>'ticket_type_id' = ANY(tt.ids)) OFFSET 0) AS o;
+
+-- name: save_catalog_seen
+-- After the persons of catalog_changes were recomputed: their fingerprints as read then ($4 NULL: deleted). A
+-- change made meanwhile differs from them, so the next run sees it.
+WITH k AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS k(tenant_id, kind, id, fingerprint)),
+gone AS (
+  DELETE FROM fs_catalog_seen s USING k WHERE k.fingerprint IS NULL AND s.tenant_id = k.tenant_id AND s.kind = k.kind AND s.id = k.id
+)
+INSERT INTO fs_catalog_seen SELECT tenant_id, kind, id, fingerprint::jsonb FROM k WHERE fingerprint IS NOT NULL
+ON CONFLICT (tenant_id, kind, id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint;
+
 -- name: all_event_keys
 SELECT DISTINCT tenant_id::text AS tenant_id, entities->>'event_entity_id' AS event_entity_id
 FROM tx_events WHERE entities ? 'event_entity_id' AND NOT is_bot
@@ -119,7 +158,7 @@ SELECT tenant_id, person_id, date_bin(INTERVAL '1 day', occurred_at, TIMESTAMPTZ
   count(*) FILTER (WHERE event_name = 'add_to_cart'),
   count(*) FILTER (WHERE event_name = 'checkout_started'),
   count(*) FILTER (WHERE event_name = 'order_completed'),
-  count(*) FILTER (WHERE event_name = 'entry_granted'),
+  count(*) FILTER (WHERE event_name = 'entry_granted' AND payload->>'scan_type' IS DISTINCT FROM 'exit'),
   coalesce(sum(fs_num(payload->'gross_amount')) FILTER (WHERE event_name = 'order_completed'), 0),
   coalesce(sum(fs_num(payload->'net_amount')) FILTER (WHERE event_name = 'order_completed'), 0),
   count(*) FILTER (WHERE event_name = 'order_completed'
@@ -194,7 +233,7 @@ WHERE t.tenant_id = k.tenant_id AND t.person_id = k.person_id;
 
 -- name: insert_affinity_artist
 -- Seed 001 §5.2 for the persons ($1, $2): events in ($3 = now - 90 days, $4 = now] of the catalog's events,
--- weight by kind, each of the event's artists once. score_at_last is anchored at the last interaction (see 013).
+-- weight by kind (an exit scan, entry_granted with scan_type 'exit', is no entry), each of the event's artists once. score_at_last is anchored at the last interaction (see 013).
 INSERT INTO fs_person_affinity_artist_raw
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 r AS (
@@ -206,6 +245,7 @@ r AS (
   CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(c.artist_ids) AS x) AS a(artist_id)
   WHERE NOT e.is_bot AND e.occurred_at > $3 AND e.occurred_at <= $4
     AND e.event_name IN ('event_view', 'add_to_cart', 'checkout_started', 'order_completed', 'entry_granted')
+    AND (e.event_name <> 'entry_granted' OR e.payload->>'scan_type' IS DISTINCT FROM 'exit')
 ), l AS (
   SELECT r.*, max(occurred_at) OVER (PARTITION BY tenant_id, person_id, artist_id) AS last FROM r
 )
@@ -231,6 +271,7 @@ r AS (
   CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(c.genres) AS x) AS g(genre)
   WHERE NOT e.is_bot AND e.occurred_at > $3 AND e.occurred_at <= $4
     AND e.event_name IN ('event_view', 'add_to_cart', 'checkout_started', 'order_completed', 'entry_granted')
+    AND (e.event_name <> 'entry_granted' OR e.payload->>'scan_type' IS DISTINCT FROM 'exit')
 ), l AS (
   SELECT r.*, max(occurred_at) OVER (PARTITION BY tenant_id, person_id, genre) AS last FROM r
 )
@@ -291,7 +332,7 @@ DELETE FROM fs_event_attendance t USING unnest($1::bigint[], $2::text[]) AS k(te
 WHERE t.tenant_id = k.tenant_id AND t.event_entity_id = k.ev;
 
 -- name: insert_attendance
--- Tickets sold (order items), entries (distinct tickets granted), no-show rate 1 - entries/tickets (≥ 0),
+-- Tickets sold (order items), entries (distinct tickets granted, exit scans not counted), no-show rate 1 - entries/tickets (≥ 0),
 -- first/last entry, and the peak inside: the highest sum over gates of each gate's latest capacity_snapshot.
 INSERT INTO fs_event_attendance
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS k(tenant_id, ev)),
@@ -299,6 +340,8 @@ r AS (
   SELECT e.tenant_id, k.ev, e.event_name, e.occurred_at, e.event_id, e.entities, e.payload
   FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.entities->>'event_entity_id' = k.ev OFFSET 0) AS e
   WHERE NOT e.is_bot AND e.event_name IN ('order_completed', 'entry_granted', 'capacity_snapshot')
+    -- An exit scan takes one off inside; it is no entry (README "Live layer").
+    AND (e.event_name <> 'entry_granted' OR e.payload->>'scan_type' IS DISTINCT FROM 'exit')
 ), sold AS (
   SELECT tenant_id, ev, sum(fs_items_qty(payload->'items')) AS t FROM r WHERE event_name = 'order_completed' GROUP BY 1, 2
 ), ent AS (
@@ -324,10 +367,12 @@ LEFT JOIN peak ON peak.tenant_id = k.tenant_id AND peak.ev = k.ev
 WHERE sold.t IS NOT NULL OR ent.n IS NOT NULL OR peak.p IS NOT NULL;
 
 -- name: delete_scores
-DELETE FROM fs_person_scores;
+-- $1 a tenant, or NULL for every tenant.
+DELETE FROM fs_person_scores WHERE $1::bigint IS NULL OR tenant_id = $1;
 
 -- name: insert_scores
--- Seed 000 CoreCustomer, every tenant at once ($1 = now). RFM over the persons with orders: recency (days since
+-- Seed 000 CoreCustomer, every tenant at once ($1 = now; $2 NULL), or one tenant ($2: after a GDPR erasure, whose
+-- person no longer counts in the others' quintiles). RFM over the persons with orders: recency (days since
 -- the last order), frequency (orders), monetary (gross, whatever the currency); each scored 1-5 as
 -- ceil(5 · cume_dist) within the tenant (ties share a score; 5 = most recent / most / highest). Engagement over
 -- the last 30 days: sessions, active time (page_engagement.active_ms), interactions (other events), each as its
@@ -336,6 +381,7 @@ INSERT INTO fs_person_scores
 WITH o AS (
   SELECT tenant_id, person_id, count(*)::int AS f, coalesce(sum(fs_num(payload->'gross_amount')), 0) AS m, max(occurred_at) AS last
   FROM tx_events WHERE event_name = 'order_completed' AND person_id IS NOT NULL AND NOT is_bot AND occurred_at <= $1
+    AND ($2::bigint IS NULL OR tenant_id = $2)
   GROUP BY 1, 2
 ), rfm AS (
   SELECT o.*, extract(epoch FROM $1::timestamptz - last) / 86400.0 AS rd,
@@ -348,6 +394,7 @@ WITH o AS (
     coalesce(sum(fs_num(payload->'active_ms')) FILTER (WHERE event_name = 'page_engagement'), 0)::bigint AS a,
     count(*) FILTER (WHERE event_name <> 'page_engagement')::int AS i
   FROM tx_events WHERE person_id IS NOT NULL AND NOT is_bot AND occurred_at > $1::timestamptz - INTERVAL '30 days' AND occurred_at <= $1
+    AND ($2::bigint IS NULL OR tenant_id = $2)
   GROUP BY 1, 2
 ), eng AS (
   SELECT g.*, (cume_dist() OVER (PARTITION BY tenant_id ORDER BY s) + cume_dist() OVER (PARTITION BY tenant_id ORDER BY a)
