@@ -205,7 +205,9 @@ describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /
       }
     }
     expect(mismatches).toEqual([]);
-    expect(Object.keys(tally).sort()).toEqual(['allow', 'deny_permission', 'deny_scope', 'deny_topic']);
+    // No token is refused by a topic rule its role's key would pass (a venue token reads the revenue-free funnel
+    // of its venues' events, as a venue key does): every denial is a permission or a scope.
+    expect(Object.keys(tally).sort()).toEqual(['allow', 'deny_permission', 'deny_scope']);
     console.log('authz matrix (tokens)', JSON.stringify(tally));
   }, 120_000);
 

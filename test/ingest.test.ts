@@ -175,7 +175,7 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     expect((await batch([scan], t6.write_key)).json.accepted).toBe(1);
     const stored = await eventsOf(base, t6);
     for (const e of stored) expect(e.context.clock_skew_ms).toBeUndefined();
-    expect(stored.find((e: any) => e.event_name === 'entry_granted').occurred_at).toBe(scan.occurred_at);
+    expect(stored.find((e: any) => e.event_name === 'entry_granted')?.occurred_at).toBe(scan.occurred_at);
     const cap = await until(async () => {
       const r = await getJson(`${base}/api/v1/live/events/${E}/capacity`, { authorization: `Bearer ${t6.secret_key}` });
       return r.json?.data?.inside !== undefined ? r.json.data : null;

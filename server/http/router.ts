@@ -121,7 +121,7 @@ export function createRouter(deps: RouterDeps): Router {
           }
           let body = undefined as B;
           if (spec.body && bodyP) {
-            const b = await readJson(bodyP, spec.body);
+            const b = await readJson(bodyP, spec.body, info.headers);
             if (!b.ok) return b.reply;
             body = b.value;
           }

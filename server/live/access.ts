@@ -1,6 +1,6 @@
 // Who may read a live topic (issue 18 item 2): one check for /ws and Socket.IO, made of the shared model
 // (authz/principal.ts, the same `can` and `inScope` the router uses for HTTP routes, with the tenant's role
-// overrides) and the per-topic rules of topics.ts (a gate token reads capacity only, a venue token no funnel…).
+// overrides) and the per-topic rules of topics.ts (a gate token reads capacity only, a venue token no organizer roll-up…).
 // Both must agree. Pure apart from the overrides it is handed.
 import { can, inScope, type Resource } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';

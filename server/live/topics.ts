@@ -74,11 +74,12 @@ export interface EventOwnership {
 }
 
 /**
- * The topic a scope actually reads for a requested one: an artist's event topic is the revenue-free variant;
- * every other request is itself. Pure.
+ * The topic a scope actually reads for a requested one, by its role's default permissions (access.ts decides
+ * with the tenant's overrides): an artist's or a venue's event topic is the revenue-free variant; every other
+ * request is itself. Pure.
  */
 export function topicFor(scope: Scope, topic: Topic): Topic {
-  return scope.role === 'artist' && topic.kind === 'event' ? { kind: 'event', event: topic.event, revenue: false } : topic;
+  return (scope.role === 'artist' || scope.role === 'venue') && topic.kind === 'event' ? { kind: 'event', event: topic.event, revenue: false } : topic;
 }
 
 /**
@@ -98,8 +99,10 @@ export function allowed(scope: Scope, topic: Topic, ownerOf: (tenant: number, ev
     case 'gate':
       return topic.kind === 'capacity' && scope.events.includes(topic.event);
     case 'venue': {
+      // Events at its venues: capacity, and (like a venue key) the funnel, revenue-free unless the tenant
+      // grants view_revenue (access.ts picks the variant); never an organizer's roll-up.
       if (topic.kind === 'venue') return scope.venues.includes(topic.venue);
-      if (topic.kind !== 'capacity') return false;
+      if (topic.kind === 'dashboard') return false;
       const v = owner(topic.event)?.venue;
       return v != null && scope.venues.includes(v);
     }
