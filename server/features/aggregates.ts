@@ -63,7 +63,9 @@ export function createAggregates(deps: { db: Db; log: Logger }): Aggregates {
     return n;
   };
 
-  const refresh = (from: number, now: number, signal?: AbortSignal) => (db.plain ? plain(from, now, signal) : timescale(floorTo(from, 'day'), now));
+  // Whole days on both stores: the plain rewrite deletes from `from` on, so a start inside a day kept that day's
+  // earlier buckets and inserted them again beside the old rows (features.full passed the oldest row's time).
+  const refresh = (from: number, now: number, signal?: AbortSignal) => (db.plain ? plain(floorTo(from, 'day'), now, signal) : timescale(floorTo(from, 'day'), now));
 
   return {
     refresh,
