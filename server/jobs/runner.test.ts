@@ -143,6 +143,39 @@ describe('job runner', () => {
     expect(a.metrics()[0]).toMatchObject({ lost: 1, succeeded: 0 });
   });
 
+  it('never takes over a crashed attempt of a job beside a run of it on this node (a manual run, say); it takes it over after', async () => {
+    let t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    // Node a claims the window, then dies (its attempt never ends, its lease runs out).
+    const a = createJobRunner({ store, log, node: 'a', now: () => t, leaseS: 30 });
+    a.register({ name: 'j', schedule: { every: 3600 }, timeoutS: 600, run: () => new Promise<number>(() => undefined) });
+    await a.tick();
+    t += 31_000;
+    let running = 0;
+    let most = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    const b = createJobRunner({ store, log, node: 'b', now: () => t, leaseS: 30 });
+    b.register({ name: 'j', schedule: { every: 3600 }, timeoutS: 600, run: async () => {
+      most = Math.max(most, ++running);
+      await gate;
+      running--;
+      return 1;
+    } });
+    const manual = b.runNow('j', 10_000);
+    await settle();
+    await b.tick(); // the crashed window is due for takeover, but a run of j is going on here
+    await settle();
+    expect(rows.find((r) => !r.manual)).toMatchObject({ node: 'a', attempt: 1 });
+    release();
+    expect((await manual).run.status).toBe('succeeded');
+    await b.tick();
+    await settle();
+    expect(rows.find((r) => !r.manual)).toMatchObject({ node: 'b', attempt: 2, status: 'succeeded' });
+    expect(most).toBe(1);
+    await b.close();
+  });
+
   it('works through a job in bounded chunks until a short one', async () => {
     const t = Date.parse('2026-03-01T10:00:00Z');
     const { store, rows } = memoryStore(() => t);

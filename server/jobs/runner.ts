@@ -244,8 +244,10 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
       seen.set(job.name, w.start);
       if (run) void execute(job, run);
     }
-    const names = [...jobs.keys()];
-    for (let i = 0; i < TAKEOVERS_PER_POLL && !closed && names.length; i++) {
+    for (let i = 0; i < TAKEOVERS_PER_POLL && !closed; i++) {
+      // The same rule for a taken-over attempt: never beside one of the job running here (a manual run, say).
+      const names = [...jobs.keys()].filter((n) => !runningLocally(n));
+      if (names.length === 0) break;
       const run = await store.takeOver(names, node, leaseS);
       if (!run) break;
       log.info({ job: run.job, run_id: run.id, attempt: run.attempt, window_start: run.window_start }, 'job run taken over (lease expired or retry due)');
