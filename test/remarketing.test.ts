@@ -33,6 +33,7 @@ async function platforms() {
       const body = raw ? JSON.parse(raw) : null;
       seen.push({ method: req.method!, path: req.url!, headers: req.headers, body });
       const reply = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
+      if (req.url!.startsWith('/v25.0/6666/')) return reply(400, { error: { message: 'Invalid audience', type: 'OAuthException', code: 100 } });
       if (req.url!.endsWith('/users')) {
         if (metaCalls++ === 0) return reply(500, { error: { message: 'temporary', code: 2 } });
         return reply(200, { audience_id: '6001', num_received: body.payload.data.length, num_invalid_entries: 0 });
@@ -132,6 +133,18 @@ describe('remarketing audiences', () => {
     await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'r1', marketing_consent: true }] });
   });
 
+  it('a sync the platform refuses answers 502 platform_error with the counts and the audience, and is not audited as done', async () => {
+    const bad = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', external_audience_id: '6666' });
+    expect(bad.status).toBe(201);
+    const s = await call('POST', `/api/v1/remarketing-audiences/${bad.json.id}/sync`);
+    expect(s.status).toBe(502);
+    expect(s.json.error).toMatchObject({ code: 'platform_error', message: expect.stringContaining('Invalid audience'), requests: 1, added: 0, audience: { id: bad.json.id, status: 'ready', error_count: 1 } });
+    const audit = (await call('GET', '/api/v1/audit?limit=100')).json.audit.map((a: any) => [a.action, a.target]);
+    expect(audit).toContainEqual(['remarketing.created', `remarketing_audience:${bad.json.id}`]);
+    expect(audit).not.toContainEqual(['remarketing.synced', `remarketing_audience:${bad.json.id}`]);
+    expect((await call('DELETE', `/api/v1/remarketing-audiences/${bad.json.id}`)).status).toBe(200);
+  });
+
   it('syncs deltas to Meta (retrying a 500), Google Data Manager and TikTok in their documented formats; an erased person is removed next sync', async () => {
     const mk = (platform: string, extra: Record<string, string> = {}) =>
       call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'event_viewers', event_id: 'E1', external_audience_id: '6001', ...extra });
@@ -190,8 +203,10 @@ describe('remarketing audiences', () => {
     expect((await mk('tiktok', { account_id: '7000' })).status).toBe(409);
     const noAccount = await mk('tiktok', { external_audience_id: '6002' });
     const refused = await call('POST', `/api/v1/remarketing-audiences/${noAccount.json.id}/sync`);
-    expect(refused.json).toMatchObject({ ok: false, audience: { status: 'ready', error_count: 1 } });
-    expect(refused.json.error).toMatch(/account_id/);
+    // Nothing could be sent (the audience's setup lacks the advertiser account): 409, with the audience.
+    expect(refused.status).toBe(409);
+    expect(refused.json.error).toMatchObject({ code: 'conflict', requests: 0, audience: { status: 'ready', error_count: 1 } });
+    expect(refused.json.error.message).toMatch(/account_id/);
   }, 120_000);
 
   it('refuses bad bodies with 400 naming the field', async () => {

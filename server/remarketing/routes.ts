@@ -39,7 +39,12 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
     handler: async ({ params, principal }) => {
       const r = await rm.syncNow(principal.tenant.tenant_id, params.id);
       if (r === null) return missing(params.id);
-      return { status: 200, body: r };
+      if (r.ok) return { status: 200, body: r };
+      // Not a 200 (nor an audited success): nothing was sent (no token, no destination) is the audience's
+      // setup, a 409; a platform that refused or failed mid-way is a 502. Either way the counts and the
+      // audience's status and last_error come along.
+      const { error, ...rest } = r;
+      return r.requests === 0 ? fail('conflict', error, rest) : fail('platform_error', { detail: error }, rest);
     },
   });
   for (const kind of ['members', 'export'] as const) {
