@@ -46,7 +46,7 @@ describe('experiments API', () => {
       [exp('x', { variants: [{ key: 'a', weight: 0.9 }, { key: 'b', weight: 0.9 }] }), 'variants'],
       [exp('x', { coverage: -1 }), 'coverage'],
       [exp('x', { end: ago(90_000) }), 'end'],
-      [exp('x', { success_metrics: [{ event_name: 'x', filters: [{ field: 'payload.a', op: 'drop', value: 1 }] }] }), 'success_metrics[0].filters[0].op'],
+      [exp('x', { success_metrics: [{ event_name: 'event_view', filters: [{ field: 'payload.a', op: 'drop', value: 1 }] }] }), 'success_metrics[0].filters[0].op'],
       [exp('x', { surprise: true }), 'surprise'],
     ];
     for (const [body, field] of cases) {

@@ -58,8 +58,8 @@ describe('funnels API', () => {
 
   it('refuses bad input with 400 and the field, and unknown keys', async () => {
     const cases: [unknown, string][] = [
-      [{ steps: [{ event_name: 'a' }], window_s: 60, ...range() }, 'steps'],
-      [{ steps: [{ event_name: 'a' }, { event_name: 'b', filters: [{ field: 'payload.x', op: 'sql', value: 1 }] }], window_s: 60, ...range() }, 'steps[1].filters[0].op'],
+      [{ steps: [{ event_name: 'event_view' }], window_s: 60, ...range() }, 'steps'],
+      [{ steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart', filters: [{ field: 'payload.x', op: 'sql', value: 1 }] }], window_s: 60, ...range() }, 'steps[1].filters[0].op'],
       [{ preset: 'event_discovery', window_s: -1, ...range() }, 'window_s'],
       [{ preset: 'event_discovery', window_s: 60, from: 'x', to: 'y' }, 'from'],
       [{ preset: 'event_discovery', window_s: 60, ...range(), breakdown: 'payload' }, 'breakdown'],

@@ -15,14 +15,14 @@ describe('parseFunnel', () => {
   it('finds the first field reading money: a breakdown or a filter on a money key anywhere in a payload path', () => {
     const money = new Set(['gross_amount', 'price']);
     const spec = (extra: Record<string, unknown>) => {
-      const p = parseFunnel({ steps: [{ event_name: 'a' }, { event_name: 'b', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }] }], window_s: 60, from: '2026-03-01', to: '2026-03-02', ...extra });
+      const p = parseFunnel({ steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }] }], window_s: 60, from: '2026-03-01', to: '2026-03-02', ...extra });
       if (!p.ok) throw new Error(p.error.message);
       return p.value;
     };
     expect(moneyField(spec({}), money)).toBeNull();
     expect(moneyField(spec({ breakdown: 'payload.gross_amount' }), money)).toBe('breakdown');
     expect(moneyField(spec({ breakdown: 'context.price' }), money)).toBeNull();
-    expect(moneyField(spec({ steps: [{ event_name: 'a' }, { event_name: 'b', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }, { field: 'payload.items.price', op: 'gt', value: 1 }] }] }), money)).toBe('steps[1].filters[1].field');
+    expect(moneyField(spec({ steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }, { field: 'payload.items.price', op: 'gt', value: 1 }] }] }), money)).toBe('steps[1].filters[1].field');
   });
 
   it('expands the seed 003 §4.1 preset', () => {
@@ -34,10 +34,13 @@ describe('parseFunnel', () => {
   });
 
   it('refuses what is out of bounds or unknown, naming the field', () => {
-    expect(field({ ...base, steps: [{ event_name: 'a' }] })).toBe('steps');
-    expect(field({ ...base, steps: Array.from({ length: 11 }, () => ({ event_name: 'a' })) })).toBe('steps');
-    expect(field({ ...base, steps: [{ event_name: 'a' }, { event_name: "x'; DROP TABLE tx_events; --" }] })).toBe('steps[1].event_name');
-    expect(field({ ...base, steps: [{ event_name: 'a', extra: 1 }, { event_name: 'b' }] })).toBe('steps[0].extra');
+    expect(field({ ...base, steps: [{ event_name: 'event_view' }] })).toBe('steps');
+    expect(field({ ...base, steps: Array.from({ length: 11 }, () => ({ event_name: 'event_view' })) })).toBe('steps');
+    expect(field({ ...base, steps: [{ event_name: 'event_view' }, { event_name: "x'; DROP TABLE tx_events; --" }] })).toBe('steps[1].event_name');
+    // A well-formed name no event carries would count nobody: refused, with the nearest registry name.
+    const typo = parseFunnel({ ...base, steps: [{ event_name: 'event_view' }, { event_name: 'event_veiw' }] });
+    expect(typo.ok ? null : typo.error).toMatchObject({ field: 'steps[1].event_name', message: expect.stringContaining('did you mean event_view?') });
+    expect(field({ ...base, steps: [{ event_name: 'event_view', extra: 1 }, { event_name: 'add_to_cart' }] })).toBe('steps[0].extra');
     expect(field({ ...base, window_s: 0 })).toBe('window_s');
     expect(field({ ...base, window_s: 1.5 })).toBe('window_s');
     expect(field({ ...base, window_s: 91 * 86_400 })).toBe('window_s');
@@ -61,7 +64,7 @@ describe('parseFunnel', () => {
   });
 
   it('checks filters: closed operators, typed values, bounded lists', () => {
-    const f = (filters: unknown) => field({ ...base, steps: [{ event_name: 'a', filters }, { event_name: 'b' }] });
+    const f = (filters: unknown) => field({ ...base, steps: [{ event_name: 'event_view', filters }, { event_name: 'add_to_cart' }] });
     expect(f([{ field: 'payload.position', op: 'lte', value: 3 }, { field: 'entities.venue_id', op: 'in', value: ['V1', 2] }, { field: 'context.utm.source', op: 'exists' }])).toBeNull();
     expect(f([{ field: 'payload.a', op: 'regex', value: '.*' }])).toBe('steps[0].filters[0].op');
     expect(f([{ field: 'payload.a', op: 'gt', value: '3' }])).toBe('steps[0].filters[0].value');
@@ -79,7 +82,7 @@ describe('parseFunnel', () => {
 });
 
 describe('stepResults / funnelBody', () => {
-  const spec = (parseFunnel({ ...base, steps: [{ event_name: 'a' }, { event_name: 'b' }, { event_name: 'c' }], breakdown: 'payload.x' }) as { value: any }).value;
+  const spec = (parseFunnel({ ...base, steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart' }, { event_name: 'order_completed' }], breakdown: 'payload.x' }) as { value: any }).value;
   const row = (total: boolean, kind: FunnelRow['kind'], value: string | null, step: number, actors: number, t = 10): FunnelRow =>
     ({ total, kind, value, step, actors, median_from_prev: t, p90_from_prev: t * 2, median_from_first: t * 3, p90_from_first: t * 4 });
 

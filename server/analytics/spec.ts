@@ -5,6 +5,10 @@
 import { parseIsoTime, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { own } from '../lookup.js';
+import { nearest } from '../ingest/messages.js';
+import { REGISTRY_V1 } from '../ingest/registry.js';
+
+const EVENT_NAMES: ReadonlySet<string> = new Set(REGISTRY_V1.map((d) => d.name));
 
 export const MIN_STEPS = 2;
 export const MAX_STEPS = 10;
@@ -105,6 +109,11 @@ export function parseStep(v: unknown, at: string): Parsed<Step> {
   const extra = unknownKey(v, ['event_name', 'filters'], at);
   if (extra) return extra;
   if (typeof v.event_name !== 'string' || !EVENT_NAME_RE.test(v.event_name)) return bad(`${at}.event_name`, 'event_name is an event name (snake_case, ≤ 100 characters).');
+  // A name no event carries would silently count nobody (a typo): refused, with the nearest registry name.
+  if (!EVENT_NAMES.has(v.event_name)) {
+    const near = nearest(v.event_name, EVENT_NAMES);
+    return bad(`${at}.event_name`, `${JSON.stringify(v.event_name)} is not an event name of the registry${near ? ` (did you mean ${near}?)` : ''}; GET /api/tx/schema lists them.`);
+  }
   const raw = v.filters ?? [];
   if (!Array.isArray(raw) || raw.length > MAX_FILTERS) return bad(`${at}.filters`, `filters is a list of at most ${MAX_FILTERS} filters.`);
   const filters: Filter[] = [];

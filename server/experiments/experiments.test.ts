@@ -155,7 +155,7 @@ describe('experiment schema', () => {
     expect(field({ ...ok, start: 'yesterday' })).toBe('start');
     expect(field({ ...ok, end: '2026-02-01' })).toBe('end');
     expect(field({ ...ok, success_metrics: ['Bad Name'] })).toBe('success_metrics[0].event_name');
-    expect(field({ ...ok, success_metrics: [{ steps: [{ event_name: 'x', filters: [{ field: 'payload.a', op: 'like', value: 1 }] }] }] })).toBe('success_metrics[0].steps[0].filters[0].op');
+    expect(field({ ...ok, success_metrics: [{ steps: [{ event_name: 'event_view', filters: [{ field: 'payload.a', op: 'like', value: 1 }] }] }] })).toBe('success_metrics[0].steps[0].filters[0].op');
     expect(field({ ...ok, metric_window_s: 0 })).toBe('metric_window_s');
     expect(field([])).toBe('key');
     // A metric's name appears once, whichever form (an event name or an object) comes first.
