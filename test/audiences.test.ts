@@ -83,6 +83,21 @@ describe('audiences', () => {
     expect((await call('GET', `/api/v1/audiences/${id}/members?version=1`)).status).toBe(404);
     expect((await call('GET', `/api/v1/audiences/${id}`)).json).toMatchObject({ latest_version: 2, versions: 2 });
     expect((await call('GET', `/api/v1/audiences/${id}/members`)).json.version).toBe(2);
+
+    // The list: every audience once, oldest first, paged, with its newest live version's figures.
+    const second = (await call('POST', '/api/v1/audience/build', { name: 'Second', event_hypothesis: HYPOTHESIS, min_propensity: 0.99 })).json.id;
+    const seen: any[] = [];
+    for (let next = ''; ;) {
+      const page = await call('GET', `/api/v1/audiences?limit=1${next ? `&cursor=${next}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.json.audiences);
+      if (!page.json.next_cursor) break;
+      next = page.json.next_cursor;
+    }
+    const mine = seen.filter((a) => a.id === id || a.id === second);
+    expect(mine.map((a) => [a.id, a.name, a.latest_version])).toEqual([[id, 'Rock in Cluj', 2], [second, 'Second', 1]]);
+    expect(mine[0]).toMatchObject({ member_count: 6, built_at: expect.any(String), created_at: expect.any(String) });
+    expect(new Set(seen.map((a) => a.id)).size).toBe(seen.length);
   });
 
   it('takes the hypothesis from a catalog event: artists, genres, the venue city and the ticket price range', async () => {

@@ -176,6 +176,8 @@ describe('every API route under hostile input', () => {
       { method: 'GET', path: () => '/api/v1/segments', query: ['limit', 'cursor'] },
       { method: 'POST', path: () => '/api/v1/remarketing-audiences', body: (v) => ({ platform: 'meta', audience_type: 'ticket_buyers', event_id: v, criteria: { source_events: [v], time_window_days: v, min_actions: v }, expires_at: v }) },
       { method: 'GET', path: (s) => `/api/v1/remarketing-audiences/${s}/export`, query: ['limit', 'cursor'] },
+      { method: 'GET', path: () => '/api/v1/remarketing-audiences', query: ['limit', 'cursor'] },
+      { method: 'GET', path: () => '/api/v1/audiences', query: ['limit', 'cursor'] },
       { method: 'GET', path: () => '/api/v1/conversions', query: ['status', 'destination', 'cursor', 'limit'] },
       { method: 'POST', path: (s) => `/api/v1/conversions/${s}/retry` },
       { method: 'PUT', path: () => '/api/v1/settings/conversions', body: (v) => ({ purchase_basis: v }) },

@@ -142,7 +142,20 @@ describe('remarketing audiences', () => {
     const audit = (await call('GET', '/api/v1/audit?limit=100')).json.audit.map((a: any) => [a.action, a.target]);
     expect(audit).toContainEqual(['remarketing.created', `remarketing_audience:${bad.json.id}`]);
     expect(audit).not.toContainEqual(['remarketing.synced', `remarketing_audience:${bad.json.id}`]);
+    const listed = (await call('GET', '/api/v1/remarketing-audiences?limit=1000')).json;
+    expect(listed.audiences.find((a: any) => a.id === bad.json.id)).toMatchObject({ platform: 'meta', external_audience_id: '6666', status: 'ready', error_count: 1 });
     expect((await call('DELETE', `/api/v1/remarketing-audiences/${bad.json.id}`)).status).toBe(200);
+    const after = (await call('GET', '/api/v1/remarketing-audiences')).json;
+    expect(after.audiences.some((a: any) => a.id === bad.json.id)).toBe(false);
+    // Paged by id, each once.
+    const seen: number[] = [];
+    for (let next = ''; ;) {
+      const page = (await call('GET', `/api/v1/remarketing-audiences?limit=1${next ? `&cursor=${next}` : ''}`)).json;
+      seen.push(...page.audiences.map((a: any) => a.id));
+      if (!page.next_cursor) break;
+      next = page.next_cursor;
+    }
+    expect(seen).toEqual(after.audiences.map((a: any) => a.id));
   });
 
   it('syncs deltas to Meta (retrying a 500), Google Data Manager and TikTok in their documented formats; an erased person is removed next sync', async () => {

@@ -51,6 +51,19 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   });
 
   router.add({
+    method: 'get', path: '/api/v1/audiences', auth: 'secret', ...P, query: ['limit', 'cursor'],
+    handler: async ({ info, principal }) => {
+      const q = collect({
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
+        after: cursor(info.query.get('cursor'), 'audiences', ['id']),
+      });
+      if (!q.ok) return paramFail(q.error);
+      const page = pageOf(await store.list(tid(principal), q.value.after ? Number(q.value.after[0]) : 0, q.value.limit + 1), q.value.limit);
+      return { status: 200, body: { audiences: page.rows, next_cursor: nextCursor('audiences', page, (a) => [a.id]) } };
+    },
+  });
+
+  router.add({
     method: 'get', path: '/api/v1/audiences/:id', auth: 'secret', ...P, params: { id }, query: [],
     handler: async ({ params, principal }) => {
       const a = await store.get(tid(principal), params.id);

@@ -11,7 +11,7 @@ const Q = queries('audiences.sql', [
   'features', 'estimate', 'insert_members', 'fit_rows', 'past_events', 'fit_tenants', 'event_hypothesis',
   'get_coefficients', 'put_coefficients', 'delete_coefficients', 'get_model', 'put_model',
   'insert_audience', 'lock_audience', 'next_version', 'insert_version', 'finish_version', 'touch_audience',
-  'get_audience', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
+  'get_audience', 'list_audiences', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
   'person_facts', 'person_affinities', 'person_discount_rate', 'person_of_visitor', 'upcoming_events', 'consented_count',
   'snapshot_persons', 'snapshot_affinities',
 ]);
@@ -143,6 +143,14 @@ export function createAudienceStore(db: Db) {
     },
     async get(tenantId: number, id: number): Promise<Obj | null> {
       return (await db.query<Obj>(Q.get_audience, [tenantId, id])).rows[0] ?? null;
+    },
+    /** A page of audiences after id `after` (oldest first), each with its newest live version's figures. */
+    async list(tenantId: number, after: number, limit: number): Promise<Obj[]> {
+      return (await db.query<Obj>(Q.list_audiences, [tenantId, after, limit])).rows.map((r) => ({
+        id: Number(r.id), name: r.name, latest_version: num(r.latest_version),
+        member_count: num(r.member_count), expected_buyers: num(r.expected_buyers), expected_gmv: num(r.expected_gmv), built_at: isoOrNull(r.built_at),
+        created_at: iso(r.created_at), updated_at: iso(r.updated_at),
+      }));
     },
     async versions(tenantId: number, id: number): Promise<VersionInfo[]> {
       return (await db.query<Obj>(Q.list_versions, [tenantId, id])).rows.map((r) => ({

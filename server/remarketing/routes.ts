@@ -22,6 +22,18 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
     },
   });
   router.add({
+    method: 'get', path: '/api/v1/remarketing-audiences', auth: 'secret', ...P, query: ['limit', 'cursor'],
+    handler: async ({ info, principal }) => {
+      const q = collect({
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
+        after: cursor(info.query.get('cursor'), 'remarketing_audiences', ['id']),
+      });
+      if (!q.ok) return paramFail(q.error);
+      const page = pageOf(await store.list(principal.tenant.tenant_id, q.value.after ? Number(q.value.after[0]) : 0, q.value.limit + 1), q.value.limit);
+      return { status: 200, body: { audiences: page.rows.map(audienceView), next_cursor: nextCursor('remarketing_audiences', page, (a) => [a.id]) } };
+    },
+  });
+  router.add({
     method: 'get', path: '/api/v1/remarketing-audiences/:id', auth: 'secret', ...P, params: { id }, query: [],
     handler: async ({ params, principal }) => {
       const a = await store.get(principal.tenant.tenant_id, params.id);

@@ -7,7 +7,7 @@ import type { Kind } from './platforms.js';
 import type { Criteria, NewAudience } from './schemas.js';
 
 const Q = queries('remarketing.sql', [
-  'fill_behaviour', 'fill_from_audience', 'fill_from_segment', 'insert_audience', 'get_audience', 'set_built', 'set_status', 'set_failed',
+  'fill_behaviour', 'fill_from_audience', 'fill_from_segment', 'insert_audience', 'get_audience', 'list_audiences', 'set_built', 'set_status', 'set_failed',
   'set_synced', 'expire_due', 'due_refresh', 'delete_audience', 'members_page', 'export_page', 'sync_adds', 'sync_removes', 'mark_added',
   'mark_removed', 'tracking_code', 'external_taken',
 ]);
@@ -51,6 +51,10 @@ export function createRemarketingStore(db: Db) {
     },
     async get(tenantId: number, id: number): Promise<AudienceRow | null> {
       return ((await db.query<AudienceRow>(Q.get_audience, [tenantId, id])).rows[0] as AudienceRow | undefined) ?? null;
+    },
+    /** A page of audiences after id `after`, oldest first. */
+    async list(tenantId: number, after: number, limit: number): Promise<AudienceRow[]> {
+      return (await db.query<AudienceRow>(Q.list_audiences, [tenantId, after, limit])).rows as AudienceRow[];
     },
     async remove(tenantId: number, id: number): Promise<boolean> {
       return (await db.query(Q.delete_audience, [tenantId, id])).rows.length > 0;

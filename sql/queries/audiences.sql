@@ -162,6 +162,17 @@ UPDATE audiences SET updated_at = now() WHERE id = $1
 -- name: get_audience
 SELECT id, name, definition, created_at, updated_at FROM audiences WHERE tenant_id = $1 AND id = $2
 
+-- name: list_audiences
+-- A page of the tenant's audiences, oldest first (keyset on id), each with its newest live version's figures.
+SELECT a.id, a.name, a.created_at, a.updated_at, v.version AS latest_version, v.member_count, v.expected_buyers, v.expected_gmv, v.built_at
+FROM audiences a
+LEFT JOIN LATERAL (
+  SELECT version, member_count, expected_buyers, expected_gmv, built_at FROM audience_versions
+  WHERE tenant_id = a.tenant_id AND audience_id = a.id AND deleted_at IS NULL ORDER BY version DESC LIMIT 1
+) v ON true
+WHERE a.tenant_id = $1 AND a.id > $2
+ORDER BY a.id LIMIT $3
+
 -- name: list_versions
 SELECT version, model, hypothesis, min_propensity, member_count, expected_buyers, expected_gmv, built_at, deleted_at
 FROM audience_versions WHERE tenant_id = $1 AND audience_id = $2 ORDER BY version DESC

@@ -72,6 +72,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
 -- name: get_audience
 SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2
 
+-- name: list_audiences
+-- A page of the tenant's remarketing audiences, oldest first (keyset on id).
+SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3
+
 -- name: set_built
 UPDATE remarketing_audiences SET member_count = $3, refreshed_at = $4, updated_at = $4,
   status = CASE WHEN status = 'building' THEN 'ready' ELSE status END, error_count = 0
