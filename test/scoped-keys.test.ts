@@ -46,9 +46,29 @@ describe('scoped keys over HTTP', () => {
     expect(JSON.stringify(list.json)).not.toContain(r.json.key);
     expect(list.json.keys.find((k: any) => k.id === r.json.id)).toMatchObject({ role: 'venue', scope: { venues: ['V1'] }, name: 'Arena staff', revoked_at: null });
     expect(list.json.keys.find((k: any) => k.kind === 'secret' && k.id !== r.json.id)).toMatchObject({ role: 'admin', scope: {} });
+    // A write key only ingests: no role, no scope (it is not an admin key).
+    expect(list.json.keys.find((k: any) => k.kind === 'write')).toMatchObject({ role: null, scope: null });
     // The other tenant lists only its own keys.
     const theirs = await getJson(`${base}/api/v1/keys`, as(other.secret_key));
     expect(theirs.json.keys.some((k: any) => k.id === r.json.id)).toBe(false);
+  });
+
+  it('refuses to revoke the tenant\'s last active admin key (409, the tenant would be locked out); with another admin key it goes', async () => {
+    const lone = await createTenant(base, 'last-admin');
+    const keys = (await getJson(`${base}/api/v1/keys`, as(lone.secret_key))).json.keys;
+    const first = keys.find((k: any) => k.kind === 'secret').id;
+    const refused = await request('DELETE', `${base}/api/v1/keys/${first}`, undefined, as(lone.secret_key));
+    expect(refused.status).toBe(409);
+    expect(refused.json.error).toMatchObject({ code: 'conflict', field: 'id', message: expect.stringContaining('last active admin key') });
+    expect((await getJson(`${base}/api/v1/keys`, as(lone.secret_key))).status).toBe(200);
+    // A second admin key: now the first may go (revoked by the new one, or by itself).
+    const second = await postJson(`${base}/api/v1/keys`, { role: 'admin', name: 'rotation' }, as(lone.secret_key));
+    expect(second.status).toBe(201);
+    expect((await request('DELETE', `${base}/api/v1/keys/${first}`, undefined, as(second.json.key))).status).toBe(200);
+    expect((await request('DELETE', `${base}/api/v1/keys/${second.json.id}`, undefined, as(second.json.key))).status).toBe(409);
+    // The write key is not an admin key: revoking it is the tenant's call.
+    const write = keys.find((k: any) => k.kind === 'write').id;
+    expect((await request('DELETE', `${base}/api/v1/keys/${write}`, undefined, as(second.json.key))).status).toBe(200);
   });
 
   it('pages the key lists (tenant and admin) by ?limit= and ?cursor=: every key exactly once, bad paging is 400 naming the field', async () => {

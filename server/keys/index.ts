@@ -18,7 +18,7 @@ import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
 import type { TenantStore } from '../store/tenants.js';
 
-const Q = queries('keys.sql', ['set_key_name', 'list_tenant_keys', 'revoke_tenant_key']);
+const Q = queries('keys.sql', ['set_key_name', 'list_tenant_keys', 'revoke_tenant_key', 'lock_admin_keys']);
 
 /** Roles whose key is useless without ids: their data is always some organizers', venues', artists' or events'. */
 const SCOPED_ROLES: Role[] = ['organizer', 'venue', 'venue_manager', 'artist', 'promoter', 'gate'];
@@ -32,8 +32,9 @@ export interface NewScopedKey {
 export interface ScopedKeyView {
   id: number;
   kind: 'write' | 'secret';
-  role: Role;
-  scope: Scope;
+  /** Null for a write key: it only ingests, it has no role on /api/v1. */
+  role: Role | null;
+  scope: Scope | null;
   name: string | null;
   key_hint: string;
   site_id: string | null;
@@ -69,8 +70,8 @@ function view(r: Record<string, unknown>): ScopedKeyView {
   return {
     id: Number(r.id),
     kind: r.kind as ScopedKeyView['kind'],
-    role: (isRole(r.role) ? r.role : 'media') as Role,
-    scope: scope.ok ? scope.value : {},
+    role: r.kind === 'write' ? null : ((isRole(r.role) ? r.role : 'media') as Role),
+    scope: r.kind === 'write' ? null : scope.ok ? scope.value : {},
     name: (r.name as string | null) ?? null,
     key_hint: String(r.key_hint),
     site_id: (r.site_id as string | null) ?? null,
@@ -124,7 +125,17 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
     audit: ({ params }) => ({ action: 'key.revoked', target: `key:${params.id}` }),
     handler: async ({ principal, who, params }) => {
       if (who?.role !== 'admin') return adminOnly(who?.role ?? null);
-      const { rows } = await db.query<Record<string, unknown>>(Q.revoke_tenant_key, [params.id, principal.tenant.tenant_id]);
+      const tenant = principal.tenant.tenant_id;
+      // The tenant's active admin keys are locked first, so two revocations at once cannot both pass the check.
+      const r = await db.tx(async (q) => {
+        const admins = (await q.query<{ id: string }>(Q.lock_admin_keys, [tenant])).rows.map((k) => Number(k.id));
+        if (admins.length === 1 && admins[0] === params.id) return 'last_admin' as const;
+        return (await q.query<Record<string, unknown>>(Q.revoke_tenant_key, [params.id, tenant])).rows;
+      });
+      if (r === 'last_admin') {
+        return fail('conflict', `Key ${params.id} is this tenant's last active admin key: revoking it would lock the tenant out of /api/v1. Create another admin key first (POST /api/v1/keys {"role":"admin"}), or ask the operator (DELETE /api/admin/keys/${params.id}).`, { field: 'id', in: 'path' });
+      }
+      const rows = r;
       // Another tenant's key is as unknown as a missing one.
       if (rows.length === 0) return fail('unknown_key', { id: params.id });
       deps.keys.forget(params.id);

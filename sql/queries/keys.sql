@@ -12,3 +12,9 @@ FROM tenant_keys k WHERE k.tenant_id = $1 AND ($2::bigint IS NULL OR k.id > $2) 
 -- Only a key of this tenant; a second revocation keeps the first revoked_at.
 UPDATE tenant_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND tenant_id = $2
 RETURNING id::text, kind, role, scope, name, key_hint, site_id, created_at, last_used_at, revoked_at;
+
+-- name: lock_admin_keys
+-- The tenant's active admin secret keys, locked until the transaction ends (DELETE /api/v1/keys/{id} keeps one).
+SELECT id::text FROM tenant_keys
+WHERE tenant_id = $1 AND kind = 'secret' AND role = 'admin' AND revoked_at IS NULL
+ORDER BY id FOR UPDATE
