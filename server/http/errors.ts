@@ -35,7 +35,7 @@ export const ERRORS = {
   timestamp_outside_tolerance: { status: 400, message: 'The signature timestamp is too far from the server clock.', when: 'a Stripe signature older or newer than the tolerance (replay protection)' },
   missing_key: { status: 401, message: 'Send the tenant secret key as Authorization: Bearer <secret_key>.', when: 'no key sent' },
   invalid_key: { status: 401, message: 'Unknown key: send the tenant secret key (tx_sk_…) shown when the tenant or key was created.', when: 'unknown key' },
-  revoked_key: { status: 401, message: 'This key was revoked; ask the operator for a new one (POST /api/admin/tenants/{tenant_id}/keys).', when: 'a revoked key' },
+  revoked_key: { status: 401, message: 'This key was revoked; ask whoever issued it for a new one (a tenant admin key: POST /api/v1/keys; the operator: POST /api/admin/tenants/{tenant_id}/keys).', when: 'a revoked key' },
   invalid_admin_token: { status: 401, message: 'Send Authorization: Bearer <ADMIN_TOKEN>.', when: 'an operator route without the `ADMIN_TOKEN`' },
   invalid_token: { status: 401, message: 'The dashboard token is invalid or expired.', when: 'a dashboard token that does not verify' },
   token_expired: { status: 401, message: 'The dashboard token is invalid or expired.', when: 'an expired dashboard token' },
