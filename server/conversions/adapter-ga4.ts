@@ -52,10 +52,12 @@ export const ga4Adapter = (base: string): Adapter => ({
     if (now - Date.parse(item.occurred_at) > MAX_AGE_MS) return 'GA4: events can be backdated 72 hours at most';
     return null;
   },
-  async send(dest, items, http) {
+  async send(dest, items, http, recordSent) {
     const url = `${joinUrl(base, 'mp/collect')}?measurement_id=${encodeURIComponent(String(dest.settings.measurement_id))}&api_secret=${encodeURIComponent(dest.secrets.api_secret ?? '')}`;
-    // One request per client (each event carries its own time). At the first failure the clients already
-    // sent are reported as sent: GA4 does not deduplicate events, so sending them again would count them twice.
+    // One request per client (each event carries its own time). GA4 does not deduplicate events: a request it
+    // acknowledged must never be sent again, so each one is recorded (`recordSent`: the dispatcher marks its rows
+    // sent) before the next is sent; if that mark fails it throws and nothing more is sent. Without a recorder
+    // (a caller that settles only at the end), the clients already sent are reported as `partial`.
     const groups = new Map<string, OutboxItem[]>();
     for (const i of items) {
       const k = ga4ClientId(i);
@@ -65,7 +67,9 @@ export const ga4Adapter = (base: string): Adapter => ({
     for (const g of groups.values()) {
       const out = classifyGa4(await http(url, ga4Body(g)));
       if (out.kind !== 'ok') return sent.length ? { kind: 'partial', sent, rest: out } : out;
-      sent.push(...g.map((i) => i.id));
+      const ids = g.map((i) => i.id);
+      if (recordSent) await recordSent(ids);
+      else sent.push(...ids);
     }
     return { kind: 'ok' };
   },

@@ -65,8 +65,9 @@ export type FailedOutcome =
   | { kind: 'fatal'; error: string };
 
 /**
- * `partial`: a batch sent as several requests (GA4: one per client) where some went through: the rows in
- * `sent` (OutboxItem ids) are delivered and must not be sent again; `rest` is the answer for the others.
+ * `partial`: a batch sent as several requests where some went through: the rows in `sent` (OutboxItem ids) are
+ * delivered and must not be sent again; `rest` is the answer for the others. (GA4 reports each acknowledged
+ * request through Adapter.send's `sent` callback instead, and returns only the answer for the rest.)
  */
 export type SendOutcome = { kind: 'ok' } | FailedOutcome | { kind: 'partial'; sent: number[]; rest: FailedOutcome };
 
@@ -78,8 +79,18 @@ export interface Adapter {
   configProblem(dest: Destination): string | null;
   /** Why the provider would refuse this row (checked before sending), or null. */
   check(dest: Destination, item: OutboxItem, now: number): string | null;
-  send(dest: Destination, items: OutboxItem[], http: HttpPost): Promise<SendOutcome>;
+  /**
+   * Sends the rows. An adapter that sends them as several requests (GA4: one per client) calls `sent` with each
+   * request's rows as soon as that request is acknowledged and waits for it before the next request: the
+   * dispatcher marks those rows sent there, so a crash (or a failure of that mark, which then throws out of
+   * send) between two requests never sends an acknowledged request again. Rows reported through `sent` are
+   * settled: the outcome returned is for the others only.
+   */
+  send(dest: Destination, items: OutboxItem[], http: HttpPost, sent?: SentCallback): Promise<SendOutcome>;
 }
+
+/** Records rows as delivered (marked sent in the outbox) before the adapter sends its next request. */
+export type SentCallback = (ids: number[]) => Promise<void>;
 
 export interface HttpAnswer {
   status: number;

@@ -5,7 +5,10 @@
 // for its content is split in two and each half sent again until the bad row is alone (bisection).
 // Delivery is at least once: a crash between the provider's answer and the mark leaves the rows `sending`;
 // when the lease ends they are sent again with the same event_id, which the providers deduplicate (Meta and
-// TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again.
+// TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again. GA4 deduplicates
+// nothing and takes one request per client: each acknowledged request's rows are marked sent before the next
+// request goes out (Adapter.send's `sent` callback), so a crash re-sends at most the one request whose answer
+// had not been marked yet (README "Server-side conversions": what can be sent twice).
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -134,8 +137,21 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       return 0;
     }
     await db.query(Q.extend_lease, [items.map((i) => i.id), leaseS]);
-    const out = await adapter.send(dest, items, deps.http);
-    return settle(dest, items, out, adapter);
+    // An adapter that sends several requests (GA4, one per client) has each acknowledged one marked sent here
+    // before it sends the next: a crash then re-sends at most the request in flight, not the whole batch.
+    const early = new Set<number>();
+    let settledEarly = 0;
+    const recordSent = async (ids: number[]) => {
+      const done = items.filter((i) => ids.includes(i.id) && !early.has(i.id));
+      settledEarly += await settle(dest, done, { kind: 'ok' }, adapter);
+      for (const i of done) early.add(i.id);
+    };
+    const out = await adapter.send(dest, items, deps.http, recordSent);
+    if (early.size === 0) return settle(dest, items, out, adapter);
+    const rest = items.filter((i) => !early.has(i.id));
+    if (rest.length === 0) return settledEarly;
+    const left = out.kind === 'partial' ? { ...out, sent: out.sent.filter((id) => !early.has(id)) } : out;
+    return settledEarly + (await settle(dest, rest, left, adapter));
   }
 
   async function loadDestination(d: DueRow): Promise<{ dest: Destination | null; problem: string | null }> {
