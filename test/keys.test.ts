@@ -34,6 +34,37 @@ describe('key management over HTTP', () => {
     expect(typeof mine.created_at).toBe('string');
   });
 
+  it('reads one tenant, renames it and replaces its origins (ingest follows), reads one key; unknown ids are 404, bad bodies 400', async () => {
+    const own = await createTenant(base, 'patch-me', ['https://old.example.com']);
+    const one = await getJson(`${base}/api/admin/tenants/${own.tenant_id}`, admin);
+    expect(one.json).toMatchObject({ tenant_id: own.tenant_id, name: 'patch-me', sites: [{ site_id: 'default', allowed_origins: ['https://old.example.com'] }], active_keys: { write: 1, secret: 1 } });
+    const patched = await request('PATCH', `${base}/api/admin/tenants/${own.tenant_id}`, { name: ' Patched ', allowed_origins: ['https://new.example.com'] }, admin);
+    expect(patched.status).toBe(200);
+    expect(patched.json).toMatchObject({ name: 'Patched', sites: [{ site_id: 'default', allowed_origins: ['https://new.example.com'] }], effective_within_s: KEY_TTL_MS / 1000 });
+    expect((await getJson(`${base}/api/admin/tenants/${own.tenant_id}`, admin)).json.name).toBe('Patched');
+    // Within the key cache's TTL, the new origin is the one ingest takes.
+    await new Promise((r) => setTimeout(r, KEY_TTL_MS + 200));
+    const send = (origin: string) => postJson(`${base}/api/tx/events/batch`, { events: [webEvent()] }, { 'x-tx-key': own.write_key, origin });
+    expect((await send('https://new.example.com')).status).toBe(200);
+    expect((await send('https://old.example.com')).status).toBe(403);
+    // Another site's origins, created on the way.
+    const site = await request('PATCH', `${base}/api/admin/tenants/${own.tenant_id}`, { site_id: 'app', allowed_origins: ['https://app.example.com'] }, admin);
+    expect(site.json.sites).toEqual([{ site_id: 'app', allowed_origins: ['https://app.example.com'] }, { site_id: 'default', allowed_origins: ['https://new.example.com'] }]);
+    const audit = (await getJson(`${base}/api/v1/audit?limit=100`, { authorization: `Bearer ${own.secret_key}` })).json.audit;
+    expect(audit.filter((a: any) => a.action === 'tenant.updated')).toHaveLength(2);
+    for (const [body, field] of [[{}, ''], [{ name: '' }, 'name'], [{ allowed_origins: ['ftp://x'] }, 'allowed_origins'], [{ site_id: 'app' }, 'site_id'], [{ name: 'x', owner: 1 }, 'owner']] as const) {
+      const r = await request('PATCH', `${base}/api/admin/tenants/${own.tenant_id}`, body, admin);
+      expect([r.status, r.json.error.field]).toEqual([400, field]);
+    }
+    expect((await request('PATCH', `${base}/api/admin/tenants/999999`, { name: 'x' }, admin)).json.error.code).toBe('unknown_tenant');
+    expect((await getJson(`${base}/api/admin/tenants/999999`, admin)).status).toBe(404);
+    expect((await request('PATCH', `${base}/api/admin/tenants/${own.tenant_id}`, { name: 'x' }, { authorization: `Bearer ${own.secret_key}` })).status).toBe(401);
+    const keys = (await getJson(`${base}/api/admin/tenants/${own.tenant_id}/keys`, admin)).json.keys;
+    const k = await getJson(`${base}/api/admin/keys/${keys[0].id}`, admin);
+    expect(k.json).toEqual(keys[0]);
+    expect((await getJson(`${base}/api/admin/keys/999999`, admin)).json.error.code).toBe('unknown_key');
+  });
+
   it('creates a key shown once, lists keys by hint only, and records use', async () => {
     const created = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret' }, admin);
     expect(created.status).toBe(201);

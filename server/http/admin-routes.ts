@@ -2,14 +2,17 @@
 //   GET    /api/admin/tenants[?limit&cursor]          tenants, their sites and active key counts
 //   POST   /api/admin/tenants/{tenant_id}/keys        {"kind":"write"|"secret","site_id"?,"allowed_origins"?,"sources"?} → 201 {"id","kind","key"} (shown once)
 //   GET    /api/admin/tenants/{tenant_id}/keys        {"keys":[{"id","kind","key_hint","site_id","allowed_origins","sources","created_at","last_used_at","revoked_at"}]}
+//   GET    /api/admin/tenants/{tenant_id}             one tenant, as in the list
+//   PATCH  /api/admin/tenants/{tenant_id}             {"name"?,"allowed_origins"?,"site_id"?} → the tenant (rename; replace a site's origins)
+//   GET    /api/admin/keys/{id}                       one key (never the key itself)
 //   DELETE /api/admin/keys/{id}                       revokes: refused here at once, on every other node within KEY_TTL_MS
 import { KEY_TTL_MS } from './auth.js';
-import { parseOrigins, type ApiRouteDeps } from './api-routes.js';
+import { parseNewTenant, parseOrigins, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
 import { id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
 import { PUBLIC_SOURCES } from '../ingest/registry.js';
-import type { NewKey } from '../store/tenants.js';
+import type { NewKey, TenantChange } from '../store/tenants.js';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
 
@@ -46,6 +49,33 @@ export function parseSources(v: unknown): Parsed<string[]> {
   return { ok: true, value: [...new Set(v as string[])] };
 }
 
+/** The body of PATCH /api/admin/tenants/{id}: a new name and/or one site's origins (default site "default"). Pure. */
+export function parseTenantChange(v: unknown): Parsed<TenantChange> {
+  const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"name"?,"allowed_origins"?,"site_id"?}.');
+  const b = v as Record<string, unknown>;
+  const extra = Object.keys(b).find((k) => !['name', 'allowed_origins', 'site_id'].includes(k));
+  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a tenant change takes name, allowed_origins and site_id.');
+  if (b.site_id !== undefined && b.allowed_origins === undefined) return bad('site_id', 'site_id names the site whose allowed_origins are replaced: send allowed_origins with it.');
+  if (b.name === undefined && b.allowed_origins === undefined) return bad('', 'Send a new name and/or allowed_origins.');
+  const out: TenantChange = {};
+  if (b.name !== undefined) {
+    const n = parseNewTenant({ name: b.name });
+    if (!n.ok) return n;
+    out.name = n.value.name;
+  }
+  if (b.site_id !== undefined) {
+    if (typeof b.site_id !== 'string' || !SITE_ID.test(b.site_id)) return bad('site_id', 'site_id must be 1-50 characters of letters, digits, "_", "." or "-".');
+    out.site_id = b.site_id;
+  }
+  if (b.allowed_origins !== undefined) {
+    const o = parseOrigins(b.allowed_origins);
+    if (!o.ok) return o;
+    out.allowed_origins = o.value;
+  }
+  return { ok: true, value: out };
+}
+
 export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
   /** The tenant of /api/admin/tenants/{tenant_id}/keys must exist. */
   const mustExist = async (tenantId: number): Promise<void> => {
@@ -59,6 +89,26 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
       if (!p.ok) return paramFail(p.error);
       const page = pageOf(await deps.tenants.list(deps.db, p.value.limit + 1, p.value.after), p.value.limit);
       return { status: 200, body: { tenants: page.rows, next_cursor: nextCursor('tenants', page, (t) => [t.tenant_id]) } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/admin/tenants/:tenant_id', auth: 'admin', params: { tenant_id: id }, query: [],
+    handler: async ({ params }) => {
+      const t = await deps.tenants.get(deps.db, params.tenant_id);
+      return t ? { status: 200, body: t } : fail('unknown_tenant', { id: params.tenant_id });
+    },
+  });
+
+  router.add({
+    method: 'patch', path: '/api/admin/tenants/:tenant_id', auth: 'admin', params: { tenant_id: id }, body: { parse: parseTenantChange },
+    audit: ({ params, body }) => ({ action: 'tenant.updated', target: `tenant:${params.tenant_id}`, tenant: params.tenant_id, details: { ...body } }),
+    handler: async ({ params, body }) => {
+      const t = await deps.db.tx(async (q) => ((await deps.tenants.update(q, params.tenant_id, body)) ? deps.tenants.get(q, params.tenant_id) : null));
+      if (!t) return fail('unknown_tenant', { id: params.tenant_id });
+      deps.log.info({ tenant_id: params.tenant_id, change: Object.keys(body) }, 'tenant updated');
+      // New origins reach the key cache within KEY_TTL_MS on every node, like a revocation.
+      return { status: 200, body: { ...t, effective_within_s: KEY_TTL_MS / 1000 } };
     },
   });
 
@@ -81,6 +131,14 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
       await mustExist(params.tenant_id);
       const page = pageOf(await deps.tenants.listKeys(deps.db, params.tenant_id, p.value.limit + 1, p.value.after), p.value.limit);
       return { status: 200, body: { keys: page.rows, next_cursor: nextCursor('keys', page, (k) => [k.id]) } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/admin/keys/:id', auth: 'admin', params: { id }, query: [],
+    handler: async ({ params }) => {
+      const k = await deps.tenants.getKey(deps.db, params.id);
+      return k ? { status: 200, body: k } : fail('unknown_key', { id: params.id });
     },
   });
 

@@ -8,7 +8,7 @@ import { isRole, type Role } from '../authz/roles.js';
 
 const Q = queries('tenants.sql', [
   'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
-  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants',
+  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'get_tenant', 'rename_tenant', 'set_site_origins', 'get_key',
 ]);
 
 export interface Tenant {
@@ -87,6 +87,13 @@ export interface NewKey {
   scope?: AuthzScope;
 }
 
+export interface TenantChange {
+  name?: string;
+  /** The site whose origins `allowed_origins` replaces (default "default"). */
+  site_id?: string;
+  allowed_origins?: string[];
+}
+
 export interface TenantStore {
   create(q: Queryable, name: string, allowedOrigins: string[]): Promise<CreatedTenant>;
   /** Also stamps last_used_at, at most once a minute per key (the resolver calls this every few seconds at most). */
@@ -95,6 +102,12 @@ export interface TenantStore {
   /** Tenants by id, ascending, after `afterId`. */
   list(q: Queryable, limit: number, afterId: number | null): Promise<TenantView[]>;
   exists(q: Queryable, tenantId: number): Promise<boolean>;
+  /** One tenant as `list` shows it; null when there is none. */
+  get(q: Queryable, tenantId: number): Promise<TenantView | null>;
+  /** Renames and/or replaces one site's allowed origins (the site is created when new); false: no such tenant. */
+  update(q: Queryable, tenantId: number, change: TenantChange): Promise<boolean>;
+  /** One key (never the key itself); null when there is none. */
+  getKey(q: Queryable, keyId: number): Promise<KeyView | null>;
   /** A new key; the plaintext is returned here only. A new site_id gets a site row with the given origins. */
   createKey(q: Queryable, tenantId: number, k: NewKey): Promise<{ id: number; kind: KeyKind; key: string; key_hint: string }>;
   /** Ascending by id after `afterId` (keyset paging). */
@@ -120,6 +133,16 @@ function safeJson(s: string): unknown {
   } catch {
     return null; // parseScope turns null into {}: nothing in scope for a non-admin role
   }
+}
+
+function tenantView(r: Record<string, unknown>): TenantView {
+  return {
+    tenant_id: Number(r.tenant_id),
+    name: String(r.name),
+    created_at: iso(r.created_at),
+    sites: (typeof r.sites === 'string' ? JSON.parse(r.sites) : r.sites) as TenantView['sites'],
+    active_keys: { write: Number(r.write_keys), secret: Number(r.secret_keys) },
+  };
 }
 
 function keyView(r: Record<string, unknown>): KeyView {
@@ -170,13 +193,21 @@ export function createTenantStore(): TenantStore {
         Q.list_tenants,
         [limit, afterId],
       );
-      return rows.map((r) => ({
-        tenant_id: Number(r.tenant_id),
-        name: String(r.name),
-        created_at: iso(r.created_at),
-        sites: (typeof r.sites === 'string' ? JSON.parse(r.sites) : r.sites) as TenantView['sites'],
-        active_keys: { write: Number(r.write_keys), secret: Number(r.secret_keys) },
-      }));
+      return rows.map(tenantView);
+    },
+    async get(q, tenantId) {
+      const { rows } = await q.query<Record<string, unknown>>(Q.get_tenant, [tenantId]);
+      return rows[0] ? tenantView(rows[0]) : null;
+    },
+    async update(q, tenantId, change) {
+      if ((await q.query(Q.tenant_exists, [tenantId])).rows.length === 0) return false;
+      if (change.name !== undefined) await q.query(Q.rename_tenant, [tenantId, change.name]);
+      if (change.allowed_origins !== undefined) await q.query(Q.set_site_origins, [tenantId, change.site_id ?? 'default', change.allowed_origins]);
+      return true;
+    },
+    async getKey(q, keyId) {
+      const { rows } = await q.query<Record<string, unknown>>(Q.get_key, [keyId]);
+      return rows[0] ? keyView(rows[0]) : null;
     },
     async exists(q, tenantId) {
       const { rows } = await q.query(Q.tenant_exists, [tenantId]);

@@ -38,6 +38,27 @@ SELECT t.tenant_id::text, t.name, t.created_at,
   (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
 FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_id LIMIT $1;
 
+-- name: get_tenant
+-- One tenant as list_tenants shows it.
+SELECT t.tenant_id::text, t.name, t.created_at,
+  COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
+    FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
+  (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'write' AND k.revoked_at IS NULL)::int AS write_keys,
+  (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
+FROM tenants t WHERE t.tenant_id = $1;
+
+-- name: rename_tenant
+UPDATE tenants SET name = $2 WHERE tenant_id = $1 RETURNING tenant_id::text;
+
+-- name: set_site_origins
+-- A site's allowed origins, replaced (the site is created when new); keys with origins of their own keep them.
+INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id, site_id) DO UPDATE SET allowed_origins = EXCLUDED.allowed_origins;
+
+-- name: get_key
+SELECT id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, sources, created_at, last_used_at, revoked_at
+FROM tenant_keys WHERE id = $1;
+
 -- name: tenant_exists
 SELECT 1 FROM tenants WHERE tenant_id = $1;
 
