@@ -249,6 +249,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const jobs = createJobs({ db, log: log.child({ mod: 'jobs' }), ledgerKeepDays: config.limits.backfillDays + 2, runWaitMs: opts.jobRunWaitMs });
   projected = () => sink.projected();
   jobs.register(gdpr.retention.job());
+  // Erasures interrupted after their commit (a crash before the external stores or the disk purge ran).
+  jobs.register(gdpr.gdpr.resumeJob());
   // Safety net for rows no commit of this node kicked a pass for (another node failed to project them).
   jobs.register({ name: 'ingest.project', schedule: { every: 60 }, timeoutS: 300, run: () => sink.project() });
   // PGlite has no checkpointer process: without this, WAL grows for as long as the server runs (jobs/checkpoint.ts).

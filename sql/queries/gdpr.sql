@@ -56,11 +56,61 @@ INSERT INTO gdpr_erased_visitors (tenant_id, visitor_sha256, erased_at)
 SELECT $1, v, $3 FROM unnest($2::text[]) v
 ON CONFLICT (tenant_id, visitor_sha256) DO UPDATE SET erased_at = GREATEST(gdpr_erased_visitors.erased_at, EXCLUDED.erased_at);
 
--- name: update_tombstone_report
--- After the external stores and the disk purge: the tombstone keeps the full report (counts only, no ids).
-UPDATE gdpr_erasures SET removed = $3 WHERE tenant_id = $1 AND person_sha256 = $2;
-
 -- name: erased_since
 -- The persons of the tenant erased (on any node) at or after $2, as digests: a per-node copy of store data read
 -- before then may still hold them unless this node's eraser already took them out (gdpr/erased.ts).
 SELECT person_sha256 FROM gdpr_erasures WHERE tenant_id = $1 AND erased_at >= $2;
+
+-- name: insert_erasure_steps
+-- In the erasure's transaction: the post-commit steps still to do, leased to the node that runs them now.
+INSERT INTO gdpr_erasure_steps (tenant_id, person_sha256, todo, ids, touched, lease_owner, lease_until)
+VALUES ($1, $2, $3::text[], $4, $5::text[], $6, now() + make_interval(secs => $7))
+ON CONFLICT (tenant_id, person_sha256) DO NOTHING;
+
+-- name: erasure_steps_of
+SELECT todo FROM gdpr_erasure_steps WHERE tenant_id = $1 AND person_sha256 = $2;
+
+-- name: claim_erasure_steps
+-- Takes the steps over when no node holds them (lease ended), this node already does, or $5 (the embedded
+-- store: one process only, so a lease of another owner is one of a process that died).
+UPDATE gdpr_erasure_steps
+SET lease_owner = $3, lease_until = now() + make_interval(secs => $4), attempts = attempts + 1
+WHERE tenant_id = $1 AND person_sha256 = $2
+  AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $3 OR $5::boolean)
+RETURNING todo, ids, touched, report, attempts;
+
+-- name: save_erasure_steps
+-- Progress: what is left, the ids (NULL once the spool and external steps ran), the report so far; the
+-- tombstone's report gets it too, with `pending` = what is left. No row back: another node took the lease.
+WITH s AS (
+  UPDATE gdpr_erasure_steps SET todo = $3::text[], ids = $4, report = $5, lease_until = now() + make_interval(secs => $6)
+  WHERE tenant_id = $1 AND person_sha256 = $2 AND lease_owner = $7
+  RETURNING 1
+), t AS (
+  UPDATE gdpr_erasures SET removed = (removed - 'pending') || $5::jsonb || jsonb_build_object('pending', to_jsonb($3::text[]))
+  WHERE tenant_id = $1 AND person_sha256 = $2 AND EXISTS (SELECT 1 FROM s)
+  RETURNING 1
+) SELECT count(*)::int AS n FROM s;
+
+-- name: finish_erasure_steps
+-- Every step done: the tombstone keeps the full report (counts only, no ids) and the list goes.
+WITH s AS (
+  DELETE FROM gdpr_erasure_steps WHERE tenant_id = $1 AND person_sha256 = $2 AND lease_owner = $4
+  RETURNING 1
+), t AS (
+  UPDATE gdpr_erasures SET removed = (removed - 'pending') || $3::jsonb
+  WHERE tenant_id = $1 AND person_sha256 = $2 AND EXISTS (SELECT 1 FROM s)
+  RETURNING 1
+) SELECT count(*)::int AS n FROM s;
+
+-- name: release_erasure_steps
+-- Not finished (a store or the purge failed): free the lease, try again after $4 seconds.
+UPDATE gdpr_erasure_steps SET lease_owner = NULL, lease_until = NULL, next_at = now() + make_interval(secs => $4)
+WHERE tenant_id = $1 AND person_sha256 = $2 AND lease_owner = $3;
+
+-- name: due_erasure_steps
+-- For the `gdpr.resume` job: interrupted or failed erasures whose next try is due and whose lease is free ($2:
+-- the embedded store, where any lease is this process's or a dead one's).
+SELECT tenant_id::text AS tenant_id, person_sha256 FROM gdpr_erasure_steps
+WHERE next_at <= now() AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $1 OR $2::boolean)
+ORDER BY next_at LIMIT $3;
