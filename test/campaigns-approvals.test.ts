@@ -181,6 +181,8 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
     expect(res[0].text).toContain('note: Use the new artwork');
     const mine = (await api('GET', `/api/v1/campaigns/budgets/${b2}`)).json.campaigns;
     for (const c of picked) expect(mine.find((x: any) => x.id === c.id)).toMatchObject({ status: 'draft', status_reason: 'Use the new artwork' });
+    const audit = (await api('GET', '/api/v1/audit?limit=200')).json.audit.map((a: any) => [a.action, a.target]);
+    for (const c of picked) expect(audit).toContainEqual(['campaigns.rejected', `campaign:${c.id}`]);
     expect(await page.inputValue('#ap-note')).toBe('');
     await screenshot(page, 'campaigns-approvals.png');
     expect(errors).toEqual([]);

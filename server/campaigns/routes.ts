@@ -126,9 +126,10 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     },
   });
 
+  const PAST = { approve: 'approved', reject: 'rejected', pause: 'paused', resume: 'resumed' } as const;
   const review = (verb: 'approve' | 'reject') => router.add({
     method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'token', permission: 'approve_campaigns', resource: 'tenant', params: { id }, body: { limit: 4096, parse: parseIds }, query: ['token'],
-    audit: ({ params, body }, reply) => ({ action: `campaigns.${verb}d`, target: `campaign:${params.id}`, details: { status: (reply.body as { campaign?: Campaign }).campaign?.status ?? null, note: body.note } }),
+    audit: ({ params, body }, reply) => ({ action: `campaigns.${PAST[verb]}`, target: `campaign:${params.id}`, details: { status: (reply.body as { campaign?: Campaign }).campaign?.status ?? null, note: body.note } }),
     handler: async ({ params, body, who }) => {
       const tenant = who!.tenant;
       if (verb === 'approve') {
@@ -144,7 +145,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
 
   const toggle = (verb: 'pause' | 'resume') => router.add({
     method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id },
-    audit: ({ params }) => ({ action: `campaigns.${verb}d`, target: `campaign:${params.id}` }),
+    audit: ({ params }) => ({ action: `campaigns.${PAST[verb]}`, target: `campaign:${params.id}` }),
     handler: async ({ params, principal, who }) => {
       const got = await withCampaign(principal.tenant.tenant_id, params.id, who, 'manage_ads');
       if ('reply' in got) return got.reply;
