@@ -128,7 +128,7 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
       const tenant = principal.tenant.tenant_id;
       // The tenant's active admin keys are locked first, so two revocations at once cannot both pass the check.
       const r = await db.tx(async (q) => {
-        const admins = (await q.query<{ id: string }>(Q.lock_admin_keys, [tenant])).rows.map((k) => Number(k.id));
+        const admins = (await q.query<{ id: string | number }>(Q.lock_admin_keys, [tenant])).rows.map((k) => Number(k.id));
         if (admins.length === 1 && admins[0] === params.id) return 'last_admin' as const;
         return (await q.query<Record<string, unknown>>(Q.revoke_tenant_key, [params.id, tenant])).rows;
       });

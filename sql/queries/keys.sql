@@ -15,6 +15,6 @@ RETURNING id::text, kind, role, scope, name, key_hint, site_id, created_at, last
 
 -- name: lock_admin_keys
 -- The tenant's active admin secret keys, locked until the transaction ends (DELETE /api/v1/keys/{id} keeps one).
-SELECT id::text FROM tenant_keys
+SELECT id FROM tenant_keys
 WHERE tenant_id = $1 AND kind = 'secret' AND role = 'admin' AND revoked_at IS NULL
 ORDER BY id FOR UPDATE
