@@ -145,6 +145,27 @@ describe('browser SDK in two tabs of one visitor', () => {
     });
   }
 
+  it('two tabs open before consent, granted in one: both tabs\' page views are one visitor and one session', async () => {
+    const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
+    // No consent yet; the page views are automatic (as the one-tag install), sent once consent comes.
+    await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: proxy.url, autoPageView: true, flushInterval: 200 })}`);
+    const path = `/events/CONSENT-${Date.now()}`;
+    const [a, b] = [await ctx.newPage(), await ctx.newPage()];
+    await a.goto(`${site.origin}${path}`);
+    await b.goto(`${site.origin}${path}`);
+    expect(await tx(b, `tx.getIds()`)).toBeNull();
+    await tx(a, `tx.setConsent({ analytics: true })`);
+    const views = await until(async () => {
+      const e = (await eventsOf(server.url, t, 'limit=1000&event_name=page_view')).filter((x: any) => x.context?.page?.path === path);
+      return e.length >= 2 ? e : null;
+    }, 15_000);
+    await sleep(500);
+    expect(new Set(views.map((e: any) => e.visitor_id)).size).toBe(1);
+    expect(new Set(views.map((e: any) => e.session_id)).size).toBe(1);
+    expect(await tx(b, `tx.getIds()`)).toEqual(await tx(a, `tx.getIds()`));
+    await ctx.close();
+  });
+
   it('page leave: each event goes out once (beacon for what is queued, nothing again from the next page), stored once', async () => {
     // No timed flush on the first page: what it queued leaves by beacon when the tab navigates away.
     const ctx = await profile({ flushInterval: 3_600_000, batchSize: 100 });

@@ -271,7 +271,7 @@ export class TxTracker {
 
     this.track = ((name: string, props: Record<string, unknown> = {}, options: TrackOptions = {}): string | null => {
       const scope = scopeOf(name, scopes);
-      if (!allowed(scope, consent)) return log('no consent', scope, name), null;
+      if (!allowed(scope, consent)) return log('no', scope, name), null;
       const t = now();
       const id = uuid();
       const r = session(t);
@@ -344,8 +344,10 @@ export class TxTracker {
 
     this.setConsent = (change, fromOtherTab) => {
       consent = fromOtherTab ? { ...DENIED, ...change } : mergeConsent(consent, change, iso(now()));
-      if (!fromOtherTab && ls) writeJson(ls, K_CONSENT, consent);
       applyConsent();
+      // The site's other tabs follow tx_consent at once (storage event) and page-view under the visitor and
+      // session stored then: those are stored first, or each tab would mint its own.
+      if (!fromOtherTab && ls) self.getIds(), writeJson(ls, K_CONSENT, consent);
       if (!store.persist_) tq.tabs_?.wipe_();
       q().retain_((e) => allowedNow(e.event_name));
       if (c.autoPageView && !self.pv) self.pageView();
