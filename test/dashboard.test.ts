@@ -10,7 +10,7 @@ import { funnelSteps } from '../client/dashboard/funnel.js';
 import { DEMO_EVENTS, DEMO_ORG } from '../scripts/demo/catalog.js';
 import { mintDemoTokens, startDemo, type DemoTokens } from '../scripts/demo/traffic.js';
 import { launchChromium, pageErrors, screenshot, startProxy } from './dashboard-helpers.js';
-import { bootServer, getJson, webEvent, type Tenant } from './helpers.js';
+import { bootServer, getJson, orderEvent, webEvent, type Tenant } from './helpers.js';
 import { mintToken, sendEvents } from './live-helpers.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
@@ -290,6 +290,12 @@ describe('live dashboard in Chromium', () => {
           entities: { event_entity_id: DEMO_EVENTS[1].id, organizer_id: DEMO_ORG }, payload: {} },
       ]);
       await eventually(async () => expect((await readOrganizer(page)).kpis.views).toBe(before + 1));
+      // The browser goes offline while the socket still looks open: the header says Offline at once (not
+      // after the heartbeat), and Live again when the network is back.
+      await page.context().setOffline(true);
+      await page.waitForSelector('#conn[data-state="offline"]', { timeout: 3000 });
+      await page.context().setOffline(false);
+      await page.waitForSelector('#conn[data-state="open"]', { timeout: 15_000 });
       // offline: the browser says so, and the page retries as soon as it is back
       await page.context().setOffline(true);
       proxy.cut();
@@ -317,6 +323,8 @@ describe('live dashboard in Chromium', () => {
   });
 
   it('fits a 390 px phone: the header wraps instead of squeezing its links, no page scrolls sideways', async () => {
+    // A sale with a long amount, so the ticker and the revenue card have something to fit.
+    await sendEvents(server.url, tenant, [orderEvent({ entities: { order_id: `PHONE-${Date.now()}`, event_entity_id: DEMO_EVENTS[0].id, organizer_id: DEMO_ORG }, payload: { gross_amount: 31140, currency: 'RON', items: [{ ticket_type_id: 'GA', qty: 3, price: 10380 }] } })]);
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
       for (const hash of ['', '#history', '#tracking', '#campaigns']) {
@@ -329,6 +337,23 @@ describe('live dashboard in Chromium', () => {
           tall: [...document.querySelectorAll('header.top a:not([hidden]), header.top button:not([hidden])')].filter((e) => e.offsetParent && e.getBoundingClientRect().height > 40).map((e) => e.textContent),
         })`);
         expect(m, hash || 'live').toEqual({ scroll: 390, tall: [] });
+        if (hash) continue;
+        // The live view's numbers are readable whole: revenue not cut, ticker names not squeezed, chart labels ≥ 8 px.
+        await page.waitForSelector('#organizer-view[data-ready]');
+        const live = (await page.evaluate(`(() => {
+          const rev = document.querySelector('.kpi-revenue .value');
+          const label = document.querySelector('svg.chart text.axis');
+          return {
+            revenueCut: rev.scrollWidth > rev.clientWidth + 1,
+            narrowNames: [...document.querySelectorAll('#ticker .ev')].filter((e) => e.getBoundingClientRect().width < 120).length,
+            tickerRows: document.querySelectorAll('#ticker li').length,
+            labelPx: label ? label.getBoundingClientRect().height : null,
+          };
+        })()`)) as { revenueCut: boolean; narrowNames: number; tickerRows: number; labelPx: number | null };
+        expect(live.revenueCut).toBe(false);
+        expect(live.tickerRows).toBeGreaterThan(0);
+        expect(live.narrowNames).toBe(0);
+        expect(live.labelPx).toBeGreaterThanOrEqual(8);
       }
     } finally {
       await page.close();

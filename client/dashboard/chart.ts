@@ -5,8 +5,10 @@ import { formatMinute, formatMoney } from './format.js';
 import { s, clear } from './dom.js';
 import { countAxisMax, niceMax, type MinutePoint } from './series.js';
 
-const W = 720;
 const H = 190;
+/** Drawing width in user units: the chart's own width on screen, between 360 and 720 (720 when not laid out yet). */
+const MAX_W = 720;
+const MIN_W = 360;
 const M = { l: 40, r: 40, t: 14, b: 24 };
 
 export interface ChartOptions {
@@ -16,6 +18,8 @@ export interface ChartOptions {
 
 export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: string, opts: ChartOptions = {}): void {
   clear(svg);
+  // Drawn at (about) its size on screen: a 720-unit drawing shrunk to a phone's 310 px made its labels 4 px tall.
+  const W = svg.clientWidth > 0 ? Math.max(MIN_W, Math.min(MAX_W, Math.round(svg.clientWidth))) : MAX_W;
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const n = points.length;
   const iw = W - M.l - M.r;

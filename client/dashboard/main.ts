@@ -82,7 +82,9 @@ function setConn(s: StateInfo | null): void {
     text(label, 'Not connected');
     return;
   }
-  const state = s.state === 'reconnecting' && !navigator.onLine ? 'offline' : s.state;
+  // The browser knows it is offline before the socket does (its heartbeat takes up to 30 s): numbers on screen
+  // stop being live at once, so the header says so at once.
+  const state = !navigator.onLine && (s.state === 'reconnecting' || s.state === 'open' || s.state === 'connecting') ? 'offline' : s.state;
   attr(el, 'data-state', state);
   attr(el, 'data-attempt', String(s.attempt));
   switch (state) {
