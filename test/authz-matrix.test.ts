@@ -244,6 +244,17 @@ describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /
     const roll = await request('GET', `${server.url}/api/v1/live/dashboard/O1`, undefined, { authorization: `Bearer ${key}` });
     expect({ status: roll.status, permission: roll.json.error?.permission }).toEqual({ status: 403, permission: 'view_revenue' });
     expect((await get('/api/v1/live/dashboard/O1', 'organizer')).status).toBe(200);
+    // Granted view_revenue, an artist key and an artist token both read the money on the REST mirror.
+    const admin = { authorization: `Bearer ${t.secret_key}` };
+    expect((await request('PUT', `${server.url}/api/v1/roles/artist`, { permissions: { view_revenue: true } }, admin)).status).toBe(200);
+    try {
+      for (const auth of [keys.artist, tokens.artist]) {
+        const r = await request('GET', `${server.url}/api/v1/live/events/E1`, undefined, { authorization: `Bearer ${auth}` });
+        expect({ kind: auth === keys.artist ? 'key' : 'token', status: r.status, revenue: 'revenue' in (r.json.data ?? {}) }).toEqual({ kind: auth === keys.artist ? 'key' : 'token', status: 200, revenue: true });
+      }
+    } finally {
+      await request('PUT', `${server.url}/api/v1/roles/artist`, { permissions: { view_revenue: null } }, admin);
+    }
   });
 
   it('per-tenant overrides grant and remove permissions for a role, never for admin', async () => {
