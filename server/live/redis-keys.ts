@@ -1,6 +1,14 @@
 // Where the live state sits in Redis (the layout is described at the top of warm.ts): one place for the key
 // names, shared by the mirror (warm.ts) and its recovery after an outage (redis-recovery.ts).
-export const TTL_S = 1800;
+/**
+ * How long an event's or organizer's keys live: until an hour after the UTC day they hold ends (set again by
+ * every write; at least 30 minutes). They hold that day's live state, so they must outlive quiet hours: a 30-minute TTL let an
+ * event's visitors HLL expire while the nodes' counters went on, and unique visitors fell to the visitors
+ * since. The day's writes bound them (the funnel stream at STREAM_MAX entries, the ticker at its size).
+ */
+export const dayTtlS = (day: string, nowMs: number): number => Math.max(MIN_TTL_S, Math.ceil((Date.parse(`${day}T00:00:00Z`) + 90_000_000 - nowMs) / 1000));
+/** Never shorter: a day written after it ended (a node whose clock lags, a test's fixed day) still holds a while. */
+const MIN_TTL_S = 1800;
 export const STREAM_MAX = 10_000;
 export const DAY_TTL_S = 2 * 86_400;
 

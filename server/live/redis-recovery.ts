@@ -13,7 +13,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Fact } from './facts.js';
 import { COUNTER_NAMES, type LiveState } from './state.js';
-import { dayKeys, eventKeys, keys, orgKeys, TTL_S } from './redis-keys.js';
+import { dayKeys, dayTtlS, eventKeys, keys, orgKeys } from './redis-keys.js';
 
 /** The mirror's scripts the re-seed runs (defined on the connection by warm.ts; its Scripted has them all). */
 interface ReseedScripts {
@@ -173,7 +173,7 @@ async function reseedCounters(redis: Redis, prefix: string, state: LiveState, da
     if (e.updatedAt > 0) pl.txMax(k.live(e.event), 'updated_at', e.updatedAt);
     if (e.venue) pl.hset(k.live(e.event), 'venue_id', e.venue);
     if (e.org) pl.hsetnx(k.live(e.event), 'organizer_id', e.org);
-    for (const key of all) pl.expire(key, TTL_S);
+    for (const key of all) pl.expire(key, dayTtlS(day, Date.now()));
     pl.sadd(dk.events(day), `${e.tenant}\t${e.event}`);
   });
   await pipelined(redis, [...state.orgs.values()], (pl, o) => {
@@ -181,7 +181,7 @@ async function reseedCounters(redis: Redis, prefix: string, state: LiveState, da
     const all = orgKeys(k, o.org);
     pl.txDay(all.length, ...all, day);
     if (o.events.size > 0) pl.sadd(k.orgEvents(o.org), ...o.events);
-    for (const key of all) pl.expire(key, TTL_S);
+    for (const key of all) pl.expire(key, dayTtlS(day, Date.now()));
     pl.sadd(dk.orgs(day), `${o.tenant}\t${o.org}`);
   });
   const pl = redis.pipeline();
@@ -210,7 +210,7 @@ async function reseedVisitors(d: RecoveryDeps, state: LiveState, day: string): P
     }
     if (uv.size === 0) return;
     const pl = redis.pipeline();
-    for (const [key, vs] of uv) pl.pfadd(key, ...vs).expire(key, TTL_S);
+    for (const [key, vs] of uv) pl.pfadd(key, ...vs).expire(key, dayTtlS(day, Date.now()));
     const p = exec(pl);
     p.catch(() => undefined); // awaited below; this only keeps it from being reported as unhandled meanwhile
     sent.push(p);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventRow } from '../store/events.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
-import { activeCheckouts, CHECKOUT_WINDOW_MS, DASHBOARD_MAX_EVENTS, dashboardEvents, funnelMath, LiveState, zeroCounters } from './state.js';
+import { activeCheckouts, CHECKOUT_WINDOW_MS, DASHBOARD_MAX_EVENTS, dashboardEvents, funnelMath, LiveState, visitorsCount, zeroCounters } from './state.js';
 import { Uniq } from './uniq.js';
 
 const DAY = utcDay(NOW);
@@ -215,5 +215,16 @@ describe('unique visitors (HyperLogLog)', () => {
     // HyperLogLog: within 2 % of the 100k real visitors (twice the visits or the bots would be far outside).
     expect(Math.abs(d.funnel.unique_visitors - 100_000) / 100_000).toBeLessThanOrEqual(0.02);
     expect(Math.abs((s.dashboardData(1, 'O', NOW) as any).totals.funnel.unique_visitors - 100_000) / 100_000).toBeLessThanOrEqual(0.02);
+  });
+});
+
+describe('visitorsCount', () => {
+  it('takes Redis\' count unless it is clearly below the node\'s own (a lost key), and the node\'s without Redis', () => {
+    expect(visitorsCount(undefined, 40)).toBe(40);
+    expect(visitorsCount(1003, 1000)).toBe(1003);
+    expect(visitorsCount(980, 1000)).toBe(980);
+    expect(visitorsCount(0, 301)).toBe(301);
+    expect(visitorsCount(1, 301)).toBe(301);
+    expect(visitorsCount(0, 0)).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
 import type { ChainableCommander } from 'ioredis';
 import { scanKind, SOURCE_RANK, toMilli, type Fact } from './facts.js';
 import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type TickerEntry } from './state.js';
-import { dayKeys, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
+import { dayKeys, dayTtlS, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX } from './redis-keys.js';
 
 // The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink) are in lua/*.lua, each with its KEYS/ARGV header.
 export interface Scripted {
@@ -49,7 +49,7 @@ export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string
     }
   }
   for (const list of byEvent.values()) writeEvent(s, list, prefix, now);
-  for (const g of orgs.values()) writeOrg(s, g, day, prefix);
+  for (const g of orgs.values()) writeOrg(s, g, day, prefix, now);
   // Events that moved away from an organizer (after the writes above, which may still name it).
   for (const f of facts) {
     if (!f.from) continue;
@@ -117,12 +117,12 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
   if (owner) s.txOwner(k.live(event), owner.org!, owner.os ?? 'public');
   s.txMax(k.live(event), 'updated_at', updated);
   if (visitors.size > 0) pl.pfadd(k.uv(event), ...visitors);
-  for (const key of all) pl.expire(key, TTL_S);
+  for (const key of all) pl.expire(key, dayTtlS(d, now()));
   pl.sadd(idx(d), `${tenant}\t${event}`);
 }
 
 /** One organizer's part of the batch: its day marker, visitors, events and the visitors of newly linked events. */
-function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, day: string, prefix: string): void {
+function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, day: string, prefix: string, now: () => number): void {
   const pl: ChainableCommander = s;
   const orgIdx = dayKeys(prefix).orgs;
   const k = keys(prefix, g.tenant);
@@ -132,6 +132,6 @@ function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, day: string, pr
   pl.sadd(k.orgEvents(g.org), ...g.events);
   // An event linked to its organizer now: what it saw before joins the organizer's visitors.
   for (const e of g.links) pl.pfmerge(k.orgUv(g.org), k.orgUv(g.org), k.uv(e));
-  for (const key of all) pl.expire(key, TTL_S);
+  for (const key of all) pl.expire(key, dayTtlS(day, now()));
   pl.sadd(orgIdx(day), `${g.tenant}\t${g.org}`);
 }

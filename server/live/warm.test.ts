@@ -7,7 +7,7 @@ import type { Mirror } from './core.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from './redis-test-utils.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
 import { LiveState } from './state.js';
-import { createRedisMirror, keys } from './warm.js';
+import { createRedisMirror, dayTtlS, keys } from './warm.js';
 
 const DAY = utcDay(NOW);
 const log = pino({ level: 'silent' });
@@ -87,9 +87,33 @@ describe('Redis mirror (warm state)', () => {
     expect(await r.hget(k.live('E1'), 'orders')).toBe('10');
     expect(await r.hget(k.live('E1'), 'rev:EUR')).toBe('1000000');
     expect(await r.pfcount(k.uv('E1'))).toBe(50);
-    expect(await r.ttl(k.live('E1'))).toBeGreaterThan(1700);
+    // The day's keys outlive quiet hours: until an hour after the day ends (a 30-minute TTL lost the visitors HLL).
+    const untilDayEnd = Math.ceil((Date.parse(`${DAY}T00:00:00Z`) + 25 * 3_600_000 - NOW) / 1000);
+    for (const key of [k.live('E1'), k.uv('E1'), k.orgUv('O1'), k.gates('E1')]) expect(await r.ttl(key), key).toBeGreaterThan(untilDayEnd - 60);
     expect(await r.xlen(k.funnel('E1'))).toBeGreaterThan(100);
     expect(await r.exists(keys(prefix, 2).live('E1'))).toBe(0);
+  });
+
+  it('a visitors key Redis lost (flushed, expired) does not wipe the count: the node\'s own sketch holds it', async () => {
+    const hot = new LiveState(DAY);
+    const a = open(hot);
+    expect(await a.restore(hot, DAY)).toBe('seed');
+    const facts = scripted();
+    for (const f of facts) hot.applyShared(f);
+    a.write(facts, () => undefined);
+    await a.seeded(DAY);
+    hot.uvSource = a.uvSource;
+    const topic = [{ tenant: 1, topic: { kind: 'event' as const, event: 'E1' } }, { tenant: 1, topic: { kind: 'dashboard' as const, org: 'O1' } }];
+    await a.prefetch(topic);
+    const before = hot.eventData(1, 'E1', NOW) as any;
+    expect(before.funnel.unique_visitors).toBe(50);
+    const r = new Redis(REDIS_URL);
+    conns.push(r);
+    const k = keys(prefix, 1);
+    await r.del(k.uv('E1'), k.orgUv('O1'));
+    await a.prefetch(topic);
+    expect((hot.eventData(1, 'E1', NOW) as any).funnel.unique_visitors).toBe(50);
+    expect((hot.dashboardData(1, 'O1', NOW) as any).totals.funnel.unique_visitors).toBeGreaterThanOrEqual(50);
   });
 
   it('elects one node to rebuild an empty mirror; the other waits and restores', async () => {
@@ -122,5 +146,15 @@ describe('Redis mirror (warm state)', () => {
     conns.push(r);
     expect(await r.hgetall(keys(prefix, 1).live('E1'))).toMatchObject({ day: utcDay(next), views: '1' });
     expect(await r.hget(keys(prefix, 1).live('E1'), 'orders')).toBeNull();
+  });
+});
+
+describe('dayTtlS', () => {
+  it('keeps a day\'s keys until an hour after the day ends, and at least 30 minutes', () => {
+    const at = (iso: string) => Date.parse(iso);
+    expect(dayTtlS('2026-12-01', at('2026-12-01T00:00:00Z'))).toBe(25 * 3600);
+    expect(dayTtlS('2026-12-01', at('2026-12-01T23:30:00Z'))).toBe(90 * 60);
+    expect(dayTtlS('2026-12-01', at('2026-12-02T00:50:00Z'))).toBe(1800);
+    expect(dayTtlS('2026-11-20', at('2026-12-01T10:00:00Z'))).toBe(1800);
   });
 });

@@ -9,7 +9,7 @@
 //   …analytics:event:{event_id}:scans      ZSET  gate\tkind\tid → occurred at
 //   …analytics:event:{event_id}:ticker     ZSET  newest orders
 //   …analytics:org:{org_id}:live | :uv | :events   day marker, HLL of visitors, SET of event ids
-// Event and org keys expire 30 min after their last write (refreshed by each write). Day bookkeeping (no
+// Event and org keys expire an hour after the UTC day they hold ends (redis-keys.ts dayTtlS). Day bookkeeping (no
 // tenant): `{prefix}live:events:{day}`, `{prefix}live:orgs:{day}`, `{prefix}live:seeded:p1:{day}` ("p1": ids
 // are pseudonyms; a mirror written before that, marked `{prefix}live:seeded:{day}`, is not restored but
 // rebuilt from the store, so raw ids from an older version leave Redis at the first start; upgrade every node
@@ -30,7 +30,7 @@ import { writeFacts } from './warm-write.js';
 import { loadDay } from './warm-load.js';
 
 // The key layout lives in redis-keys.ts (redis-recovery.ts writes the same keys); re-exported for the tests.
-export { dayKeys, eventKeys, keys, orgKeys, STREAM_MAX, TTL_S } from './redis-keys.js';
+export { dayKeys, dayTtlS, eventKeys, keys, orgKeys, STREAM_MAX } from './redis-keys.js';
 // What a flush writes is built in warm-write.ts, what a start reads back in warm-load.ts; this file keeps the
 // queue, the seeding election, visitor counts and the tenant reset.
 export type { Scripted } from './warm-write.js';
