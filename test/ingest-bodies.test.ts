@@ -134,4 +134,17 @@ describe('rate limit on bad bodies', () => {
     const same = await postJson(`${server.url}/api/tx/events/batch?key=${k1.write_key}`, body, { 'x-tx-key': k1.write_key });
     expect(same.json).toMatchObject({ accepted: 1 });
   });
+
+  it('says what the single-event route takes: the batch route only for a list, an event\'s shape otherwise', async () => {
+    const u = await createTenant(server.url, 'single-shape');
+    const send = (body: string) => postJson(`${server.url}/api/tx/events`, body, { 'x-tx-key': u.write_key });
+    const list = await send(JSON.stringify([webEvent()]));
+    expect(list.json.error.message).toContain('use /api/tx/events/batch for several');
+    for (const body of ['null', '"str"', '42']) {
+      const r = await send(body);
+      expect(r.status).toBe(400);
+      expect(r.json.error.message).not.toContain('several');
+      expect(r.json.error.message).toContain('{"event_name"');
+    }
+  });
 });

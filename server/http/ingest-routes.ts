@@ -111,7 +111,8 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       if (mode === 'single') {
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
           const got = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
-          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got}); use /api/tx/events/batch for several.`, { field: null }, cors));
+          const hint = Array.isArray(parsed) ? '; use /api/tx/events/batch for several' : ' like {"event_name":"page_view",…}';
+          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got})${hint}.`, { field: null }, cors));
         }
         events = [parsed];
       } else {
