@@ -152,7 +152,9 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
         return errorReply(400, 'invalid_field', `consent_data_processing must be true or false (or left out: a login implies it); got ${JSON.stringify(consent).slice(0, 40)}.`, { field: 'consent_data_processing', in: 'body' });
       }
       if (consent === false) {
-        return { status: 200, body: { linked: false, reason: 'no_consent', person_id: null, visitor_id: visitor } };
+        // The same shape as a link's answer (nothing created, nothing backfilled), plus why.
+        const none = { linked: false, person_id: null, person_created: false, visitor_id: visitor, link_created: false, previous_person_id: null, backfilled_events: 0, backfilled_sessions: 0 };
+        return { status: 200, body: { ...none, reason: 'no_consent' } };
       }
       // The visitor's sessions of events already acknowledged exist before the link backfills them.
       await deps.sessions.projected();
