@@ -85,7 +85,8 @@ describe('audiences', () => {
     expect((await call('GET', `/api/v1/audiences/${id}/members`)).json.version).toBe(2);
 
     // The list: every audience once, oldest first, paged, with its newest live version's figures.
-    const second = (await call('POST', '/api/v1/audience/build', { name: 'Second', event_hypothesis: HYPOTHESIS, min_propensity: 0.99 })).json.id;
+    const built = (await call('POST', '/api/v1/audience/build', { name: 'Second', event_hypothesis: { ...HYPOTHESIS, genres: ['rock'] }, min_propensity: 0 })).json;
+    const second = built.id;
     const seen: any[] = [];
     for (let next = ''; ;) {
       const page = await call('GET', `/api/v1/audiences?limit=1${next ? `&cursor=${next}` : ''}`);
@@ -97,6 +98,9 @@ describe('audiences', () => {
     const mine = seen.filter((a) => a.id === id || a.id === second);
     expect(mine.map((a) => [a.id, a.name, a.latest_version])).toEqual([[id, 'Rock in Cluj', 2], [second, 'Second', 1]]);
     expect(mine[0]).toMatchObject({ member_count: 6, built_at: expect.any(String), created_at: expect.any(String) });
+    // The figures as the build answered them (rounded the same way), in the list and on the audience.
+    expect([mine[1].expected_buyers, mine[1].expected_gmv]).toEqual([built.expected_buyers, built.expected_gmv]);
+    expect((await call('GET', `/api/v1/audiences/${second}`)).json.latest).toMatchObject({ expected_buyers: built.expected_buyers, expected_gmv: built.expected_gmv });
     expect(new Set(seen.map((a) => a.id)).size).toBe(seen.length);
   });
 

@@ -5,7 +5,9 @@ import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
 import type { AffinityRows, SnapshotRow } from './snapshot.js';
-import { SEED_COEFFICIENTS, seedModel, targetPrice, type Coefficients, type FeatureVector, type Hypothesis, type Model } from './score.js';
+import { round, SEED_COEFFICIENTS, seedModel, targetPrice, type Coefficients, type FeatureVector, type Hypothesis, type Model } from './score.js';
+
+const roundOrNull = (v: unknown, digits: number): number | null => (num(v) === null ? null : round(Number(v), digits));
 
 const Q = queries('audiences.sql', [
   'features', 'estimate', 'insert_members', 'fit_rows', 'past_events', 'fit_tenants', 'event_hypothesis',
@@ -148,14 +150,15 @@ export function createAudienceStore(db: Db) {
     async list(tenantId: number, after: number, limit: number): Promise<Obj[]> {
       return (await db.query<Obj>(Q.list_audiences, [tenantId, after, limit])).rows.map((r) => ({
         id: Number(r.id), name: r.name, latest_version: num(r.latest_version),
-        member_count: num(r.member_count), expected_buyers: num(r.expected_buyers), expected_gmv: num(r.expected_gmv), built_at: isoOrNull(r.built_at),
+        member_count: num(r.member_count), expected_buyers: roundOrNull(r.expected_buyers, 1), expected_gmv: roundOrNull(r.expected_gmv, 2), built_at: isoOrNull(r.built_at),
         created_at: iso(r.created_at), updated_at: iso(r.updated_at),
       }));
     },
     async versions(tenantId: number, id: number): Promise<VersionInfo[]> {
       return (await db.query<Obj>(Q.list_versions, [tenantId, id])).rows.map((r) => ({
         version: Number(r.version), model: String(r.model), hypothesis: r.hypothesis as Hypothesis, min_propensity: Number(r.min_propensity),
-        member_count: Number(r.member_count), expected_buyers: Number(r.expected_buyers), expected_gmv: Number(r.expected_gmv),
+        // Rounded as the build answered them (1 decimal buyers, 2 decimal money); stored unrounded.
+        member_count: Number(r.member_count), expected_buyers: round(Number(r.expected_buyers), 1), expected_gmv: round(Number(r.expected_gmv), 2),
         built_at: iso(r.built_at), deleted_at: isoOrNull(r.deleted_at),
       }));
     },
