@@ -3,6 +3,7 @@
 //   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget
 //   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
 //   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
+//   campaigns.resume_publishing every 60 s  finishes campaigns an approval left publishing (crash, lost connection)
 // Decisions are logged per (campaign, window, rule) before they are carried out, so an attempt run again for the
 // same window (lease lost, retry, restart) finds them and never acts twice.
 import type { Logger } from 'pino';
@@ -145,6 +146,10 @@ export function createCampaignJobs(deps: JobDeps) {
     // RefreshAudiences (seed §2.7): audiences the remarketing module built since are linked to campaigns not yet
     // published; that module itself refreshes and syncs the audiences' members (remarketing.refresh).
     { name: 'campaigns.refresh_audiences', schedule: { daily: '03:00', tz: 'UTC' }, timeoutS: 600, run: () => deps.service.linkPending(5000) },
+    // An approval cut short (a crash between two platform calls, a lost connection while starting it) leaves its
+    // campaigns publishing with the ids stored so far; once their lease ran out they are finished here, from what
+    // exists on the platform (README "Campaigns" → "Publishing"). Usually one indexed read that finds nothing.
+    { name: 'campaigns.resume_publishing', schedule: { every: 60 }, timeoutS: 600, run: () => deps.service.resumePublishing(200) },
   ];
   return { jobs, syncMetrics, optimize, rebalance };
 }

@@ -16,11 +16,14 @@ export function startingDailyBudgets(b: Budget, all: Campaign[], starting: Campa
   return startingBudgets({
     strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, rand: prng(hash32(`start:${b.id}`)),
     dayTarget: dayTargetOf(b, now),
-    running: all.filter((c) => c.status === 'active' && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
+    running: all.filter((c) => isRunning(c) && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
     starting: starting.map(arm),
     waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft') && !isStarting(c)).map(arm),
   });
 }
+
+/** Running, or approved and being published with the daily budget it starts with (README "Publishing"). */
+const isRunning = (c: Campaign) => c.status === 'active' || c.status === 'publishing';
 
 const dayTargetOf = (b: Budget, now: number): number =>
   dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now });
@@ -60,7 +63,7 @@ const cents = (x: number) => Math.round(x * 100) / 100;
 
 function queueBudget(ctx: BudgetContext, now: number): QueueBudget {
   const b = ctx.budget;
-  const running = ctx.campaigns.filter((c) => c.status === 'active');
+  const running = ctx.campaigns.filter(isRunning);
   return {
     id: b.id, status: b.status, currency: b.currency, total_budget: b.total_budget, spent_budget: b.spent_budget,
     remaining: Math.max(0, cents(b.total_budget - b.spent_budget)), daily_budget_limit: b.daily_budget_limit, day_target: dayTargetOf(b, now),

@@ -1,13 +1,15 @@
 // The campaign lifecycle (seed 002 §2.4): budgets, the suite, review, publishing, pause / resume and manual
 // overrides, and carrying out the optimiser's logged decisions on the platforms. Outcomes are values: a
 // platform refusal is recorded on the campaign (last_error / failed), not thrown.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
-import type { PlatformAdapter } from './adapters/adapter.js';
+import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
 import { canMove, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
+import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { startingDailyBudgets } from './review.js';
 import type { Action, Decision } from './rules.js';
-import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
+import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
 import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
 
 export interface NewBudget {
@@ -79,7 +81,7 @@ export function createService(deps: ServiceDeps) {
 
   /** Moves campaigns of a budget; those not in a state that allows it are left and listed. */
   async function move(tenant: number, ids: number[], to: CampaignStatus, reason: string | null): Promise<Campaign[]> {
-    const from = (['draft', 'pending_review', 'active', 'paused', 'completed', 'failed'] as CampaignStatus[]).filter((s) => canMove(s, to));
+    const from = (['draft', 'pending_review', 'publishing', 'active', 'paused', 'completed', 'failed'] as CampaignStatus[]).filter((s) => canMove(s, to));
     return S.move(db, tenant, ids, from, to, reason, now());
   }
 
@@ -90,33 +92,90 @@ export function createService(deps: ServiceDeps) {
     return { ok: true, value: await S.campaigns(db, tenant, budgetId) };
   }
 
-  /** Approves pending campaigns (the marketplace admin): each is published and started, or marked failed. */
+  /**
+   * Approves pending campaigns (the marketplace admin): each is published and started, or marked failed. A campaign
+   * left `publishing` by an attempt that stopped (its lease ran out) is finished instead; one an attempt is working
+   * on now is left to it (never published twice).
+   */
   async function approve(tenant: number, ids: number[]): Promise<Result<Campaign[]>> {
-    const loaded = (await Promise.all(ids.map((id) => S.campaign(db, tenant, id)))).filter((c): c is Campaign => c !== null && c.status === 'pending_review');
-    if (loaded.length === 0) return { ok: false, code: 'conflict', message: 'None of these campaigns is pending review.' };
-    const out: Campaign[] = [];
-    for (const budgetId of new Set(loaded.map((c) => c.budget_id))) {
-      const b = (await S.budget(db, tenant, budgetId))!;
-      const mine = loaded.filter((c) => c.budget_id === budgetId);
-      const daily = startingDailyBudgets(b, await S.campaigns(db, tenant, budgetId), mine, deps.now());
-      for (const c of mine) out.push(await publishOne(tenant, b, c, daily.get(c.id) ?? 0));
+    const t = deps.now();
+    const loaded = (await Promise.all(ids.map((id) => S.publishRow(db, tenant, id)))).filter((c): c is PublishRow => c !== null);
+    const todo = loaded.filter((c) => ['start', 'resume'].includes(publishMove(c, t)));
+    if (todo.length === 0) {
+      const busy = loaded.find((c) => publishMove(c, t) === 'busy');
+      if (busy) return { ok: false, code: 'conflict', message: `Campaign ${busy.id} is being published; it ends active or failed without another approval.` };
+      return { ok: false, code: 'conflict', message: 'None of these campaigns is pending review.' };
     }
+    const out: Campaign[] = [];
+    for (const budgetId of new Set(todo.map((c) => c.budget_id))) {
+      const b = (await S.budget(db, tenant, budgetId))!;
+      const mine = todo.filter((c) => c.budget_id === budgetId);
+      const fresh = mine.filter((c) => c.status === 'pending_review');
+      const daily = fresh.length ? startingDailyBudgets(b, await S.campaigns(db, tenant, budgetId), fresh, t) : new Map<number, number>();
+      for (const c of mine) {
+        const r = await publishOne(tenant, b, c, daily.get(c.id) ?? 0);
+        if (r) out.push(r);
+      }
+    }
+    if (out.length === 0) return { ok: false, code: 'conflict', message: 'Someone else decided on these campaigns first.' };
     return { ok: true, value: out };
   }
 
-  async function publishOne(tenant: number, b: Budget, c: Campaign, daily: number): Promise<Campaign> {
-    const r = await adapters[c.platform].publish({
-      name: `${c.name} [txc-${c.budget_id}-${c.platform}-${c.campaign_type}]`, campaignType: c.campaign_type, dailyBudget: daily, currency: b.currency,
-      targeting: c.targeting as unknown as Targeting, creative: c.creative as unknown as Creative,
-    });
-    const t = now();
-    if (!r.ok) {
-      deps.log.warn({ campaign: c.id, platform: c.platform, err: r.error }, 'publishing a campaign failed');
-      const failed = (await db.query(Q.set_failed, [tenant, c.id, r.error.slice(0, 1000), t])).rows[0];
-      return failed ? toCampaign(failed as Record<string, unknown>) : c;
+  /**
+   * Publishes one campaign, crash-safe: takes it (status publishing, a lease, a token) before any platform call,
+   * stores each platform id as the platform returns it, and ends it active or failed. Null when another attempt
+   * holds it or it is no longer to publish. An attempt that stops half-way (an exception, the store away, a lost
+   * lease, a crash) leaves it publishing with what it stored: resumed by the next approval or the job.
+   */
+  async function publishOne(tenant: number, b: Budget, c: Campaign, daily: number): Promise<Campaign | null> {
+    const token = randomUUID();
+    const t0 = deps.now();
+    const lease = () => new Date(deps.now() + PUBLISH_LEASE_MS);
+    const claimed = (await db.query<Record<string, unknown>>(Q.claim_publish, [tenant, c.id, token, new Date(t0), new Date(t0 + PUBLISH_LEASE_MS), daily, b.total_budget])).rows[0];
+    if (!claimed) return null;
+    const row = toPublishRow(claimed);
+    const key = campaignKey(row);
+    let r: PublishOutcome;
+    try {
+      r = await adapters[row.platform].publish(
+        {
+          name: platformName(row.name, key), key, campaignType: row.campaign_type, dailyBudget: row.daily_budget, currency: b.currency,
+          targeting: row.targeting as unknown as Targeting, creative: row.creative as unknown as Creative,
+        },
+        {
+          existing: { campaignId: row.external_campaign_id, adsetId: row.external_adset_id },
+          async save(ids) {
+            const saved = await db.query(Q.save_publish_step, [tenant, row.id, token, ids.campaignId ?? null, ids.adsetId ?? null, lease(), now()]);
+            if (saved.rows.length === 0) throw new Error(`campaign ${row.id}: another attempt took over its publishing`);
+          },
+        },
+      );
+    } catch (err) {
+      deps.log.warn({ campaign: row.id, platform: row.platform, err: (err as Error).message }, 'publishing a campaign stopped half-way; it is resumed once its lease runs out');
+      return toCampaign(claimed);
     }
-    const row = (await db.query(Q.set_published, [tenant, c.id, r.value.campaignId, r.value.adsetId, t, daily, b.total_budget])).rows[0];
-    return row ? toCampaign(row as Record<string, unknown>) : c;
+    const end = publishEnd(r);
+    if (end.to === 'active') {
+      const done = (await db.query(Q.set_published, [tenant, row.id, end.campaignId, end.adsetId, now(), token])).rows[0];
+      return done ? toCampaign(done as Record<string, unknown>) : S.campaign(db, tenant, row.id);
+    }
+    deps.log.warn({ campaign: row.id, platform: row.platform, err: end.error, retried: end.to === 'retry' }, 'publishing a campaign failed');
+    const q = end.to === 'retry' ? Q.release_publish : Q.set_publish_failed;
+    const after = (await db.query(q, [tenant, row.id, token, end.error, now()])).rows[0];
+    return after ? toCampaign(after as Record<string, unknown>) : S.campaign(db, tenant, row.id);
+  }
+
+  /** campaigns.resume_publishing: finishes campaigns left publishing whose lease ran out (any tenant). */
+  async function resumePublishing(limit: number): Promise<number> {
+    const due = (await db.query<Record<string, unknown>>(Q.publishing_due, [now(), limit])).rows.map(toPublishRow);
+    let done = 0;
+    for (const c of due) {
+      const b = await S.budget(db, c.tenant_id, c.budget_id);
+      if (!b) continue;
+      const r = await publishOne(c.tenant_id, b, c, c.daily_budget);
+      if (r && r.status !== 'publishing') done++;
+    }
+    return done;
   }
 
   async function reject(tenant: number, ids: number[], note: string | null): Promise<Campaign[]> {
@@ -224,7 +283,7 @@ export function createService(deps: ServiceDeps) {
     return changed;
   }
 
-  return { linkPending, createBudget, createSuite, submit, approve, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
+  return { linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
 }
 
 export type CampaignService = ReturnType<typeof createService>;

@@ -10,7 +10,8 @@ import type { BudgetStatus, CampaignStatus, CampaignType, Platform, PlatformAllo
 
 export const Q = queries('campaigns.sql', [
   'insert_budget', 'get_budget', 'list_budgets', 'override_budget', 'set_budget_status', 'mark_low_notified',
-  'insert_campaigns', 'budget_campaigns', 'get_campaign', 'move_campaigns', 'set_published', 'set_failed', 'set_error', 'set_daily_budget',
+  'insert_campaigns', 'budget_campaigns', 'get_campaign', 'move_campaigns', 'set_error', 'set_daily_budget',
+  'claim_publish', 'save_publish_step', 'set_published', 'set_publish_failed', 'release_publish', 'publishing_due',
   'review_queue', 'review_budgets', 'review_budget_campaigns', 'live_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'last_raises', 'budget_log',
   'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
@@ -99,6 +100,17 @@ export function toCampaign(r: Row): Campaign {
   };
 }
 
+/** A campaign with its publishing bookkeeping (migration 020; not part of the API's campaign). */
+export interface PublishRow extends Campaign {
+  publish_token: string | null;
+  publish_lease_until: string | null;
+  publish_attempts: number;
+}
+
+export function toPublishRow(r: Row): PublishRow {
+  return { ...toCampaign(r), publish_token: (r.publish_token as string | null) ?? null, publish_lease_until: isoOrNull(r.publish_lease_until), publish_attempts: n(r.publish_attempts) };
+}
+
 /** A campaign's platform figures as the optimiser reads them. */
 export function platformStats(c: Campaign): Stats {
   const m = c.performance_metrics;
@@ -131,6 +143,10 @@ export const campaignStore = {
   async campaign(q: Queryable, tenant: number, id: number): Promise<Campaign | null> {
     const r = (await q.query<Row>(Q.get_campaign, [tenant, id])).rows[0];
     return r ? toCampaign(r) : null;
+  },
+  async publishRow(q: Queryable, tenant: number, id: number): Promise<PublishRow | null> {
+    const r = (await q.query<Row>(Q.get_campaign, [tenant, id])).rows[0];
+    return r ? toPublishRow(r) : null;
   },
   async move(q: Queryable, tenant: number, ids: number[], from: CampaignStatus[], to: CampaignStatus, reason: string | null, now: Date): Promise<Campaign[]> {
     return (await q.query<Row>(Q.move_campaigns, [tenant, ids, from, to, reason, now])).rows.map(toCampaign);

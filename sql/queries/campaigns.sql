@@ -56,16 +56,59 @@ SET status = $4, status_reason = $5, updated_at = $6,
 WHERE tenant_id = $1 AND id = ANY($2::bigint[]) AND status = ANY($3::text[])
 RETURNING *;
 
+-- name: claim_publish
+-- An approval takes a campaign for publishing, before any platform call: pending_review → publishing with the
+-- daily budget it starts with ($6) and the budget's total ($7), or a campaign left publishing whose lease ran out
+-- (an attempt that crashed or lost its connection: resumed, keeping its budget and the ids stored so far).
+-- $3: this attempt's token, $4: now, $5: its lease. No row: another attempt holds it, or it is not to publish.
+UPDATE automated_campaigns
+SET status = 'publishing', publish_token = $3, publish_lease_until = $5, publish_attempts = publish_attempts + 1,
+    publish_started_at = CASE WHEN status = 'pending_review' THEN $4 ELSE publish_started_at END,
+    daily_budget = CASE WHEN status = 'pending_review' THEN $6 ELSE daily_budget END,
+    budget_allocated = CASE WHEN status = 'pending_review' THEN $7 ELSE budget_allocated END,
+    last_error = CASE WHEN status = 'pending_review' THEN NULL ELSE last_error END,
+    status_reason = NULL, updated_at = $4
+WHERE tenant_id = $1 AND id = $2
+  AND (status = 'pending_review' OR (status = 'publishing' AND (publish_lease_until IS NULL OR publish_lease_until <= $4)))
+RETURNING *;
+
+-- name: save_publish_step
+-- A platform id, stored the moment the platform returned it (NULL keeps the stored one), and the lease renewed;
+-- only by the attempt holding the campaign ($3). No row: the attempt lost it and stops.
+UPDATE automated_campaigns
+SET external_campaign_id = coalesce($4, external_campaign_id), external_adset_id = coalesce($5, external_adset_id),
+    publish_lease_until = $6, updated_at = $7
+WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $3
+RETURNING id;
+
 -- name: set_published
 UPDATE automated_campaigns
 SET external_campaign_id = $3, external_adset_id = $4, status = 'active', status_reason = NULL, last_error = NULL,
-    started_at = coalesce(started_at, $5), updated_at = $5, daily_budget = $6, budget_allocated = $7
-WHERE tenant_id = $1 AND id = $2 AND status = 'pending_review'
+    started_at = coalesce(started_at, $5), updated_at = $5, publish_token = NULL, publish_lease_until = NULL
+WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $6
 RETURNING *;
 
--- name: set_failed
-UPDATE automated_campaigns SET status = 'failed', last_error = $3, updated_at = $4
-WHERE tenant_id = $1 AND id = $2 AND status IN ('pending_review', 'active', 'paused') RETURNING *;
+-- name: set_publish_failed
+-- The platform refused a step before the campaign could run: failed with its error (the ids stored so far stay,
+-- so submitting and approving again continues with those objects).
+UPDATE automated_campaigns
+SET status = 'failed', last_error = $4, updated_at = $5, publish_token = NULL, publish_lease_until = NULL
+WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $3
+RETURNING *;
+
+-- name: release_publish
+-- Starting the campaign failed in a way that may have taken effect (a timeout, a 5xx): it stays publishing with
+-- the error, and the lease ends now, so the resume job tries again (starting is an absolute status).
+UPDATE automated_campaigns
+SET last_error = $4, updated_at = $5, publish_token = NULL, publish_lease_until = $5
+WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $3
+RETURNING *;
+
+-- name: publishing_due
+-- Campaigns left publishing whose lease ran out (any tenant), oldest lease first: campaigns.resume_publishing.
+SELECT * FROM automated_campaigns
+WHERE status = 'publishing' AND (publish_lease_until IS NULL OR publish_lease_until <= $1)
+ORDER BY publish_lease_until NULLS FIRST, id LIMIT $2;
 
 -- name: set_error
 UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2;

@@ -5,6 +5,10 @@
 // per-campaign true rates, deterministically from the seed, the campaign and the hour. The platform claims
 // more purchases than happened (claimFactor: view-through and modelled conversions); the true purchases, each
 // with the campaign's utm_campaign, are what the site's own tracking sees (purchasesSince).
+// The documented lookups a crash-safe publish makes before creating are answered too (Meta GET act_{id}/campaigns
+// with a name filter and GET {campaign}/adsets, TikTok campaign/get and adgroup/get, Google googleAds:search on
+// campaign / campaign_budget names), ad sets / ad groups / budgets are kept (adsets) and activations counted, and
+// a test can cut a call after the platform carried it out (cut: the connection dropped, or never answered).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binomial, hash32, poisson, prng } from '../../server/campaigns/rng.js';
@@ -36,6 +40,24 @@ export interface MockCampaign {
   revenue: number;
   /** Per simulated UTC day: spend (checks the daily limits against what was really spent). */
   spendByDay: Map<number, number>;
+  /** Calls that set it running (ACTIVE / ENABLE / ENABLED), repeats included. */
+  activations: number;
+}
+
+/** A Meta ad set, TikTok ad group or Google Ads campaign budget (campaignId: the campaign on it, '' before one). */
+export interface MockAdset {
+  platform: MockCampaign['platform'];
+  id: string;
+  campaignId: string;
+  name: string;
+}
+
+export interface MockCall {
+  method: string;
+  path: string;
+  /** The query string with its '?' ('' without one). */
+  query: string;
+  body: any;
 }
 
 export interface Purchase {
@@ -52,10 +74,18 @@ export interface MockPlatforms {
   /** Simulated time: delivers every whole hour between the last call and `ms`. */
   advanceTo(ms: number): void;
   purchasesSince(ms: number): Purchase[];
+  /** Ad sets, ad groups and Google budgets, by id (resource name for Google). */
+  adsets: Map<string, MockAdset>;
   /** Calls received, by path pattern (tests check the documented calls were made). */
-  calls: { method: string; path: string }[];
+  calls: MockCall[];
   /** Make the next n calls fail with 500 (retry paths). */
   failNext(n: number): void;
+  /**
+   * The next call matching `match` is carried out (a create creates) and then its answer is lost: `drop` closes
+   * the connection, `stall` never answers (until close). A crash, or a network cut, right after the platform acted.
+   * Resolves with the call once it happened.
+   */
+  cut(match: (c: MockCall) => boolean, mode: 'drop' | 'stall'): Promise<MockCall>;
   close(): Promise<void>;
 }
 
@@ -65,18 +95,52 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 export async function startMockPlatforms(opts: { seed: number; startMs: number; rates: (name: string, platform: MockCampaign['platform']) => TrueRates }): Promise<MockPlatforms> {
   const campaigns = new Map<string, MockCampaign>();
   const budgets = new Map<string, string>(); // google budget resource → campaign id
+  const adsets = new Map<string, MockAdset>();
   const purchases: (Purchase & { at: number })[] = [];
-  const calls: { method: string; path: string }[] = [];
+  const calls: MockCall[] = [];
+  const cuts: { match: (c: MockCall) => boolean; mode: 'drop' | 'stall'; hit: (c: MockCall) => void }[] = [];
+  const stalled: http.ServerResponse[] = [];
   let nextId = 1000;
+  let reads = 0;
   let clock = Math.floor(opts.startMs / HOUR) * HOUR;
   let failing = 0;
 
   const add = (platform: MockCampaign['platform'], name: string, daily: number): MockCampaign => {
     const id = String(++nextId);
     const utm = /\[(txc-[^\]]+)\]/.exec(name)?.[1] ?? null;
-    const c: MockCampaign = { platform, id, name, utm, active: false, daily, rates: opts.rates(name, platform), impressions: 0, clicks: 0, spend: 0, purchases: 0, revenue: 0, spendByDay: new Map() };
+    const c: MockCampaign = { platform, id, name, utm, active: false, daily, rates: opts.rates(name, platform), impressions: 0, clicks: 0, spend: 0, purchases: 0, revenue: 0, spendByDay: new Map(), activations: 0 };
     campaigns.set(id, c);
     return c;
+  };
+  const setActive = (c: MockCampaign, on: boolean) => {
+    c.active = on;
+    if (on) c.activations++;
+  };
+  /** An ad set / ad group: the first of a campaign keeps the id it always had (`as{id}`, `ag{id}`), later ones get a suffix. */
+  const addAdset = (platform: MockCampaign['platform'], prefix: string, campaignId: string, name: string): MockAdset => {
+    const n = [...adsets.values()].filter((a) => a.campaignId === campaignId && a.platform === platform).length;
+    const a: MockAdset = { platform, id: `${prefix}${campaignId}${n ? `-${n + 1}` : ''}`, campaignId, name };
+    adsets.set(a.id, a);
+    return a;
+  };
+  /** Meta's filtering on a list edge: name CONTAIN / EQUAL (what the adapters send). */
+  const metaFilter = (raw: string | null) => {
+    const rules = JSON.parse(raw ?? '[]') as { field: string; operator: string; value: unknown }[];
+    return (name: string) => rules.every((r) => r.field !== 'name' || (r.operator === 'CONTAIN' ? name.includes(String(r.value)) : r.operator === 'EQUAL' ? name === String(r.value) : true));
+  };
+  /** A GAQL LIKE pattern back to the text it matches inside (%…% with [x] escapes), or an = literal. */
+  const gaqlName = (query: string, field: string): ((name: string) => boolean) | null => {
+    const like = new RegExp(`${field.replace('.', '\\.')} LIKE '%((?:[^'%]|\\[.\\])*)%'`).exec(query);
+    if (like) {
+      const text = like[1].replace(/\[(.)\]/g, '$1');
+      return (name) => name.includes(text);
+    }
+    const eq = new RegExp(`${field.replace('.', '\\.')} = '((?:[^'\\\\]|\\\\.)*)'`).exec(query);
+    if (eq) {
+      const text = eq[1].replace(/\\(.)/g, '$1');
+      return (name) => name === text;
+    }
+    return null;
   };
 
   function deliverHour(hourStart: number) {
@@ -116,7 +180,15 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
         if (!Array.isArray(body?.special_ad_categories)) return { status: 400, body: { error: { message: 'special_ad_categories is required', code: 100 } } };
         return { status: 200, body: { id: add('meta', String(body.name), Number(body.daily_budget) / 100).id } };
       }
-      if (m[2] === 'adsets' && method === 'POST') return campaigns.has(String(body?.campaign_id)) ? { status: 200, body: { id: `as${body.campaign_id}` } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
+      if (m[2] === 'campaigns' && method === 'GET') {
+        const keep = metaFilter(url.searchParams.get('filtering'));
+        const data = [...campaigns.values()].filter((c) => c.platform === 'meta' && keep(c.name)).map((c) => ({ id: c.id, name: c.name, status: c.active ? 'ACTIVE' : 'PAUSED' }));
+        return { status: 200, body: { data, paging: {} } };
+      }
+      if (m[2] === 'adsets' && method === 'POST') {
+        const cid = String(body?.campaign_id);
+        return campaigns.get(cid)?.platform === 'meta' ? { status: 200, body: { id: addAdset('meta', 'as', cid, String(body.name)).id } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
+      }
       if (m[2] === 'insights' && method === 'GET') {
         const ids = new Set<string>(JSON.parse(url.searchParams.get('filtering') ?? '[]')[0]?.value ?? []);
         const data = [...campaigns.values()].filter((c) => c.platform === 'meta' && ids.has(c.id)).map((c) => ({
@@ -126,11 +198,18 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
         return { status: 200, body: { data, paging: {} } };
       }
     }
+    m = /^\/v\d+\.\d+\/(\d+)\/adsets$/.exec(p);
+    if (m && method === 'GET') {
+      if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
+      if (campaigns.get(m[1])?.platform !== 'meta') return { status: 400, body: { error: { message: 'Unsupported get request', code: 100 } } };
+      const data = [...adsets.values()].filter((a) => a.platform === 'meta' && a.campaignId === m![1]).map((a) => ({ id: a.id, name: a.name, status: 'PAUSED' }));
+      return { status: 200, body: { data, paging: {} } };
+    }
     m = /^\/v\d+\.\d+\/(\d+)$/.exec(p);
     if (m && method === 'POST') {
       const c = campaigns.get(m[1]);
       if (!c || c.platform !== 'meta') return { status: 400, body: { error: { message: 'Unsupported post request', code: 100 } } };
-      if (body.status !== undefined) c.active = body.status === 'ACTIVE';
+      if (body.status !== undefined) setActive(c, body.status === 'ACTIVE');
       if (body.daily_budget !== undefined) c.daily = Number(body.daily_budget) / 100;
       return { status: 200, body: { success: true } };
     }
@@ -142,6 +221,7 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
         if (op?.create) {
           const rn = `customers/${m[1]}/campaignBudgets/${++nextId}`;
           budgets.set(rn, '');
+          adsets.set(rn, { platform: 'google_ads', id: rn, campaignId: '', name: String(op.create.name) });
           budgets.set(`${rn}#amount`, String(Number(op.create.amountMicros) / 1e6));
           return { status: 200, body: { results: [{ resourceName: rn }] } };
         }
@@ -156,15 +236,31 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
         const amount = Number(budgets.get(`${op.create.campaignBudget}#amount`) ?? 0);
         const c = add('google_ads', String(op.create.name), amount);
         budgets.set(op.create.campaignBudget, c.id);
+        const b = adsets.get(op.create.campaignBudget);
+        if (b) b.campaignId = c.id;
         return { status: 200, body: { results: [{ resourceName: `customers/${m[1]}/campaigns/${c.id}` }] } };
       }
       const c = campaigns.get(String(op?.update?.resourceName ?? '').split('/').pop() ?? '');
       if (!c) return { status: 400, body: { error: { code: 400, message: 'campaign not found', status: 'INVALID_ARGUMENT' } } };
-      if (op.updateMask === 'status') c.active = op.update.status === 'ENABLED';
+      if (op.updateMask === 'status') setActive(c, op.update.status === 'ENABLED');
       return { status: 200, body: { results: [{ resourceName: op.update.resourceName }] } };
     }
     m = /^\/v\d+\/customers\/(\d+)\/googleAds:search$/.exec(p);
     if (m && method === 'POST') {
+      const query = String(body?.query);
+      // Lookups by name (a crash-safe publish): FROM campaign_budget / FROM campaign with a name condition.
+      if (/FROM campaign_budget\b/.test(query)) {
+        const keep = gaqlName(query, 'campaign_budget.name');
+        const results = [...adsets.values()].filter((a) => a.platform === 'google_ads' && (!keep || keep(a.name))).map((a) => ({ campaignBudget: { resourceName: a.id, name: a.name } }));
+        return { status: 200, body: results.length ? { results } : {} };
+      }
+      const byName = gaqlName(query, 'campaign.name');
+      if (byName) {
+        const results = [...campaigns.values()].filter((c) => c.platform === 'google_ads' && byName(c.name)).map((c) => ({
+          campaign: { resourceName: `customers/${m![1]}/campaigns/${c.id}`, id: c.id, name: c.name, status: c.active ? 'ENABLED' : 'PAUSED' },
+        }));
+        return { status: 200, body: results.length ? { results } : {} };
+      }
       const ids = new Set((/IN \(([^)]*)\)/.exec(String(body?.query))?.[1] ?? '').split(',').map((s) => s.trim()));
       const results = [...campaigns.values()].filter((c) => c.platform === 'google_ads' && ids.has(c.id)).map((c) => ({
         campaign: { resourceName: `customers/${m![1]}/campaigns/${c.id}`, id: c.id },
@@ -173,14 +269,30 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
       return { status: 200, body: { results } };
     }
     // --- TikTok Business API ---
-    m = /^\/open_api\/v1\.3\/(campaign\/create|adgroup\/create|campaign\/status\/update|campaign\/update|report\/integrated\/get)\/$/.exec(p);
+    m = /^\/open_api\/v1\.3\/(campaign\/create|adgroup\/create|campaign\/status\/update|campaign\/update|report\/integrated\/get|campaign\/get|adgroup\/get)\/$/.exec(p);
     if (m) {
-      const ok = (data: unknown) => ({ status: 200, body: { code: 0, message: 'OK', request_id: String(++nextId), data } });
+      // Reads take their request_id from a counter of their own: ids of created objects (which seed delivery) stay
+      // what they were before the publish made lookups.
+      const ok = (data: unknown, read = false) => ({ status: 200, body: { code: 0, message: 'OK', request_id: read ? `r${++reads}` : String(++nextId), data } });
       const bad = (msg: string) => ({ status: 200, body: { code: 40002, message: msg, request_id: String(++nextId), data: {} } });
       if (m[1] === 'campaign/create') return body?.advertiser_id ? ok({ campaign_id: add('tiktok', String(body.campaign_name), Number(body.budget)).id }) : bad('advertiser_id');
-      if (m[1] === 'adgroup/create') return campaigns.has(String(body?.campaign_id)) ? ok({ adgroup_id: `ag${body.campaign_id}` }) : bad('campaign_id');
+      if (m[1] === 'adgroup/create') return campaigns.get(String(body?.campaign_id))?.platform === 'tiktok' ? ok({ adgroup_id: addAdset('tiktok', 'ag', String(body.campaign_id), String(body.adgroup_name)).id }) : bad('campaign_id');
+      if (m[1] === 'campaign/get' || m[1] === 'adgroup/get') {
+        if (!url.searchParams.get('advertiser_id')) return bad('advertiser_id');
+        const f = JSON.parse(url.searchParams.get('filtering') ?? '{}') as { campaign_name?: string; campaign_ids?: string[] };
+        const page = { page: 1, page_size: 1000 };
+        if (m[1] === 'campaign/get') {
+          // campaign_name: TikTok documents a fuzzy match; a substring here.
+          const list = [...campaigns.values()].filter((c) => c.platform === 'tiktok' && (f.campaign_name === undefined || c.name.includes(f.campaign_name)) && (!f.campaign_ids || f.campaign_ids.includes(c.id)))
+            .map((c) => ({ campaign_id: c.id, campaign_name: c.name, operation_status: c.active ? 'ENABLE' : 'DISABLE' }));
+          return ok({ list, page_info: { ...page, total_number: list.length, total_page: 1 } }, true);
+        }
+        const list = [...adsets.values()].filter((a) => a.platform === 'tiktok' && (!f.campaign_ids || f.campaign_ids.includes(a.campaignId)))
+          .map((a) => ({ adgroup_id: a.id, adgroup_name: a.name, campaign_id: a.campaignId, operation_status: 'ENABLE' }));
+        return ok({ list, page_info: { ...page, total_number: list.length, total_page: 1 } }, true);
+      }
       if (m[1] === 'campaign/status/update') {
-        for (const id of body?.campaign_ids ?? []) { const c = campaigns.get(String(id)); if (c) c.active = body.operation_status === 'ENABLE'; }
+        for (const id of body?.campaign_ids ?? []) { const c = campaigns.get(String(id)); if (c) setActive(c, body.operation_status === 'ENABLE'); }
         return ok({ campaign_ids: body?.campaign_ids ?? [] });
       }
       if (m[1] === 'campaign/update') {
@@ -205,19 +317,28 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://mock');
-      calls.push({ method: req.method ?? 'GET', path: url.pathname });
+      let body: unknown = null;
+      try {
+        body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
+      } catch {
+        body = null;
+      }
+      const call: MockCall = { method: req.method ?? 'GET', path: url.pathname, query: url.search, body };
+      calls.push(call);
       let out: { status: number; body: unknown };
       if (failing > 0) {
         failing--;
         out = { status: 500, body: { error: { message: 'temporarily unavailable' } } };
       } else {
-        let body: unknown = null;
-        try {
-          body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
-        } catch {
-          body = null;
-        }
         out = route(req.method ?? 'GET', url, body);
+      }
+      const cut = cuts.findIndex((x) => x.match(call));
+      if (cut >= 0) {
+        const [{ mode, hit }] = cuts.splice(cut, 1);
+        if (mode === 'drop') req.socket.destroy();
+        else stalled.push(res);
+        hit(call);
+        return;
       }
       res.writeHead(out.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(out.body));
@@ -228,12 +349,19 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
   return {
     url: `http://127.0.0.1:${port}`,
     campaigns,
+    adsets,
     calls,
     advanceTo(ms) {
       for (; clock + HOUR <= ms; clock += HOUR) deliverHour(clock);
     },
     purchasesSince: (ms) => purchases.filter((x) => x.at >= ms).map(({ at: _at, ...rest }) => rest),
     failNext: (n) => void (failing = n),
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    cut: (match, mode) => new Promise<MockCall>((hit) => void cuts.push({ match, mode, hit })),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const res of stalled.splice(0)) res.socket?.destroy();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -10,7 +10,14 @@ export interface External {
 }
 
 export interface PublishInput {
+  /** The campaign's name on the platform; it holds `[key]`. */
   name: string;
+  /**
+   * The campaign's unique key (`txc-{budget}-{platform}-{type}`): the name carries it as `[key]`, and a publish looks
+   * objects up by it before creating any, so an attempt cut short between a create and storing its id never
+   * creates a second one.
+   */
+  key: string;
   campaignType: string;
   dailyBudget: number;
   currency: string;
@@ -20,10 +27,55 @@ export interface PublishInput {
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string; retriable: boolean };
 
+/** The steps of a publish: a failure names the one it stopped at (`activate`: the campaign may already run). */
+export type PublishStep = 'campaign' | 'adset' | 'activate';
+export type PublishOutcome = { ok: true; value: External } | { ok: false; error: string; retriable: boolean; step: PublishStep };
+
+/**
+ * What a publish resumes from, and where it records progress. `existing`: the ids stored by an earlier attempt.
+ * `save` stores an id the moment the platform returned it (before the next call); it throws when the attempt no
+ * longer owns the campaign (its lease was taken over) or the store is away, and the publish then stops there: the
+ * campaign stays `publishing` and is resumed later.
+ */
+export interface PublishProgress {
+  existing: { campaignId: string | null; adsetId: string | null };
+  save(ids: { campaignId?: string; adsetId?: string }): Promise<void>;
+}
+
+/** An object found at the platform by its key. */
+export interface Found {
+  id: string;
+  name: string;
+  active: boolean;
+}
+
+/**
+ * Of the objects a lookup returned, the one carrying `[key]` in its name: the stored id when it is among them, else
+ * the oldest (smallest numeric id; duplicates left by older versions stay as they are). Pure.
+ */
+export function pickFound(list: Found[], key: string, storedId: string | null = null): Found | null {
+  const mine = list.filter((f) => f.name.includes(`[${key}]`));
+  if (storedId) return mine.find((f) => f.id === storedId) ?? null;
+  const byId = (f: Found) => (/^\d+$/.test(f.id) ? BigInt(f.id) : null);
+  return mine.sort((a, b) => {
+    const x = byId(a);
+    const y = byId(b);
+    return x !== null && y !== null ? (x < y ? -1 : x > y ? 1 : 0) : a.id.localeCompare(b.id);
+  })[0] ?? null;
+}
+
+/** A failed call as a publish failure at `step`. */
+export const atStep = (r: { error: string; retriable: boolean }, step: PublishStep): PublishOutcome => ({ ok: false, error: r.error, retriable: r.retriable, step });
+
 export interface PlatformAdapter {
   platform: Platform;
-  /** Creates the campaign (and its ad set / ad group) paused, then starts it. */
-  publish(c: PublishInput): Promise<Outcome<External>>;
+  /**
+   * Creates the campaign (and its ad set / ad group; Google: its budget) paused, then starts it: step by step,
+   * each object looked up by `[key]` before it is created and its id saved as soon as it is known, so a call
+   * repeated after any interruption finishes the same objects. Starting is skipped when the platform says the
+   * campaign already runs.
+   */
+  publish(c: PublishInput, progress: PublishProgress): Promise<PublishOutcome>;
   setActive(ext: External, active: boolean): Promise<Outcome<void>>;
   setDailyBudget(ext: External, amount: number): Promise<Outcome<void>>;
   /** Lifetime totals per external campaign id (the platform's own conversion claim included). */
@@ -61,4 +113,4 @@ export const num = (v: unknown): number => {
 };
 
 /** A platform without credentials in the configuration. */
-export const notConfigured = (what: string): Outcome<never> => ({ ok: false, error: `${what} is not configured`, retriable: false });
+export const notConfigured = (what: string): { ok: false; error: string; retriable: false } => ({ ok: false, error: `${what} is not configured`, retriable: false });

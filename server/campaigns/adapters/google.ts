@@ -2,12 +2,19 @@
 // PAUSED with Maximize conversions and enabled once created; status and budget edits are update operations with
 // an update mask; lifetime metrics through googleAds:search with GAQL (cost_micros, conversions,
 // conversions_value). external_adset_id holds the budget's resource name (the campaign's budget is edited there).
+// Before creating the budget or the campaign, googleAds:search looks it up by `[key]` in its name (GAQL LIKE), so
+// an interrupted attempt's objects are reused (Google also refuses a second campaign of the same name).
 import type { CampaignsConfig } from '../config.js';
 import type { Stats } from '../model.js';
-import { call, notConfigured, num, type External, type Outcome, type PlatformAdapter } from './adapter.js';
+import { atStep, call, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
 
 export const GOOGLE_ADS_VERSION = 'v22';
 const micros = (x: number) => String(Math.round(x * 1_000_000));
+
+/** A GAQL LIKE pattern for names containing `[key]`: [, ], % and _ match literally inside brackets. Pure. */
+export function gaqlLike(key: string): string {
+  return `%${`[${key}]`.replace(/[[\]%_]/g, (ch) => `[${ch}]`)}%`;
+}
 
 export function createGoogleAdapter(cfg: CampaignsConfig): PlatformAdapter {
   const { customerId: cid, token, developerToken } = cfg.google;
@@ -17,23 +24,65 @@ export function createGoogleAdapter(cfg: CampaignsConfig): PlatformAdapter {
   const ready = cid && token && developerToken;
   const missing = () => notConfigured('GOOGLE_ADS_CUSTOMER_ID / GOOGLE_ADS_TOKEN / GOOGLE_ADS_DEVELOPER_TOKEN');
   const rn = (r: Outcome<any>) => (r.ok ? String(r.value?.results?.[0]?.resourceName ?? '') : '');
+  /** googleAds:search (first page: a key names one object): the publish's lookups by key. */
+  const search = async (query: string, row: (r: any) => Found): Promise<Outcome<Found[]>> => {
+    const r = await call(`${base}/googleAds:search`, { method: 'POST', headers, body: { query } });
+    if (!r.ok) return r;
+    const results = r.value?.results ?? [];
+    if (!Array.isArray(results)) return { ok: false, error: 'Google Ads answered googleAds:search without results', retriable: false };
+    return { ok: true, value: results.map(row) };
+  };
   return {
     platform: 'google_ads',
-    async publish(c): Promise<Outcome<External>> {
-      if (!ready) return missing();
-      const budget = await mutate('campaignBudgets', [{ create: { name: `${c.name} — budget`, amountMicros: micros(c.dailyBudget), deliveryMethod: 'STANDARD', explicitlyShared: false } }]);
-      if (!budget.ok) return budget;
-      const camp = await mutate('campaigns', [{
-        create: {
-          name: c.name, status: 'PAUSED', advertisingChannelType: c.campaignType === 'prospecting' ? 'DEMAND_GEN' : 'DISPLAY',
-          campaignBudget: rn(budget), maximizeConversions: {}, containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
-        },
-      }]);
-      if (!camp.ok) return camp;
-      const resource = rn(camp);
-      const on = await mutate('campaigns', [{ updateMask: 'status', update: { resourceName: resource, status: 'ENABLED' } }]);
-      if (!on.ok) return on;
-      return { ok: true, value: { campaignId: resource.split('/').pop() ?? resource, adsetId: rn(budget) } };
+    async publish(c, progress): Promise<PublishOutcome> {
+      if (!ready) return atStep(missing(), 'campaign');
+      const like = gaqlLike(c.key);
+      // 1. The budget (held as the "ad set"): the stored resource, else one found by its key, else a new one.
+      let budgetRn = progress.existing.adsetId;
+      let created = false;
+      if (!budgetRn) {
+        const found = await search(`SELECT campaign_budget.resource_name, campaign_budget.name FROM campaign_budget WHERE campaign_budget.name LIKE '${like}' AND campaign_budget.status != 'REMOVED'`,
+          (r) => ({ id: String(r.campaignBudget?.resourceName ?? ''), name: String(r.campaignBudget?.name ?? ''), active: true }));
+        if (!found.ok) return atStep(found, 'adset');
+        budgetRn = pickFound(found.value, c.key)?.id ?? null;
+        if (!budgetRn) {
+          const budget = await mutate('campaignBudgets', [{ create: { name: `${c.name} — budget`, amountMicros: micros(c.dailyBudget), deliveryMethod: 'STANDARD', explicitlyShared: false } }]);
+          if (!budget.ok) return atStep(budget, 'adset');
+          budgetRn = rn(budget);
+          if (!budgetRn) return { ok: false, error: 'Google Ads returned no budget resource name', retriable: false, step: 'adset' };
+          created = true;
+        }
+        await progress.save({ adsetId: budgetRn });
+      }
+      // 2. The campaign on it (PAUSED), likewise (a budget just created has no campaign on it).
+      const stored = progress.existing.campaignId;
+      let mine: Found | null = null;
+      if (!created) {
+        const found = await search(`SELECT campaign.id, campaign.name, campaign.status FROM campaign WHERE campaign.name LIKE '${like}' AND campaign.status != 'REMOVED'`,
+          (r) => ({ id: String(r.campaign?.id ?? ''), name: String(r.campaign?.name ?? ''), active: r.campaign?.status === 'ENABLED' }));
+        if (!found.ok) return atStep(found, 'campaign');
+        mine = pickFound(found.value, c.key, stored);
+      }
+      let campaignId = stored ?? mine?.id ?? null;
+      if (!campaignId) {
+        const camp = await mutate('campaigns', [{
+          create: {
+            name: c.name, status: 'PAUSED', advertisingChannelType: c.campaignType === 'prospecting' ? 'DEMAND_GEN' : 'DISPLAY',
+            campaignBudget: budgetRn, maximizeConversions: {}, containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
+          },
+        }]);
+        if (!camp.ok) return atStep(camp, 'campaign');
+        const resource = rn(camp);
+        campaignId = resource.split('/').pop() ?? '';
+        if (!campaignId) return { ok: false, error: 'Google Ads returned no campaign resource name', retriable: false, step: 'campaign' };
+      }
+      if (campaignId !== stored) await progress.save({ campaignId });
+      // 3. Enable it, unless it already runs.
+      if (!(mine?.id === campaignId && mine.active)) {
+        const on = await mutate('campaigns', [{ updateMask: 'status', update: { resourceName: `customers/${cid}/campaigns/${campaignId}`, status: 'ENABLED' } }]);
+        if (!on.ok) return atStep(on, 'activate');
+      }
+      return { ok: true, value: { campaignId, adsetId: budgetRn } };
     },
     async setActive(ext, active) {
       if (!ready) return missing();

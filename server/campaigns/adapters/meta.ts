@@ -1,10 +1,11 @@
 // Meta Marketing API (Graph v25.0): a campaign with its own daily budget (Advantage campaign budget, minor
 // units), objective OUTCOME_SALES, special_ad_categories [] (required on every campaign); one ad set carrying
-// the targeting; status changes and budget edits with POST /{campaign-id}; lifetime insights per campaign with
-// GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
+// the targeting; before creating either, GET /act_{id}/campaigns filtered on the name containing `[key]` (and
+// GET /{campaign-id}/adsets) finds one an interrupted attempt created; status changes and budget edits with
+// POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
 import type { CampaignsConfig } from '../config.js';
 import type { Stats } from '../model.js';
-import { call, notConfigured, num, type External, type Outcome, type PlatformAdapter, type PublishInput } from './adapter.js';
+import { atStep, call, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
 
 export const META_VERSION = 'v25.0';
 const minor = (x: number) => Math.round(x * 100);
@@ -28,24 +29,58 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
   const q = () => `access_token=${encodeURIComponent(token ?? '')}`;
   const post = (path: string, body: Record<string, unknown>) => call(`${base}/${path}?${q()}`, { method: 'POST', body });
   const ready = acct && token;
+  /** GET of an edge listing objects (`data`: [{id, name, status}], first 500): the publish's lookups by key. */
+  const lookup = async (path: string, params: Record<string, string>): Promise<Outcome<Found[]>> => {
+    const r = await call(`${base}/${path}?${new URLSearchParams({ ...params, limit: '500' })}&${q()}`, { method: 'GET' });
+    if (!r.ok) return r;
+    if (!Array.isArray(r.value?.data)) return { ok: false, error: `Meta answered ${path} without a data list`, retriable: false };
+    return { ok: true, value: (r.value.data as Record<string, unknown>[]).map((x) => ({ id: String(x.id ?? ''), name: String(x.name ?? ''), active: x.status === 'ACTIVE' })) };
+  };
   return {
     platform: 'meta',
-    async publish(c): Promise<Outcome<External>> {
-      if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
-      const camp = await post(`act_${acct}/campaigns`, {
-        name: c.name, objective: 'OUTCOME_SALES', status: 'PAUSED', special_ad_categories: [],
-        daily_budget: minor(c.dailyBudget), bid_strategy: 'LOWEST_COST_WITHOUT_CAP',
-      });
-      if (!camp.ok) return camp;
-      const campaignId = String(camp.value?.id ?? '');
-      const adset = await post(`act_${acct}/adsets`, {
-        name: `${c.name} — ad set`, campaign_id: campaignId, optimization_goal: 'OFFSITE_CONVERSIONS', billing_event: 'IMPRESSIONS',
-        targeting: metaTargeting(c.targeting), status: 'PAUSED',
-      });
-      if (!adset.ok) return adset;
-      const on = await post(campaignId, { status: 'ACTIVE' });
-      if (!on.ok) return on;
-      return { ok: true, value: { campaignId, adsetId: String(adset.value?.id ?? '') } };
+    async publish(c, progress): Promise<PublishOutcome> {
+      if (!ready) return atStep(notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN'), 'campaign');
+      // 1. The campaign: the stored id, else one found by its key, else a new one (PAUSED).
+      const found = await lookup(`act_${acct}/campaigns`, { fields: 'id,name,status', filtering: JSON.stringify([{ field: 'name', operator: 'CONTAIN', value: `[${c.key}]` }]) });
+      if (!found.ok) return atStep(found, 'campaign');
+      const stored = progress.existing.campaignId;
+      const mine = pickFound(found.value, c.key, stored);
+      let campaignId = stored ?? mine?.id ?? null;
+      let created = false;
+      if (!campaignId) {
+        const camp = await post(`act_${acct}/campaigns`, {
+          name: c.name, objective: 'OUTCOME_SALES', status: 'PAUSED', special_ad_categories: [],
+          daily_budget: minor(c.dailyBudget), bid_strategy: 'LOWEST_COST_WITHOUT_CAP',
+        });
+        if (!camp.ok) return atStep(camp, 'campaign');
+        campaignId = String(camp.value?.id ?? '');
+        if (!campaignId) return { ok: false, error: 'Meta returned no campaign id', retriable: false, step: 'campaign' };
+        created = true;
+      }
+      if (campaignId !== stored) await progress.save({ campaignId });
+      // 2. The ad set (a campaign just created has none to find).
+      let adsetId = progress.existing.adsetId;
+      if (!adsetId && !created) {
+        const sets = await lookup(`${campaignId}/adsets`, { fields: 'id,name,status' });
+        if (!sets.ok) return atStep(sets, 'adset');
+        adsetId = pickFound(sets.value, c.key)?.id ?? null;
+        if (adsetId) await progress.save({ adsetId });
+      }
+      if (!adsetId) {
+        const adset = await post(`act_${acct}/adsets`, {
+          name: `${c.name} — ad set`, campaign_id: campaignId, optimization_goal: 'OFFSITE_CONVERSIONS', billing_event: 'IMPRESSIONS',
+          targeting: metaTargeting(c.targeting), status: 'PAUSED',
+        });
+        if (!adset.ok) return atStep(adset, 'adset');
+        adsetId = String(adset.value?.id ?? '');
+        await progress.save({ adsetId });
+      }
+      // 3. Start it, unless it already runs (an earlier attempt started it and stopped before recording that).
+      if (!(mine?.id === campaignId && mine.active)) {
+        const on = await post(campaignId, { status: 'ACTIVE' });
+        if (!on.ok) return atStep(on, 'activate');
+      }
+      return { ok: true, value: { campaignId, adsetId } };
     },
     async setActive(ext, active) {
       if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');

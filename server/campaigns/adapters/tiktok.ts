@@ -1,10 +1,11 @@
 // TikTok Business API v1.3: campaign/create (WEB_CONVERSIONS, daily budget mode, created disabled) and one ad
-// group with the targeting, then campaign/status/update ENABLE; budget edits with campaign/update; lifetime
+// group with the targeting, each first looked up (campaign/get filtered by campaign_name `[key]`, adgroup/get by
+// campaign_ids) so an interrupted attempt's objects are reused, then campaign/status/update ENABLE; budget edits with campaign/update; lifetime
 // figures per campaign with report/integrated/get (BASIC, AUCTION_CAMPAIGN). Every answer is HTTP 200 with
 // {code, message, data}: code 0 is success, 40100 (rate limit) and 5xxxx are retried, the rest are refusals.
 import type { CampaignsConfig } from '../config.js';
 import type { Stats } from '../model.js';
-import { call, notConfigured, num, type External, type Outcome, type PlatformAdapter } from './adapter.js';
+import { atStep, call, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
 
 function unwrap(r: Outcome<any>): Outcome<any> {
   if (!r.ok) return r;
@@ -20,24 +21,60 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
   const post = async (path: string, body: Record<string, unknown>) => unwrap(await call(`${base}/${path}/`, { method: 'POST', headers, body: { advertiser_id: adv, ...body } }));
   const ready = adv && token;
   const missing = () => notConfigured('TIKTOK_ADVERTISER_ID / TIKTOK_ADS_TOKEN');
+  /** GET campaign/get or adgroup/get with a filtering object (first 1000): the publish's lookups by key. */
+  const lookup = async (path: string, filtering: Record<string, unknown>, row: (x: Record<string, unknown>) => Found): Promise<Outcome<Found[]>> => {
+    const qs = new URLSearchParams({ advertiser_id: adv ?? '', filtering: JSON.stringify(filtering), page: '1', page_size: '1000' });
+    const r = unwrap(await call(`${base}/${path}/?${qs}`, { method: 'GET', headers }));
+    if (!r.ok) return r;
+    if (!Array.isArray(r.value?.list)) return { ok: false, error: `TikTok answered ${path} without a list`, retriable: false };
+    return { ok: true, value: (r.value.list as Record<string, unknown>[]).map(row) };
+  };
   return {
     platform: 'tiktok',
-    async publish(c): Promise<Outcome<External>> {
-      if (!ready) return missing();
-      const camp = await post('campaign/create', { campaign_name: c.name.slice(0, 512), objective_type: 'WEB_CONVERSIONS', budget_mode: 'BUDGET_MODE_DAY', budget: c.dailyBudget, operation_status: 'DISABLE' });
-      if (!camp.ok) return camp;
-      const campaignId = String(camp.value.campaign_id ?? '');
-      const t = c.targeting;
-      const group = await post('adgroup/create', {
-        campaign_id: campaignId, adgroup_name: `${c.name} — ad group`.slice(0, 512), placement_type: 'PLACEMENT_TYPE_AUTOMATIC',
-        optimization_goal: 'CONVERT', billing_event: 'OCPM', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW',
-        audience_ids: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => a.external_id),
-        excluded_audience_ids: t.excluded_audiences.filter((a) => a.external_id).map((a) => a.external_id),
-      });
-      if (!group.ok) return group;
-      const on = await post('campaign/status/update', { campaign_ids: [campaignId], operation_status: 'ENABLE' });
-      if (!on.ok) return on;
-      return { ok: true, value: { campaignId, adsetId: String(group.value.adgroup_id ?? '') } };
+    async publish(c, progress): Promise<PublishOutcome> {
+      if (!ready) return atStep(missing(), 'campaign');
+      // 1. The campaign: the stored id, else one found by its key (campaign_name filters by fuzzy match: the key
+      // is checked here), else a new one (disabled).
+      const found = await lookup('campaign/get', { campaign_name: `[${c.key}]` }, (x) => ({ id: String(x.campaign_id ?? ''), name: String(x.campaign_name ?? ''), active: x.operation_status === 'ENABLE' }));
+      if (!found.ok) return atStep(found, 'campaign');
+      const stored = progress.existing.campaignId;
+      const mine = pickFound(found.value, c.key, stored);
+      let campaignId = stored ?? mine?.id ?? null;
+      let created = false;
+      if (!campaignId) {
+        const camp = await post('campaign/create', { campaign_name: c.name.slice(0, 512), objective_type: 'WEB_CONVERSIONS', budget_mode: 'BUDGET_MODE_DAY', budget: c.dailyBudget, operation_status: 'DISABLE' });
+        if (!camp.ok) return atStep(camp, 'campaign');
+        campaignId = String(camp.value.campaign_id ?? '');
+        if (!campaignId) return { ok: false, error: 'TikTok returned no campaign_id', retriable: false, step: 'campaign' };
+        created = true;
+      }
+      if (campaignId !== stored) await progress.save({ campaignId });
+      // 2. The ad group (a campaign just created has none to find).
+      let adsetId = progress.existing.adsetId;
+      if (!adsetId && !created) {
+        const groups = await lookup('adgroup/get', { campaign_ids: [campaignId] }, (x) => ({ id: String(x.adgroup_id ?? ''), name: String(x.adgroup_name ?? ''), active: x.operation_status === 'ENABLE' }));
+        if (!groups.ok) return atStep(groups, 'adset');
+        adsetId = pickFound(groups.value, c.key)?.id ?? null;
+        if (adsetId) await progress.save({ adsetId });
+      }
+      if (!adsetId) {
+        const t = c.targeting;
+        const group = await post('adgroup/create', {
+          campaign_id: campaignId, adgroup_name: `${c.name} — ad group`.slice(0, 512), placement_type: 'PLACEMENT_TYPE_AUTOMATIC',
+          optimization_goal: 'CONVERT', billing_event: 'OCPM', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW',
+          audience_ids: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => a.external_id),
+          excluded_audience_ids: t.excluded_audiences.filter((a) => a.external_id).map((a) => a.external_id),
+        });
+        if (!group.ok) return atStep(group, 'adset');
+        adsetId = String(group.value.adgroup_id ?? '');
+        await progress.save({ adsetId });
+      }
+      // 3. Enable it, unless it already runs.
+      if (!(mine?.id === campaignId && mine.active)) {
+        const on = await post('campaign/status/update', { campaign_ids: [campaignId], operation_status: 'ENABLE' });
+        if (!on.ok) return atStep(on, 'activate');
+      }
+      return { ok: true, value: { campaignId, adsetId } };
     },
     async setActive(ext, active) {
       if (!ready) return missing();

@@ -1,0 +1,74 @@
+// The resume decision of crash-safe publishing (publish.ts) and the adapters' pure helpers: which campaign an
+// approval or the job takes, where an attempt's outcome leaves it, which platform object a lookup resumes with.
+import { describe, expect, it } from 'vitest';
+import { pickFound } from './adapters/adapter.js';
+import { gaqlLike } from './adapters/google.js';
+import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
+
+const T = Date.UTC(2026, 2, 2, 12);
+const at = (ms: number) => new Date(ms).toISOString();
+
+describe('publishMove', () => {
+  it('starts a campaign pending review, resumes one whose attempt is gone, leaves one an attempt holds', () => {
+    expect(publishMove({ status: 'pending_review', publish_lease_until: null }, T)).toBe('start');
+    // An attempt that crashed keeps its lease until it runs out: nobody else publishes meanwhile.
+    expect(publishMove({ status: 'publishing', publish_lease_until: at(T + 1) }, T)).toBe('busy');
+    expect(publishMove({ status: 'publishing', publish_lease_until: at(T + PUBLISH_LEASE_MS) }, T)).toBe('busy');
+    expect(publishMove({ status: 'publishing', publish_lease_until: at(T - 1) }, T)).toBe('resume');
+    expect(publishMove({ status: 'publishing', publish_lease_until: at(T) }, T)).toBe('resume');
+    // Released (a start that may have taken effect failed): the next run takes it at once.
+    expect(publishMove({ status: 'publishing', publish_lease_until: null }, T)).toBe('resume');
+  });
+
+  it('has nothing to publish in any other status (a repeated approval never publishes twice)', () => {
+    for (const status of ['draft', 'active', 'paused', 'completed', 'failed'] as const) {
+      expect(publishMove({ status, publish_lease_until: null }, T)).toBe('none');
+    }
+  });
+});
+
+describe('publishEnd', () => {
+  it('ends active with the ids', () => {
+    expect(publishEnd({ ok: true, value: { campaignId: '12', adsetId: 'as12' } })).toEqual({ to: 'active', campaignId: '12', adsetId: 'as12' });
+  });
+
+  it('fails on a refusal before the campaign could run (it was created paused), retriable or not', () => {
+    expect(publishEnd({ ok: false, error: 'HTTP 500: down', retriable: true, step: 'campaign' })).toEqual({ to: 'failed', error: 'HTTP 500: down' });
+    expect(publishEnd({ ok: false, error: 'HTTP 400: targeting', retriable: false, step: 'adset' })).toEqual({ to: 'failed', error: 'HTTP 400: targeting' });
+    expect(publishEnd({ ok: false, error: 'HTTP 400: policy', retriable: false, step: 'activate' })).toEqual({ to: 'failed', error: 'starting it: HTTP 400: policy' });
+  });
+
+  it('keeps publishing (retried by the job) when starting it failed in a way that may have taken effect', () => {
+    expect(publishEnd({ ok: false, error: 'fetch failed', retriable: true, step: 'activate' })).toEqual({ to: 'retry', error: 'starting it: fetch failed' });
+  });
+});
+
+describe('names and lookups', () => {
+  it('the key always fits in the platform name', () => {
+    const key = campaignKey({ budget_id: 7, platform: 'google_ads', campaign_type: 'dynamic_remarketing' });
+    expect(key).toBe('txc-7-google_ads-dynamic_remarketing');
+    expect(platformName('Rock Night — Prospecting (meta)', 'txc-7-meta-prospecting')).toBe('Rock Night — Prospecting (meta) [txc-7-meta-prospecting]');
+    const long = platformName('x'.repeat(300), key);
+    expect(long.length).toBe(255);
+    expect(long.endsWith(` [${key}]`)).toBe(true);
+  });
+
+  it('picks the stored object, else the oldest carrying the key; never another campaign\'s', () => {
+    const key = 'txc-1-meta-prospecting';
+    const list = [
+      { id: '120000000000000010', name: `A [${key}]`, active: true },
+      { id: '99', name: `A [${key}]`, active: false },
+      { id: '5', name: 'A [txc-11-meta-prospecting]', active: false },
+      { id: '6', name: 'A [txc-1-meta-prospecting-x]', active: false },
+    ];
+    expect(pickFound(list, key)?.id).toBe('99');
+    expect(pickFound(list, key, '120000000000000010')?.id).toBe('120000000000000010');
+    expect(pickFound(list, key, '5')).toBeNull();
+    expect(pickFound(list, 'txc-2-meta-prospecting')).toBeNull();
+    expect(pickFound([], key)).toBeNull();
+  });
+
+  it('GAQL LIKE pattern escapes the brackets and underscores of the key', () => {
+    expect(gaqlLike('txc-3-google_ads-prospecting')).toBe('%[[]txc-3-google[_]ads-prospecting[]]%');
+  });
+});

@@ -1,0 +1,60 @@
+// Crash-safe publishing (README "Campaigns" → "Publishing"): what an approval or the resume job does with a
+// campaign, and what becomes of it after an attempt. Pure; service.ts carries it out.
+//
+// An approval first marks the campaign `publishing` (with a lease and a token) and only then calls the platform;
+// each platform id is stored as soon as the platform returns it, and every object is looked up by the campaign's
+// key before it is created. An attempt cut short (a crash, a kill, a lost connection) leaves the campaign
+// `publishing` with the ids stored so far; once its lease has run out, the next approval or the
+// `campaigns.resume_publishing` job takes it over and finishes the same objects.
+import type { PublishOutcome } from './adapters/adapter.js';
+import type { CampaignStatus, Platform } from './model.js';
+
+/**
+ * How long an attempt holds a campaign: renewed with each stored id. Every platform call times out after 15 s and
+ * an attempt makes at most two between two renewals, so a live attempt never loses it; a crashed one blocks the
+ * campaign this long at most.
+ */
+export const PUBLISH_LEASE_MS = 60_000;
+
+/** Longest human part of a platform name: the key follows it (Google Ads names are at most 255 characters). */
+const NAME_MAX = 255;
+
+/** The campaign's unique key, also its landing pages' utm_campaign. */
+export const campaignKey = (c: { budget_id: number; platform: Platform; campaign_type: string }): string => `txc-${c.budget_id}-${c.platform}-${c.campaign_type}`;
+
+/** Its name on the platform: `{name} [{key}]`, the name shortened so that the key always fits. */
+export function platformName(name: string, key: string): string {
+  const tail = ` [${key}]`;
+  return `${name.slice(0, NAME_MAX - tail.length)}${tail}`;
+}
+
+export type PublishMove =
+  /** pending review: take it and publish. */
+  | 'start'
+  /** publishing and nobody holds it (its attempt crashed or gave up): take it over and finish it. */
+  | 'resume'
+  /** publishing and an attempt holds it: leave it (a second attempt could create the objects twice). */
+  | 'busy'
+  /** any other status: nothing to publish. */
+  | 'none';
+
+/** What an approval (or the resume job) does with a campaign now. */
+export function publishMove(c: { status: CampaignStatus; publish_lease_until: string | null }, now: number): PublishMove {
+  if (c.status === 'pending_review') return 'start';
+  if (c.status !== 'publishing') return 'none';
+  return c.publish_lease_until === null || Date.parse(c.publish_lease_until) <= now ? 'resume' : 'busy';
+}
+
+export type PublishEnd =
+  | { to: 'active'; campaignId: string; adsetId: string | null }
+  /** Refused before the campaign could run (it was created paused): failed with the error. */
+  | { to: 'failed'; error: string }
+  /** Starting it failed in a way that may have taken effect: stays publishing, retried by the job. */
+  | { to: 'retry'; error: string };
+
+/** Where an attempt's outcome leaves the campaign. */
+export function publishEnd(r: PublishOutcome): PublishEnd {
+  if (r.ok) return { to: 'active', campaignId: r.value.campaignId, adsetId: r.value.adsetId };
+  const error = `${r.step === 'activate' ? 'starting it: ' : ''}${r.error}`.slice(0, 1000);
+  return r.step === 'activate' && r.retriable ? { to: 'retry', error } : { to: 'failed', error };
+}
