@@ -10,7 +10,7 @@ import { audienceRows, budgetSummary, campaignRows, formatRoas, readReport, seri
 const W = 720;
 const H = 170;
 const M = { l: 56, r: 16, t: 12, b: 22 };
-const STATUS_LABEL: Record<string, string> = { draft: 'Draft', pending_review: 'In review', active: 'Active', paused: 'Paused', completed: 'Completed', failed: 'Failed' };
+const STATUS_LABEL: Record<string, string> = { draft: 'Draft', pending_review: 'In review', publishing: 'Publishing…', active: 'Active', paused: 'Paused', completed: 'Completed', failed: 'Failed' };
 
 /** Cumulative spend and tracked revenue per sync as two lines on one money scale. */
 function renderSeries(svg: SVGSVGElement, pts: SeriesPoint[], currency: string): void {
