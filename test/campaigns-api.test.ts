@@ -105,6 +105,23 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect(ext(pro.id).active).toBe(true);
     expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: 7.5 }, adKey)).json.campaign.daily_budget).toBe(7.5);
     expect(ext(pro.id).daily).toBe(7.5);
+    // A hand-set daily budget never passes the budget's headroom: the daily limit (60) minus what the other
+    // running campaigns take a day, what is left of the total, and the platform's own daily_limit (TikTok 10).
+    const huge = await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: 5000 }, adKey);
+    expect(huge.status, huge.text).toBe(400);
+    expect(huge.json.error).toMatchObject({ code: 'invalid_field', field: 'daily_budget', cap: 'daily_budget_limit' });
+    const others = [...mock.campaigns.values()].filter((m) => !m.utm?.endsWith('-meta-prospecting')).reduce((s2, m) => s2 + m.daily, 0);
+    expect(huge.json.error.max).toBeCloseTo(Math.floor((60 - others) * 100 + 1e-6) / 100, 2);
+    expect(huge.json.error.message).toContain('daily_budget_limit 60');
+    expect(ext(pro.id).daily).toBe(7.5);
+    expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: Math.round((huge.json.error.max + 0.01) * 100) / 100 }, adKey)).status).toBe(400);
+    expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: huge.json.error.max }, adKey)).json.campaign.daily_budget).toBe(huge.json.error.max);
+    expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: 7.5 }, adKey)).json.campaign.daily_budget).toBe(7.5);
+    const tk = suite.json.campaigns.find((c: any) => c.platform === 'tiktok' && c.campaign_type === 'prospecting');
+    const tkOthers = [...mock.campaigns.values()].filter((m) => m.platform === 'tiktok' && !m.utm?.endsWith('-tiktok-prospecting')).reduce((s2, m) => s2 + m.daily, 0);
+    const tkr = await api('PUT', `/api/v1/campaigns/${tk.id}/daily-budget`, { daily_budget: 10 - tkOthers + 0.5 }, adKey);
+    expect(tkr.status, tkr.text).toBe(400);
+    expect(tkr.json.error).toMatchObject({ field: 'daily_budget', cap: 'platform_allocations.tiktok.daily_limit' });
     expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: 900 }, adKey)).json.total_budget).toBe(900);
     // An amount below a cent would be stored as 0.00: refused with the field, not a 500 from the database.
     for (const tiny of [1e-10, 5e-324, 0.001]) {

@@ -7,7 +7,7 @@
 // is that win probability, clamped to [minShare, maxShare] (explore a little, never bet everything), then
 // renormalised. Campaigns without data share the prior: the first day is an equal split.
 import { beta } from './rng.js';
-import { cents, DAY_MS, floorCents, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+import { cents, DAY_MS, floorCents, floorTo, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export interface PaceInput {
   total: number;
@@ -172,4 +172,54 @@ export function startingBudgets(inp: StartingInput): Map<number, number> {
     headroom -= d;
   }
   return out;
+}
+
+export interface CapInput {
+  total: number;
+  spent: number;
+  dailyLimit: number | null;
+  platformAllocations: PlatformAllocations;
+  /** The campaign whose daily budget is set by hand. */
+  platform: Platform;
+  /**
+   * The budget's other campaigns that spend today at their daily budgets: active, being published, or paused by the
+   * daily-limit rule (which resumes them itself).
+   */
+  others: { platform: Platform; daily: number }[];
+  /** The currency's minor-unit exponent (model.ts decimalsOf); 2 by default. */
+  decimals?: number;
+}
+
+export interface DailyCap {
+  /** The largest daily budget the campaign may be given (cents floored, never below 0). */
+  max: number;
+  /** The field whose limit binds: total_budget, daily_budget_limit or platform_allocations.{p}.daily_limit. */
+  by: string;
+  /** Each limit in words with its numbers (the binding one first). */
+  detail: string[];
+}
+
+/**
+ * The cap on a daily budget set by hand (PUT /api/v1/campaigns/{id}/daily-budget): with it, the daily budgets of
+ * the budget's spending campaigns add up to at most (1) what is left of the total, (2) the budget's daily limit and
+ * (3) the platform's own daily_limit for the campaigns of that platform: the same invariants the daily split keeps
+ * (dailyTarget ≤ the limit and what is left; allocate caps each platform). The platforms then pace within a day,
+ * so delivery stays inside the documented tolerance. Pure.
+ */
+export function dailyBudgetCap(inp: CapInput): DailyCap {
+  const sum = (xs: { daily: number }[]) => cents(xs.reduce((s, x) => s + x.daily, 0));
+  const others = sum(inp.others);
+  const remaining = cents(Math.max(0, inp.total - inp.spent));
+  const caps: { by: string; max: number; detail: string }[] = [
+    { by: 'total_budget', max: remaining - others, detail: `total_budget ${inp.total} with ${remaining} left, minus ${others} a day the budget's other running campaigns take` },
+  ];
+  if (inp.dailyLimit !== null) caps.push({ by: 'daily_budget_limit', max: inp.dailyLimit - others, detail: `daily_budget_limit ${inp.dailyLimit}, minus ${others} a day the budget's other running campaigns take` });
+  const pl = inp.platformAllocations[inp.platform]?.daily_limit;
+  if (pl !== undefined) {
+    const same = sum(inp.others.filter((o) => o.platform === inp.platform));
+    caps.push({ by: `platform_allocations.${inp.platform}.daily_limit`, max: pl - same, detail: `platform_allocations.${inp.platform}.daily_limit ${pl}, minus ${same} a day the other ${inp.platform} campaigns take` });
+  }
+  caps.sort((a, b) => a.max - b.max);
+  const floor = (x: number) => Math.max(0, floorTo(x, inp.decimals ?? 2));
+  return { max: floor(caps[0].max), by: caps[0].by, detail: caps.map((c) => `${c.detail}: at most ${floor(c.max)}`) };
 }

@@ -39,6 +39,31 @@ export const cents = (x: number): number => Math.round(x * 100) / 100;
 /** Floors to the cent: an amount given to a platform never rounds up past what is left. */
 export const floorCents = (x: number): number => Math.floor(x * 100 + 1e-6) / 100;
 
+/**
+ * ISO 4217 minor-unit exponent of a currency as Node's ICU knows it (JPY 0, EUR 2, KWD 3; CLDR's digits, which are
+ * also the Meta Marketing API's currency offsets: HUF, TWD, ISK 0), or null for a code ICU does not list as a
+ * currency in use (ZZZ, XXX). Pure.
+ */
+const KNOWN = new Set(Intl.supportedValuesOf('currency'));
+export function currencyDecimals(code: string): number | null {
+  if (!/^[A-Z]{3}$/.test(code) || !KNOWN.has(code)) return null;
+  return new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+}
+/** The exponent for amounts already stored in `code` (2 for a code not known: never thrown on old rows). */
+export const decimalsOf = (code: string): number => currencyDecimals(code) ?? 2;
+/** Floors to the currency's minor unit (`decimals` digits): an amount given to a platform never rounds up. */
+export const floorTo = (x: number, decimals: number): number => {
+  const f = 10 ** decimals;
+  return Math.floor(x * f + 1e-6) / f;
+};
+/** The amount in the currency's minor units (JPY 1109 → 1109, EUR 11.09 → 1109, KWD 1.125 → 1125). */
+export const toMinor = (x: number, decimals: number): number => Math.round(x * 10 ** decimals);
+/** Whether `x` has at most the currency's decimals (1e-6 slack for binary floating point). */
+export const fitsDecimals = (x: number, decimals: number): boolean => {
+  const f = x * 10 ** decimals;
+  return Math.abs(f - Math.round(f)) < 1e-6 * Math.max(1, Math.abs(f)) ;
+};
+
 export interface PlatformShare {
   percentage: number;
   daily_limit?: number;

@@ -25,7 +25,8 @@ type Service = CampaignsCore['service'];
 const outOfScope = (who: Who | null, permission: Permission, organizer: string): Reply | null =>
   !who || who.role === 'admin' ? null : scopeRefusal(who, permission, { organizer }, `organizer ${organizer}`);
 
-const refused = (r: { code: 'not_found' | 'conflict'; message: string }) => fail(r.code, r.message);
+const refused = (r: { code: 'not_found' | 'conflict'; message: string } | { code: 'invalid'; field: string; message: string; max?: number; cap?: string }) =>
+  r.code === 'invalid' ? fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.cap === undefined ? {} : { cap: r.cap }) }) : fail(r.code, r.message);
 
 export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable; now: () => number }): void {
   const { service, db, now } = deps;

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
-import { canMove, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
+import { dailyBudgetCap } from './allocate.js';
+import { canMove, decimalsOf, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
 import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { startingDailyBudgets } from './review.js';
 import type { Action, Decision } from './rules.js';
@@ -48,7 +49,11 @@ export interface ServiceDeps {
   notify(n: LowBudgetNotice): Promise<void>;
 }
 
-export type Result<T> = { ok: true; value: T } | { ok: false; code: 'not_found' | 'conflict'; message: string };
+export type Result<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: 'not_found' | 'conflict'; message: string }
+  /** A refused value: answered 400 invalid_field naming `field` (and `max`, the largest accepted, when there is one). */
+  | { ok: false; code: 'invalid'; field: string; message: string; max?: number; cap?: string };
 
 const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
 
@@ -198,10 +203,25 @@ export function createService(deps: ServiceDeps) {
     return { ok: true, value: moved ?? c };
   }
 
+  /**
+   * A daily budget set by hand: never more than the budget's headroom (allocate.ts dailyBudgetCap: what is left of
+   * the total, the daily limit and the platform's daily_limit, each minus what the budget's other spending campaigns
+   * take a day). Above it: refused with the cap and its numbers, nothing sent to the platform.
+   */
   async function setDailyBudget(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
     const c = await S.campaign(db, tenant, id);
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     if (!c.external_campaign_id || (c.status !== 'active' && c.status !== 'paused')) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: only a published campaign has a daily budget.` };
+    const b = (await S.budget(db, tenant, c.budget_id))!;
+    const spending = (x: Campaign) => x.status === 'active' || x.status === 'publishing' || (x.status === 'paused' && x.status_reason === 'daily_limit');
+    const others = (await S.campaigns(db, tenant, b.id)).filter((x) => x.id !== c.id && spending(x)).map((x) => ({ platform: x.platform, daily: x.daily_budget }));
+    const cap = dailyBudgetCap({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, platformAllocations: b.platform_allocations, platform: c.platform, others, decimals: decimalsOf(b.currency) });
+    if (amount > cap.max) {
+      return {
+        ok: false, code: 'invalid', field: 'daily_budget', max: cap.max, cap: cap.by,
+        message: `daily_budget ${amount} ${b.currency} is above the most campaign ${id} may get: ${cap.max} ${b.currency} a day, set by ${cap.by} (${cap.detail.join('; ')}).`,
+      };
+    }
     const r = await adapters[c.platform].setDailyBudget(ext(c), amount);
     if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
     return { ok: true, value: (await S.setDaily(db, tenant, id, amount, now()))! };
