@@ -110,6 +110,29 @@ describe('server-side conversions', () => {
     expect(metrics).toMatch(/tx_conversions_total\{provider="meta",outcome="sent"\} [1-9]/);
   });
 
+  it('forwards an order once per destination even when it arrives under several event ids (in one commit or later)', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-order-once');
+    await addCode(base, t, metaCode('444444444444444', null));
+    await addCode(base, t, { provider: 'tiktok', organizer_id: null, settings: { pixel_id: 'D17TA5JC77UDOT6CA5FA' }, secrets: { access_token: 'tt' } });
+    const first = purchase();
+    const order = first.entities.order_id;
+    const again = () => purchase({ entities: { ...first.entities } });
+    expect((await postEvents(base, t, [first, again()])).accepted).toBe(2);
+    expect((await postEvents(base, t, [again()])).accepted).toBe(1);
+    // Another order goes as usual.
+    const other = purchase();
+    expect((await postEvents(base, t, [other])).accepted).toBe(1);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t)).counts.every((c) => c.pending === 0);
+    }, 180_000, 500);
+    const items = (await rowsOf(t)).items;
+    expect(items.map((i) => [i.destination.split(':')[0], i.event_id]).sort()).toEqual(
+      [['meta', first.event_id], ['meta', other.event_id], ['tiktok', first.event_id], ['tiktok', other.event_id]].sort());
+    const sent = mock.received.filter((r) => JSON.stringify(r.body).includes(order));
+    expect(sent).toHaveLength(2);
+  });
+
   it('delivers once after a 429, and a 400 is dead with the provider\'s reason while the rest of the batch is sent', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-retry');
     await addCode(base, t, metaCode('444444444444444', 'O1'));

@@ -109,7 +109,20 @@ ins AS (
       'fbp', context->>'fbp', 'gclid', clicks->>'gclid', 'ttclid', clicks->>'ttclid', 'ttp', context->>'ttp',
       'utm', NULLIF(utm, '{}'::jsonb))),
     payload->'customer'->'match_keys'->(CASE provider WHEN 'google_ads' THEN 'google' ELSE provider END)
-  FROM dest WHERE basis IS NOT NULL
+  FROM (
+    -- One purchase per order and destination: the first of this commit's rows for an order (by time, then id),
+    -- and none when an earlier commit already queued the order for the destination (migration 023).
+    SELECT DISTINCT ON (d.tenant_id, d.provider, d.code_id, CASE WHEN d.event_name = 'order_completed' THEN d.entities->>'order_id' END,
+      CASE WHEN d.event_name = 'order_completed' AND d.entities->>'order_id' IS NOT NULL THEN NULL ELSE d.event_id END) d.*
+    FROM dest d
+    WHERE d.basis IS NOT NULL
+      AND NOT (d.event_name = 'order_completed' AND d.entities->>'order_id' IS NOT NULL AND EXISTS (
+        SELECT 1 FROM conversion_outbox o
+        WHERE o.tenant_id = d.tenant_id AND o.destination = d.provider || ':' || d.code_id
+          AND o.event_name = 'order_completed' AND o.data->>'order_id' = d.entities->>'order_id'))
+    ORDER BY d.tenant_id, d.provider, d.code_id, CASE WHEN d.event_name = 'order_completed' THEN d.entities->>'order_id' END,
+      CASE WHEN d.event_name = 'order_completed' AND d.entities->>'order_id' IS NOT NULL THEN NULL ELSE d.event_id END, d.occurred_at, d.event_id
+  ) once
   ON CONFLICT (tenant_id, destination, event_id) DO NOTHING
   RETURNING 1
 )
