@@ -3,7 +3,7 @@
 // recommendations. Bodies are checked by schemas.ts; outcomes of the service become replies here.
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
+import { collect, cursor, id, idPage, int, nextCursor, pageOf, text } from '../http/params.js';
 import type { Reply } from '../http/uws.js';
 import { parseBuild, parseCoefficients, parseEstimate, parseEstimateRequest } from './schemas.js';
 import { SEED_COEFFICIENTS } from './score.js';
@@ -53,12 +53,9 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
   router.add({
     method: 'get', path: '/api/v1/audiences', auth: 'secret', ...P, query: ['limit', 'cursor'],
     handler: async ({ info, principal }) => {
-      const q = collect({
-        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
-        after: cursor(info.query.get('cursor'), 'audiences', ['id']),
-      });
-      if (!q.ok) return paramFail(q.error);
-      const page = pageOf(await store.list(tid(principal), q.value.after ? Number(q.value.after[0]) : 0, q.value.limit + 1), q.value.limit);
+      const p = idPage(info.query, 'audiences');
+      if (!p.ok) return paramFail(p.error);
+      const page = pageOf(await store.list(tid(principal), p.value.after ?? 0, p.value.limit + 1), p.value.limit);
       return { status: 200, body: { audiences: page.rows, next_cursor: nextCursor('audiences', page, (a) => [a.id]) } };
     },
   });

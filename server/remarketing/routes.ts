@@ -2,7 +2,7 @@
 // (built at once: building → ready), read, member pages, the platform export (digests only), sync now, delete.
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, nextCursor, pageOf } from '../http/params.js';
+import { collect, cursor, id, idPage, int, nextCursor, pageOf } from '../http/params.js';
 import { audienceView } from './store.js';
 import { parseNewAudience } from './schemas.js';
 import type { Remarketing } from './index.js';
@@ -24,12 +24,9 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
   router.add({
     method: 'get', path: '/api/v1/remarketing-audiences', auth: 'secret', ...P, query: ['limit', 'cursor'],
     handler: async ({ info, principal }) => {
-      const q = collect({
-        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
-        after: cursor(info.query.get('cursor'), 'remarketing_audiences', ['id']),
-      });
-      if (!q.ok) return paramFail(q.error);
-      const page = pageOf(await store.list(principal.tenant.tenant_id, q.value.after ? Number(q.value.after[0]) : 0, q.value.limit + 1), q.value.limit);
+      const p = idPage(info.query, 'remarketing_audiences');
+      if (!p.ok) return paramFail(p.error);
+      const page = pageOf(await store.list(principal.tenant.tenant_id, p.value.after ?? 0, p.value.limit + 1), p.value.limit);
       return { status: 200, body: { audiences: page.rows.map(audienceView), next_cursor: nextCursor('remarketing_audiences', page, (a) => [a.id]) } };
     },
   });
