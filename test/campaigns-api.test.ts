@@ -205,6 +205,47 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect((await api('POST', '/api/v1/campaigns/999999/approve')).status).toBe(409);
   });
 
+  it('takes amounts in the currency\'s own minor units, and sends them so to every platform', async () => {
+    const make = (body: Record<string, unknown>) => api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'OJ', allocation_strategy: 'equal_split', ends_at: new Date(Date.now() + 7 * 86_400_000).toISOString(), ...body });
+    // The yen has no minor unit; the Kuwaiti dinar has three; ZZZ is no currency.
+    for (const [body, field] of [[{ total_budget: 150000.55, currency: 'JPY' }, 'total_budget'], [{ total_budget: 150000, daily_budget_limit: 15000.25, currency: 'JPY' }, 'daily_budget_limit'],
+      [{ total_budget: 500.1255, currency: 'KWD' }, 'total_budget'], [{ total_budget: 100, currency: 'ZZZ' }, 'currency'], [{ total_budget: 10.005, currency: 'EUR' }, 'total_budget']] as const) {
+      const r = await make(body);
+      expect({ status: r.status, field: r.json.error?.field }, JSON.stringify(body)).toEqual({ status: 400, field });
+    }
+    const kwd = await make({ total_budget: 500.125, currency: 'KWD' });
+    expect(kwd.status, kwd.text).toBe(201);
+    expect(kwd.json.total_budget).toBe(500.125);
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${kwd.json.id}`, { total_budget: 600.375 })).json.total_budget).toBe(600.375);
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${kwd.json.id}`, { total_budget: 600.3755 })).json.error?.field).toBe('total_budget');
+
+    const jpy = await make({ total_budget: 100000, currency: 'JPY' });
+    expect(jpy.status, jpy.text).toBe(201);
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${jpy.json.id}`, { total_budget: 100000.5 })).json.error?.field).toBe('total_budget');
+    const suite = await api('POST', `/api/v1/campaigns/budgets/${jpy.json.id}/suite`, {});
+    await api('POST', `/api/v1/campaigns/budgets/${jpy.json.id}/submit`);
+    const before = mock.calls.length;
+    const daily: number[] = [];
+    for (const c of suite.json.campaigns) {
+      const r = await api('POST', `/api/v1/campaigns/${c.id}/approve`);
+      expect(r.json.campaign?.status, r.text).toBe('active');
+      daily.push(r.json.campaign.daily_budget);
+    }
+    // 100000 JPY over 7 days split 12 ways: 1190 yen each (1190.47 before, sent to Meta as 119047).
+    expect(daily.every((d) => Number.isInteger(d) && d === 1190)).toBe(true);
+    const sent = mock.calls.slice(before);
+    const metaBudgets = sent.filter((c) => /\/act_1001\/campaigns$/.test(c.path) && c.method === 'POST').map((c) => c.body.daily_budget);
+    expect(metaBudgets).toEqual([1190, 1190, 1190, 1190]);
+    const googleMicros = sent.filter((c) => c.path.endsWith('/campaignBudgets:mutate')).map((c) => c.body.operations[0].create.amountMicros);
+    expect(googleMicros).toEqual(['1190000000', '1190000000', '1190000000', '1190000000']);
+    expect(sent.filter((c) => c.path === '/open_api/v1.3/campaign/create/').map((c) => c.body.budget)).toEqual([1190, 1190, 1190, 1190]);
+    // A daily budget by hand: whole yen only; the platform gets it as such.
+    const meta = suite.json.campaigns.find((c: any) => c.platform === 'meta');
+    expect((await api('PUT', `/api/v1/campaigns/${meta.id}/daily-budget`, { daily_budget: 1000.5 })).json.error?.field).toBe('daily_budget');
+    expect((await api('PUT', `/api/v1/campaigns/${meta.id}/daily-budget`, { daily_budget: 1000 })).json.campaign?.daily_budget).toBe(1000);
+    expect(mock.calls.at(-1)!.body).toMatchObject({ daily_budget: 1000 });
+  });
+
   it('reports one currency at a time: amounts in EUR and USD are never added up', async () => {
     for (const [total, currency] of [[1000, 'EUR'], [7, 'USD']] as const) {
       expect((await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'OCUR', total_budget: total, currency })).status).toBe(201);

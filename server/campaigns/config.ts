@@ -4,12 +4,20 @@
 
 export interface CampaignsConfig {
   urls: { meta: string; googleAds: string; tiktok: string };
-  meta: { adAccountId: string | null; token: string | null };
-  google: { customerId: string | null; token: string | null; developerToken: string | null };
-  tiktok: { advertiserId: string | null; token: string | null };
+  /**
+   * `currency`: the ad account's currency when configured (META_AD_ACCOUNT_CURRENCY, GOOGLE_ADS_CURRENCY,
+   * TIKTOK_ADVERTISER_CURRENCY). The platforms take every amount in the account's currency and none takes one per
+   * campaign: a budget in another currency is refused there. Unset: the budget's currency is trusted to be the
+   * account's (README "Campaigns" → "Currency").
+   */
+  meta: { adAccountId: string | null; token: string | null; currency: string | null };
+  google: { customerId: string | null; token: string | null; developerToken: string | null; currency: string | null };
+  tiktok: { advertiserId: string | null; token: string | null; currency: string | null };
   /** CAMPAIGNS_WEBHOOK_URL: where notices (budget below 20 %) are POSTed as JSON; unset = logged only. */
   webhookUrl: string | null;
 }
+
+import { currencyDecimals } from './model.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -39,15 +47,24 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     return raw;
   };
   const secret = (name: string): string | null => env[name] || null;
+  const currency = (name: string): string | null => {
+    const raw = env[name];
+    if (!raw) return null;
+    if (currencyDecimals(raw) === null) {
+      problems.push(`${name} must be an ISO 4217 currency code in use (EUR)`);
+      return null;
+    }
+    return raw;
+  };
   return {
     urls: {
       meta: url('META_GRAPH_URL', 'https://graph.facebook.com'),
       googleAds: url('GOOGLE_ADS_URL', 'https://googleads.googleapis.com'),
       tiktok: url('TIKTOK_API_URL', 'https://business-api.tiktok.com'),
     },
-    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN') },
-    google: { customerId: id('GOOGLE_ADS_CUSTOMER_ID'), token: secret('GOOGLE_ADS_TOKEN'), developerToken: secret('GOOGLE_ADS_DEVELOPER_TOKEN') },
-    tiktok: { advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN') },
+    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN'), currency: currency('META_AD_ACCOUNT_CURRENCY') },
+    google: { customerId: id('GOOGLE_ADS_CUSTOMER_ID'), token: secret('GOOGLE_ADS_TOKEN'), developerToken: secret('GOOGLE_ADS_DEVELOPER_TOKEN'), currency: currency('GOOGLE_ADS_CURRENCY') },
+    tiktok: { advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN'), currency: currency('TIKTOK_ADVERTISER_CURRENCY') },
     webhookUrl: env.CAMPAIGNS_WEBHOOK_URL ? url('CAMPAIGNS_WEBHOOK_URL', '') || null : null,
   };
 }

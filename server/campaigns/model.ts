@@ -58,10 +58,10 @@ export const floorTo = (x: number, decimals: number): number => {
 };
 /** The amount in the currency's minor units (JPY 1109 → 1109, EUR 11.09 → 1109, KWD 1.125 → 1125). */
 export const toMinor = (x: number, decimals: number): number => Math.round(x * 10 ** decimals);
-/** Whether `x` has at most the currency's decimals (1e-6 slack for binary floating point). */
+/** Whether `x` has at most the currency's decimals (a millionth of a minor unit of slack for binary floating point). */
 export const fitsDecimals = (x: number, decimals: number): boolean => {
   const f = x * 10 ** decimals;
-  return Math.abs(f - Math.round(f)) < 1e-6 * Math.max(1, Math.abs(f)) ;
+  return Math.abs(f - Math.round(f)) <= Math.max(1e-6, Math.abs(f) * 1e-12);
 };
 
 export interface PlatformShare {

@@ -16,7 +16,7 @@ import type { Queryable } from '../store/db.js';
 import { iso } from '../store/rows.js';
 import { organizerReport, type ReportCampaign } from './report.js';
 import { queueEntries } from './review.js';
-import { parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
+import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
 import type { CampaignsCore } from './index.js';
 
@@ -78,6 +78,12 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     handler: async ({ params, body, principal, who }) => {
       const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'manage_ads');
       if ('reply' in got) return got.reply;
+      // Amounts in the budget's currency's decimals (JPY none, KWD three).
+      for (const f of ['total_budget', 'daily_budget_limit'] as const) {
+        const v = body[f];
+        const bad = typeof v === 'number' ? amountProblem(v, f, got.b.currency) : null;
+        if (bad && !bad.ok) return paramFail(bad.error);
+      }
       // The same rule as at creation, against what the budget will hold once changed.
       const total = body.total_budget ?? Number(got.b.total_budget);
       const daily = body.daily_budget_limit === undefined ? (got.b.daily_budget_limit === null ? null : Number(got.b.daily_budget_limit)) : body.daily_budget_limit;

@@ -3,7 +3,7 @@
 import type { Parsed } from '../http/params.js';
 import { parseIsoTime, stringProblem } from '../http/params.js';
 import { isObj } from '../store/rows.js';
-import { isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
+import { currencyDecimals, fitsDecimals, isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
 import type { NewBudget } from './service.js';
 
 const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
@@ -12,14 +12,25 @@ function unknownField(v: Record<string, unknown>, allowed: string[]): string | n
   return Object.keys(v).find((k) => !allowed.includes(k)) ?? null;
 }
 
-function money(v: unknown, field: string, max: number, required: boolean): Parsed<number | null> {
-  if (v === undefined || v === null) return required ? bad(field, `${field} is required (an amount of at least 0.01, at most ${max}).`) : { ok: true, value: null };
-  // At least a cent: below that the stored amount (two decimals) would be 0.
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0.01 || v > max || Math.round(v * 100) !== Math.round(v * 100 * 1e6) / 1e6) {
-    return bad(field, `${field} must be an amount of at least 0.01 and at most ${max}, in cents at most.`);
-  }
+/**
+ * An amount in a currency with `decimals` minor-unit digits (JPY 0, EUR 2, KWD 3): at least one minor unit, at most
+ * `max`, and no more decimals than the currency has (150000.55 JPY is refused, 500.125 KWD accepted).
+ */
+function money(v: unknown, field: string, max: number, required: boolean, decimals = 2, currency: string | null = null): Parsed<number | null> {
+  const unit = 10 ** -decimals;
+  const min = Number(unit.toFixed(decimals));
+  const what = `an amount of at least ${min} and at most ${max}${currency ? ` ${currency}` : ''}, with at most ${decimals} decimal${decimals === 1 ? '' : 's'}${currency ? ` (${currency}'s minor unit)` : ''}`;
+  if (v === undefined || v === null) return required ? bad(field, `${field} is required (${what}).`) : { ok: true, value: null };
+  // At least a minor unit: below that the stored amount would be 0.
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min - 1e-12 || v > max || !fitsDecimals(v, decimals)) return bad(field, `${field} must be ${what}.`);
   return { ok: true, value: v };
 }
+
+/** A ratio (target_roas): at most two decimals, whatever the currency. */
+const ratio = (v: unknown, field: string, max: number): Parsed<number | null> => money(v, field, max, false, 2);
+
+/** The largest number of decimals of a currency in use (KWD, BHD, …): amounts whose budget is not known yet. */
+export const MAX_DECIMALS = 3;
 
 function str(v: unknown, field: string, max: number, required = false): Parsed<string | null> {
   if (v === undefined || v === null) return required ? bad(field, `${field} is required.`) : { ok: true, value: null };
@@ -36,7 +47,7 @@ function time(v: unknown, field: string): Parsed<string | null> {
   return { ok: true, value: new Date(ms).toISOString() };
 }
 
-function allocations(v: unknown): Parsed<PlatformAllocations> {
+function allocations(v: unknown, decimals: number, currency: string | null): Parsed<PlatformAllocations> {
   if (v === undefined || v === null) return { ok: true, value: {} };
   if (!isObj(v)) return bad('platform_allocations', 'platform_allocations must be an object: {"meta":{"percentage":40,"daily_limit":50},…}.');
   const out: PlatformAllocations = {};
@@ -46,7 +57,7 @@ function allocations(v: unknown): Parsed<PlatformAllocations> {
     if (!isPlatform(p)) return bad(f, 'Platforms are meta, google_ads and tiktok.');
     if (!isObj(a) || unknownField(a, ['percentage', 'daily_limit'])) return bad(f, `${f} takes percentage (0-100) and an optional daily_limit.`);
     if (typeof a.percentage !== 'number' || !(a.percentage >= 0 && a.percentage <= 100)) return bad(`${f}.percentage`, 'percentage must be a number from 0 to 100.');
-    const dl = money(a.daily_limit, `${f}.daily_limit`, 1_000_000, false);
+    const dl = money(a.daily_limit, `${f}.daily_limit`, 1_000_000, false, decimals, currency);
     if (!dl.ok) return dl;
     sum += a.percentage;
     out[p] = { percentage: a.percentage, ...(dl.value === null ? {} : { daily_limit: dl.value }) };
@@ -64,19 +75,21 @@ export function parseNewBudget(v: unknown, now: number): Parsed<NewBudget> {
   if (extra) return bad(extra, `Unknown field; a budget takes ${BUDGET_FIELDS.join(', ')}.`);
   const org = str(v.organizer_id, 'organizer_id', 128, true);
   const ev = str(v.event_id, 'event_id', 128);
-  const total = money(v.total_budget, 'total_budget', 10_000_000, true);
-  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false);
-  const cpa = money(v.target_cpa, 'target_cpa', 100_000, false);
-  const roas = money(v.target_roas, 'target_roas', 1000, false);
+  const currency = v.currency ?? 'EUR';
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return bad('currency', 'currency must be a 3-letter ISO 4217 code (EUR).');
+  const decimals = currencyDecimals(currency);
+  if (decimals === null) return bad('currency', `currency ${currency} is not an ISO 4217 currency in use (EUR, USD, RON, JPY, …).`);
+  const total = money(v.total_budget, 'total_budget', 10_000_000, true, decimals, currency);
+  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false, decimals, currency);
+  const cpa = money(v.target_cpa, 'target_cpa', 100_000, false, decimals, currency);
+  const roas = ratio(v.target_roas, 'target_roas', 1000);
   const pay = str(v.payment_reference, 'payment_reference', 255);
   const notes = str(v.notes, 'notes', 4000);
   const paid = time(v.paid_at, 'paid_at');
   const start = time(v.started_at, 'started_at');
   const end = time(v.ends_at, 'ends_at');
-  const pa = allocations(v.platform_allocations);
+  const pa = allocations(v.platform_allocations, decimals, currency);
   for (const p of [org, ev, total, daily, cpa, roas, pay, notes, paid, start, end, pa]) if (!p.ok) return p;
-  const currency = v.currency ?? 'EUR';
-  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return bad('currency', 'currency must be a 3-letter ISO 4217 code (EUR).');
   const strategy = v.allocation_strategy ?? 'equal_split';
   if (!(STRATEGIES as readonly string[]).includes(strategy as string)) return bad('allocation_strategy', `allocation_strategy is one of ${STRATEGIES.join(', ')}.`);
   if (strategy === 'manual' && Object.keys((pa as { value: PlatformAllocations }).value).length === 0) return bad('platform_allocations', 'A manual budget names its platform percentages.');
@@ -97,10 +110,10 @@ export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily
   if (!isObj(v)) return bad('', 'Send a JSON object.');
   const extra = unknownField(v, ['total_budget', 'daily_budget_limit']);
   if (extra) return bad(extra, 'A budget override takes total_budget and/or daily_budget_limit (null removes the limit).');
-  const total = money(v.total_budget, 'total_budget', 10_000_000, false);
+  const total = money(v.total_budget, 'total_budget', 10_000_000, false, MAX_DECIMALS);
   if (!total.ok) return total;
   if (v.daily_budget_limit === null) return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), daily_budget_limit: null } };
-  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false);
+  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false, MAX_DECIMALS);
   if (!daily.ok) return daily;
   if (total.value === null && daily.value === null) return bad('', 'Send total_budget and/or daily_budget_limit.');
   return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), ...(daily.value === null ? {} : { daily_budget_limit: daily.value }) } };
@@ -108,7 +121,7 @@ export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily
 
 export function parseAmount(v: unknown): Parsed<number> {
   if (!isObj(v) || unknownField(v, ['daily_budget'])) return bad('daily_budget', 'Send {"daily_budget": amount}.');
-  const m = money(v.daily_budget, 'daily_budget', 1_000_000, true);
+  const m = money(v.daily_budget, 'daily_budget', 1_000_000, true, MAX_DECIMALS);
   return m.ok ? { ok: true, value: m.value! } : m;
 }
 
@@ -125,4 +138,14 @@ export function parseIds(v: unknown): Parsed<{ note: string | null }> {
   if (!isObj(v) || unknownField(v, ['note'])) return bad('', 'Send nothing, or {"note": "…"}.');
   const n = str(v.note, 'note', 1000);
   return n.ok ? { ok: true, value: { note: n.value } } : n;
+}
+
+/**
+ * An amount parsed before its budget was known (an override, a daily budget) against the budget's currency: null
+ * when it fits, else the refusal naming `field`.
+ */
+export function amountProblem(v: number, field: string, currency: string): Parsed<never> | null {
+  const d = currencyDecimals(currency) ?? 2;
+  const r = money(v, field, 10_000_000, true, d, currency);
+  return r.ok ? null : (r as Parsed<never>);
 }

@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
 import { dailyBudgetCap } from './allocate.js';
-import { canMove, decimalsOf, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
+import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
 import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { startingDailyBudgets } from './review.js';
+import { amountProblem } from './schemas.js';
 import type { Action, Decision } from './rules.js';
 import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
 import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
@@ -136,7 +137,9 @@ export function createService(deps: ServiceDeps) {
     const token = randomUUID();
     const t0 = deps.now();
     const lease = () => new Date(deps.now() + PUBLISH_LEASE_MS);
-    const claimed = (await db.query<Record<string, unknown>>(Q.claim_publish, [tenant, c.id, token, new Date(t0), new Date(t0 + PUBLISH_LEASE_MS), daily, b.total_budget])).rows[0];
+    // The split works in cents; a campaign gets whole minor units of its currency (JPY 1190, not 1190.47).
+    const start = floorTo(daily, decimalsOf(b.currency));
+    const claimed = (await db.query<Record<string, unknown>>(Q.claim_publish, [tenant, c.id, token, new Date(t0), new Date(t0 + PUBLISH_LEASE_MS), start, b.total_budget])).rows[0];
     if (!claimed) return null;
     const row = toPublishRow(claimed);
     const key = campaignKey(row);
@@ -213,6 +216,8 @@ export function createService(deps: ServiceDeps) {
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     if (!c.external_campaign_id || (c.status !== 'active' && c.status !== 'paused')) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: only a published campaign has a daily budget.` };
     const b = (await S.budget(db, tenant, c.budget_id))!;
+    const bad = amountProblem(amount, 'daily_budget', b.currency);
+    if (bad && !bad.ok) return { ok: false, code: 'invalid', field: 'daily_budget', message: bad.error.message };
     const spending = (x: Campaign) => x.status === 'active' || x.status === 'publishing' || (x.status === 'paused' && x.status_reason === 'daily_limit');
     const others = (await S.campaigns(db, tenant, b.id)).filter((x) => x.id !== c.id && spending(x)).map((x) => ({ platform: x.platform, daily: x.daily_budget }));
     const cap = dailyBudgetCap({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, platformAllocations: b.platform_allocations, platform: c.platform, others, decimals: decimalsOf(b.currency) });
@@ -222,7 +227,7 @@ export function createService(deps: ServiceDeps) {
         message: `daily_budget ${amount} ${b.currency} is above the most campaign ${id} may get: ${cap.max} ${b.currency} a day, set by ${cap.by} (${cap.detail.join('; ')}).`,
       };
     }
-    const r = await adapters[c.platform].setDailyBudget(ext(c), amount);
+    const r = await adapters[c.platform].setDailyBudget(ext(c), amount, b.currency);
     if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
     return { ok: true, value: (await S.setDaily(db, tenant, id, amount, now()))! };
   }
@@ -270,8 +275,10 @@ export function createService(deps: ServiceDeps) {
     const c = await S.campaign(db, tenant, campaignId);
     if (!c || !c.external_campaign_id) return true;
     const adapter = adapters[c.platform];
+    // The rules split in cents; the platform and the store get whole minor units of the budget's currency.
+    const daily = a.kind === 'set_daily_budget' ? floorTo(a.daily_budget, decimalsOf(b.currency)) : 0;
     const r =
-      a.kind === 'set_daily_budget' ? await adapter.setDailyBudget(ext(c), a.daily_budget)
+      a.kind === 'set_daily_budget' ? await adapter.setDailyBudget(ext(c), daily, b.currency)
       : a.kind === 'resume' ? await adapter.setActive(ext(c), true)
       : c.status === 'active' ? await adapter.setActive(ext(c), false)
       : ({ ok: true, value: undefined } as const);
@@ -279,7 +286,7 @@ export function createService(deps: ServiceDeps) {
       await db.query(Q.set_error, [tenant, c.id, r.error.slice(0, 1000), now()]);
       return false;
     }
-    if (a.kind === 'set_daily_budget') await S.setDaily(db, tenant, c.id, a.daily_budget, now());
+    if (a.kind === 'set_daily_budget') await S.setDaily(db, tenant, c.id, daily, now());
     else if (a.kind === 'pause') await S.move(db, tenant, [c.id], ['active'], 'paused', a.reason, now());
     else if (a.kind === 'resume') await S.move(db, tenant, [c.id], ['paused'], 'active', null, now());
     else if (a.kind === 'complete') await S.move(db, tenant, [c.id], ['active', 'paused'], 'completed', 'budget_ended', now());

@@ -151,10 +151,10 @@ WITH m AS (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, impressions bigint, clicks bigint, spend numeric, conversions numeric, revenue numeric)
 ), upd AS (
   UPDATE automated_campaigns c
-  SET budget_spent = round(m.spend, 2),
+  SET budget_spent = round(m.spend, 3),
       performance_metrics = jsonb_build_object(
-        'impressions', m.impressions, 'clicks', m.clicks, 'spend', round(m.spend, 2), 'conversions', m.conversions,
-        'revenue_generated', round(m.revenue, 2),
+        'impressions', m.impressions, 'clicks', m.clicks, 'spend', round(m.spend, 3), 'conversions', m.conversions,
+        'revenue_generated', round(m.revenue, 3),
         'ctr', CASE WHEN m.impressions > 0 THEN round(m.clicks::numeric / m.impressions, 5) END,
         'conversion_rate', CASE WHEN m.clicks > 0 THEN round(m.conversions / m.clicks, 5) END,
         'cpa', CASE WHEN m.conversions > 0 THEN round(m.spend / m.conversions, 2) END,
@@ -164,7 +164,7 @@ WITH m AS (
   RETURNING c.id, c.tenant_id, c.budget_id
 ), snap AS (
   INSERT INTO campaign_metric_snapshots (tenant_id, campaign_id, at, impressions, clicks, spend, conversions, revenue)
-  SELECT u.tenant_id, m.id, $1, m.impressions, m.clicks, round(m.spend, 2), m.conversions, round(m.revenue, 2) FROM m JOIN upd u ON u.id = m.id
+  SELECT u.tenant_id, m.id, $1, m.impressions, m.clicks, round(m.spend, 3), m.conversions, round(m.revenue, 3) FROM m JOIN upd u ON u.id = m.id
   ON CONFLICT (campaign_id, at) DO UPDATE SET impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks, spend = EXCLUDED.spend,
     conversions = EXCLUDED.conversions, revenue = EXCLUDED.revenue
   RETURNING campaign_id

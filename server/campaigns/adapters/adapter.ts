@@ -19,7 +19,9 @@ export interface PublishInput {
    */
   key: string;
   campaignType: string;
+  /** In `currency`, already floored to its minor unit (service.ts). */
   dailyBudget: number;
+  /** The budget's ISO 4217 code: amounts are converted with its real minor units (model.ts decimalsOf). */
   currency: string;
   targeting: Targeting;
   creative: Creative;
@@ -77,7 +79,8 @@ export interface PlatformAdapter {
    */
   publish(c: PublishInput, progress: PublishProgress): Promise<PublishOutcome>;
   setActive(ext: External, active: boolean): Promise<Outcome<void>>;
-  setDailyBudget(ext: External, amount: number): Promise<Outcome<void>>;
+  /** `amount` in `currency` (the budget's), floored to its minor unit. */
+  setDailyBudget(ext: External, amount: number, currency: string): Promise<Outcome<void>>;
   /** Lifetime totals per external campaign id (the platform's own conversion claim included). */
   fetchMetrics(campaignIds: string[]): Promise<Outcome<Map<string, Stats>>>;
 }
@@ -114,3 +117,13 @@ export const num = (v: unknown): number => {
 
 /** A platform without credentials in the configuration. */
 export const notConfigured = (what: string): { ok: false; error: string; retriable: false } => ({ ok: false, error: `${what} is not configured`, retriable: false });
+
+/**
+ * The platforms take amounts in the ad account's currency and accept none per campaign (Meta daily_budget, Google
+ * amount_micros, TikTok budget): a budget in another currency than a configured account currency is refused,
+ * never sent as if it were the account's. Null: nothing against it (no account currency configured, or the same).
+ */
+export function currencyRefusal(platform: string, envName: string, account: string | null, currency: string): { ok: false; error: string; retriable: false } | null {
+  if (account === null || account === currency) return null;
+  return { ok: false, retriable: false, error: `the ${platform} ad account is in ${account} (${envName}) and takes amounts only in it; this budget is in ${currency}: use a budget in ${account} or an ad account in ${currency}` };
+}

@@ -5,11 +5,15 @@
 // Before creating the budget or the campaign, googleAds:search looks it up by `[key]` in its name (GAQL LIKE), so
 // an interrupted attempt's objects are reused (Google also refuses a second campaign of the same name).
 import type { CampaignsConfig } from '../config.js';
-import type { Stats } from '../model.js';
-import { atStep, call, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
+import { decimalsOf, toMinor, type Stats } from '../model.js';
+import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
 
 export const GOOGLE_ADS_VERSION = 'v22';
-const micros = (x: number) => String(Math.round(x * 1_000_000));
+/** amount_micros: millionths of the currency unit, a whole number of its minor units (Google refuses a JPY amount that is not whole yen). */
+const micros = (x: number, currency: string) => {
+  const d = decimalsOf(currency);
+  return String(toMinor(x, d) * 10 ** (6 - d));
+};
 
 /** A GAQL LIKE pattern for names containing `[key]`: [, ], % and _ match literally inside brackets. Pure. */
 export function gaqlLike(key: string): string {
@@ -36,6 +40,8 @@ export function createGoogleAdapter(cfg: CampaignsConfig): PlatformAdapter {
     platform: 'google_ads',
     async publish(c, progress): Promise<PublishOutcome> {
       if (!ready) return atStep(missing(), 'campaign');
+      const wrong = currencyRefusal('Google Ads', 'GOOGLE_ADS_CURRENCY', cfg.google.currency, c.currency);
+      if (wrong) return atStep(wrong, 'adset');
       const like = gaqlLike(c.key);
       // 1. The budget (held as the "ad set"): the stored resource, else one found by its key, else a new one.
       let budgetRn = progress.existing.adsetId;
@@ -46,7 +52,7 @@ export function createGoogleAdapter(cfg: CampaignsConfig): PlatformAdapter {
         if (!found.ok) return atStep(found, 'adset');
         budgetRn = pickFound(found.value, c.key)?.id ?? null;
         if (!budgetRn) {
-          const budget = await mutate('campaignBudgets', [{ create: { name: `${c.name} — budget`, amountMicros: micros(c.dailyBudget), deliveryMethod: 'STANDARD', explicitlyShared: false } }]);
+          const budget = await mutate('campaignBudgets', [{ create: { name: `${c.name} — budget`, amountMicros: micros(c.dailyBudget, c.currency), deliveryMethod: 'STANDARD', explicitlyShared: false } }]);
           if (!budget.ok) return atStep(budget, 'adset');
           budgetRn = rn(budget);
           if (!budgetRn) return { ok: false, error: 'Google Ads returned no budget resource name', retriable: false, step: 'adset' };
@@ -89,10 +95,12 @@ export function createGoogleAdapter(cfg: CampaignsConfig): PlatformAdapter {
       const r = await mutate('campaigns', [{ updateMask: 'status', update: { resourceName: `customers/${cid}/campaigns/${ext.campaignId}`, status: active ? 'ENABLED' : 'PAUSED' } }]);
       return r.ok ? { ok: true, value: undefined } : r;
     },
-    async setDailyBudget(ext, amount) {
+    async setDailyBudget(ext, amount, currency) {
       if (!ready) return missing();
+      const wrong = currencyRefusal('Google Ads', 'GOOGLE_ADS_CURRENCY', cfg.google.currency, currency);
+      if (wrong) return wrong;
       if (!ext.adsetId) return { ok: false, error: 'no campaign budget resource recorded', retriable: false };
-      const r = await mutate('campaignBudgets', [{ updateMask: 'amount_micros', update: { resourceName: ext.adsetId, amountMicros: micros(amount) } }]);
+      const r = await mutate('campaignBudgets', [{ updateMask: 'amount_micros', update: { resourceName: ext.adsetId, amountMicros: micros(amount, currency) } }]);
       return r.ok ? { ok: true, value: undefined } : r;
     },
     async fetchMetrics(ids) {

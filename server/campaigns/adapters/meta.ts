@@ -4,11 +4,12 @@
 // GET /{campaign-id}/adsets) finds one an interrupted attempt created; status changes and budget edits with
 // POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
 import type { CampaignsConfig } from '../config.js';
-import type { Stats } from '../model.js';
-import { atStep, call, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
+import { decimalsOf, toMinor, type Stats } from '../model.js';
+import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
 
 export const META_VERSION = 'v25.0';
-const minor = (x: number) => Math.round(x * 100);
+/** Meta's daily_budget is in the currency's minor units (its currency offsets: EUR 100, JPY 1, KWD 1000). */
+const minor = (x: number, currency: string) => toMinor(x, decimalsOf(currency));
 
 type ActionRow = { action_type?: string; value?: string };
 const purchases = (rows: unknown): number => (Array.isArray(rows) ? (rows as ActionRow[]).filter((a) => a.action_type === 'purchase' || a.action_type === 'offsite_conversion.fb_pixel_purchase').reduce((s, a) => s + num(a.value), 0) : 0);
@@ -40,6 +41,8 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
     platform: 'meta',
     async publish(c, progress): Promise<PublishOutcome> {
       if (!ready) return atStep(notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN'), 'campaign');
+      const wrong = currencyRefusal('Meta', 'META_AD_ACCOUNT_CURRENCY', cfg.meta.currency, c.currency);
+      if (wrong) return atStep(wrong, 'campaign');
       // 1. The campaign: the stored id, else one found by its key, else a new one (PAUSED).
       const found = await lookup(`act_${acct}/campaigns`, { fields: 'id,name,status', filtering: JSON.stringify([{ field: 'name', operator: 'CONTAIN', value: `[${c.key}]` }]) });
       if (!found.ok) return atStep(found, 'campaign');
@@ -50,7 +53,7 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       if (!campaignId) {
         const camp = await post(`act_${acct}/campaigns`, {
           name: c.name, objective: 'OUTCOME_SALES', status: 'PAUSED', special_ad_categories: [],
-          daily_budget: minor(c.dailyBudget), bid_strategy: 'LOWEST_COST_WITHOUT_CAP',
+          daily_budget: minor(c.dailyBudget, c.currency), bid_strategy: 'LOWEST_COST_WITHOUT_CAP',
         });
         if (!camp.ok) return atStep(camp, 'campaign');
         campaignId = String(camp.value?.id ?? '');
@@ -87,9 +90,11 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       const r = await post(ext.campaignId, { status: active ? 'ACTIVE' : 'PAUSED' });
       return r.ok ? { ok: true, value: undefined } : r;
     },
-    async setDailyBudget(ext, amount) {
+    async setDailyBudget(ext, amount, currency) {
       if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
-      const r = await post(ext.campaignId, { daily_budget: minor(amount) });
+      const wrong = currencyRefusal('Meta', 'META_AD_ACCOUNT_CURRENCY', cfg.meta.currency, currency);
+      if (wrong) return wrong;
+      const r = await post(ext.campaignId, { daily_budget: minor(amount, currency) });
       return r.ok ? { ok: true, value: undefined } : r;
     },
     async fetchMetrics(ids) {

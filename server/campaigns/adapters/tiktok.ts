@@ -4,8 +4,11 @@
 // figures per campaign with report/integrated/get (BASIC, AUCTION_CAMPAIGN). Every answer is HTTP 200 with
 // {code, message, data}: code 0 is success, 40100 (rate limit) and 5xxxx are retried, the rest are refusals.
 import type { CampaignsConfig } from '../config.js';
-import type { Stats } from '../model.js';
-import { atStep, call, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
+import { decimalsOf, floorTo, type Stats } from '../model.js';
+
+/** TikTok's budget: a number in the advertiser's currency, in that currency's decimals (whole yen). */
+const units = (x: number, currency: string) => floorTo(x, decimalsOf(currency));
+import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
 
 function unwrap(r: Outcome<any>): Outcome<any> {
   if (!r.ok) return r;
@@ -33,6 +36,8 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
     platform: 'tiktok',
     async publish(c, progress): Promise<PublishOutcome> {
       if (!ready) return atStep(missing(), 'campaign');
+      const wrong = currencyRefusal('TikTok', 'TIKTOK_ADVERTISER_CURRENCY', cfg.tiktok.currency, c.currency);
+      if (wrong) return atStep(wrong, 'campaign');
       // 1. The campaign: the stored id, else one found by its key (campaign_name filters by fuzzy match: the key
       // is checked here), else a new one (disabled).
       const found = await lookup('campaign/get', { campaign_name: `[${c.key}]` }, (x) => ({ id: String(x.campaign_id ?? ''), name: String(x.campaign_name ?? ''), active: x.operation_status === 'ENABLE' }));
@@ -42,7 +47,7 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
       let campaignId = stored ?? mine?.id ?? null;
       let created = false;
       if (!campaignId) {
-        const camp = await post('campaign/create', { campaign_name: c.name.slice(0, 512), objective_type: 'WEB_CONVERSIONS', budget_mode: 'BUDGET_MODE_DAY', budget: c.dailyBudget, operation_status: 'DISABLE' });
+        const camp = await post('campaign/create', { campaign_name: c.name.slice(0, 512), objective_type: 'WEB_CONVERSIONS', budget_mode: 'BUDGET_MODE_DAY', budget: units(c.dailyBudget, c.currency), operation_status: 'DISABLE' });
         if (!camp.ok) return atStep(camp, 'campaign');
         campaignId = String(camp.value.campaign_id ?? '');
         if (!campaignId) return { ok: false, error: 'TikTok returned no campaign_id', retriable: false, step: 'campaign' };
@@ -81,9 +86,11 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
       const r = await post('campaign/status/update', { campaign_ids: [ext.campaignId], operation_status: active ? 'ENABLE' : 'DISABLE' });
       return r.ok ? { ok: true, value: undefined } : r;
     },
-    async setDailyBudget(ext, amount) {
+    async setDailyBudget(ext, amount, currency) {
       if (!ready) return missing();
-      const r = await post('campaign/update', { campaign_id: ext.campaignId, budget: amount });
+      const wrong = currencyRefusal('TikTok', 'TIKTOK_ADVERTISER_CURRENCY', cfg.tiktok.currency, currency);
+      if (wrong) return wrong;
+      const r = await post('campaign/update', { campaign_id: ext.campaignId, budget: units(amount, currency) });
       return r.ok ? { ok: true, value: undefined } : r;
     },
     async fetchMetrics(ids) {
