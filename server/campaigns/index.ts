@@ -45,6 +45,8 @@ export interface Purchase {
   revenue: number;
   tickets: number;
   occurred_at: string;
+  /** The order's currency; when given, an order in another currency than the budget's is not credited. */
+  currency?: string;
 }
 
 /**

@@ -212,10 +212,14 @@ FROM campaign_optimization_log WHERE tenant_id = $1 AND budget_id = $2 AND ($3::
 ORDER BY id DESC LIMIT $4;
 
 -- name: insert_credits
+-- Purchases handed in directly (the simulation's tracking): the same rules as credit_from_attributions, an order
+-- in another currency than the budget's (when it names one) or before the campaign started is not credited.
 INSERT INTO campaign_credits (tenant_id, order_id, campaign_id, revenue, tickets, matched_by, occurred_at)
 SELECT $1, x.order_id, c.id, x.revenue, x.tickets, 'utm', x.occurred_at
-FROM jsonb_to_recordset($2::jsonb) AS x(order_id text, utm_campaign text, revenue numeric, tickets int, occurred_at timestamptz)
+FROM jsonb_to_recordset($2::jsonb) AS x(order_id text, utm_campaign text, revenue numeric, tickets int, occurred_at timestamptz, currency text)
 JOIN automated_campaigns c ON c.tenant_id = $1 AND x.utm_campaign = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
+JOIN ad_campaign_budgets b ON b.id = c.budget_id AND b.tenant_id = c.tenant_id
+WHERE (x.currency IS NULL OR x.currency = b.currency) AND c.started_at IS NOT NULL AND x.occurred_at >= c.started_at
 ON CONFLICT (tenant_id, order_id) DO NOTHING
 RETURNING order_id;
 
@@ -224,7 +228,10 @@ SELECT to_regclass('conversion_attributions') IS NOT NULL AS present;
 
 -- name: credit_from_attributions
 -- Purchases attributed by the conversions domain (issue 15: UTMs and first touch per order) since $1 whose
--- utm_campaign names one of our campaigns; value and tickets from the order_completed event itself.
+-- utm_campaign names one of our campaigns; value and tickets from the order_completed event itself. Only orders in
+-- the campaign's budget currency (payload.currency; amounts in different currencies never add up: an order in
+-- another currency, or without one, is not credited) and placed at or after the campaign started running
+-- (started_at: an order before the campaign was published cannot be its sale).
 INSERT INTO campaign_credits (tenant_id, order_id, campaign_id, revenue, tickets, matched_by, occurred_at)
 SELECT a.tenant_id, coalesce(a.order_id, a.event_id::text), c.id,
   CASE WHEN jsonb_typeof(e.payload->'gross_amount') = 'number' THEN (e.payload->>'gross_amount')::numeric ELSE 0 END,
@@ -235,7 +242,10 @@ FROM conversion_attributions a
 JOIN tx_events e ON e.tenant_id = a.tenant_id AND e.event_id = a.event_id AND e.occurred_at = a.occurred_at
 JOIN automated_campaigns c ON c.tenant_id = a.tenant_id
   AND coalesce(a.utm->>'utm_campaign', a.utm->>'campaign', a.first_touch->>'utm_campaign') = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
+JOIN ad_campaign_budgets b ON b.id = c.budget_id AND b.tenant_id = c.tenant_id
 WHERE a.occurred_at >= $1
+  AND e.payload->>'currency' = b.currency
+  AND c.started_at IS NOT NULL AND a.occurred_at >= c.started_at
 ON CONFLICT (tenant_id, order_id) DO NOTHING
 RETURNING order_id;
 
