@@ -42,5 +42,17 @@ describe('campaign credits from attributions', { timeout: 120_000 }, () => {
     expect(rows.map((r) => [r.order_id, Number(r.revenue)])).toEqual([['EUR-1', 100], ['EUR-2', 100]]);
     const rep = await api('GET', '/api/v1/campaigns/report?organizer_id=O1');
     expect(rep.json).toMatchObject({ currency: 'EUR', sales: 2, revenue: 200, tickets: 4 });
+    // The budget's series plots our tracked revenue (what the dashboard labels it), the platforms' claim apart.
+    const at = (h: number) => new Date(started + h * 3_600_000);
+    for (const [h, claim] of [[1.5, 300], [3, 999]] as const) {
+      await server.db.query('INSERT INTO campaign_metric_snapshots (tenant_id, campaign_id, at, impressions, clicks, spend, conversions, revenue) VALUES ($1, $2, $3, 1000, 20, $4, 9, $5)', [t.tenant_id, c.id, at(h), 10 * h, claim]);
+    }
+    const series = (await api('GET', `/api/v1/campaigns/budgets/${b.json.id}`)).json.series;
+    expect(series.map((p: any) => [p.revenue, p.sales, p.revenue_platform, p.conversions_platform])).toEqual([[100, 1, 300, 9], [200, 2, 999, 9]]);
+    // The admin overview labels the platforms' ROAS and shows ours next to it, as the organizer report does.
+    await server.db.query(`UPDATE automated_campaigns SET budget_spent = 50, performance_metrics = '{"conversions": 9, "revenue_generated": 999}' WHERE id = $1`, [c.id]);
+    const row = (await api('GET', '/api/v1/campaigns/overview')).json.organizers.find((o: any) => o.organizer_id === 'O1');
+    expect(row).toMatchObject({ currency: 'EUR', spend: 50, sales: 2, revenue: 200, roas_tracked: 4, conversions_platform: 9, revenue_platform: 999, roas_platform: 19.98 });
+    expect(row).not.toHaveProperty('roas');
   });
 });

@@ -44,8 +44,10 @@ export interface AudienceRow {
 export interface SeriesPoint {
   at: number;
   spend: number;
+  /** Tracked revenue (our own credited sales, cumulative): the server's series `revenue`, never the platforms' claim. */
   revenue: number;
-  conversions: number;
+  /** Tracked sales (orders), cumulative. */
+  sales: number;
 }
 
 export interface ReportSummary {
@@ -130,11 +132,11 @@ export function audienceRows(campaigns: unknown): AudienceRow[] {
   return out;
 }
 
-/** The budget's cumulative figures per sync, oldest first; points with a bad time are dropped. Pure. */
+/** The budget's cumulative spend and tracked revenue per sync, oldest first; points with a bad time are dropped. Pure. */
 export function seriesPoints(series: unknown): SeriesPoint[] {
   if (!Array.isArray(series)) return [];
   return series.filter(isObj)
-    .map((p) => ({ at: Date.parse(str(p.at)), spend: num(p.spend), revenue: num(p.revenue), conversions: num(p.conversions) }))
+    .map((p) => ({ at: Date.parse(str(p.at)), spend: num(p.spend), revenue: num(p.revenue), sales: num(p.sales) }))
     .filter((p) => Number.isFinite(p.at))
     .sort((a, b) => a.at - b.at);
 }

@@ -31,7 +31,7 @@ function renderSeries(svg: SVGSVGElement, pts: SeriesPoint[], currency: string):
   const y = (v: number) => M.t + ih - (v / max) * ih;
   for (const [key, cls] of [['spend', 'line-spend'], ['revenue', 'line-revenue']] as const) {
     svg.append(s('polyline', { class: cls, fill: 'none', points: pts.map((p) => `${x(p).toFixed(1)},${y(p[key]).toFixed(1)}`).join(' ') }));
-    for (const p of pts) svg.append(s('circle', { cx: x(p), cy: y(p[key]), r: 2.5, class: cls }, s('title', null, `${new Date(p.at).toISOString().slice(0, 16).replace('T', ' ')}: ${key} ${formatMoney(p[key], currency)}`)));
+    for (const p of pts) svg.append(s('circle', { cx: x(p), cy: y(p[key]), r: 2.5, class: cls }, s('title', null, `${new Date(p.at).toISOString().slice(0, 16).replace('T', ' ')}: ${key === 'revenue' ? 'tracked revenue' : key} ${formatMoney(p[key], currency)}`)));
   }
   svg.append(s('text', { x: M.l, y: H - 6, class: 'axis' }, new Date(t0).toISOString().slice(5, 16).replace('T', ' ')));
   if (pts.length > 1) svg.append(s('text', { x: W - M.r, y: H - 6, class: 'axis', 'text-anchor': 'end' }, new Date(pts[pts.length - 1].at).toISOString().slice(5, 16).replace('T', ' ')));

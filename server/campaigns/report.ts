@@ -57,3 +57,42 @@ export function organizerReport(currency: string, budgetTotal: number, campaigns
     recommendations: recs,
   };
 }
+
+/** A point of the budget's performance-over-time series as the platforms reported it (cumulative, per sync). */
+export interface PlatformPoint {
+  at: string;
+  spend: number;
+  clicks: number;
+  conversions: number;
+  revenue: number;
+}
+
+export interface SeriesPoint {
+  at: string;
+  spend: number;
+  clicks: number;
+  /** Our own tracking: orders and revenue credited to the budget's campaigns, placed at or before `at` (cumulative). */
+  sales: number;
+  revenue: number;
+  /** What the platforms claimed by then (cumulative). */
+  conversions_platform: number;
+  revenue_platform: number;
+}
+
+/**
+ * The series the budget detail answers and the dashboard draws: spend per sync next to the **tracked** revenue (the
+ * credits of orders placed by then), with the platforms' claim kept apart under *_platform. `credits` sorted by
+ * time. Pure.
+ */
+export function trackedSeries(points: PlatformPoint[], credits: { at: number; revenue: number }[]): SeriesPoint[] {
+  let i = 0;
+  let sales = 0;
+  let revenue = 0;
+  return [...points].sort((a, b) => Date.parse(a.at) - Date.parse(b.at)).map((p) => {
+    for (; i < credits.length && credits[i].at <= Date.parse(p.at); i++) {
+      sales++;
+      revenue += credits[i].revenue;
+    }
+    return { at: p.at, spend: p.spend, clicks: p.clicks, sales, revenue: Math.round(revenue * 1000) / 1000, conversions_platform: p.conversions, revenue_platform: p.revenue };
+  });
+}

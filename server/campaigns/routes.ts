@@ -14,7 +14,7 @@ import { scopeRefusal } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { iso } from '../store/rows.js';
-import { organizerReport, type ReportCampaign } from './report.js';
+import { organizerReport, trackedSeries, type ReportCampaign } from './report.js';
 import { queueEntries } from './review.js';
 import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
@@ -24,6 +24,8 @@ type Service = CampaignsCore['service'];
 
 const outOfScope = (who: Who | null, permission: Permission, organizer: string): Reply | null =>
   !who || who.role === 'admin' ? null : scopeRefusal(who, permission, { organizer }, `organizer ${organizer}`);
+
+const roasOf = (revenue: number, spend: number): number | null => (spend > 0 ? Math.round((revenue / spend) * 100) / 100 : null);
 
 const refused = (r: { code: 'not_found' | 'conflict'; message: string } | { code: 'invalid'; field: string; message: string; max?: number; cap?: string }) =>
   r.code === 'invalid' ? fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.cap === undefined ? {} : { cap: r.cap }) }) : fail(r.code, r.message);
@@ -65,8 +67,12 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const logPage = pageOf((await db.query<Record<string, unknown>>(Q.budget_log, [tenant, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const log = logPage.rows
         .map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
-      const series = (await db.query<Record<string, unknown>>(Q.snapshot_series, [tenant, params.id, 24 * 60])).rows
-        .map((r) => ({ at: iso(r.at), spend: Number(r.spend), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) })).reverse();
+      // Spend per sync next to our tracked revenue (README: "spend and tracked revenue"); the platforms' claim
+      // stays apart as conversions_platform / revenue_platform.
+      const points = (await db.query<Record<string, unknown>>(Q.snapshot_series, [tenant, params.id, 24 * 60])).rows
+        .map((r) => ({ at: iso(r.at), spend: Number(r.spend), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) }));
+      const credited = (await db.query<Record<string, unknown>>(Q.budget_credits, [tenant, params.id])).rows.map((r) => ({ at: Date.parse(iso(r.occurred_at)), revenue: Number(r.revenue) }));
+      const series = trackedSeries(points, credited);
       const next = nextCursor('campaign_log', { rows: log, more: logPage.more }, (x) => [x.id]);
       return { status: 200, body: { budget: got.b, campaigns: await service.campaignsOf(tenant, params.id), optimization_log: log, log_next_cursor: next, series } };
     },
@@ -219,7 +225,10 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const tenant = principal.tenant.tenant_id;
       const rows = (await db.query<Record<string, unknown>>(Q.admin_overview, [tenant])).rows.map((x) => ({
         organizer_id: String(x.organizer_id), currency: String(x.currency), budgets: Number(x.budgets), total_budget: Number(x.total_budget), active: Number(x.active), pending_review: Number(x.pending_review),
-        spend: Number(x.spend), conversions: Number(x.conversions), revenue: Number(x.revenue), roas: Number(x.spend) > 0 ? Math.round((Number(x.revenue) / Number(x.spend)) * 100) / 100 : null,
+        // As in the organizer report: sales, revenue and roas_tracked from our own tracking; the platforms' claim
+        // under *_platform (it was an unlabelled `roas`).
+        spend: Number(x.spend), sales: Number(x.sales), revenue: Number(x.tracked_revenue), roas_tracked: roasOf(Number(x.tracked_revenue), Number(x.spend)),
+        conversions_platform: Number(x.conversions), revenue_platform: Number(x.revenue), roas_platform: roasOf(Number(x.revenue), Number(x.spend)),
       }));
       const queue = (await db.query<Record<string, unknown>>(Q.review_queue, [tenant, 100, null])).rows.map(toCampaign);
       return { status: 200, body: { organizers: rows, review_queue: queue } };

@@ -15,7 +15,7 @@ export const Q = queries('campaigns.sql', [
   'review_queue', 'review_budgets', 'review_budget_campaigns', 'live_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'last_raises', 'budget_log',
   'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
-  'organizer_report', 'snapshot_series', 'admin_overview', 'event_for_suite', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
+  'organizer_report', 'snapshot_series', 'budget_credits', 'admin_overview', 'event_for_suite', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
 ]);
 
 type Row = Record<string, unknown>;

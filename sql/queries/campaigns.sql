@@ -260,18 +260,29 @@ FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
 WHERE b.tenant_id = $1 AND b.organizer_id = $2 ORDER BY b.id, c.id;
 
 -- name: snapshot_series
--- The performance-over-time chart: the budget's cumulative figures per sync time.
+-- The performance-over-time chart: the budget's cumulative platform figures per sync time (conversions and revenue
+-- are the platforms' claim; the route adds our tracked sales and revenue from budget_credits).
 SELECT s.at, sum(s.spend) AS spend, sum(s.clicks)::bigint AS clicks, sum(s.conversions) AS conversions, sum(s.revenue) AS revenue
 FROM campaign_metric_snapshots s JOIN automated_campaigns c ON c.id = s.campaign_id
 WHERE s.tenant_id = $1 AND c.budget_id = $2 GROUP BY s.at ORDER BY s.at DESC LIMIT $3;
 
+-- name: budget_credits
+-- The budget's tracked sales (campaign_credits) by the time of the order: the chart's tracked revenue per sync.
+SELECT cr.occurred_at, cr.revenue FROM campaign_credits cr JOIN automated_campaigns c ON c.id = cr.campaign_id
+WHERE cr.tenant_id = $1 AND c.tenant_id = $1 AND c.budget_id = $2 ORDER BY cr.occurred_at;
+
 -- name: admin_overview
--- One row per organizer and budget currency: amounts in different currencies are never added up.
+-- One row per organizer and budget currency: amounts in different currencies are never added up. conversions and
+-- revenue are the platforms' claim; sales and tracked_revenue our own credits (campaign_credits) of the same campaigns.
 SELECT b.organizer_id, b.currency, count(DISTINCT b.id)::int AS budgets,
   (SELECT sum(b2.total_budget) FROM ad_campaign_budgets b2 WHERE b2.tenant_id = $1 AND b2.organizer_id = b.organizer_id AND b2.currency = b.currency) AS total_budget,
   count(c.id) FILTER (WHERE c.status = 'active')::int AS active, count(c.id) FILTER (WHERE c.status = 'pending_review')::int AS pending_review,
   coalesce(sum(c.budget_spent), 0) AS spend, coalesce(sum((c.performance_metrics->>'conversions')::numeric), 0) AS conversions,
-  coalesce(sum((c.performance_metrics->>'revenue_generated')::numeric), 0) AS revenue
+  coalesce(sum((c.performance_metrics->>'revenue_generated')::numeric), 0) AS revenue,
+  (SELECT count(*) FROM campaign_credits cr JOIN automated_campaigns c3 ON c3.id = cr.campaign_id JOIN ad_campaign_budgets b3 ON b3.id = c3.budget_id
+   WHERE cr.tenant_id = $1 AND b3.tenant_id = $1 AND b3.organizer_id = b.organizer_id AND b3.currency = b.currency)::int AS sales,
+  (SELECT coalesce(sum(cr.revenue), 0) FROM campaign_credits cr JOIN automated_campaigns c3 ON c3.id = cr.campaign_id JOIN ad_campaign_budgets b3 ON b3.id = c3.budget_id
+   WHERE cr.tenant_id = $1 AND b3.tenant_id = $1 AND b3.organizer_id = b.organizer_id AND b3.currency = b.currency) AS tracked_revenue
 FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
 WHERE b.tenant_id = $1 GROUP BY b.organizer_id, b.currency ORDER BY b.organizer_id, b.currency;
 
