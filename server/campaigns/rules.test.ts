@@ -34,6 +34,18 @@ describe('hourly rules', () => {
     const noRoom = hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: [{ ...cs[0], dailyBudget: 80 }, { ...cs[1], dailyBudget: 80 }] });
     expect(noRoom.filter((x) => x.rule === 'roas_above_target')).toEqual([]);
   });
+  it('never raises a platform past its own daily_limit (manual allocation)', () => {
+    // The tester's case: Meta capped at 20 a day spent 20.29-20.84 because the ROAS raise ignored the cap.
+    const pa = { meta: { percentage: 50, daily_limit: 20 }, google_ads: { percentage: 50 } };
+    const b = budget({ strategy: 'manual', platformAllocations: pa, targetRoas: 0.5 });
+    const win = stats(100, 10, 1000);
+    const full = [camp(1, win, { dailyBudget: 10 }), camp(2, win, { dailyBudget: 10 }), camp(3, win, { platform: 'google_ads', dailyBudget: 10 })];
+    const d = hourlyDecisions({ budget: b, spentToday: 10, now: T0, campaigns: full }).filter((x) => x.rule === 'roas_above_target');
+    expect(d.map((x) => [x.campaignId, x.action])).toEqual([[3, { kind: 'set_daily_budget', daily_budget: 12 }]]);
+    const room = [camp(1, win, { dailyBudget: 9 }), camp(2, win, { dailyBudget: 9.5 })];
+    const r = hourlyDecisions({ budget: b, spentToday: 10, now: T0, campaigns: room }).filter((x) => x.rule === 'roas_above_target');
+    expect(r.map((x) => x.action)).toEqual([{ kind: 'set_daily_budget', daily_budget: 10.5 }]);
+  });
   it('pauses for the day before the daily limit would be passed and resumes on a new day', () => {
     const cs = [camp(1, stats(5, 1, 50)), camp(2, stats(5, 1, 50))];
     const d = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0, campaigns: cs });

@@ -10,7 +10,7 @@
 //   cpa_above_limit     CPA > 2× target CPA once spend ≥ 2× target CPA (minimum data): pause (never the last
 //                       running campaign of the budget)
 //   roas_above_target   ROAS > 2× target ROAS with ≥ 5 conversions: daily budget +20 %, at most once per 24 h,
-//                       and only out of the day's unallocated headroom (the pace is never exceeded)
+//                       and only out of the day's unallocated headroom and its platform's daily_limit
 // Daily (rebalance): low_budget notice below 20 % left (once), exhausted when nothing is left, and the day's
 // target split between the running campaigns by the budget's strategy (allocate.ts).
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
@@ -150,6 +150,12 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
   const active = inp.campaigns.filter((c) => running(c) && !pausedNow.has(c.id));
   const target = dailyTarget({ total: b.total, spent: b.spent, dailyLimit: b.dailyLimit, endsAt: b.endsAt, now });
   let headroom = floorCents(target - active.reduce((s, c) => s + c.dailyBudget, 0));
+  // A platform's own daily_limit caps its campaigns' daily budgets together, as the daily split does (allocate.ts).
+  const spending = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  const platformRoom = new Map<Platform, number>();
+  for (const [p, a] of Object.entries(b.platformAllocations) as [Platform, { daily_limit?: number } | undefined][]) {
+    if (a?.daily_limit !== undefined) platformRoom.set(p, floorCents(a.daily_limit - spending.filter((c) => c.platform === p).reduce((s, c) => s + c.dailyBudget, 0)));
+  }
   const candidates = active
     .map((c) => ({ c, roas: c.stats.spend > 0 ? c.stats.revenue / c.stats.spend : 0 }))
     .filter((x) => x.c.stats.conversions >= RULES.roasMinConversions && x.roas > RULES.roasMultiple * b.targetRoas!)
@@ -157,9 +163,12 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
     .sort((x, y) => y.roas - x.roas);
   const out: Decision[] = [];
   for (const { c, roas } of candidates) {
-    const raise = floorCents(Math.min(c.dailyBudget * RULES.raiseStep, headroom));
-    if (raise < 0.01) break;
+    const room = platformRoom.get(c.platform) ?? Infinity;
+    const raise = floorCents(Math.min(c.dailyBudget * RULES.raiseStep, headroom, room));
+    if (headroom < 0.01) break;
+    if (raise < 0.01) continue;
     headroom = floorCents(headroom - raise);
+    if (platformRoom.has(c.platform)) platformRoom.set(c.platform, floorCents(room - raise));
     const next = cents(c.dailyBudget + raise);
     out.push({
       campaignId: c.id, rule: 'roas_above_target', action: { kind: 'set_daily_budget', daily_budget: next },
