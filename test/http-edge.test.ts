@@ -115,6 +115,24 @@ describe('HTTP edge cases on a real server', () => {
     expect(await stored(e.event_id)).toBe(false);
   });
 
+  it('refuses a key header given twice (X-Tx-Key, Authorization) instead of taking the last one, without echoing the keys', async () => {
+    const other = await createTenant(server.url, 'edge-other');
+    const e = webEvent();
+    const body = JSON.stringify(e);
+    const twice = await raw(server.port, post([`X-Tx-Key: ${other.write_key}`, `Content-Length: ${body.length}`], body), 10_000);
+    expect(status(twice)).toBe(400);
+    expect(jsonBody(twice).error).toMatchObject({ code: 'malformed_request', message: 'The x-tx-key header appears 2 times; send it once.' });
+    expect(twice.text).not.toContain(other.write_key);
+    const auth = await raw(server.port, `GET /api/v1/tx/events HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${t.secret_key}\r\nAuthorization: Bearer ${other.secret_key}\r\n\r\n`, 10_000);
+    expect(status(auth)).toBe(400);
+    expect(auth.text).not.toContain(other.secret_key);
+    expect(await stored(e.event_id)).toBe(false);
+    // The public write-key reads refuse a header and a query key that differ, as ingest does.
+    const cfg = await fetch(`${server.url}/api/tx/tracking-config?key=${other.write_key}`, { headers: { 'x-tx-key': t.write_key } });
+    expect(cfg.status).toBe(400);
+    expect(((await cfg.json()) as any).error).toMatchObject({ code: 'invalid_field', field: 'key' });
+  });
+
   it('still accepts plain chunked bodies and a single Content-Length', async () => {
     const e1 = webEvent();
     const e2 = webEvent();
@@ -203,5 +221,11 @@ describe('HTTP edge cases on a real server', () => {
     expect(((await slash.json()) as any).error.message).toContain('did you mean /health');
     const unknown = await fetch(`${server.url}/api/v1/nothing-here`, { method: 'PATCH' });
     expect(unknown.status).toBe(404);
+    // Under /api/tx the CORS preflight answers every path; a typo of a route is still a 404 (with the hint).
+    const typo = await fetch(`${server.url}/api/tx/event`, { method: 'POST', body: '{}' });
+    expect(typo.status).toBe(404);
+    const batchSlash = await fetch(`${server.url}/api/tx/events/batch/`, { method: 'POST', body: '{}' });
+    expect(batchSlash.status).toBe(404);
+    expect(((await batchSlash.json()) as any).error.message).toContain('did you mean /api/tx/events/batch');
   });
 });

@@ -28,6 +28,7 @@ describe('charsetProblem and encodingOf', () => {
     expect(charsetProblem('application/json; charset=UTF-8')).toBeNull();
     expect(charsetProblem('text/plain;charset="utf8"')).toBeNull();
     expect(charsetProblem('application/json; charset=ISO-8859-1')).toContain('charset="ISO-8859-1"');
+    expect(charsetProblem('application/json; charset=utf-8; charset=latin1')).toContain('charset="latin1"');
   });
   it('normalises the encoding, absent or empty = identity; refuses br', () => {
     expect(encodingOf(undefined)).toEqual({ ok: true, encoding: 'identity' });

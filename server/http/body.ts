@@ -36,11 +36,12 @@ export function encodingOf(header: string | undefined): { ok: true; encoding: st
 
 /** A refusal when the Content-Type names a charset other than UTF-8 (JSON is UTF-8: RFC 8259 §8.1); else null. */
 export function charsetProblem(contentType: string | undefined): string | null {
-  const m = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '');
-  if (!m) return null;
-  const cs = m[1].toLowerCase();
-  if (cs === 'utf-8' || cs === 'utf8') return null;
-  return `The body must be UTF-8 (Content-Type says charset=${JSON.stringify(m[1].slice(0, 40))}); send charset=utf-8 or no charset.`;
+  // Every charset parameter: a second one ("charset=utf-8; charset=latin1") is not let through by the first.
+  for (const m of (contentType ?? '').matchAll(/;\s*charset\s*=\s*"?([^";\s]*)"?/gi)) {
+    const cs = m[1].toLowerCase();
+    if (cs !== 'utf-8' && cs !== 'utf8') return `The body must be UTF-8 (Content-Type says charset=${JSON.stringify(m[1].slice(0, 40))}); send charset=utf-8 or no charset.`;
+  }
+  return null;
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);

@@ -23,7 +23,7 @@ interface Entry {
 }
 
 export const ERRORS = {
-  malformed_request: { status: 400, message: 'The request is ambiguous (a framing or Host header appears twice or is malformed).', when: 'duplicated or malformed `Content-Length` / `Transfer-Encoding` / `Host`; the connection is closed' },
+  malformed_request: { status: 400, message: 'The request is ambiguous (a framing, Host or key header appears twice or is malformed).', when: 'duplicated or malformed `Content-Length` / `Transfer-Encoding` / `Host`, or `Authorization` / `X-Tx-Key` given twice; the connection is closed' },
   invalid_json: { status: 400, message: 'Body is not valid JSON: {detail}', when: 'the body is not JSON, or not valid UTF-8 (malformed bytes are refused, never replaced)' },
   invalid_body: { status: 400, message: 'Send one event object or {"events":[...]}.', when: 'the body is JSON but not the shape the route takes (`error.field` names the part)' },
   invalid_field: { status: 400, message: 'A field of the request is invalid.', when: 'a query, path or body value is refused; `error.in` and `error.field` name it' },

@@ -21,6 +21,9 @@ describe('allowedMethods', () => {
     expect(allowedMethods(routes, '/api/v1/keys/7')).toEqual(['DELETE']);
     expect(allowedMethods(routes, '/api/tx/events')).toEqual(['POST', 'OPTIONS']);
     expect(allowedMethods(routes, '/api/v1/nothing')).toEqual([]);
+    // Only the subtree's CORS preflight: an unknown path (a typo of /api/tx/events), not a 405.
+    expect(allowedMethods(routes, '/api/tx/event')).toEqual([]);
+    expect(allowedMethods(routes, '/api/tx/events/')).toEqual([]);
   });
   it('a param takes exactly one non-empty segment; a final * takes the rest', () => {
     expect(matches('/a/:id', '/a/1')).toBe(true);
@@ -33,5 +36,6 @@ describe('allowedMethods', () => {
     expect(withoutTrailingSlash(routes, '/api/v1/roles/')).toBe('/api/v1/roles');
     expect(withoutTrailingSlash(routes, '/api/v1/nothing/')).toBeNull();
     expect(withoutTrailingSlash(routes, '/api/v1/roles')).toBeNull();
+    expect(withoutTrailingSlash(routes, '/api/tx/events/')).toBe('/api/tx/events');
   });
 });

@@ -30,6 +30,9 @@ export function allowedMethods(routes: readonly Registered[], url: string): stri
     if (r.method === 'any' || !matches(r.pattern, url)) continue;
     found.add(NAMES[r.method] ?? r.method.toUpperCase());
   }
+  // A CORS preflight answered for a whole subtree (`OPTIONS /api/tx/*`) says nothing of which paths exist: a
+  // path nothing else answers is unknown (404), not one that "answers OPTIONS".
+  if (found.size === 1 && found.has('OPTIONS') && !routes.some((r) => r.method === 'options' && !r.pattern.endsWith('*') && matches(r.pattern, url))) return [];
   return ORDER.filter((m) => found.has(m));
 }
 

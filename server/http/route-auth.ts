@@ -77,7 +77,12 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
       return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id }, keyId: s.keyId }, who: s.who } : s;
     }
     case 'write': {
-      const key = info.headers['x-tx-key'] || info.query.get('key');
+      const [headerKey, queryKey] = [info.headers['x-tx-key'], info.query.get('key')];
+      // Two different keys: which tenant is meant would be a guess (as on ingest, ingest-routes.ts).
+      if (headerKey && queryKey && headerKey !== queryKey) {
+        return { ok: false, reply: { ...fail('invalid_field', 'The key is sent both in X-Tx-Key and in ?key= with different values; send one.', { field: 'key', in: 'query' }), close: true } };
+      }
+      const key = headerKey || queryKey;
       if (!key) return { ok: false, reply: { ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.'), close: true } };
       const found = await deps.keys.check(key);
       const refused = writeKeyRefusal(found, info.headers.origin, noHeaders);

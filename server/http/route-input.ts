@@ -57,7 +57,8 @@ export async function readJson<B>(
     const text = bodyText(raw.body);
     if (!text.ok) return { ok: false, reply: fail('invalid_json', text.message) };
     try {
-      value = JSON.parse(text.text);
+      // Nothing once decompressed and past a BOM is an empty body, like one of 0 bytes.
+      value = text.text.trim() === '' ? {} : JSON.parse(text.text);
     } catch (err) {
       return { ok: false, reply: fail('invalid_json', `Body is not valid JSON: ${(err as Error).message}`) };
     }

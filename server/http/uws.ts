@@ -48,8 +48,8 @@ export function listenExclusive(loaded: LoadedUws, app: TemplatedApp, host: stri
 }
 
 export interface RequestProblem {
-  /** 'framing': where the body ends is ambiguous; 'host': the target is. */
-  kind: 'framing' | 'host';
+  /** 'framing': where the body ends is ambiguous; 'host': the target is; 'credentials': whose key it is. */
+  kind: 'framing' | 'host' | 'credentials';
   message: string;
 }
 
@@ -58,14 +58,20 @@ export interface RequestProblem {
  * headers while a proxy in front may take the last, so the two would disagree on where the body ends (request
  * smuggling) or on which site is meant. RFC 9112 §6.3 and §3.2 say such requests are refused.
  */
+/** Headers a request may carry once: framing, target, and the key (refused twice rather than one picked). */
+const ONCE = ['content-length', 'transfer-encoding', 'host', 'authorization', 'x-tx-key'];
+
 export function requestProblem(headers: Array<[string, string]>): RequestProblem | null {
   const seen = new Map<string, string[]>();
   for (const [k, v] of headers) {
-    if (k === 'content-length' || k === 'transfer-encoding' || k === 'host') seen.set(k, [...(seen.get(k) ?? []), v]);
+    if (ONCE.includes(k)) seen.set(k, [...(seen.get(k) ?? []), v]);
   }
   for (const [name, values] of seen) {
     if (values.length > 1) {
-      return { kind: name === 'host' ? 'host' : 'framing', message: `The ${name} header appears ${values.length} times (${values.map((v) => JSON.stringify(v.slice(0, 40))).join(', ')}); send it once.` };
+      // A key sent twice: which one counts would be a guess (the last one silently won, another tenant's maybe).
+      const credentials = name === 'authorization' || name === 'x-tx-key';
+      const shown = credentials ? '' : ` (${values.map((v) => JSON.stringify(v.slice(0, 40))).join(', ')})`;
+      return { kind: name === 'host' ? 'host' : credentials ? 'credentials' : 'framing', message: `The ${name} header appears ${values.length} times${shown}; send it once.` };
     }
   }
   const cl = seen.get('content-length')?.[0];
