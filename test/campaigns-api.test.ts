@@ -103,6 +103,19 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect((await api('POST', `/api/v1/campaigns/${pro.id}/pause`, undefined, adKey)).status).toBe(409);
     expect((await api('POST', `/api/v1/campaigns/${pro.id}/resume`, undefined, adKey)).json.campaign.status).toBe('active');
     expect(ext(pro.id).active).toBe(true);
+    // Paused by the daily-limit rule, then by hand: the manual pause is taken (it was 409 "is paused") and no rule
+    // resumes it, not even the optimiser on a day under the limit.
+    await server.db.query("UPDATE automated_campaigns SET status = 'paused', status_reason = 'daily_limit' WHERE id = $1", [pro.id]);
+    ext(pro.id).active = false;
+    const held = await api('POST', `/api/v1/campaigns/${pro.id}/pause`, undefined, adKey);
+    expect(held.status, held.text).toBe(200);
+    expect(held.json.campaign).toMatchObject({ status: 'paused', status_reason: 'manual' });
+    const opt = await request('POST', `${base}/api/admin/jobs/campaigns.optimize/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+    expect(opt.json.status, opt.text).toBe('succeeded');
+    expect((await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey)).json.campaigns.find((c: any) => c.id === pro.id)).toMatchObject({ status: 'paused', status_reason: 'manual' });
+    expect(ext(pro.id).active).toBe(false);
+    expect((await api('POST', `/api/v1/campaigns/${pro.id}/resume`, undefined, adKey)).json.campaign.status).toBe('active');
+    expect(ext(pro.id).active).toBe(true);
     expect((await api('PUT', `/api/v1/campaigns/${pro.id}/daily-budget`, { daily_budget: 7.5 }, adKey)).json.campaign.daily_budget).toBe(7.5);
     expect(ext(pro.id).daily).toBe(7.5);
     // A hand-set daily budget never passes the budget's headroom: the daily limit (60) minus what the other

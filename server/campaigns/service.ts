@@ -195,6 +195,14 @@ export function createService(deps: ServiceDeps) {
     const c = await S.campaign(db, tenant, id);
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     const to: CampaignStatus = active ? 'active' : 'paused';
+    if (!active && c.status === 'paused' && c.external_campaign_id && c.status_reason !== 'manual') {
+      // Paused by a rule (the daily limit, which resumes it the next day; CPA; exhaustion): the hand takes over, and
+      // a manual pause is never resumed by a rule. The platform gets the (absolute) pause again; it is paused there.
+      const r = await adapters[c.platform].setActive(ext(c), false);
+      if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
+      const [held] = await S.move(db, tenant, [id], ['paused'], 'paused', 'manual', now());
+      return held ? { ok: true, value: held } : { ok: false, code: 'conflict', message: `Campaign ${id} changed meanwhile; read it again.` };
+    }
     if (!canMove(c.status, to) || !c.external_campaign_id) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: it cannot be ${active ? 'resumed' : 'paused'}.` };
     if (active) {
       const b = (await S.budget(db, tenant, c.budget_id))!;
@@ -274,6 +282,8 @@ export function createService(deps: ServiceDeps) {
     }
     const c = await S.campaign(db, tenant, campaignId);
     if (!c || !c.external_campaign_id) return true;
+    // A rule resumes only what the daily-limit rule paused: one paused by hand since the decision was logged stays.
+    if (a.kind === 'resume' && !(c.status === 'paused' && c.status_reason === 'daily_limit')) return true;
     const adapter = adapters[c.platform];
     // The rules split in cents; the platform and the store get whole minor units of the budget's currency.
     const daily = a.kind === 'set_daily_budget' ? floorTo(a.daily_budget, decimalsOf(b.currency)) : 0;
