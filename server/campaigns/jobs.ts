@@ -4,6 +4,7 @@
 //   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
 //   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
 //   campaigns.resume_publishing every 60 s  finishes campaigns an approval left publishing (crash, lost connection)
+//   campaigns.end_budgets   every 60 s     completes the campaigns of budgets whose ends_at has passed
 // Decisions are logged per (campaign, window, rule) before they are carried out, so an attempt run again for the
 // same window (lease lost, retry, restart) finds them and never acts twice.
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ import type { Db } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
 import { dayStart, type Platform, type Stats } from './model.js';
 import { hash32, prng } from './rng.js';
-import { dailyDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
+import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
 import type { CampaignService } from './service.js';
 import { campaignStore as S, platformStats, Q, toBudget, type Budget, type Campaign } from './store.js';
 
@@ -139,6 +140,23 @@ export function createCampaignJobs(deps: JobDeps) {
     return acted;
   }
 
+  /**
+   * campaigns.end_budgets (every minute): a budget whose ends_at has passed completes its campaigns now, not at the
+   * next hourly optimiser window (which let a whole hour past the end be delivered). Logged like every decision.
+   */
+  async function endBudgets(window: Date): Promise<number> {
+    let acted = 0;
+    let failed = 0;
+    for (const b of (await db.query<Record<string, unknown>>(Q.ended_budgets, [window])).rows.map(toBudget)) {
+      const v = await views(b);
+      const r = await deps.service.decide(b, window, 'campaigns.end_budgets', endDecisions(v.budget, v.campaigns, window.getTime()) ?? []);
+      acted += r.applied;
+      failed += r.failed;
+    }
+    if (failed > 0) throw new Error(`${failed} decision(s) could not be carried out on the platforms; the window retries them`);
+    return acted;
+  }
+
   const jobs: Job[] = [
     { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncWindow(ctx.windowStart) },
     { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
@@ -150,6 +168,8 @@ export function createCampaignJobs(deps: JobDeps) {
     // campaigns publishing with the ids stored so far; once their lease ran out they are finished here, from what
     // exists on the platform (README "Campaigns" → "Publishing"). Usually one indexed read that finds nothing.
     { name: 'campaigns.resume_publishing', schedule: { every: 60 }, timeoutS: 600, run: () => deps.service.resumePublishing(200) },
+    // An end date takes effect within a minute (one indexed read of the budgets that finds nothing, usually).
+    { name: 'campaigns.end_budgets', schedule: { every: 60 }, timeoutS: 600, run: (ctx) => endBudgets(ctx.windowStart) },
   ];
-  return { jobs, syncMetrics, optimize, rebalance };
+  return { jobs, syncMetrics, optimize, rebalance, endBudgets };
 }

@@ -85,15 +85,23 @@ export interface HourInput {
 /** The next hour's expected spend of these campaigns at their daily budgets, with the pacing margin. */
 const nextHour = (cs: CampaignView[]) => cs.reduce((s, c) => s + c.dailyBudget, 0) / 24 * RULES.hourlyOverdelivery;
 
+/**
+ * Once the budget's ends_at has passed, every campaign still active or paused completes; null before. Also run
+ * every minute by campaigns.end_budgets, so an end takes effect within about a minute, not at the next hour.
+ */
+export function endDecisions(b: BudgetView, campaigns: CampaignView[], now: number): Decision[] | null {
+  if (b.endsAt === null || now < b.endsAt) return null;
+  return campaigns.filter((c) => c.status === 'active' || c.status === 'paused').map((c) => ({
+    campaignId: c.id, rule: 'budget_ended', action: { kind: 'complete' }, inputs: { ends_at: new Date(b.endsAt!).toISOString() },
+    reason: 'The budget\'s end date has passed: the campaign is complete.',
+  }));
+}
+
 function guards(inp: HourInput): Decision[] | null {
   const { budget: b, campaigns, now } = inp;
   const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
-  if (b.endsAt !== null && now >= b.endsAt) {
-    return campaigns.filter((c) => c.status === 'active' || c.status === 'paused').map((c) => ({
-      campaignId: c.id, rule: 'budget_ended', action: { kind: 'complete' }, inputs: { ends_at: new Date(b.endsAt!).toISOString() },
-      reason: 'The budget\'s end date has passed: the campaign is complete.',
-    }));
-  }
+  const ended = endDecisions(b, campaigns, now);
+  if (ended) return ended;
   const expected = nextHour(live);
   if (live.length > 0 && b.spent + expected >= b.total) {
     const inputs = { total: b.total, spent: cents(b.spent), next_hour_expected: cents(expected) };

@@ -138,6 +138,15 @@ SELECT b.* FROM ad_campaign_budgets b
 WHERE b.status = 'active' AND EXISTS (SELECT 1 FROM automated_campaigns c WHERE c.budget_id = b.id AND c.external_campaign_id IS NOT NULL)
 ORDER BY b.id;
 
+-- name: ended_budgets
+-- Budgets whose ends_at has passed ($1: now) with campaigns still active or paused (any tenant): campaigns.end_budgets
+-- completes them within a minute of the end (ends of the last 7 days; an older one the hourly optimiser completes,
+-- for an active budget). Usually none.
+SELECT b.* FROM ad_campaign_budgets b
+WHERE b.ends_at <= $1 AND b.ends_at > $1::timestamptz - interval '7 days' AND b.status <> 'cancelled'
+  AND EXISTS (SELECT 1 FROM automated_campaigns c WHERE c.budget_id = b.id AND c.status IN ('active', 'paused') AND c.external_campaign_id IS NOT NULL)
+ORDER BY b.id;
+
 -- name: synced_campaigns
 -- Campaigns whose figures the metrics sync reads: on a platform and not finished long ago.
 SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id FROM automated_campaigns c
