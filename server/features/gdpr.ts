@@ -37,15 +37,6 @@ const simple = (name: string, table: string, erase: string, exp: string, phase: 
   },
 });
 
-/**
- * Events named by an erased person's rows, by `tenant:person`: noted by the links-phase entry inside the
- * erasure's transaction, taken by the `features` store eraser after its commit (an entry left by a rolled-back
- * erasure is replaced by the retry's). Module state because the registry's tables are declared without a
- * store (createPersonDataRegistry) and the eraser is added once the store is open.
- */
-const pending = new Map<string, string[]>();
-const key = (ids: PersonIds) => `${ids.tenantId}:${ids.personId}`;
-
 /** Whether fs_person_daily is a continuous aggregate here (a view) or plain mode's table. */
 const isAggregate = async (q: Queryable) => (await q.query<{ view: boolean }>(Q.daily_is_view)).rows[0]?.view === true;
 
@@ -56,8 +47,9 @@ export function registerFeatureTables(registry: GdprRegistry): void {
   registry.table({
     ...timings,
     async erase(q, ids) {
+      // Noted in the ids (saved with the erasure's steps) before the rows go: the store eraser recounts them.
       const events = (await q.query<{ event_entity_id: string }>(Q.person_event_keys, [ids.tenantId, ids.personId, ids.visitorIds])).rows;
-      pending.set(key(ids), events.map((e) => e.event_entity_id));
+      ids.eventEntities = events.map((e) => e.event_entity_id);
       return timings.erase(q, ids);
     },
   });
@@ -94,8 +86,7 @@ export function registerFeatureTables(registry: GdprRegistry): void {
  */
 export function registerFeatureEraser(registry: GdprRegistry, deps: FeatureGdprDeps): void {
   registry.store('features', async (ids) => {
-    const events = pending.get(key(ids)) ?? [];
-    pending.delete(key(ids));
+    const events = ids.eventEntities ?? [];
     const buckets = await deps.aggregates.refreshDays(ids.eventDays ?? [], deps.now());
     if (events.length) await deps.recountEvents(ids.tenantId, events);
     await deps.recountScores(ids.tenantId, deps.now());

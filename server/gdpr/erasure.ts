@@ -292,6 +292,8 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         if (!again) return null;
         const ids = again.ids;
         ids.visitorIds = [...new Set([...first.ids.visitorIds, ...ids.visitorIds])];
+        // What the links-phase erasers noted for after the commit (registry.ts PersonIds.eventEntities).
+        if (first.ids.eventEntities) ids.eventEntities = first.ids.eventEntities;
         await erase('rows', ids);
         await erase('person', ids);
         const removed: Record<string, unknown> = {};
@@ -303,16 +305,16 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         }
         removed.features = features;
         removed.visitors = ids.visitorIds.length;
+        // What is left to do after the commit, committed with the erasure: a crash from here on leaves this list
+        // for a repeated erasure or the gdpr.resume job. The tombstone lists it as pending until it is done.
+        const todo = ['spool', ...[...registry.stores().keys()].map((n) => `external:${n}`), 'disk'];
         await q.query(Q.insert_tombstone, [
-          tenantId, idDigest(tenantId, 'person', personId), idDigest(tenantId, 'external', ids.externalId), erasedAt.toISOString(), JSON.stringify(removed),
+          tenantId, idDigest(tenantId, 'person', personId), idDigest(tenantId, 'external', ids.externalId), erasedAt.toISOString(), JSON.stringify({ ...removed, pending: todo }),
         ]);
         if (ids.visitorIds.length) {
           await q.query(Q.insert_erased_visitors, [tenantId, ids.visitorIds.map((v) => idDigest(tenantId, 'visitor', v)), erasedAt.toISOString()]);
         }
-        // What is left to do after the commit, committed with the erasure: a crash from here on leaves this list
-        // for a repeated erasure or the gdpr.resume job. Where dead rows now lie (the events' chunks, not the
-        // whole hypertable): vacuumed by the disk step.
-        const todo = ['spool', ...[...registry.stores().keys()].map((n) => `external:${n}`), 'disk'];
+        // Where dead rows now lie (the events' chunks, not the whole hypertable): vacuumed by the disk step.
         await q.query(Q.insert_erasure_steps, [tenantId, sha, todo, JSON.stringify(ids), [...touched], owner, STEPS_LEASE_S]);
         return { removed, ids, touched: [...touched], todo };
       });

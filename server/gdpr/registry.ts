@@ -17,6 +17,12 @@ export interface PersonIds {
   eventIds: string[];
   /** UTC days (YYYY-MM-DD) of the events the erasure deleted from the store (the live layer rebuilds today's). */
   eventDays?: string[];
+  /**
+   * Event entities (catalog event ids) the person's rows named, noted by the feature store's links-phase eraser
+   * for its recount after the commit. In the ids, not in memory: the ids are saved with the erasure's steps, so
+   * a step finished after a crash recounts them too.
+   */
+  eventEntities?: string[];
 }
 
 /**
