@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { EventRow } from '../store/events.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
-import { activeCheckouts, CHECKOUT_WINDOW_MS, DASHBOARD_MAX_EVENTS, dashboardEvents, funnelMath, LiveState, visitorsCount, zeroCounters } from './state.js';
+import { activeCheckouts, CHECKOUT_WINDOW_MS, DASHBOARD_MAX_EVENTS, dashboardEvents, funnelMath, LiveState, zeroCounters } from './state.js';
+import { visitorsCount } from './uniq.js';
 import { Uniq } from './uniq.js';
 
 const DAY = utcDay(NOW);

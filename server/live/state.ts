@@ -5,7 +5,7 @@
 import { applyScan, applySnapshot, capacityView, prune, type CapacityState, type CapacityView } from './capacity.js';
 import { fromMilli, scanKind, toMilli, type ClaimSource, type Fact } from './facts.js';
 import { decideClaim } from './owners.js';
-import { Uniq } from './uniq.js';
+import { Uniq, visitorsCount } from './uniq.js';
 
 export const CHECKOUT_WINDOW_MS = 30 * 60_000;
 export const TICKER_SIZE = 20;
@@ -171,16 +171,6 @@ const revenueView = (m: Map<string, number>): Record<string, number> =>
   Object.fromEntries([...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([cur, milli]) => [cur, fromMilli(milli)]));
 
 export const eventKeyOf = (tenant: number, event: string) => `${tenant}\u0000${event}`;
-
-/**
- * Unique visitors to show: Redis' count (every node's visitors: the same on every node) when it has one, unless
- * it is clearly below this node's own sketch, i.e. Redis lost the key (flushed, or expired with the node's
- * counters still going): then the node's count, rather than a collapse to the visitors since. The two are
- * different estimates of one set (≈1 % each), hence the 5 % margin. Pure.
- */
-export function visitorsCount(redis: number | undefined, local: number): number {
-  return redis !== undefined && redis >= local * 0.95 ? redis : Math.max(redis ?? 0, local);
-}
 
 export class LiveState {
   readonly events = new Map<string, EventLive>();
