@@ -22,4 +22,8 @@ describe('organizer report', () => {
     expect(r.recommendations).toEqual([]);
     expect(JSON.stringify(r)).not.toContain('NaN');
   });
+  it('writes the amount with the currency\'s own decimals (JPY none, KWD three)', () => {
+    expect(organizerReport('JPY', 100000, [c({ spend: 41666 })], null).summary).toMatch(/^You invested 41666 JPY /);
+    expect(organizerReport('KWD', 1000, [c({ spend: 10.125 })], null).summary).toMatch(/^You invested 10\.125 KWD /);
+  });
 });

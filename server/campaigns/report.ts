@@ -1,7 +1,7 @@
 // The organizer's report (seed 002 §2.8 "Ai investit X EUR, ai generat Y vanzari (Z bilete), ROAS = W" and the
 // end-to-end flow's recommendations): invested, sales and tickets credited from our own tracking, ROAS tracked next
 // to the platforms' own claim, and advice in plain words. Pure.
-import { cents } from './model.js';
+import { decimalsOf } from './model.js';
 
 export interface ReportCampaign {
   id: number;
@@ -34,10 +34,13 @@ export interface Report {
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 
 export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null): Report {
-  const invested = cents(campaigns.reduce((s, c) => s + c.spend, 0));
+  // Sums in the currency's own minor units (KWD keeps its third decimal, JPY has none).
+  const d = decimalsOf(currency);
+  const minor = (x: number) => Math.round(x * 10 ** d) / 10 ** d;
+  const invested = minor(campaigns.reduce((s, c) => s + c.spend, 0));
   const sales = campaigns.reduce((s, c) => s + c.orders, 0);
   const tickets = campaigns.reduce((s, c) => s + c.tickets, 0);
-  const revenue = cents(campaigns.reduce((s, c) => s + c.revenue, 0));
+  const revenue = minor(campaigns.reduce((s, c) => s + c.revenue, 0));
   const claimed = campaigns.reduce((s, c) => s + c.platform_revenue, 0);
   const roas = ratio(revenue, invested);
   const recs: string[] = [];
@@ -51,9 +54,9 @@ export function organizerReport(currency: string, budgetTotal: number, campaigns
   if (claimedRoas !== null && roas !== null && claimedRoas > roas * 1.25) recs.push(`The platforms claim ROAS ${claimedRoas.toFixed(1)}×; our own tracking counts ${roas.toFixed(1)}×. Judge by ours.`);
   if (budgetTotal > 0 && invested >= budgetTotal * 0.8) recs.push(`${Math.round((1 - invested / budgetTotal) * 100)} % of the budget is left: top it up to keep the campaigns running.`);
   return {
-    currency, budget_total: budgetTotal, invested, remaining: cents(Math.max(0, budgetTotal - invested)), sales, tickets, revenue,
+    currency, budget_total: budgetTotal, invested, remaining: minor(Math.max(0, budgetTotal - invested)), sales, tickets, revenue,
     roas_tracked: roas, roas_platform: claimedRoas,
-    summary: `You invested ${invested.toFixed(2)} ${currency} and made ${sales} sales (${tickets} tickets), ROAS = ${roas === null ? '—' : `${roas.toFixed(2)}×`}.`,
+    summary: `You invested ${invested.toFixed(d)} ${currency} and made ${sales} sales (${tickets} tickets), ROAS = ${roas === null ? '—' : `${roas.toFixed(2)}×`}.`,
     recommendations: recs,
   };
 }
