@@ -3,6 +3,8 @@
 // the provider's reason (bisection keeps the good rows); consent and the legitimate-interest policy decide what
 // is queued; erasure removes pending rows and hashes; the status API pages and counts.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bootServer, createTenant, getJson, postEvents, request, until, webEvent, type Tenant } from './helpers.js';
 import { addCode, auth, CUSTOMER, dispatchNow, metaCode, providerEnv, purchase } from './conversions-helpers.js';
@@ -131,6 +133,22 @@ describe('server-side conversions', () => {
       [['meta', first.event_id], ['meta', other.event_id], ['tiktok', first.event_id], ['tiktok', other.event_id]].sort());
     const sent = mock.received.filter((r) => JSON.stringify(r.body).includes(order));
     expect(sent).toHaveLength(2);
+
+    // What an older version left: the same order queued twice for a destination. Migration 025 settles every
+    // row but the first dead, naming it, and a retry of such a row is refused.
+    const firstRow = items.find((i) => i.event_id === first.event_id && i.destination.startsWith('meta'));
+    const dup = crypto.randomUUID();
+    await server.db.query(
+      `INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, legal_basis, data, status)
+       SELECT tenant_id, destination, provider, code_id, owner, $2, event_name, occurred_at, legal_basis, data, 'pending' FROM conversion_outbox WHERE id = $1`, [firstRow.id, dup]);
+    const migration = fs.readFileSync(path.resolve(import.meta.dirname, '../sql/025_settle_duplicates.sql'), 'utf8');
+    await server.db.exec(migration);
+    const left = (await server.db.query<any>('SELECT id, status, last_error FROM conversion_outbox WHERE tenant_id = $1 AND event_id = $2', [t.tenant_id, dup])).rows[0];
+    expect(left).toMatchObject({ status: 'dead', last_error: `duplicate of conversion ${firstRow.id} (the same order for this destination)` });
+    const retry = await request('POST', `${base}/api/v1/conversions/${left.id}/retry`, undefined, auth(t));
+    expect(retry.status).toBe(409);
+    expect(retry.json.error).toMatchObject({ code: 'conflict', duplicate_of: Number(firstRow.id) });
+    expect((await server.db.query<any>('SELECT status FROM conversion_outbox WHERE id = $1', [firstRow.id])).rows[0].status).toBe('sent');
   });
 
   it('delivers once after a 429, and a 400 is dead with the provider\'s reason while the rest of the batch is sent', { timeout: 240_000 }, async () => {

@@ -9,7 +9,7 @@ import type { Db } from '../store/db.js';
 import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
 
-const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'status_of', 'get_settings', 'put_settings']);
+const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'status_of', 'first_of_order', 'get_settings', 'put_settings']);
 
 export const STATUSES = ['pending', 'sent', 'dead'] as const;
 export const BASES = ['consent', 'legitimate_interest'] as const;
@@ -72,6 +72,9 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
     audit: ({ params }) => ({ action: 'conversion.retry', target: `conversion:${params.id}` }),
     handler: async ({ params, principal }) => {
       const t = principal.tenant.tenant_id;
+      // A duplicate of an order already queued for the destination is never sent again (the first row is).
+      const first = (await db.query<{ id: string | number }>(Q.first_of_order, [t, params.id])).rows[0];
+      if (first) throw new ConflictError(`Conversion ${params.id} is the same order as conversion ${Number(first.id)} for this destination: an order is sent once; retry ${Number(first.id)} if it is dead.`, { duplicate_of: Number(first.id) });
       const done = (await db.query(Q.retry_dead, [t, params.id])).rows[0];
       if (done) return { status: 200, body: { id: params.id, status: 'pending' } };
       const now = (await db.query<{ status: string }>(Q.status_of, [t, params.id])).rows[0];

@@ -197,6 +197,15 @@ RETURNING id, status;
 -- name: status_of
 SELECT status FROM conversion_outbox WHERE tenant_id = $1 AND id = $2;
 
+-- name: first_of_order
+-- For a purchase row: the destination's first row of the same order when it is another one (a duplicate an older
+-- version queued under a second event id; migration 025), else no row.
+SELECT f.id FROM conversion_outbox o
+JOIN conversion_outbox f ON f.tenant_id = o.tenant_id AND f.destination = o.destination AND f.event_name = 'order_completed'
+  AND f.data->>'order_id' = o.data->>'order_id' AND f.id < o.id
+WHERE o.tenant_id = $1 AND o.id = $2 AND o.event_name = 'order_completed'
+ORDER BY f.id LIMIT 1;
+
 -- name: get_settings
 SELECT purchase_basis, updated_at FROM conversion_settings WHERE tenant_id = $1;
 
