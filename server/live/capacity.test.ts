@@ -1,13 +1,50 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyScan, applySnapshot, capacityView, prune, type CapacityState } from './capacity.js';
-import { laneKey, type GateSnapshot, type ScanKind } from './facts.js';
+import { laneKey, sessionInside, type GateSnapshot, type ScanKind } from './facts.js';
 
 const NOW = Date.parse('2025-06-01T20:00:00Z');
 const S = 1000;
 const snap = (o: Partial<GateSnapshot>): GateSnapshot => ({ inside: 0, entries: null, denied: null, rate_per_minute: null, capacity: null, venue_capacity: null, ...o });
 
+describe('sessionInside', () => {
+  it('takes a device session\'s net flow from its totals when current_inside is their floor; a gate-wide count as sent', () => {
+    expect(sessionInside({ scanner_session_id: 'exit-dev', current_inside: 0, total_entries: 0, total_exits: 4 })).toBe(-4);
+    expect(sessionInside({ scanner_session_id: 'dev', current_inside: 6, total_entries: 10, total_exits: 4 })).toBe(6);
+    // A count the device was told (not its floor) is kept; so is a gate-wide snapshot's.
+    expect(sessionInside({ scanner_session_id: 'dev', current_inside: 3, total_entries: 0, total_exits: 4 })).toBe(3);
+    expect(sessionInside({ current_inside: 0, total_entries: 0, total_exits: 4 })).toBe(0);
+    expect(sessionInside({ scanner_session_id: 'dev', current_inside: 5 })).toBe(5);
+  });
+});
+
 describe('capacity', () => {
+  it('an exit scanned on another device, gate or shift than the entry takes one off inside: lanes add their nets, the total is floored once', () => {
+    const s: CapacityState = new Map();
+    const [inN, outN, lateN, outS] = [laneKey('N', 'in'), laneKey('N', 'out'), laneKey('N', 'late'), laneKey('S', 'dev-s')];
+    for (let i = 0; i < 10; i++) applyScan(s, inN, NOW - 60 * S + i * S, 'g');
+    for (let i = 0; i < 4; i++) applyScan(s, outN, NOW - 30 * S + i * S, 'x'); // an exit-only device at N
+    let v = capacityView(s, NOW);
+    expect(v.gates.N.inside).toBe(6);
+    expect(v.inside).toBe(6);
+    // The devices' own session snapshots (the exit device's net is −4) change nothing.
+    applySnapshot(s, inN, NOW - 20 * S, snap({ inside: 10, entries: 10, denied: 0 }));
+    applySnapshot(s, outN, NOW - 20 * S, snap({ inside: -4, entries: 0, denied: 0 }));
+    expect(capacityView(s, NOW).inside).toBe(6);
+    // Two leave through gate S (they came in at N): the event has 4 inside; gate S alone shows 0, not −2.
+    applyScan(s, outS, NOW - 10 * S, 'x');
+    applyScan(s, outS, NOW - 9 * S, 'x');
+    v = capacityView(s, NOW);
+    expect(v.inside).toBe(4);
+    expect(v.gates.S.inside).toBe(0);
+    // The late shift at N scans 3 more out: nobody is left.
+    for (let i = 0; i < 3; i++) applyScan(s, lateN, NOW - 5 * S + i * S, 'x');
+    v = capacityView(s, NOW);
+    expect(v).toMatchObject({ inside: 1, entries: 10 });
+    for (let i = 0; i < 3; i++) applyScan(s, lateN, NOW - 2 * S + i * 100, 'x');
+    expect(capacityView(s, NOW).inside).toBe(0);
+  });
+
   it('sums the latest snapshot of each gate; a late snapshot never overwrites a newer one', () => {
     const s: CapacityState = new Map();
     expect(applySnapshot(s, 'A', NOW - 10 * S, snap({ inside: 100, entries: 120, denied: 3, capacity: 500 }))).toBe(true);

@@ -104,6 +104,16 @@ export const pct = (inside: number, capacity: number | null): number | null =>
   capacity && capacity > 0 ? Math.round((inside / capacity) * 1000) / 10 : null;
 
 export function gateView(g: GateState, now: number): GateView {
+  return gateCalc(g, now).view;
+}
+
+/**
+ * A lane's figures and its net flow: people in minus people out, which a lane of exits (a dedicated exit
+ * device, the late shift) makes negative. Shown `inside` is never below 0; the nets are what add up across a
+ * gate's lanes and an event's gates, floored once at the end (a per-lane floor lost every exit scanned on
+ * another device than the entry).
+ */
+function gateCalc(g: GateState, now: number): { view: GateView; net: number } {
   const snapAt = g.snap ? g.snap.at : -Infinity;
   const cg = coverAt(g.snap, 'g');
   const cd = coverAt(g.snap, 'd');
@@ -125,11 +135,12 @@ export function gateView(g: GateState, now: number): GateView {
   }
   if (cg === -Infinity) entries += g.folded.g;
   if (cd === -Infinity) denied += g.folded.d;
-  const inside = Math.max(0, (g.snap?.inside ?? 0) + grantsAfterSnap - exitsAfterSnap + (g.snap ? 0 : g.folded.g - g.folded.x));
+  const net = (g.snap?.inside ?? 0) + grantsAfterSnap - exitsAfterSnap + (g.snap ? 0 : g.folded.g - g.folded.x);
+  const inside = Math.max(0, net);
   // The scanner's own rate is trusted while it is fresh; individual entries give the rate otherwise.
   const snapRate = g.snap && g.snap.rate_per_minute !== null && now - g.snap.at <= RATE_WINDOW_MS ? g.snap.rate_per_minute : 0;
   const capacity = g.snap?.capacity ?? null;
-  return {
+  const view = {
     inside,
     entries,
     denied,
@@ -138,6 +149,7 @@ export function gateView(g: GateState, now: number): GateView {
     percent: pct(inside, capacity),
     updated_at: new Date(g.lastAt).toISOString(),
   };
+  return { view, net };
 }
 
 /** Each gate's lanes, its own (the gate-wide one, when it has scans or snapshots) first. */
@@ -161,19 +173,21 @@ const sum = <T>(xs: T[], f: (x: T) => number): number => xs.reduce((n, x) => n +
 const lastOf = (lanes: GateState[]): number => Math.max(...lanes.map((g) => g.lastAt));
 
 /** One gate's figures from its lanes (see the header). */
-function gateFigures(own: GateState | null, lanes: GateState[], now: number): GateView {
-  if (lanes.length === 1) return gateView(lanes[0], now);
+function gateFigures(own: GateState | null, lanes: GateState[], now: number): { view: GateView; net: number } {
+  if (lanes.length === 1) return gateCalc(lanes[0], now);
   if (own?.snap) {
     // The gate-wide snapshot counts every scan before it, whatever its lane.
     const folded = { g: sum(lanes, (g) => g.folded.g), x: sum(lanes, (g) => g.folded.x), d: sum(lanes, (g) => g.folded.d) };
-    return gateView({ snap: own.snap, scans: lanes.flatMap((g) => g.scans), folded, lastAt: lastOf(lanes) }, now);
+    return gateCalc({ snap: own.snap, scans: lanes.flatMap((g) => g.scans), folded, lastAt: lastOf(lanes) }, now);
   }
-  const views = lanes.map((g) => gateView(g, now));
+  const calcs = lanes.map((g) => gateCalc(g, now));
+  const views = calcs.map((c) => c.view);
   // Capacities are stated by the scanners, not counted: the newest snapshot's.
   const snap = lanes.reduce<GateState['snap']>((best, g) => (g.snap && (!best || g.snap.at > best.at) ? g.snap : best), null);
-  const inside = sum(views, (v) => v.inside);
+  const net = sum(calcs, (c) => c.net);
+  const inside = Math.max(0, net);
   const capacity = snap?.capacity ?? null;
-  return {
+  return { net, view: {
     inside,
     entries: sum(views, (v) => v.entries),
     denied: sum(views, (v) => v.denied),
@@ -181,7 +195,7 @@ function gateFigures(own: GateState | null, lanes: GateState[], now: number): Ga
     capacity,
     percent: pct(inside, capacity),
     updated_at: new Date(lastOf(lanes)).toISOString(),
-  };
+  } };
 }
 
 export function capacityView(s: CapacityState, now: number): CapacityView {
@@ -195,9 +209,9 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   const groups = byGate(s);
   for (const id of [...groups.keys()].sort()) {
     const { own, lanes } = groups.get(id)!;
-    const v = gateFigures(own, lanes, now);
+    const { view: v, net } = gateFigures(own, lanes, now);
     gates[id] = v;
-    inside += v.inside;
+    inside += net;
     entries += v.entries;
     denied += v.denied;
     rate += v.rate_per_minute;
@@ -208,6 +222,8 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
     }
   }
   const capacity = venue ? venue.value : groups.size > 0 && gateCapacity ? gateCapacity : null;
+  // People who left through another gate than they came in: the nets add up, the event is never below 0.
+  inside = Math.max(0, inside);
   return { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };
 }
 

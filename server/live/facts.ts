@@ -189,7 +189,7 @@ export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer, owner
     case 'snapshot':
       f.gate = laneKey(id(p.gate_id) ?? 'unknown', id(p.scanner_session_id));
       f.snap = {
-        inside: num(p.current_inside) ?? 0,
+        inside: sessionInside(p),
         entries: num(p.total_entries),
         denied: num(p.total_denied),
         rate_per_minute: num(p.rate_per_minute),
@@ -199,6 +199,22 @@ export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer, owner
       break;
   }
   return f;
+}
+
+/**
+ * The people a snapshot counts inside. A scanner session's snapshot (one device's shift) is its net flow, which
+ * is negative on a device that scans more people out than in (a dedicated exit lane, the late shift): the payload
+ * cannot carry a negative `current_inside`, so when it is the floor of total_entries − total_exits (what the
+ * scanner tracker sends) the net is taken from those. The gate and event totals are floored at 0 instead
+ * (capacity.ts). A gate-wide snapshot is the gate's own count, as sent. Pure.
+ */
+export function sessionInside(p: Record<string, unknown>): number {
+  const inside = num(p.current_inside) ?? 0;
+  const entries = num(p.total_entries);
+  const exits = num(p.total_exits);
+  if (id(p.scanner_session_id) === null || entries === null || exits === null) return inside;
+  const net = entries - exits;
+  return inside === Math.max(0, net) ? net : inside;
 }
 
 /** Money is summed in integer thousandths so totals are exact (HINCRBY in Redis, no float drift). */
