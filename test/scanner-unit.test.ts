@@ -466,6 +466,11 @@ describe('scanner delivery rules', () => {
     expect(sent.get(own)).toMatchObject({ scanner_session_id: t.session!.id, gate_id: 'G1', current_inside: 0, total_entries: 1, total_exits: 1, total_denied: 1 });
     expect(sent.get(gate)).toMatchObject({ gate_id: 'G1', current_inside: 120, total_entries: 150 });
     expect(sent.get(gate)).not.toHaveProperty('scanner_session_id');
+    // The gate's counts not given are left out, not filled with this device's (1 exit, 1 denial).
+    expect(sent.get(gate)).not.toHaveProperty('total_exits');
+    expect(sent.get(gate)).not.toHaveProperty('total_denied');
+    expect(sent.get(onlyDenied)).toMatchObject({ total_denied: 9 });
+    expect(sent.get(onlyDenied)).not.toHaveProperty('total_entries');
     expect(sent.get(onlyDenied)).not.toHaveProperty('scanner_session_id');
     await t.close();
   });

@@ -244,7 +244,8 @@ export class TxScannerTracker {
    * capacity_snapshot. Without any of currentInside / totalEntries / totalExits / totalDenied it reports this
    * session's own counts, with `scanner_session_id` (the server keeps them per scanner session, beside the
    * other scanners of the gate). With any of them, they are the whole gate's counts (e.g. from the gate
-   * system): sent without `scanner_session_id`, the missing ones from this session.
+   * system): sent without `scanner_session_id`; the counts not given are left out (the server keeps counting the
+   * gate's scans for them), never filled from this session.
    */
   async trackCapacitySnapshot(
     o: { currentInside?: number; totalEntries?: number; totalExits?: number; totalDenied?: number; ratePerMinute?: number; capacity?: number; venueCapacity?: number } = {},
@@ -261,9 +262,12 @@ export class TxScannerTracker {
             gate_id: s.gateId,
             scanner_session_id: gateWide ? undefined : s.id,
             current_inside: o.currentInside ?? Math.max(0, t.granted - t.exits),
-            total_entries: o.totalEntries ?? t.granted,
-            total_exits: o.totalExits ?? t.exits,
-            total_denied: o.totalDenied ?? t.denied,
+            // A gate-wide snapshot carries only the gate's counts it was given: one device's counts in their place
+            // would replace the gate's (its denials dropped from 6 to this device's 3). The server goes on
+            // counting the gate's scans for a count left out.
+            total_entries: gateWide ? o.totalEntries : t.granted,
+            total_exits: gateWide ? o.totalExits : t.exits,
+            total_denied: gateWide ? o.totalDenied : t.denied,
             rate_per_minute: o.ratePerMinute ?? s.recent.length,
             capacity: o.capacity ?? s.capacity,
             venue_capacity: o.venueCapacity ?? s.venueCapacity,
