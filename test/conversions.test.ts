@@ -118,7 +118,8 @@ describe('server-side conversions', () => {
     await addCode(base, t, { provider: 'tiktok', organizer_id: null, settings: { pixel_id: 'D17TA5JC77UDOT6CA5FA' }, secrets: { access_token: 'tt' } });
     const first = purchase();
     const order = first.entities.order_id;
-    const again = () => purchase({ entities: { ...first.entities } });
+    // The same order again, recorded a second later (of one commit's rows for an order, the earliest is sent).
+    const again = () => purchase({ entities: { ...first.entities }, occurred_at: new Date(Date.parse(first.occurred_at) + 1000).toISOString() });
     expect((await postEvents(base, t, [first, again()])).accepted).toBe(2);
     expect((await postEvents(base, t, [again()])).accepted).toBe(1);
     // Another order goes as usual.
