@@ -166,12 +166,13 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
       event_id: crypto.randomUUID(), event_name: name, occurred_at: new Date(at).toISOString(), sent_at: new Date(sentAt).toISOString(), source_system: 'scanner',
       consent_snapshot: { analytics: false, marketing: false, data_processing: true }, entities: { event_entity_id: E, venue_id: 'V1', ...entities }, payload,
     });
-    const now = Date.now();
-    // Recorded at T0 and sent at once, but 800 ms on the way (sent_at 800 ms before it arrives) ...
-    const scan = scanner('entry_granted', now - 1_000, now - 800, { gate_id: 'north', scan_type: 'entry' }, { ticket_id: 'T1' });
-    // ... while the gate-wide snapshot recorded 200 ms after the scan (which it counts) arrived at once.
-    const snap = scanner('capacity_snapshot', now - 800, now, { gate_id: 'north', capacity: 1000, current_inside: 100, total_entries: 100 });
+    const t0 = Date.now() - 1_000;
+    // The gate-wide snapshot recorded 200 ms after a scan (which it counts) arrives at once ...
+    const snap = scanner('capacity_snapshot', t0 + 200, Date.now(), { gate_id: 'north', capacity: 1000, current_inside: 100, total_entries: 100 });
     expect((await batch([snap], t6.write_key)).json.accepted).toBe(1);
+    // ... the scan, recorded at T0 and sent at once, was 300 ms on the way (sent_at 300 ms before it arrives;
+    // stamped just before posting, so a slow machine adds no more to it than the request's own time).
+    const scan = scanner('entry_granted', t0, Date.now() - 300, { gate_id: 'north', scan_type: 'entry' }, { ticket_id: 'T1' });
     expect((await batch([scan], t6.write_key)).json.accepted).toBe(1);
     const stored = await eventsOf(base, t6);
     for (const e of stored) expect(e.context.clock_skew_ms).toBeUndefined();
