@@ -301,6 +301,33 @@ describe('scanner record times', () => {
   });
 });
 
+describe('scanner sent_at', () => {
+  it('stamps each event with its record time plus the monotonic time since, so a clock fixed while offline does not move earlier scans', async () => {
+    // The device's wall clock runs 10 minutes fast while it is offline; NTP then fixes it, and the queue goes out.
+    const truth = Date.parse('2026-12-01T20:00:00.000Z');
+    let mono = 1_000;
+    let wall = truth + 600_000;
+    const { t, calls } = await tracker(['network', 'network'], { now: () => wall, monotonic: () => mono, retryBaseMs: 1, retryMaxMs: 2 });
+    await t.trackEntryGranted('T1', {});
+    mono += 5_000;
+    wall += 5_000;
+    await t.trackEntryGranted('T2', {});
+    mono += 60_000; // a minute later the clock is right again, and the network is back
+    wall = truth + 65_000;
+    await t.flush();
+    await until(async () => t.pending === 0, 5_000);
+    const last = calls.at(-1)!.events!.filter((e: any) => e.event_name === 'entry_granted');
+    expect(last).toHaveLength(2);
+    for (const e of last) {
+      // What the server does (received − sent_at, received ≈ the right time now): each scan lands when it happened.
+      const corrected = Date.parse(e.occurred_at) + (wall - Date.parse(e.sent_at));
+      expect(corrected - truth).toBe(e.ticket_id === 'T1' || e.entities?.ticket_id === 'T1' ? 0 : 5_000);
+      expect(Object.keys(e).some((k) => k.startsWith('_'))).toBe(false);
+    }
+    await t.close();
+  });
+});
+
 describe('scanner delivery rules', () => {
   it('keeps events through network errors, 5xx and 429 and sends them once, in order', async () => {
     const { t, calls, seen } = await tracker(['network', 503, 429, 'network']);

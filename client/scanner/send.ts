@@ -74,10 +74,19 @@ export interface PostOptions {
   timeoutMs: number;
 }
 
-/** POSTs `batch` (each event stamped sent_at `now`); never throws, a failure is in the answer. */
-export async function postBatch(o: PostOptions, batch: Envelope[], now: number): Promise<BatchAnswer> {
-  const sentAt = new Date(now).toISOString();
-  const body = JSON.stringify({ events: batch.map((e) => ({ ...e, sent_at: sentAt })) });
+/**
+ * POSTs `batch`, each event stamped sent_at: `sentAtOf(e)` (ms) when it gives one, else `now`; fields starting
+ * with `_` (kept with the queued event for the tracker only) are not sent. Never throws, a failure is in the answer.
+ */
+export async function postBatch(o: PostOptions, batch: Envelope[], now: number, sentAtOf: (e: Envelope) => number | null = () => null): Promise<BatchAnswer> {
+  const body = JSON.stringify({
+    events: batch.map((e) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(e)) if (!k.startsWith('_')) out[k] = v;
+      out.sent_at = new Date(sentAtOf(e) ?? now).toISOString();
+      return out;
+    }),
+  });
   let res: Response | null = null;
   let netError: unknown = null;
   const ctl = new AbortController();

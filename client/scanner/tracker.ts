@@ -41,6 +41,10 @@ const openQueues = new WeakMap<object, Set<string>>();
 
 const copy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
+/** Kept with a queued event, never sent: [the run that recorded it, the monotonic time it was recorded at]. */
+export const MONO = '_mono';
+type Queued = Envelope & { [MONO]?: [string, number] };
+
 function monotonicClock(): () => number {
   const perf = (globalThis as { performance?: { now(): number } }).performance;
   if (perf?.now) return () => perf.now();
@@ -54,6 +58,8 @@ export class TxScannerTracker {
   private fetch: typeof fetch;
   private now: () => number;
   private mono: () => number;
+  /** This process's run: events recorded in it carry their monotonic time (`sentAtOf`), valid only within it. */
+  private run: string;
   private uuid: () => string;
   private state: TrackerState;
   private batch: number;
@@ -83,6 +89,7 @@ export class TxScannerTracker {
     this.now = config.now ?? Date.now;
     this.mono = config.monotonic ?? monotonicClock();
     this.uuid = config.uuid ?? defaultUuid;
+    this.run = this.uuid();
     this.state = queue.state ? copy(queue.state) : { session: null, seq: 0, prev: null };
     this.reconcile();
     if (this.cfg.flushIntervalMs > 0) {
@@ -332,6 +339,17 @@ export class TxScannerTracker {
     await this.storage.close?.().catch((err: Error) => this.cfg.onError?.({ kind: 'storage', message: `storage not closed: ${err.message}` }));
   }
 
+  /**
+   * An event's sent_at: its record time plus the monotonic time since (this run's events), so the server's
+   * correction `occurred_at + (received − sent_at)` dates it by how long ago it was recorded, whatever the wall
+   * clock did meanwhile (NTP fixing a device that was 10 minutes off while offline). An event of an earlier run
+   * (restored from storage) gets the wall clock now, as every event did before.
+   */
+  private sentAtOf(e: Envelope): number | null {
+    const m = (e as Queued)[MONO];
+    return Array.isArray(m) && m[0] === this.run && typeof m[1] === 'number' ? Date.parse(e.occurred_at) + Math.max(0, this.mono() - m[1]) : null;
+  }
+
   private schedule(ms: number) {
     if (this.closed) return;
     if (this.wake) clearTimeout(this.wake);
@@ -350,7 +368,7 @@ export class TxScannerTracker {
       const batch = this.queue.peek(this.batch);
       if (!batch.length) return;
       const send = (url: string, init: NonNullable<Parameters<typeof fetch>[1]>) => this.fetch(url, init);
-      const answer = await postBatch({ send, url: this.url, writeKey: this.cfg.writeKey, timeoutMs: this.cfg.requestTimeoutMs }, batch, this.now());
+      const answer = await postBatch({ send, url: this.url, writeKey: this.cfg.writeKey, timeoutMs: this.cfg.requestTimeoutMs }, batch, this.now(), (e) => this.sentAtOf(e));
       const { res, status, result, errorCode, text, netError } = answer;
       const v = scannerVerdict(answer);
 
@@ -435,9 +453,10 @@ export class TxScannerTracker {
     const steps = build(s);
     const now = this.recordTime();
     const at = new Date(now).toISOString();
+    const mono = this.mono();
     const events: Envelope[] = steps.map((step) => {
       const id = this.uuid();
-      const e = envelope(step, s, this.cfg, { id, at, seq: this.state.seq++, prev: this.state.prev });
+      const e: Queued = { ...envelope(step, s, this.cfg, { id, at, seq: this.state.seq++, prev: this.state.prev }), [MONO]: [this.run, mono] };
       this.state.prev = id;
       return e;
     });
