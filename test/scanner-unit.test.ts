@@ -316,7 +316,7 @@ describe('scanner sent_at', () => {
     wall = truth + 65_000;
     await t.flush();
     await until(async () => t.pending === 0, 5_000);
-    const last = calls.at(-1)!.events!.filter((e: any) => e.event_name === 'entry_granted');
+    const last = (calls.at(-1)!.events! as any[]).filter((e) => e.event_name === 'entry_granted');
     expect(last).toHaveLength(2);
     for (const e of last) {
       // What the server does (received − sent_at, received ≈ the right time now): each scan lands when it happened.
