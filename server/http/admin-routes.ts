@@ -15,6 +15,7 @@ import { PUBLIC_SOURCES } from '../ingest/registry.js';
 import type { NewKey, TenantChange } from '../store/tenants.js';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
+const siteIdProblem = (v: unknown): string | null => (typeof v === 'string' && SITE_ID.test(v) ? null : 'site_id must be 1-50 characters of letters, digits, "_", "." or "-".');
 
 /** The request body of a new key. Pure. */
 export function parseNewKey(v: unknown): Parsed<NewKey> {
@@ -24,8 +25,9 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
   if (b.kind !== 'write' && b.kind !== 'secret') return bad('kind', `kind must be "write" (browser/app key) or "secret" (server key); got ${JSON.stringify(b.kind ?? null)}.`);
   let siteId: string | null = null;
   if (b.site_id !== undefined && b.site_id !== null) {
-    if (typeof b.site_id !== 'string' || !SITE_ID.test(b.site_id)) return bad('site_id', 'site_id must be 1-50 characters of letters, digits, "_", "." or "-".');
-    siteId = b.site_id;
+    const problem = siteIdProblem(b.site_id);
+    if (problem) return bad('site_id', problem);
+    siteId = b.site_id as string;
   }
   /** A field only a write key takes: absent or null is none; on a secret key it is refused with why. */
   const writeOnly = <T>(field: 'allowed_origins' | 'sources', why: string, parse: (x: unknown) => Parsed<T>): Parsed<T | null> => {
@@ -65,8 +67,9 @@ export function parseTenantChange(v: unknown): Parsed<TenantChange> {
     out.name = n.value.name;
   }
   if (b.site_id !== undefined) {
-    if (typeof b.site_id !== 'string' || !SITE_ID.test(b.site_id)) return bad('site_id', 'site_id must be 1-50 characters of letters, digits, "_", "." or "-".');
-    out.site_id = b.site_id;
+    const problem = siteIdProblem(b.site_id);
+    if (problem) return bad('site_id', problem);
+    out.site_id = b.site_id as string;
   }
   if (b.allowed_origins !== undefined) {
     const o = parseOrigins(b.allowed_origins);

@@ -10,7 +10,7 @@ import type { KeyResolver } from './auth.js';
 import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
 import { errorToReply, fail, storeUnavailable } from './errors.js';
 import { queryProblem } from './params.js';
-import { writeKeyRefusal } from './router.js';
+import { writeKeyOf, writeKeyRefusal } from './router.js';
 import { readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
 
 export interface IngestRouteDeps {
@@ -48,12 +48,9 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     // counts would be a guess, and the answer would go to a tenant the sender may not have meant.
     const badQuery = queryProblem(info.rawQuery ?? '', info.query);
     if (badQuery) return reply({ ...fail(badQuery.code, badQuery.message, { field: badQuery.field, in: badQuery.in }, corsHeaders(origin)), close: true });
-    const [headerKey, queryKey] = [info.headers['x-tx-key'], info.query.get('key')];
-    if (headerKey && queryKey && headerKey !== queryKey) {
-      return reply({ ...fail('invalid_field', 'The key is sent both in X-Tx-Key and in ?key= with different values; send one.', { field: 'key', in: 'query' }, corsHeaders(origin)), close: true });
-    }
-    const key = headerKey || queryKey;
-    if (!key) return reply({ ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, corsHeaders(origin)), close: true });
+    const k = writeKeyOf(info, corsHeaders(origin));
+    if (!k.ok) return reply(k.reply);
+    const key = k.key;
     const contentType = (info.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_TYPES.includes(contentType)) {
       return reply({ ...fail('unsupported_media_type', `Content-Type must be application/json or text/plain (got ${JSON.stringify(contentType || 'none')}).`, {}, corsHeaders(origin)), close: true });

@@ -25,14 +25,11 @@ export function matches(pattern: string, url: string): boolean {
 
 /** The methods some route answers `url` with (catch-alls left out), in a stable order; [] for an unknown path. */
 export function allowedMethods(routes: readonly Registered[], url: string): string[] {
-  const found = new Set<string>();
-  for (const r of routes) {
-    if (r.method === 'any' || !matches(r.pattern, url)) continue;
-    found.add(NAMES[r.method] ?? r.method.toUpperCase());
-  }
-  // A CORS preflight answered for a whole subtree (`OPTIONS /api/tx/*`) says nothing of which paths exist: a
-  // path nothing else answers is unknown (404), not one that "answers OPTIONS".
-  if (found.size === 1 && found.has('OPTIONS') && !routes.some((r) => r.method === 'options' && !r.pattern.endsWith('*') && matches(r.pattern, url))) return [];
+  const hits = routes.filter((r) => r.method !== 'any' && matches(r.pattern, url));
+  // A subtree's catch-all (the CORS preflight `OPTIONS /api/tx/*`) says nothing of which paths exist: a path
+  // only such a route takes is unknown (404), not one that "answers OPTIONS".
+  if (!hits.some((r) => !r.pattern.endsWith('*'))) return [];
+  const found = new Set(hits.map((r) => NAMES[r.method] ?? r.method.toUpperCase()));
   return ORDER.filter((m) => found.has(m));
 }
 

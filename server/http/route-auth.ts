@@ -32,6 +32,21 @@ export async function secretAuth(keys: KeyResolver, info: ReqInfo): Promise<{ ok
  * Why a write key (ingest, `write` routes) is refused, or null when it may send from `origin`. Synchronous and
  * allocation-free on success: the ingest fast path calls it per request. Refusals carry `cors` and close.
  */
+/**
+ * The write key of a request: X-Tx-Key or ?key= (beacons cannot set headers). Two different keys are refused:
+ * which tenant is meant would be a guess. Shared by ingest's fast path and the router's `write` routes; `headers`
+ * are added to the refusal (CORS on the public routes). Pure.
+ */
+export function writeKeyOf(info: ReqInfo, headers: Record<string, string> = {}): { ok: true; key: string } | { ok: false; reply: Reply } {
+  const [headerKey, queryKey] = [info.headers['x-tx-key'], info.query.get('key')];
+  if (headerKey && queryKey && headerKey !== queryKey) {
+    return { ok: false, reply: { ...fail('invalid_field', 'The key is sent both in X-Tx-Key and in ?key= with different values; send one.', { field: 'key', in: 'query' }, headers), close: true } };
+  }
+  const key = headerKey || queryKey;
+  if (!key) return { ok: false, reply: { ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.', {}, headers), close: true } };
+  return { ok: true, key };
+}
+
 export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cors: (origin: string | undefined) => Record<string, string>): Reply | null {
   if (!found.ok) {
     const message = found.code === 'revoked_key'
@@ -77,14 +92,9 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
       return s.ok ? { ok: true, principal: { kind: 'token', scope: { role: 'tenant', tenant: s.tenant.tenant_id }, keyId: s.keyId }, who: s.who } : s;
     }
     case 'write': {
-      const [headerKey, queryKey] = [info.headers['x-tx-key'], info.query.get('key')];
-      // Two different keys: which tenant is meant would be a guess (as on ingest, ingest-routes.ts).
-      if (headerKey && queryKey && headerKey !== queryKey) {
-        return { ok: false, reply: { ...fail('invalid_field', 'The key is sent both in X-Tx-Key and in ?key= with different values; send one.', { field: 'key', in: 'query' }), close: true } };
-      }
-      const key = headerKey || queryKey;
-      if (!key) return { ok: false, reply: { ...fail('missing_key', 'Send the write key in the X-Tx-Key header or the ?key= query parameter.'), close: true } };
-      const found = await deps.keys.check(key);
+      const k = writeKeyOf(info);
+      if (!k.ok) return k;
+      const found = await deps.keys.check(k.key);
       const refused = writeKeyRefusal(found, info.headers.origin, noHeaders);
       if (refused) return { ok: false, reply: refused };
       return { ok: true, principal: { kind: 'write', tenant: (found as Extract<KeyCheck, { ok: true }>).lookup.tenant } };

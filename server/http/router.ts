@@ -38,7 +38,7 @@ export {
   type AuditNote, type AuditSink, type Auth, type BodySpec, type ParamParser, type Principal, type PrincipalOf, type ResourceSpec,
   type RouteInfo, type Router, type RouterAuthz, type RouterDeps, type RouteReq, type RouteSpec,
 } from './route-types.js';
-export { isAdmin, resolvePrincipal, secretAuth, writeKeyRefusal } from './route-auth.js';
+export { isAdmin, resolvePrincipal, secretAuth, writeKeyOf, writeKeyRefusal } from './route-auth.js';
 export { declarationProblem, isLimited, permissionRefusal, scopeRefusal } from './route-access.js';
 export { paramPositions, parseParams } from './route-input.js';
 

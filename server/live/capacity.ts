@@ -103,10 +103,6 @@ export function prune(s: CapacityState, now: number): void {
 export const pct = (inside: number, capacity: number | null): number | null =>
   capacity && capacity > 0 ? Math.round((inside / capacity) * 1000) / 10 : null;
 
-export function gateView(g: GateState, now: number): GateView {
-  return gateCalc(g, now).view;
-}
-
 /**
  * A lane's figures and its net flow: people in minus people out, which a lane of exits (a dedicated exit
  * device, the late shift) makes negative. Shown `inside` is never below 0; the nets are what add up across a

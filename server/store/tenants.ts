@@ -8,7 +8,7 @@ import { isRole, type Role } from '../authz/roles.js';
 
 const Q = queries('tenants.sql', [
   'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
-  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'get_tenant', 'rename_tenant', 'set_site_origins', 'get_key',
+  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'rename_tenant', 'set_site_origins', 'get_key',
 ]);
 
 export interface Tenant {
@@ -161,6 +161,7 @@ function keyView(r: Record<string, unknown>): KeyView {
 }
 
 export function createTenantStore(): TenantStore {
+  const list: TenantStore['list'] = async (q, limit, afterId) => (await q.query<Record<string, unknown>>(Q.list_tenants, [limit, afterId])).rows.map(tenantView);
   return {
     async create(q, name, allowedOrigins) {
       const { rows } = await q.query<{ tenant_id: string }>(Q.insert_tenant, [name]);
@@ -188,16 +189,11 @@ export function createTenantStore(): TenantStore {
         lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, sources: r.sources ?? null, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, ...storedRole(r.role, r.scope) },
       };
     },
-    async list(q, limit, afterId) {
-      const { rows } = await q.query<Record<string, unknown>>(
-        Q.list_tenants,
-        [limit, afterId],
-      );
-      return rows.map(tenantView);
-    },
+    list,
     async get(q, tenantId) {
-      const { rows } = await q.query<Record<string, unknown>>(Q.get_tenant, [tenantId]);
-      return rows[0] ? tenantView(rows[0]) : null;
+      // The list's page of one, starting just before this id.
+      const [t] = await list(q, 1, tenantId - 1);
+      return t?.tenant_id === tenantId ? t : null;
     },
     async update(q, tenantId, change) {
       if ((await q.query(Q.tenant_exists, [tenantId])).rows.length === 0) return false;

@@ -38,15 +38,6 @@ SELECT t.tenant_id::text, t.name, t.created_at,
   (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
 FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_id LIMIT $1;
 
--- name: get_tenant
--- One tenant as list_tenants shows it.
-SELECT t.tenant_id::text, t.name, t.created_at,
-  COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
-    FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
-  (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'write' AND k.revoked_at IS NULL)::int AS write_keys,
-  (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'secret' AND k.revoked_at IS NULL)::int AS secret_keys
-FROM tenants t WHERE t.tenant_id = $1;
-
 -- name: rename_tenant
 UPDATE tenants SET name = $2 WHERE tenant_id = $1 RETURNING tenant_id::text;
 
