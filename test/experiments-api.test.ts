@@ -111,4 +111,20 @@ describe('experiments API', () => {
     expect(res.json.srm.p).toBeLessThan(0.001);
     expect(res.json.control).toBe('control');
   });
+
+  it('counts only the defined variants: made-up variant names posted with the public key do not blank the results', async () => {
+    expect((await api('POST', '/api/v1/experiments', exp('junk'))).status).toBe(201);
+    const events: Record<string, unknown>[] = [];
+    const exposed = (variant: string, n: number) => {
+      for (let i = 0; i < n; i++) events.push(webEvent({ visitor_id: `j-${variant}-${i}`, session_id: `sj-${variant}-${i}`, event_name: 'experiment_exposure', occurred_at: ago(600), entities: {}, payload: { experiment_id: 'junk', variant } }));
+    };
+    exposed('control', 3);
+    exposed('green', 2);
+    // 51 invented variants with more visitors each than the real ones.
+    for (let k = 0; k < 51; k++) exposed(`fake${k}`, 4);
+    for (let i = 0; i < events.length; i += 100) expect((await postEvents(base, t, events.slice(i, i + 100))).rejected).toEqual([]);
+    const res = await getJson(`${base}/api/v1/experiments/junk/results`, { authorization: `Bearer ${t.secret_key}` });
+    expect(res.status).toBe(200);
+    expect(res.json.variants.map((v: { key: string; exposures: number }) => [v.key, v.exposures])).toEqual([['control', 3], ['green', 2]]);
+  });
 });

@@ -67,11 +67,19 @@ export function resultsRange(exp: Experiment, now: Date): { from: Date; to: Date
 
 export async function experimentResults(q: Queryable, tenantId: number, exp: Experiment, now: Date): Promise<ExperimentResults> {
   const range = resultsRange(exp, now);
-  const exposure: Step = { event_name: 'experiment_exposure', filters: [{ root: 'payload', path: ['experiment_id'], op: 'eq', text: exp.key }] };
   const keys = exp.variants.map((v) => v.key);
+  // Only the defined variants: exposures with made-up variant names (the write key is public) would otherwise
+  // crowd the real ones out of the breakdown's top values and blank the results.
+  const exposure: Step = {
+    event_name: 'experiment_exposure',
+    filters: [
+      { root: 'payload', path: ['experiment_id'], op: 'eq', text: exp.key },
+      { root: 'payload', path: ['variant'], op: 'in', list: keys },
+    ],
+  };
   const spec = (steps: Step[]): FunnelSpec => ({
     steps: [exposure, ...steps], windowS: exp.metric_window_s, fromMs: range.from.getTime(), toMs: range.to.getTime(), by: 'visitor',
-    breakdown: { field: 'payload.variant', root: 'payload', path: ['variant'] }, breakdownLimit: 50,
+    breakdown: { field: 'payload.variant', root: 'payload', path: ['variant'] }, breakdownLimit: keys.length,
   });
   const exposures = countsByVariant(await funnelRows(q, tenantId, spec([]), null), keys, 0);
   const conversions = new Map<string, Map<string, number>>();
