@@ -28,6 +28,7 @@ import { registerAuthzRoutes } from './authz/routes.js';
 import { registerKeyRoutes } from './keys/index.js';
 import { createRouter, type RouteInfo } from './http/router.js';
 import { TOKEN_PREFIX } from './live/token.js';
+import { eventResourceOf } from './live/topics.js';
 import { createLive, type Live } from './live/index.js';
 import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
 import { createAnalytics } from './analytics/index.js';
@@ -305,13 +306,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // with the tenant's overrides; `access.listing` collects the routes of every router (RunningServer.routes()).
   const authz = createAuthz({ db, log: log.child({ mod: 'authz' }) });
   // The live layer knows an event's current owner on this node at once (a commit or a catalog change moves it);
-  // the store's answer, cached a few seconds, fills in what the live layer does not hold.
-  const eventResource = async (t: number, id: string) => {
-    const stored = await authz.resolveEventResource(db, t, id);
-    const hot = live.core.ownerOf(t, id);
-    if (!hot) return stored;
-    return { ...stored, organizer_id: hot.org ?? stored.organizer_id, venue_id: hot.venue ?? stored.venue_id, artist_ids: hot.artists.length ? hot.artists : stored.artist_ids };
-  };
+  // the store's answer, cached a few seconds, covers what the live layer does not hold. The catalog wins whole
+  // (eventResourceOf): a row from the public write key never adds a venue or organizer to a catalog event.
+  const eventResource = async (t: number, id: string) => eventResourceOf(await authz.resolveEventResource(db, t, id), live.core.ownerOf(t, id));
   const access = { authz: { overrides: authz.overrides, event: eventResource }, listing: [] as RouteInfo[] };
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
   registerAuthzRoutes(router, authz);

@@ -93,11 +93,13 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
       const k = `${tenant}|${eventId}`;
       const hit = events.get(k);
       if (hit && hit.expires > now()) return hit.value;
-      const { rows } = await q.query<{ catalog_organizer: string | null; live_organizer: string | null; venue_id: string | null; artist_ids: string[] | null }>(
+      const { rows } = await q.query<{ in_catalog: boolean; catalog_organizer: string | null; live_organizer: string | null; venue_id: string | null; artist_ids: string[] | null }>(
         Q.event_resource, [tenant, eventId],
       );
       const r = rows[0];
-      const value = { id: eventId, organizer_id: r?.catalog_organizer ?? r?.live_organizer ?? null, venue_id: r?.venue_id ?? null, artist_ids: r?.artist_ids ?? [] };
+      // A catalog event is the catalog's alone: a live claim never fills in an organizer its row leaves empty.
+      const catalog = r?.in_catalog === true;
+      const value = { id: eventId, organizer_id: (catalog ? r.catalog_organizer : r?.live_organizer) ?? null, venue_id: r?.venue_id ?? null, artist_ids: r?.artist_ids ?? [], catalog };
       if (events.size > 50_000) events.clear();
       events.set(k, { value, expires: now() + ttl });
       return value;

@@ -26,6 +26,8 @@ export interface EventResource {
   organizer_id?: string | null;
   venue_id?: string | null;
   artist_ids?: string[];
+  /** The catalog knows the event: the three fields above are its row's alone (never filled in from the live state). */
+  catalog?: boolean;
 }
 
 /** What a request touches. Several parts: every part must be in scope. `{}` = the tenant as a whole. */

@@ -1,8 +1,8 @@
 // Who may read a live topic (issue 18 item 2): one check for /ws and Socket.IO, made of the shared model
 // (authz/principal.ts, the same `can` and `inScope` the router uses for HTTP routes, with the tenant's role
 // overrides) and the per-topic rules of topics.ts (a gate token reads capacity only, a venue token no organizer roll-up…).
-// Both must agree. Pure apart from the overrides it is handed.
-import { can, inScope, type Resource } from '../authz/principal.js';
+// Both must agree. Pure apart from the overrides and event owners it is handed.
+import { can, inScope, type EventResource, type Resource } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
 import { tokenPrincipal } from '../http/router.js';
 import type { Scope } from './token.js';
@@ -20,8 +20,19 @@ export async function topicAccess(
   requested: Topic,
   overridesOf: (tenant: number) => Promise<Overrides>,
   ownerOf: (tenant: number, event: string) => EventOwnership | undefined,
+  /**
+   * The event as the HTTP routes' scope check resolves it (the catalog's row whole, this node's copy or the
+   * store's, else the live owner), when the server hands it over; else `ownerOf` alone (this node's memory).
+   */
+  eventOf?: (tenant: number, event: string) => Promise<EventResource>,
 ): Promise<Access> {
   const who = tokenPrincipal(scope);
+  if (eventOf && who.role !== 'admin' && (requested.kind === 'event' || requested.kind === 'capacity')) {
+    const r = await eventOf(scope.tenant, requested.event);
+    const o: EventOwnership = { org: r.organizer_id ?? null, venue: r.venue_id ?? null, artists: r.artist_ids ?? [], catalog: r.catalog };
+    const inMemory = ownerOf;
+    ownerOf = (tenant, event) => (tenant === scope.tenant && event === requested.event ? o : inMemory(tenant, event));
+  }
   const overrides = who.role === 'admin' ? {} : await overridesOf(scope.tenant);
   const money = can(who, 'view_revenue', overrides);
   // Without view_revenue (an artist, venue staff by default) an event topic is its revenue-free variant.

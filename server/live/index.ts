@@ -30,6 +30,7 @@ import { createKeyStatus } from './key-status.js';
 import { topicAccess } from './access.js';
 import { createTopicBuilder } from './topic-build.js';
 import type { Overrides } from '../authz/roles.js';
+import type { EventResource } from '../authz/principal.js';
 import { registerWs, type WsServer } from './ws.js';
 
 export type { LiveBus } from './bus.js';
@@ -66,6 +67,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const { build, ownerOf } = createTopicBuilder({ state, catalog });
   /** Per-tenant role overrides, once register() is given them (none before: every role has its defaults). */
   let overridesOf: (tenant: number) => Promise<Overrides> = async () => ({});
+  /** The router's event resolver (catalog row, this node's or the store's, else live owner), once register() gives it. */
+  let eventOf: ((tenant: number, event: string) => Promise<EventResource>) | undefined;
   // Tokens minted with a key end when the key is revoked (read from tenant_keys, live/key-status.ts).
   const keyStatus = createKeyStatus({ db: deps.db, log, now });
   const hub = new Hub({ build, send: (key, m) => senders.forEach((s) => s(key, m)), intervalMs: config.live.coalesceMs });
@@ -163,7 +166,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     keyRevokedNow: (scope) => 'key' in scope && scope.key !== undefined && keyStatus.revokedNow(scope.tenant, scope.key),
     keyRevoked: async (scope) => 'key' in scope && scope.key !== undefined && (await keyStatus.revoked(scope.tenant, scope.key)),
-    access: (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf),
+    access: (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf),
     ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
     allowed: (scope, topic) => allowed(scope, topic, ownerOf),
@@ -234,7 +237,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     keyRevoked: (keyId) => keyStatus.markRevoked(keyId),
     register(app, keys, audit, access) {
       // The tenant's role overrides (authz): the topic check reads them like the router does.
-      if (access) overridesOf = (tenant) => access.authz.overrides(tenant);
+      if (access) {
+        overridesOf = (tenant) => access.authz.overrides(tenant);
+        eventOf = (tenant, event) => access.authz.event(tenant, event);
+      }
       ws = registerWs(app, core);
       if (config.live.socketIo) sio = attachSocketIo(app, core);
       registerLiveRoutes(app, { core, keys, db: deps.db, audit, access });

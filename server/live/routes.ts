@@ -13,7 +13,7 @@ import type { Queryable } from '../store/db.js';
 import { historyReply } from './history.js';
 import type { LiveCore } from './core.js';
 import { bearer } from '../http/auth.js';
-import { parseTokenRequest, TOKEN_PREFIX, withinKey, type MintingKey, type Scope, type TokenScope } from './token.js';
+import { parseTokenRequest, TOKEN_PREFIX, withinKey, type EventOwners, type MintingKey, type Scope, type TokenScope } from './token.js';
 import type { Topic } from './topics.js';
 import { can, type Principal as Who } from '../authz/principal.js';
 import { permissionsFor } from '../authz/roles.js';
@@ -91,10 +91,19 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
       const key: MintingKey = { id: found.lookup.key_id, role: found.lookup.role ?? 'admin', scope: found.lookup.scope ?? {} };
       // The tenant's overrides: a token's role may not have a permission the key's role lacks.
       const overrides = deps.access && key.role !== 'admin' ? await deps.access.authz.overrides(tenant) : {};
-      const within = withinKey(req.scope, key, (event) => {
-        const o = core.ownerOf(tenant, event);
-        return o && { organizer_id: o.org, venue_id: o.venue, artist_ids: o.artists };
-      }, (role) => permissionsFor(role, overrides));
+      // The token's events as the router's scope checks see them (the catalog's row whole when it knows the
+      // event, else the live owner): a write-key row naming a venue never puts a catalog event in a venue's scope.
+      const events = new Map<string, EventOwners | undefined>();
+      if (key.role !== 'admin' && 'events' in req.scope) {
+        for (const id of req.scope.events) {
+          if (deps.access) events.set(id, await deps.access.authz.event(tenant, id));
+          else {
+            const o = core.ownerOf(tenant, id);
+            events.set(id, o && { organizer_id: o.org, venue_id: o.venue, artist_ids: o.artists });
+          }
+        }
+      }
+      const within = withinKey(req.scope, key, (event) => events.get(event), (role) => permissionsFor(role, overrides));
       if (!within.ok) {
         const what = within.field === 'role'
           ? `role ${JSON.stringify(within.id)} (a token of that role would have a permission, or an id, this key has not)`

@@ -1,19 +1,19 @@
 // What each topic's message holds, built from the hot state and named from the catalog: an organizer's
 // dashboard, an event (with the artists' variant without the money), an event's capacity and a venue's
-// capacity over its events of the day; and who owns an event (catalog first, then the live state), which the
-// topic checks read. Apart from the assembly (index.ts) because it reads state and catalog only, never the
+// capacity over its events of the day; and who owns an event (the catalog's row when it knows the event, else
+// the live state), which the topic checks read. Apart from the assembly (index.ts) because it reads state and catalog only, never the
 // bus, Redis or the transports.
 import { withCatalog } from './catalog-sync.js';
 import type { LiveCatalog } from './catalog.js';
 import { venueCapacity, type CapacityFigures } from './capacity.js';
 import type { Built } from './hub.js';
 import type { LiveState } from './state.js';
-import type { EventOwnership, Topic } from './topics.js';
+import { eventOwnership, type EventOwnership, type Topic } from './topics.js';
 
 export interface TopicBuilder {
   /** The message data of a topic now, and when its numbers last changed (the hub's build). */
   build(tenant: number, t: Topic, at: number): Built;
-  /** What the catalog (first) or the live state knows of an event's organizer, venue and artists. */
+  /** An event's organizer, venue and artists: the catalog's when it knows the event, else the live state's. */
   ownerOf(tenant: number, event: string): EventOwnership | undefined;
 }
 
@@ -37,24 +37,19 @@ export function createTopicBuilder(deps: { state: LiveState; catalog: LiveCatalo
     return { data: named, updatedAt };
   };
 
-  /** What the catalog (first) or the live state knows of an event's organizer, venue and artists. */
-  const ownerOf = (tenant: number, event: string): EventOwnership | undefined => {
-    const meta = catalog.get(tenant, event);
-    const live = state.getEvent(tenant, event);
-    if (!meta && !live) return undefined;
-    return { org: meta?.organizer_id ?? live?.org ?? null, venue: meta?.venue_id ?? live?.venue ?? null, artists: meta?.artist_ids ?? [] };
-  };
+  /** The catalog's organizer, venue and artists of an event it knows, else the live state's (eventOwnership). */
+  const ownerOf = (tenant: number, event: string): EventOwnership | undefined => eventOwnership(catalog.get(tenant, event), state.getEvent(tenant, event));
 
   /**
-   * `analytics:venue:{venue}:capacity`: every event of the tenant with live state today whose venue (catalog
-   * first) is this one. A scan over the tenant's events of the day, at most once per coalescing interval per
+   * `analytics:venue:{venue}:capacity`: every event of the tenant with live state today whose venue is this one
+   * (the catalog's for an event it knows, whatever rows named; else the live state's). A scan over the tenant's events of the day, at most once per coalescing interval per
    * watched venue topic.
    */
   const venueBuilt = (tenant: number, venue: string, at: number): Built => {
     const events: Parameters<typeof venueCapacity>[1] = [];
     let updatedAt = 0;
     for (const e of state.events.values()) {
-      if (e.tenant !== tenant || (catalog.get(tenant, e.event)?.venue_id ?? e.venue) !== venue) continue;
+      if (e.tenant !== tenant || eventOwnership(catalog.get(tenant, e.event), e)?.venue !== venue) continue;
       const cap = withCatalog(catalog, tenant, { kind: 'capacity', event: e.event }, state.capacityData(tenant, e.event, at)) as unknown as CapacityFigures & { event_title: string | null };
       events.push({ event_id: e.event, event_title: cap.event_title ?? null, view: cap });
       updatedAt = Math.max(updatedAt, state.latestUpdate(tenant, e.event));

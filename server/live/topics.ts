@@ -9,7 +9,7 @@
 // the permission (access.ts) and the topic's resource in scope, nothing more.
 // The revenue-free variant of an event topic is its own hub entry (`revenue: false`): the hub builds it without
 // the revenue fields, so a connection without view_revenue (an artist, by default) never receives them.
-import { inScope } from '../authz/principal.js';
+import { inScope, type EventResource } from '../authz/principal.js';
 import { tokenPrincipal, type Scope } from './token.js';
 
 export type Topic =
@@ -71,6 +71,36 @@ export interface EventOwnership {
   org: string | null;
   venue: string | null;
   artists: string[];
+  /** True when these are the catalog's (the event is in it): then they are the whole truth, see eventOwnership. */
+  catalog?: boolean;
+}
+
+/**
+ * An event's organizer, venue and artists: the catalog's, all three, when the catalog knows the event (a
+ * field its row leaves empty stays empty: a row sent with the public write key never fills it in, so it cannot
+ * move a catalog event into a venue's or an organizer's scope); else what the live state learnt from the
+ * events themselves; undefined when neither knows it. Pure.
+ */
+export function eventOwnership(
+  meta: { organizer_id: string | null; venue_id: string | null; artist_ids?: string[] } | undefined,
+  live: { org: string | null; venue: string | null } | undefined,
+): EventOwnership | undefined {
+  if (meta) return { org: meta.organizer_id, venue: meta.venue_id, artists: meta.artist_ids ?? [], catalog: true };
+  if (live) return { org: live.org, venue: live.venue, artists: [], catalog: false };
+  return undefined;
+}
+
+/**
+ * The event behind a route's or a token's scope check: this node's view (`hot`: its catalog metadata, fresh
+ * on every catalog change, else its live state) and the store's (`stored`: the catalog row, else the claimed
+ * live owner; cached a few seconds). The catalog wins whole, as in eventOwnership: this node's copy of it
+ * first, else the store's row (an event whose metadata this node does not hold, one that is over); only an
+ * event the catalog does not know takes the live state's organizer and venue. Pure.
+ */
+export function eventResourceOf(stored: EventResource, hot: EventOwnership | undefined): EventResource {
+  if (hot?.catalog) return { id: stored.id, organizer_id: hot.org, venue_id: hot.venue, artist_ids: hot.artists, catalog: true };
+  if (stored.catalog || !hot) return stored;
+  return { id: stored.id, organizer_id: hot.org ?? stored.organizer_id ?? null, venue_id: hot.venue, artist_ids: [], catalog: false };
 }
 
 /**

@@ -17,8 +17,9 @@ SELECT $1, role, permission, granted, now() FROM input WHERE granted IS NOT NULL
 ON CONFLICT (tenant_id, role, permission) DO UPDATE SET granted = EXCLUDED.granted, updated_at = now();
 
 -- name: event_resource
--- An event's owner (the catalog's organizer, else the live layer's claimed owner), venue and artists.
-SELECT c.organizer_id AS catalog_organizer, o.organizer_id AS live_organizer, c.venue_id, c.artist_ids
+-- An event's owner, venue and artists: the catalog's row when it has one (in_catalog; its empty fields stay
+-- empty), else the live layer's claimed owner.
+SELECT c.id IS NOT NULL AS in_catalog, c.organizer_id AS catalog_organizer, o.organizer_id AS live_organizer, c.venue_id, c.artist_ids
 FROM (SELECT $2::text AS id) k
 LEFT JOIN catalog_events c ON c.tenant_id = $1 AND c.id = k.id
 LEFT JOIN live_event_owners o ON o.tenant_id = $1 AND o.event_entity_id = k.id;
