@@ -202,9 +202,31 @@ describe('server-side conversions', () => {
       await dispatchNow(base);
       return (await rowsOf(t, '&status=sent')).items.length === 2;
     }, 180_000, 500);
-    const accepted = (o: Record<string, any>) => mock.received.filter((r) => r.provider === 'ga4' && r.status === 200 && r.ids.includes(o.entities.order_id)).length;
+    const accepted = (o: Record<string, any>) => mock.received.filter((r) => r.provider === 'ga4' && r.accepted && r.ids.includes(o.entities.order_id)).length;
     expect(orders.map(accepted)).toEqual([1, 1]);
     expect(mock.received.filter((r) => r.provider === 'ga4' && r.destination === 'G-PARTIAL1' && r.status === 503)).toHaveLength(1);
+  });
+
+  it('GA4: a 200 answer with validationMessages is not a delivery: the refused purchase is dead with the description, the others sent', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-ga4-validation');
+    await addCode(base, t, { provider: 'ga4', organizer_id: null, settings: { measurement_id: 'G-VALID8' }, secrets: { api_secret: 's3cr3t' } });
+    // One client with two purchases (one request), one of which GA4 refuses.
+    const orders = [purchase({ visitor_id: 'v-gv', session_id: 's-gv' }), purchase({ visitor_id: 'v-gv', session_id: 's-gv' })];
+    mock.rejectEvent(orders[1].entities.order_id);
+    await postEvents(base, t, orders);
+    await until(async () => {
+      await dispatchNow(base);
+      const c = (await rowsOf(t)).counts[0];
+      return c?.pending === 0;
+    }, 180_000, 500);
+    const items = (await rowsOf(t)).items;
+    const byEvent = Object.fromEntries(items.map((i) => [i.event_id, i]));
+    expect(byEvent[orders[0].event_id].status).toBe('sent');
+    expect(byEvent[orders[1].event_id].status).toBe('dead');
+    expect(byEvent[orders[1].event_id].last_error).toMatch(/^GA4 validation: events\[0\]\.params\.transaction_id: mock: event .* refused \(VALUE_INVALID\)/);
+    const ga4 = mock.received.filter((r) => r.provider === 'ga4' && r.destination === 'G-VALID8');
+    expect(ga4.every((r) => r.status === 200)).toBe(true);
+    expect(ga4.filter((r) => r.accepted).flatMap((r) => r.ids)).toEqual([orders[0].entities.order_id]);
   });
 
   it('is dead before sending when the provider would refuse the row or the destination cannot send', { timeout: 240_000 }, async () => {

@@ -31,10 +31,29 @@ export function ga4Body(items: OutboxItem[]): Record<string, unknown> {
   };
 }
 
+interface ValidationMessage {
+  fieldPath?: unknown;
+  description?: unknown;
+  validationCode?: unknown;
+}
+
+/**
+ * GA4 answers 2xx whatever it thinks of the request; its validation format ({"validationMessages": […]}, the
+ * answer of /debug/mp/collect and of stand-ins that check like it) in a 2xx body means refused: the rows are
+ * not delivered. A message about the destination itself (measurement_id, api_secret) is fatal, any other
+ * invalid (bisected down to the row, dead with the description).
+ */
 export function classifyGa4(a: HttpAnswer): { kind: 'ok' } | FailedOutcome {
   const t = transient(a);
   if (t) return t;
-  if (a.status >= 200 && a.status < 300) return { kind: 'ok' };
+  if (a.status >= 200 && a.status < 300) {
+    const msgs = (a.json as { validationMessages?: unknown } | null)?.validationMessages;
+    if (!Array.isArray(msgs) || msgs.length === 0) return { kind: 'ok' };
+    const list = msgs.slice(0, 5).map((m: ValidationMessage) => `${String(m?.fieldPath ?? '?')}: ${String(m?.description ?? 'invalid')}${m?.validationCode ? ` (${String(m.validationCode)})` : ''}`);
+    const error = `GA4 validation: ${list.join('; ')}`.slice(0, 500);
+    const destination = msgs.some((m: ValidationMessage) => m?.fieldPath === 'measurement_id' || m?.fieldPath === 'api_secret');
+    return { kind: destination ? 'fatal' : 'invalid', error };
+  }
   return { kind: a.status === 401 || a.status === 403 ? 'fatal' : 'invalid', error: `GA4 HTTP ${a.status}: ${a.text.slice(0, 500)}` };
 }
 

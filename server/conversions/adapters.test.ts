@@ -45,6 +45,14 @@ describe('answer classification', () => {
     expect(classifyGa4(ans(204)).kind).toBe('ok');
     expect(classifyGa4(ans(502)).kind).toBe('retry');
   });
+  it('GA4: a 2xx answer carrying validationMessages is refused, with the description (GA4 never answers an error status)', () => {
+    expect(classifyGa4(ans(200, { validationMessages: [] })).kind).toBe('ok');
+    expect(classifyGa4({ status: 204, json: null, text: '' }).kind).toBe('ok');
+    const bad = ans(200, { validationMessages: [{ fieldPath: 'events[0].params.currency', description: 'Currency code is invalid', validationCode: 'VALUE_INVALID' }] });
+    expect(classifyGa4(bad)).toEqual({ kind: 'invalid', error: 'GA4 validation: events[0].params.currency: Currency code is invalid (VALUE_INVALID)' });
+    // About the destination itself: every row is dead, no bisection.
+    expect(classifyGa4(ans(200, { validationMessages: [{ fieldPath: 'measurement_id', description: 'Measurement ID is invalid', validationCode: 'VALUE_REQUIRED' }] })).kind).toBe('fatal');
+  });
 });
 
 describe('requests', () => {

@@ -1,7 +1,8 @@
 // Local stand-ins for the ad platforms' conversion endpoints, for tests and the benchmark. One HTTP server
 // answers Meta (/{version}/{pixel}/events), TikTok (/open_api/v1.3/event/track/), Google Data Manager
 // (/v1/events:ingest) and GA4 (/mp/collect, and /debug/mp/collect's validation format). Every request is
-// checked against the documented format (problems are recorded, and answered as the provider would: 400);
+// checked against the documented format (problems are recorded, and answered as the provider would: 400, and
+// GA4, which never answers an error status, 200 with its validation server's {"validationMessages": […]});
 // accepted events are deduplicated by event id per destination, as the providers do, so a test can tell a
 // delivery from a redelivery. Answers can be scripted: `script('meta', [429, 200])`, `hold('meta')` (keeps
 // requests open until `release()`), `rejectEvent(id)` (a whole-batch 400 while that event is in it).
@@ -21,6 +22,8 @@ export interface Received {
   status: number;
   /** The event ids in this request. */
   ids: string[];
+  /** Whether the platform took the request (a GA4 answer of 200 with validationMessages is not taken). */
+  accepted: boolean;
 }
 
 export interface MockPlatforms {
@@ -162,11 +165,12 @@ export async function startMockPlatforms(): Promise<MockPlatforms> {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ validationMessages: ga4ValidationMessages(body, query) }));
         return;
       }
+      const ga4Messages = r.provider === 'ga4' ? ga4ValidationMessages(body, query) : [];
       const found =
         r.provider === 'meta' ? checkMeta(body, query, Date.now())
           : r.provider === 'tiktok' ? checkTiktok(body, req.headers)
             : r.provider === 'google' ? checkGoogle(body, req.headers)
-              : ga4ValidationMessages(body, query).map((v) => `ga4: ${v.fieldPath}: ${v.description}`);
+              : ga4Messages.map((v) => `ga4: ${v.fieldPath}: ${v.description}`);
       problems.push(...found);
       if (holding.has(r.provider)) {
         for (const w of heldWaiters.get(r.provider) ?? []) w();
@@ -175,8 +179,19 @@ export async function startMockPlatforms(): Promise<MockPlatforms> {
       }
       const scripted = scripts.get(r.provider)?.shift();
       const rejected = ids.some((id) => bad.has(id));
-      const status = scripted ?? (found.length || rejected ? 400 : 200);
-      received.push({ provider: r.provider, destination, path: u.pathname, query, headers: req.headers, body, status, ids });
+      // GA4 answers 2xx whatever it thinks of a request: a problem comes back as its validation format.
+      if (r.provider === 'ga4' && rejected) {
+        for (const [i, e] of (body?.events ?? []).entries()) {
+          if (bad.has(ids[i])) ga4Messages.push({ fieldPath: `events[${i}].params.transaction_id`, description: `mock: event ${String(e?.params?.transaction_id)} refused`, validationCode: 'VALUE_INVALID' });
+        }
+      }
+      const status = scripted ?? (r.provider === 'ga4' ? 200 : found.length || rejected ? 400 : 200);
+      const refusedGa4 = scripted === undefined && ga4Messages.length > 0;
+      received.push({ provider: r.provider, destination, path: u.pathname, query, headers: req.headers, body, status, ids, accepted: status === 200 && !refusedGa4 });
+      if (refusedGa4) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ validationMessages: ga4Messages }));
+        return;
+      }
       if (status === 200) {
         for (const id of ids) {
           const key = `${r.provider}|${destination}`;
