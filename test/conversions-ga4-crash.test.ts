@@ -82,4 +82,39 @@ describe('GA4 dispatch across a crash between two requests of one batch', () => 
     expect(Object.fromEntries(accepted)).toEqual({ 'O-1a': 1, 'O-1b': 1, 'O-2': 1, 'O-3': 1 });
     expect(requests).toBe(4);
   });
+
+  it('keeps the lease of the clients still waiting while earlier requests are slow (another node would send them again)', { timeout: 120_000 }, async () => {
+    const tenant = Number((await db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('ga4-lease') RETURNING tenant_id::text AS id`)).rows[0].id);
+    const code = Number((await db.query<{ id: string }>(
+      `INSERT INTO tracking_codes (tenant_id, provider, settings) VALUES ($1, 'ga4', '{"measurement_id":"G-LEASE1"}') RETURNING id::text AS id`, [tenant],
+    )).rows[0].id);
+    for (const [visitor, order] of [['v-1', 'L-1'], ['v-2', 'L-2'], ['v-3', 'L-3']]) {
+      await db.query(
+        `INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, legal_basis, data)
+         VALUES ($1, $2, 'ga4', $3, 'marketplace', $4, 'order_completed', now(), 'consent', $5)`,
+        [tenant, `ga4:${code}`, code, crypto.randomUUID(), JSON.stringify({ visitor_id: visitor, order_id: order, value: 10, currency: 'EUR' })],
+      );
+    }
+    // Each request is slow: it takes the whole lease (simulated without waiting: the rows' lease is moved into the
+    // past while the request is on the wire). Before each request, the orders whose row another node could claim now.
+    const claimable: string[][] = [];
+    const slow: HttpPost = async (_url, body) => {
+      claimable.push((await db.query<{ order_id: string }>(
+        `SELECT data->>'order_id' AS order_id FROM conversion_outbox WHERE tenant_id = $1 AND status IN ('pending', 'sending') AND next_at <= now() ORDER BY id`, [tenant],
+      )).rows.map((r) => r.order_id));
+      await db.query(`UPDATE conversion_outbox SET lease_until = now() - interval '1 second', next_at = now() - interval '1 second' WHERE tenant_id = $1 AND status = 'sending'`, [tenant]);
+      void body;
+      return { status: 204, json: null, text: '' };
+    };
+    await createDispatcher({
+      db, log: silent, http: slow,
+      adapters: adaptersFor({ meta: STAND_IN, tiktok: STAND_IN, googleDataManager: STAND_IN, ga4: STAND_IN }),
+      rate: createRateLimiter(), stats: createConversionStats(),
+      secrets: () => ({ api_secret: 's3cr3t' }),
+    }).runOnce();
+    // No request found a waiting client's row claimable: its lease was extended before each request.
+    expect(claimable).toEqual([[], [], []]);
+    const status = (await db.query<{ status: string }>(`SELECT status FROM conversion_outbox WHERE tenant_id = $1`, [tenant])).rows.map((r) => r.status);
+    expect(status).toEqual(['sent', 'sent', 'sent']);
+  });
 });

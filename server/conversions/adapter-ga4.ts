@@ -71,7 +71,7 @@ export const ga4Adapter = (base: string): Adapter => ({
     if (now - Date.parse(item.occurred_at) > MAX_AGE_MS) return 'GA4: events can be backdated 72 hours at most';
     return null;
   },
-  async send(dest, items, http, recordSent) {
+  async send(dest, items, http, recordSent, nextRequest) {
     const url = `${joinUrl(base, 'mp/collect')}?measurement_id=${encodeURIComponent(String(dest.settings.measurement_id))}&api_secret=${encodeURIComponent(dest.secrets.api_secret ?? '')}`;
     // One request per client (each event carries its own time). GA4 does not deduplicate events: a request it
     // acknowledged must never be sent again, so each one is recorded (`recordSent`: the dispatcher marks its rows
@@ -83,7 +83,11 @@ export const ga4Adapter = (base: string): Adapter => ({
       groups.set(k, [...(groups.get(k) ?? []), i]);
     }
     const sent: number[] = [];
-    for (const g of groups.values()) {
+    const clients = [...groups.values()];
+    for (const [k, g] of clients.entries()) {
+      // Each request may take the whole timeout: the rows still waiting keep their lease (another node would
+      // otherwise claim and send them again, and GA4 would count them twice).
+      if (k > 0 && nextRequest) await nextRequest(clients.slice(k).flat().map((i) => i.id));
       const out = classifyGa4(await http(url, ga4Body(g)));
       if (out.kind !== 'ok') return sent.length ? { kind: 'partial', sent, rest: out } : out;
       const ids = g.map((i) => i.id);

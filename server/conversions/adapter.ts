@@ -84,10 +84,15 @@ export interface Adapter {
    * request's rows as soon as that request is acknowledged and waits for it before the next request: the
    * dispatcher marks those rows sent there, so a crash (or a failure of that mark, which then throws out of
    * send) between two requests never sends an acknowledged request again. Rows reported through `sent` are
-   * settled: the outcome returned is for the others only.
+   * settled: the outcome returned is for the others only. Such an adapter also calls `nextRequest` with the rows
+   * not yet sent before each request after the first: the dispatcher extends their lease, so rows waiting
+   * behind slow requests (up to 25 × the timeout) are not claimed and sent again by another node meanwhile.
    */
-  send(dest: Destination, items: OutboxItem[], http: HttpPost, sent?: SentCallback): Promise<SendOutcome>;
+  send(dest: Destination, items: OutboxItem[], http: HttpPost, sent?: SentCallback, nextRequest?: NextRequestCallback): Promise<SendOutcome>;
 }
+
+/** Called before each further request of a batch with the rows still to send (their lease is extended). */
+export type NextRequestCallback = (ids: number[]) => Promise<void>;
 
 /** Records rows as delivered (marked sent in the outbox) before the adapter sends its next request. */
 export type SentCallback = (ids: number[]) => Promise<void>;

@@ -115,4 +115,12 @@ describe('requests', () => {
     const first = await ga4Adapter('http://a').send(dest('ga4', { measurement_id: 'G-ABC123' }), [rows[1], rows[0]], http);
     expect(first.kind).toBe('retry');
   });
+  it('GA4 asks for the lease of the rows still waiting before each further client\'s request', async () => {
+    const log: string[] = [];
+    const http: HttpPost = async (_url, body) => (log.push(`send ${(body as any).client_id}`), ans(204));
+    const rows = [item({ id: 1 }), item({ id: 2, data: { visitor_id: 'v-2' } }), item({ id: 3, data: { visitor_id: 'v-3' } }), item({ id: 4 })];
+    const out = await ga4Adapter('http://a').send(dest('ga4', { measurement_id: 'G-ABC123' }), rows, http, async (ids) => void log.push(`sent ${ids}`), async (ids) => void log.push(`lease ${ids}`));
+    expect(out).toEqual({ kind: 'ok' });
+    expect(log).toEqual(['send v-1', 'sent 1,4', 'lease 2,3', 'send v-2', 'sent 2', 'lease 3', 'send v-3', 'sent 3']);
+  });
 });

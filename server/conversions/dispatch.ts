@@ -22,7 +22,7 @@ const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination'
 /** Destinations looked at per run, and batches per destination per run (the next run continues). */
 export const DESTINATIONS_PER_RUN = 200;
 export const BATCHES_PER_DESTINATION = 20;
-/** A claimed batch's lease; extended before each request of a bisection. */
+/** A claimed batch's lease; extended before each request (of a bisection, and each GA4 client's). */
 export const LEASE_S = 60;
 
 export interface CodeRow {
@@ -146,7 +146,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       settledEarly += await settle(dest, done, { kind: 'ok' }, adapter);
       for (const i of done) early.add(i.id);
     };
-    const out = await adapter.send(dest, items, deps.http, recordSent);
+    const extend = async (ids: number[]) => void (await db.query(Q.extend_lease, [ids, leaseS]));
+    const out = await adapter.send(dest, items, deps.http, recordSent, extend);
     if (early.size === 0) return settle(dest, items, out, adapter);
     const rest = items.filter((i) => !early.has(i.id));
     if (rest.length === 0) return settledEarly;
