@@ -3,7 +3,7 @@
 // recommendations. Bodies are checked by schemas.ts; outcomes of the service become replies here.
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, id, idPage, int, nextCursor, pageOf, text } from '../http/params.js';
+import { collect, cursor, cursorVersionMismatch, id, idPage, int, nextCursor, pageOf, text } from '../http/params.js';
 import type { Reply } from '../http/uws.js';
 import { parseBuild, parseCoefficients, parseEstimate, parseEstimateRequest } from './schemas.js';
 import { SEED_COEFFICIENTS } from './score.js';
@@ -94,9 +94,11 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
       const q = collect({
         version: int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 }),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 10_000, def: 1000 }),
-        after: cursor(info.query.get('cursor'), `audience_${params.id}`, ['id', 'id']),
+        after: cursor(info.query.get('cursor'), `audience_${params.id}`, ['version', 'id']),
       });
       if (!q.ok) return paramFail(q.error);
+      // A cursor carries the version it pages; with another ?version= it would silently page that one.
+      if (q.value.after && q.value.version && Number(q.value.after[0]) !== q.value.version) return paramFail(cursorVersionMismatch(q.value.version));
       const t = tid(principal);
       const version = q.value.after ? Number(q.value.after[0]) : q.value.version || (await store.latestVersion(t, params.id));
       if (!version) return fail('not_found', `Audience ${params.id} has no version to read.`);

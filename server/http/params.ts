@@ -199,13 +199,18 @@ export function encodeCursor(kind: string, key: string[]): string {
   return Buffer.from(JSON.stringify([kind, ...key]), 'utf8').toString('base64url');
 }
 
-/** Shape of one key part: a microsecond UTC timestamp as the store prints it, or a database id. */
-export type CursorPart = 'ts' | 'id' | 'text';
+/**
+ * Shape of one key part: a microsecond UTC timestamp as the store prints it, a database id (a bigint), a version
+ * (an int column: the bounds of `?version=`, 1–1,000,000) or text.
+ */
+export type CursorPart = 'ts' | 'id' | 'version' | 'text';
+export const MAX_VERSION = 1_000_000;
 const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
 
 function partOk(kind: CursorPart, v: unknown): v is string {
   if (typeof v !== 'string') return false;
   if (kind === 'id') return /^\d{1,18}$/.test(v);
+  if (kind === 'version') return /^[1-9]\d{0,6}$/.test(v) && Number(v) <= MAX_VERSION;
   if (kind === 'ts') {
     const ms = CURSOR_TS.test(v) ? parseIsoTime(`${v}Z`) : null;
     return ms !== null && ms >= MIN_TIME_MS && ms < MAX_TIME_MS;
@@ -228,6 +233,11 @@ export function cursor(raw: string | null | undefined, kind: string, parts: Curs
   const key = v.slice(1);
   return parts.every((p, i) => partOk(p, key[i])) ? ok(key as string[]) : bad;
 }
+
+/** The 400 for a member cursor taken from another version than the `?version=` sent with it. */
+export const cursorVersionMismatch = (version: number): ParamError => ({
+  code: 'invalid_field', in: 'query', field: 'cursor', message: `cursor pages another version than version=${version}: pass the next_cursor of this version's pages, or no version.`,
+});
 
 /** `?limit=` (1–1000, default 100) and `?cursor=` of a list paged by ascending database id. */
 export function idPage(query: { get(name: string): string | null }, kind: string): Parsed<{ limit: number; after: number | null }> {

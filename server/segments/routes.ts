@@ -3,7 +3,7 @@
 // page members. The list and a read of the current version go through the cache (cache.ts).
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, encodeCursor, id, int, nextCursor, pageOf } from '../http/params.js';
+import { collect, cursor, cursorVersionMismatch, encodeCursor, id, int, nextCursor, pageOf } from '../http/params.js';
 import { parseSegment } from './schemas.js';
 import type { Segments } from './index.js';
 
@@ -65,9 +65,11 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
       const q = collect({
         version: int('query', 'version', info.query.get('version'), { min: 1, max: 1_000_000, def: 0 }),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 10_000, def: 1000 }),
-        after: cursor(info.query.get('cursor'), `segment_${params.id}`, ['id', 'id']),
+        after: cursor(info.query.get('cursor'), `segment_${params.id}`, ['version', 'id']),
       });
       if (!q.ok) return paramFail(q.error);
+      // A cursor carries the version it pages; with another ?version= it would silently page that one.
+      if (q.value.after && q.value.version && Number(q.value.after[0]) !== q.value.version) return paramFail(cursorVersionMismatch(q.value.version));
       const t = principal.tenant.tenant_id;
       const s = await store.get(t, params.id, q.value.after ? Number(q.value.after[0]) : q.value.version || null);
       if (!s) return fail('not_found', `No such segment or version (segment ${params.id}).`);
