@@ -309,6 +309,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // the store's answer, cached a few seconds, covers what the live layer does not hold. The catalog wins whole
   // (eventResourceOf): a row from the public write key never adds a venue or organizer to a catalog event.
   const eventResource = async (t: number, id: string) => eventResourceOf(await authz.resolveEventResource(db, t, id), live.core.ownerOf(t, id));
+  /** An event's organizer as the scope checks see it: a tracking code's or a campaign budget's event must be its organizer's. */
+  const organizerOf = async (t: number, id: string) => (await eventResource(t, id)).organizer_id ?? null;
   const access = { authz: { overrides: authz.overrides, event: eventResource }, listing: [] as RouteInfo[] };
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
   registerAuthzRoutes(router, authz);
@@ -317,7 +319,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Tracking codes per organizer and event (README "Tracking codes"); resolutions cached 5 min, also in Redis.
   const tracking = createTracking({
     db, log: log.child({ mod: 'tracking' }), cipher, redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix,
-    organizerOf: async (t, id) => (await eventResource(t, id)).organizer_id ?? null,
+    organizerOf,
   });
   // Its routes take the organizer dashboard's tokens too (the tracking page): a router that verifies them.
   tracking.register(createRouter({
@@ -346,7 +348,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   campaigns.register(createRouter({
     app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
-  }));
+  }), { organizerOf });
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);

@@ -14,7 +14,7 @@ import { createTiktokAdapter } from './adapters/tiktok.js';
 import type { CampaignsConfig } from './config.js';
 import { attributionCredits, createCampaignJobs, type CreditSource } from './jobs.js';
 import type { Platform } from './model.js';
-import { registerCampaignRoutes } from './routes.js';
+import { registerCampaignRoutes, type CampaignAccess } from './routes.js';
 import { createService, type LowBudgetNotice } from './service.js';
 import { campaignStore as S, Q, type Budget, type Campaign } from './store.js';
 
@@ -89,7 +89,8 @@ export function createCampaignsCore(deps: CoreDeps) {
       return (await db.query(Q.insert_credits, [tenant, JSON.stringify(rows)])).rows.length;
     },
     creditsOf: (tenant: number, ids: number[]) => S.credits(db, tenant, ids),
-    register: (router: Router) => registerCampaignRoutes(router, { service, db, now }),
+    /** The routes; `access`: the event owners the scope checks read (a budget's event must be its organizer's). */
+    register: (router: Router, access: CampaignAccess) => registerCampaignRoutes(router, { service, db, now, ...access }),
   };
 }
 

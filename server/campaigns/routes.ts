@@ -1,6 +1,7 @@
 // The campaign API (README "Campaigns"), secret key. Permissions: create_campaigns to create a budget, its suite
 // and submit it; manage_ads to pause, resume and override; view_ad_analytics to read. A key other than admin
-// acts only on the organizers of its scope (ad_account and organizer keys). The approval queue, approvals and
+// acts only on the organizers of its scope (ad_account and organizer keys), and a budget's event must be its
+// organizer's (the tracking codes' check, route-access.ts). The approval queue, approvals and
 // the overview need approve_campaigns (the marketplace: admin by default, tenant-wide when granted to a role).
 // The reads (budgets, a budget, the report) take an organizer dashboard token too (the dashboard's campaigns page,
 // on a router that verifies tokens): the token's role is organizer, so it reads only its own organizer's.
@@ -10,7 +11,7 @@ import type { Permission } from '../authz/roles.js';
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
 import type { Router } from '../http/router.js';
-import { scopeRefusal } from '../http/router.js';
+import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { iso } from '../store/rows.js';
@@ -30,7 +31,12 @@ const roasOf = (revenue: number, spend: number): number | null => (spend > 0 ? M
 const refused = (r: { code: 'not_found' | 'conflict'; message: string } | { code: 'invalid'; field: string; message: string; max?: number; cap?: string }) =>
   r.code === 'invalid' ? fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.cap === undefined ? {} : { cap: r.cap }) }) : fail(r.code, r.message);
 
-export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable; now: () => number }): void {
+/** What the routes need of the server's roles: an event's organizer as the scope checks see it. */
+export interface CampaignAccess {
+  organizerOf(tenant: number, eventId: string): Promise<string | null>;
+}
+
+export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable; now: () => number } & CampaignAccess): void {
   const { service, db, now } = deps;
 
   const withBudget = async (tenant: number, budgetId: number, who: Who | null, permission: Permission): Promise<{ b: Budget } | { reply: Reply }> => {
@@ -52,6 +58,9 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     handler: async ({ body, principal, who }) => {
       const r = outOfScope(who, 'create_campaigns', body.organizer_id);
       if (r) return r;
+      // The suite targets the event's viewers and cart abandoners: the event must be the organizer's.
+      const mismatch = await eventOrganizerRefusal(principal.tenant.tenant_id, body, deps.organizerOf);
+      if (mismatch) return mismatch;
       return { status: 201, body: await service.createBudget(principal.tenant.tenant_id, body) };
     },
   });

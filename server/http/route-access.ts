@@ -1,10 +1,10 @@
 // What the principal may do: the route's permission against the role (with the tenant's overrides), the
 // resource it touches against the principal's scope, and the registration-time rules of those declarations.
 // The router calls these for every route, in order; apart from the router so the domains that check a scope
-// by hand (campaigns, tracking) give the same refusal.
+// by hand (campaigns, tracking) give the same refusal, and the same refusal of an event of another organizer.
 import { can, inScope, type Principal as Who, type Resource } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
-import { fail } from './errors.js';
+import { fail, paramFail } from './errors.js';
 import type { ReqInfo, Reply } from './uws.js';
 import { paramPositions } from './route-input.js';
 import type { Auth, ParamSpec, ResourceSpec, RouterAuthz } from './route-types.js';
@@ -19,6 +19,22 @@ export function permissionRefusal(who: Who, permission: Permission, overrides: O
 export function scopeRefusal(who: Who, permission: Permission, resource: Resource, what: string): Reply | null {
   if (inScope(who, resource)) return null;
   return fail('forbidden', `${what} is outside the scope of this key or token (role ${who.role}).`, { permission, role: who.role, scope: what });
+}
+
+/**
+ * The 400 of a body that names an event of another organizer than its own `organizer_id` (a tracking code, a
+ * campaign budget: `Event E2 belongs to organizer O2, not O1.`), or null. `organizerOf`: the event's organizer
+ * as the scope checks see it (the catalog's, else the live owner); an event whose organizer is unknown passes.
+ * So a key scoped to O1 cannot attach O2's event to something of O1's, and an admin key cannot mix them up.
+ */
+export async function eventOrganizerRefusal(
+  tenant: number, body: { organizer_id: string | null; event_id: string | null },
+  organizerOf: (tenant: number, eventId: string) => Promise<string | null>,
+): Promise<Reply | null> {
+  if (body.event_id === null) return null;
+  const org = await organizerOf(tenant, body.event_id);
+  if (org === null || org === body.organizer_id) return null;
+  return paramFail({ code: 'invalid_field', in: 'body', field: 'event_id', message: `Event ${body.event_id} belongs to organizer ${org}, not ${body.organizer_id}.` });
 }
 
 /** Registration-time rules of the declared permission and resource; a message for a route breaking them. Pure. */

@@ -39,7 +39,7 @@ export {
   type RouteInfo, type Router, type RouterAuthz, type RouterDeps, type RouteReq, type RouteSpec,
 } from './route-types.js';
 export { isAdmin, resolvePrincipal, secretAuth, writeKeyOf, writeKeyRefusal } from './route-auth.js';
-export { declarationProblem, isLimited, permissionRefusal, scopeRefusal } from './route-access.js';
+export { declarationProblem, eventOrganizerRefusal, isLimited, permissionRefusal, scopeRefusal } from './route-access.js';
 export { paramPositions, parseParams } from './route-input.js';
 
 // A dashboard token's principal: one mapping, with the token roles (live/token.ts).

@@ -12,7 +12,7 @@ import { inScope, type Principal as Who } from '../authz/principal.js';
 import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
 import { collect, cursor, id, int, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
 import type { AuditNote, Router } from '../http/router.js';
-import { scopeRefusal } from '../http/router.js';
+import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
 import { corsHeaders } from '../http/ingest-routes.js';
 import type { Reply } from '../http/uws.js';
 import type { Cipher } from '../identity/crypto.js';
@@ -71,10 +71,8 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
       const tenant = who!.tenant;
       const refused = outOfScope(who, body) ?? needsCipher(Object.values(body.secrets).some((v) => v !== null));
       if (refused) return refused;
-      if (body.event_id !== null) {
-        const org = await deps.organizerOf(tenant, body.event_id);
-        if (org !== null && org !== body.organizer_id) return paramFail({ code: 'invalid_field', in: 'body', field: 'event_id', message: `Event ${body.event_id} belongs to organizer ${org}, not ${body.organizer_id}.` });
-      }
+      const mismatch = await eventOrganizerRefusal(tenant, body, deps.organizerOf);
+      if (mismatch) return mismatch;
       const secrets = applySecrets({}, body.secrets);
       const row = await store.insert(db, tenant, { ...body, secrets_enc: encryptSecrets(cipher, tenant, body, secrets) });
       if ('exists' in row) throw new ConflictError(`This owner already has a ${body.provider} code (id ${row.exists}): change it with PUT /api/v1/tracking-codes/${row.exists}.`, { id: row.exists });

@@ -1,0 +1,40 @@
+// Campaigns and roles (issue 18): a budget's event must belong to the budget's organizer (the same check as the
+// tracking codes': one helper), so a key scoped to O1 cannot point a suite at O2's viewers and cart abandoners.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
+
+describe('campaigns: a budget\'s event is its organizer\'s', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let base: string;
+  let t: Tenant;
+  let adKey: string;
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, as(key));
+  const budget = (event: string) => ({ organizer_id: 'O1', event_id: event, total_budget: 500, allocation_strategy: 'equal_split' });
+
+  beforeAll(async () => {
+    server = await bootServer();
+    base = server.url;
+    t = await createTenant(base, 'ads-scope');
+    expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Mine' }, { id: 'E2', organizer_id: 'O2', title: 'Theirs' }] })).status).toBe(200);
+    const k = await postJson(`${base}/api/v1/keys`, { role: 'ad_account', scope: { organizers: ['O1'] } }, as(t.secret_key));
+    expect(k.status, k.text).toBe(201);
+    adKey = k.json.key;
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('refuses a budget for O1 on O2\'s event (400 naming event_id, as tracking codes do), from a scoped key and from the admin key', async () => {
+    for (const key of [adKey, t.secret_key]) {
+      const r = await api('POST', '/api/v1/campaigns/budgets', budget('E2'), key);
+      expect({ status: r.status, error: r.json?.error }).toMatchObject({ status: 400, error: { code: 'invalid_field', field: 'event_id', message: 'Event E2 belongs to organizer O2, not O1.' } });
+    }
+    expect((await api('GET', '/api/v1/campaigns/budgets', undefined, adKey)).json.budgets).toEqual([]);
+    const ok = await api('POST', '/api/v1/campaigns/budgets', budget('E1'), adKey);
+    expect(ok.status, ok.text).toBe(201);
+    // The tracking codes answer the same refusal (one helper).
+    const code = await api('POST', '/api/v1/tracking-codes', { provider: 'meta', organizer_id: 'O1', event_id: 'E2', settings: { pixel_id: '123456789012345' } });
+    expect(code.json?.error).toMatchObject({ code: 'invalid_field', field: 'event_id', message: 'Event E2 belongs to organizer O2, not O1.' });
+  });
+});
