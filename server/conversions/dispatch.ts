@@ -1,8 +1,9 @@
-// The `conversions-dispatch` job: sends due outbox rows, destination by destination, in batches within each
-// provider's limit. Per batch: claim (rows become `sending` under a lease, their attempt counted), drop the
-// rows the provider would refuse (dead, with the reason), spend one call of the destination's rate window,
-// send, then mark in one statement: sent, back to pending after a backoff, or dead. A batch refused as a whole
-// for its content is split in two and each half sent again until the bad row is alone (bisection).
+// The `conversions-dispatch` job: sends due outbox rows, a few destinations at once (CONCURRENT_DESTINATIONS;
+// one hanging provider holds one worker, not the others), in batches within each provider's limit. Per batch:
+// claim (rows become `sending` under a lease, their attempt counted), drop the rows the provider would refuse
+// (dead, with the reason), spend one call of the destination's rate window, send, then mark in one statement:
+// sent, back to pending after a backoff, or dead. A batch refused as a whole for its content is split in two
+// and each half sent again until the bad row is alone (bisection).
 // Delivery is at least once: a crash between the provider's answer and the mark leaves the rows `sending`;
 // when the lease ends they are sent again with the same event_id, which the providers deduplicate (Meta and
 // TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again. GA4 deduplicates
@@ -22,6 +23,13 @@ const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination'
 /** Destinations looked at per run, and batches per destination per run (the next run continues). */
 export const DESTINATIONS_PER_RUN = 200;
 export const BATCHES_PER_DESTINATION = 20;
+/**
+ * Destinations dispatched at once: a provider that hangs (each request may take the 10 s timeout) holds only
+ * its own worker, the other destinations go on. And the run's budget: no destination is started after it (the
+ * job's timeout is 300 s); the next run, 5 s later, takes up the rest.
+ */
+export const CONCURRENT_DESTINATIONS = 4;
+export const RUN_BUDGET_MS = 200_000;
 /** A claimed batch's lease; extended before each request (of a bisection, and each GA4 client's). */
 export const LEASE_S = 60;
 
@@ -48,6 +56,8 @@ export interface DispatchDeps {
   now?: () => number;
   rand?: () => number;
   leaseS?: number;
+  concurrency?: number;
+  runBudgetMs?: number;
 }
 
 type Claimed = OutboxItem & { firstAt: number };
@@ -194,17 +204,29 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   return {
     async runOnce(signal) {
       const due = (await db.query<DueRow>(Q.due_destinations, [DESTINATIONS_PER_RUN])).rows;
+      const started = now();
+      const budget = deps.runBudgetMs ?? RUN_BUDGET_MS;
       let settled = 0;
-      for (const d of due) {
-        signal?.throwIfAborted();
-        try {
-          settled += await destination(d, signal);
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          // One destination's failure (store hiccup) must not starve the others; its rows' leases expire.
-          log.error({ err: (err as Error).message, destination: d.destination, tenant_id: d.tenant_id }, 'conversions: dispatching a destination failed');
+      let next = 0;
+      // A few workers take the due destinations in order: a slow or hanging provider holds one of them only.
+      const worker = async () => {
+        while (next < due.length && now() - started < budget) {
+          signal?.throwIfAborted();
+          const d = due[next++];
+          try {
+            const n = await destination(d, signal); // (not `settled += await …`: that reads `settled` before the wait)
+            settled += n;
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            // One destination's failure (store hiccup) must not starve the others; its rows' leases expire.
+            log.error({ err: (err as Error).message, destination: d.destination, tenant_id: d.tenant_id }, 'conversions: dispatching a destination failed');
+          }
         }
-      }
+      };
+      const n = Math.max(1, Math.min(deps.concurrency ?? CONCURRENT_DESTINATIONS, due.length));
+      const runs = await Promise.allSettled(Array.from({ length: n }, worker));
+      const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       await deps.rate.prune(db, now());
       await stats.refreshPending(db);
       return settled;
