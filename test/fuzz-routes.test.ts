@@ -217,6 +217,8 @@ describe('every API route under hostile input', () => {
       { method: 'POST', path: (s) => `/api/v1/campaigns/${s}/approve`, body: (v) => ({ note: v }) },
       { method: 'POST', path: (s) => `/api/v1/campaigns/${s}/reject`, body: (v) => ({ note: v }) },
       { method: 'GET', path: () => '/api/v1/campaigns/review-queue', query: ['limit', 'cursor'] },
+      { method: 'GET', path: (s) => `/api/v1/campaigns/${s}`, query: ['log_limit', 'log_cursor'] },
+      { method: 'GET', path: () => '/api/v1/campaigns', query: ['budget_id', 'status', 'limit', 'cursor'] },
       { method: 'POST', path: () => '/api/v1/tokens', body: (v) => ({ role: 'admin', ttl_s: v }) },
       { method: 'PUT', path: (s) => `/api/v1/campaigns/${s}/daily-budget`, body: (v) => ({ daily_budget: v }) },
       { method: 'GET', path: () => '/api/v1/campaigns/report', query: ['organizer_id', 'currency'] },

@@ -15,6 +15,13 @@ export interface CampaignsConfig {
   tiktok: { advertiserId: string | null; token: string | null; currency: string | null };
   /** CAMPAIGNS_WEBHOOK_URL: where notices (budget below 20 %) are POSTed as JSON; unset = logged only. */
   webhookUrl: string | null;
+  /**
+   * The smallest daily budget each ad account takes, in its currency (META_MIN_DAILY_BUDGET,
+   * GOOGLE_ADS_MIN_DAILY_BUDGET, TIKTOK_MIN_DAILY_BUDGET): a campaign whose share of the day is below it is not
+   * published (409 at approval) and a daily budget set by hand below it is refused. The platforms set these per
+   * currency and objective and our reference gives no figures, so none is assumed: unset, only a zero is refused.
+   */
+  minDaily: Partial<Record<'meta' | 'google_ads' | 'tiktok', number>>;
 }
 
 import { currencyDecimals } from './model.js';
@@ -56,7 +63,23 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     }
     return raw;
   };
+  const amount = (name: string): number | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    const n = /^\d{1,9}(\.\d{1,3})?$/.test(raw) ? Number(raw) : NaN;
+    if (!(n > 0)) {
+      problems.push(`${name} must be a positive amount such as 5 or 1.50 (the ad account's currency)`);
+      return undefined;
+    }
+    return n;
+  };
+  const minDaily: CampaignsConfig['minDaily'] = {};
+  for (const [p, name] of [['meta', 'META_MIN_DAILY_BUDGET'], ['google_ads', 'GOOGLE_ADS_MIN_DAILY_BUDGET'], ['tiktok', 'TIKTOK_MIN_DAILY_BUDGET']] as const) {
+    const v = amount(name);
+    if (v !== undefined) minDaily[p] = v;
+  }
   return {
+    minDaily,
     urls: {
       meta: url('META_GRAPH_URL', 'https://graph.facebook.com'),
       googleAds: url('GOOGLE_ADS_URL', 'https://googleads.googleapis.com'),

@@ -71,7 +71,7 @@ export function createCampaignsCore(deps: CoreDeps) {
   const now = deps.now ?? Date.now;
   const adapters = deps.adapters ?? { meta: createMetaAdapter(deps.config), google_ads: createGoogleAdapter(deps.config), tiktok: createTiktokAdapter(deps.config) };
   const notify = deps.notify ?? webhookNotify(deps.config.webhookUrl, log);
-  const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? 'https://tixello.com/events', notify });
+  const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? 'https://tixello.com/events', notify, minDaily: deps.config.minDaily });
   const service = {
     ...base,
     budget: (tenant: number, id: number): Promise<Budget | null> => S.budget(db, tenant, id),

@@ -7,7 +7,7 @@ export const CAMPAIGN_TYPES = ['prospecting', 'retargeting', 'lookalike', 'dynam
 export type CampaignType = (typeof CAMPAIGN_TYPES)[number];
 export const STRATEGIES = ['equal_split', 'performance_based', 'manual'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
-export const CAMPAIGN_STATUSES = ['draft', 'pending_review', 'publishing', 'active', 'paused', 'completed', 'failed'] as const;
+export const CAMPAIGN_STATUSES = ['draft', 'pending_review', 'scheduled', 'publishing', 'active', 'paused', 'completed', 'failed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 export const BUDGET_STATUSES = ['active', 'paused', 'exhausted', 'cancelled'] as const;
 export type BudgetStatus = (typeof BUDGET_STATUSES)[number];
@@ -15,13 +15,15 @@ export type BudgetStatus = (typeof BUDGET_STATUSES)[number];
 export const isPlatform = (v: unknown): v is Platform => typeof v === 'string' && (PLATFORMS as readonly string[]).includes(v);
 
 /**
- * Allowed moves. A draft is submitted for review; the marketplace admin approves (publishing → active) or sends it
- * back to draft; publishing ends active, or failed when the platform refuses; an active campaign is paused (by
- * hand or by a rule), resumed, completed or fails on the platform; a failed one can be submitted again once fixed.
+ * Allowed moves. A draft is submitted for review; the marketplace admin approves (publishing → active; scheduled
+ * when its budget starts later, published by the resume_publishing job once it starts) or sends it back to draft;
+ * publishing ends active, or failed when the platform refuses; an active campaign is paused (by hand or by a rule),
+ * resumed, completed or fails on the platform; a failed one can be submitted again once fixed.
  */
 const MOVES: Record<CampaignStatus, CampaignStatus[]> = {
   draft: ['pending_review'],
-  pending_review: ['publishing', 'draft'],
+  pending_review: ['publishing', 'scheduled', 'draft'],
+  scheduled: ['publishing', 'draft', 'failed'],
   publishing: ['active', 'failed'],
   active: ['paused', 'completed', 'failed'],
   paused: ['active', 'completed', 'failed'],

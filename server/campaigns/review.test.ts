@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from './model.js';
-import { queueEntries, startingDailyBudgets, type BudgetContext } from './review.js';
+import { approvalRefusal, queueEntries, startingDailyBudgets, startingRefusal, startsLater, type BudgetContext } from './review.js';
 import type { Budget, Campaign } from './store.js';
 
 const T0 = Date.UTC(2026, 2, 2);
@@ -50,5 +50,32 @@ describe('approval queue entries', () => {
     expect(queueEntries([campaign(9, { budget_id: 99 })], ctx(budget(), []), T0)).toEqual([]);
     const spent = budget({ spent_budget: 300 });
     expect(queueEntries([campaign(2)], ctx(spent, [campaign(2)]), T0)[0]).toMatchObject({ proposed_daily_budget: 0, budget: { remaining: 0, day_target: 0 } });
+  });
+});
+
+describe('approval against the budget', () => {
+  it('paces a budget that starts later from its start, not from now', () => {
+    // 300 over the 10 days from its start (T0 + 4 days to T0 + 14 days), not over the 14 days from now.
+    const later = budget({ daily_budget_limit: null, started_at: new Date(T0 + 4 * DAY_MS).toISOString(), ends_at: new Date(T0 + 14 * DAY_MS).toISOString() });
+    expect(queueEntries([campaign(2)], ctx(later, [campaign(2)]), T0)[0].budget.day_target).toBe(30);
+    expect(startsLater(later, T0)).toBe(true);
+    expect(startsLater(later, T0 + 4 * DAY_MS)).toBe(false);
+    expect(startsLater(budget(), T0)).toBe(false);
+  });
+
+  it('refuses a budget that is not active or has ended', () => {
+    expect(approvalRefusal(budget(), T0)).toBeNull();
+    expect(approvalRefusal(budget({ status: 'exhausted' }), T0)).toMatch(/^Budget 1 is exhausted: .*raise its total/);
+    expect(approvalRefusal(budget({ status: 'paused' }), T0)).toMatch(/is paused/);
+    expect(approvalRefusal(budget({ ends_at: new Date(T0 - 1).toISOString() }), T0)).toMatch(/ended at/);
+  });
+
+  it('refuses a zero share of the day, and one below the platform minimum when there is one', () => {
+    const running = campaign(1, { status: 'active', daily_budget: 30 });
+    const c = campaign(2);
+    expect(startingRefusal(budget(), [running, c], c, 0, T0, null)).toMatch(/no daily budget is left for it today: the budget's 1 running campaign\(s\) take 30 of the day's 30 EUR/);
+    expect(startingRefusal(budget(), [c], c, 0.09, T0, null)).toBeNull();
+    expect(startingRefusal(budget(), [c], c, 0.09, T0, 1)).toMatch(/0\.09 EUR, is below the meta minimum daily budget of 1 EUR/);
+    expect(startingRefusal(budget(), [c], c, 1, T0, 1)).toBeNull();
   });
 });

@@ -18,15 +18,47 @@ export function startingDailyBudgets(b: Budget, all: Campaign[], starting: Campa
     dayTarget: dayTargetOf(b, now),
     running: all.filter((c) => isRunning(c) && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
     starting: starting.map(arm),
-    waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft') && !isStarting(c)).map(arm),
+    waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft' || c.status === 'scheduled') && !isStarting(c)).map(arm),
   });
+}
+
+/**
+ * Why campaigns of budget `b` cannot be approved now (409), or null: a budget not active (exhausted, paused,
+ * cancelled: approving would publish campaigns nothing pays for, and the jobs skip such budgets) or whose end has
+ * passed (its whole remainder would become one day's target).
+ */
+export function approvalRefusal(b: Budget, now: number): string | null {
+  if (b.status !== 'active') return `Budget ${b.id} is ${b.status}: its campaigns are approved only while it is active${b.status === 'exhausted' ? ' (raise its total above what was spent first)' : ''}.`;
+  if (b.ends_at && Date.parse(b.ends_at) <= now) return `Budget ${b.id} ended at ${b.ends_at}: its campaigns are no longer published.`;
+  return null;
+}
+
+/** Whether the budget starts later: its campaigns approved now are scheduled, published once it starts. */
+export const startsLater = (b: Budget, now: number): boolean => b.started_at !== null && Date.parse(b.started_at) > now;
+
+/**
+ * Why campaign `c` may not start with daily budget `daily` (already in whole minor units), or null. A platform
+ * refuses a zero daily budget (and one below its minimum, `minimum` when configured); a zero means the budget's
+ * running campaigns already take the day's target.
+ */
+export function startingRefusal(b: Budget, all: Campaign[], c: Campaign, daily: number, now: number, minimum: number | null): string | null {
+  const floor = minimum ?? 0;
+  if (daily > 0 && daily >= floor) return null;
+  const running = all.filter(isRunning);
+  const held = cents(running.reduce((s, x) => s + x.daily_budget, 0));
+  const target = dayTargetOf(b, now);
+  const why = daily <= 0
+    ? `no daily budget is left for it today: the budget's ${running.length} running campaign(s) take ${held} of the day's ${target} ${b.currency}`
+    : `its share of the day, ${daily} ${b.currency}, is below the ${c.platform} minimum daily budget of ${floor} ${b.currency}`;
+  return `Campaign ${c.id} is not published: ${why}. Lower a running campaign's daily budget, raise the budget's total or daily limit, or approve it after the next daily rebalance.`;
 }
 
 /** Running, or approved and being published with the daily budget it starts with (README "Publishing"). */
 const isRunning = (c: Campaign) => c.status === 'active' || c.status === 'publishing';
 
+/** The day's target; a budget that starts later is paced from its start (days counted from max(now, start)). */
 const dayTargetOf = (b: Budget, now: number): number =>
-  dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now });
+  dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: Math.max(now, b.started_at ? Date.parse(b.started_at) : now) });
 
 export interface QueueBudget {
   id: number;

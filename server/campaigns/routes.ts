@@ -3,7 +3,7 @@
 // acts only on the organizers of its scope (ad_account and organizer keys), and a budget's event must be its
 // organizer's (the tracking codes' check, route-access.ts). The approval queue, approvals and
 // the overview need approve_campaigns (the marketplace: admin by default, tenant-wide when granted to a role).
-// The reads (budgets, a budget, the report) take an organizer dashboard token too (the dashboard's campaigns page,
+// The reads (budgets, a budget, campaigns, a campaign, the report) take an organizer dashboard token too (the dashboard's campaigns page,
 // on a router that verifies tokens): the token's role is organizer, so it reads only its own organizer's.
 // Budget changes, approvals and overrides are in the audit log.
 import type { Principal as Who } from '../authz/principal.js';
@@ -18,6 +18,7 @@ import { iso } from '../store/rows.js';
 import { organizerReport, trackedSeries, type ReportCampaign } from './report.js';
 import { queueEntries } from './review.js';
 import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
+import { CAMPAIGN_STATUSES } from './model.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
 import type { CampaignsCore } from './index.js';
 
@@ -158,12 +159,48 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         const out = await service.approve(tenant, [params.id]);
         return out.ok ? { status: 200, body: { campaign: out.value[0] } } : refused(out);
       }
-      const [c] = await service.reject(tenant, [params.id], body.note);
-      return c ? { status: 200, body: { campaign: c } } : fail('conflict', `Campaign ${params.id} is not pending review.`);
+      const out = await service.reject(tenant, [params.id], body.note);
+      return out.ok ? { status: 200, body: { campaign: out.value[0] } } : refused(out);
     },
   });
   review('approve');
   review('reject');
+
+  // One campaign with its own optimisation log (the decisions about it), and the campaigns of the tenant paged by
+  // id: the budget reads' permission and scope (the organizer of the campaign's budget).
+  router.add({
+    method: 'get', path: '/api/v1/campaigns/:id', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', params: { id }, query: ['log_limit', 'log_cursor', 'token'],
+    handler: async ({ params, who, info }) => {
+      const tenant = who!.tenant;
+      const got = await withCampaign(tenant, params.id, who, 'view_ad_analytics');
+      if ('reply' in got) return got.reply;
+      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_own_log', ['id']) });
+      if (!p.ok) return paramFail(p.error);
+      const page = pageOf((await db.query<Record<string, unknown>>(Q.campaign_log, [tenant, got.c.budget_id, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
+      const log = page.rows.map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
+      return { status: 200, body: { campaign: got.c, optimization_log: log, log_next_cursor: nextCursor('campaign_own_log', { rows: log, more: page.more }, (x) => [x.id]) } };
+    },
+  });
+
+  router.add({
+    method: 'get', path: '/api/v1/campaigns', auth: 'token', permission: 'view_ad_analytics', resource: 'tenant', query: ['budget_id', 'status', 'limit', 'cursor', 'token'],
+    handler: async ({ who, info }) => {
+      const rawBudget = info.query.get('budget_id');
+      const p = collect({
+        budget: rawBudget === null || rawBudget === '' ? { ok: true as const, value: null } : id('query', 'budget_id', rawBudget),
+        status: text('query', 'status', info.query.get('status'), { max: 32 }),
+        limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }),
+        before: cursor(info.query.get('cursor'), 'campaigns', ['id']),
+      });
+      if (!p.ok) return paramFail(p.error);
+      const status = p.value.status;
+      if (status !== null && !(CAMPAIGN_STATUSES as readonly string[]).includes(status)) return paramFail({ code: 'invalid_field', in: 'query', field: 'status', message: `status is one of ${CAMPAIGN_STATUSES.join(', ')}.` });
+      const all = !who || who.role === 'admin';
+      const rows = (await db.query<Record<string, unknown>>(Q.list_campaigns, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.budget, status, p.value.before?.[0] ?? null, p.value.limit + 1])).rows;
+      const page = pageOf(rows.map(toCampaign), p.value.limit);
+      return { status: 200, body: { campaigns: page.rows, next_cursor: nextCursor('campaigns', page, (c) => [c.id]) } };
+    },
+  });
 
   const toggle = (verb: 'pause' | 'resume') => router.add({
     method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id },

@@ -8,7 +8,7 @@ import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
 import { dailyBudgetCap } from './allocate.js';
 import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
 import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
-import { startingDailyBudgets } from './review.js';
+import { approvalRefusal, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
 import type { Action, Decision } from './rules.js';
 import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
@@ -48,6 +48,11 @@ export interface ServiceDeps {
   /** Landing page of events without a url in the catalog. */
   fallbackUrl: string;
   notify(n: LowBudgetNotice): Promise<void>;
+  /**
+   * The smallest daily budget each platform's ad account takes, in its currency (config.ts: META_MIN_DAILY_BUDGET, …);
+   * unset: only a zero is refused (the reference gives no figures).
+   */
+  minDaily?: Partial<Record<Platform, number>>;
 }
 
 export type Result<T> =
@@ -101,30 +106,67 @@ export function createService(deps: ServiceDeps) {
   /**
    * Approves pending campaigns (the marketplace admin): each is published and started, or marked failed. A campaign
    * left `publishing` by an attempt that stopped (its lease ran out) is finished instead; one an attempt is working
-   * on now is left to it (never published twice).
+   * on now is left to it (never published twice). Refused (409, nothing sent to a platform) while the budget is not
+   * active or has ended, and for a campaign whose share of the day would be zero or below its platform's minimum.
+   * A budget that starts later gets its campaigns `scheduled`: published by resumePublishing once it starts.
    */
   async function approve(tenant: number, ids: number[]): Promise<Result<Campaign[]>> {
     const t = deps.now();
     const loaded = (await Promise.all(ids.map((id) => S.publishRow(db, tenant, id)))).filter((c): c is PublishRow => c !== null);
+    if (loaded.length === 0) return { ok: false, code: 'not_found', message: `No campaign ${ids.join(', ')} for this tenant.` };
     const todo = loaded.filter((c) => ['start', 'resume'].includes(publishMove(c, t)));
     if (todo.length === 0) {
       const busy = loaded.find((c) => publishMove(c, t) === 'busy');
       if (busy) return { ok: false, code: 'conflict', message: `Campaign ${busy.id} is being published; it ends active or failed without another approval.` };
+      const waiting = loaded.find((c) => c.status === 'scheduled');
+      if (waiting) return { ok: false, code: 'conflict', message: `Campaign ${waiting.id} is already approved: it is published when its budget starts.` };
       return { ok: false, code: 'conflict', message: 'None of these campaigns is pending review.' };
     }
     const out: Campaign[] = [];
+    const refusals: string[] = [];
     for (const budgetId of new Set(todo.map((c) => c.budget_id))) {
       const b = (await S.budget(db, tenant, budgetId))!;
       const mine = todo.filter((c) => c.budget_id === budgetId);
-      const fresh = mine.filter((c) => c.status === 'pending_review');
-      const daily = fresh.length ? startingDailyBudgets(b, await S.campaigns(db, tenant, budgetId), fresh, t) : new Map<number, number>();
-      for (const c of mine) {
-        const r = await publishOne(tenant, b, c, daily.get(c.id) ?? 0);
-        if (r) out.push(r);
+      let fresh = mine.filter((c) => c.status === 'pending_review');
+      const refusal = fresh.length ? approvalRefusal(b, t) : null;
+      if (refusal) refusals.push(refusal);
+      if (refusal || (fresh.length && startsLater(b, t))) {
+        if (!refusal) out.push(...(await S.move(db, tenant, fresh.map((c) => c.id), ['pending_review'], 'scheduled', null, now())));
+        fresh = [];
       }
+      const r = await publishBatch(tenant, b, mine.filter((c) => c.status !== 'pending_review'), fresh, t);
+      out.push(...r.done);
+      refusals.push(...r.refusals);
     }
-    if (out.length === 0) return { ok: false, code: 'conflict', message: 'Someone else decided on these campaigns first.' };
+    if (out.length === 0) return { ok: false, code: 'conflict', message: refusals.join(' ') || 'Someone else decided on these campaigns first.' };
     return { ok: true, value: out };
+  }
+
+  /**
+   * Publishes `resumed` (left publishing, with the daily budget they started with) and starts `fresh` ones (pending
+   * review, or scheduled once the budget started) with their share of the day; a fresh one whose share is zero or
+   * below its platform's minimum is not published and its reason returned.
+   */
+  async function publishBatch(tenant: number, b: Budget, resumed: PublishRow[], fresh: PublishRow[], t: number): Promise<{ done: Campaign[]; refusals: string[] }> {
+    const done: Campaign[] = [];
+    const refusals: string[] = [];
+    const all = fresh.length ? await S.campaigns(db, tenant, b.id) : [];
+    const daily = fresh.length ? startingDailyBudgets(b, all, fresh, t) : new Map<number, number>();
+    for (const c of resumed) {
+      const r = await publishOne(tenant, b, c, c.daily_budget);
+      if (r) done.push(r);
+    }
+    for (const c of fresh) {
+      const start = floorTo(daily.get(c.id) ?? 0, decimalsOf(b.currency));
+      const refusal = startingRefusal(b, all, c, start, t, deps.minDaily?.[c.platform] ?? null);
+      if (refusal) {
+        refusals.push(refusal);
+        continue;
+      }
+      const r = await publishOne(tenant, b, c, start);
+      if (r) done.push(r);
+    }
+    return { done, refusals };
   }
 
   /**
@@ -173,7 +215,12 @@ export function createService(deps: ServiceDeps) {
     return after ? toCampaign(after as Record<string, unknown>) : S.campaign(db, tenant, row.id);
   }
 
-  /** campaigns.resume_publishing: finishes campaigns left publishing whose lease ran out (any tenant). */
+  /**
+   * campaigns.resume_publishing: finishes campaigns left publishing whose lease ran out, and publishes the scheduled
+   * campaigns of budgets whose start has come (any tenant). A scheduled campaign of a budget no longer active or
+   * already ended fails with the reason; one without a day's budget left stays scheduled with it (last_error) and
+   * is tried again at the next run.
+   */
   async function resumePublishing(limit: number): Promise<number> {
     const due = (await db.query<Record<string, unknown>>(Q.publishing_due, [now(), limit])).rows.map(toPublishRow);
     let done = 0;
@@ -183,11 +230,36 @@ export function createService(deps: ServiceDeps) {
       const r = await publishOne(c.tenant_id, b, c, c.daily_budget);
       if (r && r.status !== 'publishing') done++;
     }
+    const scheduled = (await db.query<Record<string, unknown>>(Q.scheduled_due, [now(), limit])).rows.map(toPublishRow);
+    for (const key of new Set(scheduled.map((c) => `${c.tenant_id}:${c.budget_id}`))) {
+      const mine = scheduled.filter((c) => `${c.tenant_id}:${c.budget_id}` === key);
+      const b = await S.budget(db, mine[0].tenant_id, mine[0].budget_id);
+      if (!b) continue;
+      const t = deps.now();
+      const refusal = approvalRefusal(b, t);
+      if (refusal) {
+        // A paused budget may resume: its campaigns wait; one exhausted, cancelled or ended never publishes them.
+        await db.query(Q.set_error_many, [b.tenant_id, mine.map((c) => c.id), refusal, now()]);
+        if (b.status !== 'paused') done += (await S.move(db, b.tenant_id, mine.map((c) => c.id), ['scheduled'], 'failed', 'budget_not_active', now())).length;
+        continue;
+      }
+      const r = await publishBatch(b.tenant_id, b, [], mine, t);
+      done += r.done.filter((c) => c.status !== 'publishing').length;
+      if (r.refusals.length) {
+        const left = mine.filter((c) => !r.done.some((d) => d.id === c.id)).map((c) => c.id);
+        await db.query(Q.set_error_many, [b.tenant_id, left, r.refusals.join(' ').slice(0, 1000), now()]);
+      }
+    }
     return done;
   }
 
-  async function reject(tenant: number, ids: number[], note: string | null): Promise<Campaign[]> {
-    return S.move(db, tenant, ids, ['pending_review'], 'draft', note, now());
+  /** Back to draft with the reviewer's note: a campaign pending review, or approved and scheduled (not yet published). */
+  async function reject(tenant: number, ids: number[], note: string | null): Promise<Result<Campaign[]>> {
+    const moved = await S.move(db, tenant, ids, ['pending_review', 'scheduled'], 'draft', note, now());
+    if (moved.length) return { ok: true, value: moved };
+    const known = (await Promise.all(ids.map((id) => S.campaign(db, tenant, id)))).filter((c): c is Campaign => c !== null);
+    if (known.length === 0) return { ok: false, code: 'not_found', message: `No campaign ${ids.join(', ')} for this tenant.` };
+    return { ok: false, code: 'conflict', message: `Campaign ${known[0].id} is ${known[0].status}, not pending review.` };
   }
 
   /** Pause or resume by hand (also the admin's manual override). */
@@ -226,6 +298,8 @@ export function createService(deps: ServiceDeps) {
     const b = (await S.budget(db, tenant, c.budget_id))!;
     const bad = amountProblem(amount, 'daily_budget', b.currency);
     if (bad && !bad.ok) return { ok: false, code: 'invalid', field: 'daily_budget', message: bad.error.message };
+    const min = deps.minDaily?.[c.platform];
+    if (min !== undefined && amount < min) return { ok: false, code: 'invalid', field: 'daily_budget', message: `daily_budget ${amount} ${b.currency} is below the ${c.platform} minimum daily budget of ${min} ${b.currency}.` };
     const spending = (x: Campaign) => x.status === 'active' || x.status === 'publishing' || (x.status === 'paused' && x.status_reason === 'daily_limit');
     const others = (await S.campaigns(db, tenant, b.id)).filter((x) => x.id !== c.id && spending(x)).map((x) => ({ platform: x.platform, daily: x.daily_budget }));
     const cap = dailyBudgetCap({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, platformAllocations: b.platform_allocations, platform: c.platform, others, decimals: decimalsOf(b.currency) });
@@ -243,7 +317,14 @@ export function createService(deps: ServiceDeps) {
   async function overrideBudget(tenant: number, id: number, o: { total_budget?: number; daily_budget_limit?: number | null }): Promise<Result<Budget>> {
     const clear = o.daily_budget_limit === null;
     const r = (await db.query(Q.override_budget, [tenant, id, o.total_budget ?? null, o.daily_budget_limit ?? null, clear, now()])).rows[0];
-    return r ? { ok: true, value: toBudget(r as Record<string, unknown>) } : { ok: false, code: 'not_found', message: `No budget ${id} for this tenant.` };
+    if (r) return { ok: true, value: toBudget(r as Record<string, unknown>) };
+    const b = await S.budget(db, tenant, id);
+    if (!b) return { ok: false, code: 'not_found', message: `No budget ${id} for this tenant.` };
+    // The total is never set at or below what was already spent (the platforms' reported spend).
+    return {
+      ok: false, code: 'conflict',
+      message: `total_budget ${o.total_budget} ${b.currency} is not above what budget ${id} already spent (${b.spent_budget} ${b.currency}): a total is raised above the spend; to stop spending, pause its campaigns.`,
+    };
   }
 
   /** Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done. */

@@ -19,13 +19,15 @@ WHERE tenant_id = $1 AND ($2::boolean OR organizer_id = ANY($3::text[]))
 ORDER BY id DESC LIMIT $6;
 
 -- name: override_budget
--- A manual override: total and/or daily limit (NULL keeps the current value; $5 clears the daily limit).
+-- A manual override: total and/or daily limit (NULL keeps the current value; $5 clears the daily limit). A new total
+-- must be above what was spent (no row when it is not: the caller answers 409), checked against the stored spend in
+-- the same statement; only such a raise reopens an exhausted budget (a new daily limit alone never does).
 UPDATE ad_campaign_budgets
 SET total_budget = coalesce($3, total_budget),
     daily_budget_limit = CASE WHEN $5::boolean THEN NULL ELSE coalesce($4, daily_budget_limit) END,
-    status = CASE WHEN status = 'exhausted' AND coalesce($3, total_budget) > spent_budget THEN 'active' ELSE status END,
+    status = CASE WHEN status = 'exhausted' AND $3::numeric IS NOT NULL THEN 'active' ELSE status END,
     updated_at = $6
-WHERE tenant_id = $1 AND id = $2
+WHERE tenant_id = $1 AND id = $2 AND ($3::numeric IS NULL OR $3::numeric > spent_budget)
 RETURNING *;
 
 -- name: set_budget_status
@@ -57,20 +59,28 @@ WHERE tenant_id = $1 AND id = ANY($2::bigint[]) AND status = ANY($3::text[])
 RETURNING *;
 
 -- name: claim_publish
--- An approval takes a campaign for publishing, before any platform call: pending_review → publishing with the
--- daily budget it starts with ($6) and the budget's total ($7), or a campaign left publishing whose lease ran out
--- (an attempt that crashed or lost its connection: resumed, keeping its budget and the ids stored so far).
+-- An approval takes a campaign for publishing, before any platform call: pending_review (or scheduled, once its
+-- budget started) → publishing with the daily budget it starts with ($6) and the budget's total ($7), or a campaign
+-- left publishing whose lease ran out (an attempt that crashed or lost its connection: resumed, keeping its budget
+-- and the ids stored so far).
 -- $3: this attempt's token, $4: now, $5: its lease. No row: another attempt holds it, or it is not to publish.
 UPDATE automated_campaigns
 SET status = 'publishing', publish_token = $3, publish_lease_until = $5, publish_attempts = publish_attempts + 1,
-    publish_started_at = CASE WHEN status = 'pending_review' THEN $4 ELSE publish_started_at END,
-    daily_budget = CASE WHEN status = 'pending_review' THEN $6 ELSE daily_budget END,
-    budget_allocated = CASE WHEN status = 'pending_review' THEN $7 ELSE budget_allocated END,
-    last_error = CASE WHEN status = 'pending_review' THEN NULL ELSE last_error END,
+    publish_started_at = CASE WHEN status IN ('pending_review', 'scheduled') THEN $4 ELSE publish_started_at END,
+    daily_budget = CASE WHEN status IN ('pending_review', 'scheduled') THEN $6 ELSE daily_budget END,
+    budget_allocated = CASE WHEN status IN ('pending_review', 'scheduled') THEN $7 ELSE budget_allocated END,
+    last_error = CASE WHEN status IN ('pending_review', 'scheduled') THEN NULL ELSE last_error END,
     status_reason = NULL, updated_at = $4
 WHERE tenant_id = $1 AND id = $2
-  AND (status = 'pending_review' OR (status = 'publishing' AND (publish_lease_until IS NULL OR publish_lease_until <= $4)))
+  AND (status IN ('pending_review', 'scheduled') OR (status = 'publishing' AND (publish_lease_until IS NULL OR publish_lease_until <= $4)))
 RETURNING *;
+
+-- name: scheduled_due
+-- Campaigns approved before their budget's start (status scheduled) whose start has come ($1: now), any tenant:
+-- campaigns.resume_publishing publishes them. Usually none.
+SELECT c.* FROM automated_campaigns c JOIN ad_campaign_budgets b ON b.id = c.budget_id AND b.tenant_id = c.tenant_id
+WHERE c.status = 'scheduled' AND (b.started_at IS NULL OR b.started_at <= $1)
+ORDER BY c.budget_id, c.id LIMIT $2;
 
 -- name: save_publish_step
 -- A platform id, stored the moment the platform returned it (NULL keeps the stored one), and the lease renewed;
@@ -112,6 +122,9 @@ ORDER BY publish_lease_until NULLS FIRST, id LIMIT $2;
 
 -- name: set_error
 UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2;
+
+-- name: set_error_many
+UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id = $1 AND id = ANY($2::bigint[]);
 
 -- name: set_daily_budget
 UPDATE automated_campaigns SET daily_budget = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
@@ -214,6 +227,22 @@ UPDATE campaign_optimization_log SET applied_at = $2, params = params || $3::jso
 -- name: last_raises
 SELECT campaign_id, max(window_start) AS at FROM campaign_optimization_log
 WHERE tenant_id = $1 AND budget_id = $2 AND rule = 'roas_above_target' GROUP BY campaign_id;
+
+-- name: campaign_log
+-- One campaign's own decisions (GET /api/v1/campaigns/{id}), newest first; $3: keyset (ids below it).
+SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, created_at
+FROM campaign_optimization_log WHERE tenant_id = $1 AND budget_id = $2 AND campaign_id = $3 AND ($4::bigint IS NULL OR id < $4::bigint)
+ORDER BY id DESC LIMIT $5;
+
+-- name: list_campaigns
+-- GET /api/v1/campaigns: $2 every organizer (admin), else only $3's; optional budget ($4) and status ($5). Keyset on
+-- id, newest first.
+SELECT * FROM automated_campaigns
+WHERE tenant_id = $1 AND ($2::boolean OR organizer_id = ANY($3::text[]))
+  AND ($4::bigint IS NULL OR budget_id = $4::bigint)
+  AND ($5::text IS NULL OR status = $5::text)
+  AND ($6::bigint IS NULL OR id < $6::bigint)
+ORDER BY id DESC LIMIT $7;
 
 -- name: budget_log
 SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, created_at

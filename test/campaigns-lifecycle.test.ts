@@ -1,0 +1,163 @@
+// A campaign's life against its budget's state (issue 16, README "Campaigns"), on a running server and the mock ad
+// platforms: approval refused (409) for a budget that is not active, has ended or has no day's budget left, and
+// nothing sent to a platform then; a budget that starts later publishes its approved campaigns when it starts (the
+// resume_publishing job); an override never reopens a budget without raising its total above what was spent; one
+// campaign and its own log, and the campaign list, read with the budget reads' permission and scope; unknown ids 404.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+
+describe('campaign lifecycle against its budget', { timeout: 180_000 }, () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let mock: MockPlatforms;
+  let t: Tenant;
+  let adKey: string;
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${server.url}${p}`, body, as(key));
+  const job = (name: string) => request('POST', `${server.url}/api/admin/jobs/${name}/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+  const DAY = 86_400_000;
+
+  /** A budget of organizer O1 with its suite submitted: the pending campaigns. */
+  async function pending(extra: Record<string, unknown> = {}, organizer = 'O1'): Promise<{ budget: number; campaigns: any[] }> {
+    const b = await api('POST', '/api/v1/campaigns/budgets', { organizer_id: organizer, total_budget: 700, daily_budget_limit: 60, allocation_strategy: 'equal_split', ends_at: new Date(Date.now() + 7 * DAY).toISOString(), ...extra });
+    expect(b.status, b.text).toBe(201);
+    const s = await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/suite`, {});
+    expect(s.status, s.text).toBe(201);
+    expect((await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/submit`)).status).toBe(200);
+    return { budget: b.json.id, campaigns: s.json.campaigns };
+  }
+  const platformCalls = () => mock.calls.filter((c) => c.method === 'POST').length;
+
+  beforeAll(async () => {
+    mock = await startMockPlatforms({ seed: 2, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
+    server = await bootServer({
+      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
+      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
+    });
+    t = await createTenant(server.url, 'lifecycle');
+    const k = await postJson(`${server.url}/api/v1/keys`, { role: 'ad_account', scope: { organizers: ['O1'] } }, as(t.secret_key));
+    expect(k.status, k.text).toBe(201);
+    adKey = k.json.key;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+  });
+
+  it('answers 404 for a campaign that does not exist, 409 for one that is not pending', async () => {
+    for (const verb of ['approve', 'reject']) {
+      const r = await api('POST', `/api/v1/campaigns/999999/${verb}`);
+      expect({ status: r.status, code: r.json.error?.code }).toEqual({ status: 404, code: 'not_found' });
+    }
+    const { campaigns } = await pending();
+    const c = campaigns[0];
+    expect((await api('POST', `/api/v1/campaigns/${c.id}/approve`)).json.campaign?.status).toBe('active');
+    for (const verb of ['approve', 'reject']) expect((await api('POST', `/api/v1/campaigns/${c.id}/${verb}`)).status).toBe(409);
+  });
+
+  it('refuses to approve for a budget that is exhausted or has ended, sending nothing to a platform', async () => {
+    const ex = await pending();
+    await server.db.query("UPDATE ad_campaign_budgets SET status = 'exhausted', spent_budget = 700 WHERE id = $1", [ex.budget]);
+    const before = platformCalls();
+    const r = await api('POST', `/api/v1/campaigns/${ex.campaigns[0].id}/approve`);
+    expect({ status: r.status, code: r.json.error?.code }).toEqual({ status: 409, code: 'conflict' });
+    expect(r.json.error.message).toMatch(/exhausted/);
+    const ended = await pending();
+    await server.db.query("UPDATE ad_campaign_budgets SET ends_at = now() - interval '1 hour' WHERE id = $1", [ended.budget]);
+    const r2 = await api('POST', `/api/v1/campaigns/${ended.campaigns[0].id}/approve`);
+    expect({ status: r2.status, code: r2.json.error?.code }).toEqual({ status: 409, code: 'conflict' });
+    expect(r2.json.error.message).toMatch(/ended/);
+    expect(platformCalls()).toBe(before);
+    const left = (await api('GET', `/api/v1/campaigns/budgets/${ex.budget}`)).json.campaigns;
+    expect(left.every((c: any) => c.status === 'pending_review')).toBe(true);
+  });
+
+  it('never publishes a zero daily budget: refused while the running campaigns hold the day', async () => {
+    const { budget, campaigns } = await pending();
+    const [first, second] = campaigns;
+    expect((await api('POST', `/api/v1/campaigns/${first.id}/approve`)).json.campaign?.status).toBe('active');
+    // The first campaign now holds the whole day's target (60, the daily limit).
+    await server.db.query('UPDATE automated_campaigns SET daily_budget = 60 WHERE id = $1', [first.id]);
+    const before = platformCalls();
+    const r = await api('POST', `/api/v1/campaigns/${second.id}/approve`);
+    expect({ status: r.status, code: r.json.error?.code }).toEqual({ status: 409, code: 'conflict' });
+    expect(r.json.error.message).toMatch(/daily budget/);
+    expect(platformCalls()).toBe(before);
+    expect((await api('GET', `/api/v1/campaigns/budgets/${budget}`)).json.campaigns.find((c: any) => c.id === second.id).status).toBe('pending_review');
+  });
+
+  it('publishes the campaigns of a budget that starts later only once it starts, by the resume_publishing job', async () => {
+    const start = new Date(Date.now() + 2 * DAY).toISOString();
+    const { budget, campaigns } = await pending({ started_at: start, ends_at: new Date(Date.now() + 9 * DAY).toISOString() });
+    const before = platformCalls();
+    const r = await api('POST', `/api/v1/campaigns/${campaigns[0].id}/approve`);
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.campaign).toMatchObject({ status: 'scheduled', external_campaign_id: null });
+    expect((await api('POST', `/api/v1/campaigns/${campaigns[0].id}/approve`)).status).toBe(409);
+    expect((await job('campaigns.resume_publishing')).json.status).toBe('succeeded');
+    expect(platformCalls()).toBe(before);
+    expect((await api('GET', `/api/v1/campaigns/${campaigns[0].id}`)).json.campaign.status).toBe('scheduled');
+    // The start arrives: the job publishes it with its share of the day (700 over the 7 days left, 12 campaigns).
+    await server.db.query("UPDATE ad_campaign_budgets SET started_at = now() - interval '1 minute' WHERE id = $1", [budget]);
+    expect((await job('campaigns.resume_publishing')).json.status).toBe('succeeded');
+    const c = (await api('GET', `/api/v1/campaigns/${campaigns[0].id}`)).json.campaign;
+    expect(c).toMatchObject({ status: 'active' });
+    expect(c.external_campaign_id).toBeTruthy();
+    expect(c.daily_budget).toBeGreaterThan(0);
+    expect(mock.campaigns.get(c.external_campaign_id)?.active).toBe(true);
+  });
+
+  it('reopens an exhausted budget only when the total is raised above what was spent', async () => {
+    const { budget } = await pending();
+    await server.db.query("UPDATE ad_campaign_budgets SET status = 'exhausted', total_budget = 100, spent_budget = 98.79 WHERE id = $1", [budget]);
+    const limit = await api('PATCH', `/api/v1/campaigns/budgets/${budget}`, { daily_budget_limit: 90 });
+    expect(limit.status, limit.text).toBe(200);
+    expect(limit.json).toMatchObject({ status: 'exhausted', daily_budget_limit: 90 });
+    const low = await api('PATCH', `/api/v1/campaigns/budgets/${budget}`, { total_budget: 98.79 });
+    expect({ status: low.status, code: low.json.error?.code }, low.text).toEqual({ status: 409, code: 'conflict' });
+    const raised = await api('PATCH', `/api/v1/campaigns/budgets/${budget}`, { total_budget: 150 });
+    expect(raised.json).toMatchObject({ status: 'active', total_budget: 150 });
+    // A total below what an active budget already spent is refused: the total is never left below the spend.
+    await server.db.query('UPDATE ad_campaign_budgets SET spent_budget = 60.17 WHERE id = $1', [budget]);
+    const below = await api('PATCH', `/api/v1/campaigns/budgets/${budget}`, { total_budget: 50, daily_budget_limit: 20 });
+    expect({ status: below.status, code: below.json.error?.code }, below.text).toEqual({ status: 409, code: 'conflict' });
+    expect(below.json.error.message).toMatch(/60\.17/);
+    expect((await api('GET', `/api/v1/campaigns/budgets/${budget}`)).json.budget).toMatchObject({ status: 'active', total_budget: 150 });
+  });
+
+  it('reads one campaign with its own decisions, and lists campaigns by budget and status, within the key\'s scope', async () => {
+    const mine = await pending();
+    const theirs = await pending({}, 'O2');
+    const [a, b] = mine.campaigns;
+    await server.db.query(`INSERT INTO campaign_optimization_log (tenant_id, budget_id, campaign_id, window_start, job, rule, action, reason)
+      VALUES ($1, $2, $3, now(), 'campaigns.optimize', 'cpa_above_limit', 'pause', 'CPA 40 > 2x target'), ($1, $2, $4, now(), 'campaigns.optimize', 'roas_above_target', 'set_daily_budget', 'ROAS 5')`,
+    [t.tenant_id, mine.budget, a.id, b.id]);
+    const one = await api('GET', `/api/v1/campaigns/${a.id}`, undefined, adKey);
+    expect(one.status, one.text).toBe(200);
+    expect(one.json.campaign).toMatchObject({ id: a.id, budget_id: mine.budget, status: 'pending_review' });
+    expect(one.json.optimization_log.map((d: any) => [d.campaign_id, d.rule])).toEqual([[a.id, 'cpa_above_limit']]);
+    expect((await api('GET', `/api/v1/campaigns/${theirs.campaigns[0].id}`, undefined, adKey)).status).toBe(403);
+    expect((await api('GET', '/api/v1/campaigns/999999')).status).toBe(404);
+
+    const page1 = await api('GET', `/api/v1/campaigns?budget_id=${mine.budget}&status=pending_review&limit=5`, undefined, adKey);
+    expect(page1.status, page1.text).toBe(200);
+    expect(page1.json.campaigns).toHaveLength(5);
+    const all = [...page1.json.campaigns];
+    let cursor = page1.json.next_cursor;
+    while (cursor) {
+      const next = await api('GET', `/api/v1/campaigns?budget_id=${mine.budget}&status=pending_review&limit=5&cursor=${cursor}`, undefined, adKey);
+      all.push(...next.json.campaigns);
+      cursor = next.json.next_cursor;
+    }
+    expect(all.map((c) => c.id).sort((x, y) => x - y)).toEqual(mine.campaigns.map((c) => c.id).sort((x, y) => x - y));
+    // A scoped key lists only its organizers' campaigns; the secret key every one.
+    const scoped = await api('GET', '/api/v1/campaigns?limit=500', undefined, adKey);
+    expect(scoped.json.campaigns.every((c: any) => c.organizer_id === 'O1')).toBe(true);
+    expect((await api('GET', '/api/v1/campaigns?limit=500')).json.campaigns.some((c: any) => c.organizer_id === 'O2')).toBe(true);
+    expect((await api('GET', '/api/v1/campaigns?status=dancing')).json.error?.field).toBe('status');
+    expect((await api('GET', '/api/v1/campaigns?budget_id=x')).json.error?.field).toBe('budget_id');
+    // The fixed paths next to /:id still answer.
+    expect((await api('GET', '/api/v1/campaigns/review-queue')).status).toBe(200);
+    expect((await api('GET', '/api/v1/campaigns/report?organizer_id=O1')).status).toBe(200);
+  });
+});
