@@ -1,6 +1,7 @@
 // The campaign jobs on the job runner (seed 002 §2.7), each once per window across the nodes:
 //   campaigns.sync_metrics  every 30 min   platform figures → campaigns, snapshots, budgets' spend; tracked credits
-//   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget
+//   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget, the
+//                                          low-budget notice included (a budget can run out between two rebalances)
 //   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
 //   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
 //   campaigns.resume_publishing every 60 s  finishes campaigns an approval left publishing (crash, lost connection)
@@ -11,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
-import { dayStart, type Platform, type Stats } from './model.js';
+import { dayStart, decimalsOf, type Platform, type Stats } from './model.js';
 import { hash32, prng } from './rng.js';
 import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
 import type { CampaignService } from './service.js';
@@ -104,6 +105,7 @@ export function createCampaignJobs(deps: JobDeps) {
     const budget: BudgetView = {
       id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,
       endsAt: b.ends_at ? Date.parse(b.ends_at) : null, strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, lowNotified: b.low_notified_at !== null,
+      decimals: decimalsOf(b.currency),
     };
     return { budget, campaigns, list };
   }

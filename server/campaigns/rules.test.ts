@@ -46,6 +46,40 @@ describe('hourly rules', () => {
     const r = hourlyDecisions({ budget: b, spentToday: 10, now: T0, campaigns: room }).filter((x) => x.rule === 'roas_above_target');
     expect(r.map((x) => x.action)).toEqual([{ kind: 'set_daily_budget', daily_budget: 10.5 }]);
   });
+  it('never raises past the daily limit in the window that resumes the campaigns the limit paused (probe scratch/p69/roas.ts)', () => {
+    // Limit 100: #1 active at 50 (ROAS 10), #2 paused by the daily-limit rule at 50; a new day resumes #2. Before,
+    // the headroom counted #1 only and #1 went to 60: 110 a day against a limit of 100.
+    const win = stats(100, 20, 1000);
+    const b = budget({ total: 2000, spent: 500, dailyLimit: 100, targetCpa: null, targetRoas: 1.5, strategy: 'equal_split' });
+    const cs = [camp(1, win, { dailyBudget: 50 }), camp(2, win, { dailyBudget: 50, status: 'paused', statusReason: 'daily_limit' })];
+    const d = hourlyDecisions({ budget: b, spentToday: 0, now: T0, campaigns: cs });
+    expect(d.filter((x) => x.rule === 'daily_limit').map((x) => [x.campaignId, x.action.kind])).toEqual([[2, 'resume']]);
+    expect(d.filter((x) => x.rule === 'roas_above_target')).toEqual([]);
+    // With room left under the limit, the raise takes only that room.
+    const room = hourlyDecisions({ budget: b, spentToday: 0, now: T0, campaigns: [{ ...cs[0], dailyBudget: 45 }, { ...cs[1], dailyBudget: 50 }] });
+    const raised = room.filter((x) => x.rule === 'roas_above_target').map((x) => (x.action as { daily_budget: number }).daily_budget);
+    expect(raised).toEqual([50]);
+  });
+  it('the hourly optimiser sends the low-budget notice once: below 20 % left, or on running out before it was sent', () => {
+    const cs = [camp(1, stats(5, 1, 50), { dailyBudget: 20 }), camp(2, stats(5, 1, 50), { dailyBudget: 20 })];
+    // A 3-day budget crossing 20 % between two 06:00 rebalances.
+    const low = hourlyDecisions({ budget: budget({ total: 300, spent: 250, dailyLimit: null }), spentToday: 10, now: T0, campaigns: cs });
+    expect(low[0]).toMatchObject({ campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: 50 } });
+    expect(hourlyDecisions({ budget: budget({ total: 300, spent: 250, dailyLimit: null, lowNotified: true }), spentToday: 10, now: T0, campaigns: cs }).some((x) => x.rule === 'low_budget')).toBe(false);
+    // Exhausted in the same hour it would cross (an exhausted budget is rebalanced no more): the notice goes with it.
+    const out = hourlyDecisions({ budget: budget({ total: 300, spent: 299, dailyLimit: null }), spentToday: 10, now: T0, campaigns: cs });
+    expect(out.map((x) => x.rule)).toEqual(['low_budget', 'budget_exhausted', 'budget_exhausted', 'budget_exhausted']);
+    expect(out[0].reason).toMatch(/used up/);
+    // Plenty left: no notice.
+    expect(hourlyDecisions({ budget: budget(), spentToday: 10, now: T0, campaigns: cs }).some((x) => x.rule === 'low_budget')).toBe(false);
+  });
+  it('writes amounts in reasons with the currency\'s own digits (JPY none, KWD three)', () => {
+    const cs = [camp(1, stats(5, 1, 50), { dailyBudget: 4800 }), camp(2, stats(5, 1, 50), { dailyBudget: 4800 })];
+    const jpy = hourlyDecisions({ budget: budget({ total: 140000, spent: 139600, dailyLimit: null, decimals: 0 }), spentToday: 10, now: T0, campaigns: cs });
+    expect(jpy.find((x) => x.rule === 'budget_exhausted')!.reason).toBe('Spent 139600 of 140000; another hour would reach the total, so the budget stops here.');
+    const kwd = hourlyDecisions({ budget: budget({ dailyLimit: 110.5, decimals: 3 }), spentToday: 110.125, now: T0, campaigns: [camp(1, stats(5, 1, 50))] });
+    expect(kwd.find((x) => x.rule === 'daily_limit')!.reason).toMatch(/^Spent 110\.125 today; another hour would pass the daily limit of 110\.500/);
+  });
   it('pauses for the day before the daily limit would be passed and resumes on a new day', () => {
     const cs = [camp(1, stats(5, 1, 50)), camp(2, stats(5, 1, 50))];
     const d = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0, campaigns: cs });
@@ -59,7 +93,7 @@ describe('hourly rules', () => {
   it('stops everything before the total is reached, and completes after the end date', () => {
     const cs = [camp(1, stats(5, 1, 50), { dailyBudget: 48 }), camp(2, stats(5, 1, 50), { dailyBudget: 48 })];
     const d = hourlyDecisions({ budget: budget({ spent: 1396 }), spentToday: 10, now: T0, campaigns: cs });
-    expect(d.map((x) => x.action.kind)).toEqual(['budget_status', 'pause', 'pause']);
+    expect(d.map((x) => x.action.kind)).toEqual(['notify_low_budget', 'budget_status', 'pause', 'pause']);
     const end = hourlyDecisions({ budget: budget({ endsAt: T0 }), spentToday: 10, now: T0, campaigns: cs });
     expect(end.map((x) => x.rule)).toEqual(['budget_ended', 'budget_ended']);
   });

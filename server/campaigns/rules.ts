@@ -10,9 +10,11 @@
 //   cpa_above_limit     CPA > 2× target CPA once spend ≥ 2× target CPA (minimum data): pause (never the last
 //                       running campaign of the budget)
 //   roas_above_target   ROAS > 2× target ROAS with ≥ 5 conversions: daily budget +20 %, at most once per 24 h,
-//                       and only out of the day's unallocated headroom and its platform's daily_limit
-// Daily (rebalance): low_budget notice below 20 % left (once), exhausted when nothing is left, and the day's
-// target split between the running campaigns by the budget's strategy (allocate.ts).
+//                       and only out of the day's unallocated headroom (the day's target less the daily budgets of
+//                       the active campaigns and of those the daily-limit rule paused) and its platform's daily_limit
+//   low_budget          below 20 % left, or exhausted, and not yet notified: the organizer's notice (once)
+// Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
+// strategy (allocate.ts).
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
 import { cents, floorCents, HOUR_MS, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
@@ -27,6 +29,8 @@ export interface BudgetView {
   strategy: Strategy;
   platformAllocations: PlatformAllocations;
   lowNotified: boolean;
+  /** The currency's minor-unit digits (model.ts decimalsOf: JPY 0, EUR 2, KWD 3) for the amounts in reasons; 2 if absent. */
+  decimals?: number;
 }
 
 export interface CampaignView {
@@ -72,7 +76,8 @@ export const RULES = {
 
 const running = (c: CampaignView) => c.status === 'active';
 const pausedBy = (c: CampaignView, r: PauseReason) => c.status === 'paused' && c.statusReason === r;
-const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '∞');
+/** An amount in a reason, with the budget's currency digits (JPY 1396, not 1396.00). */
+const money = (b: BudgetView) => (x: number) => (Number.isFinite(x) ? x.toFixed(b.decimals ?? 2) : '∞');
 
 export interface HourInput {
   budget: BudgetView;
@@ -97,8 +102,28 @@ export function endDecisions(b: BudgetView, campaigns: CampaignView[], now: numb
   }));
 }
 
+/**
+ * The organizer's notice, once (lowNotified): below 20 % of the total left, or when the budget stops exhausted
+ * before it was sent (a budget of a few days can run out between two daily rebalances, and an exhausted budget is
+ * no longer rebalanced). Checked by the hourly optimiser and the daily rebalance.
+ */
+export function lowBudgetDecisions(b: BudgetView, exhausting: boolean): Decision[] {
+  const remaining = Math.max(0, b.total - b.spent);
+  if (b.lowNotified || (!exhausting && remaining >= RULES.lowBudgetShare * b.total)) return [];
+  const fmt = money(b);
+  const pct = b.total > 0 ? (remaining / b.total) * 100 : 0;
+  return [{
+    campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: cents(remaining), remaining_pct: cents(pct) },
+    inputs: { total: b.total, spent: cents(b.spent) },
+    reason: exhausting
+      ? `The budget is used up (${fmt(remaining)}, ${pct.toFixed(1)} % left): the organizer is told.`
+      : `Only ${fmt(remaining)} (${pct.toFixed(1)} %) of the budget is left: the organizer is told.`,
+  }];
+}
+
 function guards(inp: HourInput): Decision[] | null {
   const { budget: b, campaigns, now } = inp;
+  const fmt = money(b);
   const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
   const ended = endDecisions(b, campaigns, now);
   if (ended) return ended;
@@ -106,6 +131,7 @@ function guards(inp: HourInput): Decision[] | null {
   if (live.length > 0 && b.spent + expected >= b.total) {
     const inputs = { total: b.total, spent: cents(b.spent), next_hour_expected: cents(expected) };
     return [
+      ...lowBudgetDecisions(b, true),
       { campaignId: 0, rule: 'budget_exhausted', action: { kind: 'budget_status', status: 'exhausted' }, inputs, reason: `Spent ${fmt(b.spent)} of ${fmt(b.total)}; another hour would reach the total, so the budget stops here.` },
       ...live.filter(running).map((c): Decision => ({ campaignId: c.id, rule: 'budget_exhausted', action: { kind: 'pause', reason: 'budget_exhausted' }, inputs, reason: 'The budget is used up: paused.' })),
     ];
@@ -115,6 +141,7 @@ function guards(inp: HourInput): Decision[] | null {
 
 function dailyLimitDecisions(inp: HourInput): Decision[] {
   const { budget: b, campaigns, spentToday } = inp;
+  const fmt = money(b);
   if (b.dailyLimit === null) return [];
   const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
   const expected = nextHour(live);
@@ -132,6 +159,7 @@ function dailyLimitDecisions(inp: HourInput): Decision[] {
 
 function cpaDecisions(inp: HourInput): Decision[] {
   const { budget: b } = inp;
+  const fmt = money(b);
   if (b.targetCpa === null) return [];
   const out: Decision[] = [];
   let left = inp.campaigns.filter(running).length;
@@ -154,12 +182,16 @@ function cpaDecisions(inp: HourInput): Decision[] {
 
 function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
   const { budget: b, now } = inp;
+  const fmt = money(b);
   if (b.targetRoas === null) return [];
   const active = inp.campaigns.filter((c) => running(c) && !pausedNow.has(c.id));
   const target = dailyTarget({ total: b.total, spent: b.spent, dailyLimit: b.dailyLimit, endsAt: b.endsAt, now });
-  let headroom = floorCents(target - active.reduce((s, c) => s + c.dailyBudget, 0));
+  // The day's headroom is what the campaigns spending at their daily budgets leave of it: the active ones and those
+  // the daily-limit rule paused, which resume by themselves (in this very window, on a new day). Counting the active
+  // ones only let a raise in the window that resumed the others push the day past its limit.
+  const spending = inp.campaigns.filter((c) => (running(c) && !pausedNow.has(c.id)) || pausedBy(c, 'daily_limit'));
+  let headroom = floorCents(target - spending.reduce((s, c) => s + c.dailyBudget, 0));
   // A platform's own daily_limit caps its campaigns' daily budgets together, as the daily split does (allocate.ts).
-  const spending = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
   const platformRoom = new Map<Platform, number>();
   for (const [p, a] of Object.entries(b.platformAllocations) as [Platform, { daily_limit?: number } | undefined][]) {
     if (a?.daily_limit !== undefined) platformRoom.set(p, floorCents(a.daily_limit - spending.filter((c) => c.platform === p).reduce((s, c) => s + c.dailyBudget, 0)));
@@ -191,12 +223,13 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
 export function hourlyDecisions(inp: HourInput): Decision[] {
   const stop = guards(inp);
   if (stop) return stop;
+  const low = lowBudgetDecisions(inp.budget, false);
   const daily = dailyLimitDecisions(inp);
   const cpa = cpaDecisions(inp);
   const paused = new Set([...daily, ...cpa].filter((d) => d.action.kind === 'pause').map((d) => d.campaignId));
   // While the day's limit holds the budget, nothing is raised.
   const roas = daily.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
-  return [...daily, ...cpa, ...roas];
+  return [...low, ...daily, ...cpa, ...roas];
 }
 
 export interface DayInput {
@@ -210,14 +243,8 @@ export interface DayInput {
 /** The daily rebalance: notices, exhaustion and the day's split between the running campaigns. */
 export function dailyDecisions(inp: DayInput): Decision[] {
   const { budget: b, now } = inp;
-  const remaining = Math.max(0, b.total - b.spent);
-  const out: Decision[] = [];
-  if (!b.lowNotified && remaining < RULES.lowBudgetShare * b.total) {
-    out.push({
-      campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: cents(remaining), remaining_pct: cents((remaining / b.total) * 100) },
-      inputs: { total: b.total, spent: cents(b.spent) }, reason: `Only ${fmt(remaining)} (${((remaining / b.total) * 100).toFixed(1)} %) of the budget is left: the organizer is told.`,
-    });
-  }
+  const fmt = money(b);
+  const out: Decision[] = lowBudgetDecisions(b, false);
   const eligible = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
   if (eligible.length === 0) return out;
   const target = dailyTarget({ total: b.total, spent: b.spent, dailyLimit: b.dailyLimit, endsAt: b.endsAt, now });
