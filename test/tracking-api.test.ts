@@ -4,6 +4,7 @@
 // snippets with the nonce on every script; CORS; cache invalidated at once on the node that changed a code).
 // Runs on the embedded store and on a plain PostgreSQL 15 (fresh database per run).
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantStore } from '../server/store/tenants.js';
@@ -201,6 +202,32 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
       expect(bad.headers.get('access-control-allow-origin')).toBe('https://shop.example');
     }
     for (const c of codes) await api('DELETE', `/api/v1/tracking-codes/${c.id}`);
+  });
+
+  it('Google Ads\' server-only settings (Data Manager customer_id, conversion_action_id) never reach a page, even sent in custom_params', async () => {
+    const ads = await create({ provider: 'google_ads', organizer_id: 'O1', settings: { conversion_id: 'AW-123456789', conversion_label: 'AbC-1', custom_params: { customer_id: '123-456-7890', conversion_action_id: '555', allow_enhanced_conversions: true } } });
+    // Kept for the dispatcher, out of custom_params (which pages get).
+    expect(ads.settings).toMatchObject({ customer_id: '1234567890', conversion_action_id: '555', custom_params: { allow_enhanced_conversions: true } });
+    expect(ads.settings.custom_params).not.toHaveProperty('customer_id');
+    const json = await config('event_id=E1');
+    expect(json.json.codes.find((c: any) => c.provider === 'google_ads')).toEqual({
+      provider: 'google_ads', owner: 'organizer', consent: 'marketing', id: 'AW-123456789', conversion_label: 'AbC-1', conversion_events: ['order_completed'], custom_params: { allow_enhanced_conversions: true },
+    });
+    const html = await config(`event_id=E1&format=html&nonce=${encodeURIComponent(crypto.randomBytes(16).toString('base64'))}`);
+    expect(html.status, html.text).toBe(200);
+    for (const r of [json, html]) expect(r.text).not.toMatch(/customer_id|conversion_action_id|456-7890|1234567890/);
+    // Set as settings directly, the same; refused when malformed, naming the field.
+    const put = await api('PUT', `/api/v1/tracking-codes/${ads.id}`, { settings: { conversion_id: 'AW-123456789', customer_id: '9876543210', conversion_action_id: 777 } });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json.settings).toMatchObject({ customer_id: '9876543210', conversion_action_id: '777', custom_params: {} });
+    const bad = await api('PUT', `/api/v1/tracking-codes/${ads.id}`, { settings: { conversion_id: 'AW-123456789', custom_params: { customer_id: '12-34' } } });
+    expect({ status: bad.status, field: bad.json?.error?.field }).toEqual({ status: 400, field: 'settings.custom_params.customer_id' });
+    // A code stored before migration 028 with them in custom_params: the migration moves them out.
+    await server.db.query(`UPDATE tracking_codes SET settings = $2 WHERE id = $1`, [ads.id, JSON.stringify({ conversion_id: 'AW-123456789', conversion_events: ['order_completed'], custom_params: { customer_id: '123-456-7890', conversion_action_id: '555', x: 1 } })]);
+    await server.db.exec(fs.readFileSync(new URL('../sql/028_tracking_server_only.sql', import.meta.url), 'utf8'));
+    const moved = (await api('GET', `/api/v1/tracking-codes/${ads.id}`)).json;
+    expect(moved.settings).toEqual({ conversion_id: 'AW-123456789', conversion_events: ['order_completed'], custom_params: { x: 1 }, customer_id: '1234567890', conversion_action_id: '555' });
+    await api('DELETE', `/api/v1/tracking-codes/${ads.id}`);
   });
 
   it('the resolution takes the write key only: a secret key, no key or another origin is refused (with CORS)', async () => {

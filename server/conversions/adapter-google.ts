@@ -6,9 +6,12 @@
 // the format (the legacy UploadClickConversions mapping is in README).
 import { joinUrl, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
+// The code's server-only settings (never in a page: tracking/validate.ts SERVER_ONLY); a code stored before
+// migration 028 had them in custom_params.
 const params = (dest: Destination) => {
-  const c = (typeof dest.settings.custom_params === 'object' && dest.settings.custom_params !== null ? dest.settings.custom_params : {}) as Record<string, unknown>;
-  return { customer: String(c.customer_id ?? '').replace(/-/g, ''), action: String(c.conversion_action_id ?? '') };
+  const s = dest.settings;
+  const c = (typeof s.custom_params === 'object' && s.custom_params !== null ? s.custom_params : {}) as Record<string, unknown>;
+  return { customer: String(s.customer_id ?? c.customer_id ?? '').replace(/-/g, ''), action: String(s.conversion_action_id ?? c.conversion_action_id ?? '') };
 };
 
 export function googleEvent(item: OutboxItem): Record<string, unknown> {
@@ -45,7 +48,7 @@ export const googleAdapter = (base: string): Adapter => ({
   maxBatch: 2000,
   configProblem(dest) {
     const p = params(dest);
-    if (!/^\d{6,12}$/.test(p.customer) || !/^\d{1,20}$/.test(p.action)) return 'the Google Ads code needs custom_params.customer_id and custom_params.conversion_action_id for server-side conversions';
+    if (!/^\d{6,12}$/.test(p.customer) || !/^\d{1,20}$/.test(p.action)) return 'the Google Ads code needs settings.customer_id and settings.conversion_action_id for server-side conversions';
     if (!str(dest.secrets.access_token)) return 'the Google Ads code has no access_token (Data Manager API, OAuth) set';
     return null;
   },

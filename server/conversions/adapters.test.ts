@@ -93,6 +93,8 @@ describe('requests', () => {
     const g = googleAdapter('http://g');
     const gd = dest('google_ads', { conversion_id: 'AW-1', custom_params: { customer_id: '123-456-7890', conversion_action_id: '42' } });
     expect(g.configProblem(dest('google_ads', { conversion_id: 'AW-1' }))).toMatch(/customer_id/);
+    // Where they are kept now (server-only settings); custom_params above: a code stored before migration 028.
+    expect(g.configProblem(dest('google_ads', { conversion_id: 'AW-1', customer_id: '1234567890', conversion_action_id: '42' }))).toBeNull();
     await g.send(gd, [item({ legal_basis: 'legitimate_interest' })], r.http);
     expect(r.calls[1].body).toMatchObject({ encoding: 'HEX', destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '1234567890' }, productDestinationId: '42' }] });
     expect(r.calls[1].body.events[0]).toMatchObject({ transactionId: 'O-1', adIdentifiers: { gclid: 'G1' }, consent: { adUserData: 'CONSENT_DENIED' } });

@@ -76,3 +76,12 @@ describe('publicCode', () => {
     expect(p).toEqual({ provider: 'meta', owner: 'event', consent: 'marketing', id: '123456789012345', advanced_matching: true, conversion_events: ['add_to_cart'], custom_params: { a: 1 } });
   });
 });
+
+describe('publicCode', () => {
+  it('never publishes Google Ads\' server-only settings, even left in custom_params by an older version', () => {
+    const pub = publicCode({ provider: 'google_ads', owner: 'organizer', settings: { conversion_id: 'AW-123456789', customer_id: '1234567890', conversion_action_id: '5', custom_params: { customer_id: '123-456-7890', conversion_action_id: '555', x: 1 } } });
+    expect(pub).toEqual({ provider: 'google_ads', owner: 'organizer', consent: 'marketing', id: 'AW-123456789', conversion_events: ['order_completed'], custom_params: { x: 1 } });
+    expect(renderSnippets([pub], 'abcdefgh12').head).not.toMatch(/customer_id|conversion_action_id/);
+  });
+});
+

@@ -5,7 +5,7 @@
 // Ids are checked again here (not only when stored): a code whose id does not match its provider's pattern is
 // left out, never interpolated. Everything else that reaches script text is JSON with <, >, & and the line
 // separators escaped, so no value can close the script element.
-import { checkProviderId, CONSENT, ID_FIELD, type ConsentCategory, type Owner, type Provider } from './validate.js';
+import { checkProviderId, CONSENT, ID_FIELD, SERVER_ONLY, type ConsentCategory, type Owner, type Provider } from './validate.js';
 
 /** A resolved code as the public resolution shows it: nothing secret (no tokens, no test codes). */
 export interface PublicCode {
@@ -137,7 +137,14 @@ export function renderSnippets(codes: PublicCode[], nonce: string, urls: ScriptU
   return { head: head.join('\n'), body: body.join('\n'), codes: out, refused };
 }
 
-/** The public view of a stored code (settings jsonb), without secrets or test codes. Pure. */
+/** custom_params without the server-only settings a code stored before migration 028 may still hold there. */
+function publicParams(provider: Provider, v: unknown): PublicCode['custom_params'] {
+  const params = { ...((v ?? {}) as PublicCode['custom_params']) };
+  for (const k of (SERVER_ONLY as Partial<Record<Provider, readonly string[]>>)[provider] ?? []) delete params[k];
+  return params;
+}
+
+/** The public view of a stored code (settings jsonb), without secrets, test codes or server-only settings. Pure. */
 export function publicCode(row: { provider: Provider; owner: Owner; settings: Record<string, unknown> }): PublicCode {
   const s = row.settings;
   const out: PublicCode = {
@@ -146,7 +153,7 @@ export function publicCode(row: { provider: Provider; owner: Owner; settings: Re
     consent: CONSENT[row.provider],
     id: String(s[ID_FIELD[row.provider]] ?? ''),
     conversion_events: Array.isArray(s.conversion_events) ? (s.conversion_events as string[]) : ['order_completed'],
-    custom_params: (s.custom_params as PublicCode['custom_params']) ?? {},
+    custom_params: publicParams(row.provider, s.custom_params),
   };
   if (typeof s.conversion_label === 'string') out.conversion_label = s.conversion_label;
   if (typeof s.advanced_matching === 'boolean') out.advanced_matching = s.advanced_matching;

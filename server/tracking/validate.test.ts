@@ -82,3 +82,17 @@ describe('parseCodePatch and applySecrets', () => {
     expect(field(parseSettings('tiktok', 'CABCDEFGHIJ123456789'))).toBe('settings');
   });
 });
+
+describe('Google Ads server-only settings', () => {
+  it('moves customer_id and conversion_action_id out of custom_params (pages get custom_params) and checks them', () => {
+    const r = parseSettings('google_ads', { conversion_id: 'AW-123456789', custom_params: { customer_id: '123-456-7890', conversion_action_id: 555, currency: 'EUR' } });
+    expect(r).toEqual({ ok: true, value: { conversion_id: 'AW-123456789', conversion_events: ['order_completed'], custom_params: { currency: 'EUR' }, customer_id: '1234567890', conversion_action_id: '555' } });
+    expect(parseSettings('google_ads', { conversion_id: 'AW-123456789', customer_id: '1234567890', conversion_action_id: '9' }).ok).toBe(true);
+    expect(field(parseSettings('google_ads', { conversion_id: 'AW-123456789', customer_id: '12345' }))).toBe('settings.customer_id');
+    expect(field(parseSettings('google_ads', { conversion_id: 'AW-123456789', custom_params: { conversion_action_id: 'x<' } }))).toBe('settings.custom_params.conversion_action_id');
+    // Other providers: ordinary custom params (and no such settings).
+    expect(parseSettings('ga4', { measurement_id: 'G-AB12CD34', custom_params: { customer_id: 'c1' } })).toMatchObject({ ok: true, value: { custom_params: { customer_id: 'c1' } } });
+    expect(field(parseSettings('ga4', { measurement_id: 'G-AB12CD34', customer_id: '1234567890' }))).toBe('settings.customer_id');
+  });
+});
+

@@ -40,12 +40,21 @@ const MAX_PARAM_TEXT = 100;
 const MAX_SECRET = 4096;
 export const MAX_OWNER_ID = 128;
 
+/**
+ * Settings the server needs (the Data Manager API's account and conversion action) that never reach a page: not
+ * in snippets nor in the public tracking-config (snippets.ts publicCode). Sent inside custom_params (as README
+ * once said), they are moved out of them: custom_params go into page scripts.
+ */
+export const SERVER_ONLY = { google_ads: ['customer_id', 'conversion_action_id'] } as const;
+const CUSTOMER_ID = /^\d{3}-?\d{3}-?\d{4}$/;
+const ACTION_ID = /^\d{1,20}$/;
+
 /** Which optional settings and secrets each provider takes (anything else is refused by name). */
 const EXTRA: Record<Provider, { settings: string[]; secrets: ('access_token' | 'api_secret')[] }> = {
   meta: { settings: ['advanced_matching', 'test_event_code'], secrets: ['access_token'] },
   ga4: { settings: [], secrets: ['api_secret'] },
   gtm: { settings: [], secrets: [] },
-  google_ads: { settings: ['conversion_label'], secrets: ['access_token'] },
+  google_ads: { settings: ['conversion_label', ...SERVER_ONLY.google_ads], secrets: ['access_token'] },
   tiktok: { settings: ['advanced_matching', 'test_event_code'], secrets: ['access_token'] },
 };
 const COMMON_SETTINGS = ['conversion_events', 'custom_params'];
@@ -60,6 +69,10 @@ export interface Settings {
   advanced_matching?: boolean;
   custom_params: Record<string, string | number | boolean>;
   test_event_code?: string;
+  /** Google Ads (server-only): the Data Manager operating account, 10 digits. */
+  customer_id?: string;
+  /** Google Ads (server-only): the conversion action's id. */
+  conversion_action_id?: string;
 }
 
 /** Secret changes: a string sets it, null removes it, absent keeps what is stored. */
@@ -130,6 +143,22 @@ export function parseSettings(provider: Provider, v: unknown, field = 'settings'
   const params = parseCustomParams(v.custom_params, `${field}.custom_params`);
   if (!params.ok) return params;
   const out: Settings = { [ID_FIELD[provider]]: id.value, conversion_events: events.value, custom_params: params.value };
+  if (provider === 'google_ads') {
+    for (const k of SERVER_ONLY.google_ads) {
+      const given = v[k] ?? params.value[k];
+      delete params.value[k];
+      if (given === undefined || given === null) continue;
+      const text = typeof given === 'number' && Number.isInteger(given) ? String(given) : given;
+      const where = v[k] !== undefined && v[k] !== null ? `${field}.${k}` : `${field}.custom_params.${k}`;
+      if (k === 'customer_id') {
+        if (typeof text !== 'string' || !CUSTOMER_ID.test(text)) return bad(where, 'customer_id is the Google Ads account the conversions go to: 10 digits, dashes allowed (123-456-7890).');
+        out.customer_id = text.replace(/-/g, '');
+      } else {
+        if (typeof text !== 'string' || !ACTION_ID.test(text)) return bad(where, 'conversion_action_id is the numeric id of the Google Ads conversion action (1-20 digits).');
+        out.conversion_action_id = text;
+      }
+    }
+  }
   if (v.advanced_matching !== undefined) {
     if (typeof v.advanced_matching !== 'boolean') return bad(`${field}.advanced_matching`, 'advanced_matching is true or false.');
     out.advanced_matching = v.advanced_matching;
