@@ -7,7 +7,7 @@ import type { Overrides } from '../authz/roles.js';
 import { erasedSince } from '../gdpr/erased.js';
 import { fail } from '../http/errors.js';
 import type { Router } from '../http/router.js';
-import { MONEY_KEYS } from '../ingest/registry.js';
+import { MONEY } from '../ingest/registry.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { cacheMetricLines } from '../store/tenant-cache.js';
@@ -96,7 +96,7 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         body: { limit: 64 * 1024, parse: parseFunnel },
         handler: async ({ body, principal, who }) => {
           const started = performance.now();
-          const money = moneyField(body, MONEY_KEYS);
+          const money = moneyField(body, MONEY);
           if (money !== null && !can(who!, 'view_revenue', await deps.overrides(who!.tenant))) {
             return fail('forbidden', `${money} reads an amount: this key or token also needs view_revenue.`, { permission: 'view_revenue', role: who!.role, field: money });
           }

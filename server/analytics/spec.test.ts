@@ -13,7 +13,7 @@ describe('parseFunnel', () => {
   });
 
   it('finds the first field reading money: a breakdown or a filter on a money key anywhere in a payload path', () => {
-    const money = new Set(['gross_amount', 'price']);
+    const money = { keys: new Set(['gross_amount', 'price']), containers: new Set(['items']) };
     const spec = (extra: Record<string, unknown>) => {
       const p = parseFunnel({ steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }] }], window_s: 60, from: '2026-03-01', to: '2026-03-02', ...extra });
       if (!p.ok) throw new Error(p.error.message);
@@ -23,6 +23,12 @@ describe('parseFunnel', () => {
     expect(moneyField(spec({ breakdown: 'payload.gross_amount' }), money)).toBe('breakdown');
     expect(moneyField(spec({ breakdown: 'context.price' }), money)).toBeNull();
     expect(moneyField(spec({ steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart', filters: [{ field: 'payload.source', op: 'eq', value: 'x' }, { field: 'payload.items.price', op: 'gt', value: 1 }] }] }), money)).toBe('steps[1].filters[1].field');
+    // A container of amounts read whole (a breakdown listing the items, `contains` bisecting their prices).
+    expect(moneyField(spec({ breakdown: 'payload.items' }), money)).toBe('breakdown');
+    expect(moneyField(spec({ steps: [{ event_name: 'event_view' }, { event_name: 'add_to_cart', filters: [{ field: 'payload.items', op: 'contains', value: '777' }] }] }), money)).toBe('steps[1].filters[0].field');
+    expect(moneyField(spec({ breakdown: 'payload.items.qty' }), money)).toBeNull();
+    // Experiment metrics: steps only, the field named from where they sit.
+    expect(moneyField({ steps: spec({ breakdown: 'payload.items' }).steps.slice(0, 1) }, money, 'success_metrics[0].')).toBeNull();
   });
 
   it('expands the seed 003 §4.1 preset', () => {

@@ -6,7 +6,7 @@ import { parseIsoTime, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { own } from '../lookup.js';
 import { nearest } from '../ingest/messages.js';
-import { REGISTRY_V1 } from '../ingest/registry.js';
+import { REGISTRY_V1, type MoneyKeys } from '../ingest/registry.js';
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(REGISTRY_V1.map((d) => d.name));
 
@@ -271,15 +271,23 @@ export function funnelBody(spec: FunnelSpec, rows: FunnelRow[]): { steps: StepRe
 }
 
 /**
- * The first body field of the spec that reads money (a payload key in `moneyKeys` anywhere in its path, as a
- * breakdown or a filter): a breakdown lists amounts and a gt/lt filter bisects them. Null when none does. Pure.
+ * Whether a payload path reads money: a money key anywhere in it, or a container of amounts read whole as its
+ * last key (`payload.items`: the items with their prices; `payload.items.qty` is no amount). Pure.
  */
-export function moneyField(spec: FunnelSpec, moneyKeys: ReadonlySet<string>): string | null {
-  const money = (f: { root: Root; path: string[] }) => f.root === 'payload' && f.path.some((k) => moneyKeys.has(k));
-  if (spec.breakdown && money(spec.breakdown)) return 'breakdown';
+export function readsMoney(f: { root: Root; path: string[] }, money: MoneyKeys): boolean {
+  return f.root === 'payload' && (f.path.some((k) => money.keys.has(k)) || money.containers.has(f.path[f.path.length - 1]));
+}
+
+/**
+ * The first body field of the spec that reads money (readsMoney, as a breakdown or a filter): a breakdown lists
+ * amounts and a gt/lt or contains filter bisects them. Null when none does. Funnels and experiment metrics
+ * (steps only) use it alike. Pure.
+ */
+export function moneyField(spec: { steps: Step[]; breakdown?: FunnelSpec['breakdown'] }, money: MoneyKeys, at = ''): string | null {
+  if (spec.breakdown && readsMoney(spec.breakdown, money)) return `${at}breakdown`;
   for (let i = 0; i < spec.steps.length; i++) {
-    const j = spec.steps[i].filters.findIndex(money);
-    if (j >= 0) return `steps[${i}].filters[${j}].field`;
+    const j = spec.steps[i].filters.findIndex((f) => readsMoney(f, money));
+    if (j >= 0) return `${at}steps[${i}].filters[${j}].field`;
   }
   return null;
 }

@@ -2,6 +2,7 @@
 // GrowthBook-compatible hashing shared with the SDK, exposures as experiment_exposure events, results through
 // the funnel engine. app.ts builds it with createExperiments and registers its routes on the router.
 import type { Logger } from 'pino';
+import type { Overrides } from '../authz/roles.js';
 import type { GdprRegistry } from '../gdpr/registry.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
@@ -15,6 +16,8 @@ export { experimentResults } from './results.js';
 export interface ExperimentsDeps {
   db: Db;
   log: Logger;
+  /** The tenant's role overrides (authz): results whose metrics filter on an amount need view_revenue. */
+  overrides: (tenant: number) => Promise<Overrides>;
   now?: () => Date;
 }
 
@@ -36,6 +39,6 @@ export function createExperiments(deps: ExperimentsDeps): Experiments {
   return {
     store,
     assignments,
-    register: (router) => registerExperimentRoutes(router, { db: deps.db, store, assignments, now }),
+    register: (router) => registerExperimentRoutes(router, { db: deps.db, store, assignments, now, overrides: deps.overrides }),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import FastestValidator from 'fastest-validator';
-import { ENTITY_NAMES, MONEY_KEYS, REGISTRY_V1, type EventDefinition } from './registry.js';
+import { ENTITY_NAMES, MONEY, MONEY_KEYS, REGISTRY_V1, type EventDefinition } from './registry.js';
 
 // The v1 event names by category, as first specified (README "Ingest API"; GET /api/tx/schema serves the registry):
 // a name dropped or renamed in registry.ts by mistake fails here.
@@ -209,5 +209,9 @@ describe('MONEY_KEYS', () => {
   it('lists the registry payload keys bounded as amounts, nested item prices included, and no counts', () => {
     for (const k of ['gross_amount', 'net_amount', 'amount', 'price', 'cart_value', 'price_from']) expect(MONEY_KEYS.has(k), k).toBe(true);
     for (const k of ['qty', 'currency', 'points', 'capacity', 'active_ms']) expect(MONEY_KEYS.has(k), k).toBe(false);
+  });
+  it('lists the containers holding an amount at any depth (items: their prices), and none without one', () => {
+    expect(MONEY.containers.has('items')).toBe(true);
+    for (const k of ['qty', 'currency', 'price', 'utm', 'gates']) expect(MONEY.containers.has(k), k).toBe(false);
   });
 });

@@ -613,17 +613,36 @@ export const REGISTRY_V1: readonly EventDefinition[] = Object.freeze(
 
 /**
  * Payload keys that carry money anywhere in the registry (rules bounded by MAX_AMOUNT: gross_amount, price,
- * cart_value, …, nested item prices included). Filters and breakdowns on them reveal amounts, so they need
- * view_revenue (analytics/index.ts).
+ * cart_value, …, nested item prices included), and the keys of containers (objects, arrays) holding one at any
+ * depth (`items`: each item's price). Filters and breakdowns that read either reveal amounts — a container read
+ * whole lists the amounts inside, and `contains` on it bisects them — so they need view_revenue
+ * (analytics/spec.ts moneyField, for funnels and experiment metrics).
  */
-export const MONEY_KEYS: ReadonlySet<string> = (() => {
+export interface MoneyKeys {
+  keys: ReadonlySet<string>;
+  containers: ReadonlySet<string>;
+}
+
+export const MONEY: MoneyKeys = (() => {
   const keys = new Set<string>();
-  const walk = (rule: Rule, key: string | null): void => {
-    if (key !== null && rule.type === 'number' && rule.max === MAX_AMOUNT) keys.add(key);
-    if (rule.type === 'object') for (const [k, r] of Object.entries((rule.props ?? {}) as Props)) walk(r, k);
-    if (rule.type === 'array') walk(rule.items as Rule, key);
-    if (rule.type === 'multi') for (const r of rule.rules as Rule[]) walk(r, key);
+  const containers = new Set<string>();
+  /** Whether `rule` is or holds an amount; records the keys on the way. */
+  const walk = (rule: Rule, key: string | null): boolean => {
+    if (rule.type === 'number' && rule.max === MAX_AMOUNT) {
+      if (key !== null) keys.add(key);
+      return true;
+    }
+    let money = false;
+    if (rule.type === 'object') for (const [k, r] of Object.entries((rule.props ?? {}) as Props)) money = walk(r, k) || money;
+    // An array's elements go under its key: a list of amounts is an amount key, a list of objects a container.
+    if (rule.type === 'array') money = walk(rule.items as Rule, key);
+    if (rule.type === 'multi') for (const r of rule.rules as Rule[]) money = walk(r, key) || money;
+    if (money && key !== null && rule.type === 'object') containers.add(key);
+    return money;
   };
   for (const d of REGISTRY_V1) for (const [k, r] of Object.entries(d.payload)) walk(r as Rule, k);
-  return keys;
+  return { keys, containers };
 })();
+
+/** The money leaf keys alone (MONEY.keys). */
+export const MONEY_KEYS: ReadonlySet<string> = MONEY.keys;
