@@ -11,7 +11,8 @@ import type { PlatformUrls } from './platforms.js';
 import { registerRemarketingRoutes } from './routes.js';
 import type { NewAudience } from './schemas.js';
 import { audienceView, createRemarketingStore, type AudienceRow, type RemarketingStore } from './store.js';
-import { createSync, type SyncDeps, type SyncOutcome } from './sync.js';
+import { randomUUID } from 'node:crypto';
+import { busyError, createSync, LEASE_MS, MANUAL_BUDGET_MS, type SyncDeps, type SyncOutcome } from './sync.js';
 
 export { registerRemarketingTables } from './gdpr.js';
 
@@ -25,10 +26,15 @@ export interface RemarketingDeps {
   sync?: Partial<Pick<SyncDeps, 'fetch' | 'sleep' | 'backoff'>>;
 }
 
+/** What DELETE did: gone, or hidden with platform removals pending (the daily job retries them). */
+export type Removal = { deleted: true; platform_removed: number; pending: boolean; error?: string } | { busy: true; error: string } | null;
+
 export interface Remarketing {
   store: RemarketingStore;
   create(tenantId: number, a: NewAudience): Promise<{ ok: true; value: Obj } | { ok: false; code: 'invalid_field' | 'conflict'; field: string; message: string }>;
   syncNow(tenantId: number, id: number): Promise<(SyncOutcome & { audience: Obj }) | null>;
+  /** Deletes an audience, first removing what the platform holds of it (bounded; the job finishes a failure). */
+  remove(tenantId: number, id: number): Promise<Removal>;
   register(router: Router): void;
   job(): Job;
 }
@@ -53,12 +59,31 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
     store,
     async create(tenantId, a) {
       const c = a.criteria;
-      if (c.lookalike_source_id !== undefined && !(await store.get(tenantId, c.lookalike_source_id))) {
-        return { ok: false, code: 'invalid_field', field: 'criteria.lookalike_source_id', message: `No remarketing audience ${c.lookalike_source_id} for this tenant.` };
+      const invalid = (field: string, message: string) => ({ ok: false as const, code: 'invalid_field' as const, field, message });
+      if (c.lookalike_source_id !== undefined) {
+        const seed = await store.get(tenantId, c.lookalike_source_id);
+        if (!seed) return invalid('criteria.lookalike_source_id', `No remarketing audience ${c.lookalike_source_id} for this tenant.`);
+        // The origin of a platform lookalike is the seed's audience on that same platform.
+        if (seed.platform !== a.platform || seed.audience_type === 'lookalike') {
+          return invalid('criteria.lookalike_source_id', `The seed of a ${a.platform} lookalike is a ${a.platform} audience of members (audience ${seed.id} is a ${seed.platform} ${seed.audience_type}).`);
+        }
+      }
+      // References that name nothing would build an empty audience and report success.
+      if (c.segment_id !== undefined) {
+        const p = await store.segmentProblem(tenantId, c.segment_id, c.segment_version ?? null);
+        if (p === 'segment') return invalid('criteria.segment_id', `No segment ${c.segment_id} for this tenant.`);
+        if (p === 'version') return invalid('criteria.segment_version', `Segment ${c.segment_id} has no version ${c.segment_version}.`);
+      }
+      if (a.event_id !== null && !(await store.eventKnown(tenantId, a.event_id))) {
+        return invalid('event_id', `No event ${JSON.stringify(a.event_id)} in this tenant's catalog or tracked events (PUT /api/v1/catalog/events syncs the catalog).`);
       }
       // One platform audience feeds one of ours (the unique key): a second binding would fight over its members.
+      // Another tenant's audience is not named (its id is not this tenant's to know).
       const taken = a.external_audience_id ? await store.externalTaken(a.platform, a.external_audience_id) : null;
-      if (taken !== null) return { ok: false, code: 'conflict', field: 'external_audience_id', message: `The ${a.platform} audience ${a.external_audience_id} is already synced by remarketing audience ${taken}.` };
+      if (taken !== null) {
+        const by = taken.tenantId === tenantId ? `remarketing audience ${taken.id}` : 'another remarketing audience';
+        return { ok: false, code: 'conflict', field: 'external_audience_id', message: `The ${a.platform} audience ${a.external_audience_id} is already synced by ${by}.` };
+      }
       let id: number;
       try {
         id = await store.create(tenantId, a);
@@ -74,8 +99,24 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
     async syncNow(tenantId, id) {
       const a = await store.get(tenantId, id);
       if (!a) return null;
-      const r = await sync.sync(a);
-      return { ...r, audience: audienceView((await store.get(tenantId, id))!) };
+      const r = await sync.sync(a, { budgetMs: MANUAL_BUDGET_MS });
+      return { ...r, audience: audienceView((await store.getAny(tenantId, id)) ?? a) };
+    },
+    async remove(tenantId, id) {
+      const a = await store.get(tenantId, id);
+      if (!a) return null;
+      const claim = randomUUID();
+      if (!(await store.claim(tenantId, id, claim, LEASE_MS))) return { busy: true, error: busyError(id) };
+      try {
+        // Nothing on the platform: gone now. Else hidden and member-less first (durable), then the removals.
+        if (await store.dropDrained(tenantId, id, false)) return { deleted: true, platform_removed: 0, pending: false };
+        await store.markDeleting(tenantId, id);
+        const r = await sync.sync(a, { removalsOnly: true, budgetMs: MANUAL_BUDGET_MS, claim });
+        const gone = r.ok && (await store.dropDrained(tenantId, id, true));
+        return { deleted: true, platform_removed: r.removed, pending: !gone, ...(r.ok ? {} : { error: r.error }) };
+      } finally {
+        await store.release(id, claim);
+      }
     },
     register: (router) => registerRemarketingRoutes(router, rm),
     job: () => ({
@@ -93,11 +134,27 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
           for (const d of due) {
             const a = (await store.get(d.tenantId, d.id))!;
             await store.refresh(a, new Date(ctx.now()));
-            // Audiences that were synced before get their deltas; the others wait for a first sync by hand.
-            if (a.last_synced_at) {
-              const r = await sync.sync((await store.get(d.tenantId, d.id))!);
+            // Audiences that were synced (or tried) before get their deltas; the others wait for a first sync by hand.
+            if (a.last_synced_at || a.last_error) {
+              const r = await sync.sync(a);
               if (!r.ok) deps.log.warn({ audience_id: d.id, err: r.error }, 'remarketing sync failed');
             }
+            done++;
+          }
+          if (due.length < 50) break;
+          after = due[due.length - 1].id;
+        }
+        // Erased persons' digests and deleted audiences' leave every platform audience, whatever its auto_refresh
+        // or status (an expired audience stays expired); a deleted one's row goes once the platform holds nothing.
+        for (after = 0; ;) {
+          ctx.signal.throwIfAborted();
+          const due = await store.dueRemovals(after, 50);
+          for (const d of due) {
+            const a = await store.getAny(d.tenantId, d.id);
+            if (!a) continue;
+            const r = await sync.sync(a, { removalsOnly: true });
+            if (!r.ok) deps.log.warn({ audience_id: d.id, err: r.error }, 'remarketing removal sync failed');
+            else if (a.status === 'deleting') await store.dropDrained(d.tenantId, d.id, true);
             done++;
           }
           if (due.length < 50) return done;

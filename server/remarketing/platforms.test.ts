@@ -1,6 +1,6 @@
 // The sync adapters' documented request shapes, batch limits and answer classes (no network).
 import { describe, expect, it } from 'vitest';
-import { BATCH, buildRequest, classify, destinationProblem, KINDS } from './platforms.js';
+import { BATCH, buildLookalikeRequest, buildRequest, classify, destinationProblem, KINDS } from './platforms.js';
 
 const urls = { meta: 'https://graph.example', google_ads: 'https://dm.example', tiktok: 'https://tt.example' };
 const d = { externalAudienceId: '6001', accountId: '123-456', token: 'tok' };
@@ -35,6 +35,13 @@ describe('audience sync adapters', () => {
     expect(r).toEqual({
       method: 'POST', url: 'https://tt.example/open_api/v1.3/segment/mapping/', headers: { 'content-type': 'application/json', 'access-token': 'tok' },
       body: { advertiser_ids: ['123-456'], action: 'delete', id_schema: ['EMAIL_SHA256'], batch_data: [[{ id: h, audience_ids: ['6001'] }]] },
+    });
+  });
+
+  it('Meta lookalike: created in the ad account from the seed audience, ratio = percentage / 100', () => {
+    expect(buildLookalikeRequest({ name: 'L', accountId: 'act_555', originAudienceId: '6001', percentage: 3, country: 'RO' }, 'tok', urls)).toEqual({
+      method: 'POST', url: 'https://graph.example/v25.0/act_555/customaudiences', headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
+      body: { name: 'L', subtype: 'LOOKALIKE', origin_audience_id: '6001', lookalike_spec: { ratio: 0.03, country: 'RO' } },
     });
   });
 

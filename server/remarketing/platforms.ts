@@ -77,6 +77,31 @@ export function buildRequest(p: Platform, op: 'add' | 'remove', kind: Kind, dige
   };
 }
 
+/**
+ * Lookalikes, per platform. Meta: POST {graph}/v25.0/act_{ad account}/customaudiences with subtype LOOKALIKE,
+ * origin_audience_id (the seed's Meta custom audience) and lookalike_spec {ratio: percentage / 100, country};
+ * Meta builds its members, none are uploaded to it. Google Ads (similar audiences were retired in 2023) and
+ * TikTok: the reference (ad-platforms.md) documents no lookalike call, so a lookalike for them is refused.
+ */
+export const LOOKALIKE_PLATFORMS: readonly Platform[] = ['meta'];
+
+export interface LookalikeSpec {
+  name: string;
+  accountId: string;
+  originAudienceId: string;
+  percentage: number;
+  country: string;
+}
+
+export function buildLookalikeRequest(l: LookalikeSpec, token: string, urls: PlatformUrls): PlatformRequest {
+  const account = l.accountId.replace(/^act_/, '');
+  return {
+    method: 'POST', url: `${urls.meta}/${META_VERSION}/act_${encodeURIComponent(account)}/customaudiences`,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: { name: l.name, subtype: 'LOOKALIKE', origin_audience_id: l.originAudienceId, lookalike_spec: { ratio: l.percentage / 100, country: l.country } },
+  };
+}
+
 export type Answer = { kind: 'ok' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'fail'; reason: string };
 
 /** How a platform's answer is taken: done, worth retrying (throttled, 5xx), or refused for good. */

@@ -11,7 +11,7 @@ import type { Remarketing } from './index.js';
 const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 const missing = (aid: number) => fail('not_found', `No remarketing audience ${aid} for this tenant.`);
 
-export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 'create' | 'syncNow' | 'store'>): void {
+export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 'create' | 'syncNow' | 'remove' | 'store'>): void {
   const { store } = rm;
   router.add({
     method: 'post', path: '/api/v1/remarketing-audiences', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: parseNewAudience },
@@ -40,7 +40,13 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
   router.add({
     method: 'del', path: '/api/v1/remarketing-audiences/:id', auth: 'secret', ...P, params: { id },
     audit: ({ params }) => ({ action: 'remarketing.deleted', target: `remarketing_audience:${params.id}` }),
-    handler: async ({ params, principal }) => ((await store.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
+    handler: async ({ params, principal }) => {
+      // The platform is told to drop the members first; a failure leaves the removals to the daily job (the
+      // audience is gone from the API either way): `pending` says so.
+      const r = await rm.remove(principal.tenant.tenant_id, params.id);
+      if (r === null) return missing(params.id);
+      return 'busy' in r ? fail('conflict', r.error) : { status: 200, body: r };
+    },
   });
   router.add({
     method: 'post', path: '/api/v1/remarketing-audiences/:id/sync', auth: 'secret', ...P, params: { id },
@@ -52,7 +58,8 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
       // Not a 200 (nor an audited success): nothing was sent (no token, no destination) is the audience's
       // setup, a 409; a platform that refused or failed mid-way is a 502. Either way the counts and the
       // audience's status and last_error come along.
-      const { error, ...rest } = r;
+      // A sync already running (this node or another) is a 409 too; so is an expired audience's.
+      const { error, busy: _busy, ...rest } = r;
       return r.requests === 0 ? fail('conflict', error, rest) : fail('platform_error', { detail: error }, rest);
     },
   });

@@ -6,6 +6,8 @@ import type { Parsed } from '../http/params.js';
 import { parseIsoTime } from '../http/params.js';
 import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
 import { isObj } from '../store/rows.js';
+import { eventNameProblem } from '../segments/grammar.js';
+import { LOOKALIKE_PLATFORMS } from './platforms.js';
 
 export const PLATFORMS = ['meta', 'google_ads', 'tiktok'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -24,6 +26,8 @@ export interface Criteria {
   exclude_purchasers: boolean;
   lookalike_source_id?: number;
   lookalike_percentage?: number;
+  /** ISO 3166-1 alpha-2 country the platform draws the lookalike from (Meta's lookalike_spec.country). */
+  lookalike_country?: string;
   segment_id?: number;
   segment_version?: number;
 }
@@ -47,10 +51,15 @@ const oneOf = <T extends string>(v: unknown, list: readonly T[], field: string):
 function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   if (v !== undefined && !isObj(v)) return bad('criteria', 'criteria must be an object.');
   const c = (v ?? {}) as Record<string, unknown>;
-  const unknown = unknownField(c, ['source_events', 'time_window_days', 'min_actions', 'exclude_purchasers', 'lookalike_source_id', 'lookalike_percentage', 'segment_id', 'segment_version'], 'criteria');
+  const unknown = unknownField(c, ['source_events', 'time_window_days', 'min_actions', 'exclude_purchasers', 'lookalike_source_id', 'lookalike_percentage', 'lookalike_country', 'segment_id', 'segment_version'], 'criteria');
   if (unknown) return unknown;
   const src = strList(c.source_events, 'criteria.source_events', 20, 100);
   if (!src.ok) return src;
+  // A name no event carries would match nobody while the audience reports success.
+  for (const [i, name] of src.value.entries()) {
+    const problem = eventNameProblem(name, `criteria.source_events[${i}]`);
+    if (problem) return bad('criteria.source_events', problem);
+  }
   const days = num(c.time_window_days, 'criteria.time_window_days', 1, 540, 30);
   if (!days.ok || !Number.isInteger(days.value)) return bad('criteria.time_window_days', 'criteria.time_window_days must be an integer between 1 and 540.');
   const min = num(c.min_actions, 'criteria.min_actions', 1, 1000, 1);
@@ -69,6 +78,12 @@ function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   }
   if (type === 'lookalike' && out.lookalike_source_id === undefined) return bad('criteria.lookalike_source_id', 'A lookalike names its seed audience: criteria.lookalike_source_id.');
   if (type === 'lookalike' && out.lookalike_percentage === undefined) out.lookalike_percentage = 1;
+  if (c.lookalike_country !== undefined || type === 'lookalike') {
+    if (typeof c.lookalike_country !== 'string' || !/^[A-Za-z]{2}$/.test(c.lookalike_country)) {
+      return bad('criteria.lookalike_country', 'A lookalike names the country the platform draws it from: criteria.lookalike_country, an ISO 3166-1 alpha-2 code like "RO".');
+    }
+    out.lookalike_country = c.lookalike_country.toUpperCase();
+  }
   if (type === 'custom_segment' && out.segment_id === undefined) return bad('criteria.segment_id', 'A custom_segment audience names its segment: criteria.segment_id.');
   return { ok: true, value: out };
 }
@@ -91,6 +106,12 @@ export function parseNewAudience(v: unknown): Parsed<NewAudience> {
   for (const t of Object.values(texts)) if (!t.ok) return t;
   const val = (k: keyof typeof texts) => (texts[k] as { value: string }).value || null;
   if (type.value === 'event_viewers' && !val('event_id')) return bad('event_id', 'event_viewers needs the event_id whose viewers it holds.');
+  if (type.value === 'lookalike' && !LOOKALIKE_PLATFORMS.includes(platform.value)) {
+    return bad('platform', `${platform.value} lookalikes are not supported (no documented lookalike call for ${platform.value}); lookalikes are created on ${LOOKALIKE_PLATFORMS.join(', ')}.`);
+  }
+  if (type.value === 'lookalike' && val('external_audience_id')) {
+    return bad('external_audience_id', 'A lookalike is created on the platform by its first sync (from the synced seed audience); it takes no external_audience_id.');
+  }
   const criteria = parseCriteria(v.criteria, type.value);
   if (!criteria.ok) return criteria;
   if (v.auto_refresh !== undefined && typeof v.auto_refresh !== 'boolean') return bad('auto_refresh', 'auto_refresh must be true or false.');

@@ -7,9 +7,10 @@ import type { Kind } from './platforms.js';
 import type { Criteria, NewAudience } from './schemas.js';
 
 const Q = queries('remarketing.sql', [
-  'fill_behaviour', 'fill_from_audience', 'fill_from_segment', 'insert_audience', 'get_audience', 'list_audiences', 'set_built', 'set_status', 'set_failed',
-  'set_synced', 'expire_due', 'due_refresh', 'delete_audience', 'members_page', 'export_page', 'sync_adds', 'sync_removes', 'mark_added',
-  'mark_removed', 'tracking_code', 'external_taken',
+  'fill_behaviour', 'fill_from_segment', 'insert_audience', 'get_audience', 'get_any', 'list_audiences', 'set_built', 'set_status', 'set_failed',
+  'set_synced', 'set_cleaned', 'set_external', 'expire_due', 'due_refresh', 'due_removals', 'mark_deleting', 'drop_drained', 'claim_sync', 'renew_sync', 'release_sync',
+  'members_page', 'export_page', 'sync_adds', 'sync_removes', 'mark_added', 'mark_removed', 'tracking_code', 'external_taken',
+  'segment_ref', 'event_known',
 ]);
 
 export interface AudienceRow {
@@ -23,7 +24,7 @@ export interface AudienceRow {
   criteria: Criteria;
   external_audience_id: string | null;
   account_id: string | null;
-  status: 'building' | 'ready' | 'syncing' | 'active' | 'expired';
+  status: 'building' | 'ready' | 'syncing' | 'active' | 'expired' | 'deleting';
   member_count: number;
   [k: string]: unknown;
 }
@@ -46,26 +47,44 @@ export function createRemarketingStore(db: Db) {
       return Number(r.rows[0].id);
     },
     /** The audience already bound to this platform audience id (any tenant: the id is the platform's), or null. */
-    async externalTaken(platform: string, externalId: string): Promise<number | null> {
-      return num((await db.query<Obj>(Q.external_taken, [platform, externalId])).rows[0]?.id);
+    async externalTaken(platform: string, externalId: string): Promise<{ id: number; tenantId: number } | null> {
+      const r = (await db.query<Obj>(Q.external_taken, [platform, externalId])).rows[0];
+      return r ? { id: Number(r.id), tenantId: Number(r.tenant_id) } : null;
     },
+    /** The tenant's audience (not one being deleted), or null. */
     async get(tenantId: number, id: number): Promise<AudienceRow | null> {
       return ((await db.query<AudienceRow>(Q.get_audience, [tenantId, id])).rows[0] as AudienceRow | undefined) ?? null;
+    },
+    /** Any audience row, one being deleted included (the sync and the job). */
+    async getAny(tenantId: number, id: number): Promise<AudienceRow | null> {
+      return ((await db.query<AudienceRow>(Q.get_any, [tenantId, id])).rows[0] as AudienceRow | undefined) ?? null;
     },
     /** A page of audiences after id `after`, oldest first. */
     async list(tenantId: number, after: number, limit: number): Promise<AudienceRow[]> {
       return (await db.query<AudienceRow>(Q.list_audiences, [tenantId, after, limit])).rows as AudienceRow[];
     },
-    async remove(tenantId: number, id: number): Promise<boolean> {
-      return (await db.query(Q.delete_audience, [tenantId, id])).rows.length > 0;
+    /** Hides the audience and drops its members; its synced digests stay until a removal sync (true: marked). */
+    async markDeleting(tenantId: number, id: number): Promise<boolean> {
+      return (await db.query(Q.mark_deleting, [tenantId, id])).rows.length > 0;
     },
+    /** Deletes the row when the platform holds nothing of it (`deletingOnly`: only one marked deleting). */
+    async dropDrained(tenantId: number, id: number, deletingOnly: boolean): Promise<boolean> {
+      return (await db.query(Q.drop_drained, [tenantId, id, deletingOnly])).rows.length > 0;
+    },
+    /** Claims the audience's sync for `leaseMs` under `claim`; false while another claim's lease holds. */
+    async claim(tenantId: number, id: number, claim: string, leaseMs: number): Promise<boolean> {
+      return (await db.query(Q.claim_sync, [tenantId, id, claim, leaseMs])).rows.length > 0;
+    },
+    renew: (id: number, claim: string, leaseMs: number) => db.query(Q.renew_sync, [id, claim, leaseMs]),
+    release: (id: number, claim: string) => db.query(Q.release_sync, [id, claim]),
     /** Recomputes the members (one statement) and records the count; `building` becomes `ready`. */
     async refresh(a: AudienceRow, now: Date): Promise<number> {
       const c = a.criteria;
       const t = Number(a.tenant_id);
       let n: number;
+      // A lookalike holds no members of ours: the platform widens the seed's (sync.ts creates it there).
       if (a.audience_type === 'lookalike') {
-        n = Number((await db.query<{ n: number }>(Q.fill_from_audience, [t, now, c.lookalike_source_id, a.id])).rows[0].n);
+        n = 0;
       } else if (a.audience_type === 'custom_segment') {
         n = Number((await db.query<{ n: number }>(Q.fill_from_segment, [t, now, c.segment_id, a.id, c.segment_version ?? null])).rows[0].n);
       } else {
@@ -80,11 +99,17 @@ export function createRemarketingStore(db: Db) {
     setStatus: (tenantId: number, id: number, status: string) => db.query(Q.set_status, [tenantId, id, status]),
     setFailed: (tenantId: number, id: number, status: string, error: string) => db.query(Q.set_failed, [tenantId, id, status, error.slice(0, 500)]),
     setSynced: (tenantId: number, id: number, at: Date) => db.query(Q.set_synced, [tenantId, id, at]),
+    setExternal: (tenantId: number, id: number, externalId: string) => db.query(Q.set_external, [tenantId, id, externalId]),
+    setCleaned: (tenantId: number, id: number, at: Date) => db.query(Q.set_cleaned, [tenantId, id, at]),
     async expireDue(now: Date): Promise<number> {
       return (await db.query(Q.expire_due, [now])).rows.length;
     },
     async dueRefresh(before: Date, after: number, limit: number): Promise<{ tenantId: number; id: number }[]> {
       return (await db.query<Obj>(Q.due_refresh, [before, after, limit])).rows.map((r) => ({ tenantId: Number(r.tenant_id), id: Number(r.id) }));
+    },
+    /** Audiences with erased persons' digests or being deleted, whatever their auto_refresh or status. */
+    async dueRemovals(after: number, limit: number): Promise<{ tenantId: number; id: number }[]> {
+      return (await db.query<Obj>(Q.due_removals, [after, limit])).rows.map((r) => ({ tenantId: Number(r.tenant_id), id: Number(r.id) }));
     },
     async members(tenantId: number, id: number, after: number, limit: number) {
       return (await db.query<Obj>(Q.members_page, [tenantId, id, after, limit])).rows.map((r) => ({ person_id: Number(r.person_id), added_at: iso(r.added_at) }));
@@ -105,6 +130,15 @@ export function createRemarketingStore(db: Db) {
     },
     async markRemoved(id: number, rows: { kind: Kind; digest: string }[]) {
       await db.query(Q.mark_removed, [id, rows.map((r) => r.kind), rows.map((r) => r.digest)]);
+    },
+    /** A custom_segment's reference: 'segment' or 'version' when it names nothing of the tenant's, else null. */
+    async segmentProblem(tenantId: number, segmentId: number, version: number | null): Promise<'segment' | 'version' | null> {
+      const r = (await db.query<Obj>(Q.segment_ref, [tenantId, segmentId, version])).rows[0];
+      return !r ? 'segment' : r.has_version === true ? null : 'version';
+    },
+    /** Whether an event id is in the tenant's catalog or was ever tracked. */
+    async eventKnown(tenantId: number, eventId: string): Promise<boolean> {
+      return (await db.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
     },
     async trackingCode(tenantId: number, provider: string, organizerId: string | null): Promise<Obj | null> {
       return (await db.query<Obj>(Q.tracking_code, [tenantId, provider, organizerId])).rows[0] ?? null;

@@ -19,6 +19,14 @@ import { REGISTRY_V1 } from '../ingest/registry.js';
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(REGISTRY_V1.map((d) => d.name));
 
+/** Why `name` (at `field`) is not an event name, with the nearest one as a suggestion; null when it is one. */
+export function eventNameProblem(name: string, field: string): string | null {
+  // A name no event carries would silently match nobody (a typo, or "__proto__").
+  if (EVENT_NAMES.has(name)) return null;
+  const near = nearest(name, EVENT_NAMES);
+  return `${field} ${JSON.stringify(name.slice(0, 100))} is not an event name${near ? ` (did you mean ${near}?)` : ''}; GET /api/tx/schema lists them.`;
+}
+
 export type Filter =
   | { and: Filter[] }
   | { or: Filter[] }
@@ -194,11 +202,8 @@ function leaf(k: string, v: Record<string, unknown>, at: string): P<Filter> {
       if (!ks.ok) return ks;
       const name = text(v.did, `${at}.did`, 100);
       if (!name.ok) return name;
-      // A name no event carries would silently match nobody (a typo, or "__proto__").
-      if (!EVENT_NAMES.has(name.value)) {
-        const near = nearest(name.value, EVENT_NAMES);
-        return no(`${at}.did`, `${at}.did ${JSON.stringify(name.value.slice(0, 100))} is not an event name${near ? ` (did you mean ${near}?)` : ''}; GET /api/tx/schema lists them.`);
-      }
+      const unknownName = eventNameProblem(name.value, `${at}.did`);
+      if (unknownName) return no(`${at}.did`, unknownName);
       const d = number(v.within_days, `${at}.within_days`, 1, MAX_DAYS, true);
       if (!d.ok) return d;
       if (v.event_id === undefined) return { ok: true, value: { did: name.value, within_days: d.value } };
@@ -270,7 +275,8 @@ function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not
     return `EXISTS (SELECT 1 FROM fs_person_scores s WHERE s.tenant_id = $1 AND s.person_id = p.person_id AND ${conds.join(' AND ')})`;
   }
   if ('engagement' in n) return `EXISTS (SELECT 1 FROM fs_person_scores s WHERE s.tenant_id = $1 AND s.person_id = p.person_id AND s.engagement_score >= ${bind(n.engagement.gte, 'float8')})`;
-  const head = `EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.person_id = p.person_id AND e.event_name = ${bind(n.did, 'text')}`
+  // Bot-flagged events count for nobody (as in remarketing audiences and the feature store).
+  const head = `EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.person_id = p.person_id AND NOT e.is_bot AND e.event_name = ${bind(n.did, 'text')}`
     + ` AND e.occurred_at >= $2::timestamptz - ${bind(n.within_days, 'int')} * interval '1 day'`;
   return `${head}${n.event_id === undefined ? '' : ` AND e.entities->>'event_entity_id' = ${bind(n.event_id, 'text')}`})`;
 }
@@ -288,7 +294,7 @@ export interface PersonRecord {
   /** Per UTC day (ms at 00:00) the activity counts. */
   daily: { day: number; views: number; carts: number; checkouts: number; purchases: number; attendance: number }[];
   scores: { segment: string; recency: number; frequency: number; monetary: number; engagement: number } | null;
-  events: { name: string; event_id: string | null; at: number }[];
+  events: { name: string; event_id: string | null; at: number; is_bot?: boolean }[];
 }
 
 const DAY = 86_400_000;
@@ -322,5 +328,5 @@ export function evaluate(f: Filter, p: PersonRecord, now: number): boolean {
     return (f.gte === undefined || s >= f.gte) && (f.lte === undefined || s <= f.lte);
   }
   if ('engagement' in f) return p.scores !== null && p.scores.engagement >= f.engagement.gte;
-  return p.events.some((e) => e.name === f.did && e.at >= now - f.within_days * DAY && (f.event_id === undefined || e.event_id === f.event_id));
+  return p.events.some((e) => !e.is_bot && e.name === f.did && e.at >= now - f.within_days * DAY && (f.event_id === undefined || e.event_id === f.event_id));
 }

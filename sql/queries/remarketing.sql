@@ -40,16 +40,6 @@ del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $8::bigint AND m
 ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, added_at) SELECT $1, $8::bigint, person_id, $2 FROM keep ON CONFLICT DO NOTHING)
 SELECT count(*)::int AS n FROM keep
 
--- name: fill_from_audience
--- lookalike: the seed audience's members ($3), still consented; the platform widens them by the percentage.
-WITH keep AS (
-  SELECT m.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-  WHERE m.tenant_id = $1 AND m.audience_id = $3::bigint
-),
-del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $4::bigint AND m.person_id NOT IN (SELECT person_id FROM keep)),
-ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, added_at) SELECT $1, $4::bigint, person_id, $2 FROM keep ON CONFLICT DO NOTHING)
-SELECT count(*)::int AS n FROM keep
-
 -- name: fill_from_segment
 -- custom_segment: a segment version's members ($3 segment, $5 version; null = its current version), consented.
 WITH v AS (SELECT COALESCE($5::int, current_version) AS version FROM segments WHERE tenant_id = $1 AND id = $3::bigint),
@@ -63,18 +53,23 @@ ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, adde
 SELECT count(*)::int AS n FROM keep
 
 -- name: external_taken
-SELECT id FROM remarketing_audiences WHERE platform = $1 AND external_audience_id = $2
+-- Any tenant's (the id is the platform's); the caller names the audience only to its own tenant.
+SELECT id, tenant_id FROM remarketing_audiences WHERE platform = $1 AND external_audience_id = $2
 
 -- name: insert_audience
 INSERT INTO remarketing_audiences (tenant_id, organizer_id, event_id, platform, audience_type, name, criteria, external_audience_id, account_id, auto_refresh, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
 
 -- name: get_audience
+-- An audience being deleted (its platform removals pending) is no longer the tenant's to read.
+SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting'
+
+-- name: get_any
 SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2
 
 -- name: list_audiences
 -- A page of the tenant's remarketing audiences, oldest first (keyset on id).
-SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id > $2 AND status <> 'deleting' ORDER BY id LIMIT $3
 
 -- name: set_built
 UPDATE remarketing_audiences SET member_count = $3, refreshed_at = $4, updated_at = $4,
@@ -82,41 +77,78 @@ UPDATE remarketing_audiences SET member_count = $3, refreshed_at = $4, updated_a
 WHERE tenant_id = $1 AND id = $2
 
 -- name: set_status
-UPDATE remarketing_audiences SET status = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2
+-- Neither this nor set_failed / set_synced brings back an audience that expired (or is being deleted) meanwhile.
+UPDATE remarketing_audiences SET status = CASE WHEN status IN ('expired', 'deleting') THEN status ELSE $3 END, updated_at = now() WHERE tenant_id = $1 AND id = $2
 
 -- name: set_failed
-UPDATE remarketing_audiences SET status = $3, error_count = error_count + 1, last_error = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2
+UPDATE remarketing_audiences SET status = CASE WHEN status IN ('expired', 'deleting') THEN status ELSE $3 END, error_count = error_count + 1, last_error = $4, updated_at = now() WHERE tenant_id = $1 AND id = $2
+
+-- name: set_external
+-- The platform audience a sync created (a Meta lookalike): its id, once.
+UPDATE remarketing_audiences SET external_audience_id = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2 AND external_audience_id IS NULL
+
+-- name: set_cleaned
+-- A removal-only sync went through: the error is cleared, the status (expired, deleting, …) stays.
+UPDATE remarketing_audiences SET last_error = NULL, error_count = 0, updated_at = $3 WHERE tenant_id = $1 AND id = $2
 
 -- name: set_synced
-UPDATE remarketing_audiences SET status = 'active', last_synced_at = $3, last_error = NULL, error_count = 0, updated_at = $3 WHERE tenant_id = $1 AND id = $2
+UPDATE remarketing_audiences SET status = CASE WHEN status IN ('expired', 'deleting') THEN status ELSE 'active' END, last_synced_at = $3, last_error = NULL, error_count = 0, updated_at = $3 WHERE tenant_id = $1 AND id = $2
 
 -- name: expire_due
-UPDATE remarketing_audiences SET status = 'expired', updated_at = $1 WHERE expires_at IS NOT NULL AND expires_at <= $1 AND status <> 'expired' RETURNING id
+UPDATE remarketing_audiences SET status = 'expired', updated_at = $1 WHERE expires_at IS NOT NULL AND expires_at <= $1 AND status NOT IN ('expired', 'deleting') RETURNING id
 
 -- name: due_refresh
 SELECT tenant_id, id FROM remarketing_audiences
-WHERE auto_refresh AND status <> 'expired' AND (refreshed_at IS NULL OR refreshed_at < $1) AND id > $2
+WHERE auto_refresh AND status NOT IN ('expired', 'deleting') AND (refreshed_at IS NULL OR refreshed_at < $1) AND id > $2
 ORDER BY id LIMIT $3
 
--- name: delete_audience
-DELETE FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2 RETURNING id
+-- name: due_removals
+-- Audiences whose platform copy must lose digests whatever their auto_refresh or status: erased persons'
+-- (rows without a person) and every digest of an audience being deleted. Keyset on id.
+SELECT a.tenant_id, a.id FROM remarketing_audiences a
+WHERE a.id > $1 AND (a.status = 'deleting' OR EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = a.id AND s.person_id IS NULL))
+ORDER BY a.id LIMIT $2
+
+-- name: mark_deleting
+-- A deletion whose platform copy holds digests: hidden at once, its members gone (so every synced digest is a
+-- removal), kept until the platform was told. No synced digest: the row goes now (drop_drained).
+WITH m AS (DELETE FROM remarketing_members WHERE tenant_id = $1 AND audience_id = $2)
+UPDATE remarketing_audiences SET status = 'deleting', member_count = 0, updated_at = now()
+WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING id
+
+-- name: drop_drained
+-- The row of a deleted audience once the platform holds nothing of it ($3: only one marked 'deleting').
+DELETE FROM remarketing_audiences a WHERE a.tenant_id = $1 AND a.id = $2 AND (NOT $3::boolean OR a.status = 'deleting')
+  AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = a.id) RETURNING id
+
+-- name: claim_sync
+-- One sync per audience across nodes: claimed when no lease holds ($3 the claim id, $4 the lease in ms).
+UPDATE remarketing_audiences SET sync_claim = $3, sync_lease_until = now() + $4::int * interval '1 millisecond'
+WHERE tenant_id = $1 AND id = $2 AND (sync_lease_until IS NULL OR sync_lease_until <= now()) RETURNING id
+
+-- name: renew_sync
+UPDATE remarketing_audiences SET sync_lease_until = now() + $3::int * interval '1 millisecond' WHERE id = $1 AND sync_claim = $2 RETURNING id
+
+-- name: release_sync
+UPDATE remarketing_audiences SET sync_claim = NULL, sync_lease_until = NULL WHERE id = $1 AND sync_claim = $2
 
 -- name: members_page
 SELECT m.person_id, m.added_at FROM remarketing_members m WHERE m.tenant_id = $1 AND m.audience_id = $2 AND m.person_id > $3 ORDER BY m.person_id LIMIT $4
 
 -- name: export_page
 -- What a platform receives: the members' normalised SHA-256 digests, nothing else.
-SELECT m.person_id, p.email_sha256, p.phone_sha256 FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id
+SELECT m.person_id, p.email_sha256, p.phone_sha256 FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
 WHERE m.tenant_id = $1 AND m.audience_id = $2 AND m.person_id > $3 AND (p.email_sha256 IS NOT NULL OR p.phone_sha256 IS NOT NULL)
 ORDER BY m.person_id LIMIT $4
 
 -- name: sync_adds
--- Digests of current members the platform does not hold yet ($3: the kinds this platform takes).
+-- Digests of current members the platform does not hold yet ($3: the kinds this platform takes), consented
+-- now (a withdrawal counts before the next refresh drops the member).
 SELECT d.kind, d.digest, d.person_id FROM (
-  SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id
+  SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
   WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
   UNION ALL
-  SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id
+  SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
   WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
 ) d
 WHERE d.kind = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = $2 AND s.kind = d.kind AND s.digest = d.digest)
@@ -125,10 +157,12 @@ ORDER BY d.person_id, d.kind
 LIMIT $4
 
 -- name: sync_removes
--- Digests the platform holds whose person left the audience or was erased (person_id NULL: `erased`).
+-- Digests the platform holds whose person left the audience, withdrew consent or was erased (person_id NULL: `erased`).
 SELECT s.kind, s.digest, s.person_id IS NULL AS erased FROM remarketing_synced s
 WHERE s.tenant_id = $1 AND s.audience_id = $2
-  AND (s.person_id IS NULL OR NOT EXISTS (SELECT 1 FROM remarketing_members m WHERE m.audience_id = s.audience_id AND m.person_id = s.person_id))
+  AND (s.person_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+    WHERE m.audience_id = s.audience_id AND m.person_id = s.person_id))
 ORDER BY s.kind, s.digest
 LIMIT $3
 
@@ -172,3 +206,13 @@ SELECT tenant_id, provider, organizer_id, event_id, secrets_enc FROM tracking_co
 WHERE tenant_id = $1 AND provider = $2 AND event_id IS NULL AND enabled AND secrets_enc IS NOT NULL
   AND (organizer_id = $3::text OR organizer_id IS NULL)
 ORDER BY organizer_id NULLS LAST LIMIT 1
+
+-- name: segment_ref
+-- Whether a custom_segment's reference names something: the tenant's segment and, when given ($3), its version.
+SELECT s.current_version, ($3::int IS NULL OR EXISTS (SELECT 1 FROM segment_versions v WHERE v.segment_id = s.id AND v.version = $3::int)) AS has_version
+FROM segments s WHERE s.tenant_id = $1 AND s.id = $2::bigint
+
+-- name: event_known
+-- An event_id an audience may filter on: in the tenant's catalog, or named by one of its tracked events.
+SELECT (EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = $2::text)
+  OR EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.entities->>'event_entity_id' = $2::text)) AS known

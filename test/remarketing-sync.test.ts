@@ -1,0 +1,236 @@
+// Remarketing sync safety (issue 14 probe), against a stand-in for Meta's Graph API that checks each request:
+// a GDPR erasure reaches the platform for every audience (auto_refresh off, expired, deleted before its next
+// sync); deleting an audience removes its members from the platform first and, when the platform fails, keeps
+// the removals for the job; an expired audience stays expired; one sync per audience at a time; a lookalike is
+// created on Meta from its synced seed (never uploaded members); references that match nothing are refused;
+// consent withdrawn counts at the next sync; bot events never make a segment member.
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, bootServer, createTenant, postEvents, request, webEvent, type Tenant } from './helpers.js';
+import { api, identify, sha256 } from './identity-helpers.js';
+
+const DAY = 86_400_000;
+const admin = { authorization: `Bearer ${ADMIN}` };
+const HEX64 = /^[0-9a-f]{64}$/;
+
+interface Seen {
+  method: string;
+  path: string;
+  body: any;
+}
+
+/** Meta's Graph API as the adapters use it: /users uploads and lookalike creation, each checked for its format. */
+async function graph() {
+  const seen: Seen[] = [];
+  const failing = new Set<string>();
+  const held = new Map<string, () => void>();
+  const hold = new Set<string>();
+  const srv = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const body = raw ? JSON.parse(raw) : null;
+      const reply = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
+      const bad = (message: string) => reply(400, { error: { message, type: 'OAuthException', code: 100 } });
+      seen.push({ method: req.method!, path: req.url!, body });
+      if (req.headers.authorization !== 'Bearer meta-token') return reply(401, { error: { message: 'token', code: 190 } });
+      const users = /^\/v25\.0\/([^/]+)\/users$/.exec(req.url!);
+      if (users) {
+        const id = users[1];
+        if (!['POST', 'DELETE'].includes(req.method!)) return bad('method');
+        if (!['EMAIL_SHA256', 'PHONE_SHA256'].includes(body?.payload?.schema) || !body.payload.data.every((d: string) => HEX64.test(d))) return bad('payload');
+        if (id.startsWith('LAL')) return bad('Users cannot be added to or removed from a lookalike audience');
+        if (failing.has(id)) return bad('Invalid audience');
+        const answer = () => reply(200, { audience_id: id, num_received: body.payload.data.length, num_invalid_entries: 0 });
+        if (hold.has(id)) return void held.set(id, answer);
+        return answer();
+      }
+      const lal = /^\/v25\.0\/act_(\d+)\/customaudiences$/.exec(req.url!);
+      if (lal && req.method === 'POST') {
+        const spec = body?.lookalike_spec;
+        if (body?.subtype !== 'LOOKALIKE' || typeof body.origin_audience_id !== 'string' || !body.name) return bad('subtype, origin_audience_id and name');
+        if (typeof spec?.ratio !== 'number' || spec.ratio < 0.01 || spec.ratio > 0.2 || !/^[A-Z]{2}$/.test(spec.country)) return bad('lookalike_spec');
+        return reply(200, { id: `LAL${body.origin_audience_id}` });
+      }
+      return reply(404, { error: { message: 'unknown path', code: 803 } });
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen, failing, hold, held,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+describe('remarketing sync safety', () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let mock: Awaited<ReturnType<typeof graph>>;
+  let base: string;
+  let t: Tenant;
+  const pid: Record<string, number> = {};
+  const call = (method: string, p: string, body?: unknown) => api(base, t, method, p, body);
+  const job = async () => expect((await request('POST', `${base}/api/admin/jobs/remarketing.refresh/run`, undefined, admin)).json.status).toBe('succeeded');
+  const mk = (ext: string, extra: Record<string, unknown> = {}) =>
+    call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', external_audience_id: ext, ...extra });
+  const sync = (id: number) => call('POST', `/api/v1/remarketing-audiences/${id}/sync`);
+  const to = (ext: string, method: string) => mock.seen.filter((r) => r.path === `/v25.0/${ext}/users` && r.method === method).flatMap((r) => r.body.payload.data as string[]);
+  const email = (n: string) => sha256(`${n}@example.org`);
+
+  beforeAll(async () => {
+    mock = await graph();
+    server = await bootServer({ ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'), META_GRAPH_URL: mock.url });
+    base = server.url;
+    t = await createTenant(base, 'remarketing-sync');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const now = Date.now();
+    // q1..q4 view E1 yesterday; q5's only cart is a bot's (a crawler's user agent).
+    const web = [
+      ...[1, 2, 3, 4].map((i) => webEvent({ visitor_id: `qv${i}`, session_id: `qs${i}`, occurred_at: iso(now - DAY) })),
+      webEvent({ event_name: 'add_to_cart', visitor_id: 'qv5', session_id: 'qs5', occurred_at: iso(now - DAY), context: { user_agent: 'Googlebot/2.1 (+http://www.google.com/bot.html)' }, entities: { event_entity_id: 'E1', cart_id: 'c5' }, payload: { items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: 50, currency: 'EUR' } }),
+    ];
+    expect((await postEvents(base, t, web)).rejected).toEqual([]);
+    for (const i of [1, 2, 3, 4, 5]) pid[`q${i}`] = (await identify(base, t, { visitor_id: `qv${i}`, external_id: `q${i}`, email: `q${i}@example.org` })).json.person_id;
+    await call('PUT', '/api/v1/catalog/persons', { items: [1, 2, 3, 4, 5].map((i) => ({ id: `q${i}`, marketing_consent: true })) });
+    expect((await call('POST', '/api/v1/tracking-codes', { provider: 'meta', settings: { pixel_id: '123456789012345' }, secrets: { access_token: 'meta-token' } })).status).toBe(201);
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+  });
+
+  it('an erasure reaches the platform for audiences without auto_refresh, expired ones and ones deleted before their next sync', async () => {
+    const manual = await mk('8001', { auto_refresh: false });
+    const expiring = await mk('8002', { expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+    const doomed = await mk('8003');
+    for (const a of [manual, expiring, doomed]) expect((await sync(a.json.id)).json).toMatchObject({ ok: true, added: 4 });
+    await server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [expiring.json.id]);
+    await job();
+    expect((await call('GET', `/api/v1/remarketing-audiences/${expiring.json.id}`)).json.status).toBe('expired');
+
+    expect((await call('DELETE', `/api/v1/persons/${pid.q1}`)).status).toBe(200);
+    // Deleting an audience first tells the platform to drop everything it was sent, the erased person's too.
+    const del = await call('DELETE', `/api/v1/remarketing-audiences/${doomed.json.id}`);
+    expect(del.json).toMatchObject({ deleted: true, platform_removed: 4, pending: false });
+    expect(to('8003', 'DELETE').sort()).toEqual(['q1', 'q2', 'q3', 'q4'].map(email).sort());
+    expect((await server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [doomed.json.id])).rows).toEqual([]);
+
+    await job();
+    expect(to('8001', 'DELETE')).toEqual([email('q1')]);
+    expect(to('8002', 'DELETE')).toEqual([email('q1')]);
+    // Removal-only: the expired audience stays expired, and nothing is added anywhere.
+    expect((await call('GET', `/api/v1/remarketing-audiences/${expiring.json.id}`)).json.status).toBe('expired');
+    const left = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM remarketing_synced WHERE tenant_id = $1 AND person_id IS NULL', [t.tenant_id]);
+    expect(Number(left.rows[0].n)).toBe(0);
+  }, 120_000);
+
+  it('a deletion the platform refuses is kept, hidden, and finished by the job', async () => {
+    const a = await mk('8004');
+    expect((await sync(a.json.id)).status).toBe(200);
+    mock.failing.add('8004');
+    const del = await call('DELETE', `/api/v1/remarketing-audiences/${a.json.id}`);
+    expect(del.status).toBe(200);
+    expect(del.json).toMatchObject({ deleted: true, pending: true, error: expect.stringContaining('Invalid audience') });
+    expect((await call('GET', `/api/v1/remarketing-audiences/${a.json.id}`)).status).toBe(404);
+    expect((await call('GET', '/api/v1/remarketing-audiences?limit=1000')).json.audiences.some((x: any) => x.id === a.json.id)).toBe(false);
+    expect(to('8004', 'DELETE').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort()); // refused
+    mock.failing.delete('8004');
+    mock.seen.length = 0;
+    await job();
+    expect(to('8004', 'DELETE').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort());
+    expect((await server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [a.json.id])).rows).toEqual([]);
+  }, 120_000);
+
+  it('a manual sync of an expired audience is a 409 and it stays expired', async () => {
+    const a = await mk('8006');
+    await server.db.query("UPDATE remarketing_audiences SET status = 'expired' WHERE id = $1", [a.json.id]);
+    const r = await sync(a.json.id);
+    expect(r.status).toBe(409);
+    expect(r.json.error).toMatchObject({ code: 'conflict', message: expect.stringMatching(/expired/), audience: { status: 'expired' } });
+    expect(mock.seen.some((s) => s.path === '/v25.0/8006/users')).toBe(false);
+  });
+
+  it('one sync of an audience at a time: a second one (or a delete) meanwhile is a 409, additions go once', async () => {
+    const a = await mk('8005');
+    mock.hold.add('8005');
+    const first = sync(a.json.id);
+    while (!mock.held.has('8005')) await new Promise((r) => setTimeout(r, 20));
+    const second = await sync(a.json.id);
+    expect(second.status).toBe(409);
+    expect(second.json.error.message).toMatch(/sync in progress/);
+    expect((await call('DELETE', `/api/v1/remarketing-audiences/${a.json.id}`)).status).toBe(409);
+    mock.hold.delete('8005');
+    mock.held.get('8005')!();
+    expect((await first).json).toMatchObject({ ok: true, added: 3 });
+    expect(to('8005', 'POST').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort());
+  });
+
+  it('a Meta lookalike is created from its synced seed with the percentage and country; Google and TikTok refuse lookalikes', async () => {
+    const seed = await mk('8010');
+    const look = await call('POST', '/api/v1/remarketing-audiences', {
+      platform: 'meta', audience_type: 'lookalike', account_id: 'act_555', criteria: { lookalike_source_id: seed.json.id, lookalike_percentage: 2, lookalike_country: 'ro' },
+    });
+    expect(look.status).toBe(201);
+    const early = await sync(look.json.id);
+    expect(early.status).toBe(409);
+    expect(early.json.error.message).toMatch(new RegExp(`seed audience ${seed.json.id}`));
+    expect((await sync(seed.json.id)).status).toBe(200);
+    const done = await sync(look.json.id);
+    expect(done.json).toMatchObject({ ok: true, added: 0, audience: { status: 'active', external_audience_id: 'LAL8010' } });
+    const created = mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences');
+    expect(created).toHaveLength(1);
+    expect(created[0].body).toMatchObject({ subtype: 'LOOKALIKE', origin_audience_id: '8010', lookalike_spec: { ratio: 0.02, country: 'RO' } });
+    expect(mock.seen.some((r) => r.path.startsWith('/v25.0/LAL'))).toBe(false);
+    // Synced again: created once.
+    expect((await sync(look.json.id)).status).toBe(200);
+    expect(mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences')).toHaveLength(1);
+    for (const platform of ['google_ads', 'tiktok']) {
+      const r = await call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'lookalike', criteria: { lookalike_source_id: seed.json.id, lookalike_country: 'RO' } });
+      expect(r.status, platform).toBe(400);
+      expect(r.json.error.field).toBe('platform');
+      expect(r.json.error.message).toContain(platform);
+    }
+  });
+
+  it('refuses references that match nothing, naming the field', async () => {
+    const seg = await call('POST', '/api/v1/segments', { name: 'viewers', filters: { did: 'event_view', within_days: 7 } });
+    const cases: [Record<string, unknown>, string, RegExp?][] = [
+      [{ audience_type: 'custom_segment', criteria: { segment_id: 99999 } }, 'criteria.segment_id'],
+      [{ audience_type: 'custom_segment', criteria: { segment_id: seg.json.id, segment_version: 99 } }, 'criteria.segment_version'],
+      [{ audience_type: 'website_visitors', criteria: { source_events: ['page_veiw'] } }, 'criteria.source_events', /did you mean page_view\?/],
+      [{ audience_type: 'event_viewers', event_id: 'NOPE' }, 'event_id'],
+    ];
+    for (const [body, field, message] of cases) {
+      const r = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', ...body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.error.field).toBe(field);
+      if (message) expect(r.json.error.message).toMatch(message);
+    }
+    expect((await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'custom_segment', criteria: { segment_id: seg.json.id, segment_version: 1 } })).status).toBe(201);
+  });
+
+  it('consent withdrawn counts at once for the export and the next sync; a taken platform audience does not name another tenant\'s', async () => {
+    const a = await mk('8020');
+    expect((await sync(a.json.id)).json).toMatchObject({ ok: true, added: 3 });
+    await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'q2', marketing_consent: false }] });
+    const ex = (await call('GET', `/api/v1/remarketing-audiences/${a.json.id}/export`)).json.identifiers.map((r: any) => r.email_sha256);
+    expect(ex.sort()).toEqual(['q3', 'q4'].map(email).sort());
+    expect((await sync(a.json.id)).json).toMatchObject({ ok: true, removed: 1 });
+    expect(to('8020', 'DELETE')).toEqual([email('q2')]);
+    await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'q2', marketing_consent: true }] });
+
+    const other = await createTenant(base, 'remarketing-other');
+    const taken = await api(base, other, 'POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'ticket_buyers', external_audience_id: '8020' });
+    expect(taken.status).toBe(409);
+    expect(taken.json.error.message).not.toContain(String(a.json.id));
+  });
+
+  it('a segment\'s did filter ignores bot-flagged events', async () => {
+    const s = await call('POST', '/api/v1/segments', { name: 'carted', filters: { did: 'add_to_cart', within_days: 7 } });
+    expect(s.status).toBe(201);
+    const m = (await call('GET', `/api/v1/segments/${s.json.id}/members`)).json.members.map((x: { person_id: number }) => x.person_id);
+    expect(m).not.toContain(pid.q5);
+    expect(s.json.size_estimate).toBe(0);
+  });
+});
