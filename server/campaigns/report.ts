@@ -32,6 +32,21 @@ export interface Report {
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * The target ROAS the report judges by, from the rows of the organizer's budgets in the report's currency (one row
+ * per campaign, organizer_report): each budget's target_roas weighted by its total, a budget without one counting as
+ * 1×; null when none has a target (the report then judges by 1×). Pure.
+ */
+export function reportTargetRoas(rows: Record<string, unknown>[]): number | null {
+  const budgets = new Map(rows.map((r) => [Number(r.budget_id), { total: Number(r.total_budget), target: r.target_roas === null || r.target_roas === undefined ? null : Number(r.target_roas) }]));
+  const list = [...budgets.values()];
+  if (!list.some((b) => b.target !== null)) return null;
+  const total = list.reduce((s, b) => s + b.total, 0);
+  if (total <= 0) return list.find((b) => b.target !== null)!.target;
+  return round2(list.reduce((s, b) => s + b.total * (b.target ?? 1), 0) / total);
+}
 
 export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null): Report {
   // Sums in the currency's own minor units (KWD keeps its third decimal, JPY has none).
@@ -44,15 +59,18 @@ export function organizerReport(currency: string, budgetTotal: number, campaigns
   const claimed = campaigns.reduce((s, c) => s + c.platform_revenue, 0);
   const roas = ratio(revenue, invested);
   const recs: string[] = [];
+  // The optimiser's own threshold (rules.ts roas_above_target): above 2× the budgets' target ROAS.
   const target = targetRoas ?? 1;
-  if (roas !== null && sales >= 5 && roas >= 2 * target) recs.push(`Raise the budget by 20 %: ROAS is ${roas.toFixed(1)}×.`);
-  if (roas !== null && invested >= 50 && roas < target) recs.push(`Lower the budget or change the offer: ROAS is ${roas.toFixed(1)}×, below the ${target}× target.`);
+  if (roas !== null && sales >= 5 && roas > 2 * target) recs.push(`Raise the budget by 20 %: ROAS is ${roas.toFixed(1)}×, above twice the ${round2(target)}× target.`);
+  if (roas !== null && invested >= 50 && roas < target) recs.push(`Lower the budget or change the offer: ROAS is ${roas.toFixed(1)}×, below the ${round2(target)}× target.`);
   const withSpend = campaigns.filter((c) => c.spend >= 20);
   const best = withSpend.reduce<ReportCampaign | null>((a, c) => (a === null || c.revenue / c.spend > a.revenue / a.spend ? c : a), null);
   if (best && best.orders > 0) recs.push(`${best.name} sells best (ROAS ${(best.revenue / best.spend).toFixed(1)}×): it gets more of the budget.`);
   const claimedRoas = ratio(claimed, invested);
   if (claimedRoas !== null && roas !== null && claimedRoas > roas * 1.25) recs.push(`The platforms claim ROAS ${claimedRoas.toFixed(1)}×; our own tracking counts ${roas.toFixed(1)}×. Judge by ours.`);
-  if (budgetTotal > 0 && invested >= budgetTotal * 0.8) recs.push(`${Math.round((1 - invested / budgetTotal) * 100)} % of the budget is left: top it up to keep the campaigns running.`);
+  // Spend may pass the total by the documented tolerance: then nothing is left (never a negative share).
+  if (budgetTotal > 0 && invested >= budgetTotal) recs.push('The budget is used up: top it up to keep the campaigns running.');
+  else if (budgetTotal > 0 && invested >= budgetTotal * 0.8) recs.push(`${Math.max(0, Math.round((1 - invested / budgetTotal) * 100))} % of the budget is left: top it up to keep the campaigns running.`);
   return {
     currency, budget_total: budgetTotal, invested, remaining: minor(Math.max(0, budgetTotal - invested)), sales, tickets, revenue,
     roas_tracked: roas, roas_platform: claimedRoas,

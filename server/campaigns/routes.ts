@@ -15,7 +15,7 @@ import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { iso } from '../store/rows.js';
-import { organizerReport, trackedSeries, type ReportCampaign } from './report.js';
+import { organizerReport, reportTargetRoas, trackedSeries, type ReportCampaign } from './report.js';
 import { queueEntries } from './review.js';
 import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 import { CAMPAIGN_STATUSES } from './model.js';
@@ -261,7 +261,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       });
       const total = [...budgets.values()].reduce((s, b) => s + b.total, 0);
       const currency = chosen ?? 'EUR';
-      return { status: 200, body: { organizer_id: org.value, ...organizerReport(currency, total, campaigns, null), campaigns, currencies } };
+      return { status: 200, body: { organizer_id: org.value, ...organizerReport(currency, total, campaigns, reportTargetRoas(rows)), campaigns, currencies } };
     },
   });
 

@@ -292,7 +292,7 @@ SELECT campaign_id, count(*)::int AS orders, coalesce(sum(tickets), 0)::int AS t
 FROM campaign_credits WHERE tenant_id = $1 AND campaign_id = ANY($2::bigint[]) GROUP BY campaign_id;
 
 -- name: organizer_report
-SELECT b.id AS budget_id, b.currency, b.total_budget, b.spent_budget, b.status, c.id AS campaign_id, c.name, c.platform, c.campaign_type,
+SELECT b.id AS budget_id, b.currency, b.total_budget, b.spent_budget, b.status, b.target_roas, c.id AS campaign_id, c.name, c.platform, c.campaign_type,
   c.status AS campaign_status, c.status_reason, c.daily_budget, c.budget_spent, c.performance_metrics
 FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
 WHERE b.tenant_id = $1 AND b.organizer_id = $2 ORDER BY b.id, c.id;
