@@ -3,9 +3,12 @@
 //   { every: N }                    windows [k·N s, (k+1)·N s) since the Unix epoch, the same on every node
 //   { daily: 'HH:MM', tz: 'Europe/Bucharest' }   from HH:MM local time to the next day's HH:MM (IANA zone; in a
 //                                   DST gap the window starts at the shifted wall time, Intl's reading of it)
-// A window is claimed only near its start (claimGraceMs), like cron: a node that starts in the middle of an
-// hourly or weekly window waits for the next one instead of running at every boot. A claimed window that its
-// node did not finish is still finished by another node (lease expiry), and failed attempts retry within it.
+// A window is claimed only in its first half, at most MAX_CLAIM_GRACE_MS (claimGraceMs): a node that starts or
+// recovers soon after a window it missed still runs it, once across the nodes (the claim), instead of skipping it
+// until the next one (a server started at 06:26 skipped the day's 06:00 campaigns.rebalance: the split and the
+// low-budget notice waited a day); later in the window it waits for the next one instead of running at every boot.
+// A claimed window that its node did not finish is still finished by another node (lease expiry), and failed
+// attempts retry within it.
 
 export type Schedule = { every: number } | { daily: string; tz: string };
 
@@ -14,8 +17,13 @@ export interface Window {
   end: number;
 }
 
-/** Longest time after a window's start during which it is still claimed (shorter windows: the whole window). */
-export const MAX_CLAIM_GRACE_MS = 5 * 60_000;
+/**
+ * Longest time after a window's start during which it is still claimed: half the window, at least
+ * MIN_CLAIM_GRACE_MS (windows shorter than that: the whole window), at most MAX_CLAIM_GRACE_MS. Hourly: the first
+ * 30 minutes; daily: the first 6 hours.
+ */
+export const MIN_CLAIM_GRACE_MS = 5 * 60_000;
+export const MAX_CLAIM_GRACE_MS = 6 * 3_600_000;
 
 export class InvalidScheduleError extends Error {
   constructor(message: string) {
@@ -91,7 +99,8 @@ export function windowAt(s: Schedule, now: number): Window {
 
 /** How long after its start a window may still be claimed. */
 export function claimGraceMs(w: Window): number {
-  return Math.min(w.end - w.start, MAX_CLAIM_GRACE_MS);
+  const len = w.end - w.start;
+  return Math.min(len, Math.max(MIN_CLAIM_GRACE_MS, Math.min(len / 2, MAX_CLAIM_GRACE_MS)));
 }
 
 /** The window to claim now, or null when the current one is past its claim grace. */
