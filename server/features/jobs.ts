@@ -4,17 +4,19 @@
 // of catalog items changed since the last run, fs_catalog_seen). For each key
 // it deletes the key's rows and recounts them from tx_events in one statement per chunk of keys, so a run that
 // sees a key recomputes it exactly as features.full (every key) does: incremental = full.
-// Rows whose id is below the watermark but commit after the job read it (another node's slower commit) are
-// caught by the daily features.full; on one node the writer commits one group at a time.
+// The watermark is the ids' horizon (ingest/projector.ts), not the highest id visible: commits of several writer
+// lanes, or nodes, end in any order, so a lower id can commit after a higher one was read; the horizon waits for
+// the writer commits in flight, so every id up to it is committed or gone and none is skipped.
 import type { Logger } from 'pino';
 import type { Job, JobContext } from '../jobs/index.js';
+import { horizon } from '../ingest/projector.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Aggregates } from './aggregates.js';
 import { AFFINITY_WINDOW_DAYS, DAY_MS, refreshStart } from './model.js';
 
 const Q = queries('features.sql', [
-  'job_state', 'save_job_state', 'max_id', 'new_span', 'new_event_keys', 'new_person_keys', 'aging_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
+  'job_state', 'save_job_state', 'new_span', 'new_event_keys', 'new_person_keys', 'aging_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
   'delete_timings', 'insert_timings', 'delete_decisions', 'insert_decisions',
   'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
   'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
@@ -95,11 +97,13 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   const backfillMs = (deps.backfillDays + 2) * DAY_MS;
 
   /** What is new for `job` since its last run; `save` records it as seen once the work is done. */
-  const windowOf = async (job: string, now: number): Promise<{ w: Window; save: (refreshedTo?: number) => Promise<void> }> => {
+  const windowOf = async (job: string, now: number, signal: AbortSignal): Promise<{ w: Window; save: (refreshedTo?: number) => Promise<void> }> => {
     const s = (await db.query<{ last_id: string; last_run_at: Date | string | null }>(Q.job_state, [job])).rows[0];
     const lastRunAt = s?.last_run_at ? new Date(s.last_run_at).getTime() : null;
     const low = iso(lastRunAt === null ? 0 : lastRunAt - backfillMs);
-    const maxId = (await db.query<{ max_id: string }>(Q.max_id, [low])).rows[0].max_id;
+    // Every id up to it is final (ingest/projector.ts horizon); on shutdown it may return before: not saved then.
+    const maxId = String(Math.max(Number(s?.last_id ?? 0), await horizon(db, () => signal.aborted)));
+    signal.throwIfAborted();
     const w = { lastId: s?.last_id ?? '0', maxId, low, lastRunAt };
     return { w, save: async (to) => void (await db.query(Q.save_job_state, [job, maxId, iso(now), to === undefined ? null : iso(to)])) };
   };
@@ -213,7 +217,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const refreshJob = job('features.refresh', 300, async (ctx) => {
     const now = ctx.now();
-    const { w, save } = await windowOf('features.refresh', now);
+    const { w, save } = await windowOf('features.refresh', now, ctx.signal);
     const min = (await db.query<{ min_at: Date | string | null }>(Q.new_span, [w.lastId, w.maxId, w.low])).rows[0]?.min_at;
     const from = refreshStart(min ? new Date(min).getTime() : null, w.lastRunAt);
     const n = from === null ? 0 : await aggregates.refresh(from, now, ctx.signal);
@@ -222,7 +226,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   });
 
   const timingsJob = job('features.timings', 300, async (ctx) => {
-    const { w, save } = await windowOf('features.timings', ctx.now());
+    const { w, save } = await windowOf('features.timings', ctx.now(), ctx.signal);
     const n = (await timings(await newEvents(w), ctx.signal)) + (await decisions(await newPersons(w, ctx.now(), false), ctx.signal));
     await save();
     return n;
@@ -230,7 +234,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const personsJob = job('features.persons', 900, async (ctx) => {
     const now = ctx.now();
-    const { w, save } = await windowOf('features.persons', now);
+    const { w, save } = await windowOf('features.persons', now, ctx.signal);
     const changes = await catalogChanges();
     const n = await persons(await newPersons(w, now, true, await catalogPersons(changes, now)), now, ctx.signal);
     await saveCatalogSeen(changes);
@@ -239,7 +243,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   });
 
   const attendanceJob = job('features.attendance', 300, async (ctx) => {
-    const { w, save } = await windowOf('features.attendance', ctx.now());
+    const { w, save } = await windowOf('features.attendance', ctx.now(), ctx.signal);
     const n = await attendance(await newEvents(w), ctx.signal);
     await save();
     return n;

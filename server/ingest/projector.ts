@@ -38,8 +38,6 @@ export interface ProjectionStats {
 }
 
 export interface ProjectionRunner {
-  /** For every writer commit, before its insert: holds WRITE_LOCK shared until the commit ends (PostgreSQL). */
-  enterCommit(q: Queryable): Promise<void>;
   /**
    * Embedded store only (one session): the commit ran the projector itself; the cursor moves to the last id
    * drawn, in the same transaction (every lower id is committed or rolled back: nothing else runs meanwhile).
@@ -70,6 +68,15 @@ export interface ProjectionDeps {
   retryMs?: number;
   /** False while the writer knows the store is down: no retries then (the writer kicks once it is back). */
   storeUp?: () => boolean;
+}
+
+/**
+ * Every writer commit's first statement (PostgreSQL): WRITE_LOCK shared until the commit ends, so horizon() can
+ * wait for the commits that drew ids. Taken whether or not deferred projectors run: the feature jobs read the
+ * horizon too (features/jobs.ts).
+ */
+export async function enterWriterCommit(db: Pick<Db, 'kind'>, q: Queryable): Promise<void> {
+  if (db.kind === 'postgres') await q.query(Q.writer_share_lock);
 }
 
 /**
@@ -181,9 +188,6 @@ export function createProjectionRunner(deps: ProjectionDeps): ProjectionRunner {
   };
 
   return {
-    async enterCommit(q) {
-      if (db.kind === 'postgres') await q.query(Q.writer_share_lock);
-    },
     async advanceInCommit(q) {
       const { rows } = await q.query<{ position: string }>(Q.projector_advance_to_horizon, [name]);
       // Known once the commit is: set from the next pass or stats; the figure is informative only.

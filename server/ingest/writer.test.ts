@@ -24,8 +24,8 @@ function fakeStore() {
   const inserts: string[] = [];
   const freshKeys: string[] = [];
   const state = { up: true };
-  /** What the writer's transaction hands to events and hooks; a data error is any event named 'bad'. */
-  const txQ = { tx: true };
+  /** What the writer's transaction hands to events and hooks (its own statement: the writer lock); a data error is any event named 'bad'. */
+  const txQ = { tx: true, query: async () => ({ rows: [] }) };
   const down = () => Promise.reject(new StoreUnavailableError('database unreachable: test'));
   const db = {
     kind: 'postgres',

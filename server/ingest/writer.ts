@@ -12,7 +12,7 @@ import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../s
 import type { Spool, SpoolRecord } from '../store/spool.js';
 import { createHookRunner, type HookStats, type WriterHooks } from './hooks.js';
 import { createAckLedger } from './ledger.js';
-import { createProjectionRunner, type ProjectionRunner, type ProjectionStats } from './projector.js';
+import { createProjectionRunner, enterWriterCommit, type ProjectionRunner, type ProjectionStats } from './projector.js';
 
 export interface Batch {
   events: EventRow[];
@@ -126,8 +126,9 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       : Promise.resolve();
 
   const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
-    // Before any id is drawn: deferred projectors wait for this commit before reading past its ids.
-    if (deferred.length > 0) await deferred[0].enterCommit(q);
+    // Before any id is drawn: readers that follow tx_events by id (deferred projectors, the feature jobs) wait
+    // for this commit before reading past its ids (projector.ts horizon).
+    await enterWriterCommit(db, q);
     await hooks.enrich(q, rows);
     const fresh = await events.insert(q, rows);
     await events.insertRejected(q, rejected);

@@ -16,10 +16,6 @@ SELECT last_id::text AS last_id, last_run_at, refreshed_to FROM fs_job_state WHE
 INSERT INTO fs_job_state (job, last_id, last_run_at, refreshed_to) VALUES ($1, $2, $3, $4)
 ON CONFLICT (job) DO UPDATE SET last_id = EXCLUDED.last_id, last_run_at = EXCLUDED.last_run_at, refreshed_to = EXCLUDED.refreshed_to;
 
--- name: max_id
--- The newest row id now visible; rows of the backfill window only ($1), so chunks older than it are not read.
-SELECT coalesce(max(id), 0)::text AS max_id FROM tx_events WHERE occurred_at >= $1;
-
 -- name: new_span
 -- The earliest occurred_at among rows stored since the last run (ids in ($1, $2]), $3 the oldest occurred_at
 -- such a row can have (the last run minus the backfill window).
