@@ -10,9 +10,15 @@ export interface CampaignsConfig {
    * campaign: a budget in another currency is refused there. Unset: the budget's currency is trusted to be the
    * account's (README "Campaigns" → "Currency").
    */
-  meta: { adAccountId: string | null; token: string | null; currency: string | null };
+  /**
+   * `pixelId` (META_PIXEL_ID, TIKTOK_PIXEL_ID): the ad account's pixel the ad sets / ad groups optimise purchases on
+   * when the tenant has no Meta / TikTok tracking code (the tenant's code comes first). TikTok `locationIds`
+   * (TIKTOK_LOCATION_IDS, comma-separated): the locations its ad groups target (TikTok requires location_ids; its
+   * ids come from its /tool/region/ endpoint and cannot be derived from a city name here).
+   */
+  meta: { adAccountId: string | null; token: string | null; currency: string | null; pixelId: string | null };
   google: { customerId: string | null; token: string | null; developerToken: string | null; currency: string | null };
-  tiktok: { advertiserId: string | null; token: string | null; currency: string | null };
+  tiktok: { advertiserId: string | null; token: string | null; currency: string | null; pixelId: string | null; locationIds: string[] };
   /** CAMPAIGNS_WEBHOOK_URL: where notices (budget below 20 %) are POSTed as JSON; unset = logged only. */
   webhookUrl: string | null;
   /**
@@ -73,6 +79,14 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     }
     return n;
   };
+  const matching = (name: string, re: RegExp, what: string): string | null => {
+    const raw = env[name];
+    if (!raw) return null;
+    if (re.test(raw)) return raw;
+    problems.push(`${name} must be ${what}`);
+    return null;
+  };
+  const locations = matching('TIKTOK_LOCATION_IDS', /^\d{1,12}(,\d{1,12}){0,99}$/, 'comma-separated TikTok location ids (digits, from its /tool/region/)');
   const minDaily: CampaignsConfig['minDaily'] = {};
   for (const [p, name] of [['meta', 'META_MIN_DAILY_BUDGET'], ['google_ads', 'GOOGLE_ADS_MIN_DAILY_BUDGET'], ['tiktok', 'TIKTOK_MIN_DAILY_BUDGET']] as const) {
     const v = amount(name);
@@ -85,9 +99,12 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
       googleAds: url('GOOGLE_ADS_URL', 'https://googleads.googleapis.com'),
       tiktok: url('TIKTOK_API_URL', 'https://business-api.tiktok.com'),
     },
-    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN'), currency: currency('META_AD_ACCOUNT_CURRENCY') },
+    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN'), currency: currency('META_AD_ACCOUNT_CURRENCY'), pixelId: matching('META_PIXEL_ID', /^\d{5,20}$/, 'a Meta pixel (dataset) id: digits') },
     google: { customerId: id('GOOGLE_ADS_CUSTOMER_ID'), token: secret('GOOGLE_ADS_TOKEN'), developerToken: secret('GOOGLE_ADS_DEVELOPER_TOKEN'), currency: currency('GOOGLE_ADS_CURRENCY') },
-    tiktok: { advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN'), currency: currency('TIKTOK_ADVERTISER_CURRENCY') },
+    tiktok: {
+      advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN'), currency: currency('TIKTOK_ADVERTISER_CURRENCY'),
+      pixelId: matching('TIKTOK_PIXEL_ID', /^[A-Z0-9]{20}$/, 'a TikTok pixel code (20 of A-Z 0-9)'), locationIds: locations ? locations.split(',') : [],
+    },
     webhookUrl: env.CAMPAIGNS_WEBHOOK_URL ? url('CAMPAIGNS_WEBHOOK_URL', '') || null : null,
   };
 }

@@ -23,7 +23,7 @@ describe('currency minor units', () => {
   it('refuses to publish or change a budget in another currency than the ad account\'s', async () => {
     const cfg = campaignsConfig({ META_GRAPH_URL: 'http://127.0.0.1:9', META_AD_ACCOUNT_ID: '1', META_ADS_TOKEN: 't', META_AD_ACCOUNT_CURRENCY: 'EUR' }, []);
     const meta = createMetaAdapter(cfg);
-    const r = await meta.publish({ name: 'x [k]', key: 'k', campaignType: 'prospecting', dailyBudget: 1190, currency: 'JPY', targeting: {} as never, creative: {} as never }, { existing: { campaignId: null, adsetId: null }, save: async () => undefined });
+    const r = await meta.publish({ name: 'x [k]', key: 'k', campaignType: 'prospecting', dailyBudget: 1190, currency: 'JPY', targeting: {} as never, creative: {} as never, pixelId: null }, { existing: { campaignId: null, adsetId: null }, save: async () => undefined });
     expect(r).toMatchObject({ ok: false, retriable: false, step: 'campaign' });
     expect((r as { error: string }).error).toMatch(/Meta ad account is in EUR .*budget is in JPY/);
     expect(await meta.setDailyBudget({ campaignId: '5', adsetId: null }, 1000, 'JPY')).toMatchObject({ ok: false, retriable: false });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { pickFound } from './adapters/adapter.js';
 import { gaqlLike } from './adapters/google.js';
-import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
+import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 
 const T = Date.UTC(2026, 2, 2, 12);
 const at = (ms: number) => new Date(ms).toISOString();
@@ -70,5 +70,17 @@ describe('names and lookups', () => {
 
   it('GAQL LIKE pattern escapes the brackets and underscores of the key', () => {
     expect(gaqlLike('txc-3-google_ads-prospecting')).toBe('%[[]txc-3-google[_]ads-prospecting[]]%');
+  });
+});
+
+describe('pixelOf', () => {
+  it('takes the marketplace\'s pixel of the platform first, then the event\'s, then the organizer\'s; none for Google', () => {
+    const code = (provider: string, owner: 'marketplace' | 'organizer' | 'event', pixel_id: unknown) => ({ provider, owner, settings: { pixel_id } });
+    const codes = [code('meta', 'organizer', '111'), code('meta', 'event', '333'), code('tiktok', 'organizer', 'T1'), code('meta', 'marketplace', '222'), code('ga4', 'marketplace', 'G-1')];
+    expect(pixelOf(codes, 'meta')).toBe('222');
+    expect(pixelOf(codes.filter((c) => c.owner !== 'marketplace'), 'meta')).toBe('333');
+    expect(pixelOf(codes, 'tiktok')).toBe('T1');
+    expect(pixelOf(codes, 'google_ads')).toBeNull();
+    expect(pixelOf([code('meta', 'marketplace', ''), code('meta', 'organizer', null)], 'meta')).toBeNull();
   });
 });

@@ -28,6 +28,26 @@ export function platformName(name: string, key: string): string {
   return `${name.slice(0, NAME_MAX - tail.length)}${tail}`;
 }
 
+/** A tracking code as the campaigns read it (server/tracking resolveCodes: enabled codes of the tenant). */
+export interface PixelCode {
+  provider: string;
+  owner: 'marketplace' | 'organizer' | 'event';
+  settings: Record<string, unknown>;
+}
+
+/**
+ * The pixel a campaign on `platform` optimises purchases on: the tenant's Meta or TikTok tracking code's
+ * `settings.pixel_id`, the marketplace's own first (the suites run in the marketplace's ad accounts), else the
+ * event's, else the organizer's; null when the tenant has none (the adapter then uses its configured pixel). Pure.
+ */
+export function pixelOf(codes: PixelCode[], platform: Platform): string | null {
+  const provider = platform === 'meta' ? 'meta' : platform === 'tiktok' ? 'tiktok' : null;
+  if (!provider) return null;
+  const rank = { marketplace: 0, event: 1, organizer: 2 } as const;
+  const found = codes.filter((c) => c.provider === provider && typeof c.settings.pixel_id === 'string' && c.settings.pixel_id !== '').sort((a, b) => rank[a.owner] - rank[b.owner])[0];
+  return found ? String(found.settings.pixel_id) : null;
+}
+
 export type PublishMove =
   /** pending review: take it and publish. */
   | 'start'

@@ -7,7 +7,8 @@ import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
 import { dailyBudgetCap } from './allocate.js';
 import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
-import { campaignKey, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
+import { resolveCodes } from '../tracking/store.js';
+import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { approvalRefusal, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
 import type { Action, Decision } from './rules.js';
@@ -187,10 +188,11 @@ export function createService(deps: ServiceDeps) {
     const key = campaignKey(row);
     let r: PublishOutcome;
     try {
+      const pixelId = row.platform === 'google_ads' ? null : pixelOf(await resolveCodes(db, tenant, { organizerId: row.organizer_id, eventId: row.event_id }), row.platform);
       r = await adapters[row.platform].publish(
         {
           name: platformName(row.name, key), key, campaignType: row.campaign_type, dailyBudget: row.daily_budget, currency: b.currency,
-          targeting: row.targeting as unknown as Targeting, creative: row.creative as unknown as Creative,
+          targeting: row.targeting as unknown as Targeting, creative: row.creative as unknown as Creative, pixelId,
         },
         {
           existing: { campaignId: row.external_campaign_id, adsetId: row.external_adset_id },

@@ -9,6 +9,10 @@
 // with a name filter and GET {campaign}/adsets, TikTok campaign/get and adgroup/get, Google googleAds:search on
 // campaign / campaign_budget names), ad sets / ad groups / budgets are kept (adsets) and activations counted, and
 // a test can cut a call after the platform carried it out (cut: the connection dropped, or never answered).
+// Refused as the platforms refuse them: a daily budget of zero or below `minDaily` (the test's stand-in for an
+// account's minimum), a Meta ad set optimising OFFSITE_CONVERSIONS without promoted_object {pixel_id,
+// custom_event_type}, a TikTok ad group without location_ids, schedule_start_time, pacing, or a pixel_id without
+// optimization_event.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binomial, hash32, poisson, prng } from '../../server/campaigns/rng.js';
@@ -92,7 +96,13 @@ export interface MockPlatforms {
 const HOUR = 3_600_000;
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
-export async function startMockPlatforms(opts: { seed: number; startMs: number; rates: (name: string, platform: MockCampaign['platform']) => TrueRates }): Promise<MockPlatforms> {
+export async function startMockPlatforms(opts: {
+  seed: number;
+  startMs: number;
+  rates: (name: string, platform: MockCampaign['platform']) => TrueRates;
+  /** The smallest daily budget each platform takes (in units of the account's currency); any positive one by default. */
+  minDaily?: Partial<Record<MockCampaign['platform'], number>>;
+}): Promise<MockPlatforms> {
   const campaigns = new Map<string, MockCampaign>();
   const budgets = new Map<string, string>(); // google budget resource → campaign id
   const adsets = new Map<string, MockAdset>();
@@ -170,6 +180,14 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
 
   const claimed = (c: MockCampaign) => ({ conv: Math.round(c.purchases * c.rates.claimFactor), value: round2(c.revenue * c.rates.claimFactor) });
 
+  /** Why a daily budget is refused, or null. */
+  const budgetProblem = (platform: MockCampaign['platform'], amount: number): string | null => {
+    if (!(amount > 0)) return `daily budget ${amount} must be positive`;
+    const min = opts.minDaily?.[platform];
+    return min !== undefined && amount < min ? `daily budget ${amount} is below the minimum ${min}` : null;
+  };
+  const metaBad = (message: string) => ({ status: 400, body: { error: { message, type: 'OAuthException', code: 100 } } });
+
   function route(method: string, url: URL, body: any): { status: number; body: unknown } {
     const p = url.pathname;
     // --- Meta Marketing API ---
@@ -178,6 +196,8 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
       if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
       if (m[2] === 'campaigns' && method === 'POST') {
         if (!Array.isArray(body?.special_ad_categories)) return { status: 400, body: { error: { message: 'special_ad_categories is required', code: 100 } } };
+        const bp = budgetProblem('meta', Number(body.daily_budget) / 100);
+        if (bp) return metaBad(`Invalid parameter: ${bp}`);
         return { status: 200, body: { id: add('meta', String(body.name), Number(body.daily_budget) / 100).id } };
       }
       if (m[2] === 'campaigns' && method === 'GET') {
@@ -187,6 +207,9 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
       }
       if (m[2] === 'adsets' && method === 'POST') {
         const cid = String(body?.campaign_id);
+        if (body?.optimization_goal === 'OFFSITE_CONVERSIONS' && !(body?.promoted_object?.pixel_id && body?.promoted_object?.custom_event_type)) {
+          return metaBad('Invalid parameter: promoted_object with pixel_id and custom_event_type is required for optimization_goal OFFSITE_CONVERSIONS');
+        }
         return campaigns.get(cid)?.platform === 'meta' ? { status: 200, body: { id: addAdset('meta', 'as', cid, String(body.name)).id } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
       }
       if (m[2] === 'insights' && method === 'GET') {
@@ -209,6 +232,10 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
     if (m && method === 'POST') {
       const c = campaigns.get(m[1]);
       if (!c || c.platform !== 'meta') return { status: 400, body: { error: { message: 'Unsupported post request', code: 100 } } };
+      if (body.daily_budget !== undefined) {
+        const bp = budgetProblem('meta', Number(body.daily_budget) / 100);
+        if (bp) return metaBad(`Invalid parameter: ${bp}`);
+      }
       if (body.status !== undefined) setActive(c, body.status === 'ACTIVE');
       if (body.daily_budget !== undefined) c.daily = Number(body.daily_budget) / 100;
       return { status: 200, body: { success: true } };
@@ -218,6 +245,9 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
     if (m && method === 'POST') {
       const op = body?.operations?.[0];
       if (m[2] === 'campaignBudgets') {
+        const amount = Number(op?.create?.amountMicros ?? op?.update?.amountMicros) / 1e6;
+        const bp = budgetProblem('google_ads', amount);
+        if (bp) return { status: 400, body: { error: { code: 400, message: `amount_micros: ${bp}`, status: 'INVALID_ARGUMENT' } } };
         if (op?.create) {
           const rn = `customers/${m[1]}/campaignBudgets/${++nextId}`;
           budgets.set(rn, '');
@@ -275,6 +305,15 @@ export async function startMockPlatforms(opts: { seed: number; startMs: number; 
       // what they were before the publish made lookups.
       const ok = (data: unknown, read = false) => ({ status: 200, body: { code: 0, message: 'OK', request_id: read ? `r${++reads}` : String(++nextId), data } });
       const bad = (msg: string) => ({ status: 200, body: { code: 40002, message: msg, request_id: String(++nextId), data: {} } });
+      if (m[1] === 'campaign/create' || m[1] === 'campaign/update') {
+        const bp = body?.budget === undefined ? null : budgetProblem('tiktok', Number(body.budget));
+        if (bp) return bad(`budget: ${bp}`);
+      }
+      if (m[1] === 'adgroup/create') {
+        const missing = ['location_ids', 'schedule_start_time', 'pacing'].find((f) => (f === 'location_ids' ? !(Array.isArray(body?.location_ids) && body.location_ids.length) : !body?.[f]));
+        if (missing) return bad(`${missing} is required`);
+        if (body.pixel_id && !body.optimization_event) return bad('optimization_event is required with pixel_id');
+      }
       if (m[1] === 'campaign/create') return body?.advertiser_id ? ok({ campaign_id: add('tiktok', String(body.campaign_name), Number(body.budget)).id }) : bad('advertiser_id');
       if (m[1] === 'adgroup/create') return campaigns.get(String(body?.campaign_id))?.platform === 'tiktok' ? ok({ adgroup_id: addAdset('tiktok', 'ag', String(body.campaign_id), String(body.adgroup_name)).id }) : bad('campaign_id');
       if (m[1] === 'campaign/get' || m[1] === 'adgroup/get') {

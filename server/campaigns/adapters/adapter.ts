@@ -25,6 +25,11 @@ export interface PublishInput {
   currency: string;
   targeting: Targeting;
   creative: Creative;
+  /**
+   * The tenant's pixel on this platform (its tracking code: the marketplace's, else the event's or organizer's), or
+   * null: the adapter falls back to the ad account's configured pixel. Meta and TikTok optimise purchases on it.
+   */
+  pixelId: string | null;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string; retriable: boolean };

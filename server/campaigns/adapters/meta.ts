@@ -1,6 +1,7 @@
 // Meta Marketing API (Graph v25.0): a campaign with its own daily budget (Advantage campaign budget, minor
 // units), objective OUTCOME_SALES, special_ad_categories [] (required on every campaign); one ad set carrying
-// the targeting; before creating either, GET /act_{id}/campaigns filtered on the name containing `[key]` (and
+// the targeting and optimising purchases on the pixel (promoted_object {pixel_id, custom_event_type: PURCHASE},
+// required with optimization_goal OFFSITE_CONVERSIONS); before creating either, GET /act_{id}/campaigns filtered on the name containing `[key]` (and
 // GET /{campaign-id}/adsets) finds one an interrupted attempt created; status changes and budget edits with
 // POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
 import type { CampaignsConfig } from '../config.js';
@@ -43,6 +44,10 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       if (!ready) return atStep(notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN'), 'campaign');
       const wrong = currencyRefusal('Meta', 'META_AD_ACCOUNT_CURRENCY', cfg.meta.currency, c.currency);
       if (wrong) return atStep(wrong, 'campaign');
+      // An ad set optimising OFFSITE_CONVERSIONS needs promoted_object {pixel_id, custom_event_type}: refused before
+      // anything is created when there is no pixel.
+      const pixel = c.pixelId ?? cfg.meta.pixelId;
+      if (!pixel) return atStep({ retriable: false, error: 'no Meta pixel: the ad set optimises purchases on one (promoted_object.pixel_id); add the tenant\'s Meta tracking code (settings.pixel_id) or set META_PIXEL_ID' }, 'campaign');
       // 1. The campaign: the stored id, else one found by its key, else a new one (PAUSED).
       const found = await lookup(`act_${acct}/campaigns`, { fields: 'id,name,status', filtering: JSON.stringify([{ field: 'name', operator: 'CONTAIN', value: `[${c.key}]` }]) });
       if (!found.ok) return atStep(found, 'campaign');
@@ -72,7 +77,7 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       if (!adsetId) {
         const adset = await post(`act_${acct}/adsets`, {
           name: `${c.name} — ad set`, campaign_id: campaignId, optimization_goal: 'OFFSITE_CONVERSIONS', billing_event: 'IMPRESSIONS',
-          targeting: metaTargeting(c.targeting), status: 'PAUSED',
+          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting), status: 'PAUSED',
         });
         if (!adset.ok) return atStep(adset, 'adset');
         adsetId = String(adset.value?.id ?? '');

@@ -1,5 +1,6 @@
 // TikTok Business API v1.3: campaign/create (WEB_CONVERSIONS, daily budget mode, created disabled) and one ad
-// group with the targeting, each first looked up (campaign/get filtered by campaign_name `[key]`, adgroup/get by
+// group with the targeting (location_ids from TIKTOK_LOCATION_IDS, purchases — optimization_event SHOPPING — on
+// the pixel, promotion_type WEBSITE, smooth pacing, scheduled from now), each first looked up (campaign/get filtered by campaign_name `[key]`, adgroup/get by
 // campaign_ids) so an interrupted attempt's objects are reused, then campaign/status/update ENABLE; budget edits with campaign/update; lifetime
 // figures per campaign with report/integrated/get (BASIC, AUCTION_CAMPAIGN). Every answer is HTTP 200 with
 // {code, message, data}: code 0 is success, 40100 (rate limit) and 5xxxx are retried, the rest are refusals.
@@ -9,6 +10,9 @@ import { decimalsOf, floorTo, type Stats } from '../model.js';
 /** TikTok's budget: a number in the advertiser's currency, in that currency's decimals (whole yen). */
 const units = (x: number, currency: string) => floorTo(x, decimalsOf(currency));
 import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishOutcome } from './adapter.js';
+
+/** TikTok's schedule times: "YYYY-MM-DD HH:MM:SS" in UTC. Pure. */
+export const tiktokTime = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 function unwrap(r: Outcome<any>): Outcome<any> {
   if (!r.ok) return r;
@@ -38,6 +42,11 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
       if (!ready) return atStep(missing(), 'campaign');
       const wrong = currencyRefusal('TikTok', 'TIKTOK_ADVERTISER_CURRENCY', cfg.tiktok.currency, c.currency);
       if (wrong) return atStep(wrong, 'campaign');
+      // The ad group needs location_ids, and optimises purchases (optimization_event) on a pixel: refused before
+      // anything is created when either is missing.
+      const pixel = c.pixelId ?? cfg.tiktok.pixelId;
+      if (!pixel) return atStep({ retriable: false, error: 'no TikTok pixel: the ad group optimises purchases on one (pixel_id); add the tenant\'s TikTok tracking code (settings.pixel_id) or set TIKTOK_PIXEL_ID' }, 'campaign');
+      if (cfg.tiktok.locationIds.length === 0) return atStep({ retriable: false, error: 'no TikTok locations: an ad group requires location_ids; set TIKTOK_LOCATION_IDS (ids from TikTok\'s /tool/region/)' }, 'campaign');
       // 1. The campaign: the stored id, else one found by its key (campaign_name filters by fuzzy match: the key
       // is checked here), else a new one (disabled).
       const found = await lookup('campaign/get', { campaign_name: `[${c.key}]` }, (x) => ({ id: String(x.campaign_id ?? ''), name: String(x.campaign_name ?? ''), active: x.operation_status === 'ENABLE' }));
@@ -66,7 +75,9 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
         const t = c.targeting;
         const group = await post('adgroup/create', {
           campaign_id: campaignId, adgroup_name: `${c.name} — ad group`.slice(0, 512), placement_type: 'PLACEMENT_TYPE_AUTOMATIC',
-          optimization_goal: 'CONVERT', billing_event: 'OCPM', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW',
+          promotion_type: 'WEBSITE', optimization_goal: 'CONVERT', optimization_event: 'SHOPPING', pixel_id: pixel, billing_event: 'OCPM', bid_type: 'BID_TYPE_NO_BID',
+          pacing: 'PACING_MODE_SMOOTH', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW', schedule_start_time: tiktokTime(Date.now()),
+          location_ids: cfg.tiktok.locationIds,
           audience_ids: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => a.external_id),
           excluded_audience_ids: t.excluded_audiences.filter((a) => a.external_id).map((a) => a.external_id),
         });

@@ -1,0 +1,80 @@
+// What the ad platforms require of a publish (issue 16 item 3; the stand-in refuses what they refuse): a Meta ad set
+// optimising OFFSITE_CONVERSIONS carries promoted_object {pixel_id, custom_event_type: PURCHASE} with the tenant's
+// Meta pixel (its tracking code, the marketplace's first); a TikTok ad group carries location_ids, a pixel with its
+// optimization_event, a start time and pacing; a campaign without a pixel fails before anything is created; a daily
+// budget below a configured platform minimum is refused (409 at approval, 400 by hand).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+
+describe('publishing what the platforms require', { timeout: 180_000 }, () => {
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let mock: MockPlatforms;
+  let t: Tenant;
+  const api = (method: string, p: string, body?: unknown) => request(method, `${server.url}${p}`, body, { authorization: `Bearer ${t.secret_key}` });
+  const DAY = 86_400_000;
+
+  async function suite(organizer: string, total: number): Promise<{ budget: number; campaigns: any[] }> {
+    const b = await api('POST', '/api/v1/campaigns/budgets', { organizer_id: organizer, total_budget: total, allocation_strategy: 'equal_split', ends_at: new Date(Date.now() + 7 * DAY).toISOString() });
+    expect(b.status, b.text).toBe(201);
+    const s = await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/suite`, {});
+    expect((await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/submit`)).status).toBe(200);
+    return { budget: b.json.id, campaigns: s.json.campaigns };
+  }
+  const pixelCode = (organizer: string | null, provider: string, pixel: string) =>
+    server.db.query('INSERT INTO tracking_codes (tenant_id, organizer_id, provider, settings) VALUES ($1, $2, $3, $4)', [t.tenant_id, organizer, provider, JSON.stringify({ pixel_id: pixel })]);
+
+  beforeAll(async () => {
+    mock = await startMockPlatforms({ seed: 4, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }), minDaily: { tiktok: 20 } });
+    server = await bootServer({
+      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
+      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
+      TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549', TIKTOK_MIN_DAILY_BUDGET: '20',
+    });
+    t = await createTenant(server.url, 'platform-rules');
+  });
+  afterAll(async () => {
+    await server?.close();
+    await mock?.close();
+  });
+
+  it('gives the Meta ad set the tenant\'s pixel as promoted_object, and fails a Meta campaign without one before creating anything', async () => {
+    const { budget, campaigns } = await suite('O1', 1400);
+    const meta = campaigns.filter((c) => c.platform === 'meta');
+    const before = mock.calls.length;
+    const none = await api('POST', `/api/v1/campaigns/${meta[0].id}/approve`);
+    expect(none.json.campaign, none.text).toMatchObject({ status: 'failed', external_campaign_id: null });
+    expect(none.json.campaign.last_error).toMatch(/no Meta pixel/);
+    expect(mock.calls.slice(before).filter((c) => c.path.startsWith('/v25.0/'))).toEqual([]);
+    // The marketplace's code wins over the organizer's (the suites run in the marketplace's ad account).
+    await pixelCode('O1', 'meta', '111111111111111');
+    await pixelCode(null, 'meta', '222222222222222');
+    await api('POST', `/api/v1/campaigns/budgets/${budget}/submit`);
+    for (const c of meta) {
+      const r = await api('POST', `/api/v1/campaigns/${c.id}/approve`);
+      expect(r.json.campaign?.status, r.text).toBe('active');
+    }
+    const adsets = mock.calls.filter((c) => c.method === 'POST' && /\/act_1001\/adsets$/.test(c.path));
+    expect(adsets).toHaveLength(meta.length);
+    for (const a of adsets) expect(a.body).toMatchObject({ optimization_goal: 'OFFSITE_CONVERSIONS', promoted_object: { pixel_id: '222222222222222', custom_event_type: 'PURCHASE' } });
+  });
+
+  it('gives the TikTok ad group its locations, pixel and purchase event, within the platform minimum', async () => {
+    const { campaigns } = await suite('O2', 1400);
+    const tk = campaigns.filter((c) => c.platform === 'tiktok');
+    // 1400 over 7 days is 200 a day; 12 campaigns: 16.66 each, below TikTok's configured minimum of 20.
+    const low = await api('POST', `/api/v1/campaigns/${tk[0].id}/approve`);
+    expect({ status: low.status, code: low.json.error?.code }, low.text).toEqual({ status: 409, code: 'conflict' });
+    expect(low.json.error.message).toMatch(/below the tiktok minimum daily budget of 20 EUR/);
+    const big = await suite('O3', 2800);
+    const c = big.campaigns.find((x) => x.platform === 'tiktok');
+    const r = await api('POST', `/api/v1/campaigns/${c.id}/approve`);
+    expect(r.json.campaign?.status, r.text).toBe('active');
+    const group = mock.calls.filter((x) => x.path === '/open_api/v1.3/adgroup/create/').at(-1)!;
+    expect(group.body).toMatchObject({ location_ids: ['798549'], pixel_id: 'CABC123DEF456GHI789J', optimization_event: 'SHOPPING', promotion_type: 'WEBSITE', pacing: 'PACING_MODE_SMOOTH' });
+    expect(group.body.schedule_start_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    const hand = await api('PUT', `/api/v1/campaigns/${c.id}/daily-budget`, { daily_budget: 5 });
+    expect({ status: hand.status, field: hand.json.error?.field }, hand.text).toEqual({ status: 400, field: 'daily_budget' });
+    expect(hand.json.error.message).toMatch(/below the tiktok minimum daily budget of 20/);
+  });
+});
