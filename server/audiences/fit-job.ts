@@ -35,7 +35,7 @@ export async function fitTenant(store: AudienceStore, tenantId: number, now: Dat
   for (const eventId of events) {
     signal?.throwIfAborted();
     const h = await store.eventHypothesis(tenantId, eventId, '');
-    if (!h) continue;
+    if (!h || h === 'no_category') continue;
     const rows = await store.fitRows(tenantId, h.hypothesis, eventId, now, slots);
     const into = isHeldOut(eventId) ? test : train;
     used[into === test ? 'test' : 'train']++;

@@ -15,7 +15,10 @@ export interface AudienceRouteDeps {
   service: AudienceService;
 }
 
-const reply = <T>(o: Outcome<T>, status = 200): Reply => (o.ok ? { status, body: o.value } : fail(o.code, o.message));
+const reply = <T>(o: Outcome<T>, status = 200): Reply => {
+  if (o.ok) return { status, body: o.value };
+  return o.code === 'invalid_field' ? fail(o.code, o.message, { field: o.field, in: 'body' }) : fail(o.code, o.message);
+};
 // Persons of every organizer: a key limited to some organizers is refused (router 'whole_tenant').
 const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 

@@ -26,6 +26,14 @@ describe('seed_v1 propensity (seed 001 Faza 6)', () => {
     expect(propensity(seed, worst)).toBeGreaterThan(0.1);
   });
 
+  it('matches city and genres case-insensitively ("cluj" is "Cluj", " ROCK " is "rock")', () => {
+    const p = { ...blank, city: 'Cluj', genreAffinity: { Rock: 80 } };
+    const x = features(p, { ...H, artist_ids: [], city: ' cluj ', genres: [' ROCK '] }, NOW);
+    expect(x[2]).toBe(1);
+    expect(x[0]).toBeCloseTo(0.8, 12);
+    expect(features(p, { ...H, artist_ids: [], city: 'Iasi', genres: ['jazz'] }, NOW).slice(0, 3)).toEqual([0, 0, 0]);
+  });
+
   it('price fit is 1 without a price, uses from alone when to is absent', () => {
     expect(targetPrice({ price_from: 0, price_to: 100 })).toBeNull();
     expect(targetPrice({ price_from: 40, price_to: 0 })).toBe(40);

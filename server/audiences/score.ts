@@ -52,6 +52,14 @@ export interface Hypothesis {
 }
 
 const DAY_MS = 86_400_000;
+
+/** A city or genre as matched: trimmed and lower-cased ("cluj" is "Cluj"), the same in SQL (lower(btrim(…))). */
+export const normName = (s: string): string => s.trim().toLowerCase();
+const normKeys = (scores: Record<string, number>): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(scores)) out[normName(k)] = v;
+  return out;
+};
 /** The seed's default average order value for a person without orders. */
 export const DEFAULT_AOV = 50;
 
@@ -74,9 +82,9 @@ export function targetPrice(h: Pick<Hypothesis, 'price_from' | 'price_to'>): num
 
 /** The seven terms for one person and one event. Pure. */
 export function features(p: PersonFacts, h: Hypothesis, now: number): FeatureVector {
-  const genre = h.genres.length ? meanAffinity(p.genreAffinity, h.genres) : 0;
+  const genre = h.genres.length ? meanAffinity(normKeys(p.genreAffinity), h.genres.map(normName)) : 0;
   const artist = h.artist_ids.length ? meanAffinity(p.artistAffinity, h.artist_ids) : 0;
-  const city = h.city !== '' && p.city === h.city ? 1 : 0;
+  const city = normName(h.city) !== '' && p.city !== null && normName(p.city) === normName(h.city) ? 1 : 0;
   const target = targetPrice(h);
   const price = target === null ? 1 : 1 - Math.min(Math.abs((p.avgOrderValue ?? DEFAULT_AOV) - target) / 100, 1);
   // Carbon's diffInDays: whole days, absolute.

@@ -4,13 +4,15 @@
 import type { Obj } from '../store/rows.js';
 import type { EstimateBody, EstimateRequest, ModelName, Target } from './schemas.js';
 import {
-  BUCKETS, contributions, FEATURES, expectedValuePrice, features, propensity, round, type Hypothesis, type Model,
+  BUCKETS, contributions, FEATURES, expectedValuePrice, features, normName, propensity, round, type Hypothesis, type Model,
 } from './score.js';
 import { ERASURE_MARGIN_MS, type SnapshotCache } from './snapshot-cache.js';
 import { scoreColumns } from './snapshot.js';
 import type { AudienceStore, EstimateRow, FittedModel, ResolvedTarget } from './store.js';
 
-export type Outcome<T> = { ok: true; value: T } | { ok: false; code: 'not_found' | 'conflict'; message: string };
+export type Outcome<T> = { ok: true; value: T } | { ok: false; code: 'not_found' | 'conflict'; message: string } | { ok: false; code: 'invalid_field'; field: string; message: string };
+
+const invalid = (field: string, message: string): Outcome<never> => ({ ok: false, code: 'invalid_field', field, message });
 
 const notFoundEvent = (id: string): Outcome<never> => ({ ok: false, code: 'not_found', message: `No catalog event ${JSON.stringify(id)} for this tenant (sync it with PUT /api/v1/catalog/events).` });
 const noFit: Outcome<never> = { ok: false, code: 'conflict', message: 'This tenant has no fitted model yet: the audiences.fit job fits one from past events with buyers (POST /api/admin/jobs/audiences.fit/run runs it now).' };
@@ -35,9 +37,37 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
   }
 
   async function resolve(tenantId: number, t: Target): Promise<Outcome<ResolvedTarget>> {
-    if ('hypothesis' in t) return { ok: true, value: { hypothesis: t.hypothesis, eventId: null, currency: 'EUR' } };
+    if ('hypothesis' in t) return resolveHypothesis(tenantId, t.hypothesis);
     const r = await store.eventHypothesis(tenantId, t.eventId, t.ticketCategory);
+    if (r === 'no_category') return invalid('ticket_category', `Catalog event ${JSON.stringify(t.eventId)} sells no tickets of category ${JSON.stringify(t.ticketCategory)}.`);
     return r ? { ok: true, value: r } : notFoundEvent(t.eventId);
+  }
+
+  /**
+   * A hypothetical event's catalog references: venue_id supplies the city (as an event's venue does), and
+   * ticket_category the price range and currency of the tenant's ticket types of that category. A reference
+   * that names nothing, or contradicts what is also sent, is refused rather than silently ignored.
+   */
+  async function resolveHypothesis(tenantId: number, h: Hypothesis): Promise<Outcome<ResolvedTarget>> {
+    if (h.venue_id === '' && h.ticket_category === '') return { ok: true, value: { hypothesis: h, eventId: null, currency: 'EUR' } };
+    const at = 'event_hypothesis';
+    if (h.ticket_category !== '' && (h.price_from > 0 || h.price_to > 0)) {
+      return invalid(`${at}.ticket_category`, `Send either ${at}.price_from/price_to or ${at}.ticket_category (whose catalog prices are used), not both.`);
+    }
+    const r = await store.hypothesisRefs(tenantId, h.venue_id, h.ticket_category);
+    const out = { ...h };
+    if (h.venue_id !== '') {
+      if (!r.venueFound) return invalid(`${at}.venue_id`, `No catalog venue ${JSON.stringify(h.venue_id)} for this tenant (sync it with PUT /api/v1/catalog/venues).`);
+      const city = r.venueCity ?? '';
+      if (h.city !== '' && city !== '' && normName(h.city) !== normName(city)) return invalid(`${at}.city`, `Venue ${JSON.stringify(h.venue_id)} is in ${JSON.stringify(city)}, not ${JSON.stringify(h.city)}.`);
+      if (h.city === '') out.city = city;
+    }
+    if (h.ticket_category !== '') {
+      if (r.types === 0) return invalid(`${at}.ticket_category`, `No catalog ticket type of category ${JSON.stringify(h.ticket_category)} for this tenant.`);
+      out.price_from = r.priceFrom;
+      out.price_to = r.priceTo;
+    }
+    return { ok: true, value: { hypothesis: out, eventId: null, currency: (h.ticket_category !== '' && r.currency) || 'EUR' } };
   }
 
   async function pickModels(tenantId: number, name: ModelName): Promise<Outcome<{ model: Model; other: { name: ModelName; model: Model } | null; fitted: FittedModel | null }>> {

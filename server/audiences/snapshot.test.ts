@@ -66,6 +66,15 @@ describe('estimate over a snapshot', () => {
     });
   }
 
+  it('matches the city case-insensitively, as score.features does', () => {
+    const people = [{ ...list[0], city: 'Cluj' }, { ...list[1], city: 'CLUJ ' }, { ...list[2], city: 'Iasi' }];
+    const h = { ...HYPOTHESIS, city: 'cluj' };
+    const { rows, aff } = asStore(people, h);
+    const got = scoreColumns(columnsFrom(1, rows, new Date(NOW)), aff, h, seed, fitted, 0, NOW);
+    expectSame(got, reference(people, h, 0));
+    expect(people.map((p) => features(p, h, NOW)[2])).toEqual([1, 1, 0]);
+  });
+
   it('equals the seed formula for 5,000 generated persons and hypotheses without city, price or ids', () => {
     let s = 42;
     const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);

@@ -6,7 +6,7 @@
 // term by term (float8 throughout, the same clamps), so both paths give the same counts; audiences/
 // snapshot.test.ts holds them to score.ts's `features`/`propensity`, test/audience-snapshot.test.ts to the SQL.
 // Pure: `now` is passed in.
-import { DEFAULT_AOV, targetPrice, type Hypothesis, type Model } from './score.js';
+import { DEFAULT_AOV, normName, targetPrice, type Hypothesis, type Model } from './score.js';
 import type { EstimateRow } from './store.js';
 
 /** One persons row as the snapshot query returns it (numbers already float8 / int). */
@@ -73,9 +73,11 @@ export function columnsBuilder(tenant: number) {
         if (n > 0 && !(r.person_id > ids[n - 1])) throw new RangeError('snapshot rows must be in ascending person_id order');
         ids[n] = r.person_id;
         let ci = -1;
+        // Cities are kept normalised (score.ts normName): "cluj" and "Cluj" are one city.
         if (r.city !== null) {
-          ci = cityIndex.get(r.city) ?? -1;
-          if (ci < 0) cityIndex.set(r.city, (ci = cities.push(r.city) - 1));
+          const name = normName(r.city);
+          ci = cityIndex.get(name) ?? -1;
+          if (ci < 0) cityIndex.set(name, (ci = cities.push(name) - 1));
         }
         city[n] = ci;
         aov[n] = r.aov ?? NaN;
@@ -139,7 +141,7 @@ export function scoreColumns(c: PersonColumns, aff: AffinityRows, h: Hypothesis,
     genre[i] = Math.min((aff.genre_mean[k] ?? 0) / 100, 1);
     artist[i] = Math.min((aff.artist_mean[k] ?? 0) / 100, 1);
   }
-  const cityIdx = h.city === '' ? -2 : c.cities.indexOf(h.city);
+  const cityIdx = normName(h.city) === '' ? -2 : c.cities.indexOf(normName(h.city));
   const target = targetPrice(h);
   const nowS = nowMs / 1000;
   const [w1, w2, w3, w4, w5, w6, w7] = model.weights;

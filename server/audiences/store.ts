@@ -5,7 +5,7 @@ import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
 import type { AffinityRows, SnapshotRow } from './snapshot.js';
-import { round, SEED_COEFFICIENTS, seedModel, targetPrice, type Coefficients, type FeatureVector, type Hypothesis, type Model } from './score.js';
+import { normName, round, SEED_COEFFICIENTS, seedModel, targetPrice, type Coefficients, type FeatureVector, type Hypothesis, type Model } from './score.js';
 
 const roundOrNull = (v: unknown, digits: number): number | null => (num(v) === null ? null : round(Number(v), digits));
 
@@ -15,7 +15,7 @@ const Q = queries('audiences.sql', [
   'insert_audience', 'lock_audience', 'next_version', 'insert_version', 'finish_version', 'touch_audience',
   'get_audience', 'list_audiences', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
   'person_facts', 'person_affinities', 'person_discount_rate', 'person_of_visitor', 'upcoming_events', 'consented_count',
-  'snapshot_persons', 'snapshot_affinities',
+  'snapshot_persons', 'snapshot_affinities', 'hypothesis_refs',
 ]);
 
 /** The statement with the shared feature definition in place of its `/*features*\/` marker. */
@@ -62,7 +62,7 @@ const modelOf = (intercept: unknown, weights: unknown): Model => ({ intercept: N
 
 /** The features statement's first seven parameters for a hypothesis. */
 function featureParams(tenantId: number, h: Hypothesis, now: Date, persons: number[] | null): unknown[] {
-  return [tenantId, h.artist_ids, h.genres, h.city, targetPrice(h), now, persons];
+  return [tenantId, h.artist_ids, h.genres.map(normName), normName(h.city), targetPrice(h), now, persons];
 }
 
 export function createAudienceStore(db: Db) {
@@ -90,10 +90,19 @@ export function createAudienceStore(db: Db) {
     async seed(tenantId: number): Promise<Model> {
       return seedModel((await this.coefficients(tenantId)).coefficients);
     },
-    /** A catalog event as a hypothesis, or null when the tenant has no such event. */
-    async eventHypothesis(tenantId: number, eventId: string, category: string): Promise<(ResolvedTarget & { startsAt: string | null }) | null> {
+    /** What a hypothesis' venue_id and ticket_category name in the catalog ('' = not asked). */
+    async hypothesisRefs(tenantId: number, venueId: string, category: string) {
+      const r = (await db.query<Obj>(Q.hypothesis_refs, [tenantId, venueId, category])).rows[0];
+      return {
+        venueFound: r.venue_found === true, venueCity: (r.venue_city as string | null) ?? null, types: Number(r.types),
+        priceFrom: num(r.price_from) ?? 0, priceTo: num(r.price_to) ?? 0, currency: typeof r.currency === 'string' ? r.currency.trim() : null,
+      };
+    },
+    /** A catalog event as a hypothesis, null when the tenant has no such event, 'no_category' when it sells none of `category`. */
+    async eventHypothesis(tenantId: number, eventId: string, category: string): Promise<(ResolvedTarget & { startsAt: string | null }) | null | 'no_category'> {
       const r = (await db.query<Obj>(Q.event_hypothesis, [tenantId, eventId, category])).rows[0];
       if (!r) return null;
+      if (category !== '' && Number(r.types) === 0) return 'no_category';
       const hypothesis: Hypothesis = {
         artist_ids: (r.artist_ids as string[]) ?? [], genres: (r.genres as string[]) ?? [], city: String(r.city ?? ''), venue_id: String(r.venue_id ?? ''),
         price_from: num(r.price_from) ?? 0, price_to: num(r.price_to) ?? 0, ticket_category: category,
@@ -120,7 +129,7 @@ export function createAudienceStore(db: Db) {
       return erasedSince(db, tenantId, at);
     },
     async hypothesisAffinities(tenantId: number, h: Hypothesis, now: Date): Promise<AffinityRows> {
-      const r = (await db.query<Obj>(Q.snapshot_affinities, [tenantId, h.artist_ids, h.genres, now])).rows[0];
+      const r = (await db.query<Obj>(Q.snapshot_affinities, [tenantId, h.artist_ids, h.genres.map(normName), now])).rows[0];
       // A float8 array's NULL element arrives as null from pg and as NaN from the embedded store (a mean of
       // finite scores is never NaN itself).
       const nums = (v: unknown) => (v as unknown[]).map((x) => (x === null || x === undefined || Number.isNaN(Number(x)) ? null : Number(x)));

@@ -6,7 +6,9 @@
 -- *_raw tables with the views' formula (score_at_last · exp(-(now - last_interaction_at) / 60 d)) in float8 and
 -- at the estimate's `now`: the views compute it in numeric (~30 µs a row), which alone cost seconds at 1M persons.
 -- Its parameters: $1 tenant, $2 artist ids, $3 genres, $4 city ('' = none), $5 target price (null = no price:
--- fit 1), $6 now, $7 person ids (null = every person with marketing consent).
+-- fit 1), $6 now, $7 person ids (null = every person with marketing consent). Cities and genres match
+-- case-insensitively: $3 and $4 come normalised (score.ts normName: trimmed, lower-case) and are compared with
+-- lower(btrim(…)) of the stored value (the snapshot and score.features compare the same way).
 -- Arithmetic stays in float8: extract(epoch) is numeric since PostgreSQL 14 (date_part is float8), and exp() over
 -- numeric costs ~100 µs a row (measured: 2.6 s of a 2.8 s estimate over 18k persons before the cast).
 -- Statements that score with two models, or filter on the score, read the features through `OFFSET 0`: a
@@ -20,7 +22,7 @@
 SELECT p.person_id,
   LEAST(COALESCE(x.genre_mean, 0) / 100, 1) AS x1,
   LEAST(COALESCE(x.artist_mean, 0) / 100, 1) AS x2,
-  CASE WHEN $4::text <> '' AND p.city = $4::text THEN 1 ELSE 0 END::float8 AS x3,
+  CASE WHEN $4::text <> '' AND lower(btrim(p.city)) = $4::text THEN 1 ELSE 0 END::float8 AS x3,
   CASE WHEN $5::float8 IS NULL THEN 1
     ELSE 1 - LEAST(abs(COALESCE(p.avg_order_value::float8, 50) - $5::float8) / 100, 1) END AS x4,
   CASE WHEN p.last_purchase_at IS NULL THEN 0
@@ -34,7 +36,7 @@ LEFT JOIN (
   SELECT person_id, avg(s) FILTER (WHERE k = 1) AS genre_mean, avg(s) FILTER (WHERE k = 2) AS artist_mean, max(s) FILTER (WHERE k = 3) AS rate
   FROM (
     SELECT person_id, 1 AS k, score_at_last * exp(-greatest(0, date_part('epoch', $6::timestamptz - last_interaction_at)) / 5184000.0) AS s
-    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND genre = ANY($3::text[])
+    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND lower(btrim(genre)) = ANY($3::text[])
     UNION ALL
     SELECT person_id, 2, score_at_last * exp(-greatest(0, date_part('epoch', $6::timestamptz - last_interaction_at)) / 5184000.0)
     FROM fs_person_affinity_artist_raw WHERE tenant_id = $1 AND artist_id = ANY($2::text[])
@@ -109,16 +111,28 @@ SELECT DISTINCT tenant_id FROM catalog_events WHERE starts_at < $1 ORDER BY tena
 
 -- name: event_hypothesis
 -- A catalog event as a hypothesis: its artists, genres, city (the venue's when the event has none), and the
--- price range and currency of its ticket types ($3: one category only, '' = all).
+-- price range and currency of its ticket types ($3: one category only, '' = all; `types` counts them, so a
+-- category the event does not sell is told apart from an event without prices).
 SELECT e.id, e.artist_ids, e.genres, COALESCE(NULLIF(e.city, ''), v.city, '') AS city, COALESCE(e.venue_id, '') AS venue_id,
-  e.starts_at, e.title, t.price_from, t.price_to, t.currency
+  e.starts_at, e.title, t.price_from, t.price_to, t.currency, t.types
 FROM catalog_events e
 LEFT JOIN catalog_venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
 LEFT JOIN LATERAL (
-  SELECT min(price)::float8 AS price_from, max(price)::float8 AS price_to, min(currency) AS currency
+  SELECT min(price)::float8 AS price_from, max(price)::float8 AS price_to, min(currency) AS currency, count(*)::int AS types
   FROM catalog_ticket_types t WHERE t.tenant_id = e.tenant_id AND t.event_id = e.id AND ($3::text = '' OR t.category = $3::text)
 ) t ON true
 WHERE e.tenant_id = $1 AND e.id = $2
+
+-- name: hypothesis_refs
+-- What a hypothetical event's venue_id ($2, '' = none) and ticket_category ($3, '' = none) name in the catalog:
+-- the venue's city, and the price range and currency of the tenant's ticket types of that category.
+SELECT EXISTS (SELECT 1 FROM catalog_venues WHERE tenant_id = $1 AND id = $2::text) AS venue_found,
+  (SELECT city FROM catalog_venues WHERE tenant_id = $1 AND id = $2::text) AS venue_city,
+  t.types, t.price_from, t.price_to, t.currency
+FROM (
+  SELECT count(*)::int AS types, min(price)::float8 AS price_from, max(price)::float8 AS price_to, min(currency) AS currency
+  FROM catalog_ticket_types WHERE tenant_id = $1 AND category = $3::text
+) t
 
 -- name: get_coefficients
 SELECT a, b, c, d, e, f, g, updated_at FROM audience_coefficients WHERE tenant_id = $1
@@ -263,7 +277,7 @@ FROM (
   SELECT person_id, avg(s) FILTER (WHERE k = 1) AS genre_mean, avg(s) FILTER (WHERE k = 2) AS artist_mean
   FROM (
     SELECT person_id, 1 AS k, score_at_last * exp(-greatest(0, date_part('epoch', $4::timestamptz - last_interaction_at)) / 5184000.0) AS s
-    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND genre = ANY($3::text[])
+    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND lower(btrim(genre)) = ANY($3::text[])
     UNION ALL
     SELECT person_id, 2, score_at_last * exp(-greatest(0, date_part('epoch', $4::timestamptz - last_interaction_at)) / 5184000.0)
     FROM fs_person_affinity_artist_raw WHERE tenant_id = $1 AND artist_id = ANY($2::text[])
