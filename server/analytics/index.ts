@@ -2,7 +2,7 @@
 // is not tenant-wide (no view_all_analytics) gets the funnel of its scope's events only. Large tenants' visitor
 // funnels are answered from this node's funnel index (analytics/funnel-index.ts); `"fresh":true` reads the store.
 import type { Logger } from 'pino';
-import { can, type Principal, type Scope } from '../authz/principal.js';
+import { can, readsWholeTenant, type Principal, type Scope } from '../authz/principal.js';
 import type { Overrides } from '../authz/roles.js';
 import { erasedSince } from '../gdpr/erased.js';
 import { fail } from '../http/errors.js';
@@ -38,9 +38,9 @@ export interface Analytics {
   metricLines(): string[];
 }
 
-/** The events a principal may analyse: null = the whole tenant. */
+/** The events a principal may analyse: null = the whole tenant (admin, or view_all_analytics: readsWholeTenant). */
 export async function analyticsScope(who: Principal, overrides: (tenant: number) => Promise<Overrides>): Promise<Scope | null> {
-  if (who.role === 'admin' || can(who, 'view_all_analytics', await overrides(who.tenant))) return null;
+  if (who.role === 'admin' || readsWholeTenant(who, 'view_event_analytics', await overrides(who.tenant))) return null;
   return who.scope;
 }
 

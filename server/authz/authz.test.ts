@@ -2,7 +2,7 @@
 // parser that every stored or submitted scope goes through, and a token's principal.
 import { describe, expect, it } from 'vitest';
 import { tokenPrincipal } from '../http/router.js';
-import { can, inScope, keyPrincipal, parseScope, MAX_SCOPE_IDS } from './principal.js';
+import { can, inScope, keyPrincipal, parseScope, readsWholeTenant, MAX_SCOPE_IDS } from './principal.js';
 import { DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permissionsFor, ROLES } from './roles.js';
 import { parseRoleChanges, roleParam } from './routes.js';
 
@@ -26,6 +26,16 @@ describe('roles and permissions', () => {
     expect(can({ role: 'venue' }, 'view_capacity', { venue: { view_capacity: false } })).toBe(false);
     expect(can({ role: 'venue' }, 'view_capacity', { artist: { view_capacity: false } })).toBe(true);
     expect([...permissionsFor('media', { media: { nonsense: true } as never })]).toEqual(['view_public_aggregates']);
+  });
+
+  it('lets view_all_analytics widen the analytics reads to the whole tenant, and nothing else', () => {
+    const all = { venue: { view_all_analytics: true } };
+    for (const p of ['view_event_analytics', 'view_venue_analytics', 'view_artist_analytics', 'view_capacity'] as const) {
+      expect(readsWholeTenant({ role: 'venue' }, p, all)).toBe(true);
+      expect(readsWholeTenant({ role: 'venue' }, p)).toBe(false);
+    }
+    for (const p of ['view_revenue', 'target_users', 'manage_tracking_codes', 'view_ad_analytics'] as const) expect(readsWholeTenant({ role: 'venue' }, p, all)).toBe(false);
+    expect(readsWholeTenant({ role: 'admin' }, 'view_event_analytics')).toBe(true);
   });
 });
 

@@ -43,6 +43,18 @@ export function can(p: Pick<Principal, 'role'>, permission: Permission, override
   return permissionsFor(p.role, overrides).has(permission);
 }
 
+/** The analytics reads view_all_analytics widens to the whole tenant (seed 003: every analytics table, whatever the scope). */
+export const ANALYTICS_READS: readonly Permission[] = ['view_event_analytics', 'view_venue_analytics', 'view_artist_analytics', 'view_capacity'];
+
+/**
+ * Whether `p` makes a read of `permission` across the whole tenant, its scope limiting nothing: an analytics read
+ * (ANALYTICS_READS) by a role that has view_all_analytics with the tenant's overrides (admin has it). The read's
+ * own permission is still needed, and the money in it still needs view_revenue. Pure.
+ */
+export function readsWholeTenant(p: Pick<Principal, 'role'>, permission: Permission, overrides: Overrides = {}): boolean {
+  return ANALYTICS_READS.includes(permission) && can(p, 'view_all_analytics', overrides);
+}
+
 const has = (list: string[] | undefined, id: string | null | undefined): boolean => id != null && list !== undefined && list.includes(id);
 
 /** Whether an event belongs to the scope: listed itself, or its organizer, venue or one of its artists is. Pure. */

@@ -24,6 +24,7 @@
 // The parts: route-types.ts (the declarations), route-auth.ts (who is asking), route-access.ts (permission
 // and scope), route-input.ts (path params and body). Everything they export is re-exported here, so the
 // domains keep importing from router.js.
+import { readsWholeTenant } from '../authz/principal.js';
 import { tokenPrincipal } from '../live/token.js';
 import { errorToReply, paramFail } from './errors.js';
 import { queryProblem, type ParamError } from './params.js';
@@ -98,12 +99,16 @@ export function createRouter(deps: RouterDeps): Router {
           const actor = who.who ?? null;
           // The one place permissions are enforced: the role's permission before anything of the request is
           // read, then (once the params are parsed) the resource against the principal's scope.
+          // view_all_analytics lifts the scope of an analytics read (readsWholeTenant): no resource to check.
+          let scoped = true;
           if (permission && actor) {
-            const refused = permissionRefusal(actor, permission, deps.authz ? await deps.authz.overrides(actor.tenant) : {});
+            const overrides = deps.authz ? await deps.authz.overrides(actor.tenant) : {};
+            const refused = permissionRefusal(actor, permission, overrides);
             if (refused) return refused;
+            scoped = !readsWholeTenant(actor, permission, overrides);
           }
           // Whole-tenant data needs no param to judge the scope: refused before the params are read.
-          if (permission && actor && resource === 'whole_tenant') {
+          if (permission && actor && scoped && resource === 'whole_tenant') {
             const r = await resourceOf(resource, actor, {}, info, deps.authz);
             const refused = r && scopeRefusal(actor, permission, r.resource, r.what);
             if (refused) return refused;
@@ -114,7 +119,7 @@ export function createRouter(deps: RouterDeps): Router {
           if (badQuery) return paramFail(badQuery);
           const unknown = unknownQueryParam(info.query, accepted);
           if (unknown) return paramFail(unknown);
-          if (permission && actor && resource && resource !== 'whole_tenant') {
+          if (permission && actor && scoped && resource && resource !== 'whole_tenant') {
             const r = await resourceOf(resource, actor, params.value as Record<string, unknown>, info, deps.authz);
             const refused = r && scopeRefusal(actor, permission, r.resource, r.what);
             if (refused) return refused;

@@ -2,7 +2,7 @@
 // (authz/principal.ts, the same `can` and `inScope` the router uses for HTTP routes, with the tenant's role
 // overrides) and the per-topic rules of topics.ts (a gate token reads capacity only, a venue token no organizer roll-up…).
 // Both must agree. Pure apart from the overrides and event owners it is handed.
-import { can, inScope, type EventResource, type Resource } from '../authz/principal.js';
+import { can, inScope, readsWholeTenant, type EventResource, type Resource } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
 import { tokenPrincipal } from '../http/router.js';
 import type { Scope } from './token.js';
@@ -47,6 +47,8 @@ export async function topicAccess(
     const o = ownerOf(scope.tenant, topic.event);
     resource = { event: { id: topic.event, organizer_id: o?.org ?? null, venue_id: o?.venue ?? null, artist_ids: o?.artists ?? [] } };
   }
+  // view_all_analytics: every topic of the tenant, its scope limiting nothing (the money decided above).
+  if (readsWholeTenant(who, permission, overrides)) return { ok: true, topic };
   if (!inScope(who, resource) || !allowed(scope, topic, ownerOf)) return { ok: false, permission };
   return { ok: true, topic };
 }

@@ -42,7 +42,8 @@ export interface LiveCore {
   readonly log: Logger;
   now(): number;
   verify(token: string): VerifyResult;
-  allowed(scope: Scope, topic: Topic): boolean;
+  /** topics.ts allowed: `wholeTenant` when the role reads the topic's analytics tenant-wide (view_all_analytics). */
+  allowed(scope: Scope, topic: Topic, wholeTenant?: boolean): boolean;
   /** Whether the key that minted this token is known revoked now (false for tokens without a key id). */
   keyRevokedNow(scope: Scope): boolean;
   /** The same after reading the key's status when this node does not know it yet (a subscribe waits for it). */

@@ -169,7 +169,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     access: (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf),
     ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
-    allowed: (scope, topic) => allowed(scope, topic, ownerOf),
+    allowed: (scope, topic, wholeTenant) => allowed(scope, topic, ownerOf, wholeTenant),
     prepare: (entries) => prefetch(entries),
     addSender: (s) => senders.push(s),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),

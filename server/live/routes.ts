@@ -15,8 +15,8 @@ import type { LiveCore } from './core.js';
 import { bearer } from '../http/auth.js';
 import { parseTokenRequest, TOKEN_PREFIX, withinKey, type EventOwners, type MintingKey, type Scope, type TokenScope } from './token.js';
 import type { Topic } from './topics.js';
-import { can, type Principal as Who } from '../authz/principal.js';
-import { permissionsFor } from '../authz/roles.js';
+import { can, readsWholeTenant, type Principal as Who } from '../authz/principal.js';
+import { permissionsFor, type Permission } from '../authz/roles.js';
 
 export interface LiveRouteDeps {
   core: LiveCore;
@@ -118,6 +118,9 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   /** Whether the principal sees money: view_revenue with its tenant's overrides (issue 18). */
   const seesRevenue = async (who: Who | null): Promise<boolean> =>
     who === null || can(who, 'view_revenue', deps.access ? await deps.access.authz.overrides(who.tenant) : {});
+  /** Whether the principal reads this analytics tenant-wide: view_all_analytics with its tenant's overrides. */
+  const wholeTenant = async (who: Who | null, permission: Permission): Promise<boolean> =>
+    who !== null && readsWholeTenant(who, permission, deps.access ? await deps.access.authz.overrides(who.tenant) : {});
   /** The organizer roll-up has no revenue-free variant: without view_revenue it is refused, naming it. */
   const rollUpRefusal = (who: Who | null): Reply =>
     fail('forbidden', 'The organizer roll-up includes revenue: this key or token also needs view_revenue.', { permission: 'view_revenue', role: who?.role ?? null });
@@ -129,11 +132,11 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   const revokedKey = async (scope: Scope): Promise<Reply | null> =>
     (await core.keyRevoked(scope)) ? fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.') : null;
 
-  /** The topic's current snapshot, for a key or token that covers it. */
-  const snapshotOf = async (scope: Scope, topic: Topic): Promise<Reply> => {
+  /** The topic's current snapshot, for a key or token that covers it (`wide`: it reads the topic tenant-wide). */
+  const snapshotOf = async (scope: Scope, topic: Topic, wide = false): Promise<Reply> => {
     const gone = await revokedKey(scope);
     if (gone) return gone;
-    if (!core.allowed(scope, topic)) return fail('forbidden');
+    if (!core.allowed(scope, topic, wide)) return fail('forbidden');
     await core.prepare([{ tenant: scope.tenant, topic }]);
     return { status: 200, text: { body: core.hub.peek(scope.tenant, topic, core.now()), type: 'application/json' }, headers: { 'Cache-Control': 'no-store' } };
   };
@@ -141,24 +144,24 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
     method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['minutes', 'to', 'token'],
-    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who)),
+    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who), await wholeTenant(who, 'view_event_analytics')),
   });
   router.add({
     method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['minutes', 'to', 'token'],
-    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info) : rollUpRefusal(who)),
+    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info, true, await wholeTenant(who, 'view_event_analytics')) : rollUpRefusal(who)),
   });
   router.add({
     method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['token'],
-    handler: ({ principal, params }) => snapshotOf(principal.scope, { kind: 'capacity', event: params.event_id }),
+    handler: async ({ principal, params, who }) => snapshotOf(principal.scope, { kind: 'capacity', event: params.event_id }, await wholeTenant(who, 'view_capacity')),
   });
   router.add({
     method: 'get', path: `${EVENTS}:event_id`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['token'],
     // view_event_analytics is the funnel; the money in it needs view_revenue too (else the revenue-free variant).
     // With the tenant's overrides (an artist granted view_revenue sees it), as the same role's key and topic do.
-    handler: async ({ principal, params, who }) => snapshotOf(principal.scope, (await seesRevenue(who)) ? { kind: 'event', event: params.event_id } : { kind: 'event', event: params.event_id, revenue: false }),
+    handler: async ({ principal, params, who }) => snapshotOf(principal.scope, (await seesRevenue(who)) ? { kind: 'event', event: params.event_id } : { kind: 'event', event: params.event_id, revenue: false }, await wholeTenant(who, 'view_event_analytics')),
   });
   router.add({
     method: 'get', path: `${DASH}:org_id`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['token'],
-    handler: async ({ principal, params, who }) => (await seesRevenue(who)) ? snapshotOf(principal.scope, { kind: 'dashboard', org: params.org_id }) : rollUpRefusal(who),
+    handler: async ({ principal, params, who }) => (await seesRevenue(who)) ? snapshotOf(principal.scope, { kind: 'dashboard', org: params.org_id }, await wholeTenant(who, 'view_event_analytics')) : rollUpRefusal(who),
   });
 }

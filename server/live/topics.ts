@@ -114,9 +114,12 @@ export function topicFor(scope: Scope, topic: Topic): Topic {
 
 /**
  * Whether `scope` may read `topic`. `ownerOf` gives what the catalog or the live state knows of an event
- * (undefined when nothing): a limited scope only sees events known to be in it. Pure.
+ * (undefined when nothing): a limited scope only sees events known to be in it. `wholeTenant`: the token's role
+ * reads this topic's analytics tenant-wide (view_all_analytics, authz/principal.ts readsWholeTenant, decided
+ * with the tenant's overrides by the caller): no per-role rule limits it. Pure.
  */
-export function allowed(scope: Scope, topic: Topic, ownerOf: (tenant: number, event: string) => EventOwnership | undefined): boolean {
+export function allowed(scope: Scope, topic: Topic, ownerOf: (tenant: number, event: string) => EventOwnership | undefined, wholeTenant = false): boolean {
+  if (wholeTenant) return true;
   const owner = (event: string) => ownerOf(scope.tenant, event);
   switch (scope.role) {
     case 'tenant':
