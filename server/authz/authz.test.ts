@@ -88,5 +88,9 @@ describe('override requests', () => {
     expect(parseRoleChanges('venue', { permissions: { __proto__: true } })).toMatchObject({ ok: false });
     expect(parseRoleChanges('venue', { permissions: { view_revenue: 1 } })).toMatchObject({ ok: false, error: { field: 'permissions.view_revenue' } });
     expect(parseRoleChanges('venue', null)).toMatchObject({ ok: false, error: { field: 'permissions' } });
+    // An unknown field is refused, naming it, as POST /api/v1/keys does (a typo must not pass as a change).
+    expect(parseRoleChanges('venue', { permissions: { view_revenue: true }, extra: 1 })).toMatchObject({ ok: false, error: { code: 'invalid_field', field: 'extra' } });
+    expect(parseRoleChanges('venue', { permission: { view_revenue: true } })).toMatchObject({ ok: false, error: { field: 'permission' } });
+    expect(parseRoleChanges('venue', [])).toMatchObject({ ok: false, error: { field: 'permissions' } });
   });
 });

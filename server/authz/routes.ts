@@ -16,8 +16,11 @@ export const roleParam = (where: Where, field: string, raw: string): Parsed<Excl
 
 /** The body of PUT /api/v1/roles/{role} for `role`. Pure. */
 export function parseRoleChanges(role: Role, v: unknown): Parsed<OverrideChange[]> {
-  const perms = (v as { permissions?: unknown } | null)?.permissions;
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
+  // An unknown field is refused, not dropped, as POST /api/v1/keys does: {"permission": …} must not pass as a change.
+  const extra = v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).find((k) => k !== 'permissions') : undefined;
+  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a role change takes only permissions.');
+  const perms = (v as { permissions?: unknown } | null)?.permissions;
   if (typeof perms !== 'object' || perms === null || Array.isArray(perms)) return bad('permissions', 'permissions must be an object: permission → true (grant), false (remove) or null (default).');
   const entries = Object.entries(perms as Record<string, unknown>);
   if (entries.length === 0 || entries.length > PERMISSIONS.length) return bad('permissions', `permissions must name 1-${PERMISSIONS.length} permissions.`);
