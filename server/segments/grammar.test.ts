@@ -41,6 +41,7 @@ describe('segment filter grammar', () => {
       [{ activity: 'views', within_days: 0 }, 'filters.within_days'],
       [{ did: 'event_view', within_days: 1.5 }, 'filters.within_days'],
       [{ did: 'oder_completed', within_days: 3 }, 'filters.did'],
+      [{ rfm: 'recency', gte: 4, lte: 2 }, 'filters.lte'],
       [{ did: '__proto__', within_days: 3 }, 'filters.did'],
       [{ not: { consent: 'marketing', extra: 1 } }, 'filters.not.extra'],
       [{ attribute: 'city', op: 'eq', value: 'a\u0000b' }, 'filters.value'],

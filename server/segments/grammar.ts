@@ -186,6 +186,8 @@ function leaf(k: string, v: Record<string, unknown>, at: string): P<Filter> {
         if (!n.ok) return n;
         out[b] = n.value;
       }
+      // An empty band matches nobody: refused like any filter that cannot match.
+      if (out.gte !== undefined && out.lte !== undefined && out.gte > out.lte) return no(`${at}.lte`, `${at}.lte must be at least gte (${out.gte}): the band ${out.gte}-${out.lte} is empty.`);
       return { ok: true, value: out };
     }
     case 'engagement': {
