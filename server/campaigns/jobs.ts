@@ -162,7 +162,7 @@ export function createCampaignJobs(deps: JobDeps) {
   const jobs: Job[] = [
     { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncWindow(ctx.windowStart) },
     { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
-    { name: 'campaigns.rebalance', schedule: { daily: '06:00', tz: 'UTC' }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart) },
+    { name: 'campaigns.rebalance', schedule: { daily: '06:00', tz: 'UTC', catchUp: true }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart) },
     // RefreshAudiences (seed §2.7): audiences the remarketing module built since are linked to campaigns not yet
     // published; that module itself refreshes and syncs the audiences' members (remarketing.refresh).
     { name: 'campaigns.refresh_audiences', schedule: { daily: '03:00', tz: 'UTC' }, timeoutS: 600, run: () => deps.service.linkPending(5000) },

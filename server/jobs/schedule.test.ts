@@ -9,20 +9,23 @@ describe('job schedules', () => {
     expect(windowAt({ every: 1 }, T('2026-03-01T10:30:00.999Z')).start).toBe(T('2026-03-01T10:30:00Z'));
   });
 
-  it('claims a window in its first half only: a node booting late in the hour waits for the next hour', () => {
+  it('claims a window only near its start: a node booting mid-hour waits for the next hour', () => {
     expect(dueWindow({ every: 3600 }, T('2026-03-01T10:04:59Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
-    expect(dueWindow({ every: 3600 }, T('2026-03-01T10:29:59Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
-    expect(dueWindow({ every: 3600 }, T('2026-03-01T10:30:00Z'))).toBeNull();
-    expect(nextRunAt({ every: 3600 }, T('2026-03-01T10:30:00Z'), null)).toBe(T('2026-03-01T11:00:00Z'));
-    // 10-minute windows: the first 5 minutes (never less).
-    expect(dueWindow({ every: 600 }, T('2026-03-01T10:04:59Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
-    expect(dueWindow({ every: 600 }, T('2026-03-01T10:05:00Z'))).toBeNull();
+    expect(dueWindow({ every: 3600 }, T('2026-03-01T10:05:00Z'))).toBeNull();
+    expect(nextRunAt({ every: 3600 }, T('2026-03-01T10:05:00Z'), null)).toBe(T('2026-03-01T11:00:00Z'));
+    // A daily job is not run by every server that starts later in the morning.
+    expect(dueWindow({ daily: '03:15', tz: 'UTC' }, T('2026-03-01T06:00:00Z'))).toBeNull();
     // Short windows are claimable for their whole length.
     expect(dueWindow({ every: 2 }, T('2026-03-01T10:00:01.9Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
   });
 
-  it('a node starting after a daily window it missed runs it (catch-up), once, within the first 6 hours (probe: started 06:26, the 06:00 rebalance waited a day)', () => {
-    const s = { daily: '06:00', tz: 'UTC' };
+  it('with catchUp, a node starting after a window it missed runs it, once, in the first half of the window (probe: started 06:26, the 06:00 rebalance waited a day)', () => {
+    expect(dueWindow({ every: 3600, catchUp: true }, T('2026-03-01T10:29:59Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
+    expect(dueWindow({ every: 3600, catchUp: true }, T('2026-03-01T10:30:00Z'))).toBeNull();
+    // 10-minute windows: the first 5 minutes (never less).
+    expect(dueWindow({ every: 600, catchUp: true }, T('2026-03-01T10:04:59Z'))?.start).toBe(T('2026-03-01T10:00:00Z'));
+    expect(dueWindow({ every: 600, catchUp: true }, T('2026-03-01T10:05:00Z'))).toBeNull();
+    const s = { daily: '06:00', tz: 'UTC', catchUp: true };
     expect(dueWindow(s, T('2026-03-01T06:26:00Z'))?.start).toBe(T('2026-03-01T06:00:00Z'));
     expect(nextRunAt(s, T('2026-03-01T06:26:00Z'), T('2026-02-28T06:00:00Z'))).toBe(T('2026-03-01T06:00:00Z'));
     // Once per window: claimed already (by this node or another), the next run is tomorrow's.

@@ -3,26 +3,25 @@
 //   { every: N }                    windows [k·N s, (k+1)·N s) since the Unix epoch, the same on every node
 //   { daily: 'HH:MM', tz: 'Europe/Bucharest' }   from HH:MM local time to the next day's HH:MM (IANA zone; in a
 //                                   DST gap the window starts at the shifted wall time, Intl's reading of it)
-// A window is claimed only in its first half, at most MAX_CLAIM_GRACE_MS (claimGraceMs): a node that starts or
-// recovers soon after a window it missed still runs it, once across the nodes (the claim), instead of skipping it
-// until the next one (a server started at 06:26 skipped the day's 06:00 campaigns.rebalance: the split and the
-// low-budget notice waited a day); later in the window it waits for the next one instead of running at every boot.
+// A window is claimed only near its start (claimGraceMs: its first 5 minutes), like cron: a node that starts in
+// the middle of an hourly or daily window waits for the next one instead of running at every boot (test servers
+// and rolling deploys would otherwise run every daily job whenever they start). A schedule with `catchUp` is
+// claimed in its first half instead (at most 6 hours): a node that starts or recovers soon after a window it
+// missed still runs it, once across the nodes (the claim) — for jobs whose skipped window costs a day (a server
+// started at 06:26 skipped the day's 06:00 campaigns.rebalance: the split and the low-budget notice waited a day).
 // A claimed window that its node did not finish is still finished by another node (lease expiry), and failed
 // attempts retry within it.
 
-export type Schedule = { every: number } | { daily: string; tz: string };
+export type Schedule = ({ every: number } | { daily: string; tz: string }) & { catchUp?: boolean };
 
 export interface Window {
   start: number;
   end: number;
 }
 
-/**
- * Longest time after a window's start during which it is still claimed: half the window, at least
- * MIN_CLAIM_GRACE_MS (windows shorter than that: the whole window), at most MAX_CLAIM_GRACE_MS. Hourly: the first
- * 30 minutes; daily: the first 6 hours.
- */
+/** How long after its start a window is claimed: this long (shorter windows: all of it). */
 export const MIN_CLAIM_GRACE_MS = 5 * 60_000;
+/** With `catchUp`: half the window, at least MIN_CLAIM_GRACE_MS, at most this (hourly: 30 min; daily: 6 h). */
 export const MAX_CLAIM_GRACE_MS = 6 * 3_600_000;
 
 export class InvalidScheduleError extends Error {
@@ -98,15 +97,16 @@ export function windowAt(s: Schedule, now: number): Window {
 }
 
 /** How long after its start a window may still be claimed. */
-export function claimGraceMs(w: Window): number {
+export function claimGraceMs(w: Window, catchUp = false): number {
   const len = w.end - w.start;
+  if (!catchUp) return Math.min(len, MIN_CLAIM_GRACE_MS);
   return Math.min(len, Math.max(MIN_CLAIM_GRACE_MS, Math.min(len / 2, MAX_CLAIM_GRACE_MS)));
 }
 
 /** The window to claim now, or null when the current one is past its claim grace. */
 export function dueWindow(s: Schedule, now: number): Window | null {
   const w = windowAt(s, now);
-  return now - w.start < claimGraceMs(w) ? w : null;
+  return now - w.start < claimGraceMs(w, s.catchUp) ? w : null;
 }
 
 /**
@@ -115,7 +115,7 @@ export function dueWindow(s: Schedule, now: number): Window | null {
  */
 export function nextRunAt(s: Schedule, now: number, lastClaimed: number | null): number {
   const w = windowAt(s, now);
-  if (now - w.start < claimGraceMs(w) && (lastClaimed === null || lastClaimed < w.start)) return w.start;
+  if (now - w.start < claimGraceMs(w, s.catchUp) && (lastClaimed === null || lastClaimed < w.start)) return w.start;
   return windowAt(s, w.end).start;
 }
 
