@@ -229,6 +229,29 @@ describe('server-side conversions', () => {
     expect(ga4.filter((r) => r.accepted).flatMap((r) => r.ids)).toEqual([orders[0].entities.order_id]);
   });
 
+  it('a backend purchase is matched with the browser ids (fbp, ttp, GA4 client and session) of its visitor\'s earlier events', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-browser-ids');
+    await addCode(base, t, metaCode('444444444444444', null));
+    await addCode(base, t, { provider: 'tiktok', organizer_id: null, settings: { pixel_id: 'D17TA5JC77UDOT6CA5FB' }, secrets: { access_token: 'tt' } });
+    await addCode(base, t, { provider: 'ga4', organizer_id: null, settings: { measurement_id: 'G-BROWSER1' }, secrets: { api_secret: 's3cr3t' } });
+    const ids = { fbp: 'fb.1.1596403881668.1116446470', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-BROWSER1': '1700000123' } };
+    const view = webEvent({ session_id: 's-bid', visitor_id: 'v-bid', consent_snapshot: { analytics: true, marketing: true, data_processing: false }, context: { ...ids, page: { url: 'https://tickets.example/e/E1' } } });
+    expect((await postEvents(base, t, [view])).accepted).toBe(1);
+    // The order comes from the backend: no cookie of the browser on it.
+    const order = purchase({ session_id: 's-bid', visitor_id: 'v-bid' });
+    expect((await postEvents(base, t, [order])).accepted).toBe(1);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, '&status=sent')).items.length === 3;
+    }, 180_000, 500);
+    const got = sentFor(order);
+    expect(got.find((r) => r.provider === 'meta')!.body.data[0].user_data.fbp).toBe(ids.fbp);
+    expect(got.find((r) => r.provider === 'tiktok')!.body.data[0].user.ttp).toBe(ids.ttp);
+    const ga4 = got.find((r) => r.provider === 'ga4')!.body;
+    expect(ga4.client_id).toBe(ids.ga_client_id);
+    expect(ga4.events[0].params).toMatchObject({ session_id: '1700000123', engagement_time_msec: 1 });
+  });
+
   it('is dead before sending when the provider would refuse the row or the destination cannot send', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-refused');
     await addCode(base, t, metaCode('999999999999999', 'O1'));
@@ -242,7 +265,7 @@ describe('server-side conversions', () => {
     }, 120_000, 500);
     const dead = Object.fromEntries((await rowsOf(t, '&status=dead')).items.map((i) => [i.provider, i.last_error]));
     expect(dead.meta).toMatch(/no customer information to match/);
-    expect(dead.google_ads).toMatch(/needs custom_params.customer_id and custom_params.conversion_action_id/);
+    expect(dead.google_ads).toMatch(/needs settings.customer_id and settings.conversion_action_id/);
     expect(sentFor(bare)).toEqual([]);
   });
 

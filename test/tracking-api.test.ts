@@ -157,7 +157,8 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example');
     expect(r.json).toEqual({
       event_id: 'E1', organizer_id: 'O1', codes: [
-        { provider: 'ga4', owner: 'organizer', consent: 'analytics', id: 'G-ORG00001', conversion_events: ['order_completed'], custom_params: {} },
+        // With its api_secret the purchase goes server-side: the page is told not to send it too (GA4 counts both).
+        { provider: 'ga4', owner: 'organizer', consent: 'analytics', id: 'G-ORG00001', conversion_events: ['order_completed'], custom_params: {}, server_events: ['order_completed'] },
         { provider: 'meta', owner: 'event', consent: 'marketing', id: META2, conversion_events: ['order_completed', 'add_to_cart'], custom_params: {} },
         { provider: 'meta', owner: 'marketplace', consent: 'marketing', id: MARKET_META, conversion_events: ['order_completed'], custom_params: {} },
       ],

@@ -178,6 +178,30 @@ describe('pixel loader in Chromium', () => {
     await ctx.close();
   }, 180_000);
 
+  it('puts the platforms\' browser ids (the _fbp, _ttp, _ga and _ga_<stream> cookies) in each event\'s context, with consent', async () => {
+    const ctx = await browser.newContext();
+    await ctx.addCookies([
+      ['_fbp', 'fb.1.1596403881668.1116446470'], ['_ttp', '2Ho2bOEhL4lXgNMaEwmJbEIUpH3'], ['_ga', 'GA1.1.1234567890.1700000000'], ['_ga_ORG00001', 'GS1.1.1700000123.3.1.1700000200.0.0.0'],
+    ].map(([name, value]) => ({ name, value, url: origin })));
+    const p = await ctx.newPage();
+    const sent: any[] = [];
+    p.on('request', (r) => r.url().includes('/api/tx/events/batch') && sent.push(...JSON.parse(r.postData() ?? '{"events":[]}').events));
+    await p.goto(`${origin}/event/E1`);
+    await p.waitForFunction(() => typeof window.px === 'object');
+    await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: true }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+    const id = await p.evaluate(async () => {
+      const cart = window.tx.addToCart({ cart_id: 'C9', event_entity_id: 'E1', items: [{ ticket_type_id: 'GA', qty: 1, price: 50 }], cart_value: 50, currency: 'RON' });
+      await window.tx.flush();
+      return cart;
+    });
+    const ev = sent.find((e) => e.event_id === id);
+    expect(ev?.context).toMatchObject({
+      fbp: 'fb.1.1596403881668.1116446470', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-ORG00001': '1700000123' },
+    });
+    await ctx.close();
+  }, 180_000);
+
   it('analytics consent alone loads GA4 only; the marketing pixels load once marketing consent is given', async () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();

@@ -48,6 +48,11 @@ export interface TxConfig {
 export interface TrackOptions {
   /** Send right away with navigator.sendBeacon (for events just before navigating away). */
   beacon?: boolean;
+  /**
+   * Context fields to add to the event (the pixel loader adds the ad platforms' browser ids: fbp, ttp,
+   * ga_client_id, ga_session_ids; README "The envelope"); the SDK's own context fields win.
+   */
+  context?: Record<string, unknown>;
 }
 
 export interface ImpressionOptions {

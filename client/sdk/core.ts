@@ -61,7 +61,7 @@ function pick(params: URLSearchParams, keys: string[], prefix: string): Record<s
 }
 
 /** UTM parameters and ad click ids of a query string; empty values are left out. */
-export function touchFrom(search: string, referrer: string, path: string, nowIso: string): Touch {
+export function touchFrom(search: string, referrer: string, path: string, nowIso?: string): Touch {
   const p = new URLSearchParams(search);
   const t: Touch = { utm: pick(p, UTM, 'utm_'), click_ids: pick(p, CLICK_IDS, ''), landing_page: path, captured_at: nowIso };
   if (referrer) t.referrer = referrer.slice(0, 2048);

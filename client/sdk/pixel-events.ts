@@ -10,6 +10,42 @@ export const PIXEL_EVENTS: Record<string, { meta: string; ga4: string; tiktok: s
   order_completed: { meta: 'Purchase', ga4: 'purchase', tiktok: 'CompletePayment' },
 };
 
+/** The ad platforms' browser ids, as the server checks them (server/ingest/validate.ts BROWSER_IDS). */
+const FBP = /^fb\.\d\.\d{1,16}\.[A-Za-z0-9._-]{1,100}$/;
+const TTP = /^[A-Za-z0-9._-]{1,128}$/;
+const GA = /^GA\d\.\d+\.(\d{1,20}\.\d{1,20})$/;
+const GA_SESSION = /^GS\d\.\d+\.s?(\d{1,20})/;
+
+/**
+ * The context fields of the platforms' first-party cookies (`document.cookie`): with marketing consent Meta's
+ * `_fbp` (fbp) and TikTok's `_ttp` (ttp), with analytics consent GA4's client id (`_ga` GA1.1.<a>.<b> →
+ * ga_client_id "<a>.<b>") and, per GA4 measurement id in `ga4`, the session id of its `_ga_<id>` cookie
+ * (ga_session_ids). Malformed values are left out. Pure.
+ */
+export function browserIds(cookie: string, consent: { marketing?: boolean; analytics?: boolean }, ga4: string[]): Record<string, unknown> {
+  const jar: Record<string, string> = {};
+  for (const part of cookie.split(';')) {
+    const k = part.indexOf('=');
+    if (k > 0) jar[part.slice(0, k).trim()] = part.slice(k + 1).trim();
+  }
+  const out: Record<string, unknown> = {};
+  if (consent.marketing) {
+    if (FBP.test(jar._fbp || '')) out.fbp = jar._fbp;
+    if (TTP.test(jar._ttp || '')) out.ttp = jar._ttp;
+  }
+  if (consent.analytics) {
+    const ga = GA.exec(jar._ga || '');
+    if (ga) out.ga_client_id = ga[1];
+    const sessions: Record<string, string> = {};
+    for (const id of ga4.slice(0, 4)) {
+      const s = GA_SESSION.exec(jar['_ga_' + id.slice(2)] || '');
+      if (s) sessions[id] = s[1];
+    }
+    if (Object.keys(sessions).length) out.ga_session_ids = sessions;
+  }
+  return out;
+}
+
 export type Item = { ticket_type_id?: unknown; qty?: number; price?: number; ticket_type_name?: string };
 type Props = Record<string, any>;
 

@@ -6,10 +6,10 @@
 // event id, so each platform deduplicates the browser event against the server-side conversion.
 // It hooks the tracker's track() and setConsent() (every event method goes through track()).
 import type { ConsentSnapshot } from '../shared/types.js';
-import { PIXEL_EVENTS, pixelParams, type Item } from './pixel-events.js';
+import { browserIds, PIXEL_EVENTS, pixelParams, type Item } from './pixel-events.js';
 import type { TxTracker } from './tracker.js';
 
-export { PIXEL_EVENTS, pixelParams } from './pixel-events.js';
+export { browserIds, PIXEL_EVENTS, pixelParams } from './pixel-events.js';
 
 type Provider = 'meta' | 'ga4' | 'gtm' | 'google_ads' | 'tiktok';
 export interface PixelCode {
@@ -20,6 +20,8 @@ export interface PixelCode {
   conversion_label?: string;
   conversion_events: string[];
   custom_params: Record<string, unknown>;
+  /** GA4: the events the server sends (Measurement Protocol) once marketing consent is given. */
+  server_events?: string[];
 }
 
 export interface PixelsConfig {
@@ -62,8 +64,12 @@ export class TxPixels {
     const t = tx as unknown as { track: (...a: any[]) => string | null; setConsent: (...a: any[]) => void };
     const track = t.track;
     const setConsent = t.setConsent;
-    t.track = (name: string, props?: Props, options?: unknown) => {
-      const id = track.call(tx, name, props, options);
+    t.track = (name: string, props?: Props, options?: { context?: Props }) => {
+      // The platforms' browser ids (their first-party cookies) ride on every event: the server-side conversion
+      // of a later purchase (even one from the backend) matches the same browser (README "The envelope").
+      const ga = (this.codes || []).filter((c) => c.provider === 'ga4').map((c) => c.id);
+      const context = { ...browserIds(document.cookie, this.consent(), ga), ...(options && options.context) };
+      const id = track.call(tx, name, props, { ...options, context });
       if (id && PIXEL_EVENTS[name]) this.fire({ name, props: props || {}, id });
       return id;
     };
@@ -220,7 +226,10 @@ export class TxPixels {
       if (!this.loaded[code.provider + ':' + code.id] || !this.allowed(code)) continue;
       const id = code.id;
       if (code.provider === 'meta') w.fbq('trackSingle', id, names.meta, { ...(f.name === 'page_view' ? code.custom_params : {}), ...p.meta }, { eventID: f.id });
-      else if (code.provider === 'ga4') this.gtag('event', names.ga4, { ...p.ga4, send_to: id, event_id: f.id });
+      else if (code.provider === 'ga4') {
+        // GA4 counts every copy: an event the server sends (with marketing consent) is not sent from here too.
+        if (!(this.consent().marketing && code.server_events && code.server_events.indexOf(f.name) >= 0)) this.gtag('event', names.ga4, { ...p.ga4, send_to: id, event_id: f.id });
+      }
       else if (code.provider === 'google_ads') {
         if (code.conversion_label && code.conversion_events.indexOf(f.name) >= 0) {
           this.gtag('event', 'conversion', { ...p.ga4, items: undefined, send_to: id + '/' + code.conversion_label, transaction_id: p.ga4.transaction_id || f.id, event_id: f.id });

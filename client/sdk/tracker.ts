@@ -281,9 +281,12 @@ export class TxTracker {
       writeJson(store, K_SESSION, { ...s, last: Math.max(t, s.last) });
 
       const l = location;
-      const here = touchFrom(l.search, '', l.pathname, '');
+      // (its referrer: this page's, whatever the host, cut like the first touch's)
+      const here = touchFrom(l.search, document.referrer, l.pathname);
       const st = s.touch;
       const ctx: Record<string, unknown> = {
+        // Fields a caller adds (the pixel loader: the ad platforms' browser ids); the SDK's own win.
+        ...options.context,
         page: {
           url: l.href.slice(0, 2048),
           path: l.pathname.slice(0, 2048),
@@ -295,7 +298,7 @@ export class TxTracker {
         // Attribution of this event: the page's own UTMs/click ids, else those the session started with.
         utm: here.utm || st?.utm,
         click_ids: here.click_ids || st?.click_ids,
-        referrer: document.referrer.slice(0, 2048) || undefined,
+        referrer: here.referrer,
         locale: navigator.language,
         screen: screen.width + 'x' + screen.height,
         library: 'tx-sdk/' + VERSION,

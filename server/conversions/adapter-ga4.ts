@@ -8,12 +8,20 @@ const EVENT_NAMES: Record<string, string> = { order_completed: 'purchase', add_t
 const MAX_AGE_MS = 72 * 3_600_000;
 const MEASUREMENT = /^G-[A-Z0-9]+$/;
 
-export const ga4ClientId = (item: OutboxItem): string => item.data.visitor_id ?? `tx.${item.event_id}`;
+/**
+ * The GA4 client: the browser's own (_ga cookie, context.ga_client_id, so the conversion joins the browser's
+ * users and sessions in GA4), else the tx visitor id, else one per event.
+ */
+export const ga4ClientId = (item: OutboxItem): string => item.data.ga_client_id ?? item.data.visitor_id ?? `tx.${item.event_id}`;
 
-export function ga4Event(item: OutboxItem): Record<string, unknown> {
+/** `measurementId`: the destination's stream, whose session (context.ga_session_ids) the event joins. */
+export function ga4Event(item: OutboxItem, measurementId?: string): Record<string, unknown> {
   const d = item.data;
   const items = (d.items ?? []).slice(0, 200).map((i) => ({ item_id: String(i.ticket_type_id).slice(0, 100), quantity: i.qty, ...(i.price !== undefined ? { price: i.price } : {}) }));
   const params: Record<string, unknown> = { engagement_time_msec: 1 };
+  // session_id with engagement_time_msec: the event shows in the browser's session (and in Realtime).
+  const session = measurementId ? d.ga_session_ids?.[measurementId] : undefined;
+  if (session && /^\d{1,20}$/.test(session)) params.session_id = session;
   if (d.currency) params.currency = d.currency;
   if (d.value !== undefined) params.value = d.value;
   if (item.event_name === 'order_completed') params.transaction_id = (d.order_id ?? item.event_id).slice(0, 100);
@@ -22,12 +30,12 @@ export function ga4Event(item: OutboxItem): Record<string, unknown> {
   return { name: EVENT_NAMES[item.event_name], timestamp_micros: Date.parse(item.occurred_at) * 1000, params };
 }
 
-export function ga4Body(items: OutboxItem[]): Record<string, unknown> {
+export function ga4Body(items: OutboxItem[], measurementId?: string): Record<string, unknown> {
   const granted = items.every((i) => i.legal_basis === 'consent') ? 'GRANTED' : 'DENIED';
   return {
     client_id: ga4ClientId(items[0]),
     consent: { ad_user_data: granted, ad_personalization: granted },
-    events: items.map(ga4Event),
+    events: items.map((i) => ga4Event(i, measurementId)),
   };
 }
 
@@ -88,7 +96,7 @@ export const ga4Adapter = (base: string): Adapter => ({
       // Each request may take the whole timeout: the rows still waiting keep their lease (another node would
       // otherwise claim and send them again, and GA4 would count them twice).
       if (k > 0 && nextRequest) await nextRequest(clients.slice(k).flat().map((i) => i.id));
-      const out = classifyGa4(await http(url, ga4Body(g)));
+      const out = classifyGa4(await http(url, ga4Body(g, String(dest.settings.measurement_id))));
       if (out.kind !== 'ok') return sent.length ? { kind: 'partial', sent, rest: out } : out;
       const ids = g.map((i) => i.id);
       if (recordSent) await recordSent(ids);

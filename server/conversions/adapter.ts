@@ -28,6 +28,9 @@ export interface ConversionData {
   gclid?: string;
   ttclid?: string;
   ttp?: string;
+  /** GA4's client id (the _ga cookie's "<a>.<b>") and session id per measurement id (README "The envelope"). */
+  ga_client_id?: string;
+  ga_session_ids?: Record<string, string>;
   utm?: Record<string, string>;
 }
 

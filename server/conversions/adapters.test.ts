@@ -125,4 +125,13 @@ describe('requests', () => {
     expect(out).toEqual({ kind: 'ok' });
     expect(log).toEqual(['send v-1', 'sent 1,4', 'lease 2,3', 'send v-2', 'sent 2', 'lease 3', 'send v-3', 'sent 3']);
   });
+  it('GA4 uses the browser\'s own client id and its stream\'s session id when the event has them, else the visitor id', async () => {
+    const r = recorder();
+    const browser = item({ data: { ...item().data, ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-ABC123': '1700000123', 'G-OTHER1': '99' } } });
+    await ga4Adapter('http://a').send(dest('ga4', { measurement_id: 'G-ABC123' }), [browser, item({ id: 2, data: { visitor_id: 'v-2', order_id: 'O-2' } })], r.http);
+    expect(r.calls.map((c) => c.body.client_id)).toEqual(['1234567890.1700000000', 'v-2']);
+    expect(r.calls[0].body.events[0].params).toMatchObject({ session_id: '1700000123', engagement_time_msec: 1 });
+    expect(r.calls[1].body.events[0].params.session_id).toBeUndefined();
+  });
 });
+

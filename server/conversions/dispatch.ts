@@ -15,6 +15,7 @@ import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Adapter, CodeSecrets, Destination, HttpPost, OutboxItem, Provider, SendOutcome } from './adapter.js';
 import { nextRetry } from './backoff.js';
+import { fillBrowserIds } from './browser-ids.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { ConversionStats } from './stats.js';
 
@@ -182,8 +183,10 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     let settled = 0;
     for (let b = 0; b < BATCHES_PER_DESTINATION; b++) {
       signal?.throwIfAborted();
-      const claimed = (await db.query(Q.claim_batch, [Number(d.tenant_id), d.destination, adapter.maxBatch, leaseS])).rows.map(toItem);
-      if (claimed.length === 0) break;
+      const rows = (await db.query(Q.claim_batch, [Number(d.tenant_id), d.destination, adapter.maxBatch, leaseS])).rows.map(toItem);
+      if (rows.length === 0) break;
+      // A backend purchase carries no browser cookie: the visitor's earlier events' ids (fbp, ttp, GA4's).
+      const claimed = problem || !dest ? rows : await fillBrowserIds(db, Number(d.tenant_id), d.provider, rows);
       if (problem || !dest) {
         await dead(d.provider, claimed, problem ?? 'no destination');
         settled += claimed.length;

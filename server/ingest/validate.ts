@@ -70,6 +70,18 @@ const Validator = FastestValidator as unknown as typeof FastestValidator.default
 const s = (max: number) => ({ type: 'string', max, optional: true, nullable: true });
 const id = { type: 'multi', optional: true, nullable: true, rules: [{ type: 'string', min: 1, max: 128 }, { type: 'number', integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }] };
 
+/** context fields of the ad platforms' browser ids; the same patterns as client/sdk/pixel-events.ts browserIds. */
+const BROWSER_IDS = {
+  fbp: { type: 'string', max: 128, pattern: /^fb\.\d\.\d{1,16}\.[A-Za-z0-9._-]{1,100}$/, optional: true, nullable: true },
+  ttp: { type: 'string', max: 128, pattern: /^[A-Za-z0-9._-]{1,128}$/, optional: true, nullable: true },
+  ga_client_id: { type: 'string', max: 41, pattern: /^\d{1,20}\.\d{1,20}$/, optional: true, nullable: true },
+  ga_session_ids: {
+    type: 'record', optional: true, nullable: true,
+    key: { type: 'string', pattern: /^G-[A-Z0-9]{4,20}$/ },
+    value: { type: 'string', pattern: /^\d{1,20}$/ },
+  },
+};
+
 /** `def` null: the envelope alone, to report an unnamed or unknown event's other errors. */
 function envelopeSchema(def: EventDefinition | null): Record<string, unknown> {
   const required = def?.required_entities ?? [];
@@ -115,6 +127,9 @@ function envelopeSchema(def: EventDefinition | null): Record<string, unknown> {
         device: { type: 'object', optional: true, strict: false, props: { device_type: s(32), os: s(128), browser: s(512) } },
         user_agent: s(1024),
         ip: s(64),
+        // The ad platforms' browser ids (the SDK's pixel loader reads their cookies; a backend may forward them):
+        // server-side conversions match the same browser with them (README "The envelope").
+        ...BROWSER_IDS,
       },
     },
     entities: { type: 'object', optional: required.length === 0, strict: false, props: entities },

@@ -17,6 +17,11 @@ export interface PublicCode {
   conversion_events: string[];
   advanced_matching?: boolean;
   custom_params: Record<string, string | number | boolean>;
+  /**
+   * GA4 with an api_secret: the conversion events the server sends through the Measurement Protocol (with
+   * marketing consent). GA4 deduplicates nothing, so the pixel loader does not fire them in the browser too.
+   */
+  server_events?: string[];
 }
 
 /**
@@ -145,7 +150,7 @@ function publicParams(provider: Provider, v: unknown): PublicCode['custom_params
 }
 
 /** The public view of a stored code (settings jsonb), without secrets, test codes or server-only settings. Pure. */
-export function publicCode(row: { provider: Provider; owner: Owner; settings: Record<string, unknown> }): PublicCode {
+export function publicCode(row: { provider: Provider; owner: Owner; settings: Record<string, unknown>; secrets_enc?: string | null }): PublicCode {
   const s = row.settings;
   const out: PublicCode = {
     provider: row.provider,
@@ -157,5 +162,7 @@ export function publicCode(row: { provider: Provider; owner: Owner; settings: Re
   };
   if (typeof s.conversion_label === 'string') out.conversion_label = s.conversion_label;
   if (typeof s.advanced_matching === 'boolean') out.advanced_matching = s.advanced_matching;
+  // A GA4 code's only secret is its api_secret: with it, its conversion events go server-side.
+  if (row.provider === 'ga4' && row.secrets_enc) out.server_events = [...out.conversion_events];
   return out;
 }

@@ -107,6 +107,7 @@ ins AS (
       'fbc', CASE WHEN clicks->>'fbclid' IS NOT NULL
         THEN 'fb.1.' || (extract(epoch FROM touch_at) * 1000)::bigint || '.' || (clicks->>'fbclid') END,
       'fbp', context->>'fbp', 'gclid', clicks->>'gclid', 'ttclid', clicks->>'ttclid', 'ttp', context->>'ttp',
+      'ga_client_id', context->>'ga_client_id', 'ga_session_ids', context->'ga_session_ids',
       'utm', NULLIF(utm, '{}'::jsonb))),
     payload->'customer'->'match_keys'->(CASE provider WHEN 'google_ads' THEN 'google' ELSE provider END)
   FROM (
@@ -127,6 +128,22 @@ ins AS (
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM att)::int AS attributed, (SELECT count(*) FROM ins)::int AS queued;
+
+-- name: browser_ids
+-- The ad platforms' browser ids of the visitors of a claimed batch whose rows lack them (a purchase from the
+-- backend carries no cookie): per row, each id from the visitor's latest event that has it, within the day before
+-- the conversion (and the hour after: the browser's batch may land after the backend's order). One statement
+-- per batch. $1 tenant, $2 [{"id","visitor_id","occurred_at"}].
+SELECT x.id,
+  (SELECT e.context->>'fbp' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'fbp'
+     AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS fbp,
+  (SELECT e.context->>'ttp' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'ttp'
+     AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS ttp,
+  (SELECT e.context->>'ga_client_id' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'ga_client_id'
+     AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS ga_client_id,
+  (SELECT e.context->'ga_session_ids' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'ga_session_ids'
+     AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS ga_session_ids
+FROM json_to_recordset($2::json) AS x(id bigint, visitor_id text, occurred_at timestamptz);
 
 -- name: due_destinations
 SELECT tenant_id, destination, provider, code_id, count(*)::int AS due
