@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Db } from '../store/db.js';
 import type { EventStore } from '../store/events.js';
-import type { TenantStore } from '../store/tenants.js';
+import type { CreatedTenant, TenantStore } from '../store/tenants.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import type { KeyResolver } from './auth.js';
 import { paramFail } from './errors.js';
 import { collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
-import { createRouter, type AuditSink, type RouteInfo, type Router, type RouterAuthz } from './router.js';
+import { createRouter, type AuditNote, type AuditSink, type RouteInfo, type Router, type RouterAuthz } from './router.js';
 import type { TemplatedApp } from './uws.js';
 
 export interface ApiRouteDeps {
@@ -41,6 +41,16 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
 
   router.add({
     method: 'post', path: '/api/admin/tenants', auth: 'admin', body: { parse: parseNewTenant },
+    // The tenant and its first two keys, as POST /api/admin/tenants/{id}/keys records a key (never the keys).
+    audit: (_req, reply) => {
+      const t = reply.body as CreatedTenant;
+      const key = (id: number, kind: string): AuditNote => ({ action: 'key.created', target: `key:${id}`, tenant: t.tenant_id, details: { kind, site_id: null, sources: null } });
+      return [
+        { action: 'tenant.created', target: `tenant:${t.tenant_id}`, tenant: t.tenant_id, details: { name: t.name, allowed_origins: t.allowed_origins } },
+        key(t.write_key_id, 'write'),
+        key(t.secret_key_id, 'secret'),
+      ];
+    },
     handler: async ({ body }) => ({ status: 201, body: await deps.db.tx((q) => deps.tenants.create(q, body.name, body.allowed_origins)) }),
   });
   registerAdminRoutes(router, deps);

@@ -108,8 +108,8 @@ export interface RouteSpec<A extends Auth, P extends ParamSpec, B> {
   body?: BodySpec<B>;
   /** Messages of the 500/503 this route answers (defaults: errors.ts). */
   errors?: ErrorReplyOpts;
-  /** An administrative action: what the audit log records after a 2xx reply (null: nothing to record). */
-  audit?: (req: RouteReq<A, P, B>, reply: Reply) => AuditNote | null;
+  /** An administrative action: what the audit log records after a 2xx reply (null: nothing; a list: a row each, in order). */
+  audit?: (req: RouteReq<A, P, B>, reply: Reply) => AuditNote | AuditNote[] | null;
   /** Headers added to every reply of the route, refusals and errors included (CORS on public `/api/tx` routes). */
   headers?: (info: ReqInfo) => Record<string, string>;
   handler(req: RouteReq<A, P, B>): Promise<Reply>;

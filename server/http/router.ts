@@ -133,8 +133,8 @@ export function createRouter(deps: RouterDeps): Router {
           const req = { info, params: params.value, body, principal: who.principal as PrincipalOf<A>, who: actor };
           const reply = await spec.handler(req);
           // Recorded before the reply goes out, so a client that reads the log right after sees its own action.
-          const note = spec.audit && deps.audit && reply.status >= 200 && reply.status < 300 ? spec.audit(req, reply) : null;
-          if (note) await deps.audit!.note(who.principal, info, note);
+          const notes = spec.audit && deps.audit && reply.status >= 200 && reply.status < 300 ? spec.audit(req, reply) : null;
+          for (const note of notes === null ? [] : [notes].flat()) await deps.audit!.note(who.principal, info, note);
           return reply;
         })()
           .then((r) => send(res, state, withHeaders(r)))

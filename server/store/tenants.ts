@@ -63,7 +63,10 @@ export interface CreatedTenant {
   tenant_id: number;
   name: string;
   write_key: string;
+  /** The keys' ids (GET …/keys, DELETE /api/admin/keys/{id}; the audit log's key.created targets). */
+  write_key_id: number;
   secret_key: string;
+  secret_key_id: number;
   allowed_origins: string[];
 }
 
@@ -169,12 +172,12 @@ export function createTenantStore(): TenantStore {
       await q.query(Q.insert_site, [tenantId, 'default', allowedOrigins]);
       const writeKey = newKey('tx_pk');
       const secretKey = newKey('tx_sk');
+      const ids: number[] = [];
       for (const [kind, key] of [['write', writeKey], ['secret', secretKey]] as const) {
-        await q.query(Q.insert_tenant_key, [
-          hashKey(key), tenantId, kind, hintOf(key),
-        ]);
+        const { rows: k } = await q.query<{ id: string }>(Q.insert_tenant_key, [hashKey(key), tenantId, kind, hintOf(key)]);
+        ids.push(Number(k[0].id));
       }
-      return { tenant_id: tenantId, name, write_key: writeKey, secret_key: secretKey, allowed_origins: allowedOrigins };
+      return { tenant_id: tenantId, name, write_key: writeKey, write_key_id: ids[0], secret_key: secretKey, secret_key_id: ids[1], allowed_origins: allowedOrigins };
     },
     async lookupKey(q, key) {
       const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; role: string | null; scope: unknown; sources: string[] | null }>(

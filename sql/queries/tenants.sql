@@ -10,7 +10,7 @@ INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $
 INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING;
 
 -- name: insert_tenant_key
-INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3, $4);
+INSERT INTO tenant_keys (key_hash, tenant_id, kind, key_hint) VALUES ($1, $2, $3, $4) RETURNING id::text;
 
 -- name: insert_key
 -- role/scope: migration 008 (issue 18); $7/$8 NULL = 'admin' / {} (the whole tenant).

@@ -32,6 +32,8 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
   // --- settings ---------------------------------------------------------------------------------------
   router.add({
     method: 'put', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant', body: {},
+    // Recorded by name only: never the secret, nor its hint.
+    audit: () => ({ action: 'settings.stripe_set', target: 'settings:stripe' }),
     handler: async ({ body, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const secret = isObj(body) ? body.webhook_secret : undefined;
@@ -55,6 +57,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
   });
   router.add({
     method: 'del', path: '/api/v1/settings/stripe', auth: 'secret', permission: 'manage_settings', resource: 'tenant',
+    audit: (_req, reply) => ({ action: 'settings.stripe_removed', target: 'settings:stripe', details: { removed: (reply.body as { stripe: { removed: unknown } }).stripe.removed } }),
     handler: async ({ principal }) => {
       const removed = await deps.stripe.clearSecret(principal.tenant.tenant_id);
       return { status: 200, body: { stripe: { configured: false, removed } } };
