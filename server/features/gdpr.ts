@@ -61,14 +61,13 @@ export function registerFeatureTables(registry: GdprRegistry): void {
   registry.table({
     name: 'fs_person_daily', tables: ['fs_person_daily'], phase: 'rows', feature: true,
     async erase(q, ids) {
-      if (!(await isAggregate(q))) {
-        const n = await count(q, Q.erase_daily, ids);
-        return { removed: n, touched: n ? ['fs_person_daily'] : [] };
-      }
-      // A continuous aggregate cannot be deleted from: its rows go when the store eraser refreshes their days
-      // (after the commit); their dead tuples are in its materialization hypertable, vacuumed by the purge.
+      // Every row the person has, whatever day (a day whose raw rows retention dropped included): the rows as
+      // read now, then deleted; on TimescaleDB from the continuous aggregate's materialization hypertable (an
+      // aggregate cannot be deleted from; its real-time part goes with the person's tx_events rows, deleted in
+      // this transaction). Its dead tuples are vacuumed by the purge.
       const n = await count(q, Q.count_daily, ids);
-      const mat = (await q.query<{ name: string }>(Q.materialization_of, ['fs_person_daily'])).rows[0]?.name;
+      await q.query(Q.erase_daily, [ids.tenantId, ids.personId]);
+      const mat = (await isAggregate(q)) ? (await q.query<{ name: string }>(Q.materialization_of, ['fs_person_daily'])).rows[0]?.name : 'fs_person_daily';
       return { removed: n, touched: n && mat ? [mat] : [] };
     },
     async export(q, ids) {

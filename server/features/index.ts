@@ -53,6 +53,7 @@ export function createFeatures(deps: FeaturesDeps): Features {
   const secret = deps.encryptionKey && crypto.createHmac('sha256', deps.encryptionKey).update('tixello:features:pseudonymize').digest();
   const retention = createFeatureRetention({
     db: deps.db, log: deps.log, settings: deps.settings, rawRetentionMonths: deps.rawRetentionMonths, backfillDays: deps.backfillDays, secret,
+    refreshDays: aggregates.refreshDays, recountPersons: jobs.recountPersons,
   });
   return {
     aggregates,

@@ -90,6 +90,8 @@ export interface FeatureJobs {
   recountEvents(tenant: number, events: string[]): Promise<void>;
   /** The tenant's fs_person_scores recomputed as of `now` (after a GDPR erasure: the others' quintiles without the person). */
   recountScores(tenant: number, now: number): Promise<void>;
+  /** These persons' decision times, affinities, ticket preferences, and their tenants' scores (after pseudonymisation). */
+  recountPersons(tenants: number[], persons: string[], now: number): Promise<void>;
 }
 
 export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
@@ -282,6 +284,13 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
     },
     async recountScores(tenant, now) {
       await scores(now, tenant);
+    },
+    async recountPersons(tenants, ids, now) {
+      const keys: Keys = [tenants, ids];
+      const signal = new AbortController().signal;
+      await decisions(keys, signal);
+      await persons(keys, now, signal);
+      for (const t of new Set(tenants)) await scores(now, t);
     },
   };
 }

@@ -2,7 +2,7 @@
 // AGGREGATE_RETENTION_MONTHS (raw events go after RETENTION_MONTHS, gdpr/retention.ts); raw chunks compressed
 // after COMPRESS_AFTER_DAYS (TimescaleDB only); raw months exported to ARCHIVE_DIR as gzipped NDJSON before
 // retention can drop them; visitor, session and person ids of raw events older than PSEUDONYMIZE_AFTER_DAYS
-// replaced by keyed hashes. What the store cannot do is said once at boot and in /health (`feature_store`).
+// replaced by keyed hashes, and the customer identifiers in them removed. What the store cannot do is said once at boot and in /health (`feature_store`).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { DAY_MS, HOUR_MS } from './model.js';
 const Q = queries('features-retention.sql', [
   'compression_enabled', 'enable_compression', 'compress_old', 'drop_hourly', 'drop_event_daily', 'drop_person_daily', 'has_watermark_catalog', 'raise_watermarks',
   'prune_hourly', 'prune_event_daily', 'prune_person_daily', 'prune_timings', 'archive_months', 'archive_slice',
-  'pseudo_visitors', 'pseudo_sessions', 'pseudo_persons', 'set_visitors', 'set_sessions', 'set_persons',
+  'pseudo_visitors', 'pseudo_sessions', 'pseudo_persons', 'set_visitors', 'set_sessions', 'set_persons', 'strip_identifiers',
 ]);
 const S = queries('features.sql', ['job_state', 'save_job_state']);
 
@@ -31,6 +31,10 @@ export interface RetentionDeps {
   backfillDays: number;
   /** Key of the pseudonyms (derived from ENCRYPTION_KEY); null: pseudonymisation cannot run. */
   secret: Buffer | null;
+  /** Refreshes the aggregates' buckets of these UTC days (aggregates.ts): pseudonymised days. */
+  refreshDays(days: string[], now: number): Promise<number>;
+  /** Recomputes these persons' rows (jobs.ts): the persons whose rows were pseudonymised, and their pseudonyms. */
+  recountPersons(tenants: number[], persons: string[], now: number): Promise<void>;
 }
 
 /** `months` calendar months before `now`, at the same instant (UTC). Pure. */
@@ -172,7 +176,8 @@ export function pseudonymCutoff(now: number, days: number): number {
 
 /**
  * Raw rows older than PSEUDONYMIZE_AFTER_DAYS get keyed pseudonyms for their visitor, session and person ids,
- * PSEUDO_BATCH distinct ids per statement (set-based: the mapping is computed here, the rows change in SQL).
+ * PSEUDO_BATCH distinct ids per statement (set-based: the mapping is computed here, the rows change in SQL), and
+ * lose the customer identifiers of their payload and context (features-retention.sql strip_identifiers).
  * Each run covers the rows that crossed the age since the previous run (from a day before its cutoff).
  */
 async function pseudonymize(deps: RetentionDeps, ctx: JobContext): Promise<number> {
@@ -183,12 +188,16 @@ async function pseudonymize(deps: RetentionDeps, ctx: JobContext): Promise<numbe
   const prev = (await db.query<{ refreshed_to: Date | string | null }>(S.job_state, [job])).rows[0]?.refreshed_to;
   const range = [iso(prev ? new Date(prev).getTime() - DAY_MS : 0), iso(cutoff)];
   let n = 0;
+  const days = new Set<string>();
+  const persons: [number[], string[]] = [[], []];
   const pass = async (select: string, update: string, map: (ids: string[]) => unknown[]) => {
     for (;;) {
       ctx.signal.throwIfAborted();
       const ids = (await db.query<{ id: string }>(select, [...range, PSEUDO_BATCH])).rows.map((r) => r.id);
       if (ids.length === 0) return;
-      n += (await db.query<{ n: number }>(update, [...range, ...map(ids)])).rows[0].n;
+      const r = (await db.query<{ n: number; days?: string[] }>(update, [...range, ...map(ids)])).rows[0];
+      n += r.n;
+      for (const d of r.days ?? []) days.add(d);
       if (ids.length < PSEUDO_BATCH) return;
     }
   };
@@ -196,8 +205,23 @@ async function pseudonymize(deps: RetentionDeps, ctx: JobContext): Promise<numbe
   await pass(Q.pseudo_sessions, Q.set_sessions, (ids) => [ids, ids.map((v) => pseudonym(secret, 'session', v))]);
   await pass(Q.pseudo_persons, Q.set_persons, (ids) => {
     const pairs = ids.map((x) => x.split(':'));
-    return [pairs.map((p) => p[0]), pairs.map((p) => p[1]), pairs.map(([t, p]) => personPseudonym(secret, t, p))];
+    const fake = pairs.map(([t, p]) => personPseudonym(secret, t, p));
+    pairs.forEach(([t, p], i) => {
+      persons[0].push(Number(t), Number(t));
+      persons[1].push(p, fake[i]);
+    });
+    return [pairs.map((p) => p[0]), pairs.map((p) => p[1]), fake];
   });
+  for (;;) {
+    ctx.signal.throwIfAborted();
+    const m = (await db.query<{ n: number }>(Q.strip_identifiers, [...range, PSEUDO_BATCH])).rows[0].n;
+    n += m;
+    if (m < PSEUDO_BATCH) break;
+  }
+  // The person rows of those days now carry the pseudonym: the aggregates' days and the persons' features are
+  // recounted (the person's own rows without them, the pseudonym's with them), as features.full would leave them.
+  await deps.refreshDays([...days], ctx.now());
+  if (persons[0].length) await deps.recountPersons(persons[0], persons[1], ctx.now());
   await db.query(S.save_job_state, [job, 0, iso(ctx.now()), iso(cutoff)]);
   return n;
 }

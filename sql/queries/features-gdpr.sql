@@ -17,7 +17,8 @@ SELECT * FROM fs_person_daily WHERE tenant_id = $1 AND person_id = $2 ORDER BY d
 SELECT count(*)::int AS n FROM fs_person_daily WHERE tenant_id = $1 AND person_id = $2;
 
 -- name: erase_daily
-WITH d AS (DELETE FROM fs_person_daily WHERE tenant_id = $1 AND person_id = $2 RETURNING 1) SELECT count(*)::int AS n FROM d;
+-- The table's rows, or the continuous aggregate's materialised rows (migration 030).
+SELECT fs_erase_person_daily($1, $2) AS n;
 
 -- name: materialization_of
 -- The hypertable holding a continuous aggregate's rows (their dead tuples are vacuumed by the disk purge).

@@ -83,7 +83,31 @@ WITH u AS (UPDATE tx_events e SET session_id = m.new FROM unnest($3::text[], $4:
 SELECT count(*)::int AS n FROM u;
 
 -- name: set_persons
--- A person id becomes a negative keyed hash: still distinct per person, never a persons row.
+-- A person id becomes a negative keyed hash: still distinct per person, never a persons row. Answers the UTC days
+-- of the rows changed too: their fs_person_daily buckets are refreshed (the person's rows move to the pseudonym).
 WITH u AS (UPDATE tx_events e SET person_id = m.new FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS m(tenant_id, old, new)
-  WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.tenant_id = m.tenant_id AND e.person_id = m.old RETURNING 1)
+  WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.tenant_id = m.tenant_id AND e.person_id = m.old
+  RETURNING to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day)
+SELECT count(*)::int AS n, coalesce(array_agg(DISTINCT day), '{}') AS days FROM u;
+
+-- name: strip_identifiers
+-- What else in a row of [$1, $2) names the customer, removed (not hashed: no feature reads them), up to $3 rows
+-- per statement: payload.customer's external id, contact digests and per-platform match keys, points_earned's
+-- customer_external_id, and the ad platforms' browser and click ids in context. A row changed no longer matches.
+WITH r AS (
+  SELECT tenant_id, event_id, occurred_at FROM tx_events
+  WHERE occurred_at >= $1 AND occurred_at < $2
+    AND ((jsonb_typeof(payload->'customer') = 'object' AND payload->'customer' ?| ARRAY['external_id', 'email_sha256', 'phone_sha256', 'match_keys'])
+      OR payload ? 'customer_external_id'
+      OR context ?| ARRAY['fbp', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids'])
+  LIMIT $3
+), u AS (
+  UPDATE tx_events e SET
+    payload = CASE WHEN jsonb_typeof(e.payload->'customer') = 'object'
+      THEN jsonb_set(e.payload, '{customer}', (e.payload->'customer') - ARRAY['external_id', 'email_sha256', 'phone_sha256', 'match_keys'])
+      ELSE e.payload END - 'customer_external_id',
+    context = e.context - ARRAY['fbp', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids']
+  FROM r WHERE e.tenant_id = r.tenant_id AND e.event_id = r.event_id AND e.occurred_at = r.occurred_at
+  RETURNING 1
+)
 SELECT count(*)::int AS n FROM u;
