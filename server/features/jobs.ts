@@ -16,7 +16,7 @@ import type { Aggregates } from './aggregates.js';
 import { AFFINITY_WINDOW_DAYS, DAY_MS, refreshStart } from './model.js';
 
 const Q = queries('features.sql', [
-  'job_state', 'save_job_state', 'new_span', 'new_event_keys', 'new_person_keys', 'aging_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
+  'job_state', 'save_job_state', 'new_span', 'new_event_keys', 'new_person_keys', 'aging_person_keys', 'arrived_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
   'delete_timings', 'insert_timings', 'delete_decisions', 'insert_decisions',
   'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
   'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
@@ -144,14 +144,15 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   };
   const newEvents = async (w: Window) => eventKeys([...(await overNewIds(w, Q.new_event_keys)).values()]);
   /**
-   * Persons with new rows; with `aging`, also those whose events left the affinity window since the last run;
-   * and `extra` (the persons of catalog changes).
+   * Persons with new rows; with `aging`, also those whose events left the affinity window since the last run or
+   * whose future-dated events' time came since then; and `extra` (the persons of catalog changes).
    */
   const newPersons = async (w: Window, now: number, aging: boolean, extra: KeyRows = []) => {
     const seen = await overNewIds(w, Q.new_person_keys);
     if (aging && w.lastRunAt !== null) {
       const win = AFFINITY_WINDOW_DAYS * DAY_MS;
       add(seen, (await db.query<KeyRows[number]>(Q.aging_person_keys, [iso(w.lastRunAt - win), iso(now - win)])).rows);
+      add(seen, (await db.query<KeyRows[number]>(Q.arrived_person_keys, [iso(w.lastRunAt), iso(now)])).rows);
     }
     add(seen, extra);
     return personKeys([...seen.values()]);

@@ -37,6 +37,12 @@ WHERE person_id IS NOT NULL AND id > $1 AND id <= $2 AND occurred_at >= $3;
 SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM tx_events
 WHERE person_id IS NOT NULL AND occurred_at > $1 AND occurred_at <= $2;
 
+-- name: arrived_person_keys
+-- Persons with rows dated between the last run ($1) and this one ($2): a row stored dated ahead (up to
+-- FUTURE_HOURS) weighs in the affinities from its time on, and the run that stored it left it out.
+SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM tx_events
+WHERE person_id IS NOT NULL AND occurred_at > $1 AND occurred_at <= $2;
+
 -- name: catalog_changes
 -- Catalog items whose fingerprint (fs_catalog_features, migration 019: an event's artists and genres, a ticket
 -- type's category and price) differs from the one the persons' rows were last computed with (fs_catalog_seen):
@@ -229,7 +235,10 @@ WHERE t.tenant_id = k.tenant_id AND t.person_id = k.person_id;
 
 -- name: insert_affinity_artist
 -- Seed 001 §5.2 for the persons ($1, $2): events in ($3 = now - 90 days, $4 = now] of the catalog's events,
--- weight by kind (an exit scan, entry_granted with scan_type 'exit', is no entry), each of the event's artists once. score_at_last is anchored at the last interaction (see 013).
+-- weight by kind (an exit scan, entry_granted with scan_type 'exit', is no entry), each of the event's artists once. score_at_last is anchored at the last interaction (see 013),
+-- rounded to 1e-9: a float sum depends on the order it meets its terms in (the window's sort is not stable), so
+-- two artists weighed by the same rows, or one person in an incremental and a full run, differed in the last
+-- bit and "highest first, then by name" did not order ties by name.
 INSERT INTO fs_person_affinity_artist_raw
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 r AS (
@@ -245,7 +254,7 @@ r AS (
 ), l AS (
   SELECT r.*, max(occurred_at) OVER (PARTITION BY tenant_id, person_id, artist_id) AS last FROM r
 )
-SELECT tenant_id, person_id, artist_id, sum(w * exp(-extract(epoch FROM last - occurred_at) / 5184000.0)),
+SELECT tenant_id, person_id, artist_id, round(sum(w * exp(-extract(epoch FROM last - occurred_at) / 5184000.0))::numeric, 9)::float8,
   count(*) FILTER (WHERE event_name = 'event_view'), count(*) FILTER (WHERE event_name = 'order_completed'),
   count(*) FILTER (WHERE event_name = 'entry_granted'), max(last)
 FROM l GROUP BY 1, 2, 3;
@@ -271,7 +280,7 @@ r AS (
 ), l AS (
   SELECT r.*, max(occurred_at) OVER (PARTITION BY tenant_id, person_id, genre) AS last FROM r
 )
-SELECT tenant_id, person_id, genre, sum(w * exp(-extract(epoch FROM last - occurred_at) / 5184000.0)),
+SELECT tenant_id, person_id, genre, round(sum(w * exp(-extract(epoch FROM last - occurred_at) / 5184000.0))::numeric, 9)::float8,
   count(*) FILTER (WHERE event_name = 'event_view'), count(*) FILTER (WHERE event_name = 'order_completed'),
   count(*) FILTER (WHERE event_name = 'entry_granted'), max(last)
 FROM l GROUP BY 1, 2, 3;
