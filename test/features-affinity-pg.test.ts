@@ -74,4 +74,17 @@ describe('affinities on PostgreSQL', () => {
     await jobsOf().full(ctxAt(t0 + 7_200_000));
     expect(await affinity()).toEqual(incremental);
   });
+
+  it('engagement: a component that is 0 adds 0 (not the share of persons at 0), so no activity ranks lowest', async () => {
+    // Tenant 2: person 20 one view without a session; person 21 two views in a session and 1 s of active time.
+    await db.query(`INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, person_id, consent_snapshot, payload)
+      VALUES (gen_random_uuid(), 'event_view', now() - interval '1 day', 2, 'web', 'v20', NULL, 20, '{}', '{}'),
+        (gen_random_uuid(), 'event_view', now() - interval '1 day', 2, 'web', 'v21', 's21', 21, '{}', '{}'),
+        (gen_random_uuid(), 'event_view', now() - interval '1 day', 2, 'web', 'v21', 's21', 21, '{}', '{}'),
+        (gen_random_uuid(), 'page_engagement', now() - interval '1 day', 2, 'web', 'v21', 's21', 21, '{}', '{"active_ms":1000}')`);
+    await jobsOf().recountScores(2, Date.now());
+    const e = (await db.query<{ person_id: string; e: number }>('SELECT person_id::text AS person_id, engagement_score AS e FROM fs_person_scores WHERE tenant_id = 2 ORDER BY 1')).rows;
+    // Sessions 0 and active time 0 add nothing; interactions 1 of 2 is cume_dist 0.5. Person 21 tops all three.
+    expect(e).toEqual([{ person_id: '20', e: 0.5 / 3 }, { person_id: '21', e: 1 }]);
+  });
 });

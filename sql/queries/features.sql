@@ -381,7 +381,8 @@ DELETE FROM fs_person_scores WHERE $1::bigint IS NULL OR tenant_id = $1;
 -- the last order), frequency (orders), monetary (gross, whatever the currency); each scored 1-5 as
 -- ceil(5 · cume_dist) within the tenant (ties share a score; 5 = most recent / most / highest). Engagement over
 -- the last 30 days: sessions, active time (page_engagement.active_ms), interactions (other events), each as its
--- cume_dist within the tenant, averaged (0 without activity). Segment rules: features/scores.ts segmentOf.
+-- cume_dist within the tenant, averaged; a component that is 0 counts 0 (its cume_dist is the share of the
+-- tenant's persons at 0, high when most are: no activity ranked above some), and 0 without activity. Segment rules: features/scores.ts segmentOf.
 INSERT INTO fs_person_scores
 WITH o AS (
   SELECT tenant_id, person_id, count(*)::int AS f, coalesce(sum(fs_num(payload->'gross_amount')), 0) AS m, max(occurred_at) AS last
@@ -402,8 +403,9 @@ WITH o AS (
     AND ($2::bigint IS NULL OR tenant_id = $2)
   GROUP BY 1, 2
 ), eng AS (
-  SELECT g.*, (cume_dist() OVER (PARTITION BY tenant_id ORDER BY s) + cume_dist() OVER (PARTITION BY tenant_id ORDER BY a)
-    + cume_dist() OVER (PARTITION BY tenant_id ORDER BY i)) / 3 AS e
+  SELECT g.*, (CASE WHEN s > 0 THEN cume_dist() OVER (PARTITION BY tenant_id ORDER BY s) ELSE 0 END
+    + CASE WHEN a > 0 THEN cume_dist() OVER (PARTITION BY tenant_id ORDER BY a) ELSE 0 END
+    + CASE WHEN i > 0 THEN cume_dist() OVER (PARTITION BY tenant_id ORDER BY i) ELSE 0 END) / 3 AS e
   FROM g
 )
 SELECT coalesce(rfm.tenant_id, eng.tenant_id), coalesce(rfm.person_id, eng.person_id), rfm.rd, coalesce(rfm.f, 0), coalesce(rfm.m, 0),
