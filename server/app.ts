@@ -348,7 +348,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   campaigns.register(createRouter({
     app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
     tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
-  }), { organizerOf });
+  }), { organizerOf, overrides: authz.overrides });
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
   jobs.registerRoutes(router);

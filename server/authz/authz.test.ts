@@ -12,10 +12,10 @@ describe('roles and permissions', () => {
     expect(can({ role: 'admin' }, 'erase_data', { admin: { erase_data: false } })).toBe(true);
   });
 
-  it('keeps revenue from artists and media, and ad accounts to audiences and campaigns', () => {
-    for (const role of ['artist', 'media', 'ad_account'] as const) expect(can({ role }, 'view_revenue')).toBe(false);
+  it('keeps revenue from artists and media, and ad accounts to audiences and campaigns (with their revenue and ROAS)', () => {
+    for (const role of ['artist', 'media'] as const) expect(can({ role }, 'view_revenue')).toBe(false);
     expect(DEFAULT_ROLE_PERMISSIONS.media).toEqual(['view_public_aggregates']);
-    expect([...permissionsFor('ad_account')].sort()).toEqual(['create_campaigns', 'manage_ads', 'target_users', 'view_ad_analytics']);
+    expect([...permissionsFor('ad_account')].sort()).toEqual(['create_campaigns', 'manage_ads', 'target_users', 'view_ad_analytics', 'view_revenue']);
     for (const role of ROLES.filter((r) => r !== 'admin')) {
       for (const p of ['manage_keys', 'manage_permissions', 'erase_data', 'export_data', 'view_persons'] as const) expect({ role, p, ok: can({ role }, p) }).toEqual({ role, p, ok: false });
     }

@@ -41,8 +41,10 @@ const ALL: Permission[] = [...PERMISSIONS];
 /**
  * Defaults per role. Admin has every permission and overrides never apply to it (a tenant cannot lock its own
  * admin key out). view_event_analytics is an event's funnel; its money needs view_revenue as well (without it
- * the REST mirror serves the revenue-free variant and refuses the organizer roll-up). An artist sees its events
- * without revenue; media only public aggregates; an ad account only audiences and campaigns. An organizer reads
+ * the REST mirror serves the revenue-free variant and refuses the organizer roll-up; the campaign reads drop
+ * revenue and ROAS). An artist sees its events without revenue; media only public aggregates; an ad account only
+ * audiences and campaigns, with the revenue and ROAS its campaigns made (seed 003's view_ad_analytics: what it
+ * steers by; it reads no live funnel, lacking view_event_analytics). An organizer reads
  * its own campaigns (view_ad_analytics: the dashboard's campaigns page) but neither creates nor steers them.
  * Gate staff (a gate token, or a gate key scoped to events) read their events' capacity and nothing else.
  */
@@ -53,7 +55,7 @@ export const DEFAULT_ROLE_PERMISSIONS: Record<Role, Permission[]> = {
   venue_manager: ['view_event_analytics', 'view_venue_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates'],
   artist: ['view_event_analytics', 'view_artist_analytics', 'view_capacity', 'view_public_aggregates'],
   promoter: ['view_event_analytics', 'view_capacity', 'view_revenue', 'view_public_aggregates'],
-  ad_account: ['view_ad_analytics', 'manage_ads', 'create_campaigns', 'target_users'],
+  ad_account: ['view_ad_analytics', 'view_revenue', 'manage_ads', 'create_campaigns', 'target_users'],
   media: ['view_public_aggregates'],
   gate: ['view_capacity'],
 };

@@ -48,7 +48,16 @@ export function reportTargetRoas(rows: Record<string, unknown>[]): number | null
   return round2(list.reduce((s, b) => s + b.total * (b.target ?? 1), 0) / total);
 }
 
-export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null): Report {
+/** The report without the money made (no view_revenue): spend, sales and tickets, and only advice that reveals no ROAS. */
+export type RevenueFreeReport = Omit<Report, 'revenue' | 'roas_tracked' | 'roas_platform'>;
+
+/**
+ * The organizer's report. `withRevenue` false (a principal without view_revenue, issue 18): no revenue, no ROAS
+ * (tracked or claimed), a summary without it and only the budget advice, which reveals neither. Pure.
+ */
+export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null): Report;
+export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null, withRevenue: boolean): Report | RevenueFreeReport;
+export function organizerReport(currency: string, budgetTotal: number, campaigns: ReportCampaign[], targetRoas: number | null, withRevenue = true): Report | RevenueFreeReport {
   // Sums in the currency's own minor units (KWD keeps its third decimal, JPY has none).
   const d = decimalsOf(currency);
   const minor = (x: number) => Math.round(x * 10 ** d) / 10 ** d;
@@ -69,13 +78,16 @@ export function organizerReport(currency: string, budgetTotal: number, campaigns
   const claimedRoas = ratio(claimed, invested);
   if (claimedRoas !== null && roas !== null && claimedRoas > roas * 1.25) recs.push(`The platforms claim ROAS ${claimedRoas.toFixed(1)}×; our own tracking counts ${roas.toFixed(1)}×. Judge by ours.`);
   // Spend may pass the total by the documented tolerance: then nothing is left (never a negative share).
-  if (budgetTotal > 0 && invested >= budgetTotal) recs.push('The budget is used up: top it up to keep the campaigns running.');
-  else if (budgetTotal > 0 && invested >= budgetTotal * 0.8) recs.push(`${Math.max(0, Math.round((1 - invested / budgetTotal) * 100))} % of the budget is left: top it up to keep the campaigns running.`);
+  const budgetRecs: string[] = [];
+  if (budgetTotal > 0 && invested >= budgetTotal) budgetRecs.push('The budget is used up: top it up to keep the campaigns running.');
+  else if (budgetTotal > 0 && invested >= budgetTotal * 0.8) budgetRecs.push(`${Math.max(0, Math.round((1 - invested / budgetTotal) * 100))} % of the budget is left: top it up to keep the campaigns running.`);
+  const spent = { currency, budget_total: budgetTotal, invested, remaining: minor(Math.max(0, budgetTotal - invested)), sales, tickets };
+  const made = `You invested ${invested.toFixed(d)} ${currency} and made ${sales} sales (${tickets} tickets)`;
+  if (!withRevenue) return { ...spent, summary: `${made}.`, recommendations: budgetRecs };
   return {
-    currency, budget_total: budgetTotal, invested, remaining: minor(Math.max(0, budgetTotal - invested)), sales, tickets, revenue,
-    roas_tracked: roas, roas_platform: claimedRoas,
-    summary: `You invested ${invested.toFixed(d)} ${currency} and made ${sales} sales (${tickets} tickets), ROAS = ${roas === null ? '—' : `${roas.toFixed(2)}×`}.`,
-    recommendations: recs,
+    ...spent, revenue, roas_tracked: roas, roas_platform: claimedRoas,
+    summary: `${made}, ROAS = ${roas === null ? '—' : `${roas.toFixed(2)}×`}.`,
+    recommendations: [...recs, ...budgetRecs],
   };
 }
 

@@ -6,8 +6,8 @@
 // The reads (budgets, a budget, campaigns, a campaign, the report) take an organizer dashboard token too (the dashboard's campaigns page,
 // on a router that verifies tokens): the token's role is organizer, so it reads only its own organizer's.
 // Budget changes, approvals and overrides are in the audit log.
-import type { Principal as Who } from '../authz/principal.js';
-import type { Permission } from '../authz/roles.js';
+import { can, type Principal as Who } from '../authz/principal.js';
+import type { Overrides, Permission } from '../authz/roles.js';
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
 import type { Router } from '../http/router.js';
@@ -17,6 +17,7 @@ import type { Queryable } from '../store/db.js';
 import { iso } from '../store/rows.js';
 import { organizerReport, reportTargetRoas, trackedSeries, type ReportCampaign } from './report.js';
 import { queueEntries } from './review.js';
+import { revenueFree } from './revenue.js';
 import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 import { CAMPAIGN_STATUSES } from './model.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
@@ -32,13 +33,20 @@ const roasOf = (revenue: number, spend: number): number | null => (spend > 0 ? M
 const refused = (r: { code: 'not_found' | 'conflict'; message: string } | { code: 'invalid'; field: string; message: string; max?: number; cap?: string }) =>
   r.code === 'invalid' ? fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.cap === undefined ? {} : { cap: r.cap }) }) : fail(r.code, r.message);
 
-/** What the routes need of the server's roles: an event's organizer as the scope checks see it. */
+/** What the routes need of the server's roles: an event's organizer as the scope checks see it, the tenant's role overrides. */
 export interface CampaignAccess {
   organizerOf(tenant: number, eventId: string): Promise<string | null>;
+  /** view_revenue decides whether a reply shows the revenue and ROAS (revenue.ts). */
+  overrides(tenant: number): Promise<Overrides>;
 }
 
 export function registerCampaignRoutes(router: Router, deps: { service: Service; db: Queryable; now: () => number } & CampaignAccess): void {
   const { service, db, now } = deps;
+  /** Whether the principal sees the money the campaigns made: view_revenue with its tenant's overrides. */
+  const seesRevenue = async (who: Who | null): Promise<boolean> => who === null || can(who, 'view_revenue', await deps.overrides(who.tenant));
+  /** A 200/201 reply whose body loses the revenue and ROAS for a principal without view_revenue (revenue.ts). */
+  const shown = async (who: Who | null, status: number, body: Record<string, unknown>): Promise<Reply> =>
+    ({ status, body: (await seesRevenue(who)) ? body : revenueFree(body) });
 
   const withBudget = async (tenant: number, budgetId: number, who: Who | null, permission: Permission): Promise<{ b: Budget } | { reply: Reply }> => {
     const b = await service.budget(tenant, budgetId);
@@ -84,7 +92,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const credited = (await db.query<Record<string, unknown>>(Q.budget_credits, [tenant, params.id])).rows.map((r) => ({ at: Date.parse(iso(r.occurred_at)), revenue: Number(r.revenue) }));
       const series = trackedSeries(points, credited);
       const next = nextCursor('campaign_log', { rows: log, more: logPage.more }, (x) => [x.id]);
-      return { status: 200, body: { budget: got.b, campaigns: await service.campaignsOf(tenant, params.id), optimization_log: log, log_next_cursor: next, series } };
+      return shown(who, 200, { budget: got.b, campaigns: await service.campaignsOf(tenant, params.id), optimization_log: log, log_next_cursor: next, series });
     },
   });
 
@@ -118,7 +126,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'create_campaigns');
       if ('reply' in got) return got.reply;
       const r = await service.createSuite(principal.tenant.tenant_id, params.id, body.lookalike_pct);
-      return r.ok ? { status: 201, body: { campaigns: r.value } } : refused(r);
+      return r.ok ? shown(who, 201, { campaigns: r.value }) : refused(r);
     },
   });
 
@@ -128,7 +136,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'create_campaigns');
       if ('reply' in got) return got.reply;
       const r = await service.submit(principal.tenant.tenant_id, params.id);
-      return r.ok ? { status: 200, body: { campaigns: r.value } } : refused(r);
+      return r.ok ? shown(who, 200, { campaigns: r.value }) : refused(r);
     },
   });
 
@@ -145,7 +153,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const q = await S.reviewQueue(db, who!.tenant, p.value.limit, after);
       const campaigns = queueEntries(q.pending, q.budgets, now());
       const next = nextCursor('campaign_review', { rows: q.pending, more: q.more }, (c) => [c.id]);
-      return { status: 200, body: { campaigns, next_cursor: next } };
+      return shown(who, 200, { campaigns, next_cursor: next });
     },
   });
 
@@ -157,10 +165,10 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const tenant = who!.tenant;
       if (verb === 'approve') {
         const out = await service.approve(tenant, [params.id]);
-        return out.ok ? { status: 200, body: { campaign: out.value[0] } } : refused(out);
+        return out.ok ? shown(who, 200, { campaign: out.value[0] }) : refused(out);
       }
       const out = await service.reject(tenant, [params.id], body.note);
-      return out.ok ? { status: 200, body: { campaign: out.value[0] } } : refused(out);
+      return out.ok ? shown(who, 200, { campaign: out.value[0] }) : refused(out);
     },
   });
   review('approve');
@@ -178,7 +186,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       if (!p.ok) return paramFail(p.error);
       const page = pageOf((await db.query<Record<string, unknown>>(Q.campaign_log, [tenant, got.c.budget_id, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const log = page.rows.map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
-      return { status: 200, body: { campaign: got.c, optimization_log: log, log_next_cursor: nextCursor('campaign_own_log', { rows: log, more: page.more }, (x) => [x.id]) } };
+      return shown(who, 200, { campaign: got.c, optimization_log: log, log_next_cursor: nextCursor('campaign_own_log', { rows: log, more: page.more }, (x) => [x.id]) });
     },
   });
 
@@ -198,7 +206,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const all = !who || who.role === 'admin';
       const rows = (await db.query<Record<string, unknown>>(Q.list_campaigns, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.budget, status, p.value.before?.[0] ?? null, p.value.limit + 1])).rows;
       const page = pageOf(rows.map(toCampaign), p.value.limit);
-      return { status: 200, body: { campaigns: page.rows, next_cursor: nextCursor('campaigns', page, (c) => [c.id]) } };
+      return shown(who, 200, { campaigns: page.rows, next_cursor: nextCursor('campaigns', page, (c) => [c.id]) });
     },
   });
 
@@ -209,7 +217,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const got = await withCampaign(principal.tenant.tenant_id, params.id, who, 'manage_ads');
       if ('reply' in got) return got.reply;
       const r = await service.setActive(principal.tenant.tenant_id, params.id, verb === 'resume');
-      return r.ok ? { status: 200, body: { campaign: r.value } } : refused(r);
+      return r.ok ? shown(who, 200, { campaign: r.value }) : refused(r);
     },
   });
   toggle('pause');
@@ -222,7 +230,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const got = await withCampaign(principal.tenant.tenant_id, params.id, who, 'manage_ads');
       if ('reply' in got) return got.reply;
       const r = await service.setDailyBudget(principal.tenant.tenant_id, params.id, body);
-      return r.ok ? { status: 200, body: { campaign: r.value } } : refused(r);
+      return r.ok ? shown(who, 200, { campaign: r.value }) : refused(r);
     },
   });
 
@@ -261,7 +269,9 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       });
       const total = [...budgets.values()].reduce((s, b) => s + b.total, 0);
       const currency = chosen ?? 'EUR';
-      return { status: 200, body: { organizer_id: org.value, ...organizerReport(currency, total, campaigns, reportTargetRoas(rows)), campaigns, currencies } };
+      // Without view_revenue: spend, sales and tickets, and sentences that reveal no ROAS (organizerReport).
+      const money = await seesRevenue(who);
+      return shown(who, 200, { organizer_id: org.value, ...organizerReport(currency, total, campaigns, reportTargetRoas(rows), money), campaigns, currencies });
     },
   });
 
@@ -277,7 +287,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         conversions_platform: Number(x.conversions), revenue_platform: Number(x.revenue), roas_platform: roasOf(Number(x.revenue), Number(x.spend)),
       }));
       const queue = (await db.query<Record<string, unknown>>(Q.review_queue, [tenant, 100, null])).rows.map(toCampaign);
-      return { status: 200, body: { organizers: rows, review_queue: queue } };
+      return shown(who, 200, { organizers: rows, review_queue: queue });
     },
   });
 
