@@ -233,7 +233,7 @@ describe('remarketing audiences', () => {
       [{ platform: 'meta', audience_type: 'ticket_buyers', criteria: { colour: 1 } }, 'criteria.colour'],
       [{ platform: 'meta', audience_type: 'lookalike', criteria: {} }, 'criteria.lookalike_source_id'],
       [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 99999999, lookalike_country: 'RO' } }, 'criteria.lookalike_source_id'],
-      [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1 } }, 'criteria.lookalike_country'],
+      [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1, lookalike_country: 'ROU' } }, 'criteria.lookalike_country'],
       [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1, lookalike_percentage: 11 } }, 'criteria.lookalike_percentage'],
       [{ platform: 'meta', audience_type: 'ticket_buyers', expires_at: 'tomorrow' }, 'expires_at'],
     ];

@@ -63,9 +63,9 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
       if (c.lookalike_source_id !== undefined) {
         const seed = await store.get(tenantId, c.lookalike_source_id);
         if (!seed) return invalid('criteria.lookalike_source_id', `No remarketing audience ${c.lookalike_source_id} for this tenant.`);
-        // The origin of a platform lookalike is the seed's audience on that same platform.
-        if (seed.platform !== a.platform || seed.audience_type === 'lookalike') {
-          return invalid('criteria.lookalike_source_id', `The seed of a ${a.platform} lookalike is a ${a.platform} audience of members (audience ${seed.id} is a ${seed.platform} ${seed.audience_type}).`);
+        // A lookalike of a lookalike has no members to start from (the seed's platform is checked by the sync).
+        if (seed.audience_type === 'lookalike') {
+          return invalid('criteria.lookalike_source_id', `The seed of a lookalike is an audience of members (audience ${seed.id} is itself a lookalike).`);
         }
       }
       // References that name nothing would build an empty audience and report success.

@@ -7,7 +7,6 @@ import { parseIsoTime } from '../http/params.js';
 import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
 import { isObj } from '../store/rows.js';
 import { eventNameProblem } from '../segments/grammar.js';
-import { LOOKALIKE_PLATFORMS } from './platforms.js';
 
 export const PLATFORMS = ['meta', 'google_ads', 'tiktok'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -78,9 +77,10 @@ function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   }
   if (type === 'lookalike' && out.lookalike_source_id === undefined) return bad('criteria.lookalike_source_id', 'A lookalike names its seed audience: criteria.lookalike_source_id.');
   if (type === 'lookalike' && out.lookalike_percentage === undefined) out.lookalike_percentage = 1;
-  if (c.lookalike_country !== undefined || type === 'lookalike') {
+  // Optional here (the audience and its seed exist without it); Meta's lookalike call needs it, so its sync asks.
+  if (c.lookalike_country !== undefined) {
     if (typeof c.lookalike_country !== 'string' || !/^[A-Za-z]{2}$/.test(c.lookalike_country)) {
-      return bad('criteria.lookalike_country', 'A lookalike names the country the platform draws it from: criteria.lookalike_country, an ISO 3166-1 alpha-2 code like "RO".');
+      return bad('criteria.lookalike_country', 'criteria.lookalike_country is the country the platform draws the lookalike from: an ISO 3166-1 alpha-2 code like "RO".');
     }
     out.lookalike_country = c.lookalike_country.toUpperCase();
   }
@@ -106,9 +106,6 @@ export function parseNewAudience(v: unknown): Parsed<NewAudience> {
   for (const t of Object.values(texts)) if (!t.ok) return t;
   const val = (k: keyof typeof texts) => (texts[k] as { value: string }).value || null;
   if (type.value === 'event_viewers' && !val('event_id')) return bad('event_id', 'event_viewers needs the event_id whose viewers it holds.');
-  if (type.value === 'lookalike' && !LOOKALIKE_PLATFORMS.includes(platform.value)) {
-    return bad('platform', `${platform.value} lookalikes are not supported (no documented lookalike call for ${platform.value}); lookalikes are created on ${LOOKALIKE_PLATFORMS.join(', ')}.`);
-  }
   if (type.value === 'lookalike' && val('external_audience_id')) {
     return bad('external_audience_id', 'A lookalike is created on the platform by its first sync (from the synced seed audience); it takes no external_audience_id.');
   }

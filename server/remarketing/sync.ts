@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { backoffMs } from '../conversions/backoff.js';
 import {
-  BATCH, buildLookalikeRequest, buildRequest, classify, destinationProblem, KINDS, type Destination, type Kind, type PlatformRequest, type PlatformUrls,
+  BATCH, buildLookalikeRequest, buildRequest, classify, destinationProblem, KINDS, LOOKALIKE_PLATFORMS, type Destination, type Kind, type PlatformRequest, type PlatformUrls,
 } from './platforms.js';
 import type { AudienceRow, RemarketingStore } from './store.js';
 
@@ -164,9 +164,14 @@ export function createSync(deps: SyncDeps) {
       return { ok: true, added: 0, removed: 0, requests: c.count.requests };
     };
     if (a.external_audience_id) return done();
+    if (!LOOKALIKE_PLATFORMS.includes(a.platform)) {
+      return fail(`${a.platform} lookalikes are not created by this server (no documented lookalike call for ${a.platform}); build it in ${a.platform}'s own tools from the seed audience, or use a meta lookalike.`);
+    }
+    if (!a.criteria.lookalike_country) return fail(`A ${a.platform} lookalike needs criteria.lookalike_country (ISO 3166-1 alpha-2, like "RO"): the country the platform draws it from.`);
     const seedId = Number(a.criteria.lookalike_source_id);
     const seed = await deps.store.get(t, seedId);
     if (!seed) return fail(`The lookalike's seed audience ${seedId} no longer exists.`);
+    if (seed.platform !== a.platform) return fail(`The origin of a ${a.platform} lookalike is a ${a.platform} audience: its seed, audience ${seedId}, is a ${seed.platform} audience.`);
     if (!seed.external_audience_id || !seed.last_synced_at) {
       return fail(`Sync the seed audience ${seedId} first (POST /api/v1/remarketing-audiences/${seedId}/sync): its ${a.platform} audience is the lookalike's origin.`);
     }
