@@ -2,19 +2,18 @@
 // is not tenant-wide (no view_all_analytics) gets the funnel of its scope's events only. Large tenants' visitor
 // funnels are answered from this node's funnel index (analytics/funnel-index.ts); `"fresh":true` reads the store.
 import type { Logger } from 'pino';
-import { can, readsWholeTenant, type Principal, type Scope } from '../authz/principal.js';
+import { readsWholeTenant, type Principal, type Scope } from '../authz/principal.js';
 import type { Overrides } from '../authz/roles.js';
 import { erasedSince } from '../gdpr/erased.js';
-import { fail } from '../http/errors.js';
 import type { Router } from '../http/router.js';
-import { MONEY } from '../ingest/registry.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { cacheMetricLines } from '../store/tenant-cache.js';
 import { DIMS, funnelFromColumns, servable, type IndexPage } from './columns.js';
 import { createFunnelIndex, type FunnelIndex, type FunnelIndexOptions, type IndexSource } from './funnel-index.js';
 import { funnelRows, scopeEvents } from './funnels.js';
-import { funnelBody, moneyField, parseFunnel, type FunnelRow, type FunnelSpec } from './spec.js';
+import { readsRefusal } from './guard.js';
+import { funnelBody, parseFunnel, type FunnelRow, type FunnelSpec } from './spec.js';
 
 export { runFunnel, funnelRows } from './funnels.js';
 export { parseFunnel, PRESETS, type FunnelSpec, type Step } from './spec.js';
@@ -96,10 +95,8 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
         body: { limit: 64 * 1024, parse: parseFunnel },
         handler: async ({ body, principal, who }) => {
           const started = performance.now();
-          const money = moneyField(body, MONEY);
-          if (money !== null && !can(who!, 'view_revenue', await deps.overrides(who!.tenant))) {
-            return fail('forbidden', `${money} reads an amount: this key or token also needs view_revenue.`, { permission: 'view_revenue', role: who!.role, field: money });
-          }
+          const refused = readsRefusal([[body, '']], who!, await deps.overrides(who!.tenant));
+          if (refused) return refused;
           const scope = await analyticsScope(who!, deps.overrides);
           const out = await funnel(principal.tenant.tenant_id, body, scope);
           return {

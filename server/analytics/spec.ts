@@ -278,16 +278,32 @@ export function readsMoney(f: { root: Root; path: string[] }, money: MoneyKeys):
   return f.root === 'payload' && (f.path.some((k) => money.keys.has(k)) || money.containers.has(f.path[f.path.length - 1]));
 }
 
+/** The first body field of the spec whose path `reads` (a breakdown, then the steps' filters), or null. Pure. */
+function firstReading(spec: { steps: Step[]; breakdown?: FunnelSpec['breakdown'] }, reads: (f: { root: Root; path: string[] }) => boolean, at: string): string | null {
+  if (spec.breakdown && reads(spec.breakdown)) return `${at}breakdown`;
+  for (let i = 0; i < spec.steps.length; i++) {
+    const j = spec.steps[i].filters.findIndex(reads);
+    if (j >= 0) return `${at}steps[${i}].filters[${j}].field`;
+  }
+  return null;
+}
+
 /**
  * The first body field of the spec that reads money (readsMoney, as a breakdown or a filter): a breakdown lists
  * amounts and a gt/lt or contains filter bisects them. Null when none does. Funnels and experiment metrics
  * (steps only) use it alike. Pure.
  */
 export function moneyField(spec: { steps: Step[]; breakdown?: FunnelSpec['breakdown'] }, money: MoneyKeys, at = ''): string | null {
-  if (spec.breakdown && readsMoney(spec.breakdown, money)) return `${at}breakdown`;
-  for (let i = 0; i < spec.steps.length; i++) {
-    const j = spec.steps[i].filters.findIndex((f) => readsMoney(f, money));
-    if (j >= 0) return `${at}steps[${i}].filters[${j}].field`;
-  }
-  return null;
+  return firstReading(spec, (f) => readsMoney(f, money), at);
+}
+
+/**
+ * Payload keys holding a customer's identity (their external id, contact digests, match keys): a breakdown lists
+ * them and a filter finds one person's events, so reading them needs view_persons like /api/v1/persons does.
+ */
+export const PERSONAL_KEYS: ReadonlySet<string> = new Set(['customer', 'customer_external_id']);
+
+/** The first body field of the spec that reads a customer's identity (PERSONAL_KEYS at any depth), or null. Pure. */
+export function personalField(spec: { steps: Step[]; breakdown?: FunnelSpec['breakdown'] }, at = ''): string | null {
+  return firstReading(spec, (f) => f.root === 'payload' && f.path.some((k) => PERSONAL_KEYS.has(k)), at);
 }

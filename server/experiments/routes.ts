@@ -7,17 +7,15 @@
 //   GET    /api/v1/experiments/{key}/results   secret key, view_all_analytics: per variant, SRM (metrics filtering
 //                                              on an amount: view_revenue too)
 //   GET    /api/tx/experiments?visitor_id=…    write key, public (CORS): the visitor's running assignments
-import { can } from '../authz/principal.js';
 import type { Overrides } from '../authz/roles.js';
-import { moneyField } from '../analytics/spec.js';
-import { MONEY } from '../ingest/registry.js';
-import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
+import { readsRefusal } from '../analytics/guard.js';
+import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
 import { corsHeaders } from '../http/ingest-routes.js';
 import { collect, cursor, int, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
 import { experimentResults } from './results.js';
-import { KEY_RE, parseExperiment, type Metric } from './schemas.js';
+import { KEY_RE, parseExperiment } from './schemas.js';
 import type { ExperimentStore } from './store.js';
 import type { AssignmentCache } from './assign.js';
 
@@ -27,15 +25,6 @@ export interface ExperimentRouteDeps {
   assignments: AssignmentCache;
   now(): Date;
   overrides(tenant: number): Promise<Overrides>;
-}
-
-/** The first metric filter of an experiment that reads an amount (the funnels' moneyField), or null. Pure. */
-export function metricsMoneyField(metrics: Metric[]): string | null {
-  for (let i = 0; i < metrics.length; i++) {
-    const f = moneyField({ steps: metrics[i].steps }, MONEY, `success_metrics[${i}].`);
-    if (f !== null) return f;
-  }
-  return null;
 }
 
 const keyParam = (where: 'path', field: string, raw: string): Parsed<string> =>
@@ -109,11 +98,9 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
     handler: async ({ params, principal, who }) => {
       const e = await store.get(db, principal.tenant.tenant_id, params.key);
       if (!e) throw missing(params.key);
-      // Conversions counted through a filter on an amount bisect it, as a funnel's would: view_revenue too.
-      const money = metricsMoneyField(e.success_metrics);
-      if (money !== null && who && !can(who, 'view_revenue', await deps.overrides(who.tenant))) {
-        return fail('forbidden', `${money} reads an amount: this key or token also needs view_revenue.`, { permission: 'view_revenue', role: who.role, field: money });
-      }
+      // Conversions counted through a filter on an amount (or a customer) bisect it, as a funnel's would.
+      const refused = who ? readsRefusal(e.success_metrics.map((m, i) => [{ steps: m.steps }, `success_metrics[${i}].`]), who, await deps.overrides(who.tenant)) : null;
+      if (refused) return refused;
       return { status: 200, body: await experimentResults(db, principal.tenant.tenant_id, e, deps.now()) };
     },
   });
