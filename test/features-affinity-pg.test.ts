@@ -4,38 +4,30 @@
 // same after an incremental run and a full recompute (features.sql insert_affinity_*: scores rounded to 1e-9).
 // Future-dated rows (accepted up to FUTURE_HOURS ahead) count from their time on: the incremental run after it
 // recomputes their persons, as features.full would (features.sql arrived_person_keys).
-import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAggregates } from '../server/features/aggregates.js';
 import { createFeatureJobs } from '../server/features/jobs.js';
 import type { JobContext } from '../server/jobs/index.js';
 import { openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 import { silent } from './helpers.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const GENRES = ['g1', 'g2', 'g3', 'g4', 'g5', 'g6', 'g7', 'g8'];
 
 describe('affinities on PostgreSQL', () => {
-  const name = `fsties_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client;
+  let scratch: ScratchDatabase;
   let db: Db;
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    db = await openPostgres(u.toString(), 4, silent, { plain: true });
+    scratch = await scratchDatabase('fsties');
+    db = await openPostgres(scratch.url, 4, silent, { plain: true });
     await migrate(db, silent);
   }, 90_000);
 
   afterAll(async () => {
     await db?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   });
 
   const jobsOf = () => createFeatureJobs({ db, log: silent, aggregates: createAggregates({ db, log: silent }), backfillDays: 7 });

@@ -7,7 +7,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAggregates } from '../server/features/aggregates.js';
 import { createFeatureJobs } from '../server/features/jobs.js';
@@ -17,9 +16,9 @@ import { openPostgres, type Db } from '../server/store/db.js';
 import { createEventStore, type EventRow } from '../server/store/events.js';
 import { migrate } from '../server/store/migrate.js';
 import { createSpool } from '../server/store/spool.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 import { silent, tmpDir } from './helpers.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const entry = (ev: string, ticket: string): EventRow => ({
   event_id: crypto.randomUUID(), event_name: 'entry_granted', event_version: 1, occurred_at: new Date(Date.now() - 60_000).toISOString(),
@@ -29,25 +28,19 @@ const entry = (ev: string, ticket: string): EventRow => ({
 });
 
 describe('feature jobs watermark on PostgreSQL with writer lanes', () => {
-  const name = `fswm_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client;
+  let scratch: ScratchDatabase;
   let db: Db;
   const dir = tmpDir('fs-wm-');
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    db = await openPostgres(u.toString(), 8, silent, { plain: true });
+    scratch = await scratchDatabase('fswm');
+    db = await openPostgres(scratch.url, 8, silent, { plain: true });
     await migrate(db, silent);
   }, 90_000);
 
   afterAll(async () => {
     await db?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
