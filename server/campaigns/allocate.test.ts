@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocate, clampShares, dailyTarget, evidenceFloor, startingBudgets, winProbabilities, DEFAULT_BANDIT, type Arm } from './allocate.js';
+import { allocate, clampShares, dailyTarget, startingBudgets, winProbabilities, DEFAULT_BANDIT, type Arm } from './allocate.js';
 import { ZERO_STATS, DAY_MS } from './model.js';
 import { prng } from './rng.js';
 
@@ -82,27 +82,5 @@ describe('startingBudgets (approval)', () => {
     expect(r.get(2)! + r.get(3)!).toBeLessThanOrEqual(10);
     expect(r.get(2)).toBe(10);
     expect(r.get(3)).toBe(0);
-  });
-});
-
-describe('evidenceFloor', () => {
-  const arm = (id: number, spend: number, conversions: number): Arm => ({ id, platform: 'meta', stats: { ...ZERO_STATS, spend, clicks: conversions * 20 + 10, conversions } });
-  it('keeps an equal share for a campaign that has not yet spent what three sales cost on average (an unlucky first morning no longer starves it)', () => {
-    // Pooled: 60 spent for 6 sales, 10 a sale: 30 is enough evidence. #3 spent 5 with no sale: thin.
-    const arms = [arm(1, 30, 4), arm(2, 25, 2), arm(3, 5, 0)];
-    const out = evidenceFloor(arms, new Map([[1, 0.9], [2, 0.08], [3, 0.02]]), DEFAULT_BANDIT);
-    expect(out.get(3)).toBeCloseTo(1 / 3, 10);
-    // #2 spent 25 < 30: thin too; #1 takes the rest.
-    expect(out.get(2)).toBeCloseTo(1 / 3, 10);
-    expect(out.get(1)).toBeCloseTo(1 / 3, 10);
-    const more = evidenceFloor([arm(1, 300, 40), arm(2, 250, 20), arm(3, 5, 0)], new Map([[1, 0.9], [2, 0.08], [3, 0.02]]), DEFAULT_BANDIT);
-    expect(more.get(3)).toBeCloseTo(1 / 3, 10);
-    expect(more.get(1)! + more.get(2)!).toBeCloseTo(2 / 3, 10);
-    expect(more.get(1)! / more.get(2)!).toBeCloseTo(0.9 / 0.08, 6);
-  });
-  it('leaves the shares alone once every campaign has its evidence, and splits equally before any sale', () => {
-    const shares = new Map([[1, 0.7], [2, 0.3]]);
-    expect(evidenceFloor([arm(1, 100, 5), arm(2, 100, 5)], shares, DEFAULT_BANDIT)).toBe(shares);
-    expect([...evidenceFloor([arm(1, 10, 0), arm(2, 10, 0)], shares, DEFAULT_BANDIT).values()]).toEqual([0.5, 0.5]);
   });
 });

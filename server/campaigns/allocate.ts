@@ -5,8 +5,7 @@
 // Beta(1 + conversions, 1 + clicks − conversions), turn it into value per euro (× mean order value ÷ cost per
 // click, both with weak priors), and count how often each campaign wins over DRAWS draws. Its share of the day
 // is that win probability, clamped to [minShare, maxShare] (explore a little, never bet everything), then
-// renormalised; a campaign that has not yet spent what the budget's pooled cost per sale buys evidenceSales sales
-// keeps an equal share (evidenceFloor). Campaigns without data share the prior: the first day is an equal split.
+// renormalised. Campaigns without data share the prior: the first day is an equal split.
 import { beta } from './rng.js';
 import { cents, DAY_MS, floorCents, floorTo, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
@@ -37,8 +36,6 @@ export interface Arm {
 
 export interface BanditOpts {
   draws: number;
-  /** An arm keeps an equal share until it has spent what the budget's pooled cost per sale buys this many sales. */
-  evidenceSales: number;
   minShare: number;
   maxShare: number;
   /** Prior mean order value and cost per click, used until a campaign has its own. */
@@ -46,7 +43,7 @@ export interface BanditOpts {
   priorCpc: number;
 }
 
-export const DEFAULT_BANDIT: BanditOpts = { draws: 400, evidenceSales: 3, minShare: 0.02, maxShare: 0.85, priorOrderValue: 50, priorCpc: 0.5 };
+export const DEFAULT_BANDIT: BanditOpts = { draws: 400, minShare: 0.02, maxShare: 0.85, priorOrderValue: 50, priorCpc: 0.5 };
 
 /** Value per euro drawn once for an arm. */
 function drawValuePerEuro(s: Stats, o: BanditOpts, rand: () => number): number {
@@ -99,24 +96,6 @@ export function clampShares(shares: Map<number, number>, min: number, max: numbe
   return out;
 }
 
-/**
- * Arms with too little evidence keep an equal share: one unlucky first morning (no sale in 6 hours) would
- * otherwise hold the campaign at the floor, where a couple of euros a day never buys the sales that could lift it.
- * Thin = spent less than the budget's pooled cost per sale × evidenceSales (no sale yet anywhere: all thin).
- */
-export function evidenceFloor(arms: Arm[], shares: Map<number, number>, o: BanditOpts): Map<number, number> {
-  const n = arms.length;
-  const spend = arms.reduce((s, a) => s + a.stats.spend, 0);
-  const sales = arms.reduce((s, a) => s + Math.min(a.stats.conversions, a.stats.clicks), 0);
-  const need = sales > 0 ? (spend / sales) * o.evidenceSales : Infinity;
-  const thin = new Set(arms.filter((a) => a.stats.spend < need).map((a) => a.id));
-  if (thin.size === 0) return shares;
-  if (thin.size === n) return new Map(arms.map((a) => [a.id, 1 / n]));
-  const rest = 1 - thin.size / n;
-  const restSum = arms.filter((a) => !thin.has(a.id)).reduce((s, a) => s + (shares.get(a.id) ?? 0), 0);
-  return new Map(arms.map((a) => [a.id, thin.has(a.id) ? 1 / n : restSum > 0 ? ((shares.get(a.id) ?? 0) / restSum) * rest : rest / (n - thin.size)]));
-}
-
 export interface AllocationInput {
   strategy: Strategy;
   platformAllocations: PlatformAllocations;
@@ -154,7 +133,7 @@ export function allocate(inp: AllocationInput): Allocation {
   else if (inp.strategy === 'equal_split') shares = new Map(inp.arms.map((a) => [a.id, 1 / inp.arms.length]));
   else {
     wp = winProbabilities(inp.arms, o, inp.rand);
-    shares = evidenceFloor(inp.arms, clampShares(wp, o.minShare, o.maxShare), o);
+    shares = clampShares(wp, o.minShare, o.maxShare);
   }
   const daily = new Map<number, number>();
   for (const a of inp.arms) daily.set(a.id, floorCents(inp.dayTarget * (shares.get(a.id) ?? 0)));

@@ -68,11 +68,10 @@ function run(seed: number, days = 14) {
 
 describe('the optimiser over 30 seeds (issue 16 Tests line)', () => {
   const runs = Array.from({ length: 30 }, (_, i) => run(i + 1));
-  it('most budget ends on the best campaign: the largest share in nearly every seed, over half in most, never starved', () => {
-    // Before the evidence floor and the 85 % cap: over half in 4 of 30 (a 60 % cap, and a best campaign unlucky in
-    // its first six hours was held at the 2 % floor).
-    expect(runs.filter((r) => r.largest).length).toBeGreaterThanOrEqual(27);
-    expect(runs.filter((r) => r.share > 0.5).length).toBeGreaterThanOrEqual(16);
+  it('most budget ends on the best campaign: the largest share in nearly every seed, over half in most', () => {
+    // With the former 60 % cap: over half in 4 of 30 (the largest in 29).
+    expect(runs.filter((r) => r.largest).length).toBeGreaterThanOrEqual(28);
+    expect(runs.filter((r) => r.share > 0.5).length).toBeGreaterThanOrEqual(18);
     for (const r of runs) expect(r.share).toBeGreaterThan(2 / 12);
   });
   it('the worst campaign is paused and the limits hold in every seed', () => {
