@@ -27,7 +27,7 @@ describe('job schedules', () => {
     expect(dueWindow({ every: 600, catchUp: true }, T('2026-03-01T10:05:00Z'))).toBeNull();
     const s = { daily: '06:00', tz: 'UTC', catchUp: true };
     expect(dueWindow(s, T('2026-03-01T06:26:00Z'))?.start).toBe(T('2026-03-01T06:00:00Z'));
-    expect(nextRunAt(s, T('2026-03-01T06:26:00Z'), T('2026-02-28T06:00:00Z'))).toBe(T('2026-03-01T06:00:00Z'));
+    expect(nextRunAt(s, T('2026-03-01T06:26:00Z'), T('2026-02-28T06:00:00Z'))).toBe(T('2026-03-01T06:26:00Z'));
     // Once per window: claimed already (by this node or another), the next run is tomorrow's.
     expect(nextRunAt(s, T('2026-03-01T06:26:00Z'), T('2026-03-01T06:00:00Z'))).toBe(T('2026-03-02T06:00:00Z'));
     expect(dueWindow(s, T('2026-03-01T11:59:59Z'))?.start).toBe(T('2026-03-01T06:00:00Z'));

@@ -110,12 +110,13 @@ export function dueWindow(s: Schedule, now: number): Window | null {
 }
 
 /**
- * When the job runs next: now's window start if it is still claimable and nobody claimed it, else the next
- * window's start. `lastClaimed` is the newest scheduled window_start in job_runs (null: never).
+ * When the job runs next: now's window start if it is still claimable and nobody claimed it (a catch-up past the
+ * first minutes: now, it is due), else the next window's start. `lastClaimed` is the newest scheduled
+ * window_start in job_runs (null: never).
  */
 export function nextRunAt(s: Schedule, now: number, lastClaimed: number | null): number {
   const w = windowAt(s, now);
-  if (now - w.start < claimGraceMs(w, s.catchUp) && (lastClaimed === null || lastClaimed < w.start)) return w.start;
+  if (now - w.start < claimGraceMs(w, s.catchUp) && (lastClaimed === null || lastClaimed < w.start)) return now - w.start < MIN_CLAIM_GRACE_MS ? w.start : now;
   return windowAt(s, w.end).start;
 }
 
