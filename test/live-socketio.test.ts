@@ -36,11 +36,14 @@ describe('Socket.IO', () => {
     expect((await post('40')).status).toBe(200);
     // Each subscribe is answered with a snapshot (~0.7 KB) that waits for a GET that never comes: ~2.8 MB in all.
     const batch = Array(400).fill('42["subscribe","analytics:event:S1"]').join('\x1e');
-    for (let i = 0; i < 10; i++) {
+    // Posted until the server ends the session (a POST to it is refused): snapshots are built asynchronously, so on
+    // a busy machine the queue may pass the limit only after more batches or some time (a fixed count and a 200 ms
+    // wait failed under the full suite's load). A poll before that would drain the queue, so none is made.
+    for (let i = 0; i < 200; i++) {
       const r = await post(batch);
-      if (r.status !== 200) break; // already ended
+      if (r.status !== 200) break; // ended
+      await sleep(50);
     }
-    await sleep(200);
     const poll = await fetch(url(sid));
     const text = await poll.text();
     // The session is gone (engine.io: "Session ID unknown"), not answered with megabytes of queued snapshots.
