@@ -125,7 +125,7 @@ async function openWorld(dir: string, pgDb: SimWorld['pgDb'], mock: MockPlatform
   if (pgDb) await migrate(db, log);
   const cfg = campaignsConfig({
     META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-    META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'sim', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'sim', GOOGLE_ADS_DEVELOPER_TOKEN: 'sim',
+    META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'sim', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'sim', GOOGLE_ADS_DEVELOPER_TOKEN: 'sim',
     TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'sim',
     // The ad accounts' pixels and TikTok's locations: what the platforms require of an ad set / ad group.
     META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',

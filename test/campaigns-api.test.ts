@@ -33,7 +33,7 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     server = await bootServer({
       CAMPAIGNS_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/notices`,
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
+      META_AD_ACCOUNT_ID: 'act_1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '200-200-2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
       META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
     });
     base = server.url;
@@ -94,7 +94,7 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect(daily.reduce((s, c) => s + c.daily, 0)).toBeLessThanOrEqual(60);
     expect(daily.filter((c) => c.platform === 'tiktok').reduce((s, c) => s + c.daily, 0)).toBeLessThanOrEqual(10);
     expect(mock.calls.some((c) => /^\/v25\.0\/act_1001\/campaigns$/.test(c.path))).toBe(true);
-    expect(mock.calls.some((c) => /^\/v22\/customers\/2002\/campaignBudgets:mutate$/.test(c.path))).toBe(true);
+    expect(mock.calls.some((c) => /^\/v22\/customers\/2002002002\/campaignBudgets:mutate$/.test(c.path))).toBe(true);
     expect(mock.calls.some((c) => c.path === '/open_api/v1.3/campaign/create/')).toBe(true);
 
     // Pause, resume, daily budget override, on the platform.

@@ -82,7 +82,7 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
     mock = await startMockPlatforms({ seed: 3, startMs: Date.now(), rates: () => ({ cpm: 6, ctr: 0.01, cvr: 0.02, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
+      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
       META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
     });
     t = await createTenant(server.url, 'campaigns-approvals');

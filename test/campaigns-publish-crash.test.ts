@@ -80,7 +80,7 @@ describe.each([['embedded', embedded], ['postgres', postgres]] as const)('crash-
     db, log: silent, now: () => clock.now, credits: { pull: async () => 0 },
     config: campaignsConfig({
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev',
+      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev',
       TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
     }, []),
   });

@@ -34,7 +34,22 @@ import { currencyDecimals } from './model.js';
 
 type Env = Record<string, string | undefined>;
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * The ad accounts' ids as each platform's UI shows them, normalised to what its API takes in a path or body: Meta's
+ * Business Manager shows `act_123…` (the adapters add `act_` themselves), Google Ads shows `123-456-7890` (the API
+ * wants the 10 digits), TikTok shows the digits. Anything else is refused at boot: it would only fail at publishing.
+ */
+const ACCOUNT_IDS = {
+  META_AD_ACCOUNT_ID: { re: /^(?:act_)?(\d{1,20})$/, what: 'the Meta ad account id: its digits, with or without act_ (act_1234567890 or 1234567890)' },
+  GOOGLE_ADS_CUSTOMER_ID: { re: /^(\d{3})-?(\d{3})-?(\d{4})$/, what: 'the Google Ads customer id: 10 digits, with or without the dashes (123-456-7890 or 1234567890)' },
+  TIKTOK_ADVERTISER_ID: { re: /^(\d{1,20})$/, what: 'the TikTok advertiser id: digits (7012345678901234567)' },
+} as const;
+
+/** An ad account id as the platform's API takes it (see ACCOUNT_IDS), or null when it is not one. Pure. */
+export function accountId(name: keyof typeof ACCOUNT_IDS, raw: string): string | null {
+  const m = ACCOUNT_IDS[name].re.exec(raw.trim());
+  return m ? m.slice(1).join('') : null;
+}
 
 /** From the environment; refusals are appended to `problems` (loadConfig reports them together). */
 export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
@@ -50,14 +65,12 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     problems.push(`${name} must be an http(s) URL`);
     return def;
   };
-  const id = (name: string): string | null => {
+  const id = (name: keyof typeof ACCOUNT_IDS): string | null => {
     const raw = env[name];
     if (!raw) return null;
-    if (!ID.test(raw)) {
-      problems.push(`${name} must be 1-64 of A-Z a-z 0-9 _ -`);
-      return null;
-    }
-    return raw;
+    const v = accountId(name, raw);
+    if (v === null) problems.push(`${name}="${raw.slice(0, 40)}" must be ${ACCOUNT_IDS[name].what}`);
+    return v;
   };
   const secret = (name: string): string | null => env[name] || null;
   const currency = (name: string): string | null => {

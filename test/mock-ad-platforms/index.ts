@@ -191,7 +191,7 @@ export async function startMockPlatforms(opts: {
   function route(method: string, url: URL, body: any): { status: number; body: unknown } {
     const p = url.pathname;
     // --- Meta Marketing API ---
-    let m = /^\/v\d+\.\d+\/act_([^/]+)\/(campaigns|adsets|insights)$/.exec(p);
+    let m = /^\/v\d+\.\d+\/act_(\d+)\/(campaigns|adsets|insights)$/.exec(p);
     if (m) {
       if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
       if (m[2] === 'campaigns' && method === 'POST') {
