@@ -68,18 +68,23 @@ describe('funnels and experiments: amounts need view_revenue', () => {
     }
   });
 
-  it('a breakdown or filter on payload.customer (a customer\'s external id, contact digests, match keys) needs view_persons', async () => {
+  it('a breakdown or filter on payload.customer (a customer\'s external id, contact digests, match keys) or a browser, click id or IP in context needs view_persons', async () => {
     // The artist role gets view_revenue here, so only the customer part can refuse.
     expect((await api('PUT', '/api/v1/roles/artist', { permissions: { view_revenue: true } })).status).toBe(200);
     for (const [body, field] of [
       [funnel({ breakdown: 'payload.customer' }), 'breakdown'],
       [funnel({ breakdown: 'payload.customer.external_id' }), 'breakdown'],
+      [funnel({ breakdown: 'context.fbp' }), 'breakdown'],
+      [funnel({ breakdown: 'context.ga_client_id' }), 'breakdown'],
+      [funnel({ breakdown: 'context.click_ids.gclid' }), 'breakdown'],
+      [funnel({ steps: [{ event_name: 'event_view', filters: [{ field: 'context.ip', op: 'eq', value: '203.0.113.0' }] }, { event_name: 'add_to_cart' }] }), 'steps[0].filters[0].field'],
       [funnel({ steps: [{ event_name: 'event_view' }, { event_name: 'order_completed', filters: [{ field: 'payload.customer.external_id', op: 'eq', value: 'cust-42' }] }] }), 'steps[1].filters[0].field'],
     ] as const) {
       const r = await api('POST', '/api/v1/analytics/funnels', body, artist);
       expect({ field, status: r.status, error: r.json?.error }).toMatchObject({ field, status: 403, error: { code: 'forbidden', permission: 'view_persons', field } });
     }
     expect((await api('POST', '/api/v1/analytics/funnels', funnel({ breakdown: 'payload.customer' }))).status).toBe(200);
+    expect((await api('POST', '/api/v1/analytics/funnels', funnel({ breakdown: 'context.utm.source' }), artist)).status).toBe(200);
     expect((await api('PUT', '/api/v1/roles/artist', { permissions: { view_revenue: null } })).status).toBe(200);
   });
 });
