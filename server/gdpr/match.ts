@@ -62,27 +62,41 @@ export function matcher(ids: PersonIds) {
 
 /** Below this length an order or customer id is matched only as the value of its own field, not anywhere. */
 const SHORT_ID = 8;
+/** Ids per alternation in one pattern: a long alternation is "too complex" for Postgres' regex engine. */
+const PER_PATTERN = 100;
 const reEscape = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
 
 /**
  * How a raw (rejected) body is recognised as the person's, whatever its shape, by text search (the SQL
- * query and the spool use the same): `needles` are substrings — their visitor, session and event ids (and
- * long order / customer ids) as JSON strings, and their contact digests (bodies are stored with contact data
- * hashed, pii.ts) —, `patterns` are regular expressions (valid in JavaScript and in Postgres) for their order
- * and customer ids as the value of their own field, string or number. Ids of another person that happen to
- * equal one of these strings match too: erasure then removes that whole rejected body.
+ * query and the spool use the same): `needles` are substrings — their event ids (and long order / customer
+ * ids) as JSON strings, and their contact digests (bodies are stored with contact data hashed, pii.ts) —,
+ * `patterns` are regular expressions (valid in JavaScript and in Postgres) for ids as the value of their own
+ * field: visitor ids (`visitor_id`, Stripe metadata's `tx_vid`) and session ids (`session_id`, `tx_sid`) whatever
+ * their length (a visitor id "web" or a session id "EUR" must not match every body naming that source or
+ * currency), and order and customer ids, string or number. Ids of another person that happen to equal one of
+ * these strings match too: erasure then removes that whole rejected body.
  */
 export function rawSearch(ids: PersonIds): { needles: string[]; patterns: string[] } {
   const long = [ids.externalId, ...ids.orderIds].filter((x) => x.length >= SHORT_ID);
-  const needles = [...ids.visitorIds, ...ids.sessionIds, ...ids.eventIds, ...long].map((x) => JSON.stringify(x));
+  const needles = [...ids.eventIds, ...long].map((x) => JSON.stringify(x));
   for (const h of [ids.emailSha256, ids.phoneSha256]) if (h) needles.push(h);
   const value = (x: string) => {
     const lit = reEscape(JSON.stringify(x));
     return /^-?[0-9]+$/.test(x) ? `(?:${lit}|${reEscape(x)}(?![0-9.eE]))` : lit;
   };
+  const inField = (fields: string, values: string[]): string[] => {
+    const out: string[] = [];
+    const uniq = [...new Set(values)];
+    for (let i = 0; i < uniq.length; i += PER_PATTERN) {
+      out.push(`"(?:${fields})"\\s*:\\s*(?:${uniq.slice(i, i + PER_PATTERN).map(value).join('|')})`);
+    }
+    return out;
+  };
   const patterns = [
-    `"(?:external_id|customer_external_id)"\\s*:\\s*${value(ids.externalId)}`,
-    ...ids.orderIds.map((o) => `"order_id"\\s*:\\s*${value(o)}`),
+    ...inField('external_id|customer_external_id', [ids.externalId]),
+    ...inField('order_id', ids.orderIds),
+    ...inField('visitor_id|tx_vid', ids.visitorIds),
+    ...inField('session_id|tx_sid', ids.sessionIds),
   ];
   return { needles: [...new Set(needles)], patterns };
 }
