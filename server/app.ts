@@ -21,6 +21,7 @@ import { checkpointJob, DEFAULT_CHECKPOINT_POLICY } from './jobs/checkpoint.js';
 import { partitionsJob } from './jobs/partitions.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
+import { explainListenFailure } from './http/listen-failure.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createAudit, registerAuditTables } from './audit/index.js';
 import { createAuthz, registerAuthzTables } from './authz/index.js';
@@ -53,20 +54,12 @@ import { createTenantStore, type CreatedTenant } from './store/tenants.js';
 
 const Q = queries('store.sql', ['ping', 'timescaledb_version', 'create_timescaledb', 'server_version_num', 'tx_events_partitioned']);
 
+export { ListenError, PortInUseError } from './http/listen-failure.js';
+
 export class StoreSetupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StoreSetupError';
-  }
-}
-
-export class PortInUseError extends Error {
-  constructor(
-    readonly host: string,
-    readonly port: number,
-  ) {
-    super(`Port ${port} on ${host} is already in use (another Tixello Live server or another program). Stop it, or set PORT to a free port.`);
-    this.name = 'PortInUseError';
   }
 }
 
@@ -384,11 +377,12 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Exclusive: without it uSockets sets SO_REUSEPORT and a second server on the same port also listens and
   // silently takes half the connections. No retry loop: uSockets always sets SO_REUSEADDR, so connections of a
   // previous run (TIME_WAIT, FIN_WAIT after kill -9) never block the port (measured: an immediate re-listen
-  // succeeds in both cases); a refusal means a live listener, and waiting would only delay the clear error.
+  // succeeds in both cases); a refusal means a live listener (or an address HOST cannot bind), and waiting would only delay the clear error.
   const listenSocket = await listenExclusive(uws, app, config.host, config.port);
   if (!listenSocket) {
     await closeParts();
-    throw new PortInUseError(config.host, config.port);
+    // uWS gives no reason: a taken port and an address HOST cannot bind look alike without asking again.
+    throw await explainListenFailure(config.host, config.port);
   }
   const port = uws.uws.us_socket_local_port(listenSocket as never);
 

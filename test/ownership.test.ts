@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PortInUseError } from '../server/app.js';
+import { ListenError, PortInUseError } from '../server/app.js';
 import { DataDirLockedError, LOCK_FILE } from '../server/store/datadir-lock.js';
 import { ADMIN, bootServer, createTenant, eventsOf, postJson, tmpDir, webEvent } from './helpers.js';
 
@@ -63,6 +63,22 @@ describe('one owner per port and per DATA_DIR', () => {
     } finally {
       await first.close();
     }
+  });
+
+  it('a HOST this machine cannot bind is blamed, not the port; a HOST that is no address at all stops the start before anything opens', { timeout: 120_000 }, async () => {
+    // 192.0.2.1 (TEST-NET-1) is an address, but none of this machine's: the port is not what failed.
+    const dataDir = tmpDir();
+    const err = await bootServer({ HOST: '192.0.2.1', PORT: '0', DATA_DIR: dataDir }).then(() => null, (e: Error) => e);
+    expect(err).toBeInstanceOf(ListenError);
+    expect(err!.message).toMatch(/^HOST=192\.0\.2\.1 is not an address of this machine/);
+    expect(err!.message).not.toMatch(/in use/);
+    expect(fs.existsSync(path.join(dataDir, LOCK_FILE))).toBe(false);
+    const child = startChild({ HOST: 'not..a..host', PORT: '0', DATA_DIR: tmpDir() });
+    children.push(child.child);
+    const { code, out } = await child.exited;
+    expect(code).toBe(2);
+    expect(out).toContain('HOST="not..a..host" must be an IP address or a host name of this machine');
+    expect(out).not.toMatch(/in use/);
   });
 
   it('a second server on the same DATA_DIR refuses to start and names the pid holding it; the first keeps every event', { timeout: 120_000 }, async () => {

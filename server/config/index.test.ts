@@ -31,6 +31,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ WRITER_LANES: '20' }).writerLanes).toBe(20); // the embedded store has one lane whatever it says
   });
 
+  it('refuses a HOST that is neither an IP address nor a host name, saying what to set (it used to surface as "port in use")', () => {
+    for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1', 'localhost', 'node-1.internal', 'tixello.example.com.']) {
+      expect(loadConfig({ HOST: host }).host).toBe(host);
+    }
+    expect(loadConfig({}).host).toBe('0.0.0.0');
+    for (const host of ['not..a..host', '300.1.1.1', '-node', 'a_b.local', 'http://x', '127.0.0.1:8080', 'x'.repeat(64)]) {
+      expect(() => loadConfig({ HOST: host }), host).toThrow(/HOST=".*" must be an IP address or a host name of this machine: 0\.0\.0\.0 \(every IPv4 interface, the default\), :: \(every interface\)/);
+    }
+    expect(() => loadConfig({ HOST: '[::1]' })).toThrow(/an IPv6 address without the brackets/);
+  });
+
   it('takes a METRICS_TOKEN of at least 16 characters for scrapers', () => {
     expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
     expect(loadConfig({}).metricsToken).toBeNull();

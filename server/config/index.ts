@@ -1,5 +1,6 @@
 // Boot configuration. `loadConfig` is pure: it reads only the env object it is given and either returns a
 // complete, validated Config or throws ConfigError listing every problem with how to fix it.
+import { isIP } from 'node:net';
 import { campaignsConfig, type CampaignsConfig } from '../campaigns/config.js';
 
 export interface Limits {
@@ -122,6 +123,17 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** A host name (RFC 1123): dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** HOST: an IP literal (IPv4, or IPv6 without brackets) or a host name; whether this machine has it is seen at listen. */
+export function hostProblem(host: string): string | null {
+  // All digits and dots is meant as an IPv4 address: 300.1.1.1 is not one, and no host name ends in a numeric label.
+  if (isIP(host) !== 0 || (HOST_NAME.test(host) && !/^[\d.]+$/.test(host))) return null;
+  const hint = /^\[.*\]$/.test(host) ? ' (an IPv6 address without the brackets)' : '';
+  return `HOST=${JSON.stringify(host.slice(0, 100))} must be an IP address${hint} or a host name of this machine: 0.0.0.0 (every IPv4 interface, the default), :: (every interface) or 127.0.0.1 (this machine only)`;
+}
+
 /** CHECKPOINT_WAL_MB's default (jobs/checkpoint.ts says why 256). */
 export const DEFAULT_CHECKPOINT_WAL_MB = 256;
 
@@ -160,6 +172,9 @@ export function loadConfig(env: Env): Config {
   };
 
   const port = int('PORT', 8080, 0, 65535);
+  const host = env.HOST || '0.0.0.0';
+  const badHost = hostProblem(host);
+  if (badHost) problems.push(badHost);
   const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
   const redisUrl = url('REDIS_URL', ['redis:', 'rediss:']);
   const liveTokenSecret = env.LIVE_TOKEN_SECRET && env.LIVE_TOKEN_SECRET.length > 0 ? env.LIVE_TOKEN_SECRET : null;
@@ -210,7 +225,7 @@ export function loadConfig(env: Env): Config {
 
   const config: Config = {
     port,
-    host: env.HOST || '0.0.0.0',
+    host,
     dataDir: env.DATA_DIR || './data',
     databaseUrl,
     databasePoolMax: int('DATABASE_POOL_MAX', 10, 1, 1000),
