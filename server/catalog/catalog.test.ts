@@ -30,6 +30,21 @@ describe('catalog item checks', () => {
     expect(v).toMatchObject({ ok: false, errors: [{ field: 'gates[2].id', message: expect.stringMatching(/G1 is listed twice/) }] });
   });
 
+  it('lists every refused field at once: ends_at before starts_at and a gate listed twice beside other refusals', () => {
+    const e = checkItem('events', { id: 'E5', starts_at: '2026-07-01T18:00:00Z', ends_at: '2026-07-01T17:00:00Z', url: 'ftp://x', capacity: 10_000_001 });
+    expect(e.ok).toBe(false);
+    if (!e.ok) expect(e.errors.map((x) => x.field).sort()).toEqual(['capacity', 'ends_at', 'url']);
+    const v = checkItem('venues', { id: 'V1', lat: 91, gates: [{ id: 'G1' }, { id: 1 }, { id: '1' }, { id: 'G1' }] });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.errors.map((x) => [x.field, x.message])).toEqual([['lat', expect.any(String)], ['gates[2].id', expect.stringMatching(/Gate 1 is listed twice/)]]);
+    // Only inputs valid on their own are compared: a refused starts_at or gate id is reported once, as itself.
+    const bad = checkItem('events', { id: 'E6', starts_at: 'soon', ends_at: '2026-07-01T17:00:00Z' });
+    if (!bad.ok) expect(bad.errors.map((x) => x.field)).toEqual(['starts_at']);
+    const badGate = checkItem('venues', { id: 'V2', gates: [{ id: 'G1' }, { id: '' }, { id: '' }, 'G1'] });
+    if (!badGate.ok) expect(badGate.errors.every((x) => x.message.includes('listed twice') === false)).toBe(true);
+    expect(badGate.ok).toBe(false);
+  });
+
   it('keeps the first of two items with one id and refuses the later one', () => {
     const r = checkItems('organizers', [{ id: 'O1', name: 'a' }, { id: 'O1', name: 'b' }, { id: 1 }, { id: '1' }]);
     expect(r.valid.map((v) => v.name ?? v.id)).toEqual(['a', '1']);

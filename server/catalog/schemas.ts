@@ -97,6 +97,25 @@ function isoField(raw: string, field: string): { ok: true; value: string } | { o
 }
 
 /**
+ * The first gate whose id an earlier gate has (1 and "1" are one id), among the gates whose id is valid; none when
+ * the list itself was refused (too long, not a list). `errors`: the item's schema errors so far.
+ */
+function duplicateGate(gates: unknown, errors: ItemError[]): ItemError | null {
+  if (!Array.isArray(gates) || errors.some((e) => e.field === 'gates')) return null;
+  const bad = (i: number) => errors.some((e) => e.field === `gates[${i}]` || e.field === `gates[${i}].id`);
+  const seen = new Set<string>();
+  for (let i = 0; i < gates.length; i++) {
+    const g = gates[i];
+    if (bad(i) || !isObj(g)) continue;
+    const gid = idText(g.id);
+    if (gid === null) continue;
+    if (seen.has(gid)) return { code: 'invalid_field', field: `gates[${i}].id`, message: `Gate ${gid} is listed twice; each gate of a venue has its own id.` };
+    seen.add(gid);
+  }
+  return null;
+}
+
+/**
  * Checks one item of `kind` and returns it normalised (ids as text, dates as ISO, unknown fields removed),
  * or its errors. The item is copied: the caller's object is not changed.
  */
@@ -116,19 +135,17 @@ export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | {
     if (d.ok) item[f] = d.value;
     else errors.push(d.error);
   }
+  // The checks across fields, whenever their inputs are valid on their own: every refused field is listed at once.
+  const dupGate = duplicateGate(item.gates, errors);
+  if (dupGate) errors.push(dupGate);
+  if (typeof item.starts_at === 'string' && typeof item.ends_at === 'string' && !errors.some((e) => e.field === 'starts_at' || e.field === 'ends_at') && item.ends_at < item.starts_at) {
+    errors.push({ code: 'invalid_field', field: 'ends_at', message: 'ends_at must not be before starts_at.' });
+  }
   if (errors.length) return { ok: false, errors };
   for (const f of ID_FIELDS) if (item[f] !== undefined && item[f] !== null) item[f] = idText(item[f]);
   // 1 and "1" are one id once stored as text: listed twice, the artist would count twice in every derived figure.
   if (Array.isArray(item.artist_ids)) item.artist_ids = [...new Set(item.artist_ids.map(idText))];
-  if (Array.isArray(item.gates)) {
-    item.gates = (item.gates as Obj[]).map((g) => ({ id: idText(g.id), name: g.name ?? null, capacity: g.capacity ?? null }));
-    const ids = (item.gates as Obj[]).map((g) => g.id);
-    const dup = ids.findIndex((g, i) => ids.indexOf(g) !== i);
-    if (dup >= 0) return { ok: false, errors: [{ code: 'invalid_field', field: `gates[${dup}].id`, message: `Gate ${String(ids[dup])} is listed twice; each gate of a venue has its own id.` }] };
-  }
-  if (typeof item.starts_at === 'string' && typeof item.ends_at === 'string' && item.ends_at < item.starts_at) {
-    return { ok: false, errors: [{ code: 'invalid_field', field: 'ends_at', message: 'ends_at must not be before starts_at.' }] };
-  }
+  if (Array.isArray(item.gates)) item.gates = (item.gates as Obj[]).map((g) => ({ id: idText(g.id), name: g.name ?? null, capacity: g.capacity ?? null }));
   return { ok: true, item };
 }
 
