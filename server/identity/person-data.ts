@@ -2,9 +2,11 @@
 // serialise the erasure with in-flight commits), sessions, and the person row itself (erased last).
 import type { GdprRegistry, PersonTable } from '../gdpr/registry.js';
 import { queries } from '../store/queries.js';
-import { toSessionView } from './sessions.js';
+import { iso } from '../store/rows.js';
+import type { EventRow } from '../store/events.js';
+import { projectSessions, toSessionView } from './sessions.js';
 
-const S = queries('sessions.sql', ['person_sessions', 'delete_person_sessions', 'lock_projection']);
+const S = queries('sessions.sql', ['person_sessions', 'delete_person_sessions', 'lock_projection', 'sessions_projected_upto', 'remaining_session_events']);
 const P = queries('persons.sql', ['delete_person_links', 'delete_person']);
 
 /** Exported from the gathered record (gdpr/erasure.ts); always vacuumed. */
@@ -26,8 +28,20 @@ export const sessionsTable: PersonTable = {
     // Serialised with the deferred sessions projector: a pass that read the person's events before this
     // erasure commits finishes first (and its sessions are deleted here); a later pass no longer sees them.
     await q.query(S.lock_projection);
-    const n = (await q.query<{ n: number }>(S.delete_person_sessions, [ids.tenantId, ids.personId, ids.visitorIds, ids.sessionIds])).rows[0].n;
-    return { removed: n, touched: n ? ['tx_sessions'] : [] };
+    // Runs after the events eraser: a session row that also folded in someone else's events (another visitor
+    // with the same session id, or the visitor's events attributed to another person) is rebuilt from the
+    // events still stored; only the sessions none of whose events are left go.
+    const deleted = (await q.query<{ session_id: string; first_seen_at: Date | string; last_seen_at: Date | string }>(
+      S.delete_person_sessions, [ids.tenantId, ids.personId, ids.visitorIds, ids.sessionIds],
+    )).rows;
+    if (deleted.length === 0) return { removed: 0, touched: [] };
+    const upto = (await q.query<{ position: string }>(S.sessions_projected_upto)).rows[0]?.position ?? '0';
+    const rows = (await q.query<EventRow & { tenant_id: string; person_id: string | null }>(S.remaining_session_events, [
+      ids.tenantId, deleted.map((d) => d.session_id), deleted.map((d) => iso(d.first_seen_at)), deleted.map((d) => iso(d.last_seen_at)), upto,
+    ])).rows.map((r) => ({ ...r, tenant_id: Number(r.tenant_id), person_id: r.person_id === null ? null : Number(r.person_id) }));
+    await projectSessions(q, rows);
+    const kept = new Set(rows.map((r) => r.session_id)).size;
+    return { removed: deleted.length - kept, touched: ['tx_sessions'] };
   },
   async export(q, ids) {
     const { rows } = await q.query<Record<string, unknown>>(S.person_sessions, [ids.tenantId, ids.personId, ids.visitorIds, ids.sessionIds]);

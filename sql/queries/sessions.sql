@@ -73,11 +73,37 @@ WHERE tenant_id = $1 AND (person_id = $2 OR (person_id IS NULL AND visitor_id = 
 ORDER BY first_seen_at, session_id;
 
 -- name: delete_person_sessions
-WITH d AS (
-  DELETE FROM tx_sessions
-  WHERE tenant_id = $1 AND (person_id = $2 OR (person_id IS NULL AND visitor_id = ANY($3::text[])) OR session_id = ANY($4::text[]))
-  RETURNING 1
-) SELECT count(*)::int AS n FROM d;
+-- Every session row the person's events were folded into; the caller re-projects those that still have other
+-- events (remaining_session_events). Returns each row's time range, which bounds where those events are.
+DELETE FROM tx_sessions
+WHERE tenant_id = $1 AND (person_id = $2 OR (person_id IS NULL AND visitor_id = ANY($3::text[])) OR session_id = ANY($4::text[]))
+RETURNING session_id, first_seen_at, last_seen_at;
+
+-- name: sessions_projected_upto
+-- How far the sessions projector has folded tx_events in (its cursor; ingest/projector.ts): rows above it are
+-- folded by its next pass, so a re-projection must not count them too.
+SELECT position::text AS position FROM tx_projector_cursors WHERE projector = 'identity.sessions';
+
+-- name: remaining_session_events
+-- The events still stored of sessions whose rows an erasure deleted ($2 ids, $3/$4 the rows' first and last
+-- seen: every event folded into a row lies in that range, which lets chunks and the time index narrow the scan),
+-- folded in already ($5: the projector's cursor), in the shape projector_rows (events.sql) gives projectors.
+SELECT e.event_id::text AS event_id, e.event_name, e.event_version,
+  to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS occurred_at,
+  to_char(e.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS received_at,
+  to_char(e.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS sent_at, e.tenant_id::text AS tenant_id,
+  e.site_id, e.source_system, e.visitor_id, e.session_id, e.sequence_no, e.prev_event_id::text AS prev_event_id,
+  e.person_id::text AS person_id, e.consent_snapshot,
+  jsonb_build_object('page', e.context->'page', 'utm', e.context->'utm', 'click_ids', e.context->'click_ids', 'referrer', e.context->'referrer',
+    'device', e.context->'device') AS context,
+  '{}'::jsonb AS entities,
+  CASE WHEN e.event_name = 'page_engagement' THEN jsonb_build_object('active_ms', e.payload->'active_ms', 'total_ms', e.payload->'total_ms')
+    ELSE '{}'::jsonb END AS payload,
+  e.idempotency_key, e.is_bot
+FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS c(session_id, first_seen_at, last_seen_at)
+JOIN tx_events e ON e.tenant_id = $1 AND e.session_id = c.session_id
+  AND e.occurred_at >= c.first_seen_at - interval '1 millisecond' AND e.occurred_at <= c.last_seen_at + interval '1 millisecond'
+WHERE e.id <= $5;
 
 -- name: lock_projection
 -- The deferred projectors' pass lock (server/ingest/projector.ts, events.sql projector_lock).
