@@ -90,6 +90,21 @@ describe('topics by role over /ws', () => {
     expect((await c.subscribe('analytics:event:E1')).type).toBe('snapshot');
   });
 
+  it('a refused subscribe cancelled by an unsubscribe sent right after it sends nothing of the topic after "unsubscribed"', async () => {
+    const c = await open(await mintToken(base, t, { role: 'venue', venue_ids: ['V2'] }));
+    const topic = 'analytics:event:E2:capacity'; // E2 is at V1: forbidden to this token
+    for (let round = 0; round < 5; round++) {
+      const from = c.messages.length;
+      c.send({ op: 'subscribe', topic });
+      c.send({ op: 'unsubscribe', topic });
+      // Two answers of the topic: the unsubscribe's, and the subscribe's (refused if decided first, else "unsubscribed").
+      await c.next((m) => m.topic === topic && c.messages.slice(from).filter((x) => x.topic === topic).length >= 2, 10_000, from);
+      const of = c.messages.slice(from).filter((m) => m.topic === topic);
+      const after = of.slice(of.findIndex((m) => m.type === 'unsubscribed') + 1);
+      expect(after.filter((m) => m.type !== 'unsubscribed'), JSON.stringify(of)).toEqual([]);
+    }
+  });
+
   it('an artist token reads its events without revenue, and no other event', async () => {
     const c = await open(await mintToken(base, t, { role: 'artist', artist_ids: ['A1'] }));
     const m = await c.subscribe('analytics:event:E1');

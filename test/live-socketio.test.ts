@@ -88,6 +88,32 @@ describe('Socket.IO', () => {
     });
   }
 
+  it('a refused subscribe cancelled by an unsubscribe right after it sends nothing of the topic after "unsubscribed", as on /ws', async () => {
+    // The venue's events are looked up before the subscribe is decided: the unsubscribe arrives meanwhile.
+    const s = await open(server.url, await mintToken(server.url, t, { role: 'venue', venue_ids: ['V-NONE'] }));
+    const topic = 'analytics:event:S1:capacity'; // S1 is at no venue of this token: forbidden
+    const got: any[] = [];
+    let arrived = () => undefined as void;
+    s.on('message', (m) => {
+      got.push(m);
+      arrived();
+    });
+    try {
+      for (let round = 0; round < 5; round++) {
+        const from = got.length;
+        const of = () => got.slice(from).filter((m) => m.topic === topic);
+        s.send({ op: 'subscribe', topic });
+        s.send({ op: 'unsubscribe', topic });
+        // Two answers: the unsubscribe's, and the subscribe's (refused if decided first, else "unsubscribed").
+        while (of().length < 2) await new Promise<void>((r) => (arrived = r));
+        const after = of().slice(of().findIndex((m) => m.type === 'unsubscribed') + 1);
+        expect(after.filter((m) => m.type !== 'unsubscribed'), JSON.stringify(of())).toEqual([]);
+      }
+    } finally {
+      s.close();
+    }
+  });
+
   it('at the topic limit (200) /ws and Socket.IO both refuse a new topic and answer a resubscribe with a snapshot', async () => {
     // 100 events of one organizer: their event and capacity topics make 200; the dashboard is one too many.
     const events = Array.from({ length: 100 }, (_, i) => `LIM${i}`);

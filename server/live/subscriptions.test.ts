@@ -120,6 +120,37 @@ describe('subscription protocol', () => {
     expect(sub.topics.size).toBe(0);
   });
 
+  it('a cancelled subscribe is answered "unsubscribed" whatever it would have been: no forbidden or unavailable after the unsubscribe', async () => {
+    const topic = 'analytics:event:E1:capacity';
+    for (const outcome of ['forbidden', 'access failed', 'prepare failed'] as const) {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      // The wait is in the access check (refused, or the store away), or in the snapshot's preparation (Redis away).
+      const access: SubscriptionCore['access'] = async (_scope, t) => {
+        if (outcome === 'prepare failed') return { ok: true, topic: t };
+        await gate;
+        if (outcome === 'access failed') throw new Error('store away');
+        return { ok: false, permission: 'view_capacity' };
+      };
+      let preparing!: () => void;
+      const prepared = new Promise<void>((r) => (preparing = r));
+      const prepare = async () => {
+        preparing();
+        await gate;
+        throw new Error('redis away');
+      };
+      const { sub, seen, send } = setup({ access, prepare });
+      const subscribing = send({ op: 'subscribe', topic });
+      if (outcome === 'prepare failed') await prepared; // access decided: the unsubscribe comes during the wait for the snapshot
+      await send({ op: 'unsubscribe', topic });
+      release();
+      await subscribing;
+      expect(seen.sent, outcome).toEqual([{ type: 'unsubscribed', topic }, { type: 'unsubscribed', topic }]);
+      expect(seen.joined).toEqual([]);
+      expect(sub.topics.size).toBe(0);
+    }
+  });
+
   it('refuses a bad topic name and a topic outside the scope', async () => {
     const { seen, send } = setup();
     await send({ op: 'subscribe', topic: 'analytics:nothing' });

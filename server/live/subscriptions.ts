@@ -46,6 +46,8 @@ const TOPICS_HELP = 'Topics: analytics:event:{event_id}, analytics:event:{event_
 const error = (code: string, message: string, topic?: string | null): Reply =>
   topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message };
 
+const unsubscribed = (topic: string): Reply => ({ type: 'unsubscribed', topic });
+
 /** A text frame (JSON) to a message; an error reply when it is not JSON. */
 export function decodeFrame(text: string): { msg: unknown } | { error: Reply } {
   try {
@@ -144,9 +146,12 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       } catch (err) {
         // The tenant's role overrides could not be read (store away, nothing cached): refuse nothing wrongly.
         core.log.warn({ err: (err as Error).message }, 'live: topic access check failed');
-        if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
-        return;
+        if (!link.isOpen()) return;
+        return link.send(cancelled() ? unsubscribed(name) : error('unavailable', 'Live state is unavailable; retry.', name));
       }
+      if (!link.isOpen()) return;
+      // Unsubscribed while access was decided: nothing of the topic follows the "unsubscribed", not even a refusal.
+      if (cancelled()) return link.send(unsubscribed(name));
       if (!a.ok) return forbidden(link, name, a.permission);
       topic = a.topic;
     } else {
@@ -178,7 +183,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       await core.prepare([{ tenant, topic }]);
       if (!link.isOpen()) return;
       // Unsubscribed while it waited: it is not joined (the unsubscribe was already answered; this answers the subscribe).
-      if (cancelled()) return link.send({ type: 'unsubscribed', topic: name });
+      if (cancelled()) return link.send(unsubscribed(name));
       // Decided after the wait: the same topic may have been subscribed meanwhile.
       const fresh = !sub.topics.has(key);
       const entry = fresh ? core.hub.add(tenant, topic) : core.hub.entries.get(key)!;
@@ -186,7 +191,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       link.join(key, fresh, core.hub.snapshot(entry, core.now()));
     } catch (err) {
       core.log.warn({ err: (err as Error).message }, 'live: snapshot failed');
-      if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
+      if (link.isOpen()) link.send(cancelled() ? unsubscribed(name) : error('unavailable', 'Live state is unavailable; retry.', name));
     }
   };
 
@@ -214,7 +219,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
           core.hub.remove(key);
         }
       }
-      link.send({ type: 'unsubscribed', topic: name });
+      link.send(unsubscribed(name));
     },
     drop(sub) {
       for (const key of sub.topics) core.hub.remove(key);
