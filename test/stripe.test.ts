@@ -176,6 +176,25 @@ describe('stripe webhooks', () => {
     expect(await whereIs(server.db, ['pi_export1', 'ch_export1'])).toEqual({});
   });
 
+  it('after an erasure, a redelivery or a new event about the erased order maps no Stripe object to it again', async () => {
+    const order = orderEvent({ visitor_id: 'v-stripe-erased', entities: { order_id: 'O-erased-1', event_entity_id: 'E1' }, payload: { gross_amount: 100, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: { external_id: 'cust-stripe-erased' } } });
+    expect((await serverEvents(base, t, order)).json.accepted).toBe(1);
+    const paid = stripeEvent('payment_intent.succeeded', paymentIntent('pi_erased1', 'O-erased-1', 10_000));
+    expect((await deliver(paid)).json).toMatchObject({ accepted: 1 });
+    const pid = (await api(base, t, 'GET', '/api/v1/persons?external_id=cust-stripe-erased')).json.person_id;
+    expect((await api(base, t, 'DELETE', `/api/v1/persons/${pid}`)).json.removed.stripe_objects).toBe(2);
+
+    // Stripe redelivers the payment (a duplicate), then sends a new event with the order in its metadata.
+    expect((await deliver(paid)).json).toMatchObject({ accepted: 0, duplicates: 1 });
+    const again = stripeEvent('payment_intent.succeeded', paymentIntent('pi_erased2', 'O-erased-1', 10_000));
+    expect((await deliver(again)).json).toMatchObject({ accepted: 1 });
+    expect(await whereIs(server.db, ['pi_erased1', 'ch_erased1', 'pi_erased2', 'ch_erased2'])).not.toHaveProperty('stripe_objects');
+    // A dispute of that payment then finds no order: it is not linked to the erased order.
+    const dispute = stripeEvent('charge.dispute.created', { id: 'dp_erased', object: 'dispute', amount: 10_000, currency: 'eur', charge: 'ch_erased1', payment_intent: 'pi_erased1', reason: 'fraudulent', metadata: {} });
+    expect((await deliver(dispute)).json).toMatchObject({ received: true, ignored: true });
+    expect((await eventsOf(base, t)).some((e) => e.event_name === 'chargeback_opened' && e.payload.provider_dispute_id === 'dp_erased')).toBe(false);
+  });
+
   it('acknowledges and ignores unknown event types and events without an order', async () => {
     const unknown = await deliver(stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
     expect(unknown).toMatchObject({ status: 200, json: { received: true, ignored: true } });

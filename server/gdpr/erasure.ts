@@ -17,7 +17,7 @@ import { eraseFromSpool } from './match.js';
 import { inPhase, type GdprRegistry, type PersonIds } from './registry.js';
 
 const Q = queries('gdpr.sql', [
-  'tombstone_for_person', 'person_events', 'insert_tombstone', 'insert_erased_visitors', 'insert_erasure_steps', 'erasure_steps_of',
+  'tombstone_for_person', 'person_events', 'insert_tombstone', 'insert_erased_visitors', 'insert_erased_orders', 'insert_erasure_steps', 'erasure_steps_of',
   'claim_erasure_steps', 'save_erasure_steps', 'finish_erasure_steps', 'release_erasure_steps', 'due_erasure_steps',
 ]);
 
@@ -313,6 +313,10 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         ]);
         if (ids.visitorIds.length) {
           await q.query(Q.insert_erased_visitors, [tenantId, ids.visitorIds.map((v) => idDigest(tenantId, 'visitor', v)), erasedAt.toISOString()]);
+        }
+        // A late Stripe event about one of their orders must not map its payment objects to the order again.
+        if (ids.orderIds.length) {
+          await q.query(Q.insert_erased_orders, [tenantId, ids.orderIds.map((o) => idDigest(tenantId, 'order', o)), erasedAt.toISOString()]);
         }
         // Where dead rows now lie (the events' chunks, not the whole hypertable): vacuumed by the disk step.
         await q.query(Q.insert_erasure_steps, [tenantId, sha, todo, JSON.stringify(ids), [...touched], owner, STEPS_LEASE_S]);

@@ -55,7 +55,7 @@ export function registerStoreTables(registry: GdprRegistry): void {
   registry.none(['schema_migrations'], 'applied migration versions');
   // Tombstones are what erasure leaves behind on purpose: tenant-keyed digests that cannot be reversed,
   // kept so a late event or webhook cannot re-link the erased person (README, GDPR).
-  registry.none(['gdpr_erasures', 'gdpr_erased_visitors'], 'erasure tombstones: keyed digests and counts only');
+  registry.none(['gdpr_erasures', 'gdpr_erased_visitors', 'gdpr_erased_orders'], 'erasure tombstones: keyed digests and counts only');
   // The post-commit steps of an erasure (erasure.ts): the erased person's ids are held here only until the spool
   // and external erasers ran (then NULL), and the disk purge rewrites this table too.
   registry.none(['gdpr_erasure_steps'], 'the erasure\'s own to-do list: ids only until its external steps ran, then vacuumed');

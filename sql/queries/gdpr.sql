@@ -56,6 +56,11 @@ INSERT INTO gdpr_erased_visitors (tenant_id, visitor_sha256, erased_at)
 SELECT $1, v, $3 FROM unnest($2::text[]) v
 ON CONFLICT (tenant_id, visitor_sha256) DO UPDATE SET erased_at = GREATEST(gdpr_erased_visitors.erased_at, EXCLUDED.erased_at);
 
+-- name: insert_erased_orders
+INSERT INTO gdpr_erased_orders (tenant_id, order_sha256, erased_at)
+SELECT $1, o, $3 FROM unnest($2::text[]) o
+ON CONFLICT (tenant_id, order_sha256) DO UPDATE SET erased_at = GREATEST(gdpr_erased_orders.erased_at, EXCLUDED.erased_at);
+
 -- name: erased_since
 -- The persons of the tenant erased (on any node) at or after $2, as digests: a per-node copy of store data read
 -- before then may still hold them unless this node's eraser already took them out (gdpr/erased.ts).

@@ -15,8 +15,11 @@ WITH d AS (DELETE FROM tenant_secrets WHERE tenant_id = $1 AND name = $2 RETURNI
 SELECT 1 FROM tenants WHERE tenant_id = $1;
 
 -- name: remember_stripe_objects
+-- Once the event about them was stored (or is a redelivery of one stored), never for an order of an erased
+-- person ($4: the order's digest in gdpr_erased_orders).
 INSERT INTO stripe_objects (tenant_id, object_id, order_id)
 SELECT $1, o, $3 FROM unnest($2::text[]) o
+WHERE NOT EXISTS (SELECT 1 FROM gdpr_erased_orders WHERE tenant_id = $1 AND order_sha256 = $4)
 ON CONFLICT (tenant_id, object_id) DO NOTHING;
 
 -- name: order_for_stripe_objects

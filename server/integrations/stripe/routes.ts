@@ -102,12 +102,15 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       }
       const evt = p.event;
       if (own(HANDLED_TYPES, evt.type) === undefined) return reply({ status: 200, body: { received: true, ignored: true, reason: `event type ${evt.type} is not tracked` } });
-      const orderId = await deps.stripe.resolveOrder(db, tenantId, evt.data.object);
-      if (!orderId) {
+      const order = await deps.stripe.resolveOrder(db, tenantId, evt.data.object);
+      if (!order) {
         log.info({ tenant_id: tenantId, stripe_event: evt.id, type: evt.type }, 'stripe event without an order id ignored');
         return reply({ status: 200, body: { received: true, ignored: true, reason: 'no order id: set metadata.order_id on the PaymentIntent' } });
       }
-      const out = await deps.ingest.ingest([stripeEnvelope(evt, orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server' });
+      const out = await deps.ingest.ingest([stripeEnvelope(evt, order.orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server' });
+      // Stored (or a redelivery of an event stored before: its mapping may have failed then, e.g. the database was
+      // down while the event went to the spool; Stripe retries on that 503). Never for an erased person's order.
+      if (out.accepted + out.duplicates > 0) await deps.stripe.remember(db, tenantId, order.objects, order.orderId);
       // A validation rejection is final (kept in the rejected-events table); Stripe retrying would not help.
       return reply({ status: 200, body: { received: true, event_name: own(HANDLED_TYPES, evt.type), ...out } });
     })().catch((err: unknown) => {

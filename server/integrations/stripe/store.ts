@@ -1,7 +1,7 @@
 // The per-tenant Stripe webhook signing secret (stored encrypted), the order a payment object belongs to,
 // and stripe_objects in the GDPR registry.
 import type { GdprRegistry } from '../../gdpr/registry.js';
-import type { Cipher } from '../../identity/crypto.js';
+import { idDigest, type Cipher } from '../../identity/crypto.js';
 import type { Db, Queryable } from '../../store/db.js';
 import { queries } from '../../store/queries.js';
 import { iso, type Obj } from '../../store/rows.js';
@@ -20,8 +20,17 @@ export interface StripeStore {
   status(tenantId: number): Promise<{ configured: boolean; hint: string | null; updated_at: string | null }>;
   clearSecret(tenantId: number): Promise<boolean>;
   tenantExists(tenantId: number): Promise<boolean>;
-  /** Order id from metadata, else from an earlier event about the same payment intent / charge. */
-  resolveOrder(q: Queryable, tenantId: number, obj: Obj): Promise<string | null>;
+  /**
+   * Order id from metadata, else from an earlier event about the same payment intent / charge; `objects` are the
+   * Stripe ids to map to it (metadata only) once the event is stored: see remember. Writes nothing.
+   */
+  resolveOrder(q: Queryable, tenantId: number, obj: Obj): Promise<{ orderId: string; objects: string[] } | null>;
+  /**
+   * Maps Stripe objects to their order, after the event naming them was stored (a rejected event maps nothing),
+   * and never for an order of an erased person (gdpr_erased_orders): a redelivery or a late event after the
+   * erasure would otherwise link the next refund or dispute to the erased order again.
+   */
+  remember(q: Queryable, tenantId: number, objects: string[], orderId: string): Promise<void>;
 }
 
 const aad = (tenantId: number) => `tenant:${tenantId}:${STRIPE_SECRET_NAME}`;
@@ -61,13 +70,13 @@ export function createStripeStore(db: Db, cipher: Cipher, cacheMs = 30_000): Str
     async resolveOrder(q, tenantId, obj) {
       const ids = relatedObjectIds(obj);
       const fromMetadata = metadataOrderId(obj);
-      if (fromMetadata) {
-        if (ids.length) await q.query(Q.remember_stripe_objects, [tenantId, ids, fromMetadata]);
-        return fromMetadata;
-      }
+      if (fromMetadata) return { orderId: fromMetadata, objects: ids };
       if (ids.length === 0) return null;
       const { rows } = await q.query<{ order_id: string }>(Q.order_for_stripe_objects, [tenantId, ids]);
-      return rows[0]?.order_id ?? null;
+      return rows.length ? { orderId: rows[0].order_id, objects: [] } : null;
+    },
+    async remember(q, tenantId, objects, orderId) {
+      if (objects.length) await q.query(Q.remember_stripe_objects, [tenantId, objects, orderId, idDigest(tenantId, 'order', orderId)]);
     },
   };
 }
