@@ -135,11 +135,16 @@ describe('remarketing sync safety', () => {
     expect((await call('GET', `/api/v1/remarketing-audiences/${a.json.id}`)).status).toBe(404);
     expect((await call('GET', '/api/v1/remarketing-audiences?limit=1000')).json.audiences.some((x: any) => x.id === a.json.id)).toBe(false);
     expect(to('8004', 'DELETE').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort()); // refused
+    // Binding the platform audience again meanwhile: a 409 that says the deleted one still holds it, not "synced by" an audience that answers 404.
+    const again = await mk('8004');
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatchObject({ field: 'external_audience_id', message: expect.stringMatching(/deleted and awaiting its removal from meta: try again once the daily remarketing\.refresh job/) });
     mock.failing.delete('8004');
     mock.seen.length = 0;
     await job();
     expect(to('8004', 'DELETE').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort());
     expect((await server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [a.json.id])).rows).toEqual([]);
+    expect((await mk('8004')).status).toBe(201);
   }, 120_000);
 
   it('a manual sync of an expired audience is a 409 and it stays expired', async () => {
@@ -149,6 +154,15 @@ describe('remarketing sync safety', () => {
     expect(r.status).toBe(409);
     expect(r.json.error).toMatchObject({ code: 'conflict', message: expect.stringMatching(/expired/), audience: { status: 'expired' } });
     expect(mock.seen.some((s) => s.path === '/v25.0/8006/users')).toBe(false);
+    // Its expires_at passed before the daily job ran: refused all the same (and marked expired), nothing sent.
+    const b = await mk('8007', { expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+    await server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [b.json.id]);
+    const late = await sync(b.json.id);
+    expect({ status: late.status, audience: late.json.error?.audience?.status }).toEqual({ status: 409, audience: 'expired' });
+    expect(mock.seen.some((s) => s.path === '/v25.0/8007/users')).toBe(false);
+    // One already past at creation is refused, naming expires_at.
+    const past = await mk('8008', { expires_at: '2020-01-01T00:00:00Z' });
+    expect({ status: past.status, field: past.json.error?.field }).toEqual({ status: 400, field: 'expires_at' });
   });
 
   it('one sync of an audience at a time: a second one (or a delete) meanwhile is a 409, additions go once', async () => {

@@ -39,6 +39,19 @@ export interface Remarketing {
   job(): Job;
 }
 
+/**
+ * Why a platform audience cannot be bound again: synced by another of ours (named only to its own tenant), or by
+ * one deleted whose platform removal is still pending (it answers 404 now; it lets go once the removal succeeds). Pure.
+ */
+export function takenMessage(platform: string, externalId: string, taken: { id: number; tenantId: number; deleting: boolean }, tenantId: number): string {
+  const mine = taken.tenantId === tenantId;
+  if (taken.deleting) {
+    return `The ${platform} audience ${externalId} is still held by ${mine ? `remarketing audience ${taken.id}, deleted` : 'a deleted remarketing audience'} and awaiting its removal from ${platform}: `
+      + 'try again once the daily remarketing.refresh job has removed its members from the platform.';
+  }
+  return `The ${platform} audience ${externalId} is already synced by ${mine ? `remarketing audience ${taken.id}` : 'another remarketing audience'}.`;
+}
+
 export function createRemarketing(deps: RemarketingDeps): Remarketing {
   const store = createRemarketingStore(deps.db);
   const now = deps.now ?? (() => new Date());
@@ -80,10 +93,7 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
       // One platform audience feeds one of ours (the unique key): a second binding would fight over its members.
       // Another tenant's audience is not named (its id is not this tenant's to know).
       const taken = a.external_audience_id ? await store.externalTaken(a.platform, a.external_audience_id) : null;
-      if (taken !== null) {
-        const by = taken.tenantId === tenantId ? `remarketing audience ${taken.id}` : 'another remarketing audience';
-        return { ok: false, code: 'conflict', field: 'external_audience_id', message: `The ${a.platform} audience ${a.external_audience_id} is already synced by ${by}.` };
-      }
+      if (taken !== null) return { ok: false, code: 'conflict', field: 'external_audience_id', message: takenMessage(a.platform, a.external_audience_id!, taken, tenantId) };
       let id: number;
       try {
         id = await store.create(tenantId, a);

@@ -14,7 +14,7 @@ const missing = (aid: number) => fail('not_found', `No remarketing audience ${ai
 export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 'create' | 'syncNow' | 'remove' | 'store'>): void {
   const { store } = rm;
   router.add({
-    method: 'post', path: '/api/v1/remarketing-audiences', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: parseNewAudience },
+    method: 'post', path: '/api/v1/remarketing-audiences', auth: 'secret', ...P, body: { limit: 64 * 1024, parse: (v) => parseNewAudience(v, Date.now()) },
     audit: (_r, reply) => ({ action: 'remarketing.created', target: `remarketing_audience:${(reply.body as { id: number }).id}` }),
     handler: async ({ body, principal }) => {
       const r = await rm.create(principal.tenant.tenant_id, body);

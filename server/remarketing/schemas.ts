@@ -88,7 +88,8 @@ function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   return { ok: true, value: out };
 }
 
-export function parseNewAudience(v: unknown): Parsed<NewAudience> {
+/** The body of a new audience; `now` refuses an expires_at already past (the audience would start expired). */
+export function parseNewAudience(v: unknown, now: number): Parsed<NewAudience> {
   if (!isObj(v)) return bad('', 'Send {"platform","audience_type","event_id"?,"criteria":{…}}.');
   const unknown = unknownField(v, ['platform', 'audience_type', 'event_id', 'organizer_id', 'name', 'criteria', 'external_audience_id', 'account_id', 'auto_refresh', 'expires_at']);
   if (unknown) return unknown;
@@ -117,11 +118,14 @@ export function parseNewAudience(v: unknown): Parsed<NewAudience> {
     const ms = typeof v.expires_at === 'string' ? parseIsoTime(v.expires_at) : null;
     if (ms === null) return bad('expires_at', 'expires_at must be an ISO-8601 timestamp like 2026-12-31T00:00:00Z.');
     expires = new Date(ms).toISOString();
+    if (ms <= now) return bad('expires_at', `expires_at ${expires} has already passed (now ${new Date(now).toISOString()}); an audience expires in the future, or leave it out.`);
   }
+  // An empty or blank name is no name: the default, as when it is left out.
+  const name = val('name')?.trim() ? val('name')! : `${type.value} (${platform.value})`;
   return {
     ok: true,
     value: {
-      platform: platform.value, audience_type: type.value, event_id: val('event_id'), organizer_id: val('organizer_id'), name: val('name') ?? '',
+      platform: platform.value, audience_type: type.value, event_id: val('event_id'), organizer_id: val('organizer_id'), name,
       criteria: criteria.value, external_audience_id: val('external_audience_id'), account_id: val('account_id'), auto_refresh: v.auto_refresh !== false, expires_at: expires,
     },
   };

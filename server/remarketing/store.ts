@@ -47,9 +47,10 @@ export function createRemarketingStore(db: Db) {
       return Number(r.rows[0].id);
     },
     /** The audience already bound to this platform audience id (any tenant: the id is the platform's), or null. */
-    async externalTaken(platform: string, externalId: string): Promise<{ id: number; tenantId: number } | null> {
+    /** The audience bound to a platform audience, any tenant's; `deleting`: deleted, its platform removal pending. */
+    async externalTaken(platform: string, externalId: string): Promise<{ id: number; tenantId: number; deleting: boolean } | null> {
       const r = (await db.query<Obj>(Q.external_taken, [platform, externalId])).rows[0];
-      return r ? { id: Number(r.id), tenantId: Number(r.tenant_id) } : null;
+      return r ? { id: Number(r.id), tenantId: Number(r.tenant_id), deleting: r.status === 'deleting' } : null;
     },
     /** The tenant's audience (not one being deleted), or null. */
     async get(tenantId: number, id: number): Promise<AudienceRow | null> {

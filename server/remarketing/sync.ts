@@ -1,12 +1,14 @@
 // Audience sync to the ad platforms: removals first (who left, withdrew consent or was erased), then additions,
 // each in batches of the platform's limit, one request per batch and identifier kind. A retryable answer (429,
 // 5xx, Graph throttling, network) is retried in place with the conversions' jittered exponential backoff, up to
-// MAX_ATTEMPTS, and within `budgetMs` when the caller bounds the sync's wall time (a manual sync: the HTTP
-// request is not held for minutes; the daily job tries again); what the platform acknowledged is recorded at
+// MAX_ATTEMPTS, and within `budgetMs` when the caller bounds the sync's wall time (a manual sync: each request
+// and each wait ends within what is left of it, so the HTTP request is not held for minutes; the daily job tries
+// again); what the platform acknowledged is recorded at
 // once (remarketing_synced), so a sync that stops half-way resumes with the remaining deltas. One sync of an
 // audience runs at a time across nodes: it claims the audience's lease (renewed before each request) or is
 // refused as busy. A removal-only sync (erased persons, a deletion) sends no additions and keeps the status
-// (expired stays expired); a full sync of an expired audience is refused. A Meta lookalike is created on the
+// (expired stays expired); a full sync of an expired audience (its status, or its expires_at passed before the
+// daily job marked it) is refused. A Meta lookalike is created on the
 // platform from its synced seed (platforms.ts buildLookalikeRequest) instead of being sent members.
 // Outcomes are values.
 import { randomUUID } from 'node:crypto';
@@ -19,8 +21,10 @@ import type { AudienceRow, RemarketingStore } from './store.js';
 export const MAX_ATTEMPTS = 5;
 /** How long a sync's claim holds without a renewal (a crashed node's claim lapses after it). */
 export const LEASE_MS = 10 * 60_000;
-/** The wall-time budget of a sync asked for over HTTP (POST …/sync, DELETE): retries stop before it. */
+/** The wall-time budget of a sync asked for over HTTP (POST …/sync, DELETE): requests and retries end within it. */
 export const MANUAL_BUDGET_MS = 15_000;
+/** How long one platform request may take in a sync without a budget (the daily job). */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface SyncDeps {
   store: RemarketingStore;
@@ -34,6 +38,8 @@ export interface SyncDeps {
   now?: () => Date;
   /** Rewrites tables on disk (Db.purge, embedded store): erased persons' digests must leave the files once deleted. */
   purge?: (tables: string[]) => Promise<void>;
+  /** The signal ending a request after `ms` (AbortSignal.timeout). */
+  timeout?: (ms: number) => AbortSignal;
 }
 
 export interface SyncOptions {
@@ -49,6 +55,9 @@ export type SyncOutcome =
   | { ok: true; added: number; removed: number; requests: number }
   | { ok: false; error: string; added: number; removed: number; requests: number; busy?: true };
 
+/** Whether `a`'s expires_at has passed (the daily job marks it expired; a sync before that must not send additions). */
+export const expired = (a: AudienceRow, at: Date): boolean => a.expires_at != null && new Date(a.expires_at as string | Date).getTime() <= at.getTime();
+
 export const busyError = (id: number) => `A sync of remarketing audience ${id} is in progress (sync in progress): try again when it has finished.`;
 
 export function createSync(deps: SyncDeps) {
@@ -56,24 +65,32 @@ export function createSync(deps: SyncDeps) {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = deps.now ?? (() => new Date());
   const b = deps.backoff ?? { base: 10_000, cap: 300_000 };
+  const timeout = deps.timeout ?? ((ms: number) => AbortSignal.timeout(ms));
+  const secs = (ms: number) => `${Math.round(ms / 1000)} s`;
 
   interface Ctx {
     a: AudienceRow;
     claim: string;
     deadline: number | null;
+    budgetMs: number | null;
     count: { requests: number };
   }
 
   /** One request with retries: null and the answer's body, or the reason it failed. */
   async function send(c: Ctx, req: () => PlatformRequest): Promise<{ error: string | null; body: unknown }> {
     for (let attempt = 1; ; attempt++) {
+      // A budgeted sync's request gets what is left of the budget: none left, nothing more is sent (what was is recorded).
+      const left = c.deadline === null ? REQUEST_TIMEOUT_MS : Math.min(REQUEST_TIMEOUT_MS, c.deadline - now().getTime());
+      if (left <= 0) {
+        return { error: `stopped after ${c.count.requests} request(s) to answer within ${secs(c.budgetMs!)}; what was sent is recorded, the next sync (or the daily remarketing.refresh job) sends the rest`, body: null };
+      }
       const r = req();
       await deps.store.renew(c.a.id, c.claim, LEASE_MS);
       c.count.requests++;
       let answer;
       let body: unknown = null;
       try {
-        const res = await http(r.url, { method: r.method, headers: r.headers, body: JSON.stringify(r.body), signal: AbortSignal.timeout(30_000) });
+        const res = await http(r.url, { method: r.method, headers: r.headers, body: JSON.stringify(r.body), signal: timeout(left) });
         const text = await res.text();
         try {
           body = JSON.parse(text);
@@ -99,7 +116,9 @@ export function createSync(deps: SyncDeps) {
     let added = 0;
     let removed = 0;
     const t = Number(a.tenant_id);
-    if (!removalsOnly && (a.status === 'expired' || a.status === 'deleting')) {
+    if (!removalsOnly && (a.status === 'expired' || a.status === 'deleting' || expired(a, now()))) {
+      // Its expires_at passed before the daily job marked it: marked now, as the job would.
+      if (a.status !== 'expired' && a.status !== 'deleting') await deps.store.setStatus(t, a.id, 'expired');
       const error = `Remarketing audience ${a.id} has expired: it is no longer synced (erased persons are still removed from the platform by the daily job).`;
       return { ok: false, error, added, removed, requests: 0 };
     }
@@ -197,7 +216,8 @@ export function createSync(deps: SyncDeps) {
       try {
         const cur = await deps.store.getAny(t, a.id);
         if (!cur) return { ok: false, error: `Remarketing audience ${a.id} no longer exists.`, added: 0, removed: 0, requests: 0 };
-        const c: Ctx = { a: cur, claim, deadline: opts.budgetMs === undefined ? null : now().getTime() + opts.budgetMs, count: { requests: 0 } };
+        const budgetMs = opts.budgetMs ?? null;
+        const c: Ctx = { a: cur, claim, deadline: budgetMs === null ? null : now().getTime() + budgetMs, budgetMs, count: { requests: 0 } };
         return await run(cur, c, opts.removalsOnly === true);
       } finally {
         if (!opts.claim) await deps.store.release(a.id, claim);

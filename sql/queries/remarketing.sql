@@ -54,7 +54,7 @@ SELECT count(*)::int AS n FROM keep
 
 -- name: external_taken
 -- Any tenant's (the id is the platform's); the caller names the audience only to its own tenant.
-SELECT id, tenant_id FROM remarketing_audiences WHERE platform = $1 AND external_audience_id = $2
+SELECT id, tenant_id, status FROM remarketing_audiences WHERE platform = $1 AND external_audience_id = $2
 
 -- name: insert_audience
 INSERT INTO remarketing_audiences (tenant_id, organizer_id, event_id, platform, audience_type, name, criteria, external_audience_id, account_id, auto_refresh, expires_at)
