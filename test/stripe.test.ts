@@ -195,6 +195,38 @@ describe('stripe webhooks', () => {
     expect((await eventsOf(base, t)).some((e) => e.event_name === 'chargeback_opened' && e.payload.provider_dispute_id === 'dp_erased')).toBe(false);
   });
 
+  it('refuses malformed UTF-8 (never replaced by U+FFFD) and rejects unusable order ids and amounts naming the field', async () => {
+    // Correctly signed bytes with 0xff inside metadata.order_id: 400 naming the offset, nothing stored.
+    const text = JSON.stringify(stripeEvent('payment_intent.succeeded', paymentIntent('pi_utf8', 'ORD-X-1')));
+    const at = Buffer.byteLength(text.slice(0, text.indexOf('ORD-X-1') + 4));
+    const bytes = Buffer.from(text);
+    bytes[at] = 0xff;
+    const ts = Math.floor(Date.now() / 1000);
+    const sig = crypto.createHmac('sha256', SECRET).update(Buffer.concat([Buffer.from(`${ts}.`), bytes])).digest('hex');
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${ts},v1=${sig}` }, body: bytes });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as any).error).toMatchObject({ code: 'invalid_json', message: expect.stringContaining(`offset ${at}`) });
+    expect(await whereIs(server.db, ['pi_utf8', 'ORD-\ufffd'])).toEqual({});
+
+    const bad = async (object: Record<string, unknown>, field: string, type = 'payment_intent.succeeded') => {
+      const evt = stripeEvent(type, object);
+      const res = await deliver(evt);
+      expect(res).toMatchObject({ status: 200, json: { received: true, accepted: 0, rejected: [{ errors: [{ code: 'invalid_stripe_event', field }] }] } });
+      const kept = await api(base, t, 'GET', '/api/v1/tx/rejected?limit=100');
+      expect(kept.json.rejected.some((x: any) => x.raw_body.includes(evt.id) && x.reasons[0].field === field)).toBe(true);
+    };
+    for (const id of ['ORD-\u0000-1', 'ORD-\u0007-1', 'ORD-\ud800-1', 'O'.repeat(300)]) {
+      await bad(paymentIntent('pi_badorder', id), 'data.object.metadata.order_id');
+    }
+    await bad({ ...paymentIntent('pi_neg', 'O-neg'), amount: -500, amount_received: -500 }, 'data.object.amount');
+    const refund = { id: 'ch_neg', object: 'charge', amount: 5000, amount_refunded: 1000, currency: 'eur', payment_intent: 'pi_f1', metadata: {} };
+    const evt = stripeEvent('charge.refunded', refund);
+    (evt.data as any).previous_attributes = { amount_refunded: 3000 };
+    const res = await deliver(evt);
+    expect(res.json.rejected[0].errors[0]).toMatchObject({ code: 'invalid_stripe_event', field: 'data.object.amount_refunded' });
+    expect((await eventsOf(base, t)).some((e) => ['pi_badorder', 'pi_neg', 'ch_neg'].includes(e.payload.provider_tx_id ?? e.payload.provider_charge_id))).toBe(false);
+  });
+
   it('acknowledges and ignores unknown event types and events without an order', async () => {
     const unknown = await deliver(stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
     expect(unknown).toMatchObject({ status: 200, json: { received: true, ignored: true } });

@@ -40,7 +40,48 @@ export function parseStripeEvent(v: unknown): { ok: true; event: StripeEvent } |
     return bad('created', `created must be a Unix time in seconds between 0 and ${MAX_CREATED_S}.`);
   }
   if (!isObj(v.data) || !isObj(v.data.object)) return bad('data.object', 'data.object must be the Stripe object the event is about.');
+  const problem = own(HANDLED_TYPES, v.type as string) === undefined ? null : handledProblem(v.data.object, isObj(v.data.previous_attributes) ? v.data.previous_attributes : {});
+  if (problem) return bad(problem.field, problem.message);
   return { ok: true, event: v as unknown as StripeEvent };
+}
+
+/** Longest metadata.order_id taken (longer ones are refused, not cut: a cut id would name another order). */
+const MAX_ORDER_ID = 128;
+const isAmount = (a: unknown) => typeof a === 'number' && Number.isSafeInteger(a) && a >= 0;
+
+/**
+ * What makes a handled event unusable although its shape is right: an order id in metadata that cannot be one
+ * (NUL, control characters, a lone surrogate, over 128 characters, not a string or number) and amounts that are
+ * not whole non-negative numbers of the currency's minor unit (a refund below the previous one too). Such an
+ * event is refused naming the field instead of being ignored as orderless or stored with amount 0. Pure.
+ */
+export function handledProblem(o: Obj, prev: Obj): { field: string; message: string } | null {
+  const md = isObj(o.metadata) ? o.metadata : {};
+  for (const key of ['order_id', 'orderId']) {
+    const v = md[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'number' ? !Number.isFinite(v) : str(v, MAX_ORDER_ID) === null) {
+      return { field: `data.object.metadata.${key}`, message: `metadata.${key} must be the order id: a string of 1 to ${MAX_ORDER_ID} printable characters (no NUL, control characters or lone surrogates) or a number.` };
+    }
+  }
+  for (const key of ['amount', 'amount_received', 'amount_refunded']) {
+    const a = o[key];
+    if (a !== undefined && a !== null && !isAmount(a)) {
+      return { field: `data.object.${key}`, message: `${key} must be a whole non-negative number of the currency's smallest unit (got ${JSON.stringify(a)?.slice(0, 40)}).` };
+    }
+  }
+  const before = prev.amount_refunded;
+  if (before !== undefined && before !== null) {
+    if (!isAmount(before)) return { field: 'data.previous_attributes.amount_refunded', message: 'previous_attributes.amount_refunded must be a whole non-negative number of the currency\'s smallest unit.' };
+    if (typeof o.amount_refunded === 'number' && o.amount_refunded < (before as number)) {
+      return { field: 'data.object.amount_refunded', message: `amount_refunded (${o.amount_refunded}) is below its previous value (${before as number}): a refund cannot be negative.` };
+    }
+  }
+  const refunds = isObj(o.refunds) && Array.isArray(o.refunds.data) ? o.refunds.data : [];
+  if (isObj(refunds[0]) && refunds[0].amount !== undefined && refunds[0].amount !== null && !isAmount(refunds[0].amount)) {
+    return { field: 'data.object.refunds.data[0].amount', message: 'A refund\'s amount must be a whole non-negative number of the currency\'s smallest unit.' };
+  }
+  return null;
 }
 
 // Stripe amounts are in the currency's smallest unit (https://docs.stripe.com/currencies#zero-decimal).

@@ -3,6 +3,7 @@
 //   POST   /api/v1/webhooks/stripe/{tenant_id} Stripe (signature-verified, no key)
 import type { Logger } from 'pino';
 import type { Ingest } from '../../ingest/index.js';
+import { bodyText } from '../../http/body.js';
 import { checkBody } from '../../http/params.js';
 import type { Router } from '../../http/router.js';
 import { errorReply, readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from '../../http/uws.js';
@@ -86,9 +87,13 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
         log.warn({ tenant_id: tenantId, code: v.code }, 'stripe webhook refused');
         return reply(errorReply(400, v.code, v.message));
       }
+      // UTF-8, strictly: a malformed byte is refused, never replaced by U+FFFD (which would make two ids one).
+      const decoded = bodyText(b.body);
+      if (!decoded.ok) return reply(errorReply(400, 'invalid_json', decoded.message));
+      const text = decoded.text;
       let parsed: unknown;
       try {
-        parsed = JSON.parse(b.body.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch (err) {
         return reply(errorReply(400, 'invalid_json', `Body is not valid JSON: ${(err as Error).message}`));
       }
@@ -96,7 +101,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       const p = shape ? { ok: false as const, error: { code: shape.code, field: shape.field, message: shape.message } } : parseStripeEvent(parsed);
       if (!p.ok) {
         // Signed by Stripe but unusable: acknowledged (a retry cannot fix it) and kept as rejected.
-        await deps.ingest.recordBadBody(tenantId, b.body.toString('utf8'), p.error);
+        await deps.ingest.recordBadBody(tenantId, text, p.error);
         log.warn({ tenant_id: tenantId, code: p.error.code, field: p.error.field }, 'stripe event rejected');
         return reply({ status: 200, body: { received: true, accepted: 0, rejected: [{ index: 0, event_id: null, errors: [p.error] }] } });
       }
