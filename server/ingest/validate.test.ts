@@ -193,11 +193,25 @@ describe('event validation', () => {
 describe('clockSkew', () => {
   it('corrects a clock off by more than 2 s (either way), never network delay within it, nothing without sent_at', () => {
     const received = Date.parse('2026-12-01T10:00:00Z');
-    expect(clockSkew(received, received - 3_600_000)).toBe(3_600_000);
-    expect(clockSkew(received, received + 2_001)).toBe(-2_001);
-    expect(clockSkew(received, received - 800)).toBeNull();
-    expect(clockSkew(received, received - 2_000)).toBeNull();
-    expect(clockSkew(received, NaN)).toBeNull();
+    const before = received - 4_000_000;
+    expect(clockSkew(received, received - 3_600_000, before)).toBe(3_600_000);
+    expect(clockSkew(received, received + 2_001, before)).toBe(-2_001);
+    expect(clockSkew(received, received - 800, before)).toBeNull();
+    expect(clockSkew(received, received - 2_000, before)).toBeNull();
+    expect(clockSkew(received, NaN, before)).toBeNull();
+  });
+  it('ignores a sent_at earlier than occurred_at: the correction never moves an event past its receive time', () => {
+    const received = Date.parse('2026-12-01T10:00:00Z');
+    // occurred now, "sent" 10 min earlier: impossible on one clock; it used to store occurred_at 10 min in the future.
+    expect(clockSkew(received, received - 600_000, received)).toBeNull();
+    expect(clockSkew(received, received - 600_000, received - 600_000)).toBe(600_000);
+    const ev = { ...base(), occurred_at: now.toISOString(), sent_at: new Date(now.getTime() - 600_000).toISOString() };
+    const out = v.check(ev, req, limits);
+    expect(out.kind).toBe('ok');
+    if (out.kind === 'ok') {
+      expect(out.row.occurred_at).toBe(now.toISOString());
+      expect(out.row.context.clock_skew_ms).toBeUndefined();
+    }
   });
 });
 

@@ -17,10 +17,13 @@ import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './message
  * SKEW_TOLERANCE_MS). received − sent also holds the request's network delay, which differs from one request
  * to the next: correcting a device whose clock is right by that noise reorders its events across batches (a
  * gate scan sent slowly landed after the gate-wide snapshot recorded after it, and counted twice). Clocks off
- * by more than the tolerance are wrong enough that their correction matters more than that noise. Pure.
+ * by more than the tolerance are wrong enough that their correction matters more than that noise. A sent_at
+ * before occurred_at (same clock: an event cannot be sent before it happened) is not a reading of the device's
+ * clock and corrects nothing; otherwise the corrected time, occurred + received − sent, is never after the
+ * receive time. Pure.
  */
-export function clockSkew(received: number, sent: number): number | null {
-  if (Number.isNaN(sent)) return null;
+export function clockSkew(received: number, sent: number, occurred: number): number | null {
+  if (Number.isNaN(sent) || sent < occurred) return null;
   const skew = received - sent;
   return Math.abs(skew) > SKEW_TOLERANCE_MS ? skew : null;
 }
@@ -226,7 +229,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       if (Number.isNaN(occurred)) {
         return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a real date and time (month 01-12, a day within the month, hours 00-23, minutes and seconds 00-59, an offset within ±14:00); send e.g. new Date().toISOString().` }]);
       }
-      const skew = clockSkew(received, sent);
+      const skew = clockSkew(received, sent, occurred);
       if (skew !== null) occurred += skew;
       if (occurred > received + limits.futureHours * 3_600_000) {
         return reject([{ code: 'occurred_at_in_future', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is more than ${limits.futureHours} h (FUTURE_HOURS) after the receive time ${req.receivedAt.toISOString()}; check the device clock or send sent_at.` }]);
