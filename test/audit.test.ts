@@ -44,6 +44,26 @@ describe('audit log', () => {
     expect((await audit(other)).json.audit.map((r: any) => [r.action, r.tenant_id]).sort()).toEqual([['key.created', other.tenant_id], ['key.created', other.tenant_id], ['tenant.created', other.tenant_id]]);
   });
 
+  it('audits a revocation once: revoking an already revoked key again (operator or tenant route) keeps the first revoked_at and writes no row', async () => {
+    const revokedRows = async (id: number) => (await audit(t, '?limit=100')).json.audit.filter((r: any) => r.action === 'key.revoked' && r.target === `key:${id}`);
+    const byAdmin = (await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write' }, admin)).json.id as number;
+    const first = await request('DELETE', `${base}/api/admin/keys/${byAdmin}`, undefined, admin);
+    const again = await request('DELETE', `${base}/api/admin/keys/${byAdmin}`, undefined, admin);
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(again.json.revoked_at).toBe(first.json.revoked_at);
+    expect(await revokedRows(byAdmin)).toHaveLength(1);
+
+    const own = { authorization: `Bearer ${t.secret_key}` };
+    const byTenant = (await postJson(`${base}/api/v1/keys`, { role: 'media', scope: {} }, own)).json.id as number;
+    const one = await request('DELETE', `${base}/api/v1/keys/${byTenant}`, undefined, own);
+    const two = await request('DELETE', `${base}/api/v1/keys/${byTenant}`, undefined, own);
+    expect([one.status, two.status]).toEqual([200, 200]);
+    expect(two.json.revoked_at).toBe(one.json.revoked_at);
+    // The operator revoking the tenant's already revoked key changes nothing either.
+    expect((await request('DELETE', `${base}/api/admin/keys/${byTenant}`, undefined, admin)).status).toBe(200);
+    expect(await revokedRows(byTenant)).toHaveLength(1);
+  });
+
   it('records token minting, catalog deletes and GDPR export/erase as the secret key that did them', async () => {
     expect((await postJson(`${base}/api/v1/tokens`, { role: 'organizer', org_id: 'O1' }, { authorization: `Bearer ${t.secret_key}` })).status).toBe(201);
     expect((await api(base, t, 'PUT', '/api/v1/catalog/venues', { items: [{ id: 'V1', name: 'Hall' }] })).status).toBe(200);

@@ -11,6 +11,7 @@ import { parseNewTenant, parseOrigins, type ApiRouteDeps } from './api-routes.js
 import { fail, NotFoundError, paramFail } from './errors.js';
 import { id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
+import type { Reply } from './uws.js';
 import { PUBLIC_SOURCES } from '../ingest/registry.js';
 import type { NewKey, TenantChange } from '../store/tenants.js';
 
@@ -145,15 +146,21 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
     },
   });
 
+  /** Replies of a revocation that changed nothing (the key was revoked already): not audited. */
+  const unchanged = new WeakSet<Reply>();
   router.add({
     method: 'del', path: '/api/admin/keys/:id', auth: 'admin', params: { id },
-    audit: ({ params }, reply) => ({ action: 'key.revoked', target: `key:${params.id}`, tenant: (reply.body as { tenant_id: number }).tenant_id }),
+    // Audited when this call revoked it: a second revocation changes nothing (the first revoked_at stays).
+    audit: ({ params }, reply) => (unchanged.has(reply) ? null : { action: 'key.revoked', target: `key:${params.id}`, tenant: (reply.body as { tenant_id: number }).tenant_id }),
     handler: async ({ params }) => {
-      const revoked = await deps.tenants.revokeKey(deps.db, params.id);
-      if (!revoked) return fail('unknown_key', { id: params.id });
+      const r = await deps.tenants.revokeKey(deps.db, params.id);
+      if (!r) return fail('unknown_key', { id: params.id });
+      const revoked = r.key;
       deps.keys.forget(revoked.id);
-      deps.log.info({ tenant_id: revoked.tenant_id, key_id: revoked.id }, 'key revoked');
-      return { status: 200, body: { ...revoked, effective_within_s: KEY_TTL_MS / 1000 } };
+      if (r.changed) deps.log.info({ tenant_id: revoked.tenant_id, key_id: revoked.id }, 'key revoked');
+      const reply = { status: 200, body: { ...revoked, effective_within_s: KEY_TTL_MS / 1000 } };
+      if (!r.changed) unchanged.add(reply);
+      return reply;
     },
   });
 }

@@ -13,6 +13,7 @@ import { KEY_TTL_MS, type KeyResolver } from '../http/auth.js';
 import { fail, paramFail } from '../http/errors.js';
 import { id, idPage, nextCursor, pageOf, stringProblem, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
+import type { Reply } from '../http/uws.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
@@ -120,9 +121,12 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
     },
   });
 
+  /** Replies of a revocation that changed nothing (the key was revoked already): not audited. */
+  const unchanged = new WeakSet<Reply>();
   router.add({
     method: 'del', path: '/api/v1/keys/:id', auth: 'secret', permission: 'manage_keys', resource: 'tenant', params: { id },
-    audit: ({ params }) => ({ action: 'key.revoked', target: `key:${params.id}` }),
+    // Audited when this call revoked it: a second revocation changes nothing (the first revoked_at stays).
+    audit: ({ params }, reply) => (unchanged.has(reply) ? null : { action: 'key.revoked', target: `key:${params.id}` }),
     handler: async ({ principal, who, params }) => {
       if (who?.role !== 'admin') return adminOnly(who?.role ?? null);
       const tenant = principal.tenant.tenant_id;
@@ -139,7 +143,9 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
       // Another tenant's key is as unknown as a missing one.
       if (rows.length === 0) return fail('unknown_key', { id: params.id });
       deps.keys.forget(params.id);
-      return { status: 200, body: { ...view(rows[0]), effective_within_s: KEY_TTL_MS / 1000 } };
+      const reply = { status: 200, body: { ...view(rows[0]), effective_within_s: KEY_TTL_MS / 1000 } };
+      if (rows[0].newly_revoked !== true) unchanged.add(reply);
+      return reply;
     },
   });
 }

@@ -115,8 +115,8 @@ export interface TenantStore {
   createKey(q: Queryable, tenantId: number, k: NewKey): Promise<{ id: number; kind: KeyKind; key: string; key_hint: string }>;
   /** Ascending by id after `afterId` (keyset paging). */
   listKeys(q: Queryable, tenantId: number, limit: number, afterId: number | null): Promise<KeyView[]>;
-  /** Revokes once (a second call keeps the first revoked_at); null when there is no such key. */
-  revokeKey(q: Queryable, keyId: number): Promise<KeyView | null>;
+  /** Revokes once (a second call keeps the first revoked_at; `changed` false); null when there is no such key. */
+  revokeKey(q: Queryable, keyId: number): Promise<{ key: KeyView; changed: boolean } | null>;
 }
 
 /**
@@ -229,7 +229,7 @@ export function createTenantStore(): TenantStore {
     },
     async revokeKey(q, keyId) {
       const { rows } = await q.query<Record<string, unknown>>(Q.revoke_key, [keyId]);
-      return rows.length ? keyView(rows[0]) : null;
+      return rows.length ? { key: keyView(rows[0]), changed: rows[0].newly_revoked === true } : null;
     },
     async count(q) {
       const { rows } = await q.query<{ n: string }>(Q.count_tenants);

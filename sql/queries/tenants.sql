@@ -59,9 +59,12 @@ SELECT id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, sour
 FROM tenant_keys k WHERE k.tenant_id = $1 AND ($2::bigint IS NULL OR k.id > $2) ORDER BY k.id LIMIT $3;
 
 -- name: revoke_key
--- A second revocation keeps the first revoked_at.
-UPDATE tenant_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
-RETURNING id::text, tenant_id::text, kind, key_hint, site_id, allowed_origins, sources, created_at, last_used_at, revoked_at;
+-- A second revocation keeps the first revoked_at. newly_revoked: this call revoked it (the row is locked before it
+-- is read: of two revocations at once, only one says so).
+WITH prior AS (SELECT id, revoked_at FROM tenant_keys WHERE id = $1 FOR UPDATE)
+UPDATE tenant_keys k SET revoked_at = COALESCE(k.revoked_at, now()) FROM prior WHERE k.id = prior.id
+RETURNING k.id::text, k.tenant_id::text, k.kind, k.key_hint, k.site_id, k.allowed_origins, k.sources, k.created_at, k.last_used_at, k.revoked_at,
+  prior.revoked_at IS NULL AS newly_revoked;
 
 -- name: count_tenants
 SELECT count(*)::text AS n FROM tenants;
