@@ -12,7 +12,7 @@ import type { CapacityView } from './capacity.js';
 import type { Hub } from './hub.js';
 import type { OwnerClaims } from './owners.js';
 import type { LiveState } from './state.js';
-import type { Topic } from './topics.js';
+import { eventOwnership, type Topic } from './topics.js';
 
 export const CATALOG = 'catalog';
 
@@ -43,6 +43,8 @@ export function createCatalogSync(deps: {
   bus: LiveBus | null;
   nodeId: string;
   log: Logger;
+  /** The events whose catalog row changed (organizer, venue, artists may have): their subscribers are checked again. */
+  ownersChanged?(events: { tenant: number; event: string }[]): void;
 }): CatalogSync {
   const { catalog, state, hub, owners, log } = deps;
 
@@ -66,9 +68,16 @@ export function createCatalogSync(deps: {
     }
   };
 
+  /** An event's organizer, venue and artists as the topic checks read them (topic-build.ts ownerOf). */
+  const ownership = (tenant: number, id: string): string => JSON.stringify(eventOwnership(catalog.get(tenant, id), state.getEvent(tenant, id)) ?? null);
+
   const reread = async (c: CatalogChange) => {
+    const before = new Map(c.ids.map((id) => [id, ownership(c.tenantId, id)]));
     const { metas, removed } = await catalog.reload(deps.db, c);
     apply(metas, removed.map((id) => ({ tenant: c.tenantId, id })));
+    // The events whose owners this changed: their open subscriptions are checked again.
+    const moved = [...metas.map((m) => m.id), ...removed].filter((id) => before.get(id) !== ownership(c.tenantId, id));
+    deps.ownersChanged?.(moved.map((event) => ({ tenant: c.tenantId, event })));
   };
 
   return {

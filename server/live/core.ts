@@ -59,6 +59,11 @@ export interface LiveCore {
   ownerOf(tenant: number, event: string): EventOwnership | undefined;
   /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */
   prepare(entries: { tenant: number; topic: Topic }[]): Promise<void>;
+  /**
+   * Subscriptions register to hear that events' organizer, venue or artists changed (a secret claim moved an
+   * event, a catalog change, here or on another node): their open topics are checked again.
+   */
+  onOwnerChange?(listener: (events: { tenant: number; event: string }[]) => void): void;
   /** Transports register how to deliver a serialised message to a topic key's subscribers. */
   addSender(send: (key: string, message: string) => void): void;
   mintToken(scope: Exclude<Scope, { role: 'tenant' }>, ttlS: number): { token: string; expires_at: string };

@@ -55,6 +55,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const owners = createOwnerClaims({ log });
   const catalog = createLiveCatalog({ log });
   const senders: ((key: string, message: string) => void)[] = [];
+  const ownerListeners: ((events: { tenant: number; event: string }[]) => void)[] = [];
+  /** Events whose organizer, venue or artists changed: open subscriptions to them are checked again. */
+  const ownersChanged = (events: { tenant: number; event: string }[]) => {
+    if (events.length > 0) for (const l of ownerListeners) l(events);
+  };
   const nodeId = crypto.randomBytes(8).toString('hex');
   let resync: (downSince: number) => void = () => undefined;
 
@@ -93,21 +98,26 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
 
   /** Applies facts to the hot state; resolves each fact's organizer and marks the ones that link it. */
   const applyFacts = (facts: Fact[]) => {
+    const moved: { tenant: number; event: string }[] = [];
     for (const f of facts) {
       if (utcDay(f.at) !== state.day) continue;
       erasure.record(f);
       const touched = state.applyShared(f);
       hub.touch(touched);
-      // The event moved to another organizer: the dashboard it left changes too.
-      if (touched.from) hub.touch({ ...touched, org: touched.from });
+      // The event moved to another organizer: the dashboard it left changes too, and its subscribers are checked again.
+      if (touched.from) {
+        hub.touch({ ...touched, org: touched.from });
+        moved.push({ tenant: touched.tenant, event: touched.event });
+      }
     }
+    ownersChanged(moved);
   };
 
   const touchAll = (facts: Fact[]) => {
     for (const f of facts) hub.touch({ tenant: f.tenant, event: f.event, org: f.org, capacity: false, funnel: true });
   };
 
-  const catalogSync = createCatalogSync({ catalog, state, hub, owners, db: deps.db, bus, nodeId, log });
+  const catalogSync = createCatalogSync({ catalog, state, hub, owners, db: deps.db, bus, nodeId, log, ownersChanged });
 
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic === ERASE) return erasure.onMessage(msg as EraseMessage);
@@ -140,6 +150,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         if (!ok) return log.info('live: not resynchronised from Redis after a reconnect (it does not hold the whole day)');
         state.replaceWith(fresh);
         hub.markAll();
+        // Owners may differ in what Redis held: open subscriptions to the day's events are checked again.
+        ownersChanged([...state.events.values()].map((e) => ({ tenant: e.tenant, event: e.event })));
         log.info('live: resynchronised from Redis after a reconnect');
       })
       .catch((err: Error) => log.warn({ err: err.message }, 'live: resynchronisation failed'));
@@ -172,6 +184,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     allowed: (scope, topic, wholeTenant) => allowed(scope, topic, ownerOf, wholeTenant),
     prepare: (entries) => prefetch(entries),
     addSender: (s) => senders.push(s),
+    onOwnerChange: (l) => void ownerListeners.push(l),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
   };
 

@@ -104,6 +104,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
     subs.handle(socket.data as Subscriber, linkOf(socket, ack), msg).catch((err: Error) => core.log.warn({ err: err.message }, 'live: Socket.IO message failed'));
 
   io.on('connection', (socket) => {
+    subs.open(socket.data as Subscriber, linkOf(socket, undefined));
     const topicOf = (arg: unknown) => (arg && typeof arg === 'object' ? (arg as { topic?: unknown }).topic : arg);
     // Socket.IO passes the acknowledgement callback as the last argument, however many the client sent: with
     // no topic it is the first, with an extra one the third. Take it from the end so every call is answered.

@@ -8,10 +8,12 @@
 // gets `token_revoked` and the connection ends). A denial names the permission the topic needs (issue 18).
 // An artist subscribes to the revenue-free variant of an event topic (topics.ts topicFor). A subscribe to a topic the connection already
 // has is idempotent (a fresh snapshot, no second subscription), also at the limit: it adds no topic.
+// Access is checked again when an event's organizer, venue or artists change (a secret claim, a catalog change,
+// on any node): a connection that no longer may read its event or capacity topic gets `forbidden` and loses it.
 import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
 import { topicPermission } from './access.js';
-import { parseTopic, topicFor, topicKey, type Topic } from './topics.js';
+import { parseTopic, topicFor, topicKey, topicName, type Topic } from './topics.js';
 
 export const MAX_TOPICS_PER_SOCKET = 200;
 
@@ -80,13 +82,20 @@ export function endReason(sub: Subscriber, nowMs: number, core: Pick<LiveCore, '
   return core.keyRevokedNow(sub.scope) ? 'revoked' : null;
 }
 
-export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access'>>;
+export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access' | 'onOwnerChange'>>;
 
 export interface Subscriptions {
   /** Handles one decoded client message; every reply goes through `link`. Never rejects. */
   handle(sub: Subscriber, link: Link, msg: unknown): Promise<void>;
   /** The connection closed: each of its topics loses a subscriber. */
   drop(sub: Subscriber): void;
+  /** A connection opened; `link` carries what a re-check of its topics sends (no ack). */
+  open(sub: Subscriber, link: Link): void;
+  /**
+   * These events' organizer, venue or artists changed: each open connection holding one of their event or
+   * capacity topics is checked again, and loses the topic with `forbidden` when it may no longer read it.
+   */
+  recheck(events: { tenant: number; event: string }[]): Promise<void>;
 }
 
 /**
@@ -106,8 +115,22 @@ const bump = (m: Map<string, number>, key: string, by: number): void => {
   else m.delete(key);
 };
 
+/** The event and capacity topic keys of an event (the ones whose access depends on its owners). */
+export const eventTopicKeys = (tenant: number, event: string): string[] => [
+  topicKey(tenant, { kind: 'event', event }),
+  topicKey(tenant, { kind: 'event', event, revenue: false }),
+  topicKey(tenant, { kind: 'capacity', event }),
+];
+
+/** A subscribe whose access check ran while an owner changed checks again, at most this many times. */
+const MAX_ACCESS_RETRIES = 5;
+
 export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPICS_PER_SOCKET): Subscriptions {
   const pendingOf = new WeakMap<Subscriber, Pending>();
+  /** Open connections, for re-checks. */
+  const links = new Map<Subscriber, Link>();
+  /** Owner changes seen: a subscribe whose access check started before one checks again before it joins. */
+  let ownerChanges = 0;
   const pending = (sub: Subscriber): Pending => {
     let p = pendingOf.get(sub);
     if (!p) pendingOf.set(sub, (p = { waiting: new Map(), asked: new Map(), cancels: new Map() }));
@@ -128,7 +151,16 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     bump(p.asked, asked, 1);
     const epoch = p.cancels.get(asked) ?? 0;
     try {
-      await admit(sub, link, name, requested, p, () => (p.cancels.get(asked) ?? 0) !== epoch);
+      for (let i = 0; ; i++) {
+        const changes = ownerChanges;
+        // Decided with owners that changed meanwhile: decided again (the re-check did not see this topic yet).
+        const stale = () => ownerChanges !== changes && (requested.kind === 'event' || requested.kind === 'capacity');
+        if ((await admit(sub, link, name, requested, p, () => (p.cancels.get(asked) ?? 0) !== epoch, stale)) !== 'stale') break;
+        if (i + 1 >= MAX_ACCESS_RETRIES) {
+          if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
+          break;
+        }
+      }
     } finally {
       bump(p.asked, asked, -1);
       if (!p.asked.has(asked)) p.cancels.delete(asked);
@@ -136,7 +168,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
   };
 
   /** Access, then the topic limit (checked and reserved in one synchronous step), then the join. */
-  const admit = async (sub: Subscriber, link: Link, name: string, requested: Topic, p: Pending, cancelled: () => boolean) => {
+  const admit = async (sub: Subscriber, link: Link, name: string, requested: Topic, p: Pending, cancelled: () => boolean, stale: () => boolean): Promise<'stale' | void> => {
     const tenant = sub.scope.tenant;
     let topic: Topic;
     if (core.access) {
@@ -165,14 +197,14 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     }
     bump(p.waiting, key, 1);
     try {
-      await join(sub, link, key, tenant, topic, cancelled, name);
+      return await join(sub, link, key, tenant, topic, cancelled, name, stale);
     } finally {
       bump(p.waiting, key, -1);
     }
   };
 
   /** The wait and the join of a subscribe that passed its checks; `cancelled`: an unsubscribe came meanwhile. */
-  const join = async (sub: Subscriber, link: Link, key: string, tenant: number, topic: Topic, cancelled: () => boolean, name: string) => {
+  const join = async (sub: Subscriber, link: Link, key: string, tenant: number, topic: Topic, cancelled: () => boolean, name: string, stale: () => boolean): Promise<'stale' | void> => {
     try {
       // Before any data: a token of a revoked key gets none (a node that never saw the key reads it first).
       if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
@@ -184,6 +216,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (!link.isOpen()) return;
       // Unsubscribed while it waited: it is not joined (the unsubscribe was already answered; this answers the subscribe).
       if (cancelled()) return link.send(unsubscribed(name));
+      if (stale()) return 'stale';
       // Decided after the wait: the same topic may have been subscribed meanwhile.
       const fresh = !sub.topics.has(key);
       const entry = fresh ? core.hub.add(tenant, topic) : core.hub.entries.get(key)!;
@@ -194,6 +227,52 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (link.isOpen()) link.send(cancelled() ? unsubscribed(name) : error('unavailable', 'Live state is unavailable; retry.', name));
     }
   };
+
+  /**
+   * One held topic checked again. It stops receiving at once (no update goes out while access is decided);
+   * allowed, it is given a fresh snapshot and receives again; refused, it is dropped with `forbidden`
+   * (`unavailable` when the check failed: nothing is sent that may no longer be the connection's).
+   */
+  const recheckOne = async (sub: Subscriber, link: Link, key: string, topic: Topic): Promise<void> => {
+    link.leave(key);
+    // The topic as a client names it: access picks the variant again.
+    const requested: Topic = topic.kind === 'event' ? { kind: 'event', event: topic.event } : topic;
+    const name = topicName(requested);
+    let refusal: Reply | null = null;
+    try {
+      if (core.access) {
+        const a = await core.access(sub.scope, requested);
+        if (!a.ok) refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: a.permission };
+      } else if (!core.allowed(sub.scope, topicFor(sub.scope, requested))) {
+        refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: topicPermission(topic) };
+      }
+    } catch (err) {
+      core.log.warn({ err: (err as Error).message }, 'live: topic access re-check failed');
+      refusal = error('unavailable', 'Live state is unavailable; retry.', name);
+    }
+    // Unsubscribed, or closed, meanwhile: nothing to give back or take back.
+    if (!sub.topics.has(key) || !link.isOpen()) return;
+    const entry = core.hub.entries.get(key);
+    if (!refusal && entry) return link.join(key, true, core.hub.snapshot(entry, core.now()));
+    sub.topics.delete(key);
+    core.hub.remove(key);
+    link.send(refusal ?? error('unavailable', 'Live state is unavailable; retry.', name));
+  };
+
+  async function recheck(events: { tenant: number; event: string }[]): Promise<void> {
+    if (events.length === 0) return;
+    ownerChanges++;
+    const keys = new Set(events.flatMap((e) => eventTopicKeys(e.tenant, e.event)));
+    const checks: Promise<void>[] = [];
+    for (const [sub, link] of links) {
+      for (const key of sub.topics) {
+        const topic = keys.has(key) ? core.hub.entries.get(key)?.topic : undefined;
+        if (topic) checks.push(recheckOne(sub, link, key, topic));
+      }
+    }
+    await Promise.all(checks);
+  }
+  core.onOwnerChange?.((events) => void recheck(events));
 
   return {
     async handle(sub, link, msg) {
@@ -222,8 +301,13 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       link.send(unsubscribed(name));
     },
     drop(sub) {
+      links.delete(sub);
       for (const key of sub.topics) core.hub.remove(key);
       sub.topics.clear();
     },
+    open(sub, link) {
+      links.set(sub, link);
+    },
+    recheck,
   };
 }

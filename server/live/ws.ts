@@ -69,6 +69,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
     },
     open: (ws) => {
       sockets.add(ws);
+      subs.open(ws.getUserData(), linkOf(ws));
     },
     message: (ws, raw) => {
       const link = linkOf(ws);
