@@ -49,6 +49,16 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     expect(metric('tx_store_up')).toBe(1);
   });
 
+  it('POST /api/tx/validate counts nothing on /metrics (it stores nothing)', async () => {
+    const t0 = await createTenant(base, 'validate-metrics');
+    const read = async () => (await (await fetch(`${base}/metrics`)).text()).split('\n').filter((l) => /^tx_ingest_(events|rejections)_total/.test(l)).sort();
+    const before = await read();
+    const refused = webEvent({ consent_snapshot: { analytics: false, marketing: false, data_processing: false } });
+    const r = await postJson(`${base}/api/tx/validate`, { events: [webEvent(), webEvent({ event_name: 'nope_validate' }), refused] }, { 'x-tx-key': t0.write_key });
+    expect(r.json.rejected.map((x: any) => x.errors[0].code)).toEqual(['unknown_event', 'consent_denied']);
+    expect(await read()).toEqual(before);
+  });
+
   it('times each writer hook by name on /metrics', async () => {
     await batch([webEvent()]);
     const read = async () => {

@@ -87,6 +87,8 @@ export function createIngest(deps: IngestDeps): Ingest {
         const rawId = (ev as { event_id?: unknown } | null)?.event_id;
         const eventId = clean(rawId, 64);
         rejected.push({ index, event_id: eventId, errors: out.errors });
+        // A dry run (POST /api/tx/validate) stores nothing and counts nothing.
+        if (opts.dryRun) return;
         for (const e of out.errors) m.rejected_by_code[e.code] = (m.rejected_by_code[e.code] ?? 0) + 1;
         if (!out.store) {
           m.consent_refused++;

@@ -18,6 +18,8 @@ const SCHEMA_HINT = 'see GET /api/tx/schema';
 /** A sent value as it appears in a message: JSON, cut at 60 characters; `nothing` when absent. */
 export function shown(v: unknown): string {
   if (v === undefined) return 'nothing';
+  // JSON.parse turns a number beyond a double's range (1e400, 400 digits) into ±Infinity, which JSON prints as null.
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${String(v)} (beyond ±1.8e308)`;
   let j: string | undefined;
   try {
     j = JSON.stringify(v);
@@ -53,6 +55,7 @@ const FORMATS: Record<string, string> = {
   prev_event_id: 'a UUID (the event_id of the previous event in the session)',
   occurred_at: 'an ISO-8601 timestamp with a time zone such as "2026-11-21T18:00:00Z" (new Date().toISOString())',
   sent_at: 'an ISO-8601 timestamp with a time zone such as "2026-11-21T18:00:01Z"',
+  'consent_snapshot.captured_at': 'an ISO-8601 timestamp with a time zone such as "2026-11-21T17:59:00Z" (when the visitor chose)',
 };
 
 /** What to send for envelope fields, when one is missing. */

@@ -190,6 +190,26 @@ describe('event validation', () => {
   });
 });
 
+describe('messages and consent flags', () => {
+  it('a number beyond a double\'s range is shown as sent (Infinity), not as null', () => {
+    const out = v.check(JSON.parse(JSON.stringify({ ...base(), payload: { ...base().payload, cart_value: 12345 } }).replace('12345', '9'.repeat(400))), req, limits);
+    expect(out.kind).toBe('rejected');
+    if (out.kind === 'rejected') expect(out.errors[0]).toMatchObject({ field: 'payload.cart_value', message: expect.stringContaining('got Infinity') });
+  });
+  it('a consent flag that is not a boolean is invalid_type naming it, and still not stored', () => {
+    const out = v.check({ ...base(), consent_snapshot: { analytics: 'true', marketing: false, data_processing: false } }, req, limits);
+    expect(out).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'invalid_type', field: 'consent_snapshot.analytics' }] });
+    const no = v.check({ ...base(), consent_snapshot: { analytics: false, marketing: false, data_processing: false } }, req, limits);
+    expect(no).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'consent_denied', field: 'consent_snapshot.analytics' }] });
+  });
+  it('consent_snapshot.captured_at must be an ISO-8601 time', () => {
+    const bad = v.check({ ...base(), consent_snapshot: { analytics: true, marketing: false, data_processing: false, captured_at: 'x' } }, req, limits);
+    expect(bad).toMatchObject({ kind: 'rejected', errors: [{ code: 'invalid_format', field: 'consent_snapshot.captured_at', message: expect.stringContaining('ISO-8601') }] });
+    const ok = v.check({ ...base(), consent_snapshot: { analytics: true, marketing: false, data_processing: false, captured_at: '2026-11-21T11:58:00.000Z' } }, req, limits);
+    expect(ok.kind).toBe('ok');
+  });
+});
+
 describe('clockSkew', () => {
   it('corrects a clock off by more than 2 s (either way), never network delay within it, nothing without sent_at', () => {
     const received = Date.parse('2026-12-01T10:00:00Z');

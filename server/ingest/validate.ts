@@ -114,7 +114,7 @@ function envelopeSchema(def: EventDefinition | null): Record<string, unknown> {
         analytics: 'boolean',
         marketing: 'boolean',
         data_processing: 'boolean',
-        captured_at: { type: 'string', max: 64, optional: true, nullable: true },
+        captured_at: { type: 'string', max: 64, pattern: ISO_TS, optional: true, nullable: true },
         copy_hash: { type: 'string', max: 128, optional: true, nullable: true },
       },
     },
@@ -380,6 +380,11 @@ export function realDate(s: string): boolean {
 }
 
 function deniedError(name: string, denied: 'analytics' | 'marketing', consent: Record<string, unknown>): FieldError {
+  const v = consent[denied];
+  // Not a refusal but a malformed flag ("true" as a string): said so, and still not stored (no valid consent).
+  if (v !== undefined && v !== null && typeof v !== 'boolean') {
+    return { code: 'invalid_type', field: `consent_snapshot.${denied}`, message: `The 'consent_snapshot.${denied}' field must be true or false; got ${shown(v)} (${kindOf(v)}). ${name} needs ${denied} consent as the boolean true; the event was not stored.` };
+  }
   return { code: 'consent_denied', field: `consent_snapshot.${denied}`, message: `${name} needs ${denied} consent (consent_snapshot.${denied} is ${shown(consent[denied])}, must be true); the event was not stored. Send it only after the visitor consents.` };
 }
 
