@@ -161,4 +161,66 @@ describe('campaign lifecycle against its budget', { timeout: 180_000 }, () => {
     expect((await api('GET', '/api/v1/campaigns/review-queue')).status).toBe(200);
     expect((await api('GET', '/api/v1/campaigns/report?organizer_id=O1')).status).toBe(200);
   });
+
+  it('links an audience built after the approval to a scheduled campaign: daily, and once more as it is published', async () => {
+    const later = { started_at: new Date(Date.now() + 2 * DAY).toISOString(), ends_at: new Date(Date.now() + 9 * DAY).toISOString() };
+    const excluded = async (id: number) => (await api('GET', `/api/v1/campaigns/${id}`)).json.campaign.targeting.excluded_audiences[0].audience_id;
+    const buyers = async (organizer: string, ext: string) => {
+      const a = await api('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'ticket_buyers', organizer_id: organizer, external_audience_id: ext });
+      expect(a.status, a.text).toBe(201);
+      return a.json.id as number;
+    };
+    // campaigns.refresh_audiences links the scheduled campaign as it does the pending one.
+    const one = await pending(later, 'O5');
+    const [scheduled, waiting] = one.campaigns.filter((c) => c.platform === 'meta');
+    expect((await api('POST', `/api/v1/campaigns/${scheduled.id}/approve`)).json.campaign?.status).toBe('scheduled');
+    const aud = await buyers('O5', '5005');
+    expect((await job('campaigns.refresh_audiences')).json.status).toBe('succeeded');
+    expect([await excluded(scheduled.id), await excluded(waiting.id)]).toEqual([aud, aud]);
+    // Built after the daily run: linked as the budget starts and the campaign is published, and sent to Meta.
+    const two = await pending(later, 'O6');
+    const meta = two.campaigns.find((c) => c.platform === 'meta');
+    expect((await api('POST', `/api/v1/campaigns/${meta.id}/approve`)).json.campaign?.status).toBe('scheduled');
+    const aud6 = await buyers('O6', '5006');
+    await server.db.query("UPDATE ad_campaign_budgets SET started_at = now() - interval '1 minute' WHERE id = $1", [two.budget]);
+    expect((await job('campaigns.resume_publishing')).json.status).toBe('succeeded');
+    const published = (await api('GET', `/api/v1/campaigns/${meta.id}`)).json.campaign;
+    expect(published).toMatchObject({ status: 'active' });
+    expect(published.targeting.excluded_audiences[0]).toMatchObject({ audience_id: aud6, external_id: '5006' });
+    const adset = mock.calls.filter((c) => c.method === 'POST' && /\/adsets$/.test(c.path)).map((c) => JSON.stringify(c.body)).find((b) => b.includes(`txc-${two.budget}-meta`));
+    expect(adset).toContain('"excluded_custom_audiences":[{"id":"5006"}]');
+  });
+
+  it('lets an ad_account key without ids (the tenant\'s own ad team) read and manage every organizer\'s campaigns', async () => {
+    const k = await postJson(`${server.url}/api/v1/keys`, { role: 'ad_account' }, as(t.secret_key));
+    expect(k.status, k.text).toBe(201);
+    const team = k.json.key;
+    const o1 = await pending();
+    const o2 = await pending({}, 'O2');
+    const listed = (await api('GET', '/api/v1/campaigns?limit=500', undefined, team)).json.campaigns.map((c: any) => c.organizer_id);
+    expect(new Set(listed)).toEqual(new Set((await api('GET', '/api/v1/campaigns?limit=500')).json.campaigns.map((c: any) => c.organizer_id)));
+    expect(listed).toEqual(expect.arrayContaining(['O1', 'O2']));
+    const budgets = (await api('GET', '/api/v1/campaigns/budgets?limit=500', undefined, team)).json.budgets.map((b: any) => b.id);
+    expect(budgets).toEqual(expect.arrayContaining([o1.budget, o2.budget]));
+    for (const p of [`/api/v1/campaigns/${o2.campaigns[0].id}`, `/api/v1/campaigns/budgets/${o2.budget}`, '/api/v1/campaigns/report?organizer_id=O2']) {
+      const r = await api('GET', p, undefined, team);
+      expect(r.status, `${p} ${r.text}`).toBe(200);
+    }
+    const patched = await api('PATCH', `/api/v1/campaigns/budgets/${o2.budget}`, { daily_budget_limit: 50 }, team);
+    expect(patched.json, patched.text).toMatchObject({ id: o2.budget, daily_budget_limit: 50 });
+    // A scoped ad_account key stays within its organizers.
+    expect((await api('GET', `/api/v1/campaigns/budgets/${o2.budget}`, undefined, adKey)).status).toBe(403);
+  });
+
+  it('names the refused field: log_cursor, an unknown body field, an unknown report currency', async () => {
+    const { budget, campaigns } = await pending();
+    for (const p of [`/api/v1/campaigns/${campaigns[0].id}?log_cursor=zzz`, `/api/v1/campaigns/budgets/${budget}?log_cursor=zzz`]) {
+      expect((await api('GET', p)).json.error, p).toMatchObject({ code: 'invalid_field', in: 'query', field: 'log_cursor' });
+    }
+    expect((await api('PUT', `/api/v1/campaigns/${campaigns[0].id}/daily-budget`, { daily_budget: 25, x: 1 })).json.error).toMatchObject({ field: 'x' });
+    expect((await api('POST', `/api/v1/campaigns/${campaigns[0].id}/reject`, { notes: 'typo' })).json.error).toMatchObject({ field: 'notes' });
+    expect((await api('POST', `/api/v1/campaigns/budgets/${budget}/suite`, { lookalike: 2 })).json.error).toMatchObject({ field: 'lookalike' });
+    const zzz = await api('GET', '/api/v1/campaigns/report?organizer_id=O1&currency=ZZZ');
+    expect({ status: zzz.status, error: zzz.json.error }).toMatchObject({ status: 400, error: { field: 'currency', message: expect.stringMatching(/not an ISO 4217 currency in use/) } });
+  });
 });

@@ -77,4 +77,38 @@ describe('publishing what the platforms require', { timeout: 180_000 }, () => {
     expect({ status: hand.status, field: hand.json.error?.field }, hand.text).toEqual({ status: 400, field: 'daily_budget' });
     expect(hand.json.error.message).toMatch(/below the tiktok minimum daily budget of 20/);
   });
+
+  it('checks a budget that starts later against the platform minimum at approval, and sends back to review a scheduled campaign that no longer fits', async () => {
+    const job = (name: string) => request('POST', `${server.url}/api/admin/jobs/${name}/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+    const later = async (organizer: string, total: number) => {
+      const b = await api('POST', '/api/v1/campaigns/budgets', {
+        organizer_id: organizer, total_budget: total, allocation_strategy: 'manual', platform_allocations: { tiktok: { percentage: 100 } },
+        started_at: new Date(Date.now() + DAY).toISOString(), ends_at: new Date(Date.now() + 8 * DAY).toISOString(),
+      });
+      expect(b.status, b.text).toBe(201);
+      const s = await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/suite`, {});
+      expect((await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/submit`)).status).toBe(200);
+      return { budget: b.json.id as number, campaigns: s.json.campaigns as any[] };
+    };
+    // 100 over the 7 days from its start, 4 TikTok campaigns: 3.57 a day each, below the minimum of 20.
+    const small = await later('O4', 100);
+    const low = await api('POST', `/api/v1/campaigns/${small.campaigns[0].id}/approve`);
+    expect({ status: low.status, code: low.json.error?.code }, low.text).toEqual({ status: 409, code: 'conflict' });
+    expect(low.json.error.message).toMatch(/below the tiktok minimum daily budget of 20 EUR\. Raise the budget's total or daily limit, then approve it again\./);
+    // 2800: 100 a day each, scheduled; the total lowered before the start: at the start it no longer fits.
+    const big = await later('O5', 2800);
+    const c = big.campaigns[0];
+    expect((await api('POST', `/api/v1/campaigns/${c.id}/approve`)).json.campaign?.status).toBe('scheduled');
+    expect((await api('PATCH', `/api/v1/campaigns/budgets/${big.budget}`, { total_budget: 100 })).status).toBe(200);
+    await server.db.query("UPDATE ad_campaign_budgets SET started_at = now() - interval '1 minute' WHERE id = $1", [big.budget]);
+    expect((await job('campaigns.resume_publishing')).json.status).toBe('succeeded');
+    const back = (await api('GET', `/api/v1/campaigns/${c.id}`)).json.campaign;
+    expect(back).toMatchObject({ status: 'pending_review', external_campaign_id: null });
+    expect(back.last_error).toMatch(/below the tiktok minimum daily budget of 20 EUR\..*It is back in the approval queue\.$/);
+    expect((await api('GET', '/api/v1/campaigns/review-queue')).json.campaigns.map((x: any) => x.id)).toContain(c.id);
+    // Approving it again says why it cannot be published now (not "already approved").
+    const again = await api('POST', `/api/v1/campaigns/${c.id}/approve`);
+    expect({ status: again.status, code: again.json.error?.code }).toEqual({ status: 409, code: 'conflict' });
+    expect(again.json.error.message).toMatch(/below the tiktok minimum/);
+  });
 });

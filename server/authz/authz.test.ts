@@ -2,7 +2,7 @@
 // parser that every stored or submitted scope goes through, and a token's principal.
 import { describe, expect, it } from 'vitest';
 import { tokenPrincipal } from '../http/router.js';
-import { can, inScope, keyPrincipal, parseScope, readsWholeTenant, MAX_SCOPE_IDS } from './principal.js';
+import { actsForAllOrganizers, can, inScope, keyPrincipal, parseScope, readsWholeTenant, MAX_SCOPE_IDS } from './principal.js';
 import { DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permissionsFor, ROLES } from './roles.js';
 import { parseRoleChanges, roleParam } from './routes.js';
 
@@ -55,6 +55,15 @@ describe('scope', () => {
     expect(inScope({ role: 'admin', scope: {} }, {})).toBe(true);
     expect(inScope({ role: 'admin', scope: { organizers: ['O1'] } }, { organizer: 'O2' })).toBe(true);
     expect(inScope({ role: 'organizer', scope: { organizers: ['O1'] } }, { organizer: 'O1', venue: 'V1' })).toBe(false);
+  });
+
+  it('lets an ad_account key without ids act for every organizer (the tenant\'s own ad team); a scoped one and other roles only for theirs', () => {
+    expect(actsForAllOrganizers({ role: 'admin', scope: { organizers: ['O1'] } })).toBe(true);
+    expect(actsForAllOrganizers({ role: 'ad_account', scope: {} })).toBe(true);
+    expect(actsForAllOrganizers({ role: 'ad_account', scope: { organizers: [] } })).toBe(true);
+    expect(actsForAllOrganizers({ role: 'ad_account', scope: { organizers: ['O1'] } })).toBe(false);
+    expect(actsForAllOrganizers({ role: 'ad_account', scope: { venues: ['V1'] } })).toBe(false);
+    for (const role of ['organizer', 'promoter', 'venue', 'media'] as const) expect(actsForAllOrganizers({ role, scope: {} })).toBe(false);
   });
 
   it('parses scopes strictly: unknown kinds, non-lists, NUL, control characters, lone surrogates and too many ids are refused by field', () => {

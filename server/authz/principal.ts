@@ -79,6 +79,16 @@ export function inScope(p: Pick<Principal, 'role' | 'scope'>, resource: Resource
   return parts.length > 0 && parts.every(Boolean);
 }
 
+/**
+ * Whether `p` acts for every organizer of its tenant where a non-admin is otherwise limited to its scope's
+ * organizers (campaigns): admin, or an ad_account whose scope lists no ids — the tenant's own ad team, as on the
+ * whole-tenant-only routes (a key: an ad_account token always names its organizers). Pure.
+ */
+export function actsForAllOrganizers(p: Pick<Principal, 'role' | 'scope'>): boolean {
+  if (p.role === 'admin') return true;
+  return p.role === 'ad_account' && !Object.values(p.scope ?? {}).some((ids) => Array.isArray(ids) && ids.length > 0);
+}
+
 /** The principal of a tenant secret key: a key without role columns (before migration 007) is the tenant's admin. */
 export function keyPrincipal(tenant: number, keyId: number, role: Role | undefined, scope: Scope | undefined): Principal {
   return { tenant, role: role ?? 'admin', scope: scope ?? {}, keyId, via: 'secret_key' };

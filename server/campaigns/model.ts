@@ -16,14 +16,15 @@ export const isPlatform = (v: unknown): v is Platform => typeof v === 'string' &
 
 /**
  * Allowed moves. A draft is submitted for review; the marketplace admin approves (publishing → active; scheduled
- * when its budget starts later, published by the resume_publishing job once it starts) or sends it back to draft;
+ * when its budget starts later, published by the resume_publishing job once it starts, or back to pending review
+ * when its share of the day then cannot be published) or sends it back to draft;
  * publishing ends active, or failed when the platform refuses; an active campaign is paused (by hand or by a rule),
  * resumed, completed or fails on the platform; a failed one can be submitted again once fixed.
  */
 const MOVES: Record<CampaignStatus, CampaignStatus[]> = {
   draft: ['pending_review'],
   pending_review: ['publishing', 'scheduled', 'draft'],
-  scheduled: ['publishing', 'draft', 'failed'],
+  scheduled: ['publishing', 'draft', 'failed', 'pending_review'],
   publishing: ['active', 'failed'],
   active: ['paused', 'completed', 'failed'],
   paused: ['active', 'completed', 'failed'],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from './model.js';
-import { approvalRefusal, queueEntries, startingDailyBudgets, startingRefusal, startsLater, type BudgetContext } from './review.js';
+import { approvalRefusal, queueEntries, scheduledNote, startingDailyBudgets, startingRefusal, startsLater, type BudgetContext } from './review.js';
 import type { Budget, Campaign } from './store.js';
 
 const T0 = Date.UTC(2026, 2, 2);
@@ -77,5 +77,24 @@ describe('approval against the budget', () => {
     expect(startingRefusal(budget(), [c], c, 0.09, T0, null)).toBeNull();
     expect(startingRefusal(budget(), [c], c, 0.09, T0, 1)).toMatch(/0\.09 EUR, is below the meta minimum daily budget of 1 EUR/);
     expect(startingRefusal(budget(), [c], c, 1, T0, 1)).toBeNull();
+  });
+
+  it('paces the refusal of a budget that starts later from its start, with advice that fits before the start', () => {
+    const later = budget({ daily_budget_limit: null, total_budget: 100, started_at: new Date(T0 + DAY_MS).toISOString(), ends_at: new Date(T0 + 8 * DAY_MS).toISOString() });
+    const cs = [campaign(2, { platform: 'tiktok' }), campaign(3, { platform: 'tiktok' })];
+    const daily = startingDailyBudgets(later, cs, cs, T0);
+    // 100 over the 7 days from its start: 14.28 a day, 7.14 each.
+    expect(daily.get(2)).toBeCloseTo(7.14, 2);
+    const refusal = startingRefusal(later, cs, cs[0], 7.14, T0, 20);
+    expect(refusal).toMatch(/7\.14 EUR, is below the tiktok minimum daily budget of 20 EUR\. Raise the budget's total or daily limit, then approve it again\.$/);
+    expect(refusal).not.toMatch(/rebalance/);
+  });
+
+  it('says where an approved (scheduled) campaign stands when it is approved again', () => {
+    const c = campaign(5, { status: 'scheduled' });
+    const start = new Date(T0 + DAY_MS).toISOString();
+    expect(scheduledNote(c, budget({ started_at: start }), T0)).toBe(`Campaign 5 is already approved: it is published when its budget starts (${start}).`);
+    expect(scheduledNote(c, budget({ started_at: start }), T0 + 2 * DAY_MS)).toBe('Campaign 5 is already approved and its budget has started: the campaigns.resume_publishing job publishes it within a minute.');
+    expect(scheduledNote(c, budget({ started_at: start, status: 'paused' }), T0)).toBe('Campaign 5 is already approved: it is published once budget 1 is resumed (and has started).');
   });
 });

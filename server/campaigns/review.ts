@@ -37,9 +37,20 @@ export function approvalRefusal(b: Budget, now: number): string | null {
 export const startsLater = (b: Budget, now: number): boolean => b.started_at !== null && Date.parse(b.started_at) > now;
 
 /**
+ * The 409 of approving again a campaign approved already and waiting (`scheduled`): when it is published — at the
+ * budget's start, once the budget is resumed, or by the next campaigns.resume_publishing run when the start has come.
+ */
+export function scheduledNote(c: Pick<Campaign, 'id'>, b: Budget | null, now: number): string {
+  if (b && b.status === 'paused') return `Campaign ${c.id} is already approved: it is published once budget ${b.id} is resumed (and has started).`;
+  if (!b || startsLater(b, now)) return `Campaign ${c.id} is already approved: it is published when its budget starts${b ? ` (${b.started_at})` : ''}.`;
+  return `Campaign ${c.id} is already approved and its budget has started: the campaigns.resume_publishing job publishes it within a minute.`;
+}
+
+/**
  * Why campaign `c` may not start with daily budget `daily` (already in whole minor units), or null. A platform
  * refuses a zero daily budget (and one below its minimum, `minimum` when configured); a zero means the budget's
- * running campaigns already take the day's target.
+ * running campaigns already take the day's target. For a budget that starts later `daily` is its share of the
+ * budget's first day (paced from its start), and the advice is what can change before it.
  */
 export function startingRefusal(b: Budget, all: Campaign[], c: Campaign, daily: number, now: number, minimum: number | null): string | null {
   const floor = minimum ?? 0;
@@ -48,9 +59,12 @@ export function startingRefusal(b: Budget, all: Campaign[], c: Campaign, daily: 
   const held = cents(running.reduce((s, x) => s + x.daily_budget, 0));
   const target = dayTargetOf(b, now);
   const why = daily <= 0
-    ? `no daily budget is left for it today: the budget's ${running.length} running campaign(s) take ${held} of the day's ${target} ${b.currency}`
+    ? `no daily budget is left for it ${startsLater(b, now) ? 'on its budget\'s first day' : 'today'}: the budget's ${running.length} running campaign(s) take ${held} of the day's ${target} ${b.currency}`
     : `its share of the day, ${daily} ${b.currency}, is below the ${c.platform} minimum daily budget of ${floor} ${b.currency}`;
-  return `Campaign ${c.id} is not published: ${why}. Lower a running campaign's daily budget, raise the budget's total or daily limit, or approve it after the next daily rebalance.`;
+  const advice = startsLater(b, now)
+    ? "Raise the budget's total or daily limit, then approve it again."
+    : "Lower a running campaign's daily budget, raise the budget's total or daily limit, or approve it after the next daily rebalance.";
+  return `Campaign ${c.id} is not published: ${why}. ${advice}`;
 }
 
 /** Running, or approved and being published with the daily budget it starts with (README "Publishing"). */

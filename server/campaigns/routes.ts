@@ -1,12 +1,13 @@
 // The campaign API (README "Campaigns"), secret key. Permissions: create_campaigns to create a budget, its suite
 // and submit it; manage_ads to pause, resume and override; view_ad_analytics to read. A key other than admin
-// acts only on the organizers of its scope (ad_account and organizer keys), and a budget's event must be its
+// acts only on the organizers of its scope (ad_account and organizer keys; an ad_account key without ids is the
+// tenant's own ad team and acts for every organizer: authz actsForAllOrganizers), and a budget's event must be its
 // organizer's (the tracking codes' check, route-access.ts). The approval queue, approvals and
 // the overview need approve_campaigns (the marketplace: admin by default, tenant-wide when granted to a role).
 // The reads (budgets, a budget, campaigns, a campaign, the report) take an organizer dashboard token too (the dashboard's campaigns page,
 // on a router that verifies tokens): the token's role is organizer, so it reads only its own organizer's.
 // Budget changes, approvals and overrides are in the audit log.
-import { can, type Principal as Who } from '../authz/principal.js';
+import { actsForAllOrganizers, can, type Principal as Who } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
@@ -19,14 +20,17 @@ import { organizerReport, reportTargetRoas, trackedSeries, type ReportCampaign }
 import { queueEntries } from './review.js';
 import { revenueFree } from './revenue.js';
 import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
-import { CAMPAIGN_STATUSES } from './model.js';
+import { CAMPAIGN_STATUSES, currencyDecimals } from './model.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
 import type { CampaignsCore } from './index.js';
 
 type Service = CampaignsCore['service'];
 
+/** Whether the principal acts for every organizer of the tenant (null: the server itself). */
+const everyOrganizer = (who: Who | null): boolean => !who || actsForAllOrganizers(who);
+
 const outOfScope = (who: Who | null, permission: Permission, organizer: string): Reply | null =>
-  !who || who.role === 'admin' ? null : scopeRefusal(who, permission, { organizer }, `organizer ${organizer}`);
+  everyOrganizer(who) ? null : scopeRefusal(who!, permission, { organizer }, `organizer ${organizer}`);
 
 const roasOf = (revenue: number, spend: number): number | null => (spend > 0 ? Math.round((revenue / spend) * 100) / 100 : null);
 
@@ -80,7 +84,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const tenant = who!.tenant;
       const got = await withBudget(tenant, params.id, who, 'view_ad_analytics');
       if ('reply' in got) return got.reply;
-      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_log', ['id']) });
+      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_log', ['id'], 'log_cursor') });
       if (!p.ok) return paramFail(p.error);
       const logPage = pageOf((await db.query<Record<string, unknown>>(Q.budget_log, [tenant, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const log = logPage.rows
@@ -182,7 +186,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const tenant = who!.tenant;
       const got = await withCampaign(tenant, params.id, who, 'view_ad_analytics');
       if ('reply' in got) return got.reply;
-      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_own_log', ['id']) });
+      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_own_log', ['id'], 'log_cursor') });
       if (!p.ok) return paramFail(p.error);
       const page = pageOf((await db.query<Record<string, unknown>>(Q.campaign_log, [tenant, got.c.budget_id, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const log = page.rows.map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
@@ -203,7 +207,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       if (!p.ok) return paramFail(p.error);
       const status = p.value.status;
       if (status !== null && !(CAMPAIGN_STATUSES as readonly string[]).includes(status)) return paramFail({ code: 'invalid_field', in: 'query', field: 'status', message: `status is one of ${CAMPAIGN_STATUSES.join(', ')}.` });
-      const all = !who || who.role === 'admin';
+      const all = everyOrganizer(who);
       const rows = (await db.query<Record<string, unknown>>(Q.list_campaigns, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.budget, status, p.value.before?.[0] ?? null, p.value.limit + 1])).rows;
       const page = pageOf(rows.map(toCampaign), p.value.limit);
       return shown(who, 200, { campaigns: page.rows, next_cursor: nextCursor('campaigns', page, (c) => [c.id]) });
@@ -251,7 +255,10 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const currencies = [...byCurrency.keys()].sort();
       const asked = text('query', 'currency', info.query.get('currency'), { max: 3 });
       if (!asked.ok) return paramFail(asked.error);
-      if (asked.value !== null && !/^[A-Z]{3}$/.test(asked.value)) return paramFail({ code: 'invalid_field', in: 'query', field: 'currency', message: 'currency is an ISO 4217 code such as EUR.' });
+      // The codes a budget may be created in (schemas.ts): ZZZ would report "You invested 0.00 ZZZ".
+      if (asked.value !== null && currencyDecimals(asked.value) === null) {
+        return paramFail({ code: 'invalid_field', in: 'query', field: 'currency', message: `currency ${JSON.stringify(asked.value)} is not an ISO 4217 currency in use (EUR, USD, RON, JPY, …).` });
+      }
       const main = [...byCurrency.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? null;
       const chosen = asked.value ?? main;
       const rows = all.filter((x) => String(x.currency) === chosen);
@@ -300,7 +307,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         before: cursor(info.query.get('cursor'), 'campaign_budgets', ['id']),
       });
       if (!p.ok) return paramFail(p.error);
-      const all = !who || who.role === 'admin';
+      const all = everyOrganizer(who);
       const page = pageOf((await db.query<Record<string, unknown>>(Q.list_budgets, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const budgets = page.rows.map(toBudget);
       const next = nextCursor('campaign_budgets', { rows: budgets, more: page.more }, (b) => [b.id]);

@@ -119,15 +119,24 @@ export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily
   return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), ...(daily.value === null ? {} : { daily_budget_limit: daily.value }) } };
 }
 
+/** A body that is not an object ('' names the body), or one with a field `allowed` lacks (named): the refusal, or null. */
+function shapeProblem(v: unknown, allowed: string[], message: string): Parsed<never> | null {
+  if (!isObj(v)) return bad('', message);
+  const extra = unknownField(v, allowed);
+  return extra ? bad(extra, `Unknown field ${JSON.stringify(extra)}: ${message}`) : null;
+}
+
 export function parseAmount(v: unknown): Parsed<number> {
-  if (!isObj(v) || unknownField(v, ['daily_budget'])) return bad('daily_budget', 'Send {"daily_budget": amount}.');
+  const shape = shapeProblem(v, ['daily_budget'], 'Send {"daily_budget": amount}.');
+  if (shape || !isObj(v)) return shape ?? bad('', 'Send a JSON object.');
   const m = money(v.daily_budget, 'daily_budget', 1_000_000, true, MAX_DECIMALS);
   return m.ok ? { ok: true, value: m.value! } : m;
 }
 
 export function parseSuite(v: unknown): Parsed<{ lookalike_pct: number }> {
   if (v === null || v === undefined) return { ok: true, value: { lookalike_pct: 1 } };
-  if (!isObj(v) || unknownField(v, ['lookalike_pct'])) return bad('', 'The suite takes an optional {"lookalike_pct": 1|2|3}.');
+  const shape = shapeProblem(v, ['lookalike_pct'], 'The suite takes an optional {"lookalike_pct": 1|2|3}.');
+  if (shape || !isObj(v)) return shape ?? bad('', 'Send a JSON object.');
   const p = v.lookalike_pct ?? 1;
   if (p !== 1 && p !== 2 && p !== 3) return bad('lookalike_pct', 'lookalike_pct is 1, 2 or 3 (% of the country).');
   return { ok: true, value: { lookalike_pct: p } };
@@ -135,7 +144,8 @@ export function parseSuite(v: unknown): Parsed<{ lookalike_pct: number }> {
 
 export function parseIds(v: unknown): Parsed<{ note: string | null }> {
   if (v === null || v === undefined) return { ok: true, value: { note: null } };
-  if (!isObj(v) || unknownField(v, ['note'])) return bad('', 'Send nothing, or {"note": "…"}.');
+  const shape = shapeProblem(v, ['note'], 'Send nothing, or {"note": "…"}.');
+  if (shape || !isObj(v)) return shape ?? bad('', 'Send a JSON object.');
   const n = str(v.note, 'note', 1000);
   return n.ok ? { ok: true, value: { note: n.value } } : n;
 }

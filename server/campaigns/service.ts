@@ -9,11 +9,18 @@ import { dailyBudgetCap } from './allocate.js';
 import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
 import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
-import { approvalRefusal, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
+import { createAudienceLinks } from './audience-links.js';
+import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
 import type { Action, Decision } from './rules.js';
 import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
 import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
+
+/** Campaigns about to start with their daily budget, and those that may not start with the reason (review.ts startingRefusal). */
+interface Shares {
+  ok: { c: PublishRow; daily: number }[];
+  refused: { id: number; reason: string }[];
+}
 
 export interface NewBudget {
   organizer_id: string;
@@ -67,6 +74,7 @@ const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetI
 export function createService(deps: ServiceDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
+  const links = createAudienceLinks(db, now);
 
   async function createBudget(tenant: number, b: NewBudget): Promise<Budget> {
     const t = now();
@@ -109,7 +117,8 @@ export function createService(deps: ServiceDeps) {
    * left `publishing` by an attempt that stopped (its lease ran out) is finished instead; one an attempt is working
    * on now is left to it (never published twice). Refused (409, nothing sent to a platform) while the budget is not
    * active or has ended, and for a campaign whose share of the day would be zero or below its platform's minimum.
-   * A budget that starts later gets its campaigns `scheduled`: published by resumePublishing once it starts.
+   * A budget that starts later gets its campaigns `scheduled` (published by resumePublishing once it starts), each
+   * checked against its share of the budget's first day as it is published then (paced from the start).
    */
   async function approve(tenant: number, ids: number[]): Promise<Result<Campaign[]>> {
     const t = deps.now();
@@ -120,7 +129,7 @@ export function createService(deps: ServiceDeps) {
       const busy = loaded.find((c) => publishMove(c, t) === 'busy');
       if (busy) return { ok: false, code: 'conflict', message: `Campaign ${busy.id} is being published; it ends active or failed without another approval.` };
       const waiting = loaded.find((c) => c.status === 'scheduled');
-      if (waiting) return { ok: false, code: 'conflict', message: `Campaign ${waiting.id} is already approved: it is published when its budget starts.` };
+      if (waiting) return { ok: false, code: 'conflict', message: scheduledNote(waiting, await S.budget(db, tenant, waiting.budget_id), t) };
       return { ok: false, code: 'conflict', message: 'None of these campaigns is pending review.' };
     }
     const out: Campaign[] = [];
@@ -132,42 +141,53 @@ export function createService(deps: ServiceDeps) {
       const refusal = fresh.length ? approvalRefusal(b, t) : null;
       if (refusal) refusals.push(refusal);
       if (refusal || (fresh.length && startsLater(b, t))) {
-        if (!refusal) out.push(...(await S.move(db, tenant, fresh.map((c) => c.id), ['pending_review'], 'scheduled', null, now())));
+        const shares = refusal ? null : await startingShares(tenant, b, fresh, t);
+        refusals.push(...(shares?.refused.map((r) => r.reason) ?? []));
+        if (shares?.ok.length) out.push(...(await S.move(db, tenant, shares.ok.map((x) => x.c.id), ['pending_review'], 'scheduled', null, now())));
         fresh = [];
       }
       const r = await publishBatch(tenant, b, mine.filter((c) => c.status !== 'pending_review'), fresh, t);
       out.push(...r.done);
-      refusals.push(...r.refusals);
+      refusals.push(...r.refused.map((x) => x.reason));
     }
     if (out.length === 0) return { ok: false, code: 'conflict', message: refusals.join(' ') || 'Someone else decided on these campaigns first.' };
     return { ok: true, value: out };
   }
 
+  /** The share of the day each of `fresh` (campaigns of budget `b`) would start with at `t`, or why it may not start. */
+  async function startingShares(tenant: number, b: Budget, fresh: PublishRow[], t: number): Promise<Shares> {
+    const all = await S.campaigns(db, tenant, b.id);
+    const daily = startingDailyBudgets(b, all, fresh, t);
+    const out: Shares = { ok: [], refused: [] };
+    for (const c of fresh) {
+      const start = floorTo(daily.get(c.id) ?? 0, decimalsOf(b.currency));
+      const reason = startingRefusal(b, all, c, start, t, deps.minDaily?.[c.platform] ?? null);
+      if (reason) out.refused.push({ id: c.id, reason });
+      else out.ok.push({ c, daily: start });
+    }
+    return out;
+  }
+
   /**
    * Publishes `resumed` (left publishing, with the daily budget they started with) and starts `fresh` ones (pending
-   * review, or scheduled once the budget started) with their share of the day; a fresh one whose share is zero or
-   * below its platform's minimum is not published and its reason returned.
+   * review, or scheduled once the budget started) with their share of the day, their audiences linked once more
+   * first (one built since the approval is sent too); a fresh one whose share is zero or below its platform's
+   * minimum is not published and returned with its reason.
    */
-  async function publishBatch(tenant: number, b: Budget, resumed: PublishRow[], fresh: PublishRow[], t: number): Promise<{ done: Campaign[]; refusals: string[] }> {
+  async function publishBatch(tenant: number, b: Budget, resumed: PublishRow[], fresh: PublishRow[], t: number): Promise<{ done: Campaign[]; refused: Shares['refused'] }> {
     const done: Campaign[] = [];
-    const refusals: string[] = [];
-    const all = fresh.length ? await S.campaigns(db, tenant, b.id) : [];
-    const daily = fresh.length ? startingDailyBudgets(b, all, fresh, t) : new Map<number, number>();
     for (const c of resumed) {
       const r = await publishOne(tenant, b, c, c.daily_budget);
       if (r) done.push(r);
     }
-    for (const c of fresh) {
-      const start = floorTo(daily.get(c.id) ?? 0, decimalsOf(b.currency));
-      const refusal = startingRefusal(b, all, c, start, t, deps.minDaily?.[c.platform] ?? null);
-      if (refusal) {
-        refusals.push(refusal);
-        continue;
-      }
-      const r = await publishOne(tenant, b, c, start);
+    if (fresh.length === 0) return { done, refused: [] };
+    const shares = await startingShares(tenant, b, fresh, t);
+    await links.linkBeforePublish(tenant, b.organizer_id, shares.ok.map((x) => x.c));
+    for (const { c, daily } of shares.ok) {
+      const r = await publishOne(tenant, b, c, daily);
       if (r) done.push(r);
     }
-    return { done, refusals };
+    return { done, refused: shares.refused };
   }
 
   /**
@@ -220,8 +240,8 @@ export function createService(deps: ServiceDeps) {
   /**
    * campaigns.resume_publishing: finishes campaigns left publishing whose lease ran out, and publishes the scheduled
    * campaigns of budgets whose start has come (any tenant). A scheduled campaign of a budget no longer active or
-   * already ended fails with the reason; one without a day's budget left stays scheduled with it (last_error) and
-   * is tried again at the next run.
+   * already ended fails with the reason; one whose share of the day is zero or below its platform's minimum goes
+   * back to pending review with the reason (last_error), for the reviewer to approve again once it fits.
    */
   async function resumePublishing(limit: number): Promise<number> {
     const due = (await db.query<Record<string, unknown>>(Q.publishing_due, [now(), limit])).rows.map(toPublishRow);
@@ -247,9 +267,11 @@ export function createService(deps: ServiceDeps) {
       }
       const r = await publishBatch(b.tenant_id, b, [], mine, t);
       done += r.done.filter((c) => c.status !== 'publishing').length;
-      if (r.refusals.length) {
-        const left = mine.filter((c) => !r.done.some((d) => d.id === c.id)).map((c) => c.id);
-        await db.query(Q.set_error_many, [b.tenant_id, left, r.refusals.join(' ').slice(0, 1000), now()]);
+      for (const x of r.refused) {
+        const [back] = await S.move(db, b.tenant_id, [x.id], ['scheduled'], 'pending_review', null, now());
+        if (!back) continue;
+        await db.query(Q.set_error, [b.tenant_id, x.id, `${x.reason} It is back in the approval queue.`.slice(0, 1000), now()]);
+        done++;
       }
     }
     return done;
@@ -386,24 +408,7 @@ export function createService(deps: ServiceDeps) {
     return true;
   }
 
-  /** Links the audience definitions of campaigns not yet published to audiences built since (RefreshAudiences). */
-  async function linkPending(limit: number): Promise<number> {
-    const rows = (await db.query<Record<string, unknown>>(Q.unpublished_with_audiences, [limit])).rows.map(toCampaign);
-    const cache = new Map<string, Awaited<ReturnType<typeof S.audienceCandidates>>>();
-    let changed = 0;
-    for (const c of rows) {
-      const key = `${c.tenant_id}:${c.organizer_id}`;
-      if (!cache.has(key)) cache.set(key, await S.audienceCandidates(db, c.tenant_id, c.organizer_id));
-      const before = c.targeting as unknown as Targeting;
-      const after = linkAudiences(before, c.platform, c.organizer_id, cache.get(key)!);
-      if (JSON.stringify(after) === JSON.stringify(before)) continue;
-      await db.query(Q.set_targeting, [c.tenant_id, c.id, JSON.stringify(after), now()]);
-      changed++;
-    }
-    return changed;
-  }
-
-  return { linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
+  return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
 }
 
 export type CampaignService = ReturnType<typeof createService>;

@@ -50,6 +50,11 @@ describe('params', () => {
       expect(cursor(encodeCursor('events', key), 'events', ['ts', 'id']).ok).toBe(false);
     }
   });
+
+  it('names the query parameter the cursor came in (?log_cursor=, not always cursor)', () => {
+    expect(cursor('zzz', 'campaign_log', ['id'], 'log_cursor')).toMatchObject({ ok: false, error: { in: 'query', field: 'log_cursor', message: expect.stringMatching(/^log_cursor must be/) } });
+    expect(cursor('zzz', 'campaign_log', ['id'])).toMatchObject({ ok: false, error: { field: 'cursor' } });
+  });
 });
 
 describe('keyset pages', () => {

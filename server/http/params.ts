@@ -218,10 +218,13 @@ function partOk(kind: CursorPart, v: unknown): v is string {
   return v.length > 0 && v.length <= 128 && stringProblem(v) === null;
 }
 
-/** Decodes `?cursor=` made by encodeCursor for this list; anything else (forged, other list) is a 400. */
-export function cursor(raw: string | null | undefined, kind: string, parts: CursorPart[]): Parsed<string[] | null> {
+/**
+ * Decodes `?cursor=` made by encodeCursor for this list; anything else (forged, other list) is a 400 naming `field`,
+ * the query parameter it came in (`log_cursor` for a log paged next to another list).
+ */
+export function cursor(raw: string | null | undefined, kind: string, parts: CursorPart[], field = 'cursor'): Parsed<string[] | null> {
   if (raw === null || raw === undefined || raw === '') return ok(null);
-  const bad = fail('query', 'cursor', 'cursor must be a next_cursor value returned by this list, passed back unchanged.');
+  const bad = fail('query', field, `${field} must be a next_cursor value returned by this list, passed back unchanged.`);
   if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) return bad;
   let v: unknown;
   try {
