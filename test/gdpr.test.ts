@@ -111,6 +111,20 @@ describe('GDPR export and erasure', () => {
     expect(fresh.json.person_id).not.toBe(pid);
   });
 
+  it('exports and erases the campaign credits of the person\'s orders; others\' stay', async () => {
+    const order = orderEvent({ visitor_id: 'v-credit', entities: { order_id: 'O-credit-1', event_entity_id: 'E1' }, payload: { gross_amount: 80, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 2 }], consent_data_processing: true, customer: { external_id: 'cust-credit' } } });
+    expect((await serverEvents(base, t, order)).json.accepted).toBe(1);
+    const credit = 'INSERT INTO campaign_credits (tenant_id, order_id, campaign_id, revenue, tickets, matched_by, occurred_at) VALUES ($1, $2, 1, 80, 2, \'utm\', now())';
+    await server.db.query(credit, [t.tenant_id, 'O-credit-1']);
+    await server.db.query(credit, [t.tenant_id, 'O-credit-other']);
+    const pid = (await api(base, t, 'GET', '/api/v1/persons?external_id=cust-credit')).json.person_id;
+    const ex = await api(base, t, 'GET', `/api/v1/persons/${pid}/export`);
+    expect(ex.json.campaign_credits).toEqual([expect.objectContaining({ order_id: 'O-credit-1', revenue: 80, tickets: 2 })]);
+    expect((await api(base, t, 'DELETE', `/api/v1/persons/${pid}`)).json.removed.campaign_credits).toBe(1);
+    const left = await server.db.query<{ order_id: string }>('SELECT order_id FROM campaign_credits WHERE tenant_id = $1', [t.tenant_id]);
+    expect(left.rows.map((r) => r.order_id)).toEqual(['O-credit-other']);
+  });
+
   it('answers 404 for unknown persons and 400 for malformed ids', async () => {
     expect((await api(base, t, 'GET', '/api/v1/persons/987654/export')).status).toBe(404);
     expect((await api(base, t, 'DELETE', '/api/v1/persons/abc')).status).toBe(400);

@@ -3,10 +3,12 @@
 // rebalance daily, logging every decision. app.ts builds it with createCampaigns and registers its jobs,
 // routes and tables. scripts/simulate-campaigns.ts runs the same core against mock platforms.
 import type { Logger } from 'pino';
-import type { GdprRegistry } from '../gdpr/registry.js';
+import type { GdprRegistry, PersonIds } from '../gdpr/registry.js';
 import type { Router } from '../http/router.js';
 import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import { iso } from '../store/rows.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
 import { createGoogleAdapter } from './adapters/google.js';
 import { createMetaAdapter } from './adapters/meta.js';
@@ -23,8 +25,30 @@ export type { LowBudgetNotice } from './service.js';
 
 export const CAMPAIGN_TABLES = ['ad_campaign_budgets', 'automated_campaigns', 'campaign_optimization_log', 'campaign_metric_snapshots', 'campaign_credits'];
 
+const G = queries('campaigns.sql', ['person_credits', 'delete_person_credits']);
+/** What campaign_credits.order_id holds for a person: their order ids, or an event id for an order without one. */
+const creditKeys = (ids: PersonIds) => [...new Set([...ids.orderIds, ...ids.eventIds])];
+
 export function registerCampaignTables(registry: GdprRegistry): void {
-  registry.none(CAMPAIGN_TABLES, 'campaign automation: organizers\' ad budgets, campaign settings, platform totals, optimiser decisions and order ids credited to campaigns (no person: the order\'s person lives in the conversions and identity domains)');
+  // An order credited to a campaign is the buyer's order (its id, revenue and time): exported with them and
+  // deleted with them (README "GDPR", Policy: delete — the campaign's tracked sales and revenue follow the store).
+  // Registered after the events eraser, which adds the ids of the orders and events it deleted.
+  registry.table({
+    name: 'campaign_credits',
+    tables: ['campaign_credits'],
+    phase: 'rows',
+    async erase(q, ids) {
+      const keys = creditKeys(ids);
+      const n = keys.length ? (await q.query<{ n: number }>(G.delete_person_credits, [ids.tenantId, keys])).rows[0].n : 0;
+      return { removed: n, touched: n ? ['campaign_credits'] : [] };
+    },
+    async export(q, ids) {
+      const keys = creditKeys(ids);
+      if (!keys.length) return [];
+      return (await q.query<Record<string, unknown>>(G.person_credits, [ids.tenantId, keys])).rows.map((r) => ({ ...r, occurred_at: iso(r.occurred_at) }));
+    },
+  });
+  registry.none(CAMPAIGN_TABLES.filter((t) => t !== 'campaign_credits'), 'campaign automation: organizers\' ad budgets, campaign settings, platform totals and optimiser decisions');
 }
 
 export interface CoreDeps {

@@ -341,3 +341,13 @@ SELECT * FROM automated_campaigns WHERE status IN ('draft', 'pending_review', 's
 -- name: set_targeting
 UPDATE automated_campaigns SET targeting = $3::jsonb, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND status IN ('draft', 'pending_review', 'scheduled');
 
+-- name: person_credits
+-- GDPR export (server/campaigns/index.ts): the credits of the person's orders ($2: order ids and, for a credit of an
+-- order without an order id, event ids; both are what campaign_credits.order_id holds).
+SELECT order_id, campaign_id::text AS campaign_id, revenue::float8 AS revenue, tickets, matched_by, occurred_at
+FROM campaign_credits WHERE tenant_id = $1 AND order_id = ANY($2::text[]) ORDER BY occurred_at, order_id;
+
+-- name: delete_person_credits
+-- GDPR erasure ("Policy: delete"): the campaign's tracked sales and revenue drop the person's orders with them.
+WITH d AS (DELETE FROM campaign_credits WHERE tenant_id = $1 AND order_id = ANY($2::text[]) RETURNING 1)
+SELECT count(*)::int AS n FROM d;
