@@ -11,7 +11,7 @@ import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { createSubscriptions, endReason, SWEEP_MS, type Link, type Reply, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };
 
@@ -76,7 +76,11 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
   io.use((socket, next) => {
     const raw = (socket.handshake.auth as { token?: unknown })?.token ?? socket.handshake.query.token;
     const v = core.verify(typeof raw === 'string' ? raw : '');
-    if (!v.ok) return next(Object.assign(new Error('unauthorized'), { data: { code: raw ? 'invalid_token' : 'missing_token', reason: v.reason } }));
+    if (!v.ok) {
+      // The codes of /ws and REST (`token_expired` for an expired token); `reason` kept for older clients.
+      const code = raw ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
+      return next(Object.assign(new Error('unauthorized'), { data: { code, reason: v.reason } }));
+    }
     (socket.data as Subscriber) = { scope: v.scope, exp: v.exp, topics: new Set() };
     next();
   });
@@ -131,9 +135,17 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
     io.to(key).emit('message', JSON.parse(message));
   });
 
+  // Tokens expire (keys are revoked): the connection is told why, then ends on the next turn (as expire() above).
+  const ending = new WeakSet<Socket>();
   const sweep = setInterval(() => {
     const at = core.now();
-    for (const s of io.sockets.sockets.values()) if (endReason(s.data as Subscriber, at, core)) s.disconnect(true);
+    for (const s of io.sockets.sockets.values()) {
+      const why = ending.has(s) ? null : endReason(s.data as Subscriber, at, core);
+      if (!why) continue;
+      ending.add(s);
+      s.emit('message', endMessage(why));
+      setImmediate(() => s.disconnect(true));
+    }
   }, SWEEP_MS);
   sweep.unref();
 

@@ -82,6 +82,15 @@ export function endReason(sub: Subscriber, nowMs: number, core: Pick<LiveCore, '
   return core.keyRevokedNow(sub.scope) ? 'revoked' : null;
 }
 
+/**
+ * What a connection is told before it is ended for its token (a subscribe that finds it expired or its key
+ * revoked, the transports' sweeps): `/ws` then closes with 4001 / 4003, Socket.IO disconnects.
+ */
+export const endMessage = (why: 'expired' | 'revoked'): Reply =>
+  why === 'expired'
+    ? error('token_expired', 'The token expired; reconnect with a new one.')
+    : error('token_revoked', 'The key that minted this token was revoked; mint a new token with a valid key.');
+
 export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access' | 'onOwnerChange'>>;
 
 export interface Subscriptions {
@@ -209,7 +218,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       // Before any data: a token of a revoked key gets none (a node that never saw the key reads it first).
       if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
         if (!link.isOpen()) return;
-        link.send(error('token_revoked', 'The key that minted this token was revoked; mint a new token with a valid key.'));
+        link.send(endMessage('revoked'));
         return link.expire();
       }
       await core.prepare([{ tenant, topic }]);
@@ -283,7 +292,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       const name = typeof op.topic === 'string' ? op.topic.slice(0, 200) : null;
       if (!parsed || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
       if (expired(sub, core.now())) {
-        link.send(error('token_expired', 'The token expired; reconnect with a new one.'));
+        link.send(endMessage('expired'));
         return link.expire();
       }
       if (op.op === 'subscribe') return subscribe(sub, link, name, parsed);

@@ -10,7 +10,7 @@ import { bearer } from '../http/auth.js';
 import { fail } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { createSubscriptions, decodeFrame, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, decodeFrame, endMessage, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
 
 interface UserData extends Subscriber {
   closed: boolean;
@@ -85,13 +85,18 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
     },
   });
 
-  // Tokens expire: connections opened with them end too.
+  // Tokens expire: connections opened with them end too, after the error that says why.
   const sweep = setInterval(() => {
     const at = core.now();
     for (const ws of sockets) {
       const ud = ws.getUserData();
       const why = ud.closed ? null : endReason(ud, at, core);
-      if (why) ws.end(why === 'expired' ? 4001 : 4003, `token ${why}`);
+      if (why) {
+        ws.cork(() => {
+          ws.send(JSON.stringify(endMessage(why)));
+          ws.end(why === 'expired' ? 4001 : 4003, `token ${why}`);
+        });
+      }
     }
   }, SWEEP_MS);
   sweep.unref();
