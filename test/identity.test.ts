@@ -177,4 +177,17 @@ describe.each(modes)('identity on $name', ({ wire }) => {
     expect((await api(base, null, 'POST', '/api/v1/server-events', ok)).status).toBe(401);
     expect((await serverEvents(base, t, '{"events":')).status).toBe(400);
   });
+
+  it('a server event refused for its source is kept with its event_id, and scrubbed like any rejected body', async () => {
+    const ev = orderEvent({
+      source_system: 'web', context: { ip: '198.51.100.77' },
+      payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], customer: { external_id: 'cust-scrub', first_name: 'Ioana', last_name: 'Popescu', email: 'ioana@example.org' } },
+    });
+    const r = await serverEvents(base, t, { events: [ev] });
+    expect(r.json.rejected).toEqual([{ index: 0, event_id: ev.event_id, errors: [expect.objectContaining({ code: 'invalid_value', field: 'source_system' })] }]);
+    const kept = (await api(base, t, 'GET', '/api/v1/tx/rejected?limit=100')).json.rejected.find((x: any) => x.event_id === ev.event_id);
+    expect(kept).toMatchObject({ event_name: 'order_completed' });
+    for (const clear of ['Ioana', 'Popescu', 'ioana@example.org', '198.51.100.77']) expect(kept.raw_body).not.toContain(clear);
+    expect(JSON.parse(kept.raw_body).context.ip).toBe('198.51.100.0');
+  });
 });

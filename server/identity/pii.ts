@@ -5,6 +5,8 @@
 import type { Ingest } from '../ingest/index.js';
 import type { EventRow } from '../store/events.js';
 import { isObj, type Obj } from '../store/rows.js';
+import crypto from 'node:crypto';
+import { truncateIp } from '../ingest/validate.js';
 import { hashEmail, hashPhone } from './crypto.js';
 
 /** Returns a customer object with email/phone replaced by email_sha256/phone_sha256, or null when unchanged. */
@@ -117,13 +119,26 @@ const literalValue = (lit: string): string => {
  * and is not recognised (README, GDPR).
  */
 export function scrubBody(text: string): string {
-  const fields = text.replace(CONTACT_FIELD, (_m, key: string, sep: string, lit: string) => {
-    const v = literalValue(lit);
-    const h = key === 'email' ? hashEmail(v) : hashPhone(v);
-    return `"${key}_sha256"${sep}${h ? `"${h}"` : 'null'}`;
-  });
+  const fields = text
+    .replace(CONTACT_FIELD, (_m, key: string, sep: string, lit: string) => {
+      const v = literalValue(lit);
+      const h = key === 'email' ? hashEmail(v) : hashPhone(v);
+      return `"${key}_sha256"${sep}${h ? `"${h}"` : 'null'}`;
+    })
+    // As a stored event keeps them: names and postal codes only hashed (conversions' match keys), IPs truncated.
+    .replace(NAME_FIELD, (_m, key: string, sep: string, lit: string) => `"${key}"${sep}"sha256:${sha256Hex(literalValue(lit).trim().toLowerCase())}"`)
+    .replace(IP_FIELD, (_m, sep: string, lit: string) => {
+      const ip = truncateIp(literalValue(lit).trim());
+      return `"ip"${sep}${ip ? JSON.stringify(ip) : 'null'}`;
+    });
   return scrubEmails(fields).replace(PHONE_TEXT, (m) => `sha256:${hashPhone(m)}`);
 }
+
+/** Clear matching fields a stored event never keeps (conversions/match-keys.ts hashes and drops them). */
+const NAME_FIELD = /"(first_name|last_name|zip)"(\s*:\s*)("(?:[^"\\\n]|\\.)*"|-?[0-9][0-9.eE+-]{0,40})/g;
+/** A client IP, stored truncated (IPv4 /24, IPv6 /48) on accepted events (ingest/validate.ts). */
+const IP_FIELD = /"ip"(\s*:\s*)("(?:[^"\\\n]|\\.)*")/g;
+const sha256Hex = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 /** Wraps an Ingest so every path into it (public ingest, server events, webhooks) hashes contact data first. */
 export function protectPii(ingest: Ingest): Ingest {

@@ -97,33 +97,18 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
       const max = config.limits.maxBatchEvents;
       if (list.length > max) return errorReply(413, 'too_many_events', `A batch holds at most ${max} events (MAX_BATCH_EVENTS); got ${list.length}.`, { limit: max });
       const receivedAt = new Date();
-      const passed: unknown[] = [];
-      const passedIndex: number[] = [];
-      const rejected: { index: number; event_id: string | null; errors: FieldError[] }[] = [];
-      for (let i = 0; i < list.length; i++) {
-        const ev = list[i];
-        if (!isObj(ev)) {
-          passed.push(ev);
-          passedIndex.push(i);
-          continue;
-        }
+      // An event this route refuses (not a server event, a browser source) goes through ingest too, rejected
+      // without validation: kept like every other rejection, with its event_id, and its contact data, names and
+      // IP scrubbed as in any rejected body (the wrappers and ingest's scrubber see it).
+      const refused: (FieldError | null)[] = [];
+      const events = list.map((ev) => {
+        if (!isObj(ev)) return refused.push(null), ev;
         const p = prepareServerEvent(ev, receivedAt);
-        if (p.ok) {
-          passed.push(p.event);
-          passedIndex.push(i);
-        } else {
-          const eventId = typeof ev.event_id === 'string' ? ev.event_id.slice(0, 64) : null;
-          rejected.push({ index: i, event_id: eventId, errors: [p.error] });
-          // Kept like every other rejection (contact data is hashed by the ingest wrapper's scrubber).
-          await deps.ingest.recordBadBody(tenantId, JSON.stringify(ev), p.error);
-        }
-      }
-      const res = passed.length
-        ? await deps.ingest.ingest(passed, { tenantId, receivedAt, ip: null, userAgent: null, channel: 'server' })
-        : { accepted: 0, duplicates: 0, rejected: [] };
-      for (const x of res.rejected) rejected.push({ ...x, index: passedIndex[x.index] });
-      rejected.sort((a, b) => a.index - b.index);
-      return { status: 200, body: { accepted: res.accepted, duplicates: res.duplicates, rejected } };
+        refused.push(p.ok ? null : p.error);
+        return p.ok ? p.event : ev;
+      });
+      const res = await deps.ingest.ingest(events, { tenantId, receivedAt, ip: null, userAgent: null, channel: 'server' }, { refused });
+      return { status: 200, body: { accepted: res.accepted, duplicates: res.duplicates, rejected: res.rejected } };
     },
   });
 

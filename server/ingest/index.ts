@@ -5,7 +5,7 @@ import type { Limits } from '../config/index.js';
 import type { Db } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
 import type { EventSink } from './writer.js';
-import type { FieldError, RequestContext, Validation } from './validate.js';
+import { walkShape, type EventOutcome, type FieldError, type RequestContext, type Validation } from './validate.js';
 
 export interface RejectedItem {
   index: number;
@@ -42,7 +42,12 @@ export interface IngestMetrics {
 }
 
 export interface Ingest {
-  ingest(events: unknown[], req: RequestContext, opts?: { dryRun?: boolean }): Promise<IngestResult>;
+  /**
+   * `refused[i]`: event i is rejected with that error without being validated (a caller's own rule, e.g. a server
+   * event's source on /api/v1/server-events), and kept like any rejection: raw JSON as it reached here (contact
+   * data hashed by the wrappers), scrubbed, with its event_id and event_name.
+   */
+  ingest(events: unknown[], req: RequestContext, opts?: { dryRun?: boolean; refused?: readonly (FieldError | null | undefined)[] }): Promise<IngestResult>;
   /** Keeps a whole body that could not be parsed as events (bad JSON, wrong shape) in the rejected table. */
   recordBadBody(tenantId: number, body: string, error: FieldError): Promise<void>;
   metrics(): IngestMetrics;
@@ -62,6 +67,12 @@ export interface IngestDeps {
   scrubRejected?: (raw: string) => string;
 }
 
+/** An event's JSON as kept when rejected; one nested deeper than the validator allows is not kept (a placeholder). */
+function rawJson(ev: unknown): string {
+  const e = walkShape(ev).error;
+  return e?.code === 'too_deep' ? JSON.stringify(`<not kept: ${e.message.toLowerCase().replace(/\.$/, '')}>`) : (JSON.stringify(ev) ?? 'null');
+}
+
 const clean = (v: unknown, max: number): string | null =>
   typeof v === 'string' && v.isWellFormed() && !v.includes('\u0000') ? v.slice(0, max) : null;
 
@@ -78,7 +89,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       const receivedAt = req.receivedAt.toISOString();
 
       raw.forEach((ev, index) => {
-        const out = validation.check(ev, req, limits);
+        const pre = opts.refused?.[index];
+        const out: EventOutcome = pre ? { kind: 'rejected', errors: [pre], store: true, raw: rawJson(ev) } : validation.check(ev, req, limits);
         if (out.kind === 'ok') {
           rows.push(out.row);
           rowIndex.push(index);
