@@ -124,10 +124,10 @@ describe('every API route under hostile input', () => {
       expect(r.status).toBe(200);
       expect(r.json.received).toBe(true);
     }
-    // The first three are refused as events; the fourth has no usable ids, so it is ignored (no order id).
+    // All four are refused as events: the fourth's metadata.order_id cannot be an order id (README "Stripe webhooks").
     const after = (await call('GET', '/api/v1/tx/rejected?limit=1000')).json.rejected;
-    expect(after.length - before).toBe(3);
-    expect(after.slice(0, 3).map((x: any) => x.reasons[0].field).sort()).toEqual(['created', 'created', 'id']);
+    expect(after.length - before).toBe(4);
+    expect(after.slice(0, 4).map((x: any) => x.reasons[0].field).sort()).toEqual(['created', 'created', 'data.object.metadata.order_id', 'id']);
   });
 
   it('never answers 5xx to generated values in query, path and body of every route, and refuses with real 400s', async () => {
