@@ -1,6 +1,7 @@
 // Committed rows → live facts. A fact is the small, serialisable part of a row the live layer needs; it is
 // what the hot state applies, what the Redis mirror writes, and what nodes send each other. Pure.
 import { SERVER_SOURCES } from '../ingest/registry.js';
+import { SKEW_TOLERANCE_MS } from '../ingest/validate.js';
 import type { EventRow } from '../store/events.js';
 import type { IdKind, Pseudonymizer } from './pseudo.js';
 
@@ -55,7 +56,7 @@ export interface Fact {
   org: string | null;
   venue: string | null;
   kind: FactKind;
-  /** occurred_at, epoch ms. */
+  /** The row's time for the live numbers, epoch ms: occurred_at, never later than received_at + 2 s (liveTime). */
   at: number;
   visitor: string | null;
   session: string | null;
@@ -131,12 +132,25 @@ export const entityId = (v: unknown): string | null => {
 const id = entityId;
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+/**
+ * A row's time for the live numbers (and the per-minute history, sql/queries/live.sql): its occurred_at, but never
+ * later than SKEW_TOLERANCE_MS (2 s) after the server received it. Nothing happens after it is sent: a later
+ * occurred_at is a device clock that runs ahead (FUTURE_HOURS lets ingest store it, uncorrected without
+ * sent_at). Taken as is, one capacity_snapshot dated hours ahead became a gate's base until that hour and every
+ * real scan before it counted as already inside its totals (entries frozen), and a checkout dated an hour ahead
+ * was "active" for 90 minutes. Within the tolerance the device's own order is kept (two scans a second apart
+ * from a clock a second fast), as ingest's skew correction does. Pure.
+ */
+export function liveTime(occurredMs: number, receivedMs: number): number {
+  return Number.isNaN(receivedMs) ? occurredMs : Math.min(occurredMs, receivedMs + SKEW_TOLERANCE_MS);
+}
+
 /** The UTC day (YYYY-MM-DD) of an epoch-ms instant: live state covers one such day. */
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * Turns a committed row into a fact, or null when the live layer ignores it: bot traffic, rows without an
- * event entity, and rows whose occurred_at is not on `day` (live numbers are "today", like the recompute).
+ * event entity, and rows whose time (liveTime) is not on `day` (live numbers are "today", like the recompute).
  * `pseudo` replaces the event, visitor, session, cart and order ids by their pseudonyms; the server always
  * passes it (createLive, recomputeDay). Without it the raw ids are kept (unit tests of the counting rules).
  * `owner` is the event's stored owner (owners.ts): it replaces the row's own organizer claim, so a row naming
@@ -147,7 +161,7 @@ export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer, owner
   const ent = row.entities ?? {};
   const event = id(ent.event_entity_id);
   if (!event) return null;
-  const at = Date.parse(row.occurred_at);
+  const at = liveTime(Date.parse(row.occurred_at), Date.parse(row.received_at));
   if (Number.isNaN(at) || utcDay(at) !== day) return null;
   const kind = KINDS[row.event_name] ?? 'touch';
   const p = row.payload ?? {};

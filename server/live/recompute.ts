@@ -2,6 +2,7 @@
 // names an event entity, read in keyset pages so a big day never sits in memory at once. Rows are read in
 // occurred_at order, which a sender chooses (and can back-date): so the event's organizer is not taken from
 // the rows but from its stored owner (the catalog's, else live_event_owners, decided in commit order by owners.ts).
+// A row's day is that of its live time (facts.ts liveTime: occurred_at, never more than 2 s after received_at).
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { iso } from '../store/rows.js';
@@ -11,7 +12,7 @@ import type { Pseudonymizer } from './pseudo.js';
 const PAGE = 5000;
 
 const SQL = `
-SELECT e.id::text AS id, e.event_id::text AS event_id, e.event_name, e.occurred_at, e.tenant_id::text AS tenant_id,
+SELECT e.id::text AS id, e.event_id::text AS event_id, e.event_name, e.occurred_at, e.received_at, e.tenant_id::text AS tenant_id,
        e.source_system, e.visitor_id, e.session_id, e.entities, e.payload,
        coalesce(c.organizer_id, o.organizer_id) AS owner, CASE WHEN c.organizer_id IS NOT NULL THEN 'catalog' ELSE o.source END AS owner_source,
        CASE WHEN e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'items') = 'array' THEN (
@@ -22,7 +23,7 @@ SELECT e.id::text AS id, e.event_id::text AS event_id, e.event_name, e.occurred_
 FROM tx_events e
 LEFT JOIN live_event_owners o ON o.tenant_id = e.tenant_id AND o.event_entity_id = e.entities->>'event_entity_id'
 LEFT JOIN catalog_events c ON c.tenant_id = e.tenant_id AND c.id = e.entities->>'event_entity_id'
-WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND NOT e.is_bot AND e.entities ? 'event_entity_id'
+WHERE e.occurred_at >= $1 AND least(e.occurred_at, e.received_at + interval '2 seconds') < $2 AND NOT e.is_bot AND e.entities ? 'event_entity_id'
   AND (e.occurred_at, e.id) > ($3::timestamptz, $4::bigint)
 ORDER BY e.occurred_at, e.id
 LIMIT ${PAGE}`;
@@ -44,6 +45,7 @@ export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonym
         event_id: r.event_id,
         event_name: r.event_name,
         occurred_at: iso(r.occurred_at),
+        received_at: iso(r.received_at),
         tenant_id: Number(r.tenant_id),
         source_system: String(r.source_system),
         visitor_id: r.visitor_id,

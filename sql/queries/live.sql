@@ -10,9 +10,11 @@
 -- as in the live sums (safeAdd in server/live/state.ts), so float8 never overflows.
 -- date_bin (PostgreSQL ≥ 14, core) rather than TimescaleDB's time_bucket: one text for every store, plain
 -- PostgreSQL included; the origin is time_bucket's (any whole minute gives the same buckets).
--- For one event this uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at).
+-- A row's minute is that of its live time (server/live/facts.ts liveTime): occurred_at, never more than 2 s after
+-- received_at (a device clock running ahead), so a row dated in the future counts where the live numbers count it.
+-- For one event this uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at) from $3 on.
 WITH r AS (
-  SELECT date_bin(INTERVAL '1 minute', occurred_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS ts, event_name, visitor_id,
+  SELECT date_bin(INTERVAL '1 minute', least(occurred_at, received_at + INTERVAL '2 seconds'), TIMESTAMPTZ '2000-01-03 00:00:00+00') AS ts, event_name, visitor_id,
     CASE WHEN event_name = 'order_completed' THEN (
       SELECT CASE WHEN abs(t) <= 9007199254740991 THEN t ELSE 0 END FROM (
         SELECT coalesce(sum((it->>'qty')::numeric), 0) AS t
@@ -30,7 +32,8 @@ WITH r AS (
       SELECT o.event_entity_id FROM live_event_owners o
       WHERE $5::text IS NOT NULL AND o.tenant_id = $1 AND o.organizer_id = $5
         AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)))
-    AND occurred_at >= $3::timestamptz AND occurred_at <= $4::timestamptz
+    AND occurred_at >= $3::timestamptz
+    AND least(occurred_at, received_at + INTERVAL '2 seconds') BETWEEN $3::timestamptz AND $4::timestamptz
 ), money AS (
   SELECT ts, jsonb_object_agg(currency, sum_milli) AS revenue_milli
   FROM (SELECT ts, currency, sum(milli)::float8 AS sum_milli FROM r WHERE event_name = 'order_completed' GROUP BY ts, currency) m
