@@ -296,14 +296,8 @@ function crossFieldErrors(ev: Record<string, unknown>, req: RequestContext): Fie
       }
     }
   }
-  const given = (v: unknown) => v !== undefined && v !== null;
-  if (!given(ev.event_id) && typeof ev.idempotency_key !== 'string') {
+  if ((ev.event_id === undefined || ev.event_id === null) && typeof ev.idempotency_key !== 'string') {
     errors.push({ code: 'required', field: 'event_id', message: `The 'event_id' field is required (a UUID, e.g. crypto.randomUUID()) unless idempotency_key is given; got ${shown(ev.event_id)}.` });
-  }
-  // The stored event id is derived from idempotency_key: an event_id sent with it would be dropped silently (and
-  // an ad platform's pixel/server dedup by that id would miss), so the pair is refused.
-  if (given(ev.event_id) && given(ev.idempotency_key)) {
-    errors.push({ code: 'invalid_value', field: 'idempotency_key', message: `Send event_id or idempotency_key, not both: idempotency_key ${shown(ev.idempotency_key)} replaces the event id by a UUID derived from it, so event_id ${shown(ev.event_id)} would not be kept. To keep your event_id (e.g. the one your pixel sent), send it alone: a retry with the same event_id is a duplicate.` });
   }
   if (ev.tenant_id !== undefined && ev.tenant_id !== null && String(ev.tenant_id) !== String(req.tenantId)) {
     errors.push({ code: 'tenant_mismatch', field: 'tenant_id', message: `tenant_id ${shown(ev.tenant_id)} does not match the key's tenant ${req.tenantId}; leave tenant_id out (the key decides it) or use that tenant's key.` });
