@@ -150,6 +150,9 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     expect(stored).toHaveLength(1);
     expect(stored[0].idempotency_key).toBe('order_completed_77');
     expect(stored[0].event_id).not.toBe(a.event_id);
+    // The seed's backend sends a random event_id with the key: the answer says which id was stored.
+    expect(r1.json.warnings).toEqual([expect.objectContaining({ index: 0, event_id: stored[0].event_id, code: 'event_id_replaced', field: 'event_id' })]);
+    expect(r2.json.warnings).toEqual([]);
   });
 
   it('corrects occurred_at by the client clock skew and rejects events outside the window', async () => {

@@ -108,7 +108,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
         return p.ok ? p.event : ev;
       });
       const res = await deps.ingest.ingest(events, { tenantId, receivedAt, ip: null, userAgent: null, channel: 'server' }, { refused });
-      return { status: 200, body: { accepted: res.accepted, duplicates: res.duplicates, rejected: res.rejected } };
+      return { status: 200, body: { accepted: res.accepted, duplicates: res.duplicates, rejected: res.rejected, warnings: res.warnings } };
     },
   });
 

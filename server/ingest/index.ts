@@ -17,7 +17,7 @@ export interface RejectedItem {
 export interface IngestWarning {
   index: number;
   event_id: string;
-  code: 'bot_user_agent';
+  code: 'bot_user_agent' | 'event_id_replaced';
   field: string;
   message: string;
 }
@@ -147,6 +147,18 @@ export function createIngest(deps: IngestDeps): Ingest {
       rejected.sort((a, b) => a.index - b.index);
       const warnings: IngestWarning[] = [];
       rows.forEach((r, i) => {
+        // idempotency_key decides the stored id (SPEC: server events map it to a deterministic id, so a retry
+        // carrying a new random event_id is still a duplicate): say so when an event_id was sent as well.
+        const sent = clean((raw[rowIndex[i]] as { event_id?: unknown } | null)?.event_id, 64);
+        if (r.idempotency_key !== null && sent !== null && sent.toLowerCase() !== r.event_id) {
+          warnings.push({
+            index: rowIndex[i],
+            event_id: r.event_id,
+            code: 'event_id_replaced',
+            field: 'event_id',
+            message: `Stored as event_id ${r.event_id}, the id derived from idempotency_key ${JSON.stringify(r.idempotency_key.slice(0, 120))}, not the event_id ${JSON.stringify(sent)} sent: retries with the same key are duplicates whatever event_id they carry. Send event_id alone to keep your own id.`,
+          });
+        }
         if (!r.is_bot) return;
         const ua = typeof r.context.user_agent === 'string' ? r.context.user_agent.slice(0, 120) : '';
         warnings.push({
@@ -157,7 +169,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           message: `Stored, but flagged as a bot by its user agent ${JSON.stringify(ua)}: it is excluded from live funnels and dashboards. Real browsers and apps are not flagged; scripts and tests should send the visitor's own User-Agent (or context.user_agent).`,
         });
       });
-      return { accepted, duplicates: fresh.length - accepted, rejected, flagged_bots: warnings.length, warnings };
+      return { accepted, duplicates: fresh.length - accepted, rejected, flagged_bots: warnings.filter((w) => w.code === 'bot_user_agent').length, warnings };
     },
 
     async recordBadBody(tenantId, body, error) {
