@@ -308,8 +308,8 @@ export class LiveClient {
   private onError(err: ErrorMessage): void {
     if (err.code === 'token_expired') this.expiredSeen = true;
     const t = err.topic ? this.topics.get(err.topic) : undefined;
-    if (t && err.code === 'unavailable') {
-      // The server could not build the snapshot (e.g. Redis hiccup): ask again shortly.
+    if (t && (err.code === 'unavailable' || err.code === 'rate_limited')) {
+      // The server could not build the snapshot (e.g. Redis hiccup), or this connection asked too fast: ask again shortly.
       const gen = this.gen;
       const topic = err.topic!;
       this.opts.timers.setTimeout(() => {

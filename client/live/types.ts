@@ -120,6 +120,7 @@ export type ErrorCode =
   | 'invalid_topic'
   | 'invalid_message'
   | 'too_many_topics'
+  | 'rate_limited'
   | 'token_expired'
   | 'unavailable'
   | 'disconnected'

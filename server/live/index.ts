@@ -24,10 +24,11 @@ import { attachSocketIo, type SocketIoServer } from './socketio.js';
 import { createPseudonymizer } from './pseudo.js';
 import { LiveState } from './state.js';
 import { startTicker } from './tick.js';
-import { resolveTokenSecret, signToken, verifyToken } from './token.js';
+import { resolveTokenSecret, signToken, verifyToken, type Scope } from './token.js';
 import { allowed, type Topic } from './topics.js';
 import { createKeyStatus } from './key-status.js';
 import { topicAccess } from './access.js';
+import { ACCESS_CONCURRENCY, limitConcurrency } from './rate.js';
 import { createTopicBuilder } from './topic-build.js';
 import type { Overrides } from '../authz/roles.js';
 import type { EventResource } from '../authz/principal.js';
@@ -166,6 +167,11 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     clearTimeout(timer);
   };
 
+  // Every connection's subscribes together run at most ACCESS_CONCURRENCY topic checks at once (each may read the
+  // store: the tenant's overrides, an event's owner): thousands of subscribes wait their turn instead of queueing
+  // thousands of queries in front of the ingest's.
+  const access = limitConcurrency(ACCESS_CONCURRENCY, (scope: Scope, topic: Topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf));
+
   const core: LiveCore = {
     hub,
     state,
@@ -178,7 +184,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     keyRevokedNow: (scope) => 'key' in scope && scope.key !== undefined && keyStatus.revokedNow(scope.tenant, scope.key),
     keyRevoked: async (scope) => 'key' in scope && scope.key !== undefined && (await keyStatus.revoked(scope.tenant, scope.key)),
-    access: (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf),
+    access,
     ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
     allowed: (scope, topic, wholeTenant) => allowed(scope, topic, ownerOf, wholeTenant),

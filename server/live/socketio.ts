@@ -102,6 +102,12 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
       send,
       // On the next turn, so the reply that says why is sent before the connection goes.
       expire: () => void setImmediate(() => socket.disconnect(true)),
+      // Ended at once, what waits unread discarded (on long-polling it would wait for the next poll).
+      violate: () =>
+        void setImmediate(() => {
+          socket.disconnect(true);
+          (socket.conn as unknown as EngineConn).close(true);
+        }),
     };
   };
   const handle = (socket: Socket, msg: unknown, ack: unknown) =>

@@ -13,6 +13,7 @@
 import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
 import { topicPermission } from './access.js';
+import { MAX_IN_FLIGHT, newBucket, OPS_BURST, OPS_PER_S, take, type Bucket } from './rate.js';
 import { parseTopic, topicFor, topicKey, topicName, type Topic } from './topics.js';
 
 export const MAX_TOPICS_PER_SOCKET = 200;
@@ -38,6 +39,8 @@ export interface Link {
   send(reply: Reply): void;
   /** The token expired: ends the connection, after the reply that says so. */
   expire(): void;
+  /** Ends the connection for sending far more messages than it may (/ws: close 1008), after the reply that says so. */
+  violate?(): void;
 }
 
 export type Op = { op: 'ping' } | { op: 'subscribe' | 'unsubscribe'; topic: unknown };
@@ -113,6 +116,12 @@ export interface Subscriptions {
  * the first moment, so an unsubscribe that arrives while any of its awaits runs cancels it.
  */
 interface Pending {
+  /** Messages the connection may still send (rate.ts): beyond them, rate_limited. */
+  bucket: Bucket | null;
+  /** Subscribes under way (at most MAX_IN_FLIGHT). */
+  inflight: number;
+  /** Ended for too many messages: what still arrives is ignored. */
+  violated: boolean;
   waiting: Map<string, number>;
   asked: Map<string, number>;
   cancels: Map<string, number>;
@@ -142,7 +151,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
   let ownerChanges = 0;
   const pending = (sub: Subscriber): Pending => {
     let p = pendingOf.get(sub);
-    if (!p) pendingOf.set(sub, (p = { waiting: new Map(), asked: new Map(), cancels: new Map() }));
+    if (!p) pendingOf.set(sub, (p = { bucket: null, inflight: 0, violated: false, waiting: new Map(), asked: new Map(), cancels: new Map() }));
     return p;
   };
   /** Topics held or on their way: what the limit counts. */
@@ -156,6 +165,9 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
 
   const subscribe = async (sub: Subscriber, link: Link, name: string, requested: Topic) => {
     const p = pending(sub);
+    // Bounded work per connection: a subscribe past MAX_IN_FLIGHT under way is refused, never queued.
+    if (p.inflight >= MAX_IN_FLIGHT) return link.send(error('rate_limited', `At most ${MAX_IN_FLIGHT} subscribes under way per connection; wait for their answers.`, name));
+    p.inflight++;
     const asked = topicKey(sub.scope.tenant, requested);
     bump(p.asked, asked, 1);
     const epoch = p.cancels.get(asked) ?? 0;
@@ -171,6 +183,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
         }
       }
     } finally {
+      p.inflight--;
       bump(p.asked, asked, -1);
       if (!p.asked.has(asked)) p.cancels.delete(asked);
     }
@@ -285,6 +298,18 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
 
   return {
     async handle(sub, link, msg) {
+      const lim = pending(sub);
+      if (lim.violated) return;
+      const verdict = take((lim.bucket ??= newBucket(core.now())), core.now());
+      if (verdict !== 'ok') {
+        const t = (msg as { topic?: unknown } | null)?.topic;
+        link.send(error('rate_limited', `At most ${OPS_PER_S} messages a second (${OPS_BURST} at once); slow down and send this again.`, typeof t === 'string' ? t.slice(0, 200) : null));
+        if (verdict === 'end' && link.violate) {
+          lim.violated = true;
+          link.violate();
+        }
+        return;
+      }
       const op = parseOp(msg);
       if ('error' in op) return link.send(op.error);
       if (op.op === 'ping') return link.send({ type: 'pong', ts: core.now() });

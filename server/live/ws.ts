@@ -18,6 +18,9 @@ interface UserData extends Subscriber {
 
 type Ws = import('@trufflesuite/uws-js-unofficial').WebSocket<UserData>;
 
+/** The largest text frame a client may send (a subscribe is well under 1 KB). */
+export const MAX_FRAME_BYTES = 16 * 1024;
+
 export interface WsServer {
   sockets(): number;
   close(): void;
@@ -38,6 +41,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
       if (!ws.getUserData().closed) ws.send(JSON.stringify(reply));
     },
     expire: () => ws.end(4001, 'token expired'),
+    violate: () => ws.end(1008, 'too many messages'),
   });
 
   core.addSender((key, message) => {
@@ -45,7 +49,9 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
   });
 
   app.ws<UserData>('/ws', {
-    maxPayloadLength: 16 * 1024,
+    // Past MAX_FRAME_BYTES a frame is refused with 1009 (message too big) below; uWS itself drops a connection
+    // whose frame passes maxPayloadLength without a close frame (1006 at the client: it cannot send another code).
+    maxPayloadLength: 4 * MAX_FRAME_BYTES,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     maxBackpressure: core.config.live.wsMaxBackpressure,
@@ -72,6 +78,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
       subs.open(ws.getUserData(), linkOf(ws));
     },
     message: (ws, raw) => {
+      if (raw.byteLength > MAX_FRAME_BYTES) return ws.end(1009, `a message is at most ${MAX_FRAME_BYTES} bytes`);
       const link = linkOf(ws);
       const frame = decodeFrame(Buffer.from(raw).toString('utf8'));
       if ('error' in frame) return link.send(frame.error);
