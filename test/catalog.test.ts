@@ -58,6 +58,22 @@ describe('catalog sync API', () => {
     expect((await get('events/E2')).json.genres).toEqual(['jazz']);
   });
 
+  it('keeps at most 50 derived genres: the most frequent across the event\'s artists, then by name', async () => {
+    // 60 artists, each with its own genre u00…u59, and the last three also with 'zz-shared' (3 artists) and 'zy' (2).
+    const own = (i: number) => `u${String(i).padStart(2, '0')}`;
+    const artists = Array.from({ length: 60 }, (_, i) => ({ id: `GA${i}`, name: `A${i}`, genres: i >= 57 ? [own(i), 'zz-shared', ...(i >= 58 ? ['zy'] : [])] : [own(i)] }));
+    expect((await put('artists', artists)).json.rejected).toEqual([]);
+    const ev = { id: 'GE1', organizer_id: 'O1', artist_ids: artists.map((a) => a.id), title: 'Many artists' };
+    expect((await put('events', [ev])).json.rejected).toEqual([]);
+    const first = Array.from({ length: 48 }, (_, i) => own(i));
+    expect((await get('events/GE1')).json).toMatchObject({ genres: [...first, 'zy', 'zz-shared'], genres_derived: true });
+    // Re-derived when an artist changes: GA0 now also carries 'zy' (3 artists, ties 'zz-shared'), still 50.
+    expect((await put('artists', [{ ...artists[0], genres: ['u00', 'zy'] }])).json.upserted).toBe(1);
+    expect((await get('events/GE1')).json.genres).toEqual([...first, 'zy', 'zz-shared']);
+    expect((await put('artists', [{ ...artists[0], genres: ['zx'] }])).json.upserted).toBe(1);
+    expect((await get('events/GE1')).json.genres).toEqual([...first.slice(1), 'u48', 'zy', 'zz-shared']);
+  });
+
   it('gives the live layer event metadata: organizer name, capacity from the event or its venue, gates', async () => {
     const meta = await getEventMeta(server.db, t.tenant_id, ['E1', 'E2', 'nope']);
     const by = Object.fromEntries(meta.map((m) => [m.id, m]));

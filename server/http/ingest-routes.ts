@@ -41,7 +41,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
     const state = trackAbort(res);
     const info = snapshot(res, req, config.trustProxy);
     const origin = info.headers.origin;
-    const reply = (r: Reply) => send(res, state, r);
+    const reply = (r: Reply) => send(res, state, r, log);
 
     // Everything decidable from the headers is answered before the body is read.
     // A key given twice (?key=A&key=B, or a header and a query value that differ) is refused: which one

@@ -137,8 +137,8 @@ export function createRouter(deps: RouterDeps): Router {
           for (const note of notes === null ? [] : [notes].flat()) await deps.audit!.note(who.principal, info, note);
           return reply;
         })()
-          .then((r) => send(res, state, withHeaders(r)))
-          .catch((err: unknown) => send(res, state, withHeaders(errorToReply(err, log, spec.errors))));
+          .then((r) => send(res, state, withHeaders(r), log))
+          .catch((err: unknown) => send(res, state, withHeaders(errorToReply(err, log, spec.errors)), log));
       });
     },
   };

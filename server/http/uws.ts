@@ -5,6 +5,7 @@ import type { Registered } from './methods.js';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
+import type { Logger } from 'pino';
 
 export type HttpResponse = UWS.HttpResponse;
 export type HttpRequest = UWS.HttpRequest;
@@ -229,8 +230,24 @@ export function answerBody(res: HttpResponse, body: string | Buffer, close?: boo
   res.endWithoutBody();
 }
 
-export function send(res: HttpResponse, state: AbortState, r: Reply): void {
+/**
+ * Answers the request once. A JSON body that cannot be serialised (a reply too long for one string: RangeError
+ * "Invalid string length"; a BigInt) answers 500 `internal`, logged, before anything is written: it threw out of
+ * the cork once, after `done` was set, so the request was never answered.
+ */
+export function send(res: HttpResponse, state: AbortState, r: Reply, log?: Pick<Logger, 'error'>): void {
   if (state.aborted || state.done) return;
+  let json: string | undefined;
+  if (r.status !== 204 && !r.text) {
+    try {
+      json = JSON.stringify(r.body ?? {});
+    } catch (err) {
+      if (log) log.error({ err, status: r.status }, 'reply could not be serialised');
+      else console.error('reply could not be serialised', err);
+      r = { ...errorReply(500, 'internal', 'Internal error.'), headers: r.headers, close: r.close };
+      json = JSON.stringify(r.body);
+    }
+  }
   state.done = true;
   res.cork(() => {
     res.writeStatus(STATUS[r.status] ?? `${r.status} Status`);
@@ -242,7 +259,7 @@ export function send(res: HttpResponse, state: AbortState, r: Reply): void {
       answerBody(res, r.text.body, r.close);
     } else {
       res.writeHeader('Content-Type', 'application/json');
-      answerBody(res, JSON.stringify(r.body ?? {}), r.close);
+      answerBody(res, json ?? '{}', r.close);
     }
   });
 }

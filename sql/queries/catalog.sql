@@ -49,14 +49,18 @@ WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_events
--- genres absent (null) → the union of the artists' genres, marked genres_derived (re-derived when an artist changes);
+-- genres absent (null) → the union of the artists' genres (at most 50, below), marked genres_derived (re-derived when an artist changes);
 -- computed once per distinct artist list of the batch (see rederive_event_genres).
 WITH x AS MATERIALIZED (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id text, organizer_id text, venue_id text, artist_ids text[], genres text[], title text,
     starts_at timestamptz, ends_at timestamptz, status text, capacity int, city text, url text, updated_at timestamptz)
 ), u AS MATERIALIZED (
   SELECT s.artist_ids,
-    ARRAY(SELECT DISTINCT g FROM catalog_artists a, unnest(a.genres) g WHERE a.tenant_id = $1 AND a.id = ANY(s.artist_ids) ORDER BY g) AS genres
+    -- At most 50 (the documented cap of a genres list): those carried by the most of the event's artists, then by
+    -- name; stored by name. 200 artists × 50 distinct genres once gave 10,000, and a page of such events overflowed the reply.
+    ARRAY(SELECT g FROM (
+      SELECT g, count(DISTINCT a.id) AS n FROM catalog_artists a, unnest(a.genres) g
+      WHERE a.tenant_id = $1 AND a.id = ANY(s.artist_ids) GROUP BY g ORDER BY n DESC, g LIMIT 50) top ORDER BY g) AS genres
   FROM (SELECT DISTINCT artist_ids FROM x WHERE genres IS NULL AND artist_ids IS NOT NULL) s
 )
 INSERT INTO catalog_events AS t (tenant_id, id, organizer_id, venue_id, artist_ids, genres, genres_derived, title, starts_at, ends_at, status, capacity, city, url, updated_at)
@@ -118,7 +122,11 @@ WITH e AS (
   WHERE tenant_id = $1 AND genres_derived AND artist_ids && $2::text[]
 ), u AS MATERIALIZED (  -- else inlined: the union is computed again per event, twice
   SELECT s.artist_ids,
-    ARRAY(SELECT DISTINCT g FROM catalog_artists a, unnest(a.genres) g WHERE a.tenant_id = $1 AND a.id = ANY(s.artist_ids) ORDER BY g) AS genres
+    -- At most 50 (the documented cap of a genres list): those carried by the most of the event's artists, then by
+    -- name; stored by name. 200 artists × 50 distinct genres once gave 10,000, and a page of such events overflowed the reply.
+    ARRAY(SELECT g FROM (
+      SELECT g, count(DISTINCT a.id) AS n FROM catalog_artists a, unnest(a.genres) g
+      WHERE a.tenant_id = $1 AND a.id = ANY(s.artist_ids) GROUP BY g ORDER BY n DESC, g LIMIT 50) top ORDER BY g) AS genres
   FROM (SELECT DISTINCT artist_ids FROM e) s
 )
 UPDATE catalog_events c SET genres = u.genres, synced_at = now()
