@@ -1,11 +1,11 @@
 // job_runs in the store (sql/006_jobs.sql, sql/queries/jobs.sql): claim, take over, heartbeat, finish, list.
 // Works the same on the embedded store and on pg: plain SQL, times from the database clock.
-import type { Queryable } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num } from '../store/rows.js';
 
 const Q = queries('jobs.sql', [
-  'claim_window', 'claim_manual', 'take_over', 'heartbeat', 'finish', 'get_run', 'last_runs', 'last_windows', 'runs_page',
+  'claim_window', 'lock_job_claims', 'claim_manual', 'take_over', 'heartbeat', 'finish', 'get_run', 'last_runs', 'last_windows', 'runs_page',
   'prune_runs_chunk', 'prune_event_ids_chunk',
 ]);
 
@@ -74,13 +74,16 @@ export interface JobStore {
   pruneEventIds(before: Date, limit: number): Promise<number>;
 }
 
-export function createJobStore(q: Queryable): JobStore {
+export function createJobStore(q: Queryable & Pick<Db, 'tx'>): JobStore {
   return {
     async claimWindow(job, windowStart, node, leaseS) {
       return one((await q.query<Row>(Q.claim_window, [job, new Date(windowStart).toISOString(), node, leaseS])).rows);
     },
     async claimManual(job, node, leaseS) {
-      return one((await q.query<Row>(Q.claim_manual, [job, node, leaseS])).rows);
+      return q.tx(async (t) => {
+        await t.query(Q.lock_job_claims, [job]);
+        return one((await t.query<Row>(Q.claim_manual, [job, node, leaseS])).rows);
+      });
     },
     async takeOver(jobs, node, leaseS) {
       return one((await q.query<Row>(Q.take_over, [jobs, node, leaseS])).rows);

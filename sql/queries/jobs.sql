@@ -8,8 +8,15 @@ VALUES ($1, $2, $3, 'running', now() + make_interval(secs => $4::float8))
 ON CONFLICT (job, window_start) WHERE NOT manual DO NOTHING
 RETURNING id, job, window_start, manual, node, status, attempt, started_at, finished_at, error, failures, rows, duration_ms, retry_at;
 
+-- name: lock_job_claims
+-- Taken in claim_manual's transaction, before it: two nodes' claims of a job take turns, and the second one's
+-- INSERT (a later statement, so a later snapshot under READ COMMITTED) sees the first one's running row. Without
+-- it both NOT EXISTS passed at once and the job ran on both nodes (job_runs_window leaves manual rows out).
+SELECT pg_advisory_xact_lock(hashtextextended('tx-job:' || $1::text, 0));
+
 -- name: claim_manual
--- Nothing when an attempt of the job is running with a live lease on any node (one attempt of a job at a time).
+-- Nothing when an attempt of the job is running with a live lease on any node (one attempt of a job at a time);
+-- after lock_job_claims in the same transaction.
 INSERT INTO job_runs (job, window_start, manual, node, status, lease_until)
 SELECT $1, now(), true, $2, 'running', now() + make_interval(secs => $3::float8)
 WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE job = $1 AND status = 'running' AND lease_until > now())
