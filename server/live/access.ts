@@ -13,6 +13,21 @@ export function topicPermission(t: Topic): Permission {
   return t.kind === 'event' || t.kind === 'dashboard' ? 'view_event_analytics' : t.kind === 'venue' ? 'view_venue_analytics' : 'view_capacity';
 }
 
+/**
+ * `ownerOf` (this node's memory) with one event answered as the scope checks resolved it (`r`: the catalog's row
+ * whole, this node's copy or the store's, else the live owner), so a node that does not hold the event (one over
+ * before the node started) decides as the router and a node that holds it do. Pure.
+ */
+export function withResolved(
+  ownerOf: (tenant: number, event: string) => EventOwnership | undefined,
+  tenant: number,
+  event: string,
+  r: EventResource,
+): (tenant: number, event: string) => EventOwnership | undefined {
+  const o: EventOwnership = { org: r.organizer_id ?? null, venue: r.venue_id ?? null, artists: r.artist_ids ?? [], catalog: r.catalog };
+  return (t, e) => (t === tenant && e === event ? o : ownerOf(t, e));
+}
+
 export type Access = { ok: true; topic: Topic } | { ok: false; permission: Permission };
 
 export async function topicAccess(
@@ -28,10 +43,7 @@ export async function topicAccess(
 ): Promise<Access> {
   const who = tokenPrincipal(scope);
   if (eventOf && who.role !== 'admin' && (requested.kind === 'event' || requested.kind === 'capacity')) {
-    const r = await eventOf(scope.tenant, requested.event);
-    const o: EventOwnership = { org: r.organizer_id ?? null, venue: r.venue_id ?? null, artists: r.artist_ids ?? [], catalog: r.catalog };
-    const inMemory = ownerOf;
-    ownerOf = (tenant, event) => (tenant === scope.tenant && event === requested.event ? o : inMemory(tenant, event));
+    ownerOf = withResolved(ownerOf, scope.tenant, requested.event, await eventOf(scope.tenant, requested.event));
   }
   const overrides = who.role === 'admin' ? {} : await overridesOf(scope.tenant);
   const money = can(who, 'view_revenue', overrides);

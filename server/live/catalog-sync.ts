@@ -32,6 +32,12 @@ export interface CatalogSync {
   onMessage(m: CatalogMessage): void;
   /** At start, after the live state is restored: metadata of today's events, their catalog owners applied. */
   restore(day: string): Promise<number>;
+  /**
+   * Before a topic of these events is read: the metadata of those this node holds nothing of (a catalog event over
+   * before the node started, which restore does not read), from the store, so its snapshot shows the catalog's
+   * organizer, title and capacity as a node that held it does. Never throws (logged).
+   */
+  fill(tenant: number, events: string[]): Promise<void>;
 }
 
 export function createCatalogSync(deps: {
@@ -98,6 +104,11 @@ export function createCatalogSync(deps: {
         log.error({ err: err.message, tenant: m.t, kind: m.k }, 'live: reading a catalog change of another node failed'),
       );
     },
+    async fill(tenant, events) {
+      const ids = [...new Set(events)].filter((id) => !catalog.get(tenant, id) && !state.getEvent(tenant, id)).slice(0, MAX_IDS);
+      if (ids.length === 0) return;
+      await reread({ tenantId: tenant, kind: 'events', ids }).catch((err: Error) => log.warn({ err: err.message, tenant }, 'live: reading catalog events for a topic failed'));
+    },
     async restore(day) {
       const live = [...state.events.values()].map((e) => ({ tenant: e.tenant, event: e.event }));
       const metas = await catalog.restore(deps.db, day, live);
@@ -105,6 +116,18 @@ export function createCatalogSync(deps: {
       return metas.length;
     },
   };
+}
+
+/** The events of event and capacity topics, by tenant (what CatalogSync.fill is asked for). Pure. */
+export function topicEvents(entries: { tenant: number; topic: Topic }[]): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const { tenant, topic } of entries) {
+    if (topic.kind !== 'event' && topic.kind !== 'capacity') continue;
+    const list = out.get(tenant) ?? [];
+    list.push(topic.event);
+    out.set(tenant, list);
+  }
+  return out;
 }
 
 /**

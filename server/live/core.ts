@@ -57,7 +57,7 @@ export interface LiveCore {
   access?(scope: Scope, topic: Topic): Promise<{ ok: true; topic: Topic } | { ok: false; permission: string }>;
   /** What the catalog or the live state knows of an event's organizer, venue and artists. */
   ownerOf(tenant: number, event: string): EventOwnership | undefined;
-  /** Loads what a snapshot of these topics needs (Redis counts); no-op without Redis. */
+  /** Loads what a snapshot of these topics needs: Redis counts, and the catalog metadata of events this node holds nothing of. */
   prepare(entries: { tenant: number; topic: Topic }[]): Promise<void>;
   /**
    * Subscriptions register to hear that events' organizer, venue or artists changed (a secret claim moved an

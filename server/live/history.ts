@@ -107,11 +107,14 @@ export async function loadHistory(db: Queryable, tenant: number, target: History
  * The history of an event or organizer for an authenticated scope (the declared routes in routes.ts: the
  * router has checked the role's permission and the resource's scope; the topic rule still applies to tokens).
  */
-export async function historyReply(deps: { core: LiveCore; db: Queryable }, kind: 'event' | 'org', id: string, scope: Scope, info: ReqInfo, revenue = true, wholeTenant = false): Promise<Reply> {
+export async function historyReply(
+  deps: { core: LiveCore; db: Queryable; /** The topic rule with the event as the router resolved it (routes.ts); else core.allowed. */ allowed?: (scope: Scope, topic: Topic, wholeTenant: boolean) => Promise<boolean> },
+  kind: 'event' | 'org', id: string, scope: Scope, info: ReqInfo, revenue = true, wholeTenant = false,
+): Promise<Reply> {
   const { core, db } = deps;
   // Without revenue (an artist, a venue key): the revenue-free event topic's rule, and no money in the series.
   const topic: Topic = kind === 'event' ? { kind: 'event', event: id, ...(revenue ? {} : { revenue: false as const }) } : { kind: 'dashboard', org: id };
-  if (!core.allowed(scope, topic, wholeTenant)) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
+  if (!(deps.allowed ? await deps.allowed(scope, topic, wholeTenant) : core.allowed(scope, topic, wholeTenant))) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
   const minutes = parseMinutes(info.query.get('minutes'));
   if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes', in: 'query' });
   const to = parseTo(info.query.get('to'), core.now());

@@ -8,7 +8,7 @@
 // topics' messages in topic-build.ts and the start's restore in restore.ts.
 import crypto from 'node:crypto';
 import { createLiveCatalog } from './catalog.js';
-import { CATALOG, createCatalogSync, type CatalogMessage } from './catalog-sync.js';
+import { CATALOG, createCatalogSync, topicEvents, type CatalogMessage } from './catalog-sync.js';
 import { createRelay, FACTS, SYNC, type FactsMessage, type SyncMessage } from './bus-relay.js';
 import type { LiveCore } from './core.js';
 import { createEraseProtocol, ERASE, type EraseMessage } from './erase-protocol.js';
@@ -188,7 +188,10 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
     allowed: (scope, topic, wholeTenant) => allowed(scope, topic, ownerOf, wholeTenant),
-    prepare: (entries) => prefetch(entries),
+    prepare: async (entries) => {
+      for (const [tenant, events] of topicEvents(entries)) await catalogSync.fill(tenant, events);
+      await prefetch(entries);
+    },
     addSender: (s) => senders.push(s),
     onOwnerChange: (l) => void ownerListeners.push(l),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),

@@ -14,7 +14,8 @@ import { historyReply } from './history.js';
 import type { LiveCore } from './core.js';
 import { bearer } from '../http/auth.js';
 import { parseTokenRequest, TOKEN_PREFIX, withinKey, type EventOwners, type MintingKey, type Scope, type TokenScope } from './token.js';
-import type { Topic } from './topics.js';
+import { allowed, type Topic } from './topics.js';
+import { withResolved } from './access.js';
 import { can, readsWholeTenant, type Principal as Who } from '../authz/principal.js';
 import { permissionsFor, type Permission } from '../authz/roles.js';
 
@@ -132,11 +133,22 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   const revokedKey = async (scope: Scope): Promise<Reply | null> =>
     (await core.keyRevoked(scope)) ? fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.') : null;
 
+  /**
+   * The topic rule (topics.ts allowed) with the event resolved as the router's scope check resolved it: the
+   * catalog's row from the store when this node does not hold the event (one over before it started). This
+   * node's memory alone refused an organizer its past event here while a node that held it answered 200.
+   */
+  const topicAllowed = async (scope: Scope, topic: Topic, wide = false): Promise<boolean> => {
+    if (!deps.access || (topic.kind !== 'event' && topic.kind !== 'capacity')) return core.allowed(scope, topic, wide);
+    const ownerOf = withResolved(core.ownerOf, scope.tenant, topic.event, await deps.access.authz.event(scope.tenant, topic.event));
+    return allowed(scope, topic, ownerOf, wide);
+  };
+
   /** The topic's current snapshot, for a key or token that covers it (`wide`: it reads the topic tenant-wide). */
   const snapshotOf = async (scope: Scope, topic: Topic, wide = false): Promise<Reply> => {
     const gone = await revokedKey(scope);
     if (gone) return gone;
-    if (!core.allowed(scope, topic, wide)) return fail('forbidden');
+    if (!(await topicAllowed(scope, topic, wide))) return fail('forbidden');
     await core.prepare([{ tenant: scope.tenant, topic }]);
     return { status: 200, text: { body: core.hub.peek(scope.tenant, topic, core.now()), type: 'application/json' }, headers: { 'Cache-Control': 'no-store' } };
   };
@@ -144,11 +156,11 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
   // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
     method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['minutes', 'to', 'token'],
-    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db }, 'event', params.event_id, principal.scope, info, await seesRevenue(who), await wholeTenant(who, 'view_event_analytics')),
+    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db, allowed: topicAllowed }, 'event', params.event_id, principal.scope, info, await seesRevenue(who), await wholeTenant(who, 'view_event_analytics')),
   });
   router.add({
     method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['minutes', 'to', 'token'],
-    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db }, 'org', params.org_id, principal.scope, info, true, await wholeTenant(who, 'view_event_analytics')) : rollUpRefusal(who)),
+    handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db, allowed: topicAllowed }, 'org', params.org_id, principal.scope, info, true, await wholeTenant(who, 'view_event_analytics')) : rollUpRefusal(who)),
   });
   router.add({
     method: 'get', path: `${EVENTS}:event_id/capacity`, auth: 'token', permission: 'view_capacity', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['token'],
