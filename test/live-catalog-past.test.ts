@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, tmpDir, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
-import { liveRest, mintToken } from './live-helpers.js';
+import { LiveClient, liveRest, mintToken } from './live-helpers.js';
 
 describe('a past catalog event after a restart', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -14,7 +14,7 @@ describe('a past catalog event after a restart', () => {
     const dataDir = tmpDir();
     const first = await bootServer({ DATA_DIR: dataDir });
     t = await createTenant(first.url, 'live-past');
-    expect((await api(first.url, t, 'PUT', '/api/v1/catalog/organizers', { items: [{ id: 'O1', name: 'Past Org' }] })).status).toBe(200);
+    expect((await api(first.url, t, 'PUT', '/api/v1/catalog/organizers', { items: [{ id: 'O1', name: 'Past Org' }, { id: 'O3', name: 'No Events Yet' }] })).status).toBe(200);
     expect((await api(first.url, t, 'PUT', '/api/v1/catalog/events', {
       items: [{ id: 'PAST1', organizer_id: 'O1', title: 'Last year', capacity: 500, starts_at: '2025-01-10T18:00:00Z', ends_at: '2025-01-10T23:00:00Z' }],
     })).status).toBe(200);
@@ -35,5 +35,21 @@ describe('a past catalog event after a restart', () => {
     const o2 = await mintToken(server.url, t, { role: 'organizer', org_id: 'O2' });
     expect((await liveRest(server.url, '/api/v1/live/events/PAST1', o2)).status).toBe(403);
     expect((await liveRest(server.url, '/api/v1/live/events/PAST1/history?minutes=5', o2)).status).toBe(403);
+  });
+
+  it('names a catalog organizer that has no catalog events on its dashboard, after a restart and after a sync', async () => {
+    const dash = async (org: string) => (await liveRest(server.url, `/api/v1/live/dashboard/${org}`, t.secret_key)).json.data.organizer_name;
+    expect(await dash('O3')).toBe('No Events Yet');
+    const c = await LiveClient.open(server.url, await mintToken(server.url, t, { role: 'organizer', org_id: 'O3' }));
+    try {
+      await c.subscribe('analytics:dashboard:O3');
+      expect((await api(server.url, t, 'PUT', '/api/v1/catalog/organizers', { items: [{ id: 'O3', name: 'Renamed' }, { id: 'O4', name: 'Newcomer' }] })).status).toBe(200);
+      // The rename reaches the dashboard's subscriber (the organizer has no event to carry it).
+      await c.until('analytics:dashboard:O3', (x) => x.organizer_name === 'Renamed');
+    } finally {
+      c.close();
+    }
+    expect(await dash('O3')).toBe('Renamed');
+    expect(await dash('O4')).toBe('Newcomer');
   });
 });

@@ -81,6 +81,8 @@ export function createCatalogSync(deps: {
     const before = new Map(c.ids.map((id) => [id, ownership(c.tenantId, id)]));
     const { metas, removed } = await catalog.reload(deps.db, c);
     apply(metas, removed.map((id) => ({ tenant: c.tenantId, id })));
+    // A renamed organizer's dashboard, also when it has no events (whose touches above would carry it).
+    if (c.kind === 'organizers') for (const org of c.ids) hub.touchTopic(c.tenantId, { kind: 'dashboard', org });
     // The events whose owners this changed: their open subscriptions are checked again.
     const moved = [...metas.map((m) => m.id), ...removed].filter((id) => before.get(id) !== ownership(c.tenantId, id));
     deps.ownersChanged?.(moved.map((event) => ({ tenant: c.tenantId, event })));

@@ -13,7 +13,7 @@ import { queries } from '../store/queries.js';
 import { pct, type CapacityView, type GateView } from './capacity.js';
 import { entityId } from './facts.js';
 
-const Q = queries('live-catalog.sql', ['event_meta', 'restore_meta', 'ticket_categories']);
+const Q = queries('live-catalog.sql', ['event_meta', 'restore_meta', 'organizer_names', 'organizer_names_of', 'ticket_categories']);
 
 /** What the catalog adds to topic data (client/live/types.ts; wire.typecheck.ts keeps them in step). */
 export interface EventNames {
@@ -135,7 +135,7 @@ const META_MAX = 100_000;
 
 export interface LiveCatalog {
   get(tenant: number, event: string): EventMeta | undefined;
-  /** An organizer's name, from the metadata of any of its events held here. */
+  /** An organizer's name in the catalog (null when the catalog has none, or no such organizer). */
   organizerName(tenant: number, org: string): string | null;
   /** Re-reads the metadata a change may alter. Returns the metas read and the event ids the catalog no longer has. */
   reload(q: Queryable, c: CatalogChange): Promise<{ metas: EventMeta[]; removed: string[] }>;
@@ -152,13 +152,18 @@ export function createLiveCatalog(deps: { log: Logger }): LiveCatalog {
   const orgNames = new Map<string, string>();
   const categories = new WeakMap<EventRow, string | null>();
 
+  // Every catalog organizer's name (organizer_names at start, organizer_names_of on a change), not only those
+  // of events held here: an organizer without catalog events showed null. Bounded like the metadata.
+  const putName = (tenant: number, org: string, name: string | null) => {
+    if (name !== null && (orgNames.size < META_MAX || orgNames.has(keyOf(tenant, org)))) orgNames.set(keyOf(tenant, org), name);
+  };
   const put = (m: EventMeta) => {
     if (metas.size >= META_MAX && !metas.has(keyOf(m.tenant, m.id))) {
       deps.log.warn({ max: META_MAX }, 'live: catalog metadata limit reached; further events show without names');
       return;
     }
     metas.set(keyOf(m.tenant, m.id), m);
-    if (m.organizer_id !== null && m.organizer_name !== null) orgNames.set(keyOf(m.tenant, m.organizer_id), m.organizer_name);
+    if (m.organizer_id !== null) putName(m.tenant, m.organizer_id, m.organizer_name);
   };
 
   return {
@@ -172,15 +177,21 @@ export function createLiveCatalog(deps: { log: Logger }): LiveCatalog {
       const seen = new Set(read.map((m) => m.id));
       const removed = t.events.filter((id) => !seen.has(id));
       for (const id of removed) metas.delete(keyOf(c.tenantId, id));
-      // A renamed organizer: its name goes, even for events not re-read.
+      // A renamed or deleted organizer: its name is read again, with or without events (a deleted one has none).
       for (const id of t.organizers) orgNames.delete(keyOf(c.tenantId, id));
+      if (t.organizers.length > 0) {
+        const names = await q.query<Record<string, unknown>>(Q.organizer_names_of, [c.tenantId, t.organizers]);
+        for (const r of names.rows) putName(Number(r.tenant_id), String(r.id), str(r.name));
+      }
       for (const m of read) put(m);
       return { metas: read, removed };
     },
     async restore(q, day, live) {
       const { rows } = await q.query<Record<string, unknown>>(Q.restore_meta, [`${day}T00:00:00.000Z`, live.map((l) => l.tenant), live.map((l) => l.event)]);
+      const { rows: names } = await q.query<Record<string, unknown>>(Q.organizer_names, []);
       metas.clear();
       orgNames.clear();
+      for (const r of names) putName(Number(r.tenant_id), String(r.id), str(r.name));
       const read = rows.map(metaFromRow);
       for (const m of read) put(m);
       return read;

@@ -108,6 +108,11 @@ export class Hub {
     if (t.funnel && t.org !== null) this.mark(topicKey(t.tenant, { kind: 'dashboard', org: t.org }));
   }
 
+  /** Marks one topic (a catalog organizer renamed: its dashboard, with or without events). */
+  touchTopic(tenant: number, topic: Topic): void {
+    this.mark(topicKey(tenant, topic));
+  }
+
   /** Time alone changes some numbers (active checkouts expire, the rate window slides). */
   markAll(): void {
     for (const e of this.entries.values()) if (e.subs > 0) this.dirty.add(e.key);

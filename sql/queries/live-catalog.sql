@@ -25,6 +25,19 @@ WHERE coalesce(c.ends_at, c.starts_at + interval '1 day', 'infinity') >= $1::tim
 ORDER BY c.starts_at NULLS LAST
 LIMIT 100000;
 
+-- name: organizer_names
+-- At start: every catalog organizer's name (a dashboard shows it before the organizer has a catalog event; the
+-- events' rows above name only the organizers of events held). Bounded like restore_meta.
+SELECT tenant_id::text AS tenant_id, id, name FROM catalog_organizers
+WHERE name IS NOT NULL
+ORDER BY tenant_id, id
+LIMIT 100000;
+
+-- name: organizer_names_of
+-- After a catalog change of these organizers ($1 bigint, $2 text[]): their names now (a deleted one has none).
+SELECT tenant_id::text AS tenant_id, id, name FROM catalog_organizers
+WHERE tenant_id = $1 AND id = ANY($2::text[]) AND name IS NOT NULL;
+
 -- name: ticket_categories
 -- Categories of these ticket types (the sales ticker). $1 bigint[], $2 text[].
 SELECT t.tenant_id::text AS tenant_id, t.id, t.category
