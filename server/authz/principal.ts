@@ -1,6 +1,7 @@
 // Who is asking (a key or a dashboard token: tenant, role, scope) and the two pure checks every route makes:
 // `can` (the role's permission, with the tenant's overrides) and `inScope` (the resource belongs to the
 // principal's organizers / venues / artists / events).
+import { isIdText } from '../http/params.js';
 import { permissionsFor, type Overrides, type Permission, type Role } from './roles.js';
 
 /** Ids the principal is limited to, per kind. Absent or empty = nothing of that kind (admin ignores scope). */
@@ -96,7 +97,6 @@ export function keyPrincipal(tenant: number, keyId: number, role: Role | undefin
 
 const SCOPE_KINDS = ['organizers', 'venues', 'artists', 'events'] as const;
 export const MAX_SCOPE_IDS = 200;
-const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 /** A scope from untrusted JSON (a key's stored scope, a request body): unknown kinds, bad ids or too many → the field. Pure. */
 export function parseScope(v: unknown, field = 'scope'): { ok: true; value: Scope } | { ok: false; field: string; message: string } {
@@ -106,7 +106,7 @@ export function parseScope(v: unknown, field = 'scope'): { ok: true; value: Scop
   for (const [k, ids] of Object.entries(v as Record<string, unknown>)) {
     if (!(SCOPE_KINDS as readonly string[]).includes(k)) return { ok: false, field: `${field}.${k}`, message: `Unknown scope kind; use ${SCOPE_KINDS.join(', ')}.` };
     // Duplicates are dropped before the count; the raw list is bounded too, so a huge one is not walked.
-    if (!Array.isArray(ids) || ids.length > 10 * MAX_SCOPE_IDS || ids.some((x) => typeof x !== 'string' || !ID_RE.test(x) || !x.isWellFormed())) {
+    if (!Array.isArray(ids) || ids.length > 10 * MAX_SCOPE_IDS || ids.some((x) => typeof x !== 'string' || !isIdText(x) || !x.isWellFormed())) {
       return { ok: false, field: `${field}.${k}`, message: `${field}.${k} must be a list of at most ${MAX_SCOPE_IDS} ids (1-128 printable characters).` };
     }
     const unique = [...new Set(ids as string[])];

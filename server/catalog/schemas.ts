@@ -4,7 +4,7 @@
 // Bounds on every field, so nothing absurd reaches Postgres (NUL and lone surrogates are already refused by
 // the router for the whole body, params.ts checkBody).
 import FastestValidator from 'fastest-validator';
-import { MAX_TIME_MS, MIN_TIME_MS, parseIsoTime } from '../http/params.js';
+import { MAX_TIME_MS, MIN_TIME_MS, NO_CONTROL, parseIsoTime } from '../http/params.js';
 import { isObj, type Obj } from '../store/rows.js';
 
 export const KINDS = ['organizers', 'venues', 'artists', 'events', 'ticket_types', 'products', 'persons'] as const;
@@ -34,7 +34,7 @@ const Validator = FastestValidator as unknown as typeof FastestValidator.default
 const v = new Validator({ haltOnFirstError: false });
 
 // Ids are the tenant's own: text without control characters, or an integer (stored as its decimal text).
-const ID_TEXT = /^[^\u0000-\u001f\u007f]+$/;
+const ID_TEXT = NO_CONTROL;
 const idRule = (optional: boolean) => ({
   type: 'multi', optional, nullable: optional,
   rules: [{ type: 'string', min: 1, max: MAX_ID, pattern: ID_TEXT }, { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }],

@@ -27,8 +27,16 @@ export function paramReply(e: ParamError): Reply {
   return errorReply(400, e.code, e.message, { field: e.field, in: e.in });
 }
 
-// C0 controls (NUL included) and DEL: never part of an id, a name or a date, and NUL cannot be stored in text.
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// Control characters: C0 (NUL included), DEL and C1 (U+0080–U+009F). Never part of an id, a name or a date, and
+// NUL cannot be stored in text. The one rule for ids everywhere (catalog, key scopes, topics, tokens, paths).
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** Text without control characters (a schema's `pattern`: the catalog's ids and genres). */
+export const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f]+$/;
+
+/** An id given as text: 1-`max` characters (128 by default), no control characters. Pure. */
+export function isIdText(s: string, max = 128): boolean {
+  return s.length >= 1 && s.length <= max && !CONTROL.test(s);
+}
 
 /** Why a string cannot be used as an identifier or name, or null when it can. */
 export function stringProblem(s: string): string | null {

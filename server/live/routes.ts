@@ -5,7 +5,7 @@
 //   GET  /api/v1/live/dashboard/{org_id}
 //   GET  /api/v1/live/events/{event_id}/history, /api/v1/live/dashboard/{org_id}/history   per minute (history.ts)
 import { fail } from '../http/errors.js';
-import type { Parsed, Where } from '../http/params.js';
+import { isIdText, type Parsed, type Where } from '../http/params.js';
 import { createRouter, type AuditSink, type RouteInfo, type RouterAuthz, type RouterDeps } from '../http/router.js';
 import type { KeyResolver } from '../http/auth.js';
 import type { Reply, TemplatedApp } from '../http/uws.js';
@@ -55,12 +55,11 @@ export function tokenScopeFields(s: TokenScope): Record<string, unknown> {
 const EVENTS = '/api/v1/live/events/';
 const DASH = '/api/v1/live/dashboard/';
 
-const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
 /** An event or organizer id in the path: 1-128 characters, no control characters. Pure. */
 export const topicId = (where: Where, field: string, raw: string): Parsed<string> =>
-  ID_RE.test(raw)
+  isIdText(raw)
     ? { ok: true, value: raw }
-    : { ok: false, error: { code: 'invalid_field', in: where, field, message: raw.length >= 1 && raw.length <= 128 ? 'The id must not contain control characters (NUL, tabs, line breaks).' : `The id must be 1-128 characters; got ${raw.length}.` } };
+    : { ok: false, error: { code: 'invalid_field', in: where, field, message: raw.length >= 1 && raw.length <= 128 ? 'The id must not contain control characters (NUL, tabs, line breaks, U+007F-U+009F).' : `The id must be 1-128 characters; got ${raw.length}.` } };
 
 export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void {
   const { core, keys } = deps;

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Principal } from '../authz/principal.js';
+import { isIdText } from '../http/params.js';
 import { isRole, permissionsFor, type Permission, type Role } from '../authz/roles.js';
 
 /** `key`: the id of the secret key that minted the token (absent on tokens minted before key ids were carried). */
@@ -139,8 +140,7 @@ export function verifyToken(secret: string, token: string, nowS: number): Verify
 
 export type TokenRequest = { ok: true; scope: TokenScope; ttlS: number } | { ok: false; field: string; message: string };
 
-const ID_RE = /^[^\u0000-\u001f]{1,128}$/;
-const asId = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) ? String(v) : typeof v === 'string' && ID_RE.test(v) ? v : null);
+const asId = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) ? String(v) : typeof v === 'string' && isIdText(v) ? v : null);
 
 /** Every role a token may carry, and the fields each takes (the 400 for an unknown role lists them). */
 export const TOKEN_ROLES_HELP = '"organizer" (with org_id), "gate" (with event_ids), "venue" or "venue_manager" (with venue_ids), "artist" (with artist_ids), '

@@ -10,6 +10,7 @@
 // The revenue-free variant of an event topic is its own hub entry (`revenue: false`): the hub builds it without
 // the revenue fields, so a connection without view_revenue (an artist, by default) never receives them.
 import { inScope, type EventResource } from '../authz/principal.js';
+import { isIdText } from '../http/params.js';
 import { tokenPrincipal, type Scope } from './token.js';
 
 export type Topic =
@@ -22,27 +23,26 @@ const EVENT = 'analytics:event:';
 const DASH = 'analytics:dashboard:';
 const VENUE = 'analytics:venue:';
 const CAP = ':capacity';
-const ID_RE = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 export function parseTopic(name: unknown): Topic | null {
   if (typeof name !== 'string' || name.length > 200) return null;
   if (name.startsWith(DASH)) {
     const org = name.slice(DASH.length);
-    return ID_RE.test(org) ? { kind: 'dashboard', org } : null;
+    return isIdText(org) ? { kind: 'dashboard', org } : null;
   }
   if (name.startsWith(VENUE)) {
     const rest = name.slice(VENUE.length);
     if (!rest.endsWith(CAP)) return null;
     const venue = rest.slice(0, -CAP.length);
-    return ID_RE.test(venue) ? { kind: 'venue', venue } : null;
+    return isIdText(venue) ? { kind: 'venue', venue } : null;
   }
   if (name.startsWith(EVENT)) {
     const rest = name.slice(EVENT.length);
     if (rest.endsWith(CAP)) {
       const event = rest.slice(0, -CAP.length);
-      return ID_RE.test(event) ? { kind: 'capacity', event } : null;
+      return isIdText(event) ? { kind: 'capacity', event } : null;
     }
-    return ID_RE.test(rest) ? { kind: 'event', event: rest } : null;
+    return isIdText(rest) ? { kind: 'event', event: rest } : null;
   }
   return null;
 }
