@@ -28,9 +28,9 @@ LIMIT 100000;
 -- name: organizer_names
 -- At start: every catalog organizer's name (a dashboard shows it before the organizer has a catalog event; the
 -- events' rows above name only the organizers of events held). Bounded like restore_meta.
-SELECT tenant_id::text AS tenant_id, id, name FROM catalog_organizers
-WHERE name IS NOT NULL
-ORDER BY tenant_id, id
+SELECT o.tenant_id::text AS tenant_id, o.id, o.name FROM catalog_organizers o
+WHERE o.name IS NOT NULL
+ORDER BY o.tenant_id, o.id
 LIMIT 100000;
 
 -- name: organizer_names_of
