@@ -2,18 +2,15 @@
 // that hangs (up to the 10 s timeout per request) does not delay TikTok's conversion; and no destination is
 // started once the run's budget is spent (the job's timeout is 300 s). Embedded store, stand-in HTTP.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpPost } from '../server/conversions/adapter.js';
 import { createDispatcher } from '../server/conversions/dispatch.js';
 import { adaptersFor } from '../server/conversions/index.js';
 import { createRateLimiter } from '../server/conversions/ratelimit.js';
 import { createConversionStats } from '../server/conversions/stats.js';
-import { openEmbedded, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
+import type { Db } from '../server/store/db.js';
 import { silent } from './helpers.js';
+import { scratchEmbedded } from './store-suites.js';
 
 const META = 'http://meta.stand-in.invalid';
 const TIKTOK = 'http://tiktok.stand-in.invalid';
@@ -21,16 +18,12 @@ const DATA = { order_id: 'O-1', value: 10, currency: 'EUR', ip: '203.0.113.0', u
 
 describe('dispatching several destinations', () => {
   let db: Db;
-  let dir: string;
+  let store: Awaited<ReturnType<typeof scratchEmbedded>> | undefined;
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conv-concurrency-'));
-    db = await openEmbedded(dir, silent);
-    await migrate(db, silent);
+    store = await scratchEmbedded('conv-concurrency');
+    db = store.db;
   }, 180_000);
-  afterAll(async () => {
-    await db?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => store?.close());
 
   /** A tenant with a Meta and a TikTok code and one purchase queued for each (Meta's due first). */
   async function setup(name: string): Promise<number> {

@@ -5,33 +5,26 @@
 // request throws out of the dispatcher (as a kill -9 during that request would stop it), then a fresh
 // dispatcher (the restarted node) runs once the lease has ended.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpPost } from '../server/conversions/adapter.js';
 import { createDispatcher } from '../server/conversions/dispatch.js';
 import { adaptersFor } from '../server/conversions/index.js';
 import { createRateLimiter } from '../server/conversions/ratelimit.js';
 import { createConversionStats } from '../server/conversions/stats.js';
-import { openEmbedded, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
+import type { Db } from '../server/store/db.js';
 import { silent } from './helpers.js';
+import { scratchEmbedded } from './store-suites.js';
 
 const STAND_IN = 'http://ga4.stand-in.invalid';
 
 describe('GA4 dispatch across a crash between two requests of one batch', () => {
   let db: Db;
-  let dir: string;
+  let store: Awaited<ReturnType<typeof scratchEmbedded>> | undefined;
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conv-ga4-crash-'));
-    db = await openEmbedded(dir, silent);
-    await migrate(db, silent);
+    store = await scratchEmbedded('conv-ga4-crash');
+    db = store.db;
   }, 180_000);
-  afterAll(async () => {
-    await db?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => store?.close());
 
   it('sends the first client\'s events once: they were marked sent before the second request', { timeout: 120_000 }, async () => {
     const tenant = Number((await db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('ga4-crash') RETURNING tenant_id::text AS id`)).rows[0].id);

@@ -1,6 +1,7 @@
 // One suite on both stores: the embedded PGlite + TimescaleDB and a fresh database of the machine's PostgreSQL 15
 // in plain mode (dropped after), each migrated and seeded once; `body` reads the store and the seeded tenant.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { openEmbedded, openPostgres, type Db } from '../server/store/db.js';
@@ -62,6 +63,20 @@ export async function scratchDatabase(prefix: string): Promise<ScratchDatabase> 
     drop: async () => {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+    },
+  };
+}
+
+/** A migrated embedded store in a temporary directory; `close` closes it and removes the directory. */
+export async function scratchEmbedded(prefix: string): Promise<{ db: Db; close(): Promise<void> }> {
+  const dir = tmpDir(`txl-${prefix}-`);
+  const db = await openEmbedded(dir, silent);
+  await migrate(db, silent);
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
