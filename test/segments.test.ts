@@ -115,6 +115,26 @@ describe('segments', () => {
     expect(expected(FILTERS[4][1], false)).toEqual([ids.s2]);
   });
 
+  it('matches cities and genres whatever their case or surrounding spaces, on either side (README "Audiences": trimmed, lower-cased)', async () => {
+    // A person whose city was stored in another case is in Cluj too.
+    await server.db.query("UPDATE persons SET city = ' cLUJ ' WHERE person_id = $1", [ids.s0]);
+    records.get(ids.s0)!.city = ' cLUJ ';
+    const pairs: [Filter, Filter][] = [
+      [{ attribute: 'city', op: 'eq', value: 'Cluj' }, { attribute: 'city', op: 'eq', value: 'CLUJ ' }],
+      [{ attribute: 'city', op: 'in', value: ['Iasi'] }, { attribute: 'city', op: 'in', value: [' iasi', 'Nowhere'] }],
+      [{ attribute: 'city', op: 'neq', value: 'Cluj' }, { attribute: 'city', op: 'neq', value: 'cluj' }],
+      [{ affinity: 'genre', id: 'rock', gte: 40 }, { affinity: 'genre', id: ' ROCK', gte: 40 }],
+    ];
+    for (const [plain, cased] of pairs) {
+      const want = expected(plain, false);
+      expect(want.length, JSON.stringify(plain)).toBeGreaterThan(0);
+      const r = await call('POST', '/api/v1/segments', { name: 'any case', filters: cased, marketing_only: false });
+      expect(r.json.size_estimate, JSON.stringify(cased)).toBe(want.length);
+      expect(await members(r.json.id), JSON.stringify(cased)).toEqual(want);
+    }
+    expect(expected({ attribute: 'city', op: 'eq', value: 'Cluj' }, false)).toContain(ids.s0);
+  });
+
   it('an edit is a new version; the old version keeps its definition and members', async () => {
     const v1 = { attribute: 'city', op: 'eq', value: 'Cluj' } as const;
     const c = await call('POST', '/api/v1/segments', { name: 'Cluj', filters: v1 });

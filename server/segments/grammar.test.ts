@@ -67,11 +67,11 @@ describe('segment filter grammar', () => {
     if (!f.ok) throw new Error('parse');
     const c = compileFilter(f.value);
     expect(c.sql).not.toContain('DROP');
-    expect(c.params).toEqual([evil, 'event_view', 3, evil]);
+    expect(c.params).toEqual([evil.toLowerCase(), 'event_view', 3, evil]);
     expect(c.sql).toContain('$3::text');
     expect(c.sql).toContain('$6::text');
     expect(c.sql).toContain('$5::int');
-    expect(c.sql.startsWith('(COALESCE(p.city = $3::text, false) OR (NOT COALESCE(EXISTS')).toBe(true);
+    expect(c.sql.startsWith('(COALESCE(lower(btrim(p.city)) = $3::text, false) OR (NOT COALESCE(EXISTS')).toBe(true);
   });
 
   it('evaluates not/or with missing data as false and not(missing) as true', () => {
@@ -82,6 +82,24 @@ describe('segment filter grammar', () => {
     expect(evaluate({ and: [city('eq', 'Cluj'), { not: { affinity: 'genre', id: 'rock', gte: 70 } }] }, person(), NOW)).toBe(false);
     expect(evaluate({ attribute: 'last_purchase_days', op: 'eq', value: 10 }, person(), NOW)).toBe(true);
     expect(evaluate({ rfm: 'segment', in: ['vip'] }, person(), NOW)).toBe(false);
+  });
+
+  it('matches cities and genres case-insensitively, trimmed and lower-cased as README "Audiences" does, in SQL and in the evaluator', () => {
+    const p = person({ city: 'cluj-napoca', genre: { ' Rock ': 70 } });
+    expect(evaluate({ attribute: 'city', op: 'eq', value: 'Cluj-Napoca' }, p, NOW)).toBe(true);
+    expect(evaluate({ attribute: 'city', op: 'neq', value: ' CLUJ-NAPOCA ' }, p, NOW)).toBe(false);
+    expect(evaluate({ attribute: 'city', op: 'in', value: ['Iasi', 'CLUJ-napoca'] }, p, NOW)).toBe(true);
+    expect(evaluate({ affinity: 'genre', id: 'ROCK', gte: 50 }, p, NOW)).toBe(true);
+    expect(evaluate({ affinity: 'genre', id: 'rock', gte: 80 }, p, NOW)).toBe(false);
+    // Artist ids are ids, not names: matched exactly.
+    expect(evaluate({ affinity: 'artist', id: 'a1', gte: 0 }, person(), NOW)).toBe(false);
+    const c = compileFilter({ or: [
+      { attribute: 'city', op: 'eq', value: ' Cluj-Napoca ' }, { attribute: 'city', op: 'in', value: ['IASI', 'Cluj'] }, { affinity: 'genre', id: 'ROCK ', gte: 1 },
+    ] });
+    expect(c.params).toEqual(['cluj-napoca', ['iasi', 'cluj'], 'rock', 1]);
+    expect(c.sql).toContain('lower(btrim(p.city)) = $3::text');
+    expect(c.sql).toContain('lower(btrim(p.city)) = ANY($4::text[])');
+    expect(c.sql).toContain('lower(btrim(a.genre)) = $5::text');
   });
 
   it('time windows: did within N days, activity over the last N UTC days including today', () => {

@@ -12,10 +12,12 @@
 //           | {"engagement":{"gte":x}}
 //           | {"did":"<event name>","event_id"?:"…","within_days":N}
 // A leaf whose data is missing (no city, no score row) is false, so {"not": leaf} holds for such persons.
+// Cities and genres match case-insensitively (trimmed, lower-cased: audiences/score.ts normName), as in audiences.
 import { stringProblem } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { nearest } from '../ingest/messages.js';
 import { REGISTRY_V1 } from '../ingest/registry.js';
+import { normName } from '../audiences/score.js';
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(REGISTRY_V1.map((d) => d.name));
 
@@ -250,9 +252,10 @@ export function compileFilter(f: Filter, first = 3): Compiled {
 
 function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not: Filter }>, bind: (v: unknown, cast: string) => string): string {
   if ('attribute' in n) {
+    // Cities and genres match as in audiences (score.ts normName): trimmed and lower-cased on both sides.
     if (n.attribute === 'city') {
-      if (n.op === 'in') return `p.city = ANY(${bind(n.value, 'text[]')})`;
-      return `p.city ${n.op === 'eq' ? '=' : '<>'} ${bind(n.value, 'text')}`;
+      if (n.op === 'in') return `lower(btrim(p.city)) = ANY(${bind((n.value as string[]).map(normName), 'text[]')})`;
+      return `lower(btrim(p.city)) ${n.op === 'eq' ? '=' : '<>'} ${bind(normName(n.value as string), 'text')}`;
     }
     if (n.attribute === 'last_purchase_days') {
       // Whole days since the last purchase (no purchase: false).
@@ -262,8 +265,9 @@ function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not
   }
   if ('consent' in n) return 'p.marketing_consent';
   if ('affinity' in n) {
-    const [table, col] = n.affinity === 'artist' ? ['fs_person_affinity_artist', 'artist_id'] : ['fs_person_affinity_genre', 'genre'];
-    return `EXISTS (SELECT 1 FROM ${table} a WHERE a.tenant_id = $1 AND a.person_id = p.person_id AND a.${col} = ${bind(n.id, 'text')} AND a.affinity_score >= ${bind(n.gte, 'float8')})`;
+    // An artist is an id (matched as sent); a genre is a name (matched like a city).
+    const [table, col, id] = n.affinity === 'artist' ? ['fs_person_affinity_artist', 'a.artist_id', n.id] : ['fs_person_affinity_genre', 'lower(btrim(a.genre))', normName(n.id)];
+    return `EXISTS (SELECT 1 FROM ${table} a WHERE a.tenant_id = $1 AND a.person_id = p.person_id AND ${col} = ${bind(id, 'text')} AND a.affinity_score >= ${bind(n.gte, 'float8')})`;
   }
   if ('activity' in n) {
     // The last N UTC days, today included (fs_person_daily buckets by UTC day).
@@ -308,7 +312,8 @@ export function evaluate(f: Filter, p: PersonRecord, now: number): boolean {
   if ('attribute' in f) {
     if (f.attribute === 'city') {
       if (p.city === null) return false;
-      return f.op === 'in' ? (f.value as string[]).includes(p.city) : f.op === 'eq' ? p.city === f.value : p.city !== f.value;
+      const city = normName(p.city);
+      return f.op === 'in' ? (f.value as string[]).some((c) => normName(c) === city) : f.op === 'eq' ? city === normName(f.value as string) : city !== normName(f.value as string);
     }
     const v = f.attribute === 'last_purchase_days'
       ? (p.last_purchase_at === null ? null : Math.floor((now - p.last_purchase_at) / DAY))
@@ -318,7 +323,11 @@ export function evaluate(f: Filter, p: PersonRecord, now: number): boolean {
     return { eq: v === x, neq: v !== x, gte: v >= x, gt: v > x, lte: v <= x, lt: v < x }[f.op];
   }
   if ('consent' in f) return p.marketing_consent;
-  if ('affinity' in f) return (p[f.affinity][f.id] ?? -Infinity) >= f.gte;
+  if ('affinity' in f) {
+    if (f.affinity === 'artist') return (p.artist[f.id] ?? -Infinity) >= f.gte;
+    const genre = normName(f.id);
+    return Object.entries(p.genre).some(([g, score]) => normName(g) === genre && score >= f.gte);
+  }
   if ('activity' in f) {
     const from = Math.floor(now / DAY) * DAY - (f.within_days - 1) * DAY;
     return p.daily.filter((d) => d.day >= from).reduce((s, d) => s + d[f.activity], 0) >= f.gte;
