@@ -1,10 +1,10 @@
 // The SDK's helpers chunk (dist/tx-helpers.js) in Chromium against the real server: impressions (≥ 50 % visible,
 // once per card per page view), detail-view duration, UTM-decorated ticket links, and experiments: the
 // GrowthBook vectors and frozen assignments the server's unit test reads, the server's assignments equal to
-// the SDK's, one exposure per (experiment, variant, visitor) per session.
+// the SDK's, one exposure per (experiment, variant, visitor) per session, across the site's tabs.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignVariant } from '../client/shared/experiment-hash.js';
 import { bootServer, createTenant, eventsOf, postJson, until, type Tenant } from './helpers.js';
@@ -48,13 +48,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function open(): Promise<{ page: Page; vid: string; close: () => Promise<void> }> {
+async function open(): Promise<{ page: Page; vid: string; ctx: BrowserContext; close: () => Promise<void> }> {
   const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
   await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, consent: { analytics: true } })}`);
   const page = await ctx.newPage();
   await page.goto(`${site.origin}/h`);
   const vid = (await page.evaluate(() => window.tx.getIds().visitor_id)) as string;
-  return { page, vid, close: () => ctx.close() };
+  return { page, vid, ctx, close: () => ctx.close() };
 }
 
 const stored = (vid: string, name: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}&event_name=${name}`);
@@ -190,6 +190,47 @@ describe('SDK helpers in Chromium', () => {
     }, 20_000);
     expect(exposures.map((e) => e.payload)).toEqual([{ experiment_id: 'sdk_button', variant: want.sdk_button }, { experiment_id: 'sdk_button', variant: want.sdk_button }]);
     expect(new Set(exposures.map((e) => e.session_id)).size).toBe(2);
+    await close();
+  });
+
+  it('sends one exposure per (experiment, variant) per session across the site\'s tabs, and keeps no session id after consent is withdrawn', async () => {
+    const def = { key: 'sdk_tabs', variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }] };
+    const r = await postJson(`${base}/api/v1/experiments`, { ...def, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${t.secret_key}` });
+    expect(r.status, r.text).toBe(201);
+    const { page: one, vid, ctx, close } = await open();
+    const two = await ctx.newPage();
+    await two.goto(`${site.origin}/h`);
+    const ids = await one.evaluate(() => window.tx.getIds());
+    expect(await two.evaluate(() => window.tx.getIds())).toEqual(ids); // one visitor, one session (client/README "Tabs")
+    const expose = (page: Page) =>
+      page.evaluate(async ([key, endpoint]: [string, string]) => {
+        const xp = await window.TxHelpers.loadExperiments(window.tx, { writeKey: key, endpoint });
+        const v = xp.variant('sdk_tabs');
+        await window.tx.flush();
+        return v;
+      }, [t.write_key, base] as [string, string]) as Promise<string>;
+    const v = await expose(one);
+    expect(v).toBe(assignVariant(def, vid));
+    await until(async () => (await stored(vid, 'experiment_exposure')).length > 0, 20_000);
+    // The second tab: same variant, no exposure; a page view it records afterwards marks the end of its queue.
+    expect(await expose(two)).toBe(v);
+    expect(await two.evaluate((x: string) => window.TxHelpers.exposure(window.tx, 'sdk_tabs', x), v)).toBe(false);
+    await two.evaluate(() => window.tx.pageView());
+    await until(async () => {
+      await flush(two);
+      return (await stored(vid, 'page_view')).length > 0;
+    }, 20_000);
+    const exposures = await stored(vid, 'experiment_exposure');
+    expect(exposures.map((e) => [e.session_id, e.payload])).toEqual([[ids.session_id, { experiment_id: 'sdk_tabs', variant: v }]]);
+    // Withdrawn consent: neither storage keeps the session's id (the dedupe list included).
+    await one.evaluate(() => window.tx.setConsent({ analytics: false }));
+    const kept = (page: Page) =>
+      page.evaluate((sid: string) => {
+        const out: string[] = [];
+        for (const s of [localStorage, window.sessionStorage]) for (const k of Object.keys(s)) if (String(s.getItem(k)).includes(sid)) out.push(k);
+        return out;
+      }, ids.session_id);
+    expect(await kept(one)).toEqual([]);
     await close();
   });
 });

@@ -1,7 +1,10 @@
 // Memory before consent, localStorage after: no identifier is written to the device without consent.
 import type { KV } from './core.js';
 
-/** Keys that identify the visitor: removed when consent is withdrawn (tx_q.*, tx_n.*, tx_queue: tab-queue.ts). */
+/**
+ * Keys that identify the visitor: removed when consent is withdrawn (tx_q.*, tx_n.*, tx_queue: tab-queue.ts;
+ * tx_session_xp.*, the experiments' exposure keys in the helpers chunk: experiments.ts).
+ */
 const PERSONAL = /^tx_(vid|session|first_touch|queue|q\.|n\.)/;
 
 export class ConsentStore implements KV {

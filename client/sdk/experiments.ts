@@ -1,7 +1,7 @@
 // A/B experiments in the browser (README "Experiments"; part of the helpers chunk). The variant comes from the
 // hash the server uses (client/shared/experiment-hash.ts: GrowthBook hash v2, the experiment key as seed, the
 // visitor id as hash value), either computed here from a definition or read from GET /api/tx/experiments; the
-// exposure is sent once per (experiment, variant, visitor) per session.
+// exposure is sent once per (experiment, variant, visitor) per session, across the site's tabs.
 //
 //   const xp = await loadExperiments(tx, { writeKey: 'tx_pk_…', endpoint: 'https://live.example.com' });
 //   if (xp.variant('checkout_button') === 'green') …     // fires experiment_exposure the first time
@@ -10,62 +10,69 @@ import type { TxTracker } from './tracker.js';
 
 export { assignVariant, bucketRanges, chooseVariation, fnv1a32, gbHash, type ExperimentDef } from '../shared/experiment-hash.js';
 
-const K_SEEN = 'tx_xp';
+// One localStorage key per (experiment, variant) sent in the session, holding the session's id: the site's tabs
+// share the session (client/README "Tabs"), so they share the list. Each key is only ever set to the current
+// session's id, never read-modified-written (Chromium copies localStorage between tabs asynchronously: two tabs
+// adding to one shared list could drop each other's entries). The prefix is one of the core's personal keys
+// (consent-store.ts, `tx_session…`): withdrawing consent removes them with the session.
+const K_SEEN = 'tx_session_xp.';
 
 type Track = (name: string, props: Record<string, unknown>) => string | null;
 
-function sessionStore(): Storage | null {
+function localStore(): Storage | null {
   try {
-    return window.sessionStorage;
+    return window.localStorage;
   } catch {
     return null;
   }
 }
 
+/** Removes the dedupe keys of sessions other than `keep` (all of them without one). */
+function prune(ls: Storage | null, keep?: string): void {
+  try {
+    if (ls) for (const k of Object.keys(ls)) if (k.startsWith(K_SEEN) && ls.getItem(k) !== keep) ls.removeItem(k);
+  } catch {
+    /* storage blocked */
+  }
+}
+
 /**
- * experiment_exposure for this visitor, once per (experiment, variant, visitor) per tracker session: the
- * dedupe list lives in sessionStorage under the session's id and starts over with a new session. Returns
- * whether it was sent now; nothing without analytics or marketing consent (there is no visitor id then).
+ * experiment_exposure for this visitor, once per (experiment, variant, visitor) per tracker session, across the
+ * site's tabs: the keys of the pairs sent (`tx_session_xp.<experiment>|<variant>` in localStorage) hold the
+ * session's id; a new session starts over and prunes the old session's keys. Returns whether it was sent now;
+ * nothing without analytics or marketing consent (there is no visitor id then). Limit: two tabs exposing the same
+ * pair within the same few milliseconds may both send it.
  */
 export function exposure(tx: TxTracker, experiment: string, variant: string, name?: string): boolean {
   const ids = tx.getIds();
-  const ss = sessionStore();
+  const ls = localStore();
   if (!ids) {
-    // Consent withdrawn: the list names the old session, drop it like the core drops its identifiers.
-    try {
-      if (ss) ss.removeItem(K_SEEN);
-    } catch {
-      /* storage blocked */
-    }
+    // Consent withdrawn: the keys name the old session, drop them like the core drops its identifiers.
+    prune(ls);
     return false;
   }
-  // The session belongs to one visitor (reset() starts a new visitor and session), so the list keys need no visitor id.
-  const k = experiment + '|' + variant;
-  let state: { s: string; seen: string[] } = { s: ids.session_id, seen: [] };
+  // The session belongs to one visitor (reset() starts a new visitor and session), so the keys need no visitor id.
+  const s = ids.session_id;
+  const k = K_SEEN + experiment + '|' + variant;
+  let mem = memSeen.get(tx);
+  if (!mem || mem.s !== s) memSeen.set(tx, (mem = { s, seen: new Set() })), prune(ls, s);
+  let sent = mem.seen.has(k);
   try {
-    const raw = ss && ss.getItem(K_SEEN);
-    const old = raw ? (JSON.parse(raw) as typeof state) : null;
-    if (old && old.s === ids.session_id) state = old;
+    sent = sent || (!!ls && ls.getItem(k) === s);
   } catch {
-    /* unreadable: start over */
+    /* unreadable: this page's memory decides */
   }
-  const mem = memSeen.get(tx) || new Set<string>();
-  memSeen.set(tx, mem);
-  const key = ids.session_id + '|' + k;
-  if (state.seen.includes(k) || mem.has(key)) return false;
-  const sent = (tx.track.bind(tx) as unknown as Track)('experiment_exposure', { experiment_id: experiment, variant, experiment_name: name });
-  if (!sent) return false;
-  mem.add(key);
-  state.seen.push(k);
+  if (sent || !(tx.track.bind(tx) as unknown as Track)('experiment_exposure', { experiment_id: experiment, variant, experiment_name: name })) return false;
+  mem.seen.add(k);
   try {
-    if (ss) ss.setItem(K_SEEN, JSON.stringify(state));
+    if (ls) ls.setItem(k, s);
   } catch {
     /* storage full or blocked: the in-memory set still dedupes this page */
   }
   return true;
 }
-// Storage may be unavailable (private mode): this page still sends each exposure once.
-const memSeen = new WeakMap<TxTracker, Set<string>>();
+// Storage may be unavailable (private mode): this page still sends each exposure once per session.
+const memSeen = new WeakMap<TxTracker, { s: string; seen: Set<string> }>();
 
 export interface Experiments {
   /** Every assignment (experiment key → variant key), without exposures. */
