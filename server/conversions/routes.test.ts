@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from './routes.js';
+import { parseDestination, parseSettings } from './routes.js';
 
 describe('PUT /api/v1/settings/conversions body', () => {
   it('takes purchase_basis and nothing else', () => {
@@ -8,5 +8,19 @@ describe('PUT /api/v1/settings/conversions body', () => {
     for (const bad of [null, [], 'consent', {}, { purchase_basis: 'always' }, { purchase_basis: 1 }]) expect(parseSettings(bad).ok, JSON.stringify(bad)).toBe(false);
     const extra = parseSettings({ purchase_basis: 'consent', x: 1 });
     expect(!extra.ok && extra.error.field).toBe('x');
+  });
+});
+
+describe('the destination filter of GET /api/v1/conversions', () => {
+  it('is "<provider>:<tracking code id>", else a 400 naming destination (a bare provider used to return every destination\'s rows)', () => {
+    expect(parseDestination('query', 'meta:12')).toEqual({ ok: true, value: 'meta:12' });
+    expect(parseDestination('query', 'google_ads:7')).toEqual({ ok: true, value: 'google_ads:7' });
+    expect(parseDestination('query', null)).toEqual({ ok: true, value: null });
+    expect(parseDestination('query', '')).toEqual({ ok: true, value: null });
+    for (const bad of ['meta', 'meta:', 'meta:abc', 'meta:0', 'meta:-1', 'meta:1.5', 'gtm:3', 'META:3', 'meta:12 ', 'meta:12:1', ':12', 'meta:99999999999999999999', 'meta:\u00001']) {
+      const r = parseDestination('query', bad);
+      expect(r.ok, bad).toBe(false);
+      expect(!r.ok && r.error).toMatchObject({ code: 'invalid_field', in: 'query', field: 'destination' });
+    }
   });
 });

@@ -4,10 +4,11 @@
 //   GET|PUT /api/v1/settings/conversions                          {"purchase_basis":"consent"|"legitimate_interest"}
 import type { Router } from '../http/router.js';
 import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, nextCursor, pageOf, text, type Parsed, type Where } from '../http/params.js';
+import { collect, cursor, id, int, nextCursor, pageOf, type Parsed, type Where } from '../http/params.js';
 import type { Db } from '../store/db.js';
 import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
+import { PROVIDERS } from './adapter.js';
 
 const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'status_of', 'first_of_order', 'get_settings', 'put_settings']);
 
@@ -21,6 +22,19 @@ const oneOf = <T extends string>(where: Where, field: string, raw: string | null
     ? { ok: true, value: raw as T }
     : { ok: false, error: { code: 'invalid_field', in: where, field, message: `${field} must be one of ${values.join(', ')}.` } };
 };
+
+const DESTINATION = new RegExp(`^(${PROVIDERS.join('|')}):([1-9][0-9]{0,14})$`);
+
+/**
+ * A destination as the outbox names it: '<provider>:<tracking code id>' (meta:12). Anything else is refused
+ * naming `destination` (a bare provider matched no row and the list came back unfiltered-looking). Pure.
+ */
+export function parseDestination(where: Where, raw: string | null | undefined): Parsed<string | null> {
+  if (raw === null || raw === undefined || raw === '') return { ok: true, value: null };
+  return DESTINATION.test(raw)
+    ? { ok: true, value: raw }
+    : { ok: false, error: { code: 'invalid_field', in: where, field: 'destination', message: `destination must be "<provider>:<tracking code id>", provider one of ${PROVIDERS.join(', ')} (e.g. meta:12).` } };
+}
 
 /** {"purchase_basis": …} and nothing else. */
 export function parseSettings(v: unknown): Parsed<{ purchase_basis: (typeof BASES)[number] }> {
@@ -53,7 +67,7 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
     handler: async ({ info, principal }) => {
       const p = collect({
         status: oneOf('query', 'status', info.query.get('status'), STATUSES),
-        destination: text('query', 'destination', info.query.get('destination'), { max: 64 }),
+        destination: parseDestination('query', info.query.get('destination')),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
         after: cursor(info.query.get('cursor'), CURSOR_KIND, ['id']),
       });
