@@ -147,6 +147,20 @@ describe('audiences', () => {
     expect((await call('POST', '/api/v1/audience/estimate', { event_hypothesis: HYPOTHESIS, model: 'fitted' })).status).toBe(409);
   });
 
+  it('members of an audience that does not exist answer the audience\'s 404; "no version to read" only for one that exists', async () => {
+    const none = (await call('GET', '/api/v1/audiences/99999999')).json.error.message;
+    for (const q of ['', '?version=3']) {
+      const r = await call('GET', `/api/v1/audiences/99999999/members${q}`);
+      expect(r.status).toBe(404);
+      expect(r.json.error.message, q).toBe(none);
+    }
+    const b = await call('POST', '/api/v1/audience/build', { name: 'Emptied', event_hypothesis: HYPOTHESIS, min_propensity: 0 });
+    expect((await call('DELETE', `/api/v1/audiences/${b.json.id}/versions/1`)).status).toBe(200);
+    const emptied = await call('GET', `/api/v1/audiences/${b.json.id}/members`);
+    expect(emptied.status).toBe(404);
+    expect(emptied.json.error.message).toBe(`Audience ${b.json.id} has no version to read.`);
+  });
+
   it('lets the ad_account role build audiences and refuses a role without target_users', async () => {
     const mint = async (role: string) => (await call('POST', '/api/v1/keys', { role, scope: role === 'organizer' ? { organizers: ['O1'] } : {} })).json.key as string;
     const ads = await mint('ad_account');

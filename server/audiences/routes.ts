@@ -103,6 +103,8 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
       // A cursor carries the version it pages; with another ?version= it would silently page that one.
       if (q.value.after && q.value.version && Number(q.value.after[0]) !== q.value.version) return paramFail(cursorVersionMismatch(q.value.version));
       const t = tid(principal);
+      // No such audience is the audience's own 404 (as GET /api/v1/audiences/{id}), not a missing version.
+      if (!(await store.get(t, params.id))) return fail('not_found', `No audience ${params.id} for this tenant.`);
       const version = q.value.after ? Number(q.value.after[0]) : q.value.version || (await store.latestVersion(t, params.id));
       if (!version) return fail('not_found', `Audience ${params.id} has no version to read.`);
       const state = await store.versionState(t, params.id, version);
