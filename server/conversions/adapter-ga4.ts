@@ -2,6 +2,7 @@
 // request ({"client_id","timestamp_micros","events":[…≤25]}). It never answers with an error, so every rule of
 // its validation endpoint (/debug/mp/collect) that our data could break is checked before sending: names,
 // 25 params, values ≤ 100 characters, 72 h backdating.
+import crypto from 'node:crypto';
 import { joinUrl, str, transient, type Adapter, type Destination, type FailedOutcome, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 const EVENT_NAMES: Record<string, string> = { order_completed: 'purchase', add_to_cart: 'add_to_cart', checkout_started: 'begin_checkout', event_view: 'view_item' };
@@ -14,6 +15,20 @@ const MEASUREMENT = /^G-[A-Z0-9]+$/;
  */
 export const ga4ClientId = (item: OutboxItem): string => item.data.ga_client_id ?? item.data.visitor_id ?? `tx.${item.event_id}`;
 
+/** GA4's limit on a parameter value. */
+const MAX_VALUE = 100;
+
+/**
+ * The purchase's transaction_id: the order id (else the event id) as is up to 100 characters; a longer one is
+ * its first 83 characters, '-' and 16 hex digits of the SHA-256 of the whole id (100 in all), so two orders
+ * sharing their first 100 characters stay two transactions (cutting them merged them in GA4). Pure.
+ */
+export function ga4TransactionId(id: string): string {
+  const chars = [...id]; // code points: a cut never splits a surrogate pair
+  if (chars.length <= MAX_VALUE) return id;
+  return `${chars.slice(0, MAX_VALUE - 17).join('')}-${crypto.createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+}
+
 /** `measurementId`: the destination's stream, whose session (context.ga_session_ids) the event joins. */
 export function ga4Event(item: OutboxItem, measurementId?: string): Record<string, unknown> {
   const d = item.data;
@@ -24,7 +39,7 @@ export function ga4Event(item: OutboxItem, measurementId?: string): Record<strin
   if (session && /^\d{1,20}$/.test(session)) params.session_id = session;
   if (d.currency) params.currency = d.currency;
   if (d.value !== undefined) params.value = d.value;
-  if (item.event_name === 'order_completed') params.transaction_id = (d.order_id ?? item.event_id).slice(0, 100);
+  if (item.event_name === 'order_completed') params.transaction_id = ga4TransactionId(String(d.order_id ?? item.event_id));
   if (items.length) params.items = items;
   else if (d.event_entity_id) params.items = [{ item_id: d.event_entity_id.slice(0, 100) }];
   return { name: EVENT_NAMES[item.event_name], timestamp_micros: Date.parse(item.occurred_at) * 1000, params };

@@ -1,7 +1,8 @@
 // Adapters without I/O: each provider's answer classification and the request each builds (a recording HttpPost).
+import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Destination, HttpAnswer, HttpPost, OutboxItem } from './adapter.js';
-import { classifyGa4, ga4Adapter } from './adapter-ga4.js';
+import { classifyGa4, ga4Adapter, ga4Event, ga4TransactionId } from './adapter-ga4.js';
 import { classifyGoogle, googleAdapter } from './adapter-google.js';
 import { classifyMeta, metaAdapter } from './adapter-meta.js';
 import { classifyTiktok, tiktokAdapter } from './adapter-tiktok.js';
@@ -116,6 +117,18 @@ describe('requests', () => {
     // The first client failing: nothing was sent, the batch's answer is that failure.
     const first = await ga4Adapter('http://a').send(dest('ga4', { measurement_id: 'G-ABC123' }), [rows[1], rows[0]], http);
     expect(first.kind).toBe('retry');
+  });
+  it('GA4: an order id longer than 100 characters becomes a distinct transaction_id of 100 (cutting it merged two orders sharing their first 100)', () => {
+    const a = 'ORDER-' + 'x'.repeat(94) + '-A-0001';
+    const b = 'ORDER-' + 'x'.repeat(94) + '-B-0002';
+    const ta = ga4Event(item({ data: { order_id: a } })).params as Record<string, string>;
+    const tb = ga4Event(item({ data: { order_id: b } })).params as Record<string, string>;
+    expect(ta.transaction_id).not.toBe(tb.transaction_id);
+    expect(ta.transaction_id).toHaveLength(100);
+    expect(ta.transaction_id).toBe(`${a.slice(0, 83)}-${crypto.createHash('sha256').update(a).digest('hex').slice(0, 16)}`);
+    // Up to 100 characters it is the order id itself; the same id always gives the same transaction_id.
+    expect(ga4TransactionId('O'.repeat(100))).toBe('O'.repeat(100));
+    expect(ga4TransactionId(a)).toBe(ta.transaction_id);
   });
   it('GA4 asks for the lease of the rows still waiting before each further client\'s request', async () => {
     const log: string[] = [];
