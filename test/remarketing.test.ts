@@ -178,7 +178,9 @@ describe('remarketing audiences', () => {
     expect(metaReqs[2].body.payload).toEqual({ schema: 'PHONE_SHA256', data: [sha256('40712345678')] });
     expect((await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`)).json).toMatchObject({ ok: true, added: 0, removed: 0, requests: 0 });
 
-    const google = await mk('google_ads', { account_id: '1234567890' });
+    // The customer id as Google Ads shows it: kept and sent as its 10 digits.
+    const google = await mk('google_ads', { account_id: '123-456-7890' });
+    expect(google.json.account_id).toBe('1234567890');
     expect((await call('POST', `/api/v1/remarketing-audiences/${google.json.id}/sync`)).json).toMatchObject({ ok: true, added: 3 });
     const g = mock.seen.find((r) => r.path === '/v1/audienceMembers:ingest')!;
     expect(g.headers.authorization).toBe('Bearer google-token');
@@ -236,6 +238,8 @@ describe('remarketing audiences', () => {
       [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1, lookalike_country: 'ROU' } }, 'criteria.lookalike_country'],
       [{ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1, lookalike_percentage: 11 } }, 'criteria.lookalike_percentage'],
       [{ platform: 'meta', audience_type: 'ticket_buyers', expires_at: 'tomorrow' }, 'expires_at'],
+      [{ platform: 'google_ads', audience_type: 'ticket_buyers', account_id: '123-456' }, 'account_id'],
+      [{ platform: 'tiktok', audience_type: 'ticket_buyers', account_id: 'adv-7000' }, 'account_id'],
     ];
     for (const [body, field] of cases) {
       const r = await call('POST', '/api/v1/remarketing-audiences', body);

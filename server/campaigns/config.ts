@@ -39,7 +39,7 @@ type Env = Record<string, string | undefined>;
  * Business Manager shows `act_123…` (the adapters add `act_` themselves), Google Ads shows `123-456-7890` (the API
  * wants the 10 digits), TikTok shows the digits. Anything else is refused at boot: it would only fail at publishing.
  */
-const ACCOUNT_IDS = {
+export const ACCOUNT_IDS = {
   META_AD_ACCOUNT_ID: { re: /^(?:act_)?(\d{1,20})$/, what: 'the Meta ad account id: its digits, with or without act_ (act_1234567890 or 1234567890)' },
   GOOGLE_ADS_CUSTOMER_ID: { re: /^(\d{3})-?(\d{3})-?(\d{4})$/, what: 'the Google Ads customer id: 10 digits, with or without the dashes (123-456-7890 or 1234567890)' },
   TIKTOK_ADVERTISER_ID: { re: /^(\d{1,20})$/, what: 'the TikTok advertiser id: digits (7012345678901234567)' },

@@ -30,6 +30,11 @@ describe('audience sync adapters', () => {
     expect(rm.body).not.toHaveProperty('consent');
   });
 
+  it('Google Data Manager: the operating account is the customer id\'s 10 digits, also for an audience stored with the dashes', () => {
+    const r = buildRequest('google_ads', 'add', 'email', [h], { ...d, accountId: '123-456-7890' }, urls);
+    expect((r.body as { destinations: { operatingAccount: { accountId: string } }[] }).destinations[0].operatingAccount.accountId).toBe('1234567890');
+  });
+
   it('TikTok: segment mapping add/delete with Access-Token', () => {
     const r = buildRequest('tiktok', 'remove', 'email', [h], d, urls);
     expect(r).toEqual({

@@ -9,7 +9,7 @@
 // Digests are SHA-256 hex of the normalised identifier as identity/crypto.ts stores them: email trimmed and
 // lower-cased (all three); phone digits with the country code and no "+" — Meta's form only, so phones go to
 // Meta alone (Google and TikTok hash "+" E.164, which cannot be derived from our digest). Pure.
-import type { Platform } from './schemas.js';
+import { platformAccountId, type Platform } from './schemas.js';
 
 export type Kind = 'email' | 'phone';
 export interface Digest {
@@ -59,8 +59,10 @@ export function buildRequest(p: Platform, op: 'add' | 'remove', kind: Kind, dige
     };
   }
   if (p === 'google_ads') {
+    // The customer id's digits (an audience stored before they were normalised may hold 123-456-7890).
+    const account = d.accountId === null ? null : platformAccountId(p, d.accountId) ?? d.accountId;
     const body: Record<string, unknown> = {
-      destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: d.accountId }, productDestinationId: d.externalAudienceId }],
+      destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: account }, productDestinationId: d.externalAudienceId }],
       audienceMembers: digests.map((x) => ({ userData: { userIdentifiers: [kind === 'email' ? { emailAddress: x } : { phoneNumber: x }] } })),
       encoding: 'HEX',
     };

@@ -19,3 +19,19 @@ describe('new remarketing audience body', () => {
     expect(parseNewAudience({ ...base, name: 'Visitors' }, NOW)).toMatchObject({ ok: true, value: { name: 'Visitors' } });
   });
 });
+
+  it('takes a Google Ads customer id with or without dashes and keeps its 10 digits; a TikTok advertiser id is digits; anything else is a 400 naming account_id', () => {
+    const g = { platform: 'google_ads', audience_type: 'website_visitors' };
+    expect(parseNewAudience({ ...g, account_id: '123-456-7890' }, NOW)).toMatchObject({ ok: true, value: { account_id: '1234567890' } });
+    expect(parseNewAudience({ ...g, account_id: '1234567890' }, NOW)).toMatchObject({ ok: true, value: { account_id: '1234567890' } });
+    for (const bad of ['123-456', '12345678901', 'abc-def-ghij', '123 456 7890', 'act_1234567890']) {
+      expect(parseNewAudience({ ...g, account_id: bad }, NOW), bad).toMatchObject({ ok: false, error: { field: 'account_id', message: expect.stringMatching(/10 digits/) } });
+    }
+    const t = { platform: 'tiktok', audience_type: 'website_visitors' };
+    expect(parseNewAudience({ ...t, account_id: '7012345678901234567' }, NOW)).toMatchObject({ ok: true, value: { account_id: '7012345678901234567' } });
+    for (const bad of ['adv-1', '7012-3456', 'x']) {
+      expect(parseNewAudience({ ...t, account_id: bad }, NOW), bad).toMatchObject({ ok: false, error: { field: 'account_id', message: expect.stringMatching(/digits/) } });
+    }
+    // Without one the audience is kept; its sync asks for it (platforms.ts destinationProblem).
+    expect(parseNewAudience(g, NOW)).toMatchObject({ ok: true, value: { account_id: null } });
+  });

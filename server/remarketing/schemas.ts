@@ -7,6 +7,7 @@ import { parseIsoTime } from '../http/params.js';
 import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
 import { isObj } from '../store/rows.js';
 import { eventNameProblem } from '../segments/grammar.js';
+import { ACCOUNT_IDS, accountId } from '../campaigns/config.js';
 
 export const PLATFORMS = ['meta', 'google_ads', 'tiktok'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -17,6 +18,19 @@ export type AudienceType = (typeof TYPES)[number];
 export const DEFAULT_SOURCE_EVENTS: Record<AudienceType, string[]> = {
   website_visitors: ['page_view'], event_viewers: ['event_view'], cart_abandoners: ['add_to_cart'], ticket_buyers: ['order_completed'], lookalike: [], custom_segment: [],
 };
+
+/**
+ * The ad account an audience lives in, normalised as campaigns' ad accounts are (campaigns/config.ts accountId):
+ * a Google Ads customer id as its 10 digits (123-456-7890 is taken; Data Manager's operatingAccount.accountId is
+ * the digits), a TikTok advertiser id as digits. Meta's (a lookalike's ad account, act_ optional) is kept as sent.
+ */
+const ACCOUNT_ID_OF: Partial<Record<Platform, keyof typeof ACCOUNT_IDS>> = { google_ads: 'GOOGLE_ADS_CUSTOMER_ID', tiktok: 'TIKTOK_ADVERTISER_ID' };
+
+/** `raw` as the platform's API takes it, or null when it is not one of its account ids. Pure. */
+export function platformAccountId(p: Platform, raw: string): string | null {
+  const name = ACCOUNT_ID_OF[p];
+  return name ? accountId(name, raw) : raw;
+}
 
 export interface Criteria {
   source_events: string[];
@@ -106,6 +120,11 @@ export function parseNewAudience(v: unknown, now: number): Parsed<NewAudience> {
   };
   for (const t of Object.values(texts)) if (!t.ok) return t;
   const val = (k: keyof typeof texts) => (texts[k] as { value: string }).value || null;
+  const rawAccount = val('account_id');
+  const account = rawAccount === null ? null : platformAccountId(platform.value, rawAccount);
+  if (rawAccount !== null && account === null) {
+    return bad('account_id', `account_id must be ${ACCOUNT_IDS[ACCOUNT_ID_OF[platform.value]!].what} for a ${platform.value} audience.`);
+  }
   if (type.value === 'event_viewers' && !val('event_id')) return bad('event_id', 'event_viewers needs the event_id whose viewers it holds.');
   if (type.value === 'lookalike' && val('external_audience_id')) {
     return bad('external_audience_id', 'A lookalike is created on the platform by its first sync (from the synced seed audience); it takes no external_audience_id.');
@@ -126,7 +145,7 @@ export function parseNewAudience(v: unknown, now: number): Parsed<NewAudience> {
     ok: true,
     value: {
       platform: platform.value, audience_type: type.value, event_id: val('event_id'), organizer_id: val('organizer_id'), name,
-      criteria: criteria.value, external_audience_id: val('external_audience_id'), account_id: val('account_id'), auto_refresh: v.auto_refresh !== false, expires_at: expires,
+      criteria: criteria.value, external_audience_id: val('external_audience_id'), account_id: account, auto_refresh: v.auto_refresh !== false, expires_at: expires,
     },
   };
 }

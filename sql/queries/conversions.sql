@@ -34,8 +34,7 @@ ev AS (
     -- free-form (an undeclared "yes" must neither count as consent nor fail the cast and the commit).
     CASE WHEN r.event_name = 'order_completed' AND jsonb_typeof(r.payload->'consent_marketing') = 'boolean' THEN (r.payload->'consent_marketing')::boolean
          WHEN jsonb_typeof(r.consent_snapshot->'marketing') = 'boolean' THEN (r.consent_snapshot->'marketing')::boolean
-         ELSE false END AS marketing,
-    r.consent_snapshot->'analytics' = 'true'::jsonb AS analytics
+         ELSE false END AS marketing
   FROM r
   LEFT JOIN catalog_ticket_types tt
     ON r.entities->>'event_entity_id' IS NULL AND tt.tenant_id = r.tenant_id AND tt.id = r.payload->'items'->0->>'ticket_type_id'
@@ -82,14 +81,9 @@ won AS (
       OR (tc.organizer_id = e.organizer_id AND (tc.event_id IS NULL OR tc.event_id = e.event_entity_id)))
   ORDER BY e.tenant_id, e.event_id, tc.provider, tc.organizer_id IS NULL, tc.event_id IS NULL
 ),
--- The basis: marketing consent, else the tenant's legitimate interest for purchases (seed 002: for the ad
--- platforms' server-side APIs). GA4 is an analytics tool: it takes an event only with analytics consent as well
--- as marketing consent (what the pixel loader's hand-over of GA4's server_events assumes), never under
--- legitimate interest.
 dest AS (
   SELECT e.*, w.code_id, w.provider, w.owner,
-    CASE WHEN w.provider = 'ga4' THEN CASE WHEN e.marketing AND e.analytics THEN 'consent' END
-         WHEN e.marketing THEN 'consent'
+    CASE WHEN e.marketing THEN 'consent'
          WHEN cs.purchase_basis = 'legitimate_interest' AND e.event_name = 'order_completed' THEN 'legitimate_interest' END AS basis
   FROM e
   JOIN won w ON w.tenant_id = e.tenant_id AND w.event_id = e.event_id
