@@ -55,6 +55,10 @@ describe('parseFunnel', () => {
     const p = parseFunnel(noWindow);
     expect(p.ok && p.value.windowS).toBe(14 * 86_400);
     expect(field({ ...base, from: 'March' })).toBe('from');
+    // Years outside 1970-2199 are refused like query dates (0099 was read as 1999 by Date.UTC).
+    expect(field({ ...base, from: '0099-01-01', to: '0099-02-01' })).toBe('from');
+    expect(field({ ...base, from: '1969-12-01', to: '1970-01-02' })).toBe('from');
+    expect(field({ ...base, from: '2199-12-01', to: '2200-01-02' })).toBe('to');
     // A missing bound says it is required, not that a bad value was sent.
     const { from: _f, ...noFrom } = base;
     const r = parseFunnel({ ...noFrom, preset: 'event_discovery', steps: undefined });

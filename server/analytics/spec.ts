@@ -2,7 +2,7 @@
 // shaped into the answer. Pure: JSON in, a FunnelSpec or the refused field out; rows in, the reply body out.
 // Filters and breakdowns name a JSON path under payload, context or entities from a short grammar, and the
 // operators are a closed list: nothing the client sends becomes SQL text (funnels.sql takes them as values).
-import { parseIsoTime, type ParamError, type Parsed } from '../http/params.js';
+import { bodyTime, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { own } from '../lookup.js';
 import { nearest } from '../ingest/messages.js';
@@ -147,11 +147,13 @@ function parseSteps(v: Record<string, unknown>): Parsed<Step[]> {
 function parseRange(v: Record<string, unknown>): Parsed<{ fromMs: number; toMs: number }> {
   const missing = (f: 'from' | 'to') => v[f] === undefined || v[f] === null;
   if (missing('from')) return bad('from', 'from is required: the start of the range, an ISO-8601 time (2026-05-01 or 2026-05-01T00:00:00Z).');
-  const fromMs = typeof v.from === 'string' ? parseIsoTime(v.from) : null;
-  if (fromMs === null) return bad('from', 'from is an ISO-8601 time (2026-05-01 or 2026-05-01T00:00:00Z).');
+  // 1970-2199 like every date of the API (bodyTime).
+  const from = bodyTime('from', v.from, 'an ISO-8601 time (2026-05-01 or 2026-05-01T00:00:00Z)');
+  if (!from.ok) return from;
   if (missing('to')) return bad('to', 'to is required: the end of the range (exclusive), an ISO-8601 time (2026-05-31 or 2026-05-31T00:00:00Z).');
-  const toMs = typeof v.to === 'string' ? parseIsoTime(v.to) : null;
-  if (toMs === null) return bad('to', 'to is an ISO-8601 time (2026-05-31 or 2026-05-31T00:00:00Z).');
+  const to = bodyTime('to', v.to, 'an ISO-8601 time (2026-05-31 or 2026-05-31T00:00:00Z)');
+  if (!to.ok) return to;
+  const [fromMs, toMs] = [from.value, to.value];
   if (toMs <= fromMs) return bad('to', 'to must be after from.');
   if (toMs - fromMs > MAX_RANGE_MS) return bad('to', 'The range is at most 366 days.');
   return { ok: true, value: { fromMs, toMs } };

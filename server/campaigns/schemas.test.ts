@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAmount, parseIds, parseSuite } from './schemas.js';
+import { parseAmount, parseIds, parseNewBudget, parseSuite } from './schemas.js';
 
 const field = (r: { ok: boolean; error?: { field: string } }) => (r.ok ? null : r.error!.field);
 
@@ -13,5 +13,14 @@ describe('campaign request bodies', () => {
     expect(field(parseIds('x'))).toBe('');
     expect(parseAmount({ daily_budget: 25 })).toEqual({ ok: true, value: 25 });
     expect(field(parseAmount({}))).toBe('daily_budget');
+  });
+
+  it('takes budget times from 2000-01-01 up to 2199-12-31 like every date of the API, naming the field', () => {
+    const now = Date.UTC(2026, 0, 1);
+    const budget = (ends_at: string) => parseNewBudget({ organizer_id: 'O1', total_budget: 100, ends_at }, now);
+    expect(budget('2199-12-31T23:59:59Z')).toMatchObject({ ok: true, value: { ends_at: '2199-12-31T23:59:59.000Z' } });
+    for (const raw of ['2200-01-01T00:00:00Z', '0026-11-20T00:00:00Z', '1999-12-31T23:59:59Z']) {
+      expect(budget(raw)).toMatchObject({ ok: false, error: { field: 'ends_at', message: expect.stringContaining('between 2000-01-01 and 2199-12-31') } });
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Request bodies of the campaign routes: every field bounded, unknown fields refused, the refused field named.
 // Pure.
 import type { Parsed } from '../http/params.js';
-import { parseIsoTime, stringProblem } from '../http/params.js';
+import { MAX_TIME_MS, parseIsoTime, stringProblem } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { currencyDecimals, fitsDecimals, isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
 import type { NewBudget } from './service.js';
@@ -43,7 +43,8 @@ function time(v: unknown, field: string): Parsed<string | null> {
   if (v === undefined || v === null) return { ok: true, value: null };
   // parseIsoTime, not Date.parse: a day the month lacks (2026-11-31) is refused rather than moved to the next month.
   const ms = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? (parseIsoTime(v) ?? NaN) : NaN;
-  if (!Number.isFinite(ms) || ms < Date.UTC(2000, 0, 1) || ms > Date.UTC(2200, 0, 1)) return bad(field, `${field} must be an ISO 8601 time between 2000 and 2200.`);
+  // From 2000 (the budgets' own floor) up to the API's end (2199-12-31, params.ts MAX_TIME_MS).
+  if (!Number.isFinite(ms) || ms < Date.UTC(2000, 0, 1) || ms >= MAX_TIME_MS) return bad(field, `${field} must be an ISO 8601 time between 2000-01-01 and 2199-12-31.`);
   return { ok: true, value: new Date(ms).toISOString() };
 }
 

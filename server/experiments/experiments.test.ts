@@ -153,6 +153,10 @@ describe('experiment schema', () => {
     expect(field({ ...ok, variants: [{ key: 'a', weight: 0.5 }, { key: 'b' }] })).toBe('variants');
     expect(field({ ...ok, coverage: 1.5 })).toBe('coverage');
     expect(field({ ...ok, start: 'yesterday' })).toBe('start');
+    // Years outside 1970-2199 are refused like query dates (0026 was read as 1926 by Date.UTC).
+    expect(parseExperiment({ ...ok, start: '0026-11-20T00:00:00Z' })).toMatchObject({ ok: false, error: { field: 'start', message: expect.stringContaining('between 1970-01-01 and 2199-12-31') } });
+    expect(field({ ...ok, end: '2200-01-01T00:00:00Z' })).toBe('end');
+    expect(field({ ...ok, end: '0026-12-01T00:00:00Z' })).toBe('end');
     expect(field({ ...ok, end: '2026-02-01' })).toBe('end');
     expect(field({ ...ok, success_metrics: ['Bad Name'] })).toBe('success_metrics[0].event_name');
     expect(field({ ...ok, success_metrics: [{ steps: [{ event_name: 'event_view', filters: [{ field: 'payload.a', op: 'like', value: 1 }] }] }] })).toBe('success_metrics[0].steps[0].filters[0].op');

@@ -2,7 +2,7 @@
 // ExperimentInput or the refused field out. Weights must already sum to 1 (GrowthBook's tolerance, 0.99–1.01):
 // GrowthBook would silently fall back to equal weights, which is never what the tenant meant.
 import { MAX_WINDOW_S, parseStep, type Step } from '../analytics/spec.js';
-import { parseIsoTime, type ParamError, type Parsed } from '../http/params.js';
+import { bodyTime, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 
 export const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -106,10 +106,16 @@ export function parseExperiment(v: unknown, pathKey?: string): Parsed<Experiment
   if (!variants.ok) return variants;
   const coverage = v.coverage ?? 1;
   if (typeof coverage !== 'number' || !(coverage >= 0 && coverage <= 1)) return bad('coverage', 'coverage (traffic allocation) is a number in [0, 1].');
-  const startMs = typeof v.start === 'string' ? parseIsoTime(v.start) : null;
-  if (startMs === null) return bad('start', 'start is an ISO-8601 time.');
-  const endMs = v.end === undefined || v.end === null ? null : typeof v.end === 'string' ? parseIsoTime(v.end) : null;
-  if (v.end !== undefined && v.end !== null && endMs === null) return bad('end', 'end is an ISO-8601 time or null.');
+  // 1970-2199 like every date of the API (bodyTime).
+  const start = bodyTime('start', v.start, 'an ISO-8601 time');
+  if (!start.ok) return start;
+  const startMs = start.value;
+  let endMs: number | null = null;
+  if (v.end !== undefined && v.end !== null) {
+    const end = bodyTime('end', v.end, 'an ISO-8601 time or null');
+    if (!end.ok) return end;
+    endMs = end.value;
+  }
   if (endMs !== null && endMs <= startMs) return bad('end', 'end must be after start.');
   const metrics = parseMetrics(v.success_metrics);
   if (!metrics.ok) return metrics;

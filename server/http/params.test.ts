@@ -1,7 +1,8 @@
 // The boundary parsers (pure): what Date.parse, decodeURIComponent and JSON.parse let through and Postgres
 // or a recursive walk then refused with a 500.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkBody, cursor, encodeCursor, int, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
+import { bodyTime, checkBody, cursor, encodeCursor, int, MAX_TIME_MS, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -12,6 +13,39 @@ describe('params', () => {
     expect(time('query', 'before', '2024-02-29')).toEqual({ ok: true, value: Date.UTC(2024, 1, 29) });
     expect(time('query', 'to', '1700000000000', { epochMs: true })).toEqual({ ok: true, value: 1_700_000_000_000 });
     expect(parseIsoTime('2023-02-29T00:00:00Z')).toBeNull();
+  });
+
+  it('reads the year as written: 0000-0099 stay years 0-99 (Date.UTC would move them to 1900-1999)', () => {
+    expect(new Date(parseIsoTime('0026-11-20T00:00:00Z')!).toISOString()).toBe('0026-11-20T00:00:00.000Z');
+    expect(new Date(parseIsoTime('0099-01-01')!).toISOString()).toBe('0099-01-01T00:00:00.000Z');
+    expect(new Date(parseIsoTime('0000-02-29T10:00:00+02:00')!).toISOString()).toBe('0000-02-29T08:00:00.000Z'); // year 0 is a leap year
+    expect(parseIsoTime('1900-02-29')).toBeNull();
+    // Every instant of years 0000-9999 written as ISO-8601 (the full form and the day alone) reads back as itself.
+    fc.assert(
+      fc.property(fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (d) => {
+        const iso = d.toISOString();
+        expect(parseIsoTime(iso)).toBe(d.getTime());
+        expect(parseIsoTime(iso.slice(0, 10))).toBe(Date.parse(`${iso.slice(0, 10)}T00:00:00.000Z`));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('bodyTime: a JSON body\'s date in the query dates\' range (1970-2199), else a 400 naming the field', () => {
+    expect(bodyTime('start', '2026-11-20T00:00:00Z')).toEqual({ ok: true, value: Date.UTC(2026, 10, 20) });
+    for (const raw of ['0026-11-20T00:00:00Z', '0099-01-01', '1969-12-31T23:59:59.999Z', '2200-01-01', '9999-12-31']) {
+      expect(bodyTime('start', raw)).toMatchObject({ ok: false, error: { code: 'invalid_field', in: 'body', field: 'start', message: expect.stringContaining('between 1970-01-01 and 2199-12-31') } });
+    }
+    for (const raw of ['March 7', '', 17, null, '2026-11-31', `2026-01-01T00:00:00.${'0'.repeat(40)}Z`]) {
+      expect(bodyTime('to', raw, 'an ISO-8601 time')).toMatchObject({ ok: false, error: { field: 'to', message: 'to must be an ISO-8601 time.' } });
+    }
+    fc.assert(
+      fc.property(fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (d) => {
+        const ms = d.getTime();
+        expect(bodyTime('f', d.toISOString())).toEqual(ms >= MIN_TIME_MS && ms < MAX_TIME_MS ? { ok: true, value: ms } : expect.objectContaining({ ok: false }));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses NUL, control characters and over-long text with the field and where it came from', () => {

@@ -80,7 +80,9 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}
 
 /**
  * Strict ISO-8601: `YYYY-MM-DD` (UTC midnight) or `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z` or an offset.
- * Rejects what Date.parse forgives (`1`, `March 7`, `2024-02-30`, year 0). Milliseconds; finer digits are cut.
+ * Rejects what Date.parse forgives (`1`, `March 7`, `2024-02-30`). Milliseconds; finer digits are cut. The year
+ * is the one written, 0000-9999 (proleptic Gregorian): the API's range (1970-2199) is the caller's check
+ * (`time` for the query, `bodyTime` for a JSON body).
  */
 export function parseIsoTime(raw: string): number | null {
   const m = ISO.exec(raw);
@@ -88,9 +90,13 @@ export function parseIsoTime(raw: string): number | null {
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map((x) => (x === undefined ? 0 : Number(x)));
   const frac = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
-  const base = Date.UTC(y, mo - 1, d, h, mi, s, frac);
-  // Date.UTC rolls 2024-02-30 into March: a day that does not exist in its month is refused.
-  if (new Date(base).getUTCDate() !== d) return null;
+  // Not Date.UTC: it reads years 0-99 as 1900-1999 (0026 would become 1926). setUTCFullYear takes the year as is.
+  const at = new Date(0);
+  at.setUTCFullYear(y, mo - 1, d);
+  at.setUTCHours(h, mi, s, frac);
+  const base = at.getTime();
+  // The date rolls 2024-02-30 into March: a day that does not exist in its month is refused.
+  if (at.getUTCDate() !== d) return null;
   let offset = 0;
   const z = m[8];
   if (z && z !== 'Z') {
@@ -103,13 +109,31 @@ export function parseIsoTime(raw: string): number | null {
   return base - offset;
 }
 
+/** Whether `ms` is inside the API's range: 1970-01-01 up to (excluding) 2200-01-01. */
+export const inTimeRange = (ms: number): boolean => ms >= MIN_TIME_MS && ms < MAX_TIME_MS;
+
+const outOfRange = (where: Where, field: string, raw: string) =>
+  fail(where, field, `${field} must be between 1970-01-01 and 2199-12-31 (got ${JSON.stringify(raw.slice(0, 40))}).`);
+
 /** A timestamp (ms since epoch) in ISO-8601, or also epoch milliseconds when `epochMs`; absent → null. */
 export function time(where: Where, field: string, raw: string | null | undefined, opts: { epochMs?: boolean } = {}): Parsed<number | null> {
   if (raw === null || raw === undefined || raw === '') return ok(null);
   const ms = opts.epochMs && /^\d{1,15}$/.test(raw) ? Number(raw) : raw.length <= 40 ? parseIsoTime(raw) : null;
   const forms = opts.epochMs ? 'an ISO-8601 timestamp (2026-03-07T18:00:00Z) or epoch milliseconds' : 'an ISO-8601 timestamp like 2026-03-07T18:00:00Z';
   if (ms === null) return fail(where, field, `${field} must be ${forms} (got ${JSON.stringify(raw.slice(0, 40))}).`);
-  if (ms < MIN_TIME_MS || ms >= MAX_TIME_MS) return fail(where, field, `${field} must be between 1970-01-01 and 2199-12-31 (got ${JSON.stringify(raw.slice(0, 40))}).`);
+  if (!inTimeRange(ms)) return outOfRange(where, field, raw);
+  return ok(ms);
+}
+
+/**
+ * A date field of a JSON body (`field` its path): a string parseIsoTime reads, in the range query dates have
+ * (1970-2199); else a 400 naming the field, saying `${field} must be ${forms}.` or the range. Absent values are
+ * the caller's (required or not).
+ */
+export function bodyTime(field: string, raw: unknown, forms = 'an ISO-8601 timestamp like 2026-03-07T18:00:00Z'): Parsed<number> {
+  const ms = typeof raw === 'string' && raw.length <= 40 ? parseIsoTime(raw) : null;
+  if (ms === null) return fail('body', field, `${field} must be ${forms}.`);
+  if (!inTimeRange(ms)) return outOfRange('body', field, raw as string);
   return ok(ms);
 }
 
@@ -221,7 +245,7 @@ function partOk(kind: CursorPart, v: unknown): v is string {
   if (kind === 'version') return /^[1-9]\d{0,6}$/.test(v) && Number(v) <= MAX_VERSION;
   if (kind === 'ts') {
     const ms = CURSOR_TS.test(v) ? parseIsoTime(`${v}Z`) : null;
-    return ms !== null && ms >= MIN_TIME_MS && ms < MAX_TIME_MS;
+    return ms !== null && inTimeRange(ms);
   }
   return v.length > 0 && v.length <= 128 && stringProblem(v) === null;
 }

@@ -10,6 +10,10 @@ describe('new remarketing audience body', () => {
     expect(r).toMatchObject({ ok: false, error: { field: 'expires_at', message: expect.stringMatching(/already passed/) } });
     expect(parseNewAudience({ ...base, expires_at: new Date(NOW).toISOString() }, NOW).ok).toBe(false);
     expect(parseNewAudience({ ...base, expires_at: '2026-06-02T00:00:00Z' }, NOW)).toMatchObject({ ok: true, value: { expires_at: '2026-06-02T00:00:00.000Z' } });
+    // Outside the API's 1970-2199 like every date (0026 was read as 1926, 2300 was taken).
+    for (const raw of ['0026-06-02T00:00:00Z', '2300-01-01T00:00:00Z']) {
+      expect(parseNewAudience({ ...base, expires_at: raw }, NOW)).toMatchObject({ ok: false, error: { field: 'expires_at', message: expect.stringContaining('between 1970-01-01 and 2199-12-31') } });
+    }
   });
 
   it('gives an empty or blank name the default "{type} ({platform})", as an absent one', () => {

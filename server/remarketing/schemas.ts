@@ -3,7 +3,7 @@
 // lookalike_percentage, segment_id, segment_version}, optional name, external_audience_id, account_id,
 // auto_refresh and expires_at. Unknown fields are refused. Pure.
 import type { Parsed } from '../http/params.js';
-import { parseIsoTime } from '../http/params.js';
+import { bodyTime } from '../http/params.js';
 import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
 import { isObj } from '../store/rows.js';
 import { eventNameProblem } from '../segments/grammar.js';
@@ -134,8 +134,9 @@ export function parseNewAudience(v: unknown, now: number): Parsed<NewAudience> {
   if (v.auto_refresh !== undefined && typeof v.auto_refresh !== 'boolean') return bad('auto_refresh', 'auto_refresh must be true or false.');
   let expires: string | null = null;
   if (v.expires_at !== undefined && v.expires_at !== null) {
-    const ms = typeof v.expires_at === 'string' ? parseIsoTime(v.expires_at) : null;
-    if (ms === null) return bad('expires_at', 'expires_at must be an ISO-8601 timestamp like 2026-12-31T00:00:00Z.');
+    const at = bodyTime('expires_at', v.expires_at, 'an ISO-8601 timestamp like 2026-12-31T00:00:00Z');
+    if (!at.ok) return at;
+    const ms = at.value;
     expires = new Date(ms).toISOString();
     if (ms <= now) return bad('expires_at', `expires_at ${expires} has already passed (now ${new Date(now).toISOString()}); an audience expires in the future, or leave it out.`);
   }
