@@ -62,7 +62,12 @@ export interface DispatchDeps {
 }
 
 type Claimed = OutboxItem & { firstAt: number };
-type Failure = { id: number; dead: boolean; next_at: string | null; error: string };
+/**
+ * `clear`: a dead row's digests (user_data) are dropped at once: the provider refused the row itself (too old,
+ * nothing to match, a bad field), so a retry cannot help. Rows dead for their destination's sake or out of
+ * retry time keep them, for a retry after the fix (conversions.prune clears them KEEP_DEAD_DIGESTS_DAYS on).
+ */
+type Failure = { id: number; dead: boolean; next_at: string | null; error: string; clear?: boolean };
 
 interface DueRow {
   tenant_id: string | number;
@@ -97,9 +102,9 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   const fail = async (rows: Failure[]) => {
     if (rows.length) await db.query(Q.mark_failed, [JSON.stringify(rows)]);
   };
-  const dead = (provider: Provider, items: OutboxItem[], error: string): Promise<void> => {
+  const dead = (provider: Provider, items: OutboxItem[], error: string, clear: boolean): Promise<void> => {
     stats.add(provider, 'dead', items.length);
-    return fail(items.map((i) => ({ id: i.id, dead: true, next_at: null, error })));
+    return fail(items.map((i) => ({ id: i.id, dead: true, next_at: null, error, clear })));
   };
 
   /** Marks one answer; `invalid` of several rows bisects. Returns the rows settled. */
@@ -117,7 +122,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       return items.length;
     }
     if (out.kind === 'fatal' || (out.kind === 'invalid' && items.length === 1)) {
-      await dead(dest.provider, items, out.error);
+      // A row refused alone is the row's fault; a fatal answer is the destination's (kept for a retry).
+      await dead(dest.provider, items, out.error, out.kind === 'invalid');
       return items.length;
     }
     if (out.kind === 'invalid') {
@@ -188,14 +194,14 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       // A backend purchase carries no browser cookie: the visitor's earlier events' ids (fbp, ttp, GA4's).
       const claimed = problem || !dest ? rows : await fillBrowserIds(db, Number(d.tenant_id), d.provider, rows);
       if (problem || !dest) {
-        await dead(d.provider, claimed, problem ?? 'no destination');
+        await dead(d.provider, claimed, problem ?? 'no destination', false);
         settled += claimed.length;
       } else {
         const t = now();
         const verdicts = claimed.map((i) => ({ i, why: adapter.check(dest, i, t) }));
         const refused = verdicts.filter((v) => v.why !== null);
         stats.add(d.provider, 'dead', refused.length);
-        await fail(refused.map((v) => ({ id: v.i.id, dead: true, next_at: null, error: v.why! })));
+        await fail(refused.map((v) => ({ id: v.i.id, dead: true, next_at: null, error: v.why!, clear: true })));
         const good = verdicts.filter((v) => v.why === null).map((v) => v.i);
         settled += refused.length + (good.length ? await deliver(dest, good, adapter) : 0);
       }

@@ -23,7 +23,7 @@ import { registerConversionRoutes } from './routes.js';
 import { createConversionStats } from './stats.js';
 import { queries } from '../store/queries.js';
 
-const Q = queries('conversions.sql', ['prune_settled']);
+const Q = queries('conversions.sql', ['prune_settled', 'clear_dead_digests']);
 
 export { registerConversionTables } from './gdpr.js';
 export { withMatchKeys, CONVERSION_EVENTS } from './match-keys.js';
@@ -31,6 +31,11 @@ export { withMatchKeys, CONVERSION_EVENTS } from './match-keys.js';
 export const DISPATCH_JOB = 'conversions-dispatch';
 /** Sent and dead rows are kept this long (the status API's history; the platforms deduplicate for 48 h at most). */
 export const KEEP_SETTLED_DAYS = 30;
+/**
+ * A dead row that a retry could still deliver (its destination was fixed) keeps its digests this long after it
+ * was queued or retried: Meta's limit on an event's age, the longest of the providers that publish one.
+ */
+export const KEEP_DEAD_DIGESTS_DAYS = 7;
 
 /** Each provider's API base (config: META_GRAPH_URL, TIKTOK_API_URL, GOOGLE_DATAMANAGER_URL, GA4_MP_URL). */
 export interface ProviderUrls {
@@ -56,7 +61,7 @@ export interface Conversions {
   projector: WriterHook;
   dispatcher: Dispatcher;
   job(): Job;
-  /** `conversions.prune`: settled rows older than KEEP_SETTLED_DAYS, 5000 per statement. */
+  /** `conversions.prune`: dead rows' digests after KEEP_DEAD_DIGESTS_DAYS, settled rows after KEEP_SETTLED_DAYS; 5000 per statement. */
   pruneJob(): Job;
   registerRoutes(router: Router): void;
   metricLines(): string[];
@@ -91,7 +96,12 @@ export function createConversions(deps: ConversionsDeps): Conversions {
     job: () => ({ name: DISPATCH_JOB, schedule: { every: 5 }, timeoutS: 300, run: (ctx) => dispatcher.runOnce(ctx.signal) }),
     pruneJob: () => ({
       name: 'conversions.prune', schedule: { daily: '04:15', tz: 'UTC' }, timeoutS: 600,
-      run: (ctx) => ctx.chunk(async (limit) => (await deps.db.query<{ n: number }>(Q.prune_settled, [new Date(ctx.now() - KEEP_SETTLED_DAYS * 86_400_000).toISOString(), limit])).rows[0].n, 5000),
+      run: async (ctx) => {
+        const days = (n: number) => new Date(ctx.now() - n * 86_400_000).toISOString();
+        const step = (sql: string, cut: string) => async (limit: number) => (await deps.db.query<{ n: number }>(sql, [cut, limit])).rows[0].n;
+        const cleared = await ctx.chunk(step(Q.clear_dead_digests, days(KEEP_DEAD_DIGESTS_DAYS)), 5000);
+        return cleared + (await ctx.chunk(step(Q.prune_settled, days(KEEP_SETTLED_DAYS)), 5000));
+      },
     }),
     registerRoutes: (router) => registerConversionRoutes(router, { db: deps.db }),
     metricLines: () => stats.lines(),

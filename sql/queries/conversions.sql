@@ -34,7 +34,8 @@ ev AS (
     -- free-form (an undeclared "yes" must neither count as consent nor fail the cast and the commit).
     CASE WHEN r.event_name = 'order_completed' AND jsonb_typeof(r.payload->'consent_marketing') = 'boolean' THEN (r.payload->'consent_marketing')::boolean
          WHEN jsonb_typeof(r.consent_snapshot->'marketing') = 'boolean' THEN (r.consent_snapshot->'marketing')::boolean
-         ELSE false END AS marketing
+         ELSE false END AS marketing,
+    r.consent_snapshot->'analytics' = 'true'::jsonb AS analytics
   FROM r
   LEFT JOIN catalog_ticket_types tt
     ON r.entities->>'event_entity_id' IS NULL AND tt.tenant_id = r.tenant_id AND tt.id = r.payload->'items'->0->>'ticket_type_id'
@@ -71,22 +72,33 @@ att AS (
   RETURNING 1
 ),
 -- The winning code per (event, provider, marketplace or not): the event's own before the organizer default.
+-- `sendable`: the code can send server-side (its provider's secret, which is the only one a code takes, and for
+-- Google Ads the server-only account ids, adapter-google.ts): a pixel-only winner is no destination, so nothing
+-- is queued (nor kept) for it, and the organizer's default does not stand in for the event's own pixel.
 won AS (
   SELECT DISTINCT ON (e.tenant_id, e.event_id, tc.provider, tc.organizer_id IS NULL)
     e.tenant_id, e.event_id, tc.id AS code_id, tc.provider, tc.settings,
-    CASE WHEN tc.organizer_id IS NULL THEN 'marketplace' WHEN tc.event_id IS NULL THEN 'organizer' ELSE 'event' END AS owner
+    CASE WHEN tc.organizer_id IS NULL THEN 'marketplace' WHEN tc.event_id IS NULL THEN 'organizer' ELSE 'event' END AS owner,
+    tc.secrets_enc IS NOT NULL AND (tc.provider <> 'google_ads' OR (
+      COALESCE(tc.settings->>'customer_id', tc.settings->'custom_params'->>'customer_id', '') <> ''
+      AND COALESCE(tc.settings->>'conversion_action_id', tc.settings->'custom_params'->>'conversion_action_id', '') <> '')) AS sendable
   FROM e
   JOIN tracking_codes tc ON tc.tenant_id = e.tenant_id AND tc.enabled AND tc.provider IN ('meta', 'tiktok', 'google_ads', 'ga4')
     AND ((tc.organizer_id IS NULL AND tc.event_id IS NULL)
       OR (tc.organizer_id = e.organizer_id AND (tc.event_id IS NULL OR tc.event_id = e.event_entity_id)))
   ORDER BY e.tenant_id, e.event_id, tc.provider, tc.organizer_id IS NULL, tc.event_id IS NULL
 ),
+-- The basis: marketing consent, else the tenant's legitimate interest for purchases (seed 002: for the ad
+-- platforms' server-side APIs). GA4 is an analytics tool: it takes an event only with analytics consent as well
+-- as marketing consent (what the pixel loader's hand-over of GA4's server_events assumes), never under
+-- legitimate interest.
 dest AS (
   SELECT e.*, w.code_id, w.provider, w.owner,
-    CASE WHEN e.marketing THEN 'consent'
+    CASE WHEN w.provider = 'ga4' THEN CASE WHEN e.marketing AND e.analytics THEN 'consent' END
+         WHEN e.marketing THEN 'consent'
          WHEN cs.purchase_basis = 'legitimate_interest' AND e.event_name = 'order_completed' THEN 'legitimate_interest' END AS basis
   FROM e
-  JOIN won w ON w.tenant_id = e.tenant_id AND w.event_id = e.event_id
+  JOIN won w ON w.tenant_id = e.tenant_id AND w.event_id = e.event_id AND w.sendable
   LEFT JOIN conversion_settings cs ON cs.tenant_id = e.tenant_id
   WHERE COALESCE(w.settings->'conversion_events', '["order_completed"]'::jsonb) ? e.event_name
     -- A late event of an erased person (identity enricher) is kept for counts, never sent to an ad platform.
@@ -171,10 +183,12 @@ UPDATE conversion_outbox SET status = 'sent', sent_at = now(), user_data = NULL,
 WHERE id = ANY($1::bigint[]) AND status = 'sending';
 
 -- name: mark_failed
--- $1: [{"id","dead","next_at","error"}]: back to pending at next_at, or dead with the provider's error.
+-- $1: [{"id","dead","next_at","error","clear"}]: back to pending at next_at, or dead with the provider's error;
+-- `clear`: the row was refused for itself (a retry cannot help), its digests go at once.
 UPDATE conversion_outbox o
-SET status = CASE WHEN x.dead THEN 'dead' ELSE 'pending' END, next_at = COALESCE(x.next_at, o.next_at), lease_until = NULL, last_error = x.error
-FROM json_to_recordset($1::json) AS x(id bigint, dead boolean, next_at timestamptz, error text)
+SET status = CASE WHEN x.dead THEN 'dead' ELSE 'pending' END, next_at = COALESCE(x.next_at, o.next_at), lease_until = NULL, last_error = x.error,
+  user_data = CASE WHEN x.dead AND x.clear THEN NULL ELSE o.user_data END
+FROM json_to_recordset($1::json) AS x(id bigint, dead boolean, next_at timestamptz, error text, clear boolean)
 WHERE o.id = x.id AND o.status = 'sending';
 
 -- name: pending_by_provider
@@ -267,6 +281,15 @@ ORDER BY occurred_at;
 -- name: extend_lease
 UPDATE conversion_outbox SET lease_until = now() + make_interval(secs => $2), next_at = now() + make_interval(secs => $2)
 WHERE id = ANY($1::bigint[]) AND status = 'sending';
+
+-- name: clear_dead_digests
+-- Dead rows keep their digests (for a retry after a fix) until the cut-off after they were queued or last
+-- retried; a retry after that sends the conversion without them. A chunk at a time.
+WITH d AS (
+  UPDATE conversion_outbox SET user_data = NULL WHERE id IN (
+    SELECT id FROM conversion_outbox WHERE status = 'dead' AND user_data IS NOT NULL AND COALESCE(retried_at, created_at) < $1 ORDER BY id LIMIT $2
+  ) RETURNING 1
+) SELECT count(*)::int AS n FROM d;
 
 -- name: prune_settled
 -- Settled rows (sent or dead) older than the cut-off, oldest ids first, a chunk at a time.
