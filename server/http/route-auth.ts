@@ -2,7 +2,7 @@
 // or none) resolved from the request headers, and the 401/403 refusing it. Apart from the router because the
 // ingest fast path (ingest-routes.ts) shares writeKeyRefusal without the rest of the router.
 import { tokenPrincipal } from '../live/token.js';
-import type { KeyCheck, Tenant } from '../store/tenants.js';
+import type { KeyCheck, KeyLookup, Tenant } from '../store/tenants.js';
 import { keyPrincipal, type Principal as Who } from '../authz/principal.js';
 import { bearer, originAllowed, safeEqual, type KeyResolver } from './auth.js';
 import { fail } from './errors.js';
@@ -61,9 +61,23 @@ export function writeKeyRefusal(found: KeyCheck, origin: string | undefined, cor
   }
   if (!originAllowed(found.lookup.tenant.allowed_origins, origin)) {
     // The refusal itself is readable so a misconfigured site's SDK stops retrying; nothing was stored.
-    return { ...fail('origin_not_allowed', `Origin ${origin} is not in this tenant's allowed origins; add it to the tenant's allowed_origins or send from an allowed site.`, {}, cors(origin)), close: true };
+    return { ...fail('origin_not_allowed', originRefusal(found.lookup, origin), {}, cors(origin)), close: true };
   }
   return null;
+}
+
+/** Names the list that refused the origin (the key's own, its site's or the tenant's) and how to change that list. */
+export function originRefusal(lookup: Pick<KeyLookup, 'key_id' | 'site_id' | 'origins_from' | 'tenant'>, origin: string | undefined): string {
+  const sent = origin === undefined ? 'A request without an Origin header' : `Origin ${origin}`;
+  const t = lookup.tenant.tenant_id;
+  switch (lookup.origins_from) {
+    case 'key':
+      return `${sent} is not in this write key's own allowed_origins (key ${lookup.key_id}); send from one of them, or create a write key for this site with POST /api/admin/tenants/${t}/keys {"kind":"write","allowed_origins":[…]}.`;
+    case 'site':
+      return `${sent} is not in the allowed origins of site ${JSON.stringify(lookup.site_id)}, this write key's site; add it with PATCH /api/admin/tenants/${t} {"site_id":${JSON.stringify(lookup.site_id)},"allowed_origins":[…]} or send from an allowed site.`;
+    default:
+      return `${sent} is not in this tenant's allowed origins; add it with PATCH /api/admin/tenants/${t} {"allowed_origins":[…]} or send from an allowed site.`;
+  }
 }
 
 const noHeaders = (): Record<string, string> => ({});

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataDirLockedError, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, type ProcessProbe } from './datadir-lock.js';
+import { DataDirLockedError, DataDirUnusableError, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, type ProcessProbe } from './datadir-lock.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'txl-lock-'));
 const probe = (alive: Record<number, string | null>): ProcessProbe => ({
@@ -58,6 +58,14 @@ describe('lockDataDir', () => {
     expect(fs.existsSync(path.join(dir, LOCK_FILE))).toBe(false);
     lockDataDir(dir).release();
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('a DATA_DIR that is a file, or under one, is refused with a message naming DATA_DIR and the fix', () => {
+    const file = path.join(tmp(), 'afile');
+    fs.writeFileSync(file, 'x');
+    expect(() => lockDataDir(file)).toThrow(DataDirUnusableError);
+    expect(() => lockDataDir(file)).toThrow(`DATA_DIR=${file} is a file, not a directory: set DATA_DIR to a writable directory`);
+    expect(() => lockDataDir(path.join(file, 'sub'))).toThrow(/has a file where a parent directory should be/);
   });
 
   it('takes over a stale lock (its process is gone) and a torn one', () => {

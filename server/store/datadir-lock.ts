@@ -33,6 +33,36 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** DATA_DIR cannot be a directory this process writes to (a file in the way, no permission, read-only disk). */
+export class DataDirUnusableError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly code: string,
+  ) {
+    const why: Record<string, string> = {
+      EEXIST: 'is a file, not a directory',
+      ENOTDIR: 'has a file where a parent directory should be',
+      EACCES: 'cannot be created or written by this user',
+      EPERM: 'cannot be created or written by this user',
+      EROFS: 'is on a read-only file system',
+    };
+    super(`DATA_DIR=${dir} ${why[code] ?? `cannot be used (${code})`}: set DATA_DIR to a writable directory (created when missing), e.g. DATA_DIR=./data.`);
+    this.name = 'DataDirUnusableError';
+  }
+}
+
+/** mkdir -p DATA_DIR, turning the file-system refusals a misconfiguration causes into one message that says what to set. */
+export function ensureDataDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    throw new DataDirUnusableError(dir, code);
+  }
+}
+
 export interface ProcessProbe {
   /** True when a process with this pid exists (even one we may not signal). */
   alive(pid: number): boolean;
@@ -125,7 +155,7 @@ export function lockDataDir(dir: string, deps: LockDeps = {}): DataDirLock {
   const host = deps.host ?? os.hostname();
   const pid = deps.pid ?? process.pid;
   const info: LockInfo = { pid, host, started: probe.startTime(pid) };
-  fs.mkdirSync(dir, { recursive: true });
+  ensureDataDir(dir);
   const file = path.join(dir, LOCK_FILE);
   const text = JSON.stringify(info) + '\n';
   const tmp = `${file}.${pid}.${Date.now()}.tmp`;

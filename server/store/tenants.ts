@@ -18,12 +18,16 @@ export interface Tenant {
   allowed_origins: string[];
 }
 
+export type OriginsFrom = 'key' | 'site' | 'tenant';
+
 export interface KeyLookup {
   /** For a key with origins or a site of its own, `tenant.allowed_origins` holds that key's origins. */
   tenant: Tenant;
   kind: 'write' | 'secret';
   key_id: number;
   site_id: string | null;
+  /** Whose list `tenant.allowed_origins` is: the key's own, its site's, or every site of the tenant (a refusal names it). */
+  origins_from?: OriginsFrom;
   /** The source systems a write key may send (null or absent: any); others are rejected (source_not_allowed). */
   sources?: string[] | null;
   /** The key's role (issue 18, migration 007): absent = admin, the whole tenant, as every key before roles. */
@@ -180,7 +184,7 @@ export function createTenantStore(): TenantStore {
       return { tenant_id: tenantId, name, write_key: writeKey, write_key_id: ids[0], secret_key: secretKey, secret_key_id: ids[1], allowed_origins: allowedOrigins };
     },
     async lookupKey(q, key) {
-      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; role: string | null; scope: unknown; sources: string[] | null }>(
+      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; origins_from: OriginsFrom; role: string | null; scope: unknown; sources: string[] | null }>(
         Q.lookup_key,
         [hashKey(key)],
       );
@@ -189,7 +193,7 @@ export function createTenantStore(): TenantStore {
       if (r.revoked) return { ok: false, code: 'revoked_key' };
       return {
         ok: true,
-        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, sources: r.sources ?? null, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, ...storedRole(r.role, r.scope) },
+        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, sources: r.sources ?? null, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, origins_from: r.origins_from, ...storedRole(r.role, r.scope) },
       };
     },
     list,

@@ -25,7 +25,8 @@ WITH touch AS (
   RETURNING 1)
 SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked, k.role, k.scope, k.sources,
   COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
-    WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins
+    WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins,
+  CASE WHEN k.allowed_origins IS NOT NULL THEN 'key' WHEN k.site_id IS NOT NULL THEN 'site' ELSE 'tenant' END AS origins_from
 FROM tenant_keys k JOIN tenants t USING (tenant_id)
 WHERE k.key_hash = $1;
 
