@@ -216,7 +216,7 @@ describe('audiences', () => {
     expect(run.status).toBe(200);
     expect(run.json.status).toBe('succeeded');
     const m = await call('GET', '/api/v1/audience/model', undefined, t2);
-    expect(m.json).toMatchObject({ available: true, fit: { held_out: { events: 3 }, train: { events: 7 } } });
+    expect(m.json).toMatchObject({ available: true, in_use: true, status: 'in_use', reason: null, fit: { held_out: { events: 3 }, train: { events: 7 }, status: 'in_use' } });
     expect(m.json.weights[0]).toBeGreaterThan(0);
     expect(m.json.fit.auc).toBeGreaterThan(0.8);
     expect(m.json.fit.log_loss).toBeLessThan(m.json.fit.seed_v1_held_out.log_loss);
@@ -225,7 +225,35 @@ describe('audiences', () => {
     expect(e.json).toMatchObject({ model: 'fitted', fit: { auc: m.json.fit.auc }, compare: { model: 'seed_v1', eligible_users: 60 } });
     expect(e.json.eligible_users).toBeGreaterThan(20);
     expect(e.json.eligible_users).toBeLessThan(40);
-    expect(pids.c0).toBeGreaterThan(0);
+    expect((await call('GET', `/api/v1/recommendations?person_id=${pids.c0}`, undefined, t2)).json.model).toBe('fitted');
+  });
+
+  it('stores a fit trained on one past event with nothing held out but keeps seed_v1 in use, saying why', async () => {
+    const t3 = await createTenant(base, 'audiences-fit-one');
+    const crowd = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, { facts: { ...BLANK, genreAffinity: { rock: i % 2 ? 10 : 90 }, avgOrderValue: 20 + i } }]));
+    const pids = await seedPersons(base, t3, server.db, crowd);
+    const id = Array.from({ length: 50 }, (_, i) => `ONE${i}`).find((n) => !isHeldOut(n))!;
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString();
+    await call('PUT', '/api/v1/catalog/events', { items: [{ id, genres: ['rock'], city: 'Cluj', starts_at: yesterday }] }, t3);
+    const orders = Array.from({ length: 20 }, (_, i) => orderEvent({
+      occurred_at: new Date(Date.now() - 3_600_000).toISOString(), entities: { order_id: `O-${id}-${i}`, event_entity_id: id },
+      payload: { gross_amount: 50, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: { external_id: `p${i * 2}` } },
+    }));
+    expect((await postEvents(base, t3, orders)).accepted).toBe(orders.length);
+    const run = await request('POST', `${base}/api/admin/jobs/audiences.fit/run`, undefined, admin);
+    expect(run.json.status).toBe('succeeded');
+    const m = await call('GET', '/api/v1/audience/model', undefined, t3);
+    expect(m.json).toMatchObject({ available: true, in_use: false, status: 'insufficient_holdout', fit: { held_out: { events: 0, rows: 0 }, train: { events: 1 }, status: 'insufficient_holdout' } });
+    expect(m.json.reason).toContain('held-out events');
+    const rec = await call('GET', `/api/v1/recommendations?person_id=${pids.p0}`, undefined, t3);
+    expect(rec.status).toBe(200);
+    expect(rec.json.model).toBe('seed_v1');
+    const fitted = await call('POST', '/api/v1/audience/estimate', { event_hypothesis: HYPOTHESIS, model: 'fitted' }, t3);
+    expect(fitted.status).toBe(409);
+    expect(fitted.json.error.message).toContain('insufficient_holdout');
+    expect((await call('POST', '/api/v1/audience/build', { name: 'x', event_hypothesis: HYPOTHESIS, model: 'fitted' }, t3)).status).toBe(409);
+    const est = await call('POST', '/api/v1/audience/estimate', { event_hypothesis: HYPOTHESIS }, t3);
+    expect(est.json).toMatchObject({ model: 'seed_v1', compare: { model: 'fitted', available: false, status: 'insufficient_holdout' } });
   });
 
   it('erases a person from every audience version; a withdrawn consent leaves the next build', async () => {

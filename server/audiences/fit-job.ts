@@ -1,13 +1,14 @@
 // audiences.fit: refits each tenant's `fitted` model from its past events' actual buyers, daily. Per past event
 // (the newest FIT_EVENTS that sold tickets) one set-based statement returns the buyers and a hashed sample of
 // the other consented persons, weighted back by the sampling rate; events are split by a stable hash into
-// training and held-out sets, and the held-out log-loss / AUC of both models is stored with the weights.
+// training and held-out sets, and the held-out log-loss / AUC of both models is stored with the weights and the
+// fit's status: it replaces seed_v1 only when assessFit (fit.ts) finds enough held-out events and a lower
+// held-out log-loss than seed_v1's; otherwise it is stored and shown with the reason, and seed_v1 stays in use.
 // Known limit (README "Audiences"): the features are today's feature-store values, which already contain the
 // purchases being predicted, so held-out quality is optimistic; an as-of feature snapshot would remove that.
 import type { Logger } from 'pino';
 import type { Job } from '../jobs/index.js';
-import { auc, fitLogistic, isHeldOut, logLoss, type Example } from './fit.js';
-import { round } from './score.js';
+import { fitAndAssess, isHeldOut, type Example, type FitStatus } from './fit.js';
 import type { AudienceStore } from './store.js';
 
 export const FIT_EVENTS = 50;
@@ -17,11 +18,10 @@ export const NON_BUYERS_PER_EVENT = 2000;
 export interface FitReport {
   tenant: number;
   fitted: boolean;
-  reason?: string;
+  /** With a stored fit: whether it is used instead of seed_v1. */
+  status?: FitStatus;
+  reason?: string | null;
 }
-
-const quality = (m: Parameters<typeof logLoss>[0], data: Example[]) =>
-  data.length ? { log_loss: round(logLoss(m, data), 6), auc: Number.isNaN(auc(m, data)) ? null : round(auc(m, data), 6) } : { log_loss: null, auc: null };
 
 /** Fits one tenant; a value says why not when it cannot (no past event with buyers, no negatives). */
 export async function fitTenant(store: AudienceStore, tenantId: number, now: Date, signal?: AbortSignal): Promise<FitReport> {
@@ -41,19 +41,12 @@ export async function fitTenant(store: AudienceStore, tenantId: number, now: Dat
     used[into === test ? 'test' : 'train']++;
     for (const r of rows) into.push({ x: r.x, y: r.y, w: r.y ? 1 : 1024 / slots });
   }
-  // Too few events for a held-out set: test on nothing rather than on the training rows.
+  // Too few events for a held-out set: test on nothing rather than on the training rows (and then the fit is
+  // stored as insufficient_holdout, not used).
   if (!train.some((e) => e.y === 1) || !train.some((e) => e.y === 0)) return { tenant: tenantId, fitted: false, reason: 'the training events need buyers and non-buyers' };
-  const model = fitLogistic(train);
-  const seed = await store.seed(tenantId);
-  const fit = {
-    ...quality(model, test),
-    train: { events: used.train, rows: train.length, buyers: train.filter((e) => e.y).length, ...quality(model, train) },
-    held_out: { events: used.test, rows: test.length, buyers: test.filter((e) => e.y).length },
-    seed_v1_held_out: quality(seed, test),
-    non_buyer_weight: 1024 / slots,
-  };
-  await store.putFitted(tenantId, model, fit, now);
-  return { tenant: tenantId, fitted: true };
+  const { model, fit } = fitAndAssess(train, test, await store.seed(tenantId), { train: used.train, held_out: used.test }, 1024 / slots);
+  await store.putFitted(tenantId, model, { ...fit }, now);
+  return { tenant: tenantId, fitted: true, status: fit.status, reason: fit.reason };
 }
 
 export function fitJob(store: AudienceStore, log: Logger): Job {
@@ -68,7 +61,8 @@ export function fitJob(store: AudienceStore, log: Logger): Job {
         ctx.signal.throwIfAborted();
         const r = await fitTenant(store, t, now, ctx.signal);
         if (r.fitted) fitted++;
-        else log.info({ tenant_id: t, reason: r.reason }, 'no fitted model for this tenant');
+        if (!r.fitted) log.info({ tenant_id: t, reason: r.reason }, 'no fitted model for this tenant');
+        else if (r.status !== 'in_use') log.info({ tenant_id: t, status: r.status, reason: r.reason }, 'fitted model stored, not used: seed_v1 stays in use');
       }
       return fitted;
     },

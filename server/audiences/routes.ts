@@ -146,7 +146,10 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
     handler: async ({ principal }) => {
       const m = await store.fitted(tid(principal));
       if (!m) return { status: 200, body: { model: 'fitted', available: false } };
-      return { status: 200, body: { model: 'fitted', available: true, intercept: m.model.intercept, weights: m.model.weights, fit: m.fit, fitted_at: m.fittedAt } };
+      return {
+        status: 200,
+        body: { model: 'fitted', available: true, in_use: m.status === 'in_use', status: m.status, reason: m.reason, intercept: m.model.intercept, weights: m.model.weights, fit: m.fit, fitted_at: m.fittedAt },
+      };
     },
   });
 

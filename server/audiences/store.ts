@@ -4,6 +4,7 @@ import { erasedSince } from '../gdpr/erased.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
+import { assessFit, type FitStatus } from './fit.js';
 import type { AffinityRows, SnapshotRow } from './snapshot.js';
 import { normName, round, SEED_COEFFICIENTS, seedModel, targetPrice, type Coefficients, type FeatureVector, type Hypothesis, type Model } from './score.js';
 
@@ -28,6 +29,9 @@ export interface FittedModel {
   model: Model;
   fit: Obj;
   fittedAt: string;
+  /** in_use: it replaces seed_v1 where the tenant's model is used; else why not (assessFit). */
+  status: FitStatus;
+  reason: string | null;
 }
 
 export interface ResolvedTarget {
@@ -79,9 +83,12 @@ export function createAudienceStore(db: Db) {
     async deleteCoefficients(tenantId: number): Promise<void> {
       await db.query(Q.delete_coefficients, [tenantId]);
     },
+    /** The tenant's stored fit, used or not; its status judged by today's rule from its held-out numbers. */
     async fitted(tenantId: number): Promise<FittedModel | null> {
       const r = (await db.query<Obj>(Q.get_model, [tenantId])).rows[0];
-      return r ? { model: modelOf(r.intercept, r.weights), fit: r.fit as Obj, fittedAt: iso(r.fitted_at) } : null;
+      if (!r) return null;
+      const { status, reason } = assessFit(r.fit);
+      return { model: modelOf(r.intercept, r.weights), fit: { ...(r.fit as Obj), status, reason }, fittedAt: iso(r.fitted_at), status, reason };
     },
     async putFitted(tenantId: number, m: Model, fit: Obj, at: Date): Promise<void> {
       await db.query(Q.put_model, [tenantId, m.intercept, m.weights, JSON.stringify(fit), at]);
