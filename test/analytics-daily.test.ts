@@ -50,12 +50,16 @@ function dataset() {
     webEvent({ source_system: 'scanner', visitor_id: 'v2', event_name: 'entry_granted', occurred_at: at(2, 19), entities: { event_entity_id: 'E1', ticket_id: 't2' }, payload: { gate_id: 'G1' } }),
     // ... and leaves 9 minutes later: an exit scan takes one off inside, it is no attendance (README "Live layer").
     webEvent({ source_system: 'scanner', visitor_id: 'v2', event_name: 'entry_granted', occurred_at: at(2, 19, 9), entities: { event_entity_id: 'E1', ticket_id: 't2' }, payload: { gate_id: 'G1', scan_type: 'exit' } }),
+    // At E1's gates: t5 and t6 enter, t5 leaves and comes back (a re-entry is no new attendee), t7 entered the day
+    // before and again today (counted on its first day only).
+    ...([[1, 18, 't7'], [2, 18, 't5'], [2, 18, 't6'], [2, 18, 't5', 'exit'], [2, 18, 't5', 'reentry'], [2, 18, 't7']] as const).map(([d, h, ticket, scan], i) =>
+      webEvent({ source_system: 'scanner', visitor_id: `gate-${i}`, event_name: 'entry_granted', occurred_at: at(d, h, i), entities: { event_entity_id: 'E1', ticket_id: ticket }, payload: { gate_id: 'G2', ...(scan ? { scan_type: scan } : {}) } })),
     // An anonymous visitor's (v9) rows count for artists and venues, never for a person.
     web('v9', 'artist_click', at(2, 8), { artist_id: 'A1' }), web('v9', 'event_card_impression', at(2, 8, 1), { event_entity_id: 'E1' }),
   ];
 }
 
-type Raw = { event_name: string; occurred_at: Date; session_id: string | null; person_id: string | null; entities: Record<string, string>; payload: Record<string, unknown>; is_bot: boolean };
+type Raw = { event_id: string; event_name: string; occurred_at: Date; session_id: string | null; person_id: string | null; entities: Record<string, string>; payload: Record<string, unknown>; is_bot: boolean };
 const dayOf = (d: Date) => new Date(Math.floor(d.getTime() / DAY) * DAY).toISOString();
 
 /** seed 003 analytics_user_daily, counted row by row. */
@@ -90,8 +94,15 @@ function entityRecount(rows: Raw[], kind: 'artist' | 'venue', id: string, days: 
     const on = (r: Raw) => dayOf(r.occurred_at) === date;
     const rated = reviews.filter(on);
     const rating = rated.length ? Math.round((rated.reduce((s, r) => s + Number(r.payload.rating), 0) / rated.length) * 100) / 100 : null;
-    const onEvents = (name: string) => human.filter((r) => on(r) && r.event_name === name && ids.has(r.entities.event_entity_id)
-      && !(name === 'entry_granted' && r.payload.scan_type === 'exit')).length;
+    const onEvents = (name: string) => human.filter((r) => on(r) && r.event_name === name && ids.has(r.entities.event_entity_id)).length;
+    // Attendance as the feature store's attendance.entries counts it: distinct tickets (a row without one, which
+    // ingest refuses, would be its own), exit scans no entry; each ticket on the day of its first entry to the event.
+    const firstEntry = new Map<string, Date>();
+    for (const r of human) {
+      if (r.event_name !== 'entry_granted' || r.payload.scan_type === 'exit' || !ids.has(r.entities.event_entity_id)) continue;
+      const k = `${r.entities.event_entity_id}|${r.entities.ticket_id ?? `row ${r.event_id}`}`;
+      if (!firstEntry.has(k) || r.occurred_at < firstEntry.get(k)!) firstEntry.set(k, r.occurred_at);
+    }
     const row: Record<string, unknown> = {
       date,
       profile_views: own.filter((r) => on(r) && r.event_name === `${kind}_click`).length,
@@ -102,7 +113,7 @@ function entityRecount(rows: Raw[], kind: 'artist' | 'venue', id: string, days: 
     else row.events_hosted = events.filter((e) => dayOf(new Date(e.starts_at)) === date).length;
     row.event_impressions = onEvents('event_card_impression');
     if (kind === 'artist') row.event_clicks = onEvents('event_card_click');
-    else row.event_attendance = onEvents('entry_granted');
+    else row.event_attendance = [...firstEntry.values()].filter((d) => dayOf(d) === date).length;
     row.reviews_received = rated.length;
     row[kind === 'artist' ? 'avg_rating' : 'avg_venue_rating'] = rating;
     if (kind === 'artist') {
@@ -142,7 +153,7 @@ describe.each([embeddedStore(), plainStore()])('daily analytics on $name', (stor
   const sk = () => ({ authorization: `Bearer ${t.secret_key}` });
   const days = [0, 1, 2].map((d) => new Date(D0 + d * DAY).toISOString());
   const range = `from=${days[0]}&to=${new Date(D0 + 3 * DAY).toISOString()}`;
-  const raw = async () => (await server.db.query<Raw>('SELECT event_name, occurred_at, session_id, person_id, entities, payload, is_bot FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows;
+  const raw = async () => (await server.db.query<Raw>('SELECT event_id::text, event_name, occurred_at, session_id, person_id, entities, payload, is_bot FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows;
   const get = async (path: string, headers = sk()) => request('GET', `${server.url}/api/v1/analytics/${path}`, undefined, headers);
 
   beforeAll(async () => {
@@ -184,7 +195,16 @@ describe.each([embeddedStore(), plainStore()])('daily analytics on $name', (stor
     const later = await get(`artists/A1?from=${days[1]}&to=${new Date(D0 + 3 * DAY).toISOString()}`);
     expect(later.json.daily.map((d: any) => d.total_followers)).toEqual([1, 1]);
     const v1 = (await get(`venues/V1?${range}`)).json.daily;
-    expect(v1[2]).toMatchObject({ events_hosted: 1, event_attendance: 1, reviews_received: 2, avg_venue_rating: 3.5 });
+    // Day 2: t2, t5 and t6 (t5's re-entry, t7's second day and the exits are no new attendee); day 1: t7. The days
+    // add up to the feature store's entries for E1 (distinct tickets).
+    expect(v1[2]).toMatchObject({ events_hosted: 1, event_attendance: 3, reviews_received: 2, avg_venue_rating: 3.5 });
+    expect(v1[1]).toMatchObject({ event_attendance: 1 });
+    const job = await request('POST', `${server.url}/api/admin/jobs/features.attendance/run`, undefined, admin);
+    expect(job.json?.status, job.text).toBe('succeeded');
+    const e1 = await get(`events/E1?${range}`);
+    expect(e1.status, e1.text).toBe(200);
+    expect(e1.json.attendance).toMatchObject({ entries: 4 });
+    expect(v1.reduce((n: number, d: any) => n + d.event_attendance, 0)).toBe(e1.json.attendance.entries);
   }, 60_000);
 
   it('validates from/to and answers 404 for an unknown person', async () => {

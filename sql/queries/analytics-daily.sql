@@ -91,12 +91,26 @@ WITH days AS (
   FROM fs_event_daily
   WHERE tenant_id = $1 AND event_entity_id IN (SELECT id FROM evs) AND date >= $3 AND date < $4
   GROUP BY date
-), entries AS (
-  SELECT date_bin(INTERVAL '1 day', occurred_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS date, count(*) AS n
+), entered AS (
+  -- The events with an entry in the range (an exit scan is no attendance, README "Live layer").
+  SELECT DISTINCT entities->>'event_entity_id' AS ev
   FROM tx_events
   WHERE tenant_id = $1 AND entities->>'event_entity_id' IN (SELECT id FROM evs) AND event_name = 'entry_granted'
-    AND payload->>'scan_type' IS DISTINCT FROM 'exit'  -- an exit scan is no attendance (README "Live layer")
-    AND occurred_at >= $3 AND occurred_at < $4 AND NOT is_bot
+    AND payload->>'scan_type' IS DISTINCT FROM 'exit' AND occurred_at >= $3 AND occurred_at < $4 AND NOT is_bot
+), entries AS (
+  -- Attendance as the feature store's attendance.entries (features.sql insert_attendance): distinct tickets per
+  -- event (a row without ticket_id its own), exit scans none; each ticket on the day of its first entry to the
+  -- event, read back before $3 for those events, so a re-entry or a later day's entry is no new attendee and the
+  -- days add up to entries.
+  SELECT date_bin(INTERVAL '1 day', first_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS date, count(*) AS n
+  FROM (
+    SELECT min(occurred_at) AS first_at
+    FROM tx_events
+    WHERE tenant_id = $1 AND entities->>'event_entity_id' IN (SELECT ev FROM entered) AND event_name = 'entry_granted'
+      AND payload->>'scan_type' IS DISTINCT FROM 'exit' AND occurred_at < $4 AND NOT is_bot
+    GROUP BY entities->>'event_entity_id', coalesce(entities->>'ticket_id', event_id::text)
+  ) f
+  WHERE first_at >= $3
   GROUP BY 1
 )
 SELECT d.date,
