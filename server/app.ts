@@ -277,7 +277,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   if (snapshots) registry.store('audience_snapshot', (ids) => snapshots.erase(ids));
   jobs.register(audiences.job());
   // Segments: versions, size on save, refreshed every 15 min with an atomic swap; cached in Redis (README "Segments").
-  const segments = createSegments({ db, log: log.child({ mod: 'segments' }), redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix });
+  // A segment remarketing audiences are built on is not deleted (remarketing is built just below).
+  const segments = createSegments({
+    db, log: log.child({ mod: 'segments' }), redisUrl: config.redisUrl, redisPrefix: config.live.redisPrefix,
+    usedBy: (tenantId, segmentId) => remarketing.store.segmentUsers(tenantId, segmentId),
+  });
   jobs.register(segments.job());
   // Remarketing audiences, refreshed daily and synced to the platforms with the tracking codes' tokens.
   const remarketing = createRemarketing({

@@ -248,6 +248,44 @@ describe('remarketing sync safety', () => {
     expect(taken.json.error.message).not.toContain(String(a.json.id));
   });
 
+  it('a segment a remarketing audience is built on is not deleted (409 naming the audiences); a refresh whose segment is gone keeps the members and leaves the platform alone', async () => {
+    const seg = await call('POST', '/api/v1/segments', { name: 'consented', filters: { consent: 'marketing' } });
+    const a = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'custom_segment', external_audience_id: '8030', criteria: { segment_id: seg.json.id, segment_version: 1 } });
+    expect(a.status).toBe(201);
+    const synced = await sync(a.json.id);
+    expect(synced.json.added).toBeGreaterThan(0);
+    const count = a.json.member_count;
+    expect(count).toBeGreaterThan(0);
+    const refused = await call('DELETE', `/api/v1/segments/${seg.json.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.json.error).toMatchObject({ code: 'conflict', field: 'id', in: 'path', remarketing_audience_ids: [a.json.id] });
+    expect(refused.json.error.message).toContain(`remarketing audience ${a.json.id}`);
+    expect((await call('GET', `/api/v1/segments/${seg.json.id}`)).status).toBe(200);
+
+    // Gone all the same (deleted before this check existed, or in a race with the audience's creation): the
+    // refresh records why on the audience, keeps its members and sends the platform nothing.
+    await server.db.query('DELETE FROM segments WHERE id = $1', [seg.json.id]);
+    const before = mock.seen.length;
+    await job();
+    expect(mock.seen.slice(before).filter((r) => r.path === '/v25.0/8030/users')).toEqual([]);
+    const after = (await call('GET', `/api/v1/remarketing-audiences/${a.json.id}`)).json;
+    expect(after).toMatchObject({ member_count: count, status: 'active' });
+    expect(after.last_error).toMatch(new RegExp(`segment ${seg.json.id}`));
+    expect((await call('GET', `/api/v1/remarketing-audiences/${a.json.id}/members`)).json.members).toHaveLength(count);
+    // A sync by hand sends nothing either, and says why.
+    const manual = await sync(a.json.id);
+    expect(manual.status).toBe(409);
+    expect(manual.json.error.message).toMatch(new RegExp(`segment ${seg.json.id}.*no longer exists`));
+    expect(mock.seen.slice(before).filter((r) => r.path === '/v25.0/8030/users')).toEqual([]);
+
+    // Once its audience is deleted, the segment can go.
+    const seg2 = await call('POST', '/api/v1/segments', { name: 'consented 2', filters: { consent: 'marketing' } });
+    const b = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'custom_segment', criteria: { segment_id: seg2.json.id } });
+    expect((await call('DELETE', `/api/v1/segments/${seg2.json.id}`)).status).toBe(409);
+    expect((await call('DELETE', `/api/v1/remarketing-audiences/${b.json.id}`)).status).toBe(200);
+    expect((await call('DELETE', `/api/v1/segments/${seg2.json.id}`)).json).toEqual({ deleted: true });
+  });
+
   it('a segment\'s did filter ignores bot-flagged events', async () => {
     const s = await call('POST', '/api/v1/segments', { name: 'carted', filters: { did: 'add_to_cart', within_days: 7 } });
     expect(s.status).toBe(201);

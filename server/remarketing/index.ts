@@ -143,9 +143,11 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
           const due = await store.dueRefresh(started, after, 50);
           for (const d of due) {
             const a = (await store.get(d.tenantId, d.id))!;
-            await store.refresh(a, new Date(ctx.now()));
+            const built = await store.refresh(a, new Date(ctx.now()));
+            // A source that is gone left the members as they were (the error is on the audience): nothing to sync.
+            if (!built.ok) deps.log.warn({ audience_id: d.id, err: built.error }, 'remarketing refresh failed; members kept, not synced');
             // Audiences that were synced (or tried) before get their deltas; the others wait for a first sync by hand.
-            if (a.last_synced_at || a.last_error) {
+            else if (a.last_synced_at || a.last_error) {
               const r = await sync.sync(a);
               if (!r.ok) deps.log.warn({ audience_id: d.id, err: r.error }, 'remarketing sync failed');
             }

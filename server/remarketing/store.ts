@@ -10,8 +10,18 @@ const Q = queries('remarketing.sql', [
   'fill_behaviour', 'fill_from_segment', 'insert_audience', 'get_audience', 'get_any', 'list_audiences', 'set_built', 'set_status', 'set_failed',
   'set_synced', 'set_cleaned', 'set_external', 'expire_due', 'due_refresh', 'due_removals', 'mark_deleting', 'drop_drained', 'claim_sync', 'renew_sync', 'release_sync',
   'members_page', 'export_page', 'sync_adds', 'sync_removes', 'mark_added', 'mark_removed', 'tracking_code', 'external_taken',
-  'segment_ref', 'event_known',
+  'segment_ref', 'segment_users', 'event_known',
 ]);
+
+/** Why a custom_segment audience's source cannot be read: its segment (or the version it names) is gone. Pure. */
+export function sourceGoneMessage(a: Pick<AudienceRow, 'platform' | 'criteria'>): string {
+  const c = a.criteria;
+  return `The source of this custom_segment audience, segment ${c.segment_id}${c.segment_version ? ` version ${c.segment_version}` : ''}, no longer exists: `
+    + `its members are kept as they were and nothing more is synced to ${a.platform}; delete this audience, or build another on an existing segment.`;
+}
+
+/** What a refresh did: the member count, or why the members were left as they were (recorded on the audience). */
+export type RefreshOutcome = { ok: true; members: number } | { ok: false; error: string };
 
 export interface AudienceRow {
   id: number;
@@ -78,8 +88,11 @@ export function createRemarketingStore(db: Db) {
     },
     renew: (id: number, claim: string, leaseMs: number) => db.query(Q.renew_sync, [id, claim, leaseMs]),
     release: (id: number, claim: string) => db.query(Q.release_sync, [id, claim]),
-    /** Recomputes the members (one statement) and records the count; `building` becomes `ready`. */
-    async refresh(a: AudienceRow, now: Date): Promise<number> {
+    /**
+     * Recomputes the members (one statement) and records the count; `building` becomes `ready`. A custom_segment
+     * whose segment is gone keeps its members: the error is recorded on the audience and returned.
+     */
+    async refresh(a: AudienceRow, now: Date): Promise<RefreshOutcome> {
       const c = a.criteria;
       const t = Number(a.tenant_id);
       let n: number;
@@ -87,7 +100,13 @@ export function createRemarketingStore(db: Db) {
       if (a.audience_type === 'lookalike') {
         n = 0;
       } else if (a.audience_type === 'custom_segment') {
-        n = Number((await db.query<{ n: number }>(Q.fill_from_segment, [t, now, c.segment_id, a.id, c.segment_version ?? null])).rows[0].n);
+        const r = (await db.query<{ n: number; found: boolean }>(Q.fill_from_segment, [t, now, c.segment_id, a.id, c.segment_version ?? null])).rows[0];
+        if (r.found !== true) {
+          const error = sourceGoneMessage(a);
+          await db.query(Q.set_failed, [t, a.id, a.status, error.slice(0, 500)]);
+          return { ok: false, error };
+        }
+        n = Number(r.n);
       } else {
         const cart = a.audience_type === 'cart_abandoners';
         n = Number((await db.query<{ n: number }>(Q.fill_behaviour, [
@@ -95,7 +114,7 @@ export function createRemarketingStore(db: Db) {
         ])).rows[0].n);
       }
       await db.query(Q.set_built, [t, a.id, n, now]);
-      return n;
+      return { ok: true, members: n };
     },
     setStatus: (tenantId: number, id: number, status: string) => db.query(Q.set_status, [tenantId, id, status]),
     setFailed: (tenantId: number, id: number, status: string, error: string) => db.query(Q.set_failed, [tenantId, id, status, error.slice(0, 500)]),
@@ -140,6 +159,10 @@ export function createRemarketingStore(db: Db) {
     /** Whether an event id is in the tenant's catalog or was ever tracked. */
     async eventKnown(tenantId: number, eventId: string): Promise<boolean> {
       return (await db.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
+    },
+    /** The ids of the tenant's audiences (not being deleted) built on a segment. */
+    async segmentUsers(tenantId: number, segmentId: number): Promise<number[]> {
+      return (await db.query<Obj>(Q.segment_users, [tenantId, segmentId])).rows.map((r) => Number(r.id));
     },
     async trackingCode(tenantId: number, provider: string, organizerId: string | null): Promise<Obj | null> {
       return (await db.query<Obj>(Q.tracking_code, [tenantId, provider, organizerId])).rows[0] ?? null;

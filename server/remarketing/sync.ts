@@ -16,7 +16,7 @@ import { backoffMs } from '../conversions/backoff.js';
 import {
   BATCH, buildLookalikeRequest, buildRequest, classify, destinationProblem, KINDS, LOOKALIKE_PLATFORMS, type Destination, type Kind, type PlatformRequest, type PlatformUrls,
 } from './platforms.js';
-import type { AudienceRow, RemarketingStore } from './store.js';
+import { sourceGoneMessage, type AudienceRow, type RemarketingStore } from './store.js';
 
 export const MAX_ATTEMPTS = 5;
 /** How long a sync's claim holds without a renewal (a crashed node's claim lapses after it). */
@@ -129,6 +129,12 @@ export function createSync(deps: SyncDeps) {
       return { ok: false, error, added, removed, requests: c.count.requests };
     };
     if (a.audience_type === 'lookalike') return removalsOnly ? { ok: true, added, removed, requests: 0 } : lookalike(a, c, fail);
+    // A custom_segment whose segment is gone keeps the members it had (store.refresh): they are not synced as if
+    // current (erased persons still leave the platform: removal-only syncs go on).
+    if (!removalsOnly && a.audience_type === 'custom_segment'
+      && (await deps.store.segmentProblem(t, Number(a.criteria.segment_id), a.criteria.segment_version ?? null)) !== null) {
+      return fail(sourceGoneMessage(a));
+    }
     const problem = destinationProblem(a.platform, { externalAudienceId: a.external_audience_id ?? '', accountId: a.account_id });
     const token = problem ? null : await deps.token(a);
     if (problem || !token) return fail(problem ?? `no ${a.platform} access token: set one on the organizer's (or the marketplace's) ${a.platform} tracking code`);

@@ -27,7 +27,15 @@ export interface SegmentsDeps {
   redisUrl?: string | null;
   /** Redis key prefix (LIVE_REDIS_PREFIX). */
   redisPrefix?: string;
+  /**
+   * The ids of the remarketing audiences built on a segment (app.ts: remarketing's store): a segment they refer
+   * to is not deleted (README "Segments"; an empty source would empty them, on the platforms too).
+   */
+  usedBy?: (tenantId: number, segmentId: number) => Promise<number[]>;
 }
+
+/** What a delete did: gone, no such segment, or refused while remarketing audiences are built on it. */
+export type SegmentRemoval = { deleted: true } | { missing: true } | { usedBy: number[] };
 
 export interface Segments {
   store: SegmentStore;
@@ -35,7 +43,7 @@ export interface Segments {
   cache: SegmentCache;
   create(tenantId: number, body: SegmentBody): Promise<Obj>;
   edit(tenantId: number, id: number, body: SegmentBody): Promise<Obj | null>;
-  remove(tenantId: number, id: number): Promise<boolean>;
+  remove(tenantId: number, id: number): Promise<SegmentRemoval>;
   register(router: Router): void;
   job(): Job;
   metricLines(): string[];
@@ -70,7 +78,11 @@ export function createSegments(deps: SegmentsDeps): Segments {
     cache,
     create: async (t, b) => written(t, await timed(t, () => store.create(t, { name: b.name!, filters: b.filters!, marketingOnly: b.marketingOnly ?? true }, b.autoRefresh ?? true, now()))),
     edit: async (t, id, b) => written(t, await timed(t, () => store.edit(t, id, { name: b.name, filters: b.filters, marketingOnly: b.marketingOnly, autoRefresh: b.autoRefresh }, now()))),
-    remove: async (t, id) => written(t, await store.remove(t, id)),
+    async remove(t, id) {
+      const users = deps.usedBy ? await deps.usedBy(t, id) : [];
+      if (users.length) return (await store.get(t, id, null)) ? { usedBy: users } : { missing: true };
+      return (await written(t, await store.remove(t, id))) ? { deleted: true } : { missing: true };
+    },
     register: (router) => registerSegmentRoutes(router, seg),
     job: () => ({
       name: 'segments.refresh',

@@ -11,6 +11,14 @@ import type { Segments } from './index.js';
 const P = { permission: 'target_users', resource: 'whole_tenant' } as const;
 const missing = (sid: number) => fail('not_found', `No segment ${sid} for this tenant.`);
 
+/** Why a segment cannot be deleted: the remarketing audiences built on it would be emptied (on the platforms too). Pure. */
+export function usedByMessage(sid: number, ids: number[]): string {
+  const one = ids.length === 1;
+  return `Segment ${sid} is the source of remarketing ${one ? 'audience' : 'audiences'} ${ids.join(', ')}: deleting it would empty `
+    + `${one ? 'that audience' : 'them'} on the ad platforms too. Delete ${one ? 'it' : 'them'} first (DELETE /api/v1/remarketing-audiences/{id}), `
+    + `or edit the segment instead (PUT /api/v1/segments/${sid} makes a new version).`;
+}
+
 export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'create' | 'edit' | 'remove' | 'store' | 'cache'>): void {
   const { store, cache } = seg;
   router.add({
@@ -29,7 +37,11 @@ export function registerSegmentRoutes(router: Router, seg: Pick<Segments, 'creat
   router.add({
     method: 'del', path: '/api/v1/segments/:id', auth: 'secret', ...P, params: { id },
     audit: ({ params }) => ({ action: 'segment.deleted', target: `segment:${params.id}` }),
-    handler: async ({ params, principal }) => ((await seg.remove(principal.tenant.tenant_id, params.id)) ? { status: 200, body: { deleted: true } } : missing(params.id)),
+    handler: async ({ params, principal }) => {
+      const r = await seg.remove(principal.tenant.tenant_id, params.id);
+      if ('usedBy' in r) return fail('conflict', usedByMessage(params.id, r.usedBy), { field: 'id', in: 'path', remarketing_audience_ids: r.usedBy });
+      return 'deleted' in r ? { status: 200, body: r } : missing(params.id);
+    },
   });
   router.add({
     method: 'get', path: '/api/v1/segments', auth: 'secret', ...P, query: ['limit', 'cursor'],

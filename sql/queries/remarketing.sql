@@ -42,15 +42,20 @@ SELECT count(*)::int AS n FROM keep
 
 -- name: fill_from_segment
 -- custom_segment: a segment version's members ($3 segment, $5 version; null = its current version), consented.
-WITH v AS (SELECT COALESCE($5::int, current_version) AS version FROM segments WHERE tenant_id = $1 AND id = $3::bigint),
+-- A segment or version that is gone changes nothing (`found` false): an empty source would remove every member
+-- here and, at the next sync, on the platform (the caller records the error instead).
+WITH v AS (
+  SELECT s.version FROM (SELECT COALESCE($5::int, current_version) AS version FROM segments WHERE tenant_id = $1 AND id = $3::bigint) s
+  WHERE EXISTS (SELECT 1 FROM segment_versions sv WHERE sv.segment_id = $3::bigint AND sv.version = s.version)
+),
 keep AS (
   SELECT m.person_id FROM segment_members m JOIN v ON m.version = v.version
   JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
   WHERE m.tenant_id = $1 AND m.segment_id = $3::bigint
 ),
-del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $4::bigint AND m.person_id NOT IN (SELECT person_id FROM keep)),
+del AS (DELETE FROM remarketing_members m WHERE m.audience_id = $4::bigint AND EXISTS (SELECT 1 FROM v) AND m.person_id NOT IN (SELECT person_id FROM keep)),
 ins AS (INSERT INTO remarketing_members (tenant_id, audience_id, person_id, added_at) SELECT $1, $4::bigint, person_id, $2 FROM keep ON CONFLICT DO NOTHING)
-SELECT count(*)::int AS n FROM keep
+SELECT (SELECT count(*)::int FROM keep) AS n, EXISTS (SELECT 1 FROM v) AS found
 
 -- name: external_taken
 -- Any tenant's (the id is the platform's); the caller names the audience only to its own tenant.
@@ -216,3 +221,10 @@ FROM segments s WHERE s.tenant_id = $1 AND s.id = $2::bigint
 -- An event_id an audience may filter on: in the tenant's catalog, or named by one of its tracked events.
 SELECT (EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = $2::text)
   OR EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.entities->>'event_entity_id' = $2::text)) AS known
+-- name: segment_users
+-- The tenant's audiences built on segment $2 (custom_segment), but those being deleted: the segment may not be
+-- deleted while one of them refers to it.
+SELECT id FROM remarketing_audiences
+WHERE tenant_id = $1 AND audience_type = 'custom_segment' AND criteria->>'segment_id' = $2::bigint::text AND status <> 'deleting'
+ORDER BY id
+
