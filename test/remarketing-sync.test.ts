@@ -286,6 +286,41 @@ describe('remarketing sync safety', () => {
     expect((await call('DELETE', `/api/v1/segments/${seg2.json.id}`)).json).toEqual({ deleted: true });
   });
 
+  it('two members sharing an email: the digest goes up once, and stays while one of them is still a member', async () => {
+    const now = Date.now();
+    const web = [6, 7].map((i) => webEvent({ visitor_id: `qv${i}`, session_id: `qs${i}`, occurred_at: new Date(now - DAY).toISOString(), entities: { event_entity_id: 'E3' } }));
+    expect((await postEvents(base, t, web)).rejected).toEqual([]);
+    for (const i of [6, 7]) pid[`q${i}`] = (await identify(base, t, { visitor_id: `qv${i}`, external_id: `q${i}`, email: i === 6 ? ' Shared@Example.org' : 'shared@example.org' })).json.person_id;
+    expect(pid.q6).not.toBe(pid.q7);
+    await call('PUT', '/api/v1/catalog/persons', { items: [6, 7].map((i) => ({ id: `q${i}`, marketing_consent: true })) });
+    const a = await mk('8040', { event_id: 'E3' });
+    expect(a.json.member_count).toBe(2);
+    expect((await sync(a.json.id)).json).toMatchObject({ ok: true, added: 1, removed: 0 });
+    expect(to('8040', 'POST')).toEqual([email('shared')]);
+    // Either one withdrawing leaves the digest where it is: the other still holds it.
+    for (const who of ['q6', 'q7']) {
+      await call('PUT', '/api/v1/catalog/persons', { items: [{ id: who, marketing_consent: false }] });
+      expect((await sync(a.json.id)).json, who).toMatchObject({ ok: true, added: 0, removed: 0 });
+      expect(to('8040', 'DELETE'), who).toEqual([]);
+      expect(to('8040', 'POST'), who).toEqual([email('shared')]);
+      await call('PUT', '/api/v1/catalog/persons', { items: [{ id: who, marketing_consent: true }] });
+      expect((await sync(a.json.id)).json, who).toMatchObject({ ok: true, added: 0, removed: 0 });
+    }
+    // One of them erased: the digest stays, now the other's (the job's removal pass finds nothing to remove).
+    const holder = async () => (await server.db.query<{ person_id: string | null }>('SELECT person_id FROM remarketing_synced WHERE audience_id = $1', [a.json.id])).rows.map((r) => Number(r.person_id));
+    expect(await holder()).toEqual([Math.min(pid.q6, pid.q7)]);
+    const first = pid.q6 < pid.q7 ? 'q6' : 'q7';
+    expect((await call('DELETE', `/api/v1/persons/${pid[first]}`)).status).toBe(200);
+    await job();
+    expect((await sync(a.json.id)).json).toMatchObject({ ok: true, added: 0, removed: 0 });
+    expect(to('8040', 'DELETE')).toEqual([]);
+    expect(await holder()).toEqual([Math.max(pid.q6, pid.q7)]);
+    // The last holder gone: removed once.
+    await call('PUT', '/api/v1/catalog/persons', { items: [{ id: first === 'q6' ? 'q7' : 'q6', marketing_consent: false }] });
+    expect((await sync(a.json.id)).json).toMatchObject({ ok: true, added: 0, removed: 1 });
+    expect(to('8040', 'DELETE')).toEqual([email('shared')]);
+  });
+
   it('a segment\'s did filter ignores bot-flagged events', async () => {
     const s = await call('POST', '/api/v1/segments', { name: 'carted', filters: { did: 'add_to_cart', within_days: 7 } });
     expect(s.status).toBe(201);

@@ -9,7 +9,7 @@ import type { Criteria, NewAudience } from './schemas.js';
 const Q = queries('remarketing.sql', [
   'fill_behaviour', 'fill_from_segment', 'insert_audience', 'get_audience', 'get_any', 'list_audiences', 'set_built', 'set_status', 'set_failed',
   'set_synced', 'set_cleaned', 'set_external', 'expire_due', 'due_refresh', 'due_removals', 'mark_deleting', 'drop_drained', 'claim_sync', 'renew_sync', 'release_sync',
-  'members_page', 'export_page', 'sync_adds', 'sync_removes', 'mark_added', 'mark_removed', 'tracking_code', 'external_taken',
+  'members_page', 'export_page', 'sync_adds', 'relink_synced', 'sync_removes', 'mark_added', 'mark_removed', 'tracking_code', 'external_taken',
   'segment_ref', 'segment_users', 'event_known',
 ]);
 
@@ -142,6 +142,10 @@ export function createRemarketingStore(db: Db) {
     async adds(tenantId: number, id: number, kinds: Kind[], limit: number) {
       return (await db.query<Obj>(Q.sync_adds, [tenantId, id, kinds, limit])).rows.map((r) => ({ kind: r.kind as Kind, digest: String(r.digest).trim(), person_id: num(r.person_id) }));
     },
+    /** Hands digests whose person is no longer an eligible member to another member holding them (how many). */
+    async relink(tenantId: number, id: number): Promise<number> {
+      return (await db.query(Q.relink_synced, [tenantId, id])).rows.length;
+    },
     async removes(tenantId: number, id: number, limit: number) {
       return (await db.query<Obj>(Q.sync_removes, [tenantId, id, limit])).rows.map((r) => ({ kind: r.kind as Kind, digest: String(r.digest).trim(), erased: r.erased === true }));
     },
@@ -156,13 +160,13 @@ export function createRemarketingStore(db: Db) {
       const r = (await db.query<Obj>(Q.segment_ref, [tenantId, segmentId, version])).rows[0];
       return !r ? 'segment' : r.has_version === true ? null : 'version';
     },
-    /** Whether an event id is in the tenant's catalog or was ever tracked. */
-    async eventKnown(tenantId: number, eventId: string): Promise<boolean> {
-      return (await db.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
-    },
     /** The ids of the tenant's audiences (not being deleted) built on a segment. */
     async segmentUsers(tenantId: number, segmentId: number): Promise<number[]> {
       return (await db.query<Obj>(Q.segment_users, [tenantId, segmentId])).rows.map((r) => Number(r.id));
+    },
+    /** Whether an event id is in the tenant's catalog or was ever tracked. */
+    async eventKnown(tenantId: number, eventId: string): Promise<boolean> {
+      return (await db.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
     },
     async trackingCode(tenantId: number, provider: string, organizerId: string | null): Promise<Obj | null> {
       return (await db.query<Obj>(Q.tracking_code, [tenantId, provider, organizerId])).rows[0] ?? null;

@@ -27,6 +27,7 @@ function setup(o: Setup = {}) {
     renew: async () => ({ rows: [] }),
     release: async () => ({ rows: [] }),
     getAny: async () => o.audience ?? audience,
+    relink: async () => 0,
     removes: async () => [],
     adds: async (_t: number, _id: number, _k: unknown, limit: number) =>
       Array.from({ length: batches-- > 0 ? limit : 1 }, (_, i) => ({ kind: 'email', digest: String(i).padStart(64, 'a'), person_id: i })),

@@ -142,6 +142,8 @@ export function createSync(deps: SyncDeps) {
     if (!removalsOnly) await deps.store.setStatus(t, a.id, 'syncing');
     const limit = BATCH[a.platform];
     let erasedGone = false;
+    // A digest another member still holds (two persons sharing an email) stays on the platform.
+    await deps.store.relink(t, a.id);
     for (;;) {
       const rm = await deps.store.removes(t, a.id, limit);
       if (rm.length === 0) break;

@@ -148,18 +148,43 @@ ORDER BY m.person_id LIMIT $4
 
 -- name: sync_adds
 -- Digests of current members the platform does not hold yet ($3: the kinds this platform takes), consented
--- now (a withdrawal counts before the next refresh drops the member).
-SELECT d.kind, d.digest, d.person_id FROM (
-  SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-  WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
-  UNION ALL
-  SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-  WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
-) d
-WHERE d.kind = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = $2 AND s.kind = d.kind AND s.digest = d.digest)
-  AND $1::bigint IS NOT NULL
-ORDER BY d.person_id, d.kind
+-- now (a withdrawal counts before the next refresh drops the member). Each (kind, digest) once, for the
+-- lowest person holding it: members sharing an email are one identifier on the platform.
+SELECT kind, digest, person_id FROM (
+  SELECT DISTINCT ON (d.kind, d.digest) d.kind, d.digest, d.person_id FROM (
+    SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+    WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
+    UNION ALL
+    SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+    WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
+  ) d
+  WHERE d.kind = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = $2 AND s.kind = d.kind AND s.digest = d.digest)
+    AND $1::bigint IS NOT NULL
+  ORDER BY d.kind, d.digest, d.person_id
+) a
+ORDER BY person_id, kind
 LIMIT $4
+
+-- name: relink_synced
+-- A digest the platform holds whose person left the audience, withdrew consent or was erased, while another
+-- current consented member holds the same (kind, digest): it passes to that member (the lowest person id)
+-- instead of being removed and sent again (sync_removes then leaves it).
+UPDATE remarketing_synced s SET person_id = h.person_id
+FROM (
+  SELECT DISTINCT ON (kind, digest) kind, digest, person_id FROM (
+    SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+    WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
+    UNION ALL
+    SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+    WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
+  ) d
+  ORDER BY kind, digest, person_id
+) h
+WHERE s.tenant_id = $1 AND s.audience_id = $2 AND s.kind = h.kind AND s.digest = h.digest
+  AND (s.person_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
+    WHERE m.audience_id = s.audience_id AND m.person_id = s.person_id))
+RETURNING 1
 
 -- name: sync_removes
 -- Digests the platform holds whose person left the audience, withdrew consent or was erased (person_id NULL: `erased`).
@@ -217,10 +242,6 @@ ORDER BY organizer_id NULLS LAST LIMIT 1
 SELECT s.current_version, ($3::int IS NULL OR EXISTS (SELECT 1 FROM segment_versions v WHERE v.segment_id = s.id AND v.version = $3::int)) AS has_version
 FROM segments s WHERE s.tenant_id = $1 AND s.id = $2::bigint
 
--- name: event_known
--- An event_id an audience may filter on: in the tenant's catalog, or named by one of its tracked events.
-SELECT (EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = $2::text)
-  OR EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.entities->>'event_entity_id' = $2::text)) AS known
 -- name: segment_users
 -- The tenant's audiences built on segment $2 (custom_segment), but those being deleted: the segment may not be
 -- deleted while one of them refers to it.
@@ -228,3 +249,7 @@ SELECT id FROM remarketing_audiences
 WHERE tenant_id = $1 AND audience_type = 'custom_segment' AND criteria->>'segment_id' = $2::bigint::text AND status <> 'deleting'
 ORDER BY id
 
+-- name: event_known
+-- An event_id an audience may filter on: in the tenant's catalog, or named by one of its tracked events.
+SELECT (EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = $2::text)
+  OR EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.entities->>'event_entity_id' = $2::text)) AS known
