@@ -22,7 +22,6 @@ describe('new remarketing audience body', () => {
     }
     expect(parseNewAudience({ ...base, name: 'Visitors' }, NOW)).toMatchObject({ ok: true, value: { name: 'Visitors' } });
   });
-});
 
   it('takes a Google Ads customer id with or without dashes and keeps its 10 digits; a TikTok advertiser id is digits; anything else is a 400 naming account_id', () => {
     const g = { platform: 'google_ads', audience_type: 'website_visitors' };
@@ -39,3 +38,4 @@ describe('new remarketing audience body', () => {
     // Without one the audience is kept; its sync asks for it (platforms.ts destinationProblem).
     expect(parseNewAudience(g, NOW)).toMatchObject({ ok: true, value: { account_id: null } });
   });
+});
