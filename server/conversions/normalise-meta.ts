@@ -1,7 +1,7 @@
 // Meta's normalisation of customer information before SHA-256 (Conversions API "Customer information
 // parameters"; Meta's Node SDK src/objects/serverside/utils.js). Pure: each function returns the normalised
 // text, or null when the value cannot be a valid one (nothing is sent rather than a digest Meta cannot match).
-import { sha256 } from '../identity/crypto.js';
+import { normalisePhone, sha256 } from '../identity/crypto.js';
 
 const HEX64 = /^[a-f0-9]{64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -11,11 +11,11 @@ export function metaEmail(raw: string): string | null {
   return EMAIL.test(e) ? e : null;
 }
 
-/** Digits only with the country code: symbols, letters and "+" removed, then leading zeros (an international "00" prefix). */
-export function metaPhone(raw: string): string | null {
-  const digits = raw.trim().toLowerCase().replace(/[^0-9]/g, '').replace(/^0{1,2}/, '');
-  return digits.length >= 7 && digits.length <= 15 ? digits : null;
-}
+/**
+ * Digits only with the country code: symbols, letters and "+" removed, then up to two leading zeros. The
+ * identity domain's rule (identity/crypto.ts normalisePhone), so a person's phone_sha256 equals their `ph`.
+ */
+export const metaPhone = normalisePhone;
 
 /** Names: lower case, no punctuation or spaces; letters of any script kept as UTF-8 ("Valéry" → "valéry"). */
 export function metaName(raw: string): string | null {

@@ -14,15 +14,16 @@ export function normaliseEmail(raw: string): string | null {
 }
 
 /**
- * Phones become digits only with the country code and no leading "+" or "00" (E.164 without the plus, the
- * form ad platforms hash). A number without any country prefix is kept as its digits.
+ * Phones before SHA-256, by Meta's documented rule (Customer information parameters `ph`; its Node SDK's
+ * normalizePhone): digits only (symbols, letters and "+" go), then up to two leading zeros dropped (an
+ * international "00" prefix, or a national trunk "0"), 7–15 digits or none. The one phone rule: the person's
+ * phone_sha256 (sent to Meta Custom Audiences) and the Conversions API's `ph` (conversions/normalise-meta.ts
+ * metaPhone is this function) are the same digest for the same number. A number without its country code
+ * ("07700 900123") hashes as "7700900123", which Meta cannot match: send phones with their country code.
  */
 export function normalisePhone(raw: string): string | null {
-  let p = raw.trim();
-  const plus = p.startsWith('+');
-  p = p.replace(/\D/g, '');
-  if (!plus && p.startsWith('00')) p = p.slice(2);
-  return p.length >= 5 ? p : null;
+  const digits = raw.replace(/[^0-9]/g, '').replace(/^0{1,2}/, '');
+  return digits.length >= 7 && digits.length <= 15 ? digits : null;
 }
 
 export const hashEmail = (raw: string): string | null => {

@@ -131,7 +131,8 @@ export function scrubBody(text: string): string {
       const ip = truncateIp(literalValue(lit).trim());
       return `"ip"${sep}${ip ? JSON.stringify(ip) : 'null'}`;
     });
-  return scrubEmails(fields).replace(PHONE_TEXT, (m) => `sha256:${hashPhone(m)}`);
+  // A match too short for a phone digest once its zeros are dropped is still replaced, by the digest of its digits.
+  return scrubEmails(fields).replace(PHONE_TEXT, (m) => `sha256:${hashPhone(m) ?? sha256Hex(m.replace(/[^0-9]/g, ''))}`);
 }
 
 /** Clear matching fields a stored event never keeps (conversions/match-keys.ts hashes and drops them). */

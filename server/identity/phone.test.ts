@@ -1,0 +1,57 @@
+// One phone rule for every digest of a phone: the person's phone_sha256 (identity, sent to Meta Custom
+// Audiences by remarketing) and the Conversions API's `ph` match key are the same digest for the same
+// number, following Meta's documented normalisation (digits only, up to two leading zeros dropped, 7–15
+// digits). The shared vectors below are checked against every path. Pure.
+import { describe, expect, it } from 'vitest';
+import { matchKeys } from '../conversions/match-keys.js';
+import { metaHash, metaPhone } from '../conversions/normalise-meta.js';
+import { hashPhone, normalisePhone, sha256 } from './crypto.js';
+import { hashCustomer, scrubBody } from './pii.js';
+
+/** [as sent, normalised text before SHA-256 (null: no digest)] */
+export const PHONE_VECTORS: [string, string | null][] = [
+  ['+40 721 234 567', '40721234567'],
+  ['0040 721 234 567', '40721234567'],
+  ['+0040 721 234 567', '40721234567'],
+  ['+1 (616) 954-78 88', '16169547888'],
+  ['tel:+40721234567', '40721234567'],
+  ['  +44.7700.900123  ', '447700900123'],
+  // A national number (no country code) cannot match on Meta, but it hashes the same on every path.
+  ['07700 900123', '7700900123'],
+  // Up to two leading zeros go, not more.
+  ['000 44 7700 900123', '0447700900123'],
+  ['+40-721-234-567 ext 9', '407212345679'],
+  ['1234567', '1234567'],
+  ['123456', null],
+  ['00 12345', null],
+  ['1234567890123456', null],
+  ['', null],
+  ['no digits', null],
+];
+
+describe('phone normalisation: one rule, Meta\'s', () => {
+  it.each(PHONE_VECTORS)('%j → %j on the identity path and the Conversions API path alike', (raw, want) => {
+    expect(normalisePhone(raw)).toBe(want);
+    expect(metaPhone(raw)).toBe(want);
+    expect(hashPhone(raw)).toBe(want === null ? null : sha256(want));
+    expect(metaHash(raw, metaPhone)).toBe(want === null ? null : sha256(want));
+  });
+
+  it('a person\'s phone_sha256 (Custom Audiences) equals the order\'s Meta `ph` match key (Conversions API)', () => {
+    for (const [raw, want] of PHONE_VECTORS) {
+      if (want === null) continue;
+      expect(hashCustomer({ external_id: 'c1', phone: raw })!.phone_sha256).toBe(matchKeys({ phone: raw }).meta!.ph);
+    }
+  });
+
+  it('"07700 900123" and "+0040 721 234 567" no longer keep their leading zeros (they did: two digests for one number)', () => {
+    expect(hashPhone('07700 900123')).not.toBe(sha256('07700900123'));
+    expect(hashPhone('+0040 721 234 567')).toBe(hashPhone('+40 721 234 567'));
+  });
+
+  it('a "+" number in free text too short once its zeros are dropped is still replaced by a digest, never kept', () => {
+    const out = scrubBody('note: call +00 12345 6');
+    expect(out).not.toContain('12345');
+    expect(out).toMatch(/sha256:[0-9a-f]{64}/);
+  });
+});
