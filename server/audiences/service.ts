@@ -1,7 +1,7 @@
 // What the audience routes do, over the store: resolve the target (a hypothesis, or a catalog event), pick the
-// model (seed_v1 with the tenant's coefficients, or the tenant's fitted model when its held-out evaluation puts
-// it in use: fit.ts assessFit), estimate or build, and rank upcoming events for one person. Outcomes are values;
-// the routes turn them into replies.
+// model (seed_v1 with the tenant's coefficients, or the tenant's fitted model: asked for by name whatever its
+// status, chosen by default only when its held-out evaluation puts it in use: fit.ts assessFit), estimate or
+// build, and rank upcoming events for one person. Outcomes are values; the routes turn them into replies.
 import type { Obj } from '../store/rows.js';
 import type { EstimateBody, EstimateRequest, ModelName, Target } from './schemas.js';
 import {
@@ -17,11 +17,7 @@ const invalid = (field: string, message: string): Outcome<never> => ({ ok: false
 
 const notFoundEvent = (id: string): Outcome<never> => ({ ok: false, code: 'not_found', message: `No catalog event ${JSON.stringify(id)} for this tenant (sync it with PUT /api/v1/catalog/events).` });
 const noFit: Outcome<never> = { ok: false, code: 'conflict', message: 'This tenant has no fitted model yet: the audiences.fit job fits one from past events with buyers (POST /api/admin/jobs/audiences.fit/run runs it now).' };
-const unusedFit = (f: FittedModel): Outcome<never> => ({
-  ok: false, code: 'conflict',
-  message: `This tenant's fitted model is not in use (${f.status}: ${f.reason}). GET /api/v1/audience/model shows its held-out quality.`,
-});
-/** The stored fit when it replaces seed_v1, else null. */
+/** The stored fit when it replaces seed_v1 where the tenant's default model is used (recommendations), else null. */
 const inUse = (f: FittedModel | null): FittedModel | null => (f?.status === 'in_use' ? f : null);
 
 export function createAudienceService(store: AudienceStore, now: () => Date, snapshots: SnapshotCache | null = null) {
@@ -77,17 +73,16 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
     return { ok: true, value: { hypothesis: out, eventId: null, currency: (h.ticket_category !== '' && r.currency) || 'EUR' } };
   }
 
-  /** `fitted`: the tenant's fit when in use; `stored`: whatever fit is stored (to say why it is not used). */
-  async function pickModels(tenantId: number, name: ModelName): Promise<Outcome<{ model: Model; other: { name: ModelName; model: Model } | null; fitted: FittedModel | null; stored: FittedModel | null }>> {
+  /** Asked for by name (or shown side by side), the stored fit answers whatever its status: the reply carries the
+   *  status and reason (inside `fit`), so the caller sees how far to trust it. Only the default choice needs in_use. */
+  async function pickModels(tenantId: number, name: ModelName): Promise<Outcome<{ model: Model; other: { name: ModelName; model: Model } | null; fitted: FittedModel | null }>> {
     const seed = await store.seed(tenantId);
-    const stored = await store.fitted(tenantId);
-    const fitted = inUse(stored);
+    const fitted = await store.fitted(tenantId);
     if (name === 'fitted') {
-      if (!stored) return noFit;
-      if (!fitted) return unusedFit(stored);
-      return { ok: true, value: { model: fitted.model, other: { name: 'seed_v1', model: seed }, fitted, stored } };
+      if (!fitted) return noFit;
+      return { ok: true, value: { model: fitted.model, other: { name: 'seed_v1', model: seed }, fitted } };
     }
-    return { ok: true, value: { model: seed, other: fitted ? { name: 'fitted', model: fitted.model } : null, fitted, stored } };
+    return { ok: true, value: { model: seed, other: fitted ? { name: 'fitted', model: fitted.model } : null, fitted } };
   }
 
   return {
@@ -104,7 +99,7 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
       const fittedInfo = models.value.fitted ? { fit: models.value.fitted.fit, fitted_at: models.value.fitted.fittedAt } : null;
       const other = models.value.other && r.other
         ? { model: models.value.other.name, eligible_users: r.other.eligible, expected_buyers: round(r.other.buyers, 1), expected_gmv: round(r.other.buyers * price, 2), ...(models.value.other.name === 'fitted' ? fittedInfo : {}) }
-        : { model: 'fitted', available: false, ...(models.value.stored ? { status: models.value.stored.status, reason: models.value.stored.reason } : {}) };
+        : { model: 'fitted', available: false };
       return {
         ok: true,
         value: {
