@@ -31,6 +31,7 @@ export interface CampaignsConfig {
 }
 
 import { currencyDecimals } from './model.js';
+import { redact } from '../config/redact.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -62,7 +63,7 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     } catch {
       // reported below
     }
-    problems.push(`${name} must be an http(s) URL`);
+    problems.push(`${name} must be a URL starting with https:// or http:// (got ${JSON.stringify(redact(raw))})`);
     return def;
   };
   const id = (name: keyof typeof ACCOUNT_IDS): string | null => {

@@ -42,6 +42,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HOST: '[::1]' })).toThrow(/an IPv6 address without the brackets/);
   });
 
+  it('reports a bad META_GRAPH_URL / TIKTOK_API_URL once (campaigns and conversions share it), with the value and no password', () => {
+    const err = (() => { try { loadConfig({ META_GRAPH_URL: 'ftp://x', TIKTOK_API_URL: 'http://u:secret@' }); } catch (e) { return e as ConfigError; } return null; })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems.filter((p) => p.startsWith('META_GRAPH_URL'))).toEqual(['META_GRAPH_URL must be a URL starting with https:// or http:// (got "ftp://x")']);
+    expect(err!.problems.filter((p) => p.startsWith('TIKTOK_API_URL'))).toHaveLength(1);
+    expect(err!.problems.join('\n')).not.toContain('secret');
+    const ok = loadConfig({ META_GRAPH_URL: 'http://127.0.0.1:9114/', TIKTOK_API_URL: 'http://127.0.0.1:9115' });
+    expect([ok.conversions.meta, ok.campaigns.urls.meta, ok.conversions.tiktok]).toEqual(['http://127.0.0.1:9114', 'http://127.0.0.1:9114', 'http://127.0.0.1:9115']);
+  });
+
   it('takes a METRICS_TOKEN of at least 16 characters for scrapers', () => {
     expect(loadConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
     expect(loadConfig({}).metricsToken).toBeNull();

@@ -2,6 +2,7 @@
 // complete, validated Config or throws ConfigError listing every problem with how to fix it.
 import { isIP } from 'node:net';
 import { campaignsConfig, type CampaignsConfig } from '../campaigns/config.js';
+import { redact } from './redact.js';
 
 export interface Limits {
   maxEventBytes: number;
@@ -209,6 +210,9 @@ export function loadConfig(env: Env): Config {
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
+  // META_GRAPH_URL and TIKTOK_API_URL serve campaigns and conversions alike: validated once (campaigns/config.ts).
+  const campaigns = campaignsConfig(env, problems);
+
   const limits: Limits = {
     maxEventBytes: int('MAX_EVENT_BYTES', 32 * 1024, 1024, 1024 * 1024),
     maxBatchEvents: int('MAX_BATCH_EVENTS', 100, 1, 10_000),
@@ -249,7 +253,7 @@ export function loadConfig(env: Env): Config {
       archiveDir: env.ARCHIVE_DIR || null,
       pseudonymizeAfterDays: int('PSEUDONYMIZE_AFTER_DAYS', 0, 0, 36_500),
     },
-    campaigns: campaignsConfig(env, problems),
+    campaigns,
     audiences: {
       snapshotMaxAgeS: int('AUDIENCE_SNAPSHOT_MAX_AGE_S', 600, 0, 86_400),
       snapshotMinPersons: int('AUDIENCE_SNAPSHOT_MIN_PERSONS', 100_000, 1, 1_000_000_000),
@@ -263,8 +267,8 @@ export function loadConfig(env: Env): Config {
       maxRows: int('FUNNEL_INDEX_MAX_ROWS', 30_000_000, 1, 1_000_000_000),
     },
     conversions: {
-      meta: url('META_GRAPH_URL', ['https:', 'http:']) ?? 'https://graph.facebook.com',
-      tiktok: url('TIKTOK_API_URL', ['https:', 'http:']) ?? 'https://business-api.tiktok.com',
+      meta: campaigns.urls.meta,
+      tiktok: campaigns.urls.tiktok,
       googleDataManager: url('GOOGLE_DATAMANAGER_URL', ['https:', 'http:']) ?? 'https://datamanager.googleapis.com',
       ga4: url('GA4_MP_URL', ['https:', 'http:']) ?? 'https://www.google-analytics.com',
     },
@@ -287,8 +291,4 @@ export function loadConfig(env: Env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-function redact(raw: string): string {
-  return raw.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
 }
