@@ -58,6 +58,126 @@ describe('dispatch outcomes', () => {
     return { d, requests };
   };
 
+  const holdOf = async (t: number, destination: string) => (await db.query<{ holds: number; held_until: Date; last_error: string; in_force: boolean }>(
+    `SELECT h.holds, h.held_until, h.last_error, h.held_until > now() AND tc.updated_at = h.code_updated_at AS in_force
+     FROM conversion_holds h LEFT JOIN tracking_codes tc ON tc.tenant_id = h.tenant_id AND tc.id = h.code_id
+     WHERE h.tenant_id = $1 AND h.destination = $2`, [t, destination],
+  )).rows[0];
+  /** The tracking code's settings were updated (PUT /api/v1/tracking-codes/{id} sets updated_at). */
+  const touch = (codeId: number) => db.query(`UPDATE tracking_codes SET updated_at = clock_timestamp() WHERE id = $1`, [codeId]);
+  const GOOGLE = { conversion_id: 'AW-1234567', customer_id: '1234567890', conversion_action_id: '42' };
+  const unauthenticated: HttpAnswer = { status: 401, json: { error: { code: 401, status: 'UNAUTHENTICATED', message: 'Request had invalid authentication credentials.' } }, text: '{}' };
+
+  describe('a destination whose credential or permission is refused is held, not its rows', () => {
+    it('Google 401: the rows stay pending, nothing is sent while it is held, and an update of the code sends them at once', { timeout: 120_000 }, async () => {
+      const t = await tenant('held-google');
+      const g = await code(t, 'google_ads', GOOGLE);
+      const first = await queue(t, 'google_ads', g, 3);
+      let answer = unauthenticated;
+      const { d, requests } = dispatcher(() => answer);
+      await d.runOnce();
+      expect(requests).toHaveLength(1);
+      expect((await rows(t)).map((r) => r.status)).toEqual(['pending', 'pending', 'pending']);
+      expect((await rows(t))[0].last_error).toMatch(/Google 401 UNAUTHENTICATED/);
+      const hold = await holdOf(t, `google_ads:${g}`);
+      expect(hold).toMatchObject({ holds: 1, in_force: true });
+      // The error says what was refused and how to fix it.
+      expect(hold.last_error).toMatch(/Google 401 UNAUTHENTICATED.*held.*PUT \/api\/v1\/tracking-codes\/\d+.*access_token/s);
+
+      // Held: later runs send nothing, new purchases wait with the others.
+      await queue(t, 'google_ads', g, 1);
+      await d.runOnce();
+      await d.runOnce();
+      expect(requests).toHaveLength(1);
+      expect((await rows(t)).every((r) => r.status === 'pending' && r.user_data !== null)).toBe(true);
+
+      // The operator puts a new token on the code: the next run sends everything, and the hold is gone.
+      answer = { status: 200, json: { requestId: 'r' }, text: '{}' };
+      await touch(g);
+      await d.runOnce();
+      expect(requests).toHaveLength(2);
+      expect(requests[1].events).toHaveLength(4);
+      expect((await rows(t)).map((r) => r.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+      expect(await holdOf(t, `google_ads:${g}`)).toBeUndefined();
+      expect(first).toHaveLength(3);
+    });
+
+    it('Meta 190, TikTok 40001 and GA4 401 hold too; a hold that ends tries once and holds again for longer, up to an hour', { timeout: 120_000 }, async () => {
+      const t = await tenant('held-others');
+      const meta = await code(t, 'meta', { pixel_id: '123456789012345' });
+      const tiktok = await code(t, 'tiktok', { pixel_id: 'D17TA5JC77UDOT6CA5FG' });
+      const ga4 = await code(t, 'ga4', { measurement_id: 'G-HELD1' });
+      await queue(t, 'meta', meta, 2);
+      await queue(t, 'tiktok', tiktok, 2);
+      await queue(t, 'ga4', ga4, 2);
+      const { d, requests } = dispatcher((body) =>
+        body.event_source === 'web' ? { status: 200, json: { code: 40001, message: 'Access token is invalid' }, text: '{}' }
+          : body.data ? metaError(190, 463, 'Error validating access token: Session has expired')
+            : { status: 401, json: null, text: 'unauthorized' });
+      await d.runOnce();
+      expect((await rows(t)).every((r) => r.status === 'pending')).toBe(true);
+      for (const dest of [`meta:${meta}`, `tiktok:${tiktok}`, `ga4:${ga4}`]) expect((await holdOf(t, dest))?.in_force, dest).toBe(true);
+      const sent = requests.length;
+      // The hold ends: one more try, refused again: held again, for longer.
+      const before = await holdOf(t, `meta:${meta}`);
+      await db.query(`UPDATE conversion_holds SET held_until = now() - interval '1 second' WHERE tenant_id = $1`, [t]);
+      await d.runOnce();
+      expect(requests.length).toBe(sent + 3);
+      const again = await holdOf(t, `meta:${meta}`);
+      expect(again).toMatchObject({ holds: 2, in_force: true });
+      expect(again.held_until.getTime() - Date.now()).toBeLessThanOrEqual(3_600_000);
+      expect(before.holds).toBe(1);
+      expect((await rows(t)).every((r) => r.status === 'pending')).toBe(true);
+    });
+
+    it('a held row is dead once the provider\'s limit passes (TikTok: the 24 h retry budget), with the reason; a Meta row held for days is not killed by the 24 h budget after its release', { timeout: 120_000 }, async () => {
+      const t = await tenant('held-expiry');
+      const tiktok = await code(t, 'tiktok', { pixel_id: 'D17TA5JC77UDOT6CA5FG' });
+      const [old] = await queue(t, 'tiktok', tiktok, 1, 25 * 3_600_000);
+      const [fresh] = await queue(t, 'tiktok', tiktok, 1);
+      const meta = await code(t, 'meta', { pixel_id: '123456789012345' });
+      const [twoDays] = await queue(t, 'meta', meta, 1, 2 * 86_400_000);
+      let metaAnswer = metaError(190, undefined, 'Invalid OAuth access token');
+      const { d } = dispatcher((body) => (body.event_source === 'web' ? { status: 200, json: { code: 40002, message: 'auth' }, text: '{}' } : metaAnswer));
+      await d.runOnce();
+      const byId = Object.fromEntries((await rows(t)).map((r) => [r.id, r]));
+      expect(byId[old]).toMatchObject({ status: 'dead', last_error: expect.stringMatching(/held.*24 h/s), user_data: DIGESTS });
+      expect(byId[fresh].status).toBe('pending');
+      expect(byId[twoDays].status).toBe('pending');
+      // The Meta code gets a new token; Meta is briefly down: the two-day-old row is retried, not dead.
+      metaAnswer = { status: 503, json: null, text: 'down' };
+      await touch(meta);
+      await d.runOnce();
+      const meta2 = (await rows(t)).find((r) => r.id === String(twoDays))!;
+      expect(meta2.status).toBe('pending');
+      expect(meta2.last_error).toMatch(/503/);
+    });
+  });
+
+  describe('Meta errors about the destination itself', () => {
+    it('code 100 subcode 33 (object does not exist or no permission) holds the whole batch in one request instead of 2N-1', { timeout: 120_000 }, async () => {
+      const t = await tenant('meta-33');
+      const meta = await code(t, 'meta', { pixel_id: '123456789012345' });
+      await queue(t, 'meta', meta, 8);
+      const { d, requests } = dispatcher(() => metaError(100, 33, "Unsupported post request. Object with ID '123456789012345' does not exist, cannot be loaded due to missing permissions, or does not support this operation."));
+      await d.runOnce();
+      expect(requests).toHaveLength(1);
+      expect((await rows(t)).map((r) => r.status)).toEqual(Array(8).fill('pending'));
+      expect((await holdOf(t, `meta:${meta}`))?.in_force).toBe(true);
+    });
+
+    it('a destination error met while splitting a batch stops the split: the other half is not sent', { timeout: 120_000 }, async () => {
+      const t = await tenant('meta-split');
+      const meta = await code(t, 'meta', { pixel_id: '123456789012345' });
+      await queue(t, 'meta', meta, 8);
+      // The batch is refused for a row's content, then the token is refused on the first half.
+      const { d, requests } = dispatcher((_body, n) => (n === 1 ? metaError(100, 2804003, 'Invalid parameter') : metaError(190, undefined, 'Invalid OAuth access token')));
+      await d.runOnce();
+      expect(requests.map((r) => r.data.length)).toEqual([8, 4]);
+      expect((await rows(t)).map((r) => r.status)).toEqual(Array(8).fill('pending'));
+    });
+  });
+
   describe('what a dead row keeps', () => {
     it('drops the digests of a row the provider refused for itself (a retry cannot help), keeps them where a retry after a fix can', { timeout: 120_000 }, async () => {
       const t = await tenant('dead-digests');

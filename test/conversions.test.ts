@@ -192,6 +192,61 @@ describe('server-side conversions', () => {
     expect(retried.json).toEqual({ id: dead[0].id, status: 'pending' });
   });
 
+  it('holds a destination whose token is refused: its rows stay pending, the status says why and how to fix it, a new token sends them; a destination\'s dead rows are retried in one call', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-held');
+    const id = await addCode(base, t, { provider: 'google_ads', organizer_id: null, settings: { conversion_id: 'AW-7654322', customer_id: '1234567890', conversion_action_id: '55' }, secrets: { access_token: 'ya29.expired' } });
+    mock.script('google', [401]);
+    const order = purchase();
+    await postEvents(base, t, [order]);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t)).counts[0]?.status === 'held';
+    }, 120_000, 500);
+    const held = await rowsOf(t);
+    expect(held.items.map((i) => i.status)).toEqual(['pending']);
+    expect(held.counts).toEqual([expect.objectContaining({
+      destination: `google_ads:${id}`, pending: 1, sent: 0, dead: 0, status: 'held',
+      last_error: expect.stringMatching(new RegExp(`^Google 401.*held.*PUT /api/v1/tracking-codes/${id} with a new secrets\\.access_token`, 's')),
+    })]);
+    expect(Date.parse(held.counts[0].next_attempt_at)).toBeGreaterThan(Date.now());
+    expect(held.counts[0].held_since).toEqual(expect.any(String));
+
+    // The operator sets a new token: the held row goes at the next run.
+    expect((await request('PUT', `${base}/api/v1/tracking-codes/${id}`, { secrets: { access_token: 'ya29.new' } }, auth(t))).status).toBe(200);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, '&status=sent')).items.length === 1;
+    }, 120_000, 500);
+    expect((await rowsOf(t)).counts[0]).toMatchObject({ status: 'active', last_error: null, next_attempt_at: null });
+    expect(sentFor(order).map((r) => [r.status, r.headers.authorization])).toEqual([[401, 'Bearer ya29.expired'], [200, 'Bearer ya29.new']]);
+
+    // Rows an older version let die for the token: retried in one call, except a second row of an order already sent.
+    const meta = await addCode(base, t, metaCode('121212121212121', null));
+    const dead = async (destination: string, orderId: string) => server.db.query(
+      `INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, legal_basis, data, user_data, status, last_error)
+       VALUES ($1, $2, split_part($2, ':', 1), split_part($2, ':', 2)::bigint, 'marketplace', $3, 'order_completed', now(), 'consent', $4, $5, 'dead', 'Google 401 UNAUTHENTICATED')`,
+      [t.tenant_id, destination, crypto.randomUUID(), JSON.stringify({ order_id: orderId, value: 5, currency: 'EUR' }), JSON.stringify({ em: sha('x@example.com') })]);
+    await dead(`google_ads:${id}`, 'O-bulk-1');
+    await dead(`google_ads:${id}`, 'O-bulk-2');
+    await dead(`google_ads:${id}`, order.entities.order_id);
+    await dead(`meta:${meta}`, 'O-bulk-3');
+    for (const bad of [{ destination: 'google_ads' }, { destination: `google_ads:${id}`, status: 'dead' }, {}]) {
+      const r = await request('POST', `${base}/api/v1/conversions/retry`, bad, auth(t));
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect(r.json.error.code).toBe('invalid_field');
+    }
+    const bulk = await request('POST', `${base}/api/v1/conversions/retry`, { destination: `google_ads:${id}` }, auth(t));
+    expect(bulk.status).toBe(200);
+    expect(bulk.json).toEqual({ destination: `google_ads:${id}`, retried: 2, duplicates: 1 });
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, `&destination=google_ads:${id}&status=sent`)).items.length === 3;
+    }, 120_000, 500);
+    expect((await rowsOf(t, `&destination=meta:${meta}`)).items.map((i) => i.status)).toEqual(['dead']);
+    const audit = (await getJson(`${base}/api/v1/audit?limit=100`, auth(t))).json.audit;
+    expect(audit.find((a: any) => a.action === 'conversion.retry')).toMatchObject({ target: `destination:google_ads:${id}`, details: { retried: 2 } });
+  });
+
   it('GA4: when one client\'s request of a batch fails, the clients already accepted are not sent again (GA4 counts every copy)', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-ga4-partial');
     await addCode(base, t, { provider: 'ga4', organizer_id: null, settings: { measurement_id: 'G-PARTIAL1' }, secrets: { api_secret: 's3cr3t' } });

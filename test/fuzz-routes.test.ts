@@ -180,6 +180,8 @@ describe('every API route under hostile input', () => {
       { method: 'GET', path: () => '/api/v1/audiences', query: ['limit', 'cursor'] },
       { method: 'GET', path: () => '/api/v1/conversions', query: ['status', 'destination', 'cursor', 'limit'] },
       { method: 'POST', path: (s) => `/api/v1/conversions/${s}/retry` },
+      { method: 'POST', path: () => '/api/v1/conversions/retry', body: (v) => ({ destination: v }) },
+      { method: 'POST', path: () => '/api/v1/conversions/retry', body: (v) => v },
       { method: 'PUT', path: () => '/api/v1/settings/conversions', body: (v) => ({ purchase_basis: v }) },
       { method: 'PUT', path: () => '/api/v1/settings/conversions', body: (v) => v },
       { method: 'GET', path: (s) => `/api/v1/catalog/${s}`, query: ['limit', 'cursor'] },

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { joinUrl, str, transient, type Adapter, type Destination, type FailedOutcome, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 const EVENT_NAMES: Record<string, string> = { order_completed: 'purchase', add_to_cart: 'add_to_cart', checkout_started: 'begin_checkout', event_view: 'view_item' };
-const MAX_AGE_MS = 72 * 3_600_000;
+export const GA4_MAX_AGE_MS = 72 * 3_600_000;
 const MEASUREMENT = /^G-[A-Z0-9]+$/;
 
 /**
@@ -63,8 +63,8 @@ interface ValidationMessage {
 /**
  * GA4 answers 2xx whatever it thinks of the request; its validation format ({"validationMessages": […]}, the
  * answer of /debug/mp/collect and of stand-ins that check like it) in a 2xx body means refused: the rows are
- * not delivered. A message about the destination itself (measurement_id, api_secret) is fatal, any other
- * invalid (bisected down to the row, dead with the description).
+ * not delivered. A message about the destination itself (measurement_id, api_secret) holds the destination,
+ * any other is invalid (bisected down to the row, dead with the description).
  */
 export function classifyGa4(a: HttpAnswer): { kind: 'ok' } | FailedOutcome {
   const t = transient(a);
@@ -75,15 +75,17 @@ export function classifyGa4(a: HttpAnswer): { kind: 'ok' } | FailedOutcome {
     const list = msgs.slice(0, 5).map((m: ValidationMessage) => `${String(m?.fieldPath ?? '?')}: ${String(m?.description ?? 'invalid')}${m?.validationCode ? ` (${String(m.validationCode)})` : ''}`);
     const error = `GA4 validation: ${list.join('; ')}`.slice(0, 500);
     const destination = msgs.some((m: ValidationMessage) => m?.fieldPath === 'measurement_id' || m?.fieldPath === 'api_secret');
-    return { kind: destination ? 'fatal' : 'invalid', error };
+    return { kind: destination ? 'held' : 'invalid', error };
   }
-  return { kind: a.status === 401 || a.status === 403 ? 'fatal' : 'invalid', error: `GA4 HTTP ${a.status}: ${a.text.slice(0, 500)}` };
+  return { kind: a.status === 401 || a.status === 403 ? 'held' : 'invalid', error: `GA4 HTTP ${a.status}: ${a.text.slice(0, 500)}` };
 }
 
 /** base: GA4_MP_URL (https://www.google-analytics.com). */
 export const ga4Adapter = (base: string): Adapter => ({
   provider: 'ga4',
   maxBatch: 25,
+  maxAgeMs: GA4_MAX_AGE_MS,
+  secret: 'api_secret',
   configProblem(dest: Destination) {
     if (!MEASUREMENT.test(String(dest.settings.measurement_id ?? ''))) return 'the GA4 code has no valid measurement_id';
     if (!str(dest.secrets.api_secret)) return 'the GA4 code has no api_secret (Measurement Protocol) set';
@@ -91,7 +93,7 @@ export const ga4Adapter = (base: string): Adapter => ({
   },
   check(_dest, item, now) {
     if (!EVENT_NAMES[item.event_name]) return `GA4: no event for ${item.event_name}`;
-    if (now - Date.parse(item.occurred_at) > MAX_AGE_MS) return 'GA4: events can be backdated 72 hours at most';
+    if (now - Date.parse(item.occurred_at) > GA4_MAX_AGE_MS) return 'GA4: events can be backdated 72 hours at most';
     return null;
   },
   async send(dest, items, http, recordSent, nextRequest) {

@@ -38,14 +38,18 @@ export function classifyGoogle(a: HttpAnswer): SendOutcome {
   if (a.status >= 200 && a.status < 300) return { kind: 'ok' };
   const err = (a.json as { error?: { status?: string; message?: string } } | null)?.error;
   const text = `Google ${a.status}${err?.status ? ` ${err.status}` : ''}: ${err?.message ?? a.text.slice(0, 500)}`;
-  if (a.status === 401 || a.status === 403 || a.status === 404) return { kind: 'fatal', error: text };
-  return { kind: 'invalid', error: text };
+  // UNAUTHENTICATED (an expired or revoked OAuth token), PERMISSION_DENIED, NOT_FOUND (the account or the
+  // conversion action): the destination's fault, not the rows'.
+  const destination = a.status === 401 || a.status === 403 || a.status === 404
+    || err?.status === 'UNAUTHENTICATED' || err?.status === 'PERMISSION_DENIED' || err?.status === 'NOT_FOUND';
+  return { kind: destination ? 'held' : 'invalid', error: text };
 }
 
 /** base: GOOGLE_DATAMANAGER_URL (https://datamanager.googleapis.com). */
 export const googleAdapter = (base: string): Adapter => ({
   provider: 'google_ads',
   maxBatch: 2000,
+  secret: 'access_token',
   configProblem(dest) {
     const p = params(dest);
     if (!/^\d{6,12}$/.test(p.customer) || !/^\d{1,20}$/.test(p.action)) return 'the Google Ads code needs settings.customer_id and settings.conversion_action_id for server-side conversions';

@@ -7,13 +7,23 @@ import { joinUrl, seconds, str, transient, type Adapter, type Destination, type 
 export const META_API_VERSION = 'v25.0';
 /** "If any event_time in data is greater than 7 days in the past, we return an error for the entire request." */
 const MAX_AGE_S = 7 * 86_400;
+export const META_MAX_AGE_MS = MAX_AGE_S * 1000;
 const EVENT_NAMES: Record<string, string> = { order_completed: 'Purchase', add_to_cart: 'AddToCart', checkout_started: 'InitiateCheckout', event_view: 'ViewContent' };
 /** Customer information parameters: what Meta calls advanced matching, left out when the code turns it off. */
 const HASHED = ['em', 'ph', 'fn', 'ln', 'ct', 'zp', 'country', 'external_id'];
-/** Graph error codes (RudderStack's Meta network handler): throttling and transient ones retry; these are the destination's own fault. */
+/** Graph error codes (RudderStack's Meta network handler): throttling and transient ones retry. */
 const THROTTLE = new Set([4, 17, 32, 613, 80000, 80001, 80003, 80004, 80014]);
 const TRANSIENT = new Set([1, 2, 341, 368, 5000]);
-const FATAL = new Set([10, 102, 190, 200, 294, 803]);
+/**
+ * The destination's own fault, whatever the rows: the token (190, 102: expired, revoked, invalid), permissions
+ * (10, 200-299), the app's capability (3), an unknown object (803). Code 100 is a bad parameter, usually one
+ * row's, except subcode 33 "Unsupported post request. Object with ID … does not exist, cannot be loaded due to
+ * missing permissions, or does not support this operation": the pixel id or the token's access to it.
+ */
+const DESTINATION = new Set([3, 10, 102, 190, 803]);
+const isDestinationError = (e: { code?: number; error_subcode?: number; message?: string }): boolean =>
+  e.code !== undefined && (DESTINATION.has(e.code) || (e.code >= 200 && e.code <= 299)
+    || (e.code === 100 && (e.error_subcode === 33 || /unsupported post request|object with id .* does not exist/i.test(e.message ?? ''))));
 
 const matchKeys = (dest: Destination, item: OutboxItem): Record<string, string> =>
   Object.fromEntries(Object.entries(item.user_data ?? {}).filter(([k]) => dest.settings.advanced_matching !== false || !HASHED.includes(k)));
@@ -55,7 +65,7 @@ export function classifyMeta(a: HttpAnswer): SendOutcome {
   if (err?.code !== undefined && (THROTTLE.has(err.code) || TRANSIENT.has(err.code))) return { kind: 'retry', error: text, retryAfterMs: a.retryAfterMs };
   const t = transient(a);
   if (t) return t;
-  if (err?.code !== undefined && FATAL.has(err.code)) return { kind: 'fatal', error: text };
+  if ((err && isDestinationError(err)) || a.status === 401 || a.status === 403) return { kind: 'held', error: text };
   return { kind: 'invalid', error: text };
 }
 
@@ -63,6 +73,8 @@ export function classifyMeta(a: HttpAnswer): SendOutcome {
 export const metaAdapter = (base: string): Adapter => ({
   provider: 'meta',
   maxBatch: 1000,
+  maxAgeMs: META_MAX_AGE_MS,
+  secret: 'access_token',
   configProblem(dest) {
     if (!/^\d{5,20}$/.test(String(dest.settings.pixel_id ?? ''))) return 'the Meta code has no valid pixel_id';
     if (!str(dest.secrets.access_token)) return 'the Meta code has no access_token (Conversions API) set';

@@ -1,13 +1,15 @@
 // TikTok Events API 1.3: POST {TIKTOK_API_URL}/open_api/v1.3/event/track/ with the Access-Token header,
 // {"event_source":"web","event_source_id":<pixel code>,"data":[…≤1000]}. TikTok answers HTTP 200 with its own
-// code: 0 (or 20001, partly accepted) is success, 40100 is its rate limit, 40001/40002 are the token's fault;
+// code: 0 (or 20001, partly accepted) is success, 40100 is its rate limit, 40001/40002 are the token's fault
+// (the destination is held);
 // one bad row fails the whole batch (hence validation first and bisection).
 import { joinUrl, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 const EVENT_NAMES: Record<string, string> = { order_completed: 'CompletePayment', add_to_cart: 'AddToCart', checkout_started: 'InitiateCheckout', event_view: 'ViewContent' };
 const PIXEL = /^[A-Z0-9]{20}$/;
 const RETRY_CODES = new Set([40100, 40700, 50000, 50002]);
-const FATAL_CODES = new Set([40001, 40002, 40105]);
+/** The token or its access to the pixel (RudderStack's TikTok handler: auth, abort): the destination's fault. */
+const DESTINATION_CODES = new Set([40001, 40002, 40105]);
 
 /** The code's advanced_matching: false leaves the hashed e-mail, phone and external id out (cookies and ip stay). */
 export function tiktokEvent(item: OutboxItem, matching = true): Record<string, unknown> {
@@ -38,7 +40,7 @@ export function classifyTiktok(a: HttpAnswer): SendOutcome {
   const text = `TikTok ${body?.code ?? `HTTP ${a.status}`}: ${body?.message ?? a.text.slice(0, 500)}`;
   if (a.status >= 200 && a.status < 300 && (body?.code === 0 || body?.code === 20001)) return { kind: 'ok' };
   if (body?.code !== undefined && RETRY_CODES.has(body.code)) return { kind: 'retry', error: text };
-  if (a.status === 401 || a.status === 403 || (body?.code !== undefined && FATAL_CODES.has(body.code))) return { kind: 'fatal', error: text };
+  if (a.status === 401 || a.status === 403 || (body?.code !== undefined && DESTINATION_CODES.has(body.code))) return { kind: 'held', error: text };
   return { kind: 'invalid', error: text };
 }
 
@@ -46,6 +48,7 @@ export function classifyTiktok(a: HttpAnswer): SendOutcome {
 export const tiktokAdapter = (base: string): Adapter => ({
   provider: 'tiktok',
   maxBatch: 1000,
+  secret: 'access_token',
   configProblem(dest: Destination) {
     if (!PIXEL.test(String(dest.settings.pixel_id ?? ''))) return 'the TikTok code has no valid pixel_id (20 upper-case letters and digits)';
     if (!str(dest.secrets.access_token)) return 'the TikTok code has no access_token (Events API) set';

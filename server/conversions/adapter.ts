@@ -4,7 +4,8 @@
 //   ok       acknowledged: the rows are marked sent
 //   retry    429, 5xx, a network error, or the provider's throttle codes: backoff (backoff.ts)
 //   invalid  the request was refused as a whole for its content: the dispatcher bisects to find the bad row
-//   fatal    refused for the destination itself (token, permissions, unknown pixel): every row is dead
+//   held     refused for the destination itself (token, permissions, unknown pixel or account): not the rows'
+//            fault, so they stay pending and the destination is held (dispatch.ts) until its code is fixed
 // Adapters are replaceable per provider (README): the dispatcher only sees this interface.
 
 export const PROVIDERS = ['meta', 'tiktok', 'google_ads', 'ga4'] as const;
@@ -65,7 +66,7 @@ export interface Destination {
 export type FailedOutcome =
   | { kind: 'retry'; error: string; retryAfterMs?: number }
   | { kind: 'invalid'; error: string }
-  | { kind: 'fatal'; error: string };
+  | { kind: 'held'; error: string };
 
 /**
  * `partial`: a batch sent as several requests where some went through: the rows in `sent` (OutboxItem ids) are
@@ -78,6 +79,13 @@ export interface Adapter {
   provider: Provider;
   /** The provider's limit of events per request. */
   maxBatch: number;
+  /**
+   * The oldest event the provider takes (Meta 7 days, GA4 72 h), when it publishes a limit: a held destination's
+   * rows wait that long. Without one they wait the outbox's retry budget (backoff.ts RETRY_FOR_MS).
+   */
+  maxAgeMs?: number;
+  /** The code's secret the provider authenticates with (what to renew when it is refused). */
+  secret: 'access_token' | 'api_secret';
   /** Why this destination cannot send at all (missing id or secret), or null. */
   configProblem(dest: Destination): string | null;
   /** Why the provider would refuse this row (checked before sending), or null. */

@@ -22,26 +22,35 @@ const recorder = () => {
 };
 
 describe('answer classification', () => {
-  it('Meta: throttles and transient Graph codes retry, token errors are fatal, other 4xx invalid', () => {
+  it('Meta: throttles and transient Graph codes retry, token and permission errors hold the destination, other 4xx invalid', () => {
     expect(classifyMeta(ans(200, { events_received: 3 }))).toEqual({ kind: 'ok' });
     expect(classifyMeta(ans(400, { error: { code: 17, message: 'User request limit reached' } })).kind).toBe('retry');
     expect(classifyMeta(ans(500, { error: { code: 2, message: 'unexpected' } })).kind).toBe('retry');
     expect(classifyMeta(ans(429, null, 30_000))).toMatchObject({ kind: 'retry', retryAfterMs: 30_000 });
-    expect(classifyMeta(ans(400, { error: { code: 190, message: 'Invalid OAuth access token' } })).kind).toBe('fatal');
+    expect(classifyMeta(ans(400, { error: { code: 190, message: 'Invalid OAuth access token' } })).kind).toBe('held');
+    for (const code of [10, 200, 294, 102, 3, 803]) expect(classifyMeta(ans(400, { error: { code, message: 'x' } })).kind, String(code)).toBe('held');
+    // Code 100 is a bad parameter (a row's), except "object does not exist or missing permissions" (the pixel's).
+    expect(classifyMeta(ans(400, { error: { code: 100, error_subcode: 33, message: 'Unsupported post request.' } })).kind).toBe('held');
+    expect(classifyMeta(ans(400, { error: { code: 100, message: "Unsupported post request. Object with ID '1' does not exist, cannot be loaded due to missing permissions, or does not support this operation." } })).kind).toBe('held');
+    expect(classifyMeta(ans(401, null)).kind).toBe('held');
     expect(classifyMeta(ans(400, { error: { code: 100, error_subcode: 2804003, message: 'event_time too old' } }))).toEqual({ kind: 'invalid', error: 'Meta error 100/2804003: event_time too old' });
     expect(classifyMeta(ans(0, null)).kind).toBe('retry');
   });
   it('TikTok: its own codes inside HTTP 200', () => {
     expect(classifyTiktok(ans(200, { code: 0 })).kind).toBe('ok');
     expect(classifyTiktok(ans(200, { code: 40100, message: 'rate' })).kind).toBe('retry');
-    expect(classifyTiktok(ans(200, { code: 40001, message: 'auth' })).kind).toBe('fatal');
+    expect(classifyTiktok(ans(200, { code: 40001, message: 'auth' })).kind).toBe('held');
+    expect(classifyTiktok(ans(200, { code: 40002, message: 'auth' })).kind).toBe('held');
     expect(classifyTiktok(ans(200, { code: 40000, message: 'bad' })).kind).toBe('invalid');
     expect(classifyTiktok(ans(503)).kind).toBe('retry');
   });
-  it('Google and GA4: 401/403 fatal, other 4xx invalid, 429/5xx retry', () => {
+  it('Google and GA4: 401/403 (UNAUTHENTICATED, PERMISSION_DENIED) hold the destination, other 4xx invalid, 429/5xx retry', () => {
     expect(classifyGoogle(ans(200, { requestId: 'r' })).kind).toBe('ok');
     expect(classifyGoogle(ans(400, { error: { status: 'INVALID_ARGUMENT', message: 'x' } }))).toEqual({ kind: 'invalid', error: 'Google 400 INVALID_ARGUMENT: x' });
-    expect(classifyGoogle(ans(403)).kind).toBe('fatal');
+    expect(classifyGoogle(ans(403)).kind).toBe('held');
+    expect(classifyGoogle(ans(401, { error: { code: 401, status: 'UNAUTHENTICATED', message: 'Request had invalid authentication credentials.' } })).kind).toBe('held');
+    expect(classifyGoogle(ans(400, { error: { status: 'PERMISSION_DENIED', message: 'x' } })).kind).toBe('held');
+    expect(classifyGa4(ans(401)).kind).toBe('held');
     expect(classifyGoogle(ans(429)).kind).toBe('retry');
     expect(classifyGa4(ans(204)).kind).toBe('ok');
     expect(classifyGa4(ans(502)).kind).toBe('retry');
@@ -51,8 +60,8 @@ describe('answer classification', () => {
     expect(classifyGa4({ status: 204, json: null, text: '' }).kind).toBe('ok');
     const bad = ans(200, { validationMessages: [{ fieldPath: 'events[0].params.currency', description: 'Currency code is invalid', validationCode: 'VALUE_INVALID' }] });
     expect(classifyGa4(bad)).toEqual({ kind: 'invalid', error: 'GA4 validation: events[0].params.currency: Currency code is invalid (VALUE_INVALID)' });
-    // About the destination itself: every row is dead, no bisection.
-    expect(classifyGa4(ans(200, { validationMessages: [{ fieldPath: 'measurement_id', description: 'Measurement ID is invalid', validationCode: 'VALUE_REQUIRED' }] })).kind).toBe('fatal');
+    // About the destination itself: the destination is held, no bisection.
+    expect(classifyGa4(ans(200, { validationMessages: [{ fieldPath: 'measurement_id', description: 'Measurement ID is invalid', validationCode: 'VALUE_REQUIRED' }] })).kind).toBe('held');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BACKOFF_CAP_MS, backoffMs, nextRetry, RETRY_FOR_MS } from './backoff.js';
+import { BACKOFF_CAP_MS, backoffMs, nextRetry, RETRY_FOR_MS, HOLD_CAP_MS, holdDelayMs } from './backoff.js';
 
 const fixed = (v: number) => () => v;
 
@@ -35,5 +35,17 @@ describe('backoff', () => {
   it('honours a Retry-After longer than the backoff, up to the cap', () => {
     expect(nextRetry({ attempts: 1, firstAt: 0, now: 0, rand: fixed(0), retryAfterMs: 60_000 })).toEqual({ kind: 'retry', at: 60_000 });
     expect(nextRetry({ attempts: 1, firstAt: 0, now: 0, rand: fixed(0), retryAfterMs: 3_600_000 })).toEqual({ kind: 'retry', at: BACKOFF_CAP_MS });
+  });
+});
+
+describe('a held destination\'s next try', () => {
+  it('is a minute after the first refusal, doubling, never more than an hour', () => {
+    expect(holdDelayMs(1, () => 0)).toBe(30_000);
+    expect(holdDelayMs(1, () => 0.999999)).toBeLessThanOrEqual(60_000);
+    expect(holdDelayMs(2, () => 0)).toBe(60_000);
+    for (const n of [7, 8, 20, 1000]) {
+      expect(holdDelayMs(n, () => 0.999999), String(n)).toBeLessThanOrEqual(HOLD_CAP_MS);
+      expect(holdDelayMs(n, () => 0), String(n)).toBe(HOLD_CAP_MS / 2);
+    }
   });
 });

@@ -22,3 +22,13 @@ export function nextRetry(p: { attempts: number; firstAt: number; now: number; r
   const at = p.now + delay;
   return at - p.firstAt > RETRY_FOR_MS ? { kind: 'dead' } : { kind: 'retry', at };
 }
+
+/**
+ * A held destination (its credential or permission refused: dispatch.ts) is tried again after this, given the
+ * refusals in a row (≥ 1): from a minute, doubling, at most an hour, same jitter. Cheap for the provider (one
+ * request per try, whatever the rows waiting) and short enough that a fix made without updating the code
+ * (permissions granted on the platform's side) is seen within the hour.
+ */
+export const HOLD_BASE_MS = 60_000;
+export const HOLD_CAP_MS = 3_600_000;
+export const holdDelayMs = (holds: number, rand: () => number): number => backoffMs(holds, rand, HOLD_BASE_MS, HOLD_CAP_MS);

@@ -3,7 +3,11 @@
 // claim (rows become `sending` under a lease, their attempt counted), drop the rows the provider would refuse
 // (dead, with the reason), spend one call of the destination's rate window, send, then mark in one statement:
 // sent, back to pending after a backoff, or dead. A batch refused as a whole for its content is split in two
-// and each half sent again until the bad row is alone (bisection).
+// and each half sent again until the bad row is alone (bisection). A refusal of the destination itself (its
+// credential or permission) holds the destination instead (conversion_holds): its rows stay pending, nothing
+// more is sent this run (nor the other half of a split), and due_destinations leaves it out until the hold ends
+// (a backoff up to an hour, holdDelayMs) or its tracking code is updated; rows that wait past the provider's
+// limit are dead. An accepted request ends the hold.
 // Delivery is at least once: a crash between the provider's answer and the mark leaves the rows `sending`;
 // when the lease ends they are sent again with the same event_id, which the providers deduplicate (Meta and
 // TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again. GA4 deduplicates
@@ -14,12 +18,12 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Adapter, CodeSecrets, Destination, HttpPost, OutboxItem, Provider, SendOutcome } from './adapter.js';
-import { nextRetry } from './backoff.js';
+import { holdDelayMs, nextRetry, RETRY_FOR_MS } from './backoff.js';
 import { fillBrowserIds } from './browser-ids.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { ConversionStats } from './stats.js';
 
-const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination', 'claim_batch', 'mark_sent', 'mark_failed', 'extend_lease']);
+const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination', 'claim_batch', 'mark_sent', 'mark_failed', 'extend_lease', 'hold_destination', 'release_hold', 'expire_held']);
 
 /** Destinations looked at per run, and batches per destination per run (the next run continues). */
 export const DESTINATIONS_PER_RUN = 200;
@@ -69,6 +73,19 @@ type Claimed = OutboxItem & { firstAt: number };
  */
 type Failure = { id: number; dead: boolean; next_at: string | null; error: string; clear?: boolean };
 
+/** One destination's dispatch in a run: what it sends with, and its hold. */
+interface Run {
+  dest: Destination;
+  adapter: Adapter;
+  /** The code's version (updated_at as the store prints it). */
+  version: string;
+  /** Refusals in a row of this version of the code (0: not held), and whether a hold row exists at all. */
+  holds: number;
+  holdRow: boolean;
+  /** Held during this run: nothing more is sent. */
+  held: boolean;
+}
+
 interface DueRow {
   tenant_id: string | number;
   destination: string;
@@ -108,27 +125,37 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   };
 
   /** Marks one answer; `invalid` of several rows bisects. Returns the rows settled. */
-  async function settle(dest: Destination, items: Claimed[], out: SendOutcome, adapter: Adapter): Promise<number> {
+  async function settle(run: Run, items: Claimed[], out: SendOutcome): Promise<number> {
+    const { dest } = run;
     if (out.kind === 'partial') {
       const sent = new Set(out.sent);
       const done = items.filter((i) => sent.has(i.id));
-      await settle(dest, done, { kind: 'ok' }, adapter);
-      return done.length + (await settle(dest, items.filter((i) => !sent.has(i.id)), out.rest, adapter));
+      await settle(run, done, { kind: 'ok' });
+      return done.length + (await settle(run, items.filter((i) => !sent.has(i.id)), out.rest));
     }
     stats.request(dest.provider, out.kind);
     if (out.kind === 'ok') {
       await db.query(Q.mark_sent, [items.map((i) => i.id)]);
       stats.add(dest.provider, 'sent', items.length);
+      if (run.holdRow) {
+        await db.query(Q.release_hold, [dest.tenantId, dest.name]);
+        run.holdRow = false;
+        run.holds = 0;
+      }
       return items.length;
     }
-    if (out.kind === 'fatal' || (out.kind === 'invalid' && items.length === 1)) {
-      // A row refused alone is the row's fault; a fatal answer is the destination's (kept for a retry).
-      await dead(dest.provider, items, out.error, out.kind === 'invalid');
+    if (out.kind === 'held') return hold(run, items, out.error);
+    if (out.kind === 'invalid' && items.length === 1) {
+      // Refused alone: the row's own fault, a retry cannot help (its digests go).
+      await dead(dest.provider, items, out.error, true);
       return items.length;
     }
     if (out.kind === 'invalid') {
       const half = Math.ceil(items.length / 2);
-      return (await deliver(dest, items.slice(0, half), adapter)) + (await deliver(dest, items.slice(half), adapter));
+      const first = await deliver(run, items.slice(0, half));
+      // The first half met a refusal of the destination: the other half waits with it, unsent.
+      if (run.held) return first + (await park(run, items.slice(half)));
+      return first + (await deliver(run, items.slice(half)));
     }
     const t = now();
     const rows = items.map((i): Failure => {
@@ -144,8 +171,45 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     return gaveUp;
   }
 
+  /** What the status API and the held rows say: the provider's answer, and how to fix it. */
+  const holdMessage = (run: Run, error: string, delayMs: number): string => {
+    const { dest, adapter } = run;
+    const wait = adapter.maxAgeMs ? `their events are ${Math.round(adapter.maxAgeMs / 3_600_000)} h old` : `${RETRY_FOR_MS / 3_600_000} h after their first try`;
+    return `${error.slice(0, 500)} — the destination is held: the provider refused its credential or permission, not the rows. `
+      + `They stay pending (tried again in ${Math.max(1, Math.round(delayMs / 60_000))} min, then at most hourly) until ${wait}. `
+      + `Fix: update tracking code ${dest.codeId} (PUT /api/v1/tracking-codes/${dest.codeId} with a new secrets.${adapter.secret}, or the settings `
+      + `or the platform permission the error names); the next run then sends them.`;
+  };
+
+  /** The destination refused: it is held, the rows wait (pending), and those past the provider's limit are dead. */
+  async function hold(run: Run, items: Claimed[], error: string): Promise<number> {
+    const { dest, adapter } = run;
+    const holds = run.holds + 1;
+    const delay = holdDelayMs(holds, rand);
+    const message = holdMessage(run, error, delay);
+    await db.query(Q.hold_destination, [dest.tenantId, dest.name, dest.codeId, run.version, holds, new Date(now() + delay).toISOString(), message]);
+    Object.assign(run, { holds, holdRow: true, held: true });
+    await park(run, items, message);
+    const limit = adapter.maxAgeMs ? `the provider's limit (events up to ${Math.round(adapter.maxAgeMs / 3_600_000)} h old)` : `the ${RETRY_FOR_MS / 3_600_000} h retry budget`;
+    const expired = (await db.query<{ n: number }>(Q.expire_held, [
+      dest.tenantId, dest.name, RETRY_FOR_MS / 1000, adapter.maxAgeMs ? Math.floor(adapter.maxAgeMs / 1000) : null,
+      `held past ${limit}: the destination was not fixed in time; last: ${error.slice(0, 500)}`,
+    ])).rows[0].n;
+    stats.add(dest.provider, 'dead', expired);
+    return expired;
+  }
+
+  /** Rows of a held destination back to pending, due as soon as the hold ends (due_destinations waits for it). */
+  async function park(run: Run, items: Claimed[], message?: string): Promise<number> {
+    stats.add(run.dest.provider, 'held', items.length);
+    const at = new Date(now()).toISOString();
+    await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: message ?? 'the destination is held (see GET /api/v1/conversions counts)' })));
+    return 0;
+  }
+
   /** One request (after a call of the rate window); the rows wait for the next window when none is left. */
-  async function deliver(dest: Destination, items: Claimed[], adapter: Adapter): Promise<number> {
+  async function deliver(run: Run, items: Claimed[]): Promise<number> {
+    const { dest, adapter } = run;
     const call = await deps.rate.take(db, dest.tenantId, dest.name, dest.provider, now());
     if (!call.ok) {
       stats.add(dest.provider, 'rate_limited', items.length);
@@ -160,32 +224,38 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     let settledEarly = 0;
     const recordSent = async (ids: number[]) => {
       const done = items.filter((i) => ids.includes(i.id) && !early.has(i.id));
-      settledEarly += await settle(dest, done, { kind: 'ok' }, adapter);
+      settledEarly += await settle(run, done, { kind: 'ok' });
       for (const i of done) early.add(i.id);
     };
     const extend = async (ids: number[]) => void (await db.query(Q.extend_lease, [ids, leaseS]));
     const out = await adapter.send(dest, items, deps.http, recordSent, extend);
-    if (early.size === 0) return settle(dest, items, out, adapter);
+    if (early.size === 0) return settle(run, items, out);
     const rest = items.filter((i) => !early.has(i.id));
     if (rest.length === 0) return settledEarly;
     const left = out.kind === 'partial' ? { ...out, sent: out.sent.filter((id) => !early.has(id)) } : out;
-    return settledEarly + (await settle(dest, rest, left, adapter));
+    return settledEarly + (await settle(run, rest, left));
   }
 
-  async function loadDestination(d: DueRow): Promise<{ dest: Destination | null; problem: string | null }> {
+  async function loadDestination(d: DueRow): Promise<{ run: Run | null; problem: string | null }> {
     const tenantId = Number(d.tenant_id);
-    const found = (await db.query<CodeRow>(Q.code_for_destination, [tenantId, Number(d.code_id)])).rows[0];
+    const adapter = deps.adapters[d.provider];
+    type Found = CodeRow & { version: string; holds: number | null; held_version: string | null };
+    const found = (await db.query<Found>(Q.code_for_destination, [tenantId, Number(d.code_id), d.destination])).rows[0];
     const code = found ? { ...found, tenant_id: tenantId } : undefined;
-    if (!code || !code.enabled) return { dest: null, problem: 'the tracking code was deleted or disabled' };
+    if (!code || !code.enabled) return { run: null, problem: 'the tracking code was deleted or disabled' };
     const secrets = deps.secrets(tenantId, code);
-    if ('error' in secrets) return { dest: null, problem: String(secrets.error) };
+    if ('error' in secrets) return { run: null, problem: String(secrets.error) };
     const dest: Destination = { tenantId, name: d.destination, provider: d.provider, codeId: Number(d.code_id), settings: code.settings ?? {}, secrets };
-    return { dest, problem: deps.adapters[d.provider].configProblem(dest) };
+    // Refusals in a row count for the version of the code that was refused; an update starts again.
+    const holds = code.holds !== null && code.held_version === code.version ? Number(code.holds) : 0;
+    const run: Run = { dest, adapter, version: code.version, holds, holdRow: code.holds !== null, held: false };
+    return { run, problem: adapter.configProblem(dest) };
   }
 
   async function destination(d: DueRow, signal?: AbortSignal): Promise<number> {
     const adapter = deps.adapters[d.provider];
-    const { dest, problem } = await loadDestination(d);
+    const { run, problem } = await loadDestination(d);
+    const dest = run?.dest ?? null;
     let settled = 0;
     for (let b = 0; b < BATCHES_PER_DESTINATION; b++) {
       signal?.throwIfAborted();
@@ -203,9 +273,10 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         stats.add(d.provider, 'dead', refused.length);
         await fail(refused.map((v) => ({ id: v.i.id, dead: true, next_at: null, error: v.why!, clear: true })));
         const good = verdicts.filter((v) => v.why === null).map((v) => v.i);
-        settled += refused.length + (good.length ? await deliver(dest, good, adapter) : 0);
+        settled += refused.length + (good.length && run ? await deliver(run, good) : 0);
       }
-      if (claimed.length < adapter.maxBatch) break;
+      // Held: the rest of the destination's rows wait for the hold to end (one request per try).
+      if (run?.held || claimed.length < adapter.maxBatch) break;
     }
     return settled;
   }

@@ -30,4 +30,5 @@ export function registerConversionTables(registry: GdprRegistry): void {
   });
   registry.none(['conversion_settings'], 'the tenant\'s legal basis for server-side purchases (a setting)');
   registry.none(['conversion_rate_windows'], 'calls per ad-platform destination per window (counts)');
+  registry.none(['conversion_holds'], 'held ad-platform destinations: destination, times and the provider\'s error');
 }

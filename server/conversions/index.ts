@@ -23,7 +23,7 @@ import { registerConversionRoutes } from './routes.js';
 import { createConversionStats } from './stats.js';
 import { queries } from '../store/queries.js';
 
-const Q = queries('conversions.sql', ['prune_settled', 'clear_dead_digests']);
+const Q = queries('conversions.sql', ['prune_settled', 'clear_dead_digests', 'prune_holds']);
 
 export { registerConversionTables } from './gdpr.js';
 export { withMatchKeys, CONVERSION_EVENTS } from './match-keys.js';
@@ -61,7 +61,7 @@ export interface Conversions {
   projector: WriterHook;
   dispatcher: Dispatcher;
   job(): Job;
-  /** `conversions.prune`: dead rows' digests after KEEP_DEAD_DIGESTS_DAYS, settled rows after KEEP_SETTLED_DAYS; 5000 per statement. */
+  /** `conversions.prune`: dead rows' digests after KEEP_DEAD_DIGESTS_DAYS, settled rows and idle holds after KEEP_SETTLED_DAYS; 5000 per statement. */
   pruneJob(): Job;
   registerRoutes(router: Router): void;
   metricLines(): string[];
@@ -100,7 +100,9 @@ export function createConversions(deps: ConversionsDeps): Conversions {
         const days = (n: number) => new Date(ctx.now() - n * 86_400_000).toISOString();
         const step = (sql: string, cut: string) => async (limit: number) => (await deps.db.query<{ n: number }>(sql, [cut, limit])).rows[0].n;
         const cleared = await ctx.chunk(step(Q.clear_dead_digests, days(KEEP_DEAD_DIGESTS_DAYS)), 5000);
-        return cleared + (await ctx.chunk(step(Q.prune_settled, days(KEEP_SETTLED_DAYS)), 5000));
+        const pruned = await ctx.chunk(step(Q.prune_settled, days(KEEP_SETTLED_DAYS)), 5000);
+        // A hold whose destination has had nothing to try since (a held one is tried at least hourly).
+        return cleared + pruned + (await deps.db.query<{ n: number }>(Q.prune_holds, [days(KEEP_SETTLED_DAYS)])).rows[0].n;
       },
     }),
     registerRoutes: (router) => registerConversionRoutes(router, { db: deps.db }),

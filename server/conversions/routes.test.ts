@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDestination, parseSettings } from './routes.js';
+import { parseBulkRetry, parseDestination, parseSettings } from './routes.js';
 
 describe('PUT /api/v1/settings/conversions body', () => {
   it('takes purchase_basis and nothing else', () => {
@@ -21,6 +21,17 @@ describe('the destination filter of GET /api/v1/conversions', () => {
       const r = parseDestination('query', bad);
       expect(r.ok, bad).toBe(false);
       expect(!r.ok && r.error).toMatchObject({ code: 'invalid_field', in: 'query', field: 'destination' });
+    }
+  });
+});
+
+describe('POST /api/v1/conversions/retry body', () => {
+  it('takes a destination and nothing else, refused naming the field', () => {
+    expect(parseBulkRetry({ destination: 'meta:12' })).toEqual({ ok: true, value: { destination: 'meta:12' } });
+    const cases: [unknown, string][] = [[null, ''], [[], ''], ['meta:12', ''], [{}, 'destination'], [{ destination: 'meta' }, 'destination'], [{ destination: 12 }, 'destination'], [{ destination: 'meta:1', status: 'dead' }, 'status']];
+    for (const [bad, field] of cases) {
+      const r = parseBulkRetry(bad);
+      expect(!r.ok && r.error, JSON.stringify(bad)).toMatchObject({ code: 'invalid_field', in: 'body', field });
     }
   });
 });

@@ -1,6 +1,7 @@
 // The conversions status API (README "Server-side conversions"), tenant secret key:
 //   GET  /api/v1/conversions?status=&destination=&cursor=&limit=   newest first, keyset pages, counts per destination
 //   POST /api/v1/conversions/{id}/retry                           a dead row goes back to pending (fresh 24 h)
+//   POST /api/v1/conversions/retry {"destination"}                every dead row of a destination, the same way
 //   GET|PUT /api/v1/settings/conversions                          {"purchase_basis":"consent"|"legitimate_interest"}
 import type { Router } from '../http/router.js';
 import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
@@ -10,7 +11,7 @@ import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
 import { PROVIDERS } from './adapter.js';
 
-const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'status_of', 'first_of_order', 'get_settings', 'put_settings']);
+const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'retry_destination', 'status_of', 'first_of_order', 'get_settings', 'put_settings']);
 
 export const STATUSES = ['pending', 'sent', 'dead'] as const;
 export const BASES = ['consent', 'legitimate_interest'] as const;
@@ -34,6 +35,17 @@ export function parseDestination(where: Where, raw: string | null | undefined): 
   return DESTINATION.test(raw)
     ? { ok: true, value: raw }
     : { ok: false, error: { code: 'invalid_field', in: where, field: 'destination', message: `destination must be "<provider>:<tracking code id>", provider one of ${PROVIDERS.join(', ')} (e.g. meta:12).` } };
+}
+
+/** POST /api/v1/conversions/retry: {"destination": "<provider>:<code id>"} and nothing else. Pure. */
+export function parseBulkRetry(v: unknown): Parsed<{ destination: string }> {
+  const shape = 'Send {"destination":"<provider>:<tracking code id>"} (e.g. {"destination":"meta:12"}).';
+  if (!isObj(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: '', message: shape } };
+  const extra = Object.keys(v).find((k) => k !== 'destination');
+  if (extra) return { ok: false, error: { code: 'invalid_field', in: 'body', field: extra.slice(0, 40), message: `Unknown field ${JSON.stringify(extra.slice(0, 40))}; ${shape}` } };
+  if (typeof v.destination !== 'string' || v.destination === '') return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'destination', message: `destination is required. ${shape}` } };
+  const d = parseDestination('body', v.destination);
+  return d.ok ? { ok: true, value: { destination: d.value! } } : d;
 }
 
 /** {"purchase_basis": …} and nothing else. */
@@ -76,7 +88,9 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
       const { status, destination, limit, after } = p.value;
       const page = pageOf((await db.query<Record<string, unknown>>(Q.list_conversions, [t, status, destination, after?.[0] ?? null, limit + 1])).rows, limit);
       const items = page.rows.map(row);
-      const counts = (await db.query(Q.count_conversions, [t])).rows;
+      const counts = (await db.query<Record<string, unknown>>(Q.count_conversions, [t])).rows.map((c) => ({
+        ...c, held_since: isoIfDate(c.held_since), next_attempt_at: isoIfDate(c.next_attempt_at),
+      }));
       return { status: 200, body: { items, counts, next_cursor: nextCursor(CURSOR_KIND, { rows: items, more: page.more }, (x) => [x.id]) } };
     },
   });
@@ -94,6 +108,17 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
       const now = (await db.query<{ status: string }>(Q.status_of, [t, params.id])).rows[0];
       if (!now) throw new NotFoundError('not_found', `No conversion ${params.id} for this tenant.`);
       throw new ConflictError(`Only a dead conversion can be retried; conversion ${params.id} is ${now.status === 'sending' ? 'pending' : now.status}.`, { status: now.status === 'sending' ? 'pending' : now.status });
+    },
+  });
+
+  router.add({
+    // After a destination was fixed (a new token): every dead row of it goes back to pending, as the single retry
+    // does; the duplicates of an order the destination already has a row for stay dead (counted).
+    method: 'post', path: '/api/v1/conversions/retry', auth: 'secret', permission: 'manage_ads', resource: 'whole_tenant', body: { parse: parseBulkRetry },
+    audit: ({ body }, reply) => ({ action: 'conversion.retry', target: `destination:${body.destination}`, details: { retried: (reply.body as { retried: number }).retried } }),
+    handler: async ({ body, principal }) => {
+      const r = (await db.query<{ retried: number; duplicates: number }>(Q.retry_destination, [principal.tenant.tenant_id, body.destination])).rows[0];
+      return { status: 200, body: { destination: body.destination, retried: Number(r.retried), duplicates: Number(r.duplicates) } };
     },
   });
 

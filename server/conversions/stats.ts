@@ -6,9 +6,9 @@ import { PROVIDERS, type Provider, type SendOutcome } from './adapter.js';
 
 const Q = queries('conversions.sql', ['pending_by_provider']);
 
-export type RowOutcome = 'sent' | 'dead' | 'retried' | 'rate_limited';
-const ROW_OUTCOMES: RowOutcome[] = ['sent', 'dead', 'retried', 'rate_limited'];
-const REQUEST_OUTCOMES: SendOutcome['kind'][] = ['ok', 'retry', 'invalid', 'fatal'];
+export type RowOutcome = 'sent' | 'dead' | 'retried' | 'rate_limited' | 'held';
+const ROW_OUTCOMES: RowOutcome[] = ['sent', 'dead', 'retried', 'rate_limited', 'held'];
+const REQUEST_OUTCOMES: SendOutcome['kind'][] = ['ok', 'retry', 'invalid', 'held'];
 
 export interface ConversionStats {
   add(provider: Provider, outcome: RowOutcome, n: number): void;

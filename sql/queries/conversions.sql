@@ -158,12 +158,64 @@ SELECT x.id,
 FROM json_to_recordset($2::json) AS x(id bigint, visitor_id text, occurred_at timestamptz);
 
 -- name: due_destinations
-SELECT tenant_id, destination, provider, code_id, count(*)::int AS due
-FROM conversion_outbox WHERE status IN ('pending', 'sending') AND next_at <= now()
-GROUP BY tenant_id, destination, provider, code_id ORDER BY min(next_at) LIMIT $1;
+-- Destinations with due rows, except the held ones: a hold is in force until held_until, or until the code is
+-- updated (its updated_at is no longer the version that was refused), whichever comes first.
+WITH due AS (
+  SELECT tenant_id, destination, provider, code_id, count(*)::int AS due, min(next_at) AS first_at
+  FROM conversion_outbox WHERE status IN ('pending', 'sending') AND next_at <= now()
+  GROUP BY tenant_id, destination, provider, code_id
+)
+SELECT d.tenant_id, d.destination, d.provider, d.code_id, d.due FROM due d
+WHERE NOT EXISTS (
+  SELECT 1 FROM conversion_holds h JOIN tracking_codes tc ON tc.tenant_id = h.tenant_id AND tc.id = h.code_id
+  WHERE h.tenant_id = d.tenant_id AND h.destination = d.destination AND h.held_until > now() AND tc.updated_at = h.code_updated_at
+)
+ORDER BY d.first_at LIMIT $1;
 
 -- name: code_for_destination
-SELECT id, tenant_id, provider, organizer_id, event_id, enabled, settings, secrets_enc FROM tracking_codes WHERE tenant_id = $1 AND id = $2;
+-- The code, its version (updated_at as text: exact to the microsecond, compared in SQL later) and the
+-- destination's hold, if any ($3 the destination).
+SELECT tc.id, tc.tenant_id, tc.provider, tc.organizer_id, tc.event_id, tc.enabled, tc.settings, tc.secrets_enc,
+  tc.updated_at::text AS version, h.holds, h.code_updated_at::text AS held_version
+FROM tracking_codes tc
+LEFT JOIN conversion_holds h ON h.tenant_id = tc.tenant_id AND h.destination = $3
+WHERE tc.tenant_id = $1 AND tc.id = $2;
+
+-- name: hold_destination
+-- $1 tenant, $2 destination, $3 code id, $4 the code's version that was refused, $5 refusals in a row, $6 held
+-- until, $7 the error. A new version of the code starts a new hold (held_since).
+INSERT INTO conversion_holds AS h (tenant_id, destination, code_id, held_since, held_until, holds, code_updated_at, last_error)
+VALUES ($1, $2, $3, now(), $6, $5, $4::timestamptz, $7)
+ON CONFLICT (tenant_id, destination) DO UPDATE SET code_id = EXCLUDED.code_id, held_until = EXCLUDED.held_until, holds = EXCLUDED.holds,
+  last_error = EXCLUDED.last_error, code_updated_at = EXCLUDED.code_updated_at,
+  held_since = CASE WHEN h.code_updated_at IS NOT DISTINCT FROM EXCLUDED.code_updated_at THEN h.held_since ELSE now() END;
+
+-- name: release_hold
+DELETE FROM conversion_holds WHERE tenant_id = $1 AND destination = $2;
+
+-- name: expire_held
+-- A held destination's pending rows: those that waited past the provider's limit are dead: $4 its maximum event
+-- age in seconds (Meta, GA4: the row would be refused by then, its digests go), else (null) the outbox's retry
+-- budget $3 from the row's first try or retry (the digests stay, for a retry after the fix); $5 the error.
+-- With an age limit the others' retry budget starts again now: a row held for days is not dead at the first
+-- 5xx after its destination is fixed.
+WITH d AS (
+  UPDATE conversion_outbox SET status = 'dead', lease_until = NULL, last_error = $5,
+    user_data = CASE WHEN $4::int IS NULL THEN user_data END
+  WHERE tenant_id = $1 AND destination = $2 AND status = 'pending'
+    AND CASE WHEN $4::int IS NULL THEN COALESCE(retried_at, created_at) < now() - make_interval(secs => $3::int)
+             ELSE occurred_at < now() - make_interval(secs => $4::int) END
+  RETURNING 1
+), r AS (
+  UPDATE conversion_outbox SET retried_at = now()
+  WHERE $4::int IS NOT NULL AND tenant_id = $1 AND destination = $2 AND status = 'pending'
+    AND occurred_at >= now() - make_interval(secs => $4::int)
+  RETURNING 1
+) SELECT (SELECT count(*) FROM d)::int AS n;
+
+-- name: prune_holds
+-- Holds whose destination has had nothing to try for a long while (no pending row holds them any more).
+WITH d AS (DELETE FROM conversion_holds WHERE held_until < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
 
 -- name: claim_batch
 -- A claimed row is `sending` until its lease ends; next_at = the lease's end, so if this node dies the row
@@ -214,16 +266,43 @@ WHERE tenant_id = $1
 ORDER BY id DESC LIMIT $5;
 
 -- name: count_conversions
-SELECT destination, provider,
-  count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS pending,
-  count(*) FILTER (WHERE status = 'sent')::int AS sent,
-  count(*) FILTER (WHERE status = 'dead')::int AS dead
-FROM conversion_outbox WHERE tenant_id = $1 GROUP BY destination, provider ORDER BY destination;
+-- Per destination: its rows by status, and whether it is held (its credential or permission refused, the code
+-- not updated since) with the provider's answer and when it is tried again.
+WITH c AS (
+  SELECT destination, provider, code_id,
+    count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS pending,
+    count(*) FILTER (WHERE status = 'sent')::int AS sent,
+    count(*) FILTER (WHERE status = 'dead')::int AS dead
+  FROM conversion_outbox WHERE tenant_id = $1 GROUP BY destination, provider, code_id
+)
+SELECT c.destination, c.provider, c.pending, c.sent, c.dead,
+  CASE WHEN h.tenant_id IS NOT NULL AND tc.updated_at = h.code_updated_at THEN 'held' ELSE 'active' END AS status,
+  CASE WHEN tc.updated_at = h.code_updated_at THEN h.held_since END AS held_since,
+  CASE WHEN tc.updated_at = h.code_updated_at THEN h.held_until END AS next_attempt_at,
+  CASE WHEN tc.updated_at = h.code_updated_at THEN h.last_error END AS last_error
+FROM c
+LEFT JOIN conversion_holds h ON h.tenant_id = $1 AND h.destination = c.destination
+LEFT JOIN tracking_codes tc ON tc.tenant_id = $1 AND tc.id = h.code_id
+ORDER BY c.destination;
 
 -- name: retry_dead
 UPDATE conversion_outbox SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL
 WHERE tenant_id = $1 AND id = $2 AND status = 'dead'
 RETURNING id, status;
+
+-- name: retry_destination
+-- Every dead row of a destination back to pending (POST /api/v1/conversions/retry), except the duplicates of an
+-- order the destination already has an earlier row for (the single retry refuses those: first_of_order).
+WITH r AS (
+  UPDATE conversion_outbox o SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL
+  WHERE o.tenant_id = $1 AND o.destination = $2 AND o.status = 'dead'
+    AND NOT (o.event_name = 'order_completed' AND EXISTS (
+      SELECT 1 FROM conversion_outbox f WHERE f.tenant_id = o.tenant_id AND f.destination = o.destination AND f.event_name = 'order_completed'
+        AND f.data->>'order_id' = o.data->>'order_id' AND f.id < o.id))
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM r)::int AS retried,
+  ((SELECT count(*) FROM conversion_outbox WHERE tenant_id = $1 AND destination = $2 AND status = 'dead') - (SELECT count(*) FROM r))::int AS duplicates;
 
 -- name: status_of
 SELECT status FROM conversion_outbox WHERE tenant_id = $1 AND id = $2;
