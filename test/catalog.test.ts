@@ -99,7 +99,7 @@ describe('catalog sync API', () => {
     expect(r.json.upserted).toBe(1);
     expect(r.json.unchanged).toBe(0);
     const fields = Object.fromEntries(r.json.rejected.map((x: any) => [x.index, x.errors.map((e: any) => e.field).sort()]));
-    expect(fields).toEqual({ 1: ['currency', 'price', 'quota'], 2: ['id'], 3: ['id'], 4: [''], 5: ['price'] });
+    expect(fields).toEqual({ 1: ['currency', 'price', 'quota'], 2: ['id'], 3: ['id'], 4: ['$'], 5: ['price'] });
     expect(r.json.rejected[1]).toMatchObject({ index: 2, id: 'T1', errors: [{ code: 'duplicate_id' }] });
     expect((await get('ticket_types/T1')).json).toMatchObject({ price: 49.9, currency: 'EUR', quota: 1000 });
 

@@ -111,6 +111,36 @@ describe('every API route under hostile input', () => {
     expect(d.json.error.field).toMatch(/^events\[0\](\.a){61,63}$/);
   });
 
+  it('refuses a body that is not a JSON object on every route that reads one, with 400 invalid_body and field "$" (never empty)', async () => {
+    // Walks the router's registry: a route added later is covered. A value each path param's parser takes, so
+    // the request reaches the body (the router reads it after auth, the path and the query, before the handler).
+    const PARAM_VALUES: Record<string, string> = { kind: 'events', role: 'venue', name: 'ingest.ledger_prune', key: 'exp-1', session_id: 's-1', event_id: 'E1', org_id: 'O1' };
+    const urlOf = (path: string) => path.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(PARAM_VALUES[name] ?? '1'));
+    const routes = server.routes().filter((r) => r.body !== null);
+    expect(routes.length).toBeGreaterThan(20);
+    const wrong: string[] = [];
+    for (const r of routes) {
+      const method = r.method === 'del' ? 'DELETE' : r.method.toUpperCase();
+      const headers: Record<string, string> = r.auth === 'admin' ? { authorization: `Bearer ${ADMIN}` } : r.auth === 'write' ? { 'x-tx-key': t.write_key } : { authorization: `Bearer ${t.secret_key}` };
+      const sent: [string, string][] = [['"x"', 'a string ("x")'], ['1', 'a number (1)'], ['null', 'null'], ['true', 'true']];
+      // POST /api/v1/server-events takes a bare list of events too; every other route a JSON object only.
+      if (r.body === 'object') sent.push(['[]', 'an array'], ['[{"a":1}]', 'an array']);
+      for (const [body, got] of sent) {
+        const res = await request(method, `${base}${urlOf(r.path)}`, body, headers);
+        const e = res.json?.error;
+        const want = { status: 400, code: 'invalid_body', in: 'body', field: '$', got: true };
+        const seen = { status: res.status, code: e?.code, in: e?.in, field: e?.field, got: String(e?.message ?? '').endsWith(`got ${got}.`) };
+        if (JSON.stringify(seen) !== JSON.stringify(want)) wrong.push(`${method} ${r.path} ${body}: ${res.status} ${res.text.slice(0, 200)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    // The reported one, with the message saying what was sent and what is expected.
+    const daily = await call('PUT', '/api/v1/campaigns/13/daily-budget', []);
+    expect(daily.json.error).toEqual({ code: 'invalid_body', in: 'body', field: '$', message: 'The body must be a JSON object ({"name": value, …}); got an array.' });
+    // The routes that take a list still do.
+    expect((await call('POST', '/api/v1/server-events', [])).status).toBe(200);
+  });
+
   it('acknowledges validly signed but unusable Stripe events and keeps them as rejected', async () => {
     const bad = [
       stripeEvent({ created: 1e20 }),

@@ -4,7 +4,8 @@
 // follow in the same read (a smuggled request), the connection is closed without an answer. Either way the bytes
 // after the headers are never read as another request. uWS's (no route runs): a bad request line or a missing
 // Host get no answer; chunk extensions and a signed Content-Length close the connection at once. The README says
-// what a proxy must do.
+// what a proxy must do. Raw bytes that are not UTF-8 in the URL reach the router as U+FFFD and are refused there
+// like %FF.
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ interface RawAnswer {
  * Writes raw bytes (then `later`, once the first answer bytes arrive, if given) and collects the answer until
  * the server closes the connection (or `capMs` passes).
  */
-function raw(port: number, payload: string, capMs: number, later?: string): Promise<RawAnswer> {
+function raw(port: number, payload: string | Buffer, capMs: number, later?: string): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     let text = '';
@@ -164,6 +165,27 @@ describe('HTTP edge cases on a real server', () => {
     );
     for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  it('refuses raw bytes that are not UTF-8 in the path or the query with 400 naming it, as it refuses them percent-encoded (never read as U+FFFD)', async () => {
+    const get = (target: Buffer) =>
+      raw(server.port, Buffer.concat([Buffer.from('GET '), target, Buffer.from(` HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer ${t.secret_key}\r\nConnection: close\r\n\r\n`)]), 10_000);
+    const rawPath = await get(Buffer.from([...Buffer.from('/api/v1/sessions/'), 0xff, 0xfe]));
+    const encoded = await get(Buffer.from('/api/v1/sessions/%FF%FE'));
+    for (const a of [rawPath, encoded]) {
+      expect(status(a)).toBe(400);
+      expect(jsonBody(a).error).toMatchObject({ code: 'invalid_field', in: 'path', field: 'path' });
+    }
+    expect(jsonBody(rawPath).error.message).toMatch(/not valid UTF-8/);
+    const rawQuery = await get(Buffer.from([...Buffer.from('/api/v1/sessions?visitor_id=v'), 0xff]));
+    expect(status(rawQuery)).toBe(400);
+    expect(jsonBody(rawQuery).error).toMatchObject({ code: 'invalid_field', in: 'query', field: 'visitor_id' });
+    // U+FFFD itself, percent-encoded, and raw UTF-8 are ordinary characters: no such session.
+    for (const target of [Buffer.from('/api/v1/sessions/%EF%BF%BD'), Buffer.from('/api/v1/sessions/caf\u00e9')]) {
+      const a = await get(target);
+      expect(status(a)).toBe(404);
+      expect(jsonBody(a).error.code).toBe('not_found');
+    }
   });
 
   it('answers HEAD on every GET route (API, dashboard, SDK chunk, unknown path) with the GET status and length and no body, so the next answer on the connection is intact', { timeout: 60_000 }, async () => {

@@ -52,7 +52,7 @@ describe('key management over HTTP', () => {
     expect(site.json.sites).toEqual([{ site_id: 'app', allowed_origins: ['https://app.example.com'] }, { site_id: 'default', allowed_origins: ['https://new.example.com'] }]);
     const audit = (await getJson(`${base}/api/v1/audit?limit=100`, { authorization: `Bearer ${own.secret_key}` })).json.audit;
     expect(audit.filter((a: any) => a.action === 'tenant.updated')).toHaveLength(2);
-    for (const [body, field] of [[{}, ''], [{ name: '' }, 'name'], [{ allowed_origins: ['ftp://x'] }, 'allowed_origins'], [{ site_id: 'app' }, 'site_id'], [{ name: 'x', owner: 1 }, 'owner']] as const) {
+    for (const [body, field] of [[{}, '$'], [{ name: '' }, 'name'], [{ allowed_origins: ['ftp://x'] }, 'allowed_origins'], [{ site_id: 'app' }, 'site_id'], [{ name: 'x', owner: 1 }, 'owner']] as const) {
       const r = await request('PATCH', `${base}/api/admin/tenants/${own.tenant_id}`, body, admin);
       expect([r.status, r.json.error.field]).toEqual([400, field]);
     }

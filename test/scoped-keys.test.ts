@@ -184,7 +184,7 @@ describe('scoped keys over HTTP', () => {
       [{ role: 'admin', scope: { venues: ['V1'] } }, 'scope'],
       [{ role: 'venue', scope: { venues: ['V1'] }, name: '' }, 'name'],
       [{ role: 'venue', scope: { venues: ['V1'] }, name: 42 }, 'name'],
-      [[], ''],
+      [[], '$'],
     ] as const) {
       const r = await postJson(`${base}/api/v1/keys`, body, as(t.secret_key));
       expect({ body, status: r.status, field: r.json?.error?.field }).toEqual({ body, status: 400, field });

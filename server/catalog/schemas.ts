@@ -4,7 +4,7 @@
 // Bounds on every field, so nothing absurd reaches Postgres (NUL and lone surrogates are already refused by
 // the router for the whole body, params.ts checkBody).
 import FastestValidator from 'fastest-validator';
-import { MAX_TIME_MS, MIN_TIME_MS, NO_CONTROL, parseIsoTime } from '../http/params.js';
+import { BODY_ROOT, describeJson, MAX_TIME_MS, MIN_TIME_MS, NO_CONTROL, parseIsoTime } from '../http/params.js';
 import { isObj, type Obj } from '../store/rows.js';
 
 export const KINDS = ['organizers', 'venues', 'artists', 'events', 'ticket_types', 'products', 'persons'] as const;
@@ -120,7 +120,7 @@ function duplicateGate(gates: unknown, errors: ItemError[]): ItemError | null {
  * or its errors. The item is copied: the caller's object is not changed.
  */
 export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | { ok: false; errors: ItemError[] } {
-  if (!isObj(raw)) return { ok: false, errors: [{ code: 'invalid_field', field: '', message: 'Each item must be a JSON object with an "id".' }] };
+  if (!isObj(raw)) return { ok: false, errors: [{ code: 'invalid_field', field: BODY_ROOT, message: `Each item must be a JSON object with an "id"; got ${describeJson(raw)}.` }] };
   const item: Obj = structuredClone(raw);
   const res = CHECKS[kind](item);
   const errors: ItemError[] = [];

@@ -9,7 +9,7 @@
 import { KEY_TTL_MS } from './auth.js';
 import { parseNewTenant, parseOrigins, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
-import { id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
+import { BODY_ROOT, id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
 import type { Reply } from './uws.js';
 import { PUBLIC_SOURCES } from '../ingest/registry.js';
@@ -21,7 +21,7 @@ const siteIdProblem = (v: unknown): string | null => (typeof v === 'string' && S
 /** The request body of a new key. Pure. */
 export function parseNewKey(v: unknown): Parsed<NewKey> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"kind":"write"|"secret","site_id"?,"allowed_origins"?,"sources"?}.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"kind":"write"|"secret","site_id"?,"allowed_origins"?,"sources"?}.');
   const b = v as Record<string, unknown>;
   if (b.kind !== 'write' && b.kind !== 'secret') return bad('kind', `kind must be "write" (browser/app key) or "secret" (server key); got ${JSON.stringify(b.kind ?? null)}.`);
   let siteId: string | null = null;
@@ -55,12 +55,12 @@ export function parseSources(v: unknown): Parsed<string[]> {
 /** The body of PATCH /api/admin/tenants/{id}: a new name and/or one site's origins (default site "default"). Pure. */
 export function parseTenantChange(v: unknown): Parsed<TenantChange> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"name"?,"allowed_origins"?,"site_id"?}.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"name"?,"allowed_origins"?,"site_id"?}.');
   const b = v as Record<string, unknown>;
   const extra = Object.keys(b).find((k) => !['name', 'allowed_origins', 'site_id'].includes(k));
   if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a tenant change takes name, allowed_origins and site_id.');
   if (b.site_id !== undefined && b.allowed_origins === undefined) return bad('site_id', 'site_id names the site whose allowed_origins are replaced: send allowed_origins with it.');
-  if (b.name === undefined && b.allowed_origins === undefined) return bad('', 'Send a new name and/or allowed_origins.');
+  if (b.name === undefined && b.allowed_origins === undefined) return bad(BODY_ROOT, 'Send a new name and/or allowed_origins.');
   const out: TenantChange = {};
   if (b.name !== undefined) {
     const n = parseNewTenant({ name: b.name });

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { isUnavailable } from '../store/db.js';
 import { SpoolFullError } from '../store/spool.js';
-import type { ParamError } from './params.js';
+import { BODY_ROOT, type ParamError } from './params.js';
 import type { Reply } from './uws.js';
 
 interface Entry {
@@ -25,7 +25,7 @@ interface Entry {
 export const ERRORS = {
   malformed_request: { status: 400, message: 'The request is ambiguous (a framing, Host or key header appears twice or is malformed).', when: 'duplicated or malformed `Content-Length` / `Transfer-Encoding` / `Host`, or `Authorization` / `X-Tx-Key` given twice; the connection is closed' },
   invalid_json: { status: 400, message: 'Body is not valid JSON: {detail}', when: 'the body is not JSON, or not valid UTF-8 (malformed bytes are refused, never replaced)' },
-  invalid_body: { status: 400, message: 'Send one event object or {"events":[...]}.', when: 'the body is JSON but not the shape the route takes (`error.field` names the part)' },
+  invalid_body: { status: 400, message: 'Send one event object or {"events":[...]}.', when: 'the body is JSON but not the shape the route takes: not a JSON object (`error.field` `$`, the whole body), or a part of it (`error.field` names the part)' },
   invalid_field: { status: 400, message: 'A field of the request is invalid.', when: 'a query, path or body value is refused; `error.in` and `error.field` name it' },
   too_deep: { status: 400, message: 'The body nests too deep.', when: 'a JSON body nests more than 64 levels' },
   webhook_not_configured: { status: 400, message: 'No Stripe webhook secret is set for this tenant: PUT /api/v1/settings/stripe {"webhook_secret":"whsec_…"} first.', when: 'a Stripe webhook for a tenant without a signing secret' },
@@ -82,8 +82,14 @@ export function fail(code: ErrorCode, message?: string | Record<string, string |
   return { status: e.status, body: { error: { code, message: text, ...extra } }, headers };
 }
 
+/**
+ * `field` and `in` of a refused value as answered. A body refusal whose schema named no field (`''`: the body
+ * as a whole, e.g. "send at least one of …") concerns the whole body: its field is BODY_ROOT (`$`), never empty.
+ */
+const fieldOf = (e: ParamError) => ({ field: e.in === 'body' && e.field === '' ? BODY_ROOT : e.field, in: e.in });
+
 /** The 400 of a refused query, path or body value (params.ts): `{"code","message","field","in"}`. */
-export const paramFail = (e: ParamError): Reply => fail(e.code, e.message, { field: e.field, in: e.in });
+export const paramFail = (e: ParamError): Reply => fail(e.code, e.message, fieldOf(e));
 
 // --- typed errors a handler may throw; errorToReply maps them --------------------------------------------
 
@@ -102,7 +108,7 @@ export class HttpError extends Error {
 /** A refused input value (400 with `in` and `field`). */
 export class ValidationError extends HttpError {
   constructor(readonly problem: ParamError) {
-    super(problem.code, problem.message, { field: problem.field, in: problem.in });
+    super(problem.code, problem.message, fieldOf(problem));
     this.name = 'ValidationError';
   }
 }

@@ -9,7 +9,7 @@ import type { KeyCheck } from '../store/tenants.js';
 import type { KeyResolver } from './auth.js';
 import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
 import { errorToReply, fail, storeUnavailable } from './errors.js';
-import { queryProblem } from './params.js';
+import { BODY_ROOT, queryProblem } from './params.js';
 import { writeKeyOf, writeKeyRefusal } from './router.js';
 import { readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
 
@@ -90,7 +90,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       };
 
       const raw = inflate(body.body, encoding, limits.maxBodyBytes);
-      if (!raw.ok) return raw.reason === 'too_large' ? tooLarge() : reply(fail('invalid_body', `The body is not valid ${encoding} data: ${raw.message}`, { field: null }, cors));
+      if (!raw.ok) return raw.reason === 'too_large' ? tooLarge() : reply(fail('invalid_body', `The body is not valid ${encoding} data: ${raw.message}`, { field: BODY_ROOT }, cors));
       let parsed: unknown;
       const decoded = bodyText(raw.body);
       // Kept as rejected like unparsable JSON (with U+FFFD where the bytes were malformed), for the tenant to see.
@@ -109,7 +109,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
           const got = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
           const hint = Array.isArray(parsed) ? '; use /api/tx/events/batch for several' : ' like {"event_name":"page_view",…}';
-          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got})${hint}.`, { field: null }, cors));
+          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got})${hint}.`, { field: BODY_ROOT }, cors));
         }
         events = [parsed];
       } else {

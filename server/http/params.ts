@@ -10,9 +10,26 @@ export type Where = 'query' | 'path' | 'body';
 export interface ParamError {
   code: 'invalid_field' | 'too_deep';
   in: Where;
-  /** Query parameter name, path part name, or body field path ('' = the body itself). */
+  /** Query parameter name, path part name, or body field path (BODY_ROOT, `$`, = the body itself). */
   field: string;
   message: string;
+}
+
+/**
+ * The `field` of a refusal that concerns the whole body (not a JSON object, a bad key at its top level), or a
+ * whole item of a list the paths are relative to (a catalog item that is not an object): `$`, the root of the
+ * paths (`events[0].payload.amount`), never a name a field could have and never empty.
+ */
+export const BODY_ROOT = '$';
+
+/** What a JSON value is, for a message: `an array`, `a string ("x")`, `a number (1)`, `null`, `true`. Pure. */
+export function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `a string (${JSON.stringify(v.slice(0, 40))})`;
+  if (typeof v === 'number') return `a number (${v})`;
+  if (typeof v === 'boolean') return String(v);
+  return 'an object';
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ParamError };
@@ -165,18 +182,18 @@ export function checkBody(root: unknown, opts: { strings?: boolean; maxDepth?: n
     const [node, depth, at] = stack.pop()!;
     if (typeof node === 'string') {
       const problem = strings ? stringProblem(node) : null;
-      if (problem && problem.startsWith('contains a lone')) return { code: 'invalid_field', in: 'body', field: at, message: `${at || 'The body'} ${problem}.` };
+      if (problem && problem.startsWith('contains a lone')) return { code: 'invalid_field', in: 'body', field: at || BODY_ROOT, message: `${at || 'The body'} ${problem}.` };
       // Control characters other than NUL are legal JSON text and storable; only NUL is refused in values.
-      if (strings && node.includes('\u0000')) return { code: 'invalid_field', in: 'body', field: at, message: `${at || 'The body'} contains a NUL character.` };
+      if (strings && node.includes('\u0000')) return { code: 'invalid_field', in: 'body', field: at || BODY_ROOT, message: `${at || 'The body'} contains a NUL character.` };
     } else if (node !== null && typeof node === 'object') {
-      if (depth >= maxDepth) return { code: 'too_deep', in: 'body', field: at, message: `The body may nest at most ${maxDepth} levels (${at || 'the body'} is deeper).` };
+      if (depth >= maxDepth) return { code: 'too_deep', in: 'body', field: at || BODY_ROOT, message: `The body may nest at most ${maxDepth} levels (${at || 'the body'} is deeper).` };
       if (Array.isArray(node)) {
         for (let i = node.length - 1; i >= 0; i--) stack.push([node[i], depth + 1, `${at}[${i}]`]);
       } else {
         for (const [k, v] of Object.entries(node)) {
           const p = at ? `${at}.${k}` : k;
           if (strings && (!k.isWellFormed() || k.includes('\u0000'))) {
-            return { code: 'invalid_field', in: 'body', field: at, message: `A key in ${at || 'the body'} contains a NUL character or a lone surrogate.` };
+            return { code: 'invalid_field', in: 'body', field: at || BODY_ROOT, message: `A key in ${at || 'the body'} contains a NUL character or a lone surrogate.` };
           }
           stack.push([v, depth + 1, p]);
         }

@@ -4,7 +4,7 @@
 // the router so each check can be tested and read on its own.
 import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
 import { fail, paramFail } from './errors.js';
-import { checkBody, pathSegments, type Parsed } from './params.js';
+import { BODY_ROOT, checkBody, describeJson, pathSegments, type ParamError, type Parsed } from './params.js';
 import type { readBody, Reply } from './uws.js';
 import { DEFAULT_BODY_LIMIT, type BodySpec, type ParamSpec, type ParamsOf } from './route-types.js';
 
@@ -17,11 +17,38 @@ export function paramPositions(pattern: string): Record<string, number> {
   return out;
 }
 
+/**
+ * U+FFFD in the URL as uWS hands it over (getUrl, getQuery: not yet percent-decoded) stands for raw bytes that
+ * were not UTF-8, replaced while decoding the request line: a U+FFFD the client meant arrives percent-encoded
+ * (%EF%BF%BD), since a URL carries no raw non-ASCII byte of its own. Refused like %FF, never read as U+FFFD
+ * (two ids differing only in such a byte would be one).
+ */
+const REPLACED = '\uFFFD';
+const REPLACED_HINT = 'holds bytes that are not valid UTF-8; percent-encode the UTF-8 bytes of the value (encodeURIComponent)';
+
+/** The refusal of a raw query string holding bytes that were not UTF-8 (see REPLACED), naming the parameter; else null. Pure. */
+export function replacedQueryBytes(rawQuery: string): ParamError | null {
+  if (!rawQuery.includes(REPLACED)) return null;
+  const part = rawQuery.split('&').find((p) => p.includes(REPLACED)) ?? '';
+  const eq = part.indexOf('=');
+  const name = eq < 0 ? part : part.slice(0, eq);
+  let field = name.slice(0, 40);
+  try {
+    field = decodeURIComponent(field.replaceAll('+', ' '));
+  } catch {
+    // Malformed percent-encoding in the name as well: reported as sent.
+  }
+  return { code: 'invalid_field', in: 'query', field, message: `The query parameter ${JSON.stringify(field)} ${REPLACED_HINT}.` };
+}
+
 /** The params of `url` for `positions`, percent-decoded strictly and parsed; the first refusal otherwise. Pure. */
 export function parseParams<P extends ParamSpec>(url: string, positions: Record<string, number>, parsers: P): Parsed<ParamsOf<P>> {
   const names = Object.keys(positions);
   if (names.length === 0) return { ok: true, value: {} as ParamsOf<P> };
-  const seg = pathSegments(url);
+  const bad = url.split('/').find((s) => s.includes(REPLACED));
+  const seg: Parsed<string[]> = bad === undefined
+    ? pathSegments(url)
+    : { ok: false, error: { code: 'invalid_field', in: 'path', field: 'path', message: `The path segment ${JSON.stringify(bad.slice(0, 40))} ${REPLACED_HINT}.` } };
   if (!seg.ok) return { ok: false, error: names.map((n) => parsers[n].malformed).find((e) => e !== undefined) ?? seg.error };
   const out: Record<string, unknown> = {};
   for (const name of names) {
@@ -53,7 +80,7 @@ export async function readJson<B>(
   let value: unknown = {};
   if (b.body.length > 0) {
     const raw = inflate(b.body, enc.encoding, limit);
-    if (!raw.ok) return raw.reason === 'too_large' ? tooLarge : { ok: false, reply: fail('invalid_body', `The body is not valid ${enc.encoding} data: ${raw.message}`) };
+    if (!raw.ok) return raw.reason === 'too_large' ? tooLarge : { ok: false, reply: fail('invalid_body', `The body is not valid ${enc.encoding} data: ${raw.message}`, { in: 'body', field: BODY_ROOT }) };
     const text = bodyText(raw.body);
     if (!text.ok) return { ok: false, reply: fail('invalid_json', text.message) };
     try {
@@ -62,10 +89,23 @@ export async function readJson<B>(
     } catch (err) {
       return { ok: false, reply: fail('invalid_json', `Body is not valid JSON: ${(err as Error).message}`) };
     }
+    const shape = bodyShapeProblem(value, spec.arrays ?? false);
+    if (shape) return { ok: false, reply: fail('invalid_body', shape, { in: 'body', field: BODY_ROOT }) };
     const bad = checkBody(value, { strings: spec.strings ?? true });
     if (bad) return { ok: false, reply: paramFail(bad) };
   }
   if (!spec.parse) return { ok: true, value: value as B };
   const p = spec.parse(value);
   return p.ok ? p : { ok: false, reply: paramFail(p.error) };
+}
+
+/**
+ * Why a parsed body is not the shape every route with a body takes, or null: a JSON object (or, with `arrays`,
+ * an array). The domain schemas then only ever see an object (or a list), and a body of the wrong kind is
+ * refused the same way on every route. Pure.
+ */
+export function bodyShapeProblem(v: unknown, arrays: boolean): string | null {
+  if (v !== null && typeof v === 'object' && (arrays || !Array.isArray(v))) return null;
+  const want = arrays ? 'a JSON object or an array' : 'a JSON object ({"name": value, …})';
+  return `The body must be ${want}; got ${describeJson(v)}.`;
 }

@@ -41,6 +41,12 @@ export interface BodySpec<B> {
   limit?: number;
   /** Refuse NUL and lone surrogates anywhere in the body (default true; false where ingest rejects per event). */
   strings?: boolean;
+  /**
+   * The body may also be a JSON array (`POST /api/v1/server-events`: a bare list of events). Without it the
+   * body must be a JSON object: anything else (an array, a string, a number, null, a boolean) is refused by the
+   * router with 400 `invalid_body`, `field: "$"` (BODY_ROOT), before `parse` runs.
+   */
+  arrays?: boolean;
   /** The body's schema: the parsed JSON → the handler's value, or the refused field. Without it: unknown. */
   parse?: (v: unknown) => Parsed<B>;
 }
@@ -75,6 +81,8 @@ export interface RouteInfo {
   resource: ResourceSpec | null;
   /** The query parameters the route takes (its `query` declaration); any other name is refused with a 400. */
   query: readonly string[];
+  /** The JSON body it reads: a JSON object, an object or an array (`arrays`), or none. */
+  body: 'object' | 'object_or_array' | null;
 }
 
 /** What the router needs for the checks: the tenant's overrides and the resource behind an event id. */

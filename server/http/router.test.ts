@@ -89,8 +89,8 @@ describe('router', () => {
     router.add({ method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, params: { id }, query: [], handler: async () => ({ status: 200 }) });
     router.add({ method: 'get', path: '/open', auth: 'none', query: ['q'], handler: async () => ({ status: 200 }) });
     expect(router.routes()).toEqual([
-      { method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, query: [] },
-      { method: 'get', path: '/open', auth: 'none', permission: null, resource: null, query: ['q'] },
+      { method: 'get', path: '/ok/:id', auth: 'secret', permission: 'view_event_analytics', resource: { event: 'id' }, query: [], body: null },
+      { method: 'get', path: '/open', auth: 'none', permission: null, resource: null, query: ['q'], body: null },
     ]);
   });
 
@@ -133,7 +133,7 @@ describe('router', () => {
     expect(() => router.add({ method: 'get', path: '/q', auth: 'secret', permission: 'view_raw_events', resource: { query_event: 'event' }, query: ['limit'], handler: async () => ({ status: 200 }) })).toThrow(/\?event=, which query must list/);
     // Other methods take no query parameter unless they declare some.
     router.add({ method: 'post', path: '/p', auth: 'none', handler: async () => ({ status: 200 }) });
-    expect(router.routes()).toEqual([{ method: 'post', path: '/p', auth: 'none', permission: null, resource: null, query: [] }]);
+    expect(router.routes()).toEqual([{ method: 'post', path: '/p', auth: 'none', permission: null, resource: null, query: [], body: null }]);
   });
 
   it('refuses a query parameter the route does not declare, after auth and the path, naming it and listing the others', async () => {
@@ -172,6 +172,58 @@ describe('router', () => {
     expect(await call('post /b', '/b', { body: '{' })).toMatchObject({ body: { error: { code: 'invalid_json' } } });
     expect(await call('post /b', '/b', { body: '{"s":"\\u0000"}' })).toMatchObject({ body: { error: { code: 'invalid_field', field: 's' } } });
     expect(await call('post /b', '/b', { body: JSON.stringify({ n: 'x'.repeat(200) }) })).toMatchObject({ status: '413 Payload Too Large', body: { error: { code: 'body_too_large', limit: 100 } } });
+  });
+
+  it('refuses a body that is not a JSON object (array, string, number, null, boolean) with 400 invalid_body naming the whole body "$", before the schema runs', async () => {
+    const { app, call } = fakeApp();
+    const router = createRouter(deps(app));
+    let parsed = 0;
+    router.add({
+      method: 'put', path: '/o', auth: 'none',
+      body: { parse: (v) => ((parsed++, { ok: true, value: v })) },
+      handler: async ({ body }) => ({ status: 200, body: { got: body } }),
+    });
+    router.add({ method: 'post', path: '/list', auth: 'none', body: { arrays: true }, handler: async ({ body }) => ({ status: 200, body: { got: body } }) });
+    const sent: [string, string][] = [['[]', 'an array'], ['[1,2]', 'an array'], ['"x"', 'a string ("x")'], ['1', 'a number (1)'], ['null', 'null'], ['true', 'true']];
+    for (const [body, got] of sent) {
+      expect(await call('put /o', '/o', { body })).toEqual({
+        status: '400 Bad Request', headers: expect.anything(),
+        body: { error: { code: 'invalid_body', in: 'body', field: '$', message: `The body must be a JSON object ({"name": value, …}); got ${got}.` } },
+      });
+    }
+    expect(parsed).toBe(0);
+    // An object, or no body at all ({}), reaches the schema.
+    expect(await call('put /o', '/o', { body: '{"a":1}' })).toMatchObject({ status: '200 OK', body: { got: { a: 1 } } });
+    expect(await call('put /o', '/o')).toMatchObject({ status: '200 OK', body: { got: {} } });
+    expect(parsed).toBe(2);
+    // A route that takes a list says so; anything else is still refused.
+    expect(await call('post /list', '/list', { body: '[1]' })).toMatchObject({ status: '200 OK', body: { got: [1] } });
+    expect(await call('post /list', '/list', { body: '"x"' })).toMatchObject({
+      status: '400 Bad Request', body: { error: { code: 'invalid_body', field: '$', message: 'The body must be a JSON object or an array; got a string ("x").' } },
+    });
+    // A key refused at the top level names the whole body too, never an empty field.
+    expect(await call('put /o', '/o', { body: '{"a\\u0000":1}' })).toMatchObject({ body: { error: { code: 'invalid_field', in: 'body', field: '$' } } });
+    // The registry says which routes take a body and of what shape.
+    expect(router.routes().map((r) => [r.path, r.body])).toEqual([['/o', 'object'], ['/list', 'object_or_array']]);
+  });
+
+  it('refuses raw bytes that are not UTF-8 in the path or the query (uWS hands them over as U+FFFD), as it refuses malformed percent-encoding', async () => {
+    const { app, call } = fakeApp();
+    const router = createRouter(deps(app));
+    router.add({ method: 'get', path: '/s/:s', auth: 'none', params: { s: (w: 'path', f: string, raw: string) => text(w, f, raw, { max: 9 }) }, query: ['v'], handler: async ({ params, info }) => ({ status: 200, body: { s: params.s, v: info.query.get('v') } }) });
+    const encoded = await call('get /s/:s', '/s/%FF%FE');
+    expect(encoded).toMatchObject({ status: '400 Bad Request', body: { error: { code: 'invalid_field', in: 'path', field: 'path' } } });
+    // getUrl() decodes the request line's bytes as UTF-8 and replaces \xff\xfe by U+FFFD U+FFFD before we see it.
+    expect(await call('get /s/:s', '/s/\uFFFD\uFFFD')).toMatchObject({
+      status: '400 Bad Request', body: { error: { code: 'invalid_field', in: 'path', field: 'path', message: expect.stringMatching(/not valid UTF-8.*percent-encode/) } },
+    });
+    expect(await call('get /s/:s', '/s/a', { query: 'v=\uFFFD' })).toMatchObject({
+      status: '400 Bad Request', body: { error: { code: 'invalid_field', in: 'query', field: 'v', message: expect.stringMatching(/not valid UTF-8/) } },
+    });
+    expect(await call('get /s/:s', '/s/a', { query: 'v\uFFFD=1' })).toMatchObject({ status: '400 Bad Request', body: { error: { in: 'query', field: 'v\uFFFD' } } });
+    // U+FFFD sent percent-encoded (%EF%BF%BD) is a character like any other; so are raw UTF-8 characters.
+    expect(await call('get /s/:s', '/s/%EF%BF%BD', { query: 'v=%EF%BF%BD' })).toMatchObject({ status: '200 OK', body: { s: '\uFFFD', v: '\uFFFD' } });
+    expect(await call('get /s/:s', '/s/caf\u00e9', { query: 'v=\u00e9' })).toMatchObject({ status: '200 OK', body: { s: 'caf\u00e9', v: '\u00e9' } });
   });
 
   it('maps thrown errors in one place: typed → their status, store unavailable → 503, anything else → 500 without details', async () => {

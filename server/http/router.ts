@@ -19,7 +19,9 @@
 //   });
 // Order of the checks: auth (401/403), then path params (400), then the query's parameter names (400: each
 // route declares the ones it takes in `query`, so a mistyped filter is refused instead of answering
-// unfiltered data), then the body (413/400), then the handler.
+// unfiltered data), then the body (413/400: a JSON object unless the route declares `arrays`), then the handler.
+// Raw bytes that are not UTF-8 in the path or the query (uWS's getUrl/getQuery hand them over as U+FFFD) are
+// refused like malformed percent-encoding, never read as U+FFFD.
 // The ingest endpoints keep their own fast path (ingest-routes.ts) and share only `writeKeyRefusal`.
 // The parts: route-types.ts (the declarations), route-auth.ts (who is asking), route-access.ts (permission
 // and scope), route-input.ts (path params and body). Everything they export is re-exported here, so the
@@ -31,7 +33,7 @@ import { queryProblem, type ParamError } from './params.js';
 import { readBody, send, snapshot, trackAbort, type Reply } from './uws.js';
 import { declarationProblem, permissionRefusal, resourceOf, scopeRefusal } from './route-access.js';
 import { resolvePrincipal } from './route-auth.js';
-import { paramPositions, parseParams, readJson } from './route-input.js';
+import { paramPositions, parseParams, readJson, replacedQueryBytes } from './route-input.js';
 import { DEFAULT_BODY_LIMIT, type Auth, type ParamSpec, type PrincipalOf, type ResourceSpec, type Router, type RouterDeps, type RouteSpec } from './route-types.js';
 
 export {
@@ -41,7 +43,7 @@ export {
 } from './route-types.js';
 export { isAdmin, resolvePrincipal, secretAuth, writeKeyOf, writeKeyRefusal } from './route-auth.js';
 export { declarationProblem, eventOrganizerRefusal, isLimited, permissionRefusal, scopeRefusal } from './route-access.js';
-export { paramPositions, parseParams } from './route-input.js';
+export { paramPositions, parseParams, replacedQueryBytes } from './route-input.js';
 
 // A dashboard token's principal: one mapping, with the token roles (live/token.ts).
 export { tokenPrincipal };
@@ -85,7 +87,8 @@ export function createRouter(deps: RouterDeps): Router {
       if (problem) throw new Error(problem);
       const accepted: readonly string[] = [...(spec.query ?? [])];
       const resource: ResourceSpec | undefined = spec.resource ?? (spec.permission && spec.permission !== 'none' ? 'tenant' : undefined);
-      listing.push({ method: spec.method, path: spec.path, auth: spec.auth, permission: spec.permission ?? null, resource: resource ?? null, query: accepted });
+      const body = spec.body ? (spec.body.arrays ? 'object_or_array' : 'object') : null;
+      listing.push({ method: spec.method, path: spec.path, auth: spec.auth, permission: spec.permission ?? null, resource: resource ?? null, query: accepted, body });
       const permission = spec.permission === 'none' ? undefined : spec.permission;
       app[spec.method](spec.path, (res, req) => {
         const state = trackAbort(res);
@@ -115,7 +118,7 @@ export function createRouter(deps: RouterDeps): Router {
           }
           const params = parseParams(info.url, positions, parsers);
           if (!params.ok) return paramFail(params.error);
-          const badQuery = queryProblem(info.rawQuery ?? '', info.query);
+          const badQuery = replacedQueryBytes(info.rawQuery ?? '') ?? queryProblem(info.rawQuery ?? '', info.query);
           if (badQuery) return paramFail(badQuery);
           const unknown = unknownQueryParam(info.query, accepted);
           if (unknown) return paramFail(unknown);

@@ -89,7 +89,8 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
   // --- server-side events -----------------------------------------------------------------------------
   router.add({
     // Strings are checked per event by ingest (a NUL rejects that event, not the batch); depth is checked here.
-    method: 'post', path: '/api/v1/server-events', auth: 'secret', permission: 'send_server_events', resource: 'tenant', body: { strings: false },
+    // One event, {"events":[…]} or a bare list of events: an array is a body this route takes.
+    method: 'post', path: '/api/v1/server-events', auth: 'secret', permission: 'send_server_events', resource: 'tenant', body: { strings: false, arrays: true },
     handler: async ({ body: v, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const list: unknown[] | null = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.events) ? v.events : isObj(v) && v.event_name !== undefined ? [v] : null;

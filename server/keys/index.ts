@@ -11,7 +11,7 @@ import { parseScope, type Scope } from '../authz/principal.js';
 import { isRole, ROLES, type Role } from '../authz/roles.js';
 import { KEY_TTL_MS, type KeyResolver } from '../http/auth.js';
 import { fail, paramFail } from '../http/errors.js';
-import { id, idPage, nextCursor, pageOf, stringProblem, type Parsed } from '../http/params.js';
+import { BODY_ROOT, id, idPage, nextCursor, pageOf, stringProblem, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Db } from '../store/db.js';
@@ -47,7 +47,7 @@ export interface ScopedKeyView {
 /** The body of POST /api/v1/keys. Pure. */
 export function parseNewScopedKey(v: unknown): Parsed<NewScopedKey> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('', 'Send {"role","scope":{"organizers"?,"venues"?,"artists"?,"events"?},"name"?}.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"role","scope":{"organizers"?,"venues"?,"artists"?,"events"?},"name"?}.');
   const b = v as Record<string, unknown>;
   // An unknown field is refused, not dropped: {"kind":"write"} must not quietly yield a secret key.
   const extra = Object.keys(b).find((k) => !['role', 'scope', 'name'].includes(k));

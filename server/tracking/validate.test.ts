@@ -32,7 +32,7 @@ describe('parseNewCode', () => {
 
   it('names the field at fault', () => {
     const meta = { pixel_id: '123456789012345' };
-    expect(field(parseNewCode(null))).toBe('');
+    expect(field(parseNewCode(null))).toBe('$');
     expect(field(parseNewCode({ provider: 'meta', settings: meta, extra: 1 }))).toBe('extra');
     expect(field(parseNewCode({ provider: 'facebook', settings: meta }))).toBe('provider');
     expect(field(parseNewCode({ provider: 'meta', event_id: 'E1', settings: meta }))).toBe('organizer_id');

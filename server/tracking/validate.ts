@@ -1,7 +1,7 @@
 // What a tracking code may hold (README "Tracking codes"), checked at the API boundary. Pure.
 // The ids end up inside <script> text and script URLs of tenant pages, so the per-provider patterns are also
 // the XSS guard: only [A-Za-z0-9_-] ever passes, and nothing else of a code reaches a snippet unescaped.
-import { stringProblem, type Parsed } from '../http/params.js';
+import { BODY_ROOT, stringProblem, type Parsed } from '../http/params.js';
 import { isObj, type Obj } from '../store/rows.js';
 
 export const PROVIDERS = ['meta', 'ga4', 'gtm', 'google_ads', 'tiktok'] as const;
@@ -203,7 +203,7 @@ const unknownField = (b: Obj, known: string[]): string | undefined => Object.key
 
 /** The body of POST /api/v1/tracking-codes. Pure. */
 export function parseNewCode(v: unknown): Parsed<NewCode> {
-  if (!isObj(v)) return bad('', 'Send {"provider","organizer_id"?,"event_id"?,"enabled"?,"settings":{…},"secrets"?:{…}}.');
+  if (!isObj(v)) return bad(BODY_ROOT, 'Send {"provider","organizer_id"?,"event_id"?,"enabled"?,"settings":{…},"secrets"?:{…}}.');
   const extra = unknownField(v, ['provider', 'organizer_id', 'event_id', 'enabled', 'settings', 'secrets']);
   if (extra !== undefined) return bad(extra.slice(0, 40), `Unknown field ${JSON.stringify(extra.slice(0, 40))}: a tracking code takes provider, organizer_id, event_id, enabled, settings, secrets.`);
   if (!isProvider(v.provider)) return bad('provider', `provider must be one of ${PROVIDERS.join(', ')}.`);
@@ -225,7 +225,7 @@ export function parseNewCode(v: unknown): Parsed<NewCode> {
  * and secrets (per key). Owner and provider are fixed: delete and create to move a code. Pure.
  */
 export function parseCodePatch(provider: Provider, v: unknown): Parsed<CodePatch> {
-  if (!isObj(v)) return bad('', 'Send {"enabled"?,"settings"?:{…},"secrets"?:{…}}.');
+  if (!isObj(v)) return bad(BODY_ROOT, 'Send {"enabled"?,"settings"?:{…},"secrets"?:{…}}.');
   const extra = unknownField(v, ['enabled', 'settings', 'secrets']);
   if (extra !== undefined) {
     const fixed = ['provider', 'organizer_id', 'event_id'].includes(extra);

@@ -32,8 +32,9 @@ const MAX_CREATED_S = Date.UTC(2200, 0, 1) / 1000;
  * retry a permanent failure for days), so this says which field is wrong instead of throwing.
  */
 export function parseStripeEvent(v: unknown): { ok: true; event: StripeEvent } | { ok: false; error: FieldError } {
-  const bad = (field: string, message: string) => ({ ok: false as const, error: { code: 'invalid_stripe_event', field, message } });
-  if (!isObj(v)) return bad('', 'The body is not a Stripe event object.');
+  // field null: the whole event, as in ingest's per-event reasons (the rejection is kept like theirs).
+  const bad = (field: string | null, message: string) => ({ ok: false as const, error: { code: 'invalid_stripe_event', field, message } });
+  if (!isObj(v)) return bad(null, 'The body is not a Stripe event object.');
   if (str(v.id) === null) return bad('id', 'id must be a Stripe event id (1-255 printable characters).');
   if (str(v.type, 100) === null) return bad('type', 'type must be a Stripe event type like payment_intent.succeeded.');
   if (typeof v.created !== 'number' || !Number.isInteger(v.created) || v.created < 0 || v.created >= MAX_CREATED_S) {
