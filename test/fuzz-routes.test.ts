@@ -101,6 +101,8 @@ describe('every API route under hostile input', () => {
       ['keys id %ZZ', call('DELETE', '/api/v1/keys/%ZZ'), 400, 'path'],
       ['keys id huge', call('DELETE', '/api/v1/keys/99999999999999999999999'), 400, 'id'],
       ['token venue ids NUL', call('POST', '/api/v1/tokens', { role: 'venue', venue_ids: ['V\u0000'] }), 400, 'venue_ids[0]'],
+      ['token ids of another role', call('POST', '/api/v1/tokens', { role: 'organizer', org_id: 'O1', org_ids: ['O2'] }), 400, 'org_ids'],
+      ['token gate with venue_ids', call('POST', '/api/v1/tokens', { role: 'gate', event_ids: ['E1'], venue_ids: ['V2'] }), 400, 'venue_ids'],
     ];
     for (const [name, p, status, field] of cases) {
       const r = await p;

@@ -241,6 +241,28 @@ describe('tokens of the venue_manager, promoter, ad_account and media roles', ()
     for (const role of ['organizer', 'gate', 'venue', 'venue_manager', 'artist', 'promoter', 'ad_account', 'media', 'admin']) expect(!unknown.ok && unknown.message).toContain(`"${role}"`);
   });
 
+  it('refuses ids that do not apply to the role, naming the field, instead of minting a token without them', () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ role: 'organizer', org_id: 'O1', org_ids: ['O2'] }, 'org_ids', 'org_ids does not apply to role organizer, which takes org_id; leave org_ids out.'],
+      [{ role: 'organizer', org_id: 'O1', event_ids: ['E2'] }, 'event_ids', 'event_ids does not apply to role organizer, which takes org_id; leave event_ids out.'],
+      [{ role: 'gate', event_ids: ['E1'], venue_ids: ['V2'] }, 'venue_ids', 'venue_ids does not apply to role gate, which takes event_ids; leave venue_ids out.'],
+      [{ role: 'venue', venue_ids: ['V1'], event_ids: ['E2'] }, 'event_ids', 'event_ids does not apply to role venue, which takes venue_ids; leave event_ids out.'],
+      [{ role: 'venue_manager', venue_ids: ['V1'], artist_ids: ['A1'] }, 'artist_ids', 'artist_ids does not apply to role venue_manager, which takes venue_ids; leave artist_ids out.'],
+      [{ role: 'artist', artist_ids: ['A1'], org_id: 'O1' }, 'org_id', 'org_id does not apply to role artist, which takes artist_ids; leave org_id out.'],
+      [{ role: 'promoter', event_ids: ['E1'], org_id: 'O1' }, 'org_id', 'org_id does not apply to role promoter, which takes event_ids and/or org_ids; leave org_id out.'],
+      [{ role: 'ad_account', org_ids: ['O1'], event_ids: ['E1'] }, 'event_ids', 'event_ids does not apply to role ad_account, which takes org_ids; leave event_ids out.'],
+      [{ role: 'media', venue_ids: ['V1'] }, 'venue_ids', 'venue_ids does not apply to role media, which takes no ids (the whole tenant); leave venue_ids out.'],
+      [{ role: 'admin', org_id: 'O1' }, 'org_id', 'org_id does not apply to role admin, which takes no ids (the whole tenant); leave org_id out.'],
+      // Said before the role's own field is checked: the likely mistake is the name, not a missing id.
+      [{ role: 'organizer', org_ids: ['O1'] }, 'org_ids', 'org_ids does not apply to role organizer, which takes org_id; leave org_ids out.'],
+      [{ role: 'gate', event_ids: ['E1'], org_id: '' }, 'org_id', 'org_id does not apply to role gate, which takes event_ids; leave org_id out.'],
+    ];
+    for (const [body, field, message] of cases) expect({ body, got: parseTokenRequest(1, body) }).toEqual({ body, got: { ok: false, field, message } });
+    // A field that carries no id (null, []) drops nothing: it is taken.
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 'O1', org_ids: [], event_ids: null })).toEqual({ ok: true, scope: { role: 'organizer', tenant: 1, org: 'O1' }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'media', org_ids: [] })).toEqual({ ok: true, scope: { role: 'media', tenant: 1 }, ttlS: 3600 });
+  });
+
   it('signs and verifies each role with its ids and key; signed claims with bad lists are malformed', () => {
     for (const scope of [
       { role: 'venue_manager', tenant: 3, venues: ['V1'], key: 5 },

@@ -155,7 +155,27 @@ function idList(raw: unknown, field: string, max: number, optional = false): IdL
   return { ok: true, ids: [...new Set(ids as string[])] };
 }
 
-/** Validates a `POST /api/v1/tokens` body for a tenant. */
+/** The id fields of a token request, and the ones each role takes (the others are refused, never dropped). */
+const ID_FIELDS = ['org_id', 'org_ids', 'event_ids', 'venue_ids', 'artist_ids'] as const;
+const ROLE_IDS: Record<TokenRole, readonly (typeof ID_FIELDS)[number][]> = {
+  organizer: ['org_id'], gate: ['event_ids'], venue: ['venue_ids'], venue_manager: ['venue_ids'], artist: ['artist_ids'],
+  promoter: ['event_ids', 'org_ids'], ad_account: ['org_ids'], media: [], admin: [],
+};
+
+/**
+ * The first id field `b` carries that `role` does not take, as the refusal naming it, or null. A token covering
+ * less than was asked for (`{"role":"organizer","org_id":"O1","org_ids":["O2"]}` minted for O1 alone) would
+ * look right and fail later; null and [] carry no id and are let through.
+ */
+function foreignIds(role: TokenRole, b: Record<string, unknown>): { ok: false; field: string; message: string } | null {
+  const takes = ROLE_IDS[role];
+  const field = ID_FIELDS.find((f) => !takes.includes(f) && b[f] !== undefined && b[f] !== null && !(Array.isArray(b[f]) && (b[f] as unknown[]).length === 0));
+  if (!field) return null;
+  const what = takes.length === 0 ? 'no ids (the whole tenant)' : takes.join(' and/or ');
+  return { ok: false, field, message: `${field} does not apply to role ${role}, which takes ${what}; leave ${field} out.` };
+}
+
+/** Validates a `POST /api/v1/tokens` body for a tenant. Ids the role does not take are refused (foreignIds). */
 export function parseTokenRequest(tenant: number, body: unknown): TokenRequest {
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) return { ok: false, field: 'role', message: 'Send a JSON object: {"role",…}.' };
   const b = (body ?? {}) as { role?: unknown; org_id?: unknown; org_ids?: unknown; event_ids?: unknown; venue_ids?: unknown; artist_ids?: unknown; ttl_s?: unknown };
@@ -164,6 +184,8 @@ export function parseTokenRequest(tenant: number, body: unknown): TokenRequest {
     return { ok: false, field: 'ttl_s', message: `ttl_s must be an integer number of seconds between 1 and ${MAX_TTL_S} (default ${DEFAULT_TTL_S}).` };
   }
   const ok = (scope: TokenScope): TokenRequest => ({ ok: true, scope, ttlS: ttl });
+  const foreign = typeof b.role === 'string' && Object.hasOwn(ROLE_IDS, b.role) ? foreignIds(b.role as TokenRole, b) : null;
+  if (foreign) return foreign;
   switch (b.role) {
     case 'organizer': {
       const org = asId(b.org_id);
