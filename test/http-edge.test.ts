@@ -2,10 +2,10 @@
 // raw TCP (fetch would normalise them). Ours: a duplicated Content-Length, Transfer-Encoding or Host, or an
 // unsupported Transfer-Encoding, gets 400 malformed_request and the connection closed; when more bytes already
 // follow in the same read (a smuggled request), the connection is closed without an answer. Either way the bytes
-// after the headers are never read as another request. uWS's (no route runs): a bad request line or a missing
-// Host get no answer; chunk extensions and a signed Content-Length close the connection at once. The README says
-// what a proxy must do. Raw bytes that are not UTF-8 in the URL reach the router as U+FFFD and are refused there
-// like %FF.
+// after the headers are never read as another request. uWS's (no route runs): a bad request line, a missing
+// Host or a control byte in a header value or the path get no answer; chunk extensions, a signed Content-Length
+// and an unknown or lower-case method close the connection at once. The README says what a proxy must do. Raw
+// bytes that are not UTF-8 in the URL reach the router as U+FFFD and are refused there like %FF.
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +186,23 @@ describe('HTTP edge cases on a real server', () => {
       expect(status(a)).toBe(404);
       expect(jsonBody(a).error.code).toBe('not_found');
     }
+  });
+
+  it("uWS's own refusals: an unknown or lower-case method is closed at once without an answer; the catch-all never sees it", async () => {
+    const answers = await Promise.all(['FOO /health HTTP/1.1\r\nHost: edge\r\n\r\n', 'get /health HTTP/1.1\r\nHost: edge\r\n\r\n'].map((p) => raw(server.port, p, 30_000)));
+    for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
+    // A method uWS knows but no route answers is ours: 405 with Allow.
+    const trace = await raw(server.port, 'TRACE /health HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n', 10_000);
+    expect(status(trace)).toBe(405);
+    expect(trace.text).toMatch(/allow: GET, HEAD/i);
+  });
+
+  it("uWS's own refusals: a control byte in a header value or raw in the path gets no answer (closed by the parser's timeout); the server keeps serving", { timeout: 60_000 }, async () => {
+    const answers = await Promise.all(
+      ['GET /health HTTP/1.1\r\nHost: edge\r\nX-A: a\u0001b\r\n\r\n', 'GET /health HTTP/1.1\r\nHost: edge\r\nX-A: a\u0000b\r\n\r\n', 'GET /hea\u0001lth HTTP/1.1\r\nHost: edge\r\n\r\n'].map((p) => raw(server.port, p, 40_000)),
+    );
+    for (const a of answers) expect(a).toEqual({ text: '', ended: 'closed' });
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 
   it('answers HEAD on every GET route (API, dashboard, SDK chunk, unknown path) with the GET status and length and no body, so the next answer on the connection is intact', { timeout: 60_000 }, async () => {
