@@ -336,7 +336,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   analytics.register(router);
   const funnelIndex = analytics.index;
   if (funnelIndex) registry.store('funnel_index', (ids) => funnelIndex.erase(ids));
-  createExperiments({ db, log: log.child({ mod: 'experiments' }), overrides: authz.overrides }).register(router);
+  createExperiments({ db, log: log.child({ mod: 'experiments' }), overrides: authz.overrides, funnel: analytics.funnel }).register(router);
   audiences.register(router);
   segments.register(router);
   remarketing.register(router);

@@ -1,7 +1,7 @@
 // The per-node funnel index (server/analytics/funnel-index.ts, columns.ts) against the store's funnel statement,
 // on the embedded store and on plain PostgreSQL 15: the same answer — counts, conversions, medians and p90s,
 // breakdown groups — for random journeys with same-time events, microsecond times, restarts, repeated step
-// names, held-dimension filters, bots and rows without a visitor; rows stored after the index was read count at
+// names, held-dimension filters (experiment exposures' too), bots and rows without a visitor; rows stored after the index was read count at
 // once; what the index cannot answer (person funnels, other payload fields, numbers) reads the store; an erasure makes the
 // next funnel read the store while the index is read again.
 import crypto from 'node:crypto';
@@ -10,13 +10,16 @@ import { createAnalytics, type Analytics } from '../server/analytics/index.js';
 import { funnelRows } from '../server/analytics/funnels.js';
 import { funnelBody, parseFunnel, type FunnelSpec } from '../server/analytics/spec.js';
 import type { Db } from '../server/store/db.js';
-import { FUNNEL_NAMES, insertJourneys, journeys, ORDER_BODIES, seedJourneys, step } from './funnel-journeys.js';
+import { exposures, FUNNEL_NAMES, insertJourneys, journeys, ORDER_BODIES, seedJourneys, step } from './funnel-journeys.js';
 import { silent } from './helpers.js';
 import { onBothStores } from './store-suites.js';
 
 const [S0, S1, S2, PV] = FUNNEL_NAMES;
+const XP = 'experiment_exposure';
+const XP1 = { field: 'payload.experiment_id', op: 'eq', value: 'xp1' };
+const VARIANTS = { field: 'payload.variant', op: 'in', value: ['control', 'green'] };
 
-/** Funnels the index answers: order, windows from 1 s to a day, repeated names, held-dimension filters, breakdowns. */
+/** Funnels the index answers: order, windows from 1 s to a day, repeated names, held-dimension filters, breakdowns, experiments. */
 const HELD: Record<string, unknown>[] = [
   ...ORDER_BODIES,
   { steps: [step(S0, [{ field: 'context.utm.source', op: 'eq', value: 'google' }]), step(S1, [{ field: 'entities.event_entity_id', op: 'in', value: ['E1', 'E3'] }]), step(S2)], window_s: 3600 },
@@ -25,6 +28,12 @@ const HELD: Record<string, unknown>[] = [
   { steps: [step(S0), step(S1), step(S2)], window_s: 1200, breakdown: 'context.utm.source', breakdown_limit: 1 },
   { steps: [step(PV), step(S0), step(S1)], window_s: 2400, breakdown: 'entities.event_entity_id' },
   { steps: [step(S0, [{ field: 'payload.source', op: 'eq', value: 'feed' }]), step(S1), step(S2)], window_s: 3600, breakdown: 'context.device.device_type' },
+  // Experiment results' funnels (server/experiments/results.ts): exposures of one experiment to its defined
+  // variants, then the metric's steps, per variant.
+  { steps: [step(XP, [XP1, VARIANTS]), step(S2)], window_s: 1800, breakdown: 'payload.variant', breakdown_limit: 2 },
+  { steps: [step(XP, [XP1, VARIANTS]), step(S0), step(S1)], window_s: 3600, breakdown: 'payload.variant', breakdown_limit: 2 },
+  { steps: [step(XP, [XP1, VARIANTS]), step(XP)], window_s: 3600, breakdown: 'payload.variant', breakdown_limit: 2 },
+  { steps: [step(XP, [{ field: 'payload.variant', op: 'exists' }]), step(S2)], window_s: 3600, breakdown: 'payload.experiment_id' },
 ];
 
 const spec = (b: Record<string, unknown>): FunnelSpec => {
@@ -47,6 +56,7 @@ function oddRows(): Record<string, unknown>[] {
 async function seed(db: Db): Promise<number> {
   const tenant = await seedJourneys(db, 'funnel-index');
   await insertJourneys(db, tenant, oddRows());
+  await insertJourneys(db, tenant, exposures(31));
   return tenant;
 }
 

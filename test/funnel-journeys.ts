@@ -28,6 +28,31 @@ export function journeys(seed: number, visitors = 250): Record<string, unknown>[
   return rows;
 }
 
+/**
+ * experiment_exposure rows for the journeys' visitors (README "Experiments"): experiments xp1 and xp2, the defined
+ * variants (control, green, blue) and an invented one, no variant now and then; most visitors exposed once, some
+ * again (to another variant, often in the same second: the stored order decides the first), some never, a few bots.
+ */
+export function exposures(seed: number, visitors = 250): Record<string, unknown>[] {
+  const rand = prng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const rows: Record<string, unknown>[] = [];
+  for (let v = 0; v < visitors; v++) {
+    if (rand() < 0.15) continue;
+    const n = 1 + Math.floor(rand() * 3);
+    const first = Math.floor(rand() * 7200);
+    for (let i = 0; i < n; i++) {
+      const s = i > 0 && rand() < 0.4 ? first : Math.floor(rand() * 7200);
+      const variant = rand() < 0.05 ? undefined : pick(['control', 'green', 'blue', 'control', 'green', 'made_up']);
+      rows.push({
+        event_id: crypto.randomUUID(), event_name: 'experiment_exposure', occurred_at: new Date(T0 + s * 1000).toISOString(), visitor_id: `v${v}`, person_id: null,
+        payload: { experiment_id: rand() < 0.8 ? 'xp1' : 'xp2', ...(variant ? { variant } : {}) }, context: {}, entities: {}, is_bot: rand() < 0.02,
+      });
+    }
+  }
+  return rows;
+}
+
 /** A new tenant with journeys(17) stored and two catalog events (E1 of O1, E2 of O2). */
 export async function seedJourneys(db: Db, name: string): Promise<number> {
   const tenant = Number((await db.query<{ tenant_id: string }>('INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id', [name])).rows[0].tenant_id);

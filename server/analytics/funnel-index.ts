@@ -19,7 +19,7 @@ export interface FunnelIndexOptions {
   minQueryMs: number;
   /** FUNNEL_INDEX_MAX_TENANTS: indexes one node keeps (least recently used dropped). */
   maxTenants: number;
-  /** FUNNEL_INDEX_MAX_ROWS: a larger tenant is not indexed (≈ 34 bytes a row). */
+  /** FUNNEL_INDEX_MAX_ROWS: a larger tenant is not indexed (≈ 38 bytes a row). */
   maxRows: number;
   /** Ids spanned by one page read (the first page's, when pages are sized by time). */
   pageSize?: number;
@@ -83,7 +83,7 @@ export class IndexTooLargeError extends Error {
     readonly tenant: number,
     readonly maxRows: number,
   ) {
-    super(`Tenant ${tenant} has more than FUNNEL_INDEX_MAX_ROWS=${maxRows} stored events; its funnels read the store (raise the limit if the node has the memory: ~34 bytes a row).`);
+    super(`Tenant ${tenant} has more than FUNNEL_INDEX_MAX_ROWS=${maxRows} stored events; its funnels read the store (raise the limit if the node has the memory: ~38 bytes a row).`);
     this.name = 'IndexTooLargeError';
   }
 }

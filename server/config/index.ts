@@ -98,7 +98,7 @@ export interface FunnelIndexConfig {
   minQueryMs: number;
   /** FUNNEL_INDEX_MAX_TENANTS: indexes one node keeps. */
   maxTenants: number;
-  /** FUNNEL_INDEX_MAX_ROWS: tenants with more stored events are not indexed (≈ 34 bytes a row). */
+  /** FUNNEL_INDEX_MAX_ROWS: tenants with more stored events are not indexed (≈ 38 bytes a row). */
   maxRows: number;
 }
 

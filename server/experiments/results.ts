@@ -1,10 +1,11 @@
 // Results of an experiment per variant: exposures (visitors with an experiment_exposure of this experiment),
 // conversions per success metric from the funnel engine (exposure → the metric's steps inside the metric window,
 // broken down by the variant of the visitor's first exposure), uplift against the control (the first variant)
-// and the sample-ratio-mismatch check of the exposures against the weights.
-import { funnelRows } from '../analytics/funnels.js';
+// and the sample-ratio-mismatch check of the exposures against the weights. The funnels go through analytics'
+// entry point (`Analytics.funnel`): a tenant's funnel index answers them when it holds one, as it does the
+// funnels API's, and a slow store read gives the tenant one.
+import type { Scope } from '../authz/principal.js';
 import type { FunnelRow, FunnelSpec, Step } from '../analytics/spec.js';
-import type { Queryable } from '../store/db.js';
 import { compare, srm, type Comparison, type Srm } from './stats.js';
 import type { Experiment } from './store.js';
 
@@ -65,8 +66,11 @@ export function resultsRange(exp: Experiment, now: Date): { from: Date; to: Date
   return { from, to: new Date(Math.max(from.getTime() + 1000, Math.min(now.getTime(), endPlus))) };
 }
 
-export async function experimentResults(q: Queryable, tenantId: number, exp: Experiment, now: Date): Promise<ExperimentResults> {
-  const range = resultsRange(exp, now);
+/** A funnel's rows: analytics' `funnel` (from the tenant's funnel index when it can answer, else the store). */
+export type FunnelSource = (tenantId: number, spec: FunnelSpec, scope: Scope | null) => Promise<{ rows: FunnelRow[] }>;
+
+/** The funnel from the exposure through `steps` (none: the exposures alone), per variant, over the range. Pure. */
+export function resultsSpec(exp: Experiment, range: { from: Date; to: Date }, steps: Step[]): FunnelSpec {
   const keys = exp.variants.map((v) => v.key);
   // Only the defined variants: exposures with made-up variant names (the write key is public) would otherwise
   // crowd the real ones out of the breakdown's top values and blank the results.
@@ -77,14 +81,28 @@ export async function experimentResults(q: Queryable, tenantId: number, exp: Exp
       { root: 'payload', path: ['variant'], op: 'in', list: keys },
     ],
   };
-  const spec = (steps: Step[]): FunnelSpec => ({
+  return {
     steps: [exposure, ...steps], windowS: exp.metric_window_s, fromMs: range.from.getTime(), toMs: range.to.getTime(), by: 'visitor',
     breakdown: { field: 'payload.variant', root: 'payload', path: ['variant'] }, breakdownLimit: keys.length,
-  });
-  const exposures = countsByVariant(await funnelRows(q, tenantId, spec([]), null), keys, 0);
+  };
+}
+
+/**
+ * One funnel per metric. The exposures are the first metric's step 0: a funnel's entrants are the visitors with a
+ * row of its first step in the range, labelled by the first such row, whatever the later steps are — exactly
+ * the exposure funnel's (test/experiment-results.test.ts holds them equal). Only without metrics does an
+ * exposure funnel of its own run.
+ */
+export async function experimentResults(funnel: FunnelSource, tenantId: number, exp: Experiment, now: Date): Promise<ExperimentResults> {
+  const range = resultsRange(exp, now);
+  const keys = exp.variants.map((v) => v.key);
+  let exposures: Map<string, number> | null = null;
   const conversions = new Map<string, Map<string, number>>();
   for (const m of exp.success_metrics) {
-    conversions.set(m.name, countsByVariant(await funnelRows(q, tenantId, spec(m.steps), null), keys, m.steps.length));
+    const { rows } = await funnel(tenantId, resultsSpec(exp, range, m.steps), null);
+    exposures ??= countsByVariant(rows, keys, 0);
+    conversions.set(m.name, countsByVariant(rows, keys, m.steps.length));
   }
+  exposures ??= countsByVariant((await funnel(tenantId, resultsSpec(exp, range, []), null)).rows, keys, 0);
   return resultsBody(exp, range, exposures, conversions);
 }

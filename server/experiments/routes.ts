@@ -5,7 +5,8 @@
 //   PUT    /api/v1/experiments/{key}           replace (the key stays: it seeds the assignment hash)
 //   DELETE /api/v1/experiments/{key}
 //   GET    /api/v1/experiments/{key}/results   secret key, view_all_analytics: per variant, SRM (metrics filtering
-//                                              on an amount: view_revenue too)
+//                                              on an amount: view_revenue too); one funnel per metric, through
+//                                              analytics' entry point (the funnel index when it can answer)
 //   GET    /api/tx/experiments?visitor_id=…    write key, public (CORS): the visitor's running assignments
 import type { Overrides } from '../authz/roles.js';
 import { readsRefusal } from '../analytics/guard.js';
@@ -14,7 +15,7 @@ import { corsHeaders } from '../http/ingest-routes.js';
 import { collect, cursor, int, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
-import { experimentResults } from './results.js';
+import { experimentResults, type FunnelSource } from './results.js';
 import { KEY_RE, parseExperiment } from './schemas.js';
 import type { ExperimentStore } from './store.js';
 import type { AssignmentCache } from './assign.js';
@@ -25,6 +26,8 @@ export interface ExperimentRouteDeps {
   assignments: AssignmentCache;
   now(): Date;
   overrides(tenant: number): Promise<Overrides>;
+  /** Analytics' funnel entry point (the tenant's funnel index when it can answer). */
+  funnel: FunnelSource;
 }
 
 const keyParam = (where: 'path', field: string, raw: string): Parsed<string> =>
@@ -101,7 +104,7 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
       // Conversions counted through a filter on an amount (or a customer) bisect it, as a funnel's would.
       const refused = who ? readsRefusal(e.success_metrics.map((m, i) => [{ steps: m.steps }, `success_metrics[${i}].`]), who, await deps.overrides(who.tenant)) : null;
       if (refused) return refused;
-      return { status: 200, body: await experimentResults(db, principal.tenant.tenant_id, e, deps.now()) };
+      return { status: 200, body: await experimentResults(deps.funnel, principal.tenant.tenant_id, e, deps.now()) };
     },
   });
 
