@@ -9,6 +9,11 @@
 // with a name filter and GET {campaign}/adsets, TikTok campaign/get and adgroup/get, Google googleAds:search on
 // campaign / campaign_budget names), ad sets / ad groups / budgets are kept (adsets) and activations counted, and
 // a test can cut a call after the platform carried it out (cut: the connection dropped, or never answered).
+// Delivery follows the platforms' effective status: a Meta campaign delivers only while it is ACTIVE and has an
+// ACTIVE ad set (created ACTIVE by default; a PAUSED ad set under an ACTIVE campaign is ADSET_PAUSED, an ad set under a
+// PAUSED campaign CAMPAIGN_PAUSED), a TikTok campaign only while it is enabled with an enabled ad group (operation_status
+// ENABLE by default); a Google Ads campaign by its own status. Meta's targeting search (GET /search?type=adinterest&q=)
+// answers from a small interest catalog (INTERESTS), as Meta does: ids with names, matched on the query.
 // Refused as the platforms refuse them: a daily budget of zero or below `minDaily` (the test's stand-in for an
 // account's minimum), a Meta ad set optimising OFFSITE_CONVERSIONS without promoted_object {pixel_id,
 // custom_event_type}, a TikTok ad group without location_ids, schedule_start_time, pacing, or a pixel_id without
@@ -54,7 +59,16 @@ export interface MockAdset {
   id: string;
   campaignId: string;
   name: string;
+  /** Its own status (Meta ad set ACTIVE, TikTok ad group ENABLE); Google budgets have none (always true). */
+  active: boolean;
 }
+
+/** Meta's interest catalog as the stand-in's targeting search knows it (ids in Meta's form). */
+export const INTERESTS: { id: string; name: string }[] = [
+  { id: '6003139266461', name: 'Rock music' }, { id: '6003204346561', name: 'Indie music' }, { id: '6003332344237', name: 'Live music' },
+  { id: '6002991239659', name: 'Concerts' }, { id: '6003146442552', name: 'Jazz' }, { id: '6003902462066', name: 'Electronic music' },
+  { id: '6003225556345', name: 'Hip hop music' }, { id: '6003076016339', name: 'Pop music' }, { id: '6003343485089', name: 'Techno' },
+];
 
 export interface MockCall {
   method: string;
@@ -80,10 +94,17 @@ export interface MockPlatforms {
   purchasesSince(ms: number): Purchase[];
   /** Ad sets, ad groups and Google budgets, by id (resource name for Google). */
   adsets: Map<string, MockAdset>;
+  /**
+   * A campaign's effective status as the platform reports it: ACTIVE (delivering), CAMPAIGN_PAUSED (its own status),
+   * ADSET_PAUSED (running, but no ad set / ad group of it runs). Only ACTIVE delivers.
+   */
+  effectiveStatus(campaignId: string): 'ACTIVE' | 'CAMPAIGN_PAUSED' | 'ADSET_PAUSED';
   /** Calls received, by path pattern (tests check the documented calls were made). */
   calls: MockCall[];
   /** Make the next n calls fail with 500 (retry paths). */
   failNext(n: number): void;
+  /** The next call matching `match` fails with 500 before the platform acts on it (a temporary outage at one step). */
+  failOn(match: (c: MockCall) => boolean): void;
   /**
    * The next call matching `match` is carried out (a create creates) and then its answer is lost: `drop` closes
    * the connection, `stall` never answers (until close). A crash, or a network cut, right after the platform acted.
@@ -114,6 +135,7 @@ export async function startMockPlatforms(opts: {
   let reads = 0;
   let clock = Math.floor(opts.startMs / HOUR) * HOUR;
   let failing = 0;
+  const failOn: ((c: MockCall) => boolean)[] = [];
 
   const add = (platform: MockCampaign['platform'], name: string, daily: number): MockCampaign => {
     const id = String(++nextId);
@@ -127,9 +149,9 @@ export async function startMockPlatforms(opts: {
     if (on) c.activations++;
   };
   /** An ad set / ad group: the first of a campaign keeps the id it always had (`as{id}`, `ag{id}`), later ones get a suffix. */
-  const addAdset = (platform: MockCampaign['platform'], prefix: string, campaignId: string, name: string): MockAdset => {
+  const addAdset = (platform: MockCampaign['platform'], prefix: string, campaignId: string, name: string, active: boolean): MockAdset => {
     const n = [...adsets.values()].filter((a) => a.campaignId === campaignId && a.platform === platform).length;
-    const a: MockAdset = { platform, id: `${prefix}${campaignId}${n ? `-${n + 1}` : ''}`, campaignId, name };
+    const a: MockAdset = { platform, id: `${prefix}${campaignId}${n ? `-${n + 1}` : ''}`, campaignId, name, active };
     adsets.set(a.id, a);
     return a;
   };
@@ -153,9 +175,15 @@ export async function startMockPlatforms(opts: {
     return null;
   };
 
+  const effectiveStatus = (c: MockCampaign): 'ACTIVE' | 'CAMPAIGN_PAUSED' | 'ADSET_PAUSED' => {
+    if (!c.active) return 'CAMPAIGN_PAUSED';
+    if (c.platform === 'google_ads') return 'ACTIVE';
+    return [...adsets.values()].some((a) => a.platform === c.platform && a.campaignId === c.id && a.active) ? 'ACTIVE' : 'ADSET_PAUSED';
+  };
+
   function deliverHour(hourStart: number) {
     for (const c of campaigns.values()) {
-      if (!c.active || c.daily <= 0) continue;
+      if (effectiveStatus(c) !== 'ACTIVE' || c.daily <= 0) continue;
       const rand = prng(hash32(`${opts.seed}:${c.platform}:${c.id}:${hourStart}`));
       const spend = round2((c.daily / 24) * (0.85 + 0.3 * rand()));
       const impressions = Math.round((spend / c.rates.cpm) * 1000);
@@ -210,7 +238,9 @@ export async function startMockPlatforms(opts: {
         if (body?.optimization_goal === 'OFFSITE_CONVERSIONS' && !(body?.promoted_object?.pixel_id && body?.promoted_object?.custom_event_type)) {
           return metaBad('Invalid parameter: promoted_object with pixel_id and custom_event_type is required for optimization_goal OFFSITE_CONVERSIONS');
         }
-        return campaigns.get(cid)?.platform === 'meta' ? { status: 200, body: { id: addAdset('meta', 'as', cid, String(body.name)).id } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
+        if (body?.status !== undefined && body.status !== 'ACTIVE' && body.status !== 'PAUSED') return metaBad('Invalid parameter: status must be ACTIVE or PAUSED at creation');
+        // Meta's default status of a new ad set is ACTIVE.
+        return campaigns.get(cid)?.platform === 'meta' ? { status: 200, body: { id: addAdset('meta', 'as', cid, String(body.name), body.status !== 'PAUSED').id } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
       }
       if (m[2] === 'insights' && method === 'GET') {
         const ids = new Set<string>(JSON.parse(url.searchParams.get('filtering') ?? '[]')[0]?.value ?? []);
@@ -225,8 +255,30 @@ export async function startMockPlatforms(opts: {
     if (m && method === 'GET') {
       if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
       if (campaigns.get(m[1])?.platform !== 'meta') return { status: 400, body: { error: { message: 'Unsupported get request', code: 100 } } };
-      const data = [...adsets.values()].filter((a) => a.platform === 'meta' && a.campaignId === m![1]).map((a) => ({ id: a.id, name: a.name, status: 'PAUSED' }));
+      const camp = campaigns.get(m[1])!;
+      const data = [...adsets.values()].filter((a) => a.platform === 'meta' && a.campaignId === m![1])
+        .map((a) => ({ id: a.id, name: a.name, status: a.active ? 'ACTIVE' : 'PAUSED', effective_status: !camp.active ? 'CAMPAIGN_PAUSED' : a.active ? 'ACTIVE' : 'PAUSED' }));
       return { status: 200, body: { data, paging: {} } };
+    }
+    // Meta's targeting search: interests whose name contains the query (case-insensitive), best match first.
+    if (/^\/v\d+\.\d+\/search$/.test(p) && method === 'GET') {
+      if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
+      if (url.searchParams.get('type') !== 'adinterest') return metaBad('Invalid parameter: type');
+      const q = (url.searchParams.get('q') ?? '').trim().toLowerCase();
+      if (!q) return metaBad('Invalid parameter: q is required');
+      const data = INTERESTS.filter((i) => i.name.toLowerCase().includes(q))
+        .sort((a, b) => Number(b.name.toLowerCase() === q) - Number(a.name.toLowerCase() === q))
+        .slice(0, Number(url.searchParams.get('limit') ?? 8))
+        .map((i) => ({ ...i, audience_size_lower_bound: 1000000, audience_size_upper_bound: 1200000, path: ['Interests', i.name] }));
+      return { status: 200, body: { data } };
+    }
+    // An ad set's status (POST /{ad-set-id} status).
+    m = /^\/v\d+\.\d+\/(as\d+(?:-\d+)?)$/.exec(p);
+    if (m && method === 'POST') {
+      const a = adsets.get(m[1]);
+      if (!a || a.platform !== 'meta') return { status: 400, body: { error: { message: 'Unsupported post request', code: 100 } } };
+      if (body?.status !== undefined) a.active = body.status === 'ACTIVE';
+      return { status: 200, body: { success: true } };
     }
     m = /^\/v\d+\.\d+\/(\d+)$/.exec(p);
     if (m && method === 'POST') {
@@ -251,7 +303,7 @@ export async function startMockPlatforms(opts: {
         if (op?.create) {
           const rn = `customers/${m[1]}/campaignBudgets/${++nextId}`;
           budgets.set(rn, '');
-          adsets.set(rn, { platform: 'google_ads', id: rn, campaignId: '', name: String(op.create.name) });
+          adsets.set(rn, { platform: 'google_ads', id: rn, campaignId: '', name: String(op.create.name), active: true });
           budgets.set(`${rn}#amount`, String(Number(op.create.amountMicros) / 1e6));
           return { status: 200, body: { results: [{ resourceName: rn }] } };
         }
@@ -315,7 +367,8 @@ export async function startMockPlatforms(opts: {
         if (body.pixel_id && !body.optimization_event) return bad('optimization_event is required with pixel_id');
       }
       if (m[1] === 'campaign/create') return body?.advertiser_id ? ok({ campaign_id: add('tiktok', String(body.campaign_name), Number(body.budget)).id }) : bad('advertiser_id');
-      if (m[1] === 'adgroup/create') return campaigns.get(String(body?.campaign_id))?.platform === 'tiktok' ? ok({ adgroup_id: addAdset('tiktok', 'ag', String(body.campaign_id), String(body.adgroup_name)).id }) : bad('campaign_id');
+      // An ad group's operation_status is ENABLE unless created DISABLE.
+      if (m[1] === 'adgroup/create') return campaigns.get(String(body?.campaign_id))?.platform === 'tiktok' ? ok({ adgroup_id: addAdset('tiktok', 'ag', String(body.campaign_id), String(body.adgroup_name), body.operation_status !== 'DISABLE').id }) : bad('campaign_id');
       if (m[1] === 'campaign/get' || m[1] === 'adgroup/get') {
         if (!url.searchParams.get('advertiser_id')) return bad('advertiser_id');
         const f = JSON.parse(url.searchParams.get('filtering') ?? '{}') as { campaign_name?: string; campaign_ids?: string[] };
@@ -327,7 +380,7 @@ export async function startMockPlatforms(opts: {
           return ok({ list, page_info: { ...page, total_number: list.length, total_page: 1 } }, true);
         }
         const list = [...adsets.values()].filter((a) => a.platform === 'tiktok' && (!f.campaign_ids || f.campaign_ids.includes(a.campaignId)))
-          .map((a) => ({ adgroup_id: a.id, adgroup_name: a.name, campaign_id: a.campaignId, operation_status: 'ENABLE' }));
+          .map((a) => ({ adgroup_id: a.id, adgroup_name: a.name, campaign_id: a.campaignId, operation_status: a.active ? 'ENABLE' : 'DISABLE' }));
         return ok({ list, page_info: { ...page, total_number: list.length, total_page: 1 } }, true);
       }
       if (m[1] === 'campaign/status/update') {
@@ -365,7 +418,11 @@ export async function startMockPlatforms(opts: {
       const call: MockCall = { method: req.method ?? 'GET', path: url.pathname, query: url.search, body };
       calls.push(call);
       let out: { status: number; body: unknown };
-      if (failing > 0) {
+      const down = failOn.findIndex((f) => f(call));
+      if (down >= 0) {
+        failOn.splice(down, 1);
+        out = { status: 500, body: { error: { message: 'temporarily unavailable' } } };
+      } else if (failing > 0) {
         failing--;
         out = { status: 500, body: { error: { message: 'temporarily unavailable' } } };
       } else {
@@ -395,6 +452,12 @@ export async function startMockPlatforms(opts: {
     },
     purchasesSince: (ms) => purchases.filter((x) => x.at >= ms).map(({ at: _at, ...rest }) => rest),
     failNext: (n) => void (failing = n),
+    failOn: (match) => void failOn.push(match),
+    effectiveStatus: (id) => {
+      const c = campaigns.get(id);
+      if (!c) throw new Error(`no mock campaign ${id}`);
+      return effectiveStatus(c);
+    },
     cut: (match, mode) => new Promise<MockCall>((hit) => void cuts.push({ match, mode, hit })),
     close: () =>
       new Promise<void>((r) => {

@@ -77,7 +77,8 @@ export const atStep = (r: { error: string; retriable: boolean }, step: PublishSt
 export interface PlatformAdapter {
   platform: Platform;
   /**
-   * Creates the campaign (and its ad set / ad group; Google: its budget) paused, then starts it: step by step,
+   * Creates the campaign paused (with its ad set / ad group enabled under it, so that the campaign's status alone
+   * gates delivery; Google: its budget), then starts it: step by step,
    * each object looked up by `[key]` before it is created and its id saved as soon as it is known, so a call
    * repeated after any interruption finishes the same objects. Starting is skipped when the platform says the
    * campaign already runs.

@@ -4,6 +4,10 @@
 // required with optimization_goal OFFSITE_CONVERSIONS); before creating either, GET /act_{id}/campaigns filtered on the name containing `[key]` (and
 // GET /{campaign-id}/adsets) finds one an interrupted attempt created; status changes and budget edits with
 // POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
+// Delivery needs the campaign AND its ad set ACTIVE (Meta's effective_status: ADSET_PAUSED, CAMPAIGN_PAUSED): the ad
+// set is created ACTIVE under the campaign, which is created PAUSED and alone gates delivery (started last; paused
+// and resumed by the optimiser). An ad set found or stored PAUSED (left so by an earlier version) is started
+// before the campaign, and resuming a campaign starts its ad set too (an absolute status: a no-op when it runs).
 import type { CampaignsConfig } from '../config.js';
 import { decimalsOf, toMinor, type Stats } from '../model.js';
 import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
@@ -66,22 +70,33 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
         created = true;
       }
       if (campaignId !== stored) await progress.save({ campaignId });
-      // 2. The ad set (a campaign just created has none to find).
+      // 2. The ad set (a campaign just created has none to find), ACTIVE: the campaign, still PAUSED, gates it.
       let adsetId = progress.existing.adsetId;
+      /** Whether the ad set is known to be ACTIVE (created so now, or found so); a stored one is not known. */
+      let adsetRuns = false;
       if (!adsetId && !created) {
         const sets = await lookup(`${campaignId}/adsets`, { fields: 'id,name,status' });
         if (!sets.ok) return atStep(sets, 'adset');
-        adsetId = pickFound(sets.value, c.key)?.id ?? null;
+        const set = pickFound(sets.value, c.key);
+        adsetId = set?.id ?? null;
+        adsetRuns = set?.active ?? false;
         if (adsetId) await progress.save({ adsetId });
       }
       if (!adsetId) {
         const adset = await post(`act_${acct}/adsets`, {
           name: `${c.name} — ad set`, campaign_id: campaignId, optimization_goal: 'OFFSITE_CONVERSIONS', billing_event: 'IMPRESSIONS',
-          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting), status: 'PAUSED',
+          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting), status: 'ACTIVE',
         });
         if (!adset.ok) return atStep(adset, 'adset');
         adsetId = String(adset.value?.id ?? '');
+        if (!adsetId) return { ok: false, error: 'Meta returned no ad set id', retriable: false, step: 'adset' };
+        adsetRuns = true;
         await progress.save({ adsetId });
+      }
+      // An ad set left PAUSED (an earlier version created it so) would hold the campaign at ADSET_PAUSED.
+      if (!adsetRuns) {
+        const on = await post(adsetId, { status: 'ACTIVE' });
+        if (!on.ok) return atStep(on, 'adset');
       }
       // 3. Start it, unless it already runs (an earlier attempt started it and stopped before recording that).
       if (!(mine?.id === campaignId && mine.active)) {
@@ -92,6 +107,12 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
     },
     async setActive(ext, active) {
       if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
+      // Pausing is the campaign's alone (it gates its ad set); resuming starts the ad set first, in case an earlier
+      // version left it PAUSED (absolute: nothing changes when it runs).
+      if (active && ext.adsetId) {
+        const set = await post(ext.adsetId, { status: 'ACTIVE' });
+        if (!set.ok) return set;
+      }
       const r = await post(ext.campaignId, { status: active ? 'ACTIVE' : 'PAUSED' });
       return r.ok ? { ok: true, value: undefined } : r;
     },

@@ -75,6 +75,8 @@ export function createTiktokAdapter(cfg: CampaignsConfig): PlatformAdapter {
         const t = c.targeting;
         const group = await post('adgroup/create', {
           campaign_id: campaignId, adgroup_name: `${c.name} — ad group`.slice(0, 512), placement_type: 'PLACEMENT_TYPE_AUTOMATIC',
+          // Enabled (TikTok's default, said explicitly): the campaign, created disabled, gates its delivery.
+          operation_status: 'ENABLE',
           promotion_type: 'WEBSITE', optimization_goal: 'CONVERT', optimization_event: 'SHOPPING', pixel_id: pixel, billing_event: 'OCPM', bid_type: 'BID_TYPE_NO_BID',
           pacing: 'PACING_MODE_SMOOTH', budget_mode: 'BUDGET_MODE_INFINITE', schedule_type: 'SCHEDULE_FROM_NOW', schedule_start_time: tiktokTime(Date.now()),
           location_ids: cfg.tiktok.locationIds,
