@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS, DAY_MS, ZERO_STATS, type Stats } from './model.js';
 import { prng } from './rng.js';
-import { dailyDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
+import { dailyDecisions, hourlyDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
 
 const T0 = Date.UTC(2026, 2, 5, 12);
 const budget = (o: Partial<BudgetView> = {}): BudgetView => ({
@@ -89,6 +89,30 @@ describe('hourly rules', () => {
     expect(next.filter((x) => x.rule === 'daily_limit').map((x) => x.action.kind)).toEqual(['resume', 'resume']);
     const same = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0 + HOUR_MS, campaigns: paused });
     expect(same.filter((x) => x.action.kind === 'resume')).toEqual([]);
+  });
+  it('in one window a CPA pause wins over the daily-limit pause of the same campaign: one pause, with the CPA reason', () => {
+    // The probe's window: #1 got daily_limit/pause and cpa_above_limit/pause; the second did nothing, the first's
+    // reason stayed daily_limit, and the next day resumed #1 for an hour before CPA paused it again.
+    const cs = [camp(1, stats(50, 0, 0)), camp(2, stats(60, 10, 600))];
+    const d = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0, campaigns: cs });
+    expect(d.filter((x) => x.campaignId === 1).map((x) => [x.rule, x.action])).toEqual([['cpa_above_limit', { kind: 'pause', reason: 'cpa_above_limit' }]]);
+    expect(d.filter((x) => x.campaignId === 2).map((x) => [x.rule, x.action])).toEqual([['daily_limit', { kind: 'pause', reason: 'daily_limit' }]]);
+  });
+  it('judges CPA on a campaign the daily limit paused: paused for CPA on the new day, never resumed first', () => {
+    const cs = [camp(1, stats(50, 0, 0), { status: 'paused', statusReason: 'daily_limit' }), camp(2, stats(60, 10, 600), { status: 'paused', statusReason: 'daily_limit' })];
+    const d = hourlyDecisions({ budget: budget(), spentToday: 0, now: T0 + 12 * HOUR_MS, campaigns: cs });
+    expect(d.filter((x) => x.campaignId === 1).map((x) => [x.rule, x.action.kind])).toEqual([['cpa_above_limit', 'pause']]);
+    expect(d.filter((x) => x.campaignId === 2).map((x) => [x.rule, x.action.kind])).toEqual([['daily_limit', 'resume']]);
+  });
+  it('a pause replaces a weaker pause reason, and is superseded by an equal or stronger one (never claimed applied)', () => {
+    expect(pauseOutcome({ status: 'active', statusReason: null }, 'daily_limit')).toBe('pause');
+    expect(pauseOutcome({ status: 'paused', statusReason: 'daily_limit' }, 'cpa_above_limit')).toBe('replace_reason');
+    expect(pauseOutcome({ status: 'paused', statusReason: 'daily_limit' }, 'budget_exhausted')).toBe('replace_reason');
+    expect(pauseOutcome({ status: 'paused', statusReason: 'budget_exhausted' }, 'cpa_above_limit')).toBe('replace_reason');
+    expect(pauseOutcome({ status: 'paused', statusReason: 'cpa_above_limit' }, 'daily_limit')).toBe('superseded');
+    expect(pauseOutcome({ status: 'paused', statusReason: 'cpa_above_limit' }, 'cpa_above_limit')).toBe('superseded');
+    expect(pauseOutcome({ status: 'paused', statusReason: 'manual' }, 'cpa_above_limit')).toBe('superseded');
+    expect(pauseOutcome({ status: 'completed', statusReason: 'budget_ended' }, 'daily_limit')).toBe('superseded');
   });
   it('stops everything before the total is reached, and completes after the end date', () => {
     const cs = [camp(1, stats(5, 1, 50), { dailyBudget: 48 }), camp(2, stats(5, 1, 50), { dailyBudget: 48 })];

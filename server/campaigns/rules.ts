@@ -8,7 +8,8 @@
 //   daily_limit         today's spend + the next hour's would pass the daily limit: pause until the next UTC day,
 //                       then resume (only the campaigns this rule paused)
 //   cpa_above_limit     CPA > 2× target CPA once spend ≥ 2× target CPA (minimum data): pause (never the last
-//                       running campaign of the budget)
+//                       running campaign of the budget); also a campaign the daily-limit rule paused, which would
+//                       otherwise resume on the next day: a CPA pause outranks a daily-limit pause (pauseOutcome)
 //   roas_above_target   ROAS > 2× target ROAS with ≥ 5 conversions: daily budget +20 %, at most once per 24 h,
 //                       and only out of the day's unallocated headroom (the day's target less the daily budgets of
 //                       the active campaigns and of those the daily-limit rule paused) and its platform's daily_limit
@@ -162,9 +163,11 @@ function cpaDecisions(inp: HourInput): Decision[] {
   const fmt = money(b);
   if (b.targetCpa === null) return [];
   const out: Decision[] = [];
-  let left = inp.campaigns.filter(running).length;
+  // Running, and paused by the daily limit (which resumes them on the next day): a CPA pause replaces that one.
+  const live = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  let left = live.length;
   // The worst first: if only one may go (the last running one stays), it is the worst.
-  const judged = inp.campaigns.filter(running)
+  const judged = live
     .map((c) => ({ c, cpa: c.stats.conversions > 0 ? c.stats.spend / c.stats.conversions : Infinity }))
     .filter((x) => x.c.stats.spend >= RULES.cpaMinSpendMultiple * b.targetCpa! && x.cpa > RULES.cpaMultiple * b.targetCpa!)
     .sort((x, y) => y.cpa - x.cpa);
@@ -189,7 +192,7 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
   // The day's headroom is what the campaigns spending at their daily budgets leave of it: the active ones and those
   // the daily-limit rule paused, which resume by themselves (in this very window, on a new day). Counting the active
   // ones only let a raise in the window that resumed the others push the day past its limit.
-  const spending = inp.campaigns.filter((c) => (running(c) && !pausedNow.has(c.id)) || pausedBy(c, 'daily_limit'));
+  const spending = inp.campaigns.filter((c) => !pausedNow.has(c.id) && (running(c) || pausedBy(c, 'daily_limit')));
   let headroom = floorCents(target - spending.reduce((s, c) => s + c.dailyBudget, 0));
   // A platform's own daily_limit caps its campaigns' daily budgets together, as the daily split does (allocate.ts).
   const platformRoom = new Map<Platform, number>();
@@ -219,16 +222,40 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
   return out;
 }
 
+/**
+ * How strongly a pause holds a campaign: a rule resumes only a `daily_limit` pause; the budget's own pauses wait for
+ * the budget; a CPA pause is the campaign's own verdict; a manual one only a hand lifts.
+ */
+const PAUSE_RANK: Record<PauseReason, number> = { daily_limit: 0, budget_paused: 1, budget_exhausted: 1, cpa_above_limit: 2, manual: 3 };
+const rankOf = (reason: string | null): number => (reason !== null && reason in PAUSE_RANK ? PAUSE_RANK[reason as PauseReason] : 3);
+
+/**
+ * What a logged pause does to the campaign as it is now: `pause` one still running (the platform call and the move);
+ * `replace_reason` of one already paused for a weaker reason (nothing to send: it is paused on the platform; the
+ * stronger reason is stored, so a CPA pause on a campaign the daily limit paused is not resumed on the next day);
+ * `superseded` when it is paused for an equal or stronger reason, or no longer running at all: nothing changes, and
+ * the log says so (never applied). Pure.
+ */
+export function pauseOutcome(c: { status: CampaignStatus; statusReason: string | null }, reason: PauseReason): 'pause' | 'replace_reason' | 'superseded' {
+  if (c.status === 'active') return 'pause';
+  if (c.status === 'paused' && PAUSE_RANK[reason] > rankOf(c.statusReason)) return 'replace_reason';
+  return 'superseded';
+}
+
 /** The hourly decisions for one budget. */
 export function hourlyDecisions(inp: HourInput): Decision[] {
   const stop = guards(inp);
   if (stop) return stop;
   const low = lowBudgetDecisions(inp.budget, false);
-  const daily = dailyLimitDecisions(inp);
   const cpa = cpaDecisions(inp);
+  // A campaign the CPA rule pauses gets no daily-limit decision of the same window: its pause outranks the day's,
+  // and it must not be resumed.
+  const cpaPaused = new Set(cpa.map((d) => d.campaignId));
+  const dailyAll = dailyLimitDecisions(inp);
+  const daily = dailyAll.filter((d) => !cpaPaused.has(d.campaignId));
   const paused = new Set([...daily, ...cpa].filter((d) => d.action.kind === 'pause').map((d) => d.campaignId));
   // While the day's limit holds the budget, nothing is raised.
-  const roas = daily.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
+  const roas = dailyAll.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
   return [...low, ...daily, ...cpa, ...roas];
 }
 

@@ -1,5 +1,5 @@
 // The campaign lifecycle (seed 002 §2.4): budgets, the suite, review, publishing, pause / resume and manual
-// overrides, and carrying out the optimiser's logged decisions on the platforms. Outcomes are values: a
+// overrides; the optimiser's logged decisions are carried out by decide.ts. Outcomes are values: a
 // platform refusal is recorded on the campaign (last_error / failed), not thrown.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -10,9 +10,9 @@ import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type 
 import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { createAudienceLinks } from './audience-links.js';
+import { createDecider } from './decide.js';
 import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
-import type { Action, Decision } from './rules.js';
 import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
 import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
 
@@ -75,6 +75,8 @@ export function createService(deps: ServiceDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
   const links = createAudienceLinks(db, now);
+  // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
+  const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify });
 
   async function createBudget(tenant: number, b: NewBudget): Promise<Budget> {
     const t = now();
@@ -349,63 +351,6 @@ export function createService(deps: ServiceDeps) {
       ok: false, code: 'conflict',
       message: `total_budget ${o.total_budget} ${b.currency} is not above what budget ${id} already spent (${b.spent_budget} ${b.currency}): a total is raised above the spend; to stop spending, pause its campaigns.`,
     };
-  }
-
-  /** Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done. */
-  async function decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }> {
-    if (decisions.length) {
-      const rows = decisions.map((d) => ({ campaign_id: d.campaignId, rule: d.rule, action: d.action.kind, inputs: d.inputs, params: d.action, reason: d.reason }));
-      await db.query(Q.insert_decisions, [b.tenant_id, b.id, window, job, now(), JSON.stringify(rows)]);
-    }
-    let applied = 0;
-    let failed = 0;
-    for (const d of await S.unapplied(db, b.tenant_id, b.id, window)) {
-      const ok = await apply(b, d.campaign_id, d.params as unknown as Action);
-      if (ok) {
-        await db.query(Q.mark_applied, [d.id, now(), '{}']);
-        applied++;
-      } else failed++;
-    }
-    return { applied, failed };
-  }
-
-  /** One decision on the platform and in the store; false when the platform refused (retried with the window). */
-  async function apply(b: Budget, campaignId: number, a: Action): Promise<boolean> {
-    const tenant = b.tenant_id;
-    if (a.kind === 'budget_status') return (await db.query(Q.set_budget_status, [tenant, b.id, a.status, now()]), true);
-    if (a.kind === 'notify_low_budget') {
-      // Sent before it is marked: a failed send is retried with the window (a crash in between may send it twice).
-      if (b.low_notified_at !== null) return true;
-      try {
-        await deps.notify({ tenant, budget_id: b.id, organizer_id: b.organizer_id, remaining: a.remaining, remaining_pct: a.remaining_pct, currency: b.currency });
-      } catch (err) {
-        deps.log.warn({ budget: b.id, err: (err as Error).message }, 'campaign notice not delivered; retried with the window');
-        return false;
-      }
-      await db.query(Q.mark_low_notified, [tenant, b.id, now()]);
-      return true;
-    }
-    const c = await S.campaign(db, tenant, campaignId);
-    if (!c || !c.external_campaign_id) return true;
-    // A rule resumes only what the daily-limit rule paused: one paused by hand since the decision was logged stays.
-    if (a.kind === 'resume' && !(c.status === 'paused' && c.status_reason === 'daily_limit')) return true;
-    const adapter = adapters[c.platform];
-    // The rules split in cents; the platform and the store get whole minor units of the budget's currency.
-    const daily = a.kind === 'set_daily_budget' ? floorTo(a.daily_budget, decimalsOf(b.currency)) : 0;
-    const r =
-      a.kind === 'set_daily_budget' ? await adapter.setDailyBudget(ext(c), daily, b.currency)
-      : a.kind === 'resume' ? await adapter.setActive(ext(c), true)
-      : c.status === 'active' ? await adapter.setActive(ext(c), false)
-      : ({ ok: true, value: undefined } as const);
-    if (!r.ok) {
-      await db.query(Q.set_error, [tenant, c.id, r.error.slice(0, 1000), now()]);
-      return false;
-    }
-    if (a.kind === 'set_daily_budget') await S.setDaily(db, tenant, c.id, daily, now());
-    else if (a.kind === 'pause') await S.move(db, tenant, [c.id], ['active'], 'paused', a.reason, now());
-    else if (a.kind === 'resume') await S.move(db, tenant, [c.id], ['paused'], 'active', null, now());
-    else if (a.kind === 'complete') await S.move(db, tenant, [c.id], ['active', 'paused'], 'completed', 'budget_ended', now());
-    return true;
   }
 
   return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };

@@ -217,12 +217,17 @@ FROM jsonb_to_recordset($6::jsonb) AS x(campaign_id bigint, rule text, action te
 ON CONFLICT (tenant_id, budget_id, campaign_id, window_start, rule) DO NOTHING;
 
 -- name: unapplied_decisions
--- The window's decisions not yet carried out (new ones, or left by an attempt that stopped half-way).
+-- The window's decisions not yet carried out (new ones, or left by an attempt that stopped half-way): neither
+-- applied nor superseded (migration 034).
 SELECT id, campaign_id, rule, action, params FROM campaign_optimization_log
-WHERE tenant_id = $1 AND budget_id = $2 AND window_start = $3 AND applied_at IS NULL ORDER BY id;
+WHERE tenant_id = $1 AND budget_id = $2 AND window_start = $3 AND applied_at IS NULL AND outcome IS NULL ORDER BY id;
 
 -- name: mark_applied
-UPDATE campaign_optimization_log SET applied_at = $2, params = params || $3::jsonb WHERE id = $1;
+UPDATE campaign_optimization_log SET applied_at = $2, outcome = 'applied', params = params || $3::jsonb WHERE id = $1;
+
+-- name: mark_superseded
+-- Nothing to carry out (the campaign's state already says otherwise): never marked applied; $2 says why.
+UPDATE campaign_optimization_log SET outcome = 'superseded', outcome_note = $2 WHERE id = $1 AND outcome IS NULL;
 
 -- name: last_raises
 SELECT campaign_id, max(window_start) AS at FROM campaign_optimization_log
@@ -230,7 +235,7 @@ WHERE tenant_id = $1 AND budget_id = $2 AND rule = 'roas_above_target' GROUP BY 
 
 -- name: campaign_log
 -- One campaign's own decisions (GET /api/v1/campaigns/{id}), newest first; $3: keyset (ids below it).
-SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, created_at
+SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, outcome, outcome_note, created_at
 FROM campaign_optimization_log WHERE tenant_id = $1 AND budget_id = $2 AND campaign_id = $3 AND ($4::bigint IS NULL OR id < $4::bigint)
 ORDER BY id DESC LIMIT $5;
 
@@ -245,7 +250,7 @@ WHERE tenant_id = $1 AND ($2::boolean OR organizer_id = ANY($3::text[]))
 ORDER BY id DESC LIMIT $7;
 
 -- name: budget_log
-SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, created_at
+SELECT id, campaign_id, window_start, job, rule, action, inputs, params, reason, applied_at, outcome, outcome_note, created_at
 FROM campaign_optimization_log WHERE tenant_id = $1 AND budget_id = $2 AND ($3::bigint IS NULL OR id < $3::bigint)
 ORDER BY id DESC LIMIT $4;
 

@@ -1,0 +1,120 @@
+// Carrying out the optimiser's logged decisions (README "Campaigns" → "Once per window"): each decision of a window
+// is logged before it is carried out, and ends `applied` (it changed the platform, the campaign or the budget) or
+// `superseded` (the campaign's state already said otherwise: nothing sent, nothing changed, and the log says why);
+// a platform refusal leaves it to the window's retry. Outcomes are values.
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.js';
+import type { PlatformAdapter } from './adapters/adapter.js';
+import { decimalsOf, floorTo, type Platform } from './model.js';
+import { pauseOutcome, type Action, type Decision } from './rules.js';
+import type { LowBudgetNotice } from './service.js';
+import { campaignStore as S, Q, type Budget, type Campaign } from './store.js';
+
+export interface DecideDeps {
+  db: Db;
+  log: Logger;
+  adapters: Record<Platform, PlatformAdapter>;
+  now: () => number;
+  notify(n: LowBudgetNotice): Promise<void>;
+}
+
+/** What carrying out one decision came to: `failed` is retried with the window. */
+export type Applied = { to: 'applied' } | { to: 'superseded'; note: string } | { to: 'failed' };
+
+const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
+const APPLIED: Applied = { to: 'applied' };
+const superseded = (note: string): Applied => ({ to: 'superseded', note });
+
+export function createDecider(deps: DecideDeps) {
+  const { db, adapters } = deps;
+  const now = () => new Date(deps.now());
+
+  /** Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done. */
+  async function decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }> {
+    if (decisions.length) {
+      const rows = decisions.map((d) => ({ campaign_id: d.campaignId, rule: d.rule, action: d.action.kind, inputs: d.inputs, params: d.action, reason: d.reason }));
+      await db.query(Q.insert_decisions, [b.tenant_id, b.id, window, job, now(), JSON.stringify(rows)]);
+    }
+    let applied = 0;
+    let failed = 0;
+    for (const d of await S.unapplied(db, b.tenant_id, b.id, window)) {
+      const r = await apply(b, d.campaign_id, d.params as unknown as Action);
+      if (r.to === 'applied') {
+        await db.query(Q.mark_applied, [d.id, now(), '{}']);
+        applied++;
+      } else if (r.to === 'superseded') {
+        await db.query(Q.mark_superseded, [d.id, r.note.slice(0, 500)]);
+      } else failed++;
+    }
+    return { applied, failed };
+  }
+
+  /** One decision on the platform and in the store. */
+  async function apply(b: Budget, campaignId: number, a: Action): Promise<Applied> {
+    const tenant = b.tenant_id;
+    if (a.kind === 'budget_status') return (await db.query(Q.set_budget_status, [tenant, b.id, a.status, now()]), APPLIED);
+    if (a.kind === 'notify_low_budget') {
+      // Sent before it is marked: a failed send is retried with the window (a crash in between may send it twice).
+      if (b.low_notified_at !== null) return superseded('the notice was already sent');
+      try {
+        await deps.notify({ tenant, budget_id: b.id, organizer_id: b.organizer_id, remaining: a.remaining, remaining_pct: a.remaining_pct, currency: b.currency });
+      } catch (err) {
+        deps.log.warn({ budget: b.id, err: (err as Error).message }, 'campaign notice not delivered; retried with the window');
+        return { to: 'failed' };
+      }
+      await db.query(Q.mark_low_notified, [tenant, b.id, now()]);
+      return APPLIED;
+    }
+    const c = await S.campaign(db, tenant, campaignId);
+    if (!c || !c.external_campaign_id) return superseded('the campaign is not on a platform');
+    const adapter = adapters[c.platform];
+    const refused = async (r: { ok: boolean; error?: string }): Promise<Applied | null> => {
+      if (r.ok) return null;
+      await db.query(Q.set_error, [tenant, c.id, String(r.error).slice(0, 1000), now()]);
+      return { to: 'failed' };
+    };
+    const was = `it is ${c.status}${c.status_reason ? ` (${c.status_reason})` : ''}`;
+    switch (a.kind) {
+      case 'resume': {
+        // A rule resumes only what the daily-limit rule paused: one paused by hand (or for CPA) since stays.
+        if (!(c.status === 'paused' && c.status_reason === 'daily_limit')) return superseded(`not resumed: ${was}`);
+        const no = await refused(await adapter.setActive(ext(c), true));
+        if (no) return no;
+        await S.move(db, tenant, [c.id], ['paused'], 'active', null, now());
+        return APPLIED;
+      }
+      case 'pause': {
+        const how = pauseOutcome({ status: c.status, statusReason: c.status_reason }, a.reason);
+        if (how === 'superseded') return superseded(`not paused for ${a.reason}: ${was}`);
+        if (how === 'replace_reason') {
+          // Paused on the platform already: the stronger reason is stored (a daily-limit pause would be resumed).
+          const [moved] = await S.move(db, tenant, [c.id], ['paused'], 'paused', a.reason, now());
+          return moved ? APPLIED : superseded(`not paused for ${a.reason}: it changed meanwhile`);
+        }
+        const no = await refused(await adapter.setActive(ext(c), false));
+        if (no) return no;
+        await S.move(db, tenant, [c.id], ['active'], 'paused', a.reason, now());
+        return APPLIED;
+      }
+      case 'complete': {
+        if (c.status !== 'active' && c.status !== 'paused') return superseded(`not completed: ${was}`);
+        if (c.status === 'active') {
+          const no = await refused(await adapter.setActive(ext(c), false));
+          if (no) return no;
+        }
+        await S.move(db, tenant, [c.id], ['active', 'paused'], 'completed', 'budget_ended', now());
+        return APPLIED;
+      }
+      case 'set_daily_budget': {
+        // The rules split in cents; the platform and the store get whole minor units of the budget's currency.
+        const daily = floorTo(a.daily_budget, decimalsOf(b.currency));
+        const no = await refused(await adapter.setDailyBudget(ext(c), daily, b.currency));
+        if (no) return no;
+        await S.setDaily(db, tenant, c.id, daily, now());
+        return APPLIED;
+      }
+    }
+  }
+
+  return { decide };
+}
