@@ -43,8 +43,10 @@ describe('approval queue data (pure)', () => {
   it('turns each answer into a result: published, failed with the platform\'s error, rejected with the note, refused', () => {
     expect(outcomeOf('approve', 7, 200, { campaign: { status: 'active', platform: 'meta', external_campaign_id: '120', daily_budget: 12.5 } }))
       .toEqual({ id: 7, verb: 'approve', state: 'published', text: 'Published on Meta (campaign 120), daily budget 12.50.' });
-    expect(outcomeOf('approve', 7, 200, { campaign: { status: 'failed', platform: 'tiktok', last_error: 'HTTP 500: unavailable' } }))
-      .toMatchObject({ state: 'failed', text: 'Failed: TikTok refused it: HTTP 500: unavailable.' });
+    expect(outcomeOf('approve', 7, 200, { campaign: { status: 'failed', platform: 'tiktok', last_error: 'TikTok code 40002: budget too low' } }))
+      .toMatchObject({ state: 'failed', text: 'Failed: TikTok refused it: TikTok code 40002: budget too low.' });
+    expect(outcomeOf('approve', 7, 200, { campaign: { status: 'publishing', platform: 'meta', last_error: 'HTTP 500: unavailable' } }))
+      .toMatchObject({ state: 'retrying', text: 'Approved, being published on Meta (it answered: HTTP 500: unavailable); retried every minute until it runs.' });
     expect(outcomeOf('reject', 7, 200, { campaign: { status: 'draft', status_reason: 'New artwork' } })).toMatchObject({ state: 'rejected', text: 'Rejected: back to draft for the organizer (note: New artwork).' });
     expect(outcomeOf('approve', 7, 409, { error: { message: 'None of these campaigns is pending review.' } })).toMatchObject({ state: 'refused', text: 'Not pending review any more: None of these campaigns is pending review.' });
     expect(outcomeOf('reject', 7, 0, null).state).toBe('refused');
@@ -159,16 +161,16 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
 
   it('shows a platform\'s refusal as failed with its error', async () => {
     const tk = (await queue()).find((c) => c.budget_id === b1 && c.platform === 'tiktok')!;
-    mock.failNext(1);
+    mock.failOn((k) => k.path === '/open_api/v1.3/campaign/create/', { status: 200, body: { code: 40002, message: 'campaign name breaks the naming policy', data: {} } });
     await page.click(`#ap-rows tr[data-id="${tk.id}"] .ap-one-approve`);
     await waitRows(11);
     const [r] = await results();
     expect(r).toMatchObject({ id: tk.id, state: 'failed' });
     expect(r.text).toContain('TikTok refused it');
-    expect(r.text).toContain('temporarily unavailable');
+    expect(r.text).toContain('naming policy');
     const now = (await api('GET', `/api/v1/campaigns/budgets/${b1}`)).json.campaigns.find((x: any) => x.id === tk.id);
     expect(now.status).toBe('failed');
-    expect(now.last_error).toContain('temporarily unavailable');
+    expect(now.last_error).toContain('naming policy');
   });
 
   it('rejects several with a note: back to draft with the note, out of the queue', async () => {

@@ -206,7 +206,7 @@ describe.each([['embedded', embedded], ['postgres', postgres]] as const)('crash-
     expect(mock.calls.slice(before).some((k) => /googleAds:search$/.test(k.path) && /FROM campaign WHERE campaign\.name LIKE/.test(String(k.body?.query)))).toBe(true);
   }, 240_000);
 
-  it('the connection drops after the platform created the campaign: the approval fails, approving again reuses it', async () => {
+  it('the connection drops after the platform created the campaign: it stays publishing, and the job finishes it reusing it', async () => {
     const core = node();
     const { budgetId, campaigns } = await pendingSuite(core);
     for (const c of campaigns.filter((x) => x.campaign_type === 'prospecting')) {
@@ -214,12 +214,27 @@ describe.each([['embedded', embedded], ['postgres', postgres]] as const)('crash-
       mock.cut((call) => call.method === 'POST' && /(act_1001\/campaigns|campaignBudgets:mutate|campaign\/create\/)$/.test(call.path) && JSON.stringify(call.body).includes(`[${k}]`), 'drop');
     }
     const first = await Promise.all(approveAll(core, campaigns.map((c) => c.id)));
-    const failed = first.flatMap((r) => (r.ok ? r.value : [])).filter((c) => c.status === 'failed');
-    expect(failed.map((c) => c.campaign_type)).toEqual(['prospecting', 'prospecting', 'prospecting']);
-    expect(failed.every((c) => (c.last_error ?? '').length > 0)).toBe(true);
-    // The organizer submits again, the admin approves again.
-    await core.service.submit(TENANT, budgetId);
-    for (const c of failed) expect((await core.service.approve(TENANT, [c.id])).ok).toBe(true);
+    // A lost connection is temporary: no longer failed (which took a new submission and approval), but left to the job.
+    const left = first.flatMap((r) => (r.ok ? r.value : [])).filter((c) => c.status === 'publishing');
+    expect(left.map((c) => c.campaign_type)).toEqual(['prospecting', 'prospecting', 'prospecting']);
+    expect(left.every((c) => (c.last_error ?? '').length > 0)).toBe(true);
+    expect(await resumeJob(core)).toBe(3);
+    await expectOneSetEach(core, budgetId);
+  }, 120_000);
+
+  it('a 5xx while creating the ad set / ad group: stays publishing, and the job finishes it reusing the campaign created', async () => {
+    // The probe's case: Meta answered POST …/adsets 500 once; the campaign ended failed, its Meta campaign left paused.
+    const core = node();
+    const { budgetId, campaigns } = await pendingSuite(core, ['meta', 'tiktok']);
+    const hit = campaigns.filter((c) => c.campaign_type === 'retargeting');
+    for (const c of hit) mock.failOn((k) => k.method === 'POST' && /(act_1001\/adsets|adgroup\/create\/)$/.test(k.path) && JSON.stringify(k.body).includes(`[${keyOf(c)}]`));
+    await Promise.all(approveAll(core, campaigns.map((c) => c.id)));
+    for (const c of hit) {
+      const now = (await core.service.campaign(TENANT, c.id))!;
+      expect({ status: now.status, campaign: now.external_campaign_id !== null, adset: now.external_adset_id }).toEqual({ status: 'publishing', campaign: true, adset: null });
+      expect(now.last_error).toMatch(/500/);
+    }
+    expect(await resumeJob(core)).toBe(2);
     await expectOneSetEach(core, budgetId);
   }, 120_000);
 

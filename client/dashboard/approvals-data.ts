@@ -40,7 +40,7 @@ export interface Queue {
   more: boolean;
 }
 
-export type OutcomeState = 'published' | 'failed' | 'rejected' | 'refused';
+export type OutcomeState = 'published' | 'retrying' | 'failed' | 'rejected' | 'refused';
 
 export interface Outcome {
   id: number;
@@ -128,6 +128,11 @@ export function outcomeOf(verb: 'approve' | 'reject', id: number, status: number
       return { id, verb, state: 'published', text: `Published on ${platformLabel(str(c.platform))}${ext ? ` (campaign ${ext})` : ''}, daily budget ${num(c.daily_budget).toFixed(2)}.` };
     }
     if (c.status === 'failed') return { id, verb, state: 'failed', text: `Failed: ${platformLabel(str(c.platform))} refused it: ${str(c.last_error, 'no reason given')}.` };
+    // A temporary failure (429, 5xx, a lost connection): approved, and finished by the resume job within minutes.
+    if (c.status === 'publishing') {
+      const why = str(c.last_error);
+      return { id, verb, state: 'retrying', text: `Approved, being published on ${platformLabel(str(c.platform))}${why ? ` (it answered: ${why})` : ''}; retried every minute until it runs.` };
+    }
     return { id, verb, state: 'refused', text: `Now ${words(str(c.status, 'unknown'))}.` };
   }
   const said = errorMessage(body);

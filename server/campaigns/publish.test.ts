@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { pickFound } from './adapters/adapter.js';
 import { gaqlLike } from './adapters/google.js';
-import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
+import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, PUBLISH_RETRY_MS, publishEnd, publishMove } from './publish.js';
 
 const T = Date.UTC(2026, 2, 2, 12);
 const at = (ms: number) => new Date(ms).toISOString();
@@ -32,14 +32,24 @@ describe('publishEnd', () => {
     expect(publishEnd({ ok: true, value: { campaignId: '12', adsetId: 'as12' } })).toEqual({ to: 'active', campaignId: '12', adsetId: 'as12' });
   });
 
-  it('fails on a refusal before the campaign could run (it was created paused), retriable or not', () => {
-    expect(publishEnd({ ok: false, error: 'HTTP 500: down', retriable: true, step: 'campaign' })).toEqual({ to: 'failed', error: 'HTTP 500: down' });
+  it('fails on a refusal (not retriable) at any step', () => {
     expect(publishEnd({ ok: false, error: 'HTTP 400: targeting', retriable: false, step: 'adset' })).toEqual({ to: 'failed', error: 'HTTP 400: targeting' });
+    expect(publishEnd({ ok: false, error: 'HTTP 400: name', retriable: false, step: 'campaign' })).toEqual({ to: 'failed', error: 'HTTP 400: name' });
     expect(publishEnd({ ok: false, error: 'HTTP 400: policy', retriable: false, step: 'activate' })).toEqual({ to: 'failed', error: 'starting it: HTTP 400: policy' });
   });
 
-  it('keeps publishing (retried by the job) when starting it failed in a way that may have taken effect', () => {
-    expect(publishEnd({ ok: false, error: 'fetch failed', retriable: true, step: 'activate' })).toEqual({ to: 'retry', error: 'starting it: fetch failed' });
+  it('keeps publishing (retried by the job) on a temporary failure at any step: 429, 5xx, a lost connection', () => {
+    const now = { startedAt: at(T - 3_600_000), now: T };
+    expect(publishEnd({ ok: false, error: 'HTTP 500: down', retriable: true, step: 'campaign' }, now)).toEqual({ to: 'retry', error: 'HTTP 500: down' });
+    expect(publishEnd({ ok: false, error: 'HTTP 429: slow down', retriable: true, step: 'adset' }, now)).toEqual({ to: 'retry', error: 'HTTP 429: slow down' });
+    expect(publishEnd({ ok: false, error: 'fetch failed', retriable: true, step: 'activate' }, now)).toEqual({ to: 'retry', error: 'starting it: fetch failed' });
+  });
+
+  it('gives up a day after the approval on a campaign that never ran; starting it is retried for as long as it takes', () => {
+    const late = { startedAt: at(T - PUBLISH_RETRY_MS), now: T };
+    expect(publishEnd({ ok: false, error: 'HTTP 500: down', retriable: true, step: 'adset' }, late))
+      .toEqual({ to: 'failed', error: 'HTTP 500: down (still failing after retrying for 24 h since the approval)' });
+    expect(publishEnd({ ok: false, error: 'fetch failed', retriable: true, step: 'activate' }, late)).toEqual({ to: 'retry', error: 'starting it: fetch failed' });
   });
 });
 

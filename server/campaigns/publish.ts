@@ -5,7 +5,8 @@
 // each platform id is stored as soon as the platform returns it, and every object is looked up by the campaign's
 // key before it is created. An attempt cut short (a crash, a kill, a lost connection) leaves the campaign
 // `publishing` with the ids stored so far; once its lease has run out, the next approval or the
-// `campaigns.resume_publishing` job takes it over and finishes the same objects.
+// `campaigns.resume_publishing` job takes it over and finishes the same objects. A temporary failure of a platform
+// call (429, 5xx, a timeout) at any step leaves it `publishing` likewise, released for the job's next run.
 import type { PublishOutcome } from './adapters/adapter.js';
 import type { CampaignStatus, Platform } from './model.js';
 
@@ -69,12 +70,31 @@ export type PublishEnd =
   | { to: 'active'; campaignId: string; adsetId: string | null }
   /** Refused before the campaign could run (it was created paused): failed with the error. */
   | { to: 'failed'; error: string }
-  /** Starting it failed in a way that may have taken effect: stays publishing, retried by the job. */
+  /**
+   * A temporary failure (a timeout, a lost connection, 429, 5xx) at any step: stays publishing with the ids stored so
+   * far, retried by the job (campaigns.resume_publishing) from what exists on the platform.
+   */
   | { to: 'retry'; error: string };
 
-/** Where an attempt's outcome leaves the campaign. */
-export function publishEnd(r: PublishOutcome): PublishEnd {
+/**
+ * How long temporary failures before the campaign runs are retried, from the approval: past it the campaign fails
+ * (it was created paused: nothing runs) and can be submitted again. Starting it is retried for as long as it takes:
+ * it may have taken effect.
+ */
+export const PUBLISH_RETRY_MS = 24 * 3_600_000;
+
+/**
+ * Where an attempt's outcome leaves the campaign. `retry`: `startedAt` (the approval's time, publish_started_at) and
+ * `now` bound the retries of the steps before it runs (PUBLISH_RETRY_MS); unknown, they are retried.
+ */
+export function publishEnd(r: PublishOutcome, retry: { startedAt: string | null; now: number } = { startedAt: null, now: 0 }): PublishEnd {
   if (r.ok) return { to: 'active', campaignId: r.value.campaignId, adsetId: r.value.adsetId };
   const error = `${r.step === 'activate' ? 'starting it: ' : ''}${r.error}`.slice(0, 1000);
-  return r.step === 'activate' && r.retriable ? { to: 'retry', error } : { to: 'failed', error };
+  if (!r.retriable) return { to: 'failed', error };
+  if (r.step === 'activate') return { to: 'retry', error };
+  const since = retry.startedAt === null ? NaN : Date.parse(retry.startedAt);
+  if (Number.isFinite(since) && retry.now - since >= PUBLISH_RETRY_MS) {
+    return { to: 'failed', error: `${error} (still failing after retrying for ${Math.round(PUBLISH_RETRY_MS / 3_600_000)} h since the approval)`.slice(0, 1000) };
+  }
+  return { to: 'retry', error };
 }

@@ -196,7 +196,8 @@ export function createService(deps: ServiceDeps) {
    * Publishes one campaign, crash-safe: takes it (status publishing, a lease, a token) before any platform call,
    * stores each platform id as the platform returns it, and ends it active or failed. Null when another attempt
    * holds it or it is no longer to publish. An attempt that stops half-way (an exception, the store away, a lost
-   * lease, a crash) leaves it publishing with what it stored: resumed by the next approval or the job.
+   * lease, a crash) leaves it publishing with what it stored: resumed by the next approval or the job; so does a
+   * temporary platform failure (429, 5xx, a timeout) at any step, released for the job's next run (publishEnd).
    */
   async function publishOne(tenant: number, b: Budget, c: Campaign, daily: number): Promise<Campaign | null> {
     const token = randomUUID();
@@ -228,7 +229,7 @@ export function createService(deps: ServiceDeps) {
       deps.log.warn({ campaign: row.id, platform: row.platform, err: (err as Error).message }, 'publishing a campaign stopped half-way; it is resumed once its lease runs out');
       return toCampaign(claimed);
     }
-    const end = publishEnd(r);
+    const end = publishEnd(r, { startedAt: row.publish_started_at, now: deps.now() });
     if (end.to === 'active') {
       const done = (await db.query(Q.set_published, [tenant, row.id, end.campaignId, end.adsetId, now(), token])).rows[0];
       return done ? toCampaign(done as Record<string, unknown>) : S.campaign(db, tenant, row.id);

@@ -105,10 +105,15 @@ export interface PublishRow extends Campaign {
   publish_token: string | null;
   publish_lease_until: string | null;
   publish_attempts: number;
+  /** The approval's time (its first attempt): temporary failures are retried for a while from it (publish.ts). */
+  publish_started_at: string | null;
 }
 
 export function toPublishRow(r: Row): PublishRow {
-  return { ...toCampaign(r), publish_token: (r.publish_token as string | null) ?? null, publish_lease_until: isoOrNull(r.publish_lease_until), publish_attempts: n(r.publish_attempts) };
+  return {
+    ...toCampaign(r), publish_token: (r.publish_token as string | null) ?? null, publish_lease_until: isoOrNull(r.publish_lease_until), publish_attempts: n(r.publish_attempts),
+    publish_started_at: isoOrNull(r.publish_started_at),
+  };
 }
 
 /** A campaign's platform figures as the optimiser reads them. */

@@ -107,8 +107,9 @@ WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $
 RETURNING *;
 
 -- name: release_publish
--- Starting the campaign failed in a way that may have taken effect (a timeout, a 5xx): it stays publishing with
--- the error, and the lease ends now, so the resume job tries again (starting is an absolute status).
+-- A platform call failed temporarily (a timeout, 429, a 5xx) at any step, starting it included (which may have taken
+-- effect): it stays publishing with the error and the ids stored so far, and the lease ends now, so the resume job
+-- tries again from what exists on the platform (starting is an absolute status).
 UPDATE automated_campaigns
 SET last_error = $4, updated_at = $5, publish_token = NULL, publish_lease_until = $5
 WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $3

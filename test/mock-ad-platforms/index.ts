@@ -103,8 +103,11 @@ export interface MockPlatforms {
   calls: MockCall[];
   /** Make the next n calls fail with 500 (retry paths). */
   failNext(n: number): void;
-  /** The next call matching `match` fails with 500 before the platform acts on it (a temporary outage at one step). */
-  failOn(match: (c: MockCall) => boolean): void;
+  /**
+   * The next call matching `match` is answered `answer` (by default a 500: a temporary outage at one step) without
+   * the platform acting on it; e.g. TikTok's refusal `{status: 200, body: {code: 40002, …}}`.
+   */
+  failOn(match: (c: MockCall) => boolean, answer?: { status: number; body: unknown }): void;
   /**
    * The next call matching `match` is carried out (a create creates) and then its answer is lost: `drop` closes
    * the connection, `stall` never answers (until close). A crash, or a network cut, right after the platform acted.
@@ -135,7 +138,7 @@ export async function startMockPlatforms(opts: {
   let reads = 0;
   let clock = Math.floor(opts.startMs / HOUR) * HOUR;
   let failing = 0;
-  const failOn: ((c: MockCall) => boolean)[] = [];
+  const failOn: { match: (c: MockCall) => boolean; answer: { status: number; body: unknown } }[] = [];
 
   const add = (platform: MockCampaign['platform'], name: string, daily: number): MockCampaign => {
     const id = String(++nextId);
@@ -418,10 +421,9 @@ export async function startMockPlatforms(opts: {
       const call: MockCall = { method: req.method ?? 'GET', path: url.pathname, query: url.search, body };
       calls.push(call);
       let out: { status: number; body: unknown };
-      const down = failOn.findIndex((f) => f(call));
+      const down = failOn.findIndex((f) => f.match(call));
       if (down >= 0) {
-        failOn.splice(down, 1);
-        out = { status: 500, body: { error: { message: 'temporarily unavailable' } } };
+        out = failOn.splice(down, 1)[0].answer;
       } else if (failing > 0) {
         failing--;
         out = { status: 500, body: { error: { message: 'temporarily unavailable' } } };
@@ -452,7 +454,7 @@ export async function startMockPlatforms(opts: {
     },
     purchasesSince: (ms) => purchases.filter((x) => x.at >= ms).map(({ at: _at, ...rest }) => rest),
     failNext: (n) => void (failing = n),
-    failOn: (match) => void failOn.push(match),
+    failOn: (match, answer = { status: 500, body: { error: { message: 'temporarily unavailable' } } }) => void failOn.push({ match, answer }),
     effectiveStatus: (id) => {
       const c = campaigns.get(id);
       if (!c) throw new Error(`no mock campaign ${id}`);
