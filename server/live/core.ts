@@ -24,7 +24,7 @@ export interface Mirror {
   seeded(day: string): Promise<void>;
   /** Loads today's state into `state` if Redis holds it (resynchronisation); false otherwise. */
   reload(state: LiveState, day: string): Promise<boolean>;
-  /** Reads the unique-visitor counts (PFCOUNT) these topics need; uvSource then returns them. */
+  /** Reads the unique-visitor counts (exact SET up to 256, else PFCOUNT) these topics need; uvSource then returns them. */
   prefetch(entries: { tenant: number; topic: Topic }[]): Promise<void>;
   uvSource: UvSource;
   /** 'down' while Redis does not answer, and after it returns until it has been re-seeded (redis-recovery.ts). */

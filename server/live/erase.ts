@@ -4,7 +4,9 @@
 // store: history drops them at once, and so do the live numbers. rebuildTenant() recomputes the tenant's live
 // state for today from the store after the erasure committed (counters, revenue, checkouts, ticker, gates
 // and the unique-visitor sketches, memory and Redis HyperLogLogs alike, rebuilt without the erased visitors,
-// since a sketch cannot forget one member) and swaps it in; every other node does the same on the bus.
+// since a sketch cannot forget one member; the exact visitor SETs beside Redis' HyperLogLogs are deleted and
+// rebuilt with them, so an erased visitor leaves the exact count too) and swaps it in; every other node does
+// the same on the bus.
 //
 // Why not rename: the live layer only holds pseudonyms (pseudo.ts), and renaming the person's away kept
 // every number, but then live numbers disagreed with the store, which deleted the rows, and the HyperLogLogs

@@ -1,7 +1,8 @@
 // The live layer: committed rows → hot state → coalesced topic updates over /ws, Socket.IO and REST.
 // With REDIS_URL the state is mirrored in Redis (warm.ts) and nodes exchange facts over Redis pub/sub
 // (bus-redis.ts), so every node holds the combined numbers and pushes them to its own subscribers;
-// unique visitors then come from the shared Redis HyperLogLogs (PFCOUNT), merged, never summed.
+// unique visitors then come from Redis, merged, never summed: an exact SET of the visitors up to 256 (SCARD),
+// then the shared HyperLogLog (PFCOUNT), as in memory (uniq.ts; lua/uv.lua).
 // Visitor, session, cart, order and event ids are pseudonymised as facts are built (pseudo.ts): raw ids never
 // reach the hot state, Redis or the bus. erase() removes a person for GDPR (erase.ts, warm.ts).
 // This file assembles the parts: its contract is in live-api.ts, joining Redis in redis-connect.ts, the

@@ -1,11 +1,11 @@
 // Pseudonyms for the identifiers the live layer keeps (visitor, session, cart, order and event ids).
 //
 // Design (GDPR): toFact() replaces every such id with a keyed HMAC-SHA256 of it as the fact is built, so raw
-// ids never reach the hot state, the Redis mirror (streams, checkout/completion sets, ticker, scans, HLLs)
-// or the pub/sub bus. The key is derived from the live token secret, which every node sharing a Redis must
-// already share (the config requires LIVE_TOKEN_SECRET with REDIS_URL), so all nodes compute the same
-// pseudonym for the same id and their counts, checkouts and completions keep matching. The live layer only
-// ever compares ids for equality, so nothing else changes.
+// ids never reach the hot state, the Redis mirror (streams, checkout/completion sets, ticker, scans, HLLs and
+// their exact visitor sets) or the pub/sub bus. The key is derived from the live token secret, which every
+// node sharing a Redis must already share (the config requires LIVE_TOKEN_SECRET with REDIS_URL), so all nodes
+// compute the same pseudonym for the same id and their counts, checkouts and completions keep matching. The
+// live layer only ever compares ids for equality, so nothing else changes.
 //
 // Erasure (erase.ts) rebuilds the tenant's live state from the store, which no longer holds the person's
 // rows: none of their pseudonyms is left anywhere, and no count includes them.

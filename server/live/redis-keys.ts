@@ -26,6 +26,8 @@ export const keys = (prefix: string, tenant: number) => {
   return {
     live: (e: string) => ev(e, 'live'),
     uv: (e: string) => ev(e, 'uv'),
+    /** Beside each visitors HLL, the exact SET of its visitors while at most EXACT_LIMIT (lua/uv.lua). */
+    uvExact: (e: string) => ev(e, 'uv_exact'),
     funnel: (e: string) => `${p}funnel:${e}`,
     checkouts: (e: string) => ev(e, 'checkouts'),
     checkoutIds: (e: string) => ev(e, 'checkout_ids'),
@@ -35,9 +37,10 @@ export const keys = (prefix: string, tenant: number) => {
     ticker: (e: string) => ev(e, 'ticker'),
     orgLive: (o: string) => `${p}org:${o}:live`,
     orgUv: (o: string) => `${p}org:${o}:uv`,
+    orgUvExact: (o: string) => `${p}org:${o}:uv_exact`,
     orgEvents: (o: string) => `${p}org:${o}:events`,
   };
 };
 export type Keys = ReturnType<typeof keys>;
-export const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
-export const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgEvents(o)];
+export const eventKeys = (k: Keys, e: string) => [k.live(e), k.uv(e), k.uvExact(e), k.funnel(e), k.checkouts(e), k.checkoutIds(e), k.completed(e), k.gates(e), k.scans(e), k.ticker(e)];
+export const orgKeys = (k: Keys, o: string) => [k.orgLive(o), k.orgUv(o), k.orgUvExact(o), k.orgEvents(o)];

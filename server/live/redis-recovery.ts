@@ -4,9 +4,10 @@
 //   - counters, revenue and updated_at of every event in the hot state, merged with what Redis may still hold
 //     by maximum (a day's counters only grow; the hash is not read back until a restart marks the day seeded
 //     again), plus the day, event and organizer index entries;
-//   - the unique-visitor HyperLogLogs, by PFADDing again every visitor of today's rows in the store (the record
-//     of truth): Redis hashes elements itself, so the in-memory sketch (another hash, see uniq.ts) cannot be
-//     merged into Redis' registers, and a PFADD union never counts a visitor twice, whichever nodes re-seed.
+//   - the unique-visitor HyperLogLogs and the exact SETs beside them, by adding again every visitor of today's
+//     rows in the store (the record of truth; lua/uv.lua, as a flush does): Redis hashes elements itself, so the
+//     in-memory sketch (another hash, see uniq.ts) cannot be merged into Redis' registers, and a union never
+//     counts a visitor twice, whichever nodes re-seed.
 // The day's "seeded" marker is deleted first, so a node starting later recomputes the day from the store
 // (the mirror's checkouts, tickers, gates and funnel stream missed writes) and reload() refuses meanwhile.
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -14,11 +15,13 @@ import type { Logger } from 'pino';
 import type { Fact } from './facts.js';
 import { COUNTER_NAMES, type LiveState } from './state.js';
 import { dayKeys, dayTtlS, eventKeys, keys, orgKeys } from './redis-keys.js';
+import { EXACT_LIMIT } from './uniq.js';
 
 /** The mirror's scripts the re-seed runs (defined on the connection by warm.ts; its Scripted has them all). */
 interface ReseedScripts {
   txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
   txMax(k: string, field: string, value: number): ChainableCommander;
+  txUv(numKeys: number, ...args: (string | number)[]): ChainableCommander;
 }
 
 export type RedisHealth = 'up' | 'down';
@@ -190,27 +193,32 @@ async function reseedCounters(redis: Redis, prefix: string, state: LiveState, da
   await exec(pl);
 }
 
-/** PFADDs every visitor of today's stored rows to its event's HLL and its organizer's (the hot state's link). */
+/**
+ * Adds every visitor of today's stored rows to its event's HLL and exact SET and to its organizer's (the hot
+ * state's link).
+ */
 async function reseedVisitors(d: RecoveryDeps, state: LiveState, day: string): Promise<void> {
   const { redis, prefix } = d;
   const sent: Promise<void>[] = [];
   await d.replay?.(day, (facts) => {
-    const uv = new Map<string, Set<string>>();
-    const add = (key: string, v: string) => {
-      const set = uv.get(key);
-      if (set) set.add(v);
-      else uv.set(key, new Set([v]));
+    // HLL key → its exact SET and the page's visitors.
+    const uv = new Map<string, { exact: string; visitors: Set<string> }>();
+    const add = (key: string, exact: string, v: string) => {
+      const e = uv.get(key);
+      if (e) e.visitors.add(v);
+      else uv.set(key, { exact, visitors: new Set([v]) });
     };
     for (const f of facts) {
       if (!f.visitor) continue;
       const k = keys(prefix, f.tenant);
-      add(k.uv(f.event), f.visitor);
+      add(k.uv(f.event), k.uvExact(f.event), f.visitor);
       const org = state.getEvent(f.tenant, f.event)?.org ?? f.org;
-      if (org) add(k.orgUv(org), f.visitor);
+      if (org) add(k.orgUv(org), k.orgUvExact(org), f.visitor);
     }
     if (uv.size === 0) return;
-    const pl = redis.pipeline();
-    for (const [key, vs] of uv) pl.pfadd(key, ...vs).expire(key, dayTtlS(day, Date.now()));
+    const pl = redis.pipeline() as ReturnType<Redis['pipeline']> & ReseedScripts;
+    const ttl = dayTtlS(day, Date.now());
+    for (const [key, { exact, visitors }] of uv) pl.txUv(2, key, exact, EXACT_LIMIT, ...visitors).expire(key, ttl).expire(exact, ttl);
     const p = exec(pl);
     p.catch(() => undefined); // awaited below; this only keeps it from being reported as unhandled meanwhile
     sent.push(p);

@@ -130,7 +130,7 @@ export interface FunnelView {
   dropoff: { view_to_cart: number; cart_to_checkout: number; checkout_to_order: number };
 }
 
-/** Overrides unique-visitor counts (Redis mode reads them from PFCOUNT so nodes agree). */
+/** Overrides unique-visitor counts (Redis mode reads them from Redis, SCARD or PFCOUNT, so nodes agree). */
 export type UvSource = (kind: 'event' | 'org', tenant: number, id: string) => number | undefined;
 
 const rate = (num: number, den: number): number => (den > 0 ? Math.round((num / den) * 10_000) / 10_000 : 0);

@@ -1,16 +1,21 @@
 // The mirror's writes: a batch of facts as the pipelined Redis commands that add them to the warm state
-// (counters, visitor HLLs, funnel stream, checkouts, completions, gates, ticker, organizer sets, day
+// (counters, visitor HLLs and their exact sets, funnel stream, checkouts, completions, gates, ticker, organizer sets, day
 // indexes). Only command building, on a pipeline the caller executes: the flush loop and the GDPR tenant reset
 // (warm.ts) send the same commands, and the key layout itself is in redis-keys.ts.
 import type { ChainableCommander } from 'ioredis';
 import { scanKind, SOURCE_RANK, toMilli, type Fact } from './facts.js';
 import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type TickerEntry } from './state.js';
 import { dayKeys, dayTtlS, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX } from './redis-keys.js';
+import { EXACT_LIMIT } from './uniq.js';
 
-// The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink) are in lua/*.lua, each with its KEYS/ARGV header.
+// The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink, txUv, txUvCount) are in lua/*.lua, each with its
+// KEYS/ARGV header.
 export interface Scripted {
   txOwner(k: string, org: string, source: string): ChainableCommander;
-  txUnlink(events: string, uv: string, event: string, uvPrefix: string): ChainableCommander;
+  txUnlink(events: string, uv: string, uvExact: string, event: string, uvPrefix: string, limit: number): ChainableCommander;
+  /** Visitors into an HLL and its exact SET (numKeys = 2 + 2 per merged pair; then EXACT_LIMIT, the visitors). */
+  txUv(numKeys: number, ...args: (string | number)[]): ChainableCommander;
+  txUvCount(uv: string, uvExact: string): ChainableCommander;
   txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
   txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
   txMax(k: string, field: string, value: number): ChainableCommander;
@@ -54,7 +59,7 @@ export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string
   for (const f of facts) {
     if (!f.from) continue;
     const k = keys(prefix, f.tenant);
-    s.txUnlink(k.orgEvents(f.from), k.orgUv(f.from), f.event, `${prefix}${f.tenant}:analytics:event:`);
+    s.txUnlink(k.orgEvents(f.from), k.orgUv(f.from), k.orgUvExact(f.from), f.event, `${prefix}${f.tenant}:analytics:event:`, EXACT_LIMIT);
   }
   if (day) {
     pl.expire(idx(day), DAY_TTL_S);
@@ -116,7 +121,7 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
   if (Object.keys(meta).length > 0) pl.hset(k.live(event), meta);
   if (owner) s.txOwner(k.live(event), owner.org!, owner.os ?? 'public');
   s.txMax(k.live(event), 'updated_at', updated);
-  if (visitors.size > 0) pl.pfadd(k.uv(event), ...visitors);
+  if (visitors.size > 0) s.txUv(2, k.uv(event), k.uvExact(event), EXACT_LIMIT, ...visitors);
   for (const key of all) pl.expire(key, dayTtlS(d, now()));
   pl.sadd(idx(d), `${tenant}\t${event}`);
 }
@@ -128,10 +133,10 @@ function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, day: string, pr
   const k = keys(prefix, g.tenant);
   const all = orgKeys(k, g.org);
   s.txDay(all.length, ...all, day);
-  if (g.visitors.size > 0) pl.pfadd(k.orgUv(g.org), ...g.visitors);
+  // The batch's visitors and, for an event linked to its organizer now, what it saw before: one union.
+  const merged = [...g.links].flatMap((e) => [k.uv(e), k.uvExact(e)]);
+  if (g.visitors.size > 0 || merged.length > 0) s.txUv(2 + merged.length, k.orgUv(g.org), k.orgUvExact(g.org), ...merged, EXACT_LIMIT, ...g.visitors);
   pl.sadd(k.orgEvents(g.org), ...g.events);
-  // An event linked to its organizer now: what it saw before joins the organizer's visitors.
-  for (const e of g.links) pl.pfmerge(k.orgUv(g.org), k.orgUv(g.org), k.uv(e));
   for (const key of all) pl.expire(key, dayTtlS(day, now()));
   pl.sadd(orgIdx(day), `${g.tenant}\t${g.org}`);
 }

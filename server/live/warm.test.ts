@@ -116,6 +116,37 @@ describe('Redis mirror (warm state)', () => {
     expect((hot.dashboardData(1, 'O1', NOW) as any).totals.funnel.unique_visitors).toBeGreaterThanOrEqual(50);
   });
 
+  it('two nodes adding overlapping visitors read an exact count up to 256 (event and organizer), then PFCOUNT', async () => {
+    const [a, b] = [open(), open()];
+    const r = new Redis(REDIS_URL);
+    conns.push(r);
+    const k = keys(prefix, 1);
+    const view = (v: string, e: string) => toFact(row('event_view', NOW - MIN, { visitor_id: v, entities: { event_entity_id: e, organizer_id: 'O7' } }), DAY)!;
+    const write = (m: Mirror, facts: Fact[]) => new Promise<void>((done) => m.write(facts, done));
+    const topics = [
+      { tenant: 1, topic: { kind: 'event' as const, event: 'E7' } },
+      { tenant: 1, topic: { kind: 'dashboard' as const, org: 'O7' } },
+    ];
+    const seen = new Set<string>();
+    const seenOrg = new Set<string>();
+    for (let i = 0; i + 14 <= 300; i += 7) {
+      // Node A writes visitors i..i+9, node B i+4..i+13 (overlapping A's and the next step's), B also on E8.
+      const va = Array.from({ length: 10 }, (_, j) => `v${i + j}`);
+      const vb = Array.from({ length: 10 }, (_, j) => `v${i + 4 + j}`);
+      await Promise.all([write(a, va.map((v) => view(v, 'E7'))), write(b, [...vb.map((v) => view(v, 'E7')), view(`only-b${i}`, 'E8')])]);
+      for (const v of [...va, ...vb]) seen.add(v);
+      for (const v of [...va, ...vb, `only-b${i}`]) seenOrg.add(v);
+      for (const m of [a, b]) {
+        await m.prefetch(topics);
+        const ev = m.uvSource('event', 1, 'E7');
+        const org = m.uvSource('org', 1, 'O7');
+        expect(ev).toBe(seen.size <= 256 ? seen.size : await r.pfcount(k.uv('E7')));
+        expect(org).toBe(seenOrg.size <= 256 ? seenOrg.size : await r.pfcount(k.orgUv('O7')));
+      }
+    }
+    expect(seen.size).toBeGreaterThan(256);
+  });
+
   it('elects one node to rebuild an empty mirror; the other waits and restores', async () => {
     const s1 = new LiveState(DAY);
     const s2 = new LiveState(DAY);

@@ -2,13 +2,16 @@
 // Every key starts with `{LIVE_REDIS_PREFIX}{tenant_id}:` so tenants never share one (default prefix "tx:"):
 //   …analytics:event:{event_id}:live       HASH  day, organizer_id, owner_source, venue_id, updated_at, counters, rev:{CUR} (thousandths)
 //   …analytics:event:{event_id}:uv         HLL   visitors (PFADD / PFCOUNT)
+//   …analytics:event:{event_id}:uv_exact   SET   the same visitors while at most 256 (uniq.ts EXACT_LIMIT), then
+//                                                only the marker "\0": reads are SCARD (exact), then PFCOUNT
+//                                                (lua/uv.lua adds to both, lua/uvcount.lua reads)
 //   …analytics:funnel:{event_id}           STREAM funnel steps (XADD MAXLEN ~ 10000)
 //   …analytics:event:{event_id}:checkouts  ZSET  checkout key → started at;  :checkout_ids HASH key → ids
 //   …analytics:event:{event_id}:completed  ZSET  completion id → latest order time (ZADD GT)
 //   …analytics:event:{event_id}:gates      HASH  gate → newest snapshot (JSON, replaced only by a newer one)
 //   …analytics:event:{event_id}:scans      ZSET  gate\tkind\tid → occurred at
 //   …analytics:event:{event_id}:ticker     ZSET  newest orders
-//   …analytics:org:{org_id}:live | :uv | :events   day marker, HLL of visitors, SET of event ids
+//   …analytics:org:{org_id}:live | :uv | :uv_exact | :events   day marker, HLL of visitors and its exact SET, SET of event ids
 // Event and org keys expire an hour after the UTC day they hold ends (redis-keys.ts dayTtlS). Day bookkeeping (no
 // tenant): `{prefix}live:events:{day}`, `{prefix}live:orgs:{day}`, `{prefix}live:seeded:p1:{day}` ("p1": ids
 // are pseudonyms; a mirror written before that, marked `{prefix}live:seeded:{day}`, is not restored but
@@ -26,7 +29,7 @@ import type { Topic } from './topics.js';
 import { createRedisRecovery, type Replay } from './redis-recovery.js';
 import { DAY_TTL_S, eventKeys, keys, orgKeys } from './redis-keys.js';
 import { defineScripts } from './lua/index.js';
-import { writeFacts } from './warm-write.js';
+import { writeFacts, type Scripted } from './warm-write.js';
 import { loadDay } from './warm-load.js';
 
 // The key layout lives in redis-keys.ts (redis-recovery.ts writes the same keys); re-exported for the tests.
@@ -158,19 +161,20 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       await redis.del(lockKey(day));
     },
     async prefetch(entries: { tenant: number; topic: Topic }[]) {
-      const want = new Map<string, string>();
+      // Each count: its HLL and the exact SET beside it (SCARD while exact, else PFCOUNT: lua/uvcount.lua).
+      const want = new Map<string, [string, string]>();
       for (const { tenant, topic } of entries) {
         const k = keys(prefix, tenant);
-        if (topic.kind === 'event') want.set(`event\t${tenant}\t${topic.event}`, k.uv(topic.event));
+        if (topic.kind === 'event') want.set(`event\t${tenant}\t${topic.event}`, [k.uv(topic.event), k.uvExact(topic.event)]);
         if (topic.kind === 'dashboard') {
-          want.set(`org\t${tenant}\t${topic.org}`, k.orgUv(topic.org));
-          for (const e of o.orgEvents?.(tenant, topic.org) ?? []) want.set(`event\t${tenant}\t${e}`, k.uv(e));
+          want.set(`org\t${tenant}\t${topic.org}`, [k.orgUv(topic.org), k.orgUvExact(topic.org)]);
+          for (const e of o.orgEvents?.(tenant, topic.org) ?? []) want.set(`event\t${tenant}\t${e}`, [k.uv(e), k.uvExact(e)]);
         }
       }
       // Down: nothing to wait for, uvSource answers from the hot state.
       if (want.size === 0 || !up()) return;
-      const pl = redis.pipeline();
-      for (const key of want.values()) pl.pfcount(key);
+      const pl = redis.pipeline() as ChainableCommander & Scripted;
+      for (const [uv, exact] of want.values()) pl.txUvCount(uv, exact);
       let res: [Error | null, unknown][];
       try {
         res = (await pl.exec()) ?? [];

@@ -5,13 +5,15 @@ import type { Redis } from 'ioredis';
 
 const read = (name: string): string => fs.readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8');
 
-/** ioredis command name → script; numberOfKeys absent = given per call (txDay). */
+/** ioredis command name → script; numberOfKeys absent = given per call (txDay, txUv). */
 export const SCRIPTS = {
   txDay: { lua: read('day') },
   txSnap: { numberOfKeys: 2, lua: read('snap') },
   txMax: { numberOfKeys: 1, lua: read('max') },
   txOwner: { numberOfKeys: 1, lua: read('owner') },
-  txUnlink: { numberOfKeys: 2, lua: read('unlink') },
+  txUnlink: { numberOfKeys: 3, lua: read('unlink') },
+  txUv: { lua: read('uv') },
+  txUvCount: { numberOfKeys: 2, lua: read('uvcount') },
 } as const;
 
 /** Defines every script as a command on this connection (ioredis sends EVALSHA, loading it on NOSCRIPT). */
