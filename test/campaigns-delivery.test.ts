@@ -74,6 +74,26 @@ describe('published campaigns deliver', { timeout: 60_000 }, () => {
     ]);
   });
 
+  it('meta: the suite\'s interest names go to the ad set as Meta interest ids from the targeting search; one Meta does not know is left out', async () => {
+    // Before, flexible_spec carried [{"name":"rock"}]: Meta takes interests by id and refuses a name alone.
+    const before = mock.calls.length;
+    const r = await adapters.meta.publish(input('txc-6-meta-prospecting', { interests: ['rock music', 'Indie', 'zzz-no-such-interest', '6003146442552'] }), progress());
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    const sent = mock.calls.slice(before);
+    const searches = sent.filter((c) => c.method === 'GET' && c.path === '/v25.0/search').map((c) => new URLSearchParams(c.query).get('q'));
+    expect(searches).toEqual(['rock music', 'Indie', 'zzz-no-such-interest']);
+    const adset = sent.find((c) => c.method === 'POST' && c.path === '/v25.0/act_1001/adsets')!;
+    expect(adset.body.targeting.flexible_spec).toEqual([{ interests: [{ id: '6003139266461', name: 'Rock music' }, { id: '6003204346561', name: 'Indie music' }, { id: '6003146442552' }] }]);
+    // None known: no interest targeting at all (broad within the locations), never a name.
+    const none = mock.calls.length;
+    expect((await adapters.meta.publish(input('txc-7-meta-prospecting', { interests: ['zzz-no-such-interest'] }), progress())).ok).toBe(true);
+    expect(mock.calls.slice(none).find((c) => c.path === '/v25.0/act_1001/adsets')!.body.targeting.flexible_spec).toBeUndefined();
+    // The search failing for a while is a temporary failure at the ad set step (the publish is retried).
+    mock.failOn((c) => c.path === '/v25.0/search');
+    const down = await adapters.meta.publish(input('txc-8-meta-prospecting', { interests: ['jazz'] }), progress());
+    expect(down).toMatchObject({ ok: false, retriable: true, step: 'adset' });
+  });
+
   it('meta: an ad set an earlier version left PAUSED is started — when a publish resumes with it, and when the campaign is resumed', async () => {
     // What an earlier version left: the campaign created and started, its ad set PAUSED (ADSET_PAUSED: no delivery).
     const q = 'access_token=tok';

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { pickFound } from './adapters/adapter.js';
 import { gaqlLike } from './adapters/google.js';
+import { pickInterest } from './adapters/meta.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, PUBLISH_RETRY_MS, publishEnd, publishMove } from './publish.js';
 
 const T = Date.UTC(2026, 2, 2, 12);
@@ -76,6 +77,15 @@ describe('names and lookups', () => {
     expect(pickFound(list, key, '5')).toBeNull();
     expect(pickFound(list, 'txc-2-meta-prospecting')).toBeNull();
     expect(pickFound([], key)).toBeNull();
+  });
+
+  it('picks the Meta interest named exactly (case aside), else Meta\'s best match; none from an empty answer', () => {
+    const found = [{ id: '6003343485089', name: 'Techno' }, { id: '6003902462066', name: 'Electronic music' }, { id: '1', name: 'rock' }, { name: 'no id' }];
+    expect(pickInterest(found, 'Rock')).toEqual({ id: '1', name: 'rock' });
+    expect(pickInterest(found, 'electronic')).toEqual({ id: '6003343485089', name: 'Techno' });
+    expect(pickInterest([{ id: 6003146442552, name: 'Jazz' }], 'jazz')).toEqual({ id: '6003146442552', name: 'Jazz' });
+    expect(pickInterest([{ name: 'no id' }], 'x')).toBeNull();
+    expect(pickInterest([], 'x')).toBeNull();
   });
 
   it('GAQL LIKE pattern escapes the brackets and underscores of the key', () => {

@@ -16,8 +16,8 @@
 // answers from a small interest catalog (INTERESTS), as Meta does: ids with names, matched on the query.
 // Refused as the platforms refuse them: a daily budget of zero or below `minDaily` (the test's stand-in for an
 // account's minimum), a Meta ad set optimising OFFSITE_CONVERSIONS without promoted_object {pixel_id,
-// custom_event_type}, a TikTok ad group without location_ids, schedule_start_time, pacing, or a pixel_id without
-// optimization_event.
+// custom_event_type}, or with interests not given by a known id, a TikTok ad group without location_ids,
+// schedule_start_time, pacing, or a pixel_id without optimization_event.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binomial, hash32, poisson, prng } from '../../server/campaigns/rng.js';
@@ -242,6 +242,10 @@ export async function startMockPlatforms(opts: {
           return metaBad('Invalid parameter: promoted_object with pixel_id and custom_event_type is required for optimization_goal OFFSITE_CONVERSIONS');
         }
         if (body?.status !== undefined && body.status !== 'ACTIVE' && body.status !== 'PAUSED') return metaBad('Invalid parameter: status must be ACTIVE or PAUSED at creation');
+        // Interests go by id (from the targeting search); a name alone, or an id Meta does not know, is refused.
+        const interests = ((body?.targeting?.flexible_spec ?? []) as { interests?: { id?: unknown }[] }[]).flatMap((f) => f.interests ?? []);
+        const unknown = interests.find((i) => !INTERESTS.some((x) => x.id === String(i.id ?? '')));
+        if (unknown) return metaBad(`Invalid parameter: targeting interests need a valid id from the targeting search (got ${JSON.stringify(unknown)})`);
         // Meta's default status of a new ad set is ACTIVE.
         return campaigns.get(cid)?.platform === 'meta' ? { status: 200, body: { id: addAdset('meta', 'as', cid, String(body.name), body.status !== 'PAUSED').id } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
       }

@@ -4,6 +4,8 @@
 // required with optimization_goal OFFSITE_CONVERSIONS); before creating either, GET /act_{id}/campaigns filtered on the name containing `[key]` (and
 // GET /{campaign-id}/adsets) finds one an interrupted attempt created; status changes and budget edits with
 // POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
+// Interests go by id: each of the suite's interest names is looked up with the targeting search
+// (GET /search?type=adinterest&q=) before the ad set is created (resolveInterests).
 // Delivery needs the campaign AND its ad set ACTIVE (Meta's effective_status: ADSET_PAUSED, CAMPAIGN_PAUSED): the ad
 // set is created ACTIVE under the campaign, which is created PAUSED and alone gates delivery (started last; paused
 // and resumed by the optimiser). An ad set found or stored PAUSED (left so by an earlier version) is started
@@ -19,11 +21,32 @@ const minor = (x: number, currency: string) => toMinor(x, decimalsOf(currency));
 type ActionRow = { action_type?: string; value?: string };
 const purchases = (rows: unknown): number => (Array.isArray(rows) ? (rows as ActionRow[]).filter((a) => a.action_type === 'purchase' || a.action_type === 'offsite_conversion.fb_pixel_purchase').reduce((s, a) => s + num(a.value), 0) : 0);
 
-export function metaTargeting(t: PublishInput['targeting']) {
+/** A Meta interest as its targeting spec takes it: the id from the targeting search, with its name. */
+export interface MetaInterest {
+  id: string;
+  /** Null for an id the suite gave as such (Meta needs only the id). */
+  name: string | null;
+}
+
+/** A suite's interest that already is a Meta interest id (digits): sent as it is, not searched. */
+const interestId = (x: string): boolean => /^\d{6,20}$/.test(x);
+
+/**
+ * Of the targeting search's answer for `query` (GET /search?type=adinterest&q=, best match first), the interest
+ * the suite means: the one named exactly so (case aside), else Meta's best match; null when Meta knows none. Pure.
+ */
+export function pickInterest(found: { id?: unknown; name?: unknown }[], query: string): MetaInterest | null {
+  const rows = found.filter((f) => (typeof f.id === 'string' || typeof f.id === 'number') && typeof f.name === 'string').map((f) => ({ id: String(f.id), name: String(f.name) }));
+  const q = query.trim().toLowerCase();
+  return rows.find((r) => r.name.toLowerCase() === q) ?? rows[0] ?? null;
+}
+
+/** The ad set's targeting spec; `interests`: the suite's interests as Meta ids (resolved by the targeting search). */
+export function metaTargeting(t: PublishInput['targeting'], interests: MetaInterest[]) {
   return {
     age_min: t.age_min, age_max: t.age_max,
     geo_locations: t.locations.length ? { cities: t.locations.map((l) => ({ name: l.city, radius: l.radius_km, distance_unit: 'kilometer' })) } : { countries: ['RO'] },
-    ...(t.interests.length ? { flexible_spec: [{ interests: t.interests.map((name) => ({ name })) }] } : {}),
+    ...(interests.length ? { flexible_spec: [{ interests: interests.map((i) => (i.name === null ? { id: i.id } : { id: i.id, name: i.name })) }] } : {}),
     custom_audiences: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
     excluded_custom_audiences: t.excluded_audiences.filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
   };
@@ -41,6 +64,26 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
     if (!r.ok) return r;
     if (!Array.isArray(r.value?.data)) return { ok: false, error: `Meta answered ${path} without a data list`, retriable: false };
     return { ok: true, value: (r.value.data as Record<string, unknown>[]).map((x) => ({ id: String(x.id ?? ''), name: String(x.name ?? ''), active: x.status === 'ACTIVE' })) };
+  };
+  /**
+   * The suite's interests (genres, "live music") as Meta interest objects: Meta's targeting spec takes interests by
+   * id, from its targeting search (GET /search?type=adinterest&q=): a name alone is refused. One search per name; a
+   * name Meta knows nothing for is left out (the ad set then targets the others, or broadly within its locations).
+   */
+  const resolveInterests = async (names: string[]): Promise<Outcome<MetaInterest[]>> => {
+    const out: MetaInterest[] = [];
+    for (const name of [...new Set(names.map((x) => x.trim()).filter(Boolean))].slice(0, 25)) {
+      if (interestId(name)) {
+        out.push({ id: name, name: null });
+        continue;
+      }
+      const r = await call(`${base}/search?${new URLSearchParams({ type: 'adinterest', q: name, limit: '10' })}&${q()}`, { method: 'GET' });
+      if (!r.ok) return r;
+      if (!Array.isArray(r.value?.data)) return { ok: false, error: 'Meta answered the targeting search without a data list', retriable: false };
+      const hit = pickInterest(r.value.data, name);
+      if (hit && !out.some((x) => x.id === hit.id)) out.push(hit);
+    }
+    return { ok: true, value: out };
   };
   return {
     platform: 'meta',
@@ -83,9 +126,11 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
         if (adsetId) await progress.save({ adsetId });
       }
       if (!adsetId) {
+        const interests = await resolveInterests(c.targeting.interests);
+        if (!interests.ok) return atStep(interests, 'adset');
         const adset = await post(`act_${acct}/adsets`, {
           name: `${c.name} — ad set`, campaign_id: campaignId, optimization_goal: 'OFFSITE_CONVERSIONS', billing_event: 'IMPRESSIONS',
-          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting), status: 'ACTIVE',
+          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting, interests.value), status: 'ACTIVE',
         });
         if (!adset.ok) return atStep(adset, 'adset');
         adsetId = String(adset.value?.id ?? '');
