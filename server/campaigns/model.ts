@@ -59,6 +59,11 @@ export const floorTo = (x: number, decimals: number): number => {
   const f = 10 ** decimals;
   return Math.floor(x * f + 1e-6) / f;
 };
+/** Rounds to the currency's minor unit (`decimals` digits): an amount as the currency writes it (KWD 0.625, JPY 999). */
+export const roundTo = (x: number, decimals: number): number => {
+  const f = 10 ** decimals;
+  return Math.round(x * f) / f;
+};
 /** The amount in the currency's minor units (JPY 1109 → 1109, EUR 11.09 → 1109, KWD 1.125 → 1125). */
 export const toMinor = (x: number, decimals: number): number => Math.round(x * 10 ** decimals);
 /** Whether `x` has at most the currency's decimals (a millionth of a minor unit of slack for binary floating point). */

@@ -80,6 +80,16 @@ describe('hourly rules', () => {
     const kwd = hourlyDecisions({ budget: budget({ dailyLimit: 110.5, decimals: 3 }), spentToday: 110.125, now: T0, campaigns: [camp(1, stats(5, 1, 50))] });
     expect(kwd.find((x) => x.rule === 'daily_limit')!.reason).toMatch(/^Spent 110\.125 today; another hour would pass the daily limit of 110\.500/);
   });
+  it('tells the organizer what is left in the currency\'s own digits, the same percentage in the notice and the log', () => {
+    // The probe's KWD budget: the webhook said 0.63 and 0.12 % while the log said 0.625 and 0.1 %.
+    const cs = [camp(1, stats(5, 1, 50), { dailyBudget: 0.5 }), camp(2, stats(5, 1, 50), { dailyBudget: 0.5 })];
+    const [kwd] = hourlyDecisions({ budget: budget({ total: 500.125, spent: 499.5, dailyLimit: null, decimals: 3 }), spentToday: 0, now: T0, campaigns: cs });
+    expect(kwd).toMatchObject({ rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: 0.625, remaining_pct: 0.1 }, inputs: { total: 500.125, spent: 499.5 } });
+    expect(kwd.reason).toBe('Only 0.625 (0.1 %) of the budget is left: the organizer is told.');
+    const [jpy] = dailyDecisions({ budget: budget({ total: 140000, spent: 139001, decimals: 0 }), campaigns: [], now: T0, rand: prng(1) });
+    expect(jpy).toMatchObject({ action: { remaining: 999, remaining_pct: 0.7 } });
+    expect(jpy.reason).toBe('Only 999 (0.7 %) of the budget is left: the organizer is told.');
+  });
   it('pauses for the day before the daily limit would be passed and resumes on a new day', () => {
     const cs = [camp(1, stats(5, 1, 50)), camp(2, stats(5, 1, 50))];
     const d = hourlyDecisions({ budget: budget(), spentToday: 109, now: T0, campaigns: cs });

@@ -17,7 +17,7 @@
 // Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
 // strategy (allocate.ts).
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
-import { cents, floorCents, HOUR_MS, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+import { cents, floorCents, HOUR_MS, roundTo, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export interface BudgetView {
   id: number;
@@ -109,16 +109,18 @@ export function endDecisions(b: BudgetView, campaigns: CampaignView[], now: numb
  * no longer rebalanced). Checked by the hourly optimiser and the daily rebalance.
  */
 export function lowBudgetDecisions(b: BudgetView, exhausting: boolean): Decision[] {
-  const remaining = Math.max(0, b.total - b.spent);
+  const d = b.decimals ?? 2;
+  // What is left in the currency's own digits (KWD 0.625, not 0.63), and one percentage (one decimal) for the
+  // notice and the log alike.
+  const remaining = roundTo(Math.max(0, b.total - b.spent), d);
   if (b.lowNotified || (!exhausting && remaining >= RULES.lowBudgetShare * b.total)) return [];
-  const fmt = money(b);
-  const pct = b.total > 0 ? (remaining / b.total) * 100 : 0;
+  const pct = b.total > 0 ? roundTo((remaining / b.total) * 100, 1) : 0;
   return [{
-    campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: cents(remaining), remaining_pct: cents(pct) },
-    inputs: { total: b.total, spent: cents(b.spent) },
+    campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining, remaining_pct: pct },
+    inputs: { total: b.total, spent: roundTo(b.spent, d) },
     reason: exhausting
-      ? `The budget is used up (${fmt(remaining)}, ${pct.toFixed(1)} % left): the organizer is told.`
-      : `Only ${fmt(remaining)} (${pct.toFixed(1)} %) of the budget is left: the organizer is told.`,
+      ? `The budget is used up (${remaining.toFixed(d)}, ${pct.toFixed(1)} % left): the organizer is told.`
+      : `Only ${remaining.toFixed(d)} (${pct.toFixed(1)} %) of the budget is left: the organizer is told.`,
   }];
 }
 
