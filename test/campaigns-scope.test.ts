@@ -16,7 +16,7 @@ describe('campaigns: a budget\'s event is its organizer\'s', () => {
     server = await bootServer();
     base = server.url;
     t = await createTenant(base, 'ads-scope');
-    expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Mine' }, { id: 'E2', organizer_id: 'O2', title: 'Theirs' }] })).status).toBe(200);
+    expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Mine' }, { id: 'E2', organizer_id: 'O2', title: 'Theirs' }, { id: 'E3', title: 'Nobody\'s' }] })).status).toBe(200);
     const k = await postJson(`${base}/api/v1/keys`, { role: 'ad_account', scope: { organizers: ['O1'] } }, as(t.secret_key));
     expect(k.status, k.text).toBe(201);
     adKey = k.json.key;
@@ -36,5 +36,21 @@ describe('campaigns: a budget\'s event is its organizer\'s', () => {
     // The tracking codes answer the same refusal (one helper).
     const code = await api('POST', '/api/v1/tracking-codes', { provider: 'meta', organizer_id: 'O1', event_id: 'E2', settings: { pixel_id: '123456789012345' } });
     expect(code.json?.error).toMatchObject({ code: 'invalid_field', field: 'event_id', message: 'Event E2 belongs to organizer O2, not O1.' });
+  });
+
+  it('refuses a budget whose event is not a catalog event of its organizer (400 naming event_id), from every key, the admin key included', async () => {
+    // The probe's case: {"organizer_id":"O9","event_id":"NOPE"} was 201 — the suite then had no genres, city or page
+    // for it and targeted the viewers of an event that does not exist.
+    const o9 = await postJson(`${base}/api/v1/keys`, { role: 'ad_account', scope: { organizers: ['O9'] } }, as(t.secret_key));
+    for (const key of [t.secret_key, o9.json.key]) {
+      const r = await api('POST', '/api/v1/campaigns/budgets', { ...budget('NOPE'), organizer_id: 'O9' }, key);
+      expect({ status: r.status, error: r.json?.error }).toMatchObject({ status: 400, error: { code: 'invalid_field', in: 'body', field: 'event_id', message: expect.stringMatching(/^No event "NOPE" in this tenant's catalog/) } });
+    }
+    // A catalog event without an organizer is no organizer's.
+    const none = await api('POST', '/api/v1/campaigns/budgets', budget('E3'));
+    expect({ status: none.status, error: none.json?.error }).toMatchObject({ status: 400, error: { field: 'event_id', message: expect.stringMatching(/^Event E3 has no organizer in the catalog/) } });
+    expect((await api('GET', '/api/v1/campaigns/budgets?organizer_id=O9')).json.budgets ?? []).toEqual([]);
+    // Without an event, a budget is the organizer's alone.
+    expect((await api('POST', '/api/v1/campaigns/budgets', { ...budget('E1'), event_id: undefined, organizer_id: 'O9' })).status).toBe(201);
   });
 });

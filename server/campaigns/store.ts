@@ -15,7 +15,7 @@ export const Q = queries('campaigns.sql', [
   'review_queue', 'review_budgets', 'review_budget_campaigns', 'live_budgets', 'ended_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'mark_superseded', 'last_raises', 'budget_log', 'campaign_log', 'list_campaigns',
   'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
-  'organizer_report', 'snapshot_series', 'budget_credits', 'admin_overview', 'event_for_suite', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
+  'organizer_report', 'snapshot_series', 'budget_credits', 'admin_overview', 'event_for_suite', 'budget_event', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
 ]);
 
 type Row = Record<string, unknown>;

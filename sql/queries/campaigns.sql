@@ -333,6 +333,10 @@ WHERE b.tenant_id = $1 GROUP BY b.organizer_id, b.currency ORDER BY b.organizer_
 -- name: event_for_suite
 SELECT id, title, genres, city, url FROM catalog_events WHERE tenant_id = $1 AND id = $2;
 
+-- name: budget_event
+-- A budget's event as the catalog has it (its organizer): a budget names a catalog event of its own organizer.
+SELECT organizer_id FROM catalog_events WHERE tenant_id = $1 AND id = $2;
+
 -- name: audience_candidates
 -- Built remarketing audiences (issue 14, synced to a platform) an organizer's campaigns can use.
 SELECT id, platform, audience_type, organizer_id, event_id, external_audience_id FROM remarketing_audiences
