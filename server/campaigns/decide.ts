@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
-import { decimalsOf, floorTo, type Platform } from './model.js';
+import { decimalsOf, floorTo, NEVER_RAN, type Platform } from './model.js';
 import { pauseOutcome, type Action, type Decision } from './rules.js';
 import type { LowBudgetNotice } from './service.js';
 import { campaignStore as S, Q, type Budget, type Campaign } from './store.js';
@@ -66,6 +66,12 @@ export function createDecider(deps: DecideDeps) {
       return APPLIED;
     }
     const c = await S.campaign(db, tenant, campaignId);
+    if (a.kind === 'close') {
+      // Never ran: nothing on a platform runs for it (a failed one's objects were created paused).
+      if (!c) return superseded('the campaign is gone');
+      const [closed] = await S.move(db, tenant, [c.id], NEVER_RAN, 'completed', 'budget_ended', now());
+      return closed ? APPLIED : superseded(`not closed: it is ${c.status}`);
+    }
     if (!c || !c.external_campaign_id) return superseded('the campaign is not on a platform');
     const adapter = adapters[c.platform];
     const refused = async (r: { ok: boolean; error?: string }): Promise<Applied | null> => {

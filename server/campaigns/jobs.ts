@@ -5,7 +5,8 @@
 //   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
 //   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
 //   campaigns.resume_publishing every 60 s  finishes campaigns an approval left publishing (crash, lost connection)
-//   campaigns.end_budgets   every 60 s     completes the campaigns of budgets whose ends_at has passed
+//   campaigns.end_budgets   every 60 s     budgets whose ends_at has passed: completes their running campaigns,
+//                                          closes those never run, marks the budget ended
 // Decisions are logged per (campaign, window, rule) before they are carried out, so an attempt run again for the
 // same window (lease lost, retry, restart) finds them and never acts twice.
 import type { Logger } from 'pino';
@@ -105,7 +106,7 @@ export function createCampaignJobs(deps: JobDeps) {
     const budget: BudgetView = {
       id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,
       endsAt: b.ends_at ? Date.parse(b.ends_at) : null, strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, lowNotified: b.low_notified_at !== null,
-      decimals: decimalsOf(b.currency),
+      decimals: decimalsOf(b.currency), status: b.status,
     };
     return { budget, campaigns, list };
   }

@@ -9,7 +9,7 @@ export const STRATEGIES = ['equal_split', 'performance_based', 'manual'] as cons
 export type Strategy = (typeof STRATEGIES)[number];
 export const CAMPAIGN_STATUSES = ['draft', 'pending_review', 'scheduled', 'publishing', 'active', 'paused', 'completed', 'failed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
-export const BUDGET_STATUSES = ['active', 'paused', 'exhausted', 'cancelled'] as const;
+export const BUDGET_STATUSES = ['active', 'paused', 'exhausted', 'cancelled', 'ended'] as const;
 export type BudgetStatus = (typeof BUDGET_STATUSES)[number];
 
 export const isPlatform = (v: unknown): v is Platform => typeof v === 'string' && (PLATFORMS as readonly string[]).includes(v);
@@ -19,18 +19,22 @@ export const isPlatform = (v: unknown): v is Platform => typeof v === 'string' &
  * when its budget starts later, published by the resume_publishing job once it starts, or back to pending review
  * when its share of the day then cannot be published) or sends it back to draft;
  * publishing ends active, or failed when the platform refuses; an active campaign is paused (by hand or by a rule),
- * resumed, completed or fails on the platform; a failed one can be submitted again once fixed.
+ * resumed, completed or fails on the platform; a failed one can be submitted again once fixed. When its budget
+ * ends, every campaign not publishing completes (status_reason budget_ended), those it never ran included.
  */
 const MOVES: Record<CampaignStatus, CampaignStatus[]> = {
-  draft: ['pending_review'],
-  pending_review: ['publishing', 'scheduled', 'draft'],
-  scheduled: ['publishing', 'draft', 'failed', 'pending_review'],
+  draft: ['pending_review', 'completed'],
+  pending_review: ['publishing', 'scheduled', 'draft', 'completed'],
+  scheduled: ['publishing', 'draft', 'failed', 'pending_review', 'completed'],
   publishing: ['active', 'failed'],
   active: ['paused', 'completed', 'failed'],
   paused: ['active', 'completed', 'failed'],
   completed: [],
-  failed: ['pending_review'],
+  failed: ['pending_review', 'completed'],
 };
+
+/** Campaigns a budget never ran (not on a platform, or refused there): closed when the budget ends. */
+export const NEVER_RAN: CampaignStatus[] = ['draft', 'pending_review', 'scheduled', 'failed'];
 
 export const canMove = (from: CampaignStatus, to: CampaignStatus): boolean => MOVES[from].includes(to);
 

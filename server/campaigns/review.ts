@@ -28,6 +28,7 @@ export function startingDailyBudgets(b: Budget, all: Campaign[], starting: Campa
  * passed (its whole remainder would become one day's target).
  */
 export function approvalRefusal(b: Budget, now: number): string | null {
+  if (b.status === 'ended') return `Budget ${b.id} ended${b.ends_at ? ` at ${b.ends_at}` : ''}: its campaigns are no longer published.`;
   if (b.status !== 'active') return `Budget ${b.id} is ${b.status}: its campaigns are approved only while it is active${b.status === 'exhausted' ? ' (raise its total above what was spent first)' : ''}.`;
   if (b.ends_at && Date.parse(b.ends_at) <= now) return `Budget ${b.id} ended at ${b.ends_at}: its campaigns are no longer published.`;
   return null;

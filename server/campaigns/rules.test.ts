@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS, DAY_MS, ZERO_STATS, type Stats } from './model.js';
 import { prng } from './rng.js';
-import { dailyDecisions, hourlyDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
+import { dailyDecisions, endDecisions, hourlyDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
 
 const T0 = Date.UTC(2026, 2, 5, 12);
 const budget = (o: Partial<BudgetView> = {}): BudgetView => ({
@@ -129,7 +129,19 @@ describe('hourly rules', () => {
     const d = hourlyDecisions({ budget: budget({ spent: 1396 }), spentToday: 10, now: T0, campaigns: cs });
     expect(d.map((x) => x.action.kind)).toEqual(['notify_low_budget', 'budget_status', 'pause', 'pause']);
     const end = hourlyDecisions({ budget: budget({ endsAt: T0 }), spentToday: 10, now: T0, campaigns: cs });
-    expect(end.map((x) => x.rule)).toEqual(['budget_ended', 'budget_ended']);
+    expect(end.map((x) => [x.rule, x.campaignId, x.action])).toEqual([
+      ['budget_ended', 1, { kind: 'complete' }], ['budget_ended', 2, { kind: 'complete' }], ['budget_ended', 0, { kind: 'budget_status', status: 'ended' }],
+    ]);
+  });
+  it('at the end closes the campaigns the budget never ran and marks the budget ended, once', () => {
+    const cs = [camp(1, ZERO_STATS), camp(2, ZERO_STATS, { status: 'pending_review' }), camp(3, ZERO_STATS, { status: 'draft' }), camp(4, ZERO_STATS, { status: 'scheduled' }),
+      camp(5, ZERO_STATS, { status: 'failed' }), camp(6, ZERO_STATS, { status: 'publishing' }), camp(7, ZERO_STATS, { status: 'completed' }), camp(8, ZERO_STATS, { status: 'paused', statusReason: 'manual' })];
+    const d = endDecisions(budget({ endsAt: T0 }), cs, T0)!;
+    expect(d.map((x) => [x.campaignId, x.action.kind])).toEqual([[1, 'complete'], [8, 'complete'], [2, 'close'], [3, 'close'], [4, 'close'], [5, 'close'], [0, 'budget_status']]);
+    expect(d.find((x) => x.campaignId === 2)!.reason).toBe('The budget\'s end date has passed before the campaign ran (it was pending review): closed.');
+    // Marked ended already (a publish finished after the end): its campaigns only.
+    expect(endDecisions(budget({ endsAt: T0, status: 'ended' }), [camp(6, ZERO_STATS)], T0)!.map((x) => [x.campaignId, x.action.kind])).toEqual([[6, 'complete']]);
+    expect(endDecisions(budget({ endsAt: T0 + 1 }), cs, T0)).toBeNull();
   });
 });
 

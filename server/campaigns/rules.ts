@@ -17,7 +17,7 @@
 // Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
 // strategy (allocate.ts).
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
-import { cents, floorCents, HOUR_MS, roundTo, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+import { cents, floorCents, HOUR_MS, NEVER_RAN, roundTo, type BudgetStatus, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export interface BudgetView {
   id: number;
@@ -32,6 +32,8 @@ export interface BudgetView {
   lowNotified: boolean;
   /** The currency's minor-unit digits (model.ts decimalsOf: JPY 0, EUR 2, KWD 3) for the amounts in reasons; 2 if absent. */
   decimals?: number;
+  /** The budget's status (endDecisions marks it ended once); absent: active. */
+  status?: BudgetStatus;
 }
 
 export interface CampaignView {
@@ -48,8 +50,10 @@ export type Action =
   | { kind: 'pause'; reason: PauseReason }
   | { kind: 'resume' }
   | { kind: 'complete' }
+  /** A campaign the budget never ran (NEVER_RAN) closes at the budget's end: completed, nothing sent to a platform. */
+  | { kind: 'close' }
   | { kind: 'set_daily_budget'; daily_budget: number }
-  | { kind: 'budget_status'; status: 'exhausted' | 'active' }
+  | { kind: 'budget_status'; status: 'exhausted' | 'active' | 'ended' }
   | { kind: 'notify_low_budget'; remaining: number; remaining_pct: number };
 
 export interface Decision {
@@ -92,15 +96,26 @@ export interface HourInput {
 const nextHour = (cs: CampaignView[]) => cs.reduce((s, c) => s + c.dailyBudget, 0) / 24 * RULES.hourlyOverdelivery;
 
 /**
- * Once the budget's ends_at has passed, every campaign still active or paused completes; null before. Also run
- * every minute by campaigns.end_budgets, so an end takes effect within about a minute, not at the next hour.
+ * Once the budget's ends_at has passed, every campaign still active or paused completes, every campaign it never ran
+ * (draft, pending review, scheduled, failed) closes — out of the approval queue — and the budget reads `ended`
+ * (decided last, so it is marked once its campaigns are); null before. A campaign being published is left to finish
+ * (and is completed by a later run). Also run every minute by campaigns.end_budgets, so an end takes effect within
+ * about a minute, not at the next hour. A budget already ended or cancelled (BudgetView.status) is not marked again.
  */
 export function endDecisions(b: BudgetView, campaigns: CampaignView[], now: number): Decision[] | null {
   if (b.endsAt === null || now < b.endsAt) return null;
-  return campaigns.filter((c) => c.status === 'active' || c.status === 'paused').map((c) => ({
-    campaignId: c.id, rule: 'budget_ended', action: { kind: 'complete' }, inputs: { ends_at: new Date(b.endsAt!).toISOString() },
+  const inputs = { ends_at: new Date(b.endsAt).toISOString() };
+  const out: Decision[] = campaigns.filter((c) => c.status === 'active' || c.status === 'paused').map((c) => ({
+    campaignId: c.id, rule: 'budget_ended', action: { kind: 'complete' }, inputs,
     reason: 'The budget\'s end date has passed: the campaign is complete.',
   }));
+  for (const c of campaigns.filter((x) => NEVER_RAN.includes(x.status))) {
+    out.push({ campaignId: c.id, rule: 'budget_ended', action: { kind: 'close' }, inputs: { ...inputs, status: c.status }, reason: `The budget's end date has passed before the campaign ran (it was ${c.status.replace('_', ' ')}): closed.` });
+  }
+  if (b.status !== 'ended' && b.status !== 'cancelled') {
+    out.push({ campaignId: 0, rule: 'budget_ended', action: { kind: 'budget_status', status: 'ended' }, inputs, reason: 'The budget\'s end date has passed: the budget has ended.' });
+  }
+  return out;
 }
 
 /**

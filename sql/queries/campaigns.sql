@@ -153,19 +153,21 @@ WHERE b.status = 'active' AND EXISTS (SELECT 1 FROM automated_campaigns c WHERE 
 ORDER BY b.id;
 
 -- name: ended_budgets
--- Budgets whose ends_at has passed ($1: now) with campaigns still active or paused (any tenant): campaigns.end_budgets
--- completes them within a minute of the end (ends of the last 7 days; an older one the hourly optimiser completes,
--- for an active budget). Usually none.
+-- Budgets whose ends_at has passed ($1: now) not yet marked ended, or with campaigns still active or paused (a
+-- publish finished after the end), any tenant: campaigns.end_budgets completes and closes their campaigns and marks
+-- them ended within a minute of the end (ends of the last 7 days; an older one the hourly optimiser ends, for an
+-- active budget). Usually none.
 SELECT b.* FROM ad_campaign_budgets b
 WHERE b.ends_at <= $1 AND b.ends_at > $1::timestamptz - interval '7 days' AND b.status <> 'cancelled'
-  AND EXISTS (SELECT 1 FROM automated_campaigns c WHERE c.budget_id = b.id AND c.status IN ('active', 'paused') AND c.external_campaign_id IS NOT NULL)
+  AND (b.status <> 'ended'
+       OR EXISTS (SELECT 1 FROM automated_campaigns c WHERE c.budget_id = b.id AND c.status IN ('active', 'paused') AND c.external_campaign_id IS NOT NULL))
 ORDER BY b.id;
 
 -- name: synced_campaigns
 -- Campaigns whose figures the metrics sync reads: on a platform and not finished long ago.
 SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id FROM automated_campaigns c
 JOIN ad_campaign_budgets b ON b.id = c.budget_id
-WHERE c.external_campaign_id IS NOT NULL AND c.status IN ('active', 'paused') AND b.status IN ('active', 'paused', 'exhausted')
+WHERE c.external_campaign_id IS NOT NULL AND c.status IN ('active', 'paused') AND b.status IN ('active', 'paused', 'exhausted', 'ended')
 ORDER BY c.id;
 
 -- name: write_metrics
