@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIXEL_EVENTS as CLIENT_EVENTS, pixelParams } from '../client/sdk/pixel-events.js';
 import { PIXEL_EVENTS as SERVER_EVENTS } from '../server/tracking/snippets.js';
-import { launchChromium } from './client-helpers.js';
+import { launchChromium, sleep } from './client-helpers.js';
 import { screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
 import { buildClients } from '../scripts/build-clients.js';
@@ -39,6 +39,14 @@ function page(api: string, t: Tenant, site: string, eventId: string) {
 <script nonce="${NONCE}" src="/tx.js"></script><script nonce="${NONCE}" src="/tx-pixels.js"></script>
 <script nonce="${NONCE}">window.tx = new TxTracker(${JSON.stringify(cfg)}); window.px = new TxPixels(window.tx, ${JSON.stringify(pixels)});</script>
 </body></html>`;
+}
+
+/** The tag install (client/README "Pixels"): data attributes only; the libraries at their real URLs (routed to the stand-ins). */
+function tagPage(api: string, t: Tenant, eventId: string) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Event ${eventId}</title>
+<script nonce="${NONCE}" src="/tx.js" data-key="${t.write_key}" data-endpoint="${api}"></script>
+<script nonce="${NONCE}" src="/tx-pixels.js" data-key="${t.write_key}" data-endpoint="${api}" data-event="${eventId}"></script>
+</head><body><h1>Event ${eventId}</h1></body></html>`;
 }
 
 describe('pixelParams', () => {
@@ -80,6 +88,10 @@ describe('pixel loader in Chromium', () => {
       if (url.pathname.startsWith('/event/')) {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': `script-src 'nonce-${NONCE}'`, 'cache-control': 'no-store' });
         return res.end(page(server.url, t, origin, url.pathname.slice(7)));
+      }
+      if (url.pathname.startsWith('/tag/')) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': `script-src 'nonce-${NONCE}'`, 'cache-control': 'no-store' });
+        return res.end(tagPage(server.url, t, url.pathname.slice(5)));
       }
       res.writeHead(url.pathname === '/favicon.ico' ? 204 : 404);
       res.end();
@@ -217,6 +229,120 @@ describe('pixel loader in Chromium', () => {
     await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
     s = await state(p);
     expect(s.loaded).toContain('meta');
+    await ctx.close();
+  }, 180_000);
+  /** The platforms' real library URLs (the tag install's defaults) answered by the stand-ins. */
+  const routeLibraries = (ctx: BrowserContext) => ctx.route(/connect\.facebook\.net|googletagmanager\.com|analytics\.tiktok\.com/, (r) => {
+    const u = r.request().url();
+    const fake = u.includes('fbevents') ? '/fake/fbevents.js' : u.includes('gtag/js') ? '/fake/gtag.js' : u.includes('gtm.js') ? '/fake/gtm.js' : '/fake/tiktok.js';
+    return r.fulfill({ status: 200, contentType: 'application/javascript', body: FAKES[fake] });
+  });
+  const batches = (p: Page) => {
+    const sent: any[] = [];
+    p.on('request', (r) => r.url().includes('/api/tx/events/batch') && sent.push(...JSON.parse(r.postData() ?? '{"events":[]}').events));
+    return sent;
+  };
+  /** Tracks one more event and waits for Meta to get it: whatever was queued before it has been fired by then. */
+  const settle = async (p: Page) => {
+    await p.evaluate(() => window.tx.addToCart({ cart_id: 'SETTLE', event_entity_id: 'E1', items: [{ ticket_type_id: 'GA', qty: 1, price: 1 }], cart_value: 1, currency: 'RON' }));
+    await p.waitForFunction(() => (window.__calls || []).some((c: any[]) => c[3] === 'AddToCart'), undefined, { timeout: 60_000 });
+  };
+  const metaCalls = (s: any, px: string) => s.calls.filter((c: any[]) => c[1] === 'trackSingle' && c[2] === px).map((c: any[]) => [c[3], c[5].eventID]);
+
+  for (const install of ['event', 'tag'] as const) {
+    it(`${install === 'tag' ? 'tag' : 'script'} install: a returning visitor's full page load fires PageView once, with the stored page_view's event_id`, async () => {
+      const ctx = await browser.newContext();
+      await routeLibraries(ctx);
+      const p = await ctx.newPage();
+      const sent = batches(p);
+      await p.goto(`${origin}/${install}/E1`);
+      await p.waitForFunction(() => typeof window.tx === 'object');
+      await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: true }));
+      await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+      // The next page: consent is stored, the tracker sends its page view while it starts.
+      await p.goto(`${origin}/${install}/E1`);
+      await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+      await settle(p);
+      const pv = (await p.evaluate(() => window.tx.pv)) as string;
+      expect(pv).toMatch(/^[0-9a-f-]{36}$/);
+      await p.evaluate(() => window.tx.flush());
+      for (let i = 0; i < 600 && !sent.some((e) => e.event_id === pv); i++) await sleep(100);
+      expect(sent.find((e) => e.event_id === pv)?.event_name).toBe('page_view');
+      const s = await state(p);
+      for (const px of [ORG_META, MARKET_META]) expect(metaCalls(s, px).filter((c: any[]) => c[0] === 'PageView')).toEqual([['PageView', pv]]);
+      const gtagEvents = s.dataLayer.filter((a: any) => Array.isArray(a) && a[0] === 'event' && a[1] === 'page_view');
+      expect(gtagEvents.map((a: any[]) => [a[2].send_to, a[2].event_id])).toEqual([['G-ORG00001', pv]]);
+      expect(s.dataLayer.filter((a: any) => a && a.event === 'page_view').map((a: any) => a.tx_event_id)).toEqual([pv]);
+      expect(s.ttq[TIKTOK].filter((c: any) => Array.isArray(c) && c[0] === 'page')).toHaveLength(1);
+      await ctx.close();
+    }, 180_000);
+  }
+
+  it('marketing consent without analytics: the pixels get PageView / ViewContent / AddToCart (local event ids), once per page', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    const sent = batches(p);
+    await p.goto(`${origin}/event/E1`);
+    await p.waitForFunction(() => typeof window.px === 'object');
+    await p.evaluate(() => window.tx.setConsent({ analytics: false, marketing: true }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 4, undefined, { timeout: 60_000 });
+    const ids = await p.evaluate(() => ({
+      view: window.tx.eventView({ event_entity_id: 'E1', organizer_id: 'O1', price_from: 50, currency: 'RON' }),
+      cart: window.tx.addToCart({ cart_id: 'C1', event_entity_id: 'E1', items: [{ ticket_type_id: 'GA', qty: 2, price: 50 }], cart_value: 100, currency: 'RON' }),
+    }));
+    // Our own tracking is refused (analytics); the pixels are not.
+    expect(ids).toEqual({ view: null, cart: null });
+    // A repeated consent call is not a new page.
+    await p.evaluate(() => window.tx.setConsent({ marketing: true }));
+    await settle(p);
+    let s = await state(p);
+    expect([...s.loaded].sort()).toEqual(['gtag:AW-123456789', 'gtm:GTM-AB12CD3', 'meta', `tiktok:${TIKTOK}`]);
+    for (const px of [ORG_META, MARKET_META]) {
+      const calls = metaCalls(s, px);
+      expect(calls.map((c: any[]) => c[0])).toEqual(['PageView', 'ViewContent', 'AddToCart', 'AddToCart']);
+      for (const c of calls) expect(c[1]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(new Set(calls.map((c: any[]) => c[1])).size).toBe(4);
+    }
+    const tt = s.ttq[TIKTOK].filter((c: any) => Array.isArray(c));
+    expect(tt.map((c: any[]) => c[0] === 'page' ? 'page' : c[1])).toEqual(['page', 'ViewContent', 'AddToCart', 'AddToCart']);
+    expect(s.dataLayer.filter((a: any) => a && a.event === 'page_view')).toHaveLength(1);
+
+    // The next page with marketing consent stored: its PageView too.
+    await p.goto(`${origin}/event/E1`);
+    await p.waitForFunction(() => (window.__loaded || []).length >= 4, undefined, { timeout: 60_000 });
+    await settle(p);
+    s = await state(p);
+    for (const px of [ORG_META, MARKET_META]) expect(metaCalls(s, px).map((c: any[]) => c[0])).toEqual(['PageView', 'AddToCart']);
+    await p.evaluate(() => window.tx.flush());
+    expect(sent).toEqual([]);
+
+    // Analytics given later: GA4 loads and gets this page's page_view (ours now, stored), Meta no second PageView.
+    await p.evaluate(() => window.tx.setConsent({ analytics: true }));
+    await p.waitForFunction(() => (window.__loaded || []).includes('gtag:G-ORG00001'), undefined, { timeout: 60_000 });
+    await settle(p);
+    const pv = await p.evaluate(() => window.tx.pv);
+    expect(pv).toMatch(/^[0-9a-f-]{36}$/);
+    s = await state(p);
+    for (const px of [ORG_META, MARKET_META]) expect(metaCalls(s, px).filter((c: any[]) => c[0] === 'PageView')).toHaveLength(1);
+    expect(s.dataLayer.filter((a: any) => Array.isArray(a) && a[0] === 'event' && a[1] === 'page_view').map((a: any[]) => a[2].event_id)).toEqual([pv]);
+    await ctx.close();
+  }, 180_000);
+
+  it('marketing consent given after analytics: the newly loaded pixels get the page\'s PageView once, with its event_id', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(`${origin}/event/E1`);
+    await p.waitForFunction(() => typeof window.px === 'object');
+    await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: false }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 1, undefined, { timeout: 60_000 });
+    await p.evaluate(() => window.tx.setConsent({ marketing: true }));
+    await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
+    await settle(p);
+    const pv = await p.evaluate(() => window.tx.pv);
+    const s = await state(p);
+    for (const px of [ORG_META, MARKET_META]) expect(metaCalls(s, px).filter((c: any[]) => c[0] === 'PageView')).toEqual([['PageView', pv]]);
+    expect(s.ttq[TIKTOK].filter((c: any) => Array.isArray(c) && c[0] === 'page')).toHaveLength(1);
+    expect(s.dataLayer.filter((a: any) => Array.isArray(a) && a[0] === 'event' && a[1] === 'page_view').map((a: any[]) => a[2].event_id)).toEqual([pv]);
     await ctx.close();
   }, 180_000);
 });

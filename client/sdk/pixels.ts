@@ -4,10 +4,14 @@
 // analytics) is given, and fires PageView / ViewContent / AddToCart / InitiateCheckout / Purchase (GA4:
 // page_view, view_item, add_to_cart, begin_checkout, purchase) with the tx event's event_id as the pixel's
 // event id, so each platform deduplicates the browser event against the server-side conversion.
-// It hooks the tracker's track() and setConsent() (every event method goes through track()).
+// It hooks the tracker's track() and setConsent() (every event method goes through track()). The page's view is
+// kept (the tracker's own, sent while it started, included) and fired to each pixel once, when that pixel loads.
+// With marketing consent but not analytics our own events are refused: the pixels still get theirs, with an
+// event id made here (no server-side twin to deduplicate against).
 import type { ConsentSnapshot } from '../shared/types.js';
 import { browserIds, PIXEL_EVENTS, pixelParams, type Item } from './pixel-events.js';
 import type { TxTracker } from './tracker.js';
+import { uuid } from '../shared/uuid.js';
 
 export { browserIds, PIXEL_EVENTS, pixelParams } from './pixel-events.js';
 
@@ -36,6 +40,11 @@ export interface PixelsConfig {
   scripts?: Partial<Record<'meta' | 'gtag' | 'gtm' | 'tiktok', string>>;
   /** Codes to use instead of asking the server (e.g. rendered into the page). */
   codes?: PixelCode[];
+  /**
+   * The tracker's autoPageView (default true): its page view, sent (or, without analytics consent, refused)
+   * before the loader attached, is this page's PageView. With false the page's view is the next pageView().
+   */
+  autoPageView?: boolean;
 }
 
 const URLS = {
@@ -56,6 +65,10 @@ export class TxPixels {
   private loaded: Record<string, 1> = {};
   /** Events tracked before the codes arrived (bounded): fired once they are loaded. */
   private early: Fired[] = [];
+  /** This page's view: fired to each code once, when it is loaded (or at once to those already loaded). */
+  private page: Fired | null = null;
+  /** Inside the tracker's setConsent(): a page view it tracks then is the same page's, asked again. */
+  private consenting = false;
   private w = window as unknown as W;
 
   constructor(private tx: TxTracker, config: PixelsConfig) {
@@ -70,13 +83,29 @@ export class TxPixels {
       const ga = (this.codes || []).filter((c) => c.provider === 'ga4').map((c) => c.id);
       const context = { ...browserIds(document.cookie, this.consent(), ga), ...(options && options.context) };
       const id = track.call(tx, name, props, { ...options, context });
-      if (id && PIXEL_EVENTS[name]) this.fire({ name, props: props || {}, id });
+      if (PIXEL_EVENTS[name]) {
+        // Refused by our consent (analytics) yet allowed to the pixels (marketing): an id of the pixel's own.
+        const f = { name, props: props || {}, id: id || uuid() };
+        if (name === 'page_view') {
+          // A page view is kept even before consent: the pixels get it when they load.
+          const again = this.consenting && this.page;
+          this.page = f;
+          if (!again) this.fire(f);
+        } else if (id || this.consent().marketing) this.fire(f);
+      }
       return id;
     };
     t.setConsent = (change: Partial<ConsentSnapshot>, other?: boolean) => {
-      setConsent.call(tx, change, other);
+      this.consenting = true;
+      try {
+        setConsent.call(tx, change, other);
+      } finally {
+        this.consenting = false;
+      }
       this.start();
     };
+    // The tracker's automatic page view went out (or was refused) while it started, before this hook.
+    if (tx.pv || config.autoPageView !== false) this.page = { name: 'page_view', props: {}, id: tx.pv || uuid() };
     this.start();
   }
 
@@ -114,14 +143,16 @@ export class TxPixels {
     return !!this.consent()[code.consent];
   }
 
-  /** Loads every code its consent allows (once each), then fires what was tracked meanwhile. */
+  /** Loads every code its consent allows (once each) and fires the page's view to it, then what was tracked meanwhile. */
   private load() {
+    const fresh: Record<string, 1> = {};
     for (const code of this.codes || []) {
       const k = code.provider + ':' + code.id;
       if (this.loaded[k] || !this.allowed(code)) continue;
-      this.loaded[k] = 1;
+      this.loaded[k] = fresh[k] = 1;
       this.install(code);
     }
+    if (this.page) this.fire(this.page, fresh);
     const early = this.early;
     this.early = [];
     for (const f of early) this.fire(f);
@@ -213,17 +244,21 @@ export class TxPixels {
     return q;
   }
 
-  /** Sends one tx event to every loaded code its consent allows; queued (≤ 50) until the codes arrive. */
-  private fire(f: Fired) {
+  /**
+   * Sends one tx event to every loaded code (of `only`, if given) its consent allows; queued (≤ 50) until the
+   * codes arrive. A page view is not queued: load() fires the page's view to each code it loads.
+   */
+  private fire(f: Fired, only?: Record<string, 1>) {
     if (!this.codes) {
-      if (this.early.length < 50) this.early.push(f);
+      if (f.name !== 'page_view' && this.early.length < 50) this.early.push(f);
       return;
     }
     const names = PIXEL_EVENTS[f.name];
     const p = pixelParams(f.name, f.props);
     const w = this.w;
     for (const code of this.codes) {
-      if (!this.loaded[code.provider + ':' + code.id] || !this.allowed(code)) continue;
+      const k = code.provider + ':' + code.id;
+      if (!this.loaded[k] || (only && !only[k]) || !this.allowed(code)) continue;
       const id = code.id;
       if (code.provider === 'meta') w.fbq('trackSingle', id, names.meta, { ...(f.name === 'page_view' ? code.custom_params : {}), ...p.meta }, { eventID: f.id });
       else if (code.provider === 'ga4') {
