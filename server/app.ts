@@ -204,7 +204,13 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const live = await createLive({ config, db, log: log.child({ mod: 'live' }) });
   await live.restore();
   // Every node re-reads the changed catalog events and pushes their topics (live/catalog-sync.ts); never throws.
-  onCatalogChange = (c) => void live.onCatalogChange(c);
+  // A change of events also drops this node's tracking resolutions of the tenant (an event's organizer picks its
+  // codes), as a code change does; the other nodes see it in the fingerprint within 5 s. `tracking` is built
+  // below, before any route can change the catalog.
+  onCatalogChange = (c) => {
+    void live.onCatalogChange(c);
+    if (c.kind === 'events') tracking.cache.invalidate(c.tenantId);
+  };
   // GDPR erasure reaches the live layer too (hot state, other nodes, Redis): DELETE /api/v1/persons/{id}.
   registry.store('live', (ids) => live.erase(ids));
   // Server-side conversions (README "Server-side conversions"): outbox rows in the commit, a dispatcher job.

@@ -178,6 +178,39 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     for (const c of [evMeta, orgGa, mkMeta, o2]) await api('DELETE', `/api/v1/tracking-codes/${c.id}`);
   });
 
+  it('an event\'s own code is served before the catalog knows the event, never to another organizer\'s event, and a catalog sync refreshes the resolution', async () => {
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const html = (q: string) => config(`${q}&format=html&nonce=${encodeURIComponent(nonce)}`);
+    const mk = await create({ provider: 'meta', settings: { pixel_id: MARKET_META } });
+    const ev7 = await create({ provider: 'meta', organizer_id: 'OT7', event_id: 'ET7', settings: { pixel_id: '777777777777777' } });
+    const org7 = await create({ provider: 'ga4', organizer_id: 'OT7', settings: { measurement_id: 'G-ORG00007' } });
+    // The catalog does not know ET7 yet: its own code names its organizer, whose defaults apply too.
+    const before = await config('event_id=ET7');
+    expect(before.json).toMatchObject({ event_id: 'ET7', organizer_id: 'OT7' });
+    expect(before.json.codes.map((c: any) => `${c.provider}:${c.owner}:${c.id}`), before.text).toEqual(['ga4:organizer:G-ORG00007', 'meta:event:777777777777777', `meta:marketplace:${MARKET_META}`]);
+    expect((await html('event_id=ET7')).json).toMatchObject({ organizer_id: 'OT7', codes: [{ id: 'G-ORG00007' }, { id: '777777777777777' }, { id: MARKET_META }] });
+    // Two organizers' codes for one unknown event: neither is guessed, the marketplace's alone.
+    const e10a = await create({ provider: 'meta', organizer_id: 'OT7', event_id: 'ET10', settings: { pixel_id: '101010101010101' } });
+    const e10b = await create({ provider: 'tiktok', organizer_id: 'OT8', event_id: 'ET10', settings: { pixel_id: 'CABCDEFGHIJ101010101' } });
+    expect((await config('event_id=ET10')).json).toEqual({ event_id: 'ET10', organizer_id: null, codes: [expect.objectContaining({ owner: 'marketplace' })] });
+
+    // An event code of OT8 for ET8, then the catalog gives ET8 to OT9: the resolution follows the catalog at once (on this
+    // node: the sync invalidates the cache like a code change) and OT8's code is no longer served for it.
+    const ev8 = await create({ provider: 'meta', organizer_id: 'OT8', event_id: 'ET8', settings: { pixel_id: '888888888888888' } });
+    expect((await config('event_id=ET8')).json).toMatchObject({ organizer_id: 'OT8', codes: [{ id: '888888888888888' }, { id: MARKET_META }] });
+    const sync = await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'ET7', organizer_id: 'OT7' }, { id: 'ET8', organizer_id: 'OT9' }] });
+    expect(sync.status, sync.text).toBe(200);
+    for (const r of [await config('event_id=ET8'), await html('event_id=ET8')]) {
+      expect(r.json).toMatchObject({ event_id: 'ET8', organizer_id: 'OT9' });
+      expect(r.text).not.toContain('888888888888888');
+    }
+    expect((await config('event_id=ET7')).json.codes.map((c: any) => c.id)).toEqual(['G-ORG00007', '777777777777777', MARKET_META]);
+    // The catalog forgets ET8: OT8's own code is served again.
+    expect((await api('DELETE', '/api/v1/catalog/events/ET8')).status).toBeLessThan(300);
+    expect((await config('event_id=ET8')).json).toMatchObject({ organizer_id: 'OT8', codes: [{ id: '888888888888888' }, { id: MARKET_META }] });
+    for (const c of [mk, ev7, org7, e10a, e10b, ev8]) await api('DELETE', `/api/v1/tracking-codes/${c.id}`);
+  });
+
   it('format=html: head and body snippets with the nonce on every script; the nonce and the params are validated', async () => {
     const codes = [
       await create({ provider: 'meta', organizer_id: 'O1', settings: { pixel_id: META } }),

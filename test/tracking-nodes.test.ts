@@ -1,5 +1,5 @@
 // Two nodes on one plain PostgreSQL 15 database and one Redis (random key prefix, deleted after): a tracking
-// code changed through node B reaches node A's cached resolution within the 5 s fingerprint re-read, and the
+// code, or a catalog event, changed through node B reaches node A's cached resolution within the 5 s fingerprint re-read, and the
 // resolutions are shared in Redis under the tenant's codes fingerprint (issue 15 item 4).
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -71,5 +71,20 @@ describe('tracking-config cache across two nodes', () => {
     expect((await api(b.url, 'DELETE', `/api/v1/tracking-codes/${created.json.id}`)).status).toBe(200);
     expect(await resolve(b.url)).toEqual([]);
     await until(async () => (await resolve(a.url)).length === 0, 60_000, 200);
+  }, 180_000);
+
+  it('a catalog sync through node B reaches node A\'s cached resolution of the event (the fingerprint covers catalog events)', async () => {
+    const code = await api(b.url, 'POST', '/api/v1/tracking-codes', { provider: 'meta', organizer_id: 'OX', event_id: 'EX', settings: { pixel_id: '555555555555555' } });
+    expect(code.status, code.text).toBe(201);
+    const page = async (base: string) => (await request('GET', `${base}/api/tx/tracking-config?event_id=EX`, undefined, { 'x-tx-key': t.write_key })).json;
+    // Not in the catalog yet: the event's own code names its organizer; node A caches that.
+    expect(await page(a.url)).toEqual({ event_id: 'EX', organizer_id: 'OX', codes: [expect.objectContaining({ owner: 'event', id: '555555555555555' })] });
+    // The catalog gives EX to OY through node B: OX's code is no longer served for it, on B at once, on A once its fingerprint is re-read.
+    expect((await api(b.url, 'PUT', '/api/v1/catalog/events', { items: [{ id: 'EX', organizer_id: 'OY' }] })).json).toMatchObject({ upserted: 1 });
+    expect(await page(b.url)).toEqual({ event_id: 'EX', organizer_id: 'OY', codes: [] });
+    const started = Date.now();
+    await until(async () => (await page(a.url)).organizer_id === 'OY', 60_000, 200);
+    console.log(`tracking-config: a catalog sync on node B seen on node A after ${Date.now() - started} ms`);
+    expect(await page(a.url)).toEqual({ event_id: 'EX', organizer_id: 'OY', codes: [] });
   }, 180_000);
 });

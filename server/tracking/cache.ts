@@ -1,6 +1,6 @@
 // The resolution cache of GET /api/tx/tracking-config (seed 002: 5 min): in memory, and in Redis when
 // REDIS_URL is set. A change must reach every node, with or without Redis, so every entry is stamped with
-// the tenant's codes fingerprint (store.version) and the fingerprint is re-read from the store at most every
+// the tenant's fingerprint (store.version: its codes, catalog events and live owners) and it is re-read from the store at most every
 // 5 s per tenant (single-flight) — the mechanism the key cache and live/key-status.ts use for revocation: the
 // node that made the change forgets at once, every other node within the re-read interval. Redis keys carry
 // the fingerprint too, so a change needs no deletes there: stale keys are simply never asked for and expire.
@@ -30,7 +30,7 @@ export interface CacheDeps<T> {
 
 export interface ResolutionCache<T> {
   get(tenant: number, key: string): Promise<{ value: T; from: 'memory' | 'redis' | 'store' }>;
-  /** This node changed the tenant's codes: forget its fingerprint and entries now. */
+  /** This node changed the tenant's codes or catalog events: forget its fingerprint and entries now. */
   invalidate(tenant: number): void;
   stats(): { entries: number; tenants: number };
 }

@@ -30,7 +30,7 @@ export interface TrackingDeps {
   db: Db;
   log: Logger;
   cipher: Cipher;
-  /** The organizer of an event (catalog, else the live owner), null when unknown. */
+  /** The organizer of an event as the scope checks see it (catalog, else the live owner), null when unknown: a new event code must name it. */
   organizerOf(tenant: number, eventId: string): Promise<string | null>;
   /** REDIS_URL: the resolutions are shared there too. */
   redisUrl?: string | null;
@@ -41,6 +41,7 @@ export interface TrackingDeps {
 }
 
 export interface Tracking {
+  /** invalidate(tenant): this node changed the tenant's codes or catalog events (app.ts: the catalog's onChange). */
   cache: ResolutionCache<Resolution>;
   register(router: Router): void;
   close(): Promise<void>;
@@ -62,7 +63,7 @@ function redisCache(url: string, log: Logger): { remote: RemoteCache; close: () 
 export function createTracking(deps: TrackingDeps): Tracking {
   const { db, log } = deps;
   const redis = deps.redisUrl ? redisCache(deps.redisUrl, log) : null;
-  const routeDeps = { db, organizerOf: deps.organizerOf };
+  const routeDeps = { db, pageOrganizer: trackingStore.pageOrganizer };
   const cache = createResolutionCache<Resolution>({
     version: (tenant) => trackingStore.version(db, tenant),
     compute: (tenant, key) => computeResolution(routeDeps, resolveCodes, publicCode, tenant, key),

@@ -32,7 +32,7 @@ export interface TrackingRouteDeps {
   db: Db;
   cipher: Cipher;
   cache: ResolutionCache<Resolution>;
-  /** The organizer of an event (catalog, else the live owner); null when unknown. */
+  /** The organizer of an event (catalog, else the live owner); null when unknown. A new event code must name it. */
   organizerOf(tenant: number, eventId: string): Promise<string | null>;
   scriptUrls: ScriptUrls;
 }
@@ -194,16 +194,20 @@ function changedFields(body: unknown): string[] {
   return out;
 }
 
-/** The resolution of a cache key (`e:<event>`, `o:<organizer>`, `m`): what GET /api/tx/tracking-config answers. */
+/**
+ * The resolution of a cache key (`e:<event>`, `o:<organizer>`, `m`): what GET /api/tx/tracking-config answers.
+ * An event's organizer is read from the store (`pageOrganizer`), not from the scope checks' few-seconds cache:
+ * the entry is kept 5 min under a fingerprint read before it, so it must see at least that state.
+ */
 export async function computeResolution(
-  deps: Pick<TrackingRouteDeps, 'db' | 'organizerOf'>,
+  deps: { db: Db; pageOrganizer(q: Db, tenant: number, eventId: string): Promise<string | null> },
   resolve: (q: Db, tenant: number, who: { organizerId: string | null; eventId: string | null }) => Promise<TrackingCodeRow[]>,
   publicOf: (r: TrackingCodeRow) => PublicCode,
   tenant: number,
   key: string,
 ): Promise<Resolution> {
   const eventId = key.startsWith('e:') ? key.slice(2) : null;
-  const organizerId = key.startsWith('o:') ? key.slice(2) : eventId !== null ? await deps.organizerOf(tenant, eventId) : null;
+  const organizerId = key.startsWith('o:') ? key.slice(2) : eventId !== null ? await deps.pageOrganizer(deps.db, tenant, eventId) : null;
   const rows = await resolve(deps.db, tenant, { organizerId, eventId });
   return { event_id: eventId, organizer_id: organizerId, codes: rows.map(publicOf) };
 }

@@ -7,7 +7,7 @@ import { queries } from '../store/queries.js';
 import { iso } from '../store/rows.js';
 import { CONSENT, ownerOf, type ConsentCategory, type Owner, type Provider, type Settings } from './validate.js';
 
-const Q = queries('tracking.sql', ['insert_code', 'existing_code', 'get_code', 'update_code', 'delete_code', 'list_codes', 'resolve_codes', 'codes_version']);
+const Q = queries('tracking.sql', ['insert_code', 'existing_code', 'get_code', 'update_code', 'delete_code', 'list_codes', 'resolve_codes', 'codes_version', 'page_organizer']);
 
 export interface TrackingCodeRow {
   id: number;
@@ -133,6 +133,15 @@ export const trackingStore = {
   async version(q: Queryable, tenant: number): Promise<string> {
     const { rows } = await q.query<{ v: string }>(Q.codes_version, [tenant]);
     return String(rows[0]?.v ?? '');
+  },
+  /**
+   * The organizer of an event page, fresh from the store: the catalog's, else the live owner, else (an event
+   * neither knows yet) the organizer its own codes all name; null otherwise. A code of organizer A for an event
+   * the catalog gives B is never what names it.
+   */
+  async pageOrganizer(q: Queryable, tenant: number, eventId: string): Promise<string | null> {
+    const { rows } = await q.query<{ organizer_id: string | null }>(Q.page_organizer, [tenant, eventId]);
+    return rows[0]?.organizer_id ?? null;
   },
 };
 

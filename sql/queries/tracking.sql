@@ -56,7 +56,24 @@ WHERE tenant_id = $1 AND enabled
 ORDER BY coalesce(organizer_id, ''), provider, event_id IS NULL, tracking_codes.id;
 
 -- name: codes_version
--- A fingerprint of the tenant's codes: any insert (count, max id), update (updated_at) or delete (count) changes
--- it. Each node re-reads it at most every 5 s to drop cached resolutions another node made stale.
-SELECT count(*)::text || ':' || coalesce(max(id), 0)::text || ':' || coalesce(sum(extract(epoch FROM updated_at)), 0)::text AS v
-FROM tracking_codes WHERE tenant_id = $1;
+-- A fingerprint of what the tenant's resolutions read: its codes (any insert (count, max id), update (updated_at)
+-- or delete (count) changes it), its catalog events (an upsert that changes an event sets its synced_at; a delete
+-- changes the count) and the live owners (a first claim, a secret claim replacing a public one). Each node
+-- re-reads it at most every 5 s to drop cached resolutions another node made stale.
+SELECT (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text || ':' || coalesce(sum(extract(epoch FROM updated_at)), 0)::text
+        FROM tracking_codes WHERE tenant_id = $1)
+  || '/' || (SELECT count(*)::text || ':' || coalesce(sum(extract(epoch FROM synced_at)), 0)::text FROM catalog_events WHERE tenant_id = $1)
+  || '/' || (SELECT count(*)::text || ':' || coalesce(sum(extract(epoch FROM claimed_at)), 0)::text FROM live_event_owners WHERE tenant_id = $1) AS v;
+
+-- name: page_organizer
+-- The organizer of an event page $2, read from the store each time a resolution is computed (never from a cache a
+-- catalog change may not have reached yet): the catalog's row when it has one (the catalog wins whole: an empty
+-- organizer stays empty), else the live owner, else the organizer the event's own codes name when they all name
+-- the same one (an event the catalog does not know yet; two organizers' codes for it: none is guessed).
+SELECT CASE WHEN c.id IS NOT NULL THEN c.organizer_id
+            WHEN o.organizer_id IS NOT NULL THEN o.organizer_id
+            ELSE (SELECT min(t.organizer_id) FROM tracking_codes t WHERE t.tenant_id = $1 AND t.event_id = k.id
+                  HAVING count(DISTINCT t.organizer_id) = 1) END AS organizer_id
+FROM (SELECT $2::text AS id) k
+LEFT JOIN catalog_events c ON c.tenant_id = $1 AND c.id = k.id
+LEFT JOIN live_event_owners o ON o.tenant_id = $1 AND o.event_entity_id = k.id;
