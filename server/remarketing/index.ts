@@ -73,8 +73,9 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
     async create(tenantId, a) {
       const c = a.criteria;
       const invalid = (field: string, message: string) => ({ ok: false as const, code: 'invalid_field' as const, field, message });
+      let seed: AudienceRow | null = null;
       if (c.lookalike_source_id !== undefined) {
-        const seed = await store.get(tenantId, c.lookalike_source_id);
+        seed = await store.get(tenantId, c.lookalike_source_id);
         if (!seed) return invalid('criteria.lookalike_source_id', `No remarketing audience ${c.lookalike_source_id} for this tenant.`);
         // A lookalike of a lookalike has no members to start from (the seed's platform is checked by the sync).
         if (seed.audience_type === 'lookalike') {
@@ -90,13 +91,30 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
       if (a.event_id !== null && !(await store.eventKnown(tenantId, a.event_id))) {
         return invalid('event_id', `No event ${JSON.stringify(a.event_id)} in this tenant's catalog or tracked events (PUT /api/v1/catalog/events syncs the catalog).`);
       }
+      // The audience's organizer, whose tracking code token its syncs use: its event's in the catalog (an explicit
+      // other one is refused), else a lookalike's seed's (the origin audience lives in that organizer's ad account),
+      // else the one named. Stored; a later catalog move of the event moves the audience (store.audienceRow).
+      let organizer = a.organizer_id;
+      const owner = a.event_id !== null ? await store.eventOrganizer(tenantId, a.event_id) : null;
+      if (owner !== null) {
+        if (organizer !== null && organizer !== owner) {
+          return invalid('organizer_id', `Event ${JSON.stringify(a.event_id)} is organizer ${JSON.stringify(owner)}'s in the catalog: an audience of it is that organizer's (leave organizer_id out, or name ${JSON.stringify(owner)}).`);
+        }
+        organizer = owner;
+      }
+      if (seed !== null && seed.organizer_id !== null) {
+        if (organizer !== null && organizer !== seed.organizer_id) {
+          return invalid('organizer_id', `The lookalike's seed, audience ${seed.id}, is organizer ${JSON.stringify(seed.organizer_id)}'s: a lookalike of it is that organizer's (leave organizer_id out, or name ${JSON.stringify(seed.organizer_id)}).`);
+        }
+        organizer = seed.organizer_id;
+      }
       // One platform audience feeds one of ours (the unique key): a second binding would fight over its members.
       // Another tenant's audience is not named (its id is not this tenant's to know).
       const taken = a.external_audience_id ? await store.externalTaken(a.platform, a.external_audience_id) : null;
       if (taken !== null) return { ok: false, code: 'conflict', field: 'external_audience_id', message: takenMessage(a.platform, a.external_audience_id!, taken, tenantId) };
       let id: number;
       try {
-        id = await store.create(tenantId, a);
+        id = await store.create(tenantId, { ...a, organizer_id: organizer });
       } catch (err) {
         // Two requests binding the same platform audience at once: the unique key decides, the loser is told.
         if ((err as { code?: string }).code !== '23505') throw err;

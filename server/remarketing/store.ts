@@ -10,8 +10,17 @@ const Q = queries('remarketing.sql', [
   'fill_behaviour', 'fill_from_segment', 'insert_audience', 'get_audience', 'get_any', 'list_audiences', 'set_built', 'set_status', 'set_failed',
   'set_synced', 'set_cleaned', 'set_external', 'expire_due', 'due_refresh', 'due_removals', 'mark_deleting', 'drop_drained', 'claim_sync', 'renew_sync', 'release_sync',
   'members_page', 'export_page', 'sync_adds', 'relink_synced', 'sync_removes', 'mark_added', 'mark_removed', 'tracking_code', 'external_taken',
-  'segment_ref', 'segment_users', 'event_known',
+  'segment_ref', 'segment_users', 'event_known', 'event_organizer',
 ]);
+
+/**
+ * An audience row as read: its organizer is the one its event has in the catalog now, else the one stored at its
+ * creation (the query's current_organizer_id), so a catalog move of the event moves the audience. Pure.
+ */
+export function audienceRow(r: Obj): AudienceRow {
+  const { current_organizer_id: current, ...rest } = r;
+  return { ...rest, organizer_id: (current ?? rest.organizer_id ?? null) as string | null } as AudienceRow;
+}
 
 /** Why a custom_segment audience's source cannot be read: its segment (or the version it names) is gone. Pure. */
 export function sourceGoneMessage(a: Pick<AudienceRow, 'platform' | 'criteria'>): string {
@@ -64,15 +73,17 @@ export function createRemarketingStore(db: Db) {
     },
     /** The tenant's audience (not one being deleted), or null. */
     async get(tenantId: number, id: number): Promise<AudienceRow | null> {
-      return ((await db.query<AudienceRow>(Q.get_audience, [tenantId, id])).rows[0] as AudienceRow | undefined) ?? null;
+      const r = (await db.query<Obj>(Q.get_audience, [tenantId, id])).rows[0];
+      return r ? audienceRow(r) : null;
     },
     /** Any audience row, one being deleted included (the sync and the job). */
     async getAny(tenantId: number, id: number): Promise<AudienceRow | null> {
-      return ((await db.query<AudienceRow>(Q.get_any, [tenantId, id])).rows[0] as AudienceRow | undefined) ?? null;
+      const r = (await db.query<Obj>(Q.get_any, [tenantId, id])).rows[0];
+      return r ? audienceRow(r) : null;
     },
     /** A page of audiences after id `after`, oldest first. */
     async list(tenantId: number, after: number, limit: number): Promise<AudienceRow[]> {
-      return (await db.query<AudienceRow>(Q.list_audiences, [tenantId, after, limit])).rows as AudienceRow[];
+      return (await db.query<Obj>(Q.list_audiences, [tenantId, after, limit])).rows.map(audienceRow);
     },
     /** Hides the audience and drops its members; its synced digests stay until a removal sync (true: marked). */
     async markDeleting(tenantId: number, id: number): Promise<boolean> {
@@ -167,6 +178,10 @@ export function createRemarketingStore(db: Db) {
     /** Whether an event id is in the tenant's catalog or was ever tracked. */
     async eventKnown(tenantId: number, eventId: string): Promise<boolean> {
       return (await db.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
+    },
+    /** The organizer the catalog gives an event, or null (not in the catalog, or without an organizer). */
+    async eventOrganizer(tenantId: number, eventId: string): Promise<string | null> {
+      return ((await db.query<Obj>(Q.event_organizer, [tenantId, eventId])).rows[0]?.organizer_id as string | null | undefined) ?? null;
     },
     async trackingCode(tenantId: number, provider: string, organizerId: string | null): Promise<Obj | null> {
       return (await db.query<Obj>(Q.tracking_code, [tenantId, provider, organizerId])).rows[0] ?? null;

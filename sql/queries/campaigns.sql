@@ -340,10 +340,12 @@ SELECT id, title, genres, city, url FROM catalog_events WHERE tenant_id = $1 AND
 SELECT organizer_id FROM catalog_events WHERE tenant_id = $1 AND id = $2;
 
 -- name: audience_candidates
--- Built remarketing audiences (issue 14, synced to a platform) an organizer's campaigns can use.
-SELECT id, platform, audience_type, organizer_id, event_id, external_audience_id FROM remarketing_audiences
-WHERE tenant_id = $1 AND organizer_id = $2 AND status IN ('ready', 'syncing', 'active') AND external_audience_id IS NOT NULL
-ORDER BY id DESC;
+-- Built remarketing audiences (issue 14, synced to a platform) an organizer's campaigns can use. An audience's
+-- organizer is its event's in the catalog now, else the one it was created with (as remarketing.sql get_audience).
+SELECT a.id, a.platform, a.audience_type, COALESCE(c.organizer_id, a.organizer_id) AS organizer_id, a.event_id, a.external_audience_id
+FROM remarketing_audiences a LEFT JOIN catalog_events c ON c.tenant_id = a.tenant_id AND c.id = a.event_id
+WHERE a.tenant_id = $1 AND COALESCE(c.organizer_id, a.organizer_id) = $2 AND a.status IN ('ready', 'syncing', 'active') AND a.external_audience_id IS NOT NULL
+ORDER BY a.id DESC;
 
 -- name: unpublished_with_audiences
 -- Campaigns not on a platform yet (their targeting can still change; approved and waiting for their budget's start

@@ -66,15 +66,23 @@ INSERT INTO remarketing_audiences (tenant_id, organizer_id, event_id, platform, 
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
 
 -- name: get_audience
--- An audience being deleted (its platform removals pending) is no longer the tenant's to read.
-SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting'
+-- An audience being deleted (its platform removals pending) is no longer the tenant's to read. Its organizer
+-- (current_organizer_id) is its event's in the catalog now, else the one stored at its creation: a catalog move of
+-- the event moves the audience (the view and the token of its next sync).
+SELECT a.*, COALESCE(c.organizer_id, a.organizer_id) AS current_organizer_id
+FROM remarketing_audiences a LEFT JOIN catalog_events c ON c.tenant_id = a.tenant_id AND c.id = a.event_id
+WHERE a.tenant_id = $1 AND a.id = $2 AND a.status <> 'deleting'
 
 -- name: get_any
-SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id = $2
+SELECT a.*, COALESCE(c.organizer_id, a.organizer_id) AS current_organizer_id
+FROM remarketing_audiences a LEFT JOIN catalog_events c ON c.tenant_id = a.tenant_id AND c.id = a.event_id
+WHERE a.tenant_id = $1 AND a.id = $2
 
 -- name: list_audiences
--- A page of the tenant's remarketing audiences, oldest first (keyset on id).
-SELECT * FROM remarketing_audiences WHERE tenant_id = $1 AND id > $2 AND status <> 'deleting' ORDER BY id LIMIT $3
+-- A page of the tenant's remarketing audiences, oldest first (keyset on id), with their organizer as get_audience.
+SELECT a.*, COALESCE(c.organizer_id, a.organizer_id) AS current_organizer_id
+FROM remarketing_audiences a LEFT JOIN catalog_events c ON c.tenant_id = a.tenant_id AND c.id = a.event_id
+WHERE a.tenant_id = $1 AND a.id > $2 AND a.status <> 'deleting' ORDER BY a.id LIMIT $3
 
 -- name: set_built
 UPDATE remarketing_audiences SET member_count = $3, refreshed_at = $4, updated_at = $4,
@@ -248,6 +256,10 @@ FROM segments s WHERE s.tenant_id = $1 AND s.id = $2::bigint
 SELECT id FROM remarketing_audiences
 WHERE tenant_id = $1 AND audience_type = 'custom_segment' AND criteria->>'segment_id' = $2::bigint::text AND status <> 'deleting'
 ORDER BY id
+
+-- name: event_organizer
+-- The organizer the catalog gives an event (null: not in the catalog, or no organizer there).
+SELECT organizer_id FROM catalog_events WHERE tenant_id = $1 AND id = $2::text
 
 -- name: event_known
 -- An event_id an audience may filter on: in the tenant's catalog, or named by one of its tracked events.
