@@ -371,6 +371,27 @@ describe('server-side conversions', () => {
     expect((await rowsOf(t)).items.map((i) => i.event_id)).toEqual([consented.event_id]);
   });
 
+  it('keeps and sends no clear email from a page URL: the stored event, its outbox row and Meta\'s event_source_url carry its digest', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-url-email');
+    await addCode(base, t, metaCode('777777777777777', 'O1'));
+    const url = 'https://dpo.example/events/E1?email=alice.dpo%40example.com&phone=%2B40721234567';
+    const order = purchase({ context: { ip: '203.0.113.0', page: { url }, referrer: 'https://mail.example/?to=alice.dpo@example.com' } });
+    expect((await postEvents(base, t, [order])).accepted).toBe(1);
+    await until(async () => {
+      await dispatchNow(base);
+      return sentFor(order).some((r) => r.provider === 'meta');
+    }, 180_000, 500);
+    const clean = `https://dpo.example/events/E1?email=sha256:${sha('alice.dpo@example.com')}&phone=sha256:${sha('40721234567')}`;
+    const sent = sentFor(order).find((r) => r.provider === 'meta')!;
+    expect(sent.body.data[0].event_source_url).toBe(clean);
+    const stored = (await server.db.query<any>(`SELECT context, payload FROM tx_events WHERE tenant_id = $1 AND event_id = $2`, [t.tenant_id, order.event_id])).rows[0];
+    expect(stored.context.page.url).toBe(clean);
+    const outbox = await server.db.query(`SELECT data::text AS data FROM conversion_outbox WHERE tenant_id = $1`, [t.tenant_id]);
+    for (const text of [JSON.stringify(stored), JSON.stringify(sent.body), ...outbox.rows.map((r: any) => r.data)]) {
+      expect(text).not.toMatch(/alice|40721234567|%40/);
+    }
+  });
+
   it('never forwards a late event of an erased person, and keeps no ad-platform id or click id on it', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-late-erased');
     await addCode(base, t, metaCode('888888888888888', 'O1', { conversion_events: ['order_completed', 'add_to_cart'] }));

@@ -227,6 +227,22 @@ describe('stripe webhooks', () => {
     expect((await eventsOf(base, t)).some((e) => ['pi_badorder', 'pi_neg', 'ch_neg'].includes(e.payload.provider_tx_id ?? e.payload.provider_charge_id))).toBe(false);
   });
 
+  it('keeps a refused payment intent\'s shipping and billing details only as digests in its rejected body', async () => {
+    const person = {
+      receipt_email: 'alicia.probe@example.com',
+      shipping: { name: 'Alicia Probescu', phone: '+40 721 234 567', carrier: 'Posta', address: { line1: 'Strada Probei 42', line2: 'Ap. 7', city: 'Clujprobe', state: 'CJ', postal_code: '400777', country: 'RO' } },
+      charges: { object: 'list', data: [{ id: 'ch_pii', billing_details: { name: 'Alicia Probescu', email: 'alicia.probe@example.com', phone: '0721234567', address: { line1: 'Strada Probei 42', postal_code: '400777', city: 'Clujprobe' } } }] },
+    };
+    const evt = stripeEvent('payment_intent.succeeded', { ...paymentIntent('pi_pii', 'O-pii'), ...person, amount: -5, amount_received: -5 });
+    const res = await deliver(evt);
+    expect(res.json.rejected[0].errors[0]).toMatchObject({ field: 'data.object.amount' });
+    const kept = (await api(base, t, 'GET', '/api/v1/tx/rejected?limit=100')).json.rejected.find((x: any) => x.raw_body.includes(evt.id));
+    for (const clear of ['Alicia', 'Probescu', 'Probei', 'Ap. 7', 'Clujprobe', '"CJ"', '400777', 'alicia.probe', '721 234 567', '0721234567']) expect(kept.raw_body).not.toContain(clear);
+    const digest = 'sha256:' + crypto.createHash('sha256').update('alicia probescu').digest('hex');
+    expect(kept.raw_body).toContain(`"name": "${digest}"`);
+    for (const keptAsSent of ['"Posta"', '"RO"', '"pi_pii"', '"O-pii"']) expect(kept.raw_body).toContain(keptAsSent);
+  });
+
   it('acknowledges and ignores unknown event types and events without an order', async () => {
     const unknown = await deliver(stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
     expect(unknown).toMatchObject({ status: 200, json: { received: true, ignored: true } });
