@@ -159,16 +159,12 @@ ORDER BY m.person_id LIMIT $4
 -- now (a withdrawal counts before the next refresh drops the member). Each (kind, digest) once, for the
 -- lowest person holding it: members sharing an email are one identifier on the platform.
 SELECT kind, digest, person_id FROM (
-  SELECT DISTINCT ON (d.kind, d.digest) d.kind, d.digest, d.person_id FROM (
-    SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-    WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
-    UNION ALL
-    SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-    WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
-  ) d
-  WHERE d.kind = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = $2 AND s.kind = d.kind AND s.digest = d.digest)
+  SELECT DISTINCT ON (d.kind, d.digest) d.kind, d.digest, p.person_id
+  FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE,
+    LATERAL (VALUES ('email', p.email_sha256), ('phone', p.phone_sha256)) d(kind, digest)
+  WHERE m.audience_id = $2 AND d.digest IS NOT NULL AND d.kind = ANY($3::text[]) AND NOT EXISTS (SELECT 1 FROM remarketing_synced s WHERE s.audience_id = $2 AND s.kind = d.kind AND s.digest = d.digest)
     AND $1::bigint IS NOT NULL
-  ORDER BY d.kind, d.digest, d.person_id
+  ORDER BY d.kind, d.digest, p.person_id
 ) a
 ORDER BY person_id, kind
 LIMIT $4
@@ -179,14 +175,11 @@ LIMIT $4
 -- instead of being removed and sent again (sync_removes then leaves it).
 UPDATE remarketing_synced s SET person_id = h.person_id
 FROM (
-  SELECT DISTINCT ON (kind, digest) kind, digest, person_id FROM (
-    SELECT 'email' AS kind, p.email_sha256 AS digest, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-    WHERE m.audience_id = $2 AND p.email_sha256 IS NOT NULL
-    UNION ALL
-    SELECT 'phone', p.phone_sha256, p.person_id FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE
-    WHERE m.audience_id = $2 AND p.phone_sha256 IS NOT NULL
-  ) d
-  ORDER BY kind, digest, person_id
+  SELECT DISTINCT ON (d.kind, d.digest) d.kind, d.digest, p.person_id
+  FROM remarketing_members m JOIN persons p ON p.person_id = m.person_id AND p.marketing_consent IS TRUE,
+    LATERAL (VALUES ('email', p.email_sha256), ('phone', p.phone_sha256)) d(kind, digest)
+  WHERE m.audience_id = $2 AND d.digest IS NOT NULL
+  ORDER BY d.kind, d.digest, p.person_id
 ) h
 WHERE s.tenant_id = $1 AND s.audience_id = $2 AND s.kind = h.kind AND s.digest = h.digest
   AND (s.person_id IS NULL OR NOT EXISTS (
