@@ -207,6 +207,9 @@ describe('pixel loader in Chromium', () => {
       await window.tx.flush();
       return cart;
     });
+    // flush() may resolve while the batch carrying the cart is still on its way (one already in flight), and
+    // Playwright reports a request asynchronously: wait for it rather than read the list once.
+    await expect.poll(() => sent.some((e) => e.event_id === id), { timeout: 30_000 }).toBe(true);
     const ev = sent.find((e) => e.event_id === id);
     expect(ev?.context).toMatchObject({
       fbp: 'fb.1.1596403881668.1116446470', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-ORG00001': '1700000123' },
