@@ -217,13 +217,19 @@ describe('pixel loader in Chromium', () => {
     await ctx.close();
   }, 180_000);
 
-  it('analytics consent alone loads GA4 only; the marketing pixels load once marketing consent is given', async () => {
+  /** A new visitor on the event page who gave analytics consent only: GA4 has loaded, no marketing pixel. */
+  const openWithAnalyticsOnly = async () => {
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
     await p.goto(`${origin}/event/E1`);
     await p.waitForFunction(() => typeof window.px === 'object');
     await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: false }));
     await p.waitForFunction(() => (window.__loaded || []).length >= 1, undefined, { timeout: 60_000 });
+    return { ctx, p };
+  };
+
+  it('analytics consent alone loads GA4 only; the marketing pixels load once marketing consent is given', async () => {
+    const { ctx, p } = await openWithAnalyticsOnly();
     await p.waitForTimeout(300);
     let s = await state(p);
     expect(s.loaded).toEqual(['gtag:G-ORG00001']);
@@ -332,12 +338,7 @@ describe('pixel loader in Chromium', () => {
   }, 180_000);
 
   it('marketing consent given after analytics: the newly loaded pixels get the page\'s PageView once, with its event_id', async () => {
-    const ctx = await browser.newContext();
-    const p = await ctx.newPage();
-    await p.goto(`${origin}/event/E1`);
-    await p.waitForFunction(() => typeof window.px === 'object');
-    await p.evaluate(() => window.tx.setConsent({ analytics: true, marketing: false }));
-    await p.waitForFunction(() => (window.__loaded || []).length >= 1, undefined, { timeout: 60_000 });
+    const { ctx, p } = await openWithAnalyticsOnly();
     await p.evaluate(() => window.tx.setConsent({ marketing: true }));
     await p.waitForFunction(() => (window.__loaded || []).length >= 5, undefined, { timeout: 60_000 });
     await settle(p);
