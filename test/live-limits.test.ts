@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, type Tenant } from './helpers.js';
 import { mintToken, sleep } from './live-helpers.js';
+import { OPS_BURST, OPS_PER_S } from '../server/live/rate.js';
 
 function openWs(base: string, token: string): Promise<{ ws: WebSocket; codes: string[]; closed: Promise<number> }> {
   const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}`);
@@ -45,10 +46,13 @@ describe('live connection limits', () => {
   it('a /ws flood of subscribes is answered rate_limited, then closed with 1008', async () => {
     const c = await openWs(server.url, token);
     const frame = JSON.stringify({ op: 'subscribe', topic: 'analytics:dashboard:O1' });
+    const opened = Date.now();
     for (let i = 0; i < 5000 && c.ws.readyState === WebSocket.OPEN; i++) c.ws.send(frame);
     expect(await within(c.closed, 20_000, 'the close')).toBe(1008);
+    // The bucket refills at OPS_PER_S while the server reads the flood: a slow machine earns a few more.
+    const refilled = Math.ceil(((Date.now() - opened) / 1000) * OPS_PER_S);
     expect(c.codes.filter((x) => x === 'rate_limited').length).toBeGreaterThan(0);
-    expect(c.codes.filter((x) => x === 'snapshot').length).toBeLessThanOrEqual(400);
+    expect(c.codes.filter((x) => x === 'snapshot').length).toBeLessThanOrEqual(OPS_BURST + refilled);
   });
 
   it('a Socket.IO flood is answered rate_limited, then disconnected', async () => {
