@@ -129,30 +129,40 @@ export function percentile(sorted: number[], p: number): number {
   return lo + 1 < sorted.length ? sorted[lo] + (sorted[lo + 1] - sorted[lo]) * (x - lo) : sorted[lo];
 }
 
-/** Ticket preferences of a person: category → orders, qty-weighted average unit price, band, share. */
-export function ticketPrefs(rows: RawRow[], person: string | number, types: Record<string, { category: string; price: number }>) {
-  const prices = Object.values(types).map((x) => x.price).sort((a, b) => a - b);
-  const [q1, q2, q3] = [0.25, 0.5, 0.75].map((p) => percentile(prices, p));
-  const per = new Map<string, { orders: Set<string>; sum: number; qty: number }>();
+/**
+ * Ticket preferences of a person: category → orders, qty-weighted average unit price in the currency with most
+ * tickets of the category (a line's own price is in the order's currency, else the type's), band against the
+ * quartiles of the types in that currency, share. Types without `currency` are EUR.
+ */
+export function ticketPrefs(rows: RawRow[], person: string | number, types: Record<string, { category: string; price: number; currency?: string }>) {
+  const quartiles = (cur: string) => {
+    const prices = Object.values(types).filter((x) => (x.currency ?? 'EUR') === cur).map((x) => x.price).sort((a, b) => a - b);
+    return prices.length ? [0.25, 0.5, 0.75].map((p) => percentile(prices, p)) : null;
+  };
+  const per = new Map<string, { orders: Set<string>; byCur: Map<string, { sum: number; qty: number }> }>();
   for (const r of rows) {
     if (r.is_bot || String(r.person_id) !== String(person) || r.event_name !== 'order_completed') continue;
     for (const it of r.payload.items ?? []) {
       const type = types[it.ticket_type_id];
       const cat = type?.category ?? 'uncategorised';
-      const c = per.get(cat) ?? { orders: new Set(), sum: 0, qty: 0 };
+      const c = per.get(cat) ?? { orders: new Set(), byCur: new Map() };
       c.orders.add(String(r.entities.order_id));
-      const price = it.price ?? type?.price;
-      if (price !== undefined) {
-        c.sum += price * it.qty;
-        c.qty += it.qty;
+      const [price, cur] = it.price !== undefined ? [it.price, r.payload.currency] : [type?.price, type ? (type.currency ?? 'EUR') : undefined];
+      if (price !== undefined && cur !== undefined) {
+        const m = c.byCur.get(cur) ?? { sum: 0, qty: 0 };
+        m.sum += price * it.qty;
+        m.qty += it.qty;
+        c.byCur.set(cur, m);
       }
       per.set(cat, c);
     }
   }
   const total = [...per.values()].reduce((n, c) => n + c.orders.size, 0);
   return [...per.entries()].map(([cat, c]) => {
-    const avg = c.qty ? Math.round((c.sum / c.qty) * 100) / 100 : null;
-    const band = avg === null ? null : avg <= q1 ? 'low' : avg <= q2 ? 'mid' : avg <= q3 ? 'high' : 'premium';
-    return { ticket_category: cat, purchases_count: c.orders.size, avg_price: avg, price_band: band, preference_score: c.orders.size / total };
+    const [cur, m] = [...c.byCur.entries()].sort(([a, x], [b, y]) => y.qty - x.qty || a.localeCompare(b))[0] ?? [null, null];
+    const avg = m && m.qty ? Math.round((m.sum / m.qty) * 100) / 100 : null;
+    const q = cur === null ? null : quartiles(cur);
+    const band = avg === null || q === null ? null : avg <= q[0] ? 'low' : avg <= q[1] ? 'mid' : avg <= q[2] ? 'high' : 'premium';
+    return { ticket_category: cat, purchases_count: c.orders.size, avg_price: avg, currency: avg === null ? null : cur, price_band: band, preference_score: c.orders.size / total };
   });
 }

@@ -354,4 +354,35 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     await run('features.scores');
     expect(erased).toEqual(await scores());
   });
+
+  it('a person buying in two currencies: the average and the band are in the currency with most tickets, against that currency\'s quartiles', async () => {
+    const put = async (kind: string, items: unknown[]) => expect((await request('PUT', `${server.url}/api/v1/catalog/${kind}`, { items }, sk())).status).toBe(200);
+    // RON types 100, 200, 300, 400 (quartiles 175, 250, 325); the EUR ones keep theirs (GA 50 … Premium 300).
+    await put('ticket_types', [100, 200, 300, 400].map((price, i) => ({ id: `RON-${i}`, event_id: 'E1', category: i === 3 ? 'VIP' : 'RON', price, currency: 'RON' })));
+    const v5 = (await identify(server.url, t, { visitor_id: 'v5', external_id: 'cust-v5' })).json.person_id;
+    const buy = (n: number, when: string, currency: string, items: unknown[]) => orderEvent({
+      visitor_id: 'v5', occurred_at: when, entities: { event_entity_id: 'E1', order_id: `o-v5-${n}` }, payload: { gross_amount: 1, net_amount: 1, currency, items },
+    });
+    await sendEvents(server.url, t, [
+      buy(1, at(0, 12, 0), 'RON', [{ ticket_type_id: 'RON-3', qty: 3, price: 380 }]), // VIP in RON: 3 × 380
+      buy(2, at(0, 13, 0), 'EUR', [{ ticket_type_id: 'VIP-E2', qty: 1, price: 150 }]), // VIP in EUR: 1 × 150
+      buy(3, at(0, 14, 0), 'EUR', [{ ticket_type_id: 'RON-0', qty: 2 }]), // no line price: the catalog's 100 RON
+    ]);
+    await incremental();
+    const prefs = (await request('GET', `${server.url}/api/v1/features/persons/${v5}`, undefined, sk())).json.ticket_prefs;
+    const by = Object.fromEntries(prefs.map((p: any) => [p.ticket_category, p]));
+    // 380 RON is above the RON third quartile (325): premium. Mixed with 150 EUR it would have read 322.5, "high".
+    expect(by.VIP).toMatchObject({ purchases_count: 2, avg_price: 380, currency: 'RON', price_band: 'premium' });
+    expect(by.RON).toMatchObject({ purchases_count: 1, avg_price: 100, currency: 'RON', price_band: 'low' });
+    // Dearer RON types move the RON quartiles (100 … 2000: 225, 350, 850), and the bands with them.
+    await put('ticket_types', [1000, 2000].map((price, i) => ({ id: `RON-${4 + i}`, event_id: 'E1', category: 'Gold', price, currency: 'RON' })));
+    await incremental();
+    const after = Object.fromEntries((await request('GET', `${server.url}/api/v1/features/persons/${v5}`, undefined, sk())).json.ticket_prefs.map((p: any) => [p.ticket_category, p]));
+    expect(after.VIP).toMatchObject({ avg_price: 380, currency: 'RON', price_band: 'high' });
+    expect(after.RON).toMatchObject({ avg_price: 100, currency: 'RON', price_band: 'low' });
+    const rows = async () => (await server.db.query('SELECT * FROM fs_person_ticket_pref WHERE tenant_id = $1 ORDER BY person_id, ticket_category', [t.tenant_id])).rows;
+    const inc = await rows();
+    await run('features.full');
+    expect(await rows()).toEqual(inc);
+  });
 });

@@ -67,7 +67,7 @@ FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND person_id = $2
 ORDER BY 2 DESC, genre LIMIT $4;
 
 -- name: person_ticket_prefs
-SELECT ticket_category, purchases_count, avg_price::float8 AS avg_price, price_band, preference_score
+SELECT ticket_category, purchases_count, avg_price::float8 AS avg_price, currency, price_band, preference_score
 FROM fs_person_ticket_pref WHERE tenant_id = $1 AND person_id = $2
 ORDER BY preference_score DESC, ticket_category;
 

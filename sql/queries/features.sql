@@ -286,23 +286,30 @@ SELECT tenant_id, person_id, genre, round(sum(w * exp(-extract(epoch FROM last -
 FROM l GROUP BY 1, 2, 3;
 
 -- name: update_quartiles
--- The tenants' ticket price quartiles (catalog_ticket_types.price); answers the tenants whose quartiles changed.
+-- The tenants' ticket price quartiles per currency (catalog_ticket_types.price); answers the tenants whose quartiles
+-- changed, appeared or went (a currency no ticket type is sold in any more).
 WITH q AS (
-  SELECT tenant_id, percentile_cont(0.25) WITHIN GROUP (ORDER BY price)::numeric AS q1,
+  SELECT tenant_id, currency, percentile_cont(0.25) WITHIN GROUP (ORDER BY price)::numeric AS q1,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY price)::numeric AS q2, percentile_cont(0.75) WITHIN GROUP (ORDER BY price)::numeric AS q3
-  FROM catalog_ticket_types WHERE price IS NOT NULL GROUP BY tenant_id
+  FROM catalog_ticket_types WHERE price IS NOT NULL AND currency IS NOT NULL GROUP BY tenant_id, currency
 ), up AS (
-  INSERT INTO fs_tenant_price_quartiles SELECT * FROM q
-  ON CONFLICT (tenant_id) DO UPDATE SET q1 = EXCLUDED.q1, q2 = EXCLUDED.q2, q3 = EXCLUDED.q3
+  INSERT INTO fs_tenant_price_quartiles (tenant_id, currency, q1, q2, q3) SELECT * FROM q
+  ON CONFLICT (tenant_id, currency) DO UPDATE SET q1 = EXCLUDED.q1, q2 = EXCLUDED.q2, q3 = EXCLUDED.q3
   WHERE (fs_tenant_price_quartiles.q1, fs_tenant_price_quartiles.q2, fs_tenant_price_quartiles.q3) IS DISTINCT FROM (EXCLUDED.q1, EXCLUDED.q2, EXCLUDED.q3)
   RETURNING tenant_id
+), gone AS (
+  DELETE FROM fs_tenant_price_quartiles s WHERE NOT EXISTS (SELECT 1 FROM q WHERE q.tenant_id = s.tenant_id AND q.currency = s.currency)
+  RETURNING tenant_id
 )
-SELECT tenant_id::text AS tenant_id FROM up;
+SELECT DISTINCT tenant_id::text AS tenant_id FROM (SELECT tenant_id FROM up UNION ALL SELECT tenant_id FROM gone) AS c;
 
 -- name: reband
-UPDATE fs_person_ticket_pref p SET price_band = CASE WHEN p.avg_price IS NULL THEN NULL WHEN p.avg_price <= q.q1 THEN 'low'
-  WHEN p.avg_price <= q.q2 THEN 'mid' WHEN p.avg_price <= q.q3 THEN 'high' ELSE 'premium' END
-FROM fs_tenant_price_quartiles q WHERE q.tenant_id = p.tenant_id AND p.tenant_id = ANY($1::bigint[]);
+-- A row's band against the quartiles of its own currency; none (NULL) without them.
+UPDATE fs_person_ticket_pref p SET price_band = (
+  SELECT CASE WHEN p.avg_price IS NULL THEN NULL WHEN p.avg_price <= q.q1 THEN 'low' WHEN p.avg_price <= q.q2 THEN 'mid'
+    WHEN p.avg_price <= q.q3 THEN 'high' ELSE 'premium' END
+  FROM fs_tenant_price_quartiles q WHERE q.tenant_id = p.tenant_id AND q.currency = p.currency)
+WHERE p.tenant_id = ANY($1::bigint[]);
 
 -- name: delete_ticket_pref
 DELETE FROM fs_person_ticket_pref t USING unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)
@@ -310,27 +317,34 @@ WHERE t.tenant_id = k.tenant_id AND t.person_id = k.person_id;
 
 -- name: insert_ticket_pref
 -- Orders' line items by the catalog category of their ticket type ('uncategorised' when unknown): orders with
--- the category, average unit price (the line's price, else the catalog's; weighted by qty), price band by the
--- tenant's quartiles, preference = the category's share of the person's (order, category) pairs.
-INSERT INTO fs_person_ticket_pref
+-- the category; average unit price over the category's lines in one currency, the one with most tickets (a line
+-- with its own price is in the order's currency, else the catalog's price and currency; weighted by qty); price
+-- band by the tenant's quartiles in that currency; preference = the category's share of the person's (order,
+-- category) pairs.
+INSERT INTO fs_person_ticket_pref (tenant_id, person_id, ticket_category, purchases_count, avg_price, price_band, preference_score, currency)
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 it AS (
-  SELECT e.tenant_id, e.person_id, e.event_id, coalesce(t.category, 'uncategorised') AS category,
-    fs_num(i->'qty') AS qty, coalesce(fs_num(i->'price'), t.price) AS price
+  SELECT e.tenant_id, e.person_id, e.event_id, coalesce(t.category, 'uncategorised') AS category, fs_num(i->'qty') AS qty,
+    CASE WHEN fs_num(i->'price') IS NOT NULL THEN fs_num(i->'price') ELSE t.price END AS price,
+    CASE WHEN fs_num(i->'price') IS NOT NULL THEN upper(e.payload->>'currency') ELSE t.currency END AS currency
   FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.person_id = k.person_id OFFSET 0) AS e
   CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(e.payload->'items') WHEN 'array' THEN e.payload->'items' ELSE '[]'::jsonb END) AS i
   LEFT JOIN catalog_ticket_types t ON t.tenant_id = e.tenant_id AND t.id = i->>'ticket_type_id'
   WHERE NOT e.is_bot AND e.event_name = 'order_completed'
 ), per AS (
-  SELECT tenant_id, person_id, category, count(DISTINCT event_id) AS n,
-    sum(price * qty) FILTER (WHERE price IS NOT NULL AND qty IS NOT NULL) / nullif(sum(qty) FILTER (WHERE price IS NOT NULL AND qty IS NOT NULL), 0) AS avg_price
-  FROM it GROUP BY 1, 2, 3
+  SELECT tenant_id, person_id, category, count(DISTINCT event_id) AS n FROM it GROUP BY 1, 2, 3
+), cur AS (
+  SELECT DISTINCT ON (tenant_id, person_id, category) tenant_id, person_id, category, currency,
+    round(sum(price * qty) / nullif(sum(qty), 0), 2) AS avg_price
+  FROM it WHERE price IS NOT NULL AND qty IS NOT NULL AND currency ~ '^[A-Z]{3}$'
+  GROUP BY 1, 2, 3, 4 ORDER BY tenant_id, person_id, category, sum(qty) DESC, currency
 )
-SELECT p.tenant_id, p.person_id, p.category, p.n, round(p.avg_price, 2),
-  CASE WHEN p.avg_price IS NULL OR q.q1 IS NULL THEN NULL WHEN round(p.avg_price, 2) <= q.q1 THEN 'low'
-    WHEN round(p.avg_price, 2) <= q.q2 THEN 'mid' WHEN round(p.avg_price, 2) <= q.q3 THEN 'high' ELSE 'premium' END,
-  p.n::float8 / sum(p.n) OVER (PARTITION BY p.tenant_id, p.person_id)
-FROM per p LEFT JOIN fs_tenant_price_quartiles q ON q.tenant_id = p.tenant_id;
+SELECT p.tenant_id, p.person_id, p.category, p.n, c.avg_price,
+  CASE WHEN c.avg_price IS NULL OR q.q1 IS NULL THEN NULL WHEN c.avg_price <= q.q1 THEN 'low'
+    WHEN c.avg_price <= q.q2 THEN 'mid' WHEN c.avg_price <= q.q3 THEN 'high' ELSE 'premium' END,
+  p.n::float8 / sum(p.n) OVER (PARTITION BY p.tenant_id, p.person_id), c.currency
+FROM per p LEFT JOIN cur c ON c.tenant_id = p.tenant_id AND c.person_id = p.person_id AND c.category = p.category
+LEFT JOIN fs_tenant_price_quartiles q ON q.tenant_id = p.tenant_id AND q.currency = c.currency;
 
 -- name: delete_attendance
 DELETE FROM fs_event_attendance t USING unnest($1::bigint[], $2::text[]) AS k(tenant_id, ev)
