@@ -1,7 +1,7 @@
 // The segment summaries' read path (README "Segments"): with REDIS_URL, each tenant's summaries (the current
-// version of every segment) are cached through redis-om at `<prefix>analytics:org:{tenant}:segments`, a HASH
-// on plain Redis (save/fetch/remove/expire only: no RediSearch index, no search()). Without REDIS_URL the reads
-// go straight to the store and nothing connects to Redis.
+// version of every segment) are cached in redis-om's layout at `<prefix>analytics:org:{tenant}:segments`, a
+// HASH on plain Redis (fetch/remove through redis-om, a save as one MULTI/EXEC: no RediSearch index, no
+// search()). Without REDIS_URL the reads go straight to the store and nothing connects to Redis.
 //
 // Reads try the cache first; a miss or any Redis failure reads the store (Redis away never fails a request,
 // like the live layer: fail fast with no offline queue, reconnect in the background). Writes call `changed`
@@ -9,7 +9,6 @@
 // A per-tenant generation keeps an older snapshot (a read's fill, or an earlier write) from being stored after
 // a newer one begun on this node; across nodes that race is bounded by the TTL. A snapshot that cannot be
 // stored is removed, and when even that fails this node reads the store for that tenant until a store succeeds.
-import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { createClient } from 'redis';
 import { Repository, Schema } from 'redis-om';
@@ -121,14 +120,14 @@ function redisRepository(url: string, prefix: string, log: Logger): { repo: Enti
     }
   };
   // redis-om writes a HASH without a TTL (its save replaces the key); set apart, the entry would exist without one
-  // until the EXPIRE that follows (forever if the node stopped between the two). Written under a key of its own,
-  // given its TTL there and renamed over the entry (RENAME is atomic and keeps the source's TTL), an entry always
-  // has its TTL.
+  // until the EXPIRE that follows (forever if the node stopped between the two). The entry is written in the
+  // layout redis-om reads (one field per schema field, numbers as their decimal strings, as its save writes them)
+  // by one MULTI/EXEC: UNLINK, HSET and EXPIRE apply together, so the entry never exists without its TTL, a node
+  // stopping before EXEC leaves nothing behind, and the save is one round trip, under one timeout like a fetch.
   const save = async (id: string, e: CachedEntity, ttlS: number) => {
-    const tmp = `${id}:w${crypto.randomBytes(8).toString('hex')}`;
-    await repo.save(tmp, e);
-    await repo.expire(tmp, ttlS);
-    await client.rename(`${schemaName(prefix)}:${tmp}`, `${schemaName(prefix)}:${id}`);
+    const key = `${schemaName(prefix)}:${id}`;
+    const hash = Object.fromEntries(Object.entries(e).map(([field, v]) => [field, String(v)]));
+    await client.multi().unlink(key).hSet(key, hash).expire(key, ttlS).exec();
   };
   return { repo: { fetch: (id) => repo.fetch(id), save, remove: (id) => repo.remove(id) }, close };
 }
