@@ -338,3 +338,54 @@ export function filesHolding(dir: string, needles: string[]): string[] {
   walk(dir);
   return out;
 }
+
+/**
+ * A TCP forwarder on a port it holds until `close()`: a test that takes a service away and brings it back
+ * keeps its address, where closing a port and binding it again can fail (any process may take a free port
+ * meanwhile, even as the local end of an outgoing connection). `target()` says where each new connection
+ * goes, a port on 127.0.0.1 or a unix socket path; null refuses it (accepted and closed at once, as a peer
+ * that is gone). `cut()` closes the open connections.
+ */
+export async function startForwarder(target: () => number | string | null) {
+  const pairs = new Set<{ a: net.Socket; b: net.Socket }>();
+  const server = net.createServer((a) => {
+    const to = target();
+    if (to === null) {
+      a.on('error', () => {});
+      a.destroy();
+      return;
+    }
+    const b = typeof to === 'string' ? net.connect(to) : net.connect(to, '127.0.0.1');
+    const pair = { a, b };
+    pairs.add(pair);
+    a.pipe(b);
+    b.pipe(a);
+    const drop = () => {
+      a.destroy();
+      b.destroy();
+      pairs.delete(pair);
+    };
+    a.on('error', drop).on('close', drop);
+    b.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const cut = () => {
+    for (const p of [...pairs]) {
+      p.a.destroy();
+      p.b.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    connections: () => pairs.size,
+    cut,
+    close: () =>
+      new Promise<void>((r) => {
+        cut();
+        server.close(() => r());
+      }),
+  };
+}

@@ -3,13 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TxScannerTracker, type ScannerError } from '../client/scanner/index.js';
 import { FileStorage } from '../client/scanner/file-storage.js';
 import { MemoryStorage } from '../client/scanner/storage.js';
-import { bootServer, createTenant, tmpDir, until, type Tenant } from './helpers.js';
+import { bootServer, createTenant, startForwarder, tmpDir, until, type Tenant } from './helpers.js';
 import { eventsByName, sleep, startProxy } from './client-helpers.js';
 
 const SCANNER_EVENTS = ['scanner_session_started', 'ticket_scan_attempted', 'ticket_scan_result', 'entry_granted', 'entry_denied', 'capacity_snapshot', 'scanner_session_ended'];
 
 let server: Awaited<ReturnType<typeof bootServer>>;
 let proxy: Awaited<ReturnType<typeof startProxy>>;
+/** In front of the proxy, on a port it keeps: the network is cut there (the proxy's stop() would free its port). */
+let gate: Awaited<ReturnType<typeof startForwarder>>;
+let cut = false;
 let t: Tenant;
 let base: string;
 
@@ -18,8 +21,10 @@ beforeAll(async () => {
   base = server.url;
   t = await createTenant(base, 'gates');
   proxy = await startProxy(server.port);
+  gate = await startForwarder(() => (cut ? null : proxy.port));
 }, 240_000); // booting the server is slow on a loaded machine
 afterAll(async () => {
+  await gate?.close();
   await proxy?.stop();
   await server?.close();
 });
@@ -28,7 +33,7 @@ describe('scanner tracker against the server', () => {
   it('500 scans with the network cut and a lost acknowledgement: every event arrives once, in order', async () => {
     const errors: ScannerError[] = [];
     const scanner = await TxScannerTracker.open({
-      endpoint: proxy.url,
+      endpoint: gate.url,
       writeKey: t.write_key,
       storage: new MemoryStorage(),
       deviceId: 'dev-1',
@@ -43,8 +48,11 @@ describe('scanner tracker against the server', () => {
     const counts = { granted: 0, denied: 0 };
     let maxPending = 0;
     for (let i = 0; i < 500; i++) {
-      if (i === 150) await proxy.stop();
-      if (i === 350) await proxy.start();
+      if (i === 150) {
+        cut = true;
+        gate.cut();
+      }
+      if (i === 350) cut = false;
       // From scan 380 until at least one answer was lost (and at least through scan 399): the server stores
       // each batch but the answer never reaches the scanner. A fixed window of scans could see no flush at all.
       proxy.state.dropResponses = i >= 380 && (i < 400 || proxy.state.dropped === 0);
@@ -122,13 +130,13 @@ describe('scanner tracker against the server', () => {
 
   it('survives a restart: events recorded offline into a FileStorage are sent by the next process, the session resumes', async () => {
     const dir = tmpDir('txl-scanner-');
-    const closedPort = await startProxy(server.port);
-    await closedPort.stop(); // nothing listens there
-    const first = await TxScannerTracker.open({ endpoint: closedPort.url, writeKey: t.write_key, storage: new FileStorage(dir), retryBaseMs: 50, retryMaxMs: 200, flushIntervalMs: 0 });
+    const closed = await startForwarder(() => null); // refuses every connection
+    const first = await TxScannerTracker.open({ endpoint: closed.url, writeKey: t.write_key, storage: new FileStorage(dir), retryBaseMs: 50, retryMaxMs: 200, flushIntervalMs: 0 });
     const session = await first.startSession({ eventEntityId: 'EV-RESTART', venueId: 'V2', gateId: 'G-south' });
     for (let i = 0; i < 20; i++) await first.recordScan({ ticketId: `R-${i}`, result: 'valid' });
     expect(first.pending).toBe(61);
     await first.close(); // "crash": nothing was acknowledged
+    await closed.close();
 
     const second = await TxScannerTracker.open({ endpoint: base, writeKey: t.write_key, storage: new FileStorage(dir), flushIntervalMs: 0 });
     expect(second.pending).toBe(61);

@@ -5,13 +5,12 @@
 // in the database: the cached value stays until the entry is replaced.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import net from 'node:net';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SEGMENTS_CACHE_TTL_S } from '../server/segments/cache.js';
 import { cacheKey } from '../server/segments/cache-map.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
-import { ADMIN, bootServer, createTenant, request, tmpDir, until, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, createTenant, request, startForwarder, tmpDir, until, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 
 const SECRET = crypto.randomBytes(32).toString('hex');
@@ -39,20 +38,16 @@ async function entry(r: Awaited<ReturnType<typeof redisAt>>, prefix: string, ten
 
 const renameBehind = (server: Server, id: number, name: string) => server.db.query('UPDATE segment_versions SET name = $2 WHERE segment_id = $1', [id, name]);
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** A redis-server of this test only (nothing on disk), so stopping it touches no other test. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  procs.add(p);
+/**
+ * A redis-server of this test only (nothing on disk), on a unix socket of its own: no TCP port to race other
+ * processes for, and stopping it touches no other test.
+ */
+async function startRedis(): Promise<{ proc: ChildProcess; path: string }> {
+  const path = `${tmpDir('txl-redis-')}/redis.sock`;
+  const proc = spawn('redis-server', ['--port', '0', '--unixsocket', path, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  procs.add(proc);
   await until(async () => {
-    const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+    const c = createClient({ socket: { path, reconnectStrategy: false } });
     c.on('error', () => {});
     try {
       await c.connect();
@@ -61,7 +56,14 @@ async function startRedis(port: number): Promise<ChildProcess> {
       return false;
     }
   }, 10_000, 50);
-  return p;
+  return { proc, path };
+}
+
+async function redisAtPath(path: string) {
+  const c = createClient({ socket: { path } });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
 }
 
 describe('segments cache with REDIS_URL', () => {
@@ -155,13 +157,17 @@ describe('segments cache with REDIS_URL', () => {
 
 describe('segments cache when Redis fails', () => {
   it('answers from the store while Redis hangs or is gone, and the entry is right again when it returns', async () => {
-    const port = await freePort();
-    const url = `redis://127.0.0.1:${port}`;
-    let redis = await startRedis(port);
+    // The server reaches Redis through a forwarder that keeps its port for the whole test: Redis restarted
+    // behind it (on a new socket) answers at the same REDIS_URL, and no other process can take that port while
+    // Redis is gone.
+    let redis = await startRedis();
+    let behind: string | null = redis.path;
+    const forwarder = await startForwarder(() => behind);
+    const url = `redis://127.0.0.1:${forwarder.port}`;
     const server = await bootServer({ DATA_DIR: tmpDir(), REDIS_URL: url, LIVE_TOKEN_SECRET: SECRET, LIVE_REDIS_PREFIX: 'tx:' });
     const t = await createTenant(server.url, 'segments-cache-failure');
     const call = (method: string, p: string, body?: unknown) => api(server.url, t, method, p, body);
-    let r = await redisAt(url);
+    let r = await redisAtPath(redis.path);
     try {
       const id = (await call('POST', '/api/v1/segments', { name: 'before', filters: { consent: 'marketing' } })).json.id;
       expect((await entry(r, 'tx:', t.tenant_id))!.segments[0].name).toBe('before');
@@ -169,7 +175,7 @@ describe('segments cache when Redis fails', () => {
       expect((await call('GET', `/api/v1/segments/${id}`)).json.name).toBe('before');
 
       // Hung (SIGSTOP): commands get no answer; every request still answers, from the store.
-      redis.kill('SIGSTOP');
+      redis.proc.kill('SIGSTOP');
       const hung = await call('GET', `/api/v1/segments/${id}`);
       expect({ status: hung.status, name: hung.json.name }).toEqual({ status: 200, name: 'behind' });
       const edit = await call('PUT', `/api/v1/segments/${id}`, { name: 'during the outage' });
@@ -178,7 +184,7 @@ describe('segments cache when Redis fails', () => {
       expect((await call('GET', '/api/v1/segments')).json.segments).toEqual([expect.objectContaining({ id, current_version: 2 })]);
 
       // Back: reads never show the version the edit replaced, and the entry comes to hold the edit.
-      redis.kill('SIGCONT');
+      redis.proc.kill('SIGCONT');
       await until(async () => {
         expect((await call('GET', `/api/v1/segments/${id}`)).json).toMatchObject({ version: 2, name: 'during the outage' });
         return (await entry(r, 'tx:', t.tenant_id))?.segments[0].current_version === 2 ? true : null;
@@ -186,10 +192,12 @@ describe('segments cache when Redis fails', () => {
 
       // Gone (SIGKILL): creating, editing, reading and listing still work.
       await r.disconnect();
-      const gone = new Promise<void>((res) => redis.once('exit', () => res()));
-      redis.kill('SIGKILL');
+      const gone = new Promise<void>((res) => redis.proc.once('exit', () => res()));
+      behind = null;
+      redis.proc.kill('SIGKILL');
       await gone;
-      procs.delete(redis);
+      procs.delete(redis.proc);
+      forwarder.cut();
       const other = await call('POST', '/api/v1/segments', { name: 'while gone', filters: { consent: 'marketing' } });
       expect(other.status).toBe(201);
       expect((await call('PUT', `/api/v1/segments/${other.json.id}`, { name: 'edited while gone' })).status).toBe(200);
@@ -197,17 +205,19 @@ describe('segments cache when Redis fails', () => {
       expect((await call('GET', '/api/v1/segments')).json.segments.map((s: { id: number }) => s.id)).toEqual([id, other.json.id]);
 
       // Restarted empty: the client reconnects by itself and a read fills the entry again.
-      redis = await startRedis(port);
-      r = await redisAt(url);
+      redis = await startRedis();
+      behind = redis.path;
+      r = await redisAtPath(redis.path);
       await until(async () => {
         expect((await call('GET', `/api/v1/segments/${other.json.id}`)).status).toBe(200);
         return (await entry(r, 'tx:', t.tenant_id))?.segments.length === 2 ? true : null;
       }, 30_000, 200);
       expect((await entry(r, 'tx:', t.tenant_id))!.segments.map((s) => s.name)).toEqual(['during the outage', 'edited while gone']);
     } finally {
-      redis.kill('SIGCONT');
+      redis.proc.kill('SIGCONT');
       await r.quit().catch(() => undefined);
       await server.close();
+      await forwarder.close();
     }
   }, 120_000);
 });
