@@ -47,7 +47,7 @@ describe('one owner per port and per DATA_DIR', () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   });
 
-  it('a second server on a taken port refuses to start and names the port (no shared SO_REUSEPORT listener)', { timeout: 120_000 }, async () => {
+  it('a second server on a taken port refuses to start and names the port (no shared SO_REUSEPORT listener)', { timeout: 400_000 }, async () => {
     const first = await bootServer();
     try {
       const second = startChild({ PORT: String(first.port), DATA_DIR: tmpDir() });
@@ -65,7 +65,7 @@ describe('one owner per port and per DATA_DIR', () => {
     }
   });
 
-  it('a HOST this machine cannot bind is blamed, not the port; a HOST that is no address at all stops the start before anything opens', { timeout: 120_000 }, async () => {
+  it('a HOST this machine cannot bind is blamed, not the port; a HOST that is no address at all stops the start before anything opens', { timeout: 400_000 }, async () => {
     // 192.0.2.1 (TEST-NET-1) is an address, but none of this machine's: the port is not what failed.
     const dataDir = tmpDir();
     const err = await bootServer({ HOST: '192.0.2.1', PORT: '0', DATA_DIR: dataDir }).then(() => null, (e: Error) => e);
@@ -81,7 +81,7 @@ describe('one owner per port and per DATA_DIR', () => {
     expect(out).not.toMatch(/in use/);
   });
 
-  it('a second server on the same DATA_DIR refuses to start and names the pid holding it; the first keeps every event', { timeout: 120_000 }, async () => {
+  it('a second server on the same DATA_DIR refuses to start and names the pid holding it; the first keeps every event', { timeout: 400_000 }, async () => {
     const first = await bootServer();
     try {
       const t = await createTenant(first.url, 'owner');
@@ -107,7 +107,7 @@ describe('one owner per port and per DATA_DIR', () => {
     expect(fs.existsSync(path.join(first.dataDir, LOCK_FILE))).toBe(false);
   });
 
-  it('takes over the stale lock of a server killed with SIGKILL', { timeout: 180_000 }, async () => {
+  it('takes over the stale lock of a server killed with SIGKILL', { timeout: 600_000 }, async () => {
     const dataDir = tmpDir();
     const first = startChild({ PORT: '0', DATA_DIR: dataDir });
     children.push(first.child);

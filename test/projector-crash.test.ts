@@ -55,7 +55,7 @@ describe('deferred projector across a kill -9', () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   });
 
-  it('on PostgreSQL: rows committed while no pass could run are projected once after the restart', { timeout: 180_000 }, async () => {
+  it('on PostgreSQL: rows committed while no pass could run are projected once after the restart', { timeout: 600_000 }, async () => {
     const name = `projcrash_${crypto.randomBytes(6).toString('hex')}`;
     const root = new pg.Client({ connectionString: ADMIN_URL });
     await root.connect();
@@ -101,7 +101,7 @@ describe('deferred projector across a kill -9', () => {
     }
   });
 
-  it('on the embedded store: a kill mid-load leaves every session counting each stored event once after the restart', { timeout: 180_000 }, async () => {
+  it('on the embedded store: a kill mid-load leaves every session counting each stored event once after the restart', { timeout: 600_000 }, async () => {
     const dataDir = tmpDir();
     const first = await startChild(dataDir, NO_RATE_LIMIT);
     children.push(first.child);
