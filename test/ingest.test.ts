@@ -163,38 +163,60 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     const future = webEvent({ occurred_at: new Date(now + 48 * 3_600_000).toISOString() });
     const old = webEvent({ occurred_at: new Date(now - 8 * 86_400_000).toISOString() });
     const r = await batch([skewed, future, old], t4.write_key);
+    // The server received the batch between `now` and the answer: the skew it measured (receive − send) is 1 h
+    // plus at most that time, however slow the request was.
+    const elapsed = Date.now() - now;
     expect(r.json.accepted).toBe(1);
     expect(r.json.rejected.map((x: any) => x.errors[0].code)).toEqual(['occurred_at_in_future', 'occurred_at_too_old']);
     const [stored] = await eventsOf(base, t4);
     const delta = Date.parse(stored.occurred_at) - now;
-    expect(delta).toBeGreaterThan(-5_000 - 2_000);
-    expect(delta).toBeLessThan(-5_000 + 2_000);
-    expect(Math.abs(stored.context.clock_skew_ms - 3_600_000)).toBeLessThan(2_000);
+    expect(delta).toBeGreaterThanOrEqual(-5_000);
+    expect(delta).toBeLessThanOrEqual(-5_000 + elapsed);
+    expect(stored.context.clock_skew_ms).toBeGreaterThanOrEqual(3_600_000);
+    expect(stored.context.clock_skew_ms).toBeLessThanOrEqual(3_600_000 + elapsed);
+    // The correction is exactly the measured skew.
+    expect(Date.parse(stored.occurred_at)).toBe(Date.parse(skewed.occurred_at) + stored.context.clock_skew_ms);
   });
 
   it('leaves a device clock within 2 s as it is: network delay is not skew, so a slow scan stays before the gate snapshot recorded after it', async () => {
     const t6 = await createTenant(base, 'skew-noise');
-    const E = `E-noise-${crypto.randomUUID().slice(0, 8)}`;
-    const scanner = (name: string, at: number, sentAt: number, payload: Record<string, unknown>, entities: Record<string, string> = {}) => ({
+    const scanner = (E: string, name: string, at: number, sentAt: number, payload: Record<string, unknown>, entities: Record<string, string> = {}) => ({
       event_id: crypto.randomUUID(), event_name: name, occurred_at: new Date(at).toISOString(), sent_at: new Date(sentAt).toISOString(), source_system: 'scanner',
       consent_snapshot: { analytics: false, marketing: false, data_processing: true }, entities: { event_entity_id: E, venue_id: 'V1', ...entities }, payload,
     });
-    const t0 = Date.now() - 1_000;
-    // The gate-wide snapshot recorded 200 ms after a scan (which it counts) arrives at once ...
-    const snap = scanner('capacity_snapshot', t0 + 200, Date.now(), { gate_id: 'north', capacity: 1000, current_inside: 100, total_entries: 100 });
-    expect((await batch([snap], t6.write_key)).json.accepted).toBe(1);
-    // ... the scan, recorded at T0 and sent at once, was 300 ms on the way (sent_at 300 ms before it arrives;
-    // stamped just before posting, so a slow machine adds no more to it than the request's own time).
-    const scan = scanner('entry_granted', t0, Date.now() - 300, { gate_id: 'north', scan_type: 'entry' }, { ticket_id: 'T1' });
-    expect((await batch([scan], t6.write_key)).json.accepted).toBe(1);
-    const stored = await eventsOf(base, t6);
-    for (const e of stored) expect(e.context.clock_skew_ms).toBeUndefined();
-    expect(stored.find((e: any) => e.event_name === 'entry_granted')?.occurred_at).toBe(scan.occurred_at);
-    const cap = await until(async () => {
-      const r = await getJson(`${base}/api/v1/live/events/${E}/capacity`, { authorization: `Bearer ${t6.secret_key}` });
-      return r.json?.data?.inside !== undefined ? r.json.data : null;
-    }, 10_000);
-    expect({ inside: cap.inside, entries: cap.entries }).toEqual({ inside: 100, entries: 100 });
+    // Posts one event stamped just before; its delay as the server sees it (receive − sent_at) is at most the
+    // measured time from the stamp to the answer plus what the event claims.
+    const postStamped = async (make: (sentAt: number) => Record<string, unknown>, claimedDelayMs: number) => {
+      const stampedAt = Date.now();
+      const ev = make(stampedAt - claimedDelayMs);
+      expect((await batch([ev], t6.write_key)).json.accepted).toBe(1);
+      return { ev, withinTolerance: Date.now() - stampedAt + claimedDelayMs <= 2_000 };
+    };
+    // The premise is a device clock that is right and a delay within the 2 s tolerance. A request slowed past it
+    // by the loaded machine is skew as far as the server can tell (it corrects it, rightly): such an attempt
+    // proves nothing and is run again on a fresh event entity.
+    for (let attempt = 1; ; attempt++) {
+      const E = `E-noise-${crypto.randomUUID().slice(0, 8)}`;
+      const t0 = Date.now() - 1_000;
+      // The gate-wide snapshot recorded 200 ms after a scan (which it counts) arrives at once ...
+      const snap = await postStamped((sentAt) => scanner(E, 'capacity_snapshot', t0 + 200, sentAt, { gate_id: 'north', capacity: 1000, current_inside: 100, total_entries: 100 }), 0);
+      // ... the scan, recorded at T0 and sent at once, was 300 ms on the way (sent_at 300 ms before it arrives).
+      const scan = await postStamped((sentAt) => scanner(E, 'entry_granted', t0, sentAt, { gate_id: 'north', scan_type: 'entry' }, { ticket_id: 'T1' }), 300);
+      if (!(snap.withinTolerance && scan.withinTolerance)) {
+        expect(attempt, 'every attempt was slower than the skew tolerance').toBeLessThan(5);
+        continue;
+      }
+      const stored = (await eventsOf(base, t6)).filter((e: any) => e.entities?.event_entity_id === E);
+      expect(stored).toHaveLength(2);
+      for (const e of stored) expect(e.context.clock_skew_ms).toBeUndefined();
+      expect(stored.find((e: any) => e.event_name === 'entry_granted')?.occurred_at).toBe(scan.ev.occurred_at);
+      const cap = await until(async () => {
+        const r = await getJson(`${base}/api/v1/live/events/${E}/capacity`, { authorization: `Bearer ${t6.secret_key}` });
+        return r.json?.data?.inside !== undefined ? r.json.data : null;
+      }, 30_000);
+      expect({ inside: cap.inside, entries: cap.entries }).toEqual({ inside: 100, entries: 100 });
+      return;
+    }
   });
 
   it('flags bot user agents but stores them, and truncates the IP', async () => {

@@ -73,17 +73,37 @@ function traffic(base: string, t: Tenant, event: string, org: string, everyMs: n
   };
 }
 
-/** Updates received on `topic` during the next `ms`. */
-async function updatesDuring(c: LiveClient, topic: string, ms: number): Promise<number> {
+/** The servers push a topic at most once per LIVE_COALESCE_MS (set to this below). */
+const COALESCE_MS = 250;
+
+/**
+ * Updates received on `topic` during the next `ms`, with the most there could have been: one per coalescing
+ * interval of the time that really passed, and no more than the visitors posted meanwhile (`posted()` counts
+ * them). A loaded machine posts fewer and pushes fewer alike; comparing updates to that ceiling, not two raw
+ * counts, tells a push that stopped from traffic that slowed down.
+ */
+async function updatesDuring(c: LiveClient, topic: string, ms: number, posted: () => number): Promise<{ updates: number; ceiling: number; ratio: number }> {
   const from = c.messages.length;
+  const p0 = posted();
+  const t0 = Date.now();
   await sleep(ms);
-  return c.messages.slice(from).filter((m) => m.topic === topic && m.type === 'update').length;
+  const updates = c.messages.slice(from).filter((m) => m.topic === topic && m.type === 'update').length;
+  const ceiling = Math.min(posted() - p0, Math.floor((Date.now() - t0) / COALESCE_MS));
+  expect(ceiling, 'no traffic got through in the window').toBeGreaterThan(0);
+  return { updates, ceiling, ratio: updates / ceiling };
 }
 
 async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();
   const value = await f();
   return { ms: performance.now() - t0, value };
+}
+
+/** The median time of three calls (one stalled by the loaded machine does not count), and every call's value. */
+async function timedMedian<T>(f: () => Promise<T>): Promise<{ ms: number; values: T[] }> {
+  const runs: { ms: number; value: T }[] = [];
+  for (let i = 0; i < 3; i++) runs.push(await timed(f));
+  return { ms: runs.map((r) => r.ms).sort((a, b) => a - b)[1], values: runs.map((r) => r.value) };
 }
 
 async function healthRedis(base: string): Promise<unknown> {
@@ -104,6 +124,7 @@ describe('live layer when Redis fails and comes back empty', () => {
       REDIS_URL: `redis://127.0.0.1:${port}`,
       LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'),
       LIVE_REDIS_PREFIX: 'tx:',
+      LIVE_COALESCE_MS: String(COALESCE_MS),
       RATE_LIMIT_EVENTS_PER_SEC: '100000',
       RATE_LIMIT_BURST: '100000',
     });
@@ -134,32 +155,35 @@ describe('live layer when Redis fails and comes back empty', () => {
       // Control: Redis up, one new visitor every 100 ms.
       const steady = traffic(server.url, t, EVENT, ORG, 100);
       gen.push(steady);
-      const controlUpdates = await updatesDuring(client, TOPIC, 4000);
-      const controlRest = await timed(rest);
-      const controlSub = await timed(subscribe);
-      expect(controlRest.value.status).toBe(200);
-      expect(controlSub.value.type).toBe('snapshot');
+      const sent = () => steady.visitors.size;
+      const control = await updatesDuring(client, TOPIC, 4000, sent);
+      const controlRest = await timedMedian(rest);
+      const controlSub = await timedMedian(subscribe);
+      for (const r of controlRest.values) expect(r.status).toBe(200);
+      for (const s of controlSub.values) expect(s.type).toBe('snapshot');
 
       // Outage: the same traffic keeps coming.
       await stopRedis(redis);
       await sleep(300);
-      const outageUpdates = await updatesDuring(client, TOPIC, 4000);
-      const outageRest = await timed(rest);
-      const outageSub = await timed(subscribe);
+      const outage = await updatesDuring(client, TOPIC, 4000, sent);
+      const outageRest = await timedMedian(rest);
+      const outageSub = await timedMedian(subscribe);
       const outageHealth = await healthRedis(server.url);
       console.info(
-        `redis outage: updates in 4 s ${controlUpdates} → ${outageUpdates}; REST ${controlRest.ms.toFixed(0)} → ${outageRest.ms.toFixed(0)} ms; ` +
-          `subscribe ${controlSub.ms.toFixed(0)} → ${outageSub.ms.toFixed(0)} ms; /health redis: ${String(outageHealth)}`,
+        `redis outage: updates in 4 s ${control.updates} of at most ${control.ceiling} → ${outage.updates} of at most ${outage.ceiling}; ` +
+          `REST median ${controlRest.ms.toFixed(0)} → ${outageRest.ms.toFixed(0)} ms; subscribe median ${controlSub.ms.toFixed(0)} → ${outageSub.ms.toFixed(0)} ms; /health redis: ${String(outageHealth)}`,
       );
-      expect(controlUpdates).toBeGreaterThanOrEqual(4);
-      expect(outageUpdates).toBeGreaterThanOrEqual(controlUpdates / 3);
-      expect(outageRest.value.status).toBe(200);
-      expect(outageRest.ms).toBeLessThan(Math.max(1500, 20 * controlRest.ms));
-      expect(outageSub.value.type).toBe('snapshot');
-      expect(outageSub.ms).toBeLessThan(Math.max(1500, 20 * controlSub.ms));
+      expect(control.updates).toBeGreaterThanOrEqual(Math.min(4, control.ceiling));
+      expect(outage.ratio).toBeGreaterThanOrEqual(control.ratio / 3);
+      for (const r of outageRest.values) expect(r.status).toBe(200);
+      // Prompt: not waiting on the dead Redis (its command timeouts would take seconds on every call).
+      expect(outageRest.ms).toBeLessThan(Math.max(5000, 20 * controlRest.ms));
+      for (const s of outageSub.values) expect(s.type).toBe('snapshot');
+      expect(outageSub.ms).toBeLessThan(Math.max(5000, 20 * controlSub.ms));
       expect(outageHealth).toBe('down');
+      const outageRestLast = outageRest.values.at(-1)!;
       // While Redis is away the node counts its own visitors (no PFCOUNT): exact below 256, then ~0.8 %.
-      expect(outageRest.value.json.data.funnel.unique_visitors).toBeGreaterThan(300);
+      expect(outageRestLast.json.data.funnel.unique_visitors).toBeGreaterThan(300);
 
       // Redis returns empty (nothing on disk); more visitors arrive.
       redis = await startRedis(port);
@@ -198,7 +222,7 @@ describe('live layer when Redis fails and comes back empty', () => {
       await server.close();
       await stopRedis(redis).catch(() => undefined);
     }
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('two nodes when their Redis hangs, then restarts empty', () => {
@@ -209,6 +233,7 @@ describe('two nodes when their Redis hangs, then restarts empty', () => {
       REDIS_URL: `redis://127.0.0.1:${port}`,
       LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'),
       LIVE_REDIS_PREFIX: 'tx:',
+      LIVE_COALESCE_MS: String(COALESCE_MS),
       RATE_LIMIT_EVENTS_PER_SEC: '100000',
       RATE_LIMIT_BURST: '100000',
     };
@@ -230,16 +255,17 @@ describe('two nodes when their Redis hangs, then restarts empty', () => {
       const cb = await LiveClient.open(b.url, token);
       await ca.subscribe(TOPIC);
       await cb.subscribe(TOPIC);
-      const control = await updatesDuring(ca, TOPIC, 3000);
+      // Before, node a pushes what either node receives; while Redis hangs, only its own visitors.
+      const control = await updatesDuring(ca, TOPIC, 3000, () => gen[0].visitors.size + gen[1].visitors.size);
 
       // Redis hangs (SIGSTOP): connections stay open, commands get no answer.
       redis.kill('SIGSTOP');
-      const hung = await updatesDuring(ca, TOPIC, 4000);
+      const hung = await updatesDuring(ca, TOPIC, 4000, () => gen[0].visitors.size);
       await waitHealth(a.url, 'down');
       await waitHealth(b.url, 'down');
-      console.info(`two nodes, Redis hung: updates in 3 s before ${control}, in 4 s while hung ${hung}`);
-      expect(control).toBeGreaterThanOrEqual(3);
-      expect(hung).toBeGreaterThanOrEqual(control / 3);
+      console.info(`two nodes, Redis hung: updates in 3 s before ${control.updates} of at most ${control.ceiling}, in 4 s while hung ${hung.updates} of at most ${hung.ceiling}`);
+      expect(control.updates).toBeGreaterThanOrEqual(Math.min(3, control.ceiling));
+      expect(hung.ratio).toBeGreaterThanOrEqual(control.ratio / 3);
       // It resumes: what timed out may be delivered late, and is also sent again.
       redis.kill('SIGCONT');
       await waitHealth(a.url, 'up');

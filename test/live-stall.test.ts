@@ -1,6 +1,7 @@
 // A client that stops reading is disconnected at the backpressure limit; the others miss no update and keep
 // their latency (measured against an unstalled control in the same run).
 import crypto from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_MAX_EVENTS } from '../server/live/state.js';
 import { bootServer, createTenant, postJson, type Tenant } from './helpers.js';
@@ -64,6 +65,10 @@ describe('backpressure', () => {
 
     // Stop reading: the kernel buffers fill, then uWS's buffer passes the limit.
     (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    // The server and both clients share this process: a pause of it (GC, the loaded machine not scheduling it)
+    // delays the healthy client too, and is measured here as the event loop's longest delay.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const start = Date.now();
     const from = healthy.messages.length;
     let cutAfter = -1;
@@ -73,6 +78,8 @@ describe('backpressure', () => {
       if (cutAfter >= 0 && Date.now() - start > cutAfter + 1000) break;
     }
     await sleep(200);
+    loop.disable();
+    const pausedMs = Math.round(loop.max / 1e6);
     expect(cutAfter).toBeGreaterThanOrEqual(0);
     const got = updatesSince(from);
     expect(healthy.closed).toBe(false);
@@ -80,13 +87,15 @@ describe('backpressure', () => {
     // No update to the healthy client was missed while the stalled one filled its buffer and was cut...
     expect(contiguous(healthy.messages.slice(controlFrom).filter((m) => m.type === 'update'))).toBe(true);
     // ...nor late: its latency stays within a generous bound of the unstalled control (a client held up by
-    // its stalled neighbour would wait for the cut, seconds).
+    // its stalled neighbour would wait for the cut, seconds). The worst update may also have waited out a pause
+    // of the whole process (measured above), which holds up every client alike and is no sign of the neighbour.
     const c = latencies(control);
     const l = latencies(got);
     const pct = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * q))];
-    console.log(`stalled client cut after ${cutAfter} ms; healthy client latency p50/max: control ${pct(c, 0.5)}/${c.at(-1)} ms, during stall ${pct(l, 0.5)}/${l.at(-1)} ms (${got.length} updates)`);
+    console.log(`stalled client cut after ${cutAfter} ms; healthy client latency p50/p90/max: control ${pct(c, 0.5)}/${pct(c, 0.9)}/${c.at(-1)} ms, during stall ${pct(l, 0.5)}/${pct(l, 0.9)}/${l.at(-1)} ms (${got.length} updates); longest pause of this process ${pausedMs} ms`);
     expect(pct(l, 0.5)).toBeLessThanOrEqual(5 * pct(c, 0.5) + 250);
-    expect(l.at(-1)!).toBeLessThanOrEqual(10 * c.at(-1)! + 1000);
+    expect(pct(l, 0.9)).toBeLessThanOrEqual(10 * pct(c, 0.9) + 1000);
+    expect(l.at(-1)!).toBeLessThanOrEqual(10 * c.at(-1)! + 1000 + pausedMs);
     healthy.close();
     stalled.close();
   });
