@@ -299,7 +299,10 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   jobs.register(conversions.job());
   jobs.register(conversions.pruneJob());
   // Campaign automation (README "Campaigns"): metrics sync, hourly optimiser and daily rebalance on the runner.
-  const campaigns = createCampaignsCore({ db, log: log.child({ mod: 'campaigns' }), config: config.campaigns });
+  const campaigns = createCampaignsCore({
+    db, log: log.child({ mod: 'campaigns' }), config: config.campaigns,
+    onNotice: ({ tenant, ...n }) => live.notice(tenant, { kind: 'dashboard', org: n.organizer_id }, { kind: 'campaign_budget_low', ...n }),
+  });
   for (const job of campaigns.jobs) jobs.register(job);
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
+import { LiveClient, mintToken } from './live-helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 describe('campaigns API', { timeout: 180_000 }, () => {
@@ -165,11 +166,25 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect(rep.json.invested).toBeGreaterThan(0);
     expect(rep.json.summary).toMatch(/^You invested \d+\.\d\d EUR and made \d+ sales \(\d+ tickets\)/);
     // Below 20 % left: the daily rebalance tells the organizer once (webhook) and logs why.
+    // The organizer's live dashboard gets it as a notice too (README "Topics"); another organizer's does not.
     const spent = got.json.budget.spent_budget;
-    expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: Math.ceil(spent * 110) / 100 })).status).toBe(200);
-    const reb = await request('POST', `${base}/api/admin/jobs/campaigns.rebalance/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
-    expect(reb.json.status, reb.text).toBe('succeeded');
-    expect(notices).toEqual([expect.objectContaining({ type: 'campaign_budget_low', budget_id: id, organizer_id: 'O1', currency: 'EUR' })]);
+    const dash = await LiveClient.open(base, await mintToken(base, t, { role: 'organizer', org_id: 'O1' }));
+    const other = await LiveClient.open(base, await mintToken(base, t, { role: 'organizer', org_id: 'O2' }));
+    try {
+      expect((await dash.subscribe('analytics:dashboard:O1')).type).toBe('snapshot');
+      expect((await other.subscribe('analytics:dashboard:O2')).type).toBe('snapshot');
+      expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: Math.ceil(spent * 110) / 100 })).status).toBe(200);
+      const reb = await request('POST', `${base}/api/admin/jobs/campaigns.rebalance/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
+      expect(reb.json.status, reb.text).toBe('succeeded');
+      expect(notices).toEqual([expect.objectContaining({ type: 'campaign_budget_low', budget_id: id, organizer_id: 'O1', currency: 'EUR' })]);
+      const n = await dash.next((m) => m.type === 'notice');
+      expect(n).toMatchObject({ topic: 'analytics:dashboard:O1', ts: expect.any(Number), data: { kind: 'campaign_budget_low', budget_id: id, organizer_id: 'O1', currency: 'EUR', remaining: notices[0].remaining } });
+      expect(n.data).not.toHaveProperty('tenant');
+      expect(other.messages.some((m) => m.type === 'notice')).toBe(false);
+    } finally {
+      dash.close();
+      other.close();
+    }
     const after = await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey);
     expect(after.json.budget.low_notified_at).not.toBeNull();
     expect(after.json.optimization_log.some((d: any) => d.rule === 'low_budget' && /left/.test(d.reason) && d.applied_at)).toBe(true);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { formatAgo, formatMoney, formatPercent, formatRatio } from '../client/dashboard/format.js';
+import { formatAgo, formatMoney, formatPercent, formatRatio, noticeText } from '../client/dashboard/format.js';
 import { capacityLevel, funnelSteps, stepRateText } from '../client/dashboard/funnel.js';
 import { createHistoryFetcher } from '../client/dashboard/history.js';
 import { countAxisMax, historyMinutes, MINUTE, MinuteSeries, niceMax, type HistoryMinute } from '../client/dashboard/series.js';
@@ -230,5 +230,14 @@ describe('dashboard sources and assets', () => {
     const missing = createDashboardAssets({ log, root: tmpDir('txl-empty-'), watch: false });
     await expect(missing.script()).rejects.toThrow();
     expect(() => missing.page()).toThrow();
+  });
+});
+
+describe('noticeText', () => {
+  it('says how much of a campaign budget is left, in its currency; an unknown kind has no words', () => {
+    expect(noticeText({ kind: 'campaign_budget_low', budget_id: 12, remaining: 50, remaining_pct: 10, currency: 'EUR' }, 'en-US'))
+      .toBe('Campaign budget 12: €50.00 left (10.0%). Its campaigns pause when it is spent.');
+    expect(noticeText({ kind: 'campaign_budget_low', budget_id: 3, remaining: 1500, remaining_pct: 0.5, currency: 'JPY' }, 'en-US')).toContain('¥1,500 left');
+    expect(noticeText({ kind: 'something_else' })).toBeNull();
   });
 });

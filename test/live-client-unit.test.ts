@@ -161,6 +161,24 @@ describe('LiveClient', () => {
     expect(seen()).toEqual(['connecting', 'open']);
   });
 
+  it('emits a notice of a watched topic without touching its data or seq, and ignores one of a topic it does not watch', async () => {
+    const { t, c } = make();
+    const got: unknown[] = [];
+    const notices: unknown[] = [];
+    const sub = c.subscribe('analytics:dashboard:O1', (m) => got.push(m.seq));
+    c.on('notice', (n) => notices.push([n.topic, n.data.kind]));
+    c.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    t.last.h.open();
+    t.last.h.message(snap('analytics:dashboard:O1', 3));
+    t.last.h.message({ topic: 'analytics:dashboard:O1', type: 'notice', ts: Date.now(), data: { kind: 'campaign_budget_low', budget_id: 1 } });
+    t.last.h.message({ topic: 'analytics:dashboard:O2', type: 'notice', ts: Date.now(), data: { kind: 'campaign_budget_low', budget_id: 2 } });
+    t.last.h.message(upd('analytics:dashboard:O1', 4));
+    expect(notices).toEqual([['analytics:dashboard:O1', 'campaign_budget_low']]);
+    expect(got).toEqual([3, 4]);
+    expect(sub.latest?.type).toBe('update');
+  });
+
   it('reconnects with growing backoff, resubscribes everything, and resets the backoff once stable', async () => {
     const { t, c, states } = make();
     c.subscribe('analytics:dashboard:O1');

@@ -42,3 +42,12 @@ export function formatMinute(ts: number, locale?: string): string {
   return new Date(ts).toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
+
+/** A live notice in words (README "Topics" → notices); null for a kind this page does not know. */
+export function noticeText(d: { kind: string } & Record<string, unknown>, locale?: string): string | null {
+  if (d.kind !== 'campaign_budget_low') return null;
+  const left = typeof d.remaining === 'number' && typeof d.currency === 'string' ? formatMoney(d.remaining, d.currency, locale) : '?';
+  // remaining_pct is a percentage (12.5 = 12.5 % of the total).
+  const pct = typeof d.remaining_pct === 'number' ? ` (${formatPercent(d.remaining_pct, locale)})` : '';
+  return `Campaign budget ${String(d.budget_id ?? '')}: ${left} left${pct}. Its campaigns pause when it is spent.`;
+}

@@ -31,6 +31,8 @@ export interface OrganizerLayout {
   /** Says how many events the list leaves out (a dashboard lists at most 200). */
   eventsNote: HTMLElement;
   capacityHost: HTMLElement;
+  /** The live notices of this page's session (a campaign budget running low), newest first. */
+  notices: HTMLElement;
 }
 
 export function buildOrganizerLayout(org: string): OrganizerLayout {
@@ -73,11 +75,13 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
     eventsNote,
   );
   const capacityHost = h('div', { class: 'capacity-host' });
+  const notices = h('ul', { class: 'notices', id: 'notices', 'aria-live': 'polite', hidden: true });
 
   const el = h(
     'div',
     { class: 'organizer', id: 'organizer-view', 'data-org': org, 'data-selected': 'all' },
     tabs,
+    notices,
     h('div', { class: 'title-row' }, title),
     kpis,
     h(
@@ -97,5 +101,5 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
     capacityHost,
     eventsPanel,
   );
-  return { el, tabs, title, kpi, revenueList, funnelEl, payments, chart, chartNote, tickerList, tickerEmpty, eventsPanel, eventsBody, eventsNote, capacityHost };
+  return { el, tabs, title, kpi, revenueList, funnelEl, payments, chart, chartNote, tickerList, tickerEmpty, eventsPanel, eventsBody, eventsNote, capacityHost, notices };
 }

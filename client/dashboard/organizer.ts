@@ -9,7 +9,7 @@ import { topics, type DashboardData, type EventData, type Funnel, type Revenue, 
 import { CapacityPanel } from './capacity.js';
 import { renderChart } from './chart.js';
 import { attr, clear, flash, h, number, text } from './dom.js';
-import { formatCount, formatRatio } from './format.js';
+import { formatCount, formatRatio, noticeText } from './format.js';
 import type { FetchHistory } from './history.js';
 import { buildOrganizerLayout, KPIS, type OrganizerLayout } from './organizer-layout.js';
 import { chartNoteText, renderEvents, renderFunnel, renderRevenue, renderTicker } from './organizer-panels.js';
@@ -49,6 +49,7 @@ export class OrganizerView {
   private tickerPrimed = false;
   private chartTimer: ReturnType<typeof setInterval> | null = null;
   private onHash = () => this.select(this.hashEvent());
+  private offNotice: (() => void) | null = null;
 
   constructor(
     private client: LiveClient,
@@ -65,6 +66,13 @@ export class OrganizerView {
 
   start(): void {
     this.dashSub = this.client.subscribe(topics.dashboard(this.org), (m) => this.onDashboard(m), (e) => this.onError(`Organizer ${this.org}: ${e.code}${e.message ? ` — ${e.message}` : ''}`));
+    this.offNotice = this.client.on('notice', (n) => {
+      const words = n.topic === topics.dashboard(this.org) ? noticeText(n.data) : null;
+      if (!words) return;
+      this.ui.notices.prepend(h('li', { class: 'notice-item', 'data-kind': n.data.kind }, words));
+      while (this.ui.notices.children.length > 5) this.ui.notices.lastElementChild?.remove();
+      this.ui.notices.hidden = false;
+    });
     window.addEventListener('hashchange', this.onHash);
     this.select(this.hashEvent());
     // The window slides even when nothing happens.
@@ -74,6 +82,7 @@ export class OrganizerView {
   destroy(): void {
     this.dashSub?.unsubscribe();
     this.eventSub?.unsubscribe();
+    this.offNotice?.();
     window.removeEventListener('hashchange', this.onHash);
     if (this.chartTimer) clearInterval(this.chartTimer);
   }

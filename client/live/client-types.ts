@@ -4,7 +4,7 @@
 // so the class there holds nothing but the connection's behaviour.
 import type { BackoffOptions } from './backoff.js';
 import type { ConnectionState } from './machine.js';
-import type { ErrorMessage, TopicMessage } from './types.js';
+import type { ErrorMessage, NoticeMessage, TopicMessage } from './types.js';
 
 export type FatalError = 'unauthorized' | 'token_expired';
 
@@ -76,6 +76,8 @@ export interface Events {
   error: ErrorMessage;
   gap: GapInfo;
   pong: { rtt: number };
+  /** A notice on a topic this client watches (types.ts NoticeMessage). */
+  notice: NoticeMessage;
 }
 
 export type Listener<T> = (v: T) => void;

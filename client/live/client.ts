@@ -37,6 +37,7 @@ export class LiveClient {
     error: new Set(),
     gap: new Set(),
     pong: new Set(),
+    notice: new Set(),
   };
   private info: StateInfo;
   private conn: Connection | null = null;
@@ -302,6 +303,9 @@ export class LiveClient {
       case 'snapshot':
       case 'update':
         return this.onTopic(msg as TopicMessage);
+      case 'notice':
+        if (this.topics.has(msg.topic)) this.emit('notice', msg);
+        return;
     }
   }
 

@@ -133,8 +133,20 @@ export interface ErrorMessage {
   message?: string;
 }
 
+/**
+ * A one-off message on a topic (not state: no seq, not kept), e.g. `{"kind":"campaign_budget_low","budget_id",
+ * "organizer_id","remaining","remaining_pct","currency"}` on the organizer's dashboard. Fields may be added.
+ */
+export interface NoticeMessage {
+  topic: string;
+  type: 'notice';
+  ts: number;
+  data: { kind: string } & Record<string, unknown>;
+}
+
 export type ServerMessage =
   | (TopicMessage & { type: MessageType })
+  | NoticeMessage
   | ErrorMessage
   | { type: 'pong'; ts: number }
   | { type: 'unsubscribed'; topic: string | null };

@@ -58,6 +58,11 @@ export interface CoreDeps {
   now?: () => number;
   fallbackUrl?: string;
   notify?: (n: LowBudgetNotice) => Promise<void>;
+  /**
+   * After the webhook took a notice: the same notice on the organizer's live dashboard topic (app.ts gives the live
+   * layer's notice(); README "Topics"). Kept when `notify` replaces the webhook.
+   */
+  onNotice?: (n: LowBudgetNotice) => Promise<void>;
   credits?: CreditSource;
   /** Tests: stand-in adapters. */
   adapters?: Record<Platform, PlatformAdapter>;
@@ -94,7 +99,11 @@ export function createCampaignsCore(deps: CoreDeps) {
   const { db, log } = deps;
   const now = deps.now ?? Date.now;
   const adapters = deps.adapters ?? { meta: createMetaAdapter(deps.config), google_ads: createGoogleAdapter(deps.config), tiktok: createTiktokAdapter(deps.config) };
-  const notify = deps.notify ?? webhookNotify(deps.config.webhookUrl, log);
+  const sendNotice = deps.notify ?? webhookNotify(deps.config.webhookUrl, log);
+  const notify = async (n: LowBudgetNotice) => {
+    await sendNotice(n);
+    await deps.onNotice?.(n);
+  };
   const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? 'https://tixello.com/events', notify, minDaily: deps.config.minDaily });
   const service = {
     ...base,

@@ -108,6 +108,15 @@ export class Hub {
     if (t.funnel && t.org !== null) this.mark(topicKey(t.tenant, { kind: 'dashboard', org: t.org }));
   }
 
+  /** Sends a one-off message (notices.ts) to a watched topic's subscribers; not state: no seq, nothing kept. */
+  notice(tenant: number, topic: Topic, message: string): boolean {
+    const e = this.entries.get(topicKey(tenant, topic));
+    if (!e || e.subs === 0) return false;
+    this.deps.send(e.key, message);
+    this.sent++;
+    return true;
+  }
+
   /** Marks one topic (a catalog organizer renamed: its dashboard, with or without events). */
   touchTopic(tenant: number, topic: Topic): void {
     this.mark(topicKey(tenant, topic));

@@ -15,6 +15,7 @@ import type { LiveCore } from './core.js';
 import { createEraseProtocol, ERASE, type EraseMessage } from './erase-protocol.js';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { Hub } from './hub.js';
+import { createNotices, NOTICE, type NoticeMessage } from './notices.js';
 import type { Live, LiveDeps, LiveStats } from './live-api.js';
 import { createOwnerClaims } from './owners.js';
 import { recomputeDay } from './recompute.js';
@@ -120,10 +121,12 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   };
 
   const catalogSync = createCatalogSync({ catalog, state, hub, owners, db: deps.db, bus, nodeId, log, ownersChanged });
+  const notices = createNotices({ hub, bus: bus ?? null, nodeId, now, log });
 
   const unsubscribe = bus?.subscribe((topic, msg) => {
     if (topic === ERASE) return erasure.onMessage(msg as EraseMessage);
     if (topic === CATALOG) return catalogSync.onMessage(msg as CatalogMessage);
+    if (topic === NOTICE) return notices.onMessage(msg as NoticeMessage);
     if (topic === SYNC) {
       const m = msg as SyncMessage;
       if (m.n !== nodeId) relay?.resend(m.since);
@@ -249,6 +252,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       await catalog.project(q, rows);
     },
     onCatalogChange: (c) => catalogSync.onChange(c),
+    notice: (tenant, topic, data) => notices.send(tenant, topic, data),
     async restore() {
       const r = await restoreState();
       const t0 = Date.now();

@@ -13,6 +13,7 @@ import type { CatalogChange } from './catalog.js';
 import type { LiveCore, Mirror } from './core.js';
 import type { Counts, EraseRequest } from './erase.js';
 import type { LiveRouteDeps } from './routes.js';
+import type { Topic } from './topics.js';
 
 export interface LiveDeps {
   config: Config;
@@ -50,6 +51,11 @@ export interface Live {
    * the topics it changes (catalog-sync.ts).
    */
   onCatalogChange(c: CatalogChange): Promise<void>;
+  /**
+   * A one-off message on a topic, to its subscribers on every node (notices.ts): `{"topic","type":"notice","ts","data"}`.
+   * E.g. a campaign budget below 20 % on its organizer's dashboard. Never throws.
+   */
+  notice(tenant: number, topic: Topic, data: Record<string, unknown>): Promise<void>;
   /** Restores from Redis, or recomputes today from the store. Call before the writer starts. */
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */

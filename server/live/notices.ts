@@ -1,0 +1,45 @@
+// Notices on a live topic (README "Topics" → notices): a one-off message, not state, such as a campaign budget
+// below 20 % on its organizer's dashboard. The node that has one (the job that decided it) delivers it to its own
+// subscribers and publishes it on the bus; every other node delivers it to its subscribers. Nothing is kept: a
+// client connected later reads the state it concerns from the REST API (the budget's `low_notified`).
+import type { Logger } from 'pino';
+import type { LiveBus } from './bus.js';
+import type { Hub } from './hub.js';
+import { topicName, type Topic } from './topics.js';
+
+export const NOTICE = 'notice';
+
+export interface NoticeMessage {
+  n: string;
+  t: number;
+  topic: Topic;
+  d: Record<string, unknown>;
+}
+
+/** The message a subscriber receives: `{"topic","type":"notice","ts","data"}` (no `seq`: it is not an update). */
+export function noticeMessage(topic: Topic, ts: number, data: Record<string, unknown>): string {
+  return JSON.stringify({ topic: topicName(topic), type: 'notice', ts, data });
+}
+
+export interface Notices {
+  /** Delivers here and tells the other nodes; resolves once published (a failed publish is logged, not thrown). */
+  send(tenant: number, topic: Topic, data: Record<string, unknown>): Promise<void>;
+  onMessage(m: NoticeMessage): void;
+}
+
+export function createNotices(deps: { hub: Hub; bus: LiveBus | null; nodeId: string; now: () => number; log: Logger }): Notices {
+  const { hub, bus, nodeId, now, log } = deps;
+  const deliver = (tenant: number, topic: Topic, data: Record<string, unknown>) => hub.notice(tenant, topic, noticeMessage(topic, now(), data));
+  return {
+    async send(tenant, topic, data) {
+      deliver(tenant, topic, data);
+      if (!bus) return;
+      await bus.publish(NOTICE, { n: nodeId, t: tenant, topic, d: data } satisfies NoticeMessage)
+        .catch((err: Error) => log.warn({ err: err.message, topic: topicName(topic) }, 'live: a notice could not be sent to the other nodes'));
+    },
+    onMessage(m) {
+      if (m.n === nodeId || typeof m.t !== 'number' || !m.topic || typeof m.d !== 'object' || m.d === null) return;
+      deliver(m.t, m.topic, m.d);
+    },
+  };
+}
