@@ -8,10 +8,16 @@ import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 import { funnelEvents, mintToken, sendEvents } from './live-helpers.js';
+import { clearOfMidnight } from './midnight.js';
 
 declare const document: any;
 
 const ALLOWED_CONSOLE = /Failed to load resource/;
+/** The setup hook's budget, and the whole run: the hook, then five tests of 60 s at most. */
+const HOOK_MS = 240_000;
+const RUN_MS = HOOK_MS + 5 * 60_000;
+/** The events sent are up to a minute old (funnelEvents). */
+const BACK_MS = 90_000;
 
 describe('dashboard for venue_manager, promoter, ad_account and media tokens (Chromium)', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -37,6 +43,8 @@ describe('dashboard for venue_manager, promoter, ad_account and media tokens (Ch
   };
 
   beforeAll(async () => {
+    // Live numbers are per UTC day: the events and every view of them must fall on one day.
+    await clearOfMidnight(BACK_MS, RUN_MS);
     server = await bootServer();
     t = await createTenant(server.url, 'roles-dashboard');
     expect((await api(server.url, t, 'PUT', '/api/v1/catalog/venues', { items: [{ id: 'V1', name: 'Arena' }] })).status).toBe(200);
@@ -54,7 +62,7 @@ describe('dashboard for venue_manager, promoter, ad_account and media tokens (Ch
       budgets[org] = b.json.id;
     }
     browser = await launchChromium();
-  }, 240_000);
+  }, BACK_MS + RUN_MS + HOOK_MS); // the longest wait for midnight, then the hook's own budget
   afterAll(async () => {
     await browser?.close();
     await server?.close();

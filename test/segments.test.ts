@@ -4,14 +4,20 @@
 // from every version, evaluation times reach /metrics, bad filters are 400 with the field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, type Filter, type PersonRecord } from '../server/segments/grammar.js';
-import { ADMIN, awayFromMidnight, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
+import { ADMIN, bootServer, createTenant, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
 import { api, identify } from './identity-helpers.js';
 import { featuresCaughtUp, seedPersons } from './audiences-helpers.js';
 import { BLANK } from '../server/audiences/personas.fixture.js';
+import { clearOfMidnight } from './midnight.js';
 
 const DAY = 86_400_000;
 const N = 12;
 const admin = { authorization: `Bearer ${ADMIN}` };
+/** The setup hook's budget, and the whole run: the hook, then five tests of 60 s at most. */
+const HOOK_MS = 330_000;
+const RUN_MS = HOOK_MS + 5 * 60_000;
+/** Views are stamped up to 65 s before the hook reads the clock. */
+const BACK_MS = 90_000;
 
 describe('segments', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -23,12 +29,12 @@ describe('segments', () => {
   const city = (i: number) => (i % 3 === 0 ? 'Cluj' : i % 3 === 1 ? 'Iasi' : null);
 
   beforeAll(async () => {
+    // "Views today" must fall on the same UTC day as the reads: not an hour back (the first hour after midnight
+    // read yesterday's), and no midnight between the views (a minute back) and the end of the last test.
+    await clearOfMidnight(BACK_MS, RUN_MS);
     server = await bootServer();
     base = server.url;
     t = await createTenant(base, 'segments');
-    // "Views today" must fall on the same UTC day as the reads: not an hour back (the first hour after midnight
-    // read yesterday's), and not straddling a midnight.
-    await awayFromMidnight();
     const now = Date.now();
     const people = Object.fromEntries(Array.from({ length: N }, (_, i) => [`s${i}`, {
       facts: { ...BLANK, city: city(i), totalOrders: i % 4, genreAffinity: { rock: 10 * i } },
@@ -69,7 +75,7 @@ describe('segments', () => {
         ],
       });
     }
-  }, 330_000);
+  }, BACK_MS + RUN_MS + HOOK_MS); // the longest wait for midnight, then the hook's own budget
   afterAll(async () => {
     await server?.close();
   });
