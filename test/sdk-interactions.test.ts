@@ -212,6 +212,9 @@ describe('SDK helpers in Chromium', () => {
     const v = await expose(one);
     expect(v).toBe(assignVariant(def, vid));
     await until(async () => (await stored(vid, 'experiment_exposure')).length > 0, 20_000);
+    // The tabs dedupe through the key tab one wrote to localStorage, which Chromium copies to the other tab
+    // asynchronously (a loaded machine takes a while): tab two asks once it sees that key.
+    await two.waitForFunction(([k, sid]: [string, string]) => localStorage.getItem(k) === sid, [`tx_session_xp.sdk_tabs|${v}`, ids.session_id] as [string, string], { timeout: 20_000 });
     // The second tab: same variant, no exposure; a page view it records afterwards marks the end of its queue.
     expect(await expose(two)).toBe(v);
     expect(await two.evaluate((x: string) => window.TxHelpers.exposure(window.tx, 'sdk_tabs', x), v)).toBe(false);
