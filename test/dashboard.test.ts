@@ -276,13 +276,24 @@ describe('live dashboard in Chromium', () => {
       await page.waitForSelector('#conn[data-state="open"]');
       await page.waitForSelector('#organizer-view[data-ready]');
       const before = (await readOrganizer(page)).kpis.views;
+      // The 'reconnecting' state lasts only the backoff (a few hundred ms): the page records every state it
+      // shows, so a check that comes late (a loaded machine) still sees it.
+      // (installed with evaluate: waitForFunction would need eval, which the page's CSP forbids)
+      await page.evaluate(`(() => {
+        const el = document.getElementById('conn');
+        const seen = (window.__conn = []);
+        new MutationObserver(() => seen.push([el.dataset.state, el.querySelector('.label').textContent]))
+          .observe(el, { attributes: true, attributeFilter: ['data-state'], childList: true, subtree: true, characterData: true });
+      })()`);
       proxy.cut();
-      // (polled with evaluate: waitForFunction would need eval, which the page's CSP forbids)
       await eventually(async () => {
-        const c = (await page.evaluate(`[document.getElementById('conn').dataset.state, document.querySelector('#conn .label').textContent]`)) as string[];
-        expect(c[0]).toBe('reconnecting');
-        expect(c[1]).toMatch(/Reconnecting in \d+ s/);
-      }, 5000, 20);
+        const seen = (await page.evaluate('window.__conn')) as [string, string][];
+        const i = seen.findIndex(([state]) => state === 'reconnecting');
+        expect(i, JSON.stringify(seen)).toBeGreaterThanOrEqual(0);
+        expect(seen[i][1]).toMatch(/Reconnecting in \d+ s/);
+        // ... and back to Live after it.
+        expect(seen.slice(i + 1).map(([state]) => state)).toContain('open');
+      }, 20_000);
       await page.waitForSelector('#conn[data-state="open"]', { timeout: 15_000 });
       await sendEvents(server.url, tenant, [
         { event_id: crypto.randomUUID(), event_name: 'event_view', occurred_at: new Date().toISOString(), source_system: 'web', visitor_id: 'after-drop', session_id: 's-after-drop',

@@ -12,12 +12,33 @@ import { bootServer, createTenant, eventsOf, getJson } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-function runDemo(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; out: string; err: string }> {
+/**
+ * Runs `npm run demo`'s script (tsx compiling it on a busy machine alone can take a minute). With `stopWhen`, the demo
+ * runs without --duration until that holds (checked every 500 ms once it generates traffic) and is then
+ * stopped with SIGINT, as Ctrl-C stops it.
+ */
+function runDemo(args: string[], stopWhen?: () => Promise<boolean>, timeoutMs = 180_000): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['scripts/demo.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: '' } });
+    // node --import tsx, as `tsx scripts/demo.ts` runs it but in one process: the tsx CLI relays a signal to its
+    // child and kills it outright if the child does not acknowledge within 30 ms (a loaded machine: exit 130).
+    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: '' } });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => (out += d));
+    let watching = false;
+    let checker: ReturnType<typeof setTimeout> | null = null;
+    const check = async () => {
+      checker = null;
+      if (p.exitCode !== null) return;
+      if (await stopWhen!().catch(() => false)) p.kill('SIGINT');
+      else checker = setTimeout(() => void check(), 500);
+    };
+    p.stdout.on('data', (d) => {
+      out += d;
+      if (stopWhen && !watching && out.includes('Generating traffic')) {
+        watching = true;
+        void check();
+      }
+    });
     p.stderr.on('data', (d) => (err += d));
     const t = setTimeout(() => {
       p.kill('SIGKILL');
@@ -25,6 +46,7 @@ function runDemo(args: string[], timeoutMs = 60_000): Promise<{ code: number | n
     }, timeoutMs);
     p.on('close', (code) => {
       clearTimeout(t);
+      if (checker) clearTimeout(checker);
       resolve({ code, out, err });
     });
   });
@@ -39,9 +61,22 @@ describe('npm run demo', () => {
     await server?.close();
   });
 
-  it('reads the demo keys from DATA_DIR, prints working dashboard links, and its traffic shows up live', async () => {
-    const r = await runDemo(['--url', server.url, '--data-dir', server.dataDir, '--duration', '6', '--rate', '4', '--speed', '3', '--seed', '11']);
-    expect(r.code, r.err).toBe(0);
+  it('reads the demo keys from DATA_DIR, prints working dashboard links, and its traffic shows up live', { timeout: 240_000 }, async () => {
+    // At least 6 s of traffic, and on until orders of more than one ticket type show up live (on a loaded
+    // machine the first visitors take longer to get there; a fixed duration could end before any order).
+    const t = server.demo!;
+    let started = 0;
+    const enough = async () => {
+      started ||= Date.now();
+      if (Date.now() - started < 6000) return false;
+      const live = await getJson(`${server.url}/api/v1/live/dashboard/${DEMO_ORG}`, { authorization: `Bearer ${t.secret_key}` });
+      const f = live.json?.data?.totals?.funnel;
+      if (!(f?.views > 10 && f.unique_visitors > 10 && f.add_to_carts > 0 && f.checkouts_started > 0 && f.orders > 0)) return false;
+      const orders = (await eventsOf(server.url, t, 'limit=1000')).filter((e) => e.event_name === 'order_completed');
+      return new Set(orders.flatMap((o) => o.payload.items.map((i: any) => i.ticket_type_id))).size > 1;
+    };
+    const r = await runDemo(['--url', server.url, '--data-dir', server.dataDir, '--rate', '4', '--speed', '3', '--seed', '11'], enough);
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
     expect(r.out).not.toMatch(/rejected|answered \d{3}|^\s+! /m);
     const organizer = /organizer:\s+(\S+)/.exec(r.out)?.[1];
     const gate = /gate staff:\s+(\S+)/.exec(r.out)?.[1];
@@ -80,7 +115,6 @@ describe('npm run demo', () => {
     expect(denied.status).toBe(403);
 
     // What was stored: web, backend, payments and scanner events; browsers, not bots; nothing rejected.
-    const t = server.demo!;
     const stored = await eventsOf(server.url, t, 'limit=1000');
     const by = (src: string) => stored.filter((e) => e.source_system === src);
     expect(by('web').length).toBeGreaterThan(20);
@@ -102,22 +136,28 @@ describe('npm run demo', () => {
     expect(metrics).toMatch(/tx_ingest_events_total\{outcome="rejected"\} 0\b/);
   });
 
-  it('explains what is missing instead of failing obscurely', async () => {
-    const noKeys = await runDemo(['--url', server.url, '--data-dir', path.join(server.dataDir, 'nope')]);
+  it('explains what is missing instead of failing obscurely', { timeout: 240_000 }, async () => {
+    // Three independent runs at once: each compiles the script with tsx, a minute apiece on a loaded machine.
+    const [noKeys, down, bad] = await Promise.all([
+      runDemo(['--url', server.url, '--data-dir', path.join(server.dataDir, 'nope')]),
+      runDemo(['--url', 'http://127.0.0.1:9', '--write-key', 'tx_pk_x']),
+      runDemo(['--rate', 'lots']),
+    ]);
     expect(noKeys.code).toBe(1);
     expect(noKeys.err).toMatch(/No write key/);
-    const down = await runDemo(['--url', 'http://127.0.0.1:9', '--write-key', 'tx_pk_x']);
     expect(down.code).toBe(1);
     expect(down.err).toMatch(/Cannot reach http:\/\/127\.0\.0\.1:9.*npm start/);
-    const bad = await runDemo(['--rate', 'lots']);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--rate must be a number/);
   });
 
-  it('in process: what the generator sent is what the live layer counts, per event and currency', async () => {
+  it('in process: what the generator sent is what the live layer counts, per event and currency', { timeout: 120_000 }, async () => {
     const t = await createTenant(server.url, 'demo-inproc');
-    const demo = startDemo({ url: server.url, writeKey: t.write_key, secretKey: t.secret_key, seed: 5, visitorsPerSecond: 5, speed: 4, durationMs: 5000 });
-    const stats = await demo.done;
+    // At least 4 s of traffic, and on until an order was sent (on a loaded machine the first buyers take longer).
+    const demo = startDemo({ url: server.url, writeKey: t.write_key, secretKey: t.secret_key, seed: 5, visitorsPerSecond: 5, speed: 4 });
+    const t0 = Date.now();
+    while (Date.now() - t0 < 4000 || (demo.stats.orders === 0 && Date.now() - t0 < 60_000)) await new Promise((r) => setTimeout(r, 100));
+    const stats = await demo.stop();
     await server.sink.idle();
     expect(stats.rejected).toBe(0);
     expect(stats.failedRequests).toBe(0);

@@ -30,8 +30,11 @@ describe('the demo catalog', () => {
       expect(before.status).toBe(200);
       expect(before.json.data).toMatchObject({ event_title: 'Summer Fest 2026', organizer_name: DEMO_ORG_NAME, capacity: { capacity: 2000 } });
 
-      const demo = startDemo({ url: s.url, writeKey: t.write_key, secretKey: t.secret_key, seed: 3, visitorsPerSecond: 6, speed: 4, durationMs: 4000 });
-      const stats = await demo.done;
+      // At least 4 s of traffic, and on until an order was sent (on a loaded machine the first buyers take longer).
+      const demo = startDemo({ url: s.url, writeKey: t.write_key, secretKey: t.secret_key, seed: 3, visitorsPerSecond: 6, speed: 4 });
+      const t0 = Date.now();
+      while (Date.now() - t0 < 4000 || (demo.stats.orders === 0 && Date.now() - t0 < 60_000)) await new Promise((r) => setTimeout(r, 100));
+      const stats = await demo.stop();
       expect(stats.orders).toBeGreaterThan(0);
       await s.sink.idle();
       const dash = await liveRest(s.url, `/api/v1/live/dashboard/${DEMO_ORG}`, token);
