@@ -7,7 +7,9 @@
 //
 // Prints the decisions as they are made (stderr) and, as its last line, a JSON summary:
 //   {"days","budget_total","spend_total","max_daily_overspend_pct","best_campaign","best_campaign_spend_share",
-//    "paused":[…],"decisions":N,"roas_tracked","roas_platform"}
+//    "paused":[…],"decisions":N,"roas_tracked","roas_platform","rotated":[…]}
+// (rotated: the campaigns whose losing creative variants the optimiser paused, keeping the winner; META_PAGE_ID is
+// set, so every Meta campaign runs one ad per variant, each with a hidden factor on its campaign's conversion rate)
 // The jobs run through the real runner (claims in job_runs, once per window) with its clock set to the simulated
 // time, the jobs of one window one after another (inTurn), so a seed always decides the same. The store is the
 // embedded PGlite + TimescaleDB in this thread, from a migrated template (simulate-campaigns-store.ts), or with
@@ -129,6 +131,8 @@ async function openWorld(dir: string, pgDb: SimWorld['pgDb'], mock: MockPlatform
     TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'sim',
     // The ad accounts' pixels and TikTok's locations: what the platforms require of an ad set / ad group.
     META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
+    // The Page the Meta ads run as: one ad per creative variant, rotated by the optimiser (creative_rotation).
+    META_PAGE_ID: '104123456789012',
   }, []);
   let core: CampaignsCore;
   core = createCampaignsCore({
@@ -240,6 +244,8 @@ export interface Summary {
   decisions: number;
   roas_tracked: number;
   roas_platform: number;
+  /** Campaigns whose losing creative variants were paused (creative_rotation), by key. */
+  rotated: string[];
 }
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
@@ -266,6 +272,8 @@ export async function summarize(w: SimWorld, days: number): Promise<Summary> {
     paused: (await w.db.query<{ campaign_id: string }>("SELECT DISTINCT campaign_id FROM campaign_optimization_log WHERE budget_id = $1 AND rule = 'cpa_above_limit' AND action = 'pause' AND applied_at IS NOT NULL ORDER BY campaign_id", [w.budgetId])).rows
       .map((r) => campaigns.find((c) => c.id === Number(r.campaign_id))!).map((c) => `txc-${c.budget_id}-${c.platform}-${c.campaign_type}`),
     decisions, roas_tracked: r3(tracked / (spend || 1)), roas_platform: r3(claimed / (spend || 1)),
+    rotated: (await w.db.query<{ campaign_id: string }>("SELECT DISTINCT campaign_id FROM campaign_optimization_log WHERE budget_id = $1 AND rule = 'creative_rotation' AND action = 'pause_ads' AND applied_at IS NOT NULL ORDER BY campaign_id", [w.budgetId])).rows
+      .map((r) => campaigns.find((c) => c.id === Number(r.campaign_id))!).map((c) => `txc-${c.budget_id}-${c.platform}-${c.campaign_type}`),
   };
 }
 

@@ -86,8 +86,9 @@ describe('campaign simulation', { timeout: 900_000 }, () => {
     const metrics = () => w.mock.calls.filter((c) => /insights|search|report/.test(c.path)).length;
     const m0 = metrics();
     await runUntil(w, SIM_START_MS + 3_600_000);
-    // One call per platform (4 campaigns each, one chunk), not one for the sync job and one for the optimiser.
-    expect(metrics() - m0).toBe(3);
+    // One call per platform (4 campaigns each, one chunk) and Meta's per-ad insights (its campaigns run one ad per
+    // creative variant: creative rotation), not one round for the sync job and one for the optimiser.
+    expect(metrics() - m0).toBe(4);
     const runs = (await w.db.query<{ job: string }>("SELECT job FROM job_runs WHERE window_start = $1 AND status = 'succeeded' ORDER BY job", [new Date(SIM_START_MS + 3_600_000)])).rows;
     // (campaigns.end_budgets runs every minute too: one read, no platform call while nothing has ended.)
     expect(runs.map((r) => r.job)).toEqual(['campaigns.end_budgets', 'campaigns.optimize', 'campaigns.sync_metrics']);

@@ -16,7 +16,12 @@ export interface CampaignsConfig {
    * (TIKTOK_LOCATION_IDS, comma-separated): the locations its ad groups target (TikTok requires location_ids; its
    * ids come from its /tool/region/ endpoint and cannot be derived from a city name here).
    */
-  meta: { adAccountId: string | null; token: string | null; currency: string | null; pixelId: string | null };
+  /**
+   * Meta `pageId` (META_PAGE_ID): the Facebook Page the ads speak for (object_story_spec.page_id of each ad
+   * creative). With it, a Meta campaign gets one ad per creative variant and the optimiser rotates them (keeps the
+   * winner after 48 h, rotation.ts); without it, campaigns are published with no ads, as before (no rotation).
+   */
+  meta: { adAccountId: string | null; token: string | null; currency: string | null; pixelId: string | null; pageId: string | null };
   google: { customerId: string | null; token: string | null; developerToken: string | null; currency: string | null };
   tiktok: { advertiserId: string | null; token: string | null; currency: string | null; pixelId: string | null; locationIds: string[] };
   /** CAMPAIGNS_WEBHOOK_URL: where notices (budget below 20 %) are POSTed as JSON; unset = logged only. */
@@ -113,7 +118,8 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
       googleAds: url('GOOGLE_ADS_URL', 'https://googleads.googleapis.com'),
       tiktok: url('TIKTOK_API_URL', 'https://business-api.tiktok.com'),
     },
-    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN'), currency: currency('META_AD_ACCOUNT_CURRENCY'), pixelId: matching('META_PIXEL_ID', /^\d{5,20}$/, 'a Meta pixel (dataset) id: digits') },
+    meta: { adAccountId: id('META_AD_ACCOUNT_ID'), token: secret('META_ADS_TOKEN'), currency: currency('META_AD_ACCOUNT_CURRENCY'), pixelId: matching('META_PIXEL_ID', /^\d{5,20}$/, 'a Meta pixel (dataset) id: digits'),
+      pageId: matching('META_PAGE_ID', /^\d{5,20}$/, 'a Facebook Page id: its digits (Page → About → Page transparency, or Business Settings → Pages), e.g. 104123456789012; unset, Meta campaigns get no ads and no creative rotation') },
     google: { customerId: id('GOOGLE_ADS_CUSTOMER_ID'), token: secret('GOOGLE_ADS_TOKEN'), developerToken: secret('GOOGLE_ADS_DEVELOPER_TOKEN'), currency: currency('GOOGLE_ADS_CURRENCY') },
     tiktok: {
       advertiserId: id('TIKTOK_ADVERTISER_ID'), token: secret('TIKTOK_ADS_TOKEN'), currency: currency('TIKTOK_ADVERTISER_CURRENCY'),

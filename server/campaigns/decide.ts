@@ -111,6 +111,25 @@ export function createDecider(deps: DecideDeps) {
         await S.move(db, tenant, [c.id], ['active', 'paused'], 'completed', 'budget_ended', now());
         return APPLIED;
       }
+      case 'keep_rotating':
+        // A note (at most once a day): nothing to send or change.
+        return APPLIED;
+      case 'pause_ads': {
+        // Creative rotation: the losers' ads are paused one by one, each stored PAUSED as soon as Meta took it, so
+        // a window run again (a restart between the calls and applied_at) sends no pause twice.
+        if (c.status !== 'active' && c.status !== 'paused') return superseded(`no ads paused: ${was}`);
+        if (!adapter.setAdActive) return superseded(`${c.platform} campaigns have no ads here`);
+        const ads = (c.external_ads ?? []).map((x) => ({ ...x }));
+        for (const id of a.ad_ids) {
+          const ad = ads.find((x) => x.ad_id === id);
+          if (!ad || ad.status === 'PAUSED') continue;
+          const no = await refused(await adapter.setAdActive(id, false));
+          if (no) return no;
+          ad.status = 'PAUSED';
+          await S.setAds(db, tenant, c.id, ads, now());
+        }
+        return APPLIED;
+      }
       case 'set_daily_budget': {
         // The rules split in cents; the platform and the store get whole minor units of the budget's currency.
         const daily = floorTo(a.daily_budget, decimalsOf(b.currency));

@@ -12,7 +12,8 @@
 import type { Logger } from 'pino';
 import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
-import type { PlatformAdapter } from './adapters/adapter.js';
+import type { ExternalAd, PlatformAdapter } from './adapters/adapter.js';
+import type { VariantView } from './rotation.js';
 import { dayStart, decimalsOf, type Platform, type Stats } from './model.js';
 import { hash32, prng } from './rng.js';
 import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
@@ -41,6 +42,16 @@ export interface JobDeps {
 }
 
 const CHUNK = 100;
+
+/** A campaign's variant ads with their last synced figures (performance_metrics.variants), for the rotation. */
+export function variantViews(c: Campaign): VariantView[] {
+  const figures = Array.isArray(c.performance_metrics.variants) ? (c.performance_metrics.variants as Record<string, unknown>[]) : [];
+  const n = (v: unknown) => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
+  return (c.external_ads ?? []).filter((a) => a.ad_id).map((a) => {
+    const f = figures.find((x) => x.ad_id === a.ad_id) ?? {};
+    return { variant: a.variant, adId: a.ad_id!, running: a.status !== 'PAUSED', stats: { impressions: n(f.impressions), clicks: n(f.clicks), spend: n(f.spend), conversions: n(f.conversions), revenue: n(f.revenue) } };
+  });
+}
 /** Credits look back this far each sync (a sale is attributed a little after it happened). */
 const CREDIT_LOOKBACK_MS = 2 * 86_400_000;
 
@@ -49,12 +60,14 @@ export function createCampaignJobs(deps: JobDeps) {
 
   async function syncMetrics(at: Date): Promise<number> {
     const rows = (await db.query<Record<string, unknown>>(Q.synced_campaigns)).rows;
-    const byPlatform = new Map<Platform, { id: number; ext: string }[]>();
+    type Synced = { id: number; ext: string; ads: ExternalAd[] };
+    const byPlatform = new Map<Platform, Synced[]>();
     for (const r of rows) {
       const p = r.platform as Platform;
-      byPlatform.set(p, [...(byPlatform.get(p) ?? []), { id: Number(r.id), ext: String(r.external_campaign_id) }]);
+      const ads = (typeof r.external_ads === 'string' ? JSON.parse(r.external_ads) : r.external_ads ?? []) as ExternalAd[];
+      byPlatform.set(p, [...(byPlatform.get(p) ?? []), { id: Number(r.id), ext: String(r.external_campaign_id), ads: ads.filter((a) => a.ad_id) }]);
     }
-    const figures: (Stats & { id: number })[] = [];
+    const figures: (Stats & { id: number; variants?: unknown[] })[] = [];
     let failures = 0;
     for (const [p, list] of byPlatform) {
       for (let i = 0; i < list.length; i += CHUNK) {
@@ -65,9 +78,17 @@ export function createCampaignJobs(deps: JobDeps) {
           log.warn({ platform: p, err: r.error }, 'campaign metrics fetch failed');
           continue;
         }
+        // Per ad, for the campaigns that have ads (creative rotation): a failed read keeps the last sync's figures.
+        const withAds = part.filter((x) => x.ads.length);
+        const fetchAds = deps.adapters[p].fetchAdMetrics;
+        const ads = withAds.length && fetchAds ? await fetchAds(withAds.map((x) => x.ext)) : null;
+        if (ads && !ads.ok) log.warn({ platform: p, err: ads.error }, 'campaign ad metrics fetch failed');
         for (const x of part) {
           const s = r.value.get(x.ext);
-          if (s) figures.push({ id: x.id, ...s });
+          if (!s) continue;
+          const per = ads?.ok && x.ads.length ? ads.value.get(x.ext) ?? new Map<string, Stats>() : null;
+          const variants = per ? x.ads.map((a) => ({ variant: a.variant, ad_id: a.ad_id, ...(per.get(a.ad_id!) ?? { impressions: 0, clicks: 0, spend: 0, conversions: 0, revenue: 0 }) })) : undefined;
+          figures.push({ id: x.id, ...s, ...(variants ? { variants } : {}) });
         }
       }
     }
@@ -96,12 +117,16 @@ export function createCampaignJobs(deps: JobDeps) {
     const list = await S.campaigns(db, b.tenant_id, b.id);
     const credits = await S.credits(db, b.tenant_id, list.map((c) => c.id));
     const raises = await S.lastRaises(db, b.tenant_id, b.id);
+    const withAds = list.some((c) => (c.external_ads ?? []).filter((a) => a.ad_id).length >= 2);
+    const rotations = withAds ? await S.lastRotations(db, b.tenant_id, b.id) : new Map<number, number>();
     const tracked = credits.size > 0;
     const campaigns = list.map((c): CampaignView => {
       const p = platformStats(c);
       const cr = credits.get(c.id);
       const stats = tracked ? { ...p, conversions: cr?.orders ?? 0, revenue: cr?.revenue ?? 0 } : p;
-      return { id: c.id, platform: c.platform, status: c.status, statusReason: c.status_reason, dailyBudget: c.daily_budget, stats, lastRaiseAt: raises.get(c.id) ?? null };
+      const view: CampaignView = { id: c.id, platform: c.platform, status: c.status, statusReason: c.status_reason, dailyBudget: c.daily_budget, stats, lastRaiseAt: raises.get(c.id) ?? null };
+      const variants = variantViews(c);
+      return variants.length ? { ...view, variants, startedAt: c.started_at ? Date.parse(c.started_at) : null, lastRotationAt: rotations.get(c.id) ?? null } : view;
     });
     const budget: BudgetView = {
       id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,

@@ -89,7 +89,7 @@ export const PUBLISH_RETRY_MS = 24 * 3_600_000;
  */
 export function publishEnd(r: PublishOutcome, retry: { startedAt: string | null; now: number } = { startedAt: null, now: 0 }): PublishEnd {
   if (r.ok) return { to: 'active', campaignId: r.value.campaignId, adsetId: r.value.adsetId };
-  const error = `${r.step === 'activate' ? 'starting it: ' : ''}${r.error}`.slice(0, 1000);
+  const error = `${r.step === 'activate' ? 'starting it: ' : r.step === 'ads' ? 'creating its ads: ' : ''}${r.error}`.slice(0, 1000);
   if (!r.retriable) return { to: 'failed', error };
   if (r.step === 'activate') return { to: 'retry', error };
   const since = retry.startedAt === null ? NaN : Date.parse(retry.startedAt);

@@ -14,9 +14,12 @@
 //                       and only out of the day's unallocated headroom (the day's target less the daily budgets of
 //                       the active campaigns and of those the daily-limit rule paused) and its platform's daily_limit
 //   low_budget          below 20 % left, or exhausted, and not yet notified: the organizer's notice (once)
+//   creative_rotation   a campaign with ≥ 2 running variant ads, 48 h after its start: pause the ads of variants clearly
+//                       worse than the best (rotation.ts), else note once a day that they keep rotating
 // Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
 // strategy (allocate.ts).
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
+import { rotationDecisions, type RotationView } from './rotation.js';
 import { cents, floorCents, HOUR_MS, NEVER_RAN, roundTo, type BudgetStatus, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export interface BudgetView {
@@ -36,7 +39,8 @@ export interface BudgetView {
   status?: BudgetStatus;
 }
 
-export interface CampaignView {
+/** A campaign as the rules see it; the rotation's fields (rotation.ts) only for a campaign with variant ads. */
+export interface CampaignView extends Partial<RotationView> {
   id: number;
   platform: Platform;
   status: CampaignStatus;
@@ -54,7 +58,11 @@ export type Action =
   | { kind: 'close' }
   | { kind: 'set_daily_budget'; daily_budget: number }
   | { kind: 'budget_status'; status: 'exhausted' | 'active' | 'ended' }
-  | { kind: 'notify_low_budget'; remaining: number; remaining_pct: number };
+  | { kind: 'notify_low_budget'; remaining: number; remaining_pct: number }
+  /** Creative rotation: pause these variants' ads (the losers), keep the winner's running. */
+  | { kind: 'pause_ads'; ad_ids: string[]; winner_ad_id: string }
+  /** Creative rotation: nothing to change yet (a note, at most once a day). */
+  | { kind: 'keep_rotating' };
 
 export interface Decision {
   /** 0 = the budget as a whole. */
@@ -273,7 +281,7 @@ export function hourlyDecisions(inp: HourInput): Decision[] {
   const paused = new Set([...daily, ...cpa].filter((d) => d.action.kind === 'pause').map((d) => d.campaignId));
   // While the day's limit holds the budget, nothing is raised.
   const roas = dailyAll.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
-  return [...low, ...daily, ...cpa, ...roas];
+  return [...low, ...daily, ...cpa, ...roas, ...rotationDecisions(inp.campaigns, inp.now)];
 }
 
 export interface DayInput {

@@ -218,9 +218,10 @@ export function createService(deps: ServiceDeps) {
           targeting: row.targeting as unknown as Targeting, creative: row.creative as unknown as Creative, pixelId,
         },
         {
-          existing: { campaignId: row.external_campaign_id, adsetId: row.external_adset_id },
+          existing: { campaignId: row.external_campaign_id, adsetId: row.external_adset_id, ads: row.external_ads ?? [] },
           async save(ids) {
-            const saved = await db.query(Q.save_publish_step, [tenant, row.id, token, ids.campaignId ?? null, ids.adsetId ?? null, lease(), now()]);
+            const ads = ids.ads === undefined ? null : JSON.stringify(ids.ads);
+            const saved = await db.query(Q.save_publish_step, [tenant, row.id, token, ids.campaignId ?? null, ids.adsetId ?? null, lease(), now(), ads]);
             if (saved.rows.length === 0) throw new Error(`campaign ${row.id}: another attempt took over its publishing`);
           },
         },

@@ -6,6 +6,7 @@ import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
 import type { BudgetContext } from './review.js';
 import type { AudienceCandidate } from './suite.js';
+import type { ExternalAd } from './adapters/adapter.js';
 import type { BudgetStatus, CampaignStatus, CampaignType, Platform, PlatformAllocations, Stats, Strategy } from './model.js';
 
 export const Q = queries('campaigns.sql', [
@@ -16,6 +17,7 @@ export const Q = queries('campaigns.sql', [
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'mark_superseded', 'last_raises', 'budget_log', 'campaign_log', 'list_campaigns',
   'insert_credits', 'has_attributions', 'credit_from_attributions', 'credits_by_campaign',
   'organizer_report', 'snapshot_series', 'budget_credits', 'admin_overview', 'event_for_suite', 'budget_event', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
+  'set_external_ads', 'last_rotations',
 ]);
 
 type Row = Record<string, unknown>;
@@ -57,6 +59,8 @@ export interface Campaign {
   campaign_type: CampaignType;
   external_campaign_id: string | null;
   external_adset_id: string | null;
+  /** One ad per creative variant (Meta with META_PAGE_ID; migration 037): ids and status; [] without ads. */
+  external_ads?: ExternalAd[];
   name: string;
   status: CampaignStatus;
   status_reason: string | null;
@@ -92,6 +96,7 @@ export function toCampaign(r: Row): Campaign {
     id: Number(r.id), tenant_id: Number(r.tenant_id), budget_id: Number(r.budget_id), organizer_id: String(r.organizer_id), event_id: (r.event_id as string | null) ?? null,
     platform: r.platform as Platform, campaign_type: r.campaign_type as CampaignType,
     external_campaign_id: (r.external_campaign_id as string | null) ?? null, external_adset_id: (r.external_adset_id as string | null) ?? null,
+    external_ads: r.external_ads === undefined || r.external_ads === null ? [] : json<ExternalAd[]>(r.external_ads),
     name: String(r.name), status: r.status as CampaignStatus, status_reason: (r.status_reason as string | null) ?? null, objective: String(r.objective),
     targeting: json(r.targeting), creative: json(r.creative), budget_allocated: n(r.budget_allocated), budget_spent: n(r.budget_spent),
     daily_budget: n(r.daily_budget), bid_strategy: String(r.bid_strategy), bid_amount: nOrNull(r.bid_amount), performance_metrics: json(r.performance_metrics),
@@ -167,6 +172,13 @@ export const campaignStore = {
   async credits(q: Queryable, tenant: number, ids: number[]): Promise<Map<number, { orders: number; tickets: number; revenue: number }>> {
     const rows = (await q.query<Row>(Q.credits_by_campaign, [tenant, ids])).rows;
     return new Map(rows.map((r) => [Number(r.campaign_id), { orders: n(r.orders), tickets: n(r.tickets), revenue: n(r.revenue) }]));
+  },
+  async setAds(q: Queryable, tenant: number, id: number, ads: ExternalAd[], now: Date): Promise<void> {
+    await q.query(Q.set_external_ads, [tenant, id, JSON.stringify(ads), now]);
+  },
+  async lastRotations(q: Queryable, tenant: number, budgetId: number): Promise<Map<number, number>> {
+    const rows = (await q.query<Row>(Q.last_rotations, [tenant, budgetId])).rows;
+    return new Map(rows.map((r) => [Number(r.campaign_id), Date.parse(iso(r.at))]));
   },
   async lastRaises(q: Queryable, tenant: number, budgetId: number): Promise<Map<number, number>> {
     const rows = (await q.query<Row>(Q.last_raises, [tenant, budgetId])).rows;

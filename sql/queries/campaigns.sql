@@ -84,9 +84,11 @@ ORDER BY c.budget_id, c.id LIMIT $2;
 
 -- name: save_publish_step
 -- A platform id, stored the moment the platform returned it (NULL keeps the stored one), and the lease renewed;
--- only by the attempt holding the campaign ($3). No row: the attempt lost it and stops.
+-- only by the attempt holding the campaign ($3). No row: the attempt lost it and stops. $8: the ads' list
+-- (external_ads, migration 037), NULL to keep it.
 UPDATE automated_campaigns
 SET external_campaign_id = coalesce($4, external_campaign_id), external_adset_id = coalesce($5, external_adset_id),
+    external_ads = coalesce($8::jsonb, external_ads),
     publish_lease_until = $6, updated_at = $7
 WHERE tenant_id = $1 AND id = $2 AND status = 'publishing' AND publish_token = $3
 RETURNING id;
@@ -165,7 +167,7 @@ ORDER BY b.id;
 
 -- name: synced_campaigns
 -- Campaigns whose figures the metrics sync reads: on a platform and not finished long ago.
-SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id FROM automated_campaigns c
+SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id, c.external_ads FROM automated_campaigns c
 JOIN ad_campaign_budgets b ON b.id = c.budget_id
 WHERE c.external_campaign_id IS NOT NULL AND c.status IN ('active', 'paused') AND b.status IN ('active', 'paused', 'exhausted', 'ended')
 ORDER BY c.id;
@@ -173,7 +175,7 @@ ORDER BY c.id;
 -- name: write_metrics
 -- One statement for a whole sync: campaigns' figures, their snapshot at $1, and the budgets' spent sums.
 WITH m AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, impressions bigint, clicks bigint, spend numeric, conversions numeric, revenue numeric)
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, impressions bigint, clicks bigint, spend numeric, conversions numeric, revenue numeric, variants jsonb)
 ), upd AS (
   UPDATE automated_campaigns c
   SET budget_spent = round(m.spend, 3),
@@ -185,6 +187,10 @@ WITH m AS (
         'cpa', CASE WHEN m.conversions > 0 THEN round(m.spend / m.conversions, 2) END,
         'roas', CASE WHEN m.spend > 0 THEN round(m.revenue / m.spend, 3) END,
         'last_updated_at', $1::timestamptz)
+        -- Per ad (creative rotation): this sync's figures, else those of the last sync that read them.
+        || CASE WHEN m.variants IS NOT NULL THEN jsonb_build_object('variants', m.variants)
+                WHEN c.performance_metrics->'variants' IS NOT NULL THEN jsonb_build_object('variants', c.performance_metrics->'variants')
+                ELSE '{}'::jsonb END
   FROM m WHERE c.id = m.id
   RETURNING c.id, c.tenant_id, c.budget_id
 ), snap AS (
@@ -365,3 +371,13 @@ FROM campaign_credits WHERE tenant_id = $1 AND order_id = ANY($2::text[]) ORDER 
 -- GDPR erasure ("Policy: delete"): the campaign's tracked sales and revenue drop the person's orders with them.
 WITH d AS (DELETE FROM campaign_credits WHERE tenant_id = $1 AND order_id = ANY($2::text[]) RETURNING 1)
 SELECT count(*)::int AS n FROM d;
+
+-- name: set_external_ads
+-- A campaign's ads after the optimiser paused a losing variant's ad (creative rotation, migration 037).
+UPDATE automated_campaigns SET external_ads = $3::jsonb, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING id;
+
+-- name: last_rotations
+-- Per campaign of budget $2: the window of its last creative_rotation decision (the "keeps rotating" note is
+-- logged at most once a day).
+SELECT campaign_id, max(window_start) AS at FROM campaign_optimization_log
+WHERE tenant_id = $1 AND budget_id = $2 AND rule = 'creative_rotation' GROUP BY campaign_id;

@@ -18,9 +18,13 @@
 // account's minimum), a Meta ad set optimising OFFSITE_CONVERSIONS without promoted_object {pixel_id,
 // custom_event_type}, or with interests not given by a known id, a TikTok ad group without location_ids,
 // schedule_start_time, pacing, or a pixel_id without optimization_event.
+// Meta ads (one per creative variant) are meta-ads.ts: a Meta campaign with ads delivers through its ACTIVE ads.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binomial, hash32, poisson, prng } from '../../server/campaigns/rng.js';
+import { createMetaAds, deliverAds, type MockAd } from './meta-ads.js';
+
+export type { MockAd } from './meta-ads.js';
 
 export interface TrueRates {
   /** Cost per 1000 impressions. */
@@ -94,6 +98,8 @@ export interface MockPlatforms {
   purchasesSince(ms: number): Purchase[];
   /** Ad sets, ad groups and Google budgets, by id (resource name for Google). */
   adsets: Map<string, MockAdset>;
+  /** Meta ads (one per creative variant), by id, with their hidden factor and figures (meta-ads.ts). */
+  metaAds: Map<string, MockAd>;
   /**
    * A campaign's effective status as the platform reports it: ACTIVE (delivering), CAMPAIGN_PAUSED (its own status),
    * ADSET_PAUSED (running, but no ad set / ad group of it runs). Only ACTIVE delivers.
@@ -126,6 +132,8 @@ export async function startMockPlatforms(opts: {
   rates: (name: string, platform: MockCampaign['platform']) => TrueRates;
   /** The smallest daily budget each platform takes (in units of the account's currency); any positive one by default. */
   minDaily?: Partial<Record<MockCampaign['platform'], number>>;
+  /** A Meta ad's purchases-per-click factor on its campaign's cvr (by default seeded per campaign and variant, 0.5-1.5). */
+  variantFactor?: (adName: string, campaignId: string) => number;
 }): Promise<MockPlatforms> {
   const campaigns = new Map<string, MockCampaign>();
   const budgets = new Map<string, string>(); // google budget resource → campaign id
@@ -139,6 +147,7 @@ export async function startMockPlatforms(opts: {
   let clock = Math.floor(opts.startMs / HOUR) * HOUR;
   let failing = 0;
   const failOn: { match: (c: MockCall) => boolean; answer: { status: number; body: unknown } }[] = [];
+  const metaAds = createMetaAds({ seed: opts.seed, variantFactor: opts.variantFactor });
 
   const add = (platform: MockCampaign['platform'], name: string, daily: number): MockCampaign => {
     const id = String(++nextId);
@@ -188,15 +197,23 @@ export async function startMockPlatforms(opts: {
     for (const c of campaigns.values()) {
       if (effectiveStatus(c) !== 'ACTIVE' || c.daily <= 0) continue;
       const rand = prng(hash32(`${opts.seed}:${c.platform}:${c.id}:${hourStart}`));
+      // A Meta campaign with ads delivers through its ACTIVE ads (the hour shared evenly), each at its own cvr.
+      const ads = c.platform === 'meta' ? metaAds.of(c.id) : [];
+      const running = ads.filter((a) => a.active);
+      if (ads.length && !running.length) continue;
       const spend = round2((c.daily / 24) * (0.85 + 0.3 * rand()));
-      const impressions = Math.round((spend / c.rates.cpm) * 1000);
-      const clicks = binomial(impressions, c.rates.ctr, rand);
-      const conv = binomial(clicks, c.rates.cvr, rand);
+      const perAd = running.length ? deliverAds(running, c.rates, spend, rand) : null;
+      const impressions = perAd ? perAd.reduce((t, x) => t + x.impressions, 0) : Math.round((spend / c.rates.cpm) * 1000);
+      const clicks = perAd ? perAd.reduce((t, x) => t + x.clicks, 0) : binomial(impressions, c.rates.ctr, rand);
+      const conv = perAd ? perAd.reduce((t, x) => t + x.conv, 0) : binomial(clicks, c.rates.cvr, rand);
       let revenue = 0;
       for (let i = 0; i < conv; i++) {
         const tickets = 1 + poisson(0.8, rand);
         const value = round2((c.rates.aov / 1.8) * tickets);
         revenue += value;
+        let k = i;
+        const ad = perAd?.find((x) => (k -= x.conv) < 0)?.a;
+        if (ad) ad.revenue = round2(ad.revenue + value);
         if (c.utm) purchases.push({ order_id: `o-${c.id}-${hourStart}-${i}`, utm_campaign: c.utm, revenue: value, tickets, occurred_at: new Date(hourStart + 30 * 60_000).toISOString(), at: hourStart });
       }
       c.impressions += impressions;
@@ -221,6 +238,8 @@ export async function startMockPlatforms(opts: {
 
   function route(method: string, url: URL, body: any): { status: number; body: unknown } {
     const p = url.pathname;
+    const ad = metaAds.route(method, url, body, (id) => (adsets.get(id)?.platform === 'meta' ? adsets.get(id)!.campaignId : null), (id) => campaigns.get(id)?.rates.claimFactor ?? 1);
+    if (ad) return ad;
     // --- Meta Marketing API ---
     let m = /^\/v\d+\.\d+\/act_(\d+)\/(campaigns|adsets|insights)$/.exec(p);
     if (m) {
@@ -452,6 +471,7 @@ export async function startMockPlatforms(opts: {
     url: `http://127.0.0.1:${port}`,
     campaigns,
     adsets,
+    metaAds: metaAds.ads,
     calls,
     advanceTo(ms) {
       for (; clock + HOUR <= ms; clock += HOUR) deliverHour(clock);

@@ -35,7 +35,23 @@ export interface PublishInput {
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string; retriable: boolean };
 
 /** The steps of a publish: a failure names the one it stopped at (`activate`: the campaign may already run). */
-export type PublishStep = 'campaign' | 'adset' | 'activate';
+export type PublishStep = 'campaign' | 'adset' | 'ads' | 'activate';
+
+/**
+ * One ad of a campaign, per creative variant (Meta with META_PAGE_ID: README "Campaigns" → "Creative rotation"),
+ * stored in automated_campaigns.external_ads (migration 037): its creative's and its own id as soon as Meta returned
+ * them, and its status (ACTIVE, or PAUSED once the optimiser paused a losing variant).
+ */
+export interface ExternalAd {
+  /** Index in the creative's `variants`. */
+  variant: number;
+  creative_id: string | null;
+  ad_id: string | null;
+  status: 'ACTIVE' | 'PAUSED' | null;
+}
+
+/** An ad's lifetime figures (the platform's purchase claim), by ad id. */
+export type AdStats = Map<string, Stats>;
 export type PublishOutcome = { ok: true; value: External } | { ok: false; error: string; retriable: boolean; step: PublishStep };
 
 /**
@@ -45,8 +61,10 @@ export type PublishOutcome = { ok: true; value: External } | { ok: false; error:
  * campaign stays `publishing` and is resumed later.
  */
 export interface PublishProgress {
-  existing: { campaignId: string | null; adsetId: string | null };
-  save(ids: { campaignId?: string; adsetId?: string }): Promise<void>;
+  /** `ads`: the ads stored so far (one per creative variant), absent or [] before any. */
+  existing: { campaignId: string | null; adsetId: string | null; ads?: ExternalAd[] };
+  /** `ads`: the whole list, written as it grows (a creative id, then the ad id, per variant). */
+  save(ids: { campaignId?: string; adsetId?: string; ads?: ExternalAd[] }): Promise<void>;
 }
 
 /** An object found at the platform by its key. */
@@ -89,6 +107,10 @@ export interface PlatformAdapter {
   setDailyBudget(ext: External, amount: number, currency: string): Promise<Outcome<void>>;
   /** Lifetime totals per external campaign id (the platform's own conversion claim included). */
   fetchMetrics(campaignIds: string[]): Promise<Outcome<Map<string, Stats>>>;
+  /** Lifetime totals per ad of these campaigns (by external campaign id, then ad id); only platforms that create ads (Meta). */
+  fetchAdMetrics?(campaignIds: string[]): Promise<Outcome<Map<string, AdStats>>>;
+  /** Pauses or starts one ad (an absolute status: repeating it changes nothing); only platforms that create ads. */
+  setAdActive?(adId: string, active: boolean): Promise<Outcome<void>>;
 }
 
 export const TIMEOUT_MS = 15_000;

@@ -6,6 +6,8 @@
 // POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
 // Interests go by id: each of the suite's interest names is looked up with the targeting search
 // (GET /search?type=adinterest&q=) before the ad set is created (resolveInterests).
+// With META_PAGE_ID, one ad per creative variant is created under the ad set before the campaign starts
+// (meta-ads.ts): the optimiser's creative rotation pauses the losing variants' ads (rotation.ts).
 // Delivery needs the campaign AND its ad set ACTIVE (Meta's effective_status: ADSET_PAUSED, CAMPAIGN_PAUSED): the ad
 // set is created ACTIVE under the campaign, which is created PAUSED and alone gates delivery (started last; paused
 // and resumed by the optimiser). An ad set found or stored PAUSED (left so by an earlier version) is started
@@ -13,6 +15,7 @@
 import type { CampaignsConfig } from '../config.js';
 import { decimalsOf, toMinor, type Stats } from '../model.js';
 import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
+import { ensureAds, fetchAdInsights, type MetaAdsDeps } from './meta-ads.js';
 
 export const META_VERSION = 'v25.0';
 /** Meta's daily_budget is in the currency's minor units (its currency offsets: EUR 100, JPY 1, KWD 1000). */
@@ -85,6 +88,7 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
     }
     return { ok: true, value: out };
   };
+  const adsDeps: MetaAdsDeps = { acct: acct ?? '', base, q, post, lookup };
   return {
     platform: 'meta',
     async publish(c, progress): Promise<PublishOutcome> {
@@ -117,6 +121,8 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       let adsetId = progress.existing.adsetId;
       /** Whether the ad set is known to be ACTIVE (created so now, or found so); a stored one is not known. */
       let adsetRuns = false;
+      /** Created by this attempt: it has no ads to look up. */
+      let adsetFresh = false;
       if (!adsetId && !created) {
         const sets = await lookup(`${campaignId}/adsets`, { fields: 'id,name,status' });
         if (!sets.ok) return atStep(sets, 'adset');
@@ -136,6 +142,7 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
         adsetId = String(adset.value?.id ?? '');
         if (!adsetId) return { ok: false, error: 'Meta returned no ad set id', retriable: false, step: 'adset' };
         adsetRuns = true;
+        adsetFresh = true;
         await progress.save({ adsetId });
       }
       // An ad set left PAUSED (an earlier version created it so) would hold the campaign at ADSET_PAUSED.
@@ -143,7 +150,13 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
         const on = await post(adsetId, { status: 'ACTIVE' });
         if (!on.ok) return atStep(on, 'adset');
       }
-      // 3. Start it, unless it already runs (an earlier attempt started it and stopped before recording that).
+      // 3. One ad per creative variant (with a Page to run them as): before the campaign starts, so it never runs
+      // without them. Without META_PAGE_ID, none (as before: no creative rotation).
+      if (cfg.meta.pageId) {
+        const ads = await ensureAds(adsDeps, { name: c.name, key: c.key, creative: c.creative, pageId: cfg.meta.pageId, adsetId, fresh: adsetFresh }, progress);
+        if (!ads.ok) return atStep(ads, 'ads');
+      }
+      // 4. Start it, unless it already runs (an earlier attempt started it and stopped before recording that).
       if (!(mine?.id === campaignId && mine.active)) {
         const on = await post(campaignId, { status: 'ACTIVE' });
         if (!on.ok) return atStep(on, 'activate');
@@ -167,6 +180,15 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       if (wrong) return wrong;
       const r = await post(ext.campaignId, { daily_budget: minor(amount, currency) });
       return r.ok ? { ok: true, value: undefined } : r;
+    },
+    async setAdActive(adId, active) {
+      if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
+      const r = await post(adId, { status: active ? 'ACTIVE' : 'PAUSED' });
+      return r.ok ? { ok: true, value: undefined } : r;
+    },
+    async fetchAdMetrics(ids) {
+      if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
+      return fetchAdInsights(adsDeps, ids);
     },
     async fetchMetrics(ids) {
       if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');

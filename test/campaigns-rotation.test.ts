@@ -1,0 +1,159 @@
+// Creative rotation against the mock platforms (README "Campaigns" → "Creative rotation"), on the local
+// PostgreSQL: with META_PAGE_ID, publishing a Meta campaign creates one ad per creative variant under its ad set
+// (the documented adcreatives / ads calls), idempotently — a publish cut off after Meta created an ad adopts it
+// (no duplicate); the 30-minute sync reads the ads' figures; the hourly optimiser pauses the worse variant's ad
+// only 48 h after the start, keeps the winner, logs it once with its inputs, and a window run again sends nothing.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignsConfig } from '../server/campaigns/config.js';
+import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
+import { openPostgres, type Db } from '../server/store/db.js';
+import { migrate } from '../server/store/migrate.js';
+import { silent } from './helpers.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { variantOf } from './mock-ad-platforms/meta-ads.js';
+
+const PG = process.env.PLAIN_PG_URL ? process.env.PLAIN_PG_URL.replace(/\/[^/]*$/, '/postgres') : 'postgres://postgres@127.0.0.1:5432/postgres';
+const TENANT = 1;
+const HOUR = 3_600_000;
+
+describe('creative rotation on Meta', { timeout: 240_000 }, () => {
+  const name = `txl_rotate_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let db: Db;
+  let mock: MockPlatforms;
+  const t0 = Date.UTC(2026, 2, 5, 12);
+  const clock = { now: t0 };
+  const core = (pageId: string | null): CampaignsCore => createCampaignsCore({
+    db, log: silent, now: () => clock.now, credits: { pull: async () => 0 },
+    config: campaignsConfig({ META_GRAPH_URL: mock.url, META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345', ...(pageId ? { META_PAGE_ID: pageId } : {}) }, []),
+  });
+  const suiteOf = async (c: CampaignsCore) => {
+    const b = await c.service.createBudget(TENANT, {
+      organizer_id: 'O1', event_id: null, total_budget: 20_000, currency: 'EUR', daily_budget_limit: null, allocation_strategy: 'equal_split',
+      platform_allocations: { meta: { percentage: 100 } }, target_cpa: null, target_roas: null, payment_reference: null, paid_at: null, started_at: null, ends_at: null, notes: null,
+    });
+    const suite = await c.service.createSuite(TENANT, b.id, 1);
+    if (!suite.ok) throw new Error(suite.message);
+    await c.service.submit(TENANT, b.id);
+    return { budgetId: b.id, campaigns: suite.value };
+  };
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: PG });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(PG);
+    u.pathname = `/${name}`;
+    db = { ...(await openPostgres(u.toString(), 2, silent)), plain: true };
+    await migrate(db, silent);
+    // Variant 1 converts at 1.5× its campaign's rate, variant 2 at 0.4×: a winner to find.
+    mock = await startMockPlatforms({ seed: 9, startMs: t0, rates: () => ({ cpm: 5, ctr: 0.03, cvr: 0.06, aov: 60, claimFactor: 1 }), variantFactor: (adName) => (variantOf(adName) === 0 ? 1.5 : 0.4) });
+  }, 120_000);
+  afterAll(async () => {
+    await mock?.close();
+    await db?.close();
+    const a = new pg.Client({ connectionString: PG });
+    await a.connect();
+    await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await a.end();
+  });
+
+  it('without META_PAGE_ID a Meta campaign is published as before, with no ads', async () => {
+    const c = core(null);
+    const { campaigns } = await suiteOf(c);
+    const one = campaigns.find((x) => x.campaign_type === 'prospecting')!;
+    expect((await c.service.approve(TENANT, [one.id])).ok).toBe(true);
+    const after = (await c.service.campaign(TENANT, one.id))!;
+    expect(after.status).toBe('active');
+    expect(after.external_ads).toEqual([]);
+    expect([...mock.metaAds.values()].filter((a) => a.campaignId === after.external_campaign_id)).toEqual([]);
+  });
+
+  it('publishes one ad per variant, idempotently, and the optimiser keeps the winner after 48 h', async () => {
+    const c = core('104123456789012');
+    const { budgetId, campaigns } = await suiteOf(c);
+    const retarget = campaigns.find((x) => x.campaign_type === 'retargeting')!;
+    const key = `txc-${budgetId}-meta-retargeting`;
+    // The connection drops right after Meta created the retargeting campaign's second ad: its answer is lost.
+    const cut = mock.cut((k) => k.method === 'POST' && k.path === '/v25.0/act_1001/ads' && String(k.body?.name).includes(`[${key}:v1]`), 'drop');
+    const approved = await c.service.approve(TENANT, campaigns.map((x) => x.id));
+    expect(approved.ok).toBe(true);
+    await cut;
+    const left = (await c.service.campaign(TENANT, retarget.id))!;
+    expect(left.status).toBe('publishing');
+    expect(left.last_error).toMatch(/^creating its ads: /);
+    expect(left.external_ads!.map((a) => [a.variant, a.ad_id !== null])).toEqual([[0, true], [1, false]]);
+    // The job finishes it: the ad Meta created is found by its name (GET {adset}/ads) and adopted, not made again.
+    expect(await c.service.resumePublishing(10)).toBe(1);
+    const list = await c.service.campaignsOf(TENANT, budgetId);
+    expect(list.map((x) => x.status)).toEqual(['active', 'active', 'active', 'active']);
+    for (const x of list) {
+      const ads = [...mock.metaAds.values()].filter((a) => a.campaignId === x.external_campaign_id);
+      expect(ads.map((a) => variantOf(a.name)).sort()).toEqual([0, 1]);
+      expect(ads.every((a) => a.adsetId === x.external_adset_id && a.active)).toBe(true);
+      expect(x.external_ads!.map((a) => a.ad_id).sort()).toEqual(ads.map((a) => a.id).sort());
+    }
+    expect(mock.calls.some((k) => k.method === 'GET' && /^\/v25\.0\/as\d+(-\d+)?\/ads$/.test(k.path))).toBe(true);
+    // The documented creative: a link ad on the Page to the landing URL, with a ticket call to action.
+    const creative = [...mock.calls].reverse().find((k) => k.method === 'POST' && k.path === '/v25.0/act_1001/adcreatives' && String(k.body?.name).includes(`[${key}:v1]`))!.body;
+    const link = (retarget.creative as { landing_page_url: string }).landing_page_url;
+    expect(creative.object_story_spec).toEqual({
+      page_id: '104123456789012',
+      link_data: { link, message: 'Secure your seat today.', name: expect.any(String), call_to_action: { type: 'BUY_TICKETS', value: { link } } },
+    });
+    expect(link).toContain(`utm_campaign=${key}`);
+
+    // Hourly windows: the sync reads the ads' figures, the rules decide.
+    const rotations = async () => (await db.query<Record<string, unknown>>("SELECT campaign_id, window_start, action, inputs, applied_at FROM campaign_optimization_log WHERE budget_id = $1 AND rule = 'creative_rotation' ORDER BY id", [budgetId])).rows;
+    const pausesOf = (adId: string) => mock.calls.filter((k) => k.method === 'POST' && k.path === `/v25.0/${adId}` && k.body?.status === 'PAUSED').length;
+    for (let t = t0 + HOUR; t < t0 + 48 * HOUR; t += HOUR) {
+      mock.advanceTo(t);
+      clock.now = t;
+      await c.runners.optimize(new Date(t));
+    }
+    expect(await rotations()).toEqual([]);
+    const synced = (await c.service.campaign(TENANT, retarget.id))!;
+    const variants = synced.performance_metrics.variants as { variant: number; ad_id: string; impressions: number; conversions: number }[];
+    expect(variants.map((v) => v.variant)).toEqual([0, 1]);
+    expect(variants.every((v) => v.impressions > 1000)).toBe(true);
+    for (let t = t0 + 48 * HOUR; t <= t0 + 60 * HOUR; t += HOUR) {
+      mock.advanceTo(t);
+      clock.now = t;
+      await c.runners.optimize(new Date(t));
+    }
+    const log = await rotations();
+    const paused = log.filter((r) => r.action === 'pause_ads' && Number(r.campaign_id) === retarget.id);
+    expect(paused).toHaveLength(1);
+    expect(new Date(String(paused[0].window_start)).getTime()).toBeGreaterThanOrEqual(t0 + 48 * HOUR);
+    expect(paused[0].applied_at).not.toBeNull();
+    const inputs = paused[0].inputs as { variants: { variant: number; impressions: number; clicks: number; conversions: number }[]; tests: { p_value: number }[] };
+    expect(inputs.variants.map((v) => v.variant)).toEqual([0, 1]);
+    expect(inputs.tests[0].p_value).toBeLessThan(0.05);
+    // The loser's ad is paused once on Meta, the winner's runs; the campaign keeps running.
+    const after = (await c.service.campaign(TENANT, retarget.id))!;
+    const [win, lose] = [0, 1].map((i) => after.external_ads!.find((a) => a.variant === i)!);
+    expect([win.status, lose.status]).toEqual(['ACTIVE', 'PAUSED']);
+    expect(mock.metaAds.get(lose.ad_id!)!.active).toBe(false);
+    expect(mock.metaAds.get(win.ad_id!)!.active).toBe(true);
+    expect(pausesOf(lose.ad_id!)).toBe(1);
+    expect(pausesOf(win.ad_id!)).toBe(0);
+    expect(after.status).toBe('active');
+    // The paused ad delivers no more.
+    const before = mock.metaAds.get(lose.ad_id!)!.impressions;
+    // A window run again (a restart, a lease taken over) logs and sends nothing twice; later windows decide nothing more for it.
+    const window = new Date(String(paused[0].window_start));
+    const n = log.length;
+    await c.runners.optimize(window);
+    for (let t = t0 + 61 * HOUR; t <= t0 + 64 * HOUR; t += HOUR) {
+      mock.advanceTo(t);
+      clock.now = t;
+      await c.runners.optimize(new Date(t));
+    }
+    expect(pausesOf(lose.ad_id!)).toBe(1);
+    expect((await rotations()).filter((r) => Number(r.campaign_id) === retarget.id && r.action === 'pause_ads')).toHaveLength(1);
+    expect((await rotations()).length).toBeGreaterThanOrEqual(n);
+    expect(mock.metaAds.get(lose.ad_id!)!.impressions).toBe(before);
+    expect(mock.metaAds.get(win.ad_id!)!.impressions).toBeGreaterThan(0);
+  });
+});
