@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawMentions, rawSearch } from '../server/gdpr/match.js';
 import type { PersonIds } from '../server/gdpr/registry.js';
 import { protectRawEvent, scrubBody } from '../server/identity/pii.js';
@@ -15,6 +15,7 @@ import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test
 import { bootServer, createTenant, filesHolding, orderEvent, postJson, until, webEvent } from './helpers.js';
 import { api, batch, identify, serverEvents, whereIs } from './identity-helpers.js';
 import { liveRest } from './live-helpers.js';
+import { clearOfMidnight } from './midnight.js';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 const PHONE = '+40 722 123 456';
@@ -91,8 +92,15 @@ describe('GDPR erasure audit (embedded store, Redis)', () => {
     redis?.disconnect();
     await deletePrefix(PREFIX);
   });
+  // Three boots of the server: minutes on a loaded machine.
+  const TEST_MS = 300_000;
+  // Her events are 5 minutes old and the live numbers cover one UTC day: from them to the test's end, one day.
+  const BACK_MS = 6 * 60_000;
+  beforeEach(async () => {
+    await clearOfMidnight(BACK_MS, TEST_MS);
+  }, BACK_MS + TEST_MS + 30_000);
 
-  it('a person with two visitors, three sessions, an order, a login and odd rejected bodies leaves nothing behind', async () => {
+  it('a person with two visitors, three sessions, an order, a login and odd rejected bodies leaves nothing behind', { timeout: TEST_MS }, async () => {
     server = await bootServer(env);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     const base = server.url;

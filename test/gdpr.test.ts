@@ -173,7 +173,8 @@ describe('GDPR erasure reaches the local spool', () => {
     await spool.close();
   });
 
-  it('end to end: events spooled while the database was down are erased with the person', async () => {
+  // A wire database and a boot (minutes on a loaded machine), then waits of up to 30 s each.
+  it('end to end: events spooled while the database was down are erased with the person', { timeout: 240_000 }, async () => {
     const pg = await wireDatabase();
     const server = await bootServer({ DATABASE_URL: pg.url, DATABASE_POOL_MAX: '1', ENCRYPTION_KEY: 'cd'.repeat(32) });
     try {

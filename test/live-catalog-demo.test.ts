@@ -18,7 +18,8 @@ describe('the demo catalog', () => {
     expect(kinds.venues.flatMap((v) => (v.gates as { name: string }[]).map((g) => g.name))).toEqual(['North Gate', 'South Gate', 'Main Entrance', 'Balcony']);
   });
 
-  it('is synced through the API before traffic: the organizer opens its events with names, gate names and ticket categories', async () => {
+  // A boot (minutes on a loaded machine) and up to a minute of demo traffic.
+  it('is synced through the API before traffic: the organizer opens its events with names, gate names and ticket categories', { timeout: 240_000 }, async () => {
     const s = await bootServer({ DATA_DIR: tmpDir() });
     try {
       const t = await createTenant(s.url, 'demo-catalog');

@@ -10,9 +10,14 @@ import { createLive } from '../server/live/index.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
 import { bootServer, createTenant, orderEvent, postEvents, request, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { LiveClient, liveRest, mintToken } from './live-helpers.js';
-import { clearOfMidnight, MIDNIGHT_HOOK_TIMEOUT_MS } from './midnight.js';
+import { clearOfMidnight } from './midnight.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
+
+/** A test that boots a server (twice for the restart): minutes on a loaded machine. */
+const BOOT_TEST_MS = 180_000;
+const RESTART_TEST_MS = 240_000;
+const BACK_MS = 90_000;
 
 async function sync(s: Server, t: Tenant, kind: string, items: Record<string, unknown>[]) {
   const r = await request('PUT', `${s.url}/api/v1/catalog/${kind}`, { items }, { authorization: `Bearer ${t.secret_key}` });
@@ -32,11 +37,12 @@ const view = (event: string, org: string | null, visitor: string) =>
   webEvent({ visitor_id: visitor, session_id: `s-${visitor}`, entities: { event_entity_id: event, ...(org ? { organizer_id: org } : {}) } });
 
 describe('the live layer uses the catalog (single node)', () => {
+  // Live numbers cover one UTC day: a run, as long as the longest test here may take, must not straddle midnight.
   beforeEach(async () => {
-    await clearOfMidnight();
-  }, MIDNIGHT_HOOK_TIMEOUT_MS);
+    await clearOfMidnight(BACK_MS, RESTART_TEST_MS);
+  }, BACK_MS + RESTART_TEST_MS + 30_000);
 
-  it('an organizer subscribes to its catalog event before any traffic, with names; the first view arrives as an update; names survive a restart', async () => {
+  it('an organizer subscribes to its catalog event before any traffic, with names; the first view arrives as an update; names survive a restart', { timeout: RESTART_TEST_MS }, async () => {
     const dataDir = tmpDir();
     let s = await bootServer({ DATA_DIR: dataDir });
     try {
@@ -69,7 +75,7 @@ describe('the live layer uses the catalog (single node)', () => {
     }
   });
 
-  it('a forged event_view naming another organizer does not move a catalog-owned event, nor does a secret claim; a catalog change does', async () => {
+  it('a forged event_view naming another organizer does not move a catalog-owned event, nor does a secret claim; a catalog change does', { timeout: BOOT_TEST_MS }, async () => {
     const s = await bootServer({ DATA_DIR: tmpDir() });
     try {
       const t = await createTenant(s.url, 'catalog-owner');
@@ -100,7 +106,7 @@ describe('the live layer uses the catalog (single node)', () => {
     }
   });
 
-  it('capacity percent from the venue and its gates when scanners send none; the ticker carries the category', async () => {
+  it('capacity percent from the venue and its gates when scanners send none; the ticker carries the category', { timeout: BOOT_TEST_MS }, async () => {
     const s = await bootServer({ DATA_DIR: tmpDir() });
     try {
       const t = await createTenant(s.url, 'catalog-capacity');
@@ -134,7 +140,7 @@ describe('two nodes sharing Redis and one store', () => {
     await deletePrefix(prefix);
   });
 
-  it('a catalog change on node A reaches a subscriber of node B within a second', async () => {
+  it('a catalog change on node A reaches a subscriber of node B within a second', { timeout: BOOT_TEST_MS }, async () => {
     const secret = crypto.randomBytes(32).toString('hex');
     const env = { REDIS_URL, LIVE_TOKEN_SECRET: secret, LIVE_REDIS_PREFIX: prefix };
     const a = await bootServer({ ...env, DATA_DIR: tmpDir() });

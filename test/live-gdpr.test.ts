@@ -13,6 +13,7 @@ import { createRedisMirror } from '../server/live/warm.js';
 import { bootServer, createTenant, postJson, silent, until, type Tenant } from './helpers.js';
 import { api, serverEvents } from './identity-helpers.js';
 import { liveRest, sendEvents } from './live-helpers.js';
+import { clearOfMidnight } from './midnight.js';
 
 const SECRET = crypto.randomBytes(32).toString('hex');
 const PREFIX = randomPrefix();
@@ -66,19 +67,25 @@ describe('GDPR erasure in the live layer (Redis)', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   let redis: Redis;
+  // The first test restarts the server: minutes on a loaded machine; the second reads the same day's numbers.
+  const RESTART_TEST_MS = 180_000;
+  const RUN_MS = RESTART_TEST_MS + 60_000;
+  const BACK_MS = 90_000;
 
   beforeAll(async () => {
+    // Her events are a minute old and the live numbers cover one UTC day: from them to the end of both tests, one day.
+    await clearOfMidnight(BACK_MS, RUN_MS);
     server = await bootServer(env);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     t = await createTenant(server.url, 'live-gdpr');
-  });
+  }, BACK_MS + RUN_MS + 120_000);
   afterAll(async () => {
     await server?.close();
     redis?.disconnect();
     await deletePrefix(PREFIX);
   });
 
-  it('DELETE /api/v1/persons/{id} removes the person from Redis, its HyperLogLogs and the hot state; live numbers follow the store', async () => {
+  it('DELETE /api/v1/persons/{id} removes the person from Redis, its HyperLogLogs and the hot state; live numbers follow the store', { timeout: RESTART_TEST_MS }, async () => {
     const base = server.url;
     const tag = crypto.randomBytes(4).toString('hex');
     const v = `v-ana-${tag}`;

@@ -194,3 +194,36 @@ export async function readAll(base: string, key: string) {
   return out;
 }
 
+/**
+ * `readAll`'s numbers apart from their entry rates (rate_per_minute: entries of the last 60 s, so they fall as
+ * time passes), and those rates by where they are (`path.to.rate_per_minute`). A restart that takes longer than
+ * a minute on a loaded machine changes the rates and nothing else.
+ */
+export function splitRates(data: unknown): { rest: unknown; rates: Record<string, number> } {
+  const rates: Record<string, number> = {};
+  const walk = (x: unknown, at: string): unknown => {
+    if (Array.isArray(x)) return x.map((v, i) => walk(v, `${at}[${i}]`));
+    if (x === null || typeof x !== 'object') return x;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x)) {
+      if (k === 'rate_per_minute' && typeof v === 'number') rates[`${at}.${k}`] = v;
+      else out[k] = walk(v, `${at}.${k}`);
+    }
+    return out;
+  };
+  return { rest: walk(data, ''), rates };
+}
+
+/**
+ * `readAll`'s numbers after a restart equal those before it. The entry rates (entries of the last 60 s;
+ * restartScript's entries are a second old when sent at `sentAt`) are equal too while those entries are within
+ * the minute; a restart that took longer (a loaded machine) may only have lowered them.
+ */
+export function expectSameAfterRestart(before: Record<string, unknown>, after: Record<string, unknown>, sentAt: number) {
+  const b = splitRates(before);
+  const a = splitRates(after);
+  expect(a.rest).toEqual(b.rest);
+  expect(Object.keys(a.rates)).toEqual(Object.keys(b.rates));
+  if (Date.now() < sentAt + 55_000) expect(a.rates).toEqual(b.rates);
+  else for (const [at, rate] of Object.entries(a.rates)) expect([at, rate <= b.rates[at]]).toEqual([at, true]);
+}

@@ -121,7 +121,8 @@ describe('two nodes sharing Redis and one store', () => {
     await deletePrefix(prefix);
   });
 
-  it('a move seen over the bus (secret claim, catalog change) has the other node check its subscriptions again', async () => {
+  // Boots a server (minutes on a loaded machine) and a second live layer.
+  it('a move seen over the bus (secret claim, catalog change) has the other node check its subscriptions again', { timeout: 180_000 }, async () => {
     const env = { REDIS_URL, LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'), LIVE_REDIS_PREFIX: prefix };
     const a = await bootServer({ ...env, DATA_DIR: tmpDir() });
     const b = await createLive({ config: loadConfig({ ...env, DATA_DIR: tmpDir(), PORT: '0' }), db: a.db, log: pino({ level: 'silent' }) });

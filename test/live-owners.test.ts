@@ -4,9 +4,14 @@ import crypto from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, tmpDir, webEvent, wireDatabase, type Tenant } from './helpers.js';
 import { liveRest, mintToken } from './live-helpers.js';
-import { clearOfMidnight, MIDNIGHT_HOOK_TIMEOUT_MS } from './midnight.js';
+import { clearOfMidnight } from './midnight.js';
 
 type Server = Awaited<ReturnType<typeof bootServer>>;
+
+/** Each test boots a server twice (and a wire database): minutes on a loaded machine. */
+const TEST_MS = 240_000;
+/** Events back-dated to the start of the day or a few seconds back: the alignment's look-back. */
+const BACK_MS = 90_000;
 
 const view = (event: string, org: string, occurredAt: number, visitor: string) =>
   webEvent({ occurred_at: new Date(occurredAt).toISOString(), visitor_id: visitor, session_id: `s-${visitor}`, entities: { event_entity_id: event, organizer_id: org } });
@@ -47,12 +52,13 @@ async function conflicts(s: Server, t: Tenant) {
 }
 
 describe.each([['embedded'], ['pg']])('organizer takeover (issue 8.3, store: %s)', (store) => {
-  // Live numbers (and the restart's recompute) cover one UTC day: a run must not straddle midnight.
+  // Live numbers (and the restart's recompute) cover one UTC day: a run, as long as a test may take, must
+  // not straddle midnight.
   beforeEach(async () => {
-    await clearOfMidnight();
-  }, MIDNIGHT_HOOK_TIMEOUT_MS);
+    await clearOfMidnight(BACK_MS, TEST_MS);
+  }, BACK_MS + TEST_MS + 30_000);
 
-  it('a forged back-dated event_view with another organizer id does not take the event over, before or after a restart; the conflict is recorded', async () => {
+  it('a forged back-dated event_view with another organizer id does not take the event over, before or after a restart; the conflict is recorded', { timeout: TEST_MS }, async () => {
     const dataDir = tmpDir();
     const pg = store === 'pg' ? await wireDatabase() : null;
     const env = { DATA_DIR: dataDir, ...(pg ? { DATABASE_URL: pg.url, DATABASE_POOL_MAX: '1' } : {}) };
@@ -102,7 +108,7 @@ describe.each([['embedded'], ['pg']])('organizer takeover (issue 8.3, store: %s)
     }
   });
 
-  it.runIf(store === 'embedded')('a secret-key claim replaces a public owner once, the move survives a restart, and a later claim is ignored', async () => {
+  it.runIf(store === 'embedded')('a secret-key claim replaces a public owner once, the move survives a restart, and a later claim is ignored', { timeout: TEST_MS }, async () => {
     const dataDir = tmpDir();
     let s = await bootServer({ DATA_DIR: dataDir });
     try {
