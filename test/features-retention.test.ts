@@ -52,8 +52,10 @@ describe.each(stores)('retention jobs on $name', ({ plain }) => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   // ~13 months: its month starts before now - (RETENTION_MONTHS - 1) = 13 months (archived), and it is younger than
-  // RETENTION_MONTHS (not dropped), older than AGGREGATE_RETENTION_MONTHS (its aggregates pruned).
-  const old = Date.now() - 400 * DAY;
+  // RETENTION_MONTHS (not dropped), older than AGGREGATE_RETENTION_MONTHS (its aggregates pruned). Noon (UTC) of
+  // that day: its 50 minutes of rows stay in one day and one month whatever time the test runs (from 23:10 on,
+  // now − 400 days kept the time of day, and on a month's last day the rows spanned two months).
+  const old = Math.floor((Date.now() - 400 * DAY) / DAY) * DAY + DAY / 2;
   const run = async (job: string) => {
     const r = await request('POST', `${server.url}/api/admin/jobs/${job}/run`, undefined, admin);
     expect(r.json?.status, `${job}: ${r.text}`).toBe('succeeded');
