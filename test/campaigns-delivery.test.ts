@@ -94,13 +94,32 @@ describe('published campaigns deliver', { timeout: 60_000 }, () => {
     expect(down).toMatchObject({ ok: false, retriable: true, step: 'adset' });
   });
 
+  it('meta: the suite\'s city goes to the ad set by its key from the location search, in the venue\'s country; an unknown city leaves the country', async () => {
+    // Before, geo_locations.cities carried [{"name":"Cluj"}]: Meta takes a city by key and refuses a name alone.
+    const adsetOf = async (key: string, locations: Targeting['locations']) => {
+      const before = mock.calls.length;
+      const r = await adapters.meta.publish(input(key, { locations }), progress());
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const sent = mock.calls.slice(before);
+      return { searches: sent.filter((c) => c.path === '/v25.0/search').map((c) => Object.fromEntries(new URLSearchParams(c.query))), geo: sent.find((c) => c.path === '/v25.0/act_1001/adsets')!.body.targeting.geo_locations };
+    };
+    const cluj = await adsetOf('txc-9-meta-prospecting', [{ city: 'Cluj', radius_km: 50 }]);
+    expect(cluj.searches).toEqual([expect.objectContaining({ type: 'adgeolocation', location_types: '["city"]', q: 'Cluj' })]);
+    expect(cluj.geo).toEqual({ cities: [{ key: '1788569', radius: 50, distance_unit: 'kilometer' }] });
+    // In the United States, the same name is another city; diacritics aside; the radius within Meta's 17-80 km.
+    expect((await adsetOf('txc-10-meta-prospecting', [{ city: 'Cluj', country: 'US', radius_km: 200 }])).geo).toEqual({ cities: [{ key: '2673730', radius: 80, distance_unit: 'kilometer' }] });
+    expect((await adsetOf('txc-11-meta-prospecting', [{ city: 'timisoara', radius_km: 5 }])).geo).toEqual({ cities: [{ key: '1792103', radius: 17, distance_unit: 'kilometer' }] });
+    // A city Meta does not know: the country, never a name.
+    expect((await adsetOf('txc-12-meta-prospecting', [{ city: 'Atlantis', country: 'RO' }])).geo).toEqual({ countries: ['RO'] });
+  });
+
   it('meta: an ad set an earlier version left PAUSED is started — when a publish resumes with it, and when the campaign is resumed', async () => {
     // What an earlier version left: the campaign created and started, its ad set PAUSED (ADSET_PAUSED: no delivery).
     const q = 'access_token=tok';
     const post = async (path: string, body: unknown) => (await fetch(`${mock.url}/v25.0/${path}?${q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<{ id: string }>;
     const legacy = async (key: string) => {
       const camp = await post('act_1001/campaigns', { name: `Old [${key}]`, objective: 'OUTCOME_SALES', status: 'PAUSED', special_ad_categories: [], daily_budget: 4800 });
-      const set = await post('act_1001/adsets', { name: `Old [${key}] — ad set`, campaign_id: camp.id, status: 'PAUSED' });
+      const set = await post('act_1001/adsets', { name: `Old [${key}] — ad set`, campaign_id: camp.id, status: 'PAUSED', targeting: { geo_locations: { countries: ['RO'] } } });
       await post(camp.id, { status: 'ACTIVE' });
       expect(mock.effectiveStatus(camp.id)).toBe('ADSET_PAUSED');
       return { campaignId: camp.id, adsetId: set.id };

@@ -93,7 +93,7 @@ export function createService(deps: ServiceDeps) {
     const candidates = await S.audienceCandidates(db, tenant, b.organizer_id);
     const built = buildSuite({
       budgetId, organizerId: b.organizer_id, platformAllocations: b.platform_allocations, lookalikePct, fallbackUrl: deps.fallbackUrl,
-      event: { id: b.event_id, title: (ev?.title as string | null) ?? null, genres: (ev?.genres as string[] | undefined) ?? [], city: (ev?.city as string | null) ?? null, url: (ev?.url as string | null) ?? null },
+      event: { id: b.event_id, title: (ev?.title as string | null) ?? null, genres: (ev?.genres as string[] | undefined) ?? [], city: (ev?.city as string | null) ?? null, country: (ev?.country as string | null) ?? null, url: (ev?.url as string | null) ?? null },
     });
     // Audiences already built and synced by the remarketing module are referenced at once; the others later.
     const drafts = built.map((d) => ({ ...d, targeting: linkAudiences(d.targeting, d.platform, b.organizer_id, candidates) }));

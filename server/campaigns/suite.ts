@@ -84,6 +84,8 @@ export interface SuiteEvent {
   title: string | null;
   genres: string[];
   city: string | null;
+  /** The venue's country (ISO alpha-2), when the catalog gives one. */
+  country?: string | null;
   url: string | null;
 }
 
@@ -128,7 +130,7 @@ function targetingFor(type: CampaignType, inp: SuiteInput): Targeting {
   const forEvent = ev.id ? { event_id: ev.id } : { organizer_id: inp.organizerId };
   const buyers: AudienceRef = { type: 'ticket_buyers', criteria: forEvent, audience_id: null };
   const base: Targeting = {
-    age_min: 18, age_max: 65, genders: [], locations: ev.city ? [{ city: ev.city, radius_km: 50 }] : [], interests: [],
+    age_min: 18, age_max: 65, genders: [], locations: ev.city ? [{ city: ev.city, radius_km: 50, ...(ev.country ? { country: ev.country } : {}) }] : ev.country ? [{ country: ev.country }] : [], interests: [],
     custom_audiences: [], lookalike_audiences: [], excluded_audiences: [buyers],
   };
   switch (type) {

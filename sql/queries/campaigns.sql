@@ -339,7 +339,11 @@ FROM ad_campaign_budgets b LEFT JOIN automated_campaigns c ON c.budget_id = b.id
 WHERE b.tenant_id = $1 GROUP BY b.organizer_id, b.currency ORDER BY b.organizer_id, b.currency;
 
 -- name: event_for_suite
-SELECT id, title, genres, city, url FROM catalog_events WHERE tenant_id = $1 AND id = $2;
+-- The event's city (else its venue's) and its venue's country when it is an ISO alpha-2 code (the ads' location).
+SELECT e.id, e.title, e.genres, coalesce(e.city, v.city) AS city, e.url,
+  CASE WHEN upper(btrim(v.country)) ~ '^[A-Z]{2}$' THEN upper(btrim(v.country)) END AS country
+FROM catalog_events e LEFT JOIN catalog_venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
+WHERE e.tenant_id = $1 AND e.id = $2;
 
 -- name: budget_event
 -- A budget's event as the catalog has it (its organizer): a budget names a catalog event of its own organizer.

@@ -23,6 +23,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { binomial, hash32, poisson, prng } from '../../server/campaigns/rng.js';
 import { createMetaAds, deliverAds, type MockAd } from './meta-ads.js';
+import { checkGeo, searchCities } from './meta-geo.js';
 
 export type { MockAd } from './meta-ads.js';
 
@@ -66,6 +67,8 @@ export interface MockAdset {
   /** Its own status (Meta ad set ACTIVE, TikTok ad group ENABLE); Google budgets have none (always true). */
   active: boolean;
 }
+
+export { CITIES } from './meta-geo.js';
 
 /** Meta's interest catalog as the stand-in's targeting search knows it (ids in Meta's form). */
 export const INTERESTS: { id: string; name: string }[] = [
@@ -265,6 +268,8 @@ export async function startMockPlatforms(opts: {
         const interests = ((body?.targeting?.flexible_spec ?? []) as { interests?: { id?: unknown }[] }[]).flatMap((f) => f.interests ?? []);
         const unknown = interests.find((i) => !INTERESTS.some((x) => x.id === String(i.id ?? '')));
         if (unknown) return metaBad(`Invalid parameter: targeting interests need a valid id from the targeting search (got ${JSON.stringify(unknown)})`);
+        const geo = checkGeo(body?.targeting?.geo_locations);
+        if (geo) return metaBad(geo);
         // Meta's default status of a new ad set is ACTIVE.
         return campaigns.get(cid)?.platform === 'meta' ? { status: 200, body: { id: addAdset('meta', 'as', cid, String(body.name), body.status !== 'PAUSED').id } } : { status: 400, body: { error: { message: 'campaign_id', code: 100 } } };
       }
@@ -289,6 +294,7 @@ export async function startMockPlatforms(opts: {
     // Meta's targeting search: interests whose name contains the query (case-insensitive), best match first.
     if (/^\/v\d+\.\d+\/search$/.test(p) && method === 'GET') {
       if (!url.searchParams.get('access_token')) return { status: 400, body: { error: { message: 'An access token is required', type: 'OAuthException', code: 104 } } };
+      if (url.searchParams.get('type') === 'adgeolocation') return searchCities(url.searchParams, metaBad);
       if (url.searchParams.get('type') !== 'adinterest') return metaBad('Invalid parameter: type');
       const q = (url.searchParams.get('q') ?? '').trim().toLowerCase();
       if (!q) return metaBad('Invalid parameter: q is required');

@@ -5,7 +5,8 @@
 // GET /{campaign-id}/adsets) finds one an interrupted attempt created; status changes and budget edits with
 // POST /{campaign-id}; lifetime insights per campaign with GET /act_{id}/insights?level=campaign&date_preset=maximum (purchases from actions / action_values).
 // Interests go by id: each of the suite's interest names is looked up with the targeting search
-// (GET /search?type=adinterest&q=) before the ad set is created (resolveInterests).
+// (GET /search?type=adinterest&q=) before the ad set is created (resolveInterests); cities by key likewise
+// (GET /search?type=adgeolocation, meta-geo.ts).
 // With META_PAGE_ID, one ad per creative variant is created under the ad set before the campaign starts
 // (meta-ads.ts): the optimiser's creative rotation pauses the losing variants' ads (rotation.ts).
 // Delivery needs the campaign AND its ad set ACTIVE (Meta's effective_status: ADSET_PAUSED, CAMPAIGN_PAUSED): the ad
@@ -14,6 +15,7 @@
 // before the campaign, and resuming a campaign starts its ad set too (an absolute status: a no-op when it runs).
 import type { CampaignsConfig } from '../config.js';
 import { decimalsOf, toMinor, type Stats } from '../model.js';
+import { metaGeo, resolveCities, type MetaCity } from './meta-geo.js';
 import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
 import { ensureAds, fetchAdInsights, type MetaAdsDeps } from './meta-ads.js';
 
@@ -44,11 +46,14 @@ export function pickInterest(found: { id?: unknown; name?: unknown }[], query: s
   return rows.find((r) => r.name.toLowerCase() === q) ?? rows[0] ?? null;
 }
 
-/** The ad set's targeting spec; `interests`: the suite's interests as Meta ids (resolved by the targeting search). */
-export function metaTargeting(t: PublishInput['targeting'], interests: MetaInterest[]) {
+/**
+ * The ad set's targeting spec; `interests`: the suite's interests as Meta ids (resolved by the targeting search);
+ * `cities`: its cities as Meta keys (meta-geo.ts).
+ */
+export function metaTargeting(t: PublishInput['targeting'], interests: MetaInterest[], cities: MetaCity[] = []) {
   return {
     age_min: t.age_min, age_max: t.age_max,
-    geo_locations: t.locations.length ? { cities: t.locations.map((l) => ({ name: l.city, radius: l.radius_km, distance_unit: 'kilometer' })) } : { countries: ['RO'] },
+    geo_locations: metaGeo(t.locations, cities),
     ...(interests.length ? { flexible_spec: [{ interests: interests.map((i) => (i.name === null ? { id: i.id } : { id: i.id, name: i.name })) }] } : {}),
     custom_audiences: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
     excluded_custom_audiences: t.excluded_audiences.filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
@@ -134,9 +139,11 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       if (!adsetId) {
         const interests = await resolveInterests(c.targeting.interests);
         if (!interests.ok) return atStep(interests, 'adset');
+        const cities = await resolveCities(base, q, c.targeting.locations);
+        if (!cities.ok) return atStep(cities, 'adset');
         const adset = await post(`act_${acct}/adsets`, {
           name: `${c.name} — ad set`, campaign_id: campaignId, optimization_goal: 'OFFSITE_CONVERSIONS', billing_event: 'IMPRESSIONS',
-          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting, interests.value), status: 'ACTIVE',
+          promoted_object: { pixel_id: pixel, custom_event_type: 'PURCHASE' }, targeting: metaTargeting(c.targeting, interests.value, cities.value), status: 'ACTIVE',
         });
         if (!adset.ok) return atStep(adset, 'adset');
         adsetId = String(adset.value?.id ?? '');
