@@ -301,7 +301,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Campaign automation (README "Campaigns"): metrics sync, hourly optimiser and daily rebalance on the runner.
   const campaigns = createCampaignsCore({
     db, log: log.child({ mod: 'campaigns' }), config: config.campaigns,
-    onNotice: ({ tenant, ...n }) => live.notice(tenant, { kind: 'dashboard', org: n.organizer_id }, { kind: 'campaign_budget_low', ...n }),
+    onNotice: ({ tenant, ...n }) => live.notice(tenant, { kind: 'dashboard', org: n.organizer_id }, 'view_ad_analytics', { kind: 'campaign_budget_low', ...n }),
   });
   for (const job of campaigns.jobs) jobs.register(job);
 

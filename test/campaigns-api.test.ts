@@ -166,13 +166,16 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect(rep.json.invested).toBeGreaterThan(0);
     expect(rep.json.summary).toMatch(/^You invested \d+\.\d\d EUR and made \d+ sales \(\d+ tickets\)/);
     // Below 20 % left: the daily rebalance tells the organizer once (webhook) and logs why.
-    // The organizer's live dashboard gets it as a notice too (README "Topics"); another organizer's does not.
+    // The organizer's live dashboard gets it as a notice too (README "Topics"); another organizer's does not, nor a
+    // promoter of O1 who reads its dashboard but not its campaigns (no view_ad_analytics).
     const spent = got.json.budget.spent_budget;
     const dash = await LiveClient.open(base, await mintToken(base, t, { role: 'organizer', org_id: 'O1' }));
     const other = await LiveClient.open(base, await mintToken(base, t, { role: 'organizer', org_id: 'O2' }));
+    const promoter = await LiveClient.open(base, await mintToken(base, t, { role: 'promoter', org_ids: ['O1'] }));
     try {
       expect((await dash.subscribe('analytics:dashboard:O1')).type).toBe('snapshot');
       expect((await other.subscribe('analytics:dashboard:O2')).type).toBe('snapshot');
+      expect((await promoter.subscribe('analytics:dashboard:O1')).type).toBe('snapshot');
       expect((await api('PATCH', `/api/v1/campaigns/budgets/${id}`, { total_budget: Math.ceil(spent * 110) / 100 })).status).toBe(200);
       const reb = await request('POST', `${base}/api/admin/jobs/campaigns.rebalance/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
       expect(reb.json.status, reb.text).toBe('succeeded');
@@ -181,9 +184,11 @@ describe('campaigns API', { timeout: 180_000 }, () => {
       expect(n).toMatchObject({ topic: 'analytics:dashboard:O1', ts: expect.any(Number), data: { kind: 'campaign_budget_low', budget_id: id, organizer_id: 'O1', currency: 'EUR', remaining: notices[0].remaining } });
       expect(n.data).not.toHaveProperty('tenant');
       expect(other.messages.some((m) => m.type === 'notice')).toBe(false);
+      expect(promoter.messages.some((m) => m.type === 'notice')).toBe(false);
     } finally {
       dash.close();
       other.close();
+      promoter.close();
     }
     const after = await api('GET', `/api/v1/campaigns/budgets/${id}`, undefined, adKey);
     expect(after.json.budget.low_notified_at).not.toBeNull();

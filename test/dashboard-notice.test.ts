@@ -36,7 +36,7 @@ describe('dashboard notices (Chromium)', () => {
     // Both pages hold their dashboard subscription before the notice goes out (a notice is not kept).
     await expect.poll(() => server.live.stats().subscribers, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
     const n = { kind: 'campaign_budget_low', budget_id: 7, organizer_id: 'O1', remaining: 50, remaining_pct: 10, currency: 'EUR' };
-    await server.live.notice(t.tenant_id, { kind: 'dashboard', org: 'O1' }, n);
+    await server.live.notice(t.tenant_id, { kind: 'dashboard', org: 'O1' }, 'view_ad_analytics', n);
     await o1.p.waitForSelector('#notices li', { timeout: 30_000 });
     const shown = await o1.p.evaluate(() => [...document.querySelectorAll('#notices li')].map((li: any) => li.textContent));
     expect(shown).toHaveLength(1);

@@ -6,6 +6,7 @@ import { can, inScope, readsWholeTenant, type EventResource, type Resource } fro
 import type { Overrides, Permission } from '../authz/roles.js';
 import { tokenPrincipal } from '../http/router.js';
 import type { Scope } from './token.js';
+import { NOTICE_PERMISSIONS, type NoticePermission } from './notices.js';
 import { allowed, type EventOwnership, type Topic } from './topics.js';
 
 /** The permission a topic is read with. The organizer roll-up also needs view_revenue (it has no revenue-free variant). */
@@ -28,7 +29,8 @@ export function withResolved(
   return (t, e) => (t === tenant && e === event ? o : ownerOf(t, e));
 }
 
-export type Access = { ok: true; topic: Topic } | { ok: false; permission: Permission };
+/** `notices`: the notice channels (notices.ts) the subscriber joins with the topic, by the permission each needs. */
+export type Access = { ok: true; topic: Topic; notices: NoticePermission[] } | { ok: false; permission: Permission };
 
 export async function topicAccess(
   scope: Scope,
@@ -52,6 +54,8 @@ export async function topicAccess(
   const permission = topicPermission(topic);
   if (!can(who, permission, overrides)) return { ok: false, permission };
   if (topic.kind === 'dashboard' && !money) return { ok: false, permission: 'view_revenue' };
+  // A budget's notices on the organizer's dashboard need what the campaigns pages need.
+  const notices = topic.kind === 'dashboard' ? NOTICE_PERMISSIONS.filter((p) => can(who, p, overrides)) : [];
   let resource: Resource;
   if (topic.kind === 'dashboard') resource = { organizer: topic.org };
   else if (topic.kind === 'venue') resource = { venue: topic.venue };
@@ -60,7 +64,7 @@ export async function topicAccess(
     resource = { event: { id: topic.event, organizer_id: o?.org ?? null, venue_id: o?.venue ?? null, artist_ids: o?.artists ?? [] } };
   }
   // view_all_analytics: every topic of the tenant, its scope limiting nothing (the money decided above).
-  if (readsWholeTenant(who, permission, overrides)) return { ok: true, topic };
+  if (readsWholeTenant(who, permission, overrides)) return { ok: true, topic, notices };
   if (!inScope(who, resource) || !allowed(scope, topic, ownerOf)) return { ok: false, permission };
-  return { ok: true, topic };
+  return { ok: true, topic, notices };
 }

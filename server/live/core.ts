@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import type { Counts } from './erase.js';
 import type { Fact } from './facts.js';
 import type { Hub } from './hub.js';
+import type { NoticePermission } from './notices.js';
 import type { LiveState, UvSource } from './state.js';
 import type { Scope, VerifyResult } from './token.js';
 import type { EventOwnership, Topic } from './topics.js';
@@ -54,7 +55,7 @@ export interface LiveCore {
    * (topics.ts allowed). Gives the topic actually read: the revenue-free variant of an event topic when the
    * role lacks view_revenue. A refusal names the permission.
    */
-  access?(scope: Scope, topic: Topic): Promise<{ ok: true; topic: Topic } | { ok: false; permission: string }>;
+  access?(scope: Scope, topic: Topic): Promise<{ ok: true; topic: Topic; notices?: NoticePermission[] } | { ok: false; permission: string }>;
   /** What the catalog or the live state knows of an event's organizer, venue and artists. */
   ownerOf(tenant: number, event: string): EventOwnership | undefined;
   /** Loads what a snapshot of these topics needs: Redis counts, and the catalog metadata of events this node holds nothing of. */

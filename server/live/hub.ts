@@ -6,6 +6,7 @@
 // serialised message, and fans it out (uWS publish, Socket.IO room).
 import { topicKey, topicName, type Topic } from './topics.js';
 import type { Touched } from './state.js';
+import { noticeKey, type NoticePermission } from './notices.js';
 
 export interface Built {
   data: Record<string, unknown>;
@@ -108,11 +109,14 @@ export class Hub {
     if (t.funnel && t.org !== null) this.mark(topicKey(t.tenant, { kind: 'dashboard', org: t.org }));
   }
 
-  /** Sends a one-off message (notices.ts) to a watched topic's subscribers; not state: no seq, nothing kept. */
-  notice(tenant: number, topic: Topic, message: string): boolean {
+  /**
+   * Sends a one-off message (notices.ts) to a watched topic's subscribers that hold `permission` (its notice
+   * channel); not state: no seq, nothing kept.
+   */
+  notice(tenant: number, topic: Topic, permission: NoticePermission, message: string): boolean {
     const e = this.entries.get(topicKey(tenant, topic));
     if (!e || e.subs === 0) return false;
-    this.deps.send(e.key, message);
+    this.deps.send(noticeKey(e.key, permission), message);
     this.sent++;
     return true;
   }

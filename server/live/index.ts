@@ -252,7 +252,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       await catalog.project(q, rows);
     },
     onCatalogChange: (c) => catalogSync.onChange(c),
-    notice: (tenant, topic, data) => notices.send(tenant, topic, data),
+    notice: (tenant, topic, permission, data) => notices.send(tenant, topic, permission, data),
     async restore() {
       const r = await restoreState();
       const t0 = Date.now();

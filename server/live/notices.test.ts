@@ -24,12 +24,14 @@ describe('live notices', () => {
     a.hub.add(7, DASH);
     b.hub.add(7, DASH);
     c.hub.add(8, DASH); // same organizer id, another tenant
-    await a.notices.send(7, DASH, { kind: 'campaign_budget_low', budget_id: 3 });
+    await a.notices.send(7, DASH, 'view_ad_analytics', { kind: 'campaign_budget_low', budget_id: 3 });
     await new Promise((r) => setTimeout(r, 10));
     const want = { topic: 'analytics:dashboard:O1', type: 'notice', ts: 1_000, data: { kind: 'campaign_budget_low', budget_id: 3 } };
     expect(a.sent.map((s) => s.msg)).toEqual([want]);
     expect(b.sent.map((s) => s.msg)).toEqual([want]);
     expect(c.sent).toEqual([]);
+    // To the topic's channel of subscribers holding the permission, not to the topic itself.
+    expect(a.sent[0].key).toBe('7|analytics:dashboard:O1#view_ad_analytics');
     // Not state: a topic's seq and last data are untouched, so the next update's seq is still +1.
     expect([...a.hub.entries.values()][0]).toMatchObject({ seq: 0, last: null });
   });
@@ -39,9 +41,10 @@ describe('live notices', () => {
     const hub = new Hub({ build: () => ({ data: {}, updatedAt: 0 }), send: (_k, m) => sent.push(m) });
     const notices = createNotices({ hub, bus: null, nodeId: 'x', now: () => 5, log });
     hub.add(1, DASH);
-    await notices.send(1, DASH, { kind: 'k' });
-    notices.onMessage({ n: 'y', t: 1, topic: DASH, d: null as unknown as Record<string, unknown> });
-    notices.onMessage({ n: 'y', t: '1' as unknown as number, topic: DASH, d: {} });
+    await notices.send(1, DASH, 'view_ad_analytics', { kind: 'k' });
+    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_ad_analytics', d: null as unknown as Record<string, unknown> });
+    notices.onMessage({ n: 'y', t: '1' as unknown as number, topic: DASH, p: 'view_ad_analytics', d: {} });
+    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_revenue' as 'view_ad_analytics', d: {} });
     expect(sent).toEqual(['{"topic":"analytics:dashboard:O1","type":"notice","ts":5,"data":{"kind":"k"}}']);
   });
 });

@@ -2,6 +2,10 @@
 // below 20 % on its organizer's dashboard. The node that has one (the job that decided it) delivers it to its own
 // subscribers and publishes it on the bus; every other node delivers it to its subscribers. Nothing is kept: a
 // client connected later reads the state it concerns from the REST API (the budget's `low_notified`).
+// A notice needs a permission besides the topic's (a budget's needs view_ad_analytics, which a promoter reading the
+// organizer's dashboard lacks): subscribers holding it join the topic's notice channel `{key}#{permission}` with
+// the topic (access.ts decides which), and a notice goes to that channel only.
+import type { Permission } from '../authz/roles.js';
 import type { Logger } from 'pino';
 import type { LiveBus } from './bus.js';
 import type { Hub } from './hub.js';
@@ -9,10 +13,18 @@ import { topicName, type Topic } from './topics.js';
 
 export const NOTICE = 'notice';
 
+/** The permissions notices may require; a topic's subscriber joins the channel of each it holds. */
+export const NOTICE_PERMISSIONS = ['view_ad_analytics'] as const satisfies readonly Permission[];
+export type NoticePermission = (typeof NOTICE_PERMISSIONS)[number];
+
+/** The channel a topic's notices needing `permission` go to (uWS topic, Socket.IO room). */
+export const noticeKey = (topicKey: string, permission: NoticePermission): string => `${topicKey}#${permission}`;
+
 export interface NoticeMessage {
   n: string;
   t: number;
   topic: Topic;
+  p: NoticePermission;
   d: Record<string, unknown>;
 }
 
@@ -22,24 +34,29 @@ export function noticeMessage(topic: Topic, ts: number, data: Record<string, unk
 }
 
 export interface Notices {
-  /** Delivers here and tells the other nodes; resolves once published (a failed publish is logged, not thrown). */
-  send(tenant: number, topic: Topic, data: Record<string, unknown>): Promise<void>;
+  /**
+   * Delivers here to the topic's subscribers holding `permission` and tells the other nodes; resolves once published
+   * (a failed publish is logged, not thrown).
+   */
+  send(tenant: number, topic: Topic, permission: NoticePermission, data: Record<string, unknown>): Promise<void>;
   onMessage(m: NoticeMessage): void;
 }
 
 export function createNotices(deps: { hub: Hub; bus: LiveBus | null; nodeId: string; now: () => number; log: Logger }): Notices {
   const { hub, bus, nodeId, now, log } = deps;
-  const deliver = (tenant: number, topic: Topic, data: Record<string, unknown>) => hub.notice(tenant, topic, noticeMessage(topic, now(), data));
+  const deliver = (tenant: number, topic: Topic, permission: NoticePermission, data: Record<string, unknown>) =>
+    hub.notice(tenant, topic, permission, noticeMessage(topic, now(), data));
   return {
-    async send(tenant, topic, data) {
-      deliver(tenant, topic, data);
+    async send(tenant, topic, permission, data) {
+      deliver(tenant, topic, permission, data);
       if (!bus) return;
-      await bus.publish(NOTICE, { n: nodeId, t: tenant, topic, d: data } satisfies NoticeMessage)
+      await bus.publish(NOTICE, { n: nodeId, t: tenant, topic, p: permission, d: data } satisfies NoticeMessage)
         .catch((err: Error) => log.warn({ err: err.message, topic: topicName(topic) }, 'live: a notice could not be sent to the other nodes'));
     },
     onMessage(m) {
       if (m.n === nodeId || typeof m.t !== 'number' || !m.topic || typeof m.d !== 'object' || m.d === null) return;
-      deliver(m.t, m.topic, m.d);
+      if (!(NOTICE_PERMISSIONS as readonly string[]).includes(m.p)) return;
+      deliver(m.t, m.topic, m.p, m.d);
     },
   };
 }

@@ -11,6 +11,7 @@ import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
+import { NOTICE_PERMISSIONS, noticeKey } from './notices.js';
 import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };
@@ -94,11 +95,18 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
     };
     return {
       isOpen: () => socket.connected,
-      join: (key, fresh, snapshot) => {
+      join: (key, fresh, snapshot, notices) => {
         if (fresh) socket.join(key);
+        for (const p of NOTICE_PERMISSIONS) {
+          if (notices.includes(p)) socket.join(noticeKey(key, p));
+          else socket.leave(noticeKey(key, p));
+        }
         send(JSON.parse(snapshot) as Reply);
       },
-      leave: (key) => void socket.leave(key),
+      leave: (key) => {
+        socket.leave(key);
+        for (const p of NOTICE_PERMISSIONS) socket.leave(noticeKey(key, p));
+      },
       send,
       // On the next turn, so the reply that says why is sent before the connection goes.
       expire: () => void setImmediate(() => socket.disconnect(true)),

@@ -13,6 +13,7 @@
 import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
 import { topicPermission } from './access.js';
+import type { NoticePermission } from './notices.js';
 import { MAX_IN_FLIGHT, newBucket, OPS_BURST, OPS_PER_S, take, type Bucket } from './rate.js';
 import { parseTopic, topicFor, topicKey, topicName, type Topic } from './topics.js';
 
@@ -33,8 +34,12 @@ export type Reply = { type: string } & Record<string, unknown>;
 export interface Link {
   /** False once the connection closed: a snapshot that waited for Redis is dropped. */
   isOpen(): boolean;
-  /** Joins `key` (when `fresh`) and delivers the snapshot in one synchronous step: no update slips in between. */
-  join(key: string, fresh: boolean, snapshot: string): void;
+  /**
+   * Joins `key` (when `fresh`) and the topic's notice channels in `notices` (notices.ts noticeKey), and delivers
+   * the snapshot in one synchronous step: no update slips in between.
+   */
+  join(key: string, fresh: boolean, snapshot: string, notices: readonly NoticePermission[]): void;
+  /** Leaves `key` and every notice channel of it. */
   leave(key: string): void;
   send(reply: Reply): void;
   /** The token expired: ends the connection, after the reply that says so. */
@@ -193,6 +198,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
   const admit = async (sub: Subscriber, link: Link, name: string, requested: Topic, p: Pending, cancelled: () => boolean, stale: () => boolean): Promise<'stale' | void> => {
     const tenant = sub.scope.tenant;
     let topic: Topic;
+    let notices: NoticePermission[] = [];
     if (core.access) {
       let a: Awaited<ReturnType<NonNullable<SubscriptionCore['access']>>>;
       try {
@@ -208,6 +214,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (cancelled()) return link.send(unsubscribed(name));
       if (!a.ok) return forbidden(link, name, a.permission);
       topic = a.topic;
+      notices = a.notices ?? [];
     } else {
       topic = topicFor(sub.scope, requested);
       if (!core.allowed(sub.scope, topic)) return forbidden(link, name, topicPermission(topic));
@@ -219,14 +226,14 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     }
     bump(p.waiting, key, 1);
     try {
-      return await join(sub, link, key, tenant, topic, cancelled, name, stale);
+      return await join(sub, link, key, tenant, topic, notices, cancelled, name, stale);
     } finally {
       bump(p.waiting, key, -1);
     }
   };
 
   /** The wait and the join of a subscribe that passed its checks; `cancelled`: an unsubscribe came meanwhile. */
-  const join = async (sub: Subscriber, link: Link, key: string, tenant: number, topic: Topic, cancelled: () => boolean, name: string, stale: () => boolean): Promise<'stale' | void> => {
+  const join = async (sub: Subscriber, link: Link, key: string, tenant: number, topic: Topic, notices: NoticePermission[], cancelled: () => boolean, name: string, stale: () => boolean): Promise<'stale' | void> => {
     try {
       // Before any data: a token of a revoked key gets none (a node that never saw the key reads it first).
       if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
@@ -243,7 +250,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       const fresh = !sub.topics.has(key);
       const entry = fresh ? core.hub.add(tenant, topic) : core.hub.entries.get(key)!;
       sub.topics.add(key);
-      link.join(key, fresh, core.hub.snapshot(entry, core.now()));
+      link.join(key, fresh, core.hub.snapshot(entry, core.now()), notices);
     } catch (err) {
       core.log.warn({ err: (err as Error).message }, 'live: snapshot failed');
       if (link.isOpen()) link.send(cancelled() ? unsubscribed(name) : error('unavailable', 'Live state is unavailable; retry.', name));
@@ -261,10 +268,12 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     const requested: Topic = topic.kind === 'event' ? { kind: 'event', event: topic.event } : topic;
     const name = topicName(requested);
     let refusal: Reply | null = null;
+    let notices: NoticePermission[] = [];
     try {
       if (core.access) {
         const a = await core.access(sub.scope, requested);
         if (!a.ok) refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: a.permission };
+        else notices = a.notices ?? [];
       } else if (!core.allowed(sub.scope, topicFor(sub.scope, requested))) {
         refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: topicPermission(topic) };
       }
@@ -275,7 +284,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     // Unsubscribed, or closed, meanwhile: nothing to give back or take back.
     if (!sub.topics.has(key) || !link.isOpen()) return;
     const entry = core.hub.entries.get(key);
-    if (!refusal && entry) return link.join(key, true, core.hub.snapshot(entry, core.now()));
+    if (!refusal && entry) return link.join(key, true, core.hub.snapshot(entry, core.now()), notices);
     sub.topics.delete(key);
     core.hub.remove(key);
     link.send(refusal ?? error('unavailable', 'Live state is unavailable; retry.', name));

@@ -10,6 +10,7 @@ import { bearer } from '../http/auth.js';
 import { fail } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
+import { NOTICE_PERMISSIONS, noticeKey } from './notices.js';
 import { createSubscriptions, decodeFrame, endMessage, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
 
 interface UserData extends Subscriber {
@@ -31,12 +32,19 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
   const subs = createSubscriptions(core);
   const linkOf = (ws: Ws): Link => ({
     isOpen: () => !ws.getUserData().closed,
-    join: (key, fresh, snapshot) =>
+    join: (key, fresh, snapshot, notices) =>
       ws.cork(() => {
         if (fresh) ws.subscribe(key);
+        for (const p of NOTICE_PERMISSIONS) {
+          if (notices.includes(p)) ws.subscribe(noticeKey(key, p));
+          else ws.unsubscribe(noticeKey(key, p));
+        }
         ws.send(snapshot);
       }),
-    leave: (key) => void ws.unsubscribe(key),
+    leave: (key) => {
+      ws.unsubscribe(key);
+      for (const p of NOTICE_PERMISSIONS) ws.unsubscribe(noticeKey(key, p));
+    },
     send: (reply) => {
       if (!ws.getUserData().closed) ws.send(JSON.stringify(reply));
     },
