@@ -131,12 +131,13 @@ export function percentile(sorted: number[], p: number): number {
 
 /**
  * Ticket preferences of a person: category → orders, qty-weighted average unit price in the currency with most
- * tickets of the category (a line's own price is in the order's currency, else the type's), band against the
- * quartiles of the types in that currency, share. Types without `currency` are EUR.
+ * tickets of the category (a line's own price is in the order's currency, else the type's price in the type's
+ * currency, or in the order's when the type has none), band against the quartiles of the types in that currency,
+ * else of the types without a currency (the fallback set), share.
  */
 export function ticketPrefs(rows: RawRow[], person: string | number, types: Record<string, { category: string; price: number; currency?: string }>) {
-  const quartiles = (cur: string) => {
-    const prices = Object.values(types).filter((x) => (x.currency ?? 'EUR') === cur).map((x) => x.price).sort((a, b) => a - b);
+  const quartiles = (cur: string | undefined) => {
+    const prices = Object.values(types).filter((x) => x.currency === cur).map((x) => x.price).sort((a, b) => a - b);
     return prices.length ? [0.25, 0.5, 0.75].map((p) => percentile(prices, p)) : null;
   };
   const per = new Map<string, { orders: Set<string>; byCur: Map<string, { sum: number; qty: number }> }>();
@@ -147,7 +148,7 @@ export function ticketPrefs(rows: RawRow[], person: string | number, types: Reco
       const cat = type?.category ?? 'uncategorised';
       const c = per.get(cat) ?? { orders: new Set(), byCur: new Map() };
       c.orders.add(String(r.entities.order_id));
-      const [price, cur] = it.price !== undefined ? [it.price, r.payload.currency] : [type?.price, type ? (type.currency ?? 'EUR') : undefined];
+      const [price, cur] = it.price !== undefined ? [it.price, r.payload.currency] : [type?.price, type ? (type.currency ?? r.payload.currency) : undefined];
       if (price !== undefined && cur !== undefined) {
         const m = c.byCur.get(cur) ?? { sum: 0, qty: 0 };
         m.sum += price * it.qty;
@@ -161,7 +162,7 @@ export function ticketPrefs(rows: RawRow[], person: string | number, types: Reco
   return [...per.entries()].map(([cat, c]) => {
     const [cur, m] = [...c.byCur.entries()].sort(([a, x], [b, y]) => y.qty - x.qty || a.localeCompare(b))[0] ?? [null, null];
     const avg = m && m.qty ? Math.round((m.sum / m.qty) * 100) / 100 : null;
-    const q = cur === null ? null : quartiles(cur);
+    const q = cur === null ? null : (quartiles(cur) ?? quartiles(undefined));
     const band = avg === null || q === null ? null : avg <= q[0] ? 'low' : avg <= q[1] ? 'mid' : avg <= q[2] ? 'high' : 'premium';
     return { ticket_category: cat, purchases_count: c.orders.size, avg_price: avg, currency: avg === null ? null : cur, price_band: band, preference_score: c.orders.size / total };
   });

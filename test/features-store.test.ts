@@ -24,8 +24,9 @@ const EVENTS = [
   { id: 'E2', organizer_id: 'O1', artist_ids: ['A3'] },
   { id: 'E3', organizer_id: 'O2', artist_ids: ['A1'] },
 ];
-const TYPES: Record<string, { category: string; price: number }> = {
-  'GA-E1': { category: 'GA', price: 50 }, 'VIP-E2': { category: 'VIP', price: 150 }, 'EB-E3': { category: 'EarlyBird', price: 30 }, 'PREM-E1': { category: 'Premium', price: 300 },
+const TYPES: Record<string, { category: string; price: number; currency: string }> = {
+  'GA-E1': { category: 'GA', price: 50, currency: 'EUR' }, 'VIP-E2': { category: 'VIP', price: 150, currency: 'EUR' },
+  'EB-E3': { category: 'EarlyBird', price: 30, currency: 'EUR' }, 'PREM-E1': { category: 'Premium', price: 300, currency: 'EUR' },
 };
 const genresOf = (e: string) => EVENTS.find((x) => x.id === e)!.artist_ids.flatMap((a) => ARTISTS.find((x) => x.id === a)!.genres);
 const artistsOf = (e: string) => EVENTS.find((x) => x.id === e)?.artist_ids ?? [];
@@ -384,5 +385,71 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     const inc = await rows();
     await run('features.full');
     expect(await rows()).toEqual(inc);
+  });
+
+  it('rows computed before migration 036 (an average without a currency) are recomputed by the next persons run: it equals a full recompute', async () => {
+    const rows = async () => (await server.db.query('SELECT * FROM fs_person_ticket_pref WHERE tenant_id = $1 ORDER BY person_id, ticket_category', [t.tenant_id])).rows;
+    await run('features.full');
+    const want = await rows();
+    // As migration 036 left them: no currency, the old (mixed) average, and a band.
+    const old = await server.db.query(`UPDATE fs_person_ticket_pref SET currency = NULL, price_band = 'premium', avg_price = avg_price + 1
+      WHERE tenant_id = $1 AND avg_price IS NOT NULL RETURNING person_id`, [t.tenant_id]);
+    expect(old.rows.length).toBeGreaterThan(1);
+    expect(await rows()).not.toEqual(want);
+    await run('features.persons');
+    expect(await rows()).toEqual(want);
+    await run('features.full');
+    expect(await rows()).toEqual(want);
+  });
+
+  it('a catalog whose ticket types carry no currency: a catalog-priced line is in the order\'s currency, and every currency is banded against the types without one (as before 036) until it has types of its own', async () => {
+    const t2 = await createTenant(server.url, 'fs-nocur');
+    const sk2 = { authorization: `Bearer ${t2.secret_key}` };
+    const put = async (items: unknown[]) => expect((await request('PUT', `${server.url}/api/v1/catalog/ticket_types`, { items }, sk2)).json.upserted).toBe(items.length);
+    const untyped: Record<string, { category: string; price: number; currency?: string }> = Object.fromEntries(Object.entries(TYPES).map(([id, { currency: _c, ...x }]) => [id, x]));
+    await put(Object.entries(untyped).map(([id, x]) => ({ id, ...x })));
+    const w = Object.fromEntries(await Promise.all(['w1', 'w2'].map(async (v) => [v, (await identify(server.url, t2, { visitor_id: v, external_id: `cust-${v}` })).json.person_id])));
+    const buy = (v: string, n: number, when: string, currency: string, items: unknown[]) => orderEvent({
+      visitor_id: v, occurred_at: when, entities: { event_entity_id: 'E1', order_id: `o-${v}-${n}` }, payload: { gross_amount: 1, net_amount: 1, currency, items },
+    });
+    await sendEvents(server.url, t2, [
+      buy('w1', 1, at(0, 12, 0), 'EUR', [{ ticket_type_id: 'GA-E1', qty: 2, price: 50 }]), // GA: 50 EUR, the line's
+      buy('w1', 2, at(0, 13, 0), 'RON', [{ ticket_type_id: 'VIP-E2', qty: 1 }]), // VIP: the catalog's 150, in the order's RON
+      buy('w2', 1, at(1, 12, 0), 'EUR', [{ ticket_type_id: 'PREM-E1', qty: 1 }]), // Premium: the catalog's 300, in EUR
+      buy('w2', 2, at(1, 13, 0), 'RON', [{ ticket_type_id: 'EB-E3', qty: 4, price: 30 }]), // EarlyBird: 30 RON, the line's
+    ]);
+    const raw2 = async () => (await server.db.query<RawRow>('SELECT event_name, occurred_at, visitor_id, person_id, entities, payload, is_bot FROM tx_events WHERE tenant_id = $1', [t2.tenant_id])).rows;
+    const prefs = async (v: string) => Object.fromEntries((await request('GET', `${server.url}/api/v1/features/persons/${w[v]}`, undefined, sk2)).json.ticket_prefs
+      .map((p: any) => [p.ticket_category, [p.avg_price, p.currency, p.price_band]]));
+    const rows = async () => (await server.db.query('SELECT * FROM fs_person_ticket_pref WHERE tenant_id = $1 ORDER BY person_id, ticket_category', [t2.tenant_id])).rows;
+    /** Incremental runs, then: the reference over `types`, and a full recompute changes nothing. */
+    const check = async (types: typeof untyped) => {
+      await incremental();
+      const r = await raw2();
+      for (const v of ['w1', 'w2']) {
+        const got = (await request('GET', `${server.url}/api/v1/features/persons/${w[v]}`, undefined, sk2)).json.ticket_prefs;
+        expect(got.sort((a: any, b: any) => a.ticket_category.localeCompare(b.ticket_category)), v)
+          .toEqual(ticketPrefs(r, w[v], types).sort((a, b) => a.ticket_category.localeCompare(b.ticket_category)));
+      }
+      const inc = await rows();
+      await run('features.full');
+      expect(await rows()).toEqual(inc);
+    };
+    // Every price of the catalog, whatever the currency: 30, 50, 150, 300 (quartiles 45, 100, 187.5), the bands before 036.
+    await check(untyped);
+    expect(await prefs('w1')).toEqual({ GA: [50, 'EUR', 'mid'], VIP: [150, 'RON', 'high'] });
+    expect(await prefs('w2')).toEqual({ Premium: [300, 'EUR', 'premium'], EarlyBird: [30, 'RON', 'low'] });
+    // A type without a currency and without buyers moves the fallback quartiles (30 … 1000: 50, 150, 300): a re-band.
+    const more: typeof untyped = { ...untyped, 'GOLD-E1': { category: 'Gold', price: 1000 } };
+    await put([{ id: 'GOLD-E1', ...more['GOLD-E1'] }]);
+    await check(more);
+    expect(await prefs('w1')).toEqual({ GA: [50, 'EUR', 'low'], VIP: [150, 'RON', 'mid'] });
+    expect(await prefs('w2')).toEqual({ Premium: [300, 'EUR', 'high'], EarlyBird: [30, 'RON', 'low'] });
+    // Types in RON (10, 20: quartiles 12.5, 15, 17.5) band the RON rows; EUR keeps the fallback ones.
+    const ron: typeof untyped = { ...more, 'R1-E1': { category: 'Cheap', price: 10, currency: 'RON' }, 'R2-E1': { category: 'Cheap', price: 20, currency: 'RON' } };
+    await put(['R1-E1', 'R2-E1'].map((id) => ({ id, ...ron[id] })));
+    await check(ron);
+    expect(await prefs('w1')).toEqual({ GA: [50, 'EUR', 'low'], VIP: [150, 'RON', 'premium'] });
+    expect(await prefs('w2')).toEqual({ Premium: [300, 'EUR', 'high'], EarlyBird: [30, 'RON', 'premium'] });
   });
 });

@@ -21,7 +21,7 @@ const Q = queries('features.sql', [
   'delete_affinity_artist', 'insert_affinity_artist', 'delete_affinity_genre', 'insert_affinity_genre',
   'update_quartiles', 'reband', 'delete_ticket_pref', 'insert_ticket_pref',
   'delete_attendance', 'insert_attendance', 'delete_scores', 'insert_scores', 'lock_features',
-  'catalog_changes', 'catalog_change_persons', 'save_catalog_seen',
+  'catalog_changes', 'catalog_change_persons', 'save_catalog_seen', 'stale_ticket_pref_keys',
 ]);
 
 /** Keys per statement at most: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
@@ -40,6 +40,12 @@ const MIN_CHUNK = 10;
  */
 const EMBEDDED_ID_SPAN = 50_000;
 const ID_SPAN = 1_000_000;
+/**
+ * Rows of ticket preferences computed before migration 036 (an average without a currency) whose persons one
+ * persons run recomputes at most: the first run after the upgrade takes them all unless there are more (the
+ * next runs take the rest), so it equals a full recompute without waiting for the daily features.full.
+ */
+export const STALE_PREFS_PER_RUN = 100_000;
 
 /** (lo, hi] id ranges of at most `span` ids covering (lastId, maxId]. Pure. */
 export function idRanges(lastId: string, maxId: string, span: number): [string, string][] {
@@ -145,7 +151,8 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   const newEvents = async (w: Window) => eventKeys([...(await overNewIds(w, Q.new_event_keys)).values()]);
   /**
    * Persons with new rows; with `aging`, also those whose events left the affinity window since the last run or
-   * whose future-dated events' time came since then; and `extra` (the persons of catalog changes).
+   * whose future-dated events' time came since then; and `extra` (the persons of catalog changes, and those with
+   * ticket preferences computed before migration 036).
    */
   const newPersons = async (w: Window, now: number, aging: boolean, extra: KeyRows = []) => {
     const seen = await overNewIds(w, Q.new_person_keys);
@@ -239,7 +246,8 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
     const now = ctx.now();
     const { w, save } = await windowOf('features.persons', now, ctx.signal);
     const changes = await catalogChanges();
-    const n = await persons(await newPersons(w, now, true, await catalogPersons(changes, now)), now, ctx.signal);
+    const stale = (await db.query<KeyRows[number]>(Q.stale_ticket_pref_keys, [STALE_PREFS_PER_RUN])).rows;
+    const n = await persons(await newPersons(w, now, true, [...(await catalogPersons(changes, now)), ...stale]), now, ctx.signal);
     await saveCatalogSeen(changes);
     await save();
     return n;

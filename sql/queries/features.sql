@@ -44,8 +44,8 @@ SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM 
 WHERE person_id IS NOT NULL AND occurred_at > $1 AND occurred_at <= $2;
 
 -- name: catalog_changes
--- Catalog items whose fingerprint (fs_catalog_features, migration 019: an event's artists and genres, a ticket
--- type's category and price) differs from the one the persons' rows were last computed with (fs_catalog_seen):
+-- Catalog items whose fingerprint (fs_catalog_features, migrations 019 and 036: an event's artists and genres, a
+-- ticket type's category, price and currency) differs from the one the persons' rows were last computed with (fs_catalog_seen):
 -- changed, new or deleted (fingerprint NULL). A scan of the catalog, not of tx_events.
 SELECT coalesce(c.tenant_id, s.tenant_id)::text AS tenant_id, coalesce(c.kind, s.kind) AS kind, coalesce(c.id, s.id) AS id,
   c.fingerprint::text AS fingerprint
@@ -286,12 +286,14 @@ SELECT tenant_id, person_id, genre, round(sum(w * exp(-extract(epoch FROM last -
 FROM l GROUP BY 1, 2, 3;
 
 -- name: update_quartiles
--- The tenants' ticket price quartiles per currency (catalog_ticket_types.price); answers the tenants whose quartiles
--- changed, appeared or went (a currency no ticket type is sold in any more).
+-- The tenants' ticket price quartiles per currency (catalog_ticket_types.price of the types in that currency), and
+-- those of the types without a currency under '*' (the fallback set: it bands a currency without quartiles of its
+-- own); answers the tenants whose quartiles, either kind, changed, appeared or went (a currency no ticket type is
+-- sold in any more, or no type left without one).
 WITH q AS (
-  SELECT tenant_id, currency, percentile_cont(0.25) WITHIN GROUP (ORDER BY price)::numeric AS q1,
+  SELECT tenant_id, coalesce(currency, '*') AS currency, percentile_cont(0.25) WITHIN GROUP (ORDER BY price)::numeric AS q1,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY price)::numeric AS q2, percentile_cont(0.75) WITHIN GROUP (ORDER BY price)::numeric AS q3
-  FROM catalog_ticket_types WHERE price IS NOT NULL AND currency IS NOT NULL GROUP BY tenant_id, currency
+  FROM catalog_ticket_types WHERE price IS NOT NULL GROUP BY 1, 2
 ), up AS (
   INSERT INTO fs_tenant_price_quartiles (tenant_id, currency, q1, q2, q3) SELECT * FROM q
   ON CONFLICT (tenant_id, currency) DO UPDATE SET q1 = EXCLUDED.q1, q2 = EXCLUDED.q2, q3 = EXCLUDED.q3
@@ -304,12 +306,22 @@ WITH q AS (
 SELECT DISTINCT tenant_id::text AS tenant_id FROM (SELECT tenant_id FROM up UNION ALL SELECT tenant_id FROM gone) AS c;
 
 -- name: reband
--- A row's band against the quartiles of its own currency; none (NULL) without them.
+-- A row's band against the quartiles of its own currency, else the fallback ones ('*'); none (NULL) without
+-- either, or without a currency.
 UPDATE fs_person_ticket_pref p SET price_band = (
   SELECT CASE WHEN p.avg_price IS NULL THEN NULL WHEN p.avg_price <= q.q1 THEN 'low' WHEN p.avg_price <= q.q2 THEN 'mid'
     WHEN p.avg_price <= q.q3 THEN 'high' ELSE 'premium' END
-  FROM fs_tenant_price_quartiles q WHERE q.tenant_id = p.tenant_id AND q.currency = p.currency)
+  FROM fs_tenant_price_quartiles q WHERE p.currency IS NOT NULL AND q.tenant_id = p.tenant_id AND q.currency IN (p.currency, '*')
+  ORDER BY q.currency = '*' LIMIT 1)
 WHERE p.tenant_id = ANY($1::bigint[]);
+
+-- name: stale_ticket_pref_keys
+-- Persons with a row computed before migration 036 (an average without a currency; a recomputed row has a
+-- currency whenever it has an average): the persons job recomputes them, at most $1 per run (partial index
+-- fs_person_ticket_pref_no_currency, migration 038).
+SELECT DISTINCT tenant_id::text AS tenant_id, person_id::text AS person_id FROM (
+  SELECT tenant_id, person_id FROM fs_person_ticket_pref WHERE currency IS NULL AND avg_price IS NOT NULL LIMIT $1
+) AS s;
 
 -- name: delete_ticket_pref
 DELETE FROM fs_person_ticket_pref t USING unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)
@@ -318,15 +330,16 @@ WHERE t.tenant_id = k.tenant_id AND t.person_id = k.person_id;
 -- name: insert_ticket_pref
 -- Orders' line items by the catalog category of their ticket type ('uncategorised' when unknown): orders with
 -- the category; average unit price over the category's lines in one currency, the one with most tickets (a line
--- with its own price is in the order's currency, else the catalog's price and currency; weighted by qty); price
--- band by the tenant's quartiles in that currency; preference = the category's share of the person's (order,
--- category) pairs.
+-- with its own price is in the order's currency, else the catalog's price in the catalog's currency, or in the
+-- order's when the type has none; weighted by qty); price band by the tenant's quartiles in that currency, else
+-- the fallback ones ('*', update_quartiles); preference = the category's share of the person's (order, category)
+-- pairs.
 INSERT INTO fs_person_ticket_pref (tenant_id, person_id, ticket_category, purchases_count, avg_price, price_band, preference_score, currency)
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 it AS (
   SELECT e.tenant_id, e.person_id, e.event_id, coalesce(t.category, 'uncategorised') AS category, fs_num(i->'qty') AS qty,
     CASE WHEN fs_num(i->'price') IS NOT NULL THEN fs_num(i->'price') ELSE t.price END AS price,
-    CASE WHEN fs_num(i->'price') IS NOT NULL THEN upper(e.payload->>'currency') ELSE t.currency END AS currency
+    CASE WHEN fs_num(i->'price') IS NOT NULL OR t.currency IS NULL THEN upper(e.payload->>'currency') ELSE t.currency END AS currency
   FROM k CROSS JOIN LATERAL (SELECT * FROM tx_events x WHERE x.tenant_id = k.tenant_id AND x.person_id = k.person_id OFFSET 0) AS e
   CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(e.payload->'items') WHEN 'array' THEN e.payload->'items' ELSE '[]'::jsonb END) AS i
   LEFT JOIN catalog_ticket_types t ON t.tenant_id = e.tenant_id AND t.id = i->>'ticket_type_id'
@@ -344,7 +357,10 @@ SELECT p.tenant_id, p.person_id, p.category, p.n, c.avg_price,
     WHEN c.avg_price <= q.q2 THEN 'mid' WHEN c.avg_price <= q.q3 THEN 'high' ELSE 'premium' END,
   p.n::float8 / sum(p.n) OVER (PARTITION BY p.tenant_id, p.person_id), c.currency
 FROM per p LEFT JOIN cur c ON c.tenant_id = p.tenant_id AND c.person_id = p.person_id AND c.category = p.category
-LEFT JOIN fs_tenant_price_quartiles q ON q.tenant_id = p.tenant_id AND q.currency = c.currency;
+LEFT JOIN LATERAL (
+  SELECT * FROM fs_tenant_price_quartiles q WHERE c.currency IS NOT NULL AND q.tenant_id = p.tenant_id AND q.currency IN (c.currency, '*')
+  ORDER BY q.currency = '*' LIMIT 1
+) AS q ON true;
 
 -- name: delete_attendance
 DELETE FROM fs_event_attendance t USING unnest($1::bigint[], $2::text[]) AS k(tenant_id, ev)
