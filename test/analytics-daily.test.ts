@@ -39,6 +39,9 @@ function dataset() {
     web('v1', 'review_submitted', at(1, 10), { artist_id: 'A1' }, { review_id: 'r1', target_type: 'artist', rating: 4 }),
     web('v1', 'share', at(1, 10, 2), { artist_id: 'A1' }, { content_type: 'artist' }),
     web('v1', 'event_view', at(1, 10, 3), { event_entity_id: 'E2' }),
+    // v1 and A2: an unfollow with no follow before it, a follow, the same follow again: one follower, never -1.
+    web('v1', 'artist_followed', at(1, 9), { artist_id: 'A2' }, { followed: false }), web('v1', 'artist_followed', at(1, 9, 1), { artist_id: 'A2' }),
+    web('v1', 'artist_followed', at(2, 9), { artist_id: 'A2' }),
     // v2: follows then unfollows A1, engages with r1, reviews V1, sees impressions, enters E1.
     web('v2', 'artist_followed', at(0, 11), { artist_id: 'A1' }), web('v2', 'artist_followed', at(1, 11), { artist_id: 'A1' }, { followed: false }),
     web('v2', 'review_liked', at(1, 11, 5), {}, { review_id: 'r1', liked: true }), web('v2', 'review_commented', at(2, 11), {}, { review_id: 'r1' }),
@@ -59,7 +62,7 @@ function dataset() {
   ];
 }
 
-type Raw = { event_id: string; event_name: string; occurred_at: Date; session_id: string | null; person_id: string | null; entities: Record<string, string>; payload: Record<string, unknown>; is_bot: boolean };
+type Raw = { event_id: string; event_name: string; occurred_at: Date; session_id: string | null; visitor_id: string | null; person_id: string | null; entities: Record<string, string>; payload: Record<string, unknown>; is_bot: boolean };
 const dayOf = (d: Date) => new Date(Math.floor(d.getTime() / DAY) * DAY).toISOString();
 
 /** seed 003 analytics_user_daily, counted row by row. */
@@ -88,7 +91,17 @@ function entityRecount(rows: Raw[], kind: 'artist' | 'venue', id: string, days: 
   const own = human.filter((r) => r.entities[key] === id);
   const reviews = own.filter((r) => r.event_name === 'review_submitted' && (r.payload.target_type ?? kind) === kind);
   const reviewIds = new Set(reviews.map((r) => r.payload.review_id));
-  const follows = (r: Raw) => (r.event_name === `${kind}_followed` ? (r.payload.followed === false ? -1 : 1) : 0);
+  // Each follower's state (person, else visitor): a follow counts when not following, an unfollow when following.
+  const change = new Map<Raw, number>();
+  const state = new Map<string, boolean>();
+  for (const r of own.filter((x) => x.event_name === `${kind}_followed`).sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime())) {
+    const who = r.person_id != null ? `p${r.person_id}` : `v${r.visitor_id}`;
+    const on = r.payload.followed !== false;
+    const was = state.get(who) ?? false;
+    change.set(r, on && !was ? 1 : !on && was ? -1 : 0);
+    state.set(who, on);
+  }
+  const follows = (r: Raw) => change.get(r) ?? 0;
   return days.map((date) => {
     const end = new Date(date).getTime() + DAY;
     const on = (r: Raw) => dayOf(r.occurred_at) === date;
@@ -153,7 +166,7 @@ describe.each([embeddedStore(), plainStore()])('daily analytics on $name', (stor
   const sk = () => ({ authorization: `Bearer ${t.secret_key}` });
   const days = [0, 1, 2].map((d) => new Date(D0 + d * DAY).toISOString());
   const range = `from=${days[0]}&to=${new Date(D0 + 3 * DAY).toISOString()}`;
-  const raw = async () => (await server.db.query<Raw>('SELECT event_id::text, event_name, occurred_at, session_id, person_id, entities, payload, is_bot FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows;
+  const raw = async () => (await server.db.query<Raw>('SELECT event_id::text, event_name, occurred_at, session_id, visitor_id, person_id, entities, payload, is_bot FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows;
   const get = async (path: string, headers = sk()) => request('GET', `${server.url}/api/v1/analytics/${path}`, undefined, headers);
 
   beforeAll(async () => {
@@ -190,6 +203,8 @@ describe.each([embeddedStore(), plainStore()])('daily analytics on $name', (stor
     }
     const a1 = (await get(`artists/A1?${range}`)).json.daily;
     expect(a1.map((d: any) => d.total_followers)).toEqual([2, 1, 1]);
+    const a2 = (await get(`artists/A2?${range}`)).json.daily;
+    expect(a2.map((d: any) => [d.new_followers, d.total_followers])).toEqual([[0, 0], [1, 1], [0, 1]]);
     expect(a1[1]).toMatchObject({ reviews_received: 1, avg_rating: 4, total_engagement: 2, event_impressions: 3 });
     // Follows before `from` still count in the total.
     const later = await get(`artists/A1?from=${days[1]}&to=${new Date(D0 + 3 * DAY).toISOString()}`);

@@ -48,8 +48,9 @@ ORDER BY d.date;
 -- name: entity_daily
 -- seed 003 analytics_artist_daily / analytics_venue_daily of artist or venue $2 ($5 = 'artist_id' or 'venue_id',
 -- $6 its click event, $7 its follow event), one row per day; the caller keeps the columns of its table.
--- Followers are net follow events (an unfollow, followed=false, subtracts); total_followers counts every one
--- before $3 too. Reviews: review_submitted naming the entity (target_type absent or equal to the entity's).
+-- Followers are each follower's state (a person, else a visitor): a follow counts when it was not following, an
+-- unfollow (followed=false) when it was; a repeated follow or an unfollow without a follow before it changes
+-- nothing, so total_followers (every change before $3 too) is never below 0 and counts a follower once. Reviews: review_submitted naming the entity (target_type absent or equal to the entity's).
 -- Engagement: likes and comments on those reviews (any time they were written) plus shares naming the entity.
 WITH days AS (
   SELECT generate_series($3::timestamptz, $4::timestamptz - INTERVAL '24 hours', INTERVAL '24 hours') AS date
@@ -64,16 +65,24 @@ WITH days AS (
 ), own_d AS (
   SELECT date,
     count(*) FILTER (WHERE event_name = $6) AS profile_views,
-    count(*) FILTER (WHERE event_name = $7 AND coalesce(payload->>'followed', 'true') <> 'false') AS new_followers,
-    count(*) FILTER (WHERE event_name = $7 AND payload->>'followed' = 'false') AS lost_followers,
     count(*) FILTER (WHERE event_name = 'review_submitted' AND coalesce(payload->>'target_type', $8) = $8) AS reviews_received,
     round(avg(fs_num(payload->'rating')) FILTER (WHERE event_name = 'review_submitted' AND coalesce(payload->>'target_type', $8) = $8), 2) AS avg_rating,
     count(*) FILTER (WHERE event_name = 'share') AS shares
   FROM own GROUP BY date
+), follow_changes AS (
+  SELECT occurred_at, CASE WHEN now_on AND NOT coalesce(was_on, false) THEN 1 WHEN NOT now_on AND coalesce(was_on, false) THEN -1 ELSE 0 END AS d
+  FROM (
+    SELECT occurred_at, coalesce(payload->>'followed', 'true') <> 'false' AS now_on,
+      lag(coalesce(payload->>'followed', 'true') <> 'false') OVER (PARTITION BY coalesce(person_id::text, 'v:' || visitor_id, event_id::text) ORDER BY occurred_at, event_id) AS was_on
+    FROM tx_events
+    WHERE tenant_id = $1 AND event_name = $7 AND occurred_at < $4 AND NOT is_bot AND entities->>$5 = $2
+  ) s
 ), followers_before AS (
-  SELECT coalesce(sum(CASE WHEN payload->>'followed' = 'false' THEN -1 ELSE 1 END), 0) AS n
-  FROM tx_events
-  WHERE tenant_id = $1 AND event_name = $7 AND occurred_at < $3 AND NOT is_bot AND entities->>$5 = $2
+  SELECT coalesce(sum(d), 0) AS n FROM follow_changes WHERE occurred_at < $3
+), follows_d AS (
+  SELECT date_bin(INTERVAL '1 day', occurred_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS date,
+    count(*) FILTER (WHERE d = 1) AS new_followers, sum(d) AS net
+  FROM follow_changes WHERE occurred_at >= $3 GROUP BY 1
 ), reviews AS (
   SELECT DISTINCT payload->>'review_id' AS review_id
   FROM tx_events
@@ -115,8 +124,8 @@ WITH days AS (
 )
 SELECT d.date,
   coalesce(o.profile_views, 0)::int AS profile_views,
-  coalesce(o.new_followers, 0)::int AS new_followers,
-  ((SELECT n FROM followers_before) + sum(coalesce(o.new_followers, 0) - coalesce(o.lost_followers, 0)) OVER (ORDER BY d.date))::int AS total_followers,
+  coalesce(f.new_followers, 0)::int AS new_followers,
+  ((SELECT n FROM followers_before) + sum(coalesce(f.net, 0)) OVER (ORDER BY d.date))::int AS total_followers,
   (SELECT count(*) FROM evs WHERE evs.starts_at >= d.date)::int AS active_events,
   (SELECT count(*) FROM evs WHERE evs.starts_at >= d.date AND evs.starts_at < d.date + INTERVAL '24 hours')::int AS events_hosted,
   coalesce(a.event_impressions, 0)::int AS event_impressions,
@@ -125,6 +134,6 @@ SELECT d.date,
   coalesce(o.reviews_received, 0)::int AS reviews_received,
   o.avg_rating::float8 AS avg_rating,
   (coalesce(g.n, 0) + coalesce(o.shares, 0))::int AS total_engagement
-FROM days d LEFT JOIN own_d o ON o.date = d.date LEFT JOIN agg a ON a.date = d.date
+FROM days d LEFT JOIN own_d o ON o.date = d.date LEFT JOIN follows_d f ON f.date = d.date LEFT JOIN agg a ON a.date = d.date
   LEFT JOIN entries e ON e.date = d.date LEFT JOIN engagement g ON g.date = d.date
 ORDER BY d.date;
