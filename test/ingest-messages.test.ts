@@ -3,8 +3,8 @@
 // ways; every resulting message must name what was sent and never print `undefined`.
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config/index.js';
-import { SERVER_EVENTS } from '../server/identity/routes.js';
-import { MAX_AMOUNT, MAX_QTY, REGISTRY_V1, SERVER_ONLY_EVENTS, SERVER_SOURCES, type EventDefinition } from '../server/ingest/registry.js';
+import { prepareServerEvent, SERVER_EVENTS } from '../server/identity/routes.js';
+import { MAX_AMOUNT, MAX_QTY, REGISTRY_V1, SERVER_ALSO_EVENTS, SERVER_ONLY_EVENTS, SERVER_SOURCES, type EventDefinition } from '../server/ingest/registry.js';
 import { createValidation, type EventOutcome, type FieldError, type RequestContext } from '../server/ingest/validate.js';
 import { levenshtein, nearest } from '../server/ingest/messages.js';
 
@@ -148,8 +148,8 @@ describe('validation messages', () => {
 });
 
 describe('server truth takes the secret key', () => {
-  it('marks exactly the events /api/v1/server-events accepts as server-only', () => {
-    expect([...SERVER_ONLY_EVENTS].sort()).toEqual(Object.keys(SERVER_EVENTS).sort());
+  it('marks exactly the events /api/v1/server-events accepts as server-only, besides the browser events a backend may send too', () => {
+    expect([...SERVER_ONLY_EVENTS, ...SERVER_ALSO_EVENTS].sort()).toEqual(Object.keys(SERVER_EVENTS).sort());
     for (const def of REGISTRY_V1) {
       if (SERVER_ONLY_EVENTS.includes(def.name)) expect(def.sources, def.name).toEqual([...SERVER_SOURCES]);
       else expect(def.sources, def.name).toContain('web');
@@ -174,9 +174,22 @@ describe('server truth takes the secret key', () => {
     for (const source of SERVER_SOURCES) {
       const errors = errorsOf(v.check(validEvent(def, source), pub, limits));
       expect(errors.map((e) => e.code), source).toEqual(['source_requires_secret_key']);
-      expect(errors[0].message).toContain('/api/v1/server-events');
+      // Not sent to an endpoint that refuses it: /api/v1/server-events does not take a page event.
+      expect(errors[0].message).toContain('event_view is a browser or app event, which /api/v1/server-events does not take');
     }
     expect(v.check(validEvent(def, 'web'), pub, limits).kind).toBe('ok');
+  });
+
+  it('sends a backend\'s experiment exposure to /api/v1/server-events, which takes it with the consent the backend gives', () => {
+    const def = REGISTRY_V1.find((d) => d.name === 'experiment_exposure')!;
+    const errors = errorsOf(v.check(validEvent(def, 'backend'), pub, limits));
+    expect(errors[0].message).toContain('post it to /api/v1/server-events with the secret key');
+    const sent = { ...validEvent(def, 'backend'), source_system: undefined, consent_snapshot: { analytics: true, marketing: false, data_processing: true } };
+    const prepared = prepareServerEvent(sent as never, now);
+    expect(prepared).toMatchObject({ ok: true, event: { source_system: 'backend', event_name: 'experiment_exposure' } });
+    expect(v.check((prepared as { event: never }).event, server, limits).kind).toBe('ok');
+    // A page event still is not a server event.
+    expect(prepareServerEvent({ event_name: 'event_view' }, now)).toMatchObject({ ok: false, error: { code: 'not_a_server_event' } });
   });
 
   it('refuses a server-only event with a client source on the secret-key path too', () => {

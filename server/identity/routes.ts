@@ -40,6 +40,8 @@ export const SERVER_EVENTS: Record<string, 'backend' | 'payments' | 'shop'> = {
   order_completed_shop: 'shop',
   shipment_created: 'shop',
   shipment_delivered: 'shop',
+  // A browser event a backend may send too (registry SERVER_ALSO_EVENTS): the exposure of a server-side assignment.
+  experiment_exposure: 'backend',
 };
 const SERVER_SOURCES = new Set(['backend', 'payments', 'shop']);
 const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);

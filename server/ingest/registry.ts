@@ -601,7 +601,13 @@ const OTHER: EventDefinition[] = [
   }),
 ];
 
-/** Server truth: only the secret-key path may post these (same list as /api/v1/server-events). */
+/**
+ * Browser events a backend may also post to /api/v1/server-events (source_system backend): an exposure of a
+ * server-side assignment (GET /api/tx/experiments from the tenant's server).
+ */
+export const SERVER_ALSO_EVENTS: readonly string[] = Object.freeze(['experiment_exposure']);
+
+/** Server truth: only the secret-key path may post these (with SERVER_ALSO_EVENTS, what /api/v1/server-events takes). */
 export const SERVER_ONLY_EVENTS: readonly string[] = Object.freeze([
   'order_completed', 'payment_succeeded', 'payment_failed', 'refund_completed', 'chargeback_opened',
   'points_earned', 'order_completed_shop', 'shipment_created', 'shipment_delivered',

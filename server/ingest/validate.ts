@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import FastestValidator from 'fastest-validator';
 import type { EventRow } from '../store/events.js';
 import type { Limits } from '../config/index.js';
-import { ENTITY_NAMES, PUBLIC_SOURCES, REGISTRY_V1, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
+import { ENTITY_NAMES, PUBLIC_SOURCES, REGISTRY_V1, SERVER_ALSO_EVENTS, SERVER_ONLY_EVENTS, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
 import { isBot } from './bots.js';
 import { fillWebDetection, liftEntities } from './web-fill.js';
 import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
@@ -335,7 +335,9 @@ function sourceErrors(def: EventDefinition, src: unknown, channel: 'public' | 's
   const viaSecret = 'post it to /api/v1/server-events with the secret key (Authorization: Bearer tx_sk_…) from your server, never from a browser';
   if (channel === 'public') {
     if (SERVER_SOURCES.includes(src as SourceSystem)) {
-      out.push({ code: 'source_requires_secret_key', field: 'source_system', message: `source_system "${src}" is server-side truth and is refused with the public write key; ${viaSecret}. Browser and app events use one of: ${PUBLIC_SOURCES.join(', ')}.` });
+      // Only what /api/v1/server-events takes is sent there; a browser event keeps a browser or app source.
+      const where = SERVER_ONLY_EVENTS.includes(def.name) || SERVER_ALSO_EVENTS.includes(def.name) ? `; ${viaSecret}` : ` (${def.name} is a browser or app event, which /api/v1/server-events does not take)`;
+      out.push({ code: 'source_requires_secret_key', field: 'source_system', message: `source_system "${src}" is server-side truth and is refused with the public write key${where}. Browser and app events use one of: ${PUBLIC_SOURCES.join(', ')}.` });
     }
     if (!def.sources.some((x) => PUBLIC_SOURCES.includes(x))) {
       out.push({ code: 'event_requires_secret_key', field: 'event_name', message: `${def.name} can only come from your servers (source_system ${def.sources.join(', ')}) and is refused with the public write key; ${viaSecret}.` });
