@@ -3,6 +3,9 @@
 // (the documented adcreatives / ads calls), idempotently — a publish cut off after Meta created an ad adopts it
 // (no duplicate); the 30-minute sync reads the ads' figures; the hourly optimiser pauses the worse variant's ad
 // only 48 h after the start, keeps the winner, logs it once with its inputs, and a window run again sends nothing.
+// The sync also reads each ad's effective_status (GET act_{id}/ads): a better variant disapproved on Meta is not
+// kept and the only delivering ad is not paused; an ad deleted on Meta keeps its last figures and leaves the
+// rotation (a campaign left with one variant is decided on no more).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignsConfig } from '../server/campaigns/config.js';
@@ -155,5 +158,98 @@ describe('creative rotation on Meta', { timeout: 240_000 }, () => {
     expect((await rotations()).length).toBeGreaterThanOrEqual(n);
     expect(mock.metaAds.get(lose.ad_id!)!.impressions).toBe(before);
     expect(mock.metaAds.get(win.ad_id!)!.impressions).toBeGreaterThan(0);
+  });
+
+  /** Hourly optimiser windows from `from` to `to` (inclusive), the mock and the clock moved along. */
+  const hours = async (c: CampaignsCore, from: number, to: number, each?: (t: number) => void) => {
+    for (let t = from; t <= to; t += HOUR) {
+      mock.advanceTo(t);
+      clock.now = t;
+      each?.(t);
+      await c.runners.optimize(new Date(t));
+    }
+  };
+  const rotationLog = async (budgetId: number) => (await db.query<Record<string, unknown>>("SELECT campaign_id, window_start, action, reason, inputs, applied_at FROM campaign_optimization_log WHERE budget_id = $1 AND rule = 'creative_rotation' ORDER BY id", [budgetId])).rows;
+  type Fig = { variant: number; ad_id: string; impressions: number; clicks: number; conversions: number; spend: number; effective_status: string | null };
+
+  it('a better variant disapproved on Meta is not kept, and the only delivering ad is not paused', async () => {
+    const c = core('104123456789012');
+    const start = Math.ceil(clock.now / HOUR) * HOUR + HOUR;
+    mock.advanceTo(start);
+    clock.now = start;
+    const { budgetId, campaigns } = await suiteOf(c);
+    expect((await c.service.approve(TENANT, campaigns.map((x) => x.id))).ok).toBe(true);
+    const list = await c.service.campaignsOf(TENANT, budgetId);
+    const adOf = (x: (typeof list)[number], v: number) => x.external_ads!.find((a) => a.variant === v)!.ad_id!;
+    await hours(c, start + HOUR, start + 20 * HOUR);
+    // At 20 h Meta disapproves variant 1 (the one converting at 1.5×) of every campaign: only variant 2 delivers.
+    for (const x of list) {
+      const ad = mock.metaAds.get(adOf(x, 0))!;
+      ad.active = false;
+      ad.review = 'DISAPPROVED';
+    }
+    const before = mock.calls.length;
+    await hours(c, start + 21 * HOUR, start + 74 * HOUR);
+    // The sync read the ads' statuses (the documented list, filtered by campaign id) and stored them per variant.
+    const lists = mock.calls.slice(before).filter((k) => k.method === 'GET' && k.path === '/v25.0/act_1001/ads');
+    expect(lists.length).toBeGreaterThanOrEqual(54);
+    const log = await rotationLog(budgetId);
+    for (const x of list) {
+      const now = (await c.service.campaign(TENANT, x.id))!;
+      expect(now.status).toBe('active');
+      const figs = now.performance_metrics.variants as Fig[];
+      expect(figs.map((f) => [f.variant, f.effective_status])).toEqual([[0, 'DISAPPROVED'], [1, 'ACTIVE']]);
+      // Nothing paused: not the delivering ad (the probe saw it paused at 48 h, leaving the campaign without one).
+      expect(now.external_ads!.map((a) => a.status)).toEqual(['ACTIVE', 'ACTIVE']);
+      expect(mock.metaAds.get(adOf(x, 1))!.active).toBe(true);
+      expect(mock.calls.filter((k) => k.method === 'POST' && k.path === `/v25.0/${adOf(x, 1)}`)).toEqual([]);
+      // One note per look, a day apart (48 h and 72 h), saying why.
+      const mine = log.filter((r) => Number(r.campaign_id) === x.id);
+      expect(mine.map((r) => r.action)).toEqual(['keep_rotating', 'keep_rotating']);
+      expect(mine.map((r) => new Date(String(r.window_start)).getTime() - start)).toEqual([48 * HOUR, 72 * HOUR]);
+      for (const r of mine) expect(r.reason).toMatch(/only variant 2 delivers on Meta \(variant 1 DISAPPROVED\), so none is paused/);
+    }
+    // The delivering ad kept delivering after the last look.
+    const imp = mock.metaAds.get(adOf(list[0], 1))!.impressions;
+    await hours(c, start + 75 * HOUR, start + 76 * HOUR);
+    expect(mock.metaAds.get(adOf(list[0], 1))!.impressions).toBeGreaterThan(imp);
+  });
+
+  it('an ad deleted on Meta keeps its last figures and leaves the rotation', async () => {
+    const c = core('104123456789012');
+    const start = Math.ceil(clock.now / HOUR) * HOUR + HOUR;
+    mock.advanceTo(start);
+    clock.now = start;
+    const { budgetId, campaigns } = await suiteOf(c);
+    expect((await c.service.approve(TENANT, campaigns.map((x) => x.id))).ok).toBe(true);
+    const list = await c.service.campaignsOf(TENANT, budgetId);
+    const adOf = (x: (typeof list)[number], v: number) => x.external_ads!.find((a) => a.variant === v)!.ad_id!;
+    await hours(c, start + HOUR, start + 10 * HOUR);
+    // At 10 h variant 2's ad (the worse one) is deleted in Ads Manager: Meta lists it no more and has no insights row.
+    const last = new Map<number, Fig>();
+    for (const x of list) {
+      const figs = (await c.service.campaign(TENANT, x.id))!.performance_metrics.variants as Fig[];
+      const f = figs.find((y) => y.variant === 1)!;
+      expect(f.impressions).toBeGreaterThan(0);
+      expect(f.effective_status).toBe('ACTIVE');
+      last.set(x.id, f);
+      mock.metaAds.delete(adOf(x, 1));
+    }
+    await hours(c, start + 11 * HOUR, start + 74 * HOUR);
+    for (const x of list) {
+      const now = (await c.service.campaign(TENANT, x.id))!;
+      const figs = now.performance_metrics.variants as Fig[];
+      const gone = figs.find((y) => y.variant === 1)!;
+      // Its figures stay as last read (not zeros), and it is marked as not listed.
+      expect([gone.impressions, gone.clicks, gone.conversions, gone.spend]).toEqual([last.get(x.id)!.impressions, last.get(x.id)!.clicks, last.get(x.id)!.conversions, last.get(x.id)!.spend]);
+      expect(gone.effective_status).toBe('NOT_LISTED');
+      const kept = figs.find((y) => y.variant === 0)!;
+      expect(kept.effective_status).toBe('ACTIVE');
+      expect(kept.impressions).toBe(mock.metaAds.get(adOf(x, 0))!.impressions);
+      expect(now.status).toBe('active');
+      expect(now.external_ads!.map((a) => a.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    }
+    // One variant left in each campaign: nothing to decide (no "not enough data" notes that never end, no pause).
+    expect(await rotationLog(budgetId)).toEqual([]);
   });
 });

@@ -120,6 +120,11 @@ export function createDecider(deps: DecideDeps) {
         if (c.status !== 'active' && c.status !== 'paused') return superseded(`no ads paused: ${was}`);
         if (!adapter.setAdActive) return superseded(`${c.platform} campaigns have no ads here`);
         const ads = (c.external_ads ?? []).map((x) => ({ ...x }));
+        // Never the last delivering ad: the winner must still be ours to run and, at the last sync, ACTIVE on Meta.
+        const winner = ads.find((x) => x.ad_id === a.winner_ad_id);
+        const seen = (Array.isArray(c.performance_metrics.variants) ? (c.performance_metrics.variants as Record<string, unknown>[]) : []).find((x) => x.ad_id === a.winner_ad_id);
+        if (!winner || winner.status === 'PAUSED' || a.ad_ids.includes(a.winner_ad_id)) return superseded('no ads paused: the winner is not running');
+        if (seen && typeof seen.effective_status === 'string' && seen.effective_status !== 'ACTIVE') return superseded(`no ads paused: the winner's ad is ${seen.effective_status} on Meta`);
         for (const id of a.ad_ids) {
           const ad = ads.find((x) => x.ad_id === id);
           if (!ad || ad.status === 'PAUSED') continue;

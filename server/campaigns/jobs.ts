@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
 import type { ExternalAd, PlatformAdapter } from './adapters/adapter.js';
-import type { VariantView } from './rotation.js';
+import { NOT_LISTED, type VariantView } from './rotation.js';
 import { dayStart, decimalsOf, type Platform, type Stats } from './model.js';
 import { hash32, prng } from './rng.js';
 import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
@@ -43,13 +43,39 @@ export interface JobDeps {
 
 const CHUNK = 100;
 
-/** A campaign's variant ads with their last synced figures (performance_metrics.variants), for the rotation. */
+/**
+ * A campaign's variant ads with their last synced figures and Meta status (performance_metrics.variants), for the
+ * rotation: `running` is false once we paused it; `metaStatus` is Meta's effective_status (NOT_LISTED: deleted or
+ * archived), null when no sync has read it yet.
+ */
 export function variantViews(c: Campaign): VariantView[] {
   const figures = Array.isArray(c.performance_metrics.variants) ? (c.performance_metrics.variants as Record<string, unknown>[]) : [];
   const n = (v: unknown) => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
   return (c.external_ads ?? []).filter((a) => a.ad_id).map((a) => {
     const f = figures.find((x) => x.ad_id === a.ad_id) ?? {};
-    return { variant: a.variant, adId: a.ad_id!, running: a.status !== 'PAUSED', stats: { impressions: n(f.impressions), clicks: n(f.clicks), spend: n(f.spend), conversions: n(f.conversions), revenue: n(f.revenue) } };
+    const metaStatus = typeof f.effective_status === 'string' && f.effective_status ? f.effective_status : null;
+    return { variant: a.variant, adId: a.ad_id!, running: a.status !== 'PAUSED', metaStatus, stats: { impressions: n(f.impressions), clicks: n(f.clicks), spend: n(f.spend), conversions: n(f.conversions), revenue: n(f.revenue) } };
+  });
+}
+
+type VariantFigures = { variant: number; ad_id: string | null; effective_status?: string | null; status_read_at?: string } & Stats;
+const ZERO: Stats = { impressions: 0, clicks: 0, spend: 0, conversions: 0, revenue: 0 };
+
+/**
+ * This sync's per-ad figures and statuses of a campaign, from the last ones (`prev`): an ad without an insights row
+ * keeps its last figures (Meta leaves a deleted ad out of level=ad insights; its lifetime figures cannot shrink);
+ * an ad the status read does not list is NOT_LISTED (deleted or archived); a failed read keeps the last value. Pure.
+ */
+export function mergeVariants(ads: ExternalAd[], prev: unknown, stats: Map<string, Stats> | null, statuses: Map<string, string> | null, at: Date): VariantFigures[] {
+  const last = Array.isArray(prev) ? (prev as Record<string, unknown>[]) : [];
+  const n = (v: unknown) => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
+  return ads.map((a) => {
+    const p = last.find((x) => x.ad_id === a.ad_id);
+    const before: Stats = p ? { impressions: n(p.impressions), clicks: n(p.clicks), spend: n(p.spend), conversions: n(p.conversions), revenue: n(p.revenue) } : ZERO;
+    const s = stats?.get(a.ad_id!) ?? before;
+    const status = statuses ? statuses.get(a.ad_id!) ?? NOT_LISTED : typeof p?.effective_status === 'string' ? p.effective_status : null;
+    const readAt = statuses ? at.toISOString() : typeof p?.status_read_at === 'string' ? p.status_read_at : undefined;
+    return { variant: a.variant, ad_id: a.ad_id, ...s, effective_status: status, ...(readAt ? { status_read_at: readAt } : {}) };
   });
 }
 /** Credits look back this far each sync (a sale is attributed a little after it happened). */
@@ -60,12 +86,13 @@ export function createCampaignJobs(deps: JobDeps) {
 
   async function syncMetrics(at: Date): Promise<number> {
     const rows = (await db.query<Record<string, unknown>>(Q.synced_campaigns)).rows;
-    type Synced = { id: number; ext: string; ads: ExternalAd[] };
+    type Synced = { id: number; ext: string; ads: ExternalAd[]; prev: unknown };
     const byPlatform = new Map<Platform, Synced[]>();
     for (const r of rows) {
       const p = r.platform as Platform;
       const ads = (typeof r.external_ads === 'string' ? JSON.parse(r.external_ads) : r.external_ads ?? []) as ExternalAd[];
-      byPlatform.set(p, [...(byPlatform.get(p) ?? []), { id: Number(r.id), ext: String(r.external_campaign_id), ads: ads.filter((a) => a.ad_id) }]);
+      const prev = typeof r.variants === 'string' ? JSON.parse(r.variants) : r.variants;
+      byPlatform.set(p, [...(byPlatform.get(p) ?? []), { id: Number(r.id), ext: String(r.external_campaign_id), ads: ads.filter((a) => a.ad_id), prev }]);
     }
     const figures: (Stats & { id: number; variants?: unknown[] })[] = [];
     let failures = 0;
@@ -78,16 +105,21 @@ export function createCampaignJobs(deps: JobDeps) {
           log.warn({ platform: p, err: r.error }, 'campaign metrics fetch failed');
           continue;
         }
-        // Per ad, for the campaigns that have ads (creative rotation): a failed read keeps the last sync's figures.
+        // Per ad, for the campaigns that have ads (creative rotation): figures and delivery status. A failed read
+        // keeps the last sync's values; an ad without a row keeps its figures, one not listed is NOT_LISTED.
         const withAds = part.filter((x) => x.ads.length);
         const fetchAds = deps.adapters[p].fetchAdMetrics;
+        const fetchStatuses = deps.adapters[p].fetchAdStatuses;
         const ads = withAds.length && fetchAds ? await fetchAds(withAds.map((x) => x.ext)) : null;
         if (ads && !ads.ok) log.warn({ platform: p, err: ads.error }, 'campaign ad metrics fetch failed');
+        const states = withAds.length && fetchStatuses ? await fetchStatuses(withAds.map((x) => x.ext)) : null;
+        if (states && !states.ok) log.warn({ platform: p, err: states.error }, 'campaign ad statuses fetch failed');
         for (const x of part) {
           const s = r.value.get(x.ext);
           if (!s) continue;
-          const per = ads?.ok && x.ads.length ? ads.value.get(x.ext) ?? new Map<string, Stats>() : null;
-          const variants = per ? x.ads.map((a) => ({ variant: a.variant, ad_id: a.ad_id, ...(per.get(a.ad_id!) ?? { impressions: 0, clicks: 0, spend: 0, conversions: 0, revenue: 0 }) })) : undefined;
+          const per = ads?.ok ? ads.value.get(x.ext) ?? new Map<string, Stats>() : null;
+          const st = states?.ok ? states.value.get(x.ext) ?? new Map<string, string>() : null;
+          const variants = x.ads.length && (per || st) ? mergeVariants(x.ads, x.prev, per, st, at) : undefined;
           figures.push({ id: x.id, ...s, ...(variants ? { variants } : {}) });
         }
       }

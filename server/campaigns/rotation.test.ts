@@ -1,14 +1,17 @@
 // Creative rotation as a pure rule (rotation.ts; README "Campaigns" → "Creative rotation"): the winner is chosen
 // only 48 h after the start and with the minimum data, never on a tie, the losers' ads are paused by one decision,
-// and "keeps rotating" is noted at most once a day.
+// the variants are looked at at most once a day up to 14 days, against a per-look boundary shared by the
+// comparisons, and only ads Meta reports delivering are compared (a deleted one is out, the last delivering ad is
+// never paused).
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS } from './model.js';
-import { normalCdf, ROTATION, rotationDecision, twoProportion, type RotationView, type VariantView } from './rotation.js';
+import { delivering, inRotation, normalCdf, NOT_LISTED, ROTATION, rotationDecision, twoProportion, type RotationView, type VariantView } from './rotation.js';
 import { hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
+import { mergeVariants } from './jobs.js';
 
 const START = Date.UTC(2026, 2, 2);
-const v = (variant: number, impressions: number, clicks: number, conversions: number, running = true): VariantView => ({
-  variant, adId: `ad${variant}`, running, stats: { impressions, clicks, spend: impressions / 200, conversions, revenue: conversions * 60 },
+const v = (variant: number, impressions: number, clicks: number, conversions: number, running = true, metaStatus: string | null = 'ACTIVE'): VariantView => ({
+  variant, adId: `ad${variant}`, running, metaStatus, stats: { impressions, clicks, spend: impressions / 200, conversions, revenue: conversions * 60 },
 });
 const campaign = (variants: VariantView[], over: Partial<CampaignView & RotationView> = {}): CampaignView & RotationView => ({
   id: 7, platform: 'meta', status: 'active', statusReason: null, dailyBudget: 50, lastRaiseAt: null,
@@ -70,13 +73,116 @@ describe('creative rotation (pure)', () => {
     }
   });
 
-  it('notes "keeps rotating" at most once a day', () => {
+  it('looks at most once per 24 h (each look logs one decision), and not after 14 days', () => {
     const tie = [v(0, 20_000, 400, 40), v(1, 20_000, 400, 40)];
     const at = START + 72 * HOUR_MS;
     expect(rotationDecision(campaign(tie, { lastRotationAt: at - 23 * HOUR_MS }), at)).toBeNull();
     expect(rotationDecision(campaign(tie, { lastRotationAt: at - 24 * HOUR_MS }), at)!.action.kind).toBe('keep_rotating');
-    // A clear winner is acted on at once, whenever the last note was.
-    expect(rotationDecision(campaign(clear, { lastRotationAt: at - HOUR_MS }), at)!.action.kind).toBe('pause_ads');
+    // However clear the data, a look within a day of the last one decides nothing: no hourly re-testing.
+    expect(rotationDecision(campaign(clear, { lastRotationAt: at - HOUR_MS }), at)).toBeNull();
+    expect(rotationDecision(campaign(clear, { lastRotationAt: at - 23 * HOUR_MS }), at)).toBeNull();
+    expect(rotationDecision(campaign(clear, { lastRotationAt: at - 24 * HOUR_MS }), at)!.action.kind).toBe('pause_ads');
+    // The last look is at 14 days (13 looks at most from 48 h); after it the variants keep rotating, undecided.
+    expect(ROTATION.lastLookMs).toBe(14 * 24 * HOUR_MS);
+    expect(rotationDecision(campaign(clear), START + 14 * 24 * HOUR_MS)!.action.kind).toBe('pause_ads');
+    expect(rotationDecision(campaign(clear), START + 14 * 24 * HOUR_MS + HOUR_MS)).toBeNull();
+    // Hour by hour for 14 days with a tie: one note a day, 13 in all.
+    let last: number | null = null;
+    let looks = 0;
+    for (let t = START + HOUR_MS; t <= START + 20 * 24 * HOUR_MS; t += HOUR_MS) {
+      const d = rotationDecision(campaign(tie, { lastRotationAt: last }), t);
+      if (!d) continue;
+      if (last !== null) expect(t - last).toBeGreaterThanOrEqual(24 * HOUR_MS);
+      last = t;
+      looks++;
+    }
+    expect(looks).toBe(13);
+  });
+
+  it('the boundary: a loser needs p < 0.005 per look, shared by the comparisons (Bonferroni)', () => {
+    expect(ROTATION.alphaPerLook).toBe(0.005);
+    const at = START + 48 * HOUR_MS;
+    // 100 vs 67 purchases in 40 000 impressions each: p ≈ 0.011 — a loser at the old p < 0.05, not now.
+    const mid = twoProportion({ n: 40_000, k: 100 }, { n: 40_000, k: 67 });
+    expect(mid.p).toBeGreaterThan(0.005);
+    expect(mid.p).toBeLessThan(0.05);
+    const d = rotationDecision(campaign([v(0, 40_000, 1200, 100), v(1, 40_000, 1200, 67)]), at)!;
+    expect(d.action.kind).toBe('keep_rotating');
+    expect(d.reason).toMatch(/no clear winner \(no variant is worse than the best at p < 0\.005\)/);
+    // 100 vs 63: p ≈ 0.0037 < 0.005, a loser with two variants …
+    const two = twoProportion({ n: 40_000, k: 100 }, { n: 40_000, k: 63 });
+    expect(two.p).toBeLessThan(0.005);
+    expect(two.p).toBeGreaterThan(0.0025);
+    expect(rotationDecision(campaign([v(0, 40_000, 1200, 100), v(1, 40_000, 1200, 63)]), at)!.action).toEqual({ kind: 'pause_ads', ad_ids: ['ad1'], winner_ad_id: 'ad0' });
+    // … but not with three: each of the two comparisons then needs p < 0.0025.
+    const three = rotationDecision(campaign([v(0, 40_000, 1200, 100), v(1, 40_000, 1200, 63), v(2, 40_000, 1200, 95)]), at)!;
+    expect(three.action.kind).toBe('keep_rotating');
+    expect(three.reason).toMatch(/p < 0\.0025/);
+    expect(three.inputs.test).toMatch(/p < 0\.005 \/ 2/);
+  });
+
+  it('compares only ads Meta reports ACTIVE: a disapproved or paused-on-Meta winner is not kept, the delivering ad is not paused', () => {
+    const at = START + 60 * HOUR_MS;
+    // The clearly better variant 1 was disapproved (or paused in Ads Manager): only variant 2 delivers.
+    for (const status of ['DISAPPROVED', 'PAUSED', 'PENDING_REVIEW', 'WITH_ISSUES', null]) {
+      const d = rotationDecision(campaign([v(0, 20_000, 400, 60, true, status), v(1, 20_000, 390, 20)]), at)!;
+      expect(d.action).toEqual({ kind: 'keep_rotating' });
+      expect(d.reason).toMatch(/only variant 2 delivers on Meta \(variant 1 (\w+|not read yet)\), so none is paused/);
+      expect(d.inputs.not_delivering).toEqual([{ variant: 0, ad_id: 'ad0', effective_status: status }]);
+      // noted at most once a day
+      expect(rotationDecision(campaign([v(0, 20_000, 400, 60, true, status), v(1, 20_000, 390, 20)], { lastRotationAt: at - 23 * HOUR_MS }), at)).toBeNull();
+    }
+    const none = rotationDecision(campaign([v(0, 20_000, 400, 60, true, 'DISAPPROVED'), v(1, 20_000, 390, 20, true, 'CAMPAIGN_PAUSED')]), at)!;
+    expect(none.action.kind).toBe('keep_rotating');
+    expect(none.reason).toMatch(/no variant delivers on Meta/);
+    // Three variants, the best disapproved: the two delivering are compared; a pause never names a non-delivering ad.
+    const three = rotationDecision(campaign([v(0, 20_000, 400, 90, true, 'DISAPPROVED'), v(1, 20_000, 400, 60), v(2, 20_000, 400, 15)]), at)!;
+    expect(three.action).toEqual({ kind: 'pause_ads', ad_ids: ['ad2'], winner_ad_id: 'ad1' });
+    // The whole hour by hour: whatever the statuses, the winner kept is always one Meta reports ACTIVE.
+    for (const statuses of [['ACTIVE', 'PAUSED'], ['DISAPPROVED', 'ACTIVE'], ['ACTIVE', 'ACTIVE', 'DISAPPROVED'], ['PAUSED', 'ACTIVE', 'ACTIVE']]) {
+      const vs = statuses.map((s, i) => v(i, 20_000, 400, 90 - 35 * i, true, s));
+      const d = rotationDecision(campaign(vs), at);
+      if (d?.action.kind === 'pause_ads') {
+        expect(statuses[vs.findIndex((x) => x.adId === (d.action as { winner_ad_id: string }).winner_ad_id)]).toBe('ACTIVE');
+        for (const id of d.action.ad_ids) expect(statuses[vs.findIndex((x) => x.adId === id)]).toBe('ACTIVE');
+      }
+    }
+  });
+
+  it('an ad Meta no longer lists (deleted or archived) is out of the rotation: with one variant left, nothing more is decided', () => {
+    const at = START + 72 * HOUR_MS;
+    for (const gone of [NOT_LISTED, 'DELETED', 'ARCHIVED']) {
+      expect(rotationDecision(campaign([v(0, 20_000, 400, 60), v(1, 20_000, 390, 20, true, gone)]), at)).toBeNull();
+      expect(rotationDecision(campaign([v(0, 20_000, 400, 60, true, gone), v(1, 20_000, 390, 20)]), at)).toBeNull();
+      // With three, the two left are compared; the deleted one is neither a candidate nor paused.
+      const d = rotationDecision(campaign([v(0, 20_000, 400, 60), v(1, 20_000, 400, 90, true, gone), v(2, 20_000, 390, 15)]), at)!;
+      expect(d.action).toEqual({ kind: 'pause_ads', ad_ids: ['ad2'], winner_ad_id: 'ad0' });
+      expect(d.inputs.variants).toHaveLength(2);
+    }
+    expect(inRotation(v(0, 1, 1, 1, true, 'DISAPPROVED'))).toBe(true);
+    expect(delivering(v(0, 1, 1, 1, true, 'DISAPPROVED'))).toBe(false);
+    expect(inRotation(v(0, 1, 1, 1, true, NOT_LISTED))).toBe(false);
+    expect(delivering(v(0, 1, 1, 1, false, 'ACTIVE'))).toBe(false);
+  });
+
+  it('the sync\'s per-ad merge: a missing insights row keeps the last figures, an ad not listed is NOT_LISTED, a failed read keeps the last', () => {
+    const ads = [{ variant: 0, creative_id: 'c0', ad_id: 'ad0', status: 'ACTIVE' as const }, { variant: 1, creative_id: 'c1', ad_id: 'ad1', status: 'ACTIVE' as const }];
+    const at = new Date(START + 30 * HOUR_MS);
+    const prev = [
+      { variant: 0, ad_id: 'ad0', impressions: 5000, clicks: 150, spend: 25, conversions: 9, revenue: 540, effective_status: 'ACTIVE' },
+      { variant: 1, ad_id: 'ad1', impressions: 4800, clicks: 140, spend: 24, conversions: 7, revenue: 420, effective_status: 'ACTIVE' },
+    ];
+    const now = new Map([['ad0', { impressions: 6000, clicks: 180, spend: 30, conversions: 11, revenue: 660 }]]);
+    // ad1 deleted on Meta: no insights row and not listed.
+    const m = mergeVariants(ads, prev, now, new Map([['ad0', 'ACTIVE']]), at);
+    expect(m).toEqual([
+      { variant: 0, ad_id: 'ad0', impressions: 6000, clicks: 180, spend: 30, conversions: 11, revenue: 660, effective_status: 'ACTIVE', status_read_at: at.toISOString() },
+      { variant: 1, ad_id: 'ad1', impressions: 4800, clicks: 140, spend: 24, conversions: 7, revenue: 420, effective_status: NOT_LISTED, status_read_at: at.toISOString() },
+    ]);
+    // Both reads failed for this campaign's ads (null): everything as it was.
+    expect(mergeVariants(ads, m, null, null, new Date(at.getTime() + HOUR_MS))).toEqual(m);
+    // Never read before: zeros and no status.
+    expect(mergeVariants(ads, undefined, new Map(), null, at).map((x) => [x.impressions, x.effective_status])).toEqual([[0, null], [0, null]]);
   });
 
   it('losers are paused once: with one variant left running, or the campaign not running, nothing more is decided', () => {

@@ -14,8 +14,8 @@
 //                       and only out of the day's unallocated headroom (the day's target less the daily budgets of
 //                       the active campaigns and of those the daily-limit rule paused) and its platform's daily_limit
 //   low_budget          below 20 % left, or exhausted, and not yet notified: the organizer's notice (once)
-//   creative_rotation   a campaign with ≥ 2 running variant ads, 48 h after its start: pause the ads of variants clearly
-//                       worse than the best (rotation.ts), else note once a day that they keep rotating
+//   creative_rotation   a campaign with ≥ 2 variant ads delivering on Meta, once a day from 48 h to 14 days after its
+//                       start: pause the ads of variants clearly worse than the best (rotation.ts), else note why not
 // Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
 // strategy (allocate.ts).
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
@@ -61,7 +61,7 @@ export type Action =
   | { kind: 'notify_low_budget'; remaining: number; remaining_pct: number }
   /** Creative rotation: pause these variants' ads (the losers), keep the winner's running. */
   | { kind: 'pause_ads'; ad_ids: string[]; winner_ad_id: string }
-  /** Creative rotation: nothing to change yet (a note, at most once a day). */
+  /** Creative rotation: nothing to change at this look (a note, at most once a day). */
   | { kind: 'keep_rotating' };
 
 export interface Decision {

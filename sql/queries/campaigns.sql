@@ -166,8 +166,9 @@ WHERE b.ends_at <= $1 AND b.ends_at > $1::timestamptz - interval '7 days' AND b.
 ORDER BY b.id;
 
 -- name: synced_campaigns
--- Campaigns whose figures the metrics sync reads: on a platform and not finished long ago.
-SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id, c.external_ads FROM automated_campaigns c
+-- Campaigns whose figures the metrics sync reads: on a platform and not finished long ago (with their ads' last
+-- figures and statuses, kept where the platform answers nothing new for an ad).
+SELECT c.id, c.tenant_id, c.budget_id, c.platform, c.external_campaign_id, c.external_ads, c.performance_metrics->'variants' AS variants FROM automated_campaigns c
 JOIN ad_campaign_budgets b ON b.id = c.budget_id
 WHERE c.external_campaign_id IS NOT NULL AND c.status IN ('active', 'paused') AND b.status IN ('active', 'paused', 'exhausted', 'ended')
 ORDER BY c.id;

@@ -1,8 +1,9 @@
 // The Meta stand-in's ads (README "Campaigns" → "Creative rotation"): ad creatives (POST act_{id}/adcreatives, a
 // link ad's object_story_spec with page_id and link_data.link required, as Meta requires them; a call_to_action's
 // value.link must be the creative's link), ads (POST act_{id}/ads: name, adset_id of a known ad set, creative
-// {creative_id} of a known creative), the ad set's ads (GET {adset}/ads), an ad's status (POST {ad} status), and
-// per-ad insights (GET act_{id}/insights?level=ad). Each ad has a hidden conversion-rate factor on its campaign's
+// {creative_id} of a known creative), the ad set's ads (GET {adset}/ads), an ad's status (POST {ad} status), the
+// account's ads with their effective_status (GET act_{id}/ads filtered by campaign.id; an ad removed from `ads`, as
+// deleted on Meta, is listed no more and has no insights row) and per-ad insights (GET act_{id}/insights?level=ad). Each ad has a hidden conversion-rate factor on its campaign's
 // rates (variantFactor, by default seeded per campaign and variant): a campaign with ads delivers through its ACTIVE
 // ads only, sharing its hour evenly between them; one whose ads are all PAUSED delivers nothing.
 import { binomial, hash32, prng } from '../../server/campaigns/rng.js';
@@ -14,6 +15,8 @@ export interface MockAd {
   campaignId: string;
   creativeId: string;
   active: boolean;
+  /** A review outcome shown as its effective_status while set (e.g. DISAPPROVED; set `active` false too: it does not deliver). */
+  review?: string;
   /** The variant's purchases-per-click factor on its campaign's cvr. */
   factor: number;
   impressions: number;
@@ -72,6 +75,15 @@ export function createMetaAds(opts: { seed: number; variantFactor?: (adName: str
       };
       ads.set(a.id, a);
       return { status: 200, body: { id: a.id } };
+    }
+    m = /^\/v\d+\.\d+\/act_(\d+)\/ads$/.exec(p);
+    if (m && method === 'GET') {
+      const filter = JSON.parse(url.searchParams.get('filtering') ?? '[]') as { field?: string; operator?: string; value?: string[] }[];
+      const byCampaign = filter.find((f) => f.field === 'campaign.id' && f.operator === 'IN');
+      if (!byCampaign || !Array.isArray(byCampaign.value)) return bad('Invalid parameter: filtering');
+      const ids = new Set(byCampaign.value.map(String));
+      const data = [...ads.values()].filter((a) => ids.has(a.campaignId)).map((a) => ({ id: a.id, name: a.name, campaign_id: a.campaignId, effective_status: a.review ?? (a.active ? 'ACTIVE' : 'PAUSED') }));
+      return { status: 200, body: { data, paging: {} } };
     }
     m = /^\/v\d+\.\d+\/(as\d+(?:-\d+)?)\/ads$/.exec(p);
     if (m && method === 'GET') {

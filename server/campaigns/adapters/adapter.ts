@@ -109,6 +109,11 @@ export interface PlatformAdapter {
   fetchMetrics(campaignIds: string[]): Promise<Outcome<Map<string, Stats>>>;
   /** Lifetime totals per ad of these campaigns (by external campaign id, then ad id); only platforms that create ads (Meta). */
   fetchAdMetrics?(campaignIds: string[]): Promise<Outcome<Map<string, AdStats>>>;
+  /**
+   * Each listed ad's delivery status (Meta's effective_status) per external campaign id; deleted and archived ads are
+   * not listed. Only platforms that create ads (Meta).
+   */
+  fetchAdStatuses?(campaignIds: string[]): Promise<Outcome<Map<string, Map<string, string>>>>;
   /** Pauses or starts one ad (an absolute status: repeating it changes nothing); only platforms that create ads. */
   setAdActive?(adId: string, active: boolean): Promise<Outcome<void>>;
 }

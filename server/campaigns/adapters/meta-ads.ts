@@ -4,7 +4,9 @@
 // (POST act_{id}/ads {name, adset_id, creative {creative_id}, status ACTIVE}). Every name carries `[{key}:v{i}]`;
 // before creating, the ad set's ads are listed (GET {adset}/ads) and an ad found by that name is adopted, and each
 // id is saved the moment Meta returns it, so an interrupted publish creates no ad twice. Per-ad figures come from
-// GET act_{id}/insights?level=ad; the optimiser pauses a losing variant's ad with POST {ad} status=PAUSED.
+// GET act_{id}/insights?level=ad, their delivery status from GET act_{id}/ads?fields=id,campaign_id,effective_status
+// (filtered by campaign.id; without an effective_status filter Meta leaves out deleted and archived ads, and the
+// insights of a deleted ad too); the optimiser pauses a losing variant's ad with POST {ad} status=PAUSED.
 import type { Stats } from '../model.js';
 import type { Creative } from '../suite.js';
 import { call, num, pickFound, type AdStats, type ExternalAd, type Found, type Outcome, type PublishProgress } from './adapter.js';
@@ -98,6 +100,27 @@ export async function fetchAdInsights(d: MetaAdsDeps, ids: string[]): Promise<Ou
       const cid = String(row.campaign_id);
       const s: Stats = { impressions: num(row.impressions), clicks: num(row.clicks), spend: num(row.spend), conversions: purchases(row.actions), revenue: purchases(row.action_values) };
       out.set(cid, (out.get(cid) ?? new Map()).set(String(row.ad_id), s));
+    }
+    url = typeof r.value?.paging?.next === 'string' ? r.value.paging.next : null;
+  }
+  return { ok: true, value: out };
+}
+
+/**
+ * Each ad's effective_status (ACTIVE, PAUSED, DISAPPROVED, PENDING_REVIEW, CAMPAIGN_PAUSED, …) per campaign, from
+ * GET act_{id}/ads filtered by campaign.id (paged). Deleted and archived ads are not listed (Meta's default).
+ */
+export async function fetchAdStatuses(d: MetaAdsDeps, ids: string[]): Promise<Outcome<Map<string, Map<string, string>>>> {
+  const out = new Map<string, Map<string, string>>();
+  const filtering = encodeURIComponent(JSON.stringify([{ field: 'campaign.id', operator: 'IN', value: ids }]));
+  let url: string | null = `${d.base}/act_${d.acct}/ads?fields=id,campaign_id,effective_status&limit=500&filtering=${filtering}&${d.q()}`;
+  for (let page = 0; url && page < 50; page++) {
+    const r: Outcome<any> = await call(url, { method: 'GET' });
+    if (!r.ok) return r;
+    if (!Array.isArray(r.value?.data)) return { ok: false, error: 'Meta answered the ads list without a data list', retriable: false };
+    for (const row of r.value.data as Record<string, unknown>[]) {
+      const cid = String(row.campaign_id ?? '');
+      out.set(cid, (out.get(cid) ?? new Map()).set(String(row.id), String(row.effective_status ?? '')));
     }
     url = typeof r.value?.paging?.next === 'string' ? r.value.paging.next : null;
   }

@@ -17,7 +17,7 @@ import type { CampaignsConfig } from '../config.js';
 import { decimalsOf, toMinor, type Stats } from '../model.js';
 import { metaGeo, resolveCities, type MetaCity } from './meta-geo.js';
 import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
-import { ensureAds, fetchAdInsights, type MetaAdsDeps } from './meta-ads.js';
+import { ensureAds, fetchAdInsights, fetchAdStatuses, type MetaAdsDeps } from './meta-ads.js';
 
 export const META_VERSION = 'v25.0';
 /** Meta's daily_budget is in the currency's minor units (its currency offsets: EUR 100, JPY 1, KWD 1000). */
@@ -196,6 +196,10 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
     async fetchAdMetrics(ids) {
       if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
       return fetchAdInsights(adsDeps, ids);
+    },
+    async fetchAdStatuses(ids) {
+      if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
+      return fetchAdStatuses(adsDeps, ids);
     },
     async fetchMetrics(ids) {
       if (!ready) return notConfigured('META_AD_ACCOUNT_ID / META_ADS_TOKEN');
