@@ -187,7 +187,8 @@ describe('server truth takes the secret key', () => {
     const sent = { ...validEvent(def, 'backend'), source_system: undefined, consent_snapshot: { analytics: true, marketing: false, data_processing: true } };
     const prepared = prepareServerEvent(sent as never, now);
     expect(prepared).toMatchObject({ ok: true, event: { source_system: 'backend', event_name: 'experiment_exposure' } });
-    expect(v.check((prepared as { event: never }).event, server, limits).kind).toBe('ok');
+    if (!prepared.ok) throw new Error(prepared.error.message);
+    expect(v.check(prepared.event as never, server, limits).kind).toBe('ok');
     // A page event still is not a server event.
     expect(prepareServerEvent({ event_name: 'event_view' }, now)).toMatchObject({ ok: false, error: { code: 'not_a_server_event' } });
   });
