@@ -84,7 +84,8 @@ describe('experiments API', () => {
 
   it('reports exposures, conversions and uplift per variant, and flags a biased split (SRM)', async () => {
     expect((await api('POST', '/api/v1/experiments', exp('srm'))).status).toBe(201);
-    // 60 visitors saw control, 20 saw green (a 50/50 experiment): χ² = 20, p ≈ 8e-6. Control converts 6, green 8.
+    // 300 visitors saw control, 100 saw green (a 50/50 experiment): χ² = 100. Control converts 30, green 40; both
+    // arms have the minimum sample (100 exposures) for an interval and a chance to beat control.
     const events: Record<string, unknown>[] = [];
     const visitor = (variant: string, i: number, converts: boolean) => {
       const v = `${variant}-${i}`;
@@ -92,24 +93,56 @@ describe('experiments API', () => {
       events.push(webEvent({ ...base_, event_name: 'experiment_exposure', occurred_at: ago(600), entities: {}, payload: { experiment_id: 'srm', variant } }));
       if (converts) events.push(webEvent({ ...base_, event_name: 'ticket_link_click', occurred_at: ago(300), payload: { ticket_url: 'https://t.example/x' } }));
     };
-    for (let i = 0; i < 60; i++) visitor('control', i, i < 6);
-    for (let i = 0; i < 20; i++) visitor('green', i, i < 8);
+    for (let i = 0; i < 300; i++) visitor('control', i, i < 30);
+    for (let i = 0; i < 100; i++) visitor('green', i, i < 40);
     // Another experiment's exposure and a click before any exposure are not counted.
     events.push(webEvent({ visitor_id: 'other', session_id: 's-o', event_name: 'experiment_exposure', occurred_at: ago(600), entities: {}, payload: { experiment_id: 'button', variant: 'green' } }));
-    events.push(webEvent({ visitor_id: 'green-19', session_id: 's-green-19', event_name: 'ticket_link_click', occurred_at: ago(900), payload: { ticket_url: 'https://t.example/x' } }));
-    const r = await postEvents(base, t, events);
-    expect(r.rejected).toEqual([]);
+    events.push(webEvent({ visitor_id: 'green-99', session_id: 's-green-99', event_name: 'ticket_link_click', occurred_at: ago(900), payload: { ticket_url: 'https://t.example/x' } }));
+    for (let i = 0; i < events.length; i += 100) expect((await postEvents(base, t, events.slice(i, i + 100))).rejected).toEqual([]);
     const res = await getJson(`${base}/api/v1/experiments/srm/results`, { authorization: `Bearer ${t.secret_key}` });
     expect(res.status).toBe(200);
     const [control, green] = res.json.variants;
-    expect(control).toMatchObject({ key: 'control', exposures: 60, metrics: { ticket_link_click: { conversions: 6, rate: 0.1, uplift: null } } });
-    expect(green).toMatchObject({ key: 'green', exposures: 20, metrics: { ticket_link_click: { conversions: 8, rate: 0.4 } } });
+    expect(control).toMatchObject({ key: 'control', exposures: 300, metrics: { ticket_link_click: { conversions: 30, rate: 0.1, uplift: null, enough_data: true } } });
+    expect(green).toMatchObject({ key: 'green', exposures: 100, metrics: { ticket_link_click: { conversions: 40, rate: 0.4, enough_data: true } } });
     expect(green.metrics.ticket_link_click.uplift).toBeCloseTo(3, 10);
+    expect(green.metrics.ticket_link_click.uplift_ci95[0]).toBeGreaterThan(1);
     expect(green.metrics.ticket_link_click.uplift_ci95[0]).toBeLessThan(3);
+    expect(green.metrics.ticket_link_click.uplift_ci95[1]).toBeGreaterThan(3);
+    expect(res.json.min_exposures).toBe(100);
     expect(green.metrics.ticket_link_click.chance_to_beat_control).toBeGreaterThan(0.99);
     expect(res.json.srm.warning).toBe(true);
     expect(res.json.srm.p).toBeLessThan(0.001);
     expect(res.json.control).toBe('control');
+  });
+
+  it('attributes conversions to the window after the first exposure, counts exposures up to the end, and withholds verdicts on tiny samples', async () => {
+    const end = 86_400;
+    expect((await api('POST', '/api/v1/experiments', exp('attrib', { start: ago(4 * 86_400), end: ago(end) }))).status).toBe(201);
+    const events: Record<string, unknown>[] = [];
+    const exposed = (v: string, variant: string, agoS: number, session: string) =>
+      events.push(webEvent({ visitor_id: v, session_id: session, event_name: 'experiment_exposure', occurred_at: ago(agoS), entities: {}, payload: { experiment_id: 'attrib', variant } }));
+    const clicks = (v: string, agoS: number, session: string) =>
+      events.push(webEvent({ visitor_id: v, session_id: session, event_name: 'ticket_link_click', occurred_at: ago(agoS), payload: { ticket_url: 'https://t.example/x' } }));
+    // Exposed 3 days ago and again (a new session) 2 days ago, clicking 30 min after the second exposure: outside the
+    // hour after the first, so no conversion.
+    exposed('at-again', 'control', 3 * 86_400, 'sa1');
+    exposed('at-again', 'control', 2 * 86_400, 'sa2');
+    clicks('at-again', 2 * 86_400 - 1800, 'sa2');
+    exposed('at-once', 'control', 3 * 86_400, 'so1');
+    clicks('at-once', 3 * 86_400 - 1800, 'so1');
+    // Exposed 10 min before the end, clicking 20 min after it: counts. Exposed 10 min after the end: does not.
+    exposed('at-late', 'green', end + 600, 'sl1');
+    clicks('at-late', end - 1200, 'sl1');
+    exposed('at-ended', 'green', end - 600, 'se1');
+    clicks('at-ended', end - 1200, 'se1');
+    expect((await postEvents(base, t, events)).rejected).toEqual([]);
+    const res = await getJson(`${base}/api/v1/experiments/attrib/results`, { authorization: `Bearer ${t.secret_key}` });
+    expect(res.status).toBe(200);
+    const [control, green] = res.json.variants;
+    expect([control.exposures, control.metrics.ticket_link_click.conversions, green.exposures, green.metrics.ticket_link_click.conversions]).toEqual([2, 1, 1, 1]);
+    // 1 of 1 against 1 of 2: far below 100 exposures per arm, so no interval and no chance to beat control.
+    expect(green.metrics.ticket_link_click).toMatchObject({ uplift: 1, uplift_ci95: null, chance_to_beat_control: null, enough_data: false });
+    expect(control.metrics.ticket_link_click.enough_data).toBe(false);
   });
 
   it('counts only the defined variants: made-up variant names posted with the public key do not blank the results', async () => {

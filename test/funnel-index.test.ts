@@ -86,6 +86,27 @@ function suite(store: () => { db: Db; tenant: number }) {
     expect(reached).toBeGreaterThan(100);
   });
 
+  it('answers the experiments\' options (the first start only, step 0 cut off early) exactly as the store statement does', async () => {
+    const { db, tenant } = store();
+    const a = analytics(db);
+    await a.index!.load(tenant);
+    let changed = 0;
+    for (const b of HELD) {
+      const plain = spec(b);
+      for (const opts of [{ firstStartOnly: true }, { startToMs: Date.parse('2026-03-02T11:00:00Z') }, { firstStartOnly: true, startToMs: Date.parse('2026-03-02T10:40:00Z') }]) {
+        const s = { ...plain, ...opts };
+        const r = await both(a, db, tenant, s);
+        expect(r.source, JSON.stringify([b, opts])).toBe('index');
+        expect(r.index, JSON.stringify([b, opts])).toEqual(r.store);
+        if (JSON.stringify(r.store) !== JSON.stringify((await both(a, db, tenant, plain)).store)) changed++;
+      }
+    }
+    // The options do change funnels (restarts and late starts in the journeys), and without them nothing changes.
+    expect(changed).toBeGreaterThan(HELD.length);
+    const s = spec(HELD[0]);
+    expect(await funnelRows(db, tenant, { ...s, firstStartOnly: false, startToMs: s.toMs + 1000 }, null)).toEqual(await funnelRows(db, tenant, s, null));
+  });
+
   it('answers a scoped principal with the funnel of its events only, as the store does', async () => {
     const { db, tenant } = store();
     const a = analytics(db);

@@ -7,6 +7,7 @@
 // interpolation — so both paths give the same answer (test/funnel-index.test.ts holds them equal on scripted and
 // random journeys). Only visitor funnels whose filters and breakdown use the held dimensions (DIMS) are
 // answered here; `servable` says which, and the rest read the store. Pure.
+import { startCutoff, type EngineSpec } from './engine-spec.js';
 import type { FunnelRow, FunnelSpec, Filter } from './spec.js';
 
 /** The JSON fields held per row (text as `#>>` gives it), for breakdowns, filters and the scope check. */
@@ -199,7 +200,7 @@ interface Pairs {
 }
 
 /** Rows a step's name, range, scope and filters admit, as (row, step); a row counts once per step it matches. */
-async function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): Promise<{ n: number; row: Uint32Array; step: Uint8Array }> {
+async function match(cols: EventColumns, spec: EngineSpec, scopeEvents: Set<string> | null): Promise<{ n: number; row: Uint32Array; step: Uint8Array }> {
   const { single, multi } = stepLookup(cols, spec);
   const tables = spec.steps.map((s) => s.filters.map((f) => filterTable(cols, f)));
   let inScope: Uint8Array | null = null;
@@ -210,6 +211,8 @@ async function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<stri
   const admits = (j: number, i: number) => tables[j].length === 0 || tables[j].every((f) => f.pass[cols.dims[f.dim][i]] === 1);
   const from = spec.fromMs / 1000;
   const to = spec.toMs / 1000;
+  const cutoff = startCutoff(spec);
+  const to0 = cutoff === null ? to : cutoff / 1000;
   let row = new Uint32Array(1 << 16);
   let step = new Uint8Array(1 << 16);
   let n = 0;
@@ -231,17 +234,17 @@ async function match(cols: EventColumns, spec: FunnelSpec, scopeEvents: Set<stri
       if (!(at >= from && at < to)) continue;
       if (inScope !== null && inScope[scopeDim[i]] === 0) continue;
       if (j >= 0) {
-        if (admits(j, i)) push(i, j);
+        if ((j !== 0 || at < to0) && admits(j, i)) push(i, j);
         continue;
       }
-      for (const k of multi.get(name[i])!) if (admits(k, i)) push(i, k);
+      for (const k of multi.get(name[i])!) if ((k !== 0 || at < to0) && admits(k, i)) push(i, k);
     }
   });
   return { n, row, step };
 }
 
 /** Scatters the pairs into actor order (a counting sort, stable), then orders each actor's few pairs. */
-async function byActor(cols: EventColumns, actors: number, spec: FunnelSpec, scopeEvents: Set<string> | null, bdim: number): Promise<Pairs> {
+async function byActor(cols: EventColumns, actors: number, spec: EngineSpec, scopeEvents: Set<string> | null, bdim: number): Promise<Pairs> {
   const m = await match(cols, spec, scopeEvents);
   const start = new Uint32Array(actors + 1);
   await sliced(m.n, (lo, hi) => {
@@ -316,14 +319,16 @@ class Reached {
 /**
  * funnel_fold over one actor's pairs (sql/017_funnel_fold.sql), NaN standing for SQL's null. The state holds per
  * step k, at 4k…4k+3: the latest chain row's start and time, the fastest chain's seconds from start and previous.
+ * `firstOnly`: the four-argument funnel_fold (sql/039_funnel_fold_first.sql), a step-0 row after the first ignored.
  */
-function fold(p: Pairs, lo: number, hi: number, steps: number, windowS: number, st: Float64Array, out: Reached): void {
+function fold(p: Pairs, lo: number, hi: number, steps: number, windowS: number, firstOnly: boolean, st: Float64Array, out: Reached): void {
   st.fill(NaN);
   let bcode = -1;
   for (let k = lo; k < hi; k++) {
     const idx = p.step[k];
     const t = p.t[k];
     if (idx === 0) {
+      if (firstOnly && bcode >= 0) continue;
       if (bcode < 0) bcode = p.b[k];
       st[0] = t;
       st[1] = t;
@@ -379,7 +384,7 @@ function groupRows(r: Reached, head: Head, entrants: number, keep: ((e: number) 
 }
 
 /** The funnel's rows over the columns: what `funnel` in funnels.sql returns for the same spec. `servable` first. */
-export async function funnelFromColumns(live: EventColumns, spec: FunnelSpec, scopeEvents: Set<string> | null): Promise<FunnelRow[]> {
+export async function funnelFromColumns(live: EventColumns, spec: EngineSpec, scopeEvents: Set<string> | null): Promise<FunnelRow[]> {
   // The rows and visitors held now: a catch-up may append while this yields (into new arrays, or past `size`
   // and past the dictionaries' lengths), never into what is counted here.
   const cols: EventColumns = { ...live };
@@ -390,7 +395,7 @@ export async function funnelFromColumns(live: EventColumns, spec: FunnelSpec, sc
   const st = new Float64Array(4 * steps);
   const r = new Reached(steps);
   await sliced(actors, (lo, hi) => {
-    for (let a = lo; a < hi; a++) if (p.start[a] < p.start[a + 1]) fold(p, p.start[a], p.start[a + 1], steps, spec.windowS, st, r);
+    for (let a = lo; a < hi; a++) if (p.start[a] < p.start[a + 1]) fold(p, p.start[a], p.start[a + 1], steps, spec.windowS, spec.firstStartOnly === true, st, r);
   }, ACTOR_SLICE);
   const rows = groupRows(r, { total: true, kind: null, value: null }, r.entrantB.length, null);
   return bdim < 0 ? rows : rows.concat(breakdownRows(cols.dimValues[bdim], r, spec.breakdownLimit));

@@ -4,7 +4,10 @@
 import type { Scope } from '../authz/principal.js';
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
+import { startCutoff, type EngineSpec } from './engine-spec.js';
 import { funnelBody, type FunnelRow, type FunnelSpec } from './spec.js';
+
+export { startCutoff, type EngineSpec } from './engine-spec.js';
 
 const Q = queries('funnels.sql', ['funnel', 'funnel_recursive']);
 const S = queries('funnel-index.sql', ['scope_events']);
@@ -23,7 +26,10 @@ export type FunnelReply = ReturnType<typeof funnelBody>;
 export type FunnelEngine = 'one_pass' | 'recursive';
 
 /** The funnel's grouped rows (totals and per breakdown group); `scope` null = the whole tenant. */
-export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpec, scope: Scope | null, engine: FunnelEngine = 'one_pass'): Promise<FunnelRow[]> {
+export async function funnelRows(q: Queryable, tenantId: number, spec: EngineSpec, scope: Scope | null, engine: FunnelEngine = 'one_pass'): Promise<FunnelRow[]> {
+  const cutoff = startCutoff(spec);
+  // The recursive statement is the API funnel's baseline only: it has neither option.
+  if (engine === 'recursive' && (spec.firstStartOnly || cutoff !== null)) throw new Error('the recursive funnel engine takes neither firstStartOnly nor startToMs');
   const { rows } = await q.query<FunnelRow>(engine === 'one_pass' ? Q.funnel : Q.funnel_recursive, [
     tenantId,
     JSON.stringify(spec.steps),
@@ -37,6 +43,7 @@ export async function funnelRows(q: Queryable, tenantId: number, spec: FunnelSpe
     spec.breakdownLimit,
     scope !== null,
     scope ? await scopeEvents(q, tenantId, scope) : [],
+    ...(engine === 'one_pass' ? [spec.firstStartOnly === true, cutoff === null ? null : new Date(cutoff)] : []),
   ]);
   return rows.map((r) => ({ ...r, step: Number(r.step), actors: Number(r.actors) }));
 }

@@ -11,7 +11,7 @@ import { queries } from '../store/queries.js';
 import { cacheMetricLines } from '../store/tenant-cache.js';
 import { DIMS, funnelFromColumns, servable, type IndexPage } from './columns.js';
 import { createFunnelIndex, type FunnelIndex, type FunnelIndexOptions, type IndexSource } from './funnel-index.js';
-import { funnelRows, scopeEvents } from './funnels.js';
+import { funnelRows, scopeEvents, type EngineSpec } from './funnels.js';
 import { readsRefusal } from './guard.js';
 import { funnelBody, parseFunnel, type FunnelRow, type FunnelSpec } from './spec.js';
 
@@ -33,7 +33,7 @@ export interface Analytics {
   /** Null when indexes are off. The app registers its eraser with the GDPR registry. */
   index: FunnelIndex | null;
   /** A funnel's rows, from the index when the tenant has one that can answer it. */
-  funnel(tenantId: number, spec: FunnelSpec, scope: Scope | null): Promise<{ rows: FunnelRow[]; source: 'index' | 'store'; asOf: Date | null }>;
+  funnel(tenantId: number, spec: EngineSpec, scope: Scope | null): Promise<{ rows: FunnelRow[]; source: 'index' | 'store'; asOf: Date | null }>;
   metricLines(): string[];
 }
 

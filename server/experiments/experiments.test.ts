@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assignVariant, bucketRanges, chooseVariation, gbHash, type ExperimentDef } from '../../client/shared/experiment-hash.js';
 import { assignmentsFor } from './assign.js';
-import { countsByVariant, resultsBody, resultsRange } from './results.js';
+import { countsByVariant, resultsBody, resultsRange, resultsSpec } from './results.js';
 import { parseExperiment } from './schemas.js';
-import { chiSquareP, compare, normalCdf, srm } from './stats.js';
+import { chanceToBeat, chiSquareP, compare, MIN_EXPOSURES_PER_VARIANT, normalCdf, probBetaGreater, srm, upliftInterval } from './stats.js';
 import type { Experiment } from './store.js';
 
 const VECTORS = JSON.parse(fs.readFileSync(new URL('../../client/shared/experiment-vectors.json', import.meta.url), 'utf8')) as {
@@ -91,15 +91,86 @@ describe('statistics', () => {
 
   it('compares a variant with control: uplift, its 95 % interval, chance to beat control', () => {
     const c = compare(120, 1000, 100, 1000);
+    expect(c.enough_data).toBe(true);
     expect(c.uplift).toBeCloseTo(0.2, 10);
-    const se = Math.sqrt((0.12 * 0.88) / 1000 + (0.1 * 0.9) / 1000);
-    expect(c.uplift_ci95![0]).toBeCloseTo((0.02 - 1.959964 * se) / 0.1, 5);
-    expect(c.uplift_ci95![1]).toBeCloseTo((0.02 + 1.959964 * se) / 0.1, 5);
+    // Katz's log interval with 0.5 added to conversions and non-conversions.
+    const se = Math.sqrt(1 / 120.5 - 1 / 1001 + 1 / 100.5 - 1 / 1001);
+    const lr = Math.log(120.5 / 1001 / (100.5 / 1001));
+    expect(c.uplift_ci95![0]).toBeCloseTo(Math.exp(lr - 1.959964 * se) - 1, 5);
+    expect(c.uplift_ci95![1]).toBeCloseTo(Math.exp(lr + 1.959964 * se) - 1, 5);
     expect(c.chance_to_beat_control!).toBeGreaterThan(0.9);
     expect(c.chance_to_beat_control!).toBeLessThan(0.95);
-    expect(compare(100, 1000, 100, 1000).chance_to_beat_control).toBeCloseTo(0.5, 6);
-    expect(compare(5, 10, 0, 10)).toMatchObject({ uplift: null, uplift_ci95: null });
+    expect(compare(100, 1000, 100, 1000).chance_to_beat_control).toBeCloseTo(0.5, 9);
+    expect(compare(5, 100, 0, 100)).toMatchObject({ uplift: null, uplift_ci95: null, enough_data: true });
+    expect(compare(5, 100, 0, 100).chance_to_beat_control!).toBeGreaterThan(0.97);
     expect(compare(0, 0, 1, 10).chance_to_beat_control).toBeNull();
+  });
+
+  it('gives the exact chance to beat control of Beta posteriors', () => {
+    // P(Beta(1,6) > Beta(6,1)) = 6·B(7,6) = 1/924: 0 of 5 against 5 of 5 (the normal approximation said 2.2e-5).
+    expect(chanceToBeat(0, 5, 5, 5)).toBeCloseTo(1 / 924, 12);
+    expect(chanceToBeat(5, 5, 0, 5)).toBeCloseTo(1 - 1 / 924, 12);
+    expect(probBetaGreater(2, 1, 1, 1)).toBeCloseTo(2 / 3, 12); // ∫ 2x · x dx
+    expect(probBetaGreater(1, 1, 1, 1)).toBeCloseTo(0.5, 12);
+    expect(probBetaGreater(1, 2, 1, 1)).toBeCloseTo(1 / 3, 12);
+    // Against a numeric integral ∫ f_X(x) F_Y(x) dx (midpoint rule, 200k points), whichever parameter is smallest.
+    const numeric = (a: number, b: number, c: number, d: number) => {
+      const lf = (n: number) => { let r = 0; for (let i = 2; i < n; i++) r += Math.log(i); return r; }; // ln Γ(n)
+      const kx = lf(a) + lf(b) - lf(a + b);
+      const ky = lf(c) + lf(d) - lf(c + d);
+      const N = 200_000;
+      let F = 0;
+      let p = 0;
+      for (let i = 0; i < N; i++) {
+        const x = (i + 0.5) / N;
+        const fy = Math.exp((c - 1) * Math.log(x) + (d - 1) * Math.log(1 - x) - ky) / N;
+        F += fy / 2;
+        p += (Math.exp((a - 1) * Math.log(x) + (b - 1) * Math.log(1 - x) - kx) / N) * F;
+        F += fy / 2;
+      }
+      return p;
+    };
+    for (const [a, b, c, d] of [[11, 91, 21, 81], [21, 81, 11, 91], [91, 11, 81, 21], [5, 3, 7, 2], [40, 3, 30, 12]]) {
+      expect(probBetaGreater(a, b, c, d)).toBeCloseTo(numeric(a, b, c, d), 7);
+    }
+    // Past the exact sum's length the normal approximation takes over, within 1e-5 of the exact figure there.
+    expect(probBetaGreater(60_001, 70_000, 60_501, 69_500)).toBeGreaterThan(0);
+    expect(Math.abs(probBetaGreater(50_000, 60_000, 50_500, 59_500) - 0.0161767)).toBeLessThan(1e-5);
+  });
+
+  it('keeps the uplift interval finite at rates of 0 and 1, and above −100 %', () => {
+    // Was [-1, -1] (1 exposure each, control converting) and [0, 0] (both converting): certain from one visitor.
+    const [lo1, hi1] = upliftInterval(0, 1, 1, 1)!;
+    expect(lo1).toBeGreaterThan(-1);
+    expect(hi1).toBeGreaterThan(1);
+    const [lo2, hi2] = upliftInterval(1, 1, 1, 1)!;
+    expect(lo2).toBeLessThan(-0.5);
+    expect(hi2).toBeGreaterThan(1);
+    // Was [-2.94, 0.94] for 0/50 against 1/50.
+    const [lo3, hi3] = upliftInterval(0, 50, 1, 50)!;
+    expect(lo3).toBeGreaterThan(-1);
+    expect(lo3).toBeLessThan(-0.9);
+    expect(hi3).toBeGreaterThan(1);
+    for (const [c, n, c0, n0] of [[0, 1000, 500, 1000], [0, 100, 100, 100], [1000, 1000, 1000, 1000], [0, 3, 3, 3]]) {
+      const [lo, hi] = upliftInterval(c, n, c0, n0)!;
+      expect(lo).toBeGreaterThan(-1);
+      expect(hi).toBeGreaterThan(lo);
+    }
+    expect(upliftInterval(1000, 1000, 1000, 1000)![0]).toBeLessThan(0);
+    expect(upliftInterval(1000, 1000, 1000, 1000)![1]).toBeGreaterThan(0);
+    expect(upliftInterval(0, 0, 1, 1)).toBeNull();
+  });
+
+  it('withholds the interval and the chance below the minimum sample', () => {
+    expect(MIN_EXPOSURES_PER_VARIANT).toBe(100);
+    expect(compare(0, 5, 5, 5)).toEqual({ uplift: -1, uplift_ci95: null, chance_to_beat_control: null, enough_data: false });
+    expect(compare(1, 1, 0, 1)).toEqual({ uplift: null, uplift_ci95: null, chance_to_beat_control: null, enough_data: false });
+    expect(compare(50, 99, 10, 1000).enough_data).toBe(false);
+    expect(compare(50, 1000, 10, 99).enough_data).toBe(false);
+    const at = compare(50, 100, 10, 100);
+    expect(at.enough_data).toBe(true);
+    expect(at.chance_to_beat_control!).toBeGreaterThan(0.999);
+    expect(at.uplift_ci95![0]).toBeGreaterThan(0);
   });
 });
 
@@ -117,11 +188,27 @@ describe('results shaping', () => {
     expect(resultsRange(exp, new Date('2026-03-05T00:00:00Z')).to.toISOString()).toBe('2026-03-05T00:00:00.000Z');
     expect(resultsRange(exp, new Date('2026-04-01T00:00:00Z')).to.toISOString()).toBe('2026-03-11T00:00:00.000Z');
   });
+  it('counts exposures up to the end and conversions to the end plus the window, from the first exposure', () => {
+    const later = resultsRange(exp, new Date('2026-04-01T00:00:00Z'));
+    expect(later.exposuresTo.toISOString()).toBe('2026-03-10T00:00:00.000Z');
+    const spec = resultsSpec(exp, later, exp.success_metrics[0].steps);
+    expect(spec).toMatchObject({ firstStartOnly: true, startToMs: Date.parse('2026-03-10T00:00:00Z'), toMs: Date.parse('2026-03-11T00:00:00Z') });
+    // Inside the window after the end the exposures run to now, like the conversions; running: no cut-off.
+    const inWindow = resultsRange(exp, new Date('2026-03-10T12:00:00Z'));
+    expect(resultsSpec(exp, inWindow, []).startToMs).toBe(Date.parse('2026-03-10T00:00:00Z'));
+    const running = resultsRange(exp, new Date('2026-03-05T00:00:00Z'));
+    expect(running.exposuresTo.toISOString()).toBe('2026-03-05T00:00:00.000Z');
+    expect(resultsSpec(exp, running, []).startToMs).toBeUndefined();
+    expect(resultsSpec({ ...exp, end: null }, resultsRange({ ...exp, end: null }, new Date('2026-04-01T00:00:00Z')), []).startToMs).toBeUndefined();
+  });
   it('builds per-variant metrics and the SRM verdict', () => {
     const body = resultsBody(exp, resultsRange(exp, new Date('2026-03-05T00:00:00Z')), new Map([['control', 100], ['b', 100]]), new Map([['buy', new Map([['control', 10], ['b', 20]])]]));
     expect(body.control).toBe('control');
     expect(body.variants[0].metrics.buy).toMatchObject({ conversions: 10, rate: 0.1, uplift: null });
     expect(body.variants[1].metrics.buy.uplift).toBeCloseTo(1, 10);
+    expect(body.variants[1].metrics.buy.enough_data).toBe(true);
+    expect(body.variants[0].metrics.buy.enough_data).toBe(true);
+    expect(body.min_exposures).toBe(100);
     expect(body.srm!.warning).toBe(false);
   });
   it('keeps a metric named like an Object.prototype member', () => {

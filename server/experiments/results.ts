@@ -1,12 +1,13 @@
-// Results of an experiment per variant: exposures (visitors with an experiment_exposure of this experiment),
-// conversions per success metric from the funnel engine (exposure → the metric's steps inside the metric window,
-// broken down by the variant of the visitor's first exposure), uplift against the control (the first variant)
-// and the sample-ratio-mismatch check of the exposures against the weights. The funnels go through analytics'
+// Results of an experiment per variant: exposures (visitors with an experiment_exposure of this experiment up to
+// its end), conversions per success metric from the funnel engine (the visitor's first exposure → the metric's
+// steps inside the metric window from that exposure, broken down by its variant), uplift against the control
+// (the first variant) and the sample-ratio-mismatch check of the exposures against the weights. The funnels go through analytics'
 // entry point (`Analytics.funnel`): a tenant's funnel index answers them when it holds one, as it does the
 // funnels API's, and a slow store read gives the tenant one.
 import type { Scope } from '../authz/principal.js';
-import type { FunnelRow, FunnelSpec, Step } from '../analytics/spec.js';
-import { compare, srm, type Comparison, type Srm } from './stats.js';
+import type { EngineSpec } from '../analytics/engine-spec.js';
+import type { FunnelRow, Step } from '../analytics/spec.js';
+import { compare, MIN_EXPOSURES_PER_VARIANT, srm, type Comparison, type Srm } from './stats.js';
 import type { Experiment } from './store.js';
 
 export interface MetricResult extends Comparison {
@@ -26,6 +27,8 @@ export interface ExperimentResults {
   from: string;
   to: string;
   control: string;
+  /** Exposures every variant needs before uplift intervals and chances to beat control are given. */
+  min_exposures: number;
   variants: VariantResult[];
   srm: Srm | null;
 }
@@ -48,29 +51,39 @@ export function resultsBody(exp: Experiment, range: { from: Date; to: Date }, ex
     for (const m of exp.success_metrics) {
       const c = conversions.get(m.name)?.get(v.key) ?? 0;
       const c0 = conversions.get(m.name)?.get(control) ?? 0;
-      const cmp = v.key === control ? { uplift: null, uplift_ci95: null, chance_to_beat_control: null } : compare(c, n, c0, n0);
+      const cmp = v.key === control
+        ? { uplift: null, uplift_ci95: null, chance_to_beat_control: null, enough_data: n >= MIN_EXPOSURES_PER_VARIANT }
+        : compare(c, n, c0, n0);
       metrics[m.name] = { conversions: c, rate: n > 0 ? c / n : null, ...cmp };
     }
     return { key: v.key, weight: v.weight, exposures: n, metrics };
   });
   return {
-    key: exp.key, from: range.from.toISOString(), to: range.to.toISOString(), control, variants,
+    key: exp.key, from: range.from.toISOString(), to: range.to.toISOString(), control, min_exposures: MIN_EXPOSURES_PER_VARIANT, variants,
     srm: srm(variants.map((v) => v.exposures), exp.variants.map((v) => v.weight)),
   };
 }
 
-/** From the start to now, or to the end plus the metric window (conversions after the last exposure count). */
-export function resultsRange(exp: Experiment, now: Date): { from: Date; to: Date } {
+/**
+ * From the start to now, or to the end plus the metric window (conversions after the last exposure count);
+ * `exposuresTo`: exposures count only up to the end (or now), never in the window after it.
+ */
+export function resultsRange(exp: Experiment, now: Date): { from: Date; to: Date; exposuresTo: Date } {
   const from = new Date(exp.start);
-  const endPlus = exp.end === null ? Infinity : Date.parse(exp.end) + exp.metric_window_s * 1000;
-  return { from, to: new Date(Math.max(from.getTime() + 1000, Math.min(now.getTime(), endPlus))) };
+  const end = exp.end === null ? Infinity : Date.parse(exp.end);
+  const to = Math.max(from.getTime() + 1000, Math.min(now.getTime(), end + exp.metric_window_s * 1000));
+  return { from, to: new Date(to), exposuresTo: new Date(Math.min(to, end)) };
 }
 
 /** A funnel's rows: analytics' `funnel` (from the tenant's funnel index when it can answer, else the store). */
-export type FunnelSource = (tenantId: number, spec: FunnelSpec, scope: Scope | null) => Promise<{ rows: FunnelRow[] }>;
+export type FunnelSource = (tenantId: number, spec: EngineSpec, scope: Scope | null) => Promise<{ rows: FunnelRow[] }>;
 
-/** The funnel from the exposure through `steps` (none: the exposures alone), per variant, over the range. Pure. */
-export function resultsSpec(exp: Experiment, range: { from: Date; to: Date }, steps: Step[]): FunnelSpec {
+/**
+ * The funnel from the visitor's first exposure through `steps` (none: the exposures alone), per variant, over the
+ * range: exposures before `exposuresTo` (the end), the steps before `to` (the end plus the window), each step
+ * within the metric window of the first exposure (a later exposure does not restart it). Pure.
+ */
+export function resultsSpec(exp: Experiment, range: { from: Date; to: Date; exposuresTo?: Date }, steps: Step[]): EngineSpec {
   const keys = exp.variants.map((v) => v.key);
   // Only the defined variants: exposures with made-up variant names (the write key is public) would otherwise
   // crowd the real ones out of the breakdown's top values and blank the results.
@@ -84,6 +97,7 @@ export function resultsSpec(exp: Experiment, range: { from: Date; to: Date }, st
   return {
     steps: [exposure, ...steps], windowS: exp.metric_window_s, fromMs: range.from.getTime(), toMs: range.to.getTime(), by: 'visitor',
     breakdown: { field: 'payload.variant', root: 'payload', path: ['variant'] }, breakdownLimit: keys.length,
+    firstStartOnly: true, ...(range.exposuresTo && range.exposuresTo < range.to ? { startToMs: range.exposuresTo.getTime() } : {}),
   };
 }
 

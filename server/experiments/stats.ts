@@ -2,9 +2,13 @@
 //  - sample-ratio mismatch: Pearson χ² of the exposures against the configured weights, p from the χ²
 //    survival function (regularised upper incomplete gamma); warned below 0.001 when every variant has at
 //    least 8 exposures (GrowthBook's DEFAULT_SRM_THRESHOLD and minimum count per variation);
-//  - a variant against control: relative uplift with a 95 % interval (difference of proportions, normal
-//    approximation, divided by control's rate) and the chance to beat control (Beta(1+c, 1+n−c) posteriors,
-//    normal approximation of their difference).
+//  - a variant against control, given only when both have at least MIN_EXPOSURES_PER_VARIANT exposures
+//    (PostHog's minimum; below it `enough_data` is false and neither the interval nor the chance is claimed):
+//    relative uplift with a 95 % interval (the log of the ratio of rates with 0.5 added to the conversions and
+//    to the non-conversions — Katz's interval with Haldane's correction — so it stays valid at rates of 0 and 1
+//    and never goes below −100 %), and the chance to beat control P(p_variant > p_control) under Beta(1+c, 1+n−c)
+//    posteriors, exact (a finite sum, Evan Miller's closed form) up to MAX_EXACT_TERMS terms,
+//    beyond which both posteriors are normal to far better than the figures shown.
 
 export const SRM_THRESHOLD = 0.001;
 export const SRM_MIN_PER_VARIANT = 8;
@@ -86,27 +90,70 @@ export function srm(observed: number[], weights: number[]): Srm | null {
   return { chi2, p, warning: p < SRM_THRESHOLD && observed.every((o) => o >= SRM_MIN_PER_VARIANT) };
 }
 
+/** Exposures both the variant and the control need before an interval or a chance to beat control is given. */
+export const MIN_EXPOSURES_PER_VARIANT = 100;
+/** Terms of the exact sum for the chance to beat control; beyond, the normal approximation of the posteriors. */
+export const MAX_EXACT_TERMS = 50_000;
+
 export interface Comparison {
   /** (rate − control) / control; null when control converts nobody. */
   uplift: number | null;
+  /** 95 % interval of the uplift; null when control converts nobody or without enough data. */
   uplift_ci95: [number, number] | null;
+  /** P(variant's rate > control's) under Beta(1+c, 1+n−c) posteriors; null without enough data. */
   chance_to_beat_control: number | null;
+  /** Both arms have at least MIN_EXPOSURES_PER_VARIANT exposures. */
+  enough_data: boolean;
+}
+
+const lnBeta = (a: number, b: number): number => lnGamma(a) + lnGamma(b) - lnGamma(a + b);
+
+/** P(X > Y), X ~ Beta(a, b), Y ~ Beta(c, d), a ≥ 1 an integer: Σ_{i<a} B(c+i, b+d) / ((b+i) B(1+i, b) B(c, d)). */
+function sumGreater(a: number, b: number, c: number, d: number): number {
+  const k = lnBeta(c, d);
+  let sum = 0;
+  for (let i = 0; i < a; i++) sum += Math.exp(lnBeta(c + i, b + d) - Math.log(b + i) - lnBeta(1 + i, b) - k);
+  return sum;
+}
+
+/**
+ * P(X > Y) for independent X ~ Beta(a, b), Y ~ Beta(c, d) with integer parameters ≥ 1 (posteriors of counts
+ * under a uniform prior). Exact: the closed-form sum over whichever parameter is smallest (P(X > Y) = 1 − P(Y > X),
+ * and = P(1−Y > 1−X) with 1−X ~ Beta(b, a)); past MAX_EXACT_TERMS terms every parameter is that large and the
+ * normal approximation of the two posteriors is used.
+ */
+export function probBetaGreater(a: number, b: number, c: number, d: number): number {
+  const m = Math.min(a, b, c, d);
+  if (m > MAX_EXACT_TERMS) {
+    const mean = (x: number, y: number) => x / (x + y);
+    const v = (x: number, y: number) => (x * y) / ((x + y) ** 2 * (x + y + 1));
+    return normalCdf((mean(a, b) - mean(c, d)) / Math.sqrt(v(a, b) + v(c, d)));
+  }
+  const p = m === a ? sumGreater(a, b, c, d) : m === c ? 1 - sumGreater(c, d, a, b) : m === d ? sumGreater(d, c, b, a) : 1 - sumGreater(b, a, d, c);
+  return Math.min(1, Math.max(0, p));
+}
+
+/** P(the variant's rate > control's) for c of n against c0 of n0 under Beta(1+c, 1+n−c) posteriors. */
+export const chanceToBeat = (c: number, n: number, c0: number, n0: number): number => probBetaGreater(1 + c, 1 + n - c, 1 + c0, 1 + n0 - c0);
+
+/**
+ * 95 % interval of the relative uplift p/p0 − 1: exp(ln RR ± z·se) − 1 on the rates with 0.5 added to both
+ * conversions and non-conversions (c + 0.5 of n + 1), se² = 1/(c+½) − 1/(n+1) + 1/(c0+½) − 1/(n0+1). Finite and
+ * wide at rates of 0 and 1, always above −1 (a rate cannot fall below 0); null without exposures.
+ */
+export function upliftInterval(c: number, n: number, c0: number, n0: number): [number, number] | null {
+  if (n === 0 || n0 === 0) return null;
+  const a = c + 0.5;
+  const a0 = c0 + 0.5;
+  const lr = Math.log(a / (n + 1)) - Math.log(a0 / (n0 + 1));
+  const se = Math.sqrt(1 / a - 1 / (n + 1) + 1 / a0 - 1 / (n0 + 1));
+  return [Math.exp(lr - Z95 * se) - 1, Math.exp(lr + Z95 * se) - 1];
 }
 
 /** A variant (conversions c of n exposures) against control (c0 of n0). */
 export function compare(c: number, n: number, c0: number, n0: number): Comparison {
-  if (n === 0 || n0 === 0) return { uplift: null, uplift_ci95: null, chance_to_beat_control: null };
-  const p = c / n;
-  const p0 = c0 / n0;
-  const se = Math.sqrt((p * (1 - p)) / n + (p0 * (1 - p0)) / n0);
-  const beta = (k: number, m: number) => {
-    const a = k + 1;
-    const b = m - k + 1;
-    return { mean: a / (a + b), v: (a * b) / ((a + b) ** 2 * (a + b + 1)) };
-  };
-  const bv = beta(c, n);
-  const b0 = beta(c0, n0);
-  const chance = normalCdf((bv.mean - b0.mean) / Math.sqrt(bv.v + b0.v));
-  if (p0 === 0) return { uplift: null, uplift_ci95: null, chance_to_beat_control: chance };
-  return { uplift: (p - p0) / p0, uplift_ci95: [(p - p0 - Z95 * se) / p0, (p - p0 + Z95 * se) / p0], chance_to_beat_control: chance };
+  const enough = n >= MIN_EXPOSURES_PER_VARIANT && n0 >= MIN_EXPOSURES_PER_VARIANT;
+  const uplift = n > 0 && n0 > 0 && c0 > 0 ? (c / n - c0 / n0) / (c0 / n0) : null;
+  if (!enough) return { uplift, uplift_ci95: null, chance_to_beat_control: null, enough_data: false };
+  return { uplift, uplift_ci95: uplift === null ? null : upliftInterval(c, n, c0, n0), chance_to_beat_control: chanceToBeat(c, n, c0, n0), enough_data: true };
 }

@@ -11,11 +11,14 @@
 -- $4 from, $5 to, $6 window seconds, $7 'visitor' | 'person', $8 breakdown root (payload|context|entities,
 -- null = no breakdown), $9 breakdown path text[], $10 breakdown values kept (the rest is "other"),
 -- $11 scoped (false = the whole tenant), $12 the scope's event ids (funnel-index.sql `scope_events`).
+-- `funnel` only (experiment results, README "Experiments"; the funnels API passes false and null): $13 true =
+-- only the actor's first step-0 row starts the journey, $14 step-0 rows only before this time (null = $5).
 
 -- name: funnel
 -- One pass (measured against the statement below in bench/RESULTS.md "Funnels"): the matched rows are
 -- sorted once, by actor then time, and folded by the funnel_fold aggregate (sql/017_funnel_fold.sql), which
--- keeps per step the latest chain row (its start and time) and the fastest chain inside the window. Times stay
+-- keeps per step the latest chain row (its start and time) and the fastest chain inside the window (with $13, the
+-- first start only: the four-argument funnel_fold of sql/039_funnel_fold_first.sql). Times stay
 -- timestamptz until the fold because the sort then compares 8-byte times, not numerics; date_part('epoch') is
 -- the same float8 as extract(epoch)::float8 (both correctly rounded), so every figure equals the old one.
 -- The actor sorts in the C collation: any order groups the same rows, and the default one is several times
@@ -39,6 +42,7 @@ WITH steps AS MATERIALIZED (
   WHERE e.tenant_id = $1 AND e.event_name = ANY($3::text[]) AND e.occurred_at >= $4 AND e.occurred_at < $5 AND NOT e.is_bot
     AND (CASE WHEN $7::text = 'person' THEN e.person_id::text ELSE e.visitor_id END) IS NOT NULL
     AND (NOT $11::boolean OR e.entities->>'event_entity_id' = ANY($12::text[]))
+    AND (st.idx <> 0 OR $14::timestamptz IS NULL OR e.occurred_at < $14::timestamptz)
     AND (NOT st.filtered OR NOT EXISTS (
       SELECT 1 FROM filt f CROSS JOIN LATERAL (
         SELECT CASE f.root WHEN 'payload' THEN e.payload WHEN 'context' THEN e.context ELSE e.entities END AS doc
@@ -60,7 +64,7 @@ WITH steps AS MATERIALIZED (
       END, false)
     ))
 ), actors AS (
-  SELECT funnel_fold(idx, date_part('epoch', at), $6::float8 ORDER BY at, uid, idx DESC) AS r,
+  SELECT funnel_fold(idx, date_part('epoch', at), $6::float8, $13::boolean ORDER BY at, uid, idx DESC) AS r,
          (array_agg(bval ORDER BY at, uid, idx DESC) FILTER (WHERE idx = 0 AND $8::text IS NOT NULL))[1] AS bval
   FROM matched GROUP BY actor
 ), entered AS (
