@@ -128,4 +128,19 @@ describe('funnels API', () => {
     expect(after.json.steps[0].count).toBe(fromIndex.json.steps[0].count + 1);
     expect((await funnel({ ...body, fresh: 'yes' })).json.error).toMatchObject({ code: 'invalid_field', field: 'fresh' });
   });
+
+  it('the preset\'s interest step leaves out an un-marking (interested: false), from the store and from the index alike', async () => {
+    const marks = (v: string, interested: boolean) => ['event_card_impression', 'event_card_click', 'event_view', 'event_interest_marked', 'ticket_link_click'].map((name, i) => webEvent({
+      event_name: name, visitor_id: v, session_id: `s-${v}`, occurred_at: at(i * 30), entities: { event_entity_id: 'E9' },
+      payload: name === 'event_interest_marked' ? { interested } : name === 'ticket_link_click' ? { ticket_url: 'https://tickets.example/x' } : name === 'event_view' ? { price_from: 10, currency: 'EUR' } : {},
+    }));
+    expect((await postEvents(base, t, [...marks('x', false), ...marks('y', true)])).accepted).toBe(10);
+    const body = { preset: 'event_discovery', window_s: 3600, ...range(), breakdown: 'entities.event_entity_id' };
+    const e9 = (j: any) => j.breakdown.groups.find((g: { value: string | null }) => g.value === 'E9').steps.map((x: { count: number }) => x.count);
+    const store = await funnel({ ...body, fresh: true });
+    expect(store.json.source).toBe('store');
+    expect(e9(store.json)).toEqual([2, 2, 2, 1, 1]);
+    await expect.poll(async () => (await funnel(body)).json.source, { timeout: 20_000 }).toBe('index');
+    expect(e9((await funnel(body)).json)).toEqual([2, 2, 2, 1, 1]);
+  });
 });

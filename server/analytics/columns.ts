@@ -1,7 +1,7 @@
 // A tenant's stored events as columns (analytics/funnel-index.ts keeps one per large tenant on each node), and
 // the funnel computed over them in Node. The store's statement (sql/queries/funnels.sql `funnel`) reads every step
 // row of the range per request: 12.6 s just to read 4.85M rows at 10M events on the embedded store
-// (bench/RESULTS.md "Funnels"); here a row is 38 bytes held once and a funnel is one pass over typed arrays.
+// (bench/RESULTS.md "Funnels"); here a row is 40 bytes held once and a funnel is one pass over typed arrays.
 // The arithmetic is the statement's, step by step — the same row order (time, id, the later step first inside
 // one event), the same fold (sql/017_funnel_fold.sql), float8 seconds from date_part('epoch'), percentile_cont's
 // interpolation — so both paths give the same answer (test/funnel-index.test.ts holds them equal on scripted and
@@ -15,6 +15,8 @@ export const DIMS = [
   'entities.event_entity_id', 'context.utm.source', 'context.utm.medium', 'context.utm.campaign', 'context.device.device_type', 'payload.source',
   // An experiment_exposure's: experiment results are funnels filtered on both and broken down by the variant.
   'payload.experiment_id', 'payload.variant',
+  // event_interest_marked's: the seed 003 preset's interest step leaves out un-marking (interested false).
+  'payload.interested',
 ] as const;
 export const SCOPE_DIM = 0;
 /** A dimension's values are Uint16 codes (0 = null); one with more distinct values stops answering funnels. */

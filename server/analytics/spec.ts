@@ -29,9 +29,17 @@ const NUMERIC_OPS: readonly string[] = ['gt', 'gte', 'lt', 'lte'];
 const FIELD_RE = /^(payload|context|entities)((?:\.[a-z][a-z0-9_]{0,63}){1,3})$/;
 const EVENT_NAME_RE = /^[a-z][a-z0-9_]{0,99}$/;
 
-/** Seed 003 §4.1: impression → click → view details → interest → ticket click. */
-export const PRESETS: Record<string, string[]> = {
-  event_discovery: ['event_card_impression', 'event_card_click', 'event_view', 'event_interest_marked', 'ticket_link_click'],
+/**
+ * Seed 003 §4.1: impression → click → view details → interest → ticket click. Interest is an
+ * event_interest_marked that does not take it back (`interested: false` un-marks, as fs_event_daily.interested
+ * counts it).
+ */
+export const PRESETS: Record<string, Step[]> = {
+  event_discovery: [
+    { event_name: 'event_card_impression', filters: [] }, { event_name: 'event_card_click', filters: [] }, { event_name: 'event_view', filters: [] },
+    { event_name: 'event_interest_marked', filters: [{ root: 'payload', path: ['interested'], op: 'neq', text: 'false' }] },
+    { event_name: 'ticket_link_click', filters: [] },
+  ],
 };
 
 export type Root = 'payload' | 'context' | 'entities';
@@ -128,9 +136,9 @@ export function parseStep(v: unknown, at: string): Parsed<Step> {
 function parseSteps(v: Record<string, unknown>): Parsed<Step[]> {
   if (v.preset !== undefined) {
     if (v.steps !== undefined) return bad('preset', 'Send steps or a preset, not both.');
-    const names = own(PRESETS, v.preset);
-    if (!names) return bad('preset', `preset is one of ${Object.keys(PRESETS).join(', ')}.`);
-    return { ok: true, value: names.map((event_name) => ({ event_name, filters: [] })) };
+    const steps = own(PRESETS, v.preset);
+    if (!steps) return bad('preset', `preset is one of ${Object.keys(PRESETS).join(', ')}.`);
+    return { ok: true, value: steps.map((s) => ({ event_name: s.event_name, filters: s.filters.map((f) => ({ ...f, path: [...f.path] })) })) };
   }
   if (!Array.isArray(v.steps) || v.steps.length < MIN_STEPS || v.steps.length > MAX_STEPS) {
     return bad('steps', `steps is a list of ${MIN_STEPS}–${MAX_STEPS} steps (or send a preset).`);

@@ -13,7 +13,7 @@ WITH r AS MATERIALIZED (
   SELECT id, tenant_id, is_bot, event_name, date_part('epoch', occurred_at) AS t, visitor_id, entities->>'event_entity_id' AS d0,
          context #>> '{utm,source}' AS d1, context #>> '{utm,medium}' AS d2, context #>> '{utm,campaign}' AS d3,
          context #>> '{device,device_type}' AS d4, payload->>'source' AS d5, payload->>'experiment_id' AS d6,
-         payload->>'variant' AS d7
+         payload->>'variant' AS d7, payload->>'interested' AS d8
   FROM tx_events WHERE id > $2::bigint AND id <= $3::bigint
 )
 SELECT COALESCE(array_agg(id::float8 ORDER BY id), '{}') AS id, COALESCE(json_agg(event_name ORDER BY id), '[]') AS name,
@@ -21,7 +21,8 @@ SELECT COALESCE(array_agg(id::float8 ORDER BY id), '{}') AS id, COALESCE(json_ag
        COALESCE(json_agg(d0 ORDER BY id), '[]') AS d0, COALESCE(json_agg(d1 ORDER BY id), '[]') AS d1,
        COALESCE(json_agg(d2 ORDER BY id), '[]') AS d2, COALESCE(json_agg(d3 ORDER BY id), '[]') AS d3,
        COALESCE(json_agg(d4 ORDER BY id), '[]') AS d4, COALESCE(json_agg(d5 ORDER BY id), '[]') AS d5,
-       COALESCE(json_agg(d6 ORDER BY id), '[]') AS d6, COALESCE(json_agg(d7 ORDER BY id), '[]') AS d7
+       COALESCE(json_agg(d6 ORDER BY id), '[]') AS d6, COALESCE(json_agg(d7 ORDER BY id), '[]') AS d7,
+       COALESCE(json_agg(d8 ORDER BY id), '[]') AS d8
 FROM r WHERE tenant_id = $1 AND NOT is_bot AND visitor_id IS NOT NULL;
 
 -- name: max_id
