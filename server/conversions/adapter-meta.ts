@@ -58,9 +58,24 @@ function strip<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as T;
 }
 
+interface MetaError { code?: number; error_subcode?: number; message?: string; error_user_title?: string; error_user_msg?: string }
+
+const clip = (v: unknown, n: number): string => (typeof v === 'string' ? v.trim().slice(0, n) : '');
+
+/**
+ * The Graph error envelope as last_error: code/subcode, `message`, and Meta's explanation for the advertiser
+ * (`error_user_title`, `error_user_msg`: what is wrong with the event or the setup), each bounded in length (≤ 750 characters in all).
+ */
+export function metaErrorText(err: MetaError): string {
+  const title = clip(err.error_user_title, 100);
+  const msg = clip(err.error_user_msg, 300);
+  const user = [title, msg].filter(Boolean).join(': ');
+  return `Meta error ${err.code}${err.error_subcode ? `/${err.error_subcode}` : ''}: ${clip(err.message, 300)}${user ? ` — ${user}` : ''}`;
+}
+
 export function classifyMeta(a: HttpAnswer): SendOutcome {
-  const err = (a.json as { error?: { code?: number; error_subcode?: number; message?: string } } | null)?.error;
-  const text = err ? `Meta error ${err.code}${err.error_subcode ? `/${err.error_subcode}` : ''}: ${err.message ?? ''}` : `HTTP ${a.status}: ${a.text.slice(0, 500)}`;
+  const err = (a.json as { error?: MetaError } | null)?.error;
+  const text = err ? metaErrorText(err) : `HTTP ${a.status}: ${a.text.slice(0, 500)}`;
   if (a.status >= 200 && a.status < 300 && !err) return { kind: 'ok' };
   if (err?.code !== undefined && (THROTTLE.has(err.code) || TRANSIENT.has(err.code))) return { kind: 'retry', error: text, retryAfterMs: a.retryAfterMs };
   const t = transient(a);

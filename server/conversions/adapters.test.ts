@@ -33,6 +33,12 @@ describe('answer classification', () => {
     expect(classifyMeta(ans(400, { error: { code: 100, error_subcode: 33, message: 'Unsupported post request.' } })).kind).toBe('held');
     expect(classifyMeta(ans(400, { error: { code: 100, message: "Unsupported post request. Object with ID '1' does not exist, cannot be loaded due to missing permissions, or does not support this operation." } })).kind).toBe('held');
     expect(classifyMeta(ans(401, null)).kind).toBe('held');
+    // Meta's explanation for the advertiser is kept (bounded), not only `message`.
+    const why = classifyMeta(ans(400, { error: { code: 100, error_subcode: 2804003, message: 'Invalid parameter', error_user_title: 'Event Time Too Far In The Past', error_user_msg: 'The event_time is more than 7 days old.' } }));
+    expect(why).toEqual({ kind: 'invalid', error: 'Meta error 100/2804003: Invalid parameter — Event Time Too Far In The Past: The event_time is more than 7 days old.' });
+    const long = classifyMeta(ans(400, { error: { code: 100, message: 'm'.repeat(2000), error_user_title: 't'.repeat(1000), error_user_msg: 'u'.repeat(5000) } }));
+    expect('error' in long && long.error.length).toBeLessThanOrEqual(750);
+    expect('error' in long && long.error).toContain('m'.repeat(300) + ' — ' + 't'.repeat(100) + ': ' + 'u'.repeat(300));
     expect(classifyMeta(ans(400, { error: { code: 100, error_subcode: 2804003, message: 'event_time too old' } }))).toEqual({ kind: 'invalid', error: 'Meta error 100/2804003: event_time too old' });
     expect(classifyMeta(ans(0, null)).kind).toBe('retry');
   });

@@ -175,7 +175,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
   const holdMessage = (run: Run, error: string, delayMs: number): string => {
     const { dest, adapter } = run;
     const wait = adapter.maxAgeMs ? `their events are ${Math.round(adapter.maxAgeMs / 3_600_000)} h old` : `${RETRY_FOR_MS / 3_600_000} h after their first try`;
-    return `${error.slice(0, 500)} — the destination is held: the provider refused its credential or permission, not the rows. `
+    return `${error.slice(0, 800)} — the destination is held: the provider refused its credential or permission, not the rows. `
       + `They stay pending (tried again in ${Math.max(1, Math.round(delayMs / 60_000))} min, then at most hourly) until ${wait}. `
       + `Fix: update tracking code ${dest.codeId} (PUT /api/v1/tracking-codes/${dest.codeId} with a new secrets.${adapter.secret}, or the settings `
       + `or the platform permission the error names); the next run then sends them.`;
@@ -193,7 +193,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const limit = adapter.maxAgeMs ? `the provider's limit (events up to ${Math.round(adapter.maxAgeMs / 3_600_000)} h old)` : `the ${RETRY_FOR_MS / 3_600_000} h retry budget`;
     const expired = (await db.query<{ n: number }>(Q.expire_held, [
       dest.tenantId, dest.name, RETRY_FOR_MS / 1000, adapter.maxAgeMs ? Math.floor(adapter.maxAgeMs / 1000) : null,
-      `held past ${limit}: the destination was not fixed in time; last: ${error.slice(0, 500)}`,
+      `held past ${limit}: the destination was not fixed in time; last: ${error.slice(0, 800)}`,
     ])).rows[0].n;
     stats.add(dest.provider, 'dead', expired);
     return expired;
