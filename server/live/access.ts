@@ -6,7 +6,7 @@ import { can, inScope, readsWholeTenant, type EventResource, type Resource } fro
 import type { Overrides, Permission } from '../authz/roles.js';
 import { tokenPrincipal } from '../http/router.js';
 import type { Scope } from './token.js';
-import { NOTICE_PERMISSIONS, type NoticePermission } from './notices.js';
+import { NOTICE_PERMISSIONS, type NoticePermission } from './notice-channels.js';
 import { allowed, type EventOwnership, type Topic } from './topics.js';
 
 /** The permission a topic is read with. The organizer roll-up also needs view_revenue (it has no revenue-free variant). */

@@ -6,7 +6,7 @@ import type { Config } from '../config/index.js';
 import type { Counts } from './erase.js';
 import type { Fact } from './facts.js';
 import type { Hub } from './hub.js';
-import type { NoticePermission } from './notices.js';
+import type { NoticePermission } from './notice-channels.js';
 import type { LiveState, UvSource } from './state.js';
 import type { Scope, VerifyResult } from './token.js';
 import type { EventOwnership, Topic } from './topics.js';

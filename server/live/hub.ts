@@ -6,7 +6,7 @@
 // serialised message, and fans it out (uWS publish, Socket.IO room).
 import { topicKey, topicName, type Topic } from './topics.js';
 import type { Touched } from './state.js';
-import { noticeKey, type NoticePermission } from './notices.js';
+import { noticeKey, type NoticePermission } from './notice-channels.js';
 
 export interface Built {
   data: Record<string, unknown>;

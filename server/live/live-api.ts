@@ -13,7 +13,7 @@ import type { CatalogChange } from './catalog.js';
 import type { LiveCore, Mirror } from './core.js';
 import type { Counts, EraseRequest } from './erase.js';
 import type { LiveRouteDeps } from './routes.js';
-import type { NoticePermission } from './notices.js';
+import type { NoticePermission } from './notice-channels.js';
 import type { Topic } from './topics.js';
 
 export interface LiveDeps {

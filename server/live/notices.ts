@@ -5,20 +5,15 @@
 // A notice needs a permission besides the topic's (a budget's needs view_ad_analytics, which a promoter reading the
 // organizer's dashboard lacks): subscribers holding it join the topic's notice channel `{key}#{permission}` with
 // the topic (access.ts decides which), and a notice goes to that channel only.
-import type { Permission } from '../authz/roles.js';
 import type { Logger } from 'pino';
 import type { LiveBus } from './bus.js';
 import type { Hub } from './hub.js';
+import { NOTICE_PERMISSIONS, type NoticePermission } from './notice-channels.js';
 import { topicName, type Topic } from './topics.js';
 
 export const NOTICE = 'notice';
 
-/** The permissions notices may require; a topic's subscriber joins the channel of each it holds. */
-export const NOTICE_PERMISSIONS = ['view_ad_analytics'] as const satisfies readonly Permission[];
-export type NoticePermission = (typeof NOTICE_PERMISSIONS)[number];
-
-/** The channel a topic's notices needing `permission` go to (uWS topic, Socket.IO room). */
-export const noticeKey = (topicKey: string, permission: NoticePermission): string => `${topicKey}#${permission}`;
+export { NOTICE_PERMISSIONS, noticeKey, type NoticePermission } from './notice-channels.js';
 
 export interface NoticeMessage {
   n: string;

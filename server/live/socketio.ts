@@ -11,7 +11,7 @@ import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { NOTICE_PERMISSIONS, noticeKey } from './notices.js';
+import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
 import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };

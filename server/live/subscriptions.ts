@@ -13,7 +13,7 @@
 import type { LiveCore } from './core.js';
 import type { Scope } from './token.js';
 import { topicPermission } from './access.js';
-import type { NoticePermission } from './notices.js';
+import type { NoticePermission } from './notice-channels.js';
 import { MAX_IN_FLIGHT, newBucket, OPS_BURST, OPS_PER_S, take, type Bucket } from './rate.js';
 import { parseTopic, topicFor, topicKey, topicName, type Topic } from './topics.js';
 

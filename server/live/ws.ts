@@ -10,7 +10,7 @@ import { bearer } from '../http/auth.js';
 import { fail } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
-import { NOTICE_PERMISSIONS, noticeKey } from './notices.js';
+import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
 import { createSubscriptions, decodeFrame, endMessage, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
 
 interface UserData extends Subscriber {

@@ -1,0 +1,11 @@
+// The channels of notices (notices.ts): a notice needing a permission goes to `{topicKey}#{permission}`, which a
+// topic's subscriber joins with the topic when it holds that permission (access.ts, ws.ts, socketio.ts). A leaf
+// module: the hub, the transports and the access check read it without importing the notices' bus side.
+import type { Permission } from '../authz/roles.js';
+
+/** The permissions notices may require; a topic's subscriber joins the channel of each it holds. */
+export const NOTICE_PERMISSIONS = ['view_ad_analytics'] as const satisfies readonly Permission[];
+export type NoticePermission = (typeof NOTICE_PERMISSIONS)[number];
+
+/** The channel a topic's notices needing `permission` go to (uWS topic, Socket.IO room). */
+export const noticeKey = (topicKey: string, permission: NoticePermission): string => `${topicKey}#${permission}`;
