@@ -33,7 +33,10 @@ describe('parseFunnel', () => {
 
   it('expands the seed 003 §4.1 preset', () => {
     const p = parseFunnel({ preset: 'event_discovery', window_s: 86_400, from: '2026-03-01', to: '2026-03-02' });
-    expect(p.ok && p.value.steps.map((s) => s.event_name)).toEqual(PRESETS.event_discovery);
+    expect(p.ok && p.value.steps).toEqual(PRESETS.event_discovery);
+    expect(p.ok && p.value.steps.map((s) => s.event_name)).toEqual(['event_card_impression', 'event_card_click', 'event_view', 'event_interest_marked', 'ticket_link_click']);
+    // Interest that is not taken back (interested: false un-marks).
+    expect(p.ok && p.value.steps[3].filters).toEqual([{ root: 'payload', path: ['interested'], op: 'neq', text: 'false' }]);
     expect(field({ ...base, preset: 'event_discovery' })).toBe('preset');
     expect(field({ preset: 'nope', window_s: 1, from: '2026-03-01', to: '2026-03-02' })).toBe('preset');
     for (const preset of ['toString', '__proto__', 'constructor', 7]) expect(field({ preset, window_s: 1, from: '2026-03-01', to: '2026-03-02' })).toBe('preset');
