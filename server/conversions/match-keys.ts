@@ -24,15 +24,17 @@ const compact = (o: Record<string, string | null>): Record<string, string> =>
 
 /** Digests per provider from a customer object (clear values); empty providers are left out. Pure. */
 export function matchKeys(c: Obj): Partial<MatchKeys> {
+  // A national-format phone is made E.164 with the customer's country (ISO alpha-2), or dropped for every platform.
+  const phone = (rule: (raw: string, country?: unknown) => string | null) => (raw: string) => rule(raw, c.country);
   const meta = compact({
-    em: metaHash(c.email, metaEmail), ph: metaHash(c.phone, metaPhone), fn: metaHash(c.first_name, metaName), ln: metaHash(c.last_name, metaName),
+    em: metaHash(c.email, metaEmail), ph: metaHash(c.phone, phone(metaPhone)), fn: metaHash(c.first_name, metaName), ln: metaHash(c.last_name, metaName),
     ct: metaHash(c.city, metaCity), zp: metaHash(c.zip, metaZip), country: metaHash(c.country, metaCountry), external_id: metaHash(c.external_id, metaExternalId),
   });
   const google = compact({
-    em: googleHash(c.email, googleEmail), ph: googleHash(c.phone, googlePhone), fn: googleHash(c.first_name, googleName), ln: googleHash(c.last_name, googleName),
+    em: googleHash(c.email, googleEmail), ph: googleHash(c.phone, phone(googlePhone)), fn: googleHash(c.first_name, googleName), ln: googleHash(c.last_name, googleName),
   });
   // Stored as em/ph, never "email"/"phone": protectPii hashes any field of those names wherever it sits.
-  const tiktok = compact({ em: tiktokHash(c.email, tiktokEmail), ph: tiktokHash(c.phone, tiktokPhone), external_id: tiktokHash(c.external_id, tiktokExternalId) });
+  const tiktok = compact({ em: tiktokHash(c.email, tiktokEmail), ph: tiktokHash(c.phone, phone(tiktokPhone)), external_id: tiktokHash(c.external_id, tiktokExternalId) });
   const out: Partial<MatchKeys> = {};
   if (Object.keys(meta).length) out.meta = meta;
   if (Object.keys(google).length) out.google = google;

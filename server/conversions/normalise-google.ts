@@ -2,7 +2,7 @@
 // API formatting guidelines): trim and lower-case; dots removed from the local part of gmail.com and
 // googlemail.com addresses; phone numbers in E.164 *with* the "+"; names hashed; city, region, postal code
 // and country are sent in clear, so they are not handled here. Pure.
-import { sha256 } from '../identity/crypto.js';
+import { normalisePhone, sha256 } from '../identity/crypto.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -14,12 +14,14 @@ export function googleEmail(raw: string): string | null {
   return domain === 'gmail.com' || domain === 'googlemail.com' ? `${e.slice(0, at).replaceAll('.', '')}@${domain}` : e;
 }
 
-/** E.164: "+", the country code and the number, nothing else ("+1 (212) 565-0000" → "+12125650000"). */
-export function googlePhone(raw: string): string | null {
-  const t = raw.trim();
-  let digits = t.replace(/[^0-9]/g, '');
-  if (!t.startsWith('+') && digits.startsWith('00')) digits = digits.slice(2);
-  return digits.length >= 7 && digits.length <= 15 && !digits.startsWith('0') ? `+${digits}` : null;
+/**
+ * E.164: "+", the country code and the number, nothing else ("+1 (212) 565-0000" → "+12125650000"); a
+ * national number takes the customer's country (identity/crypto.ts normalisePhone, the one phone rule), and
+ * one that cannot be made E.164 is dropped.
+ */
+export function googlePhone(raw: string, country?: unknown): string | null {
+  const n = normalisePhone(raw, country);
+  return n === null ? null : `+${n}`;
 }
 
 export function googleName(raw: string): string | null {

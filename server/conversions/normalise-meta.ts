@@ -12,8 +12,9 @@ export function metaEmail(raw: string): string | null {
 }
 
 /**
- * Digits only with the country code: symbols, letters and "+" removed, then up to two leading zeros. The
- * identity domain's rule (identity/crypto.ts normalisePhone), so a person's phone_sha256 equals their `ph`.
+ * Digits only with the country code (E.164 without the "+"); a national number takes the customer's country
+ * ("0721 234 567" + RO → "40721234567") or is dropped. The identity domain's rule (identity/crypto.ts
+ * normalisePhone), so a person's phone_sha256 equals their `ph`.
  */
 export const metaPhone = normalisePhone;
 

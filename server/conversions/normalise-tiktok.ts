@@ -1,7 +1,7 @@
 // TikTok Events API 1.3 identifiers: email lower-cased, phone as "+" and digits (E.164), external_id trimmed
 // and lower-cased, each SHA-256 (Segment's production TikTok destination, formatter.ts; README notes the "+"
 // should be checked in TikTok's Test Events before relying on phone matching). Pure.
-import { sha256 } from '../identity/crypto.js';
+import { normalisePhone, sha256 } from '../identity/crypto.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -10,11 +10,10 @@ export function tiktokEmail(raw: string): string | null {
   return EMAIL.test(e) ? e : null;
 }
 
-export function tiktokPhone(raw: string): string | null {
-  const t = raw.trim();
-  let digits = t.replace(/[^0-9]/g, '');
-  if (!t.startsWith('+') && digits.startsWith('00')) digits = digits.slice(2);
-  return digits.length >= 7 && digits.length <= 15 ? `+${digits}` : null;
+/** E.164 with the "+": the one phone rule (identity/crypto.ts normalisePhone) with the customer's country. */
+export function tiktokPhone(raw: string, country?: unknown): string | null {
+  const n = normalisePhone(raw, country);
+  return n === null ? null : `+${n}`;
 }
 
 export function tiktokExternalId(raw: string): string | null {

@@ -16,6 +16,10 @@ describe('Meta normalisation (Customer information parameters)', () => {
     expect(metaPhone('0040 721 234 567')).toBe('40721234567');
     expect(metaHash('+1 (616) 954-78 88', metaPhone)).toBe('bb2fa2e6d2cea4746530c99686d0c7886ab2019875dca2d7e9e171c0e6ada00d');
     expect(metaPhone('12')).toBeNull();
+    expect(metaPhone('0721 234 567', 'RO')).toBe('40721234567');
+    expect(metaHash('0721 234 567', (p) => metaPhone(p, 'RO'))).toBe('199e1b4016e608f916950c57efa5810cc73cbcb6d805f16f37c982c090696d04');
+    expect(metaPhone('0721 234 567')).toBeNull(); // no country: "721234567" would match nobody
+    expect(metaPhone('06 20 123 4567', 'HU')).toBe('36201234567'); // trunk "06"
   });
   it('names keep non-Roman letters, lose punctuation; city, zip, country as documented', () => {
     expect(metaName('Valéry')).toBe('valéry');
@@ -43,6 +47,10 @@ describe('Google normalisation (enhanced conversions, Data Manager)', () => {
     expect(googleHash('+1 212 565 0000', googlePhone)).toBe('d360a79e746532a6a1e7b8164440b04cdd8797e23126f7a4de7a4b67fdcdba98');
     expect(googlePhone('0040721234567')).toBe('+40721234567');
     expect(googlePhone('0721234567')).toBeNull();
+    expect(googlePhone('0721234567', 'RO')).toBe('+40721234567');
+    expect(googlePhone('(212) 565-0000', 'US')).toBe('+12125650000');
+    expect(googlePhone('1 212 565 0000', 'US')).toBe('+12125650000');
+    expect(googlePhone('06 1234 5678', 'IT')).toBe('+390612345678'); // no trunk prefix: the 0 is part of the number
   });
   it('dots removed from gmail.com and googlemail.com local parts only', () => {
     expect(googleEmail('John.Smith@Gmail.com')).toBe('johnsmith@gmail.com');
@@ -59,6 +67,8 @@ describe('TikTok normalisation', () => {
     expect(tiktokPhone('+1 (616) 954-78 88')).toBe('+16169547888');
     expect(tiktokHash('+1 (616) 954-78 88', tiktokPhone)).toBe('0a36809ca24463df1133c40c2e2fa2b7f180038fe7d86bd1923a32a1a54dfe58');
     expect(tiktokExternalId(' ABC ')).toBe('abc');
+    expect(tiktokPhone('0721 234 567')).toBeNull(); // was "+0721234567", not E.164
+    expect(tiktokPhone('0721 234 567', 'RO')).toBe('+40721234567');
   });
 });
 
@@ -72,6 +82,27 @@ describe('match keys at ingest', () => {
     expect(k.meta!.em).not.toBe(k.google!.em);
     expect(k.meta!.fn).toBe('6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec');
     expect(k.meta!.country).toBe('79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621');
+  });
+  it('a national-format phone takes the customer\'s country (E.164), and is dropped for every platform without one', () => {
+    // sha256 of "40721234567" (Meta) and of "+40721234567" (Google, TikTok), computed with Python hashlib.
+    const ro = matchKeys({ phone: '0721 234 567', country: 'RO' });
+    expect(ro.meta!.ph).toBe('199e1b4016e608f916950c57efa5810cc73cbcb6d805f16f37c982c090696d04');
+    expect(ro.google!.ph).toBe('bc4d7e7d07c12f4ef1c15e16cbdf0c19868e561bff2f2a5a14ba770f97220d67');
+    expect(ro.tiktok!.ph).toBe('bc4d7e7d07c12f4ef1c15e16cbdf0c19868e561bff2f2a5a14ba770f97220d67');
+    // The wrong digests the local format used to give: no country code (Meta), not E.164 (TikTok).
+    expect(ro.meta!.ph).not.toBe('55cb47eeb976fd6fb65eed23774573bf224730824b6ae37ea6c28d010bd1e830');
+    expect(ro.tiktok!.ph).not.toBe('51882f8053c977a48b8cd68cc850518088fb0eb292d10a93e7ac3ae379fe4369');
+    // The same number written internationally gives the same digests, whatever the country.
+    const intl = matchKeys({ phone: '+40 721 234 567', country: 'GB' });
+    expect([intl.meta!.ph, intl.google!.ph, intl.tiktok!.ph]).toEqual([ro.meta!.ph, ro.google!.ph, ro.tiktok!.ph]);
+    expect(matchKeys({ phone: '40721234567', country: 'ro' }).meta!.ph).toBe(ro.meta!.ph);
+    // Without a country (or with one we have no calling code for), a national number is sent to nobody.
+    for (const c of [{ phone: '0721 234 567' }, { phone: '0721 234 567', country: 'XX' }]) {
+      const k = matchKeys(c);
+      expect(k.meta?.ph ?? null).toBeNull();
+      expect(k.google?.ph ?? null).toBeNull();
+      expect(k.tiktok?.ph ?? null).toBeNull();
+    }
   });
   it('are added to a consented conversion event, and clear matching fields are dropped', () => {
     const ev = { event_name: 'order_completed', consent_snapshot: { marketing: false, analytics: false, data_processing: true }, payload: { customer } };

@@ -14,24 +14,60 @@ export function normaliseEmail(raw: string): string | null {
 }
 
 /**
- * Phones before SHA-256, by Meta's documented rule (Customer information parameters `ph`; its Node SDK's
- * normalizePhone): digits only (symbols, letters and "+" go), then up to two leading zeros dropped (an
- * international "00" prefix, or a national trunk "0"), 7–15 digits or none. The one phone rule: the person's
- * phone_sha256 (sent to Meta Custom Audiences) and the Conversions API's `ph` (conversions/normalise-meta.ts
- * metaPhone is this function) are the same digest for the same number. A number without its country code
- * ("07700 900123") hashes as "7700900123", which Meta cannot match: send phones with their country code.
+ * Calling code and national trunk prefix per country (ISO 3166-1 alpha-2) for the countries whose national
+ * format we turn into E.164 (ITU-T E.164 assignments; trunk prefixes as dialled nationally: "0721 234 567" in
+ * RO is +40 721 234 567). An empty trunk: the country has none, a national number is the whole number after
+ * the calling code ("06 1234 5678" in IT is +39 06 1234 5678). Countries not listed: only numbers written
+ * with their country code ("+", "00", or digits not starting with 0) are kept.
  */
-export function normalisePhone(raw: string): string | null {
-  const digits = raw.replace(/[^0-9]/g, '').replace(/^0{1,2}/, '');
-  return digits.length >= 7 && digits.length <= 15 ? digits : null;
+export const CALLING_CODES: Readonly<Record<string, readonly [code: string, trunk: string]>> = {
+  RO: ['40', '0'], MD: ['373', '0'], BG: ['359', '0'], HU: ['36', '06'], RS: ['381', '0'], HR: ['385', '0'], SI: ['386', '0'],
+  SK: ['421', '0'], CZ: ['420', ''], PL: ['48', ''], UA: ['380', '0'], GR: ['30', ''], TR: ['90', '0'],
+  GB: ['44', '0'], IE: ['353', '0'], DE: ['49', '0'], AT: ['43', '0'], CH: ['41', '0'], FR: ['33', '0'], BE: ['32', '0'],
+  NL: ['31', '0'], LU: ['352', ''], ES: ['34', ''], PT: ['351', ''], IT: ['39', ''], SE: ['46', '0'], DK: ['45', ''],
+  NO: ['47', ''], FI: ['358', '0'], US: ['1', '1'], CA: ['1', '1'], AU: ['61', '0'], NZ: ['64', '0'], IL: ['972', '0'],
+};
+
+/**
+ * Phones before SHA-256: the number in E.164, as digits (the "+" is added by the platforms that want it,
+ * conversions/normalise-google.ts and normalise-tiktok.ts), or null when it cannot be made E.164. Meta's
+ * documented `ph` rule (Customer information parameters; digits only with the country code) and the one
+ * phone rule: the person's phone_sha256 (sent to Meta Custom Audiences) and the Conversions API's `ph`
+ * (conversions/normalise-meta.ts metaPhone is this function) are the same digest for the same number.
+ * - "+" or "00" first: international; symbols and letters go, and leading zeros after the "+" ("+0040").
+ * - otherwise, with the customer's `country` (ISO alpha-2) in CALLING_CODES: a national number (its trunk
+ *   prefix, or any number in a country without one) gets the country's calling code ("0721 234 567" + RO →
+ *   40721234567); digits already starting with the calling code are kept ("40721234567" + RO).
+ * - otherwise digits not starting with 0 are taken as written with their country code ("16165551212").
+ * A national number ("07700 900123") without a known country gives null: no digest rather than one of the
+ * wrong number, which no platform can match. 7–15 digits, not starting with 0.
+ */
+export function normalisePhone(raw: string, country?: unknown): string | null {
+  const t = raw.trim();
+  const all = t.replace(/[^0-9]/g, '');
+  const plus = /^[^0-9]*\+/.test(t);
+  let digits: string;
+  if (plus) digits = all.replace(/^0{1,2}/, '');
+  else if (all.startsWith('00')) digits = all.slice(2);
+  else {
+    const known = typeof country === 'string' ? CALLING_CODES[country.trim().toUpperCase()] : undefined;
+    if (!known) digits = all;
+    else {
+      const [code, trunk] = known;
+      if (trunk && all.startsWith(trunk)) digits = code + all.slice(trunk.length);
+      else if (trunk && all.startsWith(code)) digits = all;
+      else digits = code + all;
+    }
+  }
+  return digits.length >= 7 && digits.length <= 15 && !digits.startsWith('0') ? digits : null;
 }
 
 export const hashEmail = (raw: string): string | null => {
   const n = normaliseEmail(raw);
   return n === null ? null : sha256(n);
 };
-export const hashPhone = (raw: string): string | null => {
-  const n = normalisePhone(raw);
+export const hashPhone = (raw: string, country?: unknown): string | null => {
+  const n = normalisePhone(raw, country);
   return n === null ? null : sha256(n);
 };
 

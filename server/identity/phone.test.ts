@@ -1,7 +1,7 @@
 // One phone rule for every digest of a phone: the person's phone_sha256 (identity, sent to Meta Custom
 // Audiences by remarketing) and the Conversions API's `ph` match key are the same digest for the same
-// number, following Meta's documented normalisation (digits only, up to two leading zeros dropped, 7–15
-// digits). The shared vectors below are checked against every path. Pure.
+// number, following Meta's documented normalisation (E.164 digits with the country code, 7–15 digits; a
+// national number takes the customer's country or gives no digest). The shared vectors below are checked against every path. Pure.
 import { describe, expect, it } from 'vitest';
 import { matchKeys } from '../conversions/match-keys.js';
 import { metaHash, metaPhone } from '../conversions/normalise-meta.js';
@@ -16,10 +16,10 @@ export const PHONE_VECTORS: [string, string | null][] = [
   ['+1 (616) 954-78 88', '16169547888'],
   ['tel:+40721234567', '40721234567'],
   ['  +44.7700.900123  ', '447700900123'],
-  // A national number (no country code) cannot match on Meta, but it hashes the same on every path.
-  ['07700 900123', '7700900123'],
-  // Up to two leading zeros go, not more.
-  ['000 44 7700 900123', '0447700900123'],
+  // A national number without a country cannot be made E.164: no digest on any path (it would match nobody).
+  ['07700 900123', null],
+  // "00" is the international prefix; a number left starting with 0 is not E.164.
+  ['000 44 7700 900123', null],
   ['+40-721-234-567 ext 9', '407212345679'],
   ['1234567', '1234567'],
   ['123456', null],
@@ -42,6 +42,14 @@ describe('phone normalisation: one rule, Meta\'s', () => {
       if (want === null) continue;
       expect(hashCustomer({ external_id: 'c1', phone: raw })!.phone_sha256).toBe(matchKeys({ phone: raw }).meta!.ph);
     }
+  });
+
+  it('with the country, a national number is the same digest as the international one, on every path', () => {
+    expect(normalisePhone('07700 900123', 'GB')).toBe('447700900123');
+    expect(hashPhone('07700 900123', 'GB')).toBe(hashPhone('+44 7700 900123'));
+    expect(metaPhone('07700 900123', 'GB')).toBe(normalisePhone('07700 900123', 'GB'));
+    expect(matchKeys({ phone: '07700 900123', country: 'GB' }).meta!.ph).toBe(hashPhone('+44 7700 900123'));
+    expect(normalisePhone('07700 900123', 'ZZ')).toBeNull();
   });
 
   it('"07700 900123" and "+0040 721 234 567" no longer keep their leading zeros (they did: two digests for one number)', () => {
