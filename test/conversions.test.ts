@@ -289,7 +289,7 @@ describe('server-side conversions', () => {
     await addCode(base, t, metaCode('444444444444444', null));
     await addCode(base, t, { provider: 'tiktok', organizer_id: null, settings: { pixel_id: 'D17TA5JC77UDOT6CA5FB' }, secrets: { access_token: 'tt' } });
     await addCode(base, t, { provider: 'ga4', organizer_id: null, settings: { measurement_id: 'G-BROWSER1' }, secrets: { api_secret: 's3cr3t' } });
-    const ids = { fbp: 'fb.1.1596403881668.1116446470', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-BROWSER1': '1700000123' } };
+    const ids = { fbp: 'fb.1.1596403881668.1116446470', fbc: 'fb.1.1796000000000.OLDCLICK', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-BROWSER1': '1700000123' } };
     const view = webEvent({ session_id: 's-bid', visitor_id: 'v-bid', consent_snapshot: { analytics: true, marketing: true, data_processing: false }, context: { ...ids, page: { url: 'https://tickets.example/e/E1' } } });
     expect((await postEvents(base, t, [view])).accepted).toBe(1);
     // The order comes from the backend: no cookie of the browser on it.
@@ -300,11 +300,33 @@ describe('server-side conversions', () => {
       return (await rowsOf(t, '&status=sent')).items.length === 3;
     }, 180_000, 500);
     const got = sentFor(order);
-    expect(got.find((r) => r.provider === 'meta')!.body.data[0].user_data.fbp).toBe(ids.fbp);
+    expect(got.find((r) => r.provider === 'meta')!.body.data[0].user_data).toMatchObject({ fbp: ids.fbp, fbc: ids.fbc });
     expect(got.find((r) => r.provider === 'tiktok')!.body.data[0].user.ttp).toBe(ids.ttp);
     const ga4 = got.find((r) => r.provider === 'ga4')!.body;
     expect(ga4.client_id).toBe(ids.ga_client_id);
     expect(ga4.events[0].params).toMatchObject({ session_id: '1700000123', engagement_time_msec: 1 });
+  });
+
+  it('a browser event carries its own _fbc cookie\'s fbc (a returning ad-click visitor, no fbclid this session); without the cookie the session\'s fbclid builds it', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-fbc');
+    await addCode(base, t, metaCode('555555555555555', null, { conversion_events: ['event_view'] }));
+    const fbc = 'fb.1.1796000000000.OLDCLICK';
+    const page = { url: 'https://tickets.example/e/E1' };
+    const returning = webEvent({ session_id: 's-fbc', visitor_id: 'v-fbc', context: { page, fbp: 'fb.1.1596403881668.1116446470', fbc } });
+    const touch = webEvent({ session_id: 's-fbc2', visitor_id: 'v-fbc2', context: { click_ids: { fbclid: 'NEWCLICK' }, page: { url: 'https://tickets.example/e/E1?fbclid=NEWCLICK' } } });
+    const later = webEvent({ session_id: 's-fbc2', visitor_id: 'v-fbc2', context: { page } });
+    const posted = await postEvents(base, t, [returning, touch]);
+    expect(posted.rejected).toEqual([]);
+    expect(posted.accepted).toBe(2);
+    // The session's first touch is read from the stored events: the later event comes in a later batch.
+    expect((await postEvents(base, t, [later])).accepted).toBe(1);
+    await until(async () => {
+      await dispatchNow(base);
+      return (await rowsOf(t, '&status=sent')).items.length === 3;
+    }, 180_000, 500);
+    const fbcOf = (e: Record<string, any>) => sentFor(e).find((r) => r.provider === 'meta')!.body.data.find((d: any) => d.event_id === e.event_id).user_data.fbc;
+    expect(fbcOf(returning)).toBe(fbc);
+    expect(fbcOf(later)).toMatch(/^fb\.1\.\d{13}\.NEWCLICK$/);
   });
 
   it('is dead before sending when the provider would refuse the row, and queues nothing for a code that cannot send', { timeout: 240_000 }, async () => {

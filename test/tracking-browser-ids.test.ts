@@ -16,6 +16,14 @@ describe('browserIds (the platforms\' cookies → context)', () => {
     expect(browserIds(JAR, { analytics: true }, [])).toEqual({ ga_client_id: '1234567890.1700000000' });
     expect(browserIds(JAR, {}, ['G-AB12CD34'])).toEqual({});
   });
+  it('reads Meta\'s click id cookie _fbc (fb.<n>.<ms>.<fbclid>) with marketing consent only, and only well-formed', () => {
+    const jar = '_fbp=fb.1.1596403881668.1116446470; _fbc=fb.1.1796000000000.OLDCLICK';
+    expect(browserIds(jar, { marketing: true }, [])).toEqual({ fbp: 'fb.1.1596403881668.1116446470', fbc: 'fb.1.1796000000000.OLDCLICK' });
+    expect(browserIds(jar, { analytics: true }, [])).toEqual({});
+    for (const bad of ['OLDCLICK', 'fb.1.1796000000000.', 'fb.1.x.OLDCLICK', 'fb.1.1796000000000.a<b', 'fb.1.1796000000000.' + 'x'.repeat(241)]) {
+      expect(browserIds(`_fbc=${bad}`, { marketing: true }, []), bad).toEqual({});
+    }
+  });
   it('leaves malformed values out (the server would refuse the event)', () => {
     expect(browserIds('_fbp=fb.1.x<y; _ttp=a b; _ga=GA1.1.abc.def', { marketing: true, analytics: true }, [])).toEqual({});
   });

@@ -12,13 +12,14 @@ export const PIXEL_EVENTS: Record<string, { meta: string; ga4: string; tiktok: s
 
 /** The ad platforms' browser ids, as the server checks them (server/ingest/validate.ts BROWSER_IDS). */
 const FBP = /^fb\.\d\.\d{1,16}\.[A-Za-z0-9._-]{1,100}$/;
+const FBC = /^fb\.\d\.\d{1,16}\.[A-Za-z0-9._-]{1,240}$/;
 const TTP = /^[A-Za-z0-9._-]{1,128}$/;
 const GA = /^GA\d\.\d+\.(\d{1,20}\.\d{1,20})$/;
 const GA_SESSION = /^GS\d\.\d+\.s?(\d{1,20})/;
 
 /**
  * The context fields of the platforms' first-party cookies (`document.cookie`): with marketing consent Meta's
- * `_fbp` (fbp) and TikTok's `_ttp` (ttp), with analytics consent GA4's client id (`_ga` GA1.1.<a>.<b> →
+ * `_fbp` (fbp) and `_fbc` (fbc: fb.<n>.<ms>.<fbclid>, the ad click a returning visitor came by) and TikTok's `_ttp` (ttp), with analytics consent GA4's client id (`_ga` GA1.1.<a>.<b> →
  * ga_client_id "<a>.<b>") and, per GA4 measurement id in `ga4`, the session id of its `_ga_<id>` cookie
  * (ga_session_ids). Malformed values are left out. Pure.
  */
@@ -31,6 +32,7 @@ export function browserIds(cookie: string, consent: { marketing?: boolean; analy
   const out: Record<string, unknown> = {};
   if (consent.marketing) {
     if (FBP.test(jar._fbp || '')) out.fbp = jar._fbp;
+    if (FBC.test(jar._fbc || '')) out.fbc = jar._fbc;
     if (TTP.test(jar._ttp || '')) out.ttp = jar._ttp;
   }
   if (consent.analytics) {

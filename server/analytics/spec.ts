@@ -317,7 +317,7 @@ export const PERSONAL_KEYS: ReadonlySet<string> = new Set(['customer', 'customer
  * Context keys that single out a browser or a person: the ad platforms' browser ids, click ids and the IP (the same
  * ones pseudonymisation strips). A breakdown by them lists one group per visitor; a filter follows one.
  */
-export const PERSONAL_CONTEXT_KEYS: ReadonlySet<string> = new Set(['fbp', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids', 'gclid', 'fbclid', 'ttclid', 'ip']);
+export const PERSONAL_CONTEXT_KEYS: ReadonlySet<string> = new Set(['fbp', 'fbc', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids', 'gclid', 'fbclid', 'ttclid', 'ip']);
 
 /** The first body field of the spec that reads a customer's identity (PERSONAL_KEYS at any depth), or null. Pure. */
 export function personalField(spec: { steps: Step[]; breakdown?: FunnelSpec['breakdown'] }, at = ''): string | null {

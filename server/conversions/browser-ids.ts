@@ -1,4 +1,4 @@
-// The ad platforms' browser ids a conversion is matched with: Meta's fbp (_fbp), TikTok's ttp (_ttp), GA4's
+// The ad platforms' browser ids a conversion is matched with: Meta's fbp (_fbp) and fbc (_fbc), TikTok's ttp (_ttp), GA4's
 // client and session ids (_ga, _ga_<stream>). The pixel loader puts them in each event's context (README "The
 // envelope"); the outbox row copies the converting event's. A purchase from the backend has none: before
 // sending, the dispatcher fills them from the visitor's own earlier events (sql/queries/conversions.sql
@@ -11,7 +11,7 @@ const Q = queries('conversions.sql', ['browser_ids']);
 
 /** The browser ids each provider uses. */
 export const BROWSER_ID_FIELDS: Record<Provider, (keyof ConversionData)[]> = {
-  meta: ['fbp'],
+  meta: ['fbp', 'fbc'],
   tiktok: ['ttp'],
   ga4: ['ga_client_id', 'ga_session_ids'],
   google_ads: [],
@@ -26,6 +26,7 @@ export function lackingBrowserIds(provider: Provider, items: OutboxItem[]): Outb
 export interface FoundIds {
   id: number | string;
   fbp: string | null;
+  fbc: string | null;
   ttp: string | null;
   ga_client_id: string | null;
   ga_session_ids: Record<string, string> | null;

@@ -236,13 +236,14 @@ describe('clockSkew', () => {
 });
 
 describe('the ad platforms\' browser ids in context', () => {
-  it('keeps well-formed fbp, ttp, ga_client_id and ga_session_ids, and refuses malformed ones naming the field', () => {
-    const ids = { fbp: 'fb.1.1596403881668.1116446470', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-AB12CD34': '1700000123' } };
+  it('keeps well-formed fbp, fbc, ttp, ga_client_id and ga_session_ids, and refuses malformed ones naming the field', () => {
+    const ids = { fbp: 'fb.1.1596403881668.1116446470', fbc: 'fb.1.1796000000000.OLDCLICK', ttp: '2Ho2bOEhL4lXgNMaEwmJbEIUpH3', ga_client_id: '1234567890.1700000000', ga_session_ids: { 'G-AB12CD34': '1700000123' } };
     const ok = v.check({ ...base(), context: ids }, req, limits);
     expect(ok.kind).toBe('ok');
     if (ok.kind === 'ok') expect(ok.row.context).toMatchObject(ids);
     for (const [k, bad] of [
-      ['fbp', 'fb.1.<script>'], ['fbp', 'x'.repeat(200)], ['ttp', 'a b'], ['ga_client_id', 'GA1.1.123.456'], ['ga_client_id', '1.2"'],
+      ['fbp', 'fb.1.<script>'], ['fbp', 'x'.repeat(200)], ['fbc', 'OLDCLICK'], ['fbc', 'fb.1.1796000000000.a b'],
+      ['fbc', 'fb.1.1796000000000.' + 'x'.repeat(241)], ['fbc', 7], ['ttp', 'a b'], ['ga_client_id', 'GA1.1.123.456'], ['ga_client_id', '1.2"'],
       ['ga_session_ids', { 'G-AB12CD34': 'x1' }], ['ga_session_ids', { '<x>': '1' }], ['ga_session_ids', 'G-AB12CD34'],
     ] as const) {
       const out = v.check({ ...base(), context: { [k]: bad } }, req, limits);

@@ -76,6 +76,7 @@ const id = { type: 'multi', optional: true, nullable: true, rules: [{ type: 'str
 /** context fields of the ad platforms' browser ids; the same patterns as client/sdk/pixel-events.ts browserIds. */
 const BROWSER_IDS = {
   fbp: { type: 'string', max: 128, pattern: /^fb\.\d\.\d{1,16}\.[A-Za-z0-9._-]{1,100}$/, optional: true, nullable: true },
+  fbc: { type: 'string', max: 260, pattern: /^fb\.\d\.\d{1,16}\.[A-Za-z0-9._-]{1,240}$/, optional: true, nullable: true },
   ttp: { type: 'string', max: 128, pattern: /^[A-Za-z0-9._-]{1,128}$/, optional: true, nullable: true },
   ga_client_id: { type: 'string', max: 41, pattern: /^\d{1,20}\.\d{1,20}$/, optional: true, nullable: true },
   ga_session_ids: {

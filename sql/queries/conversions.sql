@@ -116,8 +116,9 @@ ins AS (
       'currency', payload->>'currency', 'items', payload->'items',
       'url', COALESCE(context->'page'->>'url', first_touch->>'landing_page'),
       'ip', context->>'ip', 'user_agent', context->>'user_agent', 'visitor_id', visitor_id,
-      'fbc', CASE WHEN clicks->>'fbclid' IS NOT NULL
-        THEN 'fb.1.' || (extract(epoch FROM touch_at) * 1000)::bigint || '.' || (clicks->>'fbclid') END,
+      -- The event's own _fbc cookie (a returning visitor's earlier ad click), else this session's ?fbclid.
+      'fbc', COALESCE(context->>'fbc', CASE WHEN clicks->>'fbclid' IS NOT NULL
+        THEN 'fb.1.' || (extract(epoch FROM touch_at) * 1000)::bigint || '.' || (clicks->>'fbclid') END),
       'fbp', context->>'fbp', 'gclid', clicks->>'gclid', 'ttclid', clicks->>'ttclid', 'ttp', context->>'ttp',
       'ga_client_id', context->>'ga_client_id', 'ga_session_ids', context->'ga_session_ids',
       'utm', NULLIF(utm, '{}'::jsonb))),
@@ -149,6 +150,8 @@ SELECT (SELECT count(*) FROM att)::int AS attributed, (SELECT count(*) FROM ins)
 SELECT x.id,
   (SELECT e.context->>'fbp' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'fbp'
      AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS fbp,
+  (SELECT e.context->>'fbc' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'fbc'
+     AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS fbc,
   (SELECT e.context->>'ttp' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'ttp'
      AND e.occurred_at > x.occurred_at - interval '1 day' AND e.occurred_at <= x.occurred_at + interval '1 hour' ORDER BY e.occurred_at DESC LIMIT 1) AS ttp,
   (SELECT e.context->>'ga_client_id' FROM tx_events e WHERE e.tenant_id = $1 AND e.visitor_id = x.visitor_id AND e.context ? 'ga_client_id'

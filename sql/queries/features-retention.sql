@@ -99,14 +99,14 @@ WITH r AS (
   WHERE occurred_at >= $1 AND occurred_at < $2
     AND ((jsonb_typeof(payload->'customer') = 'object' AND payload->'customer' ?| ARRAY['external_id', 'email_sha256', 'phone_sha256', 'match_keys'])
       OR payload ? 'customer_external_id'
-      OR context ?| ARRAY['fbp', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids'])
+      OR context ?| ARRAY['fbp', 'fbc', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids'])
   LIMIT $3
 ), u AS (
   UPDATE tx_events e SET
     payload = CASE WHEN jsonb_typeof(e.payload->'customer') = 'object'
       THEN jsonb_set(e.payload, '{customer}', (e.payload->'customer') - ARRAY['external_id', 'email_sha256', 'phone_sha256', 'match_keys'])
       ELSE e.payload END - 'customer_external_id',
-    context = e.context - ARRAY['fbp', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids']
+    context = e.context - ARRAY['fbp', 'fbc', 'ttp', 'ga_client_id', 'ga_session_ids', 'click_ids']
   FROM r WHERE e.tenant_id = r.tenant_id AND e.event_id = r.event_id AND e.occurred_at = r.occurred_at
   RETURNING 1
 )
