@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantStore } from '../server/store/tenants.js';
+import { holdWithRows } from './tracking-delivery-helpers.js';
 import { bootServer, createTenant, idsAcrossDigitBoundary, getJson, request, type Tenant } from './helpers.js';
 
 const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -64,7 +65,8 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     expect(stored.rows[0].secrets_enc).not.toContain('EAAB');
 
     const got = await api('GET', `/api/v1/tracking-codes/${c.id}`);
-    expect(got.json).toEqual(c);
+    // The reads add the code's server-side delivery (nothing queued yet).
+    expect(got.json).toEqual({ ...c, delivery: expect.objectContaining({ status: 'ok', pending: 0 }) });
     const put = await api('PUT', `/api/v1/tracking-codes/${c.id}`, { enabled: false, secrets: { access_token: null } });
     expect(put.status, put.text).toBe(200);
     expect(put.json).toMatchObject({ enabled: false, has_access_token: false, settings: { pixel_id: META } });
@@ -80,6 +82,33 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     expect(audit.map((a: any) => a.actor_kind)).toEqual(['key', 'key', 'key']);
     expect(audit.find((a: any) => a.action === 'tracking_code.updated').details).toMatchObject({ provider: 'meta', organizer_id: 'O9', changed: ['enabled', 'secrets.access_token (removed)'] });
     expect(JSON.stringify(audit)).not.toContain('EAAB');
+  });
+
+  it('an organizer sees its own code\'s server-side delivery: held with the platform\'s answer and the fix, and the rows\' counts, until it updates the code', async () => {
+    const tn = await createTenant(base, 'tracking-held');
+    const admin = (m: string, p: string, b?: unknown) => request(m, `${base}${p}`, b, as(tn.secret_key));
+    const key = (await createTenantStore().createKey(server.db, tn.tenant_id, { kind: 'secret', role: 'organizer', scope: { organizers: ['O1'] } })).key;
+    const org = (m: string, p: string, b?: unknown) => request(m, `${base}${p}`, b, as(key));
+    const made = await org('POST', '/api/v1/tracking-codes', { provider: 'tiktok', organizer_id: 'O1', settings: { pixel_id: 'D17TA5JC77UDOT6CA5FG' } });
+    expect(made.status, made.text).toBe(201);
+    const id = made.json.id as number;
+    const quiet = (await org('GET', `/api/v1/tracking-codes/${id}`)).json.delivery;
+    expect(quiet).toEqual({ status: 'ok', held_reason: null, held_since: null, pending: 0, failing: 0, dead_24h: 0, last_error: null, last_sent_at: null });
+    const reason = `TikTok 40001: Access token is invalid. Fix: update tracking code ${id} (PUT /api/v1/tracking-codes/${id}) with a new access token.`;
+    await holdWithRows(server.db, tn.tenant_id, 'tiktok', id, 'organizer', reason);
+    // The whole tenant's conversions stay out of the organizer's reach; its own code's delivery does not.
+    expect((await org('GET', '/api/v1/conversions')).status).toBe(403);
+    const want = { status: 'held', held_reason: reason, held_since: expect.any(String), pending: 2, failing: 1, dead_24h: 1, last_error: 'TikTok 40002: event refused', last_sent_at: expect.any(String) };
+    const listed = await org('GET', '/api/v1/tracking-codes');
+    expect(listed.status).toBe(200);
+    expect(listed.json.items.map((c: any) => [c.id, c.delivery])).toEqual([[id, want]]);
+    expect((await org('GET', `/api/v1/tracking-codes/${id}`)).json.delivery).toEqual(want);
+    expect(Date.parse(listed.json.items[0].delivery.held_since)).toBeLessThanOrEqual(Date.now() + 1000);
+    // The tenant's admin reads the same summary.
+    expect((await admin('GET', `/api/v1/tracking-codes/${id}`)).json.delivery).toEqual(want);
+    // The fix the message names: a PUT of the code ends the hold (the rows still wait).
+    expect((await org('PUT', `/api/v1/tracking-codes/${id}`, { enabled: true })).status).toBe(200);
+    expect((await org('GET', `/api/v1/tracking-codes/${id}`)).json.delivery).toMatchObject({ status: 'ok', held_reason: null, held_since: null, pending: 2, failing: 1, dead_24h: 1 });
   });
 
   it('answers 400 naming the field for bad input, 409 for a second code of one owner and provider, never 5xx', async () => {

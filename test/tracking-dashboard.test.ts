@@ -7,6 +7,7 @@ import { idProblem, PROVIDERS } from '../client/dashboard/tracking-rules.js';
 import { checkProviderId } from '../server/tracking/validate.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { holdWithRows } from './tracking-delivery-helpers.js';
 
 declare const document: any;
 
@@ -125,6 +126,30 @@ describe('tracking codes page in Chromium', () => {
     await p.waitForSelector('#tc-rows tr');
     // The browser logs the 409 of the refused second Meta code as a failed resource; nothing else went wrong.
     expect(errors.filter((e) => !/status of 409/.test(e))).toEqual([]);
+    await ctx.close();
+  }, 240_000);
+
+  it('shows a held server-side destination to its organizer: a "Held: <reason>" badge and the rows\' counts', async () => {
+    const made = await api('POST', '/api/v1/tracking-codes', { provider: 'tiktok', organizer_id: 'O1', settings: { pixel_id: 'D17TA5JC77UDOT6CA5FG' } });
+    expect(made.status, made.text).toBe(201);
+    const id = made.json.id as number;
+    const reason = `TikTok 40001: Access token is invalid. Fix: update tracking code ${id} (PUT /api/v1/tracking-codes/${id}) with a new access token.`;
+    await holdWithRows(server.db, t.tenant_id, 'tiktok', id, 'organizer', reason);
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const p = await ctx.newPage();
+    const errors = pageErrors(p);
+    await p.goto(`${server.url}/dashboard?token=${encodeURIComponent(token)}#tracking`);
+    await p.waitForSelector(`#tc-rows tr[data-id="${id}"] [data-delivery=held]`);
+    expect(await p.textContent(`#tc-rows tr[data-id="${id}"] [data-delivery=held]`)).toBe(`Held: ${reason}`);
+    expect(await p.textContent(`#tc-rows tr[data-id="${id}"] [data-delivery=counts]`)).toBe('2 pending · 1 failing · 1 dead in 24 h');
+    // The other codes deliver normally: no badge.
+    expect(await p.$$eval('#tc-rows [data-delivery=held]', (els: any[]) => els.length)).toBe(1);
+    await screenshot(p, 'tracking-dashboard-held.png');
+    // The fix the badge names, from the page: re-enabling is an update, which ends the hold.
+    await p.click(`#tc-rows tr[data-id="${id}"] [data-action=toggle]`);
+    await p.waitForSelector(`#tc-rows tr[data-id="${id}"][data-enabled=false]`);
+    expect(await p.$(`#tc-rows tr[data-id="${id}"] [data-delivery=held]`)).toBeNull();
+    expect(errors).toEqual([]);
     await ctx.close();
   }, 240_000);
 });

@@ -15,6 +15,17 @@ interface Code {
   settings: Record<string, unknown>;
   has_access_token: boolean;
   has_api_secret: boolean;
+  /** The server-side destination's delivery (GET /api/v1/tracking-codes, README "Tracking codes"). */
+  delivery?: {
+    status: 'ok' | 'held';
+    held_reason: string | null;
+    held_since: string | null;
+    pending: number;
+    failing: number;
+    dead_24h: number;
+    last_error: string | null;
+    last_sent_at: string | null;
+  };
 }
 
 type ApiError = { error?: { code?: string; message?: string; field?: string } };
@@ -195,8 +206,23 @@ export class TrackingView {
       h('td', null, c.event_id === null ? 'All events' : `Event ${c.event_id}`),
       h('td', null, c.consent),
       h('td', null, (events.length ? events.join(', ') : '—') + secret),
-      h('td', { class: 'status' }, c.enabled ? 'Enabled' : 'Disabled'),
+      h('td', { class: 'status' }, c.enabled ? 'Enabled' : 'Disabled', ...this.delivery(c)),
       h('td', null, toggle, ' ', del));
+  }
+
+  /** The server-side delivery under the status: a held badge with the provider's answer, and the counts that are not 0. */
+  private delivery(c: Code): HTMLElement[] {
+    const d = c.delivery;
+    if (!d) return [];
+    const out: HTMLElement[] = [];
+    if (d.status === 'held') {
+      const since = d.held_since ? ` (since ${d.held_since.slice(0, 16).replace('T', ' ')} UTC)` : '';
+      out.push(h('div', { class: 'tc-held badge', 'data-delivery': 'held', title: (d.held_reason ?? '') + since }, `Held: ${d.held_reason ?? 'refused by the platform'}`));
+    }
+    const counts = [[d.pending, 'pending'], [d.failing, 'failing'], [d.dead_24h, 'dead in 24 h']].filter(([n]) => Number(n) > 0).map(([n, what]) => `${n} ${what}`);
+    if (counts.length) out.push(h('div', { class: 'tc-counts', 'data-delivery': 'counts' }, counts.join(' · ')));
+    if (d.status !== 'held' && d.failing > 0 && d.last_error) out.push(h('div', { class: 'tc-error' }, `Last error: ${d.last_error}`));
+    return out;
   }
 
   private async update(id: number, body: unknown): Promise<void> {

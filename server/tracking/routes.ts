@@ -2,6 +2,7 @@
 //   POST   /api/v1/tracking-codes              create (201); a second code for the same owner and provider is 409
 //   GET    /api/v1/tracking-codes              ?organizer_id&event_id&provider&owner&limit&cursor (keyset on id)
 //   GET    /api/v1/tracking-codes/{id}
+//          (both reads: each code's `delivery`, its server-side destination's state: held, pending, failing, dead)
 //   PUT    /api/v1/tracking-codes/{id}         {"enabled"?,"settings"?,"secrets"?}
 //   DELETE /api/v1/tracking-codes/{id}
 //   GET    /api/tx/tracking-config             write key, public (CORS): the codes of a page, JSON or HTML snippets
@@ -101,7 +102,8 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
         scope, organizer_id: p.value.organizer_id, event_id: p.value.event_id, provider: provider as never, owner: owner as Owner | null,
         after: p.value.after ? Number(p.value.after[0]) : null, limit: p.value.limit + 1,
       }), p.value.limit);
-      return { status: 200, body: { items: page.rows.map((r) => viewOf(r, cipher)), next_cursor: nextCursor('tracking_codes', page, (r) => [r.id]) } };
+      const delivery = await store.delivery(db, who!.tenant, page.rows.map((r) => r.id));
+      return { status: 200, body: { items: page.rows.map((r) => ({ ...viewOf(r, cipher), delivery: delivery.get(r.id) })), next_cursor: nextCursor('tracking_codes', page, (r) => [r.id]) } };
     },
   });
 
@@ -115,7 +117,9 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
     method: 'get', path: '/api/v1/tracking-codes/:id', auth: 'token', permission: PERMISSION, resource: 'tenant', params: { id }, query: ['token'],
     handler: async ({ params, who }) => {
       const { row, refused } = await load(who!.tenant, params.id, who);
-      return refused ?? { status: 200, body: viewOf(row, cipher) };
+      if (refused) return refused;
+      const delivery = await store.delivery(db, who!.tenant, [row.id]);
+      return { status: 200, body: { ...viewOf(row, cipher), delivery: delivery.get(row.id) } };
     },
   });
 

@@ -4,9 +4,10 @@
 import type { Cipher } from '../identity/crypto.js';
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
-import { iso } from '../store/rows.js';
+import { iso, isoOrNull } from '../store/rows.js';
 import { CONSENT, ownerOf, type ConsentCategory, type Owner, type Provider, type Settings } from './validate.js';
 
+const QC = queries('conversions.sql', ['code_delivery']);
 const Q = queries('tracking.sql', ['insert_code', 'existing_code', 'get_code', 'update_code', 'delete_code', 'list_codes', 'resolve_codes', 'codes_version', 'page_organizer']);
 
 export interface TrackingCodeRow {
@@ -39,6 +40,24 @@ export interface TrackingCodeView {
   has_api_secret: boolean;
   created_at: string;
   updated_at: string;
+  /** The code's server-side destination (GET only; README "Tracking codes"). */
+  delivery?: Delivery;
+}
+
+/**
+ * How the code's server-side conversions are delivered: `held` when the provider refused its credential or
+ * permission (held_reason: the provider's answer and the fix) until the code is updated; the rows waiting, those
+ * of them retrying after an error (failing), dead in the last 24 h, the latest error and send.
+ */
+export interface Delivery {
+  status: 'ok' | 'held';
+  held_reason: string | null;
+  held_since: string | null;
+  pending: number;
+  failing: number;
+  dead_24h: number;
+  last_error: string | null;
+  last_sent_at: string | null;
 }
 
 const aad = (tenant: number, c: { provider: string; organizer_id: string | null; event_id: string | null }) =>
@@ -129,6 +148,25 @@ export const trackingStore = {
       tenant, f.scope === null, f.scope?.organizers ?? [], f.scope?.events ?? [], f.organizer_id, f.event_id, f.provider, f.owner, f.after, f.limit,
     ]);
     return rows.map((r) => toRow(tenant, r));
+  },
+  /** The delivery of the codes `ids` (one query); a code without conversion rows is ok with zero counts. */
+  async delivery(q: Queryable, tenant: number, ids: number[]): Promise<Map<number, Delivery>> {
+    const out = new Map<number, Delivery>();
+    if (ids.length === 0) return out;
+    const { rows } = await q.query<Record<string, unknown>>(QC.code_delivery, [tenant, ids]);
+    for (const r of rows) {
+      out.set(Number(r.code_id), {
+        status: r.status === 'held' ? 'held' : 'ok',
+        held_reason: (r.held_reason as string | null) ?? null,
+        held_since: isoOrNull(r.held_since),
+        pending: Number(r.pending),
+        failing: Number(r.failing),
+        dead_24h: Number(r.dead_24h),
+        last_error: (r.last_error as string | null) ?? null,
+        last_sent_at: isoOrNull(r.last_sent_at),
+      });
+    }
+    return out;
   },
   async version(q: Queryable, tenant: number): Promise<string> {
     const { rows } = await q.query<{ v: string }>(Q.codes_version, [tenant]);

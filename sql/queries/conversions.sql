@@ -380,3 +380,34 @@ WITH d AS (
     SELECT id FROM conversion_outbox WHERE status IN ('sent', 'dead') AND COALESCE(sent_at, created_at) < $1 ORDER BY id LIMIT $2
   ) RETURNING 1
 ) SELECT count(*)::int AS n FROM d;
+
+-- name: code_delivery
+-- The server-side delivery of tracking codes $2 (their destination '<provider>:<id>'), for the codes' own readers
+-- (GET /api/v1/tracking-codes, an organizer's key too; README "Tracking codes"): held (the provider refused the
+-- code's credential or permission and the code was not updated since) with the provider's answer; the rows
+-- waiting (pending), those of them retrying after an error (failing), the rows dead in the last 24 h, the latest
+-- error and the latest send, both among the rows waiting or written in the last 24 h. One statement per page.
+WITH c AS (
+  SELECT tc.id, tc.provider || ':' || tc.id AS destination, tc.updated_at
+  FROM tracking_codes tc WHERE tc.tenant_id = $1 AND tc.id = ANY($2::bigint[])
+), o AS (
+  SELECT o.destination,
+    count(*) FILTER (WHERE o.status IN ('pending', 'sending'))::int AS pending,
+    count(*) FILTER (WHERE o.status IN ('pending', 'sending') AND o.last_error IS NOT NULL)::int AS failing,
+    count(*) FILTER (WHERE o.status = 'dead')::int AS dead_24h,
+    (array_agg(o.last_error ORDER BY o.id DESC) FILTER (WHERE o.last_error IS NOT NULL AND o.status <> 'sent'))[1] AS last_error,
+    max(o.sent_at) AS last_sent_at
+  FROM conversion_outbox o
+  WHERE o.tenant_id = $1 AND o.destination IN (SELECT destination FROM c)
+    AND (o.status IN ('pending', 'sending') OR o.created_at > now() - interval '24 hours' OR o.retried_at > now() - interval '24 hours')
+  GROUP BY o.destination
+)
+SELECT c.id::text AS code_id,
+  CASE WHEN h.tenant_id IS NOT NULL AND c.updated_at = h.code_updated_at THEN 'held' ELSE 'ok' END AS status,
+  CASE WHEN c.updated_at = h.code_updated_at THEN h.last_error END AS held_reason,
+  CASE WHEN c.updated_at = h.code_updated_at THEN h.held_since END AS held_since,
+  COALESCE(o.pending, 0) AS pending, COALESCE(o.failing, 0) AS failing, COALESCE(o.dead_24h, 0) AS dead_24h,
+  COALESCE(o.last_error, CASE WHEN c.updated_at = h.code_updated_at THEN h.last_error END) AS last_error, o.last_sent_at
+FROM c
+LEFT JOIN o ON o.destination = c.destination
+LEFT JOIN conversion_holds h ON h.tenant_id = $1 AND h.destination = c.destination;
