@@ -221,4 +221,32 @@ describe('dispatch outcomes', () => {
       expect(after[tokenless].user_data).toEqual(DIGESTS);
     });
   });
+
+  describe('a busy destination batches within its spread rate budget', () => {
+    it('2500 due Meta rows go in batches of 1000 (the slot\'s call, then the burst), the rest waits one slot, not the hour', { timeout: 120_000 }, async () => {
+      const t = await tenant('busy-meta');
+      const m = await code(t, 'meta', { pixel_id: '123456789012345' });
+      await db.query(
+        `INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, created_at, legal_basis, data, user_data)
+         SELECT $1, $2, 'meta', $3, 'marketplace', gen_random_uuid(), 'order_completed', now(), now(), 'consent', $4, $5 FROM generate_series(1, 2500)`,
+        [t, `meta:${m}`, m, JSON.stringify(DATA), JSON.stringify(DIGESTS)],
+      );
+      // 10 calls per hour: one per slot of 514.3 s and 1 for bursts (rateBudget).
+      const limit = { calls: 10, periodMs: 3_600_000 };
+      const requests: any[] = [];
+      const http: HttpPost = async (_url, body) => (requests.push(body), META_OK);
+      const d = createDispatcher({ db, log: silent, http, adapters: adaptersFor(URLS), rate: createRateLimiter({ meta: limit }), stats: createConversionStats(), secrets: () => ({ access_token: 'tok' }) });
+      const before = Date.now();
+      await d.runOnce();
+      expect(requests.map((r) => r.data.length)).toEqual([1000, 1000]);
+      const left = (await db.query<{ status: string; n: number; next_at: Date; last_error: string }>(
+        `SELECT status, count(*)::int AS n, max(next_at) AS next_at, max(last_error) AS last_error FROM conversion_outbox WHERE tenant_id = $1 GROUP BY status ORDER BY status`, [t],
+      )).rows;
+      expect(left.map((r) => [r.status, r.n])).toEqual([['pending', 500], ['sent', 2000]]);
+      const wait = new Date(left[0].next_at).getTime() - before;
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(514_286 + 5_000); // the next slot, not the next hour
+      expect(left[0].last_error).toContain('one call every 514.3 s');
+    });
+  });
 });

@@ -207,14 +207,14 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     return 0;
   }
 
-  /** One request (after a call of the rate window); the rows wait for the next window when none is left. */
+  /** One request (after a call of the destination's rate budget); the rows wait for the next slot when none is left. */
   async function deliver(run: Run, items: Claimed[]): Promise<number> {
     const { dest, adapter } = run;
     const call = await deps.rate.take(db, dest.tenantId, dest.name, dest.provider, now());
     if (!call.ok) {
       stats.add(dest.provider, 'rate_limited', items.length);
       const at = new Date(call.until).toISOString();
-      await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: `rate limit: ${call.limit.calls} calls per ${call.limit.periodMs / 1000} s for this destination` })));
+      await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: `rate limit: ${call.limit.calls} calls per ${call.limit.periodMs / 1000} s for this destination, spread as one call every ${Math.round(call.slotMs / 100) / 10} s (and a few more for bursts); sent with the next call` })));
       return 0;
     }
     await db.query(Q.extend_lease, [items.map((i) => i.id), leaseS]);
