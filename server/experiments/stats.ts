@@ -108,12 +108,27 @@ export interface Comparison {
 
 const lnBeta = (a: number, b: number): number => lnGamma(a) + lnGamma(b) - lnGamma(a + b);
 
-/** P(X > Y), X ~ Beta(a, b), Y ~ Beta(c, d), a ≥ 1 an integer: Σ_{i<a} B(c+i, b+d) / ((b+i) B(1+i, b) B(c, d)). */
+/**
+ * P(X > Y), X ~ Beta(a, b), Y ~ Beta(c, d), a ≥ 1 an integer: Σ_{i<a} B(c+i, b+d) / ((b+i) B(1+i, b) B(c, d)).
+ * Each term from the one before (B(x+1, y) = B(x, y)·x/(x+y) gives the ratio (c+i)(b+i) / ((b+c+d+i)(1+i))),
+ * relative to a scale kept in logs and moved when the terms grow large, so that terms too small for a double at
+ * first do not vanish: a multiply a term instead of six log-gammas (90 comparisons at 100k exposures an arm took
+ * 2.1 s of one thread).
+ */
 function sumGreater(a: number, b: number, c: number, d: number): number {
-  const k = lnBeta(c, d);
-  let sum = 0;
-  for (let i = 0; i < a; i++) sum += Math.exp(lnBeta(c + i, b + d) - Math.log(b + i) - lnBeta(1 + i, b) - k);
-  return sum;
+  let scale = lnBeta(c, b + d) - lnBeta(c, d); // ln of the first term (B(1, b) = 1/b cancels 1/b)
+  let t = 1;
+  let sum = 1;
+  for (let i = 0; i + 1 < a; i++) {
+    t *= ((c + i) * (b + i)) / ((b + c + d + i) * (1 + i));
+    sum += t;
+    if (t > 1e100) {
+      scale += Math.log(t);
+      sum /= t;
+      t = 1;
+    }
+  }
+  return Math.exp(scale + Math.log(sum));
 }
 
 /**
