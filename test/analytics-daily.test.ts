@@ -244,4 +244,14 @@ describe.each([embeddedStore(), plainStore()])('daily analytics on $name', (stor
     expect((await get('artists/A1', venue)).status).toBe(403);
     expect([401, 403]).toContain((await get(`users/${persons.v1}`, venue)).status);
   }, 60_000);
+
+  it('a follow and an unfollow of one instant go in the order they were stored, whatever their event ids', async () => {
+    // Sent in that order in one batch; the unfollow's random id sorts first: it must not count as the earlier one.
+    const at0 = at(1, 12);
+    const follow = { ...web('v9', 'artist_followed', at0, { artist_id: 'A9' }), event_id: 'ffffffff-ffff-4fff-bfff-ffffffffffa9' };
+    const unfollow = { ...web('v9', 'artist_followed', at0, { artist_id: 'A9' }, { followed: false }), event_id: '00000000-0000-4000-8000-0000000000a9' };
+    await sendEvents(server.url, t, [follow, unfollow]);
+    const a9 = (await get(`artists/A9?${range}`)).json.daily;
+    expect(a9.map((d: any) => [d.new_followers, d.total_followers])).toEqual([[0, 0], [1, 0], [0, 0]]);
+  }, 60_000);
 });

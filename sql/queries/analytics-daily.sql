@@ -50,7 +50,8 @@ ORDER BY d.date;
 -- $6 its click event, $7 its follow event), one row per day; the caller keeps the columns of its table.
 -- Followers are each follower's state (a person, else a visitor): a follow counts when it was not following, an
 -- unfollow (followed=false) when it was; a repeated follow or an unfollow without a follow before it changes
--- nothing, so total_followers (every change before $3 too) is never below 0 and counts a follower once. Reviews: review_submitted naming the entity (target_type absent or equal to the entity's).
+-- nothing, so total_followers (every change before $3 too) is never below 0 and counts a follower once.
+-- Events of one instant go in the order they were stored (id), as the funnels take them. Reviews: review_submitted naming the entity (target_type absent or equal to the entity's).
 -- Engagement: likes and comments on those reviews (any time they were written) plus shares naming the entity.
 WITH days AS (
   SELECT generate_series($3::timestamptz, $4::timestamptz - INTERVAL '24 hours', INTERVAL '24 hours') AS date
@@ -73,7 +74,7 @@ WITH days AS (
   SELECT occurred_at, CASE WHEN now_on AND NOT coalesce(was_on, false) THEN 1 WHEN NOT now_on AND coalesce(was_on, false) THEN -1 ELSE 0 END AS d
   FROM (
     SELECT occurred_at, coalesce(payload->>'followed', 'true') <> 'false' AS now_on,
-      lag(coalesce(payload->>'followed', 'true') <> 'false') OVER (PARTITION BY coalesce(person_id::text, 'v:' || visitor_id, event_id::text) ORDER BY occurred_at, event_id) AS was_on
+      lag(coalesce(payload->>'followed', 'true') <> 'false') OVER (PARTITION BY coalesce(person_id::text, 'v:' || visitor_id, event_id::text) ORDER BY occurred_at, id) AS was_on
     FROM tx_events
     WHERE tenant_id = $1 AND event_name = $7 AND occurred_at < $4 AND NOT is_bot AND entities->>$5 = $2
   ) s
