@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
 import { hashEmail, hashPhone } from './crypto.js';
-import { protectRawEvent, scrubBody, scrubText } from './pii.js';
+import { hashCustomer, protectRawEvent, scrubBody, scrubText } from './pii.js';
 
 describe('scrubBody', () => {
   it('truncates IPs and hashes names and postal codes wherever they sit, whatever the shape', () => {
@@ -84,5 +84,14 @@ describe('names and postal addresses of a person', () => {
     // The same rule on the text of a kept body.
     const body = scrubBody(JSON.stringify(ev));
     expect(JSON.parse(body).payload.customer).toEqual(out.payload.customer);
+  });
+});
+
+describe('hashCustomer', () => {
+  it('digests a national phone number with the customer\'s country as the conversions do, and none without a country', () => {
+    const sha = (x: string) => crypto.createHash('sha256').update(x).digest('hex');
+    expect(hashCustomer({ phone: '0721 234 567', country: 'RO' })).toEqual({ country: 'RO', phone_sha256: sha('40721234567') });
+    expect(hashCustomer({ phone: '+40 721 234 567' })).toEqual({ phone_sha256: sha('40721234567') });
+    expect(hashCustomer({ phone: '0721 234 567' })).toEqual({});
   });
 });

@@ -26,7 +26,8 @@ export function hashCustomer(customer: unknown): Obj | null {
     const p = out.phone;
     delete out.phone;
     if (typeof p === 'string') {
-      const h = hashPhone(p);
+      // A national number is made international with the customer's own country, as the conversions' match keys do.
+      const h = hashPhone(p, out.country);
       if (h) out.phone_sha256 = h;
     }
   }
