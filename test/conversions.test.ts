@@ -314,7 +314,9 @@ describe('server-side conversions', () => {
     const page = { url: 'https://tickets.example/e/E1' };
     const returning = webEvent({ session_id: 's-fbc', visitor_id: 'v-fbc', context: { page, fbp: 'fb.1.1596403881668.1116446470', fbc } });
     const touch = webEvent({ session_id: 's-fbc2', visitor_id: 'v-fbc2', context: { click_ids: { fbclid: 'NEWCLICK' }, page: { url: 'https://tickets.example/e/E1?fbclid=NEWCLICK' } } });
-    const later = webEvent({ session_id: 's-fbc2', visitor_id: 'v-fbc2', context: { page } });
+    // A second after the touch: of two events of one millisecond without sequence numbers, either may be the
+    // session's first (ties go by event id, as tx_sessions.first_touch takes them).
+    const later = webEvent({ session_id: 's-fbc2', visitor_id: 'v-fbc2', occurred_at: new Date(Date.parse(touch.occurred_at as string) + 1000).toISOString(), context: { page } });
     const posted = await postEvents(base, t, [returning, touch]);
     expect(posted.rejected).toEqual([]);
     expect(posted.accepted).toBe(2);
