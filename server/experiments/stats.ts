@@ -15,7 +15,7 @@ export const SRM_MIN_PER_VARIANT = 8;
 const Z95 = 1.959963984540054;
 
 /** ln Γ(x), Lanczos (g = 7, n = 9); x > 0. */
-function lnGamma(x: number): number {
+export function lnGamma(x: number): number {
   const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   x -= 1;
