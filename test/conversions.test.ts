@@ -331,6 +331,24 @@ describe('server-side conversions', () => {
     expect(fbcOf(later)).toMatch(/^fb\.1\.\d{13}\.NEWCLICK$/);
   });
 
+  it('takes the session\'s first touch in the order its sessions row does: of one millisecond, the lower sequence number first, whatever the event ids', { timeout: 240_000 }, async () => {
+    const t = await createTenant(base, 'conv-seq');
+    await addCode(base, t, metaCode('666666666666666', null));
+    const at = new Date(Date.now() - 60_000).toISOString();
+    // The landing page view (sequence 1) has the larger event id; the next event of that millisecond (sequence 2)
+    // the smaller: by event id alone the second would be the touch, and its click ids and UTMs lost.
+    const landing = webEvent({ event_id: 'ffffffff-ffff-4fff-bfff-ffffffffffff', event_name: 'page_view', occurred_at: at, sequence_no: 1, session_id: 's-seq', visitor_id: 'v-seq', context: { utm: { source: 'ig', campaign: 'autumn' }, click_ids: { fbclid: 'SEQCLICK' }, page: { url: 'https://tickets.example/e/E1?fbclid=SEQCLICK' } } });
+    const next = webEvent({ event_id: '00000000-0000-4000-8000-000000000000', occurred_at: at, sequence_no: 2, session_id: 's-seq', visitor_id: 'v-seq', context: { page: { url: 'https://tickets.example/e/E1' } } });
+    expect((await postEvents(base, t, [next, landing])).accepted).toBe(2);
+    const order = purchase({ session_id: 's-seq', visitor_id: 'v-seq' });
+    expect((await postEvents(base, t, [order])).accepted).toBe(1);
+    const att = await until(async () => (await server.db.query<any>('SELECT first_touch, click_ids, utm FROM conversion_attributions WHERE tenant_id = $1', [t.tenant_id])).rows[0], 60_000, 200);
+    expect(att.first_touch).toMatchObject({ utm: { source: 'ig', campaign: 'autumn' }, click_ids: { fbclid: 'SEQCLICK' } });
+    expect(att.click_ids).toEqual({ fbclid: 'SEQCLICK' });
+    const session = await until(async () => (await server.db.query<any>('SELECT first_touch FROM tx_sessions WHERE tenant_id = $1 AND session_id = $2', [t.tenant_id, 's-seq'])).rows[0], 60_000, 200);
+    expect(session.first_touch.utm).toEqual(att.first_touch.utm);
+  });
+
   it('is dead before sending when the provider would refuse the row, and queues nothing for a code that cannot send', { timeout: 240_000 }, async () => {
     const t = await createTenant(base, 'conv-refused');
     await addCode(base, t, metaCode('999999999999999', 'O1'));

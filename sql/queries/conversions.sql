@@ -47,12 +47,13 @@ ev AS (
     ORDER BY x.occurred_at DESC LIMIT 1
   ) ls ON true
   -- The session's first touch: its earliest browser or app event, read from the events themselves (the same
-  -- definition as tx_sessions.first_touch, which is projected out of the commit and may lag behind it).
+  -- definition and order as tx_sessions.first_touch, which is projected out of the commit and may lag behind it:
+  -- occurred_at, then sequence_no without one last, then event id — identity/sessions.ts orderKey).
   LEFT JOIN LATERAL (
     SELECT x.context, x.occurred_at FROM tx_events x
     WHERE x.tenant_id = r.tenant_id AND x.visitor_id = r.visitor_id AND x.session_id = COALESCE(r.session_id, ls.session_id)
       AND x.source_system IN ('web', 'mobile') AND x.occurred_at <= r.occurred_at AND x.occurred_at > r.occurred_at - interval '1 day'
-    ORDER BY x.occurred_at, x.event_id LIMIT 1
+    ORDER BY x.occurred_at, x.sequence_no NULLS LAST, x.event_id LIMIT 1
   ) ft ON true
 ),
 e AS (
