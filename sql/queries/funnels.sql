@@ -16,7 +16,7 @@
 
 -- name: funnel
 -- One pass (measured against the statement below in bench/RESULTS.md "Funnels"): the matched rows are
--- sorted once, by actor then time, and folded by the funnel_fold aggregate (sql/017_funnel_fold.sql), which
+-- sorted once, by actor then time, and folded by the funnel_fold aggregate (sql/017_funnel_fold.sql, since 039/040 the four-argument one), which
 -- keeps per step the latest chain row (its start and time) and the fastest chain inside the window (with $13, the
 -- first start only: the four-argument funnel_fold of sql/039_funnel_fold_first.sql). Times stay
 -- timestamptz until the fold because the sort then compares 8-byte times, not numerics; date_part('epoch') is
