@@ -77,10 +77,14 @@ export function classifyMeta(a: HttpAnswer): SendOutcome {
   const err = (a.json as { error?: MetaError } | null)?.error;
   const text = err ? metaErrorText(err) : `HTTP ${a.status}: ${a.text.slice(0, 500)}`;
   if (a.status >= 200 && a.status < 300 && !err) return { kind: 'ok' };
-  if (err?.code !== undefined && (THROTTLE.has(err.code) || TRANSIENT.has(err.code))) return { kind: 'retry', error: text, retryAfterMs: a.retryAfterMs };
+  if (err?.code !== undefined && THROTTLE.has(err.code)) return { kind: 'retry', error: text, retryAfterMs: a.retryAfterMs };
+  // A 401/403 is the token's or the pixel's (README: the destination is held), whatever generic code (1 "unknown",
+  // 2 "temporarily unavailable") the body carries: retried, it would fail the same way until its rows expire.
+  if (a.status === 401 || a.status === 403) return { kind: 'held', error: text };
+  if (err?.code !== undefined && TRANSIENT.has(err.code)) return { kind: 'retry', error: text, retryAfterMs: a.retryAfterMs };
   const t = transient(a);
   if (t) return t;
-  if ((err && isDestinationError(err)) || a.status === 401 || a.status === 403) return { kind: 'held', error: text };
+  if (err && isDestinationError(err)) return { kind: 'held', error: text };
   return { kind: 'invalid', error: text };
 }
 

@@ -26,6 +26,10 @@ describe('answer classification', () => {
     expect(classifyMeta(ans(200, { events_received: 3 }))).toEqual({ kind: 'ok' });
     expect(classifyMeta(ans(400, { error: { code: 17, message: 'User request limit reached' } })).kind).toBe('retry');
     expect(classifyMeta(ans(500, { error: { code: 2, message: 'unexpected' } })).kind).toBe('retry');
+    // A 401/403 holds the destination even with a generic code in the body; a throttle code is still retried.
+    expect(classifyMeta(ans(401, { error: { code: 2, message: 'Service temporarily unavailable' } })).kind).toBe('held');
+    expect(classifyMeta(ans(403, { error: { code: 1, message: 'An unknown error occurred' } })).kind).toBe('held');
+    expect(classifyMeta(ans(403, { error: { code: 4, message: 'Application request limit reached' } })).kind).toBe('retry');
     expect(classifyMeta(ans(429, null, 30_000))).toMatchObject({ kind: 'retry', retryAfterMs: 30_000 });
     expect(classifyMeta(ans(400, { error: { code: 190, message: 'Invalid OAuth access token' } })).kind).toBe('held');
     for (const code of [10, 200, 294, 102, 3, 803]) expect(classifyMeta(ans(400, { error: { code, message: 'x' } })).kind, String(code)).toBe('held');
