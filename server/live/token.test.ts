@@ -75,6 +75,14 @@ describe('tokens', () => {
     expect(parseTokenRequest(1, { role: 'root' })).toMatchObject({ ok: false, field: 'role' });
     expect(parseTokenRequest(1, { role: 'organizer', org_id: 'O', ttl_s: 0 })).toMatchObject({ ok: false, field: 'ttl_s' });
   });
+
+  it('refuses a misspelt field instead of minting a token unlike the one asked for, and ids that are not exact integers', () => {
+    expect(parseTokenRequest(1, { role: 'gate', event_ids: ['E1'], ttl: 60 })).toMatchObject({ ok: false, field: 'ttl' });
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 'O1', venue_id: 'V1' })).toMatchObject({ ok: false, field: 'venue_id' });
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 9007199254740993 })).toMatchObject({ ok: false, field: 'org_id' });
+    expect(parseTokenRequest(1, { role: 'gate', event_ids: [1e300] })).toMatchObject({ ok: false, field: 'event_ids' });
+    expect(parseTokenRequest(1, { role: 'organizer', org_id: 9007199254740991 })).toMatchObject({ ok: true, scope: { org: '9007199254740991' } });
+  });
 });
 
 describe('topic scope', () => {

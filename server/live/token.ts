@@ -140,7 +140,8 @@ export function verifyToken(secret: string, token: string, nowS: number): Verify
 
 export type TokenRequest = { ok: true; scope: TokenScope; ttlS: number } | { ok: false; field: string; message: string };
 
-const asId = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) ? String(v) : typeof v === 'string' && isIdText(v) ? v : null);
+// A number id must be exact (README "Limits": ±2⁵³−1): 9007199254740993 would be minted as …992, another organizer.
+const asId = (v: unknown): string | null => (typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : typeof v === 'string' && isIdText(v) ? v : null);
 
 /** Every role a token may carry, and the fields each takes (the 400 for an unknown role lists them). */
 export const TOKEN_ROLES_HELP = '"organizer" (with org_id), "gate" (with event_ids), "venue" or "venue_manager" (with venue_ids), "artist" (with artist_ids), '
@@ -179,6 +180,9 @@ function foreignIds(role: TokenRole, b: Record<string, unknown>): { ok: false; f
 export function parseTokenRequest(tenant: number, body: unknown): TokenRequest {
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) return { ok: false, field: 'role', message: 'Send a JSON object: {"role",…}.' };
   const b = (body ?? {}) as { role?: unknown; org_id?: unknown; org_ids?: unknown; event_ids?: unknown; venue_ids?: unknown; artist_ids?: unknown; ttl_s?: unknown };
+  // A misspelt field ("ttl" for ttl_s) would otherwise mint a token unlike the one asked for.
+  const unknown = Object.keys(b).find((k) => k !== 'role' && k !== 'ttl_s' && !(ID_FIELDS as readonly string[]).includes(k));
+  if (unknown !== undefined) return { ok: false, field: unknown.slice(0, 40), message: `Unknown field; a token request takes role, ${ID_FIELDS.join(', ')} and ttl_s.` };
   const ttl = b.ttl_s ?? DEFAULT_TTL_S;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_S) {
     return { ok: false, field: 'ttl_s', message: `ttl_s must be an integer number of seconds between 1 and ${MAX_TTL_S} (default ${DEFAULT_TTL_S}).` };
