@@ -90,8 +90,21 @@ describe('campaign simulation', { timeout: 900_000 }, () => {
     // creative variant: creative rotation), not one round for the sync job and one for the optimiser.
     expect(metrics() - m0).toBe(4);
     const runs = (await w.db.query<{ job: string }>("SELECT job FROM job_runs WHERE window_start = $1 AND status = 'succeeded' ORDER BY job", [new Date(SIM_START_MS + 3_600_000)])).rows;
-    // (campaigns.end_budgets runs every minute too: one read, no platform call while nothing has ended.)
-    expect(runs.map((r) => r.job)).toEqual(['campaigns.end_budgets', 'campaigns.optimize', 'campaigns.sync_metrics']);
+    // (campaigns.end_budgets runs every minute too: one read, no platform call while nothing has ended; the
+    // rebalance checks every hour whose budgets' 06:00 has come, reading the store only.)
+    expect(runs.map((r) => r.job)).toEqual(['campaigns.end_budgets', 'campaigns.optimize', 'campaigns.rebalance', 'campaigns.sync_metrics']);
+    await stopWorld(w, false);
+  });
+
+  it('rebalances at 06:00 tenant time: a Bucharest tenant\'s budget at 04:00 UTC in March, once a day', async () => {
+    const w = await setupWorld({ days: 2, seed: 3, pgUrl: PG });
+    worlds.push(w);
+    await w.db.query("INSERT INTO tenants (tenant_id, name, time_zone) VALUES (1, 'sim', 'Europe/Bucharest') ON CONFLICT (tenant_id) DO UPDATE SET time_zone = EXCLUDED.time_zone");
+    await runUntil(w, SIM_START_MS + 2 * DAY);
+    const windows = (await w.db.query<{ w: Date }>("SELECT DISTINCT window_start AS w FROM campaign_optimization_log WHERE job = 'campaigns.rebalance' ORDER BY 1")).rows;
+    expect(windows.map((r) => new Date(r.w).toISOString())).toEqual(['2026-03-02T04:00:00.000Z', '2026-03-03T04:00:00.000Z']);
+    const done = (await w.db.query<{ at: Date }>('SELECT rebalanced_for AS at FROM ad_campaign_budgets')).rows;
+    expect(done.map((r) => new Date(r.at).toISOString())).toEqual(['2026-03-03T04:00:00.000Z']);
     await stopWorld(w, false);
   });
 

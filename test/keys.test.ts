@@ -65,6 +65,32 @@ describe('key management over HTTP', () => {
     expect((await getJson(`${base}/api/admin/keys/999999`, admin)).json.error.code).toBe('unknown_key');
   });
 
+  it('keeps a tenant\'s time zone (UTC by default, an IANA name, case fixed), refuses offsets and unknown names, and refuses fields a body does not take', async () => {
+    const plain = await createTenant(base, 'tz-default');
+    expect((await getJson(`${base}/api/admin/tenants/${plain.tenant_id}`, admin)).json.time_zone).toBe('UTC');
+    const made = await postJson(`${base}/api/admin/tenants`, { name: 'tz', time_zone: 'europe/bucharest' }, admin);
+    expect([made.status, made.json.time_zone]).toEqual([201, 'Europe/Bucharest']);
+    const patched = await request('PATCH', `${base}/api/admin/tenants/${made.json.tenant_id}`, { time_zone: 'Asia/Kolkata' }, admin);
+    expect([patched.status, patched.json.time_zone]).toEqual([200, 'Asia/Kolkata']);
+    for (const bad of ['+02:00', 'Mars/Olympus_Mons', '', 'Europe/Bucharest\u0000', 3, null]) {
+      const r = await postJson(`${base}/api/admin/tenants`, { name: 'tz-bad', time_zone: bad }, admin);
+      expect([r.status, r.json.error.code, r.json.error.field]).toEqual([400, 'invalid_field', 'time_zone']);
+      // (a NUL is refused by the router's own check, with its own message)
+      if (bad !== 'Europe/Bucharest\u0000') expect(r.json.error.message).toMatch(/Europe\/Bucharest/);
+      const p = await request('PATCH', `${base}/api/admin/tenants/${made.json.tenant_id}`, { time_zone: bad }, admin);
+      expect([p.status, p.json.error.field]).toEqual([400, 'time_zone']);
+    }
+    expect((await getJson(`${base}/api/admin/tenants/${made.json.tenant_id}`, admin)).json.time_zone).toBe('Asia/Kolkata');
+    // A misspelt field is refused, not dropped: "allowed_origin" would have made a tenant that allows any origin,
+    // "source" a write key that may send gate scans.
+    const typo = await postJson(`${base}/api/admin/tenants`, { name: 'typo', allowed_origin: ['https://acme.example'] }, admin);
+    expect([typo.status, typo.json.error.field]).toEqual([400, 'allowed_origin']);
+    const key = await postJson(`${base}/api/admin/tenants/${plain.tenant_id}/keys`, { kind: 'write', source: ['scanner'] }, admin);
+    expect([key.status, key.json.error.field]).toEqual([400, 'source']);
+    const token = await postJson(`${base}/api/v1/tokens`, { role: 'gate', event_ids: ['E1'], ttl: 60 }, { authorization: `Bearer ${plain.secret_key}` });
+    expect([token.status, token.json.error.field]).toEqual([400, 'ttl']);
+  });
+
   it('creates a key shown once, lists keys by hint only, and records use', async () => {
     const created = await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'secret' }, admin);
     expect(created.status).toBe(201);

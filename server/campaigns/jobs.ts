@@ -2,7 +2,8 @@
 //   campaigns.sync_metrics  every 30 min   platform figures → campaigns, snapshots, budgets' spend; tracked credits
 //   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget, the
 //                                          low-budget notice included (a budget can run out between two rebalances)
-//   campaigns.rebalance     daily 06:00 UTC  low-budget notice, exhaustion, the day's split (allocate.ts)
+//   campaigns.rebalance     hourly check   each budget once a day at 06:00 in its tenant's time zone (days.ts):
+//                                          low-budget notice, exhaustion, the day's split (allocate.ts)
 //   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
 //   campaigns.resume_publishing every 60 s  finishes campaigns an approval left publishing (crash, lost connection)
 //   campaigns.end_budgets   every 60 s     budgets whose ends_at has passed: completes their running campaigns,
@@ -14,7 +15,8 @@ import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
 import type { ExternalAd, PlatformAdapter } from './adapters/adapter.js';
 import { NOT_LISTED, type VariantView } from './rotation.js';
-import { dayStart, decimalsOf, type Platform, type Stats } from './model.js';
+import { rebalanceDay, rebalanceDue, tenantDayStart } from './days.js';
+import { decimalsOf, type Platform, type Stats } from './model.js';
 import { hash32, prng } from './rng.js';
 import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
 import type { CampaignService } from './service.js';
@@ -168,15 +170,20 @@ export function createCampaignJobs(deps: JobDeps) {
     return { budget, campaigns, list };
   }
 
-  const liveBudgets = async () => (await db.query<Record<string, unknown>>(Q.live_budgets)).rows.map(toBudget);
+  /** Active budgets with campaigns on a platform, with their tenant's zone and their last rebalanced day. */
+  const liveBudgets = async () => (await db.query<Record<string, unknown>>(Q.live_budgets)).rows.map((r) => ({
+    b: toBudget(r),
+    tz: String(r.tenant_time_zone),
+    rebalancedFor: r.rebalanced_for ? new Date(r.rebalanced_for as string | Date).getTime() : null,
+  }));
 
   async function optimize(window: Date): Promise<number> {
     await syncWindow(window);
     let acted = 0;
     let failed = 0;
-    for (const b of await liveBudgets()) {
+    for (const { b, tz } of await liveBudgets()) {
       const v = await views(b);
-      const today = await S.spendSince(db, b.tenant_id, b.id, new Date(dayStart(window.getTime())));
+      const today = await S.spendSince(db, b.tenant_id, b.id, new Date(tenantDayStart(window.getTime(), tz)));
       const spentToday = [...today.values()].reduce((s, x) => s + x, 0);
       const r = await deps.service.decide(b, window, 'campaigns.optimize', hourlyDecisions({ budget: v.budget, campaigns: v.campaigns, spentToday, now: window.getTime() }));
       acted += r.applied;
@@ -186,15 +193,25 @@ export function createCampaignJobs(deps: JobDeps) {
     return acted;
   }
 
-  async function rebalance(window: Date): Promise<number> {
+  /**
+   * campaigns.rebalance, an hourly check: each budget whose tenant's 06:00 has come (days.ts) and whose day is not
+   * yet rebalanced, with that 06:00 as the decisions' window; a day is marked done once all its decisions were
+   * carried out (a platform refusal leaves it to the next attempt or the next hour, until 12:00 there). A manual
+   * run (`manual`) rebalances every budget now, `window` being now, and counts as its tenant's day.
+   */
+  async function rebalance(window: Date, manual = false): Promise<number> {
     let acted = 0;
     let failed = 0;
-    for (const b of await liveBudgets()) {
+    for (const { b, tz, rebalancedFor } of await liveBudgets()) {
+      const due = manual ? window.getTime() : rebalanceDue(window.getTime(), tz, rebalancedFor);
+      if (due === null) continue;
+      const at = new Date(due);
       const v = await views(b);
-      const rand = prng(hash32(`rebalance:${b.id}:${window.toISOString()}`));
-      const r = await deps.service.decide(b, window, 'campaigns.rebalance', dailyDecisions({ budget: v.budget, campaigns: v.campaigns, now: window.getTime(), rand }));
+      const rand = prng(hash32(`rebalance:${b.id}:${at.toISOString()}`));
+      const r = await deps.service.decide(b, at, 'campaigns.rebalance', dailyDecisions({ budget: v.budget, campaigns: v.campaigns, now: due, rand }));
       acted += r.applied;
       failed += r.failed;
+      if (r.failed === 0) await db.query(Q.set_rebalanced_for, [b.tenant_id, b.id, new Date(manual ? rebalanceDay(due, tz) : due)]);
     }
     if (failed > 0) throw new Error(`${failed} decision(s) could not be carried out on the platforms; the window retries them`);
     return acted;
@@ -220,7 +237,8 @@ export function createCampaignJobs(deps: JobDeps) {
   const jobs: Job[] = [
     { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncWindow(ctx.windowStart) },
     { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
-    { name: 'campaigns.rebalance', schedule: { daily: '06:00', tz: 'UTC', catchUp: true }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart) },
+    // Hourly: each budget's 06:00 is its tenant's (days.ts); a missed check is caught up within the hour's first half.
+    { name: 'campaigns.rebalance', schedule: { every: 3600, catchUp: true }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart, ctx.manual) },
     // RefreshAudiences (seed §2.7): audiences the remarketing module built since are linked to campaigns not yet
     // published; that module itself refreshes and syncs the audiences' members (remarketing.refresh).
     { name: 'campaigns.refresh_audiences', schedule: { daily: '03:00', tz: 'UTC' }, timeoutS: 600, run: () => deps.service.linkPending(5000) },

@@ -95,5 +95,3 @@ export const ZERO_STATS: Stats = { impressions: 0, clicks: 0, spend: 0, conversi
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
-/** Start of the UTC day of `ms` (daily limits count UTC days: tenants have no time zone yet). */
-export const dayStart = (ms: number): number => Math.floor(ms / DAY_MS) * DAY_MS;

@@ -7,7 +7,7 @@
 //   GET    /api/admin/keys/{id}                       one key (never the key itself)
 //   DELETE /api/admin/keys/{id}                       revokes: refused here at once, on every other node within KEY_TTL_MS
 import { KEY_TTL_MS } from './auth.js';
-import { parseNewTenant, parseOrigins, type ApiRouteDeps } from './api-routes.js';
+import { parseNewTenant, parseOrigins, parseTimeZone, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
 import { BODY_ROOT, id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
 import type { Router } from './router.js';
@@ -23,6 +23,9 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"kind":"write"|"secret","site_id"?,"allowed_origins"?,"sources"?}.');
   const b = v as Record<string, unknown>;
+  // A misspelt limit ("source" for sources) would make a key without it: one that may send anything.
+  const extra = Object.keys(b).find((k) => !['kind', 'site_id', 'allowed_origins', 'sources'].includes(k));
+  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a new key takes kind, site_id, allowed_origins and sources.');
   if (b.kind !== 'write' && b.kind !== 'secret') return bad('kind', `kind must be "write" (browser/app key) or "secret" (server key); got ${JSON.stringify(b.kind ?? null)}.`);
   let siteId: string | null = null;
   if (b.site_id !== undefined && b.site_id !== null) {
@@ -55,17 +58,22 @@ export function parseSources(v: unknown): Parsed<string[]> {
 /** The body of PATCH /api/admin/tenants/{id}: a new name and/or one site's origins (default site "default"). Pure. */
 export function parseTenantChange(v: unknown): Parsed<TenantChange> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"name"?,"allowed_origins"?,"site_id"?}.');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"name"?,"allowed_origins"?,"site_id"?,"time_zone"?}.');
   const b = v as Record<string, unknown>;
-  const extra = Object.keys(b).find((k) => !['name', 'allowed_origins', 'site_id'].includes(k));
-  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a tenant change takes name, allowed_origins and site_id.');
+  const extra = Object.keys(b).find((k) => !['name', 'allowed_origins', 'site_id', 'time_zone'].includes(k));
+  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a tenant change takes name, allowed_origins, site_id and time_zone.');
   if (b.site_id !== undefined && b.allowed_origins === undefined) return bad('site_id', 'site_id names the site whose allowed_origins are replaced: send allowed_origins with it.');
-  if (b.name === undefined && b.allowed_origins === undefined) return bad(BODY_ROOT, 'Send a new name and/or allowed_origins.');
+  if (b.name === undefined && b.allowed_origins === undefined && b.time_zone === undefined) return bad(BODY_ROOT, 'Send a new name, allowed_origins and/or time_zone.');
   const out: TenantChange = {};
   if (b.name !== undefined) {
     const n = parseNewTenant({ name: b.name });
     if (!n.ok) return n;
     out.name = n.value.name;
+  }
+  if (b.time_zone !== undefined) {
+    const tz = parseTimeZone(b.time_zone);
+    if (!tz.ok) return tz;
+    out.time_zone = tz.value;
   }
   if (b.site_id !== undefined) {
     const problem = siteIdProblem(b.site_id);

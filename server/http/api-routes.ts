@@ -7,8 +7,9 @@ import type { EventStore } from '../store/events.js';
 import type { CreatedTenant, TenantStore } from '../store/tenants.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import type { KeyResolver } from './auth.js';
+import { canonicalTimeZone } from '../jobs/schedule.js';
 import { paramFail } from './errors.js';
-import { collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
+import { BODY_ROOT, collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
 import { createRouter, type AuditNote, type AuditSink, type RouteInfo, type Router, type RouterAuthz } from './router.js';
 import type { TemplatedApp } from './uws.js';
 
@@ -27,13 +28,27 @@ export interface ApiRouteDeps {
 }
 
 /** The body of POST /api/admin/tenants. Pure. */
-export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origins: string[] }> {
-  const { name, allowed_origins: origins = [] } = (v ?? {}) as { name?: unknown; allowed_origins?: unknown };
+/** A tenant's time zone (body field `time_zone`): a known IANA zone, kept as canonicalTimeZone spells it. */
+export function parseTimeZone(v: unknown): Parsed<string> {
+  const tz = typeof v === 'string' && stringProblem(v) === null ? canonicalTimeZone(v) : null;
+  if (tz !== null) return { ok: true, value: tz };
+  const sent = typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : `a ${v === null ? 'null' : typeof v}`;
+  return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'time_zone', message: `time_zone must be an IANA time zone name such as "Europe/Bucharest" or "UTC" (not an offset); got ${sent}.` } };
+}
+
+export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origins: string[]; time_zone: string }> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: BODY_ROOT, message: 'Send {"name","allowed_origins"?,"time_zone"?}.' } };
+  // A misspelt "allowed_origin" would make a tenant whose empty origin list allows any origin.
+  const extra = Object.keys(v).find((k) => !['name', 'allowed_origins', 'time_zone'].includes(k));
+  if (extra !== undefined) return { ok: false, error: { code: 'invalid_field', in: 'body', field: extra.slice(0, 40), message: 'Unknown field; a new tenant takes name, allowed_origins and time_zone.' } };
+  const { name, allowed_origins: origins = [], time_zone: zone = 'UTC' } = (v ?? {}) as { name?: unknown; allowed_origins?: unknown; time_zone?: unknown };
   if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200 || stringProblem(name)) {
     return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'name', message: 'name must be a non-empty string of at most 200 printable characters.' } };
   }
   const o = parseOrigins(origins);
-  return o.ok ? { ok: true, value: { name: name.trim(), allowed_origins: o.value } } : o;
+  if (!o.ok) return o;
+  const tz = parseTimeZone(zone);
+  return tz.ok ? { ok: true, value: { name: name.trim(), allowed_origins: o.value, time_zone: tz.value } } : tz;
 }
 
 export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router {
@@ -46,12 +61,12 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
       const t = reply.body as CreatedTenant;
       const key = (id: number, kind: string): AuditNote => ({ action: 'key.created', target: `key:${id}`, tenant: t.tenant_id, details: { kind, site_id: null, sources: null } });
       return [
-        { action: 'tenant.created', target: `tenant:${t.tenant_id}`, tenant: t.tenant_id, details: { name: t.name, allowed_origins: t.allowed_origins } },
+        { action: 'tenant.created', target: `tenant:${t.tenant_id}`, tenant: t.tenant_id, details: { name: t.name, allowed_origins: t.allowed_origins, time_zone: t.time_zone } },
         key(t.write_key_id, 'write'),
         key(t.secret_key_id, 'secret'),
       ];
     },
-    handler: async ({ body }) => ({ status: 201, body: await deps.db.tx((q) => deps.tenants.create(q, body.name, body.allowed_origins)) }),
+    handler: async ({ body }) => ({ status: 201, body: await deps.db.tx((q) => deps.tenants.create(q, body.name, body.allowed_origins, body.time_zone)) }),
   });
   registerAdminRoutes(router, deps);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, checkSchedule, describeSchedule, dueWindow, InvalidScheduleError, nextRunAt, retryAt, windowAt, DEFAULT_RETRY } from './schedule.js';
+import { backoffMs, canonicalTimeZone, checkSchedule, describeSchedule, dueWindow, InvalidScheduleError, nextRunAt, retryAt, windowAt, DEFAULT_RETRY } from './schedule.js';
 
 const T = (s: string) => Date.parse(s);
 
@@ -69,5 +69,13 @@ describe('job schedules', () => {
     expect(retryAt(4, 0, 60_000, p)).toBeNull(); // attempts used up
     expect(retryAt(1, 59_500, 60_000, p)).toBeNull(); // would fall in the next window
     expect(retryAt(1, 0, null, DEFAULT_RETRY)).toBeNull(); // manual runs are not retried
+  });
+
+  it('keeps a known IANA zone in its own spelling, fixes only its case, and refuses offsets and unknown names', () => {
+    expect(canonicalTimeZone('Europe/Bucharest')).toBe('Europe/Bucharest');
+    expect(canonicalTimeZone('europe/BUCHAREST')).toBe('Europe/Bucharest');
+    expect(canonicalTimeZone('Asia/Kolkata')).toBe('Asia/Kolkata');
+    expect(canonicalTimeZone('UTC')).toBe('UTC');
+    for (const bad of ['', '+02:00', '-05:00', 'Mars/Olympus_Mons', 'Europe/Bucharest\u0000', 'x'.repeat(65)]) expect(canonicalTimeZone(bad)).toBeNull();
   });
 });

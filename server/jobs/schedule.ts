@@ -50,10 +50,24 @@ export function checkSchedule(s: Schedule): void {
     return;
   }
   if (!HHMM.test(s.daily)) throw new InvalidScheduleError(`daily must be HH:MM (24 h), got ${JSON.stringify(s.daily)}`);
+  if (canonicalTimeZone(s.tz) === null) throw new InvalidScheduleError(`unknown IANA time zone ${JSON.stringify(s.tz)}`);
+}
+
+/**
+ * An IANA zone as it is kept: its own spelling when its case was right ("Asia/Kolkata" stays, though ICU calls it
+ * "Asia/Calcutta"), the zone's spelling when only the case differed ("europe/bucharest" → "Europe/Bucharest"); null
+ * when this runtime's Intl does not know it (a fixed offset like "+02:00" is refused too: it has no DST, which is
+ * what a zone is for). Schedules and tenants' time zones (admin API) are checked with it.
+ */
+export function canonicalTimeZone(tz: string): string | null {
+  if (tz.length === 0 || tz.length > 64 || /^[+-]/.test(tz)) return null;
   try {
-    format(s.tz);
-  } catch {
-    throw new InvalidScheduleError(`unknown IANA time zone ${JSON.stringify(s.tz)}`);
+    // Not through format()'s cache: every spelling an admin sends would stay in it.
+    const resolved = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+    return resolved.toLowerCase() === tz.toLowerCase() ? resolved : tz;
+  } catch (err) {
+    if (err instanceof RangeError) return null;
+    throw err;
   }
 }
 

@@ -8,7 +8,7 @@ import { isRole, type Role } from '../authz/roles.js';
 
 const Q = queries('tenants.sql', [
   'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
-  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'rename_tenant', 'set_site_origins', 'get_key',
+  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'rename_tenant', 'set_site_origins', 'get_key', 'set_tenant_time_zone',
 ]);
 
 export interface Tenant {
@@ -58,6 +58,8 @@ export interface KeyView {
 export interface TenantView {
   tenant_id: number;
   name: string;
+  /** IANA zone of the tenant's days (campaigns: the 06:00 rebalance, the daily limit); 'UTC' until set. */
+  time_zone: string;
   created_at: string;
   sites: { site_id: string; allowed_origins: string[] }[];
   active_keys: { write: number; secret: number };
@@ -72,6 +74,7 @@ export interface CreatedTenant {
   secret_key: string;
   secret_key_id: number;
   allowed_origins: string[];
+  time_zone: string;
 }
 
 export const hashKey = (key: string): Buffer => crypto.createHash('sha256').update(key).digest();
@@ -96,13 +99,14 @@ export interface NewKey {
 
 export interface TenantChange {
   name?: string;
+  time_zone?: string;
   /** The site whose origins `allowed_origins` replaces (default "default"). */
   site_id?: string;
   allowed_origins?: string[];
 }
 
 export interface TenantStore {
-  create(q: Queryable, name: string, allowedOrigins: string[]): Promise<CreatedTenant>;
+  create(q: Queryable, name: string, allowedOrigins: string[], timeZone?: string): Promise<CreatedTenant>;
   /** Also stamps last_used_at, at most once a minute per key (the resolver calls this every few seconds at most). */
   lookupKey(q: Queryable, key: string): Promise<KeyCheck>;
   count(q: Queryable): Promise<number>;
@@ -146,6 +150,7 @@ function tenantView(r: Record<string, unknown>): TenantView {
   return {
     tenant_id: Number(r.tenant_id),
     name: String(r.name),
+    time_zone: String(r.time_zone),
     created_at: iso(r.created_at),
     sites: (typeof r.sites === 'string' ? JSON.parse(r.sites) : r.sites) as TenantView['sites'],
     active_keys: { write: Number(r.write_keys), secret: Number(r.secret_keys) },
@@ -170,8 +175,8 @@ function keyView(r: Record<string, unknown>): KeyView {
 export function createTenantStore(): TenantStore {
   const list: TenantStore['list'] = async (q, limit, afterId) => (await q.query<Record<string, unknown>>(Q.list_tenants, [limit, afterId])).rows.map(tenantView);
   return {
-    async create(q, name, allowedOrigins) {
-      const { rows } = await q.query<{ tenant_id: string }>(Q.insert_tenant, [name]);
+    async create(q, name, allowedOrigins, timeZone = 'UTC') {
+      const { rows } = await q.query<{ tenant_id: string }>(Q.insert_tenant, [name, timeZone]);
       const tenantId = Number(rows[0].tenant_id);
       await q.query(Q.insert_site, [tenantId, 'default', allowedOrigins]);
       const writeKey = newKey('tx_pk');
@@ -181,7 +186,7 @@ export function createTenantStore(): TenantStore {
         const { rows: k } = await q.query<{ id: string }>(Q.insert_tenant_key, [hashKey(key), tenantId, kind, hintOf(key)]);
         ids.push(Number(k[0].id));
       }
-      return { tenant_id: tenantId, name, write_key: writeKey, write_key_id: ids[0], secret_key: secretKey, secret_key_id: ids[1], allowed_origins: allowedOrigins };
+      return { tenant_id: tenantId, name, write_key: writeKey, write_key_id: ids[0], secret_key: secretKey, secret_key_id: ids[1], allowed_origins: allowedOrigins, time_zone: timeZone };
     },
     async lookupKey(q, key) {
       const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; origins_from: OriginsFrom; role: string | null; scope: unknown; sources: string[] | null }>(
@@ -205,6 +210,7 @@ export function createTenantStore(): TenantStore {
     async update(q, tenantId, change) {
       if ((await q.query(Q.tenant_exists, [tenantId])).rows.length === 0) return false;
       if (change.name !== undefined) await q.query(Q.rename_tenant, [tenantId, change.name]);
+      if (change.time_zone !== undefined) await q.query(Q.set_tenant_time_zone, [tenantId, change.time_zone]);
       if (change.allowed_origins !== undefined) await q.query(Q.set_site_origins, [tenantId, change.site_id ?? 'default', change.allowed_origins]);
       return true;
     },

@@ -149,10 +149,16 @@ WHERE b.tenant_id = $1 AND b.id = ANY($2::bigint[]);
 SELECT * FROM automated_campaigns WHERE tenant_id = $1 AND budget_id = ANY($2::bigint[]) ORDER BY budget_id, id;
 
 -- name: live_budgets
--- The budgets the jobs work on: active ones with campaigns on a platform (any tenant).
-SELECT b.* FROM ad_campaign_budgets b
+-- The budgets the jobs work on: active ones with campaigns on a platform (any tenant), with their tenant's time
+-- zone (migration 041; a budget's days are its tenant's) and the 06:00 of their last completed rebalance.
+SELECT b.*, COALESCE(t.time_zone, 'UTC') AS tenant_time_zone FROM ad_campaign_budgets b
+LEFT JOIN tenants t ON t.tenant_id = b.tenant_id
 WHERE b.status = 'active' AND EXISTS (SELECT 1 FROM automated_campaigns c WHERE c.budget_id = b.id AND c.external_campaign_id IS NOT NULL)
 ORDER BY b.id;
+
+-- name: set_rebalanced_for
+-- $3: the tenant-local 06:00 whose rebalance of the budget completed (never moved back).
+UPDATE ad_campaign_budgets SET rebalanced_for = $3 WHERE tenant_id = $1 AND id = $2 AND (rebalanced_for IS NULL OR rebalanced_for < $3) RETURNING id;
 
 -- name: ended_budgets
 -- Budgets whose ends_at has passed ($1: now) not yet marked ended, or with campaigns still active or paused (a

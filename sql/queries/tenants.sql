@@ -1,7 +1,7 @@
 -- Tenants, sites and keys (server/store/tenants.ts). Keys are stored as SHA-256 digests ($1 of key lookups).
 
 -- name: insert_tenant
-INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text;
+INSERT INTO tenants (name, time_zone) VALUES ($1, $2) RETURNING tenant_id::text;
 
 -- name: insert_site
 INSERT INTO tenant_sites (tenant_id, site_id, allowed_origins) VALUES ($1, $2, $3);
@@ -32,7 +32,7 @@ WHERE k.key_hash = $1;
 
 -- name: list_tenants
 -- Ascending by id after $2 (keyset paging); ordered by the bigint column, not the text one the select prints.
-SELECT t.tenant_id::text, t.name, t.created_at,
+SELECT t.tenant_id::text, t.name, t.time_zone, t.created_at,
   COALESCE((SELECT json_agg(json_build_object('site_id', s.site_id, 'allowed_origins', s.allowed_origins) ORDER BY s.site_id)
     FROM tenant_sites s WHERE s.tenant_id = t.tenant_id), '[]') AS sites,
   (SELECT count(*) FROM tenant_keys k WHERE k.tenant_id = t.tenant_id AND k.kind = 'write' AND k.revoked_at IS NULL)::int AS write_keys,
@@ -41,6 +41,10 @@ FROM tenants t WHERE ($2::bigint IS NULL OR t.tenant_id > $2) ORDER BY t.tenant_
 
 -- name: rename_tenant
 UPDATE tenants SET name = $2 WHERE tenant_id = $1 RETURNING tenant_id::text;
+
+-- name: set_tenant_time_zone
+-- $2: an IANA zone, checked by the admin API (migration 041).
+UPDATE tenants SET time_zone = $2 WHERE tenant_id = $1 RETURNING tenant_id::text;
 
 -- name: set_site_origins
 -- A site's allowed origins, replaced (the site is created when new); keys with origins of their own keep them.
