@@ -159,6 +159,9 @@ describe.each(modes)('identity on $name', ({ wire }) => {
     }
     expect((await identify(base, t, { visitor_id: 'v-y', external_id: 'cust-y', email: 'a\u0000@b.c' })).json.error).toMatchObject({ field: 'email', in: 'body' });
     expect((await identify(base, t, { external_id: 'cust-x' })).status).toBe(400);
+    // A misspelt field is refused with its name, not dropped.
+    const typo = await identify(base, t, { visitor_id: 'v-y', external_id: 'cust-y', emial: 'a@b.c' });
+    expect([typo.status, typo.json.error]).toEqual([400, expect.objectContaining({ code: 'invalid_field', field: 'emial', in: 'body' })]);
   });
 
   it('server-events takes only server-side events with the secret key', async () => {

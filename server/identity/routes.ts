@@ -74,6 +74,7 @@ export function prepareServerEvent(ev: Obj, receivedAt: Date): { ok: true; event
   return { ok: true, event: out };
 }
 
+const IDENTIFY_FIELDS = ['visitor_id', 'external_id', 'email', 'phone', 'city', 'consent_data_processing'];
 const BAD_PERSON: ParamError = { code: 'invalid_field', in: 'path', field: 'person_id', message: 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…).' };
 
 /** A person id in the path: a positive integer; anything else (malformed encoding too) gets the same refusal. */
@@ -121,6 +122,9 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     handler: async ({ body, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const b = isObj(body) ? body : {};
+      // A misspelt field ("emial") would link the visitor without what it was meant to carry.
+      const extra = Object.keys(b).find((k) => !IDENTIFY_FIELDS.includes(k));
+      if (extra !== undefined) return errorReply(400, 'invalid_field', `Unknown field; identify takes ${IDENTIFY_FIELDS.join(', ')}.`, { field: extra.slice(0, 40), in: 'body' });
       const visitor = b.visitor_id;
       const ext = b.external_id;
       if (typeof visitor !== 'string' || visitor.length === 0 || visitor.length > 64 || stringProblem(visitor)) {
