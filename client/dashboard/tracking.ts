@@ -3,7 +3,7 @@
 // validation as one types, enable/disable and delete. It talks to /api/v1/tracking-codes with the dashboard
 // token (an organizer token manages its own organizer's codes; the server checks everything again).
 import { clear, h, text } from './dom.js';
-import { CONVERSION_EVENTS, idProblem, labelProblem, PROVIDERS, RULES, type Provider } from './tracking-rules.js';
+import { CONVERSION_EVENTS, idProblem, labelProblem, PROVIDERS, RULES, type Delivery, type Provider } from './tracking-rules.js';
 
 interface Code {
   id: number;
@@ -16,16 +16,7 @@ interface Code {
   has_access_token: boolean;
   has_api_secret: boolean;
   /** The server-side destination's delivery (GET /api/v1/tracking-codes, README "Tracking codes"). */
-  delivery?: {
-    status: 'ok' | 'held';
-    held_reason: string | null;
-    held_since: string | null;
-    pending: number;
-    failing: number;
-    dead_24h: number;
-    last_error: string | null;
-    last_sent_at: string | null;
-  };
+  delivery?: Delivery;
 }
 
 type ApiError = { error?: { code?: string; message?: string; field?: string } };

@@ -13,7 +13,7 @@ import type { CatalogChange } from './catalog.js';
 import type { LiveCore, Mirror } from './core.js';
 import type { Counts, EraseRequest } from './erase.js';
 import type { LiveRouteDeps } from './routes.js';
-import type { NoticePermission } from './notice-channels.js';
+import type { NoticeData, NoticePermission } from './notice-channels.js';
 import type { Topic } from './topics.js';
 
 export interface LiveDeps {
@@ -57,7 +57,7 @@ export interface Live {
    * `{"topic","type":"notice","ts","data"}`. E.g. a campaign budget below 20 % on its organizer's dashboard
    * (view_ad_analytics). Never throws.
    */
-  notice(tenant: number, topic: Topic, permission: NoticePermission, data: Record<string, unknown>): Promise<void>;
+  notice(tenant: number, topic: Topic, permission: NoticePermission, data: NoticeData): Promise<void>;
   /** Restores from Redis, or recomputes today from the store. Call before the writer starts. */
   restore(): Promise<{ source: 'redis' | 'store'; rows?: number }>;
   /** /ws, Socket.IO and REST routes; register before the catch-all 404. */

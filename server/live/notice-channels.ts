@@ -7,5 +7,8 @@ import type { Permission } from '../authz/roles.js';
 export const NOTICE_PERMISSIONS = ['view_ad_analytics'] as const satisfies readonly Permission[];
 export type NoticePermission = (typeof NOTICE_PERMISSIONS)[number];
 
+/** What a notice says: its `kind` ("campaign_budget_low") and that kind's fields. */
+export type NoticeData = { kind: string } & Record<string, unknown>;
+
 /** The channel a topic's notices needing `permission` go to (uWS topic, Socket.IO room). */
 export const noticeKey = (topicKey: string, permission: NoticePermission): string => `${topicKey}#${permission}`;

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBus, MemoryNetwork } from './bus.js';
 import { Hub } from './hub.js';
-import { createNotices, NOTICE, type NoticeMessage } from './notices.js';
+import { createNotices, NOTICE, type NoticeData, type NoticeMessage } from './notices.js';
 
 const log = pino({ level: 'silent' });
 const DASH = { kind: 'dashboard', org: 'O1' } as const;
@@ -42,9 +42,10 @@ describe('live notices', () => {
     const notices = createNotices({ hub, bus: null, nodeId: 'x', now: () => 5, log });
     hub.add(1, DASH);
     await notices.send(1, DASH, 'view_ad_analytics', { kind: 'k' });
-    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_ad_analytics', d: null as unknown as Record<string, unknown> });
-    notices.onMessage({ n: 'y', t: '1' as unknown as number, topic: DASH, p: 'view_ad_analytics', d: {} });
-    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_revenue' as 'view_ad_analytics', d: {} });
+    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_ad_analytics', d: null as unknown as NoticeData });
+    notices.onMessage({ n: 'y', t: '1' as unknown as number, topic: DASH, p: 'view_ad_analytics', d: { kind: 'k' } });
+    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_revenue' as 'view_ad_analytics', d: { kind: 'k' } });
+    notices.onMessage({ n: 'y', t: 1, topic: DASH, p: 'view_ad_analytics', d: { remaining: 1 } as unknown as NoticeData });
     expect(sent).toEqual(['{"topic":"analytics:dashboard:O1","type":"notice","ts":5,"data":{"kind":"k"}}']);
   });
 });

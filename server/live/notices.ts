@@ -8,24 +8,33 @@
 import type { Logger } from 'pino';
 import type { LiveBus } from './bus.js';
 import type { Hub } from './hub.js';
-import { NOTICE_PERMISSIONS, type NoticePermission } from './notice-channels.js';
+import { NOTICE_PERMISSIONS, type NoticeData, type NoticePermission } from './notice-channels.js';
 import { topicName, type Topic } from './topics.js';
 
 export const NOTICE = 'notice';
 
-export { NOTICE_PERMISSIONS, noticeKey, type NoticePermission } from './notice-channels.js';
+export { NOTICE_PERMISSIONS, noticeKey, type NoticeData, type NoticePermission } from './notice-channels.js';
 
 export interface NoticeMessage {
   n: string;
   t: number;
   topic: Topic;
   p: NoticePermission;
-  d: Record<string, unknown>;
+  d: NoticeData;
+}
+
+/** A notice as a subscriber receives it (the browser client's NoticeMessage; client/live/wire.typecheck.ts). */
+export interface NoticeWire {
+  topic: string;
+  type: 'notice';
+  ts: number;
+  data: NoticeData;
 }
 
 /** The message a subscriber receives: `{"topic","type":"notice","ts","data"}` (no `seq`: it is not an update). */
-export function noticeMessage(topic: Topic, ts: number, data: Record<string, unknown>): string {
-  return JSON.stringify({ topic: topicName(topic), type: 'notice', ts, data });
+export function noticeMessage(topic: Topic, ts: number, data: NoticeData): string {
+  const wire: NoticeWire = { topic: topicName(topic), type: 'notice', ts, data };
+  return JSON.stringify(wire);
 }
 
 export interface Notices {
@@ -33,13 +42,13 @@ export interface Notices {
    * Delivers here to the topic's subscribers holding `permission` and tells the other nodes; resolves once published
    * (a failed publish is logged, not thrown).
    */
-  send(tenant: number, topic: Topic, permission: NoticePermission, data: Record<string, unknown>): Promise<void>;
+  send(tenant: number, topic: Topic, permission: NoticePermission, data: NoticeData): Promise<void>;
   onMessage(m: NoticeMessage): void;
 }
 
 export function createNotices(deps: { hub: Hub; bus: LiveBus | null; nodeId: string; now: () => number; log: Logger }): Notices {
   const { hub, bus, nodeId, now, log } = deps;
-  const deliver = (tenant: number, topic: Topic, permission: NoticePermission, data: Record<string, unknown>) =>
+  const deliver = (tenant: number, topic: Topic, permission: NoticePermission, data: NoticeData) =>
     hub.notice(tenant, topic, permission, noticeMessage(topic, now(), data));
   return {
     async send(tenant, topic, permission, data) {
@@ -49,7 +58,7 @@ export function createNotices(deps: { hub: Hub; bus: LiveBus | null; nodeId: str
         .catch((err: Error) => log.warn({ err: err.message, topic: topicName(topic) }, 'live: a notice could not be sent to the other nodes'));
     },
     onMessage(m) {
-      if (m.n === nodeId || typeof m.t !== 'number' || !m.topic || typeof m.d !== 'object' || m.d === null) return;
+      if (m.n === nodeId || typeof m.t !== 'number' || !m.topic || typeof m.d !== 'object' || m.d === null || typeof m.d.kind !== 'string') return;
       if (!(NOTICE_PERMISSIONS as readonly string[]).includes(m.p)) return;
       deliver(m.t, m.topic, m.p, m.d);
     },
