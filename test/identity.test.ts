@@ -159,6 +159,16 @@ describe.each(modes)('identity on $name', ({ wire }) => {
     }
     expect((await identify(base, t, { visitor_id: 'v-y', external_id: 'cust-y', email: 'a\u0000@b.c' })).json.error).toMatchObject({ field: 'email', in: 'body' });
     expect((await identify(base, t, { external_id: 'cust-x' })).status).toBe(400);
+    // A national phone number takes the customer's country; without one it gets no digest; a bad country is refused.
+    const ro = await identify(base, t, { visitor_id: 'v-ro', external_id: 'cust-ro', phone: '0721 234 567', country: 'ro' });
+    expect(ro.status).toBe(200);
+    expect((await api(base, t, 'GET', `/api/v1/persons/${ro.json.person_id}`)).json.phone_sha256).toBe(sha256('40721234567'));
+    const none = await identify(base, t, { visitor_id: 'v-nc', external_id: 'cust-nc', phone: '0721 234 567' });
+    expect((await api(base, t, 'GET', `/api/v1/persons/${none.json.person_id}`)).json.phone_sha256).toBeNull();
+    for (const country of ['ROU', 'R1', 40, '']) {
+      const r = await identify(base, t, { visitor_id: 'v-bc', external_id: 'cust-bc', phone: '0721 234 567', country });
+      expect([r.status, r.json.error?.field]).toEqual([400, 'country']);
+    }
     // A misspelt field is refused with its name, not dropped.
     const typo = await identify(base, t, { visitor_id: 'v-y', external_id: 'cust-y', emial: 'a@b.c' });
     expect([typo.status, typo.json.error]).toEqual([400, expect.objectContaining({ code: 'invalid_field', field: 'emial', in: 'body' })]);

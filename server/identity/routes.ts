@@ -74,7 +74,7 @@ export function prepareServerEvent(ev: Obj, receivedAt: Date): { ok: true; event
   return { ok: true, event: out };
 }
 
-const IDENTIFY_FIELDS = ['visitor_id', 'external_id', 'email', 'phone', 'city', 'consent_data_processing'];
+const IDENTIFY_FIELDS = ['visitor_id', 'external_id', 'email', 'phone', 'city', 'country', 'consent_data_processing'];
 const BAD_PERSON: ParamError = { code: 'invalid_field', in: 'path', field: 'person_id', message: 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…).' };
 
 /** A person id in the path: a positive integer; anything else (malformed encoding too) gets the same refusal. */
@@ -138,6 +138,11 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
           return errorReply(400, 'invalid_field', `${f} must be a string of at most 320 printable characters.`, { field: f, in: 'body' });
         }
       }
+      // The customer's country (ISO 3166-1 alpha-2) makes a national phone number international, as an order's
+      // customer.country does; without it "0721 234 567" gets no digest.
+      if (b.country !== undefined && b.country !== null && (typeof b.country !== 'string' || !/^[A-Za-z]{2}$/.test(b.country))) {
+        return errorReply(400, 'invalid_field', `country must be the customer's ISO 3166-1 alpha-2 country code such as "RO"; got ${JSON.stringify(b.country).slice(0, 40)}.`, { field: 'country', in: 'body' });
+      }
       // Only a real boolean decides: "no" or 0 must not read as consent given.
       const consent = b.consent_data_processing;
       if (consent !== undefined && consent !== null && typeof consent !== 'boolean') {
@@ -159,7 +164,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
           source: 'login',
           at: new Date(),
           emailSha256: typeof b.email === 'string' ? hashEmail(b.email) : null,
-          phoneSha256: typeof b.phone === 'string' ? hashPhone(b.phone) : null,
+          phoneSha256: typeof b.phone === 'string' ? hashPhone(b.phone, typeof b.country === 'string' ? b.country.toUpperCase() : undefined) : null,
           city: typeof b.city === 'string' ? b.city.slice(0, 128) : null,
         }, log),
       );
