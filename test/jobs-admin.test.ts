@@ -40,6 +40,8 @@ describe('jobs admin API', () => {
     expect(byName['ingest.ledger_prune']).toMatchObject({ schedule: 'every 3600 s', timeout_s: 600 });
     expect(byName['jobs.prune_runs'].schedule).toBe('daily at 03:30 UTC');
     expect(byName['test.slow'].schedule).toBe(`daily at ${AWAY} UTC`);
+    // An hourly check that acts once a day per tenant says so.
+    expect(byName['campaigns.rebalance'].schedule).toBe("every 3600 s; each budget daily at 06:00 in its tenant's time zone");
     for (const j of r.json.jobs) {
       expect(Date.parse(j.next_run_at)).toBeGreaterThan(Date.now() - 5 * 60_000);
       expect(j).toHaveProperty('last_run');

@@ -238,7 +238,7 @@ export function createCampaignJobs(deps: JobDeps) {
     { name: 'campaigns.sync_metrics', schedule: { every: 1800 }, timeoutS: 600, run: (ctx) => syncWindow(ctx.windowStart) },
     { name: 'campaigns.optimize', schedule: { every: 3600 }, timeoutS: 900, run: (ctx) => optimize(ctx.windowStart) },
     // Hourly: each budget's 06:00 is its tenant's (days.ts); a missed check is caught up within the hour's first half.
-    { name: 'campaigns.rebalance', schedule: { every: 3600, catchUp: true }, timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart, ctx.manual) },
+    { name: 'campaigns.rebalance', schedule: { every: 3600, catchUp: true }, acts: "each budget daily at 06:00 in its tenant's time zone", timeoutS: 900, run: (ctx) => rebalance(ctx.windowStart, ctx.manual) },
     // RefreshAudiences (seed §2.7): audiences the remarketing module built since are linked to campaigns not yet
     // published; that module itself refreshes and syncs the audiences' members (remarketing.refresh).
     { name: 'campaigns.refresh_audiences', schedule: { daily: '03:00', tz: 'UTC' }, timeoutS: 600, run: () => deps.service.linkPending(5000) },

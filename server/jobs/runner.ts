@@ -40,6 +40,11 @@ export interface Job {
   /** An attempt running longer fails with "timed out" (and retries if its window leaves time). */
   timeoutS: number;
   retry?: Partial<RetryPolicy>;
+  /**
+   * When it acts, if its windows do not say it (GET /api/admin/jobs shows it after the schedule): an hourly check
+   * that acts once a day per tenant says so here.
+   */
+  acts?: string;
   /** Rows affected (recorded in job_runs.rows), or nothing. Must be idempotent. */
   run(ctx: JobContext): Promise<number | void>;
 }
@@ -296,7 +301,7 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
       const t = now();
       return [...jobs.values()].map((j) => ({
         name: j.name,
-        schedule: describeSchedule(j.schedule),
+        schedule: describeSchedule(j.schedule) + (j.acts ? `; ${j.acts}` : ''),
         timeout_s: j.timeoutS,
         last_run: last.get(j.name) ?? null,
         next_run_at: new Date(nextRunAt(j.schedule, t, windows.get(j.name) ?? null)).toISOString(),
