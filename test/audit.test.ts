@@ -1,7 +1,11 @@
 // Audit log (issue 18 item 4): each recorded administrative action leaves a row with who (actor), what (action,
 // target), when (at) and from where (ip), readable by the tenant with GET /api/v1/audit (newest first, keyset
 // cursor); operator rows without a tenant stay out of every tenant's list; audit.prune drops old rows.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idDigest } from '../server/identity/crypto.js';
 import { auditPruneJob } from '../server/audit/index.js';
 import { createAuditStore } from '../server/audit/store.js';
 import type { JobContext } from '../server/jobs/runner.js';
@@ -83,6 +87,22 @@ describe('audit log', () => {
     expect(rows[2]).toMatchObject({ target: 'venues:V1', details: { deleted: 1 } });
     expect(rows[3]).toMatchObject({ target: 'role:organizer', details: { role: 'organizer', org_id: 'O1' } });
     expect(JSON.stringify(rows)).not.toContain('"token":');
+  });
+
+  it('names a deleted catalog customer by the keyed digest an erasure keeps, never by the id; migration 042 rewrote the rows written before', async () => {
+    expect((await api(base, t, 'PUT', '/api/v1/catalog/persons', { items: [{ id: 'CUST-AUDIT-9', city: 'Iasi' }] })).status).toBe(200);
+    expect((await api(base, t, 'DELETE', '/api/v1/catalog/persons/CUST-AUDIT-9')).status).toBe(200);
+    const digest = idDigest(t.tenant_id, 'external', 'CUST-AUDIT-9');
+    const rows = (await audit(t)).json.audit;
+    expect(rows[0]).toMatchObject({ action: 'catalog.delete', target: `persons:sha256:${digest}`, details: { deleted: 1 } });
+    expect(JSON.stringify(rows)).not.toContain('CUST-AUDIT-9');
+    // A row written before: the migration's statement turns it into the same digest, and leaves digests alone.
+    await server.db.query("INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, target) VALUES ($1, 'key', '1', 'catalog.delete', 'persons:Ünïcode cust')", [t.tenant_id]);
+    const migration = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../sql/042_audit_customer_digest.sql'), 'utf8');
+    await server.db.query(migration);
+    await server.db.query(migration);
+    const after = (await server.db.query<{ target: string }>("SELECT target FROM audit_log WHERE tenant_id = $1 AND action = 'catalog.delete' AND target LIKE 'persons:%' ORDER BY id", [t.tenant_id])).rows;
+    expect(after.map((r) => r.target)).toEqual([`persons:sha256:${digest}`, `persons:sha256:${idDigest(t.tenant_id, 'external', 'Ünïcode cust')}`]);
   });
 
   it('records a job or retention run by hand with no tenant: in the table, in no tenant\'s list', async () => {

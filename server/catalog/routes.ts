@@ -4,6 +4,7 @@
 import type { Router } from '../http/router.js';
 import { fail, NotFoundError, paramFail } from '../http/errors.js';
 import { collect, cursor, encodeCursor, int, text, type Parsed, type Where } from '../http/params.js';
+import { idDigest } from '../identity/crypto.js';
 import { isObj } from '../store/rows.js';
 import { checkItems, isKind, KINDS, MAX_ID, MAX_ITEMS, type Kind } from './schemas.js';
 import type { CatalogStore } from './store.js';
@@ -41,6 +42,14 @@ function parseSync(v: unknown): Parsed<SyncBody> {
   return { ok: true, value: v.items.length > MAX_ITEMS ? { tooMany: v.items.length } : { items: v.items } };
 }
 
+/**
+ * The audit row's target of a catalog deletion. A customer (kind persons) is named by the keyed digest an erasure's
+ * tombstone keeps (`sha256:` of "{tenant}:external:{id}"), never by its id: the audit log is kept for a year and
+ * holds no tracked person's data (README "Audit log"); an erased customer's id stayed in it as plain text.
+ */
+export const catalogAuditTarget = (tenantId: number, kind: Kind, id: string): string =>
+  kind === 'persons' ? `persons:sha256:${idDigest(tenantId, 'external', id)}` : `${kind}:${id}`;
+
 export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): void {
   const { store } = deps;
   const notify = (tenantId: number, changed: Partial<Record<Kind, string[]>>) => {
@@ -65,7 +74,7 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
 
   router.add({
     method: 'del', path: '/api/v1/catalog/:kind/:id', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam, id: idParam },
-    audit: ({ params }, reply) => ({ action: 'catalog.delete', target: `${params.kind}:${params.id}`, details: { deleted: (reply.body as { deleted: number }).deleted } }),
+    audit: ({ params, principal }, reply) => ({ action: 'catalog.delete', target: catalogAuditTarget(principal.tenant.tenant_id, params.kind, params.id), details: { deleted: (reply.body as { deleted: number }).deleted } }),
     handler: async ({ params, principal }) => {
       const ids = await store.remove(principal.tenant.tenant_id, params.kind, params.id);
       notify(principal.tenant.tenant_id, { [params.kind]: ids });
