@@ -133,7 +133,7 @@ export function percentile(sorted: number[], p: number): number {
  * Ticket preferences of a person: category → orders, qty-weighted average unit price in the currency with most
  * tickets of the category (a line's own price is in the order's currency, else the type's price in the type's
  * currency, or in the order's when the type has none), band against the quartiles of the types in that currency,
- * else of the types without a currency (the fallback set), share.
+ * else of the types without a currency (the fallback set), share of the person's orders.
  */
 export function ticketPrefs(rows: RawRow[], person: string | number, types: Record<string, { category: string; price: number; currency?: string }>) {
   const quartiles = (cur: string | undefined) => {
@@ -158,7 +158,8 @@ export function ticketPrefs(rows: RawRow[], person: string | number, types: Reco
       per.set(cat, c);
     }
   }
-  const total = [...per.values()].reduce((n, c) => n + c.orders.size, 0);
+  // Share of purchases: the category's orders ÷ the person's orders (an order of two categories counts for both).
+  const total = new Set([...per.values()].flatMap((c) => [...c.orders])).size;
   return [...per.entries()].map(([cat, c]) => {
     const [cur, m] = [...c.byCur.entries()].sort(([a, x], [b, y]) => y.qty - x.qty || a.localeCompare(b))[0] ?? [null, null];
     const avg = m && m.qty ? Math.round((m.sum / m.qty) * 100) / 100 : null;

@@ -381,6 +381,12 @@ describe.each([embeddedStore(), plainStore()])('feature store on $name', (store:
     const after = Object.fromEntries((await request('GET', `${server.url}/api/v1/features/persons/${v5}`, undefined, sk())).json.ticket_prefs.map((p: any) => [p.ticket_category, p]));
     expect(after.VIP).toMatchObject({ avg_price: 380, currency: 'RON', price_band: 'high' });
     expect(after.RON).toMatchObject({ avg_price: 100, currency: 'RON', price_band: 'low' });
+    // preference_score is the share of the person's purchases: an order of both categories counts for both.
+    expect([after.VIP.preference_score, after.RON.preference_score]).toEqual([2 / 3, 1 / 3]);
+    await sendEvents(server.url, t, [buy(4, at(0, 15, 0), 'EUR', [{ ticket_type_id: 'VIP-E2', qty: 1, price: 150 }, { ticket_type_id: 'RON-0', qty: 1 }])]);
+    await incremental();
+    const mixed = Object.fromEntries((await request('GET', `${server.url}/api/v1/features/persons/${v5}`, undefined, sk())).json.ticket_prefs.map((p: any) => [p.ticket_category, p]));
+    expect([mixed.VIP.purchases_count, mixed.VIP.preference_score, mixed.RON.purchases_count, mixed.RON.preference_score]).toEqual([3, 3 / 4, 2, 2 / 4]);
     const rows = async () => (await server.db.query('SELECT * FROM fs_person_ticket_pref WHERE tenant_id = $1 ORDER BY person_id, ticket_category', [t.tenant_id])).rows;
     const inc = await rows();
     await run('features.full');

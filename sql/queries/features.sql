@@ -332,8 +332,9 @@ WHERE t.tenant_id = k.tenant_id AND t.person_id = k.person_id;
 -- the category; average unit price over the category's lines in one currency, the one with most tickets (a line
 -- with its own price is in the order's currency, else the catalog's price in the catalog's currency, or in the
 -- order's when the type has none; weighted by qty); price band by the tenant's quartiles in that currency, else
--- the fallback ones ('*', update_quartiles); preference = the category's share of the person's (order, category)
--- pairs.
+-- the fallback ones ('*', update_quartiles); preference = the category's share of the person's purchases (orders
+-- with the category ÷ the person's orders: an order of two categories counts for both, issue 13 "share of
+-- purchases"; it was the share of (order, category) pairs, ½ each for one order of GA and VIP).
 INSERT INTO fs_person_ticket_pref (tenant_id, person_id, ticket_category, purchases_count, avg_price, price_band, preference_score, currency)
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 it AS (
@@ -346,6 +347,8 @@ it AS (
   WHERE NOT e.is_bot AND e.event_name = 'order_completed'
 ), per AS (
   SELECT tenant_id, person_id, category, count(DISTINCT event_id) AS n FROM it GROUP BY 1, 2, 3
+), tot AS (
+  SELECT tenant_id, person_id, count(DISTINCT event_id) AS orders FROM it GROUP BY 1, 2
 ), cur AS (
   SELECT DISTINCT ON (tenant_id, person_id, category) tenant_id, person_id, category, currency,
     round(sum(price * qty) / nullif(sum(qty), 0), 2) AS avg_price
@@ -355,8 +358,9 @@ it AS (
 SELECT p.tenant_id, p.person_id, p.category, p.n, c.avg_price,
   CASE WHEN c.avg_price IS NULL OR q.q1 IS NULL THEN NULL WHEN c.avg_price <= q.q1 THEN 'low'
     WHEN c.avg_price <= q.q2 THEN 'mid' WHEN c.avg_price <= q.q3 THEN 'high' ELSE 'premium' END,
-  p.n::float8 / sum(p.n) OVER (PARTITION BY p.tenant_id, p.person_id), c.currency
-FROM per p LEFT JOIN cur c ON c.tenant_id = p.tenant_id AND c.person_id = p.person_id AND c.category = p.category
+  p.n::float8 / t.orders, c.currency
+FROM per p JOIN tot t ON t.tenant_id = p.tenant_id AND t.person_id = p.person_id
+LEFT JOIN cur c ON c.tenant_id = p.tenant_id AND c.person_id = p.person_id AND c.category = p.category
 LEFT JOIN LATERAL (
   SELECT * FROM fs_tenant_price_quartiles q WHERE c.currency IS NOT NULL AND q.tenant_id = p.tenant_id AND q.currency IN (c.currency, '*')
   ORDER BY q.currency = '*' LIMIT 1
