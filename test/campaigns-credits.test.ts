@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attributionCredits } from '../server/campaigns/jobs.js';
-import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { bootServer, createTenant, orderEvent, postEvents, request, until, webEvent, type Tenant } from './helpers.js';
 
 describe('campaign credits from attributions', { timeout: 120_000 }, () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -54,5 +54,21 @@ describe('campaign credits from attributions', { timeout: 120_000 }, () => {
     const row = (await api('GET', '/api/v1/campaigns/overview')).json.organizers.find((o: any) => o.organizer_id === 'O1');
     expect(row).toMatchObject({ currency: 'EUR', spend: 50, sales: 2, revenue: 200, roas_tracked: 4, conversions_platform: 9, revenue_platform: 999, roas_platform: 19.98 });
     expect(row).not.toHaveProperty('roas');
+  });
+
+  it('credits the campaign of the session\'s first touch when the order has UTMs of its own without a campaign (a newsletter link back)', async () => {
+    const b = await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'O2', total_budget: 500, currency: 'EUR' });
+    const suite = await api('POST', `/api/v1/campaigns/budgets/${b.json.id}/suite`, {});
+    const c = suite.json.campaigns.find((x: any) => x.platform === 'meta' && x.campaign_type === 'retargeting');
+    await server.db.query("UPDATE automated_campaigns SET status = 'active', started_at = $2, external_campaign_id = '9002' WHERE id = $1", [c.id, new Date(Date.now() - 3_600_000)]);
+    const campaign = `txc-${b.json.id}-meta-retargeting`;
+    const landing = webEvent({ visitor_id: 'v-ft', session_id: 's-ft', occurred_at: new Date(Date.now() - 60_000).toISOString(), context: { utm: { source: 'meta', medium: 'paid', campaign }, page: { url: 'https://tickets.example/e/E1' } } });
+    expect((await postEvents(server.url, t, [landing])).accepted).toBe(1);
+    const order = orderEvent({ visitor_id: 'v-ft', session_id: 's-ft', context: { utm: { source: 'newsletter' } }, entities: { order_id: 'O-FT-1', event_entity_id: 'E1', organizer_id: 'O2' }, payload: { gross_amount: 240, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 4, price: 60 }] } });
+    expect((await postEvents(server.url, t, [order])).accepted).toBe(1);
+    await until(async () => (await server.db.query('SELECT 1 FROM conversion_attributions WHERE tenant_id = $1 AND order_id = $2', [t.tenant_id, 'O-FT-1'])).rows.length > 0, 60_000, 200);
+    await attributionCredits.pull(server.db, new Date(Date.now() - 2 * 86_400_000), new Date());
+    const credit = (await server.db.query<{ campaign_id: string; revenue: string; tickets: number }>('SELECT campaign_id, revenue, tickets FROM campaign_credits WHERE tenant_id = $1 AND order_id = $2', [t.tenant_id, 'O-FT-1'])).rows;
+    expect(credit.map((r) => [Number(r.campaign_id), Number(r.revenue), r.tickets])).toEqual([[c.id, 240, 4]]);
   });
 });

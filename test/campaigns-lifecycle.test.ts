@@ -87,6 +87,26 @@ describe('campaign lifecycle against its budget', { timeout: 180_000 }, () => {
     expect((await api('GET', `/api/v1/campaigns/budgets/${budget}`)).json.campaigns.find((c: any) => c.id === second.id).status).toBe('pending_review');
   });
 
+  it('keeps a budget\'s campaigns within its daily limit when approvals and hand-set daily budgets arrive at once', async () => {
+    const { budget, campaigns } = await pending();
+    const running = () => api('GET', `/api/v1/campaigns/budgets/${budget}`).then((r) => r.json.campaigns.filter((c: any) => c.status === 'active'));
+    const sum = (cs: any[]) => Math.round(cs.reduce((n, c) => n + Number(c.daily_budget), 0) * 100) / 100;
+    // Twelve approvals at once: each starts with its share of what the others already took, never beyond the day.
+    const approvals = await Promise.all(campaigns.map((c: any) => api('POST', `/api/v1/campaigns/${c.id}/approve`)));
+    expect(approvals.every((r) => r.status === 200 || r.status === 409)).toBe(true);
+    expect(sum(await running())).toBeLessThanOrEqual(60);
+    // Two lowered by hand leave some headroom; then four raises at once, each alone within it: only one is taken.
+    const [low1, low2, ...rest] = await running();
+    for (const c of [low1, low2]) expect((await api('PUT', `/api/v1/campaigns/${c.id}/daily-budget`, { daily_budget: 1 })).status).toBe(200);
+    const headroom = Math.round((60 - sum(await running())) * 100) / 100;
+    expect(headroom).toBeGreaterThan(1);
+    const four = rest.slice(0, 4);
+    const set = await Promise.all(four.map((c: any) => api('PUT', `/api/v1/campaigns/${c.id}/daily-budget`, { daily_budget: Math.round((Number(c.daily_budget) + headroom) * 100) / 100 })));
+    expect(set.filter((r) => r.status === 200)).toHaveLength(1);
+    for (const r of set) if (r.status !== 200) expect([r.status, r.json.error.field]).toEqual([400, 'daily_budget']);
+    expect(sum(await running())).toBeLessThanOrEqual(60);
+  });
+
   it('publishes the campaigns of a budget that starts later only once it starts, by the resume_publishing job', async () => {
     const start = new Date(Date.now() + 2 * DAY).toISOString();
     const { budget, campaigns } = await pending({ started_at: start, ends_at: new Date(Date.now() + 9 * DAY).toISOString() });

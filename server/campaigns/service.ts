@@ -10,6 +10,7 @@ import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type 
 import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { createAudienceLinks } from './audience-links.js';
+import { createBudgetTurns } from './budget-turns.js';
 import { createDecider } from './decide.js';
 import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
@@ -75,6 +76,8 @@ export function createService(deps: ServiceDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
   const links = createAudienceLinks(db, now);
+  // One budget's approvals, hand-set daily budgets, resumes and optimiser decisions one after another (budget-turns.ts).
+  const turns = createBudgetTurns();
   // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
   const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify });
 
@@ -137,20 +140,24 @@ export function createService(deps: ServiceDeps) {
     const out: Campaign[] = [];
     const refusals: string[] = [];
     for (const budgetId of new Set(todo.map((c) => c.budget_id))) {
-      const b = (await S.budget(db, tenant, budgetId))!;
-      const mine = todo.filter((c) => c.budget_id === budgetId);
-      let fresh = mine.filter((c) => c.status === 'pending_review');
-      const refusal = fresh.length ? approvalRefusal(b, t) : null;
-      if (refusal) refusals.push(refusal);
-      if (refusal || (fresh.length && startsLater(b, t))) {
-        const shares = refusal ? null : await startingShares(tenant, b, fresh, t);
-        refusals.push(...(shares?.refused.map((r) => r.reason) ?? []));
-        if (shares?.ok.length) out.push(...(await S.move(db, tenant, shares.ok.map((x) => x.c.id), ['pending_review'], 'scheduled', null, now())));
-        fresh = [];
-      }
-      const r = await publishBatch(tenant, b, mine.filter((c) => c.status !== 'pending_review'), fresh, t);
-      out.push(...r.done);
-      refusals.push(...r.refused.map((x) => x.reason));
+      await turns(budgetId, async () => {
+        const b = (await S.budget(db, tenant, budgetId))!;
+        // Read again in the budget's turn: an approval that ran meanwhile may have started some of them.
+        const mine = (await Promise.all(todo.filter((c) => c.budget_id === budgetId).map((c) => S.publishRow(db, tenant, c.id))))
+          .filter((c): c is PublishRow => c !== null && ['start', 'resume'].includes(publishMove(c, t)));
+        let fresh = mine.filter((c) => c.status === 'pending_review');
+        const refusal = fresh.length ? approvalRefusal(b, t) : null;
+        if (refusal) refusals.push(refusal);
+        if (refusal || (fresh.length && startsLater(b, t))) {
+          const shares = refusal ? null : await startingShares(tenant, b, fresh, t);
+          refusals.push(...(shares?.refused.map((r) => r.reason) ?? []));
+          if (shares?.ok.length) out.push(...(await S.move(db, tenant, shares.ok.map((x) => x.c.id), ['pending_review'], 'scheduled', null, now())));
+          fresh = [];
+        }
+        const r = await publishBatch(tenant, b, mine.filter((c) => c.status !== 'pending_review'), fresh, t);
+        out.push(...r.done);
+        refusals.push(...r.refused.map((x) => x.reason));
+      });
     }
     if (out.length === 0) return { ok: false, code: 'conflict', message: refusals.join(' ') || 'Someone else decided on these campaigns first.' };
     return { ok: true, value: out };
@@ -259,24 +266,29 @@ export function createService(deps: ServiceDeps) {
     const scheduled = (await db.query<Record<string, unknown>>(Q.scheduled_due, [now(), limit])).rows.map(toPublishRow);
     for (const key of new Set(scheduled.map((c) => `${c.tenant_id}:${c.budget_id}`))) {
       const mine = scheduled.filter((c) => `${c.tenant_id}:${c.budget_id}` === key);
-      const b = await S.budget(db, mine[0].tenant_id, mine[0].budget_id);
-      if (!b) continue;
-      const t = deps.now();
-      const refusal = approvalRefusal(b, t);
-      if (refusal) {
-        // A paused budget may resume: its campaigns wait; one exhausted, cancelled or ended never publishes them.
-        await db.query(Q.set_error_many, [b.tenant_id, mine.map((c) => c.id), refusal, now()]);
-        if (b.status !== 'paused') done += (await S.move(db, b.tenant_id, mine.map((c) => c.id), ['scheduled'], 'failed', 'budget_not_active', now())).length;
-        continue;
-      }
-      const r = await publishBatch(b.tenant_id, b, [], mine, t);
-      done += r.done.filter((c) => c.status !== 'publishing').length;
-      for (const x of r.refused) {
-        const [back] = await S.move(db, b.tenant_id, [x.id], ['scheduled'], 'pending_review', null, now());
-        if (!back) continue;
-        await db.query(Q.set_error, [b.tenant_id, x.id, `${x.reason} It is back in the approval queue.`.slice(0, 1000), now()]);
-        done++;
-      }
+      done += await turns(mine[0].budget_id, () => publishScheduled(mine));
+    }
+    return done;
+  }
+
+  /** resumePublishing's part for one budget's scheduled campaigns, in the budget's turn. */
+  async function publishScheduled(mine: PublishRow[]): Promise<number> {
+    const b = await S.budget(db, mine[0].tenant_id, mine[0].budget_id);
+    if (!b) return 0;
+    const t = deps.now();
+    const refusal = approvalRefusal(b, t);
+    if (refusal) {
+      // A paused budget may resume: its campaigns wait; one exhausted, cancelled or ended never publishes them.
+      await db.query(Q.set_error_many, [b.tenant_id, mine.map((c) => c.id), refusal, now()]);
+      return b.status !== 'paused' ? (await S.move(db, b.tenant_id, mine.map((c) => c.id), ['scheduled'], 'failed', 'budget_not_active', now())).length : 0;
+    }
+    const r = await publishBatch(b.tenant_id, b, [], mine, t);
+    let done = r.done.filter((c) => c.status !== 'publishing').length;
+    for (const x of r.refused) {
+      const [back] = await S.move(db, b.tenant_id, [x.id], ['scheduled'], 'pending_review', null, now());
+      if (!back) continue;
+      await db.query(Q.set_error, [b.tenant_id, x.id, `${x.reason} It is back in the approval queue.`.slice(0, 1000), now()]);
+      done++;
     }
     return done;
   }
@@ -292,6 +304,12 @@ export function createService(deps: ServiceDeps) {
 
   /** Pause or resume by hand (also the admin's manual override). */
   async function setActive(tenant: number, id: number, active: boolean): Promise<Result<Campaign>> {
+    const c0 = await S.campaign(db, tenant, id);
+    if (!c0) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
+    return turns(c0.budget_id, () => setActiveInTurn(tenant, id, active));
+  }
+
+  async function setActiveInTurn(tenant: number, id: number, active: boolean): Promise<Result<Campaign>> {
     const c = await S.campaign(db, tenant, id);
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     const to: CampaignStatus = active ? 'active' : 'paused';
@@ -320,6 +338,13 @@ export function createService(deps: ServiceDeps) {
    * take a day). Above it: refused with the cap and its numbers, nothing sent to the platform.
    */
   async function setDailyBudget(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
+    const c = await S.campaign(db, tenant, id);
+    if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
+    return turns(c.budget_id, () => setDailyBudgetInTurn(tenant, id, amount));
+  }
+
+  /** setDailyBudget in its budget's turn: the headroom is read after every earlier change of the budget was made. */
+  async function setDailyBudgetInTurn(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
     const c = await S.campaign(db, tenant, id);
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     if (!c.external_campaign_id || (c.status !== 'active' && c.status !== 'paused')) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: only a published campaign has a daily budget.` };
@@ -355,7 +380,8 @@ export function createService(deps: ServiceDeps) {
     };
   }
 
-  return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
+  const decideInTurn: typeof decide = (b, window, job, decisions) => turns(b.id, () => decide(b, window, job, decisions));
+  return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide: decideInTurn, db: db as Queryable };
 }
 
 export type CampaignService = ReturnType<typeof createService>;

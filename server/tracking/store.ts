@@ -95,13 +95,7 @@ export function viewOf(row: TrackingCodeRow, cipher: Cipher): TrackingCodeView {
   try {
     secrets = cipher.available ? decryptSecrets(cipher, row) : {};
   } catch {
-    // Unreadable secrets (encrypted under another ENCRYPTION_KEY, or a ciphertext that no longer authenticates
-    // against the code's tenant, provider and owner) are unusable, so this view shows them as absent. Nothing is
-    // logged here on purpose: this runs on every read of the code (each GET and list page) and the module's logger
-    // does not reach it; the condition is reported where it has an effect, by the conversions dispatcher, which
-    // refuses the code's conversions with "the code's secrets cannot be read: <why>" (conversions/index.ts), seen
-    // as this code's delivery.last_error. cipher.decrypt and JSON.parse of authenticated plaintext are all that
-    // can throw here.
+    // Encrypted under another ENCRYPTION_KEY: unusable, so shown as absent (PUT sets it again).
   }
   return {
     id: row.id,

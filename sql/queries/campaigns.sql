@@ -300,7 +300,11 @@ SELECT a.tenant_id, coalesce(a.order_id, a.event_id::text), c.id,
 FROM conversion_attributions a
 JOIN tx_events e ON e.tenant_id = a.tenant_id AND e.event_id = a.event_id AND e.occurred_at = a.occurred_at
 JOIN automated_campaigns c ON c.tenant_id = a.tenant_id
-  AND coalesce(a.utm->>'utm_campaign', a.utm->>'campaign', a.first_touch->>'utm_campaign') = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
+  -- The order's own utm_campaign, else its session's first touch's (first_touch holds the touch's context.utm
+  -- under "utm"; `first_touch->>'utm_campaign'` was always null, so an order with UTMs of its own but no campaign
+  -- — a newsletter link back — never credited the ad that brought the visitor).
+  AND coalesce(a.utm->>'utm_campaign', a.utm->>'campaign', a.first_touch->'utm'->>'utm_campaign', a.first_touch->'utm'->>'campaign')
+    = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
 JOIN ad_campaign_budgets b ON b.id = c.budget_id AND b.tenant_id = c.tenant_id
 WHERE a.occurred_at >= $1
   AND e.payload->>'currency' = b.currency
