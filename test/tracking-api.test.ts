@@ -55,6 +55,17 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
     await root?.end();
   }, 120_000);
 
+  it('sets a code\'s secret again after the ENCRYPTION_KEY changed (the old one unreadable: shown absent, replaced, not a 500)', async () => {
+    const c = await create({ provider: 'meta', organizer_id: 'O8', settings: { pixel_id: META }, secrets: { access_token: 'EAAB-old-key' } });
+    // As a ciphertext of another key reads: same format, another key id.
+    await server.db.query("UPDATE tracking_codes SET secrets_enc = regexp_replace(secrets_enc, '^v1\\.[^.]+\\.', 'v1.00000000.') WHERE id = $1", [c.id]);
+    expect((await api('GET', `/api/v1/tracking-codes/${c.id}`)).json.has_access_token).toBe(false);
+    const put = await api('PUT', `/api/v1/tracking-codes/${c.id}`, { secrets: { access_token: 'EAAB-new-key' } });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json.has_access_token).toBe(true);
+    expect((await api('DELETE', `/api/v1/tracking-codes/${c.id}`)).status).toBe(200);
+  });
+
   it('creates a code, never returning its secret, and lists, gets, updates and deletes it (each change audited)', async () => {
     const c = await create({ provider: 'meta', organizer_id: 'O9', settings: { pixel_id: META, advanced_matching: true }, secrets: { access_token: 'EAAB-secret-token' } });
     expect(c).toMatchObject({ provider: 'meta', organizer_id: 'O9', event_id: null, owner: 'organizer', enabled: true, consent: 'marketing', has_access_token: true, has_api_secret: false,

@@ -20,7 +20,7 @@ import type { Cipher } from '../identity/crypto.js';
 import type { Db } from '../store/db.js';
 import type { ResolutionCache } from './cache.js';
 import { nonceOk, renderSnippets, type PublicCode, type ScriptUrls } from './snippets.js';
-import { decryptSecrets, encryptSecrets, trackingStore as store, viewOf, type TrackingCodeRow, type TrackingCodeView } from './store.js';
+import { encryptSecrets, readableSecrets, trackingStore as store, viewOf, type TrackingCodeRow, type TrackingCodeView } from './store.js';
 import { applySecrets, isProvider, MAX_OWNER_ID, parseCodePatch, parseNewCode, PROVIDERS, type Owner } from './validate.js';
 
 export interface Resolution {
@@ -136,7 +136,7 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
       const touchesSecrets = Object.keys(p.secrets).length > 0;
       const noCipher = needsCipher(Object.values(p.secrets).some((v) => v !== null));
       if (noCipher) return noCipher;
-      const secrets_enc = touchesSecrets ? encryptSecrets(cipher, tenant, row, applySecrets(cipher.available ? decryptSecrets(cipher, row) : {}, p.secrets)) : row.secrets_enc;
+      const secrets_enc = touchesSecrets ? encryptSecrets(cipher, tenant, row, applySecrets(readableSecrets(cipher, row), p.secrets)) : row.secrets_enc;
       const updated = await store.update(db, tenant, row.id, { enabled: p.enabled ?? row.enabled, settings: p.settings ?? row.settings, secrets_enc });
       if (!updated) throw new NotFoundError('not_found', `No tracking code ${params.id} for this tenant.`);
       cache.invalidate(tenant);

@@ -89,14 +89,29 @@ function toRow(tenant: number, r: Record<string, unknown>): TrackingCodeRow {
   };
 }
 
+/**
+ * The code's secrets, or {} when they cannot be read: the view's has_* flags, and the old secrets a PUT merges its
+ * new ones into (after an ENCRYPTION_KEY change the old ones are unreadable: setting them again must work, where it
+ * answered 500).
+ */
+export function readableSecrets(cipher: Cipher, row: TrackingCodeRow): Secrets {
+  try {
+    return cipher.available ? decryptSecrets(cipher, row) : {};
+  } catch {
+    // Unreadable secrets (encrypted under another ENCRYPTION_KEY, or a ciphertext that no longer authenticates
+    // against the code's tenant, provider and owner) are unusable, so this view shows them as absent. Nothing is
+    // logged here on purpose: this runs on every read of the code (each GET and list page) and the module's logger
+    // does not reach it; the condition is reported where it has an effect, by the conversions dispatcher, which
+    // refuses the code's conversions with "the code's secrets cannot be read: <why>" (conversions/index.ts), seen
+    // as this code's delivery.last_error. cipher.decrypt and JSON.parse of authenticated plaintext are all that
+    // can throw here.
+    return {};
+  }
+}
+
 /** The API view: which secrets the code holds as has_* flags, never their values. */
 export function viewOf(row: TrackingCodeRow, cipher: Cipher): TrackingCodeView {
-  let secrets: Secrets = {};
-  try {
-    secrets = cipher.available ? decryptSecrets(cipher, row) : {};
-  } catch {
-    // Encrypted under another ENCRYPTION_KEY: unusable, so shown as absent (PUT sets it again).
-  }
+  const secrets = readableSecrets(cipher, row);
   return {
     id: row.id,
     provider: row.provider,
