@@ -48,6 +48,12 @@ describe('secrets', () => {
     expect(parseKey(key.toString('hex'))?.equals(key)).toBe(true);
     expect(parseKey(key.toString('base64'))?.equals(key)).toBe(true);
     expect(parseKey('short')).toBeNull();
+    // Not base64 is null, never a throw: a character outside the alphabet (skipped by the decoder, which would
+    // still give 32 bytes) or text that decodes to another length.
+    const b64 = key.toString('base64');
+    expect(parseKey(`${b64.slice(0, 10)}*${b64.slice(10)}`)).toBeNull();
+    expect(parseKey('!'.repeat(44))).toBeNull();
+    expect(parseKey(key.toString('base64url'))?.equals(key)).toBe(true);
     const dir = tmpDir();
     const cfg = loadConfig({ DATA_DIR: dir });
     const k1 = resolveEncryptionKey(cfg, silent)!;

@@ -25,3 +25,13 @@ describe('campaigns config: ad account ids', () => {
     for (const bad of ['act_act_123', '12345678901', '123_456_7890', '']) expect(accountId(bad.startsWith('act') ? 'META_AD_ACCOUNT_ID' : 'GOOGLE_ADS_CUSTOMER_ID', bad)).toBeNull();
   });
 });
+
+describe('campaigns config: platform URLs', () => {
+  it('refuses a value that is not an http(s) URL, keeping the default, and takes one that is without its trailing slashes', () => {
+    const problems: string[] = [];
+    const c = campaignsConfig({ META_GRAPH_URL: 'not a url', GOOGLE_ADS_URL: 'http://127.0.0.1:9//' }, problems);
+    expect(problems).toEqual(['META_GRAPH_URL must be a URL starting with https:// or http:// (got "not a url")']);
+    expect(c.urls.meta).toBe('https://graph.facebook.com');
+    expect(c.urls.googleAds).toBe('http://127.0.0.1:9');
+  });
+});

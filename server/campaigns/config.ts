@@ -65,8 +65,9 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     try {
       const u = new URL(raw);
       if (u.protocol === 'https:' || u.protocol === 'http:') return raw.replace(/\/+$/, '');
-    } catch {
-      // reported below
+    } catch (err) {
+      // Not a URL (ERR_INVALID_URL, a TypeError): reported below, with any other scheme.
+      if (!(err instanceof TypeError)) throw err;
     }
     problems.push(`${name} must be a URL starting with https:// or http:// (got ${JSON.stringify(redact(raw))})`);
     return def;

@@ -53,3 +53,28 @@ describe('GDPR erasure over the registry', () => {
     });
   });
 });
+
+describe('GDPR erasure: freeing unfinished steps', () => {
+  it('logs at warn, not silently, when releasing the lease of unfinished steps fails', async () => {
+    const calls: string[] = [];
+    const R = queries('gdpr.sql', ['release_erasure_steps']);
+    const base = fakeDb(calls);
+    const q = base.query.bind(base);
+    const db = {
+      ...base,
+      async query(sql: string, params?: unknown[]) {
+        if (sql === R.release_erasure_steps) throw new Error('connection reset');
+        return q(sql, params as never);
+      },
+    } as unknown as Db;
+    const registry = createGdprRegistry();
+    registry.table(table('persons', 'person', calls));
+    registry.store('broken', async () => Promise.reject(new Error('redis away')));
+    const lines: Array<{ level: number; msg: string; err?: string }> = [];
+    const log = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    const out = await createGdpr({ db, spool: { pendingBytes: () => 0 } as unknown as Spool, log, registry }).erasePerson(1, 7);
+    expect(out!.removed).toMatchObject({ external: { broken: { error: 'redis away' } } });
+    const warn = lines.find((l) => l.level === 40 && /releasing the unfinished steps/.test(l.msg));
+    expect(warn).toMatchObject({ err: 'connection reset', tenant_id: 1 });
+  });
+});

@@ -194,7 +194,10 @@ export function createGdpr(deps: GdprDeps): Gdpr {
       log.error({ err: (err as Error).message, tenant_id: s.tenantId }, 'GDPR: post-commit steps of an erasure failed; gdpr.resume retries them');
     }
     if (!finished) {
-      await db.query(Q.release_erasure_steps, [s.tenantId, s.sha, owner, retryDelayS(s.attempts)]).catch(() => undefined);
+      // A failed release is not retried here: the lease runs out (STEPS_LEASE_S) and gdpr.resume takes the steps then.
+      await db.query(Q.release_erasure_steps, [s.tenantId, s.sha, owner, retryDelayS(s.attempts)]).catch((err: unknown) => {
+        log.warn({ err: (err as Error).message, tenant_id: s.tenantId }, `GDPR: releasing the unfinished steps of an erasure failed; gdpr.resume retries them when the lease ends (${STEPS_LEASE_S} s)`);
+      });
     }
   };
 

@@ -3,7 +3,7 @@
 //   POST   /api/admin/retention/run            operator (ADMIN_TOKEN): apply retention now
 import { personIdParam } from '../identity/routes.js';
 import type { Router } from '../http/router.js';
-import { errorReply } from '../http/uws.js';
+import { fail } from '../http/errors.js';
 import type { Gdpr } from './erasure.js';
 import type { Retention } from './retention.js';
 
@@ -19,8 +19,8 @@ export function registerGdprRoutes(router: Router, deps: GdprRouteDeps): void {
     audit: ({ params }) => ({ action: 'gdpr.export', target: `person:${params.id}` }),
     handler: async ({ params, principal }) => {
       const out = await deps.gdpr.exportPerson(principal.tenant.tenant_id, params.id);
-      if (out === null) return errorReply(404, 'not_found', 'No such person for this tenant.');
-      if ('erased' in out) return errorReply(410, 'person_erased', 'This person was erased; nothing is held about them.', { erased_at: (out.erased as { erased_at: string }).erased_at });
+      if (out === null) return fail('not_found', 'No such person for this tenant.');
+      if ('erased' in out) return fail('person_erased', 'This person was erased; nothing is held about them.', { erased_at: (out.erased as { erased_at: string }).erased_at });
       return { status: 200, body: out, headers: { 'Content-Disposition': `attachment; filename="person-${params.id}-export.json"` } };
     },
   });
@@ -29,7 +29,7 @@ export function registerGdprRoutes(router: Router, deps: GdprRouteDeps): void {
     audit: ({ params }) => ({ action: 'gdpr.erase', target: `person:${params.id}` }),
     handler: async ({ params, principal }) => {
       const out = await deps.gdpr.erasePerson(principal.tenant.tenant_id, params.id);
-      if (out === null) return errorReply(404, 'not_found', 'No such person for this tenant.');
+      if (out === null) return fail('not_found', 'No such person for this tenant.');
       return { status: 200, body: out };
     },
   });

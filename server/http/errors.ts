@@ -39,6 +39,7 @@ export const ERRORS = {
   invalid_admin_token: { status: 401, message: 'Send Authorization: Bearer <ADMIN_TOKEN>.', when: 'an operator route without the `ADMIN_TOKEN`' },
   invalid_token: { status: 401, message: 'The dashboard token is invalid or expired.', when: 'a dashboard token that does not verify' },
   token_expired: { status: 401, message: 'The dashboard token is invalid or expired.', when: 'an expired dashboard token' },
+  missing_token: { status: 401, message: 'Pass a dashboard token as /ws?token=… (POST /api/v1/tokens).', when: 'a live connection (`/ws` upgrade, Socket.IO handshake) without a dashboard token' },
   wrong_key_kind: { status: 403, message: 'This is a secret key (tx_sk_…), which must never be sent from a browser or put in a page.', when: 'a secret key sent where the write key belongs' },
   origin_not_allowed: { status: 403, message: 'Origin {origin} is not in this tenant\'s allowed origins.', when: '`Origin` not in the tenant\'s allowed origins' },
   write_key_not_allowed: { status: 403, message: 'A write key can only send events; use the secret key for /api/v1.', when: 'a write key sent where the secret key belongs' },

@@ -3,7 +3,8 @@
 // lone surrogates in jsonb and years outside its range, and would turn them into 500s).
 // Errors follow ingest's shape: `{"error":{"code":"invalid_field","in":"query","field":"before","message":…}}`;
 // body fields are paths like ingest's (`events[0].payload.amount`).
-import { errorReply, type Reply } from './uws.js';
+import { fail as failReply } from './errors.js';
+import type { Reply } from './uws.js';
 
 export type Where = 'query' | 'path' | 'body';
 
@@ -41,7 +42,7 @@ const fail = (where: Where, field: string, message: string, code: ParamError['co
 });
 
 export function paramReply(e: ParamError): Reply {
-  return errorReply(400, e.code, e.message, { field: e.field, in: e.in });
+  return failReply(e.code, e.message, { field: e.field, in: e.in });
 }
 
 // Control characters: C0 (NUL included), DEL and C1 (U+0080–U+009F). Never part of an id, a name or a date, and

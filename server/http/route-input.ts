@@ -35,8 +35,9 @@ export function replacedQueryBytes(rawQuery: string): ParamError | null {
   let field = name.slice(0, 40);
   try {
     field = decodeURIComponent(field.replaceAll('+', ' '));
-  } catch {
-    // Malformed percent-encoding in the name as well: reported as sent.
+  } catch (err) {
+    // URIError: malformed percent-encoding in the name as well (the refusal below is the report): named as sent.
+    if (!(err instanceof URIError)) throw err;
   }
   return { code: 'invalid_field', in: 'query', field, message: `The query parameter ${JSON.stringify(field)} ${REPLACED_HINT}.` };
 }

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { createRequire } from 'node:module';
 import type * as UWS from '@trufflesuite/uws-js-unofficial';
 import type { Logger } from 'pino';
+import { fail } from './errors.js';
 
 export type HttpResponse = UWS.HttpResponse;
 export type HttpRequest = UWS.HttpRequest;
@@ -106,7 +107,7 @@ export function guardRequests(app: TemplatedApp, onRefused: (p: RequestProblem) 
     if (problem === null) return handler(res, req);
     onRefused(problem);
     const state = trackAbort(res);
-    setImmediate(() => send(res, state, { ...errorReply(400, 'malformed_request', problem.message), close: true }));
+    setImmediate(() => send(res, state, { ...fail('malformed_request', problem.message), close: true }));
   };
   const target = app as unknown as Record<string, (pattern: string, h: Handler) => TemplatedApp>;
   const registered: Registered[] = [];
@@ -244,7 +245,7 @@ export function send(res: HttpResponse, state: AbortState, r: Reply, log?: Pick<
     } catch (err) {
       if (log) log.error({ err, status: r.status }, 'reply could not be serialised');
       else console.error('reply could not be serialised', err);
-      r = { ...errorReply(500, 'internal', 'Internal error.'), headers: r.headers, close: r.close };
+      r = { ...fail('internal', 'Internal error.'), headers: r.headers, close: r.close };
       json = JSON.stringify(r.body);
     }
   }
@@ -262,10 +263,6 @@ export function send(res: HttpResponse, state: AbortState, r: Reply, log?: Pick<
       answerBody(res, json ?? '{}', r.close);
     }
   });
-}
-
-export function errorReply(status: number, code: string, message: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): Reply {
-  return { status, body: { error: { code, message, ...extra } }, headers };
 }
 
 export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: 'too_large' | 'aborted' };

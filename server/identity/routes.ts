@@ -10,7 +10,7 @@ import type { Ingest } from '../ingest/index.js';
 import type { FieldError } from '../ingest/validate.js';
 import { collect, cursor, encodeCursor, id, int, paramReply, stringProblem, text, type ParamError, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
-import { errorReply } from '../http/uws.js';
+import { fail } from '../http/errors.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { isObj, type Obj } from '../store/rows.js';
@@ -97,9 +97,9 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     handler: async ({ body: v, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const list: unknown[] | null = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.events) ? v.events : isObj(v) && v.event_name !== undefined ? [v] : null;
-      if (!list) return errorReply(400, 'invalid_body', 'Send one event object or {"events":[...]}.', { field: 'events' });
+      if (!list) return fail('invalid_body', 'Send one event object or {"events":[...]}.', { field: 'events' });
       const max = config.limits.maxBatchEvents;
-      if (list.length > max) return errorReply(413, 'too_many_events', `A batch holds at most ${max} events (MAX_BATCH_EVENTS); got ${list.length}.`, { limit: max });
+      if (list.length > max) return fail('too_many_events', `A batch holds at most ${max} events (MAX_BATCH_EVENTS); got ${list.length}.`, { limit: max });
       const receivedAt = new Date();
       // An event this route refuses (not a server event, a browser source) goes through ingest too, rejected
       // without validation: kept like every other rejection, with its event_id, and its contact data, names and
@@ -124,29 +124,29 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
       const b = isObj(body) ? body : {};
       // A misspelt field ("emial") would link the visitor without what it was meant to carry.
       const extra = Object.keys(b).find((k) => !IDENTIFY_FIELDS.includes(k));
-      if (extra !== undefined) return errorReply(400, 'invalid_field', `Unknown field; identify takes ${IDENTIFY_FIELDS.join(', ')}.`, { field: extra.slice(0, 40), in: 'body' });
+      if (extra !== undefined) return fail('invalid_field', `Unknown field; identify takes ${IDENTIFY_FIELDS.join(', ')}.`, { field: extra.slice(0, 40), in: 'body' });
       const visitor = b.visitor_id;
       const ext = b.external_id;
       if (typeof visitor !== 'string' || visitor.length === 0 || visitor.length > 64 || stringProblem(visitor)) {
-        return errorReply(400, 'invalid_field', 'visitor_id must be a string of 1 to 64 printable characters (the SDK\'s tx_vid).', { field: 'visitor_id', in: 'body' });
+        return fail('invalid_field', 'visitor_id must be a string of 1 to 64 printable characters (the SDK\'s tx_vid).', { field: 'visitor_id', in: 'body' });
       }
       if (!((typeof ext === 'string' && ext.length > 0 && ext.length <= 128 && !stringProblem(ext)) || (typeof ext === 'number' && Number.isSafeInteger(ext)))) {
-        return errorReply(400, 'invalid_field', 'external_id must be your customer id (string of up to 128 printable characters, or integer).', { field: 'external_id', in: 'body' });
+        return fail('invalid_field', 'external_id must be your customer id (string of up to 128 printable characters, or integer).', { field: 'external_id', in: 'body' });
       }
       for (const f of ['email', 'phone', 'city'] as const) {
         if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || (b[f] as string).length > 320 || stringProblem(b[f] as string))) {
-          return errorReply(400, 'invalid_field', `${f} must be a string of at most 320 printable characters.`, { field: f, in: 'body' });
+          return fail('invalid_field', `${f} must be a string of at most 320 printable characters.`, { field: f, in: 'body' });
         }
       }
       // The customer's country (ISO 3166-1 alpha-2) makes a national phone number international, as an order's
       // customer.country does; without it "0721 234 567" gets no digest.
       if (b.country !== undefined && b.country !== null && (typeof b.country !== 'string' || !/^[A-Za-z]{2}$/.test(b.country))) {
-        return errorReply(400, 'invalid_field', `country must be the customer's ISO 3166-1 alpha-2 country code such as "RO"; got ${JSON.stringify(b.country).slice(0, 40)}.`, { field: 'country', in: 'body' });
+        return fail('invalid_field', `country must be the customer's ISO 3166-1 alpha-2 country code such as "RO"; got ${JSON.stringify(b.country).slice(0, 40)}.`, { field: 'country', in: 'body' });
       }
       // Only a real boolean decides: "no" or 0 must not read as consent given.
       const consent = b.consent_data_processing;
       if (consent !== undefined && consent !== null && typeof consent !== 'boolean') {
-        return errorReply(400, 'invalid_field', `consent_data_processing must be true or false (or left out: a login implies it); got ${JSON.stringify(consent).slice(0, 40)}.`, { field: 'consent_data_processing', in: 'body' });
+        return fail('invalid_field', `consent_data_processing must be true or false (or left out: a login implies it); got ${JSON.stringify(consent).slice(0, 40)}.`, { field: 'consent_data_processing', in: 'body' });
       }
       if (consent === false) {
         // The same shape as a link's answer (nothing created, nothing backfilled), plus why.
@@ -192,7 +192,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     method: 'get', path: '/api/v1/sessions/:session_id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { session_id: sessionIdParam }, query: [],
     handler: async ({ params, principal }) => {
       const s = await deps.sessions.get(db, principal.tenant.tenant_id, params.session_id!);
-      return s ? { status: 200, body: s } : errorReply(404, 'not_found', 'No such session for this tenant.');
+      return s ? { status: 200, body: s } : fail('not_found', 'No such session for this tenant.');
     },
   });
 
@@ -203,7 +203,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
       const ext = text('query', 'external_id', info.query.get('external_id'), { max: 128, required: true });
       if (!ext.ok) return paramReply({ ...ext.error, message: `${ext.error.message} Pass ?external_id=<your customer id>.` });
       const { rows } = await db.query<Obj>(Q.find_person_by_external, [principal.tenant.tenant_id, ext.value]);
-      if (!rows.length) return errorReply(404, 'not_found', 'No person with this external_id.');
+      if (!rows.length) return fail('not_found', 'No person with this external_id.');
       return { status: 200, body: personView(rows[0]) };
     },
   });
@@ -212,7 +212,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     handler: async ({ params, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const { rows } = await db.query<Obj>(Q.get_person, [tenantId, params.id]);
-      if (!rows.length) return errorReply(404, 'not_found', 'No such person for this tenant (or it was erased).');
+      if (!rows.length) return fail('not_found', 'No such person for this tenant (or it was erased).');
       const links = (await db.query<Obj>(Q.links_of_person, [tenantId, params.id])).rows.map(linkView);
       return { status: 200, body: { ...personView(rows[0]), identity_links: links } };
     },

@@ -9,7 +9,8 @@
 // snapshot's `ts`), so history plus the live deltas after it count every row once.
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
-import { errorReply, type ReqInfo, type Reply } from '../http/uws.js';
+import { fail } from '../http/errors.js';
+import type { ReqInfo, Reply } from '../http/uws.js';
 import { MIN_TIME_MS, parseIsoTime } from '../http/params.js';
 import type { LiveCore } from './core.js';
 import { fromMilli } from './facts.js';
@@ -114,11 +115,11 @@ export async function historyReply(
   const { core, db } = deps;
   // Without revenue (an artist, a venue key): the revenue-free event topic's rule, and no money in the series.
   const topic: Topic = kind === 'event' ? { kind: 'event', event: id, ...(revenue ? {} : { revenue: false as const }) } : { kind: 'dashboard', org: id };
-  if (!(deps.allowed ? await deps.allowed(scope, topic, wholeTenant) : core.allowed(scope, topic, wholeTenant))) return errorReply(403, 'forbidden', 'This key or token does not give access to that topic.');
+  if (!(deps.allowed ? await deps.allowed(scope, topic, wholeTenant) : core.allowed(scope, topic, wholeTenant))) return fail('forbidden', 'This key or token does not give access to that topic.');
   const minutes = parseMinutes(info.query.get('minutes'));
-  if (minutes === null) return errorReply(400, 'invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes', in: 'query' });
+  if (minutes === null) return fail('invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes', in: 'query' });
   const to = parseTo(info.query.get('to'), core.now());
-  if (to === null) return errorReply(400, 'invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to', in: 'query' });
+  if (to === null) return fail('invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to', in: 'query' });
   const tenant = scope.tenant;
   const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
   const body = await loadHistory(db, tenant, target, minutes, to);

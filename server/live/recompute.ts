@@ -5,28 +5,15 @@
 // A row's day is that of its live time (facts.ts liveTime: occurred_at, never more than 2 s after received_at).
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
+import { queries } from '../store/queries.js';
 import { iso } from '../store/rows.js';
 import { asClaimSource, toFact, type Fact } from './facts.js';
 import type { Pseudonymizer } from './pseudo.js';
 
 const PAGE = 5000;
 
-const SQL = `
-SELECT e.id::text AS id, e.event_id::text AS event_id, e.event_name, e.occurred_at, e.received_at, e.tenant_id::text AS tenant_id,
-       e.source_system, e.visitor_id, e.session_id, e.entities, e.payload,
-       coalesce(c.organizer_id, o.organizer_id) AS owner, CASE WHEN c.organizer_id IS NOT NULL THEN 'catalog' ELSE o.source END AS owner_source,
-       CASE WHEN e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'items') = 'array' THEN (
-         SELECT string_agg(DISTINCT t.category COLLATE "C", ', ' ORDER BY t.category COLLATE "C")
-         FROM jsonb_array_elements(e.payload->'items') it
-         JOIN catalog_ticket_types t ON t.tenant_id = e.tenant_id AND jsonb_typeof(it) = 'object' AND t.id = it->>'ticket_type_id'
-         WHERE t.category IS NOT NULL) END AS category
-FROM tx_events e
-LEFT JOIN live_event_owners o ON o.tenant_id = e.tenant_id AND o.event_entity_id = e.entities->>'event_entity_id'
-LEFT JOIN catalog_events c ON c.tenant_id = e.tenant_id AND c.id = e.entities->>'event_entity_id'
-WHERE e.occurred_at >= $1 AND least(e.occurred_at, e.received_at + interval '2 seconds') < $2 AND NOT e.is_bot AND e.entities ? 'event_entity_id'
-  AND (e.occurred_at, e.id) > ($3::timestamptz, $4::bigint)
-ORDER BY e.occurred_at, e.id
-LIMIT ${PAGE}`;
+// The keyset page query: sql/queries/live.sql recompute_page.
+const Q = queries('live.sql', ['recompute_page']);
 
 /**
  * Calls `onFacts` with the facts of `day` (YYYY-MM-DD, UTC), page by page, ids pseudonymised like the live
@@ -38,7 +25,7 @@ export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonym
   let after: [string, string] = ['-infinity', '0'];
   let total = 0;
   for (;;) {
-    const { rows } = await db.query<Record<string, unknown>>(SQL, [from, to, after[0], after[1]]);
+    const { rows } = await db.query<Record<string, unknown>>(Q.recompute_page, [from, to, after[0], after[1], PAGE]);
     const facts: Fact[] = [];
     for (const r of rows) {
       const row = {

@@ -9,6 +9,7 @@
 // adapter subclass with socket.io-adapter's own methods, so each server delivers to its own sockets.
 import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
+import type { ErrorCode } from '../http/errors.js';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
@@ -79,7 +80,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
     const v = core.verify(typeof raw === 'string' ? raw : '');
     if (!v.ok) {
       // The codes of /ws and REST (`token_expired` for an expired token); `reason` kept for older clients.
-      const code = raw ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
+      const code: ErrorCode = raw ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
       return next(Object.assign(new Error('unauthorized'), { data: { code, reason: v.reason } }));
     }
     (socket.data as Subscriber) = { scope: v.scope, exp: v.exp, topics: new Set() };

@@ -7,7 +7,7 @@
 // already queued for the client (up to its send buffer, ~4 MiB) stays there until the client reads it or goes
 // away (test/slow-consumer.test.ts keeps the reset as a failing expectation).
 import { bearer } from '../http/auth.js';
-import { fail } from '../http/errors.js';
+import { fail, type ErrorCode } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
@@ -73,9 +73,10 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
       const v = core.verify(token);
       if (!v.ok) {
         const message = token ? `The token is ${v.reason === 'expired' ? 'expired' : 'invalid'}; mint one with POST /api/v1/tokens.` : 'Pass a dashboard token as /ws?token=… (POST /api/v1/tokens).';
+        const code: ErrorCode = token ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
         res.cork(() => {
           res.writeStatus('401 Unauthorized').writeHeader('Content-Type', 'application/json');
-          res.end(JSON.stringify({ error: { code: token ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token', message } }), true);
+          res.end(JSON.stringify(fail(code, message).body), true);
         });
         return;
       }

@@ -104,6 +104,8 @@ export function createPartitions(deps: { db: Db; log: Logger }): Partitions {
       const to = monthStart(addMonths(m, 1)).toISOString();
       await q.query(Q.lock_writes);
       // `name` matches NAME and the bounds are our own ISO strings: nothing from a request reaches this DDL.
+      // These three statements name the new month's table, which a bind parameter cannot, so they are built here
+      // rather than kept in partitions.sql (see its header); the bounds of the move are parameters.
       await q.query(`CREATE TABLE ${name} (LIKE tx_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
       const moved = await q.query<{ n: number }>(
         `WITH m AS (DELETE FROM tx_events_default WHERE occurred_at >= $1::timestamptz AND occurred_at < $2::timestamptz RETURNING *)

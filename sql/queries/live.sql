@@ -52,3 +52,27 @@ FROM (
   FROM r GROUP BY ts
 ) c LEFT JOIN money USING (ts)
 ORDER BY c.ts;
+
+-- name: recompute_page
+-- One keyset page of the rows that rebuild a UTC day's live state from the store (server/live/recompute.ts).
+-- $1 day start, $2 next day's start, $3/$4 the (occurred_at, id) of the previous page's last row ('-infinity', 0
+-- for the first page), $5 the page size. Every non-bot row naming an event entity whose live time (occurred_at,
+-- never more than 2 s after received_at: server/live/facts.ts liveTime) falls in the day. The event's owner is
+-- the stored one (the catalog's organizer, else live_event_owners'), never a row's; `category` is an order's
+-- distinct ticket categories, sorted, as the writer's projector reads them (server/live/catalog.ts orderCategory).
+-- The sort keys are qualified (e.id): the select list re-types id as text.
+SELECT e.id::text AS id, e.event_id::text AS event_id, e.event_name, e.occurred_at, e.received_at, e.tenant_id::text AS tenant_id,
+       e.source_system, e.visitor_id, e.session_id, e.entities, e.payload,
+       coalesce(c.organizer_id, o.organizer_id) AS owner, CASE WHEN c.organizer_id IS NOT NULL THEN 'catalog' ELSE o.source END AS owner_source,
+       CASE WHEN e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'items') = 'array' THEN (
+         SELECT string_agg(DISTINCT t.category COLLATE "C", ', ' ORDER BY t.category COLLATE "C")
+         FROM jsonb_array_elements(e.payload->'items') it
+         JOIN catalog_ticket_types t ON t.tenant_id = e.tenant_id AND jsonb_typeof(it) = 'object' AND t.id = it->>'ticket_type_id'
+         WHERE t.category IS NOT NULL) END AS category
+FROM tx_events e
+LEFT JOIN live_event_owners o ON o.tenant_id = e.tenant_id AND o.event_entity_id = e.entities->>'event_entity_id'
+LEFT JOIN catalog_events c ON c.tenant_id = e.tenant_id AND c.id = e.entities->>'event_entity_id'
+WHERE e.occurred_at >= $1 AND least(e.occurred_at, e.received_at + interval '2 seconds') < $2 AND NOT e.is_bot AND e.entities ? 'event_entity_id'
+  AND (e.occurred_at, e.id) > ($3::timestamptz, $4::bigint)
+ORDER BY e.occurred_at, e.id
+LIMIT $5::int;
