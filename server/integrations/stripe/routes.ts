@@ -6,7 +6,7 @@ import type { Ingest } from '../../ingest/index.js';
 import { bodyText } from '../../http/body.js';
 import { checkBody } from '../../http/params.js';
 import type { Router } from '../../http/router.js';
-import { fail, type ErrorCode } from '../../http/errors.js';
+import { fail } from '../../http/errors.js';
 import { readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from '../../http/uws.js';
 import type { Cipher } from '../../identity/crypto.js';
 import { isUnavailable, type Db } from '../../store/db.js';
@@ -87,7 +87,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       if (!v.ok) {
         log.warn({ tenant_id: tenantId, code: v.code }, 'stripe webhook refused');
         // Its codes are catalogued at 400 (verify.test.ts checks each one).
-        return reply(fail(v.code as ErrorCode, v.message));
+        return reply(fail(v.code, v.message));
       }
       // UTF-8, strictly: a malformed byte is refused, never replaced by U+FFFD (which would make two ids one).
       const decoded = bodyText(b.body);

@@ -4,7 +4,9 @@ import crypto from 'node:crypto';
 
 export const STRIPE_TOLERANCE_S = 300;
 
-export type VerifyResult = { ok: true; timestamp: number } | { ok: false; code: string; message: string };
+/** Why a signature is refused: error codes of the catalogue (http/errors.ts), each answered 400. */
+export type SignatureRefusal = 'missing_signature' | 'malformed_signature' | 'invalid_signature' | 'timestamp_outside_tolerance';
+export type VerifyResult = { ok: true; timestamp: number } | { ok: false; code: SignatureRefusal; message: string };
 
 /** Stripe's own test helper computes the same value: hex HMAC-SHA256(secret, `${t}.${payload}`). */
 export function stripeSignature(secret: string, t: number | string, rawBody: Buffer | string): string {
