@@ -71,12 +71,14 @@ export type Result<T> =
   | { ok: false; code: 'invalid'; field: string; message: string; max?: number; cap?: string };
 
 const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
+/** A campaign taken for publishing (status publishing, its daily budget, a lease and this attempt's token). */
+type Claim = { claimed: Record<string, unknown>; token: string };
 
 export function createService(deps: ServiceDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
   const links = createAudienceLinks(db, now);
-  // One budget's approvals, hand-set daily budgets, resumes and optimiser decisions one after another (budget-turns.ts).
+  // One budget's approvals and hand-set daily budgets check and write what a day takes one after another (budget-turns.ts).
   const turns = createBudgetTurns();
   // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
   const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify });
@@ -140,7 +142,8 @@ export function createService(deps: ServiceDeps) {
     const out: Campaign[] = [];
     const refusals: string[] = [];
     for (const budgetId of new Set(todo.map((c) => c.budget_id))) {
-      await turns(budgetId, async () => {
+      // The shares and claims in the budget's turn; the platform calls after it (claimBatch).
+      const { b, claims } = await turns(budgetId, async () => {
         const b = (await S.budget(db, tenant, budgetId))!;
         // Read again in the budget's turn: an approval that ran meanwhile may have started some of them.
         const mine = (await Promise.all(todo.filter((c) => c.budget_id === budgetId).map((c) => S.publishRow(db, tenant, c.id))))
@@ -154,10 +157,11 @@ export function createService(deps: ServiceDeps) {
           if (shares?.ok.length) out.push(...(await S.move(db, tenant, shares.ok.map((x) => x.c.id), ['pending_review'], 'scheduled', null, now())));
           fresh = [];
         }
-        const r = await publishBatch(tenant, b, mine.filter((c) => c.status !== 'pending_review'), fresh, t);
-        out.push(...r.done);
+        const r = await claimBatch(tenant, b, mine.filter((c) => c.status !== 'pending_review'), fresh, t);
         refusals.push(...r.refused.map((x) => x.reason));
+        return { b, claims: r.claims };
       });
+      out.push(...(await finishAll(tenant, b, claims)));
     }
     if (out.length === 0) return { ok: false, code: 'conflict', message: refusals.join(' ') || 'Someone else decided on these campaigns first.' };
     return { ok: true, value: out };
@@ -178,25 +182,37 @@ export function createService(deps: ServiceDeps) {
   }
 
   /**
-   * Publishes `resumed` (left publishing, with the daily budget they started with) and starts `fresh` ones (pending
-   * review, or scheduled once the budget started) with their share of the day, their audiences linked once more
-   * first (one built since the approval is sent too); a fresh one whose share is zero or below its platform's
-   * minimum is not published and returned with its reason.
+   * Claims `resumed` (left publishing, with the daily budget they started with) and `fresh` ones (pending review, or
+   * scheduled once the budget started) with their share of the day, their audiences linked once more first (one
+   * built since the approval is sent too); a fresh one whose share is zero or below its platform's minimum is not
+   * claimed and returned with its reason. Store work only, done in the budget's turn: a claimed campaign is
+   * `publishing` with its daily budget, which the next turn's shares count; finishPublish then talks to the platform
+   * outside the turn (a slow platform never holds the budget's other approvals).
    */
-  async function publishBatch(tenant: number, b: Budget, resumed: PublishRow[], fresh: PublishRow[], t: number): Promise<{ done: Campaign[]; refused: Shares['refused'] }> {
-    const done: Campaign[] = [];
+  async function claimBatch(tenant: number, b: Budget, resumed: PublishRow[], fresh: PublishRow[], t: number): Promise<{ claims: Claim[]; refused: Shares['refused'] }> {
+    const claims: Claim[] = [];
     for (const c of resumed) {
-      const r = await publishOne(tenant, b, c, c.daily_budget);
-      if (r) done.push(r);
+      const k = await claimPublish(tenant, b, c, c.daily_budget);
+      if (k) claims.push(k);
     }
-    if (fresh.length === 0) return { done, refused: [] };
+    if (fresh.length === 0) return { claims, refused: [] };
     const shares = await startingShares(tenant, b, fresh, t);
     await links.linkBeforePublish(tenant, b.organizer_id, shares.ok.map((x) => x.c));
     for (const { c, daily } of shares.ok) {
-      const r = await publishOne(tenant, b, c, daily);
-      if (r) done.push(r);
+      const k = await claimPublish(tenant, b, c, daily);
+      if (k) claims.push(k);
     }
-    return { done, refused: shares.refused };
+    return { claims, refused: shares.refused };
+  }
+
+  /** Finishes claimed campaigns on their platforms, one after another. */
+  async function finishAll(tenant: number, b: Budget, claims: Claim[]): Promise<Campaign[]> {
+    const done: Campaign[] = [];
+    for (const k of claims) {
+      const c = await finishPublish(tenant, b, k);
+      if (c) done.push(c);
+    }
+    return done;
   }
 
   /**
@@ -206,14 +222,18 @@ export function createService(deps: ServiceDeps) {
    * lease, a crash) leaves it publishing with what it stored: resumed by the next approval or the job; so does a
    * temporary platform failure (429, 5xx, a timeout) at any step, released for the job's next run (publishEnd).
    */
-  async function publishOne(tenant: number, b: Budget, c: Campaign, daily: number): Promise<Campaign | null> {
+  async function claimPublish(tenant: number, b: Budget, c: Campaign, daily: number): Promise<Claim | null> {
     const token = randomUUID();
     const t0 = deps.now();
-    const lease = () => new Date(deps.now() + PUBLISH_LEASE_MS);
     // The split works in cents; a campaign gets whole minor units of its currency (JPY 1190, not 1190.47).
     const start = floorTo(daily, decimalsOf(b.currency));
     const claimed = (await db.query<Record<string, unknown>>(Q.claim_publish, [tenant, c.id, token, new Date(t0), new Date(t0 + PUBLISH_LEASE_MS), start, b.total_budget])).rows[0];
-    if (!claimed) return null;
+    return claimed ? { claimed, token } : null;
+  }
+
+  /** The platform part of publishing a claimed campaign (see claimPublish). */
+  async function finishPublish(tenant: number, b: Budget, { claimed, token }: Claim): Promise<Campaign | null> {
+    const lease = () => new Date(deps.now() + PUBLISH_LEASE_MS);
     const row = toPublishRow(claimed);
     const key = campaignKey(row);
     let r: PublishOutcome;
@@ -260,37 +280,41 @@ export function createService(deps: ServiceDeps) {
     for (const c of due) {
       const b = await S.budget(db, c.tenant_id, c.budget_id);
       if (!b) continue;
-      const r = await publishOne(c.tenant_id, b, c, c.daily_budget);
+      const k = await claimPublish(c.tenant_id, b, c, c.daily_budget);
+      const r = k ? await finishPublish(c.tenant_id, b, k) : null;
       if (r && r.status !== 'publishing') done++;
     }
     const scheduled = (await db.query<Record<string, unknown>>(Q.scheduled_due, [now(), limit])).rows.map(toPublishRow);
     for (const key of new Set(scheduled.map((c) => `${c.tenant_id}:${c.budget_id}`))) {
       const mine = scheduled.filter((c) => `${c.tenant_id}:${c.budget_id}` === key);
-      done += await turns(mine[0].budget_id, () => publishScheduled(mine));
+      const { b, claims, moved } = await turns(mine[0].budget_id, () => claimScheduled(mine));
+      done += moved;
+      if (b) done += (await finishAll(b.tenant_id, b, claims)).filter((c) => c.status !== 'publishing').length;
     }
     return done;
   }
 
-  /** resumePublishing's part for one budget's scheduled campaigns, in the budget's turn. */
-  async function publishScheduled(mine: PublishRow[]): Promise<number> {
+  /** resumePublishing's part for one budget's scheduled campaigns in the budget's turn: claims, or moves them. */
+  async function claimScheduled(mine: PublishRow[]): Promise<{ b: Budget | null; claims: Claim[]; moved: number }> {
     const b = await S.budget(db, mine[0].tenant_id, mine[0].budget_id);
-    if (!b) return 0;
+    if (!b) return { b, claims: [], moved: 0 };
     const t = deps.now();
     const refusal = approvalRefusal(b, t);
     if (refusal) {
       // A paused budget may resume: its campaigns wait; one exhausted, cancelled or ended never publishes them.
       await db.query(Q.set_error_many, [b.tenant_id, mine.map((c) => c.id), refusal, now()]);
-      return b.status !== 'paused' ? (await S.move(db, b.tenant_id, mine.map((c) => c.id), ['scheduled'], 'failed', 'budget_not_active', now())).length : 0;
+      const failed = b.status !== 'paused' ? (await S.move(db, b.tenant_id, mine.map((c) => c.id), ['scheduled'], 'failed', 'budget_not_active', now())).length : 0;
+      return { b: null, claims: [], moved: failed };
     }
-    const r = await publishBatch(b.tenant_id, b, [], mine, t);
-    let done = r.done.filter((c) => c.status !== 'publishing').length;
+    const r = await claimBatch(b.tenant_id, b, [], mine, t);
+    let done = 0;
     for (const x of r.refused) {
       const [back] = await S.move(db, b.tenant_id, [x.id], ['scheduled'], 'pending_review', null, now());
       if (!back) continue;
       await db.query(Q.set_error, [b.tenant_id, x.id, `${x.reason} It is back in the approval queue.`.slice(0, 1000), now()]);
       done++;
     }
-    return done;
+    return { b, claims: r.claims, moved: done };
   }
 
   /** Back to draft with the reviewer's note: a campaign pending review, or approved and scheduled (not yet published). */
@@ -304,12 +328,6 @@ export function createService(deps: ServiceDeps) {
 
   /** Pause or resume by hand (also the admin's manual override). */
   async function setActive(tenant: number, id: number, active: boolean): Promise<Result<Campaign>> {
-    const c0 = await S.campaign(db, tenant, id);
-    if (!c0) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
-    return turns(c0.budget_id, () => setActiveInTurn(tenant, id, active));
-  }
-
-  async function setActiveInTurn(tenant: number, id: number, active: boolean): Promise<Result<Campaign>> {
     const c = await S.campaign(db, tenant, id);
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     const to: CampaignStatus = active ? 'active' : 'paused';
@@ -338,13 +356,23 @@ export function createService(deps: ServiceDeps) {
    * take a day). Above it: refused with the cap and its numbers, nothing sent to the platform.
    */
   async function setDailyBudget(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
-    const c = await S.campaign(db, tenant, id);
-    if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
-    return turns(c.budget_id, () => setDailyBudgetInTurn(tenant, id, amount));
+    const c0 = await S.campaign(db, tenant, id);
+    if (!c0) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
+    // Checked and written in the budget's turn (each request sees the amounts the ones before it set), sent to the
+    // platform after it; a platform's refusal puts the amount it had back (unless something changed it since).
+    const held = await turns(c0.budget_id, () => reserveDailyBudget(tenant, id, amount));
+    if (!held.ok) return held;
+    const { c, b, before } = held.value;
+    const r = await adapters[c.platform].setDailyBudget(ext(c), amount, b.currency);
+    if (!r.ok) {
+      await db.query(Q.revert_daily_budget, [tenant, id, amount, before, now()]);
+      return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
+    }
+    return { ok: true, value: (await S.campaign(db, tenant, id)) ?? { ...c, daily_budget: amount } };
   }
 
-  /** setDailyBudget in its budget's turn: the headroom is read after every earlier change of the budget was made. */
-  async function setDailyBudgetInTurn(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
+  /** setDailyBudget's check and write, in its budget's turn: the headroom read after every earlier change was made. */
+  async function reserveDailyBudget(tenant: number, id: number, amount: number): Promise<Result<{ c: Campaign; b: Budget; before: number }>> {
     const c = await S.campaign(db, tenant, id);
     if (!c) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     if (!c.external_campaign_id || (c.status !== 'active' && c.status !== 'paused')) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: only a published campaign has a daily budget.` };
@@ -362,9 +390,8 @@ export function createService(deps: ServiceDeps) {
         message: `daily_budget ${amount} ${b.currency} is above the most campaign ${id} may get: ${cap.max} ${b.currency} a day, set by ${cap.by} (${cap.detail.join('; ')}).`,
       };
     }
-    const r = await adapters[c.platform].setDailyBudget(ext(c), amount, b.currency);
-    if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
-    return { ok: true, value: (await S.setDaily(db, tenant, id, amount, now()))! };
+    const set = await S.setDaily(db, tenant, id, amount, now());
+    return set ? { ok: true, value: { c: set, b, before: c.daily_budget } } : { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
   }
 
   async function overrideBudget(tenant: number, id: number, o: { total_budget?: number; daily_budget_limit?: number | null }): Promise<Result<Budget>> {
@@ -380,8 +407,7 @@ export function createService(deps: ServiceDeps) {
     };
   }
 
-  const decideInTurn: typeof decide = (b, window, job, decisions) => turns(b.id, () => decide(b, window, job, decisions));
-  return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide: decideInTurn, db: db as Queryable };
+  return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };
 }
 
 export type CampaignService = ReturnType<typeof createService>;

@@ -132,6 +132,10 @@ UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id 
 -- name: set_daily_budget
 UPDATE automated_campaigns SET daily_budget = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
 
+-- name: revert_daily_budget
+-- A hand-set daily budget ($3) the platform refused: the amount before it ($4) again, unless it changed since.
+UPDATE automated_campaigns SET daily_budget = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND daily_budget = $3 RETURNING id;
+
 -- name: review_queue
 -- The marketplace's approval queue across budgets, oldest first; $3: keyset (ids after it), NULL for the start.
 SELECT * FROM automated_campaigns
