@@ -172,7 +172,8 @@ describe('creative rotation on Meta', { timeout: 240_000 }, () => {
   const rotationLog = async (budgetId: number) => (await db.query<Record<string, unknown>>("SELECT campaign_id, window_start, action, reason, inputs, applied_at FROM campaign_optimization_log WHERE budget_id = $1 AND rule = 'creative_rotation' ORDER BY id", [budgetId])).rows;
   type Fig = { variant: number; ad_id: string; impressions: number; clicks: number; conversions: number; spend: number; effective_status: string | null };
 
-  it('a better variant disapproved on Meta is not kept, and the only delivering ad is not paused', async () => {
+  /** A suite with the Page set (one ad per variant), approved at the next whole hour: its campaigns and their ads. */
+  const approvedSuite = async () => {
     const c = core('104123456789012');
     const start = Math.ceil(clock.now / HOUR) * HOUR + HOUR;
     mock.advanceTo(start);
@@ -181,6 +182,11 @@ describe('creative rotation on Meta', { timeout: 240_000 }, () => {
     expect((await c.service.approve(TENANT, campaigns.map((x) => x.id))).ok).toBe(true);
     const list = await c.service.campaignsOf(TENANT, budgetId);
     const adOf = (x: (typeof list)[number], v: number) => x.external_ads!.find((a) => a.variant === v)!.ad_id!;
+    return { c, start, budgetId, list, adOf };
+  };
+
+  it('a better variant disapproved on Meta is not kept, and the only delivering ad is not paused', async () => {
+    const { c, start, budgetId, list, adOf } = await approvedSuite();
     await hours(c, start + HOUR, start + 20 * HOUR);
     // At 20 h Meta disapproves variant 1 (the one converting at 1.5×) of every campaign: only variant 2 delivers.
     for (const x of list) {
@@ -216,14 +222,7 @@ describe('creative rotation on Meta', { timeout: 240_000 }, () => {
   });
 
   it('an ad deleted on Meta keeps its last figures and leaves the rotation', async () => {
-    const c = core('104123456789012');
-    const start = Math.ceil(clock.now / HOUR) * HOUR + HOUR;
-    mock.advanceTo(start);
-    clock.now = start;
-    const { budgetId, campaigns } = await suiteOf(c);
-    expect((await c.service.approve(TENANT, campaigns.map((x) => x.id))).ok).toBe(true);
-    const list = await c.service.campaignsOf(TENANT, budgetId);
-    const adOf = (x: (typeof list)[number], v: number) => x.external_ads!.find((a) => a.variant === v)!.ad_id!;
+    const { c, start, budgetId, list, adOf } = await approvedSuite();
     await hours(c, start + HOUR, start + 10 * HOUR);
     // At 10 h variant 2's ad (the worse one) is deleted in Ads Manager: Meta lists it no more and has no insights row.
     const last = new Map<number, Fig>();

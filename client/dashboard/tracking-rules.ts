@@ -64,18 +64,3 @@ export function idProblem(p: Provider, raw: string): string | null {
 export function labelProblem(raw: string): string | null {
   return raw === '' || LABEL.test(raw) ? null : 'The conversion label is the part after the slash of send_to: letters, digits, - and _.';
 }
-
-/**
- * A code's server-side delivery as GET /api/v1/tracking-codes reports it (server/tracking/store.ts Delivery; the two
- * are held equal at compile time by client/live/wire.typecheck.ts).
- */
-export interface Delivery {
-  status: 'ok' | 'held';
-  held_reason: string | null;
-  held_since: string | null;
-  pending: number;
-  failing: number;
-  dead_24h: number;
-  last_error: string | null;
-  last_sent_at: string | null;
-}

@@ -3,7 +3,8 @@
 // validation as one types, enable/disable and delete. It talks to /api/v1/tracking-codes with the dashboard
 // token (an organizer token manages its own organizer's codes; the server checks everything again).
 import { clear, h, text } from './dom.js';
-import { CONVERSION_EVENTS, idProblem, labelProblem, PROVIDERS, RULES, type Delivery, type Provider } from './tracking-rules.js';
+import type { Delivery } from '../../server/tracking/delivery.js';
+import { CONVERSION_EVENTS, idProblem, labelProblem, PROVIDERS, RULES, type Provider } from './tracking-rules.js';
 
 interface Code {
   id: number;

@@ -1,12 +1,9 @@
 // Compile-time guard (tsc -p . checks it; nothing imports it at run time): the live layer's snapshot pieces and
-// notices must fit the wire types this client publishes, and the dashboard's view of a tracking code's delivery
-// must equal the API's, so the two sides cannot drift apart silently.
+// notices must fit the wire types this client publishes, so the two sides cannot drift apart silently.
 import type { CapacityView, GateView } from '../../server/live/capacity.js';
 import type { EventNames, NamedGateView, TickerNames } from '../../server/live/catalog.js';
 import type { NoticeWire } from '../../server/live/notices.js';
 import type { FunnelView, TickerEntry as ServerTicker } from '../../server/live/state.js';
-import type { Delivery as ServerDelivery } from '../../server/tracking/store.js';
-import type { Delivery } from '../dashboard/tracking-rules.js';
 import type { Capacity, Conversion, Dropoff, EventData, Funnel, GateCapacity, NoticeMessage, Revenue, TickerEntry } from './types.js';
 
 type Assert<T extends true> = T;
@@ -24,6 +21,4 @@ export type WireChecks = [
   Assert<Fits<EventNames, Pick<EventData, 'event_title' | 'organizer_name'>>>,
   Assert<Fits<Omit<ServerTicker, 'id'> & TickerNames, TickerEntry>>,
   Assert<Fits<NoticeWire, NoticeMessage>>,
-  Assert<Fits<ServerDelivery, Delivery>>,
-  Assert<Fits<Delivery, ServerDelivery>>,
 ];

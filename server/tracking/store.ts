@@ -6,6 +6,9 @@ import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
 import { CONSENT, ownerOf, type ConsentCategory, type Owner, type Provider, type Settings } from './validate.js';
+import type { Delivery } from './delivery.js';
+
+export type { Delivery };
 
 const QC = queries('conversions.sql', ['code_delivery']);
 const Q = queries('tracking.sql', ['insert_code', 'existing_code', 'get_code', 'update_code', 'delete_code', 'list_codes', 'resolve_codes', 'codes_version', 'page_organizer']);
@@ -42,22 +45,6 @@ export interface TrackingCodeView {
   updated_at: string;
   /** The code's server-side destination (GET only; README "Tracking codes"). */
   delivery?: Delivery;
-}
-
-/**
- * How the code's server-side conversions are delivered: `held` when the provider refused its credential or
- * permission (held_reason: the provider's answer and the fix) until the code is updated; the rows waiting, those
- * of them retrying after an error (failing), dead in the last 24 h, the latest error and send.
- */
-export interface Delivery {
-  status: 'ok' | 'held';
-  held_reason: string | null;
-  held_since: string | null;
-  pending: number;
-  failing: number;
-  dead_24h: number;
-  last_error: string | null;
-  last_sent_at: string | null;
 }
 
 const aad = (tenant: number, c: { provider: string; organizer_id: string | null; event_id: string | null }) =>
