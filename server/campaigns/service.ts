@@ -10,7 +10,7 @@ import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type 
 import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { createAudienceLinks } from './audience-links.js';
-import { createBudgetTurns } from './budget-turns.js';
+import { createBudgetTurns, storeLease } from './budget-turns.js';
 import { createDecider } from './decide.js';
 import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
@@ -78,8 +78,9 @@ export function createService(deps: ServiceDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
   const links = createAudienceLinks(db, now);
-  // One budget's approvals and hand-set daily budgets check and write what a day takes one after another (budget-turns.ts).
-  const turns = createBudgetTurns();
+  // One budget's approvals and hand-set daily budgets check and write what a day takes one after another, on every
+  // node sharing the store (budget-turns.ts).
+  const turns = createBudgetTurns({ lease: storeLease(db), now: deps.now, log: deps.log });
   // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
   const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify });
 
@@ -143,7 +144,7 @@ export function createService(deps: ServiceDeps) {
     const refusals: string[] = [];
     for (const budgetId of new Set(todo.map((c) => c.budget_id))) {
       // The shares and claims in the budget's turn; the platform calls after it (claimBatch).
-      const { b, claims } = await turns(budgetId, async () => {
+      const { b, claims } = await turns(tenant, budgetId, async () => {
         const b = (await S.budget(db, tenant, budgetId))!;
         // Read again in the budget's turn: an approval that ran meanwhile may have started some of them.
         const mine = (await Promise.all(todo.filter((c) => c.budget_id === budgetId).map((c) => S.publishRow(db, tenant, c.id))))
@@ -287,7 +288,7 @@ export function createService(deps: ServiceDeps) {
     const scheduled = (await db.query<Record<string, unknown>>(Q.scheduled_due, [now(), limit])).rows.map(toPublishRow);
     for (const key of new Set(scheduled.map((c) => `${c.tenant_id}:${c.budget_id}`))) {
       const mine = scheduled.filter((c) => `${c.tenant_id}:${c.budget_id}` === key);
-      const { b, claims, moved } = await turns(mine[0].budget_id, () => claimScheduled(mine));
+      const { b, claims, moved } = await turns(mine[0].tenant_id, mine[0].budget_id, () => claimScheduled(mine));
       done += moved;
       if (b) done += (await finishAll(b.tenant_id, b, claims)).filter((c) => c.status !== 'publishing').length;
     }
@@ -360,7 +361,7 @@ export function createService(deps: ServiceDeps) {
     if (!c0) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
     // Checked and written in the budget's turn (each request sees the amounts the ones before it set), sent to the
     // platform after it; a platform's refusal puts the amount it had back (unless something changed it since).
-    const held = await turns(c0.budget_id, () => reserveDailyBudget(tenant, id, amount));
+    const held = await turns(tenant, c0.budget_id, () => reserveDailyBudget(tenant, id, amount));
     if (!held.ok) return held;
     const { c, b, before } = held.value;
     const r = await adapters[c.platform].setDailyBudget(ext(c), amount, b.currency);

@@ -33,6 +33,22 @@ RETURNING *;
 -- name: set_budget_status
 UPDATE ad_campaign_budgets SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
 
+-- name: take_budget_turn
+-- A budget's turn across nodes (budget-turns.ts, migration 043): token $3 holds it until $5 unless another holder's
+-- lease runs past now ($4). One row always: known false for no such budget (the turn's work answers not_found),
+-- taken false while another holder has it.
+WITH b AS (SELECT id FROM ad_campaign_budgets WHERE tenant_id = $1 AND id = $2),
+taken AS (
+  UPDATE ad_campaign_budgets SET turn_holder = $3, turn_until = $5
+  WHERE tenant_id = $1 AND id = $2 AND (turn_until IS NULL OR turn_until <= $4)
+  RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM b) AS known, EXISTS (SELECT 1 FROM taken) AS taken;
+
+-- name: release_budget_turn
+-- The turn of token $3 is over; a lease that ran out and was taken by another holder is left to it.
+UPDATE ad_campaign_budgets SET turn_holder = NULL, turn_until = NULL WHERE tenant_id = $1 AND id = $2 AND turn_holder = $3;
+
 -- name: mark_low_notified
 UPDATE ad_campaign_budgets SET low_notified_at = $3 WHERE tenant_id = $1 AND id = $2 AND low_notified_at IS NULL RETURNING id;
 
