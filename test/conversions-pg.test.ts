@@ -39,10 +39,11 @@ describe('server-side conversions on plain PostgreSQL', () => {
       return r.json.counts.length === 2 && r.json.counts.every((c: any) => c.sent === 1 && c.pending === 0);
     }, 180_000, 500);
     expect(mock.problems).toEqual([]);
-    const meta = mock.received.filter((r) => r.ids.includes(order.event_id));
+    // Meta's event_id for a purchase is its order id.
+    const meta = mock.received.filter((r) => r.ids.includes(order.entities.order_id));
     expect(meta.map((r) => r.destination).sort()).toEqual(['123456789012345', '543210987654321']);
     expect(meta[0].body.data[0].user_data.fbc).toMatch(/^fb\.1\.\d{13}\.PLAINFB$/);
-    expect(mock.received.some((r) => r.ids.includes(noConsent.event_id))).toBe(false);
-    expect(mock.accepted.get(order.event_id)).toBe(2);
+    expect(mock.received.some((r) => r.ids.includes(noConsent.entities.order_id) || r.ids.includes(noConsent.event_id))).toBe(false);
+    expect(mock.accepted.get(order.entities.order_id)).toBe(2);
   });
 });

@@ -32,7 +32,7 @@ describe('server-side conversions', () => {
     expect(r.status).toBe(200);
     return r.json as { items: any[]; counts: any[]; next_cursor: string | null };
   };
-  /** Requests carrying the event (Meta, TikTok: its event id; Google, GA4: its order id as transaction id). */
+  /** Requests carrying the event (its event id; a purchase: its order id, Meta's and TikTok's event id and Google's and GA4's transaction id). */
   const sentFor = (e: Record<string, any>) => mock.received.filter((r) => r.ids.includes(e.event_id) || r.ids.includes(e.entities.order_id));
 
   it('sends a purchase once to the organizer\'s and the marketplace\'s destinations, with the documented payloads and hashes', { timeout: 240_000 }, async () => {
@@ -64,7 +64,8 @@ describe('server-side conversions', () => {
 
     const ev = meta[0].body.data[0];
     expect(meta[0].query.access_token).toMatch(/^token-/);
-    expect(ev).toMatchObject({ event_name: 'Purchase', event_id: order.event_id, action_source: 'website', event_source_url: 'https://tickets.example/e/E1/checkout' });
+    // A purchase's event id is its order id (what the pixel's purchase() sends as eventID), not the tx event's.
+    expect(ev).toMatchObject({ event_name: 'Purchase', event_id: order.entities.order_id, action_source: 'website', event_source_url: 'https://tickets.example/e/E1/checkout' });
     // Meta's published example: "John_Smith@gmail.com" → 62a14e44…; the phone as digits with the country code.
     expect(ev.user_data.em).toBe('62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f');
     expect(ev.user_data.ph).toBe(sha('16169547888'));
@@ -84,14 +85,14 @@ describe('server-side conversions', () => {
     expect(g.userData.userIdentifiers).toEqual([{ emailAddress: sha('john_smith@gmail.com') }, { phoneNumber: sha('+16169547888') }]);
 
     const tiktok = got.find((r) => r.provider === 'tiktok')!;
-    expect(tiktok.body.data[0]).toMatchObject({ event: 'CompletePayment', event_id: order.event_id, user: { email: sha('john_smith@gmail.com'), phone: sha('+16169547888'), ttclid: 'TT789' } });
+    expect(tiktok.body.data[0]).toMatchObject({ event: 'CompletePayment', event_id: order.entities.order_id, user: { email: sha('john_smith@gmail.com'), phone: sha('+16169547888'), ttclid: 'TT789' } });
     const ga4 = got.find((r) => r.provider === 'ga4')!;
     expect(ga4.body).toMatchObject({ client_id: 'v-1', events: [{ name: 'purchase', params: { transaction_id: order.entities.order_id, currency: 'EUR', value: 120 } }] });
 
-    // Each destination accepted it once (two Meta pixels and TikTok by event id; Google and GA4 by order id).
+    // Each destination accepted it once (two Meta pixels, TikTok, Google and GA4, all by the order id).
     expect(got.every((r) => r.status === 200)).toBe(true);
-    expect(mock.accepted.get(order.event_id)).toBe(3);
-    expect(mock.accepted.get(order.entities.order_id)).toBe(2);
+    expect(mock.accepted.get(order.entities.order_id)).toBe(5);
+    expect(mock.accepted.get(order.event_id)).toBeUndefined();
     const listed = await rowsOf(t);
     expect(listed.items).toHaveLength(5);
     expect(new Set(listed.items.map((i) => i.status))).toEqual(new Set(['sent']));
@@ -134,6 +135,10 @@ describe('server-side conversions', () => {
       [['meta', first.event_id], ['meta', other.event_id], ['tiktok', first.event_id], ['tiktok', other.event_id]].sort());
     const sent = mock.received.filter((r) => JSON.stringify(r.body).includes(order));
     expect(sent).toHaveLength(2);
+    // Meta and TikTok got each order once, under its order id (what they deduplicate by).
+    for (const p of ['meta', 'tiktok'] as const) {
+      expect(mock.received.filter((r) => r.provider === p).flatMap((r) => r.ids).filter((i) => i === order || i === other.entities.order_id).sort(), p).toEqual([order, other.entities.order_id].sort());
+    }
 
     // What an older version left: the same order queued twice for a destination. Migration 025 settles every
     // row but the first dead, naming it, and a retry of such a row is refused.
@@ -166,11 +171,11 @@ describe('server-side conversions', () => {
     if (afterFirst.status === 'pending') expect(afterFirst.last_error).toMatch(/Meta error 4/);
     await until(async () => (await rowsOf(t, '&status=sent')).items.length === 1, 120_000, 500);
     expect(sentFor(first).map((r) => r.status)).toEqual([429, 200]);
-    expect(mock.accepted.get(first.event_id)).toBe(1);
+    expect(mock.accepted.get(first.entities.order_id)).toBe(1);
 
     // Three purchases in one batch, one of which the provider refuses: bisection isolates it.
     const batch = [purchase(), purchase(), purchase()];
-    mock.rejectEvent(batch[1].event_id);
+    mock.rejectEvent(batch[1].entities.order_id);
     await postEvents(base, t, batch);
     await until(async () => {
       await dispatchNow(base);
@@ -180,8 +185,8 @@ describe('server-side conversions', () => {
     const dead = (await rowsOf(t, '&status=dead')).items;
     expect(dead.map((d) => d.event_id)).toEqual([batch[1].event_id]);
     expect(dead[0].last_error).toMatch(/Meta error 100\/2804003: Invalid parameter/);
-    for (const e of [batch[0], batch[2]]) expect(mock.accepted.get(e.event_id)).toBe(1);
-    expect(mock.accepted.get(batch[1].event_id)).toBeUndefined();
+    for (const e of [batch[0], batch[2]]) expect(mock.accepted.get(e.entities.order_id)).toBe(1);
+    expect(mock.accepted.get(batch[1].entities.order_id)).toBeUndefined();
 
     // A dead row can be retried by hand; a sent one cannot.
     const sent = (await rowsOf(t, '&status=sent')).items[0];

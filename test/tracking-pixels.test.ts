@@ -1,7 +1,8 @@
 // The SDK's opt-in pixel loader (issue 15 item 6) in Chromium, against local stand-ins for fbevents.js,
 // gtag.js, gtm.js and TikTok's events.js that record what they are asked. The page has a nonce-only CSP, so
 // a script the loader inserted without the nonce would not run. Nothing loads before consent; after marketing
-// consent the resolved codes load and each tx event reaches every pixel with its event_id as the pixel's id.
+// consent the resolved codes load and each tx event reaches every pixel with its event_id as the pixel's id (a
+// purchase: its order id, the event id the server-side conversion sends to Meta and TikTok).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -164,7 +165,8 @@ describe('pixel loader in Chromium', () => {
     expect(pv).toMatch(/^[0-9a-f-]{36}$/);
     const fbq = s.calls.filter((c: any[]) => c[1] === 'trackSingle');
     const byPixel = (px: string) => fbq.filter((c: any[]) => c[2] === px).map((c: any[]) => [c[3], c[5].eventID]);
-    const expected = [['PageView', pv], ['ViewContent', ids.view], ['AddToCart', ids.cart], ['InitiateCheckout', ids.checkout], ['Purchase', 'order-evt-1']];
+    // A purchase's eventID is the order id (as the server-side conversion's event_id), not the event id passed.
+    const expected = [['PageView', pv], ['ViewContent', ids.view], ['AddToCart', ids.cart], ['InitiateCheckout', ids.checkout], ['Purchase', 'ORD1']];
     expect(byPixel(ORG_META)).toEqual(expected);
     expect(byPixel(MARKET_META)).toEqual(expected);
     expect(s.calls.filter((c: any[]) => c[1] === 'init').map((c: any[]) => c[2])).toEqual([ORG_META, MARKET_META]);
@@ -173,20 +175,28 @@ describe('pixel loader in Chromium', () => {
 
     const gtagEvents = s.dataLayer.filter((a: any) => Array.isArray(a) && a[0] === 'event');
     expect(gtagEvents.filter((a: any[]) => a[2].send_to === 'G-ORG00001').map((a: any[]) => [a[1], a[2].event_id])).toEqual([
-      ['page_view', pv], ['view_item', ids.view], ['add_to_cart', ids.cart], ['begin_checkout', ids.checkout], ['purchase', 'order-evt-1'],
+      ['page_view', pv], ['view_item', ids.view], ['add_to_cart', ids.cart], ['begin_checkout', ids.checkout], ['purchase', 'ORD1'],
     ]);
     // Google Ads converts on its conversion_events only (default order_completed).
     expect(gtagEvents.filter((a: any[]) => a[1] === 'conversion').map((a: any[]) => a[2])).toEqual([
-      expect.objectContaining({ send_to: 'AW-123456789/AbC-1', transaction_id: 'ORD1', event_id: 'order-evt-1', value: 100, currency: 'RON' }),
+      expect.objectContaining({ send_to: 'AW-123456789/AbC-1', transaction_id: 'ORD1', event_id: 'ORD1', value: 100, currency: 'RON' }),
     ]);
     expect(s.dataLayer.filter((a: any) => a && a.tx_event_id).map((a: any) => [a.event, a.tx_event_id])).toEqual([
-      ['page_view', pv], ['view_item', ids.view], ['add_to_cart', ids.cart], ['begin_checkout', ids.checkout], ['purchase', 'order-evt-1'],
+      ['page_view', pv], ['view_item', ids.view], ['add_to_cart', ids.cart], ['begin_checkout', ids.checkout], ['purchase', 'ORD1'],
     ]);
     const tt = s.ttq[TIKTOK].filter((c: any) => Array.isArray(c));
     expect(tt.map((c: any[]) => [c[0], c[1], c[3]?.event_id])).toEqual([
-      ['page', undefined, undefined], ['track', 'ViewContent', ids.view], ['track', 'AddToCart', ids.cart], ['track', 'InitiateCheckout', ids.checkout], ['track', 'CompletePayment', 'order-evt-1'],
+      ['page', undefined, undefined], ['track', 'ViewContent', ids.view], ['track', 'AddToCart', ids.cart], ['track', 'InitiateCheckout', ids.checkout], ['track', 'CompletePayment', 'ORD1'],
     ]);
     await screenshot(p, 'tracking-pixels-consented.png');
+
+    // A page written before order_id was documented passes only the backend event's id: that is the pixels' id.
+    await p.evaluate(() => window.px.purchase({ event_id: 'order-evt-2', value: 5, currency: 'RON' }));
+    await p.waitForFunction(() => (window.__calls || []).filter((c: any[]) => c[3] === 'Purchase').length >= 4, undefined, { timeout: 60_000 });
+    const later = await state(p);
+    expect(later.calls.filter((c: any[]) => c[1] === 'trackSingle' && c[3] === 'Purchase').map((c: any[]) => [c[2], c[5].eventID])).toEqual([
+      [ORG_META, 'ORD1'], [MARKET_META, 'ORD1'], [ORG_META, 'order-evt-2'], [MARKET_META, 'order-evt-2'],
+    ]);
     await ctx.close();
   }, 180_000);
 

@@ -3,7 +3,9 @@
 // GET /api/tx/tracking-config, loads each platform's library once its consent category (marketing; GA4:
 // analytics) is given, and fires PageView / ViewContent / AddToCart / InitiateCheckout / Purchase (GA4:
 // page_view, view_item, add_to_cart, begin_checkout, purchase) with the tx event's event_id as the pixel's
-// event id, so each platform deduplicates the browser event against the server-side conversion.
+// event id — a purchase's order id instead, as the server-side conversion sends to Meta and TikTok
+// (server/conversions/adapter.ts platformEventId) — so each platform deduplicates the browser event against the
+// server-side conversion.
 // It hooks the tracker's track() and setConsent() (every event method goes through track()). The page's view is
 // kept (the tracker's own, sent while it started, included) and fired to each pixel once, when that pixel loads.
 // With marketing consent but not analytics our own events are refused: the pixels still get theirs, with an
@@ -55,6 +57,16 @@ const URLS = {
 };
 
 type Props = Record<string, any>;
+
+/** purchase()'s order: `order_id` (documented), or, from pages written before it, only the tx `event_id`. */
+export type PurchaseParams = { value?: number; currency?: string; items?: Item[] } & (
+  | { order_id: string; event_id?: string }
+  | { order_id?: undefined; event_id: string }
+);
+
+/** A purchase's order id, as the server-side conversion's event id (Meta, TikTok); undefined when none is given. */
+const orderIdOf = (p: Props | undefined): string | undefined =>
+  p && (typeof p.order_id === 'string' || typeof p.order_id === 'number') && String(p.order_id) !== '' ? String(p.order_id) : undefined;
 type Fired = { name: string; props: Props; id: string };
 type W = Window & Record<string, any>;
 
@@ -85,7 +97,8 @@ export class TxPixels {
       const id = track.call(tx, name, props, { ...options, context });
       if (PIXEL_EVENTS[name]) {
         // Refused by our consent (analytics) yet allowed to the pixels (marketing): an id of the pixel's own.
-        const f = { name, props: props || {}, id: id || uuid() };
+        // A purchase's id is its order id, as purchase() and the server-side conversion use.
+        const f = { name, props: props || {}, id: (name === 'order_completed' && orderIdOf(props)) || id || uuid() };
         if (name === 'page_view') {
           // A page view is kept even before consent: the pixels get it when they load.
           const again = this.consenting && this.page;
@@ -110,11 +123,15 @@ export class TxPixels {
   }
 
   /**
-   * Purchase on the thank-you page: order_completed comes from the tenant's backend, so the page passes that
-   * event's event_id (the one the server-side conversion carries) with the order's value.
+   * Purchase on the thank-you page: order_completed comes from the tenant's backend, so the page passes the
+   * order's `order_id` (the backend event's entities.order_id) with its value. The order id is the pixels'
+   * event id (Meta eventID, TikTok event_id) and transaction id (Google Ads, GA4): the server-side conversion
+   * of the order carries the same, so each platform counts the purchase once, however many times (or under
+   * whichever tx event ids) the backend reported it. `event_id` (the backend event's id) is still taken from
+   * pages that pass only that, as their pixels' event id; with an `order_id` it is not used.
    */
-  purchase(p: { event_id: string; order_id?: string; value?: number; currency?: string; items?: Item[] }): void {
-    this.fire({ name: 'order_completed', props: p, id: p.event_id });
+  purchase(p: PurchaseParams): void {
+    this.fire({ name: 'order_completed', props: p, id: orderIdOf(p) ?? p.event_id ?? uuid() });
   }
 
   private consent(): ConsentSnapshot {

@@ -1,8 +1,9 @@
 // Meta Conversions API: POST {META_GRAPH_URL}/v25.0/{pixel_id}/events?access_token=…, {"data":[…≤1000],
 // "test_event_code"?}. user_data carries the digests computed at ingest (normalise-meta.ts) and, unhashed,
-// client_ip_address, client_user_agent, fbc, fbp. event_id is the tx event's id, which the browser pixel also
-// sends as eventID, so Meta keeps one of the two (48 h deduplication window).
-import { joinUrl, seconds, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
+// client_ip_address, client_user_agent, fbc, fbp. event_id is platformEventId (adapter.ts): a purchase's order
+// id, any other event's tx event id; the browser pixel sends the same as eventID (a purchase's order id too), so
+// Meta keeps one of the two, and one of two reports of the same order (48 h deduplication window).
+import { joinUrl, platformEventId, seconds, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 export const META_API_VERSION = 'v25.0';
 /** "If any event_time in data is greater than 7 days in the past, we return an error for the entire request." */
@@ -37,7 +38,7 @@ export function metaServerEvent(dest: Destination, item: OutboxItem): Record<str
   return strip({
     event_name: EVENT_NAMES[item.event_name],
     event_time: seconds(item.occurred_at),
-    event_id: item.event_id,
+    event_id: platformEventId(item),
     // A website event needs the buyer's user agent and the page; a backend order that forwarded neither is
     // reported as system_generated instead of being refused.
     action_source: d.user_agent && d.url ? 'website' : 'system_generated',

@@ -2,8 +2,10 @@
 // {"event_source":"web","event_source_id":<pixel code>,"data":[…≤1000]}. TikTok answers HTTP 200 with its own
 // code: 0 (or 20001, partly accepted) is success, 40100 is its rate limit, 40001/40002 are the token's fault
 // (the destination is held);
-// one bad row fails the whole batch (hence validation first and bisection).
-import { joinUrl, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
+// one bad row fails the whole batch (hence validation first and bisection). event_id is platformEventId
+// (adapter.ts): a purchase's order id, any other event's tx event id, as the browser pixel's event_id, so TikTok
+// keeps one of the pixel's and the server's copies, and one of two reports of the same order (48 h).
+import { joinUrl, platformEventId, str, transient, type Adapter, type Destination, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 const EVENT_NAMES: Record<string, string> = { order_completed: 'CompletePayment', add_to_cart: 'AddToCart', checkout_started: 'InitiateCheckout', event_view: 'ViewContent' };
 const PIXEL = /^[A-Z0-9]{20}$/;
@@ -19,7 +21,7 @@ export function tiktokEvent(item: OutboxItem, matching = true): Record<string, u
   return {
     event: EVENT_NAMES[item.event_name],
     event_time: Math.floor(Date.parse(item.occurred_at) / 1000),
-    event_id: item.event_id,
+    event_id: platformEventId(item),
     user: clean({ email: u.em, phone: u.ph, external_id: u.external_id, ttclid: d.ttclid, ttp: d.ttp, ip: d.ip, user_agent: d.user_agent }),
     properties: clean({
       contents: items.length ? items.map((i) => clean({ content_id: String(i.ticket_type_id), quantity: i.qty, price: i.price, content_name: i.ticket_type_name })) : undefined,

@@ -155,5 +155,17 @@ export function transient(a: HttpAnswer): FailedOutcome | null {
 /** Joins a configured base URL and a path without doubling or losing the slash. */
 export const joinUrl = (base: string, path: string): string => `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 
+/**
+ * The event_id Meta and TikTok deduplicate by, with the browser pixel's eventID and with a copy sent before:
+ * a purchase's order id (the ad platforms' guidance: "use order/transaction id as event_id where one exists"),
+ * so the same order reported twice (under two tx event ids, or a thank-you page passing another id) counts once;
+ * any other event's tx event id. The pixel loader's purchase() sends the order id too (client/sdk/pixels.ts).
+ */
+export function platformEventId(item: Pick<OutboxItem, 'event_id' | 'event_name' | 'data'>): string {
+  const order = item.data?.order_id as unknown;
+  if (item.event_name === 'order_completed' && (typeof order === 'string' || typeof order === 'number') && String(order) !== '') return String(order);
+  return item.event_id;
+}
+
 export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 export const seconds = (iso: string): number => Math.floor(Date.parse(iso) / 1000);

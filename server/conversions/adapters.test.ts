@@ -1,7 +1,7 @@
 // Adapters without I/O: each provider's answer classification and the request each builds (a recording HttpPost).
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Destination, HttpAnswer, HttpPost, OutboxItem } from './adapter.js';
+import { platformEventId, type Destination, type HttpAnswer, type HttpPost, type OutboxItem } from './adapter.js';
 import { classifyGa4, ga4Adapter, ga4Event, ga4TransactionId } from './adapter-ga4.js';
 import { classifyGoogle, googleAdapter } from './adapter-google.js';
 import { classifyMeta, metaAdapter } from './adapter-meta.js';
@@ -167,3 +167,23 @@ describe('requests', () => {
   });
 });
 
+
+describe('the event id Meta and TikTok deduplicate by', () => {
+  it('is a purchase\'s order id (two reports of one order, and the pixel\'s purchase, count once) and any other event\'s tx event id', async () => {
+    const meta = recorder();
+    const tiktok = recorder();
+    const cart = item({ id: 3, event_id: '0b0e8a1c-3333-4a4a-8888-000000000003', event_name: 'add_to_cart', data: { ...item().data, order_id: undefined, cart_id: 'C-1' } });
+    // The backend reported order O-1 twice, under two tx event ids.
+    const orders = [item(), item({ id: 2, event_id: '0b0e8a1c-2222-4a4a-8888-000000000002' })];
+    await metaAdapter('http://m').send(dest('meta', { pixel_id: '123456789012345' }), [...orders, cart], meta.http);
+    await tiktokAdapter('http://t').send(dest('tiktok', { pixel_id: 'D17TA5JC77UDOT6CA5FG' }), [...orders, cart], tiktok.http);
+    expect(meta.calls[0].body.data.map((e: any) => [e.event_name, e.event_id])).toEqual([['Purchase', 'O-1'], ['Purchase', 'O-1'], ['AddToCart', cart.event_id]]);
+    expect(tiktok.calls[0].body.data.map((e: any) => [e.event, e.event_id])).toEqual([['CompletePayment', 'O-1'], ['CompletePayment', 'O-1'], ['AddToCart', cart.event_id]]);
+    // A numeric order id (a backend's JSON number) is sent as its text; an order without one keeps its tx event id.
+    expect(platformEventId(item({ data: { order_id: 1042 as unknown as string } }))).toBe('1042');
+    expect(platformEventId(item({ data: { value: 1 } }))).toBe(item().event_id);
+    expect(platformEventId(item({ data: { order_id: '' } }))).toBe(item().event_id);
+    // Only a purchase: another event carrying an order id keeps its own id.
+    expect(platformEventId(item({ event_name: 'checkout_started', event_id: 'e-ck', data: { order_id: 'O-9' } }))).toBe('e-ck');
+  });
+});

@@ -26,7 +26,8 @@ export interface PublicCode {
 
 /**
  * Browser event names per tx event (the SDK loader, client/sdk/pixels.ts, fires the same; the conversions
- * dispatcher must send the same names with the same event_id so each platform deduplicates).
+ * dispatcher must send the same names with the same event id so each platform deduplicates: a purchase's order
+ * id, any other event's tx event_id — server/conversions/adapter.ts platformEventId).
  */
 export const PIXEL_EVENTS = {
   page_view: { meta: 'PageView', ga4: 'page_view', tiktok: 'Pageview' },
