@@ -4,49 +4,36 @@
 // `superseded` with why, never applied. The probe's case: in one window campaign 1 got daily_limit/pause (applied)
 // and cpa_above_limit/pause, marked applied too while nothing changed; status_reason stayed daily_limit, the next
 // day resumed it and it spent an hour before CPA paused it again.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignsConfig } from '../server/campaigns/config.js';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
 import type { Decision } from '../server/campaigns/rules.js';
-import { openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
+import type { Db } from '../server/store/db.js';
+import { campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
 import { silent } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
-const PG = process.env.PLAIN_PG_URL ? process.env.PLAIN_PG_URL.replace(/\/[^/]*$/, '/postgres') : 'postgres://postgres@127.0.0.1:5432/postgres';
 const TENANT = 1;
 const HOUR = 3_600_000;
 
 describe('optimiser decisions as carried out', { timeout: 120_000 }, () => {
-  const name = `txl_decide_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let store: CampaignStore | undefined;
   let db: Db;
   let mock: MockPlatforms;
   let core: CampaignsCore;
   const t0 = Date.UTC(2026, 2, 5, 12);
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(PG);
-    u.pathname = `/${name}`;
-    db = { ...(await openPostgres(u.toString(), 2, silent)), plain: true };
-    await migrate(db, silent);
+    store = await campaignStore('postgres', 'decide', 2);
+    db = store.db;
     mock = await startMockPlatforms({ seed: 5, startMs: t0, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     core = createCampaignsCore({
       db, log: silent, now: () => t0, credits: { pull: async () => 0 },
-      config: campaignsConfig({ META_GRAPH_URL: mock.url, META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345' }, []),
+      config: mockPlatformsConfig(mock.url, ['meta']),
     });
   }, 120_000);
   afterAll(async () => {
     await mock?.close();
-    await db?.close();
-    const a = new pg.Client({ connectionString: PG });
-    await a.connect();
-    await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await a.end();
+    await store?.drop();
   });
 
   it('a CPA pause replaces a daily-limit pause; a pause or resume that changes nothing is superseded, not applied', async () => {

@@ -3,60 +3,20 @@
 // there; or the connection drops) must end, after a "restart" (a new core on the same store), the resume job and
 // approvals repeated at will, with exactly one campaign and one ad set / ad group / budget per campaign row on the
 // platform, each started once. Concurrent approvals of one campaign publish it once.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
-import { campaignsConfig } from '../server/campaigns/config.js';
 import type { Campaign } from '../server/campaigns/store.js';
-import { openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
-import { openSimStore } from '../scripts/simulate-campaigns-store.js';
+import type { Db } from '../server/store/db.js';
+import { campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
 import { jobContext, silent } from './helpers.js';
 import { startMockPlatforms, type MockCall, type MockPlatforms } from './mock-ad-platforms/index.js';
 
-const PG = process.env.PLAIN_PG_URL ? process.env.PLAIN_PG_URL.replace(/\/[^/]*$/, '/postgres') : 'postgres://postgres@127.0.0.1:5432/postgres';
 const TENANT = 1;
 /** Past any publishing lease (60 s): a crashed attempt's campaigns are free to resume. */
 const AFTER_LEASE_MS = 5 * 60_000;
 
-interface Store {
-  db: Db;
-  drop(): Promise<void>;
-}
-
-async function embedded(): Promise<Store> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-pubcrash-'));
-  const db = await openSimStore(dir, silent);
-  return { db, drop: async () => { await db.discard(); fs.rmSync(dir, { recursive: true, force: true }); } };
-}
-
-async function postgres(): Promise<Store> {
-  const name = `txl_pubcrash_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: PG });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(PG);
-  u.pathname = `/${name}`;
-  const db = { ...(await openPostgres(u.toString(), 4, silent)), plain: true };
-  await migrate(db, silent);
-  return {
-    db,
-    drop: async () => {
-      await db.close();
-      const a = new pg.Client({ connectionString: PG });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
-
-describe.each([['embedded', embedded], ['postgres', postgres]] as const)('crash-safe publishing (%s store)', (_label, open) => {
-  let store: Store;
+describe.each(['embedded', 'postgres'] as const)('crash-safe publishing (%s store)', (kind) => {
+  let store: CampaignStore;
   let mock: MockPlatforms;
   const clock = { now: Date.now() };
   const abandoned: Promise<unknown>[] = [];
@@ -78,15 +38,11 @@ describe.each([['embedded', embedded], ['postgres', postgres]] as const)('crash-
   };
   const core = (db: Db): CampaignsCore => createCampaignsCore({
     db, log: silent, now: () => clock.now, credits: { pull: async () => 0 },
-    config: campaignsConfig({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev',
-      TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
-    }, []),
+    config: mockPlatformsConfig(mock.url),
   });
 
   beforeAll(async () => {
-    store = await open();
+    store = await campaignStore(kind, 'pubcrash', 4);
     mock = await startMockPlatforms({ seed: 3, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
   }, 300_000);
   afterAll(async () => {

@@ -6,29 +6,26 @@
 // The sync also reads each ad's effective_status (GET act_{id}/ads): a better variant disapproved on Meta is not
 // kept and the only delivering ad is not paused; an ad deleted on Meta keeps its last figures and leaves the
 // rotation (a campaign left with one variant is decided on no more).
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignsConfig } from '../server/campaigns/config.js';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
-import { openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
+import type { Db } from '../server/store/db.js';
+import { campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
 import { silent } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 import { variantOf } from './mock-ad-platforms/meta-ads.js';
 
-const PG = process.env.PLAIN_PG_URL ? process.env.PLAIN_PG_URL.replace(/\/[^/]*$/, '/postgres') : 'postgres://postgres@127.0.0.1:5432/postgres';
 const TENANT = 1;
 const HOUR = 3_600_000;
 
 describe('creative rotation on Meta', { timeout: 240_000 }, () => {
-  const name = `txl_rotate_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let store: CampaignStore | undefined;
   let db: Db;
   let mock: MockPlatforms;
   const t0 = Date.UTC(2026, 2, 5, 12);
   const clock = { now: t0 };
   const core = (pageId: string | null): CampaignsCore => createCampaignsCore({
     db, log: silent, now: () => clock.now, credits: { pull: async () => 0 },
-    config: campaignsConfig({ META_GRAPH_URL: mock.url, META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345', ...(pageId ? { META_PAGE_ID: pageId } : {}) }, []),
+    config: mockPlatformsConfig(mock.url, ['meta'], pageId ? { META_PAGE_ID: pageId } : {}),
   });
   const suiteOf = async (c: CampaignsCore) => {
     const b = await c.service.createBudget(TENANT, {
@@ -42,24 +39,14 @@ describe('creative rotation on Meta', { timeout: 240_000 }, () => {
   };
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const u = new URL(PG);
-    u.pathname = `/${name}`;
-    db = { ...(await openPostgres(u.toString(), 2, silent)), plain: true };
-    await migrate(db, silent);
+    store = await campaignStore('postgres', 'rotate', 2);
+    db = store.db;
     // Variant 1 converts at 1.5× its campaign's rate, variant 2 at 0.4×: a winner to find.
     mock = await startMockPlatforms({ seed: 9, startMs: t0, rates: () => ({ cpm: 5, ctr: 0.03, cvr: 0.06, aov: 60, claimFactor: 1 }), variantFactor: (adName) => (variantOf(adName) === 0 ? 1.5 : 0.4) });
   }, 120_000);
   afterAll(async () => {
     await mock?.close();
-    await db?.close();
-    const a = new pg.Client({ connectionString: PG });
-    await a.connect();
-    await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await a.end();
+    await store?.drop();
   });
 
   it('without META_PAGE_ID a Meta campaign is published as before, with no ads', async () => {

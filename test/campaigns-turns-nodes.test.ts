@@ -4,74 +4,29 @@
 // than the budget's daily limit (each node alone kept its own requests in turn, the two together did not: two raises
 // each within the headroom alone both went through). A turn's lease left by a node that died is taken over once it
 // ran out; one that still runs is waited for.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
-import { campaignsConfig } from '../server/campaigns/config.js';
 import type { Campaign } from '../server/campaigns/store.js';
-import { openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
-import { openSimStore } from '../scripts/simulate-campaigns-store.js';
+import { campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
 import { silent } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
-const PG = process.env.PLAIN_PG_URL ? process.env.PLAIN_PG_URL.replace(/\/[^/]*$/, '/postgres') : 'postgres://postgres@127.0.0.1:5432/postgres';
 const TENANT = 1;
 const LIMIT = 40;
 
-interface Store {
-  db: Db;
-  drop(): Promise<void>;
-}
-
-async function embedded(): Promise<Store> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'txl-turns-'));
-  const db = await openSimStore(dir, silent);
-  return { db, drop: async () => { await db.discard(); fs.rmSync(dir, { recursive: true, force: true }); } };
-}
-
-async function postgres(): Promise<Store> {
-  const name = `txl_turns_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: PG });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(PG);
-  u.pathname = `/${name}`;
-  const db = { ...(await openPostgres(u.toString(), 8, silent)), plain: true };
-  await migrate(db, silent);
-  return {
-    db,
-    drop: async () => {
-      await db.close();
-      const a = new pg.Client({ connectionString: PG });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
-}
-
-describe.each([['embedded', embedded], ['postgres', postgres]] as const)('a budget\'s turns on two nodes (%s store)', (_label, open) => {
-  let store: Store;
+describe.each(['embedded', 'postgres'] as const)('a budget\'s turns on two nodes (%s store)', (kind) => {
+  let store: CampaignStore;
   let mock: MockPlatforms;
   const clock = { now: Date.now() };
 
   /** A server process on the shared store and platforms: its own service, its own turns. */
   const node = (): CampaignsCore => createCampaignsCore({
     db: store.db, log: silent, now: () => clock.now, credits: { pull: async () => 0 },
-    config: campaignsConfig({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev',
-      TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
-    }, []),
+    config: mockPlatformsConfig(mock.url),
   });
 
   beforeAll(async () => {
-    store = await open();
+    store = await campaignStore(kind, 'turns', 8);
     mock = await startMockPlatforms({ seed: 5, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
   }, 300_000);
   afterAll(async () => {

@@ -1,0 +1,60 @@
+// The store and the mock-platform settings of the campaign integration tests. The embedded store is the simulator's
+// (scripts/simulate-campaigns-store.ts: in this thread, started from a migrated template, so fast to open); the
+// PostgreSQL one a fresh database of the machine's PostgreSQL in plain mode (store-suites.ts scratchDatabase),
+// migrated, dropped after.
+import fs from 'node:fs';
+import { campaignsConfig, type CampaignsConfig } from '../server/campaigns/config.js';
+import { openPostgres, type Db } from '../server/store/db.js';
+import { migrate } from '../server/store/migrate.js';
+import { openSimStore } from '../scripts/simulate-campaigns-store.js';
+import { silent, tmpDir } from './helpers.js';
+import { scratchDatabase } from './store-suites.js';
+
+export type CampaignStoreKind = 'embedded' | 'postgres';
+
+export interface CampaignStore {
+  db: Db;
+  /** Closes the store and removes it (the directory, or the database). */
+  drop(): Promise<void>;
+}
+
+/**
+ * A migrated store for one test file: `prefix` names its directory (txl-{prefix}-…) or database (txl_{prefix}_…);
+ * `poolSize` is the PostgreSQL pool's size (the embedded store has one session).
+ */
+export async function campaignStore(kind: CampaignStoreKind, prefix: string, poolSize: number): Promise<CampaignStore> {
+  if (kind === 'embedded') {
+    const dir = tmpDir(`txl-${prefix}-`);
+    const db = await openSimStore(dir, silent);
+    return { db, drop: async () => { await db.discard(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  }
+  const scratch = await scratchDatabase(`txl_${prefix}`);
+  try {
+    const db = await openPostgres(scratch.url, poolSize, silent, { plain: true });
+    await migrate(db, silent).catch(async (err) => { await db.close(); throw err; });
+    return { db, drop: async () => { await db.close(); await scratch.drop(); } };
+  } catch (err) {
+    await scratch.drop();
+    throw err;
+  }
+}
+
+export type MockPlatform = 'meta' | 'google_ads' | 'tiktok';
+
+/** Each platform's settings pointing at the mock platforms (test/mock-ad-platforms) at `url`. */
+const MOCK_ENV: Record<MockPlatform, (url: string) => Record<string, string>> = {
+  meta: (url) => ({ META_GRAPH_URL: url, META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345' }),
+  google_ads: (url) => ({ GOOGLE_ADS_URL: url, GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev' }),
+  tiktok: (url) => ({
+    TIKTOK_API_URL: url, TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
+  }),
+};
+
+/** The campaigns' settings with `platforms` on the mock platforms at `url`, plus `overrides` (e.g. META_PAGE_ID). */
+export function mockPlatformsConfig(
+  url: string,
+  platforms: readonly MockPlatform[] = ['meta', 'google_ads', 'tiktok'],
+  overrides: Record<string, string> = {},
+): CampaignsConfig {
+  return campaignsConfig(Object.assign({}, ...platforms.map((p) => MOCK_ENV[p](url)), overrides), []);
+}
