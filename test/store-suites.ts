@@ -53,18 +53,25 @@ export interface ScratchDatabase {
 /** A fresh database on the machine's PostgreSQL (PLAIN_PG_URL's server), named after `prefix`. */
 export async function scratchDatabase(prefix: string): Promise<ScratchDatabase> {
   const name = `${prefix.replace(/-/g, '_')}_${crypto.randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  // One short admin connection each to create and to drop: none is held open for the suite's length, so a
+  // connection the server cuts meanwhile cannot take the test process down or leave the database behind.
+  await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: async () => {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
 }
 
 /** A migrated embedded store in a temporary directory; `close` closes it and removes the directory. */
