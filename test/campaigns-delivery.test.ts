@@ -8,8 +8,8 @@ import type { PlatformAdapter, PublishProgress } from '../server/campaigns/adapt
 import { createGoogleAdapter } from '../server/campaigns/adapters/google.js';
 import { createMetaAdapter } from '../server/campaigns/adapters/meta.js';
 import { createTiktokAdapter } from '../server/campaigns/adapters/tiktok.js';
-import { campaignsConfig } from '../server/campaigns/config.js';
 import type { Targeting } from '../server/campaigns/suite.js';
+import { mockPlatformsConfig } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 const HOUR = 3_600_000;
@@ -21,11 +21,7 @@ describe('published campaigns deliver', { timeout: 60_000 }, () => {
 
   beforeAll(async () => {
     mock = await startMockPlatforms({ seed: 9, startMs: clock, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
-    const cfg = campaignsConfig({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev',
-      TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
-    }, []);
+    const cfg = mockPlatformsConfig(mock.url);
     adapters = { meta: createMetaAdapter(cfg), google_ads: createGoogleAdapter(cfg), tiktok: createTiktokAdapter(cfg) };
   });
   afterAll(async () => {
