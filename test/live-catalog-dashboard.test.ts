@@ -1,7 +1,8 @@
 // The dashboard shows the catalog's names (issue 11: "the demo syncs its catalog first, so the dashboard shows
 // names"), in Chromium against a real server: the demo catalog is synced, then the demo's traffic runs; the
 // organizer view names the organizer, the event tabs and the ticker (with ticket categories), and an event
-// of the catalog opens before any traffic; the gate view names the event and its gates.
+// of the catalog opens before any traffic (its heading and its tab named); the gate view names the event and
+// its gates.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_EVENTS, DEMO_ORG, DEMO_ORG_NAME } from '../scripts/demo/catalog.js';
@@ -37,6 +38,8 @@ describe('dashboard names from the catalog (Chromium)', () => {
     await early.goto(`${urls.organizer}#event=evt-jazz-night`);
     await early.waitForSelector('#organizer-view[data-selected="evt-jazz-night"][data-ready]');
     await early.waitForFunction("document.querySelector('#organizer-view h1')?.textContent === 'Jazz Night at the Ateneu'");
+    // Its tab is named like the heading, not by its id: the title came with the event's own topic only.
+    expect(await early.$eval('[data-tab="evt-jazz-night"]', (e: any) => e.textContent)).toBe('Jazz Night at the Ateneu');
     expect(earlyErrors).toEqual([]);
     await early.close();
 

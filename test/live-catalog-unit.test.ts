@@ -89,6 +89,23 @@ describe('capacity from the catalog', () => {
     const v = capacityWithMeta(capacityView(s, NOW), meta());
     expect([v.capacity, v.percent, v.gates.G1.capacity, v.gates.G1.percent]).toEqual([200, 25, 100, 50]);
   });
+  it('names and fills gates whose ids are Object property names (__proto__, toString, constructor)', () => {
+    const s: CapacityState = new Map();
+    for (let i = 0; i < 2; i++) {
+      applyScan(s, '__proto__', NOW - 10_000 + i, 'g');
+      applyScan(s, 'toString', NOW - 9_000 + i, 'g');
+      applyScan(s, 'constructor', NOW - 8_000 + i, 'g');
+    }
+    const gates = [{ id: '__proto__', name: 'Proto gate', capacity: 10 }, { id: 'toString', name: 'String gate', capacity: 20 }];
+    const v = capacityWithMeta(capacityView(s, NOW), meta({ id: 'EP2', venue_id: 'VP', gates }));
+    expect(v.inside).toBe(6);
+    const wire = JSON.parse(JSON.stringify(v)) as typeof v;
+    expect(Object.keys(wire.gates)).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Object.getOwnPropertyDescriptor(wire.gates, '__proto__')?.value).toMatchObject({ inside: 2, capacity: 10, percent: 20, name: 'Proto gate' });
+    expect(wire.gates.toString).toMatchObject({ inside: 2, capacity: 20, percent: 10, name: 'String gate' });
+    expect(wire.gates.constructor).toMatchObject({ inside: 2, capacity: null, name: null });
+    expect(Object.getPrototypeOf(v.gates)).toBeNull();
+  });
 });
 
 describe('names in topic data', () => {

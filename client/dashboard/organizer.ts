@@ -192,8 +192,11 @@ export class OrganizerView {
 
   private onEvent(m: TopicMessage<EventData>): void {
     if (m.data.event_id !== this.selected) return;
+    const before = this.nameOf(this.selected);
     this.eventData = m.data;
     if (m.data.event_title) text(this.ui.title, m.data.event_title);
+    // An event without dashboard traffic is named by its own topic only: its tab takes the title too.
+    if (this.nameOf(this.selected) !== before) this.renderTabs();
     this.capacity?.update(m.data.capacity);
     this.render();
   }

@@ -45,6 +45,37 @@ describe('catalog item checks', () => {
     expect(badGate.ok).toBe(false);
   });
 
+  it('says what an id is, with the value sent, when it is neither text nor an integer from 0 up', () => {
+    const msg = (kind: 'organizers' | 'events' | 'venues', item: Record<string, unknown>) => {
+      const c = checkItem(kind, item);
+      return c.ok ? [] : c.errors.map((e) => [e.field, e.message]);
+    };
+    const what = 'must be an id: text of 1 to 128 characters without control characters, or an integer from 0 to 9007199254740991';
+    expect(msg('organizers', { id: -1 })).toEqual([['id', `The 'id' field ${what}; got a number (-1).`]]);
+    expect(msg('organizers', { id: 1.5 })).toEqual([['id', `The 'id' field ${what}; got a number (1.5).`]]);
+    expect(msg('organizers', { id: true })).toEqual([['id', `The 'id' field ${what}; got true.`]]);
+    expect(msg('events', { id: 'E', organizer_id: { x: 1 }, artist_ids: ['A', 2 ** 60] })).toEqual([
+      ['organizer_id', `The 'organizer_id' field ${what}; got an object.`],
+      ['artist_ids[1]', `The 'artist_ids[1]' field ${what}; got a number (${2 ** 60}).`],
+    ]);
+    expect(msg('venues', { id: 'V', gates: [{ id: -3 }] })).toEqual([['gates[0].id', `The 'gates[0].id' field ${what}; got a number (-3).`]]);
+    // Text ids keep their own reasons.
+    expect(msg('organizers', { id: 'a\u0001b' })).toEqual([['id', "The 'id' field must be text without control characters."]]);
+    expect(msg('organizers', { id: 'x'.repeat(129) })[0][1]).toMatch(/less than or equal to 128 characters/);
+  });
+
+  it('reports a null entry of a list at its index, and still finds a gate listed twice beside it', () => {
+    const v = checkItem('venues', { id: 'VP', gates: [null] });
+    expect(v).toEqual({ ok: false, errors: [{ code: 'invalid_field', field: 'gates[0]', message: 'The \'gates[0]\' entry must be a gate: an object with an "id"; got null.' }] });
+    const w = checkItem('venues', { id: 'VP', gates: [{ id: 'G1' }, null, { id: 'G1' }, null] });
+    expect(w.ok ? [] : w.errors.map((e) => e.field)).toEqual(['gates[1]', 'gates[3]', 'gates[2].id']);
+    const e = checkItem('events', { id: 'E', artist_ids: ['A', null], genres: [null, 'jazz'] });
+    expect(e.ok ? [] : e.errors.map((x) => [x.field, x.message])).toEqual([
+      ['artist_ids[1]', expect.stringMatching(/^The 'artist_ids\[1\]' entry must be an id: .*; got null\.$/)],
+      ['genres[0]', "The 'genres[0]' entry must be a genre: text of 1 to 64 characters; got null."],
+    ]);
+  });
+
   it('keeps the first of two items with one id and refuses the later one', () => {
     const r = checkItems('organizers', [{ id: 'O1', name: 'a' }, { id: 'O1', name: 'b' }, { id: 1 }, { id: '1' }]);
     expect(r.valid.map((v) => v.name ?? v.id)).toEqual(['a', '1']);

@@ -35,9 +35,15 @@ const v = new Validator({ haltOnFirstError: false });
 
 // Ids are the tenant's own: text without control characters, or an integer (stored as its decimal text).
 const ID_TEXT = NO_CONTROL;
+const ID_WHAT = `an id: text of 1 to ${MAX_ID} characters without control characters, or an integer from 0 to ${Number.MAX_SAFE_INTEGER}`;
+// A value that is neither (a number out of range, a fraction, true, an object): the `multi` rule reports its
+// first alternative's "must be a string" first, which is what checkItem keeps; it says what an id is instead.
 const idRule = (optional: boolean) => ({
   type: 'multi', optional, nullable: optional,
-  rules: [{ type: 'string', min: 1, max: MAX_ID, pattern: ID_TEXT }, { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }],
+  rules: [
+    { type: 'string', min: 1, max: MAX_ID, pattern: ID_TEXT, messages: { string: `The '{field}' field must be ${ID_WHAT}.`, stringPattern: "The '{field}' field must be text without control characters." } },
+    { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER },
+  ],
 });
 const str = (max: number) => ({ type: 'string', max, optional: true, nullable: true });
 const int = (max: number) => ({ type: 'number', integer: true, min: 0, max, optional: true, nullable: true });
@@ -88,6 +94,27 @@ const CHECKS = Object.fromEntries(KINDS.map((k) => [k, v.compile(SCHEMAS[k]) as 
 
 const idText = (x: unknown): string | null => (typeof x === 'number' ? String(x) : typeof x === 'string' ? x : null);
 
+// What an entry of each list field must be, for the null entries fastest-validator reports without their index.
+const ENTRY_WHAT: Record<string, string> = { gates: 'a gate: an object with an "id"', artist_ids: ID_WHAT, genres: 'a genre: text of 1 to 64 characters' };
+
+/**
+ * A schema error as an ItemError. The errors fastest-validator reports about a wrong type say what was sent; a
+ * null entry of a list, which it reports as the list itself being "required", is reported at its index (one
+ * error per null entry, `seen` holds the lists done).
+ */
+function itemErrors(e: { type: string; field: string; message?: string; actual?: unknown }, item: Obj, seen: Set<string>): ItemError[] {
+  const list = item[e.field];
+  if (e.type === 'required' && Array.isArray(list)) {
+    if (seen.has(e.field)) return [];
+    seen.add(e.field);
+    const what = ENTRY_WHAT[e.field] ?? 'a value';
+    return list.flatMap((x, i) => (x === null || x === undefined ? [{ code: 'invalid_field' as const, field: `${e.field}[${i}]`, message: `The '${e.field}[${i}]' entry must be ${what}; got null.` }] : []));
+  }
+  const message = e.message ?? `${e.field} is invalid.`;
+  const typeMismatch = ['string', 'number', 'boolean', 'array', 'object'].includes(e.type) && e.actual !== undefined;
+  return [{ code: 'invalid_field', field: e.field, message: typeMismatch ? `${message.replace(/\.$/, '')}; got ${describeJson(e.actual)}.` : message }];
+}
+
 /** A date field as ISO, or why not (strict ISO-8601, 1970 up to 2200 like every date of the API). */
 function isoField(raw: string, field: string): { ok: true; value: string } | { ok: false; error: ItemError } {
   const ms = parseIsoTime(raw);
@@ -125,8 +152,9 @@ export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | {
   const res = CHECKS[kind](item);
   const errors: ItemError[] = [];
   // One error per field: a `multi` rule (id: text or integer) reports each alternative it tried.
-  for (const e of res === true ? [] : (res as { field: string; message?: string }[])) {
-    if (!errors.some((x) => x.field === e.field)) errors.push({ code: 'invalid_field', field: e.field, message: e.message ?? `${e.field} is invalid.` });
+  const lists = new Set<string>();
+  for (const e of res === true ? [] : (res as { type: string; field: string; message?: string; actual?: unknown }[])) {
+    for (const x of itemErrors(e, item, lists)) if (!errors.some((y) => y.field === x.field)) errors.push(x);
   }
   for (const f of ['updated_at', ...DATE_FIELDS[kind]]) {
     const val = item[f];

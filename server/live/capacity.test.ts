@@ -149,6 +149,28 @@ describe('capacity', () => {
     expect(capacityView(s, NOW + 200 * S)).toMatchObject({ inside: 250, entries: 261, denied: 2 });
   });
 
+  it("keeps gates named like Object's own properties (__proto__, toString, constructor) as gates on the wire", () => {
+    const s: CapacityState = new Map();
+    applyScan(s, '__proto__', NOW - 10 * S, 'g');
+    applyScan(s, '__proto__', NOW - 9 * S, 'g');
+    applyScan(s, 'toString', NOW - 8 * S, 'g');
+    applyScan(s, laneKey('toString', 'dev'), NOW - 7 * S, 'g');
+    applyScan(s, 'constructor', NOW - 6 * S, 'g');
+    applyScan(s, 'constructor', NOW - 5 * S, 'g');
+    const v = capacityView(s, NOW);
+    expect(v.inside).toBe(6);
+    expect(Object.keys(v.gates)).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Object.getPrototypeOf(v.gates)).toBeNull();
+    // Every gate is an own key of the JSON sent, and nothing else is: an unknown gate reads as absent.
+    const wire = JSON.parse(JSON.stringify(v)) as typeof v;
+    expect(Object.keys(wire.gates)).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Object.getOwnPropertyDescriptor(wire.gates, '__proto__')?.value).toMatchObject({ inside: 2, entries: 2 });
+    expect(wire.gates.toString).toMatchObject({ inside: 2, entries: 2 });
+    expect(wire.gates.constructor).toMatchObject({ inside: 2, entries: 2 });
+    expect(Object.getPrototypeOf(wire)).toBe(Object.prototype);
+    expect(v.gates.hasOwnProperty).toBeUndefined();
+  });
+
   it('is independent of arrival order, and pruning never changes the numbers, with sessions and exits', () => {
     type Op = { gate: string; at: number; kind: ScanKind | 's'; inside: number; entries: number };
     const op = fc.record({

@@ -195,7 +195,9 @@ function gateFigures(own: GateState | null, lanes: GateState[], now: number): { 
 }
 
 export function capacityView(s: CapacityState, now: number): CapacityView {
-  const gates: Record<string, GateView> = {};
+  // Gate ids are the tenant's: on a null-prototype object `__proto__` is a key like any other (on `{}` its
+  // assignment set the prototype and the gate was missing), and no gate reads an inherited property.
+  const gates: Record<string, GateView> = Object.create(null);
   let inside = 0;
   let entries = 0;
   let denied = 0;

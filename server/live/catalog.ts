@@ -106,7 +106,8 @@ export function metaFromRow(r: Record<string, unknown>): EventMeta {
 export function capacityWithMeta(cap: CapacityView, meta: EventMeta | undefined): CapacityView {
   if (!meta) return cap;
   const byId = new Map(meta.gates.map((g) => [g.id, g]));
-  const gates: Record<string, NamedGateView> = {};
+  // Null prototype: a gate id `__proto__` is kept as a key (see capacityView).
+  const gates: Record<string, NamedGateView> = Object.create(null);
   for (const [id, g] of Object.entries(cap.gates)) {
     const m = byId.get(id);
     const capacity = g.capacity ?? m?.capacity ?? null;
