@@ -84,4 +84,37 @@ describe('catalog on PostgreSQL 15 (pg driver)', () => {
     expect(await store().get(tenant, 'persons', 'C1')).toMatchObject({ total_orders: 2, avg_order_value: 99.5, synced_fields: ['avg_order_value'] });
     expect(await store().get(tenant, 'persons', 'C2')).toMatchObject({ city: 'Arad', total_orders: 0 });
   });
+
+  it('counts a twice-stored order once, lets a later order\'s consent supersede a synced one, holds a synced city, deletes once', async () => {
+    const personId = Number((await db.query<{ person_id: string }>("INSERT INTO persons (tenant_id, external_id) VALUES ($1, 'C20') RETURNING person_id", [tenant])).rows[0].person_id);
+    const row = (order: string, amount: number, at: string, consent?: boolean): EventRow => ({
+      event_id: crypto.randomUUID(), event_name: 'order_completed', event_version: 1, occurred_at: at, received_at: at, sent_at: null, tenant_id: tenant,
+      site_id: null, source_system: 'backend', visitor_id: null, session_id: null, sequence_no: null, prev_event_id: null, person_id: personId,
+      consent_snapshot: {}, context: {}, entities: { order_id: order }, payload: { gross_amount: amount, currency: 'EUR', ...(consent === undefined ? {} : { consent_marketing: consent }) },
+      idempotency_key: null, is_bot: false,
+    });
+    const store_ = async (rows: EventRow[]) => {
+      for (const r of rows) {
+        await db.query('INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, person_id, consent_snapshot, entities, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
+          [r.event_id, r.event_name, r.occurred_at, r.tenant_id, r.source_system, r.person_id, r.consent_snapshot, r.entities, r.payload]);
+      }
+      await db.tx((q) => personStatsProjector.run(q, rows));
+    };
+    await sync('persons', [{ id: 'C20', marketing_consent: true, city: 'Cluj-Synced', updated_at: '2026-11-01T00:00:00Z' }]);
+    await store_([row('ORDD', 100, '2026-11-05T10:00:00Z'), row('ORDD', 100, '2026-11-05T10:00:00Z'), row('ORDD', 100, '2026-11-05T10:00:00Z'), row('ORDE', 500, '2026-11-06T10:00:00Z', false)]);
+    expect(await store().get(tenant, 'persons', 'C20')).toMatchObject({
+      total_orders: 2, avg_order_value: 300, last_purchase_at: '2026-11-06T10:00:00.000Z', city: 'Cluj-Synced',
+      marketing_consent: false, marketing_consent_at: '2026-11-06T10:00:00.000Z', synced_fields: ['city'],
+    });
+    await recomputePersonStats(db, tenant);
+    expect(await store().get(tenant, 'persons', 'C20')).toMatchObject({ avg_order_value: 300, marketing_consent: false, synced_fields: ['city'] });
+    // A sync older than that order leaves the consent; a newer one holds it against an older, late order.
+    expect((await sync('persons', [{ id: 'C20', marketing_consent: true, updated_at: '2026-11-05T00:00:00Z' }])).changed.persons).toEqual([]);
+    await sync('persons', [{ id: 'C20', marketing_consent: true, updated_at: '2026-11-07T00:00:00Z' }]);
+    await store_([row('ORDF', 50, '2026-11-06T12:00:00Z', false)]);
+    expect(await store().get(tenant, 'persons', 'C20')).toMatchObject({ marketing_consent: true, marketing_consent_at: '2026-11-07T00:00:00.000Z', synced_fields: ['city', 'marketing_consent'] });
+    expect(await store().remove(tenant, 'persons', 'C20')).toEqual(['C20']);
+    expect(await store().remove(tenant, 'persons', 'C20')).toEqual([]);
+    expect(await store().get(tenant, 'persons', 'C20')).toMatchObject({ marketing_consent: false, city: 'Cluj-Synced', synced_fields: [] });
+  });
 });

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEventMeta, recomputePersonStats } from '../server/catalog/index.js';
 import { bootServer, createTenant, orderEvent, type Tenant } from './helpers.js';
-import { api, serverEvents } from './identity-helpers.js';
+import { api, identify, minutesAgo, serverEvents } from './identity-helpers.js';
 
 describe('catalog sync API', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -158,9 +158,9 @@ describe('catalog sync API', () => {
     const s = await put('persons', [{ id: ext, total_orders: 7, city: 'Brasov', marketing_consent: false }]);
     expect(s.json).toEqual({ upserted: 1, unchanged: 0, rejected: [] });
     await recomputePersonStats(server.db, t.tenant_id);
-    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 7, avg_order_value: 75, city: 'Brasov', marketing_consent: false, marketing_consent_at: expect.any(String), synced_fields: ['marketing_consent', 'total_orders'] });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 7, avg_order_value: 75, city: 'Brasov', marketing_consent: false, marketing_consent_at: expect.any(String), synced_fields: ['city', 'marketing_consent', 'total_orders'] });
     await put('persons', [{ id: ext, total_orders: null }]);
-    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, synced_fields: ['marketing_consent'] });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, synced_fields: ['city', 'marketing_consent'] });
 
     const pid = p.person_id;
     const ex = await api(base, t, 'GET', `/api/v1/persons/${pid}/export`);
@@ -171,6 +171,79 @@ describe('catalog sync API', () => {
     const late = await put('persons', [{ id: 'bad', total_orders: -1 }, { id: ext, city: 'Iasi', updated_at: at2 }]);
     expect(late.json).toMatchObject({ upserted: 0, unchanged: 0, rejected: [{ index: 0, id: 'bad' }, { index: 1, id: ext, errors: [{ code: 'person_erased' }] }] });
     expect((await get(`persons/${ext}`)).status).toBe(404);
+  });
+
+  it('lets the newest marketing consent statement win: a sync against the consent of the person\'s orders, both ways', async () => {
+    const ext = 'C30-' + crypto.randomUUID().slice(0, 8);
+    const customer = { external_id: ext, email: `${ext}@example.org` };
+    const order = (at: string, consent: boolean) => orderEvent({ occurred_at: at, payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, consent_marketing: consent, customer } });
+    const person = async () => (await get(`persons/${ext}`)).json;
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    expect((await put('persons', [{ id: ext, marketing_consent: true, updated_at: twoDaysAgo }])).json.upserted).toBe(1);
+    expect(await person()).toMatchObject({ marketing_consent: true, marketing_consent_at: twoDaysAgo, synced_fields: ['marketing_consent'] });
+    // An opt-out at checkout after the synced opt-in supersedes it (remarketing and audiences read this column).
+    const optOut = minutesAgo(60);
+    expect((await serverEvents(base, t, { events: [order(optOut, false)] })).json).toMatchObject({ accepted: 1 });
+    expect(await person()).toMatchObject({ marketing_consent: false, marketing_consent_at: optOut, synced_fields: [] });
+    await recomputePersonStats(server.db, t.tenant_id);
+    expect(await person()).toMatchObject({ marketing_consent: false, synced_fields: [] });
+    // A sync older than that order changes nothing; a newer one wins, and keeps winning over a late, older order.
+    expect((await put('persons', [{ id: ext, marketing_consent: true, updated_at: minutesAgo(90) }])).json).toEqual({ upserted: 0, unchanged: 1, rejected: [] });
+    expect(await person()).toMatchObject({ marketing_consent: false, marketing_consent_at: optOut, synced_fields: [] });
+    const synced = minutesAgo(30);
+    expect((await put('persons', [{ id: ext, marketing_consent: true, updated_at: synced }])).json.upserted).toBe(1);
+    expect(await person()).toMatchObject({ marketing_consent: true, marketing_consent_at: synced, synced_fields: ['marketing_consent'] });
+    expect((await serverEvents(base, t, { events: [order(minutesAgo(45), false)] })).json).toMatchObject({ accepted: 1 });
+    await recomputePersonStats(server.db, t.tenant_id);
+    expect(await person()).toMatchObject({ marketing_consent: true, marketing_consent_at: synced, synced_fields: ['marketing_consent'] });
+    // A synced opt-out loses to a newer opt-in at checkout, too.
+    expect((await put('persons', [{ id: ext, marketing_consent: false, updated_at: minutesAgo(20) }])).json.upserted).toBe(1);
+    expect(await person()).toMatchObject({ marketing_consent: false, synced_fields: ['marketing_consent'] });
+    const optIn = minutesAgo(10);
+    expect((await serverEvents(base, t, { events: [order(optIn, true)] })).json).toMatchObject({ accepted: 1 });
+    expect(await person()).toMatchObject({ marketing_consent: true, marketing_consent_at: optIn, synced_fields: [] });
+  });
+
+  it('counts an order stored several times once: in total_orders, the average order value and the last purchase', async () => {
+    const ext = 'C20-' + crypto.randomUUID().slice(0, 8);
+    const customer = { external_id: ext, email: `${ext}@example.org` };
+    const ordd = 'ORDD-' + crypto.randomUUID().slice(0, 8);
+    const at1 = minutesAgo(120);
+    const at2 = minutesAgo(60);
+    const order = (id: string, amount: number, at: string) => orderEvent({ occurred_at: at, entities: { order_id: id, event_entity_id: 'E1' }, payload: { gross_amount: amount, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer } });
+    // ORDD sent three times under new event ids (the last resend stamped later than ORDE), then ORDE.
+    const sent = [order(ordd, 100, at1), order(ordd, 100, at1), order('ORDE-' + ordd, 500, at2), order(ordd, 100, minutesAgo(30))];
+    expect((await serverEvents(base, t, { events: sent })).json).toMatchObject({ accepted: 4 });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, avg_order_value: 300, last_purchase_at: at2 });
+    await recomputePersonStats(server.db, t.tenant_id);
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, avg_order_value: 300, last_purchase_at: at2 });
+  });
+
+  it('holds a synced city against the cities of later orders and logins until it is synced as null', async () => {
+    const ext = 'C1-' + crypto.randomUUID().slice(0, 8);
+    const customer = (city: string) => ({ external_id: ext, email: `${ext}@example.org`, city });
+    const order = (city: string) => orderEvent({ payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: customer(city) } });
+    expect((await serverEvents(base, t, { events: [order('Arad')] })).json).toMatchObject({ accepted: 1 });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ city: 'Arad', synced_fields: [] });
+    expect((await put('persons', [{ id: ext, city: 'Cluj-Synced' }])).json.upserted).toBe(1);
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ city: 'Cluj-Synced', synced_fields: ['city'] });
+    expect((await serverEvents(base, t, { events: [order('Iasi')] })).json).toMatchObject({ accepted: 1 });
+    expect((await identify(base, t, { visitor_id: 'v-' + ext, external_id: ext, city: 'Brasov', consent_data_processing: true })).status).toBe(200);
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ city: 'Cluj-Synced', synced_fields: ['city'] });
+    // Synced as null: no city until an order or a login brings one again.
+    expect((await put('persons', [{ id: ext, city: null }])).json.upserted).toBe(1);
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ city: null, synced_fields: [] });
+    expect((await serverEvents(base, t, { events: [order('Iasi')] })).json).toMatchObject({ accepted: 1 });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ city: 'Iasi', synced_fields: [] });
+  });
+
+  it('deletes a person\'s synced attributes once: a second delete answers 0', async () => {
+    const ext = 'CD-' + crypto.randomUUID().slice(0, 8);
+    expect((await put('persons', [{ id: ext, city: 'Sibiu', total_orders: 3 }])).json.upserted).toBe(1);
+    expect((await api(base, t, 'DELETE', `/api/v1/catalog/persons/${ext}`)).json).toEqual({ deleted: 1 });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ city: 'Sibiu', total_orders: 0, synced_fields: [] });
+    expect((await api(base, t, 'DELETE', `/api/v1/catalog/persons/${ext}`)).json).toEqual({ deleted: 0 });
+    expect((await api(base, t, 'DELETE', '/api/v1/catalog/persons/nobody-' + ext)).json).toEqual({ deleted: 0 });
   });
 
   it('creates a person from a sync alone', async () => {

@@ -142,7 +142,8 @@ export async function getEventMeta(q: Queryable, tenantId: number, eventIds: str
 
 /**
  * Recomputes the persons' derived attributes (orders, events attended, last purchase, average order value,
- * marketing consent from their latest order) from the stored events, set-based; synced fields stay. All
+ * marketing consent from their latest order) from the stored events, set-based; synced fields stay, except a
+ * synced marketing consent that a later order's consent supersedes (the newest statement wins). All
  * persons of `tenantId` (all tenants when null), or only `personIds`. Returns how many persons changed.
  * The writer projector keeps it current for new orders and entries; a scheduled run catches what the
  * projector cannot see (events linked to a person later by identity stitching, erasures).

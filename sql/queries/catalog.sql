@@ -153,28 +153,41 @@ ON CONFLICT (tenant_id, external_id) DO NOTHING
 RETURNING external_id AS id;
 
 -- name: upsert_persons
--- Persons are shared with identity stitching, so a synced item changes only the fields it carries. A stat
--- (total_orders, events_attended, last_purchase_at, avg_order_value) or marketing_consent sent with a value
--- overrides its derivation (its name joins synced_fields); sent as null, the override is removed.
+-- Persons are shared with identity stitching, so a synced item changes only the fields it carries. city, a
+-- stat (total_orders, events_attended, last_purchase_at, avg_order_value) or marketing_consent sent with a
+-- value overrides its derivation (its name joins synced_fields); sent as null, the override is removed (city:
+-- none until an order or login brings one). Marketing consent: the newest statement wins. A synced one is
+-- stated at its marketing_consent_at, else the item's updated_at (else now); one older than the consent the
+-- person's orders stated (an unsynced marketing_consent_at) is not taken, and recompute_person_stats drops a
+-- synced one that a later order supersedes.
 WITH x AS (
   SELECT e AS j, e->>'id' AS id, COALESCE((e->>'updated_at')::timestamptz, now()) AS u,
-    ARRAY(SELECT f FROM unnest(ARRAY['marketing_consent', 'total_orders', 'events_attended', 'last_purchase_at', 'avg_order_value']) f WHERE e ? f) AS sent,
-    ARRAY(SELECT f FROM unnest(ARRAY['marketing_consent', 'total_orders', 'events_attended', 'last_purchase_at', 'avg_order_value']) f WHERE jsonb_typeof(e->f) IS DISTINCT FROM 'null' AND e ? f) AS pinned
+    CASE WHEN jsonb_typeof(e->'marketing_consent') = 'boolean'
+      THEN COALESCE((e->>'marketing_consent_at')::timestamptz, (e->>'updated_at')::timestamptz, now()) END AS mc_at,
+    ARRAY(SELECT f FROM unnest(ARRAY['city', 'marketing_consent', 'total_orders', 'events_attended', 'last_purchase_at', 'avg_order_value']) f WHERE e ? f) AS sent,
+    ARRAY(SELECT f FROM unnest(ARRAY['city', 'marketing_consent', 'total_orders', 'events_attended', 'last_purchase_at', 'avg_order_value']) f WHERE jsonb_typeof(e->f) IS DISTINCT FROM 'null' AND e ? f) AS pinned
   FROM jsonb_array_elements($2::jsonb) e
 ),
 v AS (
   SELECT p.person_id, x.u, x.sent, x.pinned,
     CASE WHEN x.j ? 'city' THEN x.j->>'city' ELSE p.city END AS city,
-    CASE WHEN x.j ? 'marketing_consent' THEN (x.j->>'marketing_consent')::boolean ELSE p.marketing_consent END AS mc,
-    CASE WHEN x.j ? 'marketing_consent_at' THEN (x.j->>'marketing_consent_at')::timestamptz
-      WHEN x.j ? 'marketing_consent' AND (x.j->>'marketing_consent')::boolean IS DISTINCT FROM p.marketing_consent THEN x.u
+    CASE WHEN x.j ? 'marketing_consent' AND NOT k.mc_stale THEN (x.j->>'marketing_consent')::boolean ELSE p.marketing_consent END AS mc,
+    CASE WHEN k.mc_stale THEN p.marketing_consent_at
+      WHEN x.j ? 'marketing_consent_at' THEN (x.j->>'marketing_consent_at')::timestamptz
+      -- A value stated again moves its time only when the item is dated (an undated resend is the same statement).
+      WHEN x.j ? 'marketing_consent' AND (jsonb_typeof(x.j->'updated_at') = 'string'
+        OR (x.j->>'marketing_consent')::boolean IS DISTINCT FROM p.marketing_consent) THEN x.u
       ELSE p.marketing_consent_at END AS mca,
     CASE WHEN jsonb_typeof(x.j->'total_orders') = 'number' THEN (x.j->>'total_orders')::int ELSE p.total_orders END AS total_orders,
     CASE WHEN jsonb_typeof(x.j->'events_attended') = 'number' THEN (x.j->>'events_attended')::int ELSE p.events_attended END AS events_attended,
     CASE WHEN x.j ? 'last_purchase_at' AND jsonb_typeof(x.j->'last_purchase_at') <> 'null' THEN (x.j->>'last_purchase_at')::timestamptz ELSE p.last_purchase_at END AS lpa,
     CASE WHEN jsonb_typeof(x.j->'avg_order_value') = 'number' THEN (x.j->>'avg_order_value')::numeric ELSE p.avg_order_value END AS aov,
-    ARRAY(SELECT DISTINCT f FROM unnest(array_cat(ARRAY(SELECT s FROM unnest(p.synced_fields) s WHERE s <> ALL(x.sent)), x.pinned)) f ORDER BY f) AS fields
+    ARRAY(SELECT DISTINCT f FROM unnest(array_cat(ARRAY(SELECT s FROM unnest(p.synced_fields) s WHERE s <> ALL(x.sent)), x.pinned)) f
+      WHERE NOT (k.mc_stale AND f = 'marketing_consent') ORDER BY f) AS fields
   FROM x JOIN persons p ON p.tenant_id = $1 AND p.external_id = x.id
+  -- Stale: older than the consent the person's orders stated (not synced).
+  CROSS JOIN LATERAL (SELECT COALESCE(x.mc_at < p.marketing_consent_at AND p.marketing_consent IS NOT NULL
+    AND 'marketing_consent' <> ALL(p.synced_fields), false) AS mc_stale) k
   WHERE p.catalog_updated_at IS NULL OR x.u >= p.catalog_updated_at
 )
 UPDATE persons p SET
@@ -189,20 +202,28 @@ RETURNING p.external_id AS id, p.person_id::text AS person_id, p.synced_at = now
 
 -- name: recompute_person_stats
 -- Derived person attributes from the stored events, set-based: $1 a tenant (null: all), $2 person ids (null:
--- all of them). Fields in synced_fields keep their synced value. Returns how many persons changed.
-WITH s AS (
-  SELECT p.person_id,
-    count(DISTINCT e.entities->>'order_id') FILTER (WHERE e.event_name = 'order_completed')::int AS total_orders,
-    count(DISTINCT e.entities->>'event_entity_id') FILTER (WHERE e.event_name = 'entry_granted' AND e.payload->>'scan_type' IS DISTINCT FROM 'exit')::int AS events_attended,
-    max(e.occurred_at) FILTER (WHERE e.event_name = 'order_completed') AS last_purchase_at,
-    round(avg((e.payload->>'gross_amount')::numeric) FILTER (WHERE e.event_name = 'order_completed'), 2) AS avg_order_value,
-    (array_agg((e.payload->>'consent_marketing')::boolean ORDER BY e.occurred_at DESC)
-      FILTER (WHERE e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'consent_marketing') = 'boolean'))[1] AS mc,
-    max(e.occurred_at) FILTER (WHERE e.event_name = 'order_completed' AND jsonb_typeof(e.payload->'consent_marketing') = 'boolean') AS mca
+-- all of them). Fields in synced_fields keep their synced value, but marketing consent is the newest statement:
+-- a synced one (at its marketing_consent_at) gives way to a later order's consent_marketing and leaves
+-- synced_fields. An order stored more than once (sent again under a new event_id) counts once, as its first row
+-- (by time, then event id), in the average order value and the last purchase as in total_orders. Returns how many persons changed.
+WITH e AS (
+  SELECT p.person_id, e.event_id, e.event_name, e.occurred_at, e.entities, e.payload,
+    row_number() OVER (PARTITION BY p.person_id, e.event_name, e.entities->>'order_id' ORDER BY e.occurred_at, e.event_id) AS nth
   FROM persons p
   LEFT JOIN tx_events e ON e.tenant_id = p.tenant_id AND e.person_id = p.person_id AND e.event_name IN ('order_completed', 'entry_granted')
   WHERE ($1::bigint IS NULL OR p.tenant_id = $1) AND ($2::bigint[] IS NULL OR p.person_id = ANY($2::bigint[]))
-  GROUP BY p.person_id
+),
+s AS (
+  SELECT person_id,
+    count(DISTINCT entities->>'order_id') FILTER (WHERE event_name = 'order_completed')::int AS total_orders,
+    count(DISTINCT entities->>'event_entity_id') FILTER (WHERE event_name = 'entry_granted' AND payload->>'scan_type' IS DISTINCT FROM 'exit')::int AS events_attended,
+    max(occurred_at) FILTER (WHERE event_name = 'order_completed' AND nth = 1) AS last_purchase_at,
+    round(avg((payload->>'gross_amount')::numeric) FILTER (WHERE event_name = 'order_completed' AND nth = 1), 2) AS avg_order_value,
+    (array_agg((payload->>'consent_marketing')::boolean ORDER BY occurred_at DESC, event_id DESC)
+      FILTER (WHERE event_name = 'order_completed' AND jsonb_typeof(payload->'consent_marketing') = 'boolean'))[1] AS mc,
+    max(occurred_at) FILTER (WHERE event_name = 'order_completed' AND jsonb_typeof(payload->'consent_marketing') = 'boolean') AS mca
+  FROM e
+  GROUP BY person_id
 ),
 n AS (
   SELECT p.person_id,
@@ -210,16 +231,19 @@ n AS (
     CASE WHEN 'events_attended' = ANY(p.synced_fields) THEN p.events_attended ELSE s.events_attended END AS events_attended,
     CASE WHEN 'last_purchase_at' = ANY(p.synced_fields) THEN p.last_purchase_at ELSE s.last_purchase_at END AS last_purchase_at,
     CASE WHEN 'avg_order_value' = ANY(p.synced_fields) THEN p.avg_order_value ELSE s.avg_order_value END AS avg_order_value,
-    CASE WHEN 'marketing_consent' = ANY(p.synced_fields) OR s.mc IS NULL THEN p.marketing_consent ELSE s.mc END AS mc,
-    CASE WHEN 'marketing_consent' = ANY(p.synced_fields) OR s.mc IS NULL THEN p.marketing_consent_at ELSE s.mca END AS mca
+    CASE WHEN k.held OR s.mc IS NULL THEN p.marketing_consent ELSE s.mc END AS mc,
+    CASE WHEN k.held OR s.mc IS NULL THEN p.marketing_consent_at ELSE s.mca END AS mca,
+    CASE WHEN k.held OR s.mc IS NULL THEN p.synced_fields ELSE array_remove(p.synced_fields, 'marketing_consent') END AS fields
   FROM s JOIN persons p ON p.person_id = s.person_id
+  -- A synced consent holds against orders stated no later than it (a tie keeps the sync).
+  CROSS JOIN LATERAL (SELECT 'marketing_consent' = ANY(p.synced_fields) AND COALESCE(p.marketing_consent_at >= s.mca, s.mca IS NULL) AS held) k
 ),
 u AS (
   UPDATE persons p SET total_orders = n.total_orders, events_attended = n.events_attended, last_purchase_at = n.last_purchase_at,
-    avg_order_value = n.avg_order_value, marketing_consent = n.mc, marketing_consent_at = n.mca
+    avg_order_value = n.avg_order_value, marketing_consent = n.mc, marketing_consent_at = n.mca, synced_fields = n.fields
   FROM n WHERE p.person_id = n.person_id
-    AND ROW(p.total_orders, p.events_attended, p.last_purchase_at, p.avg_order_value, p.marketing_consent, p.marketing_consent_at)
-      IS DISTINCT FROM ROW(n.total_orders, n.events_attended, n.last_purchase_at, n.avg_order_value, n.mc, n.mca)
+    AND ROW(p.total_orders, p.events_attended, p.last_purchase_at, p.avg_order_value, p.marketing_consent, p.marketing_consent_at, p.synced_fields)
+      IS DISTINCT FROM ROW(n.total_orders, n.events_attended, n.last_purchase_at, n.avg_order_value, n.mc, n.mca, n.fields)
   RETURNING 1
 )
 SELECT count(*)::int AS n FROM u;
@@ -284,10 +308,11 @@ DELETE FROM catalog_products WHERE tenant_id = $1 AND id = $2 RETURNING id;
 
 -- name: delete_persons
 -- Not an erasure (DELETE /api/v1/persons/{id} is): the person's synced attributes are dropped, the derived
--- ones come back with the recompute that follows. The person, its city and identity links stay.
+-- ones come back with the recompute that follows. The person, its city and identity links stay. A person with
+-- nothing synced (never, or deleted already) is not matched: a second delete answers 0.
 UPDATE persons SET marketing_consent = NULL, marketing_consent_at = NULL, synced_fields = '{}', catalog_updated_at = NULL,
   synced_at = NULL, updated_at = now()
-WHERE tenant_id = $1 AND external_id = $2
+WHERE tenant_id = $1 AND external_id = $2 AND (catalog_updated_at IS NOT NULL OR synced_fields <> '{}')
 RETURNING external_id AS id, person_id::text AS person_id;
 
 -- name: event_meta

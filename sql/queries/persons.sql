@@ -51,13 +51,14 @@ WHERE (tenant_id, entities->>'order_id') IN (SELECT * FROM unnest($1::bigint[], 
 ORDER BY tx_events.tenant_id, entities->>'order_id', occurred_at DESC;
 
 -- name: upsert_person
--- (xmax = 0) is true only for a freshly inserted row.
+-- (xmax = 0) is true only for a freshly inserted row. A city synced by the catalog (in synced_fields) overrides
+-- the one an order or login carries until it is synced as null (catalog.sql upsert_persons).
 INSERT INTO persons (tenant_id, external_id, email_sha256, phone_sha256, city)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (tenant_id, external_id) DO UPDATE SET
   email_sha256 = COALESCE(EXCLUDED.email_sha256, persons.email_sha256),
   phone_sha256 = COALESCE(EXCLUDED.phone_sha256, persons.phone_sha256),
-  city = COALESCE(EXCLUDED.city, persons.city),
+  city = CASE WHEN 'city' = ANY(persons.synced_fields) THEN persons.city ELSE COALESCE(EXCLUDED.city, persons.city) END,
   updated_at = now()
 RETURNING person_id::text AS person_id, (xmax = 0) AS created;
 
