@@ -10,7 +10,7 @@
 import { actsForAllOrganizers, can, type Principal as Who } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, nextCursor, pageOf, text } from '../http/params.js';
+import { collect, cursor, id, int, listKind, nextCursor, pageOf, text } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
@@ -98,7 +98,9 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const tenant = who!.tenant;
       const got = await withBudget(tenant, params.id, who, 'view_ad_analytics');
       if ('reply' in got) return got.reply;
-      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_log', ['id'], 'log_cursor') });
+      // The log of this budget: another budget's log_next_cursor would page that log's ids here.
+      const logKind = `campaign_log:${params.id}`;
+      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), logKind, ['id'], 'log_cursor') });
       if (!p.ok) return paramFail(p.error);
       const logPage = pageOf((await db.query<Record<string, unknown>>(Q.budget_log, [tenant, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const log = logPage.rows
@@ -109,7 +111,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         .map((r) => ({ at: iso(r.at), spend: Number(r.spend), clicks: Number(r.clicks), conversions: Number(r.conversions), revenue: Number(r.revenue) }));
       const credited = (await db.query<Record<string, unknown>>(Q.budget_credits, [tenant, params.id])).rows.map((r) => ({ at: Date.parse(iso(r.occurred_at)), revenue: Number(r.revenue) }));
       const series = trackedSeries(points, credited);
-      const next = nextCursor('campaign_log', { rows: log, more: logPage.more }, (x) => [x.id]);
+      const next = nextCursor(logKind, { rows: log, more: logPage.more }, (x) => [x.id]);
       return shown(who, 200, { budget: got.b, campaigns: await service.campaignsOf(tenant, params.id), optimization_log: log, log_next_cursor: next, series });
     },
   });
@@ -200,11 +202,13 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const tenant = who!.tenant;
       const got = await withCampaign(tenant, params.id, who, 'view_ad_analytics');
       if ('reply' in got) return got.reply;
-      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), 'campaign_own_log', ['id'], 'log_cursor') });
+      // The log of this campaign: another campaign's log_next_cursor would page that log's ids here.
+      const logKind = `campaign_own_log:${params.id}`;
+      const p = collect({ limit: int('query', 'log_limit', info.query.get('log_limit'), { min: 1, max: 500, def: 100 }), before: cursor(info.query.get('log_cursor'), logKind, ['id'], 'log_cursor') });
       if (!p.ok) return paramFail(p.error);
       const page = pageOf((await db.query<Record<string, unknown>>(Q.campaign_log, [tenant, got.c.budget_id, params.id, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const log = page.rows.map((r) => ({ ...r, id: Number(r.id), campaign_id: Number(r.campaign_id), window_start: iso(r.window_start), applied_at: r.applied_at ? iso(r.applied_at) : null, created_at: iso(r.created_at) }));
-      return shown(who, 200, { campaign: got.c, optimization_log: log, log_next_cursor: nextCursor('campaign_own_log', { rows: log, more: page.more }, (x) => [x.id]) });
+      return shown(who, 200, { campaign: got.c, optimization_log: log, log_next_cursor: nextCursor(logKind, { rows: log, more: page.more }, (x) => [x.id]) });
     },
   });
 
@@ -216,15 +220,18 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
         budget: rawBudget === null || rawBudget === '' ? { ok: true as const, value: null } : id('query', 'budget_id', rawBudget),
         status: text('query', 'status', info.query.get('status'), { max: 32 }),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }),
-        before: cursor(info.query.get('cursor'), 'campaigns', ['id']),
       });
       if (!p.ok) return paramFail(p.error);
       const status = p.value.status;
       if (status !== null && !(CAMPAIGN_STATUSES as readonly string[]).includes(status)) return paramFail({ code: 'invalid_field', in: 'query', field: 'status', message: `status is one of ${CAMPAIGN_STATUSES.join(', ')}.` });
+      // The cursor holds the filters it was made under: with others it would skip rows of this listing.
+      const kind = listKind('campaigns', { budget_id: p.value.budget, status });
+      const before = cursor(info.query.get('cursor'), kind, ['id']);
+      if (!before.ok) return paramFail(before.error);
       const all = everyOrganizer(who);
-      const rows = (await db.query<Record<string, unknown>>(Q.list_campaigns, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.budget, status, p.value.before?.[0] ?? null, p.value.limit + 1])).rows;
+      const rows = (await db.query<Record<string, unknown>>(Q.list_campaigns, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.budget, status, before.value?.[0] ?? null, p.value.limit + 1])).rows;
       const page = pageOf(rows.map(toCampaign), p.value.limit);
-      return shown(who, 200, { campaigns: page.rows, next_cursor: nextCursor('campaigns', page, (c) => [c.id]) });
+      return shown(who, 200, { campaigns: page.rows, next_cursor: nextCursor(kind, page, (c) => [c.id]) });
     },
   });
 
@@ -318,13 +325,16 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const p = collect({
         organizer: text('query', 'organizer_id', info.query.get('organizer_id'), { max: 128 }),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 500, def: 100 }),
-        before: cursor(info.query.get('cursor'), 'campaign_budgets', ['id']),
       });
       if (!p.ok) return paramFail(p.error);
+      // The cursor holds the filter it was made under: with another organizer it would skip rows of this listing.
+      const kind = listKind('campaign_budgets', { organizer_id: p.value.organizer });
+      const before = cursor(info.query.get('cursor'), kind, ['id']);
+      if (!before.ok) return paramFail(before.error);
       const all = everyOrganizer(who);
-      const page = pageOf((await db.query<Record<string, unknown>>(Q.list_budgets, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, p.value.before?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
+      const page = pageOf((await db.query<Record<string, unknown>>(Q.list_budgets, [who!.tenant, all, all ? [] : (who!.scope.organizers ?? []), p.value.organizer, before.value?.[0] ?? null, p.value.limit + 1])).rows, p.value.limit);
       const budgets = page.rows.map(toBudget);
-      const next = nextCursor('campaign_budgets', { rows: budgets, more: page.more }, (b) => [b.id]);
+      const next = nextCursor(kind, { rows: budgets, more: page.more }, (b) => [b.id]);
       return { status: 200, body: { budgets, next_cursor: next } };
     },
   });

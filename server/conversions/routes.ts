@@ -5,7 +5,7 @@
 //   GET|PUT /api/v1/settings/conversions                          {"purchase_basis":"consent"|"legitimate_interest"}
 import type { Router } from '../http/router.js';
 import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, nextCursor, pageOf, type Parsed, type Where } from '../http/params.js';
+import { collect, cursor, id, int, listKind, nextCursor, pageOf, type Parsed, type Where } from '../http/params.js';
 import type { Db } from '../store/db.js';
 import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
@@ -81,17 +81,20 @@ export function registerConversionRoutes(router: Router, deps: { db: Db }): void
         status: oneOf('query', 'status', info.query.get('status'), STATUSES),
         destination: parseDestination('query', info.query.get('destination')),
         limit: int('query', 'limit', info.query.get('limit'), { min: 1, max: 1000, def: 100 }),
-        after: cursor(info.query.get('cursor'), CURSOR_KIND, ['id']),
       });
       if (!p.ok) return paramFail(p.error);
       const t = principal.tenant.tenant_id;
-      const { status, destination, limit, after } = p.value;
-      const page = pageOf((await db.query<Record<string, unknown>>(Q.list_conversions, [t, status, destination, after?.[0] ?? null, limit + 1])).rows, limit);
+      const { status, destination, limit } = p.value;
+      // The cursor holds the filters it was made under: with others it would skip rows of this listing.
+      const kind = listKind(CURSOR_KIND, { status, destination });
+      const after = cursor(info.query.get('cursor'), kind, ['id']);
+      if (!after.ok) return paramFail(after.error);
+      const page = pageOf((await db.query<Record<string, unknown>>(Q.list_conversions, [t, status, destination, after.value?.[0] ?? null, limit + 1])).rows, limit);
       const items = page.rows.map(row);
       const counts = (await db.query<Record<string, unknown>>(Q.count_conversions, [t])).rows.map((c) => ({
         ...c, held_since: isoIfDate(c.held_since), next_attempt_at: isoIfDate(c.next_attempt_at),
       }));
-      return { status: 200, body: { items, counts, next_cursor: nextCursor(CURSOR_KIND, { rows: items, more: page.more }, (x) => [x.id]) } };
+      return { status: 200, body: { items, counts, next_cursor: nextCursor(kind, { rows: items, more: page.more }, (x) => [x.id]) } };
     },
   });
 

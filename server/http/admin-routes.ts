@@ -9,7 +9,7 @@
 import { KEY_TTL_MS } from './auth.js';
 import { parseNewTenant, parseOrigins, parseTimeZone, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
-import { BODY_ROOT, id, idPage, nextCursor, pageOf, type Parsed } from './params.js';
+import { BODY_ROOT, describeJson, id, idPage, nextCursor, pageOf, unknownBodyField, type Parsed } from './params.js';
 import type { Router } from './router.js';
 import type { Reply } from './uws.js';
 import { PUBLIC_SOURCES } from '../ingest/registry.js';
@@ -25,8 +25,9 @@ export function parseNewKey(v: unknown): Parsed<NewKey> {
   const b = v as Record<string, unknown>;
   // A misspelt limit ("source" for sources) would make a key without it: one that may send anything.
   const extra = Object.keys(b).find((k) => !['kind', 'site_id', 'allowed_origins', 'sources'].includes(k));
-  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a new key takes kind, site_id, allowed_origins and sources.');
-  if (b.kind !== 'write' && b.kind !== 'secret') return bad('kind', `kind must be "write" (browser/app key) or "secret" (server key); got ${JSON.stringify(b.kind ?? null)}.`);
+  if (extra !== undefined) return { ok: false, error: unknownBodyField(extra, 'a new key takes kind, site_id, allowed_origins and sources.') };
+  if (b.kind === undefined) return bad('kind', 'kind is missing: send "write" (browser/app key) or "secret" (server key).');
+  if (b.kind !== 'write' && b.kind !== 'secret') return bad('kind', `kind must be "write" (browser/app key) or "secret" (server key); got ${describeJson(b.kind)}.`);
   let siteId: string | null = null;
   if (b.site_id !== undefined && b.site_id !== null) {
     const problem = siteIdProblem(b.site_id);
@@ -61,7 +62,7 @@ export function parseTenantChange(v: unknown): Parsed<TenantChange> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(BODY_ROOT, 'Send {"name"?,"allowed_origins"?,"site_id"?,"time_zone"?}.');
   const b = v as Record<string, unknown>;
   const extra = Object.keys(b).find((k) => !['name', 'allowed_origins', 'site_id', 'time_zone'].includes(k));
-  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a tenant change takes name, allowed_origins, site_id and time_zone.');
+  if (extra !== undefined) return { ok: false, error: unknownBodyField(extra, 'a tenant change takes name, allowed_origins, site_id and time_zone.') };
   if (b.site_id !== undefined && b.allowed_origins === undefined) return bad('site_id', 'site_id names the site whose allowed_origins are replaced: send allowed_origins with it.');
   if (b.name === undefined && b.allowed_origins === undefined && b.time_zone === undefined) return bad(BODY_ROOT, 'Send a new name, allowed_origins and/or time_zone.');
   const out: TenantChange = {};
@@ -138,11 +139,13 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
   router.add({
     method: 'get', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id }, query: ['limit', 'cursor'],
     handler: async ({ params, info }) => {
-      const p = idPage(info.query, 'keys');
+      // Its own kind, naming the tenant: the tenant API's /api/v1/keys and another tenant's list take none of its cursors.
+      const kind = `admin_keys:${params.tenant_id}`;
+      const p = idPage(info.query, kind);
       if (!p.ok) return paramFail(p.error);
       await mustExist(params.tenant_id);
       const page = pageOf(await deps.tenants.listKeys(deps.db, params.tenant_id, p.value.limit + 1, p.value.after), p.value.limit);
-      return { status: 200, body: { keys: page.rows, next_cursor: nextCursor('keys', page, (k) => [k.id]) } };
+      return { status: 200, body: { keys: page.rows, next_cursor: nextCursor(kind, page, (k) => [k.id]) } };
     },
   });
 

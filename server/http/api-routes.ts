@@ -9,7 +9,7 @@ import { registerAdminRoutes } from './admin-routes.js';
 import type { KeyResolver } from './auth.js';
 import { canonicalTimeZone } from '../jobs/schedule.js';
 import { paramFail } from './errors.js';
-import { BODY_ROOT, collect, cursor, encodeCursor, int, stringProblem, text, time, type Parsed } from './params.js';
+import { BODY_ROOT, collect, cursor, describeJson, encodeCursor, int, listKind, stringProblem, text, time, unknownBodyField, type Parsed } from './params.js';
 import { createRouter, type AuditNote, type AuditSink, type RouteInfo, type Router, type RouterAuthz } from './router.js';
 import type { TemplatedApp } from './uws.js';
 
@@ -32,15 +32,14 @@ export interface ApiRouteDeps {
 export function parseTimeZone(v: unknown): Parsed<string> {
   const tz = typeof v === 'string' && stringProblem(v) === null ? canonicalTimeZone(v) : null;
   if (tz !== null) return { ok: true, value: tz };
-  const sent = typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : `a ${v === null ? 'null' : typeof v}`;
-  return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'time_zone', message: `time_zone must be an IANA time zone name such as "Europe/Bucharest" or "UTC" (not an offset); got ${sent}.` } };
+  return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'time_zone', message: `time_zone must be an IANA time zone name such as "Europe/Bucharest" or "UTC" (not an offset); got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : describeJson(v)}.` } };
 }
 
 export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origins: string[]; time_zone: string }> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: BODY_ROOT, message: 'Send {"name","allowed_origins"?,"time_zone"?}.' } };
   // A misspelt "allowed_origin" would make a tenant whose empty origin list allows any origin.
   const extra = Object.keys(v).find((k) => !['name', 'allowed_origins', 'time_zone'].includes(k));
-  if (extra !== undefined) return { ok: false, error: { code: 'invalid_field', in: 'body', field: extra.slice(0, 40), message: 'Unknown field; a new tenant takes name, allowed_origins and time_zone.' } };
+  if (extra !== undefined) return { ok: false, error: unknownBodyField(extra, 'a new tenant takes name, allowed_origins and time_zone.') };
   const { name, allowed_origins: origins = [], time_zone: zone = 'UTC' } = (v ?? {}) as { name?: unknown; allowed_origins?: unknown; time_zone?: unknown };
   if (typeof name !== 'string' || name.trim().length === 0 || name.length > 200 || stringProblem(name)) {
     return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'name', message: 'name must be a non-empty string of at most 200 printable characters.' } };
@@ -74,23 +73,27 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router
     method: 'get', path: '/api/v1/tx/events', auth: 'secret', permission: 'view_raw_events', resource: { query_event: 'event_entity_id' }, query: ['limit', 'before', 'cursor', 'event_name', 'visitor_id', 'event_entity_id'],
     handler: async ({ info, principal }) => {
       const q = info.query;
-      const p = collect({
+      const f = collect({
         limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
         before: time('query', 'before', q.get('before')),
-        after: cursor(q.get('cursor'), 'events', ['ts', 'id']),
         event_name: text('query', 'event_name', q.get('event_name'), { max: 100 }),
         visitor_id: text('query', 'visitor_id', q.get('visitor_id'), { max: 64 }),
         event_entity_id: text('query', 'event_entity_id', q.get('event_entity_id'), { max: 128 }),
       });
-      if (!p.ok) return paramFail(p.error);
-      const { before, ...filter } = p.value;
-      const page = await deps.events.list(deps.db, principal.tenant.tenant_id, { ...filter, before: before === null ? null : new Date(before).toISOString() });
+      if (!f.ok) return paramFail(f.error);
+      // The cursor holds the filters it was made under (before as the instant, however it was spelt).
+      const { limit, ...filters } = f.value;
+      const kind = listKind('events', filters);
+      const after = cursor(q.get('cursor'), kind, ['ts', 'id']);
+      if (!after.ok) return paramFail(after.error);
+      const { before, ...filter } = filters;
+      const page = await deps.events.list(deps.db, principal.tenant.tenant_id, { ...filter, limit, after: after.value, before: before === null ? null : new Date(before).toISOString() });
       const last = page.rows[page.rows.length - 1];
       return {
         status: 200,
         body: {
           events: page.rows,
-          next_cursor: page.last ? encodeCursor('events', page.last) : null,
+          next_cursor: page.last ? encodeCursor(kind, page.last) : null,
           // Kept for old clients; it skips rows that share the last row's occurred_at: page with next_cursor.
           next_before: page.last && last ? last.occurred_at : null,
         },

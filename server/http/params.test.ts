@@ -2,7 +2,7 @@
 // or a recursive walk then refused with a 500.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyTime, checkBody, cursor, encodeCursor, int, MAX_TIME_MS, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time } from './params.js';
+import { bodyTime, checkBody, cursor, encodeCursor, int, listKind, MAX_CURSOR_TEXT, MAX_TIME_MS, MAX_VERSION, maxCursorLength, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time, unknownBodyField, type CursorPart } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -85,9 +85,78 @@ describe('params', () => {
     }
   });
 
-  it('names the query parameter the cursor came in (?log_cursor=, not always cursor)', () => {
-    expect(cursor('zzz', 'campaign_log', ['id'], 'log_cursor')).toMatchObject({ ok: false, error: { in: 'query', field: 'log_cursor', message: expect.stringMatching(/^log_cursor must be/) } });
-    expect(cursor('zzz', 'campaign_log', ['id'])).toMatchObject({ ok: false, error: { field: 'cursor' } });
+  it('names the query parameter the cursor came in (?log_cursor=, not always cursor) and the field its value is read from', () => {
+    expect(cursor('zzz', 'campaign_log', ['id'], 'log_cursor')).toMatchObject({ ok: false, error: { in: 'query', field: 'log_cursor', message: expect.stringMatching(/^log_cursor must be a log_next_cursor value/) } });
+    expect(cursor('zzz', 'campaign_log', ['id'])).toMatchObject({ ok: false, error: { field: 'cursor', message: expect.stringMatching(/^cursor must be a next_cursor value/) } });
+  });
+
+  // A cursor of the largest key each part type allows, under the longest kinds the lists make, comes back whole:
+  // with a fixed cap of 512 characters, a catalog list refused its own next_cursor after a 128-character CJK id.
+  it('takes back every cursor a list can make, however long its key', () => {
+    const ts = '2199-12-31T23:59:59.999999';
+    const id = '9'.repeat(18);
+    const version = String(MAX_VERSION);
+    const texts = [
+      '顾'.repeat(MAX_CURSOR_TEXT), // 3 bytes of UTF-8 per UTF-16 unit: the most a valid text part takes
+      '\u2028'.repeat(MAX_CURSOR_TEXT), // JSON.stringify leaves U+2028 unescaped: 3 bytes
+      '😀'.repeat(MAX_CURSOR_TEXT / 2), // astral: 4 bytes per 2 units
+      '"'.repeat(MAX_CURSOR_TEXT), // escaped: 2 bytes each
+      '\\'.repeat(MAX_CURSOR_TEXT),
+      `${'顾'.repeat(MAX_CURSOR_TEXT - 1)}"`,
+    ];
+    const kinds = [
+      'catalog_organizers', 'sessions', 'events', `admin_keys:${Number.MAX_SAFE_INTEGER}`, `remarketing_members_${Number.MAX_SAFE_INTEGER}`,
+      `segment_${Number.MAX_SAFE_INTEGER}`, `job_runs:${'j'.repeat(64)}`,
+      listKind('events', { before: MAX_TIME_MS - 1, event_name: 'x'.repeat(100), visitor_id: '顾'.repeat(64), event_entity_id: '顾'.repeat(128) }),
+    ];
+    const shapes: [CursorPart[], string[][]][] = [
+      [['text'], texts.map((t) => [t])],
+      [['ts', 'text'], texts.map((t) => [ts, t])],
+      [['ts', 'id'], [[ts, id]]],
+      [['version', 'id'], [[version, id]]],
+      [['id'], [[id]]],
+    ];
+    for (const kind of kinds) {
+      for (const [parts, keys] of shapes) {
+        for (const key of keys) {
+          const c = encodeCursor(kind, key);
+          expect({ kind, key, fits: c.length <= maxCursorLength(kind, parts) }).toEqual({ kind, key, fits: true });
+          expect(cursor(c, kind, parts)).toEqual({ ok: true, value: key });
+        }
+      }
+    }
+    // The case that was refused: a 128-character CJK catalog id is a cursor longer than 512 characters.
+    const cjk = encodeCursor('catalog_persons', ['顾'.repeat(128)]);
+    expect(cjk.length).toBeGreaterThan(512);
+    expect(cursor(cjk, 'catalog_persons', ['text']).ok).toBe(true);
+    // Still bounded: a cursor one character past the longest possible one is refused before it is decoded.
+    expect(cursor('A'.repeat(maxCursorLength('catalog_persons', ['text']) + 1), 'catalog_persons', ['text']).ok).toBe(false);
+  });
+
+  it('listKind ties a cursor to the filters of the page it came from', () => {
+    // No filter set: the list's kind as before, so unfiltered cursors are unchanged.
+    expect(listKind('events', {})).toBe('events');
+    expect(listKind('events', { visitor_id: null, event_name: undefined })).toBe('events');
+    // The same filters in another order, or as the same string, are one kind; any other value is another.
+    expect(listKind('sessions', { visitor_id: 'v', person_id: 7 })).toBe(listKind('sessions', { person_id: 7, visitor_id: 'v', x: null }));
+    expect(listKind('sessions', { visitor_id: 'v' })).not.toBe(listKind('sessions', { visitor_id: 'w' }));
+    expect(listKind('sessions', { visitor_id: 'v' })).not.toBe(listKind('sessions', { person_id: 'v' }));
+    const key = ['2026-01-01T00:00:00.000000', '5'];
+    const filtered = listKind('events', { event_entity_id: 'EPG' });
+    const c = encodeCursor(filtered, key);
+    expect(cursor(c, filtered, ['ts', 'id'])).toEqual({ ok: true, value: key });
+    // Under other filters, or none, it is refused naming cursor and saying why; another list's is refused as before.
+    const other = { ok: false, error: { code: 'invalid_field', in: 'query', field: 'cursor', message: expect.stringMatching(/other filters: send the same filters/) } };
+    expect(cursor(c, listKind('events', { visitor_id: 'vss' }), ['ts', 'id'])).toMatchObject(other);
+    expect(cursor(c, 'events', ['ts', 'id'])).toMatchObject(other);
+    expect(cursor(encodeCursor('events', key), filtered, ['ts', 'id'])).toMatchObject(other);
+    expect(cursor(c, listKind('rejected', { event_entity_id: 'EPG' }), ['ts', 'id'])).toMatchObject({ ok: false, error: { message: expect.stringMatching(/^cursor must be a next_cursor value returned by this list/) } });
+    expect(cursor(encodeCursor(listKind('campaign_log', { a: '1' }), ['5']), listKind('campaign_log', { a: '2' }), ['id'], 'log_cursor')).toMatchObject({ ok: false, error: { field: 'log_cursor', message: expect.stringMatching(/^log_cursor was made .* log_next_cursor/) } });
+  });
+
+  it('names an unknown body field in the message, not only in field', () => {
+    expect(unknownBodyField('kinds', 'a new key takes kind.')).toEqual({ code: 'invalid_field', in: 'body', field: 'kinds', message: 'Unknown field "kinds"; a new key takes kind.' });
+    expect(unknownBodyField('x'.repeat(60), 'y').field).toBe('x'.repeat(40));
   });
 });
 

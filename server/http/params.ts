@@ -3,6 +3,7 @@
 // lone surrogates in jsonb and years outside its range, and would turn them into 500s).
 // Errors follow ingest's shape: `{"error":{"code":"invalid_field","in":"query","field":"before","message":…}}`;
 // body fields are paths like ingest's (`events[0].payload.amount`).
+import { createHash } from 'node:crypto';
 import { fail as failReply } from './errors.js';
 import type { Reply } from './uws.js';
 
@@ -31,6 +32,15 @@ export function describeJson(v: unknown): string {
   if (typeof v === 'number') return `a number (${v})`;
   if (typeof v === 'boolean') return String(v);
   return 'an object';
+}
+
+/**
+ * The 400 for a body field the route does not take: `Unknown field "x"; ${takes}` (`takes` says what it does take),
+ * the name (cut to 40 characters) also in `field`. Pure.
+ */
+export function unknownBodyField(name: string, takes: string): ParamError {
+  const field = name.slice(0, 40);
+  return { code: 'invalid_field', in: 'body', field, message: `Unknown field ${JSON.stringify(field)}; ${takes}` };
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ParamError };
@@ -243,19 +253,65 @@ export function queryProblem(raw: string, query: URLSearchParams = new URLSearch
 
 /**
  * Opaque keyset cursor: base64url of `[kind, ...key]`, where key is the sort key of the last row of a page
- * (e.g. occurred_at with microseconds and the row id). Clients pass it back unchanged as `?cursor=`.
+ * (e.g. occurred_at with microseconds and the row id). Clients pass it back unchanged as `?cursor=`. `kind` names
+ * the list (and, from listKind, the filters the page was read under), so no other list, nor the same list under
+ * other filters, takes the cursor.
  */
 export function encodeCursor(kind: string, key: string[]): string {
   return Buffer.from(JSON.stringify([kind, ...key]), 'utf8').toString('base64url');
 }
 
+/** Between a list's base kind and the digest of its filters in a cursor's kind (no base kind holds it). */
+const FILTERED = '~';
+/** Characters of the filters' digest: 66 bits of SHA-256, base64url. */
+const FILTER_DIGEST_CHARS = 11;
+
+/**
+ * The cursor kind of list `base` read under `filters` (the query's parsed filters; null or undefined = not set):
+ * `base` alone when no filter is set (the cursors of an unfiltered list are as before), else `base~digest`, the
+ * digest of the filters set, sorted by name. Used both where a list makes its next_cursor and where it reads
+ * `?cursor=`: a cursor made under other filters would page another set of rows from its key on and silently
+ * skip some of this one's, so cursor() refuses it, saying so. Pure.
+ */
+export function listKind(base: string, filters: Record<string, string | number | boolean | null | undefined>): string {
+  const set = Object.entries(filters)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => [k, String(v)])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (set.length === 0) return base;
+  return `${base}${FILTERED}${createHash('sha256').update(JSON.stringify(set)).digest('base64url').slice(0, FILTER_DIGEST_CHARS)}`;
+}
+
+const baseKind = (kind: string): string => (kind.includes(FILTERED) ? kind.slice(0, kind.indexOf(FILTERED)) : kind);
+
 /**
  * Shape of one key part: a microsecond UTC timestamp as the store prints it, a database id (a bigint), a version
- * (an int column: the bounds of `?version=`, 1–1,000,000) or text.
+ * (an int column: the bounds of `?version=`, 1–1,000,000) or text (an id of at most MAX_CURSOR_TEXT UTF-16 units).
  */
 export type CursorPart = 'ts' | 'id' | 'version' | 'text';
 export const MAX_VERSION = 1_000_000;
+/** The longest text part: a catalog id, at most 128 UTF-16 code units (session ids and experiment keys: 64). */
+export const MAX_CURSOR_TEXT = 128;
 const CURSOR_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+/**
+ * The most UTF-8 bytes a valid part takes in the cursor's JSON, quotes included: a ts is 26 characters, an id at
+ * most 18 digits, a version at most 7. A text part of n UTF-16 units takes at most 3n bytes: a unit of the BMP is
+ * at most 3 bytes, an astral character 4 bytes for its 2 units, `"` and a backslash 2 bytes escaped, and what JSON would
+ * escape longer (control characters, lone surrogates) is refused in a part.
+ */
+const PART_JSON_BYTES: Record<CursorPart, number> = { ts: 26 + 2, id: 18 + 2, version: 7 + 2, text: MAX_CURSOR_TEXT * 3 + 2 };
+
+/**
+ * The longest `?cursor=` a list of this kind and key shape can hand out (with any filters' digest): the cap
+ * cursor() puts on what it decodes. A fixed cap of 512 refused the list's own next_cursor after a 128-character
+ * CJK catalog id (384 bytes of UTF-8, ~550 characters of base64url). Pure.
+ */
+export function maxCursorLength(kind: string, parts: CursorPart[]): number {
+  const kindBytes = Buffer.byteLength(JSON.stringify(baseKind(kind)), 'utf8') + FILTERED.length + FILTER_DIGEST_CHARS;
+  const bytes = 2 + kindBytes + parts.reduce((n, p) => n + 1 + PART_JSON_BYTES[p], 0);
+  return Math.ceil((bytes * 4) / 3);
+}
 
 function partOk(kind: CursorPart, v: unknown): v is string {
   if (typeof v !== 'string') return false;
@@ -265,26 +321,32 @@ function partOk(kind: CursorPart, v: unknown): v is string {
     const ms = CURSOR_TS.test(v) ? parseIsoTime(`${v}Z`) : null;
     return ms !== null && inTimeRange(ms);
   }
-  return v.length > 0 && v.length <= 128 && stringProblem(v) === null;
+  return v.length > 0 && v.length <= MAX_CURSOR_TEXT && stringProblem(v) === null;
 }
 
 /**
- * Decodes `?cursor=` made by encodeCursor for this list; anything else (forged, other list) is a 400 naming `field`,
- * the query parameter it came in (`log_cursor` for a log paged next to another list).
+ * Decodes `?cursor=` made by encodeCursor for this list (`kind`, from listKind when the list has filters);
+ * anything else (forged, another list's) is a 400 naming `field`, the query parameter it came in (`log_cursor`
+ * for a log paged next to another list, whose value is `log_next_cursor`). A cursor of this list made under other
+ * filters is refused saying so.
  */
 export function cursor(raw: string | null | undefined, kind: string, parts: CursorPart[], field = 'cursor'): Parsed<string[] | null> {
   if (raw === null || raw === undefined || raw === '') return ok(null);
-  const bad = fail('query', field, `${field} must be a next_cursor value returned by this list, passed back unchanged.`);
-  if (raw.length > 512 || !/^[A-Za-z0-9_-]+$/.test(raw)) return bad;
+  const made = field.replace(/cursor$/, 'next_cursor');
+  const bad = fail('query', field, `${field} must be a ${made} value returned by this list, passed back unchanged.`);
+  if (raw.length > maxCursorLength(kind, parts) || !/^[A-Za-z0-9_-]+$/.test(raw)) return bad;
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch {
     return bad;
   }
-  if (!Array.isArray(v) || v.length !== parts.length + 1 || v[0] !== kind) return bad;
+  if (!Array.isArray(v) || v.length !== parts.length + 1 || typeof v[0] !== 'string') return bad;
   const key = v.slice(1);
-  return parts.every((p, i) => partOk(p, key[i])) ? ok(key as string[]) : bad;
+  if (!parts.every((p, i) => partOk(p, key[i]))) return bad;
+  if (v[0] === kind) return ok(key as string[]);
+  if (baseKind(v[0]) !== baseKind(kind)) return bad;
+  return fail('query', field, `${field} was made for a page of this list read with other filters: send the same filters as the page whose ${made} it is (only ${field} changes from page to page), or leave ${field} out to start again from the first page.`);
 }
 
 /** The 400 for a member cursor taken from another version than the `?version=` sent with it. */

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { FieldError } from '../ingest/validate.js';
-import { collect, cursor, encodeCursor, id, int, paramReply, stringProblem, text, type ParamError, type Parsed } from '../http/params.js';
+import { collect, cursor, encodeCursor, id, int, listKind, paramReply, stringProblem, text, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { fail } from '../http/errors.js';
 import type { Db } from '../store/db.js';
@@ -124,7 +124,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
       const b = isObj(body) ? body : {};
       // A misspelt field ("emial") would link the visitor without what it was meant to carry.
       const extra = Object.keys(b).find((k) => !IDENTIFY_FIELDS.includes(k));
-      if (extra !== undefined) return fail('invalid_field', `Unknown field; identify takes ${IDENTIFY_FIELDS.join(', ')}.`, { field: extra.slice(0, 40), in: 'body' });
+      if (extra !== undefined) return paramReply(unknownBodyField(extra, `identify takes ${IDENTIFY_FIELDS.join(', ')}.`));
       const visitor = b.visitor_id;
       const ext = b.external_id;
       if (typeof visitor !== 'string' || visitor.length === 0 || visitor.length > 64 || stringProblem(visitor)) {
@@ -181,11 +181,14 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
         limit: int('query', 'limit', q.get('limit'), { min: 1, max: 1000, def: 100 }),
         person_id: q.get('person_id') === null ? { ok: true, value: null } : id('query', 'person_id', q.get('person_id')),
         visitor_id: text('query', 'visitor_id', q.get('visitor_id'), { max: 64 }),
-        after: cursor(q.get('cursor'), 'sessions', ['ts', 'text']),
       });
       if (!p.ok) return paramReply(p.error);
-      const page = await deps.sessions.list(db, principal.tenant.tenant_id, p.value);
-      return { status: 200, body: { sessions: page.rows, next_cursor: page.last ? encodeCursor('sessions', page.last) : null } };
+      // The cursor holds the filters it was made under: with others it would skip rows of this listing.
+      const kind = listKind('sessions', { person_id: p.value.person_id, visitor_id: p.value.visitor_id });
+      const after = cursor(q.get('cursor'), kind, ['ts', 'text']);
+      if (!after.ok) return paramReply(after.error);
+      const page = await deps.sessions.list(db, principal.tenant.tenant_id, { ...p.value, after: after.value });
+      return { status: 200, body: { sessions: page.rows, next_cursor: page.last ? encodeCursor(kind, page.last) : null } };
     },
   });
   router.add({

@@ -11,7 +11,7 @@ import { parseScope, type Scope } from '../authz/principal.js';
 import { isRole, ROLES, type Role } from '../authz/roles.js';
 import { KEY_TTL_MS, type KeyResolver } from '../http/auth.js';
 import { fail, paramFail } from '../http/errors.js';
-import { BODY_ROOT, id, idPage, nextCursor, pageOf, stringProblem, type Parsed } from '../http/params.js';
+import { BODY_ROOT, id, idPage, nextCursor, pageOf, stringProblem, unknownBodyField, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Db } from '../store/db.js';
@@ -51,7 +51,7 @@ export function parseNewScopedKey(v: unknown): Parsed<NewScopedKey> {
   const b = v as Record<string, unknown>;
   // An unknown field is refused, not dropped: {"kind":"write"} must not quietly yield a secret key.
   const extra = Object.keys(b).find((k) => !['role', 'scope', 'name'].includes(k));
-  if (extra !== undefined) return bad(extra.slice(0, 40), `Unknown field; a scoped key takes role, scope and name (it is always a secret key; write keys come from the admin API).`);
+  if (extra !== undefined) return { ok: false, error: unknownBodyField(extra, 'a scoped key takes role, scope and name (it is always a secret key; write keys come from the admin API).') };
   if (!isRole(b.role)) return bad('role', `role must be one of ${ROLES.join(', ')}.`);
   const s = parseScope(b.scope);
   if (!s.ok) return bad(s.field, s.message);
@@ -113,6 +113,7 @@ export function registerKeyRoutes(router: Router, deps: KeysDeps): void {
   router.add({
     method: 'get', path: '/api/v1/keys', auth: 'secret', permission: 'manage_keys', resource: 'tenant', query: ['limit', 'cursor'],
     handler: async ({ principal, info }) => {
+      // Not the admin API's list of a tenant's keys (admin_keys:{tenant}): neither takes the other's cursor.
       const p = idPage(info.query, 'keys');
       if (!p.ok) return paramFail(p.error);
       const { rows } = await db.query<Record<string, unknown>>(Q.list_tenant_keys, [principal.tenant.tenant_id, p.value.after, p.value.limit + 1]);

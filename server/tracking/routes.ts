@@ -11,7 +11,7 @@
 // or token only codes of its organizers (or events), and never the marketplace's.
 import { inScope, type Principal as Who } from '../authz/principal.js';
 import { ConflictError, fail, NotFoundError, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
+import { collect, cursor, id, int, listKind, nextCursor, pageOf, text, type Parsed } from '../http/params.js';
 import type { AuditNote, Router } from '../http/router.js';
 import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
 import { corsHeaders } from '../http/ingest-routes.js';
@@ -94,16 +94,19 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
         organizer_id: text('query', 'organizer_id', q.get('organizer_id'), { max: MAX_OWNER_ID }),
         event_id: text('query', 'event_id', q.get('event_id'), { max: MAX_OWNER_ID }),
         limit: int('query', 'limit', q.get('limit'), { min: 1, max: 500, def: 100 }),
-        after: cursor(q.get('cursor'), 'tracking_codes', ['id']),
       });
       if (!p.ok) return paramFail(p.error);
+      // The cursor holds the filters it was made under: with others it would skip rows of this listing.
+      const kind = listKind('tracking_codes', { organizer_id: p.value.organizer_id, event_id: p.value.event_id, provider, owner });
+      const after = cursor(q.get('cursor'), kind, ['id']);
+      if (!after.ok) return paramFail(after.error);
       const scope = !who || who.role === 'admin' ? null : { organizers: who.scope.organizers ?? [], events: who.scope.events ?? [] };
       const page = pageOf(await store.list(db, who!.tenant, {
         scope, organizer_id: p.value.organizer_id, event_id: p.value.event_id, provider: provider as never, owner: owner as Owner | null,
-        after: p.value.after ? Number(p.value.after[0]) : null, limit: p.value.limit + 1,
+        after: after.value ? Number(after.value[0]) : null, limit: p.value.limit + 1,
       }), p.value.limit);
       const delivery = await store.delivery(db, who!.tenant, page.rows.map((r) => r.id));
-      return { status: 200, body: { items: page.rows.map((r) => ({ ...viewOf(r, cipher), delivery: delivery.get(r.id) })), next_cursor: nextCursor('tracking_codes', page, (r) => [r.id]) } };
+      return { status: 200, body: { items: page.rows.map((r) => ({ ...viewOf(r, cipher), delivery: delivery.get(r.id) })), next_cursor: nextCursor(kind, page, (r) => [r.id]) } };
     },
   });
 
