@@ -72,6 +72,8 @@ describe('audit log', () => {
     expect((await postJson(`${base}/api/v1/tokens`, { role: 'organizer', org_id: 'O1' }, { authorization: `Bearer ${t.secret_key}` })).status).toBe(201);
     expect((await api(base, t, 'PUT', '/api/v1/catalog/venues', { items: [{ id: 'V1', name: 'Hall' }] })).status).toBe(200);
     expect((await api(base, t, 'DELETE', '/api/v1/catalog/venues/V1')).status).toBe(200);
+    // Deleting it again deletes nothing and records nothing.
+    expect((await api(base, t, 'DELETE', '/api/v1/catalog/venues/V1')).json).toEqual({ deleted: 0 });
     await identify(base, t, { visitor_id: 'v-audit', external_id: 'cust-audit' });
     const pid = (await api(base, t, 'GET', '/api/v1/persons?external_id=cust-audit')).json.person_id;
     expect((await api(base, t, 'GET', `/api/v1/persons/${pid}/export`)).status).toBe(200);

@@ -74,7 +74,11 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
 
   router.add({
     method: 'del', path: '/api/v1/catalog/:kind/:id', auth: 'secret', permission: 'manage_catalog', resource: 'tenant', params: { kind: kindParam, id: idParam },
-    audit: ({ params, principal }, reply) => ({ action: 'catalog.delete', target: catalogAuditTarget(principal.tenant.tenant_id, params.kind, params.id), details: { deleted: (reply.body as { deleted: number }).deleted } }),
+    // A delete that found nothing to delete (a second one, an unknown id) changed nothing: no audit row.
+    audit: ({ params, principal }, reply) => {
+      const deleted = (reply.body as { deleted: number }).deleted;
+      return deleted === 0 ? null : { action: 'catalog.delete', target: catalogAuditTarget(principal.tenant.tenant_id, params.kind, params.id), details: { deleted } };
+    },
     handler: async ({ params, principal }) => {
       const ids = await store.remove(principal.tenant.tenant_id, params.kind, params.id);
       notify(principal.tenant.tenant_id, { [params.kind]: ids });

@@ -27,7 +27,6 @@ export interface ApiRouteDeps {
   access?: { authz: RouterAuthz; listing: RouteInfo[] };
 }
 
-/** The body of POST /api/admin/tenants. Pure. */
 /** A tenant's time zone (body field `time_zone`): a known IANA zone, kept as canonicalTimeZone spells it. */
 export function parseTimeZone(v: unknown): Parsed<string> {
   const tz = typeof v === 'string' && stringProblem(v) === null ? canonicalTimeZone(v) : null;
@@ -35,6 +34,7 @@ export function parseTimeZone(v: unknown): Parsed<string> {
   return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'time_zone', message: `time_zone must be an IANA time zone name such as "Europe/Bucharest" or "UTC" (not an offset); got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : describeJson(v)}.` } };
 }
 
+/** The body of POST /api/admin/tenants. Pure. */
 export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origins: string[]; time_zone: string }> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: BODY_ROOT, message: 'Send {"name","allowed_origins"?,"time_zone"?}.' } };
   // A misspelt "allowed_origin" would make a tenant whose empty origin list allows any origin.
