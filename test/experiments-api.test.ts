@@ -54,7 +54,9 @@ describe('experiments API', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.json.error).toMatchObject({ code: 'invalid_field', field });
     }
-    expect((await api('GET', '/api/v1/experiments/bad%20key')).status).toBe(400);
+    // The path's key is named and echoed (decoded, cut to 40 characters).
+    expect((await api('GET', '/api/v1/experiments/bad%20key')).json).toEqual({ error: { code: 'invalid_field', in: 'path', field: 'key', message: 'An experiment key is 1–64 letters, digits, _ . -; got "bad key".' } });
+    expect((await api('GET', `/api/v1/experiments/${'k'.repeat(65)}`)).json.error.message).toBe(`An experiment key is 1–64 letters, digits, _ . -; got "${'k'.repeat(40)}".`);
   });
 
   it('assigns running experiments exactly as the shared hash does, with CORS for the page', async () => {

@@ -122,6 +122,27 @@ describe('public ingest abuse', () => {
     expect(source).toMatchObject({ code: 'invalid_value', field: 'source_system', message: expect.stringMatching(/"browser".*one of: web, mobile/) });
   });
 
+  it('names where every refusal is and what was sent: in and field on whole-body errors, `$` for a whole event, all of an event\'s errors at once', async () => {
+    const t = await createTenant(base, 'shapes');
+    const SEND = 'Send the body as JSON, e.g. {"name": "value"} (JSON.stringify), encoded as UTF-8.';
+    // Not JSON: in body, the whole body, where it breaks and what to send (not V8's raw text); kept as rejected with the same field.
+    const cut = await pub('/api/tx/events/batch', '{"events": [', t.write_key);
+    expect([cut.status, cut.json.error]).toEqual([400, { code: 'invalid_json', in: 'body', field: '$', message: `The body is not valid JSON: the body ends before its JSON value does at position 12 (line 1, column 13), near "{\\"events\\": [". ${SEND}` }]);
+    const rej = await getJson(`${base}/api/v1/tx/rejected?limit=10`, { authorization: `Bearer ${t.secret_key}` });
+    expect(rej.json.rejected.find((x: any) => x.raw_body === '{"events": [')?.reasons).toEqual([cut.json.error].map(({ in: _in, ...e }: any) => e));
+    // Not the shape: in body, and the field at fault (the whole body, or its "events"), with the value sent.
+    expect((await pub('/api/tx/events/batch', '"x"', t.write_key)).json.error).toEqual({ code: 'invalid_body', in: 'body', field: '$', message: 'Body must be {"events":[...]} (or an array of events); got a string ("x").' });
+    expect((await pub('/api/tx/events/batch', { events: 5 }, t.write_key)).json.error).toEqual({ code: 'invalid_body', in: 'body', field: 'events', message: 'Body must be {"events":[...]} (or an array of events); got "events": a number (5).' });
+    expect((await pub('/api/tx/events', [webEvent()], t.write_key)).json.error).toMatchObject({ code: 'invalid_body', in: 'body', field: '$' });
+    // An event that is not an object: `$`, the event as a whole (its fields are paths from it), never null.
+    const notObject = await pub('/api/tx/events/batch', { events: [1, webEvent()] }, t.write_key);
+    expect(notObject.json).toMatchObject({ accepted: 1, rejected: [{ index: 0, errors: [{ code: 'invalid_type', field: '$', message: 'An event must be a JSON object ({"event_name": …}); got 1 (number).' }] }] });
+    // A date that does not exist is reported with the event's other errors, not only once they are fixed.
+    const both = await pub('/api/tx/events', webEvent({ occurred_at: '2026-13-01T00:00:00Z', sequence_no: -1 }), t.write_key);
+    expect(codesOf(both, 0)).toEqual(['out_of_range:sequence_no', 'invalid_format:occurred_at']);
+    expect(both.json.rejected[0].errors[1].message).toMatch(/^occurred_at "2026-13-01T00:00:00Z" is not a real date and time/);
+  });
+
   it('reports events flagged as bots (curl) with flagged_bots and a bot_user_agent warning; a browser is not flagged and counts live', async () => {
     const t = await createTenant(base, 'bots');
     const ev = (v: string) => webEvent({ visitor_id: v, session_id: `s-${v}`, entities: { event_entity_id: 'BOT1', organizer_id: 'ORG-BOT' } });

@@ -179,7 +179,11 @@ describe.each([['embedded'], ['pg']])('live history (per minute, from the store:
     for (const q of ['minutes=0', 'minutes=1441', 'minutes=abc', 'minutes=1.5', 'minutes=-5', 'minutes=', 'to=yesterday', 'to=2026-13-45T00:00:00Z']) {
       const r = await get(`/api/v1/live/events/HE1/history?${q}`, a.secret_key);
       expect({ q, status: r.status, code: r.json.error?.code, field: r.json.error?.field, in: r.json.error?.in }).toEqual({ q, status: 400, code: 'invalid_field', field: q.split('=')[0], in: 'query' });
+      // The message says the value sent.
+      expect(r.json.error.message, q).toContain(`; got ${JSON.stringify(decodeURIComponent(q.split('=')[1]))}.`);
     }
+    expect((await get('/api/v1/live/events/HE1/history?minutes=1441', a.secret_key)).json.error.message).toBe('minutes must be an integer between 1 and 1440 (default 60); got "1441".');
+    expect((await get('/api/v1/live/events/HE1/history?to=yesterday', a.secret_key)).json.error.message).toBe('to must be an ISO-8601 timestamp like 2026-03-07T18:00:00Z or epoch milliseconds, from 1970 on (default now); got "yesterday".');
     expect((await get('/api/v1/live/dashboard/ORG-H/history?minutes=1440', a.secret_key)).json.series).toHaveLength(1440);
     expect((await get('/api/v1/live/dashboard/ORG-H/history?minutes=1', a.secret_key)).json.series).toHaveLength(1);
   });

@@ -55,7 +55,12 @@ describe('stripe webhooks', () => {
   });
 
   it('stores the webhook secret encrypted and never returns it', async () => {
-    expect((await api(base, t, 'PUT', '/api/v1/settings/stripe', { webhook_secret: 'sk_live_nope' })).status).toBe(400);
+    // The refusal names where (in, field) and what was sent without echoing it: a secret is never repeated back.
+    expect((await api(base, t, 'PUT', '/api/v1/settings/stripe', { webhook_secret: 'sk_live_nope' })).json.error).toEqual({
+      code: 'invalid_field', in: 'body', field: 'webhook_secret',
+      message: 'webhook_secret must be the endpoint\'s signing secret from the Stripe dashboard ("whsec_" and 8-200 letters, digits or + / = _ -); got a string of 12 characters not starting with "whsec_".',
+    });
+    expect((await api(base, t, 'PUT', '/api/v1/settings/stripe', { webhook_secret: 5 })).json.error).toMatchObject({ in: 'body', field: 'webhook_secret', message: expect.stringMatching(/; got a number \(5\)\.$/) });
     expect((await api(base, t, 'GET', '/api/v1/settings/stripe')).json.stripe.configured).toBe(false);
     // Not configured yet: refused, and Stripe will retry.
     const early = await deliver(stripeEvent('payment_intent.succeeded', paymentIntent('pi_early', 'O-early')));
@@ -121,7 +126,15 @@ describe('stripe webhooks', () => {
     const evt2 = stripeEvent('payment_intent.succeeded', paymentIntent('pi_ahead', 'O-ahead'));
     const body2 = JSON.stringify(evt2);
     expect((await send(body2, stripeHeader(SECRET, body2, nowS() + 290))).status).toBe(200);
-    expect((await send(body2, stripeHeader(SECRET, body2), `${base}/api/v1/webhooks/stripe/999999`)).status).toBe(404);
+    // A well-formed id without a tenant is 404; a malformed one is the sender's mistake, a 400 naming the path parameter.
+    expect((await send(body2, stripeHeader(SECRET, body2), `${base}/api/v1/webhooks/stripe/999999`))).toMatchObject({ status: 404, json: { error: { code: 'unknown_tenant' } } });
+    for (const [raw, got] of [['%00', '"\\u0000"'], ['abc', '"abc"'], ['0', '"0"'], ['%ZZ', null]] as const) {
+      const r = await send(body2, stripeHeader(SECRET, body2), `${base}/api/v1/webhooks/stripe/${raw}`);
+      expect({ raw, status: r.status, error: r.json.error }).toEqual({
+        raw, status: 400,
+        error: { code: 'invalid_field', in: 'path', field: 'tenant_id', message: got ? `tenant_id must be an integer between 1 and ${Number.MAX_SAFE_INTEGER} (got ${got}).` : expect.stringContaining('"%ZZ" is not valid percent-encoded UTF-8') },
+      });
+    }
   });
 
   it('creates one tx event when the same Stripe event is delivered 5 times concurrently', async () => {
@@ -205,7 +218,13 @@ describe('stripe webhooks', () => {
     const sig = crypto.createHmac('sha256', SECRET).update(Buffer.concat([Buffer.from(`${ts}.`), bytes])).digest('hex');
     const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${ts},v1=${sig}` }, body: bytes });
     expect(r.status).toBe(400);
-    expect(((await r.json()) as any).error).toMatchObject({ code: 'invalid_json', message: expect.stringContaining(`offset ${at}`) });
+    expect(((await r.json()) as any).error).toMatchObject({ code: 'invalid_json', in: 'body', field: '$', message: expect.stringContaining(`offset ${at}`) });
+    // Signed but not JSON: the whole body, where it breaks, and to send JSON; not V8's raw text.
+    const cut = text.slice(0, 6); // {"id":
+    const cutSig = stripeHeader(SECRET, cut);
+    expect(await send(cut, cutSig)).toEqual({ status: 400, json: { error: { code: 'invalid_json', in: 'body', field: '$', message: `The body is not valid JSON: the body ends before its JSON value does at position 6 (line 1, column 7), near ${JSON.stringify(cut)}. Send the body as JSON, e.g. {"name": "value"} (JSON.stringify), encoded as UTF-8.` } } });
+    // Signed JSON that is not an event object: acknowledged and rejected naming the whole event, `$`, never null.
+    expect(await send('[1]', stripeHeader(SECRET, '[1]'))).toMatchObject({ status: 200, json: { rejected: [{ errors: [{ code: 'invalid_stripe_event', field: '$', message: 'The body is not a Stripe event object; got an array.' }] }] } });
     expect(await whereIs(server.db, ['pi_utf8', 'ORD-\ufffd'])).toEqual({});
 
     const bad = async (object: Record<string, unknown>, field: string, type = 'payment_intent.succeeded') => {

@@ -50,6 +50,9 @@ describe('parseFunnel', () => {
     const typo = parseFunnel({ ...base, steps: [{ event_name: 'event_view' }, { event_name: 'event_veiw' }] });
     expect(typo.ok ? null : typo.error).toMatchObject({ field: 'steps[1].event_name', message: expect.stringContaining('did you mean event_view?') });
     expect(field({ ...base, steps: [{ event_name: 'event_view', extra: 1 }, { event_name: 'add_to_cart' }] })).toBe('steps[0].extra');
+    // The message names it too (field holds its path).
+    const extra = parseFunnel({ ...base, steps: [{ event_name: 'event_view', extra: 1 }, { event_name: 'add_to_cart' }] });
+    expect(extra.ok ? null : extra.error.message).toMatch(/^Unknown field "extra"; allowed: /);
     expect(field({ ...base, window_s: 0 })).toBe('window_s');
     expect(field({ ...base, window_s: 1.5 })).toBe('window_s');
     expect(field({ ...base, window_s: 91 * 86_400 })).toBe('window_s');

@@ -2,7 +2,7 @@
 // shaped into the answer. Pure: JSON in, a FunnelSpec or the refused field out; rows in, the reply body out.
 // Filters and breakdowns name a JSON path under payload, context or entities from a short grammar, and the
 // operators are a closed list: nothing the client sends becomes SQL text (funnels.sql takes them as values).
-import { bodyTime, type ParamError, type Parsed } from '../http/params.js';
+import { bodyTime, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { own } from '../lookup.js';
 import { nearest } from '../ingest/messages.js';
@@ -76,7 +76,9 @@ const bad = (field: string, message: string): { ok: false; error: ParamError } =
 /** Refuses keys outside `allowed` (a typo would otherwise be ignored silently). */
 function unknownKey(v: Record<string, unknown>, allowed: readonly string[], at: string): { ok: false; error: ParamError } | null {
   const k = Object.keys(v).find((x) => !allowed.includes(x));
-  return k === undefined ? null : bad(at ? `${at}.${k}` : k, `Unknown field; allowed: ${allowed.join(', ')}.`);
+  if (k === undefined) return null;
+  const e = unknownBodyField(k, `allowed: ${allowed.join(', ')}.`);
+  return { ok: false as const, error: at ? { ...e, field: `${at}.${e.field}` } : e };
 }
 
 /** A field path of the grammar, or null. Pure. */

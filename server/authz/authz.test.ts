@@ -102,4 +102,10 @@ describe('override requests', () => {
     expect(parseRoleChanges('venue', { permission: { view_revenue: true } })).toMatchObject({ ok: false, error: { field: 'permission' } });
     expect(parseRoleChanges('venue', [])).toMatchObject({ ok: false, error: { field: 'permissions' } });
   });
+
+  it('says the unknown field and the refused role by name in the message, not only in field', () => {
+    expect(parseRoleChanges('venue', { permissions: { view_revenue: true }, extra: 1 })).toEqual({ ok: false, error: { code: 'invalid_field', in: 'body', field: 'extra', message: 'Unknown field "extra"; a role change takes only permissions.' } });
+    expect(roleParam('path', 'role', 'admin')).toMatchObject({ ok: false, error: { field: 'role', message: expect.stringMatching(/^role must be one of .* \(admin always has every permission\); got "admin"\.$/) } });
+    expect(roleParam('path', 'role', 'x'.repeat(100))).toMatchObject({ ok: false, error: { message: expect.stringMatching(new RegExp(`; got "${'x'.repeat(40)}"\\.$`)) } });
+  });
 });

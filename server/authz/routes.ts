@@ -3,7 +3,7 @@
 //   PUT /api/v1/roles/{role}          {"permissions": {"view_revenue": true, "view_capacity": false, "x": null}}
 //                                     true grants, false removes, null goes back to the default; admin is fixed
 import { paramFail } from '../http/errors.js';
-import type { Parsed, Where } from '../http/params.js';
+import { unknownBodyField, type Parsed, type Where } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Authz, OverrideChange } from './index.js';
 import { isPermission, isRole, PERMISSIONS, ROLES, type Role } from './roles.js';
@@ -12,14 +12,14 @@ import { isPermission, isRole, PERMISSIONS, ROLES, type Role } from './roles.js'
 export const roleParam = (where: Where, field: string, raw: string): Parsed<Exclude<Role, 'admin'>> =>
   isRole(raw) && raw !== 'admin'
     ? { ok: true, value: raw as Exclude<Role, 'admin'> }
-    : { ok: false, error: { code: 'invalid_field', in: where, field, message: `role must be one of ${ROLES.filter((r) => r !== 'admin').join(', ')} (admin always has every permission).` } };
+    : { ok: false, error: { code: 'invalid_field', in: where, field, message: `role must be one of ${ROLES.filter((r) => r !== 'admin').join(', ')} (admin always has every permission); got ${JSON.stringify(raw.slice(0, 40))}.` } };
 
 /** The body of PUT /api/v1/roles/{role} for `role`. Pure. */
 export function parseRoleChanges(role: Role, v: unknown): Parsed<OverrideChange[]> {
   const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
   // An unknown field is refused, not dropped, as POST /api/v1/keys does: {"permission": …} must not pass as a change.
   const extra = v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).find((k) => k !== 'permissions') : undefined;
-  if (extra !== undefined) return bad(extra.slice(0, 40), 'Unknown field; a role change takes only permissions.');
+  if (extra !== undefined) return { ok: false, error: unknownBodyField(extra, 'a role change takes only permissions.') };
   const perms = (v as { permissions?: unknown } | null)?.permissions;
   if (typeof perms !== 'object' || perms === null || Array.isArray(perms)) return bad('permissions', 'permissions must be an object: permission → true (grant), false (remove) or null (default).');
   const entries = Object.entries(perms as Record<string, unknown>);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAmount, parseIds, parseNewBudget, parseSuite } from './schemas.js';
+import { parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 
 const field = (r: { ok: boolean; error?: { field: string } }) => (r.ok ? null : r.error!.field);
 
@@ -13,6 +13,16 @@ describe('campaign request bodies', () => {
     expect(field(parseIds('x'))).toBe('');
     expect(parseAmount({ daily_budget: 25 })).toEqual({ ok: true, value: 25 });
     expect(field(parseAmount({}))).toBe('daily_budget');
+  });
+
+  it('says the unknown field by name in the message, cut to 40 characters', () => {
+    expect(parseOverride({ name: 1 })).toEqual({ ok: false, error: { code: 'invalid_field', in: 'body', field: 'name', message: 'Unknown field "name"; a budget override takes total_budget and/or daily_budget_limit (null removes the limit).' } });
+    expect(parseNewBudget({ organizer_id: 'O1', total_budget: 100, budget: 5 }, 0)).toMatchObject({ ok: false, error: { field: 'budget', message: expect.stringMatching(/^Unknown field "budget"; a budget takes organizer_id, /) } });
+    const long = 'y'.repeat(100);
+    expect(parseAmount({ daily_budget: 25, [long]: 1 })).toMatchObject({ ok: false, error: { field: 'y'.repeat(40), message: `Unknown field "${'y'.repeat(40)}": Send {"daily_budget": amount}.` } });
+    const alloc = (a: unknown) => parseNewBudget({ organizer_id: 'O1', total_budget: 100, platform_allocations: a }, 0);
+    expect(alloc({ meta: { percentage: 100, cap: 1 } })).toMatchObject({ ok: false, error: { field: 'platform_allocations.meta.cap', message: 'Unknown field "cap"; platform_allocations.meta takes percentage (0-100) and an optional daily_limit.' } });
+    expect(alloc({ bing: { percentage: 100 } })).toMatchObject({ ok: false, error: { field: 'platform_allocations.bing', message: 'Unknown platform "bing"; platforms are meta, google_ads and tiktok.' } });
   });
 
   it('takes budget times from 2000-01-01 up to 2199-12-31 like every date of the API, naming the field', () => {

@@ -1,7 +1,7 @@
 // Request bodies of the campaign routes: every field bounded, unknown fields refused, the refused field named.
 // Pure.
 import type { Parsed } from '../http/params.js';
-import { MAX_TIME_MS, parseIsoTime, stringProblem } from '../http/params.js';
+import { describeJson, MAX_TIME_MS, parseIsoTime, stringProblem, unknownBodyField } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { currencyDecimals, fitsDecimals, isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
 import type { NewBudget } from './service.js';
@@ -54,9 +54,15 @@ function allocations(v: unknown, decimals: number, currency: string | null): Par
   const out: PlatformAllocations = {};
   let sum = 0;
   for (const [p, a] of Object.entries(v)) {
-    const f = `platform_allocations.${p}`;
-    if (!isPlatform(p)) return bad(f, 'Platforms are meta, google_ads and tiktok.');
-    if (!isObj(a) || unknownField(a, ['percentage', 'daily_limit'])) return bad(f, `${f} takes percentage (0-100) and an optional daily_limit.`);
+    const f = `platform_allocations.${p.slice(0, 40)}`;
+    if (!isPlatform(p)) return bad(f, `Unknown platform ${JSON.stringify(p.slice(0, 40))}; platforms are meta, google_ads and tiktok.`);
+    const takes = `${f} takes percentage (0-100) and an optional daily_limit`;
+    if (!isObj(a)) return bad(f, `${takes}; got ${describeJson(a)}.`);
+    const extra = unknownField(a, ['percentage', 'daily_limit']);
+    if (extra) {
+      const e = unknownBodyField(extra, `${takes}.`);
+      return { ok: false, error: { ...e, field: `${f}.${e.field}` } };
+    }
     if (typeof a.percentage !== 'number' || !(a.percentage >= 0 && a.percentage <= 100)) return bad(`${f}.percentage`, 'percentage must be a number from 0 to 100.');
     const dl = money(a.daily_limit, `${f}.daily_limit`, 1_000_000, false, decimals, currency);
     if (!dl.ok) return dl;
@@ -73,7 +79,7 @@ const BUDGET_FIELDS = ['organizer_id', 'event_id', 'total_budget', 'currency', '
 export function parseNewBudget(v: unknown, now: number): Parsed<NewBudget> {
   if (!isObj(v)) return bad('', 'Send a JSON object.');
   const extra = unknownField(v, BUDGET_FIELDS);
-  if (extra) return bad(extra, `Unknown field; a budget takes ${BUDGET_FIELDS.join(', ')}.`);
+  if (extra) return { ok: false, error: unknownBodyField(extra, `a budget takes ${BUDGET_FIELDS.join(', ')}.`) };
   const org = str(v.organizer_id, 'organizer_id', 128, true);
   const ev = str(v.event_id, 'event_id', 128);
   const currency = v.currency ?? 'EUR';
@@ -110,7 +116,7 @@ export function parseNewBudget(v: unknown, now: number): Parsed<NewBudget> {
 export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily_budget_limit?: number | null }> {
   if (!isObj(v)) return bad('', 'Send a JSON object.');
   const extra = unknownField(v, ['total_budget', 'daily_budget_limit']);
-  if (extra) return bad(extra, 'A budget override takes total_budget and/or daily_budget_limit (null removes the limit).');
+  if (extra) return { ok: false, error: unknownBodyField(extra, 'a budget override takes total_budget and/or daily_budget_limit (null removes the limit).') };
   const total = money(v.total_budget, 'total_budget', 10_000_000, false, MAX_DECIMALS);
   if (!total.ok) return total;
   if (v.daily_budget_limit === null) return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), daily_budget_limit: null } };
@@ -124,7 +130,7 @@ export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily
 function shapeProblem(v: unknown, allowed: string[], message: string): Parsed<never> | null {
   if (!isObj(v)) return bad('', message);
   const extra = unknownField(v, allowed);
-  return extra ? bad(extra, `Unknown field ${JSON.stringify(extra)}: ${message}`) : null;
+  return extra ? bad(extra.slice(0, 40), `Unknown field ${JSON.stringify(extra.slice(0, 40))}: ${message}`) : null;
 }
 
 export function parseAmount(v: unknown): Parsed<number> {

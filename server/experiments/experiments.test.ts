@@ -233,6 +233,8 @@ describe('experiment schema', () => {
   });
   it('refuses bad fields, naming them', () => {
     expect(field({ ...ok, extra: 1 })).toBe('extra');
+    expect(parseExperiment({ ...ok, extra: 1 })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/^Unknown field "extra"; allowed: key, /) } });
+    expect(parseExperiment({ ...ok, variants: [{ key: 'a', weight: 0.5, colour: 1 }, { key: 'b', weight: 0.5 }] })).toMatchObject({ ok: false, error: { field: 'variants[0].colour', message: expect.stringMatching(/^Unknown field "colour"; allowed: /) } });
     expect(field({ ...ok, key: 'bad key' })).toBe('key');
     expect(field({ ...ok, variants: [{ key: 'a', weight: 0.5 }] })).toBe('variants');
     expect(field({ ...ok, variants: [{ key: 'a', weight: 0.7 }, { key: 'b', weight: 0.7 }] })).toBe('variants');

@@ -31,7 +31,7 @@ export interface ExperimentRouteDeps {
 }
 
 const keyParam = (where: 'path', field: string, raw: string): Parsed<string> =>
-  KEY_RE.test(raw) ? { ok: true, value: raw } : { ok: false, error: { code: 'invalid_field', in: where, field, message: 'An experiment key is 1–64 letters, digits, _ . -.' } };
+  KEY_RE.test(raw) ? { ok: true, value: raw } : { ok: false, error: { code: 'invalid_field', in: where, field, message: `An experiment key is 1–64 letters, digits, _ . -; got ${JSON.stringify(raw.slice(0, 40))}.` } };
 
 const MAX_VISITOR_ID = 64;
 

@@ -2,7 +2,7 @@
 // ExperimentInput or the refused field out. Weights must already sum to 1 (GrowthBook's tolerance, 0.99–1.01):
 // GrowthBook would silently fall back to equal weights, which is never what the tenant meant.
 import { MAX_WINDOW_S, parseStep, type Step } from '../analytics/spec.js';
-import { bodyTime, type ParamError, type Parsed } from '../http/params.js';
+import { bodyTime, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 
 export const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -33,7 +33,9 @@ const bad = (field: string, message: string): { ok: false; error: ParamError } =
 
 function unknownKey(v: Record<string, unknown>, allowed: readonly string[], at: string) {
   const k = Object.keys(v).find((x) => !allowed.includes(x));
-  return k === undefined ? null : bad(at ? `${at}.${k}` : k, `Unknown field; allowed: ${allowed.join(', ')}.`);
+  if (k === undefined) return null;
+  const e = unknownBodyField(k, `allowed: ${allowed.join(', ')}.`);
+  return { ok: false as const, error: at ? { ...e, field: `${at}.${e.field}` } : e };
 }
 
 function parseVariants(raw: unknown): Parsed<{ key: string; weight: number }[]> {

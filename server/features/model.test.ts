@@ -11,6 +11,17 @@ describe('parseRange', () => {
     expect(parseRange(q('from=2026-11-30T10:30:00Z&to=2026-11-30T12:00:00Z'), NOW)).toEqual({ ok: true, value: { bucket: 'hour', from: Date.parse('2026-11-30T10:00:00Z'), to: Date.parse('2026-11-30T12:00:00Z') } });
   });
 
+  it('says the values sent in its refusals: the reversed from and to, the bucket, the span', () => {
+    const message = (s: string) => {
+      const r = parseRange(q(s), NOW);
+      return r.ok ? null : r.error.message;
+    };
+    expect(message('from=2026-11-30T12:00:00Z&to=2026-11-30T10:00:00Z')).toBe('from must be before to; got from "2026-11-30T12:00:00Z" and to "2026-11-30T10:00:00Z", in whole hours 2026-11-30T12:00:00.000Z and 2026-11-30T10:00:00.000Z.');
+    expect(message('from=2026-12-05T00:00:00Z')).toBe('from must be before to; got from "2026-12-05T00:00:00Z" and to (default now), in whole hours 2026-12-05T00:00:00.000Z and 2026-11-30T14:00:00.000Z.');
+    expect(message('bucket=week')).toBe('bucket must be hour or day; got "week".');
+    expect(message('from=2026-01-01T00:00:00Z&to=2026-11-30T00:00:00Z')).toMatch(/^At most \d+ days per request with bucket=hour; from 2026-01-01T00:00:00.000Z to 2026-11-30T00:00:00.000Z is 333 days\.$/);
+  });
+
   it('never defaults to buckets before the epoch', () => {
     expect(parseRange(q('bucket=day&to=1970-01-02T00:00:00Z'), NOW)).toEqual({ ok: true, value: { bucket: 'day', from: 0, to: DAY_MS } });
     expect(parseRange(q('to=1970-01-01T01:00:00Z'), NOW)).toEqual({ ok: true, value: { bucket: 'hour', from: 0, to: HOUR_MS } });

@@ -40,7 +40,7 @@ export const floorTo = (ms: number, bucket: Bucket): number => {
 export function parseRange(query: URLSearchParams, now: number, buckets: readonly Bucket[] = ['hour', 'day'], defaultSpanMs?: number): Parsed<Range> {
   for (const k of query.keys()) if (!['from', 'to', 'bucket'].includes(k)) return bad(k, `Unknown query parameter ${k}: use from, to${buckets.length > 1 ? ', bucket' : ''}.`);
   const rawBucket = query.get('bucket') ?? buckets[0];
-  if (!(buckets as readonly string[]).includes(rawBucket)) return bad('bucket', `bucket must be ${buckets.join(' or ')}.`);
+  if (!(buckets as readonly string[]).includes(rawBucket)) return bad('bucket', `bucket must be ${buckets.join(' or ')}; got ${JSON.stringify(rawBucket.slice(0, 40))}.`);
   const bucket = rawBucket as Bucket;
   const p = collect({ from: time('query', 'from', query.get('from'), { epochMs: true }), to: time('query', 'to', query.get('to'), { epochMs: true }) });
   if (!p.ok) return p;
@@ -50,8 +50,12 @@ export function parseRange(query: URLSearchParams, now: number, buckets: readonl
   // The default span never reaches before the epoch (no event is stored there; `?to=1970-01-02` alone would
   // otherwise answer buckets of 1969).
   const from = floorTo(p.value.from ?? Math.max(0, to - (defaultSpanMs ?? DEFAULT_SPAN_MS[bucket])), bucket);
-  if (from >= to) return bad('from', 'from must be before to.');
-  if (to - from > MAX_SPAN_MS[bucket]) return bad('from', `At most ${MAX_SPAN_MS[bucket] / DAY_MS} days per request with bucket=${bucket}.`);
+  const at = (ms: number) => new Date(ms).toISOString();
+  if (from >= to) {
+    const sent = (k: 'from' | 'to') => (query.get(k) === null ? `${k} (default ${k === 'to' ? 'now' : 'span'})` : `${k} ${JSON.stringify(query.get(k)!.slice(0, 40))}`);
+    return bad('from', `from must be before to; got ${sent('from')} and ${sent('to')}, in whole ${bucket}s ${at(from)} and ${at(to)}.`);
+  }
+  if (to - from > MAX_SPAN_MS[bucket]) return bad('from', `At most ${MAX_SPAN_MS[bucket] / DAY_MS} days per request with bucket=${bucket}; from ${at(from)} to ${at(to)} is ${Math.ceil((to - from) / DAY_MS)} days.`);
   return { ok: true, value: { from, to, bucket } };
 }
 

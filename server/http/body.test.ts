@@ -1,12 +1,12 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
+import { bodyText, charsetProblem, encodingOf, inflate, jsonSyntaxMessage } from './body.js';
 
 describe('bodyText', () => {
   it('refuses malformed UTF-8 with the offset of the first bad byte instead of replacing it (two ids would become one)', () => {
     const a = Buffer.concat([Buffer.from('{"id":"ORD-'), Buffer.from([0xff]), Buffer.from('"}')]);
     const b = Buffer.concat([Buffer.from('{"id":"ORD-'), Buffer.from([0xfe]), Buffer.from('"}')]);
-    expect(bodyText(a)).toEqual({ ok: false, message: 'The body is not valid UTF-8 (malformed byte 0xff at offset 11).' });
+    expect(bodyText(a)).toEqual({ ok: false, message: 'The body is not valid UTF-8 (malformed byte 0xff at offset 11); send it encoded as UTF-8.' });
     expect(bodyText(b)).toMatchObject({ ok: false, message: expect.stringContaining('0xfe at offset 11') });
     // A cut multi-byte sequence at the end, and an overlong encoding of '/'.
     expect(bodyText(Buffer.from([0x22, 0xe2, 0x82]))).toMatchObject({ ok: false, message: expect.stringContaining('offset 1') });
@@ -18,6 +18,32 @@ describe('bodyText', () => {
     expect(bodyText(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')]))).toEqual({ ok: true, text: '{}' });
     const badAfterBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{'), Buffer.from([0x80])]);
     expect(bodyText(badAfterBom)).toMatchObject({ ok: false, message: expect.stringContaining('0x80 at offset 4') });
+  });
+});
+
+describe('jsonSyntaxMessage', () => {
+  const msg = (text: string) => {
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      return jsonSyntaxMessage(err, text);
+    }
+    throw new Error(`${text} parsed`);
+  };
+  const SEND = 'Send the body as JSON, e.g. {"name": "value"} (JSON.stringify), encoded as UTF-8.';
+  it("says the body is not valid JSON, what and where (position, line, column, the text there) and to send JSON, not V8's own text", () => {
+    expect(msg('{a}')).toBe(`The body is not valid JSON: expected property name or '}' at position 1 (line 1, column 2), near "{a}". ${SEND}`);
+    // V8's words for what is wrong vary between Node versions; the position, line and column are the body's.
+    expect(msg('{\n  "a": 1,\n  "b" 2\n}')).toMatch(/^The body is not valid JSON: [a-z][^"]* at position 18 \(line 3, column 7\), near "\{\\n {2}\\"a\\": 1,\\n {2}\\"b\\" 2\\n\}"\. Send the body as JSON/);
+    // V8 gives no position for an unexpected token: placed when the character occurs once, else the body's start.
+    expect(msg('{"a":}')).toBe(`The body is not valid JSON: unexpected character "}" at position 5 (line 1, column 6), near "{\\"a\\":}". ${SEND}`);
+    expect(msg('{"a":1}}')).toMatch(/^The body is not valid JSON: unexpected non-whitespace character after JSON at position 7 \(line 1, column 8\)/);
+    expect(msg('[1,]]')).toBe(`The body is not valid JSON: unexpected character "]" (the body starts "[1,]]"). ${SEND}`);
+    // Cut short: the end of the body.
+    expect(msg('{"events": [')).toBe(`The body is not valid JSON: the body ends before its JSON value does at position 12 (line 1, column 13), near "{\\"events\\": [". ${SEND}`);
+    expect(msg(' \n')).toBe(`The body is empty, which is not JSON. ${SEND}`);
+    // A long body: only the text around the position.
+    expect(msg(`{"a":"${'x'.repeat(100)}",}`)).toContain(`at position 108 (line 1, column 109), near "${'x'.repeat(18)}\\",}".`);
   });
 });
 

@@ -59,5 +59,40 @@ export function bodyText(body: Buffer): { ok: true; text: string } | { ok: false
   if (again.equals(b)) return { ok: true, text };
   let at = 0;
   while (at < b.length && at < again.length && b[at] === again[at]) at++;
-  return { ok: false, message: `The body is not valid UTF-8 (malformed byte 0x${b[at].toString(16).padStart(2, '0')} at offset ${at + (b === body ? 0 : 3)}).` };
+  return { ok: false, message: `The body is not valid UTF-8 (malformed byte 0x${b[at].toString(16).padStart(2, '0')} at offset ${at + (b === body ? 0 : 3)}); send it encoded as UTF-8.` };
+}
+
+const SEND_JSON = 'Send the body as JSON, e.g. {"name": "value"} (JSON.stringify), encoded as UTF-8.';
+
+/**
+ * The message of a body JSON.parse refused (`err`, its SyntaxError; `text`, what it parsed): that the body is not
+ * valid JSON, what is wrong and where, as far as V8 says (a position; the end of the body when it stops short;
+ * the only place the unexpected character occurs), with the text there, and to send JSON. Pure.
+ */
+export function jsonSyntaxMessage(err: unknown, text: string): string {
+  if (text.trim() === '') return `The body is empty, which is not JSON. ${SEND_JSON}`;
+  const v8 = err instanceof Error ? err.message : String(err);
+  let what: string;
+  let at: number | null = null;
+  let m: RegExpExecArray | null;
+  if ((m = /^(.+?)(?: in JSON)? at position (\d+)/s.exec(v8))) {
+    what = m[1].charAt(0).toLowerCase() + m[1].slice(1);
+    at = Math.min(Number(m[2]), text.length);
+  } else if (v8.startsWith('Unexpected end of JSON input')) {
+    what = 'the body ends before its JSON value does';
+    at = text.length;
+  } else if ((m = /^Unexpected token '(.+?)', /su.exec(v8))) {
+    what = `unexpected character ${JSON.stringify(m[1])}`;
+    const i = text.indexOf(m[1]);
+    // V8 does not say where: only a character that occurs once is placed for certain.
+    if (i >= 0 && text.indexOf(m[1], i + 1) < 0) at = i;
+  } else {
+    what = v8.slice(0, 120);
+  }
+  if (at === null) return `The body is not valid JSON: ${what} (the body starts ${JSON.stringify(text.slice(0, 40))}). ${SEND_JSON}`;
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  const near = text.slice(Math.max(0, at - 20), at + 20);
+  return `The body is not valid JSON: ${what} at position ${at} (line ${line}, column ${column}), near ${JSON.stringify(near)}. ${SEND_JSON}`;
 }

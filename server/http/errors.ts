@@ -24,7 +24,7 @@ interface Entry {
 
 export const ERRORS = {
   malformed_request: { status: 400, message: 'The request is ambiguous (a framing, Host or key header appears twice or is malformed).', when: 'duplicated or malformed `Content-Length` / `Transfer-Encoding` / `Host`, or `Authorization` / `X-Tx-Key` given twice; the connection is closed' },
-  invalid_json: { status: 400, message: 'Body is not valid JSON: {detail}', when: 'the body is not JSON, or not valid UTF-8 (malformed bytes are refused, never replaced)' },
+  invalid_json: { status: 400, message: 'The body is not valid JSON: {detail}', when: 'the body is not JSON, or not valid UTF-8 (malformed bytes are refused, never replaced)' },
   invalid_body: { status: 400, message: 'Send one event object or {"events":[...]}.', when: 'the body is JSON but not the shape the route takes: not a JSON object (`error.field` `$`, the whole body), or a part of it (`error.field` names the part)' },
   invalid_field: { status: 400, message: 'A field of the request is invalid.', when: 'a query, path or body value is refused; `error.in` and `error.field` name it' },
   too_deep: { status: 400, message: 'The body nests too deep.', when: 'a JSON body nests more than 64 levels' },
@@ -91,6 +91,9 @@ const fieldOf = (e: ParamError) => ({ field: e.in === 'body' && e.field === '' ?
 
 /** The 400 of a refused query, path or body value (params.ts): `{"code","message","field","in"}`. */
 export const paramFail = (e: ParamError): Reply => fail(e.code, e.message, fieldOf(e));
+
+/** The 400 of a body that is not JSON or not UTF-8 (body.ts says why): the whole body, `in` body, `field` `$`. */
+export const invalidJson = (message: string, headers?: Record<string, string>): Reply => fail('invalid_json', message, { in: 'body', field: BODY_ROOT }, headers);
 
 // --- typed errors a handler may throw; errorToReply maps them --------------------------------------------
 

@@ -7,9 +7,9 @@ import type { Validation } from '../ingest/validate.js';
 import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
 import type { KeyCheck } from '../store/tenants.js';
 import type { KeyResolver } from './auth.js';
-import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
-import { errorToReply, fail, storeUnavailable } from './errors.js';
-import { BODY_ROOT, queryProblem } from './params.js';
+import { bodyText, charsetProblem, encodingOf, inflate, jsonSyntaxMessage } from './body.js';
+import { errorToReply, fail, invalidJson, storeUnavailable } from './errors.js';
+import { BODY_ROOT, describeJson, queryProblem } from './params.js';
 import { writeKeyOf, writeKeyRefusal } from './router.js';
 import { readBody, send, snapshot, trackAbort, type HttpRequest, type HttpResponse, type Reply, type TemplatedApp } from './uws.js';
 
@@ -79,7 +79,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
         reply(fail('rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
       // A body kept as rejected is charged to the key's rate like the events its size could hold, so bad
       // bodies fill the store no faster than good ones (they were kept without any limit).
-      const keepBad = async (text: string, error: { code: string; field: string | null; message: string }): Promise<boolean> => {
+      const keepBad = async (text: string, error: { code: string; field: string; message: string }): Promise<boolean> => {
         const d = deps.rateLimiter.take(key, Math.min(limits.rateLimitBurst, Math.max(1, Math.ceil(body.body.length / limits.maxEventBytes))));
         if (!d.allowed) {
           limited(d);
@@ -90,7 +90,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       };
 
       const raw = inflate(body.body, encoding, limits.maxBodyBytes);
-      if (!raw.ok) return raw.reason === 'too_large' ? tooLarge() : reply(fail('invalid_body', `The body is not valid ${encoding} data: ${raw.message}`, { field: BODY_ROOT }, cors));
+      if (!raw.ok) return raw.reason === 'too_large' ? tooLarge() : reply(fail('invalid_body', `The body is not valid ${encoding} data: ${raw.message}`, { in: 'body', field: BODY_ROOT }, cors));
       let parsed: unknown;
       const decoded = bodyText(raw.body);
       // Kept as rejected like unparsable JSON (with U+FFFD where the bytes were malformed), for the tenant to see.
@@ -99,27 +99,30 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
         if (!decoded.ok) throw new Error(decoded.message);
         parsed = JSON.parse(text);
       } catch (err) {
-        const message = decoded.ok ? `Body is not valid JSON: ${(err as Error).message}` : decoded.message;
-        if (mode !== 'validate' && !(await keepBad(text, { code: 'invalid_json', field: null, message }))) return;
-        return reply(fail('invalid_json', message, {}, cors));
+        const message = decoded.ok ? jsonSyntaxMessage(err, text) : decoded.message;
+        if (mode !== 'validate' && !(await keepBad(text, { code: 'invalid_json', field: BODY_ROOT, message }))) return;
+        return reply(invalidJson(message, cors));
       }
 
       let events: unknown[];
       if (mode === 'single') {
         if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-          const got = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
+          const got = describeJson(parsed);
           const hint = Array.isArray(parsed) ? '; use /api/tx/events/batch for several' : ' like {"event_name":"page_view",…}';
-          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got})${hint}.`, { field: BODY_ROOT }, cors));
+          return reply(fail('invalid_body', `POST /api/tx/events takes one event object (got ${got})${hint}.`, { in: 'body', field: BODY_ROOT }, cors));
         }
         events = [parsed];
       } else {
         const list = Array.isArray(parsed) ? parsed : (parsed as { events?: unknown } | null)?.events;
         if (!Array.isArray(list)) {
-          const inner = (parsed as { events?: unknown } | null)?.events;
-          const got = parsed === null ? 'null' : typeof parsed !== 'object' ? typeof parsed : inner === undefined ? 'an object without "events"' : `"events": ${inner === null ? 'null' : `a value of type ${typeof inner}`}`;
+          const whole = parsed === null || typeof parsed !== 'object';
+          const inner = whole ? undefined : (parsed as { events?: unknown }).events;
+          const got = whole ? describeJson(parsed) : inner === undefined ? 'an object without "events"' : `"events": ${describeJson(inner)}`;
           const message = `Body must be {"events":[...]} (or an array of events); got ${got}.`;
-          if (mode === 'batch' && !(await keepBad(text, { code: 'invalid_body', field: 'events', message }))) return;
-          return reply(fail('invalid_body', message, { field: 'events' }, cors));
+          // Not an object at all: the whole body is at fault (`$`); an object: its "events".
+          const field = whole ? BODY_ROOT : 'events';
+          if (mode === 'batch' && !(await keepBad(text, { code: 'invalid_body', field, message }))) return;
+          return reply(fail('invalid_body', message, { in: 'body', field }, cors));
         }
         events = list;
       }

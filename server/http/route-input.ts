@@ -2,8 +2,8 @@
 // strict percent-decoding, a parser per name) and the JSON body (size limit, depth and string checks, an
 // optional schema). Pure or nearly so (readJson awaits the body the router started reading), apart from
 // the router so each check can be tested and read on its own.
-import { bodyText, charsetProblem, encodingOf, inflate } from './body.js';
-import { fail, paramFail } from './errors.js';
+import { bodyText, charsetProblem, encodingOf, inflate, jsonSyntaxMessage } from './body.js';
+import { fail, invalidJson, paramFail } from './errors.js';
 import { BODY_ROOT, checkBody, describeJson, pathSegments, type ParamError, type Parsed } from './params.js';
 import type { readBody, Reply } from './uws.js';
 import { DEFAULT_BODY_LIMIT, type BodySpec, type ParamSpec, type ParamsOf } from './route-types.js';
@@ -83,12 +83,13 @@ export async function readJson<B>(
     const raw = inflate(b.body, enc.encoding, limit);
     if (!raw.ok) return raw.reason === 'too_large' ? tooLarge : { ok: false, reply: fail('invalid_body', `The body is not valid ${enc.encoding} data: ${raw.message}`, { in: 'body', field: BODY_ROOT }) };
     const text = bodyText(raw.body);
-    if (!text.ok) return { ok: false, reply: fail('invalid_json', text.message) };
+    if (!text.ok) return { ok: false, reply: invalidJson(text.message) };
     try {
       // Nothing once decompressed and past a BOM is an empty body, like one of 0 bytes.
       value = text.text.trim() === '' ? {} : JSON.parse(text.text);
     } catch (err) {
-      return { ok: false, reply: fail('invalid_json', `Body is not valid JSON: ${(err as Error).message}`) };
+      if (!(err instanceof SyntaxError)) throw err;
+      return { ok: false, reply: invalidJson(jsonSyntaxMessage(err, text.text)) };
     }
     const shape = bodyShapeProblem(value, spec.arrays ?? false);
     if (shape) return { ok: false, reply: fail('invalid_body', shape, { in: 'body', field: BODY_ROOT }) };

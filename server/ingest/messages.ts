@@ -15,6 +15,12 @@ export interface RuleError {
 
 const SCHEMA_HINT = 'see GET /api/tx/schema';
 
+/**
+ * The `field` of an error about an event as a whole (not a JSON object, too large, a bad key at its top level):
+ * `$`, the root of the event's field paths (`payload.amount`), as BODY_ROOT is for a body; never empty.
+ */
+export const EVENT_ROOT = '$';
+
 /** A sent value as it appears in a message: JSON, cut at 60 characters; `nothing` when absent. */
 export function shown(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -155,7 +161,7 @@ export function toFieldErrors(errors: RuleError[], raw: unknown, eventName: stri
       out.push({ code, field, message });
       continue;
     }
-    for (const e of errs) out.push({ code: codeFor(e.type), field: e.field ?? null, message: describe(e, raw, eventName) });
+    for (const e of errs) out.push({ code: codeFor(e.type), field: e.field ?? EVENT_ROOT, message: describe(e, raw, eventName) });
   }
   return out;
 }

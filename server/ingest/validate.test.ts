@@ -85,6 +85,26 @@ describe('event validation', () => {
     expect(realDate('2026-12-31T23:59:59.999Z')).toBe(true);
   });
 
+  it('reports occurred_at errors together with the event\'s other errors, after them, and none derived from another', () => {
+    const codes = (ev: unknown) => {
+      const out = v.check(ev, req, limits);
+      return out.kind === 'rejected' ? out.errors.map((x) => `${x.code}:${x.field}`) : [];
+    };
+    // A date that does not exist, the future and the backfill window: each reported beside a sequence_no error.
+    expect(codes({ ...base(), occurred_at: '2026-13-01T00:00:00Z', sequence_no: -1 })).toEqual(['out_of_range:sequence_no', 'invalid_format:occurred_at']);
+    expect(codes({ ...base(), occurred_at: '2026-11-25T00:00:00Z', sequence_no: -1 })).toEqual(['out_of_range:sequence_no', 'occurred_at_in_future:occurred_at']);
+    expect(codes({ ...base(), occurred_at: '2026-01-01T00:00:00Z', sequence_no: -1, visitor_id: null })).toEqual(['out_of_range:sequence_no', 'required:visitor_id', 'occurred_at_too_old:occurred_at']);
+    // An unknown event's envelope is checked as far as it goes, its date included.
+    expect(codes({ ...base(), event_name: 'add_to_crat', occurred_at: '2026-13-01T00:00:00Z' })).toEqual(['unknown_event:event_name', 'invalid_format:occurred_at']);
+    // Not ISO-8601 or missing: the rule's error alone, no "not a real date" or range check on top of it.
+    expect(codes({ ...base(), occurred_at: 'yesterday', sequence_no: -1 })).toEqual(['invalid_format:occurred_at', 'out_of_range:sequence_no']);
+    expect(codes({ ...base(), occurred_at: undefined })).toEqual(['required:occurred_at']);
+    // A refused sent_at corrects nothing: the occurred_at of a right clock is not moved out of range by it.
+    expect(codes({ ...base(), sent_at: '2026-11-28 12:00:00Z' })).toEqual(['invalid_format:sent_at']);
+    // Alone, as before.
+    expect(codes({ ...base(), occurred_at: '2026-11-25T00:00:00Z' })).toEqual(['occurred_at_in_future:occurred_at']);
+  });
+
   it("stamps the key's site on its events and refuses another site", () => {
     const bound = { ...req, siteId: 'box-office' };
     const plain = v.check(base(), bound, limits);
@@ -160,7 +180,17 @@ describe('event validation', () => {
   it('names the field at fault through nested objects and arrays', () => {
     expect(checkShape({ a: { b: [{ c: 'x\u0000' }] } })).toMatchObject({ code: 'invalid_string', field: 'a.b[0].c' });
     expect(checkShape([{ ['k\ud800']: 1 }])).toMatchObject({ code: 'invalid_string', field: '[0]' });
-    expect(checkShape({ 'x\u0000': 1 })).toMatchObject({ code: 'invalid_string', field: null });
+    // A bad key at the event's top level: the event as a whole, `$` (a field is never empty).
+    expect(checkShape({ 'x\u0000': 1 })).toMatchObject({ code: 'invalid_string', field: '$' });
+  });
+
+  it('names the whole event `$` when the event itself is at fault (not an object, too large): never a null field', () => {
+    for (const raw of [1, 'x', null, [base()]]) {
+      const out = v.check(raw, req, limits);
+      expect(out.kind === 'rejected' && out.errors.map((x) => `${x.code}:${x.field}`), JSON.stringify(raw)).toEqual(['invalid_type:$']);
+    }
+    const big = v.check({ ...base(), payload: { ...base().payload, note: 'x'.repeat(1100) } }, req, { ...limits, maxEventBytes: 1024 });
+    expect(big.kind === 'rejected' && big.errors).toEqual([{ code: 'event_too_large', field: '$', message: expect.stringMatching(/^Event is \d+ bytes; the limit is 1024 \(MAX_EVENT_BYTES\): send smaller payloads/) }]);
   });
 
   it('bounds the JSON size from above, so an event under the bound needs no serialising to pass the size limit', () => {

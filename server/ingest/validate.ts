@@ -9,7 +9,7 @@ import type { Limits } from '../config/index.js';
 import { ENTITY_NAMES, PUBLIC_SOURCES, REGISTRY_V1, SERVER_ALSO_EVENTS, SERVER_ONLY_EVENTS, SERVER_SOURCES, SOURCE_SYSTEMS, type ConsentScope, type EventDefinition, type SourceSystem } from './registry.js';
 import { isBot } from './bots.js';
 import { fillWebDetection, liftEntities } from './web-fill.js';
-import { kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
+import { EVENT_ROOT, kindOf, nearest, shown, toFieldErrors, type RuleError } from './messages.js';
 
 
 /**
@@ -33,7 +33,8 @@ export const SKEW_TOLERANCE_MS = 2_000;
 
 export interface FieldError {
   code: string;
-  field: string | null;
+  /** The field's path in the event (`payload.items[0].qty`); EVENT_ROOT (`$`) for the event as a whole. Never empty. */
+  field: string;
   message: string;
 }
 
@@ -193,12 +194,12 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const json = () => (shapeError?.code === 'too_deep' ? JSON.stringify(`<not kept: nested deeper than ${MAX_DEPTH} levels>`) : (JSON.stringify(raw) ?? 'null'));
       const reject = (errors: FieldError[], store = true): EventOutcome => ({ kind: 'rejected', errors, store, raw: json() });
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-        return reject([{ code: 'invalid_type', field: null, message: `An event must be a JSON object ({"event_name": …}); got ${shown(raw)} (${kindOf(raw)}).` }]);
+        return reject([{ code: 'invalid_type', field: EVENT_ROOT, message: `An event must be a JSON object ({"event_name": …}); got ${shown(raw)} (${kindOf(raw)}).` }]);
       }
       if (shapeError) return reject([shapeError]);
       const size = shape.bound > limits.maxEventBytes ? Buffer.byteLength(json()) : 0;
       if (size > limits.maxEventBytes) {
-        return reject([{ code: 'event_too_large', field: null, message: `Event is ${size} bytes; the limit is ${limits.maxEventBytes} (MAX_EVENT_BYTES).` }]);
+        return reject([{ code: 'event_too_large', field: EVENT_ROOT, message: `Event is ${size} bytes; the limit is ${limits.maxEventBytes} (MAX_EVENT_BYTES): send smaller payloads or split the data over several events.` }]);
       }
       let ev = raw as Record<string, unknown>;
       const name = ev.event_name;
@@ -213,31 +214,20 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         const envelope = rulesOf(envelopeOnly, ev, null).filter((e) => e.field !== 'event_version' || def === undefined);
         // The scope is unknown, but every event beyond the strictly necessary needs analytics consent at least.
         const refused = snapshot !== null && snapshot.analytics === false;
-        return reject([nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)], !refused);
+        const found = [nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)];
+        return reject([...found, ...timeOf(ev, found, req, limits, parseSent).errors], !refused);
       }
       const early = snapshot && consentDenied(def.scope, snapshot);
       if (early) return reject([deniedError(def.name, early, snapshot)], false);
       const src = ev.source_system;
       // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts; its events only).
       if (src === 'web') ev = liftEntities(ev, def.payload as Record<string, unknown>);
-      const errors = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel), ...keySourceErrors(def, src, req.sources)];
+      const found = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel), ...keySourceErrors(def, src, req.sources)];
+      // The time checks are reported with the others (all of an event's errors at once), after them.
+      const time = timeOf(ev, found, req, limits, parseSent);
+      const errors = [...found, ...time.errors];
       if (errors.length > 0) return reject(errors);
-
-      // Clock skew: shift the client's clock by how far its send time is from ours (beyond network delay).
-      const received = req.receivedAt.getTime();
-      let occurred = realDate(ev.occurred_at as string) ? Date.parse(ev.occurred_at as string) : NaN;
-      const sent = parseSent(ev.sent_at);
-      if (Number.isNaN(occurred)) {
-        return reject([{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a real date and time (month 01-12, a day within the month, hours 00-23, minutes and seconds 00-59, an offset within ±14:00); send e.g. new Date().toISOString().` }]);
-      }
-      const skew = clockSkew(received, sent, occurred);
-      if (skew !== null) occurred += skew;
-      if (occurred > received + limits.futureHours * 3_600_000) {
-        return reject([{ code: 'occurred_at_in_future', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is more than ${limits.futureHours} h (FUTURE_HOURS) after the receive time ${req.receivedAt.toISOString()}; check the device clock or send sent_at.` }]);
-      }
-      if (occurred < received - limits.backfillDays * 86_400_000) {
-        return reject([{ code: 'occurred_at_too_old', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is older than the backfill window of ${limits.backfillDays} days (BACKFILL_DAYS) before the receive time ${req.receivedAt.toISOString()}.` }]);
-      }
+      const { occurred, skew, sent } = time;
 
       const consent = ev.consent_snapshot as Record<string, unknown>;
       const denied = consentDenied(def.scope, consent);
@@ -283,6 +273,33 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       return { kind: 'ok', row };
     },
   };
+}
+
+/**
+ * occurred_at as stored (corrected for the client's clock skew, read from sent_at) and its errors: a date that does
+ * not exist, one too far in the future or older than the backfill window. Nothing is said about occurred_at when
+ * the rules already refused it (missing, not a string, not ISO-8601: a range check on it would only repeat that),
+ * and a refused sent_at corrects nothing. `found`: the event's errors so far.
+ */
+function timeOf(ev: Record<string, unknown>, found: readonly FieldError[], req: RequestContext, limits: Limits, parseSent: (v: unknown) => number): { errors: FieldError[]; occurred: number; skew: number | null; sent: number } {
+  const none = { errors: [], occurred: NaN, skew: null, sent: NaN };
+  if (found.some((e) => e.field === 'occurred_at')) return none;
+  const received = req.receivedAt.getTime();
+  let occurred = realDate(ev.occurred_at as string) ? Date.parse(ev.occurred_at as string) : NaN;
+  if (Number.isNaN(occurred)) {
+    return { ...none, errors: [{ code: 'invalid_format', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} is not a real date and time (month 01-12, a day within the month, hours 00-23, minutes and seconds 00-59, an offset within ±14:00); send e.g. new Date().toISOString().` }] };
+  }
+  // Clock skew: shift the client's clock by how far its send time is from ours (beyond network delay).
+  const sent = found.some((e) => e.field === 'sent_at') ? NaN : parseSent(ev.sent_at);
+  const skew = clockSkew(received, sent, occurred);
+  if (skew !== null) occurred += skew;
+  if (occurred > received + limits.futureHours * 3_600_000) {
+    return { ...none, errors: [{ code: 'occurred_at_in_future', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is more than ${limits.futureHours} h (FUTURE_HOURS) after the receive time ${req.receivedAt.toISOString()}; check the device clock or send sent_at.` }] };
+  }
+  if (occurred < received - limits.backfillDays * 86_400_000) {
+    return { ...none, errors: [{ code: 'occurred_at_too_old', field: 'occurred_at', message: `occurred_at ${shown(ev.occurred_at)} (${new Date(occurred).toISOString()} after clock-skew correction) is older than the backfill window of ${limits.backfillDays} days (BACKFILL_DAYS) before the receive time ${req.receivedAt.toISOString()}.` }] };
+  }
+  return { errors: [], occurred, skew, sent };
 }
 
 /** Rules that span fields, checked whatever the event's name. */
@@ -410,7 +427,7 @@ interface Visit {
   key: string | number;
 }
 
-function fieldOf(v: Visit): string | null {
+function fieldOf(v: Visit): string {
   const keys: (string | number)[] = [];
   for (let at: Visit | null = v; at && at.parent; at = at.parent) keys.push(at.key);
   let out = '';
@@ -418,7 +435,7 @@ function fieldOf(v: Visit): string | null {
     const k = keys[i];
     out = typeof k === 'number' ? `${out}[${k}]` : out ? `${out}.${k}` : k;
   }
-  return out || null;
+  return out || EVENT_ROOT;
 }
 
 /**

@@ -116,10 +116,12 @@ export async function historyReply(
   // Without revenue (an artist, a venue key): the revenue-free event topic's rule, and no money in the series.
   const topic: Topic = kind === 'event' ? { kind: 'event', event: id, ...(revenue ? {} : { revenue: false as const }) } : { kind: 'dashboard', org: id };
   if (!(deps.allowed ? await deps.allowed(scope, topic, wholeTenant) : core.allowed(scope, topic, wholeTenant))) return fail('forbidden', 'This key or token does not give access to that topic.');
-  const minutes = parseMinutes(info.query.get('minutes'));
-  if (minutes === null) return fail('invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}).`, { field: 'minutes', in: 'query' });
-  const to = parseTo(info.query.get('to'), core.now());
-  if (to === null) return fail('invalid_field', 'to must be an ISO-8601 timestamp or epoch milliseconds (default now).', { field: 'to', in: 'query' });
+  const rawMinutes = info.query.get('minutes');
+  const minutes = parseMinutes(rawMinutes);
+  if (minutes === null) return fail('invalid_field', `minutes must be an integer between 1 and ${MAX_MINUTES} (default ${DEFAULT_MINUTES}); got ${JSON.stringify(String(rawMinutes).slice(0, 40))}.`, { field: 'minutes', in: 'query' });
+  const rawTo = info.query.get('to');
+  const to = parseTo(rawTo, core.now());
+  if (to === null) return fail('invalid_field', `to must be an ISO-8601 timestamp like 2026-03-07T18:00:00Z or epoch milliseconds, from 1970 on (default now); got ${JSON.stringify(String(rawTo).slice(0, 40))}.`, { field: 'to', in: 'query' });
   const tenant = scope.tenant;
   const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
   const body = await loadHistory(db, tenant, target, minutes, to);

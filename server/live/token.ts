@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Principal } from '../authz/principal.js';
-import { isIdText } from '../http/params.js';
+import { isIdText, unknownBodyField } from '../http/params.js';
 import { isRole, permissionsFor, type Permission, type Role } from '../authz/roles.js';
 
 /** `key`: the id of the secret key that minted the token (absent on tokens minted before key ids were carried). */
@@ -182,7 +182,10 @@ export function parseTokenRequest(tenant: number, body: unknown): TokenRequest {
   const b = (body ?? {}) as { role?: unknown; org_id?: unknown; org_ids?: unknown; event_ids?: unknown; venue_ids?: unknown; artist_ids?: unknown; ttl_s?: unknown };
   // A misspelt field ("ttl" for ttl_s) would otherwise mint a token unlike the one asked for.
   const unknown = Object.keys(b).find((k) => k !== 'role' && k !== 'ttl_s' && !(ID_FIELDS as readonly string[]).includes(k));
-  if (unknown !== undefined) return { ok: false, field: unknown.slice(0, 40), message: `Unknown field; a token request takes role, ${ID_FIELDS.join(', ')} and ttl_s.` };
+  if (unknown !== undefined) {
+    const e = unknownBodyField(unknown, `a token request takes role, ${ID_FIELDS.join(', ')} and ttl_s.`);
+    return { ok: false, field: e.field, message: e.message };
+  }
   const ttl = b.ttl_s ?? DEFAULT_TTL_S;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_S) {
     return { ok: false, field: 'ttl_s', message: `ttl_s must be an integer number of seconds between 1 and ${MAX_TTL_S} (default ${DEFAULT_TTL_S}).` };

@@ -52,6 +52,8 @@ describe('parseNewCode', () => {
     expect(field(parseNewCode({ provider: 'gtm', settings: { container_id: 'GTM-AB12CD3' }, secrets: { access_token: 'x' } }))).toBe('secrets.access_token');
     expect(field(parseNewCode({ provider: 'ga4', settings: { measurement_id: 'G-AB12CD34' }, secrets: { api_secret: '' } }))).toBe('secrets.api_secret');
     expect(field(parseNewCode({ provider: 'meta', settings: meta, enabled: 'true' }))).toBe('enabled');
+    expect(parseNewCode({ provider: 'meta', settings: meta, enabled: 'true' })).toMatchObject({ ok: false, error: { message: 'enabled is true or false; got a string ("true").' } });
+    expect(parseCodePatch('meta', { enabled: 1 })).toMatchObject({ ok: false, error: { field: 'enabled', message: 'enabled is true or false; got a number (1).' } });
   });
 
   it('keeps each provider\'s extras and dedupes conversion events', () => {

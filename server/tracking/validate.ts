@@ -1,7 +1,7 @@
 // What a tracking code may hold (README "Tracking codes"), checked at the API boundary. Pure.
 // The ids end up inside <script> text and script URLs of tenant pages, so the per-provider patterns are also
 // the XSS guard: only [A-Za-z0-9_-] ever passes, and nothing else of a code reaches a snippet unescaped.
-import { BODY_ROOT, stringProblem, type Parsed } from '../http/params.js';
+import { BODY_ROOT, describeJson, stringProblem, type Parsed } from '../http/params.js';
 import { isObj, type Obj } from '../store/rows.js';
 
 export const PROVIDERS = ['meta', 'ga4', 'gtm', 'google_ads', 'tiktok'] as const;
@@ -212,7 +212,7 @@ export function parseNewCode(v: unknown): Parsed<NewCode> {
   const ev = ownerId(v.event_id, 'event_id');
   if (!ev.ok) return ev;
   if (ev.value !== null && org.value === null) return bad('organizer_id', 'An event\'s code belongs to its organizer: send organizer_id with event_id (neither = the marketplace\'s own code).');
-  if (v.enabled !== undefined && typeof v.enabled !== 'boolean') return bad('enabled', 'enabled is true or false.');
+  if (v.enabled !== undefined && typeof v.enabled !== 'boolean') return bad('enabled', `enabled is true or false; got ${describeJson(v.enabled)}.`);
   const settings = parseSettings(v.provider, v.settings);
   if (!settings.ok) return settings;
   const secrets = parseSecrets(v.provider, v.secrets);
@@ -231,7 +231,7 @@ export function parseCodePatch(provider: Provider, v: unknown): Parsed<CodePatch
     const fixed = ['provider', 'organizer_id', 'event_id'].includes(extra);
     return bad(extra.slice(0, 40), fixed ? `${extra} cannot change: delete this code and create one for the other owner or provider.` : `Unknown field ${JSON.stringify(extra.slice(0, 40))}: an update takes enabled, settings, secrets.`);
   }
-  if (v.enabled !== undefined && typeof v.enabled !== 'boolean') return bad('enabled', 'enabled is true or false.');
+  if (v.enabled !== undefined && typeof v.enabled !== 'boolean') return bad('enabled', `enabled is true or false; got ${describeJson(v.enabled)}.`);
   let settings: Settings | undefined;
   if (v.settings !== undefined) {
     const s = parseSettings(provider, v.settings);

@@ -1,7 +1,8 @@
 // Stripe events onto tx events: the four payment event types are mapped onto tx envelopes whose idempotency
 // key is the Stripe event id (Stripe delivers at least once, sometimes concurrently).
 import type { FieldError } from '../../ingest/validate.js';
-import { stringProblem } from '../../http/params.js';
+import { EVENT_ROOT } from '../../ingest/messages.js';
+import { describeJson, stringProblem } from '../../http/params.js';
 import { isObj, type Obj } from '../../store/rows.js';
 import { own } from '../../lookup.js';
 
@@ -32,9 +33,9 @@ const MAX_CREATED_S = Date.UTC(2200, 0, 1) / 1000;
  * retry a permanent failure for days), so this says which field is wrong instead of throwing.
  */
 export function parseStripeEvent(v: unknown): { ok: true; event: StripeEvent } | { ok: false; error: FieldError } {
-  // field null: the whole event, as in ingest's per-event reasons (the rejection is kept like theirs).
-  const bad = (field: string | null, message: string) => ({ ok: false as const, error: { code: 'invalid_stripe_event', field, message } });
-  if (!isObj(v)) return bad(null, 'The body is not a Stripe event object.');
+  // EVENT_ROOT (`$`): the whole event, as in ingest's per-event reasons (the rejection is kept like theirs).
+  const bad = (field: string, message: string) => ({ ok: false as const, error: { code: 'invalid_stripe_event', field, message } });
+  if (!isObj(v)) return bad(EVENT_ROOT, `The body is not a Stripe event object; got ${describeJson(v)}.`);
   if (str(v.id) === null) return bad('id', 'id must be a Stripe event id (1-255 printable characters).');
   if (str(v.type, 100) === null) return bad('type', 'type must be a Stripe event type like payment_intent.succeeded.');
   if (typeof v.created !== 'number' || !Number.isInteger(v.created) || v.created < 0 || v.created >= MAX_CREATED_S) {

@@ -3,10 +3,10 @@
 //   POST   /api/v1/webhooks/stripe/{tenant_id} Stripe (signature-verified, no key)
 import type { Logger } from 'pino';
 import type { Ingest } from '../../ingest/index.js';
-import { bodyText } from '../../http/body.js';
-import { checkBody } from '../../http/params.js';
+import { bodyText, jsonSyntaxMessage } from '../../http/body.js';
+import { checkBody, describeJson, id, pathSegments } from '../../http/params.js';
 import type { Router } from '../../http/router.js';
-import { fail } from '../../http/errors.js';
+import { fail, invalidJson, paramFail } from '../../http/errors.js';
 import { readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from '../../http/uws.js';
 import type { Cipher } from '../../identity/crypto.js';
 import { isUnavailable, type Db } from '../../store/db.js';
@@ -40,7 +40,9 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       const tenantId = principal.tenant.tenant_id;
       const secret = isObj(body) ? body.webhook_secret : undefined;
       if (typeof secret !== 'string' || !/^whsec_[A-Za-z0-9+/=_-]{8,200}$/.test(secret)) {
-        return fail('invalid_field', 'webhook_secret must be the endpoint\'s signing secret from the Stripe dashboard (starts with "whsec_").', { field: 'webhook_secret' });
+        // The value is a secret: described, never echoed.
+        const got = typeof secret === 'string' ? `a string of ${secret.length} characters${secret.startsWith('whsec_') ? '' : ' not starting with "whsec_"'}` : describeJson(secret);
+        return fail('invalid_field', `webhook_secret must be the endpoint's signing secret from the Stripe dashboard ("whsec_" and 8-200 letters, digits or + / = _ -); got ${got}.`, { field: 'webhook_secret', in: 'body' });
       }
       if (!deps.cipher.available) {
         return fail('encryption_not_configured', 'ENCRYPTION_KEY is not set on this server, so secrets cannot be stored. Set ENCRYPTION_KEY (64 hex characters, `openssl rand -hex 32`) on every node and restart.');
@@ -76,8 +78,11 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
     (async () => {
       const b = await bodyP;
       if (!b.ok) return b.reason === 'too_large' ? reply({ ...fail('body_too_large', 'Webhook body exceeds 1 MB.'), close: true }) : undefined;
-      if (!/^\d{1,18}$/.test(rawTenant)) return reply(fail('unknown_tenant', 'No such tenant.'));
-      const tenantId = Number(rawTenant);
+      // A malformed id is the sender's mistake (400 naming it); a well-formed one without a tenant is 404.
+      const seg = pathSegments(rawTenant);
+      const parsedId = seg.ok ? id('path', 'tenant_id', seg.value[0] ?? '') : seg;
+      if (!parsedId.ok) return reply(paramFail({ ...parsedId.error, in: 'path', field: 'tenant_id' }));
+      const tenantId = parsedId.value;
       const secret = await deps.stripe.secret(tenantId);
       if (secret === null) {
         if (!(await deps.stripe.tenantExists(tenantId))) return reply(fail('unknown_tenant', 'No such tenant.'));
@@ -91,13 +96,13 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       }
       // UTF-8, strictly: a malformed byte is refused, never replaced by U+FFFD (which would make two ids one).
       const decoded = bodyText(b.body);
-      if (!decoded.ok) return reply(fail('invalid_json', decoded.message));
+      if (!decoded.ok) return reply(invalidJson(decoded.message));
       const text = decoded.text;
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch (err) {
-        return reply(fail('invalid_json', `Body is not valid JSON: ${(err as Error).message}`));
+        return reply(invalidJson(jsonSyntaxMessage(err, text)));
       }
       const shape = checkBody(parsed, { strings: false });
       const p = shape ? { ok: false as const, error: { code: shape.code, field: shape.field, message: shape.message } } : parseStripeEvent(parsed);
