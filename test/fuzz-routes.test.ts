@@ -143,6 +143,19 @@ describe('every API route under hostile input', () => {
     expect((await call('POST', '/api/v1/server-events', [])).status).toBe(200);
   });
 
+  it('says what was sent when a path id, a catalog kind, a key role or a server-events body is refused', async () => {
+    const person = await call('GET', '/api/v1/persons/abc/export');
+    expect(person.json.error).toMatchObject({ code: 'invalid_field', in: 'path', field: 'person_id', message: expect.stringMatching(/; got "abc"\.$/) });
+    const kind = await call('GET', '/api/v1/catalog/bands');
+    expect(kind.json.error).toMatchObject({ code: 'invalid_field', in: 'path', field: 'kind', message: expect.stringMatching(/; got "bands"\.$/) });
+    const role = await call('POST', '/api/v1/keys', { role: 'boss', scope: {} });
+    expect(role.json.error).toMatchObject({ field: 'role', message: expect.stringMatching(/; got a string \("boss"\)\.$/) });
+    const missing = await call('POST', '/api/v1/keys', { scope: {} });
+    expect(missing.json.error.message).toMatch(/; got nothing\.$/);
+    const events = await call('POST', '/api/v1/server-events', { evnts: [] });
+    expect(events.json.error).toMatchObject({ code: 'invalid_body', in: 'body', field: 'events', message: expect.stringMatching(/got an object without "events" or "event_name"\.$/) });
+  });
+
   it('acknowledges validly signed but unusable Stripe events and keeps them as rejected', async () => {
     const bad = [
       stripeEvent({ created: 1e20 }),

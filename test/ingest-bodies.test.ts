@@ -44,6 +44,19 @@ describe('rate limit on bad bodies', () => {
     expect(kept).toHaveLength(statuses.filter((s) => s === 400).length);
   });
 
+  it('charges validations to the key like the batches they check: past the burst /api/tx/validate answers 429', async () => {
+    const own = await createTenant(server.url, 'limits-validate');
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await postJson(`${server.url}/api/tx/validate`, { events: [webEvent(), webEvent()] }, { 'x-tx-key': own.write_key });
+      statuses.push(r.status);
+      if (r.status === 429) expect(r.json.error.code).toBe('rate_limited');
+    }
+    expect(statuses[0]).toBe(200);
+    expect(statuses).toContain(429);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+  });
+
   it('keeps a rejected event without clear contact data in its free text, like a body kept whole', async () => {
     const tenant = await createTenant(server.url, 'scrub');
     const bad = webEvent({ session_id: undefined, payload: { note: 'call me on +40 721 234 567 or mail ana.pop@example.org' } });

@@ -259,6 +259,8 @@ describe.each(modes)('ingest on $name', ({ wire }) => {
     const pre = await fetch(`${base}/api/tx/events/batch`, { method: 'OPTIONS', headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST' } });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toContain('X-Tx-Key');
+    // A page may send its batch compressed (README "Endpoints"): the preflight allows the header.
+    expect(pre.headers.get('access-control-allow-headers')).toContain('Content-Encoding');
   });
 
   it('answers whole-request failures with the documented status and error code', async () => {

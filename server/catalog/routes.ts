@@ -25,7 +25,7 @@ export interface CatalogRouteDeps {
 export const CATALOG_BODY_LIMIT = 8 * 1024 * 1024;
 
 const kindParam = (where: 'path', field: string, raw: string): Parsed<Kind> =>
-  isKind(raw) ? { ok: true, value: raw } : { ok: false, error: { code: 'invalid_field', in: where, field, message: `kind must be one of ${KINDS.join(', ')}.` } };
+  isKind(raw) ? { ok: true, value: raw } : { ok: false, error: { code: 'invalid_field', in: where, field, message: `kind must be one of ${KINDS.join(', ')}; got ${JSON.stringify(raw.slice(0, 64))}.` } };
 
 const idParam = (where: Where, field: string, raw: string): Parsed<string> => {
   const t = text(where, field, raw, { max: MAX_ID, required: true });

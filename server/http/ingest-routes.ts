@@ -129,10 +129,10 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       if (events.length > limits.maxBatchEvents) {
         return reply(fail('too_many_events', `A batch holds at most ${limits.maxBatchEvents} events (MAX_BATCH_EVENTS); got ${events.length}.`, { limit: limits.maxBatchEvents }, cors));
       }
-      if (mode !== 'validate') {
-        const d = deps.rateLimiter.take(key, Math.max(1, events.length));
-        if (!d.allowed) return limited(d);
-      }
+      // A validation is charged like the batch it checks: it looks every event id up in the store, so an
+      // uncharged public key could keep the store busy without limit.
+      const d = deps.rateLimiter.take(key, Math.max(1, events.length));
+      if (!d.allowed) return limited(d);
       const ctx = { tenantId: tenant.tenant_id, siteId, sources, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
       const result = await deps.ingest.ingest(events, ctx, { dryRun: mode === 'validate' });
       reply({ status: 200, body: result, headers: cors });
@@ -155,7 +155,7 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       headers: {
         ...corsHeaders(origin || undefined),
         'Access-Control-Allow-Methods': 'POST, GET, OPTIONS',
-        'Access-Control-Allow-Headers': 'Content-Type, X-Tx-Key',
+        'Access-Control-Allow-Headers': 'Content-Type, Content-Encoding, X-Tx-Key',
         'Access-Control-Max-Age': '86400',
       },
     });

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { FieldError } from '../ingest/validate.js';
-import { collect, cursor, encodeCursor, id, int, listKind, paramReply, stringProblem, text, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
+import { BODY_ROOT, collect, cursor, describeJson, encodeCursor, id, int, listKind, paramReply, stringProblem, text, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { fail } from '../http/errors.js';
 import type { Db } from '../store/db.js';
@@ -75,13 +75,14 @@ export function prepareServerEvent(ev: Obj, receivedAt: Date): { ok: true; event
 }
 
 const IDENTIFY_FIELDS = ['visitor_id', 'external_id', 'email', 'phone', 'city', 'country', 'consent_data_processing'];
-const BAD_PERSON: ParamError = { code: 'invalid_field', in: 'path', field: 'person_id', message: 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…).' };
+const PERSON_ID_RULE = 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…)';
+const badPerson = (got: string): ParamError => ({ code: 'invalid_field', in: 'path', field: 'person_id', message: `${PERSON_ID_RULE}; got ${got}.` });
 
-/** A person id in the path: a positive integer; anything else (malformed encoding too) gets the same refusal. */
+/** A person id in the path: a positive integer; anything else (malformed encoding too) is refused with what was sent. */
 export const personIdParam = Object.assign(
   (_where: 'path', _field: string, raw: string): Parsed<number> =>
-    /^\d{1,15}$/.test(raw) && Number(raw) > 0 ? { ok: true, value: Number(raw) } : { ok: false, error: BAD_PERSON },
-  { malformed: BAD_PERSON },
+    /^\d{1,15}$/.test(raw) && Number(raw) > 0 ? { ok: true, value: Number(raw) } : { ok: false, error: badPerson(JSON.stringify(raw.slice(0, 64))) },
+  { malformed: badPerson('malformed percent-encoding') },
 );
 
 const sessionIdParam = (where: 'path', _field: string, raw: string) => text(where, 'session_id', raw, { max: 64, required: true });
@@ -97,7 +98,7 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
     handler: async ({ body: v, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const list: unknown[] | null = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.events) ? v.events : isObj(v) && v.event_name !== undefined ? [v] : null;
-      if (!list) return fail('invalid_body', 'Send one event object or {"events":[...]}.', { field: 'events' });
+      if (!list) return fail('invalid_body', `Send one event object or {"events":[...]}; got ${isObj(v) ? 'an object without "events" or "event_name"' : describeJson(v)}.`, { in: 'body', field: isObj(v) ? 'events' : BODY_ROOT });
       const max = config.limits.maxBatchEvents;
       if (list.length > max) return fail('too_many_events', `A batch holds at most ${max} events (MAX_BATCH_EVENTS); got ${list.length}.`, { limit: max });
       const receivedAt = new Date();

@@ -105,6 +105,16 @@ describe('event validation', () => {
     expect(codes({ ...base(), occurred_at: '2026-11-25T00:00:00Z' })).toEqual(['occurred_at_in_future:occurred_at']);
   });
 
+  it('reports a malformed event_version as its type or range, and a well-formed one the registry lacks as unknown_version', () => {
+    const codes = (version: unknown) => {
+      const out = v.check({ ...base(), event_version: version }, req, limits);
+      return out.kind === 'rejected' ? out.errors.map((x) => `${x.code}:${x.field}`) : [];
+    };
+    for (const bad of [1.5, '1', 0, -1, 40_000]) expect(codes(bad).some((c) => c.endsWith(':event_version') && !c.startsWith('unknown_version')), String(bad)).toBe(true);
+    for (const bad of [1.5, '1', 0]) expect(codes(bad), String(bad)).not.toContain('unknown_version:event_version');
+    expect(codes(7)).toEqual(['unknown_version:event_version']);
+  });
+
   it("stamps the key's site on its events and refuses another site", () => {
     const bound = { ...req, siteId: 'box-office' };
     const plain = v.check(base(), bound, limits);

@@ -211,10 +211,12 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const snapshot = isPlainObject(ev.consent_snapshot) ? ev.consent_snapshot : null;
       if (!def || !fn) {
         // Without a registry entry only the envelope can be checked; its errors are reported with the name's.
-        const envelope = rulesOf(envelopeOnly, ev, null).filter((e) => e.field !== 'event_version' || def === undefined);
+        const envelope = rulesOf(envelopeOnly, ev, null);
+        // A malformed event_version (1.5, "1", 0) is reported as such, not as a version the registry lacks.
+        const badVersion = def !== undefined && envelope.some((e) => e.field === 'event_version');
         // The scope is unknown, but every event beyond the strictly necessary needs analytics consent at least.
         const refused = snapshot !== null && snapshot.analytics === false;
-        const found = [nameError(name, version, def, definitions), ...envelope, ...crossFieldErrors(ev, req)];
+        const found = [...(badVersion ? [] : [nameError(name, version, def, definitions)]), ...envelope, ...crossFieldErrors(ev, req)];
         return reject([...found, ...timeOf(ev, found, req, limits, parseSent).errors], !refused);
       }
       const early = snapshot && consentDenied(def.scope, snapshot);

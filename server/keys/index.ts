@@ -11,7 +11,7 @@ import { parseScope, type Scope } from '../authz/principal.js';
 import { isRole, ROLES, type Role } from '../authz/roles.js';
 import { KEY_TTL_MS, type KeyResolver } from '../http/auth.js';
 import { fail, paramFail } from '../http/errors.js';
-import { BODY_ROOT, id, idPage, nextCursor, pageOf, stringProblem, unknownBodyField, type Parsed } from '../http/params.js';
+import { BODY_ROOT, describeJson, id, idPage, nextCursor, pageOf, stringProblem, unknownBodyField, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Db } from '../store/db.js';
@@ -52,7 +52,7 @@ export function parseNewScopedKey(v: unknown): Parsed<NewScopedKey> {
   // An unknown field is refused, not dropped: {"kind":"write"} must not quietly yield a secret key.
   const extra = Object.keys(b).find((k) => !['role', 'scope', 'name'].includes(k));
   if (extra !== undefined) return { ok: false, error: unknownBodyField(extra, 'a scoped key takes role, scope and name (it is always a secret key; write keys come from the admin API).') };
-  if (!isRole(b.role)) return bad('role', `role must be one of ${ROLES.join(', ')}.`);
+  if (!isRole(b.role)) return bad('role', `role must be one of ${ROLES.join(', ')}; got ${b.role === undefined ? 'nothing' : describeJson(b.role)}.`);
   const s = parseScope(b.scope);
   if (!s.ok) return bad(s.field, s.message);
   const ids = Object.values(s.value).reduce((n, l) => n + (l?.length ?? 0), 0);

@@ -85,7 +85,7 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       const tenantId = parsedId.value;
       const secret = await deps.stripe.secret(tenantId);
       if (secret === null) {
-        if (!(await deps.stripe.tenantExists(tenantId))) return reply(fail('unknown_tenant', 'No such tenant.'));
+        if (!(await deps.stripe.tenantExists(tenantId))) return reply(fail('unknown_tenant', `No tenant ${tenantId}.`));
         return reply(fail('webhook_not_configured', 'No Stripe webhook secret is set for this tenant: PUT /api/v1/settings/stripe {"webhook_secret":"whsec_…"} first.'));
       }
       const v = verifyStripeSignature(b.body, info.headers['stripe-signature'], secret, Math.floor(Date.now() / 1000));
