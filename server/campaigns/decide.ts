@@ -1,14 +1,17 @@
 // Carrying out the optimiser's logged decisions (README "Campaigns" → "Once per window"): each decision of a window
 // is logged before it is carried out, and ends `applied` (it changed the platform, the campaign or the budget) or
 // `superseded` (the campaign's state already said otherwise: nothing sent, nothing changed, and the log says why);
-// a platform refusal leaves it to the window's retry. Outcomes are values.
+// a platform refusal leaves it to the window's retry. A daily budget is set in the budget's turn, capped by what the
+// other campaigns take then (daily-budgets.ts), a window's lowered amounts before its raised ones. Outcomes are values.
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
+import type { BudgetTurns } from './budget-turns.js';
+import { createDailySetter } from './daily-budgets.js';
 import { decimalsOf, floorTo, NEVER_RAN, type Platform } from './model.js';
 import { pauseOutcome, type Action, type Decision } from './rules.js';
 import type { LowBudgetNotice } from './service.js';
-import { campaignStore as S, Q, type Budget, type Campaign } from './store.js';
+import { campaignStore as S, Q, type Budget, type Campaign, type Decided } from './store.js';
 
 export interface DecideDeps {
   db: Db;
@@ -16,10 +19,12 @@ export interface DecideDeps {
   adapters: Record<Platform, PlatformAdapter>;
   now: () => number;
   notify(n: LowBudgetNotice): Promise<void>;
+  /** The budget's turns (budget-turns.ts), shared with approvals and hand-set daily budgets. */
+  turns: BudgetTurns;
 }
 
-/** What carrying out one decision came to: `failed` is retried with the window. */
-export type Applied = { to: 'applied' } | { to: 'superseded'; note: string } | { to: 'failed' };
+/** What carrying out one decision came to (`details` are added to its logged params): `failed` is retried with the window. */
+export type Applied = { to: 'applied'; details?: Record<string, unknown> } | { to: 'superseded'; note: string } | { to: 'failed' };
 
 const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
 const APPLIED: Applied = { to: 'applied' };
@@ -28,6 +33,7 @@ const superseded = (note: string): Applied => ({ to: 'superseded', note });
 export function createDecider(deps: DecideDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
+  const setDaily = createDailySetter({ db, adapters, turns: deps.turns, now });
 
   /** Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done. */
   async function decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }> {
@@ -37,16 +43,30 @@ export function createDecider(deps: DecideDeps) {
     }
     let applied = 0;
     let failed = 0;
-    for (const d of await S.unapplied(db, b.tenant_id, b.id, window)) {
+    for (const d of await lowersFirst(b, await S.unapplied(db, b.tenant_id, b.id, window))) {
       const r = await apply(b, d.campaign_id, d.params as unknown as Action);
       if (r.to === 'applied') {
-        await db.query(Q.mark_applied, [d.id, now(), '{}']);
+        await db.query(Q.mark_applied, [d.id, now(), JSON.stringify(r.details ?? {})]);
         applied++;
       } else if (r.to === 'superseded') {
         await db.query(Q.mark_superseded, [d.id, r.note.slice(0, 500)]);
       } else failed++;
     }
     return { applied, failed };
+  }
+
+  /**
+   * The window's daily budgets that lower a campaign's amount (or keep it) first, in the places of its daily-budget
+   * decisions (the others keep theirs): a raise carried out first would be capped by amounts about to be lowered.
+   */
+  async function lowersFirst(b: Budget, todo: Decided[]): Promise<Decided[]> {
+    const daily = todo.filter((d) => d.action === 'set_daily_budget');
+    if (daily.length < 2) return todo;
+    const has = new Map((await S.campaigns(db, b.tenant_id, b.id)).map((c) => [c.id, c.daily_budget]));
+    const raises = (d: Decided) => floorTo(Number(d.params.daily_budget), decimalsOf(b.currency)) > (has.get(d.campaign_id) ?? Infinity);
+    const ordered = [...daily.filter((d) => !raises(d)), ...daily.filter(raises)];
+    let i = 0;
+    return todo.map((d) => (d.action === 'set_daily_budget' ? ordered[i++] : d));
   }
 
   /** One decision on the platform and in the store. */
@@ -65,6 +85,7 @@ export function createDecider(deps: DecideDeps) {
       await db.query(Q.mark_low_notified, [tenant, b.id, now()]);
       return APPLIED;
     }
+    if (a.kind === 'set_daily_budget') return setDaily(b, campaignId, a.daily_budget);
     const c = await S.campaign(db, tenant, campaignId);
     if (a.kind === 'close') {
       // Never ran: nothing on a platform runs for it (a failed one's objects were created paused).
@@ -133,14 +154,6 @@ export function createDecider(deps: DecideDeps) {
           ad.status = 'PAUSED';
           await S.setAds(db, tenant, c.id, ads, now());
         }
-        return APPLIED;
-      }
-      case 'set_daily_budget': {
-        // The rules split in cents; the platform and the store get whole minor units of the budget's currency.
-        const daily = floorTo(a.daily_budget, decimalsOf(b.currency));
-        const no = await refused(await adapter.setDailyBudget(ext(c), daily, b.currency));
-        if (no) return no;
-        await S.setDaily(db, tenant, c.id, daily, now());
         return APPLIED;
       }
     }

@@ -5,12 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
-import { dailyBudgetCap } from './allocate.js';
 import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
 import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { createAudienceLinks } from './audience-links.js';
 import { createBudgetTurns, storeLease } from './budget-turns.js';
+import { capFor } from './daily-budgets.js';
 import { createDecider } from './decide.js';
 import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
@@ -78,11 +78,11 @@ export function createService(deps: ServiceDeps) {
   const { db, adapters } = deps;
   const now = () => new Date(deps.now());
   const links = createAudienceLinks(db, now);
-  // One budget's approvals and hand-set daily budgets check and write what a day takes one after another, on every
-  // node sharing the store (budget-turns.ts).
+  // One budget's approvals, hand-set daily budgets and the optimiser's daily budgets check and write what a day takes
+  // one after another, on every node sharing the store (budget-turns.ts).
   const turns = createBudgetTurns({ lease: storeLease(db), now: deps.now, log: deps.log });
   // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
-  const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify });
+  const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify, turns });
 
   async function createBudget(tenant: number, b: NewBudget): Promise<Budget> {
     const t = now();
@@ -382,9 +382,7 @@ export function createService(deps: ServiceDeps) {
     if (bad && !bad.ok) return { ok: false, code: 'invalid', field: 'daily_budget', message: bad.error.message };
     const min = deps.minDaily?.[c.platform];
     if (min !== undefined && amount < min) return { ok: false, code: 'invalid', field: 'daily_budget', message: `daily_budget ${amount} ${b.currency} is below the ${c.platform} minimum daily budget of ${min} ${b.currency}.` };
-    const spending = (x: Campaign) => x.status === 'active' || x.status === 'publishing' || (x.status === 'paused' && x.status_reason === 'daily_limit');
-    const others = (await S.campaigns(db, tenant, b.id)).filter((x) => x.id !== c.id && spending(x)).map((x) => ({ platform: x.platform, daily: x.daily_budget }));
-    const cap = dailyBudgetCap({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, platformAllocations: b.platform_allocations, platform: c.platform, others, decimals: decimalsOf(b.currency) });
+    const cap = capFor(b, await S.campaigns(db, tenant, b.id), c);
     if (amount > cap.max) {
       return {
         ok: false, code: 'invalid', field: 'daily_budget', max: cap.max, cap: cap.by,
