@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Router } from '../http/router.js';
 import { registerCatalogRoutes, type CatalogChange } from './routes.js';
 import { checkItem, checkItems } from './schemas.js';
-import type { CatalogStore, UpsertResult } from './store.js';
+import { GENRE_REFS_PER_TX, genreBatches, type CatalogStore, type UpsertResult } from './store.js';
 
 describe('catalog item checks', () => {
   it('normalises an item: integer ids as text, dates as UTC ISO, unknown fields dropped, the input untouched', () => {
@@ -124,5 +124,24 @@ describe('catalog routes', () => {
     const { handlers, principal } = routesWith({ changed: { persons: ['C2'] }, rejected: [erased] });
     const r = await handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'persons' }, body: { items: [{ id: 'C0' }, { id: 'C1', total_orders: -1 }, { id: 'C2' }] }, principal });
     expect(r.body).toMatchObject({ upserted: 1, unchanged: 0, rejected: [{ index: 0, id: 'C0' }, { index: 1, id: 'C1' }] });
+  });
+});
+
+describe('batches of derived-genre work', () => {
+  const derives = (e: { id: string; artists?: string[] }) => (e.artists ? { key: e.artists.join(','), refs: e.artists.length } : null);
+  const ids = (batches: { id: string }[][]) => batches.map((b) => b.map((e) => e.id));
+
+  it('cuts in order at the budget: each item 1, an artist list its artists once per batch (a tour\'s events share one)', () => {
+    const big = Array.from({ length: 5 }, (_, i) => `A${i}`);
+    const items = [{ id: 'E1', artists: big }, { id: 'E2', artists: big }, { id: 'E3', artists: ['B'] }, { id: 'E4' }, { id: 'E5', artists: big.slice(1) }];
+    // E1 6, E2 1 (E1's list), E3 2, E4 1 = 10; E5 needs 5 more: a new batch.
+    expect(ids(genreBatches(items, derives, 10))).toEqual([['E1', 'E2', 'E3', 'E4'], ['E5']]);
+    // In a new batch a list counts again; an item over the budget alone still gets a batch of its own.
+    expect(ids(genreBatches(items, derives, 6))).toEqual([['E1'], ['E2'], ['E3', 'E4'], ['E5']]);
+    expect(ids(genreBatches(items, derives, 1))).toEqual([['E1'], ['E2'], ['E3'], ['E4'], ['E5']]);
+    expect(genreBatches([], derives)).toEqual([]);
+    // Events with their own genres cost 1 each: a sync of 1000 (the most a request holds) is one batch.
+    expect(genreBatches(Array.from({ length: 1000 }, (_, i) => ({ id: `P${i}` })), derives).map((b) => b.length)).toEqual([1000]);
+    expect(genreBatches(Array.from({ length: GENRE_REFS_PER_TX + 1 }, (_, i) => ({ id: `P${i}` })), derives).map((b) => b.length)).toEqual([GENRE_REFS_PER_TX, 1]);
   });
 });

@@ -10,7 +10,7 @@ import type { Kind, Rejected } from './schemas.js';
 
 const Q = queries('catalog.sql', [
   'upsert_organizers', 'upsert_venues', 'upsert_artists', 'upsert_events', 'upsert_ticket_types', 'upsert_products',
-  'rederive_event_genres', 'lock_persons', 'erased_persons', 'insert_persons', 'upsert_persons', 'recompute_person_stats', 'persons_of_events',
+  'events_of_artists', 'rederive_event_genres', 'lock_persons', 'erased_persons', 'insert_persons', 'upsert_persons', 'recompute_person_stats', 'persons_of_events',
   'list_organizers', 'list_venues', 'list_artists', 'list_events', 'list_ticket_types', 'list_products', 'list_persons',
   'delete_organizers', 'delete_venues', 'delete_artists', 'delete_events', 'delete_ticket_types', 'delete_products', 'delete_persons',
   'event_meta',
@@ -26,12 +26,16 @@ export interface UpsertResult {
 }
 
 export interface CatalogStore {
-  /** Upserts the validated items of one request in one transaction; `now` stamps erased-person checks. */
+  /**
+   * Upserts the validated items of one request in one transaction (events whose derived genres cost much: in
+   * several, and an artist change's re-derivation of its events' genres may continue in more: GENRE_REFS_PER_TX);
+   * `now` stamps erased-person checks.
+   */
   upsert(tenantId: number, kind: Kind, items: Obj[], now: Date): Promise<UpsertResult>;
   /** One page ordered by id, after the id `after`; `last` is the cursor key (the last row's id) when a next page exists, null on the last page. */
   list(tenantId: number, kind: Kind, after: string | null, limit: number): Promise<{ rows: Obj[]; last: string | null }>;
   get(tenantId: number, kind: Kind, id: string): Promise<Obj | null>;
-  /** Deletes one item (for persons: drops their synced attributes); the ids removed. */
+  /** Deletes one item (for persons: drops their synced attributes; for artists: their events derive genres again); the ids removed. */
   remove(tenantId: number, kind: Kind, id: string): Promise<string[]>;
 }
 
@@ -73,22 +77,95 @@ async function upsertPersons(q: Queryable, tenantId: number, items: Obj[], now: 
   return { changed: { persons: changed }, rejected };
 }
 
+/**
+ * Deriving events' genres costs about a row per (event, artist, genre) of the union (upsert_events,
+ * rederive_event_genres): a sync within the documented limits (1000 events of 200 artists with 50 genres each) is
+ * 10 million rows, 9–16 s on the embedded store in one transaction, while every tenant's ingest waited for its one
+ * session. So that work goes in batches of at most this many artist references (≤ 50 genres each: ≤ 100,000 rows,
+ * ≈ 0.1 s there), each its own transaction. An artist list shared by events of a batch (a tour's) is derived once
+ * and counts once; each event counts 1 more. bench/catalog-genres.ts measures it (bench/RESULTS.md).
+ */
+export const GENRE_REFS_PER_TX = 2000;
+
+/** `items` in order, cut into batches whose derivation work (`work`: the item's artist list, or null) stays within `budget`. Pure. */
+export function genreBatches<T>(items: readonly T[], work: (item: T) => { key: string | number; refs: number } | null, budget = GENRE_REFS_PER_TX): T[][] {
+  const out: T[][] = [];
+  let batch: T[] = [];
+  let lists = new Set<string | number>();
+  let used = 0;
+  for (const item of items) {
+    const w = work(item);
+    let cost = 1 + (w && !lists.has(w.key) ? w.refs : 0);
+    if (batch.length && used + cost > budget) {
+      out.push(batch);
+      batch = [];
+      lists = new Set();
+      used = 0;
+      cost = 1 + (w ? w.refs : 0);
+    }
+    batch.push(item);
+    if (w) lists.add(w.key);
+    used += cost;
+  }
+  if (batch.length) out.push(batch);
+  return out;
+}
+
+/** In id order, so two concurrent syncs of overlapping ids lock their rows in the same order (no deadlock). */
+const byId = (items: Obj[]): Obj[] => [...items].sort((a, b) => ((a.id as string) < (b.id as string) ? -1 : (a.id as string) > (b.id as string) ? 1 : 0));
+
+/**
+ * Runs `write` in a transaction (it changes or deletes artists: their ids) and derives again the genres of the
+ * events that derive theirs from those artists (a deleted artist no longer counts): the first batch in that same
+ * transaction, the others after it, each in its own (GENRE_REFS_PER_TX), so other statements get the embedded
+ * store's session in between. Returns the artists and the events whose genres changed. Should a later batch fail,
+ * its events keep their genres until one of their artists changes again or they are synced again.
+ */
+async function withRederivedGenres(db: Db, tenantId: number, write: (q: Queryable) => Promise<string[]>): Promise<{ artists: string[]; events: string[] }> {
+  const events: string[] = [];
+  let later: string[][] = [];
+  const rederive = async (q: Queryable, ids: string[]) => {
+    events.push(...(await q.query<{ id: string }>(Q.rederive_event_genres, [tenantId, ids])).rows.map((r) => r.id));
+  };
+  const artists = await db.tx(async (q) => {
+    const ids = await write(q);
+    if (ids.length) {
+      const deriving = (await q.query<{ id: string; n: number; k: number }>(Q.events_of_artists, [tenantId, ids])).rows;
+      const [first, ...rest] = genreBatches(deriving, (e) => ({ key: `${e.k}:${e.n}`, refs: Number(e.n) })).map((b) => b.map((e) => e.id));
+      if (first) await rederive(q, first);
+      later = rest;
+    }
+    return ids;
+  });
+  for (const ids of later) await rederive(db, ids);
+  return { artists, events };
+}
+
+/** Artists and events: the derived genres' work in bounded transactions (GENRE_REFS_PER_TX). */
+async function upsertWithGenres(db: Db, tenantId: number, kind: 'artists' | 'events', items: Obj[]): Promise<UpsertResult> {
+  const upsert = async (q: Queryable, batch: Obj[]) =>
+    (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, JSON.stringify(batch)])).rows.filter((r) => r.changed === true).map((r) => r.id);
+  if (kind === 'artists') {
+    const { artists, events } = await withRederivedGenres(db, tenantId, (q) => upsert(q, byId(items)));
+    return { changed: events.length ? { artists, events } : { artists }, rejected: [] };
+  }
+  // An event without genres derives them from its artists: a sync whose derivations cost more than one batch's work
+  // is stored in several transactions, in id order.
+  const derives = (i: Obj) => (i.genres == null && Array.isArray(i.artist_ids) ? { key: JSON.stringify(i.artist_ids), refs: i.artist_ids.length } : null);
+  const ids: string[] = [];
+  for (const batch of genreBatches(byId(items), derives)) ids.push(...(await db.tx((q) => upsert(q, batch))));
+  return { changed: { events: ids }, rejected: [] };
+}
+
 export function createCatalogStore(db: Db): CatalogStore {
   return {
     upsert(tenantId, kind, items, now) {
       if (items.length === 0) return Promise.resolve({ changed: {}, rejected: [] });
+      if (kind === 'artists' || kind === 'events') return upsertWithGenres(db, tenantId, kind, items);
       return db.tx(async (q) => {
         if (kind === 'persons') return upsertPersons(q, tenantId, items, now);
-        // In id order, so two concurrent syncs of overlapping ids lock their rows in the same order (no deadlock).
-        const sorted = [...items].sort((a, b) => ((a.id as string) < (b.id as string) ? -1 : (a.id as string) > (b.id as string) ? 1 : 0));
-        const rows = (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, JSON.stringify(sorted)])).rows;
-        const ids = rows.filter((r) => r.changed === true).map((r) => r.id);
-        const changed: UpsertResult['changed'] = { [kind]: ids };
-        if (kind === 'artists' && ids.length) {
-          const events = (await q.query<{ id: string }>(Q.rederive_event_genres, [tenantId, ids])).rows.map((r) => r.id);
-          if (events.length) changed.events = events;
-        }
-        return { changed, rejected: [] };
+        const rows = (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, JSON.stringify(byId(items))])).rows;
+        return { changed: { [kind]: rows.filter((r) => r.changed === true).map((r) => r.id) }, rejected: [] };
       });
     },
     async list(tenantId, kind, after, limit) {
@@ -99,12 +176,15 @@ export function createCatalogStore(db: Db): CatalogStore {
       const r = (await db.query<Obj>(sql('list', kind), [tenantId, null, id, 1])).rows[0];
       return r ? itemView(kind, r) : null;
     },
-    remove(tenantId, kind, id) {
-      return db.tx(async (q) => {
+    async remove(tenantId, kind, id) {
+      const deleted = async (q: Queryable) => {
         const rows = (await q.query<{ id: string; person_id?: string }>(sql('delete', kind), [tenantId, id])).rows;
         if (kind === 'persons' && rows.length) await recomputePersonStats(q, tenantId, rows.map((r) => Number(r.person_id)));
         return rows.map((r) => r.id);
-      });
+      };
+      // A deleted artist's genres leave the events deriving theirs from it (its id stays in their artist_ids).
+      if (kind === 'artists') return (await withRederivedGenres(db, tenantId, deleted)).artists;
+      return db.tx(deleted);
     },
   };
 }

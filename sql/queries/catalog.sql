@@ -49,17 +49,22 @@ WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
 RETURNING t.id, t.synced_at = now() AS changed;
 
 -- name: upsert_events
--- genres absent (null) → the union of the artists' genres (at most 50, below), marked genres_derived (re-derived when an artist changes);
--- computed once per distinct artist list of the batch (see rederive_event_genres).
+-- genres absent (null) → the union of the artists' genres (at most 50, below), marked genres_derived (re-derived when an artist
+-- changes or is deleted); computed once per distinct artist list of the batch (see rederive_event_genres). The union costs a row
+-- per (event, artist, genre): store.ts sends a sync whose derived genres cost more than GENRE_REFS_PER_TX in several batches.
 WITH x AS MATERIALIZED (
   SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id text, organizer_id text, venue_id text, artist_ids text[], genres text[], title text,
     starts_at timestamptz, ends_at timestamptz, status text, capacity int, city text, url text, updated_at timestamptz)
+), dup AS MATERIALIZED (  -- see rederive_event_genres
+  SELECT a.id FROM catalog_artists a
+  WHERE a.tenant_id = $1 AND catalog_genres_repeat(a.genres) AND a.id = ANY(ARRAY(SELECT unnest(artist_ids) FROM x WHERE genres IS NULL))
 ), u AS MATERIALIZED (
   SELECT s.artist_ids,
     -- At most 50 (the documented cap of a genres list): those carried by the most of the event's artists, then by
     -- name; stored by name. 200 artists × 50 distinct genres once gave 10,000, and a page of such events overflowed the reply.
     ARRAY(SELECT g FROM (
-      SELECT g, count(DISTINCT a.id) AS n FROM catalog_artists a, unnest(a.genres) g
+      SELECT g, count(*) AS n FROM catalog_artists a,
+        unnest(CASE WHEN a.id IN (SELECT id FROM dup) THEN ARRAY(SELECT DISTINCT unnest(a.genres)) ELSE a.genres END) g
       WHERE a.tenant_id = $1 AND a.id = ANY(s.artist_ids) GROUP BY g ORDER BY n DESC, g LIMIT 50) top ORDER BY g) AS genres
   FROM (SELECT DISTINCT artist_ids FROM x WHERE genres IS NULL AND artist_ids IS NOT NULL) s
 )
@@ -113,19 +118,35 @@ WHERE (EXCLUDED.updated_at >= t.updated_at OR t.updated_at IS NULL)
     OR (EXCLUDED.updated_at > t.updated_at AND EXCLUDED.updated_at <> now()))
 RETURNING t.id, t.synced_at = now() AS changed;
 
+-- name: events_of_artists
+-- The events deriving their genres from the artists $2 (ids: changed or deleted), in id order, with what their
+-- re-derivation costs: n their artists, k a hash of their artist list (events sharing a list, a tour's, derive it once
+-- per batch). store.ts re-derives them in batches of bounded work (rederive_event_genres), each its own transaction.
+SELECT id, cardinality(artist_ids) AS n, hash_array(artist_ids) AS k FROM catalog_events
+WHERE tenant_id = $1 AND genres_derived AND artist_ids && $2::text[]
+ORDER BY id;
+
 -- name: rederive_event_genres
--- After artists changed ($2 their ids): events whose genres were derived take the union of their artists' genres
--- again. The union is computed once per distinct artist list (a tour's events share one), not once per event:
--- 2000 events of the same 200 artists with 50 genres each took 25 s per-event on the embedded store, holding it.
-WITH e AS (
+-- The events $2 (ids; those whose genres are derived) take the union of their artists' genres again, after an artist
+-- changed or was deleted (a deleted one no longer counts; its id stays in artist_ids). Same union as upsert_events,
+-- computed once per distinct artist list (a tour's events share one), not once per event: 2000 events of the same
+-- 200 artists with 50 genres each took 25 s per-event on the embedded store, holding it. Only changed rows are written.
+WITH e AS MATERIALIZED (
   SELECT id, artist_ids FROM catalog_events
-  WHERE tenant_id = $1 AND genres_derived AND artist_ids && $2::text[]
+  WHERE tenant_id = $1 AND id = ANY($2::text[]) AND genres_derived
+), dup AS MATERIALIZED (
+  -- The artists listing a genre twice (rare; a partial index, migration 044): they count once for it, so their genres
+  -- are made distinct before the count; the others' are counted as they are (count(*), a hash). count(DISTINCT a.id)
+  -- sorted all of an event's artists' genres: 1.4–2.5× the time (bench/catalog-genres.ts).
+  SELECT a.id FROM catalog_artists a
+  WHERE a.tenant_id = $1 AND catalog_genres_repeat(a.genres) AND a.id = ANY(ARRAY(SELECT unnest(artist_ids) FROM e))
 ), u AS MATERIALIZED (  -- else inlined: the union is computed again per event, twice
   SELECT s.artist_ids,
     -- At most 50 (the documented cap of a genres list): those carried by the most of the event's artists, then by
     -- name; stored by name. 200 artists × 50 distinct genres once gave 10,000, and a page of such events overflowed the reply.
     ARRAY(SELECT g FROM (
-      SELECT g, count(DISTINCT a.id) AS n FROM catalog_artists a, unnest(a.genres) g
+      SELECT g, count(*) AS n FROM catalog_artists a,
+        unnest(CASE WHEN a.id IN (SELECT id FROM dup) THEN ARRAY(SELECT DISTINCT unnest(a.genres)) ELSE a.genres END) g
       WHERE a.tenant_id = $1 AND a.id = ANY(s.artist_ids) GROUP BY g ORDER BY n DESC, g LIMIT 50) top ORDER BY g) AS genres
   FROM (SELECT DISTINCT artist_ids FROM e) s
 )
