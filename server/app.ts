@@ -20,7 +20,8 @@ import { vacuumJob } from './jobs/vacuum.js';
 import { checkpointJob, DEFAULT_CHECKPOINT_POLICY } from './jobs/checkpoint.js';
 import { partitionsJob } from './jobs/partitions.js';
 import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
-import { guardRequests, listenExclusive, loadUws } from './http/uws.js';
+import { guardRequests, listenExclusive, loadUws, send, trackAbort, type HttpRequest, type HttpResponse, type TemplatedApp } from './http/uws.js';
+import { shuttingDown } from './http/errors.js';
 import { explainListenFailure } from './http/listen-failure.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createAudit, registerAuditTables } from './audit/index.js';
@@ -151,7 +152,7 @@ function resolveAdminToken(config: Config, log: Logger): string {
 export async function startServer(config: Config, opts: StartOptions): Promise<RunningServer> {
   // Before anything opens DATA_DIR's files (store, spool, secrets): a second server there must refuse to start,
   // also with DATABASE_URL set, since the spool of acknowledged events lives in DATA_DIR.
-  const lock = lockDataDir(config.dataDir);
+  const lock = lockDataDir(config.dataDir, { log: opts.log.child({ mod: 'datadir' }) });
   try {
     return await startLocked(config, opts, lock);
   } catch (err) {
@@ -307,6 +308,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
 
   // Ambiguous requests (duplicated Content-Length/Transfer-Encoding/Host) are refused before any route runs.
   const app = guardRequests(uws.uws.App(), (p) => log.debug({ kind: p.kind, problem: p.message }, 'ambiguous request refused'));
+  // Before any route is registered: every one of them is refused once shutdown begins (close() below).
+  const gate = shutdownGate(app);
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
   // Roles and permissions (issue 18): every declared route's permission and scope are checked by the router
   // with the tenant's overrides; `access.listing` collects the routes of every router (RunningServer.routes()).
@@ -377,15 +380,21 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     jobs: () => [...jobMetricLines(jobs.runner.metrics()), ...conversions.metricLines(), ...segments.metricLines(), ...audiences.metricLines(), ...analytics.metricLines()],
   });
 
-  const closeParts = async () => {
+  const closeDomains = async () => {
     await jobs.close();
     await gdpr.close();
     await sink.close();
     await live.close();
     await tracking.close();
     await segments.close();
+  };
+  const closeStore = async () => {
     await spool.close();
     await db.close();
+  };
+  const closeParts = async () => {
+    await closeDomains();
+    await closeStore();
   };
   // Exclusive: without it uSockets sets SO_REUSEPORT and a second server on the same port also listens and
   // silently takes half the connections. No retry loop: uSockets always sets SO_REUSEADDR, so connections of a
@@ -414,9 +423,119 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     jobs,
     routes: () => [...access.listing],
     async close() {
+      // Closing the listen socket stops new connections only: kept-alive ones go on delivering requests, which
+      // are answered 503 shutting_down with the connection closed from here on (never a 500 from a closed writer).
+      gate.begin();
       uws.uws.us_listen_socket_close(listenSocket as never);
-      await closeParts();
+      // The writer answers what it holds (committed, or spooled) before it closes; the live sockets are ended.
+      await closeDomains();
+      // Requests still being handled (reads of the store) are answered before the store closes; then the
+      // connections left (idle keep-alive ones, and any request past the wait) are closed: their clients see a
+      // close now rather than a reset when the process exits.
+      await gate.drained(SHUTDOWN_DRAIN_MS);
+      (app as unknown as { close?: () => void }).close?.();
+      await closeStore();
       lock.release();
+    },
+  };
+}
+
+/** How long close() waits for requests already being handled before it closes their connections. */
+const SHUTDOWN_DRAIN_MS = 5_000;
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void | Promise<void>;
+const GATED = new WeakSet<Handler>();
+const GATED_METHODS = ['get', 'post', 'put', 'del', 'patch', 'options', 'head', 'any', 'connect', 'trace'] as const;
+
+/**
+ * The HTTP side of a graceful shutdown. Wraps every route registered on `app` from now on (the websocket upgrade
+ * too): after begin(), a request is answered 503 shutting_down with `Connection: close` before its route runs;
+ * before, it is counted until its response ends (end, endWithoutBody, upgrade, close) or its client goes away
+ * (the route's onAborted), so drained() can wait for the requests being handled. Install it on the app returned
+ * by guardRequests, before any route: its own refusals (ambiguous requests) still come first.
+ */
+export function shutdownGate(app: TemplatedApp): { begin(): void; drained(timeoutMs: number): Promise<boolean> } {
+  let closing = false;
+  let inFlight = 0;
+  let waiters: (() => void)[] = [];
+  const settle = () => {
+    if (--inFlight > 0) return;
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+  /** Counts the request until its response ends or is aborted, once. */
+  const track = (res: HttpResponse) => {
+    inFlight++;
+    let open = true;
+    const done = () => {
+      if (!open) return;
+      open = false;
+      settle();
+    };
+    const r = res as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const m of ['end', 'endWithoutBody', 'upgrade', 'close']) {
+      const original = r[m];
+      if (typeof original !== 'function') continue;
+      r[m] = (...a: unknown[]) => {
+        try {
+          return original.apply(res, a);
+        } finally {
+          done();
+        }
+      };
+    }
+    const onAborted = r.onAborted;
+    r.onAborted = (handler: unknown) =>
+      onAborted.call(res, () => {
+        done();
+        (handler as () => void)();
+      });
+  };
+  const refuse = (res: HttpResponse) => send(res, trackAbort(res), shuttingDown());
+  const gated = (handler: Handler): Handler => {
+    if (GATED.has(handler)) return handler;
+    const g: Handler = (res, req) => {
+      if (closing) return refuse(res);
+      track(res);
+      return handler(res, req);
+    };
+    GATED.add(g);
+    return g;
+  };
+  const target = app as unknown as Record<string, (pattern: string, h: Handler) => TemplatedApp>;
+  for (const m of GATED_METHODS) {
+    const register = target[m];
+    if (typeof register !== 'function') continue;
+    target[m] = (pattern, handler) => register.call(app, pattern, gated(handler));
+  }
+  const ws = app.ws.bind(app);
+  app.ws = ((pattern: string, behavior: Parameters<TemplatedApp['ws']>[1]) => {
+    const upgrade = behavior.upgrade;
+    if (!upgrade) return ws(pattern, behavior);
+    return ws(pattern, {
+      ...behavior,
+      upgrade: (res, req, context) => {
+        if (closing) return refuse(res);
+        track(res);
+        return upgrade(res, req, context);
+      },
+    });
+  }) as TemplatedApp['ws'];
+  return {
+    begin() {
+      closing = true;
+    },
+    drained(timeoutMs) {
+      if (inFlight === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        timer.unref();
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
     },
   };
 }

@@ -9,7 +9,7 @@
 //   throw new NotFoundError('not_found', 'No such session for this tenant.')  (in a router handler)
 // Typed errors thrown by handlers are turned into replies in one place: `errorToReply`.
 import type { Logger } from 'pino';
-import { isUnavailable } from '../store/db.js';
+import { isUnavailable, ShuttingDownError } from '../store/db.js';
 import { SpoolFullError } from '../store/spool.js';
 import { BODY_ROOT, type ParamError } from './params.js';
 import type { Reply } from './uws.js';
@@ -63,6 +63,7 @@ export const ERRORS = {
   dashboard_unavailable: { status: 500, message: 'The dashboard {what} is missing from this installation (client/dashboard).', when: 'the dashboard page or bundle is missing' },
   dashboard_build_failed: { status: 500, message: 'Building the dashboard failed.', when: 'the dashboard bundle did not build' },
   store_unavailable: { status: 503, message: 'The database is unavailable; retry later.', when: 'the database (and, for events, the local spool) is unavailable; `Retry-After: 5`' },
+  shutting_down: { status: 503, message: 'The server is shutting down and did not process this request; send it again.', when: 'a request that arrives after the server began shutting down (SIGTERM), e.g. on a kept-alive connection: nothing was done; `Retry-After: 1` and the connection is closed' },
   encryption_not_configured: { status: 503, message: 'ENCRYPTION_KEY is not set on this server, so secrets cannot be stored.', when: 'storing a secret without `ENCRYPTION_KEY`' },
 } as const satisfies Record<string, Entry>;
 
@@ -145,12 +146,17 @@ export interface ErrorReplyOpts {
   logMessage?: string;
 }
 
+/** The 503 of a request the server will not process because it is shutting down: the connection is closed after it. */
+export const shuttingDown = (headers?: Record<string, string>): Reply => ({ ...fail('shutting_down', undefined, {}, { 'Retry-After': '1', ...headers }), close: true });
+
 /**
- * The one mapping from a thrown error to a reply: a typed HttpError → its catalogued status; store
- * unavailable → 503 with Retry-After; anything else → 500 without details (logged with the stack).
+ * The one mapping from a thrown error to a reply: a typed HttpError → its catalogued status; the server shutting
+ * down → 503 shutting_down, connection closed (not logged); store unavailable → 503 with Retry-After; anything
+ * else → 500 without details (logged with the stack).
  */
 export function errorToReply(err: unknown, log: Logger, opts: ErrorReplyOpts = {}): Reply {
   if (err instanceof HttpError) return fail(err.code, err.message, err.extra);
+  if (err instanceof ShuttingDownError) return shuttingDown(opts.headers);
   if (storeUnavailable(err)) {
     return fail('store_unavailable', opts.unavailable, {}, opts.headers ? { 'Retry-After': '5', ...opts.headers } : { 'Retry-After': '5' });
   }

@@ -7,7 +7,7 @@
 // because the ledger's primary key decides (the second insert waits for the first and then skips it).
 // Domains add work to every commit, replays included, through named hooks (contract and timings: hooks.ts).
 import type { Logger } from 'pino';
-import { isUnavailable, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
+import { isUnavailable, ShuttingDownError, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
 import { createHookRunner, type HookStats, type WriterHooks } from './hooks.js';
@@ -322,7 +322,8 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
 
   return {
     append(batch) {
-      if (closed) return Promise.reject(new Error('writer closed'));
+      // A request that reached the writer after shutdown began (HTTP answers 503 shutting_down, not a 500).
+      if (closed) return Promise.reject(new ShuttingDownError('the server is shutting down: no more events are taken; send them again (another node, or this one once restarted)'));
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ batch, resolve, reject });
         pump();

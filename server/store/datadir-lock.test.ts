@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataDirLockedError, DataDirUnusableError, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, type ProcessProbe } from './datadir-lock.js';
+import { createSystemProbe, DataDirLockedError, DataDirUnusableError, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, procState, type ProcessProbe } from './datadir-lock.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'txl-lock-'));
 const probe = (alive: Record<number, string | null>): ProcessProbe => ({
@@ -40,6 +40,51 @@ describe('judgeLock', () => {
   });
 });
 
+describe('createSystemProbe', () => {
+  // A /proc/<pid>/stat line: pid, (comm), state, … starttime is field 22.
+  const stat = (state: string, comm = 'node') => `77 (${comm}) ${state} 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0`;
+  const killOk = () => undefined;
+  const killFails = (code: string) => () => {
+    throw Object.assign(new Error(code), { code });
+  };
+
+  it('reads the state letter after the command name, whatever the name holds', () => {
+    expect(procState(stat('Z'))).toBe('Z');
+    expect(procState(stat('S', 'a) b (c'))).toBe('S');
+    expect(procState('garbage')).toBeNull();
+  });
+
+  it('on Linux a zombie (killed, not yet reaped: kill(pid, 0) still succeeds) is dead; a running or sleeping process is alive', () => {
+    const probeOf = (s: string | null) => createSystemProbe({ kill: killOk, readStat: () => s, platform: 'linux' });
+    expect(probeOf(stat('Z')).alive(77)).toBe(false);
+    expect(probeOf(stat('X')).alive(77)).toBe(false);
+    expect(probeOf(stat('Z', 'node server) Z (x')).alive(77)).toBe(false);
+    expect(probeOf(stat('S')).alive(77)).toBe(true);
+    expect(probeOf(stat('R')).alive(77)).toBe(true);
+    expect(probeOf(stat('D')).alive(77)).toBe(true);
+    // No /proc entry to read: the signal decides.
+    expect(probeOf(null).alive(77)).toBe(true);
+    expect(probeOf(stat('S')).startTime(77)).toBe('123456');
+  });
+
+  it('a process of another user (EPERM) is alive unless it is a zombie; ESRCH is dead without asking /proc', () => {
+    expect(createSystemProbe({ kill: killFails('EPERM'), readStat: () => stat('S'), platform: 'linux' }).alive(77)).toBe(true);
+    expect(createSystemProbe({ kill: killFails('EPERM'), readStat: () => stat('Z'), platform: 'linux' }).alive(77)).toBe(false);
+    expect(createSystemProbe({ kill: killFails('ESRCH'), readStat: () => stat('S'), platform: 'linux' }).alive(77)).toBe(false);
+  });
+
+  it('elsewhere than Linux only kill(pid, 0) decides', () => {
+    expect(createSystemProbe({ kill: killOk, readStat: () => stat('Z'), platform: 'darwin' }).alive(77)).toBe(true);
+    expect(createSystemProbe({ kill: killFails('ESRCH'), readStat: () => null, platform: 'darwin' }).alive(77)).toBe(false);
+  });
+
+  it('the real probe: this process is alive, an exited one is not', () => {
+    const probe = createSystemProbe();
+    expect(probe.alive(process.pid)).toBe(true);
+    expect(probe.alive(2 ** 22 + 12345)).toBe(false);
+  });
+});
+
 describe('lockDataDir', () => {
   it('holds DATA_DIR exclusively with the pid inside, refuses a second taker naming it, and releases', () => {
     const dir = tmp();
@@ -68,16 +113,52 @@ describe('lockDataDir', () => {
     expect(() => lockDataDir(path.join(file, 'sub'))).toThrow(/has a file where a parent directory should be/);
   });
 
-  it('takes over a stale lock (its process is gone) and a torn one', () => {
+  it('takes over a stale lock (its process is gone) and a torn one, warning with the dead pid', () => {
     const dir = tmp();
     const file = path.join(dir, LOCK_FILE);
-    fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), started: 'x' }));
+    const warnings: { obj: object; msg: string }[] = [];
+    const log = { warn: (obj: object, msg: string) => void warnings.push({ obj, msg }) };
+    const dead = 2 ** 22 + 12345;
+    fs.writeFileSync(file, JSON.stringify({ pid: dead, host: os.hostname(), started: 'x' }));
+    const lock = lockDataDir(dir, { log });
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].msg).toContain(`pid ${dead}`);
+    expect(warnings[0].obj).toMatchObject({ dir, pid: dead });
+    lock.release();
+    fs.writeFileSync(file, '{"pid":');
+    lockDataDir(dir, { log }).release();
+    expect(warnings[1].msg).toMatch(/unreadable/);
+    // A free DATA_DIR is taken without a word.
+    lockDataDir(dir, { log }).release();
+    expect(warnings).toHaveLength(2);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('takes over the lock of a zombie (killed with -9, not yet reaped by its parent)', async () => {
+    if (process.platform !== 'linux') return;
+    const { spawn } = await import('node:child_process');
+    const dir = tmp();
+    const file = path.join(dir, LOCK_FILE);
+    // A child that exits at once and is not waited for: a zombie until this process reaps it. Node reaps its
+    // children from libuv's SIGCHLD handler, so block on a synchronous sleep while it is one.
+    const child = spawn(process.execPath, ['-e', 'process.exit(0)'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    const stateOf = () => {
+      try {
+        return procState(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return null;
+      }
+    };
+    const until = Date.now() + 5000;
+    while (stateOf() !== 'Z' && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    expect(stateOf()).toBe('Z');
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    fs.writeFileSync(file, JSON.stringify({ pid, host: os.hostname(), started: null }));
     const lock = lockDataDir(dir);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).toBe(process.pid);
     lock.release();
-    fs.writeFileSync(file, '{"pid":');
-    lockDataDir(dir).release();
-    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('refuses a fresh lock from another host (shared volume) naming it; takes over one whose heartbeat stopped', () => {

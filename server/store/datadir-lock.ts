@@ -102,26 +102,63 @@ export function parseLock(text: string): LockInfo | null {
   }
 }
 
-export const systemProbe: ProcessProbe = {
-  alive(pid) {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (err) {
-      // EPERM: the process exists but belongs to another user.
-      return (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  },
-  startTime(pid) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Field 22 (starttime); fields are counted after the command name, which may contain spaces and ')'.
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-    } catch {
-      return null; // no /proc (macOS) or the process just exited: the pid check alone decides
-    }
-  },
+/** The state letter of a /proc/<pid>/stat line (R, S, D, Z, …), or null. Pure. */
+export function procState(stat: string): string | null {
+  // Field 3; the command name before it (field 2, in parentheses) may contain spaces and ')'.
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? null : stat.slice(close + 2).split(' ')[0] || null;
+}
+
+export interface ProbeDeps {
+  /** process.kill(pid, 0) by default. */
+  kill?: (pid: number) => void;
+  /** /proc/<pid>/stat's text, or null when there is none (no /proc, or the process is gone). */
+  readStat?: (pid: number) => string | null;
+  /** process.platform by default: only Linux is asked about zombies. */
+  platform?: string;
+}
+
+const readProcStat = (pid: number): string | null => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
 };
+
+/**
+ * The probe of this machine's processes. A zombie (state Z, or X: killed but not yet reaped by its parent, e.g.
+ * a server killed with -9 whose supervisor has not waited for it yet) is dead: kill(pid, 0) still succeeds on it,
+ * and a restart within that window was refused as "in use". Elsewhere than Linux, kill(pid, 0) alone decides.
+ */
+export function createSystemProbe(deps: ProbeDeps = {}): ProcessProbe {
+  const kill = deps.kill ?? ((pid: number) => void process.kill(pid, 0));
+  const readStat = deps.readStat ?? readProcStat;
+  const linux = (deps.platform ?? process.platform) === 'linux';
+  return {
+    alive(pid) {
+      try {
+        kill(pid);
+      } catch (err) {
+        // EPERM: the process exists but belongs to another user.
+        if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+      }
+      if (!linux) return true;
+      const stat = readStat(pid);
+      // No stat (/proc not mounted, or it exited between the two looks): the signal decided.
+      const state = stat === null ? null : procState(stat);
+      return state !== 'Z' && state !== 'X';
+    },
+    startTime(pid) {
+      const stat = readStat(pid);
+      // Field 22 (starttime); fields are counted after the command name, which may contain spaces and ')'.
+      // No /proc (macOS) or the process just exited: null, and the pid check alone decides.
+      return stat === null ? null : (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null);
+    },
+  };
+}
+
+export const systemProbe: ProcessProbe = createSystemProbe();
 
 /** Lock files this process holds (resolved paths). */
 const heldHere = new Set<string>();
@@ -137,6 +174,8 @@ export interface LockDeps {
   pid?: number;
   host?: string;
   probe?: ProcessProbe;
+  /** Told (warn) when a stale lock is taken over, naming the holder that is gone. */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 function readLock(file: string): { text: string; mtimeMs: number } | null {
@@ -175,7 +214,14 @@ export function lockDataDir(dir: string, deps: LockDeps = {}): DataDirLock {
       const holder = parseLock(seen.text);
       const age = Date.now() - seen.mtimeMs;
       if (judgeLock(holder, { host, pid, holdsHere: heldHere.has(path.resolve(file)) }, probe, age) === 'held') throw new DataDirLockedError(dir, holder!);
-      takeOverStale(file, seen.text, pid);
+      if (takeOverStale(file, seen.text, pid)) {
+        deps.log?.warn(
+          holder ? { dir, pid: holder.pid, host: holder.host, age_s: Math.round(age / 1000) } : { dir, lock: seen.text.slice(0, 200) },
+          holder
+            ? `DATA_DIR lock of pid ${holder.pid}${holder.host === host ? '' : ` on host ${holder.host}`} is stale (that server is gone): taking it over`
+            : 'DATA_DIR lock is unreadable (torn): taking it over',
+        );
+      }
     }
     const last = parseLock(readLock(file)?.text ?? '');
     throw new DataDirLockedError(dir, last ?? { pid: 0, host, started: null });
@@ -186,17 +232,19 @@ export function lockDataDir(dir: string, deps: LockDeps = {}): DataDirLock {
 
 /**
  * Moves a stale lock aside. Another starting server may have replaced it since we read it: the rename is
- * atomic, so we check what we moved and put a live lock back if that is what we took.
+ * atomic, so we check what we moved and put a live lock back if that is what we took. True when the stale
+ * lock itself was removed.
  */
-function takeOverStale(file: string, staleText: string, pid: number): void {
+function takeOverStale(file: string, staleText: string, pid: number): boolean {
   const aside = `${file}.${pid}.stale`;
   try {
     fs.renameSync(file, aside);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else moved it: next round decides
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // someone else moved it: next round decides
     throw err;
   }
   const moved = readLock(aside)?.text;
+  const removedStale = moved === staleText;
   if (moved !== undefined && moved !== staleText) {
     try {
       fs.linkSync(aside, file);
@@ -206,6 +254,7 @@ function takeOverStale(file: string, staleText: string, pid: number): void {
     }
   }
   fs.rmSync(aside, { force: true });
+  return removedStale;
 }
 
 function makeLock(file: string, info: LockInfo, text: string): DataDirLock {

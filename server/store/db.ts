@@ -42,16 +42,51 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-/** Postgres SQLSTATE classes that mean "the server or connection is gone", not "your data is wrong". */
-const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]|58)/;
+/**
+ * The server is shutting down: the writer (or the store behind it) takes no more work. Not "unavailable" (nothing
+ * is spooled, nothing is logged as a failure): HTTP answers it 503 `shutting_down` and closes the connection
+ * (http/errors.ts errorToReply), and the client retries, against another node or this one once restarted.
+ */
+export class ShuttingDownError extends Error {
+  constructor(message = 'the server is shutting down') {
+    super(message);
+    this.name = 'ShuttingDownError';
+  }
+}
+
+/**
+ * PostgreSQL SQLSTATEs that mean "the server or connection is gone", not "your data is wrong": 08 connection
+ * exception, 53 insufficient resources (disk full, out of memory, too many connections), 57P01–03 (terminated by
+ * an administrator, crash shutdown, cannot connect now), 58 system error; and two a server only answers while a
+ * connection is being established, so never a statement's fault: 28 (authentication: the password or pg_hba
+ * changed) and 3D000 (the database does not exist: dropped or renamed).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-3]|58|28|3D000)/;
+/** 55000 (object_not_in_prerequisite_state) is an ordinary statement error too; this is the connection refusal's. */
+const NOT_ACCEPTING_CONNECTIONS = /is not currently accepting connections/i;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
 
-export function isUnavailable(err: unknown): boolean {
+/** Where a store error was raised: while establishing a connection, or by a statement on an open one. */
+export type StorePhase = 'connect' | 'statement';
+
+/**
+ * Whether `err` means the store is unavailable (spool and retry, 503, /health degraded) rather than a bug or bad
+ * data in the request (500, or 400 from the route). Anything that fails while a connection is being established
+ * is unavailability whatever its code: no statement ran, so nothing about the request can be wrong (55000 "database
+ * … is not currently accepting connections" after ALTER DATABASE … ALLOW_CONNECTIONS false, 3D000, 28xxx, 53300,
+ * 57P03, socket errors, the pool's connect timeout). A statement's error only when its code or message says the
+ * server or the connection went away; constraint violations, syntax errors and the like stay the caller's.
+ */
+export function isUnavailable(err: unknown, phase: StorePhase = 'statement'): boolean {
   if (err instanceof StoreUnavailableError) return true;
+  if (phase === 'connect') return true;
   if (!err || typeof err !== 'object') return false;
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true;
   const msg = typeof e.message === 'string' ? e.message : '';
+  if (typeof e.code === 'string') {
+    if (NETWORK_CODES.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code)) return true;
+    if (e.code === '55000' && NOT_ACCEPTING_CONNECTIONS.test(msg)) return true;
+  }
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|Client was closed|timeout exceeded when trying to connect/i.test(msg);
 }
 
@@ -136,7 +171,8 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
     else p.resolve(m.rows ?? []);
   });
   const fail = (err: Error) => {
-    dead = new StoreUnavailableError(`embedded database worker stopped: ${err.message}`, err);
+    // Closed by the server's shutdown: what still asks is answered as the shutdown, not as an outage.
+    dead = closing ? new ShuttingDownError('the server is shutting down: the embedded database is closed') : new StoreUnavailableError(`embedded database worker stopped: ${err.message}`, err);
     for (const p of pending.values()) p.reject(dead);
     pending.clear();
     if (!closing) log.error({ err: err.message }, 'embedded database worker stopped');
@@ -251,27 +287,59 @@ export async function openPostgres(url: string, poolMax: number, log: Logger, op
     try {
       return await fn();
     } catch (err) {
-      if (isUnavailable(err)) throw new StoreUnavailableError(`database unreachable: ${(err as Error).message}`, err);
-      throw err;
+      if (err instanceof StoreUnavailableError || !isUnavailable(err)) throw err;
+      throw new StoreUnavailableError(`database unreachable: ${(err as Error).message}`, err);
     }
+  };
+  // A client of the pool, asked for apart from its first statement (pool.query does both in one call, and its
+  // error does not say which failed): a failure here, whatever the server answered, is the store being
+  // unavailable (isUnavailable 'connect'), e.g. 55000 while the database does not allow connections.
+  let ended = false;
+  const connect = async (): Promise<pg.PoolClient> => {
+    // Work still running when the server closes the store (a request answered late) gets the shutdown's 503,
+    // not pg-pool's "Cannot use a pool after calling end on the pool".
+    if (ended) throw new ShuttingDownError('the server is shutting down: the database connections are closed');
+    try {
+      return await pool.connect();
+    } catch (err) {
+      throw new StoreUnavailableError(`database unreachable: cannot connect: ${(err as Error)?.message ?? String(err)}`, err);
+    }
+  };
+  // One statement on a client of its own, as pool.query runs it: released after, and destroyed on any error
+  // (an error event while it runs, e.g. the connection dropping, ends it too).
+  const statement = async (sql: string, params?: unknown[]): Promise<pg.QueryResult> => {
+    const client = await connect();
+    return new Promise<pg.QueryResult>((resolve, reject) => {
+      let released = false;
+      const done = (err: Error | undefined, r?: pg.QueryResult) => {
+        if (released) return;
+        released = true;
+        client.removeListener('error', done);
+        client.release(err);
+        if (err) reject(err);
+        else resolve(r!);
+      };
+      client.once('error', done);
+      client.query(sql, params).then((r) => done(undefined, r), (err: Error) => done(err));
+    });
   };
   return {
     kind: 'postgres',
     plain: opts.plain ?? false,
     query<T>(sql: string, params?: unknown[]) {
       return wrap(async () => {
-        const r = await pool.query(sql, params);
+        const r = await statement(sql, params);
         return { rows: r.rows as T[] };
       });
     },
     exec(sql: string) {
       return wrap(async () => {
-        await pool.query(sql);
+        await statement(sql);
       });
     },
     tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       return wrap(async () => {
-        const client = await pool.connect();
+        const client = await connect();
         // A connection dropping between two statements is emitted on the client, not thrown: keep it from
         // crashing the process; the next statement fails and the batch goes to the spool.
         const onError = (err: Error) => log.warn({ err: err.message }, 'postgres connection lost inside a transaction');
@@ -301,6 +369,7 @@ export async function openPostgres(url: string, poolMax: number, log: Logger, op
       });
     },
     async close() {
+      ended = true;
       await pool.end();
     },
   };

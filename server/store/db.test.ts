@@ -1,0 +1,66 @@
+// Which store errors mean "the database is unavailable" (spool, 503, /health degraded) and which are the
+// statement's own (500 or the route's 400): isUnavailable, and openPostgres classifying a refused connection.
+import { describe, expect, it } from 'vitest';
+import { isUnavailable, StoreUnavailableError } from './db.js';
+
+/** An error as `pg` raises it from a server's ErrorResponse. */
+const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
+
+describe('isUnavailable', () => {
+  it('anything raised while establishing a connection is unavailability, whatever its SQLSTATE or kind', () => {
+    for (const err of [
+      pgError('55000', 'database "tx" is not currently accepting connections'),
+      pgError('3D000', 'database "tx" does not exist'),
+      pgError('28P01', 'password authentication failed for user "tx"'),
+      pgError('28000', 'no pg_hba.conf entry for host "10.0.0.1"'),
+      pgError('53300', 'sorry, too many clients already'),
+      pgError('57P03', 'the database system is starting up'),
+      pgError('XX000', 'something the server never said before'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      new Error('timeout exceeded when trying to connect'),
+      new Error('an error without a code'),
+      'a thrown string',
+    ]) {
+      expect(isUnavailable(err, 'connect')).toBe(true);
+    }
+  });
+
+  it('a statement error is unavailability when it says the server or the connection went away', () => {
+    for (const err of [
+      pgError('57P01', 'terminating connection due to administrator command'),
+      pgError('57P02', 'terminating connection because of crash of another server process'),
+      pgError('08006', 'connection failure'),
+      pgError('53100', 'could not extend file: No space left on device'),
+      pgError('58030', 'could not write to file'),
+      // Only ever answered at connection start: reaching here through a pool that connects on the statement.
+      pgError('55000', 'database "tx" is not currently accepting connections'),
+      pgError('3D000', 'database "tx" does not exist'),
+      pgError('28P01', 'password authentication failed for user "tx"'),
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+      new Error('Connection terminated unexpectedly'),
+      new StoreUnavailableError('database unreachable'),
+    ]) {
+      expect(isUnavailable(err)).toBe(true);
+    }
+  });
+
+  it('an ordinary statement error stays the statement\'s (a 500 or the route\'s answer, never a spool)', () => {
+    for (const err of [
+      pgError('23505', 'duplicate key value violates unique constraint "tx_events_pkey"'),
+      pgError('23503', 'insert or update on table "x" violates foreign key constraint'),
+      pgError('42601', 'syntax error at or near "SELEC"'),
+      pgError('42P01', 'relation "nope" does not exist'),
+      pgError('22P02', 'invalid input syntax for type uuid: "x"'),
+      pgError('40P01', 'deadlock detected'),
+      // 55000 is also an ordinary statement error: only the connection refusal's is unavailability.
+      pgError('55000', 'cannot ALTER TABLE "t" because it is being used by active queries in this session'),
+      pgError('55P03', 'could not obtain lock on row in relation "t"'),
+      new Error('an error without a code'),
+      null,
+      'a thrown string',
+    ]) {
+      expect(isUnavailable(err)).toBe(false);
+      expect(isUnavailable(err, 'statement')).toBe(false);
+    }
+  });
+});
