@@ -6,10 +6,10 @@ import type { Ingest } from '../../ingest/index.js';
 import { bodyText, jsonSyntaxMessage } from '../../http/body.js';
 import { checkBody, describeJson, id, pathSegments } from '../../http/params.js';
 import type { Router } from '../../http/router.js';
-import { fail, invalidJson, paramFail } from '../../http/errors.js';
+import { fail, invalidJson, paramFail, shuttingDown } from '../../http/errors.js';
 import { readBody, send, snapshot, trackAbort, type Reply, type TemplatedApp } from '../../http/uws.js';
 import type { Cipher } from '../../identity/crypto.js';
-import { isUnavailable, type Db } from '../../store/db.js';
+import { isUnavailable, ShuttingDownError, type Db } from '../../store/db.js';
 import { isObj } from '../../store/rows.js';
 import { SpoolFullError } from '../../store/spool.js';
 import { HANDLED_TYPES, parseStripeEvent, stripeEnvelope } from './events.js';
@@ -126,6 +126,8 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
       // A validation rejection is final (kept in the rejected-events table); Stripe retrying would not help.
       return reply({ status: 200, body: { received: true, event_name: own(HANDLED_TYPES, evt.type), ...out } });
     })().catch((err: unknown) => {
+      // Reached the writer or the store after shutdown began: nothing was stored, Stripe sends it again.
+      if (err instanceof ShuttingDownError) return reply(shuttingDown());
       if (err instanceof SpoolFullError || isUnavailable(err)) {
         return reply(fail('store_unavailable', 'The database is unavailable; Stripe will retry.', {}, { 'Retry-After': '5' }));
       }
