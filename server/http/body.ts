@@ -67,7 +67,9 @@ const SEND_JSON = 'Send the body as JSON, e.g. {"name": "value"} (JSON.stringify
 /**
  * The message of a body JSON.parse refused (`err`, its SyntaxError; `text`, what it parsed): that the body is not
  * valid JSON, what is wrong and where, as far as V8 says (a position; the end of the body when it stops short;
- * the only place the unexpected character occurs), with the text there, and to send JSON. Pure.
+ * the only place the unexpected character occurs), and to send JSON. Pure. It never quotes the body: the message is
+ * kept with a rejected body, and a quote of the body (V8's own messages carry one) could hold a phone number or an
+ * e-mail address in clear where the kept body has them digested (README "GDPR").
  */
 export function jsonSyntaxMessage(err: unknown, text: string): string {
   if (text.trim() === '') return `The body is empty, which is not JSON. ${SEND_JSON}`;
@@ -87,12 +89,12 @@ export function jsonSyntaxMessage(err: unknown, text: string): string {
     // V8 does not say where: only a character that occurs once is placed for certain.
     if (i >= 0 && text.indexOf(m[1], i + 1) < 0) at = i;
   } else {
-    what = v8.slice(0, 120);
+    // Up to V8's quote of the body, if it has one.
+    what = v8.split('"')[0].trim().slice(0, 120) || 'a syntax error';
   }
-  if (at === null) return `The body is not valid JSON: ${what} (the body starts ${JSON.stringify(text.slice(0, 40))}). ${SEND_JSON}`;
+  if (at === null) return `The body is not valid JSON: ${what}. ${SEND_JSON}`;
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n');
-  const near = text.slice(Math.max(0, at - 20), at + 20);
-  return `The body is not valid JSON: ${what} at position ${at} (line ${line}, column ${column}), near ${JSON.stringify(near)}. ${SEND_JSON}`;
+  return `The body is not valid JSON: ${what} at position ${at} (line ${line}, column ${column}). ${SEND_JSON}`;
 }
