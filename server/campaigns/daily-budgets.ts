@@ -2,9 +2,11 @@
 // cap a hand-set amount is checked against (service.ts reserveDailyBudget), and the optimiser's `set_daily_budget`
 // decisions (decide.ts), which take the budget's turn like a hand-set amount does (budget-turns.ts). In its turn a
 // decision reads the budget's campaigns as they are now, is lowered to the cap when the others took the room its
-// split counted on (the log says so), and writes its amount; the platform gets it after the turn, and a refusal puts
-// the amount before back. Before, a decision was sent and written from a split read before any write, outside any
-// turn: a hand raise landing meanwhile took the same room, and a day of a 40 limit went to 60.97.
+// split counted on (the log says so), and writes a raise; the platform gets it after the turn, and a refusal puts
+// the amount before back. A lowering is sent first and written once the platform took it (raisedFirst): written
+// first, the room it frees could be taken by another change before a refusal put the higher amount back. Before, a
+// decision was sent and written from a split read before any write, outside any turn: a hand raise landing
+// meanwhile took the same room, and a day of a 40 limit went to 60.97.
 import type { Db } from '../store/db.js';
 import type { PlatformAdapter } from './adapters/adapter.js';
 import { dailyBudgetCap, type DailyCap } from './allocate.js';
@@ -31,6 +33,20 @@ export interface DailySetterDeps {
 
 type Reserved = { c: Campaign; before: number; daily: number; cap: DailyCap | null } | { note: string };
 
+/**
+ * Whether a new daily budget is written before the platform is asked (a raise: the room it takes is held while the
+ * platform answers, a refusal frees it) or after the platform took it (a lowering or the same amount: the store
+ * keeps the higher amount, and the room, until the platform runs the lower one).
+ */
+export const raisedFirst = (before: number, amount: number): boolean => amount > before;
+
+/** After the platform's answer: a raise it refused is put back, a lowering it took is written; each only if nobody changed the amount since. */
+export async function settleDaily(db: Db, tenant: number, id: number, before: number, amount: number, taken: boolean, now: Date): Promise<void> {
+  if (raisedFirst(before, amount)) {
+    if (!taken) await db.query(Q.replace_daily_budget, [tenant, id, amount, before, now]);
+  } else if (taken) await db.query(Q.replace_daily_budget, [tenant, id, before, amount, now]);
+}
+
 /** Carries out `set_daily_budget` decisions: the store part in the budget's turn, the platform call after it. */
 export function createDailySetter(deps: DailySetterDeps) {
   const { db } = deps;
@@ -43,7 +59,7 @@ export function createDailySetter(deps: DailySetterDeps) {
     const cap = capFor((await S.budget(db, b.tenant_id, b.id)) ?? b, all, c);
     const daily = Math.min(wanted, cap.max);
     if (daily < wanted && daily <= 0) return { note: `not set to ${wanted} ${b.currency}: nothing is left for it today (${cap.detail.join('; ')})` };
-    const set = await S.setDaily(db, b.tenant_id, c.id, daily, deps.now());
+    const set = raisedFirst(c.daily_budget, daily) ? await S.setDaily(db, b.tenant_id, c.id, daily, deps.now()) : c;
     return set ? { c: set, before: c.daily_budget, daily, cap: daily < wanted ? cap : null } : { note: 'the campaign is gone' };
   }
 
@@ -54,9 +70,9 @@ export function createDailySetter(deps: DailySetterDeps) {
     if ('note' in r) return { to: 'superseded', note: r.note };
     const { c, before, daily, cap } = r;
     const sent = await deps.adapters[c.platform].setDailyBudget({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id }, daily, b.currency);
+    await settleDaily(db, b.tenant_id, c.id, before, daily, sent.ok, deps.now());
     if (!sent.ok) {
-      // Refused: the amount before it again (unless something changed it since); the window retries the decision.
-      await db.query(Q.revert_daily_budget, [b.tenant_id, c.id, daily, before, deps.now()]);
+      // Refused: the store holds the amount before it (unless something changed it since); the window retries.
       await db.query(Q.set_error, [b.tenant_id, c.id, String(sent.error).slice(0, 1000), deps.now()]);
       return { to: 'failed' };
     }

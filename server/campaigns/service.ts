@@ -10,7 +10,7 @@ import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { createAudienceLinks } from './audience-links.js';
 import { createBudgetTurns, storeLease } from './budget-turns.js';
-import { capFor } from './daily-budgets.js';
+import { capFor, raisedFirst, settleDaily } from './daily-budgets.js';
 import { createDecider } from './decide.js';
 import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
@@ -359,14 +359,15 @@ export function createService(deps: ServiceDeps) {
   async function setDailyBudget(tenant: number, id: number, amount: number): Promise<Result<Campaign>> {
     const c0 = await S.campaign(db, tenant, id);
     if (!c0) return { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
-    // Checked and written in the budget's turn (each request sees the amounts the ones before it set), sent to the
-    // platform after it; a platform's refusal puts the amount it had back (unless something changed it since).
+    // Checked (and a raise written) in the budget's turn, each request seeing the amounts the ones before it set;
+    // sent to the platform after it. A refused raise is put back, a lowering written once the platform took it
+    // (daily-budgets.ts settleDaily), each unless something changed the amount since.
     const held = await turns(tenant, c0.budget_id, () => reserveDailyBudget(tenant, id, amount));
     if (!held.ok) return held;
     const { c, b, before } = held.value;
     const r = await adapters[c.platform].setDailyBudget(ext(c), amount, b.currency);
+    await settleDaily(db, tenant, id, before, amount, r.ok, now());
     if (!r.ok) {
-      await db.query(Q.revert_daily_budget, [tenant, id, amount, before, now()]);
       return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
     }
     return { ok: true, value: (await S.campaign(db, tenant, id)) ?? { ...c, daily_budget: amount } };
@@ -389,7 +390,7 @@ export function createService(deps: ServiceDeps) {
         message: `daily_budget ${amount} ${b.currency} is above the most campaign ${id} may get: ${cap.max} ${b.currency} a day, set by ${cap.by} (${cap.detail.join('; ')}).`,
       };
     }
-    const set = await S.setDaily(db, tenant, id, amount, now());
+    const set = raisedFirst(c.daily_budget, amount) ? await S.setDaily(db, tenant, id, amount, now()) : c;
     return set ? { ok: true, value: { c: set, b, before: c.daily_budget } } : { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
   }
 

@@ -148,8 +148,9 @@ UPDATE automated_campaigns SET last_error = $3, updated_at = $4 WHERE tenant_id 
 -- name: set_daily_budget
 UPDATE automated_campaigns SET daily_budget = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 RETURNING *;
 
--- name: revert_daily_budget
--- A hand-set daily budget ($3) the platform refused: the amount before it ($4) again, unless it changed since.
+-- name: replace_daily_budget
+-- A campaign's daily budget $4 where it is still $3 (daily-budgets.ts settleDaily): a raise the platform refused put
+-- back, or a lowering the platform took written; a change made since is left alone.
 UPDATE automated_campaigns SET daily_budget = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2 AND daily_budget = $3 RETURNING id;
 
 -- name: review_queue
