@@ -128,10 +128,13 @@ export class TxPixels {
    * event id (Meta eventID, TikTok event_id) and transaction id (Google Ads, GA4): the server-side conversion
    * of the order carries the same, so each platform counts the purchase once, however many times (or under
    * whichever tx event ids) the backend reported it. `event_id` (the backend event's id) is still taken from
-   * pages that pass only that, as their pixels' event id; with an `order_id` it is not used.
+   * pages that pass only that, as their pixels' event id; with an `order_id` it is not used. Without an
+   * `order_id` the platforms cannot match the server's copy (which carries the order id), so the console says so.
    */
   purchase(p: PurchaseParams): void {
-    this.fire({ name: 'order_completed', props: p, id: orderIdOf(p) ?? p.event_id ?? uuid() });
+    const order = orderIdOf(p);
+    if (order === undefined && typeof console !== 'undefined') console.warn('[tx-pixels] purchase() without order_id: Meta and TikTok will count this purchase and its server-side copy twice; pass { order_id }.');
+    this.fire({ name: 'order_completed', props: p, id: order ?? p.event_id ?? uuid() });
   }
 
   private consent(): ConsentSnapshot {
