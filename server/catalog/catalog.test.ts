@@ -85,12 +85,15 @@ describe('catalog item checks', () => {
 
 type Handler = (req: unknown) => Promise<{ status: number; body: any }>;
 
-function routesWith(result: UpsertResult, removed: string[] = []) {
+function routesWith(result: UpsertResult | Error, removed: string[] = []) {
   const handlers = new Map<string, Handler>();
   const router = { add: (spec: { method: string; path: string; handler: Handler }) => handlers.set(`${spec.method} ${spec.path}`, spec.handler) } as unknown as Router;
   const changes: CatalogChange[] = [];
   const store: CatalogStore = {
-    upsert: async () => result,
+    upsert: async () => {
+      if (result instanceof Error) throw result;
+      return result;
+    },
     list: async () => ({ rows: [], last: null }),
     get: async () => null,
     remove: async () => removed,
@@ -117,6 +120,13 @@ describe('catalog routes', () => {
     const r = await del.handlers.get('del /api/v1/catalog/:kind/:id')!({ params: { kind: 'venues', id: 'V1' }, principal: del.principal });
     expect(r.body).toEqual({ deleted: 1 });
     expect(del.changes).toEqual([{ tenantId: 3, kind: 'venues', ids: ['V1'] }]);
+  });
+
+  it('announces every event sent when a sync stored in several transactions fails part-way (its first ones are committed)', async () => {
+    const { handlers, changes, principal } = routesWith(new Error('connection lost in the third transaction'));
+    const put = handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'events' }, body: { items: [{ id: 'E1' }, { id: 'E2' }] }, principal });
+    await expect(put).rejects.toThrow('third transaction');
+    expect(changes).toEqual([{ tenantId: 3, kind: 'events', ids: ['E1', 'E2'] }]);
   });
 
   it('merges the store\'s refusals (erased persons) into the answer in item order', async () => {

@@ -63,7 +63,15 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
       if ('tooMany' in body) return fail('too_many_items', { limit: MAX_ITEMS, got: body.tooMany }, { limit: MAX_ITEMS });
       const tenantId = principal.tenant.tenant_id;
       const { valid, indices, rejected } = checkItems(params.kind, body.items);
-      const res = await store.upsert(tenantId, params.kind, valid, deps.now());
+      let res: Awaited<ReturnType<typeof store.upsert>>;
+      try {
+        res = await store.upsert(tenantId, params.kind, valid, deps.now());
+      } catch (err) {
+        // Artists and events are stored in several transactions when their genres take much work: those committed
+        // before the failure are announced (all the items sent: a re-read of an unchanged one costs nothing).
+        if (params.kind === 'artists' || params.kind === 'events') notify(tenantId, { [params.kind]: valid.map((i) => String(i.id)) });
+        throw err;
+      }
       notify(tenantId, res.changed);
       const upserted = res.changed[params.kind]?.length ?? 0;
       // The store's refusals index the valid items; the answer indexes the request's.
