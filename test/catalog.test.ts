@@ -190,6 +190,11 @@ describe('catalog sync API', () => {
     // A sync older than that order changes nothing; a newer one wins, and keeps winning over a late, older order.
     expect((await put('persons', [{ id: ext, marketing_consent: true, updated_at: minutesAgo(90) }])).json).toEqual({ upserted: 0, unchanged: 1, rejected: [] });
     expect(await person()).toMatchObject({ marketing_consent: false, marketing_consent_at: optOut, synced_fields: [] });
+    // Not taken, it is not the person's latest statement either: an item older than it that carries something else is.
+    expect((await put('persons', [{ id: ext, city: 'Iasi', updated_at: minutesAgo(100) }])).json.upserted).toBe(1);
+    expect(await person()).toMatchObject({ city: 'Iasi', marketing_consent: false, synced_fields: ['city'] });
+    expect((await put('persons', [{ id: ext, city: null, updated_at: minutesAgo(95) }])).json.upserted).toBe(1);
+    expect(await person()).toMatchObject({ marketing_consent: false, synced_fields: [] });
     const synced = minutesAgo(30);
     expect((await put('persons', [{ id: ext, marketing_consent: true, updated_at: synced }])).json.upserted).toBe(1);
     expect(await person()).toMatchObject({ marketing_consent: true, marketing_consent_at: synced, synced_fields: ['marketing_consent'] });

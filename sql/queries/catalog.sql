@@ -191,6 +191,8 @@ WITH x AS (
 ),
 v AS (
   SELECT p.person_id, x.u, x.sent, x.pinned,
+    -- An item whose only field is a stale consent (not taken) is not the person's latest statement: its time is not kept.
+    (k.mc_stale AND x.sent <@ ARRAY['marketing_consent']) AS ignored,
     CASE WHEN x.j ? 'city' THEN x.j->>'city' ELSE p.city END AS city,
     CASE WHEN x.j ? 'marketing_consent' AND NOT k.mc_stale THEN (x.j->>'marketing_consent')::boolean ELSE p.marketing_consent END AS mc,
     CASE WHEN k.mc_stale THEN p.marketing_consent_at
@@ -214,7 +216,7 @@ v AS (
 UPDATE persons p SET
   city = v.city, marketing_consent = v.mc, marketing_consent_at = v.mca, total_orders = v.total_orders,
   events_attended = v.events_attended, last_purchase_at = v.lpa, avg_order_value = v.aov, synced_fields = v.fields,
-  catalog_updated_at = v.u,
+  catalog_updated_at = CASE WHEN v.ignored THEN p.catalog_updated_at ELSE v.u END,
   synced_at = CASE WHEN ROW(p.city, p.marketing_consent, p.marketing_consent_at, p.total_orders, p.events_attended, p.last_purchase_at, p.avg_order_value, p.synced_fields)
     IS DISTINCT FROM ROW(v.city, v.mc, v.mca, v.total_orders, v.events_attended, v.lpa, v.aov, v.fields) THEN now() ELSE p.synced_at END,
   updated_at = now()
