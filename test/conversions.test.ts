@@ -63,6 +63,12 @@ describe('server-side conversions', () => {
     expect(got.filter((r) => r.provider !== 'meta').map((r) => r.provider).sort()).toEqual(['ga4', 'google', 'tiktok']);
 
     const ev = meta[0].body.data[0];
+    // The status list names the id each platform deduplicates the row by, as it was sent.
+    const queued = (await rowsOf(t)).items.filter((r) => r.event_id === order.event_id);
+    expect(queued.map((r) => [r.provider, r.platform_event_id, r.order_id]).sort()).toEqual([
+      ['ga4', null, order.entities.order_id], ['google_ads', null, order.entities.order_id],
+      ['meta', order.entities.order_id, order.entities.order_id], ['meta', order.entities.order_id, order.entities.order_id], ['tiktok', order.entities.order_id, order.entities.order_id],
+    ]);
     expect(meta[0].query.access_token).toMatch(/^token-/);
     // A purchase's event id is its order id (what the pixel's purchase() sends as eventID), not the tx event's.
     expect(ev).toMatchObject({ event_name: 'Purchase', event_id: order.entities.order_id, action_source: 'website', event_source_url: 'https://tickets.example/e/E1/checkout' });

@@ -9,7 +9,7 @@ import { collect, cursor, id, int, listKind, nextCursor, pageOf, type Parsed, ty
 import type { Db } from '../store/db.js';
 import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
-import { PROVIDERS } from './adapter.js';
+import { platformEventId, PROVIDERS } from './adapter.js';
 
 const Q = queries('conversions.sql', ['list_conversions', 'count_conversions', 'retry_dead', 'retry_destination', 'status_of', 'first_of_order', 'get_settings', 'put_settings']);
 
@@ -62,6 +62,11 @@ export function parseSettings(v: unknown): Parsed<{ purchase_basis: (typeof BASE
 const row = (r: Record<string, unknown>) => ({
   ...r,
   id: Number(r.id),
+  // The id Meta and TikTok deduplicate the row by (a purchase's order id, else the tx event's id), as sent.
+  platform_event_id: r.provider === 'meta' || r.provider === 'tiktok'
+    ? platformEventId({ event_id: String(r.event_id), event_name: String(r.event_name), data: { order_id: typeof r.order_id === 'string' ? r.order_id : undefined } })
+    : null,
+  order_id: r.order_id ?? null,
   code_id: Number(r.code_id),
   occurred_at: isoIfDate(r.occurred_at),
   next_attempt_at: r.status === 'pending' ? isoIfDate(r.next_at) : null,

@@ -260,7 +260,7 @@ RETURNING calls;
 WITH d AS (DELETE FROM conversion_rate_windows WHERE window_start < $1 RETURNING 1) SELECT count(*)::int AS n FROM d;
 
 -- name: list_conversions
-SELECT id, destination, provider, code_id, owner, event_id::text AS event_id, event_name, occurred_at, legal_basis,
+SELECT id, destination, provider, code_id, owner, event_id::text AS event_id, event_name, occurred_at, legal_basis, data->>'order_id' AS order_id,
   CASE WHEN status = 'sending' THEN 'pending' ELSE status END AS status, attempts, next_at, created_at, sent_at, last_error
 FROM conversion_outbox
 WHERE tenant_id = $1
