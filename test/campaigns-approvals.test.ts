@@ -123,6 +123,15 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
       expect(r.proposed).toBeGreaterThan(0);
     }
     expect(new Set(rows.map((r) => r.org))).toEqual(new Set(['O1', 'O2']));
+    // Approve and Reject stay whole words on one line: the cell rule (white-space: normal) no longer outranks the
+    // actions' nowrap, which let the body's overflow-wrap: anywhere break "Appr-ove" in a narrow table.
+    const actions = await page.$eval('#ap-rows tr[data-id] .ap-row-actions', (td: any) => {
+      const cs = (globalThis as any).getComputedStyle;
+      const btn = td.querySelector('.ap-one-approve');
+      const lines = Math.round((btn.getBoundingClientRect().height - parseFloat(cs(btn).paddingTop) - parseFloat(cs(btn).paddingBottom)) / parseFloat(cs(btn).lineHeight));
+      return { whiteSpace: cs(td).whiteSpace, lines };
+    });
+    expect(actions).toEqual({ whiteSpace: 'nowrap', lines: 1 });
     expect(rows.find((r) => r.id === q.find((c) => c.budget_id === b1 && c.campaign_type === 'prospecting').id)!.targeting).toContain('Interests: rock');
     expect(await page.textContent('#who')).toMatch(/^Campaign review · key …/);
   });

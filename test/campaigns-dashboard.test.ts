@@ -5,7 +5,7 @@
 // organizer's campaigns and changes nothing. Screenshot in test-output/.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audienceRows, budgetSummary, campaignRows, formatRoas, readReport, seriesPoints } from '../client/dashboard/campaigns-data.js';
+import { audienceRows, budgetSummary, campaignRows, formatRoas, readReport, seriesAxisMax, seriesPoints } from '../client/dashboard/campaigns-data.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
@@ -41,6 +41,24 @@ describe('campaigns page data (pure)', () => {
     expect(rows[0]).toMatchObject({ impressions: 1000, clicks: 10, spend: 20, conversions: 4, sales: 3, roas: 4.2 });
     expect(rows[1]).toMatchObject({ status: 'paused', reason: 'cpa_above_limit', roas: null, sales: 0 });
     expect([formatRoas(4.2), formatRoas(null)]).toEqual(['4.2×', '–']);
+  });
+
+  it('says why a campaign failed (the platform\'s error), as it says a rejected draft\'s note', () => {
+    const rows = campaignRows([
+      { id: 1, status: 'failed', status_reason: null, last_error: 'META_AD_ACCOUNT_ID / META_ADS_TOKEN not configured' },
+      { id: 2, status: 'draft', status_reason: 'Headline too long', last_error: null },
+      { id: 3, status: 'failed', status_reason: null, last_error: '' },
+      { id: 4, status: 'active', status_reason: null, last_error: 'HTTP 500 (retried)' },
+    ], new Map());
+    expect(rows.map((r) => r.reason)).toEqual(['META_AD_ACCOUNT_ID / META_ADS_TOKEN not configured', 'Headline too long', null, null]);
+  });
+
+  it('labels the performance axis 0, ½, 1 with distinct whole numbers, as the live chart (never "0, 1, 1")', () => {
+    for (const pts of [[], [{ at: 1, spend: 0, revenue: 0, sales: 0 }], [{ at: 1, spend: 0.4, revenue: 1, sales: 0 }], [{ at: 1, spend: 3, revenue: 7, sales: 1 }]]) {
+      const top = seriesAxisMax(pts);
+      expect(new Set([0, 0.5, 1].map((f) => Math.round(top * f))).size, `top ${top}`).toBe(3);
+    }
+    expect(seriesAxisMax([{ at: 1, spend: 180, revenue: 240, sales: 3 }])).toBe(250);
   });
 
   it('lists targeted audiences with their sync state', () => {
@@ -194,4 +212,19 @@ describe('campaigns page in Chromium', { timeout: 600_000 }, () => {
     expect(errors).toEqual([]);
     await ctx.close();
   }, 300_000);
+
+  it('shows an organizer without a budget only the notice: no full "spent" bar, empty tables or chart', async () => {
+    const minted = await api('POST', '/api/v1/tokens', { role: 'organizer', org_id: 'O3' });
+    expect(minted.status, minted.text).toBe(201);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const p = await ctx.newPage();
+    const errors = pageErrors(p);
+    await p.goto(`${server.url}/dashboard?token=${encodeURIComponent(minted.json.token)}#campaigns`);
+    await p.waitForSelector('#cp-empty', { state: 'visible', timeout: 120_000 });
+    for (const sel of ['#cp-bar', '#cp-budget', '#cp-summary', '#cp-rows', '#cp-chart', '#cp-audiences']) expect(await p.isVisible(sel), sel).toBe(false);
+    // The fill has no width of its own until a budget sets one (a div without one is the whole bar).
+    expect(await p.$eval('#cp-bar .cp-bar-fill', (el: any) => (globalThis as any).getComputedStyle(el).width)).toBe('0px');
+    expect(errors).toEqual([]);
+    await ctx.close();
+  }, 120_000);
 });

@@ -40,6 +40,11 @@ describe('dashboard names from the catalog (Chromium)', () => {
     await early.waitForFunction("document.querySelector('#organizer-view h1')?.textContent === 'Jazz Night at the Ateneu'");
     // Its tab is named like the heading, not by its id: the title came with the event's own topic only.
     expect(await early.$eval('[data-tab="evt-jazz-night"]', (e: any) => e.textContent)).toBe('Jazz Night at the Ateneu');
+    // Its chart takes the hour of history the server answered (all zeros) though the roll-up has no row for it:
+    // drawn as known minutes, not "no data" under "Waiting for data…".
+    await early.waitForFunction(() => (globalThis as any).document.getElementById('chart')?.dataset.history === 'seeded', undefined, { timeout: 30_000 });
+    expect(await early.$eval('#chart', (e: any) => e.textContent)).not.toMatch(/no data/);
+    expect(await early.$eval('#chart + .note', (e: any) => e.textContent)).toMatch(/^Per minute from the server's history/);
     expect(earlyErrors).toEqual([]);
     await early.close();
 

@@ -1,6 +1,7 @@
 // The DOM-free part of the campaigns page (campaigns.ts): reading the report, the budgets and a budget's detail
 // (README "Campaigns") into what the page shows. Kept apart so unit tests (type-checked with the server, without
 // the DOM library) can import it. Answers that are not what we expect give null, never a half-drawn page.
+import { countAxisMax } from './series.js';
 
 export interface BudgetSummary {
   id: number;
@@ -97,6 +98,15 @@ export function budgetSummary(b: unknown): BudgetSummary | null {
   };
 }
 
+/**
+ * Why a campaign is where it is: a failed one by the platform's refusal (last_error, what to fix before submitting
+ * again), else its status_reason (who paused it, a reviewer's note on a rejected draft). Pure.
+ */
+function reasonOf(c: Obj): string | null {
+  if (c.status === 'failed' && typeof c.last_error === 'string' && c.last_error.trim() !== '') return c.last_error;
+  return typeof c.status_reason === 'string' && c.status_reason !== '' ? c.status_reason : null;
+}
+
 /** The campaigns table: platform figures next to our tracked sales (ROAS from tracked revenue). Pure. */
 export function campaignRows(campaigns: unknown, credits: ReportSummary['credits']): CampaignRow[] {
   if (!Array.isArray(campaigns)) return [];
@@ -106,7 +116,7 @@ export function campaignRows(campaigns: unknown, credits: ReportSummary['credits
     const spend = num(c.budget_spent) || num(m.spend);
     const cr = credits.get(id);
     return {
-      id, name: str(c.name), platform: str(c.platform), type: str(c.campaign_type), status: str(c.status), reason: typeof c.status_reason === 'string' ? c.status_reason : null,
+      id, name: str(c.name), platform: str(c.platform), type: str(c.campaign_type), status: str(c.status), reason: reasonOf(c),
       impressions: num(m.impressions), clicks: num(m.clicks), spend, conversions: num(m.conversions), sales: cr?.orders ?? 0,
       roas: spend > 0 ? Math.round(((cr?.revenue ?? 0) / spend) * 100) / 100 : null,
     };
@@ -140,6 +150,9 @@ export function seriesPoints(series: unknown): SeriesPoint[] {
     .filter((p) => Number.isFinite(p.at))
     .sort((a, b) => a.at - b.at);
 }
+
+/** The top of the spend/revenue chart's axis (labelled at 0, ½ and 1): the live chart's count axis, never "0, 1, 1". Pure. */
+export const seriesAxisMax = (pts: SeriesPoint[]): number => countAxisMax(Math.max(0, ...pts.map((p) => Math.max(p.spend, p.revenue))));
 
 /** "4.2×", or "–" before any spend. Pure. */
 export const formatRoas = (r: number | null): string => (r === null ? '–' : `${r.toFixed(1)}×`);

@@ -4,8 +4,7 @@
 // /api/v1/campaigns/{report,budgets} with the dashboard token (the server keeps the token to its own organizer).
 import { clear, h, s, text } from './dom.js';
 import { formatCount, formatMoney } from './format.js';
-import { niceMax } from './series.js';
-import { audienceRows, budgetSummary, campaignRows, formatRoas, readReport, seriesPoints, type AudienceRow, type BudgetSummary, type CampaignRow, type ReportSummary, type SeriesPoint } from './campaigns-data.js';
+import { audienceRows, budgetSummary, campaignRows, formatRoas, readReport, seriesAxisMax, seriesPoints, type AudienceRow, type BudgetSummary, type CampaignRow, type ReportSummary, type SeriesPoint } from './campaigns-data.js';
 
 const W = 720;
 const H = 170;
@@ -18,7 +17,7 @@ function renderSeries(svg: SVGSVGElement, pts: SeriesPoint[], currency: string):
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const ih = H - M.t - M.b;
   const iw = W - M.l - M.r;
-  const max = niceMax(Math.max(0, ...pts.map((p) => Math.max(p.spend, p.revenue))));
+  const max = seriesAxisMax(pts);
   for (const f of [0, 0.5, 1]) {
     const y = M.t + ih - f * ih;
     svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y, y2: y, class: 'grid' }));
@@ -51,6 +50,8 @@ export class CampaignsView {
   private chart: SVGSVGElement;
   private audiences: HTMLElement;
   private empty: HTMLElement;
+  /** Everything but the "no budget yet" notice: shown only once there is a budget to show. */
+  private panels: HTMLElement[];
   private report: ReportSummary | null = null;
   private budgets: BudgetSummary[] = [];
   private stopped = false;
@@ -71,6 +72,7 @@ export class CampaignsView {
     this.el = h('section', { class: 'campaigns', id: 'campaigns' },
       h('div', { class: 'title-row' }, h('h1', null, 'Campaigns'), liveLink ? h('a', { href: '#', class: 'link' }, '← Live dashboard') : null),
       this.empty,
+      ...(this.panels = [
       h('div', { class: 'panel' }, this.summary, h('h2', null, 'Recommendations'), this.recs),
       h('div', { class: 'panel' }, h('div', { class: 'cp-budget-head' }, h('h2', null, 'Budget'), this.budgetPick), this.bar, this.barText),
       h('div', { class: 'panel' }, h('h2', null, 'Campaigns'),
@@ -79,6 +81,7 @@ export class CampaignsView {
       h('div', { class: 'panel' }, h('h2', null, 'Performance over time'), this.chart,
         h('p', { class: 'muted' }, h('span', { class: 'key key-spend' }), ' spend  ', h('span', { class: 'key key-revenue' }), ' tracked revenue (cumulative, per metrics sync)')),
       h('div', { class: 'panel' }, h('h2', null, 'Audiences'), h('div', { class: 'table-wrap' }, h('table', { class: 'cp-table' }, th('Campaign', 'Platform', 'Audience', 'Kind', 'Sync'), this.audiences))),
+      ]),
     );
   }
 
@@ -107,7 +110,9 @@ export class CampaignsView {
     this.renderReport();
     clear(this.budgetPick);
     for (const b of this.budgets) this.budgetPick.append(h('option', { value: b.id }, `Budget ${b.id} · ${formatMoney(b.total, b.currency)} · ${b.status}`));
+    // Without a budget the notice is the page: no empty bar, tables, chart or "You invested 0.00" under it.
     this.empty.hidden = this.budgets.length > 0;
+    for (const p of this.panels) p.hidden = this.budgets.length === 0;
     if (this.budgets.length > 0) await this.loadBudget(this.budgets[0].id);
   }
 
@@ -145,7 +150,9 @@ export class CampaignsView {
   private renderCampaigns(rows: CampaignRow[], currency: string): void {
     clear(this.rows);
     for (const c of rows) {
-      const status = h('td', { class: 'status', title: c.reason ?? '' }, STATUS_LABEL[c.status] ?? c.status, c.reason ? h('span', { class: 'muted' }, ` (${c.reason.replace(/_/g, ' ')})`) : null);
+      // A code (cpa_above_limit) reads as words; a note or a platform's error is shown as written.
+      const reason = c.reason === null ? null : /^[a-z]+(_[a-z]+)*$/.test(c.reason) ? c.reason.replace(/_/g, ' ') : c.reason;
+      const status = h('td', { class: 'status', title: c.reason ?? '' }, STATUS_LABEL[c.status] ?? c.status, reason ? h('span', { class: 'muted cp-reason' }, ` (${reason})`) : null);
       this.rows.append(h('tr', { 'data-id': c.id, 'data-status': c.status },
         h('td', null, c.name), h('td', null, c.platform), h('td', null, c.type.replace(/_/g, ' ')), status,
         h('td', { class: 'num', 'data-value': c.impressions }, formatCount(c.impressions)), h('td', { class: 'num', 'data-value': c.clicks }, formatCount(c.clicks)),

@@ -198,7 +198,23 @@ export class OrganizerView {
     // An event without dashboard traffic is named by its own topic only: its tab takes the title too.
     if (this.nameOf(this.selected) !== before) this.renderTabs();
     this.capacity?.update(m.data.capacity);
+    // An event opened by link without a row in the roll-up (no traffic today, or not among its top events) counts
+    // its minutes from its own topic: without a series its loaded history had nothing to fill ("Waiting for data…").
+    if (!this.dash?.events.some((e) => e.event_id === m.data.event_id)) this.observeOwn(m.data.event_id, m.ts, m.data);
     this.render();
+  }
+
+  /**
+   * The series of an event outside the roll-up: its baseline is its own topic's first totals, the store's history
+   * fills the minutes before (fetched up to the first dashboard message, as every series' history).
+   */
+  private observeOwn(key: string, at: number, d: EventData): void {
+    let ser = this.series.get(key);
+    const created = !ser;
+    ser ??= new MinuteSeries(WINDOW);
+    this.series.set(key, ser);
+    ser.observe(at, d.funnel, d.revenue);
+    if (created && this.firstTs !== null) this.applyHistory(key);
   }
 
   /** What the KPIs and the funnel show: the event's own topic when it has arrived, else its dashboard row. */
