@@ -373,7 +373,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });
   registerStatusRoutes(app, {
-    config, uws, storeKind: storeKindOf(db), sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
+    config, uws, storeKind: storeKindOf(db), store: db, sink, ingest, log, startedAt, redis: () => live.redis(), ownerConflicts: () => live.stats().ownerConflicts,
     featureStore: () => features.capabilities(),
     operatorTokens: [adminToken, ...(config.metricsToken ? [config.metricsToken] : [])],
     // The conversions' lines ride along: their figures come from the dispatcher job.

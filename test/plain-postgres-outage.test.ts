@@ -100,6 +100,42 @@ describe('a PostgreSQL database that refuses new connections', () => {
     expect(new Map(stored.rows.map((r) => [r.event_id, r.n]))).toEqual(new Map(ids.map((id) => [id, 1])));
   });
 
+  it('/health is degraded while the store refuses connections though only reads ran; an uncached key\'s 503 says it could not be checked', { timeout: 120_000 }, async () => {
+    // Before, /health said ok (store_reachable true) until an ingest commit failed: only the writer's flag counted.
+    scratch = await scratchDatabase('refused_reads');
+    server = await bootServer({ DATABASE_URL: scratch.url, ...NO_RATE_LIMIT });
+    const base = server.url;
+    const t = await createTenant(base, 'refused');
+    // A second tenant whose write key this node has never looked up.
+    const uncached = await createTenant(base, 'uncached');
+    const catalog = () => getJson(`${base}/api/v1/catalog/events`, { authorization: `Bearer ${t.secret_key}` });
+    expect((await catalog()).status).toBe(200);
+    expect((await getJson(`${base}/health`)).json).toMatchObject({ status: 'ok', store_reachable: true });
+
+    await refuseConnections(scratch.url);
+    const read = await catalog();
+    expect(read.status).toBe(503);
+    expect(read.json.error.code).toBe('store_unavailable');
+    await until(async () => {
+      const h = (await getJson(`${base}/health`)).json;
+      return h.status === 'degraded' && h.store_reachable === false;
+    }, 20_000, 100);
+    expect(server.ingest.metrics().spooled).toBe(0);
+
+    const r = await postJson(`${base}/api/tx/events/batch`, { events: [webEvent()] }, { 'x-tx-key': uncached.write_key });
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('store_unavailable');
+    expect(r.json.error.message).toMatch(/key could not be checked/);
+    expect(r.json.error.message).not.toMatch(/spool/);
+    expect(r.headers.get('retry-after')).toBeTruthy();
+
+    await allowConnections(scratch.url);
+    await until(async () => {
+      const h = (await getJson(`${base}/health`)).json;
+      return h.status === 'ok' && h.store_reachable === true;
+    }, 20_000, 100);
+  });
+
   it('answers 503 store_unavailable (never 500) when the spool cannot take the batch either', { timeout: 120_000 }, async () => {
     scratch = await scratchDatabase('refused_nospool');
     // The smallest spool allowed (1 KiB) cannot take a batch of 20.

@@ -1,11 +1,23 @@
 // Key and token checks for HTTP routes. Tenant keys are cached so ingest does not hit the database per
 // request, and so ingest keeps working from the cache (into the spool) while the database is down.
 import crypto from 'node:crypto';
-import type { Db } from '../store/db.js';
+import { isUnavailable, StoreUnavailableError, type Db } from '../store/db.js';
 import type { KeyCheck, KeyLookup, TenantStore } from '../store/tenants.js';
 
+/**
+ * A key not cached on this node could not be looked up because the store is unreachable: nothing about the key is
+ * known (neither accepted nor refused). Still a StoreUnavailableError (503 store_unavailable, Retry-After), whose
+ * message on ingest says the key could not be checked, not that the spool failed.
+ */
+export class KeyUncheckedError extends StoreUnavailableError {
+  constructor(cause: unknown) {
+    super(`the key could not be checked: ${(cause as Error)?.message ?? String(cause)}`, cause);
+    this.name = 'KeyUncheckedError';
+  }
+}
+
 export interface KeyResolver {
-  /** null = unknown or revoked key. Throws StoreUnavailableError when the key is not cached and the store is down. */
+  /** null = unknown or revoked key. Throws KeyUncheckedError (a StoreUnavailableError) when the key is not cached and the store is down. */
   resolve(key: string): Promise<KeyLookup | null>;
   /** Like resolve, but says why a key is refused (`invalid_key` or `revoked_key`). */
   check(key: string): Promise<KeyCheck>;
@@ -33,6 +45,7 @@ export function createKeyResolver(db: Db, tenants: TenantStore, ttlMs = KEY_TTL_
     } catch (err) {
       // A known key stays usable while the database is away; acknowledged events then go to the spool.
       if (hit?.value.ok) return hit.value;
+      if (isUnavailable(err) && !(err instanceof KeyUncheckedError)) throw new KeyUncheckedError(err);
       throw err;
     }
   };

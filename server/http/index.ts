@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { EventSink } from '../ingest/writer.js';
-import type { StoreKind } from '../store/db.js';
+import type { Db, StoreKind } from '../store/db.js';
 import { bearer, safeEqual } from './auth.js';
 import { fail } from './errors.js';
 import { allowedMethods, withoutTrailingSlash } from './methods.js';
@@ -14,6 +14,11 @@ export interface StatusDeps {
   uws: LoadedUws;
   /** README "Plain PostgreSQL mode": embedded, a TimescaleDB server, or plain PostgreSQL. */
   storeKind: StoreKind;
+  /**
+   * The store's own reachability (store/db.ts): the outcome of its last statement, a `SELECT 1` when nothing ran for
+   * a few seconds. /health is degraded when it or the writer says the store is away.
+   */
+  store?: Pick<Db, 'reachable' | 'checkReachable'>;
   sink: EventSink;
   ingest: Ingest;
   log: Logger;
@@ -63,12 +68,27 @@ async function poll() {
 setInterval(poll, 1000);`;
 
 export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void {
-  const health = () => {
+  /** Waited for at most this long by /health when it asks the store itself; it then answers with what it knows. */
+  const PROBE_WAIT_MS = 1_000;
+  const storeReachable = async (): Promise<boolean> => {
+    const store = deps.store;
+    if (!store) return true;
+    try {
+      if (store.checkReachable) return await store.checkReachable(PROBE_WAIT_MS);
+      return store.reachable?.() ?? true;
+    } catch {
+      return store.reachable?.() ?? true;
+    }
+  };
+  // The writer learns of an outage only from a failed commit; the store learns of it from any statement (reads
+  // included) or its own `SELECT 1`: either saying the store is away is an outage.
+  const health = (dbUp: boolean = deps.store?.reachable?.() ?? true) => {
     const s = deps.sink.status();
+    const up = s.storeUp && dbUp;
     return {
-      status: s.storeUp ? 'ok' : 'degraded',
+      status: up ? 'ok' : 'degraded',
       store: deps.storeKind,
-      store_reachable: s.storeUp,
+      store_reachable: up,
       // Informative only: with Redis down the node keeps serving its own live numbers (status stays "ok").
       redis: deps.redis?.() ?? 'off',
       spool_bytes: s.spoolBytes,
@@ -79,7 +99,12 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
   };
   app.get('/health', (res) => {
     const state = trackAbort(res);
-    send(res, state, { status: 200, body: health() });
+    storeReachable()
+      .then((dbUp) => send(res, state, { status: 200, body: health(dbUp) }))
+      .catch((err: unknown) => {
+        deps.log.error({ err }, '/health failed');
+        send(res, state, fail('internal'));
+      });
   });
   // HEAD /health (load balancers, uptime checks) is this GET without the body: guardRequests registers it.
 
@@ -94,7 +119,7 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
       '# TYPE tx_ingest_rejections_total counter',
       ...Object.entries(m.rejected_by_code).map(([code, n]) => `tx_ingest_rejections_total{code="${code}"} ${n}`),
       '# TYPE tx_store_up gauge',
-      `tx_store_up ${s.storeUp ? 1 : 0}`,
+      `tx_store_up ${s.storeUp && (deps.store?.reachable?.() ?? true) ? 1 : 0}`,
       '# TYPE tx_spool_bytes gauge',
       `tx_spool_bytes ${s.spoolBytes}`,
       '# TYPE tx_writer_queued gauge',

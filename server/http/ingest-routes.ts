@@ -6,7 +6,7 @@ import type { RateLimiter } from '../ingest/ratelimit.js';
 import type { Validation } from '../ingest/validate.js';
 import { SERVER_SOURCES, SOURCE_SYSTEMS } from '../ingest/registry.js';
 import type { KeyCheck } from '../store/tenants.js';
-import type { KeyResolver } from './auth.js';
+import { KeyUncheckedError, type KeyResolver } from './auth.js';
 import { bodyText, charsetProblem, encodingOf, inflate, jsonSyntaxMessage } from './body.js';
 import { errorToReply, fail, invalidJson, storeUnavailable } from './errors.js';
 import { BODY_ROOT, describeJson, queryProblem } from './params.js';
@@ -26,6 +26,8 @@ type Mode = 'single' | 'batch' | 'validate';
 
 const ACCEPTED_TYPES = ['application/json', 'text/plain'];
 const UNAVAILABLE = 'The event store and the local spool are both unavailable; retry later. Nothing from this request was kept.';
+/** The write key is not cached on this node and the store that holds it cannot be asked: the spool is not the issue. */
+const KEY_UNCHECKED = 'The write key could not be checked: it is not cached on this node and the event store is unreachable; retry later. Nothing from this request was kept.';
 const INTERNAL = 'Internal error; nothing from this request was acknowledged.';
 
 export function corsHeaders(origin: string | undefined): Record<string, string> {
@@ -138,7 +140,8 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       reply({ status: 200, body: result, headers: cors });
     })().catch((err: unknown) => {
       if (storeUnavailable(err)) log.error({ err: (err as Error).message }, 'ingest unavailable');
-      reply(errorToReply(err, log, { unavailable: UNAVAILABLE, internal: INTERNAL, headers: corsHeaders(origin), logMessage: 'ingest failed' }));
+      const unavailable = err instanceof KeyUncheckedError ? KEY_UNCHECKED : UNAVAILABLE;
+      reply(errorToReply(err, log, { unavailable, internal: INTERNAL, headers: corsHeaders(origin), logMessage: 'ingest failed' }));
     });
   };
 

@@ -1,7 +1,7 @@
 // Which store errors mean "the database is unavailable" (spool, 503, /health degraded) and which are the
 // statement's own (500 or the route's 400): isUnavailable, and openPostgres classifying a refused connection.
 import { describe, expect, it } from 'vitest';
-import { isUnavailable, StoreUnavailableError } from './db.js';
+import { createReachability, isUnavailable, StoreUnavailableError } from './db.js';
 
 /** An error as `pg` raises it from a server's ErrorResponse. */
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code, severity: 'FATAL' });
@@ -62,5 +62,59 @@ describe('isUnavailable', () => {
       expect(isUnavailable(err)).toBe(false);
       expect(isUnavailable(err, 'statement')).toBe(false);
     }
+  });
+});
+
+describe('createReachability (what /health reports besides the writer)', () => {
+  it('the last outcome wins: an unavailable failure makes it unreachable, any success reachable again', () => {
+    const r = createReachability(() => 0);
+    expect(r.reachable()).toBe(true);
+    r.record(false);
+    expect(r.reachable()).toBe(false);
+    r.record(true);
+    expect(r.reachable()).toBe(true);
+  });
+
+  it('asks the store itself only when nothing ran for the interval, one probe at a time, waiting at most maxWaitMs', async () => {
+    let t = 0;
+    const r = createReachability(() => t, 3_000);
+    let probes = 0;
+    const fails = async () => {
+      probes++;
+      r.record(false);
+    };
+    expect(await r.check(fails, 50)).toBe(true);
+    expect(probes).toBe(0);
+    t = 3_000;
+    expect(await r.check(fails, 50)).toBe(false);
+    expect(probes).toBe(1);
+    // Just probed: not again before the interval, whatever it found.
+    t = 4_000;
+    expect(await r.check(fails, 50)).toBe(false);
+    expect(probes).toBe(1);
+    // A statement's outcome counts like a probe's and restarts the interval.
+    t = 6_500;
+    r.record(true);
+    t = 8_000;
+    expect(await r.check(fails, 50)).toBe(true);
+    expect(probes).toBe(1);
+
+    // A probe that hangs: answered with what is known after maxWaitMs, and none other starts meanwhile.
+    t = 10_000;
+    let release!: () => void;
+    const hangs = () => {
+      probes++;
+      return new Promise<void>((resolve) => (release = resolve));
+    };
+    expect(await r.check(hangs, 20)).toBe(true);
+    t = 20_000;
+    expect(r.probeDue()).toBe(false);
+    expect(await r.check(hangs, 20)).toBe(true);
+    expect(probes).toBe(2);
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(r.probeDue()).toBe(true);
+    // A probe that throws (it never should) does not make check throw.
+    expect(await r.check(() => Promise.reject(new Error('boom')), 20)).toBe(true);
   });
 });

@@ -31,7 +31,66 @@ export interface Db extends Queryable {
    * (README, GDPR: what stays on disk).
    */
   purge?(tables: string[]): Promise<void>;
+  /**
+   * Whether the store answered last time it was asked: false after a statement (or a connection for one) failed as
+   * unavailable (isUnavailable), true again after any statement succeeds. /health reports it with the writer's flag,
+   * so a store gone away while only reads ran is degraded too. Absent: always reachable.
+   */
+  reachable?(): boolean;
+  /**
+   * reachable(), after a `SELECT 1` when nothing has run for a few seconds (at most one every few seconds, one at a
+   * time), waited for at most `maxWaitMs` (it goes on in the background after that). Never throws.
+   */
+  checkReachable?(maxWaitMs?: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** How long without any outcome before checkReachable asks the store itself, and how often it may. */
+export const REACHABILITY_PROBE_INTERVAL_MS = 3_000;
+
+export interface Reachability {
+  /** One statement's outcome: `true` it succeeded, `false` it failed as unavailable. */
+  record(ok: boolean): void;
+  reachable(): boolean;
+  /** Nothing recorded or probed for the interval and no probe in flight: checkReachable may run a `SELECT 1`. */
+  probeDue(): boolean;
+  /** Runs `probe` (its outcome is recorded by whoever runs statements) when due; waits at most maxWaitMs. Never throws. */
+  check(probe: () => Promise<unknown>, maxWaitMs: number): Promise<boolean>;
+}
+
+/**
+ * The store's reachability as the statements found it: the last outcome wins (an unavailable-class failure →
+ * unreachable, any success → reachable). Starts reachable (the server opened the store to start). Pure but for
+ * `now` and the probe it is given.
+ */
+export function createReachability(now: () => number = Date.now, intervalMs = REACHABILITY_PROBE_INTERVAL_MS): Reachability {
+  let up = true;
+  let lastAt = now();
+  let probing = false;
+  const probeDue = () => !probing && now() - lastAt >= intervalMs;
+  return {
+    record(ok) {
+      up = ok;
+      lastAt = now();
+    },
+    reachable: () => up,
+    probeDue,
+    async check(probe, maxWaitMs) {
+      if (!probeDue()) return up;
+      probing = true;
+      lastAt = now();
+      const run = Promise.resolve()
+        .then(probe)
+        .catch(() => undefined)
+        .finally(() => {
+          probing = false;
+        });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([run, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, maxWaitMs))))]);
+      clearTimeout(timer);
+      return up;
+    },
+  };
 }
 
 /** The database could not be reached (or dropped the connection): the caller may spool and retry later. */
@@ -203,6 +262,9 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Db> {
 
   return {
     ...oneSession(session, exclusive, log, () => !dead),
+    // One worker thread: reachable while it runs (it stopping is the embedded store's only outage).
+    reachable: () => !dead,
+    checkReachable: async () => !dead,
     purge: (tables) =>
       exclusive(async () => {
         // VACUUM cannot run in a transaction block: one statement each. FULL writes a new file for each table
@@ -283,11 +345,18 @@ export async function openPostgres(url: string, poolMax: number, log: Logger, op
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle postgres connection lost'));
+  // Every statement's outcome (and every connection's failure) is where the store's reachability is known.
+  const reach = createReachability();
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
-      return await fn();
+      const out = await fn();
+      reach.record(true);
+      return out;
     } catch (err) {
-      if (err instanceof StoreUnavailableError || !isUnavailable(err)) throw err;
+      // An ordinary statement error (or a shutdown) says nothing either way: the last outcome stands.
+      if (err instanceof ShuttingDownError || !isUnavailable(err)) throw err;
+      reach.record(false);
+      if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(`database unreachable: ${(err as Error).message}`, err);
     }
   };
@@ -367,6 +436,10 @@ export async function openPostgres(url: string, poolMax: number, log: Logger, op
           client.release(broken ? true : undefined);
         }
       });
+    },
+    reachable: () => reach.reachable(),
+    checkReachable(maxWaitMs = 1_000) {
+      return reach.check(() => wrap(() => statement('SELECT 1')), maxWaitMs).catch(() => reach.reachable());
     },
     async close() {
       ended = true;
