@@ -80,6 +80,10 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     expect((await api('GET', '/api/v1/campaigns/review-queue', undefined, adKey)).status).toBe(403);
     const queue = await api('GET', '/api/v1/campaigns/review-queue');
     expect(queue.json.campaigns.map((c: any) => c.id).sort()).toEqual(suite.json.campaigns.map((c: any) => c.id).sort());
+    // Each row names its organizer from the catalog (the approvals table shows "Name (id)"); null without a name.
+    expect(queue.json.campaigns.every((c: any) => c.organizer_name === null)).toBe(true);
+    expect((await api('PUT', '/api/v1/catalog/organizers', { items: [{ id: 'O1', name: 'Rock Promotions' }] })).status).toBe(200);
+    expect(new Set((await api('GET', '/api/v1/campaigns/review-queue')).json.campaigns.map((c: any) => c.organizer_name))).toEqual(new Set(['Rock Promotions']));
     expect((await api('POST', `/api/v1/campaigns/${pro.id}/approve`, undefined, adKey)).status).toBe(403);
 
     for (const c of suite.json.campaigns) {

@@ -5,7 +5,8 @@
 // organizer's campaigns and changes nothing. Screenshot in test-output/.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { audienceRows, budgetSummary, campaignRows, formatRoas, readReport, seriesAxisMax, seriesPoints } from '../client/dashboard/campaigns-data.js';
+import { readQueue } from '../client/dashboard/approvals-data.js';
+import { audienceRows, budgetSummary, campaignRows, formatRoas, liveOrganizerName, organizerLabel, readReport, seriesAxisMax, seriesPoints } from '../client/dashboard/campaigns-data.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
@@ -51,6 +52,30 @@ describe('campaigns page data (pure)', () => {
       { id: 4, status: 'active', status_reason: null, last_error: 'HTTP 500 (retried)' },
     ], new Map());
     expect(rows.map((r) => r.reason)).toEqual(['META_AD_ACCOUNT_ID / META_ADS_TOKEN not configured', 'Headline too long', null, null]);
+  });
+
+  it('says why a campaign is back in the approval queue (last_error on pending_review)', () => {
+    const rows = campaignRows([
+      { id: 1, status: 'pending_review', status_reason: null, last_error: 'No daily budget is left for it today. It is back in the approval queue.' },
+      { id: 2, status: 'pending_review', status_reason: null, last_error: null },
+      { id: 3, status: 'pending_review', status_reason: null, last_error: ' ' },
+    ], new Map());
+    expect(rows.map((r) => r.reason)).toEqual(['No daily budget is left for it today. It is back in the approval queue.', null, null]);
+  });
+
+  it('names the organizer as the live view does: "Name (id)", the id alone without a catalog name', () => {
+    expect(organizerLabel('Tixello Demo Promotions', 'org-demo')).toBe('Tixello Demo Promotions (org-demo)');
+    expect([organizerLabel(null, 'org-demo'), organizerLabel('', 'org-demo'), organizerLabel(undefined, 'org-demo')]).toEqual(['org-demo', 'org-demo', 'org-demo']);
+    // The campaigns page's header: the name from the live roll-up's REST answer.
+    expect(liveOrganizerName({ topic: 'analytics:dashboard:org-demo', type: 'snapshot', data: { organizer_id: 'org-demo', organizer_name: 'Tixello Demo Promotions' } })).toBe('Tixello Demo Promotions');
+    expect([liveOrganizerName({ data: { organizer_name: null } }), liveOrganizerName({ data: { organizer_name: '' } }), liveOrganizerName(null), liveOrganizerName({ error: {} })]).toEqual([null, null, null, null]);
+    // The approvals table's Organizer column: the review queue row's organizer_name.
+    const budget = { id: 1, status: 'active', total_budget: 100, spent_budget: 0 };
+    const q = readQueue({ campaigns: [
+      { id: 7, organizer_id: 'org-demo', organizer_name: 'Tixello Demo Promotions', budget },
+      { id: 8, organizer_id: 'O2', organizer_name: null, budget },
+    ], next_cursor: null })!;
+    expect(q.items.map((i) => i.organizer)).toEqual(['Tixello Demo Promotions (org-demo)', 'O2']);
   });
 
   it('labels the performance axis 0, ½, 1 with distinct whole numbers, as the live chart (never "0, 1, 1")', () => {
@@ -101,6 +126,7 @@ describe('campaigns page in Chromium', { timeout: 600_000 }, () => {
     });
     t = await createTenant(server.url, 'campaigns-dash');
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Rock Night', genres: ['rock'], url: 'https://tickets.example/e1' }, { id: 'E2', organizer_id: 'O2', title: 'Jazz' }] })).status).toBe(200);
+    expect((await api('PUT', '/api/v1/catalog/organizers', { items: [{ id: 'O1', name: 'Rock Promotions' }] })).status).toBe(200);
     const minted = await api('POST', '/api/v1/tokens', { role: 'organizer', org_id: 'O1' });
     expect(minted.status, minted.text).toBe(201);
     token = minted.json.token;
@@ -169,6 +195,8 @@ describe('campaigns page in Chromium', { timeout: 600_000 }, () => {
     await p.goto(`${server.url}/dashboard?token=${encodeURIComponent(token)}#campaigns`);
     await p.waitForSelector('#campaigns');
     await p.waitForFunction(() => document.querySelectorAll('#cp-rows tr').length > 0 && document.querySelectorAll('#cp-chart polyline').length === 2, undefined, { timeout: 120_000 });
+    // The header names the organizer as the live view does (its catalog name from the live roll-up), not the id alone.
+    await p.waitForFunction(() => document.getElementById('who').textContent === 'Organizer Rock Promotions (O1)', undefined, { timeout: 30_000 });
 
     // Budget bar: spent and remaining as the API says.
     const bar = await p.$eval('#cp-bar-text', (el: any) => ({ spent: Number(el.dataset.spent), remaining: Number(el.dataset.remaining), text: el.textContent }));

@@ -2,6 +2,7 @@
 // rows, summarising a campaign's targeting in words, turning each approve / reject answer into a per-campaign
 // result, and the messages for a principal that may not approve. Kept apart so unit tests (type-checked with the
 // server, without the DOM library) can import it. Answers that are not what we expect give null or are skipped.
+import { organizerLabel } from './campaigns-data.js';
 
 export interface QueueBudget {
   id: number;
@@ -22,6 +23,7 @@ export interface QueueBudget {
 export interface QueueItem {
   id: number;
   name: string;
+  /** "Name (id)" with the catalog's name, else the id. */
   organizer: string;
   /** The event's title from the catalog, else its id, else null (a budget for the whole organizer). */
   event: string | null;
@@ -105,7 +107,7 @@ export function readQueue(body: unknown): Queue | null {
     if (!budget) continue;
     const creative = isObj(c.creative) ? c.creative : {};
     items.push({
-      id: c.id, name: str(c.name), organizer: str(c.organizer_id), event: str(c.event_title) || str(c.event_id) || null,
+      id: c.id, name: str(c.name), organizer: organizerLabel(str(c.organizer_name), str(c.organizer_id)), event: str(c.event_title) || str(c.event_id) || null,
       platform: str(c.platform), type: str(c.campaign_type), targeting: targetingSummary(c.targeting), headline: str(creative.headline),
       proposed: num(c.proposed_daily_budget), budget,
     });

@@ -100,10 +100,11 @@ export function budgetSummary(b: unknown): BudgetSummary | null {
 
 /**
  * Why a campaign is where it is: a failed one by the platform's refusal (last_error, what to fix before submitting
- * again), else its status_reason (who paused it, a reviewer's note on a rejected draft). Pure.
+ * again), one sent back to pending_review by why the approval could not start it (last_error, "… It is back in the
+ * approval queue."), else its status_reason (who paused it, a reviewer's note on a rejected draft). Pure.
  */
 function reasonOf(c: Obj): string | null {
-  if (c.status === 'failed' && typeof c.last_error === 'string' && c.last_error.trim() !== '') return c.last_error;
+  if ((c.status === 'failed' || c.status === 'pending_review') && typeof c.last_error === 'string' && c.last_error.trim() !== '') return c.last_error;
   return typeof c.status_reason === 'string' && c.status_reason !== '' ? c.status_reason : null;
 }
 
@@ -156,3 +157,12 @@ export const seriesAxisMax = (pts: SeriesPoint[]): number => countAxisMax(Math.m
 
 /** "4.2×", or "–" before any spend. Pure. */
 export const formatRoas = (r: number | null): string => (r === null ? '–' : `${r.toFixed(1)}×`);
+
+/** An organizer as the live view names it: "Tixello Demo Promotions (org-demo)", the id alone without a name. Pure. */
+export const organizerLabel = (name: string | null | undefined, id: string): string => (name && name.trim() !== '' ? `${name} (${id})` : id);
+
+/** The organizer's catalog name in GET /api/v1/live/dashboard/{org} (the live view's topic), else null. Pure. */
+export function liveOrganizerName(body: unknown): string | null {
+  const d = isObj(body) && isObj(body.data) ? body.data : null;
+  return d && typeof d.organizer_name === 'string' && d.organizer_name.trim() !== '' ? d.organizer_name : null;
+}

@@ -17,6 +17,7 @@ import { OrganizerView } from './organizer.js';
 import { TrendsView } from './trends.js';
 import { TrackingView } from './tracking.js';
 import { CampaignsView } from './campaigns.js';
+import { liveOrganizerName } from './campaigns-data.js';
 import { EntityView } from './entity.js';
 import { ApprovalsView } from './approvals.js';
 import { isSecretKey } from './approvals-data.js';
@@ -285,7 +286,22 @@ function startLive(token: string, claims: TokenClaims, exp: number, as: RoleClai
   view.start();
   client.connect();
   clockTimer = setInterval(tick, 1000);
+  // #campaigns subscribes to no topic: the organizer's catalog name comes from the live view's roll-up over REST,
+  // so the header reads "Organizer Name (id)" as on the live view (the id alone when the catalog has no name).
+  if (campaigns) void organizerNameOf(token, claims.org!).then((name) => {
+    if (name && running?.view === view) named(name);
+  });
   (window as unknown as { txDashboard: unknown }).txDashboard = { client, claims };
+}
+
+/** The organizer's catalog name from GET /api/v1/live/dashboard/{org} (the live view's topic), null on any failure. */
+async function organizerNameOf(token: string, org: string): Promise<string | null> {
+  try {
+    const r = await fetch(`${location.origin}/api/v1/live/dashboard/${encodeURIComponent(org)}`, { headers: { authorization: `Bearer ${token}` } });
+    return r.ok ? liveOrganizerName(await r.json()) : null;
+  } catch {
+    return null;
+  }
 }
 
 function boot(): void {

@@ -95,6 +95,8 @@ export interface QueueBudget {
 
 export interface QueueEntry extends Campaign {
   event_title: string | null;
+  /** The organizer's name in the catalog, null when the catalog does not name it. */
+  organizer_name: string | null;
   budget: QueueBudget;
   /** The daily budget this campaign starts with if approved now (alone or with others of its budget). */
   proposed_daily_budget: number;
@@ -103,6 +105,7 @@ export interface QueueEntry extends Campaign {
 export interface BudgetContext {
   budget: Budget;
   event_title: string | null;
+  organizer_name?: string | null;
   campaigns: Campaign[];
 }
 
@@ -128,7 +131,7 @@ export function queueEntries(pending: Campaign[], budgets: Map<number, BudgetCon
     if (!ctx) continue;
     if (!shaped.has(c.budget_id)) shaped.set(c.budget_id, queueBudget(ctx, now));
     const proposed = startingDailyBudgets(ctx.budget, ctx.campaigns, [c], now).get(c.id) ?? 0;
-    out.push({ ...c, event_title: ctx.event_title, budget: shaped.get(c.budget_id)!, proposed_daily_budget: proposed });
+    out.push({ ...c, event_title: ctx.event_title, organizer_name: ctx.organizer_name ?? null, budget: shaped.get(c.budget_id)!, proposed_daily_budget: proposed });
   }
   return out;
 }

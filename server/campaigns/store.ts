@@ -198,7 +198,7 @@ export const campaignStore = {
     const all = cs.rows.map(toCampaign);
     const budgets = new Map(bs.rows.map((r): [number, BudgetContext] => {
       const b = toBudget(r);
-      return [b.id, { budget: b, event_title: (r.event_title as string | null) ?? null, campaigns: all.filter((c) => c.budget_id === b.id) }];
+      return [b.id, { budget: b, event_title: (r.event_title as string | null) ?? null, organizer_name: (r.organizer_name as string | null) ?? null, campaigns: all.filter((c) => c.budget_id === b.id) }];
     }));
     return { pending, more, budgets };
   },

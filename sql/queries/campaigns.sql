@@ -160,9 +160,10 @@ WHERE tenant_id = $1 AND status = 'pending_review' AND ($3::bigint IS NULL OR id
 ORDER BY id LIMIT $2;
 
 -- name: review_budgets
--- The budgets of a page of the approval queue, with their event's title from the catalog.
-SELECT b.*, e.title AS event_title FROM ad_campaign_budgets b
+-- The budgets of a page of the approval queue, with their event's title and their organizer's name from the catalog.
+SELECT b.*, e.title AS event_title, o.name AS organizer_name FROM ad_campaign_budgets b
 LEFT JOIN catalog_events e ON e.tenant_id = b.tenant_id AND e.id = b.event_id
+LEFT JOIN catalog_organizers o ON o.tenant_id = b.tenant_id AND o.id = b.organizer_id
 WHERE b.tenant_id = $1 AND b.id = ANY($2::bigint[]);
 
 -- name: review_budget_campaigns
