@@ -102,11 +102,18 @@ export function parseLock(text: string): LockInfo | null {
   }
 }
 
+/**
+ * The fields of a /proc/<pid>/stat line from field 3 (the state) on, or null. The command name before them
+ * (field 2, in parentheses) may contain spaces and ')'. Pure.
+ */
+function statFields(stat: string): string[] | null {
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? null : stat.slice(close + 2).split(' ');
+}
+
 /** The state letter of a /proc/<pid>/stat line (R, S, D, Z, …), or null. Pure. */
 export function procState(stat: string): string | null {
-  // Field 3; the command name before it (field 2, in parentheses) may contain spaces and ')'.
-  const close = stat.lastIndexOf(')');
-  return close < 0 ? null : stat.slice(close + 2).split(' ')[0] || null;
+  return statFields(stat)?.[0] || null;
 }
 
 export interface ProbeDeps {
@@ -151,9 +158,8 @@ export function createSystemProbe(deps: ProbeDeps = {}): ProcessProbe {
     },
     startTime(pid) {
       const stat = readStat(pid);
-      // Field 22 (starttime); fields are counted after the command name, which may contain spaces and ')'.
-      // No /proc (macOS) or the process just exited: null, and the pid check alone decides.
-      return stat === null ? null : (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null);
+      // Field 22 (starttime). No /proc (macOS) or the process just exited: null, and the pid check alone decides.
+      return stat === null ? null : (statFields(stat)?.[19] ?? null);
     },
   };
 }

@@ -439,7 +439,7 @@ export async function openPostgres(url: string, poolMax: number, log: Logger, op
     },
     reachable: () => reach.reachable(),
     checkReachable(maxWaitMs = 1_000) {
-      return reach.check(() => wrap(() => statement('SELECT 1')), maxWaitMs).catch(() => reach.reachable());
+      return reach.check(() => wrap(() => statement('SELECT 1')), maxWaitMs);
     },
     async close() {
       ended = true;

@@ -66,7 +66,7 @@ export function createSpool(dir: string, maxBytes: number, log: Logger, opts: Sp
   const open = opts.open ?? ((file: string) => fsp.open(file, 'a'));
   fs.mkdirSync(dir, { recursive: true });
   // Always the sum of the segments' sizes on disk.
-  let bytes = listSegments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+  let bytes = diskBytes(dir);
   // `size`: the open segment's length on disk, i.e. where the next append starts.
   let current: { name: string; fh: SpoolFile; size: number } | null = null;
   // Set synchronously before the file exists, so a concurrent listing can always tell the open segment.
@@ -250,7 +250,7 @@ export function createSpool(dir: string, maxBytes: number, log: Logger, opts: Sp
       return await rewriteSegments(edit);
     } finally {
       // Also after a failure part-way, when some segments are already rewritten.
-      bytes = listSegments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+      bytes = diskBytes(dir);
     }
   }
 
@@ -283,6 +283,11 @@ export function createSpool(dir: string, maxBytes: number, log: Logger, opts: Sp
     }
     return changed;
   }
+}
+
+/** The segments' sizes on disk, summed. */
+function diskBytes(dir: string): number {
+  return listSegments(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
 }
 
 function listSegments(dir: string): string[] {
