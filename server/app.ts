@@ -12,57 +12,51 @@ import { registerApiRoutes } from './http/api-routes.js';
 import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
-import { createGdprDomain, createGdprRegistry, registerStoreTables, type GdprRegistry } from './gdpr/index.js';
-import { createIdentity, protectPii, registerIdentityTables, scrubBody } from './identity/index.js';
+import { createGdprDomain } from './gdpr/index.js';
+import { createIdentity, protectPii, scrubBody } from './identity/index.js';
 import { createJobs, jobMetricLines, type Jobs } from './jobs/index.js';
 import { analyzeJob } from './jobs/analyze.js';
 import { vacuumJob } from './jobs/vacuum.js';
 import { checkpointJob, DEFAULT_CHECKPOINT_POLICY } from './jobs/checkpoint.js';
 import { partitionsJob } from './jobs/partitions.js';
-import { createStripe, registerStripeTables } from './integrations/stripe/index.js';
+import { createStripe } from './integrations/stripe/index.js';
 import { guardRequests, listenExclusive, loadUws, type TemplatedApp } from './http/uws.js';
 import { shutdownGate } from './http/shutdown-gate.js';
 import { explainListenFailure } from './http/listen-failure.js';
 import { registerDashboard } from './dashboard/index.js';
-import { createAudit, registerAuditTables } from './audit/index.js';
-import { createAuthz, registerAuthzTables } from './authz/index.js';
+import { createAudit } from './audit/index.js';
+import { createAuthz } from './authz/index.js';
 import { registerAuthzRoutes } from './authz/routes.js';
 import { registerKeyRoutes } from './keys/index.js';
 import { createRouter, type RouteInfo } from './http/router.js';
 import { TOKEN_PREFIX } from './live/token.js';
 import { eventResourceOf } from './live/topics.js';
 import { createLive, type Live } from './live/index.js';
-import { createCatalog, registerCatalogTables, type CatalogChange } from './catalog/index.js';
+import { createCatalog, type CatalogChange } from './catalog/index.js';
 import { createAnalytics } from './analytics/index.js';
-import { createExperiments, registerExperimentTables } from './experiments/index.js';
-import { createFeatures, registerFeatureTables } from './features/index.js';
+import { createExperiments } from './experiments/index.js';
+import { createFeatures } from './features/index.js';
 import { createAnalyticsDaily } from './analytics-daily/index.js';
-import { createAudiences, registerAudienceTables } from './audiences/index.js';
-import { createSegments, registerSegmentTables } from './segments/index.js';
-import { createRemarketing, registerRemarketingTables } from './remarketing/index.js';
+import { createAudiences } from './audiences/index.js';
+import { createSegments } from './segments/index.js';
+import { createRemarketing } from './remarketing/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
-import { createTracking, decryptSecrets, registerTrackingTables } from './tracking/index.js';
-import { createConversions, registerConversionTables, withMatchKeys } from './conversions/index.js';
-import { createCampaignsCore, registerCampaignTables } from './campaigns/index.js';
-import { decideServerKind, openEmbedded, serverVersionProblem, storeKindOf, openPostgres, type Db } from './store/db.js';
+import { createTracking, decryptSecrets } from './tracking/index.js';
+import { createConversions, withMatchKeys } from './conversions/index.js';
+import { createCampaignsCore } from './campaigns/index.js';
+import { storeKindOf, type Db } from './store/db.js';
+import { openStore } from './store/open.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
 import { createPartitions } from './store/partitions.js';
-import { queries } from './store/queries.js';
 import { lockDataDir, type DataDirLock } from './store/datadir-lock.js';
 import { createSpool } from './store/spool.js';
 import { createTenantStore, type CreatedTenant } from './store/tenants.js';
-
-const Q = queries('store.sql', ['ping', 'timescaledb_version', 'create_timescaledb', 'server_version_num', 'tx_events_partitioned']);
+import { createPersonDataRegistry } from './person-data.js';
 
 export { ListenError, PortInUseError } from './http/listen-failure.js';
-
-export class StoreSetupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreSetupError';
-  }
-}
+export { StoreSetupError } from './store/open.js';
+export { createPersonDataRegistry } from './person-data.js';
 
 export interface RunningServer {
   port: number;
@@ -87,62 +81,6 @@ export interface StartOptions {
   onCommitted?: (rows: EventRow[]) => void;
   /** How long POST /api/admin/jobs/{name}/run waits before answering 202 (default 30 s; tests shorten it). */
   jobRunWaitMs?: number;
-}
-
-async function openStore(config: Config, log: Logger): Promise<Db> {
-  if (!config.databaseUrl) return openEmbedded(config.dataDir, log.child({ mod: 'store' }));
-  const db = await openPostgres(config.databaseUrl, config.databasePoolMax, log.child({ mod: 'store' }));
-  try {
-    await db.query(Q.ping);
-  } catch (err) {
-    await db.close();
-    throw new StoreSetupError(`Cannot reach DATABASE_URL (${(err as Error).message}). Check host, port and credentials, or unset DATABASE_URL to use the embedded store.`);
-  }
-  // Refused before anything is created in it.
-  const tooOld = serverVersionProblem(Number((await db.query<{ n: number }>(Q.server_version_num)).rows[0].n));
-  if (tooOld) {
-    await db.close();
-    throw new StoreSetupError(tooOld);
-  }
-  // TimescaleDB when the server has it (installed, or installable here); otherwise plain mode (README "Plain
-  // PostgreSQL mode"). A database already migrated in plain mode is not given the extension.
-  const partitioned = (await db.query<{ partitioned: boolean }>(Q.tx_events_partitioned)).rows[0].partitioned;
-  let timescale = (await db.query(Q.timescaledb_version)).rows.length > 0;
-  if (!timescale && !partitioned) {
-    try {
-      await db.query(Q.create_timescaledb);
-      timescale = true;
-    } catch (err) {
-      log.info({ reason: (err as Error).message }, 'no TimescaleDB extension at DATABASE_URL: plain PostgreSQL mode (monthly partitions)');
-    }
-  }
-  return decideServerKind({ timescale, partitioned }) === 'postgres' ? { ...db, plain: true } : db;
-}
-
-/**
- * The GDPR registry: every table that can hold a person's data, with its eraser, in erasure (and report)
- * order, and every other table declared free of it (test/gdpr-registry.test.ts compares with the schema).
- * External stores (the live layer) are added once they exist.
- */
-export function createPersonDataRegistry(): GdprRegistry {
-  const registry = createGdprRegistry();
-  registerStoreTables(registry);
-  registerIdentityTables(registry);
-  registerStripeTables(registry);
-  registry.none(['live_event_owners', 'live_owner_conflicts'], 'event → organizer ownership of the live layer (live/owners.ts)');
-  registry.none(['job_runs'], 'runs of the server\'s own jobs (jobs/): names, windows, node ids, counts, error texts');
-  registerCatalogTables(registry);
-  registerAuditTables(registry);
-  registerAuthzTables(registry);
-  registerExperimentTables(registry);
-  registerFeatureTables(registry);
-  registerAudienceTables(registry);
-  registerSegmentTables(registry);
-  registerRemarketingTables(registry);
-  registerTrackingTables(registry);
-  registerConversionTables(registry);
-  registerCampaignTables(registry);
-  return registry;
 }
 
 function resolveAdminToken(config: Config, log: Logger): string {
