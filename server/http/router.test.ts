@@ -153,6 +153,10 @@ describe('router', () => {
     // The name as decoded, cut to 40 characters; exact (no case folding).
     expect(await call('get /l/:id', '/l/1', { headers: admin, query: 'Limit=5' })).toMatchObject({ body: { error: { field: 'Limit' } } });
     expect(await call('get /l/:id', '/l/1', { headers: admin, query: `${'%C3%A9'.repeat(50)}=1` })).toMatchObject({ body: { error: { field: 'é'.repeat(40) } } });
+    // A parameter without a name is the query string's fault: `field` is `$`, never empty.
+    expect(await call('get /l/:id', '/l/1', { headers: admin, query: 'limit=5&=x' })).toMatchObject({
+      status: '400 Bad Request', body: { error: { in: 'query', field: '$', message: 'A query parameter has no name (as in ?=value): remove it; this route takes limit, cursor.' } },
+    });
     // A route that takes none says so, and the handler (here one that acts) never runs.
     expect(await call('post /none', '/none', { query: 'dry_run=1' })).toMatchObject({
       status: '400 Bad Request', body: { error: { field: 'dry_run', message: 'Unknown query parameter "dry_run": this route takes no query parameters.' } },

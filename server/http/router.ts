@@ -64,8 +64,10 @@ export function queryDeclarationProblem(spec: Pick<RouteSpec<Auth, ParamSpec, un
 export function unknownQueryParam(query: URLSearchParams, accepted: readonly string[]): ParamError | null {
   for (const name of query.keys()) {
     if (accepted.includes(name)) continue;
-    const field = name.slice(0, 40);
     const takes = accepted.length > 0 ? `this route takes ${accepted.join(', ')}` : 'this route takes no query parameters';
+    // `field` is never empty: a parameter without a name (`?=x`) is the query string's fault as a whole.
+    if (name === '') return { code: 'invalid_field', in: 'query', field: '$', message: `A query parameter has no name (as in ?=value): remove it; ${takes}.` };
+    const field = name.slice(0, 40);
     return { code: 'invalid_field', in: 'query', field, message: `Unknown query parameter ${JSON.stringify(field)}: ${takes}.` };
   }
   return null;
