@@ -259,6 +259,15 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   /** An event's organizer as the scope checks see it: a tracking code's or a campaign budget's event must be its organizer's. */
   const organizerOf = async (t: number, id: string) => (await eventResource(t, id)).organizer_id ?? null;
   const access = { authz: { overrides: authz.overrides, event: eventResource }, listing: [] as RouteInfo[] };
+  // Dashboard tokens on the routers that take them: valid, and their minting key not revoked (after a restart,
+  // or on a node that never saw the key, its status is read before the request runs; live/key-status.ts).
+  const dashboardTokens = {
+    prefix: TOKEN_PREFIX,
+    verify: async (token: string) => {
+      const v = live.core.verify(token);
+      return v.ok && (await live.core.keyRevoked(v.scope)) ? { ok: false as const, reason: 'revoked' } : v;
+    },
+  };
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
   registerAuthzRoutes(router, authz);
   // The tenant's own scoped keys (POST/GET/DELETE /api/v1/keys), next to the operator's /api/admin key routes.
@@ -271,7 +280,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Its routes take the organizer dashboard's tokens too (the tracking page): a router that verifies them.
   tracking.register(createRouter({
     app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
-    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+    tokens: dashboardTokens,
   }));
   audit.registerRoutes(router);
   identity.registerRoutes(router, { ingest });
@@ -294,7 +303,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // Its reads take the organizer dashboard's tokens too (the campaigns page): a router that verifies them.
   campaigns.register(createRouter({
     app, log: log.child({ mod: 'http-api' }), trustProxy: config.trustProxy, keys, adminToken, audit, authz: access.authz, listing: access.listing,
-    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+    tokens: dashboardTokens,
   }), { organizerOf, overrides: authz.overrides });
   gdpr.registerRoutes(router);
   stripe.registerRoutes(router, app, { ingest });
@@ -302,11 +311,11 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // The analytics routes take dashboard tokens too (the history view): on a router that verifies them.
   const analyticsRouter = createRouter({
     app, log: log.child({ mod: 'http-features' }), trustProxy: config.trustProxy, keys, audit, authz: access.authz, listing: access.listing,
-    tokens: { prefix: TOKEN_PREFIX, verify: (token) => live.core.verify(token) },
+    tokens: dashboardTokens,
   });
-  features.registerRoutes(analyticsRouter, { authz: access.authz, keyRevoked: (scope) => live.core.keyRevoked(scope) });
+  features.registerRoutes(analyticsRouter, { authz: access.authz });
   // Daily analytics per user, artist and venue (README "Daily analytics"), on the same token-aware router.
-  createAnalyticsDaily({ db }).registerRoutes(analyticsRouter, { keyRevoked: (scope) => live.core.keyRevoked(scope) });
+  createAnalyticsDaily({ db }).registerRoutes(analyticsRouter);
   gdpr.start();
   live.register(app, keys, audit, access);
   registerDashboard(app, { log: log.child({ mod: 'dashboard' }) });

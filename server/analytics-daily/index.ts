@@ -2,7 +2,7 @@
 // from the feature store's fs_event_daily and set-based queries over tx_events; the event daily is the feature
 // store's own /api/v1/analytics/events/{id}?bucket=day. No tables of its own: nothing to export or erase here
 // (an erased person's rows leave tx_events and the feature store's aggregates, which these read). Built by app.ts:
-//   createAnalyticsDaily({ db }).registerRoutes(router, { keyRevoked });
+//   createAnalyticsDaily({ db }).registerRoutes(router);
 import type { Router } from '../http/router.js';
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -21,7 +21,7 @@ export interface AnalyticsDailyReader {
 
 export interface AnalyticsDaily {
   reader: AnalyticsDailyReader;
-  registerRoutes(router: Router, access: Pick<AnalyticsDailyRouteDeps, 'keyRevoked'>): void;
+  registerRoutes(router: Router): void;
 }
 
 export function createAnalyticsDailyReader(db: Queryable): AnalyticsDailyReader {
@@ -44,6 +44,6 @@ export function createAnalyticsDaily(deps: { db: Queryable; now?: () => number }
   const now = deps.now ?? Date.now;
   return {
     reader,
-    registerRoutes: (router, access) => registerAnalyticsDailyRoutes(router, { reader, now, ...access }),
+    registerRoutes: (router) => registerAnalyticsDailyRoutes(router, { reader, now }),
   };
 }

@@ -7,15 +7,12 @@ import { fail, paramFail } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { personIdParam } from '../identity/routes.js';
 import { topicId } from '../live/routes.js';
-import type { Scope } from '../live/token.js';
 import type { AnalyticsDailyReader } from './index.js';
 import { parseDailyRange, type EntityKind } from './model.js';
 
 export interface AnalyticsDailyRouteDeps {
   reader: AnalyticsDailyReader;
   now(): number;
-  /** A token whose minting key was revoked (live/key-status.ts): refused before any data goes out. */
-  keyRevoked?(scope: Scope): Promise<boolean>;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -39,9 +36,6 @@ export function registerAnalyticsDailyRoutes(router: Router, deps: AnalyticsDail
     method: 'get', path, auth: 'token', permission: kind === 'artist' ? 'view_artist_analytics' : 'view_venue_analytics', query: ['from', 'to', 'bucket'],
     resource: kind === 'artist' ? { artist: 'id' } : { venue: 'id' }, params: { id: topicId },
     handler: async ({ params, principal, info }) => {
-      if (deps.keyRevoked && (await deps.keyRevoked(principal.scope))) {
-        return fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.');
-      }
       const range = parseDailyRange(info.query, deps.now());
       if (!range.ok) return paramFail(range.error);
       const daily = await reader.entity(principal.scope.tenant, kind, params.id, range.value);

@@ -3,7 +3,7 @@
 // tables its jobs fill, the read API and the GDPR entries. Built by app.ts:
 //   const features = createFeatures({ db, log, backfillDays, settings, rawRetentionMonths, encryptionKey });
 //   for (const job of features.jobs()) jobs.register(job);
-//   features.registerRoutes(router, { authz, keyRevoked });
+//   features.registerRoutes(router, { authz });
 //   features.registerEraser(registry);
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
@@ -40,7 +40,7 @@ export interface Features {
   jobList(): Job[];
   /** What the retention settings do on this store (/health `feature_store`). */
   capabilities(): Record<string, string>;
-  registerRoutes(router: Router, access: Pick<FeatureRouteDeps, 'authz' | 'keyRevoked'>): void;
+  registerRoutes(router: Router, access: Pick<FeatureRouteDeps, 'authz'>): void;
   /** The `features` store eraser (GDPR): recounts what an erased person contributed. */
   registerEraser(registry: GdprRegistry): void;
 }

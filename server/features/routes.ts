@@ -12,7 +12,6 @@ import type { Reply } from '../http/uws.js';
 import { can, type Principal as Who } from '../authz/principal.js';
 import { personIdParam } from '../identity/routes.js';
 import { topicId } from '../live/routes.js';
-import type { Scope } from '../live/token.js';
 import { parseDays, parseRange } from './model.js';
 import type { FeatureReader } from './read.js';
 
@@ -21,8 +20,6 @@ export interface FeatureRouteDeps {
   now(): number;
   /** Overrides, for view_revenue (authz/index.ts). */
   authz?: Pick<RouterAuthz, 'overrides'>;
-  /** A token whose minting key was revoked (live/key-status.ts): refused before any data goes out. */
-  keyRevoked?(scope: Scope): Promise<boolean>;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -33,8 +30,6 @@ export const PUBLIC_FIELDS = ['ts', 'page_views', 'impressions', 'unique_viewers
 export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): void {
   const { reader } = deps;
   const seesRevenue = async (who: Who | null) => who === null || can(who, 'view_revenue', deps.authz ? await deps.authz.overrides(who.tenant) : {});
-  const revoked = async (scope: Scope): Promise<Reply | null> =>
-    deps.keyRevoked && (await deps.keyRevoked(scope)) ? fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.') : null;
 
   router.add({
     method: 'get', path: '/api/v1/features/persons/:id', auth: 'secret', permission: 'view_persons', resource: 'tenant', params: { id: personIdParam }, query: ['from', 'to', 'bucket'],
@@ -51,8 +46,6 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
   router.add({
     method: 'get', path: '/api/v1/analytics/events/:event_id', auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info, who }) => {
-      const gone = await revoked(principal.scope);
-      if (gone) return gone;
       const range = parseRange(info.query, deps.now());
       if (!range.ok) return paramFail(range.error);
       const tenant = principal.scope.tenant;
@@ -66,8 +59,6 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
   router.add({
     method: 'get', path: '/api/v1/analytics/organizers/:org_id', auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info, who }) => {
-      const gone = await revoked(principal.scope);
-      if (gone) return gone;
       // The roll-up has no revenue-free variant, as the live one (README "Roles and permissions").
       if (!(await seesRevenue(who))) {
         return fail('forbidden', 'The organizer roll-up includes revenue: this key or token also needs view_revenue.', { permission: 'view_revenue', role: who?.role ?? null });
@@ -84,8 +75,6 @@ export function registerFeatureRoutes(router: Router, deps: FeatureRouteDeps): v
   router.add({
     method: 'get', path: '/api/v1/analytics/public/events/:event_id', auth: 'token', permission: 'view_public_aggregates', resource: 'tenant', params: { event_id: topicId }, query: ['from', 'to', 'bucket'],
     handler: async ({ params, principal, info }) => {
-      const gone = await revoked(principal.scope);
-      if (gone) return gone;
       const range = parseRange(info.query, deps.now(), ['day']);
       if (!range.ok) return paramFail(range.error);
       const series = await reader.series(principal.scope.tenant, [params.event_id], range.value, false);

@@ -80,6 +80,11 @@ export function originRefusal(lookup: Pick<KeyLookup, 'key_id' | 'site_id' | 'or
   }
 }
 
+const tokenRefusal = (reason: string): Reply =>
+  reason === 'expired' ? fail('token_expired')
+    : reason === 'revoked' ? fail('invalid_token', 'The key that minted this token was revoked; mint a new token with a valid key.')
+      : fail('invalid_token');
+
 const noHeaders = (): Record<string, string> => ({});
 
 type Resolved = { ok: true; principal: Principal; who?: Who | null } | { ok: false; reply: Reply };
@@ -98,8 +103,8 @@ export async function resolvePrincipal(auth: Auth, info: ReqInfo, deps: Pick<Rou
     case 'token': {
       const token = bearer(info.headers.authorization) ?? info.query.get('token');
       if (deps.tokens && token?.startsWith(deps.tokens.prefix)) {
-        const v = deps.tokens.verify(token);
-        if (!v.ok) return { ok: false, reply: fail(v.reason === 'expired' ? 'token_expired' : 'invalid_token') };
+        const v = await deps.tokens.verify(token);
+        if (!v.ok) return { ok: false, reply: tokenRefusal(v.reason) };
         return { ok: true, principal: { kind: 'token', scope: v.scope }, who: tokenPrincipal(v.scope) };
       }
       const s = await secretAuth(deps.keys, info);

@@ -137,6 +137,8 @@ export interface AuditSink {
   note(principal: Principal, info: ReqInfo, note: AuditNote): Promise<unknown>;
 }
 
+export type TokenCheck = { ok: true; scope: Scope } | { ok: false; reason: string };
+
 export interface RouterDeps {
   app: TemplatedApp;
   log: Logger;
@@ -145,7 +147,11 @@ export interface RouterDeps {
   /** The operator token; `admin` routes are refused without it. */
   adminToken?: string;
   /** Dashboard tokens, for `token` routes (the live layer passes its verifier). */
-  tokens?: { prefix: string; verify(token: string): { ok: true; scope: Scope } | { ok: false; reason: string } };
+  /**
+   * Dashboard tokens: `verify` answers whether the token is valid now, its minting key's revocation included
+   * (asynchronous: a node that has not seen the key yet reads its status first).
+   */
+  tokens?: { prefix: string; verify(token: string): TokenCheck | Promise<TokenCheck> };
   /** The audit log, for routes that declare `audit`. */
   audit?: AuditSink;
   /** Overrides and event owners (authz/index.ts); without it: the default permissions, events known by id only. */
