@@ -66,6 +66,15 @@ describe('catalog first, whole: a write-key row cannot move a catalog event into
     // An organizer key of O1: E4's catalog row names no organizer, so O1's claim from a page gives it nothing.
     const o1 = (await postJson(`${base}/api/v1/keys`, { role: 'organizer', scope: { organizers: ['O1'] } }, as(t.secret_key))).json.key as string;
     expect((await getJson(`${base}/api/v1/live/events/E4`, as(o1))).status).toBe(403);
+    // Nor in its funnels (their scope is the catalog's organizer, the live owner only for events the catalog lacks).
+    const day = new Date().toISOString().slice(0, 10);
+    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const funnel = await postJson(`${base}/api/v1/analytics/funnels`, {
+      steps: [{ event_name: 'event_view' }, { event_name: 'ticket_link_click' }], from: day, to, breakdown: 'entities.event_entity_id',
+    }, as(o1));
+    expect(funnel.status).toBe(200);
+    expect(JSON.stringify(funnel.json)).not.toContain('E4');
+    expect(JSON.stringify(funnel.json)).toContain('E1');
     // O2, the catalog's organizer of E3, still reads it.
     const o2 = (await postJson(`${base}/api/v1/keys`, { role: 'organizer', scope: { organizers: ['O2'] } }, as(t.secret_key))).json.key as string;
     expect((await getJson(`${base}/api/v1/live/events/E3`, as(o2))).status).toBe(200);

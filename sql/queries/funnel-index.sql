@@ -31,12 +31,13 @@ SELECT COALESCE(max(id), 0)::float8 AS id FROM tx_events;
 
 -- name: scope_events
 -- The events a scoped principal may analyse, for the funnel statements ($12 of funnels.sql) and the index:
--- $2 organizers, $3 venues, $4 artists, $5 events.
+-- $2 organizers, $3 venues, $4 artists, $5 events. The catalog wins whole: a live owner counts only for an event
+-- the catalog does not have (a catalog event without an organizer is in no organizer's scope).
 SELECT c.id FROM catalog_events c
 WHERE c.tenant_id = $1 AND (c.organizer_id = ANY($2::text[]) OR c.venue_id = ANY($3::text[]) OR c.artist_ids && $4::text[])
 UNION
 SELECT o.event_entity_id FROM live_event_owners o
 WHERE o.tenant_id = $1 AND o.organizer_id = ANY($2::text[])
-  AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id)
 UNION
 SELECT unnest($5::text[]);
