@@ -85,8 +85,9 @@ function wrap(tx: TxTracker, assignments: Record<string, string>): Experiments {
   return {
     assignments,
     variant(key) {
-      const v = assignments[key];
-      if (v === undefined) return null;
+      // Own keys only: `constructor` or `toString` are valid experiment keys, and an inherited member is no variant.
+      const v = Object.prototype.hasOwnProperty.call(assignments, key) ? assignments[key] : undefined;
+      if (typeof v !== 'string') return null;
       exposure(tx, key, v);
       return v;
     },
@@ -96,7 +97,8 @@ function wrap(tx: TxTracker, assignments: Record<string, string>): Experiments {
 /** Assignments computed here from definitions embedded in the page (no request). */
 export function localExperiments(tx: TxTracker, defs: ExperimentDef[]): Experiments {
   const ids = tx.getIds();
-  const out: Record<string, string> = {};
+  // No prototype: a definition keyed `__proto__` is an assignment like any other, not a prototype change.
+  const out: Record<string, string> = Object.create(null);
   if (ids) {
     for (const d of defs) {
       const v = assignVariant(d, ids.visitor_id);
