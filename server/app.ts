@@ -291,6 +291,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const analytics = createAnalytics({
     db, log: log.child({ mod: 'analytics' }), overrides: authz.overrides,
     index: { maxAgeMs: fi.maxAgeS * 1000, minQueryMs: fi.minQueryMs, maxTenants: fi.maxTenants, maxRows: fi.maxRows },
+    storeConcurrency: fi.storeConcurrency,
   });
   analytics.register(router);
   const funnelIndex = analytics.index;

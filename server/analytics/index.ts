@@ -13,6 +13,7 @@ import { DIMS, funnelFromColumns, servable, type IndexPage } from './columns.js'
 import { createFunnelIndex, type FunnelIndex, type FunnelIndexOptions, type IndexSource } from './funnel-index.js';
 import { funnelRows, scopeEvents, type EngineSpec } from './funnels.js';
 import { readsRefusal } from './guard.js';
+import { createSlots } from './slots.js';
 import { funnelBody, parseFunnel, type FunnelRow, type FunnelSpec } from './spec.js';
 
 export { runFunnel, funnelRows } from './funnels.js';
@@ -26,6 +27,8 @@ export interface AnalyticsDeps {
   overrides(tenant: number): Promise<Overrides>;
   /** Funnel indexes of large tenants; absent = every funnel reads the store. */
   index?: FunnelIndexOptions;
+  /** Funnels read from the store at once (default 1 on the embedded store, 2 on PostgreSQL). */
+  storeConcurrency?: number;
 }
 
 export interface Analytics {
@@ -62,6 +65,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
   const embedded = deps.db.kind === 'embedded';
   const options = deps.index ? { settleMs: embedded ? 0 : undefined, pageSize: embedded ? 20_000 : 200_000, pageTargetMs: embedded ? 100 : 0, pageRest: embedded ? 1 : 0, ...deps.index } : null;
   const index = options && options.maxAgeMs > 0 ? createFunnelIndex({ source: indexSource(deps.db), log, options }) : null;
+  // Funnels read from the store take turns (analytics/slots.ts): one at a time on the embedded store, whose one
+  // session ingest commits through, so a commit waits for at most the funnel running; two on PostgreSQL, so
+  // funnels never hold the pool connections the writer's lanes commit through.
+  const storeSlots = createSlots(deps.storeConcurrency ?? (embedded ? 1 : 2));
 
   const funnel: Analytics['funnel'] = async (tenantId, spec, scope) => {
     // Person funnels never come from the index (stitching rewrites old rows' person): no catch-up read for them.
@@ -72,9 +79,10 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
       const rows = await funnelFromColumns(held.cols, spec, scope ? new Set(await scopeEvents(deps.db, tenantId, scope)) : null);
       return { rows, source: 'index', asOf: held.asOf };
     }
-    const started = performance.now();
-    const rows = await funnelRows(deps.db, tenantId, spec, scope);
-    const ms = performance.now() - started;
+    const { rows, ms } = await storeSlots.run(async () => {
+      const started = performance.now();
+      return { rows: await funnelRows(deps.db, tenantId, spec, scope), ms: performance.now() - started };
+    });
     if (indexed) index.consider(tenantId, ms);
     log.debug({ tenant_id: tenantId, ms, why }, 'funnel read from the store');
     return { rows, source: 'store', asOf: null };
@@ -84,10 +92,17 @@ export function createAnalytics(deps: AnalyticsDeps): Analytics {
     index,
     funnel,
     metricLines: () => {
-      if (!index) return [];
+      const slots = storeSlots.stats();
+      const store = [
+        '# HELP tx_funnel_store_queries Funnels (and experiment results) this node is reading from the store, by state: running, or waiting for their turn.',
+        '# TYPE tx_funnel_store_queries gauge',
+        `tx_funnel_store_queries{state="running"} ${slots.running}`,
+        `tx_funnel_store_queries{state="waiting"} ${slots.waiting}`,
+      ];
+      if (!index) return store;
       const st = index.stats();
       const help = 'Tenants whose funnels this node answers from a funnel index.';
-      return cacheMetricLines({ count: 'tx_funnel_indexes', prefix: 'tx_funnel_index', help }, st, { rows: st.rows });
+      return [...store, ...cacheMetricLines({ count: 'tx_funnel_indexes', prefix: 'tx_funnel_index', help }, st, { rows: st.rows })];
     },
     register(router) {
       router.add({

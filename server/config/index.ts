@@ -100,6 +100,8 @@ export interface FunnelIndexConfig {
   maxTenants: number;
   /** FUNNEL_INDEX_MAX_ROWS: tenants with more stored events are not indexed (≈ 38 bytes a row). */
   maxRows: number;
+  /** FUNNEL_STORE_CONCURRENCY: funnels read from the store at once on a node (1 embedded, 2 with DATABASE_URL). */
+  storeConcurrency: number;
 }
 
 export interface FeatureStoreConfig {
@@ -265,6 +267,7 @@ export function loadConfig(env: Env): Config {
       minQueryMs: int('FUNNEL_INDEX_MIN_QUERY_MS', 1000, 0, 3_600_000),
       maxTenants: int('FUNNEL_INDEX_MAX_TENANTS', 2, 1, 1000),
       maxRows: int('FUNNEL_INDEX_MAX_ROWS', 30_000_000, 1, 1_000_000_000),
+      storeConcurrency: int('FUNNEL_STORE_CONCURRENCY', databaseUrl ? 2 : 1, 1, 64),
     },
     conversions: {
       meta: campaigns.urls.meta,
