@@ -91,6 +91,11 @@ function parseTarget(v: Obj): Parsed<Target> {
   const hasE = v.event_id !== undefined;
   if (hasH === hasE) return bad(hasH ? 'event_id' : 'event_hypothesis', 'Send exactly one of event_hypothesis (a possibly hypothetical event) and event_id (a catalog event).');
   if (hasH) {
+    // The top-level ticket_category is the event_id's (the category the catalog event must sell); a hypothesis
+    // carries its own. Accepted here it would be silently ignored (the default prices, any name passing).
+    if (v.ticket_category !== undefined) {
+      return bad('ticket_category', 'ticket_category at the top level goes with event_id; with event_hypothesis, send it as event_hypothesis.ticket_category.');
+    }
     const h = parseHypothesis(v.event_hypothesis);
     return h.ok ? { ok: true, value: { hypothesis: h.value } } : h;
   }

@@ -214,8 +214,12 @@ export interface Rfm {
   m: number;
 }
 
+/** Every customer segment label segmentOf (and features.sql insert_scores) gives: a closed set. */
+export const CUSTOMER_SEGMENTS = ['prospect', 'vip', 'new', 'loyal', 'lost', 'at_risk', 'regular'] as const;
+export type CustomerSegment = (typeof CUSTOMER_SEGMENTS)[number];
+
 /** The customer segment of a person's RFM scores (sql/queries/features.sql insert_scores says the same). Pure. */
-export function segmentOf(s: Rfm | null): 'prospect' | 'vip' | 'new' | 'loyal' | 'lost' | 'at_risk' | 'regular' {
+export function segmentOf(s: Rfm | null): CustomerSegment {
   if (s === null) return 'prospect';
   if (s.r >= 4 && s.f >= 4 && s.m >= 4) return 'vip';
   if (s.frequency === 1 && s.recencyDays <= 30) return 'new';

@@ -1,7 +1,8 @@
 // The segment filter grammar: refusals name the field, the compiled SQL carries every value as a parameter,
 // and the in-memory evaluator (the integration test's reference) follows not/or and time windows.
 import { describe, expect, it } from 'vitest';
-import { compileFilter, evaluate, MAX_NODES, parseFilter, type Filter, type PersonRecord } from './grammar.js';
+import { compileFilter, evaluate, eventIdRefs, MAX_NODES, parseFilter, type Filter, type PersonRecord } from './grammar.js';
+import { CUSTOMER_SEGMENTS, segmentOf } from '../features/model.js';
 
 const NOW = Date.parse('2026-06-10T15:00:00Z');
 const DAY = 86_400_000;
@@ -59,6 +60,34 @@ describe('segment filter grammar', () => {
     for (let i = 0; i < 10; i++) deep = { not: deep };
     expect(parseFilter(deep).ok).toBe(false);
     expect(MAX_NODES).toBe(100);
+  });
+
+  it('refuses an RFM segment label the feature store never gives, naming the path and the labels', () => {
+    for (const label of CUSTOMER_SEGMENTS) expect(parseFilter({ rfm: 'segment', in: [label] }).ok, label).toBe(true);
+    const upper = parseFilter({ and: [{ consent: 'marketing' }, { rfm: 'segment', in: ['vip', 'VIP'] }] });
+    expect(upper.ok ? null : upper.error).toEqual({
+      field: 'filters.and[1].in[1]',
+      message: 'filters.and[1].in[1] "VIP" is not a segment label (labels are lower-case: vip); one of prospect, vip, new, loyal, lost, at_risk, regular.',
+    });
+    const typo = parseFilter({ rfm: 'segment', in: ['champions'] });
+    expect(typo.ok ? null : typo.error.field).toBe('filters.in[0]');
+    expect(typo.ok ? '' : typo.error.message).not.toContain('lower-case');
+    // Scores are 1-5 quintiles, checked as before.
+    expect(parseFilter({ rfm: 'monetary', gte: 0 }).ok).toBe(false);
+    // A definition stored before the check still reads (its refresh and a name-only edit go on).
+    expect(parseFilter({ rfm: 'segment', in: ['VIP'] }, 'filters', { stored: true }).ok).toBe(true);
+    // The list is the one segmentOf draws from.
+    const rfm = (r: number, f: number, m: number, frequency: number, recencyDays: number) => segmentOf({ r, f, m, frequency, recencyDays });
+    for (const s of [segmentOf(null), rfm(5, 5, 5, 9, 1), rfm(3, 1, 1, 1, 3), rfm(3, 4, 1, 5, 40), rfm(1, 1, 1, 2, 300), rfm(2, 3, 3, 3, 200), rfm(3, 3, 3, 3, 40)]) {
+      expect(CUSTOMER_SEGMENTS).toContain(s);
+    }
+  });
+
+  it('lists the event ids a filter names with their paths', () => {
+    const f = parseFilter({ and: [{ did: 'add_to_cart', event_id: 'E1', within_days: 3 }, { or: [{ consent: 'marketing' }, { not: { did: 'order_completed', event_id: 7, within_days: 3 } }] }, { did: 'event_view', within_days: 2 }] });
+    if (!f.ok) throw new Error(f.error.message);
+    expect(eventIdRefs(f.value)).toEqual([{ field: 'filters.and[0].event_id', eventId: 'E1' }, { field: 'filters.and[1].or[1].not.event_id', eventId: '7' }]);
+    expect(eventIdRefs({ did: 'event_view', event_id: 'X', within_days: 1 })).toEqual([{ field: 'filters.event_id', eventId: 'X' }]);
   });
 
   it('compiles to SQL with every value bound, never spliced', () => {

@@ -8,7 +8,8 @@
 //           | {"consent":"marketing"}
 //           | {"affinity":"artist"|"genre","id":"…","gte":x}
 //           | {"activity":"views"|"carts"|"checkouts"|"purchases"|"attendance","within_days":N,"gte":n}
-//           | {"rfm":"segment","in":["vip",…]} | {"rfm":"recency"|"frequency"|"monetary","gte"?:1-5,"lte"?:1-5}
+//           | {"rfm":"segment","in":["vip",…]} (labels: features/model.ts CUSTOMER_SEGMENTS)
+//           | {"rfm":"recency"|"frequency"|"monetary","gte"?:1-5,"lte"?:1-5}
 //           | {"engagement":{"gte":x}}
 //           | {"did":"<event name>","event_id"?:"…","within_days":N}
 // A leaf whose data is missing (no city, no score row) is false, so {"not": leaf} holds for such persons.
@@ -18,6 +19,7 @@ import { isObj } from '../store/rows.js';
 import { nearest } from '../ingest/messages.js';
 import { REGISTRY_V1 } from '../ingest/registry.js';
 import { normName } from '../audiences/score.js';
+import { CUSTOMER_SEGMENTS } from '../features/model.js';
 
 const EVENT_NAMES: ReadonlySet<string> = new Set(REGISTRY_V1.map((d) => d.name));
 
@@ -78,13 +80,23 @@ const number = (v: unknown, at: string, min: number, max: number, integer = fals
 const oneOf = <T extends string>(v: unknown, list: readonly T[], at: string): P<T> =>
   typeof v === 'string' && (list as readonly string[]).includes(v) ? { ok: true, value: v as T } : no(at, `${at} must be one of ${list.join(', ')}.`);
 
-/** Checks a filter document; the first problem names its path (`filters.and[1].gte`). */
-export function parseFilter(v: unknown, at = 'filters'): P<Filter> {
-  const count = { n: 0 };
-  return node(v, at, 0, count);
+/** How a filter is read: `stored` re-reads a definition saved earlier (see parseFilter). */
+interface Walk {
+  n: number;
+  stored: boolean;
 }
 
-function node(v: unknown, at: string, depth: number, count: { n: number }): P<Filter> {
+/**
+ * Checks a filter document; the first problem names its path (`filters.and[1].gte`). `stored` re-reads a
+ * definition accepted earlier (a refresh, an edit keeping its filters): labels of closed sets (RFM segments) are
+ * then not checked again, so a segment saved before a label check existed keeps refreshing (to nobody, as before)
+ * and stays editable.
+ */
+export function parseFilter(v: unknown, at = 'filters', opts: { stored?: boolean } = {}): P<Filter> {
+  return node(v, at, 0, { n: 0, stored: opts.stored ?? false });
+}
+
+function node(v: unknown, at: string, depth: number, count: Walk): P<Filter> {
   if (++count.n > MAX_NODES) return no(at, `A filter has at most ${MAX_NODES} nodes.`);
   if (depth > MAX_DEPTH) return no(at, `A filter nests at most ${MAX_DEPTH} levels.`);
   if (!isObj(v)) return no(at, `${at} must be an object: and, or, not, or a leaf (attribute, consent, affinity, activity, rfm, engagement, did).`);
@@ -110,10 +122,18 @@ function node(v: unknown, at: string, depth: number, count: { n: number }): P<Fi
     const c = node(v.not, `${at}.not`, depth + 1, count);
     return c.ok ? { ok: true, value: { not: c.value } } : c;
   }
-  return leaf(k, v, at);
+  return leaf(k, v, at, count.stored);
 }
 
-function leaf(k: string, v: Record<string, unknown>, at: string): P<Filter> {
+/** Why `label` (at `at`) is not an RFM segment label; null when it is one. */
+function segmentLabelProblem(label: string, at: string): string | null {
+  if ((CUSTOMER_SEGMENTS as readonly string[]).includes(label)) return null;
+  const lower = label.trim().toLowerCase();
+  const hint = (CUSTOMER_SEGMENTS as readonly string[]).includes(lower) ? ` (labels are lower-case: ${lower})` : '';
+  return `${at} ${JSON.stringify(label)} is not a segment label${hint}; one of ${CUSTOMER_SEGMENTS.join(', ')}.`;
+}
+
+function leaf(k: string, v: Record<string, unknown>, at: string, stored: boolean): P<Filter> {
   switch (k) {
     case 'attribute': {
       const ks = keysOnly(v, ['attribute', 'op', 'value'], at);
@@ -173,6 +193,9 @@ function leaf(k: string, v: Record<string, unknown>, at: string): P<Filter> {
         for (let i = 0; i < v.in.length; i++) {
           const c = text(v.in[i], `${at}.in[${i}]`, 32);
           if (!c.ok) return c;
+          // A label no person carries would silently match nobody (the set is closed: features/model.ts segmentOf).
+          const problem = stored ? null : segmentLabelProblem(c.value, `${at}.in[${i}]`);
+          if (problem) return no(`${at}.in[${i}]`, problem);
         }
         return { ok: true, value: { rfm: 'segment', in: v.in as string[] } };
       }
@@ -215,6 +238,17 @@ function leaf(k: string, v: Record<string, unknown>, at: string): P<Filter> {
       return e.ok ? { ok: true, value: { did: name.value, event_id: e.value, within_days: d.value } } : e;
     }
   }
+}
+
+/**
+ * The catalog event ids a filter names (`did` leaves with `event_id`), each with its path as parseFilter names it
+ * (`filters.and[0].event_id`), in document order. The segment routes check each exists (segments/index.ts). Pure.
+ */
+export function eventIdRefs(f: Filter, at = 'filters'): { field: string; eventId: string }[] {
+  if ('and' in f) return f.and.flatMap((c, i) => eventIdRefs(c, `${at}.and[${i}]`));
+  if ('or' in f) return f.or.flatMap((c, i) => eventIdRefs(c, `${at}.or[${i}]`));
+  if ('not' in f) return eventIdRefs(f.not, `${at}.not`);
+  return 'did' in f && f.event_id !== undefined ? [{ field: `${at}.event_id`, eventId: f.event_id }] : [];
 }
 
 // --- compiler ---------------------------------------------------------------------------------------------

@@ -4,11 +4,14 @@
 // the evaluation time per segment on /metrics. With REDIS_URL the current versions are cached in Redis
 // (cache.ts): every write below reaches the cache after its commit. app.ts builds it with createSegments.
 import type { Logger } from 'pino';
+import { ValidationError } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import type { Job } from '../jobs/index.js';
 import type { Db } from '../store/db.js';
 import type { Obj } from '../store/rows.js';
+import { createRemarketingStore } from '../remarketing/store.js';
 import { createSegmentCache, type SegmentCache } from './cache.js';
+import { eventIdRefs, type Filter } from './grammar.js';
 import { registerSegmentRoutes } from './routes.js';
 import type { SegmentBody } from './schemas.js';
 import { createSegmentStore, type Evaluation, type SegmentStore } from './store.js';
@@ -32,6 +35,11 @@ export interface SegmentsDeps {
    * to is not deleted (README "Segments"; an empty source would empty them, on the platforms too).
    */
   usedBy?: (tenantId: number, segmentId: number) => Promise<number[]>;
+  /**
+   * Whether an event id is in the tenant's catalog or named by its tracked events. Default: the check remarketing
+   * audiences make of their event_id (remarketing/store.ts eventKnown), so both refuse the same ids.
+   */
+  eventKnown?: (tenantId: number, eventId: string) => Promise<boolean>;
 }
 
 /** What a delete did: gone, no such segment, or refused while remarketing audiences are built on it. */
@@ -53,6 +61,24 @@ export interface Segments {
 export function createSegments(deps: SegmentsDeps): Segments {
   const store = createSegmentStore(deps.db);
   const now = deps.now ?? (() => new Date());
+  const eventKnown = deps.eventKnown ?? createRemarketingStore(deps.db).eventKnown;
+  /**
+   * Refuses (400 invalid_field, with the path) a `did` leaf whose event_id names no event of the tenant: it would
+   * silently match nobody. Checked on create and on an edit that sends filters; stored versions are not re-checked.
+   */
+  const checkEvents = async (tenantId: number, filters: Filter | undefined): Promise<void> => {
+    if (!filters) return;
+    const known = new Map<string, boolean>();
+    for (const ref of eventIdRefs(filters)) {
+      if (!known.has(ref.eventId)) known.set(ref.eventId, await eventKnown(tenantId, ref.eventId));
+      if (!known.get(ref.eventId)) {
+        throw new ValidationError({
+          code: 'invalid_field', in: 'body', field: ref.field,
+          message: `No event ${JSON.stringify(ref.eventId)} in this tenant's catalog or tracked events (PUT /api/v1/catalog/events syncs the catalog).`,
+        });
+      }
+    }
+  };
   const cache = createSegmentCache({ redisUrl: deps.redisUrl, prefix: deps.redisPrefix ?? 'tx:', log: deps.log, store });
   /** Runs a committed write, then brings the tenant's cache entry up to date (it never throws). */
   const written = async <T>(tenantId: number, r: T): Promise<T> => {
@@ -76,8 +102,14 @@ export function createSegments(deps: SegmentsDeps): Segments {
   const seg: Segments = {
     store,
     cache,
-    create: async (t, b) => written(t, await timed(t, () => store.create(t, { name: b.name!, filters: b.filters!, marketingOnly: b.marketingOnly ?? true }, b.autoRefresh ?? true, now()))),
-    edit: async (t, id, b) => written(t, await timed(t, () => store.edit(t, id, { name: b.name, filters: b.filters, marketingOnly: b.marketingOnly, autoRefresh: b.autoRefresh }, now()))),
+    async create(t, b) {
+      await checkEvents(t, b.filters);
+      return written(t, await timed(t, () => store.create(t, { name: b.name!, filters: b.filters!, marketingOnly: b.marketingOnly ?? true }, b.autoRefresh ?? true, now())));
+    },
+    async edit(t, id, b) {
+      await checkEvents(t, b.filters);
+      return written(t, await timed(t, () => store.edit(t, id, { name: b.name, filters: b.filters, marketingOnly: b.marketingOnly, autoRefresh: b.autoRefresh }, now())));
+    },
     async remove(t, id) {
       const users = deps.usedBy ? await deps.usedBy(t, id) : [];
       if (users.length) return (await store.get(t, id, null)) ? { usedBy: users } : { missing: true };

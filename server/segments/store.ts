@@ -69,7 +69,7 @@ export function createSegmentStore(db: Db) {
         const s = (await q.query<Obj>(Q.lock_segment, [tenantId, id])).rows[0];
         if (!s) return null;
         const cur = (await q.query<Obj>(Q.get_version, [tenantId, id, null])).rows[0];
-        const filters = change.filters ?? (parseFilter(cur.filters).ok ? (cur.filters as Filter) : null);
+        const filters = change.filters ?? (parseFilter(cur.filters, 'filters', { stored: true }).ok ? (cur.filters as Filter) : null);
         if (!filters) throw new Error(`segment ${id} holds a filter that no longer parses`);
         const def: Definition = { name: change.name ?? String(cur.name), filters, marketingOnly: change.marketingOnly ?? Boolean(cur.marketing_only) };
         const version = Number(s.current_version) + 1;
@@ -108,7 +108,7 @@ export function createSegmentStore(db: Db) {
     async refresh(v: { tenantId: number; segmentId: number; version: number; filters: unknown; marketingOnly: boolean }, now: Date): Promise<Evaluation> {
       const started = performance.now();
       const base = { segmentId: v.segmentId, version: v.version, tenantId: v.tenantId };
-      const parsed = parseFilter(v.filters);
+      const parsed = parseFilter(v.filters, 'filters', { stored: true });
       try {
         if (!parsed.ok) throw new Error(`stored filter no longer parses: ${parsed.error.message}`);
         const n = await db.tx(async (q) => {
