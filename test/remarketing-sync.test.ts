@@ -200,7 +200,9 @@ describe('remarketing sync safety', () => {
     expect((await sync(look.json.id)).status).toBe(200);
     expect(mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences')).toHaveLength(1);
     for (const platform of ['google_ads', 'tiktok']) {
-      const r = await call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'lookalike', criteria: { lookalike_source_id: seed.json.id, lookalike_country: 'RO' } });
+      // Its seed is an audience of the same platform (a Meta seed is refused: remarketing-validation.test.ts).
+      const own = await call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'event_viewers', event_id: 'E1' });
+      const r = await call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'lookalike', criteria: { lookalike_source_id: own.json.id, lookalike_country: 'RO' } });
       expect(r.status, platform).toBe(201);
       const s = await sync(r.json.id);
       expect(s.status, platform).toBe(409);

@@ -77,9 +77,14 @@ export function createRemarketing(deps: RemarketingDeps): Remarketing {
       if (c.lookalike_source_id !== undefined) {
         seed = await store.get(tenantId, c.lookalike_source_id);
         if (!seed) return invalid('criteria.lookalike_source_id', `No remarketing audience ${c.lookalike_source_id} for this tenant.`);
-        // A lookalike of a lookalike has no members to start from (the seed's platform is checked by the sync).
+        // A lookalike of a lookalike has no members to start from.
         if (seed.audience_type === 'lookalike') {
           return invalid('criteria.lookalike_source_id', `The seed of a lookalike is an audience of members (audience ${seed.id} is itself a lookalike).`);
+        }
+        // The platform widens its own audience (Meta's origin_audience_id is a Meta custom audience): a seed on
+        // another platform could never be the origin, and every sync would be refused.
+        if (seed.platform !== a.platform) {
+          return invalid('criteria.lookalike_source_id', `The seed of a ${a.platform} lookalike is a ${a.platform} audience: audience ${seed.id} is a ${seed.platform} audience. Name one of your ${a.platform} audiences.`);
         }
       }
       // References that name nothing would build an empty audience and report success.

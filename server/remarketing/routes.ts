@@ -3,6 +3,7 @@
 import type { Router } from '../http/router.js';
 import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, id, idPage, int, nextCursor, pageOf } from '../http/params.js';
+import { KINDS } from './platforms.js';
 import { audienceView } from './store.js';
 import { parseNewAudience } from './schemas.js';
 import type { Remarketing } from './index.js';
@@ -73,15 +74,18 @@ export function registerRemarketingRoutes(router: Router, rm: Pick<Remarketing, 
         });
         if (!q.ok) return paramFail(q.error);
         const t = principal.tenant.tenant_id;
-        if (!(await store.get(t, params.id))) return missing(params.id);
+        const a = await store.get(t, params.id);
+        if (!a) return missing(params.id);
         const after = q.value.after ? Number(q.value.after[0]) : 0;
-        const page: { rows: { person_id: number; email_sha256?: string | null; phone_sha256?: string | null }[]; more: boolean } = kind === 'members'
+        // The export holds what the audience's platform takes, as its sync sends it (KINDS): phone digests are
+        // Meta's form (digits, no "+"), so a Google Ads or TikTok export carries emails only.
+        const page: { rows: { person_id: number }[]; more: boolean } = kind === 'members'
           ? pageOf(await store.members(t, params.id, after, q.value.limit + 1), q.value.limit)
-          : pageOf(await store.exportPage(t, params.id, after, q.value.limit + 1), q.value.limit);
+          : pageOf(await store.exportPage(t, params.id, after, q.value.limit + 1, KINDS[a.platform]), q.value.limit);
         const rows = page.rows;
         const next = nextCursor(`remarketing_${kind}_${params.id}`, page, (r) => [r.person_id]);
         // The platform export carries digests only: the person ids stay here (they are only the cursor's key).
-        const out = kind === 'members' ? rows : rows.map((r) => ({ email_sha256: r.email_sha256 ?? null, phone_sha256: r.phone_sha256 ?? null }));
+        const out = kind === 'members' ? rows : rows.map(({ person_id: _p, ...digests }) => digests);
         return { status: 200, body: { audience_id: params.id, [kind === 'members' ? 'members' : 'identifiers']: out, next_cursor: next } };
       },
     });

@@ -38,4 +38,22 @@ describe('new remarketing audience body', () => {
     // Without one the audience is kept; its sync asks for it (platforms.ts destinationProblem).
     expect(parseNewAudience(g, NOW)).toMatchObject({ ok: true, value: { account_id: null } });
   });
+
+  it('refuses a criteria field another audience type takes, naming the field and the types that take it', () => {
+    const r = parseNewAudience({ platform: 'meta', audience_type: 'ticket_buyers', criteria: { segment_id: 3 } }, NOW);
+    expect(r).toMatchObject({ ok: false, error: { field: 'criteria.segment_id', message: expect.stringContaining('applies to a custom_segment audience only; this audience_type is ticket_buyers') } });
+    const behaviour = parseNewAudience({ platform: 'meta', audience_type: 'custom_segment', criteria: { segment_id: 3, min_actions: 2 } }, NOW);
+    expect(behaviour).toMatchObject({ ok: false, error: { field: 'criteria.min_actions', message: expect.stringContaining('a website_visitors, event_viewers, cart_abandoners or ticket_buyers audience') } });
+    expect(parseNewAudience({ platform: 'meta', audience_type: 'website_visitors', criteria: { lookalike_percentage: 5 } }, NOW)).toMatchObject({ ok: false, error: { field: 'criteria.lookalike_percentage' } });
+    expect(parseNewAudience({ platform: 'meta', audience_type: 'custom_segment', criteria: { segment_id: 3, segment_version: 2 } }, NOW)).toMatchObject({ ok: true, value: { criteria: { segment_id: 3, segment_version: 2 } } });
+  });
+
+  it('takes an assigned ISO 3166-1 alpha-2 lookalike_country only, upper-cased', () => {
+    const lal = (country: unknown) => parseNewAudience({ platform: 'meta', audience_type: 'lookalike', criteria: { lookalike_source_id: 1, lookalike_country: country } }, NOW);
+    for (const bad of ['ZZ', 'UK', 'EU', 'XK', 'QZ', 'XX', 'AA', 'RO ', 'ROU', '', null]) {
+      expect(lal(bad), String(bad)).toMatchObject({ ok: false, error: { field: 'criteria.lookalike_country' } });
+    }
+    expect(lal('zz')).toMatchObject({ ok: false, error: { message: expect.stringContaining('"zz" is not an assigned country code') } });
+    for (const good of ['ro', 'GB', 'Us', 'AQ', 'BQ', 'SS', 'SX', 'ZW']) expect(lal(good), good).toMatchObject({ ok: true, value: { criteria: { lookalike_country: good.toUpperCase() } } });
+  });
 });

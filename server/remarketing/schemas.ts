@@ -8,6 +8,7 @@ import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
 import { isObj } from '../store/rows.js';
 import { eventNameProblem } from '../segments/grammar.js';
 import { ACCOUNT_IDS, accountId } from '../campaigns/config.js';
+import { ISO_3166_ALPHA2 } from './countries.js';
 
 export const PLATFORMS = ['meta', 'google_ads', 'tiktok'] as const;
 export type Platform = (typeof PLATFORMS)[number];
@@ -18,6 +19,23 @@ export type AudienceType = (typeof TYPES)[number];
 export const DEFAULT_SOURCE_EVENTS: Record<AudienceType, string[]> = {
   website_visitors: ['page_view'], event_viewers: ['event_view'], cart_abandoners: ['add_to_cart'], ticket_buyers: ['order_completed'], lookalike: [], custom_segment: [],
 };
+
+/** The types that count behaviour (events in a window); the others are a lookalike's seed or a segment's members. */
+const BEHAVIOUR: readonly AudienceType[] = ['website_visitors', 'event_viewers', 'cart_abandoners', 'ticket_buyers'];
+
+/**
+ * The audience types each criteria field applies to. A field sent for another type would be stored and mean
+ * nothing (a segment_id on ticket_buyers names a segment that may then be deleted; exclude_purchasers on a
+ * custom_segment drops nobody), so it is refused.
+ */
+export const CRITERIA_TYPES: Record<string, readonly AudienceType[]> = {
+  source_events: BEHAVIOUR, time_window_days: BEHAVIOUR, min_actions: BEHAVIOUR, exclude_purchasers: BEHAVIOUR,
+  lookalike_source_id: ['lookalike'], lookalike_percentage: ['lookalike'], lookalike_country: ['lookalike'],
+  segment_id: ['custom_segment'], segment_version: ['custom_segment'],
+};
+
+/** "a lookalike audience", "a website_visitors, event_viewers, cart_abandoners or ticket_buyers audience". Pure. */
+const typesText = (types: readonly AudienceType[]) => (types.length === 1 ? `a ${types[0]}` : `a ${types.slice(0, -1).join(', ')} or ${types[types.length - 1]}`) + ' audience';
 
 /**
  * The ad account an audience lives in, normalised as campaigns' ad accounts are (campaigns/config.ts accountId):
@@ -64,8 +82,13 @@ const oneOf = <T extends string>(v: unknown, list: readonly T[], field: string):
 function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   if (v !== undefined && !isObj(v)) return bad('criteria', 'criteria must be an object.');
   const c = (v ?? {}) as Record<string, unknown>;
-  const unknown = unknownField(c, ['source_events', 'time_window_days', 'min_actions', 'exclude_purchasers', 'lookalike_source_id', 'lookalike_percentage', 'lookalike_country', 'segment_id', 'segment_version'], 'criteria');
+  const unknown = unknownField(c, Object.keys(CRITERIA_TYPES), 'criteria');
   if (unknown) return unknown;
+  for (const [k, types] of Object.entries(CRITERIA_TYPES)) {
+    if (c[k] !== undefined && !types.includes(type)) {
+      return bad(`criteria.${k}`, `criteria.${k} applies to ${typesText(types)} only; this audience_type is ${type}: leave it out.`);
+    }
+  }
   const src = strList(c.source_events, 'criteria.source_events', 20, 100);
   if (!src.ok) return src;
   // A name no event carries would match nobody while the audience reports success.
@@ -93,10 +116,12 @@ function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   if (type === 'lookalike' && out.lookalike_percentage === undefined) out.lookalike_percentage = 1;
   // Optional here (the audience and its seed exist without it); Meta's lookalike call needs it, so its sync asks.
   if (c.lookalike_country !== undefined) {
-    if (typeof c.lookalike_country !== 'string' || !/^[A-Za-z]{2}$/.test(c.lookalike_country)) {
-      return bad('criteria.lookalike_country', 'criteria.lookalike_country is the country the platform draws the lookalike from: an ISO 3166-1 alpha-2 code like "RO".');
+    const code = typeof c.lookalike_country === 'string' ? c.lookalike_country.toUpperCase() : null;
+    if (code === null || !ISO_3166_ALPHA2.has(code)) {
+      const what = code !== null && /^[A-Z]{2}$/.test(code) ? ` ${JSON.stringify(c.lookalike_country)} is not an assigned country code;` : '';
+      return bad('criteria.lookalike_country', `criteria.lookalike_country is the country the platform draws the lookalike from:${what} an ISO 3166-1 alpha-2 code like "RO".`);
     }
-    out.lookalike_country = c.lookalike_country.toUpperCase();
+    out.lookalike_country = code;
   }
   if (type === 'custom_segment' && out.segment_id === undefined) return bad('criteria.segment_id', 'A custom_segment audience names its segment: criteria.segment_id.');
   return { ok: true, value: out };

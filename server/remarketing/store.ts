@@ -145,10 +145,23 @@ export function createRemarketingStore(db: Db) {
     async members(tenantId: number, id: number, after: number, limit: number) {
       return (await db.query<Obj>(Q.members_page, [tenantId, id, after, limit])).rows.map((r) => ({ person_id: Number(r.person_id), added_at: iso(r.added_at) }));
     },
-    async exportPage(tenantId: number, id: number, after: number, limit: number) {
-      return (await db.query<Obj>(Q.export_page, [tenantId, id, after, limit])).rows.map((r) => ({
-        person_id: Number(r.person_id), email_sha256: (r.email_sha256 as string | null)?.trim() ?? null, phone_sha256: (r.phone_sha256 as string | null)?.trim() ?? null,
-      }));
+    /**
+     * Up to `limit` members after person `after` with a digest of the `kinds` the platform takes (KINDS: phones
+     * are Meta's form, so Meta's alone), each with those digests only; members holding none are skipped.
+     */
+    async exportPage(tenantId: number, id: number, after: number, limit: number, kinds: readonly Kind[]) {
+      const out: { person_id: number; email_sha256?: string | null; phone_sha256?: string | null }[] = [];
+      for (let from = after; ;) {
+        const rows = (await db.query<Obj>(Q.export_page, [tenantId, id, from, limit])).rows;
+        for (const r of rows) {
+          const digest = (k: Kind) => (r[`${k}_sha256`] as string | null)?.trim() || null;
+          if (!kinds.some((k) => digest(k) !== null)) continue;
+          out.push({ person_id: Number(r.person_id), ...Object.fromEntries(kinds.map((k) => [`${k}_sha256`, digest(k)])) });
+          if (out.length === limit) return out;
+        }
+        if (rows.length < limit) return out;
+        from = Number(rows[rows.length - 1].person_id);
+      }
     },
     async adds(tenantId: number, id: number, kinds: Kind[], limit: number) {
       return (await db.query<Obj>(Q.sync_adds, [tenantId, id, kinds, limit])).rows.map((r) => ({ kind: r.kind as Kind, digest: String(r.digest).trim(), person_id: num(r.person_id) }));
