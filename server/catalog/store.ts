@@ -13,7 +13,7 @@ const Q = queries('catalog.sql', [
   'events_of_artists', 'rederive_event_genres', 'lock_persons', 'erased_persons', 'insert_persons', 'upsert_persons', 'recompute_person_stats', 'persons_of_events',
   'list_organizers', 'list_venues', 'list_artists', 'list_events', 'list_ticket_types', 'list_products', 'list_persons',
   'delete_organizers', 'delete_venues', 'delete_artists', 'delete_events', 'delete_ticket_types', 'delete_products', 'delete_persons',
-  'event_meta',
+  'event_meta', 'event_known',
 ]);
 
 const sql = (op: 'upsert' | 'list' | 'delete', kind: Kind): string => Q[`${op}_${kind}` as keyof typeof Q];
@@ -201,6 +201,11 @@ export interface EventMeta {
   gates: { id: string; name: string | null; capacity: number | null }[];
   starts_at: string | null;
   status: string | null;
+}
+
+/** Whether an event id is in the tenant's catalog or named by one of its tracked events (segments, remarketing). */
+export async function eventKnown(q: Queryable, tenantId: number, eventId: string): Promise<boolean> {
+  return (await q.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
 }
 
 /** The catalog metadata of `eventIds` (those in the catalog; one set-based query joining organizer and venue). */

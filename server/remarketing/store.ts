@@ -1,5 +1,6 @@
 // Remarketing audiences in the store: creation, one set-based refresh statement per audience type
 // (sql/queries/remarketing.sql), member pages, the platform export (digests only) and the sync bookkeeping.
+import { eventKnown } from '../catalog/store.js';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull, num, type Obj } from '../store/rows.js';
@@ -10,7 +11,7 @@ const Q = queries('remarketing.sql', [
   'fill_behaviour', 'fill_from_segment', 'insert_audience', 'get_audience', 'get_any', 'list_audiences', 'set_built', 'set_status', 'set_failed',
   'set_synced', 'set_cleaned', 'set_external', 'expire_due', 'due_refresh', 'due_removals', 'mark_deleting', 'drop_drained', 'claim_sync', 'renew_sync', 'release_sync',
   'members_page', 'export_page', 'sync_adds', 'relink_synced', 'sync_removes', 'mark_added', 'mark_removed', 'tracking_code', 'external_taken',
-  'segment_ref', 'segment_users', 'event_known', 'event_organizer',
+  'segment_ref', 'segment_users', 'event_organizer',
 ]);
 
 /**
@@ -188,10 +189,8 @@ export function createRemarketingStore(db: Db) {
     async segmentUsers(tenantId: number, segmentId: number): Promise<number[]> {
       return (await db.query<Obj>(Q.segment_users, [tenantId, segmentId])).rows.map((r) => Number(r.id));
     },
-    /** Whether an event id is in the tenant's catalog or was ever tracked. */
-    async eventKnown(tenantId: number, eventId: string): Promise<boolean> {
-      return (await db.query<Obj>(Q.event_known, [tenantId, eventId])).rows[0]?.known === true;
-    },
+    /** Whether an event id is in the tenant's catalog or was ever tracked (catalog/store.ts). */
+    eventKnown: (tenantId: number, eventId: string): Promise<boolean> => eventKnown(db, tenantId, eventId),
     /** The organizer the catalog gives an event, or null (not in the catalog, or without an organizer). */
     async eventOrganizer(tenantId: number, eventId: string): Promise<string | null> {
       return ((await db.query<Obj>(Q.event_organizer, [tenantId, eventId])).rows[0]?.organizer_id as string | null | undefined) ?? null;

@@ -9,7 +9,7 @@ import type { Router } from '../http/router.js';
 import type { Job } from '../jobs/index.js';
 import type { Db } from '../store/db.js';
 import type { Obj } from '../store/rows.js';
-import { createRemarketingStore } from '../remarketing/store.js';
+import { eventKnown as catalogEventKnown } from '../catalog/store.js';
 import { createSegmentCache, type SegmentCache } from './cache.js';
 import { eventIdRefs, type Filter } from './grammar.js';
 import { registerSegmentRoutes } from './routes.js';
@@ -37,7 +37,7 @@ export interface SegmentsDeps {
   usedBy?: (tenantId: number, segmentId: number) => Promise<number[]>;
   /**
    * Whether an event id is in the tenant's catalog or named by its tracked events. Default: the check remarketing
-   * audiences make of their event_id (remarketing/store.ts eventKnown), so both refuse the same ids.
+   * audiences make of their event_id (catalog/store.ts eventKnown), so both refuse the same ids.
    */
   eventKnown?: (tenantId: number, eventId: string) => Promise<boolean>;
 }
@@ -61,7 +61,7 @@ export interface Segments {
 export function createSegments(deps: SegmentsDeps): Segments {
   const store = createSegmentStore(deps.db);
   const now = deps.now ?? (() => new Date());
-  const eventKnown = deps.eventKnown ?? createRemarketingStore(deps.db).eventKnown;
+  const eventKnown = deps.eventKnown ?? ((tenantId: number, eventId: string) => catalogEventKnown(deps.db, tenantId, eventId));
   /**
    * Refuses (400 invalid_field, with the path) a `did` leaf whose event_id names no event of the tenant: it would
    * silently match nobody. Checked on create and on an edit that sends filters; stored versions are not re-checked.

@@ -346,3 +346,8 @@ FROM catalog_events e
 LEFT JOIN catalog_organizers o ON o.tenant_id = e.tenant_id AND o.id = e.organizer_id
 LEFT JOIN catalog_venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
 WHERE e.tenant_id = $1 AND e.id = ANY($2::text[]);
+
+-- name: event_known
+-- An event id a segment or remarketing audience may filter on: in the tenant's catalog, or named by one of its tracked events.
+SELECT (EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = $2::text)
+  OR EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.entities->>'event_entity_id' = $2::text)) AS known

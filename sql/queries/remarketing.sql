@@ -253,8 +253,3 @@ ORDER BY id
 -- name: event_organizer
 -- The organizer the catalog gives an event (null: not in the catalog, or no organizer there).
 SELECT organizer_id FROM catalog_events WHERE tenant_id = $1 AND id = $2::text
-
--- name: event_known
--- An event_id an audience may filter on: in the tenant's catalog, or named by one of its tracked events.
-SELECT (EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = $2::text)
-  OR EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.entities->>'event_entity_id' = $2::text)) AS known
