@@ -328,18 +328,22 @@ describe('server-side conversions', () => {
     // A second after the touch: of two events of one millisecond without sequence numbers, either may be the
     // session's first (ties go by event id, as tx_sessions.first_touch takes them).
     const later = webEvent({ session_id: 's-fbc2', visitor_id: 'v-fbc2', occurred_at: new Date(Date.parse(touch.occurred_at as string) + 1000).toISOString(), context: { page } });
-    const posted = await postEvents(base, t, [returning, touch]);
+    // A page's query string is the visitor's to write: an fbclid no click id looks like builds no fbc.
+    const odd = webEvent({ session_id: 's-fbc3', visitor_id: 'v-fbc3', context: { click_ids: { fbclid: 'a b<>"' }, page } });
+    const oddLater = webEvent({ session_id: 's-fbc3', visitor_id: 'v-fbc3', occurred_at: new Date(Date.parse(odd.occurred_at as string) + 1000).toISOString(), context: { page } });
+    const posted = await postEvents(base, t, [returning, touch, odd]);
     expect(posted.rejected).toEqual([]);
-    expect(posted.accepted).toBe(2);
+    expect(posted.accepted).toBe(3);
     // The session's first touch is read from the stored events: the later event comes in a later batch.
-    expect((await postEvents(base, t, [later])).accepted).toBe(1);
+    expect((await postEvents(base, t, [later, oddLater])).accepted).toBe(2);
     await until(async () => {
       await dispatchNow(base);
-      return (await rowsOf(t, '&status=sent')).items.length === 3;
+      return (await rowsOf(t, '&status=sent')).items.length === 5;
     }, 180_000, 500);
     const fbcOf = (e: Record<string, any>) => sentFor(e).find((r) => r.provider === 'meta')!.body.data.find((d: any) => d.event_id === e.event_id).user_data.fbc;
     expect(fbcOf(returning)).toBe(fbc);
     expect(fbcOf(later)).toMatch(/^fb\.1\.\d{13}\.NEWCLICK$/);
+    expect([fbcOf(odd), fbcOf(oddLater)]).toEqual([undefined, undefined]);
   });
 
   it('takes the session\'s first touch in the order its sessions row does: of one millisecond, the lower sequence number first, whatever the event ids', { timeout: 240_000 }, async () => {

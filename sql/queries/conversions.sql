@@ -117,8 +117,10 @@ ins AS (
       'currency', payload->>'currency', 'items', payload->'items',
       'url', COALESCE(context->'page'->>'url', first_touch->>'landing_page'),
       'ip', context->>'ip', 'user_agent', context->>'user_agent', 'visitor_id', visitor_id,
-      -- The event's own _fbc cookie (a returning visitor's earlier ad click), else this session's ?fbclid.
-      'fbc', COALESCE(context->>'fbc', CASE WHEN clicks->>'fbclid' IS NOT NULL
+      -- The event's own _fbc cookie (a returning visitor's earlier ad click), else this session's ?fbclid, when it
+      -- is a click id as Meta writes them (the fbc format README "Ingest API" checks on context.fbc): a page's
+      -- query string is the visitor's to write, and a malformed fbc is worse for matching than none.
+      'fbc', COALESCE(context->>'fbc', CASE WHEN clicks->>'fbclid' ~ '^[A-Za-z0-9._-]{1,240}$'
         THEN 'fb.1.' || (extract(epoch FROM touch_at) * 1000)::bigint || '.' || (clicks->>'fbclid') END),
       'fbp', context->>'fbp', 'gclid', clicks->>'gclid', 'ttclid', clicks->>'ttclid', 'ttp', context->>'ttp',
       'ga_client_id', context->>'ga_client_id', 'ga_session_ids', context->'ga_session_ids',
