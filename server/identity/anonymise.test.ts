@@ -37,6 +37,13 @@ describe('anonymise (a late event of an erased person)', () => {
     expect(r.context).toEqual({ anonymised: true });
   });
 
+  it('drops a ticket holder\'s id, and the entities it is asked to (an erased order\'s id)', () => {
+    const r = row({ event_name: 'entry_granted', entities: { event_entity_id: 'E1', ticket_id: 'T1', order_id: 'O1' }, payload: { gate_id: 'G1', beneficiary_id: 'B1' } });
+    anonymise(r, ['order_id']);
+    expect(r.entities).toEqual({ event_entity_id: 'E1', ticket_id: 'T1' });
+    expect(r.payload).toEqual({ gate_id: 'G1' });
+  });
+
   it('cuts URLs at their query or fragment and ignores what is not a string', () => {
     expect(bareUrl('https://a.example/p#x?y')).toBe('https://a.example/p');
     expect(bareUrl('/p')).toBe('/p');

@@ -43,22 +43,28 @@ export function anonymousContext(context: unknown): Obj {
   return out;
 }
 
-/** Strips what identifies a visitor or a customer from `r` (in place: the writer's enricher owns the row). */
-export function anonymise(r: EventRow): void {
+/** Payload fields that name a person: the buyer, and a ticket's holder (`beneficiary_id`). */
+const PERSONAL_PAYLOAD = ['customer', 'customer_external_id', 'beneficiary_id'];
+
+/**
+ * Strips what identifies a visitor or a customer from `r` (in place: the writer's enricher owns the row).
+ * `alsoEntities`: entities to drop as well (the order id of an erased order: only its digest may remain).
+ */
+export function anonymise(r: EventRow, alsoEntities: readonly string[] = []): void {
   r.visitor_id = null;
   r.session_id = null;
   r.prev_event_id = null;
   r.person_id = null;
   r.context = anonymousContext(r.context);
-  if (isObj(r.entities) && PERSONAL_ENTITIES.some((k) => k in r.entities)) {
+  const drop = [...PERSONAL_ENTITIES, ...alsoEntities];
+  if (isObj(r.entities) && drop.some((k) => k in r.entities)) {
     const entities = { ...r.entities };
-    for (const k of PERSONAL_ENTITIES) delete entities[k];
+    for (const k of drop) delete entities[k];
     r.entities = entities;
   }
-  if (r.payload && ('customer' in r.payload || 'customer_external_id' in r.payload)) {
+  if (isObj(r.payload) && PERSONAL_PAYLOAD.some((k) => k in r.payload)) {
     const payload = { ...r.payload };
-    delete payload.customer;
-    delete payload.customer_external_id;
+    for (const k of PERSONAL_PAYLOAD) delete payload[k];
     r.payload = payload;
   }
 }

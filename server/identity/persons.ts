@@ -14,7 +14,7 @@ import { idDigest } from './crypto.js';
 import { protectRow } from './pii.js';
 
 const Q = queries('persons.sql', [
-  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'identity_lookups', 'persons_for_orders', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
+  'lock_external_id', 'tombstone_for_external', 'erased_visitor', 'identity_lookups', 'erasure_lookups', 'persons_for_orders', 'upsert_person', 'newest_link', 'upsert_link', 'backfill_events_by_visitor',
   'backfill_events_by_order', 'backfill_sessions_by_visitor',
 ]);
 
@@ -104,7 +104,8 @@ export async function linkIdentity(q: Queryable, input: LinkInput, log?: Logger)
   const out: LinkResult = { ...none, linked: true, person_id: personId, person_created: p.rows[0].created === true };
 
   if (visitorId) {
-    const ev = await q.query<{ erased_at: Date | string }>(Q.erased_visitor, [tenantId, idDigest(tenantId, 'visitor', visitorId)]);
+    const visitorSha = idDigest(tenantId, 'visitor', visitorId);
+    const ev = await q.query<{ erased_at: Date | string }>(Q.erased_visitor, [tenantId, visitorSha]);
     const vErased = ev.rows[0]?.erased_at;
     if (vErased && input.at.getTime() <= Date.parse(iso(vErased))) {
       out.reason = 'erased_visitor';
@@ -121,8 +122,10 @@ export async function linkIdentity(q: Queryable, input: LinkInput, log?: Logger)
         out.previous_person_id = Number(before.person_id);
         log?.info({ tenant_id: tenantId, person_id: personId, previous_person_id: out.previous_person_id }, 'visitor linked to a second person; newest link wins attribution');
       }
-      out.backfilled_events += (await q.query<{ n: number }>(Q.backfill_events_by_visitor, [tenantId, visitorId, personId])).rows[0].n;
-      out.backfilled_sessions += (await q.query<{ n: number }>(Q.backfill_sessions_by_visitor, [tenantId, visitorId, personId])).rows[0].n;
+      // Only what the visitor did after an erasure of theirs: rows of the erased past (a late copy stored before
+      // the erasure committed) are not this new person's.
+      out.backfilled_events += (await q.query<{ n: number }>(Q.backfill_events_by_visitor, [tenantId, visitorId, personId, visitorSha])).rows[0].n;
+      out.backfilled_sessions += (await q.query<{ n: number }>(Q.backfill_sessions_by_visitor, [tenantId, visitorId, personId, visitorSha])).rows[0].n;
     }
   }
   if (orderId) {
@@ -149,18 +152,29 @@ const orderIdOf = (row: EventRow): string | null => {
 
 /**
  * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
- * late events of erased visitors, and stamps person_id on events of linked visitors (newest link wins) and on
- * payment/refund/chargeback events and entry scans of an order already attributed to a person. One statement
- * reads what every commit needs (identity_lookups), asking for a superset of what each step applies: the steps then run in order
- * in memory, each re-checking its condition on the row as the earlier steps left it. Orders' persons are a
- * second statement, only for commits with payment events or entry scans (it reads tx_events).
+ * late events of erased visitors and customers and every event naming an erased order, and stamps person_id on
+ * events of linked visitors (newest link wins) and on payment/refund/chargeback events and entry scans of an
+ * order already attributed to a person. Two statements read what every commit needs, asking for a superset of
+ * what each step applies: links and persons (identity_lookups, which locks the links an erasure deletes first),
+ * then the tombstones (erasure_lookups: a later statement, so it sees the tombstones of an erasure the first one
+ * waited for). They are sent back to back, without a round trip between them. The steps then run in order in
+ * memory, each re-checking its condition on the row as the earlier steps left it. Orders' persons are a third
+ * statement, only for commits with payment events or entry scans (it reads tx_events).
  */
 export function createEnricher() {
   return async function enrichIdentity(q: Queryable, rows: EventRow[]): Promise<void> {
     if (rows.length === 0) return;
     for (const r of rows) protectRow(r);
-    const { rows: found } = await q.query<LookupRow>(Q.identity_lookups, lookupParams(rows));
-    if (found.length > 0) applyLookups(rows, found);
+    const params = lookupParams(rows);
+    // Both are handed to the session in this order before either answers: the store runs them in that order.
+    const asked = (p: unknown[]) => p.some((a) => (a as unknown[]).length > 0);
+    const none = { rows: [] };
+    const [found, erased] = await Promise.all([
+      asked(params.links) ? q.query<LookupRow>(Q.identity_lookups, params.links) : none,
+      asked(params.erased) ? q.query<ErasedRow>(Q.erasure_lookups, params.erased) : none,
+    ]);
+    if (erased.rows.length > 0) applyTombstones(rows, erased.rows);
+    if (found.rows.length > 0) applyLookups(rows, found.rows);
     const followers = rows.filter(isFollower);
     if (followers.length === 0) return;
     const { rows: orders } = await q.query<{ tenant_id: string; order_id: string; person_id: string }>(
@@ -175,12 +189,20 @@ export function createEnricher() {
 }
 
 interface LookupRow {
-  kind: 'erased_visitor' | 'erased_customer' | 'link' | 'person';
+  kind: 'link' | 'person';
   tenant_id: string;
   key: string;
   at: Date | string | null;
   person_id: string | null;
   id: string | null;
+}
+
+export interface ErasedRow {
+  kind: 'erased_visitor' | 'erased_customer' | 'erased_order';
+  tenant_id: string;
+  /** The erased id's digest (identity/crypto.ts idDigest). */
+  key: string;
+  at: Date | string;
 }
 
 const hasVisitor = (r: EventRow) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0;
@@ -190,20 +212,31 @@ const pointsCustomer = (r: EventRow): string | null => {
   return r.person_id === null && r.event_name === 'points_earned' && (typeof c === 'string' || typeof c === 'number') ? String(c) : null;
 };
 
-function lookupParams(rows: EventRow[]): unknown[] {
+function lookupParams(rows: EventRow[]): { links: unknown[]; erased: unknown[] } {
   const withVisitor = rows.filter(hasVisitor);
   const withCustomer = rows.filter((r) => customerIdOf(r) !== null);
-  return [
-    ...uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)])),
-    ...uniquePairs(withCustomer.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'external', customerIdOf(r)!)])),
-    ...uniquePairs(withVisitor.map((r) => [r.tenant_id, r.visitor_id!])),
-    ...uniquePairs(rows.flatMap((r) => { const c = pointsCustomer(r); return c === null ? [] : [[r.tenant_id, c] as [number, string]]; })),
-  ];
+  const withOrder = rows.filter((r) => orderIdOf(r) !== null);
+  return {
+    links: [
+      ...uniquePairs(withVisitor.map((r) => [r.tenant_id, r.visitor_id!])),
+      ...uniquePairs(rows.flatMap((r) => { const c = pointsCustomer(r); return c === null ? [] : [[r.tenant_id, c] as [number, string]]; })),
+    ],
+    erased: [
+      ...uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)])),
+      ...uniquePairs(withCustomer.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'external', customerIdOf(r)!)])),
+      ...uniquePairs(withOrder.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'order', orderIdOf(r)!)])),
+    ],
+  };
 }
 
-function applyLookups(rows: EventRow[], found: LookupRow[]): void {
-  const of = (kind: LookupRow['kind']) => found.filter((f) => f.kind === kind);
-  const erasedAt = (kind: LookupRow['kind']) => new Map(of(kind).map((e) => [`${e.tenant_id}:${e.key}`, Date.parse(iso(e.at))]));
+/**
+ * Late copies of an erased person's past lose what identifies them (anonymise): events of an erased visitor, and
+ * orders and points of an erased customer, that occurred at or before the erasure (later ones are new data); and
+ * every event naming one of their orders, whenever it occurred (an order id, unlike a visitor id, is never the
+ * next person's), which loses that order id too: only its digest remains. Pure.
+ */
+export function applyTombstones(rows: EventRow[], erased: ErasedRow[]): void {
+  const erasedAt = (kind: ErasedRow['kind']) => new Map(erased.filter((e) => e.kind === kind).map((e) => [`${e.tenant_id}:${e.key}`, Date.parse(iso(e.at))]));
   const erasedVisitors = erasedAt('erased_visitor');
   if (erasedVisitors.size > 0) {
     for (const r of rows.filter(hasVisitor)) {
@@ -211,7 +244,6 @@ function applyLookups(rows: EventRow[], found: LookupRow[]): void {
       if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
     }
   }
-  // Orders and points of an erased customer that occurred before the erasure lose their customer data.
   const erasedCustomers = erasedAt('erased_customer');
   if (erasedCustomers.size > 0) {
     for (const r of rows) {
@@ -220,6 +252,17 @@ function applyLookups(rows: EventRow[], found: LookupRow[]): void {
       if (t !== undefined && Date.parse(r.occurred_at) <= t) anonymise(r);
     }
   }
+  const erasedOrders = erasedAt('erased_order');
+  if (erasedOrders.size > 0) {
+    for (const r of rows) {
+      const o = orderIdOf(r);
+      if (o !== null && erasedOrders.has(`${r.tenant_id}:${idDigest(r.tenant_id, 'order', o)}`)) anonymise(r, ['order_id']);
+    }
+  }
+}
+
+function applyLookups(rows: EventRow[], found: LookupRow[]): void {
+  const of = (kind: LookupRow['kind']) => found.filter((f) => f.kind === kind);
   const newest = new Map<string, { person: number; at: number; id: number }>();
   for (const l of of('link')) {
     const k = `${l.tenant_id}:${l.key}`;

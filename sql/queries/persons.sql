@@ -10,35 +10,46 @@ SELECT max(erased_at) AS erased_at FROM gdpr_erasures WHERE tenant_id = $1 AND e
 SELECT erased_at FROM gdpr_erased_visitors WHERE tenant_id = $1 AND visitor_sha256 = $2;
 
 -- name: identity_lookups
--- What the writer's enricher reads for every commit, in one round trip (one statement instead of up to four:
--- the embedded store answers each one through the server's busy event loop). Pairwise arrays, empty when not
--- needed: $1/$2 tenant ids + visitor digests (erased visitors), $3/$4 tenant ids + customer digests (erased
--- customers), $5/$6 tenant ids + visitor ids (identity links), $7/$8 tenant ids + external ids (persons). kind
--- says which; key is the looked-up value. tx_events stays out (persons_for_orders, only when a commit has
--- payments): a statement naming it plans every chunk or partition and waits behind a partition being attached.
--- The links are locked (FOR KEY SHARE) so an erasure cannot slip between reading a link and storing events
--- stamped with it; MATERIALIZED keeps the locking read out of the UNION, where a locking clause is not allowed.
+-- What the writer's enricher reads about links and persons for every commit, in one round trip (one statement
+-- instead of two: the embedded store answers each one through the server's busy event loop). Pairwise arrays,
+-- empty when not needed: $1/$2 tenant ids + visitor ids (identity links), $3/$4 tenant ids + external ids
+-- (persons). kind says which; key is the looked-up value. tx_events stays out (persons_for_orders, only when a
+-- commit has payments): a statement naming it plans every chunk or partition and waits behind a partition being
+-- attached. The links are locked (FOR KEY SHARE) so an erasure cannot slip between reading a link and storing
+-- events stamped with it: an erasure deletes the links first, so this either goes first (and the erasure's
+-- deletes wait for this commit) or waits for the erasure to end. MATERIALIZED keeps the locking read out of the
+-- UNION, where a locking clause is not allowed. The tombstones are NOT read here (erasure_lookups).
 WITH links AS MATERIALIZED (
   SELECT tenant_id, visitor_id, person_id, linked_at, id
   FROM tx_identity_links
-  WHERE (tenant_id, visitor_id) IN (SELECT * FROM unnest($5::bigint[], $6::text[]))
+  WHERE (tenant_id, visitor_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
   FOR KEY SHARE
 )
-SELECT 'erased_visitor' AS kind, tenant_id::text AS tenant_id, visitor_sha256 AS key, erased_at AS at,
-  NULL::text AS person_id, NULL::text AS id
-FROM gdpr_erased_visitors
-WHERE (tenant_id, visitor_sha256) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
-UNION ALL
-SELECT 'erased_customer', tenant_id::text, external_sha256, max(erased_at), NULL, NULL
-FROM gdpr_erasures
-WHERE (tenant_id, external_sha256) IN (SELECT * FROM unnest($3::bigint[], $4::text[]))
-GROUP BY tenant_id, external_sha256
-UNION ALL
-SELECT 'link', tenant_id::text, visitor_id, linked_at, person_id::text, id::text FROM links
+SELECT 'link' AS kind, tenant_id::text AS tenant_id, visitor_id AS key, linked_at AS at, person_id::text AS person_id, id::text AS id FROM links
 UNION ALL
 SELECT 'person', tenant_id::text, external_id, NULL, person_id::text, NULL
 FROM persons
-WHERE (tenant_id, external_id) IN (SELECT * FROM unnest($7::bigint[], $8::text[]));
+WHERE (tenant_id, external_id) IN (SELECT * FROM unnest($3::bigint[], $4::text[]));
+
+-- name: erasure_lookups
+-- The erasure tombstones the writer's enricher checks, sent after identity_lookups in the same transaction and
+-- never merged into it: under READ COMMITTED a statement that waited on a link's lock re-reads only the locked
+-- row once the erasure committed, every other table as of its own start. Merged, a commit that waited for an
+-- erasure saw the links gone but not that erasure's tombstones, and stored the person's late events whole. This
+-- statement starts once that wait is over, so it sees the tombstones of any erasure the commit waited for.
+-- Pairwise arrays of tenant ids + digests: $1/$2 erased visitors, $3/$4 erased customers, $5/$6 erased orders.
+SELECT 'erased_visitor' AS kind, tenant_id::text AS tenant_id, visitor_sha256::text AS key, erased_at AS at
+FROM gdpr_erased_visitors
+WHERE (tenant_id, visitor_sha256) IN (SELECT * FROM unnest($1::bigint[], $2::bpchar[]))
+UNION ALL
+SELECT 'erased_customer', tenant_id::text, external_sha256::text, max(erased_at)
+FROM gdpr_erasures
+WHERE (tenant_id, external_sha256) IN (SELECT * FROM unnest($3::bigint[], $4::bpchar[]))
+GROUP BY tenant_id, external_sha256
+UNION ALL
+SELECT 'erased_order', tenant_id::text, order_sha256::text, erased_at
+FROM gdpr_erased_orders
+WHERE (tenant_id, order_sha256) IN (SELECT * FROM unnest($5::bigint[], $6::bpchar[]));
 
 -- name: persons_for_orders
 -- The person an order was attributed to, for payment/refund/chargeback events of that order.
@@ -81,8 +92,12 @@ ON CONFLICT (tenant_id, visitor_id, person_id) DO UPDATE SET
 RETURNING id::text AS id, (xmax = 0) AS created;
 
 -- name: backfill_events_by_visitor
+-- $4: the visitor's digest. Rows that occurred at or before the visitor's erasure (gdpr_erased_visitors) belong to
+-- the erased past: a later link of the same visitor id (new evidence) takes only what came after it.
 WITH u AS (
-  UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL RETURNING 1
+  UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL
+    AND NOT EXISTS (SELECT 1 FROM gdpr_erased_visitors g WHERE g.tenant_id = $1 AND g.visitor_sha256 = $4 AND tx_events.occurred_at <= g.erased_at)
+  RETURNING 1
 ) SELECT count(*)::int AS n FROM u;
 
 -- name: backfill_events_by_order
@@ -91,8 +106,12 @@ WITH u AS (
 ) SELECT count(*)::int AS n FROM u;
 
 -- name: backfill_sessions_by_visitor
+-- $4: the visitor's digest. A session that began at or before the visitor's erasure is the erased past's (see
+-- backfill_events_by_visitor).
 WITH u AS (
-  UPDATE tx_sessions SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL RETURNING 1
+  UPDATE tx_sessions SET person_id = $3, updated_at = now() WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL
+    AND NOT EXISTS (SELECT 1 FROM gdpr_erased_visitors g WHERE g.tenant_id = $1 AND g.visitor_sha256 = $4 AND tx_sessions.first_seen_at <= g.erased_at)
+  RETURNING 1
 ) SELECT count(*)::int AS n FROM u;
 
 -- name: get_person
