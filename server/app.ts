@@ -49,7 +49,7 @@ import { openStore } from './store/open.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
 import { createPartitions } from './store/partitions.js';
-import { lockDataDir, type DataDirLock } from './store/datadir-lock.js';
+import { ensureDataDir, lockDataDir, type DataDirLock } from './store/datadir-lock.js';
 import { createSpool } from './store/spool.js';
 import { createTenantStore, type CreatedTenant } from './store/tenants.js';
 import { createPersonDataRegistry } from './person-data.js';
@@ -104,6 +104,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const startedAt = Date.now();
   const uws = loadUws(config.uwsAllowFallback);
   fs.mkdirSync(config.dataDir, { recursive: true });
+  // Checked now rather than when features.archive first runs (daily, maybe close to retention dropping the months).
+  if (config.featureStore.archiveDir) ensureDataDir(config.featureStore.archiveDir, 'ARCHIVE_DIR');
   const db = await openStore(config, log);
   await migrate(db, log.child({ mod: 'migrate' }));
   // Plain PostgreSQL: this month's partitions before the first commit (else rows wait in the DEFAULT partition

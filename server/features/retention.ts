@@ -116,7 +116,7 @@ interface ManifestEntry {
  */
 async function archive(deps: RetentionDeps, ctx: JobContext): Promise<number> {
   const dir = deps.settings.archiveDir!;
-  fs.mkdirSync(dir, { recursive: true });
+  await fs.promises.mkdir(dir, { recursive: true });
   const manifestFile = path.join(dir, 'manifest.json');
   const manifest: ManifestEntry[] = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : [];
   // Months whose first rows retention drops within a month: their start is before now - (RETENTION_MONTHS - 1).

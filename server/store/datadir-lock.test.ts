@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSystemProbe, DataDirLockedError, DataDirUnusableError, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, procState, type ProcessProbe } from './datadir-lock.js';
+import { createSystemProbe, DataDirLockedError, DataDirUnusableError, ensureDataDir, FOREIGN_STALE_MS, judgeLock, LOCK_FILE, lockDataDir, parseLock, procState, type ProcessProbe } from './datadir-lock.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'txl-lock-'));
 const probe = (alive: Record<number, string | null>): ProcessProbe => ({
@@ -111,6 +111,17 @@ describe('lockDataDir', () => {
     expect(() => lockDataDir(file)).toThrow(DataDirUnusableError);
     expect(() => lockDataDir(file)).toThrow(`DATA_DIR=${file} is a file, not a directory: set DATA_DIR to a writable directory`);
     expect(() => lockDataDir(path.join(file, 'sub'))).toThrow(/has a file where a parent directory should be/);
+  });
+
+  it('ARCHIVE_DIR is checked the same way, its message naming ARCHIVE_DIR', () => {
+    const file = path.join(tmp(), 'afile');
+    fs.writeFileSync(file, 'x');
+    expect(() => ensureDataDir(path.join(file, 'archive'), 'ARCHIVE_DIR')).toThrow(
+      `ARCHIVE_DIR=${path.join(file, 'archive')} has a file where a parent directory should be: set ARCHIVE_DIR to a writable directory (created when missing), e.g. ARCHIVE_DIR=./archive.`,
+    );
+    const ok = path.join(tmp(), 'archive', 'nested');
+    ensureDataDir(ok, 'ARCHIVE_DIR');
+    expect(fs.statSync(ok).isDirectory()).toBe(true);
   });
 
   it('takes over a stale lock (its process is gone) and a torn one, warning with the dead pid', () => {

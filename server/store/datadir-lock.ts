@@ -33,11 +33,12 @@ export class DataDirLockedError extends Error {
   }
 }
 
-/** DATA_DIR cannot be a directory this process writes to (a file in the way, no permission, read-only disk). */
+/** DATA_DIR (or another configured directory) cannot be one this process writes to (a file in the way, no permission, read-only disk). */
 export class DataDirUnusableError extends Error {
   constructor(
     readonly dir: string,
     readonly code: string,
+    readonly variable: 'DATA_DIR' | 'ARCHIVE_DIR' = 'DATA_DIR',
   ) {
     const why: Record<string, string> = {
       EEXIST: 'is a file, not a directory',
@@ -46,20 +47,21 @@ export class DataDirUnusableError extends Error {
       EPERM: 'cannot be created or written by this user',
       EROFS: 'is on a read-only file system',
     };
-    super(`DATA_DIR=${dir} ${why[code] ?? `cannot be used (${code})`}: set DATA_DIR to a writable directory (created when missing), e.g. DATA_DIR=./data.`);
+    const example = variable === 'DATA_DIR' ? './data' : './archive';
+    super(`${variable}=${dir} ${why[code] ?? `cannot be used (${code})`}: set ${variable} to a writable directory (created when missing), e.g. ${variable}=${example}.`);
     this.name = 'DataDirUnusableError';
   }
 }
 
-/** mkdir -p DATA_DIR, turning the file-system refusals a misconfiguration causes into one message that says what to set. */
-export function ensureDataDir(dir: string): void {
+/** mkdir -p DATA_DIR (or `variable`'s directory), turning the file-system refusals a misconfiguration causes into one message that says what to set. */
+export function ensureDataDir(dir: string, variable: 'DATA_DIR' | 'ARCHIVE_DIR' = 'DATA_DIR'): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err;
-    throw new DataDirUnusableError(dir, code);
+    throw new DataDirUnusableError(dir, code, variable);
   }
 }
 
