@@ -3,11 +3,16 @@
 // claim (rows become `sending` under a lease, their attempt counted), drop the rows the provider would refuse
 // (dead, with the reason), spend one call of the destination's rate window, send, then mark in one statement:
 // sent, back to pending after a backoff, or dead. A batch refused as a whole for its content is split in two
-// and each half sent again until the bad row is alone (bisection). A refusal of the destination itself (its
-// credential or permission) holds the destination instead (conversion_holds): its rows stay pending, nothing
-// more is sent this run (nor the other half of a split), and due_destinations leaves it out until the hold ends
-// (a backoff up to an hour, holdDelayMs) or its tracking code is updated; rows that wait past the provider's
-// limit are dead. An accepted request ends the hold.
+// and each half sent again until the bad row is alone (bisection). The split lives on the rows, not in memory:
+// they go back to pending, due at once, each with the batch size it may be sent in next (batch_cap, half the
+// refused batch; migration 045), and claim_split sends them among themselves, never with rows queued since.
+// Each half is a call of the rate budget, so a split that outlives the budget goes on at the next slots where
+// it stopped; when rows being split and others both wait, they take turns (alternating batches in a run, and
+// the first call of each slot by the slot's parity, RateLimiter.slot), so neither holds the other up. A
+// refusal of the destination itself (its credential or permission) holds the destination instead
+// (conversion_holds): its rows stay pending, nothing more is sent this run (nor the rest of a split), and
+// due_destinations leaves it out until the hold ends (a backoff up to an hour, holdDelayMs) or its tracking
+// code is updated; rows that wait past the provider's limit are dead. An accepted request ends the hold.
 // Delivery is at least once: a crash between the provider's answer and the mark leaves the rows `sending`;
 // when the lease ends they are sent again with the same event_id, which the providers deduplicate (Meta and
 // TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again. GA4 deduplicates
@@ -23,7 +28,7 @@ import { fillBrowserIds } from './browser-ids.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { ConversionStats } from './stats.js';
 
-const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination', 'claim_batch', 'mark_sent', 'mark_failed', 'extend_lease', 'hold_destination', 'release_hold', 'expire_held']);
+const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination', 'claim_batch', 'claim_split', 'mark_sent', 'mark_failed', 'extend_lease', 'hold_destination', 'release_hold', 'expire_held']);
 
 /** Destinations looked at per run, and batches per destination per run (the next run continues). */
 export const DESTINATIONS_PER_RUN = 200;
@@ -65,13 +70,17 @@ export interface DispatchDeps {
   runBudgetMs?: number;
 }
 
-type Claimed = OutboxItem & { firstAt: number };
+/** A claimed row; `cap`: being split (the largest batch it may go in), `lastError` as claimed. */
+type Claimed = OutboxItem & { firstAt: number; cap: number | null; lastError: string | null };
 /**
  * `clear`: a dead row's digests (user_data) are dropped at once: the provider refused the row itself (too old,
  * nothing to match, a bad field), so a retry cannot help. Rows dead for their destination's sake or out of
  * retry time keep them, for a retry after the fix (conversions.prune clears them KEEP_DEAD_DIGESTS_DAYS on).
+ * `cap`: the row's batch was refused as a whole, it is sent next in a batch of at most this many.
  */
-type Failure = { id: number; dead: boolean; next_at: string | null; error: string; clear?: boolean };
+type Failure = { id: number; dead: boolean; next_at: string | null; error: string; clear?: boolean; cap?: number };
+/** Which rows a batch is claimed from: those being split (claim_split), or the others (claim_batch). */
+type Kind = 'rest' | 'split';
 
 /** One destination's dispatch in a run: what it sends with, and its hold. */
 interface Run {
@@ -84,6 +93,10 @@ interface Run {
   holdRow: boolean;
   /** Held during this run: nothing more is sent. */
   held: boolean;
+  /** The rate budget refused a call during this run: nothing more can be sent before the next slot. */
+  limited: boolean;
+  /** A batch was split since the destination's last claim: rows being split are due. */
+  split: boolean;
 }
 
 interface DueRow {
@@ -108,6 +121,8 @@ const toItem = (r: Record<string, unknown>): Claimed => ({
   user_data: (r.user_data ?? null) as OutboxItem['user_data'],
   attempts: Number(r.attempts),
   firstAt: new Date(r.first_at as string).getTime(),
+  cap: r.batch_cap === null || r.batch_cap === undefined ? null : Number(r.batch_cap),
+  lastError: (r.last_error ?? null) as string | null,
 });
 
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
@@ -124,7 +139,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     return fail(items.map((i) => ({ id: i.id, dead: true, next_at: null, error, clear })));
   };
 
-  /** Marks one answer; `invalid` of several rows bisects. Returns the rows settled. */
+  /** Marks one answer; `invalid` of several rows splits them. Returns the rows settled. */
   async function settle(run: Run, items: Claimed[], out: SendOutcome): Promise<number> {
     const { dest } = run;
     if (out.kind === 'partial') {
@@ -150,13 +165,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       await dead(dest.provider, items, out.error, true);
       return items.length;
     }
-    if (out.kind === 'invalid') {
-      const half = Math.ceil(items.length / 2);
-      const first = await deliver(run, items.slice(0, half));
-      // The first half met a refusal of the destination: the other half waits with it, unsent.
-      if (run.held) return first + (await park(run, items.slice(half)));
-      return first + (await deliver(run, items.slice(half)));
-    }
+    if (out.kind === 'invalid') return split(run, items, out.error);
     const t = now();
     const rows = items.map((i): Failure => {
       const d = nextRetry({ attempts: i.attempts, firstAt: i.firstAt, now: t, rand, retryAfterMs: out.retryAfterMs });
@@ -169,6 +178,22 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     stats.add(dest.provider, 'retried', rows.length - gaveUp);
     await fail(rows);
     return gaveUp;
+  }
+
+  /**
+   * A batch refused as a whole for its content (several rows): its rows go back to pending, due at once, each
+   * to be sent next in a batch of at most half this one (batch_cap) among the rows being split only; the run
+   * goes on with them while the rate budget lasts, the next runs after. So the split's progress survives a
+   * spent budget, a restart or a crash (a crash before this mark: the lease ends, the batch is sent again whole
+   * and split again), and rows queued meanwhile never join it. Their last_error is the provider's refusal.
+   */
+  async function split(run: Run, items: Claimed[], error: string): Promise<number> {
+    const cap = Math.ceil(items.length / 2);
+    const at = new Date(now()).toISOString();
+    const message = `${error.slice(0, 800)} — a batch of ${items.length} refused as a whole: split, sent again in batches of at most ${cap} until the row at fault is alone (it is then dead with this error, the others are sent)`;
+    await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: message, cap })));
+    run.split = true;
+    return 0;
   }
 
   /** What the status API and the held rows say: the provider's answer, and how to fix it. */
@@ -207,14 +232,19 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     return 0;
   }
 
-  /** One request (after a call of the destination's rate budget); the rows wait for the next slot when none is left. */
+  /**
+   * One request (after a call of the destination's rate budget); the rows wait for the next slot when none is
+   * left. Rows being split keep the provider's refusal as their last_error (the split's message), not this wait.
+   */
   async function deliver(run: Run, items: Claimed[]): Promise<number> {
     const { dest, adapter } = run;
     const call = await deps.rate.take(db, dest.tenantId, dest.name, dest.provider, now());
     if (!call.ok) {
+      run.limited = true;
       stats.add(dest.provider, 'rate_limited', items.length);
       const at = new Date(call.until).toISOString();
-      await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: `rate limit: ${call.limit.calls} calls per ${call.limit.periodMs / 1000} s for this destination, spread as one call every ${Math.round(call.slotMs / 100) / 10} s (and a few more for bursts); sent with the next call` })));
+      const wait = `rate limit: ${call.limit.calls} calls per ${call.limit.periodMs / 1000} s for this destination, spread as one call every ${Math.round(call.slotMs / 100) / 10} s (and a few more for bursts); sent with the next call`;
+      await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: i.cap !== null && i.lastError ? i.lastError : wait })));
       return 0;
     }
     await db.query(Q.extend_lease, [items.map((i) => i.id), leaseS]);
@@ -248,7 +278,7 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const dest: Destination = { tenantId, name: d.destination, provider: d.provider, codeId: Number(d.code_id), settings: code.settings ?? {}, secrets };
     // Refusals in a row count for the version of the code that was refused; an update starts again.
     const holds = code.holds !== null && code.held_version === code.version ? Number(code.holds) : 0;
-    const run: Run = { dest, adapter, version: code.version, holds, holdRow: code.holds !== null, held: false };
+    const run: Run = { dest, adapter, version: code.version, holds, holdRow: code.holds !== null, held: false, limited: false, split: false };
     return { run, problem: adapter.configProblem(dest) };
   }
 
@@ -257,10 +287,21 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const { run, problem } = await loadDestination(d);
     const dest = run?.dest ?? null;
     let settled = 0;
-    for (let b = 0; b < BATCHES_PER_DESTINATION; b++) {
+    // Rows being split and the others go in batches of their own, taking turns: the first batch of the run is
+    // the others' in an even slot of the provider's rate budget and the split's in an odd one, then they
+    // alternate while both have due rows (a spent budget stops the run at the first refused call).
+    let order: Kind[] = deps.rate.slot(d.provider, now()) % 2 === 0 ? ['rest', 'split'] : ['split', 'rest'];
+    const done: Record<Kind, boolean> = { rest: false, split: false };
+    for (let b = 0; b < BATCHES_PER_DESTINATION && !(done.rest && done.split);) {
       signal?.throwIfAborted();
-      const rows = (await db.query(Q.claim_batch, [Number(d.tenant_id), d.destination, adapter.maxBatch, leaseS])).rows.map(toItem);
-      if (rows.length === 0) break;
+      const kind = done[order[0]] ? order[1] : order[0];
+      const claim = kind === 'split' ? Q.claim_split : Q.claim_batch;
+      const rows = (await db.query(claim, [Number(d.tenant_id), d.destination, adapter.maxBatch, leaseS])).rows.map(toItem);
+      if (rows.length === 0) {
+        done[kind] = true;
+        continue;
+      }
+      b++;
       // A backend purchase carries no browser cookie: the visitor's earlier events' ids (fbp, ttp, GA4's).
       const claimed = problem || !dest ? rows : await fillBrowserIds(db, Number(d.tenant_id), d.provider, rows);
       if (problem || !dest) {
@@ -275,8 +316,15 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         const good = verdicts.filter((v) => v.why === null).map((v) => v.i);
         settled += refused.length + (good.length && run ? await deliver(run, good) : 0);
       }
-      // Held: the rest of the destination's rows wait for the hold to end (one request per try).
-      if (run?.held || claimed.length < adapter.maxBatch) break;
+      // Held: the rest of the destination's rows wait for the hold to end (one request per try). Out of calls:
+      // they wait for the next slot, unclaimed.
+      if (run?.held || run?.limited) break;
+      if (kind === 'rest' && claimed.length < adapter.maxBatch) done.rest = true;
+      if (run?.split) {
+        done.split = false;
+        run.split = false;
+      }
+      order = kind === 'rest' ? ['split', 'rest'] : ['rest', 'split'];
     }
     return settled;
   }

@@ -108,6 +108,17 @@ describe('rate limiter', () => {
     expect(times.length).toBeGreaterThan(100);
   });
 
+  it('numbers the slots (the dispatcher\'s turns between rows being split and the others): one more per slot, 0 without a limit', () => {
+    const rl = createRateLimiter();
+    const first = rl.slot('meta', start);
+    const slot = rateWindow(start, 22_642);
+    expect(rl.slot('meta', slot.end - 1)).toBe(first);
+    expect(rl.slot('meta', slot.end)).toBe(first + 1);
+    expect(rl.slot('meta', slot.end + 22_642)).toBe(first + 2);
+    expect(rl.slot('tiktok', start)).toBe(0);
+    expect(rl.slot('tiktok', slot.end)).toBe(0);
+  });
+
   it('a steady trickle (one conversion a minute) is sent within the minute, each with its own call', async () => {
     const q = fakeStore();
     const rl = createRateLimiter();

@@ -53,6 +53,12 @@ export interface RateLimiter {
   take(q: Queryable, tenantId: number, destination: string, provider: Provider, now: number): Promise<RateTake>;
   /** Drops counters that ended more than a day ago. */
   prune(q: Queryable, now: number): Promise<number>;
+  /**
+   * The number of the provider's slot holding `now` (0 for a provider without a limit of ours). Pure. The
+   * dispatcher gives rows being split and the other rows of a destination the first call of a slot in turns
+   * (even slots the others, odd ones the split), so with a spent burst each gets every other slot.
+   */
+  slot(provider: Provider, now: number): number;
 }
 
 export function createRateLimiter(limits: Partial<Record<Provider, RateLimit>> = RATE_LIMITS): RateLimiter {
@@ -69,6 +75,10 @@ export function createRateLimiter(limits: Partial<Record<Provider, RateLimit>> =
         if ((await q.query(Q.take_call, [tenantId, destination, new Date(period.start + 1).toISOString(), burst])).rows.length > 0) return { ok: true };
       }
       return { ok: false, until: slot.end, limit, slotMs };
+    },
+    slot(provider, now) {
+      const limit = limits[provider];
+      return limit ? Math.floor(now / rateBudget(limit).slotMs) : 0;
     },
     async prune(q, now) {
       const { rows } = await q.query<{ n: number }>(Q.prune_windows, [new Date(now - 2 * 86_400_000).toISOString()]);

@@ -225,28 +225,49 @@ WITH d AS (DELETE FROM conversion_holds WHERE held_until < $1 RETURNING 1) SELEC
 
 -- name: claim_batch
 -- A claimed row is `sending` until its lease ends; next_at = the lease's end, so if this node dies the row
--- is due again then (the same index), and its attempt was counted.
+-- is due again then (the same index), and its attempt was counted. Rows being split (batch_cap set: a batch
+-- they were in was refused as a whole, migration 045) are not taken here but by claim_split.
 UPDATE conversion_outbox o
 SET status = 'sending', attempts = o.attempts + 1, lease_until = now() + make_interval(secs => $4), next_at = now() + make_interval(secs => $4)
 WHERE o.id IN (
   SELECT id FROM conversion_outbox
-  WHERE tenant_id = $1 AND destination = $2 AND status IN ('pending', 'sending') AND next_at <= now()
+  WHERE tenant_id = $1 AND destination = $2 AND status IN ('pending', 'sending') AND next_at <= now() AND batch_cap IS NULL
   ORDER BY next_at, id LIMIT $3 FOR UPDATE SKIP LOCKED
 )
 RETURNING o.id, o.event_id::text AS event_id, o.event_name, o.occurred_at, o.legal_basis, o.data, o.user_data, o.attempts,
-  COALESCE(o.retried_at, o.created_at) AS first_at;
+  COALESCE(o.retried_at, o.created_at) AS first_at, o.batch_cap, o.last_error;
+
+-- name: claim_split
+-- The next batch of a split: due rows being split only (never with rows queued since), as claim_batch does, the
+-- smallest caps first (the split nearest to its bad row) and at most the smallest cap among them ($3: the
+-- provider's limit), so a split goes on where the last run stopped.
+UPDATE conversion_outbox o
+SET status = 'sending', attempts = o.attempts + 1, lease_until = now() + make_interval(secs => $4), next_at = now() + make_interval(secs => $4)
+WHERE o.id IN (
+  SELECT id FROM conversion_outbox
+  WHERE tenant_id = $1 AND destination = $2 AND status IN ('pending', 'sending') AND next_at <= now() AND batch_cap IS NOT NULL
+  ORDER BY batch_cap, next_at, id
+  LIMIT LEAST($3::int, (SELECT min(batch_cap) FROM conversion_outbox
+    WHERE tenant_id = $1 AND destination = $2 AND status IN ('pending', 'sending') AND next_at <= now() AND batch_cap IS NOT NULL))
+  FOR UPDATE SKIP LOCKED
+)
+RETURNING o.id, o.event_id::text AS event_id, o.event_name, o.occurred_at, o.legal_basis, o.data, o.user_data, o.attempts,
+  COALESCE(o.retried_at, o.created_at) AS first_at, o.batch_cap, o.last_error;
 
 -- name: mark_sent
 UPDATE conversion_outbox SET status = 'sent', sent_at = now(), user_data = NULL, lease_until = NULL, last_error = NULL
 WHERE id = ANY($1::bigint[]) AND status = 'sending';
 
 -- name: mark_failed
--- $1: [{"id","dead","next_at","error","clear"}]: back to pending at next_at, or dead with the provider's error;
--- `clear`: the row was refused for itself (a retry cannot help), its digests go at once.
+-- $1: [{"id","dead","next_at","error","clear","cap"}]: back to pending at next_at, or dead with the provider's error;
+-- `clear`: the row was refused for itself (a retry cannot help), its digests go at once; `cap`: the row's batch
+-- was refused as a whole, it is sent next in a batch of at most this many (never more than before; a dead row
+-- forgets it).
 UPDATE conversion_outbox o
 SET status = CASE WHEN x.dead THEN 'dead' ELSE 'pending' END, next_at = COALESCE(x.next_at, o.next_at), lease_until = NULL, last_error = x.error,
-  user_data = CASE WHEN x.dead AND x.clear THEN NULL ELSE o.user_data END
-FROM json_to_recordset($1::json) AS x(id bigint, dead boolean, next_at timestamptz, error text, clear boolean)
+  user_data = CASE WHEN x.dead AND x.clear THEN NULL ELSE o.user_data END,
+  batch_cap = CASE WHEN x.dead THEN NULL ELSE LEAST(x.cap, o.batch_cap) END
+FROM json_to_recordset($1::json) AS x(id bigint, dead boolean, next_at timestamptz, error text, clear boolean, cap int)
 WHERE o.id = x.id AND o.status = 'sending';
 
 -- name: pending_by_provider
