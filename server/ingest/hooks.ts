@@ -12,6 +12,8 @@
 //    never a network call outside the store: every request queued behind the commit waits for it.
 // Enrichers run before the insert on every row of the group (duplicates included: the store decides which are
 // new) and may fill server-side fields (person_id). Projectors run after it, only with the rows that were new.
+// Rejected rows are not events and no hook sees them: the writer itself clears a rejected body of an erased
+// person's ids before it is kept (gdpr/late-rejected.ts), as the identity enricher anonymises a valid late copy.
 //
 // Deferred projectors run out of the commit, in their own transaction, with committed rows read back after a
 // durable cursor (ingest/projector.ts): exactly once, restart safe, a few hundred milliseconds behind the commit.

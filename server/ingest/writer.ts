@@ -7,6 +7,7 @@
 // because the ledger's primary key decides (the second insert waits for the first and then skips it).
 // Domains add work to every commit, replays included, through named hooks (contract and timings: hooks.ts).
 import type { Logger } from 'pino';
+import { forgetErasedInRejected } from '../gdpr/late-rejected.js';
 import { isUnavailable, ShuttingDownError, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
 import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
@@ -131,6 +132,10 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     await enterWriterCommit(db, q);
     await hooks.enrich(q, rows);
     const fresh = await events.insert(q, rows);
+    // Rejected bodies too: a late copy of an erased person's past is kept without their ids and data, as the
+    // enricher stores a valid one (gdpr/late-rejected.ts: set-based, no statement unless a body names a visitor,
+    // customer or order). Not a declared hook: every writer owes it, whatever its hooks.
+    await forgetErasedInRejected(q, rejected);
     await events.insertRejected(q, rejected);
     if (hooks.hasProjectors && fresh.size > 0) await hooks.project(q, rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
     if (inline && fresh.size > 0) {
