@@ -15,7 +15,9 @@ import type { RejectedRow } from '../store/events.js';
 import { queries } from '../store/queries.js';
 import { iso, isObj, type Obj } from '../store/rows.js';
 
-const Q = queries('rejected-erased.sql', ['lock_rejected_links', 'erased_in_rejected']);
+const Q = queries('rejected-erased.sql', ['lock_rejected_links']);
+// The tombstones the identity enricher reads for valid rows: one statement for both.
+const P = queries('persons.sql', ['erasure_lookups']);
 
 /** What is kept of a body that names an erased person but cannot be read as events (not JSON, or ids elsewhere). */
 export const NOT_KEPT = JSON.stringify('<not kept: it names an erased visitor, customer or order>');
@@ -216,12 +218,13 @@ export async function forgetErasedInRejected(q: Queryable, rows: RejectedRow[]):
   // Handed to the session in this order before either answers: the tombstones are read once the lock is held.
   const [, { rows: found }] = await Promise.all([
     ids.visitor.length > 0 ? q.query(Q.lock_rejected_links, pairs(ids.visitor)) : null,
-    q.query<{ kind: Kind; tenant_id: string; key: string; at: Date | string }>(Q.erased_in_rejected, lookups),
+    q.query<{ kind: `erased_${Kind}`; tenant_id: string; key: string; at: Date | string }>(P.erasure_lookups, lookups),
   ]);
   const erased: Tombstones = new Map();
   for (const f of found) {
-    const x = byDigest.get(`${f.kind}:${f.tenant_id}:${f.key.trim()}`);
-    if (x) erased.set(tkey(x.t, f.kind, x.id), Date.parse(iso(f.at)));
+    const kind = f.kind.slice('erased_'.length) as Kind;
+    const x = byDigest.get(`${kind}:${f.tenant_id}:${f.key.trim()}`);
+    if (x) erased.set(tkey(x.t, kind, x.id), Date.parse(iso(f.at)));
   }
   if (erased.size === 0) return;
   for (const { r } of named) forgetInRejected(r, erased);
