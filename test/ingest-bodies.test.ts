@@ -68,6 +68,17 @@ describe('rate limit on bad bodies', () => {
     expect(kept.raw_body.match(/sha256:[0-9a-f]{64}/g)).toHaveLength(2);
   });
 
+  it('keeps a batch whose rejected event names a visitor id with a NUL: the valid event is stored, the other rejected', async () => {
+    const tenant = await createTenant(server.url, 'nul-visitor');
+    const good = webEvent();
+    const bad = webEvent({ visitor_id: 'v\u0000x' });
+    const r = await postJson(`${server.url}/api/tx/events/batch`, { events: [good, bad] }, { 'x-tx-key': tenant.write_key });
+    expect(r.status).toBe(200);
+    expect({ accepted: r.json.accepted, rejected: r.json.rejected.map((x: any) => x.event_id) }).toEqual({ accepted: 1, rejected: [bad.event_id] });
+    const kept = (await getJson(`${server.url}/api/v1/tx/rejected?limit=10`, { authorization: `Bearer ${tenant.secret_key}` })).json.rejected;
+    expect(kept.map((x: any) => x.event_id)).toEqual([bad.event_id]);
+  });
+
   it('takes gzip-compressed batches, refuses unknown encodings with 415 and corrupt data with 400', async () => {
     const other = await createTenant(server.url, 'gzip');
     const events = [webEvent(), webEvent()];

@@ -28,6 +28,8 @@ describe('late rejected copies of an erased person', () => {
     expect([...n.customer]).toEqual(['123']);
     expect([...n.order]).toEqual(['O-1']);
     expect(namedIds('{"source_system":"web","v-ana":1}')).toEqual({ visitor: new Set(), customer: new Set(), order: new Set() });
+    // An id with a NUL names nobody (none is ever stored) and is never sent to the store as a parameter.
+    expect([...namedIds('{"visitor_id":"v\\u0000x","entities":{"order_id":"O\\u0000"}}').visitor]).toEqual([]);
   });
 
   it('keeps a past event of an erased visitor as a stored anonymised late copy would be, with its reasons', () => {

@@ -39,6 +39,9 @@ const DIGEST_KIND: Record<Kind, string> = { visitor: 'visitor', customer: 'exter
 function literal(lit: string): string | null {
   try {
     const v: unknown = JSON.parse(lit);
+    // An id with a NUL was never stored (validation refuses it), so it names no erased person; and PostgreSQL
+    // refuses it as a parameter, which would fail the whole commit.
+    if (typeof v === 'string' && v.includes('\u0000')) return null;
     return (typeof v === 'string' && v.length > 0) || typeof v === 'number' ? String(v) : null;
   } catch {
     return null;
@@ -62,7 +65,7 @@ export function namedIds(raw: string): Named {
 function ownIds(ev: Obj): { kind: Kind; id: string }[] {
   const out: { kind: Kind; id: string }[] = [];
   const add = (kind: Kind, v: unknown) => {
-    if ((typeof v === 'string' && v.length > 0) || typeof v === 'number') out.push({ kind, id: String(v) });
+    if ((typeof v === 'string' && v.length > 0 && !v.includes('\u0000')) || typeof v === 'number') out.push({ kind, id: String(v) });
   };
   add('visitor', ev.visitor_id);
   const p = isObj(ev.payload) ? ev.payload : null;
