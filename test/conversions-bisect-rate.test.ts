@@ -13,6 +13,7 @@ import { adaptersFor } from '../server/conversions/index.js';
 import { createRateLimiter, rateBudget } from '../server/conversions/ratelimit.js';
 import { createConversionStats } from '../server/conversions/stats.js';
 import type { Db } from '../server/store/db.js';
+import { queries } from '../server/store/queries.js';
 import { silent } from './helpers.js';
 import { scratchEmbedded } from './store-suites.js';
 
@@ -134,4 +135,25 @@ describe('a batch refused as a whole while the rate budget runs out', () => {
     expect(carried.orders.every((o) => o.startsWith('NEW-'))).toBe(true);
     expect(carried.slot).toBeLessThanOrEqual(3 + 1);
   });
+
+  it('a retry by hand starts the split over: a dead row revived (one, or a destination\'s) carries no batch cap', async () => {
+    const Q = queries('conversions.sql', ['retry_dead', 'retry_destination']);
+    const tenant = Number((await db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ('bisect-retry') RETURNING tenant_id::text AS id`)).rows[0].id);
+    const code = Number((await db.query<{ id: string }>(
+      `INSERT INTO tracking_codes (tenant_id, provider, settings, secrets_enc) VALUES ($1, 'tiktok', '{"pixel_code":"CABCDEFGHIJKLMNOPQRS"}', 'enc') RETURNING id::text AS id`, [tenant],
+    )).rows[0].id);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(Number((await db.query<{ id: string }>(
+        `INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, legal_basis, data, status, batch_cap, last_error)
+         VALUES ($1, $2, 'tiktok', $3, 'marketplace', $4, 'add_to_cart', now(), 'consent', '{}', 'dead', 2, 'held too long') RETURNING id::text AS id`,
+        [tenant, `tiktok:${code}`, code, crypto.randomUUID()],
+      )).rows[0].id));
+    }
+    await db.query(Q.retry_dead, [tenant, ids[0]]);
+    await db.query(Q.retry_destination, [tenant, `tiktok:${code}`]);
+    const after = (await db.query<{ status: string; batch_cap: number | null }>(`SELECT status, batch_cap FROM conversion_outbox WHERE tenant_id = $1 ORDER BY id`, [tenant])).rows;
+    expect(after).toEqual(ids.map(() => ({ status: 'pending', batch_cap: null })));
+  });
 });
+

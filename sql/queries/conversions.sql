@@ -206,7 +206,7 @@ DELETE FROM conversion_holds WHERE tenant_id = $1 AND destination = $2;
 -- With an age limit the others' retry budget starts again now: a row held for days is not dead at the first
 -- 5xx after its destination is fixed.
 WITH d AS (
-  UPDATE conversion_outbox SET status = 'dead', lease_until = NULL, last_error = $5,
+  UPDATE conversion_outbox SET status = 'dead', lease_until = NULL, last_error = $5, batch_cap = NULL,
     user_data = CASE WHEN $4::int IS NULL THEN user_data END
   WHERE tenant_id = $1 AND destination = $2 AND status = 'pending'
     AND CASE WHEN $4::int IS NULL THEN COALESCE(retried_at, created_at) < now() - make_interval(secs => $3::int)
@@ -313,7 +313,7 @@ LEFT JOIN tracking_codes tc ON tc.tenant_id = $1 AND tc.id = h.code_id
 ORDER BY c.destination;
 
 -- name: retry_dead
-UPDATE conversion_outbox SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL
+UPDATE conversion_outbox SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL, batch_cap = NULL
 WHERE tenant_id = $1 AND id = $2 AND status = 'dead'
 RETURNING id, status;
 
@@ -321,7 +321,7 @@ RETURNING id, status;
 -- Every dead row of a destination back to pending (POST /api/v1/conversions/retry), except the duplicates of an
 -- order the destination already has an earlier row for (the single retry refuses those: first_of_order).
 WITH r AS (
-  UPDATE conversion_outbox o SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL
+  UPDATE conversion_outbox o SET status = 'pending', next_at = now(), retried_at = now(), attempts = 0, last_error = NULL, batch_cap = NULL
   WHERE o.tenant_id = $1 AND o.destination = $2 AND o.status = 'dead'
     AND NOT (o.event_name = 'order_completed' AND EXISTS (
       SELECT 1 FROM conversion_outbox f WHERE f.tenant_id = o.tenant_id AND f.destination = o.destination AND f.event_name = 'order_completed'
