@@ -56,6 +56,8 @@ describe('segment filter validation', () => {
     expect(edit.status).toBe(400);
     expect(edit.json.error.field).toBe('filters.event_id');
     expect((await call('GET', `/api/v1/segments/${ok.json.id}`)).json.version).toBe(1);
+    // A segment that does not exist is a 404 before its body's event ids are looked at.
+    expect((await call('PUT', '/api/v1/segments/999999', { filters: { did: 'add_to_cart', event_id: 'NOPE', within_days: 3 } })).status).toBe(404);
     // Another tenant's event is not this tenant's.
     const other = await createTenant(server.url, 'segments-validation-other');
     const theirs = await api(server.url, other, 'POST', '/api/v1/segments', { name: 'y', filters: { did: 'event_view', event_id: 'CAT1', within_days: 3 } });

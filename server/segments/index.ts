@@ -107,6 +107,8 @@ export function createSegments(deps: SegmentsDeps): Segments {
       return written(t, await timed(t, () => store.create(t, { name: b.name!, filters: b.filters!, marketingOnly: b.marketingOnly ?? true }, b.autoRefresh ?? true, now())));
     },
     async edit(t, id, b) {
+      // A missing segment is a 404 whatever its body says (and costs no event lookups).
+      if (b.filters && !(await store.get(t, id, null))) return null;
       await checkEvents(t, b.filters);
       return written(t, await timed(t, () => store.edit(t, id, { name: b.name, filters: b.filters, marketingOnly: b.marketingOnly, autoRefresh: b.autoRefresh }, now())));
     },
