@@ -23,10 +23,17 @@ export interface FitReport {
   reason?: string | null;
 }
 
-/** Fits one tenant; a value says why not when it cannot (no past event with buyers, no negatives). */
+/** Fits one tenant; when it cannot (no past event with buyers, no training buyers or non-buyers) the reason is
+ *  stored as the tenant's last attempt (GET /api/v1/audience/model, the 409 of `model: "fitted"`) and returned. */
 export async function fitTenant(store: AudienceStore, tenantId: number, now: Date, signal?: AbortSignal): Promise<FitReport> {
+  const r = await tryFit(store, tenantId, now, signal);
+  if (!r.fitted) await store.putFitAttempt(tenantId, r.reason ?? 'no fit', now);
+  return r;
+}
+
+async function tryFit(store: AudienceStore, tenantId: number, now: Date, signal?: AbortSignal): Promise<FitReport> {
   const events = await store.pastEvents(tenantId, now, FIT_EVENTS);
-  if (events.length === 0) return { tenant: tenantId, fitted: false, reason: 'no past event with buyers' };
+  if (events.length === 0) return { tenant: tenantId, fitted: false, reason: 'no past event (took place, not cancelled) with buyers' };
   const consented = await store.consentedCount(tenantId);
   const slots = Math.max(1, Math.min(1024, Math.ceil((1024 * NON_BUYERS_PER_EVENT) / Math.max(consented, 1))));
   const train: Example[] = [];
@@ -43,10 +50,18 @@ export async function fitTenant(store: AudienceStore, tenantId: number, now: Dat
   }
   // Too few events for a held-out set: test on nothing rather than on the training rows (and then the fit is
   // stored as insufficient_holdout, not used).
-  if (!train.some((e) => e.y === 1) || !train.some((e) => e.y === 0)) return { tenant: tenantId, fitted: false, reason: 'the training events need buyers and non-buyers' };
+  if (!train.some((e) => e.y === 1) || !train.some((e) => e.y === 0)) return { tenant: tenantId, fitted: false, reason: noTrainingReason(train, used) };
   const { model, fit } = fitAndAssess(train, test, await store.seed(tenantId), { train: used.train, held_out: used.test }, 1024 / slots);
   await store.putFitted(tenantId, model, { ...fit }, now);
   return { tenant: tenantId, fitted: true, status: fit.status, reason: fit.reason };
+}
+
+/** Why the training set cannot be fitted: which side is missing, said in the user's terms. */
+function noTrainingReason(train: Example[], used: { train: number; test: number }): string {
+  const events = `${used.train + used.test} past event${used.train + used.test === 1 ? '' : 's'} with buyers`;
+  if (used.train === 0) return `the training events need buyers and non-buyers: all ${events} fell in the held-out set (about one in five does), none is left to train on`;
+  if (!train.some((e) => e.y === 1)) return `the training events need buyers and non-buyers: no buyer of the ${used.train} training event${used.train === 1 ? '' : 's'} has marketing consent (only consented persons are used)`;
+  return `the training events need buyers and non-buyers: no consented person other than the buyers of the ${used.train} training event${used.train === 1 ? '' : 's'}`;
 }
 
 export function fitJob(store: AudienceStore, log: Logger): Job {

@@ -17,5 +17,5 @@ export function registerAudienceTables(registry: GdprRegistry): void {
     },
     export: async (q, ids) => (await q.query(Q.export_person, [ids.tenantId, ids.personId])).rows,
   });
-  registry.none(['audiences', 'audience_versions', 'audience_coefficients', 'audience_models'], 'audience definitions, per-version counts, coefficients and fitted weights (no person)');
+  registry.none(['audiences', 'audience_versions', 'audience_coefficients', 'audience_models', 'audience_fit_attempts'], 'audience definitions, per-version counts, coefficients, fitted weights and the fit job\'s last failed attempt (no person)');
 }

@@ -7,7 +7,7 @@ import { collect, cursor, cursorVersionMismatch, id, idPage, int, nextCursor, pa
 import type { Reply } from '../http/uws.js';
 import { parseBuild, parseCoefficients, parseEstimate, parseEstimateRequest } from './schemas.js';
 import { SEED_COEFFICIENTS } from './score.js';
-import type { AudienceService, Outcome } from './service.js';
+import { attemptInfo, type AudienceService, type Outcome } from './service.js';
 import type { AudienceStore } from './store.js';
 
 export interface AudienceRouteDeps {
@@ -145,10 +145,16 @@ export function registerAudienceRoutes(router: Router, deps: AudienceRouteDeps):
     method: 'get', path: '/api/v1/audience/model', auth: 'secret', ...P, query: [],
     handler: async ({ principal }) => {
       const m = await store.fitted(tid(principal));
-      if (!m) return { status: 200, body: { model: 'fitted', available: false } };
+      // The job's last attempt that stored no fit (a stored fit clears it): why there is none, or why the stored
+      // one was not refitted since.
+      const attempt = attemptInfo(await store.fitAttempt(tid(principal)));
+      if (!m) return { status: 200, body: { model: 'fitted', available: false, reason: null, tried_at: null, ...attempt } };
       return {
         status: 200,
-        body: { model: 'fitted', available: true, in_use: m.status === 'in_use', status: m.status, reason: m.reason, intercept: m.model.intercept, weights: m.model.weights, fit: m.fit, fitted_at: m.fittedAt },
+        body: {
+          model: 'fitted', available: true, in_use: m.status === 'in_use', status: m.status, reason: m.reason, intercept: m.model.intercept, weights: m.model.weights, fit: m.fit, fitted_at: m.fittedAt,
+          ...(attempt.reason ? { last_attempt: attempt } : {}),
+        },
       };
     },
   });

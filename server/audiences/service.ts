@@ -16,7 +16,13 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; code: 'not_found'
 const invalid = (field: string, message: string): Outcome<never> => ({ ok: false, code: 'invalid_field', field, message });
 
 const notFoundEvent = (id: string): Outcome<never> => ({ ok: false, code: 'not_found', message: `No catalog event ${JSON.stringify(id)} for this tenant (sync it with PUT /api/v1/catalog/events).` });
-const noFit: Outcome<never> = { ok: false, code: 'conflict', message: 'This tenant has no fitted model yet: the audiences.fit job fits one from past events with buyers (POST /api/admin/jobs/audiences.fit/run runs it now).' };
+/** The 409 of `model: "fitted"` without a stored fit: why the job's last attempt stored none, else that it has not run. */
+const noFit = (attempt: { reason: string; triedAt: string } | null): Outcome<never> => ({
+  ok: false, code: 'conflict',
+  message: attempt
+    ? `This tenant has no fitted model: the audiences.fit job's last attempt (${attempt.triedAt}) could not fit one: ${attempt.reason}.`
+    : 'This tenant has no fitted model yet: the audiences.fit job fits one from past events with buyers (POST /api/admin/jobs/audiences.fit/run runs it now).',
+});
 /** The stored fit when it replaces seed_v1 where the tenant's default model is used (recommendations), else null. */
 const inUse = (f: FittedModel | null): FittedModel | null => (f?.status === 'in_use' ? f : null);
 
@@ -79,7 +85,7 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
     const seed = await store.seed(tenantId);
     const fitted = await store.fitted(tenantId);
     if (name === 'fitted') {
-      if (!fitted) return noFit;
+      if (!fitted) return noFit(await store.fitAttempt(tenantId));
       return { ok: true, value: { model: fitted.model, other: { name: 'seed_v1', model: seed }, fitted } };
     }
     return { ok: true, value: { model: seed, other: fitted ? { name: 'fitted', model: fitted.model } : null, fitted } };
@@ -96,10 +102,10 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
       const h = target.value.hypothesis;
       const price = expectedValuePrice(h);
       const { row: r, asOf, source } = await estimateRow(tenantId, h, models.value.model, models.value.other?.model ?? null, body.minPropensity, body.fresh);
-      const fittedInfo = models.value.fitted ? { fit: models.value.fitted.fit, fitted_at: models.value.fitted.fittedAt } : null;
+      const fittedInfo = fitInfo(models.value.fitted);
       const other = models.value.other && r.other
         ? { model: models.value.other.name, eligible_users: r.other.eligible, expected_buyers: round(r.other.buyers, 1), expected_gmv: round(r.other.buyers * price, 2), ...(models.value.other.name === 'fitted' ? fittedInfo : {}) }
-        : { model: 'fitted', available: false };
+        : { model: 'fitted', available: false, ...attemptInfo(await store.fitAttempt(tenantId)) };
       return {
         ok: true,
         value: {
@@ -125,7 +131,11 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
       if (!built) return { ok: false, code: 'not_found', message: `No audience ${args.audienceId} for this tenant.` };
       return {
         ok: true,
-        value: { id: built.id, name: args.name, version: built.version, model: args.body.model, member_count: built.member_count, expected_buyers: round(built.expected_buyers, 1), expected_gmv: round(built.expected_gmv, 2), currency: target.value.currency },
+        value: {
+          id: built.id, name: args.name, version: built.version, model: args.body.model, member_count: built.member_count, expected_buyers: round(built.expected_buyers, 1), expected_gmv: round(built.expected_gmv, 2), currency: target.value.currency,
+          // Built with the fit asked for by name: its status and reason, as the estimate answers them.
+          ...(args.body.model === 'fitted' ? fitInfo(models.value.fitted) : {}),
+        },
       };
     },
     /** The tenant's upcoming events ranked for one person, with each term's contribution. */
@@ -147,6 +157,11 @@ export function createAudienceService(store: AudienceStore, now: () => Date, sna
     },
   };
 }
+
+/** A stored fit as the estimate and build answer it: its held-out numbers, status and reason, and when. */
+const fitInfo = (f: FittedModel | null): Obj | null => (f ? { fit: f.fit, fitted_at: f.fittedAt } : null);
+/** Without a stored fit: why the job's last attempt stored none, and when (nothing when it has not run). */
+export const attemptInfo = (a: { reason: string; triedAt: string } | null): Obj => (a ? { reason: a.reason, tried_at: a.triedAt } : {});
 
 const featureObj = (x: number[]): Record<string, number> => Object.fromEntries(FEATURES.map((n, i) => [n, x[i]]));
 

@@ -12,7 +12,7 @@ const roundOrNull = (v: unknown, digits: number): number | null => (num(v) === n
 
 const Q = queries('audiences.sql', [
   'features', 'estimate', 'insert_members', 'fit_rows', 'past_events', 'fit_tenants', 'event_hypothesis',
-  'get_coefficients', 'put_coefficients', 'delete_coefficients', 'get_model', 'put_model',
+  'get_coefficients', 'put_coefficients', 'delete_coefficients', 'get_model', 'put_model', 'get_fit_attempt', 'put_fit_attempt',
   'insert_audience', 'lock_audience', 'next_version', 'insert_version', 'finish_version', 'touch_audience',
   'get_audience', 'list_audiences', 'list_versions', 'version_state', 'latest_version', 'members_page', 'delete_version',
   'person_facts', 'person_affinities', 'person_discount_rate', 'person_of_visitor', 'upcoming_events', 'consented_count',
@@ -92,6 +92,14 @@ export function createAudienceStore(db: Db) {
     },
     async putFitted(tenantId: number, m: Model, fit: Obj, at: Date): Promise<void> {
       await db.query(Q.put_model, [tenantId, m.intercept, m.weights, JSON.stringify(fit), at]);
+    },
+    /** The audiences.fit job's last attempt for the tenant that stored no fit (a stored fit clears it), else null. */
+    async fitAttempt(tenantId: number): Promise<{ reason: string; triedAt: string } | null> {
+      const r = (await db.query<Obj>(Q.get_fit_attempt, [tenantId])).rows[0];
+      return r ? { reason: String(r.reason), triedAt: iso(r.tried_at) } : null;
+    },
+    async putFitAttempt(tenantId: number, reason: string, at: Date): Promise<void> {
+      await db.query(Q.put_fit_attempt, [tenantId, reason, at]);
     },
     /** The seed model with the tenant's coefficients. */
     async seed(tenantId: number): Promise<Model> {

@@ -98,9 +98,10 @@ FROM f LEFT JOIN b ON b.person_id = f.person_id
 WHERE b.person_id IS NOT NULL OR (hashtext(f.person_id::text || ':' || $8::text) & 1023) < $9::int
 
 -- name: past_events
--- Events of the tenant that already took place and sold at least one ticket, newest first.
+-- Events of the tenant that already took place and sold at least one ticket, newest first. A cancelled or
+-- draft event did not take place (its orders were refunded or never were): not training data. `ended` did.
 SELECT e.id FROM catalog_events e
-WHERE e.tenant_id = $1 AND e.starts_at < $2
+WHERE e.tenant_id = $1 AND e.starts_at < $2 AND COALESCE(lower(e.status), '') NOT IN ('cancelled', 'canceled', 'draft')
   AND EXISTS (SELECT 1 FROM tx_events t WHERE t.tenant_id = $1 AND t.event_name = 'order_completed'
               AND t.entities->>'event_entity_id' = e.id AND t.person_id IS NOT NULL)
 ORDER BY e.starts_at DESC
@@ -151,8 +152,17 @@ DELETE FROM audience_coefficients WHERE tenant_id = $1
 SELECT intercept, weights, fit, fitted_at FROM audience_models WHERE tenant_id = $1
 
 -- name: put_model
+-- A stored fit also forgets the tenant's last attempt that stored none.
+WITH a AS (DELETE FROM audience_fit_attempts WHERE tenant_id = $1)
 INSERT INTO audience_models (tenant_id, intercept, weights, fit, fitted_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (tenant_id) DO UPDATE SET intercept = EXCLUDED.intercept, weights = EXCLUDED.weights, fit = EXCLUDED.fit, fitted_at = EXCLUDED.fitted_at
+
+-- name: get_fit_attempt
+SELECT reason, tried_at FROM audience_fit_attempts WHERE tenant_id = $1
+
+-- name: put_fit_attempt
+INSERT INTO audience_fit_attempts (tenant_id, reason, tried_at) VALUES ($1, $2, $3)
+ON CONFLICT (tenant_id) DO UPDATE SET reason = EXCLUDED.reason, tried_at = EXCLUDED.tried_at
 
 -- name: insert_audience
 INSERT INTO audiences (tenant_id, name, definition) VALUES ($1, $2, $3) RETURNING id
