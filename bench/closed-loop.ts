@@ -1,7 +1,46 @@
 // Closed-loop ingest for the benches that measure ingest latency while something else holds the embedded store's
-// one session (bench/jobs-ingest.ts: a job; bench/funnel-index-ingest.ts: a funnel index read).
+// one session (bench/jobs-ingest.ts: a job; bench/funnel-index-ingest.ts: a funnel index read;
+// bench/funnels-store-ingest.ts: store funnels).
 import crypto from 'node:crypto';
-import { pct } from './ingest.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { startServer } from '../server/app.js';
+import { loadConfig } from '../server/config/index.js';
+import { ADMIN_TOKEN, pct } from './ingest.js';
+
+/** An embedded-store server in a fresh DATA_DIR without rate limits, and a way to create its tenants. */
+export async function benchServer(prefix: string, log: Logger) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '10000000' });
+  const server = await startServer(config, { log });
+  const tenant = async (name: string) => (await (await fetch(`${server.url}/api/admin/tenants`, {
+    method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }),
+  })).json()) as { write_key: string; tenant_id: number | string };
+  const close = async () => {
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { server, tenant, close };
+}
+
+/**
+ * A tenant's history, set-based: `rows` events over 30 days, the seed 003 funnel's names, `visitors` visitors,
+ * three UTM sources, 50 events. Then every job run once to completion, so the feature store's backlog does not
+ * run during a bench's phases (seconds-long statements on the one session).
+ */
+export async function seedFunnelHistory(server: Awaited<ReturnType<typeof startServer>>, tenantId: number, rows: number, visitors: number): Promise<void> {
+  await server.db.query(
+    `INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, consent_snapshot, context, entities, payload)
+     SELECT gen_random_uuid(), (ARRAY['event_card_impression','event_card_click','event_view','page_view','ticket_link_click'])[1 + i % 5],
+            now() - (i % 2592000) * interval '1 second', $1, 'web', 'v' || (i % $3::int), 's' || (i % $3::int), '{"analytics":true}',
+            jsonb_build_object('utm', jsonb_build_object('source', (ARRAY['google','facebook','direct'])[1 + i % 3])), jsonb_build_object('event_entity_id', 'E' || (i % 50)), '{}'
+     FROM generate_series(1, $2::int) AS i`,
+    [tenantId, rows, visitors],
+  );
+  for (const job of await server.jobs.runner.list()) await server.jobs.runner.runNow(job.name, 600_000);
+}
 
 /** A 100-event batch of consented event_view events, fresh ids. */
 export const batch = () => JSON.stringify({

@@ -13,15 +13,12 @@
 //   npx tsx bench/funnel-index-ingest.ts [--write]   (--write appends the markdown section to bench/RESULTS.md)
 //   env: BENCH_ROWS (1000000 stored events of the indexed tenant) BENCH_CONN (4)
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createAnalytics } from '../server/analytics/index.js';
-import { startServer } from '../server/app.js';
-import { loadConfig } from '../server/config/index.js';
-import { ingestWhile, loopRow } from './closed-loop.js';
-import { ADMIN_TOKEN as ADMIN, loadAvg as load, machine } from './ingest.js';
+import { benchServer, ingestWhile, loopRow, seedFunnelHistory } from './closed-loop.js';
+import { loadAvg as load, machine } from './ingest.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -29,29 +26,12 @@ const CONN = Number(process.env.BENCH_CONN ?? 4);
 const startLoad = load();
 const log = pino({ level: 'warn' });
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-funnel-index-'));
-const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '10000000' });
-const server = await startServer(config, { log });
-const tenant = async (name: string) => (await (await fetch(`${server.url}/api/admin/tenants`, {
-  method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }),
-})).json()) as { write_key: string; tenant_id: number | string };
+const { server, tenant, close } = await benchServer('bench-funnel-index-', log);
 const writer = await tenant('ingest');
 const indexed = await tenant('indexed');
 const indexedId = Number(indexed.tenant_id);
-
-// The indexed tenant's history: 30 days of the seed 003 funnel's names over 100k visitors, set-based.
-await server.db.query(
-  `INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, consent_snapshot, context, entities, payload)
-   SELECT gen_random_uuid(), (ARRAY['event_card_impression','event_card_click','event_view','page_view','ticket_link_click'])[1 + i % 5],
-          now() - (i % 2592000) * interval '1 second', $1, 'web', 'v' || (i % 100000), 's' || (i % 100000), '{"analytics":true}',
-          jsonb_build_object('utm', jsonb_build_object('source', (ARRAY['google','facebook','direct'])[1 + i % 3])), jsonb_build_object('event_entity_id', 'E' || (i % 50)), '{}'
-   FROM generate_series(1, $2::int) AS i`,
-  [indexedId, ROWS],
-);
-
-// Every job run once to completion: the feature store's jobs would otherwise fold the seeded rows during a
-// phase (seconds-long statements on the one session), which is not what this bench measures.
-for (const job of await server.jobs.runner.list()) await server.jobs.runner.runNow(job.name, 600_000);
+// The indexed tenant's history: 30 days of the seed 003 funnel's names over 100k visitors.
+await seedFunnelHistory(server, indexedId, ROWS, 100_000);
 
 /** Reads the indexed tenant's funnel index once with these page settings; its time and rows. */
 async function readIndex(pages: { pageSize: number; pageTargetMs: number; pageRest: number }): Promise<{ ms: number; rows: number }> {
@@ -74,8 +54,7 @@ const c = await loop(readIndex({ pageSize: 20_000, pageTargetMs: 100, pageRest: 
 let fixed = { ms: 0, rows: 0 };
 const d = await loop(readIndex({ pageSize: 50_000, pageTargetMs: 0, pageRest: 0 }).then((r) => (fixed = r)));
 const endLoad = load();
-await server.close();
-fs.rmSync(dataDir, { recursive: true, force: true });
+await close();
 
 const section = [
   '## Ingest while a funnel index is read (bench/funnel-index-ingest.ts)',

@@ -11,15 +11,12 @@
 //   npx tsx bench/funnels-store-ingest.ts [--write]   (--write appends the markdown section to bench/RESULTS.md)
 //   env: BENCH_ROWS (300000 stored events of the analysed tenant) BENCH_FUNNELS (3) BENCH_CONN (4)
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createAnalytics, parseFunnel } from '../server/analytics/index.js';
-import { startServer } from '../server/app.js';
-import { loadConfig } from '../server/config/index.js';
-import { ingestWhile, loopRow } from './closed-loop.js';
-import { ADMIN_TOKEN as ADMIN, loadAvg as load, machine } from './ingest.js';
+import { benchServer, ingestWhile, loopRow, seedFunnelHistory } from './closed-loop.js';
+import { loadAvg as load, machine } from './ingest.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ROWS = Number(process.env.BENCH_ROWS ?? 300_000);
@@ -28,26 +25,11 @@ const CONN = Number(process.env.BENCH_CONN ?? 4);
 const startLoad = load();
 const log = pino({ level: 'warn' });
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-funnels-store-'));
-const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '10000000' });
-const server = await startServer(config, { log });
-const tenant = async (name: string) => (await (await fetch(`${server.url}/api/admin/tenants`, {
-  method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }),
-})).json()) as { write_key: string; tenant_id: number | string };
+const { server, tenant, close } = await benchServer('bench-funnels-store-', log);
 const writer = await tenant('ingest');
 const analysed = Number((await tenant('analysed')).tenant_id);
-
-// The analysed tenant's history: 30 days of the seed 003 funnel's names over 30k visitors, set-based.
-await server.db.query(
-  `INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, consent_snapshot, context, entities, payload)
-   SELECT gen_random_uuid(), (ARRAY['event_card_impression','event_card_click','event_view','page_view','ticket_link_click'])[1 + i % 5],
-          now() - (i % 2592000) * interval '1 second', $1, 'web', 'v' || (i % 30000), 's' || (i % 30000), '{"analytics":true}',
-          jsonb_build_object('utm', jsonb_build_object('source', (ARRAY['google','facebook','direct'])[1 + i % 3])), jsonb_build_object('event_entity_id', 'E' || (i % 50)), '{}'
-   FROM generate_series(1, $2::int) AS i`,
-  [analysed, ROWS],
-);
-// Every job run once to completion, so the feature store's backlog does not run during a phase.
-for (const job of await server.jobs.runner.list()) await server.jobs.runner.runNow(job.name, 600_000);
+// The analysed tenant's history: 30 days of the seed 003 funnel's names over 30k visitors.
+await seedFunnelHistory(server, analysed, ROWS, 30_000);
 
 const now = Date.now();
 const parsed = parseFunnel({
@@ -81,8 +63,7 @@ const b = await loop(funnels(1).then((r) => (turns = r)));
 let queued: number[] = [];
 const c = await loop(funnels(FUNNELS).then((r) => (queued = r)));
 const endLoad = load();
-await server.close();
-fs.rmSync(dataDir, { recursive: true, force: true });
+await close();
 
 const done = (ms: number[]) => ms.map((m) => `${(m / 1000).toFixed(1)}`).join(' / ') + ' s';
 const section = [

@@ -5,14 +5,11 @@
 // them); only once it is seen waiting does the erasure go on and commit. The embedded store runs one transaction at
 // a time and cannot interleave them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGdpr } from '../server/gdpr/erasure.js';
-import type { GdprRegistry, PersonTable } from '../server/gdpr/registry.js';
-import { createPersonDataRegistry } from '../server/person-data.js';
-import type { Spool } from '../server/store/spool.js';
 import { bootServer, createTenant, eventsOf, silent, type Tenant } from './helpers.js';
 import { addCode, ENCRYPTION_KEY, metaCode, purchase } from './conversions-helpers.js';
 import { api, identify, minutesAgo, serverEvents } from './identity-helpers.js';
 import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
+import { erasureHeldAfterLinks, sentWhileWaitingOnLinks } from './gdpr-race-helpers.js';
 
 describe('a late copy committed during its person\'s erasure (PostgreSQL)', () => {
   let scratch: ScratchDatabase | undefined;
@@ -31,54 +28,21 @@ describe('a late copy committed during its person\'s erasure (PostgreSQL)', () =
     await scratch?.drop();
   });
 
-  /** The person-data registry whose identity-links eraser stops after its delete until `release` is called. */
-  function heldAfterLinks() {
-    const base = createPersonDataRegistry();
-    let reached!: () => void;
-    let release!: () => void;
-    const linksDeleted = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    const tables = base.tables().map((e): PersonTable => e.name !== 'identity_links' ? e : {
-      ...e,
-      async erase(q, ids) {
-        const out = await e.erase(q, ids);
-        reached();
-        await released;
-        return out;
-      },
-    });
-    const registry: GdprRegistry = { ...base, tables: () => tables };
-    return { registry, linksDeleted, release };
-  }
-
   it('is stored anonymised, opens no session and queues nothing for Meta', { timeout: 120_000 }, async () => {
     const v = 'v-race-5e1';
     const linked = await identify(server.url, t, { visitor_id: v, external_id: 'cust-race' });
     expect(linked.json.linked).toBe(true);
 
-    const { registry, linksDeleted, release } = heldAfterLinks();
-    const gdpr = createGdpr({ db: server.db, spool: { pendingBytes: () => 0 } as unknown as Spool, log: silent, registry });
-    const erasing = gdpr.erasePerson(t.tenant_id, linked.json.person_id);
-    await linksDeleted;
+    const { erasing, release } = await erasureHeldAfterLinks(server.db, t.tenant_id, linked.json.person_id);
 
     // A retried purchase of their past (it occurred before the erasure), with their browser's ids.
     const late = purchase({
       visitor_id: v, session_id: 's-race-1', occurred_at: minutesAgo(5),
       context: { ip: '203.0.113.0', user_agent: 'Mozilla/5.0', click_ids: { fbclid: 'FBRACE' }, fbp: 'fb.1.1.RACE', page: { url: 'https://tickets.example/e/E1?fbclid=FBRACE' } },
     }, { customer: { external_id: 'cust-race', email: 'race@example.org' } });
-    let settled = false;
-    const sent = serverEvents(server.url, t, late).finally(() => (settled = true));
-    // Released only once the writer's identity look-up waits on the links the erasure deleted (or, if it never
-    // waits, once the request answered: the assertions below then decide).
-    for (;;) {
-      if (settled) break;
-      const waiting = await server.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FOR KEY SHARE%'",
-      );
-      if (waiting.rows[0].n > 0) break;
-      await new Promise((r) => setImmediate(r));
-    }
-    expect(settled).toBe(false);
+    // Released only once the writer's identity look-up waits on the links the erasure deleted.
+    const { sent, settled } = await sentWhileWaitingOnLinks(server.db, () => serverEvents(server.url, t, late));
+    expect(settled()).toBe(false);
     release();
     const report = await erasing;
     expect(report?.removed).toMatchObject({ identity_links: 1, persons: 1 });

@@ -3,13 +3,10 @@
 // tx_rejected_events the way a valid late copy is stored, on both stores. Before the fix the raw body was kept
 // whole (visitor and session ids, the customer id, contact digests and match keys, click ids, ip).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPersonDataRegistry } from '../server/app.js';
-import { createGdpr } from '../server/gdpr/erasure.js';
-import type { GdprRegistry, PersonTable } from '../server/gdpr/registry.js';
-import type { Spool } from '../server/store/spool.js';
 import { bootServer, createTenant, orderEvent, silent, webEvent, type Tenant } from './helpers.js';
 import { api, batch, identify, minutesAgo, serverEvents, sha256 } from './identity-helpers.js';
 import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
+import { erasureHeldAfterLinks, sentWhileWaitingOnLinks } from './gdpr-race-helpers.js';
 
 const stores: [string, () => Promise<{ env: Record<string, string>; drop?: () => Promise<void> }>][] = [
   ['the embedded store', async () => ({ env: {} })],
@@ -134,37 +131,11 @@ describe('a rejected late copy committed during its person\'s erasure (PostgreSQ
     const linked = await identify(server.url, t, { visitor_id: v, external_id: 'cust-rej-race' });
     expect(linked.json.linked).toBe(true);
 
-    const base = createPersonDataRegistry();
-    let reached!: () => void;
-    let release!: () => void;
-    const linksDeleted = new Promise<void>((r) => (reached = r));
-    const released = new Promise<void>((r) => (release = r));
-    const tables = base.tables().map((e): PersonTable => e.name !== 'identity_links' ? e : {
-      ...e,
-      async erase(q, ids) {
-        const out = await e.erase(q, ids);
-        reached();
-        await released;
-        return out;
-      },
-    });
-    const registry: GdprRegistry = { ...base, tables: () => tables };
-    const gdpr = createGdpr({ db: server.db, spool: { pendingBytes: () => 0 } as unknown as Spool, log: silent, registry });
-    const erasing = gdpr.erasePerson(t.tenant_id, linked.json.person_id);
-    await linksDeleted;
+    const { erasing, release } = await erasureHeldAfterLinks(server.db, t.tenant_id, linked.json.person_id);
 
     const late = webEvent({ visitor_id: v, session_id: 's-rej-race-1', occurred_at: minutesAgo(5), event_name: 'add_to_cart', context: { fbc: 'fb.1.1.REJRACE' }, payload: { items: 'bad' } });
-    let settled = false;
-    const sent = batch(server.url, t, [late]).finally(() => (settled = true));
-    for (;;) {
-      if (settled) break;
-      const waiting = await server.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FOR KEY SHARE%'",
-      );
-      if (waiting.rows[0].n > 0) break;
-      await new Promise((r) => setImmediate(r));
-    }
-    expect(settled).toBe(false);
+    const { sent, settled } = await sentWhileWaitingOnLinks(server.db, () => batch(server.url, t, [late]));
+    expect(settled()).toBe(false);
     release();
     expect((await erasing)?.removed).toMatchObject({ identity_links: 1, persons: 1 });
     expect((await sent).json).toMatchObject({ accepted: 0, rejected: [{ index: 0 }] });

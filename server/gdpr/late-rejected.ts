@@ -10,6 +10,7 @@
 // the erased order's id.
 import { anonymousContext } from '../identity/anonymise.js';
 import { idDigest } from '../identity/crypto.js';
+import { uniquePairs } from '../identity/persons.js';
 import type { Queryable } from '../store/db.js';
 import type { RejectedRow } from '../store/events.js';
 import { queries } from '../store/queries.js';
@@ -183,19 +184,6 @@ function scrubQuoted(v: unknown, quoted: string[], depth = 0): unknown {
   return Object.fromEntries(Object.entries(v as Obj).map(([k, x]) => [k, scrubQuoted(x, quoted, depth + 1)]));
 }
 
-function pairs(items: Iterable<[number, string]>): [number[], string[]] {
-  const seen = new Set<string>();
-  const t: number[] = [];
-  const v: string[] = [];
-  for (const [a, b] of items) {
-    const k = `${a}:${b}`;
-    if (seen.has(k)) continue;
-    seen.add(k);
-    t.push(a);
-    v.push(b);
-  }
-  return [t, v];
-}
 
 /**
  * The writer's step for rejected rows (inside the commit, before they are inserted; rows edited in place). No
@@ -212,7 +200,7 @@ export async function forgetErasedInRejected(q: Queryable, rows: RejectedRow[]):
   // Digest → id, to read the tombstones back by the ids the bodies name.
   const byDigest = new Map<string, { t: number; id: string }>();
   const digests = (kind: Kind) =>
-    pairs(ids[kind].map(([t, id]) => {
+    uniquePairs(ids[kind].map(([t, id]) => {
       const d = idDigest(t, DIGEST_KIND[kind], id);
       byDigest.set(`${kind}:${t}:${d}`, { t, id });
       return [t, d];
@@ -220,7 +208,7 @@ export async function forgetErasedInRejected(q: Queryable, rows: RejectedRow[]):
   const lookups = [...digests('visitor'), ...digests('customer'), ...digests('order')];
   // Handed to the session in this order before either answers: the tombstones are read once the lock is held.
   const [, { rows: found }] = await Promise.all([
-    ids.visitor.length > 0 ? q.query(Q.lock_rejected_links, pairs(ids.visitor)) : null,
+    ids.visitor.length > 0 ? q.query(Q.lock_rejected_links, uniquePairs(ids.visitor)) : null,
     q.query<{ kind: `erased_${Kind}`; tenant_id: string; key: string; at: Date | string }>(P.erasure_lookups, lookups),
   ]);
   const erased: Tombstones = new Map();

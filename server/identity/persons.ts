@@ -327,7 +327,8 @@ export function customerIdOf(r: EventRow): string | null {
   return (typeof c === 'string' && c.length > 0) || typeof c === 'number' ? String(c) : null;
 }
 
-function uniquePairs(pairs: [number, string][]): [number[], string[]] {
+/** Pairwise arrays (tenant ids, values) of the distinct pairs, for `unnest($1::bigint[], $2::…[])`. */
+export function uniquePairs(pairs: Iterable<[number, string]>): [number[], string[]] {
   const seen = new Set<string>();
   const t: number[] = [];
   const v: string[] = [];
