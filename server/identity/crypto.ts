@@ -18,14 +18,16 @@ export function normaliseEmail(raw: string): string | null {
  * format we turn into E.164 (ITU-T E.164 assignments; trunk prefixes as dialled nationally: "0721 234 567" in
  * RO is +40 721 234 567). An empty trunk: the country has none, a national number is the whole number after
  * the calling code ("06 1234 5678" in IT is +39 06 1234 5678). Countries not listed: only numbers written
- * with their country code ("+", "00", or digits not starting with 0) are kept.
+ * with their country code ("+", "00", or digits not starting with 0) are kept. For a country without a trunk
+ * prefix the third value is its longest national number: there the digits alone do not say whether the calling
+ * code is already in front ("34612345678" + ES), their length does (Spanish national numbers have 9 digits).
  */
-export const CALLING_CODES: Readonly<Record<string, readonly [code: string, trunk: string]>> = {
+export const CALLING_CODES: Readonly<Record<string, readonly [code: string, trunk: string, maxNational?: number]>> = {
   RO: ['40', '0'], MD: ['373', '0'], BG: ['359', '0'], HU: ['36', '06'], RS: ['381', '0'], HR: ['385', '0'], SI: ['386', '0'],
-  SK: ['421', '0'], CZ: ['420', ''], PL: ['48', ''], UA: ['380', '0'], GR: ['30', ''], TR: ['90', '0'],
+  SK: ['421', '0'], CZ: ['420', '', 9], PL: ['48', '', 9], UA: ['380', '0'], GR: ['30', '', 10], TR: ['90', '0'],
   GB: ['44', '0'], IE: ['353', '0'], DE: ['49', '0'], AT: ['43', '0'], CH: ['41', '0'], FR: ['33', '0'], BE: ['32', '0'],
-  NL: ['31', '0'], LU: ['352', ''], ES: ['34', ''], PT: ['351', ''], IT: ['39', ''], SE: ['46', '0'], DK: ['45', ''],
-  NO: ['47', ''], FI: ['358', '0'], US: ['1', '1'], CA: ['1', '1'], AU: ['61', '0'], NZ: ['64', '0'], IL: ['972', '0'],
+  NL: ['31', '0'], LU: ['352', '', 11], ES: ['34', '', 9], PT: ['351', '', 9], IT: ['39', '', 11], SE: ['46', '0'], DK: ['45', '', 8],
+  NO: ['47', '', 8], FI: ['358', '0'], US: ['1', '1'], CA: ['1', '1'], AU: ['61', '0'], NZ: ['64', '0'], IL: ['972', '0'],
 };
 
 /**
@@ -37,7 +39,9 @@ export const CALLING_CODES: Readonly<Record<string, readonly [code: string, trun
  * - "+" or "00" first: international; symbols and letters go, and leading zeros after the "+" ("+0040").
  * - otherwise, with the customer's `country` (ISO alpha-2) in CALLING_CODES: a national number (its trunk
  *   prefix, or any number in a country without one) gets the country's calling code ("0721 234 567" + RO →
- *   40721234567); digits already starting with the calling code are kept ("40721234567" + RO).
+ *   40721234567); digits already starting with the calling code are kept ("40721234567" + RO), and in a
+ *   country without a trunk prefix only when longer than its national numbers ("34612345678" + ES is kept,
+ *   "612345678" + ES and the Italian mobile "3931234567" + IT get the code).
  * - otherwise digits not starting with 0 are taken as written with their country code ("16165551212").
  * A national number ("07700 900123") without a known country gives null: no digest rather than one of the
  * wrong number, which no platform can match. 7–15 digits, not starting with 0.
@@ -52,14 +56,19 @@ export function normalisePhone(raw: string, country?: unknown): string | null {
   else {
     const known = typeof country === 'string' ? CALLING_CODES[country.trim().toUpperCase()] : undefined;
     if (!known) digits = all;
-    else {
-      const [code, trunk] = known;
-      if (trunk && all.startsWith(trunk)) digits = code + all.slice(trunk.length);
-      else if (trunk && all.startsWith(code)) digits = all;
-      else digits = code + all;
-    }
+    else digits = withCallingCode(all, known);
   }
   return digits.length >= 7 && digits.length <= 15 && !digits.startsWith('0') ? digits : null;
+}
+
+function withCallingCode(all: string, [code, trunk, maxNational]: readonly [string, string, number?]): string {
+  if (trunk) {
+    if (all.startsWith(trunk)) return code + all.slice(trunk.length);
+    return all.startsWith(code) ? all : code + all;
+  }
+  // No trunk prefix: a national number may itself start with the code's digits (Italian mobiles 39x), so only
+  // a number longer than any national one is taken as already carrying the code.
+  return maxNational !== undefined && all.length > maxNational && all.startsWith(code) ? all : code + all;
 }
 
 export const hashEmail = (raw: string): string | null => {

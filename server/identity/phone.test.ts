@@ -63,3 +63,21 @@ describe('phone normalisation: one rule, Meta\'s', () => {
     expect(out).toMatch(/sha256:[0-9a-f]{64}/);
   });
 });
+
+describe('phone normalisation in countries without a trunk prefix', () => {
+  it.each([
+    ['34612345678', 'ES', '34612345678'],
+    ['612 345 678', 'ES', '34612345678'],
+    ['393331234567', 'IT', '393331234567'],
+    ['333 123 4567', 'IT', '393331234567'],
+    ['06 1234 5678', 'IT', '390612345678'],
+    // An Italian mobile whose national number starts with the calling code's digits (393…) still gets the code.
+    ['3931234567', 'IT', '393931234567'],
+    ['351912345678', 'PT', '351912345678'],
+    ['4512345678', 'DK', '4512345678'],
+    ['12345678', 'DK', '4512345678'],
+  ])('%j in %s is the E.164 digits %s, not the calling code twice', (raw, country, want) => {
+    expect(normalisePhone(raw, country)).toBe(want);
+    expect(hashPhone(raw, country)).toBe(hashPhone(`+${want}`));
+  });
+});
