@@ -81,6 +81,19 @@ describe('catalog item checks', () => {
     expect(r.valid.map((v) => v.name ?? v.id)).toEqual(['a', '1']);
     expect(r.rejected.map((x) => [x.index, x.errors[0].code])).toEqual([[1, 'duplicate_id'], [3, 'duplicate_id']]);
   });
+
+  it('refuses an updated_at more than an hour after the server clock (it would freeze the item until then) and keeps one within it', () => {
+    const now = Date.parse('2026-11-29T12:00:00Z');
+    const r = checkItems('artists', [
+      { id: 'A1', updated_at: '2199-12-31T00:00:00Z' },
+      { id: 'A2', updated_at: '2026-11-29T12:59:00Z' },
+      { id: 'A3', updated_at: '2026-11-29T13:00:01Z' },
+      { id: 'A4' },
+    ], now);
+    expect(r.valid.map((v) => v.id)).toEqual(['A2', 'A4']);
+    expect(r.rejected.map((x) => [x.index, x.errors[0].field])).toEqual([[0, 'updated_at'], [2, 'updated_at']]);
+    expect(r.rejected[0].errors[0].message).toMatch(/more than 1 h after the server's clock.*leave updated_at out/);
+  });
 });
 
 type Handler = (req: unknown) => Promise<{ status: number; body: any }>;
@@ -127,6 +140,12 @@ describe('catalog routes', () => {
     const put = handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'events' }, body: { items: [{ id: 'E1' }, { id: 'E2' }] }, principal });
     await expect(put).rejects.toThrow('third transaction');
     expect(changes).toEqual([{ tenantId: 3, kind: 'events', ids: ['E1', 'E2'] }]);
+  });
+
+  it('refuses, by the server clock the routes are given, an item stamped more than an hour ahead', async () => {
+    const { handlers, principal } = routesWith({ changed: { venues: ['V2'] }, rejected: [] });
+    const r = await handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'venues' }, body: { items: [{ id: 'V1', updated_at: '2026-11-29T02:00:00Z' }, { id: 'V2', updated_at: '2026-11-29T00:30:00Z' }] }, principal });
+    expect(r.body).toMatchObject({ upserted: 1, unchanged: 0, rejected: [{ index: 0, id: 'V1', errors: [{ code: 'invalid_field', field: 'updated_at' }] }] });
   });
 
   it('merges the store\'s refusals (erased persons) into the answer in item order', async () => {

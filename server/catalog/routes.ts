@@ -62,10 +62,11 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
     handler: async ({ params, body, principal }) => {
       if ('tooMany' in body) return fail('too_many_items', { limit: MAX_ITEMS, got: body.tooMany }, { limit: MAX_ITEMS });
       const tenantId = principal.tenant.tenant_id;
-      const { valid, indices, rejected } = checkItems(params.kind, body.items);
+      const now = deps.now();
+      const { valid, indices, rejected } = checkItems(params.kind, body.items, now.getTime());
       let res: Awaited<ReturnType<typeof store.upsert>>;
       try {
-        res = await store.upsert(tenantId, params.kind, valid, deps.now());
+        res = await store.upsert(tenantId, params.kind, valid, now);
       } catch (err) {
         // Artists and events are stored in several transactions when their genres take much work: those committed
         // before the failure are announced (all the items sent: a re-read of an unchanged one costs nothing).

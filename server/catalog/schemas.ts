@@ -124,6 +124,20 @@ function isoField(raw: string, field: string): { ok: true; value: string } | { o
 }
 
 /**
+ * How far `updated_at` may be ahead of the server clock. An item stamped later would win over every sync until
+ * that time (newer updated_at wins), its changes answered "unchanged": a wrong clock or a typo would freeze it.
+ */
+export const UPDATED_AT_AHEAD_MS = 3_600_000;
+
+function futureStamp(stamp: unknown, nowMs: number | undefined): ItemError | null {
+  if (nowMs === undefined || typeof stamp !== 'string' || Date.parse(stamp) <= nowMs + UPDATED_AT_AHEAD_MS) return null;
+  return {
+    code: 'invalid_field', field: 'updated_at',
+    message: `updated_at ${stamp} is more than 1 h after the server's clock (${new Date(nowMs).toISOString()}); send the time the item changed, or leave updated_at out to stamp it with the time of the sync.`,
+  };
+}
+
+/**
  * The first gate whose id an earlier gate has (1 and "1" are one id), among the gates whose id is valid; none when
  * the list itself was refused (too long, not a list). `errors`: the item's schema errors so far.
  */
@@ -146,7 +160,7 @@ function duplicateGate(gates: unknown, errors: ItemError[]): ItemError | null {
  * Checks one item of `kind` and returns it normalised (ids as text, dates as ISO, unknown fields removed),
  * or its errors. The item is copied: the caller's object is not changed.
  */
-export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | { ok: false; errors: ItemError[] } {
+export function checkItem(kind: Kind, raw: unknown, nowMs?: number): { ok: true; item: Obj } | { ok: false; errors: ItemError[] } {
   if (!isObj(raw)) return { ok: false, errors: [{ code: 'invalid_field', field: BODY_ROOT, message: `Each item must be a JSON object with an "id"; got ${describeJson(raw)}.` }] };
   const item: Obj = structuredClone(raw);
   const res = CHECKS[kind](item);
@@ -163,6 +177,8 @@ export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | {
     if (d.ok) item[f] = d.value;
     else errors.push(d.error);
   }
+  const ahead = futureStamp(item.updated_at, nowMs);
+  if (ahead) errors.push(ahead);
   // The checks across fields, whenever their inputs are valid on their own: every refused field is listed at once.
   const dupGate = duplicateGate(item.gates, errors);
   if (dupGate) errors.push(dupGate);
@@ -181,13 +197,13 @@ export function checkItem(kind: Kind, raw: unknown): { ok: true; item: Obj } | {
  * Every item of a request: the valid ones with their index in the request (a later item with an id already
  * seen is refused) and the refused ones.
  */
-export function checkItems(kind: Kind, items: unknown[]): { valid: Obj[]; indices: number[]; rejected: Rejected[] } {
+export function checkItems(kind: Kind, items: unknown[], nowMs?: number): { valid: Obj[]; indices: number[]; rejected: Rejected[] } {
   const valid: Obj[] = [];
   const indices: number[] = [];
   const rejected: Rejected[] = [];
   const seen = new Set<string>();
   items.forEach((raw, index) => {
-    const c = checkItem(kind, raw);
+    const c = checkItem(kind, raw, nowMs);
     const rawId = isObj(raw) ? idText(raw.id) : null;
     const idOut = rawId !== null && rawId.length <= MAX_ID ? rawId : null;
     if (!c.ok) {
