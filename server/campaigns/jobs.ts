@@ -24,14 +24,34 @@ import { campaignStore as S, platformStats, Q, toBudget, type Budget, type Campa
 
 /** Where tracked sales come from: by default the conversions domain's attributions (issue 15). */
 export interface CreditSource {
-  pull(db: Db, since: Date, until: Date): Promise<number>;
+  /**
+   * Credits the sales since `since`; answers how many. A tenant whose sales could not be credited is reported to
+   * `log` and left to the next sync, the other tenants' are credited (without `log`, the first such error is thrown
+   * once every tenant was tried).
+   */
+  pull(db: Db, since: Date, until: Date, log?: Logger): Promise<number>;
 }
 
 export const attributionCredits: CreditSource = {
-  async pull(db, since) {
+  async pull(db, since, _until, log) {
     const present = (await db.query<{ present: boolean }>(Q.has_attributions)).rows[0]?.present;
     if (!present) return 0;
-    return (await db.query(Q.credit_from_attributions, [since])).rows.length;
+    // Per tenant: one statement for all of them let a single row that cannot be written (before migration 047, an
+    // order of MAX_AMOUNT) fail every tenant's credits, and with them every tenant's metrics sync and optimiser.
+    const tenants = (await db.query<{ tenant_id: string | number }>(Q.credit_tenants)).rows.map((r) => Number(r.tenant_id));
+    let credited = 0;
+    let first: unknown = null;
+    for (const tenant of tenants) {
+      try {
+        credited += (await db.query(Q.credit_from_attributions, [since, tenant])).rows.length;
+      } catch (err) {
+        // The tenant's credits stay as they were (one statement); its orders are tried again at the next sync.
+        if (log) log.error({ err, tenant_id: tenant, since: since.toISOString() }, 'campaign credits of a tenant could not be written; the next sync tries again');
+        else first ??= err;
+      }
+    }
+    if (first !== null) throw first;
+    return credited;
   },
 };
 
@@ -127,7 +147,7 @@ export function createCampaignJobs(deps: JobDeps) {
       }
     }
     if (figures.length) await db.query(Q.write_metrics, [at, JSON.stringify(figures)]);
-    await deps.credits.pull(db, new Date(at.getTime() - CREDIT_LOOKBACK_MS), at);
+    await deps.credits.pull(db, new Date(at.getTime() - CREDIT_LOOKBACK_MS), at, log);
     if (failures > 0 && figures.length === 0 && rows.length > 0) throw new Error(`metrics sync failed on ${failures} platform call(s)`);
     return figures.length;
   }

@@ -307,8 +307,13 @@ RETURNING order_id;
 -- name: has_attributions
 SELECT to_regclass('conversion_attributions') IS NOT NULL AS present;
 
+-- name: credit_tenants
+-- The tenants whose campaigns can be credited (started on a platform): credit_from_attributions runs once per
+-- tenant, so one tenant's order that cannot be written stops neither the other tenants' credits nor the jobs.
+SELECT DISTINCT tenant_id FROM automated_campaigns WHERE started_at IS NOT NULL ORDER BY tenant_id;
+
 -- name: credit_from_attributions
--- Purchases attributed by the conversions domain (issue 15: UTMs and first touch per order) since $1 whose
+-- Purchases of tenant $2 attributed by the conversions domain (issue 15: UTMs and first touch per order) since $1 whose
 -- utm_campaign names one of our campaigns; value and tickets from the order_completed event itself. Only orders in
 -- the campaign's budget currency (payload.currency; amounts in different currencies never add up: an order in
 -- another currency, or without one, is not credited) and placed at or after the campaign started running
@@ -328,14 +333,16 @@ JOIN automated_campaigns c ON c.tenant_id = a.tenant_id
   AND coalesce(a.utm->>'utm_campaign', a.utm->>'campaign', a.first_touch->'utm'->>'utm_campaign', a.first_touch->'utm'->>'campaign')
     = 'txc-' || c.budget_id || '-' || c.platform || '-' || c.campaign_type
 JOIN ad_campaign_budgets b ON b.id = c.budget_id AND b.tenant_id = c.tenant_id
-WHERE a.occurred_at >= $1
+WHERE a.tenant_id = $2 AND a.occurred_at >= $1
   AND e.payload->>'currency' = b.currency
   AND c.started_at IS NOT NULL AND a.occurred_at >= c.started_at
 ON CONFLICT (tenant_id, order_id) DO NOTHING
 RETURNING order_id;
 
 -- name: credits_by_campaign
-SELECT campaign_id, count(*)::int AS orders, coalesce(sum(tickets), 0)::int AS tickets, coalesce(sum(revenue), 0) AS revenue
+-- tickets as bigint: an order may carry 200 lines of 10 000 tickets (ingest's bounds), so a campaign's sum passes an
+-- int after about a thousand such orders ("integer out of range" stopped the optimiser's loop over every budget).
+SELECT campaign_id, count(*)::int AS orders, coalesce(sum(tickets), 0)::bigint AS tickets, coalesce(sum(revenue), 0) AS revenue
 FROM campaign_credits WHERE tenant_id = $1 AND campaign_id = ANY($2::bigint[]) GROUP BY campaign_id;
 
 -- name: organizer_report
