@@ -197,15 +197,31 @@ export function createCampaignJobs(deps: JobDeps) {
     rebalancedFor: r.rebalanced_for ? new Date(r.rebalanced_for as string | Date).getTime() : null,
   }));
 
+  /**
+   * One budget's turn of a job over every live budget. A budget whose rows cannot be read or written (a store
+   * error) counts as one failed decision and is logged; the budgets after it still get their turn (their daily
+   * limits and exhaustion must not wait for another tenant's), and the window is retried.
+   */
+  async function eachBudget(b: Budget, job: string, run: () => Promise<{ applied: number; failed: number }>): Promise<{ applied: number; failed: number }> {
+    try {
+      return await run();
+    } catch (err) {
+      log.error({ err, job, tenant_id: b.tenant_id, budget_id: b.id }, 'a budget could not be optimised; the other budgets were, the window retries it');
+      return { applied: 0, failed: 1 };
+    }
+  }
+
   async function optimize(window: Date): Promise<number> {
     await syncWindow(window);
     let acted = 0;
     let failed = 0;
     for (const { b, tz } of await liveBudgets()) {
-      const v = await views(b);
-      const today = await S.spendSince(db, b.tenant_id, b.id, new Date(tenantDayStart(window.getTime(), tz)));
-      const spentToday = [...today.values()].reduce((s, x) => s + x, 0);
-      const r = await deps.service.decide(b, window, 'campaigns.optimize', hourlyDecisions({ budget: v.budget, campaigns: v.campaigns, spentToday, now: window.getTime() }));
+      const r = await eachBudget(b, 'campaigns.optimize', async () => {
+        const v = await views(b);
+        const today = await S.spendSince(db, b.tenant_id, b.id, new Date(tenantDayStart(window.getTime(), tz)));
+        const spentToday = [...today.values()].reduce((s, x) => s + x, 0);
+        return deps.service.decide(b, window, 'campaigns.optimize', hourlyDecisions({ budget: v.budget, campaigns: v.campaigns, spentToday, now: window.getTime() }));
+      });
       acted += r.applied;
       failed += r.failed;
     }
@@ -226,9 +242,11 @@ export function createCampaignJobs(deps: JobDeps) {
       const due = manual ? window.getTime() : rebalanceDue(window.getTime(), tz, rebalancedFor);
       if (due === null) continue;
       const at = new Date(due);
-      const v = await views(b);
-      const rand = prng(hash32(`rebalance:${b.id}:${at.toISOString()}`));
-      const r = await deps.service.decide(b, at, 'campaigns.rebalance', dailyDecisions({ budget: v.budget, campaigns: v.campaigns, now: due, rand }));
+      const r = await eachBudget(b, 'campaigns.rebalance', async () => {
+        const v = await views(b);
+        const rand = prng(hash32(`rebalance:${b.id}:${at.toISOString()}`));
+        return deps.service.decide(b, at, 'campaigns.rebalance', dailyDecisions({ budget: v.budget, campaigns: v.campaigns, now: due, rand }));
+      });
       acted += r.applied;
       failed += r.failed;
       if (r.failed === 0) await db.query(Q.set_rebalanced_for, [b.tenant_id, b.id, new Date(manual ? rebalanceDay(due, tz) : due)]);
