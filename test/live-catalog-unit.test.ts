@@ -3,12 +3,13 @@
 // added to topic data, and the category of an order.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { applyScan, applySnapshot, capacityView, type CapacityState } from '../server/live/capacity.js';
+import { applyScan, applySnapshot, capacityView, type CapacityState, type CapacityView } from '../server/live/capacity.js';
 import { capacityWithMeta, changeTargets, createLiveCatalog, metaFromRow, orderCategory, type EventMeta } from '../server/live/catalog.js';
 import { withCatalog } from '../server/live/catalog-sync.js';
 import type { Owner } from '../server/live/facts.js';
 import { decideClaim, foldClaims, type Claim } from '../server/live/owners.js';
 import { LiveState } from '../server/live/state.js';
+import { createTopicBuilder } from '../server/live/topic-build.js';
 import type { Queryable } from '../server/store/db.js';
 
 const NOW = Date.parse('2026-06-01T20:00:00Z');
@@ -89,6 +90,33 @@ describe('capacity from the catalog', () => {
     const v = capacityWithMeta(capacityView(s, NOW), meta());
     expect([v.capacity, v.percent, v.gates.G1.capacity, v.gates.G1.percent]).toEqual([200, 25, 100, 50]);
   });
+  it("one gate's capacity stated by its scanner, the other's from the catalog: the event's is the sum of the gates shown, on every topic and the venue's", () => {
+    // The probe's case: venue VG has G1 (100) and G2 (50); G1's scanner states 200 with 190 inside.
+    const gates = [{ id: 'G1', name: null, capacity: 100 }, { id: 'G2', name: null, capacity: 50 }];
+    const row = { tenant_id: '1', id: 'EG', organizer_id: 'O1', organizer_name: null, title: null, venue_id: 'VG', capacity: null, gates, starts_at: null, status: null };
+    const q = { query: async () => ({ rows: [row] }) } as unknown as Queryable;
+    const c = createLiveCatalog({ log: pino({ level: 'silent' }) });
+    const st = new LiveState('2026-06-01');
+    const e = st.ensureEvent(1, 'EG');
+    applySnapshot(e.capacity, 'G1', NOW - 5000, { inside: 190, entries: 195, denied: null, rate_per_minute: null, capacity: 200, venue_capacity: null });
+    applyScan(e.capacity, 'G2', NOW - 1000, 'g');
+    applyScan(e.capacity, 'G2', NOW - 900, 'g');
+    applyScan(e.capacity, 'G2', NOW - 800, 'x');
+    return c.restore(q, '2026-06-01', []).then(() => {
+      const b = createTopicBuilder({ state: st, catalog: c });
+      const cap = b.build(1, { kind: 'capacity', event: 'EG' }, NOW).data as unknown as CapacityView;
+      expect(cap.gates.G1).toMatchObject({ inside: 190, capacity: 200, percent: 95 });
+      expect(cap.gates.G2).toMatchObject({ inside: 1, capacity: 50, percent: 2 });
+      expect([cap.inside, cap.capacity, cap.percent]).toEqual([191, 250, 76.4]);
+      const ev = b.build(1, { kind: 'event', event: 'EG' }, NOW).data as { capacity: CapacityView };
+      expect([ev.capacity.capacity, ev.capacity.percent]).toEqual([250, 76.4]);
+      const venue = b.build(1, { kind: 'venue', venue: 'VG' }, NOW).data as { capacity: number; percent: number; events: { capacity: number }[] };
+      expect([venue.capacity, venue.percent, venue.events[0].capacity]).toEqual([250, 76.4, 250]);
+      // With the event's own capacity in the catalog too, the scanner-stated gate still comes first (as when every gate is stated).
+      expect(capacityWithMeta(capacityView(e.capacity, NOW), metaFromRow({ ...row, capacity: 1000 })).capacity).toBe(250);
+    });
+  });
+
   it('names and fills gates whose ids are Object property names (__proto__, toString, constructor)', () => {
     const s: CapacityState = new Map();
     for (let i = 0; i < 2; i++) {

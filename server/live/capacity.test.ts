@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyScan, applySnapshot, capacityView, prune, type CapacityState } from './capacity.js';
+import { applyScan, applySnapshot, capacityView, eventCapacity, prune, type CapacityState } from './capacity.js';
 import { laneKey, sessionInside, type GateSnapshot, type ScanKind } from './facts.js';
 
 const NOW = Date.parse('2025-06-01T20:00:00Z');
@@ -203,5 +203,29 @@ describe('capacity', () => {
         },
       ),
     );
+  });
+});
+
+describe('eventCapacity: one rule for the event\'s capacity (README "capacity")', () => {
+  const gate = (scanner: number | null, catalog: number | null = null) => ({ scanner, catalog });
+  it("a scanner's venue_capacity first, then the sum of the gates once a scanner states one, each the scanner's else its catalog gate's", () => {
+    expect(eventCapacity(900, [gate(200, 100), gate(null, 50)], { capacity: 300, gates: [] })).toBe(900);
+    // The probe's case: G1 stated 200 by its scanner, G2 only in the catalog (50): the total is the gates shown.
+    expect(eventCapacity(null, [gate(200, 100), gate(null, 50)], { capacity: null, gates: [{ capacity: 100 }, { capacity: 50 }] })).toBe(250);
+    // A scanner-stated gate comes before the catalog event's own capacity, as a fully stated event's always did.
+    expect(eventCapacity(null, [gate(200, 100), gate(null, 50)], { capacity: 300, gates: [{ capacity: 100 }, { capacity: 50 }] })).toBe(250);
+    expect(eventCapacity(null, [gate(200), gate(100)], null)).toBe(300);
+  });
+  it('a gate with neither: the catalog event\'s (or venue\'s) own capacity, never a partial sum nor the catalog gates contradicting a stated one', () => {
+    expect(eventCapacity(null, [gate(200, 100), gate(null, null)], { capacity: 300, gates: [{ capacity: 100 }] })).toBe(300);
+    expect(eventCapacity(null, [gate(200, 100), gate(null, null)], { capacity: null, gates: [{ capacity: 100 }] })).toBeNull();
+    expect(eventCapacity(null, [gate(200), gate(null)], null)).toBeNull();
+  });
+  it("when scanners state none, the catalog's: the event's, else the sum of the venue's gates", () => {
+    expect(eventCapacity(null, [gate(null, 100)], { capacity: 300, gates: [{ capacity: 100 }, { capacity: 50 }] })).toBe(300);
+    expect(eventCapacity(null, [gate(null, 100)], { capacity: null, gates: [{ capacity: 100 }, { capacity: 50 }] })).toBe(150);
+    expect(eventCapacity(null, [gate(null, 100)], { capacity: null, gates: [{ capacity: 100 }, { capacity: null }] })).toBeNull();
+    expect(eventCapacity(null, [gate(null)], null)).toBeNull();
+    expect(eventCapacity(null, [], null)).toBeNull();
   });
 });

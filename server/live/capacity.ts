@@ -194,6 +194,39 @@ function gateFigures(own: GateState | null, lanes: GateState[], now: number): { 
   } };
 }
 
+/** What the catalog knows of an event's capacity (catalog.ts EventMeta): the event's own (else its venue's) and the venue's gates. */
+export interface CatalogCapacity {
+  capacity: number | null;
+  gates: { capacity: number | null }[];
+}
+
+/** A sum of capacities, null when one is unknown (a percentage over a partial total overstates the fill) or all are 0. */
+const total = (xs: (number | null)[]): number | null => {
+  let n = 0;
+  for (const x of xs) {
+    if (x === null) return null;
+    n += x;
+  }
+  return n > 0 ? n : null;
+};
+
+/**
+ * The event's capacity (README "capacity"), whatever the transport or topic: the one rule.
+ * `venue` is the scanners' newest `venue_capacity`; `gates` each shown gate's capacity as a scanner stated it and
+ * as its catalog gate has it. A scanner's statement comes first: its `venue_capacity`, else, once a scanner
+ * states a gate's capacity, the sum of the shown gates' (each the scanner's, else its catalog gate's) — the gate
+ * lines and the total then agree. When scanners state none, the catalog's: the event's, else its venue's, else
+ * the sum of the venue's gates. A sum with an unknown part is no capacity; with scanner-stated gates the
+ * catalog's gate sum is no fallback (it contradicts the stated gates), the event's or venue's own still is.
+ */
+export function eventCapacity(venue: number | null, gates: { scanner: number | null; catalog: number | null }[], catalog: CatalogCapacity | null): number | null {
+  if (venue !== null) return venue;
+  const stated = gates.some((g) => g.scanner !== null);
+  if (stated) return total(gates.map((g) => g.scanner ?? g.catalog)) ?? catalog?.capacity ?? null;
+  if (!catalog) return null;
+  return catalog.capacity ?? (catalog.gates.length > 0 ? total(catalog.gates.map((g) => g.capacity)) : null);
+}
+
 export function capacityView(s: CapacityState, now: number): CapacityView {
   // Gate ids are the tenant's: on a null-prototype object `__proto__` is a key like any other (on `{}` its
   // assignment set the prototype and the gate was missing), and no gate reads an inherited property.
@@ -202,7 +235,6 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   let entries = 0;
   let denied = 0;
   let rate = 0;
-  let gateCapacity: number | null = 0;
   let venue: { at: number; value: number } | null = null;
   const groups = byGate(s);
   for (const id of [...groups.keys()].sort()) {
@@ -213,13 +245,13 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
     entries += v.entries;
     denied += v.denied;
     rate += v.rate_per_minute;
-    gateCapacity = v.capacity !== null && gateCapacity !== null ? gateCapacity + v.capacity : null;
     for (const g of lanes) {
       const vc = g.snap?.venue_capacity;
       if (vc != null && (!venue || g.snap!.at > venue.at)) venue = { at: g.snap!.at, value: vc };
     }
   }
-  const capacity = venue ? venue.value : groups.size > 0 && gateCapacity ? gateCapacity : null;
+  // Scanner figures only: the catalog is added after (catalog.ts capacityWithMeta, by the same rule).
+  const capacity = eventCapacity(venue?.value ?? null, Object.values(gates).map((g) => ({ scanner: g.capacity, catalog: null })), null);
   // People who left through another gate than they came in: the nets add up, the event is never below 0.
   inside = Math.max(0, inside);
   return { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };

@@ -10,7 +10,7 @@ import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { iso } from '../store/rows.js';
 import { queries } from '../store/queries.js';
-import { pct, type CapacityView, type GateView } from './capacity.js';
+import { eventCapacity, pct, type CapacityView, type GateView } from './capacity.js';
 import { entityId } from './facts.js';
 
 const Q = queries('live-catalog.sql', ['event_meta', 'restore_meta', 'organizer_names', 'organizer_names_of', 'ticket_categories']);
@@ -99,23 +99,25 @@ export function metaFromRow(r: Record<string, unknown>): EventMeta {
 }
 
 /**
- * Capacity with the catalog filled in where scanners sent nothing: a gate's capacity from the venue's gate,
- * the event's from the event (else the venue, else the sum of the catalog gates); percent = inside / capacity.
- * Each gate gains `name`. Scanner figures always win. Pure.
+ * Capacity with the catalog filled in where scanners sent nothing: a gate's capacity from the venue's gate
+ * (a scanner-stated one wins, gate by gate), the event's by capacity.ts eventCapacity (the one rule for every
+ * topic, the REST mirror and the venue aggregate); percent = inside / capacity. Each gate gains `name`. Pure.
  */
 export function capacityWithMeta(cap: CapacityView, meta: EventMeta | undefined): CapacityView {
   if (!meta) return cap;
   const byId = new Map(meta.gates.map((g) => [g.id, g]));
   // Null prototype: a gate id `__proto__` is kept as a key (see capacityView).
   const gates: Record<string, NamedGateView> = Object.create(null);
+  const lines: { scanner: number | null; catalog: number | null }[] = [];
   for (const [id, g] of Object.entries(cap.gates)) {
     const m = byId.get(id);
     const capacity = g.capacity ?? m?.capacity ?? null;
     gates[id] = { ...g, capacity, percent: g.percent ?? pct(g.inside, capacity), name: m?.name ?? null };
+    lines.push({ scanner: g.capacity, catalog: m?.capacity ?? null });
   }
-  const gateSum = meta.gates.length > 0 && meta.gates.every((g) => g.capacity !== null) ? meta.gates.reduce((n, g) => n + g.capacity!, 0) : null;
-  const capacity = cap.capacity ?? meta.capacity ?? gateSum;
-  return { ...cap, capacity, percent: cap.percent ?? pct(cap.inside, capacity), gates };
+  // cap.capacity is the scanners' own total (their venue_capacity, or every shown gate stated): it comes first.
+  const capacity = eventCapacity(cap.capacity, lines, meta);
+  return { ...cap, capacity, percent: pct(cap.inside, capacity), gates };
 }
 
 /** The distinct catalog categories of an order's items (sorted, ', '-joined), or null. Pure. */
