@@ -39,6 +39,14 @@ export class OrganizerView {
   private selected: string = ALL;
   private eventSub: Subscription<EventData> | null = null;
   private eventData: EventData | null = null;
+  /**
+   * The selected event whose own topic the server refused (not this organizer's, yet: opened by link before its
+   * first row), and how many events the roll-up counted then. The client keeps a refused topic but the server
+   * holds no subscription, so nothing would ever arrive: onDashboard asks again once the roll-up shows the event.
+   */
+  private refused: { event: string; total: number } | null = null;
+  /** A refusal of the event's topic is on the page's error banner (taken back once the event's data arrives). */
+  private refusalShown = false;
   private dashSub: Subscription<DashboardData> | null = null;
   private series = new Map<string, MinuteSeries>();
   /** Server time of the first dashboard message. */
@@ -54,6 +62,7 @@ export class OrganizerView {
   constructor(
     private client: LiveClient,
     readonly org: string,
+    /** Shows a message on the page's error banner; an empty one takes the banner down. */
     private onError: (message: string) => void,
     /** Reads the per-minute history from the REST mirror; without it the chart starts when the page opened. */
     private fetchHistory: FetchHistory | null = null,
@@ -105,6 +114,12 @@ export class OrganizerView {
     this.eventSub?.unsubscribe();
     this.eventSub = null;
     this.eventData = null;
+    this.refused = null;
+    if (this.refusalShown) {
+      // The banner named the event left behind.
+      this.refusalShown = false;
+      this.onError('');
+    }
     this.capacity?.el.remove();
     this.capacity = null;
     attr(this.el, 'data-selected', eventId === ALL ? 'all' : eventId);
@@ -113,12 +128,45 @@ export class OrganizerView {
     if (eventId !== ALL) {
       this.capacity = new CapacityPanel(eventId, 'Gates');
       this.ui.capacityHost.append(this.capacity.el);
-      this.eventSub = this.client.subscribe(topics.event(eventId), (m) => this.onEvent(m), (e) => this.onError(`Event ${eventId}: ${e.code === 'forbidden' ? 'not an event of this organizer (yet)' : e.code}`));
+      this.subscribeEvent(eventId);
     }
     this.renderTabs();
     this.renderTicker();
     this.loadHistory(eventId);
     this.render();
+  }
+
+  /** Subscribes to one event's own topic (its funnel and gates), again when it was refused. */
+  private subscribeEvent(eventId: string): void {
+    this.eventSub?.unsubscribe();
+    this.eventSub = this.client.subscribe(topics.event(eventId), (m) => this.onEvent(m), (e) => {
+      if (eventId !== this.selected) return;
+      if (e.code === 'forbidden') {
+        this.refused = { event: eventId, total: this.dash?.events_total ?? this.dash?.events.length ?? 0 };
+        this.refusalShown = true;
+      }
+      this.onError(`Event ${eventId}: ${e.code === 'forbidden' ? 'not an event of this organizer (yet)' : e.code}`);
+    });
+  }
+
+  /**
+   * A refused event the roll-up now shows (its row, an order of it in the ticker, or one more event counted when
+   * it is not among the listed ones) has become this organizer's: its topic is asked for again. A new refusal
+   * (another event was counted) waits for the next such sign.
+   */
+  private retryRefused(d: DashboardData): void {
+    const r = this.refused;
+    if (!r || r.event !== this.selected) return;
+    const total = d.events_total ?? d.events.length;
+    if (!d.events.some((e) => e.event_id === r.event) && !d.ticker.some((x) => x.event_id === r.event) && total <= r.total) return;
+    this.refused = null;
+    this.subscribeEvent(r.event);
+    // Its history was refused with the topic: asked for again too (else its chart says the hour could not load).
+    if (this.histories.get(r.event) === 'failed') {
+      this.histories.delete(r.event);
+      this.loadHistory(r.event);
+      this.renderChart();
+    }
   }
 
   /**
@@ -188,10 +236,16 @@ export class OrganizerView {
     this.renderEvents();
     this.renderTicker();
     this.render();
+    this.retryRefused(d);
   }
 
   private onEvent(m: TopicMessage<EventData>): void {
     if (m.data.event_id !== this.selected) return;
+    if (this.refusalShown) {
+      // The event's own data came: the refusal on the banner no longer holds.
+      this.refusalShown = false;
+      this.onError('');
+    }
     const before = this.nameOf(this.selected);
     this.eventData = m.data;
     if (m.data.event_title) text(this.ui.title, m.data.event_title);
