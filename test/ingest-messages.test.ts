@@ -11,7 +11,7 @@ import { levenshtein, nearest } from '../server/ingest/messages.js';
 const limits = loadConfig({}).limits;
 const v = createValidation();
 const now = new Date('2026-11-21T12:00:00Z');
-const server: RequestContext = { tenantId: 7, receivedAt: now, ip: null, userAgent: null, channel: 'server' };
+const server: RequestContext = { tenantId: 7, receivedAt: now, ip: null, userAgent: null, channel: 'server', idSalt: 'f'.repeat(64) };
 const pub: RequestContext = { ...server, userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120', channel: 'public' };
 const CONSENT = { analytics: true, marketing: true, data_processing: true };
 

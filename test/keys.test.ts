@@ -218,7 +218,7 @@ describe('key management over HTTP', () => {
 });
 
 describe('key resolver cache', () => {
-  const lookup: KeyCheck = { ok: true, lookup: { kind: 'secret', key_id: 7, site_id: null, tenant: { tenant_id: 1, name: 't', allowed_origins: [] } } };
+  const lookup: KeyCheck = { ok: true, lookup: { kind: 'secret', key_id: 7, site_id: null, tenant: { tenant_id: 1, name: 't', allowed_origins: [], idempotency_salt: 'f'.repeat(64) } } };
   const fakeStore = (answer: () => Promise<KeyCheck>) => ({ lookupKey: answer }) as unknown as TenantStore;
 
   it('keeps a known key working from the cache while the database is down, past the TTL', async () => {

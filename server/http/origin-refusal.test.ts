@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { originRefusal } from './route-auth.js';
 
-const tenant = { tenant_id: 7, name: 't', allowed_origins: ['https://a.example'] };
+const tenant = { tenant_id: 7, name: 't', allowed_origins: ['https://a.example'], idempotency_salt: 'f'.repeat(64) };
 
 describe('originRefusal', () => {
   it('names the list that refused the origin and how to change that list', () => {

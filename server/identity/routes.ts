@@ -49,7 +49,9 @@ const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
 /**
  * Fills what a backend may leave out: source_system from the event, occurred_at = receive time, a consent
  * snapshot from the order's own consent flags, and `{event_name}_{order_id}` as the idempotency key of an
- * order that has neither event_id nor idempotency_key (so retries stay safe).
+ * order that has neither event_id nor idempotency_key (so retries stay safe). Its id is derived with the tenant's
+ * secret salt (the server channel's, validate.ts derivedEventId): a guessable key, which the public write key
+ * must not be able to claim first.
  */
 export function prepareServerEvent(ev: Obj, receivedAt: Date): { ok: true; event: Obj } | { ok: false; error: FieldError } {
   const name = ev.event_name;
@@ -112,7 +114,9 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
         refused.push(p.ok ? null : p.error);
         return p.ok ? p.event : ev;
       });
-      const res = await deps.ingest.ingest(events, { tenantId, receivedAt, ip: null, userAgent: null, channel: 'server' }, { refused });
+      // The tenant's salt keys the ids derived here (`order_completed_{order_id}` among them): the write key cannot claim them.
+      const idSalt = principal.tenant.idempotency_salt;
+      const res = await deps.ingest.ingest(events, { tenantId, receivedAt, ip: null, userAgent: null, channel: 'server', idSalt }, { refused });
       return { status: 200, body: { accepted: res.accepted, duplicates: res.duplicates, rejected: res.rejected, warnings: res.warnings } };
     },
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.js';
-import { checkShape, clockSkew, createValidation, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
+import { checkShape, clockSkew, createValidation, derivedEventId, keyedUuid, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
 
 const limits = loadConfig({}).limits;
 const v = createValidation();
@@ -156,7 +156,7 @@ describe('event validation', () => {
       consent_snapshot: { analytics: false, marketing: false, data_processing: false }, entities: { order_id: 'O1' },
       payload: { gross_amount: 10, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1, price: 10 }] },
     };
-    const out = v.check(order, { ...req, userAgent: 'node-fetch/1.0', channel: 'server' }, limits);
+    const out = v.check(order, { ...req, userAgent: 'node-fetch/1.0', channel: 'server', idSalt: 'f'.repeat(64) }, limits);
     // Accepted, not merely "not a bot": a rejection must fail here.
     expect(out).toMatchObject({ kind: 'ok', row: { event_name: 'order_completed', is_bot: false } });
     // The same consent on an analytics event is refused, so the acceptance above is the necessary scope at work.
@@ -176,6 +176,28 @@ describe('event validation', () => {
     expect(uuidV5('7:order_completed_1')).toBe(uuidV5('7:order_completed_1'));
     expect(uuidV5('7:order_completed_1')).not.toBe(uuidV5('8:order_completed_1'));
     expect(uuidV5('x')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it("keys the server channel's derived ids with the tenant's salt, never the public derivation", () => {
+    const [a, b] = ['a'.repeat(64), 'b'.repeat(64)];
+    const server = (idSalt: string, tenantId = 7) => ({ ...req, tenantId, channel: 'server' as const, idSalt });
+    // Public: uuidV5(tenant:key), computable by anyone, as before.
+    expect(derivedEventId(req, 'order_completed_1')).toBe(uuidV5('7:order_completed_1'));
+    // Server: deterministic per tenant, salt and key (retries stay duplicates), and apart from the public id.
+    const id = derivedEventId(server(a), 'order_completed_1');
+    expect(id).toBe(derivedEventId(server(a), 'order_completed_1'));
+    expect(id).toBe(keyedUuid(a, '7:order_completed_1'));
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(id).not.toBe(uuidV5('7:order_completed_1'));
+    expect(id).not.toBe(derivedEventId(server(b), 'order_completed_1'));
+    expect(id).not.toBe(derivedEventId(server(a, 8), 'order_completed_1'));
+    expect(id).not.toBe(derivedEventId(server(a), 'order_completed_2'));
+    // The event's row carries it.
+    const ev = { ...base(), event_id: undefined, idempotency_key: 'k1' };
+    expect(v.check(ev, server(a), limits)).toMatchObject({ kind: 'ok', row: { event_id: keyedUuid(a, '7:k1') } });
+    expect(v.check(ev, req, limits)).toMatchObject({ kind: 'ok', row: { event_id: uuidV5('7:k1') } });
+    // A server caller without the salt is a bug: it would make the server's ids computable again.
+    expect(() => derivedEventId(server(''), 'k1')).toThrow(/idempotency salt/);
   });
 
   it('rejects NUL, lone surrogates and deep nesting without recursion', () => {

@@ -38,23 +38,26 @@ export interface FieldError {
   message: string;
 }
 
-export interface RequestContext {
+interface RequestBase {
   tenantId: number;
   receivedAt: Date;
   ip: string | null;
   userAgent: string | null;
-  /**
-   * How the caller authenticated. `public`: the write key, which sits in every page's source, so server truth
-   * (backend/payments/shop sources, orders, payments, refunds, points, shipments) is refused. `server`: the
-   * caller holds the secret key (/api/v1/server-events, Stripe webhooks). Required, so that no new caller is
-   * granted server truth by forgetting it.
-   */
-  channel: 'public' | 'server';
   /** The site the write key is bound to (keys created with a site_id): its events carry it. */
   siteId?: string | null;
   /** The source systems the write key may send (keys created with `sources`); null or absent: any. */
   sources?: readonly string[] | null;
 }
+
+/**
+ * `channel`: how the caller authenticated. `public`: the write key, which sits in every page's source, so server
+ * truth (backend/payments/shop sources, orders, payments, refunds, points, shipments) is refused. `server`: the
+ * caller holds the secret key (/api/v1/server-events, Stripe webhooks). Required, so that no new caller is granted
+ * server truth by forgetting it. A server caller brings the tenant's `idSalt` (tenants.idempotency_salt, migration
+ * 048): its idempotency keys are derived with it, so the public channel cannot compute, and claim first, the id of
+ * a backend's order (see derivedEventId).
+ */
+export type RequestContext = RequestBase & ({ channel: 'public' } | { channel: 'server'; idSalt: string });
 
 export type EventOutcome =
   | { kind: 'ok'; row: EventRow }
@@ -251,7 +254,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
 
       const idem = typeof ev.idempotency_key === 'string' ? ev.idempotency_key : null;
       const row: EventRow = {
-        event_id: idem ? uuidV5(`${req.tenantId}:${idem}`) : (ev.event_id as string).toLowerCase(),
+        event_id: idem ? derivedEventId(req, idem) : (ev.event_id as string).toLowerCase(),
         event_name: def.name,
         event_version: version as number,
         occurred_at: new Date(occurred).toISOString(),
@@ -489,8 +492,31 @@ export function truncateIp(ip: string): string | null {
   return null;
 }
 
+/**
+ * The stored id of an event sent with an idempotency key. Public channel (write key): uuidV5(`tenant:key`), which
+ * anyone can compute, as it always was. Server channel (secret key): keyed with the tenant's secret salt, so the
+ * write key cannot post an event (with that key, or that id as event_id) that makes the server's own event, such
+ * as an order's `order_completed_{order_id}`, a duplicate. The two channels never share a derived id; each
+ * channel's retries with one key are still duplicates of each other.
+ */
+export function derivedEventId(req: RequestContext, key: string): string {
+  if (req.channel === 'public') return uuidV5(`${req.tenantId}:${key}`);
+  // An empty salt would make the server's ids computable again: a caller that lost it is a bug, not a request.
+  if (!req.idSalt) throw new Error(`server channel without the tenant's idempotency salt (tenant ${req.tenantId})`);
+  return keyedUuid(req.idSalt, `${req.tenantId}:${key}`);
+}
+
+/** A UUID in the v5 layout from HMAC-SHA256(secret, name): deterministic, and unguessable without the secret. */
+export function keyedUuid(secret: string, name: string): string {
+  return uuidLayout(crypto.createHmac('sha256', secret).update(name).digest());
+}
+
 export function uuidV5(name: string): string {
-  const h = crypto.createHash('sha1').update(IDEMPOTENCY_NS).update(name).digest();
+  return uuidLayout(crypto.createHash('sha1').update(IDEMPOTENCY_NS).update(name).digest());
+}
+
+/** The first 16 bytes of a digest with the version (5) and variant (RFC 4122) bits set. */
+function uuidLayout(h: Buffer): string {
   h[6] = (h[6] & 0x0f) | 0x50;
   h[8] = (h[8] & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

@@ -16,6 +16,11 @@ export interface Tenant {
   name: string;
   /** Empty or containing '*' means any origin. */
   allowed_origins: string[];
+  /**
+   * The tenant's secret for ids derived from the secret-key channel's idempotency keys (migration 048,
+   * validate.ts derivedEventId). Held in memory for the request context only: never put in an answer or a log.
+   */
+  idempotency_salt: string;
 }
 
 export type OriginsFrom = 'key' | 'site' | 'tenant';
@@ -189,7 +194,7 @@ export function createTenantStore(): TenantStore {
       return { tenant_id: tenantId, name, write_key: writeKey, write_key_id: ids[0], secret_key: secretKey, secret_key_id: ids[1], allowed_origins: allowedOrigins, time_zone: timeZone };
     },
     async lookupKey(q, key) {
-      const { rows } = await q.query<{ tenant_id: string; name: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; origins_from: OriginsFrom; role: string | null; scope: unknown; sources: string[] | null }>(
+      const { rows } = await q.query<{ tenant_id: string; name: string; idempotency_salt: string; kind: KeyKind; key_id: string; site_id: string | null; revoked: boolean; origins: string[] | null; origins_from: OriginsFrom; role: string | null; scope: unknown; sources: string[] | null }>(
         Q.lookup_key,
         [hashKey(key)],
       );
@@ -198,7 +203,7 @@ export function createTenantStore(): TenantStore {
       if (r.revoked) return { ok: false, code: 'revoked_key' };
       return {
         ok: true,
-        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, sources: r.sources ?? null, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [] }, origins_from: r.origins_from, ...storedRole(r.role, r.scope) },
+        lookup: { kind: r.kind, key_id: Number(r.key_id), site_id: r.site_id, sources: r.sources ?? null, tenant: { tenant_id: Number(r.tenant_id), name: r.name, allowed_origins: r.origins ?? [], idempotency_salt: r.idempotency_salt }, origins_from: r.origins_from, ...storedRole(r.role, r.scope) },
       };
     },
     list,

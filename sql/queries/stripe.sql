@@ -14,6 +14,10 @@ WITH d AS (DELETE FROM tenant_secrets WHERE tenant_id = $1 AND name = $2 RETURNI
 -- name: tenant_exists
 SELECT 1 FROM tenants WHERE tenant_id = $1;
 
+-- name: tenant_idempotency_salt
+-- The secret the server channel derives event ids with (migration 048): Stripe's event id is the idempotency key.
+SELECT idempotency_salt FROM tenants WHERE tenant_id = $1;
+
 -- name: remember_stripe_objects
 -- Once the event about them was stored (or is a redelivery of one stored), never for an order of an erased
 -- person ($4: the order's digest in gdpr_erased_orders).

@@ -19,11 +19,12 @@ VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, 'admin'), COALESCE($8::jsonb, '{}':
 
 -- name: lookup_key
 -- The UPDATE in the CTE runs even though nothing reads it; it writes at most once a minute per key.
+-- idempotency_salt (migration 048) keys the ids the secret-key channel derives; the caller never answers it.
 WITH touch AS (
   UPDATE tenant_keys SET last_used_at = now()
   WHERE key_hash = $1 AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')
   RETURNING 1)
-SELECT t.tenant_id::text, t.name, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked, k.role, k.scope, k.sources,
+SELECT t.tenant_id::text, t.name, t.idempotency_salt, k.kind, k.id::text AS key_id, k.site_id, k.revoked_at IS NOT NULL AS revoked, k.role, k.scope, k.sources,
   COALESCE(k.allowed_origins, (SELECT array_agg(DISTINCT o) FROM tenant_sites s, unnest(s.allowed_origins) o
     WHERE s.tenant_id = t.tenant_id AND (k.site_id IS NULL OR s.site_id = k.site_id))) AS origins,
   CASE WHEN k.allowed_origins IS NOT NULL THEN 'key' WHEN k.site_id IS NOT NULL THEN 'site' ELSE 'tenant' END AS origins_from

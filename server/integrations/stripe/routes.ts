@@ -119,7 +119,10 @@ export function registerStripeRoutes(router: Router, app: TemplatedApp, deps: St
         log.info({ tenant_id: tenantId, stripe_event: evt.id, type: evt.type }, 'stripe event without an order id ignored');
         return reply({ status: 200, body: { received: true, ignored: true, reason: 'no order id: set metadata.order_id on the PaymentIntent' } });
       }
-      const out = await deps.ingest.ingest([stripeEnvelope(evt, order.orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server' });
+      // Stripe's event id is the idempotency key; the tenant's salt keys its id, so the write key cannot claim it first.
+      const idSalt = await deps.stripe.idSalt(tenantId);
+      if (idSalt === null) return reply(fail('unknown_tenant', `No tenant ${tenantId}.`));
+      const out = await deps.ingest.ingest([stripeEnvelope(evt, order.orderId)], { tenantId, receivedAt: new Date(), ip: null, userAgent: null, channel: 'server', idSalt });
       // Stored (or a redelivery of an event stored before: its mapping may have failed then, e.g. the database was
       // down while the event went to the spool; Stripe retries on that 503). Never for an erased person's order.
       if (out.accepted + out.duplicates > 0) await deps.stripe.remember(db, tenantId, order.objects, order.orderId);

@@ -8,7 +8,7 @@ import { iso, type Obj } from '../../store/rows.js';
 import { metadataOrderId, relatedObjectIds } from './events.js';
 
 const Q = queries('stripe.sql', [
-  'get_secret', 'put_secret', 'delete_secret', 'tenant_exists', 'remember_stripe_objects', 'order_for_stripe_objects', 'delete_stripe_objects', 'export_stripe_objects',
+  'get_secret', 'put_secret', 'delete_secret', 'tenant_exists', 'tenant_idempotency_salt', 'remember_stripe_objects', 'order_for_stripe_objects', 'delete_stripe_objects', 'export_stripe_objects',
 ]);
 
 export const STRIPE_SECRET_NAME = 'stripe_webhook_secret';
@@ -20,6 +20,11 @@ export interface StripeStore {
   status(tenantId: number): Promise<{ configured: boolean; hint: string | null; updated_at: string | null }>;
   clearSecret(tenantId: number): Promise<boolean>;
   tenantExists(tenantId: number): Promise<boolean>;
+  /**
+   * The tenant's idempotency salt (migration 048), null when there is no such tenant: Stripe events are sent on
+   * the server channel, whose derived ids the write key must not be able to compute. Cached: it never changes.
+   */
+  idSalt(tenantId: number): Promise<string | null>;
   /**
    * Order id from metadata, else from an earlier event about the same payment intent / charge; `objects` are the
    * Stripe ids to map to it (metadata only) once the event is stored: see remember. Writes nothing.
@@ -37,6 +42,7 @@ const aad = (tenantId: number) => `tenant:${tenantId}:${STRIPE_SECRET_NAME}`;
 
 export function createStripeStore(db: Db, cipher: Cipher, cacheMs = 30_000): StripeStore {
   const cache = new Map<number, { value: string | null; expires: number }>();
+  const salts = new Map<number, string>();
   return {
     async setSecret(tenantId, secret) {
       const hint = `${secret.slice(0, 6)}…${secret.slice(-4)}`;
@@ -66,6 +72,15 @@ export function createStripeStore(db: Db, cipher: Cipher, cacheMs = 30_000): Str
     async tenantExists(tenantId) {
       const { rows } = await db.query(Q.tenant_exists, [tenantId]);
       return rows.length > 0;
+    },
+    async idSalt(tenantId) {
+      const hit = salts.get(tenantId);
+      if (hit !== undefined) return hit;
+      const { rows } = await db.query<{ idempotency_salt: string }>(Q.tenant_idempotency_salt, [tenantId]);
+      if (rows.length === 0) return null;
+      if (salts.size > 10_000) salts.clear();
+      salts.set(tenantId, rows[0].idempotency_salt);
+      return rows[0].idempotency_salt;
     },
     async resolveOrder(q, tenantId, obj) {
       const ids = relatedObjectIds(obj);
