@@ -42,7 +42,7 @@ const ev = (n: number, numbered = true, pad = 0): Envelope => ({
   payload: { pad: 'x'.repeat(pad) },
   ...(numbered ? { sequence_no: n } : {}),
 });
-const ids = (b: [string, Envelope[]]) => b[1].map((e) => e.event_id);
+const ids = (b: [string, Envelope[], number]) => b[1].map((e) => e.event_id);
 
 describe('request bodies', () => {
   it('holds at most `max` numbered events per body, skips the unnumbered ones and stamps sent_at', () => {

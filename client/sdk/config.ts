@@ -78,7 +78,10 @@ export type WebMethods = { [N in WebEventName as CamelCase<N>]: Method<N> };
 
 /** The tracker's own methods (next to one method per web event, WebMethods). */
 export interface TxApi {
-  /** Records an event; returns its event_id, or null when consent does not allow it (nothing is kept). */
+  /**
+   * Records an event; returns its event_id, or null when consent does not allow it or its props / options
+   * are not what JSON can hold (a cycle, a BigInt; a console warning says why). Nothing is kept then.
+   */
   track<N extends EventName>(name: N, props?: Props<N>, options?: TrackOptions): string | null;
   /** page_view: also closes the previous page's engagement (single-page apps call this on each route). */
   pageView(props?: Props<'page_view'>, options?: TrackOptions): string | null;
@@ -101,8 +104,9 @@ export interface TxApi {
   /** Stops timers and listeners (queued events stay stored for the next page). */
   destroy(): void;
   /**
-   * Sends event_card_impression once per list position when a card is at least 50% visible
-   * (IntersectionObserver), and event_card_click on click with `clicks: true`.
+   * Sends event_card_impression once per list position per page view when a card is at least 50% visible
+   * (IntersectionObserver; each pageView() counts the cards on screen again, those seen before consent
+   * included), and event_card_click on click with `clicks: true`.
    */
   observeImpressions(root?: ParentNode, o?: ImpressionOptions): ImpressionHandle;
 }

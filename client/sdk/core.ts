@@ -17,10 +17,17 @@ export interface KV {
 /** The tracker's rolling session (SessionState); its `seq`/`prev` are what SDK 1.0 numbered. */
 export const K_SESSION = 'tx_session';
 
+/**
+ * A string cut at a fixed length (UTM values, click ids, the page title) may end with the first half of a
+ * surrogate pair: a lone surrogate, which the server rejects (invalid_string). JSON.stringify writes it as an
+ * escape that ends the string (`\ud83d"`, after an even run of backslashes), and reading drops it. Every
+ * event reaches the wire through the stored queue, so this is the one place that repairs them: events cut
+ * now, and what SDK 1.2.0 stored that way (a first touch lasts the visitor's lifetime, a session 30 min).
+ */
 export function readJson<T>(kv: KV, key: string): T | null {
   try {
     const raw = kv.getItem(key);
-    return raw ? (JSON.parse(raw) as T) : null;
+    return raw ? (JSON.parse(raw.replace(/([^\\](\\\\)*)\\ud[89ab]..(?=")/g, '$1')) as T) : null;
   } catch {
     return null;
   }
@@ -55,6 +62,7 @@ function pick(params: URLSearchParams, keys: string[], prefix: string): Record<s
   let out: Record<string, string> | undefined;
   for (const k of keys) {
     const v = params.get(prefix + k);
+    // (a split surrogate pair is dropped when stored events are read: readJson)
     if (v) (out = out || {})[k] = v.slice(0, 256);
   }
   return out;
@@ -254,22 +262,25 @@ export class StoredQueue<T extends { event_id: string }> {
 
 /**
  * The numbered events of `events` (the others wait for their sequence number), as request bodies of at most
- * `max` events and about `bytes` bytes each (a single larger event gets a body of its own), stamped `sentAt`.
- * Lazy: a fetch takes only the first body.
+ * `max` events and about `bytes` bytes each (a single larger event gets a body of its own), stamped `sentAt`,
+ * with their size (UTF-8 bytes, less the 12 of the wrapper: the browsers' 64 KiB limit on keepalive requests
+ * and beacons is in bytes, and non-ASCII text takes two to four per UTF-16 code unit). Lazy: a fetch takes
+ * only the first body.
  */
-export function* bodies(events: Envelope[], sentAt: string, max: number, bytes: number): Generator<[string, Envelope[]]> {
+export function* bodies(events: Envelope[], sentAt: string, max: number, bytes: number): Generator<[string, Envelope[], number]> {
   let parts: string[] = [];
   let batch: Envelope[] = [];
   let size = 0;
   for (const e of events) {
     if (e.sequence_no === undefined) continue;
     const s = JSON.stringify({ ...e, sent_at: sentAt });
-    if (parts.length >= max || (size && size + s.length > bytes)) yield ['{"events":[' + parts.join() + ']}', batch], (parts = []), (batch = []), (size = 0);
+    const n = new Blob([s]).size;
+    if (parts.length >= max || (size && size + n > bytes)) yield ['{"events":[' + parts.join() + ']}', batch, size], (parts = []), (batch = []), (size = 0);
     parts.push(s);
     batch.push(e);
-    size += s.length + 1;
+    size += n + 1;
   }
-  if (size) yield ['{"events":[' + parts.join() + ']}', batch];
+  if (size) yield ['{"events":[' + parts.join() + ']}', batch, size];
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ export interface TabQueueDeps {
   log_(...args: unknown[]): void;
   /** An event of the queue got its number: send it (by beacon when `beacon`). */
   numbered_(beacon?: boolean): void;
-  flush(): void;
+  flush_(): void;
 }
 
 export class TabQueue {
@@ -77,7 +77,7 @@ export class TabQueue {
   }
 
   private queue_() {
-    return new StoredQueue<Envelope>(this.d.store_, this.tab_ ? K_Q + this.tab_ : K_QUEUE, this.d.maxQueue_, (x) => this.d.log_('queue full, dropped', x.length));
+    return new StoredQueue<Envelope>(this.d.store_, this.tab_ ? K_Q + this.tab_ : K_QUEUE, this.d.maxQueue_, (x) => this.d.log_('dropped', x.length));
   }
 
   /** The highest counter any tab's hint reports for the session. */
@@ -96,45 +96,42 @@ export class TabQueue {
     const t = this.tabs_;
     if (!t || !this.d.store_.persist_ || this.adopting_) return;
     this.adopting_ = true;
+    // (one method, not two: the core's size budget)
     try {
-      await this.adoptDead_(t);
+      const old = readJson<Envelope[]>(this.d.store_, K_QUEUE);
+      if (old?.length) this.q_.push_(...old), this.d.store_.removeItem(K_QUEUE); // left by SDK 1.0
+      const ids: Record<string, 1> = {};
+      for (const k of this.d.store_.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
+      const look = await t.dead_(Object.keys(ids));
+      const live = look[1];
+      for (const id of look[0]) {
+        // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
+        if (
+          !(await t.rw_('a', (v) => {
+            const by = v?.[id];
+            return by && (by === this.tab_ || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab_, 100), 1];
+          }))
+        )
+          continue;
+        const evs = readJson<Envelope[]>(this.d.store_, K_Q + id) || [];
+        const hint = readJson<Hint>(this.d.store_, K_HINT + id);
+        // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
+        if (hint)
+          await t.rw_('c', (v) => {
+            const c = v?.[hint.s];
+            return [c?.n >= hint.n ? v : bounded(v, hint.s, { ids: c?.ids || {}, n: hint.n, p: hint.p }, 8), 0];
+          });
+        const mine: Record<string, 1> = {};
+        for (const e of this.q_.all_()) mine[e.event_id] = 1;
+        const add = evs.filter((e) => !mine[e.event_id]);
+        this.q_.push_(...add);
+        this.d.store_.removeItem(K_Q + id);
+        this.d.store_.removeItem(K_HINT + id);
+        for (const e of add) if (e.sequence_no === undefined) this.claim_(e);
+        this.d.flush_();
+      }
     } finally {
       this.adopting_ = false;
-    }
-  }
-
-  private async adoptDead_(t: Tabs) {
-    const old = readJson<Envelope[]>(this.d.store_, K_QUEUE);
-    if (old?.length) this.q_.push_(...old), this.d.store_.removeItem(K_QUEUE); // left by SDK 1.0
-    const ids: Record<string, 1> = {};
-    for (const k of this.d.store_.keys()) if (k.startsWith(K_Q) || k.startsWith(K_HINT)) ids[k.slice(5)] = 1;
-    const look = await t.dead_(Object.keys(ids));
-    const live = look[1];
-    for (const id of look[0]) {
-      // Adopted by a tab that is still alive (this one too): done or being done. By one that died since: again.
-      if (
-        !(await t.rw_('a', (v) => {
-          const by = v?.[id];
-          return by && (by === this.tab_ || live.includes(by)) ? [v, 0] : [bounded(v, id, this.tab_, 100), 1];
-        }))
-      )
-        continue;
-      const evs = readJson<Envelope[]>(this.d.store_, K_Q + id) || [];
-      const hint = readJson<Hint>(this.d.store_, K_HINT + id);
-      // Its last claims may have missed IndexedDB (made as the page closed): raise the counter to its hint.
-      if (hint)
-        await t.rw_('c', (v) => {
-          const c = v?.[hint.s];
-          return [c?.n >= hint.n ? v : bounded(v, hint.s, { ids: c?.ids || {}, n: hint.n, p: hint.p }, 8), 0];
-        });
-      const mine: Record<string, 1> = {};
-      for (const e of this.q_.all_()) mine[e.event_id] = 1;
-      const add = evs.filter((e) => !mine[e.event_id]);
-      this.q_.push_(...add);
-      this.d.store_.removeItem(K_Q + id);
-      this.d.store_.removeItem(K_HINT + id);
-      for (const e of add) if (e.sequence_no === undefined) this.claim_(e);
-      this.d.flush();
     }
   }
 }

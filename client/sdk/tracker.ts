@@ -23,8 +23,9 @@ import { TabQueue } from './tab-queue.js';
 export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 
 // 1.1: per-tab queues and shared sequence counters (storage keys changed). 1.2: device, page type and
-// event_version are left to the server (server/ingest/web-fill.ts), for the core's size budget.
-export const VERSION = '1.2.0';
+// event_version are left to the server (server/ingest/web-fill.ts), for the core's size budget. 1.2.1: bodies
+// measured in UTF-8 bytes, a request in flight at page leave stays queued until answered, no lone surrogates.
+export const VERSION = '1.2.1';
 
 const K_VID = 'tx_vid';
 const K_FIRST = 'tx_first_touch';
@@ -37,12 +38,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 function safeLocalStorage(): KV | null {
   try {
-    const ls = localStorage;
-    ls.setItem('tx_t', '1');
-    ls.removeItem('tx_t');
-    return ls;
+    // No write probe: a write refused later (quota full) is kept in memory by ConsentStore, and the browsers
+    // the build targets have a working localStorage in private mode (Safari 11+).
+    return localStorage;
   } catch {
-    return null; // disabled, or throws on access (Safari private mode, sandboxed frames)
+    return null; // disabled, or throws on access (sandboxed frames)
   }
 }
 
@@ -70,10 +70,11 @@ export class TxTracker {
     let firstLoad = false;
     let views = 0;
     let seen: Record<string, 1> = {};
+    // The impression observers' re-checks: a new page view counts the cards still on screen again.
+    const views_: (() => void)[] = [];
     let sending: Promise<void> | null = null;
-    // The events of the request in flight, and whether it outlives the page (keepalive).
+    // The events of the request in flight (kept queued until answered, whatever happens to the page).
     let flying: string[] = [];
-    let keep = false;
     // In hide(): claim synchronously when this is the site's only tab (an answer from IndexedDB comes too late).
     let hiding = false;
     let attempt = 0;
@@ -91,7 +92,7 @@ export class TxTracker {
         log_: log,
         // Numbered while the page is hidden: it may be discarded before the next flush.
         numbered_: (b?: boolean) => ((b || !visible) && beacon(), !tq.pending && tq.q_.all_().length >= batch && later(0)),
-        flush: () => flush(),
+        flush_: () => flush(),
       },
       !c.storage && !!ls && !!navigator.locks && !!(window as { indexedDB?: unknown }).indexedDB,
     ));
@@ -106,13 +107,10 @@ export class TxTracker {
       if (!v) store.setItem(K_VID, (v = uuid()));
       return v;
     };
+    // document.referrer is a URL the browser serialized: its host is what follows the second slash.
     const externalReferrer = () => {
-      try {
-        const r = document.referrer;
-        return r && new URL(r).host !== location.host ? r : '';
-      } catch {
-        return ''; // an unparsable referrer is no attribution
-      }
+      const r = document.referrer;
+      return r && r.split('/')[2] !== location.host ? r : '';
     };
     /** How a new session starts: this page's UTMs, click ids and external referrer. */
     const touch = (): Touch => touchFrom(location.search, externalReferrer(), location.pathname, iso(now()));
@@ -122,7 +120,8 @@ export class TxTracker {
       if (!t) writeJson(store, K_FIRST, (t = landing)), (firstLoad = true);
       return t;
     };
-    const loadConsent = (): ConsentSnapshot => ({ ...DENIED, ...(ls && readJson<ConsentSnapshot>(ls, K_CONSENT)) });
+    // (Without localStorage, `ls!` is null: readJson and writeJson catch that and answer null / false.)
+    const loadConsent = (): ConsentSnapshot => ({ ...DENIED, ...readJson<ConsentSnapshot>(ls!, K_CONSENT) });
     const applyConsent = () => {
       store.setPersist_(consent.analytics || consent.marketing);
       // Capture the first touch as soon as anything may be kept (the landing page of this load).
@@ -130,7 +129,6 @@ export class TxTracker {
     };
     const newSession = () => ({ id: uuid(), touch: touch() });
     const session = (t: number) => roll(readJson<SessionState>(store, K_SESSION), t, c.sessionTimeout, newSession);
-    const allowedNow = (name: string) => allowed(scopeOf(name, scopes), consent);
 
     let consent = c.consent ? mergeConsent(loadConsent(), c.consent, iso(now())) : loadConsent();
     applyConsent();
@@ -154,18 +152,19 @@ export class TxTracker {
         if (t < retryAt) return;
         const next = bodies(q().all_().filter((e) => !done[e.event_id]), iso(t), batch, MAX_BODY).next();
         if (next.done) return;
-        const body = next.value[0];
         const sent = next.value[1];
         const ids = (flying = sent.map((e) => e.event_id));
         let res: Response | null = null;
         try {
-          // text/plain and ?key= make this a CORS "simple" request: no preflight round trip.
-          res = await fetch(url, { method: 'POST', body, keepalive: (keep = body.length < MAX_BEACON), signal: AbortSignal.timeout?.(6e4) });
+          // text/plain and ?key= make this a CORS "simple" request: no preflight round trip. Keepalive (the
+          // request outlives the page) only within the browser's quota (64 KiB in flight, beacons included) and
+          // not on a retry: a keepalive request over the quota fails as a network error, every time.
+          res = await fetch(url, { method: 'POST', body: next.value[0], keepalive: !attempt && next.value[2] < MAX_BEACON, signal: AbortSignal.timeout?.(6e4) });
         } catch {
           /* network error, offline, CORS refusal: retried below */
         }
         flying = [];
-        const status = res ? res.status : 0;
+        const status = res?.status as number; // undefined: no answer (a network error), retried
         const v = verdict(status);
         if (v === 'retry') {
           // Counted from the answer, not from when the request left.
@@ -176,13 +175,13 @@ export class TxTracker {
           return later(wait);
         }
         if (v === 'split' && ids.length > 1) {
-          batch = Math.max(1, ids.length >> 1);
+          batch = ids.length >> 1; // (at least 1: more than one was sent)
           continue;
         }
         attempt = 0;
         batch = c.batchSize;
         if (v === 'ack') {
-          const r = (await res!.json().catch(() => null)) as BatchResult | null;
+          const r = (await res!.json().catch(log)) as BatchResult | null;
           for (const x of r?.rejected || []) {
             const e = sent[x.index];
             if (e) log('rejected', e.event_name, x.errors), c.onReject?.(e, x);
@@ -199,15 +198,16 @@ export class TxTracker {
     /**
      * Hands what is queued, numbered and not already in flight to navigator.sendBeacon (page hidden or
      * closing), and forgets what the browser took: each event goes out once. A beacon the browser refused
-     * (false) leaves its events queued for the next try. When the page is `leaving`, a keepalive request in
-     * flight outlives it like a beacon: its events are forgotten too, not sent again by the next page.
+     * (false) leaves its events queued for the next try. The events of a request in flight stay queued until
+     * it is answered: if the page is gone first, the next page sends them again (the server answers a copy
+     * that did arrive as a duplicate; a 503 or 429 seen by nobody would have lost them).
      */
-    const beacon = (leaving?: boolean) => {
+    const beacon = () => {
       // A beacon's answer is never seen: while the server is failing or the browser offline, the queue stays
       // for the next try or the next page (a stored event sent twice is a duplicate, a lost one is gone).
       if (attempt || !navigator.onLine) return;
       const fly = flying;
-      const gone = leaving && keep ? fly.slice() : [];
+      const gone: string[] = [];
       for (const b of bodies(q().all_().filter((e) => !fly.includes(e.event_id)), iso(now()), 100, MAX_BEACON)) {
         if (!navigator.sendBeacon(url, b[0])) break;
         for (const e of b[1]) gone.push(e.event_id);
@@ -255,13 +255,14 @@ export class TxTracker {
       active = visChanges = focusChanges = scrollMax = 0;
       reported = false;
       seen = {};
+      views_.forEach((f) => f());
     };
-    const hide = (leaving?: boolean) => {
+    const hide = () => {
       hiding = true;
       if (!reported && c.engagement !== false) report();
       hiding = false;
       reported = true;
-      beacon(leaving);
+      beacon();
     };
     resetPage();
 
@@ -272,6 +273,13 @@ export class TxTracker {
     this.track = ((name: string, props: Record<string, unknown> = {}, options: TrackOptions = {}): string | null => {
       const scope = scopeOf(name, scopes);
       if (!allowed(scope, consent)) return log('no', scope, name), null;
+      try {
+        // Stored and sent as JSON: what JSON cannot hold (a cycle, a BigInt) is refused here, before the event
+        // takes a sequence number (the queue could not be stored with it, nor the events queued with it).
+        JSON.stringify([props, options]);
+      } catch (err) {
+        return console.warn('[tx] dropped', name, err), null;
+      }
       const t = now();
       const id = uuid();
       const r = session(t);
@@ -290,7 +298,7 @@ export class TxTracker {
         page: {
           url: l.href.slice(0, 2048),
           path: l.pathname.slice(0, 2048),
-          title: document.title.slice(0, 512),
+          title: document.title.slice(0, 512), // (a split surrogate pair: readJson drops it)
           // The site's own page type, else none: the server derives it from the path (server/ingest/web-fill.ts)
           // and puts it on a page_view's payload too.
           page_type: c.pageType?.(l.pathname) || undefined,
@@ -352,7 +360,7 @@ export class TxTracker {
       // session stored then: those are stored first, or each tab would mint its own.
       if (!fromOtherTab && ls) self.getIds(), writeJson(ls, K_CONSENT, consent);
       if (!store.persist_) tq.tabs_?.wipe_();
-      q().retain_((e) => allowedNow(e.event_name));
+      q().retain_((e) => allowed(scopeOf(e.event_name, scopes), consent));
       if (c.autoPageView && !self.pv) self.pageView();
     };
 
@@ -375,11 +383,10 @@ export class TxTracker {
 
     this.destroy = () => {
       off.forEach((f) => f());
-      clearTimeout(timer);
-      off.length = 0;
+      clearTimeout(timer); // (a second destroy() removes again: harmless)
     };
 
-    this.observeImpressions = (root = document, o = {}) => observeImpressions(self, () => seen, scroll, root, o);
+    this.observeImpressions = (root = document, o = {}) => observeImpressions(self, () => seen, scroll, root, o, views_);
 
     // ----------------------------------------------------------------------------------------------------
     // Page lifecycle
@@ -397,7 +404,7 @@ export class TxTracker {
       (visible = document.visibilityState !== 'hidden') ? (reported = false) : hide();
     });
     on(window, 'pagehide', (e: PageTransitionEvent) => {
-      hide(true);
+      hide();
       e.persisted && tq.tabs_?.free_();
     });
     on(window, 'pageshow', (e: PageTransitionEvent) => e.persisted && (resetPage(), tq.renew_()));
@@ -412,17 +419,17 @@ export class TxTracker {
     off.push(() => clearInterval(iv));
     if (c.loadSchema !== false) {
       // Consent scopes from the server (cached a day); the built-in table until then.
-      const cached = ls && readJson<{ at: number; s: Record<string, ConsentScope> }>(ls, K_SCHEMA);
+      const cached = readJson<{ at: number; s: Record<string, ConsentScope> }>(ls!, K_SCHEMA);
       if (cached && now() - cached.at < 86_400_000) scopes = cached.s;
       else
         fetch(base + '/api/tx/schema')
-          .then((r) => (r.ok ? r.json() : null))
-          .then((j: { events?: { name: string; scope: ConsentScope }[] } | null) => {
-            if (!j || !j.events) return;
+          // A failed answer (not JSON, or no `events`) throws: logged, and the built-in table stays.
+          .then((r) => r.json())
+          .then((j: { events: { name: string; scope: ConsentScope }[] }) => {
             const s: Record<string, ConsentScope> = {};
             for (const e of j.events) s[e.name] = e.scope;
             scopes = s;
-            if (ls) writeJson(ls, K_SCHEMA, { at: now(), s });
+            writeJson(ls!, K_SCHEMA, { at: now(), s });
           })
           .catch(log);
     }
