@@ -48,12 +48,12 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function open(): Promise<{ page: Page; vid: string; ctx: BrowserContext; close: () => Promise<void> }> {
+async function open(consent: Record<string, boolean> | null = { analytics: true }): Promise<{ page: Page; vid: string; ctx: BrowserContext; close: () => Promise<void> }> {
   const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, consent: { analytics: true } })}`);
+  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, ...(consent ? { consent } : {}) })}`);
   const page = await ctx.newPage();
   await page.goto(`${site.origin}/h`);
-  const vid = (await page.evaluate(() => window.tx.getIds().visitor_id)) as string;
+  const vid = (await page.evaluate(() => window.tx.getIds()?.visitor_id ?? '')) as string;
   return { page, vid, ctx, close: () => ctx.close() };
 }
 
@@ -99,6 +99,23 @@ describe('SDK helpers in Chromium', () => {
     const one = (await stored(vid, 'event_card_impression'))[0];
     expect(one.payload).toMatchObject({ list_name: 'home' });
     expect(typeof one.payload.position).toBe('number');
+    await close();
+  });
+
+  it('counts a card seen before consent once it is seen again after consent (it was marked counted, never sent)', async () => {
+    const { page, close } = await open(null);
+    await page.evaluate(() => window.TxHelpers.trackImpressions(window.tx, { list_name: 'pre' }));
+    await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    await page.evaluate(() => window.tx.setConsent({ analytics: true }));
+    const vid = (await page.evaluate(() => window.tx.getIds().visitor_id)) as string;
+    // Out of view and back, no page view between: E0 must count now.
+    await page.evaluate(() => window.scrollTo(0, 2600));
+    await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await until(async () => {
+      await flush(page);
+      return (await stored(vid, 'event_card_impression')).some((e) => e.entities.event_entity_id === 'E0' && e.payload.list_name === 'pre');
+    }, 30_000);
     await close();
   });
 

@@ -64,10 +64,10 @@ export function trackImpressions(tx: TxTracker, o: ImpressionOptions = {}): Impr
     (entries) => {
       for (const e of entries) {
         if (!e.isIntersecting || e.intersectionRatio < 0.5 || seen.has(e.target)) continue;
-        seen.add(e.target);
         const d = (e.target as HTMLElement).dataset;
         const all = Array.from(watched);
-        send('event_card_impression', {
+        // Counted only once recorded: a card seen before consent counts when it is seen again after it.
+        const id = send('event_card_impression', {
           event_entity_id: d.txEvent || '',
           position: d.txPosition ? +d.txPosition : all.indexOf(e.target),
           list_name: d.txList || o.list_name,
@@ -75,6 +75,7 @@ export function trackImpressions(tx: TxTracker, o: ImpressionOptions = {}): Impr
           feed_tab: o.feed_tab,
           scroll_depth_pct: scrollPct(),
         });
+        if (id) seen.add(e.target);
       }
     },
     { threshold: 0.5 },
