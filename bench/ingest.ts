@@ -606,7 +606,7 @@ async function phaseC(o: Opts, body: BodyMaker) {
     while (performance.now() < end) {
       const rows = rowsOf(size);
       const t0 = performance.now();
-      const fresh = await db.tx((q) => events.insert(q, rows));
+      const { fresh } = await db.tx((q) => events.insert(q, rows));
       ms += performance.now() - t0;
       n += size;
       inserted += fresh.size;

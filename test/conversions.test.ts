@@ -125,10 +125,12 @@ describe('server-side conversions', () => {
     await addCode(base, t, { provider: 'tiktok', organizer_id: null, settings: { pixel_id: 'D17TA5JC77UDOT6CA5FA' }, secrets: { access_token: 'tt' } });
     const first = purchase();
     const order = first.entities.order_id;
-    // The same order again, recorded a second later (of one commit's rows for an order, the earliest is sent).
+    // The same order again, recorded a second later. Since migration 049 the ingest itself stores an order once
+    // (a re-sent order is a duplicate, test/ingest-order-once.test.ts), so only `first` reaches the outbox; the
+    // outbox's own order check (023) still covers orders an older version stored twice.
     const again = () => purchase({ entities: { ...first.entities }, occurred_at: new Date(Date.parse(first.occurred_at) + 1000).toISOString() });
-    expect((await postEvents(base, t, [first, again()])).accepted).toBe(2);
-    expect((await postEvents(base, t, [again()])).accepted).toBe(1);
+    expect(await postEvents(base, t, [first, again()])).toMatchObject({ accepted: 1, duplicates: 1 });
+    expect(await postEvents(base, t, [again()])).toMatchObject({ accepted: 0, duplicates: 1 });
     // Another order goes as usual.
     const other = purchase();
     expect((await postEvents(base, t, [other])).accepted).toBe(1);

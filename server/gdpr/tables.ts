@@ -52,6 +52,8 @@ export function registerStoreTables(registry: GdprRegistry): void {
   registry.table(rejectedTable);
   registry.none(['tenants', 'tenant_sites', 'tenant_keys'], 'tenants, their sites and hashed API keys');
   registry.none(['tx_event_ids'], 'the idempotency ledger: random event ids and receive times, no person fields');
+  // Kept through an erasure on purpose, as tx_event_ids: a late re-send of an erased order stays a duplicate.
+  registry.none(['tx_order_ids'], 'the order ledger: tenant-keyed order id digests (as gdpr_erased_orders), event names and receive times, no event id or person field');
   registry.none(['schema_migrations'], 'applied migration versions');
   // Tombstones are what erasure leaves behind on purpose: tenant-keyed digests that cannot be reversed,
   // kept so a late event or webhook cannot re-link the erased person (README, GDPR).

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Limits } from '../config/index.js';
 import type { Db } from '../store/db.js';
-import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
+import { eventKey, type EventRow, type EventStore, type HeldOrder, type RejectedRow } from '../store/events.js';
 import type { EventSink } from './writer.js';
 import { walkShape, type EventOutcome, type FieldError, type RequestContext, type Validation } from './validate.js';
 
@@ -13,11 +13,11 @@ export interface RejectedItem {
   errors: FieldError[];
 }
 
-/** Something about an event that was kept but will not count the way the sender may expect. */
+/** Something about an event that was kept (or was a duplicate) but will not count the way the sender may expect. */
 export interface IngestWarning {
   index: number;
   event_id: string;
-  code: 'bot_user_agent' | 'event_id_replaced';
+  code: 'bot_user_agent' | 'event_id_replaced' | 'order_already_stored';
   field: string;
   message: string;
 }
@@ -118,6 +118,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       });
 
       let fresh: boolean[];
+      let held: (HeldOrder | undefined)[] = [];
       if (opts.dryRun) {
         const known = await deps.events.knownIds(deps.db, req.tenantId, rows.map((r) => r.event_id)).catch((err: Error) => {
           deps.log.warn({ err: err.message }, 'validate: duplicate lookup skipped, store unavailable');
@@ -133,6 +134,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       } else if (rows.length > 0 || rejectedRows.length > 0) {
         const res = await sink.append({ events: rows, rejected: rejectedRows });
         fresh = res.fresh;
+        held = res.held ?? [];
         if (res.spooled) m.spooled += rows.length;
       } else {
         fresh = [];
@@ -157,6 +159,17 @@ export function createIngest(deps: IngestDeps): Ingest {
             code: 'event_id_replaced',
             field: 'event_id',
             message: `Stored as event_id ${r.event_id}, the id derived from idempotency_key ${JSON.stringify(r.idempotency_key.slice(0, 120))}, not the event_id ${JSON.stringify(sent)} sent: retries with the same key are duplicates whatever event_id they carry. Send event_id alone to keep your own id.`,
+          });
+        }
+        const order = held[i];
+        if (order) {
+          const by = order.held_by === null ? 'by another event' : `as event_id ${order.held_by}`;
+          warnings.push({
+            index: rowIndex[i],
+            event_id: r.event_id,
+            code: 'order_already_stored',
+            field: 'entities.order_id',
+            message: `Not stored (a duplicate): ${r.event_name} of order ${JSON.stringify(order.order_id.slice(0, 128))} is already stored ${by}. An order is one event: a re-sent order is a duplicate whatever its event_id or occurred_at, and the first one stored counts.`,
           });
         }
         if (!r.is_bot) return;

@@ -58,7 +58,7 @@ function fakeStore() {
         }
         stored.add(k);
       }
-      return fresh;
+      return { fresh, held: new Map() };
     },
     insertRejected: async () => undefined,
   } as unknown as EventStore;

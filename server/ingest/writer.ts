@@ -4,15 +4,18 @@
 // Up to `lanes` commits are in flight at once (PostgreSQL: one connection each; the embedded store has one
 // session, so one lane). Groups are answered in the order they were formed, whichever commits first, so a
 // request is never acknowledged before one queued ahead of it; two lanes racing on one event_id store it once
-// because the ledger's primary key decides (the second insert waits for the first and then skips it).
+// because the ledger's primary key decides (the second insert waits for the first and then skips it). An order
+// event is stored once per order (ingest/orders.ts): one naming an order the tenant already stored, or an earlier row
+// of the same commit named, is a duplicate whatever its event_id; the order ledger's primary key decides the same way.
 // Domains add work to every commit, replays included, through named hooks (contract and timings: hooks.ts).
 import type { Logger } from 'pino';
 import { forgetErasedInRejected } from '../gdpr/late-rejected.js';
 import { isUnavailable, ShuttingDownError, StoreUnavailableError, type Db, type Queryable } from '../store/db.js';
-import { eventKey, type EventRow, type EventStore, type RejectedRow } from '../store/events.js';
+import { eventKey, type EventRow, type EventStore, type HeldOrder, type RejectedRow } from '../store/events.js';
 import type { Spool, SpoolRecord } from '../store/spool.js';
 import { createHookRunner, type HookStats, type WriterHooks } from './hooks.js';
 import { createAckLedger } from './ledger.js';
+import { orderClaims } from './orders.js';
 import { createProjectionRunner, enterWriterCommit, type ProjectionRunner, type ProjectionStats } from './projector.js';
 
 export interface Batch {
@@ -25,6 +28,11 @@ export interface AppendResult {
   fresh: boolean[];
   /** True when the batch went to the local spool instead of the database. */
   spooled: boolean;
+  /**
+   * Per input event, when it was a duplicate because its order was already stored (its event_id was new): the
+   * order and the event holding it. Absent when no event was; never set for a spooled batch (the database decides).
+   */
+  held?: (HeldOrder | undefined)[];
 }
 
 export interface EventSink {
@@ -126,12 +134,18 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
           )
       : Promise.resolve();
 
-  const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<Set<string>> => {
+  const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<{ fresh: Set<string>; held: Map<string, HeldOrder> }> => {
     // Before any id is drawn: readers that follow tx_events by id (deferred projectors, the feature jobs) wait
     // for this commit before reading past its ids (projector.ts horizon).
     await enterWriterCommit(db, q);
+    // Before the enrichers: they take an erased order's id off its late copy, which must still find its order held.
+    const orders = orderClaims(rows);
     await hooks.enrich(q, rows);
-    const fresh = await events.insert(q, rows);
+    // A later row of an order already named in this commit is a duplicate: it is not offered to the store.
+    const offered = orders.later.size > 0 ? rows.filter((e) => !orders.later.has(eventKey(e.tenant_id, e.event_id))) : rows;
+    const { fresh, held } = await events.insert(q, offered, orders.claims);
+    // Held by the commit's first row of the order, or by what holds that one when it was a duplicate itself.
+    for (const [k, first] of orders.later) held.set(k, held.get(eventKey(first.tenant_id, first.event_id)) ?? { order_id: first.order_id, held_by: first.event_id });
     // Rejected bodies too: a late copy of an erased person's past is kept without their ids and data, as the
     // enricher stores a valid one (gdpr/late-rejected.ts: set-based, no statement unless a body names a visitor,
     // customer or order). Not a declared hook: every writer owes it, whatever its hooks.
@@ -144,7 +158,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
       // (busy) event loop between them. Each hook's first statement goes out in declared order.
       await Promise.all([...deferredHooks.map((h) => h.run(q, added)), ...deferred.map((d) => d.advanceInCommit(q))]);
     }
-    return fresh;
+    return { fresh, held };
   };
 
   const commitOnce = async (rows: EventRow[], rejected: RejectedRow[]) => {
@@ -178,7 +192,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     if (storeUp) {
       try {
         const started = performance.now();
-        const fresh = await commitOnce(rows, rejected);
+        const { fresh, held } = await commitOnce(rows, rejected);
         const took = (performance.now() - started) / 1000;
         stats.count++;
         stats.rows += rows.length;
@@ -190,9 +204,14 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
           // it stored): the sender's retry is a duplicate all the same.
           const answer = (k: string) => fresh.has(k) && !spooled.has(k);
           const answers = items.map((p, i) => p.batch.events.map((e, j) => firstIn[i][j] && answer(eventKey(e.tenant_id, e.event_id))));
+          const heldOf = (p: Pending, i: number) =>
+            held.size === 0 ? undefined : p.batch.events.map((e, j) => (firstIn[i][j] ? held.get(eventKey(e.tenant_id, e.event_id)) : undefined));
           // Every row of a committed group is now kept, whether it was new or a duplicate.
           ledger.add(rows.map((e) => eventKey(e.tenant_id, e.event_id)));
-          items.forEach((p, i) => p.resolve({ spooled: false, fresh: answers[i] }));
+          items.forEach((p, i) => {
+            const h = heldOf(p, i);
+            p.resolve(h && h.some(Boolean) ? { spooled: false, fresh: answers[i], held: h } : { spooled: false, fresh: answers[i] });
+          });
           hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
           if (fresh.size > 0 && !inline) for (const d of deferred) d.kick();
         };
@@ -303,7 +322,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         if (chunk.length === 0) return;
         const rows = chunk.flatMap((r) => r.events);
         const rejected = chunk.flatMap((r) => r.rejected);
-        const fresh = await db.tx((q) => write(q, dedupe(rows), rejected));
+        const { fresh } = await db.tx((q) => write(q, dedupe(rows), rejected));
         hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
         if (fresh.size > 0 && !inline) for (const d of deferred) d.kick();
         chunk = [];

@@ -55,11 +55,40 @@ export interface Page<T> {
 
 export const eventKey = (tenantId: number | string, eventId: string) => `${tenantId}:${eventId}`;
 
-const Q = queries('events.sql', ['insert_events', 'insert_rejected', 'known_event_ids', 'list_events', 'list_rejected', 'prune_event_ids']);
+/** An order event's claim on its order in the order ledger (ingest/orders.ts orderClaims). */
+export interface OrderClaim {
+  tenant_id: number;
+  event_id: string;
+  event_name: string;
+  /** As sent (a number as its decimal text): the warning names it; the ledger keeps only its digest. */
+  order_id: string;
+  /** identity/crypto.ts idDigest(tenant, 'order', order_id). */
+  order_sha256: string;
+  received_at: string;
+}
+
+/** What became of an order event whose order was already stored. */
+export interface HeldOrder {
+  order_id: string;
+  /** The stored event that holds the order; null when not known (stored concurrently by another writer, or erased). */
+  held_by: string | null;
+}
+
+export interface Inserted {
+  /** eventKey()s of the rows that were new and are stored. */
+  fresh: Set<string>;
+  /** eventKey() of an order event not stored because its order already was (its claim lost) → the order. */
+  held: Map<string, HeldOrder>;
+}
+
+const Q = queries('events.sql', ['insert_events', 'insert_events_orders', 'insert_rejected', 'known_event_ids', 'list_events', 'list_rejected', 'prune_event_ids']);
 
 export interface EventStore {
-  /** Inserts rows (which must have distinct ids); returns eventKey()s of the rows that were new. */
-  insert(q: Queryable, rows: EventRow[]): Promise<Set<string>>;
+  /**
+   * Inserts rows (which must have distinct ids). `orders`: the claims of the rows that are order events, at most one
+   * per order (ingest/orders.ts); a row whose order is already stored is a duplicate, reported in `held`.
+   */
+  insert(q: Queryable, rows: EventRow[], orders?: readonly OrderClaim[]): Promise<Inserted>;
   insertRejected(q: Queryable, rows: RejectedRow[]): Promise<void>;
   knownIds(q: Queryable, tenantId: number, eventIds: string[]): Promise<Set<string>>;
   list(q: Queryable, tenantId: number, f: ListFilter): Promise<Page<Record<string, unknown>>>;
@@ -70,10 +99,24 @@ export interface EventStore {
 
 export function createEventStore(): EventStore {
   return {
-    async insert(q, rows) {
-      if (rows.length === 0) return new Set();
-      const { rows: fresh } = await q.query<{ tenant_id: string; event_id: string }>(Q.insert_events, [JSON.stringify(rows)]);
-      return new Set(fresh.map((r) => eventKey(r.tenant_id, r.event_id)));
+    async insert(q, rows, orders = []) {
+      if (rows.length === 0) return { fresh: new Set(), held: new Map() };
+      if (orders.length === 0) {
+        const { rows: fresh } = await q.query<{ tenant_id: string; event_id: string }>(Q.insert_events, [JSON.stringify(rows)]);
+        return { fresh: new Set(fresh.map((r) => eventKey(r.tenant_id, r.event_id))), held: new Map() };
+      }
+      const { rows: out } = await q.query<{ tenant_id: string; event_id: string; stored: boolean; held_by: string | null }>(
+        Q.insert_events_orders, [JSON.stringify(rows), JSON.stringify(orders)],
+      );
+      const fresh = new Set<string>();
+      const held = new Map<string, HeldOrder>();
+      const orderOf = new Map(orders.map((o) => [eventKey(o.tenant_id, o.event_id), o.order_id]));
+      for (const r of out) {
+        const k = eventKey(r.tenant_id, r.event_id);
+        if (r.stored) fresh.add(k);
+        else held.set(k, { order_id: orderOf.get(k) ?? '', held_by: r.held_by || null });
+      }
+      return { fresh, held };
     },
     async insertRejected(q, rows) {
       if (rows.length === 0) return;

@@ -1,0 +1,54 @@
+// An order is one event: the writer claims each order in the order ledger (tx_order_ids, migration 049) in the
+// commit that stores it, and an order event whose order the tenant already stored is a duplicate, whatever its
+// event_id and occurred_at (SPEC: `order_completed_{order_id}` maps to one event id; a backend that puts a new
+// random event_id on a re-sent order must not get it counted twice by the live layer, the feature store, daily
+// analytics and funnels). Pure; the statement is events.sql insert_events_orders.
+import { idDigest } from '../identity/crypto.js';
+import { eventKey, type EventRow, type OrderClaim } from '../store/events.js';
+
+/**
+ * The events that are once per order by definition: a completed ticket order and a completed shop order. Not
+ * payment_succeeded (an order may be paid in several payments: instalments, a split tender, a second attempt after
+ * a reversal), nor refund_completed (partial refunds), chargeback_opened or shipments (several per order): those
+ * repeat legitimately under one order id, and a retry of one is caught by its own event_id or idempotency key.
+ */
+export const ONCE_PER_ORDER: ReadonlySet<string> = new Set(['order_completed', 'order_completed_shop']);
+
+const orderIdOf = (r: EventRow): string | null => {
+  const o = r.entities?.order_id;
+  return typeof o === 'string' || typeof o === 'number' ? String(o) : null;
+};
+
+export interface OrderClaims {
+  /** One claim per order of the rows (the first row naming it); empty when no row is an order. */
+  claims: OrderClaim[];
+  /** eventKey of a later row naming an order claimed by an earlier row of the same list → that earlier row's claim. */
+  later: Map<string, OrderClaim>;
+}
+
+/**
+ * The orders `rows` claim, first row per (tenant, event name, order id) wins. Read before the enrichers run: an
+ * erased order's late copy loses its order id there (identity/persons.ts applyTombstones), and must still find
+ * its order claimed. `rows` hold distinct event ids (the writer dedupes them first).
+ */
+export function orderClaims(rows: readonly EventRow[]): OrderClaims {
+  const claims: OrderClaim[] = [];
+  const later = new Map<string, OrderClaim>();
+  const first = new Map<string, OrderClaim>();
+  for (const r of rows) {
+    if (!ONCE_PER_ORDER.has(r.event_name)) continue;
+    const orderId = orderIdOf(r);
+    if (orderId === null) continue;
+    const digest = idDigest(r.tenant_id, 'order', orderId);
+    const k = `${r.tenant_id}:${r.event_name}:${digest}`;
+    const holder = first.get(k);
+    if (holder !== undefined) {
+      later.set(eventKey(r.tenant_id, r.event_id), holder);
+      continue;
+    }
+    const claim: OrderClaim = { tenant_id: r.tenant_id, event_id: r.event_id, event_name: r.event_name, order_id: orderId, order_sha256: digest, received_at: r.received_at };
+    first.set(k, claim);
+    claims.push(claim);
+  }
+  return { claims, later };
+}
