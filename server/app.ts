@@ -121,8 +121,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const tenants = createTenantStore();
   const demoFile = path.join(config.dataDir, 'demo-tenant.json');
   let demo: CreatedTenant | null = fs.existsSync(demoFile) ? (JSON.parse(fs.readFileSync(demoFile, 'utf8')) as CreatedTenant) : null;
-  if (config.demoTenant && (await tenants.count(db)) === 0) {
-    demo = await db.tx((q) => tenants.create(q, 'demo', []));
+  const created = config.demoTenant && (await tenants.count(db)) === 0 ? await db.tx((q) => tenants.createFirst(q, 'demo')) : null;
+  if (created) {
+    demo = created;
     // Keys are stored hashed; the demo's plaintext is kept next to the data so every start can print it.
     fs.writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
   }

@@ -8,7 +8,7 @@ import { isRole, type Role } from '../authz/roles.js';
 
 const Q = queries('tenants.sql', [
   'insert_tenant', 'insert_site', 'insert_site_if_new', 'insert_tenant_key', 'insert_key', 'lookup_key', 'list_tenants',
-  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'rename_tenant', 'set_site_origins', 'get_key', 'set_tenant_time_zone',
+  'tenant_exists', 'list_keys', 'revoke_key', 'count_tenants', 'lock_first_tenant', 'rename_tenant', 'set_site_origins', 'get_key', 'set_tenant_time_zone',
 ]);
 
 export interface Tenant {
@@ -115,6 +115,8 @@ export interface TenantStore {
   /** Also stamps last_used_at, at most once a minute per key (the resolver calls this every few seconds at most). */
   lookupKey(q: Queryable, key: string): Promise<KeyCheck>;
   count(q: Queryable): Promise<number>;
+  /** Creates the tenant only in a database without any (the demo's first start), once across nodes starting together; null otherwise. */
+  createFirst(q: Queryable, name: string): Promise<CreatedTenant | null>;
   /** Tenants by id, ascending, after `afterId`. */
   list(q: Queryable, limit: number, afterId: number | null): Promise<TenantView[]>;
   exists(q: Queryable, tenantId: number): Promise<boolean>;
@@ -249,6 +251,10 @@ export function createTenantStore(): TenantStore {
     async count(q) {
       const { rows } = await q.query<{ n: string }>(Q.count_tenants);
       return Number(rows[0].n);
+    },
+    async createFirst(q, name) {
+      await q.query(Q.lock_first_tenant);
+      return (await this.count(q)) === 0 ? this.create(q, name, []) : null;
     },
   };
 }

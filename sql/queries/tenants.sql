@@ -74,3 +74,8 @@ RETURNING k.id::text, k.tenant_id::text, k.kind, k.key_hint, k.site_id, k.allowe
 
 -- name: count_tenants
 SELECT count(*)::text AS n FROM tenants;
+
+-- The first start of an empty database creates the demo tenant: nodes started together take turns (held to the
+-- end of the transaction), so the second sees the first one's tenant and creates none.
+-- name: lock_first_tenant
+SELECT pg_advisory_xact_lock(7465020);
