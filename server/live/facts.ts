@@ -149,20 +149,30 @@ export function liveTime(occurredMs: number, receivedMs: number): number {
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
+ * The live days toFact keeps: exactly one (a recompute rebuilds that day), or `{ from }`, that day and any later
+ * one. Committed rows use the latter with the state's day: a row may be dated up to the skew tolerance after its
+ * receipt, so one received at 23:59:58.8 may be a row of the next day; the live layer starts that day for it
+ * (index.ts applyFacts) instead of dropping a row the store, and so every recompute, counts on its day.
+ */
+export type FactDays = string | { from: string };
+
+/**
  * Turns a committed row into a fact, or null when the live layer ignores it: bot traffic, rows without an
- * event entity, and rows whose time (liveTime) is not on `day` (live numbers are "today", like the recompute).
+ * event entity, and rows whose time (liveTime) is not on `days` (live numbers are "today", like the recompute).
  * `pseudo` replaces the event, visitor, session, cart and order ids by their pseudonyms; the server always
  * passes it (createLive, recomputeDay). Without it the raw ids are kept (unit tests of the counting rules).
  * `owner` is the event's stored owner (owners.ts): it replaces the row's own organizer claim, so a row naming
  * another organizer neither links nor moves the event.
  */
-export function toFact(row: EventRow, day: string, pseudo?: Pseudonymizer, owner?: Owner | null): Fact | null {
+export function toFact(row: EventRow, days: FactDays, pseudo?: Pseudonymizer, owner?: Owner | null): Fact | null {
   if (row.is_bot) return null;
   const ent = row.entities ?? {};
   const event = id(ent.event_entity_id);
   if (!event) return null;
   const at = liveTime(Date.parse(row.occurred_at), Date.parse(row.received_at));
-  if (Number.isNaN(at) || utcDay(at) !== day) return null;
+  if (Number.isNaN(at)) return null;
+  const day = utcDay(at);
+  if (typeof days === 'string' ? day !== days : day < days.from) return null;
   const kind = KINDS[row.event_name] ?? 'touch';
   const p = row.payload ?? {};
   const tenant = Number(row.tenant_id);

@@ -91,19 +91,27 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
   });
 
+  /** Starts the UTC day of `at` when it is after the state's (state.ts rollTo: forward only, once). */
   const rollover = (at: number) => {
-    const day = utcDay(at);
-    if (day === state.day) return;
-    log.info({ from: state.day, to: day }, 'live: new UTC day, counters start again');
-    state.reset(day);
+    const from = state.day;
+    if (!state.rollTo(utcDay(at))) return;
+    log.info({ from, to: state.day }, 'live: new UTC day, counters start again');
     hub.markAll();
   };
 
-  /** Applies facts to the hot state; resolves each fact's organizer and marks the ones that link it. */
-  const applyFacts = (facts: Fact[]) => {
+  /**
+   * Applies facts to the hot state; resolves each fact's organizer and marks the ones that link it. A fact of a
+   * later day (dated up to 2 s after its receipt, just before midnight) starts that day first, as the clock does
+   * a moment later: the store, and so every recompute, counts it on its day, and every node (this one or over
+   * the bus) does the same. A fact of a day the state has passed is not counted. Returns the facts applied.
+   */
+  const applyFacts = (facts: Fact[]): Fact[] => {
     const moved: { tenant: number; event: string }[] = [];
+    const applied: Fact[] = [];
     for (const f of facts) {
+      rollover(f.at);
       if (utcDay(f.at) !== state.day) continue;
+      applied.push(f);
       erasure.record(f);
       const touched = state.applyShared(f);
       hub.touch(touched);
@@ -114,6 +122,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
       }
     }
     ownersChanged(moved);
+    return applied;
   };
 
   const touchAll = (facts: Fact[]) => {
@@ -153,6 +162,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         // After an outage Redis does not hold the whole day: this node keeps its state, and the facts other nodes
         // could not send meanwhile come again over the bus.
         if (!ok) return log.info('live: not resynchronised from Redis after a reconnect (it does not hold the whole day)');
+        // A new day started meanwhile (the clock or a fact of it): the old day's state must not replace it.
+        if (fresh.day !== state.day) return log.info({ day: fresh.day }, 'live: not resynchronised from Redis, a new UTC day started meanwhile');
         state.replaceWith(fresh);
         hub.markAll();
         // Owners may differ in what Redis held: open subscriptions to the day's events are checked again.
@@ -236,13 +247,15 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
         rollover(now());
         const facts: Fact[] = [];
         for (const r of rows) {
-          const f = toFact(r, state.day, pseudo, owners.ownerOf(r));
+          // Today's rows and the next day's (applyFacts starts that day for them), not the day before's.
+          const f = toFact(r, { from: state.day }, pseudo, owners.ownerOf(r));
           if (f?.kind === 'order') f.cat = catalog.categoryOf(r) ?? undefined;
           if (f) facts.push(f);
         }
         if (facts.length === 0) return;
-        applyFacts(facts);
-        share(facts);
+        // Only what was counted: a row of the day before that follows one of the next day in the batch is not.
+        const applied = applyFacts(facts);
+        if (applied.length > 0) share(applied);
       } catch (err) {
         log.error({ err }, 'live: applying committed rows failed');
       }

@@ -360,7 +360,19 @@ export class LiveState {
     for (const [k, v] of other.orgs) this.orgs.set(k, v);
   }
 
-  /** Day rollover: live numbers cover one UTC day. */
+  /**
+   * The day rollover: a later day starts from zero; the same day or an earlier one changes nothing. Both the
+   * clock (tick.ts) and the first fact of the next day (index.ts applyFacts, on the committing node and over the
+   * bus) call it, in either order and more than once: a clock still reading 23:59:59 after a fact dated 00:00:00.5
+   * started the new day must not take the state back. True when the day changed. YYYY-MM-DD sorts as text.
+   */
+  rollTo(day: string): boolean {
+    if (day <= this.day) return false;
+    this.reset(day);
+    return true;
+  }
+
+  /** Starts `day` from zero, whatever the current day (a restore); live numbers cover one UTC day. */
   reset(day: string): void {
     this.day = day;
     this.events.clear();

@@ -3,7 +3,7 @@
 // indexes). Only command building, on a pipeline the caller executes: the flush loop and the GDPR tenant reset
 // (warm.ts) send the same commands, and the key layout itself is in redis-keys.ts.
 import type { ChainableCommander } from 'ioredis';
-import { scanKind, SOURCE_RANK, toMilli, type Fact } from './facts.js';
+import { scanKind, SOURCE_RANK, toMilli, utcDay, type Fact } from './facts.js';
 import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type TickerEntry } from './state.js';
 import { dayKeys, dayTtlS, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX } from './redis-keys.js';
 import { EXACT_LIMIT } from './uniq.js';
@@ -25,6 +25,7 @@ export interface Scripted {
 interface OrgGroup {
   tenant: number;
   org: string;
+  day: string;
   visitors: Set<string>;
   events: Set<string>;
   links: Set<string>;
@@ -37,37 +38,44 @@ export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string
   const orgIdx = dayKeys(prefix).orgs;
   const byEvent = new Map<string, Fact[]>();
   const orgs = new Map<string, OrgGroup>();
-  let day = '';
-  for (const f of facts) {
-    const k = `${f.tenant}\t${f.event}`;
+  // A batch may hold facts of two days (queued across midnight, or the next day's first fact dated just ahead of
+  // it): each goes to its own day's keys, the earlier day first, so the keys end with the later day (lua/day.lua
+  // starts it) and none of its facts is added to the day before's. The sort is stable: a day keeps its order.
+  const dated = facts.map((f) => ({ f, day: utcDay(f.at) })).sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+  const days = new Set<string>();
+  for (const { f, day } of dated) {
+    const k = `${f.tenant}\t${f.event}\t${day}`;
     const list = byEvent.get(k);
     if (list) list.push(f);
     else byEvent.set(k, [f]);
-    day = new Date(f.at).toISOString().slice(0, 10);
+    days.add(day);
     if (f.org !== null) {
-      const ok = `${f.tenant}\t${f.org}`;
+      const ok = `${f.tenant}\t${f.org}\t${day}`;
       let g = orgs.get(ok);
-      if (!g) orgs.set(ok, (g = { tenant: f.tenant, org: f.org, visitors: new Set(), events: new Set(), links: new Set() }));
+      if (!g) orgs.set(ok, (g = { tenant: f.tenant, org: f.org, day, visitors: new Set(), events: new Set(), links: new Set() }));
       if (f.visitor) g.visitors.add(f.visitor);
       g.events.add(f.event);
       if (f.link) g.links.add(f.event);
     }
   }
-  for (const list of byEvent.values()) writeEvent(s, list, prefix, now);
-  for (const g of orgs.values()) writeOrg(s, g, day, prefix, now);
+  // Day by day, an organizer after its events (a link merges the event's visitors of that day into it).
+  for (const day of days) {
+    for (const list of byEvent.values()) if (utcDay(list[0].at) === day) writeEvent(s, list, prefix, now);
+    for (const g of orgs.values()) if (g.day === day) writeOrg(s, g, prefix, now);
+  }
   // Events that moved away from an organizer (after the writes above, which may still name it).
   for (const f of facts) {
     if (!f.from) continue;
     const k = keys(prefix, f.tenant);
     s.txUnlink(k.orgEvents(f.from), k.orgUv(f.from), k.orgUvExact(f.from), f.event, `${prefix}${f.tenant}:analytics:event:`, EXACT_LIMIT);
   }
-  if (day) {
+  for (const day of days) {
     pl.expire(idx(day), DAY_TTL_S);
     pl.expire(orgIdx(day), DAY_TTL_S);
   }
 }
 
-/** One event's facts of the batch (all of one tenant and event). */
+/** One event's facts of the batch (all of one tenant, event and day). */
 function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: string, now: () => number): void {
   const pl: ChainableCommander = s;
   const idx = dayKeys(prefix).events;
@@ -127,8 +135,9 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
 }
 
 /** One organizer's part of the batch: its day marker, visitors, events and the visitors of newly linked events. */
-function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, day: string, prefix: string, now: () => number): void {
+function writeOrg(s: ChainableCommander & Scripted, g: OrgGroup, prefix: string, now: () => number): void {
   const pl: ChainableCommander = s;
+  const { day } = g;
   const orgIdx = dayKeys(prefix).orgs;
   const k = keys(prefix, g.tenant);
   const all = orgKeys(k, g.org);
