@@ -19,14 +19,16 @@ export function normaliseEmail(raw: string): string | null {
  * RO is +40 721 234 567). An empty trunk: the country has none, a national number is the whole number after
  * the calling code ("06 1234 5678" in IT is +39 06 1234 5678). Countries not listed: only numbers written
  * with their country code ("+", "00", or digits not starting with 0) are kept. For a country without a trunk
- * prefix the third value is its longest national number: there the digits alone do not say whether the calling
- * code is already in front ("34612345678" + ES), their length does (Spanish national numbers have 9 digits).
+ * prefix the third value is its longest national number that can start with the calling code's digits: there
+ * the digits alone do not say whether the code is already in front ("34612345678" + ES), their length does
+ * (Spanish national numbers have 9 digits; Italian ones up to 11, but those start with 0: one starting with 3,
+ * a mobile, has at most 10).
  */
 export const CALLING_CODES: Readonly<Record<string, readonly [code: string, trunk: string, maxNational?: number]>> = {
   RO: ['40', '0'], MD: ['373', '0'], BG: ['359', '0'], HU: ['36', '06'], RS: ['381', '0'], HR: ['385', '0'], SI: ['386', '0'],
   SK: ['421', '0'], CZ: ['420', '', 9], PL: ['48', '', 9], UA: ['380', '0'], GR: ['30', '', 10], TR: ['90', '0'],
   GB: ['44', '0'], IE: ['353', '0'], DE: ['49', '0'], AT: ['43', '0'], CH: ['41', '0'], FR: ['33', '0'], BE: ['32', '0'],
-  NL: ['31', '0'], LU: ['352', '', 11], ES: ['34', '', 9], PT: ['351', '', 9], IT: ['39', '', 11], SE: ['46', '0'], DK: ['45', '', 8],
+  NL: ['31', '0'], LU: ['352', '', 11], ES: ['34', '', 9], PT: ['351', '', 9], IT: ['39', '', 10], SE: ['46', '0'], DK: ['45', '', 8],
   NO: ['47', '', 8], FI: ['358', '0'], US: ['1', '1'], CA: ['1', '1'], AU: ['61', '0'], NZ: ['64', '0'], IL: ['972', '0'],
 };
 

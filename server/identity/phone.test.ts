@@ -71,6 +71,9 @@ describe('phone normalisation in countries without a trunk prefix', () => {
     ['393331234567', 'IT', '393331234567'],
     ['333 123 4567', 'IT', '393331234567'],
     ['06 1234 5678', 'IT', '390612345678'],
+    // A Rome landline (06 + 7 digits) written with its code: 11 digits, and no Italian national number of 11 starts with 3.
+    ['39061234567', 'IT', '39061234567'],
+    ['3906123456789', 'IT', '3906123456789'],
     // An Italian mobile whose national number starts with the calling code's digits (393…) still gets the code.
     ['3931234567', 'IT', '393931234567'],
     ['351912345678', 'PT', '351912345678'],
