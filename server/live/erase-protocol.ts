@@ -3,7 +3,15 @@
 // nodes on the bus (ERASE), and each of them rebuilds its own hot state from the store (Redis is done).
 // Rebuilds run one at a time: one that read the store before another erasure committed must not swap in
 // after it. When Redis is away, its reset waits until Redis answers again (its re-seed only adds).
+// Redis pub/sub keeps nothing: an ERASE that could not be published is published again until it goes out, and
+// a node that could not hear it (its bus subscription or its Redis was away) catches up once it is back
+// (catchUp): the erasures are in the store (gdpr_erasures), so it rebuilds every tenant erased since it went
+// away, and, when its re-seed after the outage pushed its hot state into Redis (redis-recovery.ts), resets their
+// Redis keys too before Redis counts as up again.
 import type { Logger } from 'pino';
+import { ERASURE_MARGIN_MS } from '../gdpr/erased.js';
+import type { Queryable } from '../store/db.js';
+import { queries } from '../store/queries.js';
 import type { LiveBus } from './bus.js';
 import type { Relay } from './bus-relay.js';
 import type { Mirror } from './core.js';
@@ -11,6 +19,8 @@ import { rebuildTenant, touchesLive, type Counts, type EraseRequest } from './er
 import type { Fact } from './facts.js';
 import type { Hub } from './hub.js';
 import type { LiveState } from './state.js';
+
+const Q = queries('live.sql', ['erased_tenants_since']);
 
 /** The bus topic of erasures. */
 export const ERASE = 'erase';
@@ -33,6 +43,8 @@ export interface EraseProtocolDeps {
   relay: Relay | null;
   nodeId: string;
   log: Logger;
+  /** The store, for the erasures a node cut off from the bus may have missed (gdpr_erasures); none: no catch-up. */
+  db?: Queryable;
   resetRetryMs?: number;
 }
 
@@ -43,6 +55,15 @@ export interface EraseProtocol {
   erase(ids: EraseRequest): Promise<Counts>;
   /** An ERASE message from the bus (this node's own are ignored). */
   onMessage(msg: EraseMessage): void;
+  /**
+   * This node may have missed ERASE messages since `since` (epoch ms, its clock): its Redis or its bus
+   * subscription was away. Rebuilds from the store every tenant erased since then (less ERASURE_MARGIN_MS:
+   * an erasure is dated when it starts, and clocks differ), with `withRedis` also their Redis keys. Resolves
+   * with how many tenants were rebuilt; rejects when the store or Redis failed (the caller tries again).
+   */
+  catchUp(since: number, withRedis: boolean): Promise<number>;
+  /** The bus subscription is back after going away at `since`: catchUp without Redis, tried until it succeeds. */
+  resubscribed(since: number): void;
   close(): void;
 }
 
@@ -54,11 +75,26 @@ export function createEraseProtocol(d: EraseProtocolDeps): EraseProtocol {
   const captures = new Set<Fact[]>();
 
   let rebuilding: Promise<unknown> = Promise.resolve();
+  /**
+   * Rebuilds asked for but not started yet, by tenant: another ask joins it (it reads the store after both
+   * asks), with Redis if either wants it. An ERASE heard and a catch-up after an outage then rebuild once.
+   */
+  const waiting = new Map<number, { withRedis: boolean; run: Promise<Counts> }>();
   const rebuild = (tenant: number, withRedis: boolean): Promise<Counts> => {
-    const run = rebuilding.then(() => rebuildOnce(tenant, withRedis));
+    const queued = waiting.get(tenant);
+    if (queued) {
+      queued.withRedis ||= withRedis;
+      return queued.run;
+    }
+    const entry = { withRedis, run: Promise.resolve<Counts>({}) };
+    entry.run = rebuilding.then(() => {
+      waiting.delete(tenant);
+      return rebuildOnce(tenant, entry.withRedis);
+    });
+    waiting.set(tenant, entry);
     // The chain only orders the rebuilds; each caller handles its own failure.
-    rebuilding = run.catch(() => undefined);
-    return run;
+    rebuilding = entry.run.catch(() => undefined);
+    return entry.run;
   };
 
   const rebuildOnce = async (tenant: number, withRedis: boolean): Promise<Counts> => {
@@ -114,6 +150,53 @@ export function createEraseProtocol(d: EraseProtocolDeps): EraseProtocol {
     resetTimer.unref();
   };
 
+  /** Tenants whose ERASE could not be published (Redis away): published again until it goes out. */
+  const unsent = new Set<number>();
+  let publishTimer: NodeJS.Timeout | null = null;
+  const publish = async (tenant: number): Promise<void> => {
+    if (!bus || closed) return;
+    const m: EraseMessage = { n: nodeId, t: tenant };
+    try {
+      await bus.publish(ERASE, m);
+    } catch (err) {
+      if (!unsent.has(tenant)) log.warn({ err: (err as Error).message, tenant }, 'live: erasure could not be sent to the other nodes; sending it again');
+      unsent.add(tenant);
+      publishLater();
+    }
+  };
+  const publishLater = () => {
+    if (publishTimer || closed) return;
+    publishTimer = setTimeout(() => {
+      publishTimer = null;
+      const tenants = [...unsent];
+      unsent.clear();
+      // A failure puts the tenant back and sets the timer again.
+      for (const t of tenants) void publish(t);
+    }, d.resetRetryMs ?? RESET_RETRY_MS);
+    publishTimer.unref();
+  };
+
+  const catchUp = async (since: number, withRedis: boolean): Promise<number> => {
+    if (closed || !d.db) return 0;
+    const { rows } = await d.db.query<{ tenant_id: string }>(Q.erased_tenants_since, [new Date(since - ERASURE_MARGIN_MS)]);
+    const tenants = rows.map((r) => Number(r.tenant_id));
+    if (tenants.length === 0) return 0;
+    log.info({ tenants: tenants.length, redis: withRedis }, 'live: rebuilding from the store the tenants erased while this node was cut off');
+    // Every rebuild is awaited, and the first failure reported: the caller tries them all again.
+    const runs = await Promise.allSettled(tenants.map((t) => rebuild(t, withRedis)));
+    const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return tenants.length;
+  };
+
+  const resubscribed = (since: number) => {
+    if (closed) return;
+    catchUp(since, false).catch((err: Error) => {
+      log.warn({ err: err.message }, 'live: catching up on erasures after a reconnect failed; retrying');
+      setTimeout(() => resubscribed(since), d.resetRetryMs ?? RESET_RETRY_MS).unref();
+    });
+  };
+
   return {
     record(f) {
       for (const c of captures) c.push(f);
@@ -134,11 +217,8 @@ export function createEraseProtocol(d: EraseProtocolDeps): EraseProtocol {
         retryResets();
         counts = { redis_reset_deferred: 1 };
       }
-      if (bus) {
-        const m: EraseMessage = { n: nodeId, t: ids.tenantId };
-        // A node that misses this keeps the person's contribution until its next restart or the day's end.
-        await bus.publish(ERASE, m).catch((err: Error) => log.warn({ err: err.message }, 'live: erasure could not be sent to the other nodes'));
-      }
+      // Sent again until it goes out; a node not subscribed meanwhile catches up from the store (catchUp).
+      await publish(ids.tenantId);
       return counts;
     },
     onMessage(m) {
@@ -146,10 +226,14 @@ export function createEraseProtocol(d: EraseProtocolDeps): EraseProtocol {
       // The erasing node already rewrote Redis; this node rebuilds its own hot state from the store.
       rebuild(m.t, false).catch((err: Error) => log.warn({ err: err.message, tenant: m.t }, "live: rebuild after another node's erasure failed"));
     },
+    catchUp,
+    resubscribed,
     close() {
       closed = true;
       if (resetTimer) clearInterval(resetTimer);
       resetTimer = null;
+      if (publishTimer) clearTimeout(publishTimer);
+      publishTimer = null;
     },
   };
 }

@@ -66,9 +66,16 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const nodeId = crypto.randomBytes(8).toString('hex');
   let resync: (downSince: number) => void = () => undefined;
 
-  // onLateSubscribed runs once the bus has subscribed (network I/O), so after `relay` below exists.
+  // onLateSubscribed runs once the bus has subscribed (network I/O), so after `relay` and `erasure` below exist;
+  // onRedisBack, in Redis' recovery loop, too (called before, it fails and the recovery tries again).
   const { redis, mirror, bus } = await connectRedis({
-    deps, now, state, pseudo, onResubscribed: (since) => resync(since), onLateSubscribed: (startedAt) => relay?.ask(startedAt),
+    deps, now, state, pseudo, onResubscribed: (since) => resync(since),
+    onLateSubscribed: (startedAt) => {
+      relay?.ask(startedAt);
+      erasure.resubscribed(startedAt);
+    },
+    // Erasures other nodes ran while this node could not hear them (erase-protocol.ts catchUp).
+    onRedisBack: (since, reseeded) => erasure.catchUp(since, reseeded),
   });
   if (mirror) state.uvSource = mirror.uvSource;
 
@@ -84,7 +91,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   // Facts to and from the other nodes: sent again when a publish failed or a node missed them, applied once.
   const relay = bus ? createRelay({ bus, nodeId, log }) : null;
   const erasure = createEraseProtocol({
-    state, hub, mirror, bus, relay, nodeId, log, recompute: (day, onFacts) => {
+    state, hub, mirror, bus, relay, nodeId, log, db: deps.db, recompute: (day, onFacts) => {
       // An erasure rebuilds from the store: no remembered raw id of the erased person may outlive it.
       pseudo.forget();
       return recomputeDay(deps.db, day, pseudo, onFacts);
@@ -154,6 +161,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   // what they shared since (applied once), and, when Redis holds the whole day, the state is reloaded from it.
   resync = (downSince) => {
     relay?.resubscribed(downSince);
+    erasure.resubscribed(downSince);
     if (!mirror) return;
     const fresh = new LiveState(state.day);
     mirror

@@ -29,6 +29,8 @@ export interface RedisConnectDeps {
   onResubscribed: (since: number) => void;
   /** Redis was away at start and the bus has now subscribed (never before connectRedis has returned): ask the other nodes for what they shared since. */
   onLateSubscribed: (startedAt: number) => void;
+  /** Redis is back after an outage from `since` (redis-recovery.ts afterOutage): catch up on erasures missed meanwhile. */
+  onRedisBack?: (since: number, reseeded: boolean) => Promise<unknown>;
 }
 
 export interface RedisParts {
@@ -63,6 +65,7 @@ export async function connectRedis(o: RedisConnectDeps): Promise<RedisParts> {
       redis, prefix: config.live.redisPrefix, log, now: o.now, orgEvents: (t, org) => state.getOrg(t, org)?.events ?? [],
       // After an outage Redis is re-seeded from the hot state and today's rows in the store.
       state, replay: (day, onFacts) => recomputeDay(o.deps.db, day, pseudo, onFacts),
+      afterOutage: async (since, reseeded) => o.onRedisBack?.(since, reseeded),
     });
   }
   if (config.redisUrl && o.deps.bus === undefined) {

@@ -10,6 +10,9 @@
 //     counts a visitor twice, whichever nodes re-seed.
 // The day's "seeded" marker is deleted first, so a node starting later recomputes the day from the store
 // (the mirror's checkouts, tickers, gates and funnel stream missed writes) and reload() refuses meanwhile.
+// The re-seed cannot take anything away: a GDPR erasure another node ran meanwhile (its ERASE message on the
+// bus was missed, and the re-seed pushed the erased person's numbers back by maximum) is caught up after it,
+// before Redis counts as up (afterOutage: erase-protocol.ts catchUp rebuilds those tenants and their keys).
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Fact } from './facts.js';
@@ -38,6 +41,12 @@ export interface RecoveryDeps {
   replay?: Replay;
   /** Pause between two attempts to reach Redis again (ms). */
   retryMs?: number;
+  /**
+   * Runs after each re-seed attempt, before Redis counts as up again, with when Redis went away (epoch ms) and
+   * whether this node re-seeded it: what the node missed meanwhile that a re-seed cannot mend (erasures run on
+   * other nodes). A rejection fails the attempt (tried again).
+   */
+  afterOutage?: (downSince: number, reseeded: boolean) => Promise<unknown>;
 }
 
 export interface RedisRecovery {
@@ -57,6 +66,8 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
   let missed = false;
   let failures = 0;
   let closed = false;
+  /** When Redis went away (epoch ms): the first failure of the outage. */
+  let downSince = Date.now();
   let loop: Promise<void> | null = null;
   let waiters: (() => void)[] = [];
   // Redis' run_id changes when it restarts (or fails over): then it lost what this node wrote, even if
@@ -71,6 +82,7 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
     }
     if (!down) {
       down = true;
+      downSince = Date.now();
       log.warn({ reason }, 'live: Redis is down; serving this node\'s own state and retrying in the background');
     }
     ensureLoop();
@@ -96,6 +108,7 @@ export function createRedisRecovery(d: RecoveryDeps): RedisRecovery {
         const id = await runIdOf(redis);
         const reseeded = await reseed(d, missed || (runId !== null && id !== runId));
         runId = id;
+        await d.afterOutage?.(downSince, reseeded);
         if (failures !== gen) continue; // a write failed meanwhile: once more
         down = false;
         missed = false;

@@ -26,7 +26,7 @@ import type { Fact } from './facts.js';
 import type { Mirror } from './core.js';
 import type { LiveState } from './state.js';
 import type { Topic } from './topics.js';
-import { createRedisRecovery, type Replay } from './redis-recovery.js';
+import { createRedisRecovery, type RecoveryDeps, type Replay } from './redis-recovery.js';
 import { DAY_TTL_S, eventKeys, keys, orgKeys } from './redis-keys.js';
 import { defineScripts } from './lua/index.js';
 import { writeFacts, type Scripted } from './warm-write.js';
@@ -51,13 +51,15 @@ export interface RedisMirrorOptions {
   /** The hot state and today's facts from the store: what re-seeds Redis after an outage (redis-recovery.ts). */
   state?: LiveState;
   replay?: Replay;
+  /** What Redis' recovery runs after its re-seed (redis-recovery.ts): the erasures this node missed. */
+  afterOutage?: RecoveryDeps['afterOutage'];
 }
 
 export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   const { redis, prefix, log, now } = o;
   defineScripts(redis);
   const uvCache = new Map<string, number>();
-  const recovery = createRedisRecovery({ redis, prefix, log, state: o.state, replay: o.replay });
+  const recovery = createRedisRecovery({ redis, prefix, log, state: o.state, replay: o.replay, afterOutage: o.afterOutage });
   const up = () => recovery.health() === 'up';
   const idx = (day: string) => `${prefix}live:events:${day}`;
   const orgIdx = (day: string) => `${prefix}live:orgs:${day}`;

@@ -76,3 +76,10 @@ WHERE e.occurred_at >= $1 AND least(e.occurred_at, e.received_at + interval '2 s
   AND (e.occurred_at, e.id) > ($3::timestamptz, $4::bigint)
 ORDER BY e.occurred_at, e.id
 LIMIT $5::int;
+
+-- name: erased_tenants_since
+-- The tenants with a GDPR erasure (committed on any node) dated at or after $1 (server/live/erase-protocol.ts
+-- catchUp): a node cut off from Redis meanwhile may have missed their ERASE message on the bus, and rebuilds their
+-- live state from the store. An erasure's time is when it started, before its commit. Read once per outage;
+-- gdpr_erasures holds one small row per erased person.
+SELECT DISTINCT tenant_id::text AS tenant_id FROM gdpr_erasures WHERE erased_at >= $1::timestamptz;
