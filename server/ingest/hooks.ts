@@ -12,6 +12,9 @@
 //    never a network call outside the store: every request queued behind the commit waits for it.
 // Enrichers run before the insert on every row of the group (duplicates included: the store decides which are
 // new) and may fill server-side fields (person_id). Projectors run after it, only with the rows that were new.
+// Each attempt's rows are the writer's shallow copies of the rows as received: set a row's field, or replace its
+// context / entities / payload with a changed copy, never change those objects in place (a retried or spooled
+// group would carry the change of an attempt that was rolled back).
 // Rejected rows are not events and no hook sees them: the writer itself clears a rejected body of an erased
 // person's ids before it is kept (gdpr/late-rejected.ts), as the identity enricher anonymises a valid late copy.
 //

@@ -14,6 +14,9 @@ import { eventKey, type EventRow, type OrderClaim } from '../store/events.js';
  */
 export const ONCE_PER_ORDER: ReadonlySet<string> = new Set(['order_completed', 'order_completed_shop']);
 
+// A number is its decimal text, as migration 049's backfill and the held_by lookup read it (jsonb ->>): they agree
+// because validation takes only safe integers as numeric ids (validate.ts `id`), which String() never writes with
+// an exponent (1e21 would be "1e+21" here and "1000000000000000000000" there; it is refused, out_of_range).
 const orderIdOf = (r: EventRow): string | null => {
   const o = r.entities?.order_id;
   return typeof o === 'string' || typeof o === 'number' ? String(o) : null;
@@ -27,9 +30,10 @@ export interface OrderClaims {
 }
 
 /**
- * The orders `rows` claim, first row per (tenant, event name, order id) wins. Read before the enrichers run: an
- * erased order's late copy loses its order id there (identity/persons.ts applyTombstones), and must still find
- * its order claimed. `rows` hold distinct event ids (the writer dedupes them first).
+ * The orders `rows` claim, first row per (tenant, event name, order id) wins. Read from the rows as received, never
+ * the enriched copies: an erased order's late copy loses its order id there (identity/persons.ts applyTombstones),
+ * and must still find its order claimed, on every attempt and on a spool replay. `rows` hold distinct event ids
+ * (the writer dedupes them first).
  */
 export function orderClaims(rows: readonly EventRow[]): OrderClaims {
   const claims: OrderClaim[] = [];

@@ -134,12 +134,26 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
           )
       : Promise.resolve();
 
-  const write = async (q: Queryable, rows: EventRow[], rejected: RejectedRow[]): Promise<{ fresh: Set<string>; held: Map<string, HeldOrder> }> => {
+  /**
+   * One attempt at committing `received` (a group, or a chunk of the spool). The rows come back as the hooks left
+   * them (person ids, anonymised late copies): what the committed hooks are given.
+   */
+  const write = async (
+    q: Queryable,
+    received: readonly EventRow[],
+    rejected: RejectedRow[],
+  ): Promise<{ fresh: Set<string>; held: Map<string, HeldOrder>; rows: EventRow[] }> => {
     // Before any id is drawn: readers that follow tx_events by id (deferred projectors, the feature jobs) wait
     // for this commit before reading past its ids (projector.ts horizon).
     await enterWriterCommit(db, q);
-    // Before the enrichers: they take an erased order's id off its late copy, which must still find its order held.
-    const orders = orderClaims(rows);
+    // From the rows as received: an erased order's late copy loses its order id to the enricher, and must still
+    // find its order held.
+    const orders = orderClaims(received);
+    // The hooks fill and strip the attempt's own copies (hooks.ts: they replace a row's objects, never change
+    // them in place). A group committed again after a deadlock or a neighbour's data error, or spooled after a
+    // failed commit and replayed, is the rows as received: not the person ids of a rolled-back attempt, nor a late
+    // copy that lost its order id and would be stored as a second order.
+    const rows = received.map((r) => ({ ...r }));
     await hooks.enrich(q, rows);
     // A later row of an order already named in this commit is a duplicate: it is not offered to the store.
     const offered = orders.later.size > 0 ? rows.filter((e) => !orders.later.has(eventKey(e.tenant_id, e.event_id))) : rows;
@@ -151,17 +165,17 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     // customer or order). Not a declared hook: every writer owes it, whatever its hooks.
     await forgetErasedInRejected(q, rejected);
     await events.insertRejected(q, rejected);
-    if (hooks.hasProjectors && fresh.size > 0) await hooks.project(q, rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
-    if (inline && fresh.size > 0) {
-      const added = rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id)));
+    const added = fresh.size > 0 ? rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))) : [];
+    if (hooks.hasProjectors && added.length > 0) await hooks.project(q, added);
+    if (inline && added.length > 0) {
       // Sent back to back: the session runs them in the order sent, without a round trip through this
       // (busy) event loop between them. Each hook's first statement goes out in declared order.
       await Promise.all([...deferredHooks.map((h) => h.run(q, added)), ...deferred.map((d) => d.advanceInCommit(q))]);
     }
-    return { fresh, held };
+    return { fresh, held, rows: added };
   };
 
-  const commitOnce = async (rows: EventRow[], rejected: RejectedRow[]) => {
+  const commitOnce = async (rows: readonly EventRow[], rejected: RejectedRow[]) => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await db.tx((q) => write(q, rows, rejected));
@@ -192,7 +206,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     if (storeUp) {
       try {
         const started = performance.now();
-        const { fresh, held } = await commitOnce(rows, rejected);
+        const { fresh, held, rows: added } = await commitOnce(rows, rejected);
         const took = (performance.now() - started) / 1000;
         stats.count++;
         stats.rows += rows.length;
@@ -212,7 +226,7 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
             const h = heldOf(p, i);
             p.resolve(h && h.some(Boolean) ? { spooled: false, fresh: answers[i], held: h } : { spooled: false, fresh: answers[i] });
           });
-          hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+          hooks.committed(added);
           if (fresh.size > 0 && !inline) for (const d of deferred) d.kick();
         };
       } catch (err) {
@@ -322,8 +336,8 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
         if (chunk.length === 0) return;
         const rows = chunk.flatMap((r) => r.events);
         const rejected = chunk.flatMap((r) => r.rejected);
-        const { fresh } = await db.tx((q) => write(q, dedupe(rows), rejected));
-        hooks.committed(rows.filter((e) => fresh.has(eventKey(e.tenant_id, e.event_id))));
+        const { fresh, rows: added } = await db.tx((q) => write(q, dedupe(rows), rejected));
+        hooks.committed(added);
         if (fresh.size > 0 && !inline) for (const d of deferred) d.kick();
         chunk = [];
         n = 0;
