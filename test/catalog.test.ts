@@ -216,10 +216,18 @@ describe('catalog sync API', () => {
     const at1 = minutesAgo(120);
     const at2 = minutesAgo(60);
     const order = (id: string, amount: number, at: string) => orderEvent({ occurred_at: at, entities: { order_id: id, event_entity_id: 'E1' }, payload: { gross_amount: amount, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer } });
-    // ORDD sent three times under new event ids (the last resend stamped later than ORDE), then ORDE.
+    // ORDD sent three times under new event ids (the last resend stamped later than ORDE), then ORDE: ingest stores
+    // an order once (README "The envelope": the order ledger), the re-sends are duplicates.
     const sent = [order(ordd, 100, at1), order(ordd, 100, at1), order('ORDE-' + ordd, 500, at2), order(ordd, 100, minutesAgo(30))];
-    expect((await serverEvents(base, t, { events: sent })).json).toMatchObject({ accepted: 4 });
+    expect((await serverEvents(base, t, { events: sent })).json).toMatchObject({ accepted: 2, duplicates: 2 });
     expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, avg_order_value: 300, last_purchase_at: at2 });
+    // A copy an older version stored (before the ledger) under a new event id, stamped later than ORDE: the
+    // recompute still counts the order once, at its first row.
+    await server.db.query(`INSERT INTO tx_events SELECT (jsonb_populate_record(NULL::tx_events,
+        to_jsonb(e) || jsonb_build_object('event_id', gen_random_uuid(), 'occurred_at', $3::timestamptz))).*
+      FROM tx_events e WHERE tenant_id = $1 AND event_name = 'order_completed' AND entities->>'order_id' = $2`, [t.tenant_id, ordd, minutesAgo(30)]);
+    const copies = await server.db.query("SELECT 1 FROM tx_events WHERE tenant_id = $1 AND event_name = 'order_completed' AND entities->>'order_id' = $2", [t.tenant_id, ordd]);
+    expect(copies.rows).toHaveLength(2);
     await recomputePersonStats(server.db, t.tenant_id);
     expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, avg_order_value: 300, last_purchase_at: at2 });
   });
