@@ -234,10 +234,9 @@ export class StoredQueue<T extends { event_id: string }> {
     return q.length;
   }
 
-  /** Removes the given event ids (sent and acknowledged, or dropped). */
-  remove_(ids: Iterable<string>): void {
-    const gone = new Set(ids);
-    this.retain_((e) => !gone.has(e.event_id));
+  /** Removes the given event ids (sent and acknowledged, or dropped: a batch's, at most a few hundred). */
+  remove_(ids: string[]): void {
+    this.retain_((e) => !ids.includes(e.event_id));
   }
 
   /** Sets fields of a queued event (its sequence number once claimed); false when it is no longer queued. */
@@ -275,12 +274,13 @@ export function* bodies(events: Envelope[], sentAt: string, max: number, bytes: 
     if (e.sequence_no === undefined) continue;
     const s = JSON.stringify({ ...e, sent_at: sentAt });
     const n = new Blob([s]).size;
-    if (parts.length >= max || (size && size + n > bytes)) yield ['{"events":[' + parts.join() + ']}', batch, size], (parts = []), (batch = []), (size = 0);
+    // (`parts` joins with commas in the concatenation: one `.join()` less in the core's budget.)
+    if (parts.length >= max || (size && size + n > bytes)) yield ['{"events":[' + parts + ']}', batch, size], (parts = []), (batch = []), (size = 0);
     parts.push(s);
     batch.push(e);
     size += n + 1;
   }
-  if (size) yield ['{"events":[' + parts.join() + ']}', batch, size];
+  if (size) yield ['{"events":[' + parts + ']}', batch, size];
 }
 
 // ---------------------------------------------------------------------------------------------------------
