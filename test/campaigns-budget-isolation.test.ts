@@ -11,7 +11,7 @@ import { createMetaAdapter } from '../server/campaigns/adapters/meta.js';
 import { createTiktokAdapter } from '../server/campaigns/adapters/tiktok.js';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
 import { attributionCredits, createCampaignJobs } from '../server/campaigns/jobs.js';
-import { campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
+import { approvedMetaBudget, campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 const HOUR = 3_600_000;
@@ -27,18 +27,7 @@ describe('the optimiser over many budgets', () => {
   const log = pino({ level: 'warn' }, new Writable({ write(chunk, _enc, done) { logged.push(JSON.parse(String(chunk))); done(); } }));
   const config = () => mockPlatformsConfig(mock.url, ['meta']);
 
-  async function running(tenant: number, total: number) {
-    const b = await core.service.createBudget(tenant, {
-      organizer_id: 'O1', event_id: null, total_budget: total, currency: 'EUR', daily_budget_limit: null, allocation_strategy: 'equal_split',
-      platform_allocations: { meta: { percentage: 100 } }, target_cpa: null, target_roas: null, payment_reference: null, paid_at: null, started_at: null, ends_at: null, notes: null,
-    });
-    const suite = await core.service.createSuite(tenant, b.id, 1);
-    if (!suite.ok) throw new Error(suite.message);
-    await core.service.submit(tenant, b.id);
-    const approved = await core.service.approve(tenant, suite.value.map((c) => c.id));
-    if (!approved.ok) throw new Error(approved.message);
-    return { budgetId: b.id, campaigns: await core.service.campaignsOf(tenant, b.id) };
-  }
+  const running = (tenant: number, total: number) => approvedMetaBudget(core, tenant, total);
 
   beforeAll(async () => {
     store = await campaignStore('embedded', 'budgetiso', 2);

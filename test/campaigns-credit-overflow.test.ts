@@ -13,7 +13,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
 import { MAX_AMOUNT } from '../server/ingest/registry.js';
-import { campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
+import { approvedMetaBudget, campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 const HOUR = 3_600_000;
@@ -30,18 +30,9 @@ describe.each(['embedded', 'postgres'] as const)('credit of the largest order (%
 
   /** A budget of `tenant` on Meta with its suite approved (active, started at t0). */
   async function running(tenant: number, total: number) {
-    const b = await core.service.createBudget(tenant, {
-      organizer_id: 'O1', event_id: null, total_budget: total, currency: 'EUR', daily_budget_limit: null, allocation_strategy: 'equal_split',
-      platform_allocations: { meta: { percentage: 100 } }, target_cpa: null, target_roas: null, payment_reference: null, paid_at: null, started_at: null, ends_at: null, notes: null,
-    });
-    const suite = await core.service.createSuite(tenant, b.id, 1);
-    if (!suite.ok) throw new Error(suite.message);
-    await core.service.submit(tenant, b.id);
-    const approved = await core.service.approve(tenant, suite.value.map((c) => c.id));
-    if (!approved.ok) throw new Error(approved.message);
-    const campaigns = await core.service.campaignsOf(tenant, b.id);
-    expect(campaigns.every((c) => c.status === 'active')).toBe(true);
-    return { budgetId: b.id, campaigns };
+    const r = await approvedMetaBudget(core, tenant, total);
+    expect(r.campaigns.every((c) => c.status === 'active')).toBe(true);
+    return r;
   }
 
   /** An order_completed of `tenant` as ingest stores it, attributed by its utm_campaign (conversions domain). */

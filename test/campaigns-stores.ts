@@ -4,6 +4,7 @@
 // migrated, dropped after.
 import fs from 'node:fs';
 import { campaignsConfig, type CampaignsConfig } from '../server/campaigns/config.js';
+import type { CampaignsCore } from '../server/campaigns/index.js';
 import { openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
 import { openSimStore } from '../scripts/simulate-campaigns-store.js';
@@ -57,4 +58,18 @@ export function mockPlatformsConfig(
   overrides: Record<string, string> = {},
 ): CampaignsConfig {
   return campaignsConfig(Object.assign({}, ...platforms.map((p) => MOCK_ENV[p](url)), overrides), []);
+}
+
+/** A budget of `total` EUR of organizer O1 on Meta with its suite submitted and approved (its campaigns published). */
+export async function approvedMetaBudget(core: CampaignsCore, tenant: number, total: number) {
+  const b = await core.service.createBudget(tenant, {
+    organizer_id: 'O1', event_id: null, total_budget: total, currency: 'EUR', daily_budget_limit: null, allocation_strategy: 'equal_split',
+    platform_allocations: { meta: { percentage: 100 } }, target_cpa: null, target_roas: null, payment_reference: null, paid_at: null, started_at: null, ends_at: null, notes: null,
+  });
+  const suite = await core.service.createSuite(tenant, b.id, 1);
+  if (!suite.ok) throw new Error(suite.message);
+  await core.service.submit(tenant, b.id);
+  const approved = await core.service.approve(tenant, suite.value.map((c) => c.id));
+  if (!approved.ok) throw new Error(approved.message);
+  return { budgetId: b.id, campaigns: await core.service.campaignsOf(tenant, b.id) };
 }

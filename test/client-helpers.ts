@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildClients } from '../scripts/build-clients.js';
 import { eventsOf, tmpDir, type Tenant } from './helpers.js';
 
@@ -26,9 +26,19 @@ export const DESKTOP_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (K
  * Chromium with a regular UA for the whole browser: a per-context override does not reach requests made
  * while a page unloads (beacons), which would otherwise carry HeadlessChrome.
  */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: [...CHROMIUM_ARGS, `--user-agent=${DESKTOP_UA}`] });
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: [...CHROMIUM_ARGS, `--user-agent=${DESKTOP_UA}`, ...extraArgs] });
 }
+
+/** A browser profile (fresh localStorage) whose pages start the SDK with `config` (window.TX_CONFIG). */
+export async function sdkProfile(browser: Browser, config: Record<string, unknown>): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
+  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify(config)}`);
+  return ctx;
+}
+
+/** Evaluates the expression `fn` in the page with `tx` bound to its window.tx. */
+export const txEval = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
 
 /** Builds the SDK bundles into a private directory (tests never write into the source tree). */
 export async function buildSdkForTest() {

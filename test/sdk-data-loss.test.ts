@@ -10,11 +10,11 @@
 // Also: the client README's size figures are the build's.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
+import { buildSdkForTest, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,13 +40,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function profile(config: Record<string, unknown>): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, ...config })}`);
-  return ctx;
-}
+/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
+const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: base, ...config });
 
-const tx = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
+const tx = txEval;
 const queued = (page: Page) =>
   page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);
 const byVisitor = (vid: string, name?: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}${name ? `&event_name=${name}` : ''}`);

@@ -4,11 +4,10 @@
 //   every card a virtualised feed ever rendered;
 // - a card scanned again after disconnect(), or removed and put back, got a second click listener: each click
 //   was tracked twice.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, CHROMIUM_ARGS, DESKTOP_UA, sleep, startSite } from './client-helpers.js';
+import { buildSdkForTest, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
 
 declare const window: any, document: any, WeakRef: any;
 
@@ -25,11 +24,7 @@ beforeAll(async () => {
   site = await startSite(build.iife);
   t = await createTenant(base, 'acme', [site.origin]);
   // --expose-gc: the page can collect garbage when the test says so (window.gc), to see what is still held.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [...CHROMIUM_ARGS, `--user-agent=${DESKTOP_UA}`, '--js-flags=--expose-gc'],
-  });
+  browser = await launchChromium(['--js-flags=--expose-gc']);
 }, 240_000);
 afterAll(async () => {
   await browser?.close();
@@ -37,13 +32,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function profile(config: Record<string, unknown>): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, ...config })}`);
-  return ctx;
-}
+/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
+const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: base, ...config });
 
-const tx = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
+const tx = txEval;
 /** Waits until the visitor has `n` events named `name` stored (then a little longer: nothing more comes). */
 async function stored(vid: string, name: string, n: number, ms = 10_000) {
   const get = () => eventsOf(base, t, `limit=1000&visitor_id=${vid}&event_name=${name}`);

@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, eventsOf, getJson, until, type Tenant } from './helpers.js';
 import { chromium } from 'playwright-core';
-import { buildSdkForTest, CHROMIUM_ARGS, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
+import { buildSdkForTest, CHROMIUM_ARGS, DESKTOP_UA, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
 
 declare const window: any, localStorage: any, navigator: any, document: any;
 
@@ -71,13 +71,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function profile(config: Record<string, unknown>): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: proxy.url, consent: { analytics: true }, ...config })}`);
-  return ctx;
-}
+/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
+const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: proxy.url, consent: { analytics: true }, ...config });
 
-const tx = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
+const tx = txEval;
 /** Events queued in the profile's storage, all tabs' queues together. */
 const queued = (page: Page) =>
   page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);

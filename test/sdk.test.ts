@@ -1,10 +1,10 @@
 // The browser SDK in Chromium against the real server. The SDK is built here (IIFE, one script tag) and
 // served by a test site on its own origin, so every request is cross-origin and exercises CORS and the
 // tenant's allowed origins. One browser for the file; a fresh context (own localStorage) per scenario.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, eventsOf, getJson, postJson, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
+import { buildSdkForTest, DESKTOP_UA, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
 import { WEB_EVENTS } from '../client/shared/registry.gen.js';
 import { SDK_BUDGET_GZIP } from '../scripts/build-clients.js';
 import { device, pageType } from '../server/ingest/web-fill.js';
@@ -34,13 +34,9 @@ afterAll(async () => {
 });
 
 /** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
-async function profile(config: Record<string, unknown>): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, ...config })}`);
-  return ctx;
-}
+const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: base, ...config });
 
-const tx = <T>(page: Page, fn: string): Promise<T> => page.evaluate(`(() => { const tx = window.tx; return ${fn}; })()`) as Promise<T>;
+const tx = txEval;
 /** Events queued in the page's storage: every tab's queue (`tx_q.<tab>`). */
 const queued = (page: Page) =>
   page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);
