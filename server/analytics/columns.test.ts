@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendPage, DIMS, emptyColumns, funnelFromColumns, MAX_DIM_VALUES, percentileCont, servable, type IndexPage } from './columns.js';
+import { appendPage, codePointOrder, DIMS, emptyColumns, funnelFromColumns, MAX_DIM_VALUES, percentileCont, servable, type IndexPage } from './columns.js';
 import { parseFunnel, type FunnelSpec } from './spec.js';
 
 const T = Date.parse('2026-03-02T10:00:00Z') / 1000;
@@ -81,4 +81,18 @@ describe('funnel over columns, large', () => {
     expect(ticks).toBeGreaterThan(0);
     expect(rows.filter((r) => r.total).map((r) => r.actors)).toEqual([4999, 4999]);
   }, 60_000);
+});
+
+describe('codePointOrder', () => {
+  it('orders strings by code point (UTF-8 byte order), not by UTF-16 unit', () => {
+    const byCodePoints = (x: string, y: string) => {
+      const a = [...x].map((c) => c.codePointAt(0)!);
+      const b = [...y].map((c) => c.codePointAt(0)!);
+      for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+      return a.length - b.length;
+    };
+    const words = ['', 'a', 'ab', 'B', '\uFF21', '\u{1F600}', '\u{1F600}a', '\uE000', '\uD7FF', 'ä', '\u{10000}', 'a\u{1F600}', 'a\uFFFF'];
+    for (const x of words) for (const y of words) expect(Math.sign(codePointOrder(x, y)), `${x} vs ${y}`).toBe(Math.sign(byCodePoints(x, y)));
+    expect(['\u{1F600}', '\uFF21'].sort(codePointOrder)).toEqual(['\uFF21', '\u{1F600}']);
+  });
 });

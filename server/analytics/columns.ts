@@ -403,11 +403,28 @@ export async function funnelFromColumns(live: EventColumns, spec: EngineSpec, sc
   return bdim < 0 ? rows : rows.concat(breakdownRows(cols.dimValues[bdim], r, spec.breakdownLimit));
 }
 
+/**
+ * Orders strings by code point, as the store's `ORDER BY … COLLATE "C"` does on UTF-8 (sql/queries/funnels.sql):
+ * the index and the store must keep the same breakdown values when entrants tie. UTF-16 order (`<`) puts a
+ * surrogate pair (U+10000 and up) before U+E000–U+FFFF; shifting the units of those two ranges past each other
+ * gives code point order.
+ */
+export function codePointOrder(x: string, y: string): number {
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const a = x.charCodeAt(i);
+    const b = y.charCodeAt(i);
+    if (a !== b) return fixup(a) - fixup(b);
+  }
+  return x.length - y.length;
+}
+const fixup = (u: number): number => (u >= 0xe000 ? u - 0x800 : u >= 0xd800 ? u + 0x2000 : u);
+
 /** Top values by entrants (then by value), the rest as "other", actors without a value as "none". */
 function breakdownRows(values: string[], r: Reached, limit: number): FunnelRow[] {
   const byCode = new Map<number, number>();
   for (const b of r.entrantB) if (b > 0) byCode.set(b, (byCode.get(b) ?? 0) + 1);
-  const cmp = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  const cmp = codePointOrder;
   const top = new Set([...byCode].sort((x, y) => y[1] - x[1] || cmp(values[x[0] - 1], values[y[0] - 1])).slice(0, limit).map(([c]) => c));
   const label = Int32Array.from(r.entrantB, (b) => (b === 0 ? 0 : top.has(b) ? b : -1));
   const counts = new Map<number, number>();

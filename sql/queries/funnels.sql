@@ -70,7 +70,7 @@ WITH steps AS MATERIALIZED (
 ), entered AS (
   SELECT r, cardinality(r) / 2 AS n, bval FROM actors WHERE r IS NOT NULL
 ), top AS (
-  SELECT bval FROM entered WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
+  SELECT bval FROM entered WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval COLLATE "C" LIMIT $10
 ), reach AS (
   -- Per actor and step reached: the fastest chain's seconds from the start and from the previous step. Step 0
   -- is the entrants themselves (their times are 0: left null here, so no percentile sorts them; the final
@@ -160,7 +160,7 @@ WITH RECURSIVE steps AS (
 ), actors AS (
   SELECT actor, (array_agg(bval ORDER BY t, uid))[1] AS bval FROM matched WHERE idx = 0 GROUP BY actor
 ), top AS (
-  SELECT bval FROM actors WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval LIMIT $10
+  SELECT bval FROM actors WHERE bval IS NOT NULL GROUP BY bval ORDER BY count(*) DESC, bval COLLATE "C" LIMIT $10
 ), labeled AS (
   SELECT a.actor,
          CASE WHEN $8::text IS NULL THEN 'all' WHEN a.bval IS NULL THEN 'none' WHEN a.bval IN (SELECT bval FROM top) THEN 'value' ELSE 'other' END AS kind,
