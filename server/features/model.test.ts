@@ -71,6 +71,16 @@ describe('shapeSeries', () => {
     expect(s[1]).toMatchObject({ page_views: 5, add_to_carts: 2, orders_completed: 3, tickets_sold: 4, revenue_gross: { EUR: 120.3, RON: 50 }, avg_time_to_cart_ms: 9, avg_checkout_duration_ms: 3 });
   });
 
+  it('keeps revenue to the thousandth, as the live numbers and their history do: 3-decimal currencies (KWD, BHD) are exact', () => {
+    const kwd = [
+      row('2026-11-30T11:00:00Z', 'KWD', { orders_completed: 2, revenue_gross: 1.234 + 2.345 }),
+      row('2026-11-30T11:00:00Z', 'BHD', { orders_completed: 1, revenue_gross: 0.0125 }),
+      row('2026-11-30T11:00:00Z', 'CHF', { orders_completed: 2, revenue_gross: 4.0005 + 4.0005 }),
+      row('2026-11-30T11:00:00Z', 'EUR', { orders_completed: 1, revenue_gross: 0.1 + 0.2 }),
+    ];
+    expect(shapeSeries(range, kwd, [], null, true)[1].revenue_gross).toEqual({ KWD: 3.579, BHD: 0.013, CHF: 8.001, EUR: 0.3 });
+  });
+
   it('leaves revenue out of the revenue-free variant; days carry the daily columns and their rates', () => {
     expect(shapeSeries(range, rows, [], null, false)[1]).not.toHaveProperty('revenue_gross');
     const days = { bucket: 'day' as const, from: Date.parse('2026-11-30T00:00:00Z'), to: Date.parse('2026-11-30T00:00:00Z') + DAY_MS };
@@ -93,6 +103,21 @@ describe('shapePersonDaily', () => {
       { date: '2026-11-30', views_count: 3, carts_count: 1, checkouts_count: 0, purchases_count: 2, attendance_count: 0, gross_amount: 100, net_amount: 90, avg_order_value: 50, avg_decision_time_ms: 1000, discount_usage_rate: 0.5, affiliate_rate: 0, discount_orders: 1, affiliate_orders: 0, currency: 'EUR' },
       { date: '2026-11-30', views_count: 0, carts_count: 0, checkouts_count: 0, purchases_count: 1, attendance_count: 0, gross_amount: 50, net_amount: 50, avg_order_value: 50, avg_decision_time_ms: null, discount_usage_rate: 0, affiliate_rate: 1, discount_orders: 0, affiliate_orders: 1, currency: 'RON' },
     ]);
+  });
+});
+
+describe('shapePersonDaily money', () => {
+  it('keeps amounts to the thousandth (a 3-decimal currency is exact), ties rounded away from zero', () => {
+    const [item] = shapePersonDaily([{
+      date: '2026-11-30T00:00:00Z', currency: 'KWD', views_count: 0, carts_count: 0, checkouts_count: 0, purchases_count: 2, attendance_count: 0,
+      gross_amount: 1.234 + 2.345, net_amount: 3.1234, discount_orders: 0, affiliate_orders: 0,
+    }], []);
+    expect(item).toMatchObject({ gross_amount: 3.579, net_amount: 3.123, avg_order_value: 1.79 });
+    const [bhd] = shapePersonDaily([{
+      date: '2026-11-30T00:00:00Z', currency: 'BHD', views_count: 0, carts_count: 0, checkouts_count: 0, purchases_count: 3, attendance_count: 0,
+      gross_amount: 10, net_amount: 2.0005, discount_orders: 0, affiliate_orders: 0,
+    }], []);
+    expect(bhd).toMatchObject({ gross_amount: 10, net_amount: 2.001, avg_order_value: 3.333 });
   });
 });
 

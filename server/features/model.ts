@@ -2,6 +2,7 @@
 // (zero-filled, money per currency), the refresh window of the aggregates and the segment rules. No I/O; `now`
 // is always passed in.
 import { collect, time, type Parsed } from '../http/params.js';
+import { decimalToMilli, fromMilli, toMilli } from '../live/facts.js';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -98,8 +99,13 @@ export interface DailyRow {
 const COUNTS = ['page_views', 'ticket_selections', 'add_to_carts', 'checkout_starts', 'payment_attempts', 'orders_completed', 'tickets_sold'] as const;
 const ms = (v: Date | string): number => (v instanceof Date ? v.getTime() : Date.parse(v));
 const ratio = (n: number, d: number): number | null => (d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null);
-/** Money as stored (numeric sums) rounded to the cent, so float noise never shows. */
-const money = (v: number): number => Math.round(v * 100) / 100;
+/**
+ * Money as stored (numeric sums, read as float8) to the thousandth: the precision of the live numbers and their
+ * history (server/live/facts.ts toMilli, sql/queries/live.sql), so a 3-decimal currency (KWD, BHD) keeps its
+ * last digit and float noise never shows. Rounded on the value's decimal text, ties away from zero, as
+ * PostgreSQL's round(numeric) would (not on v × 1000 as a double); a numeric read as text is taken exactly.
+ */
+const money = (v: number | string): number => fromMilli(typeof v === 'string' ? decimalToMilli(v.trim()) : toMilli(v));
 
 export type SeriesPoint = Record<string, unknown> & { ts: string };
 
@@ -126,7 +132,7 @@ export function shapeSeries(range: Range, rows: FunnelRow[], timings: TimingRow[
     const p = byTs.get(ms(r.ts));
     if (!p) continue;
     for (const c of COUNTS) p[c] = (p[c] as number) + Number(r[c]);
-    if (revenue && r.currency !== null) (p.revenue_gross as Record<string, number>)[r.currency] = money(Number(r.revenue_gross));
+    if (revenue && r.currency !== null) (p.revenue_gross as Record<string, number>)[r.currency] = money(r.revenue_gross);
   }
   for (const r of timings) {
     const p = byTs.get(ms(r.ts));
@@ -183,7 +189,7 @@ export function shapePersonDaily(rows: PersonDayRow[], decisions: { date: Date |
       for (const c of PERSON_COUNTS) item[c] = Number(r[c]) + (i === 0 && base && base !== r ? Number(base[c]) : 0);
       const n = Number(r.purchases_count);
       Object.assign(item, {
-        gross_amount: money(Number(r.gross_amount)), net_amount: money(Number(r.net_amount)),
+        gross_amount: money(r.gross_amount), net_amount: money(r.net_amount),
         avg_order_value: n > 0 ? money(Number(r.gross_amount) / n) : null,
         avg_decision_time_ms: i === 0 ? decision.get(day) ?? null : null,
         discount_usage_rate: ratio(Number(r.discount_orders), n), affiliate_rate: ratio(Number(r.affiliate_orders), n),

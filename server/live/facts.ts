@@ -241,6 +241,33 @@ export function sessionInside(p: Record<string, unknown>): number {
   return inside === Math.max(0, net) ? net : inside;
 }
 
-/** Money is summed in integer thousandths so totals are exact (HINCRBY in Redis, no float drift). */
-export const toMilli = (amount: number): number => Math.round(amount * 1000);
+/** A decimal number as text: sign, digits with an optional point, optional exponent ("4.0005", "1e-7", "-2.5E+3"). */
+const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * A decimal text in integer thousandths, rounded exactly on its digits, ties away from zero: PostgreSQL's
+ * round(numeric * 1000) of the same text. NaN when the text is no decimal number. A value beyond 2^53 − 1
+ * thousandths comes out as a number that is no safe integer (the sums leave it out, as live.sql does). Pure.
+ */
+export function decimalToMilli(text: string): number {
+  const m = DECIMAL.exec(text);
+  if (!m || (m[2] === '' && !m[3])) return Number.NaN;
+  const digits = m[2] + (m[3] ?? '');
+  // Where the point falls in `digits` once multiplied by 1000.
+  const point = m[2].length + Number(m[4] ?? 0) + 3;
+  if (point > 400) return m[1] === '-' ? -Infinity : Infinity;
+  const whole = point <= 0 ? '0' : digits.slice(0, point).padEnd(point, '0');
+  const next = point < 0 ? '0' : digits.charAt(point);
+  // Number(whole) is exact up to 2^53 − 1; past it the result is no safe integer either way.
+  const n = Number(whole) + (next >= '5' ? 1 : 0);
+  return m[1] === '-' && n !== 0 ? -n : n;
+}
+
+/**
+ * Money is summed in integer thousandths so totals are exact (HINCRBY in Redis, no float drift). An amount is
+ * rounded on its decimal text (String, as JSON.stringify wrote it to the store), not on amount × 1000 as a
+ * double (4.0005 × 1000 = 4000.4999…): the per-minute history (sql/queries/live.sql) rounds that stored text
+ * as a numeric, and both must give the same thousandths.
+ */
+export const toMilli = (amount: number): number => (Number.isFinite(amount) ? decimalToMilli(String(amount)) : Math.round(amount * 1000));
 export const fromMilli = (milli: number): number => milli / 1000;
