@@ -95,6 +95,36 @@ function orderOnce(store: string, env: () => Promise<Record<string, string>>, dr
       expect(live.revenue).toEqual({ EUR: 150 });
     });
 
+    it('stores an order whose first row in the batch reuses a stored event_id (an event_view\'s, another order\'s) from its next row, and names no unrelated event', async () => {
+      // The reused id is a plain duplicate and takes no part in the order: the first row of the order stored counts.
+      const view = webEvent({ entities: { event_entity_id: 'OE1', organizer_id: 'ORG-OO' } });
+      expect((await api(base, null, 'POST', '/api/tx/events', view, { 'x-tx-key': t.write_key })).json).toMatchObject({ accepted: 1 });
+      const n = order('OO-N9', { event_id: view.event_id });
+      const n2 = resent(n);
+      const n3 = resent(n);
+      const r = await serverEvents(base, t, { events: [n, n2, n3] });
+      expect(r.json).toMatchObject({ accepted: 1, duplicates: 2, rejected: [] });
+      // The third row is held by the second, the one stored; the first is only a duplicate of the event_view.
+      expect(r.json.warnings).toEqual([expect.objectContaining({ index: 2, event_id: n3.event_id, code: 'order_already_stored', message: expect.stringContaining(n2.event_id) })]);
+      expect(JSON.stringify(r.json.warnings)).not.toContain(view.event_id);
+      expect(await rowsOf('OO-N9')).toEqual([n2.event_id]);
+
+      // The reused id is another stored order's: that order stays held by its own event, this one is stored.
+      const m = order('OO-M1');
+      expect((await serverEvents(base, t, m)).json).toMatchObject({ accepted: 1 });
+      const k = order('OO-K1', { event_id: m.event_id });
+      const k2 = resent(k);
+      const rk = await serverEvents(base, t, { events: [k, k2] });
+      expect(rk.json).toMatchObject({ accepted: 1, duplicates: 1, rejected: [], warnings: [] });
+      expect(await rowsOf('OO-K1')).toEqual([k2.event_id]);
+      expect(await rowsOf('OO-M1')).toEqual([m.event_id]);
+      // Now stored, a re-send of it is held by the event that holds it.
+      const k3 = resent(k);
+      const rk3 = await serverEvents(base, t, k3);
+      expect(rk3.json).toMatchObject({ accepted: 0, duplicates: 1 });
+      expect(rk3.json.warnings).toEqual([expect.objectContaining({ index: 0, code: 'order_already_stored', message: expect.stringContaining(k2.event_id) })]);
+    });
+
     it('keeps an order a duplicate when it is re-sent the next day with a new occurred_at', async () => {
       const d = order('OO-D', { occurred_at: new Date(Date.now() - 26 * HOUR).toISOString() });
       expect((await serverEvents(base, t, d)).json).toMatchObject({ accepted: 1 });

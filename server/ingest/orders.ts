@@ -4,7 +4,7 @@
 // random event_id on a re-sent order must not get it counted twice by the live layer, the feature store, daily
 // analytics and funnels). Pure; the statement is events.sql insert_events_orders.
 import { idDigest } from '../identity/crypto.js';
-import { eventKey, type EventRow, type OrderClaim } from '../store/events.js';
+import type { EventRow, OrderClaim } from '../store/events.js';
 
 /**
  * The events that are once per order by definition: a completed ticket order and a completed shop order. Not
@@ -22,37 +22,22 @@ const orderIdOf = (r: EventRow): string | null => {
   return typeof o === 'string' || typeof o === 'number' ? String(o) : null;
 };
 
-export interface OrderClaims {
-  /** One claim per order of the rows (the first row naming it); empty when no row is an order. */
-  claims: OrderClaim[];
-  /** eventKey of a later row naming an order claimed by an earlier row of the same list → that earlier row's claim. */
-  later: Map<string, OrderClaim>;
-}
-
 /**
- * The orders `rows` claim, first row per (tenant, event name, order id) wins. Read from the rows as received, never
- * the enriched copies: an erased order's late copy loses its order id there (identity/persons.ts applyTombstones),
- * and must still find its order claimed, on every attempt and on a spool replay. `rows` hold distinct event ids
- * (the writer dedupes them first).
+ * The claims of `rows` on their orders: one per order event naming an order, in row order, keyed by (tenant, event
+ * name, order id). Every row takes part: which one claims its order is the store's to decide (events.sql
+ * insert_events_orders: the first whose event id is new; a row whose event id is already stored, whatever event
+ * that id is, is a plain duplicate and claims nothing), so a retry's reused event id cannot keep the order's next
+ * row from being stored. Read from the rows as received, never the enriched copies: an erased order's late copy
+ * loses its order id there (identity/persons.ts applyTombstones), and must still find its order claimed, on every
+ * attempt and on a spool replay. `rows` hold distinct event ids (the writer dedupes them first).
  */
-export function orderClaims(rows: readonly EventRow[]): OrderClaims {
+export function orderClaims(rows: readonly EventRow[]): OrderClaim[] {
   const claims: OrderClaim[] = [];
-  const later = new Map<string, OrderClaim>();
-  const first = new Map<string, OrderClaim>();
   for (const r of rows) {
     if (!ONCE_PER_ORDER.has(r.event_name)) continue;
     const orderId = orderIdOf(r);
     if (orderId === null) continue;
-    const digest = idDigest(r.tenant_id, 'order', orderId);
-    const k = `${r.tenant_id}:${r.event_name}:${digest}`;
-    const holder = first.get(k);
-    if (holder !== undefined) {
-      later.set(eventKey(r.tenant_id, r.event_id), holder);
-      continue;
-    }
-    const claim: OrderClaim = { tenant_id: r.tenant_id, event_id: r.event_id, event_name: r.event_name, order_id: orderId, order_sha256: digest, received_at: r.received_at };
-    first.set(k, claim);
-    claims.push(claim);
+    claims.push({ tenant_id: r.tenant_id, event_id: r.event_id, event_name: r.event_name, order_id: orderId, order_sha256: idDigest(r.tenant_id, 'order', orderId), received_at: r.received_at });
   }
-  return { claims, later };
+  return claims;
 }

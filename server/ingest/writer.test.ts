@@ -208,6 +208,31 @@ describe('group writer with the database up', () => {
     await w.close();
   });
 
+  it('offers every row of an order to the store with its claim, and answers held only what the store says holds it', async () => {
+    // The store decides which row claims an order (the first with a new event id): a first row whose event id is
+    // already stored must not make the writer drop the order's next row, nor name itself as the holder.
+    const s = fakeStore();
+    const offered: { rows: string[]; claims: string[] }[] = [];
+    const events = {
+      ...s.events,
+      insert: async (q: unknown, rows: EventRow[], orders: { event_id: string }[] = []) => {
+        offered.push({ rows: rows.map((r) => r.event_id), claims: orders.map((o) => o.event_id) });
+        const out = await s.events.insert(q as never, rows);
+        // As the statement answers: 'x' was stored before (not fresh), 'n2' claims the order, 'n3' is held by it.
+        out.fresh.delete(eventKey(1, 'n3'));
+        out.held.set(eventKey(1, 'n3'), { order_id: 'N9', held_by: 'n2' });
+        return out;
+      },
+    } as unknown as EventStore;
+    s.stored.add(eventKey(1, 'x'));
+    const order = (id: string) => ({ event_id: id, tenant_id: 1, event_name: 'order_completed', entities: { order_id: 'N9' } }) as unknown as EventRow;
+    const w = createGroupWriter({ db: s.db, events, spool: createSpool(dir(), 1 << 20, log), log });
+    const r = await w.append({ events: [order('x'), order('n2'), order('n3')], rejected: [] });
+    expect(offered).toEqual([{ rows: ['x', 'n2', 'n3'], claims: ['x', 'n2', 'n3'] }]);
+    expect(r).toEqual({ spooled: false, fresh: [false, true, false], held: [undefined, undefined, { order_id: 'N9', held_by: 'n2' }] });
+    await w.close();
+  });
+
   it('retries each request of a group on its own after a data error: only the faulty request fails', async () => {
     const s = fakeStore();
     const w = createGroupWriter({ db: s.db, events: s.events, spool: createSpool(dir(), 1 << 20, log), log });

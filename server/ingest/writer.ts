@@ -6,7 +6,7 @@
 // request is never acknowledged before one queued ahead of it; two lanes racing on one event_id store it once
 // because the ledger's primary key decides (the second insert waits for the first and then skips it). An order
 // event is stored once per order (ingest/orders.ts): one naming an order the tenant already stored, or an earlier row
-// of the same commit named, is a duplicate whatever its event_id; the order ledger's primary key decides the same way.
+// of the same commit stored, is a duplicate whatever its event_id; the order ledger's primary key decides the same way.
 // Domains add work to every commit, replays included, through named hooks (contract and timings: hooks.ts).
 import type { Logger } from 'pino';
 import { forgetErasedInRejected } from '../gdpr/late-rejected.js';
@@ -155,11 +155,9 @@ export function createGroupWriter(deps: WriterDeps): EventSink {
     // copy that lost its order id and would be stored as a second order.
     const rows = received.map((r) => ({ ...r }));
     await hooks.enrich(q, rows);
-    // A later row of an order already named in this commit is a duplicate: it is not offered to the store.
-    const offered = orders.later.size > 0 ? rows.filter((e) => !orders.later.has(eventKey(e.tenant_id, e.event_id))) : rows;
-    const { fresh, held } = await events.insert(q, offered, orders.claims);
-    // Held by the commit's first row of the order, or by what holds that one when it was a duplicate itself.
-    for (const [k, first] of orders.later) held.set(k, held.get(eventKey(first.tenant_id, first.event_id)) ?? { order_id: first.order_id, held_by: first.event_id });
+    // Every row is offered: the statement claims each order by its first row with a new event id (a row whose
+    // event id is already stored claims nothing), and answers the order's other new rows held by what holds it.
+    const { fresh, held } = await events.insert(q, rows, orders);
     // Rejected bodies too: a late copy of an erased person's past is kept without their ids and data, as the
     // enricher stores a valid one (gdpr/late-rejected.ts: set-based, no statement unless a body names a visitor,
     // customer or order). Not a declared hook: every writer owes it, whatever its hooks.

@@ -28,13 +28,16 @@ SELECT f.tenant_id::text AS tenant_id, f.event_id::text AS event_id FROM fresh f
 
 -- name: insert_events_orders
 -- insert_events for a commit with order events (server/ingest/orders.ts ONCE_PER_ORDER): $2 is a JSON array of
--- their claims, one per order (the writer keeps the first row of an order within the commit and drops the later
--- ones). A claim whose event id is new takes its order in the order ledger (tx_order_ids, migration 049); a row
--- whose order is already claimed is a duplicate: its event id stays in tx_event_ids (a retry of it is a plain
--- duplicate), the event is not stored. Rows back: the new ones (held_by NULL, stored true), and each duplicate of
--- an order (stored false) with held_by = the event id that holds its order, the first stored in tx_events, or ''
--- when this statement's snapshot does not show it (committed by a concurrent writer, or erased).
--- One statement, as insert_events: a commit without order events runs that one instead and pays nothing here.
+-- their claims, one per order event, in the commit's row order. An order is claimed in the order ledger
+-- (tx_order_ids, migration 049) by the first of its rows whose event id is new: a row whose event id is already
+-- stored is a plain duplicate and takes no part (its id may be any earlier event's, an event_view's or another
+-- order's). A row whose order is already claimed, in the ledger or by an earlier row of this statement, is a
+-- duplicate: its event id stays in tx_event_ids (a retry of it is a plain duplicate), the event is not stored.
+-- Rows back: the new ones (held_by NULL, stored true), and each duplicate of an order (stored false) with
+-- held_by = the event id that holds its order: the row of this statement that claimed it, else the first stored
+-- in tx_events, else '' when this statement's snapshot does not show it (committed by a concurrent writer, or
+-- erased). One statement, as insert_events: a commit without order events runs that one instead and pays
+-- nothing here.
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     event_id uuid, event_name text, event_version smallint, occurred_at timestamptz, received_at timestamptz,
@@ -42,25 +45,32 @@ WITH input AS (
     sequence_no int, prev_event_id uuid, person_id bigint, consent_snapshot jsonb, context jsonb, entities jsonb,
     payload jsonb, idempotency_key text, is_bot boolean)
 ), orders AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS o(tenant_id bigint, event_id uuid, event_name text, order_id text,
-    order_sha256 text, received_at timestamptz)
+  SELECT * FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (tenant_id bigint, event_id uuid, event_name text,
+    order_id text, order_sha256 text, received_at timestamptz))
+    WITH ORDINALITY AS o(tenant_id, event_id, event_name, order_id, order_sha256, received_at, n)
 ), fresh AS (
   INSERT INTO tx_event_ids (tenant_id, event_id, received_at)
   SELECT tenant_id, event_id, received_at FROM input
   ON CONFLICT DO NOTHING
   RETURNING tenant_id, event_id
+), candidate AS (
+  -- Per order, its first row with a new event id.
+  SELECT DISTINCT ON (o.tenant_id, o.event_name, o.order_sha256) o.tenant_id, o.event_id, o.event_name, o.order_sha256, o.received_at
+  FROM orders o JOIN fresh f ON f.tenant_id = o.tenant_id AND f.event_id = o.event_id
+  ORDER BY o.tenant_id, o.event_name, o.order_sha256, o.n
 ), claimed AS (
   INSERT INTO tx_order_ids (tenant_id, event_name, order_sha256, received_at)
-  SELECT o.tenant_id, o.event_name, o.order_sha256, o.received_at
-  FROM orders o JOIN fresh f ON f.tenant_id = o.tenant_id AND f.event_id = o.event_id
+  SELECT tenant_id, event_name, order_sha256, received_at FROM candidate
   ON CONFLICT DO NOTHING
   RETURNING tenant_id, event_name, order_sha256
+), winner AS (
+  SELECT c.tenant_id, c.event_id, c.event_name, c.order_sha256 FROM candidate c
+  JOIN claimed d ON d.tenant_id = c.tenant_id AND d.event_name = c.event_name AND d.order_sha256 = c.order_sha256
 ), kept AS (
   SELECT f.tenant_id, f.event_id FROM fresh f
   WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.tenant_id = f.tenant_id AND o.event_id = f.event_id)
   UNION ALL
-  SELECT o.tenant_id, o.event_id FROM orders o
-  JOIN claimed c ON c.tenant_id = o.tenant_id AND c.event_name = o.event_name AND c.order_sha256 = o.order_sha256
+  SELECT w.tenant_id, w.event_id FROM winner w
 ), stored AS (
   INSERT INTO tx_events (event_id, event_name, event_version, occurred_at, received_at, sent_at, tenant_id, site_id,
     source_system, visitor_id, session_id, sequence_no, prev_event_id, person_id, consent_snapshot, context, entities,
@@ -75,11 +85,12 @@ WITH input AS (
 SELECT k.tenant_id::text AS tenant_id, k.event_id::text AS event_id, true AS stored, NULL::text AS held_by FROM kept k
 UNION ALL
 SELECT o.tenant_id::text, o.event_id::text, false,
-  coalesce((SELECT e.event_id::text FROM tx_events e
+  coalesce(w.event_id::text, (SELECT e.event_id::text FROM tx_events e
     WHERE e.tenant_id = o.tenant_id AND e.entities->>'order_id' = o.order_id AND e.event_name = o.event_name
     ORDER BY e.received_at, e.id LIMIT 1), '')
 FROM orders o JOIN fresh f ON f.tenant_id = o.tenant_id AND f.event_id = o.event_id
-WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.tenant_id = o.tenant_id AND c.event_name = o.event_name AND c.order_sha256 = o.order_sha256);
+LEFT JOIN winner w ON w.tenant_id = o.tenant_id AND w.event_name = o.event_name AND w.order_sha256 = o.order_sha256
+WHERE w.event_id IS DISTINCT FROM o.event_id;
 
 -- name: insert_rejected
 INSERT INTO tx_rejected_events (tenant_id, event_id, event_name, raw_body, reasons, received_at)
