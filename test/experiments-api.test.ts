@@ -40,6 +40,20 @@ describe('experiments API', () => {
     expect((await api('POST', '/api/v1/experiments', exp('w'), t.write_key)).status).toBe(403);
   });
 
+  it('refuses new weights on a running experiment unless it is restarted; coverage changes freely', async () => {
+    expect((await api('POST', '/api/v1/experiments', exp('split'))).status).toBe(201);
+    const reweighted = { ...exp('split'), key: undefined, variants: [{ key: 'control', weight: 0.1 }, { key: 'green', weight: 0.9 }] };
+    const refused = await api('PUT', '/api/v1/experiments/split', reweighted);
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.json.error).toMatchObject({ code: 'conflict', field: 'variants', message: expect.stringContaining('Restart it with start at or after now') });
+    expect((await api('GET', '/api/v1/experiments/split')).json.variants[0].weight).toBe(0.5);
+    expect((await api('PUT', '/api/v1/experiments/split', { ...exp('split'), key: undefined, coverage: 0.5 })).status).toBe(200);
+    const restarted = await api('PUT', '/api/v1/experiments/split', { ...reweighted, start: new Date().toISOString() });
+    expect(restarted.status, restarted.text).toBe(200);
+    expect(restarted.json.variants[0].weight).toBe(0.1);
+    expect((await api('DELETE', '/api/v1/experiments/split')).status).toBe(200);
+  });
+
   it('refuses bad experiments with 400 naming the field', async () => {
     const cases: [unknown, string][] = [
       [exp('bad key'), 'key'],

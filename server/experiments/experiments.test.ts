@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { assignVariant, bucketRanges, chooseVariation, gbHash, type ExperimentDef } from '../../client/shared/experiment-hash.js';
 import { assignmentsFor } from './assign.js';
 import { countsByVariant, resultsBody, resultsRange, resultsSpec } from './results.js';
-import { parseExperiment } from './schemas.js';
+import { parseExperiment, reallocationRefusal, RESTART_SLACK_MS } from './schemas.js';
 import { chanceToBeat, chiSquareP, compare, MIN_EXPOSURES_PER_VARIANT, normalCdf, probBetaGreater, srm, upliftInterval } from './stats.js';
 import type { Experiment } from './store.js';
 
@@ -255,5 +255,32 @@ describe('experiment schema', () => {
     expect(field({ ...ok, success_metrics: ['event_view', 'event_view'] })).toBe('success_metrics[1]');
     expect(field({ ...ok, success_metrics: [{ name: 'event_view', event_name: 'ticket_link_click' }, 'event_view'] })).toBe('success_metrics[1]');
     expect(field({ ...ok, success_metrics: ['event_view', { name: 'event_view', event_name: 'ticket_link_click' }] })).toBe('success_metrics[1].name');
+  });
+});
+
+describe('changing a started experiment', () => {
+  const now = Date.parse('2026-03-10T12:00:00Z');
+  const current = { variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.5 }], start: '2026-03-01T00:00:00.000Z' };
+  const next = (extra: Record<string, unknown>) => {
+    const p = parseExperiment({ key: 'x', variants: current.variants, start: current.start, ...extra });
+    if (!p.ok) throw new Error(JSON.stringify(p.error));
+    return p.value;
+  };
+  it('refuses new weights, variants or their order without a restart, since visitors would switch variants', () => {
+    expect(reallocationRefusal(current, next({ variants: [{ key: 'control', weight: 0.1 }, { key: 'green', weight: 0.9 }] }), now)).toMatch(/moves visitors between variants.*2026-03-10T12:00:00.000Z/);
+    expect(reallocationRefusal(current, next({ variants: [{ key: 'control', weight: 0.5 }, { key: 'blue', weight: 0.5 }] }), now)).not.toBeNull();
+    expect(reallocationRefusal(current, next({ variants: [{ key: 'green', weight: 0.5 }, { key: 'control', weight: 0.5 }] }), now)).not.toBeNull();
+    expect(reallocationRefusal(current, next({ variants: [{ key: 'control' }, { key: 'green' }, { key: 'blue' }] }), now)).not.toBeNull();
+    // A start a moment ago (the request in transit) still reads the old split into the results: refused past the slack.
+    expect(reallocationRefusal(current, next({ variants: [{ key: 'control', weight: 0.1 }, { key: 'green', weight: 0.9 }], start: new Date(now - RESTART_SLACK_MS - 1).toISOString() }), now)).not.toBeNull();
+  });
+  it('takes a restart, coverage, the end and metrics, and anything before the start', () => {
+    const reweighted = [{ key: 'control', weight: 0.1 }, { key: 'green', weight: 0.9 }];
+    expect(reallocationRefusal(current, next({ variants: reweighted, start: new Date(now).toISOString() }), now)).toBeNull();
+    expect(reallocationRefusal(current, next({ variants: reweighted, start: new Date(now - RESTART_SLACK_MS).toISOString() }), now)).toBeNull();
+    expect(reallocationRefusal(current, next({ coverage: 0.3, end: '2026-04-01T00:00:00Z', success_metrics: ['event_view'] }), now)).toBeNull();
+    expect(reallocationRefusal({ ...current, start: '2026-03-11T00:00:00.000Z' }, next({ variants: reweighted }), now)).toBeNull();
+    // Weights written as equal fractions are the same weights.
+    expect(reallocationRefusal({ ...current, variants: [{ key: 'a', weight: 1 / 3 }, { key: 'b', weight: 1 / 3 }, { key: 'c', weight: 1 / 3 }] }, next({ variants: [{ key: 'a' }, { key: 'b' }, { key: 'c' }] }), now)).toBeNull();
   });
 });

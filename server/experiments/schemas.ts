@@ -128,3 +128,24 @@ export function parseExperiment(v: unknown, pathKey?: string): Parsed<Experiment
     value: { key, name: (v.name as string | null | undefined) ?? null, variants: variants.value, coverage, startMs, endMs, metrics: metrics.value, metricWindowS: win },
   };
 }
+
+/** How far back a restart's `start` may be: the request's own time in transit, not exposures under the old split. */
+export const RESTART_SLACK_MS = 60_000;
+
+/**
+ * Why a PUT may not change a started experiment's variants (keys, order, weights), or null. Such a change moves
+ * visitors between variants (GrowthBook's bucket ranges are cumulative weights), and results would test the
+ * exposures gathered under the old split against the new weights: a false SRM warning, conversions of one
+ * split credited to the other. Restarting (start moved to now) counts only exposures under the new split.
+ * Coverage may change: its ranges grow or shrink in place, nobody switches variant. Pure.
+ */
+export function reallocationRefusal(current: { variants: { key: string; weight: number }[]; start: string }, next: ExperimentInput, nowMs: number): string | null {
+  const startedMs = Date.parse(current.start);
+  if (startedMs > nowMs) return null;
+  const same = current.variants.length === next.variants.length
+    && current.variants.every((v, i) => v.key === next.variants[i].key && Math.abs(v.weight - next.variants[i].weight) < 1e-9);
+  if (same || next.startMs >= nowMs - RESTART_SLACK_MS) return null;
+  return `This experiment has run since ${current.start}: changing its variants or weights moves visitors between variants, `
+    + `and its results would mix exposures of two splits. Restart it with start at or after now (${new Date(nowMs).toISOString()}), `
+    + 'so results count only exposures under the new split, or create a new experiment. Coverage and the other fields may change without a restart.';
+}
