@@ -143,6 +143,16 @@ describe('catalog sync API', () => {
     expect((await get('products/P03')).status).toBe(404);
   });
 
+  it('keeps a person\'s average order value to the thousandth, as a 3-decimal currency (KWD) needs', async () => {
+    const ext = 'kwd-' + crypto.randomUUID().slice(0, 8);
+    const customer = { external_id: ext, email: `${ext}@example.org` };
+    const order = (gross_amount: number) => orderEvent({ payload: { gross_amount, currency: 'KWD', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer } });
+    expect((await serverEvents(base, t, { events: [order(1.234), order(2.347)] })).json).toMatchObject({ accepted: 2 });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 2, avg_order_value: 1.791 });
+    expect((await serverEvents(base, t, { events: [order(2.001)] })).json).toMatchObject({ accepted: 1 });
+    expect((await get(`persons/${ext}`)).json).toMatchObject({ total_orders: 3, avg_order_value: 1.861 });
+  });
+
   it('derives person stats from orders, lets a sync override them, exports and erases them with the person', async () => {
     const ext = 'cust-' + crypto.randomUUID().slice(0, 8);
     const customer = { external_id: ext, email: `${ext}@example.org` };

@@ -85,8 +85,9 @@ const Q = queries('events.sql', ['insert_events', 'insert_events_orders', 'inser
 
 export interface EventStore {
   /**
-   * Inserts rows (which must have distinct ids). `orders`: the claims of the rows that are order events, at most one
-   * per order (ingest/orders.ts); a row whose order is already stored is a duplicate, reported in `held`.
+   * Inserts rows (which must have distinct ids). `orders`: one claim per order event, in row order (ingest/orders.ts);
+   * the store gives each order to its first row with a new event id, and a row whose order is already stored (or
+   * taken by an earlier row) is a duplicate, reported in `held`.
    */
   insert(q: Queryable, rows: EventRow[], orders?: readonly OrderClaim[]): Promise<Inserted>;
   insertRejected(q: Queryable, rows: RejectedRow[]): Promise<void>;

@@ -241,7 +241,7 @@ s AS (
     count(DISTINCT entities->>'order_id') FILTER (WHERE event_name = 'order_completed')::int AS total_orders,
     count(DISTINCT entities->>'event_entity_id') FILTER (WHERE event_name = 'entry_granted' AND payload->>'scan_type' IS DISTINCT FROM 'exit')::int AS events_attended,
     max(occurred_at) FILTER (WHERE event_name = 'order_completed' AND nth = 1) AS last_purchase_at,
-    round(avg((payload->>'gross_amount')::numeric) FILTER (WHERE event_name = 'order_completed' AND nth = 1), 2) AS avg_order_value,
+    round(avg((payload->>'gross_amount')::numeric) FILTER (WHERE event_name = 'order_completed' AND nth = 1), 3) AS avg_order_value,
     (array_agg((payload->>'consent_marketing')::boolean ORDER BY occurred_at DESC, event_id DESC)
       FILTER (WHERE event_name = 'order_completed' AND jsonb_typeof(payload->'consent_marketing') = 'boolean'))[1] AS mc,
     max(occurred_at) FILTER (WHERE event_name = 'order_completed' AND jsonb_typeof(payload->'consent_marketing') = 'boolean') AS mca
