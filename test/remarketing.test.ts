@@ -226,6 +226,26 @@ describe('remarketing audiences', () => {
     expect(refused.json.error.message).toMatch(/account_id/);
   }, 120_000);
 
+  it('drops from an event\'s cart abandoners a buyer whose order names the cart or the event\'s ticket type, not the event', async () => {
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    await call('PUT', '/api/v1/catalog/ticket_types', { items: [{ id: 'TT7', event_id: 'E7', category: 'GA', price: 40, currency: 'EUR' }] });
+    // r70..r72 cart E7 two days ago. r70's order (no event named) completes its cart; r71's order (no event, no
+    // cart) is for E7's ticket type; r72 bought another event's tickets: still an E7 cart abandoner.
+    const carts = [70, 71, 72].map((i) => webEvent({ event_name: 'add_to_cart', visitor_id: `rv${i}`, session_id: `rc${i}`, occurred_at: iso(now - 2 * DAY), entities: { event_entity_id: 'E7', cart_id: `c${i}` }, payload: { items: [{ ticket_type_id: 'TT7', qty: 1 }], cart_value: 40, currency: 'EUR' } }));
+    expect((await postEvents(base, t, carts)).rejected).toEqual([]);
+    for (const i of [70, 71, 72]) pid[`r${i}`] = (await identify(base, t, { visitor_id: `rv${i}`, external_id: `r${i}`, email: `r${i}@example.org` })).json.person_id;
+    const order = (i: number, entities: Record<string, string>, ticket: string) => orderEvent({
+      occurred_at: iso(now - DAY), entities: { order_id: `O-r${i}`, ...entities },
+      payload: { gross_amount: 40, currency: 'EUR', items: [{ ticket_type_id: ticket, qty: 1 }], consent_data_processing: true, customer: { external_id: `r${i}` } },
+    });
+    expect((await postEvents(base, t, [order(70, { cart_id: 'c70' }, 'GA'), order(71, {}, 'TT7'), order(72, { event_entity_id: 'E8' }, 'GA')])).accepted).toBe(3);
+    await call('PUT', '/api/v1/catalog/persons', { items: [70, 71, 72].map((i) => ({ id: `r${i}`, marketing_consent: true })) });
+    const abandoners = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'cart_abandoners', event_id: 'E7', criteria: { time_window_days: 7 } });
+    expect(abandoners.status, abandoners.text).toBe(201);
+    expect(await members(abandoners.json.id)).toEqual(ids('r72'));
+  });
+
   it('refuses bad bodies with 400 naming the field', async () => {
     const cases: [unknown, string][] = [
       [{ platform: 'myspace', audience_type: 'ticket_buyers' }, 'platform'],

@@ -7,7 +7,7 @@
 
 -- name: fill_behaviour
 WITH ev AS (
-  SELECT COALESCE(e.person_id, l.person_id) AS person_id, e.occurred_at
+  SELECT COALESCE(e.person_id, l.person_id) AS person_id, e.occurred_at, e.entities->>'cart_id' AS cart_id
   FROM tx_events e
   LEFT JOIN LATERAL (
     SELECT person_id FROM tx_identity_links l WHERE l.tenant_id = e.tenant_id AND l.visitor_id = e.visitor_id ORDER BY l.linked_at DESC, l.id DESC LIMIT 1
@@ -27,7 +27,13 @@ ord AS (
   ) l ON e.person_id IS NULL AND e.visitor_id IS NOT NULL
   WHERE e.tenant_id = $1 AND e.event_name = 'order_completed'
     AND e.occurred_at >= $2::timestamptz - $4::int * interval '1 day' AND e.occurred_at <= $2::timestamptz
-    AND ($3::text = '' OR e.entities->>'event_entity_id' = $3::text)
+    -- An order that names no event is the event's when it completes one of the event's carts, or when its first
+    -- line is one of the event's ticket types (as conversions resolve it): a backend that leaves event_entity_id
+    -- out must not target its own buyers.
+    AND ($3::text = '' OR e.entities->>'event_entity_id' = $3::text
+      OR (e.entities->>'event_entity_id' IS NULL
+        AND (e.entities->>'cart_id' IN (SELECT cart_id FROM ev WHERE cart_id IS NOT NULL)
+          OR EXISTS (SELECT 1 FROM catalog_ticket_types tt WHERE tt.tenant_id = $1 AND tt.event_id = $3::text AND tt.id = e.payload->'items'->0->>'ticket_type_id'))))
   GROUP BY 1
 ),
 keep AS (
