@@ -254,7 +254,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   registerIngestRoutes(app, { config, ingest, keys, rateLimiter, validation, log: log.child({ mod: 'http-ingest' }) });
   // Roles and permissions (issue 18): every declared route's permission and scope are checked by the router
   // with the tenant's overrides; `access.listing` collects the routes of every router (RunningServer.routes()).
-  const authz = createAuthz({ db, log: log.child({ mod: 'authz' }) });
+  // A change of a role's permissions reaches this node's open live subscriptions at once (other nodes: their sweep).
+  const authz = createAuthz({ db, log: log.child({ mod: 'authz' }), onChange: (tenant) => live.overridesChanged(tenant) });
   // The live layer knows an event's current owner on this node at once (a commit or a catalog change moves it);
   // the store's answer, cached a few seconds, covers what the live layer does not hold. The catalog wins whole
   // (eventResourceOf): a row from the public write key never adds a venue or organizer to a catalog event.

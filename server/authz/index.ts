@@ -37,7 +37,8 @@ export interface Authz {
   setOverrides(tenant: number, changes: OverrideChange[]): Promise<RoleView[]>;
 }
 
-export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: () => number }): Authz {
+/** `onChange`: this node changed a tenant's overrides (after the write, with the cache holding the new ones). */
+export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: () => number; onChange?: (tenant: number) => void }): Authz {
   const { db, log } = deps;
   const ttl = deps.ttlMs ?? OVERRIDES_TTL_MS;
   const now = deps.now ?? Date.now;
@@ -108,7 +109,16 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
     async setOverrides(tenant, changes) {
       await db.query(Q.set_overrides, [tenant, JSON.stringify(changes)]);
       cache.delete(tenant);
-      return roles(tenant);
+      try {
+        return await roles(tenant);
+      } finally {
+        // Open live subscriptions of the tenant are checked again with the new overrides (live/subscriptions.ts).
+        try {
+          deps.onChange?.(tenant);
+        } catch (err) {
+          log.warn({ err, tenant }, 'role overrides changed: a listener failed');
+        }
+      }
     },
   };
 }

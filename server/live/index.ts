@@ -35,6 +35,7 @@ import { createTopicBuilder } from './topic-build.js';
 import type { Overrides } from '../authz/roles.js';
 import type { EventResource } from '../authz/principal.js';
 import { registerWs, type WsServer } from './ws.js';
+import type { OverridesWatch } from './subscriptions.js';
 
 export type { LiveBus } from './bus.js';
 export type { LiveCore, Mirror } from './core.js';
@@ -48,7 +49,14 @@ export type { Live, LiveDeps, LiveStats } from './live-api.js';
  * serve (Redis is the warm tier, not the hot path: redis-connect.ts).
  */
 const PREFETCH_WAIT_MS = 500;
-export async function createLive(deps: LiveDeps): Promise<Live> {
+
+/** The live layer, and where this node's change of a tenant's role overrides reaches its open subscriptions. */
+export type LiveNode = Live & {
+  /** This node changed the tenant's role overrides (authz setOverrides): its open subscriptions are checked again. */
+  overridesChanged(tenant: number): void;
+};
+
+export async function createLive(deps: LiveDeps): Promise<LiveNode> {
   const { config, log } = deps;
   const now = deps.now ?? Date.now;
   const secret = resolveTokenSecret(config.live.tokenSecret, config.dataDir, log);
@@ -59,6 +67,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   const catalog = createLiveCatalog({ log });
   const senders: ((key: string, message: string) => void)[] = [];
   const ownerListeners: ((events: { tenant: number; event: string }[]) => void)[] = [];
+  /** Tenants whose role overrides this node changed: open subscriptions are checked again (subscriptions.ts). */
+  const overridesListeners: ((tenant: number) => void)[] = [];
   /** Events whose organizer, venue or artists changed: open subscriptions to them are checked again. */
   const ownersChanged = (events: { tenant: number; event: string }[]) => {
     if (events.length > 0) for (const l of ownerListeners) l(events);
@@ -195,7 +205,7 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
   // thousands of queries in front of the ingest's.
   const access = limitConcurrency(ACCESS_CONCURRENCY, (scope: Scope, topic: Topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf));
 
-  const core: LiveCore = {
+  const core: LiveCore & OverridesWatch = {
     hub,
     state,
     config,
@@ -217,6 +227,8 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     addSender: (s) => senders.push(s),
     onOwnerChange: (l) => void ownerListeners.push(l),
+    overridesOf: (tenant) => overridesOf(tenant),
+    onOverridesChange: (l) => void overridesListeners.push(l),
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
   };
 
@@ -283,6 +295,9 @@ export async function createLive(deps: LiveDeps): Promise<Live> {
     },
     erase: (ids) => erasure.erase(ids),
     keyRevoked: (keyId) => keyStatus.markRevoked(keyId),
+    overridesChanged: (tenant) => {
+      for (const l of overridesListeners) l(tenant);
+    },
     register(app, keys, audit, access) {
       // The tenant's role overrides (authz): the topic check reads them like the router does.
       if (access) {

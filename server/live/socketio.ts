@@ -13,7 +13,7 @@ import type { ErrorCode } from '../http/errors.js';
 import type { TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
-import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type Reply, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type OverridesWatch, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };
 
@@ -64,7 +64,7 @@ export interface SocketIoServer {
   close(): Promise<void>;
 }
 
-export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServer {
+export function attachSocketIo(app: TemplatedApp, core: LiveCore & Partial<OverridesWatch>): SocketIoServer {
   const io = new Server({
     serveClient: false,
     adapter: RoomAdapter as never,
@@ -151,6 +151,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
   });
 
   // Tokens expire (keys are revoked): the connection is told why, then ends on the next turn (as expire() above).
+  // Role overrides changed on another node reach the open subscriptions here (subscriptions.ts sweep).
   const ending = new WeakSet<Socket>();
   const sweep = setInterval(() => {
     const at = core.now();
@@ -161,6 +162,7 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore): SocketIoServe
       s.emit('message', endMessage(why));
       setImmediate(() => s.disconnect(true));
     }
+    void subs.sweep();
   }, SWEEP_MS);
   sweep.unref();
 

@@ -10,8 +10,13 @@
 // has is idempotent (a fresh snapshot, no second subscription), also at the limit: it adds no topic.
 // Access is checked again when an event's organizer, venue or artists change (a secret claim, a catalog change,
 // on any node): a connection that no longer may read its event or capacity topic gets `forbidden` and loses it.
+// Likewise when the tenant's role overrides change (authz): on the node that changed them at once
+// (overridesChanged), elsewhere once the node's overrides cache (OVERRIDES_TTL_MS) gives the new ones to the
+// transports' sweep (sweep). A topic the role lost ends with `forbidden`; an event topic is given again in the
+// variant its access now picks (without the money once view_revenue is gone).
+import { permissionsFor, ROLES, type Overrides, type Role } from '../authz/roles.js';
 import type { LiveCore } from './core.js';
-import type { Scope } from './token.js';
+import { tokenPrincipal, type Scope } from './token.js';
 import { topicPermission } from './access.js';
 import type { NoticePermission } from './notice-channels.js';
 import { MAX_IN_FLIGHT, newBucket, OPS_BURST, OPS_PER_S, take, type Bucket } from './rate.js';
@@ -80,7 +85,9 @@ export const expired = (sub: Subscriber, nowMs: number): boolean => sub.exp <= n
 
 /**
  * How often the transports look for connections to end (expired token, revoked key). A pass is a loop over
- * this node's sockets with no I/O; once a second keeps a revocation within KEY_TTL_MS + about 1 s.
+ * this node's sockets with no I/O; once a second keeps a revocation within KEY_TTL_MS + about 1 s. The same
+ * pass reads the role overrides of the tenants with open subscriptions (Subscriptions.sweep: cached, so a query
+ * per tenant every OVERRIDES_TTL_MS at most), one tenant after the other, never two passes at once.
  */
 export const SWEEP_MS = 1000;
 
@@ -99,7 +106,21 @@ export const endMessage = (why: 'expired' | 'revoked'): Reply =>
     ? error('token_expired', 'The token expired; reconnect with a new one.')
     : error('token_revoked', 'The key that minted this token was revoked; mint a new token with a valid key.');
 
-export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access' | 'onOwnerChange'>>;
+/** The tenant's role overrides, read again to check open subscriptions when they change (authz). */
+export interface OverridesWatch {
+  /** The tenant's overrides as this node knows them (authz.overrides: cached OVERRIDES_TTL_MS). */
+  overridesOf(tenant: number): Promise<Overrides>;
+  /** This node changed a tenant's overrides: the listener checks its open subscriptions again at once. */
+  onOverridesChange(listener: (tenant: number) => void): void;
+}
+
+export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access' | 'onOwnerChange'>> & Partial<OverridesWatch>;
+
+/** The roles whose effective permissions differ between two sets of a tenant's overrides. Pure. */
+export function rolesChanged(before: Overrides, after: Overrides): Set<Role> {
+  const print = (role: Role, o: Overrides) => [...permissionsFor(role, o)].sort().join(',');
+  return new Set(ROLES.filter((role) => print(role, before) !== print(role, after)));
+}
 
 export interface Subscriptions {
   /** Handles one decoded client message; every reply goes through `link`. Never rejects. */
@@ -113,6 +134,17 @@ export interface Subscriptions {
    * capacity topics is checked again, and loses the topic with `forbidden` when it may no longer read it.
    */
   recheck(events: { tenant: number; event: string }[]): Promise<void>;
+  /**
+   * The tenant's role overrides may have changed: they are read (through the overrides cache) and, when a role's
+   * permissions differ from those its open subscriptions were checked with, each of them is checked again
+   * (`forbidden` for a topic it lost; an event topic given again in the variant access now picks). Never rejects.
+   */
+  overridesChanged(tenant: number): Promise<void>;
+  /**
+   * The transports' sweep (every SWEEP_MS): overridesChanged for each tenant with open subscriptions, so a change
+   * made on another node reaches them within OVERRIDES_TTL_MS and a sweep. At most one runs at a time. Never rejects.
+   */
+  sweep(): Promise<void>;
 }
 
 /**
@@ -154,6 +186,16 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
   const links = new Map<Subscriber, Link>();
   /** Owner changes seen: a subscribe whose access check started before one checks again before it joins. */
   let ownerChanges = 0;
+  /**
+   * Per tenant, the role overrides its open subscriptions were checked with (or older ones: a difference only
+   * makes a re-check). Set before a subscribe's first access check, dropped once the tenant holds nothing here.
+   */
+  const checked = new Map<number, Overrides>();
+  /** Per tenant, the override changes seen: a subscribe whose access check started before one checks again. */
+  const overrideChanges = new Map<number, number>();
+  /** Per tenant, the overrides check running (they run one after the other: a later one reads later overrides). */
+  const checking = new Map<number, Promise<void>>();
+  let sweeping = false;
   const pending = (sub: Subscriber): Pending => {
     let p = pendingOf.get(sub);
     if (!p) pendingOf.set(sub, (p = { bucket: null, inflight: 0, violated: false, waiting: new Map(), asked: new Map(), cancels: new Map() }));
@@ -176,11 +218,19 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     const asked = topicKey(sub.scope.tenant, requested);
     bump(p.asked, asked, 1);
     const epoch = p.cancels.get(asked) ?? 0;
+    const tenant = sub.scope.tenant;
     try {
+      // The overrides its access check reads (or older ones), so a later change of them is seen (overridesChanged).
+      if (core.overridesOf && !checked.has(tenant) && tokenPrincipal(sub.scope).role !== 'admin') {
+        const o = await core.overridesOf(tenant).catch(() => null);
+        if (o && !checked.has(tenant)) checked.set(tenant, o);
+      }
       for (let i = 0; ; i++) {
         const changes = ownerChanges;
-        // Decided with owners that changed meanwhile: decided again (the re-check did not see this topic yet).
-        const stale = () => ownerChanges !== changes && (requested.kind === 'event' || requested.kind === 'capacity');
+        const roleChanges = overrideChanges.get(tenant) ?? 0;
+        // Decided with owners or role overrides that changed meanwhile: decided again (the re-check did not see this topic yet).
+        const stale = () =>
+          (ownerChanges !== changes && (requested.kind === 'event' || requested.kind === 'capacity')) || (overrideChanges.get(tenant) ?? 0) !== roleChanges;
         if ((await admit(sub, link, name, requested, p, () => (p.cancels.get(asked) ?? 0) !== epoch, stale)) !== 'stale') break;
         if (i + 1 >= MAX_ACCESS_RETRIES) {
           if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
@@ -259,24 +309,30 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
 
   /**
    * One held topic checked again. It stops receiving at once (no update goes out while access is decided);
-   * allowed, it is given a fresh snapshot and receives again; refused, it is dropped with `forbidden`
+   * allowed, it is given a fresh snapshot and receives again, in the variant access picks now (an event topic
+   * whose role lost view_revenue moves to its revenue-free variant); refused, it is dropped with `forbidden`
    * (`unavailable` when the check failed: nothing is sent that may no longer be the connection's).
    */
   const recheckOne = async (sub: Subscriber, link: Link, key: string, topic: Topic): Promise<void> => {
     link.leave(key);
+    const tenant = sub.scope.tenant;
     // The topic as a client names it: access picks the variant again.
     const requested: Topic = topic.kind === 'event' ? { kind: 'event', event: topic.event } : topic;
     const name = topicName(requested);
     let refusal: Reply | null = null;
     let notices: NoticePermission[] = [];
+    let given: Topic = topic;
     try {
       if (core.access) {
         const a = await core.access(sub.scope, requested);
         if (!a.ok) refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: a.permission };
-        else notices = a.notices ?? [];
-      } else if (!core.allowed(sub.scope, topicFor(sub.scope, requested))) {
-        refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: topicPermission(topic) };
+        else [given, notices] = [a.topic, a.notices ?? []];
+      } else {
+        given = topicFor(sub.scope, requested);
+        if (!core.allowed(sub.scope, given)) refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: topicPermission(given) };
       }
+      // Another variant: what its snapshot needs is loaded first, as for a subscribe.
+      if (!refusal && topicKey(tenant, given) !== key) await core.prepare([{ tenant, topic: given }]);
     } catch (err) {
       core.log.warn({ err: (err as Error).message }, 'live: topic access re-check failed');
       refusal = error('unavailable', 'Live state is unavailable; retry.', name);
@@ -284,7 +340,17 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     // Unsubscribed, or closed, meanwhile: nothing to give back or take back.
     if (!sub.topics.has(key) || !link.isOpen()) return;
     const entry = core.hub.entries.get(key);
-    if (!refusal && entry) return link.join(key, true, core.hub.snapshot(entry, core.now()), notices);
+    const to = topicKey(tenant, given);
+    if (!refusal && to === key && entry) return link.join(key, true, core.hub.snapshot(entry, core.now()), notices);
+    if (!refusal && to !== key) {
+      // The connection moves to the variant it may read now: the one it held gets nothing more.
+      sub.topics.delete(key);
+      core.hub.remove(key);
+      const fresh = !sub.topics.has(to);
+      const moved = fresh ? core.hub.add(tenant, given) : core.hub.entries.get(to)!;
+      sub.topics.add(to);
+      return link.join(to, fresh, core.hub.snapshot(moved, core.now()), notices);
+    }
     sub.topics.delete(key);
     core.hub.remove(key);
     link.send(refusal ?? error('unavailable', 'Live state is unavailable; retry.', name));
@@ -296,7 +362,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     const keys = new Set(events.flatMap((e) => eventTopicKeys(e.tenant, e.event)));
     const checks: Promise<void>[] = [];
     for (const [sub, link] of links) {
-      for (const key of sub.topics) {
+      for (const key of [...sub.topics]) {
         const topic = keys.has(key) ? core.hub.entries.get(key)?.topic : undefined;
         if (topic) checks.push(recheckOne(sub, link, key, topic));
       }
@@ -304,6 +370,63 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     await Promise.all(checks);
   }
   core.onOwnerChange?.((events) => void recheck(events));
+
+  /** The tenant's overrides read again; its subscriptions of the roles whose permissions changed checked again. */
+  const compareOverrides = async (tenant: number): Promise<void> => {
+    const before = checked.get(tenant);
+    // Nothing of the tenant held or on its way was checked with overrides: a subscribe reads them itself.
+    if (!before || !core.overridesOf) return;
+    let after: Overrides;
+    try {
+      after = await core.overridesOf(tenant);
+    } catch (err) {
+      // The store is away (and nothing cached): what was decided stays until the overrides can be read.
+      core.log.warn({ err: (err as Error).message, tenant }, 'live: role overrides not read for the open subscriptions');
+      return;
+    }
+    if (!checked.has(tenant)) return;
+    checked.set(tenant, after);
+    const roles = rolesChanged(before, after);
+    if (roles.size === 0) return;
+    overrideChanges.set(tenant, (overrideChanges.get(tenant) ?? 0) + 1);
+    const checks: Promise<void>[] = [];
+    for (const [sub, link] of links) {
+      if (sub.scope.tenant !== tenant || !roles.has(tokenPrincipal(sub.scope).role)) continue;
+      for (const key of [...sub.topics]) {
+        const topic = core.hub.entries.get(key)?.topic;
+        if (topic) checks.push(recheckOne(sub, link, key, topic));
+      }
+    }
+    await Promise.all(checks);
+  };
+  const overridesChanged = (tenant: number): Promise<void> => {
+    const run = (checking.get(tenant) ?? Promise.resolve()).then(() => compareOverrides(tenant)).catch((err: Error) => core.log.warn({ err: err.message, tenant }, 'live: re-check after a role change failed'));
+    checking.set(tenant, run);
+    void run.finally(() => {
+      if (checking.get(tenant) === run) checking.delete(tenant);
+    });
+    return run;
+  };
+  core.onOverridesChange?.((tenant) => void overridesChanged(tenant));
+
+  async function sweep(): Promise<void> {
+    if (!core.overridesOf || sweeping) return;
+    sweeping = true;
+    try {
+      // Tenants that hold a topic here or have a subscribe on its way; the others' baselines are forgotten.
+      const active = new Set<number>();
+      for (const sub of links.keys()) if (sub.topics.size > 0 || (pendingOf.get(sub)?.inflight ?? 0) > 0) active.add(sub.scope.tenant);
+      for (const tenant of [...checked.keys()]) {
+        if (active.has(tenant)) continue;
+        checked.delete(tenant);
+        overrideChanges.delete(tenant);
+      }
+      // One tenant after the other: each read is a cache hit but every OVERRIDES_TTL_MS, never a burst of queries.
+      for (const tenant of [...checked.keys()]) await overridesChanged(tenant);
+    } finally {
+      sweeping = false;
+    }
+  }
 
   return {
     async handle(sub, link, msg) {
@@ -352,5 +475,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       links.set(sub, link);
     },
     recheck,
+    overridesChanged,
+    sweep,
   };
 }

@@ -228,6 +228,15 @@ describe('tokens of the venue_manager, promoter, ad_account and media roles', ()
   const eventOf = (e: string) => owners[e] && { organizer_id: owners[e].org, venue_id: owners[e].venue, artist_ids: owners[e].artists };
   const key = (role: string, scope: Record<string, string[]> = {}) => ({ id: 7, role, scope });
 
+  it('takes a promoter\'s null id list as a list left out (README: null or [] carry no id), and says a bad one may hold 0-50 ids', () => {
+    expect(parseTokenRequest(1, { role: 'promoter', event_ids: ['E1'], org_ids: null })).toEqual({ ok: true, scope: { role: 'promoter', tenant: 1, events: ['E1'], orgs: [] }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'promoter', event_ids: null, org_ids: ['O1'] })).toEqual({ ok: true, scope: { role: 'promoter', tenant: 1, events: [], orgs: ['O1'] }, ttlS: 3600 });
+    expect(parseTokenRequest(1, { role: 'promoter', event_ids: null, org_ids: null })).toMatchObject({ ok: false, field: 'event_ids' });
+    expect(parseTokenRequest(1, { role: 'promoter', event_ids: ['E1'], org_ids: 'O1' })).toEqual({ ok: false, field: 'org_ids', message: 'org_ids must be a list of 0-50 ids.' });
+    // A list a role needs is still required: null is refused, with 1-50.
+    expect(parseTokenRequest(1, { role: 'gate', event_ids: null })).toEqual({ ok: false, field: 'event_ids', message: 'event_ids must be a list of 1-50 ids.' });
+  });
+
   it('parses each role with its scope fields, and names the field of a bad one', () => {
     expect(parseTokenRequest(1, { role: 'venue_manager', venue_ids: ['V1', 'V1', 2] })).toEqual({ ok: true, scope: { role: 'venue_manager', tenant: 1, venues: ['V1', '2'] }, ttlS: 3600 });
     expect(parseTokenRequest(1, { role: 'promoter', event_ids: ['E1'] })).toEqual({ ok: true, scope: { role: 'promoter', tenant: 1, events: ['E1'], orgs: [] }, ttlS: 3600 });

@@ -148,11 +148,11 @@ export const TOKEN_ROLES_HELP = '"organizer" (with org_id), "gate" (with event_i
   + '"promoter" (with event_ids and/or org_ids), "ad_account" (with org_ids), "media" (no ids) or "admin" (the whole tenant; an admin key only)';
 
 type IdList = { ok: true; ids: string[] } | { ok: false; field: string; message: string };
-/** A list of 1-`max` ids (duplicates dropped); `optional`: absent or [] is the empty list. */
+/** A list of 1-`max` ids (duplicates dropped); `optional`: absent, null or [] is the empty list (README: they carry no id). */
 function idList(raw: unknown, field: string, max: number, optional = false): IdList {
-  if (optional && (raw === undefined || (Array.isArray(raw) && raw.length === 0))) return { ok: true, ids: [] };
+  if (optional && (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0))) return { ok: true, ids: [] };
   const ids = Array.isArray(raw) && raw.length <= max ? raw.map(asId) : null;
-  if (!ids || ids.length === 0 || ids.some((x) => x === null)) return { ok: false, field, message: `${field} must be a list of 1-${max} ids.` };
+  if (!ids || ids.length === 0 || ids.some((x) => x === null)) return { ok: false, field, message: `${field} must be a list of ${optional ? 0 : 1}-${max} ids.` };
   return { ok: true, ids: [...new Set(ids as string[])] };
 }
 

@@ -11,7 +11,7 @@ import { fail, type ErrorCode } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
-import { createSubscriptions, decodeFrame, endMessage, endReason, SWEEP_MS, type Link, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, decodeFrame, endMessage, endReason, SWEEP_MS, type Link, type OverridesWatch, type Subscriber } from './subscriptions.js';
 
 interface UserData extends Subscriber {
   closed: boolean;
@@ -27,7 +27,7 @@ export interface WsServer {
   close(): void;
 }
 
-export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
+export function registerWs(app: TemplatedApp, core: LiveCore & Partial<OverridesWatch>): WsServer {
   const sockets = new Set<Ws>();
   const subs = createSubscriptions(core);
   const linkOf = (ws: Ws): Link => ({
@@ -101,7 +101,8 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
     },
   });
 
-  // Tokens expire: connections opened with them end too, after the error that says why.
+  // Tokens expire: connections opened with them end too, after the error that says why. Role overrides changed
+  // on another node reach the open subscriptions here (subscriptions.ts sweep).
   const sweep = setInterval(() => {
     const at = core.now();
     for (const ws of sockets) {
@@ -114,6 +115,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore): WsServer {
         });
       }
     }
+    void subs.sweep();
   }, SWEEP_MS);
   sweep.unref();
 
