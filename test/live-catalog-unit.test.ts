@@ -117,6 +117,22 @@ describe('capacity from the catalog', () => {
     });
   });
 
+  it('shows a catalog gate no scanner has reported yet, empty, and counts its capacity in the event\'s', () => {
+    // Doors just opened: G2's scanner states 200; G1 (100) and G3 (30) have not scanned anyone yet.
+    const s: CapacityState = new Map();
+    applySnapshot(s, 'G2', NOW - 1000, { inside: 50, entries: 50, denied: 0, rate_per_minute: null, capacity: 200, venue_capacity: null });
+    const gates = [{ id: 'G1', name: 'North', capacity: 100 }, { id: 'G2', name: 'South', capacity: 150 }, { id: 'G3', name: 'Side', capacity: 30 }];
+    const v = capacityWithMeta(capacityView(s, NOW), meta({ gates }));
+    expect([v.capacity, v.percent]).toEqual([330, 15.2]);
+    expect(Object.keys(v.gates)).toEqual(['G1', 'G2', 'G3']);
+    expect(v.gates.G1).toEqual({ inside: 0, entries: 0, denied: 0, rate_per_minute: 0, capacity: 100, percent: 0, updated_at: null, name: 'North' });
+    expect(v.gates.G3).toMatchObject({ inside: 0, capacity: 30, name: 'Side' });
+    // An unseen gate of unknown capacity makes the sum unknown: the event's own capacity, else none.
+    const open = [...gates, { id: 'G4', name: null, capacity: null }];
+    expect(capacityWithMeta(capacityView(s, NOW), meta({ gates: open })).capacity).toBeNull();
+    expect(capacityWithMeta(capacityView(s, NOW), meta({ gates: open, capacity: 1000 })).capacity).toBe(1000);
+  });
+
   it('names and fills gates whose ids are Object property names (__proto__, toString, constructor)', () => {
     const s: CapacityState = new Map();
     for (let i = 0; i < 2; i++) {

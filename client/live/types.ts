@@ -37,7 +37,8 @@ export interface GateCapacity {
   rate_per_minute: number;
   capacity: number | null;
   percent: number | null;
-  updated_at?: string;
+  /** The gate's latest scan or snapshot; null for a catalog gate no scanner has reported yet (shown empty). */
+  updated_at?: string | null;
   /** The gate's name in the tenant's catalog (venue gates), null when the catalog has none. */
   name?: string | null;
 }

@@ -43,7 +43,8 @@ export interface CapacityFigures {
 }
 
 export interface GateView extends CapacityFigures {
-  updated_at: string;
+  /** Null for a catalog gate no scanner has reported yet (catalog.ts capacityWithMeta shows it empty). */
+  updated_at: string | null;
 }
 
 export interface CapacityView extends CapacityFigures {
@@ -254,8 +255,19 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   const capacity = eventCapacity(venue?.value ?? null, Object.values(gates).map((g) => ({ scanner: g.capacity, catalog: null })), null);
   // People who left through another gate than they came in: the nets add up, the event is never below 0.
   inside = Math.max(0, inside);
-  return { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };
+  const view = { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };
+  venueStated.set(view, venue?.value ?? null);
+  return view;
 }
+
+/** Beside a view (not on the wire): the scanners' own venue_capacity, which the view's capacity may be or not. */
+const venueStated = new WeakMap<CapacityView, number | null>();
+
+/**
+ * The scanners' stated venue_capacity behind a view of capacityView: undefined for a view built elsewhere. The
+ * catalog's gates (catalog.ts) need it apart from the stated gates' sum, which more gates change.
+ */
+export const statedVenueCapacity = (view: CapacityView): number | null | undefined => venueStated.get(view);
 
 /** One event's line in a venue's aggregate (`analytics:venue:{venue_id}:capacity`). */
 export interface VenueEventCapacity extends CapacityFigures {

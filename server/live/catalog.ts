@@ -10,7 +10,7 @@ import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { iso } from '../store/rows.js';
 import { queries } from '../store/queries.js';
-import { eventCapacity, pct, type CapacityView, type GateView } from './capacity.js';
+import { eventCapacity, pct, statedVenueCapacity, type CapacityView, type GateView } from './capacity.js';
 import { entityId } from './facts.js';
 
 const Q = queries('live-catalog.sql', ['event_meta', 'restore_meta', 'organizer_names', 'organizer_names_of', 'ticket_categories']);
@@ -115,9 +115,20 @@ export function capacityWithMeta(cap: CapacityView, meta: EventMeta | undefined)
     gates[id] = { ...g, capacity, percent: g.percent ?? pct(g.inside, capacity), name: m?.name ?? null };
     lines.push({ scanner: g.capacity, catalog: m?.capacity ?? null });
   }
-  // cap.capacity is the scanners' own total (their venue_capacity, or every shown gate stated): it comes first.
-  const capacity = eventCapacity(cap.capacity, lines, meta);
-  return { ...cap, capacity, percent: pct(cap.inside, capacity), gates };
+  // A catalog gate no scanner has reported yet (doors just opened, a quiet side gate) is shown empty, and its
+  // capacity counts: leaving it out made the event's capacity the open gates' only, and its fill overstated.
+  const unseen = meta.gates.filter((m) => !(m.id in gates));
+  for (const m of unseen) {
+    gates[m.id] = { inside: 0, entries: 0, denied: 0, rate_per_minute: 0, capacity: m.capacity, percent: pct(0, m.capacity), updated_at: null, name: m.name };
+    lines.push({ scanner: null, catalog: m.capacity });
+  }
+  const sorted: Record<string, NamedGateView> = Object.create(null);
+  if (unseen.length > 0) for (const id of Object.keys(gates).sort()) sorted[id] = gates[id];
+  // The scanners' venue_capacity comes first. cap.capacity is it, or the sum when every gate the scanners
+  // reported stated its own: with catalog gates added that sum no longer covers the gates shown.
+  const venue = statedVenueCapacity(cap);
+  const capacity = eventCapacity(unseen.length > 0 && venue !== undefined ? venue : cap.capacity, lines, meta);
+  return { ...cap, capacity, percent: pct(cap.inside, capacity), gates: unseen.length > 0 ? sorted : gates };
 }
 
 /** The distinct catalog categories of an order's items (sorted, ', '-joined), or null. Pure. */
