@@ -1,6 +1,7 @@
 // The feature store's retention settings (README "Feature store": retention) on the embedded TimescaleDB and on
 // plain PostgreSQL 15: what /health says each does, the archive of a month retention will drop next (gzipped
-// NDJSON + manifest), keyed pseudonyms in old raw rows, aggregate retention, and (TimescaleDB) compression.
+// NDJSON + manifest), keyed pseudonyms in old raw rows, aggregate retention (and no recount bringing the pruned
+// days back), and (TimescaleDB) compression.
 // Rows older than the backfill window cannot come through ingest: the test writes them with SQL.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -8,8 +9,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilities, monthsBefore, personPseudonym, pseudonym, pseudonymCutoff } from '../server/features/retention.js';
+import { capabilities, monthsBefore, personPseudonym, pseudonym, pseudonymCutoff, recountFrom } from '../server/features/retention.js';
 import { ADMIN, bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DAY = 86_400_000;
@@ -21,6 +23,14 @@ describe('retention settings: pure parts', () => {
     expect(new Date(pseudonymCutoff(at('2026-12-01T04:45:00Z'), 90)).toISOString()).toBe('2026-09-02T00:00:00.000Z');
     expect(new Date(pseudonymCutoff(at('2026-12-01T23:59:59.999Z'), 90)).toISOString()).toBe('2026-09-02T00:00:00.000Z');
     expect(new Date(pseudonymCutoff(at('2026-12-01T00:00:00Z'), 1)).toISOString()).toBe('2026-11-30T00:00:00.000Z');
+  });
+  it('recounts whole days from the first one at or after the aggregate retention cutoff, never before', () => {
+    const at = (iso: string) => Date.parse(iso);
+    const day = (ms: number) => new Date(ms).toISOString();
+    expect(day(recountFrom(at('2025-06-15T12:00:00Z'), at('2025-12-01T04:00:00Z')))).toBe('2025-12-02T00:00:00.000Z');
+    expect(day(recountFrom(at('2025-06-15T12:00:00Z'), at('2025-12-01T00:00:00Z')))).toBe('2025-12-01T00:00:00.000Z');
+    expect(day(recountFrom(at('2026-01-10T12:00:00Z'), at('2025-12-01T04:00:00Z')))).toBe('2026-01-10T00:00:00.000Z');
+    expect(day(recountFrom(at('2025-06-15T12:00:00Z'), null))).toBe('2025-06-15T00:00:00.000Z');
   });
   it('says what each setting does, and what a plain PostgreSQL or a missing key cannot', () => {
     const s = { aggregateRetentionMonths: 24, compressAfterDays: 30, archiveDir: '/a', pseudonymizeAfterDays: 90 };
@@ -148,5 +158,103 @@ describe.each(stores)('retention jobs on $name', ({ plain }) => {
     await server.db.query("DELETE FROM tx_events WHERE tenant_id = $1 AND occurred_at < now() - interval '300 days' AND visitor_id = (SELECT min(visitor_id) FROM tx_events WHERE tenant_id = $1 AND occurred_at < now() - interval '300 days')", [t.tenant_id]);
     const left = (await server.db.query<{ n: string }>('SELECT count(*) AS n FROM tx_events WHERE tenant_id = $1', [t.tenant_id])).rows[0].n;
     expect(Number(left)).toBeLessThan(55);
+  });
+});
+
+// AGGREGATE_RETENTION_MONTHS (12) below RETENTION_MONTHS (24): the raw rows of the days between the two stay, their
+// aggregates go. No recount may bring those days back: features.full (daily at 03:15, before the retention job at
+// 04:00), the incremental jobs on rows they have not seen yet, and the pseudonymisation's refresh of the days it
+// changed. Both stores answer the same.
+const answers = new Map<string, unknown>();
+
+describe.each(stores)('aggregates pruned by retention stay pruned on $name', ({ name, plain }) => {
+  let scratch: ScratchDatabase | undefined;
+  let server: Awaited<ReturnType<typeof bootServer>>;
+  let t: Tenant;
+  // Noon (UTC) of the day 400 days ago: older than 12 months, younger than 24.
+  const old = Math.floor((Date.now() - 400 * DAY) / DAY) * DAY + DAY / 2;
+  const day = (ms: number) => new Date(Math.floor(ms / DAY) * DAY).toISOString();
+  const run = async (job: string) => {
+    const r = await request('POST', `${server.url}/api/admin/jobs/${job}/run`, undefined, admin);
+    expect(r.json?.status, `${job}: ${r.text}`).toBe('succeeded');
+  };
+  const oldViews = async () => {
+    const r = await request('GET', `${server.url}/api/v1/analytics/events/E1?bucket=day&from=${day(old - DAY)}&to=${day(old + 2 * DAY)}`, undefined,
+      { authorization: `Bearer ${t.secret_key}` });
+    expect(r.status, r.text).toBe(200);
+    return r.json.series.map((p: { page_views: number }) => p.page_views);
+  };
+  /** Rows of each aggregate and timing table: dated before 300 days ago (the old day), and since. */
+  const rows = async () => {
+    const out: Record<string, [number, number]> = {};
+    for (const [table, col] of [['fs_event_funnel_hourly', 'hour'], ['fs_event_daily', 'date'], ['fs_person_daily', 'date'], ['fs_event_funnel_timings', 'hour'], ['fs_person_daily_timings', 'date']]) {
+      const r = (await server.db.query<{ old: number; recent: number }>(
+        `SELECT count(*) FILTER (WHERE ${col} < now() - interval '300 days')::int AS old, count(*) FILTER (WHERE ${col} >= now() - interval '300 days')::int AS recent
+         FROM ${table} WHERE tenant_id = $1`, [t.tenant_id])).rows[0];
+      out[table] = [r.old, r.recent];
+    }
+    return out;
+  };
+  /** rows() once the old day is pruned: none before, the recent rows as features.full left them. */
+  let pruned: Record<string, [number, number]>;
+
+  beforeAll(async () => {
+    const env: Record<string, string> = {
+      DATA_DIR: tmpDir(), DEMO_TENANT: '0', RETENTION_INTERVAL_S: '604800', AGGREGATE_RETENTION_MONTHS: '12',
+      PSEUDONYMIZE_AFTER_DAYS: '30', ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'),
+    };
+    if (plain) {
+      scratch = await scratchDatabase('fsrfull');
+      env.DATABASE_URL = scratch.url;
+    }
+    server = await bootServer(env);
+    t = await createTenant(server.url, 'fsr-full');
+    // Old and recent alike: person 4 views E1; person 5 views E2, adds to cart and orders a minute apart (a
+    // funnel timing and a decision time). The recent rows two hours ago, from other visitors (their own first steps).
+    const insert = `INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, session_id, person_id, consent_snapshot, entities)
+      SELECT gen_random_uuid(), e.name, $2::timestamptz + (e.i || ' minutes')::interval, $1, 'web', e.v || $3, e.v || $3, e.p, '{}'::jsonb, jsonb_build_object('event_entity_id', e.ev)
+      FROM (VALUES ('event_view', 0, 'v4', 4, 'E1'), ('event_view', 1, 'v5', 5, 'E2'), ('add_to_cart', 2, 'v5', 5, 'E2'), ('order_completed', 3, 'v5', 5, 'E2'))
+        AS e(name, i, v, p, ev)`;
+    await server.db.query(insert, [t.tenant_id, new Date(old).toISOString(), '']);
+    await server.db.query(insert, [t.tenant_id, new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000).toISOString(), 'r']);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    await scratch?.drop();
+  });
+
+  it('features.full counts the old day; features.aggregate_retention removes it', async () => {
+    await run('features.full');
+    expect(await oldViews()).toEqual([0, 1, 0]);
+    const full = await rows();
+    for (const [table, [before, since]] of Object.entries(full)) expect([table, before > 0, since > 0]).toEqual([table, true, true]);
+    pruned = Object.fromEntries(Object.entries(full).map(([table, [, since]]) => [table, [0, since]]));
+    await run('features.aggregate_retention');
+    expect(await oldViews()).toEqual([0, 0, 0]);
+    expect(await rows()).toEqual(pruned);
+  });
+
+  it('features.full after the retention job leaves the pruned days pruned', async () => {
+    await run('features.full');
+    expect(await oldViews()).toEqual([0, 0, 0]);
+    expect(await rows()).toEqual(pruned);
+  });
+
+  it('nor do the incremental jobs (on rows they had not seen) or the pseudonymisation (which refreshes the days it changed)', async () => {
+    for (const job of ['features.refresh', 'features.timings', 'features.persons', 'features.attendance', 'features.pseudonymize']) await run(job);
+    expect(await oldViews()).toEqual([0, 0, 0]);
+    expect(await rows()).toEqual(pruned);
+    await run('features.full');
+    expect(await oldViews()).toEqual([0, 0, 0]);
+    expect(await rows()).toEqual(pruned);
+    answers.set(name, { views: await oldViews(), rows: await rows() });
+  });
+});
+
+describe('aggregates pruned by retention, both stores', () => {
+  it('answer the same', () => {
+    expect(answers.size).toBe(2);
+    const [a, b] = [...answers.values()];
+    expect(a).toEqual(b);
   });
 });

@@ -16,6 +16,15 @@ describe('parseDailyRange', () => {
     const r = parseDailyRange(q(`from=${to - (MAX_DAYS + 1) * DAY_MS}&to=${to}`), NOW);
     expect(r.ok ? null : r.error.field).toBe('from');
   });
+  it("states this route's limit (366 days) whatever the span, also past the feature store's 731 days", () => {
+    for (const [from, days] of [['2025-10-27T00:00:00Z', 400], ['2024-06-01T00:00:00Z', 913]] as const) {
+      const r = parseDailyRange(q(`bucket=day&from=${from}&to=2026-12-01T00:00:00Z`), NOW);
+      expect(r.ok ? null : r.error).toEqual({
+        code: 'invalid_field', in: 'query', field: 'from',
+        message: `At most ${MAX_DAYS} days per request; from ${from.replace('Z', '.000Z')} to 2026-12-01T00:00:00.000Z is ${days} days.`,
+      });
+    }
+  });
   it('refuses unknown parameters, bad times and an hour bucket', () => {
     for (const s of ['x=1', 'from=yesterday', 'bucket=hour', 'from=2026-11-20&to=2026-11-10']) expect(parseDailyRange(q(s), NOW).ok).toBe(false);
   });

@@ -2,11 +2,13 @@
 // TimescaleDB: refresh_continuous_aggregate, ending each at its current bucket (the real-time part serves the
 // bucket in progress; refreshing it would move the watermark past rows still to come). It cannot run inside a
 // transaction, so each call is its own statement. Plain PostgreSQL: the tables of the same names, rewritten
-// (DELETE + the aggregate's SELECT) a week at a time, one transaction each, through the current day.
+// (DELETE + the aggregate's SELECT) a week at a time, one transaction each, through the current day. Neither
+// reaches before the cutoff of the aggregate retention (retention.ts aggregateCutoff).
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { DAY_MS, floorTo } from './model.js';
+import { aggregateCutoff, recountFrom } from './retention.js';
 
 const Q = queries('features.sql', [
   'refresh_cagg_hourly', 'refresh_cagg_event_daily', 'refresh_cagg_person_daily',
@@ -65,15 +67,20 @@ export function createAggregates(deps: { db: Db; log: Logger }): Aggregates {
 
   // Whole days on both stores: the plain rewrite deletes from `from` on, so a start inside a day kept that day's
   // earlier buckets and inserted them again beside the old rows (features.full passed the oldest row's time).
-  const refresh = (from: number, now: number, signal?: AbortSignal) => (db.plain ? plain(floorTo(from, 'day'), now, signal) : timescale(floorTo(from, 'day'), now));
+  // Never before the aggregate retention's cutoff (retention.ts aggregateCutoff): the days it removed stay removed.
+  const refresh = async (from: number, now: number, signal?: AbortSignal) => {
+    const start = recountFrom(from, await aggregateCutoff(db));
+    return db.plain ? plain(start, now, signal) : timescale(start, now);
+  };
 
   return {
     refresh,
     async refreshDays(days, now) {
       let n = 0;
+      const cutoff = await aggregateCutoff(db);
       for (const d of [...new Set(days)].sort()) {
         const start = Date.parse(`${d}T00:00:00Z`);
-        if (Number.isNaN(start)) continue;
+        if (Number.isNaN(start) || recountFrom(start, cutoff) > start) continue;
         if (db.plain) {
           await rewrite([iso(start), iso(start + DAY_MS)]);
           n++;

@@ -14,6 +14,7 @@ import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Aggregates } from './aggregates.js';
 import { AFFINITY_WINDOW_DAYS, DAY_MS, refreshStart } from './model.js';
+import { aggregateCutoff } from './retention.js';
 
 const Q = queries('features.sql', [
   'job_state', 'save_job_state', 'new_span', 'new_event_keys', 'new_person_keys', 'aging_person_keys', 'arrived_person_keys', 'all_event_keys', 'all_person_keys', 'oldest_event',
@@ -191,8 +192,21 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
       await q.query(ins, [...chunk, ...extra(chunk)]);
     });
 
-  const timings = (keys: Keys, signal: AbortSignal) => inChunks(keys, signal, recount(Q.delete_timings, Q.insert_timings));
-  const decisions = (keys: Keys, signal: AbortSignal) => inChunks(keys, signal, recount(Q.delete_decisions, Q.insert_decisions));
+  // Timings and decision times are bucketed (hours, days) as the aggregates are, and pruned with them: a recount
+  // writes no bucket before the aggregate retention's cutoff (retention.ts aggregateCutoff), whatever rows the raw
+  // events still hold; the first steps before it still count for the steps after it.
+  const retainedFrom = async () => {
+    const cutoff = await aggregateCutoff(db);
+    return cutoff === null ? '-infinity' : iso(cutoff);
+  };
+  const timings = async (keys: Keys, signal: AbortSignal) => {
+    const from = await retainedFrom();
+    return inChunks(keys, signal, recount(Q.delete_timings, Q.insert_timings, () => [from]));
+  };
+  const decisions = async (keys: Keys, signal: AbortSignal) => {
+    const from = await retainedFrom();
+    return inChunks(keys, signal, recount(Q.delete_decisions, Q.insert_decisions, () => [from]));
+  };
   const attendance = (keys: Keys, signal: AbortSignal) => inChunks(keys, signal, recount(Q.delete_attendance, Q.insert_attendance));
 
   const persons = async (keys: Keys, now: number, signal: AbortSignal) => {
@@ -264,6 +278,7 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
 
   const full = async (ctx: Pick<JobContext, 'now' | 'signal'>): Promise<number> => {
     const now = ctx.now();
+    // From the oldest raw row, which may be older than the aggregates kept: refresh starts at the retention cutoff then.
     const oldest = (await db.query<{ min_at: Date | string | null }>(Q.oldest_event)).rows[0]?.min_at;
     let n = oldest ? await aggregates.refresh(new Date(oldest).getTime(), now, ctx.signal) : 0;
     const events = eventKeys((await db.query<KeyRows[number]>(Q.all_event_keys)).rows);

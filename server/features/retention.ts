@@ -44,6 +44,30 @@ export const monthsBefore = (now: number, months: number): number => {
   return d.getTime();
 };
 
+/** fs_job_state row where features.aggregate_retention records its cutoff (refreshed_to). */
+const PRUNE_JOB = 'features.aggregate_retention';
+
+/**
+ * The instant before which features.aggregate_retention removed the aggregates and timings (its last run's
+ * monthsBefore(now, AGGREGATE_RETENTION_MONTHS), recorded in fs_job_state); null before its first run. Every
+ * recount reads it and writes no bucket before it (aggregates.ts refresh and refreshDays, jobs.ts timings and
+ * decision times): the raw rows outlive the aggregates (RETENTION_MONTHS), so a recount from them would bring
+ * back the pruned days until the next run (on plain PostgreSQL each day: features.full at 03:15, retention at 04:00).
+ */
+export async function aggregateCutoff(db: Db): Promise<number | null> {
+  const at = (await db.query<{ refreshed_to: Date | string | null }>(S.job_state, [PRUNE_JOB])).rows[0]?.refreshed_to;
+  return at ? new Date(at).getTime() : null;
+}
+
+/**
+ * The first UTC day a recount of whole days may rewrite: `from`'s day, or the first whole day at or after the
+ * cutoff when later (the day holding the cutoff lost its daily rows; its hours after it stay as they are). Pure.
+ */
+export function recountFrom(from: number, cutoff: number | null): number {
+  const day = Math.floor(from / DAY_MS) * DAY_MS;
+  return cutoff === null ? day : Math.max(day, Math.ceil(cutoff / DAY_MS) * DAY_MS);
+}
+
 /** What each setting does on this store, for the boot log and /health. Pure. */
 export function capabilities(s: FeatureStoreConfig, plain: boolean, hasSecret: boolean): Record<string, string> {
   return {
@@ -77,6 +101,8 @@ export function createFeatureRetention(deps: RetentionDeps): FeatureRetention {
 
   const pruneAggregates = async (ctx: JobContext) => {
     const before = iso(monthsBefore(ctx.now(), s.aggregateRetentionMonths));
+    // Recorded first: a recount starting from now on keeps out of what this run removes (aggregateCutoff).
+    await db.query(S.save_job_state, [PRUNE_JOB, 0, iso(ctx.now()), before]);
     const sqls = db.plain ? [Q.prune_hourly, Q.prune_event_daily, Q.prune_person_daily] : [Q.drop_hourly, Q.drop_event_daily, Q.drop_person_daily];
     let n = 0;
     for (const sql of [...sqls, Q.prune_timings]) n += (await db.query<{ n: number }>(sql, [before])).rows[0].n;

@@ -185,6 +185,7 @@ WHERE t.tenant_id = k.tenant_id AND t.event_entity_id = k.ev;
 -- Per visitor and event: first event_view → first add_to_cart (time to cart), → first checkout_started (time to
 -- checkout), first checkout_started → first order_completed (checkout duration); a step before its start does
 -- not count. Averaged per hour of the later step. Rows without a visitor id cannot be paired and do not count.
+-- Hours before $3 (the aggregate retention's cutoff, or -infinity) are left out: retention removed them.
 INSERT INTO fs_event_funnel_timings
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS k(tenant_id, ev)),
 f AS (
@@ -205,7 +206,7 @@ f AS (
 SELECT tenant_id, ev, date_bin(INTERVAL '1 hour', at, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS hour,
   round(avg(ms) FILTER (WHERE step = 1))::bigint, round(avg(ms) FILTER (WHERE step = 2))::bigint, round(avg(ms) FILTER (WHERE step = 3))::bigint,
   count(*) FILTER (WHERE step = 1), count(*) FILTER (WHERE step = 2), count(*) FILTER (WHERE step = 3)
-FROM steps GROUP BY 1, 2, 3;
+FROM steps WHERE date_bin(INTERVAL '1 hour', at, TIMESTAMPTZ '2000-01-03 00:00:00+00') >= $3::timestamptz GROUP BY 1, 2, 3;
 
 -- name: delete_decisions
 DELETE FROM fs_person_daily_timings t USING unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)
@@ -213,7 +214,8 @@ WHERE t.tenant_id = k.tenant_id AND t.person_id = k.person_id;
 
 -- name: insert_decisions
 -- Decision time (seed 001 §5.1): an order of an event → the person's first event_view of that event before it;
--- averaged per UTC day of the order.
+-- averaged per UTC day of the order. Days before $3 (the aggregate retention's cutoff, or -infinity) are left out:
+-- retention removed them.
 INSERT INTO fs_person_daily_timings
 WITH k AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS k(tenant_id, person_id)),
 r AS (
@@ -227,6 +229,7 @@ SELECT o.tenant_id, o.person_id, date_bin(INTERVAL '1 day', o.occurred_at, TIMES
   round(avg(extract(epoch FROM o.occurred_at - fv.v) * 1000))::bigint, count(*)
 FROM r o JOIN fv ON fv.tenant_id = o.tenant_id AND fv.person_id = o.person_id AND fv.ev = o.ev
 WHERE o.event_name = 'order_completed' AND fv.v <= o.occurred_at
+  AND date_bin(INTERVAL '1 day', o.occurred_at, TIMESTAMPTZ '2000-01-03 00:00:00+00') >= $3::timestamptz
 GROUP BY 1, 2, 3;
 
 -- name: delete_affinity_artist
