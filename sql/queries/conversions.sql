@@ -352,37 +352,61 @@ ON CONFLICT (tenant_id) DO UPDATE SET purchase_basis = EXCLUDED.purchase_basis, 
 RETURNING purchase_basis, updated_at;
 
 -- name: erase_outbox
--- The person's rows not yet acknowledged go; acknowledged ones keep only where and when (no data, no hashes).
+-- The person's rows (which they are: export_outbox) not yet acknowledged go; acknowledged ones keep only where and when
+-- (no data, no hashes). $3: the person's event ids, $4: their visitor ids.
 WITH d AS (
-  DELETE FROM conversion_outbox
-  WHERE tenant_id = $1 AND status <> 'sent' AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]))
+  DELETE FROM conversion_outbox o
+  WHERE o.tenant_id = $1 AND o.status <> 'sent'
+    AND (o.person_id = $2 OR (o.person_id IS NULL AND (o.event_id = ANY($3::uuid[])
+      OR (o.data->>'visitor_id' = ANY($4::text[])
+        AND NOT EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.event_id = o.event_id)))))
   RETURNING 1
 ), u AS (
-  UPDATE conversion_outbox SET user_data = NULL, data = '{}'::jsonb, person_id = NULL, session_id = NULL
-  WHERE tenant_id = $1 AND status = 'sent' AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]))
-    AND (data <> '{}'::jsonb OR person_id IS NOT NULL OR session_id IS NOT NULL)
+  UPDATE conversion_outbox o SET user_data = NULL, data = '{}'::jsonb, person_id = NULL, session_id = NULL
+  WHERE o.tenant_id = $1 AND o.status = 'sent'
+    AND (o.person_id = $2 OR (o.person_id IS NULL AND (o.event_id = ANY($3::uuid[])
+      OR (o.data->>'visitor_id' = ANY($4::text[])
+        AND NOT EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.event_id = o.event_id)))))
+    AND (o.data <> '{}'::jsonb OR o.person_id IS NOT NULL OR o.session_id IS NOT NULL)
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM d)::int + (SELECT count(*) FROM u)::int AS n;
 
 -- name: erase_attributions
+-- The attributions of the person's purchases: as erase_outbox ($4: their visitor ids).
 WITH d AS (
-  DELETE FROM conversion_attributions
-  WHERE tenant_id = $1 AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]) OR visitor_id = ANY($5::text[]))
+  DELETE FROM conversion_attributions a
+  WHERE a.tenant_id = $1
+    AND (a.person_id = $2 OR (a.person_id IS NULL AND (a.event_id = ANY($3::uuid[])
+      OR (a.visitor_id = ANY($4::text[])
+        AND NOT EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.event_id = a.event_id)))))
   RETURNING 1
 ) SELECT count(*)::int AS n FROM d;
 
 -- name: export_outbox
-SELECT id, destination, event_id::text AS event_id, event_name, occurred_at, legal_basis, status, data, user_data, sent_at, last_error
-FROM conversion_outbox
-WHERE tenant_id = $1 AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]))
-ORDER BY id;
+-- A person's outbox rows are those of their own events: stamped with them ($2: the row's person is its event's as
+-- its commit resolved it); unstamped, of one of their events ($3: the events export and erasure gather, stamped,
+-- unattributed of their visitors, or their orders) or, once that event is gone (retention), of one of their
+-- visitors ($4). Never by session (a box-office till's or a shared device's session holds other buyers'
+-- purchases), and a row stamped with another person, or whose event is someone else's, is never theirs, whatever
+-- visitor id it shares.
+SELECT o.id, o.destination, o.event_id::text AS event_id, o.event_name, o.occurred_at, o.legal_basis, o.status, o.data, o.user_data, o.sent_at, o.last_error
+FROM conversion_outbox o
+WHERE o.tenant_id = $1
+  AND (o.person_id = $2 OR (o.person_id IS NULL AND (o.event_id = ANY($3::uuid[])
+    OR (o.data->>'visitor_id' = ANY($4::text[])
+      AND NOT EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.event_id = o.event_id)))))
+ORDER BY o.id;
 
 -- name: export_attributions
-SELECT event_id::text AS event_id, order_id, session_id, visitor_id, occurred_at, first_touch, click_ids, utm
-FROM conversion_attributions
-WHERE tenant_id = $1 AND (person_id = $2 OR event_id = ANY($3::uuid[]) OR session_id = ANY($4::text[]) OR visitor_id = ANY($5::text[]))
-ORDER BY occurred_at;
+-- As export_outbox ($4: their visitor ids).
+SELECT a.event_id::text AS event_id, a.order_id, a.session_id, a.visitor_id, a.occurred_at, a.first_touch, a.click_ids, a.utm
+FROM conversion_attributions a
+WHERE a.tenant_id = $1
+  AND (a.person_id = $2 OR (a.person_id IS NULL AND (a.event_id = ANY($3::uuid[])
+    OR (a.visitor_id = ANY($4::text[])
+      AND NOT EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.event_id = a.event_id)))))
+ORDER BY a.occurred_at;
 
 -- name: extend_lease
 UPDATE conversion_outbox SET lease_until = now() + make_interval(secs => $2), next_at = now() + make_interval(secs => $2)
