@@ -1,6 +1,6 @@
 // The job runner across processes (issue 11 item 6): two node processes (test/jobs-node.ts) on one fresh
 // database of the machine's PostgreSQL 15. The server itself refuses PostgreSQL without TimescaleDB, but the
-// runner needs only job_runs: the test applies that migration alone.
+// runner needs only job_runs: the test applies its migrations alone.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -63,7 +63,7 @@ describe('job runner on two node processes sharing PostgreSQL', () => {
     await admin.query(`CREATE DATABASE ${dbName}`);
     db = new pg.Client({ connectionString: url });
     await db.connect();
-    await db.query(fs.readFileSync(path.join(SQL_DIR, '006_jobs.sql'), 'utf8'));
+    for (const m of ['006_jobs.sql', '051_job_runs_overrun.sql']) await db.query(fs.readFileSync(path.join(SQL_DIR, m), 'utf8'));
     await db.query('CREATE TABLE job_effects (job text NOT NULL, window_start timestamptz NOT NULL, node text NOT NULL)');
   }, 30_000);
   afterEach(async () => {

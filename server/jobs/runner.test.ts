@@ -3,48 +3,61 @@
 // covered by test/jobs-nodes.test.ts (two processes on PostgreSQL) and test/jobs-admin.test.ts (embedded).
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createJobRunner, type Job } from './runner.js';
+import { createJobRunner, type Job, type JobContext } from './runner.js';
 import type { JobStore, RunRecord } from './store.js';
 
 const log = pino({ level: 'silent' });
 
-/** job_runs in memory; lease and retry times follow the injected clock like now() in the database. */
+/**
+ * job_runs in memory, as sql/queries/jobs.sql does it; lease and retry times follow the injected clock like now()
+ * in the database. An attempt holds its job while its lease is live: running, or overrunning its timeout.
+ */
 function memoryStore(clock: () => number) {
-  const rows: (RunRecord & { lease_until: number })[] = [];
+  const rows: (RunRecord & { lease_until: number; overrunning: boolean })[] = [];
   let id = 0;
   const iso = (ms: number) => new Date(ms).toISOString();
   const fresh = (job: string, windowStart: number, manual: boolean, node: string, leaseS: number) => {
-    const r = { id: ++id, job, window_start: iso(windowStart), manual, node, status: 'running' as const, attempt: 1, started_at: iso(clock()), finished_at: null, error: null, failures: [], rows: null, duration_ms: null, retry_at: null, lease_until: clock() + leaseS * 1000 };
+    const r = { id: ++id, job, window_start: iso(windowStart), manual, node, status: 'running' as const, attempt: 1, started_at: iso(clock()), finished_at: null, error: null, failures: [], rows: null, duration_ms: null, retry_at: null, lease_until: clock() + leaseS * 1000, overrunning: false };
     rows.push(r);
     return { ...r };
   };
+  const held = (job: string, except = 0) => rows.some((r) => r.job === job && r.id !== except && (r.status === 'running' || r.overrunning) && r.lease_until > clock());
+  const due = (x: (typeof rows)[number]) =>
+    (x.status === 'running' && x.lease_until < clock()) || (x.status === 'failed' && x.retry_at !== null && Date.parse(x.retry_at) <= clock() && (!x.overrunning || x.lease_until < clock()));
   const store: JobStore = {
     async claimWindow(job, windowStart, node, leaseS) {
       if (rows.some((r) => r.job === job && !r.manual && r.window_start === iso(windowStart))) return null;
+      if (held(job)) return 'busy';
       return fresh(job, windowStart, false, node, leaseS);
     },
     async claimManual(job, node, leaseS) {
-      if (rows.some((r) => r.job === job && r.status === 'running' && r.lease_until > clock())) return null;
+      if (held(job)) return null;
       return fresh(job, clock(), true, node, leaseS);
     },
     async takeOver(jobs, node, leaseS) {
-      const r = rows.find((x) => jobs.includes(x.job) && ((x.status === 'running' && x.lease_until < clock()) || (x.status === 'failed' && x.retry_at !== null && Date.parse(x.retry_at) <= clock())));
+      const r = rows.find((x) => jobs.includes(x.job) && due(x) && !held(x.job, x.id));
       if (!r) return null;
       if (r.status === 'running') r.failures = [...r.failures, { attempt: r.attempt, node: r.node, error: 'lease expired: the node stopped heartbeating', at: iso(clock()) }];
-      Object.assign(r, { node, status: 'running', attempt: r.attempt + 1, lease_until: clock() + leaseS * 1000, retry_at: null, error: null, finished_at: null });
+      Object.assign(r, { node, status: 'running', overrunning: false, attempt: r.attempt + 1, lease_until: clock() + leaseS * 1000, retry_at: null, error: null, finished_at: null });
       return { ...r };
     },
     async heartbeat(run, leaseS) {
-      const r = rows.find((x) => x.id === run.id && x.node === run.node && x.attempt === run.attempt && x.status === 'running');
+      const r = rows.find((x) => x.id === run.id && x.node === run.node && x.attempt === run.attempt && (x.status === 'running' || x.overrunning));
       if (r) r.lease_until = clock() + leaseS * 1000;
       return !!r;
     },
     async finish(run, out) {
       const r = rows.find((x) => x.id === run.id && x.node === run.node && x.attempt === run.attempt && x.status === 'running');
       if (!r) return null;
-      Object.assign(r, { status: out.status, error: out.error, rows: out.rows, retry_at: out.retryAt === null ? null : iso(out.retryAt), finished_at: iso(clock()) });
+      Object.assign(r, { status: out.status, error: out.error, rows: out.rows, retry_at: out.retryAt === null ? null : iso(out.retryAt), overrunning: out.overrunning ?? false, finished_at: iso(clock()) });
       if (out.status === 'failed') r.failures = [...r.failures, { attempt: r.attempt, node: r.node, error: out.error!, at: iso(clock()) }];
       return { ...r };
+    },
+    async release(run, dropRetry) {
+      const r = rows.find((x) => x.id === run.id && x.node === run.node && x.attempt === run.attempt && x.overrunning);
+      if (!r) return false;
+      Object.assign(r, { overrunning: false, retry_at: dropRetry ? null : r.retry_at });
+      return true;
     },
     async get(runId) {
       const r = rows.find((x) => x.id === runId);
@@ -72,6 +85,28 @@ function memoryStore(clock: () => number) {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
+
+/** Waits (polling, real time) until `cond` holds: for a timeout to fire, not to time anything. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; !cond(); i++) {
+    if (i > 500) throw new Error('condition never held');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A job body that ignores ctx.signal: each call waits until the test lets it return (`finish()`). */
+function deafBody(block: (ctx: JobContext) => boolean = () => true) {
+  const state = { bodies: 0, running: 0, most: 0, gates: [] as (() => void)[] };
+  const run = async (ctx: JobContext) => {
+    state.bodies++;
+    state.most = Math.max(state.most, ++state.running);
+    if (block(ctx)) await new Promise<void>((r) => state.gates.push(r));
+    state.running--;
+    return 1;
+  };
+  const finish = () => state.gates.splice(0).forEach((r) => r());
+  return { state, run, finish };
+}
 
 describe('job runner', () => {
   it('claims each window once across two runners on one store, and again in the next window', async () => {
@@ -120,6 +155,126 @@ describe('job runner', () => {
     await settle();
     expect(rows[0]).toMatchObject({ status: 'succeeded', attempt: 2, rows: 3, error: null });
     expect(rows[0].failures.map((f) => f.error)).toEqual(['timed out after 0.05 s']);
+  });
+
+  it('keeps a job busy on its node while a timed-out body that ignores the abort still runs: no retry or manual run beside it; the retry starts once the body returns', async () => {
+    let t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    const a = createJobRunner({ store, log, node: 'a', now: () => t });
+    const deaf = deafBody((ctx) => ctx.attempt === 1 && ctx.windowStart.toISOString() === '2026-03-01T10:00:00.000Z');
+    a.register({ name: 'deaf', schedule: { every: 60 }, timeoutS: 0.05, retry: { baseMs: 1000 }, run: deaf.run });
+    await a.tick();
+    // Recorded failed at its timeout, with its retry, while its body still runs.
+    await until(() => rows[0].status === 'failed');
+    expect(rows[0]).toMatchObject({ error: 'timed out after 0.05 s', retry_at: '2026-03-01T10:00:01.000Z', attempt: 1, overrunning: true });
+    expect(deaf.state.running).toBe(1);
+    t += 5_000; // the retry is due
+    await a.tick();
+    await settle();
+    expect(deaf.state.bodies).toBe(1);
+    expect(rows[0]).toMatchObject({ status: 'failed', attempt: 1 });
+    await expect(a.runNow('deaf', 50)).rejects.toMatchObject({ name: 'JobBusyError', runId: rows[0].id });
+    expect(a.metrics()[0]).toMatchObject({ running: 1, failed: 1 });
+    // The body returns: the job is free again and its retry runs.
+    deaf.finish();
+    await settle();
+    expect(rows[0].overrunning).toBe(false);
+    await a.tick();
+    await settle();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ status: 'succeeded', attempt: 2, rows: 1 });
+    expect(deaf.state).toMatchObject({ bodies: 2, most: 1 });
+    await a.close();
+  });
+
+  it('holds a timed-out job on the other nodes while its body runs: no takeover of its retry, no window, no manual run; the next window once it returns', async () => {
+    let t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    const a = createJobRunner({ store, log, node: 'a', now: () => t, leaseS: 600 });
+    const b = createJobRunner({ store, log, node: 'b', now: () => t, leaseS: 600 });
+    const deaf = deafBody((ctx) => ctx.attempt === 1 && ctx.windowStart.toISOString() === '2026-03-01T10:00:00.000Z');
+    const job = { name: 'deaf', schedule: { every: 60 }, timeoutS: 0.05, retry: { baseMs: 1000 }, run: deaf.run };
+    a.register(job);
+    b.register(job);
+    await a.tick();
+    await until(() => rows[0].status === 'failed');
+    t += 5_000; // the retry is due
+    await b.tick();
+    await expect(b.runNow('deaf', 50)).rejects.toMatchObject({ name: 'JobBusyError' });
+    t += 60_000; // the next window (10:01) is due; the body of 10:00 still runs on node a
+    await b.tick();
+    await settle();
+    expect(rows.map((r) => [r.window_start, r.node, r.status, r.attempt])).toEqual([['2026-03-01T10:00:00.000Z', 'a', 'failed', 1]]);
+    deaf.finish();
+    await settle();
+    // Its window ended meanwhile: the retry is dropped (it would run in the next window's time), the run stays failed.
+    expect(rows[0]).toMatchObject({ overrunning: false, retry_at: null });
+    await b.tick();
+    await settle();
+    expect(rows.map((r) => [r.window_start, r.node, r.status, r.attempt])).toEqual([
+      ['2026-03-01T10:00:00.000Z', 'a', 'failed', 1],
+      ['2026-03-01T10:01:00.000Z', 'b', 'succeeded', 1],
+    ]);
+    expect(deaf.state).toMatchObject({ bodies: 2, most: 1 });
+    await a.close();
+    await b.close();
+  });
+
+  it('starts nothing of a job beside the body of an attempt whose lease was lost, until that body returns', async () => {
+    let t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    const deaf = deafBody();
+    const a = createJobRunner({ store, log, node: 'a', now: () => t, leaseS: 0.03 });
+    a.register({ name: 'deaf', schedule: { every: 60 }, timeoutS: 600, run: deaf.run });
+    await a.tick();
+    // Node a stalls past its lease; node b takes the window over and finishes it.
+    t += 1_000;
+    const b = createJobRunner({ store, log, node: 'b', now: () => t, leaseS: 0.03 });
+    b.register({ name: 'deaf', schedule: { every: 60 }, timeoutS: 600, run: async () => 2 });
+    await b.tick();
+    await until(() => a.metrics()[0].lost === 1);
+    expect(rows[0]).toMatchObject({ node: 'b', attempt: 2, status: 'succeeded' });
+    // Node a's abandoned body still runs: it neither claims the next window nor runs the job by hand.
+    t += 60_000;
+    await a.tick();
+    await settle();
+    expect(rows).toHaveLength(1);
+    await expect(a.runNow('deaf', 50)).rejects.toMatchObject({ name: 'JobBusyError' });
+    deaf.finish();
+    await settle();
+    await a.tick();
+    await settle();
+    expect(rows.map((r) => [r.window_start, r.node])).toEqual([['2026-03-01T10:00:00.000Z', 'b'], ['2026-03-01T10:01:00.000Z', 'a']]);
+    deaf.finish();
+    await a.close();
+    await b.close();
+  });
+
+  it('claims a window only once no other node runs the job: a job slower than its period runs on one node at a time, its next window later in that window', async () => {
+    let t = Date.parse('2026-03-01T10:00:00Z');
+    const { store, rows } = memoryStore(() => t);
+    const slow = deafBody();
+    const job = { name: 'slow', schedule: { every: 60 }, timeoutS: 600, run: slow.run };
+    const a = createJobRunner({ store, log, node: 'a', now: () => t, leaseS: 600 });
+    const b = createJobRunner({ store, log, node: 'b', now: () => t, leaseS: 600 });
+    a.register(job);
+    b.register(job);
+    await a.tick();
+    t += 60_000; // window 10:01 is due while 10:00 still runs on node a
+    await b.tick();
+    await b.tick();
+    await settle();
+    expect(rows).toHaveLength(1);
+    slow.finish();
+    await settle();
+    t += 30_000;
+    await b.tick();
+    await settle();
+    expect(rows.map((r) => [r.window_start, r.node])).toEqual([['2026-03-01T10:00:00.000Z', 'a'], ['2026-03-01T10:01:00.000Z', 'b']]);
+    expect(slow.state).toMatchObject({ bodies: 2, most: 1 });
+    slow.finish();
+    await a.close();
+    await b.close();
   });
 
   it('discards the result of an attempt whose lease another node took over', async () => {

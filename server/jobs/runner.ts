@@ -12,6 +12,10 @@
 // While an attempt runs its node extends the lease (heartbeat every lease/3); an attempt that loses its lease
 // is abandoned and its result discarded. Execution is at least once per window (a node that dies mid-run is
 // replaced), so jobs are idempotent; the claim, and so the normal case, is exactly once.
+// An attempt holds its job while its lease is live, and no claim (window, manual run, takeover, on any node)
+// starts a held job. A timed-out attempt is recorded failed at its timeout; a body that ignores ctx.signal keeps
+// running, and until it returns its node starts nothing of the job and keeps heartbeating the lease (the row is
+// `overrunning`), so the retry or the next window starts only after it (README "Jobs").
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -23,7 +27,10 @@ export interface JobContext {
   windowStart: Date;
   manual: boolean;
   attempt: number;
-  /** Aborted on timeout, on a lost lease and on shutdown: stop at the next chunk. */
+  /**
+   * Aborted on timeout, on a lost lease and on shutdown: stop at the next chunk. A body that ignores it keeps
+   * the job busy (no retry, window or manual run of it starts) until it returns.
+   */
   signal: AbortSignal;
   log: Logger;
   now(): number;
@@ -72,7 +79,7 @@ export interface JobRunner {
   register(job: Job): void;
   has(name: string): boolean;
   start(): void;
-  /** Stops polling, aborts running attempts and waits for them to be recorded. */
+  /** Stops polling, aborts running attempts and waits for them to be recorded (not for bodies ignoring the abort). */
   close(): Promise<void>;
   list(): Promise<JobInfo[]>;
   /** Runs `name` now as a manual run; waits up to waitMs for it: `finished` false means still running. */
@@ -143,7 +150,8 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
   const stats = new Map<string, JobMetrics>();
   /** Newest window start known to be claimed (by any node), so each window costs one INSERT per node. */
   const seen = new Map<string, number>();
-  const active = new Map<number, { job: string; controller: AbortController; done: Promise<RunRecord | null> }>();
+  /** Attempts on this node until their body has returned (a timed-out body that ignores the abort included). */
+  const active = new Map<number, { job: string; controller: AbortController; recorded: Promise<RunRecord | null>; idle: Promise<void>; stopBeat(): void }>();
   let timer: NodeJS.Timeout | null = null;
   let ticking: Promise<void> | null = null;
   let closed = false;
@@ -155,22 +163,45 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
   const runningLocally = (name: string) => localRun(name) !== null;
   /** The last manual run of each job waiting for its turn on this node (they start one after another). */
   const manualTurns = new Map<string, Promise<void>>();
-  /** Settles when every attempt of `name` running on this node has ended. */
-  const idleLocally = (name: string) => Promise.all([...active.values()].filter((a) => a.job === name).map((a) => a.done.catch(() => null)));
+  /** Settles when every attempt of `name` running on this node has ended (its body returned). */
+  const idleLocally = (name: string) => Promise.all([...active.values()].filter((a) => a.job === name).map((a) => a.idle));
 
+  /**
+   * Runs one attempt; resolves with its record once it is recorded (at its timeout, for a body that ignores the
+   * abort). The job stays busy on this node (`active`) until the body itself has returned: a timed-out body still
+   * running holds the job (no retry, window or manual run of it starts here) and, recorded `overrunning`, keeps
+   * its lease heartbeated so that no other node starts it either; released once the body returns.
+   */
   function execute(job: Job, run: RunRecord): Promise<RunRecord | null> {
     const controller = new AbortController();
     const jlog = log.child({ job: job.name, run_id: run.id, attempt: run.attempt });
     const s = stats.get(job.name)!;
     const started = now();
     s.running++;
-    const done = (async (): Promise<RunRecord | null> => {
+    /** The job's body; settled at once when it never starts (attempts used up). */
+    let body: Promise<unknown> = Promise.resolve();
+    let bodyRunning = false;
+    /** A timed-out attempt whose body still runs: its lease is kept (heartbeats) until release. */
+    let holding = false;
+    let beat: NodeJS.Timeout | undefined;
+    const stopBeat = () => {
+      clearInterval(beat);
+      beat = undefined;
+    };
+    const recorded = (async (): Promise<RunRecord | null> => {
       if (run.attempt > policy(job).maxAttempts) {
         return store.finish(run, { status: 'failed', error: `gave up after ${run.attempt - 1} attempts`, rows: null, retryAt: null });
       }
-      const beat = setInterval(() => {
+      beat = setInterval(() => {
         store.heartbeat(run, leaseS).then(
-          (held) => held || controller.abort(new AttemptAborted('lease lost: another node took this run over', true)),
+          (held) => {
+            // A late answer after the attempt stopped heartbeating (recorded, or released) means nothing.
+            if (held || beat === undefined) return;
+            if (!controller.signal.aborted) return controller.abort(new AttemptAborted('lease lost: another node took this run over', true));
+            // Overrunning, and another node took the run over after all (this node stalled past its lease).
+            stopBeat();
+            jlog.warn('the lease of a timed-out job attempt still running here was taken over; the job stays busy on this node until its body returns');
+          },
           (err: Error) => jlog.warn({ err: err.message }, 'job heartbeat failed; the lease expires unless the next one succeeds'),
         );
       }, (leaseS * 1000) / 3);
@@ -190,27 +221,42 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
           }
         },
       };
+      bodyRunning = true;
+      const running = (async () => job.run(ctx))();
+      // Before the race's own callbacks: when the race settles, bodyRunning says whether the body had returned.
+      body = running.then(() => void (bodyRunning = false), () => void (bodyRunning = false));
       let outcome: { status: 'succeeded' | 'failed'; error: string | null; rows: number | null };
+      let overrun = false;
       try {
-        const rows = await Promise.race([job.run(ctx), aborted]);
+        const rows = await Promise.race([running, aborted]);
         outcome = { status: 'succeeded', error: null, rows: typeof rows === 'number' ? rows : null };
       } catch (err) {
         if (err instanceof AttemptAborted && err.lost) {
+          stopBeat();
           s.lost++;
-          jlog.warn('job attempt abandoned: its lease was taken over');
+          jlog.warn(bodyRunning ? 'job attempt abandoned: its lease was taken over; its body ignores the abort, and the job stays busy on this node until it returns' : 'job attempt abandoned: its lease was taken over');
           return store.get(run.id);
         }
         outcome = { status: 'failed', error: err instanceof Error ? err.message : String(err), rows: null };
+        // Timed out, and the body ignores ctx.signal. (A node shutting down does not hold the job: it goes away.)
+        overrun = bodyRunning && err instanceof AttemptAborted && !closed;
       } finally {
-        clearInterval(beat);
         clearTimeout(timeout);
       }
+      holding = overrun;
+      if (!overrun) stopBeat();
       const retry = outcome.status === 'failed' ? retryAt(run.attempt, now(), windowEnd(job, run), policy(job)) : null;
-      const rec = await store.finish(run, { ...outcome, retryAt: retry });
+      const rec = await store.finish(run, { ...outcome, retryAt: retry, overrunning: overrun });
       if (!rec) {
+        holding = false;
+        stopBeat();
         s.lost++;
         jlog.warn('job attempt finished after its lease was taken over; its result is discarded');
         return store.get(run.id);
+      }
+      if (overrun) {
+        jlog.warn({ timeout_s: job.timeoutS, retry_at: rec.retry_at },
+          'job attempt timed out but its body ignores the abort and still runs: the job stays busy (no retry, window or manual run of it starts on any node) until the body returns');
       }
       s.seconds += (now() - started) / 1000;
       if (rec.status === 'succeeded') {
@@ -225,17 +271,29 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
         jlog.warn({ err: rec.error, retry_at: rec.retry_at }, rec.retry_at ? 'job attempt failed; retrying' : 'job run failed');
       }
       return rec;
-    })()
-      .catch((err: Error) => {
-        jlog.error({ err: err.message }, 'recording the job run failed; its lease expires and another attempt follows');
-        return null;
-      })
-      .finally(() => {
-        s.running--;
-        active.delete(run.id);
+    })().catch((err: Error) => {
+      jlog.error({ err: err.message }, 'recording the job run failed; its lease expires and another attempt follows');
+      return null;
+    });
+    // Free once recorded and the body has returned; an overrunning attempt's lease is released then.
+    const idle = (async () => {
+      await recorded;
+      await body;
+      stopBeat();
+      if (!holding || closed) return;
+      const end = windowEnd(job, run);
+      const late = end !== null && now() >= end;
+      const released = await store.release(run, late).catch((err: Error) => {
+        jlog.warn({ err: err.message }, 'releasing a timed-out job attempt failed; its lease expires instead');
+        return false;
       });
-    active.set(run.id, { job: job.name, controller, done });
-    return done;
+      if (released) jlog.info({ retry_dropped: late }, 'the body of a timed-out job attempt returned; the job is free again');
+    })().finally(() => {
+      s.running--;
+      active.delete(run.id);
+    });
+    active.set(run.id, { job: job.name, controller, recorded, idle, stopBeat });
+    return recorded;
   }
 
   async function poll(): Promise<void> {
@@ -246,6 +304,8 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
       // One attempt of a job at a time per node: a slow run is not piled on; another node may take the window.
       if (!w || seen.get(job.name) === w.start || runningLocally(job.name)) continue;
       const run = await store.claimWindow(job.name, w.start, node, leaseS);
+      // Held by an attempt on another node: the window is tried again at the next polls while it is claimable.
+      if (run === 'busy') continue;
       seen.set(job.name, w.start);
       if (run) void execute(job, run);
     }
@@ -293,7 +353,9 @@ export function createJobRunner(deps: RunnerDeps): JobRunner {
       timer = null;
       await ticking;
       for (const a of active.values()) a.controller.abort(new AttemptAborted('the node is shutting down'));
-      await Promise.all([...active.values()].map((a) => a.done));
+      await Promise.all([...active.values()].map((a) => a.recorded));
+      // A body that ignores the abort is not waited for; the lease of a timed-out one still running expires.
+      for (const a of active.values()) a.stopBeat();
     },
     async list() {
       const names = [...jobs.keys()];
