@@ -3,7 +3,7 @@
 // its validation endpoint (/debug/mp/collect) that our data could break is checked before sending: names,
 // 25 params, values ≤ 100 characters, 72 h backdating.
 import crypto from 'node:crypto';
-import { joinUrl, str, transient, type Adapter, type Destination, type FailedOutcome, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
+import { joinUrl, str, transient, unanswered, type Adapter, type Destination, type FailedOutcome, type HttpAnswer, type OutboxItem, type SendOutcome } from './adapter.js';
 
 const EVENT_NAMES: Record<string, string> = { order_completed: 'purchase', add_to_cart: 'add_to_cart', checkout_started: 'begin_checkout', event_view: 'view_item' };
 export const GA4_MAX_AGE_MS = 72 * 3_600_000;
@@ -109,12 +109,20 @@ export const ga4Adapter = (base: string): Adapter => ({
     }
     const sent: number[] = [];
     const clients = [...groups.values()];
+    const stop = (out: FailedOutcome): SendOutcome => (sent.length ? { kind: 'partial', sent, rest: out } : out);
     for (const [k, g] of clients.entries()) {
       // Each request may take the whole timeout: the rows still waiting keep their lease (another node would
-      // otherwise claim and send them again, and GA4 would count them twice).
-      if (k > 0 && nextRequest) await nextRequest(clients.slice(k).flat().map((i) => i.id));
-      const out = classifyGa4(await http(url, ga4Body(g, String(dest.settings.measurement_id))));
-      if (out.kind !== 'ok') return sent.length ? { kind: 'partial', sent, rest: out } : out;
+      // otherwise claim and send them again, and GA4 would count them twice). The dispatcher may have no time
+      // left for this destination: the rest go in the next run.
+      if (k > 0 && nextRequest && (await nextRequest(clients.slice(k).flat().map((i) => i.id))) === false) {
+        return stop({ kind: 'deferred', error: 'the dispatcher\'s time for this destination in the run was up: sent in the next run' });
+      }
+      const answer = await http(url, ga4Body(g, String(dest.settings.measurement_id)));
+      let out: SendOutcome = classifyGa4(answer);
+      // No answer to a request that left (the timeout, a cut connection): GA4 may have counted it and would count
+      // a second copy too, so its rows are unconfirmed (not sent again); the clients after it never left.
+      if (out.kind === 'retry' && unanswered(answer)) out = { ...out, unconfirmed: g.map((i) => i.id) };
+      if (out.kind !== 'ok') return stop(out);
       const ids = g.map((i) => i.id);
       if (recordSent) await recordSent(ids);
       else sent.push(...ids);

@@ -2,7 +2,10 @@
 // into one request (at most `maxBatch` rows), checks each row first (a row the provider would refuse is dead
 // before it can fail a whole batch), and classifies the answer as a value:
 //   ok       acknowledged: the rows are marked sent
-//   retry    429, 5xx, a network error, or the provider's throttle codes: backoff (backoff.ts)
+//   retry    429, 5xx, a network error, or the provider's throttle codes: backoff (backoff.ts). A request that
+//            left without an answer (the timeout, a connection cut after sending: `unanswered`) may have been
+//            taken: an adapter whose provider deduplicates nothing (GA4) names those rows `unconfirmed`, and
+//            the dispatcher does not send them again (dead, saying so); the others' copies are deduplicated
 //   invalid  the request was refused as a whole for its content: the dispatcher bisects to find the bad row
 //   held     refused for the destination itself (token, permissions, unknown pixel or account): not the rows'
 //            fault, so they stay pending and the destination is held (dispatch.ts) until its code is fixed
@@ -63,10 +66,18 @@ export interface Destination {
   secrets: CodeSecrets;
 }
 
+/**
+ * `retry`'s `unconfirmed`: the rows (OutboxItem ids) whose request left and got no answer (`unanswered`), set
+ * only by an adapter whose provider deduplicates nothing (GA4): the provider may have counted them, so they are
+ * not sent again (dispatch.ts); the outcome's other rows never left and are retried.
+ * `deferred`: rows not sent because the dispatcher had no time left for the destination in this run
+ * (`nextRequest` answered false): not a failure, they go in the next run.
+ */
 export type FailedOutcome =
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'retry'; error: string; retryAfterMs?: number; unconfirmed?: number[] }
   | { kind: 'invalid'; error: string }
-  | { kind: 'held'; error: string };
+  | { kind: 'held'; error: string }
+  | { kind: 'deferred'; error: string };
 
 /**
  * `partial`: a batch sent as several requests where some went through: the rows in `sent` (OutboxItem ids) are
@@ -97,13 +108,15 @@ export interface Adapter {
    * send) between two requests never sends an acknowledged request again. Rows reported through `sent` are
    * settled: the outcome returned is for the others only. Such an adapter also calls `nextRequest` with the rows
    * not yet sent before each request after the first: the dispatcher extends their lease, so rows waiting
-   * behind slow requests (up to 25 × the timeout) are not claimed and sent again by another node meanwhile.
+   * behind slow requests (up to 25 × the timeout) are not claimed and sent again by another node meanwhile;
+   * when it answers false (the destination's time in this run is up) the adapter sends nothing more and
+   * returns `deferred` for the rows not sent.
    */
   send(dest: Destination, items: OutboxItem[], http: HttpPost, sent?: SentCallback, nextRequest?: NextRequestCallback): Promise<SendOutcome>;
 }
 
-/** Called before each further request of a batch with the rows still to send (their lease is extended). */
-export type NextRequestCallback = (ids: number[]) => Promise<void>;
+/** Called before each further request of a batch with the rows still to send (their lease is extended); false: stop. */
+export type NextRequestCallback = (ids: number[]) => Promise<boolean | void>;
 
 /** Records rows as delivered (marked sent in the outbox) before the adapter sends its next request. */
 export type SentCallback = (ids: number[]) => Promise<void>;
@@ -113,6 +126,12 @@ export interface HttpAnswer {
   json: unknown;
   text: string;
   retryAfterMs?: number;
+  /**
+   * Status 0 only: the request never left (no connection: refused, DNS, unreachable, TLS handshake, a bad URL),
+   * so the provider cannot have it. Absent on a status 0: it may have arrived (the timeout, a connection cut
+   * after the request was written): see `unanswered`.
+   */
+  notSent?: boolean;
 }
 
 /** A POST with a JSON body; a network failure or timeout resolves to status 0 (never throws). */
@@ -120,6 +139,31 @@ export type HttpPost = (url: string, body: unknown, headers?: Record<string, str
 
 /** RudderStack's router uses 10 s; a hung provider holds one batch at most this long. */
 export const HTTP_TIMEOUT_MS = 10_000;
+
+/**
+ * The failures of fetch that happen before the request is written: no connection was made. Anything else
+ * (the timeout, whose abort cannot tell connecting from waiting for the answer, a reset, "other side closed")
+ * may come after the provider received the request.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT', 'ERR_INVALID_URL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_NOT_YET_VALID',
+]);
+
+/** Whether a fetch error shows the request never left (its cause, or every cause of an AggregateError). */
+export function neverSent(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | null)?.cause ?? err;
+  const c = cause as { code?: unknown; message?: unknown; errors?: unknown } | null;
+  if (Array.isArray(c?.errors) && c.errors.length) return c.errors.every((e) => neverSent({ cause: e }));
+  const code = typeof c?.code === 'string' ? c.code : '';
+  if (NOT_SENT_CODES.has(code) || code.startsWith('ERR_SSL_')) return true;
+  // fetch refuses some ports itself ("bad port"), before any connection.
+  return code === '' && c?.message === 'bad port';
+}
+
+/** The request left and no answer came (the timeout, a connection cut): the provider may have taken it. */
+export const unanswered = (a: HttpAnswer): boolean => a.status === 0 && !a.notSent;
 
 export function createHttpPost(timeoutMs = HTTP_TIMEOUT_MS): HttpPost {
   return async (url, body, headers = {}) => {
@@ -140,7 +184,9 @@ export function createHttpPost(timeoutMs = HTTP_TIMEOUT_MS): HttpPost {
       const ra = Number(r.headers.get('retry-after'));
       return { status: r.status, json, text: text.slice(0, 2000), retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : undefined };
     } catch (err) {
-      return { status: 0, json: null, text: `network error: ${(err as Error).message}` };
+      const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const why = cause?.code ? ` (${String(cause.code)})` : typeof cause?.message === 'string' ? ` (${cause.message})` : '';
+      return { status: 0, json: null, text: `network error: ${(err as Error).message}${why}`, ...(neverSent(err) ? { notSent: true } : {}) };
     }
   };
 }

@@ -1,7 +1,9 @@
 // Adapters without I/O: each provider's answer classification and the request each builds (a recording HttpPost).
 import crypto from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { platformEventId, type Destination, type HttpAnswer, type HttpPost, type OutboxItem } from './adapter.js';
+import { createHttpPost, neverSent, platformEventId, unanswered, type Destination, type HttpAnswer, type HttpPost, type OutboxItem } from './adapter.js';
 import { classifyGa4, ga4Adapter, ga4Event, ga4TransactionId } from './adapter-ga4.js';
 import { classifyGoogle, googleAdapter } from './adapter-google.js';
 import { classifyMeta, metaAdapter } from './adapter-meta.js';
@@ -167,6 +169,66 @@ describe('requests', () => {
   });
 });
 
+describe('a request without an answer: did it leave?', () => {
+  const TIMED_OUT: HttpAnswer = { status: 0, json: null, text: 'network error: The operation was aborted due to timeout' };
+  const REFUSED: HttpAnswer = { status: 0, json: null, text: 'network error: fetch failed (ECONNREFUSED)', notSent: true };
+  const rows = [item({ id: 1 }), item({ id: 2, data: { visitor_id: 'v-2' } }), item({ id: 3, data: { visitor_id: 'v-3' } })];
+  const ga4 = dest('ga4', { measurement_id: 'G-ABC123' });
+
+  it('GA4: a timed-out request\'s rows are unconfirmed (GA4 may have counted them), the clients after it are plain retries', async () => {
+    const answers = [ans(204), TIMED_OUT];
+    const out = await ga4Adapter('http://a').send(ga4, rows, async () => answers.shift() ?? ans(204));
+    expect(out).toEqual({ kind: 'partial', sent: [1], rest: { kind: 'retry', error: TIMED_OUT.text, unconfirmed: [2] } });
+  });
+
+  it('GA4: a request that never left (connection refused) or was answered 5xx is a plain retry', async () => {
+    expect(await ga4Adapter('http://a').send(ga4, rows, async () => REFUSED)).toEqual({ kind: 'retry', error: REFUSED.text });
+    expect(await ga4Adapter('http://a').send(ga4, rows, async () => ans(503))).toMatchObject({ kind: 'retry' });
+    expect(await ga4Adapter('http://a').send(ga4, rows, async () => ans(503))).not.toHaveProperty('unconfirmed');
+  });
+
+  it('GA4 sends no further client once the dispatcher says the destination\'s time is up: the rest are deferred', async () => {
+    const r = recorder();
+    const out = await ga4Adapter('http://a').send(ga4, rows, r.http, undefined, async () => false);
+    expect(r.calls).toHaveLength(1);
+    expect(out).toMatchObject({ kind: 'partial', sent: [1], rest: { kind: 'deferred' } });
+  });
+
+  it('Meta keeps retrying a timeout (it deduplicates by event_id): no unconfirmed rows', async () => {
+    expect(await metaAdapter('http://m').send(dest('meta', { pixel_id: '123456789012345' }), rows, async () => TIMED_OUT)).toEqual({ kind: 'retry', error: TIMED_OUT.text });
+  });
+
+  it('createHttpPost: a refused connection never left; a timeout (the server took the request) may have', async () => {
+    // A port nothing listens on.
+    const closed = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => closed.once('listening', r));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const refused = await createHttpPost(5_000)(`http://127.0.0.1:${port}/mp/collect`, {});
+    expect(refused).toMatchObject({ status: 0, notSent: true });
+    expect(refused.text).toMatch(/ECONNREFUSED/);
+    expect(unanswered(refused)).toBe(false);
+    // A server that reads the request and never answers: the abort comes after the request was sent.
+    let got = 0;
+    const hang = http.createServer((req) => void req.resume().on('end', () => got++)).listen(0, '127.0.0.1');
+    await new Promise((r) => hang.once('listening', r));
+    try {
+      const timedOut = await createHttpPost(200)(`http://127.0.0.1:${(hang.address() as net.AddressInfo).port}/mp/collect`, { a: 1 });
+      expect(timedOut.status).toBe(0);
+      expect(timedOut.notSent).toBeUndefined();
+      expect(unanswered(timedOut)).toBe(true);
+      expect(got).toBe(1);
+    } finally {
+      hang.closeAllConnections();
+      await new Promise((r) => hang.close(r));
+    }
+    // The causes fetch reports.
+    expect(neverSent(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }) }))).toBe(true);
+    expect(neverSent(Object.assign(new TypeError('fetch failed'), { cause: new AggregateError([Object.assign(new Error('a'), { code: 'ECONNREFUSED' }), Object.assign(new Error('b'), { code: 'ENETUNREACH' })]) }))).toBe(true);
+    expect(neverSent(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }))).toBe(false);
+    expect(neverSent(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toBe(false);
+  });
+});
 
 describe('the event id Meta and TikTok deduplicate by', () => {
   it('is a purchase\'s order id (two reports of one order, and the pixel\'s purchase, count once) and any other event\'s tx event id', async () => {

@@ -1,5 +1,9 @@
-// The `conversions-dispatch` job: sends due outbox rows, a few destinations at once (CONCURRENT_DESTINATIONS;
-// one hanging provider holds one worker, not the others), in batches within each provider's limit. Per batch:
+// The `conversions-dispatch` job: sends due outbox rows, a few destinations at once (CONCURRENT_DESTINATIONS),
+// in batches within each provider's limit. A slow or hanging provider holds only its own destinations: one
+// provider takes at most all workers but one while others' destinations wait, a destination whose request failed
+// transiently (the timeout, 429, 5xx, a network error) sends nothing more in the run and this node leaves it out
+// of its next runs for a backoff (`resting`), its destinations are taken after the other providers' for the rest
+// of the run, and one destination's time in a run is bounded (DESTINATION_BUDGET_MS). Per batch:
 // claim (rows become `sending` under a lease, their attempt counted), drop the rows the provider would refuse
 // (dead, with the reason), spend one call of the destination's rate window, send, then mark in one statement:
 // sent, back to pending after a backoff, or dead. A batch refused as a whole for its content is split in two
@@ -18,12 +22,14 @@
 // TikTok within 48 h, Google by transactionId); an acknowledged row is never claimed again. GA4 deduplicates
 // nothing and takes one request per client: each acknowledged request's rows are marked sent before the next
 // request goes out (Adapter.send's `sent` callback), so a crash re-sends at most the one request whose answer
-// had not been marked yet (README "Server-side conversions": what can be sent twice).
+// had not been marked yet (README "Server-side conversions": what can be sent twice). A GA4 request that left and
+// got no answer (the timeout) is not sent again either: its rows are dead as `unconfirmed:` (GA4 may have
+// counted them), where the providers that deduplicate retry.
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Adapter, CodeSecrets, Destination, HttpPost, OutboxItem, Provider, SendOutcome } from './adapter.js';
-import { holdDelayMs, nextRetry, RETRY_FOR_MS } from './backoff.js';
+import { BACKOFF_BASE_MS, backoffMs, holdDelayMs, nextRetry, RETRY_FOR_MS } from './backoff.js';
 import { fillBrowserIds } from './browser-ids.js';
 import type { RateLimiter } from './ratelimit.js';
 import type { ConversionStats } from './stats.js';
@@ -34,12 +40,17 @@ const Q = queries('conversions.sql', ['due_destinations', 'code_for_destination'
 export const DESTINATIONS_PER_RUN = 200;
 export const BATCHES_PER_DESTINATION = 20;
 /**
- * Destinations dispatched at once: a provider that hangs (each request may take the 10 s timeout) holds only
- * its own worker, the other destinations go on. And the run's budget: no destination is started after it (the
- * job's timeout is 300 s); the next run, 5 s later, takes up the rest.
+ * Destinations dispatched at once: a provider that hangs (each request may take the 10 s timeout) holds at most
+ * all of them but one while other providers' destinations are due, the others go on. And the run's budget: no
+ * destination is started after it; one destination's time in a run: no batch (nor GA4 request) is started after
+ * it. So a run ends within RUN_BUDGET_MS + DESTINATION_BUDGET_MS + one request (≈ 270 s; the job's timeout is
+ * 300 s); the next run, 5 s later, takes up the rest.
  */
 export const CONCURRENT_DESTINATIONS = 4;
 export const RUN_BUDGET_MS = 200_000;
+export const DESTINATION_BUDGET_MS = 60_000;
+/** The longest a destination rests after transient failures (`resting`): a retry by hand waits at most this. */
+export const REST_CAP_MS = 60_000;
 /** A claimed batch's lease; extended before each request (of a bisection, and each GA4 client's). */
 export const LEASE_S = 60;
 
@@ -68,6 +79,7 @@ export interface DispatchDeps {
   leaseS?: number;
   concurrency?: number;
   runBudgetMs?: number;
+  destinationBudgetMs?: number;
 }
 
 /** A claimed row; `cap`: being split (the largest batch it may go in), `lastError` as claimed. */
@@ -97,6 +109,10 @@ interface Run {
   limited: boolean;
   /** A batch was split since the destination's last claim: rows being split are due. */
   split: boolean;
+  /** A request failed transiently (timeout, 429, 5xx, network) during this run: nothing more is sent. */
+  failed: boolean;
+  /** No batch (nor a further GA4 request) is started after this time (DESTINATION_BUDGET_MS). */
+  deadline: number;
 }
 
 interface DueRow {
@@ -125,11 +141,29 @@ const toItem = (r: Record<string, unknown>): Claimed => ({
   lastError: (r.last_error ?? null) as string | null,
 });
 
+const LABEL: Record<Provider, string> = { meta: 'Meta', tiktok: 'TikTok', google_ads: 'Google Ads', ga4: 'GA4' };
+
 export function createDispatcher(deps: DispatchDeps): Dispatcher {
   const { db, log, stats } = deps;
   const now = deps.now ?? Date.now;
   const rand = deps.rand ?? Math.random;
   const leaseS = deps.leaseS ?? LEASE_S;
+
+  /**
+   * Destinations whose last request failed transiently (timeout, 429, 5xx, network): this node leaves them out
+   * of its runs until `until`, a backoff per failure in a row (backoff.ts' from 10 s, doubling, at most
+   * REST_CAP_MS, at least a Retry-After up to that cap), and takes them after the others once it is over, so
+   * their due rows do not take the workers and a 10 s timeout each, run after run, ahead of the healthy
+   * destinations; an accepted request ends it. In memory: a restart or another node tries them at once.
+   */
+  const resting = new Map<string, { failures: number; until: number }>();
+  const restKey = (tenantId: number | string, destination: string) => `${Number(tenantId)}|${destination}`;
+  function backOff(run: Run, retryAfterMs?: number): void {
+    const k = restKey(run.dest.tenantId, run.dest.name);
+    const failures = (resting.get(k)?.failures ?? 0) + 1;
+    const delay = Math.max(backoffMs(failures, rand, BACKOFF_BASE_MS, REST_CAP_MS), Math.min(retryAfterMs ?? 0, REST_CAP_MS));
+    resting.set(k, { failures, until: now() + delay });
+  }
 
   const fail = async (rows: Failure[]) => {
     if (rows.length) await db.query(Q.mark_failed, [JSON.stringify(rows)]);
@@ -148,10 +182,17 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       await settle(run, done, { kind: 'ok' });
       return done.length + (await settle(run, items.filter((i) => !sent.has(i.id)), out.rest));
     }
+    if (out.kind === 'deferred') {
+      // Not sent: the destination's time in this run was up. Due again at once; the rows keep their last error.
+      const at = new Date(now()).toISOString();
+      await fail(items.map((i) => ({ id: i.id, dead: false, next_at: at, error: i.lastError ?? out.error })));
+      return 0;
+    }
     stats.request(dest.provider, out.kind);
     if (out.kind === 'ok') {
       await db.query(Q.mark_sent, [items.map((i) => i.id)]);
       stats.add(dest.provider, 'sent', items.length);
+      resting.delete(restKey(dest.tenantId, dest.name));
       if (run.holdRow) {
         await db.query(Q.release_hold, [dest.tenantId, dest.name]);
         run.holdRow = false;
@@ -166,8 +207,21 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       return items.length;
     }
     if (out.kind === 'invalid') return split(run, items, out.error);
+    // A transient failure: the destination sends nothing more this run and rests (this node) for its backoff.
+    if (!run.failed) backOff(run, out.retryAfterMs);
+    run.failed = true;
     const t = now();
+    // Rows whose request left without an answer, of a provider that deduplicates nothing (GA4): it may have
+    // counted them, and would count a copy again, so they are not sent again (a retry by hand can).
+    const unconfirmed = new Set(out.unconfirmed ?? []);
     const rows = items.map((i): Failure => {
+      if (unconfirmed.has(i.id)) {
+        return {
+          id: i.id, dead: true, next_at: null,
+          error: `unconfirmed: the request left but no answer came (${out.error.slice(0, 300)}); ${LABEL[dest.provider]} deduplicates nothing and may have counted it, `
+            + `so it is not sent again. If it is missing there, POST /api/v1/conversions/${i.id}/retry sends it once more`,
+        };
+      }
       const d = nextRetry({ attempts: i.attempts, firstAt: i.firstAt, now: t, rand, retryAfterMs: out.retryAfterMs });
       return d.kind === 'dead'
         ? { id: i.id, dead: true, next_at: null, error: `no success within 24 h; last: ${out.error}` }
@@ -257,7 +311,12 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       settledEarly += await settle(run, done, { kind: 'ok' });
       for (const i of done) early.add(i.id);
     };
-    const extend = async (ids: number[]) => void (await db.query(Q.extend_lease, [ids, leaseS]));
+    // Before each further request: none once the destination's time in the run is up (the rest are deferred).
+    const extend = async (ids: number[]) => {
+      if (now() >= run.deadline) return false;
+      await db.query(Q.extend_lease, [ids, leaseS]);
+      return true;
+    };
     const out = await adapter.send(dest, items, deps.http, recordSent, extend);
     if (early.size === 0) return settle(run, items, out);
     const rest = items.filter((i) => !early.has(i.id));
@@ -278,14 +337,19 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const dest: Destination = { tenantId, name: d.destination, provider: d.provider, codeId: Number(d.code_id), settings: code.settings ?? {}, secrets };
     // Refusals in a row count for the version of the code that was refused; an update starts again.
     const holds = code.holds !== null && code.held_version === code.version ? Number(code.holds) : 0;
-    const run: Run = { dest, adapter, version: code.version, holds, holdRow: code.holds !== null, held: false, limited: false, split: false };
+    const run: Run = {
+      dest, adapter, version: code.version, holds, holdRow: code.holds !== null, held: false, limited: false, split: false, failed: false,
+      deadline: now() + (deps.destinationBudgetMs ?? DESTINATION_BUDGET_MS),
+    };
     return { run, problem: adapter.configProblem(dest) };
   }
 
-  async function destination(d: DueRow, signal?: AbortSignal): Promise<number> {
+  /** One destination's batches in this run; `failed`: a request failed transiently (it stopped there). */
+  async function destination(d: DueRow, signal?: AbortSignal): Promise<{ settled: number; failed: boolean }> {
     const adapter = deps.adapters[d.provider];
     const { run, problem } = await loadDestination(d);
     const dest = run?.dest ?? null;
+    const deadline = run?.deadline ?? now() + (deps.destinationBudgetMs ?? DESTINATION_BUDGET_MS);
     let settled = 0;
     // Rows being split and the others go in batches of their own, taking turns: the first batch of the run is
     // the others' in an even slot of the provider's rate budget and the split's in an odd one, then they
@@ -294,6 +358,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
     const done: Record<Kind, boolean> = { rest: false, split: false };
     for (let b = 0; b < BATCHES_PER_DESTINATION && !(done.rest && done.split);) {
       signal?.throwIfAborted();
+      // Its time in this run is up: the worker moves on, the next run goes on with it.
+      if (b > 0 && now() >= deadline) break;
       const kind = done[order[0]] ? order[1] : order[0];
       const claim = kind === 'split' ? Q.claim_split : Q.claim_batch;
       const rows = (await db.query(claim, [Number(d.tenant_id), d.destination, adapter.maxBatch, leaseS])).rows.map(toItem);
@@ -317,8 +383,8 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
         settled += refused.length + (good.length && run ? await deliver(run, good) : 0);
       }
       // Held: the rest of the destination's rows wait for the hold to end (one request per try). Out of calls:
-      // they wait for the next slot, unclaimed.
-      if (run?.held || run?.limited) break;
+      // they wait for the next slot, unclaimed. A transient failure (timeout, 429, 5xx): they wait for its backoff.
+      if (run?.held || run?.limited || run?.failed) break;
       if (kind === 'rest' && claimed.length < adapter.maxBatch) done.rest = true;
       if (run?.split) {
         done.split = false;
@@ -326,32 +392,56 @@ export function createDispatcher(deps: DispatchDeps): Dispatcher {
       }
       order = kind === 'rest' ? ['split', 'rest'] : ['rest', 'split'];
     }
-    return settled;
+    return { settled, failed: run?.failed ?? false };
   }
 
   return {
     async runOnce(signal) {
-      const due = (await db.query<DueRow>(Q.due_destinations, [DESTINATIONS_PER_RUN])).rows;
       const started = now();
+      for (const [k, r] of resting) if (r.until < started - 3_600_000) resting.delete(k);
+      // The resting destinations are read too and left out, so they do not take the places of the others.
+      const due = (await db.query<DueRow>(Q.due_destinations, [DESTINATIONS_PER_RUN + resting.size])).rows
+        .filter((d) => (resting.get(restKey(d.tenant_id, d.destination))?.until ?? 0) <= started)
+        .slice(0, DESTINATIONS_PER_RUN);
       const budget = deps.runBudgetMs ?? RUN_BUDGET_MS;
       let settled = 0;
-      let next = 0;
-      // A few workers take the due destinations in order: a slow or hanging provider holds one of them only.
+      const n = Math.max(1, Math.min(deps.concurrency ?? CONCURRENT_DESTINATIONS, due.length));
+      // A few workers take the due destinations, oldest first, except that one provider takes at most all workers
+      // but one while another provider's destination waits, and a destination that failed transiently before (its
+      // rest over, no success since) or of a provider whose request failed so in this run is taken after the
+      // others: a slow or hanging provider (each request up to the 10 s timeout) holds its own destinations only.
+      const share = Math.max(1, n - 1);
+      const busy = new Map<Provider, number>();
+      const failing = new Set<Provider>();
+      const pick = (): DueRow | undefined => {
+        let best = -1;
+        let score = Infinity;
+        for (let i = 0; i < due.length && score > 0; i++) {
+          const p = due[i].provider;
+          const suspect = failing.has(p) || resting.has(restKey(due[i].tenant_id, due[i].destination));
+          const s = (suspect ? 2 : 0) + ((busy.get(p) ?? 0) >= share ? 1 : 0);
+          if (s < score) [best, score] = [i, s];
+        }
+        return best < 0 ? undefined : due.splice(best, 1)[0];
+      };
       const worker = async () => {
-        while (next < due.length && now() - started < budget) {
+        while (due.length && now() - started < budget) {
           signal?.throwIfAborted();
-          const d = due[next++];
+          const d = pick()!;
+          busy.set(d.provider, (busy.get(d.provider) ?? 0) + 1);
           try {
-            const n = await destination(d, signal); // (not `settled += await …`: that reads `settled` before the wait)
-            settled += n;
+            const r = await destination(d, signal); // (not `settled += await …`: that reads `settled` before the wait)
+            settled += r.settled;
+            if (r.failed) failing.add(d.provider);
           } catch (err) {
             if (signal?.aborted) throw err;
             // One destination's failure (store hiccup) must not starve the others; its rows' leases expire.
             log.error({ err: (err as Error).message, destination: d.destination, tenant_id: d.tenant_id }, 'conversions: dispatching a destination failed');
+          } finally {
+            busy.set(d.provider, (busy.get(d.provider) ?? 1) - 1);
           }
         }
       };
-      const n = Math.max(1, Math.min(deps.concurrency ?? CONCURRENT_DESTINATIONS, due.length));
       const runs = await Promise.allSettled(Array.from({ length: n }, worker));
       const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
