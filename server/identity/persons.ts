@@ -3,7 +3,9 @@
 // login (POST /api/v1/identify). Linking backfills person_id on the visitor's stored events (only where it is
 // still empty, so it is idempotent) and the writer's enricher stamps later events of a linked visitor, and
 // payments, refunds and entry scans of an attributed order, at ingest. A visitor linked to several persons
-// keeps every link; the link with the newest evidence wins.
+// keeps every link; the link with the newest evidence wins. An event naming its own customer (customerIdOf: an
+// order, a points event) is that customer's only, never another person's through a visitor id they share (a
+// box-office till, a family laptop): neither a link's backfill nor the enricher gives it to anyone else.
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
@@ -124,7 +126,8 @@ export async function linkIdentity(q: Queryable, input: LinkInput, log?: Logger)
       }
       // Only what the visitor did after an erasure of theirs: rows of the erased past (a late copy stored before
       // the erasure committed) are not this new person's.
-      out.backfilled_events += (await q.query<{ n: number }>(Q.backfill_events_by_visitor, [tenantId, visitorId, personId, visitorSha])).rows[0].n;
+      // Nor rows naming another customer (an order of another buyer on the same device).
+      out.backfilled_events += (await q.query<{ n: number }>(Q.backfill_events_by_visitor, [tenantId, visitorId, personId, visitorSha, externalId])).rows[0].n;
       out.backfilled_sessions += (await q.query<{ n: number }>(Q.backfill_sessions_by_visitor, [tenantId, visitorId, personId, visitorSha])).rows[0].n;
     }
   }
@@ -153,7 +156,8 @@ const orderIdOf = (row: EventRow): string | null => {
 /**
  * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
  * late events of erased visitors and customers and every event naming an erased order, and stamps person_id on
- * events of linked visitors (newest link wins) and on payment/refund/chargeback events and entry scans of an
+ * events of linked visitors (newest link wins; an event naming its own customer only with that customer's person,
+ * when the visitor is linked to it) and on payment/refund/chargeback events and entry scans of an
  * order already attributed to a person. Two statements read what every commit needs, asking for a superset of
  * what each step applies: links and persons (identity_lookups, which locks the links an erasure deletes first),
  * then the tombstones (erasure_lookups: a later statement, so it sees the tombstones of an erasure the first one
@@ -216,10 +220,16 @@ function lookupParams(rows: EventRow[]): { links: unknown[]; erased: unknown[] }
   const withVisitor = rows.filter(hasVisitor);
   const withCustomer = rows.filter((r) => customerIdOf(r) !== null);
   const withOrder = rows.filter((r) => orderIdOf(r) !== null);
+  // Persons: of points events' customers, and of the customers that events of a visitor name (whose visitor link
+  // stamps them only when it is to that very customer: applyLookups).
+  const customers = rows.flatMap((r) => {
+    const c = pointsCustomer(r) ?? (hasVisitor(r) ? customerIdOf(r) : null);
+    return c === null ? [] : [[r.tenant_id, c] as [number, string]];
+  });
   return {
     links: [
       ...uniquePairs(withVisitor.map((r) => [r.tenant_id, r.visitor_id!])),
-      ...uniquePairs(rows.flatMap((r) => { const c = pointsCustomer(r); return c === null ? [] : [[r.tenant_id, c] as [number, string]]; })),
+      ...uniquePairs(customers),
     ],
     erased: [
       ...uniquePairs(withVisitor.map((r) => [r.tenant_id, idDigest(r.tenant_id, 'visitor', r.visitor_id!)])),
@@ -264,19 +274,30 @@ export function applyTombstones(rows: EventRow[], erased: ErasedRow[]): void {
 function applyLookups(rows: EventRow[], found: LookupRow[]): void {
   const of = (kind: LookupRow['kind']) => found.filter((f) => f.kind === kind);
   const newest = new Map<string, { person: number; at: number; id: number }>();
+  const linked = new Set<string>();
   for (const l of of('link')) {
     const k = `${l.tenant_id}:${l.key}`;
     const cand = { person: Number(l.person_id), at: Date.parse(iso(l.at)), id: Number(l.id) };
+    linked.add(`${k}:${cand.person}`);
     const cur = newest.get(k);
     if (!cur || cand.at > cur.at || (cand.at === cur.at && cand.id > cur.id)) newest.set(k, cand);
   }
+  const byExternal = new Map(of('person').map((f) => [`${f.tenant_id}:${f.key}`, Number(f.person_id)]));
   for (const r of rows) {
     // A consented order is attributed to its own customer by the identity projector, not to the visitor's link.
     if (!hasVisitor(r) || stitchableOrder(r)) continue;
-    const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
-    if (hit) r.person_id = hit.person;
+    const c = customerIdOf(r);
+    if (c === null) {
+      const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
+      if (hit) r.person_id = hit.person;
+      continue;
+    }
+    // An event naming its own customer is theirs, whoever the visitor's newest link is (a device shared by
+    // several buyers): it takes that customer's person when the visitor is linked to it, else none through the
+    // visitor (a points event still gets its customer's person below), as a link's backfill would give it.
+    const own = byExternal.get(`${r.tenant_id}:${c}`);
+    if (own !== undefined && linked.has(`${r.tenant_id}:${r.visitor_id}:${own}`)) r.person_id = own;
   }
-  const byExternal = new Map(of('person').map((f) => [`${f.tenant_id}:${f.key}`, Number(f.person_id)]));
   for (const r of rows) {
     const c = pointsCustomer(r);
     const p = c === null ? undefined : byExternal.get(`${r.tenant_id}:${c}`);
@@ -307,12 +328,15 @@ export function createIdentityProjector(log: Logger) {
         city: typeof c.city === 'string' ? c.city.slice(0, 128) : null,
       }, log);
       if (!res.linked || res.person_id === null) continue;
-      // Rows of the same commit were stamped by the database backfill; keep the in-memory copies in step.
+      // Rows of the same commit were stamped by the database backfill; keep the in-memory copies in step: by the
+      // visitor those naming no customer or this one (another buyer's order on the same device stays theirs, for
+      // its own link), by the order every row naming it.
       const visitorLinked = res.reason === undefined && !!r.visitor_id;
       const orderId = orderIdOf(r);
+      const ownOrNone = (other: EventRow) => { const c = customerIdOf(other); return c === null || c === order.externalId; };
       for (const other of rows) {
         if (other === r || other.tenant_id !== r.tenant_id || other.person_id !== null) continue;
-        if ((visitorLinked && other.visitor_id === r.visitor_id) || (orderId !== null && orderIdOf(other) === orderId)) other.person_id = res.person_id;
+        if ((visitorLinked && other.visitor_id === r.visitor_id && ownOrNone(other)) || (orderId !== null && orderIdOf(other) === orderId)) other.person_id = res.person_id;
       }
       r.person_id = res.person_id;
     }

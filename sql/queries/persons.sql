@@ -94,9 +94,14 @@ RETURNING id::text AS id, (xmax = 0) AS created;
 -- name: backfill_events_by_visitor
 -- $4: the visitor's digest. Rows that occurred at or before the visitor's erasure (gdpr_erased_visitors) belong to
 -- the erased past: a later link of the same visitor id (new evidence) takes only what came after it.
+-- $5: the linked person's external id. A row naming its own customer (persons.ts customerIdOf: an order's
+-- payload.customer.external_id, else a points event's payload.customer_external_id) is that customer's only: a
+-- visitor id shared by several buyers (a box-office till, a family laptop) gives no one another buyer's order.
 WITH u AS (
   UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL
     AND NOT EXISTS (SELECT 1 FROM gdpr_erased_visitors g WHERE g.tenant_id = $1 AND g.visitor_sha256 = $4 AND tx_events.occurred_at <= g.erased_at)
+    AND COALESCE(NULLIF(CASE WHEN jsonb_typeof(payload->'customer') = 'object' THEN payload->'customer'->>'external_id'
+      ELSE payload->>'customer_external_id' END, ''), $5::text) = $5::text
   RETURNING 1
 ) SELECT count(*)::int AS n FROM u;
 
