@@ -59,7 +59,7 @@ describe('a rejected body is the person\'s whatever its shape', () => {
   it.each([
     ['events as an object', JSON.stringify({ events: { x: { visitor_id: 'v-ana-2' } } })],
     ['a lone server event with a wrong source', JSON.stringify({ event_name: 'order_completed', source_system: 'web', payload: { customer: { external_id: 123 } } })],
-    ['deeply nested', JSON.stringify({ a: [{ b: { c: { session_id: 's-ana-1' } } }] })],
+    ['deeply nested', JSON.stringify({ a: [{ b: { c: { visitor_id: 'v-ana-1' } } }] })],
     ['not JSON', '[{"visitor_id":"v-ana-1",'],
     ['only the hashed phone', scrubBody(JSON.stringify({ events: { customer: { phone: PHONE } } }))],
     ['a short order id in its field', '{"entities":{"order_id":"O9"}}'],
@@ -70,6 +70,7 @@ describe('a rejected body is the person\'s whatever its shape', () => {
     ['another visitor', JSON.stringify({ events: [{ visitor_id: 'v-ana-10' }] })],
     ['the customer id as part of another number', '{"external_id":1234}'],
     ['a short order id elsewhere', '{"ticket_type_id":"O9"}'],
+    ['their session id only (another visitor in it)', JSON.stringify({ a: [{ b: { c: { visitor_id: 'v-other', session_id: 's-ana-1' } } }] })],
   ])('not: %s', (_name, body) => {
     expect(rawMentions(body, s)).toBe(false);
   });

@@ -147,7 +147,9 @@ describe('GDPR erasure reaches the local spool', () => {
     });
     const keep = row({});
     const otherTenant = row({ tenant_id: 2, visitor_id: 'v-gone' });
-    await spool.append({ events: [row({ visitor_id: 'v-gone' }), row({ visitor_id: null, session_id: 's-gone' })], rejected: [] });
+    // Another person's event in the person's session stays: a session id is never matched.
+    const sameSession = row({ visitor_id: 'v-other', session_id: 's-gone', person_id: 43 });
+    await spool.append({ events: [row({ visitor_id: 'v-gone' }), row({ visitor_id: null, session_id: 's-gone', person_id: 42 }), sameSession], rejected: [] });
     await spool.append({ events: [keep, row({ visitor_id: null, session_id: null, source_system: 'backend', event_name: 'order_completed', payload: { customer: { external_id: 'c-gone' } } }), otherTenant], rejected: [] });
     await spool.append({
       events: [row({ source_system: 'payments', visitor_id: null, session_id: null, entities: { order_id: 'O-gone' } })],
@@ -159,7 +161,7 @@ describe('GDPR erasure reaches the local spool', () => {
     const ids: PersonIds = { tenantId: 1, personId: 42, externalId: 'c-gone', emailSha256: null, phoneSha256: null, visitorIds: ['v-gone'], sessionIds: ['s-gone'], orderIds: ['O-gone'], eventIds: [] };
     expect(await eraseFromSpool(spool, ids)).toBe(3);
     const text = fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
-    expect(text).not.toMatch(/s-gone|c-gone|O-gone/);
+    expect(text).not.toMatch(/c-gone|O-gone/);
     const left: EventRow[] = [];
     const rejected: string[] = [];
     await spool.drain(async (records) => {
@@ -168,7 +170,7 @@ describe('GDPR erasure reaches the local spool', () => {
         rejected.push(...r.rejected.map((x) => x.raw_body));
       }
     });
-    expect(left.map((e) => e.event_id).sort()).toEqual([keep.event_id, otherTenant.event_id].sort());
+    expect(left.map((e) => e.event_id).sort()).toEqual([keep.event_id, otherTenant.event_id, sameSession.event_id].sort());
     expect(rejected).toEqual([JSON.stringify({ visitor_id: 'v-keep' })]);
     await spool.close();
   });

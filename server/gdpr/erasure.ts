@@ -13,7 +13,7 @@ import type { Job } from '../jobs/runner.js';
 import { queries } from '../store/queries.js';
 import { isObj, isoIfDate, isoOrNull, type Obj } from '../store/rows.js';
 import type { Spool } from '../store/spool.js';
-import { eraseFromSpool } from './match.js';
+import { eraseFromSpool, noteShared } from './match.js';
 import { inPhase, type GdprRegistry, type PersonIds } from './registry.js';
 
 const Q = queries('gdpr.sql', [
@@ -82,7 +82,10 @@ export function envelope(r: Obj): Obj {
   return out;
 }
 
-/** The person's identifiers as stored now; null when no such person exists in this tenant. */
+/**
+ * The person's identifiers as stored now (with what of them other persons hold too, match.ts noteShared); null
+ * when no such person exists in this tenant.
+ */
 async function gather(q: Queryable, tenantId: number, personId: number) {
   const p = await q.query<Obj>(P.get_person, [tenantId, personId]);
   if (p.rows.length === 0) return null;
@@ -100,6 +103,7 @@ async function gather(q: Queryable, tenantId: number, personId: number) {
     visitorIds, sessionIds, orderIds,
     eventIds: events.map((e) => String(e.event_id)),
   };
+  await noteShared(q, ids);
   return { person, links, events, ids };
 }
 
@@ -295,6 +299,8 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         if (!again) return null;
         const ids = again.ids;
         ids.visitorIds = [...new Set([...first.ids.visitorIds, ...ids.visitorIds])];
+        // Which of them (and of the digests) other persons hold, now that this person's links are gone.
+        await noteShared(q, ids);
         // What the links-phase erasers noted for after the commit (registry.ts PersonIds.eventEntities).
         if (first.ids.eventEntities) ids.eventEntities = first.ids.eventEntities;
         await erase('rows', ids);
@@ -314,8 +320,9 @@ export function createGdpr(deps: GdprDeps): Gdpr {
         await q.query(Q.insert_tombstone, [
           tenantId, idDigest(tenantId, 'person', personId), idDigest(tenantId, 'external', ids.externalId), erasedAt.toISOString(), JSON.stringify({ ...removed, pending: todo }),
         ]);
+        // Only visitor ids no other person is linked to: a shared device's later events are the other person's.
         if (ids.visitorIds.length) {
-          await q.query(Q.insert_erased_visitors, [tenantId, ids.visitorIds.map((v) => idDigest(tenantId, 'visitor', v)), erasedAt.toISOString()]);
+          await q.query(Q.insert_erased_visitors, [tenantId, personId, ids.visitorIds, ids.visitorIds.map((v) => idDigest(tenantId, 'visitor', v)), erasedAt.toISOString()]);
         }
         // A late Stripe event about one of their orders must not map its payment objects to the order again.
         if (ids.orderIds.length) {

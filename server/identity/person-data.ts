@@ -44,7 +44,7 @@ export const sessionsTable: PersonTable = {
     return { removed: deleted.length - kept, touched: ['tx_sessions'] };
   },
   async export(q, ids) {
-    const { rows } = await q.query<Record<string, unknown>>(S.person_sessions, [ids.tenantId, ids.personId, ids.visitorIds, ids.sessionIds]);
+    const { rows } = await q.query<Record<string, unknown>>(S.person_sessions, [ids.tenantId, ids.personId, ids.visitorIds]);
     return rows.map(toSessionView);
   },
 };

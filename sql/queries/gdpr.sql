@@ -29,11 +29,25 @@ WITH d AS (
     to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day
 ) SELECT event_id, session_id, order_id, chunk, day FROM d;
 
+-- name: shared_person_ids
+-- What of a person's ids ($2) another person holds too (server/gdpr/match.ts noteShared): their visitor ids ($3)
+-- another person is linked to (a shared device), their contact digests ($4) another person has (a family's
+-- email). Erased persons have neither row nor links left, so only persons still held count.
+SELECT DISTINCT 'visitor' AS kind, l.visitor_id AS id
+FROM tx_identity_links l
+WHERE l.tenant_id = $1 AND l.person_id <> $2 AND l.visitor_id = ANY($3::text[])
+UNION ALL
+SELECT 'digest', d.digest
+FROM unnest($4::text[]) d(digest)
+WHERE EXISTS (SELECT 1 FROM persons p WHERE p.tenant_id = $1 AND p.person_id <> $2
+  AND (p.email_sha256 = d.digest::bpchar OR p.phone_sha256 = d.digest::bpchar));
+
 -- name: rejected_of_person
 -- Rejected raw bodies about the person, whatever their shape (an array, {"events":{...}}, a lone server
 -- event, text that is not JSON): the body's own event_id is one of theirs, or the text contains one of the
--- needles ($3: their ids as JSON strings, their contact digests) or matches one of the patterns ($4: their
--- customer or order id as the value of its field, e.g. a numeric customer id). One set-based scan.
+-- needles ($3: their ids as JSON strings, their contact digests no other person has) or matches one of the
+-- patterns ($4: their customer, order or visitor id — one no other person is linked to — as the value of its
+-- field, e.g. a numeric customer id; never a session id). One set-based scan (server/gdpr/match.ts rawSearch).
 SELECT id::text AS id, event_id, event_name, raw_body, reasons, received_at
 FROM tx_rejected_events
 WHERE tenant_id = $1
@@ -52,8 +66,11 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (tenant_id, person_sha256) DO NOTHING;
 
 -- name: insert_erased_visitors
+-- The erased person's ($2) visitor ids ($3, their digests $4) no other person is linked to: a shared device
+-- still linked to another person is theirs now (its late events are stored for them, not as late copies).
 INSERT INTO gdpr_erased_visitors (tenant_id, visitor_sha256, erased_at)
-SELECT $1, v, $3 FROM unnest($2::text[]) v
+SELECT $1, v.digest, $5 FROM unnest($3::text[], $4::text[]) v(visitor_id, digest)
+WHERE NOT EXISTS (SELECT 1 FROM tx_identity_links l WHERE l.tenant_id = $1 AND l.visitor_id = v.visitor_id AND l.person_id <> $2)
 ON CONFLICT (tenant_id, visitor_sha256) DO UPDATE SET erased_at = GREATEST(gdpr_erased_visitors.erased_at, EXCLUDED.erased_at);
 
 -- name: insert_erased_orders

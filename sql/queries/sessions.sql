@@ -68,8 +68,11 @@ ORDER BY first_seen_at DESC, session_id
 LIMIT $4;
 
 -- name: person_sessions
+-- The person's session rows for the export: stamped with them, or of one of their visitors and stamped with no one
+-- (as their events, gdpr.sql person_events). Not by session id: a session id two persons' visitors shared (one
+-- till) is one row, stamped with one of them, and it is that person's alone.
 SELECT * FROM tx_sessions
-WHERE tenant_id = $1 AND (person_id = $2 OR (person_id IS NULL AND visitor_id = ANY($3::text[])) OR session_id = ANY($4::text[]))
+WHERE tenant_id = $1 AND (person_id = $2 OR (person_id IS NULL AND visitor_id = ANY($3::text[])))
 ORDER BY first_seen_at, session_id;
 
 -- name: delete_person_sessions
