@@ -113,6 +113,12 @@ describe.each(['embedded', 'postgres'])('identity on a shared device (%s store)'
       expect((await batch(base, t, [web])).json.accepted).toBe(1);
       const again = await byEvent(v);
       expect([again[later.event_id], again[web.event_id]]).toEqual([null, px]);
+      // X's export and erasure leave Y's orders (unattributed, on X's visitor, naming Y) alone.
+      const exported = (await api(base, t, 'GET', `/api/v1/persons/${px}/export`)).json;
+      expect(JSON.stringify(exported)).not.toContain(cy);
+      expect((await api(base, t, 'DELETE', `/api/v1/persons/${px}`)).status).toBe(200);
+      const left = await byEvent(v);
+      expect([oy.event_id, later.event_id].map((id) => id in left)).toEqual([true, true]);
     });
   }
 

@@ -4,15 +4,17 @@
 SELECT erased_at, removed FROM gdpr_erasures WHERE tenant_id = $1 AND person_sha256 = $2;
 
 -- name: person_events
--- Everything that is the person's: stamped with their id, or from one of their visitors and unattributed,
--- or carrying their customer id in the payload (e.g. an order placed without data-processing consent).
+-- Everything that is the person's: stamped with their id, or from one of their visitors and unattributed (unless
+-- it names another customer: a shared till's other buyer, server/identity/persons.ts), or carrying their customer
+-- id in the payload (e.g. an order placed without data-processing consent).
 SELECT event_id::text, event_name, event_version, occurred_at, received_at, sent_at, tenant_id::text, site_id,
   source_system, visitor_id, session_id, sequence_no, prev_event_id::text, person_id::text, consent_snapshot,
   context, entities, payload, idempotency_key, is_bot
 FROM tx_events
 WHERE tenant_id = $1
   AND (person_id = $2
-    OR (person_id IS NULL AND visitor_id = ANY($3::text[]))
+    OR (person_id IS NULL AND visitor_id = ANY($3::text[])
+      AND COALESCE(payload->'customer'->>'external_id', payload->>'customer_external_id', $4) IS NOT DISTINCT FROM $4)
     OR (event_name IN ('order_completed', 'order_completed_shop') AND payload->'customer'->>'external_id' = $4)
     OR (event_name = 'points_earned' AND payload->>'customer_external_id' = $4))
 ORDER BY occurred_at, tx_events.event_id;
@@ -22,7 +24,8 @@ WITH d AS (
   DELETE FROM tx_events
   WHERE tenant_id = $1
     AND (person_id = $2
-      OR (person_id IS NULL AND visitor_id = ANY($3::text[]))
+      OR (person_id IS NULL AND visitor_id = ANY($3::text[])
+        AND COALESCE(payload->'customer'->>'external_id', payload->>'customer_external_id', $4) IS NOT DISTINCT FROM $4)
       OR (event_name IN ('order_completed', 'order_completed_shop') AND payload->'customer'->>'external_id' = $4)
       OR (event_name = 'points_earned' AND payload->>'customer_external_id' = $4))
   RETURNING event_id::text AS event_id, session_id, entities->>'order_id' AS order_id, tableoid::regclass::text AS chunk,
