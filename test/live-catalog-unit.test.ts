@@ -133,6 +133,24 @@ describe('capacity from the catalog', () => {
     expect(capacityWithMeta(capacityView(s, NOW), meta({ gates: open, capacity: 1000 })).capacity).toBe(1000);
   });
 
+  it('a catalog gate no scanner reported counts on every topic: capacity, event, venue (the topic builder\'s copies)', () => {
+    const gates = [{ id: 'G1', name: 'North', capacity: 100 }, { id: 'G2', name: 'South', capacity: 150 }, { id: 'G3', name: 'Side', capacity: 30 }];
+    const row = { tenant_id: '1', id: 'EU', organizer_id: 'O1', organizer_name: null, title: null, venue_id: 'VU', capacity: null, gates, starts_at: null, status: null };
+    const q = { query: async () => ({ rows: [row] }) } as unknown as Queryable;
+    const c = createLiveCatalog({ log: pino({ level: 'silent' }) });
+    const st = new LiveState('2026-06-01');
+    applySnapshot(st.ensureEvent(1, 'EU').capacity, 'G2', NOW - 1000, { inside: 50, entries: 50, denied: 0, rate_per_minute: null, capacity: 200, venue_capacity: null });
+    return c.restore(q, '2026-06-01', []).then(() => {
+      const b = createTopicBuilder({ state: st, catalog: c });
+      const cap = b.build(1, { kind: 'capacity', event: 'EU' }, NOW).data as unknown as CapacityView;
+      expect([cap.capacity, cap.percent, Object.keys(cap.gates)]).toEqual([330, 15.2, ['G1', 'G2', 'G3']]);
+      const ev = b.build(1, { kind: 'event', event: 'EU' }, NOW).data as { capacity: CapacityView };
+      expect([ev.capacity.capacity, ev.capacity.percent]).toEqual([330, 15.2]);
+      const venue = b.build(1, { kind: 'venue', venue: 'VU' }, NOW).data as { capacity: number; events: { capacity: number }[] };
+      expect([venue.capacity, venue.events[0].capacity]).toEqual([330, 330]);
+    });
+  });
+
   it('names and fills gates whose ids are Object property names (__proto__, toString, constructor)', () => {
     const s: CapacityState = new Map();
     for (let i = 0; i < 2; i++) {

@@ -44,6 +44,8 @@ export interface GateCapacity {
 }
 
 export interface Capacity extends Omit<GateCapacity, 'updated_at'> {
+  /** The scanners' stated venue capacity (their newest `venue_capacity`), null when none stated one. */
+  venue_capacity?: number | null;
   gates: Record<string, GateCapacity>;
 }
 

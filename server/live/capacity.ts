@@ -48,6 +48,11 @@ export interface GateView extends CapacityFigures {
 }
 
 export interface CapacityView extends CapacityFigures {
+  /**
+   * The scanners' newest stated venue_capacity, null when none stated one. `capacity` is it when stated, else the
+   * gates' sum: kept apart so the catalog's gates (catalog.ts capacityWithMeta) can add to that sum.
+   */
+  venue_capacity: number | null;
   gates: Record<string, GateView>;
 }
 
@@ -255,19 +260,8 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
   const capacity = eventCapacity(venue?.value ?? null, Object.values(gates).map((g) => ({ scanner: g.capacity, catalog: null })), null);
   // People who left through another gate than they came in: the nets add up, the event is never below 0.
   inside = Math.max(0, inside);
-  const view = { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), gates };
-  venueStated.set(view, venue?.value ?? null);
-  return view;
+  return { inside, entries, denied, rate_per_minute: Math.round(rate * 100) / 100, capacity, percent: pct(inside, capacity), venue_capacity: venue?.value ?? null, gates };
 }
-
-/** Beside a view (not on the wire): the scanners' own venue_capacity, which the view's capacity may be or not. */
-const venueStated = new WeakMap<CapacityView, number | null>();
-
-/**
- * The scanners' stated venue_capacity behind a view of capacityView: undefined for a view built elsewhere. The
- * catalog's gates (catalog.ts) need it apart from the stated gates' sum, which more gates change.
- */
-export const statedVenueCapacity = (view: CapacityView): number | null | undefined => venueStated.get(view);
 
 /** One event's line in a venue's aggregate (`analytics:venue:{venue_id}:capacity`). */
 export interface VenueEventCapacity extends CapacityFigures {

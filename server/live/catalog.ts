@@ -10,7 +10,7 @@ import type { Queryable } from '../store/db.js';
 import type { EventRow } from '../store/events.js';
 import { iso } from '../store/rows.js';
 import { queries } from '../store/queries.js';
-import { eventCapacity, pct, statedVenueCapacity, type CapacityView, type GateView } from './capacity.js';
+import { eventCapacity, pct, type CapacityView, type GateView } from './capacity.js';
 import { entityId } from './facts.js';
 
 const Q = queries('live-catalog.sql', ['event_meta', 'restore_meta', 'organizer_names', 'organizer_names_of', 'ticket_categories']);
@@ -126,8 +126,7 @@ export function capacityWithMeta(cap: CapacityView, meta: EventMeta | undefined)
   if (unseen.length > 0) for (const id of Object.keys(gates).sort()) sorted[id] = gates[id];
   // The scanners' venue_capacity comes first. cap.capacity is it, or the sum when every gate the scanners
   // reported stated its own: with catalog gates added that sum no longer covers the gates shown.
-  const venue = statedVenueCapacity(cap);
-  const capacity = eventCapacity(unseen.length > 0 && venue !== undefined ? venue : cap.capacity, lines, meta);
+  const capacity = eventCapacity(unseen.length > 0 ? (cap.venue_capacity ?? null) : cap.capacity, lines, meta);
   return { ...cap, capacity, percent: pct(cap.inside, capacity), gates: unseen.length > 0 ? sorted : gates };
 }
 
