@@ -316,6 +316,59 @@ export function bodyMaker(): BodyMaker {
   };
 }
 
+/**
+ * 100 order_completed events for POST /api/v1/server-events (the tenant's secret key), as a ticketing backend
+ * sends them: no event_id (the server derives it from `order_completed_{order_id}`), a fresh order id, visitor
+ * and session per order and request, payload gross_amount / currency / items; every other order carries
+ * payload.customer (a fresh external_id and email) and consent_data_processing true, so the commit links its
+ * visitor to a new person (the identity enricher), while the others are stored unattributed. On a server with
+ * the order ledger (migration 049) each commit takes insert_events_orders and claims its 100 orders.
+ */
+export function orderBodyMaker(seed = 7): BodyMaker {
+  const r = rng(seed);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)];
+  let slot = 0;
+  const uid = () => `__UID_${slot++}__`;
+  const events = Array.from({ length: BATCH }, (_, i) => {
+    const show = pick(SHOWS);
+    const price = [49, 79, 129, 249][Math.floor(r() * 4)];
+    const qty = 1 + Math.floor(r() * 3);
+    const consented = i % 2 === 0;
+    return {
+      event_name: 'order_completed',
+      occurred_at: '__SENT__',
+      site_id: 'web-ro',
+      visitor_id: `v_${uid()}`,
+      session_id: `s_${uid()}`,
+      entities: { order_id: `O-${uid()}`, event_entity_id: show },
+      payload: {
+        gross_amount: qty * price,
+        net_amount: Math.round(qty * price * 0.9 * 100) / 100,
+        currency: 'RON',
+        items: [{ ticket_type_id: pick(['GA', 'VIP', 'EARLY']), qty, price }],
+        channel: 'web',
+        ...(consented ? { consent_data_processing: true, consent_marketing: r() < 0.6, customer: { external_id: `c_${uid()}`, email: `${uid()}@example.com`, city: pick(['Bucuresti', 'Cluj-Napoca', 'Iasi']) } } : {}),
+      },
+    };
+  });
+  const text = JSON.stringify({ events });
+  // 0 = a fresh UUID (each slot its own), 1 = the per-request time.
+  const pieces: (string | 0 | 1)[] = text.split(/(__UID_\d+__|__SENT__)/).map((p) => (p.startsWith('__UID_') ? 0 : p === '__SENT__' ? 1 : p));
+  const make = () => {
+    const sent = new Date().toISOString();
+    let s = '';
+    for (const p of pieces) s += p === 0 ? crypto.randomUUID() : p === 1 ? sent : p;
+    return Buffer.from(s);
+  };
+  const sizes = (JSON.parse(make().toString()) as { events: unknown[] }).events.map((e) => Buffer.byteLength(JSON.stringify(e)));
+  return {
+    make,
+    bytes: make().length,
+    eventBytes: { min: Math.min(...sizes), avg: Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length), max: Math.max(...sizes) },
+    mix: { order_completed: BATCH, 'with customer + consent': BATCH / 2 },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Load generator: node:http keep-alive, closed loop (N connections) and open loop (fixed request rate)
 // ---------------------------------------------------------------------------------------------------------
@@ -326,10 +379,25 @@ export interface Target {
   headers: Record<string, string>;
 }
 
+/**
+ * A second load mixed into closedLoop / openLoop: `share` (0..1) of the requests go to `t` with `body` (of each
+ * connection's requests in a closed loop, of the schedule in an open loop), spread evenly: request k (from 0)
+ * takes it when ⌊(k+1)·share⌋ > ⌊k·share⌋ (0.2: every fifth, 1: all).
+ */
+export interface AltLoad {
+  share: number;
+  t: Target;
+  body: BodyMaker;
+}
+const takesAlt = (alt: AltLoad | undefined, k: number) => !!alt && alt.share > 0 && Math.floor((k + 1) * alt.share + 1e-9) > Math.floor(k * alt.share + 1e-9);
+
 export interface LoadResult {
   ok: number;
   events: number;
   accepted: number;
+  /** Of ok / accepted: the requests of the AltLoad and the events they had accepted. */
+  altOk: number;
+  altAccepted: number;
   errors: Record<string, number>;
   seconds: number;
   latencies: number[];
@@ -353,10 +421,10 @@ function post(agent: http.Agent, t: Target, body: Buffer): Promise<{ status: num
 }
 
 function newResult(): LoadResult {
-  return { ok: 0, events: 0, accepted: 0, errors: {}, seconds: 0, latencies: [], sent: 0 };
+  return { ok: 0, events: 0, accepted: 0, altOk: 0, altAccepted: 0, errors: {}, seconds: 0, latencies: [], sent: 0 };
 }
 
-function record(r: LoadResult, res: { status: number; text: string } | Error, ms: number, parse: boolean) {
+function record(r: LoadResult, res: { status: number; text: string } | Error, ms: number, parse: boolean, alt = false) {
   if (res instanceof Error) {
     r.errors[res.message] = (r.errors[res.message] ?? 0) + 1;
     return;
@@ -369,9 +437,11 @@ function record(r: LoadResult, res: { status: number; text: string } | Error, ms
   r.ok++;
   r.events += BATCH;
   r.latencies.push(ms);
+  if (alt) r.altOk++;
   if (parse) {
     const j = JSON.parse(res.text) as { accepted: number; duplicates: number; rejected: unknown[] };
     r.accepted += j.accepted;
+    if (alt) r.altAccepted += j.accepted;
     if (j.rejected.length > 0 || j.duplicates > 0) {
       const k = `200 with rejected=${j.rejected.length} duplicates=${j.duplicates}: ${JSON.stringify(j.rejected[0] ?? '').slice(0, 200)}`;
       r.errors[k] = (r.errors[k] ?? 0) + 1;
@@ -379,19 +449,20 @@ function record(r: LoadResult, res: { status: number; text: string } | Error, ms
   }
 }
 
-export async function closedLoop(t: Target, conns: number, seconds: number, body: BodyMaker, parse: boolean): Promise<LoadResult> {
+export async function closedLoop(t: Target, conns: number, seconds: number, body: BodyMaker, parse: boolean, alt?: AltLoad): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
   const r = newResult();
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
     Array.from({ length: conns }, async () => {
-      while (performance.now() < end) {
-        const b = body.make();
+      for (let k = 0; performance.now() < end; k++) {
+        const a = takesAlt(alt, k);
+        const b = a ? alt!.body.make() : body.make();
         const t0 = performance.now();
         r.sent++;
-        const res = await post(agent, t, b).catch((e: Error) => e);
-        record(r, res, performance.now() - t0, parse);
+        const res = await post(agent, a ? alt!.t : t, b).catch((e: Error) => e);
+        record(r, res, performance.now() - t0, parse, a);
       }
     }),
   );
@@ -401,7 +472,7 @@ export async function closedLoop(t: Target, conns: number, seconds: number, body
 }
 
 /** Requests start on a fixed schedule whatever the server does; latency counts from the scheduled start. */
-export async function openLoop(t: Target, rps: number, seconds: number, body: BodyMaker, parse: boolean): Promise<LoadResult> {
+export async function openLoop(t: Target, rps: number, seconds: number, body: BodyMaker, parse: boolean, alt?: AltLoad): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   const r = newResult();
   const interval = 1000 / rps;
@@ -413,11 +484,12 @@ export async function openLoop(t: Target, rps: number, seconds: number, body: Bo
     const now = performance.now();
     while (i < total && start + i * interval <= now) {
       const scheduled = start + i * interval;
-      const b = body.make();
+      const a = takesAlt(alt, i);
+      const b = a ? alt!.body.make() : body.make();
       r.sent++;
-      inflight.push(post(agent, t, b).then(
-        (res) => record(r, res, performance.now() - scheduled, parse),
-        (e: Error) => record(r, e, 0, parse),
+      inflight.push(post(agent, a ? alt!.t : t, b).then(
+        (res) => record(r, res, performance.now() - scheduled, parse, a),
+        (e: Error) => record(r, e, 0, parse, a),
       ));
       i++;
     }
