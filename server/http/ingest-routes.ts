@@ -79,10 +79,12 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
 
       const limited = (d: { retryAfterS: number }) =>
         reply(fail('rate_limited', `Rate limit of ${limits.rateLimitPerSec} events/s per key exceeded; retry after ${d.retryAfterS} s.`, {}, { ...cors, 'Retry-After': String(d.retryAfterS) }));
-      // A body kept as rejected is charged to the key's rate like the events its size could hold, so bad
-      // bodies fill the store no faster than good ones (they were kept without any limit).
+      // A body is charged to the key's rate at least like the events its size could hold (decompressed: a
+      // gzipped body is kept and parsed at that size), so bad bodies and oversized events, kept as rejected,
+      // fill the store no faster than good ones (they were kept without any limit).
+      const sizeUnits = (bytes: number) => Math.min(limits.rateLimitBurst, Math.max(1, Math.ceil(bytes / limits.maxEventBytes)));
       const keepBad = async (text: string, error: { code: string; field: string; message: string }): Promise<boolean> => {
-        const d = deps.rateLimiter.take(key, Math.min(limits.rateLimitBurst, Math.max(1, Math.ceil(body.body.length / limits.maxEventBytes))));
+        const d = deps.rateLimiter.take(key, sizeUnits(Buffer.byteLength(text)));
         if (!d.allowed) {
           limited(d);
           return false;
@@ -133,7 +135,8 @@ export function registerIngestRoutes(app: TemplatedApp, deps: IngestRouteDeps): 
       }
       // A validation is charged like the batch it checks: it looks every event id up in the store, so an
       // uncharged public key could keep the store busy without limit.
-      const d = deps.rateLimiter.take(key, Math.max(1, events.length));
+      // An event over MAX_EVENT_BYTES is rejected but kept (truncated): it costs its size too, as invalid JSON does.
+      const d = deps.rateLimiter.take(key, Math.max(events.length, sizeUnits(raw.body.length)));
       if (!d.allowed) return limited(d);
       const ctx = { tenantId: tenant.tenant_id, siteId, sources, receivedAt, ip: info.ip, userAgent: info.headers['user-agent'] ?? null, channel: 'public' as const };
       const result = await deps.ingest.ingest(events, ctx, { dryRun: mode === 'validate' });

@@ -73,6 +73,25 @@ function rawJson(ev: unknown): string {
   return e?.code === 'too_deep' ? JSON.stringify(`<not kept: ${e.message.toLowerCase().replace(/\.$/, '')}>`) : (JSON.stringify(ev) ?? 'null');
 }
 
+/**
+ * A rejected event's raw JSON (scrubbed) as kept: whole when the event as sent is within MAX_EVENT_BYTES, else
+ * its first MAX_EVENT_BYTES bytes (cut at a character, so never a broken one) and a marker saying how large it
+ * was. A write key could otherwise keep events of any size up to MAX_BODY_BYTES (a rejected event was stored
+ * whole) while a good event is bounded. `sent`: the raw JSON before scrubbing, whose size the marker states.
+ */
+export function keptRaw(text: string, sent: string, maxBytes: number): string {
+  // At most 3 UTF-8 bytes per UTF-16 unit: most events need no counting.
+  if (sent.length * 3 <= maxBytes && text.length * 3 <= maxBytes) return text;
+  const sentBytes = Buffer.byteLength(sent);
+  if (sentBytes <= maxBytes) return text;
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  let end = maxBytes;
+  // Back to the first byte of the character the cut falls in (continuation bytes are 10xxxxxx).
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--;
+  return `${buf.subarray(0, end).toString('utf8')}…<truncated: the event is ${sentBytes} bytes; only its first ${maxBytes} (MAX_EVENT_BYTES) are kept>`;
+}
+
 const clean = (v: unknown, max: number): string | null =>
   typeof v === 'string' && v.isWellFormed() && !v.includes('\u0000') ? v.slice(0, max) : null;
 
@@ -111,7 +130,8 @@ export function createIngest(deps: IngestDeps): Ingest {
           tenant_id: req.tenantId,
           event_id: eventId,
           event_name: clean((ev as { event_name?: unknown } | null)?.event_name, 100),
-          raw_body: deps.scrubRejected ? deps.scrubRejected(out.raw) : out.raw,
+          // Scrubbed whole before any cut, so no contact data is kept half hashed at the cut.
+          raw_body: keptRaw(deps.scrubRejected ? deps.scrubRejected(out.raw) : out.raw, out.raw, limits.maxEventBytes),
           reasons: out.errors,
           received_at: receivedAt,
         });

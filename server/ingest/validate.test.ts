@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.js';
-import { checkShape, clockSkew, createValidation, derivedEventId, keyedUuid, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
+import { checkShape, clockSkew, createValidation, derivedEventId, headerUserAgent, keyedUuid, realDate, truncateIp, uuidV5, walkShape } from './validate.js';
 
 const limits = loadConfig({}).limits;
 const v = createValidation();
@@ -243,6 +243,21 @@ describe('event validation', () => {
     const escaped = { ...base(), payload: { ...base().payload, note: '\u0001'.repeat(200) } }; // 200 characters, 1200 bytes as JSON
     const out2 = v.check(escaped, req, limits);
     expect(out2.kind === 'rejected' && out2.errors[0].code).toBe('event_too_large');
+  });
+
+  it('keeps the User-Agent header cut to 1024 characters, never inside a surrogate pair, and judges the bot on it', () => {
+    const emoji = 'A' + '😀'.repeat(600); // 1201 UTF-16 units: a cut at 1024 falls inside a pair
+    expect(headerUserAgent(emoji)).toBe('A' + '😀'.repeat(511));
+    expect(headerUserAgent('B' + emoji)).toBe('BA' + '😀'.repeat(511));
+    expect(headerUserAgent('x\u0000y\ud800z')).toBe('xy\ufffdz');
+    expect(headerUserAgent(null)).toBeNull();
+    const bot = 'Googlebot/2.1 ' + 'a'.repeat(60_000);
+    const out = v.check(base(), { ...req, userAgent: bot }, limits);
+    expect(out.kind === 'ok' && out.row.context.user_agent).toBe(bot.slice(0, 1024));
+    expect(out.kind === 'ok' && out.row.is_bot).toBe(true);
+    // The body's own context.user_agent is kept over the header (the schema caps it at 1024).
+    const own = v.check({ ...base(), context: { user_agent: 'Mozilla/5.0 Firefox/120' } }, { ...req, userAgent: bot }, limits);
+    expect(own.kind === 'ok' && own.row.context.user_agent).toBe('Mozilla/5.0 Firefox/120');
   });
 
   it('truncates IPv4 to /24 and IPv6 to /48', () => {

@@ -66,6 +66,24 @@ export type EventOutcome =
 
 export { SOURCE_SYSTEMS };
 const MAX_DEPTH = 20;
+/** context.user_agent's limit, in characters; the User-Agent header stored in its place is cut to it. */
+export const MAX_USER_AGENT = 1024;
+
+/**
+ * The User-Agent header as an event keeps it (context.user_agent, when the event sends none): at most
+ * MAX_USER_AGENT characters like the body's own field, cut before a character rather than inside a surrogate
+ * pair, without NUL or lone surrogates (which jsonb refuses). The header has no limit of its own (a 60 KB one was
+ * stored in each event of its batch, past MAX_EVENT_BYTES, checked before). Bots and devices are judged on this.
+ */
+export function headerUserAgent(header: string | null): string | null {
+  if (header === null) return null;
+  let ua = header.length > MAX_USER_AGENT ? header.slice(0, MAX_USER_AGENT) : header;
+  // A high surrogate left last by the cut: its pair was cut off.
+  const last = ua.charCodeAt(ua.length - 1);
+  if (ua.length === MAX_USER_AGENT && last >= 0xd800 && last <= 0xdbff) ua = ua.slice(0, -1);
+  if (ua.includes('\u0000')) ua = ua.replaceAll('\u0000', '');
+  return ua.isWellFormed() ? ua : ua.toWellFormed();
+}
 const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Namespace for idempotency-key derived event ids (UUID v5).
@@ -133,7 +151,7 @@ function envelopeSchema(def: EventDefinition | null): Record<string, unknown> {
         utm: { type: 'object', optional: true, strict: false, props: { source: s(256), medium: s(256), campaign: s(256), content: s(256), term: s(256) } },
         click_ids: { type: 'object', optional: true, strict: false, props: { gclid: s(256), fbclid: s(256), ttclid: s(256) } },
         device: { type: 'object', optional: true, strict: false, props: { device_type: s(32), os: s(128), browser: s(512) } },
-        user_agent: s(1024),
+        user_agent: s(MAX_USER_AGENT),
         ip: s(64),
         // The ad platforms' browser ids (the SDK's pixel loader reads their cookies; a backend may forward them):
         // server-side conversions match the same browser with them (README "The envelope").
@@ -187,6 +205,11 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
     return sentMs;
   };
 
+  // One request's events share its User-Agent header: cut once.
+  let uaHeader: string | null = null;
+  let uaKept: string | null = null;
+  const headerUa = (h: string | null) => (h === uaHeader ? uaKept : ((uaHeader = h), (uaKept = headerUserAgent(h))));
+
   return {
     definitions,
     check(raw, req, limits) {
@@ -239,7 +262,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       if (denied) return reject([deniedError(def.name, denied, consent)], false);
 
       const sentContext = (ev.context as Record<string, unknown> | undefined) ?? {};
-      const ua = typeof sentContext.user_agent === 'string' ? sentContext.user_agent : req.userAgent;
+      const ua = typeof sentContext.user_agent === 'string' ? sentContext.user_agent : headerUa(req.userAgent);
       // The browser SDK leaves device and page type to the server, which has the User-Agent and the path.
       const web = src === 'web' ? fillWebDetection(def.name, sentContext, (ev.payload as Record<string, unknown> | undefined) ?? {}, ua) : null;
       const context = web ? web.context : { ...sentContext };

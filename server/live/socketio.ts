@@ -9,8 +9,8 @@
 // adapter subclass with socket.io-adapter's own methods, so each server delivers to its own sockets.
 import { Adapter } from 'socket.io-adapter';
 import { Server, type Socket } from 'socket.io';
-import type { ErrorCode } from '../http/errors.js';
-import type { TemplatedApp } from '../http/uws.js';
+import { fail, type ErrorCode } from '../http/errors.js';
+import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
 import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type OverridesWatch, type Reply, type Subscriber } from './subscriptions.js';
@@ -59,6 +59,9 @@ export function capWriteBuffer(conn: EngineConn, maxBytes: number): void {
   });
 }
 
+/** Socket.IO's (engine.io's) default path, the one attachApp registers. */
+const SOCKET_IO_PATH = '/socket.io/';
+
 export interface SocketIoServer {
   sockets(): number;
   close(): Promise<void>;
@@ -70,6 +73,14 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore & Partial<Overr
     adapter: RoomAdapter as never,
     maxHttpBufferSize: 16 * 1024,
     cors: { origin: true },
+  });
+  // engine.io answers any method on its path itself, HEAD with a body (`{"code":0,…}`) that a kept-alive client
+  // reads as the start of its next answer. Socket.IO never sends HEAD: 405 with Allow and no body, ours (uWS
+  // takes a method's own route before an `any` one, whichever is registered first).
+  app.head(SOCKET_IO_PATH, (res, req) => {
+    const state = trackAbort(res);
+    const allow = ['GET', 'POST', 'OPTIONS'];
+    send(res, state, fail('method_not_allowed', `${req.getUrl()} answers ${allow.join(', ')} (Socket.IO), not HEAD.`, { allow }, { Allow: allow.join(', ') }));
   });
   // Passed through to uWS: a Socket.IO client that stops reading loses messages instead of piling them up.
   io.attachApp(app, { maxBackpressure: core.config.live.wsMaxBackpressure } as never);
