@@ -55,18 +55,58 @@ describe('MinuteSeries', () => {
     expect(p2.find((p) => p.t === T0 + 9 * MINUTE)!.orders).toBe(1);
   });
 
-  it('restarts its baseline when totals go down (new UTC day) and drops minutes older than the window', () => {
+  it('restarts its baseline when totals go down on a new UTC day and drops minutes older than the window', () => {
     const s = new MinuteSeries(5);
-    s.observe(T0, f(100), {});
-    s.observe(T0 + 1_000, f(110), {});
-    s.observe(T0 + MINUTE, f(3), {}); // a new day
-    s.observe(T0 + MINUTE + 1_000, f(5), {});
+    const MIDNIGHT = Date.UTC(2026, 10, 22);
+    s.observe(MIDNIGHT - MINUTE, f(100), {});
+    s.observe(MIDNIGHT - MINUTE + 1_000, f(110), {});
+    expect(s.observe(MIDNIGHT, f(3), {})).toBe(false); // a new day: the counted minutes stay
+    s.observe(MIDNIGHT + 1_000, f(5), {});
     expect(s.resets).toBe(1);
-    expect(s.points(T0 + MINUTE + 1_000).slice(-2).map((p) => p.views)).toEqual([10, 2]);
-    s.observe(T0 + 10 * MINUTE, f(6), {});
-    const pts = s.points(T0 + 10 * MINUTE);
+    expect(s.points(MIDNIGHT + 1_000).slice(-2).map((p) => p.views)).toEqual([10, 2]);
+    s.observe(MIDNIGHT + 9 * MINUTE, f(6), {});
+    const pts = s.points(MIDNIGHT + 9 * MINUTE);
     expect(pts).toHaveLength(5);
     expect(pts.map((p) => p.views)).toEqual([0, 0, 0, 0, 1]);
+  });
+
+  it('starts over when totals go down within the same UTC day (an erasure), so its history is read again up to then', () => {
+    const s = new MinuteSeries(60);
+    s.observe(T0 + 10_000, f(4, 4, 8), { EUR: 400 });
+    s.observe(T0 + 20_000, f(5, 5, 10), { EUR: 500 });
+    // Two buyers erased: their views and orders leave the totals.
+    expect(s.observe(T0 + MINUTE + 5_000, f(3, 3, 6), { EUR: 300 })).toBe(true);
+    expect(s.resets).toBe(0);
+    expect(s.baseAt).toBe(T0 + MINUTE + 5_000);
+    expect(s.historySince).toBeNull();
+    // Nothing the page counted before stays; the minutes before the new baseline are unknown until the history comes.
+    expect(s.points(T0 + MINUTE + 5_000).every((p) => p.views === null || p.views === 0)).toBe(true);
+    expect(s.points(T0 + MINUTE + 5_000).filter((p) => p.views !== null).map((p) => p.t)).toEqual([T0 + MINUTE]);
+    expect(s.seedHistory([{ ts: new Date(T0).toISOString(), views: 2, orders: 2, tickets_sold: 4, revenue: { EUR: 200 } }, { ts: new Date(T0 + MINUTE).toISOString(), views: 1, orders: 1, tickets_sold: 2, revenue: { EUR: 100 } }])).toBe(true);
+    expect(s.observe(T0 + MINUTE + 9_000, f(4, 4, 8), { EUR: 400 })).toBe(false);
+    const pts = s.points(T0 + MINUTE + 9_000);
+    expect(pts.slice(-2).map((p) => [p.views, p.orders, p.revenue])).toEqual([[2, 2, { EUR: 200 }], [2, 2, { EUR: 200 }]]);
+  });
+
+  it('keeps no money once revenue is withheld, and starts over when it is given again', () => {
+    const s = new MinuteSeries(60);
+    s.observe(T0 + 10_000, f(1, 1, 2), { EUR: 100 });
+    s.observe(T0 + 20_000, f(2, 2, 4), { EUR: 200 });
+    expect(s.observe(T0 + 30_000, f(2, 2, 4), undefined)).toBe(false); // withheld: not a drop
+    expect(s.observe(T0 + 40_000, f(3, 3, 6), null)).toBe(false);
+    expect(s.points(T0 + 40_000).at(-1)).toEqual({ t: T0, views: 2, orders: 2, tickets: 4, revenue: {} });
+    expect(s.observe(T0 + MINUTE, f(3, 3, 6), { EUR: 300 })).toBe(true); // given again: read the history up to now
+    expect(s.baseAt).toBe(T0 + MINUTE);
+  });
+
+  it('after restart() its next totals are a new baseline, not a difference, and it says so', () => {
+    const s = new MinuteSeries(60);
+    s.observe(T0 + 10_000, f(1, 1, 2), { EUR: 100 });
+    s.restart();
+    expect(s.points(T0 + 20_000).every((p) => p.views === null)).toBe(true);
+    expect(s.observe(T0 + 5 * MINUTE, f(9, 9, 18), { EUR: 900 })).toBe(true);
+    expect(s.observe(T0 + 5 * MINUTE + 1_000, f(10, 9, 18), { EUR: 900 })).toBe(false);
+    expect(s.points(T0 + 5 * MINUTE + 1_000).at(-1)!.views).toBe(1);
   });
 });
 

@@ -40,6 +40,8 @@ interface Running {
 
 let running: Running | null = null;
 let lastMessageAt = 0;
+/** The live view says nothing of its page is readable by the token (why, in words): the header says "No access". */
+let noAccess: string | null = null;
 let clockTimer: ReturnType<typeof setInterval> | null = null;
 
 function showError(message: string | null): void {
@@ -71,6 +73,7 @@ function stop(): void {
   running.view.el.remove();
   running.extra?.remove();
   running = null;
+  noAccess = null;
   if (clockTimer) clearInterval(clockTimer);
   clockTimer = null;
 }
@@ -85,7 +88,8 @@ function setConn(s: StateInfo | null): void {
   }
   // The browser knows it is offline before the socket does (its heartbeat takes up to 30 s): numbers on screen
   // stop being live at once, so the header says so at once.
-  const state = !navigator.onLine && (s.state === 'reconnecting' || s.state === 'open' || s.state === 'connecting') ? 'offline' : s.state;
+  // Connected, but the server withdrew what the page shows (a role lost a permission): not live either.
+  const state = !navigator.onLine && (s.state === 'reconnecting' || s.state === 'open' || s.state === 'connecting') ? 'offline' : s.state === 'open' && noAccess ? 'noaccess' : s.state;
   attr(el, 'data-state', state);
   attr(el, 'data-attempt', String(s.attempt));
   switch (state) {
@@ -95,6 +99,11 @@ function setConn(s: StateInfo | null): void {
       break;
     case 'open':
       text(label, 'Live');
+      attr(el, 'title', null);
+      break;
+    case 'noaccess':
+      text(label, 'No access');
+      attr(el, 'title', noAccess);
       break;
     case 'offline':
       text(label, 'Offline — waiting for the network');
@@ -267,7 +276,10 @@ function startLive(token: string, claims: TokenClaims, exp: number, as: RoleClai
   const campaigns = pages.includes('campaigns') && location.hash === '#campaigns' ? new CampaignsView(location.origin, token, claims.org!, onError) : null;
   setNav(role, tracking ? 'tracking' : trends ? 'history' : campaigns ? 'campaigns' : null, orgs);
   const named = (name: string) => text($('who'), as ? `Promoter · ${name} (${claims.org})` : `Organizer ${name} (${claims.org})`);
-  const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), named) : new GateView(client, claims.events ?? [], onError));
+  const view = trends ?? campaigns ?? (tracking ? new TrackingView(location.origin, token, claims.org!, onError) : claims.role === 'organizer' ? new OrganizerView(client, claims.org!, onError, createHistoryFetcher(location.origin, token), named, (problem) => {
+          noAccess = problem;
+          setConn(client.stateInfo);
+        }) : new GateView(client, claims.events ?? [], onError));
   text($('who'), as ? roleLabel(as) : claims.role === 'organizer' ? `Organizer ${claims.org}` : `Gate staff · ${(claims.events ?? []).length} event${(claims.events ?? []).length === 1 ? '' : 's'}`);
   if (extra) $('app').append(extra);
   $('app').append(view.el);

@@ -13,6 +13,9 @@ export const KPIS: { key: keyof Funnel; label: string; hint: string }[] = [
   { key: 'tickets_sold', label: 'Tickets sold', hint: '' },
 ];
 
+export const REVENUE_HINT = 'gross, per currency';
+export const TICKER_EMPTY = 'No sales yet today.';
+
 /** The elements the view updates; `el` is the view's root. */
 export interface OrganizerLayout {
   el: HTMLElement;
@@ -20,6 +23,8 @@ export interface OrganizerLayout {
   title: HTMLElement;
   kpi: Map<string, { value: HTMLElement; sub: HTMLElement }>;
   revenueList: HTMLElement;
+  /** The line under the revenue: what it counts, or why it is not shown. */
+  revenueSub: HTMLElement;
   funnelEl: HTMLElement;
   payments: HTMLElement;
   chart: SVGSVGElement;
@@ -33,6 +38,10 @@ export interface OrganizerLayout {
   capacityHost: HTMLElement;
   /** The live notices of this page's session (a campaign budget running low), newest first. */
   notices: HTMLElement;
+  /** Says which figures the token no longer reads and why (the permission its role lacks), with a Retry button. */
+  access: HTMLElement;
+  accessText: HTMLElement;
+  accessRetry: HTMLButtonElement;
 }
 
 export function buildOrganizerLayout(org: string): OrganizerLayout {
@@ -47,7 +56,8 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
     kpi.set(k.key, { value, sub });
   }
   const revenueList = h('div', { class: 'value revenue' }, '–');
-  kpis.append(h('div', { class: 'kpi kpi-revenue', 'data-kpi': 'revenue' }, h('div', { class: 'label' }, 'Revenue'), revenueList, h('div', { class: 'sub muted' }, 'gross, per currency')));
+  const revenueSub = h('div', { class: 'sub muted' }, REVENUE_HINT);
+  kpis.append(h('div', { class: 'kpi kpi-revenue', 'data-kpi': 'revenue' }, h('div', { class: 'label' }, 'Revenue'), revenueList, revenueSub));
 
   const funnelEl = h('ol', { class: 'funnel' });
   const payments = h('p', { class: 'muted payments' });
@@ -55,7 +65,7 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
   attr(chart, 'data-history', 'none');
   const chartNote = h('p', { class: 'muted note' });
   const tickerList = h('ol', { class: 'ticker', id: 'ticker' });
-  const tickerEmpty = h('p', { class: 'muted empty' }, 'No sales yet today.');
+  const tickerEmpty = h('p', { class: 'muted empty' }, TICKER_EMPTY);
   const eventsBody = h('tbody');
   const eventsNote = h('p', { class: 'muted note', id: 'events-note', hidden: true });
   const eventsPanel = h(
@@ -76,11 +86,15 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
   );
   const capacityHost = h('div', { class: 'capacity-host' });
   const notices = h('ul', { class: 'notices', id: 'notices', 'aria-live': 'polite', hidden: true });
+  const accessText = h('span', { class: 'access-text' });
+  const accessRetry = h('button', { type: 'button', id: 'access-retry' }, 'Retry');
+  const access = h('div', { class: 'access', id: 'access', role: 'alert', hidden: true }, accessText, ' ', accessRetry);
 
   const el = h(
     'div',
     { class: 'organizer', id: 'organizer-view', 'data-org': org, 'data-selected': 'all' },
     tabs,
+    access,
     notices,
     h('div', { class: 'title-row' }, title),
     kpis,
@@ -101,5 +115,5 @@ export function buildOrganizerLayout(org: string): OrganizerLayout {
     capacityHost,
     eventsPanel,
   );
-  return { el, tabs, title, kpi, revenueList, funnelEl, payments, chart, chartNote, tickerList, tickerEmpty, eventsPanel, eventsBody, eventsNote, capacityHost, notices };
+  return { el, tabs, title, kpi, revenueList, revenueSub, funnelEl, payments, chart, chartNote, tickerList, tickerEmpty, eventsPanel, eventsBody, eventsNote, capacityHost, notices, access, accessText, accessRetry };
 }

@@ -11,8 +11,21 @@ import type { MinuteSeries } from './series.js';
 /** Whether the chart's minutes were seeded from the server's history, are loading, failed or were never asked. */
 export type HistoryState = 'seeded' | 'pending' | 'failed' | 'none';
 
-/** One number per currency; the list is rebuilt only when the currencies change, and a changed value flashes. */
-export function renderRevenue(list: HTMLElement, els: Map<string, HTMLElement>, revenue: Revenue): void {
+/**
+ * One number per currency; the list is rebuilt only when the currencies change, and a changed value flashes.
+ * Without revenue (null: the topic carries none for this token, or no figures at all) it shows a dash only.
+ */
+export function renderRevenue(list: HTMLElement, els: Map<string, HTMLElement>, revenue: Revenue | null | undefined): void {
+  if (!revenue) {
+    if (list.hasAttribute('data-withheld')) return;
+    clear(list);
+    els.clear();
+    attr(list, 'data-currencies', null);
+    attr(list, 'data-withheld', 'true');
+    list.append('–');
+    return;
+  }
+  attr(list, 'data-withheld', null);
   const entries = Object.entries(revenue).sort(([a], [b]) => a.localeCompare(b));
   const want = entries.map(([c]) => c).join(',');
   if (list.getAttribute('data-currencies') !== want) {
@@ -34,8 +47,12 @@ export function renderRevenue(list: HTMLElement, els: Map<string, HTMLElement>, 
   }
 }
 
-/** The funnel's steps, built once per step count, then updated in place (value, bar width, rates). */
-export function renderFunnel(funnelEl: HTMLElement, f: Funnel): void {
+/** The funnel's steps, built once per step count, then updated in place (value, bar width, rates); none without figures (null). */
+export function renderFunnel(funnelEl: HTMLElement, f: Funnel | null): void {
+  if (!f) {
+    clear(funnelEl);
+    return;
+  }
   const steps = funnelSteps(f);
   if (funnelEl.children.length !== steps.length) {
     clear(funnelEl);
@@ -86,16 +103,16 @@ export function renderTicker(ui: { tickerList: HTMLElement; tickerEmpty: HTMLEle
   for (const t of all) seen.add(`${t.ts}|${t.event_id}|${t.amount}|${t.currency}|${t.tickets}`);
 }
 
-/** One row per event of the overview; a row (click or Enter) selects its event. */
-export function renderEvents(body: HTMLElement, rows: DashboardData['events'], select: (eventId: string) => void): void {
+/** One row per event of the overview; a row (click or Enter) selects its event. `unavailable`: why there are no rows to show. */
+export function renderEvents(body: HTMLElement, rows: DashboardData['events'], select: (eventId: string) => void, unavailable: string | null = null): void {
   clear(body);
-  if (!rows.length) {
-    body.append(h('tr', null, h('td', { colspan: 9, class: 'muted' }, 'No events with activity today yet.')));
+  if (unavailable !== null || !rows.length) {
+    body.append(h('tr', null, h('td', { colspan: 9, class: 'muted' }, unavailable ?? 'No events with activity today yet.')));
     return;
   }
   for (const r of rows) {
     const f = r.funnel;
-    const money = Object.entries(r.revenue).sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => formatMoney(v, c)).join(' · ') || '–';
+    const money = Object.entries(r.revenue ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => formatMoney(v, c)).join(' · ') || '–';
     body.append(
       h(
         'tr',

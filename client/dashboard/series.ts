@@ -4,7 +4,10 @@
 // GET /api/v1/live/…/history?to=<baseline ts> (seedHistory), which counts the rows that occurred up to
 // it, so history + live differences count every row once (a row in flight at that instant aside). Without history (the request failed), orders are still
 // seeded from the snapshot's sales ticker for the minutes it covers completely (seed) and views before
-// the baseline are unknown. Unknown minutes are null (drawn as "no data"), never 0. Pure.
+// the baseline are unknown. Unknown minutes are null (drawn as "no data"), never 0. Totals that go down within
+// the same UTC day (a person's erasure took their rows back, a server that lost its state) leave the counted
+// minutes wrong: the series then starts over from those totals and its owner reads the store's history again
+// up to them (observe returns true), as a page opened then would. Pure.
 import type { Funnel, Revenue, TickerEntry } from '../live/types.js';
 
 export const MINUTE = 60_000;
@@ -54,10 +57,12 @@ interface Totals {
   views: number;
   orders: number;
   tickets: number;
-  revenue: Revenue;
+  /** null: the topic carried no revenue (a token whose role lacks view_revenue). */
+  revenue: Revenue | null;
 }
 
 const minuteOf = (ms: number) => Math.floor(ms / MINUTE);
+const dayOf = (ms: number) => Math.floor(ms / 86_400_000);
 const money = (v: number) => Math.round(v * 1000) / 1000;
 
 export class MinuteSeries {
@@ -75,8 +80,10 @@ export class MinuteSeries {
   viewsSince: number | null = null;
   /** First minute whose orders are known. */
   ordersSince: number | null = null;
-  /** Counter resets seen (a new UTC day, a server that lost its state). */
+  /** Counter resets seen (a new UTC day). */
   resets = 0;
+  /** restart() was called: the next observe is a baseline again, and says so. */
+  private restarted = false;
 
   constructor(readonly windowMinutes = 60) {}
 
@@ -133,35 +140,73 @@ export class MinuteSeries {
     return true;
   }
 
-  /** New totals at server time `at` (a snapshot or an update). */
-  observe(at: number, f: Pick<Funnel, 'views' | 'orders' | 'tickets_sold'>, revenue: Revenue): void {
-    const now: Totals = { views: f.views, orders: f.orders, tickets: f.tickets_sold, revenue: { ...revenue } };
+  /**
+   * Forgets every minute: the next observe is a new baseline (its totals may be from much later, e.g. a topic
+   * given back after access was withdrawn) and returns true, so the owner reads the history again up to it.
+   */
+  restart(): void {
+    this.past.clear();
+    this.live.clear();
+    this.base = null;
+    this.baseAt = null;
+    this.historySince = null;
+    this.viewsSince = null;
+    this.ordersSince = null;
+    this.restarted = true;
+  }
+
+  /**
+   * New totals at server time `at` (a snapshot or an update); `revenue` null or missing when the topic carries
+   * none. Returns true when the series started over from these totals (they went down within the same UTC day,
+   * revenue came back after it was withheld, or after restart()): the minutes up to `baseAt` are then unknown
+   * until seedHistory is given the store's history up to it again.
+   */
+  observe(at: number, f: Pick<Funnel, 'views' | 'orders' | 'tickets_sold'>, revenue?: Revenue | null): boolean {
+    const now: Totals = { views: f.views, orders: f.orders, tickets: f.tickets_sold, revenue: revenue ? { ...revenue } : null };
     const m = minuteOf(at);
+    const lastAt = this.lastAt;
     this.lastAt = Math.max(this.lastAt, at);
     if (this.base === null) {
       this.base = now;
       this.baseAt = at;
       this.viewsSince = m;
       if (this.ordersSince === null) this.ordersSince = m;
-      return;
+      const again = this.restarted;
+      this.restarted = false;
+      return again;
     }
     const prev = this.base;
     this.base = now;
-    const dropped = now.views < prev.views || now.orders < prev.orders || now.tickets < prev.tickets || Object.keys(prev.revenue).some((c) => (now.revenue[c] ?? 0) < prev.revenue[c]);
-    if (dropped) {
-      // Totals went down: a new day began (or the server started over). Keep the past minutes, restart the baseline.
+    const moneyDropped = prev.revenue !== null && now.revenue !== null && Object.keys(prev.revenue).some((c) => (now.revenue![c] ?? 0) < prev.revenue![c]);
+    const dropped = now.views < prev.views || now.orders < prev.orders || now.tickets < prev.tickets || moneyDropped;
+    if (dropped && dayOf(at) !== dayOf(lastAt)) {
+      // A new day began: keep the past minutes, restart the baseline.
       this.resets++;
-      return;
+      return false;
+    }
+    if (dropped || (prev.revenue === null && now.revenue !== null)) {
+      // Rows were taken back (an erasure), or the money is given again after it was withheld: what this page
+      // counted no longer adds up. Start over from these totals; the owner reads the history up to them.
+      this.restart();
+      this.observe(at, f, now.revenue);
+      return true;
+    }
+    if (now.revenue === null && prev.revenue !== null) {
+      // The money is withheld from now on: none of it stays in the minutes either.
+      for (const map of [this.past, this.live]) for (const b of map.values()) b.revenue = {};
     }
     const b = this.bucket(this.live, m);
     b.views += now.views - prev.views;
     b.orders += now.orders - prev.orders;
     b.tickets += now.tickets - prev.tickets;
-    for (const [cur, v] of Object.entries(now.revenue)) {
-      const d = money(v - (prev.revenue[cur] ?? 0));
-      if (d !== 0) b.revenue[cur] = money((b.revenue[cur] ?? 0) + d);
+    if (now.revenue && prev.revenue) {
+      for (const [cur, v] of Object.entries(now.revenue)) {
+        const d = money(v - (prev.revenue[cur] ?? 0));
+        if (d !== 0) b.revenue[cur] = money((b.revenue[cur] ?? 0) + d);
+      }
     }
     this.prune(at);
+    return false;
   }
 
   private prune(at: number): void {

@@ -28,6 +28,11 @@ export type { ConnectionState } from './machine.js';
 export type { CloseInfo, Connection, Transport, TransportHandlers } from './transport.js';
 export type { FatalError, GapInfo, LiveClientOptions, StateInfo, Subscription, Timers } from './client-types.js';
 
+/** An exception thrown by the owner's handler or listener: reported on the console (the page's or the process's). */
+function reportHandlerError(where: string, err: unknown): void {
+  console.error(`live client: ${where} threw: ${err instanceof Error ? err.message : String(err)}`, err);
+}
+
 export class LiveClient {
   private readonly opts: Required<Omit<LiveClientOptions, 'backoff' | 'token'>> & Pick<LiveClientOptions, 'backoff' | 'token'>;
   private readonly topics = new Map<string, TopicState>();
@@ -131,7 +136,12 @@ export class LiveClient {
     } else if (t.latest && onData) {
       const latest = t.latest;
       queueMicrotask(() => {
-        if (t!.handlers.has(handler)) onData(latest as TopicMessage<TopicData<T>>);
+        if (!t!.handlers.has(handler)) return;
+        try {
+          onData(latest as TopicMessage<TopicData<T>>);
+        } catch (err) {
+          reportHandlerError(`a data handler of ${topic}`, err);
+        }
       });
     }
     t.handlers.add(handler);
@@ -177,8 +187,9 @@ export class LiveClient {
     for (const fn of this.listeners[event]) {
       try {
         fn(v);
-      } catch {
-        // A listener's bug must not break the connection.
+      } catch (err) {
+        // A listener's bug must not break the connection, nor go unseen.
+        reportHandlerError(`a "${event}" listener`, err);
       }
     }
   }
@@ -320,7 +331,15 @@ export class LiveClient {
         if (gen === this.gen && this.info.state === 'open' && this.topics.has(topic)) this.conn?.subscribe(topic);
       }, this.opts.resubscribeMs);
     }
-    if (t) for (const h of t.handlers) h.error?.(err);
+    if (t) {
+      for (const h of [...t.handlers]) {
+        try {
+          h.error?.(err);
+        } catch (e) {
+          reportHandlerError(`an error handler of ${err.topic}`, e);
+        }
+      }
+    }
     this.emit('error', err);
   }
 
@@ -345,8 +364,9 @@ export class LiveClient {
     for (const h of [...t.handlers]) {
       try {
         h.data?.(msg);
-      } catch {
-        // Handlers' errors stay with them.
+      } catch (err) {
+        // A handler's bug stops neither the other handlers nor the subscription, and is not swallowed silently.
+        reportHandlerError(`a data handler of ${msg.topic}`, err);
       }
     }
     this.emit('message', msg);
