@@ -92,6 +92,14 @@ FROM orders o JOIN fresh f ON f.tenant_id = o.tenant_id AND f.event_id = o.event
 LEFT JOIN winner w ON w.tenant_id = o.tenant_id AND w.event_name = o.event_name AND w.order_sha256 = o.order_sha256
 WHERE w.event_id IS DISTINCT FROM o.event_id;
 
+-- name: hash_joins_only
+-- Before insert_events_orders, in its transaction (server/store/events.ts says why): its CTE joins by hash.
+SET LOCAL enable_nestloop = off;
+
+-- name: nested_loops_again
+-- After it: the rest of the commit plans as configured.
+SET LOCAL enable_nestloop TO DEFAULT;
+
 -- name: insert_rejected
 INSERT INTO tx_rejected_events (tenant_id, event_id, event_name, raw_body, reasons, received_at)
 SELECT tenant_id, event_id, event_name, raw_body, reasons, received_at
