@@ -11,6 +11,7 @@ import { createRateLimiter } from '../server/conversions/ratelimit.js';
 import { createConversionStats } from '../server/conversions/stats.js';
 import type { Db } from '../server/store/db.js';
 import { silent } from './helpers.js';
+import { storeCode, storeTenant } from './conversions-helpers.js';
 import { scratchEmbedded } from './store-suites.js';
 
 const STAND_IN = 'http://stand-in.invalid';
@@ -27,10 +28,8 @@ describe('GA4 requests that got no answer', () => {
   }, 180_000);
   afterAll(async () => store?.close());
 
-  const tenant = async (name: string) => Number((await db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text AS id`, [name])).rows[0].id);
-  const code = async (t: number, provider: string, settings: Record<string, unknown>) => Number((await db.query<{ id: string }>(
-    `INSERT INTO tracking_codes (tenant_id, provider, settings, secrets_enc) VALUES ($1, $2, $3, 'enc') RETURNING id::text AS id`, [t, provider, JSON.stringify(settings)],
-  )).rows[0].id);
+  const tenant = (name: string) => storeTenant(db, name);
+  const code = (t: number, provider: string, settings: Record<string, unknown>) => storeCode(db, t, provider, settings);
   /** One purchase per order, each of its own visitor (GA4: one request each). */
   const queue = async (t: number, provider: string, codeId: number, orders: string[]) => {
     for (const o of orders) {

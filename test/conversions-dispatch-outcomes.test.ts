@@ -10,6 +10,7 @@ import { createConversionStats } from '../server/conversions/stats.js';
 import type { JobContext } from '../server/jobs/runner.js';
 import type { Db } from '../server/store/db.js';
 import { silent } from './helpers.js';
+import { storeCode, storeTenant } from './conversions-helpers.js';
 import { scratchEmbedded } from './store-suites.js';
 
 const STAND_IN = 'http://stand-in.invalid';
@@ -31,10 +32,8 @@ describe('dispatch outcomes', () => {
   }, 180_000);
   afterAll(async () => store?.close());
 
-  const tenant = async (name: string) => Number((await db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text AS id`, [name])).rows[0].id);
-  const code = async (t: number, provider: string, settings: Record<string, unknown>) => Number((await db.query<{ id: string }>(
-    `INSERT INTO tracking_codes (tenant_id, provider, settings, secrets_enc) VALUES ($1, $2, $3, 'enc') RETURNING id::text AS id`, [t, provider, JSON.stringify(settings)],
-  )).rows[0].id);
+  const tenant = (name: string) => storeTenant(db, name);
+  const code = (t: number, provider: string, settings: Record<string, unknown>) => storeCode(db, t, provider, settings);
   /** Queues `n` purchases for the code; `age`: how long ago they occurred and were queued (ms). */
   const queue = async (t: number, provider: string, codeId: number, n: number, age = 0): Promise<number[]> => {
     const ids: number[] = [];

@@ -12,6 +12,7 @@ import { createRateLimiter } from '../server/conversions/ratelimit.js';
 import { createConversionStats } from '../server/conversions/stats.js';
 import type { Db } from '../server/store/db.js';
 import { silent } from './helpers.js';
+import { storeCode, storeTenant } from './conversions-helpers.js';
 import { scratchEmbedded } from './store-suites.js';
 
 const GA4 = 'http://ga4.stand-in.invalid';
@@ -34,10 +35,8 @@ describe('a slow provider holds only its own destinations', () => {
   // Each test's destinations alone: what an earlier test left due is not dispatched again.
   beforeEach(async () => void (await db.query(`DELETE FROM conversion_outbox`)));
 
-  const tenant = async (name: string) => Number((await db.query<{ id: string }>(`INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text AS id`, [name])).rows[0].id);
-  const code = async (t: number, provider: string, settings: Record<string, unknown>) => Number((await db.query<{ id: string }>(
-    `INSERT INTO tracking_codes (tenant_id, provider, settings, secrets_enc) VALUES ($1, $2, $3, 'enc') RETURNING id::text AS id`, [t, provider, JSON.stringify(settings)],
-  )).rows[0].id);
+  const tenant = (name: string) => storeTenant(db, name);
+  const code = (t: number, provider: string, settings: Record<string, unknown>) => storeCode(db, t, provider, settings);
   /** `n` purchases of distinct visitors (GA4: one request each), due since `dueAgoS` seconds. */
   const queue = (t: number, provider: string, codeId: number, n: number, dueAgoS: number, prefix = 'O') => db.query(
     `INSERT INTO conversion_outbox (tenant_id, destination, provider, code_id, owner, event_id, event_name, occurred_at, legal_basis, data, next_at)

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import { ADMIN, postJson, request, type Tenant } from './helpers.js';
 import type { MockPlatforms } from './mock-platforms/index.js';
+import type { Queryable } from '../server/store/db.js';
 
 export const ENCRYPTION_KEY = 'ab'.repeat(32);
 
@@ -47,3 +48,13 @@ export function purchase(overrides: Record<string, unknown> = {}, payload: Recor
     ...overrides,
   };
 }
+
+/** A tenant straight in the store (the dispatcher tests run without a server): its id. */
+export const storeTenant = async (db: Queryable, name: string): Promise<number> =>
+  Number((await db.query<{ id: string }>('INSERT INTO tenants (name) VALUES ($1) RETURNING tenant_id::text AS id', [name])).rows[0].id);
+
+/** A tracking code straight in the store, its secrets a placeholder (the tests' adapters read none): its id. */
+export const storeCode = async (db: Queryable, t: number, provider: string, settings: Record<string, unknown>): Promise<number> =>
+  Number((await db.query<{ id: string }>(
+    "INSERT INTO tracking_codes (tenant_id, provider, settings, secrets_enc) VALUES ($1, $2, $3, 'enc') RETURNING id::text AS id", [t, provider, JSON.stringify(settings)],
+  )).rows[0].id);
