@@ -175,4 +175,20 @@ describe('the Redis mirror, given facts of two days in one write', () => {
     expect(await redis.smembers(k.orgUvExact('O1'))).toEqual(['v2']);
     expect(await redis.smembers(`${prefix}live:events:${NEXT}`)).toEqual(['1\tE7']);
   });
+
+  it('a later write of the day before (a node still flushing it) does not wipe the day another node started', async () => {
+    prefix = randomPrefix();
+    const redis = new Redis(REDIS_URL);
+    conns.push(redis);
+    const m = createRedisMirror({ redis, prefix, log, now: () => MIDNIGHT + 1000, orgEvents: () => [] });
+    const k = keys(prefix, 1);
+    for (let i = 0; i < 3; i++) m.write([toFact(view('E7', `n${i}`, MIDNIGHT + 500 + i), NEXT)!], () => undefined);
+    await m.flush();
+    m.write([toFact(view('E7', 'late', MIDNIGHT - 200), DAY)!], () => undefined);
+    await m.flush();
+    expect(await redis.hget(k.live('E7'), 'day')).toBe(NEXT);
+    expect(await redis.smembers(k.uvExact('E7'))).toEqual(expect.arrayContaining(['n0', 'n1', 'n2']));
+    expect(await redis.hget(k.orgLive('O1'), 'day')).toBe(NEXT);
+    expect(await redis.smembers(k.orgUvExact('O1'))).toEqual(expect.arrayContaining(['n0', 'n1', 'n2']));
+  });
 });
