@@ -32,6 +32,24 @@ const PAGE = () => `<!doctype html><html><head><meta charset="utf-8"><title>help
 <script>window.tx = new TxTracker(window.TX_CONFIG); document.querySelectorAll('a').forEach((a) => a.addEventListener('click', (e) => e.preventDefault()));</script>
 </body></html>`;
 
+// Ticket links as sellers hand them out: a signed query the seller checks byte for byte, an anchor whose link is
+// not known yet. Clicks and middle clicks do not leave the page.
+const SIGNED = 'https://tickets.example/buy?e=1&flag&tok=a~b&path=/x/y&sp=a%20b#frag';
+const LINKS = () => `<!doctype html><html><head><meta charset="utf-8"><title>links</title></head><body>
+<a id="signed" data-tx-ticket="E1" href="${SIGNED}">Tickets</a>
+<a id="bare" data-tx-ticket="E4">Tickets soon</a>
+<a id="mid" data-tx-ticket="E3" data-tx-provider="dice" href="https://tickets.example/buy?e=3">Tickets</a>
+<script src="/tx.js"></script><script>${helpers}</script>
+<script>window.tx = new TxTracker(window.TX_CONFIG); for (const t of ['click', 'auxclick']) document.querySelectorAll('a').forEach((a) => a.addEventListener(t, (e) => e.preventDefault()));</script>
+</body></html>`;
+// An event page of the site whose checkout is on the site itself, next to an outbound seller link.
+const EVENT_PAGE = () => `<!doctype html><html><head><meta charset="utf-8"><title>event</title></head><body>
+<a id="checkout" data-tx-ticket="E5" href="/checkout/E5">Buy</a>
+<a id="out" data-tx-ticket="E5" href="https://tickets.example/buy?e=5">Buy at the seller</a>
+<script src="/tx.js"></script><script>${helpers}</script>
+<script>window.tx = new TxTracker(window.TX_CONFIG);</script>
+</body></html>`;
+
 beforeAll(async () => {
   let build: Awaited<ReturnType<typeof buildSdkForTest>>;
   [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
@@ -39,6 +57,8 @@ beforeAll(async () => {
   base = server.url;
   site = await startSite(build.iife);
   site.pages.set('/h', PAGE());
+  site.pages.set('/links', LINKS());
+  site.pages.set('/event/E5', EVENT_PAGE());
   t = await createTenant(base, 'helpers', [site.origin]);
   browser = await launchChromium();
 }, 240_000);
@@ -48,11 +68,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function open(consent: Record<string, boolean> | null = { analytics: true }): Promise<{ page: Page; vid: string; ctx: BrowserContext; close: () => Promise<void> }> {
+async function open(consent: Record<string, boolean> | null = { analytics: true }, at = '/h'): Promise<{ page: Page; vid: string; ctx: BrowserContext; close: () => Promise<void> }> {
   const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
   await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, ...(consent ? { consent } : {}) })}`);
   const page = await ctx.newPage();
-  await page.goto(`${site.origin}/h`);
+  await page.goto(`${site.origin}${at}`);
   const vid = (await page.evaluate(() => window.tx.getIds()?.visitor_id ?? '')) as string;
   return { page, vid, ctx, close: () => ctx.close() };
 }
@@ -158,6 +178,87 @@ describe('SDK helpers in Chromium', () => {
     }, 20_000);
     expect(click.entities.event_entity_id).toBe('E1');
     expect(click.payload).toMatchObject({ ticket_url: hrefs[0], ticket_provider: 'ticketmaster', source: 'event_modal' });
+    await close();
+  });
+
+  it('adds the missing utm_* to a ticket link and leaves the seller\'s query string byte for byte (a signed link stays valid)', async () => {
+    const { page, close } = await open(undefined, '/links');
+    const hrefs = (await page.evaluate(() => {
+      window.TxHelpers.trackTicketLinks(window.tx, { utm: { source: 'tixello', campaign: 'spring' } });
+      return [document.getElementById('signed').getAttribute('href'), window.TxHelpers.decorateUrl('https://tickets.example/buy?', { source: 'a b' })];
+    })) as string[];
+    expect(hrefs[0]).toBe('https://tickets.example/buy?e=1&flag&tok=a~b&path=/x/y&sp=a%20b&utm_source=tixello&utm_medium=referral&utm_campaign=spring#frag');
+    expect(hrefs[1]).toBe('https://tickets.example/buy?utm_source=a%20b');
+    await close();
+  });
+
+  it('leaves a ticket anchor without an href without one (no href="" that reloads the page)', async () => {
+    const { page, close } = await open(undefined, '/links');
+    const bare = await page.evaluate(() => {
+      window.TxHelpers.trackTicketLinks(window.tx, { utm: { source: 'tixello' } });
+      const a = document.getElementById('bare');
+      return { has: a.hasAttribute('href'), attrs: a.getAttributeNames() };
+    });
+    expect(bare).toEqual({ has: false, attrs: ['id', 'data-tx-ticket'] });
+    await close();
+  });
+
+  it('records a middle click on a ticket link like a Ctrl+click, once per click; a right click records nothing', async () => {
+    const { page, vid, close } = await open(undefined, '/links');
+    await page.evaluate(() => {
+      // Every ticket_link_click the helper sends, as it sends it.
+      window.sent = [];
+      const orig = window.tx.track;
+      window.tx.track = function (this: unknown, name: string, props: Record<string, unknown>, ...rest: unknown[]) {
+        if (name === 'ticket_link_click') window.sent.push(props.event_entity_id);
+        return orig.call(this, name, props, ...rest);
+      };
+      window.TxHelpers.trackTicketLinks(window.tx, { utm: { source: 'tixello' }, source: 'event_card' });
+    });
+    await page.click('#mid', { button: 'middle' });
+    expect(await page.evaluate(() => window.sent)).toEqual(['E3']);
+    await page.click('#mid', { modifiers: ['Control'] });
+    await page.click('#mid', { button: 'right' });
+    expect(await page.evaluate(() => window.sent)).toEqual(['E3', 'E3']);
+    const rows = await until(async () => {
+      await flush(page);
+      const e = await stored(vid, 'ticket_link_click');
+      return e.length >= 2 ? e : null;
+    }, 20_000);
+    expect(rows.map((e) => [e.entities.event_entity_id, e.payload.ticket_url, e.payload.ticket_provider, e.payload.source])).toEqual([
+      ['E3', 'https://tickets.example/buy?e=3&utm_source=tixello&utm_medium=referral', 'dice', 'event_card'],
+      ['E3', 'https://tickets.example/buy?e=3&utm_source=tixello&utm_medium=referral', 'dice', 'event_card'],
+    ]);
+    await close();
+  });
+
+  it('decorates only links to another origin: a checkout on the site keeps the visit\'s campaign', async () => {
+    const landing = '/event/E5?utm_source=newsletter&utm_medium=email&utm_campaign=spring';
+    const { page, vid, close } = await open(undefined, landing);
+    const hrefs = await page.evaluate(() => {
+      window.TxHelpers.trackTicketLinks(window.tx);
+      return [document.getElementById('checkout').getAttribute('href'), document.getElementById('out').getAttribute('href')];
+    });
+    // The outbound link still gets the defaults (utm_source = this host).
+    expect(hrefs).toEqual(['/checkout/E5', 'https://tickets.example/buy?e=5&utm_source=127.0.0.1&utm_medium=referral']);
+    await Promise.all([page.waitForURL(`${site.origin}/checkout/E5*`), page.click('#checkout')]);
+    expect(page.url()).toBe(`${site.origin}/checkout/E5`);
+    // The click is tracked, with the link as it is.
+    const [click] = await until(async () => {
+      const e = await stored(vid, 'ticket_link_click');
+      return e.length ? e : null;
+    }, 20_000);
+    expect(click.entities.event_entity_id).toBe('E5');
+    expect(click.payload.ticket_url).toBe(`${site.origin}/checkout/E5`);
+    // The checkout page's page view carries the campaign the visit came with.
+    await page.waitForFunction(() => !!window.tx);
+    await page.evaluate(() => window.tx.pageView());
+    const [pv] = await until(async () => {
+      await flush(page);
+      const e = (await stored(vid, 'page_view')).filter((x) => x.context?.page?.path === '/checkout/E5');
+      return e.length ? e : null;
+    }, 20_000);
+    expect(pv.context.utm).toMatchObject({ source: 'newsletter', medium: 'email', campaign: 'spring' });
     await close();
   });
 

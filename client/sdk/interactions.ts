@@ -139,7 +139,8 @@ export function trackDetailView(tx: TxTracker, props: { event_entity_id: string;
 
 /**
  * `url` with utm_* parameters added for the keys it does not carry yet (the ticket seller's own campaign
- * tags win); anything but an absolute http(s) URL comes back unchanged. Pure.
+ * tags win), appended to its query as it is: the seller's bytes (a signed link's) stay untouched, the fragment
+ * stays last. Anything but an absolute http(s) URL comes back unchanged. Pure.
  */
 export function decorateUrl(url: string, utm: Record<string, string | undefined>): string {
   let u: URL;
@@ -149,11 +150,15 @@ export function decorateUrl(url: string, utm: Record<string, string | undefined>
     return url;
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return url;
+  let add = '';
   for (const k in utm) {
     const v = utm[k];
-    if (v && !u.searchParams.has('utm_' + k)) u.searchParams.set('utm_' + k, v);
+    if (v && !u.searchParams.has('utm_' + k)) add += '&utm_' + k + '=' + encodeURIComponent(v);
   }
-  return u.toString();
+  if (!add) return url;
+  // Setting search re-parses only the string given, which the parsed URL's own search already is.
+  u.search = u.search.length > 1 ? u.search + add : add.slice(1);
+  return u.href;
 }
 
 export interface TicketLinkOptions {
@@ -167,26 +172,37 @@ export interface TicketLinkOptions {
 }
 
 /**
- * Decorates outbound ticket links with UTM parameters (at once, so a copied or middle-clicked link carries them
- * too) and sends ticket_link_click with the decorated URL when one is clicked (as a beacon: the page may be left).
+ * Decorates outbound ticket links (another origin's) with UTM parameters (at once, so a copied or middle-clicked
+ * link carries them too; a link on this site keeps the visit's own campaign) and sends ticket_link_click with the
+ * link's URL when one is clicked or middle-clicked (as a beacon: the page may be left).
  */
 export function trackTicketLinks(tx: TxTracker, o: TicketLinkOptions = {}): { scan(): void; disconnect(): void } {
   const send = track(tx);
   const utm = { source: location.hostname, medium: 'referral', ...o.utm };
   const bound = new Set<HTMLAnchorElement>();
+  // An anchor without href, or one to this origin, is left as it is.
+  const decorate = (a: HTMLAnchorElement) => {
+    if (a.hasAttribute('href') && a.origin !== location.origin) {
+      const h = decorateUrl(a.href, utm);
+      if (h !== a.href) a.href = h;
+    }
+  };
   const click = (e: Event) => {
+    // click (primary button, keyboard, Ctrl/Shift+click) or auxclick of the middle button: one per activation.
+    if ((e as MouseEvent).button > 1) return;
     const a = e.currentTarget as HTMLAnchorElement;
-    a.href = decorateUrl(a.href, utm);
+    decorate(a);
     const d = a.dataset;
     send('ticket_link_click', { event_entity_id: d.txTicket || '', ticket_url: a.href.slice(0, 2048), ticket_provider: d.txProvider, price_range: d.txPriceRange, source: o.source }, { beacon: true });
   };
+  const on = (a: HTMLAnchorElement, f: 'addEventListener' | 'removeEventListener') => (a[f]('click', click), a[f]('auxclick', click));
   const scan = () =>
     (o.root || document).querySelectorAll<HTMLAnchorElement>(o.selector || 'a[data-tx-ticket]').forEach((a) => {
       if (bound.has(a)) return;
       bound.add(a);
-      a.href = decorateUrl(a.href, utm);
-      a.addEventListener('click', click);
+      decorate(a);
+      on(a, 'addEventListener');
     });
   scan();
-  return { scan, disconnect: () => (bound.forEach((a) => a.removeEventListener('click', click)), bound.clear()) };
+  return { scan, disconnect: () => (bound.forEach((a) => on(a, 'removeEventListener')), bound.clear()) };
 }
