@@ -256,6 +256,9 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // with the tenant's overrides; `access.listing` collects the routes of every router (RunningServer.routes()).
   // A change of a role's permissions reaches this node's open live subscriptions at once (other nodes: their sweep).
   const authz = createAuthz({ db, log: log.child({ mod: 'authz' }), onChange: (tenant) => live.overridesChanged(tenant) });
+  // An event that changes hands (catalog change, claim; on any node) is read again by the scope checks: before
+  // live.register, so the store's cached answer is gone when the open subscriptions are checked again.
+  live.core.onOwnerChange?.((events) => authz.forgetEvents(events));
   // The live layer knows an event's current owner on this node at once (a commit or a catalog change moves it);
   // the store's answer, cached a few seconds, covers what the live layer does not hold. The catalog wins whole
   // (eventResourceOf): a row from the public write key never adds a venue or organizer to a catalog event.

@@ -32,6 +32,11 @@ export interface Authz {
   overrides(tenant: number): Promise<Overrides>;
   permissionsOf(tenant: number, role: Role): Promise<Set<Permission>>;
   resolveEventResource(q: Queryable, tenant: number, eventId: string): Promise<EventResource>;
+  /**
+   * These events' owner, venue or artists may have changed (a catalog change or a claim, on this node or heard
+   * over the live bus): their cached resources go, and an answer read before now is not cached.
+   */
+  forgetEvents(events: { tenant: number; event: string }[]): void;
   /** Every role of the tenant with its effective permissions. */
   roles(tenant: number): Promise<RoleView[]>;
   setOverrides(tenant: number, changes: OverrideChange[]): Promise<RoleView[]>;
@@ -43,9 +48,13 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
   const ttl = deps.ttlMs ?? OVERRIDES_TTL_MS;
   const now = deps.now ?? Date.now;
   const cache = new Map<number, { value: Overrides; expires: number }>();
-  // Event owners for scoped requests, kept as long as overrides: a catalog change of an event's organizer,
-  // venue or artists reaches the scope checks within OVERRIDES_TTL_MS, like a revoked key.
+  // Event owners for scoped requests, kept as long as overrides. A change of an event's organizer, venue or
+  // artists that the live layer reads (catalog sync, on every node) forgets it at once (forgetEvents): the check
+  // right after a move, which reads the store when this node's catalog copy does not hold the event, must not
+  // read the owner before it.
   const events = new Map<string, { value: EventResource; expires: number }>();
+  /** forgetEvents calls so far: a read that started before one is not cached (it may hold the old owner). */
+  let forgets = 0;
 
   const load = async (tenant: number): Promise<Overrides> => {
     const { rows } = await db.query<{ role: string; permission: string; granted: boolean }>(Q.list_overrides, [tenant]);
@@ -94,6 +103,7 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
       const k = `${tenant}|${eventId}`;
       const hit = events.get(k);
       if (hit && hit.expires > now()) return hit.value;
+      const asOf = forgets;
       const { rows } = await q.query<{ in_catalog: boolean; catalog_organizer: string | null; live_organizer: string | null; venue_id: string | null; artist_ids: string[] | null }>(
         Q.event_resource, [tenant, eventId],
       );
@@ -101,9 +111,14 @@ export function createAuthz(deps: { db: Db; log: Logger; ttlMs?: number; now?: (
       // A catalog event is the catalog's alone: a live claim never fills in an organizer its row leaves empty.
       const catalog = r?.in_catalog === true;
       const value = { id: eventId, organizer_id: (catalog ? r.catalog_organizer : r?.live_organizer) ?? null, venue_id: r?.venue_id ?? null, artist_ids: r?.artist_ids ?? [], catalog };
+      if (asOf !== forgets) return value;
       if (events.size > 50_000) events.clear();
       events.set(k, { value, expires: now() + ttl });
       return value;
+    },
+    forgetEvents(list) {
+      forgets++;
+      for (const e of list) events.delete(`${e.tenant}|${e.event}`);
     },
     roles,
     async setOverrides(tenant, changes) {

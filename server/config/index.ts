@@ -29,6 +29,8 @@ export interface LiveConfig {
   redisPrefix: string;
   /** Serve the live topics over Socket.IO too (same port, path /socket.io/). */
   socketIo: boolean;
+  /** At most this many catalog events' metadata (and organizer names) in a node's memory, all tenants together. */
+  catalogMax: number;
 }
 
 export interface Config {
@@ -193,6 +195,7 @@ export function loadConfig(env: Env): Config {
     wsMaxBackpressure: int('LIVE_WS_MAX_BACKPRESSURE', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     redisPrefix: env.LIVE_REDIS_PREFIX || 'tx:',
     socketIo: bool('LIVE_SOCKETIO', true),
+    catalogMax: int('LIVE_CATALOG_MAX', 100_000, 1, 10_000_000),
   };
   const adminToken = env.ADMIN_TOKEN && env.ADMIN_TOKEN.length > 0 ? env.ADMIN_TOKEN : null;
   if (adminToken !== null && adminToken.length < 16) {

@@ -34,8 +34,8 @@ export interface CatalogSync {
   restore(day: string): Promise<number>;
   /**
    * Before a topic of these events is read: the metadata of those this node holds nothing of (a catalog event over
-   * before the node started, which restore does not read), from the store, so its snapshot shows the catalog's
-   * organizer, title and capacity as a node that held it does. Never throws (logged).
+   * before the node started, which restore does not read; one the copy's limit evicted), from the store, so its
+   * snapshot shows the catalog's organizer, title and capacity as a node that held it does. Never throws (logged).
    */
   fill(tenant: number, events: string[]): Promise<void>;
 }
@@ -77,15 +77,23 @@ export function createCatalogSync(deps: {
   /** An event's organizer, venue and artists as the topic checks read them (topic-build.ts ownerOf). */
   const ownership = (tenant: number, id: string): string => JSON.stringify(eventOwnership(catalog.get(tenant, id), state.getEvent(tenant, id)) ?? null);
 
-  const reread = async (c: CatalogChange) => {
+  /**
+   * `forTopic`: a topic of these events is being read (fill): this node keeps what it reads. Else it keeps what
+   * LiveCatalog.reload keeps, and the events that have live state today.
+   */
+  const reread = async (c: CatalogChange, forTopic = false) => {
     const before = new Map(c.ids.map((id) => [id, ownership(c.tenantId, id)]));
-    const { metas, removed } = await catalog.reload(deps.db, c);
+    const keep = forTopic ? () => true : (id: string) => state.getEvent(c.tenantId, id) !== undefined;
+    const { metas, removed } = await catalog.reload(deps.db, c, { day: state.day, keep });
     apply(metas, removed.map((id) => ({ tenant: c.tenantId, id })));
     // A renamed organizer's dashboard, also when it has no events (whose touches above would carry it).
     if (c.kind === 'organizers') for (const org of c.ids) hub.touchTopic(c.tenantId, { kind: 'dashboard', org });
-    // The events whose owners this changed: their open subscriptions are checked again.
-    const moved = [...metas.map((m) => m.id), ...removed].filter((id) => before.get(id) !== ownership(c.tenantId, id));
-    deps.ownersChanged?.(moved.map((event) => ({ tenant: c.tenantId, event })));
+    // The events whose owners this changed: their open subscriptions are checked again, and the store's answer
+    // cached for the scope checks is read again (app.ts). An event of the change this node does not hold (over, or
+    // evicted) counts too: its checks read the store, whose row this change rewrote.
+    const moved = new Set([...metas.map((m) => m.id), ...removed].filter((id) => before.get(id) !== ownership(c.tenantId, id)));
+    if (c.kind === 'events') for (const m of metas) if (!catalog.get(c.tenantId, m.id)) moved.add(m.id);
+    deps.ownersChanged?.([...moved].map((event) => ({ tenant: c.tenantId, event })));
   };
 
   return {
@@ -107,9 +115,10 @@ export function createCatalogSync(deps: {
       );
     },
     async fill(tenant, events) {
-      const ids = [...new Set(events)].filter((id) => !catalog.get(tenant, id) && !state.getEvent(tenant, id)).slice(0, MAX_IDS);
+      // An event with live state today is held unless the copy lacks some of the tenant's (catalog.lacks).
+      const ids = [...new Set(events)].filter((id) => !catalog.get(tenant, id) && (!state.getEvent(tenant, id) || catalog.lacks(tenant))).slice(0, MAX_IDS);
       if (ids.length === 0) return;
-      await reread({ tenantId: tenant, kind: 'events', ids }).catch((err: Error) => log.warn({ err: err.message, tenant }, 'live: reading catalog events for a topic failed'));
+      await reread({ tenantId: tenant, kind: 'events', ids }, true).catch((err: Error) => log.warn({ err: err.message, tenant }, 'live: reading catalog events for a topic failed'));
     },
     async restore(day) {
       const live = [...state.events.values()].map((e) => ({ tenant: e.tenant, event: e.event }));

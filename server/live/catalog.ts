@@ -2,8 +2,10 @@
 // organizer (the owner of highest precedence, owners.ts), title, organizer name, venue capacity and gates.
 // Snapshots gain names (event_title, organizer_name, gates[id].name, ticker category) and, when scanners send
 // no capacity, the venue's; field names that existed stay as they were. The metadata is kept in memory for
-// the events that are not over (read set-based at start, then on each catalog change, which every node hears
-// of over the bus and re-reads from the store: the store is the record, the bus message only names ids).
+// the events that are not over, today's live ones and those a topic read (read set-based at start, then on each
+// catalog change, which every node hears of over the bus and re-reads from the store: the store is the record,
+// the bus message only names ids), at most LIVE_CATALOG_MAX in all: past it the least recently used of the
+// tenant holding the most go (TenantLru), so no tenant's catalog crowds out another's.
 // Order categories are read in the writer's transaction (one query per commit with orders), like owners.
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
@@ -143,70 +145,209 @@ export function orderCategory(tenant: number, payload: Record<string, unknown> |
 }
 
 const keyOf = (tenant: number, id: string) => `${tenant}\u0000${id}`;
-/** Bounds the memory one tenant's catalog can take here (restore_meta reads at most as many). */
+/** Bounds the memory of the catalog's copy on a node, all tenants together (LIVE_CATALOG_MAX). */
 const META_MAX = 100_000;
+/** The limit is logged at most once per this long (with how many entries went meanwhile), not once per entry. */
+export const LIMIT_LOG_MS = 60_000;
+
+/**
+ * Per-tenant entries, at most `max` in all. A new entry is always taken in: when full, the least recently used
+ * entry of the tenant holding the most goes (its own when the tenant adding is one of the largest), so a tenant
+ * holding no more than an equal share of `max` never loses an entry to another. get and set make an entry the
+ * most recently used. O(1) per call.
+ */
+export class TenantLru<V> {
+  /** Per tenant, its entries from the least to the most recently used (a Map keeps insertion order). */
+  private readonly tenants = new Map<number, Map<string, V>>();
+  /** Tenants by how many entries they hold, and the most any holds: finds the largest in O(1). */
+  private readonly bySize = new Map<number, Set<number>>();
+  private top = 0;
+  size = 0;
+
+  constructor(
+    readonly max: number,
+    private readonly onEvict: (tenant: number) => void,
+  ) {}
+
+  get(tenant: number, id: string): V | undefined {
+    const m = this.tenants.get(tenant);
+    const v = m?.get(id);
+    if (v !== undefined) {
+      m!.delete(id);
+      m!.set(id, v);
+    }
+    return v;
+  }
+
+  has(tenant: number, id: string): boolean {
+    return this.tenants.get(tenant)?.has(id) ?? false;
+  }
+
+  set(tenant: number, id: string, v: V): void {
+    const held = this.tenants.get(tenant);
+    if (held?.has(id)) {
+      held.delete(id);
+      held.set(id, v);
+      return;
+    }
+    if (this.size >= this.max) this.evictOne(tenant);
+    let m = this.tenants.get(tenant);
+    if (!m) this.tenants.set(tenant, (m = new Map()));
+    m.set(id, v);
+    this.size++;
+    this.resized(tenant, m.size - 1, m.size);
+  }
+
+  delete(tenant: number, id: string): void {
+    const m = this.tenants.get(tenant);
+    if (!m?.delete(id)) return;
+    this.size--;
+    this.resized(tenant, m.size + 1, m.size);
+    if (m.size === 0) this.tenants.delete(tenant);
+  }
+
+  clear(): void {
+    this.tenants.clear();
+    this.bySize.clear();
+    this.top = 0;
+    this.size = 0;
+  }
+
+  private evictOne(adding: number): void {
+    const largest = this.bySize.get(this.top);
+    if (!largest) return;
+    const tenant = largest.has(adding) ? adding : (largest.values().next().value as number);
+    const id = this.tenants.get(tenant)!.keys().next().value as string;
+    this.delete(tenant, id);
+    this.onEvict(tenant);
+  }
+
+  /** A tenant's count moved by one (from → to). */
+  private resized(tenant: number, from: number, to: number): void {
+    const was = this.bySize.get(from);
+    if (was) {
+      was.delete(tenant);
+      if (was.size === 0) this.bySize.delete(from);
+    }
+    if (to > 0) {
+      let now = this.bySize.get(to);
+      if (!now) this.bySize.set(to, (now = new Set()));
+      now.add(tenant);
+    }
+    if (to > this.top) this.top = to;
+    else if (from === this.top && !this.bySize.has(from)) this.top = to;
+  }
+}
+
+/**
+ * Whether a catalog row's event is over before `dayStart` (epoch ms): restore_meta's rule, its `ends_at`, else
+ * its `starts_at` + 1 day, before it; an event with neither is never over. Pure.
+ */
+export function overBefore(r: Record<string, unknown>, dayStart: number): boolean {
+  const end = r.ends_at != null ? Date.parse(iso(r.ends_at)) : r.starts_at != null ? Date.parse(iso(r.starts_at)) + 86_400_000 : Infinity;
+  return end < dayStart;
+}
 
 export interface LiveCatalog {
   get(tenant: number, event: string): EventMeta | undefined;
   /** An organizer's name in the catalog (null when the catalog has none, or no such organizer). */
   organizerName(tenant: number, org: string): string | null;
-  /** Re-reads the metadata a change may alter. Returns the metas read and the event ids the catalog no longer has. */
-  reload(q: Queryable, c: CatalogChange): Promise<{ metas: EventMeta[]; removed: string[] }>;
+  /**
+   * Re-reads the metadata a change may alter. Returns the metas read and the event ids the catalog no longer
+   * has. Of the metas read, this node keeps those it held, those `keep` names (a topic reads them, they have live
+   * state today) and, for a change of `events`, those not over on `day`: a sync of events long over (a history)
+   * does not push out the current ones; one of their topics reads them when it is read.
+   */
+  reload(q: Queryable, c: CatalogChange, opts: { day: string; keep?(id: string): boolean }): Promise<{ metas: EventMeta[]; removed: string[] }>;
   /** At start: the events that are not over on `day`, and those of `live` (today's live state). */
   restore(q: Queryable, day: string, live: { tenant: number; event: string }[]): Promise<EventMeta[]>;
+  /**
+   * Whether this node's copy may lack catalog events of the tenant (some were evicted, or restore read as many as
+   * it may): a topic's event not held is then read from the store even when it has live state.
+   */
+  lacks(tenant: number): boolean;
   /** Writer projector: reads the categories of the ticket types of newly committed orders. */
   project(q: Queryable, rows: EventRow[]): Promise<void>;
   /** After the commit: the order row's category (null when the catalog has none). */
   categoryOf(row: EventRow): string | null;
 }
 
-export function createLiveCatalog(deps: { log: Logger }): LiveCatalog {
-  const metas = new Map<string, EventMeta>();
-  const orgNames = new Map<string, string>();
+/**
+ * `max` (LIVE_CATALOG_MAX): events' metadata held at most, all tenants together, and as many organizer names;
+ * past it the least useful go (TenantLru), never the entry being added.
+ */
+export function createLiveCatalog(deps: { log: Logger; max?: number; now?: () => number }): LiveCatalog {
+  const max = deps.max ?? META_MAX;
+  const now = deps.now ?? Date.now;
+  /** Tenants whose copy may lack catalog events (see lacks). */
+  const lacking = new Set<number>();
+  const limitLog = (what: string) => {
+    let evicted = 0;
+    let loggedAt = -Infinity;
+    return (tenant: number) => {
+      if (what === 'events') lacking.add(tenant);
+      evicted++;
+      if (now() - loggedAt < LIMIT_LOG_MS) return;
+      loggedAt = now();
+      deps.log.warn({ max, evicted, what }, 'live: catalog metadata limit reached; the least recently used of the tenant holding the most are evicted (read again from the store when a topic needs them)');
+      evicted = 0;
+    };
+  };
+  const metas = new TenantLru<EventMeta>(max, limitLog('events'));
+  const orgNames = new TenantLru<string>(max, limitLog('organizer names'));
   const categories = new WeakMap<EventRow, string | null>();
 
   // Every catalog organizer's name (organizer_names at start, organizer_names_of on a change), not only those
   // of events held here: an organizer without catalog events showed null. Bounded like the metadata.
   const putName = (tenant: number, org: string, name: string | null) => {
-    if (name !== null && (orgNames.size < META_MAX || orgNames.has(keyOf(tenant, org)))) orgNames.set(keyOf(tenant, org), name);
+    if (name !== null) orgNames.set(tenant, org, name);
   };
   const put = (m: EventMeta) => {
-    if (metas.size >= META_MAX && !metas.has(keyOf(m.tenant, m.id))) {
-      deps.log.warn({ max: META_MAX }, 'live: catalog metadata limit reached; further events show without names');
-      return;
-    }
-    metas.set(keyOf(m.tenant, m.id), m);
+    metas.set(m.tenant, m.id, m);
     if (m.organizer_id !== null) putName(m.tenant, m.organizer_id, m.organizer_name);
   };
 
   return {
-    get: (tenant, event) => metas.get(keyOf(tenant, event)),
-    organizerName: (tenant, org) => orgNames.get(keyOf(tenant, org)) ?? null,
-    async reload(q, c) {
+    get: (tenant, event) => metas.get(tenant, event),
+    organizerName: (tenant, org) => orgNames.get(tenant, org) ?? null,
+    lacks: (tenant) => lacking.has(tenant),
+    async reload(q, c, opts) {
       const t = changeTargets(c);
       if (!t) return { metas: [], removed: [] };
       const { rows } = await q.query<Record<string, unknown>>(Q.event_meta, [c.tenantId, t.events, t.organizers, t.venues]);
       const read = rows.map(metaFromRow);
       const seen = new Set(read.map((m) => m.id));
       const removed = t.events.filter((id) => !seen.has(id));
-      for (const id of removed) metas.delete(keyOf(c.tenantId, id));
+      for (const id of removed) metas.delete(c.tenantId, id);
       // A renamed or deleted organizer: its name is read again, with or without events (a deleted one has none).
-      for (const id of t.organizers) orgNames.delete(keyOf(c.tenantId, id));
+      for (const id of t.organizers) orgNames.delete(c.tenantId, id);
       if (t.organizers.length > 0) {
         const names = await q.query<Record<string, unknown>>(Q.organizer_names_of, [c.tenantId, t.organizers]);
         for (const r of names.rows) putName(Number(r.tenant_id), String(r.id), str(r.name));
       }
-      for (const m of read) put(m);
+      const dayStart = Date.parse(`${opts.day}T00:00:00.000Z`);
+      read.forEach((m, i) => {
+        if (metas.has(m.tenant, m.id) || opts.keep?.(m.id) || (c.kind === 'events' && !overBefore(rows[i], dayStart))) put(m);
+      });
       return { metas: read, removed };
     },
     async restore(q, day, live) {
-      const { rows } = await q.query<Record<string, unknown>>(Q.restore_meta, [`${day}T00:00:00.000Z`, live.map((l) => l.tenant), live.map((l) => l.event)]);
-      const { rows: names } = await q.query<Record<string, unknown>>(Q.organizer_names, []);
+      // At most `max` per tenant, the least useful first (restore_meta): put in that order, the most useful (today's
+      // live events, then the soonest) are the most recently used, the last the limit would evict.
+      const { rows } = await q.query<Record<string, unknown>>(Q.restore_meta, [`${day}T00:00:00.000Z`, live.map((l) => l.tenant), live.map((l) => l.event), max]);
+      const { rows: names } = await q.query<Record<string, unknown>>(Q.organizer_names, [max]);
       metas.clear();
       orgNames.clear();
+      lacking.clear();
       for (const r of names) putName(Number(r.tenant_id), String(r.id), str(r.name));
       const read = rows.map(metaFromRow);
-      for (const m of read) put(m);
+      const perTenant = new Map<number, number>();
+      for (const m of read) {
+        put(m);
+        perTenant.set(m.tenant, (perTenant.get(m.tenant) ?? 0) + 1);
+      }
+      // A tenant read up to the limit may have more events not over than were read.
+      for (const [tenant, n] of perTenant) if (n >= max) lacking.add(tenant);
       return read;
     },
     async project(q, rows) {

@@ -64,7 +64,7 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
   const pseudo = createPseudonymizer(secret);
   const state = new LiveState(utcDay(now()));
   const owners = createOwnerClaims({ log });
-  const catalog = createLiveCatalog({ log });
+  const catalog = createLiveCatalog({ log, max: config.live.catalogMax });
   const senders: ((key: string, message: string) => void)[] = [];
   const ownerListeners: ((events: { tenant: number; event: string }[]) => void)[] = [];
   /** Tenants whose role overrides this node changed: open subscriptions are checked again (subscriptions.ts). */

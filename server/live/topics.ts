@@ -93,7 +93,8 @@ export function eventOwnership(
 /**
  * The event behind a route's or a token's scope check: this node's view (`hot`: its catalog metadata, fresh
  * on every catalog change, else its live state) and the store's (`stored`: the catalog row, else the claimed
- * live owner; cached a few seconds). The catalog wins whole, as in eventOwnership: this node's copy of it
+ * live owner; cached a few seconds, dropped when the event changes hands: authz forgetEvents, wired in app.ts).
+ * The catalog wins whole, as in eventOwnership: this node's copy of it
  * first, else the store's row (an event whose metadata this node does not hold, one that is over); only an
  * event the catalog does not know takes the live state's organizer and venue. Pure.
  */

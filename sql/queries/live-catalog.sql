@@ -4,7 +4,7 @@
 -- What a snapshot shows of one tenant's events: the events named in $2, of the organizers in $3 or at the
 -- venues in $4 (a change of an organizer's name or a venue's gates reaches its events). $1 bigint, $2-$4 text[].
 SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id, c.artist_ids,
-       coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.status
+       coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.ends_at, c.status
 FROM catalog_events c
 LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
 LEFT JOIN catalog_venues v ON v.tenant_id = c.tenant_id AND v.id = c.venue_id
@@ -14,24 +14,34 @@ LIMIT 100000;
 -- name: restore_meta
 -- At start: every catalog event that is not over before the UTC day $1 starts (an organizer may open an
 -- upcoming event before its first visitor), plus the events with live state today ($2 bigint[], $3 text[]).
--- Bounded: the live layer keeps at most this many events' metadata.
-SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id, c.artist_ids,
-       coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.status
-FROM catalog_events c
-LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
-LEFT JOIN catalog_venues v ON v.tenant_id = c.tenant_id AND v.id = c.venue_id
-WHERE coalesce(c.ends_at, c.starts_at + interval '1 day', 'infinity') >= $1::timestamptz
-   OR (c.tenant_id, c.id) IN (SELECT * FROM unnest($2::bigint[], $3::text[]))
-ORDER BY c.starts_at NULLS LAST
-LIMIT 100000;
+-- Bounded per tenant, so that no tenant's catalog crowds out another's: at most $4 (LIVE_CATALOG_MAX) each, the
+-- live ones first, then by start (undated last); the node keeps at most $4 in all (catalog.ts TenantLru). The
+-- least useful come first: put in this order, the most useful are the last the limit evicts.
+SELECT tenant_id, id, organizer_id, organizer_name, title, venue_id, artist_ids, capacity, gates, starts_at, ends_at, status
+FROM (
+  SELECT c.tenant_id::text AS tenant_id, c.id, c.organizer_id, o.name AS organizer_name, c.title, c.venue_id, c.artist_ids,
+         coalesce(c.capacity, v.capacity) AS capacity, coalesce(v.gates, '[]'::jsonb) AS gates, c.starts_at, c.ends_at, c.status,
+         row_number() OVER (PARTITION BY c.tenant_id ORDER BY l.id IS NOT NULL DESC, c.starts_at NULLS LAST, c.id) AS rank
+  FROM catalog_events c
+  LEFT JOIN unnest($2::bigint[], $3::text[]) AS l(tenant_id, id) ON l.tenant_id = c.tenant_id AND l.id = c.id
+  LEFT JOIN catalog_organizers o ON o.tenant_id = c.tenant_id AND o.id = c.organizer_id
+  LEFT JOIN catalog_venues v ON v.tenant_id = c.tenant_id AND v.id = c.venue_id
+  WHERE coalesce(c.ends_at, c.starts_at + interval '1 day', 'infinity') >= $1::timestamptz OR l.id IS NOT NULL
+) m
+WHERE rank <= $4::bigint
+ORDER BY rank DESC, tenant_id, id;
 
 -- name: organizer_names
 -- At start: every catalog organizer's name (a dashboard shows it before the organizer has a catalog event; the
--- events' rows above name only the organizers of events held). Bounded like restore_meta.
-SELECT o.tenant_id::text AS tenant_id, o.id, o.name FROM catalog_organizers o
-WHERE o.name IS NOT NULL
-ORDER BY o.tenant_id, o.id
-LIMIT 100000;
+-- events' rows above name only the organizers of events held). Bounded like restore_meta: at most $1 per tenant.
+SELECT tenant_id, id, name
+FROM (
+  SELECT o.tenant_id::text AS tenant_id, o.id, o.name, row_number() OVER (PARTITION BY o.tenant_id ORDER BY o.id) AS rank
+  FROM catalog_organizers o
+  WHERE o.name IS NOT NULL
+) n
+WHERE rank <= $1::bigint
+ORDER BY rank DESC, tenant_id, id;
 
 -- name: organizer_names_of
 -- After a catalog change of these organizers ($1 bigint, $2 text[]): their names now (a deleted one has none).
