@@ -5,9 +5,11 @@
 // Beta(1 + conversions, 1 + clicks − conversions), turn it into value per euro (× mean order value ÷ cost per
 // click, both with weak priors), and count how often each campaign wins over DRAWS draws. Its share of the day
 // is that win probability, clamped to [minShare, maxShare] (explore a little, never bet everything), then
-// renormalised. Campaigns without data share the prior: the first day is an equal split.
+// renormalised. Campaigns without data share the prior: the first day is an equal split. A budget that states
+// platform percentages keeps each platform at its percentage of the day (they add up to 100, so a platform's share is
+// its minimum and maximum alike) and runs the bandit between the campaigns of each platform.
 import { beta } from './rng.js';
-import { cents, DAY_MS, floorCents, floorTo, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+import { cents, DAY_MS, floorCents, floorTo, roundTo, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export interface PaceInput {
   total: number;
@@ -113,14 +115,49 @@ export interface Allocation {
   winProbabilities?: Map<number, number>;
 }
 
-/** Manual: the platforms' percentages, split evenly inside a platform; platforms without a share get none. */
-function manualShares(arms: Arm[], pa: PlatformAllocations): Map<number, number> {
+/** Whether the budget states platform percentages (validation makes them add up to 100 when it does). */
+const statesPercentages = (pa: PlatformAllocations): boolean => Object.values(pa).some((a) => a?.percentage !== undefined);
+
+/**
+ * Each platform with campaigns and its share of the day: its percentage over the percentages of the platforms that
+ * have campaigns (a platform without campaigns leaves its share to the others); 0 for a platform stated at 0 or not
+ * named.
+ */
+function platformShares(arms: Arm[], pa: PlatformAllocations): Map<Platform, { share: number; arms: Arm[] }> {
   const byPlatform = new Map<Platform, Arm[]>();
   for (const a of arms) byPlatform.set(a.platform, [...(byPlatform.get(a.platform) ?? []), a]);
   const totalPct = [...byPlatform.keys()].reduce((s, p) => s + (pa[p]?.percentage ?? 0), 0);
+  return new Map([...byPlatform].map(([p, list]) => [p, { share: totalPct > 0 ? (pa[p]?.percentage ?? 0) / totalPct : 0, arms: list }]));
+}
+
+/** Manual: the platforms' percentages, split evenly inside a platform; platforms without a share get none. */
+function manualShares(arms: Arm[], pa: PlatformAllocations): Map<number, number> {
   const out = new Map<number, number>();
-  for (const [p, list] of byPlatform) for (const a of list) out.set(a.id, totalPct > 0 ? (pa[p]?.percentage ?? 0) / totalPct / list.length : 0);
+  for (const { share, arms: list } of platformShares(arms, pa).values()) for (const a of list) out.set(a.id, share / list.length);
   return out;
+}
+
+/**
+ * performance_based: the bandit over all the campaigns, or, when the budget states platform percentages, each
+ * platform held at its percentage and the bandit (its draws, then the [minShare, maxShare] clamp) run between that
+ * platform's campaigns. Win probabilities are then within the campaign's platform.
+ */
+function banditShares(arms: Arm[], pa: PlatformAllocations, o: BanditOpts, rand: () => number): { shares: Map<number, number>; wp: Map<number, number> } {
+  if (!statesPercentages(pa)) {
+    const wp = winProbabilities(arms, o, rand);
+    return { shares: clampShares(wp, o.minShare, o.maxShare), wp };
+  }
+  const shares = new Map<number, number>();
+  const wp = new Map<number, number>();
+  for (const { share, arms: list } of platformShares(arms, pa).values()) {
+    const w = winProbabilities(list, o, rand);
+    const inside = clampShares(w, o.minShare, o.maxShare);
+    for (const a of list) {
+      wp.set(a.id, w.get(a.id)!);
+      shares.set(a.id, share * inside.get(a.id)!);
+    }
+  }
+  return { shares, wp };
 }
 
 /** The day's target split between the arms by strategy, platform daily limits applied. */
@@ -131,10 +168,7 @@ export function allocate(inp: AllocationInput): Allocation {
   let wp: Map<number, number> | undefined;
   if (inp.strategy === 'manual') shares = manualShares(inp.arms, inp.platformAllocations);
   else if (inp.strategy === 'equal_split') shares = new Map(inp.arms.map((a) => [a.id, 1 / inp.arms.length]));
-  else {
-    wp = winProbabilities(inp.arms, o, inp.rand);
-    shares = clampShares(wp, o.minShare, o.maxShare);
-  }
+  else ({ shares, wp } = banditShares(inp.arms, inp.platformAllocations, o, inp.rand));
   const daily = new Map<number, number>();
   for (const a of inp.arms) daily.set(a.id, floorCents(inp.dayTarget * (shares.get(a.id) ?? 0)));
   // A platform's own daily limit caps the sum of its campaigns (scaled down together).
@@ -148,30 +182,78 @@ export function allocate(inp: AllocationInput): Allocation {
   return { daily, shares: new Map([...shares].map(([k, v]) => [k, cents(v * 10000) / 10000])), winProbabilities: wp };
 }
 
+/**
+ * Why a budget's platform percentages would be ignored by its strategy (a 400 on the field named), or null.
+ * equal_split splits the day evenly over the campaigns: its percentages only choose the platforms (those above 0
+ * get campaigns), so platforms named with different percentages ask for a split it never makes.
+ */
+export function ignoredPercentages(strategy: Strategy, pa: PlatformAllocations): { field: string; message: string } | null {
+  if (strategy !== 'equal_split') return null;
+  const named = (Object.entries(pa) as [Platform, { percentage: number }][]).filter(([, a]) => a.percentage > 0);
+  const even = 100 / named.length;
+  const odd = named.find(([, a]) => Math.abs(a.percentage - even) > 0.01 + 1e-9);
+  if (!odd) return null;
+  const names = named.map(([p]) => p).join(', ');
+  return {
+    field: `platform_allocations.${odd[0]}.percentage`,
+    message: `platform_allocations.${odd[0]}.percentage ${odd[1].percentage} is not an even share of ${names} (${cents(even)} each): equal_split splits the day evenly over the campaigns and would ignore it. Give the platforms the same percentage (0 leaves one out), or choose manual (a fixed split by platform) or performance_based (each platform held at its percentage, the bandit between its campaigns).`,
+  };
+}
+
 export interface StartingInput extends Omit<AllocationInput, 'arms'> {
-  /** Campaigns of the budget already running, with the daily budget each holds. */
+  /** Campaigns of the budget already spending, with the daily budget each holds. */
   running: (Arm & { daily: number })[];
   /** Campaigns being approved now. */
   starting: Arm[];
   /** Campaigns of the budget that may still be approved (pending review, drafts). */
   waiting: Arm[];
+  /** The currency's minor-unit exponent (model.ts decimalsOf: JPY 0, EUR 2, KWD 3); 2 by default. */
+  decimals?: number;
+}
+
+export interface StartingShare {
+  /** The daily budget it starts with: the least of the three below, floored to the currency's minor unit. */
+  daily: number;
+  /** Its share of the day by the strategy (platform daily limits applied), before what the others hold. */
+  share: number;
+  /** What the budget's day had left when its turn came: the day's target less what the running ones hold. */
+  budgetRoom: number;
+  /** What its platform's daily_limit had left then (less the platform's running ones); null without a limit. */
+  platformRoom: number | null;
 }
 
 /**
- * Daily budgets for campaigns approved now. The day is split over every campaign of the budget that runs or may
- * still start, so approving a suite one campaign at a time gives each its share instead of the first one the
- * whole day (and the rest nothing); the starting ones never take more than the running ones leave free.
+ * Daily budgets for campaigns approved now, with what bound each (review.ts explains a refusal from it). The day is
+ * split over every campaign of the budget that runs or may still start, so approving a suite one campaign at a time
+ * gives each its share instead of the first one the whole day (and the rest nothing); a starting campaign never takes
+ * more than the running ones (and those started before it in the same approval) leave of the day, nor of its
+ * platform's daily_limit.
  */
-export function startingBudgets(inp: StartingInput): Map<number, number> {
+export function startingSplit(inp: StartingInput): Map<number, StartingShare> {
+  const d = inp.decimals ?? 2;
+  const floor = (x: number) => Math.max(0, floorTo(x, d));
+  const held = (xs: { daily: number }[]) => roundTo(xs.reduce((s, c) => s + c.daily, 0), d);
   const shares = allocate({ ...inp, arms: [...inp.running, ...inp.starting, ...inp.waiting] }).daily;
-  let headroom = Math.max(0, inp.dayTarget - inp.running.reduce((s, c) => s + c.daily, 0));
-  const out = new Map<number, number>();
+  let budgetRoom = floor(inp.dayTarget - held(inp.running));
+  const platformRoom = new Map<Platform, number>();
+  for (const [p, a] of Object.entries(inp.platformAllocations) as [Platform, { daily_limit?: number } | undefined][]) {
+    if (a?.daily_limit !== undefined) platformRoom.set(p, floor(a.daily_limit - held(inp.running.filter((c) => c.platform === p))));
+  }
+  const out = new Map<number, StartingShare>();
   for (const a of inp.starting) {
-    const d = floorCents(Math.min(shares.get(a.id) ?? 0, headroom));
-    out.set(a.id, d);
-    headroom -= d;
+    const share = floor(shares.get(a.id) ?? 0);
+    const room = platformRoom.get(a.platform) ?? null;
+    const daily = floor(Math.min(share, budgetRoom, room ?? Infinity));
+    out.set(a.id, { daily, share, budgetRoom, platformRoom: room });
+    budgetRoom = floor(budgetRoom - daily);
+    if (room !== null) platformRoom.set(a.platform, floor(room - daily));
   }
   return out;
+}
+
+/** The daily budgets of startingSplit alone. */
+export function startingBudgets(inp: StartingInput): Map<number, number> {
+  return new Map([...startingSplit(inp)].map(([id, s]) => [id, s.daily]));
 }
 
 export interface CapInput {

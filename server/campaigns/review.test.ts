@@ -79,6 +79,51 @@ describe('approval against the budget', () => {
     expect(startingRefusal(budget(), [c], c, 1, T0, 1)).toBeNull();
   });
 
+  it("refuses a campaign its platform's daily_limit has no room for, naming the limit and what takes it", () => {
+    // TikTok capped at 12 a day, three running TikTok campaigns at 4 (after a rebalance); the budget's day has 38 left.
+    const b = budget({ total_budget: 700, daily_budget_limit: 60, allocation_strategy: 'manual', platform_allocations: { tiktok: { percentage: 100, daily_limit: 12 } }, ends_at: new Date(T0 + 14 * DAY_MS).toISOString() });
+    const running = [1, 2, 3].map((id) => campaign(id, { platform: 'tiktok', status: 'active', daily_budget: 4 }));
+    const c = campaign(4, { platform: 'tiktok' });
+    expect(startingDailyBudgets(b, [...running, c], [c], T0).get(4)).toBe(0);
+    expect(queueEntries([c], ctx(b, [...running, c]), T0)[0].proposed_daily_budget).toBe(0);
+    expect(startingRefusal(b, [...running, c], c, 0, T0, null)).toBe(
+      'Campaign 4 is not published: no tiktok budget is left for it today: the budget\'s 3 running tiktok campaign(s) take 12 of platform_allocations.tiktok.daily_limit 12 EUR. Lower or pause a running tiktok campaign first, then approve it again.',
+    );
+    // One a day under the limit: it starts with that room, not its share of 3.
+    const under = running.map((x, i) => (i === 2 ? { ...x, daily_budget: 3 } : x));
+    expect(startingDailyBudgets(b, [...under, c], [c], T0).get(4)).toBe(1);
+  });
+
+  it('counts a campaign the daily-limit rule paused (it resumes with its daily budget) against the day', () => {
+    const held = campaign(1, { status: 'paused', status_reason: 'daily_limit', daily_budget: 30 });
+    const c = campaign(2);
+    expect(startingDailyBudgets(budget(), [held, c], [c], T0).get(2)).toBe(0);
+    expect(startingRefusal(budget(), [held, c], c, 0, T0, null)).toMatch(/the budget's 1 running campaign\(s\) take 30 of the day's 30 EUR/);
+    const manual = campaign(1, { status: 'paused', status_reason: 'manual', daily_budget: 30 });
+    expect(startingDailyBudgets(budget(), [manual, c], [c], T0).get(2)).toBe(30);
+  });
+
+  it('says a share below the currency\'s smallest amount is the cause of a zero, with amounts in the currency\'s own digits', () => {
+    // JPY 100 over 14 days is 7 yen a day; 12 campaigns would get 0.58 yen each. Nothing runs.
+    const b = budget({ currency: 'JPY', total_budget: 100, daily_budget_limit: null, ends_at: new Date(T0 + 14 * DAY_MS).toISOString() });
+    const cs = Array.from({ length: 12 }, (_, i) => campaign(i + 1));
+    expect(startingDailyBudgets(b, cs, [cs[0]], T0).get(1)).toBe(0);
+    expect(queueEntries([cs[0]], ctx(b, cs), T0)[0]).toMatchObject({ proposed_daily_budget: 0, budget: { day_target: 7 } });
+    const refusal = startingRefusal(b, cs, cs[0], 0, T0, null)!;
+    expect(refusal).toBe(
+      "Campaign 1 is not published: its share of the day is less than 1 JPY, the smallest amount in JPY: the day's 7 JPY is split evenly over the budget's 12 campaign(s) that run or may still start. " +
+      "Raise the budget's total or daily limit so that its day is at least 12 JPY (1 JPY for each campaign), or use a budget that names fewer platforms in platform_allocations (a smaller suite).",
+    );
+    expect(refusal).not.toMatch(/running|7\.14/);
+  });
+
+  it('says the campaigns approved in the same call took the rest when none of the bounds alone leaves it nothing', () => {
+    const cs = [campaign(2), campaign(3)];
+    // Approved together with campaign 2, which took the 15 EUR the running one left.
+    const running = campaign(1, { status: 'active', daily_budget: 15 });
+    expect(startingRefusal(budget(), [running, ...cs], cs[1], 0, T0, null)).toMatch(/^Campaign 3 is not published: the campaigns approved with it take what was left today \(15 EUR of the day's 30 EUR\)\. Approve it on its own/);
+  });
+
   it('paces the refusal of a budget that starts later from its start, with advice that fits before the start', () => {
     const later = budget({ daily_budget_limit: null, total_budget: 100, started_at: new Date(T0 + DAY_MS).toISOString(), ends_at: new Date(T0 + 8 * DAY_MS).toISOString() });
     const cs = [campaign(2, { platform: 'tiktok' }), campaign(3, { platform: 'tiktok' })];

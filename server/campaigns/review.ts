@@ -2,21 +2,27 @@
 // a campaign pending review, across budgets — its budget's totals and pacing, and the daily budget approving it now
 // would give it, computed by the same split as the approval itself (startingDailyBudgets, used by service.approve).
 // Pure.
-import { dailyTarget, startingBudgets } from './allocate.js';
+import { dailyTarget, startingSplit, type StartingShare } from './allocate.js';
+import { decimalsOf, floorTo, roundTo } from './model.js';
 import { hash32, prng } from './rng.js';
 import { platformStats, type Budget, type Campaign } from './store.js';
 
 /**
  * Daily budgets for campaigns of budget `b` approved now: their share of the day next to the running and waiting
- * ones (allocate.ts startingBudgets), with the budget's own seed so a preview and the approval agree.
+ * ones (allocate.ts startingSplit), in whole minor units of the budget's currency, with the budget's own seed so a
+ * preview and the approval agree.
  */
 export function startingDailyBudgets(b: Budget, all: Campaign[], starting: Campaign[], now: number): Map<number, number> {
+  return new Map([...startingShares(b, all, starting, now)].map(([id, s]) => [id, s.daily]));
+}
+
+function startingShares(b: Budget, all: Campaign[], starting: Campaign[], now: number): Map<number, StartingShare> {
   const arm = (c: Campaign) => ({ id: c.id, platform: c.platform, stats: platformStats(c) });
   const isStarting = (c: Campaign) => starting.some((s) => s.id === c.id);
-  return startingBudgets({
+  return startingSplit({
     strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, rand: prng(hash32(`start:${b.id}`)),
-    dayTarget: dayTargetOf(b, now),
-    running: all.filter((c) => isRunning(c) && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
+    dayTarget: dayTargetOf(b, now), decimals: decimalsOf(b.currency),
+    running: all.filter((c) => holdsDaily(c) && !isStarting(c)).map((c) => ({ ...arm(c), daily: c.daily_budget })),
     starting: starting.map(arm),
     waiting: all.filter((c) => (c.status === 'pending_review' || c.status === 'draft' || c.status === 'scheduled') && !isStarting(c)).map(arm),
   });
@@ -49,31 +55,65 @@ export function scheduledNote(c: Pick<Campaign, 'id'>, b: Budget | null, now: nu
 
 /**
  * Why campaign `c` may not start with daily budget `daily` (already in whole minor units), or null. A platform
- * refuses a zero daily budget (and one below its minimum, `minimum` when configured); a zero means the budget's
- * running campaigns already take the day's target. For a budget that starts later `daily` is its share of the
- * budget's first day (paced from its start), and the advice is what can change before it.
+ * refuses a zero daily budget (and one below its minimum, `minimum` when configured). A zero says which bound took
+ * it: its platform's daily_limit, held by that platform's running campaigns; the budget's day, held by its running
+ * campaigns; or its own share of the day, below the currency's smallest amount (too many campaigns for the day:
+ * JPY 7 over 12 campaigns is 0.58 yen each, and no API call drops a campaign from the split); else the campaigns approved with it took the rest. Amounts are written
+ * with the currency's own decimals. For a budget that starts later `daily` is its share of the budget's first day
+ * (paced from its start), and the advice is what can change before it.
  */
 export function startingRefusal(b: Budget, all: Campaign[], c: Campaign, daily: number, now: number, minimum: number | null): string | null {
   const floor = minimum ?? 0;
   if (daily > 0 && daily >= floor) return null;
-  const running = all.filter(isRunning);
-  const held = cents(running.reduce((s, x) => s + x.daily_budget, 0));
+  const d = decimalsOf(b.currency);
+  const unit = 10 ** -d;
+  const amount = (x: number) => `${roundTo(x, d)} ${b.currency}`;
+  const later = startsLater(b, now);
+  const day = later ? "its budget's first day" : 'today';
   const target = dayTargetOf(b, now);
-  const why = daily <= 0
-    ? `no daily budget is left for it ${startsLater(b, now) ? 'on its budget\'s first day' : 'today'}: the budget's ${running.length} running campaign(s) take ${held} of the day's ${target} ${b.currency}`
-    : `its share of the day, ${daily} ${b.currency}, is below the ${c.platform} minimum daily budget of ${floor} ${b.currency}`;
-  const advice = startsLater(b, now)
-    ? "Raise the budget's total or daily limit, then approve it again."
-    : "Lower a running campaign's daily budget, raise the budget's total or daily limit, or approve it after the next daily rebalance.";
-  return `Campaign ${c.id} is not published: ${why}. ${advice}`;
+  const raise = "raise the budget's total or daily limit";
+  const plain = (why: string, advice: string) => `Campaign ${c.id} is not published: ${why}. ${advice}`;
+  if (daily > 0) {
+    return plain(`its share of the day, ${amount(daily)}, is below the ${c.platform} minimum daily budget of ${amount(floor)}`,
+      later ? `Raise the budget's total or daily limit, then approve it again.` : `Lower a running campaign's daily budget, ${raise}, or approve it after the next daily rebalance.`);
+  }
+  const s = startingShares(b, all, [c], now).get(c.id)!;
+  const running = all.filter((x) => holdsDaily(x) && x.id !== c.id);
+  const held = (xs: Campaign[]) => roundTo(xs.reduce((t, x) => t + x.daily_budget, 0), d);
+  const limit = b.platform_allocations[c.platform]?.daily_limit;
+  if (s.platformRoom !== null && s.platformRoom < unit && limit !== undefined) {
+    const same = running.filter((x) => x.platform === c.platform);
+    return plain(`no ${c.platform} budget is left for it ${day}: the budget's ${same.length} running ${c.platform} campaign(s) take ${held(same)} of platform_allocations.${c.platform}.daily_limit ${amount(limit)}`,
+      `Lower or pause a running ${c.platform} campaign first, then approve it again.`);
+  }
+  if (s.budgetRoom < unit) {
+    return plain(`no daily budget is left for it ${day}: the budget's ${running.length} running campaign(s) take ${held(running)} of the day's ${amount(target)}`,
+      later ? `Raise the budget's total or daily limit, then approve it again.` : `Lower a running campaign's daily budget, ${raise}, or approve it after the next daily rebalance.`);
+  }
+  if (s.share < unit) {
+    const sharing = all.filter((x) => holdsDaily(x) || x.status === 'pending_review' || x.status === 'draft' || x.status === 'scheduled').length;
+    const capped = limit !== undefined ? ` and ${c.platform}'s daily_limit of ${amount(limit)}` : '';
+    return plain(`its share of the day is less than ${amount(unit)}, the smallest amount in ${b.currency}: the day's ${amount(target)} is split ${b.allocation_strategy === 'equal_split' ? 'evenly' : `by ${b.allocation_strategy}`} over the budget's ${sharing} campaign(s) that run or may still start${capped}`,
+      `Raise the budget's total or daily limit so that its day is at least ${amount(unit * sharing)} (${amount(unit)} for each campaign), or use a budget that names fewer platforms in platform_allocations (a smaller suite).`);
+  }
+  return plain(`the campaigns approved with it take what was left ${day} (${amount(s.budgetRoom)} of the day's ${amount(target)}${s.platformRoom !== null ? `, ${amount(s.platformRoom)} of platform_allocations.${c.platform}.daily_limit ${amount(limit!)}` : ''})`,
+    `Approve it on its own, or ${raise}.`);
 }
 
 /** Running, or approved and being published with the daily budget it starts with (README "Publishing"). */
 const isRunning = (c: Campaign) => c.status === 'active' || c.status === 'publishing';
+/** Holds its daily budget against the day: running, or paused by the daily-limit rule, which resumes it (daily-budgets.ts spendsDaily). */
+const holdsDaily = (c: Campaign) => isRunning(c) || (c.status === 'paused' && c.status_reason === 'daily_limit');
 
-/** The day's target; a budget that starts later is paced from its start (days counted from max(now, start)). */
-const dayTargetOf = (b: Budget, now: number): number =>
-  dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: Math.max(now, b.started_at ? Date.parse(b.started_at) : now) });
+/**
+ * The day's target in the currency's minor units (JPY 7, not 7.14); a budget that starts later is paced from its
+ * start (days counted from max(now, start)).
+ */
+const dayTargetOf = (b: Budget, now: number): number => {
+  const from = Math.max(now, b.started_at ? Date.parse(b.started_at) : now);
+  const target = dailyTarget({ total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, endsAt: b.ends_at ? Date.parse(b.ends_at) : null, now: from });
+  return floorTo(target, decimalsOf(b.currency));
+};
 
 export interface QueueBudget {
   id: number;
