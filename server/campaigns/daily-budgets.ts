@@ -57,7 +57,9 @@ export function createDailySetter(deps: DailySetterDeps) {
     const c = all.find((x) => x.id === campaignId);
     if (!c || !c.external_campaign_id) return { note: 'the campaign is not on a platform' };
     const cap = capFor((await S.budget(db, b.tenant_id, b.id)) ?? b, all, c);
-    const daily = Math.min(wanted, cap.max);
+    // Only a raise is capped: a lowering is carried out as decided, since it only frees room (checked against the
+    // others' amounts, a limit just cut below them would refuse every one of a window's lowerings but the last).
+    const daily = wanted <= c.daily_budget ? wanted : Math.min(wanted, cap.max);
     if (daily < wanted && daily <= 0) return { note: `not set to ${wanted} ${b.currency}: nothing is left for it today (${cap.detail.join('; ')})` };
     const set = raisedFirst(c.daily_budget, daily) ? await S.setDaily(db, b.tenant_id, c.id, daily, deps.now()) : c;
     return set ? { c: set, before: c.daily_budget, daily, cap: daily < wanted ? cap : null } : { note: 'the campaign is gone' };

@@ -10,12 +10,12 @@
 import { actsForAllOrganizers, can, type Principal as Who } from '../authz/principal.js';
 import type { Overrides, Permission } from '../authz/roles.js';
 import { fail, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, listKind, nextCursor, pageOf, text } from '../http/params.js';
+import { collect, cursor, id, int, listKind, nextCursor, pageOf, text, unknownBodyField, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
 import type { Reply } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
-import { iso } from '../store/rows.js';
+import { isObj, iso } from '../store/rows.js';
 import { organizerReport, reportTargetRoas, trackedSeries, type ReportCampaign } from './report.js';
 import { queueEntries } from './review.js';
 import { revenueFree } from './revenue.js';
@@ -36,6 +36,15 @@ const roasOf = (revenue: number, spend: number): number | null => (spend > 0 ? M
 
 const refused = (r: { code: 'not_found' | 'conflict'; message: string } | { code: 'invalid'; field: string; message: string; max?: number; cap?: string }) =>
   r.code === 'invalid' ? fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.cap === undefined ? {} : { cap: r.cap }) }) : fail(r.code, r.message);
+
+/**
+ * The body of a route that takes no fields (submit, pause, resume): nothing, or {} (an empty body reads as {}); a
+ * field is refused by name, and a body that is not a JSON object is refused before (route-input.ts readJson).
+ */
+const noFields = (takes: string) => (v: unknown): Parsed<Record<string, never>> => {
+  const extra = isObj(v) ? Object.keys(v)[0] : undefined;
+  return extra === undefined ? { ok: true, value: {} } : { ok: false, error: unknownBodyField(extra, takes) };
+};
 
 /** What the routes need of the server's roles: an event's organizer as the scope checks see it, the tenant's role overrides. */
 export interface CampaignAccess {
@@ -151,7 +160,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   router.add({
-    method: 'post', path: '/api/v1/campaigns/budgets/:id/submit', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', params: { id },
+    method: 'post', path: '/api/v1/campaigns/budgets/:id/submit', auth: 'secret', permission: 'create_campaigns', resource: 'tenant', params: { id }, body: { limit: 1024, parse: noFields('submit takes no fields: send nothing, or {}.') },
     handler: async ({ params, principal, who }) => {
       const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'create_campaigns');
       if ('reply' in got) return got.reply;
@@ -236,7 +245,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
   });
 
   const toggle = (verb: 'pause' | 'resume') => router.add({
-    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id },
+    method: 'post', path: `/api/v1/campaigns/:id/${verb}`, auth: 'secret', permission: 'manage_ads', resource: 'tenant', params: { id }, body: { limit: 1024, parse: noFields(`${verb} takes no fields: send nothing, or {}.`) },
     audit: ({ params }) => ({ action: `campaigns.${PAST[verb]}`, target: `campaign:${params.id}` }),
     handler: async ({ params, principal, who }) => {
       const got = await withCampaign(principal.tenant.tenant_id, params.id, who, 'manage_ads');

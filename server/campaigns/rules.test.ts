@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS, DAY_MS, ZERO_STATS, type Stats } from './model.js';
 import { prng } from './rng.js';
-import { dailyDecisions, endDecisions, hourlyDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
+import { budgetLeft, dailyDecisions, endDecisions, hourlyDecisions, overrideDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
 
 const T0 = Date.UTC(2026, 2, 5, 12);
 const budget = (o: Partial<BudgetView> = {}): BudgetView => ({
@@ -155,5 +155,46 @@ describe('daily rebalance', () => {
     const sum = split.reduce((s, x) => s + (x.action as { daily_budget: number }).daily_budget, 0);
     expect(sum).toBeLessThanOrEqual(200 / 7 + 1e-9);
     expect(dailyDecisions({ budget: budget({ spent: 1200, lowNotified: true }), campaigns: cs, now: T0, rand: prng(5) }).some((x) => x.rule === 'low_budget')).toBe(false);
+  });
+});
+
+describe('budget override (PATCH …/budgets/{id}): the stop rules at once', () => {
+  const twelve = (daily: number) => Array.from({ length: 12 }, (_, i) => camp(i + 1, ZERO_STATS, { dailyBudget: daily }));
+
+  it('stops the budget when one more hour could reach the new total, counting the daily budgets at the new daily limit', () => {
+    // The probe's case: 67.42 spent, 12 campaigns at 7.50 a day (90), the total lowered to 68.42 and the limit to 50.
+    // Before, nothing was decided until the next hourly window, and that hour spent 70.92 of the 68.42.
+    const d = overrideDecisions({ budget: budget({ total: 68.42, spent: 67.42, dailyLimit: 50 }), campaigns: twelve(7.5), now: T0 });
+    expect(d.map((x) => [x.rule, x.action.kind])).toEqual([['low_budget', 'notify_low_budget'], ['budget_exhausted', 'budget_status'], ...twelve(0).map(() => ['budget_exhausted', 'pause'])]);
+    const stop = d.find((x) => x.action.kind === 'budget_status')!;
+    expect(stop.inputs).toEqual({ total: 68.42, spent: 67.42, next_hour_expected: 2.5 });
+    expect(stop.reason).toBe('Spent 67.42 of 68.42; another hour would reach the total, so the budget stops here.');
+  });
+
+  it('with more than an hour left at the new limit: the daily budgets lowered in proportion, and the notice below 20 %', () => {
+    const d = overrideDecisions({ budget: budget({ total: 72.5, spent: 67.42, dailyLimit: 50 }), campaigns: twelve(7.5), now: T0 });
+    expect(d[0]).toMatchObject({ rule: 'low_budget', action: { kind: 'notify_low_budget', remaining: 5.08 } });
+    const cut = d.slice(1);
+    expect(cut.map((x) => [x.rule, x.action])).toEqual(twelve(0).map(() => ['daily_limit_lowered', { kind: 'set_daily_budget', daily_budget: 4.16 }]));
+    expect(cut[0].reason).toBe('The daily limit is now 50.00, below the 90.00 a day the budget\'s campaigns take: daily budget 7.50 → 4.16 (each lowered in proportion until the next rebalance).');
+    // A campaign the daily limit paused counts (it resumes by itself); one paused by hand or for CPA does not.
+    const mixed = [camp(1, ZERO_STATS, { dailyBudget: 30 }), camp(2, ZERO_STATS, { dailyBudget: 10, status: 'paused', statusReason: 'daily_limit' }),
+      camp(3, ZERO_STATS, { dailyBudget: 40, status: 'paused', statusReason: 'manual' }), camp(4, ZERO_STATS, { dailyBudget: 40, status: 'paused', statusReason: 'cpa_above_limit' })];
+    const m = overrideDecisions({ budget: budget({ dailyLimit: 20 }), campaigns: mixed, now: T0 });
+    expect(m.map((x) => [x.campaignId, x.action])).toEqual([[1, { kind: 'set_daily_budget', daily_budget: 15 }], [2, { kind: 'set_daily_budget', daily_budget: 5 }]]);
+  });
+
+  it('decides nothing while the daily budgets fit the limit and the total is far', () => {
+    expect(overrideDecisions({ budget: budget({ dailyLimit: 60 }), campaigns: twelve(5), now: T0 })).toEqual([]);
+    expect(overrideDecisions({ budget: budget({ dailyLimit: null }), campaigns: twelve(50), now: T0 })).toEqual([]);
+    // JPY: whole yen, never below one.
+    const jpy = overrideDecisions({ budget: budget({ total: 1_400_000, spent: 0, dailyLimit: 1000, decimals: 0 }), campaigns: [camp(1, ZERO_STATS, { dailyBudget: 2999 }), camp(2, ZERO_STATS, { dailyBudget: 1 })], now: T0 });
+    expect(jpy.map((x) => x.action)).toEqual([{ kind: 'set_daily_budget', daily_budget: 999 }, { kind: 'set_daily_budget', daily_budget: 1 }]);
+  });
+
+  it('counts 20 % left as not low: the notice is armed again by a total that leaves 20 % or more', () => {
+    expect(budgetLeft({ total: 300, spent: 240 })).toEqual({ remaining: 60, pct: 20, low: false });
+    expect(budgetLeft({ total: 300, spent: 240.01 })).toMatchObject({ remaining: 59.99, low: true });
+    expect(budgetLeft({ total: 140000, spent: 139001, decimals: 0 })).toEqual({ remaining: 999, pct: 0.7, low: true });
   });
 });

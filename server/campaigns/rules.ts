@@ -13,14 +13,17 @@
 //   roas_above_target   ROAS > 2× target ROAS with ≥ 5 conversions: daily budget +20 %, at most once per 24 h,
 //                       and only out of the day's unallocated headroom (the day's target less the daily budgets of
 //                       the active campaigns and of those the daily-limit rule paused) and its platform's daily_limit
-//   low_budget          below 20 % left, or exhausted, and not yet notified: the organizer's notice (once)
+//   low_budget          below 20 % left, or exhausted, and not yet notified: the organizer's notice (once per fall
+//                       below 20 %: a raise of the total that leaves 20 % or more again arms it again, service.ts)
 //   creative_rotation   a campaign with ≥ 2 variant ads delivering on Meta, once a day from 48 h to 14 days after its
 //                       start: pause the ads of variants clearly worse than the best (rotation.ts), else note why not
 // Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
 // strategy (allocate.ts).
+// At a budget override (PATCH …/budgets/{id}, overrideDecisions): the stop rules above with the new figures at once,
+// and daily_limit_lowered when the new daily limit is below what the running campaigns take a day.
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
 import { rotationDecisions, type RotationView } from './rotation.js';
-import { cents, floorCents, HOUR_MS, NEVER_RAN, roundTo, type BudgetStatus, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
+import { cents, floorCents, floorTo, HOUR_MS, NEVER_RAN, roundTo, type BudgetStatus, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export interface BudgetView {
   id: number;
@@ -127,17 +130,25 @@ export function endDecisions(b: BudgetView, campaigns: CampaignView[], now: numb
 }
 
 /**
- * The organizer's notice, once (lowNotified): below 20 % of the total left, or when the budget stops exhausted
- * before it was sent (a budget of a few days can run out between two daily rebalances, and an exhausted budget is
- * no longer rebalanced). Checked by the hourly optimiser and the daily rebalance.
+ * What is left of the budget in its currency's own digits (KWD 0.625, not 0.63), that as a percentage of the total
+ * (one decimal, for the notice and the log alike), and whether it is below the low-budget share (20 %).
+ */
+export function budgetLeft(b: Pick<BudgetView, 'total' | 'spent' | 'decimals'>): { remaining: number; pct: number; low: boolean } {
+  const remaining = roundTo(Math.max(0, b.total - b.spent), b.decimals ?? 2);
+  const pct = b.total > 0 ? roundTo((remaining / b.total) * 100, 1) : 0;
+  return { remaining, pct, low: remaining < RULES.lowBudgetShare * b.total };
+}
+
+/**
+ * The organizer's notice, once per fall below 20 % (lowNotified; a raise of the total that leaves 20 % or more
+ * again clears it): below 20 % of the total left, or when the budget stops exhausted before it was sent (a budget
+ * of a few days can run out between two daily rebalances, and an exhausted budget is no longer rebalanced).
+ * Checked by the hourly optimiser, the daily rebalance and a budget override.
  */
 export function lowBudgetDecisions(b: BudgetView, exhausting: boolean): Decision[] {
   const d = b.decimals ?? 2;
-  // What is left in the currency's own digits (KWD 0.625, not 0.63), and one percentage (one decimal) for the
-  // notice and the log alike.
-  const remaining = roundTo(Math.max(0, b.total - b.spent), d);
-  if (b.lowNotified || (!exhausting && remaining >= RULES.lowBudgetShare * b.total)) return [];
-  const pct = b.total > 0 ? roundTo((remaining / b.total) * 100, 1) : 0;
+  const { remaining, pct, low } = budgetLeft(b);
+  if (b.lowNotified || (!exhausting && !low)) return [];
   return [{
     campaignId: 0, rule: 'low_budget', action: { kind: 'notify_low_budget', remaining, remaining_pct: pct },
     inputs: { total: b.total, spent: roundTo(b.spent, d) },
@@ -147,7 +158,8 @@ export function lowBudgetDecisions(b: BudgetView, exhausting: boolean): Decision
   }];
 }
 
-function guards(inp: HourInput): Decision[] | null {
+/** The stop rules (budget_ended, budget_exhausted with its notice): the decisions, or null while the budget runs on. */
+function guards(inp: Pick<HourInput, 'budget' | 'campaigns' | 'now'>): Decision[] | null {
   const { budget: b, campaigns, now } = inp;
   const fmt = money(b);
   const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
@@ -282,6 +294,53 @@ export function hourlyDecisions(inp: HourInput): Decision[] {
   // While the day's limit holds the budget, nothing is raised.
   const roas = dailyAll.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
   return [...low, ...daily, ...cpa, ...roas, ...rotationDecisions(inp.campaigns, inp.now)];
+}
+
+export interface OverrideInput {
+  /** The budget with its new total and daily limit. */
+  budget: BudgetView;
+  campaigns: CampaignView[];
+  now: number;
+}
+
+/**
+ * A daily limit lowered by hand below what the budget's spending campaigns (running, or paused by the daily-limit
+ * rule, which resumes them) take a day: each daily budget lowered in proportion, so that together they take at
+ * most the new limit (floored to the currency's minor unit, at least one); the next rebalance splits the day
+ * afresh. None while they fit.
+ */
+function limitCutDecisions(b: BudgetView, campaigns: CampaignView[]): Decision[] {
+  if (b.dailyLimit === null) return [];
+  const fmt = money(b);
+  const d = b.decimals ?? 2;
+  const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  const sum = roundTo(live.reduce((s, c) => s + c.dailyBudget, 0), d);
+  if (sum <= b.dailyLimit) return [];
+  const unit = roundTo(10 ** -d, d);
+  return live.map((c) => {
+    const next = Math.max(unit, floorTo((c.dailyBudget * b.dailyLimit!) / sum, d));
+    return {
+      campaignId: c.id, rule: 'daily_limit_lowered', action: { kind: 'set_daily_budget', daily_budget: next },
+      inputs: { daily_limit: b.dailyLimit, daily_budgets: sum, previous_daily_budget: c.dailyBudget },
+      reason: `The daily limit is now ${fmt(b.dailyLimit!)}, below the ${fmt(sum)} a day the budget's campaigns take: daily budget ${fmt(c.dailyBudget)} → ${fmt(next)} (each lowered in proportion until the next rebalance).`,
+    };
+  });
+}
+
+/**
+ * A budget's total or daily limit changed by hand (PATCH …/budgets/{id}), decided at once rather than at the next
+ * hourly window: the hourly stop rules with the new figures (budget_ended; budget_exhausted when one more hour of the
+ * spending campaigns' daily budgets could reach the new total, with the organizer's notice), the daily budgets
+ * counted as lowered to a new daily limit below them; else those lowerings (daily_limit_lowered) and the
+ * low-budget notice when the new total leaves less than 20 %.
+ */
+export function overrideDecisions(inp: OverrideInput): Decision[] {
+  const cut = limitCutDecisions(inp.budget, inp.campaigns);
+  const lowered = new Map(cut.map((x) => [x.campaignId, (x.action as { daily_budget: number }).daily_budget]));
+  const campaigns = inp.campaigns.map((c) => (lowered.has(c.id) ? { ...c, dailyBudget: lowered.get(c.id)! } : c));
+  const stop = guards({ budget: inp.budget, campaigns, now: inp.now });
+  if (stop) return stop;
+  return [...lowBudgetDecisions(inp.budget, false), ...cut];
 }
 
 export interface DayInput {

@@ -21,7 +21,8 @@ ORDER BY id DESC LIMIT $6;
 -- name: override_budget
 -- A manual override: total and/or daily limit (NULL keeps the current value; $5 clears the daily limit). A new total
 -- must be above what was spent (no row when it is not: the caller answers 409), checked against the stored spend in
--- the same statement; only such a raise reopens an exhausted budget (a new daily limit alone never does).
+-- the same statement; only such a raise reopens an exhausted budget (a new daily limit alone never does). The caller
+-- then applies the optimiser's stop rules to the new figures at once (service.ts overrideBudget).
 UPDATE ad_campaign_budgets
 SET total_budget = coalesce($3, total_budget),
     daily_budget_limit = CASE WHEN $5::boolean THEN NULL ELSE coalesce($4, daily_budget_limit) END,
@@ -51,6 +52,11 @@ UPDATE ad_campaign_budgets SET turn_holder = NULL, turn_until = NULL WHERE tenan
 
 -- name: mark_low_notified
 UPDATE ad_campaign_budgets SET low_notified_at = $3 WHERE tenant_id = $1 AND id = $2 AND low_notified_at IS NULL RETURNING id;
+
+-- name: rearm_low_notice
+-- A total raised by hand to leave 20 % or more (rules.ts budgetLeft, service.ts overrideBudget): the low-budget
+-- notice is sent again when the budget next falls below 20 %. No row when it was not sent.
+UPDATE ad_campaign_budgets SET low_notified_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND low_notified_at IS NOT NULL RETURNING *;
 
 -- name: insert_campaigns
 -- The suite: one row per (budget, platform, type); a second call inserts nothing new.
