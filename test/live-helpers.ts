@@ -32,6 +32,8 @@ export class LiveClient {
   readonly messages: LiveMessage[] = [];
   private waiters: (() => void)[] = [];
   closed = false;
+  /** The close code the server ended the connection with (4001 token expired, 4003 key revoked, …). */
+  closeCode: number | null = null;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (buf) => {
@@ -40,8 +42,9 @@ export class LiveClient {
       this.messages.push(m);
       for (const w of this.waiters.splice(0)) w();
     });
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       this.closed = true;
+      this.closeCode = code;
       for (const w of this.waiters.splice(0)) w();
     });
     ws.on('error', () => undefined);

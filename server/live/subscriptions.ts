@@ -47,8 +47,8 @@ export interface Link {
   /** Leaves `key` and every notice channel of it. */
   leave(key: string): void;
   send(reply: Reply): void;
-  /** The token expired: ends the connection, after the reply that says so. */
-  expire(): void;
+  /** The token expired or its key was revoked: ends the connection (/ws: close 4001 or 4003), after the reply that says so. */
+  expire(why: 'expired' | 'revoked'): void;
   /** Ends the connection for sending far more messages than it may (/ws: close 1008), after the reply that says so. */
   violate?(): void;
 }
@@ -289,7 +289,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (core.keyRevoked && (await core.keyRevoked(sub.scope))) {
         if (!link.isOpen()) return;
         link.send(endMessage('revoked'));
-        return link.expire();
+        return link.expire('revoked');
       }
       await core.prepare([{ tenant, topic }]);
       if (!link.isOpen()) return;
@@ -450,7 +450,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
       if (!parsed || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
       if (expired(sub, core.now())) {
         link.send(endMessage('expired'));
-        return link.expire();
+        return link.expire('expired');
       }
       if (op.op === 'subscribe') return subscribe(sub, link, name, parsed);
       // The connection holds the topic itself or its revenue-free variant (whichever its access gave it).

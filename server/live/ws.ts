@@ -22,6 +22,9 @@ type Ws = import('@trufflesuite/uws-js-unofficial').WebSocket<UserData>;
 /** The largest text frame a client may send (a subscribe is well under 1 KB). */
 export const MAX_FRAME_BYTES = 16 * 1024;
 
+/** How a connection ends when its token does: the live client (client/live) reads 4001 as "mint a new token", 4003 as final. */
+const closeCode = (why: 'expired' | 'revoked'): number => (why === 'expired' ? 4001 : 4003);
+
 export interface WsServer {
   sockets(): number;
   close(): void;
@@ -48,7 +51,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore & Partial<Overrides
     send: (reply) => {
       if (!ws.getUserData().closed) ws.send(JSON.stringify(reply));
     },
-    expire: () => ws.end(4001, 'token expired'),
+    expire: (why) => ws.end(closeCode(why), `token ${why}`),
     violate: () => ws.end(1008, 'too many messages'),
   });
 
@@ -111,7 +114,7 @@ export function registerWs(app: TemplatedApp, core: LiveCore & Partial<Overrides
       if (why) {
         ws.cork(() => {
           ws.send(JSON.stringify(endMessage(why)));
-          ws.end(why === 'expired' ? 4001 : 4003, `token ${why}`);
+          ws.end(closeCode(why), `token ${why}`);
         });
       }
     }
