@@ -230,6 +230,8 @@ describe('campaigns API', { timeout: 180_000 }, () => {
       [{ organizer_id: 'O1', total_budget: 10, ends_at: new Date(Date.now() - 60_000).toISOString() }, 'ends_at'],
       [{ organizer_id: 'O1', total_budget: 10, currency: 'euro' }, 'currency'],
       [{ total_budget: 10 }, 'organizer_id'],
+      // equal_split splits the day evenly: uneven percentages would be ignored, so they are refused.
+      [{ organizer_id: 'O1', total_budget: 10, platform_allocations: { meta: { percentage: 70 }, tiktok: { percentage: 30 } } }, 'platform_allocations.meta.percentage'],
     ];
     for (const [body, field] of cases) {
       const r = await api('POST', '/api/v1/campaigns/budgets', body);

@@ -5,6 +5,7 @@ import { describeJson, MAX_TIME_MS, parseIsoTime, stringProblem, unknownBodyFiel
 import { isObj } from '../store/rows.js';
 import { currencyDecimals, fitsDecimals, isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
 import type { NewBudget } from './service.js';
+import { ignoredPercentages } from './allocate.js';
 
 const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
 
@@ -100,6 +101,8 @@ export function parseNewBudget(v: unknown, now: number): Parsed<NewBudget> {
   const strategy = v.allocation_strategy ?? 'equal_split';
   if (!(STRATEGIES as readonly string[]).includes(strategy as string)) return bad('allocation_strategy', `allocation_strategy is one of ${STRATEGIES.join(', ')}.`);
   if (strategy === 'manual' && Object.keys((pa as { value: PlatformAllocations }).value).length === 0) return bad('platform_allocations', 'A manual budget names its platform percentages.');
+  const ignored = ignoredPercentages(strategy as Strategy, (pa as { value: PlatformAllocations }).value);
+  if (ignored) return bad(ignored.field, ignored.message);
   const v2 = <T>(p: Parsed<T>) => (p as { ok: true; value: T }).value;
   if (v2(start) && v2(end) && Date.parse(v2(end)!) <= Date.parse(v2(start)!)) return bad('ends_at', 'ends_at must be after started_at.');
   if (v2(end) && Date.parse(v2(end)!) <= now) return bad('ends_at', `ends_at ${v2(end)} has already passed (now ${new Date(now).toISOString()}); a budget ends in the future.`);
