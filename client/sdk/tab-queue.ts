@@ -90,7 +90,8 @@ export class TabQueue {
   /**
    * Takes over the queues of tabs that are gone (closed, navigated away, crashed) with events still
    * queued: the first live tab that claims one in IndexedDB moves its events into its own queue, numbers
-   * those that were not numbered yet and sends them.
+   * those that were not numbered yet and sends them (what the current consent no longer covers is dropped
+   * there, on its way to the network: tracker.ts, out()).
    */
   async adopt_() {
     const t = this.tabs_;
@@ -121,9 +122,8 @@ export class TabQueue {
             const c = v?.[hint.s];
             return [c?.n >= hint.n ? v : bounded(v, hint.s, { ids: c?.ids || {}, n: hint.n, p: hint.p }, 8), 0];
           });
-        const mine: Record<string, 1> = {};
-        for (const e of this.q_.all_()) mine[e.event_id] = 1;
-        const add = evs.filter((e) => !mine[e.event_id]);
+        const mine = this.q_.all_().map((e) => e.event_id); // (a list, not a map: the core's size budget)
+        const add = evs.filter((e) => !mine.includes(e.event_id));
         this.q_.push_(...add);
         this.d.store_.removeItem(K_Q + id);
         this.d.store_.removeItem(K_HINT + id);

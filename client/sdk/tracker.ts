@@ -143,14 +143,20 @@ export class TxTracker {
       timer = setTimeout(flush, ms);
     };
     const flush = () => sending || (sending = drain().finally(() => (sending = null)));
+    /**
+     * The queue as it may leave for the network: the events the current consent covers (this tab's, those it
+     * adopted from a tab gone before a withdrawal, those of an earlier page); the others are dropped.
+     */
+    const out = () => (q().retain_((e) => allowed(scopeOf(e.event_name, scopes), consent)), q().all_());
 
     const drain = async (): Promise<void> => {
-      // Ids settled in this run: never sent twice even if storage failed to record their removal.
-      const done: Record<string, 1> = {};
+      // Ids settled in this run: never sent twice even if storage failed to record their removal. (A list, not
+      // a map: the core's size budget, which the consent check in out() needed.)
+      const done: string[] = [];
       for (;;) {
         const t = now();
         if (t < retryAt) return;
-        const next = bodies(q().all_().filter((e) => !done[e.event_id]), iso(t), batch, MAX_BODY).next();
+        const next = bodies(out().filter((e) => !done.includes(e.event_id)), iso(t), batch, MAX_BODY).next();
         if (next.done) return;
         const sent = next.value[1];
         const ids = (flying = sent.map((e) => e.event_id));
@@ -190,7 +196,7 @@ export class TxTracker {
           // 4xx other than 408/429: sending the same request again cannot succeed.
           console.warn('[tx] dropped', status, ids);
         }
-        ids.forEach((id) => (done[id] = 1));
+        done.push(...ids);
         q().remove_(ids);
       }
     };
@@ -208,7 +214,7 @@ export class TxTracker {
       if (attempt || !navigator.onLine) return;
       const fly = flying;
       const gone: string[] = [];
-      for (const b of bodies(q().all_().filter((e) => !fly.includes(e.event_id)), iso(now()), 100, MAX_BEACON)) {
+      for (const b of bodies(out().filter((e) => !fly.includes(e.event_id)), iso(now()), 100, MAX_BEACON)) {
         if (!navigator.sendBeacon(url, b[0])) break;
         for (const e of b[1]) gone.push(e.event_id);
       }
@@ -360,7 +366,7 @@ export class TxTracker {
       // session stored then: those are stored first, or each tab would mint its own.
       if (!fromOtherTab && ls) self.getIds(), writeJson(ls, K_CONSENT, consent);
       if (!store.persist_) tq.tabs_?.wipe_();
-      q().retain_((e) => allowed(scopeOf(e.event_name, scopes), consent));
+      out(); // drops what the new consent no longer covers (other tabs' queues: when they are sent)
       if (c.autoPageView && !self.pv) self.pageView();
     };
 

@@ -1,0 +1,171 @@
+// Consent withdrawn while events wait in a queue the withdrawing tab does not own: a tab closed (or a page
+// left) offline leaves its queue in localStorage, and a live tab of the site adopts and sends it later. The
+// README ("Consent") promises that withdrawing consent drops the queued events it no longer covers: none of
+// them may reach the network, whichever tab or page ends up sending the queue. Real Chromium, one browser
+// profile; every batch posted by the pages goes through a counting proxy, so "never sent" is observed on the
+// wire (beacons included), not inferred from what the server stored.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
+import { buildSdkForTest, launchChromium, sdkProfile, startSite, txEval as tx } from './client-helpers.js';
+
+declare const localStorage: any, window: any, navigator: any;
+
+let server: Awaited<ReturnType<typeof bootServer>>;
+let site: Awaited<ReturnType<typeof startSite>>;
+let proxy: Awaited<ReturnType<typeof countingProxy>>;
+let browser: Browser;
+let t: Tenant;
+
+/** Forwards everything to the server; counts every event id posted to the batch endpoint. */
+async function countingProxy(target: string) {
+  const copies = new Map<string, number>();
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === 'POST' && req.url?.startsWith('/api/tx/events/batch')) {
+        try {
+          for (const e of JSON.parse(body.toString()).events ?? []) copies.set(e.event_id, (copies.get(e.event_id) ?? 0) + 1);
+        } catch (err) {
+          copies.set(`unparsable: ${(err as Error).message}`, 1);
+        }
+      }
+      const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    copies,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+beforeAll(async () => {
+  const [build, s] = await Promise.all([buildSdkForTest(), bootServer()]);
+  server = s;
+  site = await startSite(build.iife);
+  proxy = await countingProxy(server.url);
+  t = await createTenant(server.url, 'consent-queues', [site.origin]);
+  browser = await launchChromium();
+}, 240_000);
+afterAll(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await site?.close();
+  await server?.close();
+});
+
+const BOTH = { analytics: true, marketing: true };
+/**
+ * A profile whose pages can each be taken offline as the SDK sees it: `navigator.onLine` false (no beacon)
+ * and fetch() failing, until `net(page, true)`, which also fires `online`. Not Chromium's emulated offline
+ * (context.setOffline): it is lifted from a tab while Playwright closes it, and the closing tab, online again
+ * for its last moments, now and then sent its own queue itself, before the withdrawal.
+ */
+async function profile(config: Record<string, unknown> = {}) {
+  const ctx = await sdkProfile(browser, { writeKey: t.write_key, endpoint: proxy.url, consent: BOTH, flushInterval: 200, ...config });
+  await ctx.addInitScript(() => {
+    let off = false;
+    Object.defineProperty(navigator, 'onLine', { get: () => !off, configurable: true });
+    const f = window.fetch;
+    window.fetch = (...args: unknown[]) => (off ? Promise.reject(new TypeError('Failed to fetch')) : f(...args));
+    window.txNet = (on: boolean) => ((off = !on), on && window.dispatchEvent(new Event('online')));
+  });
+  return ctx;
+}
+const net = (page: Page, on: boolean) => page.evaluate((on) => window.txNet(on), on);
+
+/** Every event queued in the profile's storage, all tabs' queues together. */
+const queue = (page: Page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q')).flatMap((k) => JSON.parse(localStorage.getItem(k) || '[]'))) as Promise<any[]>;
+
+/**
+ * In `page`, offline: a marketing event (affiliate_attribution_captured) and an analytics one (event_view),
+ * numbered before the page goes. Returns their ids and the visitor.
+ */
+async function queueBothScopes(page: Page) {
+  const vid = (await tx<{ visitor_id: string }>(page, `tx.getIds()`)).visitor_id;
+  await net(page, false);
+  const marketing = await tx<string>(page, `tx.track('affiliate_attribution_captured', { affiliate_id: 'AFF1' })`);
+  const analytics = await tx<string>(page, `tx.eventView({ event_entity_id: 'E1' })`);
+  await until(async () => {
+    const q = await queue(page);
+    return [marketing, analytics].every((id) => q.some((e) => e.event_id === id && e.sequence_no !== undefined));
+  }, 15_000);
+  return { vid, marketing, analytics };
+}
+
+/**
+ * Waits until `expected` is stored and no queue of the profile holds anything (nothing is left that could
+ * still be sent), then returns the names of the visitor's events that went over the wire.
+ */
+async function settled(page: Page, vid: string, expected: string) {
+  await until(async () => {
+    const stored = await eventsOf(server.url, t, `limit=1000&visitor_id=${vid}`);
+    return stored.some((e) => e.event_id === expected) && (await queue(page)).length === 0;
+  }, 20_000);
+  const stored = await eventsOf(server.url, t, `limit=1000&visitor_id=${vid}`);
+  return stored;
+}
+
+describe('browser SDK: consent withdrawn while another tab\'s queue waits', () => {
+  for (const [withdrawn, kept] of [
+    ['marketing', 'analytics'],
+    ['analytics', 'marketing'],
+  ] as const) {
+    it(`${withdrawn} withdrawn in tab B after tab A closed offline with queued events: B adopts A's queue and sends only its ${kept} events`, { timeout: 90_000 }, async () => {
+      const ctx = await profile();
+      const a = await ctx.newPage();
+      await a.goto(`${site.origin}/events/W1`);
+      const b = await ctx.newPage();
+      await b.goto(`${site.origin}/events/W2`);
+      await net(b, false);
+      const ev = await queueBothScopes(a);
+      // No beacon offline: A's queue (and its page_engagement) stays in localStorage for a live tab. (With
+      // runBeforeUnload, close() does not wait for the page to be gone: a tab A still alive once online would
+      // send its own queue, a different case.)
+      await Promise.all([a.waitForEvent('close'), a.close({ runBeforeUnload: true })]);
+      await tx(b, `tx.setConsent({ ${withdrawn}: false })`);
+      expect(await tx(b, `tx.getConsent()`)).toMatchObject({ [withdrawn]: false, [kept]: true });
+      await net(b, true);
+
+      const stored = await settled(b, ev.vid, ev[kept]);
+      const notCovered = withdrawn === 'marketing' ? [ev.marketing] : [ev.analytics];
+      expect(notCovered.filter((id) => proxy.copies.has(id)), `${withdrawn} events sent after ${withdrawn} consent was withdrawn`).toEqual([]);
+      // Nothing of the withdrawn scope reached the server either (A's page_engagement is analytics).
+      const scopeOf = (name: string) => (name === 'affiliate_attribution_captured' ? 'marketing' : 'analytics');
+      expect(stored.filter((e) => scopeOf(e.event_name) === withdrawn).map((e) => e.event_name)).toEqual([]);
+      expect(stored.map((e) => e.event_id)).toContain(ev[kept]);
+      await ctx.close();
+    });
+  }
+
+  it('one tab across page loads: the next page, started without marketing consent, sends the previous page\'s analytics events and not its marketing ones', { timeout: 90_000 }, async () => {
+    const ctx = await profile();
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/events/P1`);
+    const ev = await queueBothScopes(page);
+    // The page is left offline (no beacon): its queue waits for the site's next page, online.
+    await page.goto('about:blank');
+    // The next page of the site knows from the consent banner that marketing was withdrawn.
+    await ctx.addInitScript(`window.TX_CONFIG = Object.assign({}, window.TX_CONFIG, { consent: { analytics: true, marketing: false } })`);
+    await page.goto(`${site.origin}/events/P2`);
+    const stored = await settled(page, ev.vid, ev.analytics);
+    expect(proxy.copies.has(ev.marketing), 'marketing event sent by a page without marketing consent').toBe(false);
+    expect(stored.map((e) => e.event_name)).not.toContain('affiliate_attribution_captured');
+    await ctx.close();
+  });
+});
