@@ -2,11 +2,10 @@
 // catalog) → review queue → approval publishes on Meta, Google Ads and TikTok → pause / resume / overrides →
 // organizer report; scope of ad_account keys, admin-only approval, audit entries, bad input answered 400 with
 // the field.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
 import { LiveClient, mintToken } from './live-helpers.js';
+import { noticeSink, type NoticeSink } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 describe('campaigns API', { timeout: 180_000 }, () => {
@@ -15,24 +14,16 @@ describe('campaigns API', { timeout: 180_000 }, () => {
   let base: string;
   let t: Tenant;
   let adKey: string;
-  let hook: http.Server;
+  let hook: NoticeSink;
   const notices: any[] = [];
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, as(key));
 
   beforeAll(async () => {
-    hook = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        notices.push(JSON.parse(body));
-        res.end('{}');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    hook = await noticeSink(notices);
     mock = await startMockPlatforms({ seed: 1, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
-      CAMPAIGNS_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/notices`,
+      CAMPAIGNS_WEBHOOK_URL: hook.url,
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
       META_AD_ACCOUNT_ID: 'act_1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '200-200-2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
       META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
@@ -47,7 +38,7 @@ describe('campaigns API', { timeout: 180_000 }, () => {
   afterAll(async () => {
     await server?.close();
     await mock?.close();
-    await new Promise((r) => hook?.close(r));
+    await hook?.close();
   });
 
   it('runs the flow from budget to published suite, with overrides and the report', async () => {

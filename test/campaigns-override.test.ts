@@ -4,10 +4,9 @@
 // a daily limit cut below what the running campaigns take lowers their daily budgets; a top-up back to 20 % or
 // more re-arms the low-budget notice (before, it was sent once per budget, ever). And pause, resume and submit
 // refuse a body they do not take (before, any body was 200).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { noticeSink, type NoticeSink } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 const HOUR = 3_600_000;
@@ -16,7 +15,7 @@ const DAY = 24 * HOUR;
 describe('campaign budget overrides', { timeout: 240_000 }, () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let mock: MockPlatforms;
-  let hook: http.Server;
+  let hook: NoticeSink;
   let t: Tenant;
   const notices: any[] = [];
   // The mock platforms' simulated clock (delivery happens only as the test advances it).
@@ -51,18 +50,10 @@ describe('campaign budget overrides', { timeout: 240_000 }, () => {
   }
 
   beforeAll(async () => {
-    hook = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        notices.push(JSON.parse(body));
-        res.end('{}');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    hook = await noticeSink(notices);
     mock = await startMockPlatforms({ seed: 16, startMs: clock, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
-      CAMPAIGNS_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/notices`,
+      CAMPAIGNS_WEBHOOK_URL: hook.url,
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
       META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
       META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
@@ -72,7 +63,7 @@ describe('campaign budget overrides', { timeout: 240_000 }, () => {
   afterAll(async () => {
     await server?.close();
     await mock?.close();
-    await new Promise((r) => hook?.close(r));
+    await hook?.close();
   });
 
   it('a total lowered to within an hour of the spend stops the budget at once: the next hour delivers nothing past it', async () => {

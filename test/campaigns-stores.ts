@@ -3,6 +3,8 @@
 // PostgreSQL one a fresh database of the machine's PostgreSQL in plain mode (store-suites.ts scratchDatabase),
 // migrated, dropped after.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { campaignsConfig, type CampaignsConfig } from '../server/campaigns/config.js';
 import type { CampaignsCore } from '../server/campaigns/index.js';
 import { openPostgres, type Db } from '../server/store/db.js';
@@ -72,4 +74,26 @@ export async function approvedMetaBudget(core: CampaignsCore, tenant: number, to
   const approved = await core.service.approve(tenant, suite.value.map((c) => c.id));
   if (!approved.ok) throw new Error(approved.message);
   return { budgetId: b.id, campaigns: await core.service.campaignsOf(tenant, b.id) };
+}
+
+export interface NoticeSink {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A local stand-in for CAMPAIGNS_WEBHOOK_URL: every notice posted to it is parsed and pushed onto `notices`. */
+export async function noticeSink(notices: unknown[]): Promise<NoticeSink> {
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      notices.push(JSON.parse(body));
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/notices`,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
 }

@@ -171,3 +171,37 @@ export async function eventsByName(base: string, t: Tenant, names: string[], que
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Forwards everything to the server; counts every event id posted to the batch endpoint. */
+export async function countingProxy(target: string) {
+  const copies = new Map<string, number>();
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === 'POST' && req.url?.startsWith('/api/tx/events/batch')) {
+        try {
+          for (const e of JSON.parse(body.toString()).events ?? []) copies.set(e.event_id, (copies.get(e.event_id) ?? 0) + 1);
+        } catch (err) {
+          copies.set(`unparsable: ${(err as Error).message}`, 1); // shows up in the assertions
+        }
+      }
+      const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      up.end(body);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+    copies,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}

@@ -4,12 +4,10 @@
 // them may reach the network, whichever tab or page ends up sending the queue. Real Chromium, one browser
 // profile; every batch posted by the pages goes through a counting proxy, so "never sent" is observed on the
 // wire (beacons included), not inferred from what the server stored.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, launchChromium, sdkProfile, startSite, txEval as tx } from './client-helpers.js';
+import { buildSdkForTest, countingProxy, launchChromium, sdkProfile, startSite, txEval as tx } from './client-helpers.js';
 
 declare const localStorage: any, window: any, navigator: any;
 
@@ -18,40 +16,6 @@ let site: Awaited<ReturnType<typeof startSite>>;
 let proxy: Awaited<ReturnType<typeof countingProxy>>;
 let browser: Browser;
 let t: Tenant;
-
-/** Forwards everything to the server; counts every event id posted to the batch endpoint. */
-async function countingProxy(target: string) {
-  const copies = new Map<string, number>();
-  const srv = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === 'POST' && req.url?.startsWith('/api/tx/events/batch')) {
-        try {
-          for (const e of JSON.parse(body.toString()).events ?? []) copies.set(e.event_id, (copies.get(e.event_id) ?? 0) + 1);
-        } catch (err) {
-          copies.set(`unparsable: ${(err as Error).message}`, 1);
-        }
-      }
-      const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      up.end(body);
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
-    copies,
-    close: () => new Promise<void>((r) => srv.close(() => r())),
-  };
-}
 
 beforeAll(async () => {
   const [build, s] = await Promise.all([buildSdkForTest(), bootServer()]);

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, eventsOf, getJson, until, type Tenant } from './helpers.js';
 import { chromium } from 'playwright-core';
-import { buildSdkForTest, CHROMIUM_ARGS, DESKTOP_UA, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
+import { buildSdkForTest, CHROMIUM_ARGS, countingProxy, DESKTOP_UA, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
 
 declare const window: any, localStorage: any, navigator: any, document: any;
 
@@ -20,40 +20,6 @@ let proxy: Awaited<ReturnType<typeof countingProxy>>;
 let browser: Browser;
 let t: Tenant;
 let sdkSource: string;
-
-/** Forwards everything to the server; counts every event id posted to the batch endpoint. */
-async function countingProxy(target: string) {
-  const copies = new Map<string, number>();
-  const srv = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === 'POST' && req.url?.startsWith('/api/tx/events/batch')) {
-        try {
-          for (const e of JSON.parse(body.toString()).events ?? []) copies.set(e.event_id, (copies.get(e.event_id) ?? 0) + 1);
-        } catch (err) {
-          copies.set(`unparsable: ${(err as Error).message}`, 1); // shows up in the assertions
-        }
-      }
-      const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => {
-        res.writeHead(502);
-        res.end();
-      });
-      up.end(body);
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
-    copies,
-    close: () => new Promise<void>((r) => srv.close(() => r())),
-  };
-}
 
 beforeAll(async () => {
   const [build, s] = await Promise.all([buildSdkForTest(), bootServer()]);
