@@ -16,11 +16,11 @@ import type { Db } from '../store/db.js';
 import type { ExternalAd, PlatformAdapter } from './adapters/adapter.js';
 import { NOT_LISTED, type VariantView } from './rotation.js';
 import { rebalanceDay, rebalanceDue, tenantDayStart } from './days.js';
-import { decimalsOf, type Platform, type Stats } from './model.js';
+import type { Platform, Stats } from './model.js';
 import { hash32, prng } from './rng.js';
 import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
 import type { CampaignService } from './service.js';
-import { campaignStore as S, platformStats, Q, toBudget, type Budget, type Campaign } from './store.js';
+import { budgetView, campaignStore as S, platformStats, Q, toBudget, type Budget, type Campaign } from './store.js';
 
 /** Where tracked sales come from: by default the conversions domain's attributions (issue 15). */
 export interface CreditSource {
@@ -182,12 +182,7 @@ export function createCampaignJobs(deps: JobDeps) {
       const variants = variantViews(c);
       return variants.length ? { ...view, variants, startedAt: c.started_at ? Date.parse(c.started_at) : null, lastRotationAt: rotations.get(c.id) ?? null } : view;
     });
-    const budget: BudgetView = {
-      id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,
-      endsAt: b.ends_at ? Date.parse(b.ends_at) : null, strategy: b.allocation_strategy, platformAllocations: b.platform_allocations, lowNotified: b.low_notified_at !== null,
-      decimals: decimalsOf(b.currency), status: b.status,
-    };
-    return { budget, campaigns, list };
+    return { budget: budgetView(b), campaigns, list };
   }
 
   /** Active budgets with campaigns on a platform, with their tenant's zone and their last rebalanced day. */

@@ -6,17 +6,16 @@ import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.js';
 import type { PlatformAdapter, PublishOutcome } from './adapters/adapter.js';
 import { canMove, decimalsOf, floorTo, type CampaignStatus, type Platform, type PlatformAllocations, type Strategy } from './model.js';
-import { queries } from '../store/queries.js';
 import { resolveCodes } from '../tracking/store.js';
 import { campaignKey, pixelOf, platformName, PUBLISH_LEASE_MS, publishEnd, publishMove } from './publish.js';
 import { createAudienceLinks } from './audience-links.js';
 import { createBudgetTurns, storeLease } from './budget-turns.js';
 import { capFor, raisedFirst, settleDaily } from './daily-budgets.js';
 import { createDecider } from './decide.js';
+import { createOverride } from './override.js';
 import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
-import { budgetLeft, overrideDecisions, type BudgetView, type CampaignView } from './rules.js';
-import { campaignStore as S, platformStats, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
+import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
 import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
 
 /** Campaigns about to start with their daily budget, and those that may not start with the reason (review.ts startingRefusal). */
@@ -74,19 +73,6 @@ export type Result<T> =
 
 const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
 
-/** The job name of a budget override's decisions in the optimisation log. */
-export const OVERRIDE_JOB = 'campaigns.budget_override';
-const O = queries('campaigns.sql', ['rearm_low_notice']);
-
-/** A budget as the rules see it (with its platforms' figures; the stop rules read no sales). */
-const budgetView = (b: Budget): BudgetView => ({
-  id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,
-  endsAt: b.ends_at ? Date.parse(b.ends_at) : null, strategy: b.allocation_strategy, platformAllocations: b.platform_allocations,
-  lowNotified: b.low_notified_at !== null, decimals: decimalsOf(b.currency), status: b.status,
-});
-const campaignView = (c: Campaign): CampaignView => ({
-  id: c.id, platform: c.platform, status: c.status, statusReason: c.status_reason, dailyBudget: c.daily_budget, stats: platformStats(c), lastRaiseAt: null,
-});
 /** A campaign taken for publishing (status publishing, its daily budget, a lease and this attempt's token). */
 type Claim = { claimed: Record<string, unknown>; token: string };
 
@@ -99,6 +85,7 @@ export function createService(deps: ServiceDeps) {
   const turns = createBudgetTurns({ lease: storeLease(db), now: deps.now, log: deps.log });
   // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
   const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify, turns });
+  const { overrideBudget } = createOverride({ db, log: deps.log, now: deps.now, decide });
 
   async function createBudget(tenant: number, b: NewBudget): Promise<Budget> {
     const t = now();
@@ -408,44 +395,6 @@ export function createService(deps: ServiceDeps) {
     }
     const set = raisedFirst(c.daily_budget, amount) ? await S.setDaily(db, tenant, id, amount, now()) : c;
     return set ? { ok: true, value: { c: set, b, before: c.daily_budget } } : { ok: false, code: 'not_found', message: `No campaign ${id} for this tenant.` };
-  }
-
-  /**
-   * A manual override of the total and/or the daily limit, carried out at once as the hourly optimiser would at its
-   * next window (rules.ts overrideDecisions, logged and applied like its decisions): a budget that one more hour of
-   * its campaigns' daily budgets could take to the new total stops now (exhausted, its campaigns paused, the
-   * organizer told), and a daily limit cut below what the running campaigns take lowers their daily budgets. A raise
-   * of the total that leaves 20 % or more again arms the low-budget notice again.
-   */
-  async function overrideBudget(tenant: number, id: number, o: { total_budget?: number; daily_budget_limit?: number | null }): Promise<Result<Budget>> {
-    const clear = o.daily_budget_limit === null;
-    const r = (await db.query(Q.override_budget, [tenant, id, o.total_budget ?? null, o.daily_budget_limit ?? null, clear, now()])).rows[0];
-    if (r) return { ok: true, value: await afterOverride(toBudget(r as Record<string, unknown>), o.total_budget !== undefined) };
-    const b = await S.budget(db, tenant, id);
-    if (!b) return { ok: false, code: 'not_found', message: `No budget ${id} for this tenant.` };
-    // The total is never set at or below what was already spent (the platforms' reported spend).
-    return {
-      ok: false, code: 'conflict',
-      message: `total_budget ${o.total_budget} ${b.currency} is not above what budget ${id} already spent (${b.spent_budget} ${b.currency}): a total is raised above the spend; to stop spending, pause its campaigns.`,
-    };
-  }
-
-  /** overrideBudget's decisions on the budget as the override left it; the budget as they leave it. */
-  async function afterOverride(changed: Budget, totalSet: boolean): Promise<Budget> {
-    let b = changed;
-    if (totalSet && b.low_notified_at !== null && !budgetLeft(budgetView(b)).low) {
-      const rearmed = (await db.query<Record<string, unknown>>(O.rearm_low_notice, [b.tenant_id, b.id, now()])).rows[0];
-      if (rearmed) b = toBudget(rearmed);
-    }
-    // The optimiser works on active budgets only (a paused or exhausted one has no running campaigns to stop).
-    if (b.status !== 'active') return b;
-    const list = await S.campaigns(db, b.tenant_id, b.id);
-    const decisions = overrideDecisions({ budget: budgetView(b), campaigns: list.map(campaignView), now: deps.now() });
-    if (decisions.length === 0) return b;
-    const r = await decide(b, now(), OVERRIDE_JOB, decisions);
-    // A platform refusal leaves its decision unapplied in the log; the hourly optimiser decides it again.
-    if (r.failed > 0) deps.log.warn({ budget: b.id, failed: r.failed }, 'a budget override\'s decisions were not all carried out; the hourly optimiser takes them up');
-    return (await S.budget(db, b.tenant_id, b.id)) ?? b;
   }
 
   return { linkPending: links.linkPending, createBudget, createSuite, submit, approve, resumePublishing, reject, setActive, setDailyBudget, overrideBudget, decide, db: db as Queryable };

@@ -5,9 +5,10 @@ import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { iso, isoOrNull } from '../store/rows.js';
 import type { BudgetContext } from './review.js';
+import type { BudgetView, CampaignView } from './rules.js';
 import type { AudienceCandidate } from './suite.js';
 import type { ExternalAd } from './adapters/adapter.js';
-import type { BudgetStatus, CampaignStatus, CampaignType, Platform, PlatformAllocations, Stats, Strategy } from './model.js';
+import { decimalsOf, type BudgetStatus, type CampaignStatus, type CampaignType, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
 export const Q = queries('campaigns.sql', [
   'insert_budget', 'get_budget', 'list_budgets', 'override_budget', 'set_budget_status', 'mark_low_notified',
@@ -207,3 +208,15 @@ export const campaignStore = {
     return rows.map((r) => ({ id: Number(r.id), campaign_id: Number(r.campaign_id), rule: String(r.rule), action: String(r.action), params: json(r.params) }));
   },
 };
+
+/** A budget as the rules see it (rules.ts BudgetView). */
+export const budgetView = (b: Budget): BudgetView => ({
+  id: b.id, total: b.total_budget, spent: b.spent_budget, dailyLimit: b.daily_budget_limit, targetCpa: b.target_cpa, targetRoas: b.target_roas,
+  endsAt: b.ends_at ? Date.parse(b.ends_at) : null, strategy: b.allocation_strategy, platformAllocations: b.platform_allocations,
+  lowNotified: b.low_notified_at !== null, decimals: decimalsOf(b.currency), status: b.status,
+});
+
+/** A campaign as the stop rules see it: its platform's own figures (the stop rules read no tracked sales). */
+export const campaignView = (c: Campaign): CampaignView => ({
+  id: c.id, platform: c.platform, status: c.status, statusReason: c.status_reason, dailyBudget: c.daily_budget, stats: platformStats(c), lastRaiseAt: null,
+});

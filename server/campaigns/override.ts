@@ -1,0 +1,66 @@
+// A manual override of a budget's total and/or daily limit (PATCH /api/v1/campaigns/budgets/{id}), carried out at once
+// with the optimiser's own stop rules (rules.ts overrideDecisions) instead of waiting for its next hourly window.
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.js';
+import { queries } from '../store/queries.js';
+import type { Decision } from './rules.js';
+import { budgetLeft, overrideDecisions } from './rules.js';
+import type { Result } from './service.js';
+import { budgetView, campaignStore as S, campaignView, Q, toBudget, type Budget } from './store.js';
+
+/** The job name of a budget override's decisions in the optimisation log. */
+export const OVERRIDE_JOB = 'campaigns.budget_override';
+const O = queries('campaigns.sql', ['rearm_low_notice']);
+
+export interface OverrideDeps {
+  db: Db;
+  log: Logger;
+  now: () => number;
+  /** decide.ts: logs the decisions under the job's window and carries them out. */
+  decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }>;
+}
+
+export function createOverride(deps: OverrideDeps) {
+  const { db, decide } = deps;
+  const now = () => new Date(deps.now());
+
+  /**
+   * A manual override of the total and/or the daily limit, carried out at once as the hourly optimiser would at its
+   * next window (rules.ts overrideDecisions, logged and applied like its decisions): a budget that one more hour of
+   * its campaigns' daily budgets could take to the new total stops now (exhausted, its campaigns paused, the
+   * organizer told), and a daily limit cut below what the running campaigns take lowers their daily budgets. A raise
+   * of the total that leaves 20 % or more again arms the low-budget notice again.
+   */
+  async function overrideBudget(tenant: number, id: number, o: { total_budget?: number; daily_budget_limit?: number | null }): Promise<Result<Budget>> {
+    const clear = o.daily_budget_limit === null;
+    const r = (await db.query(Q.override_budget, [tenant, id, o.total_budget ?? null, o.daily_budget_limit ?? null, clear, now()])).rows[0];
+    if (r) return { ok: true, value: await afterOverride(toBudget(r as Record<string, unknown>), o.total_budget !== undefined) };
+    const b = await S.budget(db, tenant, id);
+    if (!b) return { ok: false, code: 'not_found', message: `No budget ${id} for this tenant.` };
+    // The total is never set at or below what was already spent (the platforms' reported spend).
+    return {
+      ok: false, code: 'conflict',
+      message: `total_budget ${o.total_budget} ${b.currency} is not above what budget ${id} already spent (${b.spent_budget} ${b.currency}): a total is raised above the spend; to stop spending, pause its campaigns.`,
+    };
+  }
+
+  /** overrideBudget's decisions on the budget as the override left it; the budget as they leave it. */
+  async function afterOverride(changed: Budget, totalSet: boolean): Promise<Budget> {
+    let b = changed;
+    if (totalSet && b.low_notified_at !== null && !budgetLeft(budgetView(b)).low) {
+      const rearmed = (await db.query<Record<string, unknown>>(O.rearm_low_notice, [b.tenant_id, b.id, now()])).rows[0];
+      if (rearmed) b = toBudget(rearmed);
+    }
+    // The optimiser works on active budgets only (a paused or exhausted one has no running campaigns to stop).
+    if (b.status !== 'active') return b;
+    const list = await S.campaigns(db, b.tenant_id, b.id);
+    const decisions = overrideDecisions({ budget: budgetView(b), campaigns: list.map(campaignView), now: deps.now() });
+    if (decisions.length === 0) return b;
+    const r = await decide(b, now(), OVERRIDE_JOB, decisions);
+    // A platform refusal leaves its decision unapplied in the log; the hourly optimiser decides it again.
+    if (r.failed > 0) deps.log.warn({ budget: b.id, failed: r.failed }, 'a budget override\'s decisions were not all carried out; the hourly optimiser takes them up');
+    return (await S.budget(db, b.tenant_id, b.id)) ?? b;
+  }
+
+  return { overrideBudget };
+}
