@@ -191,4 +191,25 @@ describe('the Redis mirror, given facts of two days in one write', () => {
     expect(await redis.hget(k.orgLive('O1'), 'day')).toBe(NEXT);
     expect(await redis.smembers(k.orgUvExact('O1'))).toEqual(expect.arrayContaining(['n0', 'n1', 'n2']));
   });
+
+  it('leaves out a fact of the day before still queued when its own state has started the next day: nothing of it counts on the new day', async () => {
+    prefix = randomPrefix();
+    const redis = new Redis(REDIS_URL);
+    conns.push(redis);
+    const state = new LiveState(DAY);
+    const m = createRedisMirror({ redis, prefix, log, now: () => MIDNIGHT + 1000, orgEvents: () => [], state });
+    const k = keys(prefix, 1);
+    state.rollTo(NEXT);
+    for (let i = 0; i < 3; i++) m.write([toFact(view('E7', `n${i}`, MIDNIGHT + 500 + i), NEXT)!], () => undefined);
+    await m.flush();
+    const ttl = await redis.ttl(k.live('E7'));
+    // Applied at 23:59:59.8 while the state held that day, flushed after it moved on.
+    m.write([toFact(view('E7', 'late', MIDNIGHT - 200), DAY)!], () => undefined);
+    await m.flush();
+    expect(await redis.hgetall(k.live('E7'))).toMatchObject({ day: NEXT, views: '3' });
+    expect((await redis.smembers(k.uvExact('E7'))).sort()).toEqual(['n0', 'n1', 'n2']);
+    expect((await redis.smembers(k.orgUvExact('O1'))).sort()).toEqual(['n0', 'n1', 'n2']);
+    expect(await redis.ttl(k.live('E7'))).toBeGreaterThanOrEqual(ttl - 60);
+    expect(await redis.smembers(`${prefix}live:events:${DAY}`)).toEqual([]);
+  });
 });

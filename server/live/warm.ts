@@ -22,7 +22,7 @@
 // erasure resetTenant() replaces every key of the tenant with what the store still holds (erase.ts).
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Fact } from './facts.js';
+import { utcDay, type Fact } from './facts.js';
 import type { Mirror } from './core.js';
 import type { LiveState } from './state.js';
 import type { Topic } from './topics.js';
@@ -74,13 +74,23 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   let resetting: Promise<unknown> = Promise.resolve();
 
   const build = (pl: ChainableCommander, facts: Fact[]) => writeFacts(pl, facts, prefix, now);
+  /**
+   * The queued facts the hot state still counts: one applied just before midnight and flushed after the state
+   * started the next day (its clock, or a fact of that day from this node or the bus) left the state with its day,
+   * so the mirror leaves it out too; written, it would add the day before to the new day's keys (lua/day.lua only
+   * keeps the later day) and shorten their TTL to the old day's.
+   */
+  const current = (facts: Fact[]): Fact[] => {
+    const day = o.state?.day;
+    return day ? facts.filter((f) => utcDay(f.at) >= day) : facts;
+  };
 
   const flushLoop = async () => {
     while (queue.length > 0) {
       const items = queue;
       queue = [];
       const pl = redis.pipeline();
-      build(pl, items.flatMap((i) => i.facts));
+      build(pl, current(items.flatMap((i) => i.facts)));
       try {
         // Disconnected, this fails at once (no offline queue); recovery re-seeds what these writes carried.
         const res = await pl.exec();
