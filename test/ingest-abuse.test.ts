@@ -146,10 +146,18 @@ describe('public ingest abuse', () => {
   it('reports events flagged as bots (curl) with flagged_bots and a bot_user_agent warning; a browser is not flagged and counts live', async () => {
     const t = await createTenant(base, 'bots');
     const ev = (v: string) => webEvent({ visitor_id: v, session_id: `s-${v}`, entities: { event_entity_id: 'BOT1', organizer_id: 'ORG-BOT' } });
-    const curl = await postJson(`${base}/api/tx/events/batch`, { events: [ev('c1'), { nope: 1 }, ev('c2')] }, { 'x-tx-key': t.write_key, 'user-agent': 'curl/8.5.0' });
+    const c1 = ev('c1');
+    const curl = await postJson(`${base}/api/tx/events/batch`, { events: [c1, { nope: 1 }, ev('c2')] }, { 'x-tx-key': t.write_key, 'user-agent': 'curl/8.5.0' });
     expect(curl.json).toMatchObject({ accepted: 2, duplicates: 0, flagged_bots: 2 });
     expect(curl.json.warnings.map((w: any) => [w.index, w.code, w.field])).toEqual([[0, 'bot_user_agent', 'context.user_agent'], [2, 'bot_user_agent', 'context.user_agent']]);
     expect(curl.json.warnings[0].message).toContain('curl/8.5.0');
+    // Sent again: duplicates, not stored again, so not flagged again; a validation says what storing would do.
+    const again = await postJson(`${base}/api/tx/events/batch`, { events: [c1] }, { 'x-tx-key': t.write_key, 'user-agent': 'curl/8.5.0' });
+    expect(again.json).toMatchObject({ accepted: 0, duplicates: 1, flagged_bots: 0, warnings: [] });
+    const dry = await postJson(`${base}/api/tx/validate`, { events: [ev('c9'), c1] }, { 'x-tx-key': t.write_key, 'user-agent': 'curl/8.5.0' });
+    expect(dry.json).toMatchObject({ accepted: 1, duplicates: 1, flagged_bots: 1 });
+    expect(dry.json.warnings.map((w: any) => [w.index, w.code])).toEqual([[0, 'bot_user_agent']]);
+    expect(dry.json.warnings[0].message).toMatch(/^Would be stored, but flagged as a bot/);
 
     const browser = await pub('/api/tx/events/batch', { events: [ev('b1')] }, t.write_key);
     expect(browser.json).toMatchObject({ accepted: 1, flagged_bots: 0, warnings: [] });

@@ -178,7 +178,7 @@ export function createIngest(deps: IngestDeps): Ingest {
             event_id: r.event_id,
             code: 'event_id_replaced',
             field: 'event_id',
-            message: `Stored as event_id ${r.event_id}, the id derived from idempotency_key ${JSON.stringify(r.idempotency_key.slice(0, 120))}, not the event_id ${JSON.stringify(sent)} sent: retries with the same key are duplicates whatever event_id they carry. Send event_id alone to keep your own id.`,
+            message: `${opts.dryRun ? 'Would be stored' : 'Stored'} as event_id ${r.event_id}, the id derived from idempotency_key ${JSON.stringify(r.idempotency_key.slice(0, 120))}, not the event_id ${JSON.stringify(sent)} sent: retries with the same key are duplicates whatever event_id they carry. Send event_id alone to keep your own id.`,
           });
         }
         const order = held[i];
@@ -192,14 +192,15 @@ export function createIngest(deps: IngestDeps): Ingest {
             message: `Not stored (a duplicate): ${r.event_name} of order ${JSON.stringify(order.order_id.slice(0, 128))} is already stored ${by}. An order is one event: a re-sent order is a duplicate whatever its event_id or occurred_at, and the first one stored counts.`,
           });
         }
-        if (!r.is_bot) return;
+        // A duplicate was not stored again (its first copy was answered already), and a validation stores nothing.
+        if (!r.is_bot || !fresh[i]) return;
         const ua = typeof r.context.user_agent === 'string' ? r.context.user_agent.slice(0, 120) : '';
         warnings.push({
           index: rowIndex[i],
           event_id: r.event_id,
           code: 'bot_user_agent',
           field: 'context.user_agent',
-          message: `Stored, but flagged as a bot by its user agent ${JSON.stringify(ua)}: it is excluded from live funnels and dashboards. Real browsers and apps are not flagged; scripts and tests should send the visitor's own User-Agent (or context.user_agent).`,
+          message: `${opts.dryRun ? 'Would be stored' : 'Stored'}, but flagged as a bot by its user agent ${JSON.stringify(ua)}: it is excluded from live funnels and dashboards. Real browsers and apps are not flagged; scripts and tests should send the visitor's own User-Agent (or context.user_agent).`,
         });
       });
       return { accepted, duplicates: fresh.length - accepted, rejected, flagged_bots: warnings.filter((w) => w.code === 'bot_user_agent').length, warnings };
