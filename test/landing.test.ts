@@ -20,14 +20,20 @@ describe('landing page', () => {
     await server?.close();
   });
 
-  it('counts events posted after the page was opened, without a reload', async () => {
+  it('counts events posted after the page was opened, without a reload, with nothing failing in the console', async () => {
     const page = await browser.newPage();
-    await page.goto(server.url + '/');
+    const problems: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+    page.on('requestfailed', (q) => void problems.push(`${q.url()} ${q.failure()?.errorText}`));
+    page.on('response', (r) => void (r.status() >= 400 && problems.push(`${r.url()} ${r.status()}`)));
+    await page.goto(server.url + '/', { waitUntil: 'load' });
     const before = Number(await page.textContent('#accepted'));
     const r = await postJson(`${server.url}/api/tx/events/batch`, { events: [webEvent(), webEvent(), webEvent()] }, { 'x-tx-key': tenant.write_key });
     expect(r.status).toBe(200);
     await page.waitForFunction(`Number(document.getElementById('accepted')?.textContent) === ${before + 3}`, undefined, { timeout: 30_000 });
     expect(await page.textContent('#live')).toMatch(/updated/);
+    // A newcomer's first page has nothing failing in its console (a missing favicon was a 404 there).
+    expect(problems).toEqual([]);
     await page.close();
   });
 });

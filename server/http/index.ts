@@ -51,6 +51,8 @@ const isOperator = (authorization: string, tokens: string[]): boolean => {
 };
 
 // The landing page's counters follow /metrics (the same figures Prometheus scrapes), once a second.
+/** The dashboard's icon, inline: without one the browser asks for /favicon.ico, a 404 in the page's console. */
+const ICON = `<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='6' fill='%23e4572e'/%3E%3C/svg%3E">`;
 const LANDING_POLL = `
 const ids = ['accepted', 'duplicates', 'rejected', 'consent_refused'];
 async function poll() {
@@ -159,7 +161,7 @@ export function registerStatusRoutes(app: TemplatedApp, deps: StatusDeps): void 
     const state = trackAbort(res);
     const h = health();
     const m = deps.ingest.metrics();
-    const html = `<!doctype html><meta charset="utf-8"><title>Tixello Live</title>
+    const html = `<!doctype html><meta charset="utf-8"><title>Tixello Live</title>${ICON}
 <style>body{font:15px system-ui;margin:2rem;max-width:48rem}code{background:#f3f3f3;padding:2px 4px}</style>
 <h1>Tixello Live</h1>
 <p>Status: <b>${h.status}</b> · store: ${h.store} · uWS: ${h.uws} · up ${h.uptime_s} s</p>
