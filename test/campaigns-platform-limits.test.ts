@@ -50,7 +50,7 @@ describe("a platform's daily_limit at approval", { timeout: 180_000 }, () => {
     const fourth = await approve(ids[3]);
     expect({ status: fourth.status, code: fourth.json.error?.code }, fourth.text).toEqual({ status: 409, code: 'conflict' });
     expect(fourth.json.error.message).toBe(
-      `Campaign ${ids[3]} is not published: no tiktok budget is left for it today: the budget's 3 running tiktok campaign(s) take 12 of platform_allocations.tiktok.daily_limit 12 EUR. Lower or pause a running tiktok campaign first, then approve it again.`,
+      `Campaign ${ids[3]} is not published: no tiktok budget is left for it today: the budget's 3 running tiktok campaign(s) take 12 EUR of platform_allocations.tiktok.daily_limit 12 EUR. Lower or pause a running tiktok campaign first, then approve it again.`,
     );
     expect(await dailies(budget)).toEqual([4, 4, 4]);
     expect((await api('GET', `/api/v1/campaigns/${ids[3]}`)).json.campaign.status).toBe('pending_review');
@@ -64,7 +64,7 @@ describe("a platform's daily_limit at approval", { timeout: 180_000 }, () => {
     expect(raised.status, raised.text).toBe(200);
     const fourth = await approve(ids[3]);
     expect({ status: fourth.status, code: fourth.json.error?.code }, fourth.text).toEqual({ status: 409, code: 'conflict' });
-    expect(fourth.json.error.message).toMatch(/no tiktok budget is left for it today: the budget's 3 running tiktok campaign\(s\) take 12 of platform_allocations\.tiktok\.daily_limit 12 EUR/);
+    expect(fourth.json.error.message).toMatch(/no tiktok budget is left for it today: the budget's 3 running tiktok campaign\(s\) take 12 EUR of platform_allocations\.tiktok\.daily_limit 12 EUR/);
     expect(await dailies(budget)).toEqual([3, 3, 6]);
   });
 });

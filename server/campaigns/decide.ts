@@ -1,7 +1,8 @@
 // Carrying out the optimiser's logged decisions (README "Campaigns" → "Once per window"): each decision of a window
 // is logged before it is carried out, and ends `applied` (it changed the platform, the campaign or the budget) or
 // `superseded` (the campaign's state already said otherwise: nothing sent, nothing changed, and the log says why);
-// a platform refusal leaves it to the window's retry. A daily budget is set in the budget's turn, capped by what the
+// a platform refusal leaves it to the window's retry, and a refused pause of a budget that stopped (exhausted) to
+// every later window too (campaigns.sql unapplied_decisions, jobs.ts optimize). A daily budget is set in the budget's turn, capped by what the
 // other campaigns take then (daily-budgets.ts), a window's lowered amounts before its raised ones. Outcomes are values.
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
@@ -35,7 +36,10 @@ export function createDecider(deps: DecideDeps) {
   const now = () => new Date(deps.now());
   const setDaily = createDailySetter({ db, adapters, turns: deps.turns, now });
 
-  /** Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done. */
+  /**
+   * Logs a window's decisions (once per campaign, window and rule) and carries out those not yet done, with, for a
+   * budget that is not active, its budget_exhausted pauses any earlier window or override left unapplied.
+   */
   async function decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }> {
     if (decisions.length) {
       const rows = decisions.map((d) => ({ campaign_id: d.campaignId, rule: d.rule, action: d.action.kind, inputs: d.inputs, params: d.action, reason: d.reason }));

@@ -1,7 +1,8 @@
 // The campaign jobs on the job runner (seed 002 §2.7), each once per window across the nodes:
 //   campaigns.sync_metrics  every 30 min   platform figures → campaigns, snapshots, budgets' spend; tracked credits
 //   campaigns.optimize      hourly         sync, then the hourly rules (rules.ts) for every active budget, the
-//                                          low-budget notice included (a budget can run out between two rebalances)
+//                                          low-budget notice included (a budget can run out between two rebalances),
+//                                          and the stopped budgets' pauses a platform refused, sent again
 //   campaigns.rebalance     hourly check   each budget once a day at 06:00 in its tenant's time zone (days.ts):
 //                                          low-budget notice, exhaustion, the day's split (allocate.ts)
 //   campaigns.refresh_audiences daily 03:00 UTC  links built remarketing audiences to campaigns not yet published
@@ -13,6 +14,7 @@
 import type { Logger } from 'pino';
 import type { Job } from '../jobs/runner.js';
 import type { Db } from '../store/db.js';
+import { queries } from '../store/queries.js';
 import type { ExternalAd, PlatformAdapter } from './adapters/adapter.js';
 import { NOT_LISTED, type VariantView } from './rotation.js';
 import { rebalanceDay, rebalanceDue, tenantDayStart } from './days.js';
@@ -21,6 +23,10 @@ import { hash32, prng } from './rng.js';
 import { dailyDecisions, endDecisions, hourlyDecisions, type BudgetView, type CampaignView } from './rules.js';
 import type { CampaignService } from './service.js';
 import { budgetView, campaignStore as S, platformStats, Q, toBudget, type Budget, type Campaign } from './store.js';
+
+const J = queries('campaigns.sql', ['stopped_budgets']);
+/** The stopped budgets whose refused pauses one optimiser window sends again (the rest wait for the next). */
+const STOPPED_PER_WINDOW = 500;
 
 /** Where tracked sales come from: by default the conversions domain's attributions (issue 15). */
 export interface CreditSource {
@@ -210,6 +216,17 @@ export function createCampaignJobs(deps: JobDeps) {
     await syncWindow(window);
     let acted = 0;
     let failed = 0;
+    // A budget is marked exhausted as it stops, before its campaigns' pauses are sent (nothing more is approved or
+    // resumed meanwhile); a pause the platform refuses stays unapplied, its campaign still spending. A stopped budget
+    // is in no live_budgets window again and that pause's window (an hour's, an override's) is not run again, so
+    // every window carries such pauses out again, whichever window or override logged them, until the platform takes
+    // them (decide.ts with no new decisions: campaigns.sql unapplied_decisions). Before, the campaign spent past the
+    // total for good. First, so that a budget stopped below and refused is not sent the same pause twice in one run.
+    for (const b of (await db.query<Record<string, unknown>>(J.stopped_budgets, [STOPPED_PER_WINDOW])).rows.map(toBudget)) {
+      const r = await eachBudget(b, 'campaigns.optimize', () => deps.service.decide(b, window, 'campaigns.optimize', []));
+      acted += r.applied;
+      failed += r.failed;
+    }
     for (const { b, tz } of await liveBudgets()) {
       const r = await eachBudget(b, 'campaigns.optimize', async () => {
         const v = await views(b);

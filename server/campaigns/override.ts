@@ -57,7 +57,9 @@ export function createOverride(deps: OverrideDeps) {
     const decisions = overrideDecisions({ budget: budgetView(b), campaigns: list.map(campaignView), now: deps.now() });
     if (decisions.length === 0) return b;
     const r = await decide(b, now(), OVERRIDE_JOB, decisions);
-    // A platform refusal leaves its decision unapplied in the log; the hourly optimiser decides it again.
+    // A platform refusal leaves its decision unapplied in the log. This window is not run again: a refused pause of
+    // the budget it stopped is sent again by every hourly optimiser window until the platform takes it (jobs.ts
+    // optimize); a refused lowering leaves the day to the daily_limit rule and the next rebalance.
     if (r.failed > 0) deps.log.warn({ budget: b.id, failed: r.failed }, 'a budget override\'s decisions were not all carried out; the hourly optimiser takes them up');
     return (await S.budget(db, b.tenant_id, b.id)) ?? b;
   }

@@ -73,7 +73,7 @@ describe('approval against the budget', () => {
   it('refuses a zero share of the day, and one below the platform minimum when there is one', () => {
     const running = campaign(1, { status: 'active', daily_budget: 30 });
     const c = campaign(2);
-    expect(startingRefusal(budget(), [running, c], c, 0, T0, null)).toMatch(/no daily budget is left for it today: the budget's 1 running campaign\(s\) take 30 of the day's 30 EUR/);
+    expect(startingRefusal(budget(), [running, c], c, 0, T0, null)).toMatch(/no daily budget is left for it today: the budget's 1 running campaign\(s\) take 30 EUR of the day's 30 EUR/);
     expect(startingRefusal(budget(), [c], c, 0.09, T0, null)).toBeNull();
     expect(startingRefusal(budget(), [c], c, 0.09, T0, 1)).toMatch(/0\.09 EUR, is below the meta minimum daily budget of 1 EUR/);
     expect(startingRefusal(budget(), [c], c, 1, T0, 1)).toBeNull();
@@ -87,7 +87,7 @@ describe('approval against the budget', () => {
     expect(startingDailyBudgets(b, [...running, c], [c], T0).get(4)).toBe(0);
     expect(queueEntries([c], ctx(b, [...running, c]), T0)[0].proposed_daily_budget).toBe(0);
     expect(startingRefusal(b, [...running, c], c, 0, T0, null)).toBe(
-      'Campaign 4 is not published: no tiktok budget is left for it today: the budget\'s 3 running tiktok campaign(s) take 12 of platform_allocations.tiktok.daily_limit 12 EUR. Lower or pause a running tiktok campaign first, then approve it again.',
+      'Campaign 4 is not published: no tiktok budget is left for it today: the budget\'s 3 running tiktok campaign(s) take 12 EUR of platform_allocations.tiktok.daily_limit 12 EUR. Lower or pause a running tiktok campaign first, then approve it again.',
     );
     // One a day under the limit: it starts with that room, not its share of 3.
     const under = running.map((x, i) => (i === 2 ? { ...x, daily_budget: 3 } : x));
@@ -98,7 +98,7 @@ describe('approval against the budget', () => {
     const held = campaign(1, { status: 'paused', status_reason: 'daily_limit', daily_budget: 30 });
     const c = campaign(2);
     expect(startingDailyBudgets(budget(), [held, c], [c], T0).get(2)).toBe(0);
-    expect(startingRefusal(budget(), [held, c], c, 0, T0, null)).toMatch(/the budget's 1 running campaign\(s\) take 30 of the day's 30 EUR/);
+    expect(startingRefusal(budget(), [held, c], c, 0, T0, null)).toMatch(/the budget's 1 running campaign\(s\) take 30 EUR of the day's 30 EUR/);
     const manual = campaign(1, { status: 'paused', status_reason: 'manual', daily_budget: 30 });
     expect(startingDailyBudgets(budget(), [manual, c], [c], T0).get(2)).toBe(30);
   });

@@ -79,7 +79,7 @@ export function startingRefusal(b: Budget, all: Campaign[], c: Campaign, daily: 
   }
   const s = startingShares(b, all, [c], now).get(c.id)!;
   const running = all.filter((x) => holdsDaily(x) && x.id !== c.id);
-  const held = (xs: Campaign[]) => roundTo(xs.reduce((t, x) => t + x.daily_budget, 0), d);
+  const held = (xs: Campaign[]) => amount(xs.reduce((t, x) => t + x.daily_budget, 0));
   const limit = b.platform_allocations[c.platform]?.daily_limit;
   if (s.platformRoom !== null && s.platformRoom < unit && limit !== undefined) {
     const same = running.filter((x) => x.platform === c.platform);

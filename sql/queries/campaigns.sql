@@ -261,10 +261,30 @@ FROM jsonb_to_recordset($6::jsonb) AS x(campaign_id bigint, rule text, action te
 ON CONFLICT (tenant_id, budget_id, campaign_id, window_start, rule) DO NOTHING;
 
 -- name: unapplied_decisions
--- The window's decisions not yet carried out (new ones, or left by an attempt that stopped half-way): neither
--- applied nor superseded (migration 034).
-SELECT id, campaign_id, rule, action, params FROM campaign_optimization_log
-WHERE tenant_id = $1 AND budget_id = $2 AND window_start = $3 AND applied_at IS NULL AND outcome IS NULL ORDER BY id;
+-- What a window ($3) of budget $2 carries out, oldest first: the window's decisions not yet carried out (new ones,
+-- or left by an attempt that stopped half-way: neither applied nor superseded, migration 034) and, while the budget
+-- is stopped (any status but active), its budget_exhausted pauses that any earlier window or override left
+-- unapplied (a platform refused them). Such a budget is in no live_budgets window again, so those pauses would
+-- otherwise never be sent again and the campaign would spend past the total (stopped_budgets, migration 053).
+SELECT l.id, l.campaign_id, l.rule, l.action, l.params FROM campaign_optimization_log l
+WHERE l.tenant_id = $1 AND l.budget_id = $2 AND l.window_start = $3 AND l.applied_at IS NULL AND l.outcome IS NULL
+UNION
+SELECT l.id, l.campaign_id, l.rule, l.action, l.params FROM campaign_optimization_log l
+JOIN ad_campaign_budgets b ON b.tenant_id = l.tenant_id AND b.id = l.budget_id AND b.status <> 'active'
+WHERE l.tenant_id = $1 AND l.budget_id = $2 AND l.rule = 'budget_exhausted' AND l.action = 'pause' AND l.applied_at IS NULL AND l.outcome IS NULL
+ORDER BY id;
+
+-- name: stopped_budgets
+-- The stopped budgets (any status but active, any tenant) with a budget_exhausted pause left unapplied (a platform
+-- refused it: the campaign still runs): campaigns.optimize carries those pauses out again every window
+-- (unapplied_decisions), whichever window or override logged them, until the platform takes them. The open pauses
+-- are read from their partial index (migration 053): usually none. $1: at most this many budgets.
+SELECT b.* FROM ad_campaign_budgets b
+JOIN (SELECT DISTINCT tenant_id, budget_id FROM campaign_optimization_log
+      WHERE rule = 'budget_exhausted' AND action = 'pause' AND applied_at IS NULL AND outcome IS NULL) l
+  ON l.tenant_id = b.tenant_id AND l.budget_id = b.id
+WHERE b.status <> 'active'
+ORDER BY b.id LIMIT $1;
 
 -- name: mark_applied
 UPDATE campaign_optimization_log SET applied_at = $2, outcome = 'applied', params = params || $3::jsonb WHERE id = $1;
