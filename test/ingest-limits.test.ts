@@ -107,4 +107,28 @@ describe('the User-Agent header in stored events', () => {
     const [ev] = (await eventsOf(server.url, t)).filter((e) => e.visitor_id === 'own-ua');
     expect(ev.context.user_agent).toBe(BROWSER);
   });
+
+  it('refuses a number beyond a double\'s range in an undeclared payload or context field, naming it, instead of storing null; 1e308 and -0 are stored', async () => {
+    // JSON.stringify cannot write 1e309: the numbers go in as text, where a marker string stood.
+    const post = (vid: string, where: 'payload' | 'context', literal: string) => {
+      const ev = webEvent({ visitor_id: vid, [where]: where === 'payload' ? { price_from: 50, currency: 'EUR', extra: 'MARK' } : { clock_skew_ms: 'MARK' } });
+      return request('POST', `${server.url}/api/tx/events`, JSON.stringify(ev).replace('"MARK"', literal), { 'x-tx-key': t.write_key, 'user-agent': BROWSER });
+    };
+    const cases: [string, 'payload' | 'context', string, string][] = [
+      ['inf', 'payload', '1e309', 'payload.extra'],
+      ['neg-inf', 'payload', '-1e309', 'payload.extra'],
+      ['digits', 'payload', '9'.repeat(30_000), 'payload.extra'],
+      ['skew', 'context', '1e309', 'context.clock_skew_ms'],
+    ];
+    for (const [vid, where, literal, field] of cases) {
+      const r = await post(`huge-${vid}`, where, literal);
+      expect(r.status).toBe(200);
+      expect(r.json.accepted).toBe(0);
+      expect(r.json.rejected[0].errors).toContainEqual({ code: 'invalid_type', field, message: expect.stringMatching(new RegExp(`'${field}'.*Infinity \\(beyond ±1\\.8e308\\)`)) });
+    }
+    expect((await post('huge-max', 'payload', '1e308')).json.accepted).toBe(1);
+    expect((await post('huge-negzero', 'payload', '-0')).json.accepted).toBe(1);
+    const stored = (await eventsOf(server.url, t)).filter((e) => String(e.visitor_id).startsWith('huge-'));
+    expect(stored.map((e) => [e.visitor_id, e.payload.extra]).sort()).toEqual([['huge-max', 1e308], ['huge-negzero', 0]]);
+  });
 });

@@ -273,6 +273,24 @@ describe('messages and consent flags', () => {
     expect(out.kind).toBe('rejected');
     if (out.kind === 'rejected') expect(out.errors[0]).toMatchObject({ field: 'payload.cart_value', message: expect.stringContaining('got Infinity') });
   });
+  it('a number beyond a double\'s range in an undeclared field (payload or context, at any depth) is invalid_type naming it, not stored as null', () => {
+    const huge = (ev: object, literal: string) => JSON.parse(JSON.stringify(ev).replaceAll('"MARK"', literal));
+    for (const literal of ['1e309', '-1e309', '9'.repeat(30_000)]) {
+      const out = v.check(huge({ ...base(), payload: { ...base().payload, extra: 'MARK' } }, literal), req, limits);
+      expect(out).toMatchObject({ kind: 'rejected', store: true, errors: [{ code: 'invalid_type', field: 'payload.extra', message: expect.stringMatching(/'payload\.extra'.*finite number.*got -?Infinity \(beyond ±1\.8e308\)/) }] });
+    }
+    const deep = v.check(huge({ ...base(), context: { clock_skew_ms: 5, extra: { list: [1, 'MARK'] } } }, '1e309'), req, limits);
+    expect(deep).toMatchObject({ kind: 'rejected', errors: [{ code: 'invalid_type', field: 'context.extra.list[1]' }] });
+    // A declared field beyond the range is reported once (by its rule), with the undeclared one next to it.
+    const both = v.check(huge({ ...base(), payload: { ...base().payload, cart_value: 'MARK', extra: 'MARK' } }, '1e309'), req, limits);
+    expect(both.kind === 'rejected' && both.errors.map((e) => e.field).sort()).toEqual(['payload.cart_value', 'payload.extra']);
+    // Consent is still judged first: a refused event with such a number is not kept either.
+    const refused = v.check(huge({ ...base(), consent_snapshot: { analytics: false, marketing: false, data_processing: false }, payload: { ...base().payload, extra: 'MARK' } }, '1e309'), req, limits);
+    expect(refused).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'consent_denied' }] });
+    // The largest double and -0 are numbers like any other.
+    const ok = v.check(JSON.parse(JSON.stringify({ ...base(), payload: { ...base().payload, extra: 'MARK', neg_zero: 'NEG' } }).replace('"MARK"', '1e308').replace('"NEG"', '-0')), req, limits);
+    expect(ok.kind === 'ok' && ok.row.payload).toMatchObject({ extra: 1e308, neg_zero: -0 });
+  });
   it('a consent flag that is not a boolean is invalid_type naming it, and still not stored', () => {
     const out = v.check({ ...base(), consent_snapshot: { analytics: 'true', marketing: false, data_processing: false } }, req, limits);
     expect(out).toMatchObject({ kind: 'rejected', store: false, errors: [{ code: 'invalid_type', field: 'consent_snapshot.analytics' }] });

@@ -242,7 +242,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
         const badVersion = def !== undefined && envelope.some((e) => e.field === 'event_version');
         // The scope is unknown, but every event beyond the strictly necessary needs analytics consent at least.
         const refused = snapshot !== null && snapshot.analytics === false;
-        const found = [...(badVersion ? [] : [nameError(name, version, def, definitions)]), ...envelope, ...crossFieldErrors(ev, req)];
+        const found = withNumbers([...(badVersion ? [] : [nameError(name, version, def, definitions)]), ...envelope, ...crossFieldErrors(ev, req)], shape.numbers);
         return reject([...found, ...timeOf(ev, found, req, limits, parseSent).errors], !refused);
       }
       const early = snapshot && consentDenied(def.scope, snapshot);
@@ -250,7 +250,7 @@ export function createValidation(registry: readonly EventDefinition[] = REGISTRY
       const src = ev.source_system;
       // The browser SDK sends entity ids flat in the payload, as given to it (web-fill.ts; its events only).
       if (src === 'web') ev = liftEntities(ev, def.payload as Record<string, unknown>);
-      const found = [...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel), ...keySourceErrors(def, src, req.sources)];
+      const found = withNumbers([...rulesOf(fn, ev, def.name), ...crossFieldErrors(ev, req), ...sourceErrors(def, src, req.channel), ...keySourceErrors(def, src, req.sources)], shape.numbers);
       // The time checks are reported with the others (all of an event's errors at once), after them.
       const time = timeOf(ev, found, req, limits, parseSent);
       const errors = [...found, ...time.errors];
@@ -467,30 +467,57 @@ function fieldOf(v: Visit): string {
 }
 
 /**
+ * An event's errors and, after them, its numbers beyond a double's range (walkShape) that no rule named already
+ * (a declared field's rule reports its own): a payload's or context's extra field is otherwise stored as null.
+ */
+function withNumbers(found: FieldError[], numbers: readonly FieldError[]): FieldError[] {
+  if (numbers.length === 0) return found;
+  const named = new Set(found.map((e) => e.field));
+  return [...found, ...numbers.filter((e) => !named.has(e.field))];
+}
+
+/** At most this many numbers beyond a double's range are named per event (one hostile array could hold 100k). */
+const MAX_NUMBER_ERRORS = 10;
+
+/** The error of a number beyond a double's range in any field, worded as a declared number field's rule words it. */
+function nonFiniteError(visit: Visit): FieldError {
+  const field = fieldOf(visit);
+  return { code: 'invalid_type', field, message: `The '${field}' field must be a finite number; got ${shown(visit.node)} (${kindOf(visit.node)}).` };
+}
+
+/**
  * checkShape, and an upper bound of the event's JSON size in UTF-8 bytes (a UTF-16 unit is at most 6 bytes
  * escaped, a number at most 24 characters): the exact size (a JSON.stringify) is only needed when the bound
  * passes the limit, which a normal event is far from.
+ * `numbers`: the fields holding a number beyond a double's range (JSON.parse makes 1e309, or 400 digits,
+ * ±Infinity, which JSON.stringify would store as null), declared or not (a payload's extra fields, context's).
+ * They are not a shape `error`: the event's rules and consent are still judged, and check() reports these
+ * with the rules' errors.
  */
-export function walkShape(root: unknown): { error: FieldError | null; bound: number } {
+export function walkShape(root: unknown): { error: FieldError | null; bound: number; numbers: FieldError[] } {
   const stack: Visit[] = [{ node: root, depth: 0, parent: null, key: '' }];
   let bound = 0;
+  const numbers: FieldError[] = [];
   while (stack.length > 0) {
     const visit = stack.pop()!;
     const node = visit.node;
-    if (typeof node === 'string') {
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node) && numbers.length < MAX_NUMBER_ERRORS) numbers.push(nonFiniteError(visit));
+      bound += 25;
+    } else if (typeof node === 'string') {
       if (!node.isWellFormed() || node.includes('\u0000')) {
-        return { error: { code: 'invalid_string', field: fieldOf(visit), message: 'Strings must be valid Unicode without NUL characters or lone surrogates.' }, bound };
+        return { error: { code: 'invalid_string', field: fieldOf(visit), message: 'Strings must be valid Unicode without NUL characters or lone surrogates.' }, bound, numbers };
       }
       bound += 6 * node.length + 3;
     } else if (node !== null && typeof node === 'object') {
-      if (visit.depth >= MAX_DEPTH) return { error: { code: 'too_deep', field: fieldOf(visit), message: `Objects may nest at most ${MAX_DEPTH} levels.` }, bound };
+      if (visit.depth >= MAX_DEPTH) return { error: { code: 'too_deep', field: fieldOf(visit), message: `Objects may nest at most ${MAX_DEPTH} levels.` }, bound, numbers };
       bound += 3;
       if (Array.isArray(node)) {
         for (let i = 0; i < node.length; i++) stack.push({ node: node[i], depth: visit.depth + 1, parent: visit, key: i });
       } else {
         for (const k of Object.keys(node)) {
           if (!k.isWellFormed() || k.includes('\u0000')) {
-            return { error: { code: 'invalid_string', field: fieldOf(visit), message: 'Keys must be valid Unicode without NUL characters or lone surrogates.' }, bound };
+            return { error: { code: 'invalid_string', field: fieldOf(visit), message: 'Keys must be valid Unicode without NUL characters or lone surrogates.' }, bound, numbers };
           }
           bound += 6 * k.length + 4;
           stack.push({ node: (node as Record<string, unknown>)[k], depth: visit.depth + 1, parent: visit, key: k });
@@ -500,7 +527,8 @@ export function walkShape(root: unknown): { error: FieldError | null; bound: num
       bound += 25;
     }
   }
-  return { error: null, bound };
+  // The walk pops the last key first: named in the event's order.
+  return { error: null, bound, numbers: numbers.reverse() };
 }
 
 /** Keeps IPs useful for geo and abuse checks without identifying a person: IPv4 /24, IPv6 /48. */
