@@ -8,6 +8,12 @@ describe('loadConfig', () => {
     expect(c.limits).toMatchObject({ maxEventBytes: 32768, maxBatchEvents: 100, maxBodyBytes: 524288, backfillDays: 7 });
   });
 
+  it('bounds the live state: LIVE_MAX_EVENTS per tenant per day (20,000) and LIVE_MAX_GATE_LANES per event (1,000), both settable', () => {
+    expect(loadConfig({}).live).toMatchObject({ maxEvents: 20_000, maxGateLanes: 1_000 });
+    expect(loadConfig({ LIVE_MAX_EVENTS: '50000', LIVE_MAX_GATE_LANES: '200' }).live).toMatchObject({ maxEvents: 50_000, maxGateLanes: 200 });
+    expect(() => loadConfig({ LIVE_MAX_EVENTS: '0' })).toThrow(/LIVE_MAX_EVENTS/);
+  });
+
   it('reports every problem at once, each with how to fix it', () => {
     const err = thrown(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', MAX_BATCH_EVENTS: '0', UWS_ALLOW_FALLBACK: 'maybe' }));
     expect(err).toBeInstanceOf(ConfigError);

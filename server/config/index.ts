@@ -31,6 +31,10 @@ export interface LiveConfig {
   socketIo: boolean;
   /** At most this many catalog events' metadata (and organizer names) in a node's memory, all tenants together. */
   catalogMax: number;
+  /** At most this many event entities tracked live per tenant per UTC day (catalog- and secret-key-owned ones always). */
+  maxEvents: number;
+  /** At most this many capacity lanes (gate, or gate and scanner session) per event; a catalog gate's up to twice as many. */
+  maxGateLanes: number;
 }
 
 export interface Config {
@@ -196,6 +200,8 @@ export function loadConfig(env: Env): Config {
     redisPrefix: env.LIVE_REDIS_PREFIX || 'tx:',
     socketIo: bool('LIVE_SOCKETIO', true),
     catalogMax: int('LIVE_CATALOG_MAX', 100_000, 1, 10_000_000),
+    maxEvents: int('LIVE_MAX_EVENTS', 20_000, 1, 10_000_000),
+    maxGateLanes: int('LIVE_MAX_GATE_LANES', 1_000, 1, 1_000_000),
   };
   const adminToken = env.ADMIN_TOKEN && env.ADMIN_TOKEN.length > 0 ? env.ADMIN_TOKEN : null;
   if (adminToken !== null && adminToken.length < 16) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyScan, applySnapshot, capacityView, eventCapacity, prune, type CapacityState } from './capacity.js';
+import { admitsLane, applyScan, applySnapshot, capacityView, eventCapacity, prune, type CapacityState } from './capacity.js';
 import { laneKey, sessionInside, type GateSnapshot, type ScanKind } from './facts.js';
 
 const NOW = Date.parse('2025-06-01T20:00:00Z');
@@ -227,5 +227,20 @@ describe('eventCapacity: one rule for the event\'s capacity (README "capacity")'
     expect(eventCapacity(null, [gate(null, 100)], { capacity: null, gates: [{ capacity: 100 }, { capacity: null }] })).toBeNull();
     expect(eventCapacity(null, [gate(null)], null)).toBeNull();
     expect(eventCapacity(null, [], null)).toBeNull();
+  });
+});
+
+describe('admitsLane (LIVE_MAX_GATE_LANES)', () => {
+  it('takes in lanes it has and new ones below the limit; a catalog gate\'s up to twice the limit', () => {
+    const s: CapacityState = new Map();
+    for (const g of ['A', 'B']) applyScan(s, g, NOW, 'g');
+    expect(admitsLane(s, 'A', 2)).toBe(true);
+    expect(admitsLane(s, 'C', 2)).toBe(false);
+    expect(admitsLane(s, 'C', 3)).toBe(true);
+    const known = (gate: string) => gate === 'North';
+    expect(admitsLane(s, laneKey('North', 'dev-1'), 2, known)).toBe(true);
+    applyScan(s, 'North', NOW, 'g');
+    applyScan(s, laneKey('North', 'dev-1'), NOW, 'g');
+    expect(admitsLane(s, laneKey('North', 'dev-2'), 2, known)).toBe(false);
   });
 });

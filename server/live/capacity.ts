@@ -67,6 +67,18 @@ const gateOf = (s: CapacityState, gate: string): GateState => {
   return g;
 };
 
+/**
+ * Whether a fact of this lane is counted (README "Live layer", Limits): a lane the event already has always; a new
+ * one while the event has fewer than `max` lanes (LIVE_MAX_GATE_LANES), and, when `known` says the catalog names
+ * its gate, up to twice that: gate ids made up through the write key fill the first `max`, not the catalog's
+ * gates. First come, first counted: a recompute in occurred_at order counts the same lanes unless more were seen.
+ * The bound keeps an event's memory and its capacity message (one line per gate) small. Pure.
+ */
+export function admitsLane(s: CapacityState, lane: string, max: number, known: (gate: string) => boolean = () => false): boolean {
+  if (s.has(lane) || s.size < max) return true;
+  return s.size < 2 * max && known(laneGate(lane));
+}
+
 /** Applies a gate snapshot; returns false when it is older than (or as old as) the one already held. */
 export function applySnapshot(s: CapacityState, gate: string, at: number, snap: GateSnapshot): boolean {
   const g = gateOf(s, gate);

@@ -68,7 +68,7 @@ export interface RebuildDeps {
 export async function rebuildTenant(d: RebuildDeps): Promise<Counts> {
   const { state, tenant } = d;
   const day = state.day;
-  const fresh = new LiveState(day);
+  const fresh = new LiveState(day, state.options);
   // Kept only for the Redis rewrite: without Redis the tenant's day is never held in memory twice.
   const facts: Fact[] = [];
   let applied = 0;

@@ -24,7 +24,7 @@ import { restoreToday } from './restore.js';
 import { registerLiveRoutes } from './routes.js';
 import { attachSocketIo, type SocketIoServer } from './socketio.js';
 import { createPseudonymizer } from './pseudo.js';
-import { LiveState } from './state.js';
+import { LiveState, refusalLog } from './state.js';
 import { startTicker } from './tick.js';
 import { resolveTokenSecret, signToken, verifyToken, type Scope } from './token.js';
 import { allowed, type Topic } from './topics.js';
@@ -62,9 +62,15 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
   const secret = resolveTokenSecret(config.live.tokenSecret, config.dataDir, log);
   // Shared by every node (LIVE_TOKEN_SECRET is required with Redis), so all agree on the pseudonyms.
   const pseudo = createPseudonymizer(secret);
-  const state = new LiveState(utcDay(now()));
   const owners = createOwnerClaims({ log });
   const catalog = createLiveCatalog({ log, max: config.live.catalogMax });
+  // What the live state tracks is bounded (README "Live layer", Limits); the catalog's gates are not the ones left out.
+  const limits = { maxEvents: config.live.maxEvents, maxLanes: config.live.maxGateLanes };
+  const state = new LiveState(utcDay(now()), {
+    limits,
+    knownGate: (tenant, event, gate) => catalog.get(tenant, event)?.gates.some((g) => g.id === gate) ?? false,
+    onRefused: refusalLog(log, limits, now),
+  });
   const senders: ((key: string, message: string) => void)[] = [];
   const ownerListeners: ((events: { tenant: number; event: string }[]) => void)[] = [];
   /** Tenants whose role overrides this node changed: open subscriptions are checked again (subscriptions.ts). */
@@ -173,7 +179,7 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     relay?.resubscribed(downSince);
     erasure.resubscribed(downSince);
     if (!mirror) return;
-    const fresh = new LiveState(state.day);
+    const fresh = new LiveState(state.day, state.options);
     mirror
       .reload(fresh, state.day)
       .then((ok) => {

@@ -229,3 +229,77 @@ describe('visitorsCount', () => {
     expect(visitorsCount(0, 0)).toBe(0);
   });
 });
+
+describe('live limits (LIVE_MAX_EVENTS per tenant, LIVE_MAX_GATE_LANES per event)', () => {
+  const fact = (tenant: number, event: string, at: number, extra: Partial<Fact> = {}): Fact => ({
+    id: `${tenant}-${event}-${at}-${extra.gate ?? ''}`, tenant, event, org: null, venue: null, kind: 'view', at, visitor: `v-${at}`, session: null, cart: null, order: null, ...extra,
+  });
+  const scan = (tenant: number, event: string, gate: string, at: number): Fact => fact(tenant, event, at, { kind: 'grant', gate });
+  const limits = { maxEvents: 3, maxLanes: 2 };
+
+  it('tracks at most maxEvents made-up events per tenant; the first ones keep counting, other tenants are not affected', () => {
+    const refused: string[] = [];
+    const s = new LiveState(DAY, { limits, onRefused: (what, _t, event) => refused.push(`${what}:${event}`) });
+    for (let i = 0; i < 10; i++) s.apply(fact(1, `X${i}`, NOW - 10 * MIN + i, { org: `O${i}`, os: 'public', venue: `V${i}` }));
+    s.apply(fact(1, 'X0', NOW - MIN));
+    s.apply(fact(2, 'Y0', NOW - MIN));
+    expect(s.eventCount(1)).toBe(3);
+    expect(s.orgs.size).toBe(3);
+    expect(s.getEvent(1, 'X9')).toBeUndefined();
+    expect((s.eventData(1, 'X0', NOW) as any).funnel.views).toBe(2);
+    expect((s.eventData(2, 'Y0', NOW) as any).funnel.views).toBe(1);
+    expect(refused).toEqual(['event:X3', 'event:X4', 'event:X5', 'event:X6', 'event:X7', 'event:X8', 'event:X9']);
+  });
+
+  it('always tracks an event the catalog or a secret-key source owns, past the limit', () => {
+    const s = new LiveState(DAY, { limits });
+    for (let i = 0; i < 5; i++) s.apply(fact(1, `X${i}`, NOW - 10 * MIN + i));
+    s.apply(fact(1, 'CAT', NOW - MIN, { org: 'O1', os: 'catalog' }));
+    s.apply(fact(1, 'SALE', NOW - MIN, { org: 'O1', os: 'secret', kind: 'order', tickets: 2, amount: 10, currency: 'EUR' }));
+    expect((s.eventData(1, 'CAT', NOW) as any).funnel.views).toBe(1);
+    expect((s.eventData(1, 'SALE', NOW) as any).funnel.orders).toBe(1);
+    expect(s.eventCount(1)).toBe(5);
+  });
+
+  it('the count follows events put in or taken out from outside (a tenant swapped in by an erasure, a reset)', () => {
+    const s = new LiveState(DAY, { limits });
+    for (let i = 0; i < 3; i++) s.apply(fact(1, `X${i}`, NOW - 10 * MIN + i));
+    s.events.delete('1\u0000X0');
+    s.apply(fact(1, 'NEW', NOW - MIN));
+    expect(s.getEvent(1, 'NEW')).toBeDefined();
+    s.reset(DAY);
+    expect(s.eventCount(1)).toBe(0);
+  });
+
+  it('a recompute in occurred_at order tracks the same events as the live state that saw them arrive out of order, below the limit', () => {
+    const facts = [2, 0, 1].map((i) => fact(1, `X${i}`, NOW - 10 * MIN + i));
+    const live = new LiveState(DAY, { limits });
+    facts.forEach((f) => live.apply(f));
+    const again = new LiveState(DAY, { limits });
+    [...facts].sort((a, b) => a.at - b.at).forEach((f) => again.apply(f));
+    expect([...again.events.keys()].sort()).toEqual([...live.events.keys()].sort());
+  });
+
+  it('counts at most maxLanes gates of an event, so its capacity message stays small; the first gates keep counting', () => {
+    const refused: string[] = [];
+    const s = new LiveState(DAY, { limits, onRefused: (what) => refused.push(what) });
+    for (let i = 0; i < 100; i++) s.apply(scan(1, 'GATEV1', `G${i}`, NOW - 10_000 + i));
+    s.apply(scan(1, 'GATEV1', 'G0', NOW - 1000));
+    const cap = s.capacityData(1, 'GATEV1', NOW) as any;
+    expect(Object.keys(cap.gates)).toEqual(['G0', 'G1']);
+    expect(cap.gates.G0.entries).toBe(2);
+    expect(cap.entries).toBe(3);
+    expect(refused.length).toBe(98);
+  });
+
+  it("takes in a catalog gate's lanes past the limit, up to twice it", () => {
+    const s = new LiveState(DAY, { limits, knownGate: (_t, event, gate) => event === 'GATEV1' && gate.startsWith('North') });
+    for (let i = 0; i < 10; i++) s.apply(scan(1, 'GATEV1', `G${i}`, NOW - 10_000 + i));
+    s.apply(scan(1, 'GATEV1', 'North', NOW - 1000));
+    s.apply(scan(1, 'GATEV1', 'North\u0000dev-2', NOW - 900));
+    s.apply(scan(1, 'GATEV1', 'North\u0000dev-3', NOW - 800));
+    const cap = s.capacityData(1, 'GATEV1', NOW) as any;
+    expect(Object.keys(cap.gates)).toEqual(['G0', 'G1', 'North']);
+    expect(cap.gates.North.entries).toBe(2);
+  });
+});
