@@ -134,9 +134,11 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     for (const f of facts) {
       rollover(f.at);
       if (utcDay(f.at) !== state.day) continue;
+      const touched = state.applyShared(f);
+      // Past LIVE_MAX_EVENTS: neither counted here nor written to Redis nor shared (each node would refuse it too).
+      if (touched.refused) continue;
       applied.push(f);
       erasure.record(f);
-      const touched = state.applyShared(f);
       hub.touch(touched);
       // The event moved to another organizer: the dashboard it left changes too, and its subscribers are checked again.
       if (touched.from) {
