@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessMessage, isSecretKey, outcomeOf, readQueue, targetingSummary } from '../client/dashboard/approvals-data.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { mockPlatformsEnv } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 declare const document: any;
@@ -83,9 +84,7 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
   beforeAll(async () => {
     mock = await startMockPlatforms({ seed: 3, startMs: Date.now(), rates: () => ({ cpm: 6, ctr: 0.01, cvr: 0.02, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
-      META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
+      ...mockPlatformsEnv(mock.url),
     });
     t = await createTenant(server.url, 'campaigns-approvals');
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Rock Night', genres: ['rock'], city: 'Cluj' }, { id: 'E2', organizer_id: 'O2', title: 'Jazz Evening' }] })).status).toBe(200);

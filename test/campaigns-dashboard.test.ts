@@ -9,6 +9,7 @@ import { readQueue } from '../client/dashboard/approvals-data.js';
 import { audienceRows, budgetSummary, campaignRows, formatRoas, liveOrganizerName, organizerLabel, readReport, seriesAxisMax, seriesPoints } from '../client/dashboard/campaigns-data.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { mockPlatformsEnv } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 declare const document: any;
@@ -120,9 +121,7 @@ describe('campaigns page in Chromium', { timeout: 600_000 }, () => {
     // The prospecting campaigns sell well, the rest poorly: distinct ROAS per row.
     mock = await startMockPlatforms({ seed: 7, startMs: t0, rates: (name) => ({ cpm: 6, ctr: 0.012, cvr: /prospecting/.test(name) ? 0.08 : 0.01, aov: 70, claimFactor: 1.3 }) });
     server = await bootServer({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
-      META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
+      ...mockPlatformsEnv(mock.url),
     });
     t = await createTenant(server.url, 'campaigns-dash');
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Rock Night', genres: ['rock'], url: 'https://tickets.example/e1' }, { id: 'E2', organizer_id: 'O2', title: 'Jazz' }] })).status).toBe(200);

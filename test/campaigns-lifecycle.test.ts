@@ -5,6 +5,7 @@
 // campaign and its own log, and the campaign list, read with the budget reads' permission and scope; unknown ids 404.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
+import { mockPlatformsEnv } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 describe('campaign lifecycle against its budget', { timeout: 180_000 }, () => {
@@ -31,9 +32,7 @@ describe('campaign lifecycle against its budget', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     mock = await startMockPlatforms({ seed: 2, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
-      META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
+      ...mockPlatformsEnv(mock.url),
     });
     t = await createTenant(server.url, 'lifecycle');
     const k = await postJson(`${server.url}/api/v1/keys`, { role: 'ad_account', scope: { organizers: ['O1'] } }, as(t.secret_key));

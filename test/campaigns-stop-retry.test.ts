@@ -5,6 +5,7 @@
 // and rising). Every campaigns.optimize window now carries such a pause out again until the platform takes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { mockPlatformsEnv } from './campaigns-stores.js';
 import { startMockPlatforms, type MockCall, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 const HOUR = 3_600_000;
@@ -50,9 +51,7 @@ describe('a stopped budget\'s refused pause', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     mock = await startMockPlatforms({ seed: 16, startMs: clock, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
-      META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
-      META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
-      META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
+      ...mockPlatformsEnv(mock.url),
     });
     t = await createTenant(server.url, 'stopretry');
   });

@@ -53,6 +53,9 @@ const MOCK_ENV: Record<MockPlatform, (url: string) => Record<string, string>> = 
   }),
 };
 
+/** The server's environment with every platform's ad account on the mock platforms at `url` (what bootServer takes). */
+export const mockPlatformsEnv = (url: string): Record<string, string> => Object.assign({}, ...Object.values(MOCK_ENV).map((env) => env(url)));
+
 /** The campaigns' settings with `platforms` on the mock platforms at `url`, plus `overrides` (e.g. META_PAGE_ID). */
 export function mockPlatformsConfig(
   url: string,
