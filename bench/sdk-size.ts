@@ -18,7 +18,7 @@ type Edit = [file: string, find: RegExp, put: string];
 const NO_IMPRESSIONS: Edit = ['sdk/tracker.ts', /this\.observeImpressions = .*?;\n/, ''];
 const NO_METHODS: Edit = ['sdk/tracker.ts', /for \(const n of WEB_EVENTS\.split\(' '\)\) \{.*?\n\}\n/s, ''];
 const NO_ADOPTION: Edit[] = [
-  ['sdk/tab-queue.ts', /  private async adoptDead_\(t: Tabs\) \{.*?\n  \}\n/s, '  private async adoptDead_(t: Tabs) {}\n'],
+  ['sdk/tab-queue.ts', /  async adopt_\(\) \{.*?\n  \}\n/s, '  async adopt_() {}\n'],
   ['sdk/tabs.ts', /  async dead_\(ids: string\[\]\).*?\n  \}\n/s, '  async dead_(ids: string[]): Promise<[string[], string[]]> {\n    return [ids, []];\n  }\n'],
 ];
 
