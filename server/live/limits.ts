@@ -2,7 +2,6 @@
 // public write key from growing a node's memory, the per-tenant count of tracked events, and the refusal log.
 // Pure but for the log it is handed.
 import type { Fact } from './facts.js';
-import type { EventLive } from './state.js';
 
 /**
  * What one node tracks live, so that ids anyone holding the public write key can make up cannot grow its memory
@@ -26,14 +25,14 @@ export interface LiveStateOptions {
 }
 
 /** The day's events, counted per tenant whoever adds or removes them (erase.ts swapTenant writes to it too). */
-export class EventMap extends Map<string, EventLive> {
+export class EventMap<E extends { tenant: number }> extends Map<string, E> {
   private readonly perTenant = new Map<number, number>();
 
   countOf(tenant: number): number {
     return this.perTenant.get(tenant) ?? 0;
   }
 
-  override set(k: string, e: EventLive): this {
+  override set(k: string, e: E): this {
     // Map's constructor calls set before the fields exist (never with entries here).
     if (this.perTenant && !this.has(k)) this.perTenant.set(e.tenant, this.countOf(e.tenant) + 1);
     return super.set(k, e);

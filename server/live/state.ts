@@ -178,7 +178,7 @@ const revenueView = (m: Map<string, number>): Record<string, number> =>
 export const eventKeyOf = (tenant: number, event: string) => `${tenant}\u0000${event}`;
 
 export class LiveState {
-  readonly events: Map<string, EventLive> = new EventMap();
+  readonly events: Map<string, EventLive> = new EventMap<EventLive>();
   readonly orgs = new Map<string, OrgLive>();
   uvSource: UvSource | null = null;
   readonly limits: LiveLimits;
@@ -192,7 +192,7 @@ export class LiveState {
 
   /** Events this state tracks today for the tenant. */
   eventCount(tenant: number): number {
-    return (this.events as EventMap).countOf(tenant);
+    return (this.events as EventMap<EventLive>).countOf(tenant);
   }
 
   getEvent(tenant: number, event: string): EventLive | undefined {
