@@ -9,6 +9,7 @@
 // Order categories are read in the writer's transaction (one query per commit with orders), like owners.
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
+import { onceEvery } from './limits.js';
 import type { EventRow } from '../store/events.js';
 import { iso } from '../store/rows.js';
 import { queries } from '../store/queries.js';
@@ -283,12 +284,11 @@ export function createLiveCatalog(deps: { log: Logger; max?: number; now?: () =>
   const lacking = new Set<number>();
   const limitLog = (what: string) => {
     let evicted = 0;
-    let loggedAt = -Infinity;
+    const due = onceEvery(LIMIT_LOG_MS, now);
     return (tenant: number) => {
       if (what === 'events') lacking.add(tenant);
       evicted++;
-      if (now() - loggedAt < LIMIT_LOG_MS) return;
-      loggedAt = now();
+      if (!due()) return;
       deps.log.warn({ max, evicted, what }, 'live: catalog metadata limit reached; the least recently used of the tenant holding the most are evicted (read again from the store when a topic needs them)');
       evicted = 0;
     };

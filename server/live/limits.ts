@@ -66,14 +66,23 @@ export const admitsEvent = (tracked: number, f: Pick<Fact, 'os'>, limits: LiveLi
 /** How often refusalLog writes (with how many facts were left out meanwhile). */
 export const REFUSAL_LOG_MS = 60_000;
 
+/** A log line's gate: true at most once per `ms` (the limits' warnings, here and in catalog.ts, count in between). */
+export function onceEvery(ms: number, now: () => number): () => boolean {
+  let at = -Infinity;
+  return () => {
+    if (now() - at < ms) return false;
+    at = now();
+    return true;
+  };
+}
+
 /** LiveStateOptions.onRefused that warns at most once per REFUSAL_LOG_MS, with the counts left out since. */
 export function refusalLog(log: { warn(o: object, msg: string): void }, limits: LiveLimits, now: () => number): NonNullable<LiveStateOptions['onRefused']> {
   const counts = { event: 0, lane: 0 };
-  let loggedAt = -Infinity;
+  const due = onceEvery(REFUSAL_LOG_MS, now);
   return (what, tenant, event) => {
     counts[what]++;
-    if (now() - loggedAt < REFUSAL_LOG_MS) return;
-    loggedAt = now();
+    if (!due()) return;
     log.warn(
       { tenant, event, events_left_out: counts.event, lane_facts_left_out: counts.lane, max_events: limits.maxEvents, max_gate_lanes: limits.maxLanes },
       'live: limit reached (LIVE_MAX_EVENTS per tenant per day, LIVE_MAX_GATE_LANES per event); facts of new ids are stored but not counted live',
