@@ -131,6 +131,25 @@ describe('experiments API', () => {
     expect(res.json.control).toBe('control');
   });
 
+  it('stores weights rescaled to sum 1, and warns of SRM when one variant gets almost no exposures', async () => {
+    const c = await api('POST', '/api/v1/experiments', exp('few', { variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.51 }] }));
+    expect(c.status, c.text).toBe(201);
+    expect(c.json.variants[0].weight).toBeCloseTo(0.5 / 1.01, 12);
+    expect(c.json.variants[1].weight).toBeCloseTo(0.51 / 1.01, 12);
+    expect((await api('GET', '/api/v1/experiments/few')).json.variants[1].weight).toBeCloseTo(0.51 / 1.01, 12);
+    // 30 control exposures and 7 green: 37 ≥ 2 × 8 in total (GrowthBook's minimum), χ² ≈ 14.6, p < 0.001.
+    const events: Record<string, unknown>[] = [];
+    const exposed = (variant: string, i: number) => events.push(webEvent({ visitor_id: `few-${variant}-${i}`, session_id: `s-few-${variant}-${i}`, event_name: 'experiment_exposure', occurred_at: ago(600), entities: {}, payload: { experiment_id: 'few', variant } }));
+    for (let i = 0; i < 30; i++) exposed('control', i);
+    for (let i = 0; i < 7; i++) exposed('green', i);
+    expect((await postEvents(base, t, events)).rejected).toEqual([]);
+    const res = await getJson(`${base}/api/v1/experiments/few/results`, { authorization: `Bearer ${t.secret_key}` });
+    expect(res.status).toBe(200);
+    expect(res.json.variants.map((v: { exposures: number }) => v.exposures)).toEqual([30, 7]);
+    expect(res.json.srm.p).toBeLessThan(0.001);
+    expect(res.json.srm.warning).toBe(true);
+  });
+
   it('attributes conversions to the window after the first exposure, counts exposures up to the end, and withholds verdicts on tiny samples', async () => {
     const end = 86_400;
     expect((await api('POST', '/api/v1/experiments', exp('attrib', { start: ago(4 * 86_400), end: ago(end) }))).status).toBe(201);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { assignVariant, bucketRanges, chooseVariation, gbHash, type ExperimentDef } from '../../client/shared/experiment-hash.js';
 import { assignmentsFor } from './assign.js';
 import { countsByVariant, resultsBody, resultsRange, resultsSpec } from './results.js';
-import { parseExperiment, reallocationRefusal, RESTART_SLACK_MS } from './schemas.js';
+import { keepStoredSplit, parseExperiment, reallocationRefusal, RESTART_SLACK_MS } from './schemas.js';
 import { chanceToBeat, chiSquareP, compare, MIN_EXPOSURES_PER_VARIANT, normalCdf, probBetaGreater, srm, upliftInterval } from './stats.js';
 import type { Experiment } from './store.js';
 
@@ -81,11 +81,13 @@ describe('statistics', () => {
     expect(normalCdf(1.959964)).toBeCloseTo(0.975, 5);
   });
 
-  it('flags a biased split (SRM) and not a fair one; never below 8 per variant', () => {
+  it('flags a biased split (SRM) and not a fair one; never below 8 per variant in total', () => {
     expect(srm([600, 400], [0.5, 0.5])!.warning).toBe(true);
     expect(srm([510, 490], [0.5, 0.5])!.warning).toBe(false);
     expect(srm([300, 700], [0.3, 0.7])!.warning).toBe(false);
-    expect(srm([40, 3], [0.5, 0.5])!.warning).toBe(false);
+    // A variant that gets almost nobody is the mismatch itself (GrowthBook counts the minimum over all variants).
+    expect(srm([40, 3], [0.5, 0.5])!.warning).toBe(true);
+    expect(srm([12, 3], [0.5, 0.5])!.warning).toBe(false);
     expect(srm([0, 0], [0.5, 0.5])).toBeNull();
   });
 
@@ -231,6 +233,23 @@ describe('experiment schema', () => {
     const eq = parseExperiment({ ...ok, variants: [{ key: 'a' }, { key: 'b' }, { key: 'c' }] });
     expect(eq.ok && eq.value.variants.map((v) => v.weight)).toEqual([1 / 3, 1 / 3, 1 / 3]);
   });
+  it('stores weights rescaled to sum 1, so each variant gets its share of the total; weights summing to 1 stay as sent', () => {
+    const weights = (variants: unknown) => { const p = parseExperiment({ ...ok, variants }); if (!p.ok) throw new Error(p.error.message); return p.value.variants.map((v) => v.weight); };
+    const over = weights([{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.51 }]);
+    expect(over[0]).toBeCloseTo(0.5 / 1.01, 12);
+    expect(over[1]).toBeCloseTo(0.51 / 1.01, 12);
+    expect(Math.abs(over[0] + over[1] - 1)).toBeLessThan(1e-12);
+    const ten = weights(Array.from({ length: 10 }, (_, i) => ({ key: `v${i}`, weight: 0.101 })));
+    expect(ten.every((w) => Math.abs(w - 0.1) < 1e-12)).toBe(true);
+    expect(weights([{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.49 }]).map((w) => Math.round(w * 1e9) / 1e9)).toEqual([0.505050505, 0.494949495]);
+    // 0.1 + 0.2 + 0.7 is 1.0000000000000002 in doubles: kept exactly, so no range boundary moves off a hash value.
+    expect(weights([{ key: 'a', weight: 0.1 }, { key: 'b', weight: 0.2 }, { key: 'c', weight: 0.7 }])).toEqual([0.1, 0.2, 0.7]);
+    // The rescaled ranges give the asked-for split: 10 × 0.101 no longer leaves the last variant 9.1 %.
+    const exp = { key: 'ten', variants: ten.map((weight, i) => ({ key: `v${i}`, weight })) };
+    let last = 0;
+    for (let i = 0; i < 50_000; i++) if (assignVariant(exp, `id-${i}`) === 'v9') last++;
+    expect(last / 50_000).toBeGreaterThan(0.095);
+  });
   it('refuses bad fields, naming them', () => {
     expect(field({ ...ok, extra: 1 })).toBe('extra');
     expect(parseExperiment({ ...ok, extra: 1 })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/^Unknown field "extra"; allowed: key, /) } });
@@ -282,5 +301,21 @@ describe('changing a started experiment', () => {
     expect(reallocationRefusal({ ...current, start: '2026-03-11T00:00:00.000Z' }, next({ variants: reweighted }), now)).toBeNull();
     // Weights written as equal fractions are the same weights.
     expect(reallocationRefusal({ ...current, variants: [{ key: 'a', weight: 1 / 3 }, { key: 'b', weight: 1 / 3 }, { key: 'c', weight: 1 / 3 }] }, next({ variants: [{ key: 'a' }, { key: 'b' }, { key: 'c' }] }), now)).toBeNull();
+  });
+  it('keeps the stored weights of a started experiment saved before weights were rescaled, when the PUT sends them again', () => {
+    const legacy = { variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.51 }], start: current.start };
+    const same = next({ variants: legacy.variants, end: '2026-04-01T00:00:00Z' });
+    expect(same.variants[1].weight).toBeCloseTo(0.51 / 1.01, 12);
+    const kept = keepStoredSplit(legacy, same, now);
+    // The stored ranges stay ([0, 0.5), [0.5, 1.01)): nobody switches variant; the other fields are the PUT's.
+    expect(kept.variants).toEqual(legacy.variants);
+    expect(kept.endMs).toBe(Date.parse('2026-04-01T00:00:00Z'));
+    expect(reallocationRefusal(legacy, kept, now)).toBeNull();
+    // Other weights are a reallocation as before; before the start the rescaled weights are stored.
+    const moved = next({ variants: [{ key: 'control', weight: 0.3 }, { key: 'green', weight: 0.7 }] });
+    expect(keepStoredSplit(legacy, moved, now)).toBe(moved);
+    expect(reallocationRefusal(legacy, moved, now)).not.toBeNull();
+    expect(keepStoredSplit({ ...legacy, start: '2026-03-11T00:00:00.000Z' }, same, now)).toBe(same);
+    expect(keepStoredSplit(current, next({}), now).variants).toEqual(current.variants);
   });
 });

@@ -1,6 +1,8 @@
 // An experiment as the API takes it (README "Experiments"), checked at the boundary. Pure: JSON in, an
 // ExperimentInput or the refused field out. Weights must already sum to 1 (GrowthBook's tolerance, 0.99–1.01):
-// GrowthBook would silently fall back to equal weights, which is never what the tenant meant.
+// GrowthBook would silently fall back to equal weights, which is never what the tenant meant. Within it they are
+// rescaled to sum 1 before they are stored: the bucket ranges are cumulative raw weights, so [0.5, 0.51] would
+// cut the last range at 1 (a 50/50 split, not the 49.5/50.5 asked for) and ten of 0.101 would give the last 9.1 %.
 import { MAX_WINDOW_S, parseStep, type Step } from '../analytics/spec.js';
 import { bodyTime, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
@@ -57,7 +59,19 @@ function parseVariants(raw: unknown): Parsed<{ key: string; weight: number }[]> 
   if (given !== out.length) return bad('variants', 'Give every variant a weight, or none (equal split).');
   const sum = out.reduce((a, o) => a + (o.weight as number), 0);
   if (sum < 0.99 || sum > 1.01) return bad('variants', `The weights sum to ${sum}; they must sum to 1.`);
-  return { ok: true, value: out as { key: string; weight: number }[] };
+  return { ok: true, value: normalisedWeights(out as { key: string; weight: number }[]) };
+}
+
+/**
+ * The variants with weights rescaled to sum 1, each the share asked for relative to the total. Weights that
+ * already sum to 1 up to rounding stay exactly as sent: 0.1 + 0.2 + 0.7 is 1.0000000000000002, and dividing by
+ * it would move the range boundaries off the hash values they sit on (0.1 would become 0.09999999999999998, and
+ * hash 0.1 would change variant), besides echoing odd numbers back. Pure.
+ */
+export function normalisedWeights<V extends { weight: number }>(variants: V[]): V[] {
+  const sum = variants.reduce((a, v) => a + v.weight, 0);
+  if (Math.abs(sum - 1) < 1e-9) return variants;
+  return variants.map((v) => ({ ...v, weight: v.weight / sum }));
 }
 
 function parseMetrics(raw: unknown): Parsed<Metric[]> {
@@ -131,6 +145,19 @@ export function parseExperiment(v: unknown, pathKey?: string): Parsed<Experiment
 
 /** How far back a restart's `start` may be: the request's own time in transit, not exposures under the old split. */
 export const RESTART_SLACK_MS = 60_000;
+
+/**
+ * `next` with the stored weights of a started experiment when `next` sends them again: weights saved before
+ * they were rescaled on save (summing to 0.99–1.01) come back rescaled from parseExperiment, and storing those
+ * would move the visitors between the old and the new range boundaries mid-experiment. Keys, order and shares
+ * unchanged means the same split, so the stored ranges stay; anything else is `next` as parsed. Pure.
+ */
+export function keepStoredSplit(current: { variants: { key: string; weight: number }[]; start: string }, next: ExperimentInput, nowMs: number): ExperimentInput {
+  if (Date.parse(current.start) > nowMs || current.variants.length !== next.variants.length) return next;
+  const rescaled = normalisedWeights(current.variants);
+  const same = rescaled.every((v, i) => v.key === next.variants[i].key && Math.abs(v.weight - next.variants[i].weight) < 1e-9);
+  return same ? { ...next, variants: current.variants.map((v) => ({ key: v.key, weight: v.weight })) } : next;
+}
 
 /**
  * Why a PUT may not change a started experiment's variants (keys, order, weights), or null. Such a change moves

@@ -1,7 +1,9 @@
 // Statistics of experiment results. Pure: counts in, numbers out.
-//  - sample-ratio mismatch: Pearson χ² of the exposures against the configured weights, p from the χ²
-//    survival function (regularised upper incomplete gamma); warned below 0.001 when every variant has at
-//    least 8 exposures (GrowthBook's DEFAULT_SRM_THRESHOLD and minimum count per variation);
+//  - sample-ratio mismatch: Pearson χ² of the exposures against the shares the assignment hash really gives
+//    each variant (variantShares), p from the χ² survival function (regularised upper incomplete gamma); warned
+//    below 0.001 once the exposures number at least 8 per variant in total (GrowthBook's getSRMHealthData:
+//    DEFAULT_SRM_THRESHOLD, and DEFAULT_SRM_MINIMINUM_COUNT_PER_VARIATION × variants over all of them, so a
+//    variant that gets almost nobody is the warning, not a reason to stay silent);
 //  - a variant against control, given only when both have at least MIN_EXPOSURES_PER_VARIANT exposures
 //    (PostHog's minimum; below it `enough_data` is false and neither the interval nor the chance is claimed):
 //    relative uplift with a 95 % interval (the log of the ratio of rates with 0.5 added to the conversions and
@@ -10,8 +12,13 @@
 //    posteriors, exact (a finite sum, Evan Miller's closed form) up to MAX_EXACT_TERMS terms,
 //    beyond which both posteriors are normal to far better than the figures shown.
 
+import { bucketRanges, chooseVariation } from '../../client/shared/experiment-hash.js';
+
 export const SRM_THRESHOLD = 0.001;
+/** Exposures per variant, counted over all variants together, before an SRM warning (GrowthBook's minimum). */
 export const SRM_MIN_PER_VARIANT = 8;
+/** Hash v2 takes the values k / 10000, k = 0…9999 (client/shared/experiment-hash.ts gbHash). */
+const HASH_V2_VALUES = 10_000;
 const Z95 = 1.959963984540054;
 
 /** ln Γ(x), Lanczos (g = 7, n = 9); x > 0. */
@@ -72,22 +79,56 @@ export function normalCdf(z: number): number {
 export interface Srm {
   chi2: number;
   p: number;
-  /** p < 0.001 with at least 8 exposures in every variant. */
+  /** p < 0.001 with at least 8 exposures per variant in total (GrowthBook's getSRMHealthData). */
   warning: boolean;
 }
 
-/** Sample-ratio mismatch of `observed` exposures against `weights` (any positive scale); null without exposures. */
-export function srm(observed: number[], weights: number[]): Srm | null {
+/**
+ * The share of an experiment's visitors each variant really gets: the hash v2 values (k / 10000) that fall in
+ * its bucket range, over those in any range. Weights summing to 1 give the weights back (to the hash's 1e-4
+ * grid); weights saved as sent before they were rescaled to sum 1 (0.99–1.01) do not: above 1 the last ranges
+ * are cut at 1 ([0.5, 0.51] splits 50/50, ten of 0.101 give the last 9.1 %), below 1 the top of the hash is
+ * nobody's. Those experiments keep their ranges (rescaling would move visitors), so SRM must expect these shares.
+ * Zeros when the coverage holds no hash value. Pure.
+ */
+export function variantShares(weights: number[], coverage = 1): number[] {
+  const ranges = bucketRanges(weights.length, coverage, weights);
+  const counts = new Array<number>(weights.length).fill(0);
+  let inside = 0;
+  for (let k = 0; k < HASH_V2_VALUES; k++) {
+    const i = chooseVariation(k / HASH_V2_VALUES, ranges);
+    if (i >= 0) {
+      counts[i]++;
+      inside++;
+    }
+  }
+  return inside === 0 ? counts : counts.map((c) => c / inside);
+}
+
+/** GrowthBook's tolerance for bucket weights: weights summing to this are the experiment's, not relative shares. */
+const isBucketWeights = (sum: number): boolean => sum >= 0.99 && sum <= 1.01;
+
+/**
+ * Sample-ratio mismatch of `observed` exposures; null without exposures. `weights` as the experiment stores them
+ * (summing to 1 ± 0.01): expected are the shares the hash really gives with `coverage` (variantShares); any
+ * other positive weights are relative shares.
+ */
+export function srm(observed: number[], weights: number[], coverage = 1): Srm | null {
   const n = observed.reduce((a, b) => a + b, 0);
   const wsum = weights.reduce((a, b) => a + b, 0);
   if (n === 0 || observed.length < 2 || wsum <= 0) return null;
+  let shares = weights.map((w) => w / wsum);
+  if (isBucketWeights(wsum) && weights.length === observed.length) {
+    const real = variantShares(weights, coverage);
+    if (real.some((x) => x > 0)) shares = real;
+  }
   let chi2 = 0;
   for (let i = 0; i < observed.length; i++) {
-    const e = (n * weights[i]) / wsum;
+    const e = n * shares[i];
     if (e > 0) chi2 += (observed[i] - e) ** 2 / e;
   }
   const p = chiSquareP(chi2, observed.length - 1);
-  return { chi2, p, warning: p < SRM_THRESHOLD && observed.every((o) => o >= SRM_MIN_PER_VARIANT) };
+  return { chi2, p, warning: p < SRM_THRESHOLD && n >= SRM_MIN_PER_VARIANT * observed.length };
 }
 
 /** Exposures both the variant and the control need before an interval or a chance to beat control is given. */
