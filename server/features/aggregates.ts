@@ -2,12 +2,14 @@
 // TimescaleDB: refresh_continuous_aggregate, ending each at its current bucket (the real-time part serves the
 // bucket in progress; refreshing it would move the watermark past rows still to come). It cannot run inside a
 // transaction, so each call is its own statement. Plain PostgreSQL: the tables of the same names, rewritten
-// (DELETE + the aggregate's SELECT) a week at a time, one transaction each, through the current day. Neither
-// reaches before the cutoff of the aggregate retention (retention.ts aggregateCutoff).
+// (DELETE + the aggregate's SELECT) a week at a time, one transaction each, through the day of the latest
+// occurred_at ingest accepts (now + FUTURE_HOURS: a row dated into the next UTC day is counted as soon as it is
+// stored, as the real-time part counts it on TimescaleDB). Neither reaches before the cutoff of the aggregate
+// retention (retention.ts aggregateCutoff).
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
-import { DAY_MS, floorTo } from './model.js';
+import { DAY_MS, HOUR_MS, floorTo } from './model.js';
 import { aggregateCutoff, recountFrom } from './retention.js';
 
 const Q = queries('features.sql', [
@@ -26,7 +28,10 @@ const PLAIN = [
 const PLAIN_STEP_MS = 7 * DAY_MS;
 
 export interface Aggregates {
-  /** Brings the buckets of [from, now] up to date; returns the number of refresh statements run. */
+  /**
+   * Brings the buckets of [from, now] up to date (plain mode: through the day of now + FUTURE_HOURS, see
+   * plainRefreshEnd); returns the number of refresh statements run.
+   */
   refresh(from: number, now: number, signal?: AbortSignal): Promise<number>;
   /** The UTC days (YYYY-MM-DD) an erasure touched: their buckets are recounted without the erased rows. */
   refreshDays(days: string[], now: number): Promise<number>;
@@ -34,8 +39,28 @@ export interface Aggregates {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function createAggregates(deps: { db: Db; log: Logger }): Aggregates {
+/** FUTURE_HOURS' default (config/index.ts), for callers that do not pass the configured value. */
+const DEFAULT_FUTURE_HOURS = 24;
+
+/**
+ * Plain mode's refresh end (exclusive): the end of the UTC day of the latest occurred_at ingest accepts at `now`
+ * (ingest/validate.ts refuses more than `futureHours` ahead). Ending at the current day left a row dated into the
+ * next day out of the tables until the first refresh after midnight, even after features.full. Pure.
+ */
+export function plainRefreshEnd(now: number, futureHours: number): number {
+  return floorTo(now + futureHours * HOUR_MS, 'day') + DAY_MS;
+}
+
+export interface AggregatesDeps {
+  db: Db;
+  log: Logger;
+  /** FUTURE_HOURS (config.limits.futureHours): how far ahead of its receipt a stored row's occurred_at can be. */
+  futureHours?: number;
+}
+
+export function createAggregates(deps: AggregatesDeps): Aggregates {
   const { db } = deps;
+  const futureHours = deps.futureHours ?? DEFAULT_FUTURE_HOURS;
 
   const timescale = async (from: number, now: number): Promise<number> => {
     let n = 0;
@@ -54,7 +79,7 @@ export function createAggregates(deps: { db: Db; log: Logger }): Aggregates {
   };
 
   const plain = async (from: number, now: number, signal?: AbortSignal): Promise<number> => {
-    const end = floorTo(now, 'day') + DAY_MS;
+    const end = plainRefreshEnd(now, futureHours);
     let n = 0;
     for (let a = from; a < end; a += PLAIN_STEP_MS) {
       signal?.throwIfAborted();
