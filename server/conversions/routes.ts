@@ -5,7 +5,7 @@
 //   GET|PUT /api/v1/settings/conversions                          {"purchase_basis":"consent"|"legitimate_interest"}
 import type { Router } from '../http/router.js';
 import { ConflictError, NotFoundError, paramFail } from '../http/errors.js';
-import { collect, cursor, id, int, listKind, nextCursor, pageOf, type Parsed, type Where } from '../http/params.js';
+import { collect, cursor, describeJson, id, int, listKind, nextCursor, pageOf, type Parsed, type Where } from '../http/params.js';
 import type { Db } from '../store/db.js';
 import { isoIfDate, isObj } from '../store/rows.js';
 import { queries } from '../store/queries.js';
@@ -43,7 +43,9 @@ export function parseBulkRetry(v: unknown): Parsed<{ destination: string }> {
   if (!isObj(v)) return { ok: false, error: { code: 'invalid_field', in: 'body', field: '', message: shape } };
   const extra = Object.keys(v).find((k) => k !== 'destination');
   if (extra) return { ok: false, error: { code: 'invalid_field', in: 'body', field: extra.slice(0, 40), message: `Unknown field ${JSON.stringify(extra.slice(0, 40))}; ${shape}` } };
-  if (typeof v.destination !== 'string' || v.destination === '') return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'destination', message: `destination is required. ${shape}` } };
+  if (v.destination === undefined || v.destination === '') return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'destination', message: `destination is required. ${shape}` } };
+  // A value of another type was sent: "required" would send the caller looking for a missing field.
+  if (typeof v.destination !== 'string') return { ok: false, error: { code: 'invalid_field', in: 'body', field: 'destination', message: `destination must be a string; got ${describeJson(v.destination)}. ${shape}` } };
   const d = parseDestination('body', v.destination);
   return d.ok ? { ok: true, value: { destination: d.value! } } : d;
 }

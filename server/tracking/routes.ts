@@ -21,7 +21,7 @@ import type { Db } from '../store/db.js';
 import type { ResolutionCache } from './cache.js';
 import { nonceOk, renderSnippets, type PublicCode, type ScriptUrls } from './snippets.js';
 import { encryptSecrets, readableSecrets, trackingStore as store, viewOf, type TrackingCodeRow, type TrackingCodeView } from './store.js';
-import { applySecrets, isProvider, MAX_OWNER_ID, parseCodePatch, parseNewCode, PROVIDERS, type Owner } from './validate.js';
+import { applySecrets, isProvider, MAX_OWNER_ID, parseCodePatch, parseNewCode, PROVIDERS, type CodePatch, type Owner } from './validate.js';
 
 export interface Resolution {
   event_id: string | null;
@@ -63,6 +63,8 @@ const queryFail = (field: string, message: string) => paramFail({ code: 'invalid
 
 export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps): void {
   const { db, cipher, cache } = deps;
+  // What each update's reply changed (codeChanges), for its audit note: only the handler sees the code before.
+  const changesOf = new WeakMap<Reply, string[]>();
   const needsCipher = (has: boolean) => (has && !cipher.available ? fail('encryption_not_configured', 'ENCRYPTION_KEY is not set on this server, so access tokens and API secrets cannot be stored. Set ENCRYPTION_KEY (64 hex characters, `openssl rand -hex 32`) on every node and restart.') : null);
 
   router.add({
@@ -128,7 +130,11 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
 
   router.add({
     method: 'put', path: '/api/v1/tracking-codes/:id', auth: 'token', permission: PERMISSION, resource: 'tenant', params: { id }, body: { limit: 64 * 1024 }, query: ['token'],
-    audit: ({ body }, reply) => note('tracking_code.updated', reply, { changed: changedFields(body) }),
+    // Audited only when something changed: an update that sets what was there is no administrative action.
+    audit: (_req, reply) => {
+      const changed = changesOf.get(reply) ?? [];
+      return changed.length ? note('tracking_code.updated', reply, { changed }) : null;
+    },
     handler: async ({ params, who, body }) => {
       const tenant = who!.tenant;
       const { row, refused } = await load(tenant, params.id, who);
@@ -139,11 +145,14 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
       const touchesSecrets = Object.keys(p.secrets).length > 0;
       const noCipher = needsCipher(Object.values(p.secrets).some((v) => v !== null));
       if (noCipher) return noCipher;
-      const secrets_enc = touchesSecrets ? encryptSecrets(cipher, tenant, row, applySecrets(readableSecrets(cipher, row), p.secrets)) : row.secrets_enc;
+      const before = readableSecrets(cipher, row);
+      const secrets_enc = touchesSecrets ? encryptSecrets(cipher, tenant, row, applySecrets(before, p.secrets)) : row.secrets_enc;
       const updated = await store.update(db, tenant, row.id, { enabled: p.enabled ?? row.enabled, settings: p.settings ?? row.settings, secrets_enc });
       if (!updated) throw new NotFoundError('not_found', `No tracking code ${params.id} for this tenant.`);
       cache.invalidate(tenant);
-      return { status: 200, body: viewOf(updated, cipher) };
+      const reply: Reply = { status: 200, body: viewOf(updated, cipher) };
+      changesOf.set(reply, codeChanges(row, before, p));
+      return reply;
     },
   });
 
@@ -192,12 +201,22 @@ function format(raw: string | null): Parsed<'json' | 'html'> {
   return { ok: false, error: { code: 'invalid_field', in: 'query', field: 'format', message: 'format is json (default) or html.' } };
 }
 
-/** What an update changed, for the audit log: field names, never secret values. */
-function changedFields(body: unknown): string[] {
-  if (body === null || typeof body !== 'object') return [];
-  const b = body as Record<string, unknown>;
-  const out = Object.keys(b).filter((k) => k !== 'secrets');
-  if (b.secrets && typeof b.secrets === 'object') for (const [k, v] of Object.entries(b.secrets)) out.push(`secrets.${k}${v === null ? ' (removed)' : ''}`);
+/** JSON with every object's keys sorted: stored settings (jsonb reorders keys) compare with a patch's. Pure. */
+const canonical = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+  ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  : x));
+
+/**
+ * What an update really changes, for the audit log: field names, never secret values. A field set to what it
+ * was is no change; a secret removed that the code did not hold (or could not read) is none either. Pure.
+ */
+export function codeChanges(row: Pick<TrackingCodeRow, 'enabled' | 'settings'>, secrets: Partial<Record<'access_token' | 'api_secret', string>>, patch: CodePatch): string[] {
+  const out: string[] = [];
+  if (patch.enabled !== undefined && patch.enabled !== row.enabled) out.push('enabled');
+  if (patch.settings !== undefined && canonical(patch.settings) !== canonical(row.settings)) out.push('settings');
+  for (const [k, v] of Object.entries(patch.secrets) as ['access_token' | 'api_secret', string | null][]) {
+    if (v === null ? secrets[k] !== undefined : secrets[k] !== v) out.push(`secrets.${k}${v === null ? ' (removed)' : ''}`);
+  }
   return out;
 }
 
