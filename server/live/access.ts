@@ -7,6 +7,7 @@ import type { Overrides, Permission } from '../authz/roles.js';
 import { tokenPrincipal } from '../http/router.js';
 import type { Scope } from './token.js';
 import { NOTICE_PERMISSIONS, type NoticePermission } from './notice-channels.js';
+import { limitConcurrency } from './rate.js';
 import { allowed, type EventOwnership, type Topic } from './topics.js';
 
 /** The permission a topic is read with. The organizer roll-up also needs view_revenue (it has no revenue-free variant). */
@@ -67,4 +68,15 @@ export async function topicAccess(
   if (readsWholeTenant(who, permission, overrides)) return { ok: true, topic, notices };
   if (!inScope(who, resource) || !allowed(scope, topic, ownerOf)) return { ok: false, permission };
   return { ok: true, topic, notices };
+}
+
+/**
+ * `check` run at most `n` at once, the others in order of arrival. A check whose subscribe nobody waits for any
+ * more when its turn comes (`wanted()` false: the connection closed, the topic was unsubscribed) is not run and
+ * refuses: a client that sent thousands of subscribes and left costs no store reads.
+ */
+export function limitedAccess(n: number, check: (scope: Scope, topic: Topic) => Promise<Access>) {
+  return limitConcurrency(n, (scope: Scope, topic: Topic, wanted?: () => boolean) =>
+    wanted && !wanted() ? Promise.resolve<Access>({ ok: false, permission: topicPermission(topic) }) : check(scope, topic),
+  );
 }

@@ -17,6 +17,48 @@ describe('catalog sync', () => {
     await sync.onChange({ tenantId: 7, kind: 'venues', ids: ['V1'] });
     expect(touched).toEqual([[7, { kind: 'dashboard', org: 'O3' }]]);
   });
+  it('reads the catalog once for a storm of topics: one query per tick, an id it lacks not again until a change names it', async () => {
+    const reads: string[][] = [];
+    let release: () => void = () => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    // The store holds E1 only; a read waits for `gate` (a change can then land while it runs).
+    const catalog = {
+      reload: async (_q: unknown, c: { ids: string[] }) => {
+        reads.push([...c.ids]);
+        await gate;
+        return { metas: [], removed: c.ids.filter((id) => id !== 'E1') };
+      },
+      get: () => undefined,
+      lacks: () => false,
+    } as unknown as LiveCatalog;
+    const hub = { touch: () => undefined, touchTopic: () => undefined } as unknown as Hub;
+    const owners = { forget: () => undefined, learn: () => undefined } as unknown as OwnerClaims;
+    const sync = createCatalogSync({ catalog, state: { getEvent: () => undefined, day: '2026-12-02' } as unknown as LiveState, hub, owners, db: {} as never, bus: null, nodeId: 'n1', log: silent });
+    // 300 subscribes of one tick, each its own fill, 100 distinct ids: one query.
+    await Promise.all(Array.from({ length: 300 }, (_, i) => sync.fill(1, [`X${i % 100}`])));
+    expect(reads.length).toBe(1);
+    expect(reads[0]).toHaveLength(100);
+    // Known absent: not read again, for any number of subscribes.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => sync.fill(1, [`X${i}`])));
+    expect(reads.length).toBe(1);
+    // Another tenant's X0 is its own.
+    await sync.fill(2, ['X0']);
+    expect(reads.length).toBe(2);
+    // The catalog gains X5: the change names it (its reread is a read too) and the next topic of X5 reads it again.
+    await sync.onChange({ tenantId: 1, kind: 'events', ids: ['X5'] });
+    await sync.fill(1, ['X5']);
+    expect(reads.slice(2)).toEqual([['X5'], ['X5']]);
+    // A change landing while a fill's read runs: that read's "absent" may predate it, so nothing is remembered.
+    gate = new Promise<void>((r) => (release = r));
+    const filling = sync.fill(1, ['Y1']);
+    await new Promise((r) => setImmediate(r));
+    const changing = sync.onChange({ tenantId: 1, kind: 'events', ids: ['Z9'] });
+    release();
+    await Promise.all([filling, changing]);
+    gate = Promise.resolve();
+    await sync.fill(1, ['Y1']);
+    expect(reads.filter((r) => r.includes('Y1'))).toHaveLength(2);
+  });
   it('names the events of event and capacity topics by tenant', () => {
     expect(topicEvents([
       { tenant: 1, topic: { kind: 'event', event: 'E1' } }, { tenant: 1, topic: { kind: 'capacity', event: 'E2' } },

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../store/db.js';
 import type { LiveBus } from './bus.js';
-import { capacityWithMeta, type CatalogChange, type EventMeta, type EventNames, type LiveCatalog, type TickerNames } from './catalog.js';
+import { capacityWithMeta, TenantLru, type CatalogChange, type EventMeta, type EventNames, type LiveCatalog, type TickerNames } from './catalog.js';
 import type { CapacityView } from './capacity.js';
 import type { Hub } from './hub.js';
 import type { OwnerClaims } from './owners.js';
@@ -23,8 +23,10 @@ export interface CatalogMessage {
   ids: string[];
 }
 
-/** Bounds one message (the sync API takes at most 1000 items per request). */
+/** Bounds one message (the sync API takes at most 1000 items per request), and one read of fill's. */
 const MAX_IDS = 1000;
+/** Event ids the store has no catalog row for, remembered (all tenants together) so topics of them read nothing again. */
+const ABSENT_MAX = 100_000;
 
 export interface CatalogSync {
   /** server/catalog's onChange: applies here, then tells the other nodes. Never throws (logged). */
@@ -53,6 +55,18 @@ export function createCatalogSync(deps: {
   ownersChanged?(events: { tenant: number; event: string }[]): void;
 }): CatalogSync {
   const { catalog, state, hub, owners, log } = deps;
+  /**
+   * Ids a fill found no catalog row for: a topic of an event the catalog does not hold (most live events, and any
+   * id a token holder makes up) is read once, not on every subscribe. A change naming the id forgets it.
+   */
+  const absent = new TenantLru<true>(ABSENT_MAX, () => undefined);
+  /** Per tenant, the ids of the read about to start, and its outcome: every fill of one tick shares one query. */
+  const batches = new Map<number, { ids: Set<string>; done: Promise<void> }>();
+  /** Per tenant and id, the read under way that will answer it: one id is read once however many ask. */
+  const reading = new Map<string, Promise<void>>();
+  const readingKey = (tenant: number, id: string) => `${tenant}\u0000${id}`;
+  /** Catalog changes of events seen: a fill's read that a change overlapped records no absent ids (it may predate the change). */
+  let eventChanges = 0;
 
   /** The catalog organizer takes the event's live state (a move marks the dashboard it left). */
   const apply = (metas: EventMeta[], removed: { tenant: number; id: string }[]) => {
@@ -84,7 +98,13 @@ export function createCatalogSync(deps: {
   const reread = async (c: CatalogChange, forTopic = false) => {
     const before = new Map(c.ids.map((id) => [id, ownership(c.tenantId, id)]));
     const keep = forTopic ? () => true : (id: string) => state.getEvent(c.tenantId, id) !== undefined;
+    if (c.kind === 'events' && !forTopic) eventChanges++;
+    const seen = eventChanges;
     const { metas, removed } = await catalog.reload(deps.db, c, { day: state.day, keep });
+    if (c.kind === 'events') {
+      for (const id of c.ids) absent.delete(c.tenantId, id);
+      if (forTopic && seen === eventChanges) for (const id of removed) absent.set(c.tenantId, id, true);
+    }
     apply(metas, removed.map((id) => ({ tenant: c.tenantId, id })));
     // A renamed organizer's dashboard, also when it has no events (whose touches above would carry it).
     if (c.kind === 'organizers') for (const org of c.ids) hub.touchTopic(c.tenantId, { kind: 'dashboard', org });
@@ -94,6 +114,30 @@ export function createCatalogSync(deps: {
     const moved = new Set([...metas.map((m) => m.id), ...removed].filter((id) => before.get(id) !== ownership(c.tenantId, id)));
     if (c.kind === 'events') for (const m of metas) if (!catalog.get(c.tenantId, m.id)) moved.add(m.id);
     deps.ownersChanged?.([...moved].map((event) => ({ tenant: c.tenantId, event })));
+  };
+
+  /** Adds `id` to the tenant's read that starts at the end of this tick (one of at most MAX_IDS ids; a full one takes no more). */
+  const enqueue = (tenant: number, id: string): Promise<void> => {
+    let b = batches.get(tenant);
+    if (!b) {
+      const ids = new Set<string>();
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => read(tenant, ids));
+      batches.set(tenant, (b = { ids, done }));
+    }
+    b.ids.add(id);
+    reading.set(readingKey(tenant, id), b.done);
+    if (b.ids.size >= MAX_IDS) batches.delete(tenant);
+    return b.done;
+  };
+  const read = async (tenant: number, ids: Set<string>): Promise<void> => {
+    if (batches.get(tenant)?.ids === ids) batches.delete(tenant);
+    try {
+      await reread({ tenantId: tenant, kind: 'events', ids: [...ids] }, true);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, tenant }, 'live: reading catalog events for a topic failed');
+    } finally {
+      for (const id of ids) reading.delete(readingKey(tenant, id));
+    }
   };
 
   return {
@@ -116,11 +160,14 @@ export function createCatalogSync(deps: {
     },
     async fill(tenant, events) {
       // An event with live state today is held unless the copy lacks some of the tenant's (catalog.lacks).
-      const ids = [...new Set(events)].filter((id) => !catalog.get(tenant, id) && (!state.getEvent(tenant, id) || catalog.lacks(tenant))).slice(0, MAX_IDS);
-      if (ids.length === 0) return;
-      await reread({ tenantId: tenant, kind: 'events', ids }, true).catch((err: Error) => log.warn({ err: err.message, tenant }, 'live: reading catalog events for a topic failed'));
+      const wanted = [...new Set(events)].filter(
+        (id) => !catalog.get(tenant, id) && !absent.has(tenant, id) && (!state.getEvent(tenant, id) || catalog.lacks(tenant)),
+      );
+      if (wanted.length === 0) return;
+      await Promise.all(wanted.map((id) => reading.get(readingKey(tenant, id)) ?? enqueue(tenant, id)));
     },
     async restore(day) {
+      absent.clear();
       const live = [...state.events.values()].map((e) => ({ tenant: e.tenant, event: e.event }));
       const metas = await catalog.restore(deps.db, day, live);
       apply(metas, []);

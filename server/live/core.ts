@@ -53,9 +53,16 @@ export interface LiveCore {
    * The one topic check (issue 18): the shared model (authz/principal.ts: the token's role has the topic's
    * permission with the tenant's overrides, and the topic's resource is in its scope) and the topic rules
    * (topics.ts allowed). Gives the topic actually read: the revenue-free variant of an event topic when the
-   * role lacks view_revenue. A refusal names the permission.
+   * role lacks view_revenue. A refusal names the permission. `wanted`: asked when the check's turn comes (it may
+   * wait behind thousands); false (the connection closed, the topic was unsubscribed) skips the check and refuses.
    */
-  access?(scope: Scope, topic: Topic): Promise<{ ok: true; topic: Topic; notices?: NoticePermission[] } | { ok: false; permission: string }>;
+  access?(scope: Scope, topic: Topic, wanted?: () => boolean): Promise<{ ok: true; topic: Topic; notices?: NoticePermission[] } | { ok: false; permission: string }>;
+  /**
+   * Runs one subscribe's checks and join when its turn comes: at most SUBSCRIBE_CONCURRENCY at once on the node,
+   * every connection and transport together, so a storm of subscribes is served at the rate the node can build
+   * snapshots while HTTP requests and the store's other queries keep their turn.
+   */
+  subscribing?(run: () => Promise<'stale' | void>): Promise<'stale' | void>;
   /** What the catalog or the live state knows of an event's organizer, venue and artists. */
   ownerOf(tenant: number, event: string): EventOwnership | undefined;
   /** Loads what a snapshot of these topics needs: Redis counts, and the catalog metadata of events this node holds nothing of. */

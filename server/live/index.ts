@@ -29,8 +29,8 @@ import { startTicker } from './tick.js';
 import { resolveTokenSecret, signToken, verifyToken, type Scope } from './token.js';
 import { allowed, type Topic } from './topics.js';
 import { createKeyStatus } from './key-status.js';
-import { topicAccess } from './access.js';
-import { ACCESS_CONCURRENCY, limitConcurrency } from './rate.js';
+import { limitedAccess, topicAccess } from './access.js';
+import { ACCESS_CONCURRENCY, limitConcurrency, SUBSCRIBE_CONCURRENCY } from './rate.js';
 import { createTopicBuilder } from './topic-build.js';
 import type { Overrides } from '../authz/roles.js';
 import type { EventResource } from '../authz/principal.js';
@@ -211,7 +211,7 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
   // Every connection's subscribes together run at most ACCESS_CONCURRENCY topic checks at once (each may read the
   // store: the tenant's overrides, an event's owner): thousands of subscribes wait their turn instead of queueing
   // thousands of queries in front of the ingest's.
-  const access = limitConcurrency(ACCESS_CONCURRENCY, (scope: Scope, topic: Topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf));
+  const access = limitedAccess(ACCESS_CONCURRENCY, (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf));
 
   const core: LiveCore & OverridesWatch = {
     hub,
@@ -226,6 +226,7 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     keyRevokedNow: (scope) => 'key' in scope && scope.key !== undefined && keyStatus.revokedNow(scope.tenant, scope.key),
     keyRevoked: async (scope) => 'key' in scope && scope.key !== undefined && (await keyStatus.revoked(scope.tenant, scope.key)),
     access,
+    subscribing: limitConcurrency(SUBSCRIBE_CONCURRENCY, (run: () => Promise<'stale' | void>) => run()),
     ownerOf,
     // The catalog's organizer first: it may open an event before its first visitor.
     allowed: (scope, topic, wholeTenant) => allowed(scope, topic, ownerOf, wholeTenant),

@@ -10,6 +10,12 @@ export const OPS_BURST = 400;
 export const OPS_REFUSED_MAX = 400;
 /** Subscribes of one connection under way at once (access check, Redis counts): as many as it may hold topics. */
 export const MAX_IN_FLIGHT = 200;
+/**
+ * Subscribes under way at once on a node (checks, catalog read, snapshot), every connection and transport together;
+ * the rest wait their turn. Their catalog reads share one query per tick (catalog-sync.ts fill), so this also bounds
+ * the snapshots one query's answer releases at once (~0.3 ms each).
+ */
+export const SUBSCRIBE_CONCURRENCY = 256;
 /** Topic access checks under way at once on a node, every connection and transport together; the rest wait their turn. */
 export const ACCESS_CONCURRENCY = 16;
 

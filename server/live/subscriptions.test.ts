@@ -5,11 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { Hub } from './hub.js';
 import { createSubscriptions, decodeFrame, parseOp, type Link, type Reply, type Subscriber, type SubscriptionCore } from './subscriptions.js';
 import type { Scope } from './token.js';
+import { limitedAccess } from './access.js';
+import { limitConcurrency } from './rate.js';
 
 const NOW = Date.parse('2026-11-21T19:00:00Z');
 const ORG: Scope = { role: 'organizer', tenant: 1, org: 'O1' };
 
-function setup(o: { prepare?: () => Promise<void>; access?: SubscriptionCore['access']; maxTopics?: number; expS?: number } = {}) {
+function setup(
+  o: { prepare?: () => Promise<void>; access?: SubscriptionCore['access']; subscribing?: SubscriptionCore['subscribing']; maxTopics?: number; expS?: number } = {},
+) {
   const hub = new Hub({ build: () => ({ data: { n: 1 }, updatedAt: 0 }), send: () => undefined, intervalMs: 0 });
   const core: SubscriptionCore = {
     hub,
@@ -19,6 +23,7 @@ function setup(o: { prepare?: () => Promise<void>; access?: SubscriptionCore['ac
     allowed: (_scope, t) => (t.kind === 'dashboard' ? t.org === 'O1' : t.kind !== 'venue' && t.event.startsWith('E')),
     prepare: o.prepare ?? (async () => undefined),
     ...(o.access ? { access: o.access } : {}),
+    ...(o.subscribing ? { subscribing: o.subscribing } : {}),
   };
   const subs = createSubscriptions(core, o.maxTopics);
   const sub: Subscriber = { scope: ORG, exp: o.expS ?? NOW / 1000 + 60, topics: new Set() };
@@ -35,6 +40,26 @@ function setup(o: { prepare?: () => Promise<void>; access?: SubscriptionCore['ac
 }
 
 describe('subscription protocol', () => {
+  it('runs a storm of subscribes a few at a time; those of a connection that closed meanwhile check nothing', async () => {
+    let checks = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const { seen, send } = setup({
+      subscribing: limitConcurrency(2, (run: () => Promise<'stale' | void>) => run()),
+      access: limitedAccess(16, async (_scope, topic) => (checks++, { ok: true, topic, notices: [] })),
+      prepare: () => gate,
+    });
+    const all = Array.from({ length: 50 }, (_, i) => send({ op: 'subscribe', topic: `analytics:event:E${i}` }));
+    await new Promise((r) => setImmediate(r));
+    // Two under way (checked, waiting on the store); the other 48 wait their turn without a check.
+    expect(checks).toBe(2);
+    seen.open = false;
+    release();
+    await Promise.all(all);
+    expect(checks).toBe(2);
+    expect(seen.joined).toEqual([]);
+  });
+
   it('answers a ping, and refuses what is not JSON or not an op', async () => {
     const { seen, send } = setup();
     await send({ op: 'ping' });

@@ -114,7 +114,9 @@ export interface OverridesWatch {
   onOverridesChange(listener: (tenant: number) => void): void;
 }
 
-export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> & Partial<Pick<LiveCore, 'keyRevoked' | 'access' | 'onOwnerChange'>> & Partial<OverridesWatch>;
+export type SubscriptionCore = Pick<LiveCore, 'hub' | 'log' | 'now' | 'allowed' | 'prepare'> &
+  Partial<Pick<LiveCore, 'keyRevoked' | 'access' | 'onOwnerChange' | 'subscribing'>> &
+  Partial<OverridesWatch>;
 
 /** The roles whose effective permissions differ between two sets of a tenant's overrides. Pure. */
 export function rolesChanged(before: Overrides, after: Overrides): Set<Role> {
@@ -231,7 +233,9 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
         // Decided with owners or role overrides that changed meanwhile: decided again (the re-check did not see this topic yet).
         const stale = () =>
           (ownerChanges !== changes && (requested.kind === 'event' || requested.kind === 'capacity')) || (overrideChanges.get(tenant) ?? 0) !== roleChanges;
-        if ((await admit(sub, link, name, requested, p, () => (p.cancels.get(asked) ?? 0) !== epoch, stale)) !== 'stale') break;
+        const cancelled = () => (p.cancels.get(asked) ?? 0) !== epoch;
+        const run = () => admit(sub, link, name, requested, p, cancelled, stale);
+        if ((await (core.subscribing ? core.subscribing(run) : run())) !== 'stale') break;
         if (i + 1 >= MAX_ACCESS_RETRIES) {
           if (link.isOpen()) link.send(error('unavailable', 'Live state is unavailable; retry.', name));
           break;
@@ -252,7 +256,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     if (core.access) {
       let a: Awaited<ReturnType<NonNullable<SubscriptionCore['access']>>>;
       try {
-        a = await core.access(sub.scope, requested);
+        a = await core.access(sub.scope, requested, () => link.isOpen() && !cancelled());
       } catch (err) {
         // The tenant's role overrides could not be read (store away, nothing cached): refuse nothing wrongly.
         core.log.warn({ err: (err as Error).message }, 'live: topic access check failed');
@@ -324,7 +328,7 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     let given: Topic = topic;
     try {
       if (core.access) {
-        const a = await core.access(sub.scope, requested);
+        const a = await core.access(sub.scope, requested, () => link.isOpen() && sub.topics.has(key));
         if (!a.ok) refusal = { ...error('forbidden', 'This token no longer gives access to that topic.', name), permission: a.permission };
         else [given, notices] = [a.topic, a.notices ?? []];
       } else {
