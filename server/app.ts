@@ -210,7 +210,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   jobs.register(audit.job());
   // The feature store (README "Feature store"): its aggregates' refresh and feature jobs, read API, GDPR eraser.
   const features = createFeatures({
-    db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, settings: config.featureStore,
+    db, log: log.child({ mod: 'features' }), backfillDays: config.limits.backfillDays, futureHours: config.limits.futureHours, settings: config.featureStore,
     rawRetentionMonths: config.retentionMonths, encryptionKey: resolveEncryptionKey(config, log),
   });
   for (const job of features.jobList()) jobs.register(job);

@@ -150,6 +150,15 @@ describe('experiments API', () => {
     expect(res.json.srm.warning).toBe(true);
   });
 
+  it('keeps the stored ranges of an experiment saved before weights were rescaled: a PUT sending them again is no reallocation', async () => {
+    expect((await api('POST', '/api/v1/experiments', exp('older'))).status).toBe(201);
+    // As a server before the rescaling stored [0.5, 0.51].
+    await server.db.query(`UPDATE experiments SET variants = '[{"key":"control","weight":0.5},{"key":"green","weight":0.51}]'::jsonb WHERE tenant_id = $1 AND key = 'older'`, [t.tenant_id]);
+    const put = await api('PUT', '/api/v1/experiments/older', { ...exp('older'), key: undefined, name: 'Renamed', variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.51 }] });
+    expect(put.status, put.text).toBe(200);
+    expect(put.json).toMatchObject({ name: 'Renamed', variants: [{ key: 'control', weight: 0.5 }, { key: 'green', weight: 0.51 }] });
+  });
+
   it('attributes conversions to the window after the first exposure, counts exposures up to the end, and withholds verdicts on tiny samples', async () => {
     const end = 86_400;
     expect((await api('POST', '/api/v1/experiments', exp('attrib', { start: ago(4 * 86_400), end: ago(end) }))).status).toBe(201);

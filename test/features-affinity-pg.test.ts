@@ -30,7 +30,7 @@ describe('affinities on PostgreSQL', () => {
     await scratch?.drop();
   });
 
-  const jobsOf = () => createFeatureJobs({ db, log: silent, aggregates: createAggregates({ db, log: silent }), backfillDays: 7 });
+  const jobsOf = () => createFeatureJobs({ db, log: silent, aggregates: createAggregates({ db, log: silent, futureHours: 24 }), backfillDays: 7 });
   const ctxAt = (now: number) => ({ job: 'features.persons', now: () => now, signal: new AbortController().signal, log: silent }) as unknown as JobContext;
 
   it('genres weighed by the same rows tie exactly and are listed by name', async () => {

@@ -34,7 +34,7 @@ describe('plain PostgreSQL aggregates and future-dated rows', () => {
     await scratch?.drop();
   });
 
-  const jobsOf = (futureHours?: number) =>
+  const jobsOf = (futureHours = 24) =>
     createFeatureJobs({ db, log: silent, aggregates: createAggregates({ db, log: silent, futureHours }), backfillDays: 7 });
   const ctxAt = (now: number, job = 'features.refresh') => ({ job, now: () => now, signal: new AbortController().signal, log: silent }) as unknown as JobContext;
   const viewAt = (tenant: number, event: string, person: number, at: number) =>

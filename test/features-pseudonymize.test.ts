@@ -65,7 +65,7 @@ describe.each([
     await run('features.full');
     await server.db.query('DELETE FROM tx_events WHERE tenant_id = $1 AND occurred_at < $2', [t.tenant_id, dayAt(49, 0)]);
     const features = createFeatures({
-      db: server.db, log: silent, backfillDays: 7, rawRetentionMonths: 14, encryptionKey: crypto.randomBytes(32),
+      db: server.db, log: silent, backfillDays: 7, futureHours: 24, rawRetentionMonths: 14, encryptionKey: crypto.randomBytes(32),
       settings: { aggregateRetentionMonths: 24, compressAfterDays: 0, archiveDir: null, pseudonymizeAfterDays: 30 },
     });
     const ctx = { job: 'features.pseudonymize', now: () => Date.now(), signal: new AbortController().signal, log: silent } as unknown as JobContext;

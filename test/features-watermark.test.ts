@@ -72,7 +72,7 @@ describe('feature jobs watermark on PostgreSQL with writer lanes', () => {
       if (sql.includes('pg_locks')) waiting();
       return db.query(sql, params);
     } } as Db;
-    const jobs = createFeatureJobs({ db: watched, log: silent, aggregates: createAggregates({ db: watched, log: silent }), backfillDays: 7 });
+    const jobs = createFeatureJobs({ db: watched, log: silent, aggregates: createAggregates({ db: watched, log: silent, futureHours: 24 }), backfillDays: 7 });
     const attendance = jobs.jobs().find((j) => j.name === 'features.attendance')!;
     const ctx = { job: 'features.attendance', now: () => Date.now(), signal: new AbortController().signal, log: silent } as unknown as JobContext;
     const first = attendance.run(ctx);

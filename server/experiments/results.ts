@@ -60,7 +60,7 @@ export function resultsBody(exp: Experiment, range: { from: Date; to: Date }, ex
   });
   return {
     key: exp.key, from: range.from.toISOString(), to: range.to.toISOString(), control, min_exposures: MIN_EXPOSURES_PER_VARIANT, variants,
-    srm: srm(variants.map((v) => v.exposures), exp.variants.map((v) => v.weight)),
+    srm: srm(variants.map((v) => v.exposures), exp.variants.map((v) => v.weight), exp.coverage),
   };
 }
 

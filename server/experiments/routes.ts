@@ -16,7 +16,7 @@ import { collect, cursor, int, nextCursor, pageOf, text, type Parsed } from '../
 import type { Router } from '../http/router.js';
 import type { Db } from '../store/db.js';
 import { experimentResults, type FunnelSource } from './results.js';
-import { KEY_RE, parseExperiment, reallocationRefusal } from './schemas.js';
+import { KEY_RE, keepStoredSplit, parseExperiment, reallocationRefusal } from './schemas.js';
 import type { ExperimentStore } from './store.js';
 import type { AssignmentCache } from './assign.js';
 
@@ -81,9 +81,11 @@ export function registerExperimentRoutes(router: Router, deps: ExperimentRouteDe
       if (!p.ok) return paramFail(p.error);
       const current = await store.get(db, principal.tenant.tenant_id, params.key);
       if (!current) throw missing(params.key);
-      const refusal = reallocationRefusal(current, p.value, deps.now().getTime());
+      // Weights saved before they were rescaled on save come back rescaled: the same split, the stored ranges kept.
+      const input = keepStoredSplit(current, p.value, deps.now().getTime());
+      const refusal = reallocationRefusal(current, input, deps.now().getTime());
       if (refusal) throw new ConflictError(refusal, { field: 'variants' });
-      const e = await store.update(db, principal.tenant.tenant_id, p.value, deps.now());
+      const e = await store.update(db, principal.tenant.tenant_id, input, deps.now());
       if (!e) throw missing(params.key);
       deps.assignments.forget(principal.tenant.tenant_id);
       return { status: 200, body: e };

@@ -40,7 +40,6 @@ export interface Aggregates {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** FUTURE_HOURS' default (config/index.ts), for callers that do not pass the configured value. */
-const DEFAULT_FUTURE_HOURS = 24;
 
 /**
  * Plain mode's refresh end (exclusive): the end of the UTC day of the latest occurred_at ingest accepts at `now`
@@ -55,12 +54,12 @@ export interface AggregatesDeps {
   db: Db;
   log: Logger;
   /** FUTURE_HOURS (config.limits.futureHours): how far ahead of its receipt a stored row's occurred_at can be. */
-  futureHours?: number;
+  futureHours: number;
 }
 
 export function createAggregates(deps: AggregatesDeps): Aggregates {
   const { db } = deps;
-  const futureHours = deps.futureHours ?? DEFAULT_FUTURE_HOURS;
+  const { futureHours } = deps;
 
   const timescale = async (from: number, now: number): Promise<number> => {
     let n = 0;

@@ -25,6 +25,8 @@ export interface FeaturesDeps {
   db: Db;
   log: Logger;
   backfillDays: number;
+  /** FUTURE_HOURS: how far ahead a stored row may be dated (plain mode refreshes up to that day). */
+  futureHours: number;
   settings: FeatureStoreConfig;
   /** RETENTION_MONTHS of the raw events (the archive runs a month ahead of it). */
   rawRetentionMonths: number;
@@ -47,7 +49,7 @@ export interface Features {
 
 export function createFeatures(deps: FeaturesDeps): Features {
   const now = deps.now ?? Date.now;
-  const aggregates = createAggregates({ db: deps.db, log: deps.log });
+  const aggregates = createAggregates({ db: deps.db, log: deps.log, futureHours: deps.futureHours });
   const jobs = createFeatureJobs({ db: deps.db, log: deps.log, aggregates, backfillDays: deps.backfillDays });
   const reader = createFeatureReader(deps.db);
   const secret = deps.encryptionKey && crypto.createHmac('sha256', deps.encryptionKey).update('tixello:features:pseudonymize').digest();
