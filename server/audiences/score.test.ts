@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { auc, fitLogistic, isHeldOut, logLoss, type Example } from './fit.js';
 import { BLANK, HYPOTHESIS, personas } from './personas.fixture.js';
-import { bucketOf, estimateLoop, features, propensity, seedModel, SEED_COEFFICIENTS, sigmoid, targetPrice, type FeatureVector } from './score.js';
+import { bucketOf, estimateLoop, features, normName, propensity, seedModel, SEED_COEFFICIENTS, sigmoid, targetPrice, type FeatureVector } from './score.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 const H = HYPOTHESIS;
@@ -52,6 +52,23 @@ describe('seed_v1 propensity (seed 001 Faza 6)', () => {
     expect(out.eligible_users).toBe(admitted.length);
     expect(out.expected_buyers).toBeCloseTo(admitted.reduce((a, b) => a + b, 0), 1);
     expect(out.expected_gmv).toBeCloseTo(admitted.reduce((a, b) => a + b, 0) * 60, 2);
+  });
+});
+
+describe('names as matched (normName; audience_name_key is its SQL twin, test/audiences-names.test.ts)', () => {
+  it('trims Unicode whitespace and folds case by a fixed table: İ is i, final ς is σ, letters outside the table stay', () => {
+    expect(normName(' Cluj ')).toBe('cluj');
+    expect(normName('Iasi\u00a0')).toBe('iasi');
+    expect(normName('\u3000\u200bIAȘI\ufeff\u2029')).toBe('iași');
+    expect(['İzmir', 'İZMİR', 'IZMIR', 'izmir'].map(normName)).toEqual(['izmir', 'izmir', 'izmir', 'izmir']);
+    expect(normName('Cluj\u00a0Napoca')).toBe('cluj\u00a0napoca');
+    expect([normName('ΑΘΗΝΑΣ'), normName('Αθηνας')]).toEqual(['αθηνασ', 'αθηνασ']);
+    expect([normName('ẞ'), normName('МОСКВА'), normName('Ⓐ'), normName('\u212a')]).toEqual(['ß', 'москва', 'Ⓐ', '\u212a']);
+  });
+
+  it('scores city_match 1 for a person whose stored city differs only by case or a no-break space', () => {
+    const p = { ...BLANK, city: 'İzmir\u00a0' };
+    expect(features(p, { ...HYPOTHESIS, city: 'izmir' }, NOW)[2]).toBe(1);
   });
 });
 

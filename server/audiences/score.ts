@@ -53,8 +53,41 @@ export interface Hypothesis {
 
 const DAY_MS = 86_400_000;
 
-/** A city or genre as matched: trimmed and lower-cased ("cluj" is "Cluj"), the same in SQL (lower(btrim(…))). */
-export const normName = (s: string): string => s.trim().toLowerCase();
+/**
+ * Whitespace trimmed off both ends of a city or genre: what String.prototype.trim strips (tab, line breaks, the
+ * no-break and other Unicode spaces, U+FEFF) plus U+0085, U+180E and U+200B. The SQL side (audience_name_key,
+ * migration 055) trims this very list with btrim: SQL's one-argument btrim strips ASCII spaces only.
+ */
+export const NAME_SPACE = '\t\n\v\f\r \u0085\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u2028\u2029\u202f\u205f\u3000\ufeff';
+
+/**
+ * Case folding of names as a fixed table, the same in SQL (audience_name_key: lower() of ASCII under COLLATE "C"
+ * and translate() of the rest): A–Z and every capital of Latin-1, Latin Extended-A/B and Additional, Greek and
+ * Cyrillic with a one-letter lower case, plus İ → i (JS lower-cases it to i + U+0307, libc to i, so "İzmir" and
+ * "izmir" agree) and final ς → σ. A fixed table because PostgreSQL's lower() follows the database's LC_CTYPE and
+ * C library (ASCII only under "C", different Unicode versions elsewhere); other letters match as written.
+ */
+const FOLD_BLOCKS: readonly (readonly [number, number])[] = [[0x41, 0x5a], [0xc0, 0x24f], [0x370, 0x3ff], [0x400, 0x52f], [0x1e00, 0x1eff]];
+export const NAME_FOLD: ReadonlyMap<string, string> = (() => {
+  const m = new Map<string, string>([['\u0130', 'i'], ['\u03c2', '\u03c3']]);
+  for (const [from, to] of FOLD_BLOCKS) {
+    for (let c = from; c <= to; c++) {
+      const ch = String.fromCharCode(c);
+      const lower = ch.toLowerCase();
+      if (lower !== ch && lower.length === 1) m.set(ch, lower);
+    }
+  }
+  return m;
+})();
+
+const EDGE_SPACE = new RegExp(`^[${NAME_SPACE}]+|[${NAME_SPACE}]+$`, 'g');
+const FOLDED = new RegExp(`[${[...NAME_FOLD.keys()].join('')}]`, 'g');
+
+/**
+ * A city or genre as matched: trimmed and case-folded ("cluj" is " Cluj", "İZMİR" is "izmir"), the same in SQL
+ * (audience_name_key) for every string: estimates, builds, snapshots, recommendations and segment filters agree.
+ */
+export const normName = (s: string): string => s.replace(EDGE_SPACE, '').replace(FOLDED, (c) => NAME_FOLD.get(c) as string);
 const normKeys = (scores: Record<string, number>): Record<string, number> => {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(scores)) out[normName(k)] = v;

@@ -94,6 +94,21 @@ describe('catalog item checks', () => {
     expect(r.rejected.map((x) => [x.index, x.errors[0].field])).toEqual([[0, 'updated_at'], [2, 'updated_at']]);
     expect(r.rejected[0].errors[0].message).toMatch(/more than 1 h after the server's clock.*leave updated_at out/);
   });
+
+  it('refuses a person\'s marketing_consent_at more than an hour ahead (the newest consent wins: it would outrank every checkout opt-out until then)', () => {
+    const now = Date.parse('2026-11-29T12:00:00Z');
+    const r = checkItems('persons', [
+      { id: 'cy4', marketing_consent: true, marketing_consent_at: '2199-01-01T00:00:00Z' },
+      { id: 'cy5', marketing_consent: false, marketing_consent_at: '2026-11-29T12:59:00Z' },
+      { id: 'cy6', marketing_consent_at: '2026-11-29T13:00:01Z', updated_at: '2026-11-29T12:30:00Z' },
+      { id: 'cy7', marketing_consent: true, marketing_consent_at: '2300-01-01T00:00:00Z' },
+    ], now);
+    expect(r.valid.map((v) => v.id)).toEqual(['cy5']);
+    expect(r.rejected.map((x) => [x.index, x.errors.map((e) => e.field)])).toEqual([[0, ['marketing_consent_at']], [2, ['marketing_consent_at']], [3, ['marketing_consent_at']]]);
+    expect(r.rejected[0].errors[0]).toMatchObject({ code: 'invalid_field', message: expect.stringMatching(/^marketing_consent_at 2199-01-01T00:00:00.000Z is more than 1 h after the server's clock \(2026-11-29T12:00:00.000Z\); .*leave marketing_consent_at out/) });
+    // Out of the API's date range, one error for the field, not two.
+    expect(r.rejected[2].errors[0].message).toMatch(/between 1970-01-01 and 2199-12-31/);
+  });
 });
 
 type Handler = (req: unknown) => Promise<{ status: number; body: any }>;

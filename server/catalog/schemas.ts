@@ -126,14 +126,28 @@ function isoField(raw: string, field: string): { ok: true; value: string } | { o
 /**
  * How far `updated_at` may be ahead of the server clock. An item stamped later would win over every sync until
  * that time (newer updated_at wins), its changes answered "unchanged": a wrong clock or a typo would freeze it.
+ * A person's `marketing_consent_at` has the same bound: the newest consent statement wins, so a consent dated in
+ * 2199 would outrank every later checkout opt-out and keep the person going to ad platforms.
  */
 export const UPDATED_AT_AHEAD_MS = 3_600_000;
 
-function futureStamp(stamp: unknown, nowMs: number | undefined): ItemError | null {
-  if (nowMs === undefined || typeof stamp !== 'string' || Date.parse(stamp) <= nowMs + UPDATED_AT_AHEAD_MS) return null;
+/** The stamps of each kind that rank statements by time, so may not be dated ahead of the clock. */
+const AHEAD_FIELDS: Record<Kind, string[]> = {
+  organizers: ['updated_at'], venues: ['updated_at'], artists: ['updated_at'], events: ['updated_at'], ticket_types: ['updated_at'],
+  products: ['updated_at'], persons: ['updated_at', 'marketing_consent_at'],
+};
+
+const AHEAD_HINT: Record<string, string> = {
+  updated_at: 'send the time the item changed, or leave updated_at out to stamp it with the time of the sync',
+  marketing_consent_at: 'send the time the customer gave or withdrew consent, or leave marketing_consent_at out to date the consent by updated_at (else the time of the sync)',
+};
+
+/** `field` of an item refused when its stamp is more than UPDATED_AT_AHEAD_MS after `nowMs` (none: not checked). Pure. */
+export function futureStamp(field: string, stamp: unknown, nowMs: number | undefined): ItemError | null {
+  if (nowMs === undefined || typeof stamp !== 'string' || !(Date.parse(stamp) > nowMs + UPDATED_AT_AHEAD_MS)) return null;
   return {
-    code: 'invalid_field', field: 'updated_at',
-    message: `updated_at ${stamp} is more than 1 h after the server's clock (${new Date(nowMs).toISOString()}); send the time the item changed, or leave updated_at out to stamp it with the time of the sync.`,
+    code: 'invalid_field', field,
+    message: `${field} ${stamp} is more than 1 h after the server's clock (${new Date(nowMs).toISOString()}); ${AHEAD_HINT[field] ?? 'send a time that has passed'}.`,
   };
 }
 
@@ -177,8 +191,11 @@ export function checkItem(kind: Kind, raw: unknown, nowMs?: number): { ok: true;
     if (d.ok) item[f] = d.value;
     else errors.push(d.error);
   }
-  const ahead = futureStamp(item.updated_at, nowMs);
-  if (ahead) errors.push(ahead);
+  for (const f of AHEAD_FIELDS[kind]) {
+    if (errors.some((e) => e.field === f)) continue;
+    const ahead = futureStamp(f, item[f], nowMs);
+    if (ahead) errors.push(ahead);
+  }
   // The checks across fields, whenever their inputs are valid on their own: every refused field is listed at once.
   const dupGate = duplicateGate(item.gates, errors);
   if (dupGate) errors.push(dupGate);

@@ -100,7 +100,7 @@ describe('segment filter grammar', () => {
     expect(c.sql).toContain('$3::text');
     expect(c.sql).toContain('$6::text');
     expect(c.sql).toContain('$5::int');
-    expect(c.sql.startsWith('(COALESCE(lower(btrim(p.city)) = $3::text, false) OR (NOT COALESCE(EXISTS')).toBe(true);
+    expect(c.sql.startsWith('(COALESCE(audience_name_key(p.city) = $3::text, false) OR (NOT COALESCE(EXISTS')).toBe(true);
   });
 
   it('evaluates not/or with missing data as false and not(missing) as true', () => {
@@ -126,9 +126,9 @@ describe('segment filter grammar', () => {
       { attribute: 'city', op: 'eq', value: ' Cluj-Napoca ' }, { attribute: 'city', op: 'in', value: ['IASI', 'Cluj'] }, { affinity: 'genre', id: 'ROCK ', gte: 1 },
     ] });
     expect(c.params).toEqual(['cluj-napoca', ['iasi', 'cluj'], 'rock', 1]);
-    expect(c.sql).toContain('lower(btrim(p.city)) = $3::text');
-    expect(c.sql).toContain('lower(btrim(p.city)) = ANY($4::text[])');
-    expect(c.sql).toContain('lower(btrim(a.genre)) = $5::text');
+    expect(c.sql).toContain('audience_name_key(p.city) = $3::text');
+    expect(c.sql).toContain('audience_name_key(p.city) = ANY($4::text[])');
+    expect(c.sql).toContain('audience_name_key(a.genre) = $5::text');
   });
 
   it('time windows: did within N days, activity over the last N UTC days including today', () => {

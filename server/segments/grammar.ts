@@ -13,7 +13,8 @@
 //           | {"engagement":{"gte":x}}
 //           | {"did":"<event name>","event_id"?:"…","within_days":N}
 // A leaf whose data is missing (no city, no score row) is false, so {"not": leaf} holds for such persons.
-// Cities and genres match case-insensitively (trimmed, lower-cased: audiences/score.ts normName), as in audiences.
+// Cities and genres match case-insensitively (trimmed, case-folded: audiences/score.ts normName and its SQL twin
+// audience_name_key), as in audiences.
 import { stringProblem } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { nearest } from '../ingest/messages.js';
@@ -286,10 +287,11 @@ export function compileFilter(f: Filter, first = 3): Compiled {
 
 function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not: Filter }>, bind: (v: unknown, cast: string) => string): string {
   if ('attribute' in n) {
-    // Cities and genres match as in audiences (score.ts normName): trimmed and lower-cased on both sides.
+    // Cities and genres match as in audiences: score.ts normName of the value, its SQL twin audience_name_key
+    // (migration 055) of the stored name: trimmed of Unicode whitespace and case-folded alike.
     if (n.attribute === 'city') {
-      if (n.op === 'in') return `lower(btrim(p.city)) = ANY(${bind((n.value as string[]).map(normName), 'text[]')})`;
-      return `lower(btrim(p.city)) ${n.op === 'eq' ? '=' : '<>'} ${bind(normName(n.value as string), 'text')}`;
+      if (n.op === 'in') return `audience_name_key(p.city) = ANY(${bind((n.value as string[]).map(normName), 'text[]')})`;
+      return `audience_name_key(p.city) ${n.op === 'eq' ? '=' : '<>'} ${bind(normName(n.value as string), 'text')}`;
     }
     if (n.attribute === 'last_purchase_days') {
       // Whole days since the last purchase (no purchase: false).
@@ -300,7 +302,7 @@ function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not
   if ('consent' in n) return 'p.marketing_consent';
   if ('affinity' in n) {
     // An artist is an id (matched as sent); a genre is a name (matched like a city).
-    const [table, col, id] = n.affinity === 'artist' ? ['fs_person_affinity_artist', 'a.artist_id', n.id] : ['fs_person_affinity_genre', 'lower(btrim(a.genre))', normName(n.id)];
+    const [table, col, id] = n.affinity === 'artist' ? ['fs_person_affinity_artist', 'a.artist_id', n.id] : ['fs_person_affinity_genre', 'audience_name_key(a.genre)', normName(n.id)];
     return `EXISTS (SELECT 1 FROM ${table} a WHERE a.tenant_id = $1 AND a.person_id = p.person_id AND ${col} = ${bind(id, 'text')} AND a.affinity_score >= ${bind(n.gte, 'float8')})`;
   }
   if ('activity' in n) {

@@ -7,8 +7,9 @@
 -- at the estimate's `now`: the views compute it in numeric (~30 µs a row), which alone cost seconds at 1M persons.
 -- Its parameters: $1 tenant, $2 artist ids, $3 genres, $4 city ('' = none), $5 target price (null = no price:
 -- fit 1), $6 now, $7 person ids (null = every person with marketing consent). Cities and genres match
--- case-insensitively: $3 and $4 come normalised (score.ts normName: trimmed, lower-case) and are compared with
--- lower(btrim(…)) of the stored value (the snapshot and score.features compare the same way).
+-- case-insensitively: $3 and $4 come normalised (score.ts normName: trimmed, case-folded) and are compared with
+-- audience_name_key(…) of the stored value, the same key in SQL (migration 055); the snapshot and score.features
+-- compare normName of both.
 -- Arithmetic stays in float8: extract(epoch) is numeric since PostgreSQL 14 (date_part is float8), and exp() over
 -- numeric costs ~100 µs a row (measured: 2.6 s of a 2.8 s estimate over 18k persons before the cast).
 -- Statements that score with two models, or filter on the score, read the features through `OFFSET 0`: a
@@ -22,7 +23,7 @@
 SELECT p.person_id,
   LEAST(COALESCE(x.genre_mean, 0) / 100, 1) AS x1,
   LEAST(COALESCE(x.artist_mean, 0) / 100, 1) AS x2,
-  CASE WHEN $4::text <> '' AND lower(btrim(p.city)) = $4::text THEN 1 ELSE 0 END::float8 AS x3,
+  CASE WHEN $4::text <> '' AND audience_name_key(p.city) = $4::text THEN 1 ELSE 0 END::float8 AS x3,
   CASE WHEN $5::float8 IS NULL THEN 1
     ELSE 1 - LEAST(abs(COALESCE(p.avg_order_value::float8, 50) - $5::float8) / 100, 1) END AS x4,
   CASE WHEN p.last_purchase_at IS NULL THEN 0
@@ -36,7 +37,7 @@ LEFT JOIN (
   SELECT person_id, avg(s) FILTER (WHERE k = 1) AS genre_mean, avg(s) FILTER (WHERE k = 2) AS artist_mean, max(s) FILTER (WHERE k = 3) AS rate
   FROM (
     SELECT person_id, 1 AS k, score_at_last * exp(-greatest(0, date_part('epoch', $6::timestamptz - last_interaction_at)) / 5184000.0) AS s
-    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND lower(btrim(genre)) = ANY($3::text[])
+    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND audience_name_key(genre) = ANY($3::text[])
     UNION ALL
     SELECT person_id, 2, score_at_last * exp(-greatest(0, date_part('epoch', $6::timestamptz - last_interaction_at)) / 5184000.0)
     FROM fs_person_affinity_artist_raw WHERE tenant_id = $1 AND artist_id = ANY($2::text[])
@@ -287,7 +288,7 @@ FROM (
   SELECT person_id, avg(s) FILTER (WHERE k = 1) AS genre_mean, avg(s) FILTER (WHERE k = 2) AS artist_mean
   FROM (
     SELECT person_id, 1 AS k, score_at_last * exp(-greatest(0, date_part('epoch', $4::timestamptz - last_interaction_at)) / 5184000.0) AS s
-    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND lower(btrim(genre)) = ANY($3::text[])
+    FROM fs_person_affinity_genre_raw WHERE tenant_id = $1 AND audience_name_key(genre) = ANY($3::text[])
     UNION ALL
     SELECT person_id, 2, score_at_last * exp(-greatest(0, date_part('epoch', $4::timestamptz - last_interaction_at)) / 5184000.0)
     FROM fs_person_affinity_artist_raw WHERE tenant_id = $1 AND artist_id = ANY($2::text[])
