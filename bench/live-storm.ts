@@ -12,6 +12,8 @@ const dir = process.env.DATA_DIR ?? './data';
 const conns = Number(process.env.CONNS ?? 1000);
 const topics = Number(process.env.TOPICS ?? 200);
 const limitMs = Number(process.env.LIMIT_MS ?? 120_000);
+/** After the storm, the topics are held this long (pollers still running): what holding them costs the server. */
+const holdS = Number(process.env.HOLD_S ?? 0);
 const demo = JSON.parse(fs.readFileSync(`${dir}/demo-tenant.json`, 'utf8')) as { secret_key: string; write_key: string };
 const base = `http://127.0.0.1:${port}`;
 
@@ -76,12 +78,28 @@ for (let c = 0; c < conns; c++) {
 }
 while (answered < conns * topics && performance.now() - started < limitMs) await new Promise((r) => setTimeout(r, 200));
 const elapsed = performance.now() - started;
+
+/** The server's CPU seconds (user + system) from /proc, its pid read from DATA_DIR's lock. */
+const serverPid = (JSON.parse(fs.readFileSync(`${dir}/server.lock`, 'utf8')) as { pid: number }).pid;
+const cpuS = () => {
+  const f = fs.readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+const stormEnd = { health: health.length, ingest: ingest.length };
+let hold: Record<string, unknown> | null = null;
+if (holdS > 0) {
+  const cpu0 = cpuS();
+  await new Promise((r) => setTimeout(r, holdS * 1000));
+  const h = health.slice(stormEnd.health);
+  const i = ingest.slice(stormEnd.ingest);
+  hold = { seconds: holdS, server_cpu_per_s: +((cpuS() - cpu0) / holdS).toFixed(2), health: summary(h), ingest: summary(i) };
+}
 stop = true;
 await Promise.all(pollers);
 for (const s of sockets) s.terminate();
 
-const summary = (a: number[]) => {
-  a.sort((x, y) => x - y);
+function summary(list: number[]) {
+  const a = [...list].sort((x, y) => x - y);
   return { n: a.length, p50_ms: Math.round(a[a.length >> 1] ?? NaN), p99_ms: Math.round(a[Math.floor(a.length * 0.99)] ?? NaN), max_ms: Math.round(a.at(-1) ?? NaN) };
-};
-console.log(JSON.stringify({ conns, topics, answered, storm_s: +(elapsed / 1000).toFixed(1), health: summary(health), schema: summary(schema), ingest: summary(ingest), errors: errors.length }));
+}
+console.log(JSON.stringify({ conns, topics, answered, storm_s: +(elapsed / 1000).toFixed(1), health: summary(health.slice(0, stormEnd.health)), schema: summary(schema), ingest: summary(ingest.slice(0, stormEnd.ingest)), errors: errors.length, hold }));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Hub } from './hub.js';
+import { changesWithTime } from './topic-build.js';
 import type { Topic } from './topics.js';
 
 function setup(intervalMs = 0) {
@@ -32,6 +33,17 @@ describe('hub (coalescing)', () => {
     hub.markAll();
     expect(hub.flush(1750)).toBe(1);
     expect(sent[1].msg.seq).toBe(2);
+  });
+
+  it('the periodic refresh rebuilds only topics time can change: not those of events without live state', () => {
+    const built: string[] = [];
+    const hub = new Hub({ build: (_tenant, t) => (built.push('event' in t ? t.event : 'org' in t ? t.org : t.venue), { data: {}, updatedAt: 0 }), send: () => undefined, intervalMs: 0 });
+    for (const event of ['E1', 'X1', 'X2']) hub.add(1, { kind: 'event', event });
+    hub.add(1, { kind: 'capacity', event: 'X3' });
+    hub.add(1, { kind: 'dashboard', org: 'O1' });
+    hub.markAll(changesWithTime({ getEvent: (_tenant: number, event: string) => (event === 'E1' ? ({} as never) : undefined) }));
+    hub.flush(1000);
+    expect(built.sort()).toEqual(['E1', 'O1']);
   });
 
   it('ignores topics nobody watches and other tenants', () => {

@@ -31,7 +31,7 @@ import { allowed, type Topic } from './topics.js';
 import { createKeyStatus } from './key-status.js';
 import { limitedAccess, topicAccess } from './access.js';
 import { ACCESS_CONCURRENCY, limitConcurrency, SUBSCRIBE_CONCURRENCY } from './rate.js';
-import { createTopicBuilder } from './topic-build.js';
+import { changesWithTime, createTopicBuilder } from './topic-build.js';
 import type { Overrides } from '../authz/roles.js';
 import type { EventResource } from '../authz/principal.js';
 import { registerWs, type WsServer } from './ws.js';
@@ -241,7 +241,7 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     mintToken: (scope, ttlS) => signToken(secret, scope, ttlS, Math.floor(now() / 1000)),
   };
 
-  const ticker = startTicker({ hub, now, rollover, prefetch: mirror ? prefetch : null, log, coalesceMs: config.live.coalesceMs });
+  const ticker = startTicker({ hub, now, rollover, prefetch: mirror ? prefetch : null, log, coalesceMs: config.live.coalesceMs, changesWithTime: changesWithTime(state) });
 
   let ws: WsServer | null = null;
   let sio: SocketIoServer | null = null;

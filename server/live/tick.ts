@@ -11,6 +11,8 @@ export interface TickDeps {
   hub: Pick<Hub, 'markAll' | 'pending' | 'flush'>;
   /** Injected clock (epoch ms). */
   now: () => number;
+  /** The topics the REFRESH_MS refresh rebuilds (all watched ones when absent). */
+  changesWithTime?: (e: TopicEntry) => boolean;
   /** Starts a new UTC day when `at` is past the state's day. */
   rollover(at: number): void;
   /** With Redis: loads the visitor counts these topics need (never throws, waits a bounded time); null without. */
@@ -41,7 +43,7 @@ export function createTick(deps: TickDeps): Ticker['tick'] {
       deps.rollover(t);
       if (t - lastRefresh >= REFRESH_MS) {
         lastRefresh = t;
-        hub.markAll();
+        hub.markAll(deps.changesWithTime);
       }
       if (deps.prefetch) {
         const pending = hub.pending(t);
