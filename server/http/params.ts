@@ -24,8 +24,9 @@ export interface ParamError {
  */
 export const BODY_ROOT = '$';
 
-/** What a JSON value is, for a message: `an array`, `a string ("x")`, `a number (1)`, `null`, `true`. Pure. */
+/** What a JSON value is, for a message: `an array`, `a string ("x")`, `a number (1)`, `null`, `true`, `nothing` (absent). Pure. */
 export function describeJson(v: unknown): string {
+  if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return `a string (${JSON.stringify(v.slice(0, 40))})`;

@@ -76,6 +76,12 @@ export function prepareServerEvent(ev: Obj, receivedAt: Date): { ok: true; event
   return { ok: true, event: out };
 }
 
+/** An id as sent, for a message: a long string by its length, an integer past ±2^53 as not exact. Pure. */
+const sentId = (v: unknown): string =>
+  typeof v === 'string' && v.length > 40 ? `a string of ${v.length} characters`
+    : typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) ? `an integer beyond ±2^53, which JSON numbers do not hold exactly (send it as a string)`
+      : describeJson(v);
+
 const IDENTIFY_FIELDS = ['visitor_id', 'external_id', 'email', 'phone', 'city', 'country', 'consent_data_processing'];
 const PERSON_ID_RULE = 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…)';
 const badPerson = (got: string): ParamError => ({ code: 'invalid_field', in: 'path', field: 'person_id', message: `${PERSON_ID_RULE}; got ${got}.` });
@@ -96,11 +102,16 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
   router.add({
     // Strings are checked per event by ingest (a NUL rejects that event, not the batch); depth is checked here.
     // One event, {"events":[…]} or a bare list of events: an array is a body this route takes.
-    method: 'post', path: '/api/v1/server-events', auth: 'secret', permission: 'send_server_events', resource: 'tenant', body: { strings: false, arrays: true },
+    method: 'post', path: '/api/v1/server-events', auth: 'secret', permission: 'send_server_events', resource: 'tenant',
+    // MAX_BODY_BYTES as on the public batch endpoint: an operator's lower cap holds for this batch endpoint too.
+    body: { strings: false, arrays: true, limit: config.limits.maxBodyBytes },
     handler: async ({ body: v, principal }) => {
       const tenantId = principal.tenant.tenant_id;
       const list: unknown[] | null = Array.isArray(v) ? v : isObj(v) && Array.isArray(v.events) ? v.events : isObj(v) && v.event_name !== undefined ? [v] : null;
-      if (!list) return fail('invalid_body', `Send one event object or {"events":[...]}; got ${isObj(v) ? 'an object without "events" or "event_name"' : describeJson(v)}.`, { in: 'body', field: isObj(v) ? 'events' : BODY_ROOT });
+      if (!list) {
+        const got = !isObj(v) ? describeJson(v) : v.events === undefined ? 'an object without "events" or "event_name"' : `"events": ${describeJson(v.events)}`;
+        return fail('invalid_body', `Send one event object or {"events":[...]}; got ${got}.`, { in: 'body', field: isObj(v) ? 'events' : BODY_ROOT });
+      }
       const max = config.limits.maxBatchEvents;
       if (list.length > max) return fail('too_many_events', `A batch holds at most ${max} events (MAX_BATCH_EVENTS); got ${list.length}.`, { limit: max });
       const receivedAt = new Date();
@@ -133,10 +144,10 @@ export function registerIdentityRoutes(router: Router, deps: IdentityRouteDeps):
       const visitor = b.visitor_id;
       const ext = b.external_id;
       if (typeof visitor !== 'string' || visitor.length === 0 || visitor.length > 64 || stringProblem(visitor)) {
-        return fail('invalid_field', 'visitor_id must be a string of 1 to 64 printable characters (the SDK\'s tx_vid).', { field: 'visitor_id', in: 'body' });
+        return fail('invalid_field', `visitor_id must be a string of 1 to 64 printable characters (the SDK's tx_vid); got ${sentId(visitor)}.`, { field: 'visitor_id', in: 'body' });
       }
       if (!((typeof ext === 'string' && ext.length > 0 && ext.length <= 128 && !stringProblem(ext)) || (typeof ext === 'number' && Number.isSafeInteger(ext)))) {
-        return fail('invalid_field', 'external_id must be your customer id (string of up to 128 printable characters, or integer).', { field: 'external_id', in: 'body' });
+        return fail('invalid_field', `external_id must be your customer id (string of up to 128 printable characters, or integer); got ${sentId(ext)}.`, { field: 'external_id', in: 'body' });
       }
       for (const f of ['email', 'phone', 'city'] as const) {
         if (b[f] !== undefined && b[f] !== null && (typeof b[f] !== 'string' || (b[f] as string).length > 320 || stringProblem(b[f] as string))) {
