@@ -17,7 +17,7 @@ describe('catalog sync', () => {
     await sync.onChange({ tenantId: 7, kind: 'venues', ids: ['V1'] });
     expect(touched).toEqual([[7, { kind: 'dashboard', org: 'O3' }]]);
   });
-  it('reads the catalog once for a storm of topics: one query per tick, an id it lacks not again until a change names it', async () => {
+  it('reads the catalog once for a storm of topics: one query per tick, an id it lacks not again for a minute or until a change names it', async () => {
     const reads: string[][] = [];
     let release: () => void = () => undefined;
     let gate: Promise<void> = Promise.resolve();
@@ -33,7 +33,8 @@ describe('catalog sync', () => {
     } as unknown as LiveCatalog;
     const hub = { touch: () => undefined, touchTopic: () => undefined } as unknown as Hub;
     const owners = { forget: () => undefined, learn: () => undefined } as unknown as OwnerClaims;
-    const sync = createCatalogSync({ catalog, state: { getEvent: () => undefined, day: '2026-12-02' } as unknown as LiveState, hub, owners, db: {} as never, bus: null, nodeId: 'n1', log: silent });
+    let clock = 1_000_000;
+    const sync = createCatalogSync({ catalog, state: { getEvent: () => undefined, day: '2026-12-02' } as unknown as LiveState, hub, owners, db: {} as never, bus: null, nodeId: 'n1', log: silent, now: () => clock });
     // 300 subscribes of one tick, each its own fill, 100 distinct ids: one query.
     await Promise.all(Array.from({ length: 300 }, (_, i) => sync.fill(1, [`X${i % 100}`])));
     expect(reads.length).toBe(1);
@@ -58,6 +59,14 @@ describe('catalog sync', () => {
     gate = Promise.resolve();
     await sync.fill(1, ['Y1']);
     expect(reads.filter((r) => r.includes('Y1'))).toHaveLength(2);
+    // Remembered a minute: a change this node never heard of (the bus down) hides an event no longer than that.
+    const before = reads.length;
+    clock += 59_000;
+    await sync.fill(1, ['X1']);
+    expect(reads.length).toBe(before);
+    clock += 1_000;
+    await sync.fill(1, ['X1']);
+    expect(reads.at(-1)).toEqual(['X1']);
   });
   it('names the events of event and capacity topics by tenant', () => {
     expect(topicEvents([

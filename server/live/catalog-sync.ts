@@ -27,6 +27,11 @@ export interface CatalogMessage {
 const MAX_IDS = 1000;
 /** Event ids the store has no catalog row for, remembered (all tenants together) so topics of them read nothing again. */
 const ABSENT_MAX = 100_000;
+/**
+ * How long such an id is remembered: a change names it on this node and, over the bus, on the others; this
+ * bounds what a change missed (the bus down) can hide, at one read per id per minute.
+ */
+const ABSENT_TTL_MS = 60_000;
 
 export interface CatalogSync {
   /** server/catalog's onChange: applies here, then tells the other nodes. Never throws (logged). */
@@ -53,13 +58,16 @@ export function createCatalogSync(deps: {
   log: Logger;
   /** The events whose catalog row changed (organizer, venue, artists may have): their subscribers are checked again. */
   ownersChanged?(events: { tenant: number; event: string }[]): void;
+  now?: () => number;
 }): CatalogSync {
   const { catalog, state, hub, owners, log } = deps;
   /**
    * Ids a fill found no catalog row for: a topic of an event the catalog does not hold (most live events, and any
    * id a token holder makes up) is read once, not on every subscribe. A change naming the id forgets it.
    */
-  const absent = new TenantLru<true>(ABSENT_MAX, () => undefined);
+  const absent = new TenantLru<number>(ABSENT_MAX, () => undefined);
+  const now = deps.now ?? Date.now;
+  const knownAbsent = (tenant: number, id: string) => now() - (absent.get(tenant, id) ?? -Infinity) < ABSENT_TTL_MS;
   /** Per tenant, the ids of the read about to start, and its outcome: every fill of one tick shares one query. */
   const batches = new Map<number, { ids: Set<string>; done: Promise<void> }>();
   /** Per tenant and id, the read under way that will answer it: one id is read once however many ask. */
@@ -103,7 +111,7 @@ export function createCatalogSync(deps: {
     const { metas, removed } = await catalog.reload(deps.db, c, { day: state.day, keep });
     if (c.kind === 'events') {
       for (const id of c.ids) absent.delete(c.tenantId, id);
-      if (forTopic && seen === eventChanges) for (const id of removed) absent.set(c.tenantId, id, true);
+      if (forTopic && seen === eventChanges) for (const id of removed) absent.set(c.tenantId, id, now());
     }
     apply(metas, removed.map((id) => ({ tenant: c.tenantId, id })));
     // A renamed organizer's dashboard, also when it has no events (whose touches above would carry it).
@@ -161,7 +169,7 @@ export function createCatalogSync(deps: {
     async fill(tenant, events) {
       // An event with live state today is held unless the copy lacks some of the tenant's (catalog.lacks).
       const wanted = [...new Set(events)].filter(
-        (id) => !catalog.get(tenant, id) && !absent.has(tenant, id) && (!state.getEvent(tenant, id) || catalog.lacks(tenant)),
+        (id) => !catalog.get(tenant, id) && !knownAbsent(tenant, id) && (!state.getEvent(tenant, id) || catalog.lacks(tenant)),
       );
       if (wanted.length === 0) return;
       await Promise.all(wanted.map((id) => reading.get(readingKey(tenant, id)) ?? enqueue(tenant, id)));
