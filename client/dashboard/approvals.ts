@@ -28,7 +28,7 @@ export class ApprovalsView {
   constructor(private origin: string, private credential: string, private kind: 'key' | 'token', private onError: (m: string) => void) {
     this.access = h('p', { id: 'ap-access', class: 'ap-access', role: 'status', hidden: true });
     this.all = h('input', { type: 'checkbox', id: 'ap-all', 'aria-label': 'Select every campaign', onchange: () => this.selectAll(this.all.checked) });
-    this.note = h('textarea', { id: 'ap-note', rows: 2, maxlength: 1000, placeholder: 'Note for the organizer (optional; kept with a rejection and in the audit log)' });
+    this.note = h('textarea', { id: 'ap-note', rows: 2, maxlength: 1000, 'aria-label': 'Note for the organizer', placeholder: 'Note for the organizer (optional; kept with a rejection and in the audit log)' });
     const approve = h('button', { id: 'ap-approve', type: 'button', onclick: () => void this.act('approve', this.selected()) }, 'Approve selected');
     const reject = h('button', { id: 'ap-reject', type: 'button', class: 'secondary', onclick: () => void this.act('reject', this.selected()) }, 'Reject selected');
     this.buttons = [approve, reject];

@@ -4,12 +4,7 @@
 import { formatMinute, formatMoney } from './format.js';
 import { s, clear } from './dom.js';
 import { countAxisMax, niceMax, type MinutePoint } from './series.js';
-
-const H = 190;
-/** Drawing width in user units: the chart's own width on screen, between 360 and 720 (720 when not laid out yet). */
-const MAX_W = 720;
-const MIN_W = 360;
-const M = { l: 40, r: 40, t: 14, b: 24 };
+import { axisLabel, CHART_H as H, CHART_MARGIN as M, chartWidth, timeLabels } from './chart-layout.js';
 
 export interface ChartOptions {
   /** The label of the "no data" area (default: views before the page opened are unknown). */
@@ -19,7 +14,7 @@ export interface ChartOptions {
 export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: string, opts: ChartOptions = {}): void {
   clear(svg);
   // Drawn at (about) its size on screen: a 720-unit drawing shrunk to a phone's 310 px made its labels 4 px tall.
-  const W = svg.clientWidth > 0 ? Math.max(MIN_W, Math.min(MAX_W, Math.round(svg.clientWidth))) : MAX_W;
+  const W = chartWidth(svg.clientWidth);
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const n = points.length;
   const iw = W - M.l - M.r;
@@ -35,8 +30,8 @@ export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: 
   for (const f of [0, 0.5, 1]) {
     const y = M.t + ih - f * ih;
     svg.append(s('line', { x1: M.l, x2: W - M.r, y1: y, y2: y, class: 'grid' }));
-    svg.append(s('text', { x: M.l - 6, y: y + 4, class: 'axis axis-views', 'text-anchor': 'end' }, String(Math.round(maxViews * f))));
-    svg.append(s('text', { x: W - M.r + 6, y: y + 4, class: 'axis axis-orders', 'text-anchor': 'start' }, String(Math.round(maxOrders * f * 10) / 10)));
+    svg.append(s('text', { x: M.l - 6, y: y + 4, class: 'axis axis-views', 'text-anchor': 'end' }, axisLabel(maxViews * f)));
+    svg.append(s('text', { x: W - M.r + 6, y: y + 4, class: 'axis axis-orders', 'text-anchor': 'start' }, axisLabel(maxOrders * f)));
   }
   // minutes whose views the page does not know (before it subscribed, without history); orders may still be known there
   const firstKnown = points.findIndex((p) => p.views !== null);
@@ -71,11 +66,7 @@ export function renderChart(svg: SVGSVGElement, points: MinutePoint[], locale?: 
   });
   svg.append(dots);
   // time labels: every 15 minutes, and "now"
-  points.forEach((p, i) => {
-    const m = new Date(p.t).getMinutes();
-    if (m % 15 === 0 && i < n - 4) svg.append(s('text', { x: x(i) + slot / 2, y: H - 6, class: 'axis', 'text-anchor': 'middle' }, formatMinute(p.t, locale)));
-  });
-  svg.append(s('text', { x: x(n - 1) + slot / 2, y: H - 6, class: 'axis', 'text-anchor': 'end' }, 'now'));
+  for (const l of timeLabels(points, W, locale)) svg.append(s('text', { x: l.x, y: H - 6, class: 'axis', 'text-anchor': l.anchor }, l.text));
   // hover targets with a native tooltip per minute
   const hover = s('g', { class: 'hover' });
   points.forEach((p, i) => {

@@ -11,6 +11,7 @@ import { decodeToken, type TokenClaims } from '../live/token.js';
 import { createLiveClient } from '../live/ws.js';
 import { attr, h, text } from './dom.js';
 import { formatAgo } from './format.js';
+import { EXPIRED_MESSAGE, expiringMessage, tokenClock } from './expiry.js';
 import { GateView } from './gate.js';
 import { createHistoryFetcher } from './history.js';
 import { OrganizerView } from './organizer.js';
@@ -127,9 +128,19 @@ function tick(): void {
   if (!lastMessageAt) text(el, '');
   else text(el, `Updated ${formatAgo(Date.now() - lastMessageAt)}`);
   if (!Number.isFinite(running.exp)) return;
-  const exp = running.exp * 1000 - Date.now();
   attr($('who'), 'title', `Token expires ${new Date(running.exp * 1000).toLocaleString()}`);
-  if (exp < 10 * 60_000 && exp > 0) showError(`This token expires in ${Math.ceil(exp / 60_000)} min. Ask for a new one to keep watching.`);
+  const clock = tokenClock(running.exp, Date.now());
+  if (clock.state === 'expiring') showError(expiringMessage(clock.minutes));
+  else if (clock.state === 'expired') {
+    // A live page hears it from the server within seconds (the socket closes with token_expired, and the page
+    // signs out then); until then its banner must not keep counting down. A page read over REST has no socket to
+    // tell it: it signs out now, as the live pages do, so nothing on it (Approve, say) stays usable with a dead token.
+    if (running.client) showError(EXPIRED_MESSAGE);
+    else {
+      sessionStorage.removeItem(STORE_KEY);
+      showSignin(EXPIRED_MESSAGE);
+    }
+  }
 }
 
 /** The header's links to the organizer's pages: those the role may use (roles-data.ts navPages), except the page it is on. */
@@ -288,7 +299,7 @@ function startLive(token: string, claims: TokenClaims, exp: number, as: RoleClai
     if (s.state === 'open') showError(null);
     if (s.state === 'closed' && s.error) {
       sessionStorage.removeItem(STORE_KEY);
-      showSignin(s.error === 'token_expired' ? 'The token has expired. Paste a new one.' : 'The server refused this token (wrong server, or the token was revoked). Paste a new one.');
+      showSignin(s.error === 'token_expired' ? EXPIRED_MESSAGE : 'The server refused this token (wrong server, or the token was revoked). Paste a new one.');
     }
   });
   client.on('message', () => {

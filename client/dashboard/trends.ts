@@ -44,7 +44,7 @@ export class TrendsView {
     this.body = h('tbody');
     this.note = h('p', { class: 'muted' });
     this.el = h('section', { class: 'trends-view' },
-      h('div', { class: 'trends-head' }, h('h2', null, 'History'), pick(7), pick(30), h('a', { class: 'link', href: '#' }, 'Live view')),
+      h('div', { class: 'trends-head' }, h('h1', null, 'History'), pick(7), pick(30), h('a', { class: 'link', href: '#' }, 'Live view')),
       this.chart,
       h('div', { class: 'table-wrap' }, h('table', { class: 'trends-table' }, h('thead', null, h('tr', null, ...['Day', 'Views', 'Carts', 'Checkouts', 'Orders', 'Tickets', 'Revenue'].map((c) => h('th', null, c)))), this.body)),
       this.note);

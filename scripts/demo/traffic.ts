@@ -31,6 +31,8 @@ export interface DemoOptions {
   /** Progress lines. */
   log?: (line: string) => void;
   fetch?: typeof fetch;
+  /** First wait before a failed batch is sent again (doubling, 5 attempts in all); default 500 ms. */
+  retryBaseMs?: number;
 }
 
 export interface DemoStats {
@@ -38,6 +40,11 @@ export interface DemoStats {
   events: number;
   rejected: number;
   failedRequests: number;
+  /** Events dropped unsent: the server did not take their batch (5 failed attempts, or a 4xx answer). */
+  dropped: number;
+  /** Orders among them: in none of orders, tickets, revenue and perEvent. */
+  droppedOrders: number;
+  /** Orders, tickets and revenue the server accepted (an order counts once its batch is acknowledged). */
   orders: number;
   tickets: number;
   revenue: Record<string, number>;
@@ -62,22 +69,34 @@ const CONSENT_WEB = { analytics: true, marketing: false, data_processing: true }
 const CONSENT_SERVER = { analytics: false, marketing: false, data_processing: true };
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-/** POSTs events in batches: one request per endpoint every `everyMs`, up to 100 events each. */
+/** What becomes of a pushed event: the server accepted it, or it was dropped unsent. */
+export interface Delivery {
+  sent(): void;
+  dropped(): void;
+}
+
+/**
+ * POSTs events in batches: one request per endpoint every `everyMs`, up to 100 events each. A batch the server
+ * does not take after 5 attempts is dropped, so what the demo reports as sent is only what the server acknowledged.
+ */
 class Sender {
   private web: Record<string, unknown>[] = [];
   private server: Record<string, unknown>[] = [];
   private timer: ReturnType<typeof setInterval>;
   private inflight = new Set<Promise<void>>();
+  private deliveries = new WeakMap<Record<string, unknown>, Delivery>();
 
   constructor(
-    private o: { url: string; writeKey: string; secretKey: string | null; fetch: typeof fetch; stats: DemoStats; log: (l: string) => void },
+    private o: { url: string; writeKey: string; secretKey: string | null; fetch: typeof fetch; stats: DemoStats; log: (l: string) => void; retryBaseMs: number },
     everyMs = 250,
   ) {
     this.timer = setInterval(() => this.flush(), everyMs);
   }
 
-  push(e: Record<string, unknown>): void {
+  /** `delivery` hears whether the server took the event (without a secret key server events are never sent: neither). */
+  push(e: Record<string, unknown>, delivery?: Delivery): void {
     (e.source_system === 'web' ? this.web : this.server).push(e);
+    if (delivery) this.deliveries.set(e, delivery);
   }
 
   flush(): void {
@@ -96,26 +115,35 @@ class Sender {
         try {
           const r = await this.o.fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ events }) });
           if (r.status === 200) {
-            const body = (await r.json()) as { accepted: number; rejected: { errors: { code: string; field?: string }[] }[] };
+            const body = (await r.json()) as { accepted: number; rejected: { event_id?: string | null; errors: { code: string; field?: string }[] }[] };
             this.o.stats.events += body.accepted;
             this.o.stats.rejected += body.rejected.length;
             for (const rej of body.rejected.slice(0, 3)) this.o.log(`rejected: ${JSON.stringify(rej.errors)}`);
+            // A rejected event was answered, not dropped: it is neither sent nor counted as dropped.
+            const refused = new Set(body.rejected.map((rej) => rej.event_id));
+            for (const e of events) if (!refused.has(e.event_id as string)) this.deliveries.get(e)?.sent();
             return;
           }
           if (r.status < 500 && r.status !== 429) {
             this.o.stats.failedRequests++;
             this.o.log(`${url} answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
-            return;
+            return this.drop(events);
           }
         } catch (err) {
           if (attempt === 5) this.o.log(`${url}: ${(err as Error).message}`);
         }
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        if (attempt < 5) await new Promise((r) => setTimeout(r, this.o.retryBaseMs * 2 ** (attempt - 1)));
       }
       this.o.stats.failedRequests++;
+      this.drop(events);
     })();
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
+  }
+
+  private drop(events: Record<string, unknown>[]): void {
+    this.o.stats.dropped += events.length;
+    for (const e of events) this.deliveries.get(e)?.dropped();
   }
 
   async close(): Promise<void> {
@@ -133,9 +161,9 @@ export function startDemo(options: DemoOptions): DemoHandle {
   const log = options.log ?? (() => undefined);
   const doFetch = options.fetch ?? fetch;
   const base = options.url.replace(/\/+$/, '');
-  const stats: DemoStats = { visitors: 0, events: 0, rejected: 0, failedRequests: 0, orders: 0, tickets: 0, revenue: {}, scans: 0, granted: 0, denied: 0, perEvent: {} };
+  const stats: DemoStats = { visitors: 0, events: 0, rejected: 0, failedRequests: 0, dropped: 0, droppedOrders: 0, orders: 0, tickets: 0, revenue: {}, scans: 0, granted: 0, denied: 0, perEvent: {} };
   for (const e of events) stats.perEvent[e.id] = { orders: 0, tickets: 0, revenue: {} };
-  const sender = new Sender({ url: base, writeKey: options.writeKey, secretKey: options.secretKey ?? null, fetch: doFetch, stats, log });
+  const sender = new Sender({ url: base, writeKey: options.writeKey, secretKey: options.secretKey ?? null, fetch: doFetch, stats, log, retryBaseMs: options.retryBaseMs ?? 500 });
 
   let stopped = false;
   const wakers = new Set<() => void>();
@@ -207,7 +235,7 @@ export function startDemo(options: DemoOptions): DemoHandle {
       });
       prev = eventId;
     };
-    const server = (name: string, payload: Record<string, unknown>, ent: Record<string, unknown>) =>
+    const server = (name: string, payload: Record<string, unknown>, ent: Record<string, unknown>, delivery?: Delivery) =>
       sender.push({
         event_id: id(),
         event_name: name,
@@ -218,7 +246,7 @@ export function startDemo(options: DemoOptions): DemoHandle {
         consent_snapshot: CONSENT_SERVER,
         entities: { ...entities, ...ent },
         payload,
-      });
+      }, delivery);
 
     const eventPage = { path: `/events/${ev.slug}`, title: ev.name, page_type: 'event' };
     if (chance(0.5)) {
@@ -295,14 +323,22 @@ export function startDemo(options: DemoOptions): DemoHandle {
           customer: { external_id: `demo-cust-${visitorId.slice(7)}` },
         },
         { order_id: orderId, cart_id: cartId },
+        // Counted once the server took it: a batch dropped while the server was down must not show as sold.
+        {
+          sent: () => {
+            stats.orders++;
+            stats.tickets += tickets;
+            stats.revenue[currency] = round2((stats.revenue[currency] ?? 0) + cartValue);
+            const pe = stats.perEvent[ev.id];
+            pe.orders++;
+            pe.tickets += tickets;
+            pe.revenue[currency] = round2((pe.revenue[currency] ?? 0) + cartValue);
+          },
+          dropped: () => {
+            stats.droppedOrders++;
+          },
+        },
       );
-      stats.orders++;
-      stats.tickets += tickets;
-      stats.revenue[currency] = round2((stats.revenue[currency] ?? 0) + cartValue);
-      const pe = stats.perEvent[ev.id];
-      pe.orders++;
-      pe.tickets += tickets;
-      pe.revenue[currency] = round2((pe.revenue[currency] ?? 0) + cartValue);
       if (await wait(2)) web('page_view', { path: `/orders/${orderId}`, title: 'Thank you', page_type: 'checkout' }, { page_type: 'checkout' });
       return;
     }
@@ -407,6 +443,7 @@ export function startDemo(options: DemoOptions): DemoHandle {
         await s.close();
       }
       await sender.close();
+      if (stats.dropped) log(droppedLine(stats));
       resolveDone(stats);
       return stats;
     })());
@@ -414,6 +451,12 @@ export function startDemo(options: DemoOptions): DemoHandle {
   if (options.durationMs != null) durationTimer = setTimeout(() => void stop(), options.durationMs);
 
   return { stats, done, stop };
+}
+
+/** What the sender dropped, in words, logged when the demo stops (its totals count only what the server accepted). Pure. */
+export function droppedLine(s: Pick<DemoStats, 'dropped' | 'droppedOrders'>): string {
+  const orders = s.droppedOrders ? `, ${s.droppedOrders} order${s.droppedOrders === 1 ? '' : 's'} among them` : '';
+  return `${s.dropped} event${s.dropped === 1 ? '' : 's'} dropped unsent (their batches failed 5 times or were refused)${orders}; orders, tickets and revenue count only what the server accepted.`;
 }
 
 // ----------------------------------------------------------------------------------------------------------
