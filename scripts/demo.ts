@@ -32,7 +32,7 @@ function money(revenue: Record<string, number>): string {
 
 function line(s: DemoStats): string {
   const t = new Date().toISOString().slice(11, 19);
-  return `[${t}] visitors ${s.visitors} · events sent ${s.events}${s.rejected ? ` (${s.rejected} rejected)` : ''} · orders ${s.orders} · tickets ${s.tickets} · revenue ${money(s.revenue)} · scans ${s.scans} (${s.denied} denied)`;
+  return `[${t}] visitors ${s.visitors} · events sent ${s.events}${s.rejected ? ` (${s.rejected} rejected)` : ''} · orders ${s.orders} · tickets ${s.tickets} · revenue ${money(s.revenue)} · scans ${s.scans} (${s.denied} denied)${s.dropped ? ` · ${s.dropped} events (${s.droppedOrders} orders) dropped unsent` : ''}`;
 }
 
 async function main() {
