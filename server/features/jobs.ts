@@ -25,9 +25,6 @@ const Q = queries('features.sql', [
   'catalog_changes', 'catalog_change_persons', 'save_catalog_seen', 'stale_ticket_pref_keys',
 ]);
 
-/** features.sql insert_scores, answering how many rows it inserted (one row, `n`). */
-const INSERT_SCORES_COUNTED = `WITH ins AS (\n${Q.insert_scores}\nRETURNING 1)\nSELECT count(*)::int AS n FROM ins`;
-
 /** Keys per statement at most: bounds a statement's work so ingest's commits run between two chunks on the embedded store. */
 export const KEY_CHUNK = 1000;
 /**
@@ -234,13 +231,13 @@ export function createFeatureJobs(deps: FeatureJobsDeps): FeatureJobs {
   /**
    * Every tenant's scores (tenant null), or one tenant's: quintiles are within the tenant, so a tenant is recomputed
    * whole. Returns the persons scored (the job run's `rows`, as the other jobs report their keys), counted by
-   * the statement from the insert's own rows: the db interface gives rows, not a command's row count.
+   * insert_scores from its own rows: the db interface gives rows, not a command's row count.
    */
   const scores = (now: number, tenant: number | null = null) =>
     db.tx(async (q) => {
       await q.query(Q.lock_features);
       await q.query(Q.delete_scores, [tenant]);
-      return (await q.query<{ n: number }>(INSERT_SCORES_COUNTED, [iso(now), tenant])).rows[0]?.n ?? 0;
+      return (await q.query<{ n: number }>(Q.insert_scores, [iso(now), tenant])).rows[0]?.n ?? 0;
     });
 
   const job = (name: string, every: number, run: (ctx: JobContext) => Promise<number>): Job => ({ name, schedule: { every }, timeoutS: 1800, run });

@@ -420,6 +420,8 @@ DELETE FROM fs_person_scores WHERE $1::bigint IS NULL OR tenant_id = $1;
 -- the last 30 days: sessions, active time (page_engagement.active_ms), interactions (other events), each as its
 -- cume_dist within the tenant, averaged; a component that is 0 counts 0 (its cume_dist is the share of the
 -- tenant's persons at 0, high when most are: no activity ranked above some), and 0 without activity. Segment rules: features/scores.ts segmentOf.
+-- Answers one row, n: the persons scored (the job run's rows).
+WITH ins AS (
 INSERT INTO fs_person_scores
 WITH o AS (
   SELECT tenant_id, person_id, count(*)::int AS f, coalesce(sum(fs_num(payload->'gross_amount')), 0) AS m, max(occurred_at) AS last
@@ -455,4 +457,7 @@ SELECT coalesce(rfm.tenant_id, eng.tenant_id), coalesce(rfm.person_id, eng.perso
     WHEN rfm.rs <= 2 THEN 'at_risk'
     ELSE 'regular' END,
   coalesce(eng.s, 0), coalesce(eng.a, 0), coalesce(eng.i, 0), coalesce(eng.e, 0), $1
-FROM rfm FULL JOIN eng ON eng.tenant_id = rfm.tenant_id AND eng.person_id = rfm.person_id;
+FROM rfm FULL JOIN eng ON eng.tenant_id = rfm.tenant_id AND eng.person_id = rfm.person_id
+RETURNING 1
+)
+SELECT count(*)::int AS n FROM ins;
