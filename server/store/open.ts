@@ -33,13 +33,17 @@ export async function openStore(config: Config, log: Logger): Promise<Db> {
   // PostgreSQL mode"). A database already migrated in plain mode is not given the extension.
   const partitioned = (await db.query<{ partitioned: boolean }>(Q.tx_events_partitioned)).rows[0].partitioned;
   let timescale = (await db.query(Q.timescaledb_version)).rows.length > 0;
+  let reason: string | undefined;
   if (!timescale && !partitioned) {
     try {
       await db.query(Q.create_timescaledb);
       timescale = true;
     } catch (err) {
-      log.info({ reason: (err as Error).message }, 'no TimescaleDB extension at DATABASE_URL: plain PostgreSQL mode (monthly partitions)');
+      reason = (err as Error).message;
     }
   }
-  return decideServerKind({ timescale, partitioned }) === 'postgres' ? { ...db, plain: true } : db;
+  if (decideServerKind({ timescale, partitioned }) !== 'postgres') return db;
+  // Said on every start, not only the first: an operator reading a restart's log learns the mode too.
+  log.info(reason === undefined ? { partitioned } : { reason }, 'no TimescaleDB extension at DATABASE_URL: plain PostgreSQL mode (monthly partitions)');
+  return { ...db, plain: true };
 }
