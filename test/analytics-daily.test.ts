@@ -2,14 +2,12 @@
 // TimescaleDB and on plain PostgreSQL 15: a scripted dataset sent through the public ingest API, then every
 // daily figure compared with a recount of the raw tx_events rows written here (not the server's SQL), and the
 // artist/venue scope of tokens. Event times lie on the three previous UTC days, clear of midnight.
-import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bootServer, createTenant, request, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { identify } from './identity-helpers.js';
 import { mintToken, sendEvents } from './live-helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const D0 = Math.floor(Date.now() / DAY) * DAY - 3 * DAY;
@@ -140,20 +138,15 @@ function entityRecount(rows: Raw[], kind: 'artist' | 'venue', id: string, days: 
 interface Store { name: string; env(): Promise<Record<string, string>>; drop(): Promise<void> }
 
 function plainStore(): Store {
-  const name = `ad_${crypto.randomBytes(6).toString('hex')}`;
-  const root = new pg.Client({ connectionString: PLAIN_URL });
+  let scratch: ScratchDatabase | undefined;
   return {
     name: 'plain PostgreSQL',
     async env() {
-      await root.connect();
-      await root.query(`CREATE DATABASE ${name}`);
-      const u = new URL(PLAIN_URL);
-      u.pathname = `/${name}`;
-      return { DATABASE_URL: u.toString() };
+      scratch = await scratchDatabase('ad');
+      return { DATABASE_URL: scratch.url };
     },
     async drop() {
-      await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-      await root.end().catch(() => undefined);
+      await scratch?.drop().catch(() => undefined);
     },
   };
 }

@@ -2,8 +2,6 @@
 // /api/v1 route × every role × an in-scope and an out-of-scope resource → allow or deny as the permission
 // table (authz/roles.ts) and the scope rules (authz/principal.ts) say. A route added without a declared
 // permission cannot register (the server would not start), and the listing check below names it.
-import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { can, inScope } from '../server/authz/principal.js';
 import { ROLES, type Role } from '../server/authz/roles.js';
@@ -12,6 +10,7 @@ import type { RouteInfo } from '../server/http/router.js';
 import type { Scope } from '../server/live/token.js';
 import { allowed, topicFor, type EventOwnership, type Topic } from '../server/live/topics.js';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 // E1 belongs to O1, happens at V1 with A1; E2 to O2 at V2 with A2. Each non-admin key has one kind of scope
 // pointing at E1's side (the role's natural kind), so "in scope" is E1/O1 and "out of scope" E2/O2.
@@ -101,26 +100,19 @@ function expectedForToken(r: RouteInfo, role: Role, side: Side, tokenScope: Scop
   return allowed(tokenScope, topicFor(tokenScope, topic), (_t, e) => OWNERS[e]) ? 'allow' : 'deny_topic';
 }
 
-const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
 // The embedded store, and a plain PostgreSQL server (migration 008 and the authz queries through the pg driver).
 describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /api/v1 route × role × scope) on %s', (flavour) => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   const keys = {} as Record<Role, string>;
   const tokens = {} as Record<Role, string>;
-  const dbName = `authz_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client | null = null;
+  let scratch: ScratchDatabase | undefined;
 
   beforeAll(async () => {
     if (flavour === 'embedded') server = await bootServer();
     else {
-      root = new pg.Client({ connectionString: PG_URL });
-      await root.connect();
-      await root.query(`CREATE DATABASE ${dbName}`);
-      const u = new URL(PG_URL);
-      u.pathname = `/${dbName}`;
-      server = await bootServer({ DATABASE_URL: u.toString() });
+      scratch = await scratchDatabase('authz');
+      server = await bootServer({ DATABASE_URL: scratch.url });
     }
     t = await createTenant(server.url, 'authz-matrix');
     const put = (kind: string, items: unknown[]) => request('PUT', `${server.url}/api/v1/catalog/${kind}`, { items }, { authorization: `Bearer ${t.secret_key}` });
@@ -139,8 +131,7 @@ describe.each([['embedded'], ['plain postgres']])('authorization matrix (every /
   }, 60_000);
   afterAll(async () => {
     await server?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   });
 
   const tenantRoutes = () => server.routes().filter((r) => r.path.startsWith('/api/v1/') && (r.auth === 'secret' || r.auth === 'token'));

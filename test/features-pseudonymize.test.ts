@@ -6,15 +6,14 @@
 // writes them with SQL. The server runs without PSEUDONYMIZE_AFTER_DAYS and the test runs features.pseudonymize
 // itself, so the scheduler's catch-up of the daily 04:45 run cannot pseudonymise the rows early.
 import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFeatures } from '../server/features/index.js';
 import { pseudonymCutoff } from '../server/features/retention.js';
 import type { JobContext } from '../server/jobs/index.js';
 import { ADMIN, bootServer, createTenant, request, silent, tmpDir, type Tenant } from './helpers.js';
 import { identify } from './identity-helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DAY = 86_400_000;
 const admin = { authorization: `Bearer ${ADMIN}` };
 const dayAt = (daysAgo: number, h: number) => new Date(Math.floor(Date.now() / DAY) * DAY - daysAgo * DAY + h * 3_600_000).toISOString();
@@ -24,8 +23,7 @@ describe.each([
   { name: 'embedded TimescaleDB', plain: false },
   { name: 'plain PostgreSQL', plain: true },
 ])('pseudonymisation and erasure on $name', ({ plain }) => {
-  const dbName = `fsp_${crypto.randomBytes(6).toString('hex')}`;
-  const root = new pg.Client({ connectionString: PLAIN_URL });
+  let scratch: ScratchDatabase | undefined;
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   let person: number;
@@ -43,11 +41,8 @@ describe.each([
   beforeAll(async () => {
     const env: Record<string, string> = { DATA_DIR: tmpDir(), DEMO_TENANT: '0' };
     if (plain) {
-      await root.connect();
-      await root.query(`CREATE DATABASE ${dbName}`);
-      const u = new URL(PLAIN_URL);
-      u.pathname = `/${dbName}`;
-      env.DATABASE_URL = u.toString();
+      scratch = await scratchDatabase('fsp');
+      env.DATABASE_URL = scratch.url;
     }
     server = await bootServer(env);
     t = await createTenant(server.url, 'fsp');
@@ -73,10 +68,7 @@ describe.each([
   }, 180_000);
   afterAll(async () => {
     await server?.close();
-    if (plain) {
-      await root.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-      await root.end();
-    }
+    if (plain) await scratch?.drop().catch(() => undefined);
   });
 
   it('pseudonymised rows no longer name the customer in their payload (external id, contact digests, match keys)', async () => {

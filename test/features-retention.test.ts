@@ -7,13 +7,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, monthsBefore, personPseudonym, pseudonym, pseudonymCutoff, recountFrom } from '../server/features/retention.js';
 import { ADMIN, bootServer, createTenant, request, tmpDir, type Tenant } from './helpers.js';
 import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DAY = 86_400_000;
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -56,8 +54,7 @@ const stores = [
 ];
 
 describe.each(stores)('retention jobs on $name', ({ plain }) => {
-  const dbName = `fsr_${crypto.randomBytes(6).toString('hex')}`;
-  const root = new pg.Client({ connectionString: PLAIN_URL });
+  let scratch: ScratchDatabase | undefined;
   const archiveDir = tmpDir('fs-archive-');
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
@@ -78,11 +75,8 @@ describe.each(stores)('retention jobs on $name', ({ plain }) => {
       PSEUDONYMIZE_AFTER_DAYS: '30', COMPRESS_AFTER_DAYS: '30', ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'),
     };
     if (plain) {
-      await root.connect();
-      await root.query(`CREATE DATABASE ${dbName}`);
-      const u = new URL(PLAIN_URL);
-      u.pathname = `/${dbName}`;
-      env.DATABASE_URL = u.toString();
+      scratch = await scratchDatabase('fsr');
+      env.DATABASE_URL = scratch.url;
     }
     server = await bootServer(env);
     t = await createTenant(server.url, 'fsr');
@@ -95,10 +89,7 @@ describe.each(stores)('retention jobs on $name', ({ plain }) => {
   }, 120_000);
   afterAll(async () => {
     await server?.close();
-    if (plain) {
-      await root.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-      await root.end();
-    }
+    if (plain) await scratch?.drop().catch(() => undefined);
   });
 
   it('reports in /health what each setting does here', async () => {

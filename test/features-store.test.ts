@@ -3,15 +3,13 @@
 // with an independent JS recount of the raw rows (features-reference.ts), affinities with the seed formula,
 // timings with hand-computed values, incremental runs with a full recompute, late events after a refresh, and
 // a GDPR erasure. Event times lie on the three previous UTC days, clear of midnight.
-import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bootServer, createTenant, orderEvent, request, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { identify } from './identity-helpers.js';
 import { mintToken, sendEvents } from './live-helpers.js';
 import { affinity, eventDaily, hourlyFunnel, personDaily, ticketPrefs, type RawRow } from './features-reference.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const PLAIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const D0 = Math.floor(Date.now() / DAY) * DAY - 3 * DAY;
@@ -91,20 +89,15 @@ interface Store {
 }
 
 function plainStore(): Store {
-  const name = `fs_${crypto.randomBytes(6).toString('hex')}`;
-  const root = new pg.Client({ connectionString: PLAIN_URL });
+  let scratch: ScratchDatabase | undefined;
   return {
     name: 'plain PostgreSQL',
     async env() {
-      await root.connect();
-      await root.query(`CREATE DATABASE ${name}`);
-      const u = new URL(PLAIN_URL);
-      u.pathname = `/${name}`;
-      return { DATABASE_URL: u.toString() };
+      scratch = await scratchDatabase('fs');
+      return { DATABASE_URL: scratch.url };
     },
     async drop() {
-      await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-      await root.end().catch(() => undefined);
+      await scratch?.drop().catch(() => undefined);
     },
   };
 }

@@ -4,7 +4,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGroupWriter } from '../server/ingest/writer.js';
 import { openPostgres, type Db } from '../server/store/db.js';
@@ -12,8 +11,8 @@ import { createEventStore, type EventRow } from '../server/store/events.js';
 import { migrate } from '../server/store/migrate.js';
 import { createSpool } from '../server/store/spool.js';
 import { silent, tmpDir } from './helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 function event(id: string, at = new Date()): EventRow {
   return {
@@ -24,8 +23,7 @@ function event(id: string, at = new Date()): EventRow {
 }
 
 describe('writer lanes on PostgreSQL', () => {
-  const name = `lanes_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let db: Db;
   const dirs: string[] = [];
   const writer = (lanes: number, maxRows: number) => {
@@ -37,19 +35,14 @@ describe('writer lanes on PostgreSQL', () => {
     Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM tx_events WHERE event_id = ANY($1::uuid[])', [ids])).rows[0].n);
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    db = await openPostgres(u.toString(), 12, silent, { plain: true });
+    scratch = await scratchDatabase('lanes');
+    db = await openPostgres(scratch.url, 12, silent, { plain: true });
     await migrate(db, silent);
   }, 90_000);
 
   afterAll(async () => {
     await db?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 

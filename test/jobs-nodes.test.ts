@@ -2,17 +2,16 @@
 // database of the machine's PostgreSQL 15. The server itself refuses PostgreSQL without TimescaleDB, but the
 // runner needs only job_runs: the test applies its migrations alone.
 import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SQL_DIR } from '../server/store/migrate.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 const PG = process.env.JOBS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432';
-const dbName = `jobs_${crypto.randomBytes(5).toString('hex')}`;
-const url = `${PG}/${dbName}`;
-let admin: pg.Client;
+let scratch: ScratchDatabase | undefined;
+let url: string;
 // A client, not a pool: pg.Pool#end resolves before its sockets close, and the DROP … WITH (FORCE) below would
 // then kill a connection still closing, an 'error' nobody listens to.
 let db: pg.Client;
@@ -58,9 +57,8 @@ const runsOf = async (job: string) =>
 
 describe('job runner on two node processes sharing PostgreSQL', () => {
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: `${PG}/postgres` });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
+    scratch = await scratchDatabase('jobs', `${PG}/postgres`);
+    url = scratch.url;
     db = new pg.Client({ connectionString: url });
     await db.connect();
     for (const m of ['006_jobs.sql', '051_job_runs_overrun.sql']) await db.query(fs.readFileSync(path.join(SQL_DIR, m), 'utf8'));
@@ -71,8 +69,7 @@ describe('job runner on two node processes sharing PostgreSQL', () => {
   });
   afterAll(async () => {
     await db?.end();
-    await admin?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin?.end();
+    await scratch?.drop();
   });
 
   it('runs 30 one-second windows of a job, each once across both nodes (a window both nodes miss is skipped), and retries failures within the window', async () => {

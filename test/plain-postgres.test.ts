@@ -13,8 +13,8 @@ import { expiredPartitions, monthOf, monthStart, wantedMonths } from '../server/
 import { ADMIN, bootServer, createTenant, eventsOf, orderEvent, request, tmpDir, until, webEvent, wireDatabase, type Tenant } from './helpers.js';
 import { api, batch, identify, serverEvents } from './identity-helpers.js';
 import { mintToken } from './live-helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DAY = 86_400_000;
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -51,8 +51,7 @@ describe('plain PostgreSQL mode: pure parts', () => {
 });
 
 describe('plain PostgreSQL mode: the server on PostgreSQL 15 without TimescaleDB', () => {
-  const name = `plain_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let sql: pg.Client;
   let url: string;
   const dataDir = tmpDir();
@@ -67,12 +66,8 @@ describe('plain PostgreSQL mode: the server on PostgreSQL 15 without TimescaleDB
   const runJob = (job: string) => request('POST', `${base()}/api/admin/jobs/${job}/run`, undefined, admin);
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    url = u.toString();
+    scratch = await scratchDatabase('plain');
+    url = scratch.url;
     sql = new pg.Client({ connectionString: url });
     await sql.connect();
     server = await bootServer(env());
@@ -81,8 +76,7 @@ describe('plain PostgreSQL mode: the server on PostgreSQL 15 without TimescaleDB
   afterAll(async () => {
     await server?.close();
     await sql?.end();
-    await root?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   });
 
   it('reports store "postgres", leaves the extension alone and partitions tx_events by month, current month + 2 ahead and back to backfill', async () => {

@@ -7,8 +7,8 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, startChild, tmpDir, until, webEvent } from './helpers.js';
+import { scratchDatabase } from './store-suites.js';
 
-const ADMIN_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const NO_RATE_LIMIT = { RATE_LIMIT_EVENTS_PER_SEC: '10000000', RATE_LIMIT_BURST: '100000000' };
 const PROJECT_LOCK = 7465013;
 
@@ -56,13 +56,8 @@ describe('deferred projector across a kill -9', () => {
   });
 
   it('on PostgreSQL: rows committed while no pass could run are projected once after the restart', { timeout: 600_000 }, async () => {
-    const name = `projcrash_${crypto.randomBytes(6).toString('hex')}`;
-    const root = new pg.Client({ connectionString: ADMIN_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${name}`);
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    const url = u.toString();
+    const scratch = await scratchDatabase('projcrash');
+    const url = scratch.url;
     const holder = new pg.Client({ connectionString: url });
     const dataDir = tmpDir();
     try {
@@ -96,8 +91,7 @@ describe('deferred projector across a kill -9', () => {
       }
     } finally {
       await holder.end().catch(() => undefined);
-      await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await root.end();
+      await scratch.drop();
     }
   });
 

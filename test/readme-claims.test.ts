@@ -2,7 +2,6 @@
 // sockets at expiry, the server refusing to boot on a bad configuration or an unusable database, and starting in
 // plain PostgreSQL mode on a database without TimescaleDB.
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { io as connectSocketIo } from 'socket.io-client';
@@ -10,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serverVersionProblem } from '../server/store/db.js';
 import { ADMIN, bootServer, createTenant, eventsOf, getJson, postJson, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { LiveClient, mintToken } from './live-helpers.js';
+import { scratchDatabase } from './store-suites.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-/** The plain Postgres 15 (no TimescaleDB) the test machine provides. */
-const PLAIN_PG = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 describe('README claims', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -115,17 +113,12 @@ describe('boot refusals (README: Configuration)', () => {
 
   it('starts in plain PostgreSQL mode on a DATABASE_URL without the timescaledb extension, and leaves the extension alone', { timeout: 400_000 }, async () => {
     // README "Plain PostgreSQL mode" (issue 12): this used to be a refusal. A fresh database, dropped after.
-    const client = new pg.Client({ connectionString: PLAIN_PG });
-    await client.connect();
-    const name = `claims_${crypto.randomBytes(6).toString('hex')}`;
-    await client.query(`CREATE DATABASE ${name}`);
-    const url = new URL(PLAIN_PG);
-    url.pathname = `/${name}`;
+    const scratch = await scratchDatabase('claims');
     let server: Awaited<ReturnType<typeof bootServer>> | undefined;
     try {
-      server = await bootServer({ DATABASE_URL: url.toString() });
+      server = await bootServer({ DATABASE_URL: scratch.url });
       expect((await getJson(`${server.url}/health`)).json).toMatchObject({ status: 'ok', store: 'postgres' });
-      const db = new pg.Client({ connectionString: url.toString() });
+      const db = new pg.Client({ connectionString: scratch.url });
       await db.connect();
       try {
         expect((await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rowCount).toBe(0);
@@ -135,8 +128,7 @@ describe('boot refusals (README: Configuration)', () => {
       }
     } finally {
       await server?.close();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
+      await scratch.drop();
     }
   });
 

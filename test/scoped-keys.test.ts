@@ -2,12 +2,12 @@
 // from a scoped key never exceed it (403 naming the field); revoking the key refuses the key at once and ends
 // the tokens it minted within seconds; every create and revoke is in the audit log.
 import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNewScopedKey } from '../server/keys/index.js';
 import { ADMIN, bootServer, createTenant, getJson, postJson, request, tmpDir, until, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 import { LiveClient, liveRest } from './live-helpers.js';
+import { scratchDatabase } from './store-suites.js';
 
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -211,18 +211,11 @@ describe('parseNewScopedKey (pure)', () => {
   });
 });
 
-/** The plain PostgreSQL 15 the test machine provides (two nodes share one database in it). */
-const PLAIN_PG = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
+// Two nodes share one fresh database of the machine's plain PostgreSQL 15 (store-suites.ts scratchDatabase).
 describe('revocation across two nodes sharing a database', () => {
   it('a key revoked on node A ends its token\'s connection on node B within seconds', { timeout: 120_000 }, async () => {
-    const admin = new pg.Client({ connectionString: PLAIN_PG });
-    await admin.connect();
-    const name = `keys_${crypto.randomBytes(6).toString('hex')}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(PLAIN_PG);
-    url.pathname = `/${name}`;
-    const env = { DATABASE_URL: url.toString(), LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex') };
+    const scratch = await scratchDatabase('keys');
+    const env = { DATABASE_URL: scratch.url, LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex') };
     const nodes: Awaited<ReturnType<typeof bootServer>>[] = [];
     const clients: LiveClient[] = [];
     try {
@@ -269,8 +262,7 @@ describe('revocation across two nodes sharing a database', () => {
     } finally {
       for (const c of clients) c.close();
       for (const n of nodes) await n.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
+      await scratch.drop();
     }
   });
 });

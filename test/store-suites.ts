@@ -50,22 +50,22 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh database on the machine's PostgreSQL (PLAIN_PG_URL's server), named after `prefix`. */
-export async function scratchDatabase(prefix: string): Promise<ScratchDatabase> {
+/** A fresh database on the machine's PostgreSQL (PLAIN_PG_URL's server, or `adminUrl`'s), named after `prefix`. */
+export async function scratchDatabase(prefix: string, adminUrl = ADMIN_URL): Promise<ScratchDatabase> {
   const name = `${prefix.replace(/-/g, '_')}_${crypto.randomBytes(6).toString('hex')}`;
   // One short admin connection each to create and to drop: none is held open for the suite's length, so a
   // connection the server cuts meanwhile cannot take the test process down or leave the database behind.
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
     await admin.query(sql);

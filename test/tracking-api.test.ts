@@ -5,13 +5,12 @@
 // Runs on the embedded store and on a plain PostgreSQL 15 (fresh database per run).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTenantStore } from '../server/store/tenants.js';
 import { holdWithRows } from './tracking-delivery-helpers.js';
 import { bootServer, createTenant, idsAcrossDigitBoundary, getJson, request, type Tenant } from './helpers.js';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
-const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const META = '123456789012345';
 const META2 = '1234567890123456';
 const MARKET_META = '999999999999999';
@@ -22,8 +21,7 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
   let t: Tenant;
   let other: Tenant;
   let orgKey: string;
-  const dbName = `tracking_${crypto.randomBytes(6).toString('hex')}`;
-  let root: pg.Client | null = null;
+  let scratch: ScratchDatabase | undefined;
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, as(key));
   const config = (q: string, headers: Record<string, string> = {}) => request('GET', `${base}/api/tx/tracking-config?${q}`, undefined, { 'x-tx-key': t.write_key, ...headers });
@@ -36,12 +34,8 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
   beforeAll(async () => {
     if (flavour === 'embedded') server = await bootServer();
     else {
-      root = new pg.Client({ connectionString: PG_URL });
-      await root.connect();
-      await root.query(`CREATE DATABASE ${dbName}`);
-      const u = new URL(PG_URL);
-      u.pathname = `/${dbName}`;
-      server = await bootServer({ DATABASE_URL: u.toString(), ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') });
+      scratch = await scratchDatabase('tracking');
+      server = await bootServer({ DATABASE_URL: scratch.url, ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') });
     }
     base = server.url;
     t = await createTenant(base, 'tracking', ['https://shop.example']);
@@ -51,8 +45,7 @@ describe.each([['embedded'], ['plain postgres']])('tracking codes on %s', { time
   }, 600_000);
   afterAll(async () => {
     await server?.close();
-    await root?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   }, 120_000);
 
   it('sets a code\'s secret again after the ENCRYPTION_KEY changed (the old one unreadable: shown absent, replaced, not a 500)', async () => {

@@ -3,29 +3,22 @@
 // resolutions are shared in Redis under the tenant's codes fingerprint (issue 15 item 4).
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
 import { bootServer, createTenant, request, until, type Tenant } from './helpers.js';
-
-const PG_URL = process.env.PLAIN_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 describe('tracking-config cache across two nodes', () => {
-  const dbName = `tracking_nodes_${crypto.randomBytes(6).toString('hex')}`;
   const prefix = randomPrefix();
-  let root: pg.Client;
+  let scratch: ScratchDatabase | undefined;
   let a: Awaited<ReturnType<typeof bootServer>>;
   let b: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   let redis: Redis;
 
   beforeAll(async () => {
-    root = new pg.Client({ connectionString: PG_URL });
-    await root.connect();
-    await root.query(`CREATE DATABASE ${dbName}`);
-    const u = new URL(PG_URL);
-    u.pathname = `/${dbName}`;
-    const env = { DATABASE_URL: u.toString(), REDIS_URL, LIVE_REDIS_PREFIX: prefix, LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'), ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') };
+    scratch = await scratchDatabase('tracking_nodes');
+    const env = { DATABASE_URL: scratch.url, REDIS_URL, LIVE_REDIS_PREFIX: prefix, LIVE_TOKEN_SECRET: crypto.randomBytes(32).toString('hex'), ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex') };
     a = await bootServer(env);
     b = await bootServer(env);
     t = await createTenant(a.url, 'tracking-nodes');
@@ -37,8 +30,7 @@ describe('tracking-config cache across two nodes', () => {
     await b?.close();
     redis?.disconnect();
     await deletePrefix(prefix);
-    await root?.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await root?.end();
+    await scratch?.drop();
   }, 120_000);
 
   const resolve = async (base: string) => {
