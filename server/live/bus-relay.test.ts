@@ -153,4 +153,23 @@ describe('bus relay', () => {
     await until(() => b.applied.length === 2);
     expect(b.applied).toEqual(['x', 'y']);
   });
+
+  it('a recompute from the store applies each row once: not the ones the bus delivered since its reset, even past the remembered generations', () => {
+    const bus = createMemoryBus(new MemoryNetwork());
+    const relay = createRelay({ bus, nodeId: 'b', log, seenGeneration: 10 });
+    // Delivered before the restart's reset: the state that applied it was emptied, so its row counts.
+    expect(relay.fresh([fact('before')])).toHaveLength(1);
+    const rc = relay.recompute(1000);
+    // Delivered during the recompute, before its row is read: applied now, so the row is not.
+    expect(relay.fresh([fact('early'), fact('bus-only')])).toHaveLength(2);
+    const day = Array.from({ length: 100 }, (_, i) => fact(`old${i}`));
+    const taken = rc.take([fact('before'), ...day, fact('early'), fact('recent')], [0, ...day.map(() => 0), 2000, 2000]).map((f) => f.id);
+    expect(taken).toEqual(['before', ...day.map((f) => f.id), 'recent']);
+    // The row of a recent fact was read first; its bus copy comes after 100 more rows turned the generations over.
+    expect(relay.fresh(Array.from({ length: 30 }, (_, i) => fact(`more${i}`)))).toHaveLength(30);
+    expect(relay.fresh([fact('recent'), fact('early'), fact('bus-only')])).toEqual([]);
+    rc.end();
+    // Afterwards too (they joined the newest generation), until newer facts push them out as ever.
+    expect(relay.fresh([fact('recent'), fact('early')])).toEqual([]);
+  });
 });

@@ -46,6 +46,12 @@ export interface Relay {
    */
   markSeen(facts: Fact[]): void;
   /**
+   * The hot state was just emptied and is rebuilt from the store's rows of the day (a start), while facts of
+   * other nodes keep arriving: call in the same tick as the reset. Rows since `since` (epoch ms, received) are
+   * ones the bus may still bring.
+   */
+  recompute(since: number): Recompute;
+  /**
    * A tenant's hot state was rebuilt from the store on every node (GDPR erasure): what this node kept of it to
    * send again is dropped, so an erased person's facts never come back through the bus.
    */
@@ -62,6 +68,17 @@ export interface Relay {
    */
   resubscribed(since: number): void;
   close(): void;
+}
+
+/** A recompute's filter of the store's rows (bus-relay.ts recompute). */
+export interface Recompute {
+  /**
+   * Of the rows read (`received`: each one's received_at, epoch ms), those to apply: not the ones the bus
+   * delivered since the reset (the state holds them). All are remembered as applied from now on.
+   */
+  take(facts: Fact[], received?: number[]): Fact[];
+  /** The recompute is done (or failed). */
+  end(): void;
 }
 
 /** Margin for clocks of different nodes: sending a little more is harmless (receivers drop duplicates). */
@@ -133,16 +150,36 @@ export function createRelay(o: RelayOptions): Relay {
 
   let seen = new Set<string>();
   let seenBefore = new Set<string>();
-  const firstSeen = (f: Fact): boolean => {
-    const k = `${f.tenant}\t${f.id}`;
-    if (seen.has(k) || seenBefore.has(k)) return false;
+  const keyOf = (f: Fact) => `${f.tenant}\t${f.id}`;
+  /** Remembers `k` in the newest generation. */
+  const note = (k: string) => {
+    if (seen.has(k)) return;
     if (seen.size >= generation) {
       seenBefore = seen;
       seen = new Set();
     }
     seen.add(k);
+  };
+  const firstSeen = (f: Fact): boolean => {
+    const k = keyOf(f);
+    if (seen.has(k) || seenBefore.has(k)) return false;
+    note(k);
     return true;
   };
+  /**
+   * While a recompute runs: the facts of other nodes applied since its reset (its rows must not apply them again),
+   * and its recent rows (whose bus copies may still come). Both exactly, whatever the day's size: remembering every
+   * row of a big day turns the generations over, and a fact could drop out of them between its two arrivals.
+   */
+  let window: { applied: Set<string>; recent: Set<string> } | null = null;
+  const fresh = (facts: Fact[]): Fact[] =>
+    facts.filter((f) => {
+      const k = keyOf(f);
+      if (window && (window.applied.has(k) || window.recent.has(k))) return false;
+      if (!firstSeen(f)) return false;
+      window?.applied.add(k);
+      return true;
+    });
 
   // Asking may itself fail (the publisher reconnects on its own schedule): a few tries.
   const ask = (since: number, tries = 30) => {
@@ -167,9 +204,29 @@ export function createRelay(o: RelayOptions): Relay {
       remember(facts);
       publish(facts);
     },
-    fresh: (facts) => facts.filter(firstSeen),
+    fresh,
     markSeen(facts) {
       for (const f of facts) firstSeen(f);
+    },
+    recompute(since) {
+      const w = { applied: new Set<string>(), recent: new Set<string>() };
+      window = w;
+      return {
+        take(facts, received) {
+          return facts.filter((f, i) => {
+            const k = keyOf(f);
+            note(k);
+            if (received && received[i] >= since) w.recent.add(k);
+            return !w.applied.has(k);
+          });
+        },
+        end() {
+          if (window === w) window = null;
+          // Into the newest generation, after the day's rows: these are the ones another node may send again.
+          for (const k of w.applied) note(k);
+          for (const k of w.recent) note(k);
+        },
+      };
     },
     forget(tenant) {
       forgottenAt.set(tenant, ++epoch);

@@ -13,8 +13,11 @@ import type { EventOwnership, Topic } from './topics.js';
 
 /** Redis mirror of the hot state (warm.ts); absent on a single node without Redis. */
 export interface Mirror {
-  /** Queues facts for the next pipelined flush; `done` runs once they are in Redis. */
-  write(facts: Fact[], done: () => void): void;
+  /**
+   * Queues facts for the next pipelined flush; `done` runs once they are in Redis. `received`: the store's rows a
+   * seed replays (after restore() gave 'seed'), when each was received (epoch ms; warm.ts tells old from recent).
+   */
+  write(facts: Fact[], done: () => void, received?: number[]): void;
   /** Waits for queued writes. */
   flush(): Promise<void>;
   /**

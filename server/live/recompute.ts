@@ -17,9 +17,10 @@ const Q = queries('live.sql', ['recompute_page']);
 
 /**
  * Calls `onFacts` with the facts of `day` (YYYY-MM-DD, UTC), page by page, ids pseudonymised like the live
- * feed's. Returns the number of rows read.
+ * feed's, and when each row was received (epoch ms, same order: a start tells rows other nodes may still be
+ * sending from older ones, restore.ts). Returns the number of rows read.
  */
-export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonymizer, onFacts: (facts: Fact[]) => void): Promise<number> {
+export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonymizer, onFacts: (facts: Fact[], received: number[]) => void): Promise<number> {
   const from = `${day}T00:00:00.000Z`;
   const to = new Date(Date.parse(from) + 86_400_000).toISOString();
   let after: [string, string] = ['-infinity', '0'];
@@ -27,6 +28,7 @@ export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonym
   for (;;) {
     const { rows } = await db.query<Record<string, unknown>>(Q.recompute_page, [from, to, after[0], after[1], PAGE]);
     const facts: Fact[] = [];
+    const received: number[] = [];
     for (const r of rows) {
       const row = {
         event_id: r.event_id,
@@ -45,9 +47,12 @@ export async function recomputeDay(db: Queryable, day: string, pseudo: Pseudonym
       const f = toFact(row, day, pseudo, owner);
       // The same categories the writer's projector reads (catalog.ts orderCategory: distinct, sorted).
       if (f && typeof r.category === 'string') f.cat = r.category;
-      if (f) facts.push(f);
+      if (f) {
+        facts.push(f);
+        received.push(Date.parse(row.received_at));
+      }
     }
-    onFacts(facts);
+    onFacts(facts, received);
     total += rows.length;
     if (rows.length < PAGE) return total;
     const last = rows[rows.length - 1];

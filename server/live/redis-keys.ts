@@ -12,13 +12,34 @@ const MIN_TTL_S = 1800;
 export const STREAM_MAX = 10_000;
 export const DAY_TTL_S = 2 * 86_400;
 
-/** Day bookkeeping keys (no tenant): today's events and organizers, and whether Redis holds the whole day. */
+/**
+ * Day bookkeeping keys (no tenant): today's events and organizers, whether Redis holds the whole day, and while a
+ * node rebuilds the day from the store (warm.ts restore) its flag and the facts counted meanwhile (lua/count.lua).
+ */
 export const dayKeys = (prefix: string) => ({
   events: (day: string) => `${prefix}live:events:${day}`,
   orgs: (day: string) => `${prefix}live:orgs:${day}`,
   seeded: (day: string) => `${prefix}live:seeded:p1:${day}`,
+  seeding: (day: string) => `${prefix}live:seeding:${day}`,
+  seedSeen: (day: string) => `${prefix}live:seeding-seen:${day}`,
   ttlS: DAY_TTL_S,
 });
+
+/**
+ * A row the seeder replays is one another node may still write to Redis after the seeder cleared the day when
+ * it was received less than this before the clear (by the seeder's clock): nodes' clocks may differ by up to a
+ * minute (bus-relay.ts SKEW_MS), and a node writes a row to Redis within a minute of its receipt (ingest queue,
+ * commit, flush). Those rows are counted once by fact id (lua/count.lua); older ones are written as they are,
+ * so the SET of ids holds minutes of traffic, not the whole day.
+ */
+export const SEED_RACE_MS = 120_000;
+/** The seeding flag lives this long without renewal (a seeder that died lets it go), renewed at each write. */
+export const SEED_LEASE_MS = 300_000;
+/**
+ * Kept after the seed ends: a row the seeder read may be written by its node a little later (commit → Redis
+ * write, up to a flush under load), and must then be found among the counted ones.
+ */
+export const SEED_GRACE_MS = 60_000;
 
 export const keys = (prefix: string, tenant: number) => {
   const p = `${prefix}${tenant}:analytics:`;

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toFact, utcDay, type Fact } from './facts.js';
 import { defineScripts } from './lua/index.js';
 import { createRedisRecovery } from './redis-recovery.js';
-import { keys } from './redis-keys.js';
+import { dayKeys, keys } from './redis-keys.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from './redis-test-utils.js';
 import { MIN, NOW, row } from './rows.fixture.js';
 import { LiveState } from './state.js';
@@ -59,5 +59,35 @@ describe('Redis re-seed after an outage', () => {
     expect(await count(k.orgUv('O1'), k.orgUvExact('O1'))).toBe(166);
     expect(await count(k.orgUv('O2'), k.orgUvExact('O2'))).toBe(await redis.pfcount(k.orgUv('O2')));
     for (const key of [k.uvExact('E1'), k.uvExact('E3'), k.orgUvExact('O1'), k.orgUvExact('O2')]) expect(await redis.ttl(key), key).toBeGreaterThan(0);
+  });
+
+  it('while another node rebuilds the day, raises no counter (its replay adds every row) and keeps it from marking the day whole', async () => {
+    const state = new LiveState(DAY);
+    for (let i = 0; i < 9; i++) state.applyShared(toFact(row('event_view', NOW - MIN, { visitor_id: `v${i}`, entities: { event_entity_id: 'E1' } }), DAY)!);
+    const k = keys(prefix, 1);
+    const dk = dayKeys(prefix);
+    await redis.hset(k.live('E1'), { day: DAY, views: 5 });
+    await redis.set(dk.seeding(DAY), 'token-of-the-seeder', 'PX', 60_000);
+    const recovery = createRedisRecovery({ redis, prefix, log, state, retryMs: 10 });
+    try {
+      recovery.markDown('test: a write was lost', true);
+      await recovery.settled();
+    } finally {
+      recovery.close();
+    }
+    expect(await redis.hget(k.live('E1'), 'views')).toBe('5');
+    expect(await redis.get(dk.seeding(DAY))).toBe('incomplete');
+    expect(await redis.pttl(dk.seeding(DAY))).toBeGreaterThan(0);
+    // Without a rebuild running, the counters are raised by maximum as before.
+    await redis.del(dk.seeding(DAY));
+    const again = createRedisRecovery({ redis, prefix, log, state, retryMs: 10 });
+    try {
+      again.markDown('test: a write was lost', true);
+      await again.settled();
+    } finally {
+      again.close();
+    }
+    expect(await redis.hget(k.live('E1'), 'views')).toBe('9');
+    expect(await redis.exists(dk.seeding(DAY))).toBe(0);
   });
 });

@@ -156,8 +156,12 @@ async function reseed(d: RecoveryDeps, lostWrites: boolean): Promise<boolean> {
   const dk = dayKeys(prefix);
   const lost = (await redis.exists(dk.events(day))) === 0 && state.events.size > 0;
   if (!lostWrites && !lost) return false;
+  // Another node may be rebuilding the day from the store right now (warm.ts restore): its replay adds every row
+  // on top of what the keys hold, so counters raised here by maximum would be counted twice. They are left to it,
+  // and its flag loses its token, so it does not mark the day whole (this node's lost writes may be missing).
+  const seeding = (await redis.set(dk.seeding(day), 'incomplete', 'KEEPTTL', 'XX')) === 'OK';
   await redis.del(dk.seeded(day));
-  await reseedCounters(redis, prefix, state, day);
+  await reseedCounters(redis, prefix, state, day, !seeding);
   await reseedVisitors(d, state, day);
   return true;
 }
@@ -177,15 +181,17 @@ async function pipelined<T>(redis: Redis, items: T[], add: (pl: ReturnType<Redis
   }
 }
 
-/** Counters, revenue, updated_at (by maximum), venue, organizer (unless set) and the day's indexes. */
-async function reseedCounters(redis: Redis, prefix: string, state: LiveState, day: string): Promise<void> {
+/** Counters, revenue, updated_at (by maximum; only with `counters`), venue, organizer (unless set) and the day's indexes. */
+async function reseedCounters(redis: Redis, prefix: string, state: LiveState, day: string, counters: boolean): Promise<void> {
   const dk = dayKeys(prefix);
   await pipelined(redis, [...state.events.values()], (pl, e) => {
     const k = keys(prefix, e.tenant);
     const all = eventKeys(k, e.event);
     pl.txDay(all.length, ...all, day);
-    for (const n of COUNTER_NAMES) if (e.counters[n] > 0) pl.txMax(k.live(e.event), n, e.counters[n]);
-    for (const [cur, milli] of e.revenue) if (milli > 0) pl.txMax(k.live(e.event), `rev:${cur}`, milli);
+    if (counters) {
+      for (const n of COUNTER_NAMES) if (e.counters[n] > 0) pl.txMax(k.live(e.event), n, e.counters[n]);
+      for (const [cur, milli] of e.revenue) if (milli > 0) pl.txMax(k.live(e.event), `rev:${cur}`, milli);
+    }
     if (e.updatedAt > 0) pl.txMax(k.live(e.event), 'updated_at', e.updatedAt);
     if (e.venue) pl.hset(k.live(e.event), 'venue_id', e.venue);
     if (e.org) pl.hsetnx(k.live(e.event), 'organizer_id', e.org);

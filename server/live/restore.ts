@@ -8,6 +8,7 @@ import type { Mirror } from './core.js';
 import { utcDay, type Fact } from './facts.js';
 import type { Pseudonymizer } from './pseudo.js';
 import { recomputeDay } from './recompute.js';
+import { SEED_RACE_MS } from './redis-keys.js';
 import type { LiveState } from './state.js';
 
 export interface RestoreDeps {
@@ -41,11 +42,22 @@ export async function restoreToday(o: RestoreDeps): Promise<{ source: 'redis' | 
     seeding = false;
   }
   const t0 = Date.now();
-  const n = await recomputeDay(o.db, day, o.pseudo, (facts) => {
-    relay?.markSeen(facts);
-    applyFacts(facts);
-    mirror?.write(facts, () => undefined);
-  });
+  // Other nodes' facts keep arriving over the bus meanwhile, and the store holds them too: the relay tells which
+  // rows the bus already delivered, so each is applied once. Emptied again here, in the same tick as the relay
+  // starts watching: a fact the bus delivered before (while the mirror cleared Redis) would be counted again from
+  // its row.
+  state.reset(day);
+  const recompute = relay?.recompute(now() - SEED_RACE_MS);
+  let n: number;
+  try {
+    n = await recomputeDay(o.db, day, o.pseudo, (facts, received) => {
+      applyFacts(recompute ? recompute.take(facts, received) : facts);
+      // Every row to Redis (the bus' copies never are): the mirror counts each one once (warm.ts).
+      mirror?.write(facts, () => undefined, received);
+    });
+  } finally {
+    recompute?.end();
+  }
   if (mirror && seeding) await mirror.seeded(day);
   log.info({ rows: n, events: state.events.size, ms: Date.now() - t0, redis: !!mirror }, 'live: state recomputed from the store');
   return { source: 'store', rows: n };

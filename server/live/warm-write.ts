@@ -8,8 +8,8 @@ import { checkoutKey, completionIds, counterDeltas, safeAdd, TICKER_SIZE, type T
 import { dayKeys, dayTtlS, DAY_TTL_S, eventKeys, keys, orgKeys, STREAM_MAX } from './redis-keys.js';
 import { EXACT_LIMIT } from './uniq.js';
 
-// The Lua scripts (txDay, txSnap, txMax, txOwner, txUnlink, txUv, txUvCount) are in lua/*.lua, each with its
-// KEYS/ARGV header.
+// The Lua scripts (txDay, txCount, txSnap, txMax, txOwner, txUnlink, txUv, txUvCount) are in lua/*.lua, each
+// with its KEYS/ARGV header.
 export interface Scripted {
   txOwner(k: string, org: string, source: string): ChainableCommander;
   txUnlink(events: string, uv: string, uvExact: string, event: string, uvPrefix: string, limit: number): ChainableCommander;
@@ -17,6 +17,8 @@ export interface Scripted {
   txUv(numKeys: number, ...args: (string | number)[]): ChainableCommander;
   txUvCount(uv: string, uvExact: string): ChainableCommander;
   txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
+  /** An event's day, counters and funnel steps, each fact once while the day is being seeded (lua/count.lua). */
+  txCount(numKeys: number, ...args: (string | number)[]): ChainableCommander;
   txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
   txMax(k: string, field: string, value: number): ChainableCommander;
 }
@@ -31,8 +33,12 @@ interface OrgGroup {
   links: Set<string>;
 }
 
-/** Queues on `pl` the commands that write `facts` to the mirror under `prefix` (events first, then organizers). */
-export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string, now: () => number): void {
+/**
+ * Queues on `pl` the commands that write `facts` to the mirror under `prefix` (events first, then organizers).
+ * `dedup(f)`: while the day is being seeded, f counts only if no other write counted it (by id, lua/count.lua);
+ * false for the seeder's rows too old to race with any node's write, and for a tenant's reset (written as is).
+ */
+export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string, now: () => number, dedup: (f: Fact) => boolean = () => true): void {
   const s = pl as ChainableCommander & Scripted;
   const idx = dayKeys(prefix).events;
   const orgIdx = dayKeys(prefix).orgs;
@@ -60,7 +66,7 @@ export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string
   }
   // Day by day, an organizer after its events (a link merges the event's visitors of that day into it).
   for (const day of days) {
-    for (const list of byEvent.values()) if (utcDay(list[0].at) === day) writeEvent(s, list, prefix, now);
+    for (const list of byEvent.values()) if (utcDay(list[0].at) === day) writeEvent(s, list, prefix, now, dedup);
     for (const g of orgs.values()) if (g.day === day) writeOrg(s, g, prefix, now);
   }
   // Events that moved away from an organizer (after the writes above, which may still name it).
@@ -75,29 +81,41 @@ export function writeFacts(pl: ChainableCommander, facts: Fact[], prefix: string
   }
 }
 
+/**
+ * One fact's part of txCount's ARGV (lua/count.lua): its member of the day's SET ('' = never deduplicated), funnel
+ * step, at, visitor, session, id, then its counter increments (revenue in thousandths).
+ */
+function countArgs(f: Fact, dedup: boolean): (string | number)[] {
+  const step = f.kind !== 'touch' && f.kind !== 'grant' && f.kind !== 'deny' && f.kind !== 'snapshot' ? f.kind : '';
+  const pairs: (string | number)[] = [];
+  for (const [n, v] of Object.entries(counterDeltas(f))) if (v !== 0) pairs.push(n, v);
+  if (f.kind === 'order') {
+    const milli = safeAdd(0, toMilli(f.amount ?? 0));
+    if (milli !== 0) pairs.push(`rev:${f.currency ?? 'XXX'}`, milli);
+  }
+  return [dedup ? `${f.tenant}\t${f.id}` : '', step, f.at, f.visitor ?? '', f.session ?? '', f.id, pairs.length / 2, ...pairs];
+}
+
 /** One event's facts of the batch (all of one tenant, event and day). */
-function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: string, now: () => number): void {
+function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: string, now: () => number, dedup: (f: Fact) => boolean): void {
   const pl: ChainableCommander = s;
-  const idx = dayKeys(prefix).events;
+  const dk = dayKeys(prefix);
   const { tenant, event } = list[0];
   const d = new Date(list[0].at).toISOString().slice(0, 10);
   const k = keys(prefix, tenant);
   const all = eventKeys(k, event);
-  s.txDay(all.length, ...all, d);
-  const counters = new Map<string, number>();
+  // First: it starts the event's day (as txDay) before the writes below add to its keys.
+  const rest = all.filter((key) => key !== k.live(event) && key !== k.funnel(event));
+  s.txCount(4 + rest.length, k.live(event), k.funnel(event), dk.seeding(d), dk.seedSeen(d), ...rest, d, STREAM_MAX, ...list.flatMap((f) => countArgs(f, dedup(f))));
   const meta: Record<string, string> = {};
   let owner: Fact | null = null;
   let updated = 0;
   const visitors = new Set<string>();
   for (const f of list) {
-    for (const [n, v] of Object.entries(counterDeltas(f))) counters.set(n, (counters.get(n) ?? 0) + v);
     if (f.org && (owner === null || SOURCE_RANK[f.os ?? 'public'] >= SOURCE_RANK[owner.os ?? 'public'])) owner = f;
     if (f.venue) meta.venue_id = f.venue;
     updated = Math.max(updated, f.at);
     if (f.visitor) visitors.add(f.visitor);
-    if (f.kind !== 'touch' && f.kind !== 'grant' && f.kind !== 'deny' && f.kind !== 'snapshot') {
-      pl.xadd(k.funnel(event), 'MAXLEN', '~', STREAM_MAX, '*', 'k', f.kind, 'at', f.at, 'v', f.visitor ?? '', 's', f.session ?? '', 'id', f.id);
-    }
     switch (f.kind) {
       case 'checkout': {
         const key = checkoutKey(f);
@@ -108,7 +126,6 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
       case 'order': {
         for (const id of completionIds(f)) pl.zadd(k.completed(event), 'GT', f.at, id);
         const cur = f.currency ?? 'XXX';
-        counters.set(`rev:${cur}`, safeAdd(counters.get(`rev:${cur}`) ?? 0, toMilli(f.amount ?? 0)));
         const t: TickerEntry = { ts: new Date(f.at).toISOString(), event_id: event, tickets: f.tickets ?? 0, amount: f.amount ?? 0, currency: cur, ...(f.cat ? { category: f.cat } : {}), id: f.id };
         pl.zadd(k.ticker(event), f.at, JSON.stringify(t));
         break;
@@ -125,13 +142,12 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
     }
   }
   if (list.some((f) => f.kind === 'order')) pl.zremrangebyrank(k.ticker(event), 0, -(TICKER_SIZE + 1));
-  for (const [n, v] of counters) if (v !== 0) pl.hincrby(k.live(event), n, v);
   if (Object.keys(meta).length > 0) pl.hset(k.live(event), meta);
   if (owner) s.txOwner(k.live(event), owner.org!, owner.os ?? 'public');
   s.txMax(k.live(event), 'updated_at', updated);
   if (visitors.size > 0) s.txUv(2, k.uv(event), k.uvExact(event), EXACT_LIMIT, ...visitors);
   for (const key of all) pl.expire(key, dayTtlS(d, now()));
-  pl.sadd(idx(d), `${tenant}\t${event}`);
+  pl.sadd(dk.events(d), `${tenant}\t${event}`);
 }
 
 /** One organizer's part of the batch: its day marker, visitors, events and the visitors of newly linked events. */

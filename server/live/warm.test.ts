@@ -7,7 +7,7 @@ import type { Mirror } from './core.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from './redis-test-utils.js';
 import { E1, E2, funnelRows, MIN, NOW, row } from './rows.fixture.js';
 import { LiveState } from './state.js';
-import { createRedisMirror, dayTtlS, keys } from './warm.js';
+import { createRedisMirror, dayKeys, dayTtlS, keys } from './warm.js';
 
 const DAY = utcDay(NOW);
 const log = pino({ level: 'silent' });
@@ -161,6 +161,24 @@ describe('Redis mirror (warm state)', () => {
     await m1.seeded(DAY);
     expect(await r2).toBe('restored');
     expect(s2.capacityData(1, 'E1', NOW)).toEqual(s1.capacityData(1, 'E1', NOW));
+  });
+
+  it('does not mark the day whole when a node lost writes while it was being rebuilt (the flag lost the seed\'s token)', async () => {
+    const s1 = new LiveState(DAY);
+    const m1 = open(s1);
+    expect(await m1.restore(s1, DAY)).toBe('seed');
+    const r = new Redis(REDIS_URL);
+    conns.push(r);
+    const dk = dayKeys(prefix);
+    expect(await r.pttl(dk.seeding(DAY))).toBeGreaterThan(0);
+    // What redis-recovery.ts does when it re-seeds during the rebuild (and a failed write, a tenant reset).
+    await r.set(dk.seeding(DAY), 'incomplete', 'KEEPTTL', 'XX');
+    m1.write(scripted(), () => undefined);
+    await m1.seeded(DAY);
+    expect(await r.get(dk.seeded(DAY))).toBeNull();
+    // The next start rebuilds it again.
+    const s2 = new LiveState(DAY);
+    expect(await open(s2).restore(s2, DAY)).toBe('seed');
   });
 
   it('starts a new day from zero in Redis', async () => {

@@ -16,10 +16,12 @@
 // tenant): `{prefix}live:events:{day}`, `{prefix}live:orgs:{day}`, `{prefix}live:seeded:p1:{day}` ("p1": ids
 // are pseudonyms; a mirror written before that, marked `{prefix}live:seeded:{day}`, is not restored but
 // rebuilt from the store, so raw ids from an older version leave Redis at the first start; upgrade every node
-// sharing a Redis together).
+// sharing a Redis together), and while one node rebuilds the day from the store `{prefix}live:seeding:{day}`
+// (its flag) and `{prefix}live:seeding-seen:{day}` (the facts counted meanwhile, lua/count.lua).
 // Writes are pipelined per flush (one round trip for everything committed meanwhile).
 // Visitor, session, cart and event ids in these keys are pseudonyms (pseudo.ts), never raw ids; after a GDPR
 // erasure resetTenant() replaces every key of the tenant with what the store still holds (erase.ts).
+import crypto from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { utcDay, type Fact } from './facts.js';
@@ -27,7 +29,7 @@ import type { Mirror } from './core.js';
 import type { LiveState } from './state.js';
 import type { Topic } from './topics.js';
 import { createRedisRecovery, type RecoveryDeps, type Replay } from './redis-recovery.js';
-import { DAY_TTL_S, eventKeys, keys, orgKeys } from './redis-keys.js';
+import { DAY_TTL_S, dayKeys, eventKeys, keys, orgKeys, SEED_GRACE_MS, SEED_LEASE_MS, SEED_RACE_MS } from './redis-keys.js';
 import { defineScripts } from './lua/index.js';
 import { writeFacts, type Scripted } from './warm-write.js';
 import { loadDay } from './warm-load.js';
@@ -66,6 +68,12 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   const seededKey = (day: string) => `${prefix}live:seeded:p1:${day}`;
   const legacySeededKey = (day: string) => `${prefix}live:seeded:${day}`;
   const lockKey = (day: string) => `${prefix}live:seed-lock:${day}`;
+  const flagKey = dayKeys(prefix).seeding;
+  const seenKey = dayKeys(prefix).seedSeen;
+  /** While this node rebuilds a day in Redis (restore gave 'seed', until seeded()): which, when it cleared it, its token. */
+  let seeding: { day: string; clearedAt: number; token: string } | null = null;
+  /** The seeder's rows written as they are (received long before the clear: no node can still be writing them). */
+  const settled = new WeakSet<Fact>();
 
   let queue: { facts: Fact[]; done: () => void }[] = [];
   let flushing: Promise<void> | null = null;
@@ -73,7 +81,13 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   let held: { facts: Fact[]; done: () => void }[] | null = null;
   let resetting: Promise<unknown> = Promise.resolve();
 
-  const build = (pl: ChainableCommander, facts: Fact[]) => writeFacts(pl, facts, prefix, now);
+  const build = (pl: ChainableCommander, facts: Fact[]) => writeFacts(pl, facts, prefix, now, (f) => !settled.has(f));
+  /**
+   * The day's mirror is incomplete (a write failed, a tenant was reset): the next start must recompute it. A seed
+   * running meanwhile must not mark it whole either: its flag is kept (other nodes still count each fact once)
+   * but no longer holds the seeder's token.
+   */
+  const incomplete = (day: string) => redis.pipeline().del(seededKey(day)).set(flagKey(day), 'incomplete', 'KEEPTTL', 'XX').exec();
   /**
    * The queued facts the hot state still counts: one applied just before midnight and flushed after the state
    * started the next day (its clock, or a fact of that day from this node or the bus) left the state with its day,
@@ -91,6 +105,8 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       queue = [];
       const pl = redis.pipeline();
       build(pl, current(items.flatMap((i) => i.facts)));
+      // A seed that makes progress keeps its flag, the SET beside it and its lock (a long day outlasts one lease).
+      if (seeding) pl.pexpire(flagKey(seeding.day), SEED_LEASE_MS).pexpire(seenKey(seeding.day), SEED_LEASE_MS).pexpire(lockKey(seeding.day), SEED_LEASE_MS);
       try {
         // Disconnected, this fails at once (no offline queue); recovery re-seeds what these writes carried.
         const res = await pl.exec();
@@ -101,7 +117,7 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
         if (up()) log.warn({ err: e.message }, 'live: Redis mirror write failed');
         // Redis answered with an error: it is up, but its mirror is incomplete, so the next start must
         // recompute the day from the store. Anything else (timeout, connection lost): down, and re-seeded.
-        if (e.name === 'ReplyError') await redis.del(seededKey(new Date(now()).toISOString().slice(0, 10))).catch((de: Error) => recovery.markDown(de.message, true));
+        if (e.name === 'ReplyError') await incomplete(new Date(now()).toISOString().slice(0, 10)).catch((de: Error) => recovery.markDown(de.message, true));
         else recovery.markDown(e.message, true);
       }
       for (const i of items) i.done();
@@ -116,26 +132,47 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
   /** Loads today's state; false when something expired (then the caller recomputes). */
   const load = (state: LiveState, day: string): Promise<boolean> => loadDay(redis, prefix, now, state, day);
 
-  const clear = async (day: string) => {
-    const [events, orgs] = await Promise.all([redis.smembers(idx(day)), redis.smembers(orgIdx(day))]);
-    const pl = redis.pipeline();
-    for (const m of events) {
-      const tab = m.indexOf('\t');
-      pl.del(...eventKeys(keys(prefix, Number(m.slice(0, tab))), m.slice(tab + 1)));
+  /**
+   * Empties the day in Redis for a seed and raises its flag, in one step (MULTI): from then on every node's write
+   * of the day counts each fact once (lua/count.lua), the seeder's replay too. Cleared first and flagged after, a
+   * node's write in between would be counted plainly and then replayed; flagged first, facts recorded as counted
+   * would be deleted with their counts. WATCH on the day's indexes: an event (or organizer) first written between
+   * reading them and the MULTI would keep keys the clear does not know of; then it is read again.
+   */
+  const clear = async (day: string, token: string) => {
+    for (let attempt = 1; ; attempt++) {
+      await redis.watch(idx(day), orgIdx(day));
+      const [events, orgs] = await Promise.all([redis.smembers(idx(day)), redis.smembers(orgIdx(day))]);
+      const gone: string[] = [];
+      for (const m of events) {
+        const tab = m.indexOf('\t');
+        gone.push(...eventKeys(keys(prefix, Number(m.slice(0, tab))), m.slice(tab + 1)));
+      }
+      for (const m of orgs) {
+        const tab = m.indexOf('\t');
+        gone.push(...orgKeys(keys(prefix, Number(m.slice(0, tab))), m.slice(tab + 1)));
+      }
+      const tx = redis.multi();
+      for (let i = 0; i < gone.length; i += 500) tx.unlink(...gone.slice(i, i + 500));
+      tx.del(idx(day), orgIdx(day), seededKey(day), legacySeededKey(day), seenKey(day));
+      tx.set(flagKey(day), token, 'PX', SEED_LEASE_MS);
+      if ((await tx.exec()) !== null) return;
+      if (attempt % 20 === 0) log.warn({ attempt }, 'live: new events keep arriving while clearing the day in Redis for a rebuild; trying again');
     }
-    for (const m of orgs) {
-      const tab = m.indexOf('\t');
-      pl.del(...orgKeys(keys(prefix, Number(m.slice(0, tab))), m.slice(tab + 1)));
-    }
-    pl.del(idx(day), orgIdx(day), seededKey(day), legacySeededKey(day));
-    await pl.exec();
   };
 
   return {
     // While Redis is down (or not re-seeded yet) its counts are stale or low: the hot state's own count serves.
     uvSource: (kind, tenant, id) => (up() ? uvCache.get(`${kind}\t${tenant}\t${id}`) : undefined),
     health: () => recovery.health(),
-    write(facts, done) {
+    write(facts, done, received) {
+      // The seeder's rows: those received well before the clear are written as they are (see SEED_RACE_MS).
+      if (received && seeding) {
+        const from = seeding.clearedAt - SEED_RACE_MS;
+        facts.forEach((f, i) => {
+          if (received[i] < from && utcDay(f.at) === seeding?.day) settled.add(f);
+        });
+      }
       if (held) return void held.push({ facts, done });
       queue.push({ facts, done });
       if (!flushing) flushing = new Promise<void>((r) => setImmediate(r)).then(flushLoop);
@@ -147,9 +184,11 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
       // Nothing (or not everything) for today in Redis: one node recomputes from the store and writes it.
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline) {
-        if ((await redis.set(lockKey(day), '1', 'PX', 300_000, 'NX')) === 'OK') {
+        if ((await redis.set(lockKey(day), '1', 'PX', SEED_LEASE_MS, 'NX')) === 'OK') {
           state.reset(day);
-          await clear(day);
+          const token = crypto.randomBytes(8).toString('hex');
+          await clear(day, token);
+          seeding = { day, clearedAt: now(), token };
           return 'seed';
         }
         await new Promise((r) => setTimeout(r, 200));
@@ -169,8 +208,23 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
     },
     async seeded(day) {
       await flush();
-      await redis.set(seededKey(day), new Date(now()).toISOString(), 'EX', DAY_TTL_S);
-      await redis.del(lockKey(day));
+      const mine = seeding?.day === day ? seeding.token : null;
+      seeding = null;
+      if (!mine) {
+        // Redis was away at restore: nothing cleared, nothing to mark (redis-recovery.ts re-seeds it).
+        await redis.set(seededKey(day), new Date(now()).toISOString(), 'EX', DAY_TTL_S);
+        return void (await redis.del(lockKey(day)));
+      }
+      // Whole only if the flag still holds this seed's token: a node that lost writes meanwhile (or reset a
+      // tenant) replaced it, and then the next start recomputes the day. The flag and its SET stay for a grace:
+      // a row read here may reach Redis from its node a moment later, and must be found counted.
+      await redis.watch(flagKey(day));
+      const whole = (await redis.get(flagKey(day))) === mine && (await redis.multi().set(seededKey(day), new Date(now()).toISOString(), 'EX', DAY_TTL_S).exec()) !== null;
+      if (!whole) {
+        await redis.unwatch();
+        log.warn('live: Redis mirror rebuilt, but a node lost writes meanwhile; the next start recomputes the day from the store');
+      }
+      await redis.pipeline().pexpire(flagKey(day), SEED_GRACE_MS).pexpire(seenKey(day), SEED_GRACE_MS).del(lockKey(day)).exec();
     },
     async prefetch(entries: { tenant: number; topic: Topic }[]) {
       // Each count: its HLL and the exact SET beside it (SCARD while exact, else PFCOUNT: lua/uvcount.lua).
@@ -236,14 +290,17 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
           for (let i = 0; i < all.length; i += 500) pl.del(...all.slice(i, i + 500));
           if (events.some(mine)) pl.srem(idx(day), ...events.filter(mine));
           if (orgs.some(mine)) pl.srem(orgIdx(day), ...orgs.filter(mine));
-          build(pl, facts);
+          // Written as they are (the keys were just deleted); a seed running meanwhile cannot tell, so it does not
+          // mark the day whole.
+          writeFacts(pl, facts, prefix, now, () => false);
+          pl.set(flagKey(day), 'incomplete', 'KEEPTTL', 'XX');
           const res = await pl.exec();
           const err = res?.find(([e]) => e)?.[0];
           if (err) throw err;
           return { redis_keys_replaced: all.length };
         } catch (err) {
           // Redis may keep part of the tenant's old keys: the next start must recompute the day from the store.
-          await redis.del(seededKey(day)).catch((e: Error) => log.warn({ err: e.message }, 'live: could not mark the Redis mirror incomplete'));
+          await incomplete(day).catch((e: Error) => log.warn({ err: e.message }, 'live: could not mark the Redis mirror incomplete'));
           throw err;
         } finally {
           const waiting = held ?? [];

@@ -5,9 +5,10 @@ import type { Redis } from 'ioredis';
 
 const read = (name: string): string => fs.readFileSync(new URL(`./${name}.lua`, import.meta.url), 'utf8');
 
-/** ioredis command name → script; numberOfKeys absent = given per call (txDay, txUv). */
+/** ioredis command name → script; numberOfKeys absent = given per call (txDay, txCount, txUv). */
 export const SCRIPTS = {
   txDay: { lua: read('day') },
+  txCount: { lua: read('count') },
   txSnap: { numberOfKeys: 2, lua: read('snap') },
   txMax: { numberOfKeys: 1, lua: read('max') },
   txOwner: { numberOfKeys: 1, lua: read('owner') },
