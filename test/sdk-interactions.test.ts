@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignVariant } from '../client/shared/experiment-hash.js';
-import { bootServer, createTenant, eventsOf, postJson, until, type Tenant } from './helpers.js';
+import { bootServer, createTenant, eventsOf, getJson, postJson, until, type Tenant } from './helpers.js';
 import { buildSdkForTest, DESKTOP_UA, launchChromium, startSite } from './client-helpers.js';
 
 declare const window: any, document: any, localStorage: any;
@@ -308,6 +308,24 @@ describe('SDK helpers in Chromium', () => {
     }, 20_000);
     expect(exposures.map((e) => e.payload)).toEqual([{ experiment_id: 'sdk_button', variant: want.sdk_button }, { experiment_id: 'sdk_button', variant: want.sdk_button }]);
     expect(new Set(exposures.map((e) => e.session_id)).size).toBe(2);
+    await close();
+  });
+
+  it('assigns a definition whose weights do not sum to exactly 1 as the server does once it stored it (shared vectors)', async () => {
+    // The server stores [0.5, 0.51] rescaled; the page used to assign from the weights as written (GrowthBook's bare
+    // ranges cut the last at 1), and about 1 visitor in 250 saw another variant than GET /api/tx/experiments said.
+    const defs = new Map<string, { key: string }>(VECTORS.definitions.map((d: { experiment: { key: string } }) => [d.experiment.key, d.experiment]));
+    for (const d of defs.values()) {
+      const r = await postJson(`${base}/api/v1/experiments`, { ...d, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${t.secret_key}` });
+      expect(r.status, r.text).toBe(201);
+    }
+    const { page, close } = await open();
+    for (const v of VECTORS.definitions as { experiment: { key: string }; id: string; variant: string | null }[]) {
+      const key = v.experiment.key;
+      const server = (await getJson(`${base}/api/tx/experiments?visitor_id=${encodeURIComponent(v.id)}&key=${t.write_key}`)).json.assignments[key] ?? null;
+      const local = await page.evaluate(([def, id]: [unknown, string]) => window.TxHelpers.assignVariant(def, id), [v.experiment, v.id] as [unknown, string]);
+      expect({ server, local }, `${key}|${v.id}`).toEqual({ server: v.variant, local: v.variant });
+    }
     await close();
   });
 

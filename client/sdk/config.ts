@@ -37,7 +37,7 @@ export interface TxConfig {
   loadSchema?: boolean;
   /** Page type for a path; return undefined to use the built-in detection. */
   pageType?: (path: string) => string | undefined;
-  /** Called with each event the server rejected (it is not retried). */
+  /** Called with each event the server rejected (it is not retried; what the callback throws is a console warning). */
   onReject?: (event: Envelope, rejection: Rejection) => void;
   /** Storage; default localStorage (used only once analytics or marketing consent is given). */
   storage?: KV;
@@ -82,15 +82,15 @@ export interface TxApi {
    * Records an event; returns its event_id, or null when consent does not allow it or its props / options
    * are not what JSON can hold (a cycle, a BigInt; a console warning says why). Nothing is kept then.
    */
-  track<N extends EventName>(name: N, props?: Props<N>, options?: TrackOptions): string | null;
+  track<N extends EventName>(name: N, props?: Props<N> | null, options?: TrackOptions | null): string | null;
   /** page_view: also closes the previous page's engagement (single-page apps call this on each route). */
-  pageView(props?: Props<'page_view'>, options?: TrackOptions): string | null;
+  pageView(props?: Props<'page_view'> | null, options?: TrackOptions | null): string | null;
   /**
    * Updates consent (from the site's consent banner). Takes effect for the events that follow; withdrawing
    * it drops queued events it no longer covers and, with neither analytics nor marketing, removes the
    * visitor's identifiers from storage. (`fromOtherTab` is internal: the choice made in another tab.)
    */
-  setConsent(change: Partial<ConsentSnapshot>, fromOtherTab?: boolean): void;
+  setConsent(change: Partial<ConsentSnapshot> | null, fromOtherTab?: boolean): void;
   getConsent(): ConsentSnapshot;
   /**
    * Ids for the site's backend (e.g. to put on order_completed), starting a session if none is running;
@@ -106,7 +106,8 @@ export interface TxApi {
   /**
    * Sends event_card_impression once per list position per page view when a card is at least 50% visible
    * (IntersectionObserver; each pageView() counts the cards on screen again, those seen before consent
-   * included), and event_card_click on click with `clicks: true`.
+   * included), and event_card_click on click with `clicks: true`. A root that is not on the page (null, e.g.
+   * `document.querySelector('#feed')` on a page without one) observes nothing, with one console warning.
    */
-  observeImpressions(root?: ParentNode, o?: ImpressionOptions): ImpressionHandle;
+  observeImpressions(root?: ParentNode | null, o?: ImpressionOptions | null): ImpressionHandle;
 }

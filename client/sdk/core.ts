@@ -169,7 +169,7 @@ const RECENT = 50;
 export function bounded<V>(map: Record<string, V> | null | undefined, key: string, value: V, max: number): Record<string, V> {
   const m: Record<string, V> = {};
   const keys = Object.keys(map || {}).filter((k) => k !== key);
-  for (const k of keys.slice(Math.max(0, keys.length - max + 1))) m[k] = map![k];
+  for (const k of keys.slice(1 - max)) m[k] = map![k];
   m[key] = value;
   return m;
 }
@@ -192,7 +192,7 @@ export function claimIn(stored: Counter | null | undefined, eventId: string, flo
   const up = floor && floor.n > c.n;
   const n = up ? floor!.n : c.n;
   const prev = up ? floor!.p : c.p;
-  return { c_: { n: n + 1, p: eventId, ids: bounded(c.ids, eventId, prev === undefined ? [n] : [n, prev], RECENT) }, seq_: n, prev_: prev };
+  return { c_: { n: n + 1, p: eventId, ids: bounded(c.ids, eventId, [n, prev], RECENT) }, seq_: n, prev_: prev };
 }
 
 // ---------------------------------------------------------------------------------------------------------

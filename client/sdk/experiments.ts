@@ -5,10 +5,17 @@
 //
 //   const xp = await loadExperiments(tx, { writeKey: 'tx_pk_…', endpoint: 'https://live.example.com' });
 //   if (xp.variant('checkout_button') === 'green') …     // fires experiment_exposure the first time
-import { assignVariant, type ExperimentDef } from '../shared/experiment-hash.js';
+import { assignDefined, type ExperimentDef } from '../shared/experiment-hash.js';
 import type { TxTracker } from './tracker.js';
 
-export { assignVariant, bucketRanges, chooseVariation, fnv1a32, gbHash, type ExperimentDef } from '../shared/experiment-hash.js';
+export { bucketRanges, chooseVariation, fnv1a32, gbHash, type ExperimentDef } from '../shared/experiment-hash.js';
+
+/**
+ * The variant `id` gets in a definition as written (no exposure): its weights rescaled as the server stores them,
+ * so a definition in the page and the same one saved with the API assign every visitor alike. null when not in
+ * the experiment, or for something that is no definition.
+ */
+export const assignVariant: (def: ExperimentDef, id: string) => string | null = assignDefined;
 
 // One localStorage key per (experiment, variant) sent in the session, holding the session's id: the site's tabs
 // share the session (client/README "Tabs"), so they share the list. Each key is only ever set to the current
@@ -94,14 +101,21 @@ function wrap(tx: TxTracker, assignments: Record<string, string>): Experiments {
   };
 }
 
-/** Assignments computed here from definitions embedded in the page (no request). */
-export function localExperiments(tx: TxTracker, defs: ExperimentDef[]): Experiments {
+/**
+ * Assignments computed here from definitions embedded in the page (no request), as the server assigns the same
+ * definitions (assignVariant). null or undefined is no definitions; what is no definition (no key or no list of
+ * variants) is skipped, with one console warning per call.
+ */
+export function localExperiments(tx: TxTracker, defs: ExperimentDef[] | null | undefined): Experiments {
   const ids = tx.getIds();
   // No prototype: a definition keyed `__proto__` is an assignment like any other, not a prototype change.
   const out: Record<string, string> = Object.create(null);
-  if (ids) {
+  const ok = (d: ExperimentDef | null) => !!d && typeof d.key === 'string' && Array.isArray(d.variants);
+  const bad = defs == null ? [] : Array.isArray(defs) ? defs.filter((d) => !ok(d)) : [defs];
+  if (bad.length) console.warn('[tx] localExperiments: skipped what is no {key, variants} definition', bad);
+  if (ids && Array.isArray(defs)) {
     for (const d of defs) {
-      const v = assignVariant(d, ids.visitor_id);
+      const v = ok(d) ? assignDefined(d, ids.visitor_id) : null;
       if (v !== null) out[d.key] = v;
     }
   }
@@ -109,8 +123,10 @@ export function localExperiments(tx: TxTracker, defs: ExperimentDef[]): Experime
 }
 
 /** The running experiments' assignments from GET /api/tx/experiments; none without consent or on failure. */
-export async function loadExperiments(tx: TxTracker, o: { writeKey: string; endpoint?: string }): Promise<Experiments> {
+export async function loadExperiments(tx: TxTracker, o: { writeKey: string; endpoint?: string } | null): Promise<Experiments> {
   const ids = tx.getIds();
+  // (null options: no key, so the server answers 401 and there are no assignments; never a rejected promise)
+  o = o || ({} as { writeKey: string });
   if (!ids) return wrap(tx, {});
   const url = (o.endpoint || '').replace(/\/+$/, '') + '/api/tx/experiments?visitor_id=' + encodeURIComponent(ids.visitor_id) + '&key=' + encodeURIComponent(o.writeKey);
   try {

@@ -24,12 +24,37 @@ export function onPageView(tx: TxTracker, fn: () => void): () => void {
     const orig = tx.pageView;
     tx.pageView = function (this: TxTracker, ...a: Parameters<TxTracker['pageView']>) {
       const id = orig.apply(this, a);
-      fns.forEach((f) => f());
+      // A hook that throws (or is no function) is the site's bug: it must not throw out of pageView(), nor stop
+      // the other hooks.
+      fns.forEach((f) => {
+        try {
+          f();
+        } catch (e) {
+          console.warn('[tx] onPageView callback threw', e);
+        }
+      });
       return id;
     };
   }
   set.add(fn);
   return () => set!.delete(fn);
+}
+
+/**
+ * The elements matching `selector` under `root` (left out: the document), for a watcher's scans. A root that is
+ * not on the page (`document.querySelector('#feed')` found nothing: null) or is no node, or a selector the browser
+ * refuses, watches nothing, with one console warning per watcher: never an exception in the host page.
+ */
+function finder<E extends Element>(root: ParentNode | null | undefined, selector: string, what: string): () => E[] {
+  let warned = false;
+  return () => {
+    try {
+      return Array.from((root === undefined ? document : (root as ParentNode)).querySelectorAll<E>(selector));
+    } catch (e) {
+      if (!warned) (warned = true), console.warn(`[tx] ${what}: nothing to watch (root ${root}, selector ${selector})`, e);
+      return [];
+    }
+  };
 }
 
 function scrollPct(): number {
@@ -40,7 +65,8 @@ function scrollPct(): number {
 export interface ImpressionOptions {
   /** Cards to watch; default `[data-tx-event]` (`data-tx-event="<event id>"`, optional `data-tx-position`, `data-tx-list`, `data-tx-source`). */
   selector?: string;
-  root?: ParentNode;
+  /** Where to look; default the document. null (a container not on the page) watches nothing. */
+  root?: ParentNode | null;
   list_name?: string;
   source?: string;
   feed_tab?: string;
@@ -56,8 +82,10 @@ export interface Impressions {
  * event_card_impression once per card element per page view, when at least half of it is visible
  * (IntersectionObserver, threshold 0.5). A new pageView() counts every card again, those still on screen included.
  */
-export function trackImpressions(tx: TxTracker, o: ImpressionOptions = {}): Impressions {
+export function trackImpressions(tx: TxTracker, o?: ImpressionOptions | null): Impressions {
+  o = o || {};
   const send = track(tx);
+  const find = finder(o.root, o.selector || '[data-tx-event]', 'trackImpressions');
   const watched = new Set<Element>();
   let seen = new WeakSet<Element>();
   const io = new IntersectionObserver(
@@ -70,9 +98,9 @@ export function trackImpressions(tx: TxTracker, o: ImpressionOptions = {}): Impr
         const id = send('event_card_impression', {
           event_entity_id: d.txEvent || '',
           position: d.txPosition ? +d.txPosition : all.indexOf(e.target),
-          list_name: d.txList || o.list_name,
-          source: d.txSource || o.source,
-          feed_tab: o.feed_tab,
+          list_name: d.txList || o!.list_name,
+          source: d.txSource || o!.source,
+          feed_tab: o!.feed_tab,
           scroll_depth_pct: scrollPct(),
         });
         if (id) seen.add(e.target);
@@ -81,7 +109,7 @@ export function trackImpressions(tx: TxTracker, o: ImpressionOptions = {}): Impr
     { threshold: 0.5 },
   );
   const scan = () =>
-    (o.root || document).querySelectorAll(o.selector || '[data-tx-event]').forEach((el) => {
+    find().forEach((el) => {
       if (watched.has(el)) return;
       watched.add(el);
       io.observe(el);
@@ -108,6 +136,8 @@ export interface DetailView {
  */
 export function trackDetailView(tx: TxTracker, props: { event_entity_id: string; source?: string }, el?: Element | null): DetailView {
   const send = track(tx);
+  // Anything but an element (a selector string, null) is no element to watch for clicks.
+  if (!(el instanceof Element)) el = null;
   const now = () => performance.now();
   let shown = 0;
   let since: number | null = document.visibilityState === 'hidden' ? null : now();
@@ -164,7 +194,8 @@ export function decorateUrl(url: string, utm: Record<string, string | undefined>
 export interface TicketLinkOptions {
   /** Links to watch; default `a[data-tx-ticket]` (`data-tx-ticket="<event id>"`, optional `data-tx-provider`, `data-tx-price-range`). */
   selector?: string;
-  root?: ParentNode;
+  /** Where to look; default the document. null (a container not on the page) watches nothing. */
+  root?: ParentNode | null;
   /** utm_source (default this site's host), utm_medium (default `referral`), utm_campaign, utm_content. */
   utm?: { source?: string; medium?: string; campaign?: string; content?: string };
   /** ticket_link_click.source (where the link sits: event_modal, event_card…). */
@@ -176,8 +207,10 @@ export interface TicketLinkOptions {
  * link carries them too; a link on this site keeps the visit's own campaign) and sends ticket_link_click with the
  * link's URL when one is clicked or middle-clicked (as a beacon: the page may be left).
  */
-export function trackTicketLinks(tx: TxTracker, o: TicketLinkOptions = {}): { scan(): void; disconnect(): void } {
+export function trackTicketLinks(tx: TxTracker, o?: TicketLinkOptions | null): { scan(): void; disconnect(): void } {
+  o = o || {};
   const send = track(tx);
+  const find = finder<HTMLAnchorElement>(o.root, o.selector || 'a[data-tx-ticket]', 'trackTicketLinks');
   const utm = { source: location.hostname, medium: 'referral', ...o.utm };
   const bound = new Set<HTMLAnchorElement>();
   // An anchor without href, or one to this origin, is left as it is.
@@ -193,11 +226,11 @@ export function trackTicketLinks(tx: TxTracker, o: TicketLinkOptions = {}): { sc
     const a = e.currentTarget as HTMLAnchorElement;
     decorate(a);
     const d = a.dataset;
-    send('ticket_link_click', { event_entity_id: d.txTicket || '', ticket_url: a.href.slice(0, 2048), ticket_provider: d.txProvider, price_range: d.txPriceRange, source: o.source }, { beacon: true });
+    send('ticket_link_click', { event_entity_id: d.txTicket || '', ticket_url: a.href.slice(0, 2048), ticket_provider: d.txProvider, price_range: d.txPriceRange, source: o!.source }, { beacon: true });
   };
   const on = (a: HTMLAnchorElement, f: 'addEventListener' | 'removeEventListener') => (a[f]('click', click), a[f]('auxclick', click));
   const scan = () =>
-    (o.root || document).querySelectorAll<HTMLAnchorElement>(o.selector || 'a[data-tx-ticket]').forEach((a) => {
+    find().forEach((a) => {
       if (bound.has(a)) return;
       bound.add(a);
       decorate(a);

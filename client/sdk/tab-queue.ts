@@ -59,9 +59,8 @@ export class TabQueue {
     const t = this.tabs_;
     const done = (c: { c_: { n: number; p?: string }; seq_: number; prev_?: string }) => {
       writeJson(this.d.store_, K_HINT + this.tab_, { s: sid, n: c.c_.n, p: c.c_.p } as Hint);
-      const f: Partial<Envelope> = { sequence_no: c.seq_ };
-      if (c.prev_) f.prev_event_id = c.prev_;
-      this.q_.patch_(id, f);
+      // (no previous event: undefined, which JSON leaves out)
+      this.q_.patch_(id, { sequence_no: c.seq_, prev_event_id: c.prev_ });
       this.d.numbered_(beacon);
     };
     if (!t || !this.d.store_.persist_ || (now && !t.peers_ && !this.pending)) return done(claimIn(null, id, this.floor_(sid)));

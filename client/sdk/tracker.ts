@@ -17,7 +17,6 @@ import { uuid } from '../shared/uuid.js';
 import type { TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
 import { ConsentStore } from './consent-store.js';
 import { DENIED, K_SESSION, allowed, bodies, mergeConsent, readJson, roll, scopeOf, touchFrom, writeJson, type KV, type SessionState, type Touch } from './core.js';
-import { observeImpressions } from './impressions.js';
 import { TabQueue } from './tab-queue.js';
 
 export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxApi, TxConfig, WebMethods } from './config.js';
@@ -25,7 +24,9 @@ export type { ImpressionHandle, ImpressionOptions, TrackOptions, TxApi, TxConfig
 // 1.1: per-tab queues and shared sequence counters (storage keys changed). 1.2: device, page type and
 // event_version are left to the server (server/ingest/web-fill.ts), for the core's size budget. 1.2.1: bodies
 // measured in UTF-8 bytes, a request in flight at page leave stays queued until answered, no lone surrogates.
-export const VERSION = '1.2.1';
+// 1.2.2: the site's callbacks (onReject, pageType) contained, null arguments taken as absent, a missing
+// observeImpressions root observes nothing.
+export const VERSION = '1.2.2';
 
 const K_VID = 'tx_vid';
 const K_FIRST = 'tx_first_touch';
@@ -59,12 +60,21 @@ export class TxTracker {
     const self = this;
     const c = { batchSize: 20, flushInterval: 3000, sessionTimeout: 1_800_000, retryBase: 1000, retryMax: 60_000, ...config };
     const now = c.now || Date.now;
-    const base = (c.endpoint || '').replace(/\/+$/, '');
+    const base = ((c.endpoint || '') + '').replace(/\/+$/, '');
     const url = base + '/api/tx/events/batch?key=' + encodeURIComponent(c.writeKey);
     const ls = c.storage || safeLocalStorage();
     const store = new ConsentStore(ls);
     const off: (() => void)[] = [];
     const log = (...args: unknown[]) => c.debug && console.log('[tx]', ...args);
+    // The site's callbacks (onReject, pageType): what one throws is the site's bug, a console warning here, never
+    // an exception out of the SDK's call nor a batch left queued to be sent again (and again).
+    const call = <A extends unknown[], R>(f: ((...a: A) => R) | undefined, ...a: A): R | void => {
+      try {
+        return f?.(...a);
+      } catch (e) {
+        console.warn('[tx]', e);
+      }
+    };
     let batch = (c.batchSize = Math.max(1, Math.min(100, c.batchSize)));
     let scopes: Record<string, ConsentScope> | null = null;
     let firstLoad = false;
@@ -190,7 +200,7 @@ export class TxTracker {
           const r = (await res!.json().catch(log)) as BatchResult | null;
           for (const x of r?.rejected || []) {
             const e = sent[x.index];
-            if (e) log('rejected', e.event_name, x.errors), c.onReject?.(e, x);
+            if (e) log('rejected', e.event_name, x.errors), call(c.onReject, e, x);
           }
         } else {
           // 4xx other than 408/429: sending the same request again cannot succeed.
@@ -276,7 +286,8 @@ export class TxTracker {
     // Public API
     // ----------------------------------------------------------------------------------------------------
 
-    this.track = ((name: string, props: Record<string, unknown> = {}, options: TrackOptions = {}): string | null => {
+    // (null options: as if left out; null props: sent so, which the server takes for none)
+    this.track = ((name: string, props: Record<string, unknown> | null = {}, options?: TrackOptions | null): string | null => {
       const scope = scopeOf(name, scopes);
       if (!allowed(scope, consent)) return log('no', scope, name), null;
       try {
@@ -300,14 +311,14 @@ export class TxTracker {
       const st = s.touch;
       const ctx: Record<string, unknown> = {
         // Fields a caller adds (the pixel loader: the ad platforms' browser ids); the SDK's own win.
-        ...options.context,
+        ...options?.context,
         page: {
           url: l.href.slice(0, 2048),
           path: l.pathname.slice(0, 2048),
           title: document.title.slice(0, 512), // (a split surrogate pair: readJson drops it)
           // The site's own page type, else none: the server derives it from the path (server/ingest/web-fill.ts)
           // and puts it on a page_view's payload too.
-          page_type: c.pageType?.(l.pathname) || undefined,
+          page_type: call(c.pageType, l.pathname) || undefined,
         },
         // Attribution of this event: the page's own UTMs/click ids, else those the session started with.
         utm: here.utm || st?.utm,
@@ -333,12 +344,12 @@ export class TxTracker {
         entities: { ...c.entities },
         // Props as given, flat: the server moves the entity ids among them into `entities` (a payload field of
         // the same name stays too), as SDK 1.1 did here (server/ingest/web-fill.ts).
-        payload: props,
+        payload: props as Record<string, unknown>,
       };
       log(name, env);
       const queued = q().push_(env);
-      tq.claim_(env, options.beacon || hiding, options.beacon);
-      if (!options.beacon && queued >= batch) later(0);
+      tq.claim_(env, options?.beacon || hiding, options?.beacon);
+      if (!options?.beacon && queued >= batch) later(0);
       return id;
     }) as TxTracker['track'];
 
@@ -360,7 +371,7 @@ export class TxTracker {
     };
 
     this.setConsent = (change, fromOtherTab) => {
-      consent = fromOtherTab ? { ...DENIED, ...change } : mergeConsent(consent, change, iso(now()));
+      consent = fromOtherTab ? { ...DENIED, ...change } : mergeConsent(consent, change || {}, iso(now()));
       applyConsent();
       // The site's other tabs follow tx_consent at once (storage event) and page-view under the visitor and
       // session stored then: those are stored first, or each tab would mint its own.
@@ -392,7 +403,66 @@ export class TxTracker {
       clearTimeout(timer); // (a second destroy() removes again: harmless)
     };
 
-    this.observeImpressions = (root = document, o = {}) => observeImpressions(self, () => seen, scroll, root, o, views_);
+    // Event card impressions (the helpers chunk's trackImpressions counts per card element instead):
+    // event_card_impression once per list position per page view when a card is at least 50% visible, and
+    // event_card_click on click with `clicks: true`. Cards stay observed: one visible before consent (track()
+    // recorded nothing) counts with the page view that follows consent. A card no longer in the document (a
+    // re-rendered or virtualised feed) is let go at the next pageView() or scan(): memory does not grow with every
+    // card a single-page app ever showed; scan() again to watch it once it is back. A root that is not on the page
+    // (README's `document.querySelector('#feed')` where there is none: null) or is no node observes nothing, with
+    // one warning; null options are the defaults. (Here rather than in impressions.ts, where it was: the module's
+    // parameters cost the core's size budget 22 B, which SDK 1.2.2's guards needed; this file is the longer.)
+    this.observeImpressions = (root = document, o) => {
+      o = o || {};
+      root?.querySelectorAll || console.warn('[tx] no root');
+      // The cards watched, with their placement (a Map: a new page view observes them all anew).
+      const places = new Map<Element, Props<'event_card_impression'>>();
+      // Every browser the build targets (scripts/build-clients.ts) has IntersectionObserver.
+      const io = new IntersectionObserver(
+        (entries) => {
+          for (const e of entries) {
+            const p = places.get(e.target);
+            // At least half visible (a ratio of 0.5 or more is intersecting).
+            if (!p || e.intersectionRatio < 0.5) continue;
+            // The page view's key of the card: its list, position and event (joined with commas).
+            const k = [p.list_name, p.position, p.event_entity_id] + '';
+            // Counted once recorded (track() is null before consent: the card counts when next seen).
+            if (!seen[k] && self.track('event_card_impression', { ...p, scroll_depth_pct: scroll() })) seen[k] = 1;
+          }
+        },
+        { threshold: 0.5 },
+      );
+      // One listener for every card: the browser adds the same function to an element once, however often the
+      // card is scanned (after disconnect(), or removed and put back), so a click is never tracked twice. It
+      // counts the card while it is watched, with its placement of now.
+      function click(this: Element) {
+        const p = places.get(this);
+        if (p) self.track('event_card_click', p);
+      }
+      // Lets go of the cards no longer in the document (unobserved, forgotten: they can be collected) and
+      // observes the others anew, which delivers a fresh entry for each: those on screen count for a new page
+      // view (and not twice within one: `seen`).
+      const sweep = () => places.forEach((_, el) => (io.unobserve(el), el.isConnected ? io.observe(el) : places.delete(el)));
+      const scan = () =>
+        (sweep(),
+        root?.querySelectorAll?.(o!.selector || '[data-tx-event]').forEach((el, i) => {
+          const d = (el as HTMLElement).dataset;
+          // A card already watched keeps its placement; observe() and addEventListener() are no-ops for it.
+          places.set(el, places.get(el) || {
+            event_entity_id: d.txEvent || '',
+            position: d.txPosition ? +d.txPosition : i,
+            list_name: d.txList || o!.list_name,
+            source: d.txSource || o!.source,
+            feed_tab: o!.feed_tab,
+          });
+          io.observe(el);
+          if (o!.clicks) el.addEventListener('click', click);
+        }));
+      // The page view's re-check of the cards on screen (resetPage()).
+      views_.push(sweep);
+      scan();
+      return { scan, disconnect: () => (io.disconnect(), places.clear()) };
+    };
 
     // ----------------------------------------------------------------------------------------------------
     // Page lifecycle

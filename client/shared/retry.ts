@@ -38,9 +38,9 @@ export function backoff(attempt: number, base: number, max: number, random: () =
 export function retryAfterMs(header: string | null | undefined, now: number): number | null {
   if (!header) return null;
   const s = header.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(parseFloat(s) * 1000);
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(+s * 1000);
   const at = Date.parse(s);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
+  return isNaN(at) ? null : Math.max(0, at - now);
 }
 
 /** The wait before the next attempt: backoff, but never sooner than the server asked for. */

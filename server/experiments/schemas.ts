@@ -6,6 +6,7 @@
 import { MAX_WINDOW_S, parseStep, type Step } from '../analytics/spec.js';
 import { bodyTime, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import { isObj } from '../store/rows.js';
+import { normalisedWeights } from '../../client/shared/experiment-hash.js';
 
 export const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const MIN_VARIANTS = 2;
@@ -62,17 +63,8 @@ function parseVariants(raw: unknown): Parsed<{ key: string; weight: number }[]> 
   return { ok: true, value: normalisedWeights(out as { key: string; weight: number }[]) };
 }
 
-/**
- * The variants with weights rescaled to sum 1, each the share asked for relative to the total. Weights that
- * already sum to 1 up to rounding stay exactly as sent: 0.1 + 0.2 + 0.7 is 1.0000000000000002, and dividing by
- * it would move the range boundaries off the hash values they sit on (0.1 would become 0.09999999999999998, and
- * hash 0.1 would change variant), besides echoing odd numbers back. Pure.
- */
-export function normalisedWeights<V extends { weight: number }>(variants: V[]): V[] {
-  const sum = variants.reduce((a, v) => a + v.weight, 0);
-  if (Math.abs(sum - 1) < 1e-9) return variants;
-  return variants.map((v) => ({ ...v, weight: v.weight / sum }));
-}
+// The one rescaling, shared with the SDK (a page's definition assigns as the stored one): see its comment.
+export { normalisedWeights };
 
 function parseMetrics(raw: unknown): Parsed<Metric[]> {
   if (raw === undefined) return { ok: true, value: [] };
