@@ -10,6 +10,7 @@ import { createLive } from '../server/live/index.js';
 import { deletePrefix, randomPrefix, REDIS_URL } from '../server/live/redis-test-utils.js';
 import { bootServer, createTenant, postJson, request, tmpDir, webEvent, type Tenant } from './helpers.js';
 import { LiveClient, liveRest, mintToken, sleep, type LiveMessage } from './live-helpers.js';
+import { topicKey } from '../server/live/topics.js';
 
 function openIo(base: string, token: string): Promise<Socket & { got: any[] }> {
   const s = connect(base, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true }) as Socket & { got: any[] };
@@ -78,7 +79,7 @@ describe('open subscriptions follow an event that changes hands', () => {
       await sleep(600); // two coalescing intervals: an update to O3 would have gone out
       const leaked = [...ws.messages.slice(wsFrom), ...s.got.slice(ioFrom)].filter((m: any) => m.type === 'update' || m.type === 'snapshot');
       expect(leaked).toEqual([]);
-      expect(server.live.core.hub.entries.get(`${t.tenant_id}|analytics:event:E-steal`)?.subs ?? 0).toBe(0);
+      expect(server.live.core.hub.entries.get(topicKey(t.tenant_id, { kind: 'event', event: 'E-steal' }))?.subs ?? 0).toBe(0);
       expect(await ws.subscribe('analytics:event:E-steal')).toMatchObject({ type: 'error', code: 'forbidden' });
     } finally {
       ws.close();

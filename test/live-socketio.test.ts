@@ -3,6 +3,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, webEvent, type Tenant } from './helpers.js';
 import { LiveClient, mintToken, sendEvents, sleep } from './live-helpers.js';
+import { parseTopic, topicKey } from '../server/live/topics.js';
 
 function open(base: string, token: string, transports = ['websocket']): Promise<Socket> {
   const s = connect(base, { auth: { token }, transports, reconnection: false, forceNew: true });
@@ -135,7 +136,7 @@ describe('Socket.IO', () => {
       expect(await ws.subscribe(topics[0])).toMatchObject({ type: 'snapshot', topic: topics[0] });
       expect(await s.emitWithAck('subscribe', topics[0])).toMatchObject({ type: 'snapshot', topic: topics[0] });
       // Still one subscription each: the resubscribe added none.
-      expect(server.live.core.hub.entries.get(`${t.tenant_id}|${topics[0]}`)?.subs).toBe(2);
+      expect(server.live.core.hub.entries.get(topicKey(t.tenant_id, parseTopic(topics[0])!))?.subs).toBe(2);
     } finally {
       s.close();
       ws.close();

@@ -3,6 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryBus, MemoryNetwork } from './bus.js';
 import { Hub } from './hub.js';
 import { createNotices, NOTICE, type NoticeData, type NoticeMessage } from './notices.js';
+import { parseTopic, topicKey, type Topic } from './topics.js';
+import { noticeKey } from './notice-channels.js';
+
+/** A topic's key inside the server (topics.ts topicKey), from its name; `revenue: false` for an event topic's revenue-free variant. */
+const key = (tenant: number, name: string, revenue?: false): string => topicKey(tenant, { ...parseTopic(name)!, ...(revenue === false ? { revenue } : {}) } as Topic);
 
 const log = pino({ level: 'silent' });
 const DASH = { kind: 'dashboard', org: 'O1' } as const;
@@ -31,7 +36,7 @@ describe('live notices', () => {
     expect(b.sent.map((s) => s.msg)).toEqual([want]);
     expect(c.sent).toEqual([]);
     // To the topic's channel of subscribers holding the permission, not to the topic itself.
-    expect(a.sent[0].key).toBe('7|analytics:dashboard:O1#view_ad_analytics');
+    expect(a.sent[0].key).toBe(noticeKey(key(7, 'analytics:dashboard:O1'), 'view_ad_analytics'));
     // Not state: a topic's seq and last data are untouched, so the next update's seq is still +1.
     expect([...a.hub.entries.values()][0]).toMatchObject({ seq: 0, last: null });
   });

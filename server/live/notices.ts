@@ -3,7 +3,7 @@
 // subscribers and publishes it on the bus; every other node delivers it to its subscribers. Nothing is kept: a
 // client connected later reads the state it concerns from the REST API (the budget's `low_notified`).
 // A notice needs a permission besides the topic's (a budget's needs view_ad_analytics, which a promoter reading the
-// organizer's dashboard lacks): subscribers holding it join the topic's notice channel `{key}#{permission}` with
+// organizer's dashboard lacks): subscribers holding it join the topic's notice channel (noticeKey) with
 // the topic (access.ts decides which), and a notice goes to that channel only.
 import type { Logger } from 'pino';
 import type { LiveBus } from './bus.js';

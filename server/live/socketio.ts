@@ -2,7 +2,8 @@
 // rooms; the token is the same (handshake `auth: {token}` or `?token=`); payloads are the /ws messages,
 // delivered as the "message" event. Client → server: emit("subscribe", topic, ack?), emit("unsubscribe",
 // topic, ack?), or send({op, topic}) exactly like /ws: one subscription protocol (subscriptions.ts); a reply
-// goes to the ack when the client asked for one, else as a "message".
+// goes to the ack when the client asked for one, else as a "message". Any other event gets the `invalid_message`
+// that /ws gives an unknown op.
 //
 // socket.io's attachApp() patches the global Adapter prototype to publish through the *last* attached
 // uWS app, which breaks when one process runs several servers (tests, benchmarks). Rooms here use an
@@ -13,7 +14,7 @@ import { fail, type ErrorCode } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
-import { createSubscriptions, endMessage, endReason, SWEEP_MS, type Link, type OverridesWatch, type Reply, type Subscriber } from './subscriptions.js';
+import { createSubscriptions, endMessage, endReason, SWEEP_MS, unknownEvent, type Link, type OverridesWatch, type Reply, type Subscriber } from './subscriptions.js';
 
 const ORIGINAL = { addAll: Adapter.prototype.addAll, del: Adapter.prototype.del, broadcast: Adapter.prototype.broadcast };
 
@@ -61,6 +62,9 @@ export function capWriteBuffer(conn: EngineConn, maxBytes: number): void {
 
 /** Socket.IO's (engine.io's) default path, the one attachApp registers. */
 const SOCKET_IO_PATH = '/socket.io/';
+
+/** The events a client may emit (the header); any other is answered `invalid_message`. */
+const EVENTS = new Set(['subscribe', 'unsubscribe', 'message']);
 
 export interface SocketIoServer {
   sockets(): number;
@@ -151,6 +155,13 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore & Partial<Overr
     socket.on('message', (...args: unknown[]) => {
       const [msg, ack] = split(args);
       void handle(socket, msg, ack);
+    });
+    // Any other event is answered as /ws answers an unknown op (invalid_message): to its ack, else as a "message";
+    // an emitWithAck("ping") once waited for its timeout.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && EVENTS.has(event)) return;
+      const ack = typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
+      subs.refuse(socket.data as Subscriber, linkOf(socket, ack), unknownEvent(String(event)));
     });
     socket.on('disconnect', () => subs.drop(socket.data as Subscriber));
   });

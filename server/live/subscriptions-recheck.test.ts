@@ -8,6 +8,10 @@ import { topicAccess } from './access.js';
 import { Hub } from './hub.js';
 import { createSubscriptions, rolesChanged, type Link, type Reply, type Subscriber, type SubscriptionCore } from './subscriptions.js';
 import type { Scope } from './token.js';
+import { parseTopic, topicKey, type Topic } from './topics.js';
+
+/** A topic's key inside the server (topics.ts topicKey), from its name; `revenue: false` for an event topic's revenue-free variant. */
+const key = (tenant: number, name: string, revenue?: false): string => topicKey(tenant, { ...parseTopic(name)!, ...(revenue === false ? { revenue } : {}) } as Topic);
 
 const NOW = Date.parse('2026-11-21T19:00:00Z');
 
@@ -61,16 +65,16 @@ describe('re-check of open subscriptions when an event changes hands', () => {
       expect.objectContaining({ type: 'error', code: 'forbidden', topic: 'analytics:event:E1', permission: 'view_event_analytics' }),
       expect.objectContaining({ type: 'error', code: 'forbidden', topic: 'analytics:event:E1:capacity' }),
     ]);
-    expect([...o1.sub.topics]).toEqual(['1|analytics:event:E2']);
-    expect(hub.entries.get('1|analytics:event:E1')?.subs).toBe(0);
+    expect([...o1.sub.topics]).toEqual([key(1, 'analytics:event:E2')]);
+    expect(hub.entries.get(key(1, 'analytics:event:E1'))?.subs).toBe(0);
     // E2 did not change: untouched.
-    expect(o1.seen.left).toEqual(['1|analytics:event:E1', '1|analytics:event:E1:capacity']);
+    expect(o1.seen.left).toEqual([key(1, 'analytics:event:E1'), key(1, 'analytics:event:E1:capacity')]);
 
     await o2.send({ op: 'subscribe', topic: 'analytics:event:E1' });
     await subs.recheck([{ tenant: 1, event: 'E1' }]);
     // Still allowed: left while deciding (no update goes out meanwhile), then joined again with a snapshot.
-    expect(o2.seen.left).toEqual(['1|analytics:event:E1']);
-    expect(o2.seen.joined).toEqual([{ key: '1|analytics:event:E1', fresh: true }, { key: '1|analytics:event:E1', fresh: true }]);
+    expect(o2.seen.left).toEqual([key(1, 'analytics:event:E1')]);
+    expect(o2.seen.joined).toEqual([{ key: key(1, 'analytics:event:E1'), fresh: true }, { key: key(1, 'analytics:event:E1'), fresh: true }]);
     expect(o2.seen.sent).toEqual([]);
   });
 
@@ -83,7 +87,7 @@ describe('re-check of open subscriptions when an event changes hands', () => {
     owners.set('E1', 'O2');
     changed('E1');
     // Synchronously: the transport no longer delivers the topic while access is decided.
-    expect(o1.seen.left).toEqual(['1|analytics:event:E1']);
+    expect(o1.seen.left).toEqual([key(1, 'analytics:event:E1')]);
     release();
     await new Promise((r) => setTimeout(r, 0));
     expect(o1.seen.sent).toEqual([expect.objectContaining({ code: 'forbidden' })]);
@@ -184,11 +188,11 @@ describe('re-check of open subscriptions when the tenant\'s role overrides chang
     await subs.overridesChanged(1);
     expect(o.seen.sent).toEqual([expect.objectContaining({ type: 'error', code: 'forbidden', topic: 'analytics:dashboard:O1', permission: 'view_revenue' })]);
     // The event topic is given again without the money: its revenue-free variant, with a fresh snapshot.
-    expect([...o.sub.topics]).toEqual(['1|analytics:event:E1|norevenue']);
-    expect(o.seen.joined.at(-1)).toMatchObject({ key: '1|analytics:event:E1|norevenue', fresh: true });
-    expect(hub.entries.get('1|analytics:event:E1')?.subs).toBe(0);
-    expect(hub.entries.get('1|analytics:event:E1|norevenue')?.subs).toBe(2);
-    expect(hub.entries.get('1|analytics:dashboard:O1')?.subs).toBe(0);
+    expect([...o.sub.topics]).toEqual([key(1, 'analytics:event:E1', false)]);
+    expect(o.seen.joined.at(-1)).toMatchObject({ key: key(1, 'analytics:event:E1', false), fresh: true });
+    expect(hub.entries.get(key(1, 'analytics:event:E1'))?.subs).toBe(0);
+    expect(hub.entries.get(key(1, 'analytics:event:E1', false))?.subs).toBe(2);
+    expect(hub.entries.get(key(1, 'analytics:dashboard:O1'))?.subs).toBe(0);
     // The artist's permissions did not change: its subscription was not touched.
     expect(a.seen.left).toEqual([]);
     expect(a.seen.sent).toEqual([]);
@@ -199,7 +203,7 @@ describe('re-check of open subscriptions when the tenant\'s role overrides chang
     await subs.overridesChanged(1);
     expect(o.seen.sent.at(-1)).toEqual(expect.objectContaining({ type: 'error', code: 'forbidden', topic: 'analytics:event:E1', permission: 'view_event_analytics' }));
     expect(o.sub.topics.size).toBe(0);
-    expect(hub.entries.get('1|analytics:event:E1|norevenue')?.subs).toBe(1);
+    expect(hub.entries.get(key(1, 'analytics:event:E1', false))?.subs).toBe(1);
   });
 
   it('the sweep sees a change made on another node once this node\'s overrides cache expires', async () => {
@@ -227,12 +231,12 @@ describe('re-check of open subscriptions when the tenant\'s role overrides chang
     const { subs, conn, set, advance } = rolesSetup();
     const a = conn(artist);
     await a.send({ op: 'subscribe', topic: 'analytics:event:E1' });
-    expect([...a.sub.topics]).toEqual(['1|analytics:event:E1|norevenue']);
+    expect([...a.sub.topics]).toEqual([key(1, 'analytics:event:E1', false)]);
     set([{ role: 'artist', permission: 'view_revenue', granted: true }]);
     advance(OVERRIDES_TTL_MS + 1);
     await subs.sweep();
     // Checked again (its role changed): now given the variant with the money.
-    expect([...a.sub.topics]).toEqual(['1|analytics:event:E1']);
+    expect([...a.sub.topics]).toEqual([key(1, 'analytics:event:E1')]);
     expect(a.seen.sent).toEqual([]);
   });
 
@@ -249,13 +253,13 @@ describe('re-check of open subscriptions when the tenant\'s role overrides chang
     advance(OVERRIDES_TTL_MS + 1);
     const changing = subs.overridesChanged(1);
     // The change is seen (the held topic's re-check started) before the subscribe's access check answers.
-    while (!o.seen.left.includes('1|analytics:event:E1:capacity')) await new Promise((r) => setImmediate(r));
+    while (!o.seen.left.includes(key(1, 'analytics:event:E1:capacity'))) await new Promise((r) => setImmediate(r));
     hold(null);
     release();
     await changing;
     await subscribing;
     expect(o.seen.sent).toEqual([expect.objectContaining({ type: 'error', code: 'forbidden', topic: 'analytics:dashboard:O1', permission: 'view_revenue' })]);
-    expect([...o.sub.topics]).toEqual(['1|analytics:event:E1:capacity']);
+    expect([...o.sub.topics]).toEqual([key(1, 'analytics:event:E1:capacity')]);
   });
 
   it('forgets a tenant that holds nothing here: its overrides are not read again', async () => {

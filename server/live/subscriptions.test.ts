@@ -2,19 +2,23 @@
 // would do. The transports themselves (/ws, Socket.IO) are tested end to end in test/live*.test.ts.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Hub } from './hub.js';
+import { Hub, type HubDeps } from './hub.js';
 import { createSubscriptions, decodeFrame, parseOp, type Link, type Reply, type Subscriber, type SubscriptionCore } from './subscriptions.js';
 import type { Scope } from './token.js';
 import { limitedAccess } from './access.js';
 import { limitConcurrency } from './rate.js';
+import { parseTopic, topicKey, type Topic } from './topics.js';
+
+/** A topic's key inside the server (topics.ts topicKey), from its name; `revenue: false` for an event topic's revenue-free variant. */
+const key = (tenant: number, name: string, revenue?: false): string => topicKey(tenant, { ...parseTopic(name)!, ...(revenue === false ? { revenue } : {}) } as Topic);
 
 const NOW = Date.parse('2026-11-21T19:00:00Z');
 const ORG: Scope = { role: 'organizer', tenant: 1, org: 'O1' };
 
 function setup(
-  o: { prepare?: () => Promise<void>; access?: SubscriptionCore['access']; subscribing?: SubscriptionCore['subscribing']; maxTopics?: number; expS?: number } = {},
+  o: { prepare?: () => Promise<void>; access?: SubscriptionCore['access']; subscribing?: SubscriptionCore['subscribing']; maxTopics?: number; expS?: number; build?: HubDeps['build'] } = {},
 ) {
-  const hub = new Hub({ build: () => ({ data: { n: 1 }, updatedAt: 0 }), send: () => undefined, intervalMs: 0 });
+  const hub = new Hub({ build: o.build ?? (() => ({ data: { n: 1 }, updatedAt: 0 })), send: () => undefined, intervalMs: 0 });
   const core: SubscriptionCore = {
     hub,
     log: pino({ level: 'silent' }),
@@ -80,18 +84,18 @@ describe('subscription protocol', () => {
     await send({ op: 'subscribe', topic: 'analytics:event:E1' });
     await send({ op: 'subscribe', topic: 'analytics:event:E1' });
     expect(seen.joined.map((j) => [j.key, j.fresh, j.snapshot.type, j.snapshot.topic])).toEqual([
-      ['1|analytics:event:E1', true, 'snapshot', 'analytics:event:E1'],
-      ['1|analytics:event:E1', false, 'snapshot', 'analytics:event:E1'],
+      [key(1, 'analytics:event:E1'), true, 'snapshot', 'analytics:event:E1'],
+      [key(1, 'analytics:event:E1'), false, 'snapshot', 'analytics:event:E1'],
     ]);
-    expect(hub.entries.get('1|analytics:event:E1')?.subs).toBe(1);
+    expect(hub.entries.get(key(1, 'analytics:event:E1'))?.subs).toBe(1);
     await send({ op: 'unsubscribe', topic: 'analytics:event:E1' });
     await send({ op: 'unsubscribe', topic: 'analytics:event:E1' });
-    expect(seen.left).toEqual(['1|analytics:event:E1']);
+    expect(seen.left).toEqual([key(1, 'analytics:event:E1')]);
     expect(seen.sent).toEqual([
       { type: 'unsubscribed', topic: 'analytics:event:E1' },
       { type: 'unsubscribed', topic: 'analytics:event:E1' },
     ]);
-    expect(hub.entries.get('1|analytics:event:E1')?.subs).toBe(0);
+    expect(hub.entries.get(key(1, 'analytics:event:E1'))?.subs).toBe(0);
     expect(sub.topics.size).toBe(0);
   });
 
@@ -108,7 +112,7 @@ describe('subscription protocol', () => {
       ['too_many_topics', 'analytics:event:E5'],
     ]);
     // The repeated E1 waited with the first: a second snapshot, no second topic.
-    expect(seen.joined.map((j) => [j.key, j.fresh])).toEqual([['1|analytics:event:E1', true], ['1|analytics:event:E2', true], ['1|analytics:event:E3', true], ['1|analytics:event:E1', false]]);
+    expect(seen.joined.map((j) => [j.key, j.fresh])).toEqual([[key(1, 'analytics:event:E1'), true], [key(1, 'analytics:event:E2'), true], [key(1, 'analytics:event:E3'), true], [key(1, 'analytics:event:E1'), false]]);
     expect(sub.topics.size).toBe(3);
   });
 
@@ -123,10 +127,10 @@ describe('subscription protocol', () => {
     expect(seen.joined).toEqual([]);
     expect(seen.sent).toEqual([{ type: 'unsubscribed', topic: 'analytics:event:E1' }, { type: 'unsubscribed', topic: 'analytics:event:E1' }]);
     expect(sub.topics.size).toBe(0);
-    expect(hub.entries.get('1|analytics:event:E1')?.subs ?? 0).toBe(0);
+    expect(hub.entries.get(key(1, 'analytics:event:E1'))?.subs ?? 0).toBe(0);
     // A later subscribe to it is not cancelled by the old unsubscribe.
     await send({ op: 'subscribe', topic: 'analytics:event:E1' });
-    expect(seen.joined.map((j) => j.key)).toEqual(['1|analytics:event:E1']);
+    expect(seen.joined.map((j) => j.key)).toEqual([key(1, 'analytics:event:E1')]);
   });
 
   it('an unsubscribe that arrives while the access check still runs cancels the subscribe too', async () => {
@@ -199,11 +203,11 @@ describe('subscription protocol', () => {
     await send({ op: 'subscribe', topic: 'analytics:event:E1' });
     expect(seen.sent).toEqual([expect.objectContaining({ type: 'error', code: 'too_many_topics', topic: 'analytics:event:E3' })]);
     expect(seen.joined.map((j) => [j.key, j.fresh])).toEqual([
-      ['1|analytics:event:E1', true],
-      ['1|analytics:event:E2', true],
-      ['1|analytics:event:E1', false],
+      [key(1, 'analytics:event:E1'), true],
+      [key(1, 'analytics:event:E2'), true],
+      [key(1, 'analytics:event:E1'), false],
     ]);
-    expect([...sub.topics]).toEqual(['1|analytics:event:E1', '1|analytics:event:E2']);
+    expect([...sub.topics]).toEqual([key(1, 'analytics:event:E1'), key(1, 'analytics:event:E2')]);
   });
 
   it('ends the connection on an expired token (a ping needs no check: the sweep ends it)', async () => {
@@ -236,5 +240,46 @@ describe('subscription protocol', () => {
     subs.drop(sub);
     expect([...hub.entries.values()].map((e) => e.subs)).toEqual([0, 0]);
     expect(sub.topics.size).toBe(0);
+  });
+});
+
+describe('invalid_topic says what is wrong', () => {
+  it('names the field and the rule each bad topic breaks, never printing a missing value', async () => {
+    const { seen, send } = setup();
+    const cases: [unknown, RegExp][] = [
+      [{ op: 'subscribe', topics: ['analytics:event:E1'] }, /"topic" field is missing.*"topics" instead/],
+      [{ op: 'subscribe' }, /"topic" field is missing/],
+      [{ op: 'subscribe', topic: 42 }, /"topic" must be a string .*not a number/],
+      [{ op: 'subscribe', topic: ['analytics:event:E1'] }, /not an array/],
+      [{ op: 'subscribe', topic: `analytics:event:${'x'.repeat(129)}` }, /event id in "topic" is 129 characters; an id is at most 128/],
+      [{ op: 'subscribe', topic: 'x'.repeat(300) }, /"topic" is 300 characters; a topic name is at most 200/],
+      [{ op: 'subscribe', topic: 'analytics:event:E\u00011' }, /event id in "topic" contains a control character/],
+      [{ op: 'subscribe', topic: 'analytics:dashboard:' }, /organizer id in "topic" is empty/],
+      [{ op: 'subscribe', topic: 'analytics:venue:V1' }, /venue topic ends in ":capacity"/],
+      [{ op: 'unsubscribe', topic: 'analytics:nothing' }, /must start with analytics:event:, analytics:dashboard: or analytics:venue:/],
+    ];
+    for (const [msg] of cases) await send(msg);
+    expect(seen.sent).toHaveLength(cases.length);
+    seen.sent.forEach((r, i) => {
+      expect(r).toMatchObject({ type: 'error', code: 'invalid_topic' });
+      expect(r.message).toMatch(cases[i][1]);
+      expect(r.message).toContain('Topics: analytics:event:{event_id}');
+      expect(r.message).not.toMatch(/undefined|null/);
+    });
+  });
+});
+
+describe('resubscribing to a held topic', () => {
+  it('answers from the built snapshot: no second subscription, nothing loaded or built again', async () => {
+    let builds = 0;
+    let prepares = 0;
+    const { hub, sub, seen, send } = setup({ prepare: async () => void prepares++, build: () => (builds++, { data: { n: 1 }, updatedAt: 0 }) });
+    for (let i = 0; i < 50; i++) await send({ op: 'subscribe', topic: 'analytics:dashboard:O1' });
+    expect(seen.joined).toHaveLength(50);
+    expect(seen.joined.filter((j) => j.fresh)).toHaveLength(1);
+    expect(new Set(seen.joined.map((j) => JSON.stringify(j.snapshot.data)))).toEqual(new Set(['{"n":1,"updated_at":null}']));
+    expect([builds, prepares]).toEqual([1, 1]);
+    expect(hub.entries.get(key(1, 'analytics:dashboard:O1'))?.subs).toBe(1);
+    expect(sub.topics.size).toBe(1);
   });
 });

@@ -7,7 +7,8 @@
 // then for a subscribe the token's scope, the topic limit and its key (a token whose minting key was revoked
 // gets `token_revoked` and the connection ends). A denial names the permission the topic needs (issue 18).
 // An artist subscribes to the revenue-free variant of an event topic (topics.ts topicFor). A subscribe to a topic the connection already
-// has is idempotent (a fresh snapshot, no second subscription), also at the limit: it adds no topic.
+// has is idempotent (a snapshot, no second subscription), also at the limit: it adds no topic, and while the hub
+// holds the topic's snapshot built (hub.ts SNAPSHOT_REUSE_MS) it loads and builds nothing.
 // Access is checked again when an event's organizer, venue or artists change (a secret claim, a catalog change,
 // on any node): a connection that no longer may read its event or capacity topic gets `forbidden` and loses it.
 // Likewise when the tenant's role overrides change (authz): on the node that changed them at once
@@ -20,7 +21,7 @@ import { tokenPrincipal, type Scope } from './token.js';
 import { topicPermission } from './access.js';
 import type { NoticePermission } from './notice-channels.js';
 import { MAX_IN_FLIGHT, newBucket, OPS_BURST, OPS_PER_S, take, type Bucket } from './rate.js';
-import { parseTopic, topicFor, topicKey, topicName, type Topic } from './topics.js';
+import { checkTopic, MAX_TOPIC_LENGTH, topicFor, topicKey, topicName, type Topic } from './topics.js';
 
 export const MAX_TOPICS_PER_SOCKET = 200;
 
@@ -29,7 +30,7 @@ export interface Subscriber {
   readonly scope: Scope;
   /** When the token expires (epoch seconds). */
   readonly exp: number;
-  /** Topic keys (`{tenant}|{topic}`) this connection is subscribed to. */
+  /** Topic keys (topics.ts topicKey) this connection is subscribed to. */
   readonly topics: Set<string>;
 }
 
@@ -62,6 +63,17 @@ const error = (code: string, message: string, topic?: string | null): Reply =>
   topic === undefined ? { type: 'error', code, message } : { type: 'error', code, topic, message };
 
 const unsubscribed = (topic: string): Reply => ({ type: 'unsubscribed', topic });
+
+/** For a message without "topic": the fields it has instead (a misspelt "topics", "name"), to say so. */
+const misnamed = (msg: unknown, topic: unknown): string => {
+  if (topic !== undefined || msg === null || typeof msg !== 'object') return '';
+  const others = Object.keys(msg).filter((k) => k !== 'op').slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40)));
+  return others.length ? `The message has ${others.join(', ')} instead. ` : '';
+};
+
+/** The answer to a Socket.IO event that is none of the protocol's: the `invalid_message` of /ws for an unknown op. */
+export const unknownEvent = (event: string): Reply =>
+  error('invalid_message', `Socket.IO events are subscribe, unsubscribe and message, not ${JSON.stringify(event.slice(0, 40))}: emit("subscribe", topic, ack), or send({"op":"ping"}).`);
 
 /** A text frame (JSON) to a message; an error reply when it is not JSON. */
 export function decodeFrame(text: string): { msg: unknown } | { error: Reply } {
@@ -127,6 +139,8 @@ export function rolesChanged(before: Overrides, after: Overrides): Set<Role> {
 export interface Subscriptions {
   /** Handles one decoded client message; every reply goes through `link`. Never rejects. */
   handle(sub: Subscriber, link: Link, msg: unknown): Promise<void>;
+  /** A message the transport itself refuses (a Socket.IO event it does not know): `reply`, under the same rate limit. */
+  refuse(sub: Subscriber, link: Link, reply: Reply): void;
   /** The connection closed: each of its topics loses a subscriber. */
   drop(sub: Subscriber): void;
   /** A connection opened; `link` carries what a re-check of its topics sends (no ack). */
@@ -295,7 +309,9 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
         link.send(endMessage('revoked'));
         return link.expire('revoked');
       }
-      await core.prepare([{ tenant, topic }]);
+      // A topic the connection holds whose snapshot is built already (a resubscribe, a burst of them): nothing to load.
+      const held = sub.topics.has(key) ? core.hub.entries.get(key) : undefined;
+      if (!held || !core.hub.reusable(held, core.now())) await core.prepare([{ tenant, topic }]);
       if (!link.isOpen()) return;
       // Unsubscribed while it waited: it is not joined (the unsubscribe was already answered; this answers the subscribe).
       if (cancelled()) return link.send(unsubscribed(name));
@@ -432,26 +448,35 @@ export function createSubscriptions(core: SubscriptionCore, maxTopics = MAX_TOPI
     }
   }
 
+  /** One message of a connection against its rate limit (rate.ts): false when refused (already answered) or ended. */
+  const counted = (sub: Subscriber, link: Link, msg: unknown): boolean => {
+    const lim = pending(sub);
+    if (lim.violated) return false;
+    const verdict = take((lim.bucket ??= newBucket(core.now())), core.now());
+    if (verdict === 'ok') return true;
+    const t = (msg as { topic?: unknown } | null)?.topic;
+    link.send(error('rate_limited', `At most ${OPS_PER_S} messages a second (${OPS_BURST} at once); slow down and send this again.`, typeof t === 'string' ? t.slice(0, 200) : null));
+    if (verdict === 'end' && link.violate) {
+      lim.violated = true;
+      link.violate();
+    }
+    return false;
+  };
+
   return {
+    refuse(sub, link, reply) {
+      if (counted(sub, link, null)) link.send(reply);
+    },
     async handle(sub, link, msg) {
-      const lim = pending(sub);
-      if (lim.violated) return;
-      const verdict = take((lim.bucket ??= newBucket(core.now())), core.now());
-      if (verdict !== 'ok') {
-        const t = (msg as { topic?: unknown } | null)?.topic;
-        link.send(error('rate_limited', `At most ${OPS_PER_S} messages a second (${OPS_BURST} at once); slow down and send this again.`, typeof t === 'string' ? t.slice(0, 200) : null));
-        if (verdict === 'end' && link.violate) {
-          lim.violated = true;
-          link.violate();
-        }
-        return;
-      }
+      if (!counted(sub, link, msg)) return;
       const op = parseOp(msg);
       if ('error' in op) return link.send(op.error);
       if (op.op === 'ping') return link.send({ type: 'pong', ts: core.now() });
-      const parsed = parseTopic(op.topic);
-      const name = typeof op.topic === 'string' ? op.topic.slice(0, 200) : null;
-      if (!parsed || name === null) return link.send(error('invalid_topic', TOPICS_HELP, name));
+      const checked = checkTopic(op.topic);
+      const name = typeof op.topic === 'string' ? op.topic.slice(0, MAX_TOPIC_LENGTH) : null;
+      // What is wrong and how to write it: a misspelt field, an id too long or with a control character.
+      if (!checked.ok || name === null) return link.send(error('invalid_topic', `${checked.ok ? '' : `${checked.problem} `}${misnamed(msg, op.topic)}${TOPICS_HELP}`, name));
+      const parsed = checked.topic;
       if (expired(sub, core.now())) {
         link.send(endMessage('expired'));
         return link.expire('expired');

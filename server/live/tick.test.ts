@@ -4,6 +4,10 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { TopicEntry } from './hub.js';
 import { createTick, REFRESH_MS, tickIntervalMs, type TickDeps } from './tick.js';
+import { parseTopic, topicKey, type Topic } from './topics.js';
+
+/** A topic's key inside the server (topics.ts topicKey), from its name; `revenue: false` for an event topic's revenue-free variant. */
+const key = (tenant: number, name: string, revenue?: false): string => topicKey(tenant, { ...parseTopic(name)!, ...(revenue === false ? { revenue } : {}) } as Topic);
 
 function setup(o: { prefetch?: TickDeps['prefetch']; pending?: TopicEntry[]; flush?: () => number } = {}) {
   let t = 1_000_000;
@@ -37,7 +41,7 @@ describe('tick loop', () => {
   });
 
   it('with Redis prefetches the pending topics, flushes just those, and skips a turn while one waits', async () => {
-    const entry = { key: '1|analytics:event:E1' } as TopicEntry;
+    const entry = { key: key(1, 'analytics:event:E1') } as TopicEntry;
     let release = () => undefined as void;
     const s = setup({ pending: [entry], prefetch: () => new Promise<void>((r) => (release = r)) });
     const first = s.tick();

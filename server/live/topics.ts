@@ -10,7 +10,7 @@
 // The revenue-free variant of an event topic is its own hub entry (`revenue: false`): the hub builds it without
 // the revenue fields, so a connection without view_revenue (an artist, by default) never receives them.
 import { inScope, type EventResource } from '../authz/principal.js';
-import { isIdText } from '../http/params.js';
+import { isIdText, NO_CONTROL } from '../http/params.js';
 import { tokenPrincipal, type Scope } from './token.js';
 
 export type Topic =
@@ -24,27 +24,40 @@ const DASH = 'analytics:dashboard:';
 const VENUE = 'analytics:venue:';
 const CAP = ':capacity';
 
-export function parseTopic(name: unknown): Topic | null {
-  if (typeof name !== 'string' || name.length > 200) return null;
-  if (name.startsWith(DASH)) {
-    const org = name.slice(DASH.length);
-    return isIdText(org) ? { kind: 'dashboard', org } : null;
-  }
+/** The longest topic name accepted (the longest valid one, `analytics:dashboard:` and a 128-character id, is 148). */
+export const MAX_TOPIC_LENGTH = 200;
+const MAX_ID = 128;
+
+/** A topic name to its topic, or the rule it breaks, said so that a client can fix it. Pure. */
+export function checkTopic(name: unknown): { ok: true; topic: Topic } | { ok: false; problem: string } {
+  const no = (problem: string) => ({ ok: false as const, problem });
+  if (name === undefined || name === null) return no('The "topic" field is missing: send the topic\'s name as "topic" (one per message).');
+  if (typeof name !== 'string') return no(`"topic" must be a string (the topic's name), not ${Array.isArray(name) ? 'an array' : typeof name === 'object' ? 'an object' : `a ${typeof name}`}.`);
+  if (name.length > MAX_TOPIC_LENGTH) return no(`"topic" is ${name.length} characters; a topic name is at most ${MAX_TOPIC_LENGTH} (an id at most ${MAX_ID}).`);
+  /** The id part of the name, checked: the topic, or what is wrong with the id. */
+  const id = (what: string, value: string, topic: (id: string) => Topic) => {
+    if (value.length === 0) return no(`The ${what} in "topic" is empty: name one after the prefix.`);
+    if (value.length > MAX_ID) return no(`The ${what} in "topic" is ${value.length} characters; an id is at most ${MAX_ID}.`);
+    if (!NO_CONTROL.test(value)) return no(`The ${what} in "topic" contains a control character (U+0000-U+001F, U+007F-U+009F), which no id holds.`);
+    return isIdText(value, MAX_ID) ? { ok: true as const, topic: topic(value) } : no(`The ${what} in "topic" is not a valid id.`);
+  };
+  if (name.startsWith(DASH)) return id('organizer id', name.slice(DASH.length), (org) => ({ kind: 'dashboard', org }));
   if (name.startsWith(VENUE)) {
     const rest = name.slice(VENUE.length);
-    if (!rest.endsWith(CAP)) return null;
-    const venue = rest.slice(0, -CAP.length);
-    return isIdText(venue) ? { kind: 'venue', venue } : null;
+    if (!rest.endsWith(CAP)) return no(`A venue topic ends in "${CAP}": ${VENUE}{venue_id}${CAP}.`);
+    return id('venue id', rest.slice(0, -CAP.length), (venue) => ({ kind: 'venue', venue }));
   }
   if (name.startsWith(EVENT)) {
     const rest = name.slice(EVENT.length);
-    if (rest.endsWith(CAP)) {
-      const event = rest.slice(0, -CAP.length);
-      return isIdText(event) ? { kind: 'capacity', event } : null;
-    }
-    return isIdText(rest) ? { kind: 'event', event: rest } : null;
+    if (rest.endsWith(CAP)) return id('event id', rest.slice(0, -CAP.length), (event) => ({ kind: 'capacity', event }));
+    return id('event id', rest, (event) => ({ kind: 'event', event }));
   }
-  return null;
+  return no(name === '' ? '"topic" is empty.' : `"topic" names no topic: it must start with ${EVENT}, ${DASH} or ${VENUE}.`);
+}
+
+export function parseTopic(name: unknown): Topic | null {
+  const c = checkTopic(name);
+  return c.ok ? c.topic : null;
 }
 
 export function topicName(t: Topic): string {
@@ -61,10 +74,24 @@ export function topicName(t: Topic): string {
 }
 
 /**
- * The key a topic has inside this server (tenants never share one): `{tenant}|{topic}`. The revenue-free
- * variant of an event topic gets `|norevenue`: a name a client cannot spell (parseTopic never makes it).
+ * What separates the parts of a key (topicKey, notice-channels.ts noticeKey): U+0001, a control character, which
+ * no id a client names can hold (parseTopic, isIdText). Ids may hold `|`, `#` and `:`, so a key made by joining a
+ * topic's name with one of those let a client spell another topic's key: a made-up event `E1|norevenue` was handed
+ * the entry of E1's revenue-free variant, a dashboard `O1#view_ad_analytics` joined O1's notice channel.
  */
-export const topicKey = (tenant: number, t: Topic): string => `${tenant}|${topicName(t)}${t.kind === 'event' && t.revenue === false ? '|norevenue' : ''}`;
+export const KEY_SEP = '\u0001';
+
+/** The part of a key that says which topic (and variant) it is: fixed words, none holding KEY_SEP. */
+const keyKind = (t: Topic): string => (t.kind === 'event' && t.revenue === false ? 'event-norevenue' : t.kind);
+const keyId = (t: Topic): string => (t.kind === 'dashboard' ? t.org : t.kind === 'venue' ? t.venue : t.event);
+
+/**
+ * The key a topic has inside this server, its uWS topic and Socket.IO room: `{tenant}␁{kind}␁{id}` (␁ = KEY_SEP).
+ * One key per topic whatever its id holds (even KEY_SEP itself, from an event id ingest let through): the tenant
+ * (digits) and the kind (a fixed word) end at the first two separators, and the id is all the rest. Tenants never
+ * share one; the revenue-free variant of an event topic is its own kind, which no client names. Pure.
+ */
+export const topicKey = (tenant: number, t: Topic): string => `${tenant}${KEY_SEP}${keyKind(t)}${KEY_SEP}${keyId(t)}`;
 
 /** What the live layer knows of an event: its organizer, venue and artists (unknown = null / absent). */
 export interface EventOwnership {
