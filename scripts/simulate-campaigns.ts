@@ -133,6 +133,8 @@ async function openWorld(dir: string, pgDb: SimWorld['pgDb'], mock: MockPlatform
     META_PIXEL_ID: '123456789012345', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549',
     // The Page the Meta ads run as: one ad per creative variant, rotated by the optimiser (creative_rotation).
     META_PAGE_ID: '104123456789012',
+    // The country the ads target: the simulated budget names no event, and no country is assumed.
+    CAMPAIGNS_COUNTRY: 'RO',
   }, []);
   let core: CampaignsCore;
   core = createCampaignsCore({

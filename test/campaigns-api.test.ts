@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
 import { LiveClient, mintToken } from './live-helpers.js';
-import { noticeSink, type NoticeSink } from './campaigns-stores.js';
+import { noticeSink, type NoticeSink, SUITE_DEFAULTS_ENV } from './campaigns-stores.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 describe('campaigns API', { timeout: 180_000 }, () => {
@@ -23,6 +23,7 @@ describe('campaigns API', { timeout: 180_000 }, () => {
     hook = await noticeSink(notices);
     mock = await startMockPlatforms({ seed: 1, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
     server = await bootServer({
+      ...SUITE_DEFAULTS_ENV,
       CAMPAIGNS_WEBHOOK_URL: hook.url,
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
       META_AD_ACCOUNT_ID: 'act_1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '200-200-2002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',

@@ -5,13 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attributionCredits } from '../server/campaigns/jobs.js';
 import { bootServer, createTenant, orderEvent, postEvents, request, until, webEvent, type Tenant } from './helpers.js';
+import { SUITE_DEFAULTS_ENV } from './campaigns-stores.js';
 
 describe('campaign credits from attributions', { timeout: 120_000 }, () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   const api = (method: string, p: string, body?: unknown) => request(method, `${server.url}${p}`, body, { authorization: `Bearer ${t.secret_key}` });
   beforeAll(async () => {
-    server = await bootServer();
+    server = await bootServer({ ...SUITE_DEFAULTS_ENV });
     t = await createTenant(server.url, 'credits');
   });
   afterAll(async () => {

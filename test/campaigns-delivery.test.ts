@@ -29,7 +29,7 @@ describe('published campaigns deliver', { timeout: 60_000 }, () => {
   });
 
   const targeting = (o: Partial<Targeting> = {}): Targeting => ({
-    age_min: 18, age_max: 45, genders: [], locations: [], interests: [], custom_audiences: [], lookalike_audiences: [], excluded_audiences: [], ...o,
+    age_min: 18, age_max: 45, genders: [], locations: [{ country: 'RO' }], interests: [], custom_audiences: [], lookalike_audiences: [], excluded_audiences: [], ...o,
   } as Targeting);
   const progress = (existing: PublishProgress['existing'] = { campaignId: null, adsetId: null }): PublishProgress => ({ existing, save: async () => undefined });
   const input = (key: string, o: Partial<Targeting> = {}) => ({
@@ -99,14 +99,19 @@ describe('published campaigns deliver', { timeout: 60_000 }, () => {
       const sent = mock.calls.slice(before);
       return { searches: sent.filter((c) => c.path === '/v25.0/search').map((c) => Object.fromEntries(new URLSearchParams(c.query))), geo: sent.find((c) => c.path === '/v25.0/act_1001/adsets')!.body.targeting.geo_locations };
     };
-    const cluj = await adsetOf('txc-9-meta-prospecting', [{ city: 'Cluj', radius_km: 50 }]);
+    const cluj = await adsetOf('txc-9-meta-prospecting', [{ city: 'Cluj', radius_km: 50, country: 'RO' }]);
     expect(cluj.searches).toEqual([expect.objectContaining({ type: 'adgeolocation', location_types: '["city"]', q: 'Cluj' })]);
     expect(cluj.geo).toEqual({ cities: [{ key: '1788569', radius: 50, distance_unit: 'kilometer' }] });
     // In the United States, the same name is another city; diacritics aside; the radius within Meta's 17-80 km.
     expect((await adsetOf('txc-10-meta-prospecting', [{ city: 'Cluj', country: 'US', radius_km: 200 }])).geo).toEqual({ cities: [{ key: '2673730', radius: 80, distance_unit: 'kilometer' }] });
-    expect((await adsetOf('txc-11-meta-prospecting', [{ city: 'timisoara', radius_km: 5 }])).geo).toEqual({ cities: [{ key: '1792103', radius: 17, distance_unit: 'kilometer' }] });
+    expect((await adsetOf('txc-11-meta-prospecting', [{ city: 'timisoara', radius_km: 5, country: 'RO' }])).geo).toEqual({ cities: [{ key: '1792103', radius: 17, distance_unit: 'kilometer' }] });
     // A city Meta does not know: the country, never a name.
     expect((await adsetOf('txc-12-meta-prospecting', [{ city: 'Atlantis', country: 'RO' }])).geo).toEqual({ countries: ['RO'] });
+    // No country is assumed (it was RO): a targeting that names none (a draft of an earlier version) is refused
+    // before anything is created.
+    const before = mock.calls.length;
+    expect(await adapters.meta.publish(input('txc-13-meta-prospecting', { locations: [{ city: 'Atlantis' }] }), progress())).toMatchObject({ ok: false, retriable: false, step: 'campaign', error: expect.stringMatching(/^no country to target/) });
+    expect(mock.calls.slice(before).filter((c) => c.method === 'POST')).toEqual([]);
   });
 
   it('meta: an ad set an earlier version left PAUSED is started — when a publish resumes with it, and when the campaign is resumed', async () => {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { SUITE_DEFAULTS_ENV } from './campaigns-stores.js';
 
 describe("a platform's daily_limit at approval", { timeout: 180_000 }, () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -31,7 +32,7 @@ describe("a platform's daily_limit at approval", { timeout: 180_000 }, () => {
 
   beforeAll(async () => {
     mock = await startMockPlatforms({ seed: 7, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
-    server = await bootServer({ TIKTOK_API_URL: mock.url, TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549' });
+    server = await bootServer({ ...SUITE_DEFAULTS_ENV, TIKTOK_API_URL: mock.url, TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok', TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549' });
     t = await createTenant(server.url, 'platform-limits');
   });
   afterAll(async () => {

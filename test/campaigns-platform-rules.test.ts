@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, request, type Tenant } from './helpers.js';
 import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { SUITE_DEFAULTS_ENV } from './campaigns-stores.js';
 
 describe('publishing what the platforms require', { timeout: 180_000 }, () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -27,6 +28,7 @@ describe('publishing what the platforms require', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     mock = await startMockPlatforms({ seed: 4, startMs: Date.now(), rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }), minDaily: { tiktok: 20 } });
     server = await bootServer({
+      ...SUITE_DEFAULTS_ENV,
       META_GRAPH_URL: mock.url, GOOGLE_ADS_URL: mock.url, TIKTOK_API_URL: mock.url,
       META_AD_ACCOUNT_ID: '1001', META_ADS_TOKEN: 'tok', GOOGLE_ADS_CUSTOMER_ID: '2002002002', GOOGLE_ADS_TOKEN: 'tok', GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', TIKTOK_ADVERTISER_ID: '3003', TIKTOK_ADS_TOKEN: 'tok',
       TIKTOK_PIXEL_ID: 'CABC123DEF456GHI789J', TIKTOK_LOCATION_IDS: '798549', TIKTOK_MIN_DAILY_BUDGET: '20',

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
 import { ROAS_REASON } from '../server/campaigns/revenue.js';
 import { mintToken } from './live-helpers.js';
+import { SUITE_DEFAULTS_ENV } from './campaigns-stores.js';
 
 const REVENUE_KEYS = ['revenue', 'revenue_platform', 'platform_revenue', 'revenue_generated', 'roas', 'roas_tracked', 'roas_platform'];
 /** Every key of `v` at any depth. */
@@ -23,7 +24,7 @@ describe('campaign reads: revenue and ROAS need view_revenue', () => {
   const api = (method: string, p: string, body?: unknown, key = t.secret_key) => request(method, `${base}${p}`, body, as(key));
 
   beforeAll(async () => {
-    server = await bootServer();
+    server = await bootServer({ ...SUITE_DEFAULTS_ENV });
     base = server.url;
     t = await createTenant(base, 'ads-revenue');
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Mine' }] })).status).toBe(200);

@@ -2,6 +2,7 @@
 // tracking codes': one helper), so a key scoped to O1 cannot point a suite at O2's viewers and cart abandoners.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, postJson, request, type Tenant } from './helpers.js';
+import { SUITE_DEFAULTS_ENV } from './campaigns-stores.js';
 
 describe('campaigns: a budget\'s event is its organizer\'s', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
@@ -13,7 +14,7 @@ describe('campaigns: a budget\'s event is its organizer\'s', () => {
   const budget = (event: string) => ({ organizer_id: 'O1', event_id: event, total_budget: 500, allocation_strategy: 'equal_split' });
 
   beforeAll(async () => {
-    server = await bootServer();
+    server = await bootServer({ ...SUITE_DEFAULTS_ENV });
     base = server.url;
     t = await createTenant(base, 'ads-scope');
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Mine' }, { id: 'E2', organizer_id: 'O2', title: 'Theirs' }, { id: 'E3', title: 'Nobody\'s' }] })).status).toBe(200);

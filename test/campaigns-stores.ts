@@ -53,8 +53,14 @@ const MOCK_ENV: Record<MockPlatform, (url: string) => Record<string, string>> = 
   }),
 };
 
+/**
+ * Where the ads of a suite without an event page lead, and the country they target when the catalog names none
+ * (README "Campaigns" → The suite): nothing is assumed, so the tests' deployments set them.
+ */
+export const SUITE_DEFAULTS_ENV = { CAMPAIGNS_LANDING_URL: 'https://tickets.example/events', CAMPAIGNS_COUNTRY: 'RO' };
+
 /** The server's environment with every platform's ad account on the mock platforms at `url` (what bootServer takes). */
-export const mockPlatformsEnv = (url: string): Record<string, string> => Object.assign({}, ...Object.values(MOCK_ENV).map((env) => env(url)));
+export const mockPlatformsEnv = (url: string): Record<string, string> => Object.assign({}, SUITE_DEFAULTS_ENV, ...Object.values(MOCK_ENV).map((env) => env(url)));
 
 /** The campaigns' settings with `platforms` on the mock platforms at `url`, plus `overrides` (e.g. META_PAGE_ID). */
 export function mockPlatformsConfig(
@@ -62,7 +68,7 @@ export function mockPlatformsConfig(
   platforms: readonly MockPlatform[] = ['meta', 'google_ads', 'tiktok'],
   overrides: Record<string, string> = {},
 ): CampaignsConfig {
-  return campaignsConfig(Object.assign({}, ...platforms.map((p) => MOCK_ENV[p](url)), overrides), []);
+  return campaignsConfig(Object.assign({}, SUITE_DEFAULTS_ENV, ...platforms.map((p) => MOCK_ENV[p](url)), overrides), []);
 }
 
 /** A budget of `total` EUR of organizer O1 on Meta with its suite submitted and approved (its campaigns published). */

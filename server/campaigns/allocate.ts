@@ -233,7 +233,11 @@ export function startingSplit(inp: StartingInput): Map<number, StartingShare> {
   const d = inp.decimals ?? 2;
   const floor = (x: number) => Math.max(0, floorTo(x, d));
   const held = (xs: { daily: number }[]) => roundTo(xs.reduce((s, c) => s + c.daily, 0), d);
-  const shares = allocate({ ...inp, arms: [...inp.running, ...inp.starting, ...inp.waiting] }).daily;
+  // The arms in one order (by id) whichever of them start now: the bandit's draws go to the arms in turn, so an order
+  // that put the starting ones first gave a campaign another share when approved alone than with the others, and a
+  // queue's proposals (each computed as if starting first) added up to more than the day (1.20 of 1.16).
+  const arms = [...inp.running, ...inp.starting, ...inp.waiting].sort((a, b) => a.id - b.id);
+  const shares = allocate({ ...inp, arms }).daily;
   let budgetRoom = floor(inp.dayTarget - held(inp.running));
   const platformRoom = new Map<Platform, number>();
   for (const [p, a] of Object.entries(inp.platformAllocations) as [Platform, { daily_limit?: number } | undefined][]) {

@@ -33,6 +33,14 @@ export interface CampaignsConfig {
    * currency and objective and our reference gives no figures, so none is assumed: unset, only a zero is refused.
    */
   minDaily: Partial<Record<'meta' | 'google_ads' | 'tiktok', number>>;
+  /**
+   * CAMPAIGNS_LANDING_URL: the page the ads of a suite lead to when its budget names no event, or its event has no url
+   * in the catalog (the marketplace's events listing, say); CAMPAIGNS_COUNTRY (ISO 3166-1 alpha-2): the country they
+   * target when neither the event's venue nor the organizer's venues in the catalog give one. Unset, such a suite
+   * must say it (`landing_page_url`, `country` in POST …/suite): nothing is assumed (it once was tixello.com and RO).
+   */
+  landingUrl: string | null;
+  country: string | null;
 }
 
 import { currencyDecimals } from './model.js';
@@ -112,8 +120,12 @@ export function campaignsConfig(env: Env, problems: string[]): CampaignsConfig {
     const v = amount(name);
     if (v !== undefined) minDaily[p] = v;
   }
+  const landing = env.CAMPAIGNS_LANDING_URL ? url('CAMPAIGNS_LANDING_URL', '') || null : null;
+  const country = env.CAMPAIGNS_COUNTRY ? matching('CAMPAIGNS_COUNTRY', /^[A-Za-z]{2}$/, 'an ISO 3166-1 alpha-2 country code (RO, DE, US)')?.toUpperCase() ?? null : null;
   return {
     minDaily,
+    landingUrl: landing,
+    country,
     urls: {
       meta: url('META_GRAPH_URL', 'https://graph.facebook.com'),
       googleAds: url('GOOGLE_ADS_URL', 'https://googleads.googleapis.com'),

@@ -107,8 +107,15 @@ export function createDecider(deps: DecideDeps) {
     const was = `it is ${c.status}${c.status_reason ? ` (${c.status_reason})` : ''}`;
     switch (a.kind) {
       case 'resume': {
-        // A rule resumes only what the daily-limit rule paused: one paused by hand (or for CPA) since stays.
-        if (!(c.status === 'paused' && c.status_reason === 'daily_limit')) return superseded(`not resumed: ${was}`);
+        // A rule resumes only its own kind of pause: the daily limit's, or (budget_reopened) the exhaustion's once the
+        // budget is active again. One paused by hand (or for CPA) since stays.
+        const from = a.from ?? 'daily_limit';
+        if (!(c.status === 'paused' && c.status_reason === from)) return superseded(`not resumed: ${was}`);
+        if (from === 'budget_exhausted') {
+          // Read now: the budget may have stopped again since the decision.
+          const status = (await S.budget(db, tenant, b.id))?.status ?? 'gone';
+          if (status !== 'active') return superseded(`not resumed: the budget is ${status}`);
+        }
         const no = await refused(await adapter.setActive(ext(c), true));
         if (no) return no;
         await S.move(db, tenant, [c.id], ['paused'], 'active', null, now());

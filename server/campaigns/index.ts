@@ -56,6 +56,7 @@ export interface CoreDeps {
   log: Logger;
   config: CampaignsConfig;
   now?: () => number;
+  /** The landing page of a suite without an event page (the simulation's); else config.landingUrl. */
   fallbackUrl?: string;
   notify?: (n: LowBudgetNotice) => Promise<void>;
   /**
@@ -104,7 +105,9 @@ export function createCampaignsCore(deps: CoreDeps) {
     await sendNotice(n);
     await deps.onNotice?.(n);
   };
-  const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? 'https://tixello.com/events', notify, minDaily: deps.config.minDaily });
+  // The ads' landing page and country when the catalog gives none: configured (CAMPAIGNS_LANDING_URL,
+  // CAMPAIGNS_COUNTRY) or asked of the suite request; never assumed (README "Campaigns" → The suite).
+  const base = createService({ db, log, adapters, now, fallbackUrl: deps.fallbackUrl ?? deps.config.landingUrl ?? null, fallbackCountry: deps.config.country ?? null, notify, minDaily: deps.config.minDaily });
   const service = {
     ...base,
     budget: (tenant: number, id: number): Promise<Budget | null> => S.budget(db, tenant, id),

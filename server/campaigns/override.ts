@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import type { Decision } from './rules.js';
-import { budgetLeft, overrideDecisions } from './rules.js';
+import { budgetLeft, limitFloor, overrideDecisions } from './rules.js';
+import { decimalsOf, type Platform } from './model.js';
 import type { Result } from './service.js';
 import { budgetView, campaignStore as S, campaignView, Q, toBudget, type Budget } from './store.js';
 
@@ -18,6 +19,20 @@ export interface OverrideDeps {
   now: () => number;
   /** decide.ts: logs the decisions under the job's window and carries them out. */
   decide(b: Budget, window: Date, job: string, decisions: Decision[]): Promise<{ applied: number; failed: number }>;
+  /** The smallest daily budget each platform takes (config.ts minDaily): a cut daily limit leaves each at least this. */
+  minDaily?: Partial<Record<Platform, number>>;
+}
+
+/**
+ * Why budget `b` takes no override now, or null: once it has ended (marked so, or its ends_at passed and the minute's
+ * campaigns.end_budgets has not marked it yet) or was cancelled, its figures are history; a raised total would be
+ * audited as a change and spend nothing (before, such a PATCH answered 200 and the budget stayed ended).
+ */
+export function overrideRefusal(b: Budget, now: number): string | null {
+  const ended = b.status === 'ended' || (b.ends_at !== null && Date.parse(b.ends_at) <= now);
+  if (ended) return `Budget ${b.id} ended${b.ends_at ? ` at ${b.ends_at}` : ''}: its total and daily limit no longer change. Create a new budget to spend more.`;
+  if (b.status === 'cancelled') return `Budget ${b.id} is cancelled: its total and daily limit no longer change. Create a new budget to spend more.`;
+  return null;
 }
 
 export function createOverride(deps: OverrideDeps) {
@@ -28,10 +43,31 @@ export function createOverride(deps: OverrideDeps) {
    * A manual override of the total and/or the daily limit, carried out at once as the hourly optimiser would at its
    * next window (rules.ts overrideDecisions, logged and applied like its decisions): a budget that one more hour of
    * its campaigns' daily budgets could take to the new total stops now (exhausted, its campaigns paused, the
-   * organizer told), and a daily limit cut below what the running campaigns take lowers their daily budgets. A raise
-   * of the total that leaves 20 % or more again arms the low-budget notice again.
+   * organizer told), a daily limit cut below what the running campaigns take lowers their daily budgets, and a raise
+   * that reopens an exhausted budget resumes the campaigns its exhaustion paused. A raise of the total that leaves
+   * 20 % or more again arms the low-budget notice again. Refused for an ended or cancelled budget (409), and for a
+   * daily limit below the least its running campaigns can take (400, `min`).
    */
   async function overrideBudget(tenant: number, id: number, o: { total_budget?: number; daily_budget_limit?: number | null }): Promise<Result<Budget>> {
+    const before = await S.budget(db, tenant, id);
+    if (!before) return { ok: false, code: 'not_found', message: `No budget ${id} for this tenant.` };
+    const refusal = overrideRefusal(before, deps.now());
+    if (refusal) return { ok: false, code: 'conflict', message: refusal };
+    if (typeof o.daily_budget_limit === 'number') {
+      // A limit below what its running campaigns can take at the least would break the cut's promise (each campaign
+      // keeps at least its least daily budget, together at most the limit): refused, naming that least.
+      const { floor, count, platformMin } = limitFloor(budgetView(before), (await S.campaigns(db, tenant, id)).map(campaignView), deps.minDaily);
+      if (o.daily_budget_limit < floor) {
+        const d = decimalsOf(before.currency);
+        const unit = `${(10 ** -d).toFixed(d)} ${before.currency} a day (the smallest amount in ${before.currency})`;
+        const mins = Object.entries(deps.minDaily ?? {}).map(([p, v]) => `${p} ${v} ${before.currency}`).join(', ');
+        const least = platformMin ? `its platform's minimum daily budget (${mins}), else ${unit}` : unit;
+        return {
+          ok: false, code: 'invalid', field: 'daily_budget_limit', min: floor,
+          message: `daily_budget_limit ${o.daily_budget_limit} ${before.currency} cannot hold budget ${id}'s ${count} running campaigns: each needs at least ${least}, ${floor.toFixed(d)} ${before.currency} together. Set daily_budget_limit to at least ${floor.toFixed(d)}, or pause campaigns first.`,
+        };
+      }
+    }
     const clear = o.daily_budget_limit === null;
     const r = (await db.query(Q.override_budget, [tenant, id, o.total_budget ?? null, o.daily_budget_limit ?? null, clear, now()])).rows[0];
     if (r) return { ok: true, value: await afterOverride(toBudget(r as Record<string, unknown>), o.total_budget !== undefined) };
@@ -54,7 +90,9 @@ export function createOverride(deps: OverrideDeps) {
     // The optimiser works on active budgets only (a paused or exhausted one has no running campaigns to stop).
     if (b.status !== 'active') return b;
     const list = await S.campaigns(db, b.tenant_id, b.id);
-    const decisions = overrideDecisions({ budget: budgetView(b), campaigns: list.map(campaignView), now: deps.now() });
+    // A top-up that reopened an exhausted budget resumes the campaigns its exhaustion paused and splits the day
+    // across them (rules.ts overrideDecisions); a resume a platform refuses is taken up by the hourly optimiser.
+    const decisions = overrideDecisions({ budget: budgetView(b), campaigns: list.map(campaignView), now: deps.now(), minDaily: deps.minDaily });
     if (decisions.length === 0) return b;
     const r = await decide(b, now(), OVERRIDE_JOB, decisions);
     // A platform refusal leaves its decision unapplied in the log. This window is not run again: a refused pause of

@@ -28,6 +28,37 @@ describe('approval queue entries', () => {
     expect(startingDailyBudgets(budget(), [running, a, b], [a], T0).get(2)).toBe(10);
   });
 
+  it('shares the day between the proposals as approving them in the queue\'s order would: the README example', () => {
+    // README "Campaigns" step 3: 1400 EUR, a limit of 110, performance_based 50 / 30 / 20 with TikTok capped at 25,
+    // twelve campaigns pending (1-4 meta, 5-8 google_ads, 9-12 tiktok). Before, each proposal was computed as if it
+    // alone were starting (the bandit's draws then went to the arms in another order): 12.87 for every Meta one,
+    // 102.96 of a day of 100, and 0.15 / 0.09 / 0.06 each (1.20) of a 1.16 day.
+    const ends = Date.UTC(2030, 2, 16);
+    const b = budget({ total_budget: 1400, daily_budget_limit: 110, allocation_strategy: 'performance_based', ends_at: new Date(ends).toISOString(),
+      platform_allocations: { meta: { percentage: 50 }, google_ads: { percentage: 30 }, tiktok: { percentage: 20, daily_limit: 25 } } });
+    const platformOf = (id: number) => (id <= 4 ? 'meta' : id <= 8 ? 'google_ads' : 'tiktok') as Campaign['platform'];
+    const cs = Array.from({ length: 12 }, (_, i) => campaign(i + 1, { platform: platformOf(i + 1) }));
+    const sum = (xs: number[]) => Math.round(xs.reduce((s, x) => s + x, 0) * 100) / 100;
+    for (const [now, dayTarget, proposals] of [
+      [ends - 14 * DAY_MS, 100, [12.87, 12.5, 14.5, 10.12, 8.4, 7.05, 8.1, 6.45, 6.25, 5.1, 4.2, 4.45]],
+      [Date.UTC(2026, 11, 2, 12), 1.16, [0.14, 0.14, 0.16, 0.11, 0.09, 0.08, 0.09, 0.07, 0.07, 0.05, 0.04, 0.05]],
+    ] as [number, number, number[]][]) {
+      const out = queueEntries(cs, ctx(b, cs), now);
+      expect(out[0].budget.day_target).toBe(dayTarget);
+      expect(out.map((e) => e.proposed_daily_budget)).toEqual(proposals);
+      expect(sum(proposals)).toBeLessThanOrEqual(dayTarget);
+      // Approving them one by one in that order gives each its proposal.
+      const state = cs.map((c) => ({ ...c }));
+      for (const c of state) {
+        const got = startingDailyBudgets(b, state, [c], now).get(c.id)!;
+        expect(got).toBe(proposals[c.id - 1]);
+        Object.assign(c, { status: 'active', daily_budget: got });
+      }
+      // A page of the queue proposes what the whole queue does.
+      expect(queueEntries(cs.slice(6), ctx(b, cs), now).map((e) => e.proposed_daily_budget)).toEqual(proposals.slice(6));
+    }
+  });
+
   it('never proposes more than the running campaigns leave of the day', () => {
     const running = campaign(1, { status: 'active', daily_budget: 25 });
     const out = queueEntries([campaign(2)], ctx(budget(), [running, campaign(2)]), T0);

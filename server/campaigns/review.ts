@@ -40,6 +40,33 @@ export function approvalRefusal(b: Budget, now: number): string | null {
   return null;
 }
 
+/**
+ * The 409 of approving a campaign that is not pending review (nor scheduled or being published, which have their own):
+ * its id, its status and the step it needs, as reject names them. Before, "None of these campaigns is pending review."
+ */
+export function notPending(c: Pick<Campaign, 'id' | 'budget_id' | 'status' | 'status_reason' | 'last_error'>): string {
+  const submit = `(POST /api/v1/campaigns/budgets/${c.budget_id}/submit), then approve it`;
+  switch (c.status) {
+    case 'draft': return `Campaign ${c.id} is a draft, not pending review: submit it first ${submit}.`;
+    case 'failed': return `Campaign ${c.id} failed${c.last_error ? ` (${c.last_error.slice(0, 300)})` : ''}, so it is not pending review: submit it again ${submit}.`;
+    case 'active': return `Campaign ${c.id} is active: it was approved and published already.`;
+    case 'paused': return `Campaign ${c.id} is paused: it was approved and published already; POST /api/v1/campaigns/${c.id}/resume runs it again.`;
+    case 'completed': return `Campaign ${c.id} is completed${c.status_reason === 'budget_ended' ? ' (its budget ended)' : ''}: there is nothing left to approve.`;
+    default: return `Campaign ${c.id} is ${c.status.replace('_', ' ')}, not pending review.`;
+  }
+}
+
+/**
+ * The 409 of resuming by hand a campaign whose budget is not active, saying what reopens it: only a raise of an
+ * exhausted budget's total does (PATCH), which also resumes the campaigns its exhaustion paused. No route resumes a
+ * budget (before, the message asked for that).
+ */
+export function resumeRefusal(b: Pick<Budget, 'id' | 'status' | 'ends_at'>): string {
+  if (b.status === 'exhausted') return `Budget ${b.id} is exhausted: raise its total above what it spent (PATCH /api/v1/campaigns/budgets/${b.id} {"total_budget": …}); that resumes the campaigns its exhaustion paused.`;
+  if (b.status === 'ended') return `Budget ${b.id} ended${b.ends_at ? ` at ${b.ends_at}` : ''}: its campaigns are no longer resumed.`;
+  return `Budget ${b.id} is ${b.status}: its campaigns are resumed only while it is active.`;
+}
+
 /** Whether the budget starts later: its campaigns approved now are scheduled, published once it starts. */
 export const startsLater = (b: Budget, now: number): boolean => b.started_at !== null && Date.parse(b.started_at) > now;
 
@@ -162,16 +189,27 @@ function queueBudget(ctx: BudgetContext, now: number): QueueBudget {
   };
 }
 
-/** The queue's entries in the order given; a campaign whose budget is missing from `budgets` is left out. */
+/**
+ * The queue's entries in the order given; a campaign whose budget is missing from `budgets` is left out. Each
+ * proposal is what approving the budget's pending campaigns in the queue's order (oldest first) gives it: they share
+ * the day as those approvals would, so together they never take more than what the running campaigns leave of
+ * day_target (before, each was computed as if it alone were starting: 0.15 + 0.09 + 0.06 per platform added up to
+ * 1.20 of a 1.16 day).
+ */
 export function queueEntries(pending: Campaign[], budgets: Map<number, BudgetContext>, now: number): QueueEntry[] {
-  const shaped = new Map<number, QueueBudget>();
+  const shaped = new Map<number, { budget: QueueBudget; proposals: Map<number, number> }>();
   const out: QueueEntry[] = [];
   for (const c of pending) {
     const ctx = budgets.get(c.budget_id);
     if (!ctx) continue;
-    if (!shaped.has(c.budget_id)) shaped.set(c.budget_id, queueBudget(ctx, now));
-    const proposed = startingDailyBudgets(ctx.budget, ctx.campaigns, [c], now).get(c.id) ?? 0;
-    out.push({ ...c, event_title: ctx.event_title, organizer_name: ctx.organizer_name ?? null, budget: shaped.get(c.budget_id)!, proposed_daily_budget: proposed });
+    if (!shaped.has(c.budget_id)) {
+      // Every pending campaign of the budget, not only this page's: a later page's proposals follow on from these.
+      const queued = ctx.campaigns.filter((x) => x.status === 'pending_review').sort((x, y) => x.id - y.id);
+      shaped.set(c.budget_id, { budget: queueBudget(ctx, now), proposals: startingDailyBudgets(ctx.budget, ctx.campaigns, queued, now) });
+    }
+    const { budget, proposals } = shaped.get(c.budget_id)!;
+    const proposed = proposals.get(c.id) ?? startingDailyBudgets(ctx.budget, ctx.campaigns, [c], now).get(c.id) ?? 0;
+    out.push({ ...c, event_title: ctx.event_title, organizer_name: ctx.organizer_name ?? null, budget, proposed_daily_budget: proposed });
   }
   return out;
 }

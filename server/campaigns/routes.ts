@@ -23,6 +23,7 @@ import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, pa
 import { CAMPAIGN_STATUSES, currencyDecimals } from './model.js';
 import { campaignStore as S, Q, toBudget, toCampaign, type Budget, type Campaign } from './store.js';
 import type { CampaignsCore } from './index.js';
+import type { Result } from './service.js';
 
 type Service = CampaignsCore['service'];
 
@@ -34,8 +35,19 @@ const outOfScope = (who: Who | null, permission: Permission, organizer: string):
 
 const roasOf = (revenue: number, spend: number): number | null => (spend > 0 ? Math.round((revenue / spend) * 100) / 100 : null);
 
-const refused = (r: { code: 'not_found' | 'conflict'; message: string } | { code: 'invalid'; field: string; message: string; max?: number; cap?: string }) =>
-  r.code === 'invalid' ? fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.cap === undefined ? {} : { cap: r.cap }) }) : fail(r.code, r.message);
+/** How long a client waits before sending again a hand action a platform failed for a while (a timeout, 429, 5xx). */
+const PLATFORM_RETRY_AFTER_S = 10;
+
+/**
+ * The reply of a refused service result: 400 invalid_field naming the field (with `max` / `min` / `cap`), 404, 409
+ * for a move the status does not allow, and 502 platform_error when the platform failed or refused the call, with
+ * `platform`, `retriable` and, when retriable, Retry-After (errors.ts: a 409 is never retried by a client).
+ */
+const refused = (r: Exclude<Result<unknown>, { ok: true }>): Reply => {
+  if (r.code === 'invalid') return fail('invalid_field', r.message, { in: 'body', field: r.field, ...(r.max === undefined ? {} : { max: r.max }), ...(r.min === undefined ? {} : { min: r.min }), ...(r.cap === undefined ? {} : { cap: r.cap }) });
+  if (r.code === 'platform_error') return fail('platform_error', r.message, { platform: r.platform, retriable: r.retriable }, r.retriable ? { 'Retry-After': String(PLATFORM_RETRY_AFTER_S) } : undefined);
+  return fail(r.code, r.message);
+};
 
 /**
  * The body of a route that takes no fields (submit, pause, resume): nothing, or {} (an empty body reads as {}); a
@@ -154,7 +166,7 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     handler: async ({ params, body, principal, who }) => {
       const got = await withBudget(principal.tenant.tenant_id, params.id, who, 'create_campaigns');
       if ('reply' in got) return got.reply;
-      const r = await service.createSuite(principal.tenant.tenant_id, params.id, body.lookalike_pct);
+      const r = await service.createSuite(principal.tenant.tenant_id, params.id, body.lookalike_pct, { landing_page_url: body.landing_page_url, country: body.country });
       return r.ok ? shown(who, 201, { campaigns: r.value }) : refused(r);
     },
   });

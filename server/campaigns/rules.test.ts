@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS, DAY_MS, ZERO_STATS, type Stats } from './model.js';
 import { prng } from './rng.js';
-import { budgetLeft, dailyDecisions, endDecisions, hourlyDecisions, overrideDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
+import { budgetLeft, cutInProportion, dailyDecisions, endDecisions, hourlyDecisions, limitFloor, overrideDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
 
 const T0 = Date.UTC(2026, 2, 5, 12);
 const budget = (o: Partial<BudgetView> = {}): BudgetView => ({
@@ -190,6 +190,48 @@ describe('budget override (PATCH …/budgets/{id}): the stop rules at once', () 
     // JPY: whole yen, never below one.
     const jpy = overrideDecisions({ budget: budget({ total: 1_400_000, spent: 0, dailyLimit: 1000, decimals: 0 }), campaigns: [camp(1, ZERO_STATS, { dailyBudget: 2999 }), camp(2, ZERO_STATS, { dailyBudget: 1 })], now: T0 });
     expect(jpy.map((x) => x.action)).toEqual([{ kind: 'set_daily_budget', daily_budget: 999 }, { kind: 'set_daily_budget', daily_budget: 1 }]);
+  });
+
+  it('keeps the promise of a cut limit: together at most the new limit, each at least its least daily budget', () => {
+    // The probe's case: 9 campaigns at 0.01 under a limit of 0.05 kept 0.09 a day (each floored up to one cent).
+    const nine = Array.from({ length: 9 }, (_, i) => camp(i + 1, ZERO_STATS, { dailyBudget: 0.01 }));
+    const b = budget({ dailyLimit: 0.05 });
+    expect(limitFloor(b, nine)).toEqual({ floor: 0.09, count: 9, platformMin: false });
+    // Refused at the PATCH (override.ts); should it get here anyway, the smallest that do not fit are paused for the day.
+    const d = overrideDecisions({ budget: b, campaigns: nine, now: T0 });
+    const kept = d.filter((x) => x.action.kind === 'set_daily_budget');
+    expect(kept.reduce((s, x) => s + (x.action as { daily_budget: number }).daily_budget, 0)).toBeLessThanOrEqual(0.05 + 1e-9);
+    expect(d.filter((x) => x.action.kind === 'pause').map((x) => [x.campaignId, x.action])).toEqual([6, 7, 8, 9].map((id) => [id, { kind: 'pause', reason: 'daily_limit' }]));
+    // Uneven amounts: the floor of one cent no longer pushes the sum past the limit (10 + 0.01 + 0.01 under 0.05 gave 0.06).
+    const uneven = overrideDecisions({ budget: budget({ dailyLimit: 0.05 }), campaigns: [camp(1, ZERO_STATS, { dailyBudget: 10 }), camp(2, ZERO_STATS, { dailyBudget: 0.01 }), camp(3, ZERO_STATS, { dailyBudget: 0.01 })], now: T0 });
+    expect(uneven.map((x) => [x.campaignId, x.action])).toEqual([[1, { kind: 'set_daily_budget', daily_budget: 0.03 }], [2, { kind: 'set_daily_budget', daily_budget: 0.01 }], [3, { kind: 'set_daily_budget', daily_budget: 0.01 }]]);
+    // A platform's minimum daily budget is a campaign's least.
+    expect(cutInProportion([{ id: 1, daily: 30, least: 5 }, { id: 2, daily: 2, least: 5 }, { id: 3, daily: 8, least: 1 }], 20, 2)).toEqual(new Map([[1, 11.84], [2, 5], [3, 3.15]]));
+    expect(cutInProportion([{ id: 1, daily: 30, least: 5 }, { id: 2, daily: 2, least: 5 }], 9, 2)).toBeNull();
+    expect(limitFloor(b, [camp(1, ZERO_STATS), camp(2, ZERO_STATS, { platform: 'tiktok' })], { tiktok: 20 })).toEqual({ floor: 20.01, count: 2, platformMin: true });
+  });
+
+  it('a top-up that reopened an exhausted budget resumes what its exhaustion paused and splits the day across them', () => {
+    const paused = (id: number) => camp(id, ZERO_STATS, { status: 'paused', statusReason: 'budget_exhausted', dailyBudget: 7.14 });
+    const cs = [paused(1), paused(2), paused(3), paused(4), camp(5, ZERO_STATS, { status: 'paused', statusReason: 'manual' })];
+    const b = budget({ total: 300, spent: 16.68, dailyLimit: null, strategy: 'equal_split', endsAt: T0 + 7 * DAY_MS, status: 'active' });
+    const d = overrideDecisions({ budget: b, campaigns: cs, now: T0 });
+    expect(d.map((x) => [x.rule, x.campaignId, x.action])).toEqual([
+      ...[1, 2, 3, 4].map((id) => ['rebalance_equal_split', id, { kind: 'set_daily_budget', daily_budget: 10.11 }]),
+      ...[1, 2, 3, 4].map((id) => ['budget_reopened', id, { kind: 'resume', from: 'budget_exhausted' }]),
+    ]);
+    expect(d[4].reason).toBe('The budget\'s total was raised to 300.00 (283.32 left): it runs again, resumed.');
+    // Still exhausted (a top-up too small for another hour): nothing resumed, the budget stops again.
+    const small = overrideDecisions({ budget: { ...b, total: 17 }, campaigns: cs, now: T0 });
+    expect(small.some((x) => x.action.kind === 'resume')).toBe(false);
+    expect(small.find((x) => x.rule === 'budget_exhausted')?.action).toEqual({ kind: 'budget_status', status: 'exhausted' });
+    // An exhausted budget resumes nothing; the hourly window resumes a pause a platform refused at the top-up.
+    expect(overrideDecisions({ budget: { ...b, status: 'exhausted' }, campaigns: cs, now: T0 }).some((x) => x.action.kind === 'resume')).toBe(false);
+    const hour = hourlyDecisions({ budget: { ...b, targetCpa: null, targetRoas: null }, campaigns: [camp(1, ZERO_STATS, { dailyBudget: 10.11 }), { ...paused(2), dailyBudget: 10.11 }], spentToday: 0, now: T0 });
+    expect(hour.map((x) => [x.rule, x.campaignId, x.action.kind])).toEqual([['budget_reopened', 2, 'resume']]);
+    // Not while the day's limit holds the budget.
+    const held = hourlyDecisions({ budget: { ...b, dailyLimit: 20, targetCpa: null, targetRoas: null }, campaigns: [camp(1, ZERO_STATS, { dailyBudget: 10.11 }), { ...paused(2), dailyBudget: 10.11 }], spentToday: 19.5, now: T0 });
+    expect(held.map((x) => [x.rule, x.campaignId, x.action.kind])).toEqual([['daily_limit', 1, 'pause']]);
   });
 
   it('counts 20 % left as not low: the notice is armed again by a total that leaves 20 % or more', () => {

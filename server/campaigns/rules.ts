@@ -20,8 +20,11 @@
 // Daily (rebalance): low_budget as above, and the day's target split between the running campaigns by the budget's
 // strategy (allocate.ts).
 // At a budget override (PATCH …/budgets/{id}, overrideDecisions): the stop rules above with the new figures at once,
-// and daily_limit_lowered when the new daily limit is below what the running campaigns take a day.
+// and daily_limit_lowered when the new daily limit is below what the running campaigns take a day; a top-up that
+// reopened an exhausted budget resumes the campaigns its exhaustion paused (budget_reopened) and splits the day
+// across them (rebalance_{strategy}), the hourly optimiser resuming any such pause a platform refused then.
 import { allocate, dailyTarget, type BanditOpts } from './allocate.js';
+import { hash32, prng } from './rng.js';
 import { rotationDecisions, type RotationView } from './rotation.js';
 import { cents, floorCents, floorTo, HOUR_MS, NEVER_RAN, roundTo, type BudgetStatus, type CampaignStatus, type PauseReason, type Platform, type PlatformAllocations, type Stats, type Strategy } from './model.js';
 
@@ -55,7 +58,8 @@ export interface CampaignView extends Partial<RotationView> {
 
 export type Action =
   | { kind: 'pause'; reason: PauseReason }
-  | { kind: 'resume' }
+  /** `from`: the pause it lifts (absent: daily_limit); a rule resumes only its own kind of pause (decide.ts). */
+  | { kind: 'resume'; from?: 'daily_limit' | 'budget_exhausted' }
   | { kind: 'complete' }
   /** A campaign the budget never ran (NEVER_RAN) closes at the budget's end: completed, nothing sent to a platform. */
   | { kind: 'close' }
@@ -92,6 +96,14 @@ export const RULES = {
 
 const running = (c: CampaignView) => c.status === 'active';
 const pausedBy = (c: CampaignView, r: PauseReason) => c.status === 'paused' && c.statusReason === r;
+/**
+ * Paused by the budget's exhaustion while the budget is active again (a raise of its total reopened it): such a
+ * campaign runs again (budget_reopened), so it counts as spending wherever the rules weigh the day. Nothing else
+ * lifts such a pause: before, a top-up left every one of them paused for good.
+ */
+const reopened = (b: BudgetView, c: CampaignView) => (b.status ?? 'active') === 'active' && pausedBy(c, 'budget_exhausted');
+/** Spends today at its daily budget: running, paused by the daily limit (resumed by itself), or reopened. */
+const spending = (b: BudgetView) => (c: CampaignView) => running(c) || pausedBy(c, 'daily_limit') || reopened(b, c);
 /** An amount in a reason, with the budget's currency digits (JPY 1396, not 1396.00). */
 const money = (b: BudgetView) => (x: number) => (Number.isFinite(x) ? x.toFixed(b.decimals ?? 2) : '∞');
 
@@ -162,7 +174,7 @@ export function lowBudgetDecisions(b: BudgetView, exhausting: boolean): Decision
 function guards(inp: Pick<HourInput, 'budget' | 'campaigns' | 'now'>): Decision[] | null {
   const { budget: b, campaigns, now } = inp;
   const fmt = money(b);
-  const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  const live = campaigns.filter(spending(b));
   const ended = endDecisions(b, campaigns, now);
   if (ended) return ended;
   const expected = nextHour(live);
@@ -181,7 +193,7 @@ function dailyLimitDecisions(inp: HourInput): Decision[] {
   const { budget: b, campaigns, spentToday } = inp;
   const fmt = money(b);
   if (b.dailyLimit === null) return [];
-  const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  const live = campaigns.filter(spending(b));
   const expected = nextHour(live);
   const inputs = { daily_limit: b.dailyLimit, spent_today: cents(spentToday), next_hour_expected: cents(expected) };
   if (spentToday + expected > b.dailyLimit) {
@@ -200,8 +212,9 @@ function cpaDecisions(inp: HourInput): Decision[] {
   const fmt = money(b);
   if (b.targetCpa === null) return [];
   const out: Decision[] = [];
-  // Running, and paused by the daily limit (which resumes them on the next day): a CPA pause replaces that one.
-  const live = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  // Running, and paused by the daily limit (which resumes them on the next day) or by an exhaustion the budget's
+  // top-up lifts: a CPA pause replaces that one.
+  const live = inp.campaigns.filter(spending(b));
   let left = live.length;
   // The worst first: if only one may go (the last running one stays), it is the worst.
   const judged = live
@@ -229,12 +242,12 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
   // The day's headroom is what the campaigns spending at their daily budgets leave of it: the active ones and those
   // the daily-limit rule paused, which resume by themselves (in this very window, on a new day). Counting the active
   // ones only let a raise in the window that resumed the others push the day past its limit.
-  const spending = inp.campaigns.filter((c) => !pausedNow.has(c.id) && (running(c) || pausedBy(c, 'daily_limit')));
-  let headroom = floorCents(target - spending.reduce((s, c) => s + c.dailyBudget, 0));
+  const spends = inp.campaigns.filter((c) => !pausedNow.has(c.id) && spending(b)(c));
+  let headroom = floorCents(target - spends.reduce((s, c) => s + c.dailyBudget, 0));
   // A platform's own daily_limit caps its campaigns' daily budgets together, as the daily split does (allocate.ts).
   const platformRoom = new Map<Platform, number>();
   for (const [p, a] of Object.entries(b.platformAllocations) as [Platform, { daily_limit?: number } | undefined][]) {
-    if (a?.daily_limit !== undefined) platformRoom.set(p, floorCents(a.daily_limit - spending.filter((c) => c.platform === p).reduce((s, c) => s + c.dailyBudget, 0)));
+    if (a?.daily_limit !== undefined) platformRoom.set(p, floorCents(a.daily_limit - spends.filter((c) => c.platform === p).reduce((s, c) => s + c.dailyBudget, 0)));
   }
   const candidates = active
     .map((c) => ({ c, roas: c.stats.spend > 0 ? c.stats.revenue / c.stats.spend : 0 }))
@@ -260,8 +273,9 @@ function roasDecisions(inp: HourInput, pausedNow: Set<number>): Decision[] {
 }
 
 /**
- * How strongly a pause holds a campaign: a rule resumes only a `daily_limit` pause; the budget's own pauses wait for
- * the budget; a CPA pause is the campaign's own verdict; a manual one only a hand lifts.
+ * How strongly a pause holds a campaign: the daily-limit rule resumes its `daily_limit` pause; the budget's own pauses
+ * wait for the budget (a `budget_exhausted` one is resumed once a raise of the total reopens it: budget_reopened); a
+ * CPA pause is the campaign's own verdict; a manual one only a hand lifts.
  */
 const PAUSE_RANK: Record<PauseReason, number> = { daily_limit: 0, budget_paused: 1, budget_exhausted: 1, cpa_above_limit: 2, manual: 3 };
 const rankOf = (reason: string | null): number => (reason !== null && reason in PAUSE_RANK ? PAUSE_RANK[reason as PauseReason] : 3);
@@ -291,9 +305,25 @@ export function hourlyDecisions(inp: HourInput): Decision[] {
   const dailyAll = dailyLimitDecisions(inp);
   const daily = dailyAll.filter((d) => !cpaPaused.has(d.campaignId));
   const paused = new Set([...daily, ...cpa].filter((d) => d.action.kind === 'pause').map((d) => d.campaignId));
-  // While the day's limit holds the budget, nothing is raised.
-  const roas = dailyAll.some((d) => d.action.kind === 'pause') ? [] : roasDecisions(inp, paused);
-  return [...low, ...daily, ...cpa, ...roas, ...rotationDecisions(inp.campaigns, inp.now)];
+  // While the day's limit holds the budget, nothing is raised, and nothing the exhaustion paused is resumed yet (a
+  // later window of the day, or the next day, resumes it).
+  const held = dailyAll.some((d) => d.action.kind === 'pause');
+  const roas = held ? [] : roasDecisions(inp, paused);
+  const reopen = held ? [] : reopenDecisions(inp.budget, inp.campaigns.filter((c) => !cpaPaused.has(c.id)));
+  return [...low, ...daily, ...cpa, ...reopen, ...roas, ...rotationDecisions(inp.campaigns, inp.now)];
+}
+
+/**
+ * The campaigns the budget's exhaustion paused, resumed once it is active again (its total raised above the spend):
+ * at the override that reopened it, and by every hourly window for one a platform refused then.
+ */
+function reopenDecisions(b: BudgetView, campaigns: CampaignView[]): Decision[] {
+  const fmt = money(b);
+  const { remaining } = budgetLeft(b);
+  return campaigns.filter((c) => reopened(b, c)).map((c) => ({
+    campaignId: c.id, rule: 'budget_reopened', action: { kind: 'resume', from: 'budget_exhausted' }, inputs: { total: b.total, spent: roundTo(b.spent, b.decimals ?? 2) },
+    reason: `The budget's total was raised to ${fmt(b.total)} (${fmt(remaining)} left): it runs again, resumed.`,
+  }));
 }
 
 export interface OverrideInput {
@@ -301,28 +331,82 @@ export interface OverrideInput {
   budget: BudgetView;
   campaigns: CampaignView[];
   now: number;
+  /** The reopened budget's split of the day (allocate.ts): its draws; by default seeded by the budget and `now`. */
+  rand?: () => number;
+  bandit?: BanditOpts;
+  /** The smallest daily budget each platform takes (config.ts minDaily); the currency's minor unit without. */
+  minDaily?: Partial<Record<Platform, number>>;
+}
+
+/** The least daily budget a campaign of `platform` can be given: its platform's minimum, at least one minor unit. */
+const leastDaily = (b: Pick<BudgetView, 'decimals'>, platform: Platform, minDaily: OverrideInput['minDaily']) =>
+  Math.max(roundTo(10 ** -(b.decimals ?? 2), b.decimals ?? 2), minDaily?.[platform] ?? 0);
+
+/**
+ * The least a daily limit may be for the budget's spending campaigns (running, or paused by the daily-limit rule):
+ * each at its least daily budget (the currency's minor unit, or its platform's minimum). A lower limit cannot be
+ * kept without pausing some of them, so a PATCH asking for it is refused with this figure (override.ts). Pure.
+ */
+export function limitFloor(b: BudgetView, campaigns: CampaignView[], minDaily?: OverrideInput['minDaily']): { floor: number; count: number; platformMin: boolean } {
+  const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
+  const floor = roundTo(live.reduce((s, c) => s + leastDaily(b, c.platform, minDaily), 0), b.decimals ?? 2);
+  return { floor, count: live.length, platformMin: live.some((c) => (minDaily?.[c.platform] ?? 0) > 0) };
+}
+
+/**
+ * Daily budgets cut in proportion to fit `limit`, each at least its `least`: those the proportion would take below
+ * it are held there and the rest share what is left, so the sum never passes the limit (floored to the currency's
+ * minor unit). Null when even every one at its least does not fit. Pure.
+ */
+export function cutInProportion(items: { id: number; daily: number; least: number }[], limit: number, decimals: number): Map<number, number> | null {
+  if (items.reduce((s, x) => s + x.least, 0) > limit + 1e-9) return null;
+  const held = new Set<number>();
+  for (;;) {
+    const free = items.filter((x) => !held.has(x.id));
+    const room = limit - items.filter((x) => held.has(x.id)).reduce((s, x) => s + x.least, 0);
+    const sum = free.reduce((s, x) => s + x.daily, 0);
+    const next = new Map(free.map((x) => [x.id, sum > 0 ? floorTo((x.daily * room) / sum, decimals) : 0]));
+    const below = free.filter((x) => next.get(x.id)! < x.least);
+    if (below.length === 0) return new Map(items.map((x) => [x.id, held.has(x.id) ? x.least : next.get(x.id)!]));
+    for (const x of below) held.add(x.id);
+  }
 }
 
 /**
  * A daily limit lowered by hand below what the budget's spending campaigns (running, or paused by the daily-limit
  * rule, which resumes them) take a day: each daily budget lowered in proportion, so that together they take at
- * most the new limit (floored to the currency's minor unit, at least one); the next rebalance splits the day
- * afresh. None while they fit.
+ * most the new limit, none below its least daily budget (the currency's minor unit or its platform's minimum); the
+ * next rebalance splits the day afresh. None while they fit. A PATCH whose limit cannot give each its least is
+ * refused (limitFloor); should campaigns have started since that check, the smallest ones that no longer fit are
+ * paused for the day (`daily_limit`, resumed by the daily-limit rule) rather than the promise broken.
  */
-function limitCutDecisions(b: BudgetView, campaigns: CampaignView[]): Decision[] {
+function limitCutDecisions(b: BudgetView, campaigns: CampaignView[], minDaily: OverrideInput['minDaily']): Decision[] {
   if (b.dailyLimit === null) return [];
   const fmt = money(b);
   const d = b.decimals ?? 2;
   const live = campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
   const sum = roundTo(live.reduce((s, c) => s + c.dailyBudget, 0), d);
   if (sum <= b.dailyLimit) return [];
-  const unit = roundTo(10 ** -d, d);
-  return live.map((c) => {
-    const next = Math.max(unit, floorTo((c.dailyBudget * b.dailyLimit!) / sum, d));
+  const inputs = (c: CampaignView) => ({ daily_limit: b.dailyLimit, daily_budgets: sum, previous_daily_budget: c.dailyBudget });
+  // The largest daily budgets are kept first (ties: the older campaign).
+  const ranked = [...live].sort((x, y) => y.dailyBudget - x.dailyBudget || x.id - y.id);
+  let kept = ranked;
+  let next = cutInProportion(kept.map((c) => ({ id: c.id, daily: c.dailyBudget, least: leastDaily(b, c.platform, minDaily) })), b.dailyLimit, d);
+  while (next === null && kept.length > 0) {
+    kept = kept.slice(0, -1);
+    next = cutInProportion(kept.map((c) => ({ id: c.id, daily: c.dailyBudget, least: leastDaily(b, c.platform, minDaily) })), b.dailyLimit, d);
+  }
+  return live.map((c): Decision => {
+    const amount = next?.get(c.id);
+    if (amount === undefined) {
+      return {
+        campaignId: c.id, rule: 'daily_limit_lowered', action: { kind: 'pause', reason: 'daily_limit' }, inputs: { ...inputs(c), least_daily_budget: leastDaily(b, c.platform, minDaily) },
+        reason: `The daily limit is now ${fmt(b.dailyLimit!)}, too little for each of the budget's ${live.length} campaigns to keep its least daily budget of ${fmt(leastDaily(b, c.platform, minDaily))}: paused until the next day, the smallest first.`,
+      };
+    }
     return {
-      campaignId: c.id, rule: 'daily_limit_lowered', action: { kind: 'set_daily_budget', daily_budget: next },
-      inputs: { daily_limit: b.dailyLimit, daily_budgets: sum, previous_daily_budget: c.dailyBudget },
-      reason: `The daily limit is now ${fmt(b.dailyLimit!)}, below the ${fmt(sum)} a day the budget's campaigns take: daily budget ${fmt(c.dailyBudget)} → ${fmt(next)} (each lowered in proportion until the next rebalance).`,
+      campaignId: c.id, rule: 'daily_limit_lowered', action: { kind: 'set_daily_budget', daily_budget: amount }, inputs: inputs(c),
+      reason: `The daily limit is now ${fmt(b.dailyLimit!)}, below the ${fmt(sum)} a day the budget's campaigns take: daily budget ${fmt(c.dailyBudget)} → ${fmt(amount)} (each lowered in proportion until the next rebalance).`,
     };
   });
 }
@@ -332,15 +416,32 @@ function limitCutDecisions(b: BudgetView, campaigns: CampaignView[]): Decision[]
  * hourly window: the hourly stop rules with the new figures (budget_ended; budget_exhausted when one more hour of the
  * spending campaigns' daily budgets could reach the new total, with the organizer's notice), the daily budgets
  * counted as lowered to a new daily limit below them; else those lowerings (daily_limit_lowered) and the
- * low-budget notice when the new total leaves less than 20 %.
+ * low-budget notice when the new total leaves less than 20 %. A top-up that reopened an exhausted budget (active
+ * again with campaigns its exhaustion paused) splits the day across every campaign that runs again, those included
+ * (rebalance_{strategy}, amounts set before they resume), and resumes them (budget_reopened); the stop rules weigh
+ * the split, so a top-up too small for another hour stops the budget again and resumes nothing.
  */
 export function overrideDecisions(inp: OverrideInput): Decision[] {
-  const cut = limitCutDecisions(inp.budget, inp.campaigns);
-  const lowered = new Map(cut.map((x) => [x.campaignId, (x.action as { daily_budget: number }).daily_budget]));
+  const b = inp.budget;
+  if (inp.campaigns.some((c) => reopened(b, c))) {
+    const eligible = inp.campaigns.filter(spending(b));
+    // No campaign is split below its least daily budget (the currency's minor unit, its platform's minimum): the
+    // platforms refuse less, and a refused amount would leave it resuming at the larger one it had. A day too small
+    // for them all is passed by those few minor units at most; the total is still held by the stop rules below.
+    const split = splitDecisions(b, eligible, inp.now, inp.rand ?? prng(hash32(`reopen:${b.id}:${inp.now}`)), inp.bandit, (c) => leastDaily(b, c.platform, inp.minDaily));
+    const amounts = new Map(split.map((x) => [x.campaignId, (x.action as { daily_budget: number }).daily_budget]));
+    // Weighed at the larger of the split and what each has now (a lowering the platform refuses leaves the latter):
+    // a top-up too small for another hour at those amounts stops the budget again and resumes nothing.
+    const stop = guards({ budget: b, campaigns: inp.campaigns.map((c) => (amounts.has(c.id) ? { ...c, dailyBudget: Math.max(c.dailyBudget, amounts.get(c.id)!) } : c)), now: inp.now });
+    if (stop) return stop;
+    return [...lowBudgetDecisions(b, false), ...split, ...reopenDecisions(b, inp.campaigns)];
+  }
+  const cut = limitCutDecisions(b, inp.campaigns, inp.minDaily);
+  const lowered = new Map(cut.map((x) => [x.campaignId, x.action.kind === 'set_daily_budget' ? x.action.daily_budget : 0]));
   const campaigns = inp.campaigns.map((c) => (lowered.has(c.id) ? { ...c, dailyBudget: lowered.get(c.id)! } : c));
-  const stop = guards({ budget: inp.budget, campaigns, now: inp.now });
+  const stop = guards({ budget: b, campaigns, now: inp.now });
   if (stop) return stop;
-  return [...lowBudgetDecisions(inp.budget, false), ...cut];
+  return [...lowBudgetDecisions(b, false), ...cut];
 }
 
 export interface DayInput {
@@ -353,27 +454,30 @@ export interface DayInput {
 
 /** The daily rebalance: notices, exhaustion and the day's split between the running campaigns. */
 export function dailyDecisions(inp: DayInput): Decision[] {
-  const { budget: b, now } = inp;
-  const fmt = money(b);
-  const out: Decision[] = lowBudgetDecisions(b, false);
+  const b = inp.budget;
   const eligible = inp.campaigns.filter((c) => running(c) || pausedBy(c, 'daily_limit'));
-  if (eligible.length === 0) return out;
+  return [...lowBudgetDecisions(b, false), ...splitDecisions(b, eligible, inp.now, inp.rand, inp.bandit)];
+}
+
+/** The day's target split between `eligible` by the budget's strategy (allocate.ts): one daily budget each, at least `least`'s. */
+function splitDecisions(b: BudgetView, eligible: CampaignView[], now: number, rand: () => number, bandit?: BanditOpts, least: (c: CampaignView) => number = () => 0): Decision[] {
+  const fmt = money(b);
+  if (eligible.length === 0) return [];
   const target = dailyTarget({ total: b.total, spent: b.spent, dailyLimit: b.dailyLimit, endsAt: b.endsAt, now });
   const alloc = allocate({
-    strategy: b.strategy, platformAllocations: b.platformAllocations, dayTarget: target, rand: inp.rand, bandit: inp.bandit,
+    strategy: b.strategy, platformAllocations: b.platformAllocations, dayTarget: target, rand, bandit,
     arms: eligible.map((c) => ({ id: c.id, platform: c.platform, stats: c.stats })),
   });
-  for (const c of eligible) {
-    const next = alloc.daily.get(c.id) ?? 0;
+  return eligible.map((c): Decision => {
+    const next = Math.max(least(c), alloc.daily.get(c.id) ?? 0);
     const share = alloc.shares.get(c.id) ?? 0;
     const wp = alloc.winProbabilities?.get(c.id);
-    out.push({
+    return {
       campaignId: c.id, rule: `rebalance_${b.strategy}`, action: { kind: 'set_daily_budget', daily_budget: next },
       inputs: { day_target: target, share, ...(wp === undefined ? {} : { win_probability: wp }), spend: cents(c.stats.spend), clicks: c.stats.clicks, conversions: c.stats.conversions, revenue: cents(c.stats.revenue), previous_daily_budget: c.dailyBudget },
       reason: b.strategy === 'performance_based'
         ? `Thompson sampling gives it a ${(share * 100).toFixed(1)} % share (won ${((wp ?? 0) * 100).toFixed(1)} % of the draws): ${fmt(next)} of today's ${fmt(target)}.`
         : `${b.strategy === 'manual' ? 'Manual platform split' : 'Equal split'}: ${fmt(next)} of today's ${fmt(target)}.`,
-    });
-  }
-  return out;
+    };
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
+import { amountProblem, parseAmount, parseIds, parseNewBudget, parseOverride, parseSuite } from './schemas.js';
 
 const field = (r: { ok: boolean; error?: { field: string } }) => (r.ok ? null : r.error!.field);
 
@@ -32,5 +32,27 @@ describe('campaign request bodies', () => {
     for (const raw of ['2200-01-01T00:00:00Z', '0026-11-20T00:00:00Z', '1999-12-31T23:59:59Z']) {
       expect(budget(raw)).toMatchObject({ ok: false, error: { field: 'ends_at', message: expect.stringContaining('between 2000-01-01 and 2199-12-31') } });
     }
+  });
+
+  it('states one rule per field and currency, naming the field, the value, the rule and the fix', () => {
+    const msg = (r: unknown) => (r as { error: { message: string } } | null)?.error.message;
+    // The probe's pair on an EUR budget: 0 said "at least 0.001 and at most 1000000, with at most 3 decimals" (the
+    // parser's guess, no currency), 5.001 "at most 10000000 EUR" (the total's cap): neither was the daily budget's rule.
+    expect(parseAmount({ daily_budget: 0 })).toEqual({ ok: true, value: 0 });
+    expect(msg(amountProblem(0, 'daily_budget', 'EUR'))).toBe('daily_budget 0 EUR is below 0.01 EUR, the smallest amount it takes (an amount in EUR from 0.01 to 1000000, with at most 2 decimals (EUR\'s minor unit)): send at least 0.01 (to stop the campaign, pause it: POST /api/v1/campaigns/{id}/pause).');
+    expect(msg(amountProblem(5.001, 'daily_budget', 'EUR'))).toBe('daily_budget 5.001 EUR has more than 2 decimals (an amount in EUR from 0.01 to 1000000, with at most 2 decimals (EUR\'s minor unit)): send it rounded to 2, e.g. 5.00.');
+    expect(msg(amountProblem(2_000_000, 'daily_budget', 'EUR'))).toContain('daily_budget 2000000 EUR is above 1000000 EUR, the most it takes');
+    expect(msg(amountProblem(2_000_000, 'total_budget', 'EUR'))).toBeUndefined();
+    expect(msg(amountProblem(150000.5, 'total_budget', 'JPY'))).toContain('with at most 0 decimals (JPY\'s minor unit)): send it rounded to 0, e.g. 150000.');
+    // The same rule at creation as in a PATCH.
+    const created = parseNewBudget({ organizer_id: 'O1', total_budget: 100, daily_budget_limit: 0, currency: 'EUR' }, 0);
+    expect(msg(created)).toBe(msg(amountProblem(0, 'daily_budget_limit', 'EUR')));
+    expect(msg(parseAmount({ daily_budget: '5' }))).toBe('daily_budget must be a number, an amount in the budget\'s currency (e.g. 25 or 25.50 for EUR); got a string ("5").');
+  });
+
+  it('says what a null total is, instead of asking for fields that were sent', () => {
+    expect(parseOverride({ total_budget: null })).toMatchObject({ ok: false, error: { field: 'total_budget', message: expect.stringMatching(/^total_budget null is not a total: a budget always has one\. .*only daily_budget_limit takes null, which removes the daily limit/) } });
+    expect(parseOverride({ daily_budget_limit: null })).toEqual({ ok: true, value: { daily_budget_limit: null } });
+    expect(parseOverride({})).toMatchObject({ ok: false, error: { field: '' } });
   });
 });

@@ -3,9 +3,10 @@
 import type { Parsed } from '../http/params.js';
 import { describeJson, MAX_TIME_MS, parseIsoTime, stringProblem, unknownBodyField } from '../http/params.js';
 import { isObj } from '../store/rows.js';
-import { currencyDecimals, fitsDecimals, isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
+import { currencyDecimals, fitsDecimals, floorTo, isPlatform, STRATEGIES, type PlatformAllocations, type Strategy } from './model.js';
 import type { NewBudget } from './service.js';
 import { ignoredPercentages } from './allocate.js';
+import { httpUrl } from './suite.js';
 
 const bad = (field: string, message: string): Parsed<never> => ({ ok: false, error: { code: 'invalid_field', in: 'body', field, message } });
 
@@ -14,24 +15,57 @@ function unknownField(v: Record<string, unknown>, allowed: string[]): string | n
 }
 
 /**
+ * The most each amount field takes, in the budget's currency: one rule per field, the same at creation, in a PATCH
+ * and for a daily budget set by hand (amountProblem), whatever the currency.
+ */
+export const AMOUNT_MAX = {
+  total_budget: 10_000_000,
+  daily_budget_limit: 1_000_000,
+  daily_budget: 1_000_000,
+  target_cpa: 100_000,
+  /** platform_allocations.{platform}.daily_limit */
+  daily_limit: 1_000_000,
+} as const;
+
+/** The rule of an amount field in words: its range in the currency and the currency's decimals. */
+const amountRule = (min: number, max: number, decimals: number, currency: string | null) =>
+  `${currency ? `an amount in ${currency}` : 'an amount'} from ${min} to ${max}, with at most ${decimals} decimal${decimals === 1 ? '' : 's'}${currency ? ` (${currency}'s minor unit)` : ''}`;
+
+/**
  * An amount in a currency with `decimals` minor-unit digits (JPY 0, EUR 2, KWD 3): at least one minor unit, at most
- * `max`, and no more decimals than the currency has (150000.55 JPY is refused, 500.125 KWD accepted).
+ * `max`, and no more decimals than the currency has (150000.55 JPY is refused, 500.125 KWD accepted). A refusal names
+ * the field, the value sent, the rule and what to send instead.
  */
 function money(v: unknown, field: string, max: number, required: boolean, decimals = 2, currency: string | null = null): Parsed<number | null> {
   const unit = 10 ** -decimals;
   const min = Number(unit.toFixed(decimals));
-  const what = `an amount of at least ${min} and at most ${max}${currency ? ` ${currency}` : ''}, with at most ${decimals} decimal${decimals === 1 ? '' : 's'}${currency ? ` (${currency}'s minor unit)` : ''}`;
-  if (v === undefined || v === null) return required ? bad(field, `${field} is required (${what}).`) : { ok: true, value: null };
+  const rule = amountRule(min, max, decimals, currency);
+  const cur = currency ? ` ${currency}` : '';
+  if (v === undefined || v === null) return required ? bad(field, `${field} is required: ${rule}.`) : { ok: true, value: null };
+  if (typeof v !== 'number' || !Number.isFinite(v)) return bad(field, `${field} must be a number, ${rule}; got ${describeJson(v)}.`);
   // At least a minor unit: below that the stored amount would be 0.
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min - 1e-12 || v > max || !fitsDecimals(v, decimals)) return bad(field, `${field} must be ${what}.`);
+  if (v < min - 1e-12) {
+    const stop = field === 'daily_budget' ? ' (to stop the campaign, pause it: POST /api/v1/campaigns/{id}/pause)' : '';
+    return bad(field, `${field} ${v}${cur} is below ${min}${cur}, the smallest amount it takes (${rule}): send at least ${min}${stop}.`);
+  }
+  if (v > max) return bad(field, `${field} ${v}${cur} is above ${max}${cur}, the most it takes (${rule}): send at most ${max}.`);
+  if (!fitsDecimals(v, decimals)) return bad(field, `${field} ${v}${cur} has more than ${decimals} decimal${decimals === 1 ? '' : 's'} (${rule}): send it rounded to ${decimals}, e.g. ${floorTo(v, decimals).toFixed(decimals)}.`);
+  return { ok: true, value: v };
+}
+
+/**
+ * An amount whose budget (and so currency) is not known yet: only its type is checked here (a number, or null where
+ * `nullable`); its range and decimals are checked against the budget's currency once it is read (amountProblem), so
+ * the refusal states that currency's rule rather than a guess.
+ */
+function number(v: unknown, field: string): Parsed<number | null> {
+  if (v === undefined || v === null) return { ok: true, value: null };
+  if (typeof v !== 'number' || !Number.isFinite(v)) return bad(field, `${field} must be a number, an amount in the budget's currency (e.g. 25 or 25.50 for EUR); got ${describeJson(v)}.`);
   return { ok: true, value: v };
 }
 
 /** A ratio (target_roas): at most two decimals, whatever the currency. */
 const ratio = (v: unknown, field: string, max: number): Parsed<number | null> => money(v, field, max, false, 2);
-
-/** The largest number of decimals of a currency in use (KWD, BHD, …): amounts whose budget is not known yet. */
-export const MAX_DECIMALS = 3;
 
 function str(v: unknown, field: string, max: number, required = false): Parsed<string | null> {
   if (v === undefined || v === null) return required ? bad(field, `${field} is required.`) : { ok: true, value: null };
@@ -65,7 +99,7 @@ function allocations(v: unknown, decimals: number, currency: string | null): Par
       return { ok: false, error: { ...e, field: `${f}.${e.field}` } };
     }
     if (typeof a.percentage !== 'number' || !(a.percentage >= 0 && a.percentage <= 100)) return bad(`${f}.percentage`, 'percentage must be a number from 0 to 100.');
-    const dl = money(a.daily_limit, `${f}.daily_limit`, 1_000_000, false, decimals, currency);
+    const dl = money(a.daily_limit, `${f}.daily_limit`, AMOUNT_MAX.daily_limit, false, decimals, currency);
     if (!dl.ok) return dl;
     sum += a.percentage;
     out[p] = { percentage: a.percentage, ...(dl.value === null ? {} : { daily_limit: dl.value }) };
@@ -87,9 +121,9 @@ export function parseNewBudget(v: unknown, now: number): Parsed<NewBudget> {
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) return bad('currency', 'currency must be a 3-letter ISO 4217 code (EUR).');
   const decimals = currencyDecimals(currency);
   if (decimals === null) return bad('currency', `currency ${currency} is not an ISO 4217 currency in use (EUR, USD, RON, JPY, …).`);
-  const total = money(v.total_budget, 'total_budget', 10_000_000, true, decimals, currency);
-  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false, decimals, currency);
-  const cpa = money(v.target_cpa, 'target_cpa', 100_000, false, decimals, currency);
+  const total = money(v.total_budget, 'total_budget', AMOUNT_MAX.total_budget, true, decimals, currency);
+  const daily = money(v.daily_budget_limit, 'daily_budget_limit', AMOUNT_MAX.daily_budget_limit, false, decimals, currency);
+  const cpa = money(v.target_cpa, 'target_cpa', AMOUNT_MAX.target_cpa, false, decimals, currency);
   const roas = ratio(v.target_roas, 'target_roas', 1000);
   const pay = str(v.payment_reference, 'payment_reference', 255);
   const notes = str(v.notes, 'notes', 4000);
@@ -120,12 +154,14 @@ export function parseOverride(v: unknown): Parsed<{ total_budget?: number; daily
   if (!isObj(v)) return bad('', 'Send a JSON object.');
   const extra = unknownField(v, ['total_budget', 'daily_budget_limit']);
   if (extra) return { ok: false, error: unknownBodyField(extra, 'a budget override takes total_budget and/or daily_budget_limit (null removes the limit).') };
-  const total = money(v.total_budget, 'total_budget', 10_000_000, false, MAX_DECIMALS);
+  // null removes the daily limit, but a budget always has a total: null there is not "no change" nor "no total".
+  if (v.total_budget === null) return bad('total_budget', 'total_budget null is not a total: a budget always has one. Send an amount above what the budget already spent, or leave total_budget out to keep it (only daily_budget_limit takes null, which removes the daily limit).');
+  const total = number(v.total_budget, 'total_budget');
   if (!total.ok) return total;
   if (v.daily_budget_limit === null) return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), daily_budget_limit: null } };
-  const daily = money(v.daily_budget_limit, 'daily_budget_limit', 1_000_000, false, MAX_DECIMALS);
+  const daily = number(v.daily_budget_limit, 'daily_budget_limit');
   if (!daily.ok) return daily;
-  if (total.value === null && daily.value === null) return bad('', 'Send total_budget and/or daily_budget_limit.');
+  if (total.value === null && daily.value === null) return bad('', 'Send total_budget and/or daily_budget_limit (null removes the daily limit).');
   return { ok: true, value: { ...(total.value === null ? {} : { total_budget: total.value }), ...(daily.value === null ? {} : { daily_budget_limit: daily.value }) } };
 }
 
@@ -139,17 +175,23 @@ function shapeProblem(v: unknown, allowed: string[], message: string): Parsed<ne
 export function parseAmount(v: unknown): Parsed<number> {
   const shape = shapeProblem(v, ['daily_budget'], 'Send {"daily_budget": amount}.');
   if (shape || !isObj(v)) return shape ?? bad('', 'Send a JSON object.');
-  const m = money(v.daily_budget, 'daily_budget', 1_000_000, true, MAX_DECIMALS);
+  if (v.daily_budget === undefined || v.daily_budget === null) return bad('daily_budget', 'daily_budget is required: an amount in the budget\'s currency. Send {"daily_budget": amount}.');
+  const m = number(v.daily_budget, 'daily_budget');
   return m.ok ? { ok: true, value: m.value! } : m;
 }
 
-export function parseSuite(v: unknown): Parsed<{ lookalike_pct: number }> {
-  if (v === null || v === undefined) return { ok: true, value: { lookalike_pct: 1 } };
-  const shape = shapeProblem(v, ['lookalike_pct'], 'The suite takes an optional {"lookalike_pct": 1|2|3}.');
+export function parseSuite(v: unknown): Parsed<{ lookalike_pct: number; landing_page_url: string | null; country: string | null }> {
+  if (v === null || v === undefined) return { ok: true, value: { lookalike_pct: 1, landing_page_url: null, country: null } };
+  const shape = shapeProblem(v, ['lookalike_pct', 'landing_page_url', 'country'], 'The suite takes an optional {"lookalike_pct": 1|2|3, "landing_page_url": "https://…", "country": "RO"}.');
   if (shape || !isObj(v)) return shape ?? bad('', 'Send a JSON object.');
   const p = v.lookalike_pct ?? 1;
   if (p !== 1 && p !== 2 && p !== 3) return bad('lookalike_pct', 'lookalike_pct is 1, 2 or 3 (% of the country).');
-  return { ok: true, value: { lookalike_pct: p } };
+  const url = str(v.landing_page_url, 'landing_page_url', 2000);
+  if (!url.ok) return url;
+  if (url.value !== null && !httpUrl(url.value)) return bad('landing_page_url', `landing_page_url must be an http(s) URL: the page the ads lead to (https://tickets.example/events); got ${describeJson(url.value.slice(0, 100))}.`);
+  const c = v.country;
+  if (c !== undefined && c !== null && (typeof c !== 'string' || !/^[A-Za-z]{2}$/.test(c))) return bad('country', `country must be an ISO 3166-1 alpha-2 code (RO, DE, US): the country the ads target; got ${describeJson(c)}.`);
+  return { ok: true, value: { lookalike_pct: p, landing_page_url: url.value === null ? null : httpUrl(url.value), country: typeof c === 'string' ? c.toUpperCase() : null } };
 }
 
 export function parseIds(v: unknown): Parsed<{ note: string | null }> {
@@ -161,11 +203,11 @@ export function parseIds(v: unknown): Parsed<{ note: string | null }> {
 }
 
 /**
- * An amount parsed before its budget was known (an override, a daily budget) against the budget's currency: null
- * when it fits, else the refusal naming `field`.
+ * An amount parsed before its budget was known (an override, a daily budget) against the budget's currency and the
+ * field's own maximum (AMOUNT_MAX): null when it fits, else the refusal naming `field`, the value, the rule and the fix.
  */
-export function amountProblem(v: number, field: string, currency: string): Parsed<never> | null {
+export function amountProblem(v: number, field: keyof typeof AMOUNT_MAX, currency: string): Parsed<never> | null {
   const d = currencyDecimals(currency) ?? 2;
-  const r = money(v, field, 10_000_000, true, d, currency);
+  const r = money(v, field, AMOUNT_MAX[field], true, d, currency);
   return r.ok ? null : (r as Parsed<never>);
 }

@@ -13,10 +13,10 @@ import { createBudgetTurns, storeLease } from './budget-turns.js';
 import { capFor, raisedFirst, settleDaily } from './daily-budgets.js';
 import { createDecider } from './decide.js';
 import { createOverride } from './override.js';
-import { approvalRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
+import { approvalRefusal, notPending, resumeRefusal, scheduledNote, startingDailyBudgets, startingRefusal, startsLater } from './review.js';
 import { amountProblem } from './schemas.js';
 import { campaignStore as S, Q, toBudget, toCampaign, toPublishRow, type Budget, type Campaign, type PublishRow } from './store.js';
-import { buildSuite, linkAudiences, type Creative, type Targeting } from './suite.js';
+import { buildSuite, linkAudiences, suiteCountry, suiteLanding, type Creative, type Targeting } from './suite.js';
 
 /** Campaigns about to start with their daily budget, and those that may not start with the reason (review.ts startingRefusal). */
 interface Shares {
@@ -41,6 +41,12 @@ export interface NewBudget {
   notes: string | null;
 }
 
+/** What a suite request may say of its ads (POST …/suite): their landing page and country, over the catalog's. */
+export interface SuiteOptions {
+  landing_page_url?: string | null;
+  country?: string | null;
+}
+
 export interface LowBudgetNotice {
   tenant: number;
   budget_id: number;
@@ -55,8 +61,13 @@ export interface ServiceDeps {
   log: Logger;
   adapters: Record<Platform, PlatformAdapter>;
   now: () => number;
-  /** Landing page of events without a url in the catalog. */
-  fallbackUrl: string;
+  /**
+   * The landing page of a suite whose budget names no event, or whose event has no url in the catalog
+   * (CAMPAIGNS_LANDING_URL); null: such a suite must send landing_page_url.
+   */
+  fallbackUrl: string | null;
+  /** The country targeted when the catalog gives none (CAMPAIGNS_COUNTRY); null: such a suite must send country. */
+  fallbackCountry?: string | null;
   notify(n: LowBudgetNotice): Promise<void>;
   /**
    * The smallest daily budget each platform's ad account takes, in its currency (config.ts: META_MIN_DAILY_BUDGET, …);
@@ -68,8 +79,27 @@ export interface ServiceDeps {
 export type Result<T> =
   | { ok: true; value: T }
   | { ok: false; code: 'not_found' | 'conflict'; message: string }
-  /** A refused value: answered 400 invalid_field naming `field` (and `max`, the largest accepted, when there is one). */
-  | { ok: false; code: 'invalid'; field: string; message: string; max?: number; cap?: string };
+  /**
+   * A refused value: answered 400 invalid_field naming `field` (and `max`, the largest accepted, or `min`, the least,
+   * when there is one).
+   */
+  | { ok: false; code: 'invalid'; field: string; message: string; max?: number; min?: number; cap?: string }
+  /**
+   * The platform failed or refused the call (a hand pause, resume or daily budget): nothing changed here. Answered
+   * 502 platform_error with `platform` and `retriable` (a timeout, 429, 5xx: send it again), never 409, which a
+   * client takes for "not allowed now" and does not retry.
+   */
+  | { ok: false; code: 'platform_error'; platform: Platform; retriable: boolean; message: string };
+
+/** The 502 of a hand action the platform did not take (`what`: "the pause"), saying whether to send it again. */
+function platformFailure(c: Campaign, what: string, r: { error: string; retriable: boolean }): Result<never> {
+  const told = r.retriable ? `did not take ${what} of campaign ${c.id} (a temporary failure: ${r.error})` : `refused ${what} of campaign ${c.id}: ${r.error}`;
+  const state = what === 'the daily budget' ? `its daily budget is still ${c.daily_budget}` : `it is still ${c.status}`;
+  return {
+    ok: false, code: 'platform_error', platform: c.platform, retriable: r.retriable,
+    message: `${c.platform} ${told}. Nothing changed: ${state}. ${r.retriable ? `Send ${what} again.` : 'Fix what the platform says, then send it again.'}`,
+  };
+}
 
 const ext = (c: Campaign) => ({ campaignId: c.external_campaign_id ?? '', adsetId: c.external_adset_id });
 
@@ -85,7 +115,7 @@ export function createService(deps: ServiceDeps) {
   const turns = createBudgetTurns({ lease: storeLease(db), now: deps.now, log: deps.log });
   // The optimiser's decisions, carried out and marked applied or superseded (decide.ts).
   const { decide } = createDecider({ db, log: deps.log, adapters, now: deps.now, notify: deps.notify, turns });
-  const { overrideBudget } = createOverride({ db, log: deps.log, now: deps.now, decide });
+  const { overrideBudget } = createOverride({ db, log: deps.log, now: deps.now, decide, minDaily: deps.minDaily });
 
   async function createBudget(tenant: number, b: NewBudget): Promise<Budget> {
     const t = now();
@@ -94,15 +124,25 @@ export function createService(deps: ServiceDeps) {
     return toBudget(r.rows[0] as Record<string, unknown>);
   }
 
-  async function createSuite(tenant: number, budgetId: number, lookalikePct: number): Promise<Result<Campaign[]>> {
+  /**
+   * The budget's suite (drafts). Its ads' landing page and country are never assumed (suite.ts suiteLanding,
+   * suiteCountry): the request's, else the catalog's, else the deployment's setting; else 400 naming the field.
+   */
+  async function createSuite(tenant: number, budgetId: number, lookalikePct: number, opts: SuiteOptions = {}): Promise<Result<Campaign[]>> {
     const b = await S.budget(db, tenant, budgetId);
     if (!b) return { ok: false, code: 'not_found', message: `No budget ${budgetId} for this tenant.` };
     if (b.status !== 'active') return { ok: false, code: 'conflict', message: `Budget ${budgetId} is ${b.status}: a suite is created for an active budget.` };
     const ev = b.event_id ? ((await db.query(Q.event_for_suite, [tenant, b.event_id])).rows[0] as Record<string, unknown> | undefined) : undefined;
+    const landing = suiteLanding(opts.landing_page_url ?? null, b.event_id, (ev?.url as string | null) ?? null, deps.fallbackUrl);
+    if ('problem' in landing) return { ok: false, code: 'invalid', field: 'landing_page_url', message: landing.problem };
+    const venueCountry = (ev?.country as string | null) ?? null;
+    const organizerCountries = opts.country || venueCountry ? [] : (await db.query<{ country: string }>(Q.organizer_countries, [tenant, b.organizer_id])).rows.map((r) => r.country);
+    const country = suiteCountry(opts.country ?? null, venueCountry, organizerCountries, deps.fallbackCountry ?? null);
+    if ('problem' in country) return { ok: false, code: 'invalid', field: 'country', message: country.problem };
     const candidates = await S.audienceCandidates(db, tenant, b.organizer_id);
     const built = buildSuite({
-      budgetId, organizerId: b.organizer_id, platformAllocations: b.platform_allocations, lookalikePct, fallbackUrl: deps.fallbackUrl,
-      event: { id: b.event_id, title: (ev?.title as string | null) ?? null, genres: (ev?.genres as string[] | undefined) ?? [], city: (ev?.city as string | null) ?? null, country: (ev?.country as string | null) ?? null, url: (ev?.url as string | null) ?? null },
+      budgetId, organizerId: b.organizer_id, platformAllocations: b.platform_allocations, lookalikePct, landingUrl: landing.url, country: country.country,
+      event: { id: b.event_id, title: (ev?.title as string | null) ?? null, genres: (ev?.genres as string[] | undefined) ?? [], city: (ev?.city as string | null) ?? null, country: venueCountry, url: (ev?.url as string | null) ?? null },
     });
     // Audiences already built and synced by the remarketing module are referenced at once; the others later.
     const drafts = built.map((d) => ({ ...d, targeting: linkAudiences(d.targeting, d.platform, b.organizer_id, candidates) }));
@@ -141,7 +181,7 @@ export function createService(deps: ServiceDeps) {
       if (busy) return { ok: false, code: 'conflict', message: `Campaign ${busy.id} is being published; it ends active or failed without another approval.` };
       const waiting = loaded.find((c) => c.status === 'scheduled');
       if (waiting) return { ok: false, code: 'conflict', message: scheduledNote(waiting, await S.budget(db, tenant, waiting.budget_id), t) };
-      return { ok: false, code: 'conflict', message: 'None of these campaigns is pending review.' };
+      return { ok: false, code: 'conflict', message: notPending(loaded[0]) };
     }
     const out: Campaign[] = [];
     const refusals: string[] = [];
@@ -339,17 +379,17 @@ export function createService(deps: ServiceDeps) {
       // Paused by a rule (the daily limit, which resumes it the next day; CPA; exhaustion): the hand takes over, and
       // a manual pause is never resumed by a rule. The platform gets the (absolute) pause again; it is paused there.
       const r = await adapters[c.platform].setActive(ext(c), false);
-      if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
+      if (!r.ok) return platformFailure(c, 'the pause', r);
       const [held] = await S.move(db, tenant, [id], ['paused'], 'paused', 'manual', now());
       return held ? { ok: true, value: held } : { ok: false, code: 'conflict', message: `Campaign ${id} changed meanwhile; read it again.` };
     }
     if (!canMove(c.status, to) || !c.external_campaign_id) return { ok: false, code: 'conflict', message: `Campaign ${id} is ${c.status}: it cannot be ${active ? 'resumed' : 'paused'}.` };
     if (active) {
       const b = (await S.budget(db, tenant, c.budget_id))!;
-      if (b.status !== 'active') return { ok: false, code: 'conflict', message: `Its budget is ${b.status}: raise the total or resume the budget first.` };
+      if (b.status !== 'active') return { ok: false, code: 'conflict', message: resumeRefusal(b) };
     }
     const r = await adapters[c.platform].setActive(ext(c), active);
-    if (!r.ok) return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
+    if (!r.ok) return platformFailure(c, active ? 'the resume' : 'the pause', r);
     const [moved] = await S.move(db, tenant, [id], [c.status], to, active ? null : 'manual', now());
     return { ok: true, value: moved ?? c };
   }
@@ -370,9 +410,7 @@ export function createService(deps: ServiceDeps) {
     const { c, b, before } = held.value;
     const r = await adapters[c.platform].setDailyBudget(ext(c), amount, b.currency);
     await settleDaily(db, tenant, id, before, amount, r.ok, now());
-    if (!r.ok) {
-      return { ok: false, code: 'conflict', message: `${c.platform} refused: ${r.error}` };
-    }
+    if (!r.ok) return platformFailure({ ...c, daily_budget: before }, 'the daily budget', r);
     return { ok: true, value: (await S.campaign(db, tenant, id)) ?? { ...c, daily_budget: amount } };
   }
 

@@ -17,7 +17,7 @@ export const Q = queries('campaigns.sql', [
   'review_queue', 'review_budgets', 'review_budget_campaigns', 'live_budgets', 'set_rebalanced_for', 'replace_daily_budget', 'ended_budgets', 'synced_campaigns', 'write_metrics', 'spend_since',
   'insert_decisions', 'unapplied_decisions', 'mark_applied', 'mark_superseded', 'last_raises', 'budget_log', 'campaign_log', 'list_campaigns',
   'insert_credits', 'has_attributions', 'credit_tenants', 'credit_from_attributions', 'credits_by_campaign',
-  'organizer_report', 'snapshot_series', 'budget_credits', 'admin_overview', 'event_for_suite', 'budget_event', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
+  'organizer_report', 'snapshot_series', 'budget_credits', 'admin_overview', 'event_for_suite', 'organizer_countries', 'budget_event', 'audience_candidates', 'unpublished_with_audiences', 'set_targeting',
   'set_external_ads', 'last_rotations',
 ]);
 

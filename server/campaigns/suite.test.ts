@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildSuite, parseUtmCampaign, suitePlatforms } from './suite.js';
+import { buildSuite, parseUtmCampaign, suiteCountry, suiteLanding, suitePlatforms } from './suite.js';
 
 describe('campaign suite', () => {
-  const inp = { budgetId: 7, organizerId: 'org-1', platformAllocations: {}, lookalikePct: 2, fallbackUrl: 'https://t.example/e', event: { id: 'E1', title: 'Rock Night', genres: ['rock', 'indie'], city: 'Cluj', url: 'https://t.example/e/1?x=1' } };
+  const inp = { budgetId: 7, organizerId: 'org-1', platformAllocations: {}, lookalikePct: 2, landingUrl: 'https://t.example/e/1?x=1', country: 'RO', event: { id: 'E1', title: 'Rock Night', genres: ['rock', 'indie'], city: 'Cluj', url: 'https://t.example/e/1?x=1' } };
   it('one campaign per platform and type, audiences as definitions', () => {
     const s = buildSuite(inp);
     expect(s).toHaveLength(12);
@@ -27,6 +27,23 @@ describe('campaign suite', () => {
     expect(suitePlatforms({ meta: { percentage: 70 }, tiktok: { percentage: 0 } })).toEqual(['meta']);
     expect(suitePlatforms({})).toEqual(['meta', 'google_ads', 'tiktok']);
   });
+  it('assumes no landing page nor country: the request, the catalog, the configuration, else the field to send', () => {
+    // Before, a budget without event_id sent its ads to https://tixello.com/events and Meta to countries ["RO"].
+    expect(suiteLanding('https://o.example/x', 'E1', 'https://t.example/e/1', null)).toEqual({ url: 'https://o.example/x' });
+    expect(suiteLanding(null, 'E1', 'https://t.example/e/1', 'https://m.example/')).toEqual({ url: 'https://t.example/e/1' });
+    expect(suiteLanding(null, 'E1', 'not a url', 'https://m.example/')).toEqual({ url: 'https://m.example/' });
+    expect(suiteLanding(null, null, null, null)).toEqual({ problem: expect.stringMatching(/^The suite's ads need a landing page: its budget names no event_id, and CAMPAIGNS_LANDING_URL is not set\. Send \{"landing_page_url": "https:\/\/…"\} with the suite/) });
+    expect(suiteLanding(null, 'E1', null, null)).toMatchObject({ problem: expect.stringContaining('event E1 has no url in the catalog') });
+    expect(suiteCountry('DE', 'RO', [], null)).toEqual({ country: 'DE' });
+    expect(suiteCountry(null, 'HU', ['RO'], 'RO')).toEqual({ country: 'HU' });
+    expect(suiteCountry(null, null, ['AT'], 'RO')).toEqual({ country: 'AT' });
+    expect(suiteCountry(null, null, ['AT', 'DE'], 'RO')).toEqual({ country: 'RO' });
+    expect(suiteCountry(null, null, ['AT', 'DE'], null)).toEqual({ problem: expect.stringMatching(/several \(AT, DE, …\).*Send \{"country": "RO"\} \(ISO 3166-1 alpha-2\) with the suite/) });
+    const noEvent = buildSuite({ ...inp, country: 'DE', landingUrl: 'https://o.example/org-1', event: { id: null, title: null, genres: [], city: null, url: null } });
+    expect(noEvent[0].targeting.locations).toEqual([{ country: 'DE' }]);
+    expect(new URL(noEvent[0].creative.landing_page_url).origin + new URL(noEvent[0].creative.landing_page_url).pathname).toBe('https://o.example/org-1');
+    expect(buildSuite(inp)[0].targeting.locations).toEqual([{ city: 'Cluj', radius_km: 50, country: 'RO' }]);
+  });
   it('no genres: broad live-music interests', () => {
     const s = buildSuite({ ...inp, event: { ...inp.event, genres: [] } });
     expect(s[0].targeting.interests).toEqual(['live music', 'concerts']);
@@ -36,7 +53,7 @@ describe('campaign suite', () => {
 describe('linking audiences', () => {
   it('links a definition to a synced audience of the same platform, type and event; others stay unlinked', async () => {
     const { linkAudiences } = await import('./suite.js');
-    const s = buildSuite({ budgetId: 1, organizerId: 'O1', platformAllocations: { meta: { percentage: 100 } }, lookalikePct: 1, fallbackUrl: 'https://t.example', event: { id: 'E1', title: null, genres: [], city: null, url: null } });
+    const s = buildSuite({ budgetId: 1, organizerId: 'O1', platformAllocations: { meta: { percentage: 100 } }, lookalikePct: 1, landingUrl: 'https://t.example', country: 'RO', event: { id: 'E1', title: null, genres: [], city: null, url: null } });
     const rt = s.find((c) => c.campaign_type === 'retargeting')!;
     const cands = [
       { id: 5, platform: 'meta' as const, audience_type: 'event_viewers' as const, organizer_id: 'O1', event_id: 'E1', external_audience_id: '2384' },

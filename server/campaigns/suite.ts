@@ -96,8 +96,44 @@ export interface SuiteInput {
   platformAllocations: PlatformAllocations;
   /** Lookalike size, 1-3 (% of the country's population). */
   lookalikePct: number;
-  /** Used when the event has no url in the catalog. */
-  fallbackUrl: string;
+  /** The page the ads lead to (utm_* added): resolved by suiteLanding, never assumed. */
+  landingUrl: string;
+  /** The country the ads target (ISO alpha-2), with the event's city when there is one: resolved by suiteCountry. */
+  country: string;
+}
+
+/** An http(s) URL, or null: a catalog url that is not one cannot be a landing page. Pure. */
+export function httpUrl(v: string | null | undefined): string | null {
+  if (!v) return null;
+  try {
+    const u = new URL(v);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where a suite's ads lead, or why none is known: the request's landing_page_url, else the event's url in the catalog,
+ * else the deployment's CAMPAIGNS_LANDING_URL. Nothing is assumed (it was https://tixello.com/events). Pure.
+ */
+export function suiteLanding(asked: string | null, eventId: string | null, eventUrl: string | null, configured: string | null): { url: string } | { problem: string } {
+  const url = asked ?? httpUrl(eventUrl) ?? configured;
+  if (url) return { url };
+  const why = eventId === null ? 'its budget names no event_id' : `event ${eventId} has no url in the catalog`;
+  return { problem: `The suite's ads need a landing page: ${why}, and CAMPAIGNS_LANDING_URL is not set. Send {"landing_page_url": "https://…"} with the suite (the page the ads lead to; utm_source, utm_medium and utm_campaign are added)${eventId === null ? '' : `, or set the event's url in the catalog (PUT /api/v1/catalog/events)`}.` };
+}
+
+/**
+ * Which country a suite's ads target, or why none is known: the request's country, else the event's venue's
+ * (catalog), else the one country of the organizer's catalog venues, else the deployment's CAMPAIGNS_COUNTRY. Nothing
+ * is assumed (Meta was sent countries ["RO"]). Pure.
+ */
+export function suiteCountry(asked: string | null, venueCountry: string | null, organizerCountries: string[], configured: string | null): { country: string } | { problem: string } {
+  const country = asked ?? venueCountry ?? (organizerCountries.length === 1 ? organizerCountries[0] : null) ?? configured;
+  if (country) return { country };
+  const venues = organizerCountries.length > 1 ? `the organizer's venues are in several (${organizerCountries.join(', ')}, …)` : 'the catalog gives no venue country for it';
+  return { problem: `The suite's ads need a country to target: ${venues}, and CAMPAIGNS_COUNTRY is not set. Send {"country": "RO"} (ISO 3166-1 alpha-2) with the suite, or set the venue's country in the catalog.` };
 }
 
 /** Genres when the catalog has none for the event: the marketplace's broad live-music interests. */
@@ -130,7 +166,7 @@ function targetingFor(type: CampaignType, inp: SuiteInput): Targeting {
   const forEvent = ev.id ? { event_id: ev.id } : { organizer_id: inp.organizerId };
   const buyers: AudienceRef = { type: 'ticket_buyers', criteria: forEvent, audience_id: null };
   const base: Targeting = {
-    age_min: 18, age_max: 65, genders: [], locations: ev.city ? [{ city: ev.city, radius_km: 50, ...(ev.country ? { country: ev.country } : {}) }] : ev.country ? [{ country: ev.country }] : [], interests: [],
+    age_min: 18, age_max: 65, genders: [], locations: ev.city ? [{ city: ev.city, radius_km: 50, country: inp.country }] : [{ country: inp.country }], interests: [],
     custom_audiences: [], lookalike_audiences: [], excluded_audiences: [buyers],
   };
   switch (type) {
@@ -151,7 +187,7 @@ function creativeFor(type: CampaignType, platform: Platform, inp: SuiteInput): C
   return {
     headline, description: inp.event.genres.length ? `${inp.event.genres.slice(0, 3).join(', ')} — live.` : 'Live on stage.',
     cta_type: 'BUY_TICKETS', image_url: null, video_url: null,
-    landing_page_url: landing(inp.event.url ?? inp.fallbackUrl, inp.budgetId, platform, type),
+    landing_page_url: landing(inp.landingUrl, inp.budgetId, platform, type),
     variants: [{ headline, description: 'Tickets selling fast.' }, { headline: `Don't miss ${title}`, description: 'Secure your seat today.' }],
     ...(type === 'dynamic_remarketing' ? { product_set: { event_id: inp.event.id } } : {}),
   };

@@ -58,7 +58,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json or text/plain.', when: 'ingest with a content type other than `application/json` / `text/plain`; on any route with a body, a `Content-Encoding` other than `gzip` / `deflate` or a `charset` other than UTF-8' },
   upgrade_required: { status: 426, message: '/ws is a websocket endpoint: connect with a websocket client (new WebSocket("ws://host/ws?token=…")), or use the REST mirror under /api/v1/live.', when: 'a plain HTTP request to `/ws`' },
   rate_limited: { status: 429, message: 'Rate limit exceeded; retry after {retry} s.', when: 'the key\'s token bucket is empty; `Retry-After` says when to retry' },
-  platform_error: { status: 502, message: 'The ad platform refused or failed the request: {detail}', when: 'a sync with an ad platform that refused or failed part-way (a remarketing audience sync); what was sent comes along' },
+  platform_error: { status: 502, message: 'The ad platform refused or failed the request: {detail}', when: 'an ad platform refused or failed the call: a sync that failed part-way (a remarketing audience sync; what was sent comes along), or a campaign\'s pause, resume or daily budget (`platform`, `retriable`; `Retry-After` when retriable: send it again)' },
   internal: { status: 500, message: 'Internal error.', when: 'an unexpected failure (logged; no details are sent)' },
   dashboard_unavailable: { status: 500, message: 'The dashboard {what} is missing from this installation (client/dashboard).', when: 'the dashboard page or bundle is missing' },
   dashboard_build_failed: { status: 500, message: 'Building the dashboard failed.', when: 'the dashboard bundle did not build' },

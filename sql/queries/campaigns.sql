@@ -411,6 +411,14 @@ SELECT e.id, e.title, e.genres, coalesce(e.city, v.city) AS city, e.url,
 FROM catalog_events e LEFT JOIN catalog_venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
 WHERE e.tenant_id = $1 AND e.id = $2;
 
+-- name: organizer_countries
+-- The countries (ISO alpha-2) of the venues of an organizer's catalog events: a suite whose event names none targets
+-- the organizer's country when its venues agree on one (service.ts createSuite).
+SELECT DISTINCT upper(btrim(v.country)) AS country
+FROM catalog_events e JOIN catalog_venues v ON v.tenant_id = e.tenant_id AND v.id = e.venue_id
+WHERE e.tenant_id = $1 AND e.organizer_id = $2 AND upper(btrim(v.country)) ~ '^[A-Z]{2}$'
+LIMIT 2;
+
 -- name: budget_event
 -- A budget's event as the catalog has it (its organizer): a budget names a catalog event of its own organizer.
 SELECT organizer_id FROM catalog_events WHERE tenant_id = $1 AND id = $2;

@@ -8,8 +8,10 @@ const found = [
 ];
 
 describe('Meta city targeting', () => {
-  it('picks the city in the location\'s country (default RO) before an exact name abroad, never a region', () => {
-    expect(pickCity(found, { city: 'Cluj', radius_km: 50 })).toEqual({ key: '1788569', name: 'Cluj-Napoca', radius_km: 50 });
+  it('picks the city in the location\'s country before an exact name abroad, never a region', () => {
+    expect(pickCity(found, { city: 'Cluj', country: 'RO', radius_km: 50 })).toEqual({ key: '1788569', name: 'Cluj-Napoca', radius_km: 50 });
+    // No country assumed: without one, the exact name anywhere.
+    expect(pickCity(found, { city: 'Cluj', radius_km: 50 })).toEqual({ key: '2673730', name: 'Cluj', radius_km: 50 });
     expect(pickCity(found, { city: 'Cluj', country: 'us' })).toMatchObject({ key: '2673730' });
     expect(pickCity(found, { city: 'Cluj', country: 'HU' })).toBeNull();
     expect(pickCity([{ key: 5, name: 'Iași', type: 'city', country_code: 'RO' }, { key: 6, name: 'Iasi Town', country_code: 'RO' }], { city: 'IASI' })).toMatchObject({ key: '5' });
@@ -18,10 +20,12 @@ describe('Meta city targeting', () => {
   });
 
   it('bounds the radius to Meta\'s 17-80 km and falls back to the countries without a known city', () => {
-    expect(pickCity(found, { city: 'Cluj', radius_km: 500 })!.radius_km).toBe(80);
-    expect(pickCity(found, { city: 'Cluj', radius_km: 1 })!.radius_km).toBe(17);
+    expect(pickCity(found, { city: 'Cluj', country: 'RO', radius_km: 500 })!.radius_km).toBe(80);
+    expect(pickCity(found, { city: 'Cluj', country: 'RO', radius_km: 1 })!.radius_km).toBe(17);
     expect(metaGeo([{ city: 'x', country: 'hu' }, { country: 'Romania' }], [])).toEqual({ countries: ['HU'] });
-    expect(metaGeo([], [])).toEqual({ countries: ['RO'] });
+    // Nothing assumed (it was countries ["RO"]): no country, no geo (the adapter refuses before creating anything).
+    expect(metaGeo([], [])).toBeNull();
+    expect(metaGeo([{ city: 'Atlantis' }], [])).toBeNull();
     expect(metaGeo([{ city: 'Cluj' }], [{ key: '1', name: 'Cluj-Napoca', radius_km: 40 }])).toEqual({ cities: [{ key: '1', radius: 40, distance_unit: 'kilometer' }] });
   });
 });

@@ -15,7 +15,7 @@
 // before the campaign, and resuming a campaign starts its ad set too (an absolute status: a no-op when it runs).
 import type { CampaignsConfig } from '../config.js';
 import { decimalsOf, toMinor, type Stats } from '../model.js';
-import { metaGeo, resolveCities, type MetaCity } from './meta-geo.js';
+import { countriesOf, metaGeo, resolveCities, type MetaCity } from './meta-geo.js';
 import { atStep, call, currencyRefusal, notConfigured, num, pickFound, type Found, type Outcome, type PlatformAdapter, type PublishInput, type PublishOutcome } from './adapter.js';
 import { ensureAds, fetchAdInsights, fetchAdStatuses, type MetaAdsDeps } from './meta-ads.js';
 
@@ -53,7 +53,8 @@ export function pickInterest(found: { id?: unknown; name?: unknown }[], query: s
 export function metaTargeting(t: PublishInput['targeting'], interests: MetaInterest[], cities: MetaCity[] = []) {
   return {
     age_min: t.age_min, age_max: t.age_max,
-    geo_locations: metaGeo(t.locations, cities),
+    // Never null here: publish refuses a targeting without a country first.
+    geo_locations: metaGeo(t.locations, cities) ?? {},
     ...(interests.length ? { flexible_spec: [{ interests: interests.map((i) => (i.name === null ? { id: i.id } : { id: i.id, name: i.name })) }] } : {}),
     custom_audiences: [...t.custom_audiences, ...t.lookalike_audiences].filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
     excluded_custom_audiences: t.excluded_audiences.filter((a) => a.external_id).map((a) => ({ id: a.external_id })),
@@ -104,6 +105,9 @@ export function createMetaAdapter(cfg: CampaignsConfig): PlatformAdapter {
       // anything is created when there is no pixel.
       const pixel = c.pixelId ?? cfg.meta.pixelId;
       if (!pixel) return atStep({ retriable: false, error: 'no Meta pixel: the ad set optimises purchases on one (promoted_object.pixel_id); add the tenant\'s Meta tracking code (settings.pixel_id) or set META_PIXEL_ID' }, 'campaign');
+      // geo_locations is required: a targeting naming no country (a draft of a version that assumed RO) is refused
+      // before anything is created rather than sent to a country nobody chose.
+      if (countriesOf(c.targeting.locations).length === 0) return atStep({ retriable: false, error: 'no country to target: the campaign\'s targeting names none (a suite created before countries were required); create the budget\'s suite again with its country (POST …/suite {"country": "RO"}) or set CAMPAIGNS_COUNTRY' }, 'campaign');
       // 1. The campaign: the stored id, else one found by its key, else a new one (PAUSED).
       const found = await lookup(`act_${acct}/campaigns`, { fields: 'id,name,status', filtering: JSON.stringify([{ field: 'name', operator: 'CONTAIN', value: `[${c.key}]` }]) });
       if (!found.ok) return atStep(found, 'campaign');
