@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HOUR_MS, DAY_MS, ZERO_STATS, type Stats } from './model.js';
 import { prng } from './rng.js';
-import { budgetLeft, cutInProportion, dailyDecisions, endDecisions, hourlyDecisions, limitFloor, overrideDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
+import { budgetLeft, dailyDecisions, endDecisions, hourlyDecisions, pauseOutcome, type BudgetView, type CampaignView } from './rules.js';
+import { cutInProportion, limitFloor, overrideDecisions } from './override-rules.js';
 
 const T0 = Date.UTC(2026, 2, 5, 12);
 const budget = (o: Partial<BudgetView> = {}): BudgetView => ({
