@@ -1,7 +1,7 @@
 // Bodies of the audience routes, checked at the boundary: unknown fields, bounded strings and numbers, and
 // exactly one of event_hypothesis / event_id. Each refusal names its field (`event_hypothesis.price_to`). Pure.
 import type { Parsed } from '../http/params.js';
-import { stringProblem } from '../http/params.js';
+import { idFromJson, stringProblem } from '../http/params.js';
 import { isObj, type Obj } from '../store/rows.js';
 import { COEFFICIENT_NAMES, type Coefficients, type Hypothesis } from './score.js';
 
@@ -99,7 +99,9 @@ function parseTarget(v: Obj): Parsed<Target> {
     const h = parseHypothesis(v.event_hypothesis);
     return h.ok ? { ok: true, value: { hypothesis: h.value } } : h;
   }
-  const id = str(typeof v.event_id === 'number' && Number.isSafeInteger(v.event_id) ? String(v.event_id) : v.event_id, 'event_id', MAX_ID, { required: true });
+  const raw = idFromJson('event_id', v.event_id);
+  if (!raw.ok) return bad('event_id', raw.message);
+  const id = str(raw.value, 'event_id', MAX_ID, { required: true });
   if (!id.ok) return id;
   const cat = str(v.ticket_category, 'ticket_category', 64);
   return cat.ok ? { ok: true, value: { eventId: id.value, ticketCategory: cat.value } } : cat;

@@ -2,7 +2,7 @@
 // or a recursive walk then refused with a 500.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyTime, checkBody, cursor, encodeCursor, int, listKind, MAX_CURSOR_TEXT, MAX_TIME_MS, MAX_VERSION, maxCursorLength, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time, unknownBodyField, type CursorPart } from './params.js';
+import { bodyTime, checkBody, idFromJson, cursor, encodeCursor, int, listKind, MAX_CURSOR_TEXT, MAX_TIME_MS, MAX_VERSION, maxCursorLength, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time, unknownBodyField, type CursorPart } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -189,5 +189,21 @@ describe('queryProblem', () => {
   });
   it('passes valid encodings, plus signs and empty values', () => {
     for (const q of ['', 'a=1', 'name=caf%C3%A9', 'q=a+b&x=', 'e=%F0%9F%8E%AB', 'flag']) expect(queryProblem(q), q).toBeNull();
+  });
+});
+
+describe('idFromJson', () => {
+  it('takes a numeric id as its decimal text only while JSON kept every digit (0 to 2^53-1)', () => {
+    expect(idFromJson('event_id', 42)).toEqual({ ok: true, value: '42' });
+    expect(idFromJson('event_id', Number.MAX_SAFE_INTEGER)).toEqual({ ok: true, value: '9007199254740991' });
+    expect(idFromJson('event_id', 'E1')).toEqual({ ok: true, value: 'E1' });
+    expect(idFromJson('event_id', undefined)).toEqual({ ok: true, value: undefined });
+  });
+  it('refuses numbers that would name another id (past 2^53, fractions, negatives, exponents), naming the field and the fix', () => {
+    for (const n of [JSON.parse('9007199254740993'), 1e21, 1.5, -1, -0.5]) {
+      const r = idFromJson('organizer_id', n);
+      expect(r.ok, String(n)).toBe(false);
+      if (!r.ok) expect(r.message).toMatch(/^organizer_id is a number .*send larger numeric ids as strings/);
+    }
   });
 });

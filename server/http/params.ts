@@ -67,6 +67,17 @@ export function isIdText(s: string, max = 128): boolean {
   return s.length >= 1 && s.length <= max && !CONTROL.test(s);
 }
 
+/**
+ * An id sent as a JSON number: its decimal text when it is an integer 0…2^53−1, else why not. A number past
+ * 2^53 has already lost digits in JSON.parse (…993 arrives as …992): taken as text it would name another id.
+ * Anything else is returned as is, for the caller's text rule. Pure.
+ */
+export function idFromJson(field: string, v: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
+  if (typeof v !== 'number') return { ok: true, value: v };
+  if (Number.isSafeInteger(v) && v >= 0) return { ok: true, value: String(v) };
+  return { ok: false, message: `${field} is ${describeJson(v)}, not an id: send text (1 to 128 characters without control characters) or an integer from 0 to ${Number.MAX_SAFE_INTEGER}; send larger numeric ids as strings.` };
+}
+
 /** Why a string cannot be used as an identifier or name, or null when it can. */
 export function stringProblem(s: string): string | null {
   if (!s.isWellFormed()) return 'contains a lone UTF-16 surrogate';

@@ -294,6 +294,9 @@ export function createRedisMirror(o: RedisMirrorOptions): Mirror {
           // mark the day whole.
           writeFacts(pl, facts, prefix, now, () => false);
           pl.set(flagKey(day), 'incomplete', 'KEEPTTL', 'XX');
+          // The ids a seed counted hold the erased person's (pseudonymous) fact ids: an erasure leaves none of
+          // them. Without the set a fact may count twice until the day is recomputed, which the flag above asks.
+          pl.del(seenKey(day));
           const res = await pl.exec();
           const err = res?.find(([e]) => e)?.[0];
           if (err) throw err;

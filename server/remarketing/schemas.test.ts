@@ -56,4 +56,12 @@ describe('new remarketing audience body', () => {
     expect(lal('zz')).toMatchObject({ ok: false, error: { message: expect.stringContaining('"zz" is not an assigned country code') } });
     for (const good of ['ro', 'GB', 'Us', 'AQ', 'BQ', 'SS', 'SX', 'ZW']) expect(lal(good), good).toMatchObject({ ok: true, value: { criteria: { lookalike_country: good.toUpperCase() } } });
   });
+  it('refuses a numeric event_id or organizer_id JSON could not keep exactly, instead of storing another id', () => {
+    for (const field of ['event_id', 'organizer_id']) {
+      for (const n of [JSON.parse('9007199254740993'), 1e21, 1.5, -1]) {
+        expect(parseNewAudience({ ...base, [field]: n }, NOW), `${field} ${n}`).toMatchObject({ ok: false, error: { field, message: expect.stringContaining('send larger numeric ids as strings') } });
+      }
+    }
+    expect(parseNewAudience({ ...base, organizer_id: 7 }, NOW)).toMatchObject({ ok: true, value: { organizer_id: '7' } });
+  });
 });

@@ -3,7 +3,7 @@
 // lookalike_percentage, segment_id, segment_version}, optional name, external_audience_id, account_id,
 // auto_refresh and expires_at. Unknown fields are refused. Pure.
 import type { Parsed } from '../http/params.js';
-import { bodyTime } from '../http/params.js';
+import { bodyTime, idFromJson } from '../http/params.js';
 import { bad, num, str, strList, unknownField } from '../audiences/schemas.js';
 import { isObj } from '../store/rows.js';
 import { eventNameProblem } from '../segments/grammar.js';
@@ -136,9 +136,12 @@ export function parseNewAudience(v: unknown, now: number): Parsed<NewAudience> {
   if (!platform.ok) return platform;
   const type = oneOf(v.audience_type, TYPES, 'audience_type');
   if (!type.ok) return type;
+  const ids = { event_id: idFromJson('event_id', v.event_id), organizer_id: idFromJson('organizer_id', v.organizer_id) };
+  for (const [field, r] of Object.entries(ids)) if (!r.ok) return bad(field, r.message);
+  const idValue = (k: keyof typeof ids) => (ids[k] as { value: unknown }).value;
   const texts = {
-    event_id: str(typeof v.event_id === 'number' ? String(v.event_id) : v.event_id, 'event_id', 128),
-    organizer_id: str(typeof v.organizer_id === 'number' ? String(v.organizer_id) : v.organizer_id, 'organizer_id', 128),
+    event_id: str(idValue('event_id'), 'event_id', 128),
+    organizer_id: str(idValue('organizer_id'), 'organizer_id', 128),
     name: str(v.name, 'name', 255, { def: `${type.value} (${platform.value})` }),
     external_audience_id: str(v.external_audience_id, 'external_audience_id', 128),
     account_id: str(v.account_id, 'account_id', 128),

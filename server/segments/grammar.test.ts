@@ -142,4 +142,11 @@ describe('segment filter grammar', () => {
     expect(evaluate({ activity: 'views', within_days: 3, gte: 3 }, p, NOW)).toBe(true);
     expect(evaluate({ activity: 'views', within_days: 2, gte: 2 }, p, NOW)).toBe(false);
   });
+  it('refuses a numeric artist or event id JSON could not keep exactly (past 2^53, fractions, negatives)', () => {
+    const big = JSON.parse('9007199254740993');
+    expect(parseFilter({ affinity: 'artist', id: big, gte: 50 })).toMatchObject({ ok: false, error: { field: 'filters.id' } });
+    expect(parseFilter({ affinity: 'artist', id: 1e21 })).toMatchObject({ ok: false, error: { field: 'filters.id' } });
+    expect(parseFilter({ did: 'event_view', within_days: 7, event_id: 1.5 })).toMatchObject({ ok: false, error: { field: 'filters.event_id' } });
+    expect(parseFilter({ affinity: 'artist', id: 12, gte: 50 })).toMatchObject({ ok: true, value: { affinity: 'artist', id: '12' } });
+  });
 });

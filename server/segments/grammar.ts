@@ -15,7 +15,7 @@
 // A leaf whose data is missing (no city, no score row) is false, so {"not": leaf} holds for such persons.
 // Cities and genres match case-insensitively (trimmed, case-folded: audiences/score.ts normName and its SQL twin
 // audience_name_key), as in audiences.
-import { stringProblem } from '../http/params.js';
+import { idFromJson, stringProblem } from '../http/params.js';
 import { isObj } from '../store/rows.js';
 import { nearest } from '../ingest/messages.js';
 import { REGISTRY_V1 } from '../ingest/registry.js';
@@ -171,7 +171,9 @@ function leaf(k: string, v: Record<string, unknown>, at: string, stored: boolean
       if (!ks.ok) return ks;
       const a = oneOf(v.affinity, ['artist', 'genre'] as const, `${at}.affinity`);
       if (!a.ok) return a;
-      const id = text(typeof v.id === 'number' ? String(v.id) : v.id, `${at}.id`);
+      const raw = idFromJson(`${at}.id`, v.id);
+      if (!raw.ok) return no(`${at}.id`, raw.message);
+      const id = text(raw.value, `${at}.id`);
       if (!id.ok) return id;
       const g = number(v.gte ?? 0, `${at}.gte`, 0, 1e9);
       return g.ok ? { ok: true, value: { affinity: a.value, id: id.value, gte: g.value } } : g;
@@ -235,7 +237,9 @@ function leaf(k: string, v: Record<string, unknown>, at: string, stored: boolean
       const d = number(v.within_days, `${at}.within_days`, 1, MAX_DAYS, true);
       if (!d.ok) return d;
       if (v.event_id === undefined) return { ok: true, value: { did: name.value, within_days: d.value } };
-      const e = text(typeof v.event_id === 'number' ? String(v.event_id) : v.event_id, `${at}.event_id`);
+      const rawEvent = idFromJson(`${at}.event_id`, v.event_id);
+      if (!rawEvent.ok) return no(`${at}.event_id`, rawEvent.message);
+      const e = text(rawEvent.value, `${at}.event_id`);
       return e.ok ? { ok: true, value: { did: name.value, event_id: e.value, within_days: d.value } } : e;
     }
   }
