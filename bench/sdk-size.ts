@@ -15,7 +15,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 /** A source edit: in `file` (under client/), the first match of `find` becomes `put`. */
 type Edit = [file: string, find: RegExp, put: string];
 
-const NO_IMPRESSIONS: Edit = ['sdk/tracker.ts', /this\.observeImpressions = .*?;\n/, ''];
+const NO_IMPRESSIONS: Edit = ['sdk/tracker.ts', /    this\.observeImpressions = .*?\n    \};\n/s, ''];
 const NO_METHODS: Edit = ['sdk/tracker.ts', /for \(const n of WEB_EVENTS\.split\(' '\)\) \{.*?\n\}\n/s, ''];
 const NO_ADOPTION: Edit[] = [
   ['sdk/tab-queue.ts', /  async adopt_\(\) \{.*?\n  \}\n/s, '  async adopt_() {}\n'],
