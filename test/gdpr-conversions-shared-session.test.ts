@@ -50,12 +50,14 @@ describe.each(['embedded', 'postgres'])('GDPR: conversions of people sharing a s
     await addCode(base, t, { provider: 'tiktok', organizer_id: 'O1', settings: { pixel_id: 'D17TA5JC77UDOT6CA5FG' }, secrets: { access_token: 'tt' } });
     const x = purchase({ visitor_id: shared.visitor_x, session_id: shared.session_id }, { customer: { ...CUSTOMER, external_id: `${name}-X`, email: 'x@example.com' } });
     const y = purchase({ visitor_id: shared.visitor_y, session_id: shared.session_id }, { customer: { ...CUSTOMER, external_id: `${name}-Y`, email: 'y@example.com' } });
+    // Scripted before the orders exist: the scheduled dispatcher (every 5 s) may send them before the test's
+    // own run, and a TikTok row it delivered would never be pending (the wait below timed out on a busy CI).
+    mock.script('tiktok', Array(1000).fill(429));
     if (oneRequest) expect((await postEvents(base, t, [x, y])).accepted).toBe(2);
     else for (const o of [x, y]) expect((await postEvents(base, t, [o])).accepted).toBe(1);
     const px = (await personOf(t, `${name}-X`)).person_id;
     const py = (await personOf(t, `${name}-Y`)).person_id;
     await until(async () => (await outbox(t)).length === 4 && (await attributions(t)).length === 2, 60_000, 100);
-    mock.script('tiktok', Array(1000).fill(429));
     await until(async () => {
       await dispatchNow(base);
       const rows = await outbox(t);
