@@ -125,9 +125,14 @@ describe('GDPR export and erasure', () => {
     expect(left.rows.map((r) => r.order_id)).toEqual(['O-credit-other']);
   });
 
-  it('answers 404 for unknown persons and 400 for malformed ids', async () => {
+  it('answers 404 for unknown persons and 400 for malformed ids, a leading zero included (01 never erases person 1)', async () => {
     expect((await api(base, t, 'GET', '/api/v1/persons/987654/export')).status).toBe(404);
     expect((await api(base, t, 'DELETE', '/api/v1/persons/abc')).status).toBe(400);
+    const zero = await identify(base, t, { visitor_id: 'v-zero', external_id: 'cust-zero' });
+    const padded = await api(base, t, 'DELETE', `/api/v1/persons/0${zero.json.person_id}`);
+    expect(padded.status).toBe(400);
+    expect(padded.json.error).toMatchObject({ field: 'person_id', in: 'path' });
+    expect((await api(base, t, 'GET', `/api/v1/persons/${zero.json.person_id}/export`)).status).toBe(200);
     const t2 = await createTenant(base, 'gdpr-other-tenant');
     const a = await identify(base, t, { visitor_id: 'v-iso', external_id: 'cust-iso' });
     // Another tenant cannot see or erase it.

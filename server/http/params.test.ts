@@ -2,7 +2,7 @@
 // or a recursive walk then refused with a 500.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bodyTime, checkBody, idFromJson, cursor, encodeCursor, int, listKind, MAX_CURSOR_TEXT, MAX_TIME_MS, MAX_VERSION, maxCursorLength, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time, unknownBodyField, type CursorPart } from './params.js';
+import { bodyTime, checkBody, id, idFromJson, cursor, encodeCursor, int, listKind, MAX_CURSOR_TEXT, MAX_TIME_MS, MAX_VERSION, maxCursorLength, MIN_TIME_MS, nextCursor, pageOf, parseIsoTime, pathSegments, queryProblem, text, time, unknownBodyField, type CursorPart } from './params.js';
 
 describe('params', () => {
   it('accepts strict ISO-8601 only, within 1970..2199', () => {
@@ -205,5 +205,18 @@ describe('idFromJson', () => {
       expect(r.ok, String(n)).toBe(false);
       if (!r.ok) expect(r.message).toMatch(/^organizer_id is a number .*send larger numeric ids as strings/);
     }
+  });
+});
+
+describe('database ids', () => {
+  it('takes one spelling per id: leading zeros are refused so "01" cannot erase or audit as id 1', () => {
+    expect(id('path', 'person_id', '1')).toEqual({ ok: true, value: 1 });
+    expect(id('path', 'person_id', String(Number.MAX_SAFE_INTEGER))).toEqual({ ok: true, value: Number.MAX_SAFE_INTEGER });
+    for (const raw of ['01', '007', '00']) {
+      const r = id('path', 'person_id', raw);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error).toMatchObject({ field: 'person_id', in: 'path', message: expect.stringContaining('leading zeros') });
+    }
+    expect(id('query', 'tenant_id', '0').ok).toBe(false);
   });
 });

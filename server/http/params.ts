@@ -108,9 +108,14 @@ export function int(where: Where, field: string, raw: string | null | undefined,
   return ok(n);
 }
 
-/** Database ids (tenant, person, key): positive integers that fit a JS number exactly. */
-export const id = (where: Where, field: string, raw: string | null | undefined): Parsed<number> =>
-  int(where, field, raw, { min: 1, max: Number.MAX_SAFE_INTEGER });
+/** A database id's one spelling: decimal without leading zeros, so `01` cannot name (and erase, audit as) id 1. */
+export const CANONICAL_ID = /^[1-9]\d{0,15}$/;
+
+/** Database ids (tenant, person, key): positive integers that fit a JS number exactly, written canonically. */
+export function id(where: Where, field: string, raw: string | null | undefined): Parsed<number> {
+  if (raw && /^0\d/.test(raw)) return fail(where, field, `${field} must be written without leading zeros (got ${JSON.stringify(raw.slice(0, 40))}).`);
+  return int(where, field, raw, { min: 1, max: Number.MAX_SAFE_INTEGER });
+}
 
 /** Timestamps the API accepts: 1970-01-01 up to (excluding) 2200-01-01, inside both JS and Postgres' range. */
 export const MIN_TIME_MS = 0;

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Ingest } from '../ingest/index.js';
 import type { FieldError } from '../ingest/validate.js';
-import { BODY_ROOT, collect, cursor, describeJson, encodeCursor, id, int, listKind, paramReply, stringProblem, text, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
+import { BODY_ROOT, CANONICAL_ID, collect, cursor, describeJson, encodeCursor, id, int, listKind, paramReply, stringProblem, text, unknownBodyField, type ParamError, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { fail } from '../http/errors.js';
 import type { Db } from '../store/db.js';
@@ -83,13 +83,13 @@ const sentId = (v: unknown): string =>
       : describeJson(v);
 
 const IDENTIFY_FIELDS = ['visitor_id', 'external_id', 'email', 'phone', 'city', 'country', 'consent_data_processing'];
-const PERSON_ID_RULE = 'The person id must be a positive integer (as returned by /api/v1/identify or /api/v1/persons?external_id=…)';
+const PERSON_ID_RULE = 'The person id must be a positive integer without leading zeros (as returned by /api/v1/identify or /api/v1/persons?external_id=…)';
 const badPerson = (got: string): ParamError => ({ code: 'invalid_field', in: 'path', field: 'person_id', message: `${PERSON_ID_RULE}; got ${got}.` });
 
 /** A person id in the path: a positive integer; anything else (malformed encoding too) is refused with what was sent. */
 export const personIdParam = Object.assign(
   (_where: 'path', _field: string, raw: string): Parsed<number> =>
-    /^\d{1,15}$/.test(raw) && Number(raw) > 0 ? { ok: true, value: Number(raw) } : { ok: false, error: badPerson(JSON.stringify(raw.slice(0, 64))) },
+    CANONICAL_ID.test(raw) && Number.isSafeInteger(Number(raw)) ? { ok: true, value: Number(raw) } : { ok: false, error: badPerson(JSON.stringify(raw.slice(0, 64))) },
   { malformed: badPerson('malformed percent-encoding') },
 );
 
