@@ -166,7 +166,7 @@ describe('SDK: null and wrong arguments', () => {
     await close();
   });
 
-  it('a root that is not on the page, or no node, observes nothing, with one warning per call', async () => {
+  it('a root that is not on the page, or no node, or a selector the browser refuses, observes nothing, with one warning per call', async () => {
     const { page, vid, close } = await open(`window.tx = new TxTracker(cfg)`);
     const threw = (await page.evaluate(() => {
       try {
@@ -177,6 +177,8 @@ describe('SDK: null and wrong arguments', () => {
         h.scan();
         // A selector where the root belongs: no node either.
         tx.observeImpressions('#list').scan();
+        // A selector querySelectorAll refuses (SyntaxError): a warning, not an exception in the page.
+        tx.observeImpressions(document, { selector: '[[[' });
         const i = TxHelpers.trackImpressions(tx, { root: document.querySelector('#feed') });
         i.scan();
         const l = TxHelpers.trackTicketLinks(tx, { root: null, utm: { source: 'tixello' } });
@@ -198,7 +200,7 @@ describe('SDK: null and wrong arguments', () => {
     expect(await page.evaluate(() => document.getElementById('out').href)).toBe('https://tickets.example/buy?e=1');
     const s = await seen(page);
     expect(s.errors).toEqual([]);
-    expect(s.warnings.filter((w) => w.startsWith('[tx]'))).toHaveLength(4);
+    expect(s.warnings.filter((w) => w.startsWith('[tx]'))).toHaveLength(5);
     await close();
   });
 });

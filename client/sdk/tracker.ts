@@ -443,9 +443,10 @@ export class TxTracker {
       // observes the others anew, which delivers a fresh entry for each: those on screen count for a new page
       // view (and not twice within one: `seen`).
       const sweep = () => places.forEach((_, el) => (io.unobserve(el), el.isConnected ? io.observe(el) : places.delete(el)));
+      // A selector the browser refuses throws (SyntaxError): call() makes it a console warning per scan.
       const scan = () =>
         (sweep(),
-        root?.querySelectorAll?.(o!.selector || '[data-tx-event]').forEach((el, i) => {
+        call(() => root?.querySelectorAll?.(o!.selector || '[data-tx-event]').forEach((el, i) => {
           const d = (el as HTMLElement).dataset;
           // A card already watched keeps its placement; observe() and addEventListener() are no-ops for it.
           places.set(el, places.get(el) || {
@@ -457,7 +458,7 @@ export class TxTracker {
           });
           io.observe(el);
           if (o!.clicks) el.addEventListener('click', click);
-        }));
+        })));
       // The page view's re-check of the cards on screen (resetPage()).
       views_.push(sweep);
       scan();
