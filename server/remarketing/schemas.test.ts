@@ -65,3 +65,13 @@ describe('new remarketing audience body', () => {
     expect(parseNewAudience({ ...base, organizer_id: 7 }, NOW)).toMatchObject({ ok: true, value: { organizer_id: '7' } });
   });
 });
+
+describe('criteria.source_events', () => {
+  it('refuses an empty list, naming the field (an empty list is not left out: it fell back to page_view)', () => {
+    const r = parseNewAudience({ ...base, criteria: { source_events: [] } }, NOW);
+    expect(r).toMatchObject({ ok: false, error: { code: 'invalid_field', field: 'criteria.source_events', message: expect.stringMatching(/at least one/) } });
+    // Left out, the type's default applies.
+    expect(parseNewAudience({ ...base, criteria: {} }, NOW)).toMatchObject({ ok: true, value: { criteria: { source_events: ['page_view'] } } });
+    expect(parseNewAudience({ ...base, criteria: { source_events: ['event_view'] } }, NOW)).toMatchObject({ ok: true, value: { criteria: { source_events: ['event_view'] } } });
+  });
+});

@@ -91,6 +91,10 @@ function parseCriteria(v: unknown, type: AudienceType): Parsed<Criteria> {
   }
   const src = strList(c.source_events, 'criteria.source_events', 20, 100);
   if (!src.ok) return src;
+  // An empty list is not a list left out: taking the type's default would count events the tenant did not ask for.
+  if (Array.isArray(c.source_events) && src.value.length === 0) {
+    return bad('criteria.source_events', `criteria.source_events must name at least one event; leave it out for the type's default (${DEFAULT_SOURCE_EVENTS[type].join(', ')}).`);
+  }
   // A name no event carries would match nobody while the audience reports success.
   for (const [i, name] of src.value.entries()) {
     const problem = eventNameProblem(name, `criteria.source_events[${i}]`);
