@@ -296,6 +296,10 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     onCatalogChange: (c) => catalogSync.onChange(c),
     notice: (tenant, topic, permission, data) => notices.send(tenant, topic, permission, data),
     async restore() {
+      // The catalog first too: the recompute admits a catalog gate's lanes past LIVE_MAX_GATE_LANES (knownGate),
+      // as the running node did; without it a restart counted those gates' scans as made-up lanes and lost them.
+      // Again after: the events with live state today join those the catalog alone names.
+      await catalogSync.restore(state.day);
       const r = await restoreState();
       const t0 = Date.now();
       const n = await catalogSync.restore(state.day);
