@@ -8,7 +8,7 @@ import { createIngest, type Ingest } from './ingest/index.js';
 import { createRateLimiter } from './ingest/ratelimit.js';
 import { createValidation } from './ingest/validate.js';
 import { createGroupWriter, type EventSink } from './ingest/writer.js';
-import { registerApiRoutes } from './http/api-routes.js';
+import { registerApiRoutes, tenantCreatedNotes } from './http/api-routes.js';
 import { createKeyResolver } from './http/auth.js';
 import { registerStatusRoutes } from './http/index.js';
 import { registerIngestRoutes } from './http/ingest-routes.js';
@@ -25,6 +25,7 @@ import { shutdownGate } from './http/shutdown-gate.js';
 import { explainListenFailure } from './http/listen-failure.js';
 import { registerDashboard } from './dashboard/index.js';
 import { createAudit } from './audit/index.js';
+import { createAuditStore } from './audit/store.js';
 import { createAuthz } from './authz/index.js';
 import { registerAuthzRoutes } from './authz/routes.js';
 import { registerKeyRoutes } from './keys/index.js';
@@ -38,13 +39,13 @@ import { createExperiments } from './experiments/index.js';
 import { createFeatures } from './features/index.js';
 import { createAnalyticsDaily } from './analytics-daily/index.js';
 import { createAudiences } from './audiences/index.js';
-import { createSegments } from './segments/index.js';
+import { createSegments, registerSegmentCacheEraser } from './segments/index.js';
 import { createRemarketing } from './remarketing/index.js';
 import { createCipher, resolveEncryptionKey } from './identity/crypto.js';
 import { createTracking, decryptSecrets } from './tracking/index.js';
 import { createConversions, withMatchKeys } from './conversions/index.js';
 import { createCampaignsCore } from './campaigns/index.js';
-import { storeKindOf, type Db } from './store/db.js';
+import { storeKindOf, type Db, type Queryable } from './store/db.js';
 import { openStore } from './store/open.js';
 import { createEventStore, type EventRow } from './store/events.js';
 import { migrate } from './store/migrate.js';
@@ -121,7 +122,16 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   const tenants = createTenantStore();
   const demoFile = path.join(config.dataDir, 'demo-tenant.json');
   let demo: CreatedTenant | null = fs.existsSync(demoFile) ? (JSON.parse(fs.readFileSync(demoFile, 'utf8')) as CreatedTenant) : null;
-  const created = config.demoTenant && (await tenants.count(db)) === 0 ? await db.tx((q) => tenants.createFirst(q, 'demo')) : null;
+  // The demo is in its audit log as a tenant made with the admin API is, by the server (actor_id server_start).
+  const createDemo = (q: Queryable) =>
+    tenants.createFirst(q, 'demo').then(async (t) => {
+      const store = createAuditStore();
+      for (const n of t ? tenantCreatedNotes(t) : []) {
+        await store.insert(q, { tenant: t!.tenant_id, actor: { kind: 'admin_token', id: 'server_start' }, action: n.action, target: n.target, ip: null, details: n.details });
+      }
+      return t;
+    });
+  const created = config.demoTenant && (await tenants.count(db)) === 0 ? await db.tx(createDemo) : null;
   if (created) {
     demo = created;
     // Keys are stored hashed; the demo's plaintext is kept next to the data so every start can print it.

@@ -48,6 +48,16 @@ describe('audit log', () => {
     expect((await audit(other)).json.audit.map((r: any) => [r.action, r.tenant_id]).sort()).toEqual([['key.created', other.tenant_id], ['key.created', other.tenant_id], ['tenant.created', other.tenant_id]]);
   });
 
+  it('records the demo tenant a first start creates as it records one made with the admin API, by the server', async () => {
+    const demo = JSON.parse(fs.readFileSync(path.join(server.dataDir, 'demo-tenant.json'), 'utf8'));
+    const rows = (await getJson(`${base}/api/v1/audit`, { authorization: `Bearer ${demo.secret_key}` })).json.audit;
+    expect(rows.map((r: any) => [r.action, r.target, r.actor_kind, r.actor_id, r.ip]).sort()).toEqual([
+      ['key.created', `key:${demo.secret_key_id}`, 'admin_token', 'server_start', null],
+      ['key.created', `key:${demo.write_key_id}`, 'admin_token', 'server_start', null],
+      ['tenant.created', `tenant:${demo.tenant_id}`, 'admin_token', 'server_start', null],
+    ].sort());
+  });
+
   it('audits a revocation once: revoking an already revoked key again (operator or tenant route) keeps the first revoked_at and writes no row', async () => {
     const revokedRows = async (id: number) => (await audit(t, '?limit=100')).json.audit.filter((r: any) => r.action === 'key.revoked' && r.target === `key:${id}`);
     const byAdmin = (await postJson(`${base}/api/admin/tenants/${t.tenant_id}/keys`, { kind: 'write' }, admin)).json.id as number;

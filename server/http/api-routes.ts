@@ -50,21 +50,25 @@ export function parseNewTenant(v: unknown): Parsed<{ name: string; allowed_origi
   return tz.ok ? { ok: true, value: { name: name.trim(), allowed_origins: o.value, time_zone: tz.value } } : tz;
 }
 
+/**
+ * What a new tenant records: the tenant and its first two keys, as POST /api/admin/tenants/{id}/keys records a
+ * key (never the keys). The demo tenant of a first start records the same (app.ts). Pure.
+ */
+export function tenantCreatedNotes(t: CreatedTenant): AuditNote[] {
+  const key = (id: number, kind: string): AuditNote => ({ action: 'key.created', target: `key:${id}`, tenant: t.tenant_id, details: { kind, site_id: null, sources: null } });
+  return [
+    { action: 'tenant.created', target: `tenant:${t.tenant_id}`, tenant: t.tenant_id, details: { name: t.name, allowed_origins: t.allowed_origins, time_zone: t.time_zone } },
+    key(t.write_key_id, 'write'),
+    key(t.secret_key_id, 'secret'),
+  ];
+}
+
 export function registerApiRoutes(app: TemplatedApp, deps: ApiRouteDeps): Router {
   const router = createRouter({ app, log: deps.log, trustProxy: deps.config.trustProxy, keys: deps.keys, adminToken: deps.adminToken, audit: deps.audit, authz: deps.access?.authz, listing: deps.access?.listing });
 
   router.add({
     method: 'post', path: '/api/admin/tenants', auth: 'admin', body: { parse: parseNewTenant },
-    // The tenant and its first two keys, as POST /api/admin/tenants/{id}/keys records a key (never the keys).
-    audit: (_req, reply) => {
-      const t = reply.body as CreatedTenant;
-      const key = (id: number, kind: string): AuditNote => ({ action: 'key.created', target: `key:${id}`, tenant: t.tenant_id, details: { kind, site_id: null, sources: null } });
-      return [
-        { action: 'tenant.created', target: `tenant:${t.tenant_id}`, tenant: t.tenant_id, details: { name: t.name, allowed_origins: t.allowed_origins, time_zone: t.time_zone } },
-        key(t.write_key_id, 'write'),
-        key(t.secret_key_id, 'secret'),
-      ];
-    },
+    audit: (_req, reply) => tenantCreatedNotes(reply.body as CreatedTenant),
     handler: async ({ body }) => ({ status: 201, body: await deps.db.tx((q) => deps.tenants.create(q, body.name, body.allowed_origins, body.time_zone)) }),
   });
   registerAdminRoutes(router, deps);
