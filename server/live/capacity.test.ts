@@ -149,6 +149,33 @@ describe('capacity', () => {
     expect(capacityView(s, NOW + 200 * S)).toMatchObject({ inside: 250, entries: 261, denied: 2 });
   });
 
+  it('a snapshot counts nobody inside who did not enter: current_inside is bounded by its total_entries when it has one', () => {
+    const s: CapacityState = new Map();
+    applySnapshot(s, 'MX', NOW - 30 * S, snap({ inside: 10_000_000, entries: 0, denied: 0, capacity: 1 }));
+    expect(capacityView(s, NOW).gates.MX).toMatchObject({ inside: 0, entries: 0, capacity: 1, percent: 0 });
+    applyScan(s, 'MX', NOW - 10 * S, 'g');
+    expect(capacityView(s, NOW)).toMatchObject({ inside: 1, entries: 1, percent: 100 });
+    // Without total_entries there is no bound to apply: the count is taken as sent.
+    applySnapshot(s, 'NX', NOW - 30 * S, snap({ inside: 40 }));
+    expect(capacityView(s, NOW).gates.NX.inside).toBe(40);
+    // A session's negative net (an exit device) is within its bound.
+    applySnapshot(s, laneKey('OX', 'out'), NOW - 30 * S, snap({ inside: -3, entries: 0, denied: 0 }));
+    applySnapshot(s, laneKey('OX', 'in'), NOW - 30 * S, snap({ inside: 5, entries: 5, denied: 0 }));
+    expect(capacityView(s, NOW).gates.OX.inside).toBe(2);
+  });
+
+  it('a stated capacity or venue_capacity of 0 is none: no "N of 0", and it does not hide an earlier real one', () => {
+    const s: CapacityState = new Map();
+    applySnapshot(s, 'A', NOW - 20 * S, snap({ inside: 5, entries: 5, denied: 0, capacity: 0, venue_capacity: 1000 }));
+    applySnapshot(s, 'B', NOW - 10 * S, snap({ inside: 5, entries: 5, denied: 0, capacity: 0, venue_capacity: 0 }));
+    const v = capacityView(s, NOW);
+    expect(v).toMatchObject({ capacity: 1000, venue_capacity: 1000, percent: 1 });
+    expect(v.gates.A).toMatchObject({ capacity: null, percent: null });
+    const only0: CapacityState = new Map();
+    applySnapshot(only0, 'A', NOW - 20 * S, snap({ inside: 5, entries: 5, denied: 0, venue_capacity: 0 }));
+    expect(capacityView(only0, NOW)).toMatchObject({ capacity: null, venue_capacity: null, percent: null });
+  });
+
   it("keeps gates named like Object's own properties (__proto__, toString, constructor) as gates on the wire", () => {
     const s: CapacityState = new Map();
     applyScan(s, '__proto__', NOW - 10 * S, 'g');
@@ -227,6 +254,16 @@ describe('eventCapacity: one rule for the event\'s capacity (README "capacity")'
     expect(eventCapacity(null, [gate(null, 100)], { capacity: null, gates: [{ capacity: 100 }, { capacity: null }] })).toBeNull();
     expect(eventCapacity(null, [gate(null)], null)).toBeNull();
     expect(eventCapacity(null, [], null)).toBeNull();
+  });
+  it('a capacity of 0 is no capacity, wherever it is stated (as a sum of 0 already was)', () => {
+    expect(eventCapacity(0, [gate(200)], null)).toBe(200);
+    expect(eventCapacity(0, [], null)).toBeNull();
+    // A gate stated 0 is a gate of unknown capacity: its catalog gate's counts, else the sum is none.
+    expect(eventCapacity(null, [gate(0), gate(200)], null)).toBeNull();
+    expect(eventCapacity(null, [gate(0, 100), gate(200)], null)).toBe(300);
+    expect(eventCapacity(null, [gate(0)], { capacity: 300, gates: [] })).toBe(300);
+    expect(eventCapacity(null, [gate(null)], { capacity: 0, gates: [{ capacity: 100 }] })).toBe(100);
+    expect(eventCapacity(null, [gate(null)], { capacity: 0, gates: [{ capacity: 0 }, { capacity: 100 }] })).toBeNull();
   });
 });
 

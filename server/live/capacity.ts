@@ -118,6 +118,19 @@ export function prune(s: CapacityState, now: number): void {
   }
 }
 
+/**
+ * A stated capacity, null when none: 0 is none, wherever it is stated (a scanner's gate or venue capacity, the
+ * catalog's), as a sum of 0 always was — a percentage over it is meaningless and "N of 0 inside" a misreading.
+ */
+export const known = (c: number | null | undefined): number | null => (c != null && c > 0 ? c : null);
+
+/**
+ * The people a snapshot counts inside: nobody is inside who did not enter, so at most its total_entries when it
+ * states them (a gate system's 10,000,000 inside after 0 entries is a fault, not a crowd). A session's negative
+ * net (an exit device) is within that bound.
+ */
+const snapInside = (snap: NonNullable<GateState['snap']>): number => (snap.entries === null ? snap.inside : Math.min(snap.inside, snap.entries));
+
 export const pct = (inside: number, capacity: number | null): number | null =>
   capacity && capacity > 0 ? Math.round((inside / capacity) * 1000) / 10 : null;
 
@@ -149,11 +162,11 @@ function gateCalc(g: GateState, now: number): { view: GateView; net: number } {
   }
   if (cg === -Infinity) entries += g.folded.g;
   if (cd === -Infinity) denied += g.folded.d;
-  const net = (g.snap?.inside ?? 0) + grantsAfterSnap - exitsAfterSnap + (g.snap ? 0 : g.folded.g - g.folded.x);
+  const net = (g.snap ? snapInside(g.snap) : 0) + grantsAfterSnap - exitsAfterSnap + (g.snap ? 0 : g.folded.g - g.folded.x);
   const inside = Math.max(0, net);
   // The scanner's own rate is trusted while it is fresh; individual entries give the rate otherwise.
   const snapRate = g.snap && g.snap.rate_per_minute !== null && now - g.snap.at <= RATE_WINDOW_MS ? g.snap.rate_per_minute : 0;
-  const capacity = g.snap?.capacity ?? null;
+  const capacity = known(g.snap?.capacity);
   const view = {
     inside,
     entries,
@@ -200,7 +213,7 @@ function gateFigures(own: GateState | null, lanes: GateState[], now: number): { 
   const snap = lanes.reduce<GateState['snap']>((best, g) => (g.snap && (!best || g.snap.at > best.at) ? g.snap : best), null);
   const net = sum(calcs, (c) => c.net);
   const inside = Math.max(0, net);
-  const capacity = snap?.capacity ?? null;
+  const capacity = known(snap?.capacity);
   return { net, view: {
     inside,
     entries: sum(views, (v) => v.entries),
@@ -218,12 +231,13 @@ export interface CatalogCapacity {
   gates: { capacity: number | null }[];
 }
 
-/** A sum of capacities, null when one is unknown (a percentage over a partial total overstates the fill) or all are 0. */
+/** A sum of capacities, null when one is unknown or 0 (a percentage over a partial total overstates the fill). */
 const total = (xs: (number | null)[]): number | null => {
   let n = 0;
   for (const x of xs) {
-    if (x === null) return null;
-    n += x;
+    const c = known(x);
+    if (c === null) return null;
+    n += c;
   }
   return n > 0 ? n : null;
 };
@@ -236,13 +250,15 @@ const total = (xs: (number | null)[]): number | null => {
  * lines and the total then agree. When scanners state none, the catalog's: the event's, else its venue's, else
  * the sum of the venue's gates. A sum with an unknown part is no capacity; with scanner-stated gates the
  * catalog's gate sum is no fallback (it contradicts the stated gates), the event's or venue's own still is.
+ * A capacity of 0 is none wherever it is stated (`known`).
  */
 export function eventCapacity(venue: number | null, gates: { scanner: number | null; catalog: number | null }[], catalog: CatalogCapacity | null): number | null {
-  if (venue !== null) return venue;
-  const stated = gates.some((g) => g.scanner !== null);
-  if (stated) return total(gates.map((g) => g.scanner ?? g.catalog)) ?? catalog?.capacity ?? null;
+  if (known(venue) !== null) return venue;
+  const stated = gates.some((g) => known(g.scanner) !== null);
+  const own = known(catalog?.capacity);
+  if (stated) return total(gates.map((g) => known(g.scanner) ?? g.catalog)) ?? own;
   if (!catalog) return null;
-  return catalog.capacity ?? (catalog.gates.length > 0 ? total(catalog.gates.map((g) => g.capacity)) : null);
+  return own ?? (catalog.gates.length > 0 ? total(catalog.gates.map((g) => g.capacity)) : null);
 }
 
 export function capacityView(s: CapacityState, now: number): CapacityView {
@@ -264,8 +280,8 @@ export function capacityView(s: CapacityState, now: number): CapacityView {
     denied += v.denied;
     rate += v.rate_per_minute;
     for (const g of lanes) {
-      const vc = g.snap?.venue_capacity;
-      if (vc != null && (!venue || g.snap!.at > venue.at)) venue = { at: g.snap!.at, value: vc };
+      const vc = known(g.snap?.venue_capacity);
+      if (vc !== null && (!venue || g.snap!.at > venue.at)) venue = { at: g.snap!.at, value: vc };
     }
   }
   // Scanner figures only: the catalog is added after (catalog.ts capacityWithMeta, by the same rule).

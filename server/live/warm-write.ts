@@ -19,7 +19,7 @@ export interface Scripted {
   txDay(numKeys: number, ...args: (string | number)[]): ChainableCommander;
   /** An event's day, counters and funnel steps, each fact once while the day is being seeded (lua/count.lua). */
   txCount(numKeys: number, ...args: (string | number)[]): ChainableCommander;
-  txSnap(k1: string, k2: string, gate: string, at: number, json: string, now: number, covers: string): ChainableCommander;
+  txSnap(k1: string, k2: string, lane: string, at: number, json: string, now: number): ChainableCommander;
   txMax(k: string, field: string, value: number): ChainableCommander;
 }
 
@@ -135,8 +135,7 @@ function writeEvent(s: ChainableCommander & Scripted, list: Fact[], prefix: stri
         pl.zadd(k.scans(event), f.at, `${f.gate}\t${scanKind(f)}\t${f.id}`);
         break;
       case 'snapshot': {
-        const covers = f.snap!.entries !== null && f.snap!.denied !== null ? '1' : '0';
-        s.txSnap(k.gates(event), k.scans(event), f.gate!, f.at, JSON.stringify({ ...f.snap, at: f.at }), now(), covers);
+        s.txSnap(k.gates(event), k.scans(event), f.gate!, f.at, JSON.stringify({ ...f.snap, at: f.at }), now());
         break;
       }
     }
