@@ -30,10 +30,13 @@ export function launchChromium(extraArgs: readonly string[] = []): Promise<Brows
   return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: [...CHROMIUM_ARGS, `--user-agent=${DESKTOP_UA}`, ...extraArgs] });
 }
 
-/** A browser profile (fresh localStorage) whose pages start the SDK with `config` (window.TX_CONFIG). */
-export async function sdkProfile(browser: Browser, config: Record<string, unknown>): Promise<BrowserContext> {
+/**
+ * A browser profile (fresh localStorage) whose pages start the SDK with `config` (window.TX_CONFIG), or only
+ * find it in window[`global`] for a page that starts the tracker itself.
+ */
+export async function sdkProfile(browser: Browser, config: Record<string, unknown>, global = 'TX_CONFIG'): Promise<BrowserContext> {
   const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify(config)}`);
+  await ctx.addInitScript(`window.${global} = ${JSON.stringify(config)}`);
   return ctx;
 }
 

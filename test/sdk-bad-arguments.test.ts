@@ -7,20 +7,13 @@
 //   a non-string endpoint: each threw a TypeError into the host page.
 // The SDK now contains what the site's callbacks throw (a console warning) and takes null as absent; a root that
 // is missing observes nothing, with one warning.
-import fs from 'node:fs';
-import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, DESKTOP_UA, launchChromium, sleep, startSite } from './client-helpers.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
+import { sleep } from './client-helpers.js';
+import { sdkSuite } from './sdk-suite-helpers.js';
 
 declare const window: any, document: any, localStorage: any, TxTracker: any, TxHelpers: any;
-
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let browser: Browser;
-let t: Tenant;
-let base: string;
 
 // The page records what reaches it (uncaught errors, unhandled rejections, console warnings) and every event id
 // the SDK posts, before the SDK loads; the tracker is started by each test.
@@ -44,33 +37,19 @@ document.querySelectorAll('a').forEach((a) => a.addEventListener('click', (e) =>
 <script src="/tx.js"></script><script>${helpers}</script>
 </body></html>`;
 
-beforeAll(async () => {
-  let build: Awaited<ReturnType<typeof buildSdkForTest>>;
-  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
-  base = server.url;
-  site = await startSite(build.iife);
-  site.pages.set('/p', PAGE(fs.readFileSync(path.join(build.outDir, 'tx-helpers.js'), 'utf8')));
-  t = await createTenant(base, 'bad-args', [site.origin]);
-  browser = await launchChromium();
-}, 240_000);
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await server?.close();
-});
+const env = sdkSuite({ tenant: 'bad-args', pages: ({ helpers }) => ({ '/p': PAGE(helpers) }) });
 
 /** A fresh profile on the test page; `start` creates window.tx (config: the tenant's key and endpoint in `cfg`). */
 async function open(start: string): Promise<{ page: Page; vid: string; close: () => Promise<void> }> {
-  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.cfg = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, consent: { analytics: true } })}`);
+  const ctx = await env.profile({ flushInterval: 200, consent: { analytics: true } }, 'cfg');
   const page = await ctx.newPage();
-  await page.goto(`${site.origin}/p`);
+  await page.goto(`${env.site.origin}/p`);
   await page.evaluate(start);
   const vid = (await page.evaluate(() => window.tx.getIds().visitor_id)) as string;
   return { page, vid, close: () => ctx.close() };
 }
 
-const stored = (vid: string, name?: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}${name ? `&event_name=${name}` : ''}`);
+const stored = env.byVisitor;
 const seen = (page: Page) => page.evaluate(() => ({ errors: window.errors, warnings: window.warnings, posted: window.posted })) as Promise<{ errors: string[]; warnings: string[]; posted: Record<string, number> }>;
 
 describe('SDK: a site callback that throws', () => {

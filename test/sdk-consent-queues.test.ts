@@ -4,33 +4,15 @@
 // them may reach the network, whichever tab or page ends up sending the queue. Real Chromium, one browser
 // profile; every batch posted by the pages goes through a counting proxy, so "never sent" is observed on the
 // wire (beacons included), not inferred from what the server stored.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, countingProxy, launchChromium, sdkProfile, startSite, txEval as tx } from './client-helpers.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
+import { txEval as tx } from './client-helpers.js';
+import { sdkSuite } from './sdk-suite-helpers.js';
 
 declare const localStorage: any, window: any, navigator: any;
 
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let proxy: Awaited<ReturnType<typeof countingProxy>>;
-let browser: Browser;
-let t: Tenant;
-
-beforeAll(async () => {
-  const [build, s] = await Promise.all([buildSdkForTest(), bootServer()]);
-  server = s;
-  site = await startSite(build.iife);
-  proxy = await countingProxy(server.url);
-  t = await createTenant(server.url, 'consent-queues', [site.origin]);
-  browser = await launchChromium();
-}, 240_000);
-afterAll(async () => {
-  await browser?.close();
-  await proxy?.close();
-  await site?.close();
-  await server?.close();
-});
+const env = sdkSuite({ tenant: 'consent-queues', proxy: true });
 
 const BOTH = { analytics: true, marketing: true };
 /**
@@ -40,7 +22,7 @@ const BOTH = { analytics: true, marketing: true };
  * for its last moments, now and then sent its own queue itself, before the withdrawal.
  */
 async function profile(config: Record<string, unknown> = {}) {
-  const ctx = await sdkProfile(browser, { writeKey: t.write_key, endpoint: proxy.url, consent: BOTH, flushInterval: 200, ...config });
+  const ctx = await env.profile({ consent: BOTH, flushInterval: 200, ...config });
   await ctx.addInitScript(() => {
     let off = false;
     Object.defineProperty(navigator, 'onLine', { get: () => !off, configurable: true });
@@ -78,10 +60,10 @@ async function queueBothScopes(page: Page) {
  */
 async function settled(page: Page, vid: string, expected: string) {
   await until(async () => {
-    const stored = await eventsOf(server.url, t, `limit=1000&visitor_id=${vid}`);
+    const stored = await env.byVisitor(vid);
     return stored.some((e) => e.event_id === expected) && (await queue(page)).length === 0;
   }, 20_000);
-  const stored = await eventsOf(server.url, t, `limit=1000&visitor_id=${vid}`);
+  const stored = await env.byVisitor(vid);
   return stored;
 }
 
@@ -93,9 +75,9 @@ describe('browser SDK: consent withdrawn while another tab\'s queue waits', () =
     it(`${withdrawn} withdrawn in tab B after tab A closed offline with queued events: B adopts A's queue and sends only its ${kept} events`, { timeout: 90_000 }, async () => {
       const ctx = await profile();
       const a = await ctx.newPage();
-      await a.goto(`${site.origin}/events/W1`);
+      await a.goto(`${env.site.origin}/events/W1`);
       const b = await ctx.newPage();
-      await b.goto(`${site.origin}/events/W2`);
+      await b.goto(`${env.site.origin}/events/W2`);
       await net(b, false);
       const ev = await queueBothScopes(a);
       // No beacon offline: A's queue (and its page_engagement) stays in localStorage for a live tab. (With
@@ -108,7 +90,7 @@ describe('browser SDK: consent withdrawn while another tab\'s queue waits', () =
 
       const stored = await settled(b, ev.vid, ev[kept]);
       const notCovered = withdrawn === 'marketing' ? [ev.marketing] : [ev.analytics];
-      expect(notCovered.filter((id) => proxy.copies.has(id)), `${withdrawn} events sent after ${withdrawn} consent was withdrawn`).toEqual([]);
+      expect(notCovered.filter((id) => env.proxy.copies.has(id)), `${withdrawn} events sent after ${withdrawn} consent was withdrawn`).toEqual([]);
       // Nothing of the withdrawn scope reached the server either (A's page_engagement is analytics).
       const scopeOf = (name: string) => (name === 'affiliate_attribution_captured' ? 'marketing' : 'analytics');
       expect(stored.filter((e) => scopeOf(e.event_name) === withdrawn).map((e) => e.event_name)).toEqual([]);
@@ -120,15 +102,15 @@ describe('browser SDK: consent withdrawn while another tab\'s queue waits', () =
   it('one tab across page loads: the next page, started without marketing consent, sends the previous page\'s analytics events and not its marketing ones', { timeout: 90_000 }, async () => {
     const ctx = await profile();
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/P1`);
+    await page.goto(`${env.site.origin}/events/P1`);
     const ev = await queueBothScopes(page);
     // The page is left offline (no beacon): its queue waits for the site's next page, online.
     await page.goto('about:blank');
     // The next page of the site knows from the consent banner that marketing was withdrawn.
     await ctx.addInitScript(`window.TX_CONFIG = Object.assign({}, window.TX_CONFIG, { consent: { analytics: true, marketing: false } })`);
-    await page.goto(`${site.origin}/events/P2`);
+    await page.goto(`${env.site.origin}/events/P2`);
     const stored = await settled(page, ev.vid, ev.analytics);
-    expect(proxy.copies.has(ev.marketing), 'marketing event sent by a page without marketing consent').toBe(false);
+    expect(env.proxy.copies.has(ev.marketing), 'marketing event sent by a page without marketing consent').toBe(false);
     expect(stored.map((e) => e.event_name)).not.toContain('affiliate_attribution_captured');
     await ctx.close();
   });

@@ -10,51 +10,27 @@
 // Also: the client README's size figures are the build's.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
+import { sleep, txEval } from './client-helpers.js';
+import { queuedIn, sdkSuite } from './sdk-suite-helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 declare const window: any, document: any, localStorage: any;
 
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let browser: Browser;
-let t: Tenant;
-let base: string;
-let build: Awaited<ReturnType<typeof buildSdkForTest>>;
-
-beforeAll(async () => {
-  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
-  base = server.url;
-  site = await startSite(build.iife);
-  t = await createTenant(base, 'acme', [site.origin]);
-  browser = await launchChromium();
-}, 240_000);
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await server?.close();
-});
-
-/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
-const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: base, ...config });
+const env = sdkSuite({ tenant: 'acme' });
+const profile = env.profile;
 
 const tx = txEval;
-const queued = (page: Page) =>
-  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);
-const byVisitor = (vid: string, name?: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}${name ? `&event_name=${name}` : ''}`);
+const queued = (page: Page) => queuedIn(page, 'tx_q');
+const byVisitor = env.byVisitor;
 const numbered = (page: Page) =>
   until(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).every((e: any) => e.sequence_no !== undefined)), 15_000);
 /** Waits until the visitor has `n` events named `name` stored (then a little longer: nothing more comes). */
-async function stored(vid: string, name: string, n: number, ms = 20_000) {
-  await until(async () => (await byVisitor(vid, name)).length >= n, ms).catch(() => null); // the caller's assertions say what is missing
-  await sleep(300);
-  return byVisitor(vid, name);
-}
+const stored = (vid: string, name: string, n: number, ms = 20_000) => env.stored(vid, name, n, ms, 300);
 
 // 2,000 Cyrillic letters: 2,000 UTF-16 code units, 4,000 bytes of UTF-8. Twenty such events make a body
 // under 60,000 code units but about 90,000 bytes.
@@ -64,7 +40,7 @@ describe('browser SDK: events that used to be lost', () => {
   it('non-ASCII text: a batch over 64 KiB of UTF-8 goes without keepalive and arrives, the events after it too', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 200, retryBase: 200, retryMax: 800 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/H`);
+    await page.goto(`${env.site.origin}/events/H`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const heavy = await tx<string[]>(page, HEAVY);
     const ascii = await tx<string[]>(page, `Array.from({ length: 5 }, (_, i) => tx.eventView({ event_entity_id: 'A' + i, organizer_id: 'O1', note: 'ascii' }))`);
@@ -80,7 +56,7 @@ describe('browser SDK: events that used to be lost', () => {
     // What Chromium does with a keepalive request over its in-flight quota: a network error before it leaves.
     await ctx.addInitScript(`{ const f = window.fetch.bind(window); window.__keepalive = 0; window.fetch = (u, init) => (init && init.keepalive ? (window.__keepalive++, Promise.reject(new TypeError('Failed to fetch'))) : f(u, init)); }`);
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/K`);
+    await page.goto(`${env.site.origin}/events/K`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const ids = await tx<string[]>(page, `Array.from({ length: 3 }, (_, i) => tx.eventView({ event_entity_id: 'K' + i, organizer_id: 'O1' }))`);
     await tx(page, `tx.flush()`);
@@ -94,7 +70,7 @@ describe('browser SDK: events that used to be lost', () => {
     // No timed flush on the first page: only a beacon can carry its events while it unloads.
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 3_600_000, batchSize: 100 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/B`);
+    await page.goto(`${env.site.origin}/events/B`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const heavy = await tx<string[]>(page, HEAVY);
     await numbered(page);
@@ -106,7 +82,7 @@ describe('browser SDK: events that used to be lost', () => {
     // Chromium allows 64 KiB of keepalive bodies in flight per page: one beacon of up to 60,000 bytes.
     expect(byBeacon.length).toBeGreaterThanOrEqual(10);
     await ctx.addInitScript(`window.TX_CONFIG = Object.assign({}, window.TX_CONFIG, { flushInterval: 200 })`);
-    await page.goto(`${site.origin}/events/B2`);
+    await page.goto(`${env.site.origin}/events/B2`);
     const evs = await stored(visitor_id, 'event_view', 20);
     expect(evs.map((e) => e.event_id).sort()).toEqual([...heavy].sort());
     await ctx.close();
@@ -116,7 +92,7 @@ describe('browser SDK: events that used to be lost', () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 200, sessionTimeout: 1500 });
     const page = await ctx.newPage();
     const source = 'b'.repeat(255) + '😀'; // cut at 256 code units: the emoji's first half was left
-    await page.goto(`${site.origin}/events/U1?utm_source=${encodeURIComponent(source)}&gclid=${encodeURIComponent('g'.repeat(255) + '😀')}`);
+    await page.goto(`${env.site.origin}/events/U1?utm_source=${encodeURIComponent(source)}&gclid=${encodeURIComponent('g'.repeat(255) + '😀')}`);
     await page.evaluate(() => (document.title = 'a'.repeat(511) + '😀')); // cut at 512
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const a = await tx<string>(page, `tx.eventView({ event_entity_id: 'U1', organizer_id: 'O1' })`);
@@ -126,7 +102,7 @@ describe('browser SDK: events that used to be lost', () => {
     expect(first.context.click_ids.gclid).toBe('g'.repeat(255));
     expect(first.context.page.title).toBe('a'.repeat(511));
     // The next session's first event carries the visitor's first touch, from another page.
-    await page.goto(`${site.origin}/events/U2`);
+    await page.goto(`${env.site.origin}/events/U2`);
     await sleep(1700);
     const b = await tx<string>(page, `tx.eventView({ event_entity_id: 'U2', organizer_id: 'O1' })`);
     const evs = await stored(visitor_id, 'event_view', 2, 10_000);
@@ -146,7 +122,7 @@ describe('browser SDK: events that used to be lost', () => {
       localStorage.setItem('tx_session', JSON.stringify({ id: crypto.randomUUID(), start: Date.now(), last: Date.now(), seq: 0, touch }));
     }`);
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/R1`);
+    await page.goto(`${env.site.origin}/events/R1`);
     expect(await page.evaluate(() => localStorage.getItem('tx_first_touch'))).toContain('\\ud83d"');
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const id = await tx<string>(page, `tx.pageView()`);
@@ -160,18 +136,18 @@ describe('browser SDK: events that used to be lost', () => {
   it('a keepalive batch in flight when the page is left stays queued until answered: its 503 is retried by the next page', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 500, retryBase: 200, retryMax: 800 });
     let hits = 0;
-    await ctx.route(`${base}/api/tx/events/batch**`, async (route) => {
+    await ctx.route(`${env.base}/api/tx/events/batch**`, async (route) => {
       if (++hits > 1) return route.continue();
       await sleep(1500);
-      return route.fulfill({ status: 503, body: '{}', headers: { 'access-control-allow-origin': site.origin } });
+      return route.fulfill({ status: 503, body: '{}', headers: { 'access-control-allow-origin': env.site.origin } });
     });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/F1`);
+    await page.goto(`${env.site.origin}/events/F1`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const ids = await tx<string[]>(page, `Array.from({ length: 20 }, (_, i) => tx.eventView({ event_entity_id: 'F' + i, organizer_id: 'O1' }))`);
     await until(async () => hits >= 1, 10_000); // the batch is in flight (a keepalive request)
     await sleep(200);
-    await page.goto(`${site.origin}/events/F2`);
+    await page.goto(`${env.site.origin}/events/F2`);
     const evs = await stored(visitor_id, 'event_view', 20);
     expect(evs.map((e) => e.event_id).sort()).toEqual([...ids].sort());
     await ctx.close();
@@ -180,7 +156,7 @@ describe('browser SDK: events that used to be lost', () => {
   it('observeImpressions counts the cards visible before consent once consent and the page view come, and again on a later page view', async () => {
     const ctx = await profile({ flushInterval: 200 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     // Viewport 720 px: the heading (100 px) and cards 0 and 1 are fully visible, card 2 only 20 px of 300.
     await tx(page, `(tx.observeImpressions(document, { source: 'feed' }), 1)`);
     await sleep(500); // the observer has seen cards 0 and 1 (nothing may be recorded yet)
@@ -208,7 +184,7 @@ describe('browser SDK: events that used to be lost', () => {
     const page = await ctx.newPage();
     const warnings: string[] = [];
     page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
-    await page.goto(`${site.origin}/events/J1`);
+    await page.goto(`${env.site.origin}/events/J1`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const ids = await tx<(string | null)[]>(
       page,
@@ -234,7 +210,7 @@ describe('browser SDK: events that used to be lost', () => {
 
   it('the client README quotes the sizes the build measures (tx-sdk.js, tx-pixels.js and .mjs)', () => {
     const readme = fs.readFileSync(path.join(ROOT, 'client/README.md'), 'utf8');
-    const gzip = (name: string) => build.files.find((f) => path.basename(f.file) === name)!.gzip;
+    const gzip = (name: string) => env.build.files.find((f) => path.basename(f.file) === name)!.gzip;
     expect(readme).toContain(`${gzip('tx-sdk.js')} B min+gzip`);
     const n = (x: number) => x.toLocaleString('en-US');
     expect(readme).toContain(`${n(gzip('tx-pixels.js'))} / ${n(gzip('tx-pixels.mjs'))} B`);

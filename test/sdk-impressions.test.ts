@@ -4,45 +4,21 @@
 //   every card a virtualised feed ever rendered;
 // - a card scanned again after disconnect(), or removed and put back, got a second click listener: each click
 //   was tracked twice.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
+import { txEval } from './client-helpers.js';
+import { sdkSuite } from './sdk-suite-helpers.js';
 
 declare const window: any, document: any, WeakRef: any;
 
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let browser: Browser;
-let t: Tenant;
-let base: string;
-
-beforeAll(async () => {
-  let build: Awaited<ReturnType<typeof buildSdkForTest>>;
-  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
-  base = server.url;
-  site = await startSite(build.iife);
-  t = await createTenant(base, 'acme', [site.origin]);
-  // --expose-gc: the page can collect garbage when the test says so (window.gc), to see what is still held.
-  browser = await launchChromium(['--js-flags=--expose-gc']);
-}, 240_000);
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await server?.close();
-});
-
-/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
-const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: base, ...config });
+// --expose-gc: the page can collect garbage when the test says so (window.gc), to see what is still held.
+const env = sdkSuite({ tenant: 'acme', chromiumArgs: ['--js-flags=--expose-gc'] });
+const profile = env.profile;
 
 const tx = txEval;
 /** Waits until the visitor has `n` events named `name` stored (then a little longer: nothing more comes). */
-async function stored(vid: string, name: string, n: number, ms = 10_000) {
-  const get = () => eventsOf(base, t, `limit=1000&visitor_id=${vid}&event_name=${name}`);
-  await until(async () => (await get()).length >= n, ms).catch(() => null); // the caller's assertions say what is missing
-  await sleep(800);
-  return get();
-}
+const stored = (vid: string, name: string, n: number, ms = 10_000) => env.stored(vid, name, n, ms, 800);
 
 /**
  * Puts 50 cards into the page (a feed's render), scans them, then removes them (the feed re-rendered), runs
@@ -77,9 +53,9 @@ describe('tx.observeImpressions in a single-page app', () => {
   it('a card removed from the page is let go at the next pageView() or scan(): it can be garbage-collected', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 3_600_000 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     expect(await removedAlive(page, 'pageView')).toBe(0);
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     expect(await removedAlive(page, 'scan')).toBe(0);
     await ctx.close();
   });
@@ -87,7 +63,7 @@ describe('tx.observeImpressions in a single-page app', () => {
   it('cards still on the page keep counting on each pageView() after removed ones were let go', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 200 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     // Viewport 720 px: the heading (100 px) and cards 0 and 1 are fully visible, card 2 only 20 px of 300.
     await tx(page, `(window.h = tx.observeImpressions(document, { source: 'feed' }), tx.pageView(), 1)`);
@@ -104,7 +80,7 @@ describe('tx.observeImpressions in a single-page app', () => {
   it('a click after disconnect() and scan(), or on a card removed and put back, is tracked once', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 200 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     await tx(page, `(window.h = tx.observeImpressions(document, { source: 'feed', clicks: true }), 1)`);
     await tx(page, `(window.h.disconnect(), window.h.scan(), 1)`);

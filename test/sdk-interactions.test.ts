@@ -3,23 +3,15 @@
 // GrowthBook vectors and frozen assignments the server's unit test reads, the server's assignments equal to
 // the SDK's, one exposure per (experiment, variant, visitor) per session, across the site's tabs.
 import fs from 'node:fs';
-import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { assignVariant } from '../client/shared/experiment-hash.js';
-import { bootServer, createTenant, eventsOf, getJson, postJson, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, DESKTOP_UA, launchChromium, startSite } from './client-helpers.js';
+import { getJson, postJson, until } from './helpers.js';
+import { sdkSuite } from './sdk-suite-helpers.js';
 
 declare const window: any, document: any, localStorage: any;
 
 const VECTORS = JSON.parse(fs.readFileSync(new URL('../client/shared/experiment-vectors.json', import.meta.url), 'utf8'));
-
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let browser: Browser;
-let t: Tenant;
-let base: string;
-let helpers: string;
 
 const cards = Array.from({ length: 8 }, (_, i) => `<div class="card" data-tx-event="E${i}" style="height:300px;border:1px solid #ccc">Event E${i}</div>`).join('');
 const PAGE = () => `<!doctype html><html><head><meta charset="utf-8"><title>helpers</title><style>body{margin:0}</style></head><body>
@@ -28,7 +20,7 @@ const PAGE = () => `<!doctype html><html><head><meta charset="utf-8"><title>help
 <a id="keep" data-tx-ticket="E1" data-tx-provider="ticketmaster" href="https://tickets.example/buy?e=1&utm_source=seller">Tickets</a>
 <a id="plain" data-tx-ticket="E2" href="https://tickets.example/buy?e=2">Tickets</a>
 <div id="list">${cards}</div><div style="height:3000px"></div>
-<script src="/tx.js"></script><script>${helpers}</script>
+<script src="/tx.js"></script><script>${env.helpers}</script>
 <script>window.tx = new TxTracker(window.TX_CONFIG); document.querySelectorAll('a').forEach((a) => a.addEventListener('click', (e) => e.preventDefault()));</script>
 </body></html>`;
 
@@ -39,45 +31,28 @@ const LINKS = () => `<!doctype html><html><head><meta charset="utf-8"><title>lin
 <a id="signed" data-tx-ticket="E1" href="${SIGNED}">Tickets</a>
 <a id="bare" data-tx-ticket="E4">Tickets soon</a>
 <a id="mid" data-tx-ticket="E3" data-tx-provider="dice" href="https://tickets.example/buy?e=3">Tickets</a>
-<script src="/tx.js"></script><script>${helpers}</script>
+<script src="/tx.js"></script><script>${env.helpers}</script>
 <script>window.tx = new TxTracker(window.TX_CONFIG); for (const t of ['click', 'auxclick']) document.querySelectorAll('a').forEach((a) => a.addEventListener(t, (e) => e.preventDefault()));</script>
 </body></html>`;
 // An event page of the site whose checkout is on the site itself, next to an outbound seller link.
 const EVENT_PAGE = () => `<!doctype html><html><head><meta charset="utf-8"><title>event</title></head><body>
 <a id="checkout" data-tx-ticket="E5" href="/checkout/E5">Buy</a>
 <a id="out" data-tx-ticket="E5" href="https://tickets.example/buy?e=5">Buy at the seller</a>
-<script src="/tx.js"></script><script>${helpers}</script>
+<script src="/tx.js"></script><script>${env.helpers}</script>
 <script>window.tx = new TxTracker(window.TX_CONFIG);</script>
 </body></html>`;
 
-beforeAll(async () => {
-  let build: Awaited<ReturnType<typeof buildSdkForTest>>;
-  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
-  helpers = fs.readFileSync(path.join(build.outDir, 'tx-helpers.js'), 'utf8');
-  base = server.url;
-  site = await startSite(build.iife);
-  site.pages.set('/h', PAGE());
-  site.pages.set('/links', LINKS());
-  site.pages.set('/event/E5', EVENT_PAGE());
-  t = await createTenant(base, 'helpers', [site.origin]);
-  browser = await launchChromium();
-}, 240_000);
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await server?.close();
-});
+const env = sdkSuite({ tenant: 'helpers', pages: () => ({ '/h': PAGE(), '/links': LINKS(), '/event/E5': EVENT_PAGE() }) });
 
 async function open(consent: Record<string, boolean> | null = { analytics: true }, at = '/h'): Promise<{ page: Page; vid: string; ctx: BrowserContext; close: () => Promise<void> }> {
-  const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
-  await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: base, flushInterval: 200, ...(consent ? { consent } : {}) })}`);
+  const ctx = await env.profile({ flushInterval: 200, ...(consent ? { consent } : {}) });
   const page = await ctx.newPage();
-  await page.goto(`${site.origin}${at}`);
+  await page.goto(`${env.site.origin}${at}`);
   const vid = (await page.evaluate(() => window.tx.getIds()?.visitor_id ?? '')) as string;
   return { page, vid, ctx, close: () => ctx.close() };
 }
 
-const stored = (vid: string, name: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}&event_name=${name}`);
+const stored = (vid: string, name: string) => env.byVisitor(vid, name);
 const flush = (page: Page) => page.evaluate(() => window.tx.flush());
 
 describe('SDK helpers in Chromium', () => {
@@ -241,15 +216,15 @@ describe('SDK helpers in Chromium', () => {
     });
     // The outbound link still gets the defaults (utm_source = this host).
     expect(hrefs).toEqual(['/checkout/E5', 'https://tickets.example/buy?e=5&utm_source=127.0.0.1&utm_medium=referral']);
-    await Promise.all([page.waitForURL(`${site.origin}/checkout/E5*`), page.click('#checkout')]);
-    expect(page.url()).toBe(`${site.origin}/checkout/E5`);
+    await Promise.all([page.waitForURL(`${env.site.origin}/checkout/E5*`), page.click('#checkout')]);
+    expect(page.url()).toBe(`${env.site.origin}/checkout/E5`);
     // The click is tracked, with the link as it is.
     const [click] = await until(async () => {
       const e = await stored(vid, 'ticket_link_click');
       return e.length ? e : null;
     }, 20_000);
     expect(click.entities.event_entity_id).toBe('E5');
-    expect(click.payload.ticket_url).toBe(`${site.origin}/checkout/E5`);
+    expect(click.payload.ticket_url).toBe(`${env.site.origin}/checkout/E5`);
     // The checkout page's page view carries the campaign the visit came with.
     await page.waitForFunction(() => !!window.tx);
     await page.evaluate(() => window.tx.pageView());
@@ -276,7 +251,7 @@ describe('SDK helpers in Chromium', () => {
       { key: 'sdk_ranking', variants: [{ key: 'a', weight: 0.2 }, { key: 'b', weight: 0.3 }, { key: 'c', weight: 0.5 }], coverage: 0.9 },
     ];
     for (const d of defs) {
-      const r = await postJson(`${base}/api/v1/experiments`, { ...d, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${t.secret_key}` });
+      const r = await postJson(`${env.base}/api/v1/experiments`, { ...d, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${env.t.secret_key}` });
       expect(r.status, r.text).toBe(201);
     }
     const res = (await page.evaluate(async ([key, endpoint, d]: [string, string, unknown[]]) => {
@@ -291,7 +266,7 @@ describe('SDK helpers in Chromium', () => {
       xp.variant('sdk_button');
       await window.tx.flush();
       return { server: xp.assignments, local: local.assignments, first };
-    }, [t.write_key, base, defs] as [string, string, unknown[]])) as { server: Record<string, string>; local: Record<string, string>; first: string };
+    }, [env.t.write_key, env.base, defs] as [string, string, unknown[]])) as { server: Record<string, string>; local: Record<string, string>; first: string };
     const want: Record<string, string> = {};
     for (const d of defs) {
       const v = assignVariant(d, vid);
@@ -316,13 +291,13 @@ describe('SDK helpers in Chromium', () => {
     // ranges cut the last at 1), and about 1 visitor in 250 saw another variant than GET /api/tx/experiments said.
     const defs = new Map<string, { key: string }>(VECTORS.definitions.map((d: { experiment: { key: string } }) => [d.experiment.key, d.experiment]));
     for (const d of defs.values()) {
-      const r = await postJson(`${base}/api/v1/experiments`, { ...d, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${t.secret_key}` });
+      const r = await postJson(`${env.base}/api/v1/experiments`, { ...d, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${env.t.secret_key}` });
       expect(r.status, r.text).toBe(201);
     }
     const { page, close } = await open();
     for (const v of VECTORS.definitions as { experiment: { key: string }; id: string; variant: string | null }[]) {
       const key = v.experiment.key;
-      const server = (await getJson(`${base}/api/tx/experiments?visitor_id=${encodeURIComponent(v.id)}&key=${t.write_key}`)).json.assignments[key] ?? null;
+      const server = (await getJson(`${env.base}/api/tx/experiments?visitor_id=${encodeURIComponent(v.id)}&key=${env.t.write_key}`)).json.assignments[key] ?? null;
       const local = await page.evaluate(([def, id]: [unknown, string]) => window.TxHelpers.assignVariant(def, id), [v.experiment, v.id] as [unknown, string]);
       expect({ server, local }, `${key}|${v.id}`).toEqual({ server: v.variant, local: v.variant });
     }
@@ -331,11 +306,11 @@ describe('SDK helpers in Chromium', () => {
 
   it('sends one exposure per (experiment, variant) per session across the site\'s tabs, and keeps no session id after consent is withdrawn', async () => {
     const def = { key: 'sdk_tabs', variants: [{ key: 'a', weight: 0.5 }, { key: 'b', weight: 0.5 }] };
-    const r = await postJson(`${base}/api/v1/experiments`, { ...def, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${t.secret_key}` });
+    const r = await postJson(`${env.base}/api/v1/experiments`, { ...def, start: new Date(Date.now() - 60_000).toISOString() }, { authorization: `Bearer ${env.t.secret_key}` });
     expect(r.status, r.text).toBe(201);
     const { page: one, vid, ctx, close } = await open();
     const two = await ctx.newPage();
-    await two.goto(`${site.origin}/h`);
+    await two.goto(`${env.site.origin}/h`);
     const ids = await one.evaluate(() => window.tx.getIds());
     expect(await two.evaluate(() => window.tx.getIds())).toEqual(ids); // one visitor, one session (client/README "Tabs")
     const expose = (page: Page) =>
@@ -344,7 +319,7 @@ describe('SDK helpers in Chromium', () => {
         const v = xp.variant('sdk_tabs');
         await window.tx.flush();
         return v;
-      }, [t.write_key, base] as [string, string]) as Promise<string>;
+      }, [env.t.write_key, env.base] as [string, string]) as Promise<string>;
     const v = await expose(one);
     expect(v).toBe(assignVariant(def, vid));
     await until(async () => (await stored(vid, 'experiment_exposure')).length > 0, 20_000);

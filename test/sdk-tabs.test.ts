@@ -6,46 +6,25 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, getJson, until, type Tenant } from './helpers.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { createTenant, eventsOf, getJson, until } from './helpers.js';
 import { chromium } from 'playwright-core';
-import { buildSdkForTest, CHROMIUM_ARGS, countingProxy, DESKTOP_UA, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
+import { CHROMIUM_ARGS, DESKTOP_UA, sleep, txEval } from './client-helpers.js';
+import { queuedIn, sdkSuite } from './sdk-suite-helpers.js';
 
 declare const window: any, localStorage: any, navigator: any, document: any;
 
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let proxy: Awaited<ReturnType<typeof countingProxy>>;
-let browser: Browser;
-let t: Tenant;
-let sdkSource: string;
-
-beforeAll(async () => {
-  const [build, s] = await Promise.all([buildSdkForTest(), bootServer()]);
-  server = s;
-  sdkSource = process.env.TX_SDK_JS ? fs.readFileSync(process.env.TX_SDK_JS, 'utf8') : build.iife;
-  site = await startSite(sdkSource);
-  proxy = await countingProxy(server.url);
-  t = await createTenant(server.url, 'tabs', [site.origin]);
-  browser = await launchChromium();
-}, 240_000);
-afterAll(async () => {
-  await browser?.close();
-  await proxy?.close();
-  await site?.close();
-  await server?.close();
-});
-
+// TX_SDK_JS: another build's tx-sdk.js (see above) instead of this one's.
+const env = sdkSuite({ tenant: 'tabs', proxy: true, sdkSource: (build) => (process.env.TX_SDK_JS ? fs.readFileSync(process.env.TX_SDK_JS, 'utf8') : build.iife) });
 /** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
-const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: proxy.url, consent: { analytics: true }, ...config });
+const profile = (config: Record<string, unknown>) => env.profile({ consent: { analytics: true }, ...config });
 
 const tx = txEval;
 /** Events queued in the profile's storage, all tabs' queues together. */
-const queued = (page: Page) =>
-  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);
-const byVisitor = (vid: string) => eventsOf(server.url, t, `limit=1000&visitor_id=${vid}`);
-const session = (sid: string) => getJson(`${server.url}/api/v1/sessions/${sid}`, { authorization: `Bearer ${t.secret_key}` });
+const queued = (page: Page) => queuedIn(page, 'tx_q');
+const byVisitor = (vid: string) => env.byVisitor(vid);
+const session = (sid: string) => getJson(`${env.server.url}/api/v1/sessions/${sid}`, { authorization: `Bearer ${env.t.secret_key}` });
 
 /**
  * Two tabs of one visitor (the second opened after the first started the session) each record 30
@@ -54,10 +33,10 @@ const session = (sid: string) => getJson(`${server.url}/api/v1/sessions/${sid}`,
 async function twoTabs(gapMs: number) {
   const ctx = await profile({ flushInterval: 200 });
   const a = await ctx.newPage();
-  await a.goto(`${site.origin}/events/T1`);
+  await a.goto(`${env.site.origin}/events/T1`);
   const ids = await tx<{ visitor_id: string; session_id: string }>(a, `tx.getIds()`);
   const b = await ctx.newPage();
-  await b.goto(`${site.origin}/events/T2`);
+  await b.goto(`${env.site.origin}/events/T2`);
   expect(await tx(b, `tx.getIds()`)).toEqual(ids);
   const at = Date.now() + 500;
   const fire = (page: Page, tab: string) =>
@@ -103,23 +82,23 @@ describe('browser SDK in two tabs of one visitor', () => {
       expect(bySeq[0].prev_event_id ?? null).toBeNull();
       for (let i = 1; i < bySeq.length; i++) expect(bySeq[i].prev_event_id).toBe(bySeq[i - 1].event_id);
       expect(r.session).toMatchObject({ sequence: { min: 0, max: 59, gaps: 0 } });
-      for (const id of r.sent) expect(proxy.copies.get(id), id).toBe(1);
+      for (const id of r.sent) expect(env.proxy.copies.get(id), id).toBe(1);
       await r.ctx.close();
     });
   }
 
   it('two tabs open before consent, granted in one: both tabs\' page views are one visitor and one session', async () => {
-    const ctx = await browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
+    const ctx = await env.browser.newContext({ userAgent: DESKTOP_UA, viewport: { width: 1280, height: 720 } });
     // No consent yet; the page views are automatic (as the one-tag install), sent once consent comes.
-    await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: t.write_key, endpoint: proxy.url, autoPageView: true, flushInterval: 200 })}`);
+    await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: env.t.write_key, endpoint: env.proxy.url, autoPageView: true, flushInterval: 200 })}`);
     const path = `/events/CONSENT-${Date.now()}`;
     const [a, b] = [await ctx.newPage(), await ctx.newPage()];
-    await a.goto(`${site.origin}${path}`);
-    await b.goto(`${site.origin}${path}`);
+    await a.goto(`${env.site.origin}${path}`);
+    await b.goto(`${env.site.origin}${path}`);
     expect(await tx(b, `tx.getIds()`)).toBeNull();
     await tx(a, `tx.setConsent({ analytics: true })`);
     const views = await until(async () => {
-      const e = (await eventsOf(server.url, t, 'limit=1000&event_name=page_view')).filter((x: any) => x.context?.page?.path === path);
+      const e = (await eventsOf(env.server.url, env.t, 'limit=1000&event_name=page_view')).filter((x: any) => x.context?.page?.path === path);
       return e.length >= 2 ? e : null;
     }, 15_000);
     await sleep(500);
@@ -133,17 +112,17 @@ describe('browser SDK in two tabs of one visitor', () => {
     // No timed flush on the first page: what it queued leaves by beacon when the tab navigates away.
     const ctx = await profile({ flushInterval: 3_600_000, batchSize: 100 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/L1`);
+    await page.goto(`${env.site.origin}/events/L1`);
     const ids = await tx<{ visitor_id: string; session_id: string }>(page, `tx.getIds()`);
     const first = await tx<string[]>(page, `[tx.pageView(), ...Array.from({ length: 8 }, (_, i) => tx.eventView({ event_entity_id: 'L1', price_from: i, currency: 'EUR' }))]`);
     // Numbered (IndexedDB answered) before the visitor moves on.
     await until(() => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).flatMap((k) => JSON.parse(localStorage.getItem(k)!)).every((e: any) => e.sequence_no !== undefined)), 15_000);
     expect(await queued(page)).toBe(9);
-    expect(first.filter((id) => proxy.copies.has(id))).toEqual([]);
+    expect(first.filter((id) => env.proxy.copies.has(id))).toEqual([]);
 
     // The next page flushes every 200 ms and would resend anything the first page left queued.
     await ctx.addInitScript(`window.TX_CONFIG = Object.assign({}, window.TX_CONFIG, { flushInterval: 200 })`);
-    await page.goto(`${site.origin}/events/L2`);
+    await page.goto(`${env.site.origin}/events/L2`);
     const next = await tx<string>(page, `tx.pageView()`);
     const all = [...first, next];
     const stored = await until(async () => {
@@ -151,7 +130,7 @@ describe('browser SDK in two tabs of one visitor', () => {
       return all.every((id) => e.some((x) => x.event_id === id)) && e.some((x) => x.event_name === 'page_engagement') ? e : null;
     }, 10_000);
     await sleep(1500); // several flush intervals of the next page: a resend would show now
-    const copies = [...proxy.copies.entries()].filter(([id]) => stored.some((e) => e.event_id === id));
+    const copies = [...env.proxy.copies.entries()].filter(([id]) => stored.some((e) => e.event_id === id));
     const total = copies.reduce((n, [, c]) => n + c, 0);
     console.log(`page leave: ${stored.length} events cost ${total} copies`);
     expect(copies.filter(([, c]) => c !== 1)).toEqual([]);
@@ -167,7 +146,7 @@ describe('browser SDK in two tabs of one visitor', () => {
     // Consent given on the page (a banner), the default flush interval; the visitor leaves for another site.
     const ctx = await profile({ consent: undefined });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/S1`);
+    await page.goto(`${env.site.origin}/events/S1`);
     const ids = await tx<{ visitor_id: string }>(page, `(tx.setConsent({ analytics: true, marketing: false, data_processing: true }), tx.pageView(), tx.getIds())`);
     // Leaves once the tab is settled, however slow the machine: the page view numbered (no IndexedDB claim
     // pending) and the tab's first look at the locks answered (a lock query made after it answers after it).
@@ -184,17 +163,17 @@ describe('browser SDK in two tabs of one visitor', () => {
   });
 
   it('a page loads the SDK from the server itself (/tx-sdk.js, nothing built beforehand) and its events arrive', async () => {
-    const js = await fetch(`${server.url}/tx-sdk.js`);
+    const js = await fetch(`${env.server.url}/tx-sdk.js`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toMatch(/javascript/);
     expect(js.headers.get('access-control-allow-origin')).toBe('*');
-    const mjs = await fetch(`${server.url}/tx-sdk.mjs`);
+    const mjs = await fetch(`${env.server.url}/tx-sdk.mjs`);
     expect([mjs.status, await mjs.text()]).toEqual([200, expect.stringContaining('export')]);
-    site.pages.set('/served', `<!doctype html><html><body><script src="${server.url}/tx-sdk.js"></script>
+    env.site.pages.set('/served', `<!doctype html><html><body><script src="${env.server.url}/tx-sdk.js"></script>
 <script>window.tx = new TxTracker(window.TX_CONFIG);</script></body></html>`);
     const ctx = await profile({ flushInterval: 200 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/served`);
+    await page.goto(`${env.site.origin}/served`);
     const ids = await tx<{ visitor_id: string }>(page, `(tx.pageView(), tx.getIds())`);
     const stored = await until(async () => {
       const e = await byVisitor(ids.visitor_id);
@@ -211,12 +190,12 @@ describe('browser SDK in two tabs of one visitor', () => {
     for (let round = 0; round < 3; round++) {
       const ctx = await profile({ flushInterval: 60_000 });
       const a = await ctx.newPage();
-      await a.goto(`${site.origin}/events/C1`);
+      await a.goto(`${env.site.origin}/events/C1`);
       const ids = await tx<{ visitor_id: string; session_id: string }>(a, `tx.getIds()`);
       await a.evaluate(() => navigator.locks.query()); // A's first look at the tabs is done (a lock query made after it answers after it): none
       await ctx.addInitScript(`window.TX_CONFIG = Object.assign({}, window.TX_CONFIG, { flushInterval: 200 })`);
       const b = await ctx.newPage();
-      await b.goto(`${site.origin}/events/C2`);
+      await b.goto(`${env.site.origin}/events/C2`);
       // Tab A cannot send (its requests fail, the browser refuses its beacons), then is closed.
       await a.evaluate(() => {
         navigator.sendBeacon = () => false;
@@ -237,7 +216,7 @@ describe('browser SDK in two tabs of one visitor', () => {
       expect(web.filter((e) => all.includes(e.event_id))).toHaveLength(10);
       expect(web.filter((e) => e.event_name === 'page_engagement')).toHaveLength(1);
       expect(web).toHaveLength(11);
-      expect(web.map((e) => proxy.copies.get(e.event_id))).toEqual(web.map(() => 1));
+      expect(web.map((e) => env.proxy.copies.get(e.event_id))).toEqual(web.map(() => 1));
       expect(web.map((e) => e.sequence_no).sort((x, y) => x - y), `round ${round}`).toEqual(web.map((_, i) => i));
       expect(await queued(b)).toBe(0);
       await ctx.close();
@@ -250,20 +229,20 @@ describe('browser SDK in two tabs of one visitor', () => {
     const srv = http.createServer((req, res) => {
       if (req.url === '/tx.js') {
         res.writeHead(200, { 'content-type': 'application/javascript' });
-        return res.end(sdkSource);
+        return res.end(env.sdkSource);
       }
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(`<!doctype html><title>${req.url}</title><h1>${req.url}</h1><script src="/tx.js"></script><script>window.tx = new TxTracker(window.TX_CONFIG)</script>`);
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
     const origin = `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
-    const tb = await createTenant(server.url, 'bfcache', [origin]);
+    const tb = await createTenant(env.server.url, 'bfcache', [origin]);
     const b2 = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, ignoreDefaultArgs: ['--disable-back-forward-cache'], args: [...CHROMIUM_ARGS, `--user-agent=${DESKTOP_UA}`] });
     try {
       const ctx = await b2.newContext(); // the browser's --user-agent: an override per context bars the cache
       // No timed work (flushes, looks at the tabs) that could be in flight when the page is cached: a
       // response reaching a cached page evicts it, whatever the page does. The test flushes by hand.
-      await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: tb.write_key, endpoint: proxy.url, consent: { analytics: true }, flushInterval: 3_600_000 })}`);
+      await ctx.addInitScript(`window.TX_CONFIG = ${JSON.stringify({ writeKey: tb.write_key, endpoint: env.proxy.url, consent: { analytics: true }, flushInterval: 3_600_000 })}`);
       const page = await ctx.newPage();
       const why: string[] = []; // Chromium's own account when it does not use the cache
       const cdp = await ctx.newCDPSession(page);
@@ -292,13 +271,13 @@ describe('browser SDK in two tabs of one visitor', () => {
       await until(numbered, 15_000);
       await tx(page, `tx.flush()`);
       const evs = await until(async () => {
-        const e = await eventsOf(server.url, tb, `limit=1000&visitor_id=${ids.visitor_id}`);
+        const e = await eventsOf(env.server.url, tb, `limit=1000&visitor_id=${ids.visitor_id}`);
         return sent.every((id) => e.some((x) => x.event_id === id)) ? e : null;
       }, 15_000);
       await sleep(1000); // nothing more arrives later
-      const all = await eventsOf(server.url, tb, `limit=1000&visitor_id=${ids.visitor_id}`);
+      const all = await eventsOf(env.server.url, tb, `limit=1000&visitor_id=${ids.visitor_id}`);
       expect(all.length).toBeGreaterThanOrEqual(evs.length);
-      expect(all.map((e) => proxy.copies.get(e.event_id))).toEqual(all.map(() => 1));
+      expect(all.map((e) => env.proxy.copies.get(e.event_id))).toEqual(all.map(() => 1));
       expect(all.map((e) => e.sequence_no).sort((x, y) => x - y)).toEqual(all.map((_, i) => i));
       await ctx.close();
     } finally {
@@ -311,8 +290,8 @@ describe('browser SDK in two tabs of one visitor', () => {
     const ctx = await profile({ flushInterval: 200 });
     const page = await ctx.newPage();
     // SDK 1.0's storage as it left it, written from a page of the site without the SDK.
-    site.pages.set('/blank', '<!doctype html><title>blank</title>');
-    await page.goto(`${site.origin}/blank`);
+    env.site.pages.set('/blank', '<!doctype html><title>blank</title>');
+    await page.goto(`${env.site.origin}/blank`);
     const vid = crypto.randomUUID();
     const sid = crypto.randomUUID();
     const legacy = crypto.randomUUID();
@@ -328,7 +307,7 @@ describe('browser SDK in two tabs of one visitor', () => {
       },
       { vid, sid, legacy, now },
     );
-    await page.goto(`${site.origin}/events/U1`);
+    await page.goto(`${env.site.origin}/events/U1`);
     const a = await tx<string>(page, `tx.eventView({ event_entity_id: 'U1' })`);
     const b = await tx<string>(page, `tx.eventView({ event_entity_id: 'U2' })`);
     const evs = await until(async () => {

@@ -1,10 +1,11 @@
 // The browser SDK in Chromium against the real server. The SDK is built here (IIFE, one script tag) and
 // served by a test site on its own origin, so every request is cross-origin and exercises CORS and the
 // tenant's allowed origins. One browser for the file; a fresh context (own localStorage) per scenario.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, eventsOf, getJson, postJson, until, type Tenant } from './helpers.js';
-import { buildSdkForTest, DESKTOP_UA, launchChromium, sdkProfile, sleep, startSite, txEval } from './client-helpers.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { getJson, postJson, until } from './helpers.js';
+import { DESKTOP_UA, sleep, txEval } from './client-helpers.js';
+import { queuedIn, sdkSuite } from './sdk-suite-helpers.js';
 import { WEB_EVENTS } from '../client/shared/registry.gen.js';
 import { SDK_BUDGET_GZIP } from '../scripts/build-clients.js';
 import { device, pageType } from '../server/ingest/web-fill.js';
@@ -13,49 +14,28 @@ import { device, pageType } from '../server/ingest/web-fill.js';
 // module only: the root tsconfig has no DOM lib.
 declare const window: any, document: any, localStorage: any, navigator: any;
 
-let server: Awaited<ReturnType<typeof bootServer>>;
-let site: Awaited<ReturnType<typeof startSite>>;
-let browser: Browser;
-let t: Tenant;
-let base: string;
-let build: Awaited<ReturnType<typeof buildSdkForTest>>;
-
-beforeAll(async () => {
-  [build, server] = await Promise.all([buildSdkForTest(), bootServer()]);
-  base = server.url;
-  site = await startSite(build.iife);
-  t = await createTenant(base, 'acme', [site.origin]);
-  browser = await launchChromium();
-}, 240_000); // booting the server and Chromium is slow on a loaded machine
-afterAll(async () => {
-  await browser?.close();
-  await site?.close();
-  await server?.close();
-});
-
-/** A browser profile (fresh localStorage) whose pages start the SDK with `config`. */
-const profile = (config: Record<string, unknown>) => sdkProfile(browser, { writeKey: t.write_key, endpoint: base, ...config });
+const env = sdkSuite({ tenant: 'acme' });
+const profile = env.profile;
 
 const tx = txEval;
 /** Events queued in the page's storage: every tab's queue (`tx_q.<tab>`). */
-const queued = (page: Page) =>
-  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('tx_q.')).reduce((n, k) => n + JSON.parse(localStorage.getItem(k) || '[]').length, 0) as number);
-const byVisitor = (vid: string) => eventsOf(base, t, `limit=1000&visitor_id=${vid}`);
+const queued = (page: Page) => queuedIn(page, 'tx_q.');
+const byVisitor = (vid: string) => env.byVisitor(vid);
 
 describe('browser SDK in Chromium', () => {
   it('builds within the size budget and defines one method per web event of the registry', async () => {
-    console.log(`tx-sdk.js: ${build.sdk.bytes} B minified, ${build.sdk.gzip} B min+gzip (budget ${SDK_BUDGET_GZIP} B)`);
-    expect(build.sdk.gzip).toBeLessThanOrEqual(SDK_BUDGET_GZIP);
+    console.log(`tx-sdk.js: ${env.build.sdk.bytes} B minified, ${env.build.sdk.gzip} B min+gzip (budget ${SDK_BUDGET_GZIP} B)`);
+    expect(env.build.sdk.gzip).toBeLessThanOrEqual(SDK_BUDGET_GZIP);
     const ctx = await profile({});
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     const methods = await page.evaluate(() => Object.getOwnPropertyNames((window as any).TxTracker.prototype));
     const camel = (s: string) => s.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
     for (const name of WEB_EVENTS.split(' ')) expect(methods).toContain(camel(name));
 
     // One script tag with data attributes starts window.tx; its automatic page view waits for consent.
-    site.pages.set('/one-tag', `<!doctype html><title>one tag</title><script src="/tx.js" data-key="${t.write_key}" data-endpoint="${base}" data-site="main"></script>`);
-    await page.goto(`${site.origin}/one-tag`);
+    env.site.pages.set('/one-tag', `<!doctype html><title>one tag</title><script src="/tx.js" data-key="${env.t.write_key}" data-endpoint="${env.base}" data-site="main"></script>`);
+    await page.goto(`${env.site.origin}/one-tag`);
     expect(await page.evaluate(() => typeof window.tx?.pageView)).toBe('function');
     expect(await queued(page)).toBe(0);
     await tx(page, `tx.setConsent({ analytics: true })`);
@@ -74,7 +54,7 @@ describe('browser SDK in Chromium', () => {
     const ctx = await profile({ flushInterval: 200, debug: true });
     const page = await ctx.newPage();
     // Landing from a Google ad with a newsletter campaign.
-    await page.goto(`${site.origin}/?utm_source=newsletter&utm_medium=email&utm_campaign=fall&gclid=G-123`, { referer: 'https://www.google.com/' });
+    await page.goto(`${env.site.origin}/?utm_source=newsletter&utm_medium=email&utm_campaign=fall&gclid=G-123`, { referer: 'https://www.google.com/' });
 
     // Opt-in: before consent nothing is collected, not even queued.
     expect(await tx(page, `tx.pageView()`)).toBeNull();
@@ -99,7 +79,7 @@ describe('browser SDK in Chromium', () => {
 
     // A second page of the same site (same-site referrer, no campaign parameters).
     await numbered();
-    await page.goto(`${site.origin}/events/E1`);
+    await page.goto(`${env.site.origin}/events/E1`);
     await track(`tx.pageView()`);
     await track(`tx.eventView({ event_entity_id: 'E1', organizer_id: 'O1', price_from: 50, currency: 'EUR', availability_snapshot: { ga: 120, vip: 8 } })`);
     await track(`tx.ticketTypeSelected({ event_entity_id: 'E1', organizer_id: 'O1', ticket_type_id: 'GA', qty: 2, price: 50, currency: 'EUR' })`);
@@ -107,7 +87,7 @@ describe('browser SDK in Chromium', () => {
     await track(`tx.cartView({ cart_id: 'C1', event_entity_id: 'E1', cart_value: 100, currency: 'EUR' })`);
 
     await numbered();
-    await page.goto(`${site.origin}/checkout`);
+    await page.goto(`${env.site.origin}/checkout`);
     await track(`tx.pageView()`);
     await track(`tx.checkoutStarted({ cart_id: 'C1', event_entity_id: 'E1', cart_value: 100, currency: 'EUR', login_state: 'guest' })`);
     await track(`tx.checkoutStepViewed({ cart_id: 'C1', step_name: 'details', step_index: 0 })`);
@@ -119,7 +99,7 @@ describe('browser SDK in Chromium', () => {
     // order_completed is a backend event: the tenant's backend posts it with the ids the page gave it, with the
     // secret key (the page's write key may not post orders).
     const order = await postJson(
-      `${base}/api/v1/server-events`,
+      `${env.base}/api/v1/server-events`,
       {
         events: [
           {
@@ -135,7 +115,7 @@ describe('browser SDK in Chromium', () => {
           },
         ],
       },
-      { authorization: `Bearer ${t.secret_key}` },
+      { authorization: `Bearer ${env.t.secret_key}` },
     );
     expect(order.json).toMatchObject({ accepted: 1, rejected: [] });
 
@@ -190,7 +170,7 @@ describe('browser SDK in Chromium', () => {
 
     // The server's session (built from the stored events) agrees, and counts the order.
     const session = await until(async () => {
-      const r = await getJson(`${base}/api/v1/sessions/${ids.session_id}`, { authorization: `Bearer ${t.secret_key}` });
+      const r = await getJson(`${env.base}/api/v1/sessions/${ids.session_id}`, { authorization: `Bearer ${env.t.secret_key}` });
       return r.status === 200 && r.json.orders_count === 1 ? r.json : null;
     });
     expect(session).toMatchObject({ visitor_id: ids.visitor_id, page_views: 3, landing_page: '/', sequence: { min: 0, gaps: 0 } });
@@ -200,13 +180,13 @@ describe('browser SDK in Chromium', () => {
 
   it('what SDK 1.2 leaves to the server (entity split, device, page type, event_version) is stored as SDK 1.1 sent it', async () => {
     const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
-    const ctx = await browser.newContext({ userAgent: IPHONE, viewport: { width: 390, height: 800 } });
-    const config = { writeKey: t.write_key, endpoint: base, consent: { analytics: true }, entities: { organizer_id: 'O9' }, flushInterval: 3_600_000 };
+    const ctx = await env.browser.newContext({ userAgent: IPHONE, viewport: { width: 390, height: 800 } });
+    const config = { writeKey: env.t.write_key, endpoint: env.base, consent: { analytics: true }, entities: { organizer_id: 'O9' }, flushInterval: 3_600_000 };
     await ctx.addInitScript(`window.TX_CONFIG = Object.assign(${JSON.stringify(config)}, { pageType: (p) => (p.startsWith('/fest') ? 'festival' : undefined) })`);
     const page = await ctx.newPage();
     const wire: Record<string, any>[] = [];
     page.on('request', (r) => r.url().includes('/api/tx/events/batch') && wire.push(...JSON.parse(r.postData() ?? '{"events":[]}').events));
-    await page.goto(`${site.origin}/fest/summer`);
+    await page.goto(`${env.site.origin}/fest/summer`);
     const ua = await page.evaluate(() => navigator.userAgent);
     const a = await tx<string>(page, `tx.pageView()`);
     const b = await tx<string>(page, `(history.pushState({}, '', '/events/E3'), tx.pageView())`);
@@ -251,7 +231,7 @@ describe('browser SDK in Chromium', () => {
     // No timed flush: what arrives after the close can only have gone by navigator.sendBeacon.
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 3_600_000, batchSize: 100 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/E2`);
+    await page.goto(`${env.site.origin}/events/E2`);
     await page.evaluate(() => {
       const w = window as any;
       const realFetch = w.fetch.bind(w);
@@ -286,7 +266,7 @@ describe('browser SDK in Chromium', () => {
   it('offline then online: queued events are delivered exactly once; a closed tab’s queue goes with the next page', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 200, retryBase: 200, retryMax: 800 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/E3`);
+    await page.goto(`${env.site.origin}/events/E3`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     await ctx.setOffline(true);
     const ids = await tx<string[]>(page, `Array.from({ length: 25 }, (_, i) => tx.eventView({ event_entity_id: 'E3', price_from: i, currency: 'EUR' }))`);
@@ -320,7 +300,7 @@ describe('browser SDK in Chromium', () => {
     await sleep(500);
     expect((await byVisitor(visitor_id)).filter((e) => e.event_name === 'share')).toHaveLength(0);
 
-    await next.goto(`${site.origin}/events/E4`);
+    await next.goto(`${env.site.origin}/events/E4`);
     await until(async () => (await byVisitor(visitor_id)).filter((e) => e.event_name === 'share').length === 5, 15_000);
     await until(async () => (await queued(next)) === 0, 15_000);
     const shares = (await byVisitor(visitor_id)).filter((e) => e.event_name === 'share');
@@ -336,14 +316,14 @@ describe('browser SDK in Chromium', () => {
     // Counts the page's beacons across its navigations (sessionStorage lives as long as the tab).
     await ctx.addInitScript(`{ const b = navigator.sendBeacon.bind(navigator); navigator.sendBeacon = (u, d) => (sessionStorage.setItem('beacons', String(Number(sessionStorage.getItem('beacons') || 0) + 1)), b(u, d)); }`);
     let failing = true;
-    await ctx.route(`${base}/api/tx/events/batch**`, (route) => (failing ? route.fulfill({ status: 503, body: '{}' }) : route.continue()));
+    await ctx.route(`${env.base}/api/tx/events/batch**`, (route) => (failing ? route.fulfill({ status: 503, body: '{}' }) : route.continue()));
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/E5`);
+    await page.goto(`${env.site.origin}/events/E5`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const ids = await tx<string[]>(page, `Array.from({ length: 10 }, (_, i) => tx.eventView({ event_entity_id: 'E5', price_from: i, currency: 'EUR' }))`);
     await sleep(1200); // failed attempts, backing off
     expect(await queued(page)).toBeGreaterThanOrEqual(10);
-    await page.goto(`${site.origin}/events/E6`); // the first page is left while every delivery fails
+    await page.goto(`${env.site.origin}/events/E6`); // the first page is left while every delivery fails
     expect(await page.evaluate(`Number(sessionStorage.getItem('beacons') || 0)`)).toBe(0);
     failing = false;
     await until(async () => (await byVisitor(visitor_id)).filter((e) => e.event_name === 'event_view').length >= 10, 15_000);
@@ -362,7 +342,7 @@ describe('browser SDK in Chromium', () => {
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${site.origin}/events/E7`);
+    await page.goto(`${env.site.origin}/events/E7`);
     const ids = await tx<string[]>(page, `[tx.pageView(), tx.eventView({ event_entity_id: 'E7', price_from: 1, currency: 'EUR' }), tx.track('share', { event_entity_id: 'E7', method: 'copy_link' })]`);
     expect(ids.every((id) => typeof id === 'string')).toBe(true);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
@@ -378,16 +358,16 @@ describe('browser SDK in Chromium', () => {
     page.on('console', (m) => logs.push(m.text()));
     const hits: { at: number; ids: string[]; status: number }[] = [];
     const plan: number[] = [];
-    await page.route(`${base}/api/tx/events/batch**`, async (route) => {
+    await page.route(`${env.base}/api/tx/events/batch**`, async (route) => {
       const ids = (JSON.parse(route.request().postData() ?? '{}').events ?? []).map((e: any) => e.event_id);
       const status = plan.shift() ?? 0;
       hits.push({ at: Date.now(), ids, status });
       if (!status) return route.continue();
-      const headers = { 'access-control-allow-origin': site.origin, 'access-control-expose-headers': 'Retry-After', 'content-type': 'application/json' };
+      const headers = { 'access-control-allow-origin': env.site.origin, 'access-control-expose-headers': 'Retry-After', 'content-type': 'application/json' };
       if (status === 429) return route.fulfill({ status, headers: { ...headers, 'retry-after': '1' }, body: '{"error":{"code":"rate_limited","message":"slow down"}}' });
       return route.fulfill({ status, headers, body: '{"error":{"code":"invalid_body","message":"bad"}}' });
     });
-    await page.goto(`${site.origin}/events/E5`);
+    await page.goto(`${env.site.origin}/events/E5`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
 
     plan.push(429);
@@ -427,13 +407,13 @@ describe('browser SDK in Chromium', () => {
     await ctx.addInitScript(`{ const t = AbortSignal.timeout.bind(AbortSignal); window.__timeouts = []; AbortSignal.timeout = (ms) => (window.__timeouts.push(ms), t(window.__timeouts.length === 1 ? ms / 300 : ms)); }`);
     let hangs = 1;
     const hits: string[][] = [];
-    await ctx.route(`${base}/api/tx/events/batch**`, (route) => {
+    await ctx.route(`${env.base}/api/tx/events/batch**`, (route) => {
       hits.push((JSON.parse(route.request().postData() ?? '{}').events ?? []).map((e: any) => e.event_id));
       if (hangs-- > 0) return; // never answered
       return route.continue();
     });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/events/E8`);
+    await page.goto(`${env.site.origin}/events/E8`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     const id = await tx<string>(page, `tx.eventView({ event_entity_id: 'E8' })`);
     await until(async () => (await byVisitor(visitor_id)).some((e) => e.event_id === id), 15_000);
@@ -447,7 +427,7 @@ describe('browser SDK in Chromium', () => {
   it('consent: scopes from the server registry, marketing events need marketing consent, withdrawal removes identifiers', async () => {
     const ctx = await profile({ flushInterval: 100 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/?ref=aff`);
+    await page.goto(`${env.site.origin}/?ref=aff`);
     await tx(page, `tx.setConsent({ analytics: true })`);
     // The registry was fetched and cached (scope per event name).
     const schema = await until(() => page.evaluate(() => JSON.parse(localStorage.getItem('tx_schema') || 'null')), 15_000);
@@ -485,16 +465,16 @@ describe('browser SDK in Chromium', () => {
     await until(async () => (await counters()) === 0, 15_000);
     expect(await page.evaluate(() => JSON.parse(localStorage.getItem('tx_consent')!))).toMatchObject({ analytics: false, marketing: false });
     // The choice holds on the next page.
-    await page.goto(`${site.origin}/events/E6`);
+    await page.goto(`${env.site.origin}/events/E6`);
     expect(await tx(page, `tx.getConsent().analytics`)).toBe(false);
     expect(await tx(page, `tx.eventView({ event_entity_id: 'E6' })`)).toBeNull();
     await ctx.close();
   });
 
   it('rolls the session after 30 minutes without events (clock injected), keeping visitor and first touch', async () => {
-    const ctx = await browser.newContext({ userAgent: DESKTOP_UA });
+    const ctx = await env.browser.newContext({ userAgent: DESKTOP_UA });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/?utm_source=spring`);
+    await page.goto(`${env.site.origin}/?utm_source=spring`);
     const out = await page.evaluate(
       ({ key, endpoint }) => {
         const w = window as any;
@@ -509,7 +489,7 @@ describe('browser SDK in Chromium', () => {
         a.push(t.eventView({ event_entity_id: 'E8' }));
         return { a, s1, s2: ids() };
       },
-      { key: t.write_key, endpoint: base },
+      { key: env.t.write_key, endpoint: env.base },
     );
     expect(out.s2.visitor_id).toBe(out.s1.visitor_id);
     expect(out.s2.session_id).not.toBe(out.s1.session_id);
@@ -534,7 +514,7 @@ describe('browser SDK in Chromium', () => {
   it('event card impressions: at least 50% visible, once per list position; clicks with the same placement', async () => {
     const ctx = await profile({ consent: { analytics: true }, flushInterval: 100 });
     const page = await ctx.newPage();
-    await page.goto(`${site.origin}/`);
+    await page.goto(`${env.site.origin}/`);
     await tx(page, `(tx.pageView(), tx.observeImpressions(document, { source: 'feed', clicks: true }), 1)`);
     const { visitor_id } = await tx<{ visitor_id: string }>(page, `tx.getIds()`);
     // Viewport 720 px: the heading (100 px) and cards 0 and 1 are fully visible, card 2 only 20 px of 300.
