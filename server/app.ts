@@ -241,6 +241,8 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
     usedBy: (tenantId, segmentId) => remarketing.store.segmentUsers(tenantId, segmentId),
   });
   jobs.register(segments.job());
+  // An erasure recounts segment versions: the Redis summaries are rewritten after its commit.
+  registerSegmentCacheEraser(registry, segments.cache);
   // Remarketing audiences, refreshed daily and synced to the platforms with the tracking codes' tokens.
   const remarketing = createRemarketing({
     db, log: log.child({ mod: 'remarketing' }),

@@ -142,6 +142,27 @@ describe('segment filter grammar', () => {
     expect(evaluate({ activity: 'views', within_days: 3, gte: 3 }, p, NOW)).toBe(true);
     expect(evaluate({ activity: 'views', within_days: 2, gte: 2 }, p, NOW)).toBe(false);
   });
+  it('time windows end now: an event or a day after now (ingest accepts them within FUTURE_HOURS) is not in the last N days', () => {
+    const today = Math.floor(NOW / DAY) * DAY;
+    const later = person({
+      events: [{ name: 'event_view', event_id: 'E1', at: today + DAY + 3_600_000 }, { name: 'add_to_cart', event_id: 'E1', at: NOW + 60_000 }],
+      daily: [{ day: today + DAY, views: 5, carts: 1, checkouts: 0, purchases: 0, attendance: 0 }],
+    });
+    for (const f of [{ did: 'event_view', within_days: 1 }, { did: 'add_to_cart', within_days: 30 }, { activity: 'views', within_days: 1, gte: 1 }, { activity: 'carts', within_days: 7, gte: 1 }] as Filter[]) {
+      expect(evaluate(f, later, NOW), JSON.stringify(f)).toBe(false);
+      expect(evaluate({ not: f }, later, NOW), JSON.stringify(f)).toBe(true);
+    }
+    // Up to now and today itself still count.
+    const now = person({ events: [{ name: 'event_view', event_id: 'E1', at: NOW }], daily: [{ day: today, views: 1, carts: 0, checkouts: 0, purchases: 0, attendance: 0 }] });
+    expect(evaluate({ did: 'event_view', within_days: 1 }, now, NOW)).toBe(true);
+    expect(evaluate({ activity: 'views', within_days: 1, gte: 1 }, now, NOW)).toBe(true);
+    // The SQL bounds both windows above too (no new parameter: $2 is now).
+    const c = compileFilter({ and: [{ did: 'event_view', within_days: 1 }, { activity: 'views', within_days: 1, gte: 1 }] });
+    expect(c.sql).toContain('e.occurred_at <= $2::timestamptz');
+    expect(c.sql).toContain("d.date <= date_trunc('day', $2::timestamptz)");
+    expect(c.params).toEqual(['event_view', 1, 0, 1]);
+  });
+
   it('refuses a numeric artist or event id JSON could not keep exactly (past 2^53, fractions, negatives)', () => {
     const big = JSON.parse('9007199254740993');
     expect(parseFilter({ affinity: 'artist', id: big, gte: 50 })).toMatchObject({ ok: false, error: { field: 'filters.id' } });

@@ -310,9 +310,11 @@ function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not
     return `EXISTS (SELECT 1 FROM ${table} a WHERE a.tenant_id = $1 AND a.person_id = p.person_id AND ${col} = ${bind(id, 'text')} AND a.affinity_score >= ${bind(n.gte, 'float8')})`;
   }
   if ('activity' in n) {
-    // The last N UTC days, today included (fs_person_daily buckets by UTC day).
+    // The last N UTC days, today included (fs_person_daily buckets by UTC day); not the days after today, which
+    // ingest accepts events for (FUTURE_HOURS) but which are no part of "the last N days".
     return `(SELECT COALESCE(sum(d.${ACTIVITY_COL[n.activity]}), 0) FROM fs_person_daily d WHERE d.tenant_id = $1 AND d.person_id = p.person_id`
-      + ` AND d.date >= date_trunc('day', $2::timestamptz) - ${bind(n.within_days - 1, 'int')} * interval '1 day') >= ${bind(n.gte, 'int')}`;
+      + ` AND d.date >= date_trunc('day', $2::timestamptz) - ${bind(n.within_days - 1, 'int')} * interval '1 day'`
+      + ` AND d.date <= date_trunc('day', $2::timestamptz)) >= ${bind(n.gte, 'int')}`;
   }
   if ('rfm' in n) {
     if (n.rfm === 'segment') return `EXISTS (SELECT 1 FROM fs_person_scores s WHERE s.tenant_id = $1 AND s.person_id = p.person_id AND s.customer_segment = ANY(${bind(n.in, 'text[]')}))`;
@@ -321,9 +323,10 @@ function leafSql(n: Exclude<Filter, { and: Filter[] } | { or: Filter[] } | { not
     return `EXISTS (SELECT 1 FROM fs_person_scores s WHERE s.tenant_id = $1 AND s.person_id = p.person_id AND ${conds.join(' AND ')})`;
   }
   if ('engagement' in n) return `EXISTS (SELECT 1 FROM fs_person_scores s WHERE s.tenant_id = $1 AND s.person_id = p.person_id AND s.engagement_score >= ${bind(n.engagement.gte, 'float8')})`;
-  // Bot-flagged events count for nobody (as in remarketing audiences and the feature store).
+  // Bot-flagged events count for nobody (as in remarketing audiences and the feature store); events dated after
+  // now (accepted within FUTURE_HOURS) have not happened in the last N days (remarketing's window ends at now too).
   const head = `EXISTS (SELECT 1 FROM tx_events e WHERE e.tenant_id = $1 AND e.person_id = p.person_id AND NOT e.is_bot AND e.event_name = ${bind(n.did, 'text')}`
-    + ` AND e.occurred_at >= $2::timestamptz - ${bind(n.within_days, 'int')} * interval '1 day'`;
+    + ` AND e.occurred_at >= $2::timestamptz - ${bind(n.within_days, 'int')} * interval '1 day' AND e.occurred_at <= $2::timestamptz`;
   return `${head}${n.event_id === undefined ? '' : ` AND e.entities->>'event_entity_id' = ${bind(n.event_id, 'text')}`})`;
 }
 
@@ -369,8 +372,9 @@ export function evaluate(f: Filter, p: PersonRecord, now: number): boolean {
     return Object.entries(p.genre).some(([g, score]) => normName(g) === genre && score >= f.gte);
   }
   if ('activity' in f) {
-    const from = Math.floor(now / DAY) * DAY - (f.within_days - 1) * DAY;
-    return p.daily.filter((d) => d.day >= from).reduce((s, d) => s + d[f.activity], 0) >= f.gte;
+    const today = Math.floor(now / DAY) * DAY;
+    const from = today - (f.within_days - 1) * DAY;
+    return p.daily.filter((d) => d.day >= from && d.day <= today).reduce((s, d) => s + d[f.activity], 0) >= f.gte;
   }
   if ('rfm' in f) {
     if (!p.scores) return false;
@@ -379,5 +383,5 @@ export function evaluate(f: Filter, p: PersonRecord, now: number): boolean {
     return (f.gte === undefined || s >= f.gte) && (f.lte === undefined || s <= f.lte);
   }
   if ('engagement' in f) return p.scores !== null && p.scores.engagement >= f.engagement.gte;
-  return p.events.some((e) => !e.is_bot && e.name === f.did && e.at >= now - f.within_days * DAY && (f.event_id === undefined || e.event_id === f.event_id));
+  return p.events.some((e) => !e.is_bot && e.name === f.did && e.at >= now - f.within_days * DAY && e.at <= now && (f.event_id === undefined || e.event_id === f.event_id));
 }

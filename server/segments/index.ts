@@ -16,7 +16,7 @@ import { registerSegmentRoutes } from './routes.js';
 import type { SegmentBody } from './schemas.js';
 import { createSegmentStore, type Evaluation, type SegmentStore } from './store.js';
 
-export { registerSegmentTables } from './gdpr.js';
+export { registerSegmentCacheEraser, registerSegmentTables } from './gdpr.js';
 
 /** How stale a version may get before segments.refresh recomputes it (the job runs every REFRESH_EVERY_S). */
 export const REFRESH_EVERY_S = 900;

@@ -71,8 +71,20 @@ LIMIT $2
 SELECT person_id FROM segment_members WHERE tenant_id = $1 AND segment_id = $2 AND version = $3 AND person_id > $4 ORDER BY person_id LIMIT $5
 
 -- name: erase_person
-WITH m AS (DELETE FROM segment_members WHERE tenant_id = $1 AND person_id = $2 RETURNING 1)
-SELECT count(*)::int AS n FROM m
+-- The versions the person left, with how many rows each lost (one; recount_versions then recounts them).
+WITH m AS (DELETE FROM segment_members WHERE tenant_id = $1 AND person_id = $2 RETURNING segment_id, version)
+SELECT segment_id, version, count(*)::int AS n FROM m GROUP BY segment_id, version
+
+-- name: recount_versions
+-- After an erasure, in its transaction: the versions' counts from their members as they now are (a statement of
+-- its own, so it sees the erasure's deletes and any refresh committed meanwhile). size_estimate is the count an
+-- evaluation stored, so it follows; computed_at stays (no evaluation ran).
+UPDATE segment_versions v SET member_count = c.n, size_estimate = c.n
+FROM (
+  SELECT u.segment_id, u.version, (SELECT count(*)::int FROM segment_members m WHERE m.segment_id = u.segment_id AND m.version = u.version) AS n
+  FROM unnest($2::bigint[], $3::int[]) AS u(segment_id, version)
+) c
+WHERE v.tenant_id = $1 AND v.segment_id = c.segment_id AND v.version = c.version
 
 -- name: export_person
 SELECT m.segment_id, v.name, m.version FROM segment_members m JOIN segment_versions v ON v.segment_id = m.segment_id AND v.version = m.version
