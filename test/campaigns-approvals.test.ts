@@ -5,12 +5,12 @@
 // refreshes after each. A dashboard token and a key without approve_campaigns get a readable message and no
 // actions. Screenshot in test-output/.
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { accessMessage, isSecretKey, outcomeOf, readQueue, targetingSummary } from '../client/dashboard/approvals-data.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
-import { bootServer, createTenant, request, type Tenant } from './helpers.js';
-import { mockPlatformsEnv } from './campaigns-stores.js';
-import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { type bootServer, request, type Tenant } from './helpers.js';
+import { closeAfterAll, serverOnMockPlatforms } from './campaigns-app-helpers.js';
+import type { MockPlatforms } from './mock-ad-platforms/index.js';
 
 declare const document: any;
 declare const location: any;
@@ -82,11 +82,7 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
   };
 
   beforeAll(async () => {
-    mock = await startMockPlatforms({ seed: 3, startMs: Date.now(), rates: () => ({ cpm: 6, ctr: 0.01, cvr: 0.02, aov: 60, claimFactor: 1.2 }) });
-    server = await bootServer({
-      ...mockPlatformsEnv(mock.url),
-    });
-    t = await createTenant(server.url, 'campaigns-approvals');
+    ({ mock, server, t } = await serverOnMockPlatforms({ seed: 3, startMs: Date.now(), rates: () => ({ cpm: 6, ctr: 0.01, cvr: 0.02, aov: 60, claimFactor: 1.2 }) }, 'campaigns-approvals'));
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Rock Night', genres: ['rock'], city: 'Cluj' }, { id: 'E2', organizer_id: 'O2', title: 'Jazz Evening' }] })).status).toBe(200);
     b1 = (await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'O1', event_id: 'E1', total_budget: 600, daily_budget_limit: 150, allocation_strategy: 'equal_split' })).json.id;
     b2 = (await api('POST', '/api/v1/campaigns/budgets', { organizer_id: 'O2', event_id: 'E2', total_budget: 300, allocation_strategy: 'manual', platform_allocations: { meta: { percentage: 100 } } })).json.id;
@@ -99,12 +95,7 @@ describe('approval queue in Chromium', { timeout: 600_000 }, () => {
     page = await ctx.newPage();
     errors = pageErrors(page);
   }, 600_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await mock?.close();
-  }, 120_000);
+  closeAfterAll(() => [browser, server, mock], 120_000);
 
   it('lists every campaign pending review across budgets with what a decision needs', async () => {
     const q = await queue();

@@ -3,64 +3,44 @@
 // to end the run there: every budget after it, of any tenant, kept spending past its daily limit or total until
 // the failure went away. Now that budget is logged and counted as failed (the window is retried), and the budgets
 // after it get their turn.
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGoogleAdapter } from '../server/campaigns/adapters/google.js';
 import { createMetaAdapter } from '../server/campaigns/adapters/meta.js';
 import { createTiktokAdapter } from '../server/campaigns/adapters/tiktok.js';
-import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
 import { attributionCredits, createCampaignJobs } from '../server/campaigns/jobs.js';
-import { approvedMetaBudget, campaignStore, mockPlatformsConfig, type CampaignStore } from './campaigns-stores.js';
-import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { approvedMetaBudget, campaignsCoreSuite } from './campaigns-stores.js';
 
 const HOUR = 3_600_000;
 const [A, B] = [1, 2];
 
 describe('the optimiser over many budgets', () => {
-  let store: CampaignStore;
-  let mock: MockPlatforms;
-  let core: CampaignsCore;
-  const t0 = Math.floor(Date.now() / HOUR) * HOUR - 6 * HOUR;
-  const clock = { now: t0 };
-  const logged: Record<string, unknown>[] = [];
-  const log = pino({ level: 'warn' }, new Writable({ write(chunk, _enc, done) { logged.push(JSON.parse(String(chunk))); done(); } }));
-  const config = () => mockPlatformsConfig(mock.url, ['meta']);
+  const env = campaignsCoreSuite('embedded', 'budgetiso', 5);
+  const { t0, clock, logged, log, config } = env;
 
-  const running = (tenant: number, total: number) => approvedMetaBudget(core, tenant, total);
-
-  beforeAll(async () => {
-    store = await campaignStore('embedded', 'budgetiso', 2);
-    mock = await startMockPlatforms({ seed: 5, startMs: t0, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1 }) });
-    core = createCampaignsCore({ db: store.db, log, now: () => clock.now, config: config() });
-  }, 300_000);
-  afterAll(async () => {
-    await mock?.close();
-    await store?.drop();
-  });
+  const running = (tenant: number, total: number) => approvedMetaBudget(env.core, tenant, total);
 
   it('a budget whose turn fails is logged and retried, and the next tenant\'s budget still stops at its total', async () => {
     const a = await running(A, 1000);
     const b = await running(B, 50);
     clock.now = t0 + 2 * HOUR;
-    mock.advanceTo(clock.now);
-    mock.campaigns.get(b.campaigns[0].external_campaign_id!)!.spend = 50;
-    for (const x of b.campaigns.slice(1)) mock.campaigns.get(x.external_campaign_id!)!.spend = 0;
+    env.mock.advanceTo(clock.now);
+    env.mock.campaigns.get(b.campaigns[0].external_campaign_id!)!.spend = 50;
+    for (const x of b.campaigns.slice(1)) env.mock.campaigns.get(x.external_campaign_id!)!.spend = 0;
 
     // Tenant A's budget comes first (lower id) and its turn fails in the store.
     expect(a.budgetId).toBeLessThan(b.budgetId);
     const cfg = config();
-    const service = { ...core.service, decide: (async (budget, ...rest) => {
+    const service = { ...env.core.service, decide: (async (budget, ...rest) => {
       if (budget.tenant_id === A) throw new Error('relation lock timeout (simulated)');
-      return core.service.decide(budget, ...rest);
-    }) as typeof core.service.decide };
-    const jobs = createCampaignJobs({ db: store.db, log, service, credits: attributionCredits,
+      return env.core.service.decide(budget, ...rest);
+    }) as typeof env.core.service.decide };
+    const jobs = createCampaignJobs({ db: env.store.db, log, service, credits: attributionCredits,
       adapters: { meta: createMetaAdapter(cfg), google_ads: createGoogleAdapter(cfg), tiktok: createTiktokAdapter(cfg) } });
 
     await expect(jobs.optimize(new Date(clock.now))).rejects.toThrow(/1 decision\(s\) could not be carried out/);
-    expect(await core.service.budget(B, b.budgetId)).toMatchObject({ status: 'exhausted', spent_budget: 50 });
-    expect((await core.service.campaignsOf(B, b.budgetId)).every((x) => x.status === 'paused')).toBe(true);
+    expect(await env.core.service.budget(B, b.budgetId)).toMatchObject({ status: 'exhausted', spent_budget: 50 });
+    expect((await env.core.service.campaignsOf(B, b.budgetId)).every((x) => x.status === 'paused')).toBe(true);
     expect(logged.some((l) => l.tenant_id === A && l.budget_id === a.budgetId && l.job === 'campaigns.optimize')).toBe(true);
-    expect(await core.service.budget(A, a.budgetId)).toMatchObject({ status: 'active' });
+    expect(await env.core.service.budget(A, a.budgetId)).toMatchObject({ status: 'active' });
   });
 });

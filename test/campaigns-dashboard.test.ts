@@ -4,13 +4,13 @@
 // recommendations and the audiences with their sync state. The organizer dashboard token reads only its own
 // organizer's campaigns and changes nothing. Screenshot in test-output/.
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readQueue } from '../client/dashboard/approvals-data.js';
 import { audienceRows, budgetSummary, campaignRows, formatRoas, liveOrganizerName, organizerLabel, readReport, seriesAxisMax, seriesPoints } from '../client/dashboard/campaigns-data.js';
 import { launchChromium, pageErrors, screenshot } from './dashboard-helpers.js';
-import { bootServer, createTenant, request, type Tenant } from './helpers.js';
-import { mockPlatformsEnv } from './campaigns-stores.js';
-import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { type bootServer, request, type Tenant } from './helpers.js';
+import { closeAfterAll, serverOnMockPlatforms } from './campaigns-app-helpers.js';
+import type { MockPlatforms } from './mock-ad-platforms/index.js';
 
 declare const document: any;
 
@@ -119,11 +119,8 @@ describe('campaigns page in Chromium', { timeout: 600_000 }, () => {
 
   beforeAll(async () => {
     // The prospecting campaigns sell well, the rest poorly: distinct ROAS per row.
-    mock = await startMockPlatforms({ seed: 7, startMs: t0, rates: (name) => ({ cpm: 6, ctr: 0.012, cvr: /prospecting/.test(name) ? 0.08 : 0.01, aov: 70, claimFactor: 1.3 }) });
-    server = await bootServer({
-      ...mockPlatformsEnv(mock.url),
-    });
-    t = await createTenant(server.url, 'campaigns-dash');
+    const rates = (name: string) => ({ cpm: 6, ctr: 0.012, cvr: /prospecting/.test(name) ? 0.08 : 0.01, aov: 70, claimFactor: 1.3 });
+    ({ mock, server, t } = await serverOnMockPlatforms({ seed: 7, startMs: t0, rates }, 'campaigns-dash'));
     expect((await api('PUT', '/api/v1/catalog/events', { items: [{ id: 'E1', organizer_id: 'O1', title: 'Rock Night', genres: ['rock'], url: 'https://tickets.example/e1' }, { id: 'E2', organizer_id: 'O2', title: 'Jazz' }] })).status).toBe(200);
     expect((await api('PUT', '/api/v1/catalog/organizers', { items: [{ id: 'O1', name: 'Rock Promotions' }] })).status).toBe(200);
     const minted = await api('POST', '/api/v1/tokens', { role: 'organizer', org_id: 'O1' });
@@ -157,12 +154,7 @@ describe('campaigns page in Chromium', { timeout: 600_000 }, () => {
     }
     browser = await launchChromium();
   }, 600_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await mock?.close();
-  }, 120_000);
+  closeAfterAll(() => [browser, server, mock], 120_000);
 
   it('lets the organizer token read its own campaigns only, and change nothing', async () => {
     expect((await api('GET', '/api/v1/campaigns/report?organizer_id=O1', undefined, token)).status).toBe(200);

@@ -4,33 +4,14 @@
 // a daily limit cut below what the running campaigns take lowers their daily budgets; a top-up back to 20 % or
 // more re-arms the low-budget notice (before, it was sent once per budget, ever). And pause, resume and submit
 // refuse a body they do not take (before, any body was 200).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, request, type Tenant } from './helpers.js';
-import { mockPlatformsEnv, noticeSink, type NoticeSink } from './campaigns-stores.js';
-import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { describe, expect, it } from 'vitest';
+import { campaignsApp } from './campaigns-app-helpers.js';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
+const DAY = 24 * 3_600_000;
 
 describe('campaign budget overrides', { timeout: 240_000 }, () => {
-  let server: Awaited<ReturnType<typeof bootServer>>;
-  let mock: MockPlatforms;
-  let hook: NoticeSink;
-  let t: Tenant;
-  const notices: any[] = [];
-  // The mock platforms' simulated clock (delivery happens only as the test advances it).
-  let clock = Date.now();
-  const api = (method: string, p: string, body?: unknown) => request(method, `${server.url}${p}`, body, { authorization: `Bearer ${t.secret_key}` });
-  const job = async (name: string) => {
-    const r = await request('POST', `${server.url}/api/admin/jobs/${name}/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
-    expect(r.json?.status, r.text).toBe('succeeded');
-  };
-  const deliver = async (hours: number) => {
-    clock += hours * HOUR;
-    mock.advanceTo(clock);
-    await job('campaigns.sync_metrics');
-  };
-  const read = async (budget: number) => (await api('GET', `/api/v1/campaigns/budgets/${budget}`)).json;
+  const app = campaignsApp({ tenant: 'override', notices: true });
+  const { notices, api, job, deliver, read } = app;
   const noticesOf = (budget: number) => notices.filter((n) => n.budget_id === budget);
 
   /** A budget of organizer O1 whose whole suite (12 campaigns) was approved and runs. */
@@ -49,21 +30,6 @@ describe('campaign budget overrides', { timeout: 240_000 }, () => {
     return { budget: b.json.id, campaigns };
   }
 
-  beforeAll(async () => {
-    hook = await noticeSink(notices);
-    mock = await startMockPlatforms({ seed: 16, startMs: clock, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
-    server = await bootServer({
-      CAMPAIGNS_WEBHOOK_URL: hook.url,
-      ...mockPlatformsEnv(mock.url),
-    });
-    t = await createTenant(server.url, 'override');
-  });
-  afterAll(async () => {
-    await server?.close();
-    await mock?.close();
-    await hook?.close();
-  });
-
   it('a total lowered to within an hour of the spend stops the budget at once: the next hour delivers nothing past it', async () => {
     // The probe's case: 12 campaigns at 7.50 a day (90 a day), 67-ish spent; the total lowered to spent + 1.
     const { budget, campaigns } = await running({ total_budget: 700, daily_budget_limit: 90 });
@@ -78,7 +44,7 @@ describe('campaign budget overrides', { timeout: 240_000 }, () => {
     expect(r.json).toMatchObject({ total_budget: total, daily_budget_limit: 50, status: 'exhausted' });
     const after = await read(budget);
     expect(after.campaigns.map((c: any) => [c.status, c.status_reason])).toEqual(campaigns.map(() => ['paused', 'budget_exhausted']));
-    expect(after.campaigns.every((c: any) => mock.campaigns.get(c.external_campaign_id)?.active === false)).toBe(true);
+    expect(after.campaigns.every((c: any) => app.mock.campaigns.get(c.external_campaign_id)?.active === false)).toBe(true);
     const stop = after.optimization_log.find((d: any) => d.rule === 'budget_exhausted' && d.campaign_id === 0);
     expect(stop).toMatchObject({ job: 'campaigns.budget_override', action: 'budget_status', outcome: 'applied' });
     expect(stop.reason).toBe(`Spent ${spent.toFixed(2)} of ${total.toFixed(2)}; another hour would reach the total, so the budget stops here.`);
@@ -97,7 +63,7 @@ describe('campaign budget overrides', { timeout: 240_000 }, () => {
     expect(r.json).toMatchObject({ daily_budget_limit: 30, status: 'active' });
     const after = await read(budget);
     expect(after.campaigns.map((c: any) => [c.status, c.daily_budget])).toEqual(campaigns.map(() => ['active', 2.5]));
-    expect(after.campaigns.map((c: any) => mock.campaigns.get(c.external_campaign_id)?.daily)).toEqual(campaigns.map(() => 2.5));
+    expect(after.campaigns.map((c: any) => app.mock.campaigns.get(c.external_campaign_id)?.daily)).toEqual(campaigns.map(() => 2.5));
     const cut = after.optimization_log.filter((d: any) => d.rule === 'daily_limit_lowered');
     expect(cut).toHaveLength(12);
     expect(cut.every((d: any) => d.outcome === 'applied' && d.job === 'campaigns.budget_override')).toBe(true);

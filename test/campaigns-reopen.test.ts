@@ -5,34 +5,19 @@
 // an emergency pause silently did not happen); a daily limit too small for the running campaigns' smallest daily
 // budgets is refused naming the least it may be; an ended budget's total no longer changes; and the refusals of
 // approve and of a daily budget name what is wrong and what to do.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootServer, createTenant, request, type Tenant } from './helpers.js';
-import { mockPlatformsEnv } from './campaigns-stores.js';
-import { startMockPlatforms, type MockCall, type MockPlatforms } from './mock-ad-platforms/index.js';
+import { describe, expect, it } from 'vitest';
+import { campaignsApp } from './campaigns-app-helpers.js';
+import type { MockCall } from './mock-ad-platforms/index.js';
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
+const DAY = 24 * 3_600_000;
 /** TikTok's answer refusing a call (code not 0, not retriable). */
 const REFUSED = { status: 200, body: { code: 40013, message: 'The campaign status cannot be updated now', data: {} } };
 /** A temporary failure (retriable). */
 const DOWN = { status: 503, body: { code: 50002, message: 'Service temporarily unavailable', data: {} } };
 
 describe('reopening budgets, platform failures and refusals', { timeout: 300_000 }, () => {
-  let server: Awaited<ReturnType<typeof bootServer>>;
-  let mock: MockPlatforms;
-  let t: Tenant;
-  let clock = Date.now();
-  const api = (method: string, p: string, body?: unknown) => request(method, `${server.url}${p}`, body, { authorization: `Bearer ${t.secret_key}` });
-  const job = async (name: string) => {
-    const r = await request('POST', `${server.url}/api/admin/jobs/${name}/run`, undefined, { authorization: `Bearer ${server.adminToken}` });
-    expect(r.json?.status, r.text).toBe('succeeded');
-  };
-  const deliver = async (hours: number) => {
-    clock += hours * HOUR;
-    mock.advanceTo(clock);
-    await job('campaigns.sync_metrics');
-  };
-  const read = async (budget: number) => (await api('GET', `/api/v1/campaigns/budgets/${budget}`)).json;
+  const app = campaignsApp({ tenant: 'reopen' });
+  const { api, job, deliver, read } = app;
   const statusCalls = (ext: string) => (c: MockCall) => c.path.includes('campaign/status/update') && JSON.stringify(c.body).includes(`"${ext}"`);
   const budgetCalls = (ext: string) => (c: MockCall) => c.path.includes('campaign/update') && JSON.stringify(c.body).includes(`"${ext}"`);
 
@@ -50,16 +35,6 @@ describe('reopening budgets, platform failures and refusals', { timeout: 300_000
     return { budget: b.json.id, campaigns: r.campaigns, spent: r.budget.spent_budget };
   }
 
-  beforeAll(async () => {
-    mock = await startMockPlatforms({ seed: 16, startMs: clock, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1.2 }) });
-    server = await bootServer({ ...mockPlatformsEnv(mock.url) });
-    t = await createTenant(server.url, 'reopen');
-  });
-  afterAll(async () => {
-    await server?.close();
-    await mock?.close();
-  });
-
   it('a top-up of an exhausted budget resumes the campaigns its exhaustion paused, on the platform, and splits the day across them', async () => {
     const { budget, campaigns, spent } = await running(200, 12);
     expect(spent).toBeGreaterThan(5);
@@ -76,7 +51,7 @@ describe('reopening budgets, platform failures and refusals', { timeout: 300_000
     expect(up.json, up.text).toMatchObject({ total_budget: 300, status: 'active' });
     now = await read(budget);
     expect(now.campaigns.map((c: any) => [c.status, c.status_reason])).toEqual(campaigns.map(() => ['active', null]));
-    expect(now.campaigns.every((c: any) => mock.campaigns.get(c.external_campaign_id)?.active === true)).toBe(true);
+    expect(now.campaigns.every((c: any) => app.mock.campaigns.get(c.external_campaign_id)?.active === true)).toBe(true);
     const reopened = now.optimization_log.filter((d: any) => d.rule === 'budget_reopened');
     expect(reopened.map((d: any) => [d.campaign_id, d.action, d.job, d.outcome]).sort()).toEqual(campaigns.map((c: any) => [c.id, 'resume', 'campaigns.budget_override', 'applied']).sort());
     expect(reopened[0].reason).toMatch(/^The budget's total was raised to 300\.00 \(\d+\.\d\d left\): it runs again, resumed\.$/);
@@ -88,7 +63,7 @@ describe('reopening budgets, platform failures and refusals', { timeout: 300_000
     const daily = now.campaigns.map((c: any) => c.daily_budget);
     expect(daily.reduce((s: number, x: number) => s + x, 0)).toBeLessThanOrEqual(dayTarget + 1e-9);
     expect(Math.min(...daily)).toBeGreaterThan(dayTarget / 4 - 0.02);
-    expect(now.campaigns.map((c: any) => mock.campaigns.get(c.external_campaign_id)?.daily)).toEqual(daily);
+    expect(now.campaigns.map((c: any) => app.mock.campaigns.get(c.external_campaign_id)?.daily)).toEqual(daily);
     // The next hour keeps them running.
     await deliver(1);
     await job('campaigns.optimize');
@@ -99,7 +74,7 @@ describe('reopening budgets, platform failures and refusals', { timeout: 300_000
     const { budget, campaigns, spent } = await running(200, 12);
     expect((await api('PATCH', `/api/v1/campaigns/budgets/${budget}`, { total_budget: Math.round((spent + 0.3) * 100) / 100 })).json.status).toBe('exhausted');
     const ext = campaigns[1].external_campaign_id;
-    mock.failOn(statusCalls(ext), REFUSED);
+    app.mock.failOn(statusCalls(ext), REFUSED);
     expect((await api('PATCH', `/api/v1/campaigns/budgets/${budget}`, { total_budget: 300 })).json.status).toBe('active');
     let now = await read(budget);
     expect(now.campaigns.map((c: any) => c.status)).toEqual(['active', 'paused', 'active', 'active']);
@@ -108,23 +83,23 @@ describe('reopening budgets, platform failures and refusals', { timeout: 300_000
     await job('campaigns.optimize');
     now = await read(budget);
     expect(now.campaigns.map((c: any) => [c.status, c.status_reason])).toEqual(campaigns.map(() => ['active', null]));
-    expect(mock.campaigns.get(ext)?.active).toBe(true);
+    expect(app.mock.campaigns.get(ext)?.active).toBe(true);
   });
 
   it('a platform failing a hand pause, resume or daily budget is 502 platform_error, retriable or not; nothing changes here', async () => {
     const { campaigns } = await running(700, 0);
     const [c] = campaigns;
     const ext = c.external_campaign_id;
-    mock.failOn(statusCalls(ext), DOWN);
+    app.mock.failOn(statusCalls(ext), DOWN);
     const down = await api('POST', `/api/v1/campaigns/${c.id}/pause`);
     expect(down.status, down.text).toBe(502);
     expect(down.json.error).toMatchObject({ code: 'platform_error', platform: 'tiktok', retriable: true });
     expect(down.json.error.message).toMatch(new RegExp(`^tiktok did not take the pause of campaign ${c.id} \\(a temporary failure: .*\\)\\. Nothing changed: it is still active\\. Send the pause again\\.$`));
     expect(down.headers.get('retry-after')).toBe('10');
     expect((await api('GET', `/api/v1/campaigns/${c.id}`)).json.campaign.status).toBe('active');
-    expect(mock.campaigns.get(ext)?.active).toBe(true);
+    expect(app.mock.campaigns.get(ext)?.active).toBe(true);
 
-    mock.failOn(statusCalls(ext), REFUSED);
+    app.mock.failOn(statusCalls(ext), REFUSED);
     const no = await api('POST', `/api/v1/campaigns/${c.id}/pause`);
     expect(no.status).toBe(502);
     expect(no.json.error).toMatchObject({ code: 'platform_error', platform: 'tiktok', retriable: false });
@@ -133,13 +108,13 @@ describe('reopening budgets, platform failures and refusals', { timeout: 300_000
     // The retry goes through.
     expect((await api('POST', `/api/v1/campaigns/${c.id}/pause`)).json.campaign).toMatchObject({ status: 'paused', status_reason: 'manual' });
 
-    mock.failOn(statusCalls(ext), DOWN);
+    app.mock.failOn(statusCalls(ext), DOWN);
     const resume = await api('POST', `/api/v1/campaigns/${c.id}/resume`);
     expect({ status: resume.status, code: resume.json.error.code, retriable: resume.json.error.retriable }).toEqual({ status: 502, code: 'platform_error', retriable: true });
     expect((await api('GET', `/api/v1/campaigns/${c.id}`)).json.campaign.status).toBe('paused');
 
     const other = campaigns[1];
-    mock.failOn(budgetCalls(other.external_campaign_id), DOWN);
+    app.mock.failOn(budgetCalls(other.external_campaign_id), DOWN);
     const daily = await api('PUT', `/api/v1/campaigns/${other.id}/daily-budget`, { daily_budget: 10 });
     expect({ status: daily.status, code: daily.json.error.code, retriable: daily.json.error.retriable }).toEqual({ status: 502, code: 'platform_error', retriable: true });
     expect((await api('GET', `/api/v1/campaigns/${other.id}`)).json.campaign.daily_budget).toBe(other.daily_budget);

@@ -5,13 +5,17 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { campaignsConfig, type CampaignsConfig } from '../server/campaigns/config.js';
-import type { CampaignsCore } from '../server/campaigns/index.js';
+import { createCampaignsCore, type CampaignsCore } from '../server/campaigns/index.js';
 import { openPostgres, type Db } from '../server/store/db.js';
 import { migrate } from '../server/store/migrate.js';
 import { openSimStore } from '../scripts/simulate-campaigns-store.js';
 import { silent, tmpDir } from './helpers.js';
 import { scratchDatabase } from './store-suites.js';
+import { startMockPlatforms, type MockPlatforms } from './mock-ad-platforms/index.js';
 
 export type CampaignStoreKind = 'embedded' | 'postgres';
 
@@ -105,4 +109,48 @@ export async function noticeSink(notices: unknown[]): Promise<NoticeSink> {
     url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/notices`,
     close: () => new Promise<void>((r) => srv.close(() => r())),
   };
+}
+
+const HOUR = 3_600_000;
+
+export interface CampaignsCoreSuite {
+  store: CampaignStore;
+  mock: MockPlatforms;
+  core: CampaignsCore;
+  /** Six hours before the current hour: the platforms' and the core's clock start there. */
+  t0: number;
+  /** The core's clock (the test moves `now`). */
+  clock: { now: number };
+  /** What the core logged at warn and above, parsed. */
+  logged: Record<string, unknown>[];
+  log: pino.Logger;
+  /** The campaigns' settings with Meta on the mock platforms. */
+  config(): CampaignsConfig;
+}
+
+/**
+ * The campaigns core on a `kind` store (`prefix`, see campaignStore) and the mock platforms (`seed`), Meta only,
+ * the default credit source (the conversions domain's attributions). Call it inside the describe block: it
+ * registers that block's beforeAll/afterAll; the returned object's fields are set once beforeAll has run.
+ */
+export function campaignsCoreSuite(kind: CampaignStoreKind, prefix: string, seed: number): CampaignsCoreSuite {
+  const t0 = Math.floor(Date.now() / HOUR) * HOUR - 6 * HOUR;
+  const logged: Record<string, unknown>[] = [];
+  const s = {
+    t0,
+    clock: { now: t0 },
+    logged,
+    log: pino({ level: 'warn' }, new Writable({ write(chunk, _enc, done) { logged.push(JSON.parse(String(chunk))); done(); } })),
+    config: () => mockPlatformsConfig(s.mock.url, ['meta']),
+  } as CampaignsCoreSuite;
+  beforeAll(async () => {
+    s.store = await campaignStore(kind, prefix, 2);
+    s.mock = await startMockPlatforms({ seed, startMs: t0, rates: () => ({ cpm: 5, ctr: 0.01, cvr: 0.03, aov: 60, claimFactor: 1 }) });
+    s.core = createCampaignsCore({ db: s.store.db, log: s.log, now: () => s.clock.now, config: s.config() });
+  }, 300_000);
+  afterAll(async () => {
+    await s.mock?.close();
+    await s.store?.drop();
+  });
+  return s;
 }
