@@ -3,14 +3,8 @@
 // real-time aggregates count such a row at once, so the plain tables must too: a refresh (incremental or
 // features.full) rewrites through the day of now + FUTURE_HOURS, not only through the current UTC day.
 // Also: features.scores reports the persons it scored as its run's rows, as the other feature jobs report keys.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAggregates } from '../server/features/aggregates.js';
-import { createFeatureJobs } from '../server/features/jobs.js';
-import type { JobContext } from '../server/jobs/index.js';
-import { openPostgres, type Db } from '../server/store/db.js';
-import { migrate } from '../server/store/migrate.js';
-import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
-import { silent } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { featuresOnPostgres } from './features-pg-helpers.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -20,31 +14,17 @@ const NOW = Math.floor(Date.now() / DAY) * DAY - 3 * DAY + 10 * HOUR;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('plain PostgreSQL aggregates and future-dated rows', () => {
-  let scratch: ScratchDatabase;
-  let db: Db;
-
-  beforeAll(async () => {
-    scratch = await scratchDatabase('fsfut');
-    db = await openPostgres(scratch.url, 4, silent, { plain: true });
-    await migrate(db, silent);
-  }, 90_000);
-
-  afterAll(async () => {
-    await db?.close();
-    await scratch?.drop();
-  });
-
-  const jobsOf = (futureHours = 24) =>
-    createFeatureJobs({ db, log: silent, aggregates: createAggregates({ db, log: silent, futureHours }), backfillDays: 7 });
-  const ctxAt = (now: number, job = 'features.refresh') => ({ job, now: () => now, signal: new AbortController().signal, log: silent }) as unknown as JobContext;
+  const pg = featuresOnPostgres('fsfut');
+  const { jobsOf } = pg;
+  const ctxAt = (now: number, job = 'features.refresh') => pg.ctxAt(now, job);
   const viewAt = (tenant: number, event: string, person: number, at: number) =>
-    db.query(`INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, person_id, consent_snapshot, entities)
+    pg.db.query(`INSERT INTO tx_events (event_id, event_name, occurred_at, tenant_id, source_system, visitor_id, person_id, consent_snapshot, entities)
       VALUES (gen_random_uuid(), 'event_view', $1, $2, 'web', $3, $4, '{}', $5)`, [iso(at), tenant, `v${person}`, person, { event_entity_id: event }]);
-  const eventDays = async (tenant: number) => (await db.query<{ date: Date; views: string }>(
+  const eventDays = async (tenant: number) => (await pg.db.query<{ date: Date; views: string }>(
     'SELECT date, views::text AS views FROM fs_event_daily WHERE tenant_id = $1 ORDER BY date', [tenant])).rows.map((r) => [iso(new Date(r.date).getTime()), Number(r.views)]);
-  const personDays = async (tenant: number) => (await db.query<{ date: Date; views: string }>(
+  const personDays = async (tenant: number) => (await pg.db.query<{ date: Date; views: string }>(
     'SELECT date, views_count::text AS views FROM fs_person_daily WHERE tenant_id = $1 ORDER BY date', [tenant])).rows.map((r) => [iso(new Date(r.date).getTime()), Number(r.views)]);
-  const hourly = async (tenant: number) => (await db.query<{ hour: Date; n: string }>(
+  const hourly = async (tenant: number) => (await pg.db.query<{ hour: Date; n: string }>(
     'SELECT hour, page_views::text AS n FROM fs_event_funnel_hourly WHERE tenant_id = $1 ORDER BY hour', [tenant])).rows.map((r) => [iso(new Date(r.hour).getTime()), Number(r.n)]);
 
   const today = Math.floor(NOW / DAY) * DAY;
@@ -61,7 +41,7 @@ describe('plain PostgreSQL aggregates and future-dated rows', () => {
 
     // The incremental refresh, from its first run (every row new) and again after a new future-dated row.
     const refresh = jobsOf().jobs().find((j) => j.name === 'features.refresh')!;
-    await db.exec('DELETE FROM fs_event_daily; DELETE FROM fs_person_daily; DELETE FROM fs_event_funnel_hourly');
+    await pg.db.exec('DELETE FROM fs_event_daily; DELETE FROM fs_person_daily; DELETE FROM fs_event_funnel_hourly');
     await refresh.run(ctxAt(NOW));
     expect(await eventDays(1)).toEqual(expected.daily);
     await viewAt(1, 'E1', 1, NOW + 21 * HOUR);
@@ -81,7 +61,7 @@ describe('plain PostgreSQL aggregates and future-dated rows', () => {
   it('features.scores reports the persons it scored as its rows', async () => {
     const scores = jobsOf().jobs().find((j) => j.name === 'features.scores')!;
     const n = await scores.run(ctxAt(NOW + 2 * DAY, 'features.scores'));
-    const scored = Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM fs_person_scores')).rows[0].n);
+    const scored = Number((await pg.db.query<{ n: string }>('SELECT count(*)::text AS n FROM fs_person_scores')).rows[0].n);
     expect(scored).toBe(2);
     expect(n).toBe(scored);
   });

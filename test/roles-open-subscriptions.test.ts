@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootServer, createTenant, type Tenant } from './helpers.js';
 import { api } from './identity-helpers.js';
 import { funnelEvents, LiveClient, liveRest, mintToken, sendEvents, type LiveMessage } from './live-helpers.js';
+import { liveServer } from './live-server-helpers.js';
 import { scratchDatabase, type ScratchDatabase } from './store-suites.js';
 
 const EVENT = 'analytics:event:E1';
@@ -27,68 +28,50 @@ async function seed(base: string, t: Tenant) {
 const after = (c: LiveClient, from: number, topic: string): LiveMessage[] => c.messages.slice(from).filter((m) => m.topic === topic);
 
 describe('role overrides changed while subscriptions are open (one node)', () => {
-  let server: Awaited<ReturnType<typeof bootServer>>;
-  let base: string;
-  let t: Tenant;
-  const clients: LiveClient[] = [];
-  const open = async (token: string) => {
-    const c = await LiveClient.open(base, token);
-    clients.push(c);
-    return c;
-  };
-
-  beforeAll(async () => {
-    server = await bootServer();
-    base = server.url;
-    t = await createTenant(base, 'roles-open');
-    await seed(base, t);
-  }, 120_000);
-  afterAll(async () => {
-    for (const c of clients) c.close();
-    await server?.close();
-  });
+  const live = liveServer('roles-open', seed);
+  const open = live.open;
 
   it('revoking view_event_analytics ends the open event and dashboard subscriptions with forbidden, and nothing of them follows', async () => {
-    const token = await mintToken(base, t, { role: 'organizer', org_id: 'O1' });
+    const token = await mintToken(live.base, live.t, { role: 'organizer', org_id: 'O1' });
     const c = await open(token);
-    const watcher = await open(await mintToken(base, t, { role: 'admin' }));
+    const watcher = await open(await mintToken(live.base, live.t, { role: 'admin' }));
     expect((await c.subscribe(EVENT)).data.revenue).toEqual({ EUR: 100 });
     expect((await c.subscribe(DASH)).type).toBe('snapshot');
     expect((await watcher.subscribe(EVENT)).type).toBe('snapshot');
     const from = c.messages.length;
     try {
-      expect((await api(base, t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_event_analytics: false } })).status).toBe(200);
+      expect((await api(live.base, live.t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_event_analytics: false } })).status).toBe(200);
       for (const topic of [EVENT, DASH]) {
         const m = (await c.next((x) => x.topic === topic && x.type === 'error', 10_000, from)) as LiveMessage & { permission?: string };
         expect([m.code, m.permission]).toEqual(['forbidden', 'view_event_analytics']);
       }
-      expect((await liveRest(base, '/api/v1/live/events/E1', token)).status).toBe(403);
+      expect((await liveRest(live.base, '/api/v1/live/events/E1', token)).status).toBe(403);
       // A new order reaches the admin's subscription; the organizer's ended ones get nothing of it.
-      await sendEvents(base, t, [order(30)]);
+      await sendEvents(live.base, live.t, [order(30)]);
       await watcher.until(EVENT, (d) => d.revenue?.EUR === 130);
       expect(after(c, from, EVENT).map((m) => m.type)).toEqual(['error']);
       expect(after(c, from, DASH).map((m) => m.type)).toEqual(['error']);
     } finally {
-      expect((await api(base, t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_event_analytics: null } })).status).toBe(200);
+      expect((await api(live.base, live.t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_event_analytics: null } })).status).toBe(200);
     }
   });
 
   it('revoking view_revenue only: the open event subscription goes on without revenue, the dashboard ends with forbidden view_revenue', async () => {
-    const c = await open(await mintToken(base, t, { role: 'organizer', org_id: 'O1' }));
-    const watcher = await open(await mintToken(base, t, { role: 'admin' }));
+    const c = await open(await mintToken(live.base, live.t, { role: 'organizer', org_id: 'O1' }));
+    const watcher = await open(await mintToken(live.base, live.t, { role: 'admin' }));
     expect((await c.subscribe(EVENT)).data.revenue).toBeDefined();
     expect((await c.subscribe(DASH)).type).toBe('snapshot');
     expect((await watcher.subscribe(EVENT)).type).toBe('snapshot');
     const before = watcher.latest(EVENT).funnel.orders as number;
     const from = c.messages.length;
     try {
-      expect((await api(base, t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_revenue: false } })).status).toBe(200);
+      expect((await api(live.base, live.t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_revenue: false } })).status).toBe(200);
       const dash = (await c.next((x) => x.topic === DASH && x.type === 'error', 10_000, from)) as LiveMessage & { permission?: string };
       expect([dash.code, dash.permission]).toEqual(['forbidden', 'view_revenue']);
       // The event topic is given again, as its revenue-free variant: a fresh snapshot without the money.
       const snap = await c.next((x) => x.topic === EVENT && x.type === 'snapshot', 10_000, from);
       expect(snap.data).not.toHaveProperty('revenue');
-      await sendEvents(base, t, [order(40)]);
+      await sendEvents(live.base, live.t, [order(40)]);
       await watcher.until(EVENT, (d) => d.funnel?.orders === before + 1);
       await c.until(EVENT, (d) => d.funnel?.orders === before + 1);
       const got = after(c, from, EVENT);
@@ -99,10 +82,10 @@ describe('role overrides changed while subscriptions are open (one node)', () =>
       }
       expect(after(c, from, DASH).map((m) => m.type)).toEqual(['error']);
     } finally {
-      expect((await api(base, t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_revenue: null } })).status).toBe(200);
+      expect((await api(live.base, live.t, 'PUT', '/api/v1/roles/organizer', { permissions: { view_revenue: null } })).status).toBe(200);
     }
     // Granted back, a new subscribe reads the money again.
-    const again = await open(await mintToken(base, t, { role: 'organizer', org_id: 'O1' }));
+    const again = await open(await mintToken(live.base, live.t, { role: 'organizer', org_id: 'O1' }));
     expect((await again.subscribe(EVENT)).data.revenue).toBeDefined();
   });
 });
