@@ -278,15 +278,10 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   /** An event's organizer as the scope checks see it: a tracking code's or a campaign budget's event must be its organizer's. */
   const organizerOf = async (t: number, id: string) => (await eventResource(t, id)).organizer_id ?? null;
   const access = { authz: { overrides: authz.overrides, event: eventResource }, listing: [] as RouteInfo[] };
-  // Dashboard tokens on the routers that take them: valid, and their minting key not revoked (after a restart,
-  // or on a node that never saw the key, its status is read before the request runs; live/key-status.ts).
-  const dashboardTokens = {
-    prefix: TOKEN_PREFIX,
-    verify: async (token: string) => {
-      const v = live.core.verify(token);
-      return v.ok && (await live.core.keyRevoked(v.scope)) ? { ok: false as const, reason: 'revoked' } : v;
-    },
-  };
+  // Dashboard tokens on the routers that take them: valid, their minting key not revoked (after a restart, or on
+  // a node that never saw the key, its status is read before the request runs; live/key-status.ts), and held to
+  // that key's scope with the events' owners now (live/index.ts keyBound).
+  const dashboardTokens = { prefix: TOKEN_PREFIX, verify: (token: string) => live.core.check(token) };
   const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
   registerAuthzRoutes(router, authz);
   // The tenant's own scoped keys (POST/GET/DELETE /api/v1/keys), next to the operator's /api/admin key routes.

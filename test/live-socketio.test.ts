@@ -35,6 +35,9 @@ describe('Socket.IO', () => {
     const sid = JSON.parse(open.slice(1)).sid as string;
     const post = (body: string) => fetch(url(sid), { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
     expect((await post('40')).status).toBe(200);
+    // The namespace's answer first, as a Socket.IO client waits for it: the handshake reads the token's key before
+    // it answers, and a packet sent before that answer ends the session (socket.io: "invalid state").
+    expect(await (await fetch(url(sid))).text()).toMatch(/^40\{/);
     // Each subscribe is answered with a snapshot (~0.7 KB) that waits for a GET that never comes: ~2.8 MB in all.
     const batch = Array(400).fill('42["subscribe","analytics:event:S1"]').join('\x1e');
     // Posted until the server ends the session (a POST to it is refused): snapshots are built asynchronously, so on

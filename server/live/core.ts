@@ -53,6 +53,11 @@ export interface LiveCore {
   /** The same after reading the key's status when this node does not know it yet (a subscribe waits for it). */
   keyRevoked(scope: Scope): Promise<boolean>;
   /**
+   * A token for one REST request: verify, then its key's revocation read when unknown, then its scope held to its
+   * minting key's (a listed event the key covers no more is taken out, so the router refuses it 403).
+   */
+  check(token: string): Promise<VerifyResult>;
+  /**
    * The one topic check (issue 18): the shared model (authz/principal.ts: the token's role has the topic's
    * permission with the tenant's overrides, and the topic's resource is in its scope) and the topic rules
    * (topics.ts allowed). Gives the topic actually read: the revenue-free variant of an event topic when the

@@ -26,7 +26,7 @@ import { attachSocketIo, type SocketIoServer } from './socketio.js';
 import { createPseudonymizer } from './pseudo.js';
 import { LiveState, refusalLog } from './state.js';
 import { startTicker } from './tick.js';
-import { resolveTokenSecret, signToken, verifyToken, type Scope } from './token.js';
+import { boundToKey, resolveTokenSecret, signToken, verifyToken, type EventOwners, type Scope } from './token.js';
 import { allowed, type Topic } from './topics.js';
 import { createKeyStatus } from './key-status.js';
 import { limitedAccess, topicAccess } from './access.js';
@@ -208,10 +208,33 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     clearTimeout(timer);
   };
 
+  /** An event's owners as the scope checks see them (the router's resolver once register() gives it). */
+  const ownersOf = async (tenant: number, event: string): Promise<EventOwners | undefined> => {
+    if (eventOf) return eventOf(tenant, event);
+    const o = ownerOf(tenant, event);
+    return o && { organizer_id: o.org, venue_id: o.venue, artist_ids: o.artists };
+  };
+  /**
+   * A token minted by a limited key, held to that key at every use (REST, subscribe, the re-check of open
+   * subscriptions when an event changes hands): its listed events among `events` (default: all) that the key
+   * covers no more, with the events' owners now, are taken out (token.ts boundToKey). Checked at minting only, a
+   * token for an event a public claim had put in the key's scope kept it for 30 days after the catalog moved it.
+   */
+  const keyBound = async (scope: Scope, events?: string[]): Promise<Scope> => {
+    if ((scope.role !== 'gate' && scope.role !== 'promoter') || scope.key === undefined) return scope;
+    const checked = (events ?? scope.events).filter((e) => scope.events.includes(e));
+    if (checked.length === 0) return scope;
+    const key = await keyStatus.grant(scope.tenant, scope.key);
+    if (key?.role === 'admin') return scope;
+    const owners = new Map(await Promise.all(checked.map(async (e) => [e, await ownersOf(scope.tenant, e)] as const)));
+    return boundToKey(scope, key, checked, (e) => owners.get(e));
+  };
+
   // Every connection's subscribes together run at most ACCESS_CONCURRENCY topic checks at once (each may read the
   // store: the tenant's overrides, an event's owner): thousands of subscribes wait their turn instead of queueing
   // thousands of queries in front of the ingest's.
-  const access = limitedAccess(ACCESS_CONCURRENCY, (scope, topic) => topicAccess(scope, topic, overridesOf, ownerOf, eventOf));
+  const access = limitedAccess(ACCESS_CONCURRENCY, async (scope, topic) =>
+    topicAccess(topic.kind === 'event' || topic.kind === 'capacity' ? await keyBound(scope, [topic.event]) : scope, topic, overridesOf, ownerOf, eventOf));
 
   const core: LiveCore & OverridesWatch = {
     hub,
@@ -225,6 +248,12 @@ export async function createLive(deps: LiveDeps): Promise<LiveNode> {
     },
     keyRevokedNow: (scope) => 'key' in scope && scope.key !== undefined && keyStatus.revokedNow(scope.tenant, scope.key),
     keyRevoked: async (scope) => 'key' in scope && scope.key !== undefined && (await keyStatus.revoked(scope.tenant, scope.key)),
+    check: async (token) => {
+      const v = core.verify(token);
+      if (!v.ok) return v;
+      if (await core.keyRevoked(v.scope)) return { ok: false, reason: 'revoked' };
+      return { ...v, scope: await keyBound(v.scope) };
+    },
     access,
     subscribing: limitConcurrency(SUBSCRIBE_CONCURRENCY, (run: () => Promise<'stale' | void>) => run()),
     ownerOf,

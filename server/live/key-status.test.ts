@@ -5,7 +5,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createKeyStatus } from './key-status.js';
 
-function fakeDb(rows: Map<number, { tenant: number; revoked: boolean }>) {
+function fakeDb(rows: Map<number, { tenant: number; revoked: boolean; role?: string; scope?: unknown }>) {
   const calls: number[][] = [];
   let down = false;
   return {
@@ -16,7 +16,7 @@ function fakeDb(rows: Map<number, { tenant: number; revoked: boolean }>) {
         if (down) throw new Error('store down');
         const ids = (params![0] as number[]).slice();
         calls.push(ids);
-        return { rows: ids.filter((id) => rows.has(id)).map((id) => ({ id: String(id), tenant_id: String(rows.get(id)!.tenant), revoked: rows.get(id)!.revoked })) as T[] };
+        return { rows: ids.filter((id) => rows.has(id)).map((id) => ({ id: String(id), tenant_id: String(rows.get(id)!.tenant), revoked: rows.get(id)!.revoked, role: rows.get(id)!.role, scope: rows.get(id)!.scope })) as T[] };
       },
       async exec() {},
     },
@@ -70,5 +70,18 @@ describe('key status', () => {
     expect(await s.revoked(7, 5)).toBe(false); // unknown and unreadable: not refused
     f.setDown(false);
     expect(await s.revoked(7, 5)).toBe(true);
+  });
+
+  it('gives a valid key\'s role and scope from the same read; none for a revoked, foreign or unread key', async () => {
+    const rows = new Map([[1, { tenant: 7, revoked: false, role: 'organizer', scope: { organizers: ['O1'] } }], [2, { tenant: 7, revoked: true }]]);
+    const f = fakeDb(rows);
+    const s = createKeyStatus({ db: f.db, log, now: () => 0 });
+    expect(await s.grant(7, 1)).toEqual({ role: 'organizer', scope: { organizers: ['O1'] } });
+    expect(await s.revoked(7, 1)).toBe(false);
+    expect(f.calls).toEqual([[1]]);
+    expect(await s.grant(8, 1)).toBeNull();
+    expect(await s.grant(7, 2)).toBeNull();
+    f.setDown(true);
+    expect(await s.grant(7, 3)).toBeNull();
   });
 });

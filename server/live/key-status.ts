@@ -5,7 +5,10 @@
 // that finds its id unknown or stale starts one read (single-flight); the transports' 5 s sweeps and every
 // token verification are what ask. An id unknown on this node is refused only once its read answers: the
 // synchronous check lets it through meanwhile, the asynchronous one (a subscribe, before any data) waits.
+// The same read gives the key's role and scope (fixed once the key exists): a token minted by a limited key is
+// held to that scope at every use (index.ts keyBound), not only when minted.
 import type { Logger } from 'pino';
+import { parseScope, type Scope as KeyScope } from '../authz/principal.js';
 import { KEY_TTL_MS } from '../http/auth.js';
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
@@ -20,15 +23,33 @@ export interface KeyStatus {
   revokedNow(tenant: number, keyId: number): boolean;
   /** Like revokedNow, after reading the id when it is unknown or stale (a failed read keeps what was known). */
   revoked(tenant: number, keyId: number): Promise<boolean>;
+  /**
+   * The key's role and scope, after reading the id when it is unknown or stale; null when it is revoked, another
+   * tenant's, gone, or never read (the store away): nothing can be vouched for by it.
+   */
+  grant(tenant: number, keyId: number): Promise<KeyGrant | null>;
   /** This node revoked it: refused here at once. */
   markRevoked(keyId: number): void;
+}
+
+/** What a key allows (authz/principal.ts): its role and the ids it is limited to. */
+export interface KeyGrant {
+  role: string;
+  scope: KeyScope;
 }
 
 interface Known {
   tenant: number | null;
   revoked: boolean;
   at: number;
+  grant?: KeyGrant;
 }
+
+/** A stored scope that does not parse covers nothing (an unknown kind must not widen the key). */
+const grantOf = (role: string | null | undefined, scope: unknown): KeyGrant => {
+  const parsed = parseScope(scope);
+  return { role: role ?? 'admin', scope: parsed.ok ? parsed.value : { events: [] } };
+};
 
 export function createKeyStatus(deps: { db: Queryable; log: Logger; now: () => number; ttlMs?: number }): KeyStatus {
   const ttl = deps.ttlMs ?? KEY_TTL_MS;
@@ -47,14 +68,14 @@ export function createKeyStatus(deps: { db: Queryable; log: Logger; now: () => n
       for (const [id, k] of known) if (!fresh(k) && !ids.includes(id)) ids.push(id);
       if (ids.length === 0) return;
       try {
-        const { rows } = await deps.db.query<{ id: string; tenant_id: string; revoked: boolean }>(Q.key_status, [ids]);
+        const { rows } = await deps.db.query<{ id: string; tenant_id: string; revoked: boolean; role?: string | null; scope?: unknown }>(Q.key_status, [ids]);
         const at = deps.now();
         const found = new Map(rows.map((r) => [Number(r.id), r]));
         if (known.size > MAX_KNOWN) for (const [id, k] of known) if (!k.revoked) known.delete(id);
         // An id that is no key (deleted with its tenant) counts as revoked.
         for (const id of ids) {
           const r = found.get(id);
-          known.set(id, r ? { tenant: Number(r.tenant_id), revoked: r.revoked, at } : { tenant: null, revoked: true, at });
+          known.set(id, r ? { tenant: Number(r.tenant_id), revoked: r.revoked, at, grant: grantOf(r.role, r.scope) } : { tenant: null, revoked: true, at });
         }
       } catch (err) {
         // The store is away: what was known stays in force (like the key cache); unknown ids are read next time.
@@ -69,6 +90,17 @@ export function createKeyStatus(deps: { db: Queryable; log: Logger; now: () => n
 
   const verdict = (tenant: number, k: Known | undefined): boolean => !!k && (k.revoked || k.tenant !== tenant);
 
+  /** Reads the id when it is unknown or stale (a failed read keeps what was known). */
+  const refresh = async (keyId: number): Promise<Known | undefined> => {
+    if (!fresh(known.get(keyId))) {
+      wanted.add(keyId);
+      // A read already running may have started before this id was wanted: wait for it, then for ours.
+      await read();
+      if (!fresh(known.get(keyId))) await read();
+    }
+    return known.get(keyId);
+  };
+
   return {
     revokedNow(tenant, keyId) {
       const k = known.get(keyId);
@@ -79,13 +111,11 @@ export function createKeyStatus(deps: { db: Queryable; log: Logger; now: () => n
       return verdict(tenant, k);
     },
     async revoked(tenant, keyId) {
-      if (!fresh(known.get(keyId))) {
-        wanted.add(keyId);
-        // A read already running may have started before this id was wanted: wait for it, then for ours.
-        await read();
-        if (!fresh(known.get(keyId))) await read();
-      }
-      return verdict(tenant, known.get(keyId));
+      return verdict(tenant, await refresh(keyId));
+    },
+    async grant(tenant, keyId) {
+      const k = await refresh(keyId);
+      return k && !verdict(tenant, k) && k.grant ? k.grant : null;
     },
     markRevoked(keyId) {
       known.set(keyId, { tenant: null, revoked: true, at: deps.now() });

@@ -68,7 +68,7 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
     log: core.log,
     trustProxy: core.config.trustProxy,
     keys,
-    tokens: { prefix: TOKEN_PREFIX, verify: (token) => core.verify(token) },
+    tokens: { prefix: TOKEN_PREFIX, verify: (token) => core.check(token) },
     audit: deps.audit,
     authz: deps.access?.authz,
     listing: deps.access?.listing,

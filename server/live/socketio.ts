@@ -13,6 +13,7 @@ import { Server, type Socket } from 'socket.io';
 import { fail, type ErrorCode } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
+import { revokedAtHandshake } from './ws.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
 import { createSubscriptions, endMessage, endReason, SWEEP_MS, unknownEvent, type Link, type OverridesWatch, type Reply, type Subscriber } from './subscriptions.js';
 
@@ -93,13 +94,18 @@ export function attachSocketIo(app: TemplatedApp, core: LiveCore & Partial<Overr
   io.use((socket, next) => {
     const raw = (socket.handshake.auth as { token?: unknown })?.token ?? socket.handshake.query.token;
     const v = core.verify(typeof raw === 'string' ? raw : '');
-    if (!v.ok) {
-      // The codes of /ws and REST (`token_expired` for an expired token); `reason` kept for older clients.
-      const code: ErrorCode = raw ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
-      return next(Object.assign(new Error('unauthorized'), { data: { code, reason: v.reason } }));
-    }
-    (socket.data as Subscriber) = { scope: v.scope, exp: v.exp, topics: new Set() };
-    next();
+    // The codes of /ws and REST (`token_expired` for an expired token); `reason` kept for older clients.
+    const refuse = (reason: string) => {
+      const code: ErrorCode = raw ? (reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
+      next(Object.assign(new Error('unauthorized'), { data: { code, reason } }));
+    };
+    if (!v.ok) return refuse(v.reason);
+    // As the /ws upgrade: a key this node has not read yet is read before the handshake is answered.
+    void revokedAtHandshake(core, v.scope).then((revoked) => {
+      if (revoked) return refuse('revoked');
+      (socket.data as Subscriber) = { scope: v.scope, exp: v.exp, topics: new Set() };
+      next();
+    });
   });
 
   const subs = createSubscriptions(core);

@@ -6,7 +6,8 @@
 // principal (tokenPrincipal) has its role's permissions with the tenant's overrides, like a key of that role.
 // Format: `v1.<base64url(JSON claims)>.<base64url(HMAC(secret, "v1." + claims))>`.
 // A token minted with a key carries that key's id (`k`): revoking the key ends the token within seconds
-// (live/key-status.ts); a token from before `k` existed stays valid until it expires.
+// (live/key-status.ts); a token from before `k` existed stays valid until it expires. A limited key's token is held
+// to that key at every use, not only when minted (boundToKey): its events follow their owners out of the key's scope.
 // Signing and verification are pure (`now` in seconds is passed in); resolveTokenSecret does the file I/O.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -286,11 +287,7 @@ export function withinKey(
   const s = key.scope;
   const has = (list: string[] | undefined, id: string | null | undefined) => id != null && (list ?? []).includes(id);
   const firstOut = (ids: string[], inside: (id: string) => boolean) => ids.find((id) => !inside(id));
-  const eventIn = (e: string) => {
-    if (has(s.events, e)) return true;
-    const o = eventOf(e);
-    return !!o && (has(s.organizers, o.organizer_id) || has(s.venues, o.venue_id) || (o.artist_ids ?? []).some((a) => has(s.artists, a)));
-  };
+  const eventIn = (e: string) => keyCoversEvent(s, e, eventOf(e));
   const orgIn = (o: string) => has(s.organizers, o);
   const outs: [string, string | undefined][] = [];
   switch (scope.role) {
@@ -313,6 +310,31 @@ export function withinKey(
   const needs = permissionsOf(tokenPrincipal(scope).role);
   const mine = permissionsOf(keyRole);
   return [...needs].every((p) => mine.has(p)) ? { ok: true } : { ok: false, field: 'role', id: scope.role };
+}
+
+/**
+ * Whether a limited key's scope covers an event: listed itself, or its organizer, venue or one of its artists is
+ * (`o`: the event's owners now; an event the server does not know is outside). Pure.
+ */
+export function keyCoversEvent(s: MintingKey['scope'], event: string, o: EventOwners | null | undefined): boolean {
+  const has = (list: string[] | undefined, id: string | null | undefined) => id != null && (list ?? []).includes(id);
+  if (has(s.events, event)) return true;
+  return !!o && (has(s.organizers, o.organizer_id) || has(s.venues, o.venue_id) || (o.artist_ids ?? []).some((a) => has(s.artists, a)));
+}
+
+/**
+ * The token's scope without the listed events (gate and promoter `event_ids`) among `checked` that its minting key
+ * covers no more, judged with the events' owners now (`eventOf`): an event that changed hands after minting leaves
+ * the token as it left the key. `key` null (revoked, or unreadable): it vouches for none of them. An admin key
+ * covers the whole tenant: nothing is taken. Organizer, venue, artist and organizer-list ids need no second look:
+ * a key's scope never changes. Pure.
+ */
+export function boundToKey<S extends Scope>(
+  scope: S, key: Pick<MintingKey, 'role' | 'scope'> | null, checked: readonly string[], eventOf: (event: string) => EventOwners | null | undefined,
+): S {
+  if ((scope.role !== 'gate' && scope.role !== 'promoter') || key?.role === 'admin') return scope;
+  const out = new Set(checked.filter((e) => scope.events.includes(e) && !(key && keyCoversEvent(key.scope, e, eventOf(e)))));
+  return out.size === 0 ? scope : { ...scope, events: scope.events.filter((e) => !out.has(e)) };
 }
 
 /**

@@ -10,6 +10,7 @@ import { bearer } from '../http/auth.js';
 import { fail, type ErrorCode } from '../http/errors.js';
 import { send, trackAbort, type TemplatedApp } from '../http/uws.js';
 import type { LiveCore } from './core.js';
+import type { Scope } from './token.js';
 import { NOTICE_PERMISSIONS, noticeKey } from './notice-channels.js';
 import { createSubscriptions, decodeFrame, endMessage, endReason, SWEEP_MS, type Link, type OverridesWatch, type Subscriber } from './subscriptions.js';
 
@@ -18,9 +19,38 @@ interface UserData extends Subscriber {
 }
 
 type Ws = import('@trufflesuite/uws-js-unofficial').WebSocket<UserData>;
+type HttpResponse = import('@trufflesuite/uws-js-unofficial').HttpResponse;
 
 /** The largest text frame a client may send (a subscribe is well under 1 KB). */
 export const MAX_FRAME_BYTES = 16 * 1024;
+
+/**
+ * How long a handshake (/ws upgrade, Socket.IO) waits for the status of a key this node has not read (after a
+ * restart, a key first seen): past it the connection opens, and its first subscribe still waits for the answer
+ * before any data (subscriptions.ts join), so a slow store delays a refusal without letting data out.
+ */
+export const HANDSHAKE_KEY_WAIT_MS = 2000;
+
+/** Whether the token's minting key is revoked, read when this node does not know it yet; false past `ms`. */
+export async function revokedAtHandshake(core: Pick<LiveCore, 'keyRevoked'>, scope: Scope, ms = HANDSHAKE_KEY_WAIT_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([core.keyRevoked(scope).catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The 401 of a refused upgrade, in the error catalogue's shape. */
+function refuseUpgrade(res: HttpResponse, code: ErrorCode, message: string): void {
+  res.cork(() => {
+    res.writeStatus('401 Unauthorized').writeHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(fail(code, message).body), true);
+  });
+}
+
+const REVOKED_MESSAGE = 'The key that minted this token was revoked; mint a new token with a valid key.';
 
 /** How a connection ends when its token does: the live client (client/live) reads 4001 as "mint a new token", 4003 as final. */
 const closeCode = (why: 'expired' | 'revoked'): number => (why === 'expired' ? 4001 : 4003);
@@ -75,15 +105,24 @@ export function registerWs(app: TemplatedApp, core: LiveCore & Partial<Overrides
       const extensions = req.getHeader('sec-websocket-extensions');
       const v = core.verify(token);
       if (!v.ok) {
+        if (v.reason === 'revoked') return refuseUpgrade(res, 'invalid_token', REVOKED_MESSAGE);
         const message = token ? `The token is ${v.reason === 'expired' ? 'expired' : 'invalid'}; mint one with POST /api/v1/tokens.` : 'Pass a dashboard token as /ws?token=… (POST /api/v1/tokens).';
-        const code: ErrorCode = token ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token';
-        res.cork(() => {
-          res.writeStatus('401 Unauthorized').writeHeader('Content-Type', 'application/json');
-          res.end(JSON.stringify(fail(code, message).body), true);
-        });
-        return;
+        return refuseUpgrade(res, token ? (v.reason === 'expired' ? 'token_expired' : 'invalid_token') : 'missing_token', message);
       }
-      res.upgrade<UserData>({ scope: v.scope, exp: v.exp, topics: new Set(), closed: false }, key, protocol, extensions, context);
+      const data: UserData = { scope: v.scope, exp: v.exp, topics: new Set(), closed: false };
+      if (!('key' in v.scope) || v.scope.key === undefined) return res.upgrade<UserData>(data, key, protocol, extensions, context);
+      // The synchronous check answers "not revoked" for a key this node has not read yet (after a restart): the
+      // answer waits for the read. uWS: `req` is gone after this returns (the headers were copied above); a
+      // client that leaves meanwhile aborts `res`, which must then not be touched.
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      void revokedAtHandshake(core, v.scope).then((revoked) => {
+        if (aborted) return;
+        if (revoked) return refuseUpgrade(res, 'invalid_token', REVOKED_MESSAGE);
+        res.cork(() => res.upgrade<UserData>(data, key, protocol, extensions, context));
+      });
     },
     open: (ws) => {
       sockets.add(ws);
