@@ -4,15 +4,12 @@
 // the removals for the job; an expired audience stays expired; one sync per audience at a time; a lookalike is
 // created on Meta from its synced seed (never uploaded members); references that match nothing are refused;
 // consent withdrawn counts at the next sync; bot events never make a segment member.
-import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, postEvents, request, webEvent, type Tenant } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTenant, postEvents, webEvent } from './helpers.js';
 import { api, identify, sha256 } from './identity-helpers.js';
+import { jsonStandIn, remarketingApp } from './remarketing-helpers.js';
 
 const DAY = 86_400_000;
-const admin = { authorization: `Bearer ${ADMIN}` };
 const HEX64 = /^[0-9a-f]{64}$/;
 
 interface Seen {
@@ -27,62 +24,44 @@ async function graph() {
   const failing = new Set<string>();
   const held = new Map<string, () => void>();
   const hold = new Set<string>();
-  const srv = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      const body = raw ? JSON.parse(raw) : null;
-      const reply = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
-      const bad = (message: string) => reply(400, { error: { message, type: 'OAuthException', code: 100 } });
-      seen.push({ method: req.method!, path: req.url!, body });
-      if (req.headers.authorization !== 'Bearer meta-token') return reply(401, { error: { message: 'token', code: 190 } });
-      const users = /^\/v25\.0\/([^/]+)\/users$/.exec(req.url!);
-      if (users) {
-        const id = users[1];
-        if (!['POST', 'DELETE'].includes(req.method!)) return bad('method');
-        if (!['EMAIL_SHA256', 'PHONE_SHA256'].includes(body?.payload?.schema) || !body.payload.data.every((d: string) => HEX64.test(d))) return bad('payload');
-        if (id.startsWith('LAL')) return bad('Users cannot be added to or removed from a lookalike audience');
-        if (failing.has(id)) return bad('Invalid audience');
-        const answer = () => reply(200, { audience_id: id, num_received: body.payload.data.length, num_invalid_entries: 0 });
-        if (hold.has(id)) return void held.set(id, answer);
-        return answer();
-      }
-      const lal = /^\/v25\.0\/act_(\d+)\/customaudiences$/.exec(req.url!);
-      if (lal && req.method === 'POST') {
-        const spec = body?.lookalike_spec;
-        if (body?.subtype !== 'LOOKALIKE' || typeof body.origin_audience_id !== 'string' || !body.name) return bad('subtype, origin_audience_id and name');
-        if (typeof spec?.ratio !== 'number' || spec.ratio < 0.01 || spec.ratio > 0.2 || !/^[A-Z]{2}$/.test(spec.country)) return bad('lookalike_spec');
-        return reply(200, { id: `LAL${body.origin_audience_id}` });
-      }
-      return reply(404, { error: { message: 'unknown path', code: 803 } });
-    });
+  const srv = await jsonStandIn((req, body, reply) => {
+    const bad = (message: string) => reply(400, { error: { message, type: 'OAuthException', code: 100 } });
+    seen.push({ method: req.method!, path: req.url!, body });
+    if (req.headers.authorization !== 'Bearer meta-token') return reply(401, { error: { message: 'token', code: 190 } });
+    const users = /^\/v25\.0\/([^/]+)\/users$/.exec(req.url!);
+    if (users) {
+      const id = users[1];
+      if (!['POST', 'DELETE'].includes(req.method!)) return bad('method');
+      if (!['EMAIL_SHA256', 'PHONE_SHA256'].includes(body?.payload?.schema) || !body.payload.data.every((d: string) => HEX64.test(d))) return bad('payload');
+      if (id.startsWith('LAL')) return bad('Users cannot be added to or removed from a lookalike audience');
+      if (failing.has(id)) return bad('Invalid audience');
+      const answer = () => reply(200, { audience_id: id, num_received: body.payload.data.length, num_invalid_entries: 0 });
+      if (hold.has(id)) return void held.set(id, answer);
+      return answer();
+    }
+    const lal = /^\/v25\.0\/act_(\d+)\/customaudiences$/.exec(req.url!);
+    if (lal && req.method === 'POST') {
+      const spec = body?.lookalike_spec;
+      if (body?.subtype !== 'LOOKALIKE' || typeof body.origin_audience_id !== 'string' || !body.name) return bad('subtype, origin_audience_id and name');
+      if (typeof spec?.ratio !== 'number' || spec.ratio < 0.01 || spec.ratio > 0.2 || !/^[A-Z]{2}$/.test(spec.country)) return bad('lookalike_spec');
+      return reply(200, { id: `LAL${body.origin_audience_id}` });
+    }
+    return reply(404, { error: { message: 'unknown path', code: 803 } });
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen, failing, hold, held,
-    close: () => new Promise<void>((r) => srv.close(() => r())),
-  };
+  return { ...srv, seen, failing, hold, held };
 }
 
 describe('remarketing sync safety', () => {
-  let server: Awaited<ReturnType<typeof bootServer>>;
-  let mock: Awaited<ReturnType<typeof graph>>;
-  let base: string;
-  let t: Tenant;
+  const app = remarketingApp('remarketing-sync', graph, (url) => ({ META_GRAPH_URL: url }));
+  const { call, refresh: job } = app;
   const pid: Record<string, number> = {};
-  const call = (method: string, p: string, body?: unknown) => api(base, t, method, p, body);
-  const job = async () => expect((await request('POST', `${base}/api/admin/jobs/remarketing.refresh/run`, undefined, admin)).json.status).toBe('succeeded');
   const mk = (ext: string, extra: Record<string, unknown> = {}) =>
     call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', external_audience_id: ext, ...extra });
   const sync = (id: number) => call('POST', `/api/v1/remarketing-audiences/${id}/sync`);
-  const to = (ext: string, method: string) => mock.seen.filter((r) => r.path === `/v25.0/${ext}/users` && r.method === method).flatMap((r) => r.body.payload.data as string[]);
+  const to = (ext: string, method: string) => app.mock.seen.filter((r) => r.path === `/v25.0/${ext}/users` && r.method === method).flatMap((r) => r.body.payload.data as string[]);
   const email = (n: string) => sha256(`${n}@example.org`);
 
   beforeAll(async () => {
-    mock = await graph();
-    server = await bootServer({ ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'), META_GRAPH_URL: mock.url });
-    base = server.url;
-    t = await createTenant(base, 'remarketing-sync');
     const iso = (ms: number) => new Date(ms).toISOString();
     const now = Date.now();
     // q1..q4 view E1 yesterday; q5's only cart is a bot's (a crawler's user agent).
@@ -90,22 +69,18 @@ describe('remarketing sync safety', () => {
       ...[1, 2, 3, 4].map((i) => webEvent({ visitor_id: `qv${i}`, session_id: `qs${i}`, occurred_at: iso(now - DAY) })),
       webEvent({ event_name: 'add_to_cart', visitor_id: 'qv5', session_id: 'qs5', occurred_at: iso(now - DAY), context: { user_agent: 'Googlebot/2.1 (+http://www.google.com/bot.html)' }, entities: { event_entity_id: 'E1', cart_id: 'c5' }, payload: { items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: 50, currency: 'EUR' } }),
     ];
-    expect((await postEvents(base, t, web)).rejected).toEqual([]);
-    for (const i of [1, 2, 3, 4, 5]) pid[`q${i}`] = (await identify(base, t, { visitor_id: `qv${i}`, external_id: `q${i}`, email: `q${i}@example.org` })).json.person_id;
+    expect((await postEvents(app.base, app.t, web)).rejected).toEqual([]);
+    for (const i of [1, 2, 3, 4, 5]) pid[`q${i}`] = (await identify(app.base, app.t, { visitor_id: `qv${i}`, external_id: `q${i}`, email: `q${i}@example.org` })).json.person_id;
     await call('PUT', '/api/v1/catalog/persons', { items: [1, 2, 3, 4, 5].map((i) => ({ id: `q${i}`, marketing_consent: true })) });
     expect((await call('POST', '/api/v1/tracking-codes', { provider: 'meta', settings: { pixel_id: '123456789012345' }, secrets: { access_token: 'meta-token' } })).status).toBe(201);
   }, 180_000);
-  afterAll(async () => {
-    await server?.close();
-    await mock?.close();
-  });
 
   it('an erasure reaches the platform for audiences without auto_refresh, expired ones and ones deleted before their next sync', async () => {
     const manual = await mk('8001', { auto_refresh: false });
     const expiring = await mk('8002', { expires_at: new Date(Date.now() + 3_600_000).toISOString() });
     const doomed = await mk('8003');
     for (const a of [manual, expiring, doomed]) expect((await sync(a.json.id)).json).toMatchObject({ ok: true, added: 4 });
-    await server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [expiring.json.id]);
+    await app.server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [expiring.json.id]);
     await job();
     expect((await call('GET', `/api/v1/remarketing-audiences/${expiring.json.id}`)).json.status).toBe('expired');
 
@@ -114,21 +89,21 @@ describe('remarketing sync safety', () => {
     const del = await call('DELETE', `/api/v1/remarketing-audiences/${doomed.json.id}`);
     expect(del.json).toMatchObject({ deleted: true, platform_removed: 4, pending: false });
     expect(to('8003', 'DELETE').sort()).toEqual(['q1', 'q2', 'q3', 'q4'].map(email).sort());
-    expect((await server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [doomed.json.id])).rows).toEqual([]);
+    expect((await app.server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [doomed.json.id])).rows).toEqual([]);
 
     await job();
     expect(to('8001', 'DELETE')).toEqual([email('q1')]);
     expect(to('8002', 'DELETE')).toEqual([email('q1')]);
     // Removal-only: the expired audience stays expired, and nothing is added anywhere.
     expect((await call('GET', `/api/v1/remarketing-audiences/${expiring.json.id}`)).json.status).toBe('expired');
-    const left = await server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM remarketing_synced WHERE tenant_id = $1 AND person_id IS NULL', [t.tenant_id]);
+    const left = await app.server.db.query<{ n: number }>('SELECT count(*)::int AS n FROM remarketing_synced WHERE tenant_id = $1 AND person_id IS NULL', [app.t.tenant_id]);
     expect(Number(left.rows[0].n)).toBe(0);
   }, 120_000);
 
   it('a deletion the platform refuses is kept, hidden, and finished by the job', async () => {
     const a = await mk('8004');
     expect((await sync(a.json.id)).status).toBe(200);
-    mock.failing.add('8004');
+    app.mock.failing.add('8004');
     const del = await call('DELETE', `/api/v1/remarketing-audiences/${a.json.id}`);
     expect(del.status).toBe(200);
     expect(del.json).toMatchObject({ deleted: true, pending: true, error: expect.stringContaining('Invalid audience') });
@@ -139,27 +114,27 @@ describe('remarketing sync safety', () => {
     const again = await mk('8004');
     expect(again.status).toBe(409);
     expect(again.json.error).toMatchObject({ field: 'external_audience_id', message: expect.stringMatching(/deleted and awaiting its removal from meta: try again once the daily remarketing\.refresh job/) });
-    mock.failing.delete('8004');
-    mock.seen.length = 0;
+    app.mock.failing.delete('8004');
+    app.mock.seen.length = 0;
     await job();
     expect(to('8004', 'DELETE').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort());
-    expect((await server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [a.json.id])).rows).toEqual([]);
+    expect((await app.server.db.query('SELECT 1 FROM remarketing_audiences WHERE id = $1', [a.json.id])).rows).toEqual([]);
     expect((await mk('8004')).status).toBe(201);
   }, 120_000);
 
   it('a manual sync of an expired audience is a 409 and it stays expired', async () => {
     const a = await mk('8006');
-    await server.db.query("UPDATE remarketing_audiences SET status = 'expired' WHERE id = $1", [a.json.id]);
+    await app.server.db.query("UPDATE remarketing_audiences SET status = 'expired' WHERE id = $1", [a.json.id]);
     const r = await sync(a.json.id);
     expect(r.status).toBe(409);
     expect(r.json.error).toMatchObject({ code: 'conflict', message: expect.stringMatching(/expired/), audience: { status: 'expired' } });
-    expect(mock.seen.some((s) => s.path === '/v25.0/8006/users')).toBe(false);
+    expect(app.mock.seen.some((s) => s.path === '/v25.0/8006/users')).toBe(false);
     // Its expires_at passed before the daily job ran: refused all the same (and marked expired), nothing sent.
     const b = await mk('8007', { expires_at: new Date(Date.now() + 3_600_000).toISOString() });
-    await server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [b.json.id]);
+    await app.server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [b.json.id]);
     const late = await sync(b.json.id);
     expect({ status: late.status, audience: late.json.error?.audience?.status }).toEqual({ status: 409, audience: 'expired' });
-    expect(mock.seen.some((s) => s.path === '/v25.0/8007/users')).toBe(false);
+    expect(app.mock.seen.some((s) => s.path === '/v25.0/8007/users')).toBe(false);
     // One already past at creation is refused, naming expires_at.
     const past = await mk('8008', { expires_at: '2020-01-01T00:00:00Z' });
     expect({ status: past.status, field: past.json.error?.field }).toEqual({ status: 400, field: 'expires_at' });
@@ -167,15 +142,15 @@ describe('remarketing sync safety', () => {
 
   it('one sync of an audience at a time: a second one (or a delete) meanwhile is a 409, additions go once', async () => {
     const a = await mk('8005');
-    mock.hold.add('8005');
+    app.mock.hold.add('8005');
     const first = sync(a.json.id);
-    while (!mock.held.has('8005')) await new Promise((r) => setTimeout(r, 20));
+    while (!app.mock.held.has('8005')) await new Promise((r) => setTimeout(r, 20));
     const second = await sync(a.json.id);
     expect(second.status).toBe(409);
     expect(second.json.error.message).toMatch(/sync in progress/);
     expect((await call('DELETE', `/api/v1/remarketing-audiences/${a.json.id}`)).status).toBe(409);
-    mock.hold.delete('8005');
-    mock.held.get('8005')!();
+    app.mock.hold.delete('8005');
+    app.mock.held.get('8005')!();
     expect((await first).json).toMatchObject({ ok: true, added: 3 });
     expect(to('8005', 'POST').sort()).toEqual(['q2', 'q3', 'q4'].map(email).sort());
   });
@@ -192,13 +167,13 @@ describe('remarketing sync safety', () => {
     expect((await sync(seed.json.id)).status).toBe(200);
     const done = await sync(look.json.id);
     expect(done.json).toMatchObject({ ok: true, added: 0, audience: { status: 'active', external_audience_id: 'LAL8010' } });
-    const created = mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences');
+    const created = app.mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences');
     expect(created).toHaveLength(1);
     expect(created[0].body).toMatchObject({ subtype: 'LOOKALIKE', origin_audience_id: '8010', lookalike_spec: { ratio: 0.02, country: 'RO' } });
-    expect(mock.seen.some((r) => r.path.startsWith('/v25.0/LAL'))).toBe(false);
+    expect(app.mock.seen.some((r) => r.path.startsWith('/v25.0/LAL'))).toBe(false);
     // Synced again: created once.
     expect((await sync(look.json.id)).status).toBe(200);
-    expect(mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences')).toHaveLength(1);
+    expect(app.mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences')).toHaveLength(1);
     for (const platform of ['google_ads', 'tiktok']) {
       // Its seed is an audience of the same platform (a Meta seed is refused: remarketing-validation.test.ts).
       const own = await call('POST', '/api/v1/remarketing-audiences', { platform, audience_type: 'event_viewers', event_id: 'E1' });
@@ -214,7 +189,7 @@ describe('remarketing sync safety', () => {
     const s = await sync(noCountry.json.id);
     expect(s.status).toBe(409);
     expect(s.json.error.message).toContain('criteria.lookalike_country');
-    expect(mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences')).toHaveLength(1);
+    expect(app.mock.seen.filter((r) => r.path === '/v25.0/act_555/customaudiences')).toHaveLength(1);
   });
 
   it('refuses references that match nothing, naming the field', async () => {
@@ -244,8 +219,8 @@ describe('remarketing sync safety', () => {
     expect(to('8020', 'DELETE')).toEqual([email('q2')]);
     await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'q2', marketing_consent: true }] });
 
-    const other = await createTenant(base, 'remarketing-other');
-    const taken = await api(base, other, 'POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'ticket_buyers', external_audience_id: '8020' });
+    const other = await createTenant(app.base, 'remarketing-other');
+    const taken = await api(app.base, other, 'POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'ticket_buyers', external_audience_id: '8020' });
     expect(taken.status).toBe(409);
     expect(taken.json.error.message).not.toContain(String(a.json.id));
   });
@@ -266,10 +241,10 @@ describe('remarketing sync safety', () => {
 
     // Gone all the same (deleted before this check existed, or in a race with the audience's creation): the
     // refresh records why on the audience, keeps its members and sends the platform nothing.
-    await server.db.query('DELETE FROM segments WHERE id = $1', [seg.json.id]);
-    const before = mock.seen.length;
+    await app.server.db.query('DELETE FROM segments WHERE id = $1', [seg.json.id]);
+    const before = app.mock.seen.length;
     await job();
-    expect(mock.seen.slice(before).filter((r) => r.path === '/v25.0/8030/users')).toEqual([]);
+    expect(app.mock.seen.slice(before).filter((r) => r.path === '/v25.0/8030/users')).toEqual([]);
     const after = (await call('GET', `/api/v1/remarketing-audiences/${a.json.id}`)).json;
     expect(after).toMatchObject({ member_count: count, status: 'active' });
     expect(after.last_error).toMatch(new RegExp(`segment ${seg.json.id}`));
@@ -278,7 +253,7 @@ describe('remarketing sync safety', () => {
     const manual = await sync(a.json.id);
     expect(manual.status).toBe(409);
     expect(manual.json.error.message).toMatch(new RegExp(`segment ${seg.json.id}.*no longer exists`));
-    expect(mock.seen.slice(before).filter((r) => r.path === '/v25.0/8030/users')).toEqual([]);
+    expect(app.mock.seen.slice(before).filter((r) => r.path === '/v25.0/8030/users')).toEqual([]);
 
     // Once its audience is deleted, the segment can go.
     const seg2 = await call('POST', '/api/v1/segments', { name: 'consented 2', filters: { consent: 'marketing' } });
@@ -291,8 +266,8 @@ describe('remarketing sync safety', () => {
   it('two members sharing an email: the digest goes up once, and stays while one of them is still a member', async () => {
     const now = Date.now();
     const web = [6, 7].map((i) => webEvent({ visitor_id: `qv${i}`, session_id: `qs${i}`, occurred_at: new Date(now - DAY).toISOString(), entities: { event_entity_id: 'E3' } }));
-    expect((await postEvents(base, t, web)).rejected).toEqual([]);
-    for (const i of [6, 7]) pid[`q${i}`] = (await identify(base, t, { visitor_id: `qv${i}`, external_id: `q${i}`, email: i === 6 ? ' Shared@Example.org' : 'shared@example.org' })).json.person_id;
+    expect((await postEvents(app.base, app.t, web)).rejected).toEqual([]);
+    for (const i of [6, 7]) pid[`q${i}`] = (await identify(app.base, app.t, { visitor_id: `qv${i}`, external_id: `q${i}`, email: i === 6 ? ' Shared@Example.org' : 'shared@example.org' })).json.person_id;
     expect(pid.q6).not.toBe(pid.q7);
     await call('PUT', '/api/v1/catalog/persons', { items: [6, 7].map((i) => ({ id: `q${i}`, marketing_consent: true })) });
     const a = await mk('8040', { event_id: 'E3' });
@@ -309,7 +284,7 @@ describe('remarketing sync safety', () => {
       expect((await sync(a.json.id)).json, who).toMatchObject({ ok: true, added: 0, removed: 0 });
     }
     // One of them erased: the digest stays, now the other's (the job's removal pass finds nothing to remove).
-    const holder = async () => (await server.db.query<{ person_id: string | null }>('SELECT person_id FROM remarketing_synced WHERE audience_id = $1', [a.json.id])).rows.map((r) => Number(r.person_id));
+    const holder = async () => (await app.server.db.query<{ person_id: string | null }>('SELECT person_id FROM remarketing_synced WHERE audience_id = $1', [a.json.id])).rows.map((r) => Number(r.person_id));
     expect(await holder()).toEqual([Math.min(pid.q6, pid.q7)]);
     const first = pid.q6 < pid.q7 ? 'q6' : 'q7';
     expect((await call('DELETE', `/api/v1/persons/${pid[first]}`)).status).toBe(200);

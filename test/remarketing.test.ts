@@ -5,14 +5,13 @@
 // deltas after a GDPR erase).
 import crypto from 'node:crypto';
 import path from 'node:path';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bootServer, createTenant, filesHolding, orderEvent, postEvents, request, webEvent, type Tenant } from './helpers.js';
-import { api, identify, sha256 } from './identity-helpers.js';
+import type http from 'node:http';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { filesHolding, orderEvent, postEvents, webEvent } from './helpers.js';
+import { identify, sha256 } from './identity-helpers.js';
+import { jsonStandIn, remarketingApp } from './remarketing-helpers.js';
 
 const DAY = 86_400_000;
-const admin = { authorization: `Bearer ${ADMIN}` };
 const HEX64 = /^[0-9a-f]{64}$/;
 
 interface Seen {
@@ -26,43 +25,28 @@ interface Seen {
 async function platforms() {
   const seen: Seen[] = [];
   let metaCalls = 0;
-  const srv = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      const body = raw ? JSON.parse(raw) : null;
-      seen.push({ method: req.method!, path: req.url!, headers: req.headers, body });
-      const reply = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
-      if (req.url!.startsWith('/v25.0/6666/')) return reply(400, { error: { message: 'Invalid audience', type: 'OAuthException', code: 100 } });
-      if (req.url!.endsWith('/users')) {
-        if (metaCalls++ === 0) return reply(500, { error: { message: 'temporary', code: 2 } });
-        return reply(200, { audience_id: '6001', num_received: body.payload.data.length, num_invalid_entries: 0 });
-      }
-      if (req.url!.startsWith('/v1/audienceMembers:')) return reply(200, { requestId: crypto.randomUUID() });
-      if (req.url!.startsWith('/open_api/v1.3/segment/mapping/')) return reply(200, { code: 0, message: 'OK', request_id: 'r', data: {} });
-      return reply(404, {});
-    });
+  const srv = await jsonStandIn((req, body, reply) => {
+    seen.push({ method: req.method!, path: req.url!, headers: req.headers, body });
+    if (req.url!.startsWith('/v25.0/6666/')) return reply(400, { error: { message: 'Invalid audience', type: 'OAuthException', code: 100 } });
+    if (req.url!.endsWith('/users')) {
+      if (metaCalls++ === 0) return reply(500, { error: { message: 'temporary', code: 2 } });
+      return reply(200, { audience_id: '6001', num_received: body.payload.data.length, num_invalid_entries: 0 });
+    }
+    if (req.url!.startsWith('/v1/audienceMembers:')) return reply(200, { requestId: crypto.randomUUID() });
+    if (req.url!.startsWith('/open_api/v1.3/segment/mapping/')) return reply(200, { code: 0, message: 'OK', request_id: 'r', data: {} });
+    return reply(404, {});
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  return { ...srv, seen };
 }
 
 describe('remarketing audiences', () => {
-  let server: Awaited<ReturnType<typeof bootServer>>;
-  let mock: Awaited<ReturnType<typeof platforms>>;
-  let base: string;
-  let t: Tenant;
+  const app = remarketingApp('remarketing', platforms, (url) => ({ META_GRAPH_URL: url, GOOGLE_DATAMANAGER_URL: url, TIKTOK_API_URL: url }));
+  const { call, refresh } = app;
   const pid: Record<string, number> = {};
-  const call = (method: string, p: string, body?: unknown) => api(base, t, method, p, body);
-  const refresh = async () => expect((await request('POST', `${base}/api/admin/jobs/remarketing.refresh/run`, undefined, admin)).json.status).toBe('succeeded');
   const members = async (id: number) => (await call('GET', `/api/v1/remarketing-audiences/${id}/members`)).json.members.map((m: { person_id: number }) => m.person_id).sort((a: number, b: number) => a - b);
   const ids = (...names: string[]) => names.map((n) => pid[n]).sort((a, b) => a - b);
 
   beforeAll(async () => {
-    mock = await platforms();
-    server = await bootServer({ ENCRYPTION_KEY: crypto.randomBytes(32).toString('hex'), META_GRAPH_URL: mock.url, GOOGLE_DATAMANAGER_URL: mock.url, TIKTOK_API_URL: mock.url });
-    base = server.url;
-    t = await createTenant(base, 'remarketing');
     const now = Date.now();
     const iso = (ms: number) => new Date(ms).toISOString();
     // r1..r3 view E1 yesterday; r2..r4 carted E1 two days ago; r3 bought E1 yesterday (after carting); v5 never logs in.
@@ -70,13 +54,13 @@ describe('remarketing audiences', () => {
       ...[1, 2, 3, 5].map((i) => webEvent({ visitor_id: `rv${i}`, session_id: `rs${i}`, occurred_at: iso(now - DAY) })),
       ...[2, 3, 4].map((i) => webEvent({ event_name: 'add_to_cart', visitor_id: `rv${i}`, session_id: `rc${i}`, occurred_at: iso(now - 2 * DAY), entities: { event_entity_id: 'E1', cart_id: `c${i}` }, payload: { items: [{ ticket_type_id: 'GA', qty: 1 }], cart_value: 50, currency: 'EUR' } })),
     ];
-    expect((await postEvents(base, t, web)).rejected).toEqual([]);
+    expect((await postEvents(app.base, app.t, web)).rejected).toEqual([]);
     for (const i of [1, 2, 3, 4]) {
-      const r = await identify(base, t, { visitor_id: `rv${i}`, external_id: `r${i}`, email: ` R${i}@Example.org `, ...(i === 1 ? { phone: '+40 712 345 678' } : {}) });
+      const r = await identify(app.base, app.t, { visitor_id: `rv${i}`, external_id: `r${i}`, email: ` R${i}@Example.org `, ...(i === 1 ? { phone: '+40 712 345 678' } : {}) });
       pid[`r${i}`] = r.json.person_id;
     }
     const order = orderEvent({ occurred_at: iso(now - DAY + 60_000), entities: { order_id: 'O-r3', event_entity_id: 'E1' }, payload: { gross_amount: 50, currency: 'EUR', items: [{ ticket_type_id: 'GA', qty: 1 }], consent_data_processing: true, customer: { external_id: 'r3' } } });
-    expect((await postEvents(base, t, [order])).accepted).toBe(1);
+    expect((await postEvents(app.base, app.t, [order])).accepted).toBe(1);
     await call('PUT', '/api/v1/catalog/persons', { items: [1, 2, 3, 4].map((i) => ({ id: `r${i}`, marketing_consent: true })) });
     // The marketplace's platform tokens, on its tracking codes.
     for (const code of [
@@ -85,10 +69,6 @@ describe('remarketing audiences', () => {
       { provider: 'tiktok', settings: { pixel_id: 'D17TA5JC77UDOT6CA5FG' }, secrets: { access_token: 'tiktok-token' } },
     ]) expect((await call('POST', '/api/v1/tracking-codes', code)).status).toBe(201);
   }, 180_000);
-  afterAll(async () => {
-    await server?.close();
-    await mock?.close();
-  });
 
   it('builds each type from behaviour resolved through identity links; cart abandoners exclude later buyers', async () => {
     const viewers = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', criteria: { time_window_days: 7 } });
@@ -125,7 +105,7 @@ describe('remarketing audiences', () => {
   it('drops a person whose consent was withdrawn and expires audiences at the next refresh', async () => {
     const a = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1' });
     const old = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'event_viewers', event_id: 'E1', expires_at: new Date(Date.now() + 60_000).toISOString() });
-    await server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [old.json.id]);
+    await app.server.db.query("UPDATE remarketing_audiences SET expires_at = now() - interval '1 minute' WHERE id = $1", [old.json.id]);
     await call('PUT', '/api/v1/catalog/persons', { items: [{ id: 'r1', marketing_consent: false }] });
     expect(await members(a.json.id)).toContain(pid.r1);
     await refresh();
@@ -167,7 +147,7 @@ describe('remarketing audiences', () => {
     const s = await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`);
     expect(s.status).toBe(200);
     expect(s.json).toMatchObject({ ok: true, added: 4, removed: 0, audience: { status: 'active' } });
-    const metaReqs = mock.seen.filter((r) => r.path === '/v25.0/6001/users');
+    const metaReqs = app.mock.seen.filter((r) => r.path === '/v25.0/6001/users');
     expect(metaReqs.length).toBe(3); // the 500, then emails, then the one phone
     for (const r of metaReqs) {
       expect(r.method).toBe('POST');
@@ -182,14 +162,14 @@ describe('remarketing audiences', () => {
     const google = await mk('google_ads', { account_id: '123-456-7890' });
     expect(google.json.account_id).toBe('1234567890');
     expect((await call('POST', `/api/v1/remarketing-audiences/${google.json.id}/sync`)).json).toMatchObject({ ok: true, added: 3 });
-    const g = mock.seen.find((r) => r.path === '/v1/audienceMembers:ingest')!;
+    const g = app.mock.seen.find((r) => r.path === '/v1/audienceMembers:ingest')!;
     expect(g.headers.authorization).toBe('Bearer google-token');
     expect(g.body).toMatchObject({ destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '1234567890' }, productDestinationId: '6001' }], encoding: 'HEX', consent: { adUserData: 'CONSENT_GRANTED' } });
     expect(g.body.audienceMembers.map((m: any) => m.userData.userIdentifiers[0].emailAddress).sort()).toEqual(['r1', 'r2', 'r3'].map((n) => sha256(`${n}@example.org`)).sort());
 
     const tiktok = await mk('tiktok', { account_id: '7000' });
     expect((await call('POST', `/api/v1/remarketing-audiences/${tiktok.json.id}/sync`)).json).toMatchObject({ ok: true, added: 3 });
-    const tt = mock.seen.find((r) => r.path === '/open_api/v1.3/segment/mapping/')!;
+    const tt = app.mock.seen.find((r) => r.path === '/open_api/v1.3/segment/mapping/')!;
     expect(tt.headers['access-token']).toBe('tiktok-token');
     expect(tt.body).toMatchObject({ advertiser_ids: ['7000'], action: 'add', id_schema: ['EMAIL_SHA256'] });
     expect(tt.body.batch_data[0]).toEqual([{ id: expect.stringMatching(HEX64), audience_ids: ['6001'] }]);
@@ -205,17 +185,17 @@ describe('remarketing audiences', () => {
     expect(await members(meta.json.id)).not.toContain(pid.r2);
     // The audience's count follows at once (it stayed at its old value until the next refresh).
     expect((await call('GET', `/api/v1/remarketing-audiences/${meta.json.id}`)).json.member_count).toBe(countBefore - 1);
-    const before = mock.seen.length;
+    const before = app.mock.seen.length;
     expect((await call('POST', `/api/v1/remarketing-audiences/${meta.json.id}/sync`)).json).toMatchObject({ ok: true, removed: 1, added: 0 });
-    const del = mock.seen.slice(before).find((r) => r.method === 'DELETE')!;
+    const del = app.mock.seen.slice(before).find((r) => r.method === 'DELETE')!;
     expect(del.body.payload).toEqual({ schema: 'EMAIL_SHA256', data: [sha256('r2@example.org')] });
-    const left = await server.db.query<{ n: number }>("SELECT count(*)::int AS n FROM remarketing_synced WHERE audience_id = $1 AND digest = $2", [meta.json.id, sha256('r2@example.org')]);
+    const left = await app.server.db.query<{ n: number }>("SELECT count(*)::int AS n FROM remarketing_synced WHERE audience_id = $1 AND digest = $2", [meta.json.id, sha256('r2@example.org')]);
     expect(Number(left.rows[0].n)).toBe(0);
     // Once every platform was told, the digest is gone from the database's files too (the sync rewrote the
     // table: a plain DELETE left it in the heap and its primary key's pages).
     for (const a of [google, tiktok]) expect((await call('POST', `/api/v1/remarketing-audiences/${a.json.id}/sync`)).json).toMatchObject({ ok: true, removed: 1 });
-    await server.db.exec('CHECKPOINT');
-    expect(filesHolding(path.join(server.dataDir, 'pgdata', 'base'), [sha256('r2@example.org')])).toEqual([]);
+    await app.server.db.exec('CHECKPOINT');
+    expect(filesHolding(path.join(app.server.dataDir, 'pgdata', 'base'), [sha256('r2@example.org')])).toEqual([]);
 
     expect((await mk('tiktok', { account_id: '7000' })).status).toBe(409);
     const noAccount = await mk('tiktok', { external_audience_id: '6002' });
@@ -233,13 +213,13 @@ describe('remarketing audiences', () => {
     // r70..r72 cart E7 two days ago. r70's order (no event named) completes its cart; r71's order (no event, no
     // cart) is for E7's ticket type; r72 bought another event's tickets: still an E7 cart abandoner.
     const carts = [70, 71, 72].map((i) => webEvent({ event_name: 'add_to_cart', visitor_id: `rv${i}`, session_id: `rc${i}`, occurred_at: iso(now - 2 * DAY), entities: { event_entity_id: 'E7', cart_id: `c${i}` }, payload: { items: [{ ticket_type_id: 'TT7', qty: 1 }], cart_value: 40, currency: 'EUR' } }));
-    expect((await postEvents(base, t, carts)).rejected).toEqual([]);
-    for (const i of [70, 71, 72]) pid[`r${i}`] = (await identify(base, t, { visitor_id: `rv${i}`, external_id: `r${i}`, email: `r${i}@example.org` })).json.person_id;
+    expect((await postEvents(app.base, app.t, carts)).rejected).toEqual([]);
+    for (const i of [70, 71, 72]) pid[`r${i}`] = (await identify(app.base, app.t, { visitor_id: `rv${i}`, external_id: `r${i}`, email: `r${i}@example.org` })).json.person_id;
     const order = (i: number, entities: Record<string, string>, ticket: string) => orderEvent({
       occurred_at: iso(now - DAY), entities: { order_id: `O-r${i}`, ...entities },
       payload: { gross_amount: 40, currency: 'EUR', items: [{ ticket_type_id: ticket, qty: 1 }], consent_data_processing: true, customer: { external_id: `r${i}` } },
     });
-    expect((await postEvents(base, t, [order(70, { cart_id: 'c70' }, 'GA'), order(71, {}, 'TT7'), order(72, { event_entity_id: 'E8' }, 'GA')])).accepted).toBe(3);
+    expect((await postEvents(app.base, app.t, [order(70, { cart_id: 'c70' }, 'GA'), order(71, {}, 'TT7'), order(72, { event_entity_id: 'E8' }, 'GA')])).accepted).toBe(3);
     await call('PUT', '/api/v1/catalog/persons', { items: [70, 71, 72].map((i) => ({ id: `r${i}`, marketing_consent: true })) });
     const abandoners = await call('POST', '/api/v1/remarketing-audiences', { platform: 'meta', audience_type: 'cart_abandoners', event_id: 'E7', criteria: { time_window_days: 7 } });
     expect(abandoners.status, abandoners.text).toBe(201);
