@@ -282,7 +282,7 @@ async function startLocked(config: Config, opts: StartOptions, lock: DataDirLock
   // a node that never saw the key, its status is read before the request runs; live/key-status.ts), and held to
   // that key's scope with the events' owners now (live/index.ts keyBound).
   const dashboardTokens = { prefix: TOKEN_PREFIX, verify: (token: string) => live.core.check(token) };
-  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access });
+  const router = registerApiRoutes(app, { config, adminToken, db, events, tenants, keys, log: log.child({ mod: 'http-api' }), audit, access, mintToken: live.core.mintToken });
   registerAuthzRoutes(router, authz);
   // The tenant's own scoped keys (POST/GET/DELETE /api/v1/keys), next to the operator's /api/admin key routes.
   registerKeyRoutes(router, { db, tenants, keys });

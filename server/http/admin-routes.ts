@@ -6,6 +6,8 @@
 //   PATCH  /api/admin/tenants/{tenant_id}             {"name"?,"allowed_origins"?,"site_id"?} → the tenant (rename; replace a site's origins)
 //   GET    /api/admin/keys/{id}                       one key (never the key itself)
 //   DELETE /api/admin/keys/{id}                       revokes: refused here at once, on every other node within KEY_TTL_MS
+//   POST   /api/admin/tenants/{tenant_id}/tokens      a dashboard token as POST /api/v1/tokens mints, covering what its
+//                                                     role may in the whole tenant (the operator holds no tenant key)
 import { KEY_TTL_MS } from './auth.js';
 import { parseNewTenant, parseOrigins, parseTimeZone, type ApiRouteDeps } from './api-routes.js';
 import { fail, NotFoundError, paramFail } from './errors.js';
@@ -14,6 +16,8 @@ import type { Router } from './router.js';
 import type { Reply } from './uws.js';
 import { PUBLIC_SOURCES } from '../ingest/registry.js';
 import type { NewKey, TenantChange } from '../store/tenants.js';
+import { parseTokenRequest } from '../live/token.js';
+import { tokenScopeFields } from '../live/routes.js';
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,50}$/;
 const siteIdProblem = (v: unknown): string | null => (typeof v === 'string' && SITE_ID.test(v) ? null : 'site_id must be 1-50 characters of letters, digits, "_", "." or "-".');
@@ -135,6 +139,26 @@ export function registerAdminRoutes(router: Router, deps: ApiRouteDeps): void {
       return { status: 201, body: { id: created.id, kind: created.kind, key: created.key, key_hint: created.key_hint, site_id: body.site_id, allowed_origins: body.allowed_origins, sources: body.sources } };
     },
   });
+
+  // SPEC "Websocket API": tokens are minted by the admin API too. No minting key: the token is not held to one
+  // (nor ended by revoking one); it ends when it expires or LIVE_TOKEN_SECRET changes.
+  const mint = deps.mintToken;
+  if (mint) {
+    router.add({
+      method: 'post', path: '/api/admin/tenants/:tenant_id/tokens', auth: 'admin', params: { tenant_id: id }, body: {},
+      audit: ({ params }, reply) => {
+        const { token: _token, ...shown } = reply.body as { token: string; role: string };
+        return { action: 'token.minted', target: `role:${shown.role}`, tenant: params.tenant_id, details: shown };
+      },
+      handler: async ({ params, body }) => {
+        const req = parseTokenRequest(params.tenant_id, body);
+        if (!req.ok) return fail('invalid_field', req.message, { field: req.field, in: 'body' });
+        await mustExist(params.tenant_id);
+        const minted = mint(req.scope, req.ttlS);
+        return { status: 201, body: { ...minted, role: req.scope.role, ...tokenScopeFields(req.scope), key_id: null } };
+      },
+    });
+  }
 
   router.add({
     method: 'get', path: '/api/admin/tenants/:tenant_id/keys', auth: 'admin', params: { tenant_id: id }, query: ['limit', 'cursor'],

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Db } from '../store/db.js';
+import type { LiveCore } from '../live/core.js';
 import type { EventStore } from '../store/events.js';
 import type { CreatedTenant, TenantStore } from '../store/tenants.js';
 import { registerAdminRoutes } from './admin-routes.js';
@@ -25,6 +26,8 @@ export interface ApiRouteDeps {
   audit?: AuditSink;
   /** Role overrides and event owners for the router's checks, and the server's route listing (issue 18). */
   access?: { authz: RouterAuthz; listing: RouteInfo[] };
+  /** The live layer's token signer, for POST /api/admin/tenants/{id}/tokens. */
+  mintToken?: LiveCore['mintToken'];
 }
 
 /** A tenant's time zone (body field `time_zone`): a known IANA zone, kept as canonicalTimeZone spells it. */
