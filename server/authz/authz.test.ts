@@ -3,8 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { tokenPrincipal } from '../http/router.js';
 import { actsForAllOrganizers, can, inScope, keyPrincipal, parseScope, readsWholeTenant, MAX_SCOPE_IDS } from './principal.js';
-import { DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permissionsFor, ROLES } from './roles.js';
-import { parseRoleChanges, roleParam } from './routes.js';
+import { eventOwnerMismatch, mayKnowOwner } from '../http/route-access.js';
+import { ADMIN_GRANTED, DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permissionsFor, ROLES } from './roles.js';
+import { overrideRefusal, parseRoleChanges, roleParam } from './routes.js';
 
 describe('roles and permissions', () => {
   it('gives admin every permission and keeps it whatever the overrides say', () => {
@@ -107,5 +108,38 @@ describe('override requests', () => {
     expect(parseRoleChanges('venue', { permissions: { view_revenue: true }, extra: 1 })).toEqual({ ok: false, error: { code: 'invalid_field', in: 'body', field: 'extra', message: 'Unknown field "extra"; a role change takes only permissions.' } });
     expect(roleParam('path', 'role', 'admin')).toMatchObject({ ok: false, error: { field: 'role', message: expect.stringMatching(/^role must be one of .* \(admin always has every permission\); got "admin"\.$/) } });
     expect(roleParam('path', 'role', 'x'.repeat(100))).toMatchObject({ ok: false, error: { message: expect.stringMatching(new RegExp(`; got "${'x'.repeat(40)}"\\.$`)) } });
+  });
+
+  it('lets a role other than admin change only permissions it holds and none admin-granted (overrideRefusal)', () => {
+    const ch = (permission: (typeof PERMISSIONS)[number], granted: boolean | null = true) => ({ role: 'venue' as const, permission, granted });
+    const held = permissionsFor('organizer', { organizer: { manage_permissions: true } });
+    expect(overrideRefusal({ role: 'admin' }, new Set(), [ch('erase_data')])).toBeNull();
+    expect(overrideRefusal({ role: 'organizer' }, held, [ch('view_revenue'), ch('view_capacity', false), ch('view_revenue', null)])).toBeNull();
+    for (const granted of [true, false, null]) {
+      expect(overrideRefusal({ role: 'organizer' }, held, [ch('view_revenue'), ch('create_campaigns', granted)])?.body).toMatchObject({ error: { code: 'forbidden', field: 'permissions.create_campaigns', permission: 'create_campaigns', role: 'organizer' } });
+    }
+    // Held, but admin-granted: only an admin hands it on.
+    expect(overrideRefusal({ role: 'organizer' }, held, [ch('manage_permissions')])).toMatchObject({ status: 403, body: { error: { field: 'permissions.manage_permissions' } } });
+    expect(overrideRefusal(null, new Set(PERMISSIONS), [ch('view_revenue')])).toBeNull();
+    expect(overrideRefusal(null, new Set(), [ch('view_revenue')])?.status).toBe(403);
+  });
+
+  it('keeps the admin-granted permissions out of every other role\'s defaults', () => {
+    for (const role of ROLES.filter((r) => r !== 'admin')) expect({ role, shared: DEFAULT_ROLE_PERMISSIONS[role].filter((p) => ADMIN_GRANTED.includes(p)) }).toEqual({ role, shared: [] });
+    expect(PERMISSIONS.filter((p) => !ADMIN_GRANTED.includes(p) && !ROLES.some((r) => r !== 'admin' && DEFAULT_ROLE_PERMISSIONS[r].includes(p)))).toEqual([]);
+  });
+
+  it('names an event\'s other organizer only to a caller that may know it (mayKnowOwner)', () => {
+    const who = (role: 'organizer' | 'admin', scope: object) => ({ tenant: 1, role, scope, keyId: 1, via: 'secret_key' as const });
+    const e2 = { id: 'E2', organizer_id: 'O2' };
+    expect(mayKnowOwner(null, e2)).toBe(true);
+    expect(mayKnowOwner(who('admin', {}), e2)).toBe(true);
+    expect(mayKnowOwner(who('organizer', {}), e2)).toBe(true);
+    expect(mayKnowOwner(who('organizer', { organizers: ['O1'] }), e2)).toBe(false);
+    expect(mayKnowOwner(who('organizer', { organizers: ['O1'], events: ['E2'] }), e2)).toBe(true);
+    expect(eventOwnerMismatch(who('organizer', { organizers: ['O1'] }), 'manage_tracking_codes', 'O1', e2)).toEqual({ status: 403, body: { error: {
+      code: 'forbidden', message: 'event E2 is outside the scope of this key or token (role organizer).', permission: 'manage_tracking_codes', role: 'organizer', scope: 'event E2', in: 'body', field: 'event_id',
+    } }, headers: undefined });
+    expect(eventOwnerMismatch(who('admin', {}), 'manage_tracking_codes', 'O1', e2)).toMatchObject({ status: 400, body: { error: { field: 'event_id', message: 'Event E2 belongs to organizer O2, not O1.' } } });
   });
 });

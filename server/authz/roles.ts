@@ -60,6 +60,17 @@ export const DEFAULT_ROLE_PERMISSIONS: Record<Role, Permission[]> = {
   gate: ['view_capacity'],
 };
 
+/**
+ * The permissions only an admin key grants, removes or resets (PUT /api/v1/roles): tenant-wide by nature (persons,
+ * the catalog, keys and tokens, settings, the audit log, every organizer's analytics or campaigns) and in no other
+ * role's defaults. A role the tenant lends manage_permissions changes only permissions it holds itself, never
+ * these: else a key limited to one organizer could widen its own role past its scope (authz/routes.ts).
+ */
+export const ADMIN_GRANTED: readonly Permission[] = [
+  'view_all_analytics', 'approve_campaigns', 'manage_keys', 'mint_tokens', 'manage_permissions', 'manage_settings', 'manage_catalog',
+  'send_server_events', 'view_raw_events', 'view_persons', 'export_data', 'erase_data', 'view_audit',
+];
+
 export const isRole = (v: unknown): v is Role => typeof v === 'string' && (ROLES as readonly string[]).includes(v);
 export const isPermission = (v: unknown): v is Permission => typeof v === 'string' && (PERMISSIONS as readonly string[]).includes(v);
 

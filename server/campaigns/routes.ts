@@ -13,6 +13,7 @@ import { fail, paramFail } from '../http/errors.js';
 import { collect, cursor, id, int, listKind, nextCursor, pageOf, text, unknownBodyField, type Parsed } from '../http/params.js';
 import type { Router } from '../http/router.js';
 import { eventOrganizerRefusal, scopeRefusal } from '../http/router.js';
+import { eventOwnerMismatch } from '../http/route-access.js';
 import type { Reply } from '../http/uws.js';
 import type { Queryable } from '../store/db.js';
 import { isObj, iso } from '../store/rows.js';
@@ -74,13 +75,13 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
     ({ status, body: (await seesRevenue(who)) ? body : revenueFree(body) });
 
   /** The 400 of a budget whose event is not a catalog event of its organizer (an unknown event passes the scope check), or null. */
-  const budgetEventRefusal = async (tenant: number, body: { organizer_id: string; event_id: string | null }): Promise<Reply | null> => {
+  const budgetEventRefusal = async (who: Who | null, tenant: number, body: { organizer_id: string; event_id: string | null }): Promise<Reply | null> => {
     if (body.event_id === null) return null;
     const row = (await db.query<{ organizer_id: string | null }>(Q.budget_event, [tenant, body.event_id])).rows[0];
     const refuse = (message: string) => paramFail({ code: 'invalid_field', in: 'body', field: 'event_id', message });
     if (!row) return refuse(`No event ${JSON.stringify(body.event_id)} in this tenant's catalog: a budget's event must be a catalog event of organizer ${body.organizer_id} (PUT /api/v1/catalog/events syncs the catalog), or leave event_id out.`);
     if (row.organizer_id === null) return refuse(`Event ${body.event_id} has no organizer in the catalog: a budget's event must be organizer ${body.organizer_id}'s (set its organizer_id in the catalog).`);
-    if (row.organizer_id !== body.organizer_id) return refuse(`Event ${body.event_id} belongs to organizer ${row.organizer_id}, not ${body.organizer_id}.`);
+    if (row.organizer_id !== body.organizer_id) return eventOwnerMismatch(who, 'create_campaigns', body.organizer_id, { id: body.event_id, organizer_id: row.organizer_id });
     return null;
   };
 
@@ -104,10 +105,10 @@ export function registerCampaignRoutes(router: Router, deps: { service: Service;
       const r = outOfScope(who, 'create_campaigns', body.organizer_id);
       if (r) return r;
       // The suite targets the event's viewers and cart abandoners: the event must be the organizer's.
-      const mismatch = await eventOrganizerRefusal(principal.tenant.tenant_id, body, deps.organizerOf);
+      const mismatch = await eventOrganizerRefusal(who, 'create_campaigns', principal.tenant.tenant_id, body, deps.organizerOf);
       if (mismatch) return mismatch;
       // And a catalog event (the suite reads its genres, city and page), of that organizer, whatever the key.
-      const unknown = await budgetEventRefusal(principal.tenant.tenant_id, body);
+      const unknown = await budgetEventRefusal(who, principal.tenant.tenant_id, body);
       if (unknown) return unknown;
       return { status: 201, body: await service.createBudget(principal.tenant.tenant_id, body) };
     },

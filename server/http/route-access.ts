@@ -22,19 +22,39 @@ export function scopeRefusal(who: Who, permission: Permission, resource: Resourc
 }
 
 /**
- * The 400 of a body that names an event of another organizer than its own `organizer_id` (a tracking code, a
- * campaign budget: `Event E2 belongs to organizer O2, not O1.`), or null. `organizerOf`: the event's organizer
- * as the scope checks see it (the catalog's, else the live owner); an event whose organizer is unknown passes.
- * So a key scoped to O1 cannot attach O2's event to something of O1's, and an admin key cannot mix them up.
+ * Whether `who` may be told which organizer owns an event: the server itself, an admin, a caller whose scope lists
+ * no ids (the whole tenant), or one whose scope covers the event with that owner. Anyone else learns only that
+ * the event is outside its scope: another organizer's name is not its to read. Pure.
+ */
+export function mayKnowOwner(who: Who | null, event: { id: string; organizer_id: string }): boolean {
+  return who === null || who.role === 'admin' || !isLimited(who.scope) || inScope(who, { event });
+}
+
+/**
+ * The refusal of a body whose event `event.id` is `event.organizer_id`'s, not the body's `organizer_id`'s: for a
+ * caller that may know the owner (mayKnowOwner), 400 on event_id naming it (`Event E2 belongs to organizer O2, not
+ * O1.`); for any other, 403 forbidden on event_id with `scope` naming only the event. Pure.
+ */
+export function eventOwnerMismatch(who: Who | null, permission: Permission, organizerId: string | null, event: { id: string; organizer_id: string }): Reply {
+  if (mayKnowOwner(who, event)) return paramFail({ code: 'invalid_field', in: 'body', field: 'event_id', message: `Event ${event.id} belongs to organizer ${event.organizer_id}, not ${organizerId}.` });
+  const what = `event ${event.id}`;
+  return fail('forbidden', `${what} is outside the scope of this key or token (role ${who!.role}).`, { permission, role: who!.role, scope: what, in: 'body', field: 'event_id' });
+}
+
+/**
+ * The refusal of a body that names an event of another organizer than its own `organizer_id` (a tracking code, a
+ * campaign budget: eventOwnerMismatch), or null. `organizerOf`: the event's organizer as the scope checks see it
+ * (the catalog's, else the live owner); an event whose organizer is unknown passes. So a key scoped to O1 cannot
+ * attach O2's event to something of O1's, and an admin key cannot mix them up.
  */
 export async function eventOrganizerRefusal(
-  tenant: number, body: { organizer_id: string | null; event_id: string | null },
+  who: Who | null, permission: Permission, tenant: number, body: { organizer_id: string | null; event_id: string | null },
   organizerOf: (tenant: number, eventId: string) => Promise<string | null>,
 ): Promise<Reply | null> {
   if (body.event_id === null) return null;
   const org = await organizerOf(tenant, body.event_id);
   if (org === null || org === body.organizer_id) return null;
-  return paramFail({ code: 'invalid_field', in: 'body', field: 'event_id', message: `Event ${body.event_id} belongs to organizer ${org}, not ${body.organizer_id}.` });
+  return eventOwnerMismatch(who, permission, body.organizer_id, { id: body.event_id, organizer_id: org });
 }
 
 /** Registration-time rules of the declared permission and resource; a message for a route breaking them. Pure. */

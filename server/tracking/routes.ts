@@ -45,12 +45,16 @@ const OWNERS: Owner[] = ['marketplace', 'organizer', 'event'];
 const CONFIG_PARAMS = ['key', 'event_id', 'organizer_id', 'format', 'nonce'] as const;
 const LIST_PARAMS = ['organizer_id', 'event_id', 'provider', 'owner', 'limit', 'cursor'] as const;
 
-/** The refusal of a code outside the key's scope (the marketplace's codes are admin-only), or null. */
-function outOfScope(who: Who | null, c: { organizer_id: string | null; event_id: string | null }) {
+/**
+ * The refusal of a code outside the key's scope (the marketplace's codes are admin-only), or null. `what` names
+ * it in the refusal: by default what a new code's body names itself; for a stored code its id, since its
+ * organizer or event is another organizer's and not the caller's to read.
+ */
+function outOfScope(who: Who | null, c: { organizer_id: string | null; event_id: string | null }, what?: string) {
   if (!who || who.role === 'admin') return null;
   if (c.organizer_id === null) return fail('forbidden', 'The marketplace\'s own codes (no organizer_id) are managed with an admin key.', { permission: PERMISSION, role: who.role, scope: 'marketplace' });
   const resource = c.event_id !== null ? { event: { id: c.event_id, organizer_id: c.organizer_id } } : { organizer: c.organizer_id };
-  return inScope(who, resource) ? null : scopeRefusal(who, PERMISSION, resource, c.event_id !== null ? `event ${c.event_id}` : `organizer ${c.organizer_id}`);
+  return inScope(who, resource) ? null : scopeRefusal(who, PERMISSION, resource, what ?? (c.event_id !== null ? `event ${c.event_id}` : `organizer ${c.organizer_id}`));
 }
 
 /** The audit note of a change, from the code's view in the reply (never a secret). */
@@ -74,7 +78,7 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
       const tenant = who!.tenant;
       const refused = outOfScope(who, body) ?? needsCipher(Object.values(body.secrets).some((v) => v !== null));
       if (refused) return refused;
-      const mismatch = await eventOrganizerRefusal(tenant, body, deps.organizerOf);
+      const mismatch = await eventOrganizerRefusal(who, PERMISSION, tenant, body, deps.organizerOf);
       if (mismatch) return mismatch;
       const secrets = applySecrets({}, body.secrets);
       const row = await store.insert(db, tenant, { ...body, secrets_enc: encryptSecrets(cipher, tenant, body, secrets) });
@@ -115,7 +119,7 @@ export function registerTrackingRoutes(router: Router, deps: TrackingRouteDeps):
   const load = async (tenant: number, codeId: number, who: Who | null) => {
     const row = await store.get(db, tenant, codeId);
     if (!row) throw new NotFoundError('not_found', `No tracking code ${codeId} for this tenant.`);
-    return { row, refused: outOfScope(who, row) };
+    return { row, refused: outOfScope(who, row, `tracking code ${codeId}`) };
   };
 
   router.add({
