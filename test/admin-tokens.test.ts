@@ -13,7 +13,7 @@ describe('POST /api/admin/tenants/{id}/tokens', () => {
   let server: Awaited<ReturnType<typeof bootServer>>;
   let t: Tenant;
   let other: Tenant;
-  const mint = (tenant: number, body: unknown, headers = admin) => postJson(`${server.url}/api/admin/tenants/${tenant}/tokens`, body, headers);
+  const mint = (tenant: number, body: unknown, headers: Record<string, string> = admin) => postJson(`${server.url}/api/admin/tenants/${tenant}/tokens`, body, headers);
 
   beforeAll(async () => {
     server = await bootServer();
