@@ -29,7 +29,7 @@ export const MAX_FRAME_BYTES = 16 * 1024;
  * restart, a key first seen): past it the connection opens, and its first subscribe still waits for the answer
  * before any data (subscriptions.ts join), so a slow store delays a refusal without letting data out.
  */
-export const HANDSHAKE_KEY_WAIT_MS = 2000;
+export const HANDSHAKE_KEY_WAIT_MS = 10_000;
 
 /** Whether the token's minting key is revoked, read when this node does not know it yet; false past `ms`. */
 export async function revokedAtHandshake(core: Pick<LiveCore, 'keyRevoked'>, scope: Scope, ms = HANDSHAKE_KEY_WAIT_MS): Promise<boolean> {
