@@ -36,4 +36,15 @@ describe('campaign days in the tenant\'s time zone', () => {
     expect(tenantDayStart(at('2026-03-29T12:00:00Z'), 'Europe/Bucharest')).toBe(at('2026-03-28T22:00:00Z'));
     expect(tenantDayStart(at('2026-03-30T12:00:00Z'), 'Europe/Bucharest')).toBe(at('2026-03-29T21:00:00Z'));
   });
+
+  it('starts the day at its first instant when midnight does not exist, never in the previous day (Santiago 2026-09-06, Havana 2026-03-08)', () => {
+    // Santiago jumps from 00:00 -04 to 01:00 -03: 03:00Z still reads 23:00 on the 5th.
+    expect(tenantDayStart(at('2026-09-06T12:00:00Z'), 'America/Santiago')).toBe(at('2026-09-06T04:00:00Z'));
+    expect(tenantDayStart(at('2026-09-06T04:00:00Z'), 'America/Santiago')).toBe(at('2026-09-06T04:00:00Z'));
+    expect(tenantDayStart(at('2026-09-06T03:59:59Z'), 'America/Santiago')).toBe(at('2026-09-05T04:00:00Z'));
+    expect(tenantDayStart(at('2026-03-08T12:00:00Z'), 'America/Havana')).toBe(at('2026-03-08T05:00:00Z'));
+    // A repeated midnight (Santiago goes back from 00:00 -03 to 23:00 -04 on 2026-04-04): the day begins at its first.
+    expect(tenantDayStart(at('2026-04-05T12:00:00Z'), 'America/Santiago')).toBe(at('2026-04-05T04:00:00Z'));
+    expect(tenantDayStart(at('2026-04-05T03:30:00Z'), 'America/Santiago')).toBe(at('2026-04-04T03:00:00Z'));
+  });
 });

@@ -3,14 +3,17 @@
 // first hourly check at or after 06:00 there, catching up until 12:00 when that check was missed (a server down
 // at 06:00). Pure: `now` and the zone are passed in; the zone was checked when the tenant was set up
 // (jobs/schedule.ts canonicalTimeZone).
-import { windowAt } from '../jobs/schedule.js';
+import { localDayStart, windowAt } from '../jobs/schedule.js';
 
 export const REBALANCE_AT = '06:00';
 /** How long after the tenant's 06:00 a missed rebalance still runs that day (until 12:00 there). */
 export const REBALANCE_CATCH_UP_MS = 6 * 3_600_000;
 
-/** The instant the tenant's day containing `now` began (its local midnight). */
-export const tenantDayStart = (now: number, tz: string): number => windowAt({ daily: '00:00', tz }, now).start;
+/**
+ * The instant the tenant's day containing `now` began: its local midnight, or the first instant of that date when
+ * midnight was skipped (Santiago 2026-09-06 begins at 01:00 -03): a daily limit never counts yesterday's spend.
+ */
+export const tenantDayStart = (now: number, tz: string): number => localDayStart(now, tz);
 
 /** The tenant's latest 06:00 at or before `now`: the rebalance day `now` belongs to. */
 export const rebalanceDay = (now: number, tz: string): number => windowAt({ daily: REBALANCE_AT, tz }, now).start;

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffMs, canonicalTimeZone, checkSchedule, describeSchedule, dueWindow, InvalidScheduleError, nextRunAt, retryAt, windowAt, DEFAULT_RETRY } from './schedule.js';
+import { backoffMs, canonicalTimeZone, checkSchedule, describeSchedule, dueWindow, InvalidScheduleError, localDayStart, nextRunAt, retryAt, windowAt, DEFAULT_RETRY, type Schedule } from './schedule.js';
 
 const T = (s: string) => Date.parse(s);
 
@@ -77,5 +78,169 @@ describe('job schedules', () => {
     expect(canonicalTimeZone('Asia/Kolkata')).toBe('Asia/Kolkata');
     expect(canonicalTimeZone('UTC')).toBe('UTC');
     for (const bad of ['', '+02:00', '-05:00', 'Mars/Olympus_Mons', 'Europe/Bucharest\u0000', 'x'.repeat(65)]) expect(canonicalTimeZone(bad)).toBeNull();
+  });
+});
+
+/** Window starts claimed by a node polling every 30 s over [from, to). */
+function claimedStarts(s: Schedule, from: string, to: string): string[] {
+  const starts = new Set<number>();
+  for (let t = T(from); t < T(to); t += 30_000) {
+    const w = dueWindow(s, t);
+    if (w) starts.add(w.start);
+  }
+  return [...starts].map((n) => new Date(n).toISOString());
+}
+
+describe('daily windows next to DST changes', () => {
+  it('runs a daily 00:00 on a day whose midnight does not exist (Santiago 2026-09-06, Havana 2026-03-08) at the first instant of that day', () => {
+    // Santiago jumps from 00:00 -04 to 01:00 -03: the day begins at 04:00Z.
+    expect(claimedStarts({ daily: '00:00', tz: 'America/Santiago' }, '2026-09-05T00:00:00Z', '2026-09-08T00:00:00Z')).toEqual(['2026-09-05T04:00:00.000Z', '2026-09-06T04:00:00.000Z', '2026-09-07T03:00:00.000Z']);
+    expect(claimedStarts({ daily: '00:00', tz: 'America/Havana' }, '2026-03-07T00:00:00Z', '2026-03-10T00:00:00Z')).toEqual(['2026-03-07T05:00:00.000Z', '2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z']);
+  });
+
+  it('returns the window containing now also in the hour before a midnight that does not exist', () => {
+    const s = { daily: '00:00', tz: 'America/Santiago' };
+    const sep5 = { start: T('2026-09-05T04:00:00Z'), end: T('2026-09-06T04:00:00Z') };
+    expect(windowAt(s, T('2026-09-06T03:30:00Z'))).toEqual(sep5);
+    expect(windowAt(s, T('2026-09-06T04:00:00Z'))).toEqual({ start: T('2026-09-06T04:00:00Z'), end: T('2026-09-07T03:00:00Z') });
+    expect(dueWindow(s, T('2026-09-06T04:02:00Z'))?.start).toBe(T('2026-09-06T04:00:00Z'));
+  });
+
+  it('shifts a wall time in a gap forward by the gap, on both sides of UTC (New York 02:30 → 03:30 EDT, Bucharest 03:00 → 04:00 EEST)', () => {
+    expect(windowAt({ daily: '02:30', tz: 'America/New_York' }, T('2026-03-08T12:00:00Z')).start).toBe(T('2026-03-08T07:30:00Z'));
+    expect(windowAt({ daily: '03:00', tz: 'Europe/Bucharest' }, T('2026-03-29T12:00:00Z')).start).toBe(T('2026-03-29T01:00:00Z'));
+    // Lord Howe's gap is 30 minutes (02:00 +10:30 → 02:30 +11): 02:15 runs at 02:45.
+    expect(windowAt({ daily: '02:15', tz: 'Australia/Lord_Howe' }, T('2026-10-04T12:00:00Z')).start).toBe(T('2026-10-03T15:45:00Z'));
+  });
+
+  it('runs a repeated wall time (clocks going back) at its first occurrence', () => {
+    expect(windowAt({ daily: '01:30', tz: 'America/New_York' }, T('2026-11-01T12:00:00Z')).start).toBe(T('2026-11-01T05:30:00Z'));
+    expect(windowAt({ daily: '03:30', tz: 'Europe/Bucharest' }, T('2026-10-25T12:00:00Z')).start).toBe(T('2026-10-25T00:30:00Z'));
+    // Santiago goes back from 00:00 -03 to 23:00 -04 on 2026-04-04: 23:30 is first read at 02:30Z.
+    expect(windowAt({ daily: '23:30', tz: 'America/Santiago' }, T('2026-04-05T12:00:00Z')).start).toBe(T('2026-04-05T02:30:00Z'));
+  });
+});
+
+// A reference model of each zone built independently of schedule.ts: its offset changes from late 2025 to early
+// 2027 (weekly probes of Intl, each change bisected to the second), then plain arithmetic over those segments.
+const DAY = 86_400_000;
+const MIN = 60_000;
+const FROM = T('2025-12-01T00:00:00Z');
+const TO = T('2027-01-20T00:00:00Z');
+const YEAR_START = T('2026-01-01T00:00:00Z');
+const YEAR_END = T('2027-01-01T00:00:00Z');
+
+interface Transition { at: number; before: number; after: number }
+interface Zone { tz: string; first: number; transitions: Transition[] }
+
+function intlOffset(tz: string, ms: number): number {
+  const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(ms)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms;
+}
+
+function zoneModel(tz: string): Zone {
+  const transitions: Transition[] = [];
+  const first = intlOffset(tz, FROM);
+  let prev = first;
+  for (let t = FROM; t < TO; t += 7 * DAY) {
+    const next = intlOffset(tz, t + 7 * DAY);
+    if (next === prev) continue;
+    let lo = t / 1000;
+    let hi = (t + 7 * DAY) / 1000;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (intlOffset(tz, mid * 1000) === prev) lo = mid;
+      else hi = mid;
+    }
+    transitions.push({ at: hi * 1000, before: prev, after: next });
+    prev = next;
+  }
+  return { tz, first, transitions };
+}
+
+const offsetOf = (z: Zone, ms: number): number => z.transitions.reduce((o, tr) => (ms >= tr.at ? tr.after : o), z.first);
+const localOf = (z: Zone, ms: number): number => ms + offsetOf(z, ms);
+const dateOf = (z: Zone, ms: number): number => Math.floor(localOf(z, ms) / DAY) * DAY;
+
+/** The instant a wall time (as UTC ms) is scheduled at: its first occurrence, or in a gap shifted forward by it. */
+function refInstant(z: Zone, wall: number): number {
+  const offsets = [z.first, ...z.transitions.map((tr) => tr.after)];
+  const hits = offsets.map((o) => wall - o).filter((t) => localOf(z, t) === wall);
+  if (hits.length > 0) return Math.min(...hits);
+  const gap = z.transitions.find((tr) => wall >= tr.at + tr.before && wall < tr.at + tr.after);
+  if (!gap) throw new Error(`no instant for ${new Date(wall).toISOString()} in ${z.tz}`);
+  return wall - gap.before;
+}
+
+/** The first instant whose local date is `date` (UTC ms of that date's midnight). */
+function refDayStart(z: Zone, date: number): number {
+  const gap = z.transitions.find((tr) => date >= tr.at + tr.before && date < tr.at + tr.after);
+  return gap ? gap.at : refInstant(z, date);
+}
+
+const zones = new Map<string, Zone>();
+const zone = (tz: string): Zone => {
+  let z = zones.get(tz);
+  if (!z) zones.set(tz, (z = zoneModel(tz)));
+  return z;
+};
+
+/** A zone, a daily time and an instant of 2026: half the cases within two days of one of the zone's changes, the daily time then often next to the change's wall time. */
+const cases = fc.constantFrom(...Intl.supportedValuesOf('timeZone')).chain((tz) => {
+  const z = zone(tz);
+  const anyMinute = fc.integer({ min: 0, max: 24 * 60 - 1 });
+  const uniform = fc.tuple(anyMinute, fc.integer({ min: YEAR_START, max: YEAR_END - 1 }));
+  const inYear = z.transitions.filter((tr) => tr.at >= YEAR_START && tr.at < YEAR_END);
+  if (inYear.length === 0) return uniform.map(([m, t]) => ({ z, m, t }));
+  const near = fc.constantFrom(...inYear).chain((tr) => {
+    const wallMin = Math.floor(((tr.at + tr.before) % DAY + DAY) % DAY / MIN);
+    const nearMinute = fc.integer({ min: -90, max: 90 }).map((d) => (((wallMin + d) % 1440) + 1440) % 1440);
+    return fc.tuple(fc.oneof(anyMinute, nearMinute), fc.integer({ min: tr.at - 2 * DAY, max: tr.at + 2 * DAY }));
+  });
+  return fc.oneof(uniform, near).map(([m, t]) => ({ z, m, t }));
+});
+
+const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+
+describe('daily windows in every zone of this runtime, over 2026 (property)', () => {
+  it('gives each local date exactly one window, contiguous with the next, containing its own start and claimable at it', () => {
+    fc.assert(
+      fc.property(cases, ({ z, m, t }) => {
+        const s = { daily: hhmm(m), tz: z.tz };
+        const today = dateOf(z, t);
+        const starts = [-2, -1, 0, 1, 2].map((k) => refInstant(z, today + k * DAY + m * MIN));
+        for (let k = 0; k + 1 < starts.length; k++) expect(starts[k]).toBeLessThan(starts[k + 1]);
+        const k = starts.findIndex((start, i) => start <= t && t < starts[i + 1]);
+        expect(k).toBeGreaterThanOrEqual(0);
+        expect(windowAt(s, t)).toEqual({ start: starts[k], end: starts[k + 1] });
+        for (let i = 0; i + 1 < starts.length; i++) {
+          const w = { start: starts[i], end: starts[i + 1] };
+          expect(windowAt(s, w.start)).toEqual(w);
+          expect(windowAt(s, w.end - 1)).toEqual(w);
+          expect(dueWindow(s, w.start)).toEqual(w);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('starts a local day at its first instant: localDayStart(t) <= t < the next day\'s start, on t\'s local date', () => {
+    fc.assert(
+      fc.property(cases, ({ z, t }) => {
+        const today = dateOf(z, t);
+        const start = localDayStart(t, z.tz);
+        expect(start).toBe(refDayStart(z, today));
+        expect(start).toBeLessThanOrEqual(t);
+        expect(dateOf(z, start)).toBe(today);
+        expect(dateOf(z, start - 1)).toBeLessThan(today);
+        const next = localDayStart(refDayStart(z, today + DAY), z.tz);
+        expect(next).toBeGreaterThan(t);
+        expect(dateOf(z, next)).toBe(today + DAY);
+        expect(dateOf(z, next - 1)).toBe(today);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

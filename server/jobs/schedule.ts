@@ -1,8 +1,8 @@
 // Schedule math of the job runner, pure (`now` is always passed in). A schedule cuts time into windows; each
 // (job, window) runs once across all nodes (runner.ts claims it in job_runs).
 //   { every: N }                    windows [k·N s, (k+1)·N s) since the Unix epoch, the same on every node
-//   { daily: 'HH:MM', tz: 'Europe/Bucharest' }   from HH:MM local time to the next day's HH:MM (IANA zone; in a
-//                                   DST gap the window starts at the shifted wall time, Intl's reading of it)
+//   { daily: 'HH:MM', tz: 'Europe/Bucharest' }   from HH:MM local time to the next day's HH:MM (IANA zone; one
+//                                   window per local date: see zonedInstant for gaps and repeated wall times)
 // A window is claimed only near its start (claimGraceMs: its first 5 minutes), like cron: a node that starts in
 // the middle of an hourly or daily window waits for the next one instead of running at every boot (test servers
 // and rolling deploys would otherwise run every daily job whenever they start). A schedule with `catchUp` is
@@ -76,6 +76,8 @@ export function describeSchedule(s: Schedule): string {
   return 'every' in s ? `every ${s.every} s` : `daily at ${s.daily} ${s.tz}`;
 }
 
+const DAY_MS = 86_400_000;
+
 /** The wall-clock fields of `ms` in `tz`, read back as if they were UTC: the zone's offset is the difference. */
 function localAsUtc(ms: number, tz: string): number {
   const p: Record<string, number> = {};
@@ -83,12 +85,52 @@ function localAsUtc(ms: number, tz: string): number {
   return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
 }
 
-/** The instant of local (y, m, d, hh:mm) in tz: two offset corrections settle it, also next to a DST change. */
-function zonedInstant(y: number, m: number, d: number, hh: number, mm: number, tz: string): number {
-  const wall = Date.UTC(y, m, d, hh, mm);
-  let t = wall;
-  for (let i = 0; i < 2; i++) t = wall - (localAsUtc(t, tz) - t);
-  return t;
+/** The zone's offset at `ms` (Intl reads whole seconds: the milliseconds are dropped first). */
+const offsetAt = (ms: number, tz: string): number => {
+  const s = Math.floor(ms / 1000) * 1000;
+  return localAsUtc(s, tz) - s;
+};
+
+/**
+ * The instant a wall time (`wall`: its fields as UTC ms) is read in tz. No instant reads a wall time inside a DST gap
+ * (clocks jump forward): it is shifted forward by the gap, i.e. read with the offset before the jump (02:30 in New
+ * York on its spring-forward day → 03:30 EDT, 00:00 in Santiago on 2026-09-06 → 01:00). A wall time read twice
+ * (clocks going back) is its first occurrence, the one before the change. Both are Temporal's "compatible" choices.
+ * Offsets a day either side bracket every change that can touch `wall` (zones are within ±14 h of UTC); an offset
+ * changing by iteration from `wall` instead lands on the wrong side of a gap west of UTC.
+ */
+function zonedInstant(wall: number, tz: string): number {
+  const before = offsetAt(wall - DAY_MS, tz);
+  const after = offsetAt(wall + DAY_MS, tz);
+  const early = wall - before;
+  if (before === after) return early; // no change nearby: the common case, two reads
+  if (localAsUtc(early, tz) === wall) return early;
+  const late = wall - after;
+  if (localAsUtc(late, tz) === wall) return late;
+  return early;
+}
+
+/** The wall-clock date of `ms` in tz, as the UTC ms of that date's midnight. */
+const localDate = (ms: number, tz: string): number => Math.floor(localAsUtc(ms, tz) / DAY_MS) * DAY_MS;
+
+/**
+ * The first instant of the local date containing `now` in tz: its midnight, or when midnight falls in a DST gap the
+ * jump itself (Santiago 2026-09-06 begins at 01:00 -03, 04:00Z; the hour before still reads the 5th).
+ */
+export function localDayStart(now: number, tz: string): number {
+  const date = localDate(now, tz);
+  const midnight = zonedInstant(date, tz);
+  if (localAsUtc(midnight, tz) === date) return midnight;
+  // Midnight was skipped: the day begins at the jump, between midnight read with the offset after it and
+  // `midnight` (read with the offset before it). Changes happen on whole seconds: bisect those.
+  let lo = Math.floor((date - offsetAt(midnight, tz)) / 1000); // still the previous date
+  let hi = midnight / 1000; // already `date`
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (localDate(mid * 1000, tz) === date) hi = mid;
+    else lo = mid;
+  }
+  return hi * 1000;
 }
 
 /** The window that contains `now`. */
@@ -99,15 +141,20 @@ export function windowAt(s: Schedule, now: number): Window {
     return { start, end: start + n };
   }
   const [hh, mm] = s.daily.split(':').map(Number);
-  const local = new Date(localAsUtc(now, s.tz));
-  const at = (dayOffset: number) => zonedInstant(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate() + dayOffset, hh, mm, s.tz);
-  let start = at(0);
-  let end = at(1);
-  if (start > now) {
-    end = start;
-    start = at(-1);
-  }
-  return { start, end };
+  const today = localDate(now, s.tz) + (hh * 60 + mm) * 60_000;
+  const starts = new Map<number, number>();
+  const at = (day: number): number => {
+    let t = starts.get(day);
+    if (t === undefined) starts.set(day, (t = zonedInstant(today + day * DAY_MS, s.tz)));
+    return t;
+  };
+  // Today's start can lie after now (before HH:MM, or a gap shifted it) and yesterday's too (a gap before
+  // midnight shifted it into today): step back until a start is at or before now, then forward while the next
+  // one is. Each local date gets exactly one start, so consecutive windows are contiguous and no day is skipped.
+  let day = 0;
+  while (at(day) > now) day--;
+  while (at(day + 1) <= now) day++;
+  return { start: at(day), end: at(day + 1) };
 }
 
 /** How long after its start a window may still be claimed. */
