@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Router } from '../http/router.js';
 import { registerCatalogRoutes, type CatalogChange } from './routes.js';
 import { checkItem, checkItems } from './schemas.js';
-import { GENRE_REFS_PER_TX, genreBatches, type CatalogStore, type UpsertResult } from './store.js';
+import { catalogTx, GENRE_REFS_PER_TX, genreBatches, jsonBatches, type CatalogStore, type UpsertResult } from './store.js';
 
 describe('catalog item checks', () => {
   it('normalises an item: integer ids as text, dates as UTC ISO, unknown fields dropped, the input untouched', () => {
@@ -157,6 +157,14 @@ describe('catalog routes', () => {
     expect(changes).toEqual([{ tenantId: 3, kind: 'events', ids: ['E1', 'E2'] }]);
   });
 
+  it('announces every venue sent when a venues sync (several transactions when large) fails part-way; persons (one) none', async () => {
+    const { handlers, changes, principal } = routesWith(new Error('connection lost in the second transaction'));
+    const put = (kind: string) => handlers.get('put /api/v1/catalog/:kind')!({ params: { kind }, body: { items: [{ id: 'X1' }, { id: 'X2' }] }, principal });
+    await expect(put('venues')).rejects.toThrow('second transaction');
+    await expect(put('persons')).rejects.toThrow('second transaction');
+    expect(changes).toEqual([{ tenantId: 3, kind: 'venues', ids: ['X1', 'X2'] }]);
+  });
+
   it('refuses, by the server clock the routes are given, an item stamped more than an hour ahead', async () => {
     const { handlers, principal } = routesWith({ changed: { venues: ['V2'] }, rejected: [] });
     const r = await handlers.get('put /api/v1/catalog/:kind')!({ params: { kind: 'venues' }, body: { items: [{ id: 'V1', updated_at: '2026-11-29T02:00:00Z' }, { id: 'V2', updated_at: '2026-11-29T00:30:00Z' }] }, principal });
@@ -187,5 +195,43 @@ describe('batches of derived-genre work', () => {
     // Events with their own genres cost 1 each: a sync of 1000 (the most a request holds) is one batch.
     expect(genreBatches(Array.from({ length: 1000 }, (_, i) => ({ id: `P${i}` })), derives).map((b) => b.length)).toEqual([1000]);
     expect(genreBatches(Array.from({ length: GENRE_REFS_PER_TX + 1 }, (_, i) => ({ id: `P${i}` })), derives).map((b) => b.length)).toEqual([GENRE_REFS_PER_TX, 1]);
+  });
+});
+
+describe('batches of plain items by size', () => {
+  it('cuts the items in order into JSON arrays within the budget; an item over it goes alone', () => {
+    const items = [{ id: 'a' }, { id: 'b' }, { id: 'c', name: 'x'.repeat(40) }, { id: 'd' }];
+    // {"id":"a"} is 10 characters, 11 with its comma.
+    expect(jsonBatches(items, 22)).toEqual(['[{"id":"a"},{"id":"b"}]', `[${JSON.stringify(items[2])}]`, '[{"id":"d"}]']);
+    expect(jsonBatches(items, 1e6).map((b) => JSON.parse(b))).toEqual([items]);
+    expect(jsonBatches([], 10)).toEqual([]);
+  });
+});
+
+describe('catalog transactions that lose a lock-order race', () => {
+  const failing = (codes: (string | undefined)[]) => {
+    let calls = 0;
+    return {
+      get calls() { return calls; },
+      tx: async <T>(fn: (q: never) => Promise<T>): Promise<T> => {
+        const code = codes[calls++];
+        if (code !== undefined) throw Object.assign(new Error(`sqlstate ${code}`), { code });
+        return fn(undefined as never);
+      },
+    };
+  };
+
+  it('runs the transaction once more after a deadlock or a serialization failure, not after other errors, and not twice', async () => {
+    for (const code of ['40P01', '40001']) {
+      const db = failing([code]);
+      await expect(catalogTx(db, async () => 'ok')).resolves.toBe('ok');
+      expect(db.calls).toBe(2);
+    }
+    const other = failing(['23505']);
+    await expect(catalogTx(other, async () => 'ok')).rejects.toThrow('sqlstate 23505');
+    expect(other.calls).toBe(1);
+    const twice = failing(['40P01', '40P01']);
+    await expect(catalogTx(twice, async () => 'ok')).rejects.toThrow('sqlstate 40P01');
+    expect(twice.calls).toBe(2);
   });
 });

@@ -68,9 +68,9 @@ export function registerCatalogRoutes(router: Router, deps: CatalogRouteDeps): v
       try {
         res = await store.upsert(tenantId, params.kind, valid, now);
       } catch (err) {
-        // Artists and events are stored in several transactions when their genres take much work: those committed
-        // before the failure are announced (all the items sent: a re-read of an unchanged one costs nothing).
-        if (params.kind === 'artists' || params.kind === 'events') notify(tenantId, { [params.kind]: valid.map((i) => String(i.id)) });
+        // Every kind but persons is stored in several transactions when large or when its genres take much work:
+        // those committed before the failure are announced (all the items sent: a re-read of an unchanged one costs nothing).
+        if (params.kind !== 'persons') notify(tenantId, { [params.kind]: valid.map((i) => String(i.id)) });
         throw err;
       }
       notify(tenantId, res.changed);

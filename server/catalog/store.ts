@@ -10,8 +10,8 @@ import type { Kind, Rejected } from './schemas.js';
 
 const Q = queries('catalog.sql', [
   'upsert_organizers', 'upsert_venues', 'upsert_artists', 'upsert_events', 'upsert_ticket_types', 'upsert_products',
-  'events_of_artists', 'rederive_event_genres', 'lock_persons', 'erased_persons', 'insert_persons', 'upsert_persons', 'recompute_person_stats', 'persons_of_events',
-  'list_organizers', 'list_venues', 'list_artists', 'list_events', 'list_ticket_types', 'list_products', 'list_persons',
+  'events_of_artists', 'lock_events', 'rederive_event_genres', 'lock_persons', 'erased_persons', 'insert_persons', 'upsert_persons', 'recompute_person_stats', 'persons_of_events',
+  'list_organizers', 'list_venues', 'list_venue_sizes', 'list_artists', 'list_events', 'list_ticket_types', 'list_products', 'list_persons',
   'delete_organizers', 'delete_venues', 'delete_artists', 'delete_events', 'delete_ticket_types', 'delete_products', 'delete_persons',
   'event_meta', 'event_known',
 ]);
@@ -27,9 +27,9 @@ export interface UpsertResult {
 
 export interface CatalogStore {
   /**
-   * Upserts the validated items of one request in one transaction (events whose derived genres cost much: in
-   * several, and an artist change's re-derivation of its events' genres may continue in more: GENRE_REFS_PER_TX);
-   * `now` stamps erased-person checks.
+   * Upserts the validated items of one request: persons in one transaction; the other kinds in several when they
+   * are large (CATALOG_BYTES_PER_TX) or their derived genres cost much (GENRE_REFS_PER_TX; an artist change's
+   * re-derivation of its events' genres may continue in more); `now` stamps erased-person checks.
    */
   upsert(tenantId: number, kind: Kind, items: Obj[], now: Date): Promise<UpsertResult>;
   /** One page ordered by id, after the id `after`; `last` is the cursor key (the last row's id) when a next page exists, null on the last page. */
@@ -111,6 +111,24 @@ export function genreBatches<T>(items: readonly T[], work: (item: T) => { key: s
   return out;
 }
 
+/**
+ * A catalog write loses a lock-order race now and then on a PostgreSQL server (deadlock detected, could not
+ * serialize) with a concurrent writer outside the catalog's own order (the writer's person stats projector,
+ * identity stitching): its transaction rolled back whole, so it is run again once rather than answered 500.
+ */
+const RETRYABLE_SQLSTATE = new Set(['40P01', '40001']);
+const retryable = (err: unknown) => RETRYABLE_SQLSTATE.has(String((err as { code?: unknown })?.code ?? ''));
+
+/** `db.tx`, run once more when it lost such a race; `fn` must keep its effects in its result (it may run twice). */
+export async function catalogTx<T>(db: Pick<Db, 'tx'>, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  try {
+    return await db.tx(fn);
+  } catch (err) {
+    if (!retryable(err)) throw err;
+    return db.tx(fn);
+  }
+}
+
 /** In id order, so two concurrent syncs of overlapping ids lock their rows in the same order (no deadlock). */
 const byId = (items: Obj[]): Obj[] => [...items].sort((a, b) => ((a.id as string) < (b.id as string) ? -1 : (a.id as string) > (b.id as string) ? 1 : 0));
 
@@ -122,23 +140,22 @@ const byId = (items: Obj[]): Obj[] => [...items].sort((a, b) => ((a.id as string
  * its events keep their genres until one of their artists changes again or they are synced again.
  */
 async function withRederivedGenres(db: Db, tenantId: number, write: (q: Queryable) => Promise<string[]>): Promise<{ artists: string[]; events: string[] }> {
-  const events: string[] = [];
-  let later: string[][] = [];
+  // The events are locked in id order first (lock_events): concurrent artist syncs sharing events wait for each
+  // other instead of deadlocking, and the one that waited derives from the other's committed genres.
   const rederive = async (q: Queryable, ids: string[]) => {
-    events.push(...(await q.query<{ id: string }>(Q.rederive_event_genres, [tenantId, ids])).rows.map((r) => r.id));
+    await q.query(Q.lock_events, [tenantId, ids]);
+    return (await q.query<{ id: string }>(Q.rederive_event_genres, [tenantId, ids])).rows.map((r) => r.id);
   };
-  const artists = await db.tx(async (q) => {
-    const ids = await write(q);
-    if (ids.length) {
-      const deriving = (await q.query<{ id: string; n: number; k: number }>(Q.events_of_artists, [tenantId, ids])).rows;
-      const [first, ...rest] = genreBatches(deriving, (e) => ({ key: `${e.k}:${e.n}`, refs: Number(e.n) })).map((b) => b.map((e) => e.id));
-      if (first) await rederive(q, first);
-      later = rest;
-    }
-    return ids;
+  const first = await catalogTx(db, async (q) => {
+    const artists = await write(q);
+    if (artists.length === 0) return { artists, events: [] as string[], later: [] as string[][] };
+    const deriving = (await q.query<{ id: string; n: number; k: number }>(Q.events_of_artists, [tenantId, artists])).rows;
+    const [batch, ...later] = genreBatches(deriving, (e) => ({ key: `${e.k}:${e.n}`, refs: Number(e.n) })).map((b) => b.map((e) => e.id));
+    return { artists, events: batch ? await rederive(q, batch) : [], later };
   });
-  for (const ids of later) await rederive(db, ids);
-  return { artists, events };
+  const events = [...first.events];
+  for (const ids of first.later) events.push(...(await catalogTx(db, (q) => rederive(q, ids))));
+  return { artists: first.artists, events };
 }
 
 /** Artists and events: the derived genres' work in bounded transactions (GENRE_REFS_PER_TX). */
@@ -153,8 +170,66 @@ async function upsertWithGenres(db: Db, tenantId: number, kind: 'artists' | 'eve
   // is stored in several transactions, in id order.
   const derives = (i: Obj) => (i.genres == null && Array.isArray(i.artist_ids) ? { key: JSON.stringify(i.artist_ids), refs: i.artist_ids.length } : null);
   const ids: string[] = [];
-  for (const batch of genreBatches(byId(items), derives)) ids.push(...(await db.tx((q) => upsert(q, batch))));
+  for (const batch of genreBatches(byId(items), derives)) ids.push(...(await catalogTx(db, (q) => upsert(q, batch))));
   return { changed: { events: ids }, rejected: [] };
+}
+
+/**
+ * The JSON text of the items sent to one upsert of organizers, venues, ticket types or products: a sync within the
+ * documented limits (1000 venues of 500 gates: 6.4 MB) took 7–15 s in one statement on the embedded store, and
+ * every tenant's ingest waited for its one session. In transactions of at most this much (≈ 0.15 s there), ingest
+ * runs in between. An item larger than this goes alone.
+ */
+export const CATALOG_BYTES_PER_TX = 128 * 1024;
+
+/** `items` in order as JSON arrays of at most `budget` characters each (an item larger than that alone). Pure. */
+export function jsonBatches(items: readonly Obj[], budget = CATALOG_BYTES_PER_TX): string[] {
+  const out: string[] = [];
+  let batch: string[] = [];
+  let used = 0;
+  for (const item of items) {
+    const json = JSON.stringify(item);
+    if (batch.length && used + json.length + 1 > budget) {
+      out.push(`[${batch.join(',')}]`);
+      batch = [];
+      used = 0;
+    }
+    batch.push(json);
+    used += json.length + 1;
+  }
+  if (batch.length) out.push(`[${batch.join(',')}]`);
+  return out;
+}
+
+/** Kinds without derived work: in id order, in transactions of bounded size (CATALOG_BYTES_PER_TX). */
+async function upsertPlain(db: Db, tenantId: number, kind: Exclude<Kind, 'artists' | 'events' | 'persons'>, items: Obj[]): Promise<UpsertResult> {
+  const ids: string[] = [];
+  for (const batch of jsonBatches(byId(items))) {
+    const rows = await catalogTx(db, async (q) => (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, batch])).rows);
+    ids.push(...rows.filter((r) => r.changed === true).map((r) => r.id));
+  }
+  return { changed: { [kind]: ids }, rejected: [] };
+}
+
+/**
+ * The stored bytes of venues' gates read per statement of a list: a page of 1000 venues of 500 gates took 4–8 s in
+ * one statement on the embedded store, ingest waiting for its one session. In parts, ingest runs in between.
+ */
+export const VENUE_LIST_BYTES_PER_READ = 128 * 1024;
+
+/** `limit` venues after `after`, read in parts of bounded size, each continuing after the last id read (a keyset run). */
+async function venuesInParts(db: Db, tenantId: number, after: string | null, limit: number): Promise<Obj[]> {
+  const sizes = (await db.query<{ id: string; b: number | null }>(Q.list_venue_sizes, [tenantId, after, limit])).rows;
+  const parts = genreBatches(sizes, (v) => ({ key: v.id, refs: Number(v.b ?? 0) }), VENUE_LIST_BYTES_PER_READ).map((p) => p.length);
+  const out: Obj[] = [];
+  let last = after;
+  for (const n of parts) {
+    const rows = (await db.query<Obj>(Q.list_venues, [tenantId, last, null, n])).rows;
+    out.push(...rows);
+    if (rows.length < n) break;
+    last = String(rows[rows.length - 1].id);
+  }
+  return out;
 }
 
 export function createCatalogStore(db: Db): CatalogStore {
@@ -162,14 +237,12 @@ export function createCatalogStore(db: Db): CatalogStore {
     upsert(tenantId, kind, items, now) {
       if (items.length === 0) return Promise.resolve({ changed: {}, rejected: [] });
       if (kind === 'artists' || kind === 'events') return upsertWithGenres(db, tenantId, kind, items);
-      return db.tx(async (q) => {
-        if (kind === 'persons') return upsertPersons(q, tenantId, items, now);
-        const rows = (await q.query<{ id: string; changed: boolean }>(sql('upsert', kind), [tenantId, JSON.stringify(byId(items))])).rows;
-        return { changed: { [kind]: rows.filter((r) => r.changed === true).map((r) => r.id) }, rejected: [] };
-      });
+      if (kind === 'persons') return catalogTx(db, (q) => upsertPersons(q, tenantId, items, now));
+      return upsertPlain(db, tenantId, kind, items);
     },
     async list(tenantId, kind, after, limit) {
-      const page = pageOf((await db.query<Obj>(sql('list', kind), [tenantId, after, null, limit + 1])).rows, limit);
+      const rows = kind === 'venues' ? await venuesInParts(db, tenantId, after, limit + 1) : (await db.query<Obj>(sql('list', kind), [tenantId, after, null, limit + 1])).rows;
+      const page = pageOf(rows, limit);
       return { rows: page.rows.map((r) => itemView(kind, r)), last: page.more ? String(page.rows[page.rows.length - 1].id) : null };
     },
     async get(tenantId, kind, id) {
@@ -184,7 +257,7 @@ export function createCatalogStore(db: Db): CatalogStore {
       };
       // A deleted artist's genres leave the events deriving theirs from it (its id stays in their artist_ids).
       if (kind === 'artists') return (await withRederivedGenres(db, tenantId, deleted)).artists;
-      return db.tx(deleted);
+      return catalogTx(db, deleted);
     },
   };
 }

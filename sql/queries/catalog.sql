@@ -72,6 +72,8 @@ INSERT INTO catalog_events AS t (tenant_id, id, organizer_id, venue_id, artist_i
 SELECT $1, x.id, x.organizer_id, x.venue_id, COALESCE(x.artist_ids, '{}'), COALESCE(x.genres, u.genres, '{}'),
   x.genres IS NULL, x.title, x.starts_at, x.ends_at, x.status, x.capacity, x.city, x.url, COALESCE(x.updated_at, now())
 FROM x LEFT JOIN u ON u.artist_ids = x.artist_ids
+-- In id order whatever the join's plan: the rows are locked in the order lock_events takes them.
+ORDER BY x.id COLLATE "C"
 ON CONFLICT (tenant_id, id) DO UPDATE SET
   organizer_id = EXCLUDED.organizer_id, venue_id = EXCLUDED.venue_id, artist_ids = EXCLUDED.artist_ids, genres = EXCLUDED.genres,
   genres_derived = EXCLUDED.genres_derived, title = EXCLUDED.title, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
@@ -126,6 +128,15 @@ SELECT id, cardinality(artist_ids) AS n, hash_array(artist_ids) AS k FROM catalo
 WHERE tenant_id = $1 AND genres_derived AND artist_ids && $2::text[]
 ORDER BY id;
 
+-- name: lock_events
+-- Locks the events $2 (ids) in one order, before rederive_event_genres writes them in its join's order: two artist
+-- syncs whose events overlap otherwise locked them in crossing orders (deadlock detected, a 500). Its own statement
+-- so that rederive_event_genres, run after it, reads the artists as committed by a sync it waited for here (a
+-- snapshot taken before the wait would derive from that sync's old genres). COLLATE "C": the order of upsert_events.
+SELECT count(*)::int AS n FROM (
+  SELECT id FROM catalog_events WHERE tenant_id = $1 AND id = ANY($2::text[]) ORDER BY id COLLATE "C" FOR UPDATE
+) s;
+
 -- name: rederive_event_genres
 -- The events $2 (ids; those whose genres are derived) take the union of their artists' genres again, after an artist
 -- changed or was deleted (a deleted one no longer counts; its id stays in artist_ids). Same union as upsert_events,
@@ -178,9 +189,9 @@ RETURNING external_id AS id;
 -- stat (total_orders, events_attended, last_purchase_at, avg_order_value) or marketing_consent sent with a
 -- value overrides its derivation (its name joins synced_fields); sent as null, the override is removed (city:
 -- none until an order or login brings one). Marketing consent: the newest statement wins. A synced one is
--- stated at its marketing_consent_at, else the item's updated_at (else now); one older than the consent the
--- person's orders stated (an unsynced marketing_consent_at) is not taken, and recompute_person_stats drops a
--- synced one that a later order supersedes.
+-- stated at its marketing_consent_at, else the item's updated_at (else now); one older than the person's
+-- consent (stated by an order or by an earlier sync, whatever the items' updated_at) is not taken, and
+-- recompute_person_stats drops a synced one that a later order supersedes.
 WITH x AS (
   SELECT e AS j, e->>'id' AS id, COALESCE((e->>'updated_at')::timestamptz, now()) AS u,
     CASE WHEN jsonb_typeof(e->'marketing_consent') = 'boolean'
@@ -205,12 +216,14 @@ v AS (
     CASE WHEN jsonb_typeof(x.j->'events_attended') = 'number' THEN (x.j->>'events_attended')::int ELSE p.events_attended END AS events_attended,
     CASE WHEN x.j ? 'last_purchase_at' AND jsonb_typeof(x.j->'last_purchase_at') <> 'null' THEN (x.j->>'last_purchase_at')::timestamptz ELSE p.last_purchase_at END AS lpa,
     CASE WHEN jsonb_typeof(x.j->'avg_order_value') = 'number' THEN (x.j->>'avg_order_value')::numeric ELSE p.avg_order_value END AS aov,
+    -- A stale consent leaves marketing_consent in synced_fields as it was (a synced one stays synced).
     ARRAY(SELECT DISTINCT f FROM unnest(array_cat(ARRAY(SELECT s FROM unnest(p.synced_fields) s WHERE s <> ALL(x.sent)), x.pinned)) f
-      WHERE NOT (k.mc_stale AND f = 'marketing_consent') ORDER BY f) AS fields
+      WHERE NOT (k.mc_stale AND f = 'marketing_consent')
+      UNION SELECT 'marketing_consent' WHERE k.mc_stale AND 'marketing_consent' = ANY(p.synced_fields) ORDER BY 1) AS fields
   FROM x JOIN persons p ON p.tenant_id = $1 AND p.external_id = x.id
-  -- Stale: older than the consent the person's orders stated (not synced).
-  CROSS JOIN LATERAL (SELECT COALESCE(x.mc_at < p.marketing_consent_at AND p.marketing_consent IS NOT NULL
-    AND 'marketing_consent' <> ALL(p.synced_fields), false) AS mc_stale) k
+  -- Stale: stated before the person's consent, synced or from an order. A newer updated_at does not make an older
+  -- statement newer (true at 11-20 then false at 11-19, sent later: true stays).
+  CROSS JOIN LATERAL (SELECT COALESCE(x.mc_at < p.marketing_consent_at AND p.marketing_consent IS NOT NULL, false) AS mc_stale) k
   WHERE p.catalog_updated_at IS NULL OR x.u >= p.catalog_updated_at
 )
 UPDATE persons p SET
@@ -285,6 +298,12 @@ WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR 
 -- name: list_venues
 SELECT id, name, city, country, lat, lon, capacity, gates, updated_at, synced_at FROM catalog_venues
 WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) AND ($3::text IS NULL OR id = $3) ORDER BY id LIMIT $4;
+
+-- name: list_venue_sizes
+-- The page's stored size per venue (gates: up to 500 each, a page of 1000 is 20 MB of JSON): store.ts reads a page
+-- of venues in parts of bounded size. pg_column_size reads no gates (the stored, compressed size).
+SELECT id, pg_column_size(gates) AS b FROM catalog_venues
+WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3;
 
 -- name: list_artists
 SELECT id, name, genres, updated_at, synced_at FROM catalog_artists
