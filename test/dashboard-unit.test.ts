@@ -158,16 +158,16 @@ describe('MinuteSeries seeded with the per-minute history', () => {
     expect(historyMinutes(null)).toBeNull();
   });
 
-  it('fetches with the token as a Bearer header, up to the baseline; a refusal is an error', async () => {
+  it('fetches with the token as a Bearer header, up to now with the day totals; a refusal is an error', async () => {
     const calls: [string, RequestInit | undefined][] = [];
     const reply = (status: number, body: unknown) => Promise.resolve(new Response(JSON.stringify(body), { status }));
     const fetchOk = createHistoryFetcher('http://h', 'v1.tok', ((u: string, init?: RequestInit) => (calls.push([u, init]), reply(200, { series: [] }))) as typeof fetch);
-    expect(await fetchOk({ org: 'O 1' }, T0 + 0.5, 60)).toEqual([]);
-    await fetchOk({ event: 'E/1' }, T0, 30);
-    expect(calls.map((c) => c[0])).toEqual([`http://h/api/v1/live/dashboard/O%201/history?minutes=60&to=${T0}`, `http://h/api/v1/live/events/E%2F1/history?minutes=30&to=${T0}`]);
+    expect(await fetchOk({ org: 'O 1' }, 60)).toEqual({ minutes: [], day: null });
+    await fetchOk({ event: 'E/1' }, 30);
+    expect(calls.map((c) => c[0])).toEqual([`http://h/api/v1/live/dashboard/O%201/history?minutes=60&totals=day`, `http://h/api/v1/live/events/E%2F1/history?minutes=30&totals=day`]);
     expect(calls[0][1]?.headers).toEqual({ authorization: 'Bearer v1.tok' });
     const refused = createHistoryFetcher('http://h', 'v1.tok', (() => reply(403, { error: { code: 'forbidden' } })) as typeof fetch);
-    await expect(refused({ event: 'E1' }, T0, 60)).rejects.toThrow(/403/);
+    await expect(refused({ event: 'E1' }, 60)).rejects.toThrow(/403/);
   });
 });
 

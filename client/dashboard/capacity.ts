@@ -1,6 +1,7 @@
 // Gate capacity panel: per gate inside now, entries, denials, rate per minute and a capacity bar that turns
 // amber at 85 % and red at 95 %; the venue total on top. Used by the gate view and the organizer's event view.
 import type { Capacity, GateCapacity } from '../live/types.js';
+import { gateMeterLabel, venueMeterLabel } from './a11y.js';
 import { attr, h, number, text } from './dom.js';
 import { capacityLevel } from './funnel.js';
 import { formatCount, formatPercent } from './format.js';
@@ -16,10 +17,10 @@ interface GateEls {
   capacity: HTMLElement;
 }
 
-function meter(): { root: HTMLElement; fill: HTMLElement; pct: HTMLElement } {
+function meter(label: string): { root: HTMLElement; fill: HTMLElement; pct: HTMLElement } {
   const fill = h('div', { class: 'fill' });
   const pct = h('span', { class: 'pct' }, '–');
-  const root = h('div', { class: 'meter', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100 }, fill, pct);
+  const root = h('div', { class: 'meter', role: 'meter', 'aria-label': label, 'aria-valuemin': 0, 'aria-valuemax': 100 }, fill, pct);
   return { root, fill, pct };
 }
 
@@ -43,12 +44,13 @@ export class CapacityPanel {
   readonly el: HTMLElement;
   private venue: HTMLElement;
   private venueText: HTMLElement;
-  private venueMeter = meter();
+  private venueMeter: ReturnType<typeof meter>;
   private gatesEl: HTMLElement;
   private empty: HTMLElement;
   private gates = new Map<string, GateEls>();
 
   constructor(readonly eventId: string, title: string) {
+    this.venueMeter = meter(venueMeterLabel(eventId));
     this.venueText = h('span', { class: 'venue-text' }, '–');
     this.venue = h('div', { class: 'venue cap-unknown', 'data-venue': eventId }, h('div', { class: 'venue-head' }, h('span', { class: 'label' }, 'Venue'), this.venueText), this.venueMeter.root);
     this.gatesEl = h('div', { class: 'gates' });
@@ -59,7 +61,7 @@ export class CapacityPanel {
   private gate(id: string): GateEls {
     let g = this.gates.get(id);
     if (g) return g;
-    const m = meter();
+    const m = meter(gateMeterLabel(id, this.eventId));
     const dd = () => h('dd', { class: 'num' }, '–');
     const inside = h('b', { class: 'big num', 'data-field': 'inside' }, '–');
     const entries = dd();
@@ -114,6 +116,7 @@ export class CapacityPanel {
     // The gate's name from the tenant's catalog, when it has one (data-gate keeps the id).
     const heading = g.root.querySelector('h3');
     if (heading && v.name) text(heading, v.name);
+    attr(g.fill.parentElement as HTMLElement, 'aria-label', gateMeterLabel(v.name || (g.root.getAttribute('data-gate') ?? ''), this.eventId));
   }
 
   /** The panel's heading (the event's catalog title in the gate view). */

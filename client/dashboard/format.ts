@@ -19,6 +19,11 @@ export function formatRatio(r: number, locale?: string): string {
   return new Intl.NumberFormat(locale, { style: 'percent', minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(r);
 }
 
+/** The orders KPI's line: "–" without views (no share of nothing, as the funnel shows it), else "2.5% of event views". */
+export function viewShareText(views: number, ratio: number, locale?: string): string {
+  return views > 0 ? `${formatRatio(ratio, locale)} of event views` : '– of event views';
+}
+
 /** 84.3 → "84.3 %" (already a percentage). */
 export function formatPercent(p: number | null, locale?: string): string {
   return p === null ? '–' : formatRatio(p / 100, locale);

@@ -13,11 +13,11 @@ import { topics, type DashboardData, type ErrorMessage, type EventData, type Fun
 import { CapacityPanel } from './capacity.js';
 import { renderChart } from './chart.js';
 import { attr, clear, flash, h, number, text } from './dom.js';
-import { formatCount, formatRatio, noticeText } from './format.js';
-import type { FetchHistory } from './history.js';
+import { formatCount, formatRatio, noticeText, viewShareText } from './format.js';
+import type { FetchHistory, HistoryRead } from './history.js';
 import { buildOrganizerLayout, KPIS, REVENUE_HINT, TICKER_EMPTY, type OrganizerLayout } from './organizer-layout.js';
 import { chartNoteText, renderEvents, renderFunnel, renderRevenue, renderTicker } from './organizer-panels.js';
-import { MinuteSeries, type HistoryMinute } from './series.js';
+import { MinuteSeries } from './series.js';
 
 /** The server keeps this many orders in the ticker. */
 const TICKER_CAP = 20;
@@ -73,7 +73,7 @@ export class OrganizerView {
   /** Server time of the first dashboard message. */
   private firstTs: number | null = null;
   /** Per series key: the store's history up to firstTs, while it loads, or why it is missing. */
-  private histories = new Map<string, HistoryMinute[] | 'pending' | 'failed'>();
+  private histories = new Map<string, HistoryRead | 'pending' | 'failed'>();
   /** Per series key: the history request whose answer counts (an older one's, made for another baseline, is dropped). */
   private historyGen = new Map<string, number>();
   private seenTicker = new Set<string>();
@@ -308,20 +308,24 @@ export class OrganizerView {
   }
 
   /**
-   * Fetches the store's per-minute history of a series (the overview or one event) once, up to its baseline
-   * (its first live message; the first dashboard message for a series not made yet), so history and live
-   * differences never overlap.
+   * Fetches the store's per-minute history of a series (the overview or one event) once, up to now, with the
+   * day's totals of the same read: the series rebases its live counting on them (series.ts), so history and
+   * live differences never overlap.
    */
   private loadHistory(key: string): void {
     if (!this.fetchHistory || this.histories.has(key)) return;
-    const to = this.series.get(key)?.baseAt ?? this.firstTs;
+    // Only a series live data made (the roll-up's row, or the event's own topic once it answers): an event
+    // outside the roll-up whose topic is refused (not this organizer's) would only get a 403 (observeOwn asks later).
+    const ser = this.series.get(key);
+    if (!ser) return;
+    const to = ser.baseAt ?? this.firstTs;
     if (to === null) return;
     // A page open for more than the window already counted all of it live.
     if (Math.max(Date.now(), this.dashAt) - to >= WINDOW * 60_000) return;
     const gen = (this.historyGen.get(key) ?? 0) + 1;
     this.historyGen.set(key, gen);
     this.histories.set(key, 'pending');
-    this.fetchHistory(key === ALL ? { org: this.org } : { event: key }, to, WINDOW).then(
+    this.fetchHistory(key === ALL ? { org: this.org } : { event: key }, WINDOW).then(
       (minutes) => {
         if (this.historyGen.get(key) !== gen) return;
         this.histories.set(key, minutes);
@@ -360,7 +364,7 @@ export class OrganizerView {
   private applyHistory(key: string): void {
     const h = this.histories.get(key);
     const ser = this.series.get(key);
-    if (ser && Array.isArray(h) && ser.historySince === null) ser.seedHistory(h);
+    if (ser && h && typeof h === 'object' && ser.historySince === null) ser.seedHistory(h.minutes, h.day);
   }
 
   /**
@@ -489,7 +493,7 @@ export class OrganizerView {
       number(el.value, f[k.key], formatCount(f[k.key]));
       if (before !== null && before !== String(f[k.key])) flash(el.value);
     }
-    text(this.ui.kpi.get('orders')!.sub, `${formatRatio(sc.conversion.view_to_order)} of event views`);
+    text(this.ui.kpi.get('orders')!.sub, viewShareText(f.views, sc.conversion.view_to_order));
     this.renderRevenue(sc.revenue);
     text(this.ui.revenueSub, sc.revenue ? REVENUE_HINT : 'not shown to this token');
     this.renderFunnel(f);

@@ -1,8 +1,13 @@
 // The rolling last-60-minutes series of the dashboard chart, built in the browser. Live messages carry
 // today's totals, so from the first one on (the baseline) the series is the per-minute difference of
-// successive totals. The minutes before the baseline come from the store: the page asks
-// GET /api/v1/live/…/history?to=<baseline ts> (seedHistory), which counts the rows that occurred up to
-// it, so history + live differences count every row once (a row in flight at that instant aside). Without history (the request failed), orders are still
+// successive totals. The earlier minutes come from the store: the page asks
+// GET /api/v1/live/…/history?totals=day (seedHistory), whose minutes and `day_totals` are one read of the store.
+// No live snapshot bounds that read exactly (a row dated before a snapshot can be committed, and applied live,
+// after it: it was in both), so the series is rebased on the read instead: its minutes replace what the live
+// differences had counted, and from then on live counts only what today's totals hold beyond `day_totals`
+// (each component; totals still short of them, rows the store had before this node applied them, count nothing
+// until they pass them). So every row of the window is counted once: in the history if the read saw it, else
+// live at the minute its totals arrived. Without history (the request failed), orders are still
 // seeded from the snapshot's sales ticker for the minutes it covers completely (seed) and views before
 // the baseline are unknown. Unknown minutes are null (drawn as "no data"), never 0. Totals that go down within
 // the same UTC day (a person's erasure took their rows back, a server that lost its state) leave the counted
@@ -38,6 +43,28 @@ export interface HistoryMinute {
   revenue: Revenue;
 }
 
+/** `day_totals` of a history response (?totals=day) with its `to`: what the read counted of the live day. */
+export interface HistoryDay {
+  /** The read's end (epoch ms). */
+  to: number;
+  views: number;
+  orders: number;
+  tickets_sold: number;
+  revenue: Revenue;
+}
+
+/** The day totals of a history response, or null when it has none. */
+export function historyDay(body: unknown): HistoryDay | null {
+  const b = body as { to?: unknown; day_totals?: Record<string, unknown> } | null;
+  const d = b?.day_totals;
+  const to = typeof b?.to === 'string' ? Date.parse(b.to) : NaN;
+  const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!d || typeof d !== 'object' || !Number.isFinite(to) || !isNum(d.views) || !isNum(d.orders) || !isNum(d.tickets_sold)) return null;
+  const rev = d.revenue && typeof d.revenue === 'object' ? (d.revenue as Record<string, unknown>) : {};
+  if (!Object.values(rev).every(isNum)) return null;
+  return { to, views: d.views, orders: d.orders, tickets_sold: d.tickets_sold, revenue: { ...(rev as Revenue) } };
+}
+
 /** The minutes of a history response, or null when it is not one. */
 export function historyMinutes(body: unknown): HistoryMinute[] | null {
   const series = (body as { series?: unknown } | null)?.series;
@@ -70,7 +97,10 @@ export class MinuteSeries {
   private past = new Map<number, Bucket>();
   /** Differences of live totals since the baseline. */
   private live = new Map<number, Bucket>();
+  /** The last totals seen (a drop below them is an erasure or a new day). */
   private base: Totals | null = null;
+  /** What the minutes account for: the last totals, or more after a rebase on the store's day totals. */
+  private counted: Totals | null = null;
   private lastAt = -Infinity;
   /** Server time of the first observe (the baseline), epoch ms. */
   baseAt: number | null = null;
@@ -121,9 +151,12 @@ export class MinuteSeries {
    * minutes; views and orders are then known from its first minute on. Minutes after the baseline's are
    * ignored (the live differences count them). Returns whether anything was seeded.
    */
-  seedHistory(points: HistoryMinute[]): boolean {
+  seedHistory(points: HistoryMinute[], day?: HistoryDay | null): boolean {
     if (this.baseAt === null) return false;
-    const last = minuteOf(this.baseAt);
+    // Read the same UTC day as the totals last seen: rebase on it (above); else (a read across midnight) the
+    // minutes up to the baseline only, as a plain history.
+    const rebase = !!day && this.base !== null && dayOf(day.to) === dayOf(this.lastAt);
+    const last = rebase ? minuteOf(day!.to) : minuteOf(this.baseAt);
     let first = Infinity;
     for (const p of points) {
       const t = Date.parse(p.ts);
@@ -133,6 +166,12 @@ export class MinuteSeries {
       this.past.set(m, { views: p.views, orders: p.orders, tickets: p.tickets_sold, revenue: { ...p.revenue } });
     }
     if (first === Infinity) return false;
+    if (rebase) {
+      const latest = this.base!;
+      this.live.clear();
+      this.counted = { views: day!.views, orders: day!.orders, tickets: day!.tickets_sold, revenue: latest.revenue === null ? null : { ...day!.revenue } };
+      this.count(minuteOf(this.lastAt), latest);
+    }
     this.historySince = first;
     this.viewsSince = Math.min(this.viewsSince ?? first, first);
     this.ordersSince = Math.min(this.ordersSince ?? first, first);
@@ -148,6 +187,7 @@ export class MinuteSeries {
     this.past.clear();
     this.live.clear();
     this.base = null;
+    this.counted = null;
     this.baseAt = null;
     this.historySince = null;
     this.viewsSince = null;
@@ -168,6 +208,7 @@ export class MinuteSeries {
     this.lastAt = Math.max(this.lastAt, at);
     if (this.base === null) {
       this.base = now;
+      this.counted = { ...now, revenue: now.revenue ? { ...now.revenue } : null };
       this.baseAt = at;
       this.viewsSince = m;
       if (this.ordersSince === null) this.ordersSince = m;
@@ -182,6 +223,7 @@ export class MinuteSeries {
     if (dropped && dayOf(at) !== dayOf(lastAt)) {
       // A new day began: keep the past minutes, restart the baseline.
       this.resets++;
+      this.counted = { ...now, revenue: now.revenue ? { ...now.revenue } : null };
       return false;
     }
     if (dropped || (prev.revenue === null && now.revenue !== null)) {
@@ -195,18 +237,34 @@ export class MinuteSeries {
       // The money is withheld from now on: none of it stays in the minutes either.
       for (const map of [this.past, this.live]) for (const b of map.values()) b.revenue = {};
     }
-    const b = this.bucket(this.live, m);
-    b.views += now.views - prev.views;
-    b.orders += now.orders - prev.orders;
-    b.tickets += now.tickets - prev.tickets;
-    if (now.revenue && prev.revenue) {
-      for (const [cur, v] of Object.entries(now.revenue)) {
-        const d = money(v - (prev.revenue[cur] ?? 0));
-        if (d !== 0) b.revenue[cur] = money((b.revenue[cur] ?? 0) + d);
-      }
-    }
+    this.count(m, now);
     this.prune(at);
     return false;
+  }
+
+  /** Adds to minute `m` what `now` holds beyond what is counted (never less than nothing), and counts it. */
+  private count(m: number, now: Totals): void {
+    const c = this.counted!;
+    const b = this.bucket(this.live, m);
+    const add = (k: 'views' | 'orders' | 'tickets') => {
+      if (now[k] > c[k]) {
+        b[k] += now[k] - c[k];
+        c[k] = now[k];
+      }
+    };
+    add('views');
+    add('orders');
+    add('tickets');
+    if (now.revenue === null) c.revenue = null;
+    else if (c.revenue) {
+      for (const [cur, v] of Object.entries(now.revenue)) {
+        const d = money(v - (c.revenue[cur] ?? 0));
+        if (d > 0) {
+          b.revenue[cur] = money((b.revenue[cur] ?? 0) + d);
+          c.revenue[cur] = v;
+        }
+      }
+    } else c.revenue = { ...now.revenue };
   }
 
   private prune(at: number): void {

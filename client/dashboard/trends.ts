@@ -1,6 +1,7 @@
 // The organizer's 7-day / 30-day history (#history): daily page views, carts, orders and revenue of all its events,
 // read from the feature store's aggregates (GET /api/v1/analytics/organizers/{org}?bucket=day) with the dashboard
 // token as a Bearer header. Days are UTC; today is partial. A bar chart of views and orders and a table per day.
+import { pressDays } from './a11y.js';
 import { clear, h, s, text } from './dom.js';
 import { formatCount, formatMoney } from './format.js';
 import { niceMax } from './series.js';
@@ -60,7 +61,7 @@ export class TrendsView {
 
   private async load(days: number): Promise<void> {
     this.days = days;
-    for (const b of this.el.querySelectorAll('[data-days]')) b.toggleAttribute('aria-pressed', b.getAttribute('data-days') === String(days));
+    pressDays(this.el.querySelectorAll('[data-days]'), days);
     const { from, to } = trendRange(Date.now(), days);
     try {
       const r = await this.doFetch(`${this.origin}/api/v1/analytics/organizers/${encodeURIComponent(this.org)}?bucket=day&from=${from}&to=${to}`, { headers: { authorization: `Bearer ${this.token}` } });

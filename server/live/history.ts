@@ -5,8 +5,11 @@
 //    "orders","tickets_sold","revenue":{"EUR":n}}…]}, one entry per minute, oldest first, zero-filled.
 // The window is `minutes` whole minutes ending with the minute of `to` (default now; that minute is partial).
 // The SQL (sql/queries/live.sql) counts what facts.ts counts; the same text runs on PGlite and on pg.
-// `to` lets a page ask for exactly what happened before its first live snapshot (the dashboard passes the
-// snapshot's `ts`), so history plus the live deltas after it count every row once.
+// `?totals=day` adds `day_totals`: the counts of the UTC day of `to` up to `to` (views, add_to_carts,
+// checkouts_started, orders, tickets_sold, revenue; no unique visitors: they do not add up), read in the same
+// statement as the minutes. A live snapshot cannot bound the history exactly (a row dated before it may be
+// committed, and applied live, after it), so the dashboard does the reverse: it counts live only what today's
+// live totals hold beyond `day_totals` (client/dashboard/series.ts rebase), and every row is counted once.
 import type { Queryable } from '../store/db.js';
 import { queries } from '../store/queries.js';
 import { fail } from '../http/errors.js';
@@ -34,12 +37,22 @@ export interface HistoryPoint {
   revenue: Record<string, number>;
 }
 
+export type DayTotals = Omit<HistoryPoint, 'ts' | 'unique_visitors'> & { day: string };
+
 export interface History {
   bucket_s: 60;
   from: string;
   to: string;
   series: HistoryPoint[];
+  day_totals?: DayTotals;
 }
+
+/** `totals`: absent or `day`. null when invalid. */
+export function parseTotals(raw: string | null): boolean | null {
+  return raw === null ? false : raw === 'day' ? true : null;
+}
+
+const DAY_MS = 86_400_000;
 
 /** `minutes`: an integer 1..1440; absent → 60. null when invalid. */
 export function parseMinutes(raw: string | null): number | null {
@@ -94,14 +107,25 @@ export function zeroFill(rows: Record<string, unknown>[], from: number, minutes:
 
 export type HistoryTarget = { kind: 'event'; event: string } | { kind: 'org'; org: string; events: string[] };
 
-/** Reads the per-minute history of an event or an organizer's events from the store. */
-export async function loadHistory(db: Queryable, tenant: number, target: HistoryTarget, minutes: number, to: number): Promise<History> {
+/** The day's totals from the row the query gives them in (ts NULL); zeros when the day has none. Pure. */
+export function dayTotalsOf(rows: Record<string, unknown>[], dayStart: number): DayTotals {
+  const r = rows.find((x) => x.ts === null || x.ts === undefined);
+  const { ts: _ts, unique_visitors: _u, ...counts } = zeroFill(r ? [{ ...r, ts: new Date(dayStart) }] : [], dayStart, 1)[0];
+  return { day: new Date(dayStart).toISOString().slice(0, 10), ...counts };
+}
+
+/** Reads the per-minute history of an event or an organizer's events from the store (and, asked, the day's totals). */
+export async function loadHistory(db: Queryable, tenant: number, target: HistoryTarget, minutes: number, to: number, withDay = false): Promise<History> {
   const w = windowOf(minutes, to);
   const from = new Date(w.from).toISOString();
   const until = new Date(w.to).toISOString();
+  const dayStart = Math.floor(to / DAY_MS) * DAY_MS;
   const [events, org] = target.kind === 'event' ? [[target.event], null] : [target.events, target.org];
-  const { rows } = await db.query<Record<string, unknown>>(Q.history, [tenant, events, from, until, org]);
-  return { bucket_s: 60, from, to: until, series: zeroFill(rows, w.from, minutes) };
+  const { rows } = await db.query<Record<string, unknown>>(Q.history, [tenant, events, from, until, org, withDay ? new Date(dayStart).toISOString() : null]);
+  const minuteRows = rows.filter((x) => x.ts !== null && x.ts !== undefined);
+  const body: History = { bucket_s: 60, from, to: until, series: zeroFill(minuteRows, w.from, minutes) };
+  if (withDay) body.day_totals = dayTotalsOf(rows, dayStart);
+  return body;
 }
 
 /**
@@ -122,9 +146,12 @@ export async function historyReply(
   const rawTo = info.query.get('to');
   const to = parseTo(rawTo, core.now());
   if (to === null) return fail('invalid_field', `to must be an ISO-8601 timestamp like 2026-03-07T18:00:00Z or epoch milliseconds, from 1970 on (default now); got ${JSON.stringify(String(rawTo).slice(0, 40))}.`, { field: 'to', in: 'query' });
+  const withDay = parseTotals(info.query.get('totals'));
+  if (withDay === null) return fail('invalid_field', `totals must be "day" or absent; got ${JSON.stringify(String(info.query.get('totals')).slice(0, 40))}.`, { field: 'totals', in: 'query' });
   const tenant = scope.tenant;
   const target: HistoryTarget = kind === 'event' ? { kind, event: id } : { kind, org: id, events: [...(core.state.getOrg(tenant, id)?.events ?? [])] };
-  const body = await loadHistory(db, tenant, target, minutes, to);
+  const body = await loadHistory(db, tenant, target, minutes, to, withDay);
   if (!revenue) body.series = body.series.map(({ revenue: _r, ...rest }) => rest) as typeof body.series;
+  if (!revenue && body.day_totals) body.day_totals = (({ revenue: _r, ...rest }) => rest)(body.day_totals) as DayTotals;
   return { status: 200, body, headers: { 'Cache-Control': 'no-store' } };
 }

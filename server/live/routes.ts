@@ -154,11 +154,11 @@ export function registerLiveRoutes(app: TemplatedApp, deps: LiveRouteDeps): void
 
   // Declared routes (issue 18): the router checks the permission and the scope like every other /api/v1 route.
   router.add({
-    method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['minutes', 'to', 'token'],
+    method: 'get', path: `${EVENTS}:event_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { event: 'event_id' }, params: { event_id: topicId }, query: ['minutes', 'to', 'totals', 'token'],
     handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? historyReply({ core, db: deps.db, allowed: topicAllowed }, 'event', params.event_id, principal.scope, info, await seesRevenue(who), await wholeTenant(who, 'view_event_analytics')),
   });
   router.add({
-    method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['minutes', 'to', 'token'],
+    method: 'get', path: `${DASH}:org_id/history`, auth: 'token', permission: 'view_event_analytics', resource: { organizer: 'org_id' }, params: { org_id: topicId }, query: ['minutes', 'to', 'totals', 'token'],
     handler: async ({ principal, params, info, who }) => (await revokedKey(principal.scope)) ?? ((await seesRevenue(who)) ? historyReply({ core, db: deps.db, allowed: topicAllowed }, 'org', params.org_id, principal.scope, info, true, await wholeTenant(who, 'view_event_analytics')) : rollUpRefusal(who)),
   });
   router.add({

@@ -13,8 +13,12 @@
 -- A row's minute is that of its live time (server/live/facts.ts liveTime): occurred_at, never more than 2 s after
 -- received_at (a device clock running ahead), so a row dated in the future counts where the live numbers count it.
 -- For one event this uses tx_events_event_entity (tenant_id, entities->>'event_entity_id', occurred_at) from $3 on.
+-- $6 (NULL unless asked, ?totals=day): the start of the UTC day of $4; the answer then has one more row, ts NULL,
+-- the counts of that day up to $4 (the live day's totals as the store has them). One statement, so one snapshot:
+-- a row is in both the minutes and this row, or in neither (the dashboard rebases its live counting on it).
 WITH r AS (
-  SELECT date_bin(INTERVAL '1 minute', least(occurred_at, received_at + INTERVAL '2 seconds'), TIMESTAMPTZ '2000-01-03 00:00:00+00') AS ts, event_name, visitor_id,
+  SELECT date_bin(INTERVAL '1 minute', least(occurred_at, received_at + INTERVAL '2 seconds'), TIMESTAMPTZ '2000-01-03 00:00:00+00') AS ts,
+    least(occurred_at, received_at + INTERVAL '2 seconds') AS live_at, event_name, visitor_id,
     CASE WHEN event_name = 'order_completed' THEN (
       SELECT CASE WHEN abs(t) <= 9007199254740991 THEN t ELSE 0 END FROM (
         SELECT coalesce(sum((it->>'qty')::numeric), 0) AS t
@@ -32,11 +36,16 @@ WITH r AS (
       SELECT o.event_entity_id FROM live_event_owners o
       WHERE $5::text IS NOT NULL AND o.tenant_id = $1 AND o.organizer_id = $5
         AND NOT EXISTS (SELECT 1 FROM catalog_events c WHERE c.tenant_id = $1 AND c.id = o.event_entity_id AND c.organizer_id IS NOT NULL)))
-    AND occurred_at >= $3::timestamptz
-    AND least(occurred_at, received_at + INTERVAL '2 seconds') BETWEEN $3::timestamptz AND $4::timestamptz
+    AND occurred_at >= least($3::timestamptz, coalesce($6::timestamptz, $3::timestamptz))
+    AND least(occurred_at, received_at + INTERVAL '2 seconds') BETWEEN least($3::timestamptz, coalesce($6::timestamptz, $3::timestamptz)) AND $4::timestamptz
+), w AS (
+  -- The window's rows by minute, and (with $6) the day's rows under ts NULL.
+  SELECT ts, event_name, visitor_id, tickets, currency, milli FROM r WHERE live_at >= $3::timestamptz
+  UNION ALL
+  SELECT NULL::timestamptz, event_name, visitor_id, tickets, currency, milli FROM r WHERE $6::timestamptz IS NOT NULL AND live_at >= $6::timestamptz
 ), money AS (
   SELECT ts, jsonb_object_agg(currency, sum_milli) AS revenue_milli
-  FROM (SELECT ts, currency, sum(milli)::float8 AS sum_milli FROM r WHERE event_name = 'order_completed' GROUP BY ts, currency) m
+  FROM (SELECT ts, currency, sum(milli)::float8 AS sum_milli FROM w WHERE event_name = 'order_completed' GROUP BY ts, currency) m
   GROUP BY ts
 )
 SELECT c.ts, c.views, c.unique_visitors, c.add_to_carts, c.checkouts_started, c.orders, c.tickets_sold,
@@ -49,9 +58,9 @@ FROM (
     count(*) FILTER (WHERE event_name = 'checkout_started')::int AS checkouts_started,
     count(*) FILTER (WHERE event_name = 'order_completed')::int AS orders,
     coalesce(sum(tickets), 0)::float8 AS tickets_sold
-  FROM r GROUP BY ts
-) c LEFT JOIN money USING (ts)
-ORDER BY c.ts;
+  FROM w GROUP BY ts
+) c LEFT JOIN money ON money.ts IS NOT DISTINCT FROM c.ts
+ORDER BY c.ts NULLS LAST;
 
 -- name: recompute_page
 -- One keyset page of the rows that rebuild a UTC day's live state from the store (server/live/recompute.ts).
