@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventRow } from '../store/events.js';
 import { idDigest } from './crypto.js';
-import { applyTombstones, type ErasedRow } from './persons.js';
+import { applyTombstones, followsOrder, type ErasedRow } from './persons.js';
 
 const ERASED_AT = '2026-11-30T12:00:00.000Z';
 const row = (over: Partial<EventRow>): EventRow => ({
@@ -31,5 +31,18 @@ describe('applyTombstones (late copies of an erased person\'s past)', () => {
     applyTombstones([late, fresh], [erased('erased_visitor', 'visitor', 'v1')]);
     expect(late).toMatchObject({ visitor_id: null, session_id: null, entities: { order_id: 'O9' }, context: { anonymised: true } });
     expect(fresh).toMatchObject({ visitor_id: 'v1', session_id: 's2', context: { ip: '203.0.113.0' } });
+  });
+});
+
+describe('followsOrder (rows that take their order\'s person only, never the visitor\'s link)', () => {
+  it('is every row naming an order but the order itself and rows naming their own customer', () => {
+    const named = (event_name: string, payload: Record<string, unknown> = {}, order_id: unknown = 'O1') => followsOrder(row({ event_name, entities: { order_id } as EventRow['entities'], payload }));
+    expect(['payment_succeeded', 'refund_completed', 'chargeback_opened', 'shipment_created', 'entry_granted', 'page_view'].map((n) => named(n))).toEqual([true, true, true, true, true, true]);
+    expect(named('payment_succeeded', {}, 42)).toBe(true);
+    expect([named('order_completed'), named('order_completed_shop')]).toEqual([false, false]);
+    expect(named('points_earned', { customer_external_id: 'C1' })).toBe(false);
+    expect(named('points_earned', { customer_external_id: '' })).toBe(true);
+    expect(followsOrder(row({ entities: {} }))).toBe(false);
+    expect(named('payment_succeeded', {}, null)).toBe(false);
   });
 });

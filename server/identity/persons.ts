@@ -2,7 +2,8 @@
 // from `external_id`; visitors are linked to persons by an order placed with data-processing consent or by a
 // login (POST /api/v1/identify). Linking backfills person_id on the visitor's stored events (only where it is
 // still empty, so it is idempotent) and the writer's enricher stamps later events of a linked visitor, and
-// payments, refunds and entry scans of an attributed order, at ingest. A visitor linked to several persons
+// payments, refunds and entry scans of an attributed order, at ingest. A row naming an order (followsOrder) takes
+// the order's person only, never the visitor's link: a till's newest link is often the previous buyer. A visitor linked to several persons
 // keeps every link; the link with the newest evidence wins. An event naming its own customer (customerIdOf: an
 // order, a points event) is that customer's only, never another person's through a visitor id they share (a
 // box-office till, a family laptop): neither a link's backfill nor the enricher gives it to anyone else.
@@ -46,12 +47,18 @@ export const linkView = (l: Obj) => ({ ...l, person_id: Number(l.person_id), fir
 
 export const ORDER_EVENTS = new Set(['order_completed', 'order_completed_shop']);
 /**
- * Events that belong to an order and inherit the order's person. `entry_granted`: a scanner's scan of a ticket of
- * the order (`entities.order_id`) is the buyer's attendance (fs_person_daily.attendance_count, affinities' entry
- * weight, persons.events_attended); a scan stored before its order is stamped by the order's backfill
- * (linkIdentity → backfill_events_by_order), like every row naming the order.
+ * A row that belongs to an order (payments, refunds, chargebacks, shipments, a web event on the order's page, an
+ * entry scan: anything naming `entities.order_id` but the order itself, and naming no customer of its own) takes
+ * the order's person and only that: never the visitor's link, which on a shared device (a box-office till) is
+ * often the previous buyer's, and Stripe regularly delivers a payment before the backend's order. Until the order
+ * is attributed such a row is no one's; the order's backfill (linkIdentity → backfill_events_by_order) then
+ * stamps it, and an order left unattributed (no consent) leaves it unattributed. `entry_granted`: a scanner's
+ * scan is the buyer's attendance (fs_person_daily.attendance_count, affinities' entry weight,
+ * persons.events_attended). The same rule is backfill_events_by_visitor's in SQL.
  */
-const ORDER_FOLLOWERS = new Set(['payment_succeeded', 'payment_failed', 'refund_completed', 'chargeback_opened', 'shipment_created', 'shipment_delivered', 'payment_attempted', 'entry_granted']);
+export function followsOrder(r: EventRow): boolean {
+  return orderIdOf(r) !== null && !ORDER_EVENTS.has(r.event_name) && customerIdOf(r) === null;
+}
 
 export type LinkSource = 'order_completed' | 'login' | 'manual';
 
@@ -148,22 +155,22 @@ export function stitchableOrder(row: EventRow): { externalId: string; customer: 
   return { externalId: String(ext), customer };
 }
 
-const orderIdOf = (row: EventRow): string | null => {
+function orderIdOf(row: EventRow): string | null {
   const o = row.entities?.order_id;
   return typeof o === 'string' || typeof o === 'number' ? String(o) : null;
-};
+}
 
 /**
  * Writer enricher (inside the commit, before the insert): hashes contact data still in plaintext, anonymises
  * late events of erased visitors and customers and every event naming an erased order, and stamps person_id on
  * events of linked visitors (newest link wins; an event naming its own customer only with that customer's person,
- * when the visitor is linked to it) and on payment/refund/chargeback events and entry scans of an
- * order already attributed to a person. Two statements read what every commit needs, asking for a superset of
+ * when the visitor is linked to it) and, with the order's person only, on rows naming an order already
+ * attributed to a person (followsOrder). Two statements read what every commit needs, asking for a superset of
  * what each step applies: links and persons (identity_lookups, which locks the links an erasure deletes first),
  * then the tombstones (erasure_lookups: a later statement, so it sees the tombstones of an erasure the first one
  * waited for). They are sent back to back, without a round trip between them. The steps then run in order in
  * memory, each re-checking its condition on the row as the earlier steps left it. Orders' persons are a third
- * statement, only for commits with payment events or entry scans (it reads tx_events).
+ * statement, only for commits with rows naming an order (it reads tx_events).
  */
 export function createEnricher() {
   return async function enrichIdentity(q: Queryable, rows: EventRow[]): Promise<void> {
@@ -210,7 +217,7 @@ export interface ErasedRow {
 }
 
 const hasVisitor = (r: EventRow) => typeof r.visitor_id === 'string' && r.visitor_id.length > 0;
-const isFollower = (r: EventRow) => r.person_id === null && ORDER_FOLLOWERS.has(r.event_name) && orderIdOf(r) !== null;
+const isFollower = (r: EventRow) => r.person_id === null && followsOrder(r);
 const pointsCustomer = (r: EventRow): string | null => {
   const c = r.payload?.customer_external_id;
   return r.person_id === null && r.event_name === 'points_earned' && (typeof c === 'string' || typeof c === 'number') ? String(c) : null;
@@ -288,6 +295,8 @@ function applyLookups(rows: EventRow[], found: LookupRow[]): void {
     if (!hasVisitor(r) || stitchableOrder(r)) continue;
     const c = customerIdOf(r);
     if (c === null) {
+      // The order's person, or no one yet (createEnricher's followers): not whoever used the device last.
+      if (followsOrder(r)) continue;
       const hit = newest.get(`${r.tenant_id}:${r.visitor_id}`);
       if (hit) r.person_id = hit.person;
       continue;
@@ -330,13 +339,13 @@ export function createIdentityProjector(log: Logger) {
       if (!res.linked || res.person_id === null) continue;
       // Rows of the same commit were stamped by the database backfill; keep the in-memory copies in step: by the
       // visitor those naming no customer or this one (another buyer's order on the same device stays theirs, for
-      // its own link), by the order every row naming it.
+      // its own link) and no order but their own (followsOrder), by the order every row naming it.
       const visitorLinked = res.reason === undefined && !!r.visitor_id;
       const orderId = orderIdOf(r);
       const ownOrNone = (other: EventRow) => { const c = customerIdOf(other); return c === null || c === order.externalId; };
       for (const other of rows) {
         if (other === r || other.tenant_id !== r.tenant_id || other.person_id !== null) continue;
-        if ((visitorLinked && other.visitor_id === r.visitor_id && ownOrNone(other)) || (orderId !== null && orderIdOf(other) === orderId)) other.person_id = res.person_id;
+        if ((visitorLinked && other.visitor_id === r.visitor_id && ownOrNone(other) && !followsOrder(other)) || (orderId !== null && orderIdOf(other) === orderId)) other.person_id = res.person_id;
       }
       r.person_id = res.person_id;
     }

@@ -97,15 +97,22 @@ RETURNING id::text AS id, (xmax = 0) AS created;
 -- $5: the linked person's external id. A row naming its own customer (persons.ts customerIdOf: an order's
 -- payload.customer.external_id, else a points event's payload.customer_external_id) is that customer's only: a
 -- visitor id shared by several buyers (a box-office till, a family laptop) gives no one another buyer's order.
+-- A row naming an order, not the order itself, and no customer (persons.ts followsOrder: a payment, a refund, a
+-- scan) takes that order's person only (backfill_events_by_order), never the visitor's: on a till the visitor's
+-- link is another buyer's when Stripe's payment arrives before its own order.
 WITH u AS (
   UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND visitor_id = $2 AND person_id IS NULL
     AND NOT EXISTS (SELECT 1 FROM gdpr_erased_visitors g WHERE g.tenant_id = $1 AND g.visitor_sha256 = $4 AND tx_events.occurred_at <= g.erased_at)
     AND COALESCE(NULLIF(CASE WHEN jsonb_typeof(payload->'customer') = 'object' THEN payload->'customer'->>'external_id'
       ELSE payload->>'customer_external_id' END, ''), $5::text) = $5::text
+    AND (entities->>'order_id' IS NULL OR event_name IN ('order_completed', 'order_completed_shop')
+      OR NULLIF(CASE WHEN jsonb_typeof(payload->'customer') = 'object' THEN payload->'customer'->>'external_id'
+        ELSE payload->>'customer_external_id' END, '') IS NOT NULL)
   RETURNING 1
 ) SELECT count(*)::int AS n FROM u;
 
 -- name: backfill_events_by_order
+-- Every row naming the order, rows stored before it (a payment Stripe delivered first) included.
 WITH u AS (
   UPDATE tx_events SET person_id = $3 WHERE tenant_id = $1 AND entities->>'order_id' = $2 AND person_id IS NULL RETURNING 1
 ) SELECT count(*)::int AS n FROM u;
